@@ -1,0 +1,37 @@
+# fediscope — `make demo` runs the whole pipeline on one machine; `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install system-deps test test-fast lint demo bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@echo "make: installing Python dependencies into $(VENV) (first run takes a few minutes)"
+	@$(BIN)/python -m pip install -q -r requirements-dev.txt -c constraints.txt -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@bash infra/scripts/install_system_deps.sh
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install system-deps lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not spark and not airflow and not mariadb" $(PYTEST_ARGS)
+
+demo: install
+	@$(BIN)/python -m fediscope.demo
+
+bench: install
+	@$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf demo-lake demo-out demo.db .pytest_cache .ruff_cache spark-warehouse

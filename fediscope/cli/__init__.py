@@ -1,0 +1,70 @@
+"""The ``fediscope`` command. Each command group lives in its own module and is imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from fediscope.errors import FediscopeError
+
+#: command name → ("module:attribute" of the click command implementing it, one-line help for the listing).
+COMMANDS = {
+    "collect": ("fediscope.cli.collect:collect", "Collect from Mastodon instances into the raw lake."),
+    "serve-api": ("fediscope.cli.serve:serve_api", "Serve the scraping API (flask-restful, waitress)."),
+    "sample-instance": ("fediscope.cli.sample:sample_instance",
+                        "Serve a generated corpus as a Mastodon-compatible instance."),
+    "lake": ("fediscope.cli.lake:lake", "Inspect the lake (ls)."),
+    "process": ("fediscope.cli.process:process", "Curate the raw lake, compute metrics, load the store."),
+    "report": ("fediscope.cli.report:report", "Print the analyses and write charts."),
+    "gdpr": ("fediscope.cli.gdpr:gdpr", "Erasure, access export, retention and the processing register."),
+    "doctor": ("fediscope.cli.doctor:doctor", "Check lake, store, engine, API and instances."),
+    "config": ("fediscope.cli.config:config", "Show or check the active configuration."),
+}
+
+
+class LazyGroup(click.Group):
+    """Keeps ``fediscope --help`` fast: a command's module (and its heavy imports) loads only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fediscope")
+def cli() -> None:
+    """fediscope: collect public Mastodon data into a lake and turn it into engagement analytics.
+
+    Configuration comes from FEDISCOPE_* environment variables and an optional ./fediscope.toml
+    (see `fediscope config show`).
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: expected failures become one clear line on stderr and a non-zero exit, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
+    except FediscopeError as exc:
+        click.echo(f"fediscope: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("fediscope: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("fediscope: interrupted", err=True)
+        sys.exit(130)

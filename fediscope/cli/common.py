@@ -1,0 +1,42 @@
+"""Helpers shared by the CLI commands: settings loading, logging set-up, output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from fediscope.config import Settings, load_settings
+
+
+def settings_from_context(**overrides: Any) -> Settings:
+    """Load settings once per command; CLI options given explicitly override configuration."""
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level)
+    return settings
+
+
+def configure_logging(level: str) -> None:
+    """Quiet, structured logging to stderr: ``time level logger key=value message``."""
+    root = logging.getLogger()
+    if getattr(root, "_fediscope_configured", False):
+        root.setLevel(level.upper())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    root._fediscope_configured = True  # type: ignore[attr-defined]
+    for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

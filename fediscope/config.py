@@ -1,0 +1,263 @@
+"""One typed settings object, built once from ``FEDISCOPE_*`` variables and an optional ``fediscope.toml``.
+
+Everything configurable is declared in :data:`SETTINGS` (name, environment variable, default, help) so the
+README's configuration table can be checked against it. Environment variables win over the TOML file, which
+wins over defaults. Code deeper in the package receives a :class:`Settings`; it never reads the environment.
+
+The TOML file (``./fediscope.toml`` or the path in ``FEDISCOPE_CONFIG``) may hold the same keys as the settings
+table under ``[fediscope]`` plus two tables of its own::
+
+    [tokens]                      # per-instance access tokens (optional; public data needs none)
+    "mastodon.social" = "..."
+
+    [[sources]]                   # what `fediscope collect` collects when no --instance is given
+    instance = "https://mastodon.social"
+    timelines = ["public", "local", "tag:python", "account:Gargron", "instance", "trends_tags"]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fediscope.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its attribute name, environment variable, default and help text."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "FEDISCOPE_" + self.name.upper()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {value!r}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected a number >= 0, got {value!r}")
+    return number
+
+
+def _engine(value: str) -> str:
+    if value not in ENGINES:
+        raise ValueError(f"expected one of {', '.join(ENGINES)}, got {value!r}")
+    return value
+
+
+ENGINES = ("duckdb", "spark")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("lake", "./lake", "Where the data lake lives: a path, file://…, or webhdfs://namenode:9870/path."),
+    Setting("store", "sqlite:///fediscope.db",
+            "Where metrics are stored: sqlite:///path, mysql+pymysql://user:pw@host/db, hbase://host:9090."),
+    Setting("engine", "duckdb", "Batch engine for curation and metrics: duckdb (single machine) or spark.",
+            _engine),
+    Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn)."),
+    Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
+            "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
+    Setting("pseudonym_key", None, "Secret key for the keyed pseudonyms (HMAC-SHA256) applied at landing.",
+            secret=True),
+    Setting("privacy", True, "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs). "
+            "Turning it off requires an explicit FEDISCOPE_PRIVACY=off.", _bool),
+    Setting("instances", (), "Comma-separated allowlist of instances the scraping API may fetch "
+            "(the configured sources are always allowed).", _csv),
+    Setting("allow_private_addresses", False, "Let the API fetch instances that resolve to loopback or "
+            "private addresses (only for local use, such as the sample instance).", _bool),
+    Setting("backfill_pages", 10, "Pages walked back on a source's first run (no checkpoint yet).",
+            _positive_int),
+    Setting("backfill_since", None, "On a first run, stop walking back at statuses older than this date "
+            "(YYYY-MM-DD)."),
+    Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
+    Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", float),
+    Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
+            "is reported failed.", _positive_int),
+    Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
+            "retention (0 keeps them forever).", _positive_int),
+    Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
+            "(0 keeps them forever).", _positive_int),
+    Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment)."),
+    Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A configured collection target: one instance and the timelines/endpoints to collect from it."""
+
+    instance: str
+    timelines: tuple[str, ...] = ("public",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: str = "./lake"
+    store: str = "sqlite:///fediscope.db"
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
+    api_key: tuple[str, ...] = ()
+    pseudonym_key: str | None = None
+    privacy: bool = True
+    instances: tuple[str, ...] = ()
+    allow_private_addresses: bool = False
+    backfill_pages: int = 10
+    backfill_since: str | None = None
+    page_limit: int = 40
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    retention_raw_days: int = 90
+    retention_curated_days: int = 0
+    hbase_table_prefix: str = "fediscope"
+    log_level: str = "WARNING"
+    tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sources: tuple[SourceSpec, ...] = ()
+
+    def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_NAMES and value:
+                value = "***"
+            if f.name == "tokens":
+                value = {k: "***" for k in value}
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    def token_for(self, instance: str) -> str | None:
+        """The access token configured for an instance (by domain), or None for anonymous access."""
+        return self.tokens.get(_token_key(instance))
+
+    def allowed_instances(self) -> set[str]:
+        """Domains the scraping API may fetch: the allowlist plus every configured source."""
+        return {instance_domain(i) for i in self.instances} | {instance_domain(s.instance) for s in self.sources}
+
+    def replace(self, **changes: Any) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def instance_domain(instance: str) -> str:
+    """``https://mastodon.social/`` → ``mastodon.social``; ``127.0.0.1:8080`` stays as it is (port kept)."""
+    text = instance.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if not parts.hostname:
+        raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
+    host = parts.hostname.lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def instance_base_url(instance: str) -> str:
+    """The API base URL of an instance: keeps an explicit scheme, defaults to https."""
+    text = instance.strip().rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"}:
+        raise ConfigError(f"instance {instance!r}: scheme must be http or https")
+    return f"{parts.scheme}://{instance_domain(text)}"
+
+
+def _token_key(instance: str) -> str:
+    return re.sub(r"[^a-z0-9]", "_", instance_domain(instance))
+
+
+def token_env_name(instance: str) -> str:
+    """``mastodon.social`` → ``FEDISCOPE_TOKEN_MASTODON_SOCIAL``."""
+    return "FEDISCOPE_TOKEN_" + _token_key(instance).upper()
+
+
+def _parse(setting: Setting, raw: Any, origin: str) -> Any:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        if setting.parse is _csv and isinstance(raw, list):
+            return tuple(str(x) for x in raw)
+        return raw
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{origin} is invalid: {exc}. {setting.help}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    tokens: dict[str, str] = {}
+    sources: list[SourceSpec] = []
+
+    path = Path(toml_path or env.get("FEDISCOPE_CONFIG") or "fediscope.toml")
+    if path.exists():
+        try:
+            document = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        section = document.get("fediscope", {})
+        for key, raw in section.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; known: {', '.join(_BY_NAME)}")
+            values[key] = _parse(_BY_NAME[key], raw, f"{path}: [fediscope] {key}")
+        for instance, token in document.get("tokens", {}).items():
+            tokens[_token_key(instance)] = str(token)
+        for i, source in enumerate(document.get("sources", [])):
+            if "instance" not in source:
+                raise ConfigError(f"{path}: [[sources]] entry {i + 1} has no 'instance'")
+            timelines = source.get("timelines", ["public"])
+            if isinstance(timelines, str) or not all(isinstance(t, str) for t in timelines):
+                raise ConfigError(f"{path}: [[sources]] entry {i + 1}: 'timelines' must be a list of strings")
+            sources.append(SourceSpec(instance=source["instance"], timelines=tuple(timelines)))
+    elif toml_path is not None:
+        raise ConfigError(f"config file {path} does not exist")
+
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+    for key, raw in env.items():
+        if key.startswith("FEDISCOPE_TOKEN_") and raw:
+            tokens[key[len("FEDISCOPE_TOKEN_"):].lower()] = raw
+    for key, value in overrides.items():
+        if key not in _BY_NAME and key not in {"tokens", "sources"}:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = value
+    if "tokens" not in overrides:
+        values["tokens"] = tokens
+    if "sources" not in overrides:
+        values["sources"] = tuple(sources)
+    if values["log_level"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"FEDISCOPE_LOG_LEVEL is invalid: {values['log_level']!r}")
+    for source in values["sources"]:
+        instance_domain(source.instance)
+    return Settings(**values)

@@ -1,0 +1,29 @@
+"""Exceptions whose messages say what to do next; the CLI prints them as one line and exits non-zero."""
+
+
+class FediscopeError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(FediscopeError):
+    """A setting is missing or invalid. The message names the setting and how to fix it."""
+
+    exit_code = 2
+
+
+class LakeError(FediscopeError):
+    """The lake cannot be read or written."""
+
+
+class UpstreamError(FediscopeError):
+    """A Mastodon instance failed or answered with something unusable."""
+
+
+class StoreError(FediscopeError):
+    """The metrics store cannot be reached or written."""
+
+
+class NotSupportedError(FediscopeError):
+    """A feature that is documented as not yet supported."""

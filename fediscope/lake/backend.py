@@ -1,0 +1,57 @@
+"""The one interface every lake backend implements, and the factory that picks one from the lake URL.
+
+Paths are always relative to the lake root and use ``/``. Writes are atomic: ``write_atomic`` writes to a
+temporary name beside the target and renames it into place, so a reader sees a batch whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from fediscope.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str  # relative to the lake root
+    is_dir: bool
+    size: int = 0
+
+
+class LakeBackend(Protocol):
+    url: str
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` so that it appears whole or not at all (replacing any old file)."""
+
+    def read(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def list(self, path: str) -> list[Entry]:
+        """Direct children of a directory (empty list when it does not exist)."""
+
+    def walk(self, path: str) -> list[Entry]:
+        """Every file below a directory, recursively (empty list when it does not exist)."""
+
+    def delete(self, path: str, recursive: bool = False) -> bool: ...
+
+    def local_path(self, path: str) -> str | None:
+        """A local filesystem path for engines that read files directly (None for remote backends)."""
+
+
+def open_lake(url: str) -> LakeBackend:
+    """``/data/lake`` or ``file:///data/lake`` → local directory; ``webhdfs://namenode:9870/lake`` → HDFS."""
+    parts = urlsplit(url)
+    if parts.scheme in {"", "file"}:
+        from fediscope.lake.local import LocalLake
+
+        return LocalLake(parts.path if parts.scheme == "file" else url)
+    if parts.scheme in {"webhdfs", "hdfs"}:
+        from fediscope.lake.webhdfs import WebHDFSLake
+
+        return WebHDFSLake(url)
+    raise ConfigError(f"FEDISCOPE_LAKE={url!r}: unsupported scheme {parts.scheme!r}; "
+                      "use a path, file:///path or webhdfs://namenode:9870/path")

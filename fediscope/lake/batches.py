@@ -1,0 +1,49 @@
+"""Writing and reading raw batch files (JSON Lines, optionally gzip) through any lake backend."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import RAW_ROOT, batch_path, new_batch_id
+
+
+def encode_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
+                    for r in records)
+
+
+def write_batch(lake: LakeBackend, entity: str, instance: str, records: list[dict[str, Any]],
+                fetched_at: datetime | None = None, batch_id: str | None = None,
+                compressed: bool = False) -> str | None:
+    """Land enveloped records as one batch file, atomically. Returns its lake path (None if no records)."""
+    if not records:
+        return None
+    fetched_at = fetched_at or datetime.now(UTC)
+    path = batch_path(entity, instance, fetched_at.astimezone(UTC).date(), batch_id or new_batch_id(fetched_at),
+                      compressed=compressed)
+    payload = encode_jsonl(records)
+    lake.write_atomic(path, gzip.compress(payload) if compressed else payload)
+    return path
+
+
+def decode_jsonl(data: bytes, path: str = "") -> Iterator[dict[str, Any]]:
+    if path.endswith(".gz"):
+        data = gzip.decompress(data)
+    for line in data.splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def read_batch(lake: LakeBackend, path: str) -> Iterator[dict[str, Any]]:
+    return decode_jsonl(lake.read(path), path)
+
+
+def raw_batch_files(lake: LakeBackend, entity: str | None = None) -> list[str]:
+    """Every raw batch file (sorted), optionally of one entity."""
+    root = f"{RAW_ROOT}/{entity}" if entity else RAW_ROOT
+    return [e.path for e in lake.walk(root) if e.path.endswith((".jsonl", ".jsonl.gz"))]

@@ -1,0 +1,82 @@
+"""Lake backend on a local directory (the embedded default)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from fediscope.errors import LakeError
+from fediscope.lake.backend import Entry
+
+
+class LocalLake:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.url = str(self.root)
+
+    def _abs(self, path: str) -> Path:
+        target = (self.root / path.lstrip("/")).resolve()
+        if target != self.root and self.root not in target.parents:
+            raise LakeError(f"path {path!r} escapes the lake root {self.root}")
+        return target
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        target = self._abs(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise LakeError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self._abs(path).read_bytes()
+        except OSError as exc:
+            raise LakeError(f"cannot read {self._abs(path)}: {exc.strerror or exc}") from None
+
+    def exists(self, path: str) -> bool:
+        return self._abs(path).exists()
+
+    def _entry(self, p: Path) -> Entry:
+        rel = p.relative_to(self.root).as_posix()
+        return Entry(rel, p.is_dir(), 0 if p.is_dir() else p.stat().st_size)
+
+    def list(self, path: str) -> list[Entry]:
+        base = self._abs(path)
+        if not base.is_dir():
+            return []
+        return [self._entry(p) for p in sorted(base.iterdir()) if not p.name.endswith(".tmp")]
+
+    def walk(self, path: str) -> list[Entry]:
+        base = self._abs(path)
+        if not base.is_dir():
+            return []
+        return [self._entry(p) for p in sorted(base.rglob("*"))
+                if p.is_file() and not p.name.endswith(".tmp")]
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        target = self._abs(path)
+        if not target.exists():
+            return False
+        if target.is_dir():
+            if recursive:
+                shutil.rmtree(target)
+            else:
+                target.rmdir()
+        else:
+            target.unlink()
+        return True
+
+    def local_path(self, path: str) -> str | None:
+        return str(self._abs(path))

@@ -1,0 +1,221 @@
+"""The privacy policy applied at landing: keyed pseudonyms, data minimisation, opt-outs.
+
+Every account identifier (id, username, acct, display name, profile url/uri) is replaced by a keyed pseudonym
+(HMAC-SHA256 with ``FEDISCOPE_PSEUDONYM_KEY``). Pseudonyms are stable for one key, so analytics still join
+across runs and instances, and change completely when the key changes. Two pseudonyms exist per account:
+
+* the **account key** (``acct:`` + ``user@domain``): global, the same on every instance; it replaces
+  ``username``, ``acct`` and ``display_name`` and is what curated tables and metrics use;
+* the **id pseudonym** (``id:`` + ``instance/id``): account ids are local to the instance that serves them, and
+  some fields (``in_reply_to_account_id``) carry only an id, so ids get a pseudonym of their own.
+
+Status ``uri``/``url`` embed the author's id or name, so they are pseudonymised whole (still unique, so
+deduplication by URI works); mentions and the links/handles they leave inside ``content`` are rewritten.
+Fields no metric needs (avatars, headers, profile fields, notes, media URLs) are dropped. Accounts that opted
+out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` in their bio) and accounts on the
+suppression list (erasure requests) are skipped, together with every status they wrote or boosted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.config import Settings
+from fediscope.errors import ConfigError
+
+OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
+_OPT_OUT_RE = re.compile("|".join(re.escape(t) for t in OPT_OUT_TAGS) + r"\b", re.IGNORECASE)
+
+#: Account fields kept as they are (counts and flags the metrics use).
+ACCOUNT_KEPT = ("locked", "bot", "group", "discoverable", "indexable", "noindex", "created_at",
+                "followers_count", "following_count", "statuses_count", "last_status_at", "memorial",
+                "suspended", "limited")
+#: Account fields replaced by pseudonyms.
+ACCOUNT_PSEUDONYMISED = ("id", "username", "acct", "display_name", "url", "uri")
+#: Account fields dropped (every other field is dropped too: the policy keeps an allowlist).
+ACCOUNT_DROPPED = ("note", "avatar", "avatar_static", "header", "header_static", "fields", "emojis",
+                   "avatar_description", "header_description", "source", "roles", "hide_collections")
+#: Status fields kept as they are.
+STATUS_KEPT = ("id", "created_at", "edited_at", "in_reply_to_id", "sensitive", "spoiler_text", "visibility",
+               "language", "replies_count", "reblogs_count", "favourites_count", "quotes_count", "content",
+               "text", "tags", "emojis", "poll", "application", "pinned", "deleted")
+STATUS_PSEUDONYMISED = ("uri", "url", "account", "in_reply_to_account_id", "mentions", "reblog", "quote")
+MEDIA_KEPT = ("id", "type")
+
+REGISTER_PURPOSES = {
+    "statuses": "engagement analytics: counts of replies, reblogs and favourites; hashtags; languages; media",
+    "accounts": "follower and activity statistics per pseudonymous account",
+    "instance": "instance size and activity",
+}
+
+
+def _opted_out(account: dict[str, Any]) -> bool:
+    if account.get("noindex") is True:
+        return True
+    return bool(_OPT_OUT_RE.search(str(account.get("note") or "")))
+
+
+@dataclass
+class PrivacyPolicy:
+    """Apply with :meth:`apply` (one raw Mastodon entity in, the landed form out, or None when skipped)."""
+
+    key: bytes | None
+    enabled: bool = True
+    suppressed: frozenset[str] = frozenset()  # account keys on the erasure suppression list
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.key:
+            raise ConfigError(
+                "no pseudonym key: set FEDISCOPE_PSEUDONYM_KEY to a long random secret, e.g. "
+                "export FEDISCOPE_PSEUDONYM_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or disable the privacy policy explicitly with FEDISCOPE_PRIVACY=off")
+
+    # -- pseudonyms ---------------------------------------------------------------------------------------
+    def pseudonym(self, kind: str, value: str) -> str:
+        assert self.key is not None
+        digest = hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return f"{kind[0]}{digest[:24]}"
+
+    def account_key(self, acct: str, instance: str | None = None) -> str:
+        """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``)."""
+        canonical = acct.lstrip("@").lower()
+        if "@" not in canonical:
+            if not instance:
+                raise ValueError(f"account {acct!r} needs a domain (user@instance)")
+            canonical = f"{canonical}@{instance.lower()}"
+        return self.pseudonym("acct", canonical)
+
+    def id_pseudonym(self, instance: str, account_id: Any) -> str:
+        return self.pseudonym("id", f"{instance.lower()}/{account_id}")
+
+    # -- entities -----------------------------------------------------------------------------------------
+    def apply(self, entity: str, record: Any, instance: str) -> Any | None:
+        """The landed form of one raw entity of type ``entity`` from ``instance``; None when skipped."""
+        if not self.enabled:
+            return record
+        if entity in {"statuses"}:
+            return self.status(record, instance)
+        if entity in {"accounts", "directory"}:
+            return self.account(record, instance)
+        if entity == "instance":
+            return self.instance(record, instance)
+        return record
+
+    def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
+        if not isinstance(account, dict):
+            raise TypeError("account is not an object")
+        acct = str(account.get("acct") or account.get("username") or "")
+        if not acct:
+            raise KeyError("account has no acct/username")
+        key = self.account_key(acct, instance)
+        if _opted_out(account):
+            self.counts["skipped_opt_out"] += 1
+            return None
+        if key in self.suppressed:
+            self.counts["skipped_suppressed"] += 1
+            return None
+        out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}
+        out.update(id=self.id_pseudonym(instance, account.get("id")), username=key, acct=key,
+                   display_name=key, url=f"acct:{key}", uri=f"acct:{key}")
+        out["domain"] = acct.split("@", 1)[1].lower() if "@" in acct else instance.lower()
+        if isinstance(account.get("moved"), dict):
+            out["moved"] = self.account(account["moved"], instance)
+        return out
+
+    def status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | None:
+        if not isinstance(status, dict):
+            raise TypeError("status is not an object")
+        account = self.account(status["account"], instance)
+        if account is None:
+            return None
+        out: dict[str, Any] = {k: status[k] for k in STATUS_KEPT if k in status}
+        out["account"] = account
+        for name in ("uri", "url"):
+            if status.get(name):
+                out[name] = f"urn:fediscope:{self.pseudonym('uri', str(status[name]))}"
+        if status.get("in_reply_to_account_id") is not None:
+            out["in_reply_to_account_id"] = self.id_pseudonym(instance, status["in_reply_to_account_id"])
+        else:
+            out["in_reply_to_account_id"] = None
+        mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
+        out["mentions"] = [self._mention(m, instance) for m in mentions]
+        for text_field in ("content", "text", "spoiler_text"):
+            if isinstance(out.get(text_field), str):
+                out[text_field] = self._scrub_text(out[text_field], mentions, status["account"], instance)
+        out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
+                                    for m in status.get("media_attachments") or [] if isinstance(m, dict)]
+        if isinstance(status.get("card"), dict):
+            out["card"] = {k: status["card"].get(k) for k in ("type", "provider_name") if k in status["card"]}
+        out["reblog"] = None
+        if isinstance(status.get("reblog"), dict):
+            original = self.status(status["reblog"], instance)
+            if original is None:
+                self.counts["skipped_reblog_of_opted_out"] += 1
+                return None
+            out["reblog"] = original
+        quote = status.get("quote")
+        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+            out["quote"] = {"state": quote.get("state"),
+                            "quoted_status": self.status(quote["quoted_status"], instance)}
+        return out
+
+    def _mention(self, mention: dict[str, Any], instance: str) -> dict[str, Any]:
+        key = self.account_key(str(mention.get("acct") or mention.get("username")), instance)
+        return {"id": self.id_pseudonym(instance, mention.get("id")), "username": key, "acct": key,
+                "url": f"acct:{key}"}
+
+    def _scrub_text(self, text: str, mentions: Iterable[dict[str, Any]], author: dict[str, Any],
+                    instance: str) -> str:
+        """Replace the handles and profile links of mentioned accounts (and the author) inside HTML text."""
+        replacements: dict[str, str] = {}
+        for person in [*mentions, author]:
+            acct = str(person.get("acct") or person.get("username") or "")
+            if not acct:
+                continue
+            key = self.account_key(acct, instance)
+            for value in (person.get("url"), person.get("uri"), acct, person.get("username")):
+                if value and len(str(value)) >= 3:
+                    replacements[str(value)] = key if value in (acct, person.get("username")) else f"acct:{key}"
+        for value in sorted(replacements, key=len, reverse=True):
+            text = text.replace(value, replacements[value])
+        return text
+
+    def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
+        if not isinstance(record, dict):
+            raise TypeError("instance is not an object")
+        out = dict(record)
+        contact = out.get("contact")
+        if isinstance(contact, dict):
+            contact = {k: v for k, v in contact.items() if k != "email"}
+            if isinstance(contact.get("account"), dict):
+                contact["account"] = self.account(contact["account"], instance)
+            out["contact"] = contact
+        if isinstance(out.get("contact_account"), dict):  # v1
+            out["contact_account"] = self.account(out["contact_account"], instance)
+        out.pop("email", None)
+        return out
+
+
+def policy_from_settings(settings: Settings, suppressed: Iterable[str] = ()) -> PrivacyPolicy:
+    """The landing policy; refuses to build without a pseudonym key unless privacy is explicitly off."""
+    key = settings.pseudonym_key.encode() if settings.pseudonym_key else None
+    return PrivacyPolicy(key=key, enabled=settings.privacy, suppressed=frozenset(suppressed))
+
+
+def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
+    """What is kept, pseudonymised and dropped: the data the processing register is generated from."""
+    return {
+        "enabled": policy.enabled,
+        "account": {"kept": ACCOUNT_KEPT, "pseudonymised": ACCOUNT_PSEUDONYMISED, "dropped": ACCOUNT_DROPPED},
+        "status": {"kept": STATUS_KEPT, "pseudonymised": STATUS_PSEUDONYMISED,
+                   "minimised": ("media_attachments: id and type only", "card: type and provider only")},
+        "opt_out_tags": OPT_OUT_TAGS,
+        "purposes": REGISTER_PURPOSES,
+    }

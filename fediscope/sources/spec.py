@@ -1,0 +1,77 @@
+"""What can be collected: the source kinds, how they are named on the command line, and where they land.
+
+A source is written ``public``, ``local``, ``tag:NAME``, ``account:ACCT`` (``user`` or ``user@domain``),
+``instance``, ``instance_activity``, ``instance_peers``, ``trends_tags`` or ``directory``. Paged sources
+(timelines, directory) walk Link-header pages and keep a checkpoint; snapshot sources are fetched whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fediscope.errors import ConfigError
+
+#: Mastodon's hashtag charset: letters, digits, underscore and the middle dot family (no '#').
+TAG_RE = re.compile(r"^[\w\u00b7\u30fb\u200c]{1,100}$", re.UNICODE)
+ACCT_RE = re.compile(r"^@?[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
+
+#: kind → (lake entity, paged?)
+KINDS: dict[str, tuple[str, bool]] = {
+    "public": ("statuses", True),
+    "local": ("statuses", True),
+    "tag": ("statuses", True),
+    "account": ("statuses", True),
+    "instance": ("instance", False),
+    "instance_activity": ("instance_activity", False),
+    "instance_peers": ("instance_peers", False),
+    "trends_tags": ("trends_tags", False),
+    "directory": ("directory", False),
+    "account_lookup": ("accounts", False),
+}
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One parsed source: ``kind`` plus its argument (tag name or account), e.g. ``tag:python``."""
+
+    kind: str
+    arg: str | None = None
+
+    @property
+    def entity(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def paged(self) -> bool:
+        return KINDS[self.kind][1]
+
+    @property
+    def name(self) -> str:
+        """The canonical text form, also the checkpoint name."""
+        return f"{self.kind}:{self.arg}" if self.arg is not None else self.kind
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_source(text: str) -> SourceRef:
+    """Parse ``public`` / ``local`` / ``tag:NAME`` / ``account:ACCT`` / ``instance`` …; ConfigError if invalid."""
+    raw = text.strip()
+    kind, _, arg = raw.partition(":")
+    kind = kind.lower()
+    if kind not in KINDS:
+        raise ConfigError(f"unknown source {text!r}; expected one of public, local, tag:NAME, account:ACCT, "
+                          + ", ".join(k for k in KINDS if k not in {"public", "local", "tag", "account"}))
+    if kind == "tag":
+        tag = arg.lstrip("#")
+        if not TAG_RE.match(tag):
+            raise ConfigError(f"invalid hashtag in {text!r}: use letters, digits and underscores, e.g. tag:python")
+        return SourceRef("tag", tag.lower())
+    if kind in {"account", "account_lookup"}:
+        if not ACCT_RE.match(arg):
+            raise ConfigError(f"invalid account in {text!r}: use account:user or account:user@domain")
+        return SourceRef(kind, arg.lstrip("@"))
+    if arg:
+        raise ConfigError(f"source {kind!r} takes no argument (got {text!r})")
+    return SourceRef(kind)
