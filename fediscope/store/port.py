@@ -1,0 +1,60 @@
+"""The store port: the few operations the pipeline and the analyses need, implemented by every adapter.
+
+Rows are plain dicts of JSON-compatible scalars (str, int, float, bool, None). A metric's rows are identified
+by the metric's ``key`` columns (see :mod:`fediscope.engine.metrics`): ``write`` upserts, so re-running a
+batch overwrites the same rows and never duplicates them. ``replace=True`` first deletes the metric's rows
+not present in the new result (a full recomputation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fediscope.engine.metrics import Metric
+
+Row = dict[str, Any]
+
+
+class MetricStore(Protocol):
+    url: str
+
+    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
+        """Upsert rows by the metric's key; returns the number of rows written."""
+
+    def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
+        """The row with exactly this key (values in the order of ``metric.key``), or None."""
+
+    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None) -> list[Row]:
+        """Rows whose ``metric.prefix`` column equals ``prefix``, in key order."""
+
+    def top(self, metric: Metric, n: int) -> list[Row]:
+        """The first ``n`` rows by the metric's rank column (ties broken by key)."""
+
+    def all(self, metric: Metric) -> list[Row]:
+        """Every row of a metric, in key order."""
+
+    def delete_where(self, metric: Metric, column: str, value: Any) -> int:
+        """Delete the rows whose ``column`` equals ``value`` (erasure); returns how many were deleted."""
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str, **options: Any) -> MetricStore:
+    """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``."""
+    from fediscope.errors import ConfigError
+
+    if url.startswith("sqlite:"):
+        from fediscope.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url, **options)
+    if url.startswith(("mysql", "mariadb")):
+        from fediscope.store.mysql import MySQLStore
+
+        return MySQLStore(url, **options)
+    if url.startswith("hbase://"):
+        from fediscope.store.hbase import HBaseStore
+
+        return HBaseStore(url, **options)
+    raise ConfigError(f"FEDISCOPE_STORE={url.split('@')[-1]!r}: unsupported; use sqlite:///path, "
+                      "mysql+pymysql://user:password@host/db or hbase://host:9090")
