@@ -81,6 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn)."),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
+    Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
+            "(token bucket, bursts up to the same number; 0 turns the limit off).", _positive_int),
     Setting("pseudonym_key", None, "Secret key for the keyed pseudonyms (HMAC-SHA256) applied at landing.",
             secret=True),
     Setting("privacy", True, "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs). "
@@ -121,6 +123,7 @@ class Settings:
     engine: str = "duckdb"
     spark_master: str = "local[2]"
     api_key: tuple[str, ...] = ()
+    api_rate_limit: int = 120
     pseudonym_key: str | None = None
     privacy: bool = True
     instances: tuple[str, ...] = ()
