@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -30,7 +31,15 @@ from fediscope.config import Settings
 from fediscope.errors import ConfigError
 
 OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
-_OPT_OUT_RE = re.compile("|".join(re.escape(t) for t in OPT_OUT_TAGS) + r"\b", re.IGNORECASE)
+_OPT_OUT_RE = re.compile("(?:" + "|".join(re.escape(t) for t in OPT_OUT_TAGS) + r")\b", re.IGNORECASE)
+_TAG_RE = re.compile(r"<[^>]+>")
+#: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
+_ANCHOR_RE = re.compile(r'<a\s([^>]*?)href="([^"]*)"([^>]*)>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+#: Profile and status links of any account, on any server: ``/@user``, ``/@user@remote``, ``/users/user``
+#: (ActivityPub actor), ``/ap/users/<id>`` (Mastodon 4.5+ numeric actor), optionally followed by a status path.
+_ACCOUNT_LINK_RE = re.compile(
+    r"^https?://(?P<host>[^/?#\s]+)/(?:@(?P<user>[^/?#@\s]+)(?:@(?P<remote>[^/?#\s]+))?"
+    r"|users/(?P<ap_user>[^/?#\s]+)|ap/users/(?P<ap_id>\d+))(?P<rest>/[^?#\s]*)?", re.IGNORECASE)
 
 #: Account fields kept as they are (counts and flags the metrics use).
 ACCOUNT_KEPT = ("locked", "bot", "group", "discoverable", "indexable", "noindex", "created_at",
@@ -55,10 +64,20 @@ REGISTER_PURPOSES = {
 }
 
 
+def _acct_of(account: dict[str, Any]) -> str:
+    acct = str(account.get("acct") or account.get("username") or "")
+    if not acct:
+        raise KeyError("account has no acct/username")
+    return acct
+
+
 def _opted_out(account: dict[str, Any]) -> bool:
+    """``noindex: true``, or an opt-out tag in the bio. Mastodon renders a bio hashtag as HTML
+    (``<a … class="mention hashtag">#<span>nobot</span></a>``), so markup is stripped before searching."""
     if account.get("noindex") is True:
         return True
-    return bool(_OPT_OUT_RE.search(str(account.get("note") or "")))
+    note = html.unescape(_TAG_RE.sub("", str(account.get("note") or "")))
+    return bool(_OPT_OUT_RE.search(note))
 
 
 @dataclass
@@ -108,84 +127,148 @@ class PrivacyPolicy:
             return self.instance(record, instance)
         return record
 
+    def skip_reason(self, account: dict[str, Any], instance: str) -> str | None:
+        """``"opt_out"`` or ``"suppressed"`` when this account must not be landed, else None."""
+        if _opted_out(account):
+            return "opt_out"
+        if self.account_key(_acct_of(account), instance) in self.suppressed:
+            return "suppressed"
+        return None
+
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
+        """The landed form of one account; None (counted as ``skipped_<reason>``) when it must be skipped."""
+        return self._counted(self._account(account, instance))
+
+    def status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | None:
+        """The landed form of one status; None (counted once, by reason) when it must be skipped."""
+        return self._counted(self._status(status, instance))
+
+    def _counted(self, landed: dict[str, Any] | str) -> dict[str, Any] | None:
+        if isinstance(landed, str):
+            self.counts[f"skipped_{landed}"] += 1
+            return None
+        return landed
+
+    def _account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | str:
+        """The landed account, or the reason it is skipped (nested entities are not counted separately)."""
         if not isinstance(account, dict):
             raise TypeError("account is not an object")
-        acct = str(account.get("acct") or account.get("username") or "")
-        if not acct:
-            raise KeyError("account has no acct/username")
+        acct = _acct_of(account)
+        reason = self.skip_reason(account, instance)
+        if reason:
+            return reason
         key = self.account_key(acct, instance)
-        if _opted_out(account):
-            self.counts["skipped_opt_out"] += 1
-            return None
-        if key in self.suppressed:
-            self.counts["skipped_suppressed"] += 1
-            return None
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}
         out.update(id=self.id_pseudonym(instance, account.get("id")), username=key, acct=key,
                    display_name=key, url=f"acct:{key}", uri=f"acct:{key}")
         out["domain"] = acct.split("@", 1)[1].lower() if "@" in acct else instance.lower()
         if isinstance(account.get("moved"), dict):
-            out["moved"] = self.account(account["moved"], instance)
+            moved = self._account(account["moved"], instance)
+            out["moved"] = None if isinstance(moved, str) else moved
         return out
 
-    def status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | None:
+    def _status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | str:
         if not isinstance(status, dict):
             raise TypeError("status is not an object")
-        account = self.account(status["account"], instance)
-        if account is None:
-            return None
+        account = self._account(status["account"], instance)
+        if isinstance(account, str):
+            return account
         out: dict[str, Any] = {k: status[k] for k in STATUS_KEPT if k in status}
         out["account"] = account
         for name in ("uri", "url"):
             if status.get(name):
-                out[name] = f"urn:fediscope:{self.pseudonym('uri', str(status[name]))}"
+                out[name] = self._status_link(str(status[name]))
         if status.get("in_reply_to_account_id") is not None:
             out["in_reply_to_account_id"] = self.id_pseudonym(instance, status["in_reply_to_account_id"])
         else:
             out["in_reply_to_account_id"] = None
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
         out["mentions"] = [self._mention(m, instance) for m in mentions]
+        people = [*mentions, status["account"]]
+        quote = status.get("quote")
+        quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
+        if isinstance(quoted, dict) and isinstance(quoted.get("account"), dict):
+            people.append(quoted["account"])
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
-                out[text_field] = self._scrub_text(out[text_field], mentions, status["account"], instance)
+                out[text_field] = self._scrub_text(out[text_field], people, instance)
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
             out["card"] = {k: status["card"].get(k) for k in ("type", "provider_name") if k in status["card"]}
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
-            original = self.status(status["reblog"], instance)
-            if original is None:
-                self.counts["skipped_reblog_of_opted_out"] += 1
-                return None
+            original = self._status(status["reblog"], instance)
+            if isinstance(original, str):
+                return "reblog_of_opted_out"
             out["reblog"] = original
-        quote = status.get("quote")
-        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+        if isinstance(quote, dict):
+            landed_quote = self._status(quoted, instance) if isinstance(quoted, dict) else None
             out["quote"] = {"state": quote.get("state"),
-                            "quoted_status": self.status(quote["quoted_status"], instance)}
+                            "quoted_status": landed_quote if isinstance(landed_quote, dict) else None}
         return out
 
+    def _status_link(self, url: str) -> str:
+        """A status ``uri``/``url`` embeds its author: replaced whole, still unique (deduplication by URI)."""
+        return f"urn:fediscope:{self.pseudonym('uri', url)}"
+
     def _mention(self, mention: dict[str, Any], instance: str) -> dict[str, Any]:
-        key = self.account_key(str(mention.get("acct") or mention.get("username")), instance)
+        key = self.account_key(_acct_of(mention), instance)
         return {"id": self.id_pseudonym(instance, mention.get("id")), "username": key, "acct": key,
                 "url": f"acct:{key}"}
 
-    def _scrub_text(self, text: str, mentions: Iterable[dict[str, Any]], author: dict[str, Any],
-                    instance: str) -> str:
-        """Replace the handles and profile links of mentioned accounts (and the author) inside HTML text."""
-        replacements: dict[str, str] = {}
-        for person in [*mentions, author]:
+    def _account_link(self, url: str) -> str | None:
+        """The pseudonym of a profile or status link of any account (see ``_ACCOUNT_LINK_RE``), else None."""
+        match = _ACCOUNT_LINK_RE.match(url)
+        if not match:
+            return None
+        if (match.group("rest") or "").strip("/"):
+            return self._status_link(url)
+        host = match.group("host").lower()
+        if match.group("ap_id"):
+            return f"acct:{self.id_pseudonym(host, match.group('ap_id'))}"
+        user = match.group("user") or match.group("ap_user")
+        return f"acct:{self.account_key(user + '@' + (match.group('remote') or host))}"
+
+    def _scrub_text(self, text: str, people: Iterable[dict[str, Any]], instance: str) -> str:
+        """Replace the handles and profile/status links of accounts inside status HTML.
+
+        Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
+        the text of a link into ``invisible``/``ellipsis`` spans and cuts it mid-name, so a partial handle would
+        survive a plain search. Then the remaining handles and links of the people involved (mentions, author,
+        quoted author) are replaced in one pass, so no replacement is rewritten again.
+        """
+        links: dict[str, str] = {}
+        handles: dict[str, str] = {}
+        for person in people:
             acct = str(person.get("acct") or person.get("username") or "")
             if not acct:
                 continue
             key = self.account_key(acct, instance)
-            for value in (person.get("url"), person.get("uri"), acct, person.get("username")):
+            for value in (person.get("url"), person.get("uri")):
                 if value and len(str(value)) >= 3:
-                    replacements[str(value)] = key if value in (acct, person.get("username")) else f"acct:{key}"
-        for value in sorted(replacements, key=len, reverse=True):
-            text = text.replace(value, replacements[value])
-        return text
+                    links[str(value)] = f"acct:{key}"
+            for value in (acct, person.get("username")):
+                if value and len(str(value)) >= 3:
+                    handles[str(value)] = key
+        protected: list[str] = []
+
+        def anchor(match: re.Match[str]) -> str:
+            before, href, after, inner = match.groups()
+            link = html.unescape(href)
+            new = links.get(link) or self._account_link(link)
+            if new is None:
+                return match.group(0)
+            shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
+            protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
+            return f"\x00{len(protected) - 1}\x00"
+
+        text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
+        replacements = {**handles, **links}
+        if replacements:
+            pattern = "|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in sorted(replacements, key=len, reverse=True))
+            text = re.sub(pattern, lambda m: replacements[m.group(0)], text)
+        return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
         if not isinstance(record, dict):

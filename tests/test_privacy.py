@@ -1,0 +1,373 @@
+"""The landing privacy policy, applied to REAL recorded Mastodon entities (tests/data/mastodon/recordings).
+
+The leak checks collect every account identifier from the original entity (wherever an account object
+appears: author, mentions, reblogged status, quoted status, instance contact) and scan the serialized
+landed bytes for them, so a new nested field that carries an identifier makes these tests fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fediscope.config import Settings
+from fediscope.errors import ConfigError
+from fediscope.privacy import (
+    ACCOUNT_DROPPED,
+    ACCOUNT_KEPT,
+    ACCOUNT_PSEUDONYMISED,
+    PrivacyPolicy,
+    describe_policy,
+    policy_from_settings,
+)
+
+RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
+LOCAL = "localhost:3000"  # the recorded server (see tests/data/README.md)
+KEY = b"test-pseudonym-key-0123456789abcdef"
+
+
+# -- recorded entities ---------------------------------------------------------------------------------------
+def interactions(name: str) -> list[dict[str, Any]]:
+    return json.loads((RECORDINGS / name).read_text())["interactions"]
+
+
+def body(name: str, index: int) -> Any:
+    return copy.deepcopy(interactions(name)[index]["response"]["body"])
+
+
+def instance_of(interaction: dict[str, Any]) -> str:
+    return re.match(r"https?://([^/]+)/", interaction["request"]["uri"]).group(1)
+
+
+def entity_kind(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    if "account" in item and "uri" in item:
+        return "statuses"
+    if "acct" in item and "username" in item:
+        return "accounts"
+    if "contact" in item or "contact_account" in item:
+        return "instance"
+    return None
+
+
+def recorded_entities(pattern: str) -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """(file, entity kind, raw entity, instance) for every successful recorded response matching ``pattern``."""
+    for path in sorted(RECORDINGS.glob(pattern)):
+        for interaction in json.loads(path.read_text())["interactions"]:
+            if interaction["response"]["status"] != 200:
+                continue
+            payload = interaction["response"]["body"]
+            for item in payload if isinstance(payload, list) else [payload]:
+                kind = entity_kind(item)
+                if kind:
+                    yield path.name, kind, item, instance_of(interaction)
+
+
+def nested_accounts(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if "acct" in value and "username" in value:
+            yield value
+        for child in value.values():
+            yield from nested_accounts(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from nested_accounts(child)
+
+
+def nested_statuses(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if "account" in value and "uri" in value:
+            yield value
+        for child in value.values():
+            yield from nested_statuses(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from nested_statuses(child)
+
+
+def without_accounts(value: Any) -> Any:
+    """The entity without account objects and status text: what it says that is not about an account."""
+    if isinstance(value, dict):
+        if "acct" in value and "username" in value:
+            return None
+        return {k: without_accounts(v) for k, v in value.items() if k not in {"content", "text", "spoiler_text"}}
+    if isinstance(value, list):
+        return [without_accounts(v) for v in value]
+    return value
+
+
+def identifiers(entity: dict[str, Any]) -> set[str]:
+    """Every account identifier an entity carries, including those inside status links and reply ids."""
+    found: set[str] = set()
+    other_text = json.dumps(without_accounts(entity), ensure_ascii=False)
+    for account in nested_accounts(entity):
+        for name in ("id", "username", "acct", "url", "uri"):
+            if account.get(name):
+                found.add(str(account[name]))
+        username = str(account.get("username") or "")
+        if len(username) >= 6:
+            found.add(username[:-1])  # Mastodon cuts long link texts mid-name (an "ellipsis" span)
+        display = str(account.get("display_name") or "")
+        if display:
+            found.add(display)
+    # names that the entity also carries as non-account data (an account named like the instance's title)
+    found = {value for value in found if value not in other_text or value.isdigit() or "/" in value}
+    for status in nested_statuses(entity):
+        for name in ("uri", "url", "in_reply_to_account_id"):
+            if status.get(name):
+                found.add(str(status[name]))
+    return found
+
+
+def landed_bytes(landed: Any) -> bytes:
+    return json.dumps(landed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.fixture()
+def policy() -> PrivacyPolicy:
+    return PrivacyPolicy(key=KEY)
+
+
+# -- every identifier replaced -------------------------------------------------------------------------------
+LEAK_PATTERNS = ["test_status_reply*.json", "test_status_post*.json", "test_status_reblog*.json",
+                 "test_status_edit.json", "test_status_quote*.json", "test_status_card.json",
+                 "test_status_update_with_media_edit.json", "test_account*.json", "test_directory.json",
+                 "test_instance*.json", "test_timeline_disabled.json"]
+
+
+@pytest.mark.parametrize("pattern", LEAK_PATTERNS)
+def test_no_account_identifier_survives_landing(policy: PrivacyPolicy, pattern: str) -> None:
+    checked = 0
+    for name, kind, raw, instance in recorded_entities(pattern):
+        landed = policy.apply(kind, copy.deepcopy(raw), instance)
+        assert landed is not None, f"{name}: a recorded {kind} entity was skipped"
+        data = landed_bytes(landed)
+        for value in identifiers(raw):
+            assert value.encode() not in data, f"{name}: {kind} still carries {value!r}"
+        checked += 1
+    assert checked, f"no recorded entity matched {pattern}"
+
+
+def test_mentions_replies_and_links_use_the_joinable_pseudonyms(policy: PrivacyPolicy) -> None:
+    original = policy.status(body("test_status_reply.json", 0), LOCAL)
+    raw_reply = body("test_status_reply.json", 2)
+    reply = policy.status(copy.deepcopy(raw_reply), LOCAL)
+
+    assert raw_reply["in_reply_to_account_id"] == body("test_status_reply.json", 0)["account"]["id"]
+    assert reply["in_reply_to_account_id"] == original["account"]["id"]  # still joins, pseudonymously
+    assert reply["in_reply_to_id"] == original["id"]
+
+    (raw_mention,) = raw_reply["mentions"]
+    mention_key = policy.account_key(raw_mention["acct"], LOCAL)
+    assert reply["mentions"] == [{"id": policy.id_pseudonym(LOCAL, raw_mention["id"]), "username": mention_key,
+                                  "acct": mention_key, "url": f"acct:{mention_key}"}]
+    assert mention_key == original["account"]["acct"]  # the mentioned account is the original's author
+    assert f'href="acct:{mention_key}"' in reply["content"]
+    assert f"@<span>{mention_key}</span>" in reply["content"]
+    assert reply["content"].endswith(" same!</p>")  # the text around the mention is untouched
+
+
+def test_link_to_a_quoted_status_becomes_the_quoted_status_pseudonym(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_quote_revoke.json", 1)
+    assert "localhost:3000/@mastodonpy_tes</span>" in raw["content"]  # the truncated handle in the recording
+    landed = policy.status(raw, LOCAL)
+    quoted = landed["quote"]["quoted_status"]
+    assert quoted["url"] in landed["content"]
+    assert "mastodonpy" not in landed["content"]
+    assert landed["quote"]["state"] == "accepted"
+
+
+def test_reblog_is_landed_with_its_original_pseudonymised(policy: PrivacyPolicy) -> None:
+    original = policy.status(body("test_status_reblog_unreblog.json", 0), LOCAL)
+    raw = body("test_status_reblog_unreblog.json", 1)
+    assert raw["reblog"]["id"] == body("test_status_reblog_unreblog.json", 0)["id"]
+    landed = policy.status(raw, LOCAL)
+    assert landed["reblog"]["uri"] == original["uri"]  # deduplication by URI still works
+    assert landed["reblog"]["account"]["acct"] == original["account"]["acct"]
+    assert landed["account"]["acct"] == policy.account_key(raw["account"]["acct"], LOCAL)
+
+
+def test_remote_accounts_get_the_same_key_on_every_instance(policy: PrivacyPolicy) -> None:
+    account = body("test_account.json", 1)
+    local = policy.account(copy.deepcopy(account), LOCAL)
+    account["acct"] = f"{account['username']}@{LOCAL}"  # how another server names the same account
+    remote = policy.account(account, "other.example")
+    assert local["acct"] == remote["acct"]
+    assert local["domain"] == remote["domain"] == LOCAL
+    assert local["id"] != remote["id"]  # ids are local to the server that serves them
+
+
+# -- stability --------------------------------------------------------------------------------------------------
+def test_pseudonyms_are_stable_for_one_key_and_change_with_the_key() -> None:
+    raw = body("test_status_reply.json", 2)
+    first = PrivacyPolicy(key=KEY).status(copy.deepcopy(raw), LOCAL)
+    again = PrivacyPolicy(key=KEY).status(copy.deepcopy(raw), LOCAL)
+    other = PrivacyPolicy(key=b"another-key-of-the-same-length-000").status(copy.deepcopy(raw), LOCAL)
+    assert first == again
+    for path in (("account", "id"), ("account", "acct"), ("uri",), ("url",), ("in_reply_to_account_id",)):
+        a, b = first, other
+        for part in path:
+            a, b = a[part], b[part]
+        assert a != b, path
+    assert first["mentions"][0]["acct"] != other["mentions"][0]["acct"]
+    assert first["id"] == other["id"] == raw["id"]  # status ids are not personal: kept
+
+
+# -- minimisation ---------------------------------------------------------------------------------------------
+def test_dropped_account_fields_are_absent(policy: PrivacyPolicy) -> None:
+    raw = body("test_account.json", 1)
+    assert raw["avatar"] and "note" in raw
+    landed = policy.account(copy.deepcopy(raw), LOCAL)
+    allowed = set(ACCOUNT_KEPT) | set(ACCOUNT_PSEUDONYMISED) | {"domain", "moved"}
+    assert set(landed) <= allowed
+    for name in ACCOUNT_DROPPED:
+        assert name not in landed
+    data = landed_bytes(landed)
+    for name in ("avatar", "header", "note"):
+        if raw.get(name):
+            assert raw[name].encode() not in data
+
+
+def test_status_minimisation_media_card_and_client_state(policy: PrivacyPolicy) -> None:
+    with_media = next(b for b in (body("test_status_update_with_media_edit.json", i) for i in (2, 3))
+                      if b.get("media_attachments"))
+    landed = policy.status(copy.deepcopy(with_media), LOCAL)
+    assert landed["media_attachments"] == [{"id": m["id"], "type": m["type"]} for m in with_media["media_attachments"]]
+    for media in with_media["media_attachments"]:
+        assert media["url"].encode() not in landed_bytes(landed)
+    for client_state in ("favourited", "reblogged", "muted", "bookmarked", "filtered"):
+        assert client_state in with_media and client_state not in landed
+
+    card_status = body("test_status_card.json", 1)
+    assert isinstance(card_status["card"], dict)
+    card = policy.status(card_status, LOCAL)["card"]
+    assert set(card) <= {"type", "provider_name"}
+
+
+def test_instance_contact_account_pseudonymised_and_email_dropped(policy: PrivacyPolicy) -> None:
+    v2 = body("test_timeline_disabled.json", 1)  # mastodon.social, with a contact account
+    v1 = body("test_timeline_disabled.json", 4)
+    assert v2["contact"]["account"]["acct"] and v1["contact_account"]["acct"] and v1["email"]
+    landed_v2 = policy.instance(copy.deepcopy(v2), "mastodon.social")
+    landed_v1 = policy.instance(copy.deepcopy(v1), "mastodon.social")
+    key = policy.account_key(v2["contact"]["account"]["acct"], "mastodon.social")
+    assert landed_v2["contact"]["account"]["acct"] == landed_v1["contact_account"]["acct"] == key
+    assert "email" not in landed_v2["contact"] and "email" not in landed_v1
+    assert v1["email"].encode() not in landed_bytes(landed_v1)
+    assert landed_v2["usage"] == v2["usage"]  # instance statistics are kept
+
+
+# -- opt-outs and suppression --------------------------------------------------------------------------------
+def recorded_hashtag_html(tag: str) -> str:
+    """A bio with a hashtag rendered the way Mastodon renders it (taken from a recorded status)."""
+    for _, kind, raw, _ in recorded_entities("test_fetch_remaining.json"):
+        match = re.search(r'<a href="[^"]*/tags/([^"]+)" class="mention hashtag"[^>]*>#<span>\1</span></a>',
+                          raw.get("content") or "") if kind == "statuses" else None
+        if match:
+            return f"<p>Please do not archive me {match.group(0).replace(match.group(1), tag)}</p>"
+    raise AssertionError("no recorded hashtag markup found")
+
+
+@pytest.mark.parametrize("note_of", [
+    lambda: recorded_hashtag_html("nobot"),
+    lambda: recorded_hashtag_html("NoIndex"),
+    lambda: "<p>#nosearch please</p>",
+    lambda: "#noarchive",
+], ids=["nobot-rendered", "NoIndex-rendered", "nosearch-html", "noarchive-plain"])
+def test_opt_out_tag_in_bio_skips_the_account_and_its_statuses(policy: PrivacyPolicy, note_of) -> None:
+    account = body("test_account.json", 1)
+    account["note"] = note_of()
+    assert policy.account(copy.deepcopy(account), LOCAL) is None
+    status = body("test_status_reply.json", 2)
+    status["account"] = account
+    assert policy.status(status, LOCAL) is None
+    assert policy.counts == {"skipped_opt_out": 2}
+
+
+def test_similar_tags_do_not_opt_out(policy: PrivacyPolicy) -> None:
+    account = body("test_account.json", 1)
+    account["note"] = recorded_hashtag_html("nobots") + "<p>#robotics</p>"
+    assert policy.account(account, LOCAL) is not None
+    assert not policy.counts
+
+
+def test_noindex_true_skips_and_counts(policy: PrivacyPolicy) -> None:
+    account = body("test_account.json", 1)
+    assert account["noindex"] is False
+    assert policy.account(copy.deepcopy(account), LOCAL) is not None
+    account["noindex"] = True
+    assert policy.account(account, LOCAL) is None
+    assert policy.counts["skipped_opt_out"] == 1
+
+
+def boost_by_another_account() -> dict[str, Any]:
+    """The recorded boost, boosted by another recorded account (in the recording, the author boosts itself)."""
+    raw = body("test_status_reblog_unreblog.json", 1)
+    raw["account"] = body("test_status_reply.json", 1)  # verify_credentials of "admin"
+    assert raw["account"]["acct"] != raw["reblog"]["account"]["acct"]
+    return raw
+
+
+def test_reblog_of_an_opted_out_account_is_skipped_and_counted_once(policy: PrivacyPolicy) -> None:
+    raw = boost_by_another_account()
+    raw["reblog"]["account"]["noindex"] = True
+    assert raw["account"]["noindex"] is False  # the booster did not opt out
+    assert policy.status(raw, LOCAL) is None
+    assert policy.counts == {"skipped_reblog_of_opted_out": 1}
+
+
+def test_quote_of_an_opted_out_account_lands_without_the_quoted_status(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_quote_revoke.json", 1)
+    raw["quote"]["quoted_status"]["account"]["noindex"] = True
+    landed = policy.status(raw, LOCAL)
+    assert landed["quote"] == {"state": "accepted", "quoted_status": None}
+    assert not policy.counts  # the quoting status itself was landed
+
+
+def test_suppressed_accounts_are_skipped_with_their_statuses_and_boosts() -> None:
+    raw = boost_by_another_account()
+    key = PrivacyPolicy(key=KEY).account_key(raw["reblog"]["account"]["acct"], LOCAL)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({key}))
+    assert policy.account(copy.deepcopy(raw["reblog"]["account"]), LOCAL) is None
+    assert policy.status(copy.deepcopy(raw["reblog"]), LOCAL) is None
+    assert policy.status(copy.deepcopy(raw), LOCAL) is None
+    assert policy.counts == {"skipped_suppressed": 2, "skipped_reblog_of_opted_out": 1}
+    assert PrivacyPolicy(key=KEY).status(raw, LOCAL) is not None  # without the suppression list it lands
+
+
+# -- building the policy --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [None, ""])
+def test_policy_refuses_to_build_without_a_key(key: str | None) -> None:
+    with pytest.raises(ConfigError) as info:
+        policy_from_settings(Settings(pseudonym_key=key))
+    message = str(info.value)
+    assert "FEDISCOPE_PSEUDONYM_KEY" in message and "export" in message and "FEDISCOPE_PRIVACY=off" in message
+
+
+def test_privacy_off_needs_no_key_and_lands_records_unchanged() -> None:
+    policy = policy_from_settings(Settings(pseudonym_key=None, privacy=False))
+    raw = body("test_status_reply.json", 2)
+    assert policy.apply("statuses", raw, LOCAL) == body("test_status_reply.json", 2)
+
+
+def test_policy_from_settings_carries_key_and_suppression_list() -> None:
+    settings = Settings(pseudonym_key=KEY.decode())
+    policy = policy_from_settings(settings, suppressed=["aabc"])
+    assert policy.suppressed == frozenset({"aabc"})
+    assert policy.account_key("Someone@Example.org") == PrivacyPolicy(key=KEY).account_key("someone@example.org")
+    with pytest.raises(ValueError, match="needs a domain"):
+        policy.account_key("someone")
+
+
+def test_describe_policy_lists_what_is_kept_and_dropped(policy: PrivacyPolicy) -> None:
+    described = describe_policy(policy)
+    assert described["enabled"] is True
+    assert "note" in described["account"]["dropped"] and "acct" in described["account"]["pseudonymised"]
+    assert "#nobot" in described["opt_out_tags"]
