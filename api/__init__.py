@@ -1,0 +1,9 @@
+"""The fediscope scraping API (flask-restful): fetch public Mastodon data on request, as lake records.
+
+``create_app(settings=None, test_config=None)`` builds the app; ``fediscope serve-api`` serves it with
+waitress. See :mod:`api.app` for the request pipeline and :mod:`api.openapi` for the document.
+"""
+
+from api.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,81 @@
+"""API keys: several active at once (rotation), compared in constant time, optionally read-only.
+
+Keys come from ``FEDISCOPE_API_KEY`` (comma-separated). Rotation: add the new key next to the old one,
+move clients over, then remove the old key; both work in between. A key written ``secret:ro`` is read-only:
+it may call the read methods (GET, HEAD, OPTIONS) and gets 403 on any other method. Every route the API
+serves today is a read route (they fetch from Mastodon and return records; nothing on the server changes),
+so ``:ro`` keys can call all of them; the check is made on the HTTP method, so any write route added later
+is refused to read-only keys without anything to remember.
+
+The secret is never logged or echoed: logs and rate-limit buckets use the key's label (``key#2``), its
+position in the setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+
+from fediscope.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_SUFFIX = ":ro"
+HEADER = "X-API-Key"
+#: Shorter keys still work, but are reported at start-up: they can be guessed.
+MIN_RECOMMENDED_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    label: str
+    read_only: bool
+    digest: bytes = field(repr=False)
+
+
+def _digest(secret: str) -> bytes:
+    # Comparing fixed-length digests keeps the comparison time independent of the secret's length too.
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
+
+
+class KeyRing:
+    """The accepted keys. :meth:`match` returns the key a request presented, or None."""
+
+    def __init__(self, configured: tuple[str, ...] | list[str]) -> None:
+        keys: list[ApiKey] = []
+        for position, raw in enumerate(configured, start=1):
+            secret, read_only = raw, False
+            if raw.endswith(READ_ONLY_SUFFIX):
+                secret, read_only = raw[: -len(READ_ONLY_SUFFIX)], True
+            if not secret.strip():
+                raise ConfigError(f"FEDISCOPE_API_KEY entry {position} is empty; remove it or set a secret")
+            label = f"key#{position}" + (" (ro)" if read_only else "")
+            if len(secret) < MIN_RECOMMENDED_LENGTH:
+                log.warning("API %s is shorter than %d characters; use e.g. "
+                            "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                            label, MIN_RECOMMENDED_LENGTH)
+            keys.append(ApiKey(label=label, read_only=read_only, digest=_digest(secret)))
+        if not keys:
+            raise ConfigError("the scraping API needs at least one key: set FEDISCOPE_API_KEY to a long random "
+                              "secret, e.g. export FEDISCOPE_API_KEY=$(python -c 'import secrets; "
+                              "print(secrets.token_urlsafe(32))') (comma-separate several keys to rotate them)")
+        self.keys = tuple(keys)
+
+    def match(self, presented: str | None) -> ApiKey | None:
+        """The configured key equal to ``presented``; every key is compared, so timing reveals nothing."""
+        if not presented:
+            return None
+        candidate = _digest(presented)
+        found: ApiKey | None = None
+        for key in self.keys:
+            if hmac.compare_digest(candidate, key.digest):
+                found = key
+        return found
+
+
+def may_call(key: ApiKey, method: str) -> bool:
+    """Read-only keys may use the read methods only."""
+    return not key.read_only or method.upper() in READ_METHODS

@@ -1,0 +1,185 @@
+"""Keep the API from becoming a proxy into the network it runs in (server-side request forgery).
+
+The API fetches the ``instance`` a client names, so two checks stand before every upstream request:
+
+1. **Allowlist.** Only instances in ``FEDISCOPE_INSTANCES`` or the configured ``[[sources]]`` may be fetched
+   (403 otherwise, naming the setting). The request only *selects* an allowlisted instance: the scheme
+   (https, or http for a local sample instance) comes from the configuration, so a client cannot downgrade it.
+2. **Addresses.** Even an allowlisted name is resolved, and refused when any of its addresses is not a public
+   unicast address: loopback, private (RFC 1918, unique local), link-local (which holds the cloud metadata
+   services at 169.254.169.254), carrier-grade NAT, multicast, reserved, unspecified, or one of those
+   wrapped in IPv4-mapped / NAT64 IPv6. ``FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true`` lifts this for local use
+   (the sample instance, tests).
+
+A name can resolve differently a moment later (DNS rebinding), so the check is repeated where it cannot be
+dodged: :func:`harden_session` makes the upstream ``requests`` session one whose connections check the address they
+actually connected to before a byte is sent, and which refuses redirects to another host. Proxies from the
+environment are ignored by that session: the API talks to the allowlisted instances directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from api.errors import ApiError
+from fediscope.config import Settings, instance_base_url, instance_domain
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+#: Names of cloud metadata services, refused by name before any lookup.
+METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                            "instance-data.ec2.internal"})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True only for global unicast addresses (what a public Mastodon instance has)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public_address(address.ipv4_mapped)
+        if address in _NAT64:
+            return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.sixtofour is not None and not is_public_address(address.sixtofour):
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (IPv4 and IPv6), as strings."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
+
+
+class InstanceGuard:
+    """Decides whether an instance may be fetched, and at which base URL."""
+
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
+        self.allow_private = settings.allow_private_addresses
+        self.resolver = resolver
+        self.base_urls: dict[str, str] = {}
+        configured = [*settings.instances, *(s.instance for s in settings.sources)]
+        for entry in configured:
+            domain, base_url = instance_domain(entry), instance_base_url(entry)
+            # the same host configured twice (http and https): https wins
+            if domain not in self.base_urls or base_url.startswith("https://"):
+                self.base_urls[domain] = base_url
+
+    def base_url(self, domain: str) -> str:
+        """The configured base URL of an allowlisted instance; 403 naming the setting otherwise."""
+        if domain not in self.base_urls:
+            raise ApiError(403, "instance_not_allowed",
+                           f"instance {domain!r} is not on the allowlist; add it to FEDISCOPE_INSTANCES "
+                           f"(comma-separated) or to the [[sources]] of fediscope.toml",
+                           setting="FEDISCOPE_INSTANCES")
+        return self.base_urls[domain]
+
+    def check_addresses(self, domain: str) -> None:
+        """Resolve the instance and refuse non-public addresses (unless private addresses are allowed)."""
+        if self.allow_private:
+            return
+        parts = urlsplit(self.base_urls.get(domain) or f"https://{domain}")
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        named_local = host in METADATA_NAMES or host == "localhost" or host.endswith((".localhost", ".internal"))
+        refused = _refusal(domain) if named_local else None
+        if refused is None:
+            try:
+                addresses = self.resolver(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise ApiError(502, "upstream_unresolvable",
+                               f"instance {domain!r} could not be resolved ({exc.__class__.__name__}); "
+                               "check the name and try again later") from None
+            if not addresses:
+                raise ApiError(502, "upstream_unresolvable", f"instance {domain!r} resolved to no address")
+            for text in addresses:
+                if not is_public_address(ipaddress.ip_address(text)):
+                    refused = _refusal(domain)
+                    break
+        if refused is not None:
+            log.warning("refused instance %s: it resolves to a non-public address", domain)
+            raise refused
+
+
+def _refusal(domain: str) -> ApiError:
+    return ApiError(403, "address_not_allowed",
+                    f"instance {domain!r} resolves to a loopback, private, link-local or metadata address, "
+                    "which the API does not fetch; for a local instance (the sample instance) set "
+                    "FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true",
+                    setting="FEDISCOPE_ALLOW_PRIVATE_ADDRESSES")
+
+
+# -- connection-time check -------------------------------------------------------------------------------
+
+
+class AddressRefusedError(OSError):
+    """A connection reached a non-public address (after DNS rebinding, or through a redirect)."""
+
+
+def _check_peer(sock: socket.socket) -> None:
+    peer = sock.getpeername()[0]
+    if not is_public_address(ipaddress.ip_address(str(peer).split("%", 1)[0])):
+        sock.close()
+        raise AddressRefusedError(f"refused to talk to non-public address {peer}")
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A transport adapter whose every new connection checks the peer address before it is used."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+
+
+def _same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    if response.is_redirect:
+        target = urlsplit(requests.compat.urljoin(response.url, response.headers.get("location", "")))
+        origin = urlsplit(response.url)
+        if (target.hostname, target.port) != (origin.hostname, origin.port):
+            raise requests.exceptions.InvalidURL(f"refused redirect from {origin.hostname} to another host")
+
+
+def harden_session(session: requests.Session, allow_private: bool) -> requests.Session:
+    """Harden a session for upstream requests: peer-address check (unless ``allow_private``), same-host
+    redirects only, no proxies from the environment. Returns the same session."""
+    session.trust_env = False
+    session.max_redirects = 3
+    session.hooks["response"].append(_same_host_redirects_only)
+    if not allow_private:
+        session.mount("http://", GuardedAdapter())
+        session.mount("https://", GuardedAdapter())
+    return session

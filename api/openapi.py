@@ -1,0 +1,175 @@
+"""The OpenAPI 3 document, generated from the route table and the parameter bounds (so it cannot drift).
+
+Served at ``/openapi.json``. Schemathesis fuzzes the API from this very document in the test suite: every
+documented parameter bound must be enforced, and every response must match the schemas below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api import params
+from api.routes import ROUTES, Route
+
+ERROR_STATUSES = {
+    "400": "A parameter is missing, malformed or out of bounds (the error names it).",
+    "401": "No X-API-Key header, or a key that is not configured.",
+    "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
+           "or a read-only key called a write method.",
+    "404": "No such route, or the account/tag does not exist on the instance.",
+    "405": "Method not allowed on this route.",
+    "413": "Request body larger than the cap.",
+    "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
+    "502": "The instance failed, timed out, or answered with something unusable.",
+}
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,
+                                "schema": {"type": "integer", "minimum": 0}}}
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                                   "description": "One of the keys in FEDISCOPE_API_KEY."}},
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["status", "code", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "code": {"type": "string", "description": "Stable machine-readable error word."},
+                    "message": {"type": "string", "description": "What went wrong and what to do next."},
+                    "parameter": {"type": "string", "description": "The offending request parameter."},
+                    "setting": {"type": "string", "description": "The setting that controls this refusal."},
+                    "retry_after": {"type": "integer"},
+                    "upstream_status": {"type": "integer", "description": "HTTP status the instance gave."},
+                },
+            }},
+        },
+        "Meta": {
+            "type": "object",
+            "required": ["instance", "endpoint", "fetched_at", "collector", "schema_version"],
+            "properties": {
+                "instance": {"type": "string"},
+                "endpoint": {"type": "string"},
+                "fetched_at": {"type": "string", "format": "date-time"},
+                "collector": {"type": "string"},
+                "schema_version": {"type": "integer"},
+            },
+        },
+        "Record": {
+            "type": "object",
+            "description": "One lake record: the Mastodon entity after the privacy policy, in its envelope.",
+            "required": ["meta", "data"],
+            "properties": {"meta": {"$ref": "#/components/schemas/Meta"}, "data": {}},
+        },
+        "RecordsPage": {
+            "type": "object",
+            "required": ["records", "count", "next", "prev", "instance", "source", "skipped", "quarantined"],
+            "properties": {
+                "records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
+                "count": {"type": "integer", "minimum": 0},
+                "next": {"type": "object", "nullable": True, "required": ["max_id"],
+                         "properties": {"max_id": {"type": "string"}},
+                         "description": "Cursor of the next (older) page, or null at the end."},
+                "prev": {"type": "object", "nullable": True, "required": ["min_id"],
+                         "properties": {"min_id": {"type": "string"}},
+                         "description": "Cursor of newer items, or null."},
+                "instance": {"type": "string"},
+                "source": {"type": "string"},
+                "skipped": {"type": "integer", "minimum": 0},
+                "quarantined": {"type": "integer", "minimum": 0},
+            },
+        },
+    },
+}
+
+
+def _query_parameters(route: Route) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"name": "instance", "in": "query", "required": True,
+         "description": "The instance to fetch from (must be on the allowlist), e.g. mastodon.social.",
+         "schema": {"type": "string", "pattern": params.INSTANCE_PATTERN, "maxLength": 300},
+         "example": "mastodon.social"},
+    ]
+    for name, what in (("since_id", "Return items newer than this id."),
+                       ("max_id", "Return items older than this id (the next page)."),
+                       ("min_id", "Return items immediately newer than this id.")):
+        out.append({"name": name, "in": "query", "required": False, "description": what,
+                    "schema": {"type": "string", "pattern": params.ID_PATTERN}})
+    out.append({"name": "limit", "in": "query", "required": False,
+                "description": "Items per page (Mastodon caps pages at 40).",
+                "schema": {"type": "integer", "minimum": params.LIMIT_MIN, "maximum": params.LIMIT_MAX}})
+    for flag in route.flags:
+        out.append({"name": flag, "in": "query", "required": False,
+                    "description": "true for the local timeline only.", "schema": {"type": "boolean"}})
+    return out
+
+
+def _path_parameters(route: Route) -> list[dict[str, Any]]:
+    schemas = {
+        "tag": {"type": "string", "pattern": params.TAG_PATTERN, "minLength": 1, "maxLength": 100},
+        "acct": {"type": "string", "pattern": params.ACCT_PATTERN, "minLength": 1, "maxLength": 300},
+    }
+    descriptions = {"tag": "Hashtag without '#': letters, digits, underscores.",
+                    "acct": "user or user@domain."}
+    return [{"name": name, "in": "path", "required": True, "description": descriptions[name],
+             "schema": schemas[name]} for name in route.path_params]
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description,
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any]
+    if route.records:
+        responses = {"200": {
+            "description": "One page of records.",
+            "headers": {"Link": {"description": 'RFC 8288 links: rel="next" (older), rel="prev" (newer).',
+                                 "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordsPage"}}},
+        }}
+        wanted = ERROR_STATUSES
+    elif route.endpoint == "health":
+        responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413"}}
+    else:
+        responses = {"200": {"description": "The OpenAPI document.",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413"}}
+    for status, text in wanted.items():
+        responses[status] = _error(text, _RETRY_AFTER if status == "429" else None)
+    operation: dict[str, Any] = {
+        "operationId": route.endpoint,
+        "summary": route.summary,
+        "description": route.description,
+        "parameters": _path_parameters(route) + (_query_parameters(route) if route.records else []),
+        "responses": responses,
+    }
+    if route.public:
+        operation["security"] = []
+    return operation
+
+
+def build_document(version: str = "0.1.0") -> dict[str, Any]:
+    """The whole OpenAPI 3.0 document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "fediscope scraping API",
+            "version": version,
+            "description": "Fetches public Mastodon data from allowlisted instances and returns it as lake "
+                           "records (the same envelope, paging and privacy policy as `fediscope collect`). "
+                           "Every error has the same JSON shape (Error). Send X-API-Key on every /v1 route.",
+        },
+        "paths": {route.openapi_path: {"get": _operation(route)} for route in ROUTES},
+        "components": COMPONENTS,
+        "security": [{"ApiKey": []}],
+    }

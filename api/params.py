@@ -1,0 +1,137 @@
+"""Request parameters, validated by plain typed code (flask-restful's ``reqparse`` is deprecated).
+
+Every route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
+parameter. The bounds are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings
+(Mastodon ids are 64-bit integers sent as strings, at most 20 digits), hashtags use Mastodon's tag charset
+and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`, shared with the
+collector). Unknown or repeated parameters are refused too, so a typo (``max-id``) fails loudly instead of
+silently fetching the newest page. The bounds below are also what :mod:`api.openapi` documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+from api.errors import bad_parameter
+from fediscope.config import instance_domain
+from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
+
+LIMIT_MIN, LIMIT_MAX = 1, 40
+ID_PATTERN = r"^[0-9]{1,20}$"
+INSTANCE_PATTERN = (r"^(https?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
+                    r"(:[0-9]{1,5})?/?$")
+TAG_PATTERN = TAG_RE.pattern
+ACCT_PATTERN = ACCT_RE.pattern
+PAGING = ("since_id", "max_id", "min_id", "limit")
+COMMON = ("instance", *PAGING)
+
+_ID_RE = re.compile(ID_PATTERN)
+_INSTANCE_RE = re.compile(INSTANCE_PATTERN)
+_LIMIT_RE = re.compile(r"^[0-9]{1,3}$")
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """The validated query of one request: which instance, which page, how many."""
+
+    instance: str          # as the client wrote it (scheme optional); see ``domain``
+    domain: str            # ``host`` or ``host:port``, the allowlist key
+    since_id: str | None = None
+    max_id: str | None = None
+    min_id: str | None = None
+    limit: int = LIMIT_MAX
+    local: bool = False
+
+
+def _single(args: MultiDict[str, str], name: str) -> str | None:
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise bad_parameter(name, f"{name} was given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    for name in args:
+        if name not in allowed:
+            raise bad_parameter(name, f"unknown parameter {name!r}; this route accepts {', '.join(allowed)}")
+
+
+def parse_instance(raw: str | None) -> tuple[str, str]:
+    """``instance`` → (as given, domain). Only a host name with optional scheme and port: no path, user, query."""
+    if raw is None or raw == "":
+        raise bad_parameter("instance", "instance is required, e.g. instance=mastodon.social")
+    if not _INSTANCE_RE.fullmatch(raw):
+        raise bad_parameter("instance", f"instance must be a host name with an optional http(s):// and :port, "
+                                        f"e.g. mastodon.social (got {raw[:100]!r})")
+    domain = instance_domain(raw)
+    port = domain.rpartition(":")[2] if ":" in domain else None
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise bad_parameter("instance", f"port out of range in {raw[:100]!r}")
+    return raw, domain
+
+
+def parse_id(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not _ID_RE.fullmatch(raw):
+        raise bad_parameter(name, f"{name} must be a Mastodon id: 1 to 20 digits (got {raw[:40]!r})")
+    return raw
+
+
+def parse_limit(raw: str | None, default: int = LIMIT_MAX) -> int:
+    if raw is None:
+        return min(max(default, LIMIT_MIN), LIMIT_MAX)
+    if not _LIMIT_RE.fullmatch(raw) or not LIMIT_MIN <= int(raw) <= LIMIT_MAX:
+        raise bad_parameter("limit", f"limit must be a whole number from {LIMIT_MIN} to {LIMIT_MAX} "
+                                     f"(got {raw[:40]!r})")
+    return int(raw)
+
+
+def parse_bool(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    if raw not in {"true", "false"}:
+        raise bad_parameter(name, f"{name} must be true or false (got {raw[:40]!r})")
+    return raw == "true"
+
+
+def parse_query(args: MultiDict[str, str], *, extra: tuple[str, ...] = (), default_limit: int = LIMIT_MAX
+                ) -> PageQuery:
+    """Validate the query string of a records route (``extra`` names route-specific flags such as ``local``)."""
+    _check_known(args, (*COMMON, *extra))
+    instance, domain = parse_instance(_single(args, "instance"))
+    return PageQuery(
+        instance=instance,
+        domain=domain,
+        since_id=parse_id("since_id", _single(args, "since_id")),
+        max_id=parse_id("max_id", _single(args, "max_id")),
+        min_id=parse_id("min_id", _single(args, "min_id")),
+        limit=parse_limit(_single(args, "limit"), default_limit),
+        local=parse_bool("local", _single(args, "local")) if "local" in extra else False,
+    )
+
+
+def parse_no_query(args: MultiDict[str, str]) -> None:
+    """Routes without parameters (health, openapi) still refuse unknown ones."""
+    _check_known(args, ())
+
+
+def tag_source(tag: str) -> SourceRef:
+    """The path's hashtag (no '#', Mastodon's charset) as the collector's source."""
+    if not TAG_RE.fullmatch(tag):
+        raise bad_parameter("tag", f"tag must be 1 to 100 letters, digits or underscores, without '#' "
+                                   f"(got {tag[:100]!r})")
+    return parse_source(f"tag:{tag}")
+
+
+def account_source(acct: str) -> SourceRef:
+    """The path's account (``user`` or ``user@domain``) as the collector's source."""
+    if not ACCT_RE.fullmatch(acct):
+        raise bad_parameter("acct", f"acct must be user or user@domain, e.g. Gargron@mastodon.social "
+                                    f"(got {acct[:100]!r})")
+    return parse_source(f"account:{acct}")

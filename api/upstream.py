@@ -1,0 +1,120 @@
+"""The API's one way to an instance: the collector's own ``fetch_page`` + ``land_page``, bounded for a request.
+
+The collector may wait minutes for a rate-limit window; an HTTP request to this API must not. So the API
+builds the same :class:`~fediscope.sources.client.MastodonClient` the collector uses, with:
+
+* ``wait_on_rate_limit=False`` — an upstream 429 (or a spent budget) comes back at once as our 429 with the
+  instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
+* at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request;
+* a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only).
+
+Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
+everything else that went wrong upstream (5xx after the retry, timeouts, refusals, malformed bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.errors import ApiError
+from api.guard import InstanceGuard, harden_session
+from api.params import PageQuery
+from fediscope.config import Settings, token_env_name
+from fediscope.errors import UpstreamError
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.sources.client import (
+    MalformedResponse,
+    MastodonClient,
+    RateLimited,
+    UpstreamNotFound,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from fediscope.sources.pages import fetch_page, land_page
+from fediscope.sources.spec import SourceRef
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 1
+MAX_TIMEOUT = 10.0
+#: Retry-After sent when the instance throttled us without saying for how long.
+DEFAULT_RETRY_AFTER = 60
+
+
+@dataclass
+class Fetched:
+    """One landed page, as the resources shape it into the response."""
+
+    records: list[dict[str, Any]]
+    next_max_id: str | None
+    prev_min_id: str | None
+    skipped: int
+    quarantined: int
+
+
+class Upstream:
+    """Fetch and land one page of a source from an allowlisted instance."""
+
+    def __init__(self, settings: Settings, guard: InstanceGuard,
+                 policy_factory: Callable[[], PrivacyPolicy] | None = None,
+                 client_factory: Callable[..., MastodonClient] | None = None) -> None:
+        self.settings = settings
+        self.guard = guard
+        self.policy_factory = policy_factory or (lambda: policy_from_settings(settings))
+        self.policy_factory()  # fail at start, not on the first request, when the pseudonym key is missing
+        self.client_factory = client_factory or MastodonClient.from_settings
+
+    def client(self, base_url: str) -> MastodonClient:
+        client = self.client_factory(
+            self.settings, base_url, wait_on_rate_limit=False,
+            max_retries=min(self.settings.max_retries, MAX_RETRIES),
+            timeout=min(self.settings.request_timeout, MAX_TIMEOUT))
+        harden_session(client.api.session, allow_private=self.guard.allow_private)
+        return client
+
+    def fetch(self, source: SourceRef, query: PageQuery) -> Fetched:
+        base_url = self.guard.base_url(query.domain)
+        self.guard.check_addresses(query.domain)
+        client = self.client(base_url)
+        try:
+            page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
+                              min_id=query.min_id, limit=query.limit)
+        except UpstreamError as exc:
+            raise upstream_error(exc, query.domain, source) from None
+        landed = land_page(page, self.policy_factory(), query.domain)
+        if landed.quarantined:
+            log.warning("%s %s: %d malformed item(s) left out: %s", query.domain, page.endpoint,
+                        len(landed.quarantined), "; ".join(sorted({q.reason for q in landed.quarantined}))[:300])
+        return Fetched(records=landed.records, next_max_id=page.next_max_id, prev_min_id=page.prev_min_id,
+                       skipped=landed.skipped, quarantined=len(landed.quarantined))
+
+
+def upstream_error(exc: UpstreamError, domain: str, source: SourceRef) -> ApiError:
+    """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed."""
+    if isinstance(exc, RateLimited):
+        seconds = max(1, math.ceil(exc.retry_after)) if exc.retry_after else DEFAULT_RETRY_AFTER
+        log.info("instance %s throttles us; passing Retry-After %d on", domain, seconds)
+        return ApiError(429, "upstream_rate_limited",
+                        f"instance {domain} is rate limiting us; retry in {seconds} s",
+                        headers={"Retry-After": str(seconds)}, retry_after=seconds)
+    if isinstance(exc, UpstreamNotFound):
+        return ApiError(404, "upstream_not_found", f"{source.name} was not found on {domain}")
+    log.warning("upstream failure for a %s source on %s: %s%s", source.kind, domain, type(exc).__name__,
+                f" (HTTP {exc.status})" if getattr(exc, "status", None) else "")
+    if isinstance(exc, MalformedResponse):
+        return ApiError(502, "upstream_malformed", f"instance {domain} answered with a body that is not what the "
+                                                   "Mastodon API documents; try again later")
+    if isinstance(exc, UpstreamRejected):
+        hint = (f"; if it needs a login for this, set {token_env_name(domain)}"
+                if exc.status in (401, 403) else "")
+        return ApiError(502, "upstream_rejected", f"instance {domain} refused the request "
+                                                  f"(HTTP {exc.status}){hint}", upstream_status=exc.status)
+    if isinstance(exc, UpstreamUnavailable):
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        return ApiError(502, "upstream_unavailable", f"instance {domain} failed or timed out{status}; "
+                                                     "try again later", upstream_status=exc.status)
+    return ApiError(502, "upstream_error", f"instance {domain} could not be read; try again later")

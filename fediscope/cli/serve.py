@@ -1,0 +1,55 @@
+"""``fediscope serve-api``: serve the scraping API with waitress (a production WSGI server, not Flask's).
+
+waitress is pure Python, runs on every platform, and buffers requests and responses in its own threads, so a
+slow client cannot tie up the app. The API binds to 127.0.0.1 by default; put it behind a reverse proxy (TLS)
+before exposing it, and keep ``FEDISCOPE_INSTANCES`` to the instances you mean to collect from.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from fediscope.cli.common import settings_from_context
+
+log = logging.getLogger(__name__)
+
+#: Request headers larger than this are refused by waitress (431) before the app sees them.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+@click.command("serve-api")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 listens on every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0 picks a free one).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads: requests served at the same time.")
+def serve_api(host: str, port: int, threads: int) -> None:
+    """Serve the scraping API (GET /v1/..., /openapi.json, /health) until interrupted.
+
+    Needs FEDISCOPE_API_KEY (clients send it as X-API-Key), FEDISCOPE_PSEUDONYM_KEY (or FEDISCOPE_PRIVACY=off)
+    and the allowlist FEDISCOPE_INSTANCES. Set FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true to fetch a local
+    instance such as `fediscope sample-instance`.
+    """
+    from waitress.server import create_server
+
+    from api import create_app
+    from api.app import MAX_BODY_BYTES
+
+    settings = settings_from_context()
+    app = create_app(settings)
+    server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
+                           max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
+                           expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    bound_host, bound_port = server.effective_host, server.effective_port  # type: ignore[union-attr]
+    allowed = ", ".join(sorted(settings.allowed_instances())) or "none (set FEDISCOPE_INSTANCES)"
+    click.echo(f"fediscope API on http://{bound_host}:{bound_port}/ (OpenAPI at /openapi.json); "
+               f"instances allowed: {allowed}; Ctrl-C stops", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
