@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fediscope.errors import ConfigError
+from fediscope.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _iso_date(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
 def _engine(value: str) -> str:
     if value not in ENGINES:
         raise ValueError(f"expected one of {', '.join(ENGINES)}, got {value!r}")
@@ -94,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backfill_pages", 10, "Pages walked back on a source's first run (no checkpoint yet).",
             _positive_int),
     Setting("backfill_since", None, "On a first run, stop walking back at statuses older than this date "
-            "(YYYY-MM-DD)."),
+            "(YYYY-MM-DD).", _iso_date),
     Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", float),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
@@ -146,6 +156,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_NAMES and value:
                 value = "***"
+            elif f.name in URL_NAMES and isinstance(value, str):
+                value = redact_url(value)
             if f.name == "tokens":
                 value = {k: "***" for k in value}
             shown.append(f"{f.name}={value!r}")
@@ -166,6 +178,7 @@ class Settings:
 
 
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
+URL_NAMES = {"lake", "store"}  # may embed a password (mysql+pymysql://user:password@host/db)
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
@@ -202,16 +215,63 @@ def token_env_name(instance: str) -> str:
 
 
 def _parse(setting: Setting, raw: Any, origin: str) -> Any:
+    """Validate one value. TOML values arrive typed (``42``, ``true``, lists) and go through the same checks as
+    strings from the environment. A secret's value is never repeated in the message."""
     if raw is None:
         return None
     if not isinstance(raw, str):
-        if setting.parse is _csv and isinstance(raw, list):
-            return tuple(str(x) for x in raw)
-        return raw
+        if setting.parse is _csv and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        if isinstance(raw, (list, dict)):
+            raise ConfigError(f"{origin} is invalid: expected a single value, got a {type(raw).__name__}. "
+                              f"{setting.help}")
+        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{origin} is invalid: {exc}. {setting.help}") from None
+        detail = "the value cannot be parsed" if setting.secret else str(exc)
+        raise ConfigError(f"{origin} is invalid: {detail}. {setting.help}") from None
+
+
+TOML_TABLES = ("fediscope", "tokens", "sources")
+SOURCE_KEYS = ("instance", "timelines")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    unknown = [k for k in document if k not in TOML_TABLES]
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))}; settings go under "
+                          "[fediscope], tokens under [tokens], sources under [[sources]]")
+    for name, kind in (("fediscope", dict), ("tokens", dict), ("sources", list)):
+        if name in document and not isinstance(document[name], kind):
+            shape = f"[[{name}]] (an array of tables)" if kind is list else f"a [{name}] table"
+            raise ConfigError(f"{path}: {name!r} must be {shape}")
+    return document
+
+
+def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
+    sources = []
+    for i, source in enumerate(document.get("sources", [])):
+        where = f"{path}: [[sources]] entry {i + 1}"
+        if not isinstance(source, dict):
+            raise ConfigError(f"{where} must be a table with 'instance' and 'timelines'")
+        unknown = [k for k in source if k not in SOURCE_KEYS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
+                              f"{', '.join(SOURCE_KEYS)}")
+        if not isinstance(source.get("instance"), str) or not source["instance"].strip():
+            raise ConfigError(f"{where} has no 'instance' (e.g. instance = \"https://mastodon.social\")")
+        timelines = source.get("timelines", ["public"])
+        if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
+            raise ConfigError(f"{where}: 'timelines' must be a list of strings")
+        sources.append(SourceSpec(instance=source["instance"], timelines=tuple(timelines)))
+    return sources
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None,
@@ -222,28 +282,23 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
 
-    path = Path(toml_path or env.get("FEDISCOPE_CONFIG") or "fediscope.toml")
+    explicit = toml_path or env.get("FEDISCOPE_CONFIG")
+    path = Path(explicit or "fediscope.toml")
     if path.exists():
-        try:
-            document = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        section = document.get("fediscope", {})
-        for key, raw in section.items():
+        document = _read_toml(path)
+        for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; known: {', '.join(_BY_NAME)}")
             values[key] = _parse(_BY_NAME[key], raw, f"{path}: [fediscope] {key}")
         for instance, token in document.get("tokens", {}).items():
-            tokens[_token_key(instance)] = str(token)
-        for i, source in enumerate(document.get("sources", [])):
-            if "instance" not in source:
-                raise ConfigError(f"{path}: [[sources]] entry {i + 1} has no 'instance'")
-            timelines = source.get("timelines", ["public"])
-            if isinstance(timelines, str) or not all(isinstance(t, str) for t in timelines):
-                raise ConfigError(f"{path}: [[sources]] entry {i + 1}: 'timelines' must be a list of strings")
-            sources.append(SourceSpec(instance=source["instance"], timelines=tuple(timelines)))
-    elif toml_path is not None:
-        raise ConfigError(f"config file {path} does not exist")
+            if not isinstance(token, str):
+                raise ConfigError(f"{path}: [tokens] {instance!r} must be a string (the instance's access token)")
+            tokens[_token_key(instance)] = token
+        sources = _toml_sources(path, document)
+    elif explicit:
+        origin = "" if toml_path else " (FEDISCOPE_CONFIG)"
+        raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
+                          "at an existing file")
 
     for setting in SETTINGS:
         if setting.env in env:
@@ -259,8 +314,9 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         values["tokens"] = tokens
     if "sources" not in overrides:
         values["sources"] = tuple(sources)
-    if values["log_level"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"FEDISCOPE_LOG_LEVEL is invalid: {values['log_level']!r}")
+    if str(values["log_level"]).upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"FEDISCOPE_LOG_LEVEL is invalid: {values['log_level']!r}; "
+                          "expected DEBUG, INFO, WARNING or ERROR")
     for source in values["sources"]:
         instance_domain(source.instance)
     return Settings(**values)

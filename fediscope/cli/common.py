@@ -5,28 +5,39 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from fediscope.config import Settings, load_settings
+from fediscope.redact import RedactingFilter, secret_values
 
 
 def settings_from_context(**overrides: Any) -> Settings:
     """Load settings once per command; CLI options given explicitly override configuration."""
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=secret_values(settings))
     return settings
 
 
-def configure_logging(level: str) -> None:
-    """Quiet, structured logging to stderr: ``time level logger key=value message``."""
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Quiet, structured logging to stderr: ``time level logger key=value message``.
+
+    The handler carries a :class:`~fediscope.redact.RedactingFilter`: the known ``secrets`` (tokens, API keys,
+    the pseudonym key) and anything shaped like a credential are masked in every line, tracebacks included.
+    """
     root = logging.getLogger()
     if getattr(root, "_fediscope_configured", False):
         root.setLevel(level.upper())
+        for handler in root.handlers:
+            for log_filter in handler.filters:
+                if isinstance(log_filter, RedactingFilter):
+                    log_filter.add_secrets(secrets)
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)
     root.setLevel(level.upper())
     root._fediscope_configured = True  # type: ignore[attr-defined]

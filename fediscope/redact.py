@@ -1,0 +1,111 @@
+"""Keep secrets out of logs and messages: access tokens, API keys, the pseudonym key, passwords in URLs.
+
+Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* of secrets are masked wherever
+they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
+password of ``scheme://user:password@host``), and values that are *known* secrets (from the active settings)
+are masked verbatim. :class:`RedactingFilter` applies both to every log record a handler emits, including the
+text of tracebacks. Mastodon.py's own debug output prints request headers, bearer token included: never
+enable it; this filter is the second line of defence, not the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+#: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
+SECRET_PARAMS = frozenset({"access_token", "refresh_token", "token", "api_key", "apikey", "key", "password",
+                           "passwd", "secret", "client_secret", "code", "signature", "sig", "auth"})
+#: Shortest known secret that is masked verbatim (shorter ones would garble ordinary text; config check
+#: flags them as weak anyway).
+MIN_SECRET_LENGTH = 4
+
+_URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)(?=@)")
+_HEADER_RE = re.compile(
+    r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
+    r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
+_BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
+_PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
+                       + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``mysql+pymysql://user:pw@db/x?access_token=t`` → ``mysql+pymysql://user:***@db/x?access_token=***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":" + MASK
+        netloc = f"{userinfo}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask known secret values, then anything shaped like a credential (headers, bearer tokens, URL
+    passwords, secret query parameters)."""
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _URL_PASSWORD_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _HEADER_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+
+
+def secret_values(settings: Any) -> list[str]:
+    """Every secret a :class:`~fediscope.config.Settings` holds: API keys (with and without their ``:ro``
+    suffix), the pseudonym key, per-instance tokens and passwords embedded in the store or lake URL."""
+    found: list[str] = []
+    for key in getattr(settings, "api_key", ()) or ():
+        found += [key, key.rsplit(":", 1)[0] if key.endswith(":ro") else key]
+    if getattr(settings, "pseudonym_key", None):
+        found.append(settings.pseudonym_key)
+    found += [t for t in (getattr(settings, "tokens", {}) or {}).values() if t]
+    for url in (getattr(settings, "store", ""), getattr(settings, "lake", "")):
+        try:
+            password = urlsplit(str(url)).password
+        except ValueError:
+            password = None
+        if password:
+            found.append(password)
+    return [s for s in dict.fromkeys(found) if s]
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that rewrites each record's message (and traceback text) with :func:`redact_text`.
+
+    Install it on handlers, not loggers: a logger's filters do not see records propagated from child loggers.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        self.secrets.update(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record (nor crash the program)
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = redact_text(message, self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self.secrets)
+        return True

@@ -1,0 +1,200 @@
+"""Settings: precedence (environment over TOML over defaults), validation, tokens, sources, secret masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings, token_env_name
+from fediscope.errors import ConfigError
+
+PSEUDONYM_KEY = "pk-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+API_KEY = "ak-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+TOKEN = "tk-Zq8wXv3pLm9sRt2yUe5oIa7dFg1hJk4n"
+
+
+@pytest.fixture(autouse=True)
+def _no_config_file_from_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_settings reads ./fediscope.toml by default: run every test in an empty directory."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_come_from_the_settings_table() -> None:
+    settings = load_settings(env={})
+    for setting in SETTINGS:
+        assert getattr(settings, setting.name) == setting.default, setting.name
+    assert settings.tokens == {} and settings.sources == ()
+
+
+def test_settings_table_and_dataclass_are_in_sync() -> None:
+    from dataclasses import fields
+
+    names = [f.name for f in fields(Settings) if f.name not in {"tokens", "sources"}]
+    assert names == [s.name for s in SETTINGS]
+    for setting in SETTINGS:
+        assert getattr(Settings(), setting.name) == setting.default
+        assert setting.help.strip()
+
+
+def test_environment_wins_over_toml_which_wins_over_defaults(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[fediscope]\nengine = "spark"\nbackfill_pages = 3\nlake = "/from/toml"\n')
+    settings = load_settings(env={"FEDISCOPE_LAKE": "/from/env", "FEDISCOPE_PRIVACY": "off"}, toml_path=path)
+    assert settings.lake == "/from/env"  # env over TOML
+    assert settings.engine == "spark" and settings.backfill_pages == 3  # TOML over defaults
+    assert settings.privacy is False  # env over default
+    assert settings.page_limit == 40  # default
+
+
+def test_overrides_win_over_everything(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[fediscope]\nlake = "/from/toml"\n')
+    settings = load_settings(env={"FEDISCOPE_LAKE": "/from/env"}, toml_path=path, lake="/from/cli")
+    assert settings.lake == "/from/cli"
+    with pytest.raises(ConfigError, match="unknown setting 'lakes'"):
+        load_settings(env={}, lakes="/x")
+
+
+def test_config_file_is_found_via_fediscope_config_and_cwd(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[fediscope]\nstore = "sqlite:///via-env.db"\n')
+    assert load_settings(env={"FEDISCOPE_CONFIG": str(path)}).store == "sqlite:///via-env.db"
+    (tmp_path / "fediscope.toml").write_text('[fediscope]\nstore = "sqlite:///via-cwd.db"\n')
+    assert load_settings(env={}).store == "sqlite:///via-cwd.db"
+
+
+@pytest.mark.parametrize("env", [{"FEDISCOPE_CONFIG": "missing.toml"}, {}])
+def test_a_named_config_file_that_does_not_exist_is_an_error(tmp_path: Path, env: dict[str, str]) -> None:
+    kwargs = {} if env else {"toml_path": tmp_path / "missing.toml"}
+    with pytest.raises(ConfigError, match=r"missing\.toml.*does not exist"):
+        load_settings(env=env, **kwargs)
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"FEDISCOPE_ENGINE": "flink"}, "FEDISCOPE_ENGINE"),
+    ({"FEDISCOPE_PRIVACY": "maybe"}, "FEDISCOPE_PRIVACY"),
+    ({"FEDISCOPE_BACKFILL_PAGES": "-1"}, "FEDISCOPE_BACKFILL_PAGES"),
+    ({"FEDISCOPE_PAGE_LIMIT": "forty"}, "FEDISCOPE_PAGE_LIMIT"),
+    ({"FEDISCOPE_REQUEST_TIMEOUT": "soon"}, "FEDISCOPE_REQUEST_TIMEOUT"),
+    ({"FEDISCOPE_RETENTION_RAW_DAYS": ""}, "FEDISCOPE_RETENTION_RAW_DAYS"),
+    ({"FEDISCOPE_BACKFILL_SINCE": "last tuesday"}, "FEDISCOPE_BACKFILL_SINCE"),
+    ({"FEDISCOPE_LOG_LEVEL": "LOUD"}, "FEDISCOPE_LOG_LEVEL"),
+])
+def test_bad_environment_values_name_the_setting(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env)
+    message = str(info.value)
+    assert message.startswith(named) and "invalid" in message
+    assert list(env.values())[0] in message  # says what was wrong (never for secrets, see below)
+
+
+@pytest.mark.parametrize(("toml", "named"), [
+    ("backfill_pages = -3", "backfill_pages"),
+    ("backfill_pages = 2.5", "backfill_pages"),
+    ('engine = "flink"', "engine"),
+    ("privacy = 7", "privacy"),
+    ("engine = 5", "engine"),
+    ('lake = ["a", "b"]', "lake"),
+    ("api_key = [1, 2]", "api_key"),
+    ("backfill_since = 2026-13-01", None),  # not even valid TOML
+])
+def test_bad_toml_values_name_the_setting(tmp_path: Path, toml: str, named: str | None) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\n{toml}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert str(path) in str(info.value)
+    if named:
+        assert f"[fediscope] {named}" in str(info.value)
+
+
+def test_typed_toml_values_are_accepted(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[fediscope]\nprivacy = false\nrequest_timeout = 5\nbackfill_since = 2026-01-31\n"
+                                'api_key = ["k1", "k2:ro"]\ninstances = "a.example, b.example"\n')
+    settings = load_settings(env={}, toml_path=path)
+    assert settings.privacy is False
+    assert settings.request_timeout == 5.0 and isinstance(settings.request_timeout, float)
+    assert settings.backfill_since == "2026-01-31"
+    assert settings.api_key == ("k1", "k2:ro")
+    assert settings.instances == ("a.example", "b.example")
+
+
+@pytest.mark.parametrize(("toml", "expected"), [
+    ("[fediscope]\nlakes = '/x'\n", "unknown setting [fediscope] 'lakes'"),
+    ("lake = '/x'\n", "unknown top-level key(s) 'lake'"),
+    ("[fediscop]\nlake = '/x'\n", "unknown top-level key(s) 'fediscop'"),
+    ("fediscope = 1\n", "'fediscope' must be a [fediscope] table"),
+    ("tokens = 'abc'\n", "'tokens' must be a [tokens] table"),
+    ("[sources]\ninstance = 'x'\n", "'sources' must be [[sources]]"),
+    ("[[sources]]\ntimelines = ['public']\n", "entry 1 has no 'instance'"),
+    ("[[sources]]\ninstance = 'a.example'\ntimeline = ['public']\n", "entry 1: unknown key(s) 'timeline'"),
+    ("[[sources]]\ninstance = 'a.example'\ntimelines = 'public'\n", "'timelines' must be a list of strings"),
+    ("[tokens]\n'a.example' = 5\n", "[tokens] 'a.example' must be a string"),
+    ("[fediscope\n", "not valid TOML"),
+])
+def test_bad_toml_structure_is_a_clear_error(tmp_path: Path, toml: str, expected: str) -> None:
+    path = write_toml(tmp_path, toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert expected in str(info.value)
+
+
+def test_tokens_from_toml_and_environment(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[tokens]\n"mastodon.social" = "from-toml"\n"https://fosstodon.org/" = "fosstodon"\n'
+                                '"localhost:3000" = "local"\n')
+    env = {"FEDISCOPE_TOKEN_MASTODON_SOCIAL": "from-env", "FEDISCOPE_TOKEN_EXAMPLE_ORG": ""}
+    settings = load_settings(env=env, toml_path=path)
+    assert settings.token_for("https://mastodon.social") == "from-env"  # env over TOML
+    assert settings.token_for("fosstodon.org") == "fosstodon"
+    assert settings.token_for("http://localhost:3000/") == "local"
+    assert settings.token_for("example.org") is None  # an empty variable is no token
+    assert settings.token_for("unknown.example") is None
+
+
+@pytest.mark.parametrize("instance", ["mastodon.social", "https://my-instance.example/", "localhost:3000"])
+def test_token_env_name_round_trips(instance: str) -> None:
+    settings = load_settings(env={token_env_name(instance): TOKEN})
+    assert settings.token_for(instance) == TOKEN
+
+
+def test_sources_from_toml(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[[sources]]\ninstance = "https://mastodon.social"\n'
+                                'timelines = ["public", "tag:python"]\n\n[[sources]]\ninstance = "fosstodon.org"\n')
+    settings = load_settings(env={}, toml_path=path)
+    assert settings.sources == (SourceSpec("https://mastodon.social", ("public", "tag:python")),
+                                SourceSpec("fosstodon.org", ("public",)))
+    assert settings.allowed_instances() == {"mastodon.social", "fosstodon.org"}
+
+
+def test_source_with_a_bad_address_is_rejected(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[[sources]]\ninstance = "https://"\n')
+    with pytest.raises(ConfigError, match="not an instance address"):
+        load_settings(env={}, toml_path=path)
+
+
+def test_repr_never_shows_secrets(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, f'[tokens]\n"mastodon.social" = "{TOKEN}"\n')
+    settings = load_settings(env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY, "FEDISCOPE_API_KEY": f"{API_KEY}:ro",
+                                  "FEDISCOPE_STORE": "mysql+pymysql://fedi:db-pass-4711@db.example/fediscope"},
+                             toml_path=path)
+    for text in (repr(settings), str(settings), f"{settings!r}"):
+        for secret in (PSEUDONYM_KEY, API_KEY, TOKEN, "db-pass-4711"):
+            assert secret not in text
+        assert "mastodon_social" in text and "db.example" in text  # still useful for debugging
+    assert settings.pseudonym_key == PSEUDONYM_KEY  # masked only when shown
+
+
+def test_errors_about_secret_settings_do_not_echo_the_value(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[fediscope]\napi_key = [["nested-secret-value"]]\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert "nested-secret-value" not in str(info.value) and "api_key" in str(info.value)
+
+
+def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(env={}, toml_path=tmp_path / "dir.toml")
