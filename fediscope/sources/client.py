@@ -1,0 +1,428 @@
+"""The single upstream request path: Mastodon.py underneath, rate limits, retries and pacing around it.
+
+Every request fediscope makes to a Mastodon instance goes through :meth:`MastodonClient.get`. Cross-cutting
+behaviour lives in three small decorators around the one method that talks to Mastodon.py (twarc's habit), so
+every endpoint gets it and none repeats it:
+
+* :func:`retry_transient` — 5xx answers, timeouts and connection errors are retried with exponential backoff
+  and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised.
+* :func:`handle_rate_limit` — an HTTP 429 waits until the window resets (``X-RateLimit-Reset`` or
+  ``Retry-After``) and retries, unless the wait is longer than ``max_wait`` or the client was built with
+  ``wait_on_rate_limit=False`` (the scraping API passes the wait on as ``Retry-After``): then
+  :class:`RateLimited` is raised carrying ``retry_after`` seconds.
+* :func:`paced` — Mastodon answers every request with ``X-RateLimit-Limit`` (300 per 5 minutes by default),
+  ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (ISO 8601 in Mastodon; GoToSocial and others send epoch
+  seconds). While plenty of the budget is left requests go out at once; once less than ``pace_fraction`` of it
+  remains, requests are spread evenly over the rest of the window, so a long run stays under the limit instead
+  of running into 429s.
+
+**Why raw JSON.** Mastodon.py normally turns responses into entity objects (``created_at`` becomes a
+``datetime``, ids become ``MaybeSnowflakeIdType``, some fields are renamed). Serialising those back is not
+faithful (``"2026-08-01T13:55:50.338Z"`` comes back as ``"2026-08-01T13:55:50.338000+00:00"``, renamed
+fields and unknown keys shift), and a malformed body would be "cast" instead of noticed. The lake keeps the
+upstream JSON unchanged, so the client asks Mastodon.py for the response object (``return_response_object``)
+and keeps the body bytes, status and headers (Link and rate-limit headers included). Mastodon.py still builds
+the request: session, bearer token, user agent, timeout, and the wrapping of network failures. Its own rate
+limit handling is switched off (``ratelimit_method="throw"``, no bookkeeping) because this module does it, and
+its ``debug_requests`` stays off: it prints request headers, bearer token included.
+
+A client holds mutable state (the rate-limit window) and is not thread-safe: use one per thread or request.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from mastodon import Mastodon
+from mastodon.errors import MastodonNetworkError, MastodonRatelimitError
+
+from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
+from fediscope.errors import UpstreamError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "fediscope (+https://github.com/fediscope/fediscope; research collector)"
+#: Statuses that mean "try again later": 5xx except 501 (Not Implemented never heals), plus 408.
+TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
+
+
+class RateLimited(UpstreamError):
+    """The instance throttles us for ``retry_after`` seconds (longer than we are willing to wait)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(0.0, retry_after)
+
+
+class UpstreamUnavailable(UpstreamError):
+    """5xx answers, timeouts or connection errors that outlasted the retries."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UpstreamNotFound(UpstreamError):
+    """HTTP 404/410: the endpoint, account or tag does not exist on that instance."""
+
+    status = 404
+
+
+class UpstreamRejected(UpstreamError):
+    """HTTP 4xx other than 404/429: the request is refused (auth needed, bad parameter, …)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MalformedResponse(UpstreamError):
+    """The instance answered 2xx with a body that is not JSON. Carries what is needed to quarantine it."""
+
+    def __init__(self, message: str, *, endpoint: str, status: int, content: bytes, content_type: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.content = content
+        self.content_type = content_type
+
+
+@dataclass
+class RateLimitState:
+    """The last rate-limit window the instance told us about (times are local epoch seconds)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+
+
+@dataclass
+class RawResponse:
+    """One upstream answer as it came: status, headers and the body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+    endpoint: str
+    domain: str = ""
+
+    def json(self) -> Any:
+        """The decoded body; :class:`MalformedResponse` when it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedResponse(
+                f"{self.domain}{self.endpoint}: the instance answered HTTP {self.status} with a body that is not "
+                f"JSON ({exc})",
+                endpoint=self.endpoint, status=self.status, content=self.content,
+                content_type=self.headers.get("Content-Type", "")) from None
+
+    def links(self) -> dict[str, str]:
+        """The ``Link`` header as ``{rel: url}`` (Mastodon sends ``next`` and ``prev``)."""
+        header = self.headers.get("Link", "")
+        if not header:
+            return {}
+        out: dict[str, str] = {}
+        for link in requests.utils.parse_header_links(header):
+            if "rel" in link and "url" in link:
+                out[link["rel"]] = link["url"]
+        return out
+
+
+def parse_reset(value: str | None, now: float | None = None, server_date: str | None = None) -> float | None:
+    """``X-RateLimit-Reset`` → local epoch seconds. Accepts ISO 8601 (Mastodon) and epoch seconds (others).
+
+    When the server's ``Date`` header shows its clock is more than 2 seconds off ours, the reset time is
+    shifted by that skew (the header has one-second precision, so smaller differences are noise).
+    """
+    if not value:
+        return None
+    now = time.time() if now is None else now
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        reset = number if number > 1e9 else now + number  # small numbers: seconds from now
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            log.warning("ignoring unparseable X-RateLimit-Reset header %r", text[:60])
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        reset = parsed.timestamp()
+    if server_date:
+        try:
+            server_now = email.utils.parsedate_to_datetime(server_date).timestamp()
+        except (TypeError, ValueError):
+            server_now = None
+        if server_now is not None and abs(now - server_now) > 2:
+            reset += now - server_now
+    return reset
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After``: delay seconds or an HTTP date → seconds to wait."""
+    if not value:
+        return None
+    now = time.time() if now is None else now
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+_F = TypeVar("_F", bound=Callable[..., RawResponse])
+
+
+class _Transient(Exception):
+    """Internal: a failure worth retrying (5xx, timeout, connection error)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _TooManyRequests(Exception):
+    """Internal: HTTP 429 with the response headers."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__("HTTP 429")
+        self.headers = headers
+
+
+def paced(method: _F) -> _F:
+    """Before each request: wait for the window to reset when the budget is spent, or spread the rest of it."""
+
+    @functools.wraps(method)
+    def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
+        delay, reason = self.pacing_delay()
+        if reason == "reset":
+            if not self.wait_on_rate_limit or delay > self.max_wait:
+                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {delay:.1f} s", delay)
+            self._wait(delay, f"the rate-limit window of {self.domain} to reset (budget spent)")
+        elif reason == "pace":
+            self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
+                              "rate-limit window)")
+        return method(self, endpoint, params)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def handle_rate_limit(method: _F) -> _F:
+    """On HTTP 429: wait until the reset time (bounded by ``max_wait``) and try again, or raise RateLimited."""
+
+    @functools.wraps(method)
+    def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
+        attempt = 0
+        while True:
+            try:
+                return method(self, endpoint, params)
+            except _TooManyRequests as exc:
+                now = time.time()
+                wait = parse_retry_after(exc.headers.get("Retry-After"), now)
+                if wait is None and self.rate.reset_at is not None:
+                    wait = max(0.0, self.rate.reset_at - now)
+                if wait is None:
+                    wait = self.backoff_delay(attempt)
+                wait += 0.05  # land just after the reset, not just before it
+                if not self.wait_on_rate_limit:
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in {wait:.1f} s",
+                                      wait) from None
+                if wait > self.max_wait:
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited for {wait:.0f} s, longer than the "
+                                      f"{self.max_wait:.0f} s we wait; run again later", wait) from None
+                if attempt >= self.max_retries:
+                    raise RateLimited(f"{self.domain}{endpoint}: still rate limited after {attempt + 1} attempts",
+                                      wait) from None
+                attempt += 1
+                self.stats["rate_limited"] += 1
+                self._wait(wait, f"the rate-limit window of {self.domain} to reset (HTTP 429 on {endpoint})")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def retry_transient(method: _F) -> _F:
+    """Retry 5xx, timeouts and connection errors with exponential backoff and jitter, ``max_retries`` times."""
+
+    @functools.wraps(method)
+    def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
+        attempt = 0
+        while True:
+            try:
+                return method(self, endpoint, params)
+            except _Transient as exc:
+                if attempt >= self.max_retries:
+                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after {attempt + 1} "
+                                              "attempts)", exc.status) from None
+                delay = self.backoff_delay(attempt)
+                attempt += 1
+                self.stats["retries"] += 1
+                self._wait(delay, f"retry {attempt}/{self.max_retries} of {self.domain}{endpoint} after {exc}",
+                           kind="retry")
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class MastodonClient:
+    """Read-only access to one Mastodon instance's public API through Mastodon.py.
+
+    ``instance`` is a domain or base URL (``mastodon.social``, ``http://127.0.0.1:8080``). ``on_wait`` is
+    called with ``(what, seconds, kind)`` before every deliberate sleep (progress output uses it).
+    """
+
+    instance: str
+    access_token: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    max_retries: int = 5
+    max_wait: float = 300.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    pace_fraction: float = 0.2
+    wait_on_rate_limit: bool = True
+    on_wait: Callable[[str, float, str], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    rate: RateLimitState = field(default_factory=RateLimitState)
+    stats: Counter[str] = field(default_factory=Counter)
+    cache: dict[str, Any] = field(default_factory=dict)  # per-client memo (e.g. acct → account id)
+
+    def __post_init__(self) -> None:
+        self.base_url = instance_base_url(self.instance)
+        self.domain = instance_domain(self.instance)
+        self._last_response: requests.Response | None = None
+        session = requests.Session()
+        session.hooks["response"].append(self._remember)
+        self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
+                            ratelimit_method="throw", request_timeout=self.timeout, version_check_mode="none",
+                            session=session, user_agent=USER_AGENT)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, instance: str, **overrides: Any) -> MastodonClient:
+        """A client for ``instance`` with its configured token, timeout, retries and backoff."""
+        options: dict[str, Any] = {"access_token": settings.token_for(instance), "timeout": settings.request_timeout,
+                                   "max_retries": settings.max_retries,
+                                   "backoff_base": getattr(settings, "retry_backoff", 1.0)}
+        options.update(overrides)
+        return cls(instance, **options)
+
+    # -- the one request path -------------------------------------------------------------------------------
+    def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> RawResponse:
+        """GET ``endpoint`` (``/api/v1/...``) and return the raw answer (2xx only).
+
+        Raises :class:`UpstreamNotFound` (404/410), :class:`UpstreamRejected` (other 4xx),
+        :class:`RateLimited` and :class:`UpstreamUnavailable` (after waiting/retrying as described above).
+        """
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return self._request(endpoint, clean)
+
+    @retry_transient
+    @handle_rate_limit
+    @paced
+    def _request(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
+        self.stats["requests"] += 1
+        self._last_response = None
+        try:
+            response = self.api._Mastodon__api_request(  # type: ignore[attr-defined]
+                "GET", endpoint, dict(params), do_ratelimiting=False, return_response_object=True,
+                skip_error_check=True)
+        except MastodonRatelimitError:
+            headers = self._last_response.headers if self._last_response is not None else {}
+            self._note_rate_limit(headers)
+            raise _TooManyRequests(headers) from None
+        except MastodonNetworkError as exc:
+            cause = str(exc).split(":", 1)[-1].strip()[:200]
+            raise _Transient(f"network error: {cause}") from None
+        self._note_rate_limit(response.headers)
+        status = response.status_code
+        if status in TRANSIENT_STATUSES:
+            raise _Transient(f"HTTP {status}", status)
+        if status in (404, 410):
+            raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){_error_text(response)}")
+        if status in (401, 403):
+            raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){_error_text(response)}; "
+                                   f"if the instance needs a login for this, set {token_env_name(self.domain)}",
+                                   status)
+        if status >= 400:
+            raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{_error_text(response)}", status)
+        return RawResponse(status=status, headers=response.headers, content=response.content,
+                           url=response.url, endpoint=endpoint, domain=self.domain)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last_response = response
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        def _int(name: str) -> int | None:
+            try:
+                return int(headers[name])
+            except (KeyError, TypeError, ValueError):
+                return None
+
+        remaining, limit = _int("X-RateLimit-Remaining"), _int("X-RateLimit-Limit")
+        reset = parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date"))
+        if remaining is not None:
+            self.rate.remaining = remaining
+        if limit is not None:
+            self.rate.limit = limit
+        if reset is not None:
+            self.rate.reset_at = reset
+
+    def pacing_delay(self, now: float | None = None) -> tuple[float, str]:
+        """Seconds to wait before the next request and why (``"reset"``, ``"pace"`` or ``""``)."""
+        now = time.time() if now is None else now
+        rate = self.rate
+        if rate.remaining is None or rate.reset_at is None or rate.reset_at <= now:
+            return 0.0, ""
+        left = rate.reset_at - now
+        if rate.remaining <= 0:
+            return left + 0.05, "reset"
+        threshold = max(1, int((rate.limit or 300) * self.pace_fraction))
+        if rate.remaining >= threshold:
+            return 0.0, ""
+        return left / (rate.remaining + 1), "pace"
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, capped at ``backoff_cap``."""
+        delay = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    def _wait(self, seconds: float, what: str, kind: str = "rate_limit") -> None:
+        if seconds <= 0:
+            return
+        log.info("waiting %.2f s for %s", seconds, what)
+        self.stats[f"{kind}_waits"] += 1
+        self.stats[f"{kind}_wait_ms"] += int(seconds * 1000)
+        if self.on_wait is not None:
+            self.on_wait(what, seconds, kind)
+        self.sleep(seconds)
+
+
+def _error_text(response: requests.Response) -> str:
+    """Mastodon's ``{"error": "..."}`` message, if any, shortened for one log line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return f": {body['error'][:200]}"
+    return ""

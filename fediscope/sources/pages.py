@@ -1,0 +1,312 @@
+"""Fetch one page of a source and turn it into landed records: the code path the collector and the API share.
+
+``fetch_page`` asks an instance for one page (a timeline page, the instance document, the peers list …) and
+returns the raw JSON items plus the paging cursors from the ``Link`` header. ``land_page`` validates every item,
+applies the privacy policy and wraps the survivors in the lake's envelope; items that are not what the Mastodon
+API documents go to ``quarantined`` instead of crashing anything.
+
+How Mastodon pages: a timeline answers newest first, at most ``limit`` (40) statuses, and a ``Link`` header::
+
+    Link: <https://host/api/v1/timelines/public?max_id=110>; rel="next",
+          <https://host/api/v1/timelines/public?min_id=150>; rel="prev"
+
+``max_id`` (exclusive) walks back in time, ``since_id`` (exclusive) bounds the walk from below while still
+returning the newest items first, and ``min_id`` returns the items just above it (walking forward). Ids are
+strings; on Mastodon they are snowflakes that sort by time (compare them as numbers when they are digits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fediscope.config import instance_domain
+from fediscope.lake.layout import envelope
+from fediscope.privacy import PrivacyPolicy
+from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
+from fediscope.sources.spec import SourceRef
+
+#: Upper bounds Mastodon applies to ``limit`` per endpoint family.
+LIMITS = {"statuses": 40, "directory": 80, "trends_tags": 20}
+
+
+@dataclass
+class Page:
+    """One upstream page: raw JSON items and the cursors to the next (older) and previous (newer) page."""
+
+    source: SourceRef
+    instance: str  # domain
+    endpoint: str  # path template, free of account identifiers (it lands in every record's meta)
+    items: list[Any]
+    next_max_id: str | None = None
+    prev_min_id: str | None = None
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    status: int = 200
+
+    @property
+    def newest_id(self) -> str | None:
+        """The highest well-formed status id on the page (the page's upper bound)."""
+        return max_id_of(self.items)
+
+    @property
+    def oldest_id(self) -> str | None:
+        return min_id_of(self.items)
+
+
+@dataclass
+class QuarantinedItem:
+    reason: str
+    item: Any
+
+
+@dataclass
+class Landed:
+    """The landed form of a page: enveloped records, and what was skipped or quarantined."""
+
+    records: list[dict[str, Any]]
+    fetched: int
+    skipped: int = 0
+    quarantined: list[QuarantinedItem] = field(default_factory=list)
+
+
+# -- ids ----------------------------------------------------------------------------------------------------
+def id_key(value: str) -> tuple[int, int, str]:
+    """Sort key of an id: numerically when it is digits (Mastodon snowflakes), else as text (ULIDs …)."""
+    return (1, int(value), "") if value.isdigit() else (0, 0, value)
+
+
+def _ids(items: list[Any]) -> list[str]:
+    return [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
+
+
+def max_id_of(items: list[Any]) -> str | None:
+    ids = _ids(items)
+    return max(ids, key=id_key) if ids else None
+
+
+def min_id_of(items: list[Any]) -> str | None:
+    ids = _ids(items)
+    return min(ids, key=id_key) if ids else None
+
+
+def _query_param(url: str, *names: str) -> str | None:
+    query = parse_qs(urlsplit(url).query)
+    for name in names:
+        if query.get(name):
+            return query[name][0]
+    return None
+
+
+# -- fetching -----------------------------------------------------------------------------------------------
+def _clamp(limit: int, entity: str) -> int:
+    return max(1, min(int(limit), LIMITS.get(entity, 40)))
+
+
+def _account_id(client: MastodonClient, acct: str) -> str:
+    """Resolve ``user`` / ``user@domain`` to the instance-local account id (memoised on the client)."""
+    key = f"account_id:{acct.lower()}"
+    if key not in client.cache:
+        response = client.get("/api/v1/accounts/lookup", {"acct": acct})
+        body = response.json()
+        account_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(account_id, (str, int)) or isinstance(account_id, bool) or not str(account_id):
+            raise MalformedResponse(f"{client.domain}/api/v1/accounts/lookup: answer has no account id",
+                                    endpoint="/api/v1/accounts/lookup", status=response.status,
+                                    content=response.content, content_type=response.headers.get("Content-Type", ""))
+        client.cache[key] = str(account_id)
+    return client.cache[key]
+
+
+def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
+             limit: int) -> tuple[str, RawResponse]:
+    """(endpoint template for the envelope, raw response) of one request for ``source``."""
+    kind = source.kind
+    timeline_params = {**paging, "limit": _clamp(limit, "statuses")}
+    if kind == "public":
+        return "/api/v1/timelines/public", client.get("/api/v1/timelines/public", timeline_params)
+    if kind == "local":
+        return ("/api/v1/timelines/public?local=true",
+                client.get("/api/v1/timelines/public", {**timeline_params, "local": "true"}))
+    if kind == "tag":
+        path = f"/api/v1/timelines/tag/{quote(str(source.arg), safe='')}"
+        return path, client.get(path, timeline_params)
+    if kind == "account":
+        account_id = _account_id(client, str(source.arg))
+        return ("/api/v1/accounts/:id/statuses",
+                client.get(f"/api/v1/accounts/{quote(account_id, safe='')}/statuses", timeline_params))
+    if kind == "account_lookup":
+        return "/api/v1/accounts/lookup", client.get("/api/v1/accounts/lookup", {"acct": source.arg})
+    if kind == "instance":
+        try:
+            return "/api/v2/instance", client.get("/api/v2/instance")
+        except UpstreamNotFound:  # Mastodon < 4.0 only has v1
+            return "/api/v1/instance", client.get("/api/v1/instance")
+    if kind == "instance_activity":
+        return "/api/v1/instance/activity", client.get("/api/v1/instance/activity")
+    if kind == "instance_peers":
+        return "/api/v1/instance/peers", client.get("/api/v1/instance/peers")
+    if kind == "trends_tags":
+        params = {"limit": _clamp(limit, "trends_tags")}
+        try:
+            return "/api/v1/trends/tags", client.get("/api/v1/trends/tags", params)
+        except UpstreamNotFound:  # Mastodon 3.0 – 3.4 served trending tags at /api/v1/trends
+            return "/api/v1/trends", client.get("/api/v1/trends", params)
+    if kind == "directory":
+        return "/api/v1/directory", client.get("/api/v1/directory",
+                                               {"limit": _clamp(limit, "directory"), "order": "active"})
+    raise ValueError(f"unsupported source kind {kind!r}")
+
+
+#: Sources whose answer is one object rather than a list of items.
+_SINGLE_OBJECT = {"instance", "account_lookup"}
+
+
+def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | None = None,
+               max_id: str | None = None, min_id: str | None = None, limit: int = 40) -> Page:
+    """Fetch one page of ``source``. Paging parameters apply to paged sources (timelines) only.
+
+    Raises the client's errors (:class:`~fediscope.sources.client.UpstreamError` subclasses) and
+    :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list).
+    """
+    paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
+    endpoint, response = _request(client, source, paging, limit)
+    fetched_at = datetime.now(UTC)
+    body = response.json()
+    expect_object = source.kind in _SINGLE_OBJECT
+    if expect_object != isinstance(body, dict) or not isinstance(body, (dict, list)):
+        wanted = "an object" if expect_object else "a list"
+        raise MalformedResponse(f"{client.domain}{endpoint}: expected {wanted}, got {type(body).__name__}",
+                                endpoint=endpoint, status=response.status, content=response.content,
+                                content_type=response.headers.get("Content-Type", ""))
+    items = [body] if isinstance(body, dict) else body
+    links = response.links()
+    next_max = _query_param(links["next"], "max_id") if "next" in links else None
+    prev_min = _query_param(links["prev"], "min_id", "since_id") if "prev" in links else None
+    return Page(source=source, instance=client.domain, endpoint=endpoint, items=items, next_max_id=next_max,
+                prev_min_id=prev_min, fetched_at=fetched_at, status=response.status)
+
+
+# -- validation ---------------------------------------------------------------------------------------------
+_COUNT_FIELDS = ("replies_count", "reblogs_count", "favourites_count", "followers_count", "following_count",
+                 "statuses_count")
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _nonempty_str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _check_counts(record: dict[str, Any]) -> str | None:
+    for name in _COUNT_FIELDS:
+        if name in record and record[name] is not None and (
+                not isinstance(record[name], int) or isinstance(record[name], bool)):
+            return f"{name} is {type(record[name]).__name__}, expected an integer"
+    return None
+
+
+def check_account(item: Any) -> str | None:
+    """Why ``item`` is not a usable Mastodon Account entity, or None when it is."""
+    if not isinstance(item, dict):
+        return f"account is {type(item).__name__}, expected an object"
+    if not _nonempty_str(item.get("id")):
+        return "account id missing or not a string"
+    if not (_nonempty_str(item.get("acct")) or _nonempty_str(item.get("username"))):
+        return "account has no acct/username"
+    return _check_counts(item)
+
+
+def check_status(item: Any, depth: int = 0) -> str | None:
+    """Why ``item`` is not a usable Mastodon Status entity, or None when it is."""
+    if not isinstance(item, dict):
+        return f"status is {type(item).__name__}, expected an object"
+    if not _nonempty_str(item.get("id")):
+        return "status id missing or not a string"
+    created = item.get("created_at")
+    if not isinstance(created, str) or not _ISO_RE.match(created):
+        return "status created_at missing or not an ISO 8601 string"
+    if "account" not in item:
+        return "status has no account"
+    problem = check_account(item["account"])
+    if problem:
+        return f"status {problem}"
+    for name in ("mentions", "tags", "media_attachments", "emojis"):
+        if item.get(name) is not None and not isinstance(item[name], list):
+            return f"status {name} is {type(item[name]).__name__}, expected a list"
+    if "content" in item and item["content"] is not None and not isinstance(item["content"], str):
+        return "status content is not a string"
+    if item.get("reblog") is not None:
+        if depth > 0:
+            return "reblog of a reblog"
+        problem = check_status(item["reblog"], depth + 1)
+        if problem:
+            return f"reblogged {problem}"
+    return _check_counts(item)
+
+
+def _check_instance(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "instance is not an object"
+    if not (_nonempty_str(item.get("domain")) or _nonempty_str(item.get("uri"))):
+        return "instance has neither domain (v2) nor uri (v1)"
+    return None
+
+
+def _check_activity(item: Any) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("week"), (str, int)):
+        return "activity week is not an object with a 'week'"
+    return None
+
+
+def _check_peer(item: Any) -> str | None:
+    return None if _nonempty_str(item) else "peer is not a domain string"
+
+
+def _check_tag(item: Any) -> str | None:
+    if not isinstance(item, dict) or not _nonempty_str(item.get("name")):
+        return "tag is not an object with a name"
+    if item.get("history") is not None and not isinstance(item["history"], list):
+        return "tag history is not a list"
+    return None
+
+
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "statuses": check_status, "accounts": check_account, "directory": check_account,
+    "instance": _check_instance, "instance_activity": _check_activity, "instance_peers": _check_peer,
+    "trends_tags": _check_tag,
+}
+
+
+# -- landing ------------------------------------------------------------------------------------------------
+def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, endpoint: str | None = None,
+              fetched_at: datetime | None = None) -> Landed:
+    """Validate, apply the privacy policy and envelope every item of ``page``. Never raises on bad items.
+
+    ``instance`` and ``endpoint`` default to the page's own (a domain and a path template).
+    """
+    domain = instance_domain(instance) if instance else page.instance
+    endpoint = endpoint or page.endpoint
+    fetched_at = fetched_at or page.fetched_at
+    entity = page.source.entity
+    check = CHECKS.get(entity, lambda _item: None)
+    landed = Landed(records=[], fetched=len(page.items))
+    for item in page.items:
+        problem = check(item)
+        if problem:
+            landed.quarantined.append(QuarantinedItem(problem, item))
+            continue
+        try:
+            record = policy.apply(entity, item, domain)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # the exception text may quote an account name: keep only its type
+            landed.quarantined.append(QuarantinedItem(f"privacy policy could not process it "
+                                                      f"({type(exc).__name__})", item))
+            continue
+        if record is None:
+            landed.skipped += 1
+            continue
+        landed.records.append(envelope(domain, endpoint, record, fetched_at))
+    return landed

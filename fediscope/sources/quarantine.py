@@ -1,0 +1,69 @@
+"""Quarantine: where upstream data that is not what the Mastodon API documents goes instead of the raw lake.
+
+A quarantine file (``<lake>/quarantine/instance=<domain>/dt=<day>/<endpoint>-<batch>.json``) records what was
+wrong, from which endpoint and when, so a broken instance or a change of the API can be diagnosed. Quarantined
+data never passed the privacy policy, so with the policy on (the default) a file keeps only the reason, the
+*shape* of the item (field names and value types), its size and a SHA-256 fingerprint — never the values,
+which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or body is kept as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import quarantine_path
+
+MAX_BODY = 64 * 1024
+
+
+def shape(value: Any, depth: int = 0) -> Any:
+    """Field names and value types of a JSON value (``{"id": "str", "account": {...}}``), no values."""
+    if isinstance(value, dict):
+        if depth >= 4:
+            return "object"
+        return {str(k)[:60]: shape(v, depth + 1) for k, v in list(value.items())[:100]}
+    if isinstance(value, list):
+        return [shape(value[0], depth + 1), f"len={len(value)}"] if value else []
+    if value is None:
+        return "null"
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value), type(value).__name__)
+
+
+def _fingerprint(data: bytes) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def item_entry(reason: str, item: Any, keep_raw: bool) -> dict[str, Any]:
+    """One quarantined item (a malformed entity inside an otherwise readable page)."""
+    raw = json.dumps(item, sort_keys=True, default=str).encode()
+    entry: dict[str, Any] = {"kind": "item", "reason": reason, "shape": shape(item), **_fingerprint(raw)}
+    if keep_raw:
+        entry["item"] = item
+    return entry
+
+
+def body_entry(reason: str, content: bytes, status: int, content_type: str, keep_raw: bool) -> dict[str, Any]:
+    """One quarantined response body (not JSON, or not the documented shape)."""
+    entry: dict[str, Any] = {"kind": "body", "reason": reason, "status": status,
+                             "content_type": content_type[:100], **_fingerprint(content)}
+    if keep_raw:
+        entry["body"] = content[:MAX_BODY].decode("utf-8", "replace")
+    return entry
+
+
+def write_quarantine(lake: LakeBackend, instance: str, endpoint: str, entries: list[dict[str, Any]],
+                     batch_id: str, fetched_at: datetime | None = None) -> str | None:
+    """Write the entries of one page as one quarantine file (atomically). Returns its lake path."""
+    if not entries:
+        return None
+    fetched = (fetched_at or datetime.now(UTC)).astimezone(UTC)
+    path = quarantine_path(instance, endpoint, fetched.date(), batch_id)
+    document = {"instance": instance, "endpoint": endpoint,
+                "fetched_at": fetched.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "entries": entries}
+    lake.write_atomic(path, json.dumps(document, ensure_ascii=False, indent=1, default=str).encode())
+    return path

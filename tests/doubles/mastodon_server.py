@@ -1,0 +1,452 @@
+"""A Mastodon instance on 127.0.0.1 that replays REAL recorded responses, with paging and programmable faults.
+
+The recordings in ``tests/data/mastodon/recordings/`` are real answers of a Mastodon 4.x server (converted from
+the Mastodon.py test-suite cassettes). This double serves them over real HTTP, so Mastodon.py (and anything
+else) talks to it exactly as to an instance:
+
+* fixed documents replay the recorded body of the same path: ``/api/v2/instance``, ``/api/v1/instance``,
+  ``/api/v1/instance/activity``, ``/api/v1/instance/peers``, ``/api/v1/directory``, ``/api/v1/accounts/lookup``
+  (known accounts; the recorded 404 for others), and any other recorded GET path;
+* timelines (``/api/v1/timelines/public`` with ``local``, ``/api/v1/timelines/tag/<tag>``,
+  ``/api/v1/accounts/<id>/statuses``) page over a corpus of ``statuses`` public statuses built by cloning the
+  recorded public statuses with new snowflake ids (the id also replaced inside ``uri``/``url``, ``created_at``
+  set to the id's time; every other field as recorded), honouring ``max_id``/``since_id``/``min_id``/``limit``
+  like Mastodon and answering with ``Link`` headers (``rel="next"`` → ``max_id``, ``rel="prev"`` → ``min_id``);
+* every answer carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (ISO 8601, as Mastodon sends it) for a
+  window of ``ratelimit_limit`` requests per ``ratelimit_window`` seconds; exceeding it gives a real 429;
+* faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow` and :meth:`malformed`
+  (each for ``times`` matching requests, optionally after ``after`` of them, optionally on one path prefix).
+
+Use the ``mastodon_server`` pytest fixture (a fresh, started double per test) or ``with MastodonDouble() as m``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import pytest
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
+RECORDED_AT = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
+NOT_FOUND = {"error": "Record not found"}  # Mastodon's recorded 404 body
+
+
+# -- the recordings ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _load(recordings: str) -> dict[str, Any]:
+    """Index the recorded GET answers: by path, the public statuses, accounts and tag entities."""
+    by_path: dict[str, list[tuple[dict[str, str], dict[str, Any]]]] = {}
+    statuses: dict[str, dict[str, Any]] = {}
+    tags: dict[str, dict[str, Any]] = {}
+    for file in sorted(Path(recordings).glob("test_*.json")):
+        for interaction in json.loads(file.read_text())["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            if request["method"] != "GET":
+                continue
+            parts = urlsplit(request["uri"])
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            by_path.setdefault(parts.path.rstrip("/"), []).append((query, response))
+            body = response["body"]
+            if response["status"] != 200 or not isinstance(body, list):
+                continue
+            for item in body:
+                if not isinstance(item, dict):
+                    continue
+                if "visibility" in item and "account" in item and item["visibility"] == "public":
+                    statuses[item["id"]] = item
+                if "history" in item and "name" in item and "url" in item:
+                    tags[item["name"]] = item
+    public = sorted(statuses.values(), key=lambda s: int(s["id"]))
+    return {"by_path": by_path, "statuses": public, "tags": list(tags.values())}
+
+
+def _stride(n: int) -> int:
+    """A step coprime with ``n``: walking the templates with it mixes authors and tags even in small corpora."""
+    return next(step for step in (37, 41, 43, 47, 53, 1) if n % step or step == 1)
+
+
+def snowflake(at: datetime, sequence: int) -> str:
+    """A Mastodon-style id: milliseconds since the epoch shifted left 16 bits, plus a sequence number."""
+    return str((int(at.timestamp() * 1000) << 16) + (sequence % 65536))
+
+
+def snowflake_time(status_id: str) -> datetime:
+    return datetime.fromtimestamp((int(status_id) >> 16) / 1000, UTC)
+
+
+# -- faults -----------------------------------------------------------------------------------------------
+@dataclass
+class Fault:
+    kind: str  # "status" | "throttle" | "slow" | "malformed"
+    times: int = 1
+    after: int = 0
+    path: str | None = None
+    status: int = 503
+    delay: float = 0.0
+    reset_in: float = 0.5
+    reset_style: str = "iso"  # "iso" | "epoch" | "retry_after" | "none"
+    malformation: str = "not_json"
+    seen: int = 0
+    fired: int = 0
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or path.startswith(self.path)
+
+
+@dataclass
+class Served:
+    """One request the double answered."""
+
+    path: str
+    params: dict[str, str]
+    status: int
+    fault: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types")
+
+
+def _malform_items(items: list[Any], how: str) -> list[Any]:
+    """Damage some items of a page the way broken servers and proxies do (the others stay intact)."""
+    items = copy.deepcopy(items)
+    if how == "missing_fields":
+        for i, name in enumerate(("account", "id", "created_at")):
+            if i < len(items) and isinstance(items[i], dict):
+                items[i].pop(name, None)
+    elif how == "wrong_types":
+        damage: list[Callable[[dict[str, Any]], None]] = [
+            lambda s: s.update(id=int(s["id"])),
+            lambda s: s.update(account=str(s["account"].get("id"))),
+            lambda s: s.update(replies_count="many"),
+        ]
+        for i, hurt in enumerate(damage):
+            if i < len(items) and isinstance(items[i], dict):
+                hurt(items[i])
+        if len(items) > len(damage):
+            items[len(damage)] = "not a status"
+    return items
+
+
+# -- the server -------------------------------------------------------------------------------------------
+class MastodonDouble:
+    """A started-on-demand Mastodon double; see the module docstring. Thread-safe."""
+
+    def __init__(self, recordings: Path | str = RECORDINGS, *, statuses: int = 100, newest_at: datetime = RECORDED_AT,
+                 spacing: timedelta = timedelta(minutes=1), ratelimit_limit: int = 300,
+                 ratelimit_window: float = 300.0, instance_v2: bool = True, delay: float = 0.0) -> None:
+        data = _load(str(recordings))
+        self._by_path = data["by_path"]
+        self._templates = data["statuses"]
+        self.tags = copy.deepcopy(data["tags"])
+        self.spacing = spacing
+        self.ratelimit_limit = ratelimit_limit
+        self.ratelimit_window = ratelimit_window
+        self.instance_v2 = instance_v2
+        self.delay = delay  # seconds added to every answer (kill-and-resume tests)
+        self.faults: list[Fault] = []
+        self.log: list[Served] = []
+        self._lock = threading.RLock()
+        self._window_start = time.time()
+        self._window_used = 0
+        self._clones = 0
+        self._newest_at = newest_at - spacing * statuses
+        self.statuses: list[dict[str, Any]] = []  # newest first
+        self.add_statuses(statuses)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- corpus -------------------------------------------------------------------------------------------
+    def add_statuses(self, count: int) -> list[dict[str, Any]]:
+        """Publish ``count`` new statuses (newer than all others), cloned from the recorded ones."""
+        added = []
+        with self._lock:
+            for _ in range(count):
+                template = self._templates[(self._clones * _stride(len(self._templates))) % len(self._templates)]
+                self._newest_at += self.spacing
+                status = copy.deepcopy(template)
+                new_id = snowflake(self._newest_at, self._clones)
+                for name in ("uri", "url"):
+                    if isinstance(status.get(name), str):
+                        status[name] = status[name].replace(template["id"], new_id)
+                status["id"] = new_id
+                status["created_at"] = self._newest_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                self._clones += 1
+                added.append(status)
+            self.statuses = sorted(added, key=lambda s: int(s["id"]), reverse=True) + self.statuses
+        return added
+
+    def public_statuses(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.statuses)
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account entity the double can serve (status authors, mentions, directory, lookups)."""
+        found: dict[str, dict[str, Any]] = {}
+        for status in self.public_statuses() + self._templates:  # authors of served statuses first
+            found.setdefault(status["account"]["id"], status["account"])
+        for status in self._templates:
+            for mention in status.get("mentions") or []:
+                found.setdefault(mention["id"], mention)
+        for path in ("/api/v1/directory", "/api/v1/accounts/lookup"):
+            for _query, response in self._by_path.get(path, []):
+                body = response["body"]
+                for account in body if isinstance(body, list) else [body]:
+                    if isinstance(account, dict) and "acct" in account:
+                        found.setdefault(account["id"], account)
+        return list(found.values())
+
+    def account_identifiers(self) -> set[str]:
+        """The original identifiers (id, username, acct, profile url/uri) of every account served."""
+        out: set[str] = set()
+        for account in self.accounts():
+            for name in ("id", "username", "acct", "url", "uri"):
+                if account.get(name):
+                    out.add(str(account[name]))
+        return out
+
+    # -- faults -------------------------------------------------------------------------------------------
+    def _add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def fail(self, status: int = 503, times: int = 1, path: str | None = None, after: int = 0) -> Fault:
+        """Answer ``times`` matching requests with HTTP ``status`` (and Mastodon's error JSON)."""
+        return self._add(Fault("status", times=times, after=after, path=path, status=status))
+
+    def throttle(self, reset_in: float = 0.5, times: int = 1, path: str | None = None, after: int = 0,
+                 style: str = "iso") -> Fault:
+        """HTTP 429 whose reset is ``reset_in`` s away, sent as ISO ``X-RateLimit-Reset`` (Mastodon), epoch
+        seconds (``style="epoch"``), ``Retry-After`` only (``"retry_after"``) or no hint (``"none"``)."""
+        return self._add(Fault("throttle", times=times, after=after, path=path, reset_in=reset_in,
+                               reset_style=style))
+
+    def slow(self, delay: float, times: int = 1, path: str | None = None, after: int = 0) -> Fault:
+        """Hold ``times`` matching answers back for ``delay`` seconds (then answer normally)."""
+        return self._add(Fault("slow", times=times, after=after, path=path, delay=delay))
+
+    def malformed(self, how: str = "not_json", times: int = 1, path: str | None = None, after: int = 0) -> Fault:
+        """Break ``times`` answers: ``not_json``, ``truncated`` or ``wrong_shape`` bodies, or some items of a
+        page with ``missing_fields`` / ``wrong_types`` (the rest of the page and its Link header intact)."""
+        if how not in MALFORMATIONS:
+            raise ValueError(f"unknown malformation {how!r}; known: {MALFORMATIONS}")
+        return self._add(Fault("malformed", times=times, after=after, path=path, malformation=how))
+
+    def requests_to(self, path_prefix: str) -> list[Served]:
+        with self._lock:
+            return [s for s in self.log if s.path.startswith(path_prefix)]
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the double is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def domain(self) -> str:
+        return self.url.split("://", 1)[1]
+
+    def start(self) -> MastodonDouble:
+        double = self
+
+        class Handler(_Handler):
+            server_double = double
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="mastodon-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> MastodonDouble:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- answering ----------------------------------------------------------------------------------------
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.fired >= fault.times or not fault.matches(path):
+                    continue
+                fault.seen += 1
+                if fault.seen <= fault.after:
+                    continue
+                fault.fired += 1
+                return fault
+        return None
+
+    def _rate_headers(self) -> tuple[dict[str, str], bool]:
+        """Rate-limit headers for this request, and whether the window's budget is exceeded."""
+        with self._lock:
+            now = time.time()
+            if now - self._window_start >= self.ratelimit_window:
+                self._window_start, self._window_used = now, 0
+            self._window_used += 1
+            remaining = self.ratelimit_limit - self._window_used
+            reset = datetime.fromtimestamp(self._window_start + self.ratelimit_window, UTC)
+        headers = {"X-RateLimit-Limit": str(self.ratelimit_limit), "X-RateLimit-Remaining": str(max(0, remaining)),
+                   "X-RateLimit-Reset": reset.isoformat(timespec="microseconds").replace("+00:00", "Z")}
+        return headers, remaining < 0
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
+        """(status, headers, body, fault name) for one GET."""
+        fault = self._next_fault(path)
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay)
+        if self.delay:
+            time.sleep(self.delay)
+        headers, over = self._rate_headers()
+        headers["Date"] = formatdate(usegmt=True)
+        if (fault is not None and fault.kind == "throttle") or over:
+            reset_in = fault.reset_in if fault is not None and fault.kind == "throttle" else (
+                self._window_start + self.ratelimit_window - time.time())
+            style = fault.reset_style if fault is not None and fault.kind == "throttle" else "iso"
+            headers["X-RateLimit-Remaining"] = "0"
+            reset_at = time.time() + reset_in
+            headers.pop("X-RateLimit-Reset")
+            if style == "iso":
+                headers["X-RateLimit-Reset"] = datetime.fromtimestamp(reset_at, UTC).isoformat(
+                    timespec="microseconds").replace("+00:00", "Z")
+            elif style == "epoch":
+                headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
+            elif style == "retry_after":
+                headers["Retry-After"] = str(max(0, round(reset_in)))
+            return 429, headers, json.dumps({"error": "Too many requests"}).encode(), "throttle"
+        if fault is not None and fault.kind == "status":
+            return fault.status, headers, json.dumps({"error": "Something went wrong"}).encode(), "status"
+        status, extra, body = self._route(path, params)
+        headers.update(extra)
+        name = fault.kind if fault is not None else None
+        if fault is not None and fault.kind == "malformed" and status == 200:
+            how = fault.malformation
+            if how == "not_json":
+                headers["Content-Type"] = "text/html; charset=utf-8"
+                return 200, headers, b"<html><body><h1>502 Bad Gateway</h1></body></html>", name
+            encoded = json.dumps(body).encode()
+            if how == "truncated":
+                return 200, headers, encoded[: len(encoded) // 2], name
+            if how == "wrong_shape":
+                return 200, headers, json.dumps({"items": body} if isinstance(body, list) else [body]).encode(), name
+            if isinstance(body, list):
+                body = _malform_items(body, how)
+        return status, headers, json.dumps(body).encode(), name
+
+    def _route(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if path == "/api/v1/timelines/public":
+            local = params.get("local", "").lower() in {"1", "true"}
+            pool = [s for s in self.public_statuses() if not local or "@" not in s["account"]["acct"]]
+            return self._page(path, params, pool)
+        if path.startswith("/api/v1/timelines/tag/"):
+            tag = unquote(path.rsplit("/", 1)[1]).lower()
+            pool = [s for s in self.public_statuses()
+                    if any(str(t.get("name", "")).lower() == tag for t in s.get("tags") or [])]
+            return self._page(path, params, pool)
+        if path.startswith("/api/v1/accounts/") and path.endswith("/statuses") and "lookup" not in path:
+            account_id = path.split("/")[4]
+            if account_id not in {a["id"] for a in self.accounts()}:
+                return 404, {}, NOT_FOUND
+            pool = [s for s in self.public_statuses() if s["account"]["id"] == account_id]
+            return self._page(path, params, pool)
+        if path == "/api/v1/accounts/lookup":
+            acct = params.get("acct", "").lstrip("@").lower()
+            for account in self.accounts():
+                if "acct" in account and acct in {account["acct"].lower(), f"{account['acct'].lower()}@"
+                                                                           f"{self.domain}"}:
+                    return 200, {}, self._recorded_account(account)
+            return 404, {}, NOT_FOUND
+        if path == "/api/v2/instance" and not self.instance_v2:
+            return 404, {}, NOT_FOUND
+        if path == "/api/v1/trends/tags":
+            limit = min(int(params.get("limit") or 10), 20)
+            return 200, {}, copy.deepcopy(self.tags[:limit])
+        recorded = self._by_path.get(path)
+        if recorded:
+            ok = [r for _q, r in recorded if r["status"] == 200] or [r for _q, r in recorded]
+            response = ok[-1]
+            return response["status"], {}, copy.deepcopy(response["body"])
+        return 404, {}, NOT_FOUND
+
+    def _recorded_account(self, account: dict[str, Any]) -> dict[str, Any]:
+        for _query, response in self._by_path.get("/api/v1/accounts/lookup", []):
+            body = response["body"]
+            if response["status"] == 200 and isinstance(body, dict) and body.get("id") == account["id"]:
+                return copy.deepcopy(body)
+        return copy.deepcopy(account)
+
+    def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]
+              ) -> tuple[int, dict[str, str], Any]:
+        """Mastodon's paging: newest first; max_id/since_id exclusive bounds; min_id = the items just above."""
+        try:
+            limit = max(1, min(int(params.get("limit") or 20), 40))
+            max_id = int(params["max_id"]) if params.get("max_id") else None
+            since_id = int(params["since_id"]) if params.get("since_id") else None
+            min_id = int(params["min_id"]) if params.get("min_id") else None
+        except ValueError:
+            return 400, {}, {"error": "invalid paging parameter"}
+        chosen = [s for s in pool if (max_id is None or int(s["id"]) < max_id)
+                  and (since_id is None or int(s["id"]) > since_id) and (min_id is None or int(s["id"]) > min_id)]
+        chosen = chosen[-limit:] if min_id is not None else chosen[:limit]
+        headers: dict[str, str] = {}
+        if chosen:
+            keep = {k: v for k, v in params.items() if k not in {"max_id", "since_id", "min_id"}}
+            base = self.url + quote(path)
+            next_url = f"{base}?{urlencode({**keep, 'max_id': chosen[-1]['id']})}"
+            prev_url = f"{base}?{urlencode({**keep, 'min_id': chosen[0]['id']})}"
+            headers["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+        return 200, headers, copy.deepcopy(chosen)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_double: MastodonDouble
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/") or "/"
+        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        double = self.server_double
+        status, headers, body, fault = double.answer(path, params)
+        with double._lock:
+            double.log.append(Served(path, params, status, fault))
+        try:
+            self.send_response(status)
+            headers.setdefault("Content-Type", "application/json; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def mastodon_server() -> Iterator[MastodonDouble]:
+    """A started Mastodon double (100 public statuses cloned from the recordings), stopped after the test."""
+    with MastodonDouble() as double:
+        yield double
