@@ -12,3 +12,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="session")
 def recordings_dir() -> Path:
     return DATA / "mastodon" / "recordings"
+
+# Mastodon double replaying the real recordings (paging, rate limits, faults): the `mastodon_server` fixture.
+# Owner: collector helper.
+from doubles.mastodon_server import MastodonDouble, mastodon_server  # noqa: E402, F401, I001
