@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", float),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
             "is reported failed.", _positive_int),
+    Setting("retry_backoff", 1.0, "Base delay in seconds of the exponential backoff between retries "
+            "(doubled per attempt, with jitter, capped at 60 s).", float),
+    Setting("rate_limit_max_wait", 300.0, "Longest wait in seconds for an instance's rate-limit window to "
+            "reset; a longer throttle reports the source failed for this run.", float),
     Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
             "retention (0 keeps them forever).", _positive_int),
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
@@ -143,6 +147,8 @@ class Settings:
     page_limit: int = 40
     request_timeout: float = 30.0
     max_retries: int = 5
+    retry_backoff: float = 1.0
+    rate_limit_max_wait: float = 300.0
     retention_raw_days: int = 90
     retention_curated_days: int = 0
     hbase_table_prefix: str = "fediscope"
