@@ -1,0 +1,419 @@
+"""Build the NiFi 2.x flow definitions of this folder from one description: ``python nifi_templates/build_flows.py``.
+
+Both flows (``mastodon_to_hdfs.json``, ``mastodon_to_files.json``) share every processor but the two that write
+files, so they are generated from the same code instead of being edited by hand in two places. Identifiers are
+UUIDs derived from the flow and component names: rebuilding gives the same file, and ``tests/nifi`` checks that
+the committed JSON is exactly what this script produces.
+
+How the flow works (NiFi terms in brackets):
+
+1. A timer [GenerateFlowFile, primary node only] emits an empty FlowFile every few minutes: one "walk".
+2. ``Cursor`` [UpdateAttribute, *Store state locally*] keeps the paging cursor in FlowFile attributes
+   (``page``, ``max_id``) and the newest status id already seen in processor state (``newest_id``), which
+   becomes the ``since_id`` of the next walk. Every page's response loops back through it.
+3. ``More pages?`` [RouteOnAttribute] lets a FlowFile through to ``Fetch page`` for the first page, and for
+   the next pages while the API returned a ``next`` cursor and ``#{max_pages}`` is not reached.
+4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter).
+5. ``Read cursor`` [EvaluateJsonPath] copies the API's cursors into attributes (``$.next.max_id``: the next,
+   older page; ``$.prev.min_id``: the newest id of this page); the FlowFile is cloned: one copy goes back to
+   ``Cursor``, the other is split into one FlowFile per record [SplitJson].
+6. ``Read record meta`` + ``Set lake path`` compute ``raw/mastodon/statuses/instance=<domain>/dt=<fetch date>``
+   from the record's envelope (the layout of ``fediscope.lake.layout.partition_dir``).
+7. ``Merge into batch files`` [MergeContent] bins records per partition into JSON Lines files; ``Name batch
+   file`` gives them the collector's batch-id form; the writer [PutHDFS / PutFile] writes each file under a
+   temporary dot-name and renames it, so a batch appears whole or not at all.
+8. Failures are never dropped: fetch and write failures go through [RetryFlowFile] back to where they failed,
+   and when retries are exhausted (or the failure cannot be retried) to ``quarantine/instance=<domain>/dt=…``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+#: Bundle version written into the files. NiFi resolves a processor to the installed version of its bundle when
+#: exactly one version is present, so the flows import into any NiFi 2.x.
+NIFI_VERSION = "2.0.0"
+PARAMETER_CONTEXT = "fediscope-mastodon"
+_NAMESPACE = uuid.UUID("6f1d3c4e-2b7a-4f0e-9a51-3c8e5d2b9f10")
+
+STANDARD = ("org.apache.nifi", "nifi-standard-nar")
+UPDATE_ATTRIBUTE = ("org.apache.nifi", "nifi-update-attribute-nar")
+HADOOP = ("org.apache.nifi", "nifi-hadoop-nar")
+_PKG = "org.apache.nifi.processors."
+
+#: ``YYYY-MM-DD`` (UTC) and the batch-id timestamp of ``fediscope.lake.layout.new_batch_id``.
+TODAY = "${now():format('yyyy-MM-dd', 'GMT')}"
+BATCH_ID = "${now():format(\"yyyyMMdd'T'HHmmss'Z'\", 'GMT')}-${uuid:substring(0, 8)}"
+#: The scraping API route a walk pages through (see api/ and its /openapi.json).
+API_PATH = "/v1/timelines/tag/#{hashtag}"
+FETCH_URL = (
+    "#{api_url}" + API_PATH + "?instance=#{instance}&limit=40"
+    "${max_id:isEmpty():ifElse('', ${max_id:prepend('&max_id=')})}"
+    "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:prepend('&since_id=')})}"
+)
+#: Relative lake directory of one record, from its envelope (falls back to the parameters and today's date).
+LAKE_PARTITION = (
+    "raw/mastodon/statuses/instance=${record.instance:isEmpty():ifElse('#{instance}', ${record.instance})}"
+    "/dt=${record.fetched_at:isEmpty():ifElse(" + TODAY + ", ${record.fetched_at:substring(0, 10)})}"
+)
+QUARANTINE_DIR = "quarantine/instance=#{instance}/dt=" + TODAY
+QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', ${quarantine.reason})}-"
+                   + BATCH_ID + ".json")
+FAILED_REQUEST = (
+    '{"stage": "fetch", "url": "${invokehttp.request.url:escapeJson()}", '
+    '"status": "${invokehttp.status.code}", "message": "${invokehttp.status.message:escapeJson()}", '
+    '"error": "${invokehttp.java.exception.message:escapeJson()}", "page": "${page}", '
+    '"retries": "${fetch.retries}", "at": "${now():format(\"yyyy-MM-dd\'T\'HH:mm:ss\'Z\'\", \'GMT\')}"}\n'
+)
+
+COMMON_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "api_url", "value": "http://fediscope-api:8000",
+     "description": "Base URL of the fediscope scraping API (`fediscope serve-api`), without a trailing slash."},
+    {"name": "api_key", "sensitive": True,
+     "description": "One of the keys in FEDISCOPE_API_KEY on the API side; sent as the X-API-Key header."},
+    {"name": "instance", "value": "mastodon.social",
+     "description": "Domain of the Mastodon instance to collect (as in the lake: host, or host:port)."},
+    {"name": "hashtag", "value": "python", "description": "Hashtag to follow, without '#'."},
+    {"name": "max_pages", "value": "10",
+     "description": "Pages of 40 statuses walked back per poll at most (the API's next cursor ends a walk sooner)."},
+]
+HDFS_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "hdfs_dir", "value": "/fediscope/lake",
+     "description": "Lake root on HDFS (the path part of FEDISCOPE_LAKE=webhdfs://namenode:9870/fediscope/lake)."},
+    {"name": "hadoop_config", "value": "/etc/hadoop/conf/core-site.xml,/etc/hadoop/conf/hdfs-site.xml",
+     "description": "Comma-separated core-site.xml and hdfs-site.xml of the cluster, readable by NiFi."},
+]
+FILES_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "lake_dir", "value": "/var/lib/fediscope/lake",
+     "description": "Lake root on the NiFi host's filesystem (the FEDISCOPE_LAKE path)."},
+]
+
+
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+class FlowBuilder:
+    """Collects processors and connections of one process group and renders the flow definition."""
+
+    def __init__(self, name: str, comments: str) -> None:
+        self.name = name
+        self.comments = comments
+        self.group_id = _id(name, "group")
+        self.processors: dict[str, dict[str, Any]] = {}
+        self.connections: list[dict[str, Any]] = []
+        self.labels: list[dict[str, Any]] = []
+
+    def processor(self, name: str, short_type: str, bundle: tuple[str, str], x: float, y: float,
+                  properties: dict[str, str], *, dynamic: dict[str, str] | None = None,
+                  sensitive_dynamic: dict[str, str] | None = None, auto_terminate: tuple[str, ...] = (),
+                  schedule: str = "0 sec", primary_only: bool = False, comments: str = "",
+                  penalty: str = "30 sec") -> str:
+        dynamic = dynamic or {}
+        sensitive_dynamic = sensitive_dynamic or {}
+        props = {**properties, **dynamic, **sensitive_dynamic}
+        descriptors = {
+            key: {"name": key, "displayName": key, "identifiesControllerService": False,
+                  "sensitive": key in sensitive_dynamic, "dynamic": key in dynamic or key in sensitive_dynamic}
+            for key in props
+        }
+        ident = _id(self.name, name)
+        self.processors[name] = {
+            "identifier": ident,
+            "instanceIdentifier": _id(self.name, name, "instance"),
+            "name": name,
+            "comments": comments,
+            "position": {"x": x, "y": y},
+            "type": _PKG + short_type,
+            "bundle": {"group": bundle[0], "artifact": bundle[1], "version": NIFI_VERSION},
+            "properties": props,
+            "propertyDescriptors": descriptors,
+            "style": {},
+            "schedulingPeriod": schedule,
+            "schedulingStrategy": "TIMER_DRIVEN",
+            "executionNode": "PRIMARY" if primary_only else "ALL",
+            "penaltyDuration": penalty,
+            "yieldDuration": "1 sec",
+            "bulletinLevel": "WARN",
+            "runDurationMillis": 0,
+            "concurrentlySchedulableTaskCount": 1,
+            "autoTerminatedRelationships": sorted(auto_terminate),
+            "scheduledState": "ENABLED",
+            "retryCount": 10,
+            "retriedRelationships": [],
+            "backoffMechanism": "PENALIZE_FLOWFILE",
+            "maxBackoffPeriod": "10 mins",
+            "componentType": "PROCESSOR",
+            "groupIdentifier": self.group_id,
+        }
+        return name
+
+    def connect(self, source: str, destination: str, *relationships: str) -> None:
+        def end(name: str) -> dict[str, Any]:
+            proc = self.processors[name]
+            return {"id": proc["identifier"], "type": "PROCESSOR", "groupId": self.group_id, "name": name,
+                    "comments": "", "instanceIdentifier": proc["instanceIdentifier"]}
+
+        key = f"{source}->{destination}:{','.join(relationships)}"
+        self.connections.append({
+            "identifier": _id(self.name, "connection", key),
+            "instanceIdentifier": _id(self.name, "connection", key, "instance"),
+            "name": "",
+            "source": end(source),
+            "destination": end(destination),
+            "labelIndex": 0,
+            "zIndex": len(self.connections) + 1,
+            "selectedRelationships": list(relationships),
+            "backPressureObjectThreshold": 10000,
+            "backPressureDataSizeThreshold": "1 GB",
+            "flowFileExpiration": "0 sec",
+            "prioritizers": [],
+            "bends": self._self_loop_bends(source) if source == destination else [],
+            "loadBalanceStrategy": "DO_NOT_LOAD_BALANCE",
+            "partitioningAttribute": "",
+            "loadBalanceCompression": "DO_NOT_COMPRESS",
+            "componentType": "CONNECTION",
+            "groupIdentifier": self.group_id,
+        })
+
+    def _self_loop_bends(self, name: str) -> list[dict[str, float]]:
+        pos = self.processors[name]["position"]
+        return [{"x": pos["x"] + 420, "y": pos["y"] + 20}, {"x": pos["x"] + 420, "y": pos["y"] + 100}]
+
+    def label(self, text: str, x: float, y: float, width: float = 420, height: float = 200) -> None:
+        self.labels.append({
+            "identifier": _id(self.name, "label", str(len(self.labels))),
+            "instanceIdentifier": _id(self.name, "label", str(len(self.labels)), "instance"),
+            "label": text, "width": width, "height": height, "position": {"x": x, "y": y},
+            "style": {"font-size": "12px"}, "zIndex": 0, "componentType": "LABEL", "groupIdentifier": self.group_id,
+        })
+
+    def render(self, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "flowContents": {
+                "identifier": self.group_id,
+                "instanceIdentifier": _id(self.name, "group", "instance"),
+                "name": self.name,
+                "comments": self.comments,
+                "position": {"x": 0.0, "y": 0.0},
+                "processGroups": [],
+                "remoteProcessGroups": [],
+                "processors": list(self.processors.values()),
+                "inputPorts": [],
+                "outputPorts": [],
+                "connections": self.connections,
+                "labels": self.labels,
+                "funnels": [],
+                "controllerServices": [],
+                "parameterContextName": PARAMETER_CONTEXT,
+                "defaultFlowFileExpiration": "0 sec",
+                "defaultBackPressureObjectThreshold": 10000,
+                "defaultBackPressureDataSizeThreshold": "1 GB",
+                "scheduledState": "ENABLED",
+                "executionEngine": "INHERITED",
+                "maxConcurrentTasks": 1,
+                "statelessFlowTimeout": "1 min",
+                "flowFileConcurrency": "UNBOUNDED",
+                "flowFileOutboundPolicy": "STREAM_WHEN_AVAILABLE",
+                "componentType": "PROCESS_GROUP",
+            },
+            "externalControllerServices": {},
+            "parameterContexts": {
+                PARAMETER_CONTEXT: {
+                    "identifier": _id(self.name, "parameter-context"),
+                    "instanceIdentifier": _id(self.name, "parameter-context", "instance"),
+                    "name": PARAMETER_CONTEXT,
+                    "description": "Where the fediscope scraping API is, what to collect, where the lake is.",
+                    "parameters": [_parameter(p) for p in parameters],
+                    "inheritedParameterContexts": [],
+                    "componentType": "PARAMETER_CONTEXT",
+                },
+            },
+            "flowEncodingVersion": "1.0",
+            "parameterProviders": {},
+            "latest": False,
+        }
+
+
+def _parameter(spec: dict[str, Any]) -> dict[str, Any]:
+    sensitive = bool(spec.get("sensitive"))
+    out = {"name": spec["name"], "description": spec["description"], "sensitive": sensitive, "provided": False}
+    if not sensitive:  # a sensitive parameter never carries its value in a shared file
+        out["value"] = spec["value"]
+    return out
+
+
+def _writer_properties(kind: str, directory: str) -> tuple[str, tuple[str, str], dict[str, str]]:
+    if kind == "hdfs":
+        return "hadoop.PutHDFS", HADOOP, {
+            "Hadoop Configuration Resources": "#{hadoop_config}",
+            "Directory": "#{hdfs_dir}/" + directory,
+            "Conflict Resolution Strategy": "fail",
+            "Writing Strategy": "writeAndRename",
+        }
+    return "standard.PutFile", STANDARD, {
+        "Directory": "#{lake_dir}/" + directory,
+        "Conflict Resolution Strategy": "fail",
+        "Create Missing Directories": "true",
+    }
+
+
+def build(kind: str) -> dict[str, Any]:
+    """The flow definition writing to HDFS (``kind="hdfs"``) or to a local directory (``kind="files"``)."""
+    name = "mastodon_to_hdfs" if kind == "hdfs" else "mastodon_to_files"
+    target = "HDFS" if kind == "hdfs" else "a local directory"
+    flow = FlowBuilder(name, f"Pages a hashtag timeline through the fediscope scraping API and lands it in {target}, "
+                             "in the lake layout of the Python collector. See nifi_templates/README.md.")
+    col_a, col_b, col_c = 0.0, 560.0, 1120.0
+
+    flow.processor("Poll every 5 minutes", "standard.GenerateFlowFile", STANDARD, col_a, 0.0, {
+        "File Size": "0B", "Batch Size": "1", "Data Format": "Text", "Unique FlowFiles": "false",
+    }, schedule="5 min", primary_only=True,
+        comments="One FlowFile per walk; primary node only, so a cluster does not poll once per node.")
+    flow.processor("Cursor", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_a, 200.0, {
+        "Store State": "Store state locally", "Stateful Variables Initial Value": "0",
+    }, dynamic={
+        # Evaluated against the incoming attributes: a timer FlowFile has no 'page', a page response has one.
+        "page": "${page:isEmpty():ifElse('1', ${page:plus(1)})}",
+        "max_id": "${next.max_id}",
+        "since_id": "${page:isEmpty():ifElse(${getStateValue('newest_id')}, ${since_id})}",
+        "newest_id": ("${page:equals('1'):and(${newest.id:isEmpty():not()})"
+                      ":ifElse(${newest.id}, ${getStateValue('newest_id')})}"),
+    }, comments="Paging cursor in attributes; the newest status id seen (next walk's since_id) in processor state.")
+    flow.processor("More pages?", "standard.RouteOnAttribute", STANDARD, col_a, 400.0, {
+        "Routing Strategy": "Route to Property name",
+    }, dynamic={
+        "fetch": "${page:equals('1'):or(${max_id:isEmpty():not():and(${page:le(#{max_pages})})})}",
+    }, auto_terminate=("unmatched",),
+        comments="unmatched = the walk is over; its records already went down the split branch.")
+    flow.processor("Fetch page", "standard.InvokeHTTP", STANDARD, col_a, 600.0, {
+        "HTTP Method": "GET",
+        "HTTP URL": FETCH_URL,
+        "Connection Timeout": "5 secs",
+        "Socket Read Timeout": "60 secs",
+        "Request User-Agent": "fediscope-nifi",
+    }, sensitive_dynamic={"X-API-Key": "#{api_key}"}, auto_terminate=("Original",),
+        comments="GET one page from the scraping API. Original = the request FlowFile, replaced by the response.")
+    flow.processor("Read cursor", "standard.EvaluateJsonPath", STANDARD, col_a, 800.0, {
+        "Destination": "flowfile-attribute", "Return Type": "auto-detect",
+        "Path Not Found Behavior": "ignore", "Null Value Representation": "empty string",
+    }, dynamic={"next.max_id": "$.next.max_id", "newest.id": "$.prev.min_id", "page.count": "$.count"})
+    flow.processor("One record per FlowFile", "standard.SplitJson", STANDARD, col_a, 1000.0, {
+        "JsonPath Expression": "$.records",
+    }, auto_terminate=("original",), comments="original = the whole page, now split into its records.")
+    flow.processor("Read record meta", "standard.EvaluateJsonPath", STANDARD, col_a, 1200.0, {
+        "Destination": "flowfile-attribute", "Return Type": "auto-detect",
+        "Path Not Found Behavior": "ignore", "Null Value Representation": "empty string",
+    }, dynamic={"record.instance": "$.meta.instance", "record.fetched_at": "$.meta.fetched_at"})
+    flow.processor("Set lake path", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_a, 1400.0, {
+        "Store State": "Do not store state",
+    }, dynamic={"lake.partition": LAKE_PARTITION, "filename": "${uuid}.json"},
+        comments="raw/mastodon/statuses/instance=<domain>/dt=<fetch date, UTC>: fediscope.lake.layout.partition_dir")
+    flow.processor("Merge into batch files", "standard.MergeContent", STANDARD, col_a, 1600.0, {
+        "Merge Strategy": "Bin-Packing Algorithm",
+        "Merge Format": "Binary Concatenation",
+        "Attribute Strategy": "Keep Only Common Attributes",
+        "Correlation Attribute Name": "lake.partition",
+        "Minimum Number of Entries": "1",
+        "Maximum Number of Entries": "5000",
+        "Maximum Number of Bins": "20",
+        "Max Bin Age": "2 min",
+        "Delimiter Strategy": "Text",
+        "Demarcator": "\n",
+        "Footer": "\n",
+    }, auto_terminate=("original",),
+        comments="One JSON object per line, one file per partition; original = the records now in the batch.")
+    flow.processor("Name batch file", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_a, 1800.0, {
+        "Store State": "Do not store state",
+    }, dynamic={"filename": BATCH_ID + ".jsonl"}, comments="<UTC timestamp>-<8 hex>.jsonl like the collector.")
+    writer_type, writer_bundle, writer_props = _writer_properties(kind, "${lake.partition}")
+    writer = "Land in HDFS" if kind == "hdfs" else "Land in lake directory"
+    flow.processor(writer, writer_type, writer_bundle, col_a, 2000.0, writer_props, auto_terminate=("success",),
+                   comments="Writes .<name> then renames it: a batch appears whole or not at all.")
+
+    flow.processor("Retry fetch", "standard.RetryFlowFile", STANDARD, col_b, 600.0, {
+        "Retry Attribute": "fetch.retries", "Maximum Retries": "5", "Penalize Retries": "true",
+    }, dynamic={"quarantine.reason": "fetch"}, penalty="1 min",
+        comments="5xx, 429 and connection errors: back to Fetch page after a penalty, then quarantine.")
+    flow.processor("Retry landing", "standard.RetryFlowFile", STANDARD, col_b, 2000.0, {
+        "Retry Attribute": "landing.retries", "Maximum Retries": "10", "Penalize Retries": "true",
+    }, dynamic={"quarantine.reason": "landing"}, penalty="1 min")
+    flow.processor("Describe failed request", "standard.ReplaceText", STANDARD, col_c, 600.0, {
+        "Replacement Strategy": "Always Replace", "Evaluation Mode": "Entire text",
+        "Replacement Value": FAILED_REQUEST,
+    }, comments="The request FlowFile carries no data of its own: quarantine a JSON description of the failure.")
+    flow.processor("Name quarantine file", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_c, 1200.0, {
+        "Store State": "Do not store state",
+    }, dynamic={"quarantine.dir": QUARANTINE_DIR, "filename": QUARANTINE_NAME},
+        comments="quarantine/instance=<domain>/dt=<day>/nifi_<reason>-<batch id>.json "
+                 "(fediscope.lake.layout.quarantine_path)")
+    q_type, q_bundle, q_props = _writer_properties(kind, "${quarantine.dir}")
+    flow.processor("Quarantine", q_type, q_bundle, col_c, 1400.0, q_props, auto_terminate=("success",),
+                   penalty="5 min", comments="failure loops back here: nothing is dropped while the target is down.")
+
+    flow.connect("Poll every 5 minutes", "Cursor", "success")
+    flow.connect("Cursor", "More pages?", "success")
+    flow.connect("Cursor", "Cursor", "set state fail")
+    flow.connect("More pages?", "Fetch page", "fetch")
+    flow.connect("Fetch page", "Read cursor", "Response")
+    flow.connect("Fetch page", "Retry fetch", "Retry", "Failure")
+    flow.connect("Fetch page", "Describe failed request", "No Retry")
+    flow.connect("Retry fetch", "Fetch page", "retry")
+    flow.connect("Retry fetch", "Describe failed request", "retries_exceeded", "failure")
+    flow.connect("Read cursor", "Cursor", "matched")
+    flow.connect("Read cursor", "One record per FlowFile", "matched")
+    flow.connect("Read cursor", "Name quarantine file", "unmatched", "failure")
+    flow.connect("One record per FlowFile", "Read record meta", "split")
+    flow.connect("One record per FlowFile", "Name quarantine file", "failure")
+    flow.connect("Read record meta", "Set lake path", "matched")
+    flow.connect("Read record meta", "Name quarantine file", "unmatched", "failure")
+    flow.connect("Set lake path", "Merge into batch files", "success")
+    flow.connect("Merge into batch files", "Name batch file", "merged")
+    flow.connect("Merge into batch files", "Name quarantine file", "failure")
+    flow.connect("Name batch file", writer, "success")
+    flow.connect(writer, "Retry landing", "failure")
+    flow.connect("Retry landing", writer, "retry")
+    flow.connect("Retry landing", "Name quarantine file", "retries_exceeded", "failure")
+    flow.connect("Describe failed request", "Name quarantine file", "success", "failure")
+    flow.connect("Name quarantine file", "Quarantine", "success")
+    flow.connect("Quarantine", "Quarantine", "failure")
+
+    flow.label("fediscope: Mastodon hashtag timeline -> scraping API -> lake (raw JSON Lines).\n"
+               "Set the parameters (Parameter Contexts > " + PARAMETER_CONTEXT + "), api_key first, then start.\n"
+               "Failed requests and writes are retried, then written under quarantine/.", col_b, -40.0)
+    parameters = COMMON_PARAMETERS + (HDFS_PARAMETERS if kind == "hdfs" else FILES_PARAMETERS)
+    return flow.render(parameters)
+
+
+FLOWS = {"mastodon_to_hdfs.json": "hdfs", "mastodon_to_files.json": "files"}
+
+
+def render_text(kind: str) -> str:
+    return json.dumps(build(kind), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """Write the flow files; with ``--check``, fail when a committed file differs from what would be written."""
+    check = "--check" in argv
+    stale = []
+    for filename, kind in FLOWS.items():
+        path = HERE / filename
+        text = render_text(kind)
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(filename)
+        else:
+            path.write_text(text)
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run python nifi_templates/build_flows.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,274 @@
+"""A small evaluator for the part of the NiFi Expression Language the fediscope flows use.
+
+NiFi evaluates ``#{parameter}`` references first, then every ``${subject:function(args)...}`` expression in a
+property value, with the FlowFile's attributes as subjects. This module does the same for the functions listed
+in :data:`FUNCTIONS` (semantics from the NiFi Expression Language Guide) so the tests can render the flows'
+paths and URLs and walk the paging cursor without a NiFi. An expression using any other function raises
+:class:`ELError`, so a flow cannot silently use something the tests do not understand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+_PARAM_RE = re.compile(r"#\{([^}]+)\}")
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ELError(ValueError):
+    pass
+
+
+@dataclass
+class Context:
+    attributes: Mapping[str, str]
+    state: Mapping[str, str] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return str(int(value.timestamp() * 1000))
+    return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text not in {"true", "false"}:
+        raise ELError(f"not a boolean: {value!r}")
+    return text == "true"
+
+
+def _number(value: Any) -> int | float | None:
+    """NiFi's numeric functions give null for a null or empty subject instead of failing."""
+    text = _text(value).strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _java_date_format(moment: datetime, pattern: str) -> str:
+    """Java SimpleDateFormat for the letters the flows use (y, M, d, H, m, s, S) and quoted literals."""
+    out, i = [], 0
+    codes = {"y": "%Y", "M": "%m", "d": "%d", "H": "%H", "m": "%M", "s": "%S"}
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "'":
+            end = pattern.index("'", i + 1)
+            out.append(pattern[i + 1:end] or "'")
+            i = end + 1
+            continue
+        run = 1
+        while i + run < len(pattern) and pattern[i + run] == ch:
+            run += 1
+        if ch == "S":
+            out.append(f"{moment.microsecond // 1000:03d}"[:run])
+        elif ch in codes:
+            out.append(moment.strftime(codes[ch]) if ch != "y" or run >= 4 else moment.strftime("%y"))
+        elif ch.isalpha():
+            raise ELError(f"date format letter {ch!r} not supported by this evaluator")
+        else:
+            out.append(ch * run)
+        i += run
+    return "".join(out)
+
+
+def _format(subject: Any, pattern: Any, tz: Any = "GMT") -> str:
+    if not isinstance(subject, datetime):
+        subject = datetime.fromtimestamp((_number(subject) or 0) / 1000, UTC)
+    if _text(tz) not in {"GMT", "UTC"}:
+        raise ELError(f"time zone {tz!r} not supported by this evaluator")
+    return _java_date_format(subject.astimezone(UTC), _text(pattern))
+
+
+def _substring(subject: Any, start: Any, end: Any = None) -> str:
+    text, first = _text(subject), int(_number(start) or 0)
+    return text[first:] if end is None else text[first:int(_number(end) or 0)]
+
+
+def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def apply(subject: Any, other: Any) -> Any:
+        a, b = _number(subject), _number(other)
+        return None if a is None or b is None else op(a, b)
+    return apply
+
+
+def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def apply(subject: Any, other: Any) -> bool:
+        a, b = _number(subject), _number(other)
+        return False if a is None or b is None else op(a, b)
+    return apply
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "isEmpty": lambda s: s is None or _text(s).strip() == "",
+    "isNull": lambda s: s is None,
+    "notNull": lambda s: s is not None,
+    "not": lambda s: not _bool(s),
+    "and": lambda s, other: _bool(s) and _bool(other),
+    "or": lambda s, other: _bool(s) or _bool(other),
+    "ifElse": lambda s, yes, no: yes if _bool(s) else no,
+    "equals": lambda s, other: _text(s) == _text(other),
+    "prepend": lambda s, other: _text(other) + _text(s),
+    "append": lambda s, other: _text(s) + _text(other),
+    "plus": _arith(lambda a, b: a + b),
+    "minus": _arith(lambda a, b: a - b),
+    "le": _compare(lambda a, b: a <= b),
+    "lt": _compare(lambda a, b: a < b),
+    "ge": _compare(lambda a, b: a >= b),
+    "gt": _compare(lambda a, b: a > b),
+    "substring": _substring,
+    "format": _format,
+    "escapeJson": lambda s: json.dumps(_text(s), ensure_ascii=False)[1:-1],
+    "toLower": lambda s: _text(s).lower(),
+    "toUpper": lambda s: _text(s).upper(),
+}
+#: Functions called without a subject: ``${now()}``, ``${literal('x')}``, ``${getStateValue('name')}``.
+SUBJECTLESS = {"now", "literal", "getStateValue"}
+
+
+class _Parser:
+    def __init__(self, text: str, ctx: Context) -> None:
+        self.text, self.pos, self.ctx = text, 0, ctx
+
+    def error(self, message: str) -> ELError:
+        return ELError(f"{message} at {self.pos} in {self.text!r}")
+
+    def peek(self, token: str) -> bool:
+        return self.text.startswith(token, self.pos)
+
+    def expect(self, token: str) -> None:
+        if not self.peek(token):
+            raise self.error(f"expected {token!r}")
+        self.pos += len(token)
+
+    def skip_ws(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def template(self) -> str:
+        out = []
+        while self.pos < len(self.text):
+            if self.peek("${"):
+                out.append(_text(self.expression()))
+            else:
+                nxt = self.text.find("${", self.pos)
+                nxt = len(self.text) if nxt < 0 else nxt
+                out.append(self.text[self.pos:nxt])
+                self.pos = nxt
+        return "".join(out)
+
+    def expression(self) -> Any:
+        self.expect("${")
+        value = self.subject()
+        while self.peek(":"):
+            self.pos += 1
+            name, args = self.call()
+            if name not in FUNCTIONS:
+                raise self.error(f"function {name!r} unknown to this evaluator")
+            value = FUNCTIONS[name](value, *args)
+        self.expect("}")
+        return value
+
+    def subject(self) -> Any:
+        if self.peek("'") or self.peek('"'):
+            return self.ctx.attributes.get(self.string())
+        match = _IDENT_RE.match(self.text, self.pos)
+        if match and self.text.startswith("(", match.end()):
+            name, args = self.call()
+            if name == "now":
+                return self.ctx.now
+            if name == "literal":
+                return args[0]
+            if name == "getStateValue":
+                return self.ctx.state.get(_text(args[0]))
+            raise self.error(f"subjectless function {name!r} unknown to this evaluator")
+        end = self.pos
+        while end < len(self.text) and self.text[end] not in ":}":
+            end += 1
+        name = self.text[self.pos:end].strip()
+        self.pos = end
+        if not name:
+            raise self.error("empty attribute name")
+        return self.ctx.attributes.get(name)
+
+    def call(self) -> tuple[str, list[Any]]:
+        match = _IDENT_RE.match(self.text, self.pos)
+        if not match:
+            raise self.error("expected a function name")
+        self.pos = match.end()
+        self.expect("(")
+        args: list[Any] = []
+        self.skip_ws()
+        while not self.peek(")"):
+            args.append(self.argument())
+            self.skip_ws()
+            if self.peek(","):
+                self.pos += 1
+                self.skip_ws()
+            elif not self.peek(")"):
+                raise self.error("expected ',' or ')'")
+        self.pos += 1
+        return match.group(), args
+
+    def argument(self) -> Any:
+        if self.peek("${"):
+            return self.expression()
+        if self.peek("'") or self.peek('"'):
+            return self.string()
+        match = re.compile(r"-?\d+(\.\d+)?").match(self.text, self.pos)
+        if match:
+            self.pos = match.end()
+            return _number(match.group())
+        if self.peek("true") or self.peek("false"):
+            word = "true" if self.peek("true") else "false"
+            self.pos += len(word)
+            return word == "true"
+        raise self.error("expected an argument")
+
+    def string(self) -> str:
+        quote = self.text[self.pos]
+        self.pos += 1
+        out = []
+        while self.pos < len(self.text) and self.text[self.pos] != quote:
+            if self.text[self.pos] == "\\" and self.pos + 1 < len(self.text):
+                self.pos += 1
+            out.append(self.text[self.pos])
+            self.pos += 1
+        self.expect(quote)
+        return "".join(out)
+
+
+def substitute_parameters(text: str, parameters: Mapping[str, str]) -> str:
+    """Replace every ``#{name}``; KeyError names a parameter the context does not define."""
+    return _PARAM_RE.sub(lambda m: parameters[m.group(1)], text)
+
+
+def parameter_references(text: str) -> set[str]:
+    return set(_PARAM_RE.findall(text))
+
+
+def evaluate(text: str, attributes: Mapping[str, str] | None = None, parameters: Mapping[str, str] | None = None,
+             state: Mapping[str, str] | None = None, now: datetime | None = None) -> str:
+    """Render a property value the way NiFi does: parameters first, then the expressions."""
+    ctx = Context(attributes or {}, state or {}, now or datetime.now(UTC))
+    return _Parser(substitute_parameters(text, parameters or {}), ctx).template()
+
+
+def functions_used(text: str) -> set[str]:
+    """Names of the functions an expression calls (``:name(`` and subjectless ``${name(``)."""
+    return set(re.findall(r":([A-Za-z_]\w*)\(", text)) | set(re.findall(r"\$\{([A-Za-z_]\w*)\(", text))

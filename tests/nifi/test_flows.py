@@ -1,0 +1,421 @@
+"""The NiFi flow definitions, validated against NiFi's real processor definitions and fediscope's own code.
+
+``tests/data/nifi/processors.json`` was derived from apache/nifi (2.x): processor types, bundles, property keys
+and relationships. The flows must use exactly those, connect or auto-terminate every relationship, reference
+only parameters their context defines, page through a route the scraping API really serves, and write into
+the directories ``fediscope.lake.layout`` computes for the Python collector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from nifi_el import FUNCTIONS, SUBJECTLESS, evaluate, functions_used, parameter_references
+
+from fediscope.lake import layout
+
+#: Relationships a flow may auto-terminate, and why no data can be lost there.
+SAFE_TO_TERMINATE = {
+    ("InvokeHTTP", "Original"): "the request FlowFile; its data comes back as the Response",
+    ("SplitJson", "original"): "the whole page, already emitted as one FlowFile per record",
+    ("MergeContent", "original"): "the records, already inside the merged batch",
+    ("RouteOnAttribute", "unmatched"): "the cursor copy of the last page of a walk; its records went to SplitJson",
+    ("PutHDFS", "success"): "written to HDFS",
+    ("PutFile", "success"): "written to the lake directory",
+}
+SAMPLE_PARAMETERS = {"api_key": "not-a-real-key"}
+SAMPLE_DAY = datetime(2026, 11, 23, 19, 5, 1, 123000, tzinfo=UTC)
+
+
+def _short(proc: dict[str, Any]) -> str:
+    return proc["type"].rsplit(".", 1)[-1]
+
+
+def _processors(flow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in flow["flowContents"]["processors"]}
+
+
+def _parameters(flow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    name = flow["flowContents"]["parameterContextName"]
+    return {p["name"]: p for p in flow["parameterContexts"][name]["parameters"]}
+
+
+def _parameter_values(flow: dict[str, Any]) -> dict[str, str]:
+    return {name: p.get("value") or SAMPLE_PARAMETERS.get(name, "") for name, p in _parameters(flow).items()}
+
+
+def _writer(flow: dict[str, Any]) -> dict[str, Any]:
+    (writer,) = [p for p in flow["flowContents"]["processors"]
+                 if _short(p) in {"PutHDFS", "PutFile"} and p["name"] != "Quarantine"]
+    return writer
+
+
+def _root_param(flow: dict[str, Any]) -> str:
+    return "hdfs_dir" if flow["_file"] == "mastodon_to_hdfs.json" else "lake_dir"
+
+
+def _relationships(proc: dict[str, Any], catalogue: dict[str, Any]) -> set[str]:
+    """The relationships NiFi gives this processor with this configuration."""
+    spec = catalogue[proc["type"]]
+    rels = set(spec["relationships"])
+    props = proc["properties"]
+    if _short(proc) == "RouteOnAttribute" and props.get("Routing Strategy", "Route to Property name") \
+            == "Route to Property name":
+        rels = {"unmatched"} | {k for k, d in proc["propertyDescriptors"].items() if d.get("dynamic")}
+    if _short(proc) == "UpdateAttribute" and props.get("Store State", "Do not store state") == "Do not store state":
+        rels.discard("set state fail")
+    return rels
+
+
+def test_committed_flows_are_what_the_builder_writes(build_flows: Any) -> None:
+    for filename, kind in build_flows.FLOWS.items():
+        committed = (build_flows.HERE / filename).read_text()
+        assert committed == build_flows.render_text(kind), \
+            f"{filename} is stale: run python nifi_templates/build_flows.py"
+
+
+def test_flow_definition_shape(flow: dict[str, Any]) -> None:
+    assert set(flow) - {"_file"} >= {"flowContents", "externalControllerServices", "parameterContexts",
+                                     "parameterProviders", "flowEncodingVersion", "latest"}
+    group = flow["flowContents"]
+    assert group["componentType"] == "PROCESS_GROUP"
+    assert group["parameterContextName"] in flow["parameterContexts"]
+    ids = [c["identifier"] for key in ("processors", "connections", "labels") for c in group[key]]
+    assert len(ids) == len(set(ids)), "component identifiers must be unique"
+    for proc in group["processors"]:
+        assert proc["componentType"] == "PROCESSOR"
+        assert proc["groupIdentifier"] == group["identifier"]
+        assert proc["schedulingStrategy"] == "TIMER_DRIVEN"
+    names = Counter(p["name"] for p in group["processors"])
+    assert max(names.values()) == 1, "processor names are unique (the README and tests refer to them)"
+
+
+def test_processor_types_and_bundles_are_real(flow: dict[str, Any], catalogue: dict[str, Any]) -> None:
+    for proc in flow["flowContents"]["processors"]:
+        assert proc["type"] in catalogue, f"{proc['name']}: unknown processor type {proc['type']}"
+        bundle = catalogue[proc["type"]]["bundle"]
+        assert (proc["bundle"]["group"], proc["bundle"]["artifact"]) == (bundle["group"], bundle["artifact"]), \
+            f"{proc['name']}: wrong bundle"
+        assert re.fullmatch(r"2\.\d+\.\d+", proc["bundle"]["version"]), "a NiFi 2.x bundle version"
+
+
+def test_every_property_key_is_valid_for_its_processor(flow: dict[str, Any], catalogue: dict[str, Any]) -> None:
+    for proc in flow["flowContents"]["processors"]:
+        spec = catalogue[proc["type"]]
+        known = spec["properties"]
+        assert set(proc["properties"]) == set(proc["propertyDescriptors"]), f"{proc['name']}: descriptors"
+        for key, value in proc["properties"].items():
+            descriptor = proc["propertyDescriptors"][key]
+            assert descriptor["name"] == key
+            if descriptor.get("dynamic"):
+                assert spec["supports_dynamic_properties"], f"{proc['name']}: {key!r} is not a property of " \
+                                                            f"{_short(proc)}, which takes no dynamic properties"
+                assert key not in known, f"{proc['name']}: {key!r} is a regular property, not a dynamic one"
+            else:
+                assert key in known, f"{proc['name']}: {key!r} is not a {_short(proc)} property (NiFi 2.x keys: " \
+                                     f"{', '.join(sorted(known))})"
+                allowable = known[key]["allowable"]
+                if allowable and value is not None and "#{" not in value and "${" not in value:
+                    assert value in allowable, f"{proc['name']}: {key}={value!r} not in {allowable}"
+
+
+def test_required_properties_without_default_are_set(flow: dict[str, Any]) -> None:
+    """The properties whose absence makes each processor invalid on import."""
+    must_set = {"InvokeHTTP": {"HTTP URL"}, "SplitJson": {"JsonPath Expression"}, "PutFile": {"Directory"},
+                "PutHDFS": {"Directory", "Hadoop Configuration Resources"},
+                "ReplaceText": {"Replacement Strategy", "Replacement Value"},
+                "MergeContent": {"Merge Strategy", "Merge Format", "Delimiter Strategy", "Demarcator"},
+                "EvaluateJsonPath": {"Destination"}}
+    for proc in flow["flowContents"]["processors"]:
+        missing = must_set.get(_short(proc), set()) - {k for k, v in proc["properties"].items() if v}
+        assert not missing, f"{proc['name']}: set {missing}"
+    for proc in _processors(flow).values():
+        if _short(proc) == "EvaluateJsonPath":
+            assert [d for d in proc["propertyDescriptors"].values() if d.get("dynamic")], \
+                f"{proc['name']}: EvaluateJsonPath needs at least one JsonPath property"
+
+
+def test_every_relationship_is_connected_or_safely_auto_terminated(flow: dict[str, Any],
+                                                                   catalogue: dict[str, Any]) -> None:
+    group = flow["flowContents"]
+    by_id = {p["identifier"]: p for p in group["processors"]}
+    connected: dict[str, set[str]] = {pid: set() for pid in by_id}
+    for conn in group["connections"]:
+        connected[conn["source"]["id"]].update(conn["selectedRelationships"])
+    for pid, proc in by_id.items():
+        rels = _relationships(proc, catalogue)
+        terminated = set(proc["autoTerminatedRelationships"])
+        assert terminated <= rels, f"{proc['name']}: auto-terminates unknown {terminated - rels}"
+        assert connected[pid] <= rels, f"{proc['name']}: connects unknown {connected[pid] - rels}"
+        assert not terminated & connected[pid], f"{proc['name']}: {terminated & connected[pid]} both"
+        assert rels == terminated | connected[pid], f"{proc['name']}: unrouted {rels - terminated - connected[pid]}"
+        for rel in terminated:
+            assert (_short(proc), rel) in SAFE_TO_TERMINATE, \
+                f"{proc['name']}: auto-terminating {rel!r} could drop data; route it to retry/quarantine"
+
+
+def test_connections_are_consistent(flow: dict[str, Any]) -> None:
+    group = flow["flowContents"]
+    by_id = {p["identifier"]: p for p in group["processors"]}
+    for conn in group["connections"]:
+        assert conn["componentType"] == "CONNECTION"
+        assert conn["groupIdentifier"] == group["identifier"]
+        assert conn["selectedRelationships"], "a connection carries at least one relationship"
+        for end in ("source", "destination"):
+            ref = conn[end]
+            assert ref["id"] in by_id, f"{end} {ref['id']} is not a processor of the group"
+            assert ref["groupId"] == group["identifier"]
+            assert ref["type"] == "PROCESSOR"
+            assert ref["name"] == by_id[ref["id"]]["name"]
+            assert ref["instanceIdentifier"] == by_id[ref["id"]]["instanceIdentifier"]
+    sources = {c["source"]["id"] for c in group["connections"]}
+    destinations = {c["destination"]["id"] for c in group["connections"]}
+    for pid, proc in by_id.items():
+        if _short(proc) == "GenerateFlowFile":
+            assert pid not in destinations, "the timer takes no input"
+        else:
+            assert pid in destinations, f"{proc['name']} has no incoming connection"
+        assert pid in sources or proc["autoTerminatedRelationships"], f"{proc['name']} leads nowhere"
+
+
+def test_parameters_exist_and_secrets_hold_no_value(flow: dict[str, Any]) -> None:
+    params = _parameters(flow)
+    assert {"api_url", "api_key", "instance", "hashtag", _root_param(flow)} <= set(params)
+    assert params["api_key"]["sensitive"] is True
+    for param in params.values():
+        if param["sensitive"]:
+            assert "value" not in param or param["value"] is None, f"sensitive {param['name']} carries a value"
+        else:
+            assert param.get("value"), f"{param['name']}: give a default so the flow is valid after import"
+        assert param["description"]
+    used: set[str] = set()
+    for proc in flow["flowContents"]["processors"]:
+        for key, value in proc["properties"].items():
+            refs = parameter_references(value or "")
+            used |= refs
+            assert refs <= set(params), f"{proc['name']}.{key}: unknown parameters {refs - set(params)}"
+            sensitive_refs = {r for r in refs if params[r]["sensitive"]}
+            if sensitive_refs:  # NiFi only lets sensitive properties reference sensitive parameters
+                assert proc["propertyDescriptors"][key]["sensitive"], f"{proc['name']}.{key} must be sensitive"
+                assert value == "#{" + next(iter(sensitive_refs)) + "}", "a secret is referenced whole"
+            if proc["propertyDescriptors"][key]["sensitive"]:
+                assert sensitive_refs, f"{proc['name']}.{key}: a sensitive value belongs in a sensitive parameter"
+    assert used == set(params), f"parameters never used: {set(params) - used}"
+
+
+def test_expressions_parse_and_use_known_functions(flow: dict[str, Any]) -> None:
+    """Every property renders with the EL evaluator (balanced braces, known functions, valid arguments)."""
+    values = _parameter_values(flow)
+    attributes = {"page": "2", "max_id": "105", "since_id": "99", "next.max_id": "105", "newest.id": "150",
+                  "uuid": "1a2b3c4d-0000-4000-8000-000000000000", "lake.partition": "raw/x",
+                  "quarantine.dir": "quarantine/x", "record.instance": "a.example",
+                  "record.fetched_at": "2026-11-23T19:05:01.123Z"}
+    for proc in flow["flowContents"]["processors"]:
+        for value in proc["properties"].values():
+            if value and "${" in value:
+                assert functions_used(value) <= set(FUNCTIONS) | SUBJECTLESS
+                evaluate(value, attributes, values, state={"newest_id": "99"}, now=SAMPLE_DAY)
+
+
+def test_fetch_url_is_a_route_the_api_serves(flow: dict[str, Any]) -> None:
+    api = pytest.importorskip("api", reason="the scraping API (api/) is not in this checkout")
+    if not hasattr(api, "create_app"):
+        pytest.skip("api.create_app does not exist yet")
+    from fediscope.config import Settings
+
+    app = api.create_app(Settings(api_key=("k",), pseudonym_key="test-key"))
+    fetch = _processors(flow)["Fetch page"]
+    values = _parameter_values(flow) | {"api_url": "http://api.example:8000"}
+    url = evaluate(fetch["properties"]["HTTP URL"], {"max_id": "105", "since_id": "99"}, values)
+    parts = urlsplit(url)
+    adapter = app.url_map.bind("api.example:8000")
+    endpoint, args = adapter.match(parts.path, method=fetch["properties"]["HTTP Method"])
+    assert args == {"tag": values["hashtag"]}, endpoint
+    # the query is one the route accepts (the API refuses unknown parameters with a 400)
+    from werkzeug.datastructures import MultiDict
+
+    from api.params import parse_query
+
+    query = parse_query(MultiDict(parse_qsl(parts.query)))
+    assert (query.domain, query.max_id, query.since_id, query.limit) == (values["instance"], "105", "99", 40)
+
+
+def test_api_key_is_sent_as_a_sensitive_header(flow: dict[str, Any]) -> None:
+    fetch = _processors(flow)["Fetch page"]
+    assert fetch["properties"]["X-API-Key"] == "#{api_key}"
+    descriptor = fetch["propertyDescriptors"]["X-API-Key"]
+    assert descriptor["dynamic"] and descriptor["sensitive"]
+    assert "api_key" not in fetch["properties"]["HTTP URL"], "the key never travels in the URL (it would be logged)"
+
+
+@pytest.mark.parametrize("instance", ["mastodon.social", "127.0.0.1:8080"])
+def test_landing_directory_is_the_collector_partition(flow: dict[str, Any], instance: str) -> None:
+    procs = _processors(flow)
+    values = _parameter_values(flow)
+    record = {"record.instance": instance, "record.fetched_at": "2026-11-23T23:59:59.999Z"}
+    attrs = {k: evaluate(v, record, values, now=SAMPLE_DAY)
+             for k, v in procs["Set lake path"]["properties"].items() if procs["Set lake path"]
+             ["propertyDescriptors"][k].get("dynamic")}
+    directory = evaluate(_writer(flow)["properties"]["Directory"], attrs, values)
+    root = values[_root_param(flow)]
+    assert directory == f"{root}/{layout.partition_dir('statuses', instance, date(2026, 11, 23))}"
+
+
+def test_landing_directory_falls_back_to_parameters_and_today(flow: dict[str, Any]) -> None:
+    procs = _processors(flow)
+    values = _parameter_values(flow)
+    partition = evaluate(procs["Set lake path"]["properties"]["lake.partition"], {}, values, now=SAMPLE_DAY)
+    assert partition == layout.partition_dir("statuses", values["instance"], SAMPLE_DAY.date())
+
+
+def test_batch_file_name_is_a_collector_batch_id(flow: dict[str, Any]) -> None:
+    values = _parameter_values(flow)
+    name_rule = _processors(flow)["Name batch file"]["properties"]["filename"]
+    name = evaluate(name_rule, {"uuid": "9f8e7d6c-1111-4222-8333-444455556666"}, values, now=SAMPLE_DAY)
+    batch_id = name.removesuffix(".jsonl")
+    assert name.endswith(".jsonl")
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", batch_id)
+    assert batch_id.split("-")[0] == layout.new_batch_id(SAMPLE_DAY).split("-")[0]
+    assert layout.batch_path("statuses", "a.example", SAMPLE_DAY.date(), batch_id).endswith(name)
+
+
+def test_merge_writes_json_lines_per_partition(flow: dict[str, Any]) -> None:
+    merge = _processors(flow)["Merge into batch files"]["properties"]
+    assert merge["Merge Format"] == "Binary Concatenation"
+    assert merge["Delimiter Strategy"] == "Text"
+    assert merge["Demarcator"] == "\n" and merge["Footer"] == "\n"
+    assert merge["Correlation Attribute Name"] == "lake.partition", "one batch file never spans two partitions"
+    split = _processors(flow)["One record per FlowFile"]["properties"]
+    assert split["JsonPath Expression"] == "$.records"
+
+
+def test_writes_are_atomic_and_never_overwrite(flow: dict[str, Any]) -> None:
+    for proc in (_writer(flow), _processors(flow)["Quarantine"]):
+        assert proc["properties"]["Conflict Resolution Strategy"] == "fail"
+        if _short(proc) == "PutHDFS":
+            assert proc["properties"]["Writing Strategy"] == "writeAndRename"
+            assert proc["properties"]["Hadoop Configuration Resources"] == "#{hadoop_config}"
+
+
+def test_failures_end_in_the_quarantine_directory(flow: dict[str, Any], catalogue: dict[str, Any]) -> None:
+    """Follow every failure-like relationship: it must reach the Quarantine processor (or retry)."""
+    group = flow["flowContents"]
+    by_id = {p["identifier"]: p for p in group["processors"]}
+    edges: dict[str, set[str]] = {}
+    for conn in group["connections"]:
+        edges.setdefault(by_id[conn["source"]["id"]]["name"], set()).add(by_id[conn["destination"]["id"]]["name"])
+    reach: dict[str, set[str]] = {}
+
+    def reachable(name: str) -> set[str]:
+        if name not in reach:
+            reach[name] = set()
+            todo = list(edges.get(name, ()))
+            while todo:
+                nxt = todo.pop()
+                if nxt not in reach[name]:
+                    reach[name].add(nxt)
+                    todo.extend(edges.get(nxt, ()))
+        return reach[name]
+
+    failure_like = {"failure", "Failure", "Retry", "No Retry", "retries_exceeded", "unmatched", "set state fail"}
+    for conn in group["connections"]:
+        src = by_id[conn["source"]["id"]]["name"]
+        dst = by_id[conn["destination"]["id"]]["name"]
+        if set(conn["selectedRelationships"]) & failure_like:
+            assert dst == "Quarantine" or "Quarantine" in reachable(dst) or dst == src, \
+                f"{src} {conn['selectedRelationships']} does not lead to the quarantine"
+    values = _parameter_values(flow)
+    quarantine_dir = evaluate(_processors(flow)["Name quarantine file"]["properties"]["quarantine.dir"], {},
+                              values, now=SAMPLE_DAY)
+    name = evaluate(_processors(flow)["Name quarantine file"]["properties"]["filename"],
+                    {"quarantine.reason": "fetch", "uuid": "0a1b2c3d-0000"}, values, now=SAMPLE_DAY)
+    batch_id = name.removeprefix("nifi_fetch-").removesuffix(".json")
+    expected = layout.quarantine_path(values["instance"], "nifi_fetch", SAMPLE_DAY.date(), batch_id)
+    assert f"{quarantine_dir}/{name}" == expected
+    directory = evaluate(_processors(flow)["Quarantine"]["properties"]["Directory"],
+                         {"quarantine.dir": quarantine_dir}, values)
+    assert directory == f"{values[_root_param(flow)]}/{quarantine_dir}"
+
+
+class _Walk:
+    """Plays the cursor loop (Cursor → More pages? → Fetch page → Read cursor → Cursor) with the flow's rules."""
+
+    def __init__(self, flow: dict[str, Any]) -> None:
+        self.procs = _processors(flow)
+        self.values = _parameter_values(flow) | {"max_pages": "3"}
+        initial = self.procs["Cursor"]["properties"]["Stateful Variables Initial Value"]
+        self.state: dict[str, str] = {"newest_id": initial}
+
+    def cursor(self, attributes: dict[str, str]) -> dict[str, str]:
+        props = self.procs["Cursor"]["properties"]
+        dynamic = [k for k, d in self.procs["Cursor"]["propertyDescriptors"].items() if d.get("dynamic")]
+        updates = {k: evaluate(props[k], attributes, self.values, state=self.state) for k in dynamic}
+        self.state.update(updates)  # 'Store state locally' stores every dynamic property
+        return attributes | updates
+
+    def fetch(self, attributes: dict[str, str]) -> str | None:
+        rule = self.procs["More pages?"]["properties"]["fetch"]
+        if evaluate(rule, attributes, self.values) != "true":
+            return None
+        return evaluate(self.procs["Fetch page"]["properties"]["HTTP URL"], attributes, self.values)
+
+    def walk(self, pages: dict[str | None, dict[str, Any]]) -> list[str]:
+        """``pages``: max_id cursor (None for the first page) → response body. Returns the URLs requested."""
+        urls = []
+        attrs = self.cursor({})
+        while (url := self.fetch(attrs)) is not None:
+            urls.append(url)
+            query = dict(parse_qsl(urlsplit(url).query))
+            body = pages[query.get("max_id")]
+            read = self.procs["Read cursor"]["properties"]
+            paths = {k: v for k, v in read.items() if self.procs["Read cursor"]["propertyDescriptors"][k]["dynamic"]}
+            extracted = {k: _json_path(body, v) for k, v in paths.items()}
+            attrs = self.cursor(attrs | extracted)
+        return urls
+
+
+def _json_path(body: dict[str, Any], path: str) -> str:
+    """``$.a.b`` lookups, empty string when a step is missing or null (the flow's Null Value Representation)."""
+    value: Any = body
+    for step in path.removeprefix("$.").split("."):
+        value = value.get(step) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _page(ids: list[int], has_next: bool) -> dict[str, Any]:
+    return {"records": [{"data": {"id": str(i)}} for i in ids], "count": len(ids),
+            "next": {"max_id": str(ids[-1])} if has_next and ids else None,
+            "prev": {"min_id": str(ids[0])} if ids else None}
+
+
+def test_cursor_walks_back_pages_then_resumes_from_the_newest_id(flow: dict[str, Any]) -> None:
+    walk = _Walk(flow)
+    first = walk.walk({None: _page([150, 149], True), "149": _page([120, 119], True), "119": _page([90], False)})
+    assert [dict(parse_qsl(urlsplit(u).query)).get("max_id") for u in first] == [None, "149", "119"]
+    assert all("since_id" not in u for u in first), "the first walk has no since_id yet"
+    second = walk.walk({None: _page([170, 160], False)})
+    assert len(second) == 1 and "since_id=150" in second[0], "the next walk starts above the newest id seen"
+    third = walk.walk({None: _page([], False)})
+    assert "since_id=170" in third[0]
+    fourth = walk.walk({None: _page([180], False)})
+    assert "since_id=170" in fourth[0], "an empty page keeps the cursor"
+
+
+def test_cursor_stops_at_max_pages(flow: dict[str, Any]) -> None:
+    walk = _Walk(flow)
+    endless = {None: _page([100], True)} | {str(i): _page([i - 1], True) for i in range(1, 101)}
+    assert len(walk.walk(endless)) == 3  # max_pages=3
+
+
+def test_readme_documents_every_parameter_and_processor(flow: dict[str, Any], build_flows: Any) -> None:
+    readme = (build_flows.HERE / "README.md").read_text()
+    for name in _parameters(flow):
+        assert f"`{name}`" in readme, f"README: document parameter {name}"
+    for name in _processors(flow):
+        assert name in readme, f"README: describe processor {name!r}"
+    assert "Upload flow definition" in readme
