@@ -13,6 +13,10 @@ DATA = Path(__file__).parent / "data"
 def recordings_dir() -> Path:
     return DATA / "mastodon" / "recordings"
 
+
 # Mastodon double replaying the real recordings (paging, rate limits, faults): the `mastodon_server` fixture.
 # Owner: collector helper.
 from doubles.mastodon_server import MastodonDouble, mastodon_server  # noqa: E402, F401, I001
+
+# WebHDFS double (namenode + datanode on 127.0.0.1): the `webhdfs_server` fixture. Owner: lake/infra helper.
+from doubles.webhdfs_server import webhdfs_server  # noqa: E402, F401

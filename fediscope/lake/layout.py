@@ -33,7 +33,7 @@ def _check_entity(entity: str) -> str:
 
 
 def _check_domain(domain: str) -> str:
-    if not _DOMAIN_RE.match(domain):
+    if not _DOMAIN_RE.fullmatch(domain):
         raise ValueError(f"not an instance domain: {domain!r}")
     return domain
 
@@ -51,7 +51,7 @@ def new_batch_id(now: datetime | None = None) -> str:
 
 
 def batch_path(entity: str, instance: str, dt: date | str, batch_id: str, compressed: bool = False) -> str:
-    if not _BATCH_RE.match(batch_id):
+    if not _BATCH_RE.fullmatch(batch_id):
         raise ValueError(f"invalid batch id {batch_id!r}")
     suffix = ".jsonl.gz" if compressed else ".jsonl"
     return f"{partition_dir(entity, instance, dt)}/{batch_id}{suffix}"

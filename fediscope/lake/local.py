@@ -69,13 +69,18 @@ class LocalLake:
         target = self._abs(path)
         if not target.exists():
             return False
-        if target.is_dir():
-            if recursive:
-                shutil.rmtree(target)
+        try:
+            if target.is_dir():
+                if recursive:
+                    shutil.rmtree(target)
+                else:
+                    target.rmdir()
             else:
-                target.rmdir()
-        else:
-            target.unlink()
+                target.unlink()
+        except OSError as exc:
+            raise LakeError(f"cannot delete {target}: {exc.strerror or exc}"
+                            + ("; pass recursive=True to delete a non-empty directory" if not recursive else "")
+                            ) from None
         return True
 
     def local_path(self, path: str) -> str | None:

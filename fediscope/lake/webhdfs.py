@@ -1,0 +1,268 @@
+"""Lake backend on HDFS over WebHDFS, through the ``hdfs`` package's ``InsecureClient``.
+
+How WebHDFS works, in short: every call goes to the namenode's HTTP port (9870 on Hadoop 3, 50070 on Hadoop 2)
+at ``/webhdfs/v1/<absolute path>?op=…&user.name=…``. Metadata operations (GETFILESTATUS, LISTSTATUS, MKDIRS,
+RENAME, DELETE) are answered by the namenode itself, in JSON. Data takes two steps: the namenode answers CREATE
+and OPEN with ``307 Temporary Redirect`` to a *datanode*, and the bytes flow between the client and that
+datanode. A client must therefore reach the datanodes too, by the host names the namenode hands out: when
+listing works but reading or writing fails, that is the first thing to check.
+
+Atomic writes: a file is written to ``.<name>.<random>.tmp`` beside its target, then renamed into place with
+``RENAME&renameoptions=OVERWRITE``, the namenode's ``rename2``: one metadata operation that replaces an
+existing file atomically. Readers see the old file or the new one, never a partial one, and ``list``/``walk``
+hide temporary names (HDFS shows a file that is still being written, with a growing length). A server that
+ignores ``renameoptions`` (old HttpFS gateways) answers a plain rename's ``{"boolean": false}`` when the target
+exists; we then delete the target and rename again: a moment without the file, still never a partial one.
+
+"Insecure" means Hadoop's simple authentication: the user name travels as ``user.name`` and is trusted (no
+Kerberos). It comes from ``?user=`` in the lake URL, else the local login name, as in ``hdfs dfs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from hdfs import HdfsError, InsecureClient
+
+from fediscope.errors import ConfigError, LakeError
+from fediscope.lake.backend import Entry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9870
+TMP_SUFFIX = ".tmp"
+
+
+def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
+    """``webhdfs://namenode:9870/lake?user=etl`` → (``http://namenode:9870``, ``/lake``, ``etl``).
+
+    ``hdfs://`` is accepted as a synonym, but the port is still the namenode's HTTP port, not its RPC port.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"webhdfs", "hdfs"}:
+        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: expected webhdfs://namenode:9870/path")
+    if not parts.hostname:
+        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: no namenode host; expected webhdfs://namenode:9870/path")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: the port is not a number") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"user"}
+    if unknown:
+        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                          "only ?user=NAME is understood")
+    user = (query.get("user") or [None])[-1] or parts.username or None
+    root = posixpath.normpath("/" + parts.path.strip("/")) if parts.path.strip("/") else "/"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}:{port}", root, user
+
+
+def redact(url: str) -> str:
+    """The URL without a password (the lake URL is shown in messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _hidden(name: str) -> bool:
+    return name.endswith(TMP_SUFFIX)
+
+
+class WebHDFSLake:
+    """The lake on HDFS: ``WebHDFSLake("webhdfs://namenode:9870/data/fediscope?user=etl")``.
+
+    Paths given to the methods are relative to the lake root (``/data/fediscope`` above) and use ``/``.
+    ``timeout`` bounds each HTTP request in seconds.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.http_url, self.root, user = parse_webhdfs_url(url)
+        self.user = user
+        self.url = redact(url)
+        self._client = InsecureClient(self.http_url, user=user, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"WebHDFSLake({self.url!r})"
+
+    # -- paths --------------------------------------------------------------------------------------------
+
+    def _abs(self, path: str) -> str:
+        target = posixpath.normpath(posixpath.join(self.root, path.lstrip("/"))) if path.strip("/") else self.root
+        if target != self.root and not target.startswith(self.root.rstrip("/") + "/"):
+            raise LakeError(f"path {path!r} escapes the lake root {self.url}")
+        return target
+
+    def _rel(self, absolute: str) -> str:
+        return posixpath.relpath(absolute, self.root) if absolute != self.root else ""
+
+    # -- errors -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str, path: str) -> Iterator[None]:
+        """Turn client and HTTP failures into a LakeError that says what to check."""
+        where = f"{self.url} ({path or '/'})"
+        try:
+            yield
+        except HdfsError as exc:
+            raise LakeError(self._remote_message(action, where, exc)) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise LakeError(self._connection_message(action, where, exc)) from None
+        except requests.RequestException as exc:
+            raise LakeError(f"cannot {action} {where}: {type(exc).__name__}: {exc}") from None
+
+    def _remote_message(self, action: str, where: str, exc: HdfsError) -> str:
+        kind = getattr(exc, "exception", None) or ""
+        detail = exc.message.decode("utf-8", "replace") if isinstance(exc.message, bytes) else str(exc.message)
+        detail = " ".join(detail.split())[:200]
+        text = f"cannot {action} {where}: {kind + ': ' if kind else ''}{detail}"
+        user = self.user or "the local login name"
+        if kind == "AccessControlException":
+            return (f"{text}. The HDFS user {user} lacks permission: set ?user=NAME in FEDISCOPE_LAKE to a user "
+                    "that owns the lake directory, or create it with infra/hdfs/create_layout.py")
+        if kind == "SafeModeException":
+            return f"{text}. The namenode is in safe mode (starting up, or low on space); wait or check its log"
+        if kind in {"StandbyException", "RetriableException"}:
+            return f"{text}. This namenode is not the active one; point FEDISCOPE_LAKE at the active namenode"
+        if not kind and "Authentication failure" in detail:
+            return (f"{text}. The cluster requires authentication (Kerberos); fediscope speaks simple "
+                    "authentication only (?user=NAME): use a gateway or a cluster with security off")
+        if not kind:
+            return (f"{text}. The server at {self.http_url} did not answer like a WebHDFS namenode; check that "
+                    "host and port are the namenode HTTP address (9870 by default) and dfs.webhdfs.enabled is true")
+        return text
+
+    def _connection_message(self, action: str, where: str, exc: Exception) -> str:
+        request = getattr(exc, "request", None)
+        failed = urlsplit(request.url) if request is not None and request.url else None
+        failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
+        reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        if failed and failed_at != self.http_url:
+            return (f"cannot {action} {where}: the namenode redirected the data to datanode {failed_at}, which "
+                    f"is unreachable from here ({reason}). Make the datanode host names resolvable and reachable "
+                    "from this machine (e.g. /etc/hosts entries, or dfs.datanode.hostname / "
+                    "dfs.client.use.datanode.hostname on the cluster), or run fediscope inside the cluster network")
+        return (f"cannot {action} {where}: the WebHDFS namenode at {self.http_url} is unreachable ({reason}). "
+                "Check that the namenode is running, that host and port are its HTTP address "
+                "(dfs.namenode.http-address, 9870 by default), that dfs.webhdfs.enabled is true, "
+                "and that no firewall is in the way")
+
+    # -- the LakeBackend protocol --------------------------------------------------------------------------
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        target = self._abs(path)
+        parent, name = posixpath.split(target)
+        if not name:
+            raise LakeError(f"cannot write the lake root {self.url} as a file")
+        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
+        try:
+            with self._errors("write", path):
+                self._client.write(tmp, data=data, overwrite=True)  # CREATE makes missing parents
+                self._rename_over(tmp, target, path)
+        except BaseException:
+            self._discard(tmp)
+            raise
+        log.debug("wrote %s bytes to %s%s", len(data), self.url, target)
+
+    def _rename_over(self, tmp: str, target: str, path: str) -> None:
+        # The hdfs package wraps plain RENAME only; its generated per-op handlers (_rename, _list_status) take
+        # any WebHDFS query parameter, so rename2's renameoptions goes through the same request path.
+        response = self._client._rename(tmp, destination=target, renameoptions="OVERWRITE")
+        if not response.content.strip():
+            return  # rename2 succeeded: it answers 200 with no body, and raises on failure
+        if response.json().get("boolean"):
+            return
+        # The server ignored renameoptions and did a plain rename, which never replaces an existing file.
+        log.info("WebHDFS server ignored renameoptions=OVERWRITE; replacing %s by delete + rename", target)
+        self._client.delete(target)
+        if not self._client._rename(tmp, destination=target).json().get("boolean"):
+            raise LakeError(f"cannot write {self.url} ({path}): the namenode refused to rename the temporary file "
+                            "into place; check that the target is not a directory and the user may write there")
+
+    def _discard(self, tmp: str) -> None:
+        try:
+            self._client.delete(tmp)
+        except (HdfsError, requests.RequestException) as exc:
+            log.warning("could not remove temporary file %s%s after a failed write: %s", self.url, tmp, exc)
+
+    def read(self, path: str) -> bytes:
+        target = self._abs(path)
+        with self._errors("read", path):
+            try:
+                with self._client.read(target) as reader:
+                    return bytes(reader.read())
+            except HdfsError as exc:
+                if getattr(exc, "exception", None) == "FileNotFoundException":
+                    raise LakeError(f"cannot read {self.url} ({path}): no such file") from None
+                raise
+
+    def exists(self, path: str) -> bool:
+        with self._errors("check", path):
+            return self._client.status(self._abs(path), strict=False) is not None
+
+    def _status(self, absolute: str, path: str) -> dict[str, Any] | None:
+        with self._errors("list", path):
+            return self._client.status(absolute, strict=False)
+
+    def _children(self, directory: str) -> list[tuple[str, dict[str, Any]]]:
+        """(name, FileStatus) of a directory's children: one LISTSTATUS (empty if it vanished meanwhile)."""
+        try:
+            statuses = self._client._list_status(directory).json()["FileStatuses"]["FileStatus"]
+        except HdfsError as exc:
+            if getattr(exc, "exception", None) == "FileNotFoundException":
+                return []
+            raise
+        return [(s["pathSuffix"], s) for s in statuses if s.get("pathSuffix")]
+
+    def list(self, path: str) -> list[Entry]:
+        base = self._abs(path)
+        status = self._status(base, path)
+        if status is None or status.get("type") != "DIRECTORY":
+            return []
+        with self._errors("list", path):
+            children = self._children(base)
+        entries = [self._entry(posixpath.join(base, name), info) for name, info in children if not _hidden(name)]
+        return sorted(entries, key=lambda e: e.path.split("/"))
+
+    def walk(self, path: str) -> list[Entry]:
+        base = self._abs(path)
+        status = self._status(base, path)
+        if status is None or status.get("type") != "DIRECTORY":
+            return []
+        entries: list[Entry] = []
+        pending = [base]
+        with self._errors("walk", path):
+            while pending:
+                directory = pending.pop()
+                for name, info in self._children(directory):
+                    child = posixpath.join(directory, name)
+                    if info.get("type") == "DIRECTORY":
+                        pending.append(child)
+                    elif not _hidden(name):
+                        entries.append(self._entry(child, info))
+        return sorted(entries, key=lambda e: e.path.split("/"))
+
+    def _entry(self, absolute: str, info: dict[str, Any]) -> Entry:
+        is_dir = info.get("type") == "DIRECTORY"
+        return Entry(self._rel(absolute), is_dir, 0 if is_dir else int(info.get("length", 0)))
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        with self._errors("delete", path):
+            return bool(self._client.delete(self._abs(path), recursive=recursive))
+
+    def local_path(self, path: str) -> str | None:
+        return None
+
+    def makedirs(self, path: str) -> None:
+        """Create a directory and its parents (used by ``infra/hdfs/create_layout.py``)."""
+        with self._errors("create directory", path):
+            self._client.makedirs(self._abs(path))

@@ -1,0 +1,111 @@
+"""The lake layout (where files go) and the record envelope, as ARCHITECTURE.md defines them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from fediscope.lake.layout import (
+    ENTITIES,
+    SCHEMA_VERSION,
+    batch_path,
+    curated_dir,
+    envelope,
+    new_batch_id,
+    parse_partition,
+    partition_dir,
+    quarantine_path,
+    state_path,
+)
+
+
+def test_partition_dir_follows_the_documented_layout() -> None:
+    assert partition_dir("statuses", "mastodon.social", date(2026, 11, 23)) == \
+        "raw/mastodon/statuses/instance=mastodon.social/dt=2026-11-23"
+    assert partition_dir("trends_tags", "127.0.0.1:8080", "2026-01-05") == \
+        "raw/mastodon/trends_tags/instance=127.0.0.1:8080/dt=2026-01-05"
+
+
+def test_batch_path_adds_the_batch_file_name() -> None:
+    base = "raw/mastodon/accounts/instance=fosstodon.org/dt=2026-02-03"
+    assert batch_path("accounts", "fosstodon.org", date(2026, 2, 3), "b-1") == f"{base}/b-1.jsonl"
+    assert batch_path("accounts", "fosstodon.org", "2026-02-03", "b-1", compressed=True) == f"{base}/b-1.jsonl.gz"
+
+
+@pytest.mark.parametrize("entity", ["status", "Statuses", "", "../statuses", "statuses/x"])
+def test_unknown_entities_are_refused(entity: str) -> None:
+    with pytest.raises(ValueError, match="unknown lake entity"):
+        partition_dir(entity, "mastodon.social", "2026-01-01")
+
+
+@pytest.mark.parametrize("domain", ["Mastodon.Social", "mastodon.social/..", "../etc", "a b", "host:123456", "",
+                                    "https://mastodon.social", "mastodon.social\n"])
+def test_bad_instance_domains_are_refused(domain: str) -> None:
+    with pytest.raises(ValueError, match="not an instance domain"):
+        partition_dir("statuses", domain, "2026-01-01")
+    with pytest.raises(ValueError):
+        state_path(domain, "public")
+
+
+@pytest.mark.parametrize("batch_id", ["a/b", "", "x y", "id\n", "../../etc/passwd"])
+def test_bad_batch_ids_are_refused(batch_id: str) -> None:
+    with pytest.raises(ValueError, match="invalid batch id"):
+        batch_path("statuses", "mastodon.social", "2026-01-01", batch_id)
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026/01/01"])
+def test_bad_dates_are_refused(day: str) -> None:
+    with pytest.raises(ValueError):
+        partition_dir("statuses", "mastodon.social", day)
+
+
+def test_every_entity_has_a_partition() -> None:
+    dirs = {partition_dir(e, "a.example", "2026-01-01") for e in ENTITIES}
+    assert len(dirs) == len(ENTITIES)
+
+
+def test_batch_ids_are_valid_sortable_and_unique() -> None:
+    t0 = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
+    ids = [new_batch_id(t0 + timedelta(seconds=s)) for s in (0, 1, 61, 3600)]
+    assert ids == sorted(ids)
+    assert len({new_batch_id(t0) for _ in range(100)}) == 100
+    assert re.fullmatch(r"20260101T000000Z-[0-9a-f]{8}", ids[0])
+    batch_path("statuses", "a.example", "2026-01-01", new_batch_id())  # accepted by the path validation
+
+
+def test_parse_partition_reverses_batch_path() -> None:
+    path = batch_path("instance_activity", "mstdn.example:8443", date(2026, 5, 6), "b1")
+    assert parse_partition(path) == {"entity": "instance_activity", "instance": "mstdn.example:8443",
+                                     "dt": "2026-05-06"}
+    assert parse_partition("curated/statuses/dt=2026-05-06/part-0.parquet") == {"dt": "2026-05-06"}
+
+
+def test_state_quarantine_and_curated_paths() -> None:
+    assert state_path("mastodon.social", "tag:python") == "_state/mastodon.social/tag__python.json"
+    assert state_path("mastodon.social", "account:Gargron@mastodon.social") == \
+        "_state/mastodon.social/account__Gargron@mastodon.social.json"
+    assert "/" not in state_path("a.example", "tag:../../x").removeprefix("_state/a.example/")
+    assert quarantine_path("a.example", "/api/v1/timelines/public", date(2026, 1, 2), "b9") == \
+        "quarantine/instance=a.example/dt=2026-01-02/api_v1_timelines_public-b9.json"
+    assert curated_dir("statuses") == "curated/statuses"
+
+
+def test_envelope_wraps_the_entity_with_its_provenance() -> None:
+    fetched = datetime(2026, 3, 4, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
+    data = {"id": "1", "content": "<p>hi</p>"}
+    record = envelope("mastodon.social", "/api/v1/timelines/public", data, fetched, collector="nifi")
+    assert record == {
+        "meta": {"instance": "mastodon.social", "endpoint": "/api/v1/timelines/public",
+                 "fetched_at": "2026-03-04T05:08:09.123Z", "collector": "nifi", "schema_version": SCHEMA_VERSION},
+        "data": data,
+    }
+
+
+def test_envelope_defaults_to_now_in_utc() -> None:
+    before = datetime.now(UTC)
+    meta = envelope("a.example", "/x", {})["meta"]
+    fetched = datetime.fromisoformat(meta["fetched_at"].replace("Z", "+00:00"))
+    assert before - timedelta(milliseconds=1) <= fetched <= datetime.now(UTC)
+    assert meta["collector"] == "fediscope"

@@ -1,0 +1,199 @@
+"""WebHDFS specifics: the protocol the backend speaks, URL parsing, and the messages when the cluster misbehaves."""
+
+from __future__ import annotations
+
+import getpass
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from conftest import REAL_WEBHDFS
+from doubles.webhdfs_server import WebHDFSDouble
+
+from fediscope.errors import ConfigError, LakeError
+from fediscope.lake.backend import open_lake
+from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url, redact
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_real_namenode_when_configured() -> None:
+    """The contract tests also run against a real namenode when FEDISCOPE_TEST_WEBHDFS is set."""
+    if not REAL_WEBHDFS:
+        pytest.skip("no real namenode: set FEDISCOPE_TEST_WEBHDFS=webhdfs://namenode:9870/tmp/fediscope-test "
+                    "to run the lake contract tests against it")
+    lake = WebHDFSLake(REAL_WEBHDFS)
+    lake.write_atomic("_probe/hello.txt", b"hello")
+    try:
+        assert lake.read("_probe/hello.txt") == b"hello"
+    finally:
+        lake.delete("_probe", recursive=True)
+
+
+# -- the protocol -------------------------------------------------------------------------------------------
+
+
+def test_write_is_create_on_namenode_then_datanode_then_rename_over(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url("/data/lake", user="etl"))
+    lake.write_atomic("raw/x.jsonl", b"{}\n")
+    calls = [(server, method, op) for server, method, op, _path, _user in webhdfs_server.requests]
+    assert calls == [("namenode", "PUT", "CREATE"), ("datanode", "PUT", "CREATE"), ("namenode", "PUT", "RENAME")]
+    temp_path = webhdfs_server.requests[0][3]
+    assert temp_path.startswith("/data/lake/raw/.x.jsonl.") and temp_path.endswith(".tmp")
+    assert {user for *_rest, user in webhdfs_server.requests} == {"etl"}
+    assert webhdfs_server.local("/data/lake/raw/x.jsonl").read_bytes() == b"{}\n"
+
+
+def test_read_follows_the_redirect_to_the_datanode(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("f", b"abc")
+    webhdfs_server.requests.clear()
+    assert lake.read("f") == b"abc"
+    assert [(s, op) for s, _m, op, _p, _u in webhdfs_server.requests] == [("namenode", "OPEN"), ("datanode", "OPEN")]
+
+
+def test_user_defaults_to_the_login_name(webhdfs_server: WebHDFSDouble) -> None:
+    WebHDFSLake(webhdfs_server.lake_url()).exists("x")
+    assert webhdfs_server.requests[-1][4] == getpass.getuser()
+
+
+def test_overwrite_works_when_the_server_ignores_rename_options(webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.rename_options_supported = False
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("_state/cp.json", b"1")
+    lake.write_atomic("_state/cp.json", b"22")
+    assert lake.read("_state/cp.json") == b"22"
+    assert [e.path for e in lake.walk("")] == ["_state/cp.json"]
+    assert sorted(p.name for p in webhdfs_server.local("/lake/_state").iterdir()) == ["cp.json"]
+
+
+def test_a_failed_rename_removes_the_temporary_file(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next("RENAME", "IOException", "disk quota exceeded")
+    with pytest.raises(LakeError, match="disk quota exceeded"):
+        lake.write_atomic("a/b.jsonl", b"x")
+    assert list(webhdfs_server.local("/lake/a").iterdir()) == []
+
+
+def test_makedirs_creates_nested_directories(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.makedirs("raw/mastodon/statuses")
+    assert webhdfs_server.local("/lake/raw/mastodon/statuses").is_dir()
+    assert lake.exists("raw/mastodon/statuses")
+
+
+def test_open_lake_picks_webhdfs(webhdfs_server: WebHDFSDouble) -> None:
+    lake = open_lake(webhdfs_server.lake_url())
+    assert isinstance(lake, WebHDFSLake)
+    assert lake.local_path("x") is None
+
+
+# -- URL parsing --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("webhdfs://namenode:9870/data/lake?user=etl", ("http://namenode:9870", "/data/lake", "etl")),
+    ("webhdfs://namenode/lake/", ("http://namenode:9870", "/lake", None)),
+    ("webhdfs://namenode:50070", ("http://namenode:50070", "/", None)),
+    ("hdfs://nn.example.org:9870/a//b/../c", ("http://nn.example.org:9870", "/a/c", None)),
+    ("webhdfs://hdfsuser@namenode:9870/lake", ("http://namenode:9870", "/lake", "hdfsuser")),
+])
+def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> None:
+    assert parse_webhdfs_url(url) == expected
+
+
+@pytest.mark.parametrize("url, message", [
+    ("webhdfs:///lake", "no namenode host"),
+    ("webhdfs://namenode:port/lake", "port"),
+    ("webhdfs://namenode:9870/lake?usr=x", "unknown parameter"),
+    ("s3://bucket/lake", "expected webhdfs://"),
+])
+def test_bad_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_webhdfs_url(url)
+
+
+def test_passwords_never_appear_in_the_lake_url() -> None:
+    assert redact("webhdfs://etl:s3cret@namenode:9870/lake") == "webhdfs://etl:***@namenode:9870/lake"
+    lake = WebHDFSLake("webhdfs://etl:s3cret@127.0.0.1:1/lake")
+    assert "s3cret" not in lake.url and "s3cret" not in repr(lake)
+
+
+# -- failures say what to check -----------------------------------------------------------------------------
+
+
+def test_unreachable_namenode_names_the_url_and_what_to_check() -> None:
+    port = _free_port()
+    lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake", timeout=2)
+    with pytest.raises(LakeError) as info:
+        lake.write_atomic("f", b"1")
+    message = str(info.value)
+    assert f"webhdfs://127.0.0.1:{port}/lake" in message
+    assert "namenode" in message and "9870" in message and "dfs.webhdfs.enabled" in message
+    for call in (lambda: lake.read("f"), lambda: lake.exists("f"), lambda: lake.list(""), lambda: lake.walk(""),
+                 lambda: lake.delete("f")):
+        with pytest.raises(LakeError, match="unreachable"):
+            call()
+
+
+def test_unreachable_datanode_is_told_apart_from_the_namenode(webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.datanode_address = f"127.0.0.1:{_free_port()}"
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    with pytest.raises(LakeError, match="redirected the data to datanode .* unreachable") as info:
+        lake.write_atomic("f", b"1")
+    assert "resolvable" in str(info.value)
+    assert lake.list("") == []  # metadata still works: only the data path is broken
+
+
+def test_permission_denied_says_which_user_and_how_to_change_it(webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.deny_users.add("guest")
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="guest"))
+    with pytest.raises(LakeError, match="AccessControlException") as info:
+        lake.write_atomic("f", b"1")
+    assert "guest" in str(info.value) and "?user=" in str(info.value)
+    with pytest.raises(LakeError, match="AccessControlException"):
+        lake.makedirs("d")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections but never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        sock.close()
+
+
+def test_a_silent_namenode_times_out_with_a_clear_message(silent_server: int) -> None:
+    lake = WebHDFSLake(f"webhdfs://127.0.0.1:{silent_server}/lake", timeout=0.3)
+    with pytest.raises(LakeError, match="timed out"):
+        lake.exists("f")
+
+
+@pytest.fixture
+def plain_http_server(tmp_path) -> Iterator[int]:
+    """An ordinary web server, as when the lake URL points at the wrong port."""
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_is_not_webhdfs_is_named_as_such(plain_http_server: int) -> None:
+    lake = WebHDFSLake(f"webhdfs://127.0.0.1:{plain_http_server}/lake")
+    with pytest.raises(LakeError, match="did not answer like a WebHDFS namenode"):
+        lake.read("f")
