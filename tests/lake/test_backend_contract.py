@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import LakeCase
+from lake_cases import LakeCase
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, LakeBackend

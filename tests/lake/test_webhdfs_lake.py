@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import REAL_WEBHDFS
 from doubles.webhdfs_server import WebHDFSDouble
+from lake_cases import REAL_WEBHDFS
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import open_lake
