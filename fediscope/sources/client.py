@@ -320,8 +320,8 @@ class MastodonClient:
     def from_settings(cls, settings: Settings, instance: str, **overrides: Any) -> MastodonClient:
         """A client for ``instance`` with its configured token, timeout, retries and backoff."""
         options: dict[str, Any] = {"access_token": settings.token_for(instance), "timeout": settings.request_timeout,
-                                   "max_retries": settings.max_retries,
-                                   "backoff_base": getattr(settings, "retry_backoff", 1.0)}
+                                   "max_retries": settings.max_retries, "backoff_base": settings.retry_backoff,
+                                   "max_wait": settings.rate_limit_max_wait}
         options.update(overrides)
         return cls(instance, **options)
 

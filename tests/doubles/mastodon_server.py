@@ -10,8 +10,9 @@ else) talks to it exactly as to an instance:
 * timelines (``/api/v1/timelines/public`` with ``local``, ``/api/v1/timelines/tag/<tag>``,
   ``/api/v1/accounts/<id>/statuses``) page over a corpus of ``statuses`` public statuses built by cloning the
   recorded public statuses with new snowflake ids (the id also replaced inside ``uri``/``url``, ``created_at``
-  set to the id's time; every other field as recorded), honouring ``max_id``/``since_id``/``min_id``/``limit``
-  like Mastodon and answering with ``Link`` headers (``rel="next"`` → ``max_id``, ``rel="prev"`` → ``min_id``);
+  set to the id's time, one account entity per acct; every other field as recorded), honouring ``max_id``,
+  ``since_id``, ``min_id`` and ``limit`` like Mastodon and answering with ``Link`` headers
+  (``rel="next"`` → ``max_id``, ``rel="prev"`` → ``min_id``);
 * every answer carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (ISO 8601, as Mastodon sends it) for a
   window of ``ratelimit_limit`` requests per ``ratelimit_window`` seconds; exceeding it gives a real 429;
 * faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow` and :meth:`malformed`
@@ -69,7 +70,13 @@ def _load(recordings: str) -> dict[str, Any]:
                 if "history" in item and "name" in item and "url" in item:
                     tags[item["name"]] = item
     public = sorted(statuses.values(), key=lambda s: int(s["id"]))
-    return {"by_path": by_path, "statuses": public, "tags": list(tags.values())}
+    # The cassettes come from several sessions against a server whose database was reset in between, so one
+    # acct appears with several ids. A real instance has one account per acct: keep the first one seen.
+    canonical: dict[str, dict[str, Any]] = {}
+    authors = [copy.deepcopy(s["account"]) for s in public]
+    for status in public:
+        status["account"] = canonical.setdefault(status["account"]["acct"], status["account"])
+    return {"by_path": by_path, "statuses": public, "tags": list(tags.values()), "authors": authors}
 
 
 def _stride(n: int) -> int:
@@ -150,6 +157,7 @@ class MastodonDouble:
         data = _load(str(recordings))
         self._by_path = data["by_path"]
         self._templates = data["statuses"]
+        self._recorded_authors = data["authors"]  # before canonicalisation: their ids live on in status uris
         self.tags = copy.deepcopy(data["tags"])
         self.spacing = spacing
         self.ratelimit_limit = ratelimit_limit
@@ -211,7 +219,7 @@ class MastodonDouble:
     def account_identifiers(self) -> set[str]:
         """The original identifiers (id, username, acct, profile url/uri) of every account served."""
         out: set[str] = set()
-        for account in self.accounts():
+        for account in self.accounts() + self._recorded_authors:
             for name in ("id", "username", "acct", "url", "uri"):
                 if account.get(name):
                     out.add(str(account[name]))

@@ -1,0 +1,293 @@
+"""The collector: incremental, resumable collection of several sources from several instances into the raw lake.
+
+**How a paged source (a timeline) is walked.** Each (instance, source) has a checkpoint in ``<lake>/_state/``
+holding ``newest_id``, the newest status id whose whole history down to the previous checkpoint is landed.
+A run walks a *gap*: from the newest status down to the checkpoint, page by page, newest first, with
+``since_id=<checkpoint>`` and ``max_id=<cursor from the Link header>``. The first run has no checkpoint: it walks
+back ``backfill_pages`` pages, or down to ``backfill_since``.
+
+**Why it survives a kill at any moment.** ``newest_id`` cannot move until the whole gap is landed (moving it
+earlier would skip the rest of the gap forever), so the walk in progress is persisted in the checkpoint's
+``extra`` (``{"walk": {"lower", "upper", "cursor", "pages"}}``) after every page is durable, and a run resumes
+an unfinished walk where it stopped. Batch ids are deterministic per page — source, ``lower`` and the page's
+``max_id`` cursor (``head`` for the first page) — and batch files are written atomically, so a page landed just
+before a kill (its cursor not yet saved) is fetched again and *overwrites* the same file instead of adding a
+second copy. Hence no status is lost and none lands twice in the same partition (``dt`` is the fetch day: a
+page re-fetched on another day lands in that day's partition; curation deduplicates by URI).
+
+Two known limits of Mastodon paging: statuses of remote servers that arrive late with an id below the checkpoint
+are not seen by ``since_id`` walks; and on a *first* run killed while landing the very first page, the resumed
+run starts from the newest status again, so its backfill depth is counted from the new top.
+
+Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
+A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
+logged with its endpoint and quarantined under ``<lake>/quarantine/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any
+
+from fediscope.config import Settings, instance_base_url, instance_domain
+from fediscope.errors import ConfigError, FediscopeError, LakeError
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import new_batch_id
+from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.sources.client import MalformedResponse, MastodonClient
+from fediscope.sources.pages import Page, fetch_page, id_key, land_page
+from fediscope.sources.progress import Progress
+from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
+from fediscope.sources.spec import SourceRef, parse_source
+from fediscope.sources.summary import CollectSummary, SourceResult
+
+log = logging.getLogger(__name__)
+
+#: A page whose body is not JSON is fetched this many times (each bad body quarantined) before giving up.
+MALFORMED_ATTEMPTS = 3
+
+
+@dataclass
+class Walk:
+    """A gap being walked: ids in (``lower``, ``upper``], next page below ``cursor`` (None: the first page)."""
+
+    lower: str | None
+    upper: str | None = None
+    cursor: str | None = None
+    pages: int = 0
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> Walk:
+        saved = (checkpoint.extra or {}).get("walk")
+        if isinstance(saved, dict) and all(saved.get(k) is None or isinstance(saved.get(k), str)
+                                           for k in ("lower", "upper", "cursor")):
+            return cls(saved.get("lower"), saved.get("upper"), saved.get("cursor"), int(saved.get("pages") or 0))
+        if saved is not None:
+            log.warning("ignoring an unreadable walk in the checkpoint; starting a new walk")
+        return cls(lower=checkpoint.newest_id)
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    lake: LakeBackend
+    policy: PrivacyPolicy
+    progress: Progress
+    max_pages: int | None
+
+
+def load_suppressed(lake: LakeBackend) -> set[str]:
+    """Account keys on the erasure suppression list (empty when the GDPR module is not installed)."""
+    try:
+        from fediscope.gdpr.suppression import load_suppressed as load
+    except ImportError:
+        return set()
+    return set(load(lake))
+
+
+def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
+    """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``."""
+    if targets is None:
+        targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
+        if not targets:
+            raise ConfigError("nothing to collect: pass --instance URL (and --timeline …), or configure "
+                              "[[sources]] in fediscope.toml")
+    for instance, _source in targets:
+        instance_base_url(instance)  # ConfigError for a bad address
+    return targets
+
+
+def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | None = None, *,
+                   max_pages: int | None = None, progress: bool | None = None) -> CollectSummary:
+    """Collect every target (default: ``settings.sources``) once; see the module docstring.
+
+    ``max_pages`` bounds the pages walked per source in this run (the walk resumes next run). Raises
+    :class:`ConfigError` before any request when there is nothing to collect or no pseudonym key.
+    """
+    started = time.monotonic()
+    targets = resolve_targets(settings, targets)
+    if max_pages is not None and max_pages < 1:
+        raise ConfigError(f"--max-pages must be at least 1 (got {max_pages})")
+    lake = open_lake(settings.lake)
+    policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
+    reporter = Progress(sys.stderr.isatty() if progress is None else progress)
+    ctx = _Context(settings, lake, policy, reporter, max_pages)
+    clients: dict[str, MastodonClient] = {}
+    results: list[SourceResult] = []
+    for instance, source in targets:
+        domain = instance_domain(instance)
+        if domain not in clients:
+            clients[domain] = MastodonClient.from_settings(settings, instance, on_wait=reporter.wait)
+        result = SourceResult(domain, source.name)
+        results.append(result)
+        try:
+            if source.paged:
+                _collect_walk(ctx, clients[domain], source, result)
+            else:
+                _collect_snapshot(ctx, clients[domain], source, result)
+        except FediscopeError as exc:
+            result.status, result.error = "failed", str(exc)
+            log.warning("source %s %s failed: %s", domain, source.name, exc)
+        except Exception as exc:  # a bug or surprise in one source must not stop the others
+            result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            log.exception("source %s %s failed unexpectedly", domain, source.name)
+        reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
+                      f"{result.pages} pages, {result.landed} landed" + ("" if result.caught_up or not source.paged
+                                                                         else " (more to fetch)"))
+    stats: Counter[str] = Counter()
+    for client in clients.values():
+        stats.update(client.stats)
+    summary = CollectSummary(results, seconds=time.monotonic() - started,
+                             rate_limit_waits=stats["rate_limit_waits"],
+                             rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
+                             retries=stats["retries"], requests=stats["requests"])
+    log.info("%s", summary.line())
+    return summary
+
+
+# -- paged sources ------------------------------------------------------------------------------------------
+def _source_tag(ctx: _Context, source: SourceRef) -> str:
+    """The source part of a batch id: the kind, plus a keyed digest of the argument (it may name an account)."""
+    if source.arg is None:
+        return source.kind
+    if ctx.policy.enabled:
+        digest = ctx.policy.pseudonym("source", source.name)[1:13]
+    else:
+        digest = hashlib.sha256(source.name.encode()).hexdigest()[:12]
+    return f"{source.kind}-{digest}"
+
+
+def _safe(value: str | None, default: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", value) if value else default
+
+
+def page_batch_id(ctx: _Context, source: SourceRef, walk: Walk) -> str:
+    """Deterministic per page: the same page of the same walk always lands in the same file."""
+    return f"{_source_tag(ctx, source)}-s{_safe(walk.lower, '0')}-m{_safe(walk.cursor, 'head')}"
+
+
+def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, batch_id: str,
+           **paging: Any) -> Page:
+    """fetch_page, quarantining bodies that are not JSON and trying again a few times."""
+    for attempt in range(MALFORMED_ATTEMPTS):
+        try:
+            return fetch_page(client, source, limit=ctx.settings.page_limit, **paging)
+        except MalformedResponse as exc:
+            result.quarantined += 1
+            entry = body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=not ctx.policy.enabled)
+            write_quarantine(ctx.lake, client.domain, exc.endpoint, [entry], f"{batch_id}-body{attempt}")
+            log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, source.name,
+                        exc.endpoint, exc)
+            if attempt + 1 == MALFORMED_ATTEMPTS:
+                raise
+            client._wait(client.backoff_delay(attempt), f"{client.domain}{exc.endpoint} after a malformed answer",
+                         kind="retry")
+    raise AssertionError("unreachable")
+
+
+def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResult, batch_id: str) -> None:
+    """Land one page (records + quarantined items); both files are complete before this returns."""
+    landed = land_page(page, ctx.policy)
+    path = write_batch(ctx.lake, page.source.entity, client.domain, landed.records, fetched_at=page.fetched_at,
+                       batch_id=batch_id)
+    if path:
+        result.batches.append(path)
+    if landed.quarantined:
+        entries = [item_entry(q.reason, q.item, keep_raw=not ctx.policy.enabled) for q in landed.quarantined]
+        write_quarantine(ctx.lake, client.domain, page.endpoint, entries, batch_id, page.fetched_at)
+        for q in landed.quarantined:
+            log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, page.source.name,
+                        page.endpoint, q.reason)
+    result.landed += len(landed.records)
+    result.skipped += landed.skipped
+    result.quarantined += len(landed.quarantined)
+
+
+def _in_range(items: list[Any], lower: str | None, since: date | None) -> tuple[list[Any], bool]:
+    """Items inside the walk, and whether the walk's lower end (checkpoint or since-date) was reached."""
+    kept, reached = [], False
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+            if lower is not None and id_key(item["id"]) <= id_key(lower):
+                reached = True  # the instance ignored since_id
+                continue
+            created = item.get("created_at")
+            if since is not None and isinstance(created, str) and created[:10] < since.isoformat():
+                reached = True
+                continue
+        kept.append(item)
+    return kept, reached
+
+
+def _newer(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return a if id_key(a) >= id_key(b) else b
+
+
+def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
+    settings, domain, name = ctx.settings, client.domain, source.name
+    try:
+        checkpoint = load_checkpoint(ctx.lake, domain, name)
+    except ValueError as exc:
+        raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete it to start this source "
+                        "over") from None
+    walk = Walk.from_checkpoint(checkpoint)
+    first_run = walk.lower is None
+    label = f"{domain} {name}"
+    if first_run and walk.upper is None and settings.backfill_pages == 0:
+        page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
+        result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
+        save_checkpoint(ctx.lake, domain, name, Checkpoint(page.newest_id))
+        result.caught_up, result.checkpoint = True, page.newest_id
+        return
+    since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
+    walked = 0
+    while True:
+        if ctx.max_pages is not None and walked >= ctx.max_pages:
+            result.checkpoint = checkpoint.newest_id
+            return
+        batch_id = page_batch_id(ctx, source, walk)
+        page = _fetch(ctx, client, source, result, batch_id, since_id=walk.lower, max_id=walk.cursor)
+        walked += 1
+        result.pages += 1
+        result.fetched += len(page.items)
+        items, reached = _in_range(page.items, walk.lower, since)
+        result.out_of_range += len(page.items) - len(items)
+        if walk.upper is None:
+            walk.upper = page.newest_id
+        if items:
+            _land(ctx, client, replace(page, items=items), result, batch_id)
+        walk.pages += 1
+        ctx.progress.page(label, result.pages, result.fetched, result.landed)
+        next_cursor = page.next_max_id or page.oldest_id
+        stalled = next_cursor is None or (walk.cursor is not None and id_key(next_cursor) >= id_key(walk.cursor))
+        deep_enough = first_run and walk.pages >= settings.backfill_pages
+        if not page.items or reached or stalled or deep_enough:
+            newest = _newer(checkpoint.newest_id, walk.upper)
+            save_checkpoint(ctx.lake, domain, name, Checkpoint(newest))
+            result.caught_up, result.checkpoint = True, newest
+            return
+        walk.cursor = next_cursor
+        save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}))
+
+
+# -- snapshot sources ---------------------------------------------------------------------------------------
+def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
+    batch_id = new_batch_id()
+    page = _fetch(ctx, client, source, result, batch_id)
+    result.pages, result.fetched = 1, len(page.items)
+    _land(ctx, client, page, result, batch_id)
+    ctx.progress.page(f"{client.domain} {source.name}", 1, result.fetched, result.landed)
+    fetched_at = page.fetched_at.isoformat(timespec="seconds")
+    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(extra={"last_fetched_at": fetched_at}))
+    result.caught_up = True

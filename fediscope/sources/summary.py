@@ -1,0 +1,85 @@
+"""What a collection run did, per source and in total: the one-line summary and the ``--json`` document."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class SourceResult:
+    """Counts for one (instance, source) in one run. ``status`` is ``ok`` or ``failed`` (with ``error``)."""
+
+    instance: str
+    source: str
+    status: str = "ok"
+    error: str | None = None
+    pages: int = 0
+    fetched: int = 0  # items received from upstream
+    landed: int = 0  # records written to the raw lake
+    skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
+    quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
+    out_of_range: int = 0  # items outside the walk (older than backfill_since, at or below the checkpoint)
+    caught_up: bool = False  # the run reached the checkpoint (or the backfill depth)
+    checkpoint: str | None = None  # newest id covered after the run
+    batches: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CollectSummary:
+    sources: list[SourceResult]
+    seconds: float = 0.0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    retries: int = 0
+    requests: int = 0
+
+    def _total(self, name: str) -> int:
+        return sum(getattr(s, name) for s in self.sources)
+
+    @property
+    def fetched(self) -> int:
+        return self._total("fetched")
+
+    @property
+    def landed(self) -> int:
+        return self._total("landed")
+
+    @property
+    def skipped(self) -> int:
+        return self._total("skipped")
+
+    @property
+    def quarantined(self) -> int:
+        return self._total("quarantined")
+
+    @property
+    def pages(self) -> int:
+        return self._total("pages")
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [s for s in self.sources if s.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
+            "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
+            "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
+            "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
+            "sources": [asdict(s) for s in self.sources],
+        }
+
+    def line(self) -> str:
+        """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2, …``."""
+        failed = f" ({len(self.failed)} failed)" if self.failed else ""
+        waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
+                 if self.rate_limit_waits else "")
+        return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
+                f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}, skipped by privacy policy "
+                f"{self.skipped}, quarantined {self.quarantined}{waits}")
