@@ -1,0 +1,145 @@
+"""The engine interface: curate the raw lake, run a metric. DuckDB and Spark implement the same few primitives.
+
+An engine knows how to register a view over raw JSON Lines or curated Parquet files, run one DuckDB-dialect
+statement (Spark translates it with sqlglot), materialise a result as a named table, and write a table as
+Parquet. Everything else — which files to read, the curation SQL, merging, publishing, the metric SQL — is
+shared (:mod:`fediscope.engine.curation`, :mod:`fediscope.engine.curate_sql`, ``spark_jobs/sql/``), so the two
+engines cannot drift apart: the parity tests compare them on the same input.
+
+Pick one with :func:`open_engine` (``settings.engine``); always ``close()`` it (or use it as a context manager).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fediscope.config import ENGINES, Settings
+from fediscope.engine.metrics import Metric
+from fediscope.engine.schema import CURATED, Table
+from fediscope.engine.workspace import Workspace, parquet_files
+from fediscope.errors import ConfigError
+from fediscope.lake.backend import LakeBackend, open_lake
+
+Row = dict[str, Any]
+
+
+def plain(value: Any) -> Any:
+    """A result value as a JSON-compatible scalar (what the stores accept)."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+class Engine(ABC):
+    """Base class of the engines. Subclasses implement the primitives marked abstract."""
+
+    name = "engine"
+
+    def __init__(self, settings: Settings, lake: LakeBackend | None = None) -> None:
+        self.settings = settings
+        self.lake = lake or open_lake(settings.lake)
+        self._workspace: Workspace | None = None
+        self._curated_views = False
+
+    # -- the interface other parts call ------------------------------------------------------------------
+    def curate(self, since: dt.date | None = None, until: dt.date | None = None) -> Any:
+        """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary."""
+        from fediscope.engine.curation import run_curation
+
+        summary = run_curation(self, since=since, until=until)
+        self._curated_views = False
+        return summary
+
+    def run_metric(self, metric: Metric) -> list[Row]:
+        """Every row of one metric over the curated tables, in the metric's own (deterministic) order."""
+        if not self._curated_views:
+            self.register_curated_views()
+        return [{k: plain(v) for k, v in row.items()} for row in self.query(metric.sql)]
+
+    def register_curated_views(self) -> None:
+        """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``."""
+        for table in CURATED.values():
+            directory = self.workspace.table_dir(table.name)
+            view = table.name if table.name != "statuses" else "curated_statuses"
+            if parquet_files(directory):
+                self.register_parquet(view, table, [directory], root=directory)
+            else:
+                self.register_empty(view, table)
+        self.execute("CREATE OR REPLACE TEMP VIEW statuses AS SELECT * FROM curated_statuses WHERE NOT deleted")
+        self._curated_views = True
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = Workspace(self.lake)
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- primitives ------------------------------------------------------------------------------------------
+    @abstractmethod
+    def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
+        """A view ``(meta, data)`` over raw JSON Lines files of ``entity`` (empty when ``files`` is)."""
+
+    @abstractmethod
+    def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
+        """A view with ``table``'s columns over the Parquet files under ``paths`` (partitions below ``root``)."""
+
+    @abstractmethod
+    def register_empty(self, view: str, table: Table) -> None:
+        """An empty view with ``table``'s columns and types."""
+
+    @abstractmethod
+    def materialize(self, name: str, sql: str) -> int:
+        """Run ``sql`` (DuckDB dialect) once and keep its result as the table ``name``; returns its row count."""
+
+    @abstractmethod
+    def query(self, sql: str) -> list[Row]:
+        """Rows of one DuckDB-dialect SELECT."""
+
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run one DuckDB-dialect statement that returns nothing (``CREATE TEMP VIEW``)."""
+
+    @abstractmethod
+    def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
+        """Write the materialised ``name`` as Parquet under ``out_dir`` (``col=value/`` dirs when partitioned)."""
+
+
+def open_engine(settings: Settings, name: str | None = None, **options: Any) -> Engine:
+    """The engine named ``name`` (default ``settings.engine``). The DuckDB engine never imports pyspark."""
+    name = name or settings.engine
+    if name == "duckdb":
+        from fediscope.engine.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine(settings, **options)
+    if name == "spark":
+        from fediscope.engine.spark_engine import SparkEngine
+
+        return SparkEngine(settings, **options)
+    raise ConfigError(f"unknown engine {name!r}; use one of {', '.join(ENGINES)} (FEDISCOPE_ENGINE or --engine)")

@@ -1,0 +1,232 @@
+"""The curation SQL: raw lake records → the typed, deduplicated curated tables. Written once, in DuckDB's dialect.
+
+Every engine runs exactly these statements (Spark through :func:`fediscope.engine.dialect.to_spark`). Each one
+reads views the engine registers first:
+
+* ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity`` — the new raw records (``meta``, ``data``) of
+  this run, with the schemas of :mod:`fediscope.engine.schema`;
+* ``existing_statuses``, ``existing_accounts``, ``existing_instance_activity`` — the curated rows these records
+  may replace (for statuses: only the ``dt`` partitions the new records fall into).
+
+Rules, shared by both engines:
+
+* **One row per status URI.** Versions of a status come from every fetch of it: direct, or embedded as the
+  original of a reblog. The latest version wins: a deletion tombstone (``deleted: true``) first, then the
+  newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
+  the larger counts, so the result never depends on file order.
+* **Reblogs.** A reblog is a *share event* of its own (``is_reblog``, ``reblog_of_uri``), with zero
+  engagement: its original's replies/reblogs/favourites come only from the original's own latest snapshot
+  (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
+  curated as a version of the original, so originals seen only through a boost are not lost. Metrics of
+  content and engagement skip share events, so nothing is counted twice.
+* **Accounts** keep the latest snapshot per account key (newest ``fetched_at``), from the accounts and
+  directory endpoints and from every status author.
+* The **account key** is the pseudonym the privacy policy put in ``acct`` (records landed with privacy on carry
+  ``account.domain``); with privacy off it is ``user@domain`` in lower case.
+* ``dt`` of a status is the UTC date of its ``created_at``, which never changes, so every version of a status
+  lands in the same partition and a merge only rewrites the partitions that received new versions.
+"""
+
+from __future__ import annotations
+
+from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, Table
+
+#: Unicode emoji: pictographs, emoticons, transport, supplemental symbols, dingbats and misc symbols.
+#: Skin-tone modifiers (U+1F3FB–1F3FF), joiners and variation selectors are not counted: 👍🏽 is one emoji.
+EMOJI_RE = r"[\x{1F000}-\x{1F3FA}\x{1F400}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}]"
+#: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
+ANCHOR_RE = r"<a\s[^>]*>"
+
+
+def _ts(expr: str) -> str:
+    """A text timestamp in any ISO-like form with an offset → a UTC ``TIMESTAMP`` (NULL when unparseable)."""
+    return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+def _key(acct: str, domain: str) -> str:
+    """The account key of an account struct's ``acct`` (see the module docstring)."""
+    return (f"CASE WHEN {domain} IS NOT NULL THEN {acct} "
+            f"WHEN {acct} LIKE '%@%' THEN lower({acct}) ELSE lower({acct} || '@' || meta.instance) END")
+
+
+def _home(acct: str, domain: str) -> str:
+    return (f"coalesce({domain}, CASE WHEN {acct} LIKE '%@%' THEN lower(regexp_extract({acct}, '@([^@]+)$', 1)) "
+            f"ELSE lower(meta.instance) END)")
+
+
+def _count(list_expr: str) -> str:
+    return f"coalesce(array_length({list_expr}), 0)"
+
+
+def _media(s: str, kind: str) -> str:
+    return _count(f"list_filter({s}.media_attachments, lambda m: m.type = '{kind}')")
+
+
+def _status_columns(s: str, wrapper: bool) -> str:
+    """The curated columns of one status version, read from the struct ``s`` (``data`` or ``data.reblog``).
+
+    ``wrapper`` marks the outer status of a raw record: it is a share event when ``data.reblog`` is set.
+    """
+    acct = f"coalesce({s}.account.acct, {s}.account.username)"
+    is_reblog = "data.reblog.uri IS NOT NULL" if wrapper else "false"
+
+    def engagement(column: str) -> str:  # a share event carries no engagement of its own
+        return f"CASE WHEN {is_reblog} THEN 0 ELSE coalesce({s}.{column}, 0) END"
+
+    mention_acct = "coalesce(m.acct, '')"
+    mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
+                   f"THEN lower({mention_acct}) ELSE lower({mention_acct} || '@' || meta.instance) END")
+    text = f"coalesce({s}.content, '')"
+    return ",\n    ".join([
+        f"{s}.uri AS uri",
+        f"CAST({s}.id AS VARCHAR) AS status_id",
+        f"{_key(acct, f'{s}.account.domain')} AS account_key",
+        f"{_home(acct, f'{s}.account.domain')} AS instance",
+        "lower(meta.instance) AS fetched_from",
+        f"{_ts(f'{s}.created_at')} AS created_at",
+        f"CAST({_ts(f'{s}.created_at')} AS DATE) AS dt",
+        f"{s}.language AS language",
+        f"{s}.visibility AS visibility",
+        f"{engagement('replies_count')} AS replies_count",
+        f"{engagement('reblogs_count')} AS reblogs_count",
+        f"{engagement('favourites_count')} AS favourites_count",
+        _count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))")
+        + " AS url_count",
+        f"{_count(f'{s}.emojis')} AS custom_emoji_count",
+        _count(f"regexp_extract_all({text}, '{EMOJI_RE}')") + " AS unicode_emoji_count",
+        f"{_count(f'{s}.media_attachments')} AS media_count",
+        f"{_media(s, 'image')} AS image_count",
+        f"{_media(s, 'video')} AS video_count",
+        f"{_media(s, 'gifv')} AS gifv_count",
+        f"{_media(s, 'audio')} AS audio_count",
+        "coalesce(list_sort(list_distinct(list_transform(list_filter("
+        f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: lower(t.name)))), CAST([] AS VARCHAR[])) AS hashtags",
+        "coalesce(list_sort(list_distinct(list_transform(list_filter("
+        f"{s}.mentions, lambda m: m.acct IS NOT NULL), lambda m: {mention_key}))), CAST([] AS VARCHAR[])) "
+        "AS mentions",
+        f"{s}.in_reply_to_id IS NOT NULL AS is_reply",
+        f"CAST({s}.in_reply_to_id AS VARCHAR) AS in_reply_to_id",
+        f"{is_reblog} AS is_reblog",
+        f"{'data.reblog.uri' if wrapper else 'CAST(NULL AS VARCHAR)'} AS reblog_of_uri",
+        f"{_ts(f'{s}.edited_at')} AS edited_at",
+        "CAST(length(regexp_replace(regexp_replace("
+        f"{text}, '<[^>]*>', '', 'g'), '&[#A-Za-z0-9]+;', '&', 'g')) AS BIGINT) AS content_length",
+        f"{_ts('meta.fetched_at')} AS fetched_at",
+        f"coalesce({s}.deleted, false) AS deleted",
+    ])
+
+
+def _select(table: Table, source: str, where: str = "") -> str:
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    return f"SELECT {cols} FROM {source}" + (f" WHERE {where}" if where else "")
+
+
+def _latest(table: Table, source: str, partition: str, order: str) -> str:
+    """Rows of ``source`` that are the first of their ``partition`` group by ``order``."""
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    return (f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) "
+            f"AS version_rank FROM {source}) AS ranked WHERE version_rank = 1")
+
+
+#: Every version of every status in the new raw records: the records themselves, and the originals embedded
+#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed: skipped.
+STATUS_VERSIONS = f"""
+SELECT * FROM (
+  SELECT
+    {_status_columns("data", wrapper=True)}
+  FROM raw_statuses
+  UNION ALL
+  SELECT
+    {_status_columns("data.reblog", wrapper=False)}
+  FROM raw_statuses WHERE data.reblog.uri IS NOT NULL
+) AS versions
+WHERE uri IS NOT NULL AND created_at IS NOT NULL
+"""
+
+STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
+                "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
+                "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
+
+#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI.
+MERGE_STATUSES = _latest(
+    STATUSES,
+    f"({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS candidates",
+    "uri", STATUS_ORDER)
+
+#: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none.
+HASHTAG_ROWS = """
+SELECT uri AS status_uri, tag, dt, created_at, account_key, instance,
+       replies_count + reblogs_count + favourites_count AS engagement
+FROM (SELECT *, unnest(hashtags) AS tag FROM statuses_merged WHERE NOT is_reblog AND NOT deleted) AS tagged
+"""
+
+
+def _account_columns(a: str) -> str:
+    acct = f"coalesce({a}.acct, {a}.username)"
+    return ", ".join([
+        f"{_key(acct, f'{a}.domain')} AS account_key",
+        f"{_home(acct, f'{a}.domain')} AS instance",
+        f"{a}.followers_count AS followers_count",
+        f"{a}.following_count AS following_count",
+        f"{a}.statuses_count AS statuses_count",
+        f"{_ts(f'{a}.created_at')} AS created_at",
+        f"{a}.bot AS bot",
+        f'{a}."group" AS "group"',
+        f"CAST({_ts(f'{a}.last_status_at')} AS DATE) AS last_status_at",
+        f"{_ts('meta.fetched_at')} AS fetched_at",
+    ])
+
+
+#: Account snapshots from the accounts/directory endpoints, status authors and reblogged authors.
+ACCOUNT_VERSIONS = f"""
+SELECT * FROM (
+  SELECT {_account_columns("data")} FROM raw_accounts
+  UNION ALL
+  SELECT {_account_columns("data.account")} FROM raw_statuses WHERE data.account IS NOT NULL
+  UNION ALL
+  SELECT {_account_columns("data.reblog.account")} FROM raw_statuses WHERE data.reblog.account IS NOT NULL
+) AS snapshots
+WHERE account_key IS NOT NULL
+"""
+
+MERGE_ACCOUNTS = _latest(
+    ACCOUNTS,
+    f"({_select(ACCOUNTS, 'existing_accounts')} UNION ALL {_select(ACCOUNTS, 'account_versions')}) AS candidates",
+    "account_key",
+    "fetched_at DESC NULLS LAST, coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
+    "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC")
+
+_WEEK = ("CASE WHEN regexp_matches(data.week, '^[0-9]+$') "
+         "THEN CAST(make_timestamp(CAST(data.week AS BIGINT) * 1000000) AS DATE) "
+         f"ELSE CAST({_ts('data.week')} AS DATE) END")
+
+#: Weekly activity rows reported by instances (``/api/v1/instance/activity``); week = the reported week start.
+ACTIVITY_VERSIONS = f"""
+SELECT * FROM (
+  SELECT lower(meta.instance) AS instance, {_WEEK} AS week,
+         TRY_CAST(data.statuses AS BIGINT) AS statuses, TRY_CAST(data.logins AS BIGINT) AS logins,
+         TRY_CAST(data.registrations AS BIGINT) AS registrations, {_ts('meta.fetched_at')} AS fetched_at
+  FROM raw_instance_activity
+) AS weeks
+WHERE week IS NOT NULL AND instance IS NOT NULL
+"""
+
+MERGE_ACTIVITY = _latest(
+    INSTANCE_ACTIVITY_TABLE,
+    f"({_select(INSTANCE_ACTIVITY_TABLE, 'existing_instance_activity')} UNION ALL "
+    f"{_select(INSTANCE_ACTIVITY_TABLE, 'activity_versions')}) AS candidates",
+    "instance, week",
+    "fetched_at DESC NULLS LAST, coalesce(statuses, -1) DESC, coalesce(logins, -1) DESC, "
+    "coalesce(registrations, -1) DESC")
+
+#: name → statement, in the order a curation run executes them (for documentation and the dialect tests).
+STATEMENTS = {
+    "status_versions": STATUS_VERSIONS,
+    "statuses_merged": MERGE_STATUSES,
+    "hashtags": HASHTAG_ROWS,
+    "account_versions": ACCOUNT_VERSIONS,
+    "accounts_merged": MERGE_ACCOUNTS,
+    "activity_versions": ACTIVITY_VERSIONS,
+    "activity_merged": MERGE_ACTIVITY,
+}
+

@@ -1,0 +1,133 @@
+"""One curation run, the same for every engine: plan → read new raw files → merge → publish → manifest.
+
+1. **Plan**: the raw files not in the manifest (:mod:`fediscope.engine.manifest`), within ``since``/``until``.
+   Nothing new → nothing is read or written (a re-run over the same input changes nothing).
+2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`), merged
+   with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
+   of ``hashtags``, derived from them) are rewritten whole. Other partitions are not touched.
+3. **Accounts** and **instance activity**: small tables, merged and rewritten whole.
+4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
+   files in the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fediscope.engine import curate_sql as sql
+from fediscope.engine.manifest import load_manifest, plan_curation, save_manifest
+from fediscope.engine.schema import ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE, STATUSES, Table
+from fediscope.engine.workspace import parquet_files
+
+if TYPE_CHECKING:
+    from fediscope.engine.base import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CurateSummary:
+    engine: str
+    raw_files: int = 0  # raw files read by this run
+    raw_files_outside_window: int = 0  # not yet curated, but outside --since/--until
+    status_versions: int = 0  # status versions found in the new files (reblog originals included)
+    statuses_written: int = 0  # rows of the rewritten statuses partitions
+    partitions: list[str] = field(default_factory=list)  # dt partitions of statuses/hashtags rewritten
+    hashtags_written: int = 0
+    accounts: int = 0  # rows of the accounts table after the run (0 when not rewritten)
+    instance_weeks: int = 0
+    files_published: int = 0
+    seconds: float = 0.0
+
+    @property
+    def noop(self) -> bool:
+        return self.raw_files == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
+
+
+def run_curation(engine: Engine, since: date | None = None, until: date | None = None) -> CurateSummary:
+    started = time.perf_counter()
+    lake, ws = engine.lake, engine.workspace
+    manifest = load_manifest(lake)
+    plan = plan_curation(lake, manifest, since, until)
+    summary = CurateSummary(engine=engine.name, raw_files=plan.total,
+                            raw_files_outside_window=plan.skipped_outside_window)
+    if plan.total == 0:
+        log.info("curation: nothing new to curate")
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    status_files = ws.local_files(plan.files["statuses"])
+    account_files = ws.local_files(plan.files["accounts"] + plan.files["directory"])
+    activity_files = ws.local_files(plan.files["instance_activity"])
+    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity)", plan.total,
+             len(status_files), len(account_files), len(activity_files))
+    engine.register_raw("raw_statuses", "statuses", status_files)
+    engine.register_raw("raw_accounts", "accounts", account_files)
+    engine.register_raw("raw_instance_activity", "instance_activity", activity_files)
+
+    staged = ws.new_staging_dir()
+    try:
+        if status_files:
+            _curate_statuses(engine, staged, summary)
+        if status_files or account_files:
+            summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS),
+                                            sql.MERGE_ACCOUNTS, ["account_key"])
+            summary.files_published += ws.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
+        if activity_files:
+            summary.instance_weeks = _merge_whole(
+                engine, staged, INSTANCE_ACTIVITY_TABLE, ("activity_versions", sql.ACTIVITY_VERSIONS),
+                sql.MERGE_ACTIVITY, ["instance", "week"])
+            summary.files_published += ws.publish(INSTANCE_ACTIVITY_TABLE.name,
+                                                  staged / INSTANCE_ACTIVITY_TABLE.name)
+    finally:
+        ws.discard(staged)
+    manifest.files.update(plan.sizes)
+    save_manifest(lake, manifest)
+    summary.seconds = time.perf_counter() - started
+    log.info("curation: %s", summary.as_dict())
+    return summary
+
+
+def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary) -> None:
+    ws = engine.workspace
+    summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
+    days = [str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions "
+                                               "ORDER BY dt")]
+    summary.partitions = days
+    existing = ws.partition_dirs(STATUSES.name, "dt", days)
+    if existing:
+        engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
+    else:
+        engine.register_empty("existing_statuses", STATUSES)
+    summary.statuses_written = engine.materialize("statuses_merged", sql.MERGE_STATUSES)
+    summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
+    engine.write_table("statuses_merged", STATUSES, staged / STATUSES.name, ["uri"])
+    engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])
+    summary.files_published += ws.publish(STATUSES.name, staged / STATUSES.name, "dt", days)
+    summary.files_published += ws.publish(HASHTAGS.name, staged / HASHTAGS.name, "dt", days)
+
+
+def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str, str], merge: str,
+                 order_by: list[str]) -> int:
+    """Merge new versions into an unpartitioned table and stage the whole table; returns its row count.
+
+    ``versions`` is (name, SQL) of the new versions; ``merge`` reads them and ``existing_<table>``.
+    """
+    ws = engine.workspace
+    engine.materialize(*versions)
+    directory = ws.table_dir(table.name)
+    if parquet_files(directory):
+        engine.register_parquet(f"existing_{table.name}", table, [directory], root=directory)
+    else:
+        engine.register_empty(f"existing_{table.name}", table)
+    rows = engine.materialize(f"{table.name}_merged", merge)
+    engine.write_table(f"{table.name}_merged", table, staged / table.name, order_by)
+    return rows

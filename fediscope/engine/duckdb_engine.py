@@ -1,0 +1,110 @@
+"""The embedded engine: DuckDB, in process, no JVM. The default (``FEDISCOPE_ENGINE=duckdb``).
+
+DuckDB reads the raw JSON Lines with ``read_json(files, format='newline_delimited', columns={...})`` and the
+curated tables with ``read_parquet(..., hive_partitioning=true)``, runs the shared SQL as written, and writes
+Parquet with ``COPY (...) TO dir (FORMAT parquet, PARTITION_BY (dt))``. The connection is in memory; large
+intermediate results spill to a temporary directory. The session time zone is UTC, so ``TIMESTAMPTZ`` values
+(the raw timestamps carry offsets) convert to UTC wall-clock ``TIMESTAMP`` values.
+
+This module must not import pyspark: demo runs and the default engine need no Java.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fediscope.config import Settings
+from fediscope.engine.base import Engine, Row
+from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
+from fediscope.engine.workspace import parquet_files
+from fediscope.errors import FediscopeError
+from fediscope.lake.backend import LakeBackend
+
+log = logging.getLogger(__name__)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(paths: Sequence[str | Path]) -> str:
+    return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, lake: LakeBackend | None = None, threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        super().__init__(settings, lake)
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+
+    def _run(self, sql: str) -> Any:
+        try:
+            return self.con.execute(sql)
+        except duckdb.Error as exc:
+            raise FediscopeError(f"DuckDB failed: {str(exc).splitlines()[0]}") from exc
+
+    def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
+        columns = duckdb_columns(entity)
+        if not files:
+            cols = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns.items())
+            self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} WHERE false")
+            return
+        spec = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items()) + "}"
+        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT meta, data FROM read_json({_list(files)}, "
+                  f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 67108864)")
+
+    def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
+        files = [f for p in paths for f in parquet_files(Path(p))]
+        if not files:
+            self.register_empty(view, table)
+            return
+        hive = ""
+        if table.partition_by:
+            hive = f", hive_partitioning = true, hive_types = {{{_literal(table.partition_by)}: 'DATE'}}"
+        cols = ", ".join(f'CAST("{c}" AS {duckdb_type(t)}) AS "{c}"' for c, t in table.columns.items())
+        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} FROM read_parquet({_list(files)}{hive})")
+
+    def register_empty(self, view: str, table: Table) -> None:
+        cols = ", ".join(f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"' for c, t in table.columns.items())
+        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} WHERE false")
+
+    def materialize(self, name: str, sql: str) -> int:
+        self._run(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return int(self._run(f"SELECT count(*) FROM {name}").fetchone()[0])
+
+    def query(self, sql: str) -> list[Row]:
+        cursor = self._run(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cols = ", ".join(f'"{c}"' for c in table.columns)
+        order = ", ".join(f'"{c}"' for c in order_by)
+        select = f"SELECT {cols} FROM {name} ORDER BY {order}"
+        if table.partition_by:
+            self._run(f"COPY ({select}) TO {_literal(str(out_dir))} (FORMAT parquet, "
+                      f'PARTITION_BY ("{table.partition_by}"), OVERWRITE_OR_IGNORE true)')
+        else:
+            self._run(f"COPY ({select}) TO {_literal(str(out_dir / 'part-0.parquet'))} (FORMAT parquet)")
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            super().close()

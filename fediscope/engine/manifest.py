@@ -1,0 +1,83 @@
+"""Which raw batch files are already curated: ``<lake>/_state/curated_manifest.json``.
+
+Curation is incremental: a run reads only raw files not in the manifest (or whose size changed, e.g. a batch
+rewritten by an erasure), merges them into the curated tables, and records them here *after* the curated
+tables are published. A crash in between makes the next run read those files again, which is harmless: merging
+the same versions twice gives the same rows (see :mod:`fediscope.engine.curate_sql`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from fediscope.errors import LakeError
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import RAW_ROOT, STATE_ROOT, parse_partition
+
+MANIFEST_PATH = f"{STATE_ROOT}/curated_manifest.json"
+#: Raw entities curation reads (``directory`` entries are account snapshots).
+CURATED_ENTITIES = ("statuses", "accounts", "directory", "instance_activity")
+
+
+@dataclass
+class Manifest:
+    files: dict[str, int] = field(default_factory=dict)  # lake path → size in bytes when curated
+    updated_at: str | None = None
+
+
+def load_manifest(lake: LakeBackend) -> Manifest:
+    if not lake.exists(MANIFEST_PATH):
+        return Manifest()
+    try:
+        raw = json.loads(lake.read(MANIFEST_PATH))
+        return Manifest(files={str(k): int(v) for k, v in raw.get("files", {}).items()},
+                        updated_at=raw.get("updated_at"))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise LakeError(f"{MANIFEST_PATH} is corrupt ({exc}); delete it to curate every raw file again "
+                        "(the result is the same, only slower)") from None
+
+
+def save_manifest(lake: LakeBackend, manifest: Manifest) -> None:
+    manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    body = {"version": 1, "updated_at": manifest.updated_at, "files": dict(sorted(manifest.files.items()))}
+    lake.write_atomic(MANIFEST_PATH, json.dumps(body, indent=1).encode())
+
+
+@dataclass
+class CurationPlan:
+    """The raw files a run reads, by entity, and their sizes (to record in the manifest afterwards)."""
+
+    files: dict[str, list[str]]
+    sizes: dict[str, int]
+    skipped_outside_window: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.files.values())
+
+
+def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = None,
+                  until: date | None = None) -> CurationPlan:
+    """The raw files not yet curated, limited to fetch dates ``since``..``until`` (inclusive) when given."""
+    files: dict[str, list[str]] = {e: [] for e in CURATED_ENTITIES}
+    sizes: dict[str, int] = {}
+    outside = 0
+    for entity in CURATED_ENTITIES:
+        for entry in lake.walk(f"{RAW_ROOT}/{entity}"):
+            if entry.is_dir or not entry.path.endswith((".jsonl", ".jsonl.gz")):
+                continue
+            if manifest.files.get(entry.path) == entry.size:
+                continue
+            if since or until:
+                try:
+                    day = date.fromisoformat(parse_partition(entry.path).get("dt", ""))
+                except ValueError:
+                    day = None
+                if day is None or (since and day < since) or (until and day > until):
+                    outside += 1
+                    continue
+            files[entity].append(entry.path)
+            sizes[entry.path] = entry.size
+    return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside)

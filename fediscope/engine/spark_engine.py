@@ -1,0 +1,142 @@
+"""The cluster engine: Spark SQL (``FEDISCOPE_ENGINE=spark``, master from ``FEDISCOPE_SPARK_MASTER``).
+
+Spark reads the raw JSON Lines with ``spark.read.schema(ddl).json(files)`` (the same declared schema as
+DuckDB, rendered as Spark DDL) and the curated tables with ``spark.read.parquet`` (``dt=`` directories become
+a ``date`` column), runs the shared DuckDB-dialect SQL translated by sqlglot, and writes Parquet with
+``df.write.partitionBy("dt")``. Intermediate results are persisted (memory, then disk) so each is computed once.
+
+The session time zone is forced to UTC: raw timestamps carry offsets and are converted to UTC wall-clock
+``TIMESTAMP_NTZ`` values, the same values DuckDB computes. Run it locally (``local[2]``) or submit it to a
+cluster with ``spark_jobs/curate.py`` and ``spark_jobs/metrics.py`` (see their docstrings for the command).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fediscope.config import Settings
+from fediscope.engine.base import Engine, Row
+from fediscope.engine.dialect import to_spark
+from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
+from fediscope.engine.workspace import parquet_files
+from fediscope.errors import ConfigError, FediscopeError, NotSupportedError
+from fediscope.lake.backend import LakeBackend
+
+log = logging.getLogger(__name__)
+
+#: Session settings fediscope relies on; applied to sessions it creates and to sessions handed to it.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
+}
+
+
+def is_local_master(master: str) -> bool:
+    return master.startswith("local")
+
+
+def build_session(master: str, app_name: str = "fediscope") -> Any:
+    """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
+        raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
+                          "or use FEDISCOPE_ENGINE=duckdb") from None
+    builder = SparkSession.builder.appName(app_name).master(master)
+    for key, value in SESSION_CONF.items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    if is_local_master(master):
+        builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # Java missing, bad master URL: py4j raises plain exceptions
+        raise ConfigError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
+                          "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
+                          "or use FEDISCOPE_ENGINE=duckdb)") from None
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    def __init__(self, settings: Settings, lake: LakeBackend | None = None, spark: Any = None) -> None:
+        super().__init__(settings, lake)
+        master = spark.sparkContext.master if spark is not None else settings.spark_master
+        if self.lake.local_path("") is None and not is_local_master(master):
+            raise NotSupportedError(
+                f"engine=spark on a cluster ({master}) with a WebHDFS lake ({self.lake.url}) is not supported: "
+                "executors cannot see the driver's staged copy. Use FEDISCOPE_SPARK_MASTER=local[*], "
+                "the duckdb engine, or a lake on a filesystem shared by every executor")
+        self._owns_session = spark is None
+        self.spark = spark if spark is not None else build_session(master)
+        for key, value in SESSION_CONF.items():
+            if key != "spark.sql.parquet.inferTimestampNTZ.enabled":
+                self.spark.conf.set(key, value)
+        self._persisted: dict[str, Any] = {}
+
+    def _sql(self, sql: str) -> Any:
+        from pyspark.errors import PySparkException
+
+        try:
+            return self.spark.sql(to_spark(sql))
+        except PySparkException as exc:
+            raise FediscopeError(f"Spark SQL failed: {str(exc).splitlines()[0]}") from exc
+
+    def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
+        if files:
+            frame = self.spark.read.schema(spark_ddl(entity)).option("mode", "PERMISSIVE").json(list(files))
+        else:
+            frame = self.spark.createDataFrame([], spark_ddl(entity))
+        frame.createOrReplaceTempView(view)
+
+    def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
+        if not any(parquet_files(Path(p)) for p in paths):
+            self.register_empty(view, table)
+            return
+        frame = self.spark.read.option("basePath", str(root)).parquet(*[str(p) for p in paths])
+        cols = [f"CAST(`{c}` AS {spark_type(t)}) AS `{c}`" for c, t in table.columns.items()]
+        frame.selectExpr(*cols).createOrReplaceTempView(view)
+
+    def register_empty(self, view: str, table: Table) -> None:
+        self.spark.createDataFrame([], table_spark_ddl(table)).createOrReplaceTempView(view)
+
+    def materialize(self, name: str, sql: str) -> int:
+        from pyspark import StorageLevel
+
+        if name in self._persisted:
+            self._persisted.pop(name).unpersist()
+        frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+        frame.createOrReplaceTempView(name)
+        self._persisted[name] = frame
+        return frame.count()
+
+    def query(self, sql: str) -> list[Row]:
+        return [row.asDict(recursive=True) for row in self._sql(sql).collect()]
+
+    def execute(self, sql: str) -> None:
+        self._sql(sql)
+
+    def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
+        frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
+        if table.partition_by:
+            frame = frame.repartition(f"`{table.partition_by}`").sortWithinPartitions(*order_by)
+            frame.write.mode("overwrite").partitionBy(table.partition_by).parquet(str(out_dir))
+        else:
+            frame.coalesce(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(str(out_dir))
+        for junk in [*out_dir.rglob(".*.crc"), *out_dir.rglob("_SUCCESS")]:
+            junk.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for frame in self._persisted.values():
+            frame.unpersist()
+        self._persisted.clear()
+        for view in self.spark.catalog.listTables():
+            if view.isTemporary:
+                self.spark.catalog.dropTempView(view.name)
+        if self._owns_session:
+            self.spark.stop()
+        super().close()
