@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Create the fediscope lake's top-level directories, on HDFS over WebHDFS (or in a local directory).
+
+The directory names come from :mod:`fediscope.lake.layout`, the same functions the collector, the scraping API
+and the NiFi flows use, so the layout is written down once. Partitions (``instance=…/dt=…``) are created by
+the writers themselves; this script makes the fixed part, so that permissions can be set on it before the
+first run and NiFi's PutHDFS finds its parent directories::
+
+    raw/mastodon/<entity>/   one per entity (statuses, accounts, instance, …)
+    curated/                 Parquet tables written by the batch jobs
+    _state/                  collector checkpoints
+    quarantine/              upstream data that could not be parsed
+    _audit/                  GDPR audit trail
+
+Usage (the lake defaults to FEDISCOPE_LAKE)::
+
+    python infra/hdfs/create_layout.py --lake 'webhdfs://namenode:9870/data/fediscope?user=fediscope'
+    python infra/hdfs/create_layout.py --instance mastodon.social --dry-run
+
+Run it as the HDFS user that will write the lake (``?user=``): with simple authentication WebHDFS creates the
+directories owned by that user. A parent such as ``/data`` must already exist and be writable by them
+(``hdfs dfs -mkdir -p /data && hdfs dfs -chown fediscope /data`` as the HDFS superuser).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+if importlib.util.find_spec("fediscope") is None:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from fediscope.config import instance_domain  # noqa: E402
+from fediscope.errors import FediscopeError  # noqa: E402
+from fediscope.lake.backend import LakeBackend, open_lake  # noqa: E402
+from fediscope.lake.layout import (  # noqa: E402
+    AUDIT_ROOT,
+    CURATED_ROOT,
+    ENTITIES,
+    QUARANTINE_ROOT,
+    RAW_ROOT,
+    STATE_ROOT,
+    partition_dir,
+)
+
+
+def lake_directories(instances: Sequence[str] = ()) -> list[str]:
+    """The directories to create, relative to the lake root, parents before children."""
+    dirs = [RAW_ROOT, *(f"{RAW_ROOT}/{entity}" for entity in ENTITIES)]
+    for instance in instances:
+        domain = instance_domain(instance)
+        # partition_dir validates entity and domain; the instance level is its parent directory
+        dirs += [partition_dir(entity, domain, "1970-01-01").rsplit("/", 1)[0] for entity in ENTITIES]
+    dirs += [CURATED_ROOT, STATE_ROOT, QUARANTINE_ROOT, AUDIT_ROOT]
+    return dirs
+
+
+def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[str]:
+    """Create each directory (existing ones are fine); returns those that did not exist before."""
+    created = []
+    for directory in directories:
+        if lake.exists(directory):
+            continue
+        makedirs = getattr(lake, "makedirs", None)
+        if makedirs is not None:
+            makedirs(directory)
+        else:
+            local = lake.local_path(directory)
+            if local is None:
+                raise FediscopeError(f"{lake.url}: this lake backend cannot create directories")
+            os.makedirs(local, exist_ok=True)
+        created.append(directory)
+    return created
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lake", default=os.environ.get("FEDISCOPE_LAKE", "./lake"),
+                        help="lake URL: webhdfs://namenode:9870/path[?user=NAME], file:///path or a path "
+                             "(default: FEDISCOPE_LAKE, else ./lake)")
+    parser.add_argument("--instance", action="append", default=[],
+                        help="also create raw/mastodon/<entity>/instance=<domain> for this instance (repeatable)")
+    parser.add_argument("--dry-run", action="store_true", help="print the directories, create nothing")
+    args = parser.parse_args(argv)
+    try:
+        directories = lake_directories(args.instance)
+        if args.dry_run:
+            print("\n".join(directories))
+            return 0
+        lake = open_lake(args.lake)
+        created = create_directories(lake, directories)
+    except (FediscopeError, ValueError) as exc:
+        print(f"create_layout: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    for directory in directories:
+        print(f"{'created' if directory in created else 'exists '} {lake.url.rstrip('/')}/{directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""infra/mariadb/bootstrap.sql + bootstrap.py against a real MariaDB: the users can do their job and no more."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pymysql
+import pytest
+
+from fediscope.engine.metrics import Metric
+from fediscope.store.port import open_store
+
+INFRA = Path(__file__).resolve().parents[2] / "infra" / "mariadb"
+spec = importlib.util.spec_from_file_location("mariadb_bootstrap", INFRA / "bootstrap.py")
+assert spec and spec.loader
+bootstrap_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bootstrap_module)
+
+WRITER_PW = "writer-pw-'quoted\\-0123456789"
+READER_PW = "reader-pw-0123456789abcdef"
+METRIC = Metric(name="infra_probe", question="Does the writer have the privileges the store needs?",
+                key=("tag",), sql="", rank_column="uses")
+
+
+def _run(mariadb, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url", mariadb.admin_url, *args],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+
+
+def _connect(mariadb, user: str, password: str, database: str) -> pymysql.Connection:
+    return pymysql.connect(host="127.0.0.1", port=mariadb.port, user=user, password=password, database=database,
+                           autocommit=True)
+
+
+def test_statements_are_split_and_renamed() -> None:
+    todo = bootstrap_module.statements((INFRA / "bootstrap.sql").read_text(), "analytics_2")
+    assert todo[0].startswith("CREATE DATABASE IF NOT EXISTS `analytics_2`")
+    assert not any("`fediscope`" in s for s in todo)
+    assert not any(s.lstrip().startswith("--") for s in todo)
+    with pytest.raises(bootstrap_module.BootstrapError):
+        bootstrap_module.statements("", "x`; DROP DATABASE mysql; --")
+
+
+def test_short_passwords_are_refused_before_connecting() -> None:
+    with pytest.raises(bootstrap_module.BootstrapError, match="shorter than 16"):
+        bootstrap_module.bootstrap("mysql://root@127.0.0.1:9", "short")
+
+
+def test_missing_password_is_a_clear_error() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FEDISCOPE_DB_PASSWORD"}
+    result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py")], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 2 and "FEDISCOPE_DB_PASSWORD" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.mariadb
+def test_bootstrap_creates_least_privilege_users(mariadb_server) -> None:
+    result = _run(mariadb_server, "--database", "fediscope_t1",
+                  env={"FEDISCOPE_DB_PASSWORD": WRITER_PW, "FEDISCOPE_DB_RO_PASSWORD": READER_PW})
+    assert result.returncode == 0, result.stderr
+    assert WRITER_PW not in result.stdout + result.stderr and READER_PW not in result.stdout + result.stderr
+    assert "FEDISCOPE_STORE=mysql+pymysql://fediscope:***@" in result.stdout
+
+    # The writer can do everything the MySQL store adapter does: create, upsert, read, alter, delete.
+    store = open_store(f"mysql+pymysql://fediscope:{quote(WRITER_PW, safe='')}@127.0.0.1:{mariadb_server.port}"
+                       "/fediscope_t1")
+    try:
+        store.write(METRIC, [{"tag": "python", "uses": 3}, {"tag": "Python", "uses": 5}])
+        store.write(METRIC, [{"tag": "python", "uses": 4, "share": 0.5}], replace=False)  # adds a column
+        assert store.get(METRIC, ["python"]) == {"tag": "python", "uses": 4, "share": 0.5}
+        assert [r["tag"] for r in store.top(METRIC, 2)] == ["Python", "python"]
+        assert store.delete_where(METRIC, "tag", "Python") == 1
+    finally:
+        store.close()
+
+    with _connect(mariadb_server, "fediscope", WRITER_PW, "fediscope_t1") as conn, conn.cursor() as cur:
+        cur.execute("SHOW GRANTS")
+        grants = " ".join(row[0] for row in cur.fetchall())
+        assert "ALL PRIVILEGES" not in grants and "GRANT OPTION" not in grants
+        with pytest.raises(pymysql.err.OperationalError):
+            cur.execute("CREATE DATABASE other_db")
+        with pytest.raises(pymysql.err.OperationalError):
+            cur.execute("SELECT * FROM mysql.user")
+
+    with _connect(mariadb_server, "fediscope_ro", READER_PW, "fediscope_t1") as conn, conn.cursor() as cur:
+        cur.execute("SELECT tag FROM metric_infra_probe")
+        assert [row[0] for row in cur.fetchall()] == ["python"]
+        for statement in ("INSERT INTO metric_infra_probe (tag) VALUES ('x')", "CREATE TABLE t (a INT)",
+                          "DELETE FROM metric_infra_probe"):
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute(statement)
+
+
+@pytest.mark.mariadb
+def test_bootstrap_is_idempotent_and_rotates_the_password(mariadb_server) -> None:
+    first = _run(mariadb_server, "--database", "fediscope_t2", env={"FEDISCOPE_DB_PASSWORD": WRITER_PW})
+    assert first.returncode == 0, first.stderr
+    new_pw = "rotated-password-0123456789"
+    again = _run(mariadb_server, "--database", "fediscope_t2", env={"FEDISCOPE_DB_PASSWORD": new_pw})
+    assert again.returncode == 0, again.stderr
+    with pytest.raises(pymysql.err.OperationalError):
+        _connect(mariadb_server, "fediscope", WRITER_PW, "fediscope_t2")
+    _connect(mariadb_server, "fediscope", new_pw, "fediscope_t2").close()
+
+
+def test_unreachable_server_is_one_clear_line() -> None:
+    result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url",
+                             "mysql://root:topsecret@127.0.0.1:9"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
+    assert result.returncode == 1
+    assert result.stderr.startswith("bootstrap: error: cannot connect") and "topsecret" not in result.stderr

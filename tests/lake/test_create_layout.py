@@ -1,0 +1,59 @@
+"""infra/hdfs/create_layout.py: creates the lake's fixed directories, over WebHDFS or locally."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from doubles.webhdfs_server import WebHDFSDouble
+
+from fediscope.lake.layout import ENTITIES, batch_path, quarantine_path, state_path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "hdfs" / "create_layout.py"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_dry_run_lists_the_directories_the_writers_use() -> None:
+    result = _run("--dry-run", "--instance", "https://Mastodon.Social/")
+    assert result.returncode == 0, result.stderr
+    dirs = result.stdout.split()
+    for entity in ENTITIES:
+        batch_dir = batch_path(entity, "mastodon.social", "2026-01-01", "b1").rsplit("/", 2)[0]
+        assert batch_dir in dirs  # raw/mastodon/<entity>/instance=mastodon.social
+        assert batch_dir.rsplit("/", 1)[0] in dirs
+    assert state_path("mastodon.social", "public").split("/")[0] in dirs
+    assert quarantine_path("mastodon.social", "/x", "2026-01-01", "b").split("/")[0] in dirs
+    assert "curated" in dirs
+    assert dirs.index("raw/mastodon") < dirs.index("raw/mastodon/statuses")
+
+
+def test_creates_the_layout_over_webhdfs_and_is_idempotent(webhdfs_server: WebHDFSDouble) -> None:
+    url = webhdfs_server.lake_url("/data/fediscope", user="fediscope")
+    first = _run("--lake", url)
+    assert first.returncode == 0, first.stderr
+    for entity in ENTITIES:
+        assert webhdfs_server.local(f"/data/fediscope/raw/mastodon/{entity}").is_dir()
+    for top in ("curated", "_state", "quarantine", "_audit"):
+        assert webhdfs_server.local(f"/data/fediscope/{top}").is_dir()
+    assert all(line.startswith("created ") for line in first.stdout.splitlines())
+    assert {r[4] for r in webhdfs_server.requests if r[2] == "MKDIRS"} == {"fediscope"}
+    second = _run("--lake", url)
+    assert second.returncode == 0 and all(line.startswith("exists ") for line in second.stdout.splitlines())
+
+
+def test_creates_the_layout_in_a_local_directory(tmp_path: Path) -> None:
+    result = _run("--lake", str(tmp_path / "lake"), "--instance", "fosstodon.org")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lake/raw/mastodon/statuses/instance=fosstodon.org").is_dir()
+
+
+def test_errors_are_one_line_and_non_zero() -> None:
+    unreachable = _run("--lake", "webhdfs://127.0.0.1:9/lake")
+    assert unreachable.returncode != 0
+    assert unreachable.stderr.startswith("create_layout: error:") and "Traceback" not in unreachable.stderr
+    bad = _run("--dry-run", "--instance", "not a domain")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
