@@ -8,13 +8,14 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   rewrite is off by one. Compute the weekday from a day difference instead (see ``activity_by_hour.sql``).
 * ``regexp_replace`` without the ``'g'`` flag replaces only the first match in DuckDB, every match in Spark.
 * ``len``/``length`` on a list becomes Spark's string ``LENGTH``; use ``array_length`` (Spark ``SIZE``).
-* ``dt::DATE + n`` and interval arithmetic on dates are left to the engines; use ``date_add``.
+* ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sqlglot
@@ -45,6 +46,9 @@ def check_portable(sql: str, name: str = "query") -> None:
             if modifiers is None or "g" not in modifiers.name:
                 raise NotPortableError(f"{name}: regexp_replace needs the 'g' flag (Spark always replaces "
                                        "every match, DuckDB only the first without it)")
+        if isinstance(node, exp.TimeToStr) and re.search(r"[A-Za-z]", re.sub(r"%.", "", node.args["format"].name)):
+            raise NotPortableError(f"{name}: strftime format {node.args['format'].name!r} has literal letters, "
+                                   "which Spark's date_format reads as pattern letters; use only %-codes")
         if isinstance(node, exp.Length) and _is_list_expression(node.this):
             raise NotPortableError(f"{name}: length() of a list becomes a string LENGTH in Spark; "
                                    "use array_length()")

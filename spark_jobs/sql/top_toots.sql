@@ -1,0 +1,26 @@
+-- question: Which toots got the most interactions (favourites + reblogs + replies)?
+-- key: status_uri
+-- rank: interactions DESC
+-- Content popularity: the 1000 most interacted-with toots (share events excluded), ranked by interactions,
+-- then favourites, then URI, so ties rank the same on every engine. created_at is UTC.
+SELECT * FROM (
+  SELECT
+    row_number() OVER (ORDER BY favourites_count + reblogs_count + replies_count DESC, favourites_count DESC,
+                       uri) AS ranking,
+    uri AS status_uri,
+    account_key,
+    instance,
+    strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
+    coalesce(language, 'und') AS language,
+    favourites_count,
+    reblogs_count,
+    replies_count,
+    favourites_count + reblogs_count + replies_count AS interactions,
+    media_count,
+    array_length(hashtags) AS hashtag_count,
+    is_reply
+  FROM statuses
+  WHERE NOT is_reblog
+) AS ranked
+WHERE ranking <= 1000
+ORDER BY ranking

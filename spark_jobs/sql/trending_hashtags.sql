@@ -1,0 +1,36 @@
+-- question: Which hashtags are trending: used more in the latest 7 days than in the 7 days before?
+-- key: tag
+-- rank: growth DESC
+-- The current window is the 7 days ending on the most recent day with hashtag data (not the wall clock, so
+-- a re-run over the same data gives the same answer); the previous window is the 7 days before it.
+-- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
+-- has a finite growth that still grows with its use. Only tags used in the current window are listed.
+WITH bounds AS (SELECT max(dt) AS last_day FROM hashtags),
+aged AS (
+  SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day
+  FROM hashtags AS h CROSS JOIN bounds AS b
+),
+windows AS (
+  SELECT
+    tag,
+    max(last_day) AS last_day,
+    sum(CASE WHEN age BETWEEN 0 AND 6 THEN 1 ELSE 0 END) AS current_toots,
+    sum(CASE WHEN age BETWEEN 7 AND 13 THEN 1 ELSE 0 END) AS previous_toots,
+    sum(CASE WHEN age BETWEEN 0 AND 6 THEN engagement ELSE 0 END) AS current_engagement
+  FROM aged
+  WHERE age BETWEEN 0 AND 13
+  GROUP BY tag
+)
+SELECT
+  row_number() OVER (ORDER BY (current_toots + 1) / (previous_toots + 1) DESC, current_toots DESC, tag)
+    AS ranking,
+  tag,
+  strftime(last_day, '%Y-%m-%d') AS window_end,
+  current_toots,
+  previous_toots,
+  current_toots - previous_toots AS delta,
+  (current_toots + 1) / (previous_toots + 1) AS growth,
+  current_engagement
+FROM windows
+WHERE current_toots > 0
+ORDER BY ranking
