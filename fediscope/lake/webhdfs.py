@@ -14,6 +14,9 @@ hide temporary names (HDFS shows a file that is still being written, with a grow
 ignores ``renameoptions`` (old HttpFS gateways) answers a plain rename's ``{"boolean": false}`` when the target
 exists; we then delete the target and rename again: a moment without the file, still never a partial one.
 
+HDFS forbids ``:`` in file names, which a partition such as ``instance=127.0.0.1:8080`` contains; it is stored
+as ``%3A`` (and ``%`` as ``%25``), the escaping Hive and Spark apply to partition values, and listed unescaped.
+
 "Insecure" means Hadoop's simple authentication: the user name travels as ``user.name`` and is trusted (no
 Kerberos). It comes from ``?user=`` in the lake URL, else the local login name, as in ``hdfs dfs``.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +78,15 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _escape(name: str) -> str:
+    """HDFS file names cannot contain ':' (``instance=127.0.0.1:8080``); escape it as Hive and Spark do."""
+    return name.replace("%", "%25").replace(":", "%3A")
+
+
+def _unescape(name: str) -> str:
+    return re.sub(r"%(25|3A)", lambda m: "%" if m.group(1) == "25" else ":", name)
+
+
 def _hidden(name: str) -> bool:
     return name.endswith(TMP_SUFFIX)
 
@@ -100,10 +113,15 @@ class WebHDFSLake:
         target = posixpath.normpath(posixpath.join(self.root, path.lstrip("/"))) if path.strip("/") else self.root
         if target != self.root and not target.startswith(self.root.rstrip("/") + "/"):
             raise LakeError(f"path {path!r} escapes the lake root {self.url}")
-        return target
+        if target == self.root:
+            return target
+        relative = posixpath.relpath(target, self.root)
+        return posixpath.join(self.root, "/".join(_escape(part) for part in relative.split("/")))
 
     def _rel(self, absolute: str) -> str:
-        return posixpath.relpath(absolute, self.root) if absolute != self.root else ""
+        if absolute == self.root:
+            return ""
+        return "/".join(_unescape(part) for part in posixpath.relpath(absolute, self.root).split("/"))
 
     # -- errors -------------------------------------------------------------------------------------------
 

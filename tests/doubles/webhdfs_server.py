@@ -191,8 +191,8 @@ class WebHDFSDouble:
 
     def _resolve(self, hdfs_path: str) -> Path:
         parts = [p for p in hdfs_path.split("/") if p]
-        if any(p in {".", ".."} for p in parts):
-            raise RemoteError("IllegalArgumentException", f"Invalid path name {hdfs_path}")
+        if any(p in {".", ".."} or ":" in p for p in parts):  # HDFS names (DFSUtil.isValidName) exclude ':'
+            raise RemoteError("IllegalArgumentException", f"Invalid file name: {hdfs_path}")
         return self.root.joinpath(*parts)
 
     def _check_parents(self, hdfs_path: str, create: bool) -> None:

@@ -91,6 +91,18 @@ def test_writing_below_a_file_fails_cleanly_and_keeps_the_file(lake: LakeBackend
     assert _paths(lake.walk("")) == ["blocker"]
 
 
+def test_partition_names_with_a_port_work(lake: LakeBackend) -> None:
+    """``instance=127.0.0.1:8080`` (a local test instance): HDFS forbids ':' in names, the backend copes."""
+    path = "raw/mastodon/statuses/instance=127.0.0.1:8080/dt=2026-01-01/b%1.jsonl"
+    lake.write_atomic(path, b"{}\n")
+    assert lake.read(path) == b"{}\n"
+    assert lake.exists(path)
+    assert _paths(lake.walk("raw")) == [path]
+    assert _paths(lake.list("raw/mastodon/statuses")) == ["raw/mastodon/statuses/instance=127.0.0.1:8080"]
+    assert lake.delete("raw/mastodon/statuses/instance=127.0.0.1:8080", recursive=True)
+    assert lake.walk("") == []
+
+
 # -- atomicity: observe the lake while a write is in flight ---------------------------------------------------
 
 

@@ -81,6 +81,14 @@ def test_a_failed_rename_removes_the_temporary_file(webhdfs_server: WebHDFSDoubl
     assert list(webhdfs_server.local("/lake/a").iterdir()) == []
 
 
+def test_colons_are_stored_escaped_as_hive_does(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("raw/instance=127.0.0.1:8080/x%3A.jsonl", b"1")
+    on_disk = webhdfs_server.local("/lake/raw/instance=127.0.0.1%3A8080/x%253A.jsonl")
+    assert on_disk.read_bytes() == b"1"
+    assert [e.path for e in lake.walk("")] == ["raw/instance=127.0.0.1:8080/x%3A.jsonl"]
+
+
 def test_makedirs_creates_nested_directories(webhdfs_server: WebHDFSDouble) -> None:
     lake = WebHDFSLake(webhdfs_server.lake_url())
     lake.makedirs("raw/mastodon/statuses")
