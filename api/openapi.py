@@ -21,6 +21,7 @@ ERROR_STATUSES = {
     "413": "Request body larger than the cap.",
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
     "502": "The instance failed, timed out, or answered with something unusable.",
+    "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely.",
 }
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,

@@ -6,7 +6,10 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * ``wait_on_rate_limit=False`` — an upstream 429 (or a spent budget) comes back at once as our 429 with the
   instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request;
-* a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only).
+* a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
+* the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
+  re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
+  returning an erased account.
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, malformed bodies).
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +29,8 @@ from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
 from api.params import PageQuery
 from fediscope.config import Settings, token_env_name
-from fediscope.errors import UpstreamError
+from fediscope.errors import FediscopeError, UpstreamError
+from fediscope.lake.backend import open_lake
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
@@ -43,6 +49,44 @@ MAX_RETRIES = 1
 MAX_TIMEOUT = 10.0
 #: Retry-After sent when the instance throttled us without saying for how long.
 DEFAULT_RETRY_AFTER = 60
+#: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
+SUPPRESSION_TTL = 30.0
+
+
+def _load_suppressed(settings: Settings) -> set[str]:
+    """The lake's suppression list, read the way the collector reads it (empty without the GDPR module)."""
+    try:
+        from fediscope.gdpr.suppression import load_suppressed
+    except ImportError:
+        return set()
+    return set(load_suppressed(open_lake(settings.lake)))
+
+
+class Suppression:
+    """The erasure suppression list, cached for ``ttl`` seconds; 503 when the lake cannot be read."""
+
+    def __init__(self, settings: Settings, ttl: float = SUPPRESSION_TTL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.ttl = ttl
+        self.clock = clock
+        self._keys: frozenset[str] = frozenset()
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> frozenset[str]:
+        with self._lock:
+            now = self.clock()
+            if self._loaded_at is None or now - self._loaded_at >= self.ttl:
+                try:
+                    self._keys = frozenset(_load_suppressed(self.settings))
+                except FediscopeError as exc:
+                    log.error("cannot read the suppression list from the lake: %s", exc)
+                    raise ApiError(503, "lake_unavailable",
+                                   "the erasure suppression list in the lake (FEDISCOPE_LAKE) cannot be read, so "
+                                   "records cannot be filtered safely; check the lake and retry") from None
+                self._loaded_at = now
+            return self._keys
 
 
 @dataclass
@@ -64,8 +108,10 @@ class Upstream:
                  client_factory: Callable[..., MastodonClient] | None = None) -> None:
         self.settings = settings
         self.guard = guard
-        self.policy_factory = policy_factory or (lambda: policy_from_settings(settings))
-        self.policy_factory()  # fail at start, not on the first request, when the pseudonym key is missing
+        policy_from_settings(settings)  # fail at start, not on the first request, when the pseudonym key is missing
+        self.suppression = Suppression(settings)
+        self.policy_factory = policy_factory or (
+            lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
 
     def client(self, base_url: str) -> MastodonClient:
@@ -79,13 +125,14 @@ class Upstream:
     def fetch(self, source: SourceRef, query: PageQuery) -> Fetched:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
+        policy = self.policy_factory()
         client = self.client(base_url)
         try:
             page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
                               min_id=query.min_id, limit=query.limit)
         except UpstreamError as exc:
             raise upstream_error(exc, query.domain, source) from None
-        landed = land_page(page, self.policy_factory(), query.domain)
+        landed = land_page(page, policy, query.domain)
         if landed.quarantined:
             log.warning("%s %s: %d malformed item(s) left out: %s", query.domain, page.endpoint,
                         len(landed.quarantined), "; ".join(sorted({q.reason for q in landed.quarantined}))[:300])

@@ -23,6 +23,7 @@ KEY = "test-key-0123456789abcdef"
 OLD_KEY = "old-key-0123456789abcdef"
 RO_KEY = "ro-key-0123456789abcdef"
 PSEUDONYM_KEY = "pseudonym-key-for-tests-0123456789"
+OFFLINE_DOMAIN = "allowed.example"  # allowlisted in the `offline` fixture, never contacted
 
 
 def make_settings(**overrides: Any) -> Settings:

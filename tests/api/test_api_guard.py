@@ -1,0 +1,167 @@
+"""The API is not a proxy: allowlist (403 naming FEDISCOPE_INSTANCES), non-public addresses refused (by lookup,
+at connection time against DNS rebinding, and on redirects), unless private addresses are explicitly allowed."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from api_testing import LiveApi, assert_error, make_settings
+
+from api.errors import ApiError
+from api.guard import InstanceGuard, harden_session, is_public_address
+
+
+def test_instance_not_on_the_allowlist_is_403_naming_the_setting(api: LiveApi, mastodon_server: Any) -> None:
+    for instance in ("mastodon.social", "https://evil.example", "127.0.0.1:1", "localhost"):
+        error = assert_error(api.get("/v1/instance", params={"instance": instance}), 403, "instance_not_allowed")
+        assert "FEDISCOPE_INSTANCES" in error["message"]
+        assert error["setting"] == "FEDISCOPE_INSTANCES"
+    assert mastodon_server.log == []
+
+
+def test_configured_sources_are_allowed_too(mastodon_server: Any, live_api: Callable[..., LiveApi]) -> None:
+    from fediscope.config import SourceSpec
+
+    live = live_api(make_settings(sources=(SourceSpec(mastodon_server.url, ("public",)),),
+                                  allow_private_addresses=True))
+    assert live.get("/v1/instance", params={"instance": mastodon_server.domain}).status_code == 200
+
+
+def test_the_configured_scheme_wins_over_the_requested_one(api: LiveApi, mastodon_server: Any) -> None:
+    """The request only selects an allowlisted instance: asking for https:// of an http:// double still reaches
+    it over the configured http (and asking for http:// of an https:// instance cannot downgrade it)."""
+    response = api.get("/v1/instance", params={"instance": f"https://{mastodon_server.domain}/"})
+    assert response.status_code == 200, response.text
+    guard = InstanceGuard(make_settings(instances=("https://secure.example", "http://secure.example")))
+    assert guard.base_url("secure.example") == "https://secure.example"
+
+
+def test_allowlisted_loopback_instance_is_refused_without_the_local_opt_in(
+        mastodon_server: Any, live_api: Callable[..., LiveApi]) -> None:
+    live = live_api(make_settings(instances=(mastodon_server.url,)))
+    error = assert_error(live.get("/v1/instance", params={"instance": mastodon_server.domain}), 403,
+                         "address_not_allowed")
+    assert "FEDISCOPE_ALLOW_PRIVATE_ADDRESSES" in error["message"]
+    assert mastodon_server.log == []
+
+
+REFUSED = ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+           "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.1",
+           "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:db8::1"]
+PUBLIC = ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not is_public_address(ipaddress.ip_address(address))
+    guard = InstanceGuard(make_settings(instances=("mastodon.example",)), resolver=lambda host, port: [address])
+    with pytest.raises(ApiError) as refused:
+        guard.check_addresses("mastodon.example")
+    assert refused.value.status == 403 and refused.value.code == "address_not_allowed"
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_pass(address: str) -> None:
+    assert is_public_address(ipaddress.ip_address(address))
+    InstanceGuard(make_settings(instances=("mastodon.example",)),
+                  resolver=lambda host, port: [address]).check_addresses("mastodon.example")
+
+
+def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
+    guard = InstanceGuard(make_settings(instances=("mastodon.example",)),
+                          resolver=lambda host, port: ["8.8.8.8", "10.0.0.7"])
+    with pytest.raises(ApiError, match="private"):
+        guard.check_addresses("mastodon.example")
+
+
+@pytest.mark.parametrize("name", ["metadata.google.internal", "localhost", "api.localhost", "db.internal"])
+def test_metadata_and_local_names_are_refused_without_a_lookup(name: str) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise AssertionError("no lookup expected")
+
+    with pytest.raises(ApiError) as refused:
+        InstanceGuard(make_settings(instances=(name,)), resolver=resolver).check_addresses(name)
+    assert refused.value.status == 403
+
+
+def test_addresses_are_refused_over_http_too(live_api: Callable[..., LiveApi]) -> None:
+    live = live_api(make_settings(instances=("mastodon.example",)),
+                    {"FEDISCOPE_RESOLVER": lambda host, port: ["169.254.169.254"]})
+    error = assert_error(live.get("/v1/timelines/public", params={"instance": "mastodon.example"}), 403,
+                         "address_not_allowed")
+    assert error["setting"] == "FEDISCOPE_ALLOW_PRIVATE_ADDRESSES"
+
+
+def test_unresolvable_instance_is_502(live_api: Callable[..., LiveApi]) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    live = live_api(make_settings(instances=("gone.example",)), {"FEDISCOPE_RESOLVER": resolver})
+    assert_error(live.get("/v1/instance", params={"instance": "gone.example"}), 502, "upstream_unresolvable")
+
+
+def test_dns_rebinding_is_caught_at_connection_time(mastodon_server: Any, live_api: Callable[..., LiveApi]) -> None:
+    """The lookup says "public", the connection lands on 127.0.0.1: the connection check refuses it before a
+    single byte is sent."""
+    live = live_api(make_settings(instances=(mastodon_server.url,)),
+                    {"FEDISCOPE_RESOLVER": lambda host, port: ["93.184.216.34"]})
+    assert_error(live.get("/v1/instance", params={"instance": mastodon_server.domain}), 502)
+    assert mastodon_server.log == []
+
+
+def test_hardened_session_refuses_non_public_peers(mastodon_server: Any) -> None:
+    session = harden_session(requests.Session(), allow_private=False)
+    with pytest.raises(requests.exceptions.ConnectionError, match="non-public address"):
+        session.get(mastodon_server.url + "/api/v1/instance", timeout=5)
+    assert mastodon_server.log == []
+    allowed = harden_session(requests.Session(), allow_private=True)
+    assert allowed.get(mastodon_server.url + "/api/v1/instance", timeout=5).status_code == 200
+
+
+@pytest.fixture
+def redirector() -> Iterator[Callable[[str], str]]:
+    """A server on 127.0.0.1 that redirects ``/to?<url>`` to <url>."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/to?"):
+                self.send_response(302)
+                self.send_header("Location", self.path[4:])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    yield lambda target: f"http://127.0.0.1:{port}/to?{target.replace('{port}', str(port))}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_redirects_to_another_host_are_refused(redirector: Callable[[str], str]) -> None:
+    session = harden_session(requests.Session(), allow_private=True)
+    assert session.get(redirector("/done"), timeout=5).json() == {"ok": True}  # same host: followed
+    with pytest.raises(requests.exceptions.InvalidURL, match="another host"):
+        session.get(redirector("http://localhost:{port}/done"), timeout=5)
+
+
+def test_environment_proxies_are_ignored() -> None:
+    assert harden_session(requests.Session(), allow_private=False).trust_env is False

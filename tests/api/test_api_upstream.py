@@ -1,0 +1,128 @@
+"""Upstream trouble, bounded: 429 passed through with Retry-After at once, 502 after one retry, timeouts,
+malformed answers, and the erasure suppression list honoured like the collector does."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from api_testing import LiveApi, assert_error, make_settings
+
+from fediscope.config import token_env_name
+from fediscope.lake.backend import open_lake
+from fediscope.privacy import policy_from_settings
+
+ACCOUNT = "mastodonpy_test_2"
+
+
+def _params(double: Any, **extra: Any) -> dict[str, Any]:
+    return {"instance": double.domain, **extra}
+
+
+@pytest.mark.parametrize(("style", "reset_in"), [("retry_after", 7), ("iso", 30), ("epoch", 45)])
+def test_upstream_429_is_passed_through_with_retry_after(api: LiveApi, mastodon_server: Any, style: str,
+                                                         reset_in: int) -> None:
+    mastodon_server.throttle(reset_in=reset_in, style=style)
+    started = time.monotonic()
+    response = api.get("/v1/timelines/public", params=_params(mastodon_server))
+    assert time.monotonic() - started < 5  # no waiting for the window inside the request
+    error = assert_error(response, 429, "upstream_rate_limited")
+    retry_after = int(response.headers["Retry-After"])
+    assert reset_in - 1 <= retry_after <= reset_in + 2
+    assert error["retry_after"] == retry_after
+    assert len(mastodon_server.requests_to("/api/v1/timelines")) == 1
+
+
+def test_upstream_429_without_a_hint_still_says_when_to_retry(api: LiveApi, mastodon_server: Any) -> None:
+    mastodon_server.throttle(reset_in=0, style="none")
+    response = api.get("/v1/timelines/public", params=_params(mastodon_server))
+    assert_error(response, 429, "upstream_rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_upstream_5xx_is_502_after_one_bounded_retry(api: LiveApi, mastodon_server: Any) -> None:
+    mastodon_server.fail(status=503, times=10)
+    started = time.monotonic()
+    error = assert_error(api.get("/v1/timelines/public", params=_params(mastodon_server)), 502,
+                         "upstream_unavailable")
+    assert time.monotonic() - started < 5
+    assert error["upstream_status"] == 503
+    assert len(mastodon_server.requests_to("/api/v1/timelines/public")) == 2
+
+
+def test_a_single_upstream_blip_is_retried_transparently(api: LiveApi, mastodon_server: Any) -> None:
+    mastodon_server.fail(status=502, times=1)
+    response = api.get("/v1/timelines/public", params=_params(mastodon_server, limit=3))
+    assert response.status_code == 200 and response.json()["count"] == 3
+
+
+def test_slow_upstream_times_out_as_502_within_bounds(mastodon_server: Any, live_api: Callable[..., LiveApi]) -> None:
+    live = live_api(make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
+                                  request_timeout=0.3))
+    mastodon_server.slow(delay=1.5, times=2, path="/api/v1/instance/activity")
+    started = time.monotonic()
+    assert_error(live.get("/v1/instance/activity", params=_params(mastodon_server)), 502, "upstream_unavailable")
+    assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("how", ["not_json", "truncated", "wrong_shape"])
+def test_malformed_upstream_body_is_502(api: LiveApi, mastodon_server: Any, how: str) -> None:
+    mastodon_server.malformed(how=how, path="/api/v1/timelines/public")
+    error = assert_error(api.get("/v1/timelines/public", params=_params(mastodon_server)), 502,
+                         "upstream_malformed")
+    assert "<html>" not in error["message"]
+
+
+def test_malformed_items_are_left_out_and_counted(api: LiveApi, mastodon_server: Any) -> None:
+    mastodon_server.malformed(how="missing_fields", path="/api/v1/timelines/public")
+    body = api.get("/v1/timelines/public", params=_params(mastodon_server, limit=10)).json()
+    assert body["quarantined"] >= 1
+    assert body["count"] + body["quarantined"] + body["skipped"] == 10
+    assert body["next"] is not None  # the page's cursors survive
+
+
+def test_upstream_refusal_is_502_with_the_token_hint(api: LiveApi, mastodon_server: Any) -> None:
+    mastodon_server.fail(status=401, times=1)
+    error = assert_error(api.get("/v1/instance/activity", params=_params(mastodon_server)), 502,
+                         "upstream_rejected")
+    assert token_env_name(mastodon_server.domain) in error["message"]
+    assert error["upstream_status"] == 401
+
+
+def test_unexpected_errors_are_a_500_envelope_that_reveals_nothing(api: LiveApi, mastodon_server: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("internal detail /etc/secret")
+
+    monkeypatch.setattr(api.app.extensions["fediscope_api"].upstream, "fetch", broken)
+    response = api.get("/v1/instance", params=_params(mastodon_server))
+    assert_error(response, 500, "internal_error")
+    assert "secret" not in response.text
+
+
+def test_erased_accounts_are_skipped_like_the_collector_skips_them(
+        mastodon_server: Any, live_api: Callable[..., LiveApi], tmp_path: Any) -> None:
+    from fediscope.gdpr.suppression import add_suppressed
+
+    settings = make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
+                             lake=str(tmp_path / "lake"))
+    erased = policy_from_settings(settings).account_key(ACCOUNT, mastodon_server.domain)
+    add_suppressed(open_lake(settings.lake), erased)
+    live = live_api(settings)
+    body = live.get(f"/v1/accounts/{ACCOUNT}/statuses", params=_params(mastodon_server)).json()
+    assert body["count"] == 0 and body["skipped"] > 0
+    public = live.get("/v1/timelines/public", params=_params(mastodon_server)).json()
+    authors = {r["data"]["account"]["acct"] for r in public["records"]}
+    assert authors and erased not in authors
+
+
+def test_an_unreadable_suppression_list_is_503_not_a_leak(mastodon_server: Any, live_api: Callable[..., LiveApi],
+                                                          tmp_path: Any) -> None:
+    lake = tmp_path / "lake"
+    (lake / "_state").mkdir(parents=True)
+    (lake / "_state" / "suppressed.json").write_text("{not json")
+    live = live_api(make_settings(instances=(mastodon_server.url,), allow_private_addresses=True, lake=str(lake)))
+    assert_error(live.get("/v1/timelines/public", params=_params(mastodon_server)), 503, "lake_unavailable")
+    assert mastodon_server.requests_to("/api/v1/timelines") == []
