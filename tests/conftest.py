@@ -20,3 +20,8 @@ from doubles.mastodon_server import MastodonDouble, mastodon_server  # noqa: E40
 
 # WebHDFS double (namenode + datanode on 127.0.0.1): the `webhdfs_server` fixture. Owner: lake/infra helper.
 from doubles.webhdfs_server import webhdfs_server  # noqa: E402, F401
+
+# Stores: HBase Thrift double, a real MariaDB server, and `metric_store` (one fresh store per kind). Owner: stores.
+from doubles.hbase_thrift_server import hbase_double  # noqa: E402, F401
+from doubles.mariadb import mariadb_server, mariadb_url  # noqa: E402, F401
+from doubles.stores import metric_store  # noqa: E402, F401

@@ -9,9 +9,12 @@ not present in the new result (a full recomputation).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fediscope.engine.metrics import Metric
+
+if TYPE_CHECKING:
+    from fediscope.config import Settings
 
 Row = dict[str, Any]
 
@@ -37,7 +40,18 @@ class MetricStore(Protocol):
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
         """Delete the rows whose ``column`` equals ``value`` (erasure); returns how many were deleted."""
 
+    def stored_metrics(self) -> dict[str, int]:
+        """Every metric the store holds, with its row count, by name (empty for an empty store)."""
+
     def close(self) -> None: ...
+
+
+def store_from_settings(settings: Settings) -> MetricStore:
+    """The configured store (``FEDISCOPE_STORE``), with the HBase table prefix from the settings."""
+    options: dict[str, Any] = {}
+    if settings.store.startswith("hbase://"):
+        options["table_prefix"] = settings.hbase_table_prefix
+    return open_store(settings.store, **options)
 
 
 def open_store(url: str, **options: Any) -> MetricStore:

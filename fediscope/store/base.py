@@ -1,0 +1,170 @@
+"""What every adapter shares: the write protocol (plan, evolve or rebuild, upsert, catalog) and query coercion.
+
+Adapters implement a handful of primitives over *raw* rows (as the database returns them); this class turns
+those into the :class:`~fediscope.store.port.MetricStore` operations, so the rules that make the three stores
+answer identically — which schema changes rebuild a table, how lookup values are typed, which rows a read
+returns — live in one place.
+
+Reads use the schema recorded at the last write (the catalog), not the ``Metric`` passed in: a store answers
+for what it holds, even when the metric's SQL file has changed since.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from fediscope.engine.metrics import Metric
+from fediscope.errors import StoreError
+from fediscope.store.schema import Row, TableSchema, WritePlan, check_metric_name, coerce_query, plan_write
+
+log = logging.getLogger(__name__)
+
+
+class BaseStore(ABC):
+    url: str
+
+    # -- primitives every adapter implements -------------------------------------------------------------
+
+    @abstractmethod
+    def _load_schema(self, metric: str) -> TableSchema | None:
+        """The catalog entry of a metric, or None when nothing was ever stored for it."""
+
+    @abstractmethod
+    def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None: ...
+
+    @abstractmethod
+    def _create(self, schema: TableSchema) -> None: ...
+
+    @abstractmethod
+    def _drop(self, schema: TableSchema) -> None:
+        """Remove the metric's tables and its catalog entry."""
+
+    @abstractmethod
+    def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
+        """Apply added columns and widened types in place (the key and rank layout are unchanged)."""
+
+    @abstractmethod
+    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
+        """Write prepared rows (and with ``replace`` delete the others); returns the metric's row count."""
+
+    @abstractmethod
+    def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None: ...
+
+    @abstractmethod
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]: ...
+
+    @abstractmethod
+    def _top(self, schema: TableSchema, n: int) -> list[Row]: ...
+
+    @abstractmethod
+    def _all(self, schema: TableSchema) -> list[Row]: ...
+
+    @abstractmethod
+    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+        """Delete matching rows; returns (deleted, remaining row count)."""
+
+    @abstractmethod
+    def stored_metrics(self) -> dict[str, int]:
+        """Every metric the store holds, with its row count (from the catalog), by name."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- the port -----------------------------------------------------------------------------------------
+
+    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
+        existing = self._load_schema(check_metric_name(metric.name))
+        if existing is None and not rows:
+            return 0
+        plan = plan_write(metric, rows, existing)
+        written = len(plan.rows)
+        if existing is not None and plan.rebuild:
+            log.info("metric=%s rebuilding its table (key, key types or rank changed)", metric.name)
+            kept = [] if replace else self._all_rows(existing)
+            plan = plan_write(metric, [*kept, *rows], None)
+            self._drop(existing)
+            existing = None
+            if not plan.rows:
+                return 0
+        if existing is None:
+            self._create(plan.schema)
+        elif plan.added or plan.widened:
+            log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
+            self._evolve(existing, plan)
+        count = self._upsert(plan.schema, plan.rows, replace)
+        self._save_schema(plan.schema, metric.question, count)
+        log.debug("metric=%s wrote %d rows (replace=%s, now %d)", metric.name, written, replace, count)
+        return written
+
+    def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
+        schema = self._load_schema(metric.name)
+        if schema is None:
+            return None
+        key = tuple(key) if isinstance(key, (list, tuple)) else (key,)
+        if len(key) != len(schema.key):
+            raise StoreError(f"metric {metric.name}: a key has {len(schema.key)} value(s) "
+                             f"({', '.join(schema.key)}), got {len(key)}")
+        typed = []
+        for column, value in zip(schema.key, key, strict=True):
+            ok, value = coerce_query(value, schema.types[column])
+            if not ok:
+                return None
+            typed.append(value)
+        raw = self._get(schema, tuple(typed))
+        return schema.decode(raw) if raw is not None else None
+
+    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None) -> list[Row]:
+        schema = self._load_schema(metric.name)
+        if schema is None or (limit is not None and limit <= 0):
+            return []
+        ok, value = coerce_query(prefix, schema.types[schema.prefix])
+        if not ok:
+            return []
+        return [schema.decode(r) for r in self._scan_prefix(schema, value, limit)]
+
+    def top(self, metric: Metric, n: int) -> list[Row]:
+        schema = self._load_schema(metric.name)
+        if schema is None or n <= 0:
+            return []
+        return [schema.decode(r) for r in self._top(schema, n)]
+
+    def all(self, metric: Metric) -> list[Row]:
+        schema = self._load_schema(metric.name)
+        return [] if schema is None else self._all_rows(schema)
+
+    def delete_where(self, metric: Metric, column: str, value: Any) -> int:
+        schema = self._load_schema(metric.name)
+        if schema is None or column not in schema.types:
+            return 0
+        ok, value = coerce_query(value, schema.types[column])
+        if not ok:
+            return 0
+        deleted, remaining = self._delete_where(schema, column, value)
+        if deleted:
+            self._save_schema(schema, metric.question, remaining)
+        return deleted
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _all_rows(self, schema: TableSchema) -> list[Row]:
+        return [schema.decode(r) for r in self._all(schema)]
+
+
+def sort_by_rank(schema: TableSchema, rows: list[Row]) -> list[Row]:
+    """Rows in top-N order: rank column (NULLs last in both directions), ties by key ascending."""
+    by_key = sorted(rows, key=schema.key_of)
+    if not schema.rank_column:
+        return by_key
+    rank = schema.rank_column
+    present = [r for r in by_key if r[rank] is not None]
+    present.sort(key=lambda r: r[rank], reverse=schema.rank_desc)  # stable: ties keep key order
+    return present + [r for r in by_key if r[rank] is None]

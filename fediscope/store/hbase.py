@@ -1,0 +1,307 @@
+"""HBase through its Thrift gateway with happybase (``hbase://host:9090``), for metrics at cluster scale.
+
+HBase has no columns types, no secondary indexes and no ORDER BY: a table is a sorted map from row key to
+cells, and the only fast reads are a row by key and a scan over a key range. The layout
+(:mod:`fediscope.store.hbase_schema`) and row keys (:mod:`fediscope.store.rowkeys`) are therefore designed for
+the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index.
+
+Writes go through ``table.batch(batch_size=…)`` (one ``mutateRows`` call per thousand cells) and are
+idempotent: a row's cells are overwritten by key, and when its rank value changes the old rank-index entry
+(whose row key the data row remembers in ``i:rank``) is deleted. Reads of the rank index check that the data
+row still points back at the entry, so an index entry left by an interrupted write is skipped, never shown.
+
+URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
+protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
+``-hsha``/``-nonblocking`` need framed). One connection pool per server and process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fediscope.errors import ConfigError, StoreError
+from fediscope.store import hbase_schema as layout
+from fediscope.store.base import BaseStore
+from fediscope.store.rowkeys import encode, encode_key, encode_rank
+from fediscope.store.schema import Row, TableSchema, WritePlan, cast
+
+log = logging.getLogger(__name__)
+
+_POOLS: dict[tuple[Any, ...], Any] = {}
+_POOLS_LOCK = threading.Lock()
+_OPTIONS = {"transport": str, "protocol": str, "pool_size": int, "timeout": int, "batch_size": int}
+
+
+def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> Any:
+    """The process-wide happybase pool for one Thrift server (opened eagerly: a wrong address fails here)."""
+    import happybase
+
+    key = (host, port, transport, protocol)
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = happybase.ConnectionPool(size, host=host, port=port, transport=transport,
+                                                   protocol=protocol, timeout=timeout)
+        return _POOLS[key]
+
+
+def close_pools() -> None:
+    """Close every pooled connection (tests, and processes that are about to fork)."""
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            while not pool._queue.empty():
+                pool._queue.get_nowait().close()
+        _POOLS.clear()
+
+
+class HBaseStore(BaseStore):
+    def __init__(self, url: str, table_prefix: str = "fediscope", **options: Any) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "hbase" or not parts.hostname:
+            raise ConfigError(f"not an HBase URL: {url!r} (expected hbase://host:9090)")
+        settings: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4,
+                                    "timeout": 30000, "batch_size": 1000}
+        for name, value in [*parse_qsl(parts.query), *options.items()]:
+            if name not in _OPTIONS:
+                raise ConfigError(f"HBase store: unknown option {name!r}; known: {', '.join(_OPTIONS)}")
+            try:
+                settings[name] = _OPTIONS[name](value)
+            except ValueError:
+                raise ConfigError(f"HBase store: option {name}={value!r} is not a {_OPTIONS[name].__name__}") \
+                    from None
+        if settings["transport"] not in ("buffered", "framed") or settings["protocol"] not in ("binary", "compact"):
+            raise ConfigError("HBase store: transport must be buffered or framed, protocol binary or compact")
+        self.url = url
+        self.prefix = layout.check_prefix(table_prefix)
+        self._address = f"{parts.hostname}:{parts.port or 9090}"
+        self._batch_size = settings["batch_size"]
+        with self._errors("connect"):
+            self._pool = _pool(parts.hostname, parts.port or 9090, settings["transport"], settings["protocol"],
+                               settings["pool_size"], settings["timeout"])
+        self.create_tables({layout.catalog_table(self.prefix): layout.CATALOG_FAMILIES})
+
+    # -- tables -------------------------------------------------------------------------------------------
+
+    def create_tables(self, tables: dict[str, dict[str, Any]]) -> list[str]:
+        """Create the tables that do not exist yet; returns the names created."""
+        created = []
+        with self._connection("create tables") as conn:
+            existing = {name.decode() for name in conn.tables()}
+            for name, families in tables.items():
+                if name not in existing:
+                    conn.create_table(name, families)
+                    created.append(name)
+        return created
+
+    def _create(self, schema: TableSchema) -> None:
+        tables = layout.metric_tables(self.prefix, schema.metric, schema.rank_column is not None)
+        self._delete_tables(tables)  # leftovers of an interrupted first write
+        self.create_tables(tables)
+
+    def _drop(self, schema: TableSchema) -> None:
+        self._delete_tables(layout.metric_tables(self.prefix, schema.metric, True))
+        with self._connection("update the catalog") as conn:
+            conn.table(layout.catalog_table(self.prefix)).delete(schema.metric.encode())
+
+    def _delete_tables(self, names: Iterable[str]) -> None:
+        with self._connection("delete tables") as conn:
+            existing = {name.decode() for name in conn.tables()}
+            for name in names:
+                if name in existing:
+                    conn.delete_table(name, disable=True)
+
+    def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
+        """Nothing to do: HBase rows hold any columns; the catalog records the new ones."""
+
+    # -- catalog ------------------------------------------------------------------------------------------
+
+    def _load_schema(self, metric: str) -> TableSchema | None:
+        with self._connection(f"read the catalog entry of {metric}") as conn:
+            row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:definition"])
+        return TableSchema.from_json(row[b"c:definition"]) if row else None
+
+    def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
+        cells = {b"c:definition": schema.to_json().encode(), b"c:question": question.encode(),
+                 b"c:rows": str(row_count).encode(),
+                 b"c:updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").encode()}
+        with self._connection("update the catalog") as conn:
+            conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)
+
+    def _row_count(self, metric: str) -> int:
+        with self._connection("read the catalog") as conn:
+            row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:rows"])
+        return int(row[b"c:rows"]) if row else 0
+
+    def stored_metrics(self) -> dict[str, int]:
+        with self._connection("read the catalog") as conn:
+            return {key.decode(): int(cells[b"c:rows"])
+                    for key, cells in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:rows"])}
+
+    # -- row keys -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row_key_columns(schema: TableSchema) -> list[str]:
+        if schema.prefix in schema.key:
+            return [schema.prefix, *(k for k in schema.key if k != schema.prefix)]
+        return list(schema.key)
+
+    def _row_key(self, schema: TableSchema, row: Row) -> bytes:
+        columns = self._row_key_columns(schema)
+        return encode_key([row[c] for c in columns], [schema.types[c] for c in columns])
+
+    @staticmethod
+    def _rank_key(schema: TableSchema, row: Row) -> bytes:
+        if not schema.rank_column:
+            return b""
+        rank = schema.rank_column
+        return (encode_rank(row[rank], schema.types[rank], schema.rank_desc)
+                + encode_key(schema.key_of(row), [schema.types[k] for k in schema.key]))
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
+        data_name = layout.data_table(self.prefix, schema.metric)
+        rank_name = layout.rank_table(self.prefix, schema.metric)
+        new = {self._row_key(schema, row): row for row in rows}
+        with self._connection(f"write {len(rows)} rows to {data_name}") as conn:
+            data = conn.table(data_name)
+            if replace:
+                existing = {key: cells.get(b"i:rank", b"") for key, cells in data.scan(columns=[b"i:rank"])}
+                count = len(new)
+            else:
+                existing = {}
+                keys = list(new)
+                for start in range(0, len(keys), self._batch_size):
+                    for key, cells in data.rows(keys[start:start + self._batch_size], columns=[b"i:rank"]):
+                        existing[key] = cells.get(b"i:rank", b"")
+                count = self._row_count(schema.metric) + len(new) - len(existing)
+            rank_puts: list[tuple[bytes, bytes]] = []
+            rank_deletes: list[bytes] = []
+            with data.batch(batch_size=self._batch_size) as batch:
+                for key, row in new.items():
+                    rank_key = self._rank_key(schema, row)
+                    cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
+                    cells[b"i:rank"] = rank_key
+                    batch.put(key, cells)
+                    old = existing.get(key)
+                    if rank_key and old != rank_key:
+                        rank_puts.append((rank_key, key))
+                        if old:
+                            rank_deletes.append(old)
+                for key in existing.keys() - new.keys() if replace else ():
+                    batch.delete(key)
+                    if existing[key]:
+                        rank_deletes.append(existing[key])
+            if schema.rank_column:
+                with conn.table(rank_name).batch(batch_size=self._batch_size) as batch:
+                    for rank_key, key in rank_puts:
+                        batch.put(rank_key, {b"r:row": key})
+                    for rank_key in rank_deletes:
+                        batch.delete(rank_key, columns=[b"r"])
+        return count
+
+    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+        type_ = schema.types[column]
+        qualifier = f"m:{column}".encode()
+        matches: list[tuple[bytes, bytes]] = []
+        with self._connection(f"delete from {schema.metric}") as conn:
+            data = conn.table(layout.data_table(self.prefix, schema.metric))
+            scan = ({"row_prefix": encode(value, type_)} if column == schema.prefix and column in schema.key
+                    else {})
+            for key, cells in data.scan(columns=[qualifier, b"i:rank"], **scan):
+                if qualifier in cells and cast(json.loads(cells[qualifier]), type_) == value:
+                    matches.append((key, cells.get(b"i:rank", b"")))
+            with data.batch(batch_size=self._batch_size) as batch:
+                for key, _ in matches:
+                    batch.delete(key, columns=[b"m", b"i"])
+            if schema.rank_column:
+                with conn.table(layout.rank_table(self.prefix, schema.metric)).batch(
+                        batch_size=self._batch_size) as batch:
+                    for _, rank_key in matches:
+                        if rank_key:
+                            batch.delete(rank_key, columns=[b"r"])
+        return len(matches), max(self._row_count(schema.metric) - len(matches), 0)
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _cells_to_row(cells: dict[bytes, bytes]) -> Row:
+        return {name[2:].decode(): json.loads(value) for name, value in cells.items() if name.startswith(b"m:")}
+
+    def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None:
+        row_key = self._row_key(schema, dict(zip(schema.key, key, strict=True)))
+        with self._connection(f"read {schema.metric}") as conn:
+            cells = conn.table(layout.data_table(self.prefix, schema.metric)).row(row_key, columns=[b"m"])
+        return self._cells_to_row(cells) if cells else None
+
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]:
+        if schema.prefix not in schema.key:  # not part of the row key: a full scan, filtered here
+            rows = [r for r in self._all(schema) if schema.decode(r)[schema.prefix] == value]
+            return rows[:limit] if limit is not None else rows
+        prefix = encode(value, schema.types[schema.prefix])
+        with self._connection(f"scan {schema.metric}") as conn:
+            table = conn.table(layout.data_table(self.prefix, schema.metric))
+            return [self._cells_to_row(cells) for _, cells in table.scan(row_prefix=prefix, columns=[b"m"],
+                                                                         limit=limit)]
+
+    def _top(self, schema: TableSchema, n: int) -> list[Row]:
+        if not schema.rank_column:
+            return self._all(schema)[:n]
+        result: list[Row] = []
+        with self._connection(f"read the top of {schema.metric}") as conn:
+            data = conn.table(layout.data_table(self.prefix, schema.metric))
+            index = conn.table(layout.rank_table(self.prefix, schema.metric))
+            pending: list[tuple[bytes, bytes]] = []
+
+            def resolve() -> None:
+                found = dict(data.rows([key for _, key in pending], columns=[b"m", b"i"]))
+                for rank_key, key in pending:
+                    cells = found.get(key)
+                    if cells is not None and cells.get(b"i:rank") == rank_key and len(result) < n:
+                        result.append(self._cells_to_row(cells))
+                pending.clear()
+
+            for rank_key, cells in index.scan(columns=[b"r:row"], batch_size=min(max(n, 10), 1000)):
+                pending.append((rank_key, cells[b"r:row"]))
+                if len(pending) >= n - len(result):
+                    resolve()
+                    if len(result) >= n:
+                        break
+            if pending:
+                resolve()
+        return result
+
+    def _all(self, schema: TableSchema) -> list[Row]:
+        with self._connection(f"scan {schema.metric}") as conn:
+            table = conn.table(layout.data_table(self.prefix, schema.metric))
+            rows = [self._cells_to_row(cells) for _, cells in table.scan(columns=[b"m"])]
+        return sorted(rows, key=lambda r: schema.key_of(schema.decode(r)))
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Nothing to release: the connection pool is shared by every store of the process."""
+
+    @contextmanager
+    def _connection(self, doing: str) -> Iterator[Any]:
+        with self._errors(doing), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        from thriftpy2.thrift import TException
+
+        try:
+            yield
+        except (TException, OSError) as exc:
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            hint = "; is the HBase Thrift server running (hbase thrift start -p 9090)?" \
+                if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__ else ""
+            raise StoreError(f"HBase at {self._address}: could not {doing}: {reason}{hint}") from exc

@@ -1,0 +1,67 @@
+"""MySQL / MariaDB (``mysql+pymysql://user:password@host:3306/db``), the store for BI tools such as Superset.
+
+Tables use real column types (``BIGINT``, ``DOUBLE``, ``BOOL``, ``VARCHAR`` keys, ``TEXT`` values), a primary
+key on the metric's key, an index on the rank column, and the ``utf8mb4_nopad_bin`` collation: keys compare
+byte for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the
+same code-point order as SQLite and HBase. Upserts are ``INSERT … ON DUPLICATE KEY UPDATE`` sent in batches
+(PyMySQL folds them into multi-row inserts). The database itself must exist::
+
+    CREATE DATABASE fediscope CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+    CREATE USER 'fediscope'@'%' IDENTIFIED BY '…';
+    GRANT ALL ON fediscope.* TO 'fediscope'@'%';
+
+A column whose type is not known yet (only NULLs so far) starts as ``TEXT`` and is changed with
+``ALTER TABLE … MODIFY COLUMN`` when values arrive; so is a column that widens (``BOOL`` → ``BIGINT`` →
+``DOUBLE``). Schema changes (DDL) commit on their own in MySQL; the rows of one write are one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Double, String, Table, Text, create_engine, text
+from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
+
+from fediscope.errors import ConfigError
+from fediscope.store.sql import SQLStore
+
+COLLATION = "utf8mb4_nopad_bin"
+
+
+class MySQLStore(SQLStore):
+    table_options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": COLLATION,
+                     "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
+
+    def __init__(self, url: str, **options: Any) -> None:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend not in ("mysql", "mariadb"):
+            raise ConfigError(f"not a MySQL/MariaDB URL: {parsed.render_as_string(hide_password=True)!r}")
+        if not parsed.database:
+            raise ConfigError("FEDISCOPE_STORE: the MySQL URL names no database; use "
+                              "mysql+pymysql://user:password@host:3306/<database>")
+        parsed = parsed.set(drivername=f"{backend}+pymysql")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
+                               connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
+        super().__init__(url, engine)
+
+    def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
+        if type_ == "str" and key_text_length:
+            return String(key_text_length)
+        return {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": Text(), "null": Text()}[type_]
+
+    def upsert(self, table: Table, value_columns: list[str]) -> Insert:
+        statement = insert(table)
+        columns = value_columns or [c.name for c in table.primary_key.columns][:1]
+        return statement.on_duplicate_key_update({name: statement.inserted[name] for name in columns})
+
+    def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
+        preparer = self._engine.dialect.identifier_preparer
+        spec = type_.compile(dialect=self._engine.dialect)
+        conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
+                          f"MODIFY COLUMN {preparer.quote(column)} {spec} NULL"))

@@ -1,0 +1,254 @@
+"""The logical schema of a stored metric, inferred from its rows, and the rules every adapter shares.
+
+A metric's rows are flat dicts of scalars. The stores need column types (SQL DDL, HBase value decoding), so
+the types are inferred from the rows and kept in a catalog next to the data (``fediscope_catalog`` in SQL,
+``<prefix>-catalog`` in HBase). Keeping the *logical* types there, rather than trusting each database's
+physical types, is what lets SQLite (dynamic typing), MariaDB (``TINYINT(1)`` for booleans) and HBase
+(bytes only) hand back exactly the Python values that were written.
+
+Types form a small lattice: ``null`` (every value so far was None) widens to anything; ``bool`` → ``int`` →
+``float`` widen in that order; ``str`` never mixes with numbers. A later batch may add columns (schema
+evolution) or widen a type; a change the store cannot apply in place (a different key, a key column changing
+type, a column switching between text and numbers) rebuilds the metric's table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.engine.metrics import Metric
+from fediscope.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+TYPES = ("null", "bool", "int", "float", "str")
+_NUMERIC_ORDER = {"null": 0, "bool": 1, "int": 2, "float": 3}
+_METRIC_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,56}$")
+MAX_KEY_TEXT = 255  # characters; MariaDB primary keys of utf8mb4 text are limited to 3072 bytes
+
+
+def check_metric_name(name: str) -> str:
+    """Metric names become table names in every store, so they are limited to ``[a-z][a-z0-9_]*`` (≤ 57)."""
+    if not _METRIC_NAME_RE.match(name):
+        raise StoreError(f"metric name {name!r} cannot be stored: use lowercase letters, digits and '_' "
+                         "(starting with a letter, at most 57 characters); rename spark_jobs/sql/<name>.sql")
+    return name
+
+
+def normalize_value(value: Any) -> Any:
+    """A JSON-compatible scalar for any value an engine may return (dates as ISO text, decimals as floats)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None  # neither MariaDB nor JSON can hold them; SQL engines give NULL for 0/0 anyway
+        return 0.0 if value == 0 else value  # -0.0 and 0.0 are one key
+    if isinstance(value, decimal.Decimal):
+        return normalize_value(float(value))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return normalize_value(item())
+    raise StoreError(f"cannot store a value of type {type(value).__name__} ({value!r}); "
+                     "metrics must return numbers, text, booleans or NULL")
+
+
+def value_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str"
+
+
+def merge_types(old: str, new: str) -> str | None:
+    """The narrowest type holding both, or None when text meets numbers."""
+    if old == new or new == "null":
+        return old
+    if old == "null":
+        return new
+    if "str" in (old, new):
+        return None
+    return old if _NUMERIC_ORDER[old] >= _NUMERIC_ORDER[new] else new
+
+
+def cast(value: Any, type_: str) -> Any:
+    """A stored (or written) value as the column's logical type; None stays None."""
+    if value is None:
+        return None
+    if type_ == "bool":
+        return bool(int(value)) if isinstance(value, (str, bytes)) else bool(value)
+    if type_ == "int":
+        return int(value)
+    if type_ == "float":
+        return float(value)
+    if type_ == "str":
+        return value.decode() if isinstance(value, bytes) else str(value)
+    return value
+
+
+def coerce_query(value: Any, type_: str) -> tuple[bool, Any]:
+    """A value used in a lookup, as the column's type; ``(False, None)`` when it can never match.
+
+    Every store applies this before querying, so no database's own implicit conversions (SQLite's
+    affinity, MariaDB's string-to-number comparisons) can make the stores answer differently.
+    """
+    value = normalize_value(value)
+    if value is None or type_ == "null":
+        return False, None
+    kind = value_type(value)
+    if type_ == "str":
+        return (True, value) if kind == "str" else (False, None)
+    if kind == "str":
+        return False, None
+    if type_ == "float":
+        return True, float(value)
+    if type_ == "int":
+        if kind == "float" and not value.is_integer():
+            return False, None
+        return True, int(value)
+    # bool column
+    if value in (0, 1):
+        return True, bool(value)
+    return False, None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """What a store knows about one metric: its key, its typed columns (in order) and how it is read."""
+
+    metric: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    rank_column: str | None = None
+    rank_desc: bool = True
+    prefix_column: str | None = None
+    types: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", dict(self.columns))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def prefix(self) -> str:
+        return self.prefix_column or self.key[0]
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [name for name, _ in self.columns if name not in self.key]
+
+    def key_of(self, row: Row) -> tuple[Any, ...]:
+        return tuple(row[k] for k in self.key)
+
+    def decode(self, raw: Row) -> Row:
+        """A row read from a store, with every column of the schema, as the logical types."""
+        return {name: cast(raw.get(name), type_) for name, type_ in self.columns}
+
+    def layout(self) -> tuple[Any, ...]:
+        """What cannot change without rebuilding the physical table (row keys, primary key, rank index)."""
+        rank_type = self.types.get(self.rank_column) if self.rank_column else None  # HBase encodes it in keys
+        return (self.key, tuple(self.types[k] for k in self.key), self.rank_column, rank_type, self.rank_desc,
+                self.prefix_column)
+
+    def to_json(self) -> str:
+        return json.dumps({"metric": self.metric, "key": list(self.key), "columns": [list(c) for c in self.columns],
+                           "rank_column": self.rank_column, "rank_desc": self.rank_desc,
+                           "prefix_column": self.prefix_column})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> TableSchema:
+        data = json.loads(text)
+        return cls(metric=data["metric"], key=tuple(data["key"]),
+                   columns=tuple((name, type_) for name, type_ in data["columns"]),
+                   rank_column=data.get("rank_column"), rank_desc=data.get("rank_desc", True),
+                   prefix_column=data.get("prefix_column"))
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """Rows ready to store (normalized, deduplicated by key, one value per schema column, cast to its type)."""
+
+    schema: TableSchema
+    rows: list[Row]
+    rebuild: bool  # the existing table cannot take this schema in place
+    added: tuple[str, ...] = ()
+    widened: tuple[str, ...] = ()
+
+
+def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None) -> WritePlan:
+    """Infer the schema of ``rows``, merge it with what is stored, and prepare the rows for writing."""
+    check_metric_name(metric.name)
+    normalized = [{column: normalize_value(value) for column, value in row.items()} for row in rows]
+    order: dict[str, str] = {}
+    for row in normalized:
+        for column, value in row.items():
+            merged = merge_types(order.get(column, "null"), value_type(value))
+            if merged is None:
+                raise StoreError(f"metric {metric.name}: column {column!r} mixes text and numbers "
+                                 f"(e.g. {value!r}); fix the metric's SQL so each column has one type")
+            order[column] = merged
+    missing = [k for k in metric.key if k not in order] if normalized else []
+    if missing:
+        raise StoreError(f"metric {metric.name}: key column(s) {', '.join(missing)} missing from the result; "
+                         f"the SQL must select every column named in its '-- key:' header")
+    if metric.rank_column and normalized and metric.rank_column not in order:
+        raise StoreError(f"metric {metric.name}: rank column {metric.rank_column!r} is not in the result")
+
+    rebuild = False
+    added: list[str] = []
+    widened: list[str] = []
+    if existing is None:
+        columns = dict(order)
+    else:
+        columns = dict(existing.columns)
+        for column, type_ in order.items():
+            if column not in columns:
+                columns[column] = type_
+                added.append(column)
+                continue
+            merged = merge_types(columns[column], type_)
+            if merged is None:
+                rebuild = True
+                merged = type_
+            if merged != columns[column]:
+                widened.append(column)
+            columns[column] = merged
+    schema = TableSchema(metric=metric.name, key=metric.key, columns=tuple(columns.items()),
+                         rank_column=metric.rank_column, rank_desc=metric.rank_desc,
+                         prefix_column=metric.prefix_column)
+    if existing is not None and schema.layout() != existing.layout():
+        rebuild = True
+
+    by_key: dict[tuple[Any, ...], Row] = {}
+    for row in normalized:
+        full = {name: cast(row.get(name), type_) for name, type_ in schema.columns}
+        key = schema.key_of(full)
+        if any(v is None for v in key):
+            nulls = [k for k, v in zip(schema.key, key, strict=True) if v is None]
+            raise StoreError(f"metric {metric.name}: key column(s) {', '.join(nulls)} are NULL in a row; "
+                             "key columns identify rows and must not be NULL (COALESCE them in the SQL)")
+        for k in schema.key:
+            if schema.types[k] == "str" and len(full[k]) > MAX_KEY_TEXT:
+                raise StoreError(f"metric {metric.name}: key column {k!r} has a value of {len(full[k])} "
+                                 f"characters; keys are limited to {MAX_KEY_TEXT}")
+        by_key[key] = full  # the last row with a key wins, in every store
+    return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
+                     widened=tuple(widened))

@@ -1,0 +1,218 @@
+"""The relational adapters' shared half: one table per metric, built with SQLAlchemy Core.
+
+Each metric is a table ``metric_<name>`` whose primary key is the metric's key (so an upsert by key is the
+database's own ``INSERT … ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``), with an index on the rank column for
+top-N reads and one on the prefix column when it is not the first key column. Tables are created on first
+write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one. ``fediscope_catalog`` holds one
+row per metric: its question, typed column list, row count and load time — handy in a BI tool too.
+
+Subclasses say how the dialect spells types and upserts (:mod:`fediscope.store.sqlite`,
+:mod:`fediscope.store.mysql`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
+
+from fediscope.errors import StoreError
+from fediscope.store.base import BaseStore
+from fediscope.store.schema import Row, TableSchema, WritePlan
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1000
+CATALOG = "fediscope_catalog"
+
+
+class SQLStore(BaseStore):
+    """A :class:`~fediscope.store.port.MetricStore` over a SQLAlchemy engine; see the module docstring."""
+
+    table_options: dict[str, Any] = {}
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self._engine = engine
+        self._shown_url = make_url(url).render_as_string(hide_password=True)
+        self._catalog = Table(
+            CATALOG, MetaData(),
+            Column("metric", String(64), primary_key=True),
+            Column("question", Text),
+            Column("definition", Text, nullable=False),
+            Column("row_count", BigInteger, nullable=False),
+            Column("updated_at", DateTime, nullable=False),
+            **self.table_options,
+        )
+        with self._errors("create the catalog table"), self._engine.begin() as conn:
+            self._catalog.create(conn, checkfirst=True)
+
+    # -- dialect hooks ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
+        """The column type for a logical type; ``key_text_length`` is set for text key columns."""
+
+    @abstractmethod
+    def upsert(self, table: Table, value_columns: list[str]) -> Insert:
+        """An INSERT that overwrites the row with the same primary key."""
+
+    def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
+        """Change a column to a wider type in place (not needed where typing is dynamic)."""
+
+    # -- catalog ------------------------------------------------------------------------------------------
+
+    def _load_schema(self, metric: str) -> TableSchema | None:
+        with self._errors(f"read the catalog entry of {metric}"), self._engine.connect() as conn:
+            definition = conn.execute(select(self._catalog.c.definition)
+                                      .where(self._catalog.c.metric == metric)).scalar()
+        return TableSchema.from_json(definition) if definition else None
+
+    def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
+        values = {"metric": schema.metric, "question": question, "definition": schema.to_json(),
+                  "row_count": row_count, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+        with self._errors(f"update the catalog entry of {schema.metric}"), self._engine.begin() as conn:
+            conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
+            conn.execute(self._catalog.insert().values(**values))
+
+    def stored_metrics(self) -> dict[str, int]:
+        with self._errors("read the catalog"), self._engine.connect() as conn:
+            rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.row_count)
+                                .order_by(self._catalog.c.metric)).all()
+        return {name: count for name, count in rows}
+
+    # -- tables -------------------------------------------------------------------------------------------
+
+    def table(self, schema: TableSchema) -> Table:
+        """The SQLAlchemy table of a metric, built from its schema (no reflection round trip)."""
+        text_keys = sum(schema.types[k] == "str" for k in schema.key)
+        key_length = min(255, 768 // max(text_keys, 1))
+        columns = [Column(name, self.column_type(type_, key_length if name in schema.key else None),
+                          nullable=name not in schema.key, autoincrement=False)
+                   for name, type_ in schema.columns]
+        table = Table(f"metric_{schema.metric}", MetaData(), *columns,
+                      PrimaryKeyConstraint(*schema.key, name=f"pk_{schema.metric}"), **self.table_options)
+        if schema.rank_column:
+            Index(f"rank_{schema.metric}", table.c[schema.rank_column], *(table.c[k] for k in schema.key))
+        if schema.prefix != schema.key[0]:
+            Index(f"prefix_{schema.metric}", table.c[schema.prefix])
+        return table
+
+    def _create(self, schema: TableSchema) -> None:
+        table = self.table(schema)
+        with self._errors(f"create table {table.name}"), self._engine.begin() as conn:
+            table.drop(conn, checkfirst=True)  # a leftover without a catalog entry (an interrupted first write)
+            table.create(conn)
+
+    def _drop(self, schema: TableSchema) -> None:
+        table = self.table(schema)
+        with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
+            table.drop(conn, checkfirst=True)
+            conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
+
+    def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
+        table = self.table(plan.schema)
+        preparer = self._engine.dialect.identifier_preparer
+        with self._errors(f"alter table {table.name}"), self._engine.begin() as conn:
+            for name in plan.added:
+                spec = table.c[name].type.compile(dialect=self._engine.dialect)
+                conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
+                                  f"ADD COLUMN {preparer.quote(name)} {spec}"))
+            for name in plan.widened:
+                self.widen(conn, table, name, table.c[name].type)
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
+        table = self.table(schema)
+        keys = [table.c[k] for k in schema.key]
+        with self._errors(f"write {len(rows)} rows to {table.name}"), self._engine.begin() as conn:
+            if replace:
+                new_keys = {schema.key_of(r) for r in rows}
+                stale = [k for k in conn.execute(select(*keys)).tuples() if tuple(k) not in new_keys]
+                for start in range(0, len(stale), CHUNK):
+                    conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
+            statement = self.upsert(table, schema.value_columns)
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(statement, rows[start:start + CHUNK])
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+        table = self.table(schema)
+        with self._errors(f"delete from {table.name}"), self._engine.begin() as conn:
+            deleted = conn.execute(delete(table).where(table.c[column] == value)).rowcount
+            remaining = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return deleted, remaining
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None:
+        table = self.table(schema)
+        where = and_(*(table.c[k] == v for k, v in zip(schema.key, key, strict=True)))
+        rows = self._select(select(table).where(where), table.name)
+        return rows[0] if rows else None
+
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]:
+        table = self.table(schema)
+        query = select(table).where(table.c[schema.prefix] == value).order_by(*(table.c[k] for k in schema.key))
+        return self._select(query.limit(limit) if limit is not None else query, table.name)
+
+    def _top(self, schema: TableSchema, n: int) -> list[Row]:
+        table = self.table(schema)
+        order: list[Any] = []
+        if schema.rank_column:
+            rank = table.c[schema.rank_column]
+            order = [rank.is_(None), rank.desc() if schema.rank_desc else rank.asc()]
+        query = select(table).order_by(*order, *(table.c[k] for k in schema.key)).limit(n)
+        return self._select(query, table.name)
+
+    def _all(self, schema: TableSchema) -> list[Row]:
+        table = self.table(schema)
+        return self._select(select(table).order_by(*(table.c[k] for k in schema.key)), table.name)
+
+    def _select(self, query: Any, what: str) -> list[Row]:
+        with self._errors(f"read {what}"), self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StoreError(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+
+
+def _key_in(keys: list[Any], values: list[tuple[Any, ...]]) -> Any:
+    if len(keys) == 1:
+        return keys[0].in_([v[0] for v in values])
+    return tuple_(*keys).in_(values)

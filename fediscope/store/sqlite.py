@@ -1,0 +1,65 @@
+"""SQLite, the default store (``sqlite:///path/to/fediscope.db``): a single file, nothing to run.
+
+SQLite types are per value, not per column (a column's declared type is only an "affinity"), which is why the
+logical types live in the catalog (:mod:`fediscope.store.schema`): a widened column needs no ``ALTER``, and a
+column whose type is not known yet (every value NULL so far) is declared ``BLOB`` — the affinity that stores
+whatever comes later unchanged. The file runs in WAL mode so a report can read while a batch writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, event
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine, UserDefinedType
+
+from fediscope.errors import ConfigError
+from fediscope.store.sql import SQLStore
+
+
+class _Untyped(UserDefinedType):
+    """A column declared ``BLOB``: no affinity, values kept as written."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "BLOB"
+
+
+_TYPES: dict[str, TypeEngine] = {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": Text(),
+                                 "null": _Untyped()}
+
+
+class SQLiteStore(SQLStore):
+    def __init__(self, url: str, **options: Any) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if database and database != ":memory:":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        super().__init__(url, engine)
+
+    def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
+        return _TYPES[type_]
+
+    def upsert(self, table: Table, value_columns: list[str]) -> Insert:
+        statement = insert(table)
+        if not value_columns:
+            return statement.on_conflict_do_nothing()
+        return statement.on_conflict_do_update(
+            index_elements=[c for c in table.primary_key.columns],
+            set_={name: statement.excluded[name] for name in value_columns})

@@ -1,0 +1,376 @@
+"""An HBase Thrift (v1) server for tests: the ``Hbase.thrift`` IDL that ships inside happybase, served with
+thriftpy2 on 127.0.0.1 and backed by in-memory sorted tables.
+
+happybase — and so :class:`fediscope.store.hbase.HBaseStore` — talks to it exactly as to ``hbase thrift
+start``: same IDL, same binary/compact protocols, buffered or framed transports. It implements the calls a
+client makes for tables, rows, batches and scanners, with HBase's semantics where they matter:
+
+* a table is a map from row key to cells, kept sorted by unsigned byte order; each family keeps one version;
+* a column is ``family:qualifier``; a bare ``family`` names the whole family in reads and deletes (as
+  ``CellUtil.parseColumn`` does), while ``family:`` is the empty qualifier;
+* ``getRows*`` answer only the rows that exist; a scan's start row is inclusive and its stop row exclusive
+  (the other way round for a reversed scan); a scanner pages with ``scannerGetList`` until an empty list;
+* unknown tables and families, enabled tables being deleted and disabled tables being used raise ``IOError``;
+  creating an existing table raises ``AlreadyExists``; unknown scanner ids raise ``IllegalArgument``;
+* filters (``filterString``) are not implemented and raise ``IllegalArgument`` rather than being ignored.
+
+Anything else in the IDL answers ``IOError("not implemented by the test double")``. ``calls`` counts the
+calls by name, so tests can check that writes are batched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import happybase
+import pytest
+import thriftpy2
+from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
+from thriftpy2.server import TThreadedServer
+from thriftpy2.thrift import TProcessor
+from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFactory, TServerSocket
+
+IDL = Path(happybase.__file__).parent / "Hbase.thrift"
+hbase_thrift = thriftpy2.load(str(IDL), module_name="hbase_double_thrift")
+
+
+@dataclass
+class Table:
+    families: dict[bytes, Any]
+    enabled: bool = True
+    rows: dict[bytes, dict[bytes, tuple[bytes, int]]] = field(default_factory=dict)
+    keys: list[bytes] = field(default_factory=list)
+
+    def cells(self, row: bytes, create: bool = False) -> dict[bytes, tuple[bytes, int]] | None:
+        if row not in self.rows:
+            if not create:
+                return None
+            bisect.insort(self.keys, row)
+            self.rows[row] = {}
+        return self.rows[row]
+
+    def drop_if_empty(self, row: bytes) -> None:
+        if row in self.rows and not self.rows[row]:
+            del self.rows[row]
+            self.keys.pop(bisect.bisect_left(self.keys, row))
+
+
+def _parse_column(column: bytes) -> tuple[bytes, bytes | None]:
+    """``b"cf"`` → (cf, None) meaning the whole family; ``b"cf:q"`` → (cf, q); ``b"cf:"`` → (cf, b"")."""
+    family, sep, qualifier = column.partition(b":")
+    return (family, qualifier) if sep else (family, None)
+
+
+class HBaseHandler:
+    """The service implementation; method and argument names follow ``Hbase.thrift``."""
+
+    def __init__(self) -> None:
+        self.tables: dict[bytes, Table] = {}
+        self.scanners: dict[int, tuple[Table, list[bytes], list[bytes] | None, bool]] = {}
+        self.calls: Counter[str] = Counter()
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in hbase_thrift.Hbase.thrift_services:
+            def not_implemented(*args: Any) -> None:
+                raise hbase_thrift.IOError(message=f"{name} is not implemented by the test double")
+            return not_implemented
+        raise AttributeError(name)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _table(self, name: bytes, enabled: bool = True) -> Table:
+        table = self.tables.get(name)
+        if table is None:
+            raise hbase_thrift.IOError(message=f"org.apache.hadoop.hbase.TableNotFoundException: {name.decode()}")
+        if enabled and not table.enabled:
+            raise hbase_thrift.IOError(message=f"org.apache.hadoop.hbase.TableNotEnabledException: {name.decode()}")
+        return table
+
+    def _check_family(self, table: Table, family: bytes) -> None:
+        if family not in table.families:
+            raise hbase_thrift.IOError(
+                message=f"org.apache.hadoop.hbase.regionserver.NoSuchColumnFamilyException: {family.decode()}")
+
+    def _select(self, table: Table, row: bytes, columns: list[bytes] | None, sort: bool = False) -> Any:
+        cells = table.rows.get(row)
+        if not cells:
+            return None
+        chosen: dict[bytes, tuple[bytes, int]] = {}
+        for name, cell in cells.items():
+            if columns:
+                family, qualifier = _parse_column(name)
+                if not any(_parse_column(c) in ((family, None), (family, qualifier)) for c in columns):
+                    continue
+            chosen[name] = cell
+        if not chosen:
+            return None
+        if sort:
+            return hbase_thrift.TRowResult(row=row, sortedColumns=[
+                hbase_thrift.TColumn(columnName=n, cell=hbase_thrift.TCell(value=v, timestamp=t))
+                for n, (v, t) in sorted(chosen.items())])
+        return hbase_thrift.TRowResult(row=row, columns={
+            n: hbase_thrift.TCell(value=v, timestamp=t) for n, (v, t) in chosen.items()})
+
+    def _mutate(self, table: Table, row: bytes, mutations: list[Any], timestamp: int | None = None) -> None:
+        stamp = timestamp if timestamp is not None else int(time.time() * 1000)
+        for mutation in mutations:
+            family, qualifier = _parse_column(mutation.column)
+            self._check_family(table, family)
+            if mutation.isDelete:
+                cells = table.cells(row)
+                if cells is not None:
+                    for name in [n for n in cells if _parse_column(n)[0] == family
+                                 and (qualifier is None or _parse_column(n)[1] == qualifier)]:
+                        del cells[name]
+                    table.drop_if_empty(row)
+            else:
+                name = family + b":" + (qualifier or b"")
+                table.cells(row, create=True)[name] = (mutation.value or b"", stamp)
+
+    # -- administration -------------------------------------------------------------------------------------
+
+    def getTableNames(self) -> list[bytes]:
+        self.calls["getTableNames"] += 1
+        with self._lock:
+            return sorted(self.tables)
+
+    def createTable(self, tableName: bytes, columnFamilies: list[Any]) -> None:
+        self.calls["createTable"] += 1
+        with self._lock:
+            if tableName in self.tables:
+                raise hbase_thrift.AlreadyExists(message=f"table {tableName.decode()} already exists")
+            if not columnFamilies:
+                raise hbase_thrift.IllegalArgument(message="a table needs at least one column family")
+            self.tables[tableName] = Table(families={d.name.rstrip(b":"): d for d in columnFamilies})
+
+    def getColumnDescriptors(self, tableName: bytes) -> dict[bytes, Any]:
+        self.calls["getColumnDescriptors"] += 1
+        with self._lock:
+            table = self._table(tableName, enabled=False)
+            return {name + b":": descriptor for name, descriptor in table.families.items()}
+
+    def isTableEnabled(self, tableName: bytes) -> bool:
+        with self._lock:
+            return self._table(tableName, enabled=False).enabled
+
+    def enableTable(self, tableName: bytes) -> None:
+        with self._lock:
+            self._table(tableName, enabled=False).enabled = True
+
+    def disableTable(self, tableName: bytes) -> None:
+        with self._lock:
+            self._table(tableName, enabled=False).enabled = False
+
+    def deleteTable(self, tableName: bytes) -> None:
+        self.calls["deleteTable"] += 1
+        with self._lock:
+            if self._table(tableName, enabled=False).enabled:
+                raise hbase_thrift.IOError(
+                    message=f"org.apache.hadoop.hbase.TableNotDisabledException: {tableName.decode()}")
+            del self.tables[tableName]
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def get(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> list[Any]:
+        with self._lock:
+            result = self._select(self._table(tableName), row, [column])
+            return list(result.columns.values()) if result else []
+
+    def getRow(self, tableName: bytes, row: bytes, attributes: Any) -> list[Any]:
+        return self.getRowWithColumns(tableName, row, None, attributes)
+
+    def getRowWithColumns(self, tableName: bytes, row: bytes, columns: list[bytes] | None,
+                          attributes: Any) -> list[Any]:
+        self.calls["getRowWithColumns"] += 1
+        with self._lock:
+            result = self._select(self._table(tableName), row, columns)
+            return [result] if result else []
+
+    def getRows(self, tableName: bytes, rows: list[bytes], attributes: Any) -> list[Any]:
+        return self.getRowsWithColumns(tableName, rows, None, attributes)
+
+    def getRowsWithColumns(self, tableName: bytes, rows: list[bytes], columns: list[bytes] | None,
+                           attributes: Any) -> list[Any]:
+        self.calls["getRowsWithColumns"] += 1
+        with self._lock:
+            table = self._table(tableName)
+            return [r for r in (self._select(table, row, columns) for row in rows) if r is not None]
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    def mutateRow(self, tableName: bytes, row: bytes, mutations: list[Any], attributes: Any) -> None:
+        self.calls["mutateRow"] += 1
+        with self._lock:
+            self._mutate(self._table(tableName), row, mutations)
+
+    def mutateRowTs(self, tableName: bytes, row: bytes, mutations: list[Any], timestamp: int,
+                    attributes: Any) -> None:
+        with self._lock:
+            self._mutate(self._table(tableName), row, mutations, timestamp)
+
+    def mutateRows(self, tableName: bytes, rowBatches: list[Any], attributes: Any) -> None:
+        self.calls["mutateRows"] += 1
+        with self._lock:
+            table = self._table(tableName)
+            for batch in rowBatches:
+                self._mutate(table, batch.row, batch.mutations)
+
+    def mutateRowsTs(self, tableName: bytes, rowBatches: list[Any], timestamp: int, attributes: Any) -> None:
+        with self._lock:
+            table = self._table(tableName)
+            for batch in rowBatches:
+                self._mutate(table, batch.row, batch.mutations, timestamp)
+
+    def deleteAll(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> None:
+        with self._lock:
+            self._mutate(self._table(tableName), row, [hbase_thrift.Mutation(isDelete=True, column=column)])
+
+    def deleteAllRow(self, tableName: bytes, row: bytes, attributes: Any) -> None:
+        self.calls["deleteAllRow"] += 1
+        with self._lock:
+            table = self._table(tableName)
+            if row in table.rows:
+                table.rows[row].clear()
+                table.drop_if_empty(row)
+
+    # -- scanners -------------------------------------------------------------------------------------------
+
+    def scannerOpenWithScan(self, tableName: bytes, scan: Any, attributes: Any) -> int:
+        self.calls["scannerOpenWithScan"] += 1
+        if scan.filterString:
+            raise hbase_thrift.IllegalArgument(message="filters are not implemented by the test double")
+        return self._open(tableName, scan.startRow or b"", scan.stopRow or b"", scan.columns,
+                          bool(scan.reversed), bool(scan.sortColumns))
+
+    def scannerOpen(self, tableName: bytes, startRow: bytes, columns: list[bytes], attributes: Any) -> int:
+        return self._open(tableName, startRow or b"", b"", columns, False, False)
+
+    def scannerOpenWithStop(self, tableName: bytes, startRow: bytes, stopRow: bytes, columns: list[bytes],
+                            attributes: Any) -> int:
+        return self._open(tableName, startRow or b"", stopRow or b"", columns, False, False)
+
+    def scannerOpenWithPrefix(self, tableName: bytes, startAndPrefix: bytes, columns: list[bytes],
+                              attributes: Any) -> int:
+        stop = _increment(startAndPrefix)
+        return self._open(tableName, startAndPrefix, stop or b"", columns, False, False)
+
+    def _open(self, name: bytes, start: bytes, stop: bytes, columns: list[bytes] | None, reverse: bool,
+              sort: bool) -> int:
+        with self._lock:
+            table = self._table(name)
+            if reverse:  # start is the (inclusive) upper end, stop the (exclusive) lower end
+                high = bisect.bisect_right(table.keys, start) if start else len(table.keys)
+                low = bisect.bisect_right(table.keys, stop) if stop else 0
+                keys = list(reversed(table.keys[low:high]))
+            else:
+                low = bisect.bisect_left(table.keys, start)
+                high = bisect.bisect_left(table.keys, stop) if stop else len(table.keys)
+                keys = table.keys[low:high]
+            scanner_id = next(self._ids)
+            self.scanners[scanner_id] = (table, keys, columns, sort)
+            return scanner_id
+
+    def scannerGetList(self, id: int, nbRows: int) -> list[Any]:
+        self.calls["scannerGetList"] += 1
+        with self._lock:
+            if id not in self.scanners:
+                raise hbase_thrift.IllegalArgument(message=f"no scanner with id {id}")
+            table, keys, columns, sort = self.scanners[id]
+            results: list[Any] = []
+            while keys and len(results) < max(nbRows, 1):
+                result = self._select(table, keys.pop(0), columns, sort)
+                if result is not None:
+                    results.append(result)
+            return results
+
+    def scannerGet(self, id: int) -> list[Any]:
+        return self.scannerGetList(id, 1)
+
+    def scannerClose(self, id: int) -> None:
+        with self._lock:
+            if self.scanners.pop(id, None) is None:
+                raise hbase_thrift.IllegalArgument(message=f"no scanner with id {id}")
+
+
+def _increment(prefix: bytes) -> bytes | None:
+    """The first key after every key starting with ``prefix`` (None: no upper bound)."""
+    stripped = prefix.rstrip(b"\xff")
+    return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
+
+
+class _Server(TThreadedServer):
+    """TThreadedServer whose socket is bound before serving, so port 0 can be resolved first."""
+
+    def serve(self) -> None:
+        while not self.closed:
+            try:
+                client = self.trans.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(client,), daemon=True).start()
+
+
+class HBaseThriftDouble:
+    """``with HBaseThriftDouble() as hbase: HBaseStore(hbase.url)`` — a Thrift server on a free port."""
+
+    def __init__(self, transport: str = "buffered", protocol: str = "binary") -> None:
+        self.handler = HBaseHandler()
+        self.transport, self.protocol = transport, protocol
+        trans_factory = {"buffered": TBufferedTransportFactory, "framed": TFramedTransportFactory}[transport]()
+        proto_factory = {"binary": lambda: TBinaryProtocolFactory(decode_response=False),
+                         "compact": lambda: TCompactProtocolFactory(decode_response=False)}[protocol]()
+        self._socket = TServerSocket(host="127.0.0.1", port=0, client_timeout=None)
+        self._server = _Server(TProcessor(hbase_thrift.Hbase, self.handler), self._socket,
+                               iprot_factory=proto_factory, itrans_factory=trans_factory)
+        self._server.daemon = True
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        query = "" if (self.transport, self.protocol) == ("buffered", "binary") else \
+            f"?transport={self.transport}&protocol={self.protocol}"
+        return f"hbase://127.0.0.1:{self.port}{query}"
+
+    @property
+    def calls(self) -> Counter[str]:
+        return self.handler.calls
+
+    def table(self, name: str) -> Table:
+        return self.handler.tables[name.encode()]
+
+    def start(self) -> HBaseThriftDouble:
+        self._socket.listen()
+        self.port = self._socket.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._server.serve, name="hbase-thrift-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._socket.close()  # shutdown + close: the blocked accept() raises and serve() returns
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> HBaseThriftDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def hbase_double() -> Iterator[HBaseThriftDouble]:
+    """One Thrift server per test session; tests isolate themselves with their own table prefix."""
+    with HBaseThriftDouble() as server:
+        yield server

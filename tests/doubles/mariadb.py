@@ -1,0 +1,136 @@
+"""A real MariaDB server for tests, started from Debian's ``mariadb-server`` binaries on 127.0.0.1.
+
+The server gets its own data directory under a temporary folder (``mariadb-install-db``), listens on a free
+port and a private socket, and is stopped and deleted when the test session ends. Nothing of a system-wide
+installation (``/etc/mysql``, ``/var/lib/mysql``, the service) is used: every program runs with
+``--no-defaults``. Tests connect as a ``fediscope`` user, not as root, each test in a database of its own.
+
+When the binaries are missing the tests that need them are skipped, with a reason naming the package:
+``make test`` installs it when run as root (``infra/scripts/install_system_deps.sh``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+USER, PASSWORD = "fediscope", "fediscope-test-password"
+MISSING = ("MariaDB tests SKIPPED: mariadbd / mariadb-install-db not found. Install Debian's package "
+           "'mariadb-server' (apt-get install mariadb-server), or run `make test` as root, which installs it.")
+
+
+def _binary(name: str, *fallbacks: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((f for f in fallbacks if os.access(f, os.X_OK)), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class MariaDBServer:
+    """``server = MariaDBServer(base).start(); url = server.create_database("t1"); server.stop()``."""
+
+    def __init__(self, base: Path) -> None:
+        self.mariadbd = _binary("mariadbd", "/usr/sbin/mariadbd")
+        self.install_db = _binary("mariadb-install-db", "/usr/bin/mariadb-install-db")
+        self.base = base
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.mariadbd and self.install_db)
+
+    def start(self, timeout: float = 60) -> MariaDBServer:
+        assert self.mariadbd and self.install_db
+        datadir, log = self.base / "data", self.base / "mariadb.log"
+        as_root = ["--user=root"] if os.geteuid() == 0 else []
+        subprocess.run([self.install_db, "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
+                        "--auth-root-authentication-method=normal", *as_root],
+                       check=True, capture_output=True, timeout=120)
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [self.mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={self.base / 'mariadb.sock'}",
+             f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mariadb.pid'}",
+             f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
+             "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", *as_root],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._bootstrap()
+                return self
+            except Exception as exc:  # noqa: BLE001 — not accepting connections yet
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    self.stop()
+                    raise RuntimeError(f"mariadbd did not start ({exc}); its log ends with:\n{tail}") from exc
+                time.sleep(0.2)
+
+    def _root(self):  # noqa: ANN202 — a pymysql connection
+        import pymysql
+
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", autocommit=True,
+                               connect_timeout=2)
+
+    def _bootstrap(self) -> None:
+        with self._root() as conn, conn.cursor() as cur:
+            cur.execute("CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (USER, PASSWORD))
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database the ``fediscope`` user owns; returns its SQLAlchemy URL."""
+        with self._root() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin")
+            cur.execute(f"GRANT ALL ON `{name}`.* TO %s@'127.0.0.1'", (USER,))
+        return f"mysql+pymysql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{name}"
+
+    def drop_database(self, name: str) -> None:
+        with self._root() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """A MariaDB server for the whole session (started on first use); skipped when not installed."""
+    base = Path(tempfile.mkdtemp(prefix="fediscope-mariadb-"))
+    server = MariaDBServer(base)
+    if not server.available:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(MISSING)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> Iterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield mariadb_server.create_database(name)
+    mariadb_server.drop_database(name)

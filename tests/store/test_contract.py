@@ -1,0 +1,253 @@
+"""The store port's contract, run on every adapter: SQLite, MariaDB, the HBase Thrift double (and a real HBase
+when FEDISCOPE_TEST_HBASE is set). Every expected answer here is written out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from fediscope.engine.metrics import parse_metric
+from fediscope.errors import StoreError
+
+
+def metric(name: str, key: str, rank: str | None = None, prefix: str | None = None):
+    header = [f"-- question: test metric {name}", f"-- key: {key}"]
+    if rank:
+        header.append(f"-- rank: {rank}")
+    if prefix:
+        header.append(f"-- prefix: {prefix}")
+    return parse_metric(name, "\n".join(header) + "\nSELECT 1\n")
+
+
+ACCOUNTS = metric("accounts", "account", rank="followers DESC")
+DAILY = metric("daily", "instance, day", rank="toots DESC")
+BY_DAY = metric("by_day", "instance, day", prefix="day")
+RATES = metric("rates", "bucket", rank="share ASC")
+
+ROWS = [
+    {"account": "carol", "followers": 30, "rate": 0.1 + 0.2, "bot": False, "lang": "en", "note": None},
+    {"account": "alice", "followers": 120, "rate": 1 / 3, "bot": True, "lang": "fr", "note": "ünïcødé ✓ 🐘"},
+    {"account": "bob", "followers": 30, "rate": -2.5e-300, "bot": False, "lang": "de", "note": ""},
+    {"account": "dave", "followers": None, "rate": 0.0, "bot": False, "lang": "en", "note": "x"},
+    {"account": "erin", "followers": 2**53 + 1, "rate": 1e300, "bot": False, "lang": "en", "note": "y"},
+]
+
+
+def by_account(rows):
+    return {r["account"]: r for r in rows}
+
+
+def test_rows_round_trip_with_their_types(metric_store):
+    assert metric_store.write(ACCOUNTS, ROWS) == 5
+    stored = metric_store.all(ACCOUNTS)
+    assert [r["account"] for r in stored] == ["alice", "bob", "carol", "dave", "erin"]  # key order
+    for row in stored:
+        original = by_account(ROWS)[row["account"]]
+        assert row == original
+        assert [type(v) for v in row.values()] == [type(original[c]) for c in row]
+    assert metric_store.get(ACCOUNTS, ["alice"]) == by_account(ROWS)["alice"]
+    assert metric_store.get(ACCOUNTS, ("nobody",)) is None
+
+
+def test_rewriting_a_batch_overwrites_and_never_duplicates(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(ACCOUNTS, ROWS, replace=False)
+    assert len(metric_store.all(ACCOUNTS)) == 5
+    assert metric_store.stored_metrics() == {"accounts": 5}
+    changed = [dict(r, followers=1, note=None) if r["account"] == "alice" else r for r in ROWS]
+    metric_store.write(ACCOUNTS, changed)
+    assert metric_store.get(ACCOUNTS, ["alice"])["followers"] == 1
+    assert metric_store.get(ACCOUNTS, ["alice"])["note"] is None
+    assert len(metric_store.all(ACCOUNTS)) == 5
+
+
+def test_replace_removes_rows_missing_from_the_new_result_and_append_keeps_them(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(ACCOUNTS, [dict(ROWS[0], followers=7), ROWS[1]], replace=True)
+    assert [r["account"] for r in metric_store.all(ACCOUNTS)] == ["alice", "carol"]
+    assert metric_store.get(ACCOUNTS, ["bob"]) is None
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 10)] == ["alice", "carol"]
+    metric_store.write(ACCOUNTS, [ROWS[2]], replace=False)
+    assert [r["account"] for r in metric_store.all(ACCOUNTS)] == ["alice", "bob", "carol"]
+    assert metric_store.stored_metrics() == {"accounts": 3}
+
+
+def test_duplicate_keys_in_one_write_keep_the_last_row(metric_store):
+    rows = [dict(ROWS[0], followers=1), dict(ROWS[0], followers=2)]
+    assert metric_store.write(ACCOUNTS, rows) == 1
+    assert metric_store.all(ACCOUNTS) == [dict(ROWS[0], followers=2)]
+
+
+def test_top_orders_by_rank_with_ties_by_key_and_nulls_last(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 10)] == ["erin", "alice", "bob", "carol", "dave"]
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 2)] == ["erin", "alice"]
+    assert metric_store.top(ACCOUNTS, 0) == []
+    assert metric_store.top(ACCOUNTS, 1)[0] == by_account(ROWS)["erin"]
+
+
+def test_top_follows_rank_changes_without_stale_entries(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(ACCOUNTS, [dict(ROWS[2], followers=10**6), dict(ROWS[4], followers=None)], replace=False)
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 10)] == ["bob", "alice", "carol", "dave", "erin"]
+    assert [r["followers"] for r in metric_store.top(ACCOUNTS, 2)] == [10**6, 120]
+
+
+def test_top_ascending_rank_with_float_values(metric_store):
+    rows = [{"bucket": b, "share": s} for b, s in [(0, 0.5), (1, -0.25), (2, 0.5), (3, None), (-4, -1e-9)]]
+    metric_store.write(RATES, rows)
+    assert [r["bucket"] for r in metric_store.top(RATES, 5)] == [1, -4, 0, 2, 3]
+    assert [r["bucket"] for r in metric_store.all(RATES)] == [-4, 0, 1, 2, 3]
+
+
+DAYS = [
+    {"instance": "b.example", "day": "2024-05-02", "toots": 4},
+    {"instance": "a.example", "day": "2024-05-02", "toots": 9},
+    {"instance": "a.example", "day": "2024-05-01", "toots": 9},
+    {"instance": "a.example.org", "day": "2024-05-01", "toots": 1},
+    {"instance": "a.example", "day": "2024-05-03", "toots": 2},
+]
+
+
+def test_scan_prefix_reads_one_prefix_value_in_key_order(metric_store):
+    metric_store.write(DAILY, DAYS)
+    assert [r["day"] for r in metric_store.scan_prefix(DAILY, "a.example")] == \
+        ["2024-05-01", "2024-05-02", "2024-05-03"]
+    assert [r["day"] for r in metric_store.scan_prefix(DAILY, "a.example", limit=2)] == ["2024-05-01", "2024-05-02"]
+    assert metric_store.scan_prefix(DAILY, "a.exam") == []
+    assert metric_store.scan_prefix(DAILY, "a.example", limit=0) == []
+    assert [(r["instance"], r["day"]) for r in metric_store.top(DAILY, 3)] == \
+        [("a.example", "2024-05-01"), ("a.example", "2024-05-02"), ("b.example", "2024-05-02")]
+
+
+def test_scan_prefix_on_a_key_column_that_is_not_first(metric_store):
+    metric_store.write(BY_DAY, DAYS)
+    assert [r["instance"] for r in metric_store.scan_prefix(BY_DAY, "2024-05-01")] == ["a.example", "a.example.org"]
+    assert [(r["instance"], r["day"]) for r in metric_store.all(BY_DAY)] == [
+        ("a.example", "2024-05-01"), ("a.example", "2024-05-02"), ("a.example", "2024-05-03"),
+        ("a.example.org", "2024-05-01"), ("b.example", "2024-05-02")]
+    assert metric_store.top(BY_DAY, 2) == metric_store.all(BY_DAY)[:2]  # no rank: key order
+
+
+def test_text_keys_are_case_and_space_sensitive_and_sort_by_code_point(metric_store):
+    tags = metric("tags", "tag", rank="uses DESC")
+    names = ["python", "Python", "python ", "ß", "é", "Zebra", "a", "ab", "a b", "日本"]
+    metric_store.write(tags, [{"tag": n, "uses": 1} for n in names])
+    assert [r["tag"] for r in metric_store.all(tags)] == sorted(names)
+    assert metric_store.get(tags, ["Python"]) == {"tag": "Python", "uses": 1}
+    assert [r["tag"] for r in metric_store.top(tags, 3)] == sorted(names)[:3]
+
+
+def test_numeric_and_boolean_keys_sort_numerically(metric_store):
+    hours = metric("hours", "weekday, hour, is_bot")
+    rows = [{"weekday": w, "hour": h, "is_bot": b, "n": w * 100 + h}
+            for w, h, b in [(2, 10, False), (-1, 3, True), (2, -5, True), (10, 0, False), (2, 10, True)]]
+    metric_store.write(hours, rows)
+    assert [(r["weekday"], r["hour"], r["is_bot"]) for r in metric_store.all(hours)] == \
+        [(-1, 3, True), (2, -5, True), (2, 10, False), (2, 10, True), (10, 0, False)]
+    assert [r["hour"] for r in metric_store.scan_prefix(hours, 2)] == [-5, 10, 10]
+    assert metric_store.get(hours, [2, 10, True])["n"] == 210
+
+
+def test_lookups_are_typed_like_the_column(metric_store):
+    hours = metric("hours", "hour")
+    metric_store.write(hours, [{"hour": 3, "n": 1}])
+    assert metric_store.get(hours, [3.0]) == {"hour": 3, "n": 1}
+    assert metric_store.get(hours, ["3"]) is None
+    assert metric_store.get(hours, [3.5]) is None
+    assert metric_store.scan_prefix(hours, "3") == []
+    with pytest.raises(StoreError, match="1 value"):
+        metric_store.get(hours, [3, 4])
+
+
+def test_delete_where_erases_rows_everywhere(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    assert metric_store.delete_where(ACCOUNTS, "lang", "en") == 3
+    assert [r["account"] for r in metric_store.all(ACCOUNTS)] == ["alice", "bob"]
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 5)] == ["alice", "bob"]
+    assert metric_store.get(ACCOUNTS, ["erin"]) is None
+    assert metric_store.stored_metrics() == {"accounts": 2}
+    assert metric_store.delete_where(ACCOUNTS, "account", "alice") == 1
+    assert metric_store.delete_where(ACCOUNTS, "account", "alice") == 0
+    assert metric_store.delete_where(ACCOUNTS, "no_such_column", "x") == 0
+    assert metric_store.delete_where(ACCOUNTS, "followers", "30") == 0  # text never matches a number column
+    metric_store.write(DAILY, DAYS)
+    assert metric_store.delete_where(DAILY, "instance", "a.example") == 3
+    assert [r["instance"] for r in metric_store.all(DAILY)] == ["a.example.org", "b.example"]
+
+
+def test_schema_evolves_when_a_metric_gains_columns_or_values(metric_store):
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 1, "later": None}])
+    metric_store.write(ACCOUNTS, [{"account": "b", "followers": 2, "later": "now text", "extra": 2.5}],
+                       replace=False)
+    assert metric_store.all(ACCOUNTS) == [
+        {"account": "a", "followers": 1, "later": None, "extra": None},
+        {"account": "b", "followers": 2, "later": "now text", "extra": 2.5},
+    ]
+    metric_store.write(ACCOUNTS, [{"account": "c", "followers": 3, "later": "x", "extra": 4}], replace=False)
+    assert metric_store.get(ACCOUNTS, ["c"])["extra"] == 4.0
+    assert isinstance(metric_store.get(ACCOUNTS, ["c"])["extra"], float)
+
+
+def test_widening_the_rank_column_keeps_the_order_right(metric_store):
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 10}, {"account": "b", "followers": 3}])
+    metric_store.write(ACCOUNTS, [{"account": "c", "followers": 5.5}], replace=False)
+    assert [(r["account"], r["followers"]) for r in metric_store.top(ACCOUNTS, 3)] == \
+        [("a", 10.0), ("c", 5.5), ("b", 3.0)]
+
+
+def test_a_changed_key_rebuilds_the_table(metric_store):
+    metric_store.write(DAILY, DAYS)
+    per_instance = metric("daily", "instance", rank="toots DESC")
+    metric_store.write(per_instance, [{"instance": "a.example", "toots": 20}, {"instance": "b.example", "toots": 4}])
+    assert metric_store.all(per_instance) == [{"instance": "a.example", "toots": 20},
+                                              {"instance": "b.example", "toots": 4}]
+    assert metric_store.stored_metrics() == {"daily": 2}
+
+
+def test_an_unknown_metric_reads_as_empty(metric_store):
+    assert metric_store.stored_metrics() == {}
+    assert metric_store.all(ACCOUNTS) == []
+    assert metric_store.top(ACCOUNTS, 3) == []
+    assert metric_store.get(ACCOUNTS, ["a"]) is None
+    assert metric_store.scan_prefix(ACCOUNTS, "a") == []
+    assert metric_store.delete_where(ACCOUNTS, "account", "a") == 0
+    assert metric_store.write(ACCOUNTS, []) == 0
+    assert metric_store.stored_metrics() == {}
+
+
+def test_an_empty_full_recomputation_empties_the_metric(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    assert metric_store.write(ACCOUNTS, []) == 0
+    assert metric_store.all(ACCOUNTS) == []
+    assert metric_store.top(ACCOUNTS, 3) == []
+    assert metric_store.stored_metrics() == {"accounts": 0}
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([{"account": None, "followers": 1}], "must not be NULL"),
+    ([{"followers": 1}], "key column"),
+    ([{"account": "a", "followers": 1}, {"account": "b", "followers": "many"}], "mixes text and numbers"),
+    ([{"account": "a", "followers": object()}], "cannot store"),
+    ([{"account": "x" * 300, "followers": 1}], "limited to 255"),
+])
+def test_bad_rows_are_refused_with_a_clear_message(metric_store, rows, message):
+    with pytest.raises(StoreError, match=message):
+        metric_store.write(ACCOUNTS, rows)
+    assert metric_store.all(ACCOUNTS) == []
+
+
+def test_a_badly_named_metric_is_refused(metric_store):
+    with pytest.raises(StoreError, match="cannot be stored"):
+        metric_store.write(metric("Top-Accounts", "a"), [{"a": 1}])
+
+
+def test_many_rows_in_batches(metric_store):
+    rows = [{"account": f"acct{i:05d}", "followers": (i * 7919) % 1000, "share": i / 2500} for i in range(2500)]
+    assert metric_store.write(ACCOUNTS, rows) == 2500
+    top = metric_store.top(ACCOUNTS, 5)
+    expected = sorted(rows, key=lambda r: (-r["followers"], r["account"]))[:5]
+    assert top == expected
+    assert len(metric_store.all(ACCOUNTS)) == 2500
+    assert metric_store.write(ACCOUNTS, rows[:1000]) == 1000
+    assert metric_store.stored_metrics() == {"accounts": 1000}
