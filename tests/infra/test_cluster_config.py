@@ -1,0 +1,68 @@
+"""infra/cluster cannot run here (no Docker engine), so its files are checked for consistency with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from fediscope.config import SETTINGS
+from fediscope.lake.webhdfs import parse_webhdfs_url
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = ROOT / "infra" / "cluster"
+COMPOSE = yaml.safe_load((CLUSTER / "docker-compose.yml").read_text())
+EXTRA_VARIABLES = {"FEDISCOPE_CONFIG", "FEDISCOPE_TEST_WEBHDFS", "FEDISCOPE_DB_PASSWORD", "FEDISCOPE_DB_RO_PASSWORD"}
+
+
+def _pin(package: str) -> str:
+    match = re.search(rf"^{re.escape(package)}==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert match, f"{package} is not pinned in requirements.txt"
+    return match.group(1)
+
+
+def test_every_service_of_the_architecture_is_there() -> None:
+    services = COMPOSE["services"]
+    assert {"namenode", "datanode", "hbase", "mariadb", "spark-master", "spark-worker", "nifi", "airflow",
+            "fediscope-api"} <= set(services)
+    published = {port.split(":")[0] for s in services.values() for port in s.get("ports", [])}
+    assert {"9870", "9090", "3306", "7077", "8443", "8080"} <= published
+
+
+def test_fediscope_variables_named_in_the_cluster_files_exist() -> None:
+    known = {s.env for s in SETTINGS} | EXTRA_VARIABLES
+    for name in ("README.md", "docker-compose.yml", ".env.example"):
+        for variable in set(re.findall(r"FEDISCOPE_[A-Z0-9_]+", (CLUSTER / name).read_text())):
+            assert variable in known or variable.startswith("FEDISCOPE_TOKEN_"), f"{name}: {variable} is no setting"
+
+
+def test_lake_urls_in_the_cluster_files_are_valid() -> None:
+    text = (CLUSTER / "README.md").read_text() + (CLUSTER / "docker-compose.yml").read_text()
+    urls = set(re.findall(r"webhdfs://[^\s`'\"|)]+", text))
+    assert urls
+    for url in urls:
+        _http, root, user = parse_webhdfs_url(url)
+        assert root == "/data/fediscope" and user == "fediscope", url
+
+
+def test_hadoop_configuration_enables_webhdfs_on_the_published_port() -> None:
+    env = dict(line.split("=", 1) for line in (CLUSTER / "hadoop.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert env["HDFS-SITE.XML_dfs.webhdfs.enabled"] == "true"
+    assert env["HDFS-SITE.XML_dfs.namenode.http-address"].endswith(":9870")
+    assert "9870:9870" in COMPOSE["services"]["namenode"]["ports"]
+
+
+def test_image_versions_match_the_pinned_clients() -> None:
+    spark = COMPOSE["services"]["spark-master"]["image"]
+    assert spark.endswith(f":-{_pin('pyspark')}}}"), spark
+    airflow = COMPOSE["services"]["airflow"]["image"]
+    assert f":-{_pin('apache-airflow-core')}}}" in airflow, airflow
+
+
+def test_no_secret_is_committed() -> None:
+    for line in (CLUSTER / ".env.example").read_text().splitlines():
+        if "PASSWORD" in line or "KEY" in line:
+            assert line.startswith("#") or line.split("=", 1)[1] == "", line
+    assert ".env" in (CLUSTER / ".gitignore").read_text().split()
