@@ -23,5 +23,5 @@ from doubles.webhdfs_server import webhdfs_server  # noqa: E402, F401
 
 # Stores: HBase Thrift double, a real MariaDB server, and `metric_store` (one fresh store per kind). Owner: stores.
 from doubles.hbase_thrift_server import hbase_double  # noqa: E402, F401
-from doubles.mariadb import mariadb_server, mariadb_url  # noqa: E402, F401
+from doubles.mariadb import mariadb_instance, mariadb_url  # noqa: E402, F401
 from doubles.stores import metric_store  # noqa: E402, F401

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 USER, PASSWORD = "fediscope", "fediscope-test-password"
+WRITER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP"
 MISSING = ("MariaDB tests SKIPPED: mariadbd / mariadb-install-db not found. Install Debian's package "
            "'mariadb-server' (apt-get install mariadb-server), or run `make test` as root, which installs it.")
 
@@ -95,7 +96,8 @@ class MariaDBServer:
         """A new, empty database the ``fediscope`` user owns; returns its SQLAlchemy URL."""
         with self._root() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin")
-            cur.execute(f"GRANT ALL ON `{name}`.* TO %s@'127.0.0.1'", (USER,))
+            # exactly what infra/mariadb/bootstrap.sql grants the pipeline's writer
+            cur.execute(f"GRANT {WRITER_PRIVILEGES} ON `{name}`.* TO %s@'127.0.0.1'", (USER,))
         return f"mysql+pymysql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{name}"
 
     def drop_database(self, name: str) -> None:
@@ -114,7 +116,7 @@ class MariaDBServer:
 
 
 @pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[MariaDBServer]:
+def mariadb_instance() -> Iterator[MariaDBServer]:
     """A MariaDB server for the whole session (started on first use); skipped when not installed."""
     base = Path(tempfile.mkdtemp(prefix="fediscope-mariadb-"))
     server = MariaDBServer(base)
@@ -129,8 +131,8 @@ def mariadb_server() -> Iterator[MariaDBServer]:
 
 
 @pytest.fixture
-def mariadb_url(mariadb_server: MariaDBServer) -> Iterator[str]:
+def mariadb_url(mariadb_instance: MariaDBServer) -> Iterator[str]:
     """A fresh database for one test, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    yield mariadb_server.create_database(name)
-    mariadb_server.drop_database(name)
+    yield mariadb_instance.create_database(name)
+    mariadb_instance.drop_database(name)
