@@ -13,7 +13,9 @@ Status ``uri``/``url`` embed the author's id or name, so they are pseudonymised 
 deduplication by URI works); mentions and the links/handles they leave inside ``content`` are rewritten.
 Fields no metric needs (avatars, headers, profile fields, notes, media URLs) are dropped. Accounts that opted
 out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` in their bio) and accounts on the
-suppression list (erasure requests) are skipped, together with every status they wrote or boosted.
+suppression list (erasure requests) are skipped, together with every status they wrote or boosted; in other
+people's statuses, mentions of a suppressed account are dropped and its handles and links become ``[erased]``
+(the list also holds its id pseudonyms, so replies to it lose ``in_reply_to_account_id``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
 
+#: What the handle or link of an account on the suppression list (an erased account) is replaced by.
+ERASED = "[erased]"
 OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
 _OPT_OUT_RE = re.compile("(?:" + "|".join(re.escape(t) for t in OPT_OUT_TAGS) + r")\b", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -178,20 +182,24 @@ class PrivacyPolicy:
         for name in ("uri", "url"):
             if status.get(name):
                 out[name] = self._status_link(str(status[name]))
+        out["in_reply_to_account_id"] = None
         if status.get("in_reply_to_account_id") is not None:
-            out["in_reply_to_account_id"] = self.id_pseudonym(instance, status["in_reply_to_account_id"])
-        else:
-            out["in_reply_to_account_id"] = None
+            replied_to = self.id_pseudonym(instance, status["in_reply_to_account_id"])
+            out["in_reply_to_account_id"] = None if replied_to in self.suppressed else replied_to
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
-        out["mentions"] = [self._mention(m, instance) for m in mentions]
+        out["mentions"] = [landed for landed in (self._mention(m, instance) for m in mentions)
+                           if landed["acct"] not in self.suppressed and landed["id"] not in self.suppressed]
         people = [*mentions, status["account"]]
+        hidden_links: list[str] = []
         quote = status.get("quote")
         quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
         if isinstance(quoted, dict) and isinstance(quoted.get("account"), dict):
             people.append(quoted["account"])
+            if self.account_key(_acct_of(quoted["account"]), instance) in self.suppressed:
+                hidden_links += [str(quoted[k]) for k in ("uri", "url") if quoted.get(k)]
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
-                out[text_field] = self._scrub_text(out[text_field], people, instance)
+                out[text_field] = self._scrub_text(out[text_field], people, instance, hidden_links)
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
@@ -218,36 +226,43 @@ class PrivacyPolicy:
                 "url": f"acct:{key}"}
 
     def _account_link(self, url: str) -> str | None:
-        """The pseudonym of a profile or status link of any account (see ``_ACCOUNT_LINK_RE``), else None."""
+        """The pseudonym of a profile or status link of any account (see ``_ACCOUNT_LINK_RE``), else None;
+        :data:`ERASED` when the account is on the suppression list."""
         match = _ACCOUNT_LINK_RE.match(url)
         if not match:
             return None
-        if (match.group("rest") or "").strip("/"):
-            return self._status_link(url)
         host = match.group("host").lower()
         if match.group("ap_id"):
-            return f"acct:{self.id_pseudonym(host, match.group('ap_id'))}"
-        user = match.group("user") or match.group("ap_user")
-        return f"acct:{self.account_key(user + '@' + (match.group('remote') or host))}"
+            owner = self.id_pseudonym(host, match.group("ap_id"))
+        else:
+            user = match.group("user") or match.group("ap_user")
+            owner = self.account_key(user + "@" + (match.group("remote") or host))
+        if owner in self.suppressed:
+            return ERASED
+        return self._status_link(url) if (match.group("rest") or "").strip("/") else f"acct:{owner}"
 
-    def _scrub_text(self, text: str, people: Iterable[dict[str, Any]], instance: str) -> str:
+    def _scrub_text(self, text: str, people: Iterable[dict[str, Any]], instance: str,
+                    hidden_links: Iterable[str] = ()) -> str:
         """Replace the handles and profile/status links of accounts inside status HTML.
 
         Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
         the text of a link into ``invisible``/``ellipsis`` spans and cuts it mid-name, so a partial handle would
         survive a plain search. Then the remaining handles and links of the people involved (mentions, author,
-        quoted author) are replaced in one pass, so no replacement is rewritten again.
+        quoted author) are replaced in one pass, so no replacement is rewritten again. Accounts on the
+        suppression list (and ``hidden_links``, their statuses) become :data:`ERASED`.
         """
-        links: dict[str, str] = {}
+        links: dict[str, str] = {link: ERASED for link in hidden_links}
         handles: dict[str, str] = {}
         for person in people:
             acct = str(person.get("acct") or person.get("username") or "")
             if not acct:
                 continue
             key = self.account_key(acct, instance)
+            if key in self.suppressed:
+                key = ERASED
             for value in (person.get("url"), person.get("uri")):
                 if value and len(str(value)) >= 3:
-                    links[str(value)] = f"acct:{key}"
+                    links[str(value)] = ERASED if key == ERASED else f"acct:{key}"
             for value in (acct, person.get("username")):
                 if value and len(str(value)) >= 3:
                     handles[str(value)] = key

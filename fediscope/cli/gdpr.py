@@ -1,0 +1,102 @@
+"""``fediscope gdpr erase|export|retention|register``: data-subject requests and storage limitation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+
+ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social)."
+
+
+@click.group()
+def gdpr() -> None:
+    """Erasure, access export, retention and the processing register (GDPR)."""
+
+
+@gdpr.command()
+@click.option("--account", required=True, help=ACCOUNT_HELP)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def erase(account: str, yes: bool, as_json: bool) -> None:
+    """Remove an account from the raw lake, curated tables and store, and suppress it in later collections.
+
+    Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
+    <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
+    """
+    from fediscope.gdpr.erase import erase_account
+    from fediscope.gdpr.subject import parse_account
+
+    parse_account(account)  # a typo fails before anything is asked or touched
+    settings = settings_from_context()
+    if is_terminal() and not yes:
+        click.confirm("Erase this account from the lake and the store? This cannot be undone", abort=True)
+    report = erase_account(settings, account)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(report.summary())
+        if report.newly_suppressed:
+            click.echo("added to the suppression list: later collections skip this account")
+    for warning in report.warnings:
+        click.echo(f"fediscope: warning: {warning}", err=True)
+
+
+@gdpr.command()
+@click.option("--account", required=True, help=ACCOUNT_HELP)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here (default: stdout).")
+def export(account: str, out: Path | None) -> None:
+    """Everything held about one account, as JSON (right of access)."""
+    from fediscope.gdpr.export import export_account
+
+    settings = settings_from_context()
+    document = json.dumps(export_account(settings, account), indent=2, sort_keys=True, default=str,
+                          ensure_ascii=False)
+    if out is None:
+        click.echo(document)
+        return
+    out.write_text(document + "\n")
+    click.echo(f"wrote {out}", err=True)
+
+
+@gdpr.command()
+@click.option("--dry-run", is_flag=True, help="Only list the partitions that would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def retention(dry_run: bool, as_json: bool) -> None:
+    """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS."""
+    from fediscope.gdpr.retention import apply_retention
+
+    settings = settings_from_context()
+    summary = apply_retention(settings, dry_run=dry_run)
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for partition in summary.deleted:
+        click.echo(f"{verb} {partition.path} ({partition.files} files, {partition.bytes} bytes)")
+    for path in summary.skipped:
+        click.echo(f"skipped {path}: the dt= value is not a date", err=True)
+    totals = summary.totals()
+    shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
+    click.echo(f"retention (raw {summary.raw_days or 'forever'} days, curated {summary.curated_days or 'forever'} "
+               f"days): {verb} {shown or 'nothing'}")
+
+
+@gdpr.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown here "
+              "(default: stdout).")
+def register(out: Path | None) -> None:
+    """Write the processing register (Markdown) from the active privacy policy and configuration."""
+    from fediscope.gdpr.register import build_register
+    from fediscope.lake.backend import open_lake
+
+    settings = settings_from_context()
+    text = build_register(settings, lake=open_lake(settings.lake))
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text)
+    click.echo(f"wrote {out}", err=True)

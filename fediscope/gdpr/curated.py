@@ -1,0 +1,110 @@
+"""Finding and removing one account's rows in the curated Parquet tables (``<lake>/curated/<table>/…``).
+
+Parquet files are immutable: removing a row means writing the file again without it. Each affected file is
+read through the lake backend, filtered in memory and written back under the same name with
+:meth:`~fediscope.lake.backend.LakeBackend.write_atomic` (same schema, same compression), so a reader sees the
+old file or the new one, never half of one; a file left without rows is deleted. Files that hold no trace of
+the account are not touched.
+
+Rows are removed when they *are* the account's (``account_key`` equals its key) or describe one of its statuses
+(``uri``, ``status_uri`` or ``reblog_of_uri`` is one of its status links — boosts of its statuses, its hashtag
+uses); in the remaining rows, its key is dropped from lists (``mentions``) and replaced in text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fediscope.gdpr.subject import Traces, contains_trace, scrub
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import CURATED_ROOT
+
+STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
+
+
+def curated_files(lake: LakeBackend) -> list[str]:
+    return [e.path for e in lake.walk(CURATED_ROOT) if e.path.endswith(".parquet")]
+
+
+def table_of(path: str) -> str:
+    """``curated/statuses/dt=2026-08-01/part-0.parquet`` → ``statuses``."""
+    return path.split("/")[1]
+
+
+def read_table(lake: LakeBackend, path: str) -> tuple[pa.Table, str]:
+    """The file's rows and its compression codec (kept when the file is rewritten)."""
+    data = lake.read(path)
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    metadata = parquet.metadata
+    codec = "snappy"
+    if metadata.num_row_groups and metadata.num_columns:
+        codec = str(metadata.row_group(0).column(0).compression).lower()
+    return parquet.read(), ("none" if codec == "uncompressed" else codec)
+
+
+def write_table(lake: LakeBackend, path: str, table: pa.Table, codec: str) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=codec)
+    lake.write_atomic(path, sink.getvalue().to_pybytes())
+
+
+def _rows(lake: LakeBackend) -> Iterator[tuple[str, pa.Table, str]]:
+    for path in curated_files(lake):
+        table, codec = read_table(lake, path)
+        yield path, table, codec
+
+
+def note_curated_traces(lake: LakeBackend, traces: Traces) -> None:
+    """Add the links of the account's statuses known only to the curated tables (raw partitions may be gone)."""
+    for _, table, _ in _rows(lake):
+        if "account_key" not in table.column_names or "uri" not in table.column_names:
+            continue
+        for row in table.select(["account_key", "uri"]).to_pylist():
+            if row["account_key"] == traces.key and row["uri"]:
+                traces.status_links.add(row["uri"])
+
+
+def _belongs(row: dict[str, Any], traces: Traces) -> bool:
+    return row.get("account_key") == traces.key or any(
+        row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
+
+
+def erase_curated(lake: LakeBackend, traces: Traces) -> Counter[str]:
+    """Rewrite every curated file that holds a trace of the account. Counts rows and files touched."""
+    counts: Counter[str] = Counter()
+    values = traces.values()
+    for path, table, codec in _rows(lake):
+        rows = table.to_pylist()
+        kept = [row for row in rows if not _belongs(row, traces)]
+        scrubbed = [scrub(row, values) if contains_trace(row, values) else row for row in kept]
+        changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
+        if len(kept) == len(rows) and not changed:
+            continue
+        counts["rows_removed"] += len(rows) - len(kept)
+        counts["rows_scrubbed"] += changed
+        if scrubbed:
+            write_table(lake, path, pa.Table.from_pylist(scrubbed, schema=table.schema), codec)
+            counts["files_rewritten"] += 1
+        else:
+            lake.delete(path)
+            counts["files_deleted"] += 1
+    return counts
+
+
+def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict[str, Any]]]:
+    """For an access request: the account's own rows, and the rows of others that refer to it, per table."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    values = traces.values()
+    for path, table, _ in _rows(lake):
+        for row in table.to_pylist():
+            if _belongs(row, traces):
+                found.setdefault(table_of(path), []).append(row)
+            elif contains_trace(row, values):
+                reference = {c: row[c] for c in ("uri", "status_uri", "created_at") if c in row}
+                found.setdefault(f"{table_of(path)} (mentions)", []).append(reference)
+    return found

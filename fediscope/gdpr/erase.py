@@ -1,0 +1,290 @@
+"""Right to erasure: remove one account from the raw lake, the curated tables and every store table.
+
+``erase_account(settings, "alice@mastodon.social")`` works in this order, so that an interruption never leaves
+the account collectable again:
+
+1. the account key goes on the suppression list (later collections skip the account, its statuses and boosts);
+2. **find** (first pass): the id pseudonyms and status links that point at the account (:class:`Traces`); the
+   id pseudonyms join the suppression list too (later replies to the account lose the reference);
+3. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
+   account and directory records; in other records, mentions of it are dropped from ``mentions``, a reply's
+   ``in_reply_to_account_id`` becomes null, a quote of its status loses ``quoted_status``, an instance whose
+   contact it is loses ``contact.account``; whatever still names it (its handle inside the text of a status
+   that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
+   name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
+   still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
+4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables (``delete_where`` on ``account_key``,
+   then any row still holding a trace), quarantined files and checkpoints named after the account;
+5. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
+
+The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
+when no collection is running (a collection that started before step 1 does not know the account is
+suppressed); running it again is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.gdpr.curated import erase_curated, note_curated_traces
+from fediscope.gdpr.subject import (
+    Subject,
+    Traces,
+    account_key_of,
+    contains_trace,
+    nested_statuses,
+    scrub,
+    status_author,
+    subject_from_settings,
+)
+from fediscope.gdpr.suppression import add_suppressed
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
+from fediscope.store.port import MetricStore, open_store
+
+log = logging.getLogger(__name__)
+
+AUDIT_PATH = f"{AUDIT_ROOT}/erasures.jsonl"
+
+
+@dataclass
+class ErasureReport:
+    """What one erasure removed (printed by the CLI and written to the audit log)."""
+
+    account_key: str  # the pseudonym (or a hash when the lake holds clear names): never the clear name
+    at: str
+    raw: dict[str, int] = field(default_factory=dict)
+    curated: dict[str, int] = field(default_factory=dict)
+    store: dict[str, int] = field(default_factory=dict)  # metric → rows deleted
+    other: dict[str, int] = field(default_factory=dict)  # quarantined files, checkpoints
+    newly_suppressed: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        def part(name: str, counts: Mapping[str, int]) -> str:
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()) if v)
+            return f"{name}: {shown or 'nothing'}"
+
+        return "; ".join([f"erased account {self.account_key}", part("raw", self.raw), part("curated", self.curated),
+                          part("store", self.store), part("other", self.other)])
+
+
+# -- raw records --------------------------------------------------------------------------------------------
+def entity_and_instance(path: str, record: dict[str, Any]) -> tuple[str, str]:
+    partition = parse_partition(path)
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    return partition.get("entity", ""), str(meta.get("instance") or partition.get("instance") or "")
+
+
+def is_owned(entity: str, data: Any, instance: str, key: str) -> bool:
+    """Is this landed record the account's own (dropped whole)?"""
+    if entity in {"accounts", "directory"}:
+        return account_key_of(data, instance) == key
+    if entity == "statuses" and isinstance(data, dict):
+        return status_author(data, instance) == key or status_author(data.get("reblog"), instance) == key
+    return False
+
+
+def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
+    """Cut the references of a kept record to the account (see the module docstring, step 3)."""
+    if not isinstance(data, dict):
+        return data
+    if entity == "statuses":
+        for status in nested_statuses(data):
+            if isinstance(status.get("mentions"), list):
+                status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
+            if status.get("in_reply_to_account_id") in traces.ids:
+                status["in_reply_to_account_id"] = None
+            quote = status.get("quote")
+            if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == traces.key:
+                quote["quoted_status"] = None
+    elif entity == "instance":
+        contact = data.get("contact")
+        if isinstance(contact, dict) and account_key_of(contact.get("account"), instance) == traces.key:
+            contact["account"] = None
+        if account_key_of(data.get("contact_account"), instance) == traces.key:
+            data["contact_account"] = None
+    return data
+
+
+def _may_hold(raw: bytes, subject: Subject, values: set[str]) -> bool:
+    """Fast path: a file whose bytes hold no trace needs no parsing (clear names need parsing: ``acct`` of a
+    local account has no domain)."""
+    return not subject.pseudonymised or any(v.encode() in raw for v in values)
+
+
+def read_batch_text(lake: LakeBackend, path: str) -> bytes:
+    data = lake.read(path)
+    return gzip.decompress(data) if path.endswith(".gz") else data
+
+
+def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
+    """First pass over the raw lake and the curated tables: every value that points at the account."""
+    traces = Traces(key=subject.key)
+    for path in raw_batch_files(lake):
+        text = read_batch_text(lake, path)
+        if not _may_hold(text, subject, {subject.key}):
+            continue
+        for record in decode_jsonl(text):
+            entity, instance = entity_and_instance(path, record)
+            traces.note_record(entity, record.get("data"), instance)
+    note_curated_traces(lake, traces)
+    return traces
+
+
+def erase_raw(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    values = traces.values()
+    for path in raw_batch_files(lake):
+        text = read_batch_text(lake, path)
+        if not _may_hold(text, subject, values):
+            continue
+        kept, changed = [], False
+        for record in decode_jsonl(text):
+            entity, instance = entity_and_instance(path, record)
+            if is_owned(entity, record.get("data"), instance, traces.key):
+                counts["records_removed"] += 1
+                changed = True
+                continue
+            before = json.dumps(record, sort_keys=True)
+            record["data"] = _unlink(entity, record.get("data"), instance, traces)
+            if contains_trace(record, values):
+                record = scrub(record, values)
+            if json.dumps(record, sort_keys=True) != before:
+                counts["records_scrubbed"] += 1
+                changed = True
+            kept.append(record)
+        if not changed:
+            continue
+        if kept:
+            payload = encode_jsonl(kept)
+            lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
+            counts["files_rewritten"] += 1
+        else:
+            lake.delete(path)
+            counts["files_deleted"] += 1
+    return counts
+
+
+# -- everything else ----------------------------------------------------------------------------------------
+def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[str]:
+    """Quarantined items that hold a trace, and checkpoints of an ``account:<name>`` source for the account."""
+    counts: Counter[str] = Counter()
+    values = traces.values()
+    for entry in lake.walk(QUARANTINE_ROOT):
+        data = lake.read(entry.path)
+        if entry.path.endswith(".gz"):
+            with contextlib.suppress(OSError):
+                data = gzip.decompress(data)
+        lowered = data.lower()
+        if any(v.encode() in data for v in values) or f"{subject.username}@{subject.domain}".encode() in lowered:
+            lake.delete(entry.path)
+            counts["quarantined_files_deleted"] += 1
+    names = {f"account:{subject.username}", f"account:{subject.username}@{subject.domain}"}
+    for entry in lake.walk(STATE_ROOT):
+        parts = entry.path.split("/")
+        if len(parts) != 3:
+            continue
+        for name in names:
+            try:
+                candidate = state_path(parts[1], name)
+            except ValueError:
+                continue
+            if candidate.lower() == entry.path.lower():
+                lake.delete(entry.path)
+                counts["checkpoints_deleted"] += 1
+    return counts
+
+
+def account_metrics(metrics: Mapping[str, Metric] | None = None) -> dict[str, Metric]:
+    return dict(load_metrics() if metrics is None else metrics)
+
+
+def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
+    """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it."""
+    deleted: dict[str, int] = {}
+    values = traces.values()
+    for name, metric in metrics.items():
+        count = store.delete_where(metric, "account_key", traces.key)
+        for row in store.all(metric):
+            column = next((c for c, v in row.items() if isinstance(v, str) and contains_trace(v, values)), None)
+            if column is not None:
+                count += store.delete_where(metric, column, row[column])
+        if count:
+            deleted[name] = count
+    return deleted
+
+
+def compact_sqlite(url: str) -> str | None:
+    """SQLite keeps deleted rows in free pages and in its write-ahead log until they are reused: checkpoint and
+    VACUUM so the bytes are really gone. Returns a warning when that was not possible (database busy)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    try:
+        with sqlite3.connect(database, timeout=30) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    except sqlite3.Error as exc:
+        return f"the SQLite store could not be compacted ({exc}); run VACUUM on it when it is idle"
+    return None
+
+
+def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
+    """One JSON line per erasure; the file is rewritten atomically (lake backends have no append)."""
+    old = lake.read(AUDIT_PATH) if lake.exists(AUDIT_PATH) else b""
+    line = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    lake.write_atomic(AUDIT_PATH, old + line)
+
+
+def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
+                  lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
+    """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
+    subject = subject_from_settings(settings, account)
+    lake = lake or open_lake(settings.lake)
+    own_store = store is None
+    store = store or open_store(settings.store)  # fail before touching anything when the store is unreachable
+    report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
+    try:
+        if subject.pseudonymised:
+            report.newly_suppressed = add_suppressed(lake, subject.key)
+        else:
+            report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
+                                   "by the suppression list, and handles inside status text stay as collected")
+        traces = find_traces(lake, subject)
+        if subject.pseudonymised:
+            add_suppressed(lake, subject.key, traces.ids)
+        report.raw = dict(erase_raw(lake, subject, traces))
+        report.curated = dict(erase_curated(lake, traces))
+        report.other = dict(erase_other_files(lake, subject, traces))
+        report.store = erase_store(store, traces, account_metrics(metrics))
+    finally:
+        if own_store:
+            store.close()
+    if settings.store.startswith("sqlite:"):
+        warning = compact_sqlite(settings.store)
+        if warning:
+            report.warnings.append(warning)
+    append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
+                        "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
+    log.info("erasure done: %s", report.summary())
+    return report

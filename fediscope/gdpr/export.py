@@ -1,0 +1,104 @@
+"""Right of access: everything held about one account, as one JSON document.
+
+The export has the account's own data in full — its landed account snapshots, its statuses and boosts as
+landed (pseudonymised, minimised: exactly what is kept), its rows in the curated tables and in every metric
+table — and, for other people's records that refer to it (a mention, a reply, a quote), only *where* and *how*
+they refer to it, not those people's content. The pseudonym is part of the export (it is the account's data);
+the clear name appears only as the request's subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric
+from fediscope.gdpr.curated import curated_rows_about
+from fediscope.gdpr.erase import account_metrics, entity_and_instance, find_traces, is_owned, read_batch_text
+from fediscope.gdpr.subject import (
+    Subject,
+    Traces,
+    account_key_of,
+    contains_trace,
+    nested_statuses,
+    status_author,
+    subject_from_settings,
+)
+from fediscope.gdpr.suppression import load_suppressed
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.store.port import MetricStore, open_store
+
+
+def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[str]:
+    """How another person's record refers to the account."""
+    found: list[str] = []
+    if entity == "statuses":
+        for status in nested_statuses(data):
+            if any(account_key_of(m, instance) == traces.key for m in status.get("mentions") or []):
+                found.append("mentions")
+            if status.get("in_reply_to_account_id") in traces.ids:
+                found.append("replies_to")
+            quote = status.get("quote")
+            if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == traces.key:
+                found.append("quotes")
+    elif entity == "instance":
+        found.append("instance_contact")
+    return sorted(set(found)) or ["names"]
+
+
+def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, list[dict[str, Any]]]:
+    own: list[dict[str, Any]] = []
+    references: list[dict[str, Any]] = []
+    values = traces.values()
+    for path in raw_batch_files(lake):
+        for record in decode_jsonl(read_batch_text(lake, path)):
+            entity, instance = entity_and_instance(path, record)
+            data = record.get("data")
+            if is_owned(entity, data, instance, traces.key):
+                own.append({"path": path, "entity": entity, "record": record})
+            elif contains_trace(record, values) or (not subject.pseudonymised and _relations(
+                    entity, data, instance, traces) != ["names"]):
+                where = data.get("uri") if isinstance(data, dict) and entity == "statuses" else None
+                references.append({"path": path, "entity": entity, "status": where,
+                                   "relation": _relations(entity, data, instance, traces),
+                                   "fetched_at": (record.get("meta") or {}).get("fetched_at")})
+    return {"records": own, "references": references}
+
+
+def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, list[Any]]:
+    values = traces.values()
+    found: dict[str, list[Any]] = {}
+    for name, metric in metrics.items():
+        rows = [row for row in store.all(metric) if row.get("account_key") == traces.key
+                or any(isinstance(v, str) and contains_trace(v, values) for v in row.values())]
+        if rows:
+            found[name] = rows
+    return found
+
+
+def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
+                   lake: LakeBackend | None = None, store: MetricStore | None = None) -> dict[str, Any]:
+    """The access export of ``account`` (``user@instance``) as a JSON-compatible dict."""
+    subject = subject_from_settings(settings, account)
+    lake = lake or open_lake(settings.lake)
+    own_store = store is None
+    store = store or open_store(settings.store)
+    try:
+        traces = find_traces(lake, subject)
+        return {
+            "subject": f"{subject.username}@{subject.domain}",
+            "account_key": subject.key,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "suppressed": subject.key in load_suppressed(lake),
+            "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
+                           "status_links": sorted(traces.status_links)},
+            "raw": raw_about(lake, subject, traces),
+            "curated": curated_rows_about(lake, traces),
+            "store": store_rows_about(store, traces, account_metrics(metrics)),
+        }
+    finally:
+        if own_store:
+            store.close()

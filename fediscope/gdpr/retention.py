@@ -1,0 +1,116 @@
+"""Storage limitation: delete lake partitions older than the configured number of days.
+
+Raw batches are partitioned by fetch date (``raw/mastodon/<entity>/instance=<domain>/dt=<YYYY-MM-DD>/``), so
+retention deletes whole ``dt=`` directories: a partition is deleted when its date is more than
+``FEDISCOPE_RETENTION_RAW_DAYS`` days before today (UTC). Quarantined items
+(``quarantine/instance=<domain>/dt=…``) are raw upstream data and follow the same setting. Curated tables
+follow ``FEDISCOPE_RETENTION_CURATED_DAYS`` on their ``dt`` partitions (the creation date of a status); tables
+without a ``dt`` partition (the latest account snapshot, instance activity) are kept whole. ``0`` keeps a
+layer forever. Metrics in the store are recomputed from the curated tables, so they shrink with them at the
+next processing run.
+
+The maintenance DAG calls :func:`apply_retention` daily; ``fediscope gdpr retention --dry-run`` shows what it
+would delete.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fediscope.config import Settings
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Partition:
+    layer: str  # raw | quarantine | curated
+    path: str
+    dt: str
+    files: int
+    bytes: int
+
+
+@dataclass
+class RetentionSummary:
+    today: str
+    dry_run: bool
+    raw_days: int
+    curated_days: int
+    deleted: list[Partition] = field(default_factory=list)  # deleted, or that would be with dry_run
+    skipped: list[str] = field(default_factory=list)  # dt= directories whose date cannot be read
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for p in self.deleted:
+            layer = out.setdefault(p.layer, {"partitions": 0, "files": 0, "bytes": 0})
+            layer["partitions"] += 1
+            layer["files"] += p.files
+            layer["bytes"] += p.bytes
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "totals": self.totals()}
+
+
+def _dt_dirs(lake: LakeBackend, root: str) -> list[str]:
+    """Every ``dt=`` directory below ``root`` (at any depth: raw has entity/instance levels above it)."""
+    found, stack = [], [root]
+    while stack:
+        current = stack.pop()
+        for entry in lake.list(current):
+            if not entry.is_dir:
+                continue
+            if entry.path.rsplit("/", 1)[-1].startswith("dt="):
+                found.append(entry.path)
+            else:
+                stack.append(entry.path)
+    return sorted(found)
+
+
+def cutoff(today: date, days: int) -> date | None:
+    """Partitions dated before this are expired (None: keep forever)."""
+    return today - timedelta(days=days) if days > 0 else None
+
+
+def _expired(lake: LakeBackend, layer: str, root: str, limit: date | None,
+             summary: RetentionSummary) -> list[Partition]:
+    if limit is None:
+        return []
+    expired = []
+    for path in _dt_dirs(lake, root):
+        text = path.rsplit("/", 1)[-1][3:]
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            summary.skipped.append(path)
+            log.warning("retention: %s has no readable date; left alone", path)
+            continue
+        if day < limit:
+            files = lake.walk(path)
+            expired.append(Partition(layer, path, day.isoformat(), len(files), sum(f.size for f in files)))
+    return expired
+
+
+def apply_retention(settings: Settings, dry_run: bool = False, today: date | None = None,
+                    lake: LakeBackend | None = None) -> RetentionSummary:
+    """Delete (or with ``dry_run`` only list) the expired raw, quarantine and curated partitions."""
+    lake = lake or open_lake(settings.lake)
+    today = today or datetime.now(UTC).date()
+    summary = RetentionSummary(today=today.isoformat(), dry_run=dry_run, raw_days=settings.retention_raw_days,
+                               curated_days=settings.retention_curated_days)
+    raw_limit = cutoff(today, settings.retention_raw_days)
+    curated_limit = cutoff(today, settings.retention_curated_days)
+    summary.deleted = (_expired(lake, "raw", RAW_ROOT, raw_limit, summary)
+                       + _expired(lake, "quarantine", QUARANTINE_ROOT, raw_limit, summary)
+                       + _expired(lake, "curated", CURATED_ROOT, curated_limit, summary))
+    if not dry_run:
+        for partition in summary.deleted:
+            lake.delete(partition.path, recursive=True)
+            log.info("retention: deleted %s (%d files)", partition.path, partition.files)
+    return summary

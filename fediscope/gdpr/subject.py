@@ -1,0 +1,158 @@
+"""The data subject of a GDPR request, and how landed records refer to them.
+
+A request names an account in clear (``user@instance``). The lake never holds that name when the privacy
+policy is on: landed records carry the **account key** (a keyed pseudonym of ``user@domain``) in ``acct``, the
+**id pseudonym** (per serving instance) in ``id``, ``in_reply_to_account_id`` and mention ids, and a
+pseudonym of each status URI. :class:`Subject` holds the account key; :class:`Traces` collects everything else
+that points at the subject, found by scanning (the id pseudonyms cannot be recomputed without the clear
+instance-local ids, which the lake does not keep). With privacy off the records carry clear names, and the key
+is ``user@domain`` in lower case, exactly the curation's account key.
+
+The clear name lives only in memory: the audit log and the suppression list receive :attr:`Subject.audit_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.config import Settings, instance_domain
+from fediscope.errors import ConfigError
+from fediscope.privacy import ERASED, PrivacyPolicy, policy_from_settings
+
+__all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One account a request is about."""
+
+    key: str  # the account key as landed records carry it
+    pseudonymised: bool  # False when the lake was landed with privacy off (clear names)
+    username: str  # clear local part: only used to find checkpoint files named after an account source
+    domain: str
+
+    @property
+    def audit_id(self) -> str:
+        """What may be written down about the subject: the pseudonym, or a hash when there is none."""
+        if self.pseudonymised:
+            return self.key
+        return "sha256:" + hashlib.sha256(self.key.encode()).hexdigest()[:32]
+
+
+def parse_account(account: str) -> tuple[str, str]:
+    """``@User@Mastodon.Social`` → ``("user", "mastodon.social")``; anything else is a clear error."""
+    text = account.strip().lstrip("@")
+    user, sep, domain = text.partition("@")
+    if not sep or not user or not domain or "@" in domain or any(c.isspace() for c in text):
+        raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")
+    return user.lower(), instance_domain(domain)
+
+
+def subject_from_settings(settings: Settings, account: str) -> Subject:
+    """The subject of ``account`` under the active privacy policy (needs the pseudonym key when privacy is on)."""
+    user, domain = parse_account(account)
+    if not settings.privacy:
+        return Subject(key=f"{user}@{domain}", pseudonymised=False, username=user, domain=domain)
+    try:
+        policy = policy_from_settings(settings)
+    except ConfigError as exc:
+        raise ConfigError("cannot find the account's records without the pseudonym key that landed them: "
+                          f"{exc}") from None
+    return Subject(key=policy.account_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)
+
+
+def subject_for_policy(policy: PrivacyPolicy, account: str) -> Subject:
+    user, domain = parse_account(account)
+    return Subject(key=policy.account_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)
+
+
+# -- how records refer to accounts --------------------------------------------------------------------------
+def account_key_of(account: Any, instance: str) -> str | None:
+    """The account key of an account (or mention) object in a landed record."""
+    if not isinstance(account, dict):
+        return None
+    acct = str(account.get("acct") or account.get("username") or "")
+    if not acct:
+        return None
+    if "domain" in account or str(account.get("url") or "").startswith("acct:"):
+        return acct  # landed by the privacy policy: acct is the key already
+    return acct.lower() if "@" in acct else f"{acct}@{instance}".lower()
+
+
+def status_author(status: Any, instance: str) -> str | None:
+    return account_key_of(status.get("account"), instance) if isinstance(status, dict) else None
+
+
+def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
+    """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them)."""
+    if not isinstance(status, dict):
+        return
+    yield status
+    if isinstance(status.get("reblog"), dict):
+        yield from nested_statuses(status["reblog"])
+    quote = status.get("quote")
+    if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+        yield from nested_statuses(quote["quoted_status"])
+
+
+@dataclass
+class Traces:
+    """Every value in the lake that points at the subject: found in a first pass, removed in a second."""
+
+    key: str
+    ids: set[str] = field(default_factory=set)  # account id pseudonyms (one per serving instance)
+    status_links: set[str] = field(default_factory=set)  # uri/url of the subject's statuses
+
+    def values(self) -> set[str]:
+        return {self.key, *self.ids, *self.status_links}
+
+    def note_record(self, entity: str, data: Any, instance: str) -> None:
+        """Remember the id pseudonyms and status links of the subject found in one landed record."""
+        if not isinstance(data, dict):
+            return
+        if entity in {"accounts", "directory"}:
+            self._note_account(data, instance)
+        elif entity == "instance":
+            contact = data.get("contact")
+            self._note_account(contact.get("account") if isinstance(contact, dict) else None, instance)
+            self._note_account(data.get("contact_account"), instance)
+        elif entity == "statuses":
+            for status in nested_statuses(data):
+                if self._note_account(status.get("account"), instance):
+                    self.status_links.update(str(status[k]) for k in ("uri", "url") if status.get(k))
+                for mention in status.get("mentions") or []:
+                    self._note_account(mention, instance)
+
+    def _note_account(self, account: Any, instance: str) -> bool:
+        if account_key_of(account, instance) != self.key:
+            return False
+        if account.get("id") not in (None, ""):
+            self.ids.add(str(account["id"]))
+        return True
+
+
+def scrub(value: Any, traces: set[str]) -> Any:
+    """``value`` with every trace removed: list items equal to one dropped, text containing one rewritten."""
+    if isinstance(value, str):
+        for trace in sorted(traces, key=len, reverse=True):
+            if trace in value:
+                value = value.replace(trace, ERASED)
+        return value
+    if isinstance(value, list):
+        return [scrub(v, traces) for v in value if not (isinstance(v, str) and v in traces)]
+    if isinstance(value, dict):
+        return {k: scrub(v, traces) for k, v in value.items()}
+    return value
+
+
+def contains_trace(value: Any, traces: set[str]) -> bool:
+    if isinstance(value, str):
+        return any(t in value for t in traces)
+    if isinstance(value, list):
+        return any(contains_trace(v, traces) for v in value)
+    if isinstance(value, dict):
+        return any(contains_trace(v, traces) for v in value.values())
+    return False

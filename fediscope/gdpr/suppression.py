@@ -1,0 +1,54 @@
+"""The suppression list: account keys erased on request, which later collections must skip.
+
+Erasing records is not enough: the next collection would land the account again. The collector passes this
+list to :func:`fediscope.privacy.policy_from_settings` (``suppressed=load_suppressed(lake)``), and the policy
+skips the account, its statuses and boosts of them, counted as ``skipped_suppressed``.
+
+The list lives in ``<lake>/_state/suppressed.json`` next to the checkpoints, so it travels with the lake (local
+or HDFS) and every collector and API process that lands into this lake sees it. It holds pseudonyms only (the
+account key, and the account's id pseudonyms so that replies to it lose ``in_reply_to_account_id``), never a
+clear name; it is therefore tied to the pseudonym key: after a key rotation, re-erase
+the accounts on it (see the processing register).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from fediscope.errors import LakeError
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+SUPPRESSED_PATH = f"{STATE_ROOT}/suppressed.json"
+
+
+def load_suppressed(lake: LakeBackend) -> set[str]:
+    """The pseudonyms on the suppression list (account keys and id pseudonyms; empty when nobody was erased)."""
+    if not lake.exists(SUPPRESSED_PATH):
+        return set()
+    try:
+        document = json.loads(lake.read(SUPPRESSED_PATH))
+        accounts = document["accounts"]
+        if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+            raise TypeError("'accounts' is not a list of strings")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LakeError(f"{SUPPRESSED_PATH} in the lake is damaged ({exc}); restore it from a backup — without it, "
+                        "erased accounts would be collected again") from None
+    return set(accounts)
+
+
+def add_suppressed(lake: LakeBackend, account_key: str, ids: Iterable[str] = ()) -> bool:
+    """Put an account key (and the account's id pseudonyms) on the list, atomically. Returns False when the
+    account key was already there."""
+    if not account_key:
+        raise ValueError("empty account key")
+    accounts = load_suppressed(lake)
+    new = account_key not in accounts
+    if not new and set(ids) <= accounts:
+        return False
+    accounts.update([account_key, *ids])
+    document = {"accounts": sorted(accounts), "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    lake.write_atomic(SUPPRESSED_PATH, json.dumps(document, indent=1).encode())
+    return new

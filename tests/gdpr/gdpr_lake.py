@@ -1,0 +1,96 @@
+"""GDPR test helpers: a lake landed from REAL recorded entities, and scans of every byte of lake and store."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.privacy import PrivacyPolicy
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
+LOCAL = "localhost:3000"  # the recorded server
+KEY = "gdpr-test-pseudonym-key-5f1d0c9e8b7a6f4e3d2c1b0a"
+#: The data subject of the erasure tests: the author of the status the recorded reply answers (and mentions),
+#: boosted by admin in another recording, mentioned by mastodonpy_test in the home timeline.
+SUBJECT = f"mastodonpy_test_2@{LOCAL}"
+OTHERS = (f"admin@{LOCAL}", f"mastodonpy_test@{LOCAL}")
+
+#: Recordings whose statuses / accounts / instance documents make the test lake.
+STATUS_FILES = ("test_status_reply.json", "test_follow_with_notify_reblog.json", "test_home_tl.json",
+                "test_conversations.json", "test_hashtag_tl.json", "test_status_reblog_unreblog.json",
+                "test_status_quote_revoke.json", "test_list_timeline.json")
+ACCOUNT_FILES = ("test_accounts.json", "test_directory.json")
+INSTANCE_FILES = ("test_instance.json", "test_instance_v1.json")
+
+
+def recorded(files: Iterable[str], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """(instance, raw entity) for every successful recorded response of ``kind`` in ``files``."""
+    found = []
+    for name in files:
+        for interaction in json.loads((RECORDINGS / name).read_text())["interactions"]:
+            if interaction["response"]["status"] != 200:
+                continue
+            body = interaction["response"]["body"]
+            instance = interaction["request"]["uri"].split("/")[2]
+            for item in body if isinstance(body, list) else [body]:
+                if not isinstance(item, dict):
+                    continue
+                is_status = "account" in item and "uri" in item
+                is_account = "acct" in item and "username" in item
+                is_instance = "contact" in item or "contact_account" in item
+                if {"statuses": is_status, "accounts": is_account, "instance": is_instance}[kind]:
+                    found.append((instance, item))
+    return found
+
+
+def land_recordings(lake: LakeBackend, policy: PrivacyPolicy, fetched_at: datetime | None = None) -> int:
+    """Land the recorded entities through the privacy policy into raw batches, the collector's way."""
+    fetched_at = fetched_at or datetime.now(UTC)
+    batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for kind, files, endpoint in (("statuses", STATUS_FILES, "/api/v1/timelines/public"),
+                                  ("accounts", ACCOUNT_FILES, "/api/v1/accounts/lookup"),
+                                  ("instance", INSTANCE_FILES, "/api/v2/instance")):
+        for instance, item in recorded(files, kind):
+            landed = policy.apply(kind, json.loads(json.dumps(item)), instance)
+            if landed is not None:
+                batches[(kind, instance)].append(envelope(instance, endpoint, landed, fetched_at))
+    total = 0
+    for (kind, instance), records in sorted(batches.items()):
+        for i in range(0, len(records), 25):  # several batch files per partition, one of them gzip
+            write_batch(lake, kind, instance, records[i:i + 25], fetched_at=fetched_at, compressed=i == 25)
+            total += len(records[i:i + 25])
+    return total
+
+
+# -- byte scans -------------------------------------------------------------------------------------------------
+def file_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data += gzip.decompress(data)
+    return data
+
+
+def files_holding(roots: Iterable[Path], needles: Iterable[str]) -> dict[str, list[str]]:
+    """Every file below ``roots`` (hidden and temporary ones included) whose bytes hold one of ``needles``."""
+    hits: dict[str, list[str]] = {}
+    needles = [n for n in needles if n]
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in paths:
+            data = file_bytes(path)
+            found = [n for n in needles if n.encode() in data]
+            if found:
+                hits[str(path)] = found
+    return hits
+
+
+def store_files(db: Path) -> list[Path]:
+    return [p for p in db.parent.glob(db.name + "*") if p.is_file()]

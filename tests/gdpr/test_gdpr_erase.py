@@ -1,0 +1,189 @@
+"""Erasure of one account from a lake landed from real recordings, curated by the real DuckDB curation, and from
+the SQLite store: afterwards no byte of any file holds a trace of the account, except the suppression list and
+the audit log (which hold the pseudonym by design), and landing the same data again does not bring it back."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from gdpr_lake import OTHERS, SUBJECT, files_holding, land_recordings, store_files
+
+from fediscope.engine.metrics import Metric
+from fediscope.errors import ConfigError
+from fediscope.gdpr.erase import AUDIT_PATH, erase_account, find_traces
+from fediscope.gdpr.subject import ERASED, subject_from_settings
+from fediscope.gdpr.suppression import SUPPRESSED_PATH, load_suppressed
+from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.privacy import policy_from_settings
+from fediscope.store.port import open_store
+
+POSTS = Metric(name="gdpr_test_posts_per_account", question="How many statuses did each account post?",
+               key=("account_key",), sql="-- test metric, rows written by the test")
+MENTIONED = Metric(name="gdpr_test_mentioned", question="Who is mentioned by whom?",
+                   key=("status_uri", "mentioned"), sql="-- test metric, rows written by the test")
+METRICS = {m.name: m for m in (POSTS, MENTIONED)}
+
+
+def raw_records(env) -> list[dict]:
+    return [r for path in raw_batch_files(env.lake) for r in read_batch(env.lake, path)]
+
+
+def raw_statuses(env) -> list[dict]:
+    return [r["data"] for path in raw_batch_files(env.lake, "statuses") for r in read_batch(env.lake, path)]
+
+
+def curate(env) -> None:
+    from fediscope.engine.base import open_engine
+    from fediscope.engine.curation import run_curation
+
+    engine = open_engine(env.settings)
+    try:
+        assert not run_curation(engine).noop
+    finally:
+        getattr(engine, "close", lambda: None)()
+
+
+def curated_rows(env) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for path in sorted((env.lake_dir / "curated").rglob("*.parquet")):
+        out.setdefault(path.relative_to(env.lake_dir / "curated").parts[0], []).extend(
+            pq.read_table(path).to_pylist())
+    return out
+
+
+def fill_store(env) -> None:
+    """Metric rows derived from the landed statuses (the store helper's adapters, a real SQLite file)."""
+    posts: Counter[str] = Counter()
+    mentioned = []
+    for data in raw_statuses(env):
+        posts[data["account"]["acct"]] += 1
+        mentioned += [{"status_uri": data["uri"], "mentioned": m["acct"], "n": 1} for m in data["mentions"]]
+    store = open_store(env.settings.store)
+    try:
+        store.write(POSTS, [{"account_key": k, "posts": n} for k, n in posts.items()])
+        store.write(MENTIONED, mentioned)
+    finally:
+        store.close()
+
+
+def everywhere(env) -> list[Path]:
+    return [env.lake_dir, *store_files(env.db)]
+
+
+@pytest.fixture()
+def processed(landed):
+    curate(landed)
+    fill_store(landed)
+    return landed
+
+
+def test_erasure_leaves_no_trace_in_any_file(processed) -> None:
+    env = processed
+    key = env.key(SUBJECT)
+    traces = find_traces(env.lake, subject_from_settings(env.settings, SUBJECT))
+    assert traces.ids and traces.status_links  # the recordings reference the subject in several ways
+    before = files_holding(everywhere(env), traces.values())
+    assert any("/raw/" in p for p in before) and any("/curated/" in p for p in before)
+    assert any(p.startswith(str(env.db)) for p in before)  # the scan can see the store too
+    others_before = Counter(s["account"]["acct"] for s in raw_statuses(env))
+
+    report = erase_account(env.settings, SUBJECT, metrics=METRICS)
+
+    after = files_holding(everywhere(env), traces.values())
+    assert {p: set(found) for p, found in after.items()} == {  # where the pseudonyms must stay, by design
+        str(env.lake_dir / AUDIT_PATH): {key}, str(env.lake_dir / SUPPRESSED_PATH): {key, *traces.ids}}
+    for table, rows in curated_rows(env).items():  # Parquet pages are compressed: check the values too
+        assert not [r for r in rows if traces.key in json.dumps(r, default=str)], table
+    assert report.raw["records_removed"] > 0 and report.raw["records_scrubbed"] > 0
+    assert report.curated["rows_removed"] > 0
+    assert report.store[POSTS.name] == 1 and report.store[MENTIONED.name] >= 1
+    others_after = Counter(s["account"]["acct"] for s in raw_statuses(env))
+    assert key not in others_after
+    for other in OTHERS:  # nobody else lost a status, except boosts of the subject's statuses
+        other_key = env.key(other)
+        assert others_after[other_key] >= 1 and others_after[other_key] <= others_before[other_key]
+    assert sum(others_before.values()) - sum(others_after.values()) <= report.raw["records_removed"]
+
+
+def test_others_records_keep_their_content_without_the_reference(processed) -> None:
+    env = processed
+    key = env.key(SUBJECT)
+    replies_before = [s for s in raw_statuses(env)
+                      if any(m["acct"] == key for m in s["mentions"]) and s["account"]["acct"] != key]
+    assert replies_before
+    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    versions = {(s["uri"], "content" in s): s for s in raw_statuses(env)}  # a deleted status: "text" only
+    for before in replies_before:
+        after = versions[(before["uri"], "content" in before)]
+        assert after["mentions"] == [m for m in before["mentions"] if m["acct"] != key]
+        assert after["id"] == before["id"] and after["created_at"] == before["created_at"]
+        text = "content" if "content" in before else "text"
+        assert key in before[text] and ERASED in after[text] and key not in after[text]
+        if before["in_reply_to_account_id"]:
+            assert after["in_reply_to_account_id"] is None and after["in_reply_to_id"] == before["in_reply_to_id"]
+    statuses = curated_rows(env)["statuses"]
+    assert statuses and all(key not in (row["mentions"] or []) for row in statuses)
+    assert all(row["account_key"] != key for row in statuses)
+
+
+def test_audit_line_and_suppression_list(processed) -> None:
+    env = processed
+    key = env.key(SUBJECT)
+    first = erase_account(env.settings, SUBJECT, metrics=METRICS)
+    again = erase_account(env.settings, "@MastodonPy_Test_2@LocalHost:3000", metrics=METRICS)  # same account
+    assert first.newly_suppressed and not again.newly_suppressed
+    assert not any(again.raw.values()) and not any(again.curated.values()) and again.store == {}
+    ids = find_traces(env.lake, subject_from_settings(env.settings, SUBJECT)).ids
+    assert not ids  # nothing in the lake refers to the account any more…
+    assert key in load_suppressed(env.lake) and all(p.startswith("i") for p in load_suppressed(env.lake) - {key})
+    audit = (env.lake_dir / AUDIT_PATH).read_text()
+    lines = [json.loads(line) for line in audit.splitlines()]
+    assert [line["account_key"] for line in lines] == [key, key]
+    assert lines[0]["raw"] == first.raw and lines[0]["store"] == first.store and lines[0]["time"]
+    assert "mastodonpy_test_2" not in audit.lower()
+
+
+def test_a_new_landing_does_not_bring_the_account_back(processed) -> None:
+    env = processed
+    key = env.key(SUBJECT)
+    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    policy = policy_from_settings(env.settings, suppressed=load_suppressed(env.lake))
+    land_recordings(env.lake, policy)  # the collector's way: the policy built with the suppression list
+    assert policy.counts["skipped_suppressed"] > 0 and policy.counts["skipped_reblog_of_opted_out"] > 0
+    curate(env)
+    assert set(files_holding(everywhere(env), [key])) == {str(env.lake_dir / AUDIT_PATH),
+                                                          str(env.lake_dir / SUPPRESSED_PATH)}
+
+
+def test_without_the_suppression_list_the_account_would_come_back(processed) -> None:
+    """The control for the test above: the same landing, without the list, lands the account again."""
+    env = processed
+    key = env.key(SUBJECT)
+    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    land_recordings(env.lake, policy_from_settings(env.settings))
+    assert any("/raw/" in p for p in files_holding([env.lake_dir], [key]))
+
+
+def test_erasing_an_unknown_account_changes_nothing_but_the_lists(landed) -> None:
+    env = landed
+    before = {p: p.read_bytes() for p in env.lake_dir.rglob("*") if p.is_file()}
+    report = erase_account(env.settings, "nobody@localhost:3000", metrics=METRICS)
+    assert not any(report.raw.values()) and not any(report.curated.values())
+    after = {p: p.read_bytes() for p in env.lake_dir.rglob("*") if p.is_file()}
+    changed = {p.relative_to(env.lake_dir).as_posix() for p in after if before.get(p) != after[p]}
+    assert changed == {AUDIT_PATH, SUPPRESSED_PATH}
+
+
+@pytest.mark.parametrize("account", ["mastodonpy_test_2", "a@", "@b", "a b@c", "a@b@c"])
+def test_account_must_be_acct_at_instance(env, account: str) -> None:
+    with pytest.raises(ConfigError, match="ACCT@INSTANCE"):
+        erase_account(env.settings, account, metrics=METRICS)
+
+
+def test_erasure_needs_the_pseudonym_key(env) -> None:
+    with pytest.raises(ConfigError, match="FEDISCOPE_PSEUDONYM_KEY"):
+        erase_account(env.settings.replace(pseudonym_key=None), SUBJECT, metrics=METRICS)
