@@ -1,0 +1,62 @@
+"""``fediscope process``: curate the raw lake, compute every metric, load the store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+from fediscope.config import ENGINES
+
+
+class _Date(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23", param, ctx)
+
+
+@click.command()
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="Batch engine (overrides FEDISCOPE_ENGINE): duckdb (embedded, default) or spark "
+                   "(master from FEDISCOPE_SPARK_MASTER).")
+@click.option("--since", type=_Date(), default=None,
+              help="Curate only raw partitions fetched on or after this day (YYYY-MM-DD, UTC).")
+@click.option("--until", type=_Date(), default=None,
+              help="Curate only raw partitions fetched on or before this day (YYYY-MM-DD, UTC).")
+@click.option("--lake", default=None, metavar="URL", help="Lake to read (overrides FEDISCOPE_LAKE).")
+@click.option("--store", default=None, metavar="URL", help="Store to load (overrides FEDISCOPE_STORE).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show progress on stderr (default: only when stderr is a terminal).")
+def process(engine: str | None, since: date | None, until: date | None, lake: str | None, store: str | None,
+            as_json: bool, progress: bool | None) -> None:
+    """Curate the raw lake, compute every metric, and load the metric store.
+
+    Curation is incremental: only raw files not curated before are read (the list is kept in
+    <lake>/_state/curated_manifest.json), so running it again with nothing new changes nothing.
+    --since/--until limit which raw partitions (fetch days) this run curates; the metrics are always
+    recomputed over everything curated so far, and replace what the store held for them.
+
+    \b
+    Examples:
+      fediscope process
+      fediscope process --engine spark --since 2026-11-20 --json
+    """
+    if since and until and since > until:
+        raise click.BadParameter(f"{since} is after --until {until}", param_hint="--since")
+    settings = settings_from_context(lake=lake, store=store)
+    from fediscope.engine.process import run_process
+
+    summary = run_process(settings, engine=engine, since=since, until=until,
+                          progress=is_terminal() if progress is None else progress)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        click.echo(summary.line())

@@ -1,0 +1,151 @@
+"""``fediscope process``: curate the raw lake, compute every metric, load the metric store. One function.
+
+The three steps run in order with one engine (``settings.engine`` unless ``engine`` is given):
+
+1. **curate** — raw files not yet curated (fetch dates ``since``..``until``) are merged into the curated
+   Parquet tables (:mod:`fediscope.engine.curation`);
+2. **metrics** — every SQL file of ``spark_jobs/sql/`` runs over the curated tables, whole (metrics are
+   recomputed in full, so they always describe every curated day, not only the window);
+3. **store** — each metric's rows replace what the store held for it (``write(..., replace=True)``), so a
+   re-run writes the same rows again and never duplicates them.
+
+A failing metric stops the run before the store is touched, so the store never mixes two runs' results.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TextIO
+
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric, load_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MetricResult:
+    rows: int
+    seconds: float
+    stored: int | None = None
+
+
+@dataclass
+class ProcessSummary:
+    engine: str
+    store: str
+    since: date | None = None
+    until: date | None = None
+    curate: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, MetricResult] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step: start, curate, metrics, store, total
+
+    @property
+    def metric_rows(self) -> int:
+        return sum(m.rows for m in self.metrics.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "store": self.store,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "curate": self.curate,
+            "metrics": {name: {"rows": m.rows, "seconds": round(m.seconds, 3), "stored": m.stored}
+                        for name, m in self.metrics.items()},
+            "metric_rows": self.metric_rows,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints."""
+        cur = self.curate
+        curated = ("nothing new to curate" if cur.get("noop") else
+                   f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
+                   f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+        return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
+                f"stored in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
+
+
+def redact_url(url: str) -> str:
+    """A store URL without its password (``mysql+pymysql://user:***@host/db``)."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+class _Progress:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
+        self.enabled, self.stream = enabled, stream or sys.stderr
+
+    def __call__(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
+                until: date | None = None, progress: bool | None = None,
+                metrics: dict[str, Metric] | None = None, engine_options: dict[str, Any] | None = None
+                ) -> ProcessSummary:
+    """Curate, compute every metric, load the store; see the module docstring.
+
+    ``metrics`` defaults to every metric of ``spark_jobs/sql/``; ``engine_options`` go to the engine's
+    constructor (tests pass an existing SparkSession as ``{"spark": session}``).
+    """
+    from fediscope.engine.base import open_engine
+    from fediscope.errors import ConfigError
+    from fediscope.store.port import open_store
+
+    if since and until and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}")
+    show = _Progress(sys.stderr.isatty() if progress is None else progress)
+    metrics = metrics if metrics is not None else load_metrics()
+    started = time.perf_counter()
+    name = engine or settings.engine
+    summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
+
+    show(f"process: starting the {name} engine")
+    with open_engine(settings, name, **(engine_options or {})) as eng:
+        summary.seconds["start"] = time.perf_counter() - started
+        step = time.perf_counter()
+        show("process: curating the raw lake")
+        curated = eng.curate(since=since, until=until)
+        summary.curate = curated.as_dict()
+        summary.seconds["curate"] = time.perf_counter() - step
+        show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")
+
+        step = time.perf_counter()
+        results: dict[str, list[dict[str, Any]]] = {}
+        for i, (metric_name, metric) in enumerate(metrics.items(), 1):
+            t = time.perf_counter()
+            results[metric_name] = eng.run_metric(metric)
+            summary.metrics[metric_name] = MetricResult(len(results[metric_name]), time.perf_counter() - t)
+            show(f"process: metric {i}/{len(metrics)} {metric_name}: {len(results[metric_name])} rows")
+        summary.seconds["metrics"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    store = open_store(settings.store, **_store_options(settings))
+    try:
+        for metric_name, metric in metrics.items():
+            summary.metrics[metric_name].stored = store.write(metric, results[metric_name], replace=True)
+        show(f"process: stored {summary.metric_rows} rows in {summary.store}")
+    finally:
+        store.close()
+    summary.seconds["store"] = time.perf_counter() - step
+    summary.seconds["total"] = time.perf_counter() - started
+    log.info("process: %s", summary.line())
+    return summary
+
+
+def _store_options(settings: Settings) -> dict[str, Any]:
+    if settings.store.startswith("hbase://"):
+        return {"table_prefix": settings.hbase_table_prefix}
+    return {}

@@ -1,0 +1,56 @@
+"""spark-submit entry point: curate the raw lake into the curated Parquet tables with Spark.
+
+The job is thin: it builds the settings (``FEDISCOPE_*`` / ``fediscope.toml``, then the arguments below), takes
+the SparkSession spark-submit configured, and calls :meth:`fediscope.engine.spark_engine.SparkEngine.curate`
+(the same code ``fediscope process --engine spark`` runs). All the work is Spark SQL, so only the driver needs
+the ``fediscope`` package (``pip install .``; run in client deploy mode) — executors run no Python.
+
+Command (the lake must be a path every executor sees, e.g. a shared mount; see fediscope.engine.workspace)::
+
+    spark-submit --master spark://spark-master:7077 --deploy-mode client \\
+        --conf spark.sql.session.timeZone=UTC \\
+        spark_jobs/curate.py --lake /shared/fediscope-lake [--since 2026-11-20] [--until 2026-11-23]
+
+Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
+summary as JSON on stdout; exits 1 with one line on stderr when curation fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="spark_jobs/curate.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", help="lake path (overrides FEDISCOPE_LAKE)")
+    parser.add_argument("--since", type=date.fromisoformat, help="first raw fetch day to curate (YYYY-MM-DD)")
+    parser.add_argument("--until", type=date.fromisoformat, help="last raw fetch day to curate (YYYY-MM-DD)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, spark: object = None) -> int:
+    from fediscope.config import load_settings
+    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.errors import FediscopeError
+
+    args = parse_args(argv)
+    try:
+        settings = load_settings(**({"lake": args.lake} if args.lake else {}), engine="spark")
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.builder.appName("fediscope-curate").getOrCreate()
+        with SparkEngine(settings, spark=spark) as engine:
+            summary = engine.curate(since=args.since, until=args.until)
+    except FediscopeError as exc:
+        print(f"fediscope curate: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary.as_dict(), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""spark-submit entry point: compute the metrics of ``spark_jobs/sql/`` with Spark SQL and load the store.
+
+Each metric is one SQL file written in DuckDB's dialect and translated to Spark SQL by sqlglot
+(:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views, runs every metric
+(or those named with ``--metric``) and writes each result to the metric store (``FEDISCOPE_STORE`` or
+``--store``), replacing what the store held for it. Only the driver needs the ``fediscope`` package.
+
+Command::
+
+    spark-submit --master spark://spark-master:7077 --deploy-mode client \\
+        --conf spark.sql.session.timeZone=UTC \\
+        spark_jobs/metrics.py --lake /shared/fediscope-lake --store 'mysql+pymysql://fediscope:…@db/fediscope' \\
+        [--metric top_accounts_by_followers --metric languages] [--no-store] [--out results.json]
+
+``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
+Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="spark_jobs/metrics.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", help="lake path (overrides FEDISCOPE_LAKE)")
+    parser.add_argument("--store", help="metric store URL (overrides FEDISCOPE_STORE)")
+    parser.add_argument("--metric", action="append", default=[], help="metric to run (repeatable; default all)")
+    parser.add_argument("--no-store", action="store_true", help="compute only; do not write the store")
+    parser.add_argument("--out", type=Path, help="also write {metric: rows} as JSON to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, spark: object = None) -> int:
+    from fediscope.config import load_settings
+    from fediscope.engine.metrics import load_metrics
+    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.errors import ConfigError, FediscopeError
+    from fediscope.store.port import open_store
+
+    args = parse_args(argv)
+    try:
+        overrides = {k: v for k, v in (("lake", args.lake), ("store", args.store)) if v}
+        settings = load_settings(**overrides, engine="spark")
+        metrics = load_metrics()
+        unknown = sorted(set(args.metric) - set(metrics))
+        if unknown:
+            raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
+        chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.builder.appName("fediscope-metrics").getOrCreate()
+        results, summary = {}, {}
+        with SparkEngine(settings, spark=spark) as engine:
+            for name, metric in chosen.items():
+                started = time.perf_counter()
+                results[name] = engine.run_metric(metric)
+                summary[name] = {"rows": len(results[name]), "seconds": round(time.perf_counter() - started, 3)}
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
+        if not args.no_store:
+            store = open_store(settings.store)
+            try:
+                for name, metric in chosen.items():
+                    summary[name]["stored"] = store.write(metric, results[name], replace=True)
+            finally:
+                store.close()
+    except FediscopeError as exc:
+        print(f"fediscope metrics: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
