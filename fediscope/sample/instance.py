@@ -1,0 +1,269 @@
+"""The sample instance's data: a generated corpus indexed the way Mastodon's timelines read it.
+
+The instance impersonates the corpus' ``home`` domain (``sample.social`` by default) federating with the
+other generated instances: its *local* timeline holds statuses of its own accounts, the *federated* (public)
+one everything it knows. Like Mastodon, the public and hashtag timelines show only public statuses that are
+neither boosts nor replies to someone else; an account's own timeline shows its public and unlisted statuses,
+boosts and replies included. The ``--grow`` mode appends new statuses while the server runs, so incremental
+collection can be demonstrated.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fediscope.sample.accounts import AccountInfo
+from fediscope.sample.clock import snowflake_ms
+from fediscope.sample.corpus import DEFAULT_INSTANCES, DEFAULT_WINDOW, CorpusGenerator, on_public_timeline
+from fediscope.sample.paging import PageRequest, select
+from fediscope.sample.shapes import template
+
+Status = dict[str, Any]
+DAY_MS = 86_400_000
+
+
+def _has_media(status: Status) -> bool:
+    return bool(status["media_attachments"])
+
+
+class SampleInstance:
+    """A generated corpus plus the indexes the HTTP API pages through. Thread-safe for reads during growth."""
+
+    def __init__(self, generator: CorpusGenerator, extra_peers: int = 20) -> None:
+        self.generator = generator
+        self.home = generator.home
+        self._lock = threading.RLock()
+        self.statuses: dict[int, Status] = {}
+        self._order: list[int] = []
+        self._public: list[int] = []
+        self._by_tag: dict[str, list[int]] = defaultdict(list)
+        self._by_account: dict[str, list[int]] = defaultdict(list)
+        self._views: dict[tuple[Any, ...], list[int]] = {}
+        self._json: dict[int, bytes] = {}
+        self._derived: dict[str, Any] = {}
+        self.accounts: dict[str, AccountInfo] = {a.id: a for a in generator.accounts}
+        self._by_acct = {self._canonical_acct(a): a for a in generator.accounts}
+        self.peers = sorted({d for d in generator.instances if d != self.home}
+                            | {f"peer{i}.example" for i in range(extra_peers)})
+        for status in generator.statuses():
+            self._index(status)
+
+    @classmethod
+    def generate(cls, n_statuses: int, seed: int = 0, instances: Sequence[str] = DEFAULT_INSTANCES,
+                 n_accounts: int | None = None, end: datetime | None = None,
+                 window: timedelta = DEFAULT_WINDOW, home: str | None = None) -> SampleInstance:
+        return cls(CorpusGenerator(n_statuses, seed, instances, n_accounts, end, window, home))
+
+    # -- indexing ------------------------------------------------------------------------------------------
+    def _canonical_acct(self, account: AccountInfo) -> str:
+        return f"{account.entity['username']}@{account.domain}".lower()
+
+    def _index(self, status: Status) -> None:
+        sid = int(status["id"])
+        self.statuses[sid] = status
+        self._order.append(sid)
+        self._by_account[status["account"]["id"]].append(sid)
+        if on_public_timeline(status):
+            self._public.append(sid)
+            for tag in status["tags"]:
+                self._by_tag[tag["name"].lower()].append(sid)
+
+    def grow(self, count: int, at: datetime | None = None) -> list[Status]:
+        """Add ``count`` new statuses created now (or at ``at``); they page in above everything else."""
+        moment = at or datetime.now(UTC)
+        with self._lock:
+            added = [self.generator.status_at(moment) for _ in range(count)]
+            for status in added:
+                self._index(status)
+            self._views.clear()
+            self._derived.clear()
+        return added
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+    def domain_of(self, status: Status) -> str:
+        return self.accounts[status["account"]["id"]].domain
+
+    def account(self, account_id: str) -> AccountInfo | None:
+        return self.accounts.get(account_id)
+
+    def lookup(self, acct: str) -> AccountInfo | None:
+        """``user``, ``@user``, ``user@home`` or ``user@other.domain`` → the account, or None."""
+        text = acct.strip().lstrip("@").lower()
+        if "@" not in text:
+            text = f"{text}@{self.home}"
+        return self._by_acct.get(text)
+
+    def status_json(self, sid: int) -> bytes:
+        """The status as the API sends it (cached: statuses never change once generated)."""
+        cached = self._json.get(sid)
+        if cached is None:
+            cached = json.dumps(self.statuses[sid], ensure_ascii=False, separators=(",", ":")).encode()
+            self._json[sid] = cached
+        return cached
+
+    # -- timelines -------------------------------------------------------------------------------------------
+    def public_timeline_ids(self) -> list[int]:
+        """Every id on the federated timeline, oldest first (a copy)."""
+        with self._lock:
+            return list(self._public)
+
+    def _view(self, key: tuple[Any, ...], base: list[int], keep: Callable[[Status], bool] | None) -> list[int]:
+        if keep is None:
+            return base
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = [sid for sid in base if keep(self.statuses[sid])]
+        return view
+
+    def public_timeline(self, request: PageRequest, local: bool = False, remote: bool = False,
+                        only_media: bool = False) -> list[int]:
+        home = self.home
+        checks: list[Callable[[Status], bool]] = []
+        if local:
+            checks.append(lambda s: self.domain_of(s) == home)
+        if remote:
+            checks.append(lambda s: self.domain_of(s) != home)
+        if only_media:
+            checks.append(_has_media)
+        keep = (lambda s: all(c(s) for c in checks)) if checks else None
+        with self._lock:
+            return select(self._view(("public", local, remote, only_media), self._public, keep), request)
+
+    def tag_timeline(self, tag: str, request: PageRequest, local: bool = False, only_media: bool = False) -> list[int]:
+        name = tag.lower()
+        home = self.home
+        checks: list[Callable[[Status], bool]] = []
+        if local:
+            checks.append(lambda s: self.domain_of(s) == home)
+        if only_media:
+            checks.append(_has_media)
+        keep = (lambda s: all(c(s) for c in checks)) if checks else None
+        with self._lock:
+            base = self._by_tag.get(name, [])
+            return select(self._view(("tag", name, local, only_media), base, keep), request)
+
+    def account_timeline(self, account_id: str, request: PageRequest, *, only_media: bool = False,
+                         exclude_replies: bool = False, exclude_reblogs: bool = False,
+                         tagged: str | None = None) -> list[int]:
+        def keep(s: Status) -> bool:
+            if only_media and not s["media_attachments"]:
+                return False
+            if exclude_reblogs and s["reblog"] is not None:
+                return False
+            if exclude_replies and s["in_reply_to_id"] is not None \
+                    and s["in_reply_to_account_id"] != s["account"]["id"]:
+                return False
+            return tagged is None or any(t["name"].lower() == tagged.lower() for t in s["tags"])
+
+        flags = (only_media, exclude_replies, exclude_reblogs, tagged)
+        with self._lock:
+            base = self._by_account.get(account_id, [])
+            return select(self._view(("account", account_id, *flags), base, keep if any(flags) else None), request)
+
+    # -- instance documents ------------------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        """The instance's clock for activity and trends: just after its newest status (so a fixed corpus
+        always shows the same activity and trends, whatever the real date)."""
+        return snowflake_ms(self._order[-1]) + 1 if self._order else self.generator.end_ms
+
+    def _localise(self, document: Any) -> Any:
+        text = json.dumps(document).replace("http://localhost:3000", f"https://{self.home}")
+        return json.loads(text.replace("ws://localhost:4000", f"wss://{self.home}").replace("localhost:3000",
+                                                                                           self.home))
+
+    def _contact(self) -> dict[str, Any] | None:
+        local = [a for a in self.accounts.values() if a.domain == self.home and a.kind == "person"]
+        return max(local, key=lambda a: a.entity["followers_count"]).entity if local else None
+
+    def _local_counts(self) -> tuple[int, int]:
+        users = sum(1 for a in self.accounts.values() if a.domain == self.home)
+        statuses = sum(1 for s in self.statuses.values() if self.domain_of(s) == self.home)
+        return users, statuses
+
+    def instance_v2(self) -> dict[str, Any]:
+        doc = self._localise(template("instance_v2"))
+        users, _ = self._local_counts()
+        doc.update(domain=self.home, title=f"{self.home} (fediscope sample)",
+                   description="A generated Mastodon-compatible instance serving a synthetic corpus.")
+        doc["usage"] = {"users": {"active_month": users}}
+        doc["contact"] = {"email": f"admin@{self.home}", "account": self._contact()}
+        return doc
+
+    def instance_v1(self) -> dict[str, Any]:
+        doc = self._localise(template("instance_v1"))
+        users, statuses = self._local_counts()
+        doc.update(uri=self.home, title=f"{self.home} (fediscope sample)", email=f"admin@{self.home}",
+                   short_description="A generated Mastodon-compatible instance.",
+                   stats={"user_count": users, "status_count": statuses, "domain_count": len(self.peers)},
+                   contact_account=self._contact())
+        return doc
+
+    def activity(self) -> list[dict[str, str]]:
+        """Twelve weeks of local activity, newest first (``week`` is the week's start as Unix seconds)."""
+        with self._lock:
+            cached = self._derived.get("activity")
+            if cached is not None:
+                return cached
+            now = self.now_ms()
+            out = []
+            local = [s for s in self.statuses.values() if self.domain_of(s) == self.home]
+            for i in range(12):
+                start, end = now - (i + 1) * 7 * DAY_MS, now - i * 7 * DAY_MS
+                in_week = [s for s in local if start <= snowflake_ms(s["id"]) < end]
+                registrations = sum(1 for a in self.accounts.values() if a.domain == self.home
+                                    and start <= snowflake_ms(a.id) < end)
+                out.append({"week": str(start // 1000), "statuses": str(len(in_week)),
+                            "logins": str(len({s["account"]["id"] for s in in_week})),
+                            "registrations": str(registrations)})
+            self._derived["activity"] = out
+            return out
+
+    def trending_tags(self) -> list[dict[str, Any]]:
+        """Hashtags ranked by accounts using them over the last two days, with seven days of history."""
+        with self._lock:
+            cached = self._derived.get("trends")
+            if cached is not None:
+                return cached
+            now = self.now_ms()
+            today = now - now % DAY_MS
+            uses: dict[str, Counter[int]] = defaultdict(Counter)
+            people: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+            for name, ids in self._by_tag.items():
+                for sid in ids:
+                    created = snowflake_ms(sid)
+                    if created >= today - 6 * DAY_MS:
+                        day = created - created % DAY_MS
+                        uses[name][day] += 1
+                        people[name][day].add(self.statuses[sid]["account"]["id"])
+            shape = template("tag")
+
+            def recent_accounts(name: str) -> int:
+                return len(set().union(*(people[name][d] for d in (today, today - DAY_MS))))
+
+            ranked = sorted(uses, key=lambda n: (-recent_accounts(n), -sum(uses[n].values()), n))
+            out = []
+            for rank, name in enumerate(ranked[:40], start=1):
+                days = [today - k * DAY_MS for k in range(7)]
+                history = [{"day": str(day // 1000), "accounts": str(len(people[name][day])),
+                            "uses": str(uses[name][day])} for day in days]
+                entity = dict.fromkeys(shape)
+                entity.update(id=str(rank), name=name, url=f"https://{self.home}/tags/{name}", history=history,
+                              following=False, featuring=False)
+                out.append(entity)
+            self._derived["trends"] = out
+            return out
+
+    def directory(self, order: str = "active", local: bool = False) -> list[dict[str, Any]]:
+        accounts = [a for a in self.accounts.values() if a.entity["discoverable"] is True
+                    and (not local or a.domain == self.home)]
+        if order == "new":
+            accounts.sort(key=lambda a: int(a.id), reverse=True)
+        else:
+            accounts.sort(key=lambda a: (a.entity["last_status_at"] or "", a.entity["followers_count"]),
+                          reverse=True)
+        return [a.entity for a in accounts]
