@@ -16,11 +16,6 @@ TEMPLATES = ROOT / "nifi_templates"
 CATALOGUE = ROOT / "tests" / "data" / "nifi" / "processors.json"
 FLOW_FILES = ("mastodon_to_hdfs.json", "mastodon_to_files.json")
 
-# The repository root on sys.path, as `python -m pytest` from the root has it: otherwise the directory tests/api
-# (on sys.path through tests/conftest.py) shadows the real `api` package as a namespace package.
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-
 
 @pytest.fixture(scope="session")
 def catalogue() -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""
+### fediscope_batch — curate, compute the metrics and load the store
+
+Runs when `fediscope_ingest` lands new raw data (Asset `fediscope://lake/raw`) **or** daily at 00:00 UTC as a
+safety net. `window` turns the run into the fetch days (`dt` partitions) to process:
+
+* a daily or backfilled run covers exactly the day of its data interval
+  (`airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07` reprocesses
+  those seven days, one run per day; re-running a day overwrites the same rows, never duplicates them);
+* an Asset-triggered run covers the days from its oldest triggering event to now.
+
+`process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store
+of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluster `spark_master`
+(`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
+`verify` reads the metrics back from the store.
+
+Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, dag, get_current_context, task
+
+from fediscope import orchestration as orch
+
+RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
+
+
+@dag(
+    dag_id="fediscope_batch",
+    schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"), assets=[RAW_LAKE]),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    tags=["fediscope", "batch"],
+    doc_md=__doc__,
+)
+def fediscope_batch() -> None:
+    @task(retries=0)
+    def window() -> dict[str, str]:
+        """The days this run processes, from its data interval (or its triggering Asset events)."""
+        return orch.window_from_context(get_current_context()).as_dict()
+
+    @task
+    def process(days: dict[str, str]) -> dict[str, Any]:
+        """Curation, metrics and store loading for those days (idempotent)."""
+        return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
+
+    @task(retries=1)
+    def verify(summary: dict[str, Any]) -> dict[str, Any]:
+        """The store answers with metric rows."""
+        return orch.verify_store(orch.task_settings())
+
+    verify(process(window()))
+
+
+fediscope_batch()

@@ -1,0 +1,64 @@
+"""
+### fediscope_ingest — collect every configured source into the raw lake, every 30 minutes
+
+One **mapped task per (instance, source)** of the configuration (`[[sources]]` in `fediscope.toml`, or `sources`
+in the Airflow Variable `fediscope_settings`), so a failing source fails its own task — retried with exponential
+backoff — while the others land their data. Each task walks at most `max_pages` pages (Variable, default 20)
+from the source's checkpoint and lands them as raw JSON Lines batches
+(`raw/mastodon/<entity>/instance=<domain>/dt=<day>/`).
+
+A task that landed records updates the Asset `fediscope://lake/raw`, which schedules `fediscope_batch`; a task
+with nothing new is marked *skipped* and emits no event.
+
+Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`
+(see `fediscope/orchestration.py`). Secrets (`FEDISCOPE_PSEUDONYM_KEY`, tokens) belong in the environment or a
+secrets backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from fediscope import orchestration as orch
+
+RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
+
+
+@dag(
+    dag_id="fediscope_ingest",
+    schedule="*/30 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=pendulum.duration(minutes=29),
+    default_args=orch.default_args(),
+    tags=["fediscope", "ingest"],
+    doc_md=__doc__,
+)
+def fediscope_ingest() -> None:
+    @task(retries=0)
+    def targets() -> list[dict[str, str]]:
+        """The (instance, source) pairs to collect, from the configuration."""
+        return orch.collection_targets(orch.task_settings())
+
+    @task(outlets=[RAW_LAKE], map_index_template="{{ fediscope_target }}", max_active_tis_per_dagrun=4)
+    def collect(target: dict[str, str]) -> dict[str, Any]:
+        """Collect one source into the raw lake (fails, and is retried, when the source fails)."""
+        context = get_current_context()
+        context["fediscope_target"] = orch.target_label(target)  # type: ignore[typeddict-unknown-key]
+        overrides = orch.variable_overrides()
+        result = orch.collect_target(orch.settings_from_overrides(overrides), target, orch.max_pages(overrides))
+        if not result.get("landed"):
+            raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
+        context["outlet_events"][RAW_LAKE].extra = {
+            "instance": target["instance"], "source": target["source"], "landed": result["landed"]}
+        return result
+
+    collect.expand(target=targets())
+
+
+fediscope_ingest()

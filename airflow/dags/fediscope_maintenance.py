@@ -1,0 +1,52 @@
+"""
+### fediscope_maintenance — retention and health checks, daily
+
+* `retention`: deletes raw lake partitions older than `retention_raw_days` (`FEDISCOPE_RETENTION_RAW_DAYS`,
+  default 90; 0 keeps them forever). Curated tables and metrics are kept (`retention_curated_days`).
+* `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
+  check fails its task with the fix in the message (and the one-line failure log).
+
+Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, task
+
+from fediscope import orchestration as orch
+
+
+@dag(
+    dag_id="fediscope_maintenance",
+    schedule="30 3 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    tags=["fediscope", "maintenance"],
+    doc_md=__doc__,
+)
+def fediscope_maintenance() -> None:
+    @task
+    def lake_health() -> dict[str, Any]:
+        """The lake is reachable and writable."""
+        return orch.check_lake(orch.task_settings())
+
+    @task
+    def store_health() -> dict[str, Any]:
+        """The store is reachable and has its schema."""
+        return orch.check_store(orch.task_settings())
+
+    @task
+    def retention() -> dict[str, Any]:
+        """Raw partitions past retention are deleted."""
+        return orch.apply_retention(orch.task_settings())
+
+    lake_health() >> retention()
+    store_health()
+
+
+fediscope_maintenance()

@@ -1,0 +1,349 @@
+"""What the Airflow DAGs do, as plain functions: settings, targets, date windows, the calls into the core.
+
+The DAG files in ``airflow/dags/`` only wire tasks to these functions, so everything here is testable without
+Airflow and importing this module stays cheap (Airflow parses DAG files every few seconds: no pandas, DuckDB,
+Spark or Mastodon.py at import time; the core is imported inside each function).
+
+Configuration, in increasing precedence: defaults → ``fediscope.toml`` (or ``FEDISCOPE_CONFIG``) →
+``FEDISCOPE_*`` environment variables of the worker → the Airflow Variable ``fediscope_settings``, a JSON
+object whose keys are setting names (``{"lake": "webhdfs://nn:9870/lake", "engine": "spark",
+"spark_master": "yarn"}``) plus three of its own: ``sources`` (a list of ``{"instance", "timelines"}`` like the
+TOML ``[[sources]]``), ``max_pages`` (pages per source per ingest run) and ``config`` (a TOML path). Keep
+secrets (pseudonym key, tokens) in the worker's environment or an Airflow secrets backend, not in the Variable.
+
+Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days of its data interval
+(``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a run triggered by the
+raw-lake Asset has no data interval and covers the days from its oldest triggering event to its start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings
+from fediscope.errors import ConfigError, FediscopeError, LakeError, StoreError, UpstreamError
+
+log = logging.getLogger(__name__)
+
+#: The Airflow Variable holding the JSON overrides.
+VARIABLE = "fediscope_settings"
+#: The Asset the ingest DAG updates and the batch DAG is scheduled on.
+RAW_ASSET_URI = "fediscope://lake/raw"
+RAW_ASSET_NAME = "fediscope_raw_lake"
+#: Pages walked per source in one ingest run when the Variable does not say (runs are 30 minutes apart).
+DEFAULT_MAX_PAGES = 20
+_EXTRA_KEYS = {"sources", "max_pages", "config"}
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+# -- settings -----------------------------------------------------------------------------------------------
+def parse_overrides(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Variable's JSON as a dict; ConfigError naming the Variable when it is not a JSON object."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Airflow Variable {VARIABLE} is not valid JSON ({exc.msg} at char {exc.pos}); "
+                              'expected an object such as {"lake": "/data/lake", "engine": "duckdb"}') from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"Airflow Variable {VARIABLE} must be a JSON object of setting names to values")
+    unknown = sorted(set(raw) - set(_BY_NAME) - _EXTRA_KEYS)
+    if unknown:
+        raise ConfigError(f"Airflow Variable {VARIABLE}: unknown key(s) {', '.join(unknown)}; known: "
+                          f"{', '.join([*_BY_NAME, *sorted(_EXTRA_KEYS)])}")
+    return dict(raw)
+
+
+def _env_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        raise ConfigError(f"Airflow Variable {VARIABLE}: {name} must be a string, number or list")
+    return str(value)
+
+
+def _sources(value: Any) -> tuple[SourceSpec, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"Airflow Variable {VARIABLE}: 'sources' must be a list of "
+                          '{"instance": "https://…", "timelines": ["public", "tag:python"]}')
+    out = []
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, Mapping) or not isinstance(item.get("instance"), str):
+            raise ConfigError(f"Airflow Variable {VARIABLE}: sources[{i}] needs an 'instance' string")
+        timelines = item.get("timelines", ["public"])
+        if isinstance(timelines, str) or not all(isinstance(t, str) for t in timelines):
+            raise ConfigError(f"Airflow Variable {VARIABLE}: sources[{i}].timelines must be a list of strings")
+        out.append(SourceSpec(instance=item["instance"], timelines=tuple(timelines)))
+    return tuple(out)
+
+
+def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
+                            env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (``FEDISCOPE_*``, ``fediscope.toml``) overridden by the Variable's values.
+
+    Values go through the same parsing and validation as environment variables, so ``"engine": "sparkk"``
+    fails with the same message as ``FEDISCOPE_ENGINE=sparkk``.
+    """
+    values = parse_overrides(overrides)
+    merged = dict(os.environ if env is None else env)
+    for name, value in values.items():
+        if name in _BY_NAME and value is not None:
+            merged[_BY_NAME[name].env] = _env_text(name, value)
+    if values.get("config"):
+        merged["FEDISCOPE_CONFIG"] = str(values["config"])
+    extra: dict[str, Any] = {}
+    if "sources" in values:
+        extra["sources"] = _sources(values["sources"])
+    return load_settings(env=merged, **extra)
+
+
+def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
+    value = parse_overrides(overrides).get("max_pages", DEFAULT_MAX_PAGES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"Airflow Variable {VARIABLE}: max_pages must be a whole number >= 1 (got {value!r})")
+    return value
+
+
+def variable_overrides() -> dict[str, Any]:
+    """Read the Airflow Variable (inside a running task only: this imports the Airflow task SDK)."""
+    from airflow.sdk import Variable
+
+    return parse_overrides(Variable.get(VARIABLE, default=None))
+
+
+def task_settings() -> Settings:
+    """The settings of a running Airflow task: environment plus the Variable."""
+    return settings_from_overrides(variable_overrides())
+
+
+# -- ingest ---------------------------------------------------------------------------------------------------
+def collection_targets(settings: Settings) -> list[dict[str, str]]:
+    """One ``{"instance", "source"}`` per configured (instance, timeline): the ingest DAG maps a task over these.
+
+    Sources are parsed here so a typo fails this one task with a clear message before any collection starts.
+    """
+    from fediscope.config import instance_base_url
+    from fediscope.sources.spec import parse_source
+
+    targets = []
+    for spec in settings.sources:
+        instance_base_url(spec.instance)
+        for timeline in spec.timelines:
+            targets.append({"instance": spec.instance, "source": parse_source(timeline).name})
+    if not targets:
+        raise ConfigError("nothing to collect: configure [[sources]] in fediscope.toml (FEDISCOPE_CONFIG) or "
+                          f"'sources' in the Airflow Variable {VARIABLE}")
+    return targets
+
+
+def target_label(target: Mapping[str, str]) -> str:
+    """How a mapped ingest task is named in the Airflow UI: ``mastodon.social tag:python``."""
+    from fediscope.config import instance_domain
+
+    return f"{instance_domain(target['instance'])} {target['source']}"
+
+
+def _as_dict(summary: Any) -> dict[str, Any]:
+    for name in ("as_dict", "to_dict"):
+        if hasattr(summary, name):
+            return dict(getattr(summary, name)())
+    return dict(summary)
+
+
+def collect_target(settings: Settings, target: Mapping[str, str], pages: int | None) -> dict[str, Any]:
+    """Collect one (instance, source) into the raw lake; UpstreamError when the source failed.
+
+    Raising is what makes Airflow retry this mapped task (with backoff) while the other sources go on.
+    """
+    from fediscope.sources.collector import run_collection
+    from fediscope.sources.spec import parse_source
+
+    summary = run_collection(settings, targets=[(target["instance"], parse_source(target["source"]))],
+                             max_pages=pages, progress=False)
+    result = _as_dict(summary)
+    failed = result.get("failed") or []
+    if failed:
+        raise UpstreamError("collecting " + "; ".join(map(str, failed)))
+    log.info("collected %s: landed %s records", target_label(target), result.get("landed"))
+    return result
+
+
+# -- batch windows --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchWindow:
+    """The fetch days (``dt`` partitions, UTC, both ends included) one batch run processes."""
+
+    since: date
+    until: date
+
+    def days(self) -> list[date]:
+        return [self.since + timedelta(days=i) for i in range((self.until - self.since).days + 1)]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> BatchWindow:
+        return cls(date.fromisoformat(data["since"]), date.fromisoformat(data["until"]))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def batch_window(data_interval_start: datetime | None, data_interval_end: datetime | None, *,
+                 run_after: datetime | None = None, event_times: Iterable[datetime] = ()) -> BatchWindow:
+    """The days a batch run covers.
+
+    * A data interval ``[start, end)`` (scheduled runs, backfills, manual runs with a logical date) covers the
+      days it overlaps: ``[2026-11-23 00:00, 2026-11-24 00:00)`` → 2026-11-23 only, so a backfill over N days
+      runs N times, each over exactly one day, and re-running a day gives the same result.
+    * Without one (an Asset-triggered run), the days from the oldest triggering event to ``run_after``.
+    """
+    start, end = _utc(data_interval_start), _utc(data_interval_end)
+    if start is not None and end is not None and end > start:
+        return BatchWindow(start.date(), (end - timedelta(microseconds=1)).date())
+    times = [t for t in (_utc(e) for e in event_times) if t is not None]
+    last = _utc(run_after) or end or start or (max(times) if times else None) or datetime.now(UTC)
+    first = min([*times, last])
+    return BatchWindow(first.date(), last.date())
+
+
+def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
+    """:func:`batch_window` from an Airflow task context (data interval, run_after, triggering asset events)."""
+    dag_run = context.get("dag_run")
+    events = context.get("triggering_asset_events") or {}
+    times = [e.timestamp for evs in events.values() for e in evs if getattr(e, "timestamp", None)]
+    return batch_window(context.get("data_interval_start"), context.get("data_interval_end"),
+                        run_after=getattr(dag_run, "run_after", None), event_times=times)
+
+
+# -- batch ----------------------------------------------------------------------------------------------------
+def process_window(settings: Settings, window: BatchWindow) -> dict[str, Any]:
+    """Curate, compute the metrics and load the store for the window's days (engine from the settings).
+
+    With ``engine=spark`` and a non-local ``spark_master``, :func:`fediscope.engine.process.run_process` runs the
+    jobs through ``spark-submit``; the Airflow worker only needs the ``spark-submit`` client.
+    """
+    from fediscope.engine.process import run_process
+
+    log.info("processing %s to %s with %s into %s", window.since, window.until, settings.engine,
+             _store_label(settings.store))
+    return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until))
+
+
+def _store_label(url: str) -> str:
+    from fediscope.redact import redact_url
+
+    return redact_url(url)
+
+
+def verify_store(settings: Settings) -> dict[str, Any]:
+    """Read every metric back from the store; StoreError when the lake has data but the store has no rows."""
+    from fediscope.engine.metrics import load_metrics
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.batches import raw_batch_files
+    from fediscope.store.port import open_store
+
+    if not raw_batch_files(open_lake(settings.lake)):
+        return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
+    metrics = load_metrics()
+    store = open_store(settings.store)
+    try:
+        present = {name: len(store.top(metric, 1)) > 0 for name, metric in sorted(metrics.items())}
+    finally:
+        store.close()
+    if not any(present.values()):
+        raise StoreError(f"the store {_store_label(settings.store)} holds no rows for any of {len(metrics)} "
+                         "metrics after processing; see the log of the process task")
+    return {"metrics": present, "with_rows": sum(present.values()), "total": len(present)}
+
+
+# -- maintenance ----------------------------------------------------------------------------------------------
+def apply_retention(settings: Settings) -> dict[str, Any]:
+    """Delete raw partitions older than ``retention_raw_days`` (curated data and metrics are kept)."""
+    from fediscope.gdpr.retention import apply_retention as run
+
+    return _as_dict(run(settings, dry_run=False))
+
+
+def check_lake(settings: Settings) -> dict[str, Any]:
+    """The doctor's lake check; LakeError with its fix when the lake is not usable."""
+    return _doctor_check(settings, "lake", LakeError)
+
+
+def check_store(settings: Settings) -> dict[str, Any]:
+    """The doctor's store check; StoreError with its fix when the store is not usable."""
+    return _doctor_check(settings, "store", StoreError)
+
+
+def _doctor_check(settings: Settings, name: str, error: type[FediscopeError]) -> dict[str, Any]:
+    from fediscope import doctor
+
+    check = getattr(doctor, f"check_{name}")
+    result = _as_dict(check(settings))
+    if not result.get("ok", True):
+        fix = result.get("fix") or result.get("hint") or ""
+        raise error(f"{name} check failed: {result.get('detail') or result.get('message') or result}"
+                    + (f"; fix: {fix}" if fix else ""))
+    return result
+
+
+# -- failures -------------------------------------------------------------------------------------------------
+def failure_reason(context: Mapping[str, Any]) -> str:
+    """One line: which task of which run failed, on which try, and why (secrets redacted)."""
+    from fediscope.redact import redact_text
+
+    ti = context.get("task_instance") or context.get("ti")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    task_id = getattr(ti, "task_id", "?")
+    map_index = getattr(ti, "map_index", -1)
+    label = getattr(ti, "rendered_map_index", None) or (str(map_index) if map_index not in (None, -1) else "")
+    run_id = getattr(context.get("dag_run"), "run_id", None) or context.get("run_id", "?")
+    error = context.get("exception")
+    if error is None:
+        reason = "no exception recorded (killed, timed out or marked failed)"
+    else:
+        text = " ".join(str(error).split()) or type(error).__name__
+        reason = f"{type(error).__name__}: {text}"
+    where = f"{dag_id}.{task_id}" + (f"[{label}]" if label else "")
+    return redact_text(f"fediscope task {where} failed (run {run_id}, try {getattr(ti, 'try_number', '?')}): "
+                       f"{reason}")[:2000]
+
+
+def log_failure(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback``: one clear line in the task log and the scheduler's callback log."""
+    log.error("%s", failure_reason(context))
+
+
+def log_retry(context: Mapping[str, Any]) -> None:
+    """``on_retry_callback``: the same line, as a warning (Airflow retries with exponential backoff)."""
+    log.warning("%s; retrying", failure_reason(context))
+
+
+def default_args() -> dict[str, Any]:
+    """Retries with exponential backoff and the one-line failure log, shared by the three DAGs.
+
+    In Airflow 3.3 ``retry_exponential_backoff`` is a multiplier (``True`` would mean 1: a constant delay).
+    """
+    return {
+        "owner": "fediscope",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": log_failure,
+        "on_retry_callback": log_retry,
+    }

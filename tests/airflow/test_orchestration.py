@@ -1,0 +1,196 @@
+"""fediscope.orchestration without Airflow: settings from the Variable, targets, batch windows, failure lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fediscope import orchestration as orch
+from fediscope.config import SourceSpec
+from fediscope.errors import ConfigError, UpstreamError
+
+
+@pytest.fixture(autouse=True)
+def _no_local_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # load_settings reads ./fediscope.toml
+
+
+# -- settings ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("raw", [None, ""])
+def test_no_variable_means_no_overrides(raw: str | None) -> None:
+    assert orch.parse_overrides(raw) == {}
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("{lake: x}", "not valid JSON"),
+    ('["lake"]', "must be a JSON object"),
+    ('{"lakee": "/x"}', "unknown key(s) lakee"),
+])
+def test_bad_variable_is_a_config_error_naming_it(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="fediscope_settings") as info:
+        orch.parse_overrides(raw)
+    assert message in str(info.value)
+
+
+def test_variable_overrides_the_environment_and_is_parsed_like_it() -> None:
+    env = {"FEDISCOPE_ENGINE": "duckdb", "FEDISCOPE_LAKE": "/env/lake", "FEDISCOPE_STORE": "sqlite:///env.db"}
+    settings = orch.settings_from_overrides(
+        json.dumps({"engine": "spark", "spark_master": "yarn", "privacy": False, "instances": ["a.example",
+                                                                                              "b.example"],
+                    "backfill_pages": 3}), env=env)
+    assert (settings.engine, settings.spark_master, settings.lake) == ("spark", "yarn", "/env/lake")
+    assert settings.privacy is False and settings.backfill_pages == 3
+    assert settings.instances == ("a.example", "b.example")
+    assert settings.store == "sqlite:///env.db"
+
+
+def test_invalid_value_in_variable_fails_like_the_environment_variable() -> None:
+    with pytest.raises(ConfigError, match="FEDISCOPE_ENGINE"):
+        orch.settings_from_overrides({"engine": "sparkk"}, env={})
+
+
+def test_sources_and_config_path_from_variable(tmp_path: Path) -> None:
+    toml = tmp_path / "cluster.toml"
+    toml.write_text('[fediscope]\nstore = "sqlite:///from-toml.db"\n')
+    settings = orch.settings_from_overrides(
+        {"config": str(toml), "sources": [{"instance": "https://mastodon.social", "timelines": ["tag:python"]},
+                                          {"instance": "fosstodon.org"}]}, env={})
+    assert settings.store == "sqlite:///from-toml.db"
+    assert settings.sources == (SourceSpec("https://mastodon.social", ("tag:python",)),
+                                SourceSpec("fosstodon.org", ("public",)))
+
+
+@pytest.mark.parametrize("sources", ["public", [{"timelines": ["public"]}],
+                                     [{"instance": "x.org", "timelines": "public"}]])
+def test_malformed_sources_are_refused(sources: object) -> None:
+    with pytest.raises(ConfigError, match="sources"):
+        orch.settings_from_overrides({"sources": sources}, env={})
+
+
+@pytest.mark.parametrize("raw, expected", [(None, orch.DEFAULT_MAX_PAGES), ({"max_pages": 3}, 3)])
+def test_max_pages(raw: dict | None, expected: int) -> None:
+    assert orch.max_pages(raw) == expected
+
+
+@pytest.mark.parametrize("value", [0, "3", True, 1.5])
+def test_bad_max_pages(value: object) -> None:
+    with pytest.raises(ConfigError, match="max_pages"):
+        orch.max_pages({"max_pages": value})
+
+
+# -- ingest -----------------------------------------------------------------------------------------------------
+def test_targets_one_per_instance_and_timeline() -> None:
+    settings = orch.settings_from_overrides({"sources": [
+        {"instance": "https://mastodon.social", "timelines": ["public", "tag:#Python"]},
+        {"instance": "http://127.0.0.1:8080", "timelines": ["account:alice@example.org"]}]}, env={})
+    targets = orch.collection_targets(settings)
+    assert targets == [{"instance": "https://mastodon.social", "source": "public"},
+                       {"instance": "https://mastodon.social", "source": "tag:python"},
+                       {"instance": "http://127.0.0.1:8080", "source": "account:alice@example.org"}]
+    assert [orch.target_label(t) for t in targets] == [
+        "mastodon.social public", "mastodon.social tag:python", "127.0.0.1:8080 account:alice@example.org"]
+
+
+def test_no_sources_or_a_bad_one_fail_clearly() -> None:
+    with pytest.raises(ConfigError, match="nothing to collect"):
+        orch.collection_targets(orch.settings_from_overrides({}, env={}))
+    bad = orch.settings_from_overrides({"sources": [{"instance": "x.org", "timelines": ["tag:no spaces"]}]}, env={})
+    with pytest.raises(ConfigError, match="hashtag"):
+        orch.collection_targets(bad)
+
+
+def test_a_failed_source_raises_so_its_task_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fediscope.sources import collector
+    from fediscope.sources.summary import CollectSummary, SourceResult
+
+    calls = []
+
+    def fake_run(settings, targets=None, *, max_pages=None, progress=None):  # noqa: ANN001, ANN202
+        calls.append((targets, max_pages, progress))
+        return CollectSummary([SourceResult("x.org", "public", status="failed", error="HTTP 503 after 5 tries")])
+
+    monkeypatch.setattr(collector, "run_collection", fake_run)
+    settings = orch.settings_from_overrides({}, env={})
+    with pytest.raises(UpstreamError, match=r"x\.org public: HTTP 503 after 5 tries"):
+        orch.collect_target(settings, {"instance": "https://x.org", "source": "public"}, 4)
+    ((targets, pages, progress),) = calls
+    assert [(i, s.name) for i, s in targets] == [("https://x.org", "public")] and pages == 4 and progress is False
+
+
+# -- batch windows ----------------------------------------------------------------------------------------------
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_daily_interval_is_exactly_its_day() -> None:
+    window = orch.batch_window(_utc(2026, 11, 23), _utc(2026, 11, 24))
+    assert (window.since, window.until) == (date(2026, 11, 23), date(2026, 11, 23))
+    assert window.days() == [date(2026, 11, 23)]
+
+
+def test_longer_interval_covers_each_day_once() -> None:
+    window = orch.batch_window(_utc(2026, 11, 1), _utc(2026, 11, 8))
+    assert window.days() == [date(2026, 11, d) for d in range(1, 8)]
+
+
+def test_naive_and_offset_datetimes_are_read_as_utc() -> None:
+    from datetime import timezone
+
+    plus2 = timezone(timedelta(hours=2))
+    window = orch.batch_window(datetime(2026, 11, 24, 1, 0, tzinfo=plus2), datetime(2026, 11, 24, 0, 0) + timedelta(
+        days=1))
+    assert (window.since, window.until) == (date(2026, 11, 23), date(2026, 11, 24))
+
+
+def test_asset_triggered_run_covers_events_to_now() -> None:
+    window = orch.batch_window(None, None, run_after=_utc(2026, 11, 24, 0, 10),
+                               event_times=[_utc(2026, 11, 23, 23, 50), _utc(2026, 11, 24, 0, 5)])
+    assert window.days() == [date(2026, 11, 23), date(2026, 11, 24)]
+
+
+def test_zero_length_interval_falls_back_to_the_run_day() -> None:
+    moment = _utc(2026, 11, 23, 19, 0)
+    assert orch.batch_window(moment, moment, run_after=moment).days() == [date(2026, 11, 23)]
+
+
+def test_window_from_an_airflow_like_context_round_trips() -> None:
+    event = SimpleNamespace(timestamp=_utc(2026, 11, 22, 12))
+    context = {"data_interval_start": None, "data_interval_end": None,
+               "dag_run": SimpleNamespace(run_after=_utc(2026, 11, 23, 1)),
+               "triggering_asset_events": {"raw": [event]}}
+    window = orch.window_from_context(context)
+    assert window.as_dict() == {"since": "2026-11-22", "until": "2026-11-23"}
+    assert orch.BatchWindow.from_dict(window.as_dict()) == window
+
+
+# -- failures ---------------------------------------------------------------------------------------------------
+def test_failure_reason_is_one_redacted_line() -> None:
+    ti = SimpleNamespace(dag_id="fediscope_ingest", task_id="collect", map_index=2,
+                         rendered_map_index="mastodon.social public", try_number=3)
+    error = UpstreamError("GET https://u:hunter2@x.org/api?access_token=tok123 failed\nX-API-Key: sekrit-value")
+    line = orch.failure_reason({"task_instance": ti, "exception": error, "run_id": "scheduled__2026"})
+    assert "\n" not in line
+    assert line.startswith("fediscope task fediscope_ingest.collect[mastodon.social public] failed "
+                           "(run scheduled__2026, try 3): UpstreamError: GET")
+    for secret in ("hunter2", "tok123", "sekrit-value"):
+        assert secret not in line
+
+
+def test_failure_without_exception_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    ti = SimpleNamespace(dag_id="fediscope_batch", task_id="process", map_index=-1, try_number=1)
+    with caplog.at_level("ERROR", logger="fediscope.orchestration"):
+        orch.log_failure({"ti": ti, "dag_run": SimpleNamespace(run_id="r1")})
+    (record,) = caplog.records
+    assert record.getMessage() == ("fediscope task fediscope_batch.process failed (run r1, try 1): no exception "
+                                   "recorded (killed, timed out or marked failed)")
+
+
+def test_default_args_back_off_exponentially() -> None:
+    args = orch.default_args()
+    assert args["retries"] >= 2 and args["retry_exponential_backoff"] > 1
+    assert args["max_retry_delay"] >= args["retry_delay"]
+    assert args["on_failure_callback"] is orch.log_failure
