@@ -22,6 +22,7 @@ from fediscope.privacy import (
     ACCOUNT_DROPPED,
     ACCOUNT_KEPT,
     ACCOUNT_PSEUDONYMISED,
+    ERASED,
     PrivacyPolicy,
     describe_policy,
     policy_from_settings,
@@ -340,6 +341,29 @@ def test_suppressed_accounts_are_skipped_with_their_statuses_and_boosts() -> Non
     assert policy.status(copy.deepcopy(raw), LOCAL) is None
     assert policy.counts == {"skipped_suppressed": 2, "skipped_reblog_of_opted_out": 1}
     assert PrivacyPolicy(key=KEY).status(raw, LOCAL) is not None  # without the suppression list it lands
+
+
+def test_mentions_and_replies_of_a_suppressed_account_lose_the_reference() -> None:
+    raw_reply = body("test_status_reply.json", 2)  # admin replies to, and mentions, mastodonpy_test_2
+    (mention,) = raw_reply["mentions"]
+    plain = PrivacyPolicy(key=KEY)
+    key, account_id = plain.account_key(mention["acct"], LOCAL), plain.id_pseudonym(LOCAL, mention["id"])
+    assert raw_reply["in_reply_to_account_id"] == mention["id"]
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({key, account_id}))
+    landed = policy.status(copy.deepcopy(raw_reply), LOCAL)
+    assert landed is not None and not policy.counts  # the reply is admin's: it lands
+    assert landed["mentions"] == [] and landed["in_reply_to_account_id"] is None
+    assert landed["in_reply_to_id"] == raw_reply["in_reply_to_id"]
+    assert f"@<span>{ERASED}</span>" in landed["content"] and landed["content"].endswith(" same!</p>")
+    assert key.encode() not in landed_bytes(landed) and account_id.encode() not in landed_bytes(landed)
+
+
+def test_link_to_a_status_of_a_suppressed_account_is_erased() -> None:
+    raw = body("test_status_quote_revoke.json", 1)  # quotes, and links to, a status of mastodonpy_test
+    key = PrivacyPolicy(key=KEY).account_key(raw["quote"]["quoted_status"]["account"]["acct"], LOCAL)
+    landed = PrivacyPolicy(key=KEY, suppressed=frozenset({key})).status(copy.deepcopy(raw), LOCAL)
+    assert landed["quote"] == {"state": "accepted", "quoted_status": None}
+    assert f'href="{ERASED}"' in landed["content"] and "urn:fediscope" not in landed["content"]
 
 
 # -- building the policy --------------------------------------------------------------------------------------

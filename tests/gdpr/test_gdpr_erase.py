@@ -187,3 +187,24 @@ def test_account_must_be_acct_at_instance(env, account: str) -> None:
 def test_erasure_needs_the_pseudonym_key(env) -> None:
     with pytest.raises(ConfigError, match="FEDISCOPE_PSEUDONYM_KEY"):
         erase_account(env.settings.replace(pseudonym_key=None), SUBJECT, metrics=METRICS)
+
+
+def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Path) -> None:
+    """The same erasure on an HDFS lake (WebHDFS REST double): rewrites go through CREATE + RENAME."""
+    from gdpr_lake import KEY
+
+    from fediscope.config import Settings
+    from fediscope.lake.backend import open_lake
+
+    settings = Settings(lake=webhdfs_server.lake_url("/data/lake", user="fediscope"),
+                        store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY)
+    lake = open_lake(settings.lake)
+    land_recordings(lake, policy_from_settings(settings))
+    traces = find_traces(lake, subject_from_settings(settings, SUBJECT))
+    assert files_holding([webhdfs_server.root], traces.values())
+
+    report = erase_account(settings, SUBJECT, metrics={}, lake=lake)
+
+    assert report.raw["records_removed"] > 0
+    held = files_holding([webhdfs_server.root], traces.values())
+    assert sorted(Path(p).name for p in held) == ["erasures.jsonl", "suppressed.json"]

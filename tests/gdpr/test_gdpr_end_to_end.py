@@ -1,0 +1,65 @@
+"""Erasure end to end: the real collector against the recorded Mastodon double, the real processing (curation,
+every metric of spark_jobs/sql, the SQLite store), erasure, then every byte of the lake and the store is
+scanned; a new collection and processing run must not bring the account back."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from gdpr_lake import KEY, files_holding, store_files
+
+from fediscope.config import Settings
+from fediscope.gdpr.erase import AUDIT_PATH, erase_account, find_traces
+from fediscope.gdpr.export import export_account
+from fediscope.gdpr.subject import subject_from_settings
+from fediscope.gdpr.suppression import SUPPRESSED_PATH
+from fediscope.lake.backend import open_lake
+from fediscope.sources.spec import parse_source
+
+collector = pytest.importorskip("fediscope.sources.collector")
+process = pytest.importorskip("fediscope.engine.process")
+
+SOURCES = ("public", "local", "directory", "instance")
+
+
+def collect_and_process(settings: Settings, instance: str) -> None:
+    summary = collector.run_collection(settings, [(instance, parse_source(s)) for s in SOURCES], progress=False)
+    assert all(r.status != "failed" for r in summary.sources), summary
+    process.run_process(settings, progress=False)
+
+
+def test_erased_account_leaves_no_trace_and_does_not_come_back(mastodon_server, tmp_path: Path) -> None:
+    lake_dir, db = tmp_path / "lake", tmp_path / "store.db"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{db}", pseudonym_key=KEY, backfill_pages=5)
+    collect_and_process(settings, mastodon_server.url)
+
+    authors = Counter(s["account"]["acct"] for s in mastodon_server.public_statuses())
+    username = authors.most_common(1)[0][0]
+    account = f"{username}@{mastodon_server.domain}"
+    key = subject_from_settings(settings, account).key
+    traces = find_traces(open_lake(settings.lake), subject_from_settings(settings, account))
+    everywhere = [lake_dir, *store_files(db)]
+    before = files_holding(everywhere, [key])
+    assert any("/raw/" in p for p in before) and any("/curated/" in p for p in before)
+    assert any(p.startswith(str(db)) for p in before)
+    exported = export_account(settings, account)
+    assert exported["raw"]["records"] and exported["store"]  # the account is really held before
+
+    report = erase_account(settings, account)
+
+    allowed = {str(lake_dir / AUDIT_PATH), str(lake_dir / SUPPRESSED_PATH)}
+    assert set(files_holding(everywhere, traces.values())) == allowed
+    assert report.raw["records_removed"] == len(exported["raw"]["records"])
+    assert set(report.store) <= set(exported["store"])
+    clear = {username, *(str(a[k]) for a in mastodon_server.accounts() if a["acct"] == username
+                         for k in ("url", "uri") if a.get(k))}
+    assert not files_holding(everywhere, clear)  # the clear identifiers were never landed at all
+
+    mastodon_server.add_statuses(60)  # the account posts again, others mention and boost it
+    collect_and_process(settings, mastodon_server.url)
+    assert set(files_holding(everywhere, traces.values())) == allowed
+    audit = [json.loads(line) for line in (lake_dir / AUDIT_PATH).read_text().splitlines()]
+    assert [a["account_key"] for a in audit] == [key]
