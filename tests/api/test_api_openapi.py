@@ -1,0 +1,77 @@
+"""The OpenAPI document matches the app: every Flask route documented and every documented path served;
+security headers on every kind of response."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import pytest
+import schemathesis
+from api_testing import KEY, OFFLINE_DOMAIN, LiveApi, make_settings
+from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+from api import create_app, params
+from api.app import SECURITY_HEADERS
+from api.openapi import ERROR_STATUSES, build_document
+
+
+def _flask_routes() -> dict[str, set[str]]:
+    app = create_app(make_settings())
+    out: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        out.setdefault(path, set()).update(m.lower() for m in (rule.methods or ()) if m not in {"HEAD", "OPTIONS"})
+    return out
+
+
+def test_every_route_is_documented_and_every_documented_path_is_served() -> None:
+    document = build_document()
+    documented = {path: set(item) for path, item in document["paths"].items()}
+    assert documented == _flask_routes()
+
+
+def test_the_served_document_is_valid_openapi(checked: LiveApi) -> None:
+    document = checked.get("/openapi.json", key=None).json()
+    assert document == build_document()
+    jsonschema.Draft4Validator(OPENAPI_30).validate(document)  # the official OpenAPI 3.0 schema (Draft 4)
+    schema = schemathesis.openapi.from_dict(document)
+    assert len(list(schema.get_all_operations())) == len(document["paths"])
+
+
+def test_documented_bounds_are_the_enforced_ones() -> None:
+    document = build_document()
+    operation = document["paths"]["/v1/timelines/public"]["get"]
+    by_name = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert by_name["limit"]["minimum"] == params.LIMIT_MIN and by_name["limit"]["maximum"] == params.LIMIT_MAX
+    assert by_name["max_id"]["pattern"] == params.ID_PATTERN
+    assert by_name["instance"]["pattern"] == params.INSTANCE_PATTERN
+    assert by_name["local"] == {"type": "boolean"}
+    tag = document["paths"]["/v1/timelines/tag/{tag}"]["get"]["parameters"][0]
+    assert tag["in"] == "path" and tag["schema"]["pattern"] == params.TAG_PATTERN
+    for path, item in document["paths"].items():
+        responses = item["get"]["responses"]
+        if path.startswith("/v1/"):
+            assert set(ERROR_STATUSES) <= set(responses)
+            assert responses["429"]["headers"]["Retry-After"]["required"] is True
+        else:
+            assert item["get"]["security"] == []
+
+
+@pytest.mark.parametrize(("path", "key", "query", "status"), [
+    ("/health", None, {}, 200),
+    ("/openapi.json", None, {}, 200),
+    ("/v1/instance", None, {"instance": OFFLINE_DOMAIN}, 401),
+    ("/v1/instance", KEY, {"limit": "x", "instance": OFFLINE_DOMAIN}, 400),
+    ("/v1/instance", KEY, {"instance": "elsewhere.example"}, 403),
+    ("/nowhere", KEY, {}, 404),
+])
+def test_security_headers_on_every_response(checked: LiveApi, path: str, key: str | None, query: dict[str, str],
+                                            status: int) -> None:
+    response = checked.get(path, key=key, params=query)
+    assert response.status_code == status
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
