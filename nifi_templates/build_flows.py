@@ -248,16 +248,21 @@ def _parameter(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _writer_properties(kind: str, directory: str) -> tuple[str, tuple[str, str], dict[str, str]]:
+def _writer_properties(kind: str, attribute: str) -> tuple[str, tuple[str, str], dict[str, str]]:
+    """The writer of one flow kind, writing under the lake root into the relative directory in ``attribute``.
+
+    HDFS forbids ':' in names (``instance=127.0.0.1:8080``): like the Python WebHDFS backend (and Hive), the
+    HDFS flow stores it as ``%3A`` (and ``%`` as ``%25``), so both write the same directories.
+    """
     if kind == "hdfs":
         return "hadoop.PutHDFS", HADOOP, {
             "Hadoop Configuration Resources": "#{hadoop_config}",
-            "Directory": "#{hdfs_dir}/" + directory,
+            "Directory": "#{hdfs_dir}/${" + attribute + ":replace('%', '%25'):replace(':', '%3A')}",
             "Conflict Resolution Strategy": "fail",
             "Writing Strategy": "writeAndRename",
         }
     return "standard.PutFile", STANDARD, {
-        "Directory": "#{lake_dir}/" + directory,
+        "Directory": "#{lake_dir}/${" + attribute + "}",
         "Conflict Resolution Strategy": "fail",
         "Create Missing Directories": "true",
     }
@@ -331,7 +336,7 @@ def build(kind: str) -> dict[str, Any]:
     flow.processor("Name batch file", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_a, 1800.0, {
         "Store State": "Do not store state",
     }, dynamic={"filename": BATCH_ID + ".jsonl"}, comments="<UTC timestamp>-<8 hex>.jsonl like the collector.")
-    writer_type, writer_bundle, writer_props = _writer_properties(kind, "${lake.partition}")
+    writer_type, writer_bundle, writer_props = _writer_properties(kind, "lake.partition")
     writer = "Land in HDFS" if kind == "hdfs" else "Land in lake directory"
     flow.processor(writer, writer_type, writer_bundle, col_a, 2000.0, writer_props, auto_terminate=("success",),
                    comments="Writes .<name> then renames it: a batch appears whole or not at all.")
@@ -352,7 +357,7 @@ def build(kind: str) -> dict[str, Any]:
     }, dynamic={"quarantine.dir": QUARANTINE_DIR, "filename": QUARANTINE_NAME},
         comments="quarantine/instance=<domain>/dt=<day>/nifi_<reason>-<batch id>.json "
                  "(fediscope.lake.layout.quarantine_path)")
-    q_type, q_bundle, q_props = _writer_properties(kind, "${quarantine.dir}")
+    q_type, q_bundle, q_props = _writer_properties(kind, "quarantine.dir")
     flow.processor("Quarantine", q_type, q_bundle, col_c, 1400.0, q_props, auto_terminate=("success",),
                    penalty="5 min", comments="failure loops back here: nothing is dropped while the target is down.")
 

@@ -134,6 +134,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "substring": _substring,
     "format": _format,
     "escapeJson": lambda s: json.dumps(_text(s), ensure_ascii=False)[1:-1],
+    "replace": lambda s, search, replacement: _text(s).replace(_text(search), _text(replacement)),
     "toLower": lambda s: _text(s).lower(),
     "toUpper": lambda s: _text(s).upper(),
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -57,6 +58,18 @@ def _writer(flow: dict[str, Any]) -> dict[str, Any]:
 
 def _root_param(flow: dict[str, Any]) -> str:
     return "hdfs_dir" if flow["_file"] == "mastodon_to_hdfs.json" else "lake_dir"
+
+
+def _lake_directory(flow: dict[str, Any], relative: str) -> str:
+    """Where fediscope's own lake backend puts ``relative`` under the flow's lake root (WebHDFS escapes ':')."""
+    root = _parameter_values(flow)[_root_param(flow)]
+    if _root_param(flow) == "hdfs_dir":
+        from fediscope.lake.webhdfs import WebHDFSLake
+
+        return WebHDFSLake(f"webhdfs://namenode:9870{root}")._abs(relative)
+    from fediscope.lake.local import LocalLake
+
+    return str(Path(LocalLake(root).local_path(relative)))
 
 
 def _relationships(proc: dict[str, Any], catalogue: dict[str, Any]) -> set[str]:
@@ -262,8 +275,7 @@ def test_landing_directory_is_the_collector_partition(flow: dict[str, Any], inst
              for k, v in procs["Set lake path"]["properties"].items() if procs["Set lake path"]
              ["propertyDescriptors"][k].get("dynamic")}
     directory = evaluate(_writer(flow)["properties"]["Directory"], attrs, values)
-    root = values[_root_param(flow)]
-    assert directory == f"{root}/{layout.partition_dir('statuses', instance, date(2026, 11, 23))}"
+    assert directory == _lake_directory(flow, layout.partition_dir("statuses", instance, date(2026, 11, 23)))
 
 
 def test_landing_directory_falls_back_to_parameters_and_today(flow: dict[str, Any]) -> None:
@@ -339,7 +351,7 @@ def test_failures_end_in_the_quarantine_directory(flow: dict[str, Any], catalogu
     assert f"{quarantine_dir}/{name}" == expected
     directory = evaluate(_processors(flow)["Quarantine"]["properties"]["Directory"],
                          {"quarantine.dir": quarantine_dir}, values)
-    assert directory == f"{values[_root_param(flow)]}/{quarantine_dir}"
+    assert directory == _lake_directory(flow, quarantine_dir)
 
 
 class _Walk:
