@@ -1,0 +1,90 @@
+"""The processing register reflects the configuration; the access export holds what the erasure would remove."""
+
+from __future__ import annotations
+
+import json
+
+from gdpr_lake import SUBJECT
+
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.export import export_account
+from fediscope.gdpr.register import build_register
+from fediscope.privacy import ACCOUNT_DROPPED, ACCOUNT_PSEUDONYMISED, REGISTER_PURPOSES
+
+
+def test_register_is_generated_from_policy_and_settings(env) -> None:
+    settings = env.settings.replace(retention_raw_days=45, retention_curated_days=0,
+                                    store="mysql+pymysql://writer:s3cret-db-pass@db.example/fediscope",
+                                    lake="webhdfs://namenode.example:9870/lake", engine="spark",
+                                    instances=("mastodon.social",))
+    text = build_register(settings)
+    assert "Raw lake (and quarantined items): 45 days after collection" in text
+    assert "Curated tables: kept until deleted by hand" in text
+    assert "MySQL/MariaDB at db.example" in text and "HDFS (WebHDFS) at namenode.example" in text
+    assert "Spark master" in text and "`mastodon.social`" in text
+    assert "Legal basis (Art. 6 GDPR): _(to fill in)_" in text
+    for field in ACCOUNT_DROPPED + ACCOUNT_PSEUDONYMISED:
+        assert f"`{field}`" in text
+    for purpose in REGISTER_PURPOSES.values():
+        assert purpose in text
+    assert "Privacy policy at landing: **on**" in text
+    assert "Pseudonym key (`FEDISCOPE_PSEUDONYM_KEY`): configured" in text
+    assert "s3cret-db-pass" not in text and settings.pseudonym_key not in text and "writer" not in text
+
+
+def test_register_flags_a_missing_key_and_privacy_off(env) -> None:
+    assert "**NOT configured" in build_register(env.settings.replace(pseudonym_key=None))
+    assert "**OFF — data is kept as collected**" in build_register(env.settings.replace(privacy=False))
+
+
+def test_register_counts_erasures_from_the_audit_log(landed) -> None:
+    assert "Erasures performed (audit log `_audit/erasures.jsonl`): 0" in build_register(landed.settings, landed.lake)
+    erase_account(landed.settings, SUBJECT, metrics={})
+    assert "Erasures performed (audit log `_audit/erasures.jsonl`): 1" in build_register(landed.settings, landed.lake)
+
+
+def test_export_holds_what_erasure_removes(landed) -> None:
+    key = landed.key(SUBJECT)
+    exported = export_account(landed.settings, SUBJECT, metrics={})
+    json.dumps(exported, default=str)  # the CLI writes it as JSON
+    assert exported["subject"] == SUBJECT and exported["account_key"] == key and not exported["suppressed"]
+    records = exported["raw"]["records"]
+    assert records and {r["entity"] for r in records} == {"statuses", "accounts"}
+    for r in records:
+        data = r["record"]["data"]
+        owner = data.get("acct") or data["account"]["acct"]
+        assert owner == key or data["reblog"]["account"]["acct"] == key
+    relations = {rel for ref in exported["raw"]["references"] for rel in ref["relation"]}
+    assert {"mentions", "replies_to"} <= relations
+    assert all("record" not in ref for ref in exported["raw"]["references"])  # others' content is not exported
+    assert exported["pseudonyms"]["account_ids"] and exported["pseudonyms"]["status_links"]
+
+    report = erase_account(landed.settings, SUBJECT, metrics={})
+    assert report.raw["records_removed"] == len(records)
+    assert report.raw["records_scrubbed"] == len(exported["raw"]["references"])
+    after = export_account(landed.settings, SUBJECT, metrics={})
+    assert after["suppressed"] and not after["raw"]["records"] and not after["raw"]["references"]
+
+
+def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
+    key = landed.key(SUBJECT)
+    out = tmp_path / "export.json"
+    result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out))
+    assert result.code == 0 and json.loads(out.read_text())["account_key"] == key
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
+    assert result.code == 0
+    report = json.loads(result.out)
+    assert report["account_key"] == key and report["raw"]["records_removed"] > 0
+    result = run_cli("gdpr", "erase", "--account", SUBJECT)
+    assert result.code == 0 and result.out.startswith(f"erased account {key}; raw: nothing")
+    assert "mastodonpy_test_2" not in result.out + result.err
+
+    result = run_cli("gdpr", "register", "--out", str(tmp_path / "register.md"))
+    assert result.code == 0 and "Erasures performed" in (tmp_path / "register.md").read_text()
+
+    result = run_cli("gdpr", "retention", "--dry-run")
+    assert result.code == 0 and "would delete nothing" in result.out
+
+    result = run_cli("gdpr", "erase", "--account", "not-an-account")
+    assert result.code == 2 and "ACCT@INSTANCE" in result.err and "Traceback" not in result.err
