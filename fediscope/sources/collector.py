@@ -235,30 +235,50 @@ def _newer(a: str | None, b: str | None) -> str | None:
 
 
 def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
-    settings, domain, name = ctx.settings, client.domain, source.name
+    """Walk the gap above the checkpoint. A walk resumed from an earlier run is followed by a fresh one, so
+    statuses published while the collector was down are fetched in the same run."""
+    domain, name = client.domain, source.name
     try:
         checkpoint = load_checkpoint(ctx.lake, domain, name)
     except ValueError as exc:
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete it to start this source "
                         "over") from None
     walk = Walk.from_checkpoint(checkpoint)
-    first_run = walk.lower is None
-    label = f"{domain} {name}"
-    if first_run and walk.upper is None and settings.backfill_pages == 0:
-        page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
-        result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
-        save_checkpoint(ctx.lake, domain, name, Checkpoint(page.newest_id))
-        result.caught_up, result.checkpoint = True, page.newest_id
-        return
-    since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
-    walked = 0
+    budget = ctx.max_pages
     while True:
-        if ctx.max_pages is not None and walked >= ctx.max_pages:
-            result.checkpoint = checkpoint.newest_id
+        resumed = walk.upper is not None or walk.cursor is not None
+        if not resumed and walk.lower is None and ctx.settings.backfill_pages == 0:
+            _start_from_now(ctx, client, source, result, walk)
             return
+        finished, budget = _walk_gap(ctx, client, source, result, checkpoint, walk, budget)
+        if not finished or not resumed:
+            return
+        checkpoint = Checkpoint(result.checkpoint)
+        walk = Walk(lower=result.checkpoint)
+
+
+def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
+                    walk: Walk) -> None:
+    """``backfill_pages = 0``: land nothing on a first run, just remember the newest status."""
+    page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
+    result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
+    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id))
+    result.caught_up, result.checkpoint = True, page.newest_id
+
+
+def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
+              checkpoint: Checkpoint, walk: Walk, budget: int | None) -> tuple[bool, int | None]:
+    """Walk pages of one gap until it is closed (True) or the page budget is spent (False)."""
+    settings, domain, name = ctx.settings, client.domain, source.name
+    first_run = walk.lower is None
+    since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
+    while True:
+        if budget is not None and budget <= 0:
+            result.caught_up, result.checkpoint = False, checkpoint.newest_id
+            return False, budget
         batch_id = page_batch_id(ctx, source, walk)
         page = _fetch(ctx, client, source, result, batch_id, since_id=walk.lower, max_id=walk.cursor)
-        walked += 1
+        budget = None if budget is None else budget - 1
         result.pages += 1
         result.fetched += len(page.items)
         items, reached = _in_range(page.items, walk.lower, since)
@@ -268,7 +288,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
         walk.pages += 1
-        ctx.progress.page(label, result.pages, result.fetched, result.landed)
+        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = page.next_max_id or page.oldest_id
         stalled = next_cursor is None or (walk.cursor is not None and id_key(next_cursor) >= id_key(walk.cursor))
         deep_enough = first_run and walk.pages >= settings.backfill_pages
@@ -276,7 +296,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest))
             result.caught_up, result.checkpoint = True, newest
-            return
+            return True, budget
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}))
 

@@ -1,0 +1,139 @@
+"""``fediscope collect`` and ``fediscope lake ls`` from the command line: output, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fediscope.cli import main
+
+KEY = "cli-test-pseudonym-key"
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """A clean environment: no FEDISCOPE_* from the caller, a lake under tmp_path, cwd without fediscope.toml."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("FEDISCOPE_PAGE_LIMIT", "20")
+    monkeypatch.setenv("FEDISCOPE_RETRY_BACKOFF", "0.01")
+    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "1")
+    return tmp_path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("args", [("collect", "--help"), ("lake", "--help"), ("lake", "ls", "--help")])
+def test_help(capsys, args) -> None:
+    code, out, _err = run(capsys, *args)
+    assert code == 0 and "Usage:" in out
+    if args[0] == "collect":
+        for option in ("--instance", "--timeline", "--max-pages", "--json", "tag:NAME", "account:ACCT"):
+            assert option in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--instance", "http://127.0.0.1:1", "--timeline", "bogus"), "unknown source 'bogus'"),
+    (("--instance", "http://127.0.0.1:1", "--timeline", "tag:no spaces"), "invalid hashtag"),
+    (("--instance", "http://127.0.0.1:1", "--timeline", "account:@@x"), "invalid account"),
+    (("--instance", "http://127.0.0.1:1", "--timeline", "public:extra"), "takes no argument"),
+    (("--instance", "ftp://mastodon.social"), "scheme must be http or https"),
+    (("--timeline", "public"), "--timeline needs at least one --instance"),
+    ((), "nothing to collect"),
+    (("--instance", "http://127.0.0.1:1", "--max-pages", "0"), "--max-pages"),
+    (("--instance", "http://127.0.0.1:1", "--nope"), "No such option"),
+])
+def test_bad_arguments_give_one_clear_line_and_exit_2(cli_env, capsys, args, message) -> None:
+    code, out, err = run(capsys, "collect", *args)
+    assert code == 2
+    assert message in err and "Traceback" not in err and out == ""
+
+
+def test_missing_pseudonym_key_is_refused(cli_env, capsys, monkeypatch, mastodon_server) -> None:
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url)
+    assert code == 2 and "FEDISCOPE_PSEUDONYM_KEY" in err and "FEDISCOPE_PRIVACY=off" in err
+    assert mastodon_server.log == []
+
+
+def test_one_line_summary(cli_env, capsys, mastodon_server) -> None:
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url)
+    assert code == 0, err
+    line = out.strip()
+    assert "\n" not in line
+    for part in ("fetched 100", "landed 100", "skipped by privacy policy 0", "quarantined 0", " s:"):
+        assert part in line
+    assert err == ""  # not a terminal: no progress output
+
+
+def test_json_summary_and_max_pages(cli_env, capsys, mastodon_server) -> None:
+    code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                          "--timeline", "instance", "--max-pages", "2", "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["ok"] is True and summary["landed"] == 41 and summary["pages"] == 3
+    assert {s["source"] for s in summary["sources"]} == {"public", "instance"}
+    public = next(s for s in summary["sources"] if s["source"] == "public")
+    assert public["caught_up"] is False and public["pages"] == 2
+    for key in ("fetched", "landed", "skipped_by_privacy", "quarantined", "seconds"):
+        assert key in summary
+
+
+def test_a_failed_source_exits_1_after_the_summary(cli_env, capsys, mastodon_server) -> None:
+    mastodon_server.fail(503, times=100, path="/api/v1/timelines/tag/")
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot",
+                         "--timeline", "public")
+    assert code == 1
+    assert "(1 failed)" in out and "landed 100" in out
+    assert "failed:" in err and "tag:hoot" in err and "HTTP 503" in err
+
+
+def test_several_instances(cli_env, capsys) -> None:
+    from doubles.mastodon_server import MastodonDouble
+
+    with MastodonDouble(statuses=10) as one, MastodonDouble(statuses=15) as two:
+        code, out, _err = run(capsys, "collect", "--instance", one.url, "--instance", two.url, "--json")
+    assert code == 0 and json.loads(out)["landed"] == 25
+
+
+def test_configured_sources_are_collected_without_instance(cli_env, capsys, mastodon_server) -> None:
+    (cli_env / "fediscope.toml").write_text(
+        f'[[sources]]\ninstance = "{mastodon_server.url}"\ntimelines = ["public", "instance_peers"]\n')
+    code, out, _err = run(capsys, "collect", "--json")
+    assert code == 0
+    assert {s["source"] for s in json.loads(out)["sources"]} == {"public", "instance_peers"}
+
+
+def test_lake_ls_lists_partitions_and_batches(cli_env, capsys, mastodon_server) -> None:
+    assert run(capsys, "collect", "--instance", mastodon_server.url)[0] == 0
+    code, out, _err = run(capsys, "lake", "ls")
+    assert code == 0 and "raw/" in out and "_state/" in out
+    partition = f"raw/mastodon/statuses/instance={mastodon_server.domain}"
+    code, out, _err = run(capsys, "lake", "ls", partition, "--json")
+    rows = json.loads(out)["entries"]
+    assert code == 0 and len(rows) == 1 and rows[0]["type"] == "dir" and rows[0]["files"] == 5
+    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"], "--json")
+    batches = json.loads(out)["entries"]
+    assert sum(b["records"] for b in batches) == 100 and all(b["bytes"] > 0 for b in batches)
+    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"])
+    assert "20 records" in out
+
+
+def test_lake_ls_of_a_missing_path_is_an_error(cli_env, capsys) -> None:
+    code, _out, err = run(capsys, "lake", "ls", "raw/nothing-here")
+    assert code == 1 and "does not exist" in err and "Traceback" not in err

@@ -1,0 +1,237 @@
+"""run_collection against the Mastodon double: backfill, incremental runs, faults, quarantine, privacy, tokens."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from datetime import timedelta
+
+import pytest
+from doubles.mastodon_server import RECORDED_AT, MastodonDouble
+
+from fediscope.errors import ConfigError
+from fediscope.privacy import PrivacyPolicy
+from fediscope.sources.collector import run_collection
+from fediscope.sources.spec import parse_source
+
+TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"  # the hashtag of the recorded pagination tests
+
+
+def public(server) -> list[tuple[str, object]]:
+    return [(server.url, parse_source("public"))]
+
+
+def served_ids(server) -> list[str]:
+    return [s["id"] for s in server.public_statuses()]
+
+
+def test_first_run_walks_back_the_configured_number_of_pages(mastodon_server, make_settings, lake) -> None:
+    summary = run_collection(make_settings(backfill_pages=2), public(mastodon_server), progress=False)
+    assert summary.ok and summary.pages == 2
+    assert lake.status_ids() == set(served_ids(mastodon_server)[:20])
+    assert summary.landed == summary.fetched == 20
+    assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == served_ids(mastodon_server)[0]
+
+
+def test_first_run_stops_at_backfill_since(make_settings, lake) -> None:
+    with MastodonDouble(statuses=30, spacing=timedelta(hours=6)) as server:
+        since = (RECORDED_AT - timedelta(days=3)).date()
+        run_collection(make_settings(backfill_since=since.isoformat()), public(server), progress=False)
+        expected = {s["id"] for s in server.public_statuses() if s["created_at"][:10] >= since.isoformat()}
+    assert 0 < len(expected) < 30
+    assert lake.status_ids() == expected
+
+
+def test_backfill_zero_starts_from_now(mastodon_server, make_settings, lake) -> None:
+    run_collection(make_settings(backfill_pages=0), public(mastodon_server), progress=False)
+    assert lake.status_ids() == set()
+    new = mastodon_server.add_statuses(3)
+    run_collection(make_settings(backfill_pages=0), public(mastodon_server), progress=False)
+    assert lake.status_ids() == {s["id"] for s in new}
+
+
+def test_second_run_fetches_only_the_new_statuses(mastodon_server, make_settings, lake) -> None:
+    settings = make_settings()
+    first = run_collection(settings, public(mastodon_server), progress=False)
+    assert first.landed == 100 and first.ok
+    newest = served_ids(mastodon_server)[0]
+    mastodon_server.log.clear()
+    new = mastodon_server.add_statuses(25)
+    second = run_collection(settings, public(mastodon_server), progress=False)
+    assert second.fetched == second.landed == 25
+    assert all(s.params.get("since_id") == newest for s in mastodon_server.requests_to("/api/v1/timelines"))
+    assert len(mastodon_server.requests_to("/api/v1/timelines")) == 4  # 10 + 10 + 5, then an empty page
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+    assert max(lake.ids().values()) == 1
+    assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == new[-1]["id"]
+    third = run_collection(settings, public(mastodon_server), progress=False)
+    assert third.fetched == 0 and third.pages == 1
+
+
+def test_max_pages_bounds_a_run_and_the_walk_resumes(mastodon_server, make_settings, lake) -> None:
+    settings = make_settings()
+    runs = 0
+    while True:
+        runs += 1
+        summary = run_collection(settings, public(mastodon_server), max_pages=3, progress=False)
+        result = summary.sources[0]
+        if runs == 1:
+            state = lake.checkpoint(mastodon_server.domain, "public")
+            assert state["newest_id"] is None and state["extra"]["walk"]["cursor"] == served_ids(mastodon_server)[29]
+            assert not result.caught_up and result.landed == 30
+            mastodon_server.add_statuses(7)  # arrive while the backfill is still going on
+        if result.caught_up:
+            break
+        assert runs < 10
+    run_collection(settings, public(mastodon_server), max_pages=3, progress=False)  # picks up the 7
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+    assert max(lake.ids().values()) == 1
+
+
+def test_a_failing_source_is_reported_and_the_others_go_on(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.fail(500, times=1000, path="/api/v1/timelines/tag/")
+    targets = [(mastodon_server.url, parse_source(f"tag:{TAG}")), *public(mastodon_server),
+               (mastodon_server.url, parse_source("instance"))]
+    summary = run_collection(make_settings(max_retries=2), targets, progress=False)
+    failed = {s.source: s for s in summary.failed}
+    assert set(failed) == {f"tag:{TAG}"}
+    assert "HTTP 500" in failed[f"tag:{TAG}"].error and "gave up after 3 attempts" in failed[f"tag:{TAG}"].error
+    assert len(mastodon_server.requests_to("/api/v1/timelines/tag/")) == 3
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+    assert lake.records("instance")
+    assert not summary.ok and summary.to_dict()["failed"]
+
+
+def test_an_unreachable_instance_fails_alone(mastodon_server, make_settings, lake) -> None:
+    targets = [("http://127.0.0.1:9", parse_source("public")), *public(mastodon_server)]
+    summary = run_collection(make_settings(max_retries=1), targets, progress=False)
+    assert [s.instance for s in summary.failed] == ["127.0.0.1:9"]
+    assert summary.landed == 100
+
+
+def test_5xx_burst_mid_walk_then_success(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.fail(503, times=2, after=2, path="/api/v1/timelines/public")
+    summary = run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert summary.ok and summary.retries == 2
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+
+
+def test_429_mid_walk_waits_for_the_reset(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.throttle(reset_in=0.3, times=1, after=3)
+    summary = run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert summary.ok and summary.rate_limit_waits >= 1 and summary.rate_limit_wait_seconds >= 0.25
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+
+
+def test_slow_answer_times_out_and_is_retried(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.slow(1.5, times=1, after=1)
+    summary = run_collection(make_settings(request_timeout=0.5), public(mastodon_server), progress=False)
+    assert summary.ok and summary.retries == 1
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+
+
+def test_non_json_bodies_are_quarantined_and_the_page_fetched_again(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.malformed("not_json", times=2, after=1, path="/api/v1/timelines/public")
+    summary = run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert summary.ok and summary.quarantined == 2
+    entries = lake.quarantine_entries()
+    assert [e["kind"] for e in entries] == ["body", "body"]
+    assert all("not JSON" in e["reason"] and e["status"] == 200 and "body" not in e for e in entries)
+    assert all("timelines_public" in f.name for f in lake.quarantine_files())
+    assert lake.status_ids() == set(served_ids(mastodon_server))
+
+
+def test_a_page_that_stays_broken_fails_the_source_and_resumes_later(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.malformed("truncated", times=3, after=2, path="/api/v1/timelines/public")
+    first = run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert not first.ok and "not JSON" in first.failed[0].error and first.quarantined == 3
+    assert lake.checkpoint(mastodon_server.domain, "public")["extra"]["walk"]["pages"] == 2
+    second = run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert second.ok
+    assert lake.status_ids() == set(served_ids(mastodon_server)) and max(lake.ids().values()) == 1
+
+
+@pytest.mark.parametrize("how", ["missing_fields", "wrong_types"])
+def test_malformed_items_are_counted_quarantined_and_never_crash(mastodon_server, make_settings, lake, how) -> None:
+    mastodon_server.malformed(how, times=1, after=1, path="/api/v1/timelines/public")
+    summary = run_collection(make_settings(), public(mastodon_server), progress=False)
+    bad = 3 if how == "missing_fields" else 4
+    assert summary.ok and summary.quarantined == bad and summary.landed == 100 - bad
+    entries = lake.quarantine_entries()
+    assert len(entries) == bad and all(e["kind"] == "item" and e["reason"] and e["sha256"] for e in entries)
+    assert all("item" not in e for e in entries)  # never the raw values while the privacy policy is on
+    document = json.loads(lake.quarantine_files()[0].read_text())
+    assert document["endpoint"] == "/api/v1/timelines/public"
+
+
+def test_without_privacy_quarantine_keeps_the_raw_item(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.malformed("missing_fields", times=1)
+    run_collection(make_settings(privacy=False, pseudonym_key=None), public(mastodon_server), progress=False)
+    items = [e["item"] for e in lake.quarantine_entries()]
+    assert len(items) == 3 and all(isinstance(i, dict) for i in items)
+
+
+def test_no_pseudonym_key_refuses_before_any_request(mastodon_server, make_settings) -> None:
+    with pytest.raises(ConfigError, match="FEDISCOPE_PSEUDONYM_KEY"):
+        run_collection(make_settings(pseudonym_key=None), public(mastodon_server), progress=False)
+    assert mastodon_server.log == []
+
+
+def test_nothing_to_collect_is_a_config_error(make_settings) -> None:
+    with pytest.raises(ConfigError, match="--instance"):
+        run_collection(make_settings(), None, progress=False)
+
+
+def test_erasure_suppression_list_is_applied(mastodon_server, make_settings, lake, monkeypatch) -> None:
+    settings = make_settings()
+    victim = "mastodonpy_test_2"
+    key = PrivacyPolicy(key=settings.pseudonym_key.encode()).account_key(victim, mastodon_server.domain)
+    module = types.ModuleType("fediscope.gdpr.suppression")
+    module.load_suppressed = lambda backend: {key}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fediscope.gdpr", types.ModuleType("fediscope.gdpr"))
+    monkeypatch.setitem(sys.modules, "fediscope.gdpr.suppression", module)
+    summary = run_collection(settings, public(mastodon_server), progress=False)
+    by_victim = sum(1 for s in mastodon_server.public_statuses() if s["account"]["acct"] == victim)
+    assert by_victim > 0 and summary.skipped == by_victim and summary.landed == 100 - by_victim
+    assert key not in {r["data"]["account"]["acct"] for _p, r in lake.records()}
+
+
+def test_several_instances_each_with_its_own_token(make_settings, lake, tmp_path, monkeypatch) -> None:
+    from fediscope.config import load_settings, token_env_name
+
+    monkeypatch.chdir(tmp_path)
+    with MastodonDouble(statuses=12) as one, MastodonDouble(statuses=8) as two:
+        tokens = load_settings(env={token_env_name(one.url): "token-one"}).tokens
+        settings = make_settings(tokens=tokens)
+        summary = run_collection(settings, [*public(one), *public(two)], progress=False)
+        assert summary.ok and summary.landed == 20
+        assert {s.authorization for s in one.log} == {"Bearer token-one"}
+        assert {s.authorization for s in two.log} == {None}
+        partitions = {p.split("/")[3] for p, _r in lake.records()}
+        assert partitions == {f"instance={one.domain}", f"instance={two.domain}"}
+
+
+def test_progress_goes_to_the_terminal_stream_only_when_asked(mastodon_server, make_settings, capsys) -> None:
+    mastodon_server.throttle(reset_in=0.1, after=1)
+    run_collection(make_settings(), public(mastodon_server), progress=True)
+    err = capsys.readouterr().err
+    assert "page 10" in err and "waiting" in err and "100 landed" in err
+    run_collection(make_settings(), public(mastodon_server), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_no_original_account_identifier_in_any_landed_byte(mastodon_server, make_settings, lake) -> None:
+    mastodon_server.malformed("missing_fields", times=1, after=1, path="/api/v1/timelines/public")
+    mastodon_server.malformed("not_json", times=1, after=3, path="/api/v1/timelines/public")
+    sources = ["public", "local", f"tag:{TAG}", "account:mastodonpy_test_2", "instance", "instance_activity",
+               "instance_peers", "trends_tags", "directory", "account_lookup:mastodonpy_test"]
+    targets = [(mastodon_server.url, parse_source(s)) for s in sources]
+    summary = run_collection(make_settings(), targets, progress=False)
+    assert summary.ok and summary.landed > 200 and summary.quarantined == 4
+    identifiers = mastodon_server.account_identifiers()
+    assert {"mastodonpy_test_2", "117020566092212359", "http://localhost:3000/@mastodonpy_test_2"} <= identifiers
+    files = lake.all_bytes()
+    assert len(files) > 20
+    leaks = [(path.name, i) for path, data in files for i in identifiers if i.encode() in data]
+    assert leaks == []
