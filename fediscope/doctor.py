@@ -1,0 +1,407 @@
+"""``fediscope doctor``: is every configured service reachable and usable, and if not, what to do about it.
+
+Each check returns a :class:`Check` (OK, WARN or FAIL, what was found, and the fix). Checks never raise: an
+unexpected error becomes a FAIL naming it, so one broken service never hides the others. Nothing secret is ever
+shown: settings marked secret are reported as set/unset/weak only, URLs lose their passwords, and every line is
+scrubbed of the configured secret values before it leaves this module (a library's error message might quote
+one).
+
+The checks and what they do:
+
+* ``lake`` — writes, reads back and deletes a small probe file under ``_doctor/`` (proves write permission
+  and, on HDFS, that both the namenode and the datanodes are reachable);
+* ``store`` — opens the store and lists the metrics it holds (a read round trip; doctor writes nothing
+  into a store, so no probe table appears in BI tools);
+* ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
+  ``spark://`` master accepting connections;
+* ``api_key`` / ``pseudonym_key`` — set or not, and flagged when short or a well-known placeholder;
+* ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
+from fediscope.errors import ConfigError, FediscopeError
+
+log = logging.getLogger(__name__)
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+MIN_SECRET_LENGTH = 16
+#: Values that appear in examples, tutorials and default configs: as good as no secret at all.
+WELL_KNOWN_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "mysecret", "demo",
+    "demokey", "demo-key", "test", "testing", "testkey", "test-key", "password", "passw0rd", "pass", "admin",
+    "default", "example", "key", "apikey", "api-key", "pseudonym", "pseudonymkey", "pseudonym-key", "fediscope",
+    "mastodon", "letmein", "qwerty", "123456", "12345678", "1234567890", "xxx", "todo", "none", "null",
+})
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+PROBE_DIR = "_doctor"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: ``status`` is OK, WARN or FAIL; ``fix`` says what to do (empty when OK)."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def redact_url(url: str) -> str:
+    """``mysql+pymysql://user:pw@host/db`` → ``mysql+pymysql://user:***@host/db``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return url.replace(f":{password}@", ":***@", 1)
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why a secret is weak (``None`` when it looks fine): a well-known placeholder, or too short."""
+    normalized = re.sub(r"[^a-z0-9]", "", value.lower())
+    if value.strip().lower() in WELL_KNOWN_SECRETS or normalized in WELL_KNOWN_SECRETS or len(set(value)) <= 2:
+        return "is a well-known placeholder value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+# -- lake ---------------------------------------------------------------------------------------------------
+
+
+def check_lake(settings: Settings) -> Check:
+    from fediscope.lake.backend import open_lake
+
+    started = time.monotonic()
+    lake = open_lake(settings.lake)
+    where = redact_url(lake.url)
+    probe = f"{PROBE_DIR}/probe-{uuid.uuid4().hex[:12]}.txt"
+    payload = f"fediscope doctor {uuid.uuid4().hex}\n".encode()
+    lake.write_atomic(probe, payload)
+    try:
+        if lake.read(probe) != payload:
+            return Check("lake", FAIL, f"{where}: the probe file read back differs from what was written",
+                         "check the storage for corruption or a proxy rewriting responses")
+    finally:
+        lake.delete(probe)
+    if lake.exists(probe):
+        return Check("lake", FAIL, f"{where}: the probe file is still there after deletion",
+                     "check that the lake user may delete files")
+    try:
+        lake.delete(PROBE_DIR)
+    except Exception:  # noqa: BLE001 - a leftover empty directory is harmless
+        log.debug("could not remove %s/%s", where, PROBE_DIR)
+    return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)")
+
+
+def _lake_fix(settings: Settings) -> str:
+    if urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"}:
+        return ("check the namenode address in FEDISCOPE_LAKE (webhdfs://namenode:9870/path?user=NAME), that the "
+                "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py)")
+    return "set FEDISCOPE_LAKE to a directory this user can write (or file:///path, webhdfs://namenode:9870/path)"
+
+
+# -- store --------------------------------------------------------------------------------------------------
+
+
+def check_store(settings: Settings) -> Check:
+    from fediscope.store.port import open_store
+
+    where = redact_url(settings.store)
+    try:
+        store = open_store(settings.store)
+    except ImportError as exc:
+        return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
+                     "install fediscope with its dependencies (pip install -r requirements.txt -e .), or use "
+                     "FEDISCOPE_STORE=sqlite:///fediscope.db")
+    except ConfigError as exc:
+        return Check("store", FAIL, f"{where}: {exc}", "fix FEDISCOPE_STORE")
+    try:
+        stored = _stored_metrics(store)
+    finally:
+        with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
+            store.close()
+    return Check("store", OK, f"{where}: connected, {stored} metric(s) stored")
+
+
+def _stored_metrics(store: Any) -> int:
+    if hasattr(store, "stored_metrics"):
+        return len(store.stored_metrics())
+    from fediscope.engine.metrics import Metric
+
+    probe = Metric(name="doctor_probe", question="Can the store be read?", key=("id",), sql="")
+    store.top(probe, 1)  # a read of a metric that does not exist: a round trip that changes nothing
+    return 0
+
+
+def _store_fix(settings: Settings) -> str:
+    scheme = urlsplit(settings.store).scheme
+    if scheme.startswith(("mysql", "mariadb")):
+        return ("check host, port, user and password in FEDISCOPE_STORE, and that the database exists "
+                "(infra/mariadb/bootstrap.py creates it and a least-privilege user)")
+    if scheme == "hbase":
+        return "start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in FEDISCOPE_STORE"
+    return "set FEDISCOPE_STORE=sqlite:///path/to/fediscope.db in a directory this user can write"
+
+
+# -- engine -------------------------------------------------------------------------------------------------
+
+
+def check_engine(settings: Settings, which: Callable[[str], str | None] = shutil.which) -> Check:
+    if settings.engine == "spark":
+        return _check_spark(settings, which)
+    duckdb = importlib.import_module("duckdb")
+    answer = duckdb.connect().execute("SELECT 42").fetchone()
+    if not answer or answer[0] != 42:
+        return Check("engine", FAIL, "duckdb answered a test query wrongly", "reinstall duckdb")
+    return Check("engine", OK, f"duckdb {_version('duckdb')} works")
+
+
+def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
+    fallback = "or use FEDISCOPE_ENGINE=duckdb (single machine, no Java needed)"
+    if importlib.util.find_spec("pyspark") is None:
+        return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
+                     f"pip install -r requirements.txt, {fallback}")
+    java = which("java") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+                             if os.environ.get("JAVA_HOME") else None)
+    if not java or not os.path.exists(java):
+        return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but no java on PATH (Spark runs on the JVM)",
+                     f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
+    major = _java_major(java)
+    if major is not None and major < 17:
+        return Check("engine", FAIL, f"Java {major} found at {java}; Spark {_version('pyspark')} needs Java 17+",
+                     f"install Java 17 and put it first on PATH (or set JAVA_HOME), {fallback}")
+    master = settings.spark_master
+    detail = f"pyspark {_version('pyspark')}, Java {major or '?'} at {java}, master {master}"
+    if master.startswith("spark://"):
+        hosts = master[len("spark://"):].split(",")
+        host, _, port = hosts[0].partition(":")
+        try:
+            with socket.create_connection((host, int(port or 7077)), timeout=3):
+                pass
+        except (OSError, ValueError) as exc:
+            return Check("engine", FAIL, f"{detail}: the Spark master does not accept connections ({exc})",
+                         f"start the Spark master or fix FEDISCOPE_SPARK_MASTER, {fallback}")
+    return Check("engine", OK, detail)
+
+
+def _java_major(java: str) -> int | None:
+    try:
+        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+# -- secrets ------------------------------------------------------------------------------------------------
+
+
+def check_api_key(settings: Settings) -> Check:
+    keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
+    if not keys:
+        return Check("api_key", WARN, "FEDISCOPE_API_KEY is not set: `fediscope serve-api` refuses to start",
+                     f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({GENERATE_HINT})")
+    problems = [(i, secret_weakness(k)) for i, k in enumerate(keys, start=1)]
+    known = [f"key #{i} {why}" for i, why in problems if why and "well-known" in why]
+    short = [f"key #{i} {why}" for i, why in problems if why and "well-known" not in why]
+    fix = f"replace it with a random value: $({GENERATE_HINT}) (comma-separate keys to rotate without downtime)"
+    if known:
+        return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(known + short), fix)
+    if short:
+        return Check("api_key", WARN, f"{len(keys)} key(s) set, but " + "; ".join(short), fix)
+    return Check("api_key", OK, f"{len(keys)} key(s) set")
+
+
+def check_pseudonym_key(settings: Settings) -> Check:
+    if not settings.privacy:
+        return Check("pseudonym_key", WARN, "the privacy policy is OFF (FEDISCOPE_PRIVACY=off): account "
+                     "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
+                     "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
+    key = settings.pseudonym_key
+    fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({GENERATE_HINT}) and keep it: pseudonyms change with the key, "
+           "so changing it later breaks joins with earlier data")
+    if not key:
+        return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
+    why = secret_weakness(key)
+    if why and "well-known" in why:
+        return Check("pseudonym_key", FAIL, f"set, but {why}: anyone can recompute the pseudonyms", fix)
+    if why:
+        return Check("pseudonym_key", WARN, f"set, but {why}: pseudonyms can be brute-forced", fix)
+    return Check("pseudonym_key", OK, "set")
+
+
+# -- instances ----------------------------------------------------------------------------------------------
+
+
+def configured_instances(settings: Settings) -> list[str]:
+    """The configured sources' instances, then the API allowlist, one per domain, in order."""
+    seen: dict[str, str] = {}
+    for instance in [s.instance for s in settings.sources] + list(settings.instances):
+        try:
+            key = instance_domain(instance)
+        except ConfigError:
+            key = instance  # reported as a FAIL by its check
+        seen.setdefault(key, instance)
+    return list(seen.values())
+
+
+def _instance_check_name(instance: str) -> str:
+    try:
+        return f"instance {instance_domain(instance)}"
+    except ConfigError:
+        return f"instance {instance}"
+
+
+def check_instance(instance: str, timeout: float = 5.0) -> Check:
+    name = _instance_check_name(instance)
+    url = f"{instance_base_url(instance)}/api/v1/instance"
+    try:
+        response = requests.get(url, timeout=timeout, headers={"User-Agent": "fediscope-doctor",
+                                                               "Accept": "application/json"})
+    except requests.Timeout:
+        return Check(name, FAIL, f"{url}: no answer within {timeout:g} s",
+                     "check the address and your network or proxy; a slow instance needs a larger "
+                     "FEDISCOPE_REQUEST_TIMEOUT")
+    except requests.ConnectionError as exc:
+        return Check(name, FAIL, f"{url}: unreachable ({_reason(exc)})",
+                     "check the instance address (https://host[:port]), DNS and your network or proxy")
+    if response.status_code == 429:
+        return Check(name, WARN, f"{url}: rate limited (HTTP 429)", "wait for the limit to reset; the collector "
+                     "paces itself, but other clients on this address share the budget")
+    if response.status_code in (401, 403):
+        return Check(name, WARN, f"{url}: HTTP {response.status_code}, the instance requires authentication",
+                     f"set an access token: {token_env_name(instance)}=… or [tokens] in fediscope.toml")
+    if response.status_code != 200:
+        return Check(name, FAIL, f"{url}: HTTP {response.status_code}",
+                     "check the address: it must be a Mastodon-compatible server (the API lives at /api/v1/)")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not ({"uri", "domain"} & body.keys()):
+        return Check(name, FAIL, f"{url}: answers, but not with the Mastodon instance API",
+                     "check the address: it must be a Mastodon-compatible server, not a web page or proxy")
+    version = body.get("version", "?")
+    title = str(body.get("title") or "").strip()
+    users = (body.get("stats") or {}).get("user_count") if isinstance(body.get("stats"), dict) else None
+    extra = f", {users} users" if isinstance(users, int) else ""
+    return Check(name, OK, f"{url}: version {version}" + (f" ({title[:60]})" if title else "") + extra)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker, reason in (("Connection refused", "connection refused"),
+                           ("Name or service not known", "host name not found"),
+                           ("nodename nor servname", "host name not found"),
+                           ("Temporary failure in name resolution", "host name not found"),
+                           ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+                           ("timed out", "timed out")):
+        if marker in text:
+            return reason
+    return type(exc).__name__
+
+
+# -- the whole report ---------------------------------------------------------------------------------------
+
+
+def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
+    """Run one check; any exception becomes a FAIL with the error's own message and the check's usual fix."""
+    try:
+        return check()
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, FediscopeError):
+            message = f"{type(exc).__name__}: {message}"
+        return Check(name, FAIL, message, fix)
+
+
+def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
+    """Every check, in a fixed order (lake, store, engine, api_key, pseudonym_key, instances), secrets scrubbed."""
+    checks = [
+        _guarded("lake", lambda: check_lake(settings), _lake_fix(settings)),
+        _guarded("store", lambda: check_store(settings), _store_fix(settings)),
+        _guarded("engine", lambda: check_engine(settings),
+                 "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
+        _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
+        _guarded("pseudonym_key", lambda: check_pseudonym_key(settings), "set FEDISCOPE_PSEUDONYM_KEY"),
+    ]
+    instances = configured_instances(settings)
+    if not instances:
+        checks.append(Check("instances", WARN, "no instance configured",
+                            "pass --instance URL to `fediscope collect`, or add [[sources]] to fediscope.toml"))
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
+            checks += pool.map(lambda i: _guarded(_instance_check_name(i), lambda: check_instance(i, timeout),
+                                                  "use the instance's address, e.g. https://mastodon.social"),
+                               instances)
+    return scrub(checks, _secrets(settings))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
+    values += [settings.pseudonym_key or "", *settings.tokens.values()]
+    for url in (settings.store, settings.lake):
+        with contextlib.suppress(ValueError):
+            values.append(urlsplit(url).password or "")
+    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+
+
+def scrub(checks: Iterable[Check], secrets: Iterable[str]) -> list[Check]:
+    """The checks with every occurrence of a secret value replaced by ``***``."""
+    secrets = list(secrets)
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    return [replace(c, detail=clean(c.detail), fix=clean(c.fix)) for c in checks]
+
+
+def exit_code(checks: Iterable[Check]) -> int:
+    """1 when any check failed, else 0 (warnings do not fail)."""
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def format_check(check: Check) -> str:
+    """``FAIL  store          <what was found> -> fix: <what to do>`` (one line)."""
+    line = f"{check.status:<5} {check.name:<14} {check.detail}"
+    return f"{line} -> fix: {check.fix}" if check.fix and check.status != OK else line

@@ -1,0 +1,377 @@
+"""``fediscope doctor``: real local lake, real SQLite store, the WebHDFS double, real HTTP instances on 127.0.0.1."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from doubles.webhdfs_server import WebHDFSDouble
+
+from fediscope.cli import cli
+from fediscope.config import load_settings
+from fediscope.doctor import (
+    FAIL,
+    OK,
+    WARN,
+    Check,
+    check_engine,
+    check_instance,
+    check_pseudonym_key,
+    exit_code,
+    run_checks,
+    scrub,
+    secret_weakness,
+)
+
+STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c"
+STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG"
+
+
+@dataclass
+class FakeInstance:
+    """An HTTP server answering /api/v1/instance with a recorded Mastodon response (or what a test sets)."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    hits: list[str] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def instance(recordings_dir: Path) -> Iterator[FakeInstance]:
+    recording = json.loads((recordings_dir / "test_instance_v1.json").read_text())
+    interaction = next(i for i in recording["interactions"] if "/api/v1/instance" in i["request"]["uri"])
+    fake = FakeInstance(status=interaction["response"]["status"],
+                        body=json.dumps(interaction["response"]["body"]).encode())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            fake.hits.append(self.path)
+            status, body = (fake.status, fake.body) if self.path.rstrip("/") == "/api/v1/instance" else (404, b"{}")
+            self.send_response(status)
+            self.send_header("Content-Type", fake.content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.port = int(server.server_address[1])
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No FEDISCOPE_* from the developer's shell, no fediscope.toml: each test states its configuration."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_") or name == "JAVA_HOME":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {"FEDISCOPE_LAKE": str(tmp / "lake"), "FEDISCOPE_STORE": f"sqlite:///{tmp / 'fediscope.db'}",
+           "FEDISCOPE_PSEUDONYM_KEY": STRONG_KEY, "FEDISCOPE_API_KEY": STRONG_API_KEY}
+    env.update(extra)
+    return env
+
+
+def _doctor(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["doctor", *args], env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _by_name(checks: list[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
+
+
+# -- the command end to end ---------------------------------------------------------------------------------
+
+
+def test_everything_fine_exits_zero(clean_env: Path, instance: FakeInstance) -> None:
+    if importlib.util.find_spec("fediscope.store.sqlite") is None:
+        pytest.skip("the SQLite store adapter is not in this checkout yet")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url))
+    lines = output.splitlines()
+    assert code == 0, output
+    assert [line.split()[0] for line in lines[:-1]] == [OK] * 6
+    assert "wrote, read and deleted a probe file" in lines[0]
+    assert "connected, 0 metric(s) stored" in lines[1]
+    assert "duckdb" in lines[2]
+    assert "version 4.6.4" in lines[5]  # the recorded server's version
+    assert lines[-1] == "doctor: 6 OK, 0 WARN, 0 FAIL"
+    assert instance.hits == ["/api/v1/instance"]
+    assert not (clean_env / "lake" / "_doctor").exists()  # the probe leaves nothing behind
+
+
+def test_json_output_and_failures_exit_one(clean_env: Path) -> None:
+    port = _free_port()
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=f"http://127.0.0.1:{port}"), "--json")
+    report = json.loads(output)
+    assert code == 1
+    assert report["ok"] is False
+    checks = _by_name([Check(**c) for c in report["checks"]])
+    unreachable = checks[f"instance 127.0.0.1:{port}"]
+    assert unreachable.status == FAIL and "connection refused" in unreachable.detail and unreachable.fix
+    assert report["counts"][FAIL] >= 1
+
+
+def test_secrets_are_never_printed(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_password = "db-Pa55word-0123456789"
+    token = "tok-abcdefghijklmnopqrstuvwxyz"
+    env = _env(clean_env, FEDISCOPE_STORE=f"mysql+pymysql://fediscope:{db_password}@127.0.0.1:{_free_port()}/db",
+               FEDISCOPE_API_KEY=f"{STRONG_API_KEY},qZ7x:ro", FEDISCOPE_TOKEN_MASTODON_EXAMPLE=token,
+               FEDISCOPE_INSTANCES=f"http://127.0.0.1:{_free_port()}")
+    for args in ((), ("--json",)):
+        _code, output = _doctor(env, *args)
+        for secret in (db_password, token, STRONG_API_KEY, STRONG_KEY, "qZ7x"):
+            assert secret not in output, f"{secret!r} leaked with doctor {' '.join(args)}"
+    assert "fediscope:***@127.0.0.1" in output
+
+
+class _QuietStore:
+    def stored_metrics(self) -> dict[str, int]:
+        return {"top_tags": 3}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("behaviour", ["works", "quotes its url in an error"])
+def test_store_passwords_are_masked(clean_env: Path, monkeypatch: pytest.MonkeyPatch, behaviour: str) -> None:
+    """Drivers like to quote their connection string in errors; doctor masks it either way."""
+    password = "Very-Secret-Password-42"
+    url = f"mysql+pymysql://fediscope:{password}@db.example:3306/fediscope"
+
+    def fake_open_store(store_url: str, **_options: object) -> _QuietStore:
+        if behaviour == "works":
+            return _QuietStore()
+        raise RuntimeError(f"cannot connect to {store_url}: connection refused")
+
+    monkeypatch.setattr("fediscope.store.port.open_store", fake_open_store)
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
+    assert check.status == (OK if behaviour == "works" else FAIL)
+    assert password not in check.detail + check.fix
+    assert "fediscope:***@db.example" in check.detail
+
+
+def test_bad_configuration_is_one_line_not_a_traceback(clean_env: Path) -> None:
+    result = CliRunner().invoke(cli, ["doctor"], env={"FEDISCOPE_ENGINE": "hadoop"})
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+
+
+# -- lake ---------------------------------------------------------------------------------------------------
+
+
+def test_lake_over_webhdfs(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url(user="etl")))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == OK and webhdfs_server.lake_url(user="etl") in lake.detail
+    ops = [op for _server, _method, op, _path, _user in webhdfs_server.requests]
+    assert ops[:3] == ["CREATE", "CREATE", "RENAME"] and "OPEN" in ops and "DELETE" in ops
+    assert list(webhdfs_server.local("/lake").iterdir()) == []
+
+
+def test_lake_with_unreachable_datanode(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.datanode_address = f"127.0.0.1:{_free_port()}"
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url()))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == FAIL
+    assert "datanode" in lake.detail and "unreachable" in lake.detail
+    assert "webhdfs://namenode:9870" in lake.fix
+
+
+def test_lake_without_permission(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.deny_users.add("guest")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url(user="guest")))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == FAIL and "AccessControlException" in lake.detail and "guest" in lake.detail
+
+
+def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:
+    (clean_env / "a-file").write_text("not a directory")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=str(clean_env / "a-file" / "lake")))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == FAIL and "FEDISCOPE_LAKE" in lake.fix
+
+
+# -- store --------------------------------------------------------------------------------------------------
+
+
+def test_sqlite_store_reports_its_metrics(clean_env: Path) -> None:
+    if importlib.util.find_spec("fediscope.store.sqlite") is None:
+        pytest.skip("the SQLite store adapter is not in this checkout yet")
+    from fediscope.engine.metrics import Metric
+    from fediscope.store.port import open_store
+
+    url = f"sqlite:///{clean_env / 'm.db'}"
+    store = open_store(url)
+    store.write(Metric("top_tags", "Which tags?", ("tag",), "", "uses"), [{"tag": "python", "uses": 2}])
+    store.close()
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
+    assert check.status == OK and "1 metric(s) stored" in check.detail
+
+
+def test_store_adapter_missing(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fediscope.store.sqlite", None)  # importing it now raises ImportError
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["store"]
+    assert check.status == FAIL and "cannot be loaded" in check.detail and "requirements.txt" in check.fix
+
+
+def test_unreachable_mysql_store(clean_env: Path) -> None:
+    url = f"mysql+pymysql://fediscope:pw-0123456789abcdef@127.0.0.1:{_free_port()}/fediscope"
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
+    assert check.status == FAIL
+    assert "pw-0123456789abcdef" not in check.detail and "bootstrap.py" in check.fix
+
+
+# -- engine -------------------------------------------------------------------------------------------------
+
+
+def test_spark_without_java_says_what_to_install(clean_env: Path) -> None:
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark"))
+    check = check_engine(settings, which=lambda _name: None)
+    assert check.status == FAIL
+    assert "Java 17" in check.fix and "FEDISCOPE_ENGINE=duckdb" in check.fix
+
+
+def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark",
+                                      FEDISCOPE_SPARK_MASTER=f"spark://127.0.0.1:{_free_port()}"))
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    check = check_engine(settings, which=lambda _name: str(fake_java))
+    assert check.status == FAIL and "Java 17" in check.detail and "does not accept connections" in check.detail
+
+
+def test_spark_with_old_java(clean_env: Path) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed")
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'java version "1.8.0_402"\' >&2\n')
+    fake_java.chmod(0o755)
+    check = check_engine(load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark")), which=lambda _: str(fake_java))
+    assert check.status == FAIL and "Java 8" in check.detail
+
+
+# -- keys ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, verdict", [
+    ("changeme", "well-known"), ("Secret", "well-known"), ("demo", "well-known"), ("DEMO-KEY", "well-known"),
+    ("aaaaaaaaaaaaaaaaaaaaaaaa", "well-known"), ("x7Gq2", "shorter"), (STRONG_KEY, None),
+])
+def test_secret_weakness(value: str, verdict: str | None) -> None:
+    why = secret_weakness(value)
+    assert (why is None) if verdict is None else (verdict in (why or ""))
+
+
+@pytest.mark.parametrize("env, status", [
+    ({"FEDISCOPE_PSEUDONYM_KEY": "changeme"}, FAIL),
+    ({"FEDISCOPE_PSEUDONYM_KEY": "Tz8#kq1"}, WARN),
+    ({"FEDISCOPE_PSEUDONYM_KEY": STRONG_KEY}, OK),
+    ({}, FAIL),
+    ({"FEDISCOPE_PRIVACY": "off"}, WARN),
+])
+def test_pseudonym_key(clean_env: Path, env: dict[str, str], status: str) -> None:
+    check = check_pseudonym_key(load_settings(env=env))
+    assert check.status == status
+    if env.get("FEDISCOPE_PSEUDONYM_KEY"):
+        assert env["FEDISCOPE_PSEUDONYM_KEY"] not in check.detail + check.fix
+
+
+@pytest.mark.parametrize("keys, status", [
+    ("", WARN), (STRONG_API_KEY, OK), (f"{STRONG_API_KEY},abc123:ro", WARN), (f"{STRONG_API_KEY},secret", FAIL),
+])
+def test_api_key(clean_env: Path, keys: str, status: str) -> None:
+    env = _env(clean_env, FEDISCOPE_API_KEY=keys)
+    check = _by_name(run_checks(load_settings(env=env)))["api_key"]
+    assert check.status == status
+
+
+# -- instances ----------------------------------------------------------------------------------------------
+
+
+def test_instance_ok_with_the_recorded_answer(instance: FakeInstance) -> None:
+    check = check_instance(instance.url, timeout=2)
+    assert check.status == OK and "version 4.6.4" in check.detail and "4 users" in check.detail
+
+
+@pytest.mark.parametrize("status, body, content_type, verdict, words", [
+    (200, b"<html>Welcome to nginx</html>", "text/html", FAIL, "not with the Mastodon instance API"),
+    (401, b'{"error": "This API requires an authenticated user"}', "application/json", WARN, "FEDISCOPE_TOKEN_"),
+    (429, b'{"error": "Too many requests"}', "application/json", WARN, "rate limited"),
+    (503, b"down", "text/plain", FAIL, "HTTP 503"),
+])
+def test_instance_answers(instance: FakeInstance, status: int, body: bytes, content_type: str, verdict: str,
+                          words: str) -> None:
+    instance.status, instance.body, instance.content_type = status, body, content_type
+    check = check_instance(instance.url, timeout=2)
+    assert check.status == verdict
+    assert words in check.detail + check.fix
+
+
+def test_silent_instance_times_out() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        check = check_instance(f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=0.3)
+    assert check.status == FAIL and "no answer within 0.3 s" in check.detail
+
+
+def test_configured_sources_are_checked_once_per_domain(clean_env: Path, instance: FakeInstance) -> None:
+    (clean_env / "fediscope.toml").write_text(f'[[sources]]\ninstance = "{instance.url}"\ntimelines = ["public"]\n')
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_INSTANCES=f"{instance.url}/"))
+    names = [c.name for c in run_checks(settings) if c.name.startswith("instance")]
+    assert names == [f"instance 127.0.0.1:{instance.port}"]
+    assert instance.hits == ["/api/v1/instance"]
+
+
+def test_no_instances_is_a_warning(clean_env: Path) -> None:
+    checks = _by_name(run_checks(load_settings(env=_env(clean_env))))
+    assert checks["instances"].status == WARN
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def test_scrub_and_exit_code() -> None:
+    checks = [Check("x", OK, "token s3cr3t-value in a message", "use s3cr3t-value"), Check("y", WARN, "w")]
+    cleaned = scrub(checks, ["s3cr3t-value"])
+    assert cleaned[0].detail == "token *** in a message" and cleaned[0].fix == "use ***"
+    assert exit_code(cleaned) == 0
+    assert exit_code([*cleaned, Check("z", FAIL, "broken", "fix it")]) == 1
