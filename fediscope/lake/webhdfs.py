@@ -23,6 +23,7 @@ Kerberos). It comes from ``?user=`` in the lake URL, else the local login name, 
 
 from __future__ import annotations
 
+import getpass
 import logging
 import posixpath
 import re
@@ -78,6 +79,14 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _login_name() -> str:
+    """The local login name, as ``hdfs dfs`` would use; Hadoop's anonymous ``dr.who`` when there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # e.g. a container user without a passwd entry
+        return "dr.who"
+
+
 def _escape(name: str) -> str:
     """HDFS file names cannot contain ':' (``instance=127.0.0.1:8080``); escape it as Hive and Spark do."""
     return name.replace("%", "%25").replace(":", "%3A")
@@ -100,9 +109,9 @@ class WebHDFSLake:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.http_url, self.root, user = parse_webhdfs_url(url)
-        self.user = user
+        self.user = user or _login_name()
         self.url = redact(url)
-        self._client = InsecureClient(self.http_url, user=user, timeout=timeout)
+        self._client = InsecureClient(self.http_url, user=self.user, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"WebHDFSLake({self.url!r})"
@@ -143,7 +152,7 @@ class WebHDFSLake:
         detail = exc.message.decode("utf-8", "replace") if isinstance(exc.message, bytes) else str(exc.message)
         detail = " ".join(detail.split())[:200]
         text = f"cannot {action} {where}: {kind + ': ' if kind else ''}{detail}"
-        user = self.user or "the local login name"
+        user = self.user
         if kind == "AccessControlException":
             return (f"{text}. The HDFS user {user} lacks permission: set ?user=NAME in FEDISCOPE_LAKE to a user "
                     "that owns the lake directory, or create it with infra/hdfs/create_layout.py")
