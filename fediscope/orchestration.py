@@ -231,17 +231,101 @@ def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
 
 
 # -- batch ----------------------------------------------------------------------------------------------------
-def process_window(settings: Settings, window: BatchWindow) -> dict[str, Any]:
-    """Curate, compute the metrics and load the store for the window's days (engine from the settings).
+def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Curate, compute the metrics and load the store for the window's days (engine and store from settings).
 
-    With ``engine=spark`` and a non-local ``spark_master``, :func:`fediscope.engine.process.run_process` runs the
-    jobs through ``spark-submit``; the Airflow worker only needs the ``spark-submit`` client.
+    ``engine=duckdb`` (and Spark with a ``local[…]`` master) runs in the worker through
+    :func:`fediscope.engine.process.run_process`. ``engine=spark`` with a cluster master (``spark://…``, ``yarn``,
+    ``k8s://…``) submits ``spark_jobs/curate.py`` then ``spark_jobs/metrics.py`` with ``spark-submit`` (from
+    ``$SPARK_HOME/bin`` or the ``PATH``) in client mode, so the driver runs on the worker and the executors on
+    the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session.
     """
+    env = os.environ if env is None else env
+    binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
+    log.info("processing %s to %s with %s into %s", window.since, window.until,
+             f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
+             _store_label(settings.store))
+    if binary:
+        curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
+        job_env = spark_submit_env(settings, env)
+        return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
+                "curate": _run_spark_job(curate_job, job_env), "metrics": _run_spark_job(metrics_job, job_env)}
     from fediscope.engine.process import run_process
 
-    log.info("processing %s to %s with %s into %s", window.since, window.until, settings.engine,
-             _store_label(settings.store))
-    return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until))
+    return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until, progress=False))
+
+
+def uses_spark_submit(settings: Settings) -> bool:
+    """Spark on a cluster: ``engine=spark`` and a master that is not ``local[…]``."""
+    return settings.engine == "spark" and not settings.spark_master.startswith("local")
+
+
+def spark_submit_binary(env: Mapping[str, str]) -> str | None:
+    """``$SPARK_HOME/bin/spark-submit``, else ``spark-submit`` on the ``PATH`` (None when there is neither)."""
+    import shutil
+    from pathlib import Path
+
+    if env.get("SPARK_HOME"):
+        candidate = Path(env["SPARK_HOME"]) / "bin" / "spark-submit"
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("spark-submit", path=env.get("PATH"))
+
+
+def _spark_jobs_dir() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("spark_jobs")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("spark_jobs is not installed next to fediscope; install the project (pip install .)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> list[list[str]]:
+    """The two ``spark-submit`` command lines (curation of the window, then every metric into the store).
+
+    Secrets never go on a command line (visible to every user of the host): the store URL and the rest of the
+    configuration travel in the environment, see :func:`spark_submit_env`.
+    """
+    import posixpath
+
+    jobs = _spark_jobs_dir()
+    common = [binary, "--master", settings.spark_master, "--deploy-mode", "client",
+              "--conf", "spark.sql.session.timeZone=UTC"]
+    return [
+        [*common, "--name", f"fediscope-curate-{window.since}", posixpath.join(jobs, "curate.py"),
+         "--since", window.since.isoformat(), "--until", window.until.isoformat()],
+        [*common, "--name", f"fediscope-metrics-{window.until}", posixpath.join(jobs, "metrics.py")],
+    ]
+
+
+def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """The worker's environment plus the settings the Spark jobs read (``FEDISCOPE_*``; the jobs call
+    ``load_settings()``), so Variable overrides reach them too."""
+    out = dict(env)
+    out.update({
+        "FEDISCOPE_LAKE": settings.lake, "FEDISCOPE_STORE": settings.store, "FEDISCOPE_ENGINE": "spark",
+        "FEDISCOPE_SPARK_MASTER": settings.spark_master, "FEDISCOPE_HBASE_TABLE_PREFIX": settings.hbase_table_prefix,
+        "FEDISCOPE_LOG_LEVEL": settings.log_level,
+    })
+    return out
+
+
+def _run_spark_job(argv: list[str], env: Mapping[str, str]) -> dict[str, Any]:
+    """Run one job; its JSON summary (last stdout line), or FediscopeError with its last stderr line."""
+    import subprocess
+
+    from fediscope.redact import redact_text
+
+    name = argv[argv.index("--name") + 1]
+    proc = subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "no output")
+        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {proc.returncode}): {last.strip()}"))
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    raise FediscopeError(f"spark-submit {name} printed no JSON summary; see the task log")
 
 
 def _store_label(url: str) -> str:

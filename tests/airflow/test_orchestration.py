@@ -194,3 +194,68 @@ def test_default_args_back_off_exponentially() -> None:
     assert args["retries"] >= 2 and args["retry_exponential_backoff"] > 1
     assert args["max_retry_delay"] >= args["retry_delay"]
     assert args["on_failure_callback"] is orch.log_failure
+
+
+# -- Spark on a cluster -----------------------------------------------------------------------------------------
+FAKE_SPARK_SUBMIT = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
+                          "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE")}})
+              + "\\n")
+if os.environ.get("FAKE_SPARK_FAIL"):
+    print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
+    sys.exit(2)
+print("some spark log line")
+print(json.dumps({{"job": os.path.basename(sys.argv[-1] if not sys.argv[-1].startswith("20") else sys.argv[-5])}}))
+"""
+
+
+@pytest.fixture
+def spark_home(tmp_path: Path) -> Path:
+    import sys
+
+    home = tmp_path / "spark"
+    (home / "bin").mkdir(parents=True)
+    script = home / "bin" / "spark-submit"
+    script.write_text(FAKE_SPARK_SUBMIT.format(python=sys.executable))
+    script.chmod(0o755)
+    return home
+
+
+def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_path: Path) -> None:
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "spark://master:7077",
+                                             "store": "mysql+pymysql://fediscope:pw-123@db/fediscope",
+                                             "lake": "/shared/lake"}, env={})
+    assert orch.uses_spark_submit(settings)
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+    result = orch.process_window(settings, orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23)), env=env)
+    assert result["engine"] == "spark-submit"
+    assert result["curate"] == {"job": "curate.py"} and result["metrics"] == {"job": "metrics.py"}
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    curate, metrics = calls
+    assert curate["argv"][:4] == ["--master", "spark://master:7077", "--deploy-mode", "client"]
+    assert curate["argv"][-5:-4][0].endswith("spark_jobs/curate.py")
+    assert curate["argv"][-4:] == ["--since", "2026-11-22", "--until", "2026-11-23"]
+    assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")
+    for call in calls:
+        assert not any("pw-123" in arg for arg in call["argv"]), "no password on a command line"
+        assert (call["store"], call["lake"], call["engine"]) == (settings.store, "/shared/lake", "spark")
+
+
+def test_a_failing_spark_job_fails_with_its_last_error_line(spark_home: Path, tmp_path: Path) -> None:
+    from fediscope.errors import FediscopeError
+
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn",
+                                             "store": "mysql+pymysql://fediscope:s3cret@db/fediscope"}, env={})
+    env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"), "FAKE_SPARK_FAIL": "1"}
+    with pytest.raises(FediscopeError, match=r"spark-submit fediscope-curate-2026-11-23 failed \(exit 2\): "
+                                             r"Exception in thread main") as info:
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    assert "s3cret" not in str(info.value)
+
+
+def test_local_spark_and_duckdb_run_in_the_worker() -> None:
+    assert not orch.uses_spark_submit(orch.settings_from_overrides({"engine": "spark"}, env={}))  # local[2]
+    assert not orch.uses_spark_submit(orch.settings_from_overrides({"spark_master": "yarn"}, env={}))  # duckdb
+    assert orch.spark_submit_binary({"PATH": ""}) is None
