@@ -25,3 +25,4 @@ from doubles.webhdfs_server import webhdfs_server  # noqa: E402, F401
 from doubles.hbase_thrift_server import hbase_double  # noqa: E402, F401
 from doubles.mariadb import mariadb_instance, mariadb_url  # noqa: E402, F401
 from doubles.stores import metric_store  # noqa: E402, F401
+from doubles.sample_metrics import sample_metric_rows  # noqa: E402, F401

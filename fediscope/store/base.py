@@ -76,8 +76,9 @@ class BaseStore(ABC):
     # -- the port -----------------------------------------------------------------------------------------
 
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
-        existing = self._load_schema(check_metric_name(metric.name))
-        if existing is None and not rows:
+        existing = self._stored(check_metric_name(metric.name))
+        if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
+            self._save_schema(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
             return 0
         plan = plan_write(metric, rows, existing)
         written = len(plan.rows)
@@ -100,7 +101,7 @@ class BaseStore(ABC):
         return written
 
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
-        schema = self._load_schema(metric.name)
+        schema = self._stored(metric.name)
         if schema is None:
             return None
         key = tuple(key) if isinstance(key, (list, tuple)) else (key,)
@@ -117,7 +118,7 @@ class BaseStore(ABC):
         return schema.decode(raw) if raw is not None else None
 
     def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None) -> list[Row]:
-        schema = self._load_schema(metric.name)
+        schema = self._stored(metric.name)
         if schema is None or (limit is not None and limit <= 0):
             return []
         ok, value = coerce_query(prefix, schema.types[schema.prefix])
@@ -126,17 +127,17 @@ class BaseStore(ABC):
         return [schema.decode(r) for r in self._scan_prefix(schema, value, limit)]
 
     def top(self, metric: Metric, n: int) -> list[Row]:
-        schema = self._load_schema(metric.name)
+        schema = self._stored(metric.name)
         if schema is None or n <= 0:
             return []
         return [schema.decode(r) for r in self._top(schema, n)]
 
     def all(self, metric: Metric) -> list[Row]:
-        schema = self._load_schema(metric.name)
+        schema = self._stored(metric.name)
         return [] if schema is None else self._all_rows(schema)
 
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
-        schema = self._load_schema(metric.name)
+        schema = self._stored(metric.name)
         if schema is None or column not in schema.types:
             return 0
         ok, value = coerce_query(value, schema.types[column])
@@ -154,6 +155,11 @@ class BaseStore(ABC):
         self.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _stored(self, metric: str) -> TableSchema | None:
+        """The schema of a metric that has a table (not of one only listed in the catalog with no rows)."""
+        schema = self._load_schema(metric)
+        return schema if schema is not None and schema.columns else None
 
     def _all_rows(self, schema: TableSchema) -> list[Row]:
         return [schema.decode(r) for r in self._all(schema)]

@@ -213,7 +213,11 @@ def test_an_unknown_metric_reads_as_empty(metric_store):
     assert metric_store.scan_prefix(ACCOUNTS, "a") == []
     assert metric_store.delete_where(ACCOUNTS, "account", "a") == 0
     assert metric_store.write(ACCOUNTS, []) == 0
-    assert metric_store.stored_metrics() == {}
+    assert metric_store.stored_metrics() == {"accounts": 0}  # computed, no rows
+    assert metric_store.all(ACCOUNTS) == []
+    assert metric_store.top(ACCOUNTS, 3) == []
+    assert metric_store.write(ACCOUNTS, ROWS[:2]) == 2
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 3)] == ["alice", "carol"]
 
 
 def test_an_empty_full_recomputation_empties_the_metric(metric_store):

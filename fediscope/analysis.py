@@ -1,0 +1,334 @@
+"""The analyses behind ``fediscope report``: each one a question answered from stored metrics.
+
+Every analysis reads the store only through the port (``top``, ``all``, ``get``, ``scan_prefix``), never with
+a store's own query language, so it gives the same answer on SQLite, MariaDB and HBase. What the metrics do
+not precompute (a distribution's buckets, totals over instances, a lift against toots without media) is
+computed here, over rows the stores return in the same (key) order — so even float sums are identical.
+
+Each function takes the store (and a size) and returns an :class:`AnalysisResult`: a title, the question, the
+columns to show, the rows, and a few headline numbers (``summary``). :func:`run_analyses` runs them all in
+report order, skipping those whose metric is not in the store.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.errors import StoreError
+from fediscope.store.port import MetricStore, Row
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MEDIA_ORDER = ("none", "any", "image", "video", "gifv", "audio")
+#: upper bounds of the interactions-per-toot buckets of the engagement distribution (the last is open)
+ENGAGEMENT_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100)
+
+
+@dataclass
+class AnalysisResult:
+    name: str
+    title: str
+    question: str
+    metric: str
+    columns: list[str]
+    rows: list[Row]
+    summary: dict[str, Any] = field(default_factory=dict)
+    text_tail: int | None = None  # a long time series: the text report shows only its last rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "question": self.question, "metric": self.metric,
+                "columns": self.columns, "rows": self.rows, "summary": self.summary}
+
+
+def metric(name: str) -> Metric:
+    """The registry's metric of that name; stores read by name, so an unregistered one still works."""
+    registry = load_metrics()
+    if name in registry:
+        return registry[name]
+    return Metric(name=name, question="", key=("",), sql="")
+
+
+def _result(name: str, title: str, metric_name: str, columns: list[str], rows: list[Row],
+            summary: dict[str, Any] | None = None, question: str | None = None,
+            text_tail: int | None = None) -> AnalysisResult:
+    return AnalysisResult(name=name, title=title, question=question or metric(metric_name).question or title,
+                          metric=metric_name, columns=columns, rows=[{c: r.get(c) for c in columns} for r in rows],
+                          summary=summary or {}, text_tail=text_tail)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+# -- accounts -------------------------------------------------------------------------------------------------
+
+def top_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("top_accounts_by_followers"), n)
+    return _result("top_accounts", "Top accounts by followers", "top_accounts_by_followers",
+                   ["ranking", "account_key", "instance", "followers_count", "following_count", "statuses_count",
+                    "bot"], rows)
+
+
+def engagement_distribution(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """How accounts spread over interactions per toot, plus the median and mean engagement rate."""
+    rows = store.all(metric("account_engagement"))
+    counts = [0] * (len(ENGAGEMENT_BUCKETS) + 1)
+    for row in rows:
+        value = row.get("interactions_per_toot") or 0
+        index = next((i for i, bound in enumerate(ENGAGEMENT_BUCKETS) if value <= bound), len(ENGAGEMENT_BUCKETS))
+        counts[index] += 1
+    buckets = []
+    for i, count in enumerate(counts):
+        if i == 0:
+            label = "0"
+        elif i < len(ENGAGEMENT_BUCKETS):
+            label = f"{ENGAGEMENT_BUCKETS[i - 1]}-{ENGAGEMENT_BUCKETS[i]}"
+        else:
+            label = f">{ENGAGEMENT_BUCKETS[-1]}"
+        buckets.append({"interactions_per_toot": label, "accounts": count, "share": _share(count, len(rows))})
+    rates = [r["engagement_rate"] for r in rows if r.get("engagement_rate") is not None]
+    per_toot = [r.get("interactions_per_toot") or 0 for r in rows]
+    summary = {
+        "accounts": len(rows),
+        "toots": sum(r.get("toots") or 0 for r in rows),
+        "interactions": sum(r.get("interactions_total") or 0 for r in rows),
+        "median_interactions_per_toot": statistics.median(per_toot) if per_toot else None,
+        "accounts_with_followers": len(rates),
+        "median_engagement_rate": statistics.median(rates) if rates else None,
+        "mean_engagement_rate": statistics.fmean(rates) if rates else None,
+    }
+    return _result("engagement_distribution", "Engagement distribution (accounts by interactions per toot)",
+                   "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary,
+                   question="How are accounts spread over interactions per toot, and what is the typical "
+                            "engagement rate (interactions per toot per follower)?")
+
+
+def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("account_engagement"), n)
+    return _result("top_engaged_accounts", "Accounts with the most interactions", "account_engagement",
+                   ["account_key", "instance", "toots", "interactions_total", "interactions_per_toot",
+                    "followers_count", "engagement_rate"], rows)
+
+
+def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = None) -> AnalysisResult:
+    """Accounts created per month, summed over instances (or for one instance: a prefix read)."""
+    signups = metric("signups_by_month")
+    rows = store.scan_prefix(signups, instance) if instance else store.all(signups)
+    per_month: dict[str, int] = defaultdict(int)
+    instances: set[str] = set()
+    for row in rows:
+        per_month[row["month"]] += row.get("accounts") or 0
+        instances.add(row.get("instance"))
+    series, total = [], 0
+    for month in sorted(per_month):
+        total += per_month[month]
+        series.append({"month": month, "accounts": per_month[month], "accounts_cumulative": total})
+    busiest = max(series, key=lambda r: (r["accounts"], r["month"]), default=None)
+    summary = {"accounts": total, "instances": len(instances), "months": len(series),
+               "first_month": series[0]["month"] if series else None,
+               "busiest_month": busiest["month"] if busiest else None}
+    title = f"Sign-ups over time ({instance})" if instance else "Sign-ups over time (all instances)"
+    return _result("signups_over_time", title, "signups_by_month", ["month", "accounts", "accounts_cumulative"],
+                   series, summary, text_tail=2 * n)
+
+
+def bots_share(store: MetricStore, n: int = 10) -> AnalysisResult:
+    bots = metric("bot_share")
+    overall = store.get(bots, ["*"])
+    per_instance = [r for r in store.all(bots) if r["instance"] != "*"]
+    per_instance.sort(key=lambda r: (-(r.get("accounts") or 0), r["instance"]))
+    rows = ([dict(overall, instance="all instances")] if overall else []) + per_instance[:n]
+    summary = {"bot_share": overall.get("bot_share") if overall else None,
+               "bot_toot_share": overall.get("bot_toot_share") if overall else None}
+    return _result("bots_share", "Share of bots", "bot_share",
+                   ["instance", "accounts", "bots", "bot_share", "toots", "bot_toots", "bot_toot_share"], rows,
+                   summary)
+
+
+def mentions(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("top_mentioned_accounts"), n)
+    return _result("mentions", "Most-mentioned accounts", "top_mentioned_accounts",
+                   ["account_key", "mentions", "mentioned_by"], rows)
+
+
+# -- content --------------------------------------------------------------------------------------------------
+
+def top_toots(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("top_toots"), n)
+    return _result("top_toots", "Top toots by interactions", "top_toots",
+                   ["ranking", "status_uri", "account_key", "created_at", "language", "interactions",
+                    "favourites_count", "reblogs_count", "replies_count"], rows)
+
+
+def media_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """Engagement of toots with and without media, with each group's lift over toots without media."""
+    rows = store.all(metric("media_engagement"))
+    order = {name: i for i, name in enumerate(MEDIA_ORDER)}
+    rows.sort(key=lambda r: (order.get(r["media_type"], len(order)), r["media_type"]))
+    baseline = next((r.get("interactions_mean") for r in rows if r["media_type"] == "none"), None)
+    shown = [dict(r, lift_vs_none=_share(r.get("interactions_mean") or 0, baseline or 0)) for r in rows]
+    with_media = next((r for r in shown if r["media_type"] == "any"), None)
+    return _result("media_engagement", "Engagement of toots with and without media", "media_engagement",
+                   ["media_type", "toots", "interactions_mean", "favourites_mean", "reblogs_mean", "replies_mean",
+                    "lift_vs_none"], shown, {"lift_with_media": with_media["lift_vs_none"] if with_media else None})
+
+
+def content_features(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.all(metric("content_features"))
+    return _result("content_features", "Links, emojis, media, hashtags and mentions in toots", "content_features",
+                   ["feature", "toots_with", "share", "items", "per_toot"], rows)
+
+
+def languages(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The top languages, and the rest as one row."""
+    langs = metric("languages")
+    rows = store.top(langs, n)
+    every = store.all(langs)
+    total = sum(r.get("toots") or 0 for r in every)
+    shown = list(rows)
+    if len(every) > len(rows):
+        rest = total - sum(r.get("toots") or 0 for r in rows)
+        shown.append({"language": f"other ({len(every) - len(rows)})", "toots": rest, "share": _share(rest, total)})
+    return _result("languages", "Languages", "languages", ["language", "toots", "share"], shown,
+                   {"languages": len(every), "toots": total})
+
+
+def instances(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("instances"), n)
+    return _result("instances", "Instances (where toots come from)", "instances",
+                   ["instance", "toots", "accounts", "share"], rows)
+
+
+# -- hashtags -------------------------------------------------------------------------------------------------
+
+def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags."""
+    rows = store.all(metric("hashtags_daily"))
+    days: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        days[row["day"]].append(row)
+    series = []
+    for day in sorted(days):
+        tags = sorted(days[day], key=lambda r: (-(r.get("toots") or 0), r["tag"]))
+        series.append({"day": day, "tags": len(tags), "toots": sum(r.get("toots") or 0 for r in tags),
+                       "engagement": sum(r.get("engagement_total") or 0 for r in tags),
+                       "top_tags": ", ".join(f"#{r['tag']} ({r.get('toots')})" for r in tags[:3])})
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["tag"]] += row.get("toots") or 0
+    leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
+    summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
+               "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders}}
+    return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
+                   ["day", "tags", "toots", "engagement", "top_tags"], series, summary, text_tail=2 * n)
+
+
+def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
+    """The tags of one day, most used first (a prefix read: the day is the metric's prefix column)."""
+    rows = store.scan_prefix(metric("hashtags_daily"), day)
+    rows.sort(key=lambda r: (-(r.get("toots") or 0), r["tag"]))
+    return _result("hashtags_on_day", f"Hashtags on {day}", "hashtags_daily",
+                   ["tag", "toots", "accounts", "engagement_total", "engagement_mean"], rows[:n],
+                   {"day": day, "tags": len(rows)})
+
+
+def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
+    rows = store.top(metric("trending_hashtags"), n)
+    return _result("trending_hashtags", "Trending hashtags (last 7 days vs the 7 before)", "trending_hashtags",
+                   ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
+
+
+# -- time -----------------------------------------------------------------------------------------------------
+
+def activity(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """Toots by hour of day and by weekday (UTC), from the weekday × hour grid."""
+    cells = store.all(metric("activity_by_hour"))
+    hours = [0] * 24
+    weekdays = [0] * 7
+    for cell in cells:
+        toots = cell.get("toots") or 0
+        hours[int(cell["hour"]) % 24] += toots
+        weekdays[(int(cell["weekday"]) - 1) % 7] += toots
+    total = sum(hours)
+    rows = [{"hour": h, "toots": hours[h], "share": _share(hours[h], total)} for h in range(24)]
+    summary = {"toots": total,
+               "peak_hour": max(range(24), key=lambda h: (hours[h], -h)) if total else None,
+               "peak_weekday": WEEKDAYS[max(range(7), key=lambda d: (weekdays[d], -d))] if total else None,
+               "weekdays": {WEEKDAYS[d]: weekdays[d] for d in range(7)},
+               "grid": {f"{c['weekday']}:{c['hour']}": c.get("toots") or 0 for c in cells}}
+    return _result("activity", "Activity by hour of day (UTC)", "activity_by_hour", ["hour", "toots", "share"],
+                   rows, summary)
+
+
+def instance_activity(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The latest weeks each instance reported (statuses, logins, registrations)."""
+    rows = store.all(metric("instance_activity_weekly"))
+    latest: dict[str, Row] = {}
+    for row in rows:  # key order: instance, then week ascending — the last one per instance is the latest
+        latest[row["instance"]] = row
+    shown = sorted(latest.values(), key=lambda r: (-(r.get("statuses") or 0), r["instance"]))[:n]
+    return _result("instance_activity", "Instance activity (latest reported week)", "instance_activity_weekly",
+                   ["instance", "week", "statuses", "logins", "registrations"], shown)
+
+
+Analysis = Callable[..., AnalysisResult]
+
+#: every analysis, in report order, with the metric it reads
+ANALYSES: tuple[tuple[Analysis, str], ...] = (
+    (top_accounts, "top_accounts_by_followers"),
+    (engagement_distribution, "account_engagement"),
+    (top_engaged_accounts, "account_engagement"),
+    (signups_over_time, "signups_by_month"),
+    (hashtags_per_day, "hashtags_daily"),
+    (trending_hashtags, "trending_hashtags"),
+    (languages, "languages"),
+    (instances, "instances"),
+    (top_toots, "top_toots"),
+    (media_engagement, "media_engagement"),
+    (content_features, "content_features"),
+    (mentions, "top_mentioned_accounts"),
+    (activity, "activity_by_hour"),
+    (bots_share, "bot_share"),
+    (instance_activity, "instance_activity_weekly"),
+)
+
+
+@dataclass
+class AnalysisRun:
+    results: list[AnalysisResult]
+    stored: dict[str, int]
+    missing: list[str]
+
+    def get(self, name: str) -> AnalysisResult | None:
+        return next((r for r in self.results if r.name == name), None)
+
+
+def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
+    """Every analysis whose metric the store holds; raises StoreError when the store holds nothing."""
+    stored = store.stored_metrics()
+    if not stored:
+        raise StoreError(f"the store {shown_url(store.url)} holds no metrics yet: run `fediscope process` first "
+                         "(it curates the lake, computes the metrics and loads them)")
+    if not any(stored.values()):
+        raise StoreError(f"the metrics in {shown_url(store.url)} have no rows: the lake held no data when "
+                         "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
+    results, missing = [], []
+    for analysis, metric_name in ANALYSES:
+        if metric_name in stored:
+            results.append(analysis(store, n))
+        elif metric_name not in missing:
+            missing.append(metric_name)
+    return AnalysisRun(results=results, stored=stored, missing=missing)
+
+
+def shown_url(url: str) -> str:
+    """A store URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
+    return url

@@ -1,0 +1,182 @@
+"""PNG charts of the analyses, drawn with matplotlib's Agg renderer (no display, no pyplot global state).
+
+Each chart function takes an :class:`~fediscope.analysis.AnalysisResult` and a path; :func:`write_charts`
+draws every chart whose analysis ran and returns the files written. Charts are for people: titles say what
+is shown, axes carry units, long pseudonymous account keys are shortened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun
+
+log = logging.getLogger(__name__)
+
+SIZE = (9, 5)
+DPI = 110
+COLOR = "#4c72b0"
+ACCENT = "#dd8452"
+
+
+def _figure() -> Any:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _thousands(axis: Any) -> None:
+    """Whole-number ticks with thousands separators (counts have no halves)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def _short(key: Any, width: int = 14) -> str:
+    text = str(key)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _empty(ax: Any, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    rows = list(reversed(result.rows))  # largest at the top
+    labels = [f"{_short(r['account_key'])}  ({r.get('instance') or '?'})" for r in rows]
+    values = [r.get("followers_count") or 0 for r in rows]
+    if rows:
+        bars = ax.barh(labels, values, color=COLOR)
+        ax.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontsize=8)
+        _thousands(ax.xaxis)
+        ax.set_xlabel("followers")
+        ax.margins(x=0.12)
+    else:
+        _empty(ax, "no accounts")
+    ax.set_title(f"Top {len(rows)} accounts by followers")
+    figure.savefig(path)
+
+
+def engagement_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    labels = [r["interactions_per_toot"] for r in result.rows]
+    values = [r["accounts"] for r in result.rows]
+    bars = ax.bar(labels, values, color=COLOR)
+    ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], padding=2, fontsize=8)
+    ax.set_xlabel("interactions (favourites + reblogs + replies) per toot")
+    ax.set_ylabel("accounts")
+    _thousands(ax.yaxis)
+    median = result.summary.get("median_engagement_rate")
+    subtitle = f"median engagement rate {median:.2%} of followers per toot" if median is not None else ""
+    ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
+                 + (f"\n{subtitle}" if subtitle else ""))
+    figure.savefig(path)
+
+
+def signups_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    months = [r["month"] for r in result.rows]
+    if months:
+        ax.bar(months, [r["accounts"] for r in result.rows], color=COLOR, label="new accounts")
+        ax.set_ylabel("accounts created")
+        _thousands(ax.yaxis)
+        cumulative = ax.twinx()
+        cumulative.plot(months, [r["accounts_cumulative"] for r in result.rows], color=ACCENT, marker=".",
+                        label="cumulative")
+        cumulative.set_ylabel("cumulative", color=ACCENT)
+        cumulative.set_ylim(bottom=0)
+        _thousands(cumulative.yaxis)
+        step = max(1, len(months) // 12)
+        ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+    else:
+        _empty(ax, "no sign-ups")
+    ax.set_title(result.title)
+    figure.savefig(path)
+
+
+def hashtags_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    per_day: dict[str, dict[str, int]] = result.summary.get("per_day", {})
+    days = [r["day"] for r in result.rows]
+    if days and per_day:
+        for tag in result.summary.get("top_tags", []):
+            ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=f"#{tag}")
+        ax.plot(days, [r["toots"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
+                label="all hashtag uses")
+        ax.set_ylabel("toots using the tag")
+        ax.set_ylim(bottom=0)
+        _thousands(ax.yaxis)
+        step = max(1, len(days) // 14)
+        ax.set_xticks(range(0, len(days), step), days[::step], rotation=45, ha="right")
+        ax.legend(fontsize=8, loc="upper left")
+    else:
+        _empty(ax, "no hashtags")
+    ax.set_title(f"Hashtags per day: the {len(result.summary.get('top_tags', []))} most used tags")
+    figure.savefig(path)
+
+
+def languages_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    rows = list(reversed(result.rows))
+    if rows:
+        bars = ax.barh([str(r["language"]) for r in rows], [(r.get("share") or 0) * 100 for r in rows],
+                       color=COLOR)
+        ax.bar_label(bars, labels=[f"{(r.get('share') or 0):.1%}  ({r.get('toots', 0):,})" for r in rows],
+                     padding=3, fontsize=8)
+        ax.set_xlabel("share of toots (%)")
+        ax.margins(x=0.2)
+    else:
+        _empty(ax, "no toots")
+    ax.set_title(f"Languages of {result.summary.get('toots', 0):,} toots")
+    figure.savefig(path)
+
+
+def activity_chart(result: AnalysisResult, path: Path) -> None:
+    figure, ax = _figure()
+    grid = [[0] * 24 for _ in range(7)]
+    for cell, toots in result.summary.get("grid", {}).items():
+        weekday, hour = (int(x) for x in cell.split(":"))
+        grid[(weekday - 1) % 7][hour % 24] = toots
+    image = ax.imshow(grid, aspect="auto", cmap="Blues")
+    ax.set_yticks(range(7), [d[:3] for d in WEEKDAYS])
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("hour of day (UTC)")
+    figure.colorbar(image, ax=ax, label="toots")
+    ax.set_title("When toots are posted (weekday × hour, UTC)")
+    figure.savefig(path)
+
+
+#: analysis name → (file name, drawing function)
+CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path], None]]] = {
+    "top_accounts": ("top_accounts.png", top_accounts_chart),
+    "engagement_distribution": ("engagement_distribution.png", engagement_chart),
+    "signups_over_time": ("signups_over_time.png", signups_chart),
+    "hashtags_per_day": ("hashtags_per_day.png", hashtags_chart),
+    "languages": ("languages.png", languages_chart),
+    "activity": ("activity.png", activity_chart),
+}
+
+
+def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
+    """Draw the chart of every analysis that ran into ``out_dir`` (created); returns the files, in order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (file_name, draw) in CHARTS.items():
+        result = run.get(name)
+        if result is None:
+            continue
+        path = out_dir / file_name
+        tmp = path.with_suffix(".tmp.png")
+        draw(result, tmp)
+        tmp.replace(path)  # a chart appears whole or not at all
+        written.append(path)
+        log.debug("chart=%s written to %s", name, path)
+    return written

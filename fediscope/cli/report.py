@@ -1,0 +1,50 @@
+"""``fediscope report``: print the analyses of the stored metrics and write their charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fediscope.cli.common import emit_json, settings_from_context
+
+DEFAULT_OUT = Path("fediscope-out")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: readable tables; json: every row and value, for scripts.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="Directory the PNG charts are written to (created if needed).")
+@click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
+              help="Rows of each top-N analysis.")
+@click.option("--charts/--no-charts", default=True, show_default=True, help="Write the PNG charts.")
+@click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
+def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> None:
+    """Print the analyses of the stored metrics and write charts.
+
+    Reads the metrics `fediscope process` loaded into the store (SQLite, MariaDB or HBase: the same answers
+    from each) and prints top accounts by followers, the engagement distribution, sign-ups over time, hashtags
+    per day and trending hashtags, languages, instances, top toots, media engagement, content features,
+    mentions, activity by hour and weekday, and the share of bots. Charts (PNG): top accounts, engagement
+    distribution, sign-ups over time, hashtags per day, languages, activity.
+
+    \b
+    Examples:
+      fediscope report
+      fediscope report --format json --out ./demo-out
+      fediscope report --store sqlite:///demo.db --top 20 --no-charts
+    """
+    settings = settings_from_context(store=store)
+    from fediscope.report import build_report
+    from fediscope.store.port import store_from_settings
+
+    metric_store = store_from_settings(settings)
+    try:
+        result = build_report(metric_store, out_dir=out, n=top_n, charts=charts)
+    finally:
+        metric_store.close()
+    if fmt == "json":
+        emit_json(result.to_dict())
+    else:
+        click.echo(result.text(), nl=False)

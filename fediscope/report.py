@@ -1,0 +1,122 @@
+"""``fediscope report``'s content: the analyses as readable text tables or JSON, and their charts.
+
+:func:`build_report` runs every analysis (:mod:`fediscope.analysis`) over a store and, unless told not to,
+draws the charts (:mod:`fediscope.charts`); :class:`Report` renders the result. The text form is for a
+terminal (aligned columns, shares as percentages, long keys shortened); the JSON form keeps every value
+exact and every row (time series included), for scripts and dashboards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fediscope.analysis import AnalysisResult, AnalysisRun, run_analyses, shown_url
+from fediscope.store.port import MetricStore
+
+PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
+RATIO_COLUMNS = {"growth", "lift_vs_none"}
+MAX_TEXT = 40
+
+
+def format_value(column: str, value: Any) -> str:
+    """One cell of a text table."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if column in PERCENT_COLUMNS:
+            return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}"
+        if column in RATIO_COLUMNS:
+            return f"{value:.2f}x"
+        if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    text = str(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def text_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Aligned columns: numbers to the right, text to the left."""
+    cells = [[format_value(c, row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    numeric = [any(_is_number(row.get(c)) for row in rows) for c in columns]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric,
+                                                                                  strict=True)).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    parts = []
+    for name, value in summary.items():
+        if isinstance(value, (dict, list)) or value is None:
+            continue
+        column = "share" if name.endswith("share") or name.endswith("rate") else name
+        if name.startswith("lift"):
+            column = "lift_vs_none"
+        parts.append(f"{name.replace('_', ' ')}: {format_value(column, value)}")
+    return " · ".join(parts)
+
+
+@dataclass
+class Report:
+    store_url: str
+    run: AnalysisRun
+    charts: list[Path] = field(default_factory=list)
+    chart_dir: Path | None = None
+
+    def section(self, result: AnalysisResult) -> str:
+        rows = result.rows
+        note = ""
+        if result.text_tail and len(rows) > result.text_tail:
+            note = f"(the last {result.text_tail} of {len(rows)} rows; --format json has them all)"
+            rows = rows[-result.text_tail:]
+        parts = [f"== {result.title} ==", result.question]
+        summary = _summary_line(result.summary)
+        if summary:
+            parts.append(summary)
+        parts.append(text_table(result.columns, rows) if rows else "(no rows)")
+        if note:
+            parts.append(note)
+        return "\n".join(parts)
+
+    def text(self) -> str:
+        total = sum(self.run.stored.values())
+        head = (f"fediscope report · store {self.store_url} · {len(self.run.stored)} metrics, "
+                f"{total:,} rows")
+        blocks = [head, *(self.section(r) for r in self.run.results)]
+        if self.run.missing:
+            blocks.append("Not in the store (run `fediscope process` to compute them): "
+                          + ", ".join(self.run.missing))
+        if self.charts:
+            blocks.append(f"Charts written to {self.chart_dir}: " + ", ".join(p.name for p in self.charts))
+        return "\n\n".join(blocks) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"store": self.store_url, "metrics": self.run.stored, "missing": self.run.missing,
+                "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts]}
+
+
+def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True) -> Report:
+    """Run the analyses (raises StoreError on an empty store) and draw the charts into ``out_dir``."""
+
+    run = run_analyses(store, n)
+    report = Report(store_url=shown_url(store.url), run=run)
+    if charts and out_dir is not None:
+        from fediscope.charts import write_charts
+
+        report.charts = write_charts(run, out_dir)
+        report.chart_dir = out_dir
+    return report

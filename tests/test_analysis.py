@@ -1,0 +1,224 @@
+"""The analyses: hand-checked answers on small inputs, and the same answers from every store on real metric rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from fediscope import analysis
+from fediscope.analysis import metric, run_analyses
+from fediscope.engine.metrics import load_metrics
+from fediscope.errors import StoreError
+from fediscope.store.port import open_store
+
+
+def load(store, name, rows):
+    store.write(metric(name), rows)
+
+
+# -- the same answers on every store ---------------------------------------------------------------------------
+
+def test_every_analysis_reads_a_registered_metric():
+    registry = load_metrics()
+    assert {name for _, name in analysis.ANALYSES} <= set(registry)
+
+
+def test_analyses_answer_the_same_on_every_store(metric_store, sample_metric_rows, tmp_path):
+    reference = open_store(f"sqlite:///{tmp_path / 'reference.db'}")
+    for name, rows in sample_metric_rows.items():
+        load(metric_store, name, rows)
+        load(reference, name, rows)
+    expected = [r.to_dict() for r in run_analyses(reference, 10).results]
+    got = [r.to_dict() for r in run_analyses(metric_store, 10).results]
+    assert [r["name"] for r in got] == [r["name"] for r in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine == theirs, mine["name"]
+    day = sample_metric_rows["hashtags_daily"][0]["day"]
+    assert analysis.hashtags_on(metric_store, day).to_dict() == analysis.hashtags_on(reference, day).to_dict()
+    instance = sample_metric_rows["signups_by_month"][0]["instance"]
+    assert analysis.signups_over_time(metric_store, instance=instance).to_dict() == \
+        analysis.signups_over_time(reference, instance=instance).to_dict()
+
+
+def test_analyses_show_the_columns_the_metrics_produce(sample_metric_rows, tmp_path):
+    """A column an analysis shows that no row has is a metric renamed under it (every value would be None)."""
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name, rows in sample_metric_rows.items():
+        load(store, name, rows)
+    run = run_analyses(store, 10)
+    for result in run.results:
+        if not result.rows:
+            continue
+        empty = [c for c in result.columns if all(r.get(c) is None for r in result.rows)]
+        assert not empty, f"{result.name}: no values for {empty}"
+
+
+# -- each analysis on hand-made rows ---------------------------------------------------------------------------
+
+ACCOUNTS = [
+    {"ranking": i + 1, "account_key": key, "instance": inst, "followers_count": f, "following_count": 1,
+     "statuses_count": 2, "bot": bot}
+    for i, (key, inst, f, bot) in enumerate([("a1", "x.example", 500, False), ("a2", "y.example", 90, True),
+                                             ("a3", "x.example", 90, False), ("a4", "y.example", 0, False)])
+]
+
+
+def test_top_accounts_by_followers(metric_store):
+    load(metric_store, "top_accounts_by_followers", list(reversed(ACCOUNTS)))
+    result = analysis.top_accounts(metric_store, 3)
+    assert [r["account_key"] for r in result.rows] == ["a1", "a2", "a3"]
+    assert result.columns[:3] == ["ranking", "account_key", "instance"]
+    assert result.rows[1]["bot"] is True
+
+
+def engagement_row(key, per_toot, rate, toots=2):
+    return {"account_key": key, "instance": "x.example", "followers_count": 10, "toots": toots,
+            "interactions_total": per_toot * toots, "interactions_per_toot": per_toot, "engagement_rate": rate}
+
+
+def test_engagement_distribution_buckets_and_rates(metric_store):
+    rows = [engagement_row("a", 0.0, None), engagement_row("b", 0.5, 0.05), engagement_row("c", 1.0, 0.1),
+            engagement_row("d", 3.0, 0.3), engagement_row("e", 250.0, 25.0), engagement_row("f", 0.0, 0.0)]
+    load(metric_store, "account_engagement", rows)
+    result = analysis.engagement_distribution(metric_store)
+    counts = {r["interactions_per_toot"]: r["accounts"] for r in result.rows}
+    assert counts == {"0": 2, "0-1": 2, "1-2": 0, "2-5": 1, "5-10": 0, "10-20": 0, "20-50": 0, "50-100": 0,
+                      ">100": 1}
+    assert result.rows[0]["share"] == 2 / 6
+    assert result.summary["accounts"] == 6
+    assert result.summary["accounts_with_followers"] == 5
+    assert result.summary["median_engagement_rate"] == 0.1
+    assert result.summary["mean_engagement_rate"] == pytest.approx((0.05 + 0.1 + 0.3 + 25.0 + 0.0) / 5)
+    assert result.summary["median_interactions_per_toot"] == 0.75
+    top = analysis.top_engaged_accounts(metric_store, 2)
+    assert [r["account_key"] for r in top.rows] == ["e", "d"]
+
+
+def test_signups_sum_over_instances_and_one_instance_is_a_prefix_read(metric_store):
+    rows = [{"instance": "x.example", "month": "2024-01", "accounts": 2, "accounts_cumulative": 2},
+            {"instance": "x.example", "month": "2024-03", "accounts": 1, "accounts_cumulative": 3},
+            {"instance": "y.example", "month": "2024-01", "accounts": 5, "accounts_cumulative": 5},
+            {"instance": "y.example", "month": "2024-02", "accounts": 4, "accounts_cumulative": 9}]
+    load(metric_store, "signups_by_month", rows)
+    result = analysis.signups_over_time(metric_store)
+    assert result.rows == [{"month": "2024-01", "accounts": 7, "accounts_cumulative": 7},
+                           {"month": "2024-02", "accounts": 4, "accounts_cumulative": 11},
+                           {"month": "2024-03", "accounts": 1, "accounts_cumulative": 12}]
+    assert result.summary["busiest_month"] == "2024-01"
+    assert result.summary["instances"] == 2
+    one = analysis.signups_over_time(metric_store, instance="x.example")
+    assert [(r["month"], r["accounts_cumulative"]) for r in one.rows] == [("2024-01", 2), ("2024-03", 3)]
+
+
+HASHTAGS = [
+    {"day": "2024-05-01", "tag": "python", "toots": 3, "accounts": 2, "engagement_total": 10, "engagement_mean": 3.3},
+    {"day": "2024-05-01", "tag": "rust", "toots": 3, "accounts": 3, "engagement_total": 1, "engagement_mean": 0.3},
+    {"day": "2024-05-01", "tag": "art", "toots": 1, "accounts": 1, "engagement_total": 0, "engagement_mean": 0.0},
+    {"day": "2024-05-02", "tag": "python", "toots": 5, "accounts": 4, "engagement_total": 7, "engagement_mean": 1.4},
+]
+
+
+def test_hashtags_per_day_and_on_one_day(metric_store):
+    load(metric_store, "hashtags_daily", HASHTAGS)
+    result = analysis.hashtags_per_day(metric_store)
+    assert result.rows == [
+        {"day": "2024-05-01", "tags": 3, "toots": 7, "engagement": 11,
+         "top_tags": "#python (3), #rust (3), #art (1)"},
+        {"day": "2024-05-02", "tags": 1, "toots": 5, "engagement": 7, "top_tags": "#python (5)"},
+    ]
+    assert result.summary["top_tags"] == ["python", "rust", "art"]
+    assert result.summary["per_day"]["python"] == {"2024-05-01": 3, "2024-05-02": 5}
+    day = analysis.hashtags_on(metric_store, "2024-05-01", n=2)
+    assert [r["tag"] for r in day.rows] == ["python", "rust"]
+    assert day.summary["tags"] == 3
+
+
+def test_languages_top_and_the_rest(metric_store):
+    rows = [{"language": lang, "toots": n, "share": n / 20} for lang, n in
+            [("en", 10), ("de", 5), ("fr", 3), ("und", 1), ("ja", 1)]]
+    load(metric_store, "languages", rows)
+    result = analysis.languages(metric_store, 2)
+    assert result.rows == [{"language": "en", "toots": 10, "share": 0.5}, {"language": "de", "toots": 5, "share": 0.25},
+                           {"language": "other (3)", "toots": 5, "share": 0.25}]
+    assert analysis.languages(metric_store, 5).rows[-1]["language"] == "und"  # ties by key: ja < und
+
+
+def test_media_engagement_in_a_fixed_order_with_the_lift(metric_store):
+    rows = [{"media_type": t, "toots": 1, "interactions_mean": m, "favourites_mean": m, "reblogs_mean": 0.0,
+             "replies_mean": 0.0} for t, m in [("video", 6.0), ("any", 5.0), ("none", 2.0), ("image", 4.0)]]
+    load(metric_store, "media_engagement", rows)
+    result = analysis.media_engagement(metric_store)
+    assert [r["media_type"] for r in result.rows] == ["none", "any", "image", "video"]
+    assert [r["lift_vs_none"] for r in result.rows] == [1.0, 2.5, 2.0, 3.0]
+    assert result.summary["lift_with_media"] == 2.5
+
+
+def test_activity_by_hour_and_weekday(metric_store):
+    rows = [{"weekday": 1, "hour": 9, "toots": 4}, {"weekday": 3, "hour": 9, "toots": 1},
+            {"weekday": 3, "hour": 22, "toots": 6}, {"weekday": 7, "hour": 0, "toots": 2}]
+    load(metric_store, "activity_by_hour", rows)
+    result = analysis.activity(metric_store)
+    assert len(result.rows) == 24
+    assert result.rows[9] == {"hour": 9, "toots": 5, "share": 5 / 13}
+    assert result.summary["peak_hour"] == 22
+    assert result.summary["peak_weekday"] == "Wednesday"
+    assert result.summary["weekdays"]["Sunday"] == 2
+
+
+def test_bots_share_puts_all_instances_first(metric_store):
+    rows = [{"instance": "*", "accounts": 10, "bots": 2, "bot_share": 0.2, "toots": 50, "bot_toots": 20,
+             "bot_toot_share": 0.4},
+            {"instance": "small.example", "accounts": 3, "bots": 0, "bot_share": 0.0, "toots": 10, "bot_toots": 0,
+             "bot_toot_share": 0.0},
+            {"instance": "big.example", "accounts": 7, "bots": 2, "bot_share": 2 / 7, "toots": 40, "bot_toots": 20,
+             "bot_toot_share": 0.5}]
+    load(metric_store, "bot_share", rows)
+    result = analysis.bots_share(metric_store)
+    assert [r["instance"] for r in result.rows] == ["all instances", "big.example", "small.example"]
+    assert result.summary == {"bot_share": 0.2, "bot_toot_share": 0.4}
+
+
+def test_instance_activity_shows_the_latest_week(metric_store):
+    rows = [{"instance": "x.example", "week": w, "statuses": s, "logins": 1, "registrations": 0}
+            for w, s in [("2024-04-29", 50), ("2024-05-06", 7)]]
+    rows.append({"instance": "y.example", "week": "2024-05-06", "statuses": 9, "logins": 2, "registrations": 1})
+    load(metric_store, "instance_activity_weekly", rows)
+    result = analysis.instance_activity(metric_store)
+    assert [(r["instance"], r["week"]) for r in result.rows] == [("y.example", "2024-05-06"),
+                                                                 ("x.example", "2024-05-06")]
+
+
+def test_trending_mentions_toots_instances_features(metric_store):
+    load(metric_store, "trending_hashtags", [
+        {"ranking": 2, "tag": "b", "window_end": "2024-05-02", "current_toots": 2, "previous_toots": 1,
+         "delta": 1, "growth": 1.5, "current_engagement": 3},
+        {"ranking": 1, "tag": "a", "window_end": "2024-05-02", "current_toots": 3, "previous_toots": 0,
+         "delta": 3, "growth": 4.0, "current_engagement": 1}])
+    load(metric_store, "top_mentioned_accounts", [{"account_key": k, "mentions": m, "mentioned_by": 1}
+                                                  for k, m in [("p", 1), ("q", 9), ("r", 9)]])
+    load(metric_store, "instances", [{"instance": "x", "toots": 1, "accounts": 1, "share": 0.25},
+                                     {"instance": "y", "toots": 3, "accounts": 1, "share": 0.75}])
+    assert [r["tag"] for r in analysis.trending_hashtags(metric_store).rows] == ["a", "b"]
+    assert [r["account_key"] for r in analysis.mentions(metric_store, 2).rows] == ["q", "r"]
+    assert [r["instance"] for r in analysis.instances(metric_store).rows] == ["y", "x"]
+
+
+# -- the whole run ---------------------------------------------------------------------------------------------
+
+def test_an_empty_store_says_to_run_process(metric_store):
+    with pytest.raises(StoreError, match="run `fediscope process` first"):
+        run_analyses(metric_store)
+
+
+def test_a_store_with_only_empty_metrics_says_to_collect(metric_store):
+    metric_store.write(metric("languages"), [])
+    with pytest.raises(StoreError, match="fediscope collect"):
+        run_analyses(metric_store)
+
+
+def test_missing_metrics_are_listed_and_empty_ones_run(metric_store):
+    load(metric_store, "languages", [{"language": "en", "toots": 1, "share": 1.0}])
+    metric_store.write(metric("bot_share"), [])
+    run = run_analyses(metric_store)
+    assert [r.name for r in run.results] == ["languages", "bots_share"]
+    assert run.get("bots_share").rows == []
+    assert "top_accounts_by_followers" in run.missing and "languages" not in run.missing

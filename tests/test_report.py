@@ -1,0 +1,161 @@
+"""``fediscope report``: text and JSON output, the PNG charts, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from fediscope import analysis
+from fediscope.cli import main
+from fediscope.report import format_value, text_table
+from fediscope.store.port import open_store
+
+PNG = b"\x89PNG\r\n\x1a\n"
+CHARTS = ["top_accounts.png", "engagement_distribution.png", "signups_over_time.png", "hashtags_per_day.png",
+          "languages.png", "activity.png"]
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def loaded_store(cli_env, sample_metric_rows, monkeypatch):
+    url = f"sqlite:///{cli_env / 'metrics.db'}"
+    store = open_store(url)
+    for name, rows in sample_metric_rows.items():
+        store.write(analysis.metric(name), rows)
+    store.close()
+    monkeypatch.setenv("FEDISCOPE_STORE", url)
+    return url
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_text_report_prints_every_analysis_and_writes_the_charts(capsys, loaded_store, cli_env):
+    code, out, err = run(capsys, "report", "--out", "charts")
+    assert code == 0, err
+    for title in ("== Top accounts by followers ==", "== Engagement distribution", "== Sign-ups over time",
+                  "== Hashtags per day ==", "== Trending hashtags", "== Languages ==", "== Top toots",
+                  "== Engagement of toots with and without media ==", "== Most-mentioned accounts ==",
+                  "== Activity by hour", "== Share of bots =="):
+        assert title in out
+    store = open_store(loaded_store)
+    leader = store.top(analysis.metric("top_accounts_by_followers"), 1)[0]
+    section = out.split("== Top accounts by followers ==")[1]
+    first_row = section.splitlines()[4]
+    assert leader["account_key"] in first_row and f"{leader['followers_count']:,}" in first_row
+    assert "== Instance activity" in out  # computed by process even when the lake has no activity reports
+    for name in CHARTS:
+        data = (cli_env / "charts" / name).read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, name
+    assert f"Charts written to charts: {', '.join(CHARTS)}" in out
+
+
+def test_json_report_has_every_row_and_the_chart_paths(capsys, loaded_store, cli_env, sample_metric_rows):
+    code, out, err = run(capsys, "report", "--format", "json", "--top", "3", "--out", str(cli_env / "o"))
+    assert code == 0, err
+    document = json.loads(out)
+    by_name = {a["name"]: a for a in document["analyses"]}
+    expected = sorted(sample_metric_rows["top_accounts_by_followers"],
+                      key=lambda r: (-r["followers_count"], r["account_key"]))[:3]
+    assert [r["account_key"] for r in by_name["top_accounts"]["rows"]] == [r["account_key"] for r in expected]
+    assert len(by_name["hashtags_per_day"]["rows"]) == len({r["day"] for r in sample_metric_rows["hashtags_daily"]})
+    assert document["metrics"]["top_toots"] == len(sample_metric_rows["top_toots"])
+    assert [os.path.basename(p) for p in document["charts"]] == CHARTS
+    assert by_name["languages"]["question"] == "In which languages are toots written?"
+
+
+def test_no_charts_writes_nothing(capsys, loaded_store, cli_env):
+    code, out, _ = run(capsys, "report", "--no-charts")
+    assert code == 0
+    assert not (cli_env / "fediscope-out").exists()
+    assert "Charts written" not in out
+
+
+def test_an_empty_store_is_one_clear_error(capsys, cli_env):
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'empty.db'}")
+    assert code == 1
+    assert err.startswith("fediscope: error: ") and "run `fediscope process` first" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_an_unreachable_store_is_one_clear_error(capsys, cli_env):
+    code, _, err = run(capsys, "report", "--store", "hbase://127.0.0.1:1")
+    assert code == 1
+    assert "HBase at 127.0.0.1:1: could not connect" in err and "Traceback" not in err
+
+
+def test_bad_options_are_usage_errors(capsys, cli_env):
+    code, _, err = run(capsys, "report", "--format", "xml")
+    assert code == 2 and "xml" in err
+    code, _, err = run(capsys, "report", "--top", "0")
+    assert code == 2
+
+
+def test_charts_of_empty_analyses_still_draw(capsys, cli_env):
+    store = open_store(f"sqlite:///{cli_env / 'm.db'}")
+    store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])
+    for name in ("top_accounts_by_followers", "account_engagement", "signups_by_month", "hashtags_daily",
+                 "activity_by_hour"):
+        store.write(analysis.metric(name), [])
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'm.db'}", "--out", "c")
+    assert code == 0, err
+    assert sorted(p.name for p in (cli_env / "c").iterdir()) == sorted(CHARTS)
+    assert "(no rows)" in out
+
+
+def test_process_then_report_end_to_end(capsys, cli_env, sample_metric_rows, monkeypatch):
+    """The real pipeline: a generated lake, `fediscope process`, then `fediscope report`."""
+    from doubles.sample_metrics import SEED, STATUSES
+
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / "lake"))
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{cli_env / 'pipeline.db'}")
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "sample-metrics-test-key")
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), STATUSES, seed=SEED, policy=policy_from_settings(settings))
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    languages = {a["name"]: a for a in json.loads(out)["analyses"]}["languages"]
+    expected = sorted(sample_metric_rows["languages"], key=lambda r: (-r["toots"], r["language"]))[:10]
+    assert languages["rows"][:10] == expected
+
+
+def test_format_value():
+    assert format_value("toots", 1234567) == "1,234,567"
+    assert format_value("share", 0.1234) == "12.3%"
+    assert format_value("engagement_rate", 0.00123) == "0.12%"
+    assert format_value("growth", 2.5) == "2.50x"
+    assert format_value("mean", 3.0) == "3"
+    assert format_value("mean", 12.3456) == "12.35"
+    assert format_value("mean", 0.012345) == "0.0123"
+    assert format_value("bot", True) == "yes"
+    assert format_value("x", None) == "-"
+    assert format_value("uri", "u" * 60) == "u" * 39 + "…"
+
+
+def test_text_table_aligns_numbers_right_and_text_left():
+    table = text_table(["tag", "toots"], [{"tag": "python", "toots": 5}, {"tag": "c", "toots": 1234}])
+    assert table.splitlines() == ["tag     toots", "------  -----", "python      5", "c       1,234"]
