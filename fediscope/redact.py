@@ -34,21 +34,25 @@ _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, k
 
 
 def redact_url(url: str) -> str:
-    """``mysql+pymysql://user:pw@db/x?access_token=t`` → ``mysql+pymysql://user:***@db/x?access_token=***``."""
+    """``mysql+pymysql://user:pw@db/x?access_token=t`` → ``mysql+pymysql://user:***@db/x?access_token=***``.
+
+    Only the secret parts change; anything else (``sqlite:///path`` with its empty host) is kept verbatim.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return redact_text(url)
-    netloc = parts.netloc
+    netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":" + MASK
-        netloc = f"{userinfo}@{host}"
-    query = parts.query
+            netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
+        if any(k.lower() in SECRET_PARAMS for k, _ in pairs):
+            query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from fediscope.cli.common import emit_json, settings_from_context
-from fediscope.config import SETTINGS
+from fediscope.config import SETTINGS, URL_NAMES
+from fediscope.redact import redact_url
 
 
 @click.group()
@@ -16,12 +17,14 @@ def config() -> None:
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show(as_json: bool) -> None:
-    """Print every setting with its value; secrets are shown as ***."""
+    """Print every setting with its value; secrets (and passwords in URLs) are shown as ***."""
     settings = settings_from_context()
     rows = {}
     for s in SETTINGS:
         value = getattr(settings, s.name)
         rows[s.name] = ("***" if value else None) if s.secret else value
+        if s.name in URL_NAMES and isinstance(value, str):
+            rows[s.name] = redact_url(value)  # a database password may sit in the store URL
     rows["tokens"] = {k: "***" for k in settings.tokens}
     rows["sources"] = [{"instance": x.instance, "timelines": list(x.timelines)} for x in settings.sources]
     if as_json:
@@ -32,3 +35,22 @@ def show(as_json: bool) -> None:
     click.echo(f"{'tokens':36} {', '.join(rows['tokens']) or '-'}")
     for source in rows["sources"]:
         click.echo(f"{'source':36} {source['instance']} {' '.join(source['timelines'])}")
+
+
+@config.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def check(as_json: bool) -> None:
+    """Flag weak, default or missing secrets and mistyped FEDISCOPE_* variables; exit 1 on problems."""
+    from fediscope.config_check import check_settings
+
+    findings = check_settings(settings_from_context())
+    problems = [f for f in findings if f.level == "problem"]
+    if as_json:
+        emit_json({"ok": not problems, "findings": [f.as_dict() for f in findings]})
+    else:
+        for finding in findings:
+            click.echo(f"{finding.level}: {finding.setting}: {finding.message}")
+        click.echo(f"{len(problems)} problem(s), {len(findings) - len(problems)} warning(s)" if findings
+                   else "ok: no problems found")
+    if problems:
+        raise click.exceptions.Exit(1)

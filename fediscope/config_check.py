@@ -1,0 +1,109 @@
+"""``fediscope config check``: find weak, default or missing secrets and mistyped settings before they matter.
+
+A pseudonym key is what keeps the lake pseudonymous: anyone who knows it can recompute the pseudonym of any
+account and re-identify it, so a short or guessable key is as bad as none. API keys guard a service that
+fetches the network on request; access tokens are issued by the instances and only need to be real ones.
+Findings name the setting and say how to fix it; they never repeat a secret's value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fediscope.config import SETTINGS, Settings
+
+#: Values people put in configuration files "for now".
+COMMON_SECRETS = frozenset({
+    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "mysecret", "supersecret",
+    "s3cret", "password", "passw0rd", "pass", "test", "testing", "default", "example", "fediscope", "admin",
+    "root", "key", "apikey", "api-key", "api_key", "token", "letmein", "qwerty", "dev", "development", "demo",
+    "sample", "none", "null", "todo", "insecure", "xxx", "abc", "abcdef", "foobar", "hunter2", "local",
+})
+MIN_PSEUDONYM_KEY = 32  # characters: e.g. secrets.token_hex(32) gives 64
+MIN_API_KEY = 24
+MIN_TOKEN = 16  # Mastodon issues 43-character tokens
+HOW_TO_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+KNOWN_EXTRA_VARIABLES = ("FEDISCOPE_CONFIG",)
+EXTRA_PREFIXES = ("FEDISCOPE_TOKEN_", "FEDISCOPE_TEST_")
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "problem" (non-zero exit) or "warning"
+    setting: str  # the environment variable (or TOML key) to change
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def weakness(value: str, min_length: int) -> str | None:
+    """Why ``value`` is a weak secret (None when it looks strong enough). Never includes the value."""
+    lowered = value.strip().lower()
+    core = re.sub(r"[^a-z]", "", lowered)
+    if lowered in COMMON_SECRETS or (core in COMMON_SECRETS and len(core) >= 3):
+        return "is a common default value"
+    if len(value) < min_length:
+        return f"is shorter than {min_length} characters"
+    if len(set(value)) < 8:
+        return "has fewer than 8 distinct characters"
+    return None
+
+
+def _secret_findings(settings: Settings) -> list[Finding]:
+    found: list[Finding] = []
+    if settings.privacy and not settings.pseudonym_key:
+        found.append(Finding("problem", "FEDISCOPE_PSEUDONYM_KEY",
+                             f"not set: collection refuses to start without it; {HOW_TO_GENERATE}"))
+    elif settings.pseudonym_key and (why := weakness(settings.pseudonym_key, MIN_PSEUDONYM_KEY)):
+        found.append(Finding("problem", "FEDISCOPE_PSEUDONYM_KEY", f"{why}: anyone guessing it can re-identify "
+                             f"every account; {HOW_TO_GENERATE} (changing it changes every pseudonym)"))
+    if not settings.privacy:
+        found.append(Finding("warning", "FEDISCOPE_PRIVACY", "the privacy policy is off: account identifiers are "
+                             "landed in clear and opt-outs are not honoured"))
+    api_keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
+    if not api_keys:
+        found.append(Finding("warning", "FEDISCOPE_API_KEY", "no API key: the scraping API cannot be used"))
+    for i, key in enumerate(api_keys, 1):
+        if why := weakness(key, MIN_API_KEY):
+            found.append(Finding("problem", "FEDISCOPE_API_KEY", f"API key #{i} {why}; {HOW_TO_GENERATE}"))
+        if settings.pseudonym_key and key == settings.pseudonym_key:
+            found.append(Finding("problem", "FEDISCOPE_API_KEY", f"API key #{i} is the pseudonym key: API "
+                                 "clients could re-identify accounts; use separate secrets"))
+    if len(set(api_keys)) < len(api_keys):
+        found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
+    for name, token in sorted(settings.tokens.items()):
+        if why := weakness(token, MIN_TOKEN):
+            found.append(Finding("problem", f"FEDISCOPE_TOKEN_{name.upper()}", f"access token {why}: use the "
+                                 "token the instance issued (Preferences → Development → your application)"))
+    try:
+        password = urlsplit(settings.store).password
+    except ValueError:
+        password = None
+    if password and weakness(password, 12):
+        found.append(Finding("warning", "FEDISCOPE_STORE", f"the database password {weakness(password, 12)}"))
+    return found
+
+
+def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
+    known = {s.env for s in SETTINGS} | set(KNOWN_EXTRA_VARIABLES)
+    found = []
+    for name in sorted(env):
+        if not name.startswith("FEDISCOPE_") or name in known or name.startswith(EXTRA_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"did you mean {close[0]}?" if close else "it is not a fediscope setting"
+        found.append(Finding("warning", name, f"unknown variable, ignored: {hint}"))
+    return found
+
+
+def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
+    findings = _secret_findings(settings) + _unknown_variables(os.environ if env is None else env)
+    return sorted(findings, key=lambda f: f.level != "problem")

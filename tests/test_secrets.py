@@ -1,0 +1,262 @@
+"""Secrets hygiene: tokens, API keys and the pseudonym key never reach logs, output, error messages or files.
+
+The full-run tests set KNOWN secret values, run the product the way a user does (collection against the
+recorded Mastodon double with an access token, processing, the scraping API, GDPR commands, config commands,
+failures), capture every log line at DEBUG level plus stdout/stderr, and scan them — and every byte of the lake
+and the store — for the secrets. The double records the Authorization header it received, which proves the
+token was really in flight.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fediscope.cli.common import configure_logging
+from fediscope.config import Settings, load_settings, token_env_name
+from fediscope.config_check import check_settings, weakness
+from fediscope.redact import MASK, RedactingFilter, redact_text, redact_url, secret_values
+
+PSEUDONYM_KEY = "pk-7f3a9c2e8d1b6f4a0e5c9b3d7a2f8e1c4b6d0a9f3e7c2b8d"
+API_KEY = "ak-Qm4Zt9Lw2Xv8Rb6Nc1Hp5Jd3Ks7Ty0Ue"
+TOKEN = "tk-8sJ2mQ4xV7nB1cZ9kL5pR3wT6yH0dF2gA4eU7iO"
+DB_PASSWORD = "db-Vq7Hs2Lk9Pw4"
+SECRETS = (PSEUDONYM_KEY, API_KEY, TOKEN, DB_PASSWORD)
+FEDISCOPE = str(Path(sys.executable).with_name("fediscope"))
+
+
+def leaks(text: str | bytes, secrets: tuple[str, ...] = SECRETS) -> list[str]:
+    data = text.encode() if isinstance(text, str) else text
+    return [s for s in secrets if s.encode() in data]
+
+
+def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
+    found = {}
+    for root in roots:
+        for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
+            hit = leaks(path.read_bytes())
+            if hit:
+                found[str(path)] = hit
+    return found
+
+
+# -- redaction --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("url", "expected"), [
+    ("mysql+pymysql://writer:pw-123@db.example:3306/fediscope", "mysql+pymysql://writer:***@db.example:3306/fediscope"),
+    ("https://m.example/api/v1/timelines/public?access_token=abc&limit=40",
+     "https://m.example/api/v1/timelines/public?access_token=***&limit=40"),
+    ("https://m.example/oauth/token?code=xyz&client_secret=s&grant_type=x",
+     "https://m.example/oauth/token?code=***&client_secret=***&grant_type=x"),
+    ("webhdfs://namenode:9870/lake", "webhdfs://namenode:9870/lake"),
+    ("sqlite:///fediscope.db", "sqlite:///fediscope.db"),
+])
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize("text", [
+    f"GET /x headers={{'Authorization': 'Bearer {TOKEN}', 'User-Agent': 'fediscope'}}",
+    f"Authorization: Bearer {TOKEN}",
+    f"X-API-Key: {API_KEY}",
+    f"curl -H 'x-api-key: {API_KEY}' http://127.0.0.1:8080/v1/instance",
+    f"https://m.example/api?access_token={TOKEN}&limit=5",
+    f"mysql+pymysql://writer:{API_KEY}@db/x",
+])
+def test_credential_shapes_are_masked_without_knowing_the_secret(text: str) -> None:
+    masked = redact_text(text)
+    assert not leaks(masked) and MASK in masked
+
+
+def test_known_secrets_are_masked_anywhere() -> None:
+    text = f"key={PSEUDONYM_KEY} in a sentence, again:{PSEUDONYM_KEY}."
+    assert redact_text(text, [PSEUDONYM_KEY]) == "key=*** in a sentence, again:***."
+    assert redact_text("a b c", ["b"]) == "a b c"  # too short to mask without garbling text
+
+
+def test_secret_values_of_settings() -> None:
+    settings = Settings(api_key=(f"{API_KEY}:ro",), pseudonym_key=PSEUDONYM_KEY, tokens={"m_example": TOKEN},
+                        store="mysql+pymysql://writer:db-pass-4711@db/x")
+    assert set(secret_values(settings)) == {f"{API_KEY}:ro", API_KEY, PSEUDONYM_KEY, TOKEN, "db-pass-4711"}
+
+
+def test_filter_masks_messages_arguments_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter([PSEUDONYM_KEY, TOKEN]))  # API_KEY unknown: masked by its header shape
+    logger = logging.getLogger("fediscope.tests.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.warning("key is %s, token %r", PSEUDONYM_KEY, {"Authorization": f"Bearer {TOKEN}"})
+        try:
+            raise RuntimeError(f"upstream said: invalid token {TOKEN} for key {PSEUDONYM_KEY}")
+        except RuntimeError:
+            logger.exception("request failed with X-API-Key: %s", API_KEY)
+        logger.info("broken format %s %s", "only one")  # must not crash nor vanish
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert not leaks(output), output
+    assert "key is ***" in output and "RuntimeError" in output and "Traceback" in output
+    assert "broken format" in output
+
+
+def test_configure_logging_installs_the_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    handlers, configured, level = list(root.handlers), getattr(root, "_fediscope_configured", False), root.level
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root._fediscope_configured = False  # type: ignore[attr-defined]
+    try:
+        configure_logging("DEBUG", secrets=[PSEUDONYM_KEY])
+        configure_logging("DEBUG", secrets=[API_KEY])  # a second call adds secrets to the same filter
+        logging.getLogger("fediscope.tests").debug("pseudonym key %s, api key %s", PSEUDONYM_KEY, API_KEY)
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root._fediscope_configured = configured  # type: ignore[attr-defined]
+        root.setLevel(level)
+    assert "pseudonym key ***, api key ***" in stream.getvalue()
+
+
+# -- config check ------------------------------------------------------------------------------------------------
+def strong(**changes: object) -> Settings:
+    return Settings(pseudonym_key=PSEUDONYM_KEY, api_key=(API_KEY,), tokens={"mastodon_social": TOKEN}).replace(
+        **changes)
+
+
+@pytest.mark.parametrize("value", ["changeme", "CHANGEME!", "password123", "secret", "fediscope", "aaaaaaaaaaaa" * 4,
+                                   "short-but-ok1"])
+def test_weak_values(value: str) -> None:
+    assert weakness(value, 24)
+
+
+def test_strong_configuration_has_no_problem() -> None:
+    assert [f for f in check_settings(strong(), env={}) if f.level == "problem"] == []
+
+
+@pytest.mark.parametrize(("changes", "setting", "words"), [
+    ({"pseudonym_key": None}, "FEDISCOPE_PSEUDONYM_KEY", "not set"),
+    ({"pseudonym_key": "changeme"}, "FEDISCOPE_PSEUDONYM_KEY", "common default"),
+    ({"pseudonym_key": "9f8e7d6c5b4a3921"}, "FEDISCOPE_PSEUDONYM_KEY", "shorter than 32"),
+    ({"api_key": ("letmein:ro",)}, "FEDISCOPE_API_KEY", "common default"),
+    ({"api_key": (PSEUDONYM_KEY,)}, "FEDISCOPE_API_KEY", "is the pseudonym key"),
+    ({"tokens": {"mastodon_social": "xxx"}}, "FEDISCOPE_TOKEN_MASTODON_SOCIAL", "common default"),
+])
+def test_weak_or_missing_secrets_are_problems(changes: dict, setting: str, words: str) -> None:
+    settings = strong(**changes)
+    problems = [f for f in check_settings(settings, env={}) if f.level == "problem"]
+    assert [f.setting for f in problems] == [setting]
+    assert words in problems[0].message
+    assert not leaks(problems[0].message, tuple(secret_values(settings)))
+
+
+def test_mistyped_variables_and_privacy_off_are_warnings() -> None:
+    findings = check_settings(strong(privacy=False, pseudonym_key=None),
+                              env={"FEDISCOPE_PSEUDONYM_KY": "x", "FEDISCOPE_TOKEN_A_B": "y", "FEDISCOPE_CONFIG": "z"})
+    assert {(f.level, f.setting) for f in findings} == {("warning", "FEDISCOPE_PRIVACY"),
+                                                       ("warning", "FEDISCOPE_PSEUDONYM_KY")}
+    assert "did you mean FEDISCOPE_PSEUDONYM_KEY?" in next(f.message for f in findings if "KY" in f.setting)
+
+
+# -- full runs with known secrets ---------------------------------------------------------------------------
+@pytest.fixture()
+def secret_env(tmp_path: Path, mastodon_server) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update({
+        "FEDISCOPE_LAKE": str(tmp_path / "lake"), "FEDISCOPE_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+        "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY, "FEDISCOPE_API_KEY": f"{API_KEY},{API_KEY[::-1]}:ro",
+        token_env_name(mastodon_server.url): TOKEN, "FEDISCOPE_LOG_LEVEL": "DEBUG",
+        "FEDISCOPE_INSTANCES": mastodon_server.url, "FEDISCOPE_ALLOW_PRIVATE_ADDRESSES": "true",
+        "FEDISCOPE_BACKFILL_PAGES": "2",
+    })
+    yield env
+
+
+def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([FEDISCOPE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_full_run_never_shows_a_secret(secret_env: dict[str, str], mastodon_server, tmp_path: Path) -> None:
+    url = mastodon_server.url
+    account = f"mastodonpy_test_2@{mastodon_server.domain}"
+    commands = [
+        ("config", "check"),
+        ("config", "show"),
+        ("config", "show", "--json"),
+        ("collect", "--instance", url, "--timeline", "public", "--timeline", "local", "--timeline", "instance",
+         "--max-pages", "2", "--json"),
+        ("process", "--json"),
+        ("lake", "ls"),
+        ("gdpr", "export", "--account", account),
+        ("gdpr", "erase", "--account", account, "--json"),
+        ("gdpr", "register"),
+        ("gdpr", "retention", "--dry-run"),
+    ]
+    outputs = []
+    for command in commands:
+        result = run(secret_env, tmp_path, *command)
+        assert result.returncode == 0, (command, result.stderr[-2000:])
+        outputs.append((command, result.stdout + result.stderr))
+    mariadb = {**secret_env, "FEDISCOPE_STORE": f"mysql+pymysql://writer:{DB_PASSWORD}@127.0.0.1:9/fediscope"}
+    failing = [
+        (mariadb, ("config", "show")),
+        (mariadb, ("process",)),  # nothing listens there: the error names the store, not its password
+        ({**secret_env, "FEDISCOPE_BACKFILL_PAGES": "many"}, ("collect", "--instance", url)),
+        ({**secret_env, "FEDISCOPE_MAX_RETRIES": "1", "FEDISCOPE_RETRY_BACKOFF": "0.01"},
+         ("collect", "--instance", "http://127.0.0.1:9", "--max-pages", "1")),  # nothing listens there
+        ({**secret_env, "FEDISCOPE_PSEUDONYM_KEY": "changeme"}, ("config", "check")),
+    ]
+    for env, command in failing:
+        result = run(env, tmp_path, *command)
+        outputs.append((command, result.stdout + result.stderr))
+        assert "Traceback" not in result.stderr, result.stderr
+    assert "FEDISCOPE_BACKFILL_PAGES is invalid" in outputs[-3][1]
+    assert "problem: FEDISCOPE_PSEUDONYM_KEY" in outputs[-1][1] and "changeme" not in outputs[-1][1]
+    assert any(" DEBUG " in text for _, text in outputs)  # the logs really were at DEBUG level
+
+    assert f"Bearer {TOKEN}" in {s.authorization for s in mastodon_server.log}  # the token was in flight
+    for command, text in outputs:
+        assert not leaks(text), (command, leaks(text))
+    assert not files_with_secrets(tmp_path / "lake", *tmp_path.glob("store.db*"))
+
+
+def test_collection_and_api_logs_at_debug_level_hold_no_secret(secret_env: dict[str, str], mastodon_server,
+                                                               tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                                               ) -> None:
+    """In-process, before any redaction: the records as the code logs them (the filter is a second defence)."""
+    from api import create_app
+    from fediscope.engine.process import run_process
+    from fediscope.sources.collector import run_collection
+    from fediscope.sources.spec import parse_source
+
+    settings = load_settings(env=secret_env)
+    caplog.set_level(logging.DEBUG)
+    run_collection(settings, [(mastodon_server.url, parse_source("public"))], max_pages=2, progress=False)
+    run_process(settings, progress=False)
+    client = create_app(settings).test_client()
+    ok = client.get("/v1/timelines/public", query_string={"instance": mastodon_server.domain, "limit": 5},
+                    headers={"X-API-Key": API_KEY})
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    denied = client.get("/v1/timelines/public", query_string={"instance": mastodon_server.domain},
+                        headers={"X-API-Key": API_KEY[:-1]})
+    assert denied.status_code == 401
+    bodies = ok.get_data() + denied.get_data() + json.dumps(dict(ok.headers)).encode()
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(record.levelno == logging.DEBUG for record in caplog.records)
+    assert f"Bearer {TOKEN}" in {s.authorization for s in mastodon_server.log}
+    assert not leaks("\n".join(messages) + caplog.text)
+    assert not leaks(bodies)
+    assert not files_with_secrets(tmp_path / "lake", *tmp_path.glob("store.db*"))
