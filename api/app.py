@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     """Build the API. Raises ConfigError (with what to set) when no API key or pseudonym key is configured."""
     settings = settings or load_settings()
     app = Flask(__name__, static_folder=None)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     if test_config:
         app.config.update(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]

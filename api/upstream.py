@@ -3,8 +3,8 @@
 The collector may wait minutes for a rate-limit window; an HTTP request to this API must not. So the API
 builds the same :class:`~fediscope.sources.client.MastodonClient` the collector uses, with:
 
-* ``wait_on_rate_limit=False`` — an upstream 429 (or a spent budget) comes back at once as our 429 with the
-  instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
+* ``wait_on_rate_limit=False`` and no pacing — an upstream 429 (or a spent budget) comes back at once as our
+  429 with the instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request;
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
@@ -115,8 +115,9 @@ class Upstream:
         self.client_factory = client_factory or MastodonClient.from_settings
 
     def client(self, base_url: str) -> MastodonClient:
+        # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out
         client = self.client_factory(
-            self.settings, base_url, wait_on_rate_limit=False,
+            self.settings, base_url, wait_on_rate_limit=False, pace_fraction=0.0,
             max_retries=min(self.settings.max_retries, MAX_RETRIES),
             timeout=min(self.settings.request_timeout, MAX_TIMEOUT))
         harden_session(client.api.session, allow_private=self.guard.allow_private)

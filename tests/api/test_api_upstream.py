@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from api_testing import LiveApi, assert_error, make_settings
+from doubles.mastodon_server import MastodonDouble
 
 from fediscope.config import token_env_name
 from fediscope.lake.backend import open_lake
@@ -126,3 +128,31 @@ def test_an_unreadable_suppression_list_is_503_not_a_leak(mastodon_server: Any, 
     live = live_api(make_settings(instances=(mastodon_server.url,), allow_private_addresses=True, lake=str(lake)))
     assert_error(live.get("/v1/timelines/public", params=_params(mastodon_server)), 503, "lake_unavailable")
     assert mastodon_server.requests_to("/api/v1/timelines") == []
+
+
+def _spend(double: Any, requests_count: int) -> None:
+    for _ in range(requests_count):
+        requests.get(double.url + "/api/v1/instance", timeout=5)
+
+
+def test_a_nearly_spent_upstream_budget_does_not_hold_the_request(live_api: Callable[..., LiveApi]) -> None:
+    """The collector spreads its last requests over the window; inside an API request that would be a sleep of
+    minutes, so the API does not pace: the account route (lookup + statuses) answers at once."""
+    with MastodonDouble(ratelimit_limit=20) as double:
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        _spend(double, 17)  # the lookup leaves 2 of 20: below the collector's pacing threshold
+        started = time.monotonic()
+        response = live.get(f"/v1/accounts/{ACCOUNT}/statuses", params=_params(double, limit=3))
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - started < 5
+
+
+def test_a_spent_upstream_budget_is_429_with_the_window_reset(live_api: Callable[..., LiveApi]) -> None:
+    with MastodonDouble(ratelimit_limit=20, ratelimit_window=120) as double:
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        _spend(double, 19)  # the lookup spends the last one
+        started = time.monotonic()
+        response = live.get(f"/v1/accounts/{ACCOUNT}/statuses", params=_params(double))
+        assert time.monotonic() - started < 5
+        assert_error(response, 429, "upstream_rate_limited")
+        assert 100 <= int(response.headers["Retry-After"]) <= 121
