@@ -182,8 +182,34 @@ def erase_raw(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[st
 
 
 # -- everything else ----------------------------------------------------------------------------------------
+def _quarantine_names(data: bytes, subject: Subject, values: set[str]) -> bool:
+    """Does a quarantined file name the account? Quarantine may keep raw upstream items (clear names): look
+    for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
+    if any(v.encode() in data for v in values):
+        return True
+    lowered = data.lower()
+    user, domain = subject.username.encode(), subject.domain.encode()
+    if any(p in lowered for p in (user + b"@" + domain, domain + b"/@" + user, domain + b"/users/" + user)):
+        return True
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return False
+    instance = str(document.get("instance") or "") if isinstance(document, dict) else ""
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if account_key_of(value, instance) == f"{subject.username}@{subject.domain}":
+                return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[str]:
-    """Quarantined items that hold a trace, and checkpoints of an ``account:<name>`` source for the account."""
+    """Quarantined files that name the account, and checkpoints of an ``account:<name>`` source for it."""
     counts: Counter[str] = Counter()
     values = traces.values()
     for entry in lake.walk(QUARANTINE_ROOT):
@@ -191,8 +217,7 @@ def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces) -> Co
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
                 data = gzip.decompress(data)
-        lowered = data.lower()
-        if any(v.encode() in data for v in values) or f"{subject.username}@{subject.domain}".encode() in lowered:
+        if _quarantine_names(data, subject, values):
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
     names = {f"account:{subject.username}", f"account:{subject.username}@{subject.domain}"}

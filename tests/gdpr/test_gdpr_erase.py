@@ -208,3 +208,30 @@ def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Pat
     assert report.raw["records_removed"] > 0
     held = files_holding([webhdfs_server.root], traces.values())
     assert sorted(Path(p).name for p in held) == ["erasures.jsonl", "suppressed.json"]
+
+
+def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> None:
+    from gdpr_lake import recorded
+
+    from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+    from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
+
+    env = landed
+    save_checkpoint(env.lake, "localhost:3000", "account:mastodonpy_test_2", Checkpoint("117020583258292382"))
+    save_checkpoint(env.lake, "localhost:3000", "account:admin", Checkpoint("117020583258292382"))
+    (_, status), *_ = [(i, s) for i, s in recorded(["test_status_reply.json"], "statuses")
+                       if s["account"]["acct"] == "mastodonpy_test_2"]
+    status["account"]["followers_count"] = "many"  # malformed: quarantined by the collector, raw item kept
+    bad = write_quarantine(env.lake, "localhost:3000", "/api/v1/timelines/public",
+                           [item_entry("wrong_types", status, keep_raw=True)], batch_id="b1")
+    other = write_quarantine(env.lake, "localhost:3000", "/api/v1/timelines/public",
+                             [body_entry("not_json", b"<html>502</html>", 502, "text/html", keep_raw=True)],
+                             batch_id="b2")
+
+    report = erase_account(env.settings, SUBJECT, metrics={})
+
+    assert report.other == {"checkpoints_deleted": 1, "quarantined_files_deleted": 1}
+    assert load_checkpoint(env.lake, "localhost:3000", "account:mastodonpy_test_2").newest_id is None
+    assert load_checkpoint(env.lake, "localhost:3000", "account:admin").newest_id == "117020583258292382"
+    assert not env.lake.exists(bad) and env.lake.exists(other)
+    assert not [p for p in env.lake_dir.rglob("*") if "mastodonpy_test_2" in p.name.lower()]
