@@ -13,6 +13,12 @@ from urllib.parse import urlsplit
 from fediscope.errors import ConfigError
 
 
+def hidden(name: str) -> bool:
+    """Names ``list``/``walk`` never show: files being written. Ours end in ``.tmp``; NiFi's PutFile/PutHDFS
+    write ``.<name>`` and rename it, and Hadoop tools skip dot-files for the same reason."""
+    return name.startswith(".") or name.endswith(".tmp")
+
+
 @dataclass(frozen=True)
 class Entry:
     path: str  # relative to the lake root

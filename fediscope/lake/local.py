@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from fediscope.errors import LakeError
-from fediscope.lake.backend import Entry
+from fediscope.lake.backend import Entry, hidden
 
 
 class LocalLake:
@@ -56,14 +56,14 @@ class LocalLake:
         base = self._abs(path)
         if not base.is_dir():
             return []
-        return [self._entry(p) for p in sorted(base.iterdir()) if not p.name.endswith(".tmp")]
+        return [self._entry(p) for p in sorted(base.iterdir()) if not hidden(p.name)]
 
     def walk(self, path: str) -> list[Entry]:
         base = self._abs(path)
         if not base.is_dir():
             return []
         return [self._entry(p) for p in sorted(base.rglob("*"))
-                if p.is_file() and not p.name.endswith(".tmp")]
+                if p.is_file() and not hidden(p.name)]
 
     def delete(self, path: str, recursive: bool = False) -> bool:
         target = self._abs(path)

@@ -10,7 +10,7 @@ listing works but reading or writing fails, that is the first thing to check.
 Atomic writes: a file is written to ``.<name>.<random>.tmp`` beside its target, then renamed into place with
 ``RENAME&renameoptions=OVERWRITE``, the namenode's ``rename2``: one metadata operation that replaces an
 existing file atomically. Readers see the old file or the new one, never a partial one, and ``list``/``walk``
-hide temporary names (HDFS shows a file that is still being written, with a growing length). A server that
+hide temporary names and dot-files (HDFS shows a file that is still being written, with a growing length). A server that
 ignores ``renameoptions`` (old HttpFS gateways) answers a plain rename's ``{"boolean": false}`` when the target
 exists; we then delete the target and rename again: a moment without the file, still never a partial one.
 
@@ -37,7 +37,7 @@ import requests
 from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
-from fediscope.lake.backend import Entry
+from fediscope.lake.backend import Entry, hidden
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,6 @@ def _escape(name: str) -> str:
 
 def _unescape(name: str) -> str:
     return re.sub(r"%(25|3A)", lambda m: "%" if m.group(1) == "25" else ":", name)
-
-
-def _hidden(name: str) -> bool:
-    return name.endswith(TMP_SUFFIX)
 
 
 class WebHDFSLake:
@@ -257,7 +253,7 @@ class WebHDFSLake:
             return []
         with self._errors("list", path):
             children = self._children(base)
-        entries = [self._entry(posixpath.join(base, name), info) for name, info in children if not _hidden(name)]
+        entries = [self._entry(posixpath.join(base, name), info) for name, info in children if not hidden(name)]
         return sorted(entries, key=lambda e: e.path.split("/"))
 
     def walk(self, path: str) -> list[Entry]:
@@ -274,7 +270,7 @@ class WebHDFSLake:
                     child = posixpath.join(directory, name)
                     if info.get("type") == "DIRECTORY":
                         pending.append(child)
-                    elif not _hidden(name):
+                    elif not hidden(name):
                         entries.append(self._entry(child, info))
         return sorted(entries, key=lambda e: e.path.split("/"))
 

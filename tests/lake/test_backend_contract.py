@@ -147,6 +147,17 @@ def test_during_an_overwrite_readers_see_the_old_version_whole(lake_case: LakeCa
     assert lake.read("_state/x.json") == new
 
 
+def test_files_being_written_by_other_tools_are_not_listed(lake: LakeBackend) -> None:
+    """NiFi's PutFile/PutHDFS write ``.<name>`` and rename it: a reader must not pick it up half-written."""
+    lake.write_atomic("raw/s/.20260101T000000Z-abcd1234.jsonl", b'{"partial": ')
+    lake.write_atomic("raw/s/20260101T000000Z-ffff0000.jsonl", b"{}\n")
+    assert _paths(lake.walk("raw")) == ["raw/s/20260101T000000Z-ffff0000.jsonl"]
+    assert _paths(lake.list("raw/s")) == ["raw/s/20260101T000000Z-ffff0000.jsonl"]
+    assert raw_batch_files(lake) == []  # not under raw/mastodon
+    lake.write_atomic("raw/mastodon/statuses/.b.jsonl", b"{")
+    assert raw_batch_files(lake) == []
+
+
 def test_a_failed_write_leaves_no_target_and_no_temporary_file(lake_case: LakeCase) -> None:
     if lake_case.break_next_write is None:
         pytest.skip(f"{lake_case.name}: cannot make a write fail half-way")
