@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.engine.metrics import load_metrics
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import ConfigError, FediscopeError
-    from fediscope.store.port import open_store
+    from fediscope.store.port import store_from_settings
 
     args = parse_args(argv)
     try:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         if args.out:
             args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
         if not args.no_store:
-            store = open_store(settings.store)
+            store = store_from_settings(settings)
             try:
                 for name, metric in chosen.items():
                     summary[name]["stored"] = store.write(metric, results[name], replace=True)

@@ -19,10 +19,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
+
+if TYPE_CHECKING:
+    from fediscope.store.port import MetricStore
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +103,8 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     ``metrics`` defaults to every metric of ``spark_jobs/sql/``; ``engine_options`` go to the engine's
     constructor (tests pass an existing SparkSession as ``{"spark": session}``).
     """
-    from fediscope.engine.base import open_engine
     from fediscope.errors import ConfigError
-    from fediscope.store.port import open_store
+    from fediscope.store.port import store_from_settings
 
     if since and until and since > until:
         raise ConfigError(f"--since {since} is after --until {until}")
@@ -112,8 +114,23 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
 
+    store = store_from_settings(settings)  # a wrong store URL fails before any work is done
+    try:
+        _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started)
+    finally:
+        store.close()
+    summary.seconds["total"] = time.perf_counter() - started
+    log.info("process: %s", summary.line())
+    return summary
+
+
+def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
+             summary: ProcessSummary, show: _Progress, engine_options: dict[str, Any], store: MetricStore,
+             started: float) -> None:
+    from fediscope.engine.base import open_engine
+
     show(f"process: starting the {name} engine")
-    with open_engine(settings, name, **(engine_options or {})) as eng:
+    with open_engine(settings, name, **engine_options) as eng:
         summary.seconds["start"] = time.perf_counter() - started
         step = time.perf_counter()
         show("process: curating the raw lake")
@@ -132,20 +149,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    store = open_store(settings.store, **_store_options(settings))
-    try:
-        for metric_name, metric in metrics.items():
-            summary.metrics[metric_name].stored = store.write(metric, results[metric_name], replace=True)
-        show(f"process: stored {summary.metric_rows} rows in {summary.store}")
-    finally:
-        store.close()
+    for metric_name, metric in metrics.items():
+        summary.metrics[metric_name].stored = store.write(metric, results[metric_name], replace=True)
+    show(f"process: stored {summary.metric_rows} rows in {summary.store}")
     summary.seconds["store"] = time.perf_counter() - step
-    summary.seconds["total"] = time.perf_counter() - started
-    log.info("process: %s", summary.line())
-    return summary
-
-
-def _store_options(settings: Settings) -> dict[str, Any]:
-    if settings.store.startswith("hbase://"):
-        return {"table_prefix": settings.hbase_table_prefix}
-    return {}

@@ -1,0 +1,75 @@
+"""Fixtures of the engine tests (helpers live in engine_data.py and metric_reference.py)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from engine_data import KEY, policy
+
+from fediscope.config import Settings, load_settings
+from fediscope.engine.base import Engine, open_engine
+from fediscope.lake.local import LocalLake
+
+#: Size of the generated corpus the reference and parity tests use (a few thousand statuses, with edits).
+CORPUS_STATUSES = 3000
+
+
+def settings_for(lake_dir: Path, **overrides: object) -> Settings:
+    return load_settings(env={}, toml_path=None, lake=str(lake_dir), pseudonym_key=KEY.decode(),
+                         store=f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides)
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def lake(lake_dir: Path) -> LocalLake:
+    return LocalLake(lake_dir)
+
+
+@pytest.fixture
+def duckdb_engine(lake_dir: Path) -> Iterator[Callable[[], Engine]]:
+    """A factory of DuckDB engines on the test's lake (several runs = several engines, like separate processes)."""
+    opened: list[Engine] = []
+
+    def make() -> Engine:
+        engine = open_engine(settings_for(lake_dir), "duckdb")
+        opened.append(engine)
+        return engine
+
+    yield make
+    for engine in opened:
+        engine.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A raw lake of a generated corpus (privacy applied, edit history landed), built once; copy before writing."""
+    from fediscope.sample.landing import write_raw_lake
+
+    root = tmp_path_factory.mktemp("corpus") / "lake"
+    write_raw_lake(LocalLake(root), CORPUS_STATUSES, seed=11, policy=policy(), edit_history=True, batch_size=400)
+    return root
+
+
+@pytest.fixture
+def corpus_lake(corpus_raw: Path, tmp_path: Path) -> Path:
+    """A private copy of the corpus' raw lake (nothing curated yet)."""
+    target = tmp_path / "lake"
+    shutil.copytree(corpus_raw / "raw", target / "raw")
+    return target
+
+
+@pytest.fixture(scope="session")
+def curated_corpus(corpus_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus lake curated once by DuckDB (read-only for the tests that use it)."""
+    target = tmp_path_factory.mktemp("curated-corpus") / "lake"
+    shutil.copytree(corpus_raw / "raw", target / "raw")
+    with open_engine(settings_for(target), "duckdb") as engine:
+        engine.curate()
+    return target

@@ -1,0 +1,114 @@
+"""Engine test input: REAL recorded Mastodon responses landed through the privacy policy, and helpers to read
+curated tables back without going through the engines.
+
+Every recorded interaction can be landed with its own fetch time (``at(minutes)``), so a sequence of
+responses (post → reblog → unreblog; post → edit → get) becomes a sequence of snapshots like a collector
+fetching the same status several times.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.privacy import PrivacyPolicy
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
+INSTANCE = "localhost:3000"  # the recorded server
+KEY = b"engine-tests-pseudonym-key-7c1e4b9a2d5f8e3c"
+T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after every recorded status was created
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def policy() -> PrivacyPolicy:
+    return PrivacyPolicy(key=KEY)
+
+
+def interactions(name: str) -> list[dict[str, Any]]:
+    """The recorded (request, response) pairs of one recording file."""
+    return json.loads((RECORDINGS / name).read_text())["interactions"]
+
+
+def is_status(item: Any) -> bool:
+    return isinstance(item, dict) and "account" in item and "uri" in item and "content" in item
+
+
+def statuses(name: str, method: str | None = None, path_contains: str = "") -> list[dict[str, Any]]:
+    """Every status in the successful responses of a recording (optionally of one method / URL part)."""
+    out = []
+    for interaction in interactions(name):
+        request, response = interaction["request"], interaction["response"]
+        if response["status"] != 200 or (method and request["method"] != method):
+            continue
+        if path_contains not in request["uri"]:
+            continue
+        body = response["body"]
+        out.extend(copy.deepcopy(item) for item in (body if isinstance(body, list) else [body]) if is_status(item))
+    return out
+
+
+def snapshots(name: str) -> list[dict[str, Any]]:
+    """The status of each successful response of a recording, in recorded order (one per interaction)."""
+    out = []
+    for interaction in interactions(name):
+        body = interaction["response"]["body"]
+        if interaction["response"]["status"] == 200 and is_status(body):
+            out.append(copy.deepcopy(body))
+    return out
+
+
+def land(lake: LakeBackend, entity: str, items: Iterable[Any], fetched_at: datetime,
+         privacy: PrivacyPolicy | None = None, instance: str = INSTANCE,
+         endpoint: str = "/api/v1/timelines/public") -> str | None:
+    """Land raw entities as one batch fetched at ``fetched_at`` (through the privacy policy when given)."""
+    records = []
+    for item in items:
+        data = privacy.apply(entity, item, instance) if privacy is not None else item
+        if data is not None:
+            records.append(envelope(instance, endpoint, data, fetched_at=fetched_at))
+    return write_batch(lake, entity, instance, records, fetched_at=fetched_at)
+
+
+def read_table(lake_dir: Path, table: str) -> list[dict[str, Any]]:
+    """Rows of a curated table read with pyarrow (not through an engine), ``dt`` from the directory name."""
+    root = lake_dir / "curated" / table
+    rows = []
+    for file in sorted(root.rglob("*.parquet")):
+        part = {k: v for k, v in (p.split("=", 1) for p in file.relative_to(root).parts[:-1])}
+        for row in pq.read_table(file).to_pylist():
+            rows.append({**row, **part})
+    return rows
+
+
+def tree_digest(directory: Path) -> dict[str, str]:
+    """sha256 of every file below ``directory`` (relative path → digest), to prove nothing was rewritten."""
+    return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def assert_rows_equal(got: list[dict[str, Any]], expected: list[dict[str, Any]], what: str = "") -> None:
+    """Same rows in the same order; floats equal to a relative 1e-9 (the parity tolerance)."""
+    assert len(got) == len(expected), f"{what}: {len(got)} rows, expected {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert set(g) == set(e), f"{what} row {i}: columns {sorted(g)} != {sorted(e)}"
+        for column, value in e.items():
+            if isinstance(value, float) and isinstance(g[column], float):
+                assert math.isclose(g[column], value, rel_tol=1e-9, abs_tol=1e-12), \
+                    f"{what} row {i} {column}: {g[column]!r} != {value!r}"
+            else:
+                assert g[column] == value and type(g[column]) is type(value), \
+                    f"{what} row {i} {column}: {g[column]!r} != {value!r}\n got {g}\n expected {e}"

@@ -1,0 +1,309 @@
+"""An independent, plain-Python implementation of curation and of every metric, for the engine tests.
+
+It reads the raw lake records directly and applies the documented rules (fediscope.engine.curate_sql and the
+comments of each spark_jobs/sql/*.sql file) with ordinary Python — html.parser for links, ``re`` for
+emojis, dicts for grouping — so a test comparing it with the engines' SQL compares two implementations, not
+one implementation with itself.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import raw_batch_files, read_batch
+
+_EMOJI = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a" and "mention" not in (dict(attrs).get("class") or ""):
+            self.links += 1
+
+
+def links(content: str) -> int:
+    parser = _Links()
+    parser.feed(content)
+    return parser.links
+
+
+def text_length(content: str) -> int:
+    return len(html.unescape(re.sub(r"<[^>]*>", "", content)))
+
+
+def ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def account_key(account: dict[str, Any], instance: str) -> str:
+    acct = account.get("acct") or account.get("username")
+    if account.get("domain") is not None:
+        return acct
+    return acct.lower() if "@" in acct else f"{acct}@{instance}".lower()
+
+
+def home(account: dict[str, Any], instance: str) -> str:
+    if account.get("domain") is not None:
+        return account["domain"]
+    acct = account.get("acct") or account.get("username")
+    return acct.rsplit("@", 1)[1].lower() if "@" in acct else instance.lower()
+
+
+def raw_records(lake: LakeBackend, entity: str) -> list[dict[str, Any]]:
+    return [r for path in raw_batch_files(lake, entity) for r in read_batch(lake, path)]
+
+
+# -- curation ----------------------------------------------------------------------------------------------
+def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) -> dict[str, Any]:
+    content = s.get("content") or ""
+    media = Counter(m.get("type") for m in s.get("media_attachments") or [])
+    share = wrapper_of is not None
+    created = ts(s["created_at"])
+    instance = meta["instance"]
+    mentions = set()
+    for m in s.get("mentions") or []:
+        acct = m.get("acct") or ""
+        mentions.add(acct if str(m.get("url", "")).startswith("acct:")
+                      else (acct.lower() if "@" in acct else f"{acct}@{instance}".lower()))
+    return {
+        "uri": s["uri"], "status_id": s.get("id"), "account_key": account_key(s["account"], instance),
+        "instance": home(s["account"], instance), "fetched_from": instance.lower(), "created_at": created,
+        "dt": created.date(), "language": s.get("language"), "visibility": s.get("visibility"),
+        "replies_count": 0 if share else s.get("replies_count") or 0,
+        "reblogs_count": 0 if share else s.get("reblogs_count") or 0,
+        "favourites_count": 0 if share else s.get("favourites_count") or 0,
+        "url_count": links(content), "custom_emoji_count": len(s.get("emojis") or []),
+        "unicode_emoji_count": len(_EMOJI.findall(content)),
+        "media_count": sum(media.values()), "image_count": media["image"], "video_count": media["video"],
+        "gifv_count": media["gifv"], "audio_count": media["audio"],
+        "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name")}),
+        "mentions": sorted(mentions), "is_reply": s.get("in_reply_to_id") is not None,
+        "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
+        "edited_at": ts(s.get("edited_at")), "content_length": text_length(content),
+        "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")),
+    }
+
+
+def _version_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Bigger is later: tombstone, then edit time, then fetch time, then larger counts."""
+    return (row["deleted"], row["edited_at"] is not None, row["edited_at"] or datetime.min, row["fetched_at"],
+            row["replies_count"] + row["reblogs_count"] + row["favourites_count"], row["replies_count"],
+            row["reblogs_count"], row["favourites_count"], row["content_length"])
+
+
+def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """uri → the latest version of every status (wrappers and the originals embedded in them)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        data, meta = record["data"], record["meta"]
+        original = data.get("reblog")
+        versions = [status_row(data, meta, original["uri"] if original else None)]
+        if original:
+            versions.append(status_row(original, meta, None))
+        for row in versions:
+            if row["uri"] is None or row["created_at"] is None:
+                continue
+            if row["uri"] not in latest or _version_key(row) > _version_key(latest[row["uri"]]):
+                latest[row["uri"]] = row
+    return latest
+
+
+def account_row(a: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    instance = meta["instance"]
+    last = ts(a.get("last_status_at"))
+    return {"account_key": account_key(a, instance), "instance": home(a, instance),
+            "followers_count": a.get("followers_count"), "following_count": a.get("following_count"),
+            "statuses_count": a.get("statuses_count"), "created_at": ts(a.get("created_at")),
+            "bot": a.get("bot"), "group": a.get("group"), "last_status_at": last.date() if last else None,
+            "fetched_at": ts(meta["fetched_at"])}
+
+
+def curate_accounts(status_records: list[dict[str, Any]], account_records: list[dict[str, Any]]
+                    ) -> dict[str, dict[str, Any]]:
+    snapshots = [account_row(r["data"], r["meta"]) for r in account_records]
+    for r in status_records:
+        snapshots.append(account_row(r["data"]["account"], r["meta"]))
+        if r["data"].get("reblog"):
+            snapshots.append(account_row(r["data"]["reblog"]["account"], r["meta"]))
+    latest: dict[str, dict[str, Any]] = {}
+
+    def order(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (row["fetched_at"], row["statuses_count"] or -1, row["followers_count"] or -1,
+                row["following_count"] or -1)
+
+    for row in snapshots:
+        if row["account_key"] not in latest or order(row) > order(latest[row["account_key"]]):
+            latest[row["account_key"]] = row
+    return latest
+
+
+def curate_lake(lake: LakeBackend) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    statuses = raw_records(lake, "statuses")
+    accounts = raw_records(lake, "accounts") + raw_records(lake, "directory")
+    return curate_statuses(statuses), curate_accounts(statuses, accounts)
+
+
+# -- metrics -----------------------------------------------------------------------------------------------
+def _toots(statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statuses.values() if not s["is_reblog"] and not s["deleted"]]
+
+
+def _interactions(s: dict[str, Any]) -> int:
+    return s["favourites_count"] + s["reblogs_count"] + s["replies_count"]
+
+
+def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]]
+            ) -> dict[str, list[dict[str, Any]]]:
+    """Every metric, as lists of rows in the documented order."""
+    toots = _toots(statuses)
+    out: dict[str, list[dict[str, Any]]] = {}
+
+    ranked = sorted(accounts.values(), key=lambda a: (-(a["followers_count"] or 0), a["account_key"]))
+    out["top_accounts_by_followers"] = [
+        {"ranking": i, "account_key": a["account_key"], "instance": a["instance"],
+         "followers_count": a["followers_count"] or 0, "following_count": a["following_count"] or 0,
+         "statuses_count": a["statuses_count"] or 0, "bot": bool(a["bot"])} for i, a in enumerate(ranked, 1)]
+
+    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in toots:
+        by_account[s["account_key"]].append(s)
+    rows = []
+    for key, own in by_account.items():
+        n = len(own)
+        fav, reb, rep = (sum(s[c] for s in own) for c in ("favourites_count", "reblogs_count", "replies_count"))
+        total = fav + reb + rep
+        followers = (accounts.get(key) or {}).get("followers_count")
+        rows.append({"account_key": key, "instance": (accounts.get(key) or {}).get("instance"),
+                     "followers_count": followers or 0, "toots": n, "favourites_total": fav,
+                     "reblogs_total": reb, "replies_total": rep, "interactions_total": total,
+                     "favourites_mean": fav / n, "reblogs_mean": reb / n, "replies_mean": rep / n,
+                     "interactions_per_toot": total / n,
+                     "engagement_rate": total / n / followers if followers else None})
+    out["account_engagement"] = sorted(rows, key=lambda r: (-r["interactions_total"], r["account_key"]))
+
+    monthly = Counter((a["instance"], a["created_at"].strftime("%Y-%m")) for a in accounts.values()
+                      if a["created_at"] is not None)
+    rows, running = [], Counter()
+    for (instance, month), n in sorted(monthly.items()):
+        running[instance] += n
+        rows.append({"instance": instance, "month": month, "accounts": n, "accounts_cumulative": running[instance]})
+    out["signups_by_month"] = rows
+
+    popular = sorted(toots, key=lambda s: (-_interactions(s), -s["favourites_count"], s["uri"]))[:1000]
+    out["top_toots"] = [
+        {"ranking": i, "status_uri": s["uri"], "account_key": s["account_key"], "instance": s["instance"],
+         "created_at": s["created_at"].strftime("%Y-%m-%d %H:%M:%S"), "language": s["language"] or "und",
+         "favourites_count": s["favourites_count"], "reblogs_count": s["reblogs_count"],
+         "replies_count": s["replies_count"], "interactions": _interactions(s), "media_count": s["media_count"],
+         "hashtag_count": len(s["hashtags"]), "is_reply": s["is_reply"]} for i, s in enumerate(popular, 1)]
+
+    features = {"url": lambda s: s["url_count"], "custom_emoji": lambda s: s["custom_emoji_count"],
+                "unicode_emoji": lambda s: s["unicode_emoji_count"], "media": lambda s: s["media_count"],
+                "hashtag": lambda s: len(s["hashtags"]), "mention": lambda s: len(s["mentions"])}
+    rows = []
+    for name in sorted(features):
+        counts = [features[name](s) for s in toots]
+        if counts:
+            with_ = sum(1 for c in counts if c > 0)
+            rows.append({"feature": name, "toots_with": with_, "toots": len(counts), "share": with_ / len(counts),
+                         "items": sum(counts), "per_toot": sum(counts) / len(counts)})
+    out["content_features"] = rows
+
+    groups = {"none": lambda s: s["media_count"] == 0, "any": lambda s: s["media_count"] > 0,
+              "image": lambda s: s["image_count"] > 0, "video": lambda s: s["video_count"] > 0,
+              "gifv": lambda s: s["gifv_count"] > 0, "audio": lambda s: s["audio_count"] > 0}
+    rows = []
+    for name in sorted(groups):
+        members = [s for s in toots if groups[name](s)]
+        if members:
+            n = len(members)
+            rows.append({"media_type": name, "toots": n, "interactions_total": sum(map(_interactions, members)),
+                         "favourites_mean": sum(s["favourites_count"] for s in members) / n,
+                         "reblogs_mean": sum(s["reblogs_count"] for s in members) / n,
+                         "replies_mean": sum(s["replies_count"] for s in members) / n,
+                         "interactions_mean": sum(map(_interactions, members)) / n})
+    out["media_engagement"] = rows
+
+    tagged = [(s, tag) for s in toots for tag in s["hashtags"]]
+    daily: dict[tuple[date, str], list[dict[str, Any]]] = defaultdict(list)
+    for s, tag in tagged:
+        daily[(s["dt"], tag)].append(s)
+    rows = [{"day": day.isoformat(), "tag": tag, "toots": len(ss), "accounts": len({s["account_key"] for s in ss}),
+             "engagement_total": sum(map(_interactions, ss)),
+             "engagement_mean": sum(map(_interactions, ss)) / len(ss)} for (day, tag), ss in daily.items()]
+    out["hashtags_daily"] = sorted(rows, key=lambda r: (r["day"], -r["toots"], r["tag"]))
+
+    rows = []
+    if tagged:
+        last = max(s["dt"] for s, _ in tagged)
+        windows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for s, tag in tagged:
+            age = (last - s["dt"]).days
+            if 0 <= age <= 6:
+                windows[tag][0] += 1
+                windows[tag][2] += _interactions(s)
+            elif 7 <= age <= 13:
+                windows[tag][1] += 1
+        trending = [(tag, c, p, e) for tag, (c, p, e) in windows.items() if c > 0]
+        trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), -t[1], t[0]))
+        rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
+                 "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e}
+                for i, (tag, c, p, e) in enumerate(trending, 1)]
+    out["trending_hashtags"] = rows
+
+    mentioned: dict[str, list[str]] = defaultdict(list)
+    for s in toots:
+        for key in s["mentions"]:
+            mentioned[key].append(s["account_key"])
+    rows = [{"account_key": k, "mentions": len(v), "mentioned_by": len(set(v))} for k, v in mentioned.items()]
+    out["top_mentioned_accounts"] = sorted(rows, key=lambda r: (-r["mentions"], r["account_key"]))
+
+    langs = Counter((s["language"] or "und") for s in toots)
+    out["languages"] = [{"language": k, "toots": n, "share": n / len(toots)}
+                        for k, n in sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    per_instance: dict[str, list[str]] = defaultdict(list)
+    for s in toots:
+        per_instance[s["instance"]].append(s["account_key"])
+    out["instances"] = [{"instance": k, "toots": len(v), "accounts": len(set(v)), "share": len(v) / len(toots)}
+                        for k, v in sorted(per_instance.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+
+    cells = Counter((s["created_at"].isoweekday(), s["created_at"].hour) for s in toots)
+    out["activity_by_hour"] = [{"weekday": w, "hour": h, "toots": n} for (w, h), n in sorted(cells.items())]
+
+    rows = []
+    scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in accounts.values():
+        scopes[a["instance"]].append(a)
+        scopes["*"].append(a)
+    for scope in sorted(scopes):
+        members = scopes[scope]
+        bots = sum(1 for a in members if a["bot"])
+        scoped = [s for s in toots if scope == "*" or s["instance"] == scope]
+        bot_toots = sum(1 for s in scoped if (accounts.get(s["account_key"]) or {}).get("bot"))
+        rows.append({"instance": scope, "accounts": len(members), "bots": bots, "bot_share": bots / len(members),
+                     "toots": len(scoped), "bot_toots": bot_toots,
+                     "bot_toot_share": bot_toots / len(scoped) if scoped else None})
+    out["bot_share"] = rows
+    return out
+
+
+def weekday_hour(moment: datetime) -> tuple[int, int]:
+    return moment.isoweekday(), moment.hour
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)

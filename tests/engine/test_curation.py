@@ -1,0 +1,299 @@
+"""Curation (DuckDB engine) on REAL recorded statuses: dedup of edits, reblogs, counts, keys, accounts."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from engine_data import INSTANCE, T0, at, interactions, land, policy, read_table, snapshots, statuses, tree_digest
+
+from fediscope.engine.metrics import load_metrics
+from fediscope.errors import FediscopeError, LakeError
+from fediscope.lake.batches import read_batch
+from fediscope.lake.local import LocalLake
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def _landed_uri(raw: dict) -> str:
+    return policy().apply("statuses", raw, INSTANCE)["uri"]
+
+
+def test_latest_edit_wins_whichever_order_the_versions_arrive(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    posted, edited, fetched = snapshots("test_status_edit.json")[:3]
+    assert posted["edited_at"] is None and edited["edited_at"] is not None
+    privacy = policy()
+    # the edited version (fetched later) is curated first, the original version (fetched earlier) arrives later
+    land(lake, "statuses", [fetched], at(3), privacy)
+    land(lake, "statuses", [edited], at(2), privacy)
+    duckdb_engine().curate()
+    land(lake, "statuses", [posted], at(1), privacy)
+    summary = duckdb_engine().curate()
+    assert summary.raw_files == 1 and summary.status_versions == 1
+
+    rows = read_table(lake_dir, "statuses")
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["edited_at"] == _utc(edited["edited_at"])
+    assert row["fetched_at"] == at(3).replace(tzinfo=None)
+    visible = html.unescape(re.sub(r"<[^>]+>", "", fetched["content"]))
+    assert "Kate" in visible and row["content_length"] == len(visible)
+
+
+def test_reblog_is_a_share_event_and_its_original_counts_once(lake: LocalLake, lake_dir: Path,
+                                                             duckdb_engine) -> None:
+    posted, reblogged, unreblogged = snapshots("test_status_reblog_unreblog.json")[:3]
+    original = reblogged["reblog"]
+    assert original["id"] == posted["id"] and original["reblogs_count"] == 1
+    privacy = policy()
+    land(lake, "statuses", [posted], at(1), privacy)
+    land(lake, "statuses", [reblogged], at(2), privacy)
+    engine = duckdb_engine()
+    engine.curate()
+
+    rows = {r["uri"]: r for r in read_table(lake_dir, "statuses")}
+    original_uri, wrapper_uri = _landed_uri(posted), _landed_uri(reblogged)
+    assert set(rows) == {original_uri, wrapper_uri}
+    share = rows[wrapper_uri]
+    assert share["is_reblog"] and share["reblog_of_uri"] == original_uri
+    assert (share["replies_count"], share["reblogs_count"], share["favourites_count"]) == (0, 0, 0)
+    assert not rows[original_uri]["is_reblog"] and rows[original_uri]["reblogs_count"] == 1
+
+    engagement = engine.run_metric(load_metrics()["account_engagement"])
+    assert [(r["toots"], r["reblogs_total"], r["interactions_total"]) for r in engagement] == [(1, 1, 1)]
+
+    # the unreblog response is the original's newest snapshot: its count wins, the share event stays
+    land(lake, "statuses", [unreblogged], at(3), privacy)
+    duckdb_engine().curate()
+    rows = {r["uri"]: r for r in read_table(lake_dir, "statuses")}
+    assert rows[original_uri]["reblogs_count"] == unreblogged["reblogs_count"] == 0
+    assert rows[wrapper_uri]["is_reblog"]
+
+
+def test_original_seen_only_inside_a_reblog_is_curated(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    reblogged = snapshots("test_status_reblog_unreblog.json")[1]
+    land(lake, "statuses", [reblogged], at(1), policy())
+    duckdb_engine().curate()
+    rows = {r["uri"]: r for r in read_table(lake_dir, "statuses")}
+    original = rows[_landed_uri(reblogged["reblog"])]
+    assert not original["is_reblog"] and original["reblogs_count"] == reblogged["reblog"]["reblogs_count"]
+    assert original["created_at"] == _utc(reblogged["reblog"]["created_at"])
+
+
+RECORDED_CASES = ("test_media_post_multiple.json", "test_media_post[True].json", "test_status_card.json",
+                  "test_hashtag_tl.json", "test_status_reply.json", "test_public_tl.json")
+
+
+class _Anchors:
+    """Links a reader sees: anchors without a ``mention`` class (computed with html.parser, not SQL)."""
+
+    @staticmethod
+    def count(content: str) -> int:
+        from html.parser import HTMLParser
+
+        found = []
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):  # noqa: ANN001, ANN202
+                if tag == "a" and "mention" not in (dict(attrs).get("class") or ""):
+                    found.append(tag)
+
+        Parser().feed(content)
+        return len(found)
+
+
+def test_counts_keys_and_flags_match_the_recorded_statuses(lake: LocalLake, lake_dir: Path,
+                                                          duckdb_engine) -> None:
+    privacy = policy()
+    raw = {}
+    for i, name in enumerate(RECORDED_CASES):
+        for status in statuses(name, method="POST") + statuses(name, method="GET"):
+            raw[status["id"]] = status
+        land(lake, "statuses", statuses(name, method="POST") + statuses(name, method="GET"), at(i), privacy)
+    duckdb_engine().curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    assert set(rows) == set(raw)
+    expected_types = Counter()
+    for sid, status in raw.items():
+        row = rows[sid]
+        media = Counter(m["type"] for m in status["media_attachments"])
+        expected_types.update(media)
+        landed = privacy.apply("statuses", status, INSTANCE)
+        assert row["account_key"] == privacy.account_key(status["account"]["acct"], INSTANCE)
+        assert row["instance"] == INSTANCE and row["fetched_from"] == INSTANCE
+        assert row["created_at"] == _utc(status["created_at"]) and row["dt"] == "2026-08-01"
+        assert (row["media_count"], row["image_count"], row["video_count"], row["gifv_count"],
+                row["audio_count"]) == (len(status["media_attachments"]), media["image"], media["video"],
+                                        media["gifv"], media["audio"])
+        assert row["hashtags"] == sorted({t["name"].lower() for t in status["tags"]})
+        assert row["mentions"] == sorted({privacy.account_key(m["acct"], INSTANCE) for m in status["mentions"]})
+        assert row["is_reply"] == (status["in_reply_to_id"] is not None)
+        assert row["in_reply_to_id"] == status["in_reply_to_id"]
+        assert row["url_count"] == _Anchors.count(landed["content"])
+        assert row["language"] == status["language"] and row["visibility"] == status["visibility"]
+        assert row["custom_emoji_count"] == len(status["emojis"]) == 0
+    # the recordings exercise each case at least once, so the assertions above are not vacuous
+    assert expected_types["image"] == 2 and expected_types["video"] == 1
+    assert sum(r["url_count"] for r in rows.values()) >= 1
+    assert any(r["hashtags"] == ["hoot"] for r in rows.values())
+    assert any(r["mentions"] for r in rows.values()) and any(r["is_reply"] for r in rows.values())
+
+
+def test_emoji_counts_on_a_recorded_status_with_emojis_added(lake: LocalLake, lake_dir: Path,
+                                                            duckdb_engine) -> None:
+    status = snapshots("test_status_reblog_unreblog.json")[0]
+    status["content"] = "<p>Toot! 🎉 ❤️ 👍🏽 :blobcat: &amp; more</p>"
+    status["emojis"] = [{"shortcode": "blobcat", "url": "https://localhost:3000/emoji/blobcat.png",
+                         "static_url": "https://localhost:3000/emoji/blobcat.png", "visible_in_picker": True}]
+    land(lake, "statuses", [status], at(1), policy())
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["unicode_emoji_count"] == 3  # 🎉, ❤ (its variation selector is not counted), 👍 (skin tone neither)
+    assert row["custom_emoji_count"] == 1
+    assert row["content_length"] == len("Toot! 🎉 ❤️ 👍🏽 :blobcat: & more")
+
+
+def test_privacy_off_keys_are_user_at_domain(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    reply = statuses("test_status_reply.json", method="POST")
+    land(lake, "statuses", reply, at(1), privacy=None)
+    duckdb_engine().curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    for status in reply:
+        row = rows[status["id"]]
+        assert row["account_key"] == f"{status['account']['acct']}@{INSTANCE}".lower()
+        assert row["mentions"] == sorted(f"{m['acct']}@{INSTANCE}".lower() if "@" not in m["acct"]
+                                         else m["acct"].lower() for m in status["mentions"])
+    accounts = {a["account_key"] for a in read_table(lake_dir, "accounts")}
+    assert {r["account_key"] for r in rows.values()} <= accounts
+
+
+def test_accounts_keep_the_latest_snapshot(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    privacy = policy()
+    listed = interactions("test_directory.json")[0]["response"]["body"]
+    post = statuses("test_public_tl.json", method="POST")[0]
+    author = post["account"]["acct"]
+    listed_author = next(a for a in listed if a["acct"] == author)
+    assert listed_author["statuses_count"] != post["account"]["statuses_count"]
+    land(lake, "directory", listed, at(10), privacy, endpoint="/api/v1/directory")
+    land(lake, "statuses", [post], at(5), privacy)  # an older snapshot of the author, curated later
+    duckdb_engine().curate()
+    accounts = {a["account_key"]: a for a in read_table(lake_dir, "accounts")}
+    key = privacy.account_key(author, INSTANCE)
+    assert accounts[key]["statuses_count"] == listed_author["statuses_count"]
+    assert accounts[key]["fetched_at"] == at(10).replace(tzinfo=None)
+    assert len(accounts) == len({a["acct"] for a in listed} | {author})
+    assert accounts[key]["created_at"] == _utc(listed_author["created_at"])
+    assert accounts[key]["bot"] is False and accounts[key]["group"] is False
+
+
+def test_instance_activity_weeks(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
+    land(lake, "instance_activity", weeks, at(1), endpoint="/api/v1/instance/activity")
+    newer = [dict(weeks[0], statuses=str(int(weeks[0]["statuses"]) + 5))]
+    land(lake, "instance_activity", newer, at(2), endpoint="/api/v1/instance/activity")
+    duckdb_engine().curate()
+    rows = {r["week"]: r for r in read_table(lake_dir, "instance_activity")}
+    assert len(rows) == len(weeks)
+    for week in weeks:
+        day = datetime.fromtimestamp(int(week["week"]), UTC).date()
+        assert rows[day]["logins"] == int(week["logins"])
+        assert rows[day]["registrations"] == int(week["registrations"])
+    first = datetime.fromtimestamp(int(weeks[0]["week"]), UTC).date()
+    assert rows[first]["statuses"] == int(weeks[0]["statuses"]) + 5
+
+
+def test_a_deletion_tombstone_removes_the_status_from_metrics(lake: LocalLake, lake_dir: Path,
+                                                             duckdb_engine) -> None:
+    status = statuses("test_hashtag_tl.json", method="POST")[0]
+    land(lake, "statuses", [status], at(1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot"]
+    land(lake, "statuses", [dict(status, deleted=True)], at(2), policy())
+    engine.curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["deleted"] is True
+    assert read_table(lake_dir, "hashtags") == []
+    assert engine.run_metric(load_metrics()["languages"]) == []
+    # an older copy arriving later does not resurrect it
+    land(lake, "statuses", [status], at(3), policy())
+    engine.curate()
+    assert read_table(lake_dir, "statuses")[0]["deleted"] is True
+
+
+def test_rerun_over_the_same_input_changes_nothing(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    for i, name in enumerate(RECORDED_CASES):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    first = duckdb_engine().curate()
+    assert first.raw_files == len(RECORDED_CASES) and not first.noop
+    before = tree_digest(lake_dir / "curated")
+    again = duckdb_engine().curate()
+    assert again.noop and again.raw_files == 0 and again.files_published == 0
+    assert tree_digest(lake_dir / "curated") == before
+
+
+def test_curating_everything_again_gives_the_same_rows(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    for i, name in enumerate(RECORDED_CASES):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    duckdb_engine().curate()
+    before = {t: sorted(map(repr, read_table(lake_dir, t))) for t in ("statuses", "accounts", "hashtags")}
+    (lake_dir / "_state" / "curated_manifest.json").unlink()
+    summary = duckdb_engine().curate()
+    assert summary.raw_files == len(RECORDED_CASES)
+    assert {t: sorted(map(repr, read_table(lake_dir, t))) for t in before} == before
+
+
+def test_since_until_limit_the_raw_partitions_read(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    posts = statuses("test_public_tl.json", method="GET", path_contains="local=1")
+    day1 = datetime(2026, 8, 1, 14, tzinfo=UTC)
+    day2 = datetime(2026, 8, 2, 14, tzinfo=UTC)
+    land(lake, "statuses", posts[:3], day1, policy())
+    land(lake, "statuses", posts[3:], day2, policy())
+    first = duckdb_engine().curate(since=date(2026, 8, 2), until=date(2026, 8, 2))
+    assert first.raw_files == 1 and first.raw_files_outside_window == 1
+    assert len(read_table(lake_dir, "statuses")) == len(posts) - 3
+    rest = duckdb_engine().curate()
+    assert rest.raw_files == 1
+    assert len(read_table(lake_dir, "statuses")) == len(posts)
+
+
+def test_gzip_batches_are_curated(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    posts = statuses("test_public_tl.json", method="GET", path_contains="local=1")
+    records = [envelope(INSTANCE, "/api/v1/timelines/public", policy().apply("statuses", s, INSTANCE), T0)
+               for s in posts]
+    path = write_batch(lake, "statuses", INSTANCE, records, fetched_at=T0, compressed=True)
+    assert path.endswith(".jsonl.gz") and len(list(read_batch(lake, path))) == len(posts)
+    duckdb_engine().curate()
+    assert len(read_table(lake_dir, "statuses")) == len(posts)
+
+
+def test_a_corrupt_raw_file_fails_with_a_clear_error(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    path = land(lake, "statuses", statuses("test_hashtag_tl.json"), at(1), policy())
+    (lake_dir / path).write_bytes((lake_dir / path).read_bytes()[:-40] + b"\n")
+    with pytest.raises(FediscopeError, match="DuckDB failed"):
+        duckdb_engine().curate()
+    assert not (lake_dir / "_state" / "curated_manifest.json").exists()
+
+
+def test_a_corrupt_manifest_says_how_to_recover(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    land(lake, "statuses", statuses("test_hashtag_tl.json"), at(1), policy())
+    (lake_dir / "_state").mkdir(parents=True)
+    (lake_dir / "_state" / "curated_manifest.json").write_text("{not json")
+    with pytest.raises(LakeError, match="delete it"):
+        duckdb_engine().curate()
+
+
+def test_empty_lake_curates_nothing_and_metrics_are_empty(duckdb_engine) -> None:
+    engine = duckdb_engine()
+    assert engine.curate().noop
+    for metric in load_metrics().values():
+        assert engine.run_metric(metric) == [], metric.name

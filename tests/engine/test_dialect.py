@@ -1,0 +1,71 @@
+"""One SQL text for two engines: the metric files and the curation SQL translate, and traps are refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fediscope.engine import curate_sql
+from fediscope.engine.dialect import NotPortableError, check_portable, to_spark
+from fediscope.engine.metrics import SQL_DIR, load_metrics, parse_metric
+from fediscope.engine.schema import CURATED, duckdb_columns, spark_ddl
+
+METRICS = load_metrics()
+
+
+def test_every_sql_file_is_a_metric_with_a_question_and_a_key() -> None:
+    files = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+    assert files == sorted(METRICS) and len(files) >= 14
+    for metric in METRICS.values():
+        assert metric.question.endswith("?"), metric.name
+        assert metric.key and all(k in metric.sql for k in metric.key), metric.name
+        assert metric.sql.rstrip().splitlines()[-1].lstrip().upper().startswith("ORDER BY"), \
+            f"{metric.name}: rows must come out in a deterministic order"
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_metric_translates_to_spark(name: str) -> None:
+    spark_sql = re.sub(r"/\*.*?\*/", "", to_spark(METRICS[name].sql)).strip()
+    assert spark_sql.upper().startswith(("SELECT", "WITH"))
+    assert "LIST_" not in spark_sql.upper() and "STRFTIME" not in spark_sql.upper()
+
+
+@pytest.mark.parametrize("name", sorted(curate_sql.STATEMENTS))
+def test_curation_statement_translates_to_spark(name: str) -> None:
+    assert "FILTER(" in to_spark(curate_sql.STATUS_VERSIONS)
+    to_spark(curate_sql.STATEMENTS[name])
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT isodow(created_at) FROM statuses", "isodow"),
+    ("SELECT dayofweek(created_at) FROM statuses", "isodow/dayofweek"),
+    ("SELECT regexp_replace(content, '<[^>]*>', '') FROM statuses", "'g' flag"),
+    ("SELECT len(list_filter(hashtags, lambda t: t = 'x')) FROM statuses", "array_length"),
+    ("SELECT strftime(created_at, '%Y-%m-%dT%H') FROM statuses", "literal letters"),
+    ("SELECT FROM WHERE", "not valid DuckDB SQL"),
+])
+def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
+    with pytest.raises(NotPortableError, match=reason.replace("(", r"\(").replace("[", r"\[")):
+        check_portable(sql)
+
+
+def test_portable_equivalents_pass() -> None:
+    check_portable("SELECT array_length(list_filter(hashtags, lambda t: t = 'x')), "
+                   "regexp_replace(content, 'a', 'b', 'g'), strftime(created_at, '%Y-%m-%d %H:%M') FROM statuses")
+
+
+def test_metric_header_parsing() -> None:
+    metric = parse_metric("m", "-- question: Why?\n-- key: a, b\n-- rank: n ASC\n-- prefix: b\nSELECT 1 ORDER BY 1")
+    assert (metric.key, metric.rank_column, metric.rank_desc, metric.prefix) == (("a", "b"), "n", False, "b")
+    with pytest.raises(ValueError, match="key"):
+        parse_metric("m", "-- question: Why?\nSELECT 1")
+
+
+def test_raw_and_curated_schemas_render_for_both_engines() -> None:
+    assert '"group" BOOLEAN' in duckdb_columns("statuses")["data"]
+    assert "`group`: BOOLEAN" in spark_ddl("statuses")
+    assert set(CURATED) == {"statuses", "accounts", "hashtags", "instance_activity"}
+    assert CURATED["statuses"].partition_by == "dt" and "dt" not in CURATED["statuses"].file_columns
+    with pytest.raises(ValueError, match="no raw schema"):
+        spark_ddl("instance_peers")

@@ -1,0 +1,141 @@
+"""Metrics (DuckDB engine) against an independent Python implementation, and crafted-from-recorded cases."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import metric_reference as reference
+import pytest
+from engine_data import INSTANCE, assert_rows_equal, at, land, policy, read_table, snapshots, statuses
+
+from fediscope.engine.metrics import load_metrics
+from fediscope.lake.local import LocalLake
+
+METRICS = load_metrics()
+
+
+@pytest.fixture(scope="module")
+def corpus_results(curated_corpus: Path) -> dict[str, list[dict]]:
+    from conftest import settings_for
+
+    from fediscope.engine.base import open_engine
+
+    with open_engine(settings_for(curated_corpus), "duckdb") as engine:
+        return {name: engine.run_metric(metric) for name, metric in METRICS.items()}
+
+
+def test_curated_tables_match_the_reference_curation(curated_corpus: Path) -> None:
+    statuses_ref, accounts_ref = reference.curate_lake(LocalLake(curated_corpus))
+    curated = {r["uri"]: r for r in read_table(curated_corpus, "statuses")}
+    assert len(curated) == len(statuses_ref) > 2000
+    for uri, expected in statuses_ref.items():
+        row = dict(curated[uri], dt=datetime.fromisoformat(curated[uri]["dt"]).date())
+        assert row == expected, uri
+    accounts = {r["account_key"]: r for r in read_table(curated_corpus, "accounts")}
+    assert accounts == accounts_ref
+    # the corpus exercises what the rules are about
+    assert sum(r["is_reblog"] for r in curated.values()) > 100
+    assert sum(r["edited_at"] is not None for r in curated.values()) > 50
+    assert sum(bool(r["bot"]) for r in accounts.values()) > 5
+
+
+@pytest.mark.parametrize("name", sorted(set(METRICS) - {"instance_activity_weekly"}))
+def test_metric_matches_the_reference(name: str, curated_corpus: Path, corpus_results: dict) -> None:
+    expected = reference.metrics(*reference.curate_lake(LocalLake(curated_corpus)))[name]
+    assert expected, f"the corpus gives {name} no rows: the comparison would prove nothing"
+    assert_rows_equal(corpus_results[name], expected, name)
+
+
+def test_every_metric_row_has_its_key_and_keys_are_unique(corpus_results: dict) -> None:
+    for name, metric in METRICS.items():
+        rows = corpus_results[name]
+        keys = [tuple(r[k] for k in metric.key) for r in rows]
+        assert len(keys) == len(set(keys)), name
+        assert all(None not in k for k in keys), name
+        if metric.rank_column:
+            assert all(metric.rank_column in r for r in rows), name
+
+
+def test_instance_activity_weekly(lake: LocalLake, duckdb_engine) -> None:
+    from engine_data import interactions
+
+    weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
+    land(lake, "instance_activity", weeks, at(1), endpoint="/api/v1/instance/activity")
+    engine = duckdb_engine()
+    engine.curate()
+    expected = sorted(({"instance": INSTANCE,
+                        "week": datetime.fromtimestamp(int(w["week"]), UTC).date().isoformat(),
+                        "statuses": int(w["statuses"]), "logins": int(w["logins"]),
+                        "registrations": int(w["registrations"])} for w in weeks), key=lambda r: r["week"])
+    assert_rows_equal(engine.run_metric(METRICS["instance_activity_weekly"]), expected)
+
+
+def _with_account(status: dict, followers: int) -> dict:
+    status = copy.deepcopy(status)
+    status["account"]["followers_count"] = followers
+    return status
+
+
+def test_engagement_rate_is_per_toot_per_follower_and_null_without_followers(lake: LocalLake,
+                                                                            duckdb_engine) -> None:
+    by_admin = statuses("test_public_tl.json", method="GET", path_contains="local=1")
+    admin = [s for s in by_admin if s["account"]["acct"] == "admin"][:2]
+    other = [s for s in by_admin if s["account"]["acct"] != "admin"][:1]
+    admin[0]["favourites_count"], admin[0]["replies_count"] = 6, 1
+    admin[1]["reblogs_count"] = 1
+    land(lake, "statuses", [_with_account(s, 4) for s in admin] + [_with_account(s, 0) for s in other],
+         at(1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    rows = {r["account_key"]: r for r in engine.run_metric(METRICS["account_engagement"])}
+    admin_key = policy().account_key("admin", INSTANCE)
+    assert rows[admin_key]["toots"] == 2 and rows[admin_key]["interactions_total"] == 8
+    assert rows[admin_key]["interactions_per_toot"] == 4.0
+    assert rows[admin_key]["engagement_rate"] == 8 / 2 / 4
+    assert rows[admin_key]["favourites_mean"] == 3.0
+    (other_row,) = [r for k, r in rows.items() if k != admin_key]
+    assert other_row["followers_count"] == 0 and other_row["engagement_rate"] is None
+
+
+def test_weekday_and_hour_are_utc_and_iso(lake: LocalLake, duckdb_engine) -> None:
+    status = snapshots("test_status_reblog_unreblog.json")[0]
+    late = copy.deepcopy(status)
+    late["id"], late["uri"] = "117020586019094999", status["uri"] + "-late"
+    late["created_at"] = "2026-08-03T01:30:00.000+02:00"  # Monday 01:30 in UTC+2 = Sunday 23:30 UTC
+    land(lake, "statuses", [status, late], at(1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    created = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
+    expected = sorted([{"weekday": created.isoweekday(), "hour": created.hour, "toots": 1},
+                       {"weekday": 7, "hour": 23, "toots": 1}], key=lambda r: (r["weekday"], r["hour"]))
+    assert_rows_equal(engine.run_metric(METRICS["activity_by_hour"]), expected)
+
+
+def _tagged(base: dict, n: int, day: datetime, tag: str) -> dict:
+    status = copy.deepcopy(base)
+    status["id"] = str(int(base["id"]) + n)
+    status["uri"] = f"{base['uri']}-{n}"
+    status["created_at"] = day.isoformat().replace("+00:00", "Z")
+    status["tags"] = [{"name": tag, "url": f"http://localhost:3000/tags/{tag}"}]
+    status["favourites_count"] = n
+    return status
+
+
+def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: LocalLake, duckdb_engine) -> None:
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    last = datetime(2026, 8, 20, 12, tzinfo=UTC)
+    plan = [(0, "Rising"), (6, "rising"), (3, "rising"), (7, "rising"), (8, "fading"), (9, "fading"),
+            (1, "fading"), (2, "new"), (14, "old")]  # (days before the last day, tag)
+    crafted = [_tagged(base, n, last - timedelta(days=ago), tag) for n, (ago, tag) in enumerate(plan, 1)]
+    land(lake, "statuses", crafted, last + timedelta(hours=1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    rows = engine.run_metric(METRICS["trending_hashtags"])
+    assert [(r["tag"], r["current_toots"], r["previous_toots"], r["growth"]) for r in rows] == [
+        ("rising", 3, 1, 2.0), ("new", 1, 0, 2.0), ("fading", 1, 2, 2 / 3)]
+    assert rows[0]["window_end"] == "2026-08-20" and rows[0]["current_engagement"] == 1 + 2 + 3
+    assert [r["ranking"] for r in rows] == [1, 2, 3]
+    daily = engine.run_metric(METRICS["hashtags_daily"])
+    assert sum(r["toots"] for r in daily) == len(crafted)

@@ -1,0 +1,132 @@
+"""``fediscope process`` and run_process: curate → metrics → store, with DuckDB (no Java needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import settings_for
+from engine_data import at, land, policy, statuses
+
+from fediscope.cli import main
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import redact_url, run_process
+from fediscope.errors import ConfigError
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+METRICS = load_metrics()
+
+
+@pytest.fixture
+def landed(lake: LocalLake, lake_dir: Path) -> Path:
+    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json", "test_status_reblog_unreblog.json",
+                              "test_media_post_multiple.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    return lake_dir
+
+
+def test_process_curates_computes_and_stores_every_metric(landed: Path) -> None:
+    settings = settings_for(landed)
+    summary = run_process(settings, progress=False)
+    assert summary.engine == "duckdb" and summary.curate["raw_files"] == 4
+    assert set(summary.metrics) == set(METRICS)
+    document = summary.as_dict()
+    assert set(document["seconds"]) == {"start", "curate", "metrics", "store", "total"}
+    assert document["metric_rows"] == sum(m["rows"] for m in document["metrics"].values()) > 0
+    store = open_store(settings.store)
+    try:
+        for name, metric in METRICS.items():
+            assert len(store.all(metric)) == summary.metrics[name].rows, name
+        top = store.top(METRICS["top_accounts_by_followers"], 1)[0]
+    finally:
+        store.close()
+    accounts = run_process(settings, progress=False, metrics={"top_accounts_by_followers":
+                                                              METRICS["top_accounts_by_followers"]})
+    assert accounts.curate["noop"] and accounts.metrics["top_accounts_by_followers"].rows >= 1
+    assert top["ranking"] == 1
+
+
+def test_process_twice_keeps_the_store_rows(landed: Path) -> None:
+    settings = settings_for(landed)
+    first = run_process(settings, progress=False)
+    second = run_process(settings, progress=False)
+    assert second.curate["noop"]
+    assert {n: m.rows for n, m in second.metrics.items()} == {n: m.rows for n, m in first.metrics.items()}
+    store = open_store(settings.store)
+    try:
+        assert sum(len(store.all(m)) for m in METRICS.values()) == first.metric_rows
+    finally:
+        store.close()
+
+
+def test_progress_goes_to_stderr(landed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_process(settings_for(landed), progress=True)
+    err = capsys.readouterr().err
+    assert "process: curating the raw lake" in err and f"metric {len(METRICS)}/{len(METRICS)}" in err
+
+
+def test_since_after_until_is_refused(landed: Path) -> None:
+    from datetime import date
+
+    with pytest.raises(ConfigError, match="after"):
+        run_process(settings_for(landed), since=date(2026, 8, 2), until=date(2026, 8, 1))
+
+
+def test_redact_url_hides_passwords() -> None:
+    assert redact_url("mysql+pymysql://writer:s3cret@db:3306/fediscope") == "mysql+pymysql://writer:***@db:3306/fediscope"
+    assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
+
+
+def _cli(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    main(args)
+
+
+def test_cli_json_summary(landed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(landed.parent)
+    _cli(["process", "--json", "--no-progress"], {"FEDISCOPE_LAKE": str(landed),
+                                                  "FEDISCOPE_STORE": f"sqlite:///{landed.parent / 'cli.db'}"},
+         monkeypatch)
+    document = json.loads(capsys.readouterr().out)
+    assert document["engine"] == "duckdb" and document["curate"]["raw_files"] == 4
+    assert set(document["metrics"]) == set(METRICS)
+    _cli(["process", "--no-progress", "--since", "2026-08-01"], {}, monkeypatch)
+    assert capsys.readouterr().out.startswith("process (duckdb): nothing new to curate; 14 metrics")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["process", "--since", "yesterday"], "is not a date; use YYYY-MM-DD"),
+    (["process", "--since", "2026-08-02", "--until", "2026-08-01"], "is after --until"),
+    (["process", "--engine", "hive"], "'hive' is not one of"),
+])
+def test_cli_bad_arguments(args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_bad_store_is_one_line(landed: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(landed.parent)
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(["process", "--no-progress"], {"FEDISCOPE_LAKE": str(landed), "FEDISCOPE_STORE": "redis://x"},
+             monkeypatch)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fediscope: error: FEDISCOPE_STORE") and "Traceback" not in err
+
+
+def test_duckdb_path_never_imports_pyspark(landed: Path) -> None:
+    code = ("import sys; from fediscope.config import load_settings; from fediscope.engine.process import run_process;"
+            f"run_process(load_settings(env={{}}, lake={str(landed)!r}, store='sqlite:///{landed.parent}/np.db'),"
+            " progress=False); print('pyspark' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=landed.parent)
+    assert out.stdout.strip() == "False"
