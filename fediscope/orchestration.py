@@ -375,14 +375,22 @@ def check_store(settings: Settings) -> dict[str, Any]:
 
 def _doctor_check(settings: Settings, name: str, error: type[FediscopeError]) -> dict[str, Any]:
     from fediscope import doctor
+    from fediscope.redact import redact_text, secret_values
 
-    check = getattr(doctor, f"check_{name}")
-    result = _as_dict(check(settings))
-    if not result.get("ok", True):
-        fix = result.get("fix") or result.get("hint") or ""
-        raise error(f"{name} check failed: {result.get('detail') or result.get('message') or result}"
-                    + (f"; fix: {fix}" if fix else ""))
-    return result
+    check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
+    try:
+        result = check(settings)
+    except Exception as exc:  # noqa: BLE001 - a check that breaks is a failed check, reported with its reason
+        message = str(exc) if isinstance(exc, FediscopeError) else f"{type(exc).__name__}: {exc}"
+        result = doctor.Check(name, doctor.FAIL, message,
+                              "run `fediscope doctor` with the worker's configuration for the fix")
+    line = redact_text(doctor.format_check(result), secret_values(settings))
+    if result.status == doctor.FAIL:
+        raise error(f"{name} check failed: {line}")
+    if result.status != doctor.OK:
+        log.warning("%s", line)
+    return {"name": result.name, "status": result.status, "detail": redact_text(result.detail,
+                                                                                secret_values(settings))}
 
 
 # -- failures -------------------------------------------------------------------------------------------------

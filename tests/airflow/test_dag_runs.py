@@ -194,3 +194,21 @@ def test_batch_loads_metrics_matching_the_lake(batch: dict[str, Any], pipeline: 
 def test_rerunning_a_day_is_idempotent(batch: dict[str, Any]) -> None:
     assert batch["again"]["state"] == "success"
     assert batch["rows_again"] == batch["rows"]
+
+
+def test_maintenance_applies_retention_and_checks_lake_and_store(airflow_env: AirflowEnv, pipeline: Pipeline,
+                                                                 batch: dict[str, Any]) -> None:
+    today = datetime.now(UTC).date()
+    old = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today - timedelta(days=45))
+    old.mkdir(parents=True)
+    (old / "20200101T000000Z-00000000.jsonl").write_text("{}\n")
+    variable = json.loads(pipeline.env["AIRFLOW_VAR_FEDISCOPE_SETTINGS"]) | {"retention_raw_days": 30}
+    env = pipeline.env | {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable)}
+    result = airflow_env.run("test", "fediscope_maintenance", "--no-retries", extra_env=env)
+    assert result["state"] == "success", [(t["task_id"], t["state"]) for t in result["tasks"]]
+    assert not old.exists(), "a raw partition past retention is deleted"
+    assert list((pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today)).glob("*.jsonl"))
+    assert list((pipeline.lake / "curated").rglob("*.parquet")), "curated data is kept"
+    assert _store_rows(pipeline.store) == batch["rows_again"], "metrics are kept"
+    (retention,) = _tasks(result, "retention")
+    assert [p["dt"] for p in retention["value"]["deleted"]] == [(today - timedelta(days=45)).isoformat()]

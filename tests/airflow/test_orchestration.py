@@ -259,3 +259,42 @@ def test_local_spark_and_duckdb_run_in_the_worker() -> None:
     assert not orch.uses_spark_submit(orch.settings_from_overrides({"engine": "spark"}, env={}))  # local[2]
     assert not orch.uses_spark_submit(orch.settings_from_overrides({"spark_master": "yarn"}, env={}))  # duckdb
     assert orch.spark_submit_binary({"PATH": ""}) is None
+
+
+# -- maintenance ------------------------------------------------------------------------------------------------
+def test_health_checks_pass_on_a_writable_lake_and_a_sqlite_store(tmp_path: Path) -> None:
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"),
+                                             "store": f"sqlite:///{tmp_path / 'store.db'}"}, env={})
+    assert orch.check_lake(settings)["status"] == "OK"
+    assert orch.check_store(settings)["status"] == "OK"
+    assert not (tmp_path / "lake" / "_doctor").exists() or not any((tmp_path / "lake" / "_doctor").iterdir())
+
+
+def test_unusable_lake_fails_its_task_with_the_fix(tmp_path: Path) -> None:
+    from fediscope.errors import LakeError
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the lake should be")
+    settings = orch.settings_from_overrides({"lake": str(blocker)}, env={})
+    with pytest.raises(LakeError, match=r"^lake check failed: FAIL +lake .*-> fix: "):
+        orch.check_lake(settings)
+
+
+def test_retention_deletes_old_raw_partitions_only(tmp_path: Path) -> None:
+    from fediscope.lake import layout
+
+    lake = tmp_path / "lake"
+    today = datetime.now(UTC).date()
+    old, recent = today - timedelta(days=40), today - timedelta(days=2)
+    for day in (old, recent):
+        part = lake / layout.partition_dir("statuses", "mastodon.social", day)
+        part.mkdir(parents=True)
+        (part / "b.jsonl").write_text("{}\n")
+    curated = lake / "curated" / "statuses" / f"dt={old.isoformat()}"
+    curated.mkdir(parents=True)
+    (curated / "part-0.parquet").write_bytes(b"PAR1")
+    settings = orch.settings_from_overrides({"lake": str(lake), "retention_raw_days": 30}, env={})
+    orch.apply_retention(settings)
+    assert not (lake / layout.partition_dir("statuses", "mastodon.social", old)).exists()
+    assert (lake / layout.partition_dir("statuses", "mastodon.social", recent) / "b.jsonl").exists()
+    assert (curated / "part-0.parquet").exists(), "curated data is kept (retention_curated_days=0)"
