@@ -68,9 +68,9 @@ class Walk:
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint) -> Walk:
         saved = (checkpoint.extra or {}).get("walk")
-        if isinstance(saved, dict) and all(saved.get(k) is None or isinstance(saved.get(k), str)
-                                           for k in ("lower", "upper", "cursor")):
-            return cls(saved.get("lower"), saved.get("upper"), saved.get("cursor"), int(saved.get("pages") or 0))
+        if (isinstance(saved, dict) and isinstance(saved.get("pages", 0), int)
+                and all(saved.get(k) is None or isinstance(saved.get(k), str) for k in ("lower", "upper", "cursor"))):
+            return cls(saved.get("lower"), saved.get("upper"), saved.get("cursor"), saved.get("pages") or 0)
         if saved is not None:
             log.warning("ignoring an unreadable walk in the checkpoint; starting a new walk")
         return cls(lower=checkpoint.newest_id)
@@ -101,9 +101,11 @@ def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | N
         if not targets:
             raise ConfigError("nothing to collect: pass --instance URL (and --timeline …), or configure "
                               "[[sources]] in fediscope.toml")
-    for instance, _source in targets:
+    unique: dict[tuple[str, str], tuple[str, SourceRef]] = {}
+    for instance, source in targets:
         instance_base_url(instance)  # ConfigError for a bad address
-    return targets
+        unique.setdefault((instance_domain(instance), source.name), (instance, source))
+    return list(unique.values())
 
 
 def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | None = None, *,

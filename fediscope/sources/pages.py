@@ -175,7 +175,13 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
     endpoint, response = _request(client, source, paging, limit)
     fetched_at = datetime.now(UTC)
-    body = response.json()
+    try:
+        body = response.json()
+    except MalformedResponse as exc:  # name the endpoint by its template: the real path may hold an account id
+        raise MalformedResponse(f"{client.domain}{endpoint}: the instance answered HTTP {response.status} with a "
+                                f"body that is not JSON ({exc.__cause__ or str(exc).rsplit('(', 1)[-1].rstrip(')')})",
+                                endpoint=endpoint, status=response.status, content=response.content,
+                                content_type=response.headers.get("Content-Type", "")) from None
     expect_object = source.kind in _SINGLE_OBJECT
     if expect_object != isinstance(body, dict) or not isinstance(body, (dict, list)):
         wanted = "an object" if expect_object else "a list"
