@@ -83,7 +83,7 @@ def shell_script(prefix: str, metrics: Iterable[Metric]) -> str:
         specs = ", ".join(f"{{NAME => '{family}', VERSIONS => {opts['max_versions']}}}"
                           for family, opts in families.items())
         lines.append(f"create '{name}', {specs}")
-    lines.append("")
+    lines += ["", "exit", ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,167 @@
+"""HBase specifics: table layout, batched writes, the rank index, transports, the schema script, and the double."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import happybase
+import pytest
+from doubles.hbase_thrift_server import HBaseThriftDouble
+
+from fediscope.engine.metrics import load_metrics, parse_metric
+from fediscope.errors import ConfigError, StoreError
+from fediscope.store import hbase_schema
+from fediscope.store.hbase import HBaseStore
+from fediscope.store.rowkeys import encode_key, encode_rank
+
+ROOT = Path(__file__).resolve().parents[2]
+TOP = parse_metric("top", "-- question: Who leads?\n-- key: account\n-- rank: followers DESC\nSELECT 1")
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(hbase_double, prefix) -> HBaseStore:
+    return HBaseStore(hbase_double.url, table_prefix=prefix)
+
+
+def test_tables_follow_the_schema_definition(hbase_double, store, prefix):
+    store.write(TOP, [{"account": "a", "followers": 1}])
+    expected = {hbase_schema.catalog_table(prefix): hbase_schema.CATALOG_FAMILIES,
+                **hbase_schema.metric_tables(prefix, "top", ranked=True)}
+    assert set(expected) == {f"{prefix}-catalog", f"{prefix}_top", f"{prefix}_top-rank"}
+    for name, families in expected.items():
+        assert set(hbase_double.table(name).families) == {f.encode() for f in families}
+        assert all(d.maxVersions == 1 for d in hbase_double.table(name).families.values())
+    catalog = hbase_double.table(hbase_schema.catalog_table(prefix)).rows[b"top"]
+    assert catalog[b"c:question"][0] == b"Who leads?" and catalog[b"c:rows"][0] == b"1"
+
+
+def test_data_rows_and_rank_entries_have_the_documented_keys(hbase_double, store, prefix):
+    store.write(TOP, [{"account": "a9f8", "followers": 1234}])
+    data = hbase_double.table(f"{prefix}_top").rows
+    row_key = encode_key(["a9f8"], ["str"])
+    assert data[row_key][b"m:followers"][0] == b"1234" and data[row_key][b"m:account"][0] == b'"a9f8"'
+    rank_key = encode_rank(1234, "int", True) + row_key
+    assert data[row_key][b"i:rank"][0] == rank_key
+    assert hbase_double.table(f"{prefix}_top-rank").rows[rank_key][b"r:row"][0] == row_key
+
+
+def test_writes_are_batched(hbase_double, store):
+    rows = [{"account": f"a{i:05d}", "followers": i, "x": 1.5, "y": "t"} for i in range(3000)]
+    before = hbase_double.calls["mutateRows"]
+    store.write(TOP, rows)
+    calls = hbase_double.calls["mutateRows"] - before
+    # 3000 rows x 5 cells in batches of 1000 cells, 3000 rank entries, one catalog put
+    assert 15 + 3 + 1 <= calls <= 15 + 3 + 1 + 2
+
+
+def test_rewriting_moves_rank_entries_and_leaves_no_stale_ones(hbase_double, store, prefix):
+    store.write(TOP, [{"account": "a", "followers": 1}, {"account": "b", "followers": 2}])
+    store.write(TOP, [{"account": "a", "followers": 3}, {"account": "b", "followers": 2}])
+    store.write(TOP, [{"account": "a", "followers": 3}], replace=True)
+    assert len(hbase_double.table(f"{prefix}_top-rank").rows) == 1
+    assert len(hbase_double.table(f"{prefix}_top").rows) == 1
+
+
+def test_top_skips_index_entries_an_interrupted_write_left_behind(hbase_double, store, prefix):
+    store.write(TOP, [{"account": "a", "followers": 10}, {"account": "b", "followers": 5}])
+    connection = happybase.Connection("127.0.0.1", hbase_double.port)
+    index = connection.table(f"{prefix}_top-rank")
+    index.put(encode_rank(99, "int", True) + encode_key(["a"], ["str"]), {b"r:row": encode_key(["a"], ["str"])})
+    index.put(encode_rank(50, "int", True) + encode_key(["gone"], ["str"]), {b"r:row": encode_key(["gone"], ["str"])})
+    connection.close()
+    assert [(r["account"], r["followers"]) for r in store.top(TOP, 2)] == [("a", 10), ("b", 5)]
+    assert [r["account"] for r in store.top(TOP, 1)] == ["a"]
+
+
+@pytest.mark.parametrize(("transport", "protocol"), [("framed", "binary"), ("buffered", "compact"),
+                                                     ("framed", "compact")])
+def test_other_thrift_transports_and_protocols(transport, protocol, prefix):
+    with HBaseThriftDouble(transport=transport, protocol=protocol) as server:
+        assert f"transport={transport}" in server.url
+        store = HBaseStore(server.url, table_prefix=prefix)
+        store.write(TOP, [{"account": "a", "followers": 1}, {"account": "b", "followers": 2}])
+        assert [r["account"] for r in store.top(TOP, 2)] == ["b", "a"]
+
+
+def test_one_connection_pool_per_server_and_process(hbase_double, prefix):
+    first = HBaseStore(hbase_double.url, table_prefix=prefix)
+    second = HBaseStore(hbase_double.url, table_prefix=prefix + "x")
+    assert first._pool is second._pool
+
+
+def test_an_unreachable_server_is_a_clear_error():
+    with pytest.raises(StoreError, match=r"HBase at 127\.0\.0\.1:1: could not connect.*hbase thrift start"):
+        HBaseStore("hbase://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(("url", "options", "message"), [
+    ("hbase://h:9090?colour=red", {}, "unknown option 'colour'"),
+    ("hbase://h:9090?transport=http", {}, "transport must be"),
+    ("hbase://h:9090?pool_size=many", {}, "not a int"),
+    ("hbase:///nohost", {}, "not an HBase URL"),
+    ("hbase://h:9090", {"table_prefix": "bad prefix"}, "FEDISCOPE_HBASE_TABLE_PREFIX"),
+])
+def test_bad_urls_and_options(url, options, message):
+    with pytest.raises(ConfigError, match=message):
+        HBaseStore(url, **options)
+
+
+def test_schema_command_creates_the_registry_tables_once(hbase_double, prefix, capsys):
+    assert hbase_schema.main(["--create", "--url", hbase_double.url, "--prefix", prefix]) == 0
+    expected = hbase_schema.all_tables(prefix, load_metrics().values())
+    assert {n.decode() for n in hbase_double.handler.tables if n.decode().startswith(prefix)} == set(expected)
+    assert f"created {len(expected) - 1} table(s)" in capsys.readouterr().out  # the store made the catalog first
+    assert hbase_schema.main(["--create", "--url", hbase_double.url, "--prefix", prefix]) == 0
+    assert "all existed" in capsys.readouterr().out
+
+
+def test_schema_command_errors(capsys):
+    assert hbase_schema.main(["--create", "--url", "sqlite:///x.db"]) == 2
+    assert "needs an HBase store" in capsys.readouterr().err
+
+
+def test_checked_in_shell_script_is_up_to_date():
+    generated = hbase_schema.shell_script("fediscope", load_metrics().values())
+    checked_in = (ROOT / "infra" / "hbase" / "create_tables.hbase").read_text()
+    assert checked_in == generated, ("infra/hbase/create_tables.hbase is out of date: run `python -m "
+                                     "fediscope.store.hbase_schema --shell > infra/hbase/create_tables.hbase`")
+    for metric in load_metrics().values():
+        assert f"create 'fediscope_{metric.name}', {{NAME => 'm', VERSIONS => 1}}" in checked_in
+
+
+# -- the double behaves like HBase's Thrift server where happybase can tell --------------------------------------
+
+def test_double_semantics(hbase_double, prefix):
+    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix)
+    connection.create_table("t", {"f": {}})
+    with pytest.raises(Exception, match="already exists"):
+        connection.create_table("t", {"f": {}})
+    table = connection.table("t")
+    table.put(b"r1", {b"f:a": b"1", b"f:b": b"2"})
+    table.put(b"r2", {b"f:a": b"3"})
+    table.put(b"r3", {b"f:a": b"4"})
+    assert table.row(b"r1", columns=[b"f:a"]) == {b"f:a": b"1"}
+    assert table.row(b"r1", columns=[b"f"]) == {b"f:a": b"1", b"f:b": b"2"}
+    assert [k for k, _ in table.rows([b"r3", b"nope", b"r1"])] == [b"r3", b"r1"]
+    assert [k for k, _ in table.scan(row_start=b"r2")] == [b"r2", b"r3"]
+    assert [k for k, _ in table.scan(row_start=b"r3", row_stop=b"r1", reverse=True)] == [b"r3", b"r2"]
+    assert [k for k, _ in table.scan(row_prefix=b"r", limit=2, batch_size=1)] == [b"r1", b"r2"]
+    with pytest.raises(Exception, match="filters are not implemented"):
+        list(table.scan(filter=b"KeyOnlyFilter()"))
+    with pytest.raises(Exception, match="NoSuchColumnFamilyException"):
+        table.put(b"r1", {b"g:a": b"1"})
+    table.delete(b"r1", columns=[b"f:a"])
+    assert table.row(b"r1") == {b"f:b": b"2"}
+    table.delete(b"r1")
+    assert table.row(b"r1") == {}
+    with pytest.raises(Exception, match="TableNotDisabledException"):
+        connection.delete_table("t")
+    connection.delete_table("t", disable=True)
+    assert b"t" not in connection.tables()
+    connection.close()

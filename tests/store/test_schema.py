@@ -1,0 +1,77 @@
+"""Schema inference, type widening, value normalisation and lookup coercion shared by every store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from fediscope.engine.metrics import parse_metric
+from fediscope.errors import StoreError
+from fediscope.store.schema import (
+    TableSchema,
+    check_metric_name,
+    coerce_query,
+    merge_types,
+    normalize_value,
+    plan_write,
+)
+
+M = parse_metric("m", "-- question: q\n-- key: k\n-- rank: v DESC\nSELECT 1")
+
+
+def test_normalize_values_engines_return():
+    assert normalize_value(decimal.Decimal("2.5")) == 2.5
+    assert normalize_value(dt.date(2024, 5, 1)) == "2024-05-01"
+    assert normalize_value(dt.datetime(2024, 5, 1, 12, 0)) == "2024-05-01T12:00:00"
+    assert normalize_value(float("nan")) is None
+    assert normalize_value(-0.0) == 0.0 and str(normalize_value(-0.0)) == "0.0"
+    with pytest.raises(StoreError, match="cannot store a value of type list"):
+        normalize_value([1, 2])
+
+
+@pytest.mark.parametrize(("old", "new", "merged"), [
+    ("null", "int", "int"), ("int", "null", "int"), ("bool", "int", "int"), ("int", "float", "float"),
+    ("float", "bool", "float"), ("str", "str", "str"), ("str", "int", None), ("float", "str", None),
+])
+def test_type_lattice(old, new, merged):
+    assert merge_types(old, new) == merged
+
+
+@pytest.mark.parametrize(("value", "type_", "expected"), [
+    (3, "int", (True, 3)), (3.0, "int", (True, 3)), (3.5, "int", (False, None)), ("3", "int", (False, None)),
+    (True, "int", (True, 1)), (2, "float", (True, 2.0)), ("x", "str", (True, "x")), (1, "str", (False, None)),
+    (1, "bool", (True, True)), (2, "bool", (False, None)), (None, "str", (False, None)), ("x", "null", (False, None)),
+])
+def test_lookup_values_are_coerced_to_the_column_type(value, type_, expected):
+    assert coerce_query(value, type_) == expected
+
+
+def test_plan_infers_types_in_first_seen_order_and_casts_rows():
+    plan = plan_write(M, [{"k": "a", "v": 1, "x": None}, {"k": "b", "v": 2.5, "x": None, "y": True}], None)
+    assert plan.schema.columns == (("k", "str"), ("v", "float"), ("x", "null"), ("y", "bool"))
+    assert plan.rows == [{"k": "a", "v": 1.0, "x": None, "y": None}, {"k": "b", "v": 2.5, "x": None, "y": True}]
+    assert isinstance(plan.rows[0]["v"], float)
+    assert not plan.rebuild
+
+
+def test_plan_against_a_stored_schema_adds_widens_or_rebuilds():
+    stored = plan_write(M, [{"k": "a", "v": 1, "x": None}], None).schema
+    plan = plan_write(M, [{"k": "a", "v": 1, "x": "t", "z": 1}], stored)
+    assert plan.added == ("z",) and plan.widened == ("x",) and not plan.rebuild
+    assert plan_write(M, [{"k": "a", "v": 1.5}], stored).rebuild  # the rank column's type is in its row keys
+    assert plan_write(M, [{"k": 1, "v": 1}], stored).rebuild  # a key column's type
+    other_key = parse_metric("m", "-- question: q\n-- key: k, v\nSELECT 1")
+    assert plan_write(other_key, [{"k": "a", "v": 1}], stored).rebuild
+
+
+def test_schema_json_round_trip():
+    schema = TableSchema("m", ("k",), (("k", "str"), ("v", "int")), "v", False, None)
+    assert TableSchema.from_json(schema.to_json()) == schema
+
+
+@pytest.mark.parametrize("name", ["Top", "1st", "a-b", "x" * 58, ""])
+def test_metric_names_must_fit_every_store(name):
+    with pytest.raises(StoreError):
+        check_metric_name(name)

@@ -1,0 +1,111 @@
+"""SQLite and MariaDB specifics: URLs, file handling, BI-friendly DDL, error messages; the store factory."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from fediscope.config import load_settings
+from fediscope.engine.metrics import parse_metric
+from fediscope.errors import ConfigError, StoreError
+from fediscope.store.port import open_store, store_from_settings
+
+TOP = parse_metric("top", "-- question: Who leads?\n-- key: account, instance\n-- rank: followers DESC\n"
+                          "-- prefix: instance\nSELECT 1")
+ROWS = [{"account": "a", "instance": "x.example", "followers": 5, "rate": 0.5, "bot": True, "note": "n"}]
+
+
+def test_sqlite_creates_the_file_and_its_directories(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'm.db'}")
+    store.write(TOP, ROWS)
+    store.close()
+    with sqlite3.connect(tmp_path / "deep" / "er" / "m.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(metric_top)")}
+        assert columns == {"account": "TEXT", "instance": "TEXT", "followers": "BIGINT", "rate": "DOUBLE",
+                           "bot": "BOOLEAN", "note": "TEXT"}
+        pk = [row[1] for row in sorted(conn.execute("PRAGMA table_info(metric_top)"), key=lambda r: r[5]) if row[5]]
+        assert pk == ["account", "instance"]
+        assert conn.execute("SELECT question, row_count FROM fediscope_catalog").fetchall() == [("Who leads?", 1)]
+
+
+def test_sqlite_relative_and_memory_urls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("sqlite:///rel/m.db")
+    relative.write(TOP, ROWS)
+    assert (tmp_path / "rel" / "m.db").exists()
+    memory = open_store("sqlite:///:memory:")
+    memory.write(TOP, ROWS)
+    assert memory.all(TOP) == ROWS
+
+
+def test_sqlite_unreadable_file_is_a_store_error(tmp_path):
+    (tmp_path / "bad.db").write_text("this is not a database" * 100)
+    with pytest.raises(StoreError, match="could not create the catalog table"):
+        open_store(f"sqlite:///{tmp_path / 'bad.db'}")
+
+
+@pytest.mark.mariadb
+def test_mariadb_tables_are_friendly_to_bi_tools(mariadb_url):
+    store = open_store(mariadb_url)
+    store.write(TOP, ROWS)
+    engine = create_engine(mariadb_url)
+    with engine.connect() as conn:
+        types = dict(conn.execute(text("SELECT column_name, column_type FROM information_schema.columns "
+                                       "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).all())
+        assert types == {"account": "varchar(255)", "instance": "varchar(255)", "followers": "bigint(20)",
+                         "rate": "double", "bot": "tinyint(1)", "note": "text"}
+        collation = conn.execute(text("SELECT table_collation FROM information_schema.tables "
+                                      "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).scalar()
+        assert collation == "utf8mb4_nopad_bin"
+    inspector = inspect(engine)
+    assert inspector.get_pk_constraint("metric_top")["constrained_columns"] == ["account", "instance"]
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("metric_top")}
+    assert indexes == {"rank_top": ["followers", "account", "instance"], "prefix_top": ["instance"]}
+    assert "fediscope_catalog" in inspector.get_table_names()
+    engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_widens_a_column_in_place(mariadb_url):
+    store = open_store(mariadb_url)
+    store.write(TOP, [dict(ROWS[0], note=None, rate=1)])
+    store.write(TOP, [dict(ROWS[0], account="b", note="text now", rate=0.25)], replace=False)
+    engine = create_engine(mariadb_url)
+    with engine.connect() as conn:
+        types = dict(conn.execute(text("SELECT column_name, column_type FROM information_schema.columns "
+                                       "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).all())
+    engine.dispose()
+    assert types["rate"] == "double" and types["note"] == "text"
+    assert [(r["account"], r["rate"], r["note"]) for r in store.all(TOP)] == [("a", 1.0, None), ("b", 0.25, "text now")]
+
+
+@pytest.mark.mariadb
+def test_mariadb_wrong_password_is_a_clear_error_without_the_password(mariadb_url):
+    wrong = mariadb_url.replace("fediscope-test-password", "not-the-password")
+    with pytest.raises(StoreError) as caught:
+        open_store(wrong)
+    assert "Access denied" in str(caught.value)
+    assert "not-the-password" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_mysql_url_problems_are_config_errors():
+    with pytest.raises(ConfigError, match="names no database"):
+        open_store("mysql+pymysql://u:p@127.0.0.1:3306")
+    with pytest.raises(StoreError, match="could not create the catalog table"):
+        open_store("mysql+pymysql://u:secret@127.0.0.1:1/db", connect_timeout=1)
+
+
+def test_unsupported_store_urls():
+    with pytest.raises(ConfigError, match="unsupported"):
+        open_store("postgresql://u:secret@h/db")
+
+
+def test_store_from_settings_applies_the_hbase_table_prefix(hbase_double):
+    settings = load_settings(env={}, store=hbase_double.url, hbase_table_prefix="envprefix")
+    store = store_from_settings(settings)
+    assert store.prefix == "envprefix"
+    sqlite_settings = load_settings(env={}, store="sqlite:///:memory:")
+    assert store_from_settings(sqlite_settings).stored_metrics() == {}
