@@ -17,6 +17,7 @@ strings; on Mastodon they are snowflakes that sort by time (compare them as numb
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,11 +177,11 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     endpoint, response = _request(client, source, paging, limit)
     fetched_at = datetime.now(UTC)
     try:
-        body = response.json()
-    except MalformedResponse as exc:  # name the endpoint by its template: the real path may hold an account id
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:  # named by the endpoint template: the path may hold an id
         raise MalformedResponse(f"{client.domain}{endpoint}: the instance answered HTTP {response.status} with a "
-                                f"body that is not JSON ({exc.__cause__ or str(exc).rsplit('(', 1)[-1].rstrip(')')})",
-                                endpoint=endpoint, status=response.status, content=response.content,
+                                f"body that is not JSON ({exc})", endpoint=endpoint, status=response.status,
+                                content=response.content,
                                 content_type=response.headers.get("Content-Type", "")) from None
     expect_object = source.kind in _SINGLE_OBJECT
     if expect_object != isinstance(body, dict) or not isinstance(body, (dict, list)):
