@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from datetime import UTC, datetime
 
 import click
 
@@ -19,6 +20,20 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _parse_end(text: str | None) -> datetime | None:
+    """``now`` → the current hour (UTC); ``YYYY-MM-DD[THH:MM]`` → that moment in UTC; None → the default."""
+    if text is None:
+        return None
+    if text.strip().lower() == "now":
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not 'now' or a date such as 2026-11-01 or 2026-11-01T12:00",
+                                 param_hint="--end") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 @click.command("sample-instance")
 @click.option("--statuses", "n_statuses", type=click.IntRange(min=0), default=5000, show_default=True,
               help="How many statuses to generate.")
@@ -26,6 +41,9 @@ def _loopback(host: str) -> bool:
               help="Seed of the generator: the same seed serves the same corpus, byte for byte.")
 @click.option("--accounts", "n_accounts", type=click.IntRange(min=1), default=None,
               help="How many accounts to generate (default: about one per six statuses).")
+@click.option("--end", default=None, metavar="now|YYYY-MM-DD[THH:MM]",
+              help="End of the corpus' 14-day window (UTC). Default: a fixed date, so a seed always serves the "
+                   "same corpus; 'now' makes it end at the current hour.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Keep a loopback address: the sample instance is for local use.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
@@ -41,7 +59,7 @@ def _loopback(host: str) -> bool:
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="DEBUG logs every request.")
-def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, host: str, port: int,
+def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str | None, host: str, port: int,
                     grow_per_minute: float, rate_limit: int, rate_period: int, enforce_rate_limit: bool,
                     log_level: str) -> None:
     """Serve a generated corpus as a Mastodon-compatible instance, until Ctrl-C.
@@ -63,7 +81,7 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, host: st
         click.echo(f"fediscope: warning: binding {host}, not a loopback address: anyone who can reach it can "
                    "read the sample corpus", err=True)
     started = time.monotonic()
-    instance = SampleInstance.generate(n_statuses, seed, n_accounts=n_accounts)
+    instance = SampleInstance.generate(n_statuses, seed, n_accounts=n_accounts, end=_parse_end(end))
     try:
         server = SampleServer(instance, host, port, rate_limit=rate_limit, rate_period=rate_period,
                               enforce_rate_limit=enforce_rate_limit, grow_per_minute=grow_per_minute)

@@ -279,7 +279,8 @@ class SampleServer:
     def start(self) -> SampleServer:
         """Serve in a background thread (returns at once)."""
         self._serving = True
-        thread = threading.Thread(target=self.httpd.serve_forever, name="sample-instance", daemon=True)
+        thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="sample-instance", daemon=True)
         thread.start()
         self._threads.append(thread)
         self._start_growth()

@@ -1,0 +1,58 @@
+"""``fediscope sample-instance``: help, serving until interrupted, clear errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fediscope.cli import cli
+
+FEDISCOPE = [sys.executable, "-c", "from fediscope.cli import main; main()"]
+
+
+def test_help_lists_the_options() -> None:
+    result = CliRunner().invoke(cli, ["sample-instance", "--help"])
+    assert result.exit_code == 0
+    for option in ("--statuses", "--seed", "--port", "--host", "--grow", "--end", "--enforce-rate-limit"):
+        assert option in result.output
+
+
+def test_serves_until_interrupted(tmp_path: Path) -> None:
+    process = subprocess.Popen([*FEDISCOPE, "sample-instance", "--statuses", "120", "--port", "0", "--seed", "3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        url = process.stdout.readline().strip()
+        assert "120 statuses" in banner and url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{url}/api/v1/timelines/public?limit=3", timeout=10) as reply:
+            assert len(json.loads(reply.read())) == 3
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_busy_port_is_a_one_line_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([*FEDISCOPE, "sample-instance", "--statuses", "10", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_end_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["sample-instance", "--end", "yesterday-ish"])
+    assert result.exit_code == 2 and "--end" in result.output
