@@ -14,7 +14,8 @@ The checks and what they do:
   into a store, so no probe table appears in BI tools);
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
-* ``api_key`` / ``pseudonym_key`` — set or not, and flagged when short or a well-known placeholder;
+* ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
+  (the rules of ``fediscope config check``, which lists every secret finding);
 * ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout.
 """
 
@@ -41,20 +42,14 @@ from urllib.parse import urlsplit
 import requests
 
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
+from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, weakness
 from fediscope.errors import ConfigError, FediscopeError
+from fediscope.redact import redact_text, redact_url, secret_values
 
 log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-MIN_SECRET_LENGTH = 16
-#: Values that appear in examples, tutorials and default configs: as good as no secret at all.
-WELL_KNOWN_SECRETS = frozenset({
-    "changeme", "change-me", "change_me", "changeit", "secret", "secretkey", "secret-key", "mysecret", "demo",
-    "demokey", "demo-key", "test", "testing", "testkey", "test-key", "password", "passw0rd", "pass", "admin",
-    "default", "example", "key", "apikey", "api-key", "pseudonym", "pseudonymkey", "pseudonym-key", "fediscope",
-    "mastodon", "letmein", "qwerty", "123456", "12345678", "1234567890", "xxx", "todo", "none", "null",
-})
-GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
 PROBE_DIR = "_doctor"
 
 
@@ -69,28 +64,6 @@ class Check:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def redact_url(url: str) -> str:
-    """``mysql+pymysql://user:pw@host/db`` → ``mysql+pymysql://user:***@host/db``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    return url.replace(f":{password}@", ":***@", 1)
-
-
-def secret_weakness(value: str) -> str | None:
-    """Why a secret is weak (``None`` when it looks fine): a well-known placeholder, or too short."""
-    normalized = re.sub(r"[^a-z0-9]", "", value.lower())
-    if value.strip().lower() in WELL_KNOWN_SECRETS or normalized in WELL_KNOWN_SECRETS or len(set(value)) <= 2:
-        return "is a well-known placeholder value"
-    if len(value) < MIN_SECRET_LENGTH:
-        return f"is shorter than {MIN_SECRET_LENGTH} characters"
-    return None
 
 
 # -- lake ---------------------------------------------------------------------------------------------------
@@ -234,19 +207,26 @@ def _version(package: str) -> str:
 # -- secrets ------------------------------------------------------------------------------------------------
 
 
+def _is_default(why: str) -> bool:
+    return "default" in why
+
+
 def check_api_key(settings: Settings) -> Check:
+    """WARN when unset (only the API needs it); FAIL for a common default value; WARN when short or simple.
+
+    Weakness is judged by :func:`fediscope.config_check.weakness`, as ``fediscope config check`` does.
+    """
     keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
     if not keys:
         return Check("api_key", WARN, "FEDISCOPE_API_KEY is not set: `fediscope serve-api` refuses to start",
                      f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({GENERATE_HINT})")
-    problems = [(i, secret_weakness(k)) for i, k in enumerate(keys, start=1)]
-    known = [f"key #{i} {why}" for i, why in problems if why and "well-known" in why]
-    short = [f"key #{i} {why}" for i, why in problems if why and "well-known" not in why]
+    problems = [(i, weakness(k, MIN_API_KEY)) for i, k in enumerate(keys, start=1)]
+    found = [f"key #{i} {why}" for i, why in problems if why]
     fix = f"replace it with a random value: $({GENERATE_HINT}) (comma-separate keys to rotate without downtime)"
-    if known:
-        return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(known + short), fix)
-    if short:
-        return Check("api_key", WARN, f"{len(keys)} key(s) set, but " + "; ".join(short), fix)
+    if any(why and _is_default(why) for _i, why in problems):
+        return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
+    if found:
+        return Check("api_key", WARN, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     return Check("api_key", OK, f"{len(keys)} key(s) set")
 
 
@@ -260,8 +240,8 @@ def check_pseudonym_key(settings: Settings) -> Check:
            "so changing it later breaks joins with earlier data")
     if not key:
         return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
-    why = secret_weakness(key)
-    if why and "well-known" in why:
+    why = weakness(key, MIN_PSEUDONYM_KEY)
+    if why and _is_default(why):
         return Check("pseudonym_key", FAIL, f"set, but {why}: anyone can recompute the pseudonyms", fix)
     if why:
         return Check("pseudonym_key", WARN, f"set, but {why}: pseudonyms can be brute-forced", fix)
@@ -372,28 +352,13 @@ def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
             checks += pool.map(lambda i: _guarded(_instance_check_name(i), lambda: check_instance(i, timeout),
                                                   "use the instance's address, e.g. https://mastodon.social"),
                                instances)
-    return scrub(checks, _secrets(settings))
-
-
-def _secrets(settings: Settings) -> list[str]:
-    values = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
-    values += [settings.pseudonym_key or "", *settings.tokens.values()]
-    for url in (settings.store, settings.lake):
-        with contextlib.suppress(ValueError):
-            values.append(urlsplit(url).password or "")
-    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+    return scrub(checks, secret_values(settings))
 
 
 def scrub(checks: Iterable[Check], secrets: Iterable[str]) -> list[Check]:
-    """The checks with every occurrence of a secret value replaced by ``***``."""
+    """The checks with known secret values, and anything shaped like a credential, masked as ``***``."""
     secrets = list(secrets)
-
-    def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    return [replace(c, detail=clean(c.detail), fix=clean(c.fix)) for c in checks]
+    return [replace(c, detail=redact_text(c.detail, secrets), fix=redact_text(c.fix, secrets)) for c in checks]
 
 
 def exit_code(checks: Iterable[Check]) -> int:

@@ -29,11 +29,10 @@ from fediscope.doctor import (
     exit_code,
     run_checks,
     scrub,
-    secret_weakness,
 )
 
-STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c"
-STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG"
+STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c-Hd5JfA0eUo3iRy6"
+STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG-mN1bV5cX9"
 
 
 @dataclass
@@ -291,18 +290,13 @@ def test_spark_with_old_java(clean_env: Path) -> None:
 # -- keys ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, verdict", [
-    ("changeme", "well-known"), ("Secret", "well-known"), ("demo", "well-known"), ("DEMO-KEY", "well-known"),
-    ("aaaaaaaaaaaaaaaaaaaaaaaa", "well-known"), ("x7Gq2", "shorter"), (STRONG_KEY, None),
-])
-def test_secret_weakness(value: str, verdict: str | None) -> None:
-    why = secret_weakness(value)
-    assert (why is None) if verdict is None else (verdict in (why or ""))
-
-
 @pytest.mark.parametrize("env, status", [
     ({"FEDISCOPE_PSEUDONYM_KEY": "changeme"}, FAIL),
+    ({"FEDISCOPE_PSEUDONYM_KEY": "Secret"}, FAIL),
+    ({"FEDISCOPE_PSEUDONYM_KEY": "demo"}, FAIL),
     ({"FEDISCOPE_PSEUDONYM_KEY": "Tz8#kq1"}, WARN),
+    ({"FEDISCOPE_PSEUDONYM_KEY": "x7Gq2-Lp0sW9e"}, WARN),  # 13 characters: shorter than 16
+    ({"FEDISCOPE_PSEUDONYM_KEY": "a" * 40}, WARN),
     ({"FEDISCOPE_PSEUDONYM_KEY": STRONG_KEY}, OK),
     ({}, FAIL),
     ({"FEDISCOPE_PRIVACY": "off"}, WARN),
@@ -315,7 +309,7 @@ def test_pseudonym_key(clean_env: Path, env: dict[str, str], status: str) -> Non
 
 
 @pytest.mark.parametrize("keys, status", [
-    ("", WARN), (STRONG_API_KEY, OK), (f"{STRONG_API_KEY},abc123:ro", WARN), (f"{STRONG_API_KEY},secret", FAIL),
+    ("", WARN), (STRONG_API_KEY, OK), (f"{STRONG_API_KEY},Qx7vB2:ro", WARN), (f"{STRONG_API_KEY},secret", FAIL),
 ])
 def test_api_key(clean_env: Path, keys: str, status: str) -> None:
     env = _env(clean_env, FEDISCOPE_API_KEY=keys)
