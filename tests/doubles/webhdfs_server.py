@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -544,12 +543,3 @@ def webhdfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHDFS
     with double:
         yield double
 
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass (for tests with threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
