@@ -114,3 +114,13 @@ def test_unreachable_server_is_one_clear_line() -> None:
                             env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
     assert result.returncode == 1
     assert result.stderr.startswith("bootstrap: error: cannot connect") and "topsecret" not in result.stderr
+
+
+def test_store_tests_grant_what_the_bootstrap_grants() -> None:
+    """The store tests run as a user with the writer's privileges; keep the two lists the same."""
+    from doubles.mariadb import WRITER_PRIVILEGES
+
+    sql = (INFRA / "bootstrap.sql").read_text()
+    granted = next(s for s in bootstrap_module.statements(sql) if "TO ''fediscope''@" in s and "GRANT" in s)
+    privileges = granted.split("GRANT ", 1)[1].split(" ON ", 1)[0]
+    assert {p.strip() for p in privileges.split(",")} == {p.strip() for p in WRITER_PRIVILEGES.split(",")}
