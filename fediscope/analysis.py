@@ -264,6 +264,17 @@ def activity(store: MetricStore, n: int = 10) -> AnalysisResult:
                    rows, summary)
 
 
+def activity_by_weekday(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """Toots by weekday (ISO: Monday first, UTC)."""
+    weekdays = [0] * 7
+    for cell in store.all(metric("activity_by_hour")):
+        weekdays[(int(cell["weekday"]) - 1) % 7] += cell.get("toots") or 0
+    total = sum(weekdays)
+    rows = [{"weekday": WEEKDAYS[d], "toots": weekdays[d], "share": _share(weekdays[d], total)} for d in range(7)]
+    return _result("activity_by_weekday", "Activity by weekday (UTC)", "activity_by_hour",
+                   ["weekday", "toots", "share"], rows, {"toots": total})
+
+
 def instance_activity(store: MetricStore, n: int = 10) -> AnalysisResult:
     """The latest weeks each instance reported (statuses, logins, registrations)."""
     rows = store.all(metric("instance_activity_weekly"))
@@ -292,6 +303,7 @@ ANALYSES: tuple[tuple[Analysis, str], ...] = (
     (content_features, "content_features"),
     (mentions, "top_mentioned_accounts"),
     (activity, "activity_by_hour"),
+    (activity_by_weekday, "activity_by_hour"),
     (bots_share, "bot_share"),
     (instance_activity, "instance_activity_weekly"),
 )

@@ -162,6 +162,10 @@ def test_activity_by_hour_and_weekday(metric_store):
     assert result.summary["peak_hour"] == 22
     assert result.summary["peak_weekday"] == "Wednesday"
     assert result.summary["weekdays"]["Sunday"] == 2
+    by_weekday = analysis.activity_by_weekday(metric_store)
+    assert [(r["weekday"], r["toots"]) for r in by_weekday.rows] == [
+        ("Monday", 4), ("Tuesday", 0), ("Wednesday", 7), ("Thursday", 0), ("Friday", 0), ("Saturday", 0),
+        ("Sunday", 2)]
 
 
 def test_bots_share_puts_all_instances_first(metric_store):

@@ -53,7 +53,7 @@ def test_text_report_prints_every_analysis_and_writes_the_charts(capsys, loaded_
     for title in ("== Top accounts by followers ==", "== Engagement distribution", "== Sign-ups over time",
                   "== Hashtags per day ==", "== Trending hashtags", "== Languages ==", "== Top toots",
                   "== Engagement of toots with and without media ==", "== Most-mentioned accounts ==",
-                  "== Activity by hour", "== Share of bots =="):
+                  "== Activity by hour", "== Activity by weekday", "== Share of bots =="):
         assert title in out
     store = open_store(loaded_store)
     leader = store.top(analysis.metric("top_accounts_by_followers"), 1)[0]
