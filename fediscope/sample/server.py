@@ -139,6 +139,9 @@ class Routes:
         acct = query.get("acct", "")
         if not acct:
             return error(400, "Missing acct parameter")
+        served_as = "@" + base_url.split("://", 1)[1].lower()
+        if acct.lower().endswith(served_as):  # user@127.0.0.1:8765 is local too: the address it is reached at
+            acct = acct[: -len(served_as)]
         account = self.instance.lookup(acct)
         return json_reply(account.entity) if account else error(404, NOT_FOUND)
 
@@ -187,6 +190,9 @@ def _offset(query: dict[str, str]) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm holds the body back until
+    # the client's delayed ACK (40 ms) on every small keep-alive response
+    disable_nagle_algorithm = True
     server_version = "Mastodon"
     sys_version = ""
     server: SampleHTTPServer

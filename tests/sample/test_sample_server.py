@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from mastodon import Mastodon
 
 from fediscope.sample import shapes
@@ -107,6 +111,10 @@ def test_account_lookup_and_statuses(sample_server: SampleServer, http_get: Get)
     looked_up = http_get(f"{sample_server.url}/api/v1/accounts/lookup?acct={acct}")
     assert looked_up.status == 200 and looked_up.json()["id"] == info.id
     assert http_get(f"{sample_server.url}/api/v1/accounts/{info.id}").json()["acct"] == acct
+    local = next(a for a in instance.accounts.values() if a.domain == instance.home)
+    for alias in (f"@{local.entity['username']}", f"{local.entity['username']}@{instance.home}",
+                  f"{local.entity['username']}@{sample_server.url.split('//')[1]}"):
+        assert http_get(f"{sample_server.url}/api/v1/accounts/lookup?acct={alias}").json()["id"] == local.id
     ids, pages = walk(http_get, f"{sample_server.url}/api/v1/accounts/{info.id}/statuses?limit=7")
     own = [s for s in instance.statuses.values() if s["account"]["id"] == info.id]
     assert sorted(ids) == sorted(s["id"] for s in own) and pages >= 2
@@ -186,9 +194,6 @@ def test_grow_adds_newer_statuses_seen_with_min_id(http_get: Get) -> None:
 
 
 def test_read_only(sample_server: SampleServer) -> None:
-    import urllib.error
-    import urllib.request
-
     request = urllib.request.Request(f"{sample_server.url}/api/v1/statuses", data=b"status=hi", method="POST")
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)
@@ -224,3 +229,22 @@ def test_mastodon_py_other_endpoints(sample_server: SampleServer) -> None:
     first = api.timeline_public(limit=3)
     second = api.fetch_next(first)
     assert [s.id for s in api.fetch_previous(second)] == [s.id for s in first]  # min_id: the page just above
+
+
+def test_small_keep_alive_responses_do_not_stall(sample_server: SampleServer) -> None:
+    with requests.Session() as session:
+        session.get(f"{sample_server.url}/api/v1/instance/peers", timeout=5)
+        started = time.monotonic()
+        for _ in range(20):
+            assert session.get(f"{sample_server.url}/api/v1/instance/peers", timeout=5).status_code == 200
+        # a Nagle/delayed-ACK stall costs ~40 ms per response: 20 of them would take ~0.8 s
+        assert time.monotonic() - started < 0.6
+
+
+def test_grow_mode_adds_statuses_in_the_background() -> None:
+    with SampleServer(SampleInstance.generate(50, seed=3), grow_per_minute=1200) as server:
+        before = len(server.instance.statuses)
+        deadline = time.monotonic() + 5
+        while len(server.instance.statuses) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(server.instance.statuses) >= before + 3
