@@ -31,7 +31,6 @@ A client holds mutable state (the rate-limit window) and is not thread-safe: use
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import logging
@@ -40,7 +39,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -49,6 +47,7 @@ from mastodon.errors import MastodonNetworkError, MastodonRatelimitError
 
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
 from fediscope.errors import UpstreamError
+from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +98,6 @@ class MalformedResponse(UpstreamError):
 
 
 @dataclass
-class RateLimitState:
-    """The last rate-limit window the instance told us about (times are local epoch seconds)."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: float | None = None
-
-
-@dataclass
 class RawResponse:
     """One upstream answer as it came: status, headers and the body bytes."""
 
@@ -139,56 +129,6 @@ class RawResponse:
             if "rel" in link and "url" in link:
                 out[link["rel"]] = link["url"]
         return out
-
-
-def parse_reset(value: str | None, now: float | None = None, server_date: str | None = None) -> float | None:
-    """``X-RateLimit-Reset`` → local epoch seconds. Accepts ISO 8601 (Mastodon) and epoch seconds (others).
-
-    When the server's ``Date`` header shows its clock is more than 2 seconds off ours, the reset time is
-    shifted by that skew (the header has one-second precision, so smaller differences are noise).
-    """
-    if not value:
-        return None
-    now = time.time() if now is None else now
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        number = None
-    if number is not None:
-        reset = number if number > 1e9 else now + number  # small numbers: seconds from now
-    else:
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            log.warning("ignoring unparseable X-RateLimit-Reset header %r", text[:60])
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        reset = parsed.timestamp()
-    if server_date:
-        try:
-            server_now = email.utils.parsedate_to_datetime(server_date).timestamp()
-        except (TypeError, ValueError):
-            server_now = None
-        if server_now is not None and abs(now - server_now) > 2:
-            reset += now - server_now
-    return reset
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After``: delay seconds or an HTTP date → seconds to wait."""
-    if not value:
-        return None
-    now = time.time() if now is None else now
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
 
 
 _F = TypeVar("_F", bound=Callable[..., RawResponse])

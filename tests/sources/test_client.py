@@ -14,9 +14,8 @@ from fediscope.sources.client import (
     UpstreamNotFound,
     UpstreamRejected,
     UpstreamUnavailable,
-    parse_reset,
-    parse_retry_after,
 )
+from fediscope.sources.ratelimit import parse_reset, parse_retry_after
 
 
 def client_for(server, **options) -> MastodonClient:
