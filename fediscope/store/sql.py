@@ -33,6 +33,7 @@ from sqlalchemy import (
     and_,
     delete,
     func,
+    inspect,
     select,
     text,
     tuple_,
@@ -140,7 +141,10 @@ class SQLStore(BaseStore):
         table = self.table(plan.schema)
         preparer = self._engine.dialect.identifier_preparer
         with self._errors(f"alter table {table.name}"), self._engine.begin() as conn:
+            present = {c["name"] for c in inspect(conn).get_columns(table.name)}
             for name in plan.added:
+                if name in present:  # added by a write that stopped before updating the catalog
+                    continue
                 spec = table.c[name].type.compile(dialect=self._engine.dialect)
                 conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
                                   f"ADD COLUMN {preparer.quote(name)} {spec}"))

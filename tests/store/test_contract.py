@@ -255,3 +255,12 @@ def test_many_rows_in_batches(metric_store):
     assert len(metric_store.all(ACCOUNTS)) == 2500
     assert metric_store.write(ACCOUNTS, rows[:1000]) == 1000
     assert metric_store.stored_metrics() == {"accounts": 1000}
+
+
+def test_a_write_interrupted_before_the_catalog_update_is_repaired_by_the_next(metric_store):
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 1}])
+    stale_schema = metric_store._load_schema("accounts")
+    metric_store.write(ACCOUNTS, [{"account": "b", "followers": 2, "added": "x"}], replace=False)
+    metric_store._save_schema(stale_schema, ACCOUNTS.question, 1)  # as if the run stopped before its last step
+    metric_store.write(ACCOUNTS, [{"account": "c", "followers": 3, "added": "y"}], replace=False)
+    assert [(r["account"], r["added"]) for r in metric_store.all(ACCOUNTS)] == [("a", None), ("b", "x"), ("c", "y")]
