@@ -109,3 +109,12 @@ def test_store_from_settings_applies_the_hbase_table_prefix(hbase_double):
     assert store.prefix == "envprefix"
     sqlite_settings = load_settings(env={}, store="sqlite:///:memory:")
     assert store_from_settings(sqlite_settings).stored_metrics() == {}
+
+
+def test_the_mariadb_fixture_names_the_missing_package(monkeypatch, tmp_path):
+    from doubles import mariadb
+
+    monkeypatch.setattr(mariadb, "_binary", lambda *names: None)
+    server = mariadb.MariaDBServer(tmp_path)
+    assert not server.available
+    assert "mariadb-server" in mariadb.MISSING and "SKIPPED" in mariadb.MISSING
