@@ -265,6 +265,16 @@ class MastodonClient:
         options.update(overrides)
         return cls(instance, **options)
 
+    def close(self) -> None:
+        """Close the HTTP connections kept alive for this instance."""
+        self.api.session.close()
+
+    def __enter__(self) -> MastodonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- the one request path -------------------------------------------------------------------------------
     def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> RawResponse:
         """GET ``endpoint`` (``/api/v1/...``) and return the raw answer (2xx only).

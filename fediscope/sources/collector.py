@@ -148,6 +148,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     stats: Counter[str] = Counter()
     for client in clients.values():
         stats.update(client.stats)
+        client.close()
     summary = CollectSummary(results, seconds=time.monotonic() - started,
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
