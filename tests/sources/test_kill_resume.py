@@ -103,6 +103,7 @@ def _collect_process(server: MastodonDouble, lake_dir: Path, cwd: Path) -> subpr
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # five collector processes: ~1.5 s on an idle machine, more under load
 def test_sigkill_mid_run_and_resume(tmp_path, lake) -> None:
     lake_dir = lake.root
     with MastodonDouble(statuses=300, delay=0.01) as server:
