@@ -235,3 +235,21 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
     assert load_checkpoint(env.lake, "localhost:3000", "account:admin").newest_id == "117020583258292382"
     assert not env.lake.exists(bad) and env.lake.exists(other)
     assert not [p for p in env.lake_dir.rglob("*") if "mastodonpy_test_2" in p.name.lower()]
+
+
+def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
+    """Clear names in the lake: the account's records still go; the audit log gets a hash, never the name."""
+    settings = env.settings.replace(privacy=False, pseudonym_key=None)
+    land_recordings(env.lake, policy_from_settings(settings))
+    owned = [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
+    ids = {s["account"]["id"] for s in owned}
+    assert owned and ids
+
+    report = erase_account(settings, SUBJECT, metrics={})
+
+    assert report.raw["records_removed"] >= len(owned) and report.warnings
+    assert report.account_key.startswith("sha256:") and not report.newly_suppressed
+    assert not [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
+    assert not files_holding([env.lake_dir / "raw"], ids)
+    audit = (env.lake_dir / AUDIT_PATH).read_text()
+    assert report.account_key in audit and "mastodonpy_test_2" not in audit
