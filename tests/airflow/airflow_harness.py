@@ -37,6 +37,10 @@ class AirflowEnv:
                timeout: float = 120) -> subprocess.CompletedProcess:
         return self._run([sys.executable, "-c", code], extra_env, timeout)
 
+    def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The ``airflow`` command line (``airflow.__main__`` of this interpreter)."""
+        return self._run([sys.executable, "-m", "airflow", *args], None, timeout)
+
     def run(self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 150) -> dict[str, Any]:
         """``dag_runner.py`` with ``args``; its JSON result (the test fails with the output when there is none)."""
         proc = self._run([sys.executable, str(RUNNER), *args], extra_env, timeout)
@@ -51,3 +55,21 @@ class AirflowEnv:
 
 def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FEDISCOPE_", "_AIRFLOW"))}
+
+
+def create_airflow_env(home: Path) -> AirflowEnv:
+    """An AIRFLOW_HOME in ``home`` with the repository's DAG folder and a migrated SQLite metadata DB."""
+    env = clean_environment() | {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    airflow_env = AirflowEnv(home, env)
+    proc = airflow_env.airflow("db", "migrate", timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return airflow_env

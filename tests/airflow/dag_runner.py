@@ -3,6 +3,7 @@
 ``python dag_runner.py check`` — parse the DAG folder with a DagBag: import errors, tags, retries per task.
 ``python dag_runner.py test DAG_ID [--logical-date ISO] [--no-retries]`` — one ``dag.test()`` run: the run's
 state and data interval, and each task instance's state, map index and return value (XCom).
+``python dag_runner.py runs DAG_ID`` — the DAG runs in the metadata DB: run id, type, state, data interval.
 
 Airflow configures logging and global state on import, so the tests run it out of the pytest process.
 """
@@ -77,10 +78,22 @@ def test(dag_id: str, logical_date: str | None, no_retries: bool) -> None:
            "data_interval": [run.data_interval_start, run.data_interval_end], "tasks": tasks})
 
 
+def runs(dag_id: str) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    session = Session()
+    rows = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.logical_date))
+    _emit({"runs": [{"run_id": r.run_id, "run_type": str(r.run_type), "state": str(r.state),
+                     "data_interval": [r.data_interval_start, r.data_interval_end]} for r in rows]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check")
+    sub.add_parser("runs").add_argument("dag_id")
     run = sub.add_parser("test")
     run.add_argument("dag_id")
     run.add_argument("--logical-date")
@@ -88,6 +101,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "check":
         check()
+    elif args.command == "runs":
+        runs(args.dag_id)
     else:
         test(args.dag_id, args.logical_date, args.no_retries)
 
