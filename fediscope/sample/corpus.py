@@ -131,7 +131,7 @@ class CorpusGenerator:
         self._last_id = 0
         self._pool: list[tuple[dict[str, Any], AccountInfo]] = []
         self._pool_next = 0
-        self._last_by_author: dict[str, dict[str, Any]] = {}
+        self._last_by_author: dict[str, str] = {}  # account id → id of its latest status (for threads)
         self._counter = 0
         self._started = False
 
@@ -177,7 +177,11 @@ class CorpusGenerator:
         parent = None
         if self._pool and author.kind != "bot" and roll < reblog_p + 0.16:
             own = self._last_by_author.get(author.id)
-            parent = (own, author) if own is not None and rng.random() < 0.25 else self._pick_popular()
+            if own is not None and rng.random() < 0.25:
+                parent = (own, author.entity)
+            else:
+                popular = self._pick_popular()[0]
+                parent = (popular["id"], popular["account"])
         status = self._original(sid, ms, author, parent)
         self._remember(status, author)
         return status
@@ -188,7 +192,7 @@ class CorpusGenerator:
         else:
             self._pool[self._pool_next] = (status, author)
             self._pool_next = (self._pool_next + 1) % _POOL_SIZE
-        self._last_by_author[author.id] = status
+        self._last_by_author[author.id] = status["id"]
 
     def _reblog(self, sid: int, ms: int, author: AccountInfo) -> dict[str, Any]:
         original, _ = self._pick_popular()
@@ -206,7 +210,8 @@ class CorpusGenerator:
         }
 
     def _original(self, sid: int, ms: int, author: AccountInfo,
-                  parent: tuple[dict[str, Any], AccountInfo] | None) -> dict[str, Any]:
+                  parent: tuple[str, dict[str, Any]] | None) -> dict[str, Any]:
+        """An original status or, with ``parent`` (its id and its author's account), a reply."""
         rng = self._rng
         random = rng.random
         expo = rng.expovariate
@@ -215,8 +220,8 @@ class CorpusGenerator:
         language = author.language if random() < 0.85 else _LANGS[bisect(_LANG_CUM, random() * _LANG_CUM[-1])]
         phrases = _PHRASES[language]
         mentioned: list[dict[str, Any]] = []
-        if parent is not None and parent[0]["account"] is not acc:
-            mentioned.append(parent[0]["account"])
+        if parent is not None and parent[1] is not acc:
+            mentioned.append(parent[1])
         if random() < 0.1:
             other = self.accounts[bisect(self._mention_cum, random() * self._mention_cum[-1])].entity
             if other is not acc and all(other is not m for m in mentioned):
@@ -270,8 +275,8 @@ class CorpusGenerator:
         public = (parent is None or random() < 0.7) and random() < 0.88
         return {
             "id": str(sid), "created_at": self._iso(ms),
-            "in_reply_to_id": parent[0]["id"] if parent else None,
-            "in_reply_to_account_id": parent[0]["account"]["id"] if parent else None,
+            "in_reply_to_id": parent[0] if parent else None,
+            "in_reply_to_account_id": parent[1]["id"] if parent else None,
             "sensitive": sensitive,
             "spoiler_text": _CW[int(random() * len(_CW))] if sensitive and random() < 0.7 else "",
             "visibility": "public" if public else "unlisted",

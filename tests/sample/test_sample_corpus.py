@@ -211,3 +211,18 @@ def test_a_sizeable_share_reaches_the_public_timeline(corpus: Corpus) -> None:
 def test_bad_arguments_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         generate_corpus(**bad)
+
+
+
+def test_streaming_keeps_a_bounded_number_of_statuses_alive() -> None:
+    """Millions of statuses stream in constant memory: only the recent pool (for boosts and replies) stays."""
+    import gc
+
+    from fediscope.sample.corpus import _POOL_SIZE, QUOTE_APPROVAL, CorpusGenerator
+
+    generator = CorpusGenerator(15_000, seed=2, n_accounts=4000)
+    for _ in generator.statuses():
+        pass
+    gc.collect()
+    alive = sum(1 for o in gc.get_objects() if isinstance(o, dict) and o.get("quote_approval") is QUOTE_APPROVAL)
+    assert alive <= _POOL_SIZE + 10
