@@ -46,7 +46,8 @@ def check() -> None:
             "tasks": {t.task_id: {"retries": t.retries, "backoff": t.retry_exponential_backoff,
                                   "on_failure_callback": bool(t.on_failure_callback)} for t in dag.tasks},
         }
-    _emit({"import_errors": bag.import_errors, "dags": dags, "seconds": time.monotonic() - started})
+    _emit({"import_errors": bag.import_errors, "warnings": {k: list(v) for k, v in bag.captured_warnings.items()},
+           "dags": dags, "seconds": time.monotonic() - started})
 
 
 def test(dag_id: str, logical_date: str | None, no_retries: bool) -> None:

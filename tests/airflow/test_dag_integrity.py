@@ -26,6 +26,7 @@ def bag(airflow_env: AirflowEnv) -> dict:
 
 def test_dag_folder_has_exactly_the_three_dags_and_no_import_errors(bag: dict) -> None:
     assert bag["import_errors"] == {}
+    assert bag["warnings"] == {}, "deprecation or other warnings while parsing the DAG files"
     assert set(bag["dags"]) == EXPECTED
     assert not (DAGS.parent / "__init__.py").exists(), "airflow/__init__.py would shadow the real airflow package"
 
