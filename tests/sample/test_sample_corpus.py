@@ -220,9 +220,10 @@ def test_streaming_keeps_a_bounded_number_of_statuses_alive() -> None:
 
     from fediscope.sample.corpus import _POOL_SIZE, QUOTE_APPROVAL, CorpusGenerator
 
-    generator = CorpusGenerator(15_000, seed=2, n_accounts=4000)
+    generator = CorpusGenerator(15_000, seed=2, n_accounts=4000, end=datetime(2031, 1, 1, tzinfo=UTC))
     for _ in generator.statuses():
         pass
     gc.collect()
-    alive = sum(1 for o in gc.get_objects() if isinstance(o, dict) and o.get("quote_approval") is QUOTE_APPROVAL)
+    alive = sum(1 for o in gc.get_objects() if isinstance(o, dict) and o.get("quote_approval") is QUOTE_APPROVAL
+                and o["created_at"].startswith("2030-"))  # only this generator's (other tests keep corpora)
     assert alive <= _POOL_SIZE + 10
