@@ -19,9 +19,11 @@ the reblogged status): treat them as read-only.
 
 from __future__ import annotations
 
+import gc
 import math
 from bisect import bisect
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -61,6 +63,19 @@ _PHRASES = {lang: phrases for lang, (_, phrases) in vocab.LANGUAGES.items()}
 _UNICODE, _CUSTOM, _LINKS = vocab.UNICODE_EMOJIS, vocab.CUSTOM_EMOJIS, vocab.LINK_TARGETS
 _APPS = [app for app, _ in vocab.APPLICATIONS]
 _APP_CUM = _cumulative([w for _, w in vocab.APPLICATIONS])
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while generating: corpus records hold no reference cycles, and
+    collections triggered by millions of new dicts would otherwise cost a third of the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def on_public_timeline(status: dict[str, Any]) -> bool:
@@ -317,7 +332,8 @@ def generate_corpus(n_statuses: int, seed: int = 0, instances: Sequence[str] = D
                     window: timedelta = DEFAULT_WINDOW, home: str | None = None) -> Corpus:
     """The whole corpus in memory: accounts and statuses (sorted by id, oldest first)."""
     generator = CorpusGenerator(n_statuses, seed, instances, n_accounts, end, window, home)
-    statuses = list(generator.statuses())
+    with bulk_allocation():
+        statuses = list(generator.statuses())
     return Corpus(accounts=generator.account_entities(), statuses=statuses, instances=generator.instances,
                   home=generator.home, start=generator.start, end=generator.end, seed=seed,
                   domains={a.id: a.domain for a in generator.accounts})

@@ -19,7 +19,13 @@ from typing import Any
 
 from fediscope.sample.accounts import AccountInfo
 from fediscope.sample.clock import snowflake_ms
-from fediscope.sample.corpus import DEFAULT_INSTANCES, DEFAULT_WINDOW, CorpusGenerator, on_public_timeline
+from fediscope.sample.corpus import (
+    DEFAULT_INSTANCES,
+    DEFAULT_WINDOW,
+    CorpusGenerator,
+    bulk_allocation,
+    on_public_timeline,
+)
 from fediscope.sample.paging import PageRequest, select
 from fediscope.sample.shapes import template
 
@@ -50,8 +56,9 @@ class SampleInstance:
         self._by_acct = {self._canonical_acct(a): a for a in generator.accounts}
         self.peers = sorted({d for d in generator.instances if d != self.home}
                             | {f"peer{i}.example" for i in range(extra_peers)})
-        for status in generator.statuses():
-            self._index(status)
+        with bulk_allocation():
+            for status in generator.statuses():
+                self._index(status)
 
     @classmethod
     def generate(cls, n_statuses: int, seed: int = 0, instances: Sequence[str] = DEFAULT_INSTANCES,

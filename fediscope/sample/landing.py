@@ -9,13 +9,11 @@ the corpus' own dates. Benchmarks and tests that need volume use it; the demo us
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import heapq
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +29,7 @@ from fediscope.sample.corpus import (
     DEFAULT_WINDOW,
     QUOTE_APPROVAL,
     CorpusGenerator,
+    bulk_allocation,
     on_public_timeline,
 )
 
@@ -52,19 +51,6 @@ class LandingSummary:
     def as_dict(self) -> dict[str, Any]:
         return {"statuses": self.statuses, "accounts": self.accounts, "skipped_by_policy": self.skipped_by_policy,
                 "batches": self.batches, "files": len(self.files), "seconds": round(self.seconds, 3)}
-
-
-@contextmanager
-def bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while generating: corpus records hold no reference cycles, and
-    collections triggered by millions of new dicts would otherwise cost a third of the time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 #: Keys whose values are the same in every generated status (encoded once, appended as a constant tail).
