@@ -12,6 +12,7 @@ report order, skipping those whose metric is not in the store.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import Any
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import StoreError
 from fediscope.store.port import MetricStore, Row
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MEDIA_ORDER = ("none", "any", "image", "video", "gifv", "audio")
@@ -314,6 +317,7 @@ class AnalysisRun:
     results: list[AnalysisResult]
     stored: dict[str, int]
     missing: list[str]
+    failed: dict[str, str] = field(default_factory=dict)  # analysis → why (a metric changed its columns)
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
@@ -328,13 +332,20 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     if not any(stored.values()):
         raise StoreError(f"the metrics in {shown_url(store.url)} have no rows: the lake held no data when "
                          "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
-    results, missing = [], []
+    run = AnalysisRun(results=[], stored=stored, missing=[])
     for analysis, metric_name in ANALYSES:
-        if metric_name in stored:
-            results.append(analysis(store, n))
-        elif metric_name not in missing:
-            missing.append(metric_name)
-    return AnalysisRun(results=results, stored=stored, missing=missing)
+        if metric_name not in stored:
+            if metric_name not in run.missing:
+                run.missing.append(metric_name)
+            continue
+        try:
+            run.results.append(analysis(store, n))
+        except (KeyError, TypeError, ValueError) as exc:  # rows without the columns the analysis reads
+            reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
+            run.failed[analysis.__name__] = (f"metric {metric_name}: {reason}; its SQL and fediscope/analysis.py "
+                                             "disagree (re-run `fediscope process` after updating fediscope)")
+            log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
+    return run
 
 
 def shown_url(url: str) -> str:

@@ -97,6 +97,8 @@ class Report:
         head = (f"fediscope report · store {self.store_url} · {len(self.run.stored)} metrics, "
                 f"{total:,} rows")
         blocks = [head, *(self.section(r) for r in self.run.results)]
+        for name, reason in self.run.failed.items():
+            blocks.append(f"Could not compute {name}: {reason}")
         if self.run.missing:
             blocks.append("Not in the store (run `fediscope process` to compute them): "
                           + ", ".join(self.run.missing))
@@ -106,6 +108,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"store": self.store_url, "metrics": self.run.stored, "missing": self.run.missing,
+                "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts]}
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import pytest
 
 from fediscope import analysis
 from fediscope.cli import main
+from fediscope.engine.metrics import parse_metric
 from fediscope.report import format_value, text_table
 from fediscope.store.port import open_store
 
@@ -159,3 +161,17 @@ def test_format_value():
 def test_text_table_aligns_numbers_right_and_text_left():
     table = text_table(["tag", "toots"], [{"tag": "python", "toots": 5}, {"tag": "c", "toots": 1234}])
     assert table.splitlines() == ["tag     toots", "------  -----", "python      5", "c       1,234"]
+
+
+def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_env, monkeypatch):
+    # the CLI's stderr log handler is bound to the stream of the first test that configured logging
+    monkeypatch.setattr(logging.getLogger("fediscope.analysis"), "disabled", True)
+    store = open_store(f"sqlite:///{cli_env / 'm.db'}")
+    store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])
+    renamed = parse_metric("signups_by_month", "-- question: q\n-- key: instance, period\nSELECT 1")
+    store.write(renamed, [{"instance": "x", "period": "2024-01", "accounts": 1}])
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'm.db'}", "--no-charts")
+    assert code == 1
+    assert "== Languages ==" in out
+    assert "Could not compute signups_over_time: metric signups_by_month: column 'month' missing" in out
+    assert "Traceback" not in err and "1 analyses could not be computed" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -48,3 +49,6 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
         emit_json(result.to_dict())
     else:
         click.echo(result.text(), nl=False)
+    if result.run.failed:
+        click.echo(f"fediscope: error: {len(result.run.failed)} analyses could not be computed (see above)", err=True)
+        sys.exit(1)
