@@ -30,6 +30,12 @@ def test_write_jsonl_to_an_open_file_is_byte_identical_per_seed() -> None:
     assert first.getvalue() == second.getvalue() and first.getvalue().count("\n") == 300
 
 
+def test_encoder_is_byte_identical_to_json_dumps(corpus) -> None:  # noqa: ANN001 (fixture)
+    encode = StatusEncoder()
+    for status in corpus.statuses:
+        assert encode(status) == json.dumps(status, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_encoder_falls_back_for_foreign_statuses() -> None:
     status = generate_corpus(5, seed=1).statuses[0]
     foreign = json.loads(json.dumps(status))  # same data, not the generator's shared objects
