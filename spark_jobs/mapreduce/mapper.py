@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Hadoop streaming mapper (job 1 of 2): raw lake records → one line per status version and account snapshot.
+
+Standard library only, so it runs on any Hadoop node with ``python3``. Input: raw lake JSON Lines (one
+``{"meta": …, "data": …}`` envelope per line) of the ``statuses``, ``accounts`` and ``directory`` entities, plain
+or already decompressed (Hadoop's ``TextInputFormat`` decompresses ``.jsonl.gz`` by itself). Output: the
+intermediate lines ``reducer.py`` reads, one record per line, fields separated by tabs::
+
+    S  <part>  <uri>          <version fields>   one version of a status (a record, or the original inside a reblog)
+    A  <part>  <account_key>  <snapshot fields>  one snapshot of an account (accounts/directory entry, or an author)
+
+``<part>`` is the partition field (a hash bucket of the key): the documented ``hadoop jar`` command partitions
+on the first two fields and sorts on the first three, so every version of one status meets in one reducer call.
+The fields are those the curation SQL (``fediscope/engine/curate_sql.py``) derives, computed the same way — the
+same account-key rule, the same link and emoji patterns, the same "latest version wins" ordering inputs — so the
+reducer can pick the version the SQL picks. See ``README.md`` next to this file for the whole chain.
+
+Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it; otherwise
+(``cat files | mapper.py``) the record's shape does — a status has ``account``/``content``/``reblog``/``deleted``,
+an account has ``acct``/``username``. Lines that are not JSON envelopes are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import zlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, TextIO
+
+NULL = "\\N"
+#: Partition buckets of job 1 and of job 2's per-key lines (top-N lines use the single bucket ``0``).
+BUCKETS = 1009
+#: An opening ``<a …>`` tag, as RE2 reads ``<a\s[^>]*>`` (``\s`` is [\t\n\f\r ] there, not Unicode spaces).
+ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
+#: Unicode pictographs counted as emojis (the curation SQL's ``EMOJI_RE``); skin tones etc. are not counted.
+EMOJI_RE = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+_TAG_RE = re.compile(r"<[^>]*>")
+_ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
+_HOME_RE = re.compile(r"@([^@]+)\Z")
+_TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+                    r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?| [Uu][Tt][Cc])?\s*)?\Z")
+UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_STATUS_ENTITIES = ("statuses",)
+_ACCOUNT_ENTITIES = ("accounts", "directory")
+
+
+def escape(text: str) -> str:
+    """A string as one tab-free field (backslash escapes); ``None`` is ``\\N``, as in Hive and MySQL dumps."""
+    if text is None:
+        return NULL
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def bucket(key: str) -> str:
+    return str(zlib.crc32(key.encode("utf-8", "surrogatepass")) % BUCKETS)
+
+
+def as_text(value: Any) -> str | None:
+    """A JSON value read as VARCHAR (numbers as their text), like DuckDB's ``read_json`` with a string column."""
+    if value is None or isinstance(value, (dict, list)):  # noqa: UP038
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def as_int(value: Any) -> int | None:
+    """A JSON value read as BIGINT (NULL when it is not a number)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def micros(value: Any) -> int | None:
+    """An ISO timestamp (any offset, or none = UTC) → microseconds since the epoch in UTC; None if unparseable.
+
+    Mirrors ``TRY_CAST(TRY_CAST(x AS TIMESTAMPTZ) AS TIMESTAMP)`` in a UTC session for the ISO forms (``Z``,
+    ``±hh[:mm[:ss]]``, `` UTC``; not IANA zone names): fractions beyond microseconds are truncated, a date alone
+    is midnight, ``24:00:00`` the next midnight.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _TS_RE.match(value)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    next_day = hour == "24" and int(minute) == int(second or 0) == 0 and not (fraction or "0").strip("0")
+    try:
+        moment = datetime(int(year), int(month), int(day), 0 if next_day else int(hour or 0), int(minute or 0),
+                          int(second or 0), int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC)
+    except ValueError:
+        return None
+    if next_day:  # 24:00:00 is the end of the day, i.e. the next midnight
+        moment += timedelta(days=1)
+    if offset and offset[0] in "+-":
+        digits = offset[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0), seconds=int(digits[4:6] or 0))
+        moment = moment.replace(tzinfo=timezone(delta if offset[0] == "+" else -delta))
+    diff = moment - _EPOCH
+    return (diff.days * 86400 + diff.seconds) * 1_000_000 + diff.microseconds
+
+
+def utc_day(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def account_key(account: dict[str, Any], instance: str | None) -> str | None:
+    """The curated account key: the pseudonymous ``acct`` when the policy set ``domain``, else ``user@domain``."""
+    acct = as_text(account.get("acct"))
+    if acct is None:
+        acct = as_text(account.get("username"))
+    if as_text(account.get("domain")) is not None:
+        return acct
+    if acct is None:
+        return None
+    if "@" in acct:
+        return acct.lower()
+    return None if instance is None else (acct + "@" + instance).lower()
+
+
+def home_instance(account: dict[str, Any], instance: str | None) -> str | None:
+    domain = as_text(account.get("domain"))
+    if domain is not None:
+        return domain
+    acct = as_text(account.get("acct"))
+    if acct is None:
+        acct = as_text(account.get("username"))
+    if acct is not None and "@" in acct:
+        match = _HOME_RE.search(acct)
+        return match.group(1).lower() if match else ""
+    return _lower(instance)
+
+
+def _dicts(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def url_count(content: str) -> int:
+    return sum(1 for anchor in ANCHOR_RE.findall(content) if "mention" not in anchor)
+
+
+def content_length(content: str) -> int:
+    return len(_ENTITY_RE.sub("&", _TAG_RE.sub("", content)))
+
+
+def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None]:
+    keys: set[str | None] = set()
+    for mention in _dicts(status.get("mentions")):
+        if not isinstance(mention, dict) or as_text(mention.get("acct")) is None:
+            continue
+        acct = as_text(mention["acct"]) or ""
+        url = as_text(mention.get("url"))
+        if url is not None and url.startswith("acct:"):
+            keys.add(acct)
+        elif "@" in acct:
+            keys.add(acct.lower())
+        else:
+            keys.add(None if instance is None else (acct + "@" + instance).lower())
+    return keys
+
+
+def hashtags(status: dict[str, Any]) -> list[str]:
+    names = {as_text(t.get("name")) for t in _dicts(status.get("tags")) if isinstance(t, dict)}
+    return sorted({n.lower() for n in names if n is not None})
+
+
+def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool) -> str | None:
+    """The ``S`` line of one status version; None when it has no URI or no parseable ``created_at``.
+
+    ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own.
+    """
+    uri = as_text(status.get("uri"))
+    created = micros(as_text(status.get("created_at")))
+    if uri is None or created is None:
+        return None
+    instance = as_text(meta.get("instance"))
+    content = as_text(status.get("content")) or ""
+    account = status.get("account")
+    key = account_key(account, instance) if isinstance(account, dict) else None
+    if share:
+        replies = reblogs = favourites = 0
+    else:
+        replies, reblogs, favourites = (as_int(status.get(c)) or 0
+                                        for c in ("replies_count", "reblogs_count", "favourites_count"))
+    edited, fetched = micros(as_text(status.get("edited_at"))), micros(as_text(meta.get("fetched_at")))
+    fields = [
+        "S", bucket(uri), escape(uri),
+        "1" if as_bool(status.get("deleted")) else "0",
+        NULL if edited is None else str(edited),
+        NULL if fetched is None else str(fetched),
+        str(replies), str(reblogs), str(favourites),
+        str(content_length(content)),
+        escape(as_text(status.get("id"))),
+        escape(_lower(instance)),
+        "1" if share else "0",
+        escape(key),
+        utc_day(created),
+        str(url_count(content)),
+        str(len(_dicts(status.get("emojis")))),
+        str(len(EMOJI_RE.findall(content))),
+        str(len(_dicts(status.get("media_attachments")))),
+        escape(json.dumps(hashtags(status), ensure_ascii=False, separators=(",", ":"))),
+        str(len(mention_keys(status, instance))),
+    ]
+    return "\t".join(fields)
+
+
+def account_line(account: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    """The ``A`` line of one account snapshot; None when no account key can be derived."""
+    instance = as_text(meta.get("instance"))
+    key = account_key(account, instance)
+    if key is None:
+        return None
+    fetched, created = micros(as_text(meta.get("fetched_at"))), micros(as_text(account.get("created_at")))
+    bot = as_bool(account.get("bot"))
+    fields = [
+        "A", bucket(key), escape(key),
+        NULL if fetched is None else str(fetched),
+        *(NULL if v is None else str(v) for v in (as_int(account.get(c)) for c in
+                                                   ("statuses_count", "followers_count", "following_count"))),
+        NULL if created is None else str(created),
+        escape(home_instance(account, instance)),
+        NULL if bot is None else ("1" if bot else "0"),
+    ]
+    return "\t".join(fields)
+
+
+def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
+    if path_entity is not None:
+        return ("statuses" if path_entity in _STATUS_ENTITIES else
+                "accounts" if path_entity in _ACCOUNT_ENTITIES else None)
+    if any(k in data for k in ("account", "content", "reblog", "deleted")):
+        return "statuses"
+    if "acct" in data or "username" in data:
+        return "accounts"
+    return None
+
+
+def map_record(record: Any, path_entity: str | None = None) -> list[str]:
+    """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses)."""
+    if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
+        raise ValueError("not a lake envelope")
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    data = record["data"]
+    entity = entity_of(data, path_entity)
+    lines: list[str | None] = []
+    if entity == "statuses":
+        reblog = data.get("reblog")
+        reblog = reblog if isinstance(reblog, dict) else None
+        share = reblog is not None and as_text(reblog.get("uri")) is not None
+        lines.append(status_line(data, meta, share))
+        if share:
+            lines.append(status_line(reblog, meta, False))
+        for account in (data.get("account"), reblog.get("account") if reblog else None):
+            if isinstance(account, dict):
+                lines.append(account_line(account, meta))
+    elif entity == "accounts":
+        lines.append(account_line(data, meta))
+    return [line for line in lines if line is not None]
+
+
+def path_entity_from_env(env: dict[str, str]) -> str | None:
+    """The lake entity named by the input file's path under Hadoop (``…/raw/mastodon/<entity>/…``)."""
+    path = env.get("mapreduce_map_input_file") or env.get("map_input_file")
+    if not path:
+        return None
+    match = re.search(r"/mastodon/([a-z_]+)/", path)
+    return match.group(1) if match else ""
+
+
+def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> int:
+    path_entity = path_entity_from_env(env)
+    malformed = written = 0
+    write = stdout.write
+    for raw in stdin:
+        if not raw.strip():
+            continue
+        try:
+            lines = map_record(json.loads(raw), path_entity)
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            malformed += 1
+            continue
+        for line in lines:
+            write(line + "\n")
+        written += len(lines)
+    if "mapreduce_task_id" in env or "mapred_task_id" in env:
+        stderr.write(f"reporter:counter:fediscope,map_lines_out,{written}\n")
+        stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
+    elif malformed:
+        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes\n")
+    return 0
+
+
+def main() -> int:
+    with open(sys.stdin.fileno(), encoding="utf-8", errors="replace", newline="\n", closefd=False) as stdin, \
+            open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,
+                 buffering=1 << 16) as stdout:
+        return run(stdin, stdout, sys.stderr, dict(os.environ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Hadoop streaming reducer of both jobs of the chain: latest versions (job 1), then the metrics (job 2).
+
+Standard library only. Input lines are sorted so that lines with the same first three fields (``TAG``,
+``part``, ``key``) are adjacent; the ``TAG`` says which job a line belongs to, so one script serves both::
+
+    job 1 (after mapper.py)       S  <part> <uri>           versions of a status → the latest one wins
+                                  A  <part> <account_key>   snapshots of an account → the latest one wins
+    job 2 (mapper: cat)           E  <part> <account_key>   per-account toot totals (S) and the snapshot (A)
+                                  R  0      <rank key>      accounts in follower order (one partition: top-N)
+                                  H  <part> <day> <tag>     per (day, tag, author) toots and engagement
+                                  F  <part> <feature>       per-feature partial counts
+
+Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is
+a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
+counts, longer text, smaller status id, smaller fetching instance — the SQL's exact ORDER BY. Deleted
+statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
+toward its original (through the original's own ``reblogs_count``) and never twice. Partial sums are
+combined in memory (per reducer task) before they are written, so job 2 reads few lines.
+
+Job 2 writes the metric rows, one per line, tab-separated, ``\\N`` for NULL, ``true``/``false`` for booleans::
+
+    top_accounts_by_followers  ranking account_key instance followers_count following_count statuses_count bot
+    account_engagement  account_key instance followers_count toots favourites_total reblogs_total replies_total
+                        interactions_total favourites_mean reblogs_mean replies_mean interactions_per_toot
+                        engagement_rate
+    hashtags_daily      day tag toots accounts engagement_total engagement_mean
+    content_features    feature toots_with toots share items per_toot
+
+with the meaning of the same-named SQL metrics (``spark_jobs/sql/<metric>.sql``). ``ranking`` is global when
+job 2's ``R`` lines reach one reducer, which the documented partitioner guarantees (their part is ``0``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+NULL = "\\N"
+BUCKETS = 1009
+#: Partial sums kept in memory by a job-1 reducer before they are flushed (bounds its memory).
+FLUSH_AT = 200_000
+FEATURES = ("url", "custom_emoji", "unicode_emoji", "media", "hashtag", "mention")
+#: Output columns of each metric, in order (the names of the SQL metrics' columns).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "top_accounts_by_followers": ("ranking", "account_key", "instance", "followers_count", "following_count",
+                                  "statuses_count", "bot"),
+    "account_engagement": ("account_key", "instance", "followers_count", "toots", "favourites_total",
+                           "reblogs_total", "replies_total", "interactions_total", "favourites_mean",
+                           "reblogs_mean", "replies_mean", "interactions_per_toot", "engagement_rate"),
+    "hashtags_daily": ("day", "tag", "toots", "accounts", "engagement_total", "engagement_mean"),
+    "content_features": ("feature", "toots_with", "toots", "share", "items", "per_toot"),
+}
+_UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def escape(text: str | None) -> str:
+    if text is None:
+        return NULL
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def unescape(field: str) -> str | None:
+    if field == NULL:
+        return None
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        ch = field[i]
+        if ch == "\\" and i + 1 < len(field):
+            out.append(_UNESCAPE.get(field[i + 1], field[i + 1]))
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def bucket(key: str) -> str:
+    return str(zlib.crc32(key.encode("utf-8", "surrogatepass")) % BUCKETS)
+
+
+def _int(field: str) -> int | None:
+    return None if field == NULL else int(field)
+
+
+def _nulls_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, value if value is not None else 0)
+
+
+def render(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return escape(str(value)) if isinstance(value, str) else str(value)
+
+
+def row_line(metric: str, values: Iterable[Any]) -> str:
+    return "\t".join([metric, *(render(v) for v in values)])
+
+
+def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
+    """(tag, key, [fields…]) per run of adjacent lines with the same first three fields."""
+    current: tuple[str, str, str] | None = None
+    members: list[list[str]] = []
+    for line in lines:
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 3:
+            continue
+        head = (fields[0], fields[1], fields[2])
+        if head != current:
+            if current is not None:
+                yield current[0], current[2], members
+            current, members = head, []
+        members.append(fields)
+    if current is not None:
+        yield current[0], current[2], members
+
+
+# -- job 1: the latest version -------------------------------------------------------------------------------
+def status_order(f: list[str]) -> tuple[Any, ...]:
+    """Sort key of an ``S`` line (smallest = the version that wins): curate_sql.STATUS_ORDER."""
+    edited, fetched = _int(f[4]), _int(f[5])
+    replies, reblogs, favourites = int(f[6]), int(f[7]), int(f[8])
+    return (f[3] != "1",
+            _nulls_last(None if edited is None else -edited),
+            _nulls_last(None if fetched is None else -fetched),
+            -(replies + reblogs + favourites), -replies, -reblogs, -favourites, -int(f[9]),
+            _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])))
+
+
+def account_order(f: list[str]) -> tuple[Any, ...]:
+    """Sort key of an ``A`` line: newest fetch, then the larger counts, the older account, the smaller instance."""
+    fetched = _int(f[3])
+    counts = [_int(x) for x in f[4:7]]
+    created = _int(f[7])
+    return (_nulls_last(None if fetched is None else -fetched),
+            *(-(c if c is not None else -1) for c in counts),
+            _nulls_last(created), _nulls_last(unescape(f[8])))
+
+
+class Partials:
+    """Per-task partial sums of job 1, written as job-2 lines (flushed when large, and at the end)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.engagement: dict[str | None, list[int]] = {}  # account → [toots, favourites, reblogs, replies]
+        self.tags: dict[tuple[str, str, str | None], list[int]] = {}  # (day, tag, account) → [toots, engagement]
+        self.features = {name: [0, 0, 0] for name in FEATURES}  # feature → [toots_with, toots, items]
+
+    def add_toot(self, f: list[str]) -> None:
+        account = unescape(f[13])
+        replies, reblogs, favourites = int(f[6]), int(f[7]), int(f[8])
+        sums = self.engagement.setdefault(account, [0, 0, 0, 0])
+        sums[0] += 1
+        sums[1] += favourites
+        sums[2] += reblogs
+        sums[3] += replies
+        tags = json.loads(unescape(f[19]) or "[]")
+        counts = (int(f[15]), int(f[16]), int(f[17]), int(f[18]), len(tags), int(f[20]))
+        for name, n in zip(FEATURES, counts):  # noqa: B905 - no strict=: Python 3.8+ on the nodes
+            feature = self.features[name]
+            feature[0] += n > 0
+            feature[1] += 1
+            feature[2] += n
+        engagement = replies + reblogs + favourites
+        for tag in tags:
+            per = self.tags.setdefault((f[14], tag, account), [0, 0])
+            per[0] += 1
+            per[1] += engagement
+        if len(self.engagement) + len(self.tags) > FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        write = self.out.write
+        for account, (toots, favourites, reblogs, replies) in self.engagement.items():
+            key = escape(account)
+            write(f"E\t{bucket(key)}\t{key}\tS\t{toots}\t{favourites}\t{reblogs}\t{replies}\n")
+        for (day, tag, account), (toots, engagement) in self.tags.items():
+            key = f"{day} {escape(tag)}"
+            write(f"H\t{bucket(key)}\t{key}\t{escape(account)}\t{toots}\t{engagement}\n")
+        for name, (with_, toots, items) in self.features.items():
+            if toots:
+                write(f"F\t{bucket(name)}\t{name}\t{with_}\t{toots}\t{items}\n")
+        self.engagement, self.tags = {}, {}
+        self.features = {name: [0, 0, 0] for name in FEATURES}
+
+
+def reduce_status(members: list[list[str]], partials: Partials) -> None:
+    latest = min(members, key=status_order)
+    if latest[3] == "1" or latest[12] == "1":  # deleted, or a share event: no toot, no engagement
+        return
+    partials.add_toot(latest)
+
+
+def reduce_account(key: str, members: list[list[str]], out: TextIO) -> None:
+    f = min(members, key=account_order)
+    statuses, followers, following = (_int(x) for x in f[4:7])
+    instance, bot = f[8], f[9]
+    out.write(f"E\t{bucket(key)}\t{key}\tA\t{instance}\t{f[5]}\n")
+    rank_key = f"{(1 << 63) - (followers or 0):020d} {key}"
+    out.write(f"R\t0\t{rank_key}\t{instance}\t{followers or 0}\t{following or 0}\t{statuses or 0}\t"
+              f"{'true' if bot == '1' else 'false'}\n")
+
+
+# -- job 2: the metrics ----------------------------------------------------------------------------------------
+def reduce_engagement(key: str, members: list[list[str]], out: TextIO) -> None:
+    toots = favourites = reblogs = replies = 0
+    instance: str | None = None
+    followers: int | None = None
+    for f in members:
+        if f[3] == "S":
+            toots += int(f[4])
+            favourites += int(f[5])
+            reblogs += int(f[6])
+            replies += int(f[7])
+        else:
+            instance, followers = unescape(f[4]), _int(f[5])
+    if not toots:
+        return
+    interactions = favourites + reblogs + replies
+    rate = interactions / toots / followers if followers is not None and followers > 0 else None
+    out.write(row_line("account_engagement", (
+        unescape(key), instance, followers or 0, toots, favourites, reblogs, replies, interactions,
+        favourites / toots, reblogs / toots, replies / toots, interactions / toots, rate)) + "\n")
+
+
+def reduce_ranked(members: list[list[str]], rank: list[int], out: TextIO) -> None:
+    for f in members:
+        rank[0] += 1
+        account = f[2][21:]
+        out.write("\t".join(["top_accounts_by_followers", str(rank[0]), account, *f[3:8]]) + "\n")
+
+
+def reduce_hashtag(key: str, members: list[list[str]], out: TextIO) -> None:
+    toots = engagement = 0
+    accounts: set[str] = set()
+    for f in members:
+        if f[3] != NULL:
+            accounts.add(f[3])
+        toots += int(f[4])
+        engagement += int(f[5])
+    out.write(f"hashtags_daily\t{key[:10]}\t{key[11:]}\t{toots}\t{len(accounts)}\t{engagement}\t"
+              f"{render(engagement / toots)}\n")
+
+
+def reduce_feature(key: str, members: list[list[str]], out: TextIO) -> None:
+    with_ = sum(int(f[3]) for f in members)
+    toots = sum(int(f[4]) for f in members)
+    items = sum(int(f[5]) for f in members)
+    out.write(row_line("content_features", (unescape(key), with_, toots, with_ / toots, items, items / toots))
+              + "\n")
+
+
+def run(stdin: Iterable[str], stdout: TextIO) -> int:
+    partials = Partials(stdout)
+    rank = [0]
+    for tag, key, members in groups(stdin):
+        if tag == "S":
+            reduce_status(members, partials)
+        elif tag == "A":
+            reduce_account(key, members, stdout)
+        elif tag == "E":
+            reduce_engagement(key, members, stdout)
+        elif tag == "R":
+            reduce_ranked(members, rank, stdout)
+        elif tag == "H":
+            reduce_hashtag(key, members, stdout)
+        elif tag == "F":
+            reduce_feature(key, members, stdout)
+    partials.flush()
+    return 0
+
+
+def main() -> int:
+    with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False) as stdin, \
+            open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False,
+                 buffering=1 << 16) as stdout:
+        return run(stdin, stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Run the Hadoop streaming chain locally: ``cat raw files | mapper.py | sort | reducer.py | sort | reducer.py``.
+
+The same two jobs a cluster runs (see ``README.md``), with the shell's tools standing in for Hadoop: ``sort``
+(``LC_ALL=C``, byte order, like Hadoop's key comparison) is the shuffle, and job 2's mapper is the identity.
+Every stage is a separate process connected by pipes, so the stages run concurrently as they would in a
+shell; ``.jsonl.gz`` batches are decompressed on the way in (Hadoop's input format does that on a cluster).
+
+Usage::
+
+    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json]
+
+reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` and prints the metric lines (or, with
+``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+try:  # imported as part of the repository (tests, the benchmark)
+    from spark_jobs.mapreduce.reducer import COLUMNS, unescape
+except ImportError:  # run as a script next to reducer.py
+    from reducer import COLUMNS, unescape  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve().parent
+MAPPER, REDUCER = HERE / "mapper.py", HERE / "reducer.py"
+#: The raw entities the jobs read (the ``-input`` directories of the cluster command).
+ENTITIES = ("statuses", "accounts", "directory")
+_ROOT = ("raw", "mastodon")
+_BOOL_COLUMNS = {"bot"}
+_TEXT_COLUMNS = {"account_key", "instance", "day", "tag", "feature"}
+
+
+class PipelineError(RuntimeError):
+    """A stage of the local pipe exited with an error (its stderr is in the message)."""
+
+
+def raw_files(lake: Path, entities: Sequence[str] = ENTITIES) -> list[Path]:
+    """The raw batch files the jobs read, sorted (dot-files, which are in-flight writes, excluded)."""
+    files: list[Path] = []
+    for entity in entities:
+        root = lake.joinpath(*_ROOT, entity)
+        if root.is_dir():
+            files.extend(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
+                         and p.name.endswith((".jsonl", ".jsonl.gz")))
+    return sorted(files)
+
+
+def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException]) -> None:
+    """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it."""
+    try:
+        for path in files:
+            with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
+                shutil.copyfileobj(handle, sink, 1 << 20)
+    except BrokenPipeError:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        errors.append(exc)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sink.close()
+
+
+def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
+                 sort_buffer: str = "25%") -> None:
+    """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file). Raises PipelineError."""
+    env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
+    sort = ["sort", "-S", sort_buffer]
+    stages = [[python, str(MAPPER)], sort, [python, str(REDUCER)], sort, [python, str(REDUCER)]]
+    procs: list[subprocess.Popen[bytes]] = []
+    stdin: Any = subprocess.PIPE
+    for i, argv in enumerate(stages):
+        last = i == len(stages) - 1
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=out if last else subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        if procs:
+            procs[-1].stdout.close()  # type: ignore[union-attr]  # only the next stage holds the pipe now
+        procs.append(proc)
+        stdin = proc.stdout
+    errors: list[BaseException] = []
+    feeder = threading.Thread(target=_feed, args=(files, procs[0].stdin, errors), daemon=True)
+    feeder.start()
+    stderr: list[bytes] = [b""] * len(procs)
+    readers = [threading.Thread(target=lambda i=i: stderr.__setitem__(i, procs[i].stderr.read()), daemon=True)
+               for i in range(len(procs))]
+    for reader in readers:
+        reader.start()
+    codes = [proc.wait() for proc in procs]
+    feeder.join()
+    for reader in readers:
+        reader.join()
+    if errors:
+        raise PipelineError(f"reading the raw files failed: {errors[0]}")
+    for argv, code, err in zip(stages, codes, stderr, strict=True):
+        name = Path(argv[-1]).name if argv[0] == python else argv[0]
+        if code != 0:
+            raise PipelineError(f"{name} exited with {code}: {err.decode(errors='replace').strip()[-2000:]}")
+        if err.strip():
+            sys.stderr.write(err.decode(errors="replace"))
+
+
+def _value(column: str, field: str) -> Any:
+    if field == "\\N":
+        return None
+    if column in _BOOL_COLUMNS:
+        return field == "true"
+    if column in _TEXT_COLUMNS:
+        return unescape(field)
+    return float(field) if any(c in field for c in ".eEn") else int(field)
+
+
+_ORDER = {
+    "top_accounts_by_followers": lambda r: r["ranking"],
+    "account_engagement": lambda r: (-r["interactions_total"], r["account_key"] is None, r["account_key"] or ""),
+    "hashtags_daily": lambda r: (r["day"], -r["toots"], r["tag"]),
+    "content_features": lambda r: r["feature"],
+}
+
+
+def parse_output(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Metric lines → ``{metric: [row, …]}`` with typed values, each metric in its SQL file's ORDER BY."""
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in COLUMNS}
+    for line in lines:
+        fields = line.rstrip("\n").split("\t")
+        if not fields[0]:
+            continue
+        columns = COLUMNS.get(fields[0])
+        if columns is None or len(fields) != len(columns) + 1:
+            raise ValueError(f"unexpected output line: {line[:200]!r}")
+        out[fields[0]].append({c: _value(c, f) for c, f in zip(columns, fields[1:], strict=True)})
+    for name, rows in out.items():
+        rows.sort(key=_ORDER[name])
+    return out
+
+
+def run_lake(lake: Path, out_path: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run the chain over a local lake and return the parsed metrics (the raw lines also go to ``out_path``)."""
+    files = raw_files(lake)
+    if not files:
+        raise PipelineError(f"no raw statuses/accounts batches under {lake / '/'.join(_ROOT)}")
+    with (open(out_path, "w+b") if out_path else tempfile.TemporaryFile()) as handle:
+        run_pipeline(files, handle)
+        handle.seek(0)
+        return parse_output(handle.read().decode("utf-8", "surrogateescape").splitlines())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lake", type=Path, help="local lake directory (holds raw/mastodon/…)")
+    parser.add_argument("--out", type=Path, help="write the metric lines to this file")
+    parser.add_argument("--json", action="store_true", help="print {metric: rows} as JSON instead of the lines")
+    args = parser.parse_args(argv)
+    try:
+        if args.json or args.out:
+            metrics = run_lake(args.lake, args.out)
+            if args.json:
+                json.dump(metrics, sys.stdout, ensure_ascii=False, indent=1)
+                sys.stdout.write("\n")
+            return 0
+        files = raw_files(args.lake)
+        if not files:
+            raise PipelineError(f"no raw statuses/accounts batches under {args.lake / '/'.join(_ROOT)}")
+        sys.stdout.flush()
+        run_pipeline(files, sys.stdout.buffer)
+        return 0
+    except (PipelineError, OSError, ValueError) as exc:
+        sys.stderr.write(f"run_local: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Fixtures of the MapReduce tests: raw lakes landed from REAL recordings and from a generated corpus.
+
+The recorded lake is built the way a collector builds one: every successful recorded response is one fetch
+(its own batch, fetched a minute after the previous one), from the instance in the request URL, through the
+privacy policy. Statuses fetched several times (post → edit → fetch, post → reblog → unreblog) therefore land
+as several versions, which is what the "latest version wins" rule is about.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fediscope.config import load_settings
+from fediscope.engine.base import open_engine
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.lake.local import LocalLake
+from fediscope.privacy import PrivacyPolicy
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
+KEY = b"mapreduce-tests-pseudonym-key-3b8e0f6a1c9d"
+T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after every recorded status was created
+CORPUS_STATUSES = 3000
+
+
+def is_status(item: Any) -> bool:
+    return isinstance(item, dict) and "account" in item and "uri" in item and "content" in item
+
+
+def is_account(item: Any) -> bool:
+    return isinstance(item, dict) and "acct" in item and "followers_count" in item and "content" not in item
+
+
+def recorded_fetches() -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+    """(entity, instance, endpoint, entities) of every successful recorded response holding statuses/accounts."""
+    fetches = []
+    for path in sorted(RECORDINGS.glob("test_*.json")):
+        for interaction in json.loads(path.read_text())["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            if response["status"] != 200:
+                continue
+            body = response["body"]
+            items = body if isinstance(body, list) else [body]
+            instance = request["uri"].split("/")[2].lower()
+            endpoint = "/" + request["uri"].split("/", 3)[3].split("?")[0]
+            found = [copy.deepcopy(i) for i in items if is_status(i)]
+            if found:
+                fetches.append(("statuses", instance, endpoint, found))
+            found = [copy.deepcopy(i) for i in items if is_account(i)]
+            if found:
+                entity = "directory" if "/directory" in endpoint else "accounts"
+                fetches.append((entity, instance, endpoint, found))
+    return fetches
+
+
+def land_recordings(lake: LocalLake, policy: PrivacyPolicy) -> dict[str, int]:
+    """Land every recorded fetch as its own batch; then a deletion and a gzip-compressed re-fetch.
+
+    Returns counts of what was landed (for the tests' sanity checks).
+    """
+    counts = {"batches": 0, "statuses": 0, "accounts": 0}
+    minute = 0
+    last_statuses: list[dict[str, Any]] = []
+    last_instance = ""
+    for entity, instance, endpoint, items in recorded_fetches():
+        minute += 1
+        at = T0 + timedelta(minutes=minute)
+        records = []
+        for item in items:
+            data = policy.apply("statuses" if entity == "statuses" else "accounts", item, instance)
+            if data is not None:
+                records.append(envelope(instance, endpoint, data, fetched_at=at))
+        if write_batch(lake, entity, instance, records, fetched_at=at, compressed=minute % 7 == 0):
+            counts["batches"] += 1
+            counts["statuses" if entity == "statuses" else "accounts"] += len(records)
+        if entity == "statuses":
+            last_statuses, last_instance = items, instance
+    # a later fetch finds the first status of the last timeline deleted (a tombstone: the full status,
+    # deleted=true), and the same batch re-fetched twice at the same moment (exact duplicate versions)
+    at = T0 + timedelta(minutes=minute + 1)
+    tomb = dict(last_statuses[0], deleted=True)
+    write_batch(lake, "statuses", last_instance,
+                [envelope(last_instance, "/api/v1/timelines/public", policy.apply("statuses", tomb, last_instance),
+                          fetched_at=at)], fetched_at=at)
+    again = [envelope(last_instance, "/api/v1/timelines/public", policy.apply("statuses", s, last_instance),
+                      fetched_at=at) for s in last_statuses[1:]]
+    for compressed in (False, True):
+        write_batch(lake, "statuses", last_instance, again, fetched_at=at, compressed=compressed)
+    return counts
+
+
+def settings_for(lake_dir: Path) -> Any:
+    return load_settings(env={}, toml_path=None, lake=str(lake_dir), pseudonym_key=KEY.decode(),
+                         store=f"sqlite:///{lake_dir.parent / 'metrics.db'}")
+
+
+@pytest.fixture(scope="session")
+def recorded_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A raw lake of every recorded status and account (read-only; copy before curating)."""
+    root = tmp_path_factory.mktemp("mr-recorded") / "lake"
+    counts = land_recordings(LocalLake(root), PrivacyPolicy(key=KEY))
+    assert counts["statuses"] > 300 and counts["accounts"] > 50, counts
+    return root
+
+
+@pytest.fixture(scope="session")
+def corpus_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A raw lake of a generated corpus: privacy applied, edit history landed, some batches gzip-compressed."""
+    from fediscope.sample.landing import write_raw_lake
+
+    root = tmp_path_factory.mktemp("mr-corpus") / "lake"
+    policy = PrivacyPolicy(key=KEY)
+    write_raw_lake(LocalLake(root), CORPUS_STATUSES, seed=23, policy=policy, edit_history=True, batch_size=300)
+    write_raw_lake(LocalLake(root), 400, seed=24, policy=policy, batch_size=100, compressed=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sql_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], dict[str, list[dict]]]]:
+    """``sql_results(raw_lake)``: the SQL metrics the MapReduce chain reproduces, run by the DuckDB engine over
+    a private copy of ``raw_lake`` curated by it (computed once per lake and test session)."""
+    from fediscope.engine.metrics import load_metrics
+    from spark_jobs.mapreduce.reducer import COLUMNS
+
+    cache: dict[Path, dict[str, list[dict]]] = {}
+
+    def results(raw_lake: Path) -> dict[str, list[dict]]:
+        if raw_lake not in cache:
+            target = tmp_path_factory.mktemp("mr-sql") / "lake"
+            shutil.copytree(raw_lake / "raw", target / "raw")
+            metrics = load_metrics()
+            with open_engine(settings_for(target), "duckdb") as engine:
+                engine.curate()
+                cache[raw_lake] = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+        return cache[raw_lake]
+
+    yield results

@@ -1,0 +1,193 @@
+"""The Hadoop streaming chain (mapper | sort | reducer | sort | reducer) gives the SQL metrics' numbers.
+
+Both sides start from the same raw lake: the DuckDB engine curates it and runs ``spark_jobs/sql/<metric>.sql``;
+the streaming chain reads the raw JSON Lines directly. Rows must be equal, in the SQL's order, floats to 1e-9.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import random
+import subprocess
+import sys
+import zlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spark_jobs.mapreduce import mapper, reducer
+from spark_jobs.mapreduce.run_local import MAPPER, REDUCER, parse_output, raw_files, run_lake
+
+METRICS = tuple(reducer.COLUMNS)
+
+
+def assert_same_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]], what: str) -> None:
+    assert len(got) == len(expected), f"{what}: {len(got)} rows, SQL has {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert set(g) == set(e), f"{what} row {i}: columns {sorted(g)} != {sorted(e)}"
+        for column, value in e.items():
+            if isinstance(value, float):
+                assert isinstance(g[column], float) and math.isclose(g[column], value, rel_tol=1e-9, abs_tol=1e-12), \
+                    f"{what} row {i} {column}: {g[column]!r} != {value!r}"
+            else:
+                assert g[column] == value and type(g[column]) is type(value), \
+                    f"{what} row {i} {column}: {g[column]!r} != SQL {value!r}\n got {g}\n SQL {e}"
+
+
+@pytest.mark.parametrize("lake_fixture", ["recorded_lake", "corpus_lake"])
+def test_local_pipe_matches_the_sql_metrics(lake_fixture: str, request: pytest.FixtureRequest, tmp_path: Path,
+                                            sql_results) -> None:
+    raw = request.getfixturevalue(lake_fixture)
+    expected = sql_results(raw)
+    got = run_lake(raw, tmp_path / "metrics.tsv")
+    for name in METRICS:
+        assert expected[name], f"{name}: the SQL metric is empty on {lake_fixture}; the comparison would be void"
+        assert_same_rows(got[name], expected[name], f"{lake_fixture}/{name}")
+    # the inputs exercise what the rules are about
+    engagement = expected["account_engagement"]
+    assert any(r["engagement_rate"] is None for r in engagement) or lake_fixture == "corpus_lake"
+    assert any(r["engagement_rate"] is not None for r in engagement)
+
+
+def test_recorded_lake_has_versions_reblogs_and_deletions(recorded_lake: Path) -> None:
+    """The recorded input really contains what the parity is about (otherwise the test above proves little)."""
+    lines = []
+    for path in raw_files(recorded_lake):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if path.name.endswith(".gz") else data
+        for raw in data.decode().splitlines():
+            lines.extend(mapper.map_record(json.loads(raw)))
+    versions = defaultdict(list)
+    for line in lines:
+        if line.startswith("S\t"):
+            versions[line.split("\t")[2]].append(line.split("\t"))
+    assert any(len(v) > 1 for v in versions.values()), "no status landed twice"
+    assert any(f[12] == "1" for v in versions.values() for f in v), "no reblog"
+    assert any(f[3] == "1" for v in versions.values() for f in v), "no deletion"
+    assert any(f[4] != mapper.NULL for v in versions.values() for f in v), "no edit"
+    assert any(path.name.endswith(".gz") for path in raw_files(recorded_lake))
+
+
+def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path) -> None:
+    """The literal shell pipe of the README gives what run_local gives."""
+    files = " ".join(f"'{p}'" for p in raw_files(recorded_lake) if not p.name.endswith(".gz"))
+    py = sys.executable
+    command = (f"cat {files} | {py} {MAPPER} | LC_ALL=C sort | {py} {REDUCER} | LC_ALL=C sort | {py} {REDUCER}")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, check=True)
+    assert out.stderr == ""
+    plain_only = tmp_path / "lake"
+    for path in raw_files(recorded_lake):
+        if not path.name.endswith(".gz"):
+            target = plain_only / path.relative_to(recorded_lake)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    assert parse_output(out.stdout.splitlines()) == run_lake(plain_only)
+
+
+def _hadoop_job(map_outputs: list[list[str]], reducers: int, seed: int) -> list[list[str]]:
+    """What Hadoop streaming does between the mappers and the reducers, with the README's options.
+
+    KeyFieldBasedPartitioner on fields 1-2 (``-k1,2``), key = fields 1-3 (``stream.num.map.output.key.fields=3``),
+    each partition sorted by key only: the values of one key arrive in an arbitrary order (shuffled here).
+    """
+    rng = random.Random(seed)
+    partitions: list[list[str]] = [[] for _ in range(reducers)]
+    for lines in map_outputs:
+        for line in lines:
+            fields = line.split("\t", 3)
+            partitions[zlib.crc32("\t".join(fields[:2]).encode()) % reducers].append(line)
+    for part in partitions:
+        rng.shuffle(part)
+        part.sort(key=lambda line: "\t".join(line.split("\t", 3)[:3]).encode())
+    return partitions
+
+
+def test_cluster_semantics_several_reducers_and_unsorted_values(corpus_lake: Path, sql_results) -> None:
+    """Hadoop's contract, not the local pipe's: one map task per file that knows its path (``.gz`` decompressed
+    by the input format), 3 reducers, values of a key in any order (only keys are sorted). The chain still gives
+    the SQL numbers, and a global ranking. (Mapper and reducer run in process here; the pipe tests run them as
+    scripts.)"""
+    map_outputs = []
+    for path in raw_files(corpus_lake):
+        text = (gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()).decode()
+        env = {"mapreduce_map_input_file": f"hdfs://nn:8020/lake/{path.relative_to(corpus_lake)}",
+               "mapreduce_task_id": "task_1"}
+        out, err = io.StringIO(), io.StringIO()
+        mapper.run(io.StringIO(text), out, err, env)
+        assert "reporter:counter:fediscope,malformed_input_lines,0" in err.getvalue()
+        map_outputs.append(out.getvalue().splitlines())
+
+    def reduce(lines: list[str]) -> list[str]:
+        out = io.StringIO()
+        reducer.run([line + "\n" for line in lines], out)
+        return out.getvalue().splitlines()
+
+    job1 = [reduce(part) for part in _hadoop_job(map_outputs, reducers=3, seed=1)]
+    job2 = [reduce(part) for part in _hadoop_job(job1, reducers=3, seed=2)]
+    assert all(job2), "every reducer of job 2 got work"
+    got = parse_output([line for part in job2 for line in part])
+    expected = sql_results(corpus_lake)
+    for name in METRICS:
+        assert_same_rows(got[name], expected[name], f"hadoop/{name}")
+
+
+def test_mapper_skips_lines_that_are_not_envelopes(recorded_lake: Path) -> None:
+    good = next(p for p in raw_files(recorded_lake, ("statuses",)) if not p.name.endswith(".gz")).read_text()
+    noisy = "not json\n[1, 2]\n{\"meta\": {}}\n\n" + good
+    out = subprocess.run([sys.executable, str(MAPPER)], input=noisy, capture_output=True, text=True, check=True)
+    clean = subprocess.run([sys.executable, str(MAPPER)], input=good, capture_output=True, text=True, check=True)
+    assert out.stdout == clean.stdout and out.stdout
+    assert "skipped 3 line(s)" in out.stderr
+
+
+def test_timestamps_read_like_duckdb() -> None:
+    import duckdb
+
+    samples = ["2026-08-01T13:55:50.338Z", "2026-08-01 13:55:50.338000+00:00", "2026-08-01T13:55:50+02:00",
+               "2026-08-01T23:30:00-05:30", "2026-08-01", "2026-08-01T13:55:50.1234567Z", "2026-08-01 13:55",
+               "garbage", "2026-13-01T00:00:00Z", "2026-08-01T10:00:00z", "2026-08-01T24:00:00Z",
+               "2026-08-01T24:30:00Z", "2026-08-01T10:00:00 +02:00", "2026-08-01T10:00:00 utc",
+               "2026-08-01T10:00:00UTC", "2026-08-01T10:00:00+05:30:00", "2026-08-01T10:00:00+5", "2026-08-01 ",
+               " 2026-08-01T10:00:00Z ", "2026-08-01T10Z", "2026-02-30", "1969-12-31T23:59:59.999999Z",
+               "2026-08-01T1:00:00Z", "2026-08-01T10:00:00-00", "20260801T100000Z"]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for text in samples:
+        (value,) = con.execute("SELECT epoch_us(TRY_CAST(TRY_CAST(? AS TIMESTAMPTZ) AS TIMESTAMP))",
+                               [text]).fetchone()
+        assert mapper.micros(text) == value, text
+
+
+def test_links_emojis_and_keys_follow_the_curation_rules() -> None:
+    content = ('<p>Hi <span class="h-card"><a href="https://x/@a" class="u-url mention">@a</a></span> '
+               '<a href="https://x/tags/t" class="mention hashtag">#t</a> <a\thref="https://e.org">e.org</a> '
+               '<A href="https://upper.case">no</A> 👍🏽🎉 ☕ &amp; ok</p>')
+    assert mapper.url_count(content) == 1
+    assert len(mapper.EMOJI_RE.findall(content)) == 3
+    assert mapper.content_length(content) == len("Hi @a #t e.org no 👍🏽🎉 ☕ & ok")
+    assert mapper.account_key({"acct": "Alice"}, "Example.ORG") == "alice@example.org"
+    assert mapper.account_key({"acct": "Bob@Remote.Social"}, "example.org") == "bob@remote.social"
+    assert mapper.account_key({"acct": "aPseudonym", "domain": "example.org"}, "x") == "aPseudonym"
+    assert mapper.home_instance({"acct": "bob@Remote.Social"}, "example.org") == "remote.social"
+    assert reducer.unescape(mapper.escape("a\tb\\c\nd")) == "a\tb\\c\nd"
+
+
+def test_readme_commands_set_what_the_chain_relies_on() -> None:
+    """The cluster commands configure the key, partitioner and inputs that the Hadoop simulation above assumes."""
+    text = (MAPPER.parent / "README.md").read_text()
+    jobs = text.split("hadoop jar ")[1:]
+    assert len(jobs) == 2
+    for job in jobs:
+        assert "-D stream.num.map.output.key.fields=3" in job
+        assert "-D mapreduce.partition.keypartitioner.options=-k1,2" in job
+        assert "-partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner" in job
+        assert "-reducer 'python3 reducer.py'" in job
+    assert "-mapper 'python3 mapper.py'" in jobs[0] and "input.dir.recursive=true" in jobs[0]
+    assert "-mapper cat" in jobs[1]
+    for entity in ("statuses", "accounts", "directory"):
+        assert f"-input $RAW/{entity}" in jobs[0]
