@@ -26,3 +26,22 @@ from doubles.hbase_thrift_server import hbase_double  # noqa: E402, F401
 from doubles.mariadb import mariadb_instance, mariadb_url  # noqa: E402, F401
 from doubles.stores import metric_store  # noqa: E402, F401
 from doubles.sample_metrics import sample_metric_rows  # noqa: E402, F401
+
+
+# -- Spark: ONE local SparkSession for the whole test session (the JVM start costs seconds). Owner: engines helper.
+@pytest.fixture(scope="session")
+def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without Java stay cheap
+    """local[2], 2 shuffle partitions, no UI, UTC; skipped (with the reason in the summary) without Java."""
+    import os
+    import shutil
+
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ (apt-get install openjdk-17-jre-headless) "
+                    "or set JAVA_HOME")
+    from fediscope.engine.spark_engine import build_session
+
+    session = build_session("local[2]", app_name="fediscope-tests")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

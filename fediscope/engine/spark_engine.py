@@ -50,8 +50,9 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
-    if is_local_master(master):
-        builder = builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+    if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
+        builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
+                   .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
     try:
         return builder.getOrCreate()
     except Exception as exc:  # Java missing, bad master URL: py4j raises plain exceptions

@@ -18,8 +18,10 @@ CORPUS_STATUSES = 3000
 
 
 def settings_for(lake_dir: Path, **overrides: object) -> Settings:
-    return load_settings(env={}, toml_path=None, lake=str(lake_dir), pseudonym_key=KEY.decode(),
-                         store=f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides)
+    """Settings for a test lake (``lake=`` may override the path, e.g. with a webhdfs:// URL)."""
+    values = {"lake": str(lake_dir), "pseudonym_key": KEY.decode(),
+              "store": f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides}
+    return load_settings(env={}, toml_path=None, **values)
 
 
 @pytest.fixture

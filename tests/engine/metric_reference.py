@@ -12,7 +12,7 @@ import html
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -300,10 +300,3 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     out["bot_share"] = rows
     return out
 
-
-def weekday_hour(moment: datetime) -> tuple[int, int]:
-    return moment.isoweekday(), moment.hour
-
-
-def days(n: int) -> timedelta:
-    return timedelta(days=n)

@@ -1,0 +1,117 @@
+"""Spark against DuckDB on the same input: curated tables and every metric must be identical (floats to 1e-9).
+
+One SparkSession for the whole test session (the ``spark`` fixture of tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import settings_for
+from engine_data import assert_rows_equal, at, land, policy, read_table, statuses
+
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.spark_engine import SparkEngine
+from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.layout import parse_partition
+from fediscope.lake.local import LocalLake
+
+pytestmark = pytest.mark.spark
+METRICS = load_metrics()
+TABLES = ("statuses", "accounts", "hashtags")
+
+
+def _rows(lake_dir: Path, table: str) -> list[str]:
+    return sorted(map(repr, read_table(lake_dir, table)))
+
+
+def _schema(lake_dir: Path, table: str) -> list[tuple[str, str]]:
+    first = next((lake_dir / "curated" / table).rglob("*.parquet"))
+    return [(f.name, str(f.type)) for f in pq.read_schema(first)]
+
+
+def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
+    with SparkEngine(settings_for(corpus_lake), spark=spark) as engine:
+        summary = engine.curate()
+        assert summary.raw_files == len(raw_batch_files(LocalLake(corpus_lake)))
+        assert engine.curate().noop
+    for table in TABLES:
+        assert _schema(corpus_lake, table) == _schema(curated_corpus, table), table
+        assert _rows(corpus_lake, table) == _rows(curated_corpus, table), table
+
+
+def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) -> None:  # noqa: ANN001
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    with DuckDBEngine(settings_for(curated_corpus)) as duck:
+        expected = {name: duck.run_metric(metric) for name, metric in METRICS.items()}
+    with SparkEngine(settings_for(curated_corpus), spark=spark) as engine:
+        for name, metric in METRICS.items():
+            if name != "instance_activity_weekly":
+                assert expected[name], f"{name} has no rows on the corpus: parity would prove nothing"
+            assert_rows_equal(engine.run_metric(metric), expected[name], name)
+
+
+def test_engines_take_turns_on_one_lake(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    days = sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(corpus_lake))})
+    with DuckDBEngine(settings_for(corpus_lake)) as duck:
+        duck.curate(until=days[-3])
+    with SparkEngine(settings_for(corpus_lake), spark=spark) as engine:
+        assert engine.curate(until=days[-2]).raw_files > 0
+    with DuckDBEngine(settings_for(corpus_lake)) as duck:
+        assert duck.curate().raw_files > 0
+    for table in TABLES:
+        assert _rows(corpus_lake, table) == _rows(curated_corpus, table), table
+
+
+def test_spark_submit_entry_points(spark, lake: LocalLake, lake_dir: Path, tmp_path: Path,  # noqa: ANN001
+                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from spark_jobs import curate, metrics
+
+    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json", "test_media_post_multiple.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "unused-by-these-jobs")
+    assert curate.main(["--lake", str(lake_dir)], spark=spark) == 0
+    assert json.loads(capsys.readouterr().out)["raw_files"] == 3
+    out = tmp_path / "results.json"
+    store = f"sqlite:///{tmp_path / 'jobs.db'}"
+    chosen = ["languages", "media_engagement", "top_toots"]
+    args = ["--lake", str(lake_dir), "--store", store, "--out", str(out)] + [f"--metric={m}" for m in chosen]
+    assert metrics.main(args, spark=spark) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sorted(summary) == chosen and all(s["stored"] == s["rows"] > 0 for s in summary.values())
+    results = json.loads(out.read_text())
+    assert results["languages"] and {r["language"] for r in results["languages"]} == {"en", "ja"}
+    assert metrics.main(["--lake", str(lake_dir), "--metric", "nope", "--no-store"], spark=spark) == 1
+    assert "unknown metric(s) nope" in capsys.readouterr().err
+
+
+def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    import shutil
+
+    from fediscope.engine.process import run_process
+    from fediscope.store.port import open_store
+
+    for i, name in enumerate(("test_status_reblog_unreblog.json", "test_status_edit.json", "test_status_reply.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir / "raw", twin / "raw")
+    spark_settings = settings_for(lake_dir)
+    duck_settings = settings_for(twin)
+    on_spark = run_process(spark_settings, engine="spark", progress=False, engine_options={"spark": spark})
+    on_duckdb = run_process(duck_settings, engine="duckdb", progress=False)
+    assert on_spark.curate["statuses_written"] == on_duckdb.curate["statuses_written"] > 0
+    a, b = open_store(spark_settings.store), open_store(duck_settings.store)
+    try:
+        for metric in METRICS.values():
+            assert_rows_equal(a.all(metric), b.all(metric), metric.name)
+    finally:
+        a.close()
+        b.close()
