@@ -34,7 +34,8 @@ from fediscope.sample.corpus import (
 )
 
 EDIT_MARK = " (edit: fixed a typo)"
-PUBLIC_ENDPOINT = "/api/v1/timelines/public"
+LOCAL_ENDPOINT = "/api/v1/timelines/public?local=true"  # each instance's local timeline
+ACCOUNT_ENDPOINT = "/api/v1/accounts/:id/statuses"
 
 
 @dataclass
@@ -177,8 +178,9 @@ def write_raw_lake(lake: LakeBackend, n_statuses: int, seed: int = 0, policy: Pr
 
     * ``policy``: the privacy policy to apply at landing (``None`` lands the raw entities, as with privacy off);
       statuses and accounts it skips (opt-outs) are counted in ``skipped_by_policy``.
-    * ``public_timeline_only``: land only what the public/local timelines serve (public, no boosts, no replies
-      to others); by default every status lands, as if collected through each author's account timeline.
+    * ``public_timeline_only``: land only what the local timelines serve (public, no boosts, no replies to
+      others), as if collected from each instance's local timeline; by default every status lands, as if
+      collected through each author's account timeline. ``meta.endpoint`` names the endpoint template.
     * ``edit_history``: for edited statuses also land the version fetched before the edit (same id and uri,
       ``edited_at`` null), so curation's "latest edit wins" has something to do.
     * batch file names are deterministic (a hash of the arguments plus a counter): the same call writes the
@@ -232,9 +234,8 @@ def _created_ms(status: dict[str, Any]) -> int:
 
 
 def _endpoint(status: dict[str, Any], public_timeline_only: bool) -> str:
-    if public_timeline_only:
-        return PUBLIC_ENDPOINT
-    return f"/api/v1/accounts/{status['account']['id']}/statuses"
+    """The endpoint *template* the collector records (never an account id: it lands in every envelope)."""
+    return LOCAL_ENDPOINT if public_timeline_only else ACCOUNT_ENDPOINT
 
 
 class _BatchSink:
