@@ -113,8 +113,9 @@ class Workspace:
             published += len(files)
             if self.remote:
                 self._upload(target, source, files)
-            else:
-                self._swap(self.root / target, source if files else None)
+                self._downloaded = {p for p in self._downloaded if not p.startswith(target + "/")}
+                self._downloaded.update(f"{target}/{f.relative_to(source).as_posix()}" for f in files)
+            self._swap(self.root / target, source if files else None)  # remote: keep the local mirror current
         return published
 
     def _swap(self, target: Path, source: Path | None) -> None:

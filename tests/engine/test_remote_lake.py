@@ -48,10 +48,15 @@ def test_duckdb_on_webhdfs_gives_the_local_results(webhdfs_server: WebHDFSDouble
     _land_all(remote, BATCHES[2:])
     _land_all(LocalLake(local_dir), BATCHES[2:])
     with open_engine(settings_for(tmp_path / "unused", lake=url), "duckdb") as engine:
-        assert engine.curate().raw_files == 1
+        assert engine.run_metric(metrics["top_toots"]) == remote_results["top_toots"]
+        assert engine.curate().raw_files == 1  # after a read: the engine's local mirror must follow
         assert engine.curate().noop
+        remote_results = {n: engine.run_metric(m) for n, m in metrics.items()}
     with open_engine(settings_for(local_dir), "duckdb") as engine:
         engine.curate()
+        local_results = {n: engine.run_metric(m) for n, m in metrics.items()}
+    for name in metrics:
+        assert_rows_equal(remote_results[name], local_results[name], name)
     assert sorted(map(repr, read_table(hdfs_root, "statuses"))) == sorted(map(repr, read_table(local_dir, "statuses")))
     assert len(list((hdfs_root / "curated" / "statuses").rglob("*.parquet"))) == 1
 
