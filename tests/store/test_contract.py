@@ -264,3 +264,12 @@ def test_a_write_interrupted_before_the_catalog_update_is_repaired_by_the_next(m
     metric_store._save_schema(stale_schema, ACCOUNTS.question, 1)  # as if the run stopped before its last step
     metric_store.write(ACCOUNTS, [{"account": "c", "followers": 3, "added": "y"}], replace=False)
     assert [(r["account"], r["added"]) for r in metric_store.all(ACCOUNTS)] == [("a", None), ("b", "x"), ("c", "y")]
+
+
+def test_scan_prefix_on_a_column_outside_the_key(metric_store):
+    by_lang = metric("by_lang", "account", rank="followers DESC", prefix="lang")
+    metric_store.write(by_lang, ROWS)
+    assert [r["account"] for r in metric_store.scan_prefix(by_lang, "en")] == ["carol", "dave", "erin"]
+    assert [r["account"] for r in metric_store.scan_prefix(by_lang, "en", limit=1)] == ["carol"]
+    assert metric_store.delete_where(by_lang, "lang", "en") == 3
+    assert [r["account"] for r in metric_store.top(by_lang, 5)] == ["alice", "bob"]
