@@ -13,6 +13,7 @@ cluster with ``spark_jobs/curate.py`` and ``spark_jobs/metrics.py`` (see their d
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class SparkEngine(Engine):
             if key != "spark.sql.parquet.inferTimestampNTZ.enabled":
                 self.spark.conf.set(key, value)
         self._persisted: dict[str, Any] = {}
+        self._views: set[str] = set()  # temporary views this engine created (dropped on close)
 
     def _sql(self, sql: str) -> Any:
         from pyspark.errors import PySparkException
@@ -92,7 +94,11 @@ class SparkEngine(Engine):
             frame = self.spark.read.schema(spark_ddl(entity)).option("mode", "PERMISSIVE").json(list(files))
         else:
             frame = self.spark.createDataFrame([], spark_ddl(entity))
-        frame.createOrReplaceTempView(view)
+        self._view(frame, view)
+
+    def _view(self, frame: Any, name: str) -> None:
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
 
     def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
         if not any(parquet_files(Path(p)) for p in paths):
@@ -100,10 +106,10 @@ class SparkEngine(Engine):
             return
         frame = self.spark.read.option("basePath", str(root)).parquet(*[str(p) for p in paths])
         cols = [f"CAST(`{c}` AS {spark_type(t)}) AS `{c}`" for c, t in table.columns.items()]
-        frame.selectExpr(*cols).createOrReplaceTempView(view)
+        self._view(frame.selectExpr(*cols), view)
 
     def register_empty(self, view: str, table: Table) -> None:
-        self.spark.createDataFrame([], table_spark_ddl(table)).createOrReplaceTempView(view)
+        self._view(self.spark.createDataFrame([], table_spark_ddl(table)), view)
 
     def materialize(self, name: str, sql: str) -> int:
         from pyspark import StorageLevel
@@ -111,7 +117,7 @@ class SparkEngine(Engine):
         if name in self._persisted:
             self._persisted.pop(name).unpersist()
         frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
-        frame.createOrReplaceTempView(name)
+        self._view(frame, name)
         self._persisted[name] = frame
         return frame.count()
 
@@ -120,6 +126,9 @@ class SparkEngine(Engine):
 
     def execute(self, sql: str) -> None:
         self._sql(sql)
+        match = re.match(r"\s*CREATE\s+OR\s+REPLACE\s+TEMP(?:ORARY)?\s+VIEW\s+(\w+)", sql, re.IGNORECASE)
+        if match:
+            self._views.add(match.group(1))
 
     def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
         frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
@@ -135,9 +144,9 @@ class SparkEngine(Engine):
         for frame in self._persisted.values():
             frame.unpersist()
         self._persisted.clear()
-        for view in self.spark.catalog.listTables():
-            if view.isTemporary:
-                self.spark.catalog.dropTempView(view.name)
+        for view in sorted(self._views):
+            self.spark.catalog.dropTempView(view)
+        self._views.clear()
         if self._owns_session:
             self.spark.stop()
         super().close()

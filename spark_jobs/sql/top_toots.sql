@@ -1,12 +1,12 @@
 -- question: Which toots got the most interactions (favourites + reblogs + replies)?
 -- key: status_uri
 -- rank: interactions DESC
--- Content popularity: the 1000 most interacted-with toots (share events excluded), ranked by interactions,
--- then favourites, then URI, so ties rank the same on every engine. created_at is UTC.
+-- Content popularity: the 1000 most interacted-with toots (share events excluded), ranked by interactions;
+-- ties are broken by URI (the key), as the stores break them, so every engine and store ranks alike.
+-- created_at is UTC.
 SELECT * FROM (
   SELECT
-    row_number() OVER (ORDER BY favourites_count + reblogs_count + replies_count DESC, favourites_count DESC,
-                       uri) AS ranking,
+    row_number() OVER (ORDER BY favourites_count + reblogs_count + replies_count DESC, uri) AS ranking,
     uri AS status_uri,
     account_key,
     instance,

@@ -4,7 +4,8 @@
 -- The current window is the 7 days ending on the most recent day with hashtag data (not the wall clock, so
 -- a re-run over the same data gives the same answer); the previous window is the 7 days before it.
 -- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
--- has a finite growth that still grows with its use. Only tags used in the current window are listed.
+-- has a finite growth that still grows with its use. Only tags used in the current window are listed;
+-- ties in growth are broken by tag (the key), as the stores break them.
 WITH bounds AS (SELECT max(dt) AS last_day FROM hashtags),
 aged AS (
   SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day
@@ -22,8 +23,7 @@ windows AS (
   GROUP BY tag
 )
 SELECT
-  row_number() OVER (ORDER BY (current_toots + 1) / (previous_toots + 1) DESC, current_toots DESC, tag)
-    AS ranking,
+  row_number() OVER (ORDER BY (current_toots + 1) / (previous_toots + 1) DESC, tag) AS ranking,
   tag,
   strftime(last_day, '%Y-%m-%d') AS window_end,
   current_toots,

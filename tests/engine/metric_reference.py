@@ -202,7 +202,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         rows.append({"instance": instance, "month": month, "accounts": n, "accounts_cumulative": running[instance]})
     out["signups_by_month"] = rows
 
-    popular = sorted(toots, key=lambda s: (-_interactions(s), -s["favourites_count"], s["uri"]))[:1000]
+    popular = sorted(toots, key=lambda s: (-_interactions(s), s["uri"]))[:1000]
     out["top_toots"] = [
         {"ranking": i, "status_uri": s["uri"], "account_key": s["account_key"], "instance": s["instance"],
          "created_at": s["created_at"].strftime("%Y-%m-%d %H:%M:%S"), "language": s["language"] or "und",
@@ -258,7 +258,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
             elif 7 <= age <= 13:
                 windows[tag][1] += 1
         trending = [(tag, c, p, e) for tag, (c, p, e) in windows.items() if c > 0]
-        trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), -t[1], t[0]))
+        trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e}
                 for i, (tag, c, p, e) in enumerate(trending, 1)]

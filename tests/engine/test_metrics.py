@@ -134,8 +134,22 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     engine.curate()
     rows = engine.run_metric(METRICS["trending_hashtags"])
     assert [(r["tag"], r["current_toots"], r["previous_toots"], r["growth"]) for r in rows] == [
-        ("rising", 3, 1, 2.0), ("new", 1, 0, 2.0), ("fading", 1, 2, 2 / 3)]
-    assert rows[0]["window_end"] == "2026-08-20" and rows[0]["current_engagement"] == 1 + 2 + 3
+        ("new", 1, 0, 2.0), ("rising", 3, 1, 2.0), ("fading", 1, 2, 2 / 3)]  # equal growth: by tag
+    assert rows[1]["window_end"] == "2026-08-20" and rows[1]["current_engagement"] == 1 + 2 + 3
     assert [r["ranking"] for r in rows] == [1, 2, 3]
     daily = engine.run_metric(METRICS["hashtags_daily"])
     assert sum(r["toots"] for r in daily) == len(crafted)
+
+
+def test_ranking_columns_follow_the_store_order(corpus_results: dict) -> None:
+    """A metric's ``ranking`` is its order by the rank column, ties broken by key: what a store's top-N reads."""
+    checked = 0
+    for name, metric in METRICS.items():
+        rows = corpus_results[name]
+        if not metric.rank_column or not rows or "ranking" not in rows[0]:
+            continue
+        sign = -1 if metric.rank_desc else 1
+        in_store_order = sorted(rows, key=lambda r: (sign * r[metric.rank_column], *(r[k] for k in metric.key)))
+        assert [r["ranking"] for r in in_store_order] == list(range(1, len(rows) + 1)), name
+        checked += 1
+    assert checked == 3
