@@ -105,11 +105,11 @@ def _lake_fix(settings: Settings) -> str:
 
 
 def check_store(settings: Settings) -> Check:
-    from fediscope.store.port import open_store
+    from fediscope.store.port import store_from_settings
 
     where = redact_url(settings.store)
     try:
-        store = open_store(settings.store)
+        store = store_from_settings(settings)
     except ImportError as exc:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
                      "install fediscope with its dependencies (pip install -r requirements.txt -e .), or use "

@@ -339,12 +339,12 @@ def verify_store(settings: Settings) -> dict[str, Any]:
     from fediscope.engine.metrics import load_metrics
     from fediscope.lake.backend import open_lake
     from fediscope.lake.batches import raw_batch_files
-    from fediscope.store.port import open_store
+    from fediscope.store.port import store_from_settings
 
     if not raw_batch_files(open_lake(settings.lake)):
         return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
     metrics = load_metrics()
-    store = open_store(settings.store)
+    store = store_from_settings(settings)
     try:
         present = {name: len(store.top(metric, 1)) > 0 for name, metric in sorted(metrics.items())}
     finally:

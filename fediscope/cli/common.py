@@ -21,6 +21,26 @@ def settings_from_context(**overrides: Any) -> Settings:
     return settings
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record, not at set-up.
+
+    A plain ``StreamHandler(sys.stderr)`` keeps the stream it was built with; when the CLI runs inside a host
+    that swaps stderr (pytest's capture, click's CliRunner, Airflow's task logging), it later writes to a
+    closed stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Quiet, structured logging to stderr: ``time level logger key=value message``.
 
@@ -35,7 +55,7 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
                 if isinstance(log_filter, RedactingFilter):
                     log_filter.add_secrets(secrets)
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)

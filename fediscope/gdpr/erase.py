@@ -52,7 +52,7 @@ from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
-from fediscope.store.port import MetricStore, open_store
+from fediscope.store.port import MetricStore, store_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     subject = subject_from_settings(settings, account)
     lake = lake or open_lake(settings.lake)
     own_store = store is None
-    store = store or open_store(settings.store)  # fail before touching anything when the store is unreachable
+    store = store or store_from_settings(settings)  # fail before touching anything when the store is unreachable
     report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
     try:
         if subject.pseudonymised:

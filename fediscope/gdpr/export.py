@@ -29,7 +29,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
-from fediscope.store.port import MetricStore, open_store
+from fediscope.store.port import MetricStore, store_from_settings
 
 
 def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[str]:
@@ -85,7 +85,7 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     subject = subject_from_settings(settings, account)
     lake = lake or open_lake(settings.lake)
     own_store = store is None
-    store = store or open_store(settings.store)
+    store = store or store_from_settings(settings)
     try:
         traces = find_traces(lake, subject)
         return {
