@@ -74,12 +74,22 @@ class StatusEncoder:
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self._accounts: dict[str, str] = {}
         self._approval = self._dumps(QUOTE_APPROVAL)
+        self._applications: dict[int, tuple[Any, str]] = {}  # id(shared application dict) → (it, its JSON)
 
     def account(self, account: dict[str, Any]) -> str:
         text = self._accounts.get(account["id"])
         if text is None:
             text = self._accounts[account["id"]] = self._dumps(account)
         return text
+
+    def _application(self, app: Any) -> str:
+        """Applications are a handful of shared dicts: encode each once (checked by identity)."""
+        if app is None:
+            return "null"
+        cached = self._applications.get(id(app))
+        if cached is None or cached[0] is not app:
+            cached = self._applications[id(app)] = (app, self._dumps(app))
+        return cached[1]
 
     def __call__(self, s: dict[str, Any]) -> str:
         if s.get("quote_approval") is not QUOTE_APPROVAL or tuple(s) != self.KEYS:
@@ -99,7 +109,7 @@ class StatusEncoder:
             f'"bookmarked":{_flag(s["bookmarked"])},"pinned":{_flag(s["pinned"])},'
             f'"content":{_str(s["content"])},'
             f'"filtered":{_many(s["filtered"])},"reblog":{"null" if reblog is None else self(reblog)},'
-            f'"application":{_opt(s["application"])},"account":{self.account(s["account"])},'
+            f'"application":{self._application(s["application"])},"account":{self.account(s["account"])},'
             f'"media_attachments":{_many(s["media_attachments"])},"mentions":{_many(s["mentions"])},'
             f'"tags":{_many(s["tags"])},"emojis":{_many(s["emojis"])},'
             f'"tagged_collections":{_many(s["tagged_collections"])},"quote":{_opt(s["quote"])},'
