@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from random import Random
 from typing import Any
 
@@ -54,8 +55,11 @@ def instance_language(index: int) -> str:
     return ("en", "de", "fr", "ja", "nl", "es", "pt", "it", "ko", "pl")[index % 10]
 
 
+@cache
 def custom_emoji(shortcode: str, domain: str) -> dict[str, Any]:
-    """A CustomEmoji entity (``shortcode``, ``url``, ``static_url``, ``visible_in_picker``) of an instance."""
+    """A CustomEmoji entity (``shortcode``, ``url``, ``static_url``, ``visible_in_picker``) of an instance.
+
+    One shared dict per (shortcode, instance), like the accounts: treat it as read-only."""
     folder = f"{hash_text(shortcode) % 1000:03d}"
     url = f"https://{domain}/system/custom_emojis/images/000/000/{folder}/original/{shortcode}.png"
     return {"shortcode": shortcode, "url": url, "static_url": url.replace("/original/", "/static/"),
