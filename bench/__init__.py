@@ -1,0 +1,1 @@
+"""The fediscope benchmark (``make bench`` → ``python -m bench.run``): see :mod:`bench.run`."""

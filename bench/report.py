@@ -1,0 +1,151 @@
+"""The benchmark's figures: the table of seconds, statuses/s and peak memory, the ratios, the targets.
+
+Targets (issue 3, item 6), each reported PASS or MISS exactly as measured — or SKIP when a stage did not run:
+
+* DuckDB end-to-end (``fediscope process``: curate + every metric + store) within 2× of the bare DuckDB
+  ``read_json`` aggregation over the same raw files;
+* Spark metrics over the curated Parquet at least 3× faster than the MapReduce pipe over the raw JSON, on the
+  same core metrics (the four both compute);
+* an incremental run over 1% new data at most 5% of the full run's time (both ``fediscope process`` on DuckDB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Target:
+    name: str
+    description: str
+    value: float | None
+    threshold: float
+    higher_is_better: bool
+    status: str  # PASS | MISS | SKIP
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["value"] = None if self.value is None else round(self.value, 4)
+        return out
+
+
+def _get(stages: dict[str, Any], stage: str, key: str) -> float | None:
+    entry = stages.get(stage) or {}
+    if entry.get("skipped") or key not in entry:
+        return None
+    return float(entry[key])
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b <= 0 else a / b
+
+
+def _target(name: str, description: str, value: float | None, threshold: float, higher_is_better: bool,
+            skipped_because: str) -> Target:
+    if value is None:
+        return Target(name, description, None, threshold, higher_is_better, "SKIP", skipped_because)
+    ok = value >= threshold if higher_is_better else value <= threshold
+    return Target(name, description, value, threshold, higher_is_better, "PASS" if ok else "MISS")
+
+
+def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
+    duck_total = _get(stages, "duckdb", "total_seconds")
+    mr = _get(stages, "mapreduce", "seconds")
+    return {
+        "duckdb_end_to_end_vs_baseline": _ratio(duck_total, _get(stages, "baseline", "seconds")),
+        "duckdb_curate_vs_baseline": _ratio(_get(stages, "duckdb", "curate_seconds"),
+                                            _get(stages, "baseline", "seconds")),
+        "mapreduce_vs_spark_core_metrics": _ratio(mr, _get(stages, "spark", "core_metrics_seconds")),
+        "mapreduce_vs_spark_all_metrics": _ratio(mr, _get(stages, "spark", "metrics_seconds")),
+        "mapreduce_vs_duckdb_core_metrics": _ratio(mr, _get(stages, "duckdb", "core_metrics_seconds")),
+        "mapreduce_vs_duckdb_end_to_end": _ratio(mr, duck_total),
+        "spark_curate_vs_duckdb_curate": _ratio(_get(stages, "spark", "curate_seconds"),
+                                                _get(stages, "duckdb", "curate_seconds")),
+        "incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "total_seconds"), duck_total),
+        "incremental_curate_vs_full_curate": _ratio(_get(stages, "duckdb_incremental", "curate_seconds"),
+                                                    _get(stages, "duckdb", "curate_seconds")),
+    }
+
+
+def targets(stages: dict[str, Any]) -> list[Target]:
+    r = ratios(stages)
+
+    def why(*names: str) -> str:
+        missing = [n for n in names if not stages.get(n) or stages[n].get("skipped")]
+        reasons = [f"{n}: {(stages.get(n) or {}).get('skipped') or 'not run'}" for n in missing]
+        return "; ".join(reasons) or "not measured"
+
+    return [
+        _target("duckdb_within_2x_of_read_json", "DuckDB end-to-end / bare read_json aggregation",
+                r["duckdb_end_to_end_vs_baseline"], 2.0, False, why("duckdb", "baseline")),
+        _target("spark_metrics_3x_faster_than_mapreduce",
+                "MapReduce pipe over raw JSON / Spark core metrics over curated Parquet",
+                r["mapreduce_vs_spark_core_metrics"], 3.0, True, why("spark", "mapreduce")),
+        _target("incremental_at_most_5_percent", "incremental run (+1% new data) / full run (DuckDB)",
+                r["incremental_vs_full"], 0.05, False, why("duckdb", "duckdb_incremental")),
+    ]
+
+
+def _fmt_seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _fmt_rate(records: float | None, seconds: float | None) -> str:
+    if not records or not seconds:
+        return "-"
+    return f"{records / seconds:,.0f}"
+
+
+def _fmt_mib(stages: dict[str, Any], stage: str) -> str:
+    value = (stages.get(stage) or {}).get("peak_rss_mib")
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The human-readable report: one line per measured step, then ratios and targets."""
+    stages = results["stages"]
+    corpus = (stages.get("generate") or {}).get("corpus", {})
+    new = (stages.get("generate") or {}).get("new_data", {})
+    n, n_new = corpus.get("statuses"), new.get("statuses")
+    rows: list[tuple[str, str, float | None, float | None, bool]] = [
+        ("baseline", "bare DuckDB read_json + GROUP BY (raw JSON)", _get(stages, "baseline", "seconds"), n, True),
+        ("duckdb", "DuckDB curate (raw JSON -> Parquet)", _get(stages, "duckdb", "curate_seconds"), n, False),
+        ("duckdb", "DuckDB metrics, all (curated Parquet)", _get(stages, "duckdb", "metrics_seconds"), n, False),
+        ("duckdb", "DuckDB metrics, 4 core", _get(stages, "duckdb", "core_metrics_seconds"), n, False),
+        ("duckdb", "DuckDB end-to-end (fediscope process)", _get(stages, "duckdb", "total_seconds"), n, True),
+        ("duckdb_incremental", "DuckDB incremental run (+1% new data)",
+         _get(stages, "duckdb_incremental", "total_seconds"), n_new, True),
+        ("spark", "Spark JVM start (session)", _get(stages, "spark", "jvm_start_seconds"), None, False),
+        ("spark", "Spark curate (raw JSON -> Parquet)", _get(stages, "spark", "curate_seconds"), n, False),
+        ("spark", "Spark metrics, all (curated Parquet)", _get(stages, "spark", "metrics_seconds"), n, False),
+        ("spark", "Spark metrics, 4 core", _get(stages, "spark", "core_metrics_seconds"), n, False),
+        ("spark", "Spark end-to-end, JVM start excluded", _get(stages, "spark", "total_seconds"), n, True),
+        ("mapreduce", "MapReduce pipe, 4 core metrics (raw JSON)", _get(stages, "mapreduce", "seconds"), n, True),
+    ]
+    width = max(len(r[1]) for r in rows)
+    lines = [f"{'step':<{width}}  {'seconds':>10}  {'statuses/s':>12}  {'peak MiB':>9}",
+             "-" * (width + 37)]
+    for stage, label, seconds, records, show_memory in rows:
+        if (stages.get(stage) or {}).get("skipped"):
+            lines.append(f"{label:<{width}}  skipped: {stages[stage]['skipped']}")
+            continue
+        if stage not in stages:
+            continue
+        memory = _fmt_mib(stages, stage) if show_memory else ""
+        lines.append(f"{label:<{width}}  {_fmt_seconds(seconds):>10}  {_fmt_rate(records, seconds):>12}  "
+                     f"{memory:>9}")
+    lines.append("")
+    lines.append("ratios")
+    for name, value in ratios(stages).items():
+        if value is not None:
+            lines.append(f"  {name:<36} {value:,.3f}")
+    lines.append("")
+    lines.append("targets")
+    for t in targets(stages):
+        bound = (">=" if t.higher_is_better else "<=") + f" {t.threshold:g}"
+        value = "-" if t.value is None else f"{t.value:,.3f}"
+        note = f"  [{t.note}]" if t.note else ""
+        lines.append(f"  {t.status:<4}  {t.description}: {value} (target {bound}){note}")
+    return "\n".join(lines)

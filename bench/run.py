@@ -1,0 +1,237 @@
+"""``make bench`` (``python -m bench.run``): measure curation, metrics, the MapReduce pipe and an incremental run.
+
+Usage::
+
+    python -m bench.run [--statuses 500000] [--engines duckdb,spark,mapreduce] [--seed 7] [--workdir DIR]
+                        [--keep] [--results-dir bench/results] [--spark-master local[2]] [--spark-driver-memory 4g]
+
+Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per step):
+
+1. generate the corpus into a raw lake (not timed as a result; reused when ``--workdir`` already holds the
+   same corpus) and 1% more statuses, of the next day, for the incremental run;
+2. the bare DuckDB ``read_json`` baseline over the raw statuses;
+3. ``fediscope process`` on DuckDB over a fresh lake (hard links to the raw files; nothing curated yet);
+4. the incremental run: the 1% new files are added to that lake and ``fediscope process`` runs again;
+5. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
+   reason, when Java or pyspark is missing;
+6. the MapReduce chain over the raw files.
+
+Then it prints a table (seconds, statuses/s, peak MiB), the ratios and the targets (PASS / MISS / SKIP, as
+measured), and writes everything as JSON to ``bench/results/<UTC timestamp>.json``. Everything runs on this
+machine in one go; the load average at start and end is recorded, since other work on the machine skews times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Measured, StageError, run_stage
+from bench.report import ratios, table, targets
+
+ENGINES = ("duckdb", "spark", "mapreduce")
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--statuses", type=int, default=500_000, help="statuses to generate (default 500000)")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated subset of duckdb,spark,mapreduce (default: all)")
+    parser.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
+    parser.add_argument("--new-fraction", type=float, default=0.01, help="new data of the incremental run (0.01)")
+    parser.add_argument("--workdir", type=Path, help="where lakes are built (default: a temporary directory); "
+                        "a corpus already generated there with the same size and seed is reused")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (default: delete it)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON result is written")
+    parser.add_argument("--spark-master", default="local[2]", help="Spark master (default local[2])")
+    parser.add_argument("--spark-driver-memory", default="4g", help="Spark driver heap (default 4g)")
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown or not engines:
+        parser.error(f"--engines: unknown {', '.join(unknown) or '(empty)'}; use a subset of {','.join(ENGINES)}")
+    if args.statuses < 100:
+        parser.error("--statuses must be at least 100")
+    if not 0 < args.new_fraction <= 0.5:
+        parser.error("--new-fraction must be in (0, 0.5]")
+    args.engines = engines
+    return args
+
+
+def progress(text: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
+    sys.stderr.flush()
+
+
+def spark_unavailable() -> str | None:
+    """Why Spark cannot run here (None when it can)."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install pyspark)"
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        return "no Java found: install a JDK 17+ (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    return None
+
+
+def link_tree(source: Path, target: Path) -> int:
+    """Hard-link every file under ``source`` into ``target`` (same relative paths); returns the file count.
+
+    Raw batches are never modified in place, so linked copies are as good as real ones and cost no space.
+    """
+    count = 0
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, dest)
+            except OSError:
+                shutil.copy2(path, dest)
+            count += 1
+    return count
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version()}
+    try:
+        import psutil
+
+        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    for package in ("duckdb", "pyspark"):
+        try:
+            from importlib.metadata import version
+
+            info[package] = version(package)
+        except Exception:  # noqa: BLE001 - informational only
+            info[package] = None
+    java = shutil.which("java")
+    if java:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+        info["java"] = (out.stderr or out.stdout).splitlines()[0] if (out.stderr or out.stdout) else None
+    return info
+
+
+def _stage(name: str, args: dict[str, Any], env: dict[str, str] | None = None) -> Measured:
+    progress(f"{name}: running")
+    measured = run_stage(name if name in ("generate", "baseline", "mapreduce") else "process", args, env)
+    progress(f"{name}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
+    return measured
+
+
+def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> tuple[Path, Path]:
+    """The generated raw lakes (base corpus, new data), reused when ``workdir`` already holds them."""
+    home = workdir / f"corpus-{args.statuses}-seed{args.seed}-new{args.new_fraction:g}"
+    marker = home / "corpus.json"
+    base, new = home / "base", home / "new"
+    if marker.exists():
+        progress(f"generate: reusing the corpus in {home}")
+        results["stages"]["generate"] = {**json.loads(marker.read_text()), "reused": True}
+        return base, new
+    shutil.rmtree(home, ignore_errors=True)
+    progress(f"generate: {args.statuses:,} statuses + {args.new_fraction:.0%} new data into {home} "
+             "(a few minutes for 500,000)")
+    measured = run_stage("generate", {"base": str(base), "new": str(new), "statuses": args.statuses,
+                                      "seed": args.seed, "new_fraction": args.new_fraction})
+    results["stages"]["generate"] = measured.as_dict()
+    marker.write_text(json.dumps(measured.as_dict()))
+    c = measured.result["corpus"]
+    progress(f"generate: {c['statuses']:,} status records ({c['skipped_by_policy']:,} skipped by the privacy "
+             f"policy) and {c['accounts']:,} accounts in {measured.wall_seconds:.0f} s")
+    return base, new
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "params": {"statuses": args.statuses, "seed": args.seed, "engines": args.engines,
+                   "new_fraction": args.new_fraction, "spark_master": args.spark_master,
+                   "spark_driver_memory": args.spark_driver_memory},
+        "machine": {**machine(), "load_average_at_start": list(os.getloadavg())},
+        "stages": {},
+    }
+    stages = results["stages"]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fediscope-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    results["workdir"] = str(workdir)
+    try:
+        base, new = corpus(workdir, args, results)
+        stages["baseline"] = _stage("baseline", {"lake": str(base)}).as_dict()
+
+        if "duckdb" in args.engines:
+            lake = workdir / "lake-duckdb"
+            shutil.rmtree(lake, ignore_errors=True)
+            link_tree(base / "raw", lake / "raw")
+            process = {"lake": str(lake), "store": str(workdir / "duckdb-metrics.db"), "engine": "duckdb"}
+            (workdir / "duckdb-metrics.db").unlink(missing_ok=True)
+            stages["duckdb"] = _stage("duckdb", process).as_dict()
+            added = link_tree(new / "raw", lake / "raw")
+            progress(f"duckdb_incremental: {added} new raw files added")
+            stages["duckdb_incremental"] = _stage("duckdb_incremental", process).as_dict()
+
+        if "spark" in args.engines:
+            reason = spark_unavailable()
+            if reason:
+                progress(f"spark: SKIPPED — {reason}")
+                stages["spark"] = {"skipped": reason}
+            else:
+                lake = workdir / "lake-spark"
+                shutil.rmtree(lake, ignore_errors=True)
+                link_tree(base / "raw", lake / "raw")
+                (workdir / "spark-metrics.db").unlink(missing_ok=True)
+                env = {"PYSPARK_SUBMIT_ARGS": f"--driver-memory {args.spark_driver_memory} pyspark-shell"}
+                stages["spark"] = _stage("spark", {"lake": str(lake), "store": str(workdir / "spark-metrics.db"),
+                                                   "engine": "spark", "spark_master": args.spark_master},
+                                         env).as_dict()
+
+        if "mapreduce" in args.engines:
+            stages["mapreduce"] = _stage("mapreduce", {"lake": str(base),
+                                                       "out": str(workdir / "mapreduce-metrics.tsv")}).as_dict()
+    finally:
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
+        results["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+        if args.workdir is None and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["ratios"] = {k: (None if v is None else round(v, 4)) for k, v in ratios(stages).items()}
+    results["targets"] = [t.as_dict() for t in targets(stages)]
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    progress(f"statuses={args.statuses:,} engines={','.join(args.engines)} cpus={os.cpu_count()} "
+             f"load={os.getloadavg()[0]:.1f}")
+    try:
+        results = run(args)
+    except StageError as exc:
+        progress(f"FAILED: {exc}")
+        return 1
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    out = args.results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    print()
+    print(f"fediscope benchmark: {args.statuses:,} generated statuses "
+          f"({results['stages']['generate']['corpus']['statuses']:,} status records landed), "
+          f"{results['machine']['cpus']} CPUs, load average {results['machine']['load_average_at_start'][0]:.1f} "
+          f"at start / {results['machine']['load_average_at_end'][0]:.1f} at end")
+    print(table(results))
+    print(f"\nresults: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

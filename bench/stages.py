@@ -1,0 +1,174 @@
+"""The benchmark's stages, each run in its own process by :mod:`bench.measure` (``python -m bench.stages``).
+
+* ``generate`` — land a generated corpus in a raw lake (privacy applied, edit history included, as the
+  collector would land it), plus the "1% new data" of the incremental run in a second lake: statuses of the day
+  after the corpus, so they fall into new ``dt`` partitions as the next day's collection would.
+* ``baseline`` — the bare DuckDB floor: one ``read_json`` over the raw statuses files (with the engine's declared
+  schema, so the JSON is parsed exactly as curation parses it) and one aggregation (toots and interactions per
+  account). No deduplication, no Parquet, no metrics: what reading the raw data costs at least.
+* ``process`` — ``fediscope process`` itself (:func:`fediscope.engine.process.run_process`: curate, every metric
+  of ``spark_jobs/sql/``, SQLite store) on DuckDB or Spark. For Spark the session (the JVM) is started first
+  and timed on its own.
+* ``mapreduce`` — the Hadoop streaming chain over the raw files, locally (``spark_jobs/mapreduce/run_local.py``:
+  cat | mapper | sort | reducer | sort | reducer).
+
+Each prints ``BENCH_RESULT {json}`` as its last stdout line; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.measure import RESULT_PREFIX
+
+PSEUDONYM_KEY = "fediscope-benchmark-pseudonym-key-0b1c2d3e4f5a6b7c"
+#: The metrics the MapReduce chain computes too (``spark_jobs/mapreduce/reducer.py``'s COLUMNS).
+CORE_METRICS = ("top_accounts_by_followers", "account_engagement", "hashtags_daily", "content_features")
+
+
+def say(text: str) -> None:
+    sys.stderr.write(f"  {text}\n")
+    sys.stderr.flush()
+
+
+def _heartbeat(what: str, root: Path, stop: threading.Event, every: float = 15.0) -> None:
+    started = time.perf_counter()
+    while not stop.wait(every):
+        files = [p for p in root.rglob("*.jsonl*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        say(f"{what}: {time.perf_counter() - started:.0f} s, {len(files)} batch files, {size / 2**20:.0f} MiB so far")
+
+
+def generate(args: dict[str, Any]) -> dict[str, Any]:
+    from fediscope.lake.local import LocalLake
+    from fediscope.privacy import PrivacyPolicy
+    from fediscope.sample.corpus import DEFAULT_END
+    from fediscope.sample.landing import write_raw_lake
+
+    base, new = Path(args["base"]), Path(args["new"])
+    policy = PrivacyPolicy(key=PSEUDONYM_KEY.encode())
+    stop = threading.Event()
+    ticker = threading.Thread(target=_heartbeat, args=("generating", base, stop), daemon=True)
+    ticker.start()
+    try:
+        started = time.perf_counter()
+        full = write_raw_lake(LocalLake(base), args["statuses"], seed=args["seed"], policy=policy,
+                              edit_history=True)
+        full_seconds = time.perf_counter() - started
+        n_new = max(1, round(args["statuses"] * args["new_fraction"]))
+        started = time.perf_counter()
+        extra = write_raw_lake(LocalLake(new), n_new, seed=args["seed"] + 1, policy=policy, edit_history=True,
+                               end=DEFAULT_END + timedelta(days=1), window=timedelta(days=1))
+        new_seconds = time.perf_counter() - started
+    finally:
+        stop.set()
+    return {"corpus": {**full.as_dict(), "requested_statuses": args["statuses"], "seconds": round(full_seconds, 3)},
+            "new_data": {**extra.as_dict(), "requested_statuses": n_new, "seconds": round(new_seconds, 3)}}
+
+
+def _status_files(lake: Path) -> list[str]:
+    root = lake / "raw" / "mastodon" / "statuses"
+    return sorted(str(p) for p in root.rglob("*.jsonl*") if p.is_file() and not p.name.startswith("."))
+
+
+def baseline(args: dict[str, Any]) -> dict[str, Any]:
+    import duckdb
+
+    from fediscope.engine.schema import duckdb_columns
+
+    files = _status_files(Path(args["lake"]))
+    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in duckdb_columns("statuses").items()) + "}"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    query = f"""
+        SELECT data.account.acct AS account, count(*) AS toots,
+               sum(coalesce(data.favourites_count, 0) + coalesce(data.reblogs_count, 0)
+                   + coalesce(data.replies_count, 0)) AS interactions
+        FROM read_json({listing}, format = 'newline_delimited', columns = {spec})
+        GROUP BY ALL"""
+    say(f"baseline: read_json + GROUP BY over {len(files)} raw statuses files")
+    started = time.perf_counter()
+    rows = con.execute(f"SELECT count(*), sum(toots) FROM ({query})").fetchone()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 3), "accounts": rows[0], "records": int(rows[1] or 0), "files": len(files),
+            "query": " ".join(query.split())}
+
+
+def process(args: dict[str, Any]) -> dict[str, Any]:
+    from fediscope.config import load_settings
+    from fediscope.engine.process import run_process
+
+    lake = Path(args["lake"])
+    settings = load_settings(env={}, toml_path=None, lake=str(lake), store=f"sqlite:///{args['store']}",
+                             pseudonym_key=PSEUDONYM_KEY, engine=args["engine"],
+                             spark_master=args.get("spark_master", "local[2]"))
+    options: dict[str, Any] = {}
+    result: dict[str, Any] = {}
+    session = None
+    if args["engine"] == "spark":
+        from fediscope.engine.spark_engine import build_session
+
+        say(f"spark: starting the JVM ({settings.spark_master})")
+        started = time.perf_counter()
+        session = build_session(settings.spark_master, app_name="fediscope-bench")
+        session.sparkContext.setLogLevel("ERROR")
+        result["jvm_start_seconds"] = round(time.perf_counter() - started, 3)
+        options = {"spark": session}
+    try:
+        summary = run_process(settings, engine=args["engine"], progress=True, engine_options=options).as_dict()
+    finally:
+        if session is not None:
+            session.stop()
+    metrics = summary["metrics"]
+    result.update({
+        "curate_seconds": summary["seconds"].get("curate", 0.0),
+        "metrics_seconds": summary["seconds"].get("metrics", 0.0),
+        "core_metrics_seconds": round(sum(metrics[m]["seconds"] for m in CORE_METRICS if m in metrics), 3),
+        "store_seconds": summary["seconds"].get("store", 0.0),
+        "engine_start_seconds": summary["seconds"].get("start", 0.0),
+        "total_seconds": summary["seconds"].get("total", 0.0),
+        "summary": summary,
+    })
+    return result
+
+
+def mapreduce(args: dict[str, Any]) -> dict[str, Any]:
+    from spark_jobs.mapreduce.run_local import parse_output, raw_files, run_pipeline
+
+    files = raw_files(Path(args["lake"]))
+    out = Path(args["out"])
+    say(f"mapreduce: cat | mapper | sort | reducer | sort | reducer over {len(files)} raw files")
+    started = time.perf_counter()
+    with open(out, "wb") as handle:
+        run_pipeline(files, handle)
+    seconds = time.perf_counter() - started
+    rows = parse_output(out.read_text("utf-8", "surrogateescape").splitlines())
+    return {"seconds": round(seconds, 3), "files": len(files), "rows": {k: len(v) for k, v in rows.items()}}
+
+
+STAGES = {"generate": generate, "baseline": baseline, "process": process, "mapreduce": mapreduce}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in STAGES:
+        sys.stderr.write(f"usage: python -m bench.stages {{{','.join(STAGES)}}} '<json args>'\n")
+        return 2
+    try:
+        result = STAGES[argv[0]](json.loads(argv[1]))
+    except Exception as exc:  # noqa: BLE001 - one line for the benchmark's output, not a traceback
+        first = (str(exc).strip().splitlines() or [""])[0]
+        sys.stderr.write(f"bench stage {argv[0]}: {type(exc).__name__}: {first}\n")
+        return 1
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
