@@ -27,6 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from fediscope.config import Settings
@@ -73,6 +74,12 @@ def _acct_of(account: dict[str, Any]) -> str:
     if not acct:
         raise KeyError("account has no acct/username")
     return acct
+
+
+@lru_cache(maxsize=4096)
+def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    """One alternation of whole-word handles and links, longest first (compiled once per combination)."""
+    return re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in values))
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -280,9 +287,9 @@ class PrivacyPolicy:
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
         replacements = {**handles, **links}
-        if replacements:
-            pattern = "|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in sorted(replacements, key=len, reverse=True))
-            text = re.sub(pattern, lambda m: replacements[m.group(0)], text)
+        present = tuple(sorted((v for v in replacements if v in text), key=len, reverse=True))
+        if present:  # most texts hold none: their links were rewritten above, so no pattern is built at all
+            text = _handles_pattern(present).sub(lambda m: replacements[m.group(0)], text)
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
