@@ -8,6 +8,10 @@
 3. **Accounts** and **instance activity**: small tables, merged and rewritten whole.
 4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
    files in the manifest.
+
+A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
+is idempotent, so partitions already published are rewritten with the same rows. Run one curation at a time
+per lake (the Airflow batch DAG allows one active run): two concurrent runs would race on the manifest.
 """
 
 from __future__ import annotations
