@@ -7,21 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import KEY, policy
+from engine_data import policy, settings_for
 
-from fediscope.config import Settings, load_settings
 from fediscope.engine.base import Engine, open_engine
 from fediscope.lake.local import LocalLake
 
 #: Size of the generated corpus the reference and parity tests use (a few thousand statuses, with edits).
 CORPUS_STATUSES = 3000
-
-
-def settings_for(lake_dir: Path, **overrides: object) -> Settings:
-    """Settings for a test lake (``lake=`` may override the path, e.g. with a webhdfs:// URL)."""
-    values = {"lake": str(lake_dir), "pseudonym_key": KEY.decode(),
-              "store": f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides}
-    return load_settings(env={}, toml_path=None, **values)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from fediscope.config import Settings, load_settings
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
@@ -112,3 +113,10 @@ def assert_rows_equal(got: list[dict[str, Any]], expected: list[dict[str, Any]],
             else:
                 assert g[column] == value and type(g[column]) is type(value), \
                     f"{what} row {i} {column}: {g[column]!r} != {value!r}\n got {g}\n expected {e}"
+
+
+def settings_for(lake_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test lake (``lake=`` may override the path, e.g. with a webhdfs:// URL)."""
+    values = {"lake": str(lake_dir), "pseudonym_key": KEY.decode(),
+              "store": f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides}
+    return load_settings(env={}, toml_path=None, **values)

@@ -18,7 +18,7 @@ METRICS = load_metrics()
 
 @pytest.fixture(scope="module")
 def corpus_results(curated_corpus: Path) -> dict[str, list[dict]]:
-    from conftest import settings_for
+    from engine_data import settings_for
 
     from fediscope.engine.base import open_engine
 

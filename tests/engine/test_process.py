@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
-from engine_data import at, land, policy, statuses
+from engine_data import at, land, policy, settings_for, statuses
 
 from fediscope.cli import main
 from fediscope.engine.metrics import load_metrics

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
 from doubles.webhdfs_server import WebHDFSDouble
-from engine_data import assert_rows_equal, at, land, policy, read_table, statuses
+from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses
 
 from fediscope.engine.base import open_engine
 from fediscope.engine.metrics import load_metrics

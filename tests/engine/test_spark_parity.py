@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import settings_for
-from engine_data import assert_rows_equal, at, land, policy, read_table, statuses
+from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.spark_engine import SparkEngine
