@@ -1,16 +1,26 @@
-"""``make demo`` (``python -m fediscope.demo``): the whole pipeline on one machine, offline, in a few minutes.
+"""``make demo`` (``python -m fediscope.demo``): the whole pipeline on one machine, offline, in well under a minute.
 
-It starts the sample instance in this process (a generated corpus served over a Mastodon-compatible API on
-127.0.0.1), collects from it into ``./demo-lake`` through the collector, then runs the later steps of the
-pipeline (curation and metrics into ``./demo-out/demo.db``, report and charts into ``./demo-out``) and says
-where everything is. The configuration is isolated: ``FEDISCOPE_*`` variables and ``fediscope.toml`` are
-ignored, privacy is on with a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is
-DuckDB, so no Java is needed.
+The steps, each printed with its result and its time:
 
-The demo is a list of :class:`Step` s. A step whose module is not importable (a part of fediscope not built
-yet) is reported as "not yet available" and the demo goes on. The sample corpus covers the 14 days up to the
-current hour. Running the demo again is incremental: the instance gains a few statuses "now" at each run, and
-the collector, resuming from its checkpoints, lands only the statuses newer than the last run.
+1. **sample instance** — a generated corpus served over a Mastodon-compatible API on 127.0.0.1 (in this process);
+2. **scraping API** — ``fediscope serve-api``'s app (flask-restful) served by waitress on a free 127.0.0.1 port,
+   with an API key generated for this run and kept only in memory, the sample instance on its allowlist;
+3. **collect** — the collector walks every source of the instance into the raw lake (``./demo-lake/raw``);
+4. **API check** — a client pages the public timeline THROUGH the scraping API over HTTP (``X-API-Key``, the
+   ``Link: rel="next"`` cursor) and checks that every record it serves equals the record the collector landed
+   for the same status: the API path and the collector path land the same data;
+5. **process** — curation to Parquet (``./demo-lake/curated``), every metric with DuckDB, loaded into SQLite
+   (``./demo-out/demo.db``);
+6. **report and charts** — ``./demo-out/report.txt`` and the PNG charts in ``./demo-out/charts``.
+
+The configuration is isolated: ``FEDISCOPE_*`` variables and ``fediscope.toml`` are ignored, privacy is on with
+a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is DuckDB, so no Java is needed.
+Every step is required: a module that does not import stops the demo before it starts, a failing step stops it
+there, each with one line on stderr and exit status 1 (never a traceback).
+
+The sample corpus covers the 14 days up to the current hour. Running the demo again is incremental: the
+instance gains a few statuses "now" at each run, and the collector, resuming from its checkpoints, lands only
+the statuses newer than the last run (the API check then compares those).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import os
 import secrets
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,16 +39,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fediscope.config import Settings, SourceSpec
+from fediscope.config import Settings, SourceSpec, instance_domain
 
 DEFAULT_STATUSES = 5000
 DEFAULT_PORT = 8765
 KEY_FILE = "_state/demo-key"
+#: The API check reads at most this many pages of this many records through the scraping API.
+API_PAGES = 3
+API_PAGE_LIMIT = 40
+#: Lines of the report printed at the end (the whole report is in the report file).
+EXCERPT_SECTIONS = 2
+INSTALL_HINT = "the installation is incomplete: run `make install` (or delete .venv and run `make demo` again)"
 
 
 @dataclass
 class DemoContext:
-    """What the steps share: where things go, the settings, the running instance, what each step produced."""
+    """What the steps share: where things go, the settings, the running servers, what each step produced."""
 
     base: Path
     n_statuses: int = DEFAULT_STATUSES
@@ -45,7 +62,11 @@ class DemoContext:
     port: int = DEFAULT_PORT
     new_statuses: int = 25
     settings: Settings | None = None
-    server: Any = None
+    server: Any = None  # the sample instance
+    api: DemoApi | None = None
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    collected: Any = None  # the collector's CollectSummary
+    public_before: str | None = None  # the public timeline's checkpoint before this run's collection
     outputs: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     out: Any = None  # where progress is printed (default: stdout)
@@ -58,29 +79,86 @@ class DemoContext:
     def out_dir(self) -> Path:
         return self.base / "demo-out"
 
+    @property
+    def db_path(self) -> Path:
+        return self.out_dir / "demo.db"
+
     def need_settings(self) -> Settings:
         if self.settings is None:
             raise RuntimeError("the sample instance step did not run")
         return self.settings
 
+    def stop_servers(self) -> None:
+        """Stop the API, then the instance (each at most once; safe to call when they never started)."""
+        api, self.api = self.api, None
+        server, self.server = self.server, None
+        if api is not None:
+            api.stop()
+        if server is not None:
+            server.stop()
+
 
 @dataclass(frozen=True)
 class Step:
-    """One stage: ``requires`` are the modules it needs; ``run`` returns a one-line result."""
+    """One stage: ``requires`` are the modules it needs (checked before the demo starts); ``run`` returns a
+    one-line result. A step that is not ``essential`` lets the later ones run, but its failure still fails
+    the demo."""
 
     name: str
     requires: tuple[str, ...]
     run: Callable[[DemoContext], str]
-    essential: bool = True  # a failure stops the demo (a missing module never does)
+    essential: bool = True
 
-    def available(self) -> str | None:
-        """None when every required module imports, else the name of the first one that does not."""
+    def import_problem(self) -> str | None:
+        """None when every required module imports, else ``"module (ErrorType: message)"`` of the first that
+        does not (any exception at import counts: a syntax error or a broken dependency is as fatal)."""
         for module in self.requires:
             try:
                 importlib.import_module(module)
-            except ImportError:
-                return module
+            except Exception as exc:
+                return f"{module} ({one_line(exc)})"
         return None
+
+
+# -- the scraping API in this process -----------------------------------------------------------------------------
+class DemoApi:
+    """The scraping API (``api.create_app``) served by waitress in a background thread, as ``serve-api`` does.
+
+    waitress has no public "stop" for a server running in another thread. Its loop runs while its socket map
+    is not empty, and its trigger runs a function inside the loop thread; so :meth:`stop` asks the loop to close
+    every socket it holds (the listening socket, open keep-alive connections, the trigger itself), the loop
+    then ends by itself, and the worker threads are shut down.
+    """
+
+    def __init__(self, settings: Settings, threads: int = 2) -> None:
+        from waitress.server import create_server
+
+        from api import create_app
+        from api.app import MAX_BODY_BYTES
+        from fediscope.cli.serve import MAX_HEADER_BYTES
+
+        self.server: Any = create_server(
+            create_app(settings), host="127.0.0.1", port=0, threads=threads, ident="fediscope",
+            max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
+            expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._thread = threading.Thread(target=self.server.run, name="demo-api", daemon=True)
+
+    def start(self) -> DemoApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        def close_all() -> None:
+            for channel in list(self.server._map.values()):
+                channel.close()
+
+        if self._thread.is_alive():
+            self.server.trigger.pull_trigger(close_all)
+            self._thread.join(timeout=5)
+        else:
+            close_all()
+        self.server.task_dispatcher.shutdown()
 
 
 # -- the steps ---------------------------------------------------------------------------------------------------
@@ -103,7 +181,7 @@ def demo_settings(ctx: DemoContext, instance_url: str, tag: str | None) -> Setti
     timelines = ["public", "local", *([f"tag:{tag}"] if tag else []), "instance", "instance_activity",
                  "instance_peers", "trends_tags", "directory"]
     return Settings().replace(
-        lake=str(ctx.lake_dir), store=f"sqlite:///{ctx.out_dir / 'demo.db'}", engine="duckdb",
+        lake=str(ctx.lake_dir), store=f"sqlite:///{ctx.db_path}", engine="duckdb",
         pseudonym_key=demo_key(ctx.lake_dir), privacy=True, allow_private_addresses=True,
         instances=(instance_url,), backfill_pages=100_000, page_limit=40, request_timeout=10.0, max_retries=3,
         sources=(SourceSpec(instance=instance_url, timelines=tuple(timelines)),),
@@ -134,27 +212,91 @@ def start_instance(ctx: DemoContext) -> str:
             f"({public} on the public timeline) as {instance.home}")
 
 
+def start_api(ctx: DemoContext) -> str:
+    settings = ctx.need_settings()
+    # the key lives in this process only; the allowlist is the configured source (the sample instance)
+    ctx.api = DemoApi(settings.replace(api_key=(ctx.api_key,))).start()
+    allowed = ", ".join(sorted(settings.allowed_instances()))
+    return f"{ctx.api.url} (waitress; X-API-Key generated for this run; allowlist: {allowed})"
+
+
 def collect(ctx: DemoContext) -> str:
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.state import load_checkpoint
     from fediscope.sources.collector import run_collection
     from fediscope.sources.spec import parse_source
 
     settings = ctx.need_settings()
+    ctx.public_before = load_checkpoint(open_lake(settings.lake), _domain(settings), "public").newest_id
     targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
     summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty())
-    ctx.outputs["raw lake"] = str(ctx.lake_dir / "raw")
-    failed = getattr(summary, "failed", [])
-    if failed:
-        raise RuntimeError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in failed))
-    return summary.line() if hasattr(summary, "line") else str(summary)
+    ctx.collected = summary
+    ctx.outputs["raw lake (JSONL)"] = str(ctx.lake_dir / "raw")
+    if summary.failed:
+        raise RuntimeError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
+    timelines = [s for s in summary.sources if parse_source(s.source).paged]
+    statuses = sum(s.landed for s in timelines)
+    since = "the whole corpus" if ctx.public_before is None else "only what is new since the last run"
+    return (f"landed {summary.landed} records in {summary.pages} pages: {statuses} statuses from "
+            f"{_count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
+            f"{_count(len(summary.sources) - len(timelines), 'snapshot source')}; {summary.skipped} left out by "
+            f"the privacy policy, {summary.quarantined} quarantined")
+
+
+def check_api(ctx: DemoContext) -> str:
+    """Page the public timeline through the scraping API and compare each record with the collector's."""
+    import requests
+
+    settings = ctx.need_settings()
+    if ctx.api is None or ctx.collected is None:
+        raise RuntimeError("the scraping API and collect steps did not run")
+    domain = _domain(settings)
+    landed = _landed_public(settings, domain)
+    url: str | None = f"{ctx.api.url}/v1/timelines/public"
+    params: dict[str, str] | None = {"instance": domain, "limit": str(API_PAGE_LIMIT)}
+    if ctx.public_before and params is not None:
+        params["since_id"] = ctx.public_before  # only what this run collected: older records are older snapshots
+    served = pages = 0
+    differ: list[str] = []
+    with requests.Session() as session:
+        session.headers["X-API-Key"] = ctx.api_key
+        while url and pages < API_PAGES:
+            response = session.get(url, params=params, timeout=30)
+            if response.status_code != 200:
+                raise RuntimeError(f"the scraping API answered HTTP {response.status_code} to GET "
+                                   f"/v1/timelines/public: {_api_message(response)}")
+            body = response.json()
+            pages += 1
+            records = [r for r in body["records"]
+                       if ctx.public_before is None or _id_key(r["data"]["id"]) > _id_key(ctx.public_before)]
+            for record in records:
+                if landed.get(record["data"]["id"]) != record["data"]:
+                    differ.append(record["data"]["id"])
+            served += len(records)
+            if len(records) < len(body["records"]):
+                break  # reached the previous run's checkpoint
+            url = response.links.get("next", {}).get("url")  # the API's Link header: rel="next" is older
+            params = None  # the next URL carries its own query
+    if differ:
+        raise RuntimeError(f"{len(differ)} of the {served} records the scraping API served differ from (or are "
+                           f"missing in) what the collector landed, e.g. status {differ[0]}")
+    if not served:
+        return f"scraping API at {ctx.api.url}: nothing new on the public timeline since the last run"
+    return (f"scraping API at {ctx.api.url} served {served} records in {_count(pages, 'page')}, identical to the "
+            "collector's")
 
 
 def process(ctx: DemoContext) -> str:
     from fediscope.engine.process import run_process
 
     summary = run_process(ctx.need_settings(), progress=False)
-    ctx.outputs["curated tables"] = str(ctx.lake_dir / "curated")
-    ctx.outputs["metric store"] = ctx.need_settings().store
-    return summary.line() if hasattr(summary, "line") else str(summary)
+    ctx.outputs["curated (Parquet)"] = str(ctx.lake_dir / "curated")
+    ctx.outputs["SQLite db"] = str(ctx.db_path)
+    cur = summary.curate
+    curated = ("nothing new to curate" if cur.get("noop") else
+               f"curated {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
+               f"({_count(len(cur.get('partitions', [])), 'daily partition')}, {cur.get('accounts', 0)} accounts)")
+    return f"{summary.engine}: {curated}; {len(summary.metrics)} metrics, {summary.metric_rows} rows into SQLite"
 
 
 def report(ctx: DemoContext) -> str:
@@ -174,23 +316,74 @@ def report(ctx: DemoContext) -> str:
     ctx.outputs["report"] = str(report_path)
     if result.charts:
         ctx.outputs["charts"] = f"{chart_dir} ({len(result.charts)} PNG)"
-    print(_indent(_head(text, 40)), file=ctx.out or sys.stdout)
+    print(_indent(excerpt(text, EXCERPT_SECTIONS)), file=ctx.out or sys.stdout)
     return f"{len(result.run.results)} analyses, {len(result.charts)} charts"
 
 
 STEPS: list[Step] = [
-    Step("sample instance", ("fediscope.sample.server",), start_instance),
-    Step("collect", ("fediscope.sources.collector",), collect),
-    Step("process (curate, metrics, store)", ("fediscope.engine.process",), process),
-    Step("report and charts", ("fediscope.report", "fediscope.charts"), report),
+    Step("sample instance", ("fediscope.sample.instance", "fediscope.sample.server"), start_instance),
+    Step("scraping API", ("api", "waitress.server", "fediscope.cli.serve"), start_api),
+    Step("collect", ("fediscope.sources.collector", "fediscope.lake.state"), collect),
+    Step("API check", ("requests", "fediscope.lake.batches"), check_api, essential=False),
+    Step("curate, metrics, SQLite", ("fediscope.engine.process",), process),
+    Step("report and charts", ("fediscope.report", "fediscope.charts", "matplotlib"), report),
 ]
 
 
-# -- running ------------------------------------------------------------------------------------------------------
-def _head(text: str, lines: int) -> str:
-    rows = text.splitlines()
-    return "\n".join(rows[:lines] + ([f"… ({len(rows) - lines} more lines in the report file)"]
-                                     if len(rows) > lines else []))
+# -- helpers -----------------------------------------------------------------------------------------------------
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _domain(settings: Settings) -> str:
+    return instance_domain(settings.sources[0].instance)
+
+
+def _id_key(status_id: str) -> tuple[int, str]:
+    return len(status_id), status_id  # Mastodon ids are decimal strings: longer is newer
+
+
+def _landed_public(settings: Settings, domain: str) -> dict[str, Any]:
+    """Every status the collector landed from the public timeline of ``domain``, by id (the latest landing)."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.batches import raw_batch_files, read_batch
+
+    lake = open_lake(settings.lake)
+    landed: dict[str, Any] = {}
+    for path in raw_batch_files(lake, "statuses"):
+        parts = path.split("/")
+        if f"instance={domain}" in parts and parts[-1].startswith("public-"):
+            landed.update((r["data"]["id"], r["data"]) for r in read_batch(lake, path))
+    return landed
+
+
+def _api_message(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
+
+
+def one_line(exc: BaseException) -> str:
+    """``ErrorType: message`` on one line (messages of fediscope errors already say what to do)."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def excerpt(text: str, sections: int) -> str:
+    """The report's header and its first ``sections`` sections (a section starts with ``== title ==``)."""
+    rows, seen, kept = text.splitlines(), 0, []
+    for row in rows:
+        if row.startswith("== "):
+            seen += 1
+            if seen > sections:
+                break
+        kept.append(row)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if len(kept) < len(rows):
+        kept.append(f"… ({sum(r.startswith('== ') for r in rows) - sections} more analyses in the report file)")
+    return "\n".join(kept)
 
 
 def _indent(text: str) -> str:
@@ -202,44 +395,63 @@ def java_available() -> bool:
     return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
 
 
-def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None) -> int:
-    """Run every step in order; returns the exit code (0: every available step succeeded)."""
+# -- running ------------------------------------------------------------------------------------------------------
+def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, err: Any = None) -> int:
+    """Run every step in order; returns the exit code (0: every step succeeded).
+
+    Progress goes to ``out``; a failure is one line on ``err`` (the demo stops at an essential step).
+    """
     out = out or ctx.out or sys.stdout
+    err = err or sys.stderr
     ctx.out = out
+    for step in steps:  # before anything runs: a broken installation is one clear line, not a half-done demo
+        problem = step.import_problem()
+        if problem is not None:
+            print(f"fediscope demo: step {step.name!r} cannot run: {problem}; {INSTALL_HINT}", file=err)
+            return 1
     started = time.monotonic()
     print(f"fediscope demo in {ctx.base} ({ctx.n_statuses} statuses, seed {ctx.seed})", file=out)
-    if not java_available():
-        print("Java not found: fine, the demo runs on DuckDB (the embedded engine); Spark mode needs Java 17+.",
+    if java_available():
+        print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
               file=out)
+    else:
+        print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
+              "engine needs Java 17+ (`make system-deps` installs it as root).", file=out)
     code = 0
     try:
         for number, step in enumerate(steps, start=1):
             label = f"[{number}/{len(steps)}] {step.name}"
-            missing = step.available()
-            if missing is not None:
-                print(f"{label}: not yet available ({missing} is not installed in this checkout)", file=out)
-                continue
             print(f"{label} …", file=out, flush=True)
             step_started = time.monotonic()
             try:
                 result = step.run(ctx)
-            except Exception as exc:  # report and stop: later steps depend on this one
-                print(f"{label}: FAILED: {type(exc).__name__}: {exc}", file=out)
+            except Exception as exc:  # one line, then stop: the later steps depend on this one
+                out.flush()
+                print(f"{label}: FAILED: {one_line(exc)}", file=err, flush=True)
                 code = 1
                 if step.essential:
                     break
                 continue
-            print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out)
+            print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
+    except KeyboardInterrupt:
+        out.flush()
+        print("fediscope demo: interrupted; run it again to continue (collection resumes from its checkpoints)",
+              file=err)
+        code = 130
     finally:
-        if ctx.server is not None:
-            ctx.server.stop()
-    print(f"\nDone in {time.monotonic() - started:.1f} s. Outputs:", file=out)
+        ctx.stop_servers()
+    verdict = "Done" if code == 0 else "Stopped"
+    print(f"\n{verdict} in {time.monotonic() - started:.1f} s. Outputs:", file=out)
     for name, where in {"lake": str(ctx.lake_dir), **ctx.outputs}.items():
-        print(f"  {name:16} {where}", file=out)
-    print(f"  {'pseudonym key':16} {ctx.lake_dir / KEY_FILE} (demo only; set FEDISCOPE_PSEUDONYM_KEY for real use)",
-          file=out)
+        print(f"  {name:18} {where}", file=out)
+    print(f"  {'pseudonym key':18} {ctx.lake_dir / KEY_FILE} (demo only; set FEDISCOPE_PSEUDONYM_KEY for real "
+          "use)", file=out)
+    if code == 0:
+        print(f"Next: `.venv/bin/fediscope report --store sqlite:///{ctx.db_path} --top 20`, or run `make demo` "
+              "again: it collects only what is new.", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)
+    out.flush()
     return code
 
 
@@ -247,7 +459,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--statuses", type=int, default=DEFAULT_STATUSES, help="statuses in the sample corpus")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample corpus")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of the sample instance (0: any)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="port of the sample instance (0: any free port; the lake names partitions and "
+                             "checkpoints after host:port, so keep one port for incremental re-runs)")
     parser.add_argument("--new", type=int, default=25, dest="new_statuses",
                         help="statuses the instance gains at each run (what an incremental re-run collects)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where demo-lake/ and demo-out/ go")
@@ -274,9 +488,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ctx = DemoContext(base=args.dir.resolve(), n_statuses=args.statuses, seed=args.seed, port=args.port,
                       new_statuses=args.new_statuses)
-    if args.fresh:
-        fresh_start(ctx)
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.fresh:
+            fresh_start(ctx)
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        secrets_to_hide = [ctx.api_key, demo_key(ctx.lake_dir)]
+    except OSError as exc:
+        print(f"fediscope demo: cannot prepare {ctx.base}: {one_line(exc)}; pass --dir with a writable "
+              "directory", file=sys.stderr)
+        return 1
+    try:
+        from fediscope.cli.common import configure_logging
+    except Exception as exc:
+        print(f"fediscope demo: cannot import fediscope.cli.common ({one_line(exc)}); {INSTALL_HINT}",
+              file=sys.stderr)
+        return 1
+    configure_logging("WARNING", secrets=secrets_to_hide)  # warnings as single lines, keys masked
     return run_demo(ctx)
 
 
