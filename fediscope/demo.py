@@ -325,7 +325,7 @@ STEPS: list[Step] = [
     Step("scraping API", ("api", "waitress.server", "fediscope.cli.serve"), start_api),
     Step("collect", ("fediscope.sources.collector", "fediscope.lake.state"), collect),
     Step("API check", ("requests", "fediscope.lake.batches"), check_api, essential=False),
-    Step("curate, metrics, SQLite", ("fediscope.engine.process",), process),
+    Step("curate, metrics, SQLite", ("fediscope.engine.process", "fediscope.engine.duckdb_engine"), process),
     Step("report and charts", ("fediscope.report", "fediscope.charts", "matplotlib"), report),
 ]
 

@@ -1,0 +1,228 @@
+"""End to end: the path ``make demo`` runs (``python -m fediscope.demo``), in a subprocess, twice.
+
+sample instance → scraping API → collector → raw lake → curation (Parquet) → metrics (DuckDB) → SQLite → report
+and charts; the second run must be incremental. Every assertion reads the outputs themselves (lake files,
+Parquet, the store, PNG headers), not only what the demo prints. Also: a broken installation and a failing step
+end the demo with one line and exit 1, and the API check of the demo really fails on a record that differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from fediscope.demo import API_PAGE_LIMIT, API_PAGES, DemoContext, check_api, collect, start_api, start_instance
+from fediscope.engine.metrics import load_metrics
+from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+STATUSES = 300
+NEW = 10  # statuses the instance gains at each run
+TIMELINES = 3  # public, local and one hashtag: the paged sources of the demo
+BATCH_NAME = re.compile(r"^(?P<source>.+)-s[^/]*-m[^/]*\.jsonl(\.gz)?$")
+API_LINE = re.compile(r"API check: scraping API at http://127\.0\.0\.1:(?P<port>\d+) served (?P<served>\d+) records "
+                      r"in \d+ pages?, identical to the collector's")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_demo(base: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "fediscope.demo", "--dir", str(base), "--statuses", str(STATUSES),
+               "--new", str(NEW), *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def status_ids(lake_dir: Path) -> dict[tuple[str, str], list[str]]:
+    """Status ids in the raw lake, by (partition directory, source of the batch file)."""
+    lake = LocalLake(lake_dir)
+    found: dict[tuple[str, str], list[str]] = {}
+    for path in raw_batch_files(lake, "statuses"):
+        partition, name = path.rsplit("/", 1)
+        match = BATCH_NAME.match(name)
+        assert match, f"unexpected batch file name {path}"
+        found.setdefault((partition, match["source"]), []).extend(r["data"]["id"] for r in read_batch(lake, path))
+    return found
+
+
+def total(ids: dict[tuple[str, str], list[str]]) -> int:
+    return sum(len(v) for v in ids.values())
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+@dataclass
+class DemoRuns:
+    base: Path
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+    after_first: dict[tuple[str, str], list[str]]
+    after_second: dict[tuple[str, str], list[str]]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
+    base = tmp_path_factory.mktemp("demo")
+    port = str(free_port())  # one port for both runs: the lake names partitions after host:port
+    first = run_demo(base, "--port", port)
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = status_ids(base / "demo-lake")
+    second = run_demo(base, "--port", port)
+    assert second.returncode == 0, second.stdout + second.stderr
+    return DemoRuns(base, first, second, after_first, status_ids(base / "demo-lake"))
+
+
+@pytest.mark.slow
+def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
+    for run in (demo.first, demo.second):
+        assert "Traceback" not in run.stdout + run.stderr and "FAILED" not in run.stdout + run.stderr
+        assert "Note:" not in run.stdout  # no note: the port was free, the instance kept its name
+        for number, name in enumerate(("sample instance", "scraping API", "collect", "API check",
+                                       "curate, metrics, SQLite", "report and charts"), start=1):
+            assert re.search(rf"^\[{number}/6\] {re.escape(name)}: .+ \(\d+\.\d s\)$", run.stdout, re.MULTILINE)
+        outputs = run.stdout.split("Outputs:")[1]
+        for path in ("demo-lake", "demo-lake/raw", "demo-lake/curated", "demo-out/demo.db", "demo-out/report.txt",
+                     "demo-out/charts"):
+            assert str(demo.base / path) in outputs
+        assert "Java: " in run.stdout
+
+
+@pytest.mark.slow
+def test_the_lake_holds_raw_batches_and_curated_parquet(demo: DemoRuns) -> None:
+    lake_dir = demo.base / "demo-lake"
+    lake = LocalLake(lake_dir)
+    entities = {p.split("/")[2] for p in raw_batch_files(lake)}
+    assert {"statuses", "instance", "instance_activity", "directory"} <= entities
+    assert total(demo.after_first) > STATUSES / 2  # three timelines of a corpus of STATUSES
+    parquet = sorted((lake_dir / "curated").rglob("*.parquet"))
+    tables = {p.relative_to(lake_dir / "curated").parts[0] for p in parquet}
+    assert {"statuses", "accounts"} <= tables
+    curated = [pq.ParquetFile(p).read(columns=["uri", "status_id"]).to_pylist() for p in parquet
+               if p.relative_to(lake_dir / "curated").parts[0] == "statuses"]
+    uris = [row["uri"] for rows in curated for row in rows]
+    assert uris and len(uris) == len(set(uris))  # one row per status, across sources and runs
+    public = {i for (_, source), ids in demo.after_second.items() if source == "public" for i in ids}
+    assert public <= {str(row["status_id"]) for rows in curated for row in rows}
+
+
+@pytest.mark.slow
+def test_the_store_holds_every_metric(demo: DemoRuns) -> None:
+    store = open_store(f"sqlite:///{demo.base / 'demo-out' / 'demo.db'}")
+    try:
+        stored = store.stored_metrics()
+    finally:
+        store.close()
+    metrics = load_metrics()
+    assert metrics and {name: stored.get(name, 0) > 0 for name in metrics} == {name: True for name in metrics}
+
+
+@pytest.mark.slow
+def test_the_report_and_charts_are_written(demo: DemoRuns) -> None:
+    out = demo.base / "demo-out"
+    text = (out / "report.txt").read_text(encoding="utf-8")
+    sections = re.findall(r"^== (.+) ==$", text, re.MULTILINE)
+    assert len(sections) >= 10 and len(text) > 3000
+    assert sections[0] in demo.second.stdout  # the excerpt printed at the end is the report's
+    charts = sorted((out / "charts").glob("*.png"))
+    printed = re.search(r"report and charts: (\d+) analyses, (\d+) charts", demo.second.stdout)
+    assert printed and charts and len(charts) == int(printed[2])
+    for chart in charts:
+        width, height = png_size(chart)
+        assert width >= 400 and height >= 300 and chart.stat().st_size > 10_000, chart.name
+
+
+@pytest.mark.slow
+def test_the_scraping_api_served_what_the_collector_landed(demo: DemoRuns) -> None:
+    first, second = API_LINE.search(demo.first.stdout), API_LINE.search(demo.second.stdout)
+    assert first and second, demo.first.stdout + demo.second.stdout
+    instance_port = re.search(r"sample instance: http://127\.0\.0\.1:(\d+) ", demo.first.stdout)
+    assert instance_port and first["port"] != instance_port[1]  # the API is its own server, not the instance
+    public = {i for (_, source), ids in demo.after_first.items() if source == "public" for i in ids}
+    assert int(first["served"]) == min(len(public), API_PAGES * API_PAGE_LIMIT)
+    assert 0 < int(second["served"]) <= NEW + 5  # the second run compares what it collected: the new statuses
+
+
+@pytest.mark.slow
+def test_the_second_run_is_incremental(demo: DemoRuns) -> None:
+    landed = total(demo.after_second) - total(demo.after_first)
+    # the NEW statuses on up to three timelines (a few more if the hour turned between the runs)
+    assert 0 < landed <= TIMELINES * (NEW + 5), landed
+    assert "only what is new since the last run" in demo.second.stdout
+    for (partition, source), ids in demo.after_second.items():
+        duplicates = [i for i, n in Counter(ids).items() if n > 1]
+        assert not duplicates, f"{partition} {source}: statuses landed twice: {duplicates[:5]}"
+    for key, ids in demo.after_first.items():
+        assert set(ids) <= set(demo.after_second[key])  # nothing landed before went missing
+
+
+@pytest.mark.slow
+def test_a_broken_installation_stops_the_demo_with_one_line(tmp_path: Path) -> None:
+    fake = tmp_path / "site" / "duckdb"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("duckdb is broken on purpose")\n')
+    path = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    run = run_demo(tmp_path / "demo", "--port", "0", env={"PYTHONPATH": path})
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert "duckdb is broken on purpose" in run.stderr and "make install" in run.stderr
+
+
+@pytest.mark.slow
+def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "demo-out" / "demo.db").mkdir(parents=True)  # the SQLite store cannot be opened
+    run = run_demo(tmp_path, "--port", "0")
+    assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
+    assert run.stderr.splitlines() == [next(line for line in run.stderr.splitlines() if "FAILED" in line)]
+    assert run.stderr.startswith("[5/6] curate, metrics, SQLite: FAILED: StoreError: ")
+    assert "[4/6] API check: scraping API" in run.stdout and "Stopped in" in run.stdout
+    assert "[6/6]" not in run.stdout
+
+
+def test_the_api_check_fails_when_a_record_differs_and_the_api_stops(tmp_path: Path) -> None:
+    ctx = DemoContext(base=tmp_path, n_statuses=150, port=0, new_statuses=0)
+    try:
+        start_instance(ctx)
+        start_api(ctx)
+        collect(ctx)
+        assert "identical to the collector's" in check_api(ctx)
+        # change one landed public status the API serves on its first page
+        lake = LocalLake(ctx.lake_dir)
+        public = [p for p in raw_batch_files(lake, "statuses") if p.rsplit("/", 1)[1].startswith("public-")]
+        newest = max(((p, r["data"]["id"]) for p in public for r in read_batch(lake, p)),
+                     key=lambda item: (len(item[1]), item[1]))
+        path = ctx.lake_dir / newest[0]
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for record in lines:
+            if record["data"]["id"] == newest[1]:
+                record["data"]["favourites_count"] += 1
+        path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+        with pytest.raises(RuntimeError, match=rf"^1 of the \d+ records .* e\.g\. status {newest[1]}$"):
+            check_api(ctx)
+        api_url = ctx.api.url if ctx.api else ""
+    finally:
+        ctx.stop_servers()
+    assert ctx.api is None and ctx.server is None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{api_url}/health", timeout=2)
