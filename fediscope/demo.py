@@ -67,7 +67,8 @@ class DemoContext:
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     collected: Any = None  # the collector's CollectSummary
     public_before: str | None = None  # the public timeline's checkpoint before this run's collection
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # name -> path
+    details: dict[str, str] = field(default_factory=dict)  # name -> what is there (printed after the path)
     notes: list[str] = field(default_factory=list)
     out: Any = None  # where progress is printed (default: stdout)
 
@@ -232,6 +233,7 @@ def collect(ctx: DemoContext) -> str:
     summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty())
     ctx.collected = summary
     ctx.outputs["raw lake (JSONL)"] = str(ctx.lake_dir / "raw")
+    ctx.details["raw lake (JSONL)"] = f"{summary.landed} records landed by this run"
     if summary.failed:
         raise RuntimeError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
@@ -292,6 +294,7 @@ def process(ctx: DemoContext) -> str:
     summary = run_process(ctx.need_settings(), progress=False)
     ctx.outputs["curated (Parquet)"] = str(ctx.lake_dir / "curated")
     ctx.outputs["SQLite db"] = str(ctx.db_path)
+    ctx.details["SQLite db"] = f"{len(summary.metrics)} metrics, {summary.metric_rows} rows"
     cur = summary.curate
     curated = ("nothing new to curate" if cur.get("noop") else
                f"curated {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
@@ -315,7 +318,8 @@ def report(ctx: DemoContext) -> str:
     report_path.write_text(text, encoding="utf-8")
     ctx.outputs["report"] = str(report_path)
     if result.charts:
-        ctx.outputs["charts"] = f"{chart_dir} ({len(result.charts)} PNG)"
+        ctx.outputs["charts"] = str(chart_dir)
+        ctx.details["charts"] = f"{len(result.charts)} PNG"
     print(_indent(excerpt(text, EXCERPT_SECTIONS)), file=ctx.out or sys.stdout)
     return f"{len(result.run.results)} analyses, {len(result.charts)} charts"
 
@@ -386,6 +390,14 @@ def excerpt(text: str, sections: int) -> str:
     return "\n".join(kept)
 
 
+def shown(path: Path | str) -> str:
+    """A path as the reader should type it: ``./demo-lake/raw`` below the current directory, else absolute."""
+    try:
+        return f"./{Path(path).relative_to(Path.cwd())}"
+    except ValueError:
+        return str(path)
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
@@ -443,12 +455,13 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     verdict = "Done" if code == 0 else "Stopped"
     print(f"\n{verdict} in {time.monotonic() - started:.1f} s. Outputs:", file=out)
     for name, where in {"lake": str(ctx.lake_dir), **ctx.outputs}.items():
-        print(f"  {name:18} {where}", file=out)
-    print(f"  {'pseudonym key':18} {ctx.lake_dir / KEY_FILE} (demo only; set FEDISCOPE_PSEUDONYM_KEY for real "
-          "use)", file=out)
+        detail = f" ({ctx.details[name]})" if name in ctx.details else ""
+        print(f"  {name:18} {shown(where)}{detail}", file=out)
+    print(f"  {'pseudonym key':18} {shown(ctx.lake_dir / KEY_FILE)} (demo only; set FEDISCOPE_PSEUDONYM_KEY for "
+          "real use)", file=out)
     if code == 0:
-        print(f"Next: `.venv/bin/fediscope report --store sqlite:///{ctx.db_path} --top 20`, or run `make demo` "
-              "again: it collects only what is new.", file=out)
+        print(f"Next: `.venv/bin/fediscope report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
+              "`make demo` again: it collects only what is new.", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)
     out.flush()
