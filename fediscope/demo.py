@@ -228,7 +228,9 @@ def collect(ctx: DemoContext) -> str:
     from fediscope.sources.spec import parse_source
 
     settings = ctx.need_settings()
-    ctx.public_before = load_checkpoint(open_lake(settings.lake), _domain(settings), "public").newest_id
+    checkpoint = load_checkpoint(open_lake(settings.lake), _domain(settings), "public")
+    ctx.public_before = checkpoint.newest_id
+    resumed = bool((checkpoint.extra or {}).get("walk"))
     targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
     summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty())
     ctx.collected = summary
@@ -238,7 +240,8 @@ def collect(ctx: DemoContext) -> str:
         raise RuntimeError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
     statuses = sum(s.landed for s in timelines)
-    since = "the whole corpus" if ctx.public_before is None else "only what is new since the last run"
+    since = ("resuming the interrupted last run" if resumed else
+             "the whole corpus" if ctx.public_before is None else "only what is new since the last run")
     return (f"landed {summary.landed} records in {summary.pages} pages: {statuses} statuses from "
             f"{_count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
             f"{_count(len(summary.sources) - len(timelines), 'snapshot source')}; {summary.skipped} left out by "
@@ -517,8 +520,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     configure_logging("WARNING", secrets=secrets_to_hide)  # warnings as single lines, keys masked
-    return run_demo(ctx)
+    try:
+        return run_demo(ctx)
+    except BrokenPipeError:  # `python -m fediscope.demo | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before the steps started (they handle it themselves)
+        print("fediscope demo: interrupted", file=sys.stderr)
+        sys.exit(130)
