@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -252,6 +253,14 @@ class SampleHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], routes: Routes, limiter: RateLimiter) -> None:
         self.routes, self.limiter = routes, limiter
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (an interrupted collector) is routine: a debug line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            log.debug("client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
 
 
 class SampleServer:
