@@ -432,7 +432,7 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     else:
         print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
               "engine needs Java 17+ (`make system-deps` installs it as root).", file=out)
-    code = 0
+    code, failed, stopped = 0, 0, False
     try:
         for number, step in enumerate(steps, start=1):
             label = f"[{number}/{len(steps)}] {step.name}"
@@ -443,8 +443,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
             except Exception as exc:  # one line, then stop: the later steps depend on this one
                 out.flush()
                 print(f"{label}: FAILED: {one_line(exc)}", file=err, flush=True)
-                code = 1
+                code, failed = 1, failed + 1
                 if step.essential:
+                    stopped = True
                     break
                 continue
             print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
@@ -452,10 +453,11 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         out.flush()
         print("fediscope demo: interrupted; run it again to continue (collection resumes from its checkpoints)",
               file=err)
-        code = 130
+        code, stopped = 130, True
     finally:
         ctx.stop_servers()
-    verdict = "Done" if code == 0 else "Stopped"
+    verdict = ("Interrupted" if code == 130 else "Stopped" if stopped else
+               f"Done with {_count(failed, 'failed step')}" if failed else "Done")
     print(f"\n{verdict} in {time.monotonic() - started:.1f} s. Outputs:", file=out)
     for name, where in {"lake": str(ctx.lake_dir), **ctx.outputs}.items():
         detail = f" ({ctx.details[name]})" if name in ctx.details else ""

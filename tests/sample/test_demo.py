@@ -86,9 +86,10 @@ def test_a_failing_step_that_is_not_essential_lets_the_next_run(tmp_path: Path) 
         raise ValueError("mismatch")
 
     steps = [Step("check", (), boom, essential=False), Step("after", (), ok)]
-    err = io.StringIO()
-    assert run_demo(DemoContext(base=tmp_path), steps, io.StringIO(), err) == 1
+    out, err = io.StringIO(), io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path), steps, out, err) == 1
     assert ran == ["ok"] and "[1/2] check: FAILED: ValueError: mismatch" in err.getvalue()
+    assert "Done with 1 failed step in" in out.getvalue()
 
 
 def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
