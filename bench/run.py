@@ -171,6 +171,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         base, new = corpus(workdir, args, results)
         stages["baseline"] = _stage("baseline", {"lake": str(base)}).as_dict()
+        context = _stage("baseline", {"lake": str(base), "full_parse": True})
+        stages["baseline"].update(full_parse_seconds=context.result["seconds"],
+                                  full_parse_peak_rss_mib=round(context.peak_rss_bytes / 2**20, 1))
 
         if "duckdb" in args.engines:
             lake = workdir / "lake-duckdb"
