@@ -188,16 +188,25 @@ URL_NAMES = {"lake", "store"}  # may embed a password (mysql+pymysql://user:pass
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+#: A host name as the lake can hold it in ``instance=<domain>`` (IDNs in their ``xn--`` form).
+_HOST_RE = re.compile(r"^[a-z0-9.\-]+$")
+
+
 def instance_domain(instance: str) -> str:
     """``https://mastodon.social/`` → ``mastodon.social``; ``127.0.0.1:8080`` stays as it is (port kept)."""
     text = instance.strip()
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
-    if not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port  # .port raises for "host:abc" and "host:99999"
+    except ValueError as exc:
+        raise ConfigError(f"not an instance address: {instance!r} ({exc}; expected e.g. "
+                          "https://mastodon.social or http://127.0.0.1:8080)") from None
+    if not host or not _HOST_RE.fullmatch(host.lower()):
         raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
-    host = parts.hostname.lower()
-    return f"{host}:{parts.port}" if parts.port else host
+    host = host.lower()
+    return f"{host}:{port}" if port else host
 
 
 def instance_base_url(instance: str) -> str:
@@ -205,10 +214,11 @@ def instance_base_url(instance: str) -> str:
     text = instance.strip().rstrip("/")
     if "://" not in text:
         text = "https://" + text
+    domain = instance_domain(text)
     parts = urlsplit(text)
     if parts.scheme not in {"http", "https"}:
         raise ConfigError(f"instance {instance!r}: scheme must be http or https")
-    return f"{parts.scheme}://{instance_domain(text)}"
+    return f"{parts.scheme}://{domain}"
 
 
 def _token_key(instance: str) -> str:
@@ -325,4 +335,9 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
                           "expected DEBUG, INFO, WARNING or ERROR")
     for source in values["sources"]:
         instance_domain(source.instance)
+    for instance in values["instances"]:
+        try:
+            instance_domain(instance)
+        except ConfigError as exc:
+            raise ConfigError(f"FEDISCOPE_INSTANCES is invalid: {exc}") from None
     return Settings(**values)

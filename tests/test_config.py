@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings, token_env_name
+from fediscope.config import (
+    SETTINGS,
+    Settings,
+    SourceSpec,
+    instance_base_url,
+    instance_domain,
+    load_settings,
+    token_env_name,
+)
 from fediscope.errors import ConfigError
 
 PSEUDONYM_KEY = "pk-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -173,6 +181,20 @@ def test_source_with_a_bad_address_is_rejected(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[[sources]]\ninstance = "https://"\n')
     with pytest.raises(ConfigError, match="not an instance address"):
         load_settings(env={}, toml_path=path)
+
+
+@pytest.mark.parametrize("instance", ["http://127.0.0.1:99999", "mastodon.social:abc", "http://[::1",
+                                      "not a url", "https://under_score.example"])
+def test_malformed_instance_addresses_are_config_errors(instance: str) -> None:
+    with pytest.raises(ConfigError, match="not an instance address"):
+        instance_domain(instance)
+    with pytest.raises(ConfigError, match="not an instance address"):
+        instance_base_url(instance)
+
+
+def test_a_malformed_allowlist_entry_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="FEDISCOPE_INSTANCES is invalid: not an instance address"):
+        load_settings(env={"FEDISCOPE_INSTANCES": "mastodon.social,http://127.0.0.1:99999"})
 
 
 def test_repr_never_shows_secrets(tmp_path: Path) -> None:
