@@ -37,12 +37,18 @@ def serve_api(host: str, port: int, threads: int) -> None:
 
     from api import create_app
     from api.app import MAX_BODY_BYTES
+    from fediscope.errors import ConfigError
 
     settings = settings_from_context()
     app = create_app(settings)
-    server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
-                           max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
-                           expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
+                               max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
+                               expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port (or --port 0 for a "
+                          "free one) or a --host of this machine") from None
     bound_host, bound_port = server.effective_host, server.effective_port  # type: ignore[union-attr]
     allowed = ", ".join(sorted(settings.allowed_instances())) or "none (set FEDISCOPE_INSTANCES)"
     click.echo(f"fediscope API on http://{bound_host}:{bound_port}/ (OpenAPI at /openapi.json); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -72,3 +73,18 @@ def test_serve_api_without_keys_is_one_clear_line(tmp_path: Path, env: dict[str,
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("where", ["taken", "999.1.1.1"])
+def test_serve_api_that_cannot_listen_is_one_clear_line(tmp_path: Path, where: str) -> None:
+    env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = (["--port", str(taken.getsockname()[1])] if where == "taken"
+                   else ["--host", where, "--port", "0"])
+        result = subprocess.run([*COMMAND, "serve-api", *address], env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
