@@ -21,6 +21,7 @@ from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import StoreError
+from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, Row
 
 log = logging.getLogger(__name__)
@@ -327,10 +328,10 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     """Every analysis whose metric the store holds; raises StoreError when the store holds nothing."""
     stored = store.stored_metrics()
     if not stored:
-        raise StoreError(f"the store {shown_url(store.url)} holds no metrics yet: run `fediscope process` first "
+        raise StoreError(f"the store {redact_url(store.url)} holds no metrics yet: run `fediscope process` first "
                          "(it curates the lake, computes the metrics and loads them)")
     if not any(stored.values()):
-        raise StoreError(f"the metrics in {shown_url(store.url)} have no rows: the lake held no data when "
+        raise StoreError(f"the metrics in {redact_url(store.url)} have no rows: the lake held no data when "
                          "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
     run = AnalysisRun(results=[], stored=stored, missing=[])
     for analysis, metric_name in ANALYSES:
@@ -348,10 +349,3 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     return run
 
 
-def shown_url(url: str) -> str:
-    """A store URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
-    return url

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import AnalysisResult, AnalysisRun, run_analyses, shown_url
+from fediscope.analysis import AnalysisResult, AnalysisRun, run_analyses
+from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
@@ -116,7 +117,7 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
     """Run the analyses (raises StoreError on an empty store) and draw the charts into ``out_dir``."""
 
     run = run_analyses(store, n)
-    report = Report(store_url=shown_url(store.url), run=run)
+    report = Report(store_url=redact_url(store.url), run=run)
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.redact import redact_url
 
 if TYPE_CHECKING:
     from fediscope.store.port import MetricStore
@@ -72,16 +73,6 @@ class ProcessSummary:
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
         return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
                 f"stored in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
-
-
-def redact_url(url: str) -> str:
-    """A store URL without its password (``mysql+pymysql://user:***@host/db``)."""
-    if "://" in url and "@" in url.split("://", 1)[1]:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 class _Progress:

@@ -38,6 +38,7 @@ from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import Entry, hidden
+from fediscope.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +53,22 @@ def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     """
     parts = urlsplit(url)
     if parts.scheme not in {"webhdfs", "hdfs"}:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: expected webhdfs://namenode:9870/path")
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: expected webhdfs://namenode:9870/path")
     if not parts.hostname:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: no namenode host; expected webhdfs://namenode:9870/path")
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: no namenode host; expected webhdfs://namenode:9870/path")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: the port is not a number") from None
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: the port is not a number") from None
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(query) - {"user"}
     if unknown:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact(url)!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
                           "only ?user=NAME is understood")
     user = (query.get("user") or [None])[-1] or parts.username or None
     root = posixpath.normpath("/" + parts.path.strip("/")) if parts.path.strip("/") else "/"
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"http://{host}:{port}", root, user
-
-
-def redact(url: str) -> str:
-    """The URL without a password (the lake URL is shown in messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _login_name() -> str:
@@ -106,7 +98,7 @@ class WebHDFSLake:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.http_url, self.root, user = parse_webhdfs_url(url)
         self.user = user or _login_name()
-        self.url = redact(url)
+        self.url = redact_url(url)
         self._client = InsecureClient(self.http_url, user=self.user, timeout=timeout)
 
     def __repr__(self) -> str:

@@ -14,7 +14,8 @@ from lake_cases import REAL_WEBHDFS
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import open_lake
-from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url, redact
+from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
+from fediscope.redact import redact_url
 
 
 def _free_port() -> int:
@@ -128,7 +129,7 @@ def test_bad_urls_are_config_errors(url: str, message: str) -> None:
 
 
 def test_passwords_never_appear_in_the_lake_url() -> None:
-    assert redact("webhdfs://etl:s3cret@namenode:9870/lake") == "webhdfs://etl:***@namenode:9870/lake"
+    assert redact_url("webhdfs://etl:s3cret@namenode:9870/lake") == "webhdfs://etl:***@namenode:9870/lake"
     lake = WebHDFSLake("webhdfs://etl:s3cret@127.0.0.1:1/lake")
     assert "s3cret" not in lake.url and "s3cret" not in repr(lake)
 
