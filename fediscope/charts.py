@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun
+from fediscope.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -166,17 +167,23 @@ CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path], None]]] = {
 
 
 def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
-    """Draw the chart of every analysis that ran into ``out_dir`` (created); returns the files, in order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Draw the chart of every analysis that ran into ``out_dir`` (created); returns the files, in order.
+
+    ConfigError when the directory cannot be created or written (a file in the way, no permission)."""
     written = []
-    for name, (file_name, draw) in CHARTS.items():
-        result = run.get(name)
-        if result is None:
-            continue
-        path = out_dir / file_name
-        tmp = path.with_suffix(".tmp.png")
-        draw(result, tmp)
-        tmp.replace(path)  # a chart appears whole or not at all
-        written.append(path)
-        log.debug("chart=%s written to %s", name, path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, (file_name, draw) in CHARTS.items():
+            result = run.get(name)
+            if result is None:
+                continue
+            path = out_dir / file_name
+            tmp = path.with_suffix(".tmp.png")
+            draw(result, tmp)
+            tmp.replace(path)  # a chart appears whole or not at all
+            written.append(path)
+            log.debug("chart=%s written to %s", name, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the charts into {out_dir}: {exc.strerror or exc}; choose a writable "
+                          "directory (fediscope report --out DIR) or leave the charts out (--no-charts)") from None
     return written

@@ -110,6 +110,14 @@ def test_bad_options_are_usage_errors(capsys, cli_env):
     assert code == 2
 
 
+def test_a_chart_directory_that_cannot_be_written_is_one_clear_error(capsys, loaded_store, cli_env):
+    (cli_env / "a-file").write_text("in the way")
+    code, out, err = run(capsys, "report", "--out", str(cli_env / "a-file" / "charts"))
+    assert code == 2
+    assert err.startswith("fediscope: error: cannot write the charts into ") and "--no-charts" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and out == ""
+
+
 def test_charts_of_empty_analyses_still_draw(capsys, cli_env):
     store = open_store(f"sqlite:///{cli_env / 'm.db'}")
     store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])

@@ -12,6 +12,17 @@ from fediscope.cli.common import emit_json, is_terminal, settings_from_context
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social)."
 
 
+def _write(out: Path, text: str) -> None:
+    """Write an --out file; a path that cannot be written is one clear line, not a traceback."""
+    from fediscope.errors import ConfigError
+
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; choose another --out (or leave it out "
+                          "to print to stdout)") from None
+
+
 @click.group()
 def gdpr() -> None:
     """Erasure, access export, retention and the processing register (GDPR)."""
@@ -58,7 +69,7 @@ def export(account: str, out: Path | None) -> None:
     if out is None:
         click.echo(document)
         return
-    out.write_text(document + "\n")
+    _write(out, document + "\n")
     click.echo(f"wrote {out}", err=True)
 
 
@@ -98,5 +109,5 @@ def register(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text)
+    _write(out, text)
     click.echo(f"wrote {out}", err=True)

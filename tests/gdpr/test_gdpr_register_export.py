@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from gdpr_lake import SUBJECT
 
 from fediscope.gdpr.erase import erase_account
@@ -88,3 +89,12 @@ def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
 
     result = run_cli("gdpr", "erase", "--account", "not-an-account")
     assert result.code == 2 and "ACCT@INSTANCE" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("command", [("export", "--account", SUBJECT), ("register",)])
+def test_an_out_file_that_cannot_be_written_is_one_clear_line(env, run_cli, tmp_path, command) -> None:
+    (tmp_path / "a-file").write_text("in the way")
+    result = run_cli("gdpr", *command, "--out", str(tmp_path / "a-file" / "out.txt"))
+    assert result.code == 2
+    assert result.err.startswith("fediscope: error: cannot write ") and "--out" in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
