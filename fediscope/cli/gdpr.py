@@ -92,8 +92,13 @@ def retention(dry_run: bool, as_json: bool) -> None:
         click.echo(f"skipped {path}: the dt= value is not a date", err=True)
     totals = summary.totals()
     shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
-    click.echo(f"retention (raw {summary.raw_days or 'forever'} days, curated {summary.curated_days or 'forever'} "
-               f"days): {verb} {shown or 'nothing'}")
+    click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
+               f"{verb} {shown or 'nothing'}")
+
+
+def _kept(days: int) -> str:
+    """``90`` → ``90 days``; ``0`` (the setting's 'keep forever') → ``kept forever``."""
+    return f"{days} days" if days else "kept forever"
 
 
 @gdpr.command()

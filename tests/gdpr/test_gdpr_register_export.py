@@ -86,6 +86,7 @@ def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
 
     result = run_cli("gdpr", "retention", "--dry-run")
     assert result.code == 0 and "would delete nothing" in result.out
+    assert "(raw 90 days, curated kept forever)" in result.out  # the defaults; 0 days means kept forever
 
     result = run_cli("gdpr", "erase", "--account", "not-an-account")
     assert result.code == 2 and "ACCT@INSTANCE" in result.err and "Traceback" not in result.err
