@@ -26,7 +26,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import logging
-import os
 import re
 import shutil
 import socket
@@ -162,9 +161,10 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
-    java = which("java") or (os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-                             if os.environ.get("JAVA_HOME") else None)
-    if not java or not os.path.exists(java):
+    from fediscope.engine.spark_engine import find_java
+
+    java = find_java(which)
+    if java is None:
         return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but no java on PATH (Spark runs on the JVM)",
                      f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
     major = _java_major(java)

@@ -13,8 +13,10 @@ cluster with ``spark_jobs/curate.py`` and ``spark_jobs/metrics.py`` (see their d
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,17 @@ def is_local_master(master: str) -> bool:
     return master.startswith("local")
 
 
+def find_java(which: Callable[[str], str | None] | None = None) -> str | None:
+    """The ``java`` executable Spark's launcher can start: on PATH, else ``$JAVA_HOME/bin/java``; None if absent.
+
+    PySpark runs the JVM itself (``spark-submit`` → ``java``), also for a cluster master: the driver is local.
+    """
+    java = (which or shutil.which)("java")
+    if not java and os.environ.get("JAVA_HOME"):
+        java = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+    return java if java and os.path.exists(java) else None
+
+
 def build_session(master: str, app_name: str = "fediscope") -> Any:
     """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
     try:
@@ -47,6 +60,9 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
                           "or use FEDISCOPE_ENGINE=duckdb") from None
+    if find_java() is None:  # otherwise py4j's JAVA_GATEWAY_EXITED, which does not say why
+        raise ConfigError("engine=spark: Java not found (no java on PATH, JAVA_HOME not set); install Java 17 "
+                          "(apt-get install openjdk-17-jre-headless) or use FEDISCOPE_ENGINE=duckdb")
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

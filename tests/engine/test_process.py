@@ -123,6 +123,23 @@ def test_cli_bad_store_is_one_line(landed: Path, monkeypatch: pytest.MonkeyPatch
     assert err.startswith("fediscope: error: FEDISCOPE_STORE") and "Traceback" not in err
 
 
+def test_spark_without_java_is_one_line_naming_it(landed: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    monkeypatch.chdir(landed.parent)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(["process", "--no-progress", "--engine", "spark"],
+             {"FEDISCOPE_LAKE": str(landed), "FEDISCOPE_STORE": f"sqlite:///{landed.parent / 'nojava.db'}"},
+             monkeypatch)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fediscope: error: engine=spark: Java not found") and "FEDISCOPE_ENGINE=duckdb" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_duckdb_path_never_imports_pyspark(landed: Path) -> None:
     code = ("import sys; from fediscope.config import load_settings; from fediscope.engine.process import run_process;"
             f"run_process(load_settings(env={{}}, lake={str(landed)!r}, store='sqlite:///{landed.parent}/np.db'),"
