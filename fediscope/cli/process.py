@@ -8,6 +8,7 @@ import click
 
 from fediscope.cli.common import emit_json, is_terminal, settings_from_context
 from fediscope.config import ENGINES
+from fediscope.lake.backend import LakeBackend
 
 
 class _Date(click.ParamType):
@@ -20,6 +21,19 @@ class _Date(click.ParamType):
             return date.fromisoformat(str(value))
         except ValueError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23", param, ctx)
+
+
+def holds_data(lake: LakeBackend) -> bool:
+    """Whether the lake holds any raw batch or curated file; stops at the first one (cheap on WebHDFS too)."""
+    from fediscope.lake.layout import CURATED_ROOT, RAW_ROOT
+
+    pending = [RAW_ROOT, CURATED_ROOT]
+    while pending:
+        for entry in lake.list(pending.pop()):
+            if not entry.is_dir:
+                return True
+            pending.append(entry.path)
+    return False
 
 
 @click.command()
@@ -42,7 +56,8 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     Curation is incremental: only raw files not curated before are read (the list is kept in
     <lake>/_state/curated_manifest.json), so running it again with nothing new changes nothing.
     --since/--until limit which raw partitions (fetch days) this run curates; the metrics are always
-    recomputed over everything curated so far, and replace what the store held for them.
+    recomputed over everything curated so far, and replace what the store held for them. A lake
+    without any data is refused (exit 1) before the store is touched.
 
     \b
     Examples:
@@ -53,6 +68,14 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
         raise click.BadParameter(f"{since} is after --until {until}", param_hint="--since")
     settings = settings_from_context(lake=lake, store=store)
     from fediscope.engine.process import run_process
+    from fediscope.errors import LakeError
+    from fediscope.lake.backend import open_lake
+
+    backend = open_lake(settings.lake)
+    if not holds_data(backend):  # e.g. run from another directory than the relative ./lake: leave the store alone
+        raise LakeError(f"the lake {backend.url} holds no data (no raw batches, nothing curated): run `fediscope "
+                        "collect` first, or point --lake / FEDISCOPE_LAKE at the lake you collected into; "
+                        "the store was not touched")
 
     summary = run_process(settings, engine=engine, since=since, until=until,
                           progress=is_terminal() if progress is None else progress)

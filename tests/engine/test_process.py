@@ -123,6 +123,29 @@ def test_cli_bad_store_is_one_line(landed: Path, monkeypatch: pytest.MonkeyPatch
     assert err.startswith("fediscope: error: FEDISCOPE_STORE") and "Traceback" not in err
 
 
+def test_cli_empty_lake_is_one_line_and_leaves_the_store_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    store_url = f"sqlite:///{tmp_path / 'kept.db'}"
+    store = open_store(store_url)
+    metric = METRICS["languages"]
+    store.write(metric, [{"language": "en", "toots": 3, "share": 1.0}])
+    store.close()
+    (tmp_path / "empty-lake" / "raw" / "mastodon" / "statuses").mkdir(parents=True)  # the layout, no data
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(["process", "--no-progress"], {"FEDISCOPE_LAKE": str(tmp_path / "empty-lake"),
+                                            "FEDISCOPE_STORE": store_url}, monkeypatch)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fediscope: error: the lake ") and "fediscope collect" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    store = open_store(store_url)
+    try:
+        assert store.all(metric) == [{"language": "en", "toots": 3, "share": 1.0}]  # not replaced by nothing
+    finally:
+        store.close()
+
+
 def test_spark_without_java_is_one_line_naming_it(landed: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
