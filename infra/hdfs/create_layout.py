@@ -12,7 +12,7 @@ first run and NiFi's PutHDFS finds its parent directories::
     quarantine/              upstream data that could not be parsed
     _audit/                  GDPR audit trail
 
-Usage (the lake defaults to FEDISCOPE_LAKE)::
+Usage (the lake defaults to the configured one: ``FEDISCOPE_LAKE`` or ``fediscope.toml``)::
 
     python infra/hdfs/create_layout.py --lake 'webhdfs://namenode:9870/data/fediscope?user=fediscope'
     python infra/hdfs/create_layout.py --instance mastodon.social --dry-run
@@ -34,7 +34,7 @@ from pathlib import Path
 if importlib.util.find_spec("fediscope") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fediscope.config import instance_domain  # noqa: E402
+from fediscope.config import instance_domain, load_settings  # noqa: E402
 from fediscope.errors import FediscopeError  # noqa: E402
 from fediscope.lake.backend import LakeBackend, open_lake  # noqa: E402
 from fediscope.lake.layout import (  # noqa: E402
@@ -79,9 +79,9 @@ def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lake", default=os.environ.get("FEDISCOPE_LAKE", "./lake"),
+    parser.add_argument("--lake", default=None,
                         help="lake URL: webhdfs://namenode:9870/path[?user=NAME], file:///path or a path "
-                             "(default: FEDISCOPE_LAKE, else ./lake)")
+                             "(default: the configured lake: FEDISCOPE_LAKE or fediscope.toml, else ./lake)")
     parser.add_argument("--instance", action="append", default=[],
                         help="also create raw/mastodon/<entity>/instance=<domain> for this instance (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="print the directories, create nothing")
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             print("\n".join(directories))
             return 0
-        lake = open_lake(args.lake)
+        lake = open_lake(args.lake or load_settings().lake)
         created = create_directories(lake, directories)
     except (FediscopeError, ValueError) as exc:
         print(f"create_layout: error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,20 @@ def test_creates_the_layout_in_a_local_directory(tmp_path: Path) -> None:
     result = _run("--lake", str(tmp_path / "lake"), "--instance", "fosstodon.org")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "lake/raw/mastodon/statuses/instance=fosstodon.org").is_dir()
+
+
+def test_without_lake_it_uses_the_configured_lake(tmp_path: Path) -> None:
+    """The default is fediscope's own setting: FEDISCOPE_LAKE, else the lake of ./fediscope.toml."""
+    (tmp_path / "fediscope.toml").write_text(f'[fediscope]\nlake = "{tmp_path / "toml-lake"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=60, env=env,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "toml-lake" / "raw" / "mastodon" / "statuses").is_dir()
+    env["FEDISCOPE_LAKE"] = str(tmp_path / "env-lake")  # the environment wins over the file, as everywhere
+    assert subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, timeout=60, env=env,
+                          cwd=tmp_path).returncode == 0
+    assert (tmp_path / "env-lake" / "curated").is_dir()
 
 
 def test_errors_are_one_line_and_non_zero() -> None:
