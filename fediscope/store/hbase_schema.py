@@ -30,6 +30,7 @@ from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
+from fediscope.redact import redact_url
 
 FAMILY_OPTIONS: dict[str, Any] = {"max_versions": 1}
 DATA_FAMILIES = {"m": FAMILY_OPTIONS, "i": FAMILY_OPTIONS}
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         url = args.url or settings.store
         if not url.startswith("hbase://"):
-            raise ConfigError(f"--create needs an HBase store (hbase://host:9090), got {url.split('@')[-1]!r}; "
+            raise ConfigError(f"--create needs an HBase store (hbase://host:9090), got {redact_url(url)!r}; "
                               "pass --url or set FEDISCOPE_STORE")
         created = create_tables(url, prefix, metrics)
         print(f"created {len(created)} table(s)" + (": " + ", ".join(created) if created else " (all existed)"))

@@ -57,6 +57,7 @@ def store_from_settings(settings: Settings) -> MetricStore:
 def open_store(url: str, **options: Any) -> MetricStore:
     """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``."""
     from fediscope.errors import ConfigError
+    from fediscope.redact import redact_url
 
     if url.startswith("sqlite:"):
         from fediscope.store.sqlite import SQLiteStore
@@ -70,5 +71,5 @@ def open_store(url: str, **options: Any) -> MetricStore:
         from fediscope.store.hbase import HBaseStore
 
         return HBaseStore(url, **options)
-    raise ConfigError(f"FEDISCOPE_STORE={url.split('@')[-1]!r}: unsupported; use sqlite:///path, "
+    raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: unsupported; use sqlite:///path, "
                       "mysql+pymysql://user:password@host/db or hbase://host:9090")

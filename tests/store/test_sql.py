@@ -99,8 +99,9 @@ def test_mysql_url_problems_are_config_errors():
 
 
 def test_unsupported_store_urls():
-    with pytest.raises(ConfigError, match="unsupported"):
+    with pytest.raises(ConfigError, match="unsupported") as info:
         open_store("postgresql://u:secret@h/db")
+    assert "postgresql://u:***@h/db" in str(info.value) and "secret" not in str(info.value)  # the scheme is shown
 
 
 def test_store_from_settings_applies_the_hbase_table_prefix(hbase_double):
