@@ -29,6 +29,9 @@ _HEADER_RE = re.compile(
     r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
     r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
 _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
+#: ``scheme://user:password@`` with SQLAlchemy's rule for the password (anything but ``@``): a database
+#: password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc for :func:`urllib.parse.urlsplit`.
+_USERINFO_RE = re.compile(r"^(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
@@ -42,6 +45,9 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return redact_text(url)
+    unparsed = _USERINFO_RE.match(url)
+    if unparsed and "@" not in parts.netloc:  # urlsplit stopped inside the password (an unencoded / ? #)
+        return unparsed.group("prefix") + MASK + url[unparsed.end("pw"):]
     netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -77,10 +83,13 @@ def secret_values(settings: Any) -> list[str]:
         found.append(settings.pseudonym_key)
     found += [t for t in (getattr(settings, "tokens", {}) or {}).values() if t]
     for url in (getattr(settings, "store", ""), getattr(settings, "lake", "")):
+        unparsed = _USERINFO_RE.match(str(url))
         try:
             password = urlsplit(str(url)).password
         except ValueError:
             password = None
+        if unparsed and (password is None or len(unparsed.group("pw")) > len(password)):
+            password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
         if password:
             found.append(password)
     return [s for s in dict.fromkeys(found) if s]

@@ -57,6 +57,9 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
      "https://m.example/oauth/token?code=***&client_secret=***&grant_type=x"),
     ("webhdfs://namenode:9870/lake", "webhdfs://namenode:9870/lake"),
     ("sqlite:///fediscope.db", "sqlite:///fediscope.db"),
+    # SQLAlchemy takes a password with an unencoded / ? or # (anything but @); urlsplit ends the host there
+    ("mysql+pymysql://writer:Sup3r#Secret/Pw@db.example/fediscope", "mysql+pymysql://writer:***@db.example/fediscope"),
+    ("mysql+pymysql://writer:a/b?c@db:3306/x", "mysql+pymysql://writer:***@db:3306/x"),
 ])
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
@@ -85,6 +88,8 @@ def test_secret_values_of_settings() -> None:
     settings = Settings(api_key=(f"{API_KEY}:ro",), pseudonym_key=PSEUDONYM_KEY, tokens={"m_example": TOKEN},
                         store="mysql+pymysql://writer:db-pass-4711@db/x")
     assert set(secret_values(settings)) == {f"{API_KEY}:ro", API_KEY, PSEUDONYM_KEY, TOKEN, "db-pass-4711"}
+    unencoded = Settings(store="mysql+pymysql://writer:Sup3r#Secret/Pw@db/x")  # as SQLAlchemy accepts it
+    assert secret_values(unencoded) == ["Sup3r#Secret/Pw"]
 
 
 def test_filter_masks_messages_arguments_and_tracebacks() -> None:
