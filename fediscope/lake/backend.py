@@ -50,7 +50,13 @@ class LakeBackend(Protocol):
 
 def open_lake(url: str) -> LakeBackend:
     """``/data/lake`` or ``file:///data/lake`` → local directory; ``webhdfs://namenode:9870/lake`` → HDFS."""
-    parts = urlsplit(url)
+    from fediscope.redact import redact_url
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r} is not a valid URL ({exc}); "
+                          "use a path, file:///path or webhdfs://namenode:9870/path") from None
     if parts.scheme in {"", "file"}:
         from fediscope.lake.local import LocalLake
 
@@ -59,5 +65,5 @@ def open_lake(url: str) -> LakeBackend:
         from fediscope.lake.webhdfs import WebHDFSLake
 
         return WebHDFSLake(url)
-    raise ConfigError(f"FEDISCOPE_LAKE={url!r}: unsupported scheme {parts.scheme!r}; "
+    raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: unsupported scheme {parts.scheme!r}; "
                       "use a path, file:///path or webhdfs://namenode:9870/path")

@@ -59,7 +59,7 @@ def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: the port is not a number") from None
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: the port is not a number from 1 to 65535") from None
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(query) - {"user"}
     if unknown:

@@ -56,9 +56,21 @@ def store_from_settings(settings: Settings) -> MetricStore:
 
 def open_store(url: str, **options: Any) -> MetricStore:
     """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``."""
+    from urllib.parse import urlsplit
+
     from fediscope.errors import ConfigError
     from fediscope.redact import redact_url
 
+    try:  # parse as the adapter will: SQLAlchemy for SQL URLs (it takes unencoded / ? # in passwords)
+        if url.startswith(("mysql", "mariadb")):
+            from sqlalchemy.engine import make_url
+
+            make_url(url)
+        elif url.startswith("hbase://"):
+            urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
+    except ValueError as exc:
+        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is not a valid URL ({exc}); use sqlite:///path, "
+                          "mysql+pymysql://user:password@host:3306/db or hbase://host:9090") from None
     if url.startswith("sqlite:"):
         from fediscope.store.sqlite import SQLiteStore
 

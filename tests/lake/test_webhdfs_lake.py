@@ -97,6 +97,16 @@ def test_makedirs_creates_nested_directories(webhdfs_server: WebHDFSDouble) -> N
     assert lake.exists("raw/mastodon/statuses")
 
 
+@pytest.mark.parametrize("url, message", [
+    ("webhdfs://[namenode/lake", "is not a valid URL"),
+    ("s3://key:s3cret@bucket/lake", "unsupported scheme 's3'"),
+])
+def test_open_lake_refuses_what_it_cannot_open(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        open_lake(url)
+    assert "s3cret" not in str(info.value)
+
+
 def test_open_lake_picks_webhdfs(webhdfs_server: WebHDFSDouble) -> None:
     lake = open_lake(webhdfs_server.lake_url())
     assert isinstance(lake, WebHDFSLake)
@@ -120,6 +130,7 @@ def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> N
 @pytest.mark.parametrize("url, message", [
     ("webhdfs:///lake", "no namenode host"),
     ("webhdfs://namenode:port/lake", "port"),
+    ("webhdfs://namenode:99999/lake", "port is not a number from 1 to 65535"),
     ("webhdfs://namenode:9870/lake?usr=x", "unknown parameter"),
     ("s3://bucket/lake", "expected webhdfs://"),
 ])

@@ -102,6 +102,10 @@ def test_unsupported_store_urls():
     with pytest.raises(ConfigError, match="unsupported") as info:
         open_store("postgresql://u:secret@h/db")
     assert "postgresql://u:***@h/db" in str(info.value) and "secret" not in str(info.value)  # the scheme is shown
+    for broken in ("mysql+pymysql://u:secret@h:abc/db", "hbase://h:abc", "hbase://[h", "hbase://h:99999"):
+        with pytest.raises(ConfigError, match="is not a valid URL") as info:
+            open_store(broken)
+        assert "secret" not in str(info.value)
 
 
 def test_store_from_settings_applies_the_hbase_table_prefix(hbase_double):
