@@ -9,10 +9,7 @@ import click
 from fediscope.cli.common import emit_json, is_terminal, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
-from fediscope.sources.spec import parse_source
-
-SOURCES_HELP = ("public, local, tag:NAME, account:ACCT, instance, instance_activity, instance_peers, "
-                "trends_tags, directory, account_lookup:ACCT")
+from fediscope.sources.spec import SOURCES_HELP, parse_source
 
 
 @click.command()

@@ -1,7 +1,8 @@
 """What can be collected: the source kinds, how they are named on the command line, and where they land.
 
 A source is written ``public``, ``local``, ``tag:NAME``, ``account:ACCT`` (``user`` or ``user@domain``),
-``instance``, ``instance_activity``, ``instance_peers``, ``trends_tags`` or ``directory``. Paged sources
+``instance``, ``instance_activity``, ``instance_peers``, ``trends_tags``, ``directory`` or
+``account_lookup:ACCT`` (:data:`SOURCES_HELP`, shown by the CLI and in errors). Paged sources
 (timelines, directory) walk Link-header pages and keep a checkpoint; snapshot sources are fetched whole.
 """
 
@@ -29,6 +30,11 @@ KINDS: dict[str, tuple[str, bool]] = {
     "directory": ("directory", False),
     "account_lookup": ("accounts", False),
 }
+
+#: kind → how its argument is written (kinds without one take none)
+ARGUMENTS = {"tag": "NAME", "account": "ACCT", "account_lookup": "ACCT"}
+#: Every way to write a source, for help texts and error messages.
+SOURCES_HELP = ", ".join(f"{kind}:{ARGUMENTS[kind]}" if kind in ARGUMENTS else kind for kind in KINDS)
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,7 @@ def parse_source(text: str) -> SourceRef:
     kind, _, arg = raw.partition(":")
     kind = kind.lower()
     if kind not in KINDS:
-        raise ConfigError(f"unknown source {text!r}; expected one of public, local, tag:NAME, account:ACCT, "
-                          + ", ".join(k for k in KINDS if k not in {"public", "local", "tag", "account"}))
+        raise ConfigError(f"unknown source {text!r}; expected one of {SOURCES_HELP}")
     if kind == "tag":
         tag = arg.lstrip("#")
         if not TAG_RE.match(tag):
