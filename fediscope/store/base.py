@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
-from fediscope.store.schema import Row, TableSchema, WritePlan, check_metric_name, coerce_query, plan_write
+from fediscope.store.schema import (
+    Row,
+    TableSchema,
+    WritePlan,
+    cast,
+    check_metric_name,
+    coerce_query,
+    plan_write,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,12 @@ class BaseStore(ABC):
         """Apply added columns and widened types in place (the key and rank layout are unchanged)."""
 
     @abstractmethod
-    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
-        """Write prepared rows (and with ``replace`` delete the others); returns the metric's row count."""
+    def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
+        """Write prepared rows (upsert by key) and delete the rows with the ``stale`` keys.
+
+        :meth:`write` passes only what differs from the stored rows: rows that are new or changed, and the
+        keys of stored rows a full recomputation no longer has.
+        """
 
     @abstractmethod
     def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None: ...
@@ -92,12 +104,17 @@ class BaseStore(ABC):
                 return 0
         if existing is None:
             self._create(plan.schema)
-        elif plan.added or plan.widened:
-            log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
-            self._evolve(existing, plan)
-        count = self._upsert(plan.schema, plan.rows, replace)
+            changed, stale, count = plan.rows, [], len(plan.rows)
+        else:
+            changed, stale, count = self._diff(existing, plan, replace)
+            if plan.added or plan.widened:
+                log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
+                self._evolve(existing, plan)
+        if changed or stale:
+            self._upsert(plan.schema, changed, stale)
         self._save_schema(plan.schema, metric.question, count)
-        log.debug("metric=%s wrote %d rows (replace=%s, now %d)", metric.name, written, replace, count)
+        log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
+                  metric.name, written, len(changed), len(stale), replace, count)
         return written
 
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
@@ -160,6 +177,40 @@ class BaseStore(ABC):
         """The schema of a metric that has a table (not of one only listed in the catalog with no rows)."""
         schema = self._load_schema(metric)
         return schema if schema is not None and schema.columns else None
+
+    def _diff(self, existing: TableSchema, plan: WritePlan, replace: bool
+              ) -> tuple[list[Row], list[tuple[Any, ...]], int]:
+        """What a write must change: (new or changed rows, stale keys, the row count afterwards).
+
+        One bulk read of the stored rows, decoded with the *new* schema (an added column reads as NULL, a
+        widened one as its new type), so a row counts as unchanged exactly when a read after the write would
+        return the same values — re-running a batch over unchanged data then writes nothing at all.
+        """
+        schema = plan.schema
+        names = schema.names
+        width = len(names)  # columns only ever get appended without a rebuild: pad the stored rows with NULLs
+        key_at = [names.index(k) for k in schema.key]
+        stored: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for raw in self._raw_tuples(existing):
+            raw = (*raw, *(None,) * (width - len(raw)))
+            stored[tuple(raw[i] for i in key_at)] = raw
+        # Raw database values compare equal to the typed value exactly when decoding would give that value
+        # (1 == True, 3 == 3.0, bytes never equal text): an unequal pair is rewritten, never skipped wrongly.
+        changed = [row for row in plan.rows if stored.get(schema.key_of(row)) != tuple(row[n] for n in names)]
+        if replace:
+            new_keys = {schema.key_of(row) for row in plan.rows}
+            types = [schema.types[k] for k in schema.key]
+            stale = [tuple(cast(v, t) for v, t in zip(key, types, strict=True))
+                     for key in stored if key not in new_keys]
+            return changed, stale, len(plan.rows)
+        added = sum(schema.key_of(row) not in stored for row in changed)
+        return changed, [], len(stored) + added
+
+    def _raw_tuples(self, schema: TableSchema) -> Iterable[tuple[Any, ...]]:
+        """Every stored row as raw values in the order of ``schema.names`` (any row order); adapters may do
+        this faster than :meth:`_all`."""
+        names = schema.names
+        return (tuple(raw.get(n) for n in names) for raw in self._all(schema))
 
     def _all_rows(self, schema: TableSchema) -> list[Row]:
         return [schema.decode(r) for r in self._all(schema)]

@@ -166,22 +166,18 @@ class HBaseStore(BaseStore):
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
+    def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
         data_name = layout.data_table(self.prefix, schema.metric)
         rank_name = layout.rank_table(self.prefix, schema.metric)
         new = {self._row_key(schema, row): row for row in rows}
+        gone = [self._row_key(schema, dict(zip(schema.key, key, strict=True))) for key in stale]
         with self._connection(f"write {len(rows)} rows to {data_name}") as conn:
             data = conn.table(data_name)
-            if replace:
-                existing = {key: cells.get(b"i:rank", b"") for key, cells in data.scan(columns=[b"i:rank"])}
-                count = len(new)
-            else:
-                existing = {}
-                keys = list(new)
-                for start in range(0, len(keys), self._batch_size):
-                    for key, cells in data.rows(keys[start:start + self._batch_size], columns=[b"i:rank"]):
-                        existing[key] = cells.get(b"i:rank", b"")
-                count = self._row_count(schema.metric) + len(new) - len(existing)
+            existing: dict[bytes, bytes] = {}  # row key -> its current rank-index entry, for the rows touched
+            keys = [*new, *gone]
+            for start in range(0, len(keys), self._batch_size):
+                for key, cells in data.rows(keys[start:start + self._batch_size], columns=[b"i:rank"]):
+                    existing[key] = cells.get(b"i:rank", b"")
             rank_puts: list[tuple[bytes, bytes]] = []
             rank_deletes: list[bytes] = []
             with data.batch(batch_size=self._batch_size) as batch:
@@ -195,9 +191,9 @@ class HBaseStore(BaseStore):
                         rank_puts.append((rank_key, key))
                         if old:
                             rank_deletes.append(old)
-                for key in existing.keys() - new.keys() if replace else ():
+                for key in gone:
                     batch.delete(key)
-                    if existing[key]:
+                    if existing.get(key):
                         rank_deletes.append(existing[key])
             if schema.rank_column:
                 with conn.table(rank_name).batch(batch_size=self._batch_size) as batch:
@@ -205,7 +201,6 @@ class HBaseStore(BaseStore):
                         batch.put(rank_key, {b"r:row": key})
                     for rank_key in rank_deletes:
                         batch.delete(rank_key, columns=[b"r"])
-        return count
 
     def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
         type_ = schema.types[column]

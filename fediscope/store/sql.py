@@ -153,19 +153,16 @@ class SQLStore(BaseStore):
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def _upsert(self, schema: TableSchema, rows: list[Row], replace: bool) -> int:
+    def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
+        """One transaction: stale keys deleted in ``IN (…)`` chunks, rows upserted with ``executemany``."""
         table = self.table(schema)
         keys = [table.c[k] for k in schema.key]
         with self._errors(f"write {len(rows)} rows to {table.name}"), self._engine.begin() as conn:
-            if replace:
-                new_keys = {schema.key_of(r) for r in rows}
-                stale = [k for k in conn.execute(select(*keys)).tuples() if tuple(k) not in new_keys]
-                for start in range(0, len(stale), CHUNK):
-                    conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
+            for start in range(0, len(stale), CHUNK):
+                conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
             statement = self.upsert(table, schema.value_columns)
             for start in range(0, len(rows), CHUNK):
                 conn.execute(statement, rows[start:start + CHUNK])
-            return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
     def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
         table = self.table(schema)
@@ -199,6 +196,11 @@ class SQLStore(BaseStore):
     def _all(self, schema: TableSchema) -> list[Row]:
         table = self.table(schema)
         return self._select(select(table).order_by(*(table.c[k] for k in schema.key)), table.name)
+
+    def _raw_tuples(self, schema: TableSchema) -> list[tuple[Any, ...]]:
+        table = self.table(schema)
+        with self._errors(f"read {table.name}"), self._engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(*(table.c[n] for n in schema.names))).tuples()]
 
     def _select(self, query: Any, what: str) -> list[Row]:
         with self._errors(f"read {what}"), self._engine.connect() as conn:

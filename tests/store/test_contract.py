@@ -273,3 +273,26 @@ def test_scan_prefix_on_a_column_outside_the_key(metric_store):
     assert [r["account"] for r in metric_store.scan_prefix(by_lang, "en", limit=1)] == ["carol"]
     assert metric_store.delete_where(by_lang, "lang", "en") == 3
     assert [r["account"] for r in metric_store.top(by_lang, 5)] == ["alice", "bob"]
+
+
+def test_a_write_sends_only_new_or_changed_rows_and_stale_keys(metric_store, monkeypatch):
+    metric_store.write(ACCOUNTS, ROWS)
+    sent = []
+    original = metric_store._upsert
+    monkeypatch.setattr(metric_store, "_upsert",
+                        lambda schema, rows, stale: (sent.append((rows, stale)), original(schema, rows, stale)))
+    assert metric_store.write(ACCOUNTS, [dict(r) for r in ROWS]) == 5
+    assert sent == []  # the same result again: nothing written
+    changed = [dict(r, followers=7) if r["account"] == "bob" else r for r in ROWS if r["account"] != "dave"]
+    changed.append({"account": "zoe", "followers": 1, "rate": 0.5, "bot": True, "lang": "en", "note": None})
+    assert metric_store.write(ACCOUNTS, changed) == 5
+    [(rows, stale)] = sent
+    assert sorted(r["account"] for r in rows) == ["bob", "zoe"] and stale == [("dave",)]
+    assert [r["account"] for r in metric_store.all(ACCOUNTS)] == ["alice", "bob", "carol", "erin", "zoe"]
+    assert metric_store.get(ACCOUNTS, ["bob"])["followers"] == 7
+    assert metric_store.stored_metrics() == {"accounts": 5}
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 2)] == ["erin", "alice"]
+    sent.clear()
+    assert metric_store.write(ACCOUNTS, [ROWS[3]], replace=False) == 1  # dave back, upsert only
+    assert [r["account"] for r in sent[0][0]] == ["dave"] and sent[0][1] == []
+    assert metric_store.stored_metrics() == {"accounts": 6}
