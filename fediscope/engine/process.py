@@ -7,7 +7,11 @@ The three steps run in order with one engine (``settings.engine`` unless ``engin
 2. **metrics** — every SQL file of ``spark_jobs/sql/`` runs over the curated tables, whole (metrics are
    recomputed in full, so they always describe every curated day, not only the window);
 3. **store** — each metric's rows replace what the store held for it (``write(..., replace=True)``), so a
-   re-run writes the same rows again and never duplicates them.
+   re-run never duplicates them; the store writes only the rows that changed.
+
+When curation found nothing new and the store already holds every metric, steps 2 and 3 are skipped: the
+curated tables did not change, so neither can the metrics (``metrics_skipped`` in the summary; the row counts
+shown are the store's). A changed metric SQL file is therefore picked up by the next run with new data.
 
 A failing metric stops the run before the store is touched, so the store never mixes two runs' results.
 """
@@ -47,6 +51,7 @@ class ProcessSummary:
     curate: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, MetricResult] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per step: start, curate, metrics, store, total
+    metrics_skipped: bool = False  # nothing new curated and every metric already stored: not recomputed
 
     @property
     def metric_rows(self) -> int:
@@ -62,6 +67,7 @@ class ProcessSummary:
             "metrics": {name: {"rows": m.rows, "seconds": round(m.seconds, 3), "stored": m.stored}
                         for name, m in self.metrics.items()},
             "metric_rows": self.metric_rows,
+            "metrics_skipped": self.metrics_skipped,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -71,8 +77,9 @@ class ProcessSummary:
         curated = ("nothing new to curate" if cur.get("noop") else
                    f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+        stored = "unchanged (not recomputed)" if self.metrics_skipped else "stored"
         return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
-                f"stored in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
+                f"{stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
 
 
 class _Progress:
@@ -129,6 +136,9 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")
+        if curated.noop and _skip_metrics(metrics, summary, store):
+            show("process: nothing new curated and every metric stored: metrics unchanged, not recomputed")
+            return
 
         step = time.perf_counter()
         results: dict[str, list[dict[str, Any]]] = {}
@@ -144,3 +154,20 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.metrics[metric_name].stored = store.write(metric, results[metric_name], replace=True)
     show(f"process: stored {summary.metric_rows} rows in {summary.store}")
     summary.seconds["store"] = time.perf_counter() - step
+
+
+def _skip_metrics(metrics: dict[str, Metric], summary: ProcessSummary, store: MetricStore) -> bool:
+    """After a curation that found nothing new: when the store holds every metric, report its row counts.
+
+    The curated tables are what the metrics are computed from; unchanged tables give unchanged metrics, so
+    the run can stop here (an incremental run over no new data costs a manifest read and a catalog read).
+    """
+    stored = store.stored_metrics()
+    if any(name not in stored for name in metrics):
+        return False
+    for name in metrics:
+        summary.metrics[name] = MetricResult(rows=stored[name], seconds=0.0, stored=0)
+    summary.metrics_skipped = True
+    summary.seconds["metrics"] = summary.seconds["store"] = 0.0
+    log.info("process: nothing new curated; the %d metrics in the store are current, not recomputed", len(metrics))
+    return True
