@@ -81,6 +81,15 @@ def _engine(value: str) -> str:
 
 
 ENGINES = ("duckdb", "spark")
+#: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
+_SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
+                              r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")
+
+
+def _spark_master(value: str) -> str:
+    if not _SPARK_MASTER_RE.fullmatch(value.strip()):
+        raise ValueError(f"expected local[N], local[*], spark://host:7077, yarn or k8s://…, got {value!r}")
+    return value.strip()
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("lake", "./lake", "Where the data lake lives: a path, file://…, or webhdfs://namenode:9870/path."),
@@ -88,7 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Where metrics are stored: sqlite:///path, mysql+pymysql://user:pw@host/db, hbase://host:9090."),
     Setting("engine", "duckdb", "Batch engine for curation and metrics: duckdb (single machine) or spark.",
             _engine),
-    Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn)."),
+    Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn).",
+            _spark_master),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "

@@ -192,6 +192,19 @@ def test_malformed_instance_addresses_are_config_errors(instance: str) -> None:
         instance_base_url(instance)
 
 
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[4,2]", "spark://m:7077",
+                                    "spark://m1:7077,m2:7077", "yarn", "k8s://https://api.example:6443"])
+def test_spark_master_forms_spark_accepts(master: str) -> None:
+    assert load_settings(env={"FEDISCOPE_SPARK_MASTER": master}).spark_master == master
+
+
+@pytest.mark.parametrize("master", ["bogus", "local[0]", "local[two]", "spark:/m:7077", "m:7077"])
+def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> None:
+    """Refused when the settings are read, not after starting a JVM that prints a Java stack trace."""
+    with pytest.raises(ConfigError, match="FEDISCOPE_SPARK_MASTER is invalid"):
+        load_settings(env={"FEDISCOPE_SPARK_MASTER": master})
+
+
 def test_a_malformed_allowlist_entry_names_the_setting() -> None:
     with pytest.raises(ConfigError, match="FEDISCOPE_INSTANCES is invalid: not an instance address"):
         load_settings(env={"FEDISCOPE_INSTANCES": "mastodon.social,http://127.0.0.1:99999"})
