@@ -65,6 +65,20 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):  # also refuses nan
+        raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
+    return number
+
+
+def _timeout(value: str) -> float:
+    number = _seconds(value)
+    if number == 0:
+        raise ValueError(f"expected a number of seconds > 0, got {value!r}")
+    return number
+
+
 def _iso_date(value: str) -> str:
     from datetime import date
 
@@ -116,13 +130,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backfill_since", None, "On a first run, stop walking back at statuses older than this date "
             "(YYYY-MM-DD).", _iso_date),
     Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
-    Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", float),
+    Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
             "is reported failed.", _positive_int),
     Setting("retry_backoff", 1.0, "Base delay in seconds of the exponential backoff between retries "
-            "(doubled per attempt, with jitter, capped at 60 s).", float),
+            "(doubled per attempt, with jitter, capped at 60 s).", _seconds),
     Setting("rate_limit_max_wait", 300.0, "Longest wait in seconds for an instance's rate-limit window to "
-            "reset; a longer throttle reports the source failed for this run.", float),
+            "reset; a longer throttle reports the source failed for this run.", _seconds),
     Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
             "retention (0 keeps them forever).", _positive_int),
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "

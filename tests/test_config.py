@@ -205,6 +205,15 @@ def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> Non
         load_settings(env={"FEDISCOPE_SPARK_MASTER": master})
 
 
+@pytest.mark.parametrize(("name", "value"), [
+    ("FEDISCOPE_REQUEST_TIMEOUT", "-5"), ("FEDISCOPE_REQUEST_TIMEOUT", "0"), ("FEDISCOPE_RETRY_BACKOFF", "-1"),
+    ("FEDISCOPE_RATE_LIMIT_MAX_WAIT", "nan"), ("FEDISCOPE_RETRY_BACKOFF", "inf"),
+])
+def test_durations_must_be_usable_seconds(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} is invalid: expected a number of seconds"):
+        load_settings(env={name: value})
+
+
 def test_a_malformed_allowlist_entry_names_the_setting() -> None:
     with pytest.raises(ConfigError, match="FEDISCOPE_INSTANCES is invalid: not an instance address"):
         load_settings(env={"FEDISCOPE_INSTANCES": "mastodon.social,http://127.0.0.1:99999"})
