@@ -357,7 +357,8 @@ def verify_store(settings: Settings) -> dict[str, Any]:
 
 # -- maintenance ----------------------------------------------------------------------------------------------
 def apply_retention(settings: Settings) -> dict[str, Any]:
-    """Delete raw partitions older than ``retention_raw_days`` (curated data and metrics are kept)."""
+    """Delete raw and quarantine partitions older than ``retention_raw_days``, curated ones older than
+    ``retention_curated_days`` (0 keeps a layer forever); see :mod:`fediscope.gdpr.retention`."""
     from fediscope.gdpr.retention import apply_retention as run
 
     return _as_dict(run(settings, dry_run=False))

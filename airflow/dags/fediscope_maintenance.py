@@ -1,8 +1,9 @@
 """
 ### fediscope_maintenance — retention and health checks, daily
 
-* `retention`: deletes raw lake partitions older than `retention_raw_days` (`FEDISCOPE_RETENTION_RAW_DAYS`,
-  default 90; 0 keeps them forever). Curated tables and metrics are kept (`retention_curated_days`).
+* `retention`: deletes raw and quarantine partitions older than `retention_raw_days`
+  (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
+  `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever).
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
   check fails its task with the fix in the message (and the one-line failure log).
 
