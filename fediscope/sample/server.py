@@ -306,7 +306,7 @@ class SampleServer:
         self._start_growth()
         self._serving = True
         try:
-            self.httpd.serve_forever()
+            self.httpd.serve_forever(poll_interval=0.05)  # stop() from another thread returns at once
         finally:
             self._stop.set()
 
