@@ -30,6 +30,7 @@ from api.guard import InstanceGuard, harden_session
 from api.params import PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
+from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import open_lake
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
@@ -54,12 +55,8 @@ SUPPRESSION_TTL = 30.0
 
 
 def _load_suppressed(settings: Settings) -> set[str]:
-    """The lake's suppression list, read the way the collector reads it (empty without the GDPR module)."""
-    try:
-        from fediscope.gdpr.suppression import load_suppressed
-    except ImportError:
-        return set()
-    return set(load_suppressed(open_lake(settings.lake)))
+    """The lake's suppression list, read the way the collector reads it."""
+    return load_suppressed(open_lake(settings.lake))
 
 
 class Suppression:

@@ -38,6 +38,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError
+from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
@@ -83,15 +84,6 @@ class _Context:
     policy: PrivacyPolicy
     progress: Progress
     max_pages: int | None
-
-
-def load_suppressed(lake: LakeBackend) -> set[str]:
-    """Account keys on the erasure suppression list (empty when the GDPR module is not installed)."""
-    try:
-        from fediscope.gdpr.suppression import load_suppressed as load
-    except ImportError:
-        return set()
-    return set(load(lake))
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from datetime import timedelta
 
 import pytest
 from doubles.mastodon_server import RECORDED_AT, MastodonDouble
 
 from fediscope.errors import ConfigError
+from fediscope.gdpr.suppression import add_suppressed
+from fediscope.lake.backend import open_lake
 from fediscope.privacy import PrivacyPolicy
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
@@ -183,14 +183,11 @@ def test_nothing_to_collect_is_a_config_error(make_settings) -> None:
         run_collection(make_settings(), None, progress=False)
 
 
-def test_erasure_suppression_list_is_applied(mastodon_server, make_settings, lake, monkeypatch) -> None:
+def test_erasure_suppression_list_is_applied(mastodon_server, make_settings, lake) -> None:
     settings = make_settings()
     victim = "mastodonpy_test_2"
     key = PrivacyPolicy(key=settings.pseudonym_key.encode()).account_key(victim, mastodon_server.domain)
-    module = types.ModuleType("fediscope.gdpr.suppression")
-    module.load_suppressed = lambda backend: {key}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fediscope.gdpr", types.ModuleType("fediscope.gdpr"))
-    monkeypatch.setitem(sys.modules, "fediscope.gdpr.suppression", module)
+    add_suppressed(open_lake(settings.lake), key)  # what `fediscope gdpr erase` leaves behind
     summary = run_collection(settings, public(mastodon_server), progress=False)
     by_victim = sum(1 for s in mastodon_server.public_statuses() if s["account"]["acct"] == victim)
     assert by_victim > 0 and summary.skipped == by_victim and summary.landed == 100 - by_victim
