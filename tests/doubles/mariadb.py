@@ -43,18 +43,32 @@ def _free_port() -> int:
 
 
 class MariaDBServer:
-    """``server = MariaDBServer(base).start(); url = server.create_database("t1"); server.stop()``."""
+    """``server = MariaDBServer(base).start(); url = server.create_database("t1"); server.stop()``.
 
-    def __init__(self, base: Path) -> None:
+    ``test_user=False`` leaves the server with root only (the infra tests create their own users with
+    ``infra/mariadb/bootstrap.py``, connecting as root over :attr:`admin_url`).
+    """
+
+    def __init__(self, base: Path, test_user: bool = True) -> None:
         self.mariadbd = _binary("mariadbd", "/usr/sbin/mariadbd")
         self.install_db = _binary("mariadb-install-db", "/usr/bin/mariadb-install-db")
         self.base = base
+        self.test_user = test_user
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def available(self) -> bool:
         return bool(self.mariadbd and self.install_db)
+
+    @property
+    def socket(self) -> str:
+        return str(self.base / "mariadb.sock")
+
+    @property
+    def admin_url(self) -> str:
+        """root over the server's private socket, as ``bootstrap.py --admin-url`` takes it."""
+        return f"mysql://root@localhost?unix_socket={self.socket}"
 
     def start(self, timeout: float = 60) -> MariaDBServer:
         assert self.mariadbd and self.install_db
@@ -65,7 +79,7 @@ class MariaDBServer:
                        check=True, capture_output=True, timeout=120)
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [self.mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={self.base / 'mariadb.sock'}",
+            [self.mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={self.socket}",
              f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mariadb.pid'}",
              f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
              "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", *as_root],
@@ -90,7 +104,10 @@ class MariaDBServer:
 
     def _bootstrap(self) -> None:
         with self._root() as conn, conn.cursor() as cur:
-            cur.execute("CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (USER, PASSWORD))
+            if self.test_user:
+                cur.execute("CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (USER, PASSWORD))
+            else:
+                cur.execute("SELECT 1")  # accepting connections
 
     def create_database(self, name: str) -> str:
         """A new, empty database the ``fediscope`` user owns; returns its SQLAlchemy URL."""
