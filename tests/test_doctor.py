@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from doubles import free_port
 from doubles.webhdfs_server import WebHDFSDouble
 
 from fediscope.cli import cli
@@ -92,12 +93,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {"FEDISCOPE_LAKE": str(tmp / "lake"), "FEDISCOPE_STORE": f"sqlite:///{tmp / 'fediscope.db'}",
            "FEDISCOPE_PSEUDONYM_KEY": STRONG_KEY, "FEDISCOPE_API_KEY": STRONG_API_KEY}
@@ -134,7 +129,7 @@ def test_everything_fine_exits_zero(clean_env: Path, instance: FakeInstance) -> 
 
 
 def test_json_output_and_failures_exit_one(clean_env: Path) -> None:
-    port = _free_port()
+    port = free_port()
     code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=f"http://127.0.0.1:{port}"), "--json")
     report = json.loads(output)
     assert code == 1
@@ -148,9 +143,9 @@ def test_json_output_and_failures_exit_one(clean_env: Path) -> None:
 def test_secrets_are_never_printed(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db_password = "db-Pa55word-0123456789"
     token = "tok-abcdefghijklmnopqrstuvwxyz"
-    env = _env(clean_env, FEDISCOPE_STORE=f"mysql+pymysql://fediscope:{db_password}@127.0.0.1:{_free_port()}/db",
+    env = _env(clean_env, FEDISCOPE_STORE=f"mysql+pymysql://fediscope:{db_password}@127.0.0.1:{free_port()}/db",
                FEDISCOPE_API_KEY=f"{STRONG_API_KEY},qZ7x:ro", FEDISCOPE_TOKEN_MASTODON_EXAMPLE=token,
-               FEDISCOPE_INSTANCES=f"http://127.0.0.1:{_free_port()}")
+               FEDISCOPE_INSTANCES=f"http://127.0.0.1:{free_port()}")
     for args in ((), ("--json",)):
         _code, output = _doctor(env, *args)
         for secret in (db_password, token, STRONG_API_KEY, STRONG_KEY, "qZ7x"):
@@ -203,7 +198,7 @@ def test_lake_over_webhdfs(clean_env: Path, webhdfs_server: WebHDFSDouble) -> No
 
 
 def test_lake_with_unreachable_datanode(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
-    webhdfs_server.datanode_address = f"127.0.0.1:{_free_port()}"
+    webhdfs_server.datanode_address = f"127.0.0.1:{free_port()}"
     settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url()))
     lake = _by_name(run_checks(settings))["lake"]
     assert lake.status == FAIL
@@ -249,7 +244,7 @@ def test_store_adapter_missing(clean_env: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_unreachable_mysql_store(clean_env: Path) -> None:
-    url = f"mysql+pymysql://fediscope:pw-0123456789abcdef@127.0.0.1:{_free_port()}/fediscope"
+    url = f"mysql+pymysql://fediscope:pw-0123456789abcdef@127.0.0.1:{free_port()}/fediscope"
     check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
     assert check.status == FAIL
     assert "pw-0123456789abcdef" not in check.detail and "bootstrap.py" in check.fix
@@ -269,7 +264,7 @@ def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
     settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark",
-                                      FEDISCOPE_SPARK_MASTER=f"spark://127.0.0.1:{_free_port()}"))
+                                      FEDISCOPE_SPARK_MASTER=f"spark://127.0.0.1:{free_port()}"))
     fake_java = clean_env / "java"
     fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
     fake_java.chmod(0o755)

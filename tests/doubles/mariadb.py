@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from doubles import free_port
 
 USER, PASSWORD = "fediscope", "fediscope-test-password"
 WRITER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP"
@@ -34,12 +35,6 @@ def _binary(name: str, *fallbacks: str) -> str | None:
     if found:
         return found
     return next((f for f in fallbacks if os.access(f, os.X_OK)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class MariaDBServer:
@@ -77,7 +72,7 @@ class MariaDBServer:
         subprocess.run([self.install_db, "--no-defaults", f"--datadir={datadir}", "--skip-test-db",
                         "--auth-root-authentication-method=normal", *as_root],
                        check=True, capture_output=True, timeout=120)
-        self.port = _free_port()
+        self.port = free_port()
         self.process = subprocess.Popen(
             [self.mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={self.socket}",
              f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mariadb.pid'}",

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from doubles import free_port
 from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import REAL_WEBHDFS
 
@@ -16,12 +17,6 @@ from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
 from fediscope.redact import redact_url
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_real_namenode_when_configured() -> None:
@@ -149,7 +144,7 @@ def test_passwords_never_appear_in_the_lake_url() -> None:
 
 
 def test_unreachable_namenode_names_the_url_and_what_to_check() -> None:
-    port = _free_port()
+    port = free_port()
     lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake", timeout=2)
     with pytest.raises(LakeError) as info:
         lake.write_atomic("f", b"1")
@@ -163,7 +158,7 @@ def test_unreachable_namenode_names_the_url_and_what_to_check() -> None:
 
 
 def test_unreachable_datanode_is_told_apart_from_the_namenode(webhdfs_server: WebHDFSDouble) -> None:
-    webhdfs_server.datanode_address = f"127.0.0.1:{_free_port()}"
+    webhdfs_server.datanode_address = f"127.0.0.1:{free_port()}"
     lake = WebHDFSLake(webhdfs_server.lake_url())
     with pytest.raises(LakeError, match="redirected the data to datanode .* unreachable") as info:
         lake.write_atomic("f", b"1")
