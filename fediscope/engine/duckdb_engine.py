@@ -56,13 +56,16 @@ class DuckDBEngine(Engine):
             raise FediscopeError(f"DuckDB failed: {str(exc).splitlines()[0]}") from exc
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
+        """Raw statuses are parsed once into a temp table: two passes read them (status versions and the
+        accounts embedded in statuses), and a view would parse the JSON again for each."""
         columns = duckdb_columns(entity)
+        kind = "TABLE" if entity == "statuses" else "VIEW"
         if not files:
             cols = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns.items())
-            self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} WHERE false")
+            self._run(f"CREATE OR REPLACE TEMP {kind} {view} AS SELECT {cols} WHERE false")
             return
         spec = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items()) + "}"
-        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT meta, data FROM read_json({_list(files)}, "
+        self._run(f"CREATE OR REPLACE TEMP {kind} {view} AS SELECT meta, data FROM read_json({_list(files)}, "
                   f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 67108864)")
 
     def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
