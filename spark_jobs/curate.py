@@ -32,13 +32,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
-    from fediscope.config import load_settings
+    from fediscope.cli.common import settings_from_context
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import FediscopeError
 
     args = parse_args(argv)
     try:
-        settings = load_settings(**({"lake": args.lake} if args.lake else {}), engine="spark")
+        settings = settings_from_context(lake=args.lake or None, engine="spark")  # and logging: level, secrets masked
         if spark is None:
             from pyspark.sql import SparkSession
 

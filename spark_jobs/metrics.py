@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
-    from fediscope.config import load_settings
+    from fediscope.cli.common import settings_from_context
     from fediscope.engine.metrics import load_metrics
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import ConfigError, FediscopeError
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
 
     args = parse_args(argv)
     try:
-        overrides = {k: v for k, v in (("lake", args.lake), ("store", args.store)) if v}
-        settings = load_settings(**overrides, engine="spark")
+        # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
+        settings = settings_from_context(lake=args.lake or None, store=args.store or None, engine="spark")
         metrics = load_metrics()
         unknown = sorted(set(args.metric) - set(metrics))
         if unknown:
