@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", help="table prefix (default: FEDISCOPE_HBASE_TABLE_PREFIX)")
     args = parser.parse_args(argv)
     try:
-        from fediscope.config import load_settings
+        from fediscope.cli.common import settings_from_context
 
-        settings = load_settings()
+        settings = settings_from_context()  # and logging: FEDISCOPE_LOG_LEVEL, secrets masked
         prefix = check_prefix(args.prefix or settings.hbase_table_prefix)
         metrics = list(load_metrics().values())
         if args.shell:
