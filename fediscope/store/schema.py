@@ -102,6 +102,56 @@ def cast(value: Any, type_: str) -> Any:
     return value
 
 
+_PLAIN = frozenset({type(None), bool, int, str})  # what normalize_value returns unchanged
+_EXACT = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _cast_fast(value: Any, type_: str) -> Any:
+    """:func:`cast`, without the call when the value already has the column's type (most values)."""
+    return value if value is None or type(value) is _EXACT.get(type_) else cast(value, type_)
+
+
+def _infer_types(metric: Metric, rows: list[Row]) -> dict[str, str]:
+    """Each column's type (columns in first-seen order): the merge of the types of its values.
+
+    The merge is a lattice join, so it is computed over each column's *set* of Python types; only when that
+    fails (text meets numbers) are the values walked again, to name the first offending one.
+    """
+    kinds: dict[str, set[type]] = {}
+    for row in rows:
+        for column, value in row.items():
+            seen = kinds.get(column)
+            if seen is None:
+                kinds[column] = {type(value)}
+            else:
+                seen.add(type(value))
+    order: dict[str, str] = {}
+    for column, types in kinds.items():
+        merged: str | None = "null"
+        for kind in types:
+            merged = merge_types(merged, _type_name(kind)) if merged is not None else None
+        if merged is None:
+            merged = "null"
+            for row in rows:
+                if column in row:
+                    value = row[column]
+                    step = merge_types(merged, value_type(value))
+                    if step is None:
+                        raise StoreError(f"metric {metric.name}: column {column!r} mixes text and numbers "
+                                         f"(e.g. {value!r}); fix the metric's SQL so each column has one type")
+                    merged = step
+        order[column] = merged
+    return order
+
+
+def _type_name(kind: type) -> str:
+    """:func:`value_type` for a Python type (subclasses of int or str included)."""
+    for base, name in ((type(None), "null"), (bool, "bool"), (int, "int"), (float, "float")):
+        if issubclass(kind, base):
+            return name
+    return "str"
+
+
 def coerce_query(value: Any, type_: str) -> tuple[bool, Any]:
     """A value used in a lookup, as the column's type; ``(False, None)`` when it can never match.
 
@@ -196,15 +246,9 @@ class WritePlan:
 def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None) -> WritePlan:
     """Infer the schema of ``rows``, merge it with what is stored, and prepare the rows for writing."""
     check_metric_name(metric.name)
-    normalized = [{column: normalize_value(value) for column, value in row.items()} for row in rows]
-    order: dict[str, str] = {}
-    for row in normalized:
-        for column, value in row.items():
-            merged = merge_types(order.get(column, "null"), value_type(value))
-            if merged is None:
-                raise StoreError(f"metric {metric.name}: column {column!r} mixes text and numbers "
-                                 f"(e.g. {value!r}); fix the metric's SQL so each column has one type")
-            order[column] = merged
+    normalized = [{column: value if type(value) in _PLAIN else normalize_value(value)
+                   for column, value in row.items()} for row in rows]
+    order = _infer_types(metric, normalized)
     missing = [k for k in metric.key if k not in order] if normalized else []
     if missing:
         raise StoreError(f"metric {metric.name}: key column(s) {', '.join(missing)} missing from the result; "
@@ -239,7 +283,7 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
 
     by_key: dict[tuple[Any, ...], Row] = {}
     for row in normalized:
-        full = {name: cast(row.get(name), type_) for name, type_ in schema.columns}
+        full = {name: _cast_fast(row.get(name), type_) for name, type_ in schema.columns}
         key = schema.key_of(full)
         if any(v is None for v in key):
             nulls = [k for k, v in zip(schema.key, key, strict=True) if v is None]

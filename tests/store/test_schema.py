@@ -75,3 +75,24 @@ def test_schema_json_round_trip():
 def test_metric_names_must_fit_every_store(name):
     with pytest.raises(StoreError):
         check_metric_name(name)
+
+
+def test_plan_infers_types_whatever_the_row_order_and_names_the_first_offending_value():
+    import enum
+
+    from fediscope.store.schema import plan_write
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    m = parse_metric("mixed", "-- question: q\n-- key: k\nSELECT 1\n")
+    rows = [{"k": Name("b"), "n": 2.5, "b": Level.HIGH}, {"k": "a", "n": True, "b": None}, {"k": "c", "n": 1}]
+    plan = plan_write(m, rows, None)
+    assert plan.schema.columns == (("k", "str"), ("n", "float"), ("b", "int"))
+    assert [(r["k"], r["n"], r["b"]) for r in plan.rows] == [("b", 2.5, 3), ("a", 1.0, None), ("c", 1.0, None)]
+    assert [type(r["n"]) for r in plan.rows] == [float] * 3 and type(plan.rows[0]["b"]) is int
+    with pytest.raises(StoreError, match=r"column 'n' mixes text and numbers \(e.g. 'x'\)"):
+        plan_write(m, [{"k": "a", "n": 1}, {"k": "b", "n": None}, {"k": "c", "n": "x"}, {"k": "d", "n": "y"}], None)
