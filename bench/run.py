@@ -39,6 +39,7 @@ from typing import Any
 
 from bench.measure import Measured, StageError, run_stage
 from bench.report import ratios, table, targets
+from fediscope.engine.spark_engine import find_java
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -79,7 +80,7 @@ def spark_unavailable() -> str | None:
     """Why Spark cannot run here (None when it can)."""
     if importlib.util.find_spec("pyspark") is None:
         return "pyspark is not installed (pip install pyspark)"
-    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+    if find_java() is None:
         return "no Java found: install a JDK 17+ (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
     return None
 

@@ -406,8 +406,9 @@ def _indent(text: str) -> str:
 
 
 def java_available() -> bool:
-    home = os.environ.get("JAVA_HOME")
-    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+    from fediscope.engine.spark_engine import find_java  # imports no pyspark
+
+    return find_java() is not None
 
 
 # -- running ------------------------------------------------------------------------------------------------------
