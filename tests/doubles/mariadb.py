@@ -127,11 +127,13 @@ class MariaDBServer:
         self.process = None
 
 
-@pytest.fixture(scope="session")
-def mariadb_instance() -> Iterator[MariaDBServer]:
-    """A MariaDB server for the whole session (started on first use); skipped when not installed."""
-    base = Path(tempfile.mkdtemp(prefix="fediscope-mariadb-"))
-    server = MariaDBServer(base)
+def serve_mariadb(prefix: str, **options: bool) -> Iterator[MariaDBServer]:
+    """Start a server in a fresh short temp dir (a socket path has a length limit), yield it, tear it down.
+
+    Skips the test, naming the missing Debian package, when mariadbd is not installed.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    server = MariaDBServer(base, **options)
     if not server.available:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(MISSING)
@@ -140,6 +142,12 @@ def mariadb_instance() -> Iterator[MariaDBServer]:
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_instance() -> Iterator[MariaDBServer]:
+    """A MariaDB server for the whole session (started on first use); skipped when not installed."""
+    yield from serve_mariadb("fediscope-mariadb-")
 
 
 @pytest.fixture

@@ -7,24 +7,12 @@ its own with root only: ``bootstrap.py`` creates a ``fediscope`` user on host ``
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from doubles.mariadb import MISSING, MariaDBServer
+from doubles.mariadb import MariaDBServer, serve_mariadb
 
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[MariaDBServer]:
-    base = Path(tempfile.mkdtemp(prefix="fediscope-infra-mariadb-"))  # short: a socket path has a length limit
-    server = MariaDBServer(base, test_user=False)
-    if not server.available:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(MISSING)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    yield from serve_mariadb("fediscope-infra-mariadb-", test_user=False)
