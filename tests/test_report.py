@@ -7,9 +7,9 @@ import logging
 import os
 
 import pytest
+from cli_run import run
 
 from fediscope import analysis
-from fediscope.cli import main
 from fediscope.engine.metrics import parse_metric
 from fediscope.report import format_value, text_table
 from fediscope.store.port import open_store
@@ -37,16 +37,6 @@ def loaded_store(cli_env, sample_metric_rows, monkeypatch):
     store.close()
     monkeypatch.setenv("FEDISCOPE_STORE", url)
     return url
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_text_report_prints_every_analysis_and_writes_the_charts(capsys, loaded_store, cli_env):

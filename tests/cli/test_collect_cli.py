@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from fediscope.cli import main
+from cli_run import run
 
 KEY = "cli-test-pseudonym-key"
 
@@ -26,16 +25,6 @@ def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv("FEDISCOPE_RETRY_BACKOFF", "0.01")
     monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "1")
     return tmp_path
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("args", [("collect", "--help"), ("lake", "--help"), ("lake", "ls", "--help")])
