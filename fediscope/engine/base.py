@@ -72,6 +72,23 @@ class Engine(ABC):
             self.register_curated_views()
         return [{k: plain(v) for k, v in row.items()} for row in self.query(metric.sql)]
 
+    def metric_table(self, metric: Metric) -> Any:
+        """One metric's result as an Arrow table with the stores' column types (see
+        :func:`fediscope.engine.metric_state.normalize_table`): the rows :meth:`run_metric` gives, without
+        building a Python object per value, so the incremental path can compare results in bulk."""
+        from fediscope.engine.metric_state import normalize_table
+
+        if not self._curated_views:
+            self.register_curated_views()
+        return normalize_table(self.query_arrow(metric.sql))
+
+    def query_arrow(self, sql: str) -> Any:
+        """A query's result as an Arrow table; engines with a native Arrow path override this."""
+        import pyarrow as pa
+
+        rows = self.query(sql)
+        return pa.Table.from_pylist([{k: plain(v) for k, v in row.items()} for row in rows])
+
     def register_curated_views(self) -> None:
         """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``."""
         for table in CURATED.values():

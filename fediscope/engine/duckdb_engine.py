@@ -92,6 +92,12 @@ class DuckDBEngine(Engine):
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def query_arrow(self, sql: str) -> Any:
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise FediscopeError(f"DuckDB failed: {str(exc).splitlines()[0]}") from exc
+
     def execute(self, sql: str) -> None:
         self._run(sql)
 

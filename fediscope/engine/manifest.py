@@ -9,6 +9,7 @@ the same versions twice gives the same rows (see :mod:`fediscope.engine.curate_s
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -25,6 +26,9 @@ CURATED_ENTITIES = ("statuses", "accounts", "directory", "instance_activity")
 class Manifest:
     files: dict[str, int] = field(default_factory=dict)  # lake path → size in bytes when curated
     updated_at: str | None = None
+    #: A new random value each time a curation publishes: metrics computed over an older generation are stale
+    #: (:mod:`fediscope.engine.metric_state`). None for a manifest written before generations existed.
+    generation: str | None = None
 
 
 def load_manifest(lake: LakeBackend) -> Manifest:
@@ -33,7 +37,7 @@ def load_manifest(lake: LakeBackend) -> Manifest:
     try:
         raw = json.loads(lake.read(MANIFEST_PATH))
         return Manifest(files={str(k): int(v) for k, v in raw.get("files", {}).items()},
-                        updated_at=raw.get("updated_at"))
+                        updated_at=raw.get("updated_at"), generation=raw.get("generation"))
     except (ValueError, AttributeError, TypeError) as exc:
         raise LakeError(f"{MANIFEST_PATH} is corrupt ({exc}); delete it to curate every raw file again "
                         "(the result is the same, only slower)") from None
@@ -41,7 +45,9 @@ def load_manifest(lake: LakeBackend) -> Manifest:
 
 def save_manifest(lake: LakeBackend, manifest: Manifest) -> None:
     manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    body = {"version": 1, "updated_at": manifest.updated_at, "files": dict(sorted(manifest.files.items()))}
+    manifest.generation = uuid.uuid4().hex
+    body = {"version": 1, "updated_at": manifest.updated_at, "generation": manifest.generation,
+            "files": dict(sorted(manifest.files.items()))}
     lake.write_atomic(MANIFEST_PATH, json.dumps(body, indent=1).encode())
 
 

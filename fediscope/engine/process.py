@@ -4,14 +4,14 @@ The three steps run in order with one engine (``settings.engine`` unless ``engin
 
 1. **curate** — raw files not yet curated (fetch dates ``since``..``until``) are merged into the curated
    Parquet tables (:mod:`fediscope.engine.curation`);
-2. **metrics** — every SQL file of ``spark_jobs/sql/`` runs over the curated tables, whole (metrics are
-   recomputed in full, so they always describe every curated day, not only the window);
-3. **store** — each metric's rows replace what the store held for it (``write(..., replace=True)``), so a
-   re-run never duplicates them; the store writes only the rows that changed.
+2. **metrics** — the SQL files of ``spark_jobs/sql/`` run over the curated tables, whole (metrics always
+   describe every curated day, not only the window);
+3. **store** — each metric's rows replace what the store held for it, so a re-run never duplicates them.
 
-When curation found nothing new and the store already holds every metric, steps 2 and 3 are skipped: the
-curated tables did not change, so neither can the metrics (``metrics_skipped`` in the summary; the row counts
-shown are the store's). A changed metric SQL file is therefore picked up by the next run with new data.
+Runs after the first are incremental (:mod:`fediscope.engine.metric_state`): the rows last written are kept in
+the lake, so a recomputed metric is compared with them in bulk and only new, changed and vanished rows reach
+the store; a metric whose SQL, curated tables and store rows are all unchanged is not recomputed at all
+(``reused``; ``metrics_skipped`` when that holds for every metric). A changed SQL file is recomputed at once.
 
 A failing metric stops the run before the store is touched, so the store never mixes two runs' results.
 """
@@ -30,6 +30,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.redact import redact_url
 
 if TYPE_CHECKING:
+    from fediscope.engine.metric_state import MetricSnapshots
     from fediscope.store.port import MetricStore
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ log = logging.getLogger(__name__)
 class MetricResult:
     rows: int
     seconds: float
-    stored: int | None = None
+    stored: int | None = None  # rows sent to the store: all of them, or only the new and changed ones
+    stale: int = 0  # rows deleted from the store because the result no longer has them
+    reused: bool = False  # current already (same SQL, same curated tables, store unchanged): not recomputed
 
 
 @dataclass
@@ -51,7 +54,7 @@ class ProcessSummary:
     curate: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, MetricResult] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per step: start, curate, metrics, store, total
-    metrics_skipped: bool = False  # nothing new curated and every metric already stored: not recomputed
+    metrics_skipped: bool = False  # every metric current (see metric_state): none recomputed
 
     @property
     def metric_rows(self) -> int:
@@ -64,8 +67,8 @@ class ProcessSummary:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "curate": self.curate,
-            "metrics": {name: {"rows": m.rows, "seconds": round(m.seconds, 3), "stored": m.stored}
-                        for name, m in self.metrics.items()},
+            "metrics": {name: {"rows": m.rows, "seconds": round(m.seconds, 3), "stored": m.stored, "stale": m.stale,
+                               "reused": m.reused} for name, m in self.metrics.items()},
             "metric_rows": self.metric_rows,
             "metrics_skipped": self.metrics_skipped,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
@@ -126,6 +129,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
              summary: ProcessSummary, show: _Progress, engine_options: dict[str, Any], store: MetricStore,
              started: float) -> None:
     from fediscope.engine.base import open_engine
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.engine.metric_state import MetricSnapshots, sql_fingerprint, store_id
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -136,38 +141,67 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")
-        if curated.noop and _skip_metrics(metrics, summary, store):
-            show("process: nothing new curated and every metric stored: metrics unchanged, not recomputed")
-            return
 
         step = time.perf_counter()
-        results: dict[str, list[dict[str, Any]]] = {}
-        for i, (metric_name, metric) in enumerate(metrics.items(), 1):
+        generation = load_manifest(eng.lake).generation
+        snapshots = MetricSnapshots(eng.lake, store_id(summary.store, settings.hbase_table_prefix))
+        in_store = store.generations()
+        stored_rows = store.stored_metrics()
+        fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
+        stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
+        for metric_name in metrics:
+            if metric_name not in stale:
+                summary.metrics[metric_name] = MetricResult(rows=stored_rows.get(metric_name, 0), seconds=0.0,
+                                                            stored=0, reused=True)
+        if not stale:
+            summary.metrics_skipped = True
+            summary.seconds["metrics"] = summary.seconds["store"] = time.perf_counter() - step
+            show("process: every metric is current for these curated tables: not recomputed")
+            log.info("process: the %d metrics in the store are current, not recomputed", len(metrics))
+            return
+        if len(stale) < len(metrics):
+            show(f"process: {len(metrics) - len(stale)} metrics current, recomputing {len(stale)}")
+        results: dict[str, Any] = {}
+        for i, metric_name in enumerate(stale, 1):
             t = time.perf_counter()
-            results[metric_name] = eng.run_metric(metric)
-            summary.metrics[metric_name] = MetricResult(len(results[metric_name]), time.perf_counter() - t)
-            show(f"process: metric {i}/{len(metrics)} {metric_name}: {len(results[metric_name])} rows")
+            results[metric_name] = eng.metric_table(metrics[metric_name])
+            summary.metrics[metric_name] = MetricResult(results[metric_name].num_rows, time.perf_counter() - t)
+            show(f"process: metric {i}/{len(stale)} {metric_name}: {results[metric_name].num_rows} rows")
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    for metric_name, metric in metrics.items():
-        summary.metrics[metric_name].stored = store.write(metric, results[metric_name], replace=True)
-    show(f"process: stored {summary.metric_rows} rows in {summary.store}")
+    for metric_name in stale:
+        _store_metric(store, snapshots, metrics[metric_name], results[metric_name], summary.metrics[metric_name],
+                      fingerprints[metric_name], generation, in_store.get(metric_name))
+    snapshots.flush()
+    changed = sum(m.stored or 0 for m in summary.metrics.values())
+    show(f"process: stored {summary.metric_rows} rows in {summary.store} ({changed} written)")
     summary.seconds["store"] = time.perf_counter() - step
 
 
-def _skip_metrics(metrics: dict[str, Metric], summary: ProcessSummary, store: MetricStore) -> bool:
-    """After a curation that found nothing new: when the store holds every metric, report its row counts.
+def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,
+             in_store: dict[str, str | None]) -> bool:
+    entry = snapshots.entry(name)
+    return entry is not None and entry.current(fingerprint, generation, in_store.get(name))
 
-    The curated tables are what the metrics are computed from; unchanged tables give unchanged metrics, so
-    the run can stop here (an incremental run over no new data costs a manifest read and a catalog read).
-    """
-    stored = store.stored_metrics()
-    if any(name not in stored for name in metrics):
-        return False
-    for name in metrics:
-        summary.metrics[name] = MetricResult(rows=stored[name], seconds=0.0, stored=0)
-    summary.metrics_skipped = True
-    summary.seconds["metrics"] = summary.seconds["store"] = 0.0
-    log.info("process: nothing new curated; the %d metrics in the store are current, not recomputed", len(metrics))
-    return True
+
+def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric, table: Any, result: MetricResult,
+                  fingerprint: str, generation: str | None, store_generation: str | None) -> None:
+    """Write one metric: only the difference to the kept snapshot when the store still holds exactly that
+    snapshot (same generation), else every row through the store's own comparison; then keep the result."""
+    from fediscope.engine.metric_state import SnapshotEntry, diff
+
+    entry = snapshots.entry(metric.name)
+    new_generation = None
+    if entry is not None and store_generation is not None and entry.store_generation == store_generation:
+        old = snapshots.table(metric.name)
+        delta = diff(table, old, metric.key) if old is not None else None
+        if delta is not None:
+            new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows)
+            if new_generation is not None:
+                result.stored, result.stale = len(delta.changed), len(delta.stale)
+    if new_generation is None:
+        result.stored = store.write(metric, table.to_pylist(), replace=True)
+        new_generation = store.generations().get(metric.name)
+    snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,
+                                                     store_generation=new_generation, rows=table.num_rows))

@@ -146,12 +146,22 @@ class SparkEngine(Engine):
         ``collect()``, which builds one pickled ``Row`` per record. Timestamps, nested types and duplicate
         column names keep the ``collect()`` path, whose Python values they would otherwise change."""
         frame = self._sql(sql)
-        names = [field.name for field in frame.schema.fields]
-        if len(set(names)) == len(names) and all(field.dataType.typeName() in _ARROW_TYPES or
-                                                  field.dataType.typeName().startswith("decimal")
-                                                  for field in frame.schema.fields):
+        if self._flat(frame):
             return frame.toArrow().to_pylist()
         return [row.asDict(recursive=True) for row in frame.collect()]
+
+    def query_arrow(self, sql: str) -> Any:
+        frame = self._sql(sql)
+        if self._flat(frame):
+            return frame.toArrow()
+        return super().query_arrow(sql)
+
+    @staticmethod
+    def _flat(frame: Any) -> bool:
+        names = [field.name for field in frame.schema.fields]
+        return len(set(names)) == len(names) and all(
+            field.dataType.typeName() in _ARROW_TYPES or field.dataType.typeName().startswith("decimal")
+            for field in frame.schema.fields)
 
     def execute(self, sql: str) -> None:
         self._sql(sql)

@@ -14,7 +14,9 @@ the account collectable again:
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
 4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables (``delete_where`` on ``account_key``,
-   then any row still holding a trace), quarantined files and checkpoints named after the account;
+   then any row still holding a trace), quarantined files and checkpoints named after the account, and the
+   metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
+   process`` recomputes every metric — aggregates included — without the account;
 5. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
@@ -36,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediscope.config import Settings
+from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.subject import (
@@ -301,6 +304,11 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
         report.raw = dict(erase_raw(lake, subject, traces))
         report.curated = dict(erase_curated(lake, traces))
         report.other = dict(erase_other_files(lake, subject, traces))
+        # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
+        # so the next `fediscope process` recomputes every metric and compares it with the store in full.
+        snapshots = forget_metric_snapshots(lake)
+        if snapshots:
+            report.other["metric_snapshots"] = snapshots
         report.store = erase_store(store, traces, account_metrics(metrics))
     finally:
         if own_store:

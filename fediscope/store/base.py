@@ -12,8 +12,10 @@ for what it holds, even when the metric's SQL file has changed since.
 from __future__ import annotations
 
 import logging
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import replace as with_fields
 from typing import Any
 
 from fediscope.engine.metrics import Metric
@@ -90,7 +92,7 @@ class BaseStore(ABC):
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
-            self._save_schema(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
+            self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
             return 0
         plan = plan_write(metric, rows, existing)
         written = len(plan.rows)
@@ -112,7 +114,7 @@ class BaseStore(ABC):
                 self._evolve(existing, plan)
         if changed or stale:
             self._upsert(plan.schema, changed, stale)
-        self._save_schema(plan.schema, metric.question, count)
+        self._commit(plan.schema, metric.question, count)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
                   metric.name, written, len(changed), len(stale), replace, count)
         return written
@@ -162,8 +164,46 @@ class BaseStore(ABC):
             return 0
         deleted, remaining = self._delete_where(schema, column, value)
         if deleted:
-            self._save_schema(schema, metric.question, remaining)
+            self._commit(schema, metric.question, remaining)
         return deleted
+
+    def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
+                      row_count: int) -> str | None:
+        """Apply a known difference: upsert ``rows`` (new or changed) and delete the ``stale`` keys.
+
+        For a caller that knows exactly how the stored rows differ from the new result because it kept what it
+        wrote last time, and has checked with :meth:`generations` that nobody wrote since
+        (:mod:`fediscope.engine.metric_state`). Skips the full read and comparison :meth:`write` makes.
+        ``row_count`` is the metric's row count afterwards. Returns the metric's new generation, or None when
+        the change needs the full path (no table yet, or a schema change that rebuilds the table) and nothing
+        was written.
+        """
+        existing = self._stored(check_metric_name(metric.name))
+        if existing is None:
+            return None
+        plan = plan_write(metric, rows, existing)
+        if plan.rebuild:
+            return None
+        types = [plan.schema.types[k] for k in plan.schema.key]
+        keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
+        if plan.added or plan.widened:
+            log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
+            self._evolve(existing, plan)
+        if plan.rows or keys:
+            self._upsert(plan.schema, plan.rows, keys)
+        log.debug("metric=%s wrote %d changed rows, deleted %d stale (now %d)", metric.name, len(plan.rows),
+                  len(keys), row_count)
+        return self._commit(plan.schema, metric.question, row_count)
+
+    def generations(self) -> dict[str, str | None]:
+        """Every stored metric's generation: a new random value at each write or erasure of the metric, so
+        a reader that noted it can tell whether anyone changed the metric since (None: written by an older
+        fediscope)."""
+        out: dict[str, str | None] = {}
+        for name in self.stored_metrics():
+            schema = self._load_schema(name)
+            out[name] = schema.generation if schema is not None else None
+        return out
 
     def __enter__(self) -> BaseStore:
         return self
@@ -172,6 +212,12 @@ class BaseStore(ABC):
         self.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _commit(self, schema: TableSchema, question: str, row_count: int) -> str:
+        """Record the metric's schema and row count in the catalog, under a new generation; returns it."""
+        generation = uuid.uuid4().hex
+        self._save_schema(with_fields(schema, generation=generation), question, row_count)
+        return generation
 
     def _stored(self, metric: str) -> TableSchema | None:
         """The schema of a metric that has a table (not of one only listed in the catalog with no rows)."""

@@ -25,6 +25,13 @@ class MetricStore(Protocol):
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
         """Upsert rows by the metric's key; returns the number of rows written."""
 
+    def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
+                      row_count: int) -> str | None:
+        """Upsert changed rows and delete stale keys only; returns the new generation (None: use ``write``)."""
+
+    def generations(self) -> dict[str, str | None]:
+        """Each stored metric's generation, which changes at every write or erasure of the metric."""
+
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         """The row with exactly this key (values in the order of ``metric.key``), or None."""
 

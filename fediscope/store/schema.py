@@ -188,6 +188,8 @@ class TableSchema:
     rank_column: str | None = None
     rank_desc: bool = True
     prefix_column: str | None = None
+    #: A new random value at every write or erasure of the metric (see BaseStore.generations); not layout.
+    generation: str | None = field(default=None, compare=False)
     types: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -221,7 +223,7 @@ class TableSchema:
     def to_json(self) -> str:
         return json.dumps({"metric": self.metric, "key": list(self.key), "columns": [list(c) for c in self.columns],
                            "rank_column": self.rank_column, "rank_desc": self.rank_desc,
-                           "prefix_column": self.prefix_column})
+                           "prefix_column": self.prefix_column, "generation": self.generation})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TableSchema:
@@ -229,7 +231,7 @@ class TableSchema:
         return cls(metric=data["metric"], key=tuple(data["key"]),
                    columns=tuple((name, type_) for name, type_ in data["columns"]),
                    rank_column=data.get("rank_column"), rank_desc=data.get("rank_desc", True),
-                   prefix_column=data.get("prefix_column"))
+                   prefix_column=data.get("prefix_column"), generation=data.get("generation"))
 
 
 @dataclass(frozen=True)

@@ -296,3 +296,21 @@ def test_a_write_sends_only_new_or_changed_rows_and_stale_keys(metric_store, mon
     assert metric_store.write(ACCOUNTS, [ROWS[3]], replace=False) == 1  # dave back, upsert only
     assert [r["account"] for r in sent[0][0]] == ["dave"] and sent[0][1] == []
     assert metric_store.stored_metrics() == {"accounts": 6}
+
+
+def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generation(metric_store):
+    assert metric_store.write_changes(ACCOUNTS, ROWS, [], 5) is None  # no table yet: the caller writes in full
+    metric_store.write(ACCOUNTS, ROWS)
+    first = metric_store.generations()["accounts"]
+    assert first
+    moved = dict(by_account(ROWS)["bob"], followers=500)
+    new = metric_store.write_changes(ACCOUNTS, [moved, dict(ROWS[0], account="frank")], [("dave",)], 5)
+    assert new and new != first and metric_store.generations() == {"accounts": new}
+    assert [r["account"] for r in metric_store.all(ACCOUNTS)] == ["alice", "bob", "carol", "erin", "frank"]
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 2)] == ["erin", "bob"]  # the rank index moved too
+    assert metric_store.stored_metrics() == {"accounts": 5}
+    metric_store.delete_where(ACCOUNTS, "account", "frank")  # an erasure is a change as well
+    assert metric_store.generations()["accounts"] not in (first, new)
+    text_followers = dict(ROWS[0], followers="many")  # text in a numeric column rebuilds: not a difference
+    assert metric_store.write_changes(ACCOUNTS, [text_followers], [], 4) is None
+    assert metric_store.get(ACCOUNTS, ["carol"]) == ROWS[0]

@@ -1,0 +1,186 @@
+"""The metric results of the last run, kept in the lake so the next run writes only what changed.
+
+``<lake>/_state/metrics/<store id>/`` holds, per metric, the rows last written to that store (``<metric>.parquet``)
+and one ``index.json`` saying for each metric what those rows were computed from:
+
+* ``sql_sha256`` — the metric's SQL text (a changed SQL file is recomputed even when no data is new);
+* ``curated`` — the generation of the curated tables (:attr:`fediscope.engine.manifest.Manifest.generation`;
+  every curation that publishes anything starts a new one);
+* ``store_generation`` — the generation the store gave the metric when the rows were written (every write or
+  erasure in any store gives the metric a new one, see :meth:`fediscope.store.base.BaseStore.generations`).
+
+With all three current, the metric is not recomputed at all. With only the data changed, the metric is
+recomputed and compared with the kept rows *in DuckDB* (``EXCEPT`` both ways, vectorised), and only the rows
+that differ — new or changed rows, and the keys of rows that disappeared — go to the store. When the store was
+changed by someone else in between (an erasure, another lake writing to it, a restore), its generation differs
+and the write falls back to the store's own full comparison, so the store never drifts from the metric.
+
+The directory is per store (the id hashes the store URL without its password) because two stores fed from one
+lake hold different histories. The rows are pseudonymous metric results, the same as the store holds; erasure
+deletes the whole directory (:func:`forget`), and the next run rebuilds it from a full comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fediscope.engine.base import plain
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_ROOT = f"{STATE_ROOT}/metrics"
+
+
+def sql_fingerprint(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def store_id(shown_url: str, table_prefix: str = "") -> str:
+    """A stable directory name for a store (from its URL with the password hidden)."""
+    return hashlib.sha256(f"{shown_url}\n{table_prefix}".encode()).hexdigest()[:16]
+
+
+# -- the rows as the stores hold them ----------------------------------------------------------------------------
+
+def _plain_column(column: pa.ChunkedArray) -> pa.Array:
+    """Any other type, value by value through :func:`~fediscope.engine.base.plain` (what row reads give)."""
+    return pa.array([plain(v) for v in column.to_pylist()])
+
+
+def normalize_table(table: pa.Table) -> pa.Table:
+    """A metric result with the column types the stores hold: int64, float64, bool, string (or null).
+
+    The values are the ones :meth:`~fediscope.engine.base.Engine.run_metric` gives row by row (integral decimals
+    as integers, NaN as NULL), and ``-0.0`` becomes ``0.0`` as the stores normalise it; so results of both engines
+    compare equal, and a kept snapshot compares equal to a recomputation of the same data.
+    """
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_decimal(kind):
+            if kind.scale == 0:
+                try:
+                    column = column.cast(pa.int64())
+                except (pa.ArrowInvalid, OverflowError):
+                    column = column.cast(pa.float64())
+            else:
+                column = column.cast(pa.float64())
+        elif pa.types.is_integer(kind):
+            column = column.cast(pa.int64())
+        if pa.types.is_floating(column.type):
+            column = column.cast(pa.float64())
+            finite = pc.is_finite(column)
+            column = pc.if_else(pc.and_kleene(finite, pc.not_equal(column, 0.0)), column,
+                                pc.if_else(finite, pa.scalar(0.0), pa.scalar(None, pa.float64())))
+        elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+            column = column.cast(pa.string())
+        elif not (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)
+                  or pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+            column = _plain_column(column)
+        columns.append(column)
+    return pa.table(columns, names=table.schema.names)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a write must change: new or changed rows, and the keys of rows no longer in the result."""
+
+    changed: list[dict[str, Any]]
+    stale: list[tuple[Any, ...]]
+
+
+def diff(new: pa.Table, old: pa.Table, key: Sequence[str]) -> Delta | None:
+    """``new`` against ``old`` (both normalised), compared in DuckDB; None when they cannot be compared
+    (different columns) and the caller must write everything."""
+    import duckdb
+
+    if new.schema.names != old.schema.names or any(k not in new.schema.names for k in key):
+        return None
+    con = duckdb.connect()
+    try:
+        con.register("new_rows", new)
+        con.register("old_rows", old)
+        keys = ", ".join(f'"{k}"' for k in key)
+        changed = con.sql("SELECT * FROM new_rows EXCEPT SELECT * FROM old_rows").to_arrow_table()
+        stale = con.sql(f"SELECT {keys} FROM old_rows EXCEPT SELECT {keys} FROM new_rows").fetchall()
+    except duckdb.Error as exc:  # e.g. a column whose type changed between runs: compare in the store instead
+        log.info("metric snapshot: cannot compare (%s); writing every row", str(exc).splitlines()[0])
+        return None
+    finally:
+        con.close()
+    return Delta(changed=changed.to_pylist(), stale=[tuple(row) for row in stale])
+
+
+# -- the snapshot directory --------------------------------------------------------------------------------------
+
+@dataclass
+class SnapshotEntry:
+    sql_sha256: str
+    curated: str | None
+    store_generation: str | None
+    rows: int
+
+    def current(self, sql_sha256: str, curated: str | None, store_generation: str | None) -> bool:
+        """Computed from this SQL, over these curated tables, and still what the store holds."""
+        return (None not in (curated, store_generation) and self.sql_sha256 == sql_sha256
+                and self.curated == curated and self.store_generation == store_generation)
+
+
+class MetricSnapshots:
+    """The kept results of one store's metrics (see the module docstring)."""
+
+    def __init__(self, lake: LakeBackend, store: str) -> None:
+        self.lake = lake
+        self.root = f"{SNAPSHOT_ROOT}/{store}"
+        self.entries: dict[str, SnapshotEntry] = {}
+        index = f"{self.root}/index.json"
+        if lake.exists(index):
+            try:
+                raw = json.loads(lake.read(index))
+                self.entries = {name: SnapshotEntry(**entry) for name, entry in raw.get("metrics", {}).items()}
+            except (ValueError, TypeError, AttributeError) as exc:
+                log.warning("metric snapshots: %s is unreadable (%s); every metric is compared in full", index, exc)
+
+    def entry(self, name: str) -> SnapshotEntry | None:
+        return self.entries.get(name)
+
+    def table(self, name: str) -> pa.Table | None:
+        path = f"{self.root}/{name}.parquet"
+        if not self.lake.exists(path):
+            return None
+        try:
+            return pq.read_table(pa.BufferReader(self.lake.read(path)))
+        except (pa.ArrowException, OSError) as exc:
+            log.warning("metric snapshot %s is unreadable (%s); comparing in the store instead", path, exc)
+            return None
+
+    def save(self, name: str, table: pa.Table, entry: SnapshotEntry) -> None:
+        """Keep one metric's rows; the index is written by :meth:`flush`. Call after the store write."""
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        self.lake.write_atomic(f"{self.root}/{name}.parquet", buffer.getvalue())
+        self.entries[name] = entry
+
+    def flush(self) -> None:
+        body = {"version": 1, "metrics": {n: asdict(e) for n, e in sorted(self.entries.items())}}
+        self.lake.write_atomic(f"{self.root}/index.json", json.dumps(body, indent=1).encode())
+
+
+def forget(lake: LakeBackend) -> int:
+    """Delete every kept metric result (erasure); returns the number of files deleted."""
+    files = [e.path for e in lake.walk(SNAPSHOT_ROOT) if not e.is_dir]
+    for path in files:
+        lake.delete(path)
+    return len(files)

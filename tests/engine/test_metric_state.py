@@ -1,0 +1,153 @@
+"""Incremental metric writes (fediscope.engine.metric_state): day-by-day runs that write only what changed must
+leave every store exactly as a full computation into a fresh store leaves it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from engine_data import settings_for
+
+from fediscope.engine.metric_state import SNAPSHOT_ROOT, MetricSnapshots, diff, normalize_table
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import run_process
+from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.layout import parse_partition
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+METRICS = load_metrics()
+
+
+def _store_contents(url: str) -> dict[str, list[dict]]:
+    store = open_store(url)
+    try:
+        return {name: store.all(metric) for name, metric in METRICS.items()}
+    finally:
+        store.close()
+
+
+def _days(lake_dir: Path) -> list[date]:
+    return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
+
+
+def test_day_by_day_changes_only_equal_a_full_computation(corpus_lake: Path, tmp_path: Path) -> None:
+    incremental = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'incremental.db'}")
+    days = _days(corpus_lake)
+    first = run_process(incremental, until=days[-3], progress=False)
+    assert all(m.stored == m.rows for m in first.metrics.values())  # nothing kept yet: every row written
+    for day in days[-2:]:
+        summary = run_process(incremental, since=day, until=day, progress=False)
+        assert not summary.curate["noop"] and not summary.metrics_skipped
+        engagement = summary.metrics["account_engagement"]
+        # only the accounts that posted on that day (or whose snapshot moved) are written, not all of them
+        assert 0 < engagement.stored < engagement.rows, engagement
+
+    full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
+    assert run_process(full, progress=False).metrics_skipped is False  # another store: its own snapshots
+    assert _store_contents(incremental.store) == _store_contents(full.store)
+
+
+def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Path, tmp_path: Path) -> None:
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
+    days = _days(corpus_lake)
+    run_process(settings, until=days[-2], progress=False)
+    metric = METRICS["signups_by_month"]
+    store = open_store(settings.store)
+    try:
+        oldest = min(row["month"] for row in store.all(metric))  # a month the last day cannot change
+        assert store.delete_where(metric, "month", oldest) >= 1  # someone else writes: a new generation
+    finally:
+        store.close()
+    run_process(settings, progress=False)  # the last day; a write of the differences only would not restore
+    full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
+    run_process(full, progress=False)
+    assert _store_contents(settings.store) == _store_contents(full.store)
+
+
+def test_a_changed_metric_sql_is_recomputed_without_new_data(corpus_lake: Path, tmp_path: Path) -> None:
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
+    run_process(settings, progress=False)
+    languages = METRICS["languages"]
+    select = "SELECT\n  language,\n"
+    edited = dataclasses.replace(languages, sql=languages.sql.replace(select, select + "  1 AS version,\n"))
+    assert edited.sql != languages.sql
+    again = run_process(settings, progress=False, metrics={**METRICS, "languages": edited})
+    assert again.curate["noop"] and not again.metrics_skipped
+    assert [n for n, m in again.metrics.items() if not m.reused] == ["languages"]
+    store = open_store(settings.store)
+    try:
+        assert all(row["version"] == 1 for row in store.all(edited))
+    finally:
+        store.close()
+    assert run_process(settings, progress=False, metrics={**METRICS, "languages": edited}).metrics_skipped
+
+
+def test_erasure_forgets_the_kept_results(corpus_lake: Path, tmp_path: Path) -> None:
+    from fediscope.gdpr.erase import erase_account
+
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
+    run_process(settings, progress=False)
+    lake = LocalLake(corpus_lake)
+    assert any(not e.is_dir for e in lake.walk(SNAPSHOT_ROOT))
+    account = "somebody@mastodon.example"  # the kept results go whichever account is erased
+    report = erase_account(settings, account)
+    assert report.other.get("metric_snapshots", 0) > 0
+    assert not any(not e.is_dir for e in lake.walk(SNAPSHOT_ROOT))
+    again = run_process(settings, progress=False)  # nothing new to curate, but every metric is recomputed
+    assert not again.metrics_skipped and not any(m.reused for m in again.metrics.values())
+
+
+def test_normalized_results_are_the_rows_run_metric_gives(corpus_lake: Path, duckdb_engine) -> None:
+    engine = duckdb_engine()
+    engine.curate()
+    for name, metric in METRICS.items():
+        assert engine.metric_table(metric).to_pylist() == engine.run_metric(metric), name
+
+
+def test_normalize_table_gives_the_store_types() -> None:
+    table = pa.table({
+        "d0": pa.array([1, None], pa.decimal128(38, 0)),
+        "d2": pa.array([1, 2], pa.decimal128(10, 2)),
+        "i": pa.array([1, 2], pa.int32()),
+        "f": pa.array([math.nan, -0.0], pa.float64()),
+        "s": pa.array(["a", None], pa.large_string()),
+        "dt": pa.array([date(2026, 1, 2), None], pa.date32()),
+    })
+    out = normalize_table(table)
+    assert [f.type for f in out.schema] == [pa.int64(), pa.float64(), pa.int64(), pa.float64(), pa.string(),
+                                            pa.string()]
+    rows = out.to_pylist()
+    assert rows[0] == {"d0": 1, "d2": 1.0, "i": 1, "f": None, "s": "a", "dt": "2026-01-02"}
+    assert rows[1]["f"] == 0.0 and math.copysign(1, rows[1]["f"]) == 1 and rows[1]["d0"] is None
+
+
+def test_diff_finds_new_changed_and_vanished_rows() -> None:
+    old = pa.table({"k": ["a", "b", "c"], "v": [1, 2, None]})
+    new = pa.table({"k": ["a", "b", "d", "c"], "v": [1, 3, 4, None]})
+    delta = diff(new, old, ["k"])
+    assert sorted(delta.changed, key=lambda r: r["k"]) == [{"k": "b", "v": 3}, {"k": "d", "v": 4}]
+    assert delta.stale == []
+    assert diff(old, new, ["k"]).stale == [("d",)]
+    assert diff(pa.table({"k": ["a"], "w": [1]}), old, ["k"]) is None  # other columns: write everything
+
+
+def test_an_unreadable_index_means_a_full_comparison(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_atomic(f"{SNAPSHOT_ROOT}/s/index.json", b"{not json")
+    snapshots = MetricSnapshots(lake, "s")
+    assert snapshots.entry("languages") is None and snapshots.table("languages") is None
+
+
+@pytest.mark.parametrize("name", ["account_engagement"])
+def test_snapshots_are_per_store(corpus_lake: Path, tmp_path: Path, name: str) -> None:
+    one = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'one.db'}")
+    two = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'two.db'}")
+    run_process(one, progress=False)
+    second = run_process(two, progress=False)
+    assert second.metrics[name].stored == second.metrics[name].rows and not second.metrics[name].reused
+    assert len({e.path.split("/")[2] for e in LocalLake(corpus_lake).walk(SNAPSHOT_ROOT) if not e.is_dir}) == 2
