@@ -170,10 +170,14 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    for metric_name in stale:
-        _store_metric(store, snapshots, metrics[metric_name], results[metric_name], summary.metrics[metric_name],
-                      fingerprints[metric_name], generation, in_store.get(metric_name))
-    snapshots.flush()
+    try:
+        for metric_name in stale:
+            _store_metric(store, snapshots, metrics[metric_name], results[metric_name],
+                          summary.metrics[metric_name], fingerprints[metric_name], generation,
+                          in_store.get(metric_name))
+        snapshots.flush()
+    finally:
+        snapshots.close()
     changed = sum(m.stored or 0 for m in summary.metrics.values())
     show(f"process: stored {summary.metric_rows} rows in {summary.store} ({changed} written)")
     summary.seconds["store"] = time.perf_counter() - step
@@ -189,13 +193,12 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
                   fingerprint: str, generation: str | None, store_generation: str | None) -> None:
     """Write one metric: only the difference to the kept snapshot when the store still holds exactly that
     snapshot (same generation), else every row through the store's own comparison; then keep the result."""
-    from fediscope.engine.metric_state import SnapshotEntry, diff
+    from fediscope.engine.metric_state import SnapshotEntry
 
     entry = snapshots.entry(metric.name)
     new_generation = None
     if entry is not None and store_generation is not None and entry.store_generation == store_generation:
-        old = snapshots.table(metric.name)
-        delta = diff(table, old, metric.key) if old is not None else None
+        delta = snapshots.changes(metric.name, table, metric.key)
         if delta is not None:
             new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows)
             if new_generation is not None:

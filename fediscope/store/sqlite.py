@@ -3,7 +3,8 @@
 SQLite types are per value, not per column (a column's declared type is only an "affinity"), which is why the
 logical types live in the catalog (:mod:`fediscope.store.schema`): a widened column needs no ``ALTER``, and a
 column whose type is not known yet (every value NULL so far) is declared ``BLOB`` — the affinity that stores
-whatever comes later unchanged. The file runs in WAL mode so a report can read while a batch writes.
+whatever comes later unchanged. The file runs in WAL mode (``synchronous=NORMAL``) so a report can read while
+a batch writes.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class SQLiteStore(SQLStore):
             cursor = dbapi_connection.cursor()
             if database and database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL's recommended level: never corrupts; a power cut may lose the last commits, which the
+                # next `fediscope process` rewrites (its kept results then no longer match the generation).
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         super().__init__(url, engine)

@@ -4,9 +4,11 @@
 -- Content popularity: the 1000 most interacted-with toots (share events excluded), ranked by interactions;
 -- ties are broken by URI (the key), as the stores break them, so every engine and store ranks alike.
 -- created_at is UTC.
-SELECT * FROM (
+SELECT
+  row_number() OVER (ORDER BY interactions DESC, status_uri) AS ranking,
+  *
+FROM (
   SELECT
-    row_number() OVER (ORDER BY favourites_count + reblogs_count + replies_count DESC, uri) AS ranking,
     uri AS status_uri,
     account_key,
     instance,
@@ -21,6 +23,7 @@ SELECT * FROM (
     is_reply
   FROM statuses
   WHERE NOT is_reblog
-) AS ranked
-WHERE ranking <= 1000
+  ORDER BY interactions DESC, status_uri
+  LIMIT 1000
+) AS top_n
 ORDER BY ranking
