@@ -80,7 +80,12 @@ class ProcessSummary:
         curated = ("nothing new to curate" if cur.get("noop") else
                    f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
-        stored = "unchanged (not recomputed)" if self.metrics_skipped else "stored"
+        if self.metrics_skipped:
+            stored = "unchanged (not recomputed)"
+        else:
+            written = sum(m.stored or 0 for m in self.metrics.values())
+            deleted = sum(m.stale for m in self.metrics.values())
+            stored = f"stored ({written} written" + (f", {deleted} deleted)" if deleted else ")")
         return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
                 f"{stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
 
