@@ -104,6 +104,14 @@ def _fmt_mib(stages: dict[str, Any], stage: str) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _written(stages: dict[str, Any], stage: str) -> str:
+    """'N of M rows written' for a process stage (the incremental run sends only what changed)."""
+    metrics = ((stages.get(stage) or {}).get("summary") or {}).get("metrics") or {}
+    written = sum(m.get("stored") or 0 for m in metrics.values())
+    held = sum(m.get("rows") or 0 for m in metrics.values())
+    return f"{written:,} of {held:,} rows written"
+
+
 def table(results: dict[str, Any]) -> str:
     """The human-readable report: one line per measured step, then ratios and targets."""
     stages = results["stages"]
@@ -121,6 +129,10 @@ def table(results: dict[str, Any]) -> str:
         ("duckdb", "DuckDB end-to-end (fediscope process)", _get(stages, "duckdb", "total_seconds"), n, True),
         ("duckdb_incremental", "DuckDB incremental: curate (+1% new data)",
          _get(stages, "duckdb_incremental", "curate_seconds"), n_new, False),
+        ("duckdb_incremental", "DuckDB incremental: metrics (all recomputed)",
+         _get(stages, "duckdb_incremental", "metrics_seconds"), n, False),
+        ("duckdb_incremental", f"DuckDB incremental: store ({_written(stages, 'duckdb_incremental')})",
+         _get(stages, "duckdb_incremental", "store_seconds"), None, False),
         ("duckdb_incremental", "DuckDB incremental: whole run (+1% new data)",
          _get(stages, "duckdb_incremental", "total_seconds"), n_new, True),
         ("spark", "Spark JVM start (session)", _get(stages, "spark", "jvm_start_seconds"), None, False),
