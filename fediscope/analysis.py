@@ -71,7 +71,14 @@ def _share(part: float, whole: float) -> float | None:
 # -- accounts -------------------------------------------------------------------------------------------------
 
 def top_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
-    rows = store.top(metric("top_accounts_by_followers"), n)
+    """The ``n`` accounts with the most followers, with their 1-based ``ranking`` in that list.
+
+    The metric stores no ranking (a global position would change for every account below one whose follower
+    count moved, so each run would rewrite nearly every row); the position is the order ``store.top`` returns:
+    followers descending, ties by account key. A ``ranking`` column left over in an older store is ignored.
+    """
+    rows = [{**row, "ranking": position}
+            for position, row in enumerate(store.top(metric("top_accounts_by_followers"), n), 1)]
     return _result("top_accounts", "Top accounts by followers", "top_accounts_by_followers",
                    ["ranking", "account_key", "instance", "followers_count", "following_count", "statuses_count",
                     "bot"], rows)

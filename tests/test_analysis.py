@@ -55,19 +55,29 @@ def test_analyses_show_the_columns_the_metrics_produce(sample_metric_rows, tmp_p
 # -- each analysis on hand-made rows ---------------------------------------------------------------------------
 
 ACCOUNTS = [
-    {"ranking": i + 1, "account_key": key, "instance": inst, "followers_count": f, "following_count": 1,
-     "statuses_count": 2, "bot": bot}
-    for i, (key, inst, f, bot) in enumerate([("a1", "x.example", 500, False), ("a2", "y.example", 90, True),
-                                             ("a3", "x.example", 90, False), ("a4", "y.example", 0, False)])
+    {"account_key": key, "instance": inst, "followers_count": f, "following_count": 1, "statuses_count": 2,
+     "bot": bot}
+    for key, inst, f, bot in [("a1", "x.example", 500, False), ("a2", "y.example", 90, True),
+                              ("a3", "x.example", 90, False), ("a4", "y.example", 0, False)]
 ]
 
 
 def test_top_accounts_by_followers(metric_store):
     load(metric_store, "top_accounts_by_followers", list(reversed(ACCOUNTS)))
     result = analysis.top_accounts(metric_store, 3)
-    assert [r["account_key"] for r in result.rows] == ["a1", "a2", "a3"]
+    assert [r["account_key"] for r in result.rows] == ["a1", "a2", "a3"]  # a follower tie: by key
     assert result.columns[:3] == ["ranking", "account_key", "instance"]
+    assert [r["ranking"] for r in result.rows] == [1, 2, 3]  # the position in the store's top-N order
     assert result.rows[1]["bot"] is True
+
+
+def test_top_accounts_ranking_ignores_a_ranking_column_left_in_the_store(metric_store):
+    """A store written before the metric dropped its ``ranking`` still holds the column (stale, or NULL in rows
+    written since); the report shows the position in the top-N order, not that column."""
+    stale = [{**row, "ranking": 9 - i} for i, row in enumerate(ACCOUNTS)]
+    load(metric_store, "top_accounts_by_followers", stale)
+    result = analysis.top_accounts(metric_store, 4)
+    assert [(r["ranking"], r["account_key"]) for r in result.rows] == [(1, "a1"), (2, "a2"), (3, "a3"), (4, "a4")]
 
 
 def engagement_row(key, per_toot, rate, toots=2):

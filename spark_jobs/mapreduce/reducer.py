@@ -7,7 +7,6 @@ Standard library only. Input lines are sorted so that lines with the same first 
     job 1 (after mapper.py)       S  <part> <uri>           versions of a status → the latest one wins
                                   A  <part> <account_key>   snapshots of an account → the latest one wins
     job 2 (mapper: cat)           E  <part> <account_key>   per-account toot totals (S) and the snapshot (A)
-                                  R  0      <rank key>      accounts in follower order (one partition: top-N)
                                   H  <part> <day> <tag>     per (day, tag, author) toots and engagement
                                   F  <part> <feature>       per-feature partial counts
 
@@ -20,15 +19,16 @@ combined in memory (per reducer task) before they are written, so job 2 reads fe
 
 Job 2 writes the metric rows, one per line, tab-separated, ``\\N`` for NULL, ``true``/``false`` for booleans::
 
-    top_accounts_by_followers  ranking account_key instance followers_count following_count statuses_count bot
+    top_accounts_by_followers  account_key instance followers_count following_count statuses_count bot
     account_engagement  account_key instance followers_count toots favourites_total reblogs_total replies_total
                         interactions_total favourites_mean reblogs_mean replies_mean interactions_per_toot
                         engagement_rate
     hashtags_daily      day tag toots accounts engagement_total engagement_mean
     content_features    feature toots_with toots share items per_toot
 
-with the meaning of the same-named SQL metrics (``spark_jobs/sql/<metric>.sql``). ``ranking`` is global when
-job 2's ``R`` lines reach one reducer, which the documented partitioner guarantees (their part is ``0``).
+with the meaning of the same-named SQL metrics (``spark_jobs/sql/<metric>.sql``), in no particular order. Like the
+SQL metric, ``top_accounts_by_followers`` has no ranking column (a store's top-N read orders it: followers
+descending, ties by account key), so each account's row is written by the reducer that holds its key.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ FLUSH_AT = 200_000
 FEATURES = ("url", "custom_emoji", "unicode_emoji", "media", "hashtag", "mention")
 #: Output columns of each metric, in order (the names of the SQL metrics' columns).
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "top_accounts_by_followers": ("ranking", "account_key", "instance", "followers_count", "following_count",
+    "top_accounts_by_followers": ("account_key", "instance", "followers_count", "following_count",
                                   "statuses_count", "bot"),
     "account_engagement": ("account_key", "instance", "followers_count", "toots", "favourites_total",
                            "reblogs_total", "replies_total", "interactions_total", "favourites_mean",
@@ -204,16 +204,14 @@ def reduce_status(members: list[list[str]], partials: Partials) -> None:
 
 def reduce_account(key: str, members: list[list[str]], out: TextIO) -> None:
     f = min(members, key=account_order)
-    statuses, followers, following = (_int(x) for x in f[4:7])
-    instance, bot = f[8], f[9]
-    out.write(f"E\t{bucket(key)}\t{key}\tA\t{instance}\t{f[5]}\n")
-    rank_key = f"{(1 << 63) - (followers or 0):020d} {key}"
-    out.write(f"R\t0\t{rank_key}\t{instance}\t{followers or 0}\t{following or 0}\t{statuses or 0}\t"
-              f"{'true' if bot == '1' else 'false'}\n")
+    # the snapshot: instance, then followers, following and statuses counts (\N when unknown), then bot
+    out.write(f"E\t{bucket(key)}\t{key}\tA\t{f[8]}\t{f[5]}\t{f[6]}\t{f[4]}\t{f[9]}\n")
 
 
 # -- job 2: the metrics ----------------------------------------------------------------------------------------
-def reduce_engagement(key: str, members: list[list[str]], out: TextIO) -> None:
+def reduce_account_metrics(key: str, members: list[list[str]], out: TextIO) -> None:
+    """One account's ``top_accounts_by_followers`` row (when its snapshot is known) and, when it has toots, its
+    ``account_engagement`` row."""
     toots = favourites = reblogs = replies = 0
     instance: str | None = None
     followers: int | None = None
@@ -225,6 +223,9 @@ def reduce_engagement(key: str, members: list[list[str]], out: TextIO) -> None:
             replies += int(f[7])
         else:
             instance, followers = unescape(f[4]), _int(f[5])
+            following, statuses = _int(f[6]), _int(f[7])
+            out.write(row_line("top_accounts_by_followers", (
+                unescape(key), instance, followers or 0, following or 0, statuses or 0, f[8] == "1")) + "\n")
     if not toots:
         return
     interactions = favourites + reblogs + replies
@@ -232,13 +233,6 @@ def reduce_engagement(key: str, members: list[list[str]], out: TextIO) -> None:
     out.write(row_line("account_engagement", (
         unescape(key), instance, followers or 0, toots, favourites, reblogs, replies, interactions,
         favourites / toots, reblogs / toots, replies / toots, interactions / toots, rate)) + "\n")
-
-
-def reduce_ranked(members: list[list[str]], rank: list[int], out: TextIO) -> None:
-    for f in members:
-        rank[0] += 1
-        account = f[2][21:]
-        out.write("\t".join(["top_accounts_by_followers", str(rank[0]), account, *f[3:8]]) + "\n")
 
 
 def reduce_hashtag(key: str, members: list[list[str]], out: TextIO) -> None:
@@ -263,16 +257,13 @@ def reduce_feature(key: str, members: list[list[str]], out: TextIO) -> None:
 
 def run(stdin: Iterable[str], stdout: TextIO) -> int:
     partials = Partials(stdout)
-    rank = [0]
     for tag, key, members in groups(stdin):
         if tag == "S":
             reduce_status(members, partials)
         elif tag == "A":
             reduce_account(key, members, stdout)
         elif tag == "E":
-            reduce_engagement(key, members, stdout)
-        elif tag == "R":
-            reduce_ranked(members, rank, stdout)
+            reduce_account_metrics(key, members, stdout)
         elif tag == "H":
             reduce_hashtag(key, members, stdout)
         elif tag == "F":

@@ -123,7 +123,7 @@ def _value(column: str, field: str) -> Any:
 
 
 _ORDER = {
-    "top_accounts_by_followers": lambda r: r["ranking"],
+    "top_accounts_by_followers": lambda r: (-r["followers_count"], r["account_key"]),
     "account_engagement": lambda r: (-r["interactions_total"], r["account_key"] is None, r["account_key"] or ""),
     "hashtags_daily": lambda r: (r["day"], -r["toots"], r["tag"]),
     "content_features": lambda r: r["feature"],

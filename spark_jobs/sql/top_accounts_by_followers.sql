@@ -1,10 +1,11 @@
 -- question: Which accounts have the most followers?
 -- key: account_key
 -- rank: followers_count DESC
--- One row per known account (its latest snapshot), ranked by followers; ties are broken by account key,
--- so the ranking is the same on every engine. An account whose follower count is unknown ranks as 0.
+-- One row per known account (its latest snapshot). There is no stored ranking column: the ranking is the
+-- store's top-N order (followers_count DESC, ties broken by the key account_key ascending), so a follower
+-- count that changes rewrites only that account's row, not the positions of every account below it.
+-- An account whose follower count is unknown counts as 0. The ORDER BY is that same order, on every engine.
 SELECT
-  row_number() OVER (ORDER BY coalesce(followers_count, 0) DESC, account_key) AS ranking,
   account_key,
   instance,
   coalesce(followers_count, 0) AS followers_count,
@@ -12,4 +13,4 @@ SELECT
   coalesce(statuses_count, 0) AS statuses_count,
   coalesce(bot, false) AS bot
 FROM accounts
-ORDER BY ranking
+ORDER BY coalesce(followers_count, 0) DESC, account_key

@@ -173,9 +173,9 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
 
     ranked = sorted(accounts.values(), key=lambda a: (-(a["followers_count"] or 0), a["account_key"]))
     out["top_accounts_by_followers"] = [
-        {"ranking": i, "account_key": a["account_key"], "instance": a["instance"],
+        {"account_key": a["account_key"], "instance": a["instance"],
          "followers_count": a["followers_count"] or 0, "following_count": a["following_count"] or 0,
-         "statuses_count": a["statuses_count"] or 0, "bot": bool(a["bot"])} for i, a in enumerate(ranked, 1)]
+         "statuses_count": a["statuses_count"] or 0, "bot": bool(a["bot"])} for a in ranked]
 
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in toots:

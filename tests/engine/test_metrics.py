@@ -152,7 +152,26 @@ def test_ranking_columns_follow_the_store_order(corpus_results: dict) -> None:
         in_store_order = sorted(rows, key=lambda r: (sign * r[metric.rank_column], *(r[k] for k in metric.key)))
         assert [r["ranking"] for r in in_store_order] == list(range(1, len(rows) + 1)), name
         checked += 1
-    assert checked == 3
+    assert checked == 2  # top_toots and trending_hashtags: short, limited lists
+
+
+def test_top_accounts_have_no_ranking_and_the_store_top_n_is_their_sql_order(corpus_results: dict,
+                                                                              tmp_path: Path) -> None:
+    """A global ranking over every account would change for all accounts below one whose follower count moves;
+    the metric leaves the position to the store's top-N read, which must give the SQL's ORDER BY exactly."""
+    from fediscope.store.port import open_store
+
+    metric = METRICS["top_accounts_by_followers"]
+    rows = corpus_results[metric.name]
+    assert rows and "ranking" not in rows[0]
+    followers = [r["followers_count"] for r in rows]
+    assert len(set(followers)) < len(followers), "no follower-count ties: the key tie-break goes untested"
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        store.write(metric, list(reversed(rows)))
+        assert store.top(metric, len(rows)) == rows
+    finally:
+        store.close()
 
 
 def test_every_metric_on_recorded_statuses_matches_the_reference(lake: LocalLake, duckdb_engine) -> None:

@@ -110,8 +110,7 @@ def _hadoop_job(map_outputs: list[list[str]], reducers: int, seed: int) -> list[
 def test_cluster_semantics_several_reducers_and_unsorted_values(corpus_lake: Path, sql_results) -> None:
     """Hadoop's contract, not the local pipe's: one map task per file that knows its path (``.gz`` decompressed
     by the input format), 3 reducers, values of a key in any order (only keys are sorted). The chain still gives
-    the SQL numbers, and a global ranking. (Mapper and reducer run in process here; the pipe tests run them as
-    scripts.)"""
+    the SQL numbers. (Mapper and reducer run in process here; the pipe tests run them as scripts.)"""
     map_outputs = []
     for path in raw_files(corpus_lake):
         text = (gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()).decode()
