@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
 NULL = "\\N"
-#: Partition buckets of job 1 and of job 2's per-key lines (top-N lines use the single bucket ``0``).
+#: Partition buckets of job 1 and of job 2's per-key lines.
 BUCKETS = 1009
 #: An opening ``<a …>`` tag, as RE2 reads ``<a\s[^>]*>`` (``\s`` is [\t\n\f\r ] there, not Unicode spaces).
 ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
