@@ -93,6 +93,19 @@ def normalize_table(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.schema.names)
 
 
+def arrow_types(table: pa.Table) -> dict[str, str]:
+    """The store types of a :func:`normalize_table` result's columns, for ``MetricStore.write(types=…)``.
+
+    int64 → ``int``, float64 → ``float``, bool → ``bool``, string → ``str``; a column whose values are all NULL
+    is ``null`` whatever its Arrow type, as a store infers it from the values (an int64 column of NULLs must not
+    create an int column that a store without ``types`` would have left untyped). Any other Arrow type (a list
+    from :func:`_plain_column`) is named as Arrow names it, which makes the store infer from the values instead.
+    """
+    names = {"int64": "int", "double": "float", "bool": "bool", "string": "str", "null": "null"}
+    return {field.name: "null" if column.null_count == len(column) else names.get(str(field.type), str(field.type))
+            for field, column in zip(table.schema, table.columns, strict=True)}
+
+
 @dataclass(frozen=True)
 class Delta:
     """What a write must change: new or changed rows, and the keys of rows no longer in the result."""

@@ -198,7 +198,7 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
                   fingerprint: str, generation: str | None, store_generation: str | None) -> None:
     """Write one metric: only the difference to the kept snapshot when the store still holds exactly that
     snapshot (same generation), else every row through the store's own comparison; then keep the result."""
-    from fediscope.engine.metric_state import SnapshotEntry
+    from fediscope.engine.metric_state import SnapshotEntry, arrow_types
 
     entry = snapshots.entry(metric.name)
     new_generation = None
@@ -209,7 +209,7 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:
-        result.stored = store.write(metric, table.to_pylist(), replace=True)
+        result.stored = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
         new_generation = store.generations().get(metric.name)
     snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,
                                                      store_generation=new_generation, rows=table.num_rows))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace as with_fields
 from typing import Any
 
@@ -89,17 +89,20 @@ class BaseStore(ABC):
 
     # -- the port -----------------------------------------------------------------------------------------
 
-    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True) -> int:
+    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
+              types: Mapping[str, str] | None = None) -> int:
+        """See :meth:`~fediscope.store.port.MetricStore.write`; ``types`` as in :func:`~.schema.plan_write`."""
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
             self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
             return 0
-        plan = plan_write(metric, rows, existing)
+        plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
         if existing is not None and plan.rebuild:
             log.info("metric=%s rebuilding its table (key, key types or rank changed)", metric.name)
             kept = [] if replace else self._all_rows(existing)
-            plan = plan_write(metric, [*kept, *rows], None)
+            # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
+            plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
             self._drop(existing)
             existing = None
             if not plan.rows:

@@ -20,8 +20,10 @@ import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from fediscope.engine.metrics import Metric
@@ -245,12 +247,32 @@ class WritePlan:
     widened: tuple[str, ...] = ()
 
 
-def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None) -> WritePlan:
-    """Infer the schema of ``rows``, merge it with what is stored, and prepare the rows for writing."""
+def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None,
+               types: Mapping[str, str] | None = None) -> WritePlan:
+    """Infer the schema of ``rows``, merge it with what is stored, and prepare the rows for writing.
+
+    ``types``: the columns of ``rows`` with their logical types (names from :data:`TYPES`), for a caller that
+    already knows them, e.g. from an Arrow schema (:func:`fediscope.engine.metric_state.arrow_types`). The caller
+    then guarantees that every row is a dict with exactly these columns, in this order, holding values of these
+    types or None, already normalized (:func:`normalize_value` gives each back unchanged), and that a column whose
+    values are *all* None is typed ``"null"`` — what inference gives it, whatever the column's type in the source.
+    Normalisation and inference are skipped, and so is rebuilding the rows when the merged schema is exactly
+    ``types`` (the plan's rows are then the caller's dicts: they must not be changed afterwards); a column the
+    store keeps wider (an int column stored as float) is cast as usual. The plan is the one the call without
+    ``types`` gives for the same rows. A type name outside :data:`TYPES` makes the call infer as without ``types``.
+    """
     check_metric_name(metric.name)
-    normalized = [{column: value if type(value) in _PLAIN else normalize_value(value)
-                   for column, value in row.items()} for row in rows]
-    order = _infer_types(metric, normalized)
+    typed = types if types is not None and all(t in TYPES for t in types.values()) else None
+    if typed is not None:
+        normalized = rows if isinstance(rows, list) else list(rows)
+        order = dict(typed) if normalized else {}
+        if normalized and list(normalized[0]) != list(order):  # cheap guard against a caller mixing things up
+            raise ValueError(f"metric {metric.name}: the rows' columns {list(normalized[0])} are not the given "
+                             f"types' columns {list(order)}")
+    else:
+        normalized = [{column: value if type(value) in _PLAIN else normalize_value(value)
+                       for column, value in row.items()} for row in rows]
+        order = _infer_types(metric, normalized)
     missing = [k for k in metric.key if k not in order] if normalized else []
     if missing:
         raise StoreError(f"metric {metric.name}: key column(s) {', '.join(missing)} missing from the result; "
@@ -283,18 +305,57 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
     if existing is not None and schema.layout() != existing.layout():
         rebuild = True
 
-    by_key: dict[tuple[Any, ...], Row] = {}
-    for row in normalized:
-        full = {name: _cast_fast(row.get(name), type_) for name, type_ in schema.columns}
-        key = schema.key_of(full)
-        if any(v is None for v in key):
-            nulls = [k for k, v in zip(schema.key, key, strict=True) if v is None]
-            raise StoreError(f"metric {metric.name}: key column(s) {', '.join(nulls)} are NULL in a row; "
-                             "key columns identify rows and must not be NULL (COALESCE them in the SQL)")
-        for k in schema.key:
-            if schema.types[k] == "str" and len(full[k]) > MAX_KEY_TEXT:
-                raise StoreError(f"metric {metric.name}: key column {k!r} has a value of {len(full[k])} "
-                                 f"characters; keys are limited to {MAX_KEY_TEXT}")
-        by_key[key] = full  # the last row with a key wins, in every store
+    if typed is None:
+        prepared = [{name: _cast_fast(row.get(name), type_) for name, type_ in schema.columns} for row in normalized]
+    elif schema.columns == tuple(order.items()):
+        prepared = normalized  # every value already has its column's type, columns in the schema's order
+    else:
+        prepared = _retyped(schema, normalized, order)
+    by_key = _by_key(metric, schema, prepared)
     return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
                      widened=tuple(widened))
+
+
+def _retyped(schema: TableSchema, rows: list[Row], given: dict[str, str]) -> list[Row]:
+    """Typed rows (``given``: their columns' types) as the schema's rows: its columns in its order, a column the
+    rows lack as None, and only the columns whose schema type differs from the given one cast, value by value."""
+    columns: list[Iterable[Any]] = []
+    for name, type_ in schema.columns:
+        kind = given.get(name)
+        if kind is None:
+            columns.append(repeat(None, len(rows)))
+            continue
+        values = map(itemgetter(name), rows)
+        columns.append(values if kind in (type_, "null") else [_cast_fast(v, type_) for v in values])
+    names = schema.names
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _by_key(metric: Metric, schema: TableSchema, rows: list[Row]) -> dict[Any, Row]:
+    """The rows by key, the last row with a key winning (in every store); refuses NULL or over-long text keys.
+
+    The common case (every key fine) is checked over the distinct keys at C speed; only a refused write walks
+    the rows again, to name the first offending row as the error.
+    """
+    if not rows:
+        return {}
+    key = schema.key
+    by_key = dict(zip(map(itemgetter(*key), rows), rows, strict=True))  # one key column: its value, else a tuple
+    text_at = [i for i, k in enumerate(key) if schema.types[k] == "str"]
+    if len(key) == 1:
+        bad = None in by_key or bool(text_at) and max(map(len, by_key), default=0) > MAX_KEY_TEXT
+    else:
+        bad = any(None in k for k in by_key) or any(
+            max((len(k[i]) for k in by_key), default=0) > MAX_KEY_TEXT for i in text_at)
+    if bad:
+        for row in rows:
+            values = schema.key_of(row)
+            if any(v is None for v in values):
+                nulls = [k for k, v in zip(key, values, strict=True) if v is None]
+                raise StoreError(f"metric {metric.name}: key column(s) {', '.join(nulls)} are NULL in a row; "
+                                 "key columns identify rows and must not be NULL (COALESCE them in the SQL)")
+            for k in key:
+                if schema.types[k] == "str" and len(row[k]) > MAX_KEY_TEXT:
+                    raise StoreError(f"metric {metric.name}: key column {k!r} has a value of {len(row[k])} "
+                                     f"characters; keys are limited to {MAX_KEY_TEXT}")
+    return by_key

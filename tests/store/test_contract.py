@@ -314,3 +314,143 @@ def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generatio
     text_followers = dict(ROWS[0], followers="many")  # text in a numeric column rebuilds: not a difference
     assert metric_store.write_changes(ACCOUNTS, [text_followers], [], 4) is None
     assert metric_store.get(ACCOUNTS, ["carol"]) == ROWS[0]
+
+
+# -- typed writes (write(..., types=...), what `fediscope process` sends from Arrow results) ---------------------
+
+TYPED = metric("typed", "account", rank="followers DESC")
+UNTYPED = metric("untyped", "account", rank="followers DESC")
+ROW_TYPES = {"account": "str", "followers": "int", "rate": "float", "bot": "bool", "lang": "str", "note": "str",
+             "later": "null"}
+
+
+def holdings(store, m):
+    """Everything a store holds and answers for a metric (types of the values included: 1 == 1.0 == True)."""
+    schema = store._load_schema(m.name)
+    rows = store.all(m)
+    return {"columns": schema.columns, "rows": [(row, [type(v).__name__ for v in row.values()]) for row in rows],
+            "top": [r["account"] for r in store.top(m, 3)], "count": store.stored_metrics()[m.name]}
+
+
+def write_both(store, rows, types, replace=True):
+    """The same rows, typed and untyped, each into its own metric; both must end up holding the same."""
+    written = store.write(TYPED, [dict(r) for r in rows], replace=replace, types=types)
+    assert written == store.write(UNTYPED, [dict(r) for r in rows], replace=replace)
+    assert holdings(store, TYPED) == holdings(store, UNTYPED)
+    return holdings(store, TYPED)
+
+
+def test_a_typed_write_stores_exactly_what_an_untyped_write_stores(metric_store):
+    first = [dict(r, later=None) for r in ROWS]  # bools, 2**53 + 1, 1e300, -2.5e-300, unicode, an all-NULL column
+    held = write_both(metric_store, first, ROW_TYPES)
+    assert dict(held["columns"])["later"] == "null"
+    assert [row for row, _ in held["rows"]] == sorted(first, key=lambda r: r["account"])
+    assert held["top"] == ["erin", "alice", "bob"]
+
+    # the store changed by someone else: the same rows again, a full comparison, nothing changes
+    assert write_both(metric_store, first, ROW_TYPES) == held
+
+    # the all-NULL column gets text (null -> str), followers become floats (int -> float, the rank column)
+    second = [dict(first[1], followers=120.5, later="now"), dict(first[4], later=None)]
+    held = write_both(metric_store, second, {**ROW_TYPES, "followers": "float"}, replace=False)
+    assert dict(held["columns"])["later"] == "str" and dict(held["columns"])["followers"] == "float"
+    assert metric_store.get(TYPED, ["alice"])["later"] == "now"
+    assert metric_store.get(TYPED, ["erin"])["followers"] == float(2**53 + 1)
+    assert held["top"] == ["erin", "alice", "bob"]  # bob and carol tie at 30: key order
+
+    # ints and bools into the now wider columns: cast to the stored float / int; an int column all NULL this time
+    third = [dict(first[2], followers=7, rate=3, bot=True, later=None), dict(first[3], rate=0.25)]
+    held = write_both(metric_store, third, {**ROW_TYPES, "rate": "int", "followers": "null"}, replace=True)
+    assert [row for row, _ in held["rows"]] == [
+        {"account": "bob", "followers": 7.0, "rate": 3.0, "bot": True, "lang": "de", "note": "", "later": None},
+        {"account": "dave", "followers": None, "rate": 0.25, "bot": False, "lang": "en", "note": "x", "later": None}]
+    assert held["rows"][0][1] == ["str", "float", "float", "bool", "str", "str", "NoneType"]
+    bools_as_ints = [dict(first[0], bot=1, later=None)]
+    widened = write_both(metric_store, [{"account": "zed", "followers": 1, "bot": True}],
+                         {"account": "str", "followers": "int", "bot": "bool"}, replace=False)
+    assert dict(widened["columns"])["bot"] == "bool"
+    held = write_both(metric_store, bools_as_ints, {**ROW_TYPES, "bot": "int"}, replace=False)  # bool -> int
+    assert dict(held["columns"])["bot"] == "int"
+    assert metric_store.get(TYPED, ["bob"])["bot"] == 1 and type(metric_store.get(TYPED, ["bob"])["bot"]) is int
+    # ints into the float rank column: ordered among the floats stored before
+    held = write_both(metric_store, [{"account": "amy", "followers": 8}, {"account": "bea", "followers": 6}],
+                      {"account": "str", "followers": "int"}, replace=False)
+    assert held["top"] == ["carol", "amy", "bob"]  # 30.0, 8, 7.0
+    amy = metric_store.get(TYPED, ["amy"])
+    assert amy["followers"] == 8.0 and type(amy["followers"]) is float
+
+
+def test_a_typed_write_that_rebuilds_the_table_stores_what_an_untyped_one_stores(metric_store):
+    write_both(metric_store, [dict(r, later=None) for r in ROWS], ROW_TYPES)
+    float_rank = [{"account": "x", "followers": 5.5, "lang": "it"}]  # the rank type is in HBase's row keys
+    kept = write_both(metric_store, float_rank, {"account": "str", "followers": "float", "lang": "str"},
+                      replace=False)  # the rows kept from before are re-inferred together with these
+    assert dict(kept["columns"])["followers"] == "float" and kept["count"] == 6
+    assert kept["top"] == ["erin", "alice", "bob"] and metric_store.get(TYPED, ["x"])["lang"] == "it"
+
+    as_numbers = [{"account": "x", "followers": 5, "lang": 1}, {"account": "y", "followers": 2, "lang": 2}]
+    numbers = {"account": "str", "followers": "int", "lang": "int"}
+    with pytest.raises(StoreError, match="mixes text and numbers"):  # kept text and new numbers in one column
+        metric_store.write(TYPED, as_numbers, replace=False, types=numbers)
+    assert holdings(metric_store, TYPED) == kept
+    replaced = write_both(metric_store, as_numbers, numbers)
+    assert replaced["columns"] == (("account", "str"), ("followers", "int"), ("lang", "int"))
+    assert [row for row, _ in replaced["rows"]] == as_numbers
+
+
+def test_a_typed_write_of_an_arrow_result_stores_what_the_rows_do(metric_store):
+    import pyarrow as pa
+
+    from fediscope.engine.metric_state import arrow_types, normalize_table
+
+    table = normalize_table(pa.table({
+        "account": ["b", "a", "c"],
+        "followers": pa.array([2**53 + 1, None, -3], pa.int64()),
+        "rate": pa.array([1e300, -0.0, float("nan")], pa.float64()),
+        "bot": [True, None, False],
+        "unknown": pa.array([None, None, None], pa.int64()),  # all NULL: a store infers no type for it
+        "note": ["ünïcødé ✓ 🐘", "", None],
+    }))
+    types = arrow_types(table)
+    assert types["unknown"] == "null"
+    held = write_both(metric_store, table.to_pylist(), types)
+    assert [row for row, _ in held["rows"]] == [
+        {"account": "a", "followers": None, "rate": 0.0, "bot": None, "unknown": None, "note": ""},
+        {"account": "b", "followers": 2**53 + 1, "rate": 1e300, "bot": True, "unknown": None, "note": "ünïcødé ✓ 🐘"},
+        {"account": "c", "followers": -3, "rate": None, "bot": False, "unknown": None, "note": None}]
+    assert held["top"] == ["b", "c", "a"]
+
+
+@pytest.mark.parametrize(("rows", "types", "message"), [
+    ([{"account": None, "followers": 1}], {"account": "null", "followers": "int"}, "must not be NULL"),
+    ([{"account": "a", "followers": 1}, {"account": None, "followers": 2}], {"account": "str", "followers": "int"},
+     r"key column\(s\) account are NULL"),
+    ([{"followers": 1}], {"followers": "int"}, "key column"),
+    ([{"account": "a", "rate": 1}], {"account": "str", "rate": "int"}, "rank column 'followers'"),
+    ([{"account": "a", "followers": 1}, {"account": "x" * 300, "followers": 2}],
+     {"account": "str", "followers": "int"}, "has a value of 300 characters; keys are limited to 255"),
+])
+def test_bad_typed_rows_are_refused_with_the_untyped_message(metric_store, rows, types, message):
+    with pytest.raises(StoreError, match=message) as typed:
+        metric_store.write(ACCOUNTS, rows, types=types)
+    with pytest.raises(StoreError) as untyped:
+        metric_store.write(ACCOUNTS, rows)
+    assert str(typed.value) == str(untyped.value)
+    assert metric_store.all(ACCOUNTS) == []
+
+
+def test_many_typed_rows_with_awkward_column_names(metric_store):
+    odd = metric("odd_names", "the key", rank="count(*) DESC")
+    types = {"the key": "str", "count(*)": "int", "Ünï": "float", "is bot?": "bool", "from": "null"}
+    rows = [{"the key": f"k{i:05d}", "count(*)": (i * 7919) % 1000, "Ünï": i / 7, "is bot?": i % 3 == 0, "from": None}
+            for i in range(12_345)]
+    assert metric_store.write(odd, rows, types=types) == 12_345
+    assert metric_store.all(odd) == rows
+    assert metric_store.top(odd, 3) == sorted(rows, key=lambda r: (-r["count(*)"], r["the key"]))[:3]
+    assert metric_store.get(odd, ["k00003"]) == {"the key": "k00003", "count(*)": 3 * 7919 % 1000, "Ünï": 3 / 7,
+                                                 "is bot?": True, "from": None}
+    only_keys = metric("only_keys", "a, b")
+    keys = [{"a": i % 7, "b": f"b{i}"} for i in range(20)]
+    assert metric_store.write(only_keys, keys, types={"a": "int", "b": "str"}) == 20
+    assert metric_store.write(only_keys, keys, types={"a": "int", "b": "str"}) == 20  # upserts, no duplicates
+    assert metric_store.all(only_keys) == sorted(keys, key=lambda r: (r["a"], r["b"]))
