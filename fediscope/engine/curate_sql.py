@@ -1,7 +1,8 @@
 """The curation SQL: raw lake records → the typed, deduplicated curated tables. Written once, in DuckDB's dialect.
 
-Every engine runs exactly these statements (Spark through :func:`fediscope.engine.dialect.to_spark`). Each one
-reads views the engine registers first:
+Every engine runs exactly these statements (Spark through :func:`fediscope.engine.dialect.to_spark`). One
+function is not DuckDB's own: ``array_sum`` (a list's sum), the name sqlglot translates to Spark's ``AGGREGATE``;
+the DuckDB engine defines it as a macro over ``list_sum``. Each statement reads views the engine registers first:
 
 * ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity`` — the new raw records (``meta``, ``data``) of
   this run, with the schemas of :mod:`fediscope.engine.schema`;
@@ -36,6 +37,10 @@ from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES,
 EMOJI_RE = r"[\x{1F000}-\x{1F3FA}\x{1F400}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}]"
 #: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
 ANCHOR_RE = r"<a\s[^>]*>"
+#: An HTML tag and a character reference: ``content_length`` counts the text left without tags, with every
+#: reference (``&amp;``, ``&#39;``) as one character.
+TAG_RE = r"<[^>]*>"
+ENTITY_RE = r"&[#A-Za-z0-9]+;"
 
 
 def _ts(expr: str) -> str:
@@ -60,6 +65,36 @@ def _count(list_expr: str) -> str:
 
 def _media(s: str, kind: str) -> str:
     return _count(f"list_filter({s}.media_attachments, lambda m: m.type = '{kind}')")
+
+
+def _unicode_emoji_count(text: str) -> str:
+    """Unicode emoji in ``text``; text of ASCII characters only (one byte each) has none, so it skips the regex."""
+    emoji = _count(f"regexp_extract_all({text}, '{EMOJI_RE}')")
+    return f"CASE WHEN octet_length(encode({text})) = length({text}) THEN 0 ELSE {emoji} END"
+
+
+def _visible_length(text: str) -> str:
+    """Characters of ``text`` without HTML tags, a character reference counting as one.
+
+    The definition is the regex pair of the last branch: remove every ``<…>`` (from a ``<`` to the next ``>``),
+    then count every ``&…;`` as one character. Stripping tags with a regex is the costliest column of curation,
+    so the common cases take a cheaper route to the same number:
+
+    * no ``<`` and no ``&``: nothing to remove, the length as it is;
+    * no ``&`` and the text ends with ``>`` (Mastodon HTML ends with ``</p>``): split at every ``>``; each piece
+      but the last ends where a ``>`` was, and holds a tag iff it contains a ``<`` (the tag runs from its first
+      ``<`` to that ``>``); the last piece is empty. The tags' characters are summed from the pieces
+      (``array_sum``: Spark ``AGGREGATE``; DuckDB gets it as a macro, see the DuckDB engine).
+
+    Anything else (a reference, or a ``<`` after the last ``>``) takes the regexes.
+    """
+    exact = f"length(regexp_replace(regexp_replace({text}, '{TAG_RE}', '', 'g'), '{ENTITY_RE}', '&', 'g'))"
+    tag_chars = (f"coalesce(array_sum(list_transform(list_filter(string_split({text}, '>'), "
+                 "lambda piece: contains(piece, '<')), lambda piece: length(piece) - strpos(piece, '<') + 2)), 0)")
+    return (f"CASE WHEN contains({text}, '&') THEN {exact} "
+            f"WHEN NOT contains({text}, '<') THEN length({text}) "
+            f"WHEN {text} LIKE '%>' THEN length({text}) - {tag_chars} "
+            f"ELSE {exact} END")
 
 
 def _status_columns(s: str, wrapper: bool) -> str:
@@ -93,7 +128,7 @@ def _status_columns(s: str, wrapper: bool) -> str:
         _count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))")
         + " AS url_count",
         f"{_count(f'{s}.emojis')} AS custom_emoji_count",
-        _count(f"regexp_extract_all({text}, '{EMOJI_RE}')") + " AS unicode_emoji_count",
+        f"{_unicode_emoji_count(text)} AS unicode_emoji_count",
         f"{_count(f'{s}.media_attachments')} AS media_count",
         f"{_media(s, 'image')} AS image_count",
         f"{_media(s, 'video')} AS video_count",
@@ -109,8 +144,7 @@ def _status_columns(s: str, wrapper: bool) -> str:
         f"{is_reblog} AS is_reblog",
         f"{'data.reblog.uri' if wrapper else 'CAST(NULL AS VARCHAR)'} AS reblog_of_uri",
         f"{_ts(f'{s}.edited_at')} AS edited_at",
-        "CAST(length(regexp_replace(regexp_replace("
-        f"{text}, '<[^>]*>', '', 'g'), '&[#A-Za-z0-9]+;', '&', 'g')) AS BIGINT) AS content_length",
+        f"CAST({_visible_length(text)} AS BIGINT) AS content_length",
         f"{_ts('meta.fetched_at')} AS fetched_at",
         f"coalesce({s}.deleted, false) AS deleted",
     ])

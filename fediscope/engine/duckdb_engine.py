@@ -44,6 +44,9 @@ class DuckDBEngine(Engine):
         super().__init__(settings, lake)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        # The shared SQL sums a list with array_sum, the name sqlglot translates to Spark's AGGREGATE; DuckDB
+        # calls it list_sum (see curate_sql._visible_length).
+        self.con.execute("CREATE OR REPLACE TEMP MACRO array_sum(elements) AS list_sum(elements)")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:

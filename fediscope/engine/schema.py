@@ -7,6 +7,10 @@ declared schema both engines see the same columns and types; fields not listed a
 NULL. Timestamps and ids are read as text and converted in SQL, which accepts every format the collectors
 write (``2026-08-01T13:55:50.338Z`` from the API, ``2026-08-01 13:55:50.338000+00:00`` from a ``datetime``).
 
+Only the fields the curation SQL (:mod:`fediscope.engine.curate_sql`) reads are declared: every declared field
+is extracted from every record (DuckDB materialises the parsed statuses), so a field nobody reads only costs
+time. Declare a field here when a curated column starts to use it.
+
 The curated tables (:data:`CURATED`) are declared the same way, so both engines write Parquet files with the
 same column types: timestamps are UTC wall-clock values without a zone (DuckDB ``TIMESTAMP``, Spark
 ``TIMESTAMP_NTZ``), so an hour of the day means the same thing whichever engine or session reads them.
@@ -22,27 +26,24 @@ from typing import Any
 
 Type = Any  # str | list[Type] | dict[str, Type]
 
-META: dict[str, Type] = {
-    "instance": "string", "endpoint": "string", "fetched_at": "string", "collector": "string",
-    "schema_version": "bigint",
-}
+META: dict[str, Type] = {"instance": "string", "fetched_at": "string"}
 
 ACCOUNT: dict[str, Type] = {
-    "id": "string", "acct": "string", "username": "string", "domain": "string", "url": "string",
+    "acct": "string", "username": "string", "domain": "string",
     "created_at": "string", "followers_count": "bigint", "following_count": "bigint",
     "statuses_count": "bigint", "bot": "boolean", "group": "boolean", "last_status_at": "string",
 }
 
 _STATUS_FIELDS: dict[str, Type] = {
-    "id": "string", "uri": "string", "url": "string", "created_at": "string", "edited_at": "string",
-    "in_reply_to_id": "string", "in_reply_to_account_id": "string", "visibility": "string",
+    "id": "string", "uri": "string", "created_at": "string", "edited_at": "string",
+    "in_reply_to_id": "string", "visibility": "string",
     "language": "string", "replies_count": "bigint", "reblogs_count": "bigint", "favourites_count": "bigint",
     "content": "string", "deleted": "boolean",
     "account": ACCOUNT,
     "tags": [{"name": "string"}],
-    "emojis": [{"shortcode": "string"}],
+    "emojis": [{"shortcode": "string"}],  # only counted: a list needs an element type
     "mentions": [{"acct": "string", "url": "string"}],
-    "media_attachments": [{"id": "string", "type": "string"}],
+    "media_attachments": [{"type": "string"}],
 }
 
 #: A status, with the reblogged original nested one level deep (an original is never itself a reblog).

@@ -1,0 +1,85 @@
+"""The shortcuts in the curation SQL give exactly what their definitions give, on DuckDB and on Spark.
+
+``content_length`` and ``unicode_emoji_count`` skip their regexes where they cannot change the result. Both are
+checked against their plain definitions (Python's ``re`` and the regex-only SQL) on strings built to take every
+branch: tags left open, ``>`` without ``<``, references split by tags, newlines, emoji, non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from engine_data import settings_for
+
+from fediscope.engine import curate_sql
+from fediscope.engine.dialect import to_spark
+from fediscope.engine.duckdb_engine import DuckDBEngine
+
+#: The definitions, in Python: text without tags (``<`` to the next ``>``), a character reference as one character.
+_TAG = re.compile(r"<[^>]*>")
+_ENTITY = re.compile(r"&[#A-Za-z0-9]+;")
+_EMOJI = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+
+CASES = [
+    "", "plain text", "<", ">", "<>", "><", "a<b", "a>b", "<p>x</p>", "<a<b>c>", "<p>a &amp; b</p>", "&amp;",
+    "a&b<", "<p>x</p><", "<p>x</p>y<z", "x<y>z", "<<>>", ">>", "<\n>x\n<b\n>", "日本<a href='x'>語</a>", "<p>é</p>",
+    "🎉<b>x</b>", "&#39;<i>&lt;</i>", "<b>x</b", "a<>>", "<p></p>", "<<<>", "x>", "x>>y>", "&x;>", "<&amp;>",
+    "<a>&amp</a>;", "<a>&am</a>p;", "<p>Toot! 🎉 ❤️ 👍🏽 :blobcat: &amp; more</p>", "⭐ ok", "😀😀", "\u2600", "\u27bf<",
+    '<p><a href="https://x.test/tags/a" class="mention hashtag" rel="tag">#<span>a</span></a> 📷 日本</p>',
+]
+
+
+def _random_cases(count: int = 400, seed: int = 5) -> list[str]:
+    pieces = ["<", ">", "&", "#", ";", "a", "p", "/", " ", "\n", "é", "日", "🎉", "❤", "amp", "<p>", "</p>", "&amp;"]
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 24))) for _ in range(count)]
+
+
+TEXTS = CASES + _random_cases()
+
+
+def _visible_length(text: str) -> int:
+    return len(_ENTITY.sub("&", _TAG.sub("", text)))
+
+
+#: The same columns written as plain regexes (the curation SQL before the shortcuts).
+REGEX_LENGTH = (f"length(regexp_replace(regexp_replace(text, '{curate_sql.TAG_RE}', '', 'g'), "
+                f"'{curate_sql.ENTITY_RE}', '&', 'g'))")
+REGEX_EMOJI = f"coalesce(array_length(regexp_extract_all(text, '{curate_sql.EMOJI_RE}')), 0)"
+COLUMNS = (f"text, {curate_sql._visible_length('text')} AS visible, {REGEX_LENGTH} AS regex_visible, "
+           f"{curate_sql._unicode_emoji_count('text')} AS emoji, {REGEX_EMOJI} AS regex_emoji")
+
+
+def _check(rows: list[dict]) -> None:
+    assert len(rows) == len(TEXTS)
+    for row in rows:
+        text = row["text"]
+        assert row["visible"] == row["regex_visible"] == _visible_length(text), repr(text)
+        assert row["emoji"] == row["regex_emoji"] == len(_EMOJI.findall(text)), repr(text)
+    # every branch of the content_length shortcut is taken by some case
+    assert any("&" in t for t in TEXTS) and any("<" not in t and "&" not in t for t in TEXTS)
+    assert any(t.endswith(">") and "<" in t and "&" not in t for t in TEXTS)
+    assert any("&" not in t and "<" in t.rsplit(">", 1)[-1] for t in TEXTS)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def test_content_length_and_emoji_shortcuts_equal_the_regexes_on_duckdb(tmp_path: Path) -> None:
+    values = ", ".join(f"({_literal(t)})" for t in TEXTS)
+    with DuckDBEngine(settings_for(tmp_path / "lake")) as engine:
+        _check(engine.query(f"SELECT {COLUMNS} FROM (VALUES {values}) AS texts(text)"))
+
+
+@pytest.mark.spark
+def test_content_length_and_emoji_shortcuts_equal_the_regexes_on_spark(spark) -> None:  # noqa: ANN001
+    spark.createDataFrame([(t,) for t in TEXTS], "text STRING").createOrReplaceTempView("curate_sql_texts")
+    try:
+        rows = [r.asDict() for r in spark.sql(to_spark(f"SELECT {COLUMNS} FROM curate_sql_texts")).collect()]
+    finally:
+        spark.catalog.dropTempView("curate_sql_texts")
+    _check(rows)
