@@ -302,7 +302,9 @@ def process(ctx: DemoContext) -> str:
     curated = ("nothing new to curate" if cur.get("noop") else
                f"curated {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
                f"({_count(len(cur.get('partitions', [])), 'daily partition')}, {cur.get('accounts', 0)} accounts)")
-    return f"{summary.engine}: {curated}; {len(summary.metrics)} metrics, {summary.metric_rows} rows into SQLite"
+    written = sum(m.stored or 0 for m in summary.metrics.values())
+    return (f"{summary.engine}: {curated}; {len(summary.metrics)} metrics, {summary.metric_rows} rows in SQLite "
+            f"({written} new or changed written)")
 
 
 def report(ctx: DemoContext) -> str:
