@@ -55,6 +55,8 @@ from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
+from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.store.port import MetricStore, store_from_settings
 
 log = logging.getLogger(__name__)
@@ -211,8 +213,10 @@ def _quarantine_names(data: bytes, subject: Subject, values: set[str]) -> bool:
     return False
 
 
-def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[str]:
-    """Quarantined files that name the account, and checkpoints of an ``account:<name>`` source for it."""
+def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces,
+                      policy: PrivacyPolicy | None = None) -> Counter[str]:
+    """Quarantined files that name the account, and checkpoints of an ``account:<name>`` source for it (named
+    after the handle, or after its keyed digest when ``policy`` — the one that collected — is given)."""
     counts: Counter[str] = Counter()
     values = traces.values()
     for entry in lake.walk(QUARANTINE_ROOT):
@@ -223,7 +227,9 @@ def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces) -> Co
         if _quarantine_names(data, subject, values):
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
-    names = {f"account:{subject.username}", f"account:{subject.username}@{subject.domain}"}
+    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES
+             for handle in (subject.username, f"{subject.username}@{subject.domain}")}
+    names |= {checkpoint_source(name, policy) for name in names}
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")
         if len(parts) != 3:
@@ -303,7 +309,8 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             add_suppressed(lake, subject.key, traces.ids)
         report.raw = dict(erase_raw(lake, subject, traces))
         report.curated = dict(erase_curated(lake, traces))
-        report.other = dict(erase_other_files(lake, subject, traces))
+        report.other = dict(erase_other_files(lake, subject, traces,
+                                              policy_from_settings(settings) if subject.pseudonymised else None))
         # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
         # so the next `fediscope process` recomputes every metric and compares it with the store in full.
         snapshots = forget_metric_snapshots(lake)

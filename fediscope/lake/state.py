@@ -2,6 +2,11 @@
 
 A checkpoint is advanced only after the batch it covers is durable in the lake, so a crash between the two
 re-fetches (and re-lands into a new batch) at most the last page; readers deduplicate by status URI.
+
+An ``account:NAME`` or ``account_lookup:NAME`` source names a person, so with the privacy policy on (pass
+``policy``) its checkpoint file is named after a keyed digest of the source (:func:`checkpoint_source`), as its
+batch ids are, not after the handle. A checkpoint written under the clear name by an older fediscope is read
+once and moved.
 """
 
 from __future__ import annotations
@@ -9,10 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import state_path
+
+if TYPE_CHECKING:
+    from fediscope.privacy import PrivacyPolicy
 
 
 @dataclass
@@ -22,14 +30,40 @@ class Checkpoint:
     extra: dict[str, Any] | None = None
 
 
-def load_checkpoint(lake: LakeBackend, instance: str, source: str) -> Checkpoint:
-    path = state_path(instance, source)
+#: Source kinds whose argument is a person's handle.
+PERSONAL_SOURCES = ("account", "account_lookup")
+
+
+def checkpoint_source(source: str, policy: PrivacyPolicy | None) -> str:
+    """The name a source's checkpoint is kept under: ``<kind>:<digest>`` for a source naming an account when the
+    privacy policy is on (the digest is keyed, case-insensitive), the source itself otherwise."""
+    kind, sep, _arg = source.partition(":")
+    if kind not in PERSONAL_SOURCES or not sep or policy is None or not policy.enabled:
+        return source
+    return f"{kind}:{policy.pseudonym('source', source.lower())[1:13]}"
+
+
+def load_checkpoint(lake: LakeBackend, instance: str, source: str,
+                    policy: PrivacyPolicy | None = None) -> Checkpoint:
+    name = checkpoint_source(source, policy)
+    path = state_path(instance, name)
     if not lake.exists(path):
-        return Checkpoint()
+        legacy = state_path(instance, source)
+        if name == source or not lake.exists(legacy):
+            return Checkpoint()
+        checkpoint = _read(lake, legacy)  # named after the handle by an older fediscope: move it
+        lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())
+        lake.delete(legacy)
+        return checkpoint
+    return _read(lake, path)
+
+
+def _read(lake: LakeBackend, path: str) -> Checkpoint:
     raw = json.loads(lake.read(path))
     return Checkpoint(raw.get("newest_id"), raw.get("updated_at"), raw.get("extra"))
 
 
-def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint) -> None:
+def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint,
+                    policy: PrivacyPolicy | None = None) -> None:
     checkpoint.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    lake.write_atomic(state_path(instance, source), json.dumps(asdict(checkpoint)).encode())
+    lake.write_atomic(state_path(instance, checkpoint_source(source, policy)), json.dumps(asdict(checkpoint)).encode())

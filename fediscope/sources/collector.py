@@ -234,7 +234,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
     statuses published while the collector was down are fetched in the same run."""
     domain, name = client.domain, source.name
     try:
-        checkpoint = load_checkpoint(ctx.lake, domain, name)
+        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy)
     except ValueError as exc:
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete it to start this source "
                         "over") from None
@@ -257,7 +257,7 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """``backfill_pages = 0``: land nothing on a first run, just remember the newest status."""
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id))
+    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id), ctx.policy)
     result.caught_up, result.checkpoint = True, page.newest_id
 
 
@@ -289,11 +289,12 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         deep_enough = first_run and walk.pages >= settings.backfill_pages
         if not page.items or reached or stalled or deep_enough:
             newest = _newer(checkpoint.newest_id, walk.upper)
-            save_checkpoint(ctx.lake, domain, name, Checkpoint(newest))
+            save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
             return True, budget
         walk.cursor = next_cursor
-        save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}))
+        save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
+                        ctx.policy)
 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------
@@ -304,5 +305,6 @@ def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, 
     _land(ctx, client, page, result, batch_id)
     ctx.progress.page(f"{client.domain} {source.name}", 1, result.fetched, result.landed)
     fetched_at = page.fetched_at.isoformat(timespec="seconds")
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(extra={"last_fetched_at": fetched_at}))
+    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(extra={"last_fetched_at": fetched_at}),
+                    ctx.policy)
     result.caught_up = True

@@ -219,6 +219,9 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
     env = landed
     save_checkpoint(env.lake, "localhost:3000", "account:mastodonpy_test_2", Checkpoint("117020583258292382"))
     save_checkpoint(env.lake, "localhost:3000", "account:admin", Checkpoint("117020583258292382"))
+    # as the collector names them with the privacy policy on: after a keyed digest of the source
+    save_checkpoint(env.lake, "localhost:3000", "account_lookup:MastodonPy_Test_2", Checkpoint("1"), env.policy)
+    save_checkpoint(env.lake, "localhost:3000", "account:admin@localhost:3000", Checkpoint("2"), env.policy)
     (_, status), *_ = [(i, s) for i, s in recorded(["test_status_reply.json"], "statuses")
                        if s["account"]["acct"] == "mastodonpy_test_2"]
     status["account"]["followers_count"] = "many"  # malformed: quarantined by the collector, raw item kept
@@ -230,9 +233,12 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
 
     report = erase_account(env.settings, SUBJECT, metrics={})
 
-    assert report.other == {"checkpoints_deleted": 1, "quarantined_files_deleted": 1}
+    assert report.other == {"checkpoints_deleted": 2, "quarantined_files_deleted": 1}
     assert load_checkpoint(env.lake, "localhost:3000", "account:mastodonpy_test_2").newest_id is None
+    assert load_checkpoint(env.lake, "localhost:3000", "account_lookup:mastodonpy_test_2", env.policy) \
+        .newest_id is None
     assert load_checkpoint(env.lake, "localhost:3000", "account:admin").newest_id == "117020583258292382"
+    assert load_checkpoint(env.lake, "localhost:3000", "account:admin@localhost:3000", env.policy).newest_id == "2"
     assert not env.lake.exists(bad) and env.lake.exists(other)
     assert not [p for p in env.lake_dir.rglob("*") if "mastodonpy_test_2" in p.name.lower()]
 

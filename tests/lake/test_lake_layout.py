@@ -109,3 +109,27 @@ def test_envelope_defaults_to_now_in_utc() -> None:
     fetched = datetime.fromisoformat(meta["fetched_at"].replace("Z", "+00:00"))
     assert before - timedelta(milliseconds=1) <= fetched <= datetime.now(UTC)
     assert meta["collector"] == "fediscope"
+
+
+def test_checkpoints_of_account_sources_are_named_after_a_keyed_digest(tmp_path) -> None:
+    from fediscope.lake.local import LocalLake
+    from fediscope.lake.state import Checkpoint, checkpoint_source, load_checkpoint, save_checkpoint
+    from fediscope.privacy import PrivacyPolicy
+
+    policy = PrivacyPolicy(key=b"k" * 32)
+    name = checkpoint_source("account:Gargron@mastodon.social", policy)
+    assert name.startswith("account:") and "gargron" not in name.lower()
+    assert name == checkpoint_source("account:gargron@Mastodon.Social", policy)  # handles are case-insensitive
+    assert name != checkpoint_source("account:Gargron@mastodon.social", PrivacyPolicy(key=b"x" * 32))
+    assert checkpoint_source("tag:python", policy) == "tag:python"
+    assert checkpoint_source("account:a@b.c", PrivacyPolicy(key=None, enabled=False)) == "account:a@b.c"
+
+    lake = LocalLake(tmp_path / "lake")
+    save_checkpoint(lake, "mastodon.social", "account:Gargron", Checkpoint("42"))  # an older fediscope's name
+    legacy = state_path("mastodon.social", "account:Gargron")
+    assert lake.exists(legacy)
+    assert load_checkpoint(lake, "mastodon.social", "account:Gargron", policy).newest_id == "42"  # moved
+    assert not lake.exists(legacy)
+    assert load_checkpoint(lake, "mastodon.social", "account:Gargron", policy).newest_id == "42"
+    assert [e.path for e in lake.walk("_state") if not e.is_dir] == [
+        state_path("mastodon.social", checkpoint_source("account:Gargron", policy))]

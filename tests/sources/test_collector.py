@@ -235,3 +235,7 @@ def test_no_original_account_identifier_in_any_landed_byte(mastodon_server, make
     assert len(files) > 20
     leaks = [(path.name, i) for path, data in files for i in identifiers if i.encode() in data]
     assert leaks == []
+    named = [str(path) for path, _data in files for i in identifiers if i.lower() in str(path).lower()]
+    assert named == []  # file names too: the account sources' checkpoints are named after a keyed digest
+    again = run_collection(make_settings(), targets[3:4], progress=False)  # the checkpoint is found again
+    assert again.ok and again.sources[0].landed == 0
