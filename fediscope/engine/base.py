@@ -46,6 +46,13 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def rows_table(rows: list[dict[str, Any]]) -> Any:
+    """Result rows as an Arrow table of their :func:`plain` values (for engines without a native Arrow path)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pylist([{k: plain(v) for k, v in row.items()} for row in rows])
+
+
 class Engine(ABC):
     """Base class of the engines. Subclasses implement the primitives marked abstract."""
 
@@ -84,10 +91,7 @@ class Engine(ABC):
 
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""
-        import pyarrow as pa
-
-        rows = self.query(sql)
-        return pa.Table.from_pylist([{k: plain(v) for k, v in row.items()} for row in rows])
+        return rows_table(self.query(sql))
 
     def register_curated_views(self) -> None:
         """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``."""

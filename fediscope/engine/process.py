@@ -210,6 +210,6 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:
         result.stored = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
-        new_generation = store.generations().get(metric.name)
+        new_generation = store.generation(metric.name)
     snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,
                                                      store_generation=new_generation, rows=table.num_rows))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.config import Settings
-from fediscope.engine.base import Engine, Row
+from fediscope.engine.base import Engine, Row, rows_table
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import parquet_files
@@ -154,7 +154,7 @@ class SparkEngine(Engine):
         frame = self._sql(sql)
         if self._flat(frame):
             return frame.toArrow()
-        return super().query_arrow(sql)
+        return rows_table([row.asDict(recursive=True) for row in frame.collect()])
 
     @staticmethod
     def _flat(frame: Any) -> bool:

@@ -52,7 +52,7 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str,
         if name == source or not lake.exists(legacy):
             return Checkpoint()
         checkpoint = _read(lake, legacy)  # named after the handle by an older fediscope: move it
-        lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())
+        _write(lake, path, checkpoint)
         lake.delete(legacy)
         return checkpoint
     return _read(lake, path)
@@ -66,4 +66,8 @@ def _read(lake: LakeBackend, path: str) -> Checkpoint:
 def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint,
                     policy: PrivacyPolicy | None = None) -> None:
     checkpoint.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    lake.write_atomic(state_path(instance, checkpoint_source(source, policy)), json.dumps(asdict(checkpoint)).encode())
+    _write(lake, state_path(instance, checkpoint_source(source, policy)), checkpoint)
+
+
+def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:
+    lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())

@@ -112,9 +112,7 @@ class BaseStore(ABC):
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
             changed, stale, count = self._diff(existing, plan, replace)
-            if plan.added or plan.widened:
-                log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
-                self._evolve(existing, plan)
+            self._evolve_if_needed(existing, plan)
         if changed or stale:
             self._upsert(plan.schema, changed, stale)
         self._commit(plan.schema, metric.question, count)
@@ -189,9 +187,7 @@ class BaseStore(ABC):
             return None
         types = [plan.schema.types[k] for k in plan.schema.key]
         keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
-        if plan.added or plan.widened:
-            log.info("metric=%s schema evolves: added=%s widened=%s", metric.name, plan.added, plan.widened)
-            self._evolve(existing, plan)
+        self._evolve_if_needed(existing, plan)
         if plan.rows or keys:
             self._upsert(plan.schema, plan.rows, keys)
         log.debug("metric=%s wrote %d changed rows, deleted %d stale (now %d)", metric.name, len(plan.rows),
@@ -202,11 +198,12 @@ class BaseStore(ABC):
         """Every stored metric's generation: a new random value at each write or erasure of the metric, so
         a reader that noted it can tell whether anyone changed the metric since (None: written by an older
         fediscope)."""
-        out: dict[str, str | None] = {}
-        for name in self.stored_metrics():
-            schema = self._load_schema(name)
-            out[name] = schema.generation if schema is not None else None
-        return out
+        return {name: self.generation(name) for name in self.stored_metrics()}
+
+    def generation(self, metric: str) -> str | None:
+        """One metric's generation (see :meth:`generations`); None when the store holds nothing for it."""
+        schema = self._load_schema(metric)
+        return schema.generation if schema is not None else None
 
     def __enter__(self) -> BaseStore:
         return self
@@ -215,6 +212,11 @@ class BaseStore(ABC):
         self.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _evolve_if_needed(self, existing: TableSchema, plan: WritePlan) -> None:
+        if plan.added or plan.widened:
+            log.info("metric=%s schema evolves: added=%s widened=%s", plan.schema.metric, plan.added, plan.widened)
+            self._evolve(existing, plan)
 
     def _commit(self, schema: TableSchema, question: str, row_count: int) -> str:
         """Record the metric's schema and row count in the catalog, under a new generation; returns it."""

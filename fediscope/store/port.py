@@ -39,6 +39,9 @@ class MetricStore(Protocol):
     def generations(self) -> dict[str, str | None]:
         """Each stored metric's generation, which changes at every write or erasure of the metric."""
 
+    def generation(self, metric: str) -> str | None:
+        """One metric's generation (None when the store holds nothing for it)."""
+
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         """The row with exactly this key (values in the order of ``metric.key``), or None."""
 
