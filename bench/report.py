@@ -7,6 +7,18 @@ Targets (issue 3, item 6), each reported PASS or MISS exactly as measured — or
 * Spark metrics over the curated Parquet at least 3× faster than the MapReduce pipe over the raw JSON, on the
   same core metrics (the four both compute);
 * an incremental run over 1% new data at most 5% of the full run's time (both ``fediscope process`` on DuckDB).
+
+Two targets carry a **floor**, measured in the same run: the least the ratio can be whatever the pipeline does,
+because the run cannot skip that work.
+
+* end-to-end: the DuckDB run's own start (importing DuckDB, Arrow and SQLAlchemy, opening the engine and the
+  store) plus parsing the raw fields curation reads (the baseline's "every column" context figure: curation
+  must parse every field it curates, the baseline only the three it aggregates);
+* incremental: the incremental run's own start, which does not shrink with the new data.
+
+The report gives each floor with the **headroom** it leaves: the seconds the target allows on top of the floor
+for all the rest (deduplication, Parquet, metrics, store; or curating, recomputing and storing the new data).
+A target at or below its floor cannot be met by this design on this machine.
 """
 
 from __future__ import annotations
@@ -24,10 +36,21 @@ class Target:
     higher_is_better: bool
     status: str  # PASS | MISS | SKIP
     note: str = ""
+    floor: float | None = None  # the least the ratio can be (see the module docstring); None: no floor measured
+    floor_basis: str = ""
+    headroom_seconds: float | None = None  # (threshold - floor) x the ratio's denominator
+
+    @property
+    def below_floor(self) -> bool:
+        """The threshold is at or under the measured floor: no run of this design can meet the target here."""
+        return self.headroom_seconds is not None and self.headroom_seconds <= 0
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["value"] = None if self.value is None else round(self.value, 4)
+        out["floor"] = None if self.floor is None else round(self.floor, 4)
+        out["headroom_seconds"] = None if self.headroom_seconds is None else round(self.headroom_seconds, 3)
+        out["below_floor"] = self.below_floor
         return out
 
 
@@ -43,11 +66,18 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _target(name: str, description: str, value: float | None, threshold: float, higher_is_better: bool,
-            skipped_because: str) -> Target:
+            skipped_because: str, floor: float | None = None, floor_basis: str = "",
+            denominator: float | None = None) -> Target:
     if value is None:
         return Target(name, description, None, threshold, higher_is_better, "SKIP", skipped_because)
     ok = value >= threshold if higher_is_better else value <= threshold
-    return Target(name, description, value, threshold, higher_is_better, "PASS" if ok else "MISS")
+    headroom = None if floor is None or denominator is None else (threshold - floor) * denominator
+    return Target(name, description, value, threshold, higher_is_better, "PASS" if ok else "MISS",
+                  floor=floor, floor_basis=floor_basis, headroom_seconds=headroom)
+
+
+def _sum(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
 def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
@@ -67,6 +97,10 @@ def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
         "incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "total_seconds"), duck_total),
         "incremental_curate_vs_full_curate": _ratio(_get(stages, "duckdb_incremental", "curate_seconds"),
                                                     _get(stages, "duckdb", "curate_seconds")),
+        "floor_end_to_end_vs_baseline": _ratio(
+            _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "full_parse_seconds")),
+            _get(stages, "baseline", "seconds")),
+        "floor_incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "engine_start_seconds"), duck_total),
     }
 
 
@@ -80,12 +114,16 @@ def targets(stages: dict[str, Any]) -> list[Target]:
 
     return [
         _target("duckdb_within_2x_of_read_json", "DuckDB end-to-end / bare read_json aggregation",
-                r["duckdb_end_to_end_vs_baseline"], 2.0, False, why("duckdb", "baseline")),
+                r["duckdb_end_to_end_vs_baseline"], 2.0, False, why("duckdb", "baseline"),
+                r["floor_end_to_end_vs_baseline"], "process start + parsing the fields curation reads",
+                _get(stages, "baseline", "seconds")),
         _target("spark_metrics_3x_faster_than_mapreduce",
                 "MapReduce pipe over raw JSON / Spark core metrics over curated Parquet",
                 r["mapreduce_vs_spark_core_metrics"], 3.0, True, why("spark", "mapreduce")),
         _target("incremental_at_most_5_percent", "incremental run (+1% new data) / full run (DuckDB)",
-                r["incremental_vs_full"], 0.05, False, why("duckdb", "duckdb_incremental")),
+                r["incremental_vs_full"], 0.05, False, why("duckdb", "duckdb_incremental"),
+                r["floor_incremental_vs_full"], "the incremental run's process start alone",
+                _get(stages, "duckdb", "total_seconds")),
     ]
 
 
@@ -165,5 +203,9 @@ def table(results: dict[str, Any]) -> str:
         bound = (">=" if t.higher_is_better else "<=") + f" {t.threshold:g}"
         value = "-" if t.value is None else f"{t.value:,.3f}"
         note = f"  [{t.note}]" if t.note else ""
+        if t.floor is not None and t.headroom_seconds is not None:
+            note += (f"\n        floor {t.floor:,.3f} ({t.floor_basis}): the target leaves "
+                     f"{t.headroom_seconds:,.2f} s for everything else" + (" - below the floor, cannot be met here"
+                                                                          if t.below_floor else ""))
         lines.append(f"  {t.status:<4}  {t.description}: {value} (target {bound}){note}")
     return "\n".join(lines)
