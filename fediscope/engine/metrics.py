@@ -9,17 +9,28 @@ translates it with sqlglot. Header keys:
   the same key, never duplicates them; stores build their primary keys / HBase row keys from it;
 * ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column).
+
+Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
+them), but :func:`check_column_names` refuses, for every store alike, what one of them cannot hold: empty
+names, names over 64 characters or ending in a space, control characters, characters outside Unicode's basic
+plane (emoji) — all MariaDB limits —, and two names that differ only in case (one column to SQLite and MariaDB).
+The header's columns are checked when the file is read, the result's when its rows are stored.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from fediscope.errors import ConfigError
+
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
 _HEADER_RE = re.compile(r"^--\s*(\w+)\s*:\s*(.+?)\s*$")
+MAX_COLUMN_NAME = 64  # characters: MariaDB's limit for identifiers
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,48 @@ class Metric:
         return self.prefix_column or self.key[0]
 
 
-def parse_metric(name: str, text: str) -> Metric:
+def column_name_problem(column: str) -> str | None:
+    """Why no store can hold a column of this name, or None when every store can."""
+    if not column:
+        return "the name is empty"
+    if len(column) > MAX_COLUMN_NAME:
+        return f"the name has {len(column)} characters, at most {MAX_COLUMN_NAME} are allowed"
+    if _CONTROL_RE.search(column):
+        return "the name contains a control character (a tab, a line break, …)"
+    if column.endswith(" "):
+        return "the name ends with a space"
+    if max(map(ord, column)) > 0xFFFF:
+        return "the name contains a character outside Unicode's basic plane (an emoji?), which MariaDB refuses"
+    return None
+
+
+def check_column_names(metric: str, columns: Iterable[str], source: str | None = None,
+                       stored: Iterable[str] = ()) -> None:
+    """Raise :class:`ConfigError` naming the metric's file and the column when a store could not hold a column.
+
+    ``source``: the metric's SQL file (default ``spark_jobs/sql/<metric>.sql``); ``stored``: the columns a store
+    already holds for the metric, only checked against ``columns`` for names differing in case (a name stored
+    before these checks existed must not block every later write). See the module docstring.
+    """
+    where = _where(metric, source)
+    seen = {column.lower(): column for column in stored}
+    for column in columns:
+        problem = column_name_problem(column)
+        if problem:
+            raise ConfigError(f"{where}: column {column!r} cannot be stored: {problem}; "
+                              "rename it in the SQL (… AS new_name)")
+        other = seen.setdefault(column.lower(), column)
+        if other != column:
+            raise ConfigError(f"{where}: columns {other!r} and {column!r} differ only in case, which SQLite "
+                              "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
+
+
+def _where(metric: str, source: str | None) -> str:
+    return f"metric {metric} ({source or f'spark_jobs/sql/{metric}.sql'})"
+
+
+def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
+    """A metric from its SQL file's text; ``source`` names the file in error messages."""
     header: dict[str, str] = {}
     for line in text.splitlines():
         match = _HEADER_RE.match(line)
@@ -52,9 +104,15 @@ def parse_metric(name: str, text: str) -> Metric:
     rank_column, rank_desc = None, True
     if "rank" in header:
         parts = header["rank"].split()
+        if len(parts) > 2 or len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"):
+            raise ConfigError(f"{_where(name, source)}: '-- rank: "
+                              f"{header['rank']}' is not 'column [DESC|ASC]' (a column named in the header "
+                              "cannot contain spaces; rename it in the SQL with … AS new_name)")
         rank_column = parts[0]
         rank_desc = len(parts) < 2 or parts[1].upper() != "ASC"
     key = tuple(k.strip() for k in header["key"].split(",") if k.strip())
+    named = [*key, *(c for c in (rank_column, header.get("prefix")) if c and c not in key)]
+    check_column_names(name, dict.fromkeys(named), source)
     return Metric(name=name, question=header["question"], key=key, sql=text,
                   rank_column=rank_column, rank_desc=rank_desc, prefix_column=header.get("prefix"))
 
@@ -62,4 +120,4 @@ def parse_metric(name: str, text: str) -> Metric:
 @cache
 def load_metrics(sql_dir: Path = SQL_DIR) -> dict[str, Metric]:
     """Every metric, by name (the file name without ``.sql``), in name order."""
-    return {p.stem: parse_metric(p.stem, p.read_text()) for p in sorted(sql_dir.glob("*.sql"))}
+    return {p.stem: parse_metric(p.stem, p.read_text(), str(p)) for p in sorted(sql_dir.glob("*.sql"))}

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Double, String, Table, Text, create_engine, text
+from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import ConfigError
-from fediscope.store.sql import SQLStore
+from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"
 
@@ -57,11 +61,30 @@ class MySQLStore(SQLStore):
 
     def upsert(self, table: Table, value_columns: list[str]) -> Insert:
         statement = insert(table)
-        columns = value_columns or [c.name for c in table.primary_key.columns][:1]
-        return statement.on_duplicate_key_update({name: statement.inserted[name] for name in columns})
+        columns = value_columns or [c.key for c in table.primary_key.columns][:1]
+        # not statement.inserted[name]: SQLAlchemy renders it as a literal_column of the already quoted and
+        # %-escaped name and escapes it again, so `share_%` became VALUES(`share_%%%%`) — an unknown column
+        return statement.on_duplicate_key_update({name: _Inserted(table.c[name]) for name in columns})
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
-        preparer = self._engine.dialect.identifier_preparer
-        spec = type_.compile(dialect=self._engine.dialect)
-        conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
-                          f"MODIFY COLUMN {preparer.quote(column)} {spec} NULL"))
+        conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
+
+
+class _Inserted(ColumnElement[Any]):
+    """The value a row of an ``INSERT … ON DUPLICATE KEY UPDATE`` brought for a column: ``VALUES(`col`)``, or
+    ``new.`col``` where the server wants the row alias instead (MySQL ≥ 8.0.20, as SQLAlchemy decides)."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # part of the statement cache key
+
+    def __init__(self, column: Column[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Inserted)
+def _compile_inserted(element: _Inserted, compiler: SQLCompiler, **kw: Any) -> str:
+    name = compiler.preparer.format_column(element.column)  # quoted, a `%` doubled when the driver interpolates
+    if getattr(compiler.dialect, "_requires_alias_for_on_duplicate_key", False):
+        return f"new.{name}"  # the alias SQLAlchemy's INSERT declares (tables named "new" excepted: ours are metric_*)
+    return f"VALUES({name})"

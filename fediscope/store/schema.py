@@ -26,7 +26,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from fediscope.engine.metrics import Metric
+from fediscope.engine.metrics import Metric, check_column_names
 from fediscope.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,8 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         normalized = [{column: value if type(value) in _PLAIN else normalize_value(value)
                        for column, value in row.items()} for row in rows]
         order = _infer_types(metric, normalized)
+    # a name no store can hold is refused before anything is written
+    check_column_names(metric.name, order, stored=existing.names if existing is not None else ())
     missing = [k for k in metric.key if k not in order] if normalized else []
     if missing:
         raise StoreError(f"metric {metric.name}: key column(s) {', '.join(missing)} missing from the result; "

@@ -6,6 +6,14 @@ top-N reads and one on the prefix column when it is not the first key column. Ta
 write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one. ``fediscope_catalog`` holds one
 row per metric: its question, typed column list, row count and load time — handy in a BI tool too.
 
+Column names come from the metrics' SQL, so any text a result column may be called (``nothing``, ``order``,
+``share_%``, ``Mixed Case``) must reach the database intact: every column is declared ``quote=True`` and every
+statement naming one is a SQLAlchemy construct, never text pasted together. SQLAlchemy then quotes each name
+whatever its dialect's list of reserved words says (SQLite's ``nothing`` is missing from it), and escapes a
+``%`` as ``%%`` exactly when the driver interpolates statements with ``%`` (PyMySQL), on its own path and on
+the compiled upsert sent with ``exec_driver_sql``. Names no store can hold are refused before a write
+(:func:`fediscope.engine.metrics.check_column_names`).
+
 Subclasses say how the dialect spells types and upserts (:mod:`fediscope.store.sqlite`,
 :mod:`fediscope.store.mysql`).
 """
@@ -33,14 +41,17 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    false,
     func,
-    inspect,
+    literal_column,
     select,
-    text,
     tuple_,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import ExecutableDDLElement
+from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
@@ -116,8 +127,9 @@ class SQLStore(BaseStore):
         """The SQLAlchemy table of a metric, built from its schema (no reflection round trip)."""
         text_keys = sum(schema.types[k] == "str" for k in schema.key)
         key_length = min(255, 768 // max(text_keys, 1))
+        # quote=True: quoted in every statement, not only when the dialect's reserved-word list knows the name
         columns = [Column(name, self.column_type(type_, key_length if name in schema.key else None),
-                          nullable=name not in schema.key, autoincrement=False)
+                          nullable=name not in schema.key, autoincrement=False, quote=True)
                    for name, type_ in schema.columns]
         table = Table(f"metric_{schema.metric}", MetaData(), *columns,
                       PrimaryKeyConstraint(*schema.key, name=f"pk_{schema.metric}"), **self.table_options)
@@ -141,15 +153,14 @@ class SQLStore(BaseStore):
 
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         table = self.table(plan.schema)
-        preparer = self._engine.dialect.identifier_preparer
         with self._errors(f"alter table {table.name}"), self._engine.begin() as conn:
-            present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            # the columns the table has, from a query's result description: reflection (SHOW CREATE TABLE parsed
+            # by SQLAlchemy on MariaDB) gives a name with a backtick back still escaped
+            present = set(conn.execute(select(literal_column("*")).select_from(table).where(false())).keys())
             for name in plan.added:
                 if name in present:  # added by a write that stopped before updating the catalog
                     continue
-                spec = table.c[name].type.compile(dialect=self._engine.dialect)
-                conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
-                                  f"ADD COLUMN {preparer.quote(name)} {spec}"))
+                conn.execute(AlterColumn(table.c[name], "ADD"))
             for name in plan.widened:
                 self.widen(conn, table, name, table.c[name].type)
 
@@ -240,6 +251,26 @@ class SQLStore(BaseStore):
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StoreError(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+
+
+class AlterColumn(ExecutableDDLElement):
+    """``ALTER TABLE <table> ADD COLUMN | MODIFY COLUMN <column's definition>`` for a column of a :class:`Table`.
+
+    SQLAlchemy has no construct for it; this one is compiled by the dialect's own DDL compiler, so the column is
+    quoted and typed (and a ``%`` in its name escaped) exactly as in the ``CREATE TABLE`` of the same table.
+    """
+
+    def __init__(self, column: Column[Any], verb: str) -> None:
+        if verb not in ("ADD", "MODIFY"):
+            raise ValueError(f"ALTER TABLE … {verb} COLUMN is not supported")
+        self.column = column
+        self.verb = verb
+
+
+@compiles(AlterColumn)
+def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    table = compiler.preparer.format_table(element.column.table)
+    return f"ALTER TABLE {table} {element.verb} COLUMN {compiler.get_column_specification(element.column)}"
 
 
 def _key_in(keys: list[Any], values: list[tuple[Any, ...]]) -> Any:
