@@ -14,6 +14,11 @@ secrets (pseudonym key, tokens) in the worker's environment or an Airflow secret
 Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days of its data interval
 (``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a run triggered by the
 raw-lake Asset has no data interval and covers the days from its oldest triggering event to its start.
+
+Secrets in task logs: Airflow writes task logs through its own handlers, not fediscope's CLI handler, so
+:func:`task_settings` (the first call of every task that reads the configuration) runs
+:func:`mask_secrets_for_airflow`: every secret fediscope knows is registered with Airflow's secrets masker,
+and fediscope's :class:`~fediscope.redact.RedactingFilter` is put on the handlers the task logs through.
 """
 
 from __future__ import annotations
@@ -121,9 +126,42 @@ def variable_overrides() -> dict[str, Any]:
     return parse_overrides(Variable.get(VARIABLE, default=None))
 
 
-def task_settings() -> Settings:
-    """The settings of a running Airflow task: environment plus the Variable."""
-    return settings_from_overrides(variable_overrides())
+def task_settings(overrides: str | Mapping[str, Any] | None = None) -> Settings:
+    """The settings of a running Airflow task: environment plus the Variable (read here unless ``overrides``
+    is given), with their secrets registered for masking (:func:`mask_secrets_for_airflow`)."""
+    settings = settings_from_overrides(variable_overrides() if overrides is None else overrides)
+    mask_secrets_for_airflow(settings)
+    return settings
+
+
+def mask_secrets_for_airflow(settings: Settings) -> list[str]:
+    """Keep every secret of ``settings`` out of the task log; returns the secrets registered.
+
+    Two layers, as in the CLI: each value of :func:`fediscope.redact.secret_values` (instance tokens, API keys,
+    the pseudonym key, passwords in the store or lake URL — also URL-quoted, as they appear in a URL) goes to
+    Airflow's secrets masker through ``airflow.sdk.log.mask_secret``, which also tells the task's supervisor
+    process, the one that writes the log file, so whatever the task logs (tracebacks and third-party log
+    lines included) is masked there; and fediscope's :class:`~fediscope.redact.RedactingFilter` goes on the
+    handlers fediscope's loggers reach in this process (:func:`fediscope.redact.install_redacting_filter`),
+    so its lines are masked before they leave it, shapes of credentials included. Safe to call more than once.
+
+    Airflow is imported here, not at module level, so fediscope never needs it; outside Airflow only the
+    filter is installed. Airflow ignores values shorter than its ``[logging] min_length_masked_secret`` (5).
+    """
+    from urllib.parse import quote
+
+    from fediscope.redact import install_redacting_filter, secret_values
+
+    secrets = secret_values(settings)
+    install_redacting_filter(secrets)
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:
+        return secrets
+    for secret in secrets:
+        for form in dict.fromkeys((secret, quote(secret, safe=""))):
+            mask_secret(form)
+    return secrets
 
 
 # -- ingest ---------------------------------------------------------------------------------------------------
@@ -172,8 +210,10 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
                              max_pages=pages, progress=False)
     result = _as_dict(summary)
     failed = result.get("failed") or []
-    if failed:
-        raise UpstreamError("collecting " + "; ".join(map(str, failed)))
+    if failed:  # the upstream's own error text may repeat a secret (an echoed token): mask the known ones
+        from fediscope.redact import redact_text, secret_values
+
+        raise UpstreamError(redact_text("collecting " + "; ".join(map(str, failed)), secret_values(settings)))
     log.info("collected %s: landed %s records", target_label(target), result.get("landed"))
     return result
 

@@ -122,3 +122,27 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info, self.secrets)
         return True
+
+
+def install_redacting_filter(secrets: Iterable[str] = (), logger: str = "fediscope") -> list[logging.Handler]:
+    """Put a :class:`RedactingFilter` on every handler that records of ``logger`` (and its children) reach:
+    its own handlers and those of its ancestors up to where propagation stops.
+
+    For hosts that set up logging themselves (Airflow's task runner puts its handler on the root logger),
+    where the CLI's :func:`~fediscope.cli.common.configure_logging` never ran. Idempotent: a handler that
+    already has a RedactingFilter gets the new ``secrets`` added to it rather than a second filter. Returns
+    the handlers covered (none when no handler is configured yet: call it again once there is one).
+    """
+    secrets = [s for s in secrets if s]
+    covered: list[logging.Handler] = []
+    current: logging.Logger | None = logging.getLogger(logger)
+    while current is not None:
+        for handler in current.handlers:
+            existing = next((f for f in handler.filters if isinstance(f, RedactingFilter)), None)
+            if existing is None:
+                handler.addFilter(RedactingFilter(secrets))
+            else:
+                existing.add_secrets(secrets)
+            covered.append(handler)
+        current = current.parent if current.propagate else None
+    return covered

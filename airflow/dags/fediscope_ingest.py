@@ -51,7 +51,7 @@ def fediscope_ingest() -> None:
         context = get_current_context()
         context["fediscope_target"] = orch.target_label(target)  # type: ignore[typeddict-unknown-key]
         overrides = orch.variable_overrides()
-        result = orch.collect_target(orch.settings_from_overrides(overrides), target, orch.max_pages(overrides))
+        result = orch.collect_target(orch.task_settings(overrides), target, orch.max_pages(overrides))
         if not result.get("landed"):
             raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {
