@@ -17,6 +17,10 @@ class LakeError(FediscopeError):
     """The lake cannot be read or written."""
 
 
+class LakeLockedError(LakeError):
+    """Another run holds the lake's lock (:mod:`fediscope.lake.lock`); the message names it and the lock file."""
+
+
 class UpstreamError(FediscopeError):
     """A Mastodon instance failed or answered with something unusable."""
 

@@ -12,7 +12,8 @@ Command (the lake must be a path every executor sees, e.g. a shared mount; see f
         spark_jobs/curate.py --lake /shared/fediscope-lake [--since 2026-11-20] [--until 2026-11-23]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
-summary as JSON on stdout; exits 1 with one line on stderr when curation fails.
+summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope
+process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`).
 """
 
 from __future__ import annotations
@@ -35,16 +36,20 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import FediscopeError
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
 
     args = parse_args(argv)
     try:
         settings = settings_from_context(lake=args.lake or None, engine="spark")  # and logging: level, secrets masked
-        if spark is None:
-            from pyspark.sql import SparkSession
+        # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
+        with lake_lock(open_lake(settings.lake), command="spark_jobs/curate.py"):
+            if spark is None:
+                from pyspark.sql import SparkSession
 
-            spark = SparkSession.builder.appName("fediscope-curate").getOrCreate()
-        with SparkEngine(settings, spark=spark) as engine:
-            summary = engine.curate(since=args.since, until=args.until)
+                spark = SparkSession.builder.appName("fediscope-curate").getOrCreate()
+            with SparkEngine(settings, spark=spark) as engine:
+                summary = engine.curate(since=args.since, until=args.until)
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
         return 1

@@ -10,8 +10,10 @@
    files in the manifest.
 
 A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
-is idempotent, so partitions already published are rewritten with the same rows. Run one curation at a time
-per lake (the Airflow batch DAG allows one active run): two concurrent runs would race on the manifest.
+is idempotent, so partitions already published are rewritten with the same rows. Two runs on one lake would
+race on the manifest, so the entry points hold the lake lock (:func:`fediscope.lake.lock.lake_lock`) around
+a run: ``run_process`` (``fediscope process``, the Airflow batch DAG) and ``spark_jobs/curate.py``, as do the
+erasure and retention that rewrite lake files. :func:`run_curation` and ``Engine.curate`` do not lock.
 """
 
 from __future__ import annotations

@@ -107,9 +107,12 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     """Curate, compute every metric, load the store; see the module docstring.
 
     ``metrics`` defaults to every metric of ``spark_jobs/sql/``; ``engine_options`` go to the engine's
-    constructor (tests pass an existing SparkSession as ``{"spark": session}``).
+    constructor (tests pass an existing SparkSession as ``{"spark": session}``). The whole run holds the lake
+    lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
     """
     from fediscope.errors import ConfigError
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
     from fediscope.store.port import store_from_settings
 
     if since and until and since > until:
@@ -120,11 +123,14 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
 
-    store = store_from_settings(settings)  # a wrong store URL fails before any work is done
-    try:
-        _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started)
-    finally:
-        store.close()
+    # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
+    # before the store is opened or anything is read.
+    with lake_lock(open_lake(settings.lake), command="fediscope process"):
+        store = store_from_settings(settings)  # a wrong store URL fails before any work is done
+        try:
+            _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started)
+        finally:
+            store.close()
     summary.seconds["total"] = time.perf_counter() - started
     log.info("process: %s", summary.line())
     return summary

@@ -21,7 +21,8 @@ the account collectable again:
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
-suppressed); running it again is harmless.
+suppressed); running it again is harmless. It holds the lake lock (:mod:`fediscope.lake.lock`) throughout, so
+it fails at once while a ``fediscope process`` runs on the lake, and the other way round.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
+from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.store.port import MetricStore, store_from_settings
@@ -295,36 +297,39 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
     subject = subject_from_settings(settings, account)
     lake = lake or open_lake(settings.lake)
-    own_store = store is None
-    store = store or store_from_settings(settings)  # fail before touching anything when the store is unreachable
-    report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
-    try:
-        if subject.pseudonymised:
-            report.newly_suppressed = add_suppressed(lake, subject.key)
-        else:
-            report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
-                                   "by the suppression list, and handles inside status text stay as collected")
-        traces = find_traces(lake, subject)
-        if subject.pseudonymised:
-            add_suppressed(lake, subject.key, traces.ids)
-        report.raw = dict(erase_raw(lake, subject, traces))
-        report.curated = dict(erase_curated(lake, traces))
-        report.other = dict(erase_other_files(lake, subject, traces,
-                                              policy_from_settings(settings) if subject.pseudonymised else None))
-        # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
-        # so the next `fediscope process` recomputes every metric and compares it with the store in full.
-        snapshots = forget_metric_snapshots(lake)
-        if snapshots:
-            report.other["metric_snapshots"] = snapshots
-        report.store = erase_store(store, traces, account_metrics(metrics))
-    finally:
-        if own_store:
-            store.close()
-    if settings.store.startswith("sqlite:"):
-        warning = compact_sqlite(settings.store)
-        if warning:
-            report.warnings.append(warning)
-    append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
-                        "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
+    # The lake lock (fediscope.lake.lock), before the store is opened: a curation running meanwhile could publish
+    # the account's rows again from batches it read before they were rewritten.
+    with lake_lock(lake, command="fediscope gdpr erase"):
+        own_store = store is None
+        store = store or store_from_settings(settings)  # fail before touching anything when the store is unreachable
+        report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
+        try:
+            if subject.pseudonymised:
+                report.newly_suppressed = add_suppressed(lake, subject.key)
+            else:
+                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
+                                       "by the suppression list, and handles inside status text stay as collected")
+            traces = find_traces(lake, subject)
+            if subject.pseudonymised:
+                add_suppressed(lake, subject.key, traces.ids)
+            report.raw = dict(erase_raw(lake, subject, traces))
+            report.curated = dict(erase_curated(lake, traces))
+            report.other = dict(erase_other_files(lake, subject, traces,
+                                                  policy_from_settings(settings) if subject.pseudonymised else None))
+            # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
+            # so the next `fediscope process` recomputes every metric and compares it with the store in full.
+            snapshots = forget_metric_snapshots(lake)
+            if snapshots:
+                report.other["metric_snapshots"] = snapshots
+            report.store = erase_store(store, traces, account_metrics(metrics))
+        finally:
+            if own_store:
+                store.close()
+        if settings.store.startswith("sqlite:"):
+            warning = compact_sqlite(settings.store)
+            if warning:
+                report.warnings.append(warning)
+        append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
+                            "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
     log.info("erasure done: %s", report.summary())
     return report

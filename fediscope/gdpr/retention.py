@@ -10,7 +10,8 @@ layer forever. Metrics in the store are recomputed from the curated tables, so t
 next processing run.
 
 The maintenance DAG calls :func:`apply_retention` daily; ``fediscope gdpr retention --dry-run`` shows what it
-would delete.
+would delete. Deleting holds the lake lock (:mod:`fediscope.lake.lock`), so it fails at once while a ``fediscope
+process`` runs on the lake (the maintenance DAG's retry runs it again later); a dry run takes no lock.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from fediscope.config import Settings
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT
+from fediscope.lake.lock import lake_lock
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +108,21 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
                                curated_days=settings.retention_curated_days)
     raw_limit = cutoff(today, settings.retention_raw_days)
     curated_limit = cutoff(today, settings.retention_curated_days)
-    summary.deleted = (_expired(lake, "raw", RAW_ROOT, raw_limit, summary)
-                       + _expired(lake, "quarantine", QUARANTINE_ROOT, raw_limit, summary)
-                       + _expired(lake, "curated", CURATED_ROOT, curated_limit, summary))
-    if not dry_run:
+    if dry_run:
+        summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
+        return summary
+    # The lake lock (fediscope.lake.lock): a curation running meanwhile could record deleted raw files in its
+    # manifest, or publish a partition that was just deleted.
+    with lake_lock(lake, command="fediscope gdpr retention"):
+        summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
         for partition in summary.deleted:
             lake.delete(partition.path, recursive=True)
             log.info("retention: deleted %s (%d files)", partition.path, partition.files)
     return summary
+
+
+def _all_expired(lake: LakeBackend, raw_limit: date | None, curated_limit: date | None,
+                 summary: RetentionSummary) -> list[Partition]:
+    return (_expired(lake, "raw", RAW_ROOT, raw_limit, summary)
+            + _expired(lake, "quarantine", QUARANTINE_ROOT, raw_limit, summary)
+            + _expired(lake, "curated", CURATED_ROOT, curated_limit, summary))

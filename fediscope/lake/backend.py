@@ -1,7 +1,8 @@
 """The one interface every lake backend implements, and the factory that picks one from the lake URL.
 
 Paths are always relative to the lake root and use ``/``. Writes are atomic: ``write_atomic`` writes to a
-temporary name beside the target and renames it into place, so a reader sees a batch whole or not at all.
+temporary name beside the target and renames it into place, so a reader sees a batch whole or not at all;
+``create_exclusive`` does the same but never replaces an existing file (create-if-absent, for lock files).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class LakeBackend(Protocol):
 
     def write_atomic(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` so that it appears whole or not at all (replacing any old file)."""
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` only if nothing is there yet: True when this call created it, False
+        when it already existed. Atomic like ``write_atomic`` (whole or not at all), and of two concurrent calls
+        exactly one wins; lake locks (:mod:`fediscope.lake.lock`) are built on it."""
 
     def read(self, path: str) -> bytes: ...
 

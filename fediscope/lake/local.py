@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -9,6 +10,25 @@ from pathlib import Path
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, hidden
+
+#: errno values of ``link(2)`` on filesystems without hard links (FAT, some network and FUSE mounts).
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV}
+
+
+def _create_excl(target: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        target.unlink(missing_ok=True)  # ours: created above, so no other caller can have it
+        raise
+    return True
 
 
 class LocalLake:
@@ -38,6 +58,33 @@ class LocalLake:
                 raise
         except OSError as exc:
             raise LakeError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """The file is written whole under a temporary name, then hard-linked to ``path``: ``link(2)`` fails
+        when ``path`` exists, so of two concurrent callers exactly one wins, and nobody sees a partial file.
+        On a filesystem without hard links, ``O_CREAT | O_EXCL`` gives the same exclusivity."""
+        target = self._abs(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    return False
+                except OSError as exc:
+                    if exc.errno not in _NO_HARD_LINKS:
+                        raise
+                    return _create_excl(target, data)
+                return True
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot create {target}: {exc.strerror or exc}") from None
 
     def read(self, path: str) -> bytes:
         try:

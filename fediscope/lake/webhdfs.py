@@ -9,7 +9,8 @@ listing works but reading or writing fails, that is the first thing to check.
 
 Atomic writes: a file is written to ``.<name>.<random>.tmp`` beside its target, then renamed into place with
 ``RENAME&renameoptions=OVERWRITE``, the namenode's ``rename2``: one metadata operation that replaces an
-existing file atomically. Readers see the old file or the new one, never a partial one, and ``list``/``walk``
+existing file atomically (``create_exclusive`` renames with ``renameoptions=NONE``, which fails instead when
+the target exists). Readers see the old file or the new one, never a partial one, and ``list``/``walk``
 hide temporary names and dot-files (HDFS shows a file that is still being written, with a growing length). A server that
 ignores ``renameoptions`` (old HttpFS gateways) answers a plain rename's ``{"boolean": false}`` when the target
 exists; we then delete the target and rename again: a moment without the file, still never a partial one.
@@ -202,6 +203,42 @@ class WebHDFSLake:
         if not self._client._rename(tmp, destination=target).json().get("boolean"):
             raise LakeError(f"cannot write {self.url} ({path}): the namenode refused to rename the temporary file "
                             "into place; check that the target is not a directory and the user may write there")
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Write a temporary file, then rename it to ``path`` with ``renameoptions=NONE`` (rename2 without
+        OVERWRITE): one namenode operation that fails with FileAlreadyExistsException when ``path`` exists, so
+        of two callers exactly one wins and the file appears whole. (``CREATE&overwrite=false`` is exclusive
+        too, but shows a half-written file to readers while the datanode receives it.)"""
+        target = self._abs(path)
+        parent, name = posixpath.split(target)
+        if not name:
+            raise LakeError(f"cannot create the lake root {self.url} as a file")
+        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
+        created = False
+        try:
+            with self._errors("create", path):
+                self._client.write(tmp, data=data, overwrite=True)
+                created = self._rename_if_absent(tmp, target, path)
+        finally:
+            if not created:
+                self._discard(tmp)
+        return created
+
+    def _rename_if_absent(self, tmp: str, target: str, path: str) -> bool:
+        try:
+            response = self._client._rename(tmp, destination=target, renameoptions="NONE")
+        except HdfsError as exc:
+            if getattr(exc, "exception", None) == "FileAlreadyExistsException":
+                return False
+            raise
+        if not response.content.strip() or response.json().get("boolean"):
+            return True  # rename2 answers 200 with no body; a plain rename answers true
+        # A server that ignores renameoptions did a plain rename, which answers false (and never replaces)
+        # when the target exists.
+        if self._client.status(target, strict=False) is not None:
+            return False
+        raise LakeError(f"cannot create {self.url} ({path}): the namenode refused to rename the temporary file "
+                        "into place; check that the user may write there")
 
     def _discard(self, tmp: str) -> None:
         try:

@@ -106,6 +106,9 @@ class WebHDFSDouble:
         self._write_failures: list[int] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
+        # The namenode applies metadata operations one at a time (FSNamesystem's lock): a rename that must not
+        # replace its target, or a listing while files are deleted, sees one consistent namespace.
+        self._namespace = threading.RLock()
         self._namenode: ThreadingHTTPServer | None = None
         self._datanode: ThreadingHTTPServer | None = None
 
@@ -313,12 +316,14 @@ class WebHDFSDouble:
     def create(self, hdfs_path: str, body: Iterator[bytes], overwrite: bool) -> None:
         """The datanode half of CREATE: check, create missing parents, stream the bytes into the file."""
         local = self._resolve(hdfs_path)
-        if local.is_dir():
-            raise RemoteError("FileAlreadyExistsException", f"{hdfs_path} already exists as a directory")
-        if local.exists() and not overwrite:
-            raise RemoteError("FileAlreadyExistsException", f"{hdfs_path} for client 127.0.0.1 already exists")
-        self._check_parents(hdfs_path, create=True)
-        with open(local, "wb") as handle:
+        with self._namespace:  # the checks and the creation; the bytes then stream outside the lock
+            if local.is_dir():
+                raise RemoteError("FileAlreadyExistsException", f"{hdfs_path} already exists as a directory")
+            if local.exists() and not overwrite:
+                raise RemoteError("FileAlreadyExistsException", f"{hdfs_path} for client 127.0.0.1 already exists")
+            self._check_parents(hdfs_path, create=True)
+            handle = open(local, "wb")  # noqa: SIM115 - closed by the with below
+        with handle:
             for chunk in body:
                 handle.write(chunk)
                 handle.flush()
@@ -446,10 +451,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise RemoteError(fault.exception, fault.message)
         if op == "OPEN":  # the namenode needs the file's blocks to pick a datanode
             local = double._resolve(hdfs_path)
-            if not local.exists():
-                raise RemoteError("FileNotFoundException", f"File does not exist: {hdfs_path}")
-            if local.is_dir():
-                raise RemoteError("FileNotFoundException", f"Path is not a file: {hdfs_path}")
+            with double._namespace:
+                if not local.exists():
+                    raise RemoteError("FileNotFoundException", f"File does not exist: {hdfs_path}")
+                if local.is_dir():
+                    raise RemoteError("FileNotFoundException", f"Path is not a file: {hdfs_path}")
         if op in {"CREATE", "OPEN"}:
             # Two-step protocol: the namenode never touches data; it tells the client which datanode to use.
             if op == "CREATE" and int(self.headers.get("Content-Length") or 0) > 0:
@@ -464,29 +470,33 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(307, content_type="application/octet-stream", headers={"Location": location})
             return
         self._drain()
+        with double._namespace:
+            answer = self._metadata(op, hdfs_path, params)
+        if answer is None:  # rename2
+            self._send(200, content_type="application/octet-stream")
+        else:
+            self._json(answer)
+
+    def _metadata(self, op: str, hdfs_path: str, params: dict[str, str]) -> dict[str, Any] | None:
+        double = self.double
         if op == "GETFILESTATUS":
-            self._json(double.get_file_status(hdfs_path))
-        elif op == "LISTSTATUS":
-            self._json(double.list_status(hdfs_path))
-        elif op == "GETHOMEDIRECTORY":
-            self._json({"Path": f"/user/{params.get('user.name', 'dr.who')}"})
-        elif op == "MKDIRS":
-            self._json(double.mkdirs(hdfs_path))
-        elif op == "DELETE":
-            self._json(double.delete(hdfs_path, params.get("recursive", "false").lower() == "true"))
-        elif op == "RENAME":
-            options = {o.strip().upper() for o in params.get("renameoptions", "").split(",") if o.strip()}
-            if not double.rename_options_supported:
-                options = set()
-            unknown = options - {"NONE", "OVERWRITE", "TO_TRASH"}
-            if unknown:
-                raise RemoteError("IllegalArgumentException", f"Invalid value for webhdfs parameter "
-                                  f"\"renameoptions\": {sorted(unknown)}")
-            result = double.rename(hdfs_path, params.get("destination"), options)
-            if result is None:
-                self._send(200, content_type="application/octet-stream")
-            else:
-                self._json(result)
+            return double.get_file_status(hdfs_path)
+        if op == "LISTSTATUS":
+            return double.list_status(hdfs_path)
+        if op == "GETHOMEDIRECTORY":
+            return {"Path": f"/user/{params.get('user.name', 'dr.who')}"}
+        if op == "MKDIRS":
+            return double.mkdirs(hdfs_path)
+        if op == "DELETE":
+            return double.delete(hdfs_path, params.get("recursive", "false").lower() == "true")
+        options = {o.strip().upper() for o in params.get("renameoptions", "").split(",") if o.strip()}  # RENAME
+        if not double.rename_options_supported:
+            options = set()
+        unknown = options - {"NONE", "OVERWRITE", "TO_TRASH"}
+        if unknown:
+            raise RemoteError("IllegalArgumentException", f"Invalid value for webhdfs parameter "
+                              f"\"renameoptions\": {sorted(unknown)}")
+        return double.rename(hdfs_path, params.get("destination"), options)
 
     # -- the datanode -------------------------------------------------------------------------------------
 
@@ -500,9 +510,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(201, content_type="application/octet-stream", headers={"Location": location})
         elif op == "OPEN" and self.command == "GET":
             local = double._resolve(hdfs_path)
-            if not local.is_file():
-                raise RemoteError("FileNotFoundException", f"File does not exist: {hdfs_path}")
-            data = local.read_bytes()
+            with double._namespace:
+                if not local.is_file():
+                    raise RemoteError("FileNotFoundException", f"File does not exist: {hdfs_path}")
+                data = local.read_bytes()
             offset = int(params.get("offset") or 0)
             length = params.get("length")
             data = data[offset:offset + int(length)] if length not in (None, "", "null") else data[offset:]

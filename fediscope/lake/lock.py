@@ -1,0 +1,233 @@
+"""One writer at a time per lake: a lock file in ``<lake>/_state/`` held for a whole run.
+
+``fediscope process`` (curation, metrics and store), ``spark_jobs/curate.py``, ``fediscope gdpr erase`` and
+``fediscope gdpr retention`` all rewrite the curation manifest or the raw and curated files; two of them at once
+on one lake would race (a curation could publish rows an erasure had just removed, or record files in the
+manifest that retention had deleted). Each takes the same lock::
+
+    with lake_lock(lake, command="fediscope process"):
+        ...
+
+The lock is ``<lake>/_state/<name>.lock``, a small JSON document (pid, host, start time, command, and a random
+token) created with :meth:`~fediscope.lake.backend.LakeBackend.create_exclusive`, so it works the same on a local
+directory and on HDFS, for processes on different machines: of two runs starting together exactly one creates
+it. The other fails at once with :class:`~fediscope.errors.LakeLockedError` naming the holder, or polls for
+``wait`` seconds first. The file is removed when the block ends, by an exception too.
+
+A run that died without removing it (killed, machine rebooted) leaves the file behind. When it names a process
+on *this* host that no longer exists, the next run takes it over with a warning; a lock from another host
+cannot be checked from here, so the message says which file to remove once that process is known to be gone.
+Taking over happens under a second, short-lived file (``<name>.lock.takeover``), so two runs that find the
+same stale lock never both delete it, and never delete a fresh lock instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from fediscope.errors import LakeError, LakeLockedError
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+log = logging.getLogger(__name__)
+
+#: The lock every run that curates or rewrites lake files takes.
+PROCESS_LOCK = "process"
+#: How often a waiting run looks at the lock again, in seconds.
+POLL_SECONDS = 0.5
+#: How long a run waits for another run's takeover of a stale lock to finish (that takes a few requests).
+TAKEOVER_GRACE_SECONDS = 5.0
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: Tokens of the locks this process holds now: a lock naming this pid with another token is a dead
+#: predecessor's whose pid was reused (containers restart their main process with the same pid).
+_HELD: set[str] = set()
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """What a lock file says about the run holding it (fields are None when the file does not say)."""
+
+    pid: int | None
+    host: str | None
+    started_at: str | None
+    command: str | None
+    token: str | None = None
+
+    def describe(self) -> str:
+        """``fediscope process (pid 4242 on host worker-1, since 2026-11-23T19:05:01Z)``."""
+        where = ", ".join(part for part in (
+            f"pid {self.pid}" + (f" on host {self.host}" if self.host else "") if self.pid is not None else "",
+            f"since {self.started_at}" if self.started_at else "") if part)
+        return f"{self.command or 'an unknown command'} ({where or 'no details recorded'})"
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+def lock_path(name: str = PROCESS_LOCK) -> str:
+    """``_state/process.lock`` (relative to the lake root)."""
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"invalid lake lock name {name!r}: use lower-case letters, digits, '_' and '-'")
+    return f"{STATE_ROOT}/{name}.lock"
+
+
+def shown_path(lake: LakeBackend, path: str) -> str:
+    """Where a lake file is, for a message: a local path, or ``<lake URL> (<path>)`` on a remote lake."""
+    return lake.local_path(path) or f"{lake.url} ({path})"
+
+
+def read_holder(lake: LakeBackend, path: str) -> tuple[LockHolder, bytes] | None:
+    """The holder named by a lock file and the file's bytes; None when there is no such file."""
+    for attempt in range(3):
+        if not lake.exists(path):
+            return None
+        try:
+            raw = lake.read(path)
+            break
+        except LakeError:  # removed between the two calls (and perhaps created again): look once more
+            if attempt == 2:
+                raise
+    try:
+        document = json.loads(raw)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        pid = document.get("pid")
+        return LockHolder(pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+                          host=_text(document.get("host")), started_at=_text(document.get("started_at")),
+                          command=_text(document.get("command")), token=_text(document.get("token"))), raw
+    except ValueError:
+        return LockHolder(None, None, None, "a run whose lock file is not readable JSON"), raw
+
+
+def _text(value: object) -> str | None:
+    return str(value)[:200] if value is not None else None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (True when that cannot be told)."""
+    if pid <= 0 or os.name == "nt":  # os.kill(pid, 0) is no probe on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def is_stale(holder: LockHolder) -> bool:
+    """A lock whose holder is known to be gone: a process of this host that no longer runs."""
+    if holder.pid is None or holder.host != socket.gethostname():
+        return False
+    if holder.pid == os.getpid():
+        return holder.token not in _HELD
+    return not _pid_alive(holder.pid)
+
+
+@contextmanager
+def lake_lock(lake: LakeBackend, name: str = PROCESS_LOCK, *, wait: float = 0.0,
+              command: str | None = None) -> Iterator[LockHolder]:
+    """Hold the lake's ``name`` lock for the ``with`` block; see the module docstring.
+
+    ``command`` is what the lock file says is running (``fediscope process``; the lock's name by default):
+    other runs show it in their error. ``wait`` is how many seconds to poll for the lock before failing
+    with :class:`~fediscope.errors.LakeLockedError`. The lock is not re-entrant.
+    """
+    path = lock_path(name)
+    me = LockHolder(pid=os.getpid(), host=socket.gethostname(),
+                    started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    command=command or name, token=uuid.uuid4().hex)
+    _acquire(lake, path, me, max(wait, 0.0))
+    log.debug("lake lock %s taken by %s", shown_path(lake, path), me.describe())
+    try:
+        yield me
+    finally:
+        _release(lake, path, me)
+
+
+def _acquire(lake: LakeBackend, path: str, me: LockHolder, wait: float) -> None:
+    started = time.monotonic()
+    body = me.to_json()
+    vanished = 0
+    _HELD.add(me.token or "")  # before creating it: a lock naming this pid with this token is never stale
+    try:
+        while True:
+            if lake.create_exclusive(path, body):
+                return
+            found = read_holder(lake, path)
+            if found is None:  # released meanwhile: try again at once
+                vanished += 1
+                if vanished > 100:  # e.g. a dangling symbolic link: exists for link(2), not for exists()
+                    raise LakeError(f"cannot create the lake lock {shown_path(lake, path)}: something that is not "
+                                    "a lock file is in the way; remove it")
+                continue
+            holder, raw = found
+            waited = time.monotonic() - started
+            if is_stale(holder):
+                if _take_over(lake, path, holder, raw, me) or waited < wait + TAKEOVER_GRACE_SECONDS:
+                    continue
+            elif waited < wait:
+                time.sleep(min(POLL_SECONDS, wait - waited))
+                continue
+            raise LakeLockedError(_locked_message(lake, path, holder, wait))
+    except BaseException:
+        _HELD.discard(me.token or "")
+        raise
+
+
+def _take_over(lake: LakeBackend, path: str, holder: LockHolder, raw: bytes, me: LockHolder) -> bool:
+    """Remove a stale lock, under the takeover file so that only one run does it. True when it was removed
+    (by this run or one before it), False when another run's takeover is under way."""
+    guard = path + ".takeover"
+    if not lake.create_exclusive(guard, me.to_json()):
+        found = read_holder(lake, guard)
+        if found is not None and is_stale(found[0]):  # a run died during its takeover (a few requests long)
+            log.warning("removing %s left by %s", shown_path(lake, guard), found[0].describe())
+            lake.delete(guard)
+            return True
+        time.sleep(0.05)
+        return False
+    try:
+        current = read_holder(lake, path)
+        if current is not None and current[1] == raw:  # still the stale lock, not a fresh one
+            lake.delete(path)
+            log.warning("lake lock %s was left by %s, which no longer runs on this host: taken over",
+                        shown_path(lake, path), holder.describe())
+    finally:
+        lake.delete(guard)
+    return True
+
+
+def _release(lake: LakeBackend, path: str, me: LockHolder) -> None:
+    """Remove the lock if it is still this run's; never raises (the run's own result or error matters more)."""
+    try:
+        found = read_holder(lake, path)
+        if found is not None and found[0].token == me.token:
+            lake.delete(path)
+            log.debug("lake lock %s released", shown_path(lake, path))
+        else:
+            log.warning("lake lock %s is no longer this run's (removed by hand, or taken over): left as it is",
+                        shown_path(lake, path))
+    except LakeError as exc:
+        log.warning("could not remove the lake lock %s (%s); remove it by hand before the next run",
+                    shown_path(lake, path), exc)
+    finally:
+        _HELD.discard(me.token or "")
+
+
+def _locked_message(lake: LakeBackend, path: str, holder: LockHolder, wait: float) -> str:
+    where = shown_path(lake, path)
+    waited = f" (waited {wait:g} s)" if wait > 0 else ""
+    return (f"the lake {lake.url} is locked by another run{waited}: {holder.describe()}; lock file {where}. "
+            f"Wait for it to finish, or remove {where} if that process is gone")
