@@ -100,6 +100,18 @@ _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
                               r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")
 
 
+_HADOOP_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*/[^\s]*$")
+
+
+def _hadoop_uri(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    if not _HADOOP_URI_RE.fullmatch(value + "/"):
+        raise ValueError(f"expected a Hadoop filesystem URI such as hdfs://namenode:8020/fediscope, got {value!r}")
+    return value
+
+
 def _spark_master(value: str) -> str:
     if not _SPARK_MASTER_RE.fullmatch(value.strip()):
         raise ValueError(f"expected local[N], local[*], spark://host:7077, yarn or k8s://…, got {value!r}")
@@ -113,6 +125,8 @@ SETTINGS: tuple[Setting, ...] = (
             _engine),
     Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn).",
             _spark_master),
+    Setting("spark_lake_uri", None, "The lake's root as Spark addresses it (hdfs://namenode:8020/path for a "
+            "webhdfs:// lake): Spark then reads and writes the lake directly, as a cluster needs.", _hadoop_uri),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
@@ -160,6 +174,7 @@ class Settings:
     store: str = "sqlite:///fediscope.db"
     engine: str = "duckdb"
     spark_master: str = "local[2]"
+    spark_lake_uri: str | None = None
     api_key: tuple[str, ...] = ()
     api_rate_limit: int = 120
     pseudonym_key: str | None = None
@@ -208,7 +223,7 @@ class Settings:
 
 
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
-URL_NAMES = {"lake", "store"}  # may embed a password (mysql+pymysql://user:password@host/db)
+URL_NAMES = {"lake", "store", "spark_lake_uri"}  # may embed a password (mysql+pymysql://user:password@host/db)
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 

@@ -173,6 +173,13 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
                      f"install Java 17 and put it first on PATH (or set JAVA_HOME), {fallback}")
     master = settings.spark_master
     detail = f"pyspark {_version('pyspark')}, Java {major or '?'} at {java}, master {master}"
+    if settings.spark_lake_uri:
+        detail += f", lake for Spark {redact_url(settings.spark_lake_uri)}"
+    elif urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"} and not master.startswith("local"):
+        path = urlsplit(settings.lake).path or "/"
+        return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
+                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (the same "
+                     "directory as Spark addresses it), or use a local[*] master")
     if master.startswith("spark://"):
         hosts = master[len("spark://"):].split(",")
         host, _, port = hosts[0].partition(":")

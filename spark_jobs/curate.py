@@ -5,11 +5,15 @@ the SparkSession spark-submit configured, and calls :meth:`fediscope.engine.spar
 (the same code ``fediscope process --engine spark`` runs). All the work is Spark SQL, so only the driver needs
 the ``fediscope`` package (``pip install .``; run in client deploy mode) — executors run no Python.
 
-Command (the lake must be a path every executor sees, e.g. a shared mount; see fediscope.engine.workspace)::
+Command (every executor must see the lake: an HDFS lake is named twice, ``FEDISCOPE_LAKE`` for fediscope's
+WebHDFS client and ``FEDISCOPE_SPARK_LAKE_URI`` for Spark; or a path on a shared mount; see
+fediscope.engine.workspace)::
 
+    FEDISCOPE_LAKE='webhdfs://namenode:9870/data/fediscope?user=fediscope' \\
+    FEDISCOPE_SPARK_LAKE_URI=hdfs://namenode:8020/data/fediscope HADOOP_USER_NAME=fediscope \\
     spark-submit --master spark://spark-master:7077 --deploy-mode client \\
         --conf spark.sql.session.timeZone=UTC \\
-        spark_jobs/curate.py --lake /shared/fediscope-lake [--since 2026-11-20] [--until 2026-11-23]
+        spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
 summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope

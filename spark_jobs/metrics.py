@@ -13,7 +13,8 @@ Command::
         [--metric top_accounts_by_followers --metric languages] [--no-store] [--out results.json]
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
-Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure.
+Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, or when
+another run holds the lake lock (:mod:`fediscope.lake.lock`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,9 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.metrics import load_metrics
-    from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import ConfigError, FediscopeError
-    from fediscope.store.port import store_from_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
 
     args = parse_args(argv)
     try:
@@ -51,30 +53,42 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         if unknown:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
         chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
-        if spark is None:
-            from pyspark.sql import SparkSession
-
-            spark = SparkSession.builder.appName("fediscope-metrics").getOrCreate()
-        results, summary = {}, {}
-        with SparkEngine(settings, spark=spark) as engine:
-            for name, metric in chosen.items():
-                started = time.perf_counter()
-                results[name] = engine.run_metric(metric)
-                summary[name] = {"rows": len(results[name]), "seconds": round(time.perf_counter() - started, 3)}
-        if args.out:
-            args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
-        if not args.no_store:
-            store = store_from_settings(settings)
-            try:
-                for name, metric in chosen.items():
-                    summary[name]["stored"] = store.write(metric, results[name], replace=True)
-            finally:
-                store.close()
+        # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
+        # store being written while this job runs (the batch DAG submits the two jobs one after the other)
+        with lake_lock(open_lake(settings.lake), command="spark_jobs/metrics.py"):
+            summary = _compute_and_store(settings, chosen, args, spark)
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, sort_keys=True))
     return 0
+
+
+def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Namespace,
+                       spark: object) -> dict[str, Any]:
+    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.store.port import store_from_settings
+
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.appName("fediscope-metrics").getOrCreate()
+    results, summary = {}, {}
+    with SparkEngine(settings, spark=spark) as engine:
+        for name, metric in chosen.items():
+            started = time.perf_counter()
+            results[name] = engine.run_metric(metric)
+            summary[name] = {"rows": len(results[name]), "seconds": round(time.perf_counter() - started, 3)}
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
+    if not args.no_store:
+        store = store_from_settings(settings)
+        try:
+            for name, metric in chosen.items():
+                summary[name]["stored"] = store.write(metric, results[name], replace=True)
+        finally:
+            store.close()
+    return summary
 
 
 if __name__ == "__main__":

@@ -272,6 +272,23 @@ def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     assert check.status == FAIL and "Java 17" in check.detail and "does not accept connections" in check.detail
 
 
+@pytest.mark.parametrize("lake_uri", [None, "hdfs://namenode:8020/data/fediscope"])
+def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_env: Path, lake_uri: str | None) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed")
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    env = _env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER="yarn",
+               FEDISCOPE_LAKE="webhdfs://namenode:9870/data/fediscope?user=fediscope",
+               **({"FEDISCOPE_SPARK_LAKE_URI": lake_uri} if lake_uri else {}))
+    check = check_engine(load_settings(env=env), which=lambda _name: str(fake_java))
+    if lake_uri is None:
+        assert check.status == FAIL and "FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020/data/fediscope" in check.fix
+    else:
+        assert check.status == OK and f"lake for Spark {lake_uri}" in check.detail
+
+
 def test_spark_with_old_java(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")

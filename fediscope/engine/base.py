@@ -22,7 +22,7 @@ from typing import Any
 from fediscope.config import ENGINES, Settings
 from fediscope.engine.metrics import Metric
 from fediscope.engine.schema import CURATED, Table
-from fediscope.engine.workspace import Workspace, parquet_files
+from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError
 from fediscope.lake.backend import LakeBackend, open_lake
 
@@ -98,7 +98,7 @@ class Engine(ABC):
         for table in CURATED.values():
             directory = self.workspace.table_dir(table.name)
             view = table.name if table.name != "statuses" else "curated_statuses"
-            if parquet_files(directory):
+            if self.workspace.has_parquet(directory):
                 self.register_parquet(view, table, [directory], root=directory)
             else:
                 self.register_empty(view, table)
@@ -108,8 +108,13 @@ class Engine(ABC):
     @property
     def workspace(self) -> Workspace:
         if self._workspace is None:
-            self._workspace = Workspace(self.lake)
+            self._workspace = Workspace(self.lake, direct_uri=self.direct_lake_uri())
         return self._workspace
+
+    def direct_lake_uri(self) -> str | None:
+        """The lake's root as this engine reads and writes it directly, or None to work on local paths
+        (see :mod:`fediscope.engine.workspace`); only Spark reads Hadoop filesystem URIs."""
+        return None
 
     def close(self) -> None:
         if self._workspace is not None:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from fediscope.engine import curate_sql as sql
 from fediscope.engine.manifest import load_manifest, plan_curation, save_manifest
 from fediscope.engine.schema import ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE, STATUSES, Table
-from fediscope.engine.workspace import parquet_files
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -130,7 +129,7 @@ def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str
     ws = engine.workspace
     engine.materialize(*versions)
     directory = ws.table_dir(table.name)
-    if parquet_files(directory):
+    if ws.has_parquet(directory):
         engine.register_parquet(f"existing_{table.name}", table, [directory], root=directory)
     else:
         engine.register_empty(f"existing_{table.name}", table)

@@ -19,14 +19,16 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fediscope.config import Settings
 from fediscope.engine.base import Engine, Row, rows_table
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
-from fediscope.engine.workspace import parquet_files
-from fediscope.errors import ConfigError, FediscopeError, NotSupportedError
+from fediscope.engine.workspace import LakeURI, Location, parquet_files
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.lake.backend import LakeBackend
+from fediscope.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +90,13 @@ class SparkEngine(Engine):
     def __init__(self, settings: Settings, lake: LakeBackend | None = None, spark: Any = None) -> None:
         super().__init__(settings, lake)
         master = spark.sparkContext.master if spark is not None else settings.spark_master
-        if self.lake.local_path("") is None and not is_local_master(master):
-            raise NotSupportedError(
-                f"engine=spark on a cluster ({master}) with a WebHDFS lake ({self.lake.url}) is not supported: "
-                "executors cannot see the driver's staged copy. Use FEDISCOPE_SPARK_MASTER=local[*], "
-                "the duckdb engine, or a lake on a filesystem shared by every executor")
+        if self.lake.local_path("") is None and not settings.spark_lake_uri and not is_local_master(master):
+            path = urlsplit(self.lake.url).path or "/"
+            raise ConfigError(
+                f"engine=spark on a cluster ({master}) with a WebHDFS lake ({redact_url(self.lake.url)}) needs "
+                "FEDISCOPE_SPARK_LAKE_URI: the same directory as the executors address it, e.g. "
+                f"hdfs://<namenode>:8020{path} (executors cannot see a copy on the driver). "
+                "Or use FEDISCOPE_SPARK_MASTER=local[*] or the duckdb engine")
         self._owns_session = spark is None
         self.spark = spark if spark is not None else build_session(master)
         for key, value in SESSION_CONF.items():
@@ -100,6 +104,10 @@ class SparkEngine(Engine):
                 self.spark.conf.set(key, value)
         self._persisted: dict[str, Any] = {}
         self._views: set[str] = set()  # temporary views this engine created (dropped on close)
+
+    def direct_lake_uri(self) -> str | None:
+        """``spark_lake_uri``: Spark reads and writes the lake there itself (``hdfs://…``), no local copy."""
+        return self.settings.spark_lake_uri
 
     def _sql(self, sql: str) -> Any:
         from pyspark.errors import PySparkException
@@ -120,8 +128,10 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
-    def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
-        if not any(parquet_files(Path(p)) for p in paths):
+    def register_parquet(self, view: str, table: Table, paths: Sequence[Location], root: Location) -> None:
+        # a LakeURI was listed through the lake by the workspace; a local directory is listed here
+        paths = [p for p in paths if isinstance(p, LakeURI) or parquet_files(Path(p))]
+        if not paths:
             self.register_empty(view, table)
             return
         frame = self.spark.read.option("basePath", str(root)).parquet(*[str(p) for p in paths])
@@ -169,15 +179,16 @@ class SparkEngine(Engine):
         if match:
             self._views.add(match.group(1))
 
-    def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
+    def write_table(self, name: str, table: Table, out_dir: Location, order_by: Sequence[str]) -> None:
         frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
         if table.partition_by:
             frame = frame.repartition(f"`{table.partition_by}`").sortWithinPartitions(*order_by)
             frame.write.mode("overwrite").partitionBy(table.partition_by).parquet(str(out_dir))
         else:
             frame.coalesce(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(str(out_dir))
-        for junk in [*out_dir.rglob(".*.crc"), *out_dir.rglob("_SUCCESS")]:
-            junk.unlink(missing_ok=True)
+        if isinstance(out_dir, Path):  # in the lake (direct), readers skip _SUCCESS and dot-files by name
+            for junk in [*out_dir.rglob(".*.crc"), *out_dir.rglob("_SUCCESS")]:
+                junk.unlink(missing_ok=True)
 
     def close(self) -> None:
         for frame in self._persisted.values():

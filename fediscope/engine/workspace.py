@@ -10,13 +10,19 @@ DuckDB and Spark (in local mode) read and write files, so they need the lake on 
   atomically by the backend, then the files of the replaced version deleted). A reader may briefly see the
   new files and the old ones side by side in a rewritten partition; run readers after ``process`` finishes.
 
-Spark on a cluster (``spark://``, ``yarn``, ``k8s://``) needs paths its executors can see: a local lake on a
-shared filesystem works; a WebHDFS lake is refused with :class:`~fediscope.errors.NotSupportedError`.
+* **direct** (Spark with ``spark_lake_uri`` set, e.g. ``hdfs://namenode:8020/fediscope`` for the lake
+  ``webhdfs://namenode:9870/fediscope``): nothing is copied. The engine reads and writes the lake itself through
+  Hadoop's filesystem, at :class:`LakeURI` locations under that root; Spark writes a run's output to
+  ``curated/_staging/<run>/`` in the lake, and publishing swaps directories with the lake backend's renames
+  (a metadata operation on HDFS), as the local workspace does on disk. This is how Spark on a cluster
+  (``spark://``, ``yarn``, ``k8s://``) works on an HDFS lake: its executors cannot see a driver's local copy.
+  The lake backend (WebHDFS) still lists, renames and deletes, so both must name the same directory.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import shutil
 import tempfile
 import uuid
@@ -29,8 +35,32 @@ from fediscope.lake.layout import curated_dir
 log = logging.getLogger(__name__)
 
 
+class LakeURI(str):
+    """A location in the lake as the engine addresses it directly (``hdfs://namenode:8020/fediscope/curated/x``).
+
+    A string, since that is what Spark's readers and writers take, that joins like a :class:`~pathlib.Path`
+    (``staged / "statuses"``) so curation builds locations the same way in every workspace mode.
+    """
+
+    def __truediv__(self, other: str) -> LakeURI:
+        return LakeURI(f"{self.rstrip('/')}/{str(other).strip('/')}")
+
+    @property
+    def name(self) -> str:
+        return self.rstrip("/").rsplit("/", 1)[-1]
+
+
+#: A directory the engines read or write: a local path, or a :class:`LakeURI` in direct mode.
+Location = Path | LakeURI
+
+
 def partition_name(column: str, value: str) -> str:
     return f"{column}={value}"
+
+
+def _is_data_file(path: str) -> bool:
+    name = posixpath.basename(path)
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
 
 
 def parquet_files(directory: Path) -> list[Path]:
@@ -43,63 +73,102 @@ def parquet_files(directory: Path) -> list[Path]:
 class Workspace:
     """Local view of the lake for one engine run; see the module docstring."""
 
-    def __init__(self, lake: LakeBackend) -> None:
+    def __init__(self, lake: LakeBackend, direct_uri: str | None = None) -> None:
         self.lake = lake
         local = lake.local_path("")
-        self.remote = local is None
+        self.direct = direct_uri is not None
+        self.remote = local is None and not self.direct
         self._tmp: Path | None = None
-        if local is None:
+        self.root: Location
+        if self.direct:
+            self.root = LakeURI(str(direct_uri).rstrip("/"))
+        elif local is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="fediscope-workspace-"))
             self.root = self._tmp
         else:
             self.root = Path(local)
         self._downloaded: set[str] = set()
 
+    def _rel(self, location: Location) -> str:
+        """The lake path (relative to the lake root) of a curated location of this workspace.
+
+        Curated locations are built from table names, ``dt=<date>``, ``_staging`` and run ids, whose storage
+        names equal their lake names (no ``:`` or ``%`` to escape); anything else is refused, not guessed.
+        """
+        text = str(location) if self.direct else Path(location).as_posix()
+        root = str(self.root).rstrip("/") if self.direct else Path(self.root).as_posix()
+        if text != root and not text.startswith(root + "/"):
+            raise LakeError(f"{location} is not inside the workspace {root}")
+        relative = text[len(root):].strip("/")
+        if self.lake.storage_path(relative) != relative or "%" in relative:
+            raise LakeError(f"{location}: a curated location with an escaped name is not supported")
+        return relative
+
+    def _lake_has_parquet(self, path: str) -> bool:
+        return any(_is_data_file(e.path) for e in self.lake.walk(path))
+
+    def has_parquet(self, location: Location) -> bool:
+        """Whether a table or partition directory holds data files (listed through the lake when direct)."""
+        if self.direct:
+            return self._lake_has_parquet(self._rel(location))
+        return bool(parquet_files(Path(location)))
+
     # -- reading -----------------------------------------------------------------------------------------
     def local_files(self, paths: list[str]) -> list[str]:
-        """Local paths of lake files (downloaded first when the lake is remote)."""
+        """Paths of lake files the engine can read: local (downloaded first when the lake is remote), or the
+        files' URIs in direct mode."""
+        if self.direct:
+            return [str(self.root / self.lake.storage_path(p)) for p in paths]
         return [str(self._fetch(p)) for p in paths]
 
     def _fetch(self, path: str) -> Path:
-        target = self.root / path
+        target = Path(self.root) / path
         if self.remote and path not in self._downloaded:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.lake.read(path))
             self._downloaded.add(path)
         return target
 
-    def _fetch_dir(self, path: str) -> Path:
+    def _fetch_dir(self, path: str) -> Location:
         if self.remote:
             for entry in self.lake.walk(path):
                 if entry.path.endswith(".parquet"):
                     self._fetch(entry.path)
         return self.root / path
 
-    def table_path(self, table: str) -> Path:
-        """The local directory of a curated table, without downloading anything."""
+    def table_path(self, table: str) -> Location:
+        """The directory of a curated table, without downloading anything."""
         return self.root / curated_dir(table)
 
-    def table_dir(self, table: str) -> Path:
-        """The local directory of a whole curated table (every partition downloaded when remote)."""
+    def table_dir(self, table: str) -> Location:
+        """The directory of a whole curated table (every partition downloaded when remote)."""
         return self._fetch_dir(curated_dir(table))
 
-    def partition_dirs(self, table: str, column: str, values: list[str]) -> list[Path]:
-        """Local directories of the existing partitions ``column=value`` of a table (missing ones skipped)."""
+    def partition_dirs(self, table: str, column: str, values: list[str]) -> list[Location]:
+        """Directories of the existing partitions ``column=value`` of a table (missing ones skipped)."""
         out = []
         for value in values:
-            directory = self._fetch_dir(f"{curated_dir(table)}/{partition_name(column, value)}")
-            if parquet_files(directory):
+            path = f"{curated_dir(table)}/{partition_name(column, value)}"
+            if self.direct:
+                if self._lake_has_parquet(path):
+                    out.append(self.root / path)
+                continue
+            directory = self._fetch_dir(path)
+            if parquet_files(Path(directory)):
                 out.append(directory)
         return out
 
     # -- writing -----------------------------------------------------------------------------------------
-    def new_staging_dir(self) -> Path:
-        """An empty directory for one run's output, on the same filesystem as the curated tables."""
+    def new_staging_dir(self) -> Location:
+        """An empty directory for one run's output, on the same filesystem as the curated tables (in direct
+        mode a location in the lake the engine creates when it writes there)."""
         staging = self.root / curated_dir("_staging") / uuid.uuid4().hex[:12]
-        staging.mkdir(parents=True)
+        if not self.direct:
+            Path(staging).mkdir(parents=True)
         return staging
 
-    def publish(self, table: str, staged: Path, column: str | None = None, values: list[str] | None = None) -> int:
+    def publish(self, table: str, staged: Location, column: str | None = None,
+                values: list[str] | None = None) -> int:
         """Replace curated data with what a run staged; returns the number of files published.
 
         Partitioned (``column``/``values`` given): each listed partition is replaced by its staged version, or
@@ -107,16 +176,34 @@ class Workspace:
         """
         units = ([(f"{curated_dir(table)}/{partition_name(column, v)}", staged / partition_name(column, v))
                   for v in values or []] if column else [(curated_dir(table), staged)])
+        if self.direct:
+            return sum(self._publish_in_lake(target, self._rel(source)) for target, source in units)
         published = 0
         for target, source in units:
+            source = Path(source)
             files = parquet_files(source)
             published += len(files)
             if self.remote:
                 self._upload(target, source, files)
                 self._downloaded = {p for p in self._downloaded if not p.startswith(target + "/")}
                 self._downloaded.update(f"{target}/{f.relative_to(source).as_posix()}" for f in files)
-            self._swap(self.root / target, source if files else None)  # remote: keep the local mirror current
+            self._swap(Path(self.root) / target, source if files else None)  # remote: keep the local mirror current
         return published
+
+    def _publish_in_lake(self, target: str, source: str) -> int:
+        """Direct mode: the lake-side :meth:`_swap`: rename the old directory aside, the staged one into place,
+        then delete the old one. Renames are metadata operations on HDFS, so no data is copied."""
+        files = [e.path for e in self.lake.walk(source) if _is_data_file(e.path)]
+        trash = f"{posixpath.dirname(target)}/.{posixpath.basename(target)}.old-{uuid.uuid4().hex[:8]}"
+        moved_aside = False
+        if self.lake.exists(target):
+            self.lake.rename(target, trash)
+            moved_aside = True
+        if files:
+            self.lake.rename(source, target)
+        if moved_aside:
+            self.lake.delete(trash, recursive=True)
+        return len(files)
 
     def _swap(self, target: Path, source: Path | None) -> None:
         trash = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
@@ -140,7 +227,15 @@ class Workspace:
         for path in sorted(old - new):
             self.lake.delete(path)
 
-    def discard(self, staged: Path) -> None:
+    def discard(self, staged: Location) -> None:
+        if self.direct:
+            path = self._rel(staged)
+            self.lake.delete(path, recursive=True)
+            parent = posixpath.dirname(path)
+            if self.lake.exists(parent) and not self.lake.list(parent):
+                self.lake.delete(parent, recursive=True)
+            return
+        staged = Path(staged)
         shutil.rmtree(staged, ignore_errors=True)
         parent = staged.parent
         if parent.name == "_staging" and parent.is_dir() and not any(parent.iterdir()):

@@ -50,8 +50,16 @@ class LakeBackend(Protocol):
 
     def delete(self, path: str, recursive: bool = False) -> bool: ...
 
+    def rename(self, path: str, destination: str) -> None:
+        """Move a file or a whole directory to ``destination``, which must not exist yet (its parents are
+        created). One metadata operation on HDFS: how Spark's directly written output is published."""
+
     def local_path(self, path: str) -> str | None:
         """A local filesystem path for engines that read files directly (None for remote backends)."""
+
+    def storage_path(self, path: str) -> str:
+        """``path`` as it is named in storage, below the lake root: what an engine reading the lake's directory
+        itself must use (HDFS has no ``:`` in names, so WebHDFS escapes ``instance=host:8080`` as ``%3A``)."""
 
 
 def open_lake(url: str) -> LakeBackend:

@@ -130,5 +130,18 @@ class LocalLake:
                             ) from None
         return True
 
+    def rename(self, path: str, destination: str) -> None:
+        source, target = self._abs(path), self._abs(destination)
+        if target.exists():
+            raise LakeError(f"cannot rename {source} to {target}: the destination exists")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(target)
+        except OSError as exc:
+            raise LakeError(f"cannot rename {source} to {target}: {exc.strerror or exc}") from None
+
     def local_path(self, path: str) -> str | None:
         return str(self._abs(path))
+
+    def storage_path(self, path: str) -> str:
+        return path.strip("/")

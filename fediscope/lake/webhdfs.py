@@ -311,8 +311,21 @@ class WebHDFSLake:
         with self._errors("delete", path):
             return bool(self._client.delete(self._abs(path), recursive=recursive))
 
+    def rename(self, path: str, destination: str) -> None:
+        """A plain RENAME (not rename2): HDFS would move a directory *into* an existing destination directory,
+        so an existing destination is refused first."""
+        source, target = self._abs(path), self._abs(destination)
+        with self._errors("rename", path):
+            if self._client.status(target, strict=False) is not None:
+                raise LakeError(f"cannot rename {self.url} ({path}) to {destination}: the destination exists")
+            self._client.makedirs(posixpath.dirname(target))
+            self._client.rename(source, target)
+
     def local_path(self, path: str) -> str | None:
         return None
+
+    def storage_path(self, path: str) -> str:
+        return "/".join(_escape(part) for part in path.strip("/").split("/")) if path.strip("/") else ""
 
     def makedirs(self, path: str) -> None:
         """Create a directory and its parents (used by ``infra/hdfs/create_layout.py``)."""

@@ -143,21 +143,25 @@ def test_cli_process_while_locked_is_one_line_and_non_zero(processed_with_new_da
     assert (lake_dir / MANIFEST_PATH).read_bytes() == manifest
 
 
-def test_spark_curate_job_while_locked_is_one_line_before_spark_starts(processed_with_new_data: Path,
-                                                                       holder: subprocess.Popen[str]) -> None:
-    """spark_jobs/curate.py exits 1 with one line, before it builds a SparkSession (pyspark is not even imported)."""
+@pytest.mark.parametrize(("job_name", "extra"), [("curate", []), ("metrics", ["--store", "sqlite:///locked.db"])])
+def test_spark_jobs_while_locked_are_one_line_before_spark_starts(processed_with_new_data: Path,
+                                                                  holder: subprocess.Popen[str], job_name: str,
+                                                                  extra: list[str]) -> None:
+    """spark_jobs/curate.py and metrics.py (submitted one after the other by the batch DAG) exit 1 with one line,
+    before they build a SparkSession (pyspark is not even imported) or open the store."""
     lake_dir = processed_with_new_data
     manifest = (lake_dir / MANIFEST_PATH).read_bytes()
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.curate import main\n"
-            f"code = main(['--lake', {str(lake_dir)!r}]); print(code, 'pyspark' in sys.modules)")
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.{job_name} import main\n"
+            f"code = main(['--lake', {str(lake_dir)!r}, *{extra!r}]); print(code, 'pyspark' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
     job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=lake_dir.parent, env=env,
                          timeout=120)
     assert job.stdout.strip() == "1 False", job.stderr
     err = job.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"fediscope curate: error: the lake {lake_dir} is locked by another "
-                                               f"run: fediscope process (pid {holder.pid} on host ")
+    assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: the lake {lake_dir} is locked by "
+                                               f"another run: fediscope process (pid {holder.pid} on host ")
     assert (lake_dir / MANIFEST_PATH).read_bytes() == manifest
+    assert not (lake_dir.parent / "locked.db").exists()
 
 
 def test_erasure_touches_nothing_while_locked(processed_with_new_data: Path,

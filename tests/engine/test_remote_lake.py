@@ -1,4 +1,5 @@
-"""A WebHDFS lake: the DuckDB engine stages files locally and publishes curated partitions back over WebHDFS."""
+"""A WebHDFS lake: the DuckDB engine stages files locally and publishes curated partitions back over WebHDFS;
+Spark with ``spark_lake_uri`` reads and writes the lake's own directory and publishes with WebHDFS renames."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from engine_data import assert_rows_equal, at, land, policy, read_table, setting
 
 from fediscope.engine.base import open_engine
 from fediscope.engine.metrics import load_metrics
-from fediscope.errors import NotSupportedError
+from fediscope.engine.process import run_process
+from fediscope.engine.spark_engine import SparkEngine
+from fediscope.errors import ConfigError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.local import LocalLake
 
@@ -60,7 +63,60 @@ def test_duckdb_on_webhdfs_gives_the_local_results(webhdfs_server: WebHDFSDouble
     assert len(list((hdfs_root / "curated" / "statuses").rglob("*.parquet"))) == 1
 
 
-def test_spark_on_a_cluster_with_a_webhdfs_lake_is_refused(webhdfs_server: WebHDFSDouble, tmp_path: Path) -> None:
+def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_lake_uri(webhdfs_server: WebHDFSDouble,
+                                                                  tmp_path: Path) -> None:
     settings = settings_for(tmp_path, lake=webhdfs_server.lake_url("/lake"), spark_master="spark://master:7077")
-    with pytest.raises(NotSupportedError, match="WebHDFS lake"):
+    with pytest.raises(ConfigError, match=r"needs FEDISCOPE_SPARK_LAKE_URI.*hdfs://<namenode>:8020/lake"):
         open_engine(settings, "spark")
+
+
+@pytest.mark.spark
+def test_spark_reads_and_writes_the_lake_directly(spark, webhdfs_server: WebHDFSDouble,  # noqa: ANN001
+                                                  tmp_path: Path) -> None:
+    """Spark addresses the HDFS directory itself (here through file://, the directory the WebHDFS double serves,
+    as executors would through hdfs://); fediscope lists, renames and deletes through WebHDFS. Same rows as a
+    DuckDB run on a local lake, first run and incremental run."""
+    url = webhdfs_server.lake_url("/lake")
+    hdfs_root = webhdfs_server.local("/lake")
+    remote, local_dir = open_lake(url), tmp_path / "local"
+    _land_all(remote, BATCHES[:2])
+    _land_all(LocalLake(local_dir), BATCHES[:2])
+    settings = settings_for(tmp_path / "unused", lake=url, spark_lake_uri=hdfs_root.as_uri())
+    metrics = load_metrics()
+
+    for run, step in enumerate((BATCHES[:2], BATCHES[2:])):
+        if run:  # the incremental run: one new batch
+            _land_all(remote, step)
+            _land_all(LocalLake(local_dir), step)
+        with SparkEngine(settings, spark=spark) as engine:
+            assert engine.workspace.direct and str(engine.workspace.root) == hdfs_root.as_uri()
+            summary = engine.curate()
+            assert summary.raw_files == len(step) and summary.files_published >= 2
+            direct_results = {n: engine.run_metric(m) for n, m in metrics.items()}
+            assert engine.workspace._tmp is None  # nothing was copied to the driver
+        with open_engine(settings_for(local_dir), "duckdb") as engine:
+            engine.curate()
+            local_results = {n: engine.run_metric(m) for n, m in metrics.items()}
+        for name in metrics:
+            assert_rows_equal(direct_results[name], local_results[name], name)
+        assert (sorted(map(repr, read_table(hdfs_root, "statuses")))
+                == sorted(map(repr, read_table(local_dir, "statuses"))))
+    # published by renames: no staging left behind, the old version of a rewritten partition is gone
+    assert not remote.exists("curated/_staging")
+    assert not [p for p in (hdfs_root / "curated").rglob("*") if ".old-" in p.name]
+    partition_files = {p.parent.name: 0 for p in (hdfs_root / "curated" / "statuses").rglob("*.parquet")}
+    for p in (hdfs_root / "curated" / "statuses").rglob("*.parquet"):
+        partition_files[p.parent.name] += 1
+    assert partition_files and all(n == 1 for n in partition_files.values()), partition_files
+
+
+@pytest.mark.spark
+def test_process_with_spark_directly_on_a_webhdfs_lake(spark, webhdfs_server: WebHDFSDouble,  # noqa: ANN001
+                                                       tmp_path: Path) -> None:
+    url = webhdfs_server.lake_url("/direct")
+    _land_all(open_lake(url))
+    settings = settings_for(tmp_path / "x", lake=url, spark_lake_uri=webhdfs_server.local("/direct").as_uri())
+    summary = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    assert summary.curate["raw_files"] == len(BATCHES) and summary.metric_rows > 0
+    again = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    assert again.curate["noop"] and again.metrics_skipped

@@ -245,6 +245,40 @@ def test_delete_an_empty_directory(lake: LakeBackend) -> None:
     assert not lake.exists("d")
 
 
+# -- rename (publishing what an engine wrote into the lake directly) ---------------------------------------
+
+
+def test_rename_moves_a_whole_directory_and_creates_the_parents(tree: LakeBackend) -> None:
+    tree.rename("raw/s", "curated/new/parent/s2")
+    assert not tree.exists("raw/s")
+    assert tree.walk("curated") == [Entry("curated/new/parent/s2/a.jsonl", False, 2),
+                                    Entry("curated/new/parent/s2/b.jsonl", False, 4)]
+    tree.rename("raw/top.txt", "moved.txt")
+    assert tree.read("moved.txt") == b"123" and not tree.exists("raw/top.txt")
+
+
+def test_rename_never_moves_into_or_over_an_existing_destination(tree: LakeBackend) -> None:
+    """HDFS would move a directory *into* an existing one; the contract refuses instead, touching nothing."""
+    with pytest.raises(LakeError, match="destination exists"):
+        tree.rename("raw/s", "raw/t")
+    with pytest.raises(LakeError, match="destination exists"):
+        tree.rename("raw/top.txt", "other.txt")
+    assert _paths(tree.walk("raw/t")) == ["raw/t/x/y.jsonl"] and tree.read("other.txt") == b"9"
+    assert _paths(tree.walk("raw/s")) == ["raw/s/a.jsonl", "raw/s/b.jsonl"]
+
+
+def test_storage_path_is_the_name_an_engine_reading_the_directory_uses(lake_case: LakeCase) -> None:
+    lake = lake_case.lake
+    lake.write_atomic("raw/instance=127.0.0.1:8080/dt=2026-11-01/b.jsonl", b"1")
+    stored = lake.storage_path("raw/instance=127.0.0.1:8080/dt=2026-11-01/b.jsonl")
+    if lake_case.name == "local":
+        assert stored == "raw/instance=127.0.0.1:8080/dt=2026-11-01/b.jsonl"
+    else:  # HDFS names cannot hold ':'
+        assert stored == "raw/instance=127.0.0.1%3A8080/dt=2026-11-01/b.jsonl"
+    assert lake.storage_path("curated/statuses/dt=2026-11-01") == "curated/statuses/dt=2026-11-01"
+    assert lake.storage_path("") == ""
+
+
 # -- batches and checkpoints on top of the backend ------------------------------------------------------------
 
 
