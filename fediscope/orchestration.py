@@ -348,6 +348,8 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
         "FEDISCOPE_SPARK_MASTER": settings.spark_master, "FEDISCOPE_HBASE_TABLE_PREFIX": settings.hbase_table_prefix,
         "FEDISCOPE_LOG_LEVEL": settings.log_level,
     })
+    if settings.spark_lake_uri:  # an HDFS lake as the executors address it (see fediscope.engine.workspace)
+        out["FEDISCOPE_SPARK_LAKE_URI"] = settings.spark_lake_uri
     return out
 
 

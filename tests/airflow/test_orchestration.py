@@ -201,7 +201,8 @@ FAKE_SPARK_SUBMIT = """#!{python}
 import json, os, sys
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
-                          "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE")}})
+                          "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
+                          "spark_lake": os.environ.get("FEDISCOPE_SPARK_LAKE_URI")}})
               + "\\n")
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
@@ -241,6 +242,17 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
     for call in calls:
         assert not any("pw-123" in arg for arg in call["argv"]), "no password on a command line"
         assert (call["store"], call["lake"], call["engine"]) == (settings.store, "/shared/lake", "spark")
+        assert call["spark_lake"] is None
+
+
+def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path) -> None:
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn",
+                                             "lake": "webhdfs://namenode:9870/data/fediscope?user=fediscope",
+                                             "spark_lake_uri": "hdfs://namenode:8020/data/fediscope"}, env={})
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+    orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert [c["spark_lake"] for c in calls] == ["hdfs://namenode:8020/data/fediscope"] * 2
 
 
 def test_a_failing_spark_job_fails_with_its_last_error_line(spark_home: Path, tmp_path: Path) -> None:
