@@ -200,7 +200,12 @@ class Workspace:
             self.lake.rename(target, trash)
             moved_aside = True
         if files:
-            self.lake.rename(source, target)
+            try:
+                self.lake.rename(source, target)
+            except LakeError:
+                if moved_aside:  # put the old version back: a failed publish must not lose the partition
+                    self.lake.rename(trash, target)
+                raise
         if moved_aside:
             self.lake.delete(trash, recursive=True)
         return len(files)
