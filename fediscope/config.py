@@ -72,6 +72,16 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _hours(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number < float("inf"):  # also refuses nan
+        raise ValueError(f"expected a number of hours >= 0, got {value!r}")
+    return number
+
+
 def _timeout(value: str) -> float:
     number = _seconds(value)
     if number == 0:
@@ -143,6 +153,10 @@ SETTINGS: tuple[Setting, ...] = (
             _positive_int),
     Setting("backfill_since", None, "On a first run, stop walking back at statuses older than this date "
             "(YYYY-MM-DD).", _iso_date),
+    Setting("refresh_hours", 0.0, "Refresh pass: on each run, re-fetch each timeline's statuses created in the "
+            "last N hours so their reply, boost and favourite counts are current (0 turns it off).", _hours),
+    Setting("refresh_max_pages", 10, "Pages per source and run the refresh pass may fetch (its extra requests).",
+            _positive_int),
     Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
@@ -183,6 +197,8 @@ class Settings:
     allow_private_addresses: bool = False
     backfill_pages: int = 10
     backfill_since: str | None = None
+    refresh_hours: float = 0.0
+    refresh_max_pages: int = 10
     page_limit: int = 40
     request_timeout: float = 30.0
     max_retries: int = 5

@@ -5,7 +5,8 @@ other generated instances: its *local* timeline holds statuses of its own accoun
 one everything it knows. Like Mastodon, the public and hashtag timelines show only public statuses that are
 neither boosts nor replies to someone else; an account's own timeline shows its public and unlisted statuses,
 boosts and replies included. The ``--grow`` mode appends new statuses while the server runs, so incremental
-collection can be demonstrated.
+collection can be demonstrated; :meth:`SampleInstance.engage` changes a status's engagement counts while it runs
+(as replies, boosts and favourites accrue after posting), so the collector's refresh pass can be tested.
 """
 
 from __future__ import annotations
@@ -91,6 +92,26 @@ class SampleInstance:
             self._derived.clear()
         return added
 
+    def engage(self, status_id: int | str, *, favourites: int | None = None, reblogs: int | None = None,
+               replies: int | None = None) -> Status:
+        """Set a status's ``favourites_count``/``reblogs_count``/``replies_count`` (None: unchanged); thread-safe.
+
+        The status is replaced by an updated copy (the generator's objects, and so the corpus, stay as generated),
+        and later answers serve the new counts. Raises KeyError for an unknown id.
+        """
+        sid = int(status_id)
+        changes = {name: value for name, value in (("favourites_count", favourites), ("reblogs_count", reblogs),
+                                                   ("replies_count", replies)) if value is not None}
+        for name, value in changes.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        with self._lock:
+            updated = {**self.statuses[sid], **changes}
+            self.statuses[sid] = updated
+            self._json.pop(sid, None)
+            self._derived.clear()
+        return updated
+
     # -- lookups ---------------------------------------------------------------------------------------------
     def domain_of(self, status: Status) -> str:
         return self.accounts[status["account"]["id"]].domain
@@ -106,11 +127,12 @@ class SampleInstance:
         return self._by_acct.get(text)
 
     def status_json(self, sid: int) -> bytes:
-        """The status as the API sends it (cached: statuses never change once generated)."""
+        """The status as the API sends it (cached; :meth:`engage` drops the entry of the status it changes)."""
         cached = self._json.get(sid)
         if cached is None:
-            cached = json.dumps(self.statuses[sid], ensure_ascii=False, separators=(",", ":")).encode()
-            self._json[sid] = cached
+            with self._lock:  # a concurrent engage() must not be overwritten by JSON of the old counts
+                cached = json.dumps(self.statuses[sid], ensure_ascii=False, separators=(",", ":")).encode()
+                self._json[sid] = cached
         return cached
 
     # -- timelines -------------------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ Two known limits of Mastodon paging: statuses of remote servers that arrive late
 are not seen by ``since_id`` walks; and on a *first* run killed while landing the very first page, the resumed
 run starts from the newest status again, so its backfill depth is counted from the new top.
 
+**The refresh pass** (opt-in, ``refresh_hours > 0``). A status is landed once, with its engagement counts as of
+that fetch, minutes after it was posted. After a gap walk has caught up, the run walks down again from the
+checkpoint it started with (``max_id``, no ``since_id``) and lands again the statuses created in the last
+``refresh_hours`` (at most ``refresh_max_pages`` pages); curation keeps the latest fetch, so their counts become
+current. The pass never moves the checkpoint and its batch ids carry the run's start time.
+
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``.
@@ -32,8 +38,8 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
-from datetime import date
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
@@ -84,6 +90,7 @@ class _Context:
     policy: PrivacyPolicy
     progress: Progress
     max_pages: int | None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
@@ -135,8 +142,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
             result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             log.exception("source %s %s failed unexpectedly", domain, source.name)
         reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
-                      f"{result.pages} pages, {result.landed} landed" + ("" if result.caught_up or not source.paged
-                                                                         else " (more to fetch)"))
+                      f"{result.pages} pages, {result.landed} landed"
+                      + (f", {result.refreshed} refreshed" if result.refreshed else "")
+                      + ("" if result.caught_up or not source.paged else " (more to fetch)"))
     stats: Counter[str] = Counter()
     for client in clients.values():
         stats.update(client.stats)
@@ -231,7 +239,8 @@ def _newer(a: str | None, b: str | None) -> str | None:
 
 def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
     """Walk the gap above the checkpoint. A walk resumed from an earlier run is followed by a fresh one, so
-    statuses published while the collector was down are fetched in the same run."""
+    statuses published while the collector was down are fetched in the same run. Once caught up, the refresh
+    pass (``refresh_hours > 0``) re-lands the recent statuses below the checkpoint the run started with."""
     domain, name = client.domain, source.name
     try:
         checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy)
@@ -239,6 +248,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete it to start this source "
                         "over") from None
     walk = Walk.from_checkpoint(checkpoint)
+    started_from = checkpoint.newest_id
     budget = ctx.max_pages
     while True:
         resumed = walk.upper is not None or walk.cursor is not None
@@ -246,10 +256,14 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
             _start_from_now(ctx, client, source, result, walk)
             return
         finished, budget = _walk_gap(ctx, client, source, result, checkpoint, walk, budget)
-        if not finished or not resumed:
+        if not finished:
             return
+        if not resumed:
+            break
         checkpoint = Checkpoint(result.checkpoint)
         walk = Walk(lower=result.checkpoint)
+    if ctx.settings.refresh_hours > 0 and started_from is not None:
+        _refresh(ctx, client, source, result, started_from)
 
 
 def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
@@ -295,6 +309,62 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
                         ctx.policy)
+
+
+def _just_above(status_id: str) -> str:
+    """A ``max_id`` (exclusive) that still includes ``status_id``: the next number for snowflakes; other ids
+    cannot be incremented, so their page starts just below them."""
+    return str(int(status_id) + 1) if status_id.isdigit() else status_id
+
+
+def _created_at(item: Any) -> datetime | None:
+    created = item.get("created_at") if isinstance(item, dict) else None
+    if not isinstance(created, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
+             started_from: str) -> None:
+    """The refresh pass (module docstring): land again the statuses at or below ``started_from`` (the checkpoint
+    this run started with) created in the last ``refresh_hours``. Statuses above it were landed by this run.
+
+    Stops at the first page reaching past the window, an empty page, a stalled cursor or ``refresh_max_pages``.
+    Items of the page that reaches past the window are counted ``out_of_range``. The checkpoint is not touched.
+    """
+    settings, domain, name = ctx.settings, client.domain, source.name
+    window = timedelta(hours=settings.refresh_hours)
+    stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
+    cursor = _just_above(started_from)
+    for _ in range(settings.refresh_max_pages):
+        batch_id = f"{_source_tag(ctx, source)}-refresh-{stamp}-m{_safe(cursor, 'head')}"
+        page = _fetch(ctx, client, source, result, batch_id, since_id=None, max_id=cursor)
+        result.pages += 1
+        result.fetched += len(page.items)
+        cutoff = page.fetched_at - window
+        items, older = [], False
+        for item in page.items:
+            created = _created_at(item)
+            if created is not None and created >= cutoff:
+                items.append(item)
+            else:  # older than the window, or malformed (already quarantined when the gap walk landed it)
+                older = older or created is not None
+        result.out_of_range += len(page.items) - len(items)
+        if items:
+            landed_before = result.landed
+            _land(ctx, client, replace(page, items=items), result, batch_id)
+            result.refreshed += result.landed - landed_before
+            result.landed = landed_before
+        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
+        next_cursor = page.next_max_id or page.oldest_id
+        stalled = next_cursor is None or id_key(next_cursor) >= id_key(cursor)
+        if not page.items or older or stalled:
+            return
+        cursor = next_cursor
 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ class Progress:
         self.stream.flush()
         self._line = "" if newline else text
 
-    def page(self, label: str, pages: int, fetched: int, landed: int) -> None:
-        self._write(f"{label}: page {pages}, {fetched} fetched, {landed} landed")
+    def page(self, label: str, pages: int, fetched: int, landed: int, refreshed: int = 0) -> None:
+        self._write(f"{label}: page {pages}, {fetched} fetched, {landed} landed"
+                    + (f", {refreshed} refreshed" if refreshed else ""))
 
     def wait(self, what: str, seconds: float, kind: str = "rate_limit") -> None:
         if self._line:

@@ -16,10 +16,11 @@ class SourceResult:
     error: str | None = None
     pages: int = 0
     fetched: int = 0  # items received from upstream
-    landed: int = 0  # records written to the raw lake
+    landed: int = 0  # records of newly collected items written to the raw lake
+    refreshed: int = 0  # records of already collected statuses landed again by the refresh pass
     skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
-    out_of_range: int = 0  # items outside the walk (older than backfill_since, at or below the checkpoint)
+    out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window
     caught_up: bool = False  # the run reached the checkpoint (or the backfill depth)
     checkpoint: str | None = None  # newest id covered after the run
     batches: list[str] = field(default_factory=list)
@@ -46,6 +47,10 @@ class CollectSummary:
         return self._total("landed")
 
     @property
+    def refreshed(self) -> int:
+        return self._total("refreshed")
+
+    @property
     def skipped(self) -> int:
         return self._total("skipped")
 
@@ -66,13 +71,19 @@ class CollectSummary:
         return not self.failed
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document; ``refreshed`` (here and per source) only when the refresh pass landed any."""
+        refreshed = {"refreshed": self.refreshed} if self.refreshed else {}
+        sources = [asdict(s) for s in self.sources]
+        for source in sources:
+            if not source["refreshed"]:
+                del source["refreshed"]
         return {
             "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
-            "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
+            **refreshed, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
             "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
-            "sources": [asdict(s) for s in self.sources],
+            "sources": sources,
         }
 
     def line(self) -> str:
@@ -80,6 +91,7 @@ class CollectSummary:
         failed = f" ({len(self.failed)} failed)" if self.failed else ""
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
+        refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
-                f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}, skipped by privacy policy "
-                f"{self.skipped}, quarantined {self.quarantined}{waits}")
+                f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
+                f"policy {self.skipped}, quarantined {self.quarantined}{waits}")
