@@ -7,7 +7,8 @@ backoff — while the others land their data. Each task walks at most `max_pages
 from the source's checkpoint and lands them as raw JSON Lines batches
 (`raw/mastodon/<entity>/instance=<domain>/dt=<day>/`).
 
-A task that landed records updates the Asset `fediscope://lake/raw`, which schedules `fediscope_batch`; a task
+A task that landed records (new ones, or statuses re-landed by the refresh pass: `FEDISCOPE_REFRESH_HOURS`) updates
+the Asset `fediscope://lake/raw`, which schedules `fediscope_batch`; a task
 with nothing new is marked *skipped* and emits no event.
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`
@@ -52,10 +53,11 @@ def fediscope_ingest() -> None:
         context["fediscope_target"] = orch.target_label(target)  # type: ignore[typeddict-unknown-key]
         overrides = orch.variable_overrides()
         result = orch.collect_target(orch.task_settings(overrides), target, orch.max_pages(overrides))
-        if not result.get("landed"):
+        if not orch.new_records(result):
             raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {
-            "instance": target["instance"], "source": target["source"], "landed": result["landed"]}
+            "instance": target["instance"], "source": target["source"], "landed": result["landed"],
+            "refreshed": result.get("refreshed", 0)}
         return result
 
     collect.expand(target=targets())

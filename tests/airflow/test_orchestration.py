@@ -310,3 +310,10 @@ def test_retention_deletes_old_raw_partitions_only(tmp_path: Path) -> None:
     assert not (lake / layout.partition_dir("statuses", "mastodon.social", old)).exists()
     assert (lake / layout.partition_dir("statuses", "mastodon.social", recent) / "b.jsonl").exists()
     assert (curated / "part-0.parquet").exists(), "curated data is kept (retention_curated_days=0)"
+
+
+def test_refreshed_statuses_count_as_new_records_for_the_ingest_asset() -> None:
+    assert orch.new_records({"landed": 0}) == 0  # skipped: no Asset event
+    assert orch.new_records({"landed": 3}) == 3
+    assert orch.new_records({"landed": 0, "refreshed": 5}) == 5  # engagement changed: curate again
+    assert orch.new_records({}) == 0
