@@ -119,6 +119,9 @@ def _hadoop_uri(value: str) -> str | None:
         return None
     if not _HADOOP_URI_RE.fullmatch(value + "/"):
         raise ValueError(f"expected a Hadoop filesystem URI such as hdfs://namenode:8020/fediscope, got {value!r}")
+    if value.split("://", 1)[0].lower() in ("webhdfs", "swebhdfs"):
+        raise ValueError("Spark cannot read webhdfs:// with pyspark's bundled Hadoop client (it fails on the "
+                         "namenode's error answers); give the namenode's RPC address, hdfs://namenode:8020/path")
     return value
 
 

@@ -242,3 +242,16 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "dir.toml").mkdir()
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(env={}, toml_path=tmp_path / "dir.toml")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("hdfs://namenode:8020/data/fediscope/", "hdfs://namenode:8020/data/fediscope"),
+                                                 ("file:///shared/lake", "file:///shared/lake"), ("", None)])
+def test_spark_lake_uri_forms(value: str, expected: str | None) -> None:
+    assert load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value}).spark_lake_uri == expected
+
+
+@pytest.mark.parametrize(("value", "message"), [("/shared/lake", "Hadoop filesystem URI"),
+                                                ("webhdfs://namenode:9870/data", "hdfs://namenode:8020/path")])
+def test_a_spark_lake_uri_spark_cannot_use_is_a_config_error(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"FEDISCOPE_SPARK_LAKE_URI is invalid: .*{message}"):
+        load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
