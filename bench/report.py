@@ -12,8 +12,8 @@ Two targets carry a **floor**, measured in the same run: the least the ratio can
 because the run cannot skip that work.
 
 * end-to-end: the DuckDB run's own start (importing DuckDB, Arrow and SQLAlchemy, opening the engine and the
-  store) plus parsing the raw fields curation reads (the baseline's "every column" context figure: curation
-  must parse every field it curates, the baseline only the three it aggregates);
+  store) plus parsing the raw fields curation reads, with nothing kept (the baseline's "parse only" figure:
+  curation must parse every field it curates, the baseline only the three it aggregates);
 * incremental: the incremental run's own start, which does not shrink with the new data.
 
 The report gives each floor with the **headroom** it leaves: the seconds the target allows on top of the floor
@@ -98,7 +98,7 @@ def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
         "incremental_curate_vs_full_curate": _ratio(_get(stages, "duckdb_incremental", "curate_seconds"),
                                                     _get(stages, "duckdb", "curate_seconds")),
         "floor_end_to_end_vs_baseline": _ratio(
-            _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "full_parse_seconds")),
+            _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "parse_only_seconds")),
             _get(stages, "baseline", "seconds")),
         "floor_incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "engine_start_seconds"), duck_total),
     }
@@ -158,6 +158,8 @@ def table(results: dict[str, Any]) -> str:
     n, n_new = corpus.get("statuses"), new.get("statuses")
     rows: list[tuple[str, str, float | None, float | None, bool]] = [
         ("baseline", "bare DuckDB read_json + GROUP BY (raw JSON)", _get(stages, "baseline", "seconds"), n, True),
+        ("baseline", "  floor: read_json parsing every curated field", _get(stages, "baseline", "parse_only_seconds"),
+         n, False),
         ("baseline", "  for context: read_json keeping every column", _get(stages, "baseline", "full_parse_seconds"),
          n, False),
         ("duckdb", "DuckDB curate (raw JSON -> Parquet)", _get(stages, "duckdb", "curate_seconds"), n, False),

@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         context = _stage("baseline", {"lake": str(base), "full_parse": True})
         stages["baseline"].update(full_parse_seconds=context.result["seconds"],
                                   full_parse_peak_rss_mib=round(context.peak_rss_bytes / 2**20, 1))
+        floor = _stage("baseline", {"lake": str(base), "parse_only": True})
+        stages["baseline"].update(parse_only_seconds=floor.result["seconds"])
 
         if "duckdb" in args.engines:
             lake = workdir / "lake-duckdb"
