@@ -15,19 +15,25 @@ from fediscope.lake.backend import Entry, hidden
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV}
 
 
-def _create_excl(target: Path, data: bytes) -> bool:
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
+def _write_synced(fd: int, data: bytes, path: Path | str) -> None:
+    """Write ``data`` to the open file ``fd`` and sync it to disk; on failure the file at ``path`` (created by the
+    caller, so nobody else's) is removed."""
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
-        target.unlink(missing_ok=True)  # ours: created above, so no other caller can have it
+        Path(path).unlink(missing_ok=True)
         raise
+
+
+def _create_excl(target: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    _write_synced(fd, data, target)
     return True
 
 
@@ -42,16 +48,19 @@ class LocalLake:
             raise LakeError(f"path {path!r} escapes the lake root {self.root}")
         return target
 
+    @staticmethod
+    def _write_temporary(target: Path, data: bytes) -> str:
+        """``data`` written and synced to a hidden temporary file beside ``target``; returns its path."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
+        _write_synced(fd, data, tmp)
+        return tmp
+
     def write_atomic(self, path: str, data: bytes) -> None:
         target = self._abs(path)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
+            tmp = self._write_temporary(target, data)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -65,13 +74,8 @@ class LocalLake:
         On a filesystem without hard links, ``O_CREAT | O_EXCL`` gives the same exclusivity."""
         target = self._abs(path)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp", dir=target.parent)
+            tmp = self._write_temporary(target, data)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
                 try:
                     os.link(tmp, target)
                 except FileExistsError:

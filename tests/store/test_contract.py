@@ -4,19 +4,9 @@ when FEDISCOPE_TEST_HBASE is set). Every expected answer here is written out by 
 from __future__ import annotations
 
 import pytest
+from metric_header import metric
 
-from fediscope.engine.metrics import parse_metric
 from fediscope.errors import StoreError
-
-
-def metric(name: str, key: str, rank: str | None = None, prefix: str | None = None):
-    header = [f"-- question: test metric {name}", f"-- key: {key}"]
-    if rank:
-        header.append(f"-- rank: {rank}")
-    if prefix:
-        header.append(f"-- prefix: {prefix}")
-    return parse_metric(name, "\n".join(header) + "\nSELECT 1\n")
-
 
 ACCOUNTS = metric("accounts", "account", rank="followers DESC")
 DAILY = metric("daily", "instance, day", rank="toots DESC")

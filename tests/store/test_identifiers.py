@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from metric_header import metric
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
@@ -19,16 +20,6 @@ from fediscope.errors import ConfigError
 from fediscope.store.mysql import MySQLStore
 from fediscope.store.schema import plan_write
 from fediscope.store.sql import SQLStore
-
-
-def metric(name: str, key: str, rank: str | None = None, prefix: str | None = None):
-    header = [f"-- question: test metric {name}", f"-- key: {key}"]
-    if rank:
-        header.append(f"-- rank: {rank}")
-    if prefix:
-        header.append(f"-- prefix: {prefix}")
-    return parse_metric(name, "\n".join(header) + "\nSELECT 1\n")
-
 
 # key (group, order), prefix reads on `order` (not the first key column: an index of its own), top-N by `nothing`
 ODD = metric("odd", "group, order", rank="nothing DESC", prefix="order")
