@@ -157,12 +157,11 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         generation = load_manifest(eng.lake).generation
         snapshots = MetricSnapshots(eng.lake, store_id(summary.store, settings.hbase_table_prefix))
         in_store = store.generations()
-        stored_rows = store.stored_metrics()
         fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:
-            if metric_name not in stale:
-                summary.metrics[metric_name] = MetricResult(rows=stored_rows.get(metric_name, 0), seconds=0.0,
+            if metric_name not in stale:  # current: the store holds exactly the kept rows, so their count
+                summary.metrics[metric_name] = MetricResult(rows=snapshots.entries[metric_name].rows, seconds=0.0,
                                                             stored=0, reused=True)
         if not stale:
             summary.metrics_skipped = True

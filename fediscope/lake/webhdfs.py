@@ -325,7 +325,8 @@ class WebHDFSLake:
         return None
 
     def storage_path(self, path: str) -> str:
-        return "/".join(_escape(part) for part in path.strip("/").split("/")) if path.strip("/") else ""
+        target = self._abs(path)
+        return "" if target == self.root else posixpath.relpath(target, self.root)
 
     def makedirs(self, path: str) -> None:
         """Create a directory and its parents (used by ``infra/hdfs/create_layout.py``)."""

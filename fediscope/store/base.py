@@ -43,6 +43,10 @@ class BaseStore(ABC):
         """The catalog entry of a metric, or None when nothing was ever stored for it."""
 
     @abstractmethod
+    def _load_schemas(self) -> dict[str, TableSchema]:
+        """Every catalog entry, by metric, in one read of the catalog."""
+
+    @abstractmethod
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None: ...
 
     @abstractmethod
@@ -198,7 +202,7 @@ class BaseStore(ABC):
         """Every stored metric's generation: a new random value at each write or erasure of the metric, so
         a reader that noted it can tell whether anyone changed the metric since (None: written by an older
         fediscope)."""
-        return {name: self.generation(name) for name in self.stored_metrics()}
+        return {name: schema.generation for name, schema in self._load_schemas().items()}
 
     def generation(self, metric: str) -> str | None:
         """One metric's generation (see :meth:`generations`); None when the store holds nothing for it."""

@@ -127,6 +127,11 @@ class HBaseStore(BaseStore):
             row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:definition"])
         return TableSchema.from_json(row[b"c:definition"]) if row else None
 
+    def _load_schemas(self) -> dict[str, TableSchema]:
+        with self._connection("read the catalog") as conn:
+            return {key.decode(): TableSchema.from_json(cells[b"c:definition"]) for key, cells
+                    in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:definition"])}
+
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         cells = {b"c:definition": schema.to_json().encode(), b"c:question": question.encode(),
                  b"c:rows": str(row_count).encode(),

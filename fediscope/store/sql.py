@@ -108,6 +108,11 @@ class SQLStore(BaseStore):
                                       .where(self._catalog.c.metric == metric)).scalar()
         return TableSchema.from_json(definition) if definition else None
 
+    def _load_schemas(self) -> dict[str, TableSchema]:
+        with self._errors("read the catalog"), self._engine.connect() as conn:
+            rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.definition)).all()
+        return {name: TableSchema.from_json(definition) for name, definition in rows}
+
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         values = {"metric": schema.metric, "question": question, "definition": schema.to_json(),
                   "row_count": row_count, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
