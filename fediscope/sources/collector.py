@@ -197,8 +197,10 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
     raise AssertionError("unreachable")
 
 
-def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResult, batch_id: str) -> None:
-    """Land one page (records + quarantined items); both files are complete before this returns."""
+def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResult, batch_id: str,
+          refresh: bool = False) -> None:
+    """Land one page (records + quarantined items); both files are complete before this returns. The records
+    count as ``landed``, or as ``refreshed`` for a page of the refresh pass."""
     landed = land_page(page, ctx.policy)
     path = write_batch(ctx.lake, page.source.entity, client.domain, landed.records, fetched_at=page.fetched_at,
                        batch_id=batch_id)
@@ -210,7 +212,10 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, page.source.name,
                         page.endpoint, q.reason)
-    result.landed += len(landed.records)
+    if refresh:
+        result.refreshed += len(landed.records)
+    else:
+        result.landed += len(landed.records)
     result.skipped += landed.skipped
     result.quarantined += len(landed.quarantined)
 
@@ -355,10 +360,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
                 older = older or created is not None
         result.out_of_range += len(page.items) - len(items)
         if items:
-            landed_before = result.landed
-            _land(ctx, client, replace(page, items=items), result, batch_id)
-            result.refreshed += result.landed - landed_before
-            result.landed = landed_before
+            _land(ctx, client, replace(page, items=items), result, batch_id, refresh=True)
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
         next_cursor = page.next_max_id or page.oldest_id
         stalled = next_cursor is None or id_key(next_cursor) >= id_key(cursor)
