@@ -9,6 +9,9 @@ the DuckDB engine defines it as a macro over ``list_sum``. Each statement reads 
 * ``existing_statuses``, ``existing_accounts``, ``existing_instance_activity`` — the curated rows these records
   may replace (for statuses: only the ``dt`` partitions the new records fall into).
 
+The raw statuses are parsed once, by :data:`STATUS_RECORDS`, into narrow columns that the status and account
+versions are then read from; the engines register the raw files as views, not tables.
+
 Rules, shared by both engines:
 
 * **One row per status URI.** Versions of a status come from every fetch of it: direct, or embedded as the
@@ -97,8 +100,9 @@ def _visible_length(text: str) -> str:
             f"ELSE {exact} END")
 
 
-def _status_columns(s: str, wrapper: bool) -> str:
-    """The curated columns of one status version, read from the struct ``s`` (``data`` or ``data.reblog``).
+def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
+    """The curated columns (expression, name) of one status version, read from the struct ``s`` (``data`` or
+    ``data.reblog``).
 
     ``wrapper`` marks the outer status of a raw record: it is a share event when ``data.reblog`` is set.
     """
@@ -112,42 +116,58 @@ def _status_columns(s: str, wrapper: bool) -> str:
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
                    f"THEN lower({mention_acct}) ELSE lower({mention_acct} || '@' || meta.instance) END")
     text = f"coalesce({s}.content, '')"
-    return ",\n    ".join([
-        f"{s}.uri AS uri",
-        f"CAST({s}.id AS VARCHAR) AS status_id",
-        f"{_key(acct, f'{s}.account.domain')} AS account_key",
-        f"{_home(acct, f'{s}.account.domain')} AS instance",
-        "lower(meta.instance) AS fetched_from",
-        f"{_ts(f'{s}.created_at')} AS created_at",
-        f"CAST({_ts(f'{s}.created_at')} AS DATE) AS dt",
-        f"{s}.language AS language",
-        f"{s}.visibility AS visibility",
-        f"{engagement('replies_count')} AS replies_count",
-        f"{engagement('reblogs_count')} AS reblogs_count",
-        f"{engagement('favourites_count')} AS favourites_count",
-        _count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))")
-        + " AS url_count",
-        f"{_count(f'{s}.emojis')} AS custom_emoji_count",
-        f"{_unicode_emoji_count(text)} AS unicode_emoji_count",
-        f"{_count(f'{s}.media_attachments')} AS media_count",
-        f"{_media(s, 'image')} AS image_count",
-        f"{_media(s, 'video')} AS video_count",
-        f"{_media(s, 'gifv')} AS gifv_count",
-        f"{_media(s, 'audio')} AS audio_count",
-        "coalesce(list_sort(list_distinct(list_transform(list_filter("
-        f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: lower(t.name)))), CAST([] AS VARCHAR[])) AS hashtags",
-        "coalesce(list_sort(list_distinct(list_transform(list_filter("
-        f"{s}.mentions, lambda m: m.acct IS NOT NULL), lambda m: {mention_key}))), CAST([] AS VARCHAR[])) "
-        "AS mentions",
-        f"{s}.in_reply_to_id IS NOT NULL AS is_reply",
-        f"CAST({s}.in_reply_to_id AS VARCHAR) AS in_reply_to_id",
-        f"{is_reblog} AS is_reblog",
-        f"{'data.reblog.uri' if wrapper else 'CAST(NULL AS VARCHAR)'} AS reblog_of_uri",
-        f"{_ts(f'{s}.edited_at')} AS edited_at",
-        f"CAST({_visible_length(text)} AS BIGINT) AS content_length",
-        f"{_ts('meta.fetched_at')} AS fetched_at",
-        f"coalesce({s}.deleted, false) AS deleted",
-    ])
+    return [
+        (f"{s}.uri", "uri"),
+        (f"CAST({s}.id AS VARCHAR)", "status_id"),
+        (_key(acct, f'{s}.account.domain'), "account_key"),
+        (_home(acct, f'{s}.account.domain'), "instance"),
+        ("lower(meta.instance)", "fetched_from"),
+        (_ts(f'{s}.created_at'), "created_at"),
+        (f"CAST({_ts(f'{s}.created_at')} AS DATE)", "dt"),
+        (f"{s}.language", "language"),
+        (f"{s}.visibility", "visibility"),
+        (engagement('replies_count'), "replies_count"),
+        (engagement('reblogs_count'), "reblogs_count"),
+        (engagement('favourites_count'), "favourites_count"),
+        (_count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))"),
+         "url_count"),
+        (_count(f'{s}.emojis'), "custom_emoji_count"),
+        (_unicode_emoji_count(text), "unicode_emoji_count"),
+        (_count(f'{s}.media_attachments'), "media_count"),
+        (_media(s, 'image'), "image_count"),
+        (_media(s, 'video'), "video_count"),
+        (_media(s, 'gifv'), "gifv_count"),
+        (_media(s, 'audio'), "audio_count"),
+        ("coalesce(list_sort(list_distinct(list_transform(list_filter("
+         f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: lower(t.name)))), CAST([] AS VARCHAR[]))", "hashtags"),
+        ("coalesce(list_sort(list_distinct(list_transform(list_filter("
+         f"{s}.mentions, lambda m: m.acct IS NOT NULL), lambda m: {mention_key}))), CAST([] AS VARCHAR[]))",
+         "mentions"),
+        (f"{s}.in_reply_to_id IS NOT NULL", "is_reply"),
+        (f"CAST({s}.in_reply_to_id AS VARCHAR)", "in_reply_to_id"),
+        (is_reblog, "is_reblog"),
+        ('data.reblog.uri' if wrapper else 'CAST(NULL AS VARCHAR)', "reblog_of_uri"),
+        (_ts(f'{s}.edited_at'), "edited_at"),
+        (f"CAST({_visible_length(text)} AS BIGINT)", "content_length"),
+        (_ts('meta.fetched_at'), "fetched_at"),
+        (f"coalesce({s}.deleted, false)", "deleted"),
+    ]
+
+
+def _account_columns(a: str) -> list[tuple[str, str]]:
+    acct = f"coalesce({a}.acct, {a}.username)"
+    return [
+        (_key(acct, f'{a}.domain'), "account_key"),
+        (_home(acct, f'{a}.domain'), "instance"),
+        (f"{a}.followers_count", "followers_count"),
+        (f"{a}.following_count", "following_count"),
+        (f"{a}.statuses_count", "statuses_count"),
+        (_ts(f'{a}.created_at'), "created_at"),
+        (f"{a}.bot", "bot"),
+        (f'{a}."group"', "group"),
+        (f"CAST({_ts(f'{a}.last_status_at')} AS DATE)", "last_status_at"),
+        (_ts('meta.fetched_at'), "fetched_at"),
+    ]
 
 
 def _select(table: Table, source: str, where: str = "") -> str:
@@ -162,17 +182,39 @@ def _latest(table: Table, source: str, partition: str, order: str) -> str:
             f"AS version_rank FROM {source}) AS ranked WHERE version_rank = 1")
 
 
+def _columns(columns: list[tuple[str, str]], prefix: str = "") -> str:
+    return ",\n    ".join(f'{expr} AS "{prefix}{name}"' for expr, name in columns)
+
+
+def _unprefixed(columns: list[tuple[str, str]], prefix: str) -> str:
+    return ", ".join(f'"{prefix}{name}" AS "{name}"' for _, name in columns)
+
+
+_STATUS = _status_columns("data", wrapper=True)
+_ORIGINAL = _status_columns("data.reblog", wrapper=False)
+_AUTHOR = _account_columns("data.account")
+_ORIGINAL_AUTHOR = _account_columns("data.reblog.account")
+
+#: One row per raw status record, the only statement that reads (and parses) the raw statuses: the curated
+#: columns of the record's status (``s_``) and of the original it reblogs (``r_``, NULL without one), and the
+#: account snapshots of both authors (``a_``, ``ra_``). Everything after reads these narrow columns: keeping the
+#: parsed records themselves (the HTML content, the nested structs) for a second pass cost more than the parse.
+STATUS_RECORDS = f"""
+SELECT
+    {_columns(_STATUS, "s_")},
+    {_columns(_ORIGINAL, "r_")},
+    {_columns(_AUTHOR, "a_")},
+    {_columns(_ORIGINAL_AUTHOR, "ra_")}
+FROM raw_statuses
+"""
+
 #: Every version of every status in the new raw records: the records themselves, and the originals embedded
 #: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed: skipped.
 STATUS_VERSIONS = f"""
 SELECT * FROM (
-  SELECT
-    {_status_columns("data", wrapper=True)}
-  FROM raw_statuses
+  SELECT {_unprefixed(_STATUS, "s_")} FROM status_records
   UNION ALL
-  SELECT
-    {_status_columns("data.reblog", wrapper=False)}
-  FROM raw_statuses WHERE data.reblog.uri IS NOT NULL
+  SELECT {_unprefixed(_ORIGINAL, "r_")} FROM status_records WHERE "r_uri" IS NOT NULL
 ) AS versions
 WHERE uri IS NOT NULL AND created_at IS NOT NULL
 """
@@ -195,30 +237,15 @@ FROM (SELECT *, unnest(hashtags) AS tag FROM statuses_merged WHERE NOT is_reblog
 """
 
 
-def _account_columns(a: str) -> str:
-    acct = f"coalesce({a}.acct, {a}.username)"
-    return ", ".join([
-        f"{_key(acct, f'{a}.domain')} AS account_key",
-        f"{_home(acct, f'{a}.domain')} AS instance",
-        f"{a}.followers_count AS followers_count",
-        f"{a}.following_count AS following_count",
-        f"{a}.statuses_count AS statuses_count",
-        f"{_ts(f'{a}.created_at')} AS created_at",
-        f"{a}.bot AS bot",
-        f'{a}."group" AS "group"',
-        f"CAST({_ts(f'{a}.last_status_at')} AS DATE) AS last_status_at",
-        f"{_ts('meta.fetched_at')} AS fetched_at",
-    ])
-
-
-#: Account snapshots from the accounts/directory endpoints, status authors and reblogged authors.
+#: Account snapshots from the accounts/directory endpoints, status authors and reblogged authors (a record
+#: without an author has a NULL key: skipped).
 ACCOUNT_VERSIONS = f"""
 SELECT * FROM (
-  SELECT {_account_columns("data")} FROM raw_accounts
+  SELECT {_columns(_account_columns("data"))} FROM raw_accounts
   UNION ALL
-  SELECT {_account_columns("data.account")} FROM raw_statuses WHERE data.account IS NOT NULL
+  SELECT {_unprefixed(_AUTHOR, "a_")} FROM status_records
   UNION ALL
-  SELECT {_account_columns("data.reblog.account")} FROM raw_statuses WHERE data.reblog.account IS NOT NULL
+  SELECT {_unprefixed(_ORIGINAL_AUTHOR, "ra_")} FROM status_records
 ) AS snapshots
 WHERE account_key IS NOT NULL
 """
@@ -255,6 +282,7 @@ MERGE_ACTIVITY = _latest(
 
 #: name → statement, in the order a curation run executes them (for documentation and the dialect tests).
 STATEMENTS = {
+    "status_records": STATUS_RECORDS,
     "status_versions": STATUS_VERSIONS,
     "statuses_merged": MERGE_STATUSES,
     "hashtags": HASHTAG_ROWS,

@@ -80,6 +80,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
 
     staged = ws.new_staging_dir()
     try:
+        engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files:
             _curate_statuses(engine, staged, summary)
         if status_files or account_files:

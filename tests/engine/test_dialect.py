@@ -33,8 +33,14 @@ def test_metric_translates_to_spark(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(curate_sql.STATEMENTS))
 def test_curation_statement_translates_to_spark(name: str) -> None:
-    assert "FILTER(" in to_spark(curate_sql.STATUS_VERSIONS)
-    to_spark(curate_sql.STATEMENTS[name])
+    spark_sql = to_spark(curate_sql.STATEMENTS[name]).upper()
+    assert spark_sql.lstrip().startswith("SELECT")
+    assert "LIST_FILTER" not in spark_sql and "LIST_TRANSFORM" not in spark_sql
+
+
+def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
+    spark_sql = to_spark(curate_sql.STATUS_RECORDS).upper()
+    assert "FILTER(" in spark_sql and "LIST_FILTER" not in spark_sql and "LIST_TRANSFORM" not in spark_sql
 
 
 @pytest.mark.parametrize("sql, reason", [
