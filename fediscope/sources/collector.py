@@ -22,8 +22,11 @@ run starts from the newest status again, so its backfill depth is counted from t
 **The refresh pass** (opt-in, ``refresh_hours > 0``). A status is landed once, with its engagement counts as of
 that fetch, minutes after it was posted. After a gap walk has caught up, the run walks down again from the
 checkpoint it started with (``max_id``, no ``since_id``) and lands again the statuses created in the last
-``refresh_hours`` (at most ``refresh_max_pages`` pages); curation keeps the latest fetch, so their counts become
-current. The pass never moves the checkpoint and its batch ids carry the run's start time.
+``refresh_hours`` (at most ``refresh_max_pages`` pages, and no more than what ``max_pages`` leaves of the run's
+page budget); curation keeps the latest fetch, so their counts become current. The pass never moves the
+checkpoint and its batch ids carry the run's start time. It is best effort: when it fails, the source still
+counts as collected (its new statuses are landed and its checkpoint saved); the error is reported as the
+source's ``refresh_error`` and the next run refreshes the same window again.
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
@@ -144,6 +147,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
                       f"{result.pages} pages, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
+                      + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
                       + ("" if result.caught_up or not source.paged else " (more to fetch)"))
     stats: Counter[str] = Counter()
     for client in clients.values():
@@ -268,7 +272,16 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
         checkpoint = Checkpoint(result.checkpoint)
         walk = Walk(lower=result.checkpoint)
     if ctx.settings.refresh_hours > 0 and started_from is not None:
-        _refresh(ctx, client, source, result, started_from)
+        pages = ctx.settings.refresh_max_pages if budget is None else min(ctx.settings.refresh_max_pages, budget)
+        if pages <= 0:
+            log.info("%s %s: no refresh pass, --max-pages is spent", client.domain, source.name)
+            return
+        try:
+            _refresh(ctx, client, source, result, started_from, pages)
+        except FediscopeError as exc:  # the gap is landed and its checkpoint saved: the source is collected
+            result.refresh_error = str(exc)
+            log.warning("%s %s: the refresh pass failed (new statuses are landed; the next run refreshes again): "
+                        "%s", client.domain, source.name, exc)
 
 
 def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
@@ -334,18 +347,18 @@ def _created_at(item: Any) -> datetime | None:
 
 
 def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
-             started_from: str) -> None:
+             started_from: str, max_pages: int) -> None:
     """The refresh pass (module docstring): land again the statuses at or below ``started_from`` (the checkpoint
     this run started with) created in the last ``refresh_hours``. Statuses above it were landed by this run.
 
-    Stops at the first page reaching past the window, an empty page, a stalled cursor or ``refresh_max_pages``.
+    Stops at the first page reaching past the window, an empty page, a stalled cursor or ``max_pages``.
     Items of the page that reaches past the window are counted ``out_of_range``. The checkpoint is not touched.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     window = timedelta(hours=settings.refresh_hours)
     stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
     cursor = _just_above(started_from)
-    for _ in range(settings.refresh_max_pages):
+    for _ in range(max_pages):
         batch_id = f"{_source_tag(ctx, source)}-refresh-{stamp}-m{_safe(cursor, 'head')}"
         page = _fetch(ctx, client, source, result, batch_id, since_id=None, max_id=cursor)
         result.pages += 1

@@ -18,6 +18,7 @@ class SourceResult:
     fetched: int = 0  # items received from upstream
     landed: int = 0  # records of newly collected items written to the raw lake
     refreshed: int = 0  # records of already collected statuses landed again by the refresh pass
+    refresh_error: str | None = None  # the refresh pass failed (best effort: the source is still ``ok``)
     skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window
@@ -67,16 +68,25 @@ class CollectSummary:
         return [s for s in self.sources if s.status != "ok"]
 
     @property
+    def refresh_failed(self) -> list[SourceResult]:
+        return [s for s in self.sources if s.refresh_error]
+
+    @property
     def ok(self) -> bool:
         return not self.failed
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` document; ``refreshed`` (here and per source) only when the refresh pass landed any."""
+        """The ``--json`` document; ``refreshed`` (here and per source) only when the refresh pass landed any,
+        ``refresh_failed`` and a source's ``refresh_error`` only when a refresh pass failed."""
         refreshed = {"refreshed": self.refreshed} if self.refreshed else {}
+        refresh_failed = self.refresh_failed
+        if refresh_failed:
+            refreshed["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
-            if not source["refreshed"]:
-                del source["refreshed"]
+            for name in ("refreshed", "refresh_error"):
+                if not source[name]:
+                    del source[name]
         return {
             "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
             **refreshed, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
@@ -92,6 +102,8 @@ class CollectSummary:
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
         refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
+        if self.refresh_failed:
+            refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}, quarantined {self.quarantined}{waits}")

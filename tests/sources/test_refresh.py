@@ -205,3 +205,38 @@ def test_invalid_refresh_settings_are_a_config_error(name: str, value: str, tmp_
 def test_refresh_settings_are_read_from_the_environment(tmp_path) -> None:
     settings = load_settings(env={"FEDISCOPE_REFRESH_HOURS": "2.5", "FEDISCOPE_REFRESH_MAX_PAGES": "3"})
     assert settings.refresh_hours == 2.5 and settings.refresh_max_pages == 3
+
+
+def test_max_pages_bounds_the_refresh_pass_too(server, instance, make_settings, lake) -> None:
+    settings = make_settings(refresh_hours=RECENT_HOURS + 1, refresh_max_pages=100)
+    collect(settings, server)
+    targets = [(server.url, parse_source("public"))]
+    spent = run_collection(settings, targets, max_pages=1, progress=False)  # the gap page takes the budget
+    assert spent.ok and spent.pages == spent.requests == 1 and spent.refreshed == 0
+    assert refresh_records(lake) == []
+    bounded = run_collection(settings, targets, max_pages=3, progress=False)  # 1 gap page + 2 refresh pages
+    assert bounded.ok and bounded.pages == bounded.requests == 3
+    assert bounded.refreshed == len(refresh_records(lake)) == len(set(public_ids(instance)[:20]) & lake.status_ids())
+
+
+def test_a_failed_refresh_pass_leaves_the_source_collected(mastodon_server, make_settings, lake) -> None:
+    """The refresh pass is best effort: its failure is reported, the new statuses and the checkpoint stay."""
+    settings = make_settings(refresh_hours=1_000_000, refresh_max_pages=5, max_retries=1)  # every status is recent
+    targets = [(mastodon_server.url, parse_source("public"))]
+    assert run_collection(settings, targets, progress=False).ok
+    new = {s["id"] for s in mastodon_server.add_statuses(3)}
+    requests_before = len(mastodon_server.requests_to("/api/v1/timelines/public"))
+    # the gap walk takes two pages (the 3 new statuses, then an empty page); every later request fails
+    mastodon_server.fail(500, times=1000, after=2, path="/api/v1/timelines/public")
+    second = run_collection(settings, targets, progress=False)
+    source = second.sources[0]
+    assert second.ok and source.status == "ok" and source.error is None
+    assert source.landed == 3 and new <= lake.status_ids() and source.refreshed == 0
+    assert source.refresh_error and "HTTP 500" in source.refresh_error
+    assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == source.checkpoint == max(new, key=int)
+    assert len(mastodon_server.requests_to("/api/v1/timelines/public")) == requests_before + 2 + 2  # 1 retry
+    assert "(refresh failed for 1)" in second.line()
+    document = second.to_dict()
+    assert document["failed"] == [] and document["refresh_failed"] == [
+        f"{mastodon_server.domain} public: {source.refresh_error}"]
+    assert document["sources"][0]["refresh_error"] == source.refresh_error
