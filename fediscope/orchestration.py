@@ -284,7 +284,8 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
     :func:`fediscope.engine.process.run_process`. ``engine=spark`` with a cluster master (``spark://…``, ``yarn``,
     ``k8s://…``) submits ``spark_jobs/curate.py`` then ``spark_jobs/metrics.py`` with ``spark-submit`` (from
     ``$SPARK_HOME/bin`` or the ``PATH``) in client mode, so the driver runs on the worker and the executors on
-    the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session.
+    the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session. The
+    two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`).
     """
     env = os.environ if env is None else env
     binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
@@ -292,10 +293,17 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
              _store_label(settings.store))
     if binary:
+        from fediscope.lake.backend import open_lake
+        from fediscope.lake.lock import INHERIT_ENV, lake_lock
+
         curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
         job_env = spark_submit_env(settings, env)
-        return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
-                "curate": _run_spark_job(curate_job, job_env), "metrics": _run_spark_job(metrics_job, job_env)}
+        # one lock across both jobs, so no other run rewrites the lake between curation and metrics
+        with lake_lock(open_lake(settings.lake), command=f"fediscope batch {window.since}..{window.until} "
+                       "(spark-submit)") as holder:
+            job_env[INHERIT_ENV] = holder.token or ""
+            return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
+                    "curate": _run_spark_job(curate_job, job_env), "metrics": _run_spark_job(metrics_job, job_env)}
     from fediscope.engine.process import run_process
 
     return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until, progress=False))

@@ -40,14 +40,13 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.errors import FediscopeError
-    from fediscope.lake.backend import open_lake
-    from fediscope.lake.lock import lake_lock
+    from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
         settings = settings_from_context(lake=args.lake or None, engine="spark")  # and logging: level, secrets masked
         # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
-        with lake_lock(open_lake(settings.lake), command="spark_jobs/curate.py"):
+        with job_lock(settings.lake, "spark_jobs/curate.py"):
             if spark is None:
                 from pyspark.sql import SparkSession
 

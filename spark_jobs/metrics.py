@@ -41,8 +41,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import ConfigError, FediscopeError
-    from fediscope.lake.backend import open_lake
-    from fediscope.lake.lock import lake_lock
+    from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
@@ -54,8 +53,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
         chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
         # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
-        # store being written while this job runs (the batch DAG submits the two jobs one after the other)
-        with lake_lock(open_lake(settings.lake), command="spark_jobs/metrics.py"):
+        # store being written while this job runs (under the batch DAG, the lock it holds across both jobs)
+        with job_lock(settings.lake, "spark_jobs/metrics.py"):
             summary = _compute_and_store(settings, chosen, args, spark)
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)

@@ -19,6 +19,11 @@ on *this* host that no longer exists, the next run takes it over with a warning;
 cannot be checked from here, so the message says which file to remove once that process is known to be gone.
 Taking over happens under a second, short-lived file (``<name>.lock.takeover``), so two runs that find the
 same stale lock never both delete it, and never delete a fresh lock instead.
+
+A run can hand the lock it holds to the jobs it starts: the batch DAG on a Spark cluster holds it across its two
+``spark-submit`` jobs (curation, then metrics), so nothing can rewrite the lake between them, and passes its
+token in :data:`INHERIT_ENV`. A job's ``lake_lock(…, inherit=token)`` that finds the lock held with that token
+runs under it without taking or removing it (``spark_jobs/job_lock.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Tokens of the locks this process holds now: a lock naming this pid with another token is a dead
 #: predecessor's whose pid was reused (containers restart their main process with the same pid).
 _HELD: set[str] = set()
+#: The environment variable through which a run hands the token of the lock it holds to the jobs it starts.
+INHERIT_ENV = "FEDISCOPE_LAKE_LOCK_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -137,14 +144,24 @@ def is_stale(holder: LockHolder) -> bool:
 
 @contextmanager
 def lake_lock(lake: LakeBackend, name: str = PROCESS_LOCK, *, wait: float = 0.0,
-              command: str | None = None) -> Iterator[LockHolder]:
+              command: str | None = None, inherit: str | None = None) -> Iterator[LockHolder]:
     """Hold the lake's ``name`` lock for the ``with`` block; see the module docstring.
 
     ``command`` is what the lock file says is running (``fediscope process``; the lock's name by default):
     other runs show it in their error. ``wait`` is how many seconds to poll for the lock before failing
-    with :class:`~fediscope.errors.LakeLockedError`. The lock is not re-entrant.
+    with :class:`~fediscope.errors.LakeLockedError`. The lock is not re-entrant. ``inherit``: the token of the
+    lock held by the run that started this one (:data:`INHERIT_ENV`); while the lock file carries it, it is used
+    as it is: yielded, neither taken nor removed.
     """
     path = lock_path(name)
+    if inherit:
+        found = read_holder(lake, path)
+        if found is not None and found[0].token == inherit:
+            log.debug("lake lock %s: running under %s", shown_path(lake, path), found[0].describe())
+            yield found[0]
+            return
+        log.warning("the lake lock %s is not held by the run that started this one any more: taking it",
+                    shown_path(lake, path))
     me = LockHolder(pid=os.getpid(), host=socket.gethostname(),
                     started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                     command=command or name, token=uuid.uuid4().hex)

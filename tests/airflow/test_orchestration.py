@@ -199,10 +199,24 @@ def test_default_args_back_off_exponentially() -> None:
 # -- Spark on a cluster -----------------------------------------------------------------------------------------
 FAKE_SPARK_SUBMIT = """#!{python}
 import json, os, sys
+from fediscope.errors import LakeLockedError
+from fediscope.lake.lock import INHERIT_ENV
+from spark_jobs.job_lock import job_lock
+
+# what a job sees of the lake lock (the jobs' own job_lock): it runs under the parent's; without the token it
+# is locked out
+with job_lock(os.environ["FEDISCOPE_LAKE"], "the job") as holder:
+    lock = {{"job_runs_under": holder.command}}
+del os.environ[INHERIT_ENV]
+try:
+    with job_lock(os.environ["FEDISCOPE_LAKE"], "another run"):
+        lock["another_run"] = "took the lock"
+except LakeLockedError as exc:
+    lock["another_run"] = str(exc)
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
-                          "spark_lake": os.environ.get("FEDISCOPE_SPARK_LAKE_URI")}})
+                          "spark_lake": os.environ.get("FEDISCOPE_SPARK_LAKE_URI"), "lock": lock}})
               + "\\n")
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
@@ -225,9 +239,10 @@ def spark_home(tmp_path: Path) -> Path:
 
 
 def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
     settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "spark://master:7077",
                                              "store": "mysql+pymysql://fediscope:pw-123@db/fediscope",
-                                             "lake": "/shared/lake"}, env={})
+                                             "lake": lake}, env={})
     assert orch.uses_spark_submit(settings)
     env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
     result = orch.process_window(settings, orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23)), env=env)
@@ -241,30 +256,39 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
     assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")
     for call in calls:
         assert not any("pw-123" in arg for arg in call["argv"]), "no password on a command line"
-        assert (call["store"], call["lake"], call["engine"]) == (settings.store, "/shared/lake", "spark")
+        assert (call["store"], call["lake"], call["engine"]) == (settings.store, lake, "spark")
         assert call["spark_lake"] is None
+        # both jobs ran under the lock process_window held, which kept every other run out meanwhile
+        assert call["lock"]["job_runs_under"] == "fediscope batch 2026-11-22..2026-11-23 (spark-submit)"
+        assert call["lock"]["another_run"].startswith(f"the lake {lake} is locked by another run: fediscope batch")
+    assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released after the jobs
 
 
-def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path) -> None:
+def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,
+                                                             webhdfs_server) -> None:
     settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn",
-                                             "lake": "webhdfs://namenode:9870/data/fediscope?user=fediscope",
+                                             "lake": webhdfs_server.lake_url("/data/fediscope", user="fediscope"),
                                              "spark_lake_uri": "hdfs://namenode:8020/data/fediscope"}, env={})
     env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
     orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     assert [c["spark_lake"] for c in calls] == ["hdfs://namenode:8020/data/fediscope"] * 2
+    assert all(c["lock"]["job_runs_under"].startswith("fediscope batch") for c in calls)  # a lock on HDFS too
+    assert all("is locked by another run" in c["lock"]["another_run"] for c in calls)
+    assert not webhdfs_server.local("/data/fediscope/_state/process.lock").exists()
 
 
 def test_a_failing_spark_job_fails_with_its_last_error_line(spark_home: Path, tmp_path: Path) -> None:
     from fediscope.errors import FediscopeError
 
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn",
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": str(tmp_path / "lake"),
                                              "store": "mysql+pymysql://fediscope:s3cret@db/fediscope"}, env={})
     env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"), "FAKE_SPARK_FAIL": "1"}
     with pytest.raises(FediscopeError, match=r"spark-submit fediscope-curate-2026-11-23 failed \(exit 2\): "
                                              r"Exception in thread main") as info:
         orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
     assert "s3cret" not in str(info.value)
+    assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released when a job fails too
 
 
 def test_local_spark_and_duckdb_run_in_the_worker() -> None:

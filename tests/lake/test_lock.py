@@ -126,6 +126,22 @@ def test_second_holder_fails_with_a_message_naming_the_first(lake: LakeBackend) 
         pass
 
 
+def test_a_job_runs_under_the_lock_its_parent_hands_down(lake: LakeBackend, caplog) -> None:
+    with lake_lock(lake, command="fediscope batch") as parent:
+        before = lake.read(LOCK)
+        with lake_lock(lake, command="spark_jobs/curate.py", inherit=parent.token) as job:
+            assert job == parent and lake.read(LOCK) == before  # neither taken again nor rewritten
+        assert lake.read(LOCK) == before  # the job did not remove its parent's lock
+        with pytest.raises(LakeLockedError), lake_lock(lake, inherit="another run's token"):
+            pytest.fail("a wrong token entered the lock")
+    assert not lake.exists(LOCK)
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.lock"), \
+            lake_lock(lake, command="a job started by hand", inherit=parent.token) as own:
+        assert own.token != parent.token and read_holder(lake, LOCK)[0].command == "a job started by hand"
+    assert "not held by the run that started this one any more: taking it" in caplog.text
+    assert not lake.exists(LOCK)
+
+
 def test_the_lock_is_released_when_the_block_raises(lake: LakeBackend) -> None:
     with pytest.raises(RuntimeError, match="boom"), lake_lock(lake):
         assert lake.exists(LOCK)
