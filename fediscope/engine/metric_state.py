@@ -18,6 +18,10 @@ and the write falls back to the store's own full comparison, so the store never 
 The directory is per store (the id hashes the store URL without its password) because two stores fed from one
 lake hold different histories. The rows are pseudonymous metric results, the same as the store holds; erasure
 deletes the whole directory (:func:`forget`), and the next run rebuilds it from a full comparison.
+
+The index also says which store the directory is for and when it was last written. A store not written for
+:data:`UNUSED_DAYS` days loses its directory at the next run for another store (:func:`prune_unused`): a
+snapshot is only a shortcut, so a store used again later is compared in full once, never wrong.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -35,12 +40,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fediscope.engine.base import plain
+from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_ROOT = f"{STATE_ROOT}/metrics"
+#: A store's kept results are deleted after this many days without a run writing to that store.
+UNUSED_DAYS = 30
 
 
 def sql_fingerprint(sql: str) -> str:
@@ -159,8 +167,12 @@ class SnapshotEntry:
 class MetricSnapshots:
     """The kept results of one store's metrics (see the module docstring)."""
 
-    def __init__(self, lake: LakeBackend, store: str) -> None:
+    def __init__(self, lake: LakeBackend, store: str, label: str = "") -> None:
+        """``store``: the directory name (:func:`store_id`); ``label``: the store as the index names it (its URL
+        without the password), for whoever looks at the directory."""
         self.lake = lake
+        self.store = store
+        self.label = label
         self.root = f"{SNAPSHOT_ROOT}/{store}"
         self.entries: dict[str, SnapshotEntry] = {}
         self._con: Any = None  # DuckDB, for the comparisons
@@ -209,8 +221,37 @@ class MetricSnapshots:
         self.entries[name] = entry
 
     def flush(self) -> None:
-        body = {"version": 1, "metrics": {n: asdict(e) for n, e in sorted(self.entries.items())}}
+        written_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = {"version": 1, "store": self.label, "written_at": written_at,
+                "metrics": {n: asdict(e) for n, e in sorted(self.entries.items())}}
         self.lake.write_atomic(f"{self.root}/index.json", json.dumps(body, indent=1).encode())
+
+
+def prune_unused(lake: LakeBackend, keep: str, now: datetime | None = None) -> list[str]:
+    """Delete the kept results of every store but ``keep`` whose index was last written more than
+    :data:`UNUSED_DAYS` days before ``now``; returns the store ids deleted. A directory whose index does not say
+    when it was written (written before the index recorded it, or unreadable) is left alone."""
+    now = now or datetime.now(UTC)
+    pruned = []
+    for entry in lake.list(SNAPSHOT_ROOT):
+        name = entry.path.rstrip("/").rsplit("/", 1)[-1]
+        if not entry.is_dir or name == keep:
+            continue
+        written = _written_at(lake, f"{SNAPSHOT_ROOT}/{name}/index.json")
+        if written is None or now - written <= timedelta(days=UNUSED_DAYS):
+            continue
+        lake.delete(f"{SNAPSHOT_ROOT}/{name}", recursive=True)
+        log.info("metric snapshots: deleted those of store %s, unused since %s", name, written.date())
+        pruned.append(name)
+    return pruned
+
+
+def _written_at(lake: LakeBackend, index: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(json.loads(lake.read(index))["written_at"])
+    except (LakeError, ValueError, TypeError, KeyError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def forget(lake: LakeBackend) -> int:

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.errors import LakeError
 from fediscope.redact import redact_url
 
 if TYPE_CHECKING:
     from fediscope.engine.metric_state import MetricSnapshots
+    from fediscope.lake.backend import LakeBackend
     from fediscope.store.port import MetricStore
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     constructor (tests pass an existing SparkSession as ``{"spark": session}``). The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
     """
+    from fediscope.engine.metric_state import store_id
     from fediscope.errors import ConfigError
     from fediscope.lake.backend import open_lake
     from fediscope.lake.lock import lake_lock
@@ -125,12 +128,14 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
     # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
     # before the store is opened or anything is read.
-    with lake_lock(open_lake(settings.lake), command="fediscope process"):
+    lake = open_lake(settings.lake)
+    with lake_lock(lake, command="fediscope process"):
         store = store_from_settings(settings)  # a wrong store URL fails before any work is done
         try:
             _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started)
         finally:
             store.close()
+        _prune_snapshots(lake, store_id(summary.store, settings.hbase_table_prefix))
     summary.seconds["total"] = time.perf_counter() - started
     log.info("process: %s", summary.line())
     return summary
@@ -155,7 +160,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
 
         step = time.perf_counter()
         generation = load_manifest(eng.lake).generation
-        snapshots = MetricSnapshots(eng.lake, store_id(summary.store, settings.hbase_table_prefix))
+        snapshots = MetricSnapshots(eng.lake, store_id(summary.store, settings.hbase_table_prefix), summary.store)
         in_store = store.generations()
         fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
@@ -191,6 +196,16 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     changed = sum(m.stored or 0 for m in summary.metrics.values())
     show(f"process: stored {summary.metric_rows} rows in {summary.store} ({changed} written)")
     summary.seconds["store"] = time.perf_counter() - step
+
+
+def _prune_snapshots(lake: LakeBackend, keep: str) -> None:
+    """Delete the kept metric results of stores no run has written for a long time (never fails the run)."""
+    from fediscope.engine.metric_state import prune_unused
+
+    try:
+        prune_unused(lake, keep=keep)
+    except LakeError as exc:  # only a cleanup: the run's results are stored
+        log.warning("process: could not delete unused metric snapshots: %s", exc)
 
 
 def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,

@@ -4,15 +4,24 @@ leave every store exactly as a full computation into a fresh store leaves it."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from engine_data import settings_for
 
-from fediscope.engine.metric_state import SNAPSHOT_ROOT, MetricSnapshots, diff, normalize_table
+from fediscope.config import load_settings
+from fediscope.engine.metric_state import (
+    SNAPSHOT_ROOT,
+    UNUSED_DAYS,
+    MetricSnapshots,
+    diff,
+    normalize_table,
+    store_id,
+)
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.lake.batches import raw_batch_files
@@ -151,3 +160,54 @@ def test_snapshots_are_per_store(corpus_lake: Path, tmp_path: Path, name: str) -
     second = run_process(two, progress=False)
     assert second.metrics[name].stored == second.metrics[name].rows and not second.metrics[name].reused
     assert len({e.path.split("/")[2] for e in LocalLake(corpus_lake).walk(SNAPSHOT_ROOT) if not e.is_dir}) == 2
+
+
+def _age_index(lake: LocalLake, store: str, days: float | None) -> None:
+    """Make a store's index say it was last written ``days`` ago (None: say nothing, as older indexes)."""
+    path = f"{SNAPSHOT_ROOT}/{store}/index.json"
+    index = json.loads(lake.read(path))
+    if days is None:
+        index.pop("written_at")
+    else:
+        index["written_at"] = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    lake.write_atomic(path, json.dumps(index).encode())
+
+
+def _store_id(url: str) -> str:
+    """The snapshot directory of a store, as a run names it (the HBase table prefix is part of the id)."""
+    return store_id(url, load_settings(env={}, toml_path=None).hbase_table_prefix)
+
+
+def _snapshot_stores(lake: LocalLake) -> set[str]:
+    return {e.path.split("/")[2] for e in lake.walk(SNAPSHOT_ROOT)}
+
+
+def test_snapshots_of_a_store_unused_for_a_month_are_deleted(corpus_lake: Path, tmp_path: Path) -> None:
+    lake = LocalLake(corpus_lake)
+    urls = {name: f"sqlite:///{tmp_path / name}.db" for name in ("old", "recent", "legacy", "current")}
+    ids = {name: _store_id(url) for name, url in urls.items()}
+    for name in ("old", "recent", "legacy"):
+        run_process(settings_for(corpus_lake, store=urls[name]), progress=False)
+    assert _snapshot_stores(lake) == {ids["old"], ids["recent"], ids["legacy"]}
+    index = json.loads(lake.read(f"{SNAPSHOT_ROOT}/{ids['old']}/index.json"))
+    assert index["store"] == urls["old"] and index["written_at"].endswith("Z")
+    _age_index(lake, ids["old"], UNUSED_DAYS + 1)
+    _age_index(lake, ids["recent"], UNUSED_DAYS - 1)
+    _age_index(lake, ids["legacy"], None)
+
+    run_process(settings_for(corpus_lake, store=urls["current"]), progress=False)
+    assert _snapshot_stores(lake) == {ids["recent"], ids["legacy"], ids["current"]}
+    # the store whose snapshots were deleted is compared in full on its next run, and stays right
+    again = run_process(settings_for(corpus_lake, store=urls["old"]), progress=False)
+    assert not any(m.reused for m in again.metrics.values())
+    assert _store_contents(urls["old"]) == _store_contents(urls["current"])
+
+
+def test_a_run_with_nothing_to_recompute_still_deletes_unused_snapshots(corpus_lake: Path, tmp_path: Path) -> None:
+    lake = LocalLake(corpus_lake)
+    one, two = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'two.db'}"
+    run_process(settings_for(corpus_lake, store=one), progress=False)
+    run_process(settings_for(corpus_lake, store=two), progress=False)
+    _age_index(lake, _store_id(one), UNUSED_DAYS + 1)
+    assert run_process(settings_for(corpus_lake, store=two), progress=False).metrics_skipped
+    assert _snapshot_stores(lake) == {_store_id(two)}
