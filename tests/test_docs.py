@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from fediscope.cli import COMMANDS, cli
 from fediscope.config import SETTINGS
+from fediscope.lake.lock import INHERIT_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -21,7 +22,8 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 def test_readme_documents_no_setting_that_does_not_exist() -> None:
     known = {s.env for s in SETTINGS} | {"FEDISCOPE_CONFIG", "FEDISCOPE_TOKEN_<INSTANCE>",
-                                         "FEDISCOPE_TEST_WEBHDFS", "FEDISCOPE_TEST_HBASE", "FEDISCOPE_TEST_MARIADB"}
+                                         "FEDISCOPE_TEST_WEBHDFS", "FEDISCOPE_TEST_HBASE", "FEDISCOPE_TEST_MARIADB",
+                                         INHERIT_ENV}
     mentioned = set(re.findall(r"`(FEDISCOPE_[A-Z_<>]+)`", README))
     tokens = {m for m in mentioned if m.startswith("FEDISCOPE_TOKEN_")}
     assert mentioned - known - tokens == set()
