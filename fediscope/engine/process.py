@@ -225,7 +225,8 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
     if entry is not None and store_generation is not None and entry.store_generation == store_generation:
         delta = snapshots.changes(metric.name, table, metric.key)
         if delta is not None:
-            new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows)
+            new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows,
+                                                 columns=table.schema.names)
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:

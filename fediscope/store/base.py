@@ -102,8 +102,12 @@ class BaseStore(ABC):
             return 0
         plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
-        if existing is not None and plan.rebuild:
-            log.info("metric=%s rebuilding its table (key, key types or rank changed)", metric.name)
+        # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
+        dropped = _columns_not_in(existing, types) if replace else []
+        if existing is not None and (plan.rebuild or dropped):
+            log.info("metric=%s rebuilding its table (%s)", metric.name,
+                     "key, key types or rank changed" if plan.rebuild else
+                     f"column(s) no longer in the result: {', '.join(dropped)}")
             kept = [] if replace else self._all_rows(existing)
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
@@ -173,18 +177,18 @@ class BaseStore(ABC):
         return deleted
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                      row_count: int) -> str | None:
+                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
         """Apply a known difference: upsert ``rows`` (new or changed) and delete the ``stale`` keys.
 
         For a caller that knows exactly how the stored rows differ from the new result because it kept what it
         wrote last time, and has checked with :meth:`generations` that nobody wrote since
         (:mod:`fediscope.engine.metric_state`). Skips the full read and comparison :meth:`write` makes.
-        ``row_count`` is the metric's row count afterwards. Returns the metric's new generation, or None when
-        the change needs the full path (no table yet, or a schema change that rebuilds the table) and nothing
-        was written.
+        ``row_count`` is the metric's row count afterwards; ``columns``, when given, every column of the result.
+        Returns the metric's new generation, or None when the change needs the full path (no table yet, a schema
+        change that rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
         """
         existing = self._stored(check_metric_name(metric.name))
-        if existing is None:
+        if existing is None or _columns_not_in(existing, columns):
             return None
         plan = plan_write(metric, rows, existing)
         if plan.rebuild:
@@ -280,3 +284,11 @@ def sort_by_rank(schema: TableSchema, rows: list[Row]) -> list[Row]:
     present = [r for r in by_key if r[rank] is not None]
     present.sort(key=lambda r: r[rank], reverse=schema.rank_desc)  # stable: ties keep key order
     return present + [r for r in by_key if r[rank] is None]
+
+
+def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None) -> list[str]:
+    """The stored columns a result with exactly ``columns`` no longer has (none when either is unknown)."""
+    if existing is None or columns is None:
+        return []
+    present = set(columns)
+    return [name for name in existing.names if name not in present]

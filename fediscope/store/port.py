@@ -29,12 +29,17 @@ class MetricStore(Protocol):
         ``types`` (optional): each column's logical type (``null``, ``bool``, ``int``, ``float``, ``str``), when
         the caller knows them; it then promises rows with exactly those columns in that order, values of those
         types already normalized, and ``null`` for a column whose values are all None (see
-        :func:`fediscope.store.schema.plan_write`). The write stores the same as without ``types``, faster.
+        :func:`fediscope.store.schema.plan_write`). The write stores the same as without ``types``, faster, with
+        one difference: with ``replace``, ``types`` names every column of the result, so a stored column not
+        among them (dropped from the metric's SQL) is dropped from the store too; without ``types`` the stored
+        columns are kept.
         """
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                      row_count: int) -> str | None:
-        """Upsert changed rows and delete stale keys only; returns the new generation (None: use ``write``)."""
+                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
+        """Upsert changed rows and delete stale keys only; returns the new generation (None: use ``write``).
+        ``columns``: every column of the metric's result, when known (a stored column outside them needs ``write``
+        to drop it)."""
 
     def generations(self) -> dict[str, str | None]:
         """Each stored metric's generation, which changes at every write or erasure of the metric."""

@@ -96,6 +96,36 @@ def test_a_changed_metric_sql_is_recomputed_without_new_data(corpus_lake: Path, 
     assert run_process(settings, progress=False, metrics={**METRICS, "languages": edited}).metrics_skipped
 
 
+def test_a_column_removed_from_a_metric_sql_leaves_the_store(corpus_lake: Path, tmp_path: Path) -> None:
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
+    languages = METRICS["languages"]
+    select = "SELECT\n  language,\n"
+    with_version = dataclasses.replace(languages, sql=languages.sql.replace(select, select + "  1 AS version,\n"))
+    run_process(settings, progress=False, metrics={"languages": with_version})
+    run_process(settings, progress=False, metrics={"languages": languages})  # the kept rows had the column
+    store = open_store(settings.store)
+    try:
+        rows = store.all(languages)
+        assert rows and all("version" not in row for row in rows)
+        # a store holding a column the kept rows never had (written before they recorded their columns): the
+        # known difference cannot drop it, so the write goes the full way
+        store.write(languages, [dict(row, legacy=1) for row in rows])
+        index = json.loads(LocalLake(corpus_lake).read(f"{SNAPSHOT_ROOT}/{_store_id(settings.store)}/index.json"))
+        index["metrics"]["languages"]["store_generation"] = store.generation("languages")
+        LocalLake(corpus_lake).write_atomic(f"{SNAPSHOT_ROOT}/{_store_id(settings.store)}/index.json",
+                                            json.dumps(index).encode())
+    finally:
+        store.close()
+    commented = dataclasses.replace(languages, sql=languages.sql + "\n-- edited\n")
+    again = run_process(settings, progress=False, metrics={"languages": commented})
+    assert again.metrics["languages"].stored == len(rows)  # every row written again, not an empty difference
+    store = open_store(settings.store)
+    try:
+        assert store.all(languages) == rows
+    finally:
+        store.close()
+
+
 def test_erasure_forgets_the_kept_results(corpus_lake: Path, tmp_path: Path) -> None:
     from fediscope.gdpr.erase import erase_account
 

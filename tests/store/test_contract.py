@@ -179,6 +179,29 @@ def test_schema_evolves_when_a_metric_gains_columns_or_values(metric_store):
     assert isinstance(metric_store.get(ACCOUNTS, ["c"])["extra"], float)
 
 
+def test_a_full_typed_write_drops_the_columns_the_result_no_longer_has(metric_store):
+    """A column removed from a metric's SQL leaves the store on the next full write (it used to stay, NULL)."""
+    with_ranking = {"account": "str", "followers": "int", "ranking": "int"}
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 3, "ranking": 2},
+                                  {"account": "b", "followers": 5, "ranking": 1}], types=with_ranking)
+    without = {"account": "str", "followers": "int"}
+    rows = [{"account": "a", "followers": 3}, {"account": "b", "followers": 6}]
+    # an appending write keeps the stored columns, as before
+    metric_store.write(ACCOUNTS, [{"account": "c", "followers": 1}], replace=False, types=without)
+    assert metric_store.get(ACCOUNTS, ["a"]) == {"account": "a", "followers": 3, "ranking": 2}
+    assert metric_store.get(ACCOUNTS, ["c"]) == {"account": "c", "followers": 1, "ranking": None}
+    # a known difference cannot drop a column: it asks for the full path and writes nothing
+    assert metric_store.write_changes(ACCOUNTS, rows[1:], [], 2, columns=list(without)) is None
+    assert metric_store.get(ACCOUNTS, ["b"]) == {"account": "b", "followers": 5, "ranking": 1}
+    assert metric_store.write(ACCOUNTS, rows, types=without) == 2
+    assert metric_store.all(ACCOUNTS) == rows
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 5)] == ["b", "a"]
+    assert metric_store.stored_metrics() == {"accounts": 2}
+    assert metric_store.write_changes(ACCOUNTS, [{"account": "a", "followers": 4}], [], 2,
+                                      columns=list(without)) is not None
+    assert metric_store.get(ACCOUNTS, ["a"]) == {"account": "a", "followers": 4}
+
+
 def test_widening_the_rank_column_keeps_the_order_right(metric_store):
     metric_store.write(ACCOUNTS, [{"account": "a", "followers": 10}, {"account": "b", "followers": 3}])
     metric_store.write(ACCOUNTS, [{"account": "c", "followers": 5.5}], replace=False)
