@@ -194,6 +194,10 @@ def table(results: dict[str, Any]) -> str:
         memory = _fmt_mib(stages, stage) if show_memory else ""
         lines.append(f"{label:<{width}}  {_fmt_seconds(seconds):>10}  {_fmt_rate(records, seconds):>12}  "
                      f"{memory:>9}")
+    repeat = (results.get("params") or {}).get("repeat", 1)
+    if repeat > 1:
+        lines.append(f"(baseline and DuckDB steps: the median of {repeat} runs, every run's seconds in the JSON; "
+                     "Spark and MapReduce: one run)")
     lines.append("")
     lines.append("ratios")
     for name, value in ratios(stages).items():

@@ -2,8 +2,9 @@
 
 Usage::
 
-    python -m bench.run [--statuses 500000] [--engines duckdb,spark,mapreduce] [--seed 7] [--workdir DIR]
-                        [--keep] [--results-dir bench/results] [--spark-master local[2]] [--spark-driver-memory 4g]
+    python -m bench.run [--statuses 500000] [--engines duckdb,spark,mapreduce] [--seed 7] [--repeat 3]
+                        [--workdir DIR] [--keep] [--results-dir bench/results] [--spark-master local[2]]
+                        [--spark-driver-memory 4g]
 
 Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per step):
 
@@ -15,6 +16,11 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
 5. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
    reason, when Java or pyspark is missing;
 6. the MapReduce chain over the raw files.
+
+Steps 2 to 4 take seconds each and are run ``--repeat`` times (3 by default; the incremental run each time
+after a full run over a fresh lake); each step keeps its median run, whose figures the table and the ratios use,
+and the JSON lists the seconds of every run (``runs_seconds``). The Spark and MapReduce steps take minutes and
+run once.
 
 Then it prints a table (seconds, statuses/s, peak MiB), the ratios and the targets (PASS / MISS / SKIP, as
 measured), and writes everything as JSON to ``bench/results/<UTC timestamp>.json``. Everything runs on this
@@ -51,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help="comma-separated subset of duckdb,spark,mapreduce (default: all)")
     parser.add_argument("--seed", type=int, default=7, help="corpus seed (default 7)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the baseline and DuckDB steps, the median kept (default 3)")
     parser.add_argument("--new-fraction", type=float, default=0.01, help="new data of the incremental run (0.01)")
     parser.add_argument("--workdir", type=Path, help="where lakes are built (default: a temporary directory); "
                         "a corpus already generated there with the same size and seed is reused")
@@ -67,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--statuses must be at least 100")
     if not 0 < args.new_fraction <= 0.5:
         parser.error("--new-fraction must be in (0, 0.5]")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     args.engines = engines
     return args
 
@@ -126,11 +136,45 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def _stage(name: str, args: dict[str, Any], env: dict[str, str] | None = None) -> Measured:
-    progress(f"{name}: running")
+def _stage(name: str, args: dict[str, Any], which: str = "", env: dict[str, str] | None = None) -> Measured:
+    label = f"{name} ({which})" if which else name
+    progress(f"{label}: running")
     measured = run_stage(name if name in ("generate", "baseline", "mapreduce") else "process", args, env)
-    progress(f"{name}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
+    progress(f"{label}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
     return measured
+
+
+def _median(runs: list[Measured], key: str) -> dict[str, Any]:
+    """The median run (the lower one of an even count: always a run that happened) by its result's ``key``,
+    with the seconds of every run, in the order they ran."""
+    chosen = sorted(runs, key=lambda m: m.result[key])[(len(runs) - 1) // 2]
+    out = chosen.as_dict()
+    if len(runs) > 1:
+        out.update(repeats=len(runs), runs_seconds=[round(m.result[key], 3) for m in runs])
+    return out
+
+
+def _repeated(name: str, args: dict[str, Any], repeat: int, key: str) -> dict[str, Any]:
+    return _median([_stage(name, args, f"run {i}/{repeat}" if repeat > 1 else "") for i in range(1, repeat + 1)],
+                   key)
+
+
+def _duckdb_runs(workdir: Path, base: Path, new: Path, repeat: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``repeat`` pairs of a full run over a fresh lake and the incremental run after it; the median of each."""
+    lake, store = workdir / "lake-duckdb", workdir / "duckdb-metrics.db"
+    process = {"lake": str(lake), "store": str(store), "engine": "duckdb"}
+    full: list[Measured] = []
+    incremental: list[Measured] = []
+    for i in range(1, repeat + 1):
+        which = f"run {i}/{repeat}" if repeat > 1 else ""
+        shutil.rmtree(lake, ignore_errors=True)
+        store.unlink(missing_ok=True)
+        link_tree(base / "raw", lake / "raw")
+        full.append(_stage("duckdb", process, which))
+        added = link_tree(new / "raw", lake / "raw")
+        progress(f"duckdb_incremental: {added} new raw files added")
+        incremental.append(_stage("duckdb_incremental", process, which))
+    return _median(full, "total_seconds"), _median(incremental, "total_seconds")
 
 
 def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> tuple[Path, Path]:
@@ -159,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(UTC)
     results: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
-        "params": {"statuses": args.statuses, "seed": args.seed, "engines": args.engines,
+        "params": {"statuses": args.statuses, "seed": args.seed, "engines": args.engines, "repeat": args.repeat,
                    "new_fraction": args.new_fraction, "spark_master": args.spark_master,
                    "spark_driver_memory": args.spark_driver_memory},
         "machine": {**machine(), "load_average_at_start": list(os.getloadavg())},
@@ -171,23 +215,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["workdir"] = str(workdir)
     try:
         base, new = corpus(workdir, args, results)
-        stages["baseline"] = _stage("baseline", {"lake": str(base)}).as_dict()
-        context = _stage("baseline", {"lake": str(base), "full_parse": True})
-        stages["baseline"].update(full_parse_seconds=context.result["seconds"],
-                                  full_parse_peak_rss_mib=round(context.peak_rss_bytes / 2**20, 1))
-        floor = _stage("baseline", {"lake": str(base), "parse_only": True})
-        stages["baseline"].update(parse_only_seconds=floor.result["seconds"])
+        stages["baseline"] = _repeated("baseline", {"lake": str(base)}, args.repeat, "seconds")
+        context = _repeated("baseline", {"lake": str(base), "full_parse": True}, args.repeat, "seconds")
+        stages["baseline"].update(full_parse_seconds=context["seconds"],
+                                  full_parse_peak_rss_mib=context["peak_rss_mib"])
+        floor = _repeated("baseline", {"lake": str(base), "parse_only": True}, args.repeat, "seconds")
+        stages["baseline"].update(parse_only_seconds=floor["seconds"])
 
         if "duckdb" in args.engines:
-            lake = workdir / "lake-duckdb"
-            shutil.rmtree(lake, ignore_errors=True)
-            link_tree(base / "raw", lake / "raw")
-            process = {"lake": str(lake), "store": str(workdir / "duckdb-metrics.db"), "engine": "duckdb"}
-            (workdir / "duckdb-metrics.db").unlink(missing_ok=True)
-            stages["duckdb"] = _stage("duckdb", process).as_dict()
-            added = link_tree(new / "raw", lake / "raw")
-            progress(f"duckdb_incremental: {added} new raw files added")
-            stages["duckdb_incremental"] = _stage("duckdb_incremental", process).as_dict()
+            stages["duckdb"], stages["duckdb_incremental"] = _duckdb_runs(workdir, base, new, args.repeat)
 
         if "spark" in args.engines:
             reason = spark_unavailable()
@@ -202,7 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 env = {"PYSPARK_SUBMIT_ARGS": f"--driver-memory {args.spark_driver_memory} pyspark-shell"}
                 stages["spark"] = _stage("spark", {"lake": str(lake), "store": str(workdir / "spark-metrics.db"),
                                                    "engine": "spark", "spark_master": args.spark_master},
-                                         env).as_dict()
+                                         env=env).as_dict()
 
         if "mapreduce" in args.engines:
             stages["mapreduce"] = _stage("mapreduce", {"lake": str(base),

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     results_dir = tmp_path / "results"
     out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "2000", "--engines", "duckdb",
-                          "--results-dir", str(results_dir), "--workdir", str(tmp_path / "work")],
+                          "--repeat", "2", "--results-dir", str(results_dir), "--workdir", str(tmp_path / "work")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     (result_file,) = results_dir.glob("*.json")
@@ -38,6 +38,10 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
         for key in ("curate_seconds", "metrics_seconds", "core_metrics_seconds", "total_seconds", "peak_rss_mib"):
             assert stage[key] > 0, (name, key)
         assert stage["total_seconds"] <= stage["wall_seconds"]
+        # two runs (the incremental one each time after a full run over a fresh lake); the lower median kept
+        assert stage["repeats"] == 2 and stage["total_seconds"] == min(stage["runs_seconds"])
+    assert stages["baseline"]["repeats"] == 2 and stages["baseline"]["seconds"] == min(
+        stages["baseline"]["runs_seconds"])
     full, incremental = stages["duckdb"]["summary"]["curate"], stages["duckdb_incremental"]["summary"]["curate"]
     assert full["raw_files"] == corpus["files"] and incremental["raw_files"] == new["files"]
     assert set(incremental["partitions"]).isdisjoint(full["partitions"])  # the new day's partitions only
@@ -50,6 +54,7 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     # the printed table shows every measured step and the targets
     assert "DuckDB end-to-end (fediscope process)" in out.stdout and "statuses/s" in out.stdout
     assert "targets" in out.stdout and str(result_file) in out.stdout
+    assert "the median of 2 runs" in out.stdout
     assert not (tmp_path / "work" / "lake-spark").exists()
 
 
@@ -107,3 +112,9 @@ def test_bad_arguments_are_one_line_errors() -> None:
     out = subprocess.run([sys.executable, "-m", "bench.run", "--engines", "duckdb,hive"], cwd=ROOT,
                          capture_output=True, text=True, check=False, env={**os.environ})
     assert out.returncode == 2 and "unknown hive" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_repeat_must_be_positive() -> None:
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--repeat", "0"], cwd=ROOT,
+                         capture_output=True, text=True, check=False, env={**os.environ})
+    assert out.returncode == 2 and "--repeat must be at least 1" in out.stderr and "Traceback" not in out.stderr
