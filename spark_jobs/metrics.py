@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
 
 def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Namespace,
                        spark: object) -> dict[str, Any]:
+    from fediscope.engine.metric_state import arrow_types
     from fediscope.engine.spark_engine import SparkEngine
     from fediscope.store.port import store_from_settings
 
@@ -76,15 +77,18 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
     with SparkEngine(settings, spark=spark) as engine:
         for name, metric in chosen.items():
             started = time.perf_counter()
-            results[name] = engine.run_metric(metric)
-            summary[name] = {"rows": len(results[name]), "seconds": round(time.perf_counter() - started, 3)}
+            results[name] = engine.metric_table(metric)  # the rows run_metric gives, as typed Arrow columns
+            summary[name] = {"rows": results[name].num_rows, "seconds": round(time.perf_counter() - started, 3)}
     if args.out:
-        args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
+        rows = {name: table.to_pylist() for name, table in results.items()}
+        args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
     if not args.no_store:
         store = store_from_settings(settings)
         try:
             for name, metric in chosen.items():
-                summary[name]["stored"] = store.write(metric, results[name], replace=True)
+                table = results[name]  # typed: a column removed from the SQL is dropped from the store too
+                summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True,
+                                                      types=arrow_types(table))
         finally:
             store.close()
     return summary
