@@ -19,9 +19,10 @@ The directory is per store (the id hashes the store URL without its password) be
 lake hold different histories. The rows are pseudonymous metric results, the same as the store holds; erasure
 deletes the whole directory (:func:`forget`), and the next run rebuilds it from a full comparison.
 
-The index also says which store the directory is for and when it was last written. A store not written for
-:data:`UNUSED_DAYS` days loses its directory at the next run for another store (:func:`prune_unused`): a
-snapshot is only a shortcut, so a store used again later is compared in full once, never wrong.
+The index also says which store the directory is for and when a run for that store last wrote it (every run
+does, also one that recomputes nothing). A store without a run for :data:`UNUSED_DAYS` days loses its directory
+at the next run for another store (:func:`prune_unused`): a snapshot is only a shortcut, so a store used again
+later is compared in full once, never wrong.
 """
 
 from __future__ import annotations

@@ -170,6 +170,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
                                                             stored=0, reused=True)
         if not stale:
             summary.metrics_skipped = True
+            snapshots.flush()  # the store is still in use: its kept results stay (see metric_state.prune_unused)
             summary.seconds["metrics"] = summary.seconds["store"] = time.perf_counter() - step
             show("process: every metric is current for these curated tables: not recomputed")
             log.info("process: the %d metrics in the store are current, not recomputed", len(metrics))

@@ -239,5 +239,9 @@ def test_a_run_with_nothing_to_recompute_still_deletes_unused_snapshots(corpus_l
     run_process(settings_for(corpus_lake, store=one), progress=False)
     run_process(settings_for(corpus_lake, store=two), progress=False)
     _age_index(lake, _store_id(one), UNUSED_DAYS + 1)
+    _age_index(lake, _store_id(two), UNUSED_DAYS + 1)
     assert run_process(settings_for(corpus_lake, store=two), progress=False).metrics_skipped
     assert _snapshot_stores(lake) == {_store_id(two)}
+    # the run for store two, though it recomputed nothing, marked two's snapshots as used now
+    assert run_process(settings_for(corpus_lake, store=one), progress=False).metrics_skipped is False
+    assert _snapshot_stores(lake) == {_store_id(one), _store_id(two)}
