@@ -119,25 +119,25 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     return [
         (f"{s}.uri", "uri"),
         (f"CAST({s}.id AS VARCHAR)", "status_id"),
-        (_key(acct, f'{s}.account.domain'), "account_key"),
-        (_home(acct, f'{s}.account.domain'), "instance"),
+        (_key(acct, f"{s}.account.domain"), "account_key"),
+        (_home(acct, f"{s}.account.domain"), "instance"),
         ("lower(meta.instance)", "fetched_from"),
-        (_ts(f'{s}.created_at'), "created_at"),
+        (_ts(f"{s}.created_at"), "created_at"),
         (f"CAST({_ts(f'{s}.created_at')} AS DATE)", "dt"),
         (f"{s}.language", "language"),
         (f"{s}.visibility", "visibility"),
-        (engagement('replies_count'), "replies_count"),
-        (engagement('reblogs_count'), "reblogs_count"),
-        (engagement('favourites_count'), "favourites_count"),
+        (engagement("replies_count"), "replies_count"),
+        (engagement("reblogs_count"), "reblogs_count"),
+        (engagement("favourites_count"), "favourites_count"),
         (_count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))"),
          "url_count"),
-        (_count(f'{s}.emojis'), "custom_emoji_count"),
+        (_count(f"{s}.emojis"), "custom_emoji_count"),
         (_unicode_emoji_count(text), "unicode_emoji_count"),
-        (_count(f'{s}.media_attachments'), "media_count"),
-        (_media(s, 'image'), "image_count"),
-        (_media(s, 'video'), "video_count"),
-        (_media(s, 'gifv'), "gifv_count"),
-        (_media(s, 'audio'), "audio_count"),
+        (_count(f"{s}.media_attachments"), "media_count"),
+        (_media(s, "image"), "image_count"),
+        (_media(s, "video"), "video_count"),
+        (_media(s, "gifv"), "gifv_count"),
+        (_media(s, "audio"), "audio_count"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
          f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: lower(t.name)))), CAST([] AS VARCHAR[]))", "hashtags"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
@@ -146,10 +146,10 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (f"{s}.in_reply_to_id IS NOT NULL", "is_reply"),
         (f"CAST({s}.in_reply_to_id AS VARCHAR)", "in_reply_to_id"),
         (is_reblog, "is_reblog"),
-        ('data.reblog.uri' if wrapper else 'CAST(NULL AS VARCHAR)', "reblog_of_uri"),
-        (_ts(f'{s}.edited_at'), "edited_at"),
+        ("data.reblog.uri" if wrapper else "CAST(NULL AS VARCHAR)", "reblog_of_uri"),
+        (_ts(f"{s}.edited_at"), "edited_at"),
         (f"CAST({_visible_length(text)} AS BIGINT)", "content_length"),
-        (_ts('meta.fetched_at'), "fetched_at"),
+        (_ts("meta.fetched_at"), "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
     ]
 
@@ -157,16 +157,16 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
 def _account_columns(a: str) -> list[tuple[str, str]]:
     acct = f"coalesce({a}.acct, {a}.username)"
     return [
-        (_key(acct, f'{a}.domain'), "account_key"),
-        (_home(acct, f'{a}.domain'), "instance"),
+        (_key(acct, f"{a}.domain"), "account_key"),
+        (_home(acct, f"{a}.domain"), "instance"),
         (f"{a}.followers_count", "followers_count"),
         (f"{a}.following_count", "following_count"),
         (f"{a}.statuses_count", "statuses_count"),
-        (_ts(f'{a}.created_at'), "created_at"),
+        (_ts(f"{a}.created_at"), "created_at"),
         (f"{a}.bot", "bot"),
         (f'{a}."group"', "group"),
         (f"CAST({_ts(f'{a}.last_status_at')} AS DATE)", "last_status_at"),
-        (_ts('meta.fetched_at'), "fetched_at"),
+        (_ts("meta.fetched_at"), "fetched_at"),
     ]
 
 
