@@ -53,6 +53,11 @@ class BaseStore(ABC):
     def _create(self, schema: TableSchema) -> None: ...
 
     @abstractmethod
+    def _finish_create(self, schema: TableSchema) -> None:
+        """After a table made by :meth:`_create` received its first rows: what is cheaper to build over the
+        loaded rows than to keep up row by row (the SQL stores' secondary indexes)."""
+
+    @abstractmethod
     def _drop(self, schema: TableSchema) -> None:
         """Remove the metric's tables and its catalog entry."""
 
@@ -115,7 +120,8 @@ class BaseStore(ABC):
             existing = None
             if not plan.rows:
                 return 0
-        if existing is None:
+        created = existing is None
+        if created:
             self._create(plan.schema)
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
@@ -123,6 +129,8 @@ class BaseStore(ABC):
             self._evolve_if_needed(existing, plan)
         if changed or stale:
             self._upsert(plan.schema, changed, stale)
+        if created:
+            self._finish_create(plan.schema)
         self._commit(plan.schema, metric.question, count)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
                   metric.name, written, len(changed), len(stale), replace, count)

@@ -105,6 +105,9 @@ class HBaseStore(BaseStore):
         self._delete_tables(tables)  # leftovers of an interrupted first write
         self.create_tables(tables)
 
+    def _finish_create(self, schema: TableSchema) -> None:
+        """Nothing to build: HBase has no secondary indexes (the rank table is written with the rows)."""
+
     def _drop(self, schema: TableSchema) -> None:
         self._delete_tables(layout.metric_tables(self.prefix, schema.metric, True))
         with self._connection("update the catalog") as conn:

@@ -29,6 +29,34 @@ def test_sqlite_creates_the_file_and_its_directories(tmp_path):
         pk = [row[1] for row in sorted(conn.execute("PRAGMA table_info(metric_top)"), key=lambda r: r[5]) if row[5]]
         assert pk == ["account", "instance"]
         assert conn.execute("SELECT question, row_count FROM fediscope_catalog").fetchall() == [("Who leads?", 1)]
+        assert _indexes(conn, "metric_top") == {"rank_top": ["followers", "account", "instance"],
+                                                "prefix_top": ["instance"]}
+
+
+def _indexes(conn: sqlite3.Connection, table: str) -> dict[str, list[str]]:
+    """A SQLite table's own indexes (not the primary key's automatic one) and their columns."""
+    return {name: [c[2] for c in conn.execute(f"PRAGMA index_info({name})")]
+            for _, name, *_ in conn.execute(f"PRAGMA index_list({table})") if not name.startswith("sqlite_")}
+
+
+def test_a_first_write_interrupted_before_its_indexes_is_done_again_whole(tmp_path, monkeypatch):
+    """The secondary indexes are built after a new table's first rows; a write that stops in between leaves no
+    catalog entry, so the next write starts the table over and ends with its indexes."""
+    path = tmp_path / "m.db"
+    store = open_store(f"sqlite:///{path}")
+
+    def fail(schema):
+        raise StoreError("disk full (injected)")
+
+    monkeypatch.setattr(store, "_finish_create", fail)
+    with pytest.raises(StoreError, match="injected"):
+        store.write(TOP, ROWS)
+    assert store.stored_metrics() == {}
+    monkeypatch.undo()
+    assert store.write(TOP, ROWS) == 1 and store.all(TOP) == ROWS
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert set(_indexes(conn, "metric_top")) == {"rank_top", "prefix_top"}
 
 
 def test_sqlite_relative_and_memory_urls(tmp_path, monkeypatch):
