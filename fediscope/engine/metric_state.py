@@ -44,6 +44,7 @@ from fediscope.engine.base import plain
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
+from fediscope.timestamps import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,9 @@ def prune_unused(lake: LakeBackend, keep: str, now: datetime | None = None) -> l
 
 def _written_at(lake: LakeBackend, index: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(json.loads(lake.read(index))["written_at"])
+        return parse_iso(json.loads(lake.read(index))["written_at"])
     except (LakeError, ValueError, TypeError, KeyError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def forget(lake: LakeBackend) -> int:

@@ -59,6 +59,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
+from fediscope.timestamps import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -336,14 +337,7 @@ def _just_above(status_id: str) -> str:
 
 
 def _created_at(item: Any) -> datetime | None:
-    created = item.get("created_at") if isinstance(item, dict) else None
-    if not isinstance(created, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(created)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_iso(item.get("created_at")) if isinstance(item, dict) else None
 
 
 def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,

@@ -12,7 +12,8 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from fediscope.timestamps import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,10 @@ def parse_reset(value: str | None, now: float | None = None, server_date: str | 
     if number is not None:
         reset = number if number > 1e9 else now + number  # small numbers: seconds from now
     else:
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+        parsed = parse_iso(text)
+        if parsed is None:
             log.warning("ignoring unparseable X-RateLimit-Reset header %r", text[:60])
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
         reset = parsed.timestamp()
     if server_date:
         try:
