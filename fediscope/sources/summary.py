@@ -78,10 +78,9 @@ class CollectSummary:
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document; ``refreshed`` (here and per source) only when the refresh pass landed any,
         ``refresh_failed`` and a source's ``refresh_error`` only when a refresh pass failed."""
-        refreshed = {"refreshed": self.refreshed} if self.refreshed else {}
-        refresh_failed = self.refresh_failed
-        if refresh_failed:
-            refreshed["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in refresh_failed]
+        refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
+        if self.refresh_failed:
+            refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
             for name in ("refreshed", "refresh_error"):
@@ -89,7 +88,7 @@ class CollectSummary:
                     del source[name]
         return {
             "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
-            **refreshed, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
+            **refresh, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
             "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
