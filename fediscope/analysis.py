@@ -17,6 +17,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
@@ -253,6 +254,33 @@ def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
                    ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
 
 
+def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The tags the instances list as trending, by their own counts over the 7 days ending on each instance's
+    latest reported day (the whole instance's use, next to what the collection holds of it)."""
+    rows = store.all(metric("server_trending_tags"))
+    latest: dict[str, date] = {}
+    for row in rows:
+        day = date.fromisoformat(row["day"])
+        latest[row["instance"]] = max(day, latest.get(row["instance"], day))
+    totals: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        end = latest[row["instance"]]
+        if (end - date.fromisoformat(row["day"])).days >= 7:
+            continue
+        total = totals.setdefault((row["instance"], row["tag"]), {
+            "instance": row["instance"], "tag": row["tag"], "uses_7d": 0, "uses_latest_day": 0,
+            "collected_toots_7d": 0, "latest_day": end.isoformat()})
+        total["uses_7d"] += row.get("uses") or 0
+        total["collected_toots_7d"] += row.get("collected_toots") or 0
+        if row["day"] == total["latest_day"]:
+            total["uses_latest_day"] = row.get("uses") or 0
+    shown = sorted(totals.values(), key=lambda r: (-r["uses_7d"], r["instance"], r["tag"]))[:n]
+    return _result("server_trending_tags", "Trending on the instances (their own counts, last 7 days)",
+                   "server_trending_tags",
+                   ["instance", "tag", "uses_7d", "uses_latest_day", "collected_toots_7d", "latest_day"], shown,
+                   {"instances": len(latest), "tags": len(totals)})
+
+
 # -- time -----------------------------------------------------------------------------------------------------
 
 def activity(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -297,6 +325,13 @@ def instance_activity(store: MetricStore, n: int = 10) -> AnalysisResult:
                    ["instance", "week", "statuses", "logins", "registrations"], shown)
 
 
+def federation(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The instances that know of the most other servers, with the peers new this week and the ones gone."""
+    rows = store.top(metric("federation_peers"), n)
+    return _result("federation", "Federation (peers each instance knows of, latest fetch)", "federation_peers",
+                   ["instance", "peers", "new_peers_7d", "gone_peers", "peers_ever", "latest_fetch"], rows)
+
+
 Analysis = Callable[..., AnalysisResult]
 
 #: every analysis, in report order, with the metric it reads
@@ -307,6 +342,7 @@ ANALYSES: tuple[tuple[Analysis, str], ...] = (
     (signups_over_time, "signups_by_month"),
     (hashtags_per_day, "hashtags_daily"),
     (trending_hashtags, "trending_hashtags"),
+    (server_trending_tags, "server_trending_tags"),
     (languages, "languages"),
     (instances, "instances"),
     (top_toots, "top_toots"),
@@ -317,6 +353,7 @@ ANALYSES: tuple[tuple[Analysis, str], ...] = (
     (activity_by_weekday, "activity_by_hour"),
     (bots_share, "bot_share"),
     (instance_activity, "instance_activity_weekly"),
+    (federation, "federation_peers"),
 )
 
 

@@ -201,6 +201,32 @@ def test_instance_activity_shows_the_latest_week(metric_store):
                                                                  ("x.example", "2024-05-06")]
 
 
+def test_server_trending_tags_sums_each_instances_last_7_reported_days(metric_store):
+    def row(instance, tag, day, uses, collected=0):
+        return {"instance": instance, "tag": tag, "day": day, "uses": uses, "accounts": 1,
+                "collected_toots": collected}
+
+    load(metric_store, "server_trending_tags", [
+        row("x.example", "cats", "2024-05-10", 5, 2), row("x.example", "cats", "2024-05-04", 7, 1),
+        row("x.example", "cats", "2024-05-03", 100),  # 7 days before x's latest day: outside its window
+        row("x.example", "dogs", "2024-05-09", 9),
+        row("y.example", "cats", "2024-05-01", 30, 4)])  # y reported last on May 1st: its own window
+    result = analysis.server_trending_tags(metric_store)
+    assert [(r["instance"], r["tag"], r["uses_7d"], r["uses_latest_day"], r["collected_toots_7d"], r["latest_day"])
+            for r in result.rows] == [("y.example", "cats", 30, 30, 4, "2024-05-01"),
+                                      ("x.example", "cats", 12, 5, 3, "2024-05-10"),
+                                      ("x.example", "dogs", 9, 0, 0, "2024-05-10")]
+    assert result.summary == {"instances": 2, "tags": 3}
+
+
+def test_federation_lists_the_instances_with_the_most_peers(metric_store):
+    load(metric_store, "federation_peers", [
+        {"instance": i, "latest_fetch": "2024-05-10", "peers": p, "new_peers_7d": 1, "gone_peers": 0,
+         "peers_ever": p} for i, p in [("a.example", 3), ("b.example", 40), ("c.example", 12)]])
+    result = analysis.federation(metric_store, n=2)
+    assert [(r["instance"], r["peers"]) for r in result.rows] == [("b.example", 40), ("c.example", 12)]
+
+
 def test_trending_mentions_toots_instances_features(metric_store):
     load(metric_store, "trending_hashtags", [
         {"ranking": 2, "tag": "b", "window_end": "2024-05-02", "current_toots": 2, "previous_toots": 1,

@@ -94,7 +94,8 @@ class Engine(ABC):
         return rows_table(self.query(sql))
 
     def register_curated_views(self) -> None:
-        """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``."""
+        """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``,
+        ``tag_trends``, ``instance_peers``."""
         for table in CURATED.values():
             directory = self.workspace.table_dir(table.name)
             view = table.name if table.name != "statuses" else "curated_statuses"

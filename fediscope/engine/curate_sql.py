@@ -4,10 +4,11 @@ Every engine runs exactly these statements (Spark through :func:`fediscope.engin
 function is not DuckDB's own: ``array_sum`` (a list's sum), the name sqlglot translates to Spark's ``AGGREGATE``;
 the DuckDB engine defines it as a macro over ``list_sum``. Each statement reads views the engine registers first:
 
-* ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity`` — the new raw records (``meta``, ``data``) of
-  this run, with the schemas of :mod:`fediscope.engine.schema`;
-* ``existing_statuses``, ``existing_accounts``, ``existing_instance_activity`` — the curated rows these records
-  may replace (for statuses: only the ``dt`` partitions the new records fall into).
+* ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity``, ``raw_trends_tags``, ``raw_instance_peers``
+  — the new raw records (``meta``, ``data``) of this run, with the schemas of :mod:`fediscope.engine.schema`;
+* ``existing_statuses``, ``existing_accounts``, ``existing_instance_activity``, ``existing_tag_trends``,
+  ``existing_instance_peers`` — the curated rows these records may replace (for statuses: only the ``dt``
+  partitions the new records fall into).
 
 The raw statuses are parsed once, by :data:`STATUS_RECORDS`, into narrow columns that the status and account
 versions are then read from; the engines register the raw files as views, not tables.
@@ -33,7 +34,7 @@ Rules, shared by both engines:
 
 from __future__ import annotations
 
-from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, Table
+from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
 
 #: Unicode emoji: pictographs, emoticons, transport, supplemental symbols, dingbats and misc symbols.
 #: Skin-tone modifiers (U+1F3FB–1F3FF), joiners and variation selectors are not counted: 👍🏽 is one emoji.
@@ -257,9 +258,15 @@ MERGE_ACCOUNTS = _latest(
     "fetched_at DESC NULLS LAST, coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
     "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC")
 
-_WEEK = ("CASE WHEN regexp_matches(data.week, '^[0-9]+$') "
-         "THEN CAST(make_timestamp(CAST(data.week AS BIGINT) * 1000000) AS DATE) "
-         f"ELSE CAST({_ts('data.week')} AS DATE) END")
+def _day(expr: str) -> str:
+    """A day the Mastodon API sends as Unix seconds of its start (or an ISO date) → its UTC ``DATE``; NULL when
+    it is neither (at most 11 digits: a larger number would overflow the conversion and fail the whole run)."""
+    return (f"CASE WHEN regexp_matches({expr}, '^[0-9]{{1,11}}$') "
+            f"THEN CAST(make_timestamp(TRY_CAST({expr} AS BIGINT) * 1000000) AS DATE) "
+            f"ELSE CAST({_ts(expr)} AS DATE) END")
+
+
+_WEEK = _day("data.week")
 
 #: Weekly activity rows reported by instances (``/api/v1/instance/activity``); week = the reported week start.
 ACTIVITY_VERSIONS = f"""
@@ -280,6 +287,47 @@ MERGE_ACTIVITY = _latest(
     "fetched_at DESC NULLS LAST, coalesce(statuses, -1) DESC, coalesce(logins, -1) DESC, "
     "coalesce(registrations, -1) DESC")
 
+#: The instances' own daily counts of their trending hashtags (``/api/v1/trends/tags``): one row per history day
+#: of every fetched tag (seven per fetch). Today's row is a count so far, so a later fetch replaces it.
+TREND_VERSIONS = f"""
+SELECT * FROM (
+  SELECT lower(meta.instance) AS instance, lower(data.name) AS tag, {_day('h.day')} AS day,
+         TRY_CAST(h.uses AS BIGINT) AS uses, TRY_CAST(h.accounts AS BIGINT) AS accounts,
+         {_ts('meta.fetched_at')} AS fetched_at
+  FROM (SELECT meta, data, unnest(data.history) AS h FROM raw_trends_tags) AS history
+) AS trend_days
+WHERE day IS NOT NULL AND instance IS NOT NULL AND tag IS NOT NULL AND tag <> ''
+"""
+
+MERGE_TRENDS = _latest(
+    TAG_TRENDS,
+    f"({_select(TAG_TRENDS, 'existing_tag_trends')} UNION ALL {_select(TAG_TRENDS, 'trend_versions')}) "
+    "AS candidates",
+    "instance, tag, day",
+    "fetched_at DESC NULLS LAST, coalesce(uses, -1) DESC, coalesce(accounts, -1) DESC")
+
+#: Every domain an instance listed as a peer (``/api/v1/instance/peers``), on the UTC day of the fetch.
+PEER_SIGHTINGS = f"""
+SELECT * FROM (
+  SELECT lower(meta.instance) AS instance, lower(trim(data)) AS peer,
+         CAST({_ts('meta.fetched_at')} AS DATE) AS seen
+  FROM raw_instance_peers
+) AS sightings
+WHERE instance IS NOT NULL AND peer IS NOT NULL AND peer <> '' AND seen IS NOT NULL
+"""
+
+#: One row per instance and peer: the first and the last day it was listed (a peer missing from the latest
+#: fetch keeps its last day, so "gone" peers stay visible).
+MERGE_PEERS = """
+SELECT instance, peer, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+FROM (
+  SELECT instance, peer, first_seen, last_seen FROM existing_instance_peers
+  UNION ALL
+  SELECT instance, peer, seen AS first_seen, seen AS last_seen FROM peer_sightings
+) AS spans
+GROUP BY instance, peer
+"""
+
 #: name → statement, in the order a curation run executes them (for documentation and the dialect tests).
 STATEMENTS = {
     "status_records": STATUS_RECORDS,
@@ -290,5 +338,9 @@ STATEMENTS = {
     "accounts_merged": MERGE_ACCOUNTS,
     "activity_versions": ACTIVITY_VERSIONS,
     "activity_merged": MERGE_ACTIVITY,
+    "trend_versions": TREND_VERSIONS,
+    "tag_trends_merged": MERGE_TRENDS,
+    "peer_sightings": PEER_SIGHTINGS,
+    "instance_peers_merged": MERGE_PEERS,
 }
 

@@ -5,7 +5,9 @@
 2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`), merged
    with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
    of ``hashtags``, derived from them) are rewritten whole. Other partitions are not touched.
-3. **Accounts** and **instance activity**: small tables, merged and rewritten whole.
+3. **Accounts**, **instance activity**, **tag trends** (the instances' own daily counts of their trending
+   hashtags) and **instance peers** (the first and last day each domain was listed): small tables, merged
+   and rewritten whole.
 4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
    files in the manifest.
 
@@ -27,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.engine import curate_sql as sql
 from fediscope.engine.manifest import load_manifest, plan_curation, save_manifest
-from fediscope.engine.schema import ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE, STATUSES, Table
+from fediscope.engine.schema import (
+    ACCOUNTS,
+    HASHTAGS,
+    INSTANCE_ACTIVITY_TABLE,
+    INSTANCE_PEERS,
+    STATUSES,
+    TAG_TRENDS,
+    Table,
+)
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -46,6 +56,8 @@ class CurateSummary:
     hashtags_written: int = 0
     accounts: int = 0  # rows of the accounts table after the run (0 when not rewritten)
     instance_weeks: int = 0
+    trend_days: int = 0  # rows of the tag_trends table after the run (0 when not rewritten)
+    peers: int = 0  # rows of the instance_peers table after the run (0 when not rewritten)
     files_published: int = 0
     seconds: float = 0.0
 
@@ -72,11 +84,15 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     status_files = ws.local_files(plan.files["statuses"])
     account_files = ws.local_files(plan.files["accounts"] + plan.files["directory"])
     activity_files = ws.local_files(plan.files["instance_activity"])
-    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity)", plan.total,
-             len(status_files), len(account_files), len(activity_files))
+    trend_files = ws.local_files(plan.files["trends_tags"])
+    peer_files = ws.local_files(plan.files["instance_peers"])
+    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers)", plan.total,
+             len(status_files), len(account_files), len(activity_files), len(trend_files), len(peer_files))
     engine.register_raw("raw_statuses", "statuses", status_files)
     engine.register_raw("raw_accounts", "accounts", account_files)
     engine.register_raw("raw_instance_activity", "instance_activity", activity_files)
+    engine.register_raw("raw_trends_tags", "trends_tags", trend_files)
+    engine.register_raw("raw_instance_peers", "instance_peers", peer_files)
 
     staged = ws.new_staging_dir()
     try:
@@ -93,6 +109,14 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
                 sql.MERGE_ACTIVITY, ["instance", "week"])
             summary.files_published += ws.publish(INSTANCE_ACTIVITY_TABLE.name,
                                                   staged / INSTANCE_ACTIVITY_TABLE.name)
+        if trend_files:
+            summary.trend_days = _merge_whole(engine, staged, TAG_TRENDS, ("trend_versions", sql.TREND_VERSIONS),
+                                              sql.MERGE_TRENDS, ["instance", "tag", "day"])
+            summary.files_published += ws.publish(TAG_TRENDS.name, staged / TAG_TRENDS.name)
+        if peer_files:
+            summary.peers = _merge_whole(engine, staged, INSTANCE_PEERS, ("peer_sightings", sql.PEER_SIGHTINGS),
+                                         sql.MERGE_PEERS, ["instance", "peer"])
+            summary.files_published += ws.publish(INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
     finally:
         ws.discard(staged)
     manifest.files.update(plan.sizes)

@@ -1,8 +1,8 @@
 """The metric registry: one SQL file per metric under ``spark_jobs/sql/``, read by every engine and store.
 
 Each file starts with a header of ``-- key: value`` lines, then one SELECT over the curated tables
-(``statuses``, ``accounts``, ``hashtags``, ``instance_activity``) written in DuckDB's dialect; the Spark engine
-translates it with sqlglot. Header keys:
+(``statuses``, ``accounts``, ``hashtags``, ``instance_activity``, ``tag_trends``, ``instance_peers``) written in
+DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 
 * ``question`` — the one-line question the metric answers (required);
 * ``key`` — comma-separated columns that identify a row (required): re-running a batch overwrites rows with

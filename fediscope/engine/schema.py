@@ -53,12 +53,21 @@ INSTANCE_ACTIVITY: dict[str, Type] = {
     "week": "string", "statuses": "string", "logins": "string", "registrations": "string",
 }
 
-#: Entity in the lake → the schema of its ``data``. ``directory`` entries are accounts.
-DATA_SCHEMAS: dict[str, dict[str, Type]] = {
+#: A trending hashtag (``/api/v1/trends/tags``) with the instance's own daily counts: ``day`` is the day's start
+#: in Unix seconds, ``uses`` and ``accounts`` are numbers sent as text (all three strings, as the API documents).
+TREND_TAG: dict[str, Type] = {
+    "name": "string", "history": [{"day": "string", "uses": "string", "accounts": "string"}],
+}
+
+#: Entity in the lake → the schema of its ``data``. ``directory`` entries are accounts; an ``instance_peers``
+#: record is one domain the instance knows of (a string).
+DATA_SCHEMAS: dict[str, Type] = {
     "statuses": STATUS,
     "accounts": ACCOUNT,
     "directory": ACCOUNT,
     "instance_activity": INSTANCE_ACTIVITY,
+    "trends_tags": TREND_TAG,
+    "instance_peers": "string",
 }
 
 _DUCKDB_SCALARS = {"string": "VARCHAR", "bigint": "BIGINT", "boolean": "BOOLEAN", "double": "DOUBLE",
@@ -143,8 +152,18 @@ INSTANCE_ACTIVITY_TABLE = Table("instance_activity", {
     "fetched_at": "timestamp",
 })
 
+TAG_TRENDS = Table("tag_trends", {
+    "instance": "string", "tag": "string", "day": "date", "uses": "bigint", "accounts": "bigint",
+    "fetched_at": "timestamp",
+})
+
+INSTANCE_PEERS = Table("instance_peers", {
+    "instance": "string", "peer": "string", "first_seen": "date", "last_seen": "date",
+})
+
 #: Every curated table, by name.
-CURATED: dict[str, Table] = {t.name: t for t in (STATUSES, ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE)}
+CURATED: dict[str, Table] = {t.name: t for t in (STATUSES, ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE,
+                                                 TAG_TRENDS, INSTANCE_PEERS)}
 
 
 def table_spark_ddl(table: Table, columns: list[str] | None = None) -> str:

@@ -48,7 +48,35 @@ def corpus_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("corpus") / "lake"
     write_raw_lake(LocalLake(root), CORPUS_STATUSES, seed=11, policy=policy(), edit_history=True, batch_size=400)
+    land_trends(LocalLake(root))
     return root
+
+
+def land_trends(lake: LocalLake) -> None:
+    """Two fetches of ``/api/v1/trends/tags`` from the sample instance serving the same corpus: one as the
+    corpus ends, one after more statuses were posted, so the latest fetch of a day must win in curation; and
+    two of its ``/api/v1/instance/peers``."""
+    from datetime import timedelta
+
+    from engine_data import land
+
+    from fediscope.sample.clock import from_ms
+    from fediscope.sample.instance import SampleInstance
+
+    instance = SampleInstance.generate(CORPUS_STATUSES, seed=11)
+    first = from_ms(instance.now_ms()) + timedelta(minutes=5)
+    land(lake, "trends_tags", instance.trending_tags(), first, policy(), instance=instance.home,
+         endpoint="/api/v1/trends/tags")
+    instance.grow(40, at=first + timedelta(minutes=30))
+    land(lake, "trends_tags", instance.trending_tags(), first + timedelta(hours=1), policy(), instance=instance.home,
+         endpoint="/api/v1/trends/tags")
+    # the peers it lists: one fetch two days before the corpus ends, one as it ends with one domain gone and two
+    # new (fetch days the statuses fall on too, so every raw dt partition still holds statuses)
+    peers = instance.peers
+    land(lake, "instance_peers", peers[:-1], first - timedelta(days=2), policy(), instance=instance.home,
+         endpoint="/api/v1/instance/peers")
+    land(lake, "instance_peers", [*peers[1:], "new-peer.example"], first, policy(), instance=instance.home,
+         endpoint="/api/v1/instance/peers")
 
 
 @pytest.fixture

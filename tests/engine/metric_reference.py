@@ -300,3 +300,38 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     out["bot_share"] = rows
     return out
 
+
+def server_trending_tags(lake: LakeBackend, statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The instances' own daily tag counts (latest fetch per instance, tag and day), next to the collected toots
+    using the tag that day."""
+    latest: dict[tuple[str, str, date], tuple[datetime, int, int]] = {}
+    for record in raw_records(lake, "trends_tags"):
+        meta, tag = record["meta"], record["data"]
+        for day in tag.get("history") or []:
+            key = (meta["instance"].lower(), tag["name"].lower(), datetime.fromtimestamp(int(day["day"]), UTC).date())
+            version = (ts(meta["fetched_at"]), int(day["uses"]), int(day["accounts"]))
+            if key not in latest or version > latest[key]:
+                latest[key] = version
+    collected = Counter((tag, s["dt"]) for s in _toots(statuses) for tag in s["hashtags"])
+    rows = [{"instance": instance, "tag": tag, "day": day.isoformat(), "uses": uses, "accounts": accounts,
+             "collected_toots": collected[(tag, day)]}
+            for (instance, tag, day), (_, uses, accounts) in latest.items()]
+    return sorted(rows, key=lambda r: (r["instance"], r["day"], -r["uses"], r["tag"]))
+
+
+def federation_peers(lake: LakeBackend) -> list[dict[str, Any]]:
+    """Per instance: peers in its latest fetch (by UTC day), those first listed in the 7 days up to it (the first
+    fetch excepted), those listed before but not by the latest fetch, and every peer ever listed."""
+    seen: dict[str, dict[str, list[date]]] = defaultdict(lambda: defaultdict(list))
+    for record in raw_records(lake, "instance_peers"):
+        day = ts(record["meta"]["fetched_at"]).date()
+        seen[record["meta"]["instance"].lower()][record["data"].strip().lower()].append(day)
+    rows = []
+    for instance, peers in sorted(seen.items()):
+        first_fetch = min(min(days) for days in peers.values())
+        latest = max(max(days) for days in peers.values())
+        current = [days for days in peers.values() if max(days) == latest]
+        rows.append({"instance": instance, "latest_fetch": latest.isoformat(), "peers": len(current),
+                     "new_peers_7d": sum(min(d) > first_fetch and (latest - min(d)).days < 7 for d in current),
+                     "gone_peers": len(peers) - len(current), "peers_ever": len(peers)})
+    return rows

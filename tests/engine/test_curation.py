@@ -220,6 +220,50 @@ def test_instance_activity_weeks(lake: LocalLake, lake_dir: Path, duckdb_engine)
     assert rows[first]["statuses"] == int(weeks[0]["statuses"]) + 5
 
 
+def test_tag_trends_days_latest_fetch_wins(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    tags = interactions("test_suggested_tags.json")[1]["response"]["body"]  # Tag entities with their history
+    assert tags and all(len(t["history"]) == 7 for t in tags)
+    land(lake, "trends_tags", tags, at(1), endpoint="/api/v1/trends/tags")
+    today = tags[0]["history"][0]
+    # days that are no day: not a number, too large for an integer, too large for a timestamp (all dropped)
+    bad_days = [{"day": bad, "uses": "1", "accounts": "1"}
+                for bad in ("not a day", "99999999999999999999", "9999999999999")]
+    newer = [dict(tags[0], name=tags[0]["name"].upper(),  # the same tag, as another server might capitalise it
+                  history=[dict(today, uses="12", accounts="5"), *bad_days])]
+    land(lake, "trends_tags", newer, at(2), endpoint="/api/v1/trends/tags")
+    summary = duckdb_engine().curate()
+    rows = {(r["tag"], r["day"]): r for r in read_table(lake_dir, "tag_trends")}
+    assert summary.trend_days == len(rows) == sum(len(t["history"]) for t in tags)
+    for tag in tags:
+        for day in tag["history"]:
+            row = rows[(tag["name"].lower(), datetime.fromtimestamp(int(day["day"]), UTC).date())]
+            assert row["instance"] == INSTANCE
+            if tag is tags[0] and day is today:
+                assert (row["uses"], row["accounts"], row["fetched_at"]) == (12, 5, at(2).replace(tzinfo=None))
+            else:
+                assert (row["uses"], row["accounts"]) == (int(day["uses"]), int(day["accounts"]))
+    assert duckdb_engine().curate().noop
+
+
+def test_instance_peers_keep_first_and_last_day_listed(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    from fediscope.sample.instance import SampleInstance
+
+    recorded = interactions("test_instance_peers.json")[0]["response"]["body"]  # ['chitter.xyz']
+    others = SampleInstance.generate(50, seed=3).peers
+    day1, day3 = datetime(2026, 8, 1, 9, tzinfo=UTC), datetime(2026, 8, 3, 9, tzinfo=UTC)
+    land(lake, "instance_peers", recorded + others[:2], day1, endpoint="/api/v1/instance/peers")
+    duckdb_engine().curate()
+    land(lake, "instance_peers", [" " + recorded[0].upper() + " ", *others[1:]], day3,
+         endpoint="/api/v1/instance/peers")
+    summary = duckdb_engine().curate()
+    rows = {r["peer"]: (r["first_seen"], r["last_seen"]) for r in read_table(lake_dir, "instance_peers")}
+    assert summary.peers == len(rows) == len({recorded[0], *others})
+    assert rows[recorded[0]] == (day1.date(), day3.date())  # the same domain, however it was written
+    assert rows[others[0]] == (day1.date(), day1.date())  # gone: not in the latest list
+    assert all(rows[p] == (day3.date(), day3.date()) for p in others[2:])
+    assert {r["instance"] for r in read_table(lake_dir, "instance_peers")} == {INSTANCE}
+
+
 def test_a_deletion_tombstone_removes_the_status_from_metrics(lake: LocalLake, lake_dir: Path,
                                                              duckdb_engine) -> None:
     status = statuses("test_hashtag_tl.json", method="POST")[0]

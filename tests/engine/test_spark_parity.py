@@ -21,7 +21,7 @@ from fediscope.lake.local import LocalLake
 
 pytestmark = pytest.mark.spark
 METRICS = load_metrics()
-TABLES = ("statuses", "accounts", "hashtags")
+TABLES = ("statuses", "accounts", "hashtags", "tag_trends", "instance_peers")
 
 
 def _rows(lake_dir: Path, table: str) -> list[str]:
