@@ -160,6 +160,10 @@ SETTINGS: tuple[Setting, ...] = (
             "last N hours so their reply, boost and favourite counts are current (0 turns it off).", _hours),
     Setting("refresh_max_pages", 10, "Pages per source and run the refresh pass may fetch (its extra requests).",
             _positive_int),
+    Setting("settle_hours", 0.0, "Settle pass: land each timeline status once more when it is N hours old, so "
+            "its counts are the ones it settled at, the same age for every status (0 turns it off).", _hours),
+    Setting("settle_max_pages", 20, "Pages per source and run the settle pass may fetch (its extra requests).",
+            _positive_int),
     Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
@@ -202,6 +206,8 @@ class Settings:
     backfill_since: str | None = None
     refresh_hours: float = 0.0
     refresh_max_pages: int = 10
+    settle_hours: float = 0.0
+    settle_max_pages: int = 20
     page_limit: int = 40
     request_timeout: float = 30.0
     max_retries: int = 5

@@ -200,8 +200,9 @@ def _as_dict(summary: Any) -> dict[str, Any]:
 
 def new_records(result: Mapping[str, Any]) -> int:
     """Records a collection run wrote to the raw lake: newly collected ones plus statuses re-landed by the
-    refresh pass (their engagement changed the curated tables too). Zero: the ingest task skips, no Asset event."""
-    return int(result.get("landed") or 0) + int(result.get("refreshed") or 0)
+    refresh or settle pass (their engagement changes the curated tables too). Zero: the ingest task skips, no
+    Asset event."""
+    return sum(int(result.get(name) or 0) for name in ("landed", "refreshed", "settled"))
 
 
 def collect_target(settings: Settings, target: Mapping[str, str], pages: int | None) -> dict[str, Any]:

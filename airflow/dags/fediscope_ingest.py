@@ -7,9 +7,9 @@ backoff — while the others land their data. Each task walks at most `max_pages
 from the source's checkpoint and lands them as raw JSON Lines batches
 (`raw/mastodon/<entity>/instance=<domain>/dt=<day>/`).
 
-A task that landed records (new ones, or statuses re-landed by the refresh pass: `FEDISCOPE_REFRESH_HOURS`) updates
-the Asset `fediscope://lake/raw`, which schedules `fediscope_batch`; a task
-with nothing new is marked *skipped* and emits no event.
+A task that landed records (new ones, or statuses re-landed by the refresh or settle pass:
+`FEDISCOPE_REFRESH_HOURS`, `FEDISCOPE_SETTLE_HOURS`) updates the Asset `fediscope://lake/raw`, which schedules
+`fediscope_batch`; a task with nothing new is marked *skipped* and emits no event.
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`
 (see `fediscope/orchestration.py`). Secrets (`FEDISCOPE_PSEUDONYM_KEY`, tokens) belong in the environment or a
@@ -57,7 +57,7 @@ def fediscope_ingest() -> None:
             raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {
             "instance": target["instance"], "source": target["source"], "landed": result["landed"],
-            "refreshed": result.get("refreshed", 0)}
+            "refreshed": result.get("refreshed", 0), "settled": result.get("settled", 0)}
         return result
 
     collect.expand(target=targets())

@@ -233,12 +233,13 @@ def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces,
              for handle in (subject.username, f"{subject.username}@{subject.domain}")}
     names |= {checkpoint_source(name, policy) for name in names}
     for entry in lake.walk(STATE_ROOT):
-        parts = entry.path.split("/")
-        if len(parts) != 3:
+        parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
+        if len(parts) not in (3, 4):
             continue
+        collection_pass = parts[2] if len(parts) == 4 else None
         for name in names:
             try:
-                candidate = state_path(parts[1], name)
+                candidate = state_path(parts[1], name, collection_pass)
             except ValueError:
                 continue
             if candidate.lower() == entry.path.lower():

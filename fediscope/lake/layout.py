@@ -76,9 +76,14 @@ def curated_dir(table: str) -> str:
     return f"{CURATED_ROOT}/{table}"
 
 
-def state_path(instance: str, source: str) -> str:
-    """Checkpoint file of one (instance, source): ``_state/<domain>/<source>.json``."""
+def state_path(instance: str, source: str, collection_pass: str | None = None) -> str:
+    """Checkpoint file of one (instance, source): ``_state/<domain>/<source>.json``; the mark of another pass
+    over the source's timeline (``settle``) is ``_state/<domain>/<pass>/<source>.json``."""
     safe_source = re.sub(r"[^A-Za-z0-9_.@\-]", "_", source.replace(":", "__"))
+    if collection_pass is not None:
+        if not re.fullmatch(r"[a-z]+", collection_pass):
+            raise ValueError(f"invalid collection pass name {collection_pass!r}")
+        return f"{STATE_ROOT}/{_check_domain(instance)}/{collection_pass}/{safe_source}.json"
     return f"{STATE_ROOT}/{_check_domain(instance)}/{safe_source}.json"
 
 

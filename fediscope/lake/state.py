@@ -69,5 +69,22 @@ def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: C
     _write(lake, state_path(instance, checkpoint_source(source, policy)), checkpoint)
 
 
+def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str,
+                   policy: PrivacyPolicy | None = None) -> str | None:
+    """The id up to which another pass over a source's timeline (``settle``) has gone, or None before its first
+    run. Kept apart from the checkpoint, which the gap walk rewrites on every page; named like it."""
+    path = state_path(instance, checkpoint_source(source, policy), collection_pass)
+    if not lake.exists(path):
+        return None
+    mark = _read(lake, path).newest_id
+    return mark if isinstance(mark, str) and mark else None
+
+
+def save_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str, mark: str,
+                   policy: PrivacyPolicy | None = None) -> None:
+    checkpoint = Checkpoint(mark, datetime.now(UTC).isoformat(timespec="seconds"))
+    _write(lake, state_path(instance, checkpoint_source(source, policy), collection_pass), checkpoint)
+
+
 def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:
     lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())

@@ -28,6 +28,15 @@ checkpoint and its batch ids carry the run's start time. It is best effort: when
 counts as collected (its new statuses are landed and its checkpoint saved); the error is reported as the
 source's ``refresh_error`` and the next run refreshes the same window again.
 
+**The settle pass** (opt-in, ``settle_hours > 0``). The refresh pass keeps a *window* current, which on a busy
+timeline is only the last minutes. The settle pass instead lands every status once more when it is
+``settle_hours`` old, so each one has counts taken at the same age, and busy timelines cost one extra request
+per 40 statuses. After the gap walk (and the refresh pass) it walks up from its own mark, oldest first
+(``min_id``), lands the statuses at least ``settle_hours`` old and moves the mark past them; it stops at the
+first younger status (at most ``settle_max_pages`` pages, within what ``max_pages`` leaves). The mark is kept
+in ``<lake>/_state/<domain>/settle/``; it starts at the checkpoint of the run that first has the pass on.
+Best effort, like the refresh pass (its error is reported in ``refresh_error``).
+
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``.
@@ -51,7 +60,7 @@ from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
-from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.pages import Page, fetch_page, id_key, land_page
@@ -148,6 +157,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
                       f"{result.pages} pages, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
+                      + (f", {result.settled} settled" if result.settled else "")
                       + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
                       + ("" if result.caught_up or not source.paged else " (more to fetch)"))
     stats: Counter[str] = Counter()
@@ -203,9 +213,9 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
 
 
 def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResult, batch_id: str,
-          refresh: bool = False) -> None:
+          count_as: str = "landed") -> None:
     """Land one page (records + quarantined items); both files are complete before this returns. The records
-    count as ``landed``, or as ``refreshed`` for a page of the refresh pass."""
+    count as ``landed``, or as ``refreshed`` / ``settled`` for a page of the refresh / settle pass."""
     landed = land_page(page, ctx.policy)
     path = write_batch(ctx.lake, page.source.entity, client.domain, landed.records, fetched_at=page.fetched_at,
                        batch_id=batch_id)
@@ -217,10 +227,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, page.source.name,
                         page.endpoint, q.reason)
-    if refresh:
-        result.refreshed += len(landed.records)
-    else:
-        result.landed += len(landed.records)
+    setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
     result.quarantined += len(landed.quarantined)
 
@@ -273,16 +280,30 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
         checkpoint = Checkpoint(result.checkpoint)
         walk = Walk(lower=result.checkpoint)
     if ctx.settings.refresh_hours > 0 and started_from is not None:
-        pages = ctx.settings.refresh_max_pages if budget is None else min(ctx.settings.refresh_max_pages, budget)
-        if pages <= 0:
-            log.info("%s %s: no refresh pass, --max-pages is spent", client.domain, source.name)
-            return
-        try:
-            _refresh(ctx, client, source, result, started_from, pages)
-        except FediscopeError as exc:  # the gap is landed and its checkpoint saved: the source is collected
-            result.refresh_error = str(exc)
-            log.warning("%s %s: the refresh pass failed (new statuses are landed; the next run refreshes again): "
-                        "%s", client.domain, source.name, exc)
+        budget = _extra_pass(ctx, client, source, result, "refresh", ctx.settings.refresh_max_pages, budget,
+                             lambda pages: _refresh(ctx, client, source, result, started_from, pages))
+    if ctx.settings.settle_hours > 0:
+        _extra_pass(ctx, client, source, result, "settle", ctx.settings.settle_max_pages, budget,
+                    lambda pages: _settle(ctx, client, source, result, started_from, pages))
+
+
+def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, name: str,
+                max_pages: int, budget: int | None, run: Any) -> int | None:
+    """Run the refresh or settle pass within what ``--max-pages`` left (``budget``); returns what is left after.
+    Best effort: the gap is landed and its checkpoint saved, so a failure leaves the source collected."""
+    pages = max_pages if budget is None else min(max_pages, budget)
+    if pages <= 0:
+        log.info("%s %s: no %s pass, --max-pages is spent", client.domain, source.name, name)
+        return budget
+    before = result.pages
+    try:
+        run(pages)
+    except FediscopeError as exc:
+        error = f"{name} pass: {exc}" if name != "refresh" else str(exc)
+        result.refresh_error = f"{result.refresh_error}; {error}" if result.refresh_error else error
+        log.warning("%s %s: the %s pass failed (new statuses are landed; the next run tries again): %s",
+                    client.domain, source.name, name, exc)
+    return None if budget is None else budget - (result.pages - before)
 
 
 def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
@@ -367,13 +388,61 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
                 older = older or created is not None
         result.out_of_range += len(page.items) - len(items)
         if items:
-            _land(ctx, client, replace(page, items=items), result, batch_id, refresh=True)
+            _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
         next_cursor = page.next_max_id or page.oldest_id
         stalled = next_cursor is None or id_key(next_cursor) >= id_key(cursor)
         if not page.items or older or stalled:
             return
         cursor = next_cursor
+
+
+def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
+            started_from: str | None, max_pages: int) -> None:
+    """The settle pass (module docstring): land once more, oldest first, the statuses above the pass's mark that
+    are now at least ``settle_hours`` old, and move the mark past them.
+
+    Pages are asked with ``min_id=<mark>`` (the statuses just above it). A page stops the pass at its first
+    status that is still younger than ``settle_hours`` (those wait for a later run), when it is empty, when the
+    mark would not move, or after ``max_pages``. The mark is saved after each landed page, so a killed run
+    starts again where it stopped. Before its first run a source has no mark: it is set to the checkpoint this
+    run started from (the new checkpoint on a source's first run), so the statuses landed from then on settle.
+    """
+    settings, domain, name = ctx.settings, client.domain, source.name
+    mark = load_pass_mark(ctx.lake, domain, name, "settle", ctx.policy)
+    if mark is None:
+        start = started_from or result.checkpoint
+        if start is not None:
+            save_pass_mark(ctx.lake, domain, name, "settle", start, ctx.policy)
+            log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
+        return
+    age = timedelta(hours=settings.settle_hours)
+    for _ in range(max_pages):
+        batch_id = f"{_source_tag(ctx, source)}-settle-n{_safe(mark, '0')}"
+        page = _fetch(ctx, client, source, result, batch_id, min_id=mark)
+        result.pages += 1
+        result.fetched += len(page.items)
+        cutoff = page.fetched_at - age
+        ready, next_mark, young = [], mark, False
+        for item in sorted((i for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
+                            and i["id"] and id_key(i["id"]) > id_key(mark)), key=lambda i: id_key(i["id"])):
+            created = _created_at(item)
+            if created is not None and created > cutoff:
+                young = True  # this one and every newer one wait for a later run
+                break
+            if created is not None:  # a malformed one was quarantined when the gap walk landed it
+                ready.append(item)
+            next_mark = item["id"]
+        result.out_of_range += len(page.items) - len(ready)
+        if ready:
+            _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
+        if next_mark != mark:
+            save_pass_mark(ctx.lake, domain, name, "settle", next_mark, ctx.policy)
+        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
+                          result.refreshed + result.settled)
+        if young or next_mark == mark:
+            return
+        mark = next_mark
 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------

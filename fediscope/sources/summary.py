@@ -18,7 +18,8 @@ class SourceResult:
     fetched: int = 0  # items received from upstream
     landed: int = 0  # records of newly collected items written to the raw lake
     refreshed: int = 0  # records of already collected statuses landed again by the refresh pass
-    refresh_error: str | None = None  # the refresh pass failed (best effort: the source is still ``ok``)
+    settled: int = 0  # records of already collected statuses landed again by the settle pass
+    refresh_error: str | None = None  # the refresh or settle pass failed (best effort: the source is still ``ok``)
     skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window
@@ -52,6 +53,10 @@ class CollectSummary:
         return self._total("refreshed")
 
     @property
+    def settled(self) -> int:
+        return self._total("settled")
+
+    @property
     def skipped(self) -> int:
         return self._total("skipped")
 
@@ -76,14 +81,16 @@ class CollectSummary:
         return not self.failed
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` document; ``refreshed`` (here and per source) only when the refresh pass landed any,
-        ``refresh_failed`` and a source's ``refresh_error`` only when a refresh pass failed."""
+        """The ``--json`` document; ``refreshed`` and ``settled`` (here and per source) only when the refresh or
+        settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed."""
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
+        if self.settled:
+            refresh["settled"] = self.settled
         if self.refresh_failed:
             refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
-            for name in ("refreshed", "refresh_error"):
+            for name in ("refreshed", "settled", "refresh_error"):
                 if not source[name]:
                     del source[name]
         return {
@@ -101,6 +108,7 @@ class CollectSummary:
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
         refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
+        refreshed += f", settled {self.settled}" if self.settled else ""
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "

@@ -340,4 +340,5 @@ def test_refreshed_statuses_count_as_new_records_for_the_ingest_asset() -> None:
     assert orch.new_records({"landed": 0}) == 0  # skipped: no Asset event
     assert orch.new_records({"landed": 3}) == 3
     assert orch.new_records({"landed": 0, "refreshed": 5}) == 5  # engagement changed: curate again
+    assert orch.new_records({"landed": 0, "settled": 3}) == 3  # settled counts: curate again too
     assert orch.new_records({}) == 0

@@ -213,7 +213,7 @@ def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Pat
 def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> None:
     from gdpr_lake import recorded
 
-    from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+    from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
     from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 
     env = landed
@@ -222,6 +222,10 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
     # as the collector names them with the privacy policy on: after a keyed digest of the source
     save_checkpoint(env.lake, "localhost:3000", "account_lookup:MastodonPy_Test_2", Checkpoint("1"), env.policy)
     save_checkpoint(env.lake, "localhost:3000", "account:admin@localhost:3000", Checkpoint("2"), env.policy)
+    # the settle pass's marks, named like the checkpoints (_state/<domain>/settle/…)
+    save_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", "3")
+    save_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", "4", env.policy)
+    save_pass_mark(env.lake, "localhost:3000", "account:admin", "settle", "5", env.policy)
     (_, status), *_ = [(i, s) for i, s in recorded(["test_status_reply.json"], "statuses")
                        if s["account"]["acct"] == "mastodonpy_test_2"]
     status["account"]["followers_count"] = "many"  # malformed: quarantined by the collector, raw item kept
@@ -233,7 +237,10 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
 
     report = erase_account(env.settings, SUBJECT, metrics={})
 
-    assert report.other == {"checkpoints_deleted": 2, "quarantined_files_deleted": 1}
+    assert report.other == {"checkpoints_deleted": 4, "quarantined_files_deleted": 1}
+    assert load_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle") is None
+    assert load_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", env.policy) is None
+    assert load_pass_mark(env.lake, "localhost:3000", "account:admin", "settle", env.policy) == "5"
     assert load_checkpoint(env.lake, "localhost:3000", "account:mastodonpy_test_2").newest_id is None
     assert load_checkpoint(env.lake, "localhost:3000", "account_lookup:mastodonpy_test_2", env.policy) \
         .newest_id is None
