@@ -50,6 +50,7 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -288,7 +289,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
 
 
 def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, name: str,
-                max_pages: int, budget: int | None, run: Any) -> int | None:
+                max_pages: int, budget: int | None, run: Callable[[int], None]) -> int | None:
     """Run the refresh or settle pass within what ``--max-pages`` left (``budget``); returns what is left after.
     Best effort: the gap is landed and its checkpoint saved, so a failure leaves the source collected."""
     pages = max_pages if budget is None else min(max_pages, budget)
@@ -299,7 +300,7 @@ def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result
     try:
         run(pages)
     except FediscopeError as exc:
-        error = f"{name} pass: {exc}" if name != "refresh" else str(exc)
+        error = str(exc) if name == "refresh" else f"{name} pass: {exc}"  # the refresh pass's, as it always was
         result.refresh_error = f"{result.refresh_error}; {error}" if result.refresh_error else error
         log.warning("%s %s: the %s pass failed (new statuses are landed; the next run tries again): %s",
                     client.domain, source.name, name, exc)

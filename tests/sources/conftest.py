@@ -66,6 +66,16 @@ class LakeReader:
 
         return json.loads((self.root / state_path(domain, source)).read_text())
 
+    def curated_favourites(self, settings: Settings) -> dict[str, int]:
+        """Curate the lake (``settings.lake``) with DuckDB and read every curated status's favourites count."""
+        from fediscope.engine.base import open_engine
+
+        with open_engine(settings, "duckdb") as engine:
+            engine.curate()
+            engine.register_curated_views()
+            rows = engine.query_arrow("SELECT status_id, favourites_count FROM statuses").to_pylist()
+        return {row["status_id"]: row["favourites_count"] for row in rows}
+
     def all_bytes(self) -> list[tuple[Path, bytes]]:
         return [(p, p.read_bytes()) for p in sorted(self.root.rglob("*")) if p.is_file()]
 

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from fediscope.config import Settings, load_settings
-from fediscope.engine.base import open_engine
 from fediscope.errors import ConfigError
 from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import open_lake
@@ -61,15 +60,6 @@ def public_ids(instance: SampleInstance, *, newer_than: datetime | None = None,
     return out
 
 
-def curated_favourites(settings: Settings) -> dict[str, int]:
-    """Curate the lake with DuckDB and read every curated status's favourites count."""
-    with open_engine(settings, "duckdb") as engine:
-        engine.curate()
-        engine.register_curated_views()
-        rows = engine.query_arrow("SELECT status_id, favourites_count FROM statuses").to_pylist()
-    return {row["status_id"]: row["favourites_count"] for row in rows}
-
-
 def refresh_records(lake: Any) -> list[dict[str, Any]]:
     """The records the refresh pass landed (its batch files carry ``-refresh-`` in their names)."""
     import json
@@ -98,7 +88,7 @@ def test_without_refresh_a_later_run_keeps_the_first_counts(server, instance, ma
     assert second.landed == 0 and second.sources[0].refreshed == 0 and second.refreshed == 0
     assert "refreshed" not in second.line() and "refreshed" not in second.to_dict()
     assert refresh_records(lake) == []
-    favourites = curated_favourites(settings)
+    favourites = lake.curated_favourites(settings)
     assert favourites[recent] == recent_before and favourites[old] == old_before
 
 
@@ -126,7 +116,7 @@ def test_refresh_relands_recent_statuses_and_curation_shows_the_new_counts(serve
     assert sorted(r["data"]["id"] for r in records) == sorted(refreshed_ids)
     assert old not in {r["data"]["id"] for r in records}
 
-    favourites = curated_favourites(settings)
+    favourites = lake.curated_favourites(settings)
     assert favourites[recent] == recent_before + 900
     assert favourites[old] == old_before  # older than the window: not refreshed
 

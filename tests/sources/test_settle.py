@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from fediscope.config import Settings, load_settings
-from fediscope.engine.base import open_engine
 from fediscope.errors import ConfigError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.state import load_pass_mark
@@ -65,14 +64,6 @@ def public(statuses: list[dict[str, Any]]) -> list[str]:
     return [s["id"] for s in statuses if on_public_timeline(s)]
 
 
-def curated_favourites(settings: Settings) -> dict[str, int]:
-    with open_engine(settings, "duckdb") as engine:
-        engine.curate()
-        engine.register_curated_views()
-        rows = engine.query_arrow("SELECT status_id, favourites_count FROM statuses").to_pylist()
-    return {row["status_id"]: row["favourites_count"] for row in rows}
-
-
 def test_statuses_settle_once_when_old_enough(server, instance, make_settings, lake) -> None:
     first = collect(make_settings(settle_hours=1), server)
     assert first.settled == 0  # the mark starts at this run's checkpoint: nothing above it yet
@@ -98,7 +89,7 @@ def test_statuses_settle_once_when_old_enough(server, instance, make_settings, l
     assert f"settled {len(landed_older)}" in third.line()
     assert third.to_dict()["settled"] == third.to_dict()["sources"][0]["settled"] == len(landed_older)
     assert load_pass_mark(open_lake(str(lake.root)), domain, "public", "settle") == max(older, key=int)
-    assert curated_favourites(make_settings())[engaged] == before + 900
+    assert lake.curated_favourites(make_settings())[engaged] == before + 900
 
     fourth = collect(make_settings(settle_hours=0.5), server)  # nothing settles twice; the newer still wait
     assert fourth.settled == 0 and "settled" not in fourth.to_dict()
