@@ -34,7 +34,8 @@ timeline is only the last minutes. The settle pass instead lands every status on
 per 40 statuses. After the gap walk (and the refresh pass) it walks up from its own mark, oldest first
 (``min_id``), lands the statuses at least ``settle_hours`` old and moves the mark past them; it stops at the
 first younger status (at most ``settle_max_pages`` pages, within what ``max_pages`` leaves). The mark is kept
-in ``<lake>/_state/<domain>/settle/``; it starts at the checkpoint of the run that first has the pass on.
+in ``<lake>/_state/<domain>/settle/``; it starts at the checkpoint of the run that first has the pass on
+(on a source's very first run, below the backfilled statuses still younger than ``settle_hours``).
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
@@ -105,6 +106,9 @@ class _Context:
     progress: Progress
     max_pages: int | None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: (domain, source) → the oldest status a source's first run landed while it was younger than
+    #: ``settle_hours``: where the settle pass starts (the older ones were already settled when first landed)
+    settle_from: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
@@ -337,6 +341,8 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             walk.upper = page.newest_id
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
+            if first_run and settings.settle_hours > 0:
+                _note_young(ctx, client.domain, name, page, items)
         walk.pages += 1
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = page.next_max_id or page.oldest_id
@@ -350,6 +356,17 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
                         ctx.policy)
+
+
+def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[Any]) -> None:
+    """Remember the oldest status of a first run's page still younger than ``settle_hours`` (the settle pass
+    starts below it)."""
+    cutoff = page.fetched_at - timedelta(hours=ctx.settings.settle_hours)
+    young = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]
+             and (created := _created_at(i)) is not None and created > cutoff]
+    if young:
+        key = (domain, name)
+        ctx.settle_from[key] = min([*young, *([ctx.settle_from[key]] if key in ctx.settle_from else [])], key=id_key)
 
 
 def _just_above(status_id: str) -> str:
@@ -407,12 +424,17 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     status that is still younger than ``settle_hours`` (those wait for a later run), when it is empty, when the
     mark would not move, or after ``max_pages``. The mark is saved after each landed page, so a killed run
     starts again where it stopped. Before its first run a source has no mark: it is set to the checkpoint this
-    run started from (the new checkpoint on a source's first run), so the statuses landed from then on settle.
+    run started from, so the statuses landed from then on settle. On a source's very first run it is set just
+    below the oldest status that run landed while younger than ``settle_hours`` (the older ones had their
+    settled counts when first landed), or to the new checkpoint when there was none.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     mark = load_pass_mark(ctx.lake, domain, name, "settle", ctx.policy)
     if mark is None:
         start = started_from or result.checkpoint
+        youngest_first = ctx.settle_from.get((domain, name))
+        if started_from is None and youngest_first is not None and youngest_first.isdigit():
+            start = str(int(youngest_first) - 1)  # min_id is exclusive: just below it
         if start is not None:
             save_pass_mark(ctx.lake, domain, name, "settle", start, ctx.policy)
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)

@@ -97,6 +97,21 @@ def test_statuses_settle_once_when_old_enough(server, instance, make_settings, l
     assert fifth.settled == len([i for i in newer if i in lake.status_ids()])
 
 
+def test_a_first_run_settles_later_only_what_it_landed_young(server, instance, make_settings, lake) -> None:
+    """The backfill's statuses that were already older than settle_hours have their settled counts; the young
+    ones (here: the six posted two hours ago, with settle_hours=3) settle later."""
+    young = [str(sid) for sid in instance.public_timeline_ids()
+             if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > NOW - timedelta(hours=3)]
+    first = collect(make_settings(settle_hours=3), server)
+    assert first.settled == 0 and young
+    mark = load_pass_mark(open_lake(str(lake.root)), first.sources[0].instance, "public", "settle")
+    assert mark == str(int(min(young, key=int)) - 1)  # just below the oldest young one
+    later = collect(make_settings(settle_hours=1), server)  # "an hour later": they are old enough now
+    assert later.landed == 0 and later.settled == len([i for i in young if i in lake.status_ids()])
+    assert sorted((r["data"]["id"] for r in settle_records(lake)), key=int) == [i for i in young
+                                                                                 if i in lake.status_ids()]
+
+
 def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance, make_settings, lake) -> None:
     settings = make_settings(settle_hours=0.5, settle_max_pages=2)  # page_limit is 10 in these tests
     collect(settings, server)
