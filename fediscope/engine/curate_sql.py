@@ -258,6 +258,7 @@ MERGE_ACCOUNTS = _latest(
     "fetched_at DESC NULLS LAST, coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
     "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC")
 
+
 def _day(expr: str) -> str:
     """A day the Mastodon API sends as Unix seconds of its start (or an ISO date) → its UTC ``DATE``; NULL when
     it is neither (at most 11 digits: a larger number would overflow the conversion and fail the whole run)."""

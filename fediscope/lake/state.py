@@ -72,11 +72,16 @@ def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: C
 def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str,
                    policy: PrivacyPolicy | None = None) -> str | None:
     """The id up to which another pass over a source's timeline (``settle``) has gone, or None before its first
-    run. Kept apart from the checkpoint, which the gap walk rewrites on every page; named like it."""
+    run. Kept apart from the checkpoint, which the gap walk rewrites on every page; named like it. ValueError
+    (naming the file) when the file is not a mark."""
     path = state_path(instance, checkpoint_source(source, policy), collection_pass)
     if not lake.exists(path):
         return None
-    mark = _read(lake, path).newest_id
+    try:
+        mark = _read(lake, path).newest_id
+    except (ValueError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a {collection_pass} mark ({type(exc).__name__}); delete it to start the "
+                         f"{collection_pass} pass over from the checkpoint") from None
     return mark if isinstance(mark, str) and mark else None
 
 

@@ -429,7 +429,10 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     settled counts when first landed), or to the new checkpoint when there was none.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
-    mark = load_pass_mark(ctx.lake, domain, name, "settle", ctx.policy)
+    try:
+        mark = load_pass_mark(ctx.lake, domain, name, "settle", ctx.policy)
+    except ValueError as exc:
+        raise LakeError(str(exc)) from None
     if mark is None:
         start = started_from or result.checkpoint
         youngest_first = ctx.settle_from.get((domain, name))

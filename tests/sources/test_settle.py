@@ -191,3 +191,16 @@ def test_a_failed_settle_pass_leaves_the_source_collected_and_the_next_run_settl
     assert third.ok and third.sources[0].refresh_error is None
     assert third.settled == 3 and {r["data"]["id"] for r in settle_records(lake)} == new
     assert load_pass_mark(open_lake(str(lake.root)), domain, "public", "settle") == max(new, key=int)
+
+
+def test_an_unreadable_mark_is_reported_and_the_source_still_collected(server, instance, make_settings,
+                                                                        lake) -> None:
+    first = collect(make_settings(settle_hours=1), server)
+    path = lake.root / "_state" / first.sources[0].instance / "settle" / "public.json"
+    path.write_text("[not a mark")
+    grown = public(instance.grow(6))
+    second = collect(make_settings(settle_hours=1), server)
+    source = second.sources[0]
+    assert source.status == "ok" and source.landed + source.skipped == len(grown) > 0
+    assert source.refresh_error.startswith("settle pass: ") and "public.json is not a settle mark" in \
+        source.refresh_error and "delete it" in source.refresh_error
