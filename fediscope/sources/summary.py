@@ -22,7 +22,8 @@ class SourceResult:
     refresh_error: str | None = None  # the refresh or settle pass failed (best effort: the source is still ``ok``)
     skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
-    out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window
+    out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window,
+    #                        or not yet old enough for the settle pass
     caught_up: bool = False  # the run reached the checkpoint (or the backfill depth)
     checkpoint: str | None = None  # newest id covered after the run
     batches: list[str] = field(default_factory=list)
