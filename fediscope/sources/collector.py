@@ -34,8 +34,10 @@ timeline is only the last minutes. The settle pass instead lands every status on
 per 40 statuses. After the gap walk (and the refresh pass) it walks up from its own mark, oldest first
 (``min_id``), lands the statuses at least ``settle_hours`` old and moves the mark past them; it stops at the
 first younger status (at most ``settle_max_pages`` pages, within what ``max_pages`` leaves). The mark is kept
-in ``<lake>/_state/<domain>/settle/``; it starts at the checkpoint of the run that first has the pass on
-(on a source's very first run, below the backfilled statuses still younger than ``settle_hours``).
+in ``<lake>/_state/<domain>/settle/``; on a source collected before, it starts at the statuses posted
+``settle_hours`` before the run that first has the pass on (found by their snowflake ids; at that run's
+checkpoint for other ids), and on a source's very first run below the backfilled statuses still younger than
+``settle_hours``.
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
@@ -358,6 +360,23 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
                         ctx.policy)
 
 
+#: Mastodon's ids since 2.0 are "snowflakes": the creation time in milliseconds, shifted left by 16 bits.
+_SNOWFLAKE_SHIFT = 16
+_SNOWFLAKE_EPOCH = datetime(2017, 1, 1, tzinfo=UTC)
+
+
+def _snowflake_before(status_id: str, moment: datetime) -> str:
+    """The lower of ``status_id`` and the first snowflake of ``moment``, when ``status_id`` is a snowflake (its
+    time falls between 2017 and tomorrow); ``status_id`` itself for any other kind of id."""
+    if not status_id.isdigit():
+        return status_id
+    created_ms = int(status_id) >> _SNOWFLAKE_SHIFT
+    lowest, highest = (int(t.timestamp() * 1000) for t in (_SNOWFLAKE_EPOCH, datetime.now(UTC) + timedelta(days=1)))
+    if not lowest <= created_ms <= highest:
+        return status_id
+    return str(min(int(status_id), int(moment.timestamp() * 1000) << _SNOWFLAKE_SHIFT))
+
+
 def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[Any]) -> None:
     """Remember the oldest status of a first run's page still younger than ``settle_hours`` (the settle pass
     starts below it)."""
@@ -423,10 +442,11 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     Pages are asked with ``min_id=<mark>`` (the statuses just above it). A page stops the pass at its first
     status that is still younger than ``settle_hours`` (those wait for a later run), when it is empty, when the
     mark would not move, or after ``max_pages``. The mark is saved after each landed page, so a killed run
-    starts again where it stopped. Before its first run a source has no mark: it is set to the checkpoint this
-    run started from, so the statuses landed from then on settle. On a source's very first run it is set just
-    below the oldest status that run landed while younger than ``settle_hours`` (the older ones had their
-    settled counts when first landed), or to the new checkpoint when there was none.
+    starts again where it stopped. Before its first run a source has no mark. On a source collected before, it
+    is set to the first snowflake id of ``settle_hours`` ago, so what earlier runs landed in that time settles
+    too (to the checkpoint this run started from, for ids that are not snowflakes). On a source's very first run
+    it is set just below the oldest status that run landed while younger than ``settle_hours`` (the older ones
+    had their settled counts when first landed), or to the new checkpoint when there was none.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     try:
@@ -438,6 +458,8 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         youngest_first = ctx.settle_from.get((domain, name))
         if started_from is None and youngest_first is not None and youngest_first.isdigit():
             start = str(int(youngest_first) - 1)  # min_id is exclusive: just below it
+        elif started_from is not None:  # collected before: include what earlier runs landed in the last N hours
+            start = _snowflake_before(started_from, ctx.started_at - timedelta(hours=settings.settle_hours))
         if start is not None:
             save_pass_mark(ctx.lake, domain, name, "settle", start, ctx.policy)
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)

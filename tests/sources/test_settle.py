@@ -112,6 +112,24 @@ def test_a_first_run_settles_later_only_what_it_landed_young(server, instance, m
                                                                                  if i in lake.status_ids()]
 
 
+def test_turning_the_pass_on_for_a_collected_source_settles_what_it_landed_in_the_last_n_hours(
+        server, instance, make_settings, lake) -> None:
+    """The six statuses posted two hours ago were landed before the pass was on: with settle_hours=3 the mark
+    starts three hours back (by snowflake id), so they settle once old enough; the corpus (days old) does not."""
+    collect(make_settings(), server)  # the pass is off
+    turned_on = collect(make_settings(settle_hours=3), server)
+    assert turned_on.settled == 0
+    mark = load_pass_mark(open_lake(str(lake.root)), turned_on.sources[0].instance, "public", "settle")
+    three_hours_ago = (NOW - timedelta(hours=3)).timestamp() * 1000
+    assert abs((int(mark) >> 16) - three_hours_ago) < 120_000  # the first snowflake of "3 hours ago"
+    two_hours_old = [str(sid) for sid in instance.public_timeline_ids()
+                     if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > NOW - timedelta(hours=3)]
+    later = collect(make_settings(settle_hours=1.5), server)
+    assert sorted((r["data"]["id"] for r in settle_records(lake)), key=int) == [
+        i for i in sorted(two_hours_old, key=int) if i in lake.status_ids()]
+    assert later.settled == len(settle_records(lake)) > 0
+
+
 def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance, make_settings, lake) -> None:
     settings = make_settings(settle_hours=0.5, settle_max_pages=2)  # page_limit is 10 in these tests
     collect(settings, server)
