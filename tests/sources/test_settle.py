@@ -27,14 +27,19 @@ from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 from fediscope.sources.summary import CollectSummary
 
-NOW = datetime.now(UTC)
+
+@pytest.fixture
+def now() -> datetime:
+    """The test's "now" (taken when it starts: the ages below are minutes apart, so a module-level time taken
+    when the suite started would drift past them)."""
+    return datetime.now(UTC)
 
 
 @pytest.fixture
-def instance() -> SampleInstance:
-    """A small corpus ending three days ago, plus a few statuses an hour and more ago."""
-    sample = SampleInstance.generate(120, seed=5, end=NOW - timedelta(days=3))
-    sample.grow(6, at=NOW - timedelta(hours=2))
+def instance(now: datetime) -> SampleInstance:
+    """A small corpus ending three days ago, plus six statuses posted two hours ago."""
+    sample = SampleInstance.generate(120, seed=5, end=now - timedelta(days=3))
+    sample.grow(6, at=now - timedelta(hours=2))
     return sample
 
 
@@ -64,7 +69,7 @@ def public(statuses: list[dict[str, Any]]) -> list[str]:
     return [s["id"] for s in statuses if on_public_timeline(s)]
 
 
-def test_statuses_settle_once_when_old_enough(server, instance, make_settings, lake) -> None:
+def test_statuses_settle_once_when_old_enough(server, instance, make_settings, lake, now) -> None:
     first = collect(make_settings(settle_hours=1), server)
     assert first.settled == 0  # the mark starts at this run's checkpoint: nothing above it yet
     domain = first.sources[0].instance
@@ -72,8 +77,8 @@ def test_statuses_settle_once_when_old_enough(server, instance, make_settings, l
     assert mark == first.sources[0].checkpoint
     assert (lake.root / "_state" / domain / "settle" / "public.json").is_file()
 
-    older = public(instance.grow(8, at=NOW - timedelta(minutes=40)))
-    newer = public(instance.grow(8, at=NOW - timedelta(minutes=5)))
+    older = public(instance.grow(8, at=now - timedelta(minutes=40)))
+    newer = public(instance.grow(8, at=now - timedelta(minutes=5)))
     assert older and newer
     second = collect(make_settings(settle_hours=1), server)  # every new status is younger than an hour
     assert second.landed == len(older) + len(newer) - second.skipped and second.settled == 0
@@ -97,11 +102,11 @@ def test_statuses_settle_once_when_old_enough(server, instance, make_settings, l
     assert fifth.settled == len([i for i in newer if i in lake.status_ids()])
 
 
-def test_a_first_run_settles_later_only_what_it_landed_young(server, instance, make_settings, lake) -> None:
+def test_a_first_run_settles_later_only_what_it_landed_young(server, instance, make_settings, lake, now) -> None:
     """The backfill's statuses that were already older than settle_hours have their settled counts; the young
     ones (here: the six posted two hours ago, with settle_hours=3) settle later."""
     young = [str(sid) for sid in instance.public_timeline_ids()
-             if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > NOW - timedelta(hours=3)]
+             if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > now - timedelta(hours=3)]
     first = collect(make_settings(settle_hours=3), server)
     assert first.settled == 0 and young
     mark = load_pass_mark(open_lake(str(lake.root)), first.sources[0].instance, "public", "settle")
@@ -113,27 +118,30 @@ def test_a_first_run_settles_later_only_what_it_landed_young(server, instance, m
 
 
 def test_turning_the_pass_on_for_a_collected_source_settles_what_it_landed_in_the_last_n_hours(
-        server, instance, make_settings, lake) -> None:
+        server, instance, make_settings, lake, now) -> None:
     """The six statuses posted two hours ago were landed before the pass was on: with settle_hours=3 the mark
     starts three hours back (by snowflake id), so they settle once old enough; the corpus (days old) does not."""
     collect(make_settings(), server)  # the pass is off
+    before = datetime.now(UTC) - timedelta(hours=3)
     turned_on = collect(make_settings(settle_hours=3), server)
+    after = datetime.now(UTC) - timedelta(hours=3)
     assert turned_on.settled == 0
     mark = load_pass_mark(open_lake(str(lake.root)), turned_on.sources[0].instance, "public", "settle")
-    three_hours_ago = (NOW - timedelta(hours=3)).timestamp() * 1000
-    assert abs((int(mark) >> 16) - three_hours_ago) < 120_000  # the first snowflake of "3 hours ago"
+    # the first snowflake of "3 hours before the run"
+    assert int(before.timestamp() * 1000) <= int(mark) >> 16 <= int(after.timestamp() * 1000)
+    assert int(mark) & 0xFFFF == 0
     two_hours_old = [str(sid) for sid in instance.public_timeline_ids()
-                     if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > NOW - timedelta(hours=3)]
+                     if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > now - timedelta(hours=3)]
     later = collect(make_settings(settle_hours=1.5), server)
     assert sorted((r["data"]["id"] for r in settle_records(lake)), key=int) == [
         i for i in sorted(two_hours_old, key=int) if i in lake.status_ids()]
     assert later.settled == len(settle_records(lake)) > 0
 
 
-def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance, make_settings, lake) -> None:
+def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance, make_settings, lake, now) -> None:
     settings = make_settings(settle_hours=0.5, settle_max_pages=2)  # page_limit is 10 in these tests
     collect(settings, server)
-    waiting = sorted(public(instance.grow(70, at=NOW - timedelta(hours=1))), key=int)
+    waiting = sorted(public(instance.grow(70, at=now - timedelta(hours=1))), key=int)
     assert len(waiting) > 30
     second = collect(settings, server)
 
@@ -148,9 +156,9 @@ def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance
 
 
 def test_max_pages_leaves_the_settle_pass_what_the_walk_did_not_use(server, instance, make_settings,
-                                                                    lake) -> None:
+                                                                    lake, now) -> None:
     collect(make_settings(settle_hours=1), server)
-    waiting = sorted(public(instance.grow(30, at=NOW - timedelta(minutes=40))), key=int)
+    waiting = sorted(public(instance.grow(30, at=now - timedelta(minutes=40))), key=int)
     assert collect(make_settings(settle_hours=1), server).settled == 0  # lands them: too young to settle
     settings = make_settings(settle_hours=0.5, settle_max_pages=100)
     spent = collect(settings, server, max_pages=1)  # the gap walk's one page (nothing new) takes the budget
