@@ -1,4 +1,9 @@
-"""ISO 8601 timestamps read from upstream answers and lake files."""
+"""ISO 8601 timestamps read from upstream answers and lake files, and Mastodon's time-based ids.
+
+Mastodon ids (since 2.0) are 64-bit "snowflakes": the creation time in milliseconds shifted left by 16 bits,
+plus 16 low bits that make ids created in the same millisecond distinct. So ids sort by time, and a client can
+page by id.
+"""
 
 from __future__ import annotations
 
@@ -15,3 +20,23 @@ def parse_iso(text: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("use timezone-aware datetimes (UTC)")
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def snowflake(ms: int, low: int) -> int:
+    """The id Mastodon would give a record created at ``ms`` (Unix milliseconds)."""
+    return (ms << 16) | (low & 0xFFFF)
+
+
+def snowflake_ms(snowflake_id: int | str) -> int:
+    """The creation time (Unix milliseconds) inside a snowflake id."""
+    return int(snowflake_id) >> 16

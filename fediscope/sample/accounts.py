@@ -20,8 +20,9 @@ from random import Random
 from typing import Any
 
 from fediscope.sample import vocab
-from fediscope.sample.clock import IsoFormatter, iso_date, snowflake
+from fediscope.sample.clock import IsoFormatter, iso_date
 from fediscope.sample.shapes import account_keys, template
+from fediscope.timestamps import snowflake
 
 #: The first Mastodon instances appeared in 2016; account creation dates start there.
 EPOCH_MS = 1_459_468_800_000  # 2016-04-01T00:00:00Z

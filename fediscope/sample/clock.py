@@ -1,7 +1,6 @@
-"""Time for the sample corpus: Mastodon's snowflake ids, timestamps, and a day-shaped posting rhythm.
+"""Time for the sample corpus: timestamps and a day-shaped posting rhythm (ids are Mastodon's snowflakes, see
+:mod:`fediscope.timestamps`).
 
-Mastodon ids are 64-bit "snowflakes": the creation time in milliseconds shifted left by 16 bits, plus 16 low
-bits that make ids created in the same millisecond distinct. So ids sort by time, and a client can page by id.
 Timestamps are ISO 8601 in UTC with milliseconds (``2026-08-01T13:55:50.338Z``), as the API sends them.
 """
 
@@ -10,28 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from random import Random
-
-
-def snowflake(ms: int, low: int) -> int:
-    """The id Mastodon would give a record created at ``ms`` (Unix milliseconds)."""
-    return (ms << 16) | (low & 0xFFFF)
-
-
-def snowflake_ms(snowflake_id: int | str) -> int:
-    """The creation time (Unix milliseconds) inside a snowflake id."""
-    return int(snowflake_id) >> 16
-
-
-def to_ms(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("use timezone-aware datetimes (UTC)")
-    return int(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class IsoFormatter:

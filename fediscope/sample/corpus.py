@@ -31,8 +31,9 @@ from typing import Any
 
 from fediscope.sample import content, vocab
 from fediscope.sample.accounts import AccountInfo, build_accounts, custom_emoji
-from fediscope.sample.clock import IsoFormatter, snowflake, sorted_times, to_ms
+from fediscope.sample.clock import IsoFormatter, sorted_times
 from fediscope.sample.shapes import template
+from fediscope.timestamps import snowflake, to_ms
 
 DEFAULT_INSTANCES = ("sample.social", "demo.example", "fedi.example", "toot.test", "kaffee.example")
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)

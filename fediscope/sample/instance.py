@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fediscope.sample.accounts import AccountInfo
-from fediscope.sample.clock import snowflake_ms
 from fediscope.sample.corpus import (
     DEFAULT_INSTANCES,
     DEFAULT_WINDOW,
@@ -29,6 +28,7 @@ from fediscope.sample.corpus import (
 )
 from fediscope.sample.paging import PageRequest, select
 from fediscope.sample.shapes import template
+from fediscope.timestamps import snowflake_ms
 
 Status = dict[str, Any]
 DAY_MS = 86_400_000

@@ -23,7 +23,7 @@ from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
 from fediscope.privacy import PrivacyPolicy
-from fediscope.sample.clock import from_ms, iso_date, snowflake_ms, to_ms
+from fediscope.sample.clock import iso_date
 from fediscope.sample.corpus import (
     DEFAULT_INSTANCES,
     DEFAULT_WINDOW,
@@ -32,6 +32,7 @@ from fediscope.sample.corpus import (
     bulk_allocation,
     on_public_timeline,
 )
+from fediscope.timestamps import from_ms, snowflake_ms, to_ms
 
 EDIT_MARK = " (edit: fixed a typo)"
 LOCAL_ENDPOINT = "/api/v1/timelines/public?local=true"  # each instance's local timeline

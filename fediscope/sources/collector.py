@@ -72,7 +72,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
-from fediscope.timestamps import parse_iso
+from fediscope.timestamps import parse_iso, snowflake, snowflake_ms, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -360,9 +360,8 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
                         ctx.policy)
 
 
-#: Mastodon's ids since 2.0 are "snowflakes": the creation time in milliseconds, shifted left by 16 bits.
-_SNOWFLAKE_SHIFT = 16
-_SNOWFLAKE_EPOCH = datetime(2017, 1, 1, tzinfo=UTC)
+#: Ids whose time part falls before this are not Mastodon snowflakes (sequential ids, other software).
+_SNOWFLAKES_SINCE = datetime(2017, 1, 1, tzinfo=UTC)
 
 
 def _snowflake_before(status_id: str, moment: datetime) -> str:
@@ -370,11 +369,9 @@ def _snowflake_before(status_id: str, moment: datetime) -> str:
     time falls between 2017 and tomorrow); ``status_id`` itself for any other kind of id."""
     if not status_id.isdigit():
         return status_id
-    created_ms = int(status_id) >> _SNOWFLAKE_SHIFT
-    lowest, highest = (int(t.timestamp() * 1000) for t in (_SNOWFLAKE_EPOCH, datetime.now(UTC) + timedelta(days=1)))
-    if not lowest <= created_ms <= highest:
+    if not to_ms(_SNOWFLAKES_SINCE) <= snowflake_ms(status_id) <= to_ms(datetime.now(UTC) + timedelta(days=1)):
         return status_id
-    return str(min(int(status_id), int(moment.timestamp() * 1000) << _SNOWFLAKE_SHIFT))
+    return str(min(int(status_id), snowflake(to_ms(moment), 0)))
 
 
 def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[Any]) -> None:
@@ -383,9 +380,11 @@ def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[A
     cutoff = page.fetched_at - timedelta(hours=ctx.settings.settle_hours)
     young = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]
              and (created := _created_at(i)) is not None and created > cutoff]
+    key = (domain, name)
+    if key in ctx.settle_from:
+        young.append(ctx.settle_from[key])
     if young:
-        key = (domain, name)
-        ctx.settle_from[key] = min([*young, *([ctx.settle_from[key]] if key in ctx.settle_from else [])], key=id_key)
+        ctx.settle_from[key] = min(young, key=id_key)
 
 
 def _just_above(status_id: str) -> str:
@@ -454,12 +453,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     except ValueError as exc:
         raise LakeError(str(exc)) from None
     if mark is None:
-        start = started_from or result.checkpoint
-        youngest_first = ctx.settle_from.get((domain, name))
-        if started_from is None and youngest_first is not None and youngest_first.isdigit():
-            start = str(int(youngest_first) - 1)  # min_id is exclusive: just below it
-        elif started_from is not None:  # collected before: include what earlier runs landed in the last N hours
-            start = _snowflake_before(started_from, ctx.started_at - timedelta(hours=settings.settle_hours))
+        start = _first_settle_mark(ctx, domain, name, started_from, result.checkpoint)
         if start is not None:
             save_pass_mark(ctx.lake, domain, name, "settle", start, ctx.policy)
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
@@ -491,6 +485,17 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if young or next_mark == mark:
             return
         mark = next_mark
+
+
+def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str | None,
+                       checkpoint: str | None) -> str | None:
+    """Where a source's settle pass starts (see :func:`_settle`); ``checkpoint`` is the one this run saved."""
+    if started_from is not None:  # collected before: include what earlier runs landed in the last N hours
+        return _snowflake_before(started_from, ctx.started_at - timedelta(hours=ctx.settings.settle_hours))
+    youngest = ctx.settle_from.get((domain, name))
+    if youngest is not None and youngest.isdigit():
+        return str(int(youngest) - 1)  # min_id is exclusive: just below it
+    return checkpoint
 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import pytest
 
+from fediscope import timestamps
+
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 RECORDED_AT = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
 NOT_FOUND = {"error": "Record not found"}  # Mastodon's recorded 404 body
@@ -86,12 +88,12 @@ def _stride(n: int) -> int:
 
 
 def snowflake(at: datetime, sequence: int) -> str:
-    """A Mastodon-style id: milliseconds since the epoch shifted left 16 bits, plus a sequence number."""
-    return str((int(at.timestamp() * 1000) << 16) + (sequence % 65536))
+    """A Mastodon-style id (:mod:`fediscope.timestamps`) of a status created at ``at``, ``sequence`` its low bits."""
+    return str(timestamps.snowflake(timestamps.to_ms(at), sequence))
 
 
 def snowflake_time(status_id: str) -> datetime:
-    return datetime.fromtimestamp((int(status_id) >> 16) / 1000, UTC)
+    return timestamps.from_ms(timestamps.snowflake_ms(status_id))
 
 
 # -- faults -----------------------------------------------------------------------------------------------

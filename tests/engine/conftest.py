@@ -60,8 +60,8 @@ def land_trends(lake: LocalLake) -> None:
 
     from engine_data import land
 
-    from fediscope.sample.clock import from_ms
     from fediscope.sample.instance import SampleInstance
+    from fediscope.timestamps import from_ms
 
     instance = SampleInstance.generate(CORPUS_STATUSES, seed=11)
     first = from_ms(instance.now_ms()) + timedelta(minutes=5)

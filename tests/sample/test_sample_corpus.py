@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from fediscope.sample import shapes
-from fediscope.sample.clock import snowflake_ms, to_ms
 from fediscope.sample.corpus import (
     DEFAULT_END,
     DEFAULT_INSTANCES,
@@ -20,6 +19,7 @@ from fediscope.sample.corpus import (
     iter_statuses,
     on_public_timeline,
 )
+from fediscope.timestamps import snowflake_ms, to_ms
 
 
 def _ms(text: str) -> int:

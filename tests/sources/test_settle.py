@@ -26,6 +26,7 @@ from fediscope.sample.server import SampleServer
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 from fediscope.sources.summary import CollectSummary
+from fediscope.timestamps import snowflake, snowflake_ms, to_ms
 
 
 @pytest.fixture
@@ -128,8 +129,8 @@ def test_turning_the_pass_on_for_a_collected_source_settles_what_it_landed_in_th
     assert turned_on.settled == 0
     mark = load_pass_mark(open_lake(str(lake.root)), turned_on.sources[0].instance, "public", "settle")
     # the first snowflake of "3 hours before the run"
-    assert int(before.timestamp() * 1000) <= int(mark) >> 16 <= int(after.timestamp() * 1000)
-    assert int(mark) & 0xFFFF == 0
+    assert to_ms(before) <= snowflake_ms(mark) <= to_ms(after)
+    assert int(mark) == snowflake(snowflake_ms(mark), 0)
     two_hours_old = [str(sid) for sid in instance.public_timeline_ids()
                      if datetime.fromisoformat(instance.statuses[sid]["created_at"]) > now - timedelta(hours=3)]
     later = collect(make_settings(settle_hours=1.5), server)
