@@ -1,4 +1,5 @@
-"""The app factory: ``create_app(settings=None, test_config=None)`` builds the scraping API from settings.
+"""The app factory: ``create_app(settings=None, test_config=None)`` builds the API from settings: the scraping
+routes (:mod:`api.resources`) and the results routes over the metrics store (:mod:`api.results`).
 
 Every request passes, in this order: routing (404/405), the body-size cap (413), the API key (401; a
 read-only key on a write method: 403), the per-key rate limit (429 + ``Retry-After``), then the resource.
@@ -24,6 +25,7 @@ from api.errors import ApiError, handle_any
 from api.guard import InstanceGuard, system_resolver
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
+from api.results import ResultsStore
 from api.routes import ROUTES
 from api.upstream import Upstream
 from fediscope.config import Settings, load_settings
@@ -62,6 +64,7 @@ class ApiState:
     guard: InstanceGuard
     upstream: Upstream
     openapi: dict[str, Any]
+    results: ResultsStore  # the metrics store, opened at the first results request
 
 
 def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None) -> Flask:
@@ -76,7 +79,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     guard = InstanceGuard(settings, resolver=app.config.get("FEDISCOPE_RESOLVER") or system_resolver)
     limiter = RateLimiter(settings.api_rate_limit, clock=app.config.get("FEDISCOPE_CLOCK") or time.monotonic)
     state = ApiState(settings=settings, keys=KeyRing(settings.api_key), limiter=limiter, guard=guard,
-                     upstream=Upstream(settings, guard), openapi=build_document())
+                     upstream=Upstream(settings, guard), openapi=build_document(),
+                     results=ResultsStore(settings))
     app.extensions["fediscope_api"] = state
 
     api = _Api(app, catch_all_404s=True)

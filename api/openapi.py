@@ -24,6 +24,19 @@ ERROR_STATUSES = {
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely.",
 }
 
+#: The results routes (api.results) read the metrics store and contact no instance.
+RESULTS_ERROR_STATUSES = {
+    "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it).",
+    "401": "No X-API-Key header, or a key that is not configured.",
+    "403": "A read-only key called a write method.",
+    "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",
+    "405": "Method not allowed on this route.",
+    "409": "The stored metric lacks columns the analysis reads (stored by another fediscope version).",
+    "413": "Request body larger than the cap.",
+    "429": "Too many requests for this API key; retry after Retry-After seconds.",
+    "503": "The metrics store (FEDISCOPE_STORE) cannot be reached or read.",
+}
+
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,
                                 "schema": {"type": "integer", "minimum": 0}}}
 
@@ -83,8 +96,92 @@ COMPONENTS: dict[str, Any] = {
                 "quarantined": {"type": "integer", "minimum": 0},
             },
         },
+        "Row": {"type": "object", "description": "One stored row: column name → string, number, boolean or null.",
+                "additionalProperties": {"nullable": True, "oneOf": [
+                    {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+        "AnalysisList": {
+            "type": "object",
+            "required": ["store", "analyses"],
+            "properties": {
+                "store": {"type": "string", "description": "The store read (FEDISCOPE_STORE, password hidden)."},
+                "analyses": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "metric", "question", "stored"],
+                    "properties": {"name": {"type": "string"}, "metric": {"type": "string"},
+                                   "question": {"type": "string"},
+                                   "stored": {"type": "boolean", "description": "The store holds its metric."}},
+                }},
+            },
+        },
+        "Analysis": {
+            "type": "object",
+            "required": ["store", "name", "title", "question", "metric", "columns", "rows", "summary"],
+            "properties": {
+                "store": {"type": "string"},
+                "name": {"type": "string"},
+                "title": {"type": "string"},
+                "question": {"type": "string"},
+                "metric": {"type": "string", "description": "The stored metric the analysis reads."},
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+                "summary": {"type": "object", "description": "Headline numbers (totals, shares)."},
+            },
+        },
+        "MetricList": {
+            "type": "object",
+            "required": ["store", "metrics"],
+            "properties": {
+                "store": {"type": "string"},
+                "metrics": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "question", "key", "prefix", "rank", "stored", "rows"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "question": {"type": "string"},
+                        "key": {"type": "array", "items": {"type": "string"}},
+                        "prefix": {"type": "string", "description": "The key column prefix reads match."},
+                        "rank": {"type": "object", "nullable": True, "required": ["column", "order"],
+                                 "properties": {"column": {"type": "string"},
+                                                "order": {"type": "string", "enum": ["asc", "desc"]}}},
+                        "stored": {"type": "boolean"},
+                        "rows": {"type": "integer", "nullable": True, "minimum": 0},
+                    },
+                }},
+            },
+        },
+        "MetricRows": {
+            "type": "object",
+            "required": ["store", "metric", "question", "prefix", "order", "limit", "count", "rows"],
+            "properties": {
+                "store": {"type": "string"},
+                "metric": {"type": "string"},
+                "question": {"type": "string"},
+                "prefix": {"type": "object", "nullable": True, "required": ["column", "value"],
+                           "properties": {"column": {"type": "string"}, "value": {}},
+                           "description": "The prefix column and the value matched, or null for rank order."},
+                "order": {"type": "string", "enum": ["rank", "key"],
+                          "description": "rank: by the rank column (ties by key); key: by the key columns."},
+                "limit": {"type": "integer"},
+                "count": {"type": "integer", "minimum": 0},
+                "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+            },
+        },
     },
 }
+
+#: the documented query parameters of the results routes (bounds from api.params)
+_COUNT_SCHEMA = {"type": "integer", "minimum": params.RESULTS_MIN, "maximum": params.RESULTS_MAX}
+RESULTS_PARAMETERS: dict[str, dict[str, Any]] = {
+    "n": {"description": f"Rows to show (default {params.DEFAULT_N}), as `fediscope report --top`.",
+          "schema": _COUNT_SCHEMA},
+    "prefix": {"description": "Only the rows whose prefix column (GET /v1/metrics names it) equals this value, in "
+                              "key order: one account's, one instance's or one day's rows. Without it, the first "
+                              "rows by the metric's rank column.",
+               "schema": {"type": "string", "minLength": 1, "maxLength": params.PREFIX_MAX_LENGTH}},
+    "limit": {"description": f"At most this many rows (default {params.DEFAULT_LIMIT}).", "schema": _COUNT_SCHEMA},
+}
+_RESULTS_SCHEMAS = {"analyses": "AnalysisList", "analysis": "Analysis", "metrics": "MetricList",
+                    "metric_rows": "MetricRows"}
 
 
 def _query_parameters(route: Route) -> list[dict[str, Any]]:
@@ -112,9 +209,11 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
     schemas = {
         "tag": {"type": "string", "pattern": params.TAG_PATTERN, "minLength": 1, "maxLength": 100},
         "acct": {"type": "string", "pattern": params.ACCT_PATTERN, "minLength": 1, "maxLength": 300},
+        "name": {"type": "string", "pattern": params.NAME_PATTERN},
     }
     descriptions = {"tag": "Hashtag without '#': letters, digits, underscores.",
-                    "acct": "user or user@domain."}
+                    "acct": "user or user@domain.",
+                    "name": "The analysis or metric name, as the list route gives it."}
     return [{"name": name, "in": "path", "required": True, "description": descriptions[name],
              "schema": schemas[name]} for name in route.path_params]
 
@@ -137,6 +236,10 @@ def _operation(route: Route) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordsPage"}}},
         }}
         wanted = ERROR_STATUSES
+    elif route.results is not None:
+        schema = {"$ref": f"#/components/schemas/{_RESULTS_SCHEMAS[route.endpoint]}"}
+        responses = {"200": {"description": route.summary + ".", "content": {"application/json": {"schema": schema}}}}
+        wanted = RESULTS_ERROR_STATUSES
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
             "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
@@ -151,7 +254,9 @@ def _operation(route: Route) -> dict[str, Any]:
         "operationId": route.endpoint,
         "summary": route.summary,
         "description": route.description,
-        "parameters": _path_parameters(route) + (_query_parameters(route) if route.records else []),
+        "parameters": _path_parameters(route) + (_query_parameters(route) if route.records else [])
+        + [{"name": name, "in": "query", "required": False, **RESULTS_PARAMETERS[name]}
+           for name in route.results or ()],
         "responses": responses,
     }
     if route.public:
@@ -164,10 +269,11 @@ def build_document(version: str = "0.1.0") -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "fediscope scraping API",
+            "title": "fediscope API",
             "version": version,
             "description": "Fetches public Mastodon data from allowlisted instances and returns it as lake "
-                           "records (the same envelope, paging and privacy policy as `fediscope collect`). "
+                           "records (the same envelope, paging and privacy policy as `fediscope collect`), and "
+                           "serves the stored metrics and the report's analyses (/v1/metrics, /v1/analyses). "
                            "Every error has the same JSON shape (Error). Send X-API-Key on every /v1 route.",
         },
         "paths": {route.openapi_path: {"get": _operation(route)} for route in ROUTES},

@@ -1,8 +1,9 @@
 """Request parameters, validated by plain typed code (flask-restful's ``reqparse`` is deprecated).
 
-Every route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
-parameter. The bounds are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings
-(Mastodon ids are 64-bit integers sent as strings, at most 20 digits), hashtags use Mastodon's tag charset
+Every scraping route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
+parameter (the results routes take ``n``, ``prefix`` and ``limit``: :func:`parse_results_query`). The bounds
+are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings (Mastodon ids are
+64-bit integers sent as strings, at most 20 digits), hashtags use Mastodon's tag charset
 and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`, shared with the
 collector). Unknown or repeated parameters are refused too, so a typo (``max-id``) fails loudly instead of
 silently fetching the newest page. The bounds below are also what :mod:`api.openapi` documents.
@@ -132,3 +133,40 @@ def account_source(acct: str) -> SourceRef:
         raise bad_parameter("acct", f"acct must be user or user@domain, e.g. Gargron@mastodon.social "
                                     f"(got {acct[:100]!r})")
     return parse_source(f"account:{acct}")
+
+
+# -- the results routes (stored metrics and analyses) ------------------------------------------------------------
+
+RESULTS_MIN, RESULTS_MAX = 1, 1000
+DEFAULT_N, DEFAULT_LIMIT = 10, 100
+PREFIX_MAX_LENGTH = 300
+NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+_COUNT_RE = re.compile(r"^[0-9]{1,4}$")
+
+
+@dataclass(frozen=True)
+class ResultsQuery:
+    """The validated query of a results route: how many rows, and which prefix."""
+
+    n: int = DEFAULT_N               # rows per analysis (as `fediscope report --top`)
+    prefix: str | None = None        # a metric's rows whose prefix column equals this value (else: by rank)
+    limit: int = DEFAULT_LIMIT       # at most this many metric rows
+
+
+def parse_count(name: str, raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    if not _COUNT_RE.fullmatch(raw) or not RESULTS_MIN <= int(raw) <= RESULTS_MAX:
+        raise bad_parameter(name, f"{name} must be a whole number from {RESULTS_MIN} to {RESULTS_MAX} "
+                                  f"(got {raw[:40]!r})")
+    return int(raw)
+
+
+def parse_results_query(args: MultiDict[str, str], allowed: tuple[str, ...]) -> ResultsQuery:
+    """Validate a results route's query string; ``allowed`` names the parameters the route takes."""
+    _check_known(args, allowed)
+    prefix = _single(args, "prefix")
+    if prefix is not None and not 1 <= len(prefix) <= PREFIX_MAX_LENGTH:
+        raise bad_parameter("prefix", f"prefix must be 1 to {PREFIX_MAX_LENGTH} characters")
+    return ResultsQuery(n=parse_count("n", _single(args, "n"), DEFAULT_N), prefix=prefix,
+                        limit=parse_count("limit", _single(args, "limit"), DEFAULT_LIMIT))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_restful import Resource
 
-from api import resources
+from api import resources, results
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Route:
     public: bool = False            # reachable without an API key
     flags: tuple[str, ...] = ()     # extra boolean query flags
     path_params: tuple[str, ...] = ()
+    results: tuple[str, ...] | None = None  # a results route (api.results): the query parameters it takes
 
     @property
     def openapi_path(self) -> str:
@@ -58,4 +59,18 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/trends/tags", resources.TrendingTags, "trends_tags", "Trending hashtags",
           "The instance's trending hashtags, one record per tag (Mastodon GET /api/v1/trends/tags). "
           "A snapshot: a single page."),
+    Route("/v1/analyses", results.Analyses, "analyses", "Analyses of the stored metrics",
+          "Every analysis `fediscope report` runs, the metric it reads, and whether the store holds that metric.",
+          records=False, results=()),
+    Route("/v1/analyses/<name>", results.OneAnalysis, "analysis", "One analysis",
+          "One analysis of the stored metrics, as `fediscope report --format json` gives it: title, question, "
+          "columns, rows and headline numbers. Contacts no instance.",
+          records=False, results=("n",), path_params=("name",)),
+    Route("/v1/metrics", results.Metrics, "metrics", "Stored metrics",
+          "Every metric (one SQL file of spark_jobs/sql/ each): its question, key, rank and prefix columns, and "
+          "how many rows the store holds.", records=False, results=()),
+    Route("/v1/metrics/<name>", results.MetricRows, "metric_rows", "A metric's rows",
+          "A metric's first rows by its rank column, or with prefix the rows whose prefix column equals a value, "
+          "in key order, as the store holds them.",
+          records=False, results=("prefix", "limit"), path_params=("name",)),
 )

@@ -11,7 +11,9 @@ The steps, each printed with its result and its time:
    for the same status: the API path and the collector path land the same data;
 5. **process** — curation to Parquet (``./demo-lake/curated``), every metric with DuckDB, loaded into SQLite
    (``./demo-out/demo.db``);
-6. **report and charts** — ``./demo-out/report.txt`` and the PNG charts in ``./demo-out/charts``.
+6. **report and charts** — ``./demo-out/report.txt`` and the PNG charts in ``./demo-out/charts``;
+7. **results API** — a client reads every analysis from the same API server (``GET /v1/analyses/<name>``, which
+   reads the SQLite store) and checks each equals the report's: dashboards see what the report prints.
 
 The configuration is isolated: ``FEDISCOPE_*`` variables and ``fediscope.toml`` are ignored, privacy is on with
 a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is DuckDB, so no Java is needed.
@@ -67,6 +69,7 @@ class DemoContext:
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     collected: Any = None  # the collector's CollectSummary
     public_before: str | None = None  # the public timeline's checkpoint before this run's collection
+    analyses: list[dict[str, Any]] | None = None  # the report's analyses (as --format json gives them)
     outputs: dict[str, str] = field(default_factory=dict)  # name -> path
     details: dict[str, str] = field(default_factory=dict)  # name -> what is there (printed after the path)
     notes: list[str] = field(default_factory=list)
@@ -318,6 +321,7 @@ def report(ctx: DemoContext) -> str:
     finally:
         store.close()
     text = result.text()
+    ctx.analyses = [r.to_dict() for r in result.run.results]
     report_path = ctx.out_dir / "report.txt"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(text, encoding="utf-8")
@@ -329,6 +333,37 @@ def report(ctx: DemoContext) -> str:
     return f"{len(result.run.results)} analyses, {len(result.charts)} charts"
 
 
+def check_results_api(ctx: DemoContext) -> str:
+    """Read every analysis through the API's results routes and compare it with the report's."""
+    import requests
+
+    if ctx.api is None or ctx.analyses is None:
+        raise RuntimeError("the scraping API and report steps did not run")
+    differ: list[str] = []
+    with requests.Session() as session:
+        session.headers["X-API-Key"] = ctx.api_key
+        listed = _results_get(session, f"{ctx.api.url}/v1/analyses")["analyses"]
+        stored = [a["name"] for a in listed if a["stored"]]
+        for expected in ctx.analyses:
+            got = _results_get(session, f"{ctx.api.url}/v1/analyses/{expected['name']}", n="10")
+            got.pop("store", None)
+            if got != expected:
+                differ.append(expected["name"])
+    if differ:
+        raise RuntimeError(f"the results API answered {len(differ)} of {len(ctx.analyses)} analyses differently "
+                           f"from the report: {', '.join(differ)}")
+    return (f"{ctx.api.url}/v1/analyses served the {len(ctx.analyses)} analyses of the report identically "
+            f" ({len(stored)} of {len(listed)} analyses have their metric stored)")
+
+
+def _results_get(session: Any, url: str, **params: str) -> Any:
+    response = session.get(url, params=params, timeout=30)
+    if response.status_code != 200:
+        raise RuntimeError(f"the results API answered HTTP {response.status_code} to GET "
+                           f"{url.split('/', 3)[-1]}: {_api_message(response)}")
+    return response.json()
+
+
 STEPS: list[Step] = [
     Step("sample instance", ("fediscope.sample.instance", "fediscope.sample.server"), start_instance),
     Step("scraping API", ("api", "waitress.server", "fediscope.cli.serve"), start_api),
@@ -336,6 +371,7 @@ STEPS: list[Step] = [
     Step("API check", ("requests", "fediscope.lake.batches"), check_api, essential=False),
     Step("curate, metrics, SQLite", ("fediscope.engine.process", "fediscope.engine.duckdb_engine"), process),
     Step("report and charts", ("fediscope.report", "fediscope.charts", "matplotlib"), report),
+    Step("results API", ("requests", "api.results"), check_results_api, essential=False),
 ]
 
 

@@ -23,7 +23,19 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from fediscope.demo import API_PAGE_LIMIT, API_PAGES, DemoContext, check_api, collect, start_api, start_instance
+from fediscope.analysis import metric
+from fediscope.demo import (
+    API_PAGE_LIMIT,
+    API_PAGES,
+    DemoContext,
+    check_api,
+    check_results_api,
+    collect,
+    process,
+    report,
+    start_api,
+    start_instance,
+)
 from fediscope.engine.metrics import load_metrics
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.local import LocalLake
@@ -100,8 +112,8 @@ def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
         assert "Traceback" not in run.stdout + run.stderr and "FAILED" not in run.stdout + run.stderr
         assert "Note:" not in run.stdout  # no note: the port was free, the instance kept its name
         for number, name in enumerate(("sample instance", "scraping API", "collect", "API check",
-                                       "curate, metrics, SQLite", "report and charts"), start=1):
-            assert re.search(rf"^\[{number}/6\] {re.escape(name)}: .+ \(\d+\.\d s\)$", run.stdout, re.MULTILINE)
+                                       "curate, metrics, SQLite", "report and charts", "results API"), start=1):
+            assert re.search(rf"^\[{number}/7\] {re.escape(name)}: .+ \(\d+\.\d s\)$", run.stdout, re.MULTILINE)
         outputs = run.stdout.split("Outputs:")[1]
         for path in ("demo-lake", "demo-lake/raw", "demo-lake/curated", "demo-out/demo.db", "demo-out/report.txt",
                      "demo-out/charts"):
@@ -147,6 +159,9 @@ def test_the_report_and_charts_are_written(demo: DemoRuns) -> None:
     assert sections[0] in demo.second.stdout  # the excerpt printed at the end is the report's
     charts = sorted((out / "charts").glob("*.png"))
     printed = re.search(r"report and charts: (\d+) analyses, (\d+) charts", demo.second.stdout)
+    served = re.search(r"results API: http://127\.0\.0\.1:\d+/v1/analyses served the (\d+) analyses "
+                       r"of the report identically", demo.second.stdout)
+    assert served and served[1] == printed[1] == str(len(sections)), demo.second.stdout
     assert printed and charts and len(charts) == int(printed[2])
     for chart in charts:
         width, height = png_size(chart)
@@ -195,9 +210,9 @@ def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
     run = run_demo(tmp_path, "--port", "0")
     assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
     assert run.stderr.splitlines() == [next(line for line in run.stderr.splitlines() if "FAILED" in line)]
-    assert run.stderr.startswith("[5/6] curate, metrics, SQLite: FAILED: StoreError: ")
-    assert "[4/6] API check: scraping API" in run.stdout and "Stopped in" in run.stdout
-    assert "[6/6]" not in run.stdout
+    assert run.stderr.startswith("[5/7] curate, metrics, SQLite: FAILED: StoreError: ")
+    assert "[4/7] API check: scraping API" in run.stdout and "Stopped in" in run.stdout
+    assert "[6/7]" not in run.stdout
 
 
 def test_the_api_check_fails_when_a_record_differs_and_the_api_stops(tmp_path: Path) -> None:
@@ -226,3 +241,26 @@ def test_the_api_check_fails_when_a_record_differs_and_the_api_stops(tmp_path: P
     assert ctx.api is None and ctx.server is None
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{api_url}/health", timeout=2)
+
+
+def test_the_results_check_fails_when_the_store_no_longer_matches_the_report(tmp_path: Path) -> None:
+    import io
+
+    ctx = DemoContext(base=tmp_path, n_statuses=150, port=0, new_statuses=0, out=io.StringIO())
+    try:
+        start_instance(ctx)
+        start_api(ctx)
+        collect(ctx)
+        process(ctx)
+        report(ctx)
+        assert ctx.analyses and "identically" in check_results_api(ctx)
+        store = open_store(f"sqlite:///{ctx.db_path}")
+        try:
+            rows = store.all(metric("languages"))
+            store.write(metric("languages"), [dict(rows[0], toots=rows[0]["toots"] + 1), *rows[1:]])
+        finally:
+            store.close()
+        with pytest.raises(RuntimeError, match=r"answered 1 of \d+ analyses differently from the report: languages$"):
+            check_results_api(ctx)
+    finally:
+        ctx.stop_servers()

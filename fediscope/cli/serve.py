@@ -27,11 +27,12 @@ MAX_HEADER_BYTES = 16 * 1024
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads: requests served at the same time.")
 def serve_api(host: str, port: int, threads: int) -> None:
-    """Serve the scraping API (GET /v1/..., /openapi.json, /health) until interrupted.
+    """Serve the API (GET /v1/..., /openapi.json, /health) until interrupted.
 
     Needs FEDISCOPE_API_KEY (clients send it as X-API-Key), FEDISCOPE_PSEUDONYM_KEY (or FEDISCOPE_PRIVACY=off)
     and the allowlist FEDISCOPE_INSTANCES. Set FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true to fetch a local
-    instance such as `fediscope sample-instance`.
+    instance such as `fediscope sample-instance`. The results routes (/v1/metrics, /v1/analyses) read
+    FEDISCOPE_STORE.
     """
     from waitress.server import create_server
 

@@ -22,6 +22,8 @@ from api_testing import KEY, LiveApi, make_settings
 from hypothesis import HealthCheck, settings
 
 from api.openapi import build_document
+from fediscope.analysis import metric
+from fediscope.store.port import open_store
 
 FUZZ_CONFIG = {
     "seed": 20261123,  # reproducible in CI; change it locally to explore
@@ -29,11 +31,24 @@ FUZZ_CONFIG = {
 }
 
 
+@pytest.fixture(scope="module")
+def results_store(tmp_path_factory: pytest.TempPathFactory, sample_metric_rows: dict[str, list[Any]]) -> str:
+    """A SQLite store holding every metric, so valid results requests go all the way through the analyses."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz-store') / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        for name, rows in sample_metric_rows.items():
+            store.write(metric(name), rows)
+    finally:
+        store.close()
+    return url
+
+
 @pytest.fixture
-def fuzzed_api(mastodon_server: Any, live_api: Callable[..., LiveApi]) -> Iterator[LiveApi]:
+def fuzzed_api(mastodon_server: Any, live_api: Callable[..., LiveApi], results_store: str) -> Iterator[LiveApi]:
     # rate limiting on: the fuzzer must never meet a 429 it did not cause, so the budget is generous
     yield live_api(make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
-                                 api_rate_limit=100_000))
+                                 api_rate_limit=100_000, store=results_store))
 
 
 schema = schemathesis.openapi.from_dict(build_document(), config=schemathesis.Config.from_dict(FUZZ_CONFIG))

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from api import create_app, params
 from api.app import SECURITY_HEADERS
-from api.openapi import ERROR_STATUSES, build_document
+from api.openapi import ERROR_STATUSES, RESULTS_ERROR_STATUSES, build_document
 
 
 def _flask_routes() -> dict[str, set[str]]:
@@ -47,11 +47,19 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
     assert by_name["max_id"]["pattern"] == params.ID_PATTERN
     assert by_name["instance"]["pattern"] == params.INSTANCE_PATTERN
     assert by_name["local"] == {"type": "boolean"}
+    rows = {p["name"]: p for p in document["paths"]["/v1/metrics/{name}"]["get"]["parameters"]}
+    assert set(rows) == {"name", "prefix", "limit"}
+    assert rows["limit"]["schema"] == {"type": "integer", "minimum": params.RESULTS_MIN, "maximum": params.RESULTS_MAX}
+    assert rows["prefix"]["schema"]["maxLength"] == params.PREFIX_MAX_LENGTH
+    assert rows["name"]["in"] == "path" and rows["name"]["schema"]["pattern"] == params.NAME_PATTERN
     tag = document["paths"]["/v1/timelines/tag/{tag}"]["get"]["parameters"][0]
     assert tag["in"] == "path" and tag["schema"]["pattern"] == params.TAG_PATTERN
     for path, item in document["paths"].items():
         responses = item["get"]["responses"]
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/analyses", "/v1/metrics")):
+            assert set(RESULTS_ERROR_STATUSES) <= set(responses) and "502" not in responses
+            assert responses["429"]["headers"]["Retry-After"]["required"] is True
+        elif path.startswith("/v1/"):
             assert set(ERROR_STATUSES) <= set(responses)
             assert responses["429"]["headers"]["Retry-After"]["required"] is True
         else:

@@ -1,0 +1,185 @@
+"""The results routes: the store's metrics and the report's analyses over HTTP, for dashboards and scripts.
+
+``fediscope process`` loads the metrics into the configured store (``FEDISCOPE_STORE``: SQLite, MariaDB or HBase);
+these routes read them back through the store port only (:mod:`fediscope.store.port`), so they answer the same
+on every store, and through the same functions as ``fediscope report`` (:mod:`fediscope.analysis`), so a
+dashboard shows what the report prints:
+
+* ``GET /v1/analyses`` — every analysis, the metric it reads and whether the store holds it;
+* ``GET /v1/analyses/<name>?n=10`` — one analysis, as ``fediscope report --format json`` gives it;
+* ``GET /v1/metrics`` — every metric: its question, key, rank and prefix columns, and its stored row count;
+* ``GET /v1/metrics/<name>?limit=100`` — its first rows by its rank column (in key order when it has none);
+  with ``prefix=<value>``, the rows whose prefix column equals the value (one account's, one instance's, one
+  day's), in key order.
+
+The store is opened at the first results request, not when the app starts: a scraping-only deployment needs
+no store. Store adapters are safe to share between the server's threads (SQLAlchemy's connection pool,
+happybase's pool), so one store serves every request. A store that cannot be reached answers 503 with the
+reason; a store without the metric answers 404 saying to run ``fediscope process``. Rows are what the store
+holds: pseudonymous account keys, never a handle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask_restful import Resource
+
+from api.errors import ApiError
+from api.params import parse_results_query
+from fediscope.analysis import ANALYSES, Analysis
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.errors import FediscopeError
+from fediscope.redact import redact_url
+from fediscope.store.port import MetricStore, store_from_settings
+
+log = logging.getLogger(__name__)
+
+
+class ResultsStore:
+    """The configured store, opened once, at the first request that needs it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.shown = redact_url(settings.store)
+        self._store: MetricStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> MetricStore:
+        with self._lock:
+            if self._store is None:
+                self._store = _store_call(self.shown, lambda: store_from_settings(self.settings))
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def _store_call(shown: str, call: Any) -> Any:
+    """Run a store operation; a store failure becomes 503 with its reason (the URL's password hidden)."""
+    try:
+        return call()
+    except FediscopeError as exc:
+        log.warning("results: store %s failed: %s", shown, exc)
+        raise ApiError(503, "store_unavailable", f"the metrics store cannot be read: {exc}",
+                       setting="FEDISCOPE_STORE") from None
+
+
+def _results() -> ResultsStore:
+    return current_app.extensions["fediscope_api"].results
+
+
+def _stored(results: ResultsStore) -> tuple[MetricStore, dict[str, int]]:
+    store = results.get()
+    return store, _store_call(results.shown, store.stored_metrics)
+
+
+def _not_stored(what: str, results: ResultsStore) -> ApiError:
+    return ApiError(404, "not_stored", f"{what} is not in the store {results.shown}: run `fediscope process` "
+                                       "(it curates the lake, computes the metrics and loads the store)")
+
+
+#: analysis name → (function, metric it reads), in report order
+ANALYSIS_TABLE: dict[str, tuple[Analysis, str]] = {function.__name__: (function, name) for function, name in ANALYSES}
+
+
+def _metric_info(metric: Metric, rows: int | None) -> dict[str, Any]:
+    rank = ({"column": metric.rank_column, "order": "desc" if metric.rank_desc else "asc"}
+            if metric.rank_column else None)
+    return {"name": metric.name, "question": metric.question, "key": list(metric.key), "prefix": metric.prefix,
+            "rank": rank, "stored": rows is not None, "rows": rows}
+
+
+class Analyses(Resource):
+    """Every analysis ``fediscope report`` runs, and whether the store holds what it reads."""
+
+    def get(self) -> Response:
+        results = _results()
+        parse_results_query(request.args, ())
+        _, stored = _stored(results)
+        metrics = load_metrics()
+        body = [{"name": name, "metric": metric_name, "question": metrics[metric_name].question,
+                 "stored": metric_name in stored} for name, (_, metric_name) in ANALYSIS_TABLE.items()]
+        return jsonify({"store": results.shown, "analyses": body})
+
+
+class OneAnalysis(Resource):
+    """One analysis over the stored metrics: title, question, columns, rows and headline numbers."""
+
+    def get(self, name: str) -> Response:
+        results = _results()
+        query = parse_results_query(request.args, ("n",))
+        if name not in ANALYSIS_TABLE:
+            raise ApiError(404, "unknown_analysis", f"no analysis named {name[:64]!r}; GET /v1/analyses lists them "
+                                                    f"({', '.join(ANALYSIS_TABLE)})")
+        function, metric_name = ANALYSIS_TABLE[name]
+        store, stored = _stored(results)
+        if metric_name not in stored:
+            raise _not_stored(f"metric {metric_name} (read by analysis {name})", results)
+        try:
+            result = _store_call(results.shown, lambda: function(store, query.n))
+        except (KeyError, TypeError, ValueError) as exc:  # the stored rows lack what the analysis reads
+            reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
+            log.warning("results: analysis %s failed: %s", name, reason)
+            raise ApiError(409, "stale_metric", f"metric {metric_name} in the store does not have what analysis "
+                                                f"{name} reads ({reason}); re-run `fediscope process` after "
+                                                "updating fediscope") from None
+        return jsonify({"store": results.shown, **result.to_dict()})
+
+
+class Metrics(Resource):
+    """Every metric of ``spark_jobs/sql/`` with its key and rank, and its row count in the store."""
+
+    def get(self) -> Response:
+        results = _results()
+        parse_results_query(request.args, ())
+        _, stored = _stored(results)
+        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(load_metrics().items())]
+        return jsonify({"store": results.shown, "metrics": body})
+
+
+class MetricRows(Resource):
+    """A metric's first ``limit`` rows by its rank column, or those whose prefix column equals ``prefix``."""
+
+    def get(self, name: str) -> Response:
+        results = _results()
+        query = parse_results_query(request.args, ("prefix", "limit"))
+        metrics = load_metrics()
+        if name not in metrics:
+            raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
+        metric = metrics[name]
+        store, stored = _stored(results)
+        if name not in stored:
+            raise _not_stored(f"metric {name}", results)
+        prefix: dict[str, Any] | None = None
+        if query.prefix is None:
+            rows = _store_call(results.shown, lambda: store.top(metric, query.limit))
+        else:
+            value = _prefix_value(store, metric, query.prefix, results)
+            rows = _store_call(results.shown, lambda: store.scan_prefix(metric, value, query.limit))
+            prefix = {"column": metric.prefix, "value": value}
+        order = "key" if prefix is not None or metric.rank_column is None else "rank"
+        return jsonify({"store": results.shown, "metric": name, "question": metric.question, "prefix": prefix,
+                        "order": order, "limit": query.limit, "count": len(rows), "rows": rows})
+
+
+def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: ResultsStore) -> Any:
+    """The query's text as the prefix column's stored type (``activity_by_hour`` is prefixed by an integer
+    weekday); the type is read from a stored row, since a query string has none. 400 when it does not fit."""
+    sample = _store_call(results.shown, lambda: store.top(metric, 1))
+    stored = sample[0].get(metric.prefix) if sample else None
+    if isinstance(stored, bool) or not isinstance(stored, int | float):
+        return raw
+    try:
+        return type(stored)(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"prefix must be a number for metric {metric.name} (its prefix "
+                                                 f"column {metric.prefix} holds numbers; got {raw[:40]!r})",
+                       parameter="prefix") from None

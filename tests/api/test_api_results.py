@@ -1,0 +1,219 @@
+"""The results routes over real HTTP: stored metrics and analyses, on every store, as the report gives them.
+
+The store is loaded with every metric's rows over a small generated corpus (``sample_metric_rows``: the real
+``spark_jobs/sql`` files run by DuckDB), so the routes serve what ``fediscope process`` would have stored.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_testing import KEY, RO_KEY, LiveApi, assert_error, make_settings
+from cli_run import run
+
+from fediscope.analysis import ANALYSES, metric
+from fediscope.engine.metrics import load_metrics
+from fediscope.store.port import MetricStore, open_store
+
+
+def load(store: MetricStore, rows_by_metric: dict[str, list[dict[str, Any]]]) -> None:
+    for name, rows in rows_by_metric.items():
+        store.write(metric(name), rows)
+
+
+def settings_for(store: MetricStore) -> Any:
+    return make_settings(store=store.url, hbase_table_prefix=getattr(store, "prefix", "fediscope"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sample_metric_rows: dict[str, list[dict[str, Any]]]) -> str:
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        load(store, sample_metric_rows)
+    finally:
+        store.close()
+    return url
+
+
+@pytest.fixture
+def results_api(sqlite_url: str, live_api: Callable[..., LiveApi]) -> LiveApi:
+    return live_api(make_settings(store=sqlite_url))
+
+
+def ok(response: Any) -> Any:
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+def by_key(rows: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    key = load_metrics()[name].key
+    return sorted(rows, key=lambda r: tuple(r[k] for k in key))
+
+
+# -- what the routes answer ---------------------------------------------------------------------------------
+
+def test_analyses_are_what_the_report_prints(results_api: LiveApi, sqlite_url: str, capsys: Any) -> None:
+    code, out, err = run(capsys, "report", "--store", sqlite_url, "--format", "json", "--no-charts", "--top", "7")
+    assert code == 0, err
+    report = json.loads(out)
+    listed = ok(results_api.get("/v1/analyses"))
+    assert [a["name"] for a in listed["analyses"]] == [function.__name__ for function, _ in ANALYSES]
+    assert all(a["stored"] for a in listed["analyses"])
+    assert listed["store"] == report["store"]
+    assert len(report["analyses"]) >= 12
+    for expected in report["analyses"]:
+        got = ok(results_api.get(f"/v1/analyses/{expected['name']}", params={"n": "7"}))
+        assert got.pop("store") == report["store"]
+        assert got == expected, expected["name"]
+
+
+def test_metrics_list_every_metric_with_its_stored_row_count(results_api: LiveApi,
+                                                             sample_metric_rows: dict[str, list[Any]]) -> None:
+    body = ok(results_api.get("/v1/metrics"))
+    registry = load_metrics()
+    assert [m["name"] for m in body["metrics"]] == sorted(registry)
+    for entry in body["metrics"]:
+        m = registry[entry["name"]]
+        assert entry["key"] == list(m.key) and entry["prefix"] == m.prefix
+        assert entry["rank"] == ({"column": m.rank_column, "order": "desc" if m.rank_desc else "asc"}
+                                 if m.rank_column else None)
+        assert entry["stored"] is True and entry["rows"] == len(sample_metric_rows[entry["name"]])
+
+
+def test_top_rows_follow_the_rank_column(results_api: LiveApi, sample_metric_rows: dict[str, list[Any]]) -> None:
+    rows = sample_metric_rows["top_accounts_by_followers"]
+    expected = sorted(rows, key=lambda r: (-r["followers_count"], r["account_key"]))[:5]
+    body = ok(results_api.get("/v1/metrics/top_accounts_by_followers", params={"limit": "5"}))
+    assert body["limit"] == 5 and body["count"] == 5
+    assert body["prefix"] is None and body["order"] == "rank"
+    assert [r["account_key"] for r in body["rows"]] == [r["account_key"] for r in expected]
+    assert [r["followers_count"] for r in body["rows"]] == [r["followers_count"] for r in expected]
+    default = ok(results_api.get("/v1/metrics/top_accounts_by_followers"))
+    assert default["limit"] == 100 and default["count"] == min(100, len(rows))
+    assert default["rows"][:5] == body["rows"]
+    # a metric without a rank column comes in key order
+    unranked = ok(results_api.get("/v1/metrics/activity_by_hour", params={"limit": "1000"}))
+    assert unranked["order"] == "key"
+    assert [(r["weekday"], r["hour"]) for r in unranked["rows"]] == [
+        (r["weekday"], r["hour"]) for r in by_key(sample_metric_rows["activity_by_hour"], "activity_by_hour")]
+
+
+def test_prefix_rows_are_one_value_in_key_order(results_api: LiveApi,
+                                                sample_metric_rows: dict[str, list[Any]]) -> None:
+    daily = sample_metric_rows["hashtags_daily"]
+    day = sorted({r["day"] for r in daily})[-1]
+    body = ok(results_api.get("/v1/metrics/hashtags_daily", params={"prefix": str(day)}))
+    expected = by_key([r for r in daily if r["day"] == day], "hashtags_daily")
+    assert body["prefix"] == {"column": "day", "value": str(day)} and body["limit"] == 100
+    assert body["order"] == "key"
+    assert [r["tag"] for r in body["rows"]] == [r["tag"] for r in expected][:100]
+    limited = ok(results_api.get("/v1/metrics/hashtags_daily", params={"prefix": str(day), "limit": "2"}))
+    assert limited["rows"] == body["rows"][:2]
+    # an integer prefix column (weekday) is matched as a number, not as text
+    hours = sample_metric_rows["activity_by_hour"]
+    weekday = hours[0]["weekday"]
+    body = ok(results_api.get("/v1/metrics/activity_by_hour", params={"prefix": str(weekday), "limit": "1000"}))
+    assert body["prefix"]["value"] == weekday
+    assert [r["hour"] for r in body["rows"]] == [r["hour"] for r in by_key(
+        [r for r in hours if r["weekday"] == weekday], "activity_by_hour")]
+    assert body["count"] > 0
+    assert ok(results_api.get("/v1/metrics/hashtags_daily", params={"prefix": "1999-01-01"}))["rows"] == []
+
+
+@pytest.mark.slow
+def test_every_store_answers_alike(metric_store: MetricStore, sample_metric_rows: dict[str, list[Any]],
+                                   sqlite_url: str, live_api: Callable[..., LiveApi]) -> None:
+    load(metric_store, sample_metric_rows)
+    mine, reference = live_api(settings_for(metric_store)), live_api(make_settings(store=sqlite_url))
+    day = str(sample_metric_rows["hashtags_daily"][0]["day"])
+    paths = [(f"/v1/analyses/{function.__name__}", {"n": "5"}) for function, _ in ANALYSES] + [
+        ("/v1/metrics/account_engagement", {"limit": "20"}),
+        ("/v1/metrics/hashtags_daily", {"prefix": day}),
+        ("/v1/metrics/activity_by_hour", {"prefix": "2"}),
+        ("/v1/metrics", {}),
+    ]
+    for path, query in paths:
+        got, expected = ok(mine.get(path, params=query)), ok(reference.get(path, params=query))
+        got.pop("store"), expected.pop("store")
+        assert got == expected, path
+
+
+# -- refusals ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "query", "parameter"), [
+    ("/v1/metrics/languages", {"limit": "0"}, "limit"),
+    ("/v1/metrics/languages", {"limit": "1001"}, "limit"),
+    ("/v1/metrics/languages", {"limit": "ten"}, "limit"),
+    ("/v1/metrics/languages", {"prefix": "en", "top": "3"}, "top"),
+    ("/v1/metrics/languages", {"prefix": ""}, "prefix"),
+    ("/v1/metrics/languages", {"prefix": "x" * 301}, "prefix"),
+    ("/v1/metrics/languages", {"n": "3"}, "n"),
+    ("/v1/metrics/activity_by_hour", {"prefix": "monday"}, "prefix"),
+    ("/v1/analyses/languages", {"n": "-1"}, "n"),
+    ("/v1/analyses/languages", {"top": "3"}, "top"),
+    ("/v1/analyses", {"n": "3"}, "n"),
+    ("/v1/metrics", {"instance": "x"}, "instance"),
+])
+def test_bad_parameters_are_400_naming_them(results_api: LiveApi, path: str, query: dict[str, str],
+                                            parameter: str) -> None:
+    assert_error(results_api.get(path, params=query), 400, "invalid_parameter", parameter)
+
+
+def test_repeated_parameters_are_refused(results_api: LiveApi) -> None:
+    assert_error(results_api.get("/v1/metrics/languages?limit=1&limit=2"), 400, "invalid_parameter", "limit")
+
+
+def test_unknown_names_are_404(results_api: LiveApi) -> None:
+    body = assert_error(results_api.get("/v1/analyses/nope"), 404, "unknown_analysis")
+    assert "top_accounts" in body["message"]
+    assert_error(results_api.get("/v1/metrics/nope"), 404, "unknown_metric")
+
+
+def test_a_metric_not_in_the_store_is_404_saying_what_to_run(tmp_path: Path, live_api: Callable[..., LiveApi],
+                                                            sample_metric_rows: dict[str, list[Any]]) -> None:
+    url = f"sqlite:///{tmp_path / 'partial.db'}"
+    store = open_store(url)
+    load(store, {"languages": sample_metric_rows["languages"]})
+    store.close()
+    api = live_api(make_settings(store=url))
+    listed = {a["name"]: a["stored"] for a in ok(api.get("/v1/analyses"))["analyses"]}
+    assert listed["languages"] is True and listed["top_accounts"] is False
+    assert ok(api.get("/v1/analyses/languages"))["rows"]
+    for path in ("/v1/analyses/top_accounts", "/v1/metrics/top_accounts_by_followers"):
+        body = assert_error(api.get(path), 404, "not_stored")
+        assert "fediscope process" in body["message"]
+    metrics = {m["name"]: m for m in ok(api.get("/v1/metrics"))["metrics"]}
+    assert metrics["languages"]["rows"] == len(sample_metric_rows["languages"])
+    assert metrics["top_toots"] == {**metrics["top_toots"], "stored": False, "rows": None}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_store_is_503_without_its_password(live_api: Callable[..., LiveApi]) -> None:
+    url = f"mysql+pymysql://fediscope:s3cret-pw@127.0.0.1:{_closed_port()}/metrics"
+    api = live_api(make_settings(store=url))
+    for path in ("/v1/analyses", "/v1/metrics", "/v1/metrics/languages", "/v1/analyses/languages"):
+        response = api.get(path)
+        body = assert_error(response, 503, "store_unavailable")
+        assert body["setting"] == "FEDISCOPE_STORE"
+        assert "s3cret-pw" not in response.text and "127.0.0.1" in response.text
+    # the scraping routes do not need the store
+    assert api.get("/health").status_code == 200
+
+
+def test_results_need_a_key_and_a_read_only_key_reads_them(results_api: LiveApi) -> None:
+    assert_error(results_api.get("/v1/metrics", key=None), 401, "unauthorized")
+    assert_error(results_api.get("/v1/analyses", key="wrong-key-0123456789"), 401, "unauthorized")
+    assert ok(results_api.get("/v1/analyses/languages", key=RO_KEY))["rows"]
+    assert ok(results_api.get("/v1/metrics", key=KEY))["metrics"]
