@@ -13,6 +13,7 @@ from fediscope.errors import FediscopeError
 #: command name → ("module:attribute" of the click command implementing it, one-line help for the listing).
 COMMANDS = {
     "collect": ("fediscope.cli.collect:collect", "Collect from Mastodon instances into the raw lake."),
+    "stream": ("fediscope.cli.stream:stream", "Land a streaming timeline (statuses, edits, deletions) live."),
     "serve-api": ("fediscope.cli.serve:serve_api", "Serve the scraping API (flask-restful, waitress)."),
     "sample-instance": ("fediscope.cli.sample:sample_instance",
                         "Serve a generated corpus as a Mastodon-compatible instance."),

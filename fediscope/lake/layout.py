@@ -21,6 +21,7 @@ AUDIT_ROOT = "_audit"
 
 ENTITIES = (
     "statuses", "accounts", "instance", "instance_activity", "instance_peers", "trends_tags", "directory",
+    "status_deletions",  # ``delete`` events of the streaming API (fediscope.sources.stream)
 )
 _DOMAIN_RE = re.compile(r"^[a-z0-9.\-]+(:[0-9]{1,5})?$")
 _BATCH_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")

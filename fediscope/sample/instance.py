@@ -12,6 +12,7 @@ collection can be demonstrated; :meth:`SampleInstance.engage` changes a status's
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ class SampleInstance:
         self._views: dict[tuple[Any, ...], list[int]] = {}
         self._json: dict[int, bytes] = {}
         self._derived: dict[str, Any] = {}
+        self._subscribers: list[queue.Queue[Status]] = []  # the streaming connections (see subscribe)
         self.accounts: dict[str, AccountInfo] = {a.id: a for a in generator.accounts}
         self._by_acct = {self._canonical_acct(a): a for a in generator.accounts}
         self.peers = sorted({d for d in generator.instances if d != self.home}
@@ -90,7 +92,35 @@ class SampleInstance:
                 self._index(status)
             self._views.clear()
             self._derived.clear()
+            for subscriber in self._subscribers:
+                for status in added:
+                    subscriber.put(status)
         return added
+
+    def subscribe(self) -> queue.Queue[Status]:
+        """A queue that receives every status :meth:`grow` adds from now on (a streaming connection's feed);
+        give it back with :meth:`unsubscribe`."""
+        feed: queue.Queue[Status] = queue.Queue()
+        with self._lock:
+            self._subscribers.append(feed)
+        return feed
+
+    def unsubscribe(self, feed: queue.Queue[Status]) -> None:
+        with self._lock:
+            if feed in self._subscribers:
+                self._subscribers.remove(feed)
+
+    def streams(self, status: Status, stream: str, tag: str | None = None) -> bool:
+        """Whether a new status is sent on a stream (``public``, ``public:local``, ``hashtag``,
+        ``hashtag:local``): the public timeline's statuses, only the local accounts' for ``:local``, only those
+        carrying ``tag`` for the hashtag streams."""
+        if not on_public_timeline(status):
+            return False
+        if stream.endswith(":local") and "@" in status["account"]["acct"]:
+            return False
+        if stream.startswith("hashtag"):
+            return tag is not None and tag.lower() in {t["name"].lower() for t in status["tags"]}
+        return True
 
     def engage(self, status_id: int | str, *, favourites: int | None = None, reblogs: int | None = None,
                replies: int | None = None) -> Status:

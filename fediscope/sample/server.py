@@ -8,7 +8,10 @@ Mastodon.py and any other Mastodon client can be pointed at it (``api_base_url="
 Routes: ``/api/v1/timelines/public`` (``local``, ``remote``, ``only_media``), ``/api/v1/timelines/tag/<tag>``,
 ``/api/v1/accounts/lookup?acct=``, ``/api/v1/accounts/<id>``, ``/api/v1/accounts/<id>/statuses``,
 ``/api/v1/statuses/<id>``, ``/api/v2/instance``, ``/api/v1/instance``, ``/api/v1/instance/activity``,
-``/api/v1/instance/peers``, ``/api/v1/trends/tags``, ``/api/v1/directory``.
+``/api/v1/instance/peers``, ``/api/v1/trends/tags``, ``/api/v1/directory``; and the streaming API
+(server-sent events): ``/api/v1/streaming/public[/local]``, ``/api/v1/streaming/hashtag[/local]?tag=`` send an
+``update`` event for every status the instance gains while connected (``--grow``), with ``:thump`` heartbeats;
+``/api/v1/streaming/health`` answers ``OK``. The instance documents name this server as their streaming server.
 
 Built on the standard library's ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive, one thread per connection):
 no framework, starts in milliseconds, and serves a few thousand statuses a second from cached JSON.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import sys
 import threading
@@ -154,10 +158,14 @@ class Routes:
         return Reply(self.instance.status_json(sid))
 
     def instance_v2(self, query: dict[str, str], base_url: str, path: str) -> Reply:
-        return json_reply(self.instance.instance_v2(), cache=PUBLIC_CACHE)
+        doc = self.instance.instance_v2()
+        doc.setdefault("configuration", {}).setdefault("urls", {})["streaming"] = _websocket_url(base_url)
+        return json_reply(doc, cache=PUBLIC_CACHE)
 
     def instance_v1(self, query: dict[str, str], base_url: str, path: str) -> Reply:
-        return json_reply(self.instance.instance_v1(), cache=PUBLIC_CACHE)
+        doc = self.instance.instance_v1()
+        doc.setdefault("urls", {})["streaming_api"] = _websocket_url(base_url)
+        return json_reply(doc, cache=PUBLIC_CACHE)
 
     def activity(self, query: dict[str, str], base_url: str, path: str) -> Reply:
         return json_reply(self.instance.activity(), cache=PUBLIC_CACHE)
@@ -180,6 +188,17 @@ class Routes:
         offset = _offset(query)
         accounts = self.instance.directory(order, local=truthy(query.get("local")))
         return json_reply(accounts[offset:offset + limit])
+
+
+def _websocket_url(base_url: str) -> str:
+    """Where this server streams, written as Mastodon writes it (``wss://host``; clients use https for SSE)."""
+    return ("wss" if base_url.startswith("https:") else "ws") + base_url[base_url.index(":"):]
+
+
+#: streaming path → stream name (Mastodon's channel names)
+STREAMS = {"/api/v1/streaming/public": "public", "/api/v1/streaming/public/local": "public:local",
+           "/api/v1/streaming/hashtag": "hashtag", "/api/v1/streaming/hashtag/local": "hashtag:local"}
+HEARTBEAT_SECONDS = 15.0  # Mastodon's streaming server sends ":thump" this often
 
 
 def _offset(query: dict[str, str]) -> int:
@@ -205,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if path.startswith("/api/v1/streaming"):
+            self._stream(path, query)
+            return
         verdict = self.server.limiter.hit(self._client_key())
         if not verdict.allowed:
             reply = error(429, "Too many requests")
@@ -223,6 +245,46 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error(405, "This sample instance is read-only"), {}, allow="GET")
 
     do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
+
+    def _stream(self, path: str, query: dict[str, str]) -> None:
+        """Server-sent events until the client goes away or the server stops (chunked, like Mastodon's)."""
+        if path == "/api/v1/streaming/health":
+            self._send(Reply(b"OK"), {})
+            return
+        stream = STREAMS.get(path)
+        tag = query.get("tag") or None
+        if stream is None or (stream.startswith("hashtag") and tag is None):
+            self._send(error(404 if stream is None else 400, "Unknown stream" if stream is None else
+                             "Missing tag parameter"), {})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", PRIVATE)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Request-Id", str(uuid.uuid4()))
+        self.end_headers()
+        instance = self.server.routes.instance
+        feed = instance.subscribe()
+        try:
+            self._chunk(b":)\n")
+            while not self.server.closing.is_set():
+                try:
+                    status = feed.get(timeout=min(HEARTBEAT_SECONDS, self.server.heartbeat))
+                except queue.Empty:
+                    self._chunk(b":thump\n")
+                    continue
+                if instance.streams(status, stream, tag):
+                    self._chunk(b"event: update\ndata: " + instance.status_json(int(status["id"])) + b"\n\n")
+            self._chunk(b"")  # the last chunk: the stream ends cleanly
+        except (ConnectionError, OSError):
+            log.debug("streaming client %s went away", self.client_address)
+        finally:
+            instance.unsubscribe(feed)
+            self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def _client_key(self) -> str:
         auth = self.headers.get("Authorization") or ""
@@ -250,8 +312,10 @@ class SampleHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: Routes, limiter: RateLimiter) -> None:
-        self.routes, self.limiter = routes, limiter
+    def __init__(self, address: tuple[str, int], routes: Routes, limiter: RateLimiter,
+                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        self.routes, self.limiter, self.heartbeat = routes, limiter, heartbeat
+        self.closing = threading.Event()  # set when the server stops: open streams end
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -268,15 +332,16 @@ class SampleServer:
 
     ``rate_limit``/``rate_period`` set the advertised limit (Mastodon's default: 300 per 300 s);
     ``enforce_rate_limit`` makes it answer 429 past the limit; ``grow_per_minute`` adds that many new
-    statuses per minute in a background thread.
+    statuses per minute in a background thread (and sends them on the open streams); ``stream_heartbeat`` is
+    the seconds between heartbeats on a quiet stream.
     """
 
     def __init__(self, instance: SampleInstance, host: str = "127.0.0.1", port: int = 0, *,
                  rate_limit: int = 300, rate_period: int = 300, enforce_rate_limit: bool = False,
-                 grow_per_minute: float = 0.0) -> None:
+                 grow_per_minute: float = 0.0, stream_heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self.instance = instance
         self.limiter = RateLimiter(rate_limit, rate_period, enforce_rate_limit)
-        self.httpd = SampleHTTPServer((host, port), Routes(instance), self.limiter)
+        self.httpd = SampleHTTPServer((host, port), Routes(instance), self.limiter, stream_heartbeat)
         self.grow_per_minute = grow_per_minute
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -325,6 +390,7 @@ class SampleServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self.httpd.closing.set()
         if self._serving:
             self.httpd.shutdown()
             self._serving = False

@@ -180,15 +180,19 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
 
 
 # -- paged sources ------------------------------------------------------------------------------------------
-def _source_tag(ctx: _Context, source: SourceRef) -> str:
+def source_batch_tag(policy: PrivacyPolicy, source: SourceRef) -> str:
     """The source part of a batch id: the kind, plus a keyed digest of the argument (it may name an account)."""
     if source.arg is None:
         return source.kind
-    if ctx.policy.enabled:
-        digest = ctx.policy.pseudonym("source", source.name)[1:13]
+    if policy.enabled:
+        digest = policy.pseudonym("source", source.name)[1:13]
     else:
         digest = hashlib.sha256(source.name.encode()).hexdigest()[:12]
     return f"{source.kind}-{digest}"
+
+
+def _source_tag(ctx: _Context, source: SourceRef) -> str:
+    return source_batch_tag(ctx.policy, source)
 
 
 def _safe(value: str | None, default: str) -> str:

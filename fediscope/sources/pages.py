@@ -31,6 +31,9 @@ from fediscope.privacy import PrivacyPolicy
 from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
 from fediscope.sources.spec import SourceRef
 
+#: The statuses that are public data; ``private`` (followers-only), ``direct`` and ``limited`` ones are never
+#: landed, whatever a token lets an instance answer (an account's timeline read with a follower's token, a stream).
+PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 #: Upper bounds Mastodon applies to ``limit`` per endpoint family.
 LIMITS = {"statuses": 40, "directory": 80, "trends_tags": 20}
 
@@ -304,6 +307,9 @@ def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, en
         problem = check(item)
         if problem:
             landed.quarantined.append(QuarantinedItem(problem, item))
+            continue
+        if entity == "statuses" and item.get("visibility") not in PUBLIC_VISIBILITIES:
+            landed.skipped += 1  # followers-only or direct: a token may see it, the lake never keeps it
             continue
         try:
             record = policy.apply(entity, item, domain)

@@ -15,6 +15,10 @@ else) talks to it exactly as to an instance:
   (``rel="next"`` → ``max_id``, ``rel="prev"`` → ``min_id``);
 * every answer carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (ISO 8601, as Mastodon sends it) for a
   window of ``ratelimit_limit`` requests per ``ratelimit_window`` seconds; exceeding it gives a real 429;
+* the streaming API (``/api/v1/streaming/public[/local]``, ``/api/v1/streaming/hashtag[/local]``) replays the
+  recorded event stream with the most events (a user stream: ``update``, ``notification``, ``status.update``
+  and ``delete`` of real statuses), then ends the response; :meth:`MastodonDouble.stream` queues other bodies
+  for the next connections. The instance documents name the double as its streaming server;
 * faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow` and :meth:`malformed`
   (each for ``times`` matching requests, optionally after ``after`` of them, optionally on one path prefix).
 
@@ -170,6 +174,7 @@ class MastodonDouble:
         self.delay = delay  # seconds added to every answer (kill-and-resume tests)
         self.faults: list[Fault] = []
         self.log: list[Served] = []
+        self.stream_bodies: list[bytes] = []  # served to the next streaming connections, then the recorded one
         self._lock = threading.RLock()
         self._window_start = time.time()
         self._window_used = 0
@@ -256,6 +261,28 @@ class MastodonDouble:
         if how not in MALFORMATIONS:
             raise ValueError(f"unknown malformation {how!r}; known: {MALFORMATIONS}")
         return self._add(Fault("malformed", times=times, after=after, path=path, malformation=how))
+
+    def stream(self, *bodies: bytes) -> None:
+        """Serve these event-stream bodies to the next streaming connections (one each), in order."""
+        with self._lock:
+            self.stream_bodies.extend(bodies)
+
+    def recorded_stream(self) -> bytes:
+        """The recorded event stream with the most events, as the server sent it."""
+        bodies = [r["body"] for _q, r in self._by_path.get("/api/v1/streaming/user", []) if r["status"] == 200]
+        return max(bodies, key=lambda b: b.count("event: ")).encode()
+
+    def stream_answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status."""
+        fault = self._next_fault(path)
+        if fault is not None and fault.kind == "status":
+            return fault.status, {}, json.dumps({"error": "Error"}).encode()
+        if path not in {"/api/v1/streaming/public", "/api/v1/streaming/public/local", "/api/v1/streaming/hashtag",
+                        "/api/v1/streaming/hashtag/local"}:
+            return 404, {}, json.dumps(NOT_FOUND).encode()
+        with self._lock:
+            body = self.stream_bodies.pop(0) if self.stream_bodies else self.recorded_stream()
+        return 200, {"Content-Type": "text/event-stream", "Cache-Control": "private, no-store"}, body
 
     def requests_to(self, path_prefix: str) -> list[Served]:
         with self._lock:
@@ -391,9 +418,19 @@ class MastodonDouble:
             return 404, {}, NOT_FOUND
         if path == "/api/v2/instance" and not self.instance_v2:
             return 404, {}, NOT_FOUND
+        if path in {"/api/v1/instance", "/api/v2/instance"}:  # name the double as the streaming server
+            status, headers, body = self._recorded(path)
+            if isinstance(body, dict) and path.endswith("v1/instance"):
+                body.setdefault("urls", {})["streaming_api"] = "ws://" + self.domain
+            elif isinstance(body, dict):
+                body.setdefault("configuration", {}).setdefault("urls", {})["streaming"] = "ws://" + self.domain
+            return status, headers, body
         if path == "/api/v1/trends/tags":
             limit = min(int(params.get("limit") or 10), 20)
             return 200, {}, copy.deepcopy(self.tags[:limit])
+        return self._recorded(path)
+
+    def _recorded(self, path: str) -> tuple[int, dict[str, str], Any]:
         recorded = self._by_path.get(path)
         if recorded:
             ok = [r for _q, r in recorded if r["status"] == 200] or [r for _q, r in recorded]
@@ -445,7 +482,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path.rstrip("/") or "/"
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         double = self.server_double
-        status, headers, body, fault = double.answer(path, params)
+        if path.startswith("/api/v1/streaming/"):
+            status, headers, body = double.stream_answer(path)
+            fault = None
+        else:
+            status, headers, body, fault = double.answer(path, params)
         with double._lock:
             double.log.append(Served(path, params, status, fault, self.headers.get("Authorization")))
         try:

@@ -1,0 +1,80 @@
+"""``fediscope stream``: keep a Mastodon streaming timeline open and land what it brings into the raw lake."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.config import instance_base_url
+from fediscope.redact import redact_url
+from fediscope.sources.spec import parse_source
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM end the run cleanly: what was received is landed first."""
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command()
+@click.option("--instance", required=True, metavar="URL",
+              help="Instance to stream from (https://mastodon.social, or http://127.0.0.1:PORT).")
+@click.option("--timeline", default="public", show_default=True, metavar="SOURCE",
+              help="public (the federated timeline), local, or tag:NAME.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
+@click.option("--max-events", type=click.IntRange(min=1), default=None,
+              help="Stop after this many events.")
+@click.option("--flush-seconds", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Land what was received at least this often.")
+@click.option("--flush-records", type=click.IntRange(min=1), default=500, show_default=True,
+              help="… or as soon as this many items wait.")
+@click.option("--lake", default=None, metavar="URL", help="Lake to land into (overrides FEDISCOPE_LAKE).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def stream(instance: str, timeline: str, duration: float | None, max_events: int | None, flush_seconds: float,
+           flush_records: int, lake: str | None, as_json: bool) -> None:
+    """Land a streaming timeline (new statuses, edits, deletions) into the raw lake as it happens.
+
+    Statuses and edits land in raw/mastodon/statuses through the same privacy policy as `fediscope collect`;
+    deletions land in raw/mastodon/status_deletions. Most instances need an access token for streams
+    (FEDISCOPE_TOKEN_<INSTANCE>). A dropped connection is reopened; the run stops at --duration, --max-events,
+    Ctrl-C or SIGTERM, after landing what it received. Exits 1 when the stream failed for good.
+
+    \b
+    Examples:
+      fediscope stream --instance https://mastodon.social --duration 3600
+      fediscope stream --instance https://fosstodon.org --timeline tag:python --json
+    """
+    settings = settings_from_context(lake=lake)
+    instance_base_url(instance)
+    source = parse_source(timeline)
+    from fediscope.sources.stream import StreamRun
+
+    stop = threading.Event()
+    run = StreamRun(settings, instance, source, duration=duration, max_events=max_events,
+                    flush_records=flush_records, flush_seconds=flush_seconds, stop=stop)
+    limit = f"for {duration:g} s" if duration else "until Ctrl-C"
+    click.echo(f"streaming {source.name} from {run.summary.instance} {limit} into {redact_url(settings.lake)}",
+               err=True)
+    with _stop_on_signals(stop):
+        summary = run.run()
+    if as_json:
+        emit_json(summary.to_dict())
+    else:
+        click.echo(summary.line())
+    if not summary.ok:
+        sys.exit(1)

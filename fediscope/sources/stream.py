@@ -1,0 +1,346 @@
+"""``fediscope stream``: land a Mastodon streaming timeline into the raw lake as it happens.
+
+The REST collector (:mod:`fediscope.sources.collector`) walks timelines page by page on a schedule; a busy
+federated timeline can outrun it, and it never learns that a status was deleted. The streaming API pushes
+every new status (``update``), every edit (``status.update``) and every deletion (``delete``, the bare id) of
+a public timeline the moment the instance sees it. This module keeps one stream open and lands what it brings:
+
+* ``update`` and ``status.update`` → ``raw/mastodon/statuses`` records, through the same validation and
+  privacy policy as a REST page (:func:`fediscope.sources.pages.land_page`), so curation merges them with
+  collected statuses by URI (an edit is a newer version: the latest ``edited_at`` wins);
+* ``delete`` → ``raw/mastodon/status_deletions`` records ``{"id": <the instance's status id>}``; curation
+  does not apply them yet (README, "Not yet supported"), but they are kept: a deletion is seen only once;
+* anything else (``notification``, ``filters_changed``, announcements) is counted and dropped.
+
+**Connection.** Mastodon.py opens the stream (it finds the streaming server from the instance's
+``urls.streaming_api``, sends the token and user agent); the listener reads the raw bytes itself
+(:mod:`fediscope.sources.sse`) rather than through Mastodon.py's event objects, so payloads land as the
+server sent them (see :mod:`fediscope.sources.client`, "Why raw JSON"). The stream is read in a thread; the
+calling thread flushes batches on time and closes the connection when the run ends (``duration``,
+``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is reopened with the
+client's backoff; after ``max_retries`` failures in a row with no event in between the run stops with the
+error. Nothing received is lost: every exit path flushes.
+
+**Batches.** Received items wait in memory (raw, at most ``flush_seconds`` or ``flush_records``) and are
+landed together; the privacy policy is applied at that moment with the lake's current suppression list, so an
+account erased while the stream runs is not landed from the buffer either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from mastodon import StreamListener
+from mastodon.errors import MastodonError
+
+from fediscope.config import Settings, token_env_name
+from fediscope.errors import ConfigError
+from fediscope.gdpr.suppression import load_suppressed
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope, new_batch_id
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.sources.client import MastodonClient
+from fediscope.sources.collector import source_batch_tag
+from fediscope.sources.pages import Page, land_page
+from fediscope.sources.quarantine import item_entry, write_quarantine
+from fediscope.sources.spec import SourceRef
+from fediscope.sources.sse import Event, SSEParser
+
+log = logging.getLogger(__name__)
+
+DELETIONS = "status_deletions"
+STATUS_EVENTS = {"update", "status.update"}
+#: What a deleted status's id may look like (Mastodon: digits; other servers: ULIDs and the like).
+_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+READ_TIMEOUT = 60.0  # seconds without a byte (Mastodon sends a heartbeat every ~15 s) before reconnecting
+POLL = 0.1  # how often the calling thread checks the clock, the stop flag and the flush deadline
+
+
+@dataclass
+class StreamSummary:
+    instance: str
+    source: str
+    events: Counter[str] = field(default_factory=Counter)  # every event received, by name
+    landed: int = 0       # status records landed (new statuses and edits)
+    deletions: int = 0    # deletion records landed
+    skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts)
+    quarantined: int = 0  # payloads that were not what the API documents
+    batches: list[str] = field(default_factory=list)
+    connections: int = 0
+    stopped: str = ""     # duration | max-events | stopped | error
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def line(self) -> str:
+        others = sum(n for name, n in self.events.items() if name not in STATUS_EVENTS | {"delete"})
+        text = (f"stream {self.instance} {self.source}: {sum(self.events.values())} events in {self.seconds:.0f} s "
+                f"({self.connections} connection{'s' if self.connections != 1 else ''}); landed {self.landed} "
+                f"statuses ({self.events['status.update']} edits) and {self.deletions} deletions in "
+                f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy, {self.quarantined} "
+                f"quarantined, {others} other events ignored; stopped: {self.stopped}")
+        return text + (f"; error: {self.error}" if self.error else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
+                "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
+                "skipped": self.skipped, "quarantined": self.quarantined, "batches": self.batches,
+                "connections": self.connections, "stopped": self.stopped, "error": self.error,
+                "seconds": round(self.seconds, 3), "ok": self.ok}
+
+
+def stream_endpoint(source: SourceRef) -> str:
+    """The streaming path a source is read from (it lands in every record's ``meta.endpoint``)."""
+    if source.kind == "public":
+        return "/api/v1/streaming/public"
+    if source.kind == "local":
+        return "/api/v1/streaming/public/local"
+    if source.kind == "tag":
+        return "/api/v1/streaming/hashtag"
+    raise ConfigError(f"source {source.name!r} has no stream; stream public, local or tag:NAME")
+
+
+class _Buffer:
+    """Received items waiting to be landed; filled by the reader thread, emptied by :meth:`flush`."""
+
+    def __init__(self, lake: LakeBackend, settings: Settings, domain: str, source: SourceRef,
+                 summary: StreamSummary, batch_tag: str) -> None:
+        self.lake, self.settings, self.domain, self.source = lake, settings, domain, source
+        self.summary, self.batch_tag = summary, batch_tag
+        self.endpoint = stream_endpoint(source)
+        self._items: list[tuple[Event, datetime]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def add(self, event: Event) -> None:
+        with self._lock:
+            self._items.append((event, datetime.now(UTC)))
+
+    def flush(self) -> None:
+        """Land everything received so far (statuses, deletions, quarantine), each kind as one batch file."""
+        with self._lock:
+            items, self._items = self._items, []
+        if not items:
+            return
+        try:
+            self._land(items)
+        except BaseException:
+            with self._lock:  # kept for the next flush: nothing received is dropped because the lake failed
+                self._items[:0] = items
+            raise
+
+    def _land(self, items: list[tuple[Event, datetime]]) -> None:
+        policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
+        statuses: list[dict[str, Any]] = []
+        deletions: list[dict[str, Any]] = []
+        quarantined: list[dict[str, Any]] = []
+        for event, received_at in items:
+            if event.name == "delete":
+                self._deletion(event, received_at, deletions, quarantined, policy)
+            else:
+                self._status(event, received_at, statuses, quarantined, policy)
+        batch_id = f"{self.batch_tag}-{new_batch_id(items[0][1])}"
+        for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
+            path = write_batch(self.lake, entity, self.domain, records, fetched_at=items[0][1], batch_id=batch_id)
+            if path:
+                self.summary.batches.append(path)
+        if quarantined:
+            write_quarantine(self.lake, self.domain, self.endpoint, quarantined, batch_id, items[0][1])
+        self.summary.landed += len(statuses)
+        self.summary.deletions += len(deletions)
+        self.summary.quarantined += len(quarantined)
+        log.info("stream %s %s: landed %d statuses, %d deletions (%d quarantined)", self.domain, self.source.name,
+                 len(statuses), len(deletions), len(quarantined))
+
+    def _status(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
+                quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> None:
+        try:
+            item = json.loads(event.data)
+        except ValueError:
+            quarantined.append(item_entry(f"{event.name} event: payload is not JSON", event.data,
+                                          keep_raw=not policy.enabled))
+            return
+        page = Page(self.source, self.domain, self.endpoint, [item], fetched_at=received_at)
+        landed = land_page(page, policy)
+        out.extend(landed.records)
+        self.summary.skipped += landed.skipped
+        quarantined.extend(item_entry(f"{event.name} event: {q.reason}", q.item, keep_raw=not policy.enabled)
+                           for q in landed.quarantined)
+
+    def _deletion(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
+                  quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> None:
+        status_id = event.data.strip().strip('"')
+        if not _ID_RE.fullmatch(status_id):
+            quarantined.append(item_entry("delete event: payload is not a status id", event.data,
+                                          keep_raw=not policy.enabled))
+            return
+        out.append(envelope(self.domain, self.endpoint, {"id": status_id}, received_at))
+
+
+class _Listener(StreamListener):
+    """Reads the raw stream Mastodon.py opened (``handle_stream``) and hands each event to ``on_event``."""
+
+    def __init__(self, on_event: Callable[[Event], None]) -> None:
+        self.on_event = on_event
+        self.response: requests.Response | None = None
+        self.closing = False
+        self.received = 0
+
+    def handle_stream(self, response: requests.Response) -> None:
+        self.response = response
+        parser = SSEParser()
+        while not self.closing:
+            chunk = response.raw.read1(65536)
+            if not chunk:
+                return  # the server ended the stream
+            for event in parser.feed(chunk):
+                self.received += 1
+                self.on_event(event)
+
+    def close(self) -> None:
+        """Called from the other thread: end the read (closing the response unblocks it)."""
+        self.closing = True
+        if self.response is not None:
+            self.response.close()
+
+
+class StreamRun:
+    """One ``fediscope stream`` run: see the module docstring. :meth:`run` returns the summary."""
+
+    def __init__(self, settings: Settings, instance: str, source: SourceRef, *, duration: float | None = None,
+                 max_events: int | None = None, flush_records: int = 500, flush_seconds: float = 30.0,
+                 stop: threading.Event | None = None, read_timeout: float = READ_TIMEOUT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        stream_endpoint(source)  # refuses sources without a stream before anything is opened
+        self.settings, self.source = settings, source
+        self.duration, self.max_events = duration, max_events
+        self.flush_records, self.flush_seconds = flush_records, flush_seconds
+        self.stop = stop or threading.Event()
+        self.read_timeout, self.clock = read_timeout, clock
+        self.client = MastodonClient.from_settings(settings, instance)
+        self.summary = StreamSummary(instance=self.client.domain, source=source.name)
+        self.lake = open_lake(settings.lake)
+        tag = source_batch_tag(policy_from_settings(settings), source)  # no pseudonym key: ConfigError, here
+        self.buffer = _Buffer(self.lake, settings, self.client.domain, source, self.summary, f"{tag}-stream")
+
+    # -- the run ------------------------------------------------------------------------------------------
+    def run(self) -> StreamSummary:
+        started = self.clock()
+        self._deadline = started + self.duration if self.duration is not None else None
+        self._flush_at = started + self.flush_seconds
+        failures = 0
+        try:
+            while not self._done():
+                received, error = self._connection()
+                if self._done():
+                    break
+                failures = 0 if received else failures + 1
+                if error is None:  # the server ended the stream (a restart): open it again
+                    log.info("stream %s %s: the server closed the stream; reconnecting", self.client.domain,
+                             self.source.name)
+                    error = "the server closed the stream"
+                if failures > self.client.max_retries:
+                    self.summary.error, self.summary.stopped = error, "error"
+                    break
+                delay = self.client.backoff_delay(max(failures - 1, 0))
+                log.warning("stream %s %s: %s; reconnecting in %.1f s", self.client.domain, self.source.name, error,
+                            delay)
+                self._sleep(delay)
+        finally:
+            self.buffer.flush()
+            self.client.close()
+            self.summary.seconds = self.clock() - started
+        if not self.summary.stopped:
+            self.summary.stopped = self._done() or "stopped"
+        return self.summary
+
+    def _done(self) -> str:
+        """Why the run should end now ("" while it should go on)."""
+        if self.stop.is_set():
+            return "stopped"
+        if self._deadline is not None and self.clock() >= self._deadline:
+            return "duration"
+        if self.max_events is not None and sum(self.summary.events.values()) >= self.max_events:
+            return "max-events"
+        return ""
+
+    def _sleep(self, seconds: float) -> None:
+        end = self.clock() + seconds
+        while not self._done() and self.clock() < end:
+            self.stop.wait(min(POLL, max(0.0, end - self.clock())))
+
+    def _on_event(self, event: Event) -> None:
+        if self.max_events is not None and sum(self.summary.events.values()) >= self.max_events:
+            return  # arrived in the same read as the last wanted one
+        self.summary.events[event.name] += 1
+        if event.name in STATUS_EVENTS or event.name == "delete":
+            self.buffer.add(event)
+
+    def _connection(self) -> tuple[int, str | None]:
+        """One connection, read in a thread until it ends or the run does: (events received, error or None)."""
+        listener = _Listener(self._on_event)
+        outcome: dict[str, BaseException] = {}
+        self.summary.connections += 1
+
+        def read() -> None:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    self._open(listener)
+                for warning in caught:
+                    log.warning("stream %s: %s", self.client.domain, warning.message)
+            except BaseException as exc:  # noqa: BLE001 - reported by the calling thread
+                outcome["error"] = exc
+
+        reader = threading.Thread(target=read, name=f"stream-{self.client.domain}", daemon=True)
+        reader.start()
+        while reader.is_alive():
+            reader.join(POLL)
+            if self._done():
+                listener.close()
+                reader.join(5)
+                break
+            if self.clock() >= self._flush_at or len(self.buffer) >= self.flush_records:
+                self.buffer.flush()
+                self._flush_at = self.clock() + self.flush_seconds
+        error = outcome.get("error")
+        if error is None or listener.closing:
+            return listener.received, None
+        return listener.received, self._describe(error)
+
+    def _open(self, listener: _Listener) -> None:
+        api, timeout = self.client.api, self.read_timeout
+        if self.source.kind == "tag":
+            api.stream_hashtag(self.source.arg, listener, timeout=timeout)
+        else:
+            api.stream_public(listener, local=self.source.kind == "local", timeout=timeout)
+
+    def _describe(self, error: BaseException) -> str:
+        """One line for a failed connection; the streaming server's refusal names the token setting."""
+        last = self.client._last_response
+        if isinstance(error, MastodonError) and last is not None and last.status_code in (401, 403):
+            return (f"the streaming server refused the connection (HTTP {last.status_code}); most instances need "
+                    f"an access token for streams: set {token_env_name(self.client.domain)}")
+        if isinstance(error, MastodonError) and last is not None and last.status_code >= 400:
+            return f"the streaming server answered HTTP {last.status_code}"
+        text = " ".join(str(error).split())[:200]
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+

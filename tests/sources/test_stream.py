@@ -1,0 +1,194 @@
+"""``fediscope stream``: the SSE parser on a recorded stream, and whole runs against real HTTP servers.
+
+The Mastodon double replays a REAL recorded event stream (``tests/data/mastodon/recordings/test_stream_user_*``:
+``update``, ``notification``, ``status.update`` and ``delete`` of real statuses); the sample instance streams
+the statuses it gains while the run is connected.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_run import run as run_cli
+
+from fediscope.config import Settings
+from fediscope.errors import ConfigError
+from fediscope.sample.server import start_sample_server
+from fediscope.sources.spec import parse_source
+from fediscope.sources.sse import SSEParser
+from fediscope.sources.stream import StreamRun
+
+RECORDED_EVENTS = ["update", "notification", "update", "notification", "status.update", "delete"]
+
+
+def recorded_events(body: bytes) -> list[tuple[str, str]]:
+    return [(e.name, e.data) for e in SSEParser().feed(body)]
+
+
+# -- the parser -------------------------------------------------------------------------------------------------
+
+def test_the_recorded_stream_parses_into_its_events(mastodon_server: Any) -> None:
+    body = mastodon_server.recorded_stream()
+    parser = SSEParser()
+    events = parser.feed(body)
+    assert [e.name for e in events] == RECORDED_EVENTS
+    assert parser.comments == 1  # the ":)" greeting; the recording ends inside a ":" heartbeat line
+    assert parser.feed(b"\n") == [] and parser.comments == 2
+    update, edit, deleted = events[0], events[4], events[5]
+    assert json.loads(update.data)["id"] == json.loads(edit.data)["id"] == deleted.data
+    assert json.loads(edit.data)["edited_at"] is not None and json.loads(update.data)["edited_at"] is None
+
+
+def test_events_survive_any_split_into_chunks(mastodon_server: Any) -> None:
+    body = mastodon_server.recorded_stream()
+    whole = recorded_events(body)
+    for size in (1, 7, 4096):
+        parser = SSEParser()
+        got = [(e.name, e.data) for i in range(0, len(body), size) for e in parser.feed(body[i:i + size])]
+        assert got == whole, size
+    crlf = recorded_events(body.replace(b"\n", b"\r\n"))
+    assert crlf == whole
+
+
+def test_parser_edge_cases() -> None:
+    parser = SSEParser()
+    events = parser.feed(b"data: a\ndata:b\nevent:x\n\nevent: empty\n\n: hi\ndata\n\n\xff\xfe\n\ndata: tail")
+    assert [(e.name, e.data) for e in events] == [("x", "a\nb"), ("message", "")]
+    assert parser.comments == 1 and parser.malformed == 1
+    assert [(e.name, e.data) for e in parser.feed(b"\n\n")] == [("message", "tail")]
+
+
+# -- runs against the recorded double --------------------------------------------------------------------------
+
+def test_a_run_lands_statuses_edits_and_deletions_privately(mastodon_server: Any,
+                                                            make_settings: Callable[..., Settings], lake: Any) -> None:
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6,
+                        flush_seconds=60).run()
+    assert summary.ok and summary.stopped == "max-events", summary.line()
+    assert summary.events == Counter(RECORDED_EVENTS)
+    body = recorded_events(mastodon_server.recorded_stream())
+    statuses = [json.loads(data) for name, data in body if name in ("update", "status.update")]
+    public = [s for s in statuses if s["visibility"] in ("public", "unlisted")]
+    assert len(public) < len(statuses)  # the recording has a direct message: never landed
+    landed = lake.records("statuses")
+    assert summary.landed == len(landed) == len(public) and summary.skipped == len(statuses) - len(public)
+    assert [r["data"]["id"] for _p, r in landed] == [s["id"] for s in public]
+    assert [r["data"]["edited_at"] for _p, r in landed] == [s["edited_at"] for s in public]
+    assert all(r["meta"]["endpoint"] == "/api/v1/streaming/public" for _p, r in landed)
+    assert all(p.startswith(f"raw/mastodon/statuses/instance={mastodon_server.domain}/dt=") for p, _r in landed)
+    deletions = lake.records("status_deletions")
+    assert [r["data"] for _p, r in deletions] == [{"id": data} for name, data in body if name == "delete"]
+    assert summary.deletions == 1 and summary.connections == 1
+    text = "\n".join(json.dumps(r) for _p, r in landed + deletions)
+    assert not [i for i in mastodon_server.account_identifiers() if i in text]  # pseudonymised at landing
+    assert "stream-" in Path(summary.batches[0]).name
+
+
+def test_curation_merges_the_edit_as_the_latest_version(mastodon_server: Any, make_settings: Callable[..., Settings],
+                                                        lake: Any) -> None:
+    settings = make_settings()
+    StreamRun(settings, mastodon_server.url, parse_source("public"), max_events=6).run()
+    edited = next(json.loads(data) for name, data in recorded_events(mastodon_server.recorded_stream())
+                  if name == "status.update")
+    from fediscope.engine.base import open_engine
+
+    with open_engine(settings, "duckdb") as engine:
+        engine.curate()
+        engine.register_curated_views()
+        rows = engine.query_arrow("SELECT status_id, edited_at, content_length FROM curated_statuses").to_pylist()
+    assert [r["status_id"] for r in rows] == [edited["id"]]  # one row: the edit replaced the first version
+    assert rows[0]["edited_at"] is not None
+
+
+def test_a_dropped_stream_is_reopened_and_a_dead_one_reported(mastodon_server: Any,
+                                                             make_settings: Callable[..., Settings], lake: Any) -> None:
+    # each connection ends after the recorded events: the run reconnects until it has 12
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=12).run()
+    assert summary.ok and summary.connections == 2 and sum(summary.events.values()) == 12
+    assert len(mastodon_server.requests_to("/api/v1/streaming/public")) == 2
+    mastodon_server.fail(503, times=10, path="/api/v1/streaming/public")
+    failed = StreamRun(make_settings(max_retries=2), mastodon_server.url, parse_source("public"), duration=30).run()
+    assert not failed.ok and failed.stopped == "error" and failed.connections == 3
+    assert "HTTP 503" in (failed.error or "")
+
+
+def test_a_refused_stream_names_the_token_setting(mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    mastodon_server.fail(401, times=10, path="/api/v1/streaming/hashtag")
+    summary = StreamRun(make_settings(max_retries=0), mastodon_server.url, parse_source("tag:python"),
+                        duration=30).run()
+    assert not summary.ok and "HTTP 401" in (summary.error or "") and "FEDISCOPE_TOKEN_" in (summary.error or "")
+
+
+def test_malformed_events_are_quarantined_not_landed(mastodon_server: Any, make_settings: Callable[..., Settings],
+                                                    lake: Any) -> None:
+    update = next(data for name, data in recorded_events(mastodon_server.recorded_stream()) if name == "update")
+    broken = json.loads(update)
+    del broken["account"]
+    mastodon_server.stream(b"event: update\ndata: {not json\n\nevent: update\ndata: " + json.dumps(broken).encode()
+                           + b"\n\nevent: delete\ndata: ../../etc\n\nevent: update\ndata: " + update.encode() + b"\n\n")
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=4).run()
+    assert summary.quarantined == 3 and summary.landed == 1 and summary.deletions == 0
+    reasons = [e["reason"] for e in lake.quarantine_entries()]
+    assert len(reasons) == 3 and any("not JSON" in r for r in reasons) and any("not a status id" in r for r in reasons)
+
+
+def test_sources_without_a_stream_are_refused(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(ConfigError, match="stream public, local or tag:NAME"):
+        StreamRun(make_settings(), "https://example.org", parse_source("account:someone"))
+
+
+# -- the sample instance: statuses it gains while connected -----------------------------------------------------
+
+def test_the_sample_instance_streams_what_it_gains(make_settings: Callable[..., Settings], lake: Any) -> None:
+    server = start_sample_server(200, seed=3, stream_heartbeat=0.2)
+    stop = threading.Event()
+    try:
+        run = StreamRun(make_settings(allow_private_addresses=True), server.url, parse_source("local"),
+                        duration=20, flush_seconds=0.3, stop=stop)
+        result: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: result.update(summary=run.run()))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.instance._subscribers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        added = server.instance.grow(40)
+        local = [s for s in added if server.instance.streams(s, "public:local")]
+        while run.summary.landed + run.summary.skipped < len(local) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(10)
+    finally:
+        server.stop()
+    summary = result["summary"]
+    assert summary.ok and summary.stopped == "stopped", summary.line()
+    assert 0 < len(local) < len(added)  # the local stream leaves the other instances' statuses out
+    landed_ids = [r["data"]["id"] for _p, r in lake.records("statuses")]
+    assert set(landed_ids) <= {s["id"] for s in local} and len(set(landed_ids)) == len(landed_ids)
+    # every local status is either landed or left out by the privacy policy (opted-out authors)
+    assert summary.landed == len(landed_ids) > summary.skipped and summary.landed + summary.skipped == len(local)
+    assert all(r["meta"]["endpoint"] == "/api/v1/streaming/public/local" for _p, r in lake.records("statuses"))
+
+
+# -- the command ------------------------------------------------------------------------------------------------
+
+def test_the_command_prints_a_summary_and_json(mastodon_server: Any, lake_dir: Path, capsys: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "test-pseudonym-key-not-secret")
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--max-events", "6",
+                             "--lake", str(lake_dir), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["events"]["delete"] == 1 and summary["deletions"] == 1 and summary["ok"] is True
+    assert summary["stopped"] == "max-events" and "streaming public from" in err
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "instance",
+                             "--lake", str(lake_dir))
+    assert code == 2 and "stream public, local or tag:NAME" in err and "Traceback" not in err
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--duration", "-1")
+    assert code == 2 and "--duration" in err
