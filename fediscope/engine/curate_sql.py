@@ -4,11 +4,14 @@ Every engine runs exactly these statements (Spark through :func:`fediscope.engin
 function is not DuckDB's own: ``array_sum`` (a list's sum), the name sqlglot translates to Spark's ``AGGREGATE``;
 the DuckDB engine defines it as a macro over ``list_sum``. Each statement reads views the engine registers first:
 
-* ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity``, ``raw_trends_tags``, ``raw_instance_peers``
-  — the new raw records (``meta``, ``data``) of this run, with the schemas of :mod:`fediscope.engine.schema`;
+* ``raw_statuses``, ``raw_accounts``, ``raw_instance_activity``, ``raw_trends_tags``, ``raw_instance_peers``,
+  ``raw_status_deletions`` — the new raw records (``meta``, ``data``) of this run, with the schemas of
+  :mod:`fediscope.engine.schema`;
 * ``existing_statuses``, ``existing_accounts``, ``existing_instance_activity``, ``existing_tag_trends``,
-  ``existing_instance_peers`` — the curated rows these records may replace (for statuses: only the ``dt``
-  partitions the new records fall into).
+  ``existing_instance_peers``, ``existing_status_deletions`` — the curated rows these records may replace (for
+  statuses: only the ``dt`` partitions the new records fall into, or that hold a status a new deletion names;
+  ``all_statuses`` is every partition, read only to find those);
+* ``status_deletions_merged`` — every reported deletion, applied by the statuses merge.
 
 The raw statuses are parsed once, by :data:`STATUS_RECORDS`, into narrow columns that the status and account
 versions are then read from; the engines register the raw files as views, not tables.
@@ -19,6 +22,10 @@ Rules, shared by both engines:
   original of a reblog. The latest version wins: a deletion tombstone (``deleted: true``) first, then the
   newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
   the larger counts, so the result never depends on file order.
+* **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
+  id of the status) turns the status curated from that instance with that id into a tombstone, in whichever
+  partition it is, and every later copy of it too. A status whose latest version came from another instance
+  (another id) is not matched.
 * **Reblogs.** A reblog is a *share event* of its own (``is_reblog``, ``reblog_of_uri``), with zero
   engagement: its original's replies/reblogs/favourites come only from the original's own latest snapshot
   (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
@@ -224,11 +231,46 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
                 "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
 
-#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI.
-MERGE_STATUSES = _latest(
+#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI; a
+#: status whose instance reported its deletion (``status_deletions_merged``, matched on the instance it was
+#: fetched from and that instance's id) becomes a tombstone.
+MERGE_STATUSES = f"""
+SELECT {", ".join(f'm."{c}"' for c in STATUSES.columns if c != "deleted")},
+       m."deleted" OR d.status_id IS NOT NULL AS "deleted"
+FROM ({_latest(
     STATUSES,
     f"({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS candidates",
-    "uri", STATUS_ORDER)
+    "uri", STATUS_ORDER)}) AS m
+LEFT JOIN status_deletions_merged AS d ON d.instance = m.fetched_from AND d.status_id = m.status_id
+"""
+
+#: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status.
+DELETION_VERSIONS = f"""
+SELECT * FROM (
+  SELECT lower(meta.instance) AS instance, data.id AS status_id, {_ts('meta.fetched_at')} AS deleted_at
+  FROM raw_status_deletions
+) AS reported
+WHERE instance IS NOT NULL AND status_id IS NOT NULL AND status_id <> '' AND deleted_at IS NOT NULL
+"""
+
+#: One row per reported deletion, with the first time it was received. Kept, so that a copy of a deleted status
+#: arriving later (a lagging walk, another source) is a tombstone too.
+MERGE_DELETIONS = """
+SELECT instance, status_id, min(deleted_at) AS deleted_at
+FROM (
+  SELECT instance, status_id, deleted_at FROM existing_status_deletions
+  UNION ALL
+  SELECT instance, status_id, deleted_at FROM deletion_versions
+) AS reported
+GROUP BY instance, status_id
+"""
+
+#: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones).
+DELETED_DAYS = """
+SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
+FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
+WHERE NOT s.deleted
+"""
 
 #: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none.
 HASHTAG_ROWS = """
@@ -333,6 +375,9 @@ GROUP BY instance, peer
 STATEMENTS = {
     "status_records": STATUS_RECORDS,
     "status_versions": STATUS_VERSIONS,
+    "deletion_versions": DELETION_VERSIONS,
+    "status_deletions_merged": MERGE_DELETIONS,
+    "deleted_days": DELETED_DAYS,
     "statuses_merged": MERGE_STATUSES,
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,

@@ -5,6 +5,8 @@
 2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`), merged
    with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
    of ``hashtags``, derived from them) are rewritten whole. Other partitions are not touched.
+   Streamed deletions (``status_deletions``) are merged into their own table first; the partitions holding a
+   status a new deletion names are rewritten too, with that status as a tombstone.
 3. **Accounts**, **instance activity**, **tag trends** (the instances' own daily counts of their trending
    hashtags) and **instance peers** (the first and last day each domain was listed): small tables, merged
    and rewritten whole.
@@ -34,6 +36,7 @@ from fediscope.engine.schema import (
     HASHTAGS,
     INSTANCE_ACTIVITY_TABLE,
     INSTANCE_PEERS,
+    STATUS_DELETIONS,
     STATUSES,
     TAG_TRENDS,
     Table,
@@ -58,6 +61,7 @@ class CurateSummary:
     instance_weeks: int = 0
     trend_days: int = 0  # rows of the tag_trends table after the run (0 when not rewritten)
     peers: int = 0  # rows of the instance_peers table after the run (0 when not rewritten)
+    deletions: int = 0  # rows of the status_deletions table after the run (0 when not rewritten)
     files_published: int = 0
     seconds: float = 0.0
 
@@ -86,19 +90,22 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     activity_files = ws.local_files(plan.files["instance_activity"])
     trend_files = ws.local_files(plan.files["trends_tags"])
     peer_files = ws.local_files(plan.files["instance_peers"])
-    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers)", plan.total,
-             len(status_files), len(account_files), len(activity_files), len(trend_files), len(peer_files))
+    deletion_files = ws.local_files(plan.files["status_deletions"])
+    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)",
+             plan.total, len(status_files), len(account_files), len(activity_files), len(trend_files),
+             len(peer_files), len(deletion_files))
     engine.register_raw("raw_statuses", "statuses", status_files)
     engine.register_raw("raw_accounts", "accounts", account_files)
     engine.register_raw("raw_instance_activity", "instance_activity", activity_files)
     engine.register_raw("raw_trends_tags", "trends_tags", trend_files)
     engine.register_raw("raw_instance_peers", "instance_peers", peer_files)
+    engine.register_raw("raw_status_deletions", "status_deletions", deletion_files)
 
     staged = ws.new_staging_dir()
     try:
         engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
-        if status_files:
-            _curate_statuses(engine, staged, summary)
+        if status_files or deletion_files:
+            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files))
         if status_files or account_files:
             summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS),
                                             sql.MERGE_ACCOUNTS, ["account_key"])
@@ -126,12 +133,39 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     return summary
 
 
-def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary) -> None:
+def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool) -> None:
+    """Merge the new status versions into their partitions; with new deletions, also rewrite the partitions of
+    the statuses they name, and stage the deletions table."""
     ws = engine.workspace
     summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
-    days = [str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions "
-                                               "ORDER BY dt")]
+    found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
+    if new_deletions:
+        summary.deletions = _merge_whole(engine, staged, STATUS_DELETIONS, ("deletion_versions", sql.DELETION_VERSIONS),
+                                         sql.MERGE_DELETIONS, ["instance", "status_id"])
+        engine.register_parquet("all_statuses", STATUSES, [ws.table_dir(STATUSES.name)],
+                                root=ws.table_path(STATUSES.name))
+        found |= {str(r["dt"]) for r in engine.query(sql.DELETED_DAYS)}
+    else:
+        _register_table(engine, "status_deletions_merged", STATUS_DELETIONS)
+    days = sorted(found)
     summary.partitions = days
+    if days:
+        _merge_partitions(engine, staged, summary, days)
+    if new_deletions:
+        summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
+
+
+def _register_table(engine: Engine, view: str, table: Table) -> None:
+    """A whole unpartitioned curated table as ``view`` (empty when it has no files yet)."""
+    directory = engine.workspace.table_dir(table.name)
+    if engine.workspace.has_parquet(directory):
+        engine.register_parquet(view, table, [directory], root=directory)
+    else:
+        engine.register_empty(view, table)
+
+
+def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days: list[str]) -> None:
+    ws = engine.workspace
     existing = ws.partition_dirs(STATUSES.name, "dt", days)
     if existing:
         engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
@@ -151,13 +185,8 @@ def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str
 
     ``versions`` is (name, SQL) of the new versions; ``merge`` reads them and ``existing_<table>``.
     """
-    ws = engine.workspace
     engine.materialize(*versions)
-    directory = ws.table_dir(table.name)
-    if ws.has_parquet(directory):
-        engine.register_parquet(f"existing_{table.name}", table, [directory], root=directory)
-    else:
-        engine.register_empty(f"existing_{table.name}", table)
+    _register_table(engine, f"existing_{table.name}", table)
     rows = engine.materialize(f"{table.name}_merged", merge)
     engine.write_table(f"{table.name}_merged", table, staged / table.name, order_by)
     return rows

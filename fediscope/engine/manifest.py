@@ -19,7 +19,8 @@ from fediscope.lake.layout import RAW_ROOT, STATE_ROOT, parse_partition
 
 MANIFEST_PATH = f"{STATE_ROOT}/curated_manifest.json"
 #: Raw entities curation reads (``directory`` entries are account snapshots).
-CURATED_ENTITIES = ("statuses", "accounts", "directory", "instance_activity", "trends_tags", "instance_peers")
+CURATED_ENTITIES = ("statuses", "accounts", "directory", "instance_activity", "trends_tags", "instance_peers",
+                    "status_deletions")
 
 
 @dataclass

@@ -68,6 +68,7 @@ DATA_SCHEMAS: dict[str, Type] = {
     "instance_activity": INSTANCE_ACTIVITY,
     "trends_tags": TREND_TAG,
     "instance_peers": "string",
+    "status_deletions": {"id": "string"},  # a streamed ``delete`` event: the instance's id of the status
 }
 
 _DUCKDB_SCALARS = {"string": "VARCHAR", "bigint": "BIGINT", "boolean": "BOOLEAN", "double": "DOUBLE",
@@ -161,9 +162,14 @@ INSTANCE_PEERS = Table("instance_peers", {
     "instance": "string", "peer": "string", "first_seen": "date", "last_seen": "date",
 })
 
+#: Every deletion an instance's stream reported: its id of the status, and when the deletion was first received.
+STATUS_DELETIONS = Table("status_deletions", {
+    "instance": "string", "status_id": "string", "deleted_at": "timestamp",
+})
+
 #: Every curated table, by name.
 CURATED: dict[str, Table] = {t.name: t for t in (STATUSES, ACCOUNTS, HASHTAGS, INSTANCE_ACTIVITY_TABLE,
-                                                 TAG_TRENDS, INSTANCE_PEERS)}
+                                                 TAG_TRENDS, INSTANCE_PEERS, STATUS_DELETIONS)}
 
 
 def table_spark_ddl(table: Table, columns: list[str] | None = None) -> str:

@@ -9,7 +9,7 @@ a public timeline the moment the instance sees it. This module keeps one stream 
   privacy policy as a REST page (:func:`fediscope.sources.pages.land_page`), so curation merges them with
   collected statuses by URI (an edit is a newer version: the latest ``edited_at`` wins);
 * ``delete`` → ``raw/mastodon/status_deletions`` records ``{"id": <the instance's status id>}``; curation
-  does not apply them yet (README, "Not yet supported"), but they are kept: a deletion is seen only once;
+  turns the status curated from that instance with that id into a tombstone (:mod:`fediscope.engine.curation`);
 * anything else (``notification``, ``filters_changed``, announcements) is counted and dropped.
 
 **Connection.** Mastodon.py opens the stream (it finds the streaming server from the instance's

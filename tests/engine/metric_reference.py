@@ -150,10 +150,20 @@ def curate_accounts(status_records: list[dict[str, Any]], account_records: list[
     return latest
 
 
+def apply_deletions(statuses: dict[str, dict[str, Any]], deletions: Iterable[dict[str, Any]]) -> None:
+    """A streamed deletion makes the status curated from that instance with that id a tombstone."""
+    deleted = {(r["meta"]["instance"].lower(), r["data"]["id"]) for r in deletions}
+    for row in statuses.values():
+        if (row["fetched_from"], row["status_id"]) in deleted:
+            row["deleted"] = True
+
+
 def curate_lake(lake: LakeBackend) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     statuses = raw_records(lake, "statuses")
     accounts = raw_records(lake, "accounts") + raw_records(lake, "directory")
-    return curate_statuses(statuses), curate_accounts(statuses, accounts)
+    curated = curate_statuses(statuses)
+    apply_deletions(curated, raw_records(lake, "status_deletions"))
+    return curated, curate_accounts(statuses, accounts)
 
 
 # -- metrics -----------------------------------------------------------------------------------------------

@@ -377,3 +377,34 @@ def test_partitioned_writes_are_sorted_and_byte_identical_across_runs(tmp_path: 
                                 f"read_parquet('{tmp_path / 'run0'}/dt=2026-01-02/*.parquet')) WHERE down")
     assert len(digests[0]) == 3 and digests[0] == digests[1]
     assert unsorted == [{"n": 0}]
+
+
+def test_streamed_deletions_tombstone_the_status_they_name(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    unique = {s["id"]: s for s in statuses("test_public_tl.json")}
+    first, second, third, fourth = list(unique.values())[:4]
+    privacy = policy()
+    land(lake, "statuses", [first, second, third], at(1), privacy)
+    duckdb_engine().curate()
+    uri = {s["id"]: _landed_uri(s) for s in (first, second, third, fourth)}
+
+    # a deletion from the instance the status was fetched from applies; the same id from another instance does not
+    land(lake, "status_deletions", [{"id": first["id"]}], at(2), endpoint="/api/v1/streaming/public")
+    land(lake, "status_deletions", [{"id": second["id"]}], at(2), instance="elsewhere.example",
+         endpoint="/api/v1/streaming/public")
+    summary = duckdb_engine().curate()
+    assert summary.deletions == 2 and summary.status_versions == 0
+    assert summary.partitions == [_utc(first["created_at"]).date().isoformat()]
+    deleted = {r["uri"]: r["deleted"] for r in read_table(lake_dir, "statuses")}
+    assert deleted == {uri[first["id"]]: True, uri[second["id"]]: False, uri[third["id"]]: False}
+    assert uri[first["id"]] not in {r["status_uri"] for r in read_table(lake_dir, "hashtags")}
+    kept = {(r["instance"], r["status_id"]) for r in read_table(lake_dir, "status_deletions")}
+    assert kept == {(INSTANCE, first["id"]), ("elsewhere.example", second["id"])}
+
+    # a copy fetched later (a lagging walk) stays a tombstone; a status deleted in the run that lands it is one
+    land(lake, "statuses", [first, fourth], at(3), privacy)
+    land(lake, "status_deletions", [{"id": fourth["id"]}], at(3), endpoint="/api/v1/streaming/public")
+    duckdb_engine().curate()
+    deleted = {r["uri"]: r["deleted"] for r in read_table(lake_dir, "statuses")}
+    assert deleted[uri[first["id"]]] and deleted[uri[fourth["id"]]] and not deleted[uri[third["id"]]]
+    assert len(read_table(lake_dir, "status_deletions")) == 3
+    assert duckdb_engine().curate().noop

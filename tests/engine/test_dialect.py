@@ -72,7 +72,7 @@ def test_raw_and_curated_schemas_render_for_both_engines() -> None:
     assert '"group" BOOLEAN' in duckdb_columns("statuses")["data"]
     assert "`group`: BOOLEAN" in spark_ddl("statuses")
     assert set(CURATED) == {"statuses", "accounts", "hashtags", "instance_activity", "tag_trends",
-                            "instance_peers"}
+                            "instance_peers", "status_deletions"}
     assert CURATED["statuses"].partition_by == "dt" and "dt" not in CURATED["statuses"].file_columns
     with pytest.raises(ValueError, match="no raw schema"):
         spark_ddl("instance")

@@ -21,7 +21,7 @@ from fediscope.lake.local import LocalLake
 
 pytestmark = pytest.mark.spark
 METRICS = load_metrics()
-TABLES = ("statuses", "accounts", "hashtags", "tag_trends", "instance_peers")
+TABLES = ("statuses", "accounts", "hashtags", "tag_trends", "instance_peers", "status_deletions")
 
 
 def _rows(lake_dir: Path, table: str) -> list[str]:
@@ -41,6 +41,8 @@ def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated
     for table in TABLES:
         assert _schema(corpus_lake, table) == _schema(curated_corpus, table), table
         assert _rows(corpus_lake, table) == _rows(curated_corpus, table), table
+    tombstones = [r for r in read_table(corpus_lake, "statuses") if r["deleted"]]
+    assert len(tombstones) == 5  # the corpus' streamed deletions (tests/engine/conftest.py) were applied
 
 
 def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) -> None:  # noqa: ANN001

@@ -91,8 +91,8 @@ def test_a_run_lands_statuses_edits_and_deletions_privately(mastodon_server: Any
     assert "stream-" in Path(summary.batches[0]).name
 
 
-def test_curation_merges_the_edit_as_the_latest_version(mastodon_server: Any, make_settings: Callable[..., Settings],
-                                                        lake: Any) -> None:
+def test_curation_merges_the_edit_and_applies_the_deletion(mastodon_server: Any,
+                                                           make_settings: Callable[..., Settings], lake: Any) -> None:
     settings = make_settings()
     StreamRun(settings, mastodon_server.url, parse_source("public"), max_events=6).run()
     edited = next(json.loads(data) for name, data in recorded_events(mastodon_server.recorded_stream())
@@ -102,9 +102,11 @@ def test_curation_merges_the_edit_as_the_latest_version(mastodon_server: Any, ma
     with open_engine(settings, "duckdb") as engine:
         engine.curate()
         engine.register_curated_views()
-        rows = engine.query_arrow("SELECT status_id, edited_at, content_length FROM curated_statuses").to_pylist()
+        rows = engine.query_arrow("SELECT status_id, edited_at, deleted FROM curated_statuses").to_pylist()
+        visible = engine.query_arrow("SELECT count(*) AS n FROM statuses").to_pylist()[0]["n"]
     assert [r["status_id"] for r in rows] == [edited["id"]]  # one row: the edit replaced the first version
     assert rows[0]["edited_at"] is not None
+    assert rows[0]["deleted"] is True and visible == 0  # the recording then deletes it: gone from every metric
 
 
 def test_a_dropped_stream_is_reopened_and_a_dead_one_reported(mastodon_server: Any,
