@@ -66,6 +66,8 @@ REGISTER_PURPOSES = {
     "statuses": "engagement analytics: counts of replies, reblogs and favourites; hashtags; languages; media",
     "accounts": "follower and activity statistics per pseudonymous account",
     "instance": "instance size and activity",
+    "status_deletions": "honouring deletions: a status its author deleted (as the streaming API reports it) leaves "
+                        "every analysis; only the instance and its id of the status are kept",
 }
 
 

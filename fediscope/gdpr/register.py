@@ -114,7 +114,10 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         f"- Other recipients, transfers outside the EEA: {TO_FILL}",
         "",
         "## Safeguards",
-        "- Pseudonymisation and minimisation at landing; opt-outs honoured.",
+        "- Pseudonymisation and minimisation at landing; opt-outs honoured; statuses that are not public or "
+        "unlisted (followers-only, direct) are never landed.",
+        "- Deletions reported by the streaming API (`fediscope stream`) remove the status from the curated tables' "
+        "analyses and every metric at the next processing run.",
         "- Erasure (`fediscope gdpr erase`) removes an account from the raw lake, curated tables and every store "
         "table, and suppresses it in later collections; each erasure is audited without the clear identifier.",
         "- Access (`fediscope gdpr export`) returns everything held about one account.",
