@@ -28,6 +28,7 @@ account erased while the stream runs is not landed from the buffer either.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -209,17 +210,22 @@ class _Listener(StreamListener):
         parser = SSEParser()
         while not self.closing:
             chunk = response.raw.read1(65536)
-            if not chunk:
-                return  # the server ended the stream
+            if not chunk or self.closing:
+                return  # the server ended the stream, or the run did (nothing is taken after the last flush)
             for event in parser.feed(chunk):
                 self.received += 1
                 self.on_event(event)
 
     def close(self) -> None:
-        """Called from the other thread: end the read (closing the response unblocks it)."""
+        """Called from the other thread: end the read at once, even on a quiet stream (a blocked ``recv`` is
+        woken by shutting the socket down; closing it alone would wait for the next heartbeat)."""
         self.closing = True
-        if self.response is not None:
-            self.response.close()
+        response = self.response
+        if response is None:
+            return
+        with contextlib.suppress(ValueError, RuntimeError, OSError, AttributeError):
+            response.raw.shutdown()
+        response.close()
 
 
 class StreamRun:

@@ -194,3 +194,28 @@ def test_the_command_prints_a_summary_and_json(mastodon_server: Any, lake_dir: P
     assert code == 2 and "stream public, local or tag:NAME" in err and "Traceback" not in err
     code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--duration", "-1")
     assert code == 2 and "--duration" in err
+
+
+def test_a_stop_ends_a_quiet_stream_at_once(make_settings: Callable[..., Settings], lake: Any) -> None:
+    server = start_sample_server(100, seed=3, stream_heartbeat=60)  # nothing arrives for a minute
+    stop = threading.Event()
+    try:
+        run = StreamRun(make_settings(allow_private_addresses=True), server.url, parse_source("public"), stop=stop)
+        thread = threading.Thread(target=run.run)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.instance._subscribers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.instance._subscribers, "the stream did not connect"
+        server.instance.grow(5)
+        while run.summary.events["update"] + run.summary.skipped == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped_at = time.monotonic()
+        stop.set()
+        thread.join(10)
+        took = time.monotonic() - stopped_at
+    finally:
+        server.stop()
+    assert not thread.is_alive() and took < 2, took
+    assert run.summary.stopped == "stopped" and run.summary.connections == 1
+    assert run.summary.landed == len(lake.records("statuses")) > 0  # what was received was landed on the way out
