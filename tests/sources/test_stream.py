@@ -8,6 +8,10 @@ the statuses it gains while the run is connected.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -219,3 +223,32 @@ def test_a_stop_ends_a_quiet_stream_at_once(make_settings: Callable[..., Setting
     assert not thread.is_alive() and took < 2, took
     assert run.summary.stopped == "stopped" and run.summary.connections == 1
     assert run.summary.landed == len(lake.records("statuses")) > 0  # what was received was landed on the way out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_path: Path, lake: Any) -> None:
+    server = start_sample_server(100, seed=5, stream_heartbeat=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update(FEDISCOPE_LAKE=str(lake.root), FEDISCOPE_PSEUDONYM_KEY="stream-test-key")
+    command = [sys.executable, "-c", "from fediscope.cli import main; main()", "stream", "--instance", server.url,
+               "--flush-seconds", "600", "--json"]  # nothing is flushed before the signal
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.instance._subscribers and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        added = [s for s in server.instance.grow(30) if server.instance.streams(s, "public")]
+        time.sleep(1.0)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.stop()
+    assert process.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stopped"] == "stopped" and summary["events"]["update"] == len(added) > 0
+    assert summary["landed"] + summary["skipped"] == len(added) and summary["landed"] == len(lake.records("statuses"))
+    assert "Traceback" not in err.decode()
