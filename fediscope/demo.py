@@ -9,10 +9,12 @@ The steps, each printed with its result and its time:
 4. **API check** — a client pages the public timeline THROUGH the scraping API over HTTP (``X-API-Key``, the
    ``Link: rel="next"`` cursor) and checks that every record it serves equals the record the collector landed
    for the same status: the API path and the collector path land the same data;
-5. **process** — curation to Parquet (``./demo-lake/curated``), every metric with DuckDB, loaded into SQLite
+5. **stream** — the public streaming timeline (``fediscope stream``) is kept open while the instance posts a few
+   statuses; what it pushes lands in the raw lake next to the collected statuses (curation merges them);
+6. **process** — curation to Parquet (``./demo-lake/curated``), every metric with DuckDB, loaded into SQLite
    (``./demo-out/demo.db``);
-6. **report and charts** — ``./demo-out/report.txt`` and the PNG charts in ``./demo-out/charts``;
-7. **results API** — a client reads every analysis from the same API server (``GET /v1/analyses/<name>``, which
+7. **report and charts** — ``./demo-out/report.txt`` and the PNG charts in ``./demo-out/charts``;
+8. **results API** — a client reads every analysis from the same API server (``GET /v1/analyses/<name>``, which
    reads the SQLite store) and checks each equals the report's: dashboards see what the report prints.
 
 The configuration is isolated: ``FEDISCOPE_*`` variables and ``fediscope.toml`` are ignored, privacy is on with
@@ -48,6 +50,9 @@ DEFAULT_PORT = 8765
 KEY_FILE = "_state/demo-key"
 #: The API check reads at most this many pages of this many records through the scraping API.
 API_PAGES = 3
+#: The stream step keeps the public stream open at most this long while the instance posts this many statuses.
+STREAM_SECONDS = 10.0
+STREAM_POSTS = 12
 API_PAGE_LIMIT = 40
 #: Lines of the report printed at the end (the whole report is in the report file).
 EXCERPT_SECTIONS = 2
@@ -294,6 +299,40 @@ def check_api(ctx: DemoContext) -> str:
             "collector's")
 
 
+def stream(ctx: DemoContext) -> str:
+    """Keep the public stream open while the instance posts a few statuses, and land what it pushes."""
+    from fediscope.sources.spec import SourceRef
+    from fediscope.sources.stream import StreamRun
+
+    settings = ctx.need_settings()
+    if ctx.server is None:
+        raise RuntimeError("the sample instance step did not run")
+    instance = ctx.server.instance
+    stop = threading.Event()
+    run = StreamRun(settings, settings.sources[0].instance, SourceRef("public"), duration=STREAM_SECONDS,
+                    flush_seconds=STREAM_SECONDS, stop=stop)
+    reader = threading.Thread(target=run.run, name="demo-stream", daemon=True)
+    reader.start()
+    deadline = time.monotonic() + STREAM_SECONDS
+    while not instance.subscribers and reader.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    posted = [s for s in instance.grow(STREAM_POSTS) if instance.streams(s, "public")]
+    while (run.summary.events["update"] < len(posted) and reader.is_alive()
+           and time.monotonic() < deadline):
+        time.sleep(0.02)
+    stop.set()
+    reader.join(10)
+    summary = run.summary
+    if not summary.ok:
+        raise RuntimeError(f"the public stream failed: {summary.error}")
+    if summary.events["update"] < len(posted):
+        raise RuntimeError(f"the public stream pushed {summary.events['update']} of the {len(posted)} public "
+                           f"statuses the instance posted in {STREAM_SECONDS:g} s")
+    return (f"the public stream pushed the {len(posted)} public statuses the instance posted while it was open; "
+            f"landed {summary.landed} ({summary.skipped} left out by the privacy policy) in "
+            f"{len(summary.batches)} batch file{'s' if len(summary.batches) != 1 else ''}")
+
+
 def process(ctx: DemoContext) -> str:
     from fediscope.engine.process import run_process
 
@@ -353,7 +392,7 @@ def check_results_api(ctx: DemoContext) -> str:
         raise RuntimeError(f"the results API answered {len(differ)} of {len(ctx.analyses)} analyses differently "
                            f"from the report: {', '.join(differ)}")
     return (f"{ctx.api.url}/v1/analyses served the {len(ctx.analyses)} analyses of the report identically "
-            f" ({len(stored)} of {len(listed)} analyses have their metric stored)")
+            f"({len(stored)} of {len(listed)} analyses have their metric stored)")
 
 
 def _results_get(session: Any, url: str, **params: str) -> Any:
@@ -369,6 +408,7 @@ STEPS: list[Step] = [
     Step("scraping API", ("api", "waitress.server", "fediscope.cli.serve"), start_api),
     Step("collect", ("fediscope.sources.collector", "fediscope.lake.state"), collect),
     Step("API check", ("requests", "fediscope.lake.batches"), check_api, essential=False),
+    Step("stream", ("fediscope.sources.stream", "fediscope.sources.sse"), stream, essential=False),
     Step("curate, metrics, SQLite", ("fediscope.engine.process", "fediscope.engine.duckdb_engine"), process),
     Step("report and charts", ("fediscope.report", "fediscope.charts", "matplotlib"), report),
     Step("results API", ("requests", "api.results"), check_results_api, essential=False),

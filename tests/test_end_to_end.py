@@ -46,6 +46,7 @@ STATUSES = 300
 NEW = 10  # statuses the instance gains at each run
 TIMELINES = 3  # public, local and one hashtag: the paged sources of the demo
 BATCH_NAME = re.compile(r"^(?P<source>.+)-s[^/]*-m[^/]*\.jsonl(\.gz)?$")
+STREAM_NAME = re.compile(r"^(?P<source>[a-z]+)-stream-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl$")
 API_LINE = re.compile(r"API check: scraping API at http://127\.0\.0\.1:(?P<port>\d+) served (?P<served>\d+) records "
                       r"in \d+ pages?, identical to the collector's")
 
@@ -63,13 +64,16 @@ def run_demo(base: Path, *args: str, env: dict[str, str] | None = None) -> subpr
                           env={**os.environ, **(env or {})})
 
 
-def status_ids(lake_dir: Path) -> dict[tuple[str, str], list[str]]:
-    """Status ids in the raw lake, by (partition directory, source of the batch file)."""
+def status_ids(lake_dir: Path, streamed: bool = False) -> dict[tuple[str, str], list[str]]:
+    """Status ids in the raw lake, by (partition directory, source of the batch file): those the collector
+    landed, or (``streamed``) those the stream step landed."""
     lake = LocalLake(lake_dir)
     found: dict[tuple[str, str], list[str]] = {}
     for path in raw_batch_files(lake, "statuses"):
         partition, name = path.rsplit("/", 1)
-        match = BATCH_NAME.match(name)
+        if bool(STREAM_NAME.match(name)) != streamed:
+            continue
+        match = STREAM_NAME.match(name) or BATCH_NAME.match(name)
         assert match, f"unexpected batch file name {path}"
         found.setdefault((partition, match["source"]), []).extend(r["data"]["id"] for r in read_batch(lake, path))
     return found
@@ -111,9 +115,9 @@ def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
     for run in (demo.first, demo.second):
         assert "Traceback" not in run.stdout + run.stderr and "FAILED" not in run.stdout + run.stderr
         assert "Note:" not in run.stdout  # no note: the port was free, the instance kept its name
-        for number, name in enumerate(("sample instance", "scraping API", "collect", "API check",
+        for number, name in enumerate(("sample instance", "scraping API", "collect", "API check", "stream",
                                        "curate, metrics, SQLite", "report and charts", "results API"), start=1):
-            assert re.search(rf"^\[{number}/7\] {re.escape(name)}: .+ \(\d+\.\d s\)$", run.stdout, re.MULTILINE)
+            assert re.search(rf"^\[{number}/8\] {re.escape(name)}: .+ \(\d+\.\d s\)$", run.stdout, re.MULTILINE)
         outputs = run.stdout.split("Outputs:")[1]
         for path in ("demo-lake", "demo-lake/raw", "demo-lake/curated", "demo-out/demo.db", "demo-out/report.txt",
                      "demo-out/charts"):
@@ -180,6 +184,18 @@ def test_the_scraping_api_served_what_the_collector_landed(demo: DemoRuns) -> No
 
 
 @pytest.mark.slow
+def test_the_stream_step_landed_what_the_instance_posted(demo: DemoRuns) -> None:
+    printed = [int(n) for run in (demo.first, demo.second)
+               for n in re.findall(r"stream: the public stream pushed the \d+ public statuses .*?; landed (\d+)",
+                                   run.stdout)]
+    assert len(printed) == 2 and all(printed), demo.first.stdout
+    streamed = status_ids(demo.base / "demo-lake", streamed=True)
+    ids = [i for (_, source), found in streamed.items() if source == "public" for i in found]
+    assert len(ids) == len(set(ids)) == sum(printed)
+    assert set(ids).isdisjoint(i for found in demo.after_second.values() for i in found)  # posted after collection
+
+
+@pytest.mark.slow
 def test_the_second_run_is_incremental(demo: DemoRuns) -> None:
     landed = total(demo.after_second) - total(demo.after_first)
     # the NEW statuses on up to three timelines (a few more if the hour turned between the runs)
@@ -210,9 +226,9 @@ def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
     run = run_demo(tmp_path, "--port", "0")
     assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
     assert run.stderr.splitlines() == [next(line for line in run.stderr.splitlines() if "FAILED" in line)]
-    assert run.stderr.startswith("[5/7] curate, metrics, SQLite: FAILED: StoreError: ")
-    assert "[4/7] API check: scraping API" in run.stdout and "Stopped in" in run.stdout
-    assert "[6/7]" not in run.stdout
+    assert run.stderr.startswith("[6/8] curate, metrics, SQLite: FAILED: StoreError: ")
+    assert "[4/8] API check: scraping API" in run.stdout and "[5/8] stream: the public stream pushed" in run.stdout
+    assert "Stopped in" in run.stdout and "[7/8]" not in run.stdout
 
 
 def test_the_api_check_fails_when_a_record_differs_and_the_api_stops(tmp_path: Path) -> None:

@@ -105,6 +105,12 @@ class SampleInstance:
             self._subscribers.append(feed)
         return feed
 
+    @property
+    def subscribers(self) -> int:
+        """How many streaming connections are open."""
+        with self._lock:
+            return len(self._subscribers)
+
     def unsubscribe(self, feed: queue.Queue[Status]) -> None:
         with self._lock:
             if feed in self._subscribers:

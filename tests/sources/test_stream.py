@@ -162,7 +162,7 @@ def test_the_sample_instance_streams_what_it_gains(make_settings: Callable[..., 
         thread = threading.Thread(target=lambda: result.update(summary=run.run()))
         thread.start()
         deadline = time.monotonic() + 10
-        while not server.instance._subscribers and time.monotonic() < deadline:
+        while not server.instance.subscribers and time.monotonic() < deadline:
             time.sleep(0.05)
         added = server.instance.grow(40)
         local = [s for s in added if server.instance.streams(s, "public:local")]
@@ -208,9 +208,9 @@ def test_a_stop_ends_a_quiet_stream_at_once(make_settings: Callable[..., Setting
         thread = threading.Thread(target=run.run)
         thread.start()
         deadline = time.monotonic() + 10
-        while not server.instance._subscribers and time.monotonic() < deadline:
+        while not server.instance.subscribers and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert server.instance._subscribers, "the stream did not connect"
+        assert server.instance.subscribers, "the stream did not connect"
         server.instance.grow(5)
         while run.summary.events["update"] + run.summary.skipped == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -236,7 +236,7 @@ def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
-        while not server.instance._subscribers and time.monotonic() < deadline:
+        while not server.instance.subscribers and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
         added = [s for s in server.instance.grow(30) if server.instance.streams(s, "public")]
