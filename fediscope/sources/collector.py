@@ -67,7 +67,7 @@ from fediscope.lake.layout import new_batch_id
 from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
-from fediscope.sources.pages import Page, fetch_page, id_key, land_page
+from fediscope.sources.pages import LIMITS, Page, fetch_page, id_key, land_page
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef, parse_source
@@ -463,6 +463,9 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
         return
     age = timedelta(hours=settings.settle_hours)
+    full_page = min(settings.page_limit, LIMITS["statuses"])
+    page: Page | None = None
+    ready: list[dict[str, Any]] = []
     for _ in range(max_pages):
         batch_id = f"{_source_tag(ctx, source)}-settle-n{_safe(mark, '0')}"
         page = _fetch(ctx, client, source, result, batch_id, min_id=mark)
@@ -489,6 +492,14 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if young or next_mark == mark:
             return
         mark = next_mark
+    # the page budget ran out; a full last page means more statuses wait above the mark (a short one: the top)
+    if page is not None and len(page.items) >= full_page and ready:
+        last_settled = _created_at(ready[-1])  # the statuses still waiting were posted just after it
+        if last_settled is not None:
+            behind = (page.fetched_at - last_settled - age).total_seconds() / 3600
+            result.settle_behind_hours = round(max(behind, 0.1), 1)
+            log.info("%s %s: the settle pass stopped at its page budget, about %.1f h behind", domain, name,
+                     result.settle_behind_hours)
 
 
 def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str | None,

@@ -20,6 +20,9 @@ class SourceResult:
     refreshed: int = 0  # records of already collected statuses landed again by the refresh pass
     settled: int = 0  # records of already collected statuses landed again by the settle pass
     refresh_error: str | None = None  # the refresh or settle pass failed (best effort: the source is still ``ok``)
+    #: the settle pass stopped at its page budget with more statuses waiting: how many hours past ``settle_hours``
+    #: the oldest of them is, about (None: it caught up, or did not run)
+    settle_behind_hours: float | None = None
     skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window,
@@ -91,7 +94,7 @@ class CollectSummary:
             refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
-            for name in ("refreshed", "settled", "refresh_error"):
+            for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours"):
                 if not source[name]:
                     del source[name]
         return {
@@ -110,6 +113,10 @@ class CollectSummary:
                  if self.rate_limit_waits else "")
         refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
         refreshed += f", settled {self.settled}" if self.settled else ""
+        behind = [s.settle_behind_hours for s in self.sources if s.settle_behind_hours]
+        if behind:
+            refreshed += (f" (settle pass behind on {len(behind)} source{'s' if len(behind) != 1 else ''}, up to "
+                          f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or --max-pages)")
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "

@@ -151,9 +151,17 @@ def test_settle_max_pages_bounds_a_run_and_the_next_run_goes_on(server, instance
 
     assert sorted((r["data"]["id"] for r in settle_records(lake)), key=int) == settled(waiting[:20])
     assert second.settled == len(settled(waiting[:20]))  # two pages of ten, oldest first
+    # more wait: the summary says how far behind (posted an hour ago, settled at half an hour: ~0.5 h)
+    assert second.sources[0].settle_behind_hours == pytest.approx(0.5, abs=0.11)
+    assert "settle pass behind on 1 source, up to 0.5 h" in second.line()
+    assert second.to_dict()["sources"][0]["settle_behind_hours"] == second.sources[0].settle_behind_hours
     third = collect(settings, server)
     assert third.settled == len(settled(waiting[20:40]))
     assert sorted((r["data"]["id"] for r in settle_records(lake)), key=int) == settled(waiting[:40])
+    caught_up = collect(make_settings(settle_hours=0.5, settle_max_pages=20), server)
+    assert caught_up.settled == len(settled(waiting[40:])) > 0
+    assert caught_up.sources[0].settle_behind_hours is None and "behind" not in caught_up.line()
+    assert "settle_behind_hours" not in caught_up.to_dict()["sources"][0]
 
 
 def test_max_pages_leaves_the_settle_pass_what_the_walk_did_not_use(server, instance, make_settings,
