@@ -103,7 +103,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
 
     staged = ws.new_staging_dir()
     try:
-        engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
+        if status_files or account_files or deletion_files:  # read by the statuses and accounts merges
+            engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files or deletion_files:
             _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files))
         if status_files or account_files:

@@ -129,13 +129,15 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
     # before the store is opened or anything is read.
     lake = open_lake(settings.lake)
+    kept = store_id(summary.store, settings.hbase_table_prefix)  # where this store's kept results live
     with lake_lock(lake, command="fediscope process"):
         store = store_from_settings(settings)  # a wrong store URL fails before any work is done
         try:
-            _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started)
+            _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
+                     kept)
         finally:
             store.close()
-        _prune_snapshots(lake, store_id(summary.store, settings.hbase_table_prefix))
+        _prune_snapshots(lake, kept)
     summary.seconds["total"] = time.perf_counter() - started
     log.info("process: %s", summary.line())
     return summary
@@ -143,10 +145,10 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
 def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
              summary: ProcessSummary, show: _Progress, engine_options: dict[str, Any], store: MetricStore,
-             started: float) -> None:
+             started: float, kept: str) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
-    from fediscope.engine.metric_state import MetricSnapshots, sql_fingerprint, store_id
+    from fediscope.engine.metric_state import MetricSnapshots, sql_fingerprint
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -160,7 +162,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
 
         step = time.perf_counter()
         generation = load_manifest(eng.lake).generation
-        snapshots = MetricSnapshots(eng.lake, store_id(summary.store, settings.hbase_table_prefix), summary.store)
+        snapshots = MetricSnapshots(eng.lake, kept, summary.store)
         in_store = store.generations()
         fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
