@@ -181,6 +181,8 @@ def table(results: dict[str, Any]) -> str:
         ("spark", "Spark metrics, 4 core", _get(stages, "spark", "core_metrics_seconds"), n, False),
         ("spark", "Spark end-to-end, JVM start excluded", _get(stages, "spark", "total_seconds"), n, True),
         ("mapreduce", "MapReduce pipe, 4 core metrics (raw JSON)", _get(stages, "mapreduce", "seconds"), n, True),
+        ("stream", f"fediscope stream: {_get(stages, 'stream', 'events') or 0:,.0f} events over HTTP -> raw lake",
+         _get(stages, "stream", "seconds"), _get(stages, "stream", "events"), True),
     ]
     width = max(len(r[1]) for r in rows)
     lines = [f"{'step':<{width}}  {'seconds':>10}  {'statuses/s':>12}  {'peak MiB':>9}",

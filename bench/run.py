@@ -15,7 +15,8 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
 4. the incremental run: the 1% new files are added to that lake and ``fediscope process`` runs again;
 5. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
    reason, when Java or pyspark is missing;
-6. the MapReduce chain over the raw files.
+6. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
+7. the MapReduce chain over the raw files.
 
 Steps 2 to 4 take seconds each and are run ``--repeat`` times (3 by default; the incremental run each time
 after a full run over a fresh lake); each step keeps its median run, whose figures the table and the ratios use,
@@ -49,6 +50,7 @@ from fediscope.engine.spark_engine import find_java
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+STREAM_EVENTS = 50_000  # statuses pushed through `fediscope stream` (at most the corpus size)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -139,7 +141,7 @@ def machine() -> dict[str, Any]:
 def _stage(name: str, args: dict[str, Any], which: str = "", env: dict[str, str] | None = None) -> Measured:
     label = f"{name} ({which})" if which else name
     progress(f"{label}: running")
-    measured = run_stage(name if name in ("generate", "baseline", "mapreduce") else "process", args, env)
+    measured = run_stage(name if name in ("generate", "baseline", "mapreduce", "stream") else "process", args, env)
     progress(f"{label}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
     return measured
 
@@ -239,6 +241,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 stages["spark"] = _stage("spark", {"lake": str(lake), "store": str(workdir / "spark-metrics.db"),
                                                    "engine": "spark", "spark_master": args.spark_master},
                                          env=env).as_dict()
+
+        if "duckdb" in args.engines:  # the streaming path (no engine: it lands raw records)
+            events = min(args.statuses, STREAM_EVENTS)
+            out = workdir / "lake-stream"
+            shutil.rmtree(out, ignore_errors=True)
+            stages["stream"] = _stage("stream", {"lake": str(base), "out": str(out), "events": events}).as_dict()
 
         if "mapreduce" in args.engines:
             stages["mapreduce"] = _stage("mapreduce", {"lake": str(base),

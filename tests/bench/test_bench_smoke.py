@@ -28,8 +28,13 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     assert results["params"]["statuses"] == 2000 and results["params"]["engines"] == ["duckdb"]
     assert results["machine"]["cpus"] >= 1 and len(results["machine"]["load_average_at_start"]) == 3
     stages = results["stages"]
-    assert set(stages) == {"generate", "baseline", "duckdb", "duckdb_incremental"}
+    assert set(stages) == {"generate", "baseline", "duckdb", "duckdb_incremental", "stream"}
     corpus, new = stages["generate"]["corpus"], stages["generate"]["new_data"]
+    # the streaming path landed as many statuses as the local server pushed (at most the corpus)
+    assert stages["stream"]["events"] == stages["stream"]["landed"] + stages["stream"]["skipped"] == min(
+        results["params"]["statuses"], corpus["statuses"], run.STREAM_EVENTS)
+    assert stages["stream"]["quarantined"] == 0 and stages["stream"]["seconds"] > 0
+    assert "fediscope stream: " in out.stdout and " events over HTTP -> raw lake" in out.stdout
     assert corpus["statuses"] > 1500 and 0 < new["statuses"] < corpus["statuses"] / 20
     assert stages["baseline"]["records"] == corpus["statuses"]  # the baseline read every landed status record
     assert stages["baseline"]["parse_only_seconds"] > 0 and stages["baseline"]["full_parse_seconds"] > 0
