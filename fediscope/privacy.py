@@ -93,6 +93,9 @@ def _opted_out(account: dict[str, Any]) -> bool:
     return bool(_OPT_OUT_RE.search(note))
 
 
+_MEMO_SIZE = 100_000  # pseudonyms remembered per policy (a few MiB at most)
+
+
 @dataclass
 class PrivacyPolicy:
     """Apply with :meth:`apply` (one raw Mastodon entity in, the landed form out, or None when skipped)."""
@@ -101,6 +104,8 @@ class PrivacyPolicy:
     enabled: bool = True
     suppressed: frozenset[str] = frozenset()  # account keys on the erasure suppression list
     counts: Counter[str] = field(default_factory=Counter)
+    #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
+    _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.enabled and not self.key:
@@ -112,8 +117,15 @@ class PrivacyPolicy:
     # -- pseudonyms ---------------------------------------------------------------------------------------
     def pseudonym(self, kind: str, value: str) -> str:
         assert self.key is not None
-        digest = hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-        return f"{kind[0]}{digest[:24]}"
+        text = f"{kind}:{value}"
+        known = self._memo.get(text)
+        if known is None:
+            digest = hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
+            known = f"{kind[0]}{digest[:24]}"
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[text] = known
+        return known
 
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``)."""
