@@ -33,48 +33,67 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.command()
 @click.option("--instance", required=True, metavar="URL",
               help="Instance to stream from (https://mastodon.social, or http://127.0.0.1:PORT).")
-@click.option("--timeline", default="public", show_default=True, metavar="SOURCE",
-              help="public (the federated timeline), local, or tag:NAME.")
+@click.option("--timeline", "timelines", multiple=True, metavar="SOURCE",
+              help="public (the federated timeline), local, or tag:NAME. Repeatable: one connection each, "
+                   "run side by side. Default: public.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
 @click.option("--max-events", type=click.IntRange(min=1), default=None,
-              help="Stop after this many events.")
+              help="Stop a stream after this many events.")
 @click.option("--flush-seconds", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Land what was received at least this often.")
 @click.option("--flush-records", type=click.IntRange(min=1), default=500, show_default=True,
               help="… or as soon as this many items wait.")
 @click.option("--lake", default=None, metavar="URL", help="Lake to land into (overrides FEDISCOPE_LAKE).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def stream(instance: str, timeline: str, duration: float | None, max_events: int | None, flush_seconds: float,
-           flush_records: int, lake: str | None, as_json: bool) -> None:
-    """Land a streaming timeline (new statuses, edits, deletions) into the raw lake as it happens.
+def stream(instance: str, timelines: tuple[str, ...], duration: float | None, max_events: int | None,
+           flush_seconds: float, flush_records: int, lake: str | None, as_json: bool) -> None:
+    """Land streaming timelines (new statuses, edits, deletions) into the raw lake as they happen.
 
     Statuses and edits land in raw/mastodon/statuses through the same privacy policy as `fediscope collect`;
     deletions land in raw/mastodon/status_deletions. Most instances need an access token for streams
     (FEDISCOPE_TOKEN_<INSTANCE>). A dropped connection is reopened; the run stops at --duration, --max-events,
-    Ctrl-C or SIGTERM, after landing what it received. Exits 1 when the stream failed for good.
+    Ctrl-C or SIGTERM, after landing what it received. Exits 1 when a stream failed for good.
 
     \b
     Examples:
       fediscope stream --instance https://mastodon.social --duration 3600
-      fediscope stream --instance https://fosstodon.org --timeline tag:python --json
+      fediscope stream --instance https://fosstodon.org --timeline tag:python --timeline tag:rust --json
     """
     settings = settings_from_context(lake=lake)
     instance_base_url(instance)
-    source = parse_source(timeline)
+    sources = [parse_source(t) for t in timelines or ("public",)]
+    names = [s.name for s in sources]
+    if len(set(names)) < len(names):
+        raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
     from fediscope.sources.stream import StreamRun
 
     stop = threading.Event()
-    run = StreamRun(settings, instance, source, duration=duration, max_events=max_events,
-                    flush_records=flush_records, flush_seconds=flush_seconds, stop=stop)
+    runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,
+                      flush_records=flush_records, flush_seconds=flush_seconds, stop=stop) for source in sources]
     limit = f"for {duration:g} s" if duration else "until Ctrl-C"
-    click.echo(f"streaming {source.name} from {run.summary.instance} {limit} into {redact_url(settings.lake)}",
-               err=True)
+    click.echo(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into "
+               f"{redact_url(settings.lake)}", err=True)
     with _stop_on_signals(stop):
-        summary = run.run()
+        summaries = _run_all(runs)
+    ok = all(s.ok for s in summaries)
     if as_json:
-        emit_json(summary.to_dict())
+        emit_json({"ok": ok, "streams": [s.to_dict() for s in summaries]})
     else:
-        click.echo(summary.line())
-    if not summary.ok:
+        for summary in summaries:
+            click.echo(summary.line())
+    if not ok:
         sys.exit(1)
+
+
+def _run_all(runs: list[Any]) -> list[Any]:
+    """Every stream in its own thread; the main thread waits in short steps, so Ctrl-C and SIGTERM reach it."""
+    if len(runs) == 1:
+        return [runs[0].run()]
+    threads = [threading.Thread(target=run.run, name=f"stream-{run.source.name}") for run in runs]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(0.2)
+    return [run.summary for run in runs]

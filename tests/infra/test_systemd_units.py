@@ -27,7 +27,7 @@ def test_the_stream_unit_starts_a_valid_fediscope_stream_command() -> None:
     args = [defaults.get(a[2:-1], a) if a.startswith("${") else a for a in argv[2:]]
     context = stream.make_context("stream", args)  # raises on an option the command does not have
     assert context.params["instance"] == "https://mastodon.social"
-    assert parse_source(context.params["timeline"]).name == "public"
+    assert [parse_source(t).name for t in context.params["timelines"]] == ["public"]
     assert context.params["duration"] is None  # a service runs until stopped
     # a stop lands what was received: SIGTERM is what the command handles, within the stop timeout
     assert service["KillSignal"] == "SIGTERM" and int(service["TimeoutStopSec"]) >= 10

@@ -190,9 +190,22 @@ def test_the_command_prints_a_summary_and_json(mastodon_server: Any, lake_dir: P
     code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--max-events", "6",
                              "--lake", str(lake_dir), "--json")
     assert code == 0, err
-    summary = json.loads(out)
-    assert summary["events"]["delete"] == 1 and summary["deletions"] == 1 and summary["ok"] is True
+    document = json.loads(out)
+    (summary,) = document["streams"]
+    assert document["ok"] is True and summary["ok"] is True and summary["source"] == "public"
+    assert summary["events"]["delete"] == 1 and summary["deletions"] == 1
     assert summary["stopped"] == "max-events" and "streaming public from" in err
+    # several timelines: one connection each, side by side, one summary line each
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "public",
+                             "--timeline", "tag:python", "--max-events", "6", "--lake", str(lake_dir))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("stream ") and " public: 6 events" in lines[0]
+    assert " tag:python: 6 events" in lines[1]
+    assert len(mastodon_server.requests_to("/api/v1/streaming/hashtag")) == 1
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "public",
+                             "--timeline", "PUBLIC", "--lake", str(lake_dir))
+    assert code == 2 and "each timeline once" in err
     code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "instance",
                              "--lake", str(lake_dir))
     assert code == 2 and "stream public, local or tag:NAME" in err and "Traceback" not in err
@@ -248,7 +261,7 @@ def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_
             process.kill()
         server.stop()
     assert process.returncode == 0, err
-    summary = json.loads(out)
+    (summary,) = json.loads(out)["streams"]
     assert summary["stopped"] == "stopped" and summary["events"]["update"] == len(added) > 0
     assert summary["landed"] + summary["skipped"] == len(added) and summary["landed"] == len(lake.records("statuses"))
     assert "Traceback" not in err.decode()
