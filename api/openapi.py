@@ -101,9 +101,8 @@ COMPONENTS: dict[str, Any] = {
                     {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
         "AnalysisList": {
             "type": "object",
-            "required": ["store", "analyses"],
+            "required": ["analyses"],
             "properties": {
-                "store": {"type": "string", "description": "The store read (FEDISCOPE_STORE, password hidden)."},
                 "analyses": {"type": "array", "items": {
                     "type": "object",
                     "required": ["name", "metric", "question", "stored"],
@@ -115,9 +114,8 @@ COMPONENTS: dict[str, Any] = {
         },
         "Analysis": {
             "type": "object",
-            "required": ["store", "name", "title", "question", "metric", "columns", "rows", "summary"],
+            "required": ["name", "title", "question", "metric", "columns", "rows", "summary"],
             "properties": {
-                "store": {"type": "string"},
                 "name": {"type": "string"},
                 "title": {"type": "string"},
                 "question": {"type": "string"},
@@ -129,9 +127,8 @@ COMPONENTS: dict[str, Any] = {
         },
         "MetricList": {
             "type": "object",
-            "required": ["store", "metrics"],
+            "required": ["metrics"],
             "properties": {
-                "store": {"type": "string"},
                 "metrics": {"type": "array", "items": {
                     "type": "object",
                     "required": ["name", "question", "key", "prefix", "rank", "stored", "rows"],
@@ -151,9 +148,8 @@ COMPONENTS: dict[str, Any] = {
         },
         "MetricRows": {
             "type": "object",
-            "required": ["store", "metric", "question", "prefix", "order", "limit", "count", "rows"],
+            "required": ["metric", "question", "prefix", "order", "limit", "count", "rows"],
             "properties": {
-                "store": {"type": "string"},
                 "metric": {"type": "string"},
                 "question": {"type": "string"},
                 "prefix": {"type": "object", "nullable": True, "required": ["column", "value"],

@@ -60,7 +60,8 @@ def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     for name in args:
         if name not in allowed:
-            raise bad_parameter(name, f"unknown parameter {name!r}; this route accepts {', '.join(allowed)}")
+            accepted = f"this route accepts {', '.join(allowed)}" if allowed else "this route takes no parameters"
+            raise bad_parameter(name, f"unknown parameter {name!r}; {accepted}")
 
 
 def parse_instance(raw: str | None) -> tuple[str, str]:

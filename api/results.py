@@ -13,15 +13,18 @@ dashboard shows what the report prints:
   day's), in key order.
 
 The store is opened at the first results request, not when the app starts: a scraping-only deployment needs
-no store. Store adapters are safe to share between the server's threads (SQLAlchemy's connection pool,
-happybase's pool), so one store serves every request. A store that cannot be reached answers 503 with the
-reason; a store without the metric answers 404 saying to run ``fediscope process``. Rows are what the store
+no store (and a SQLite store that does not exist is never created by a request: 404 ``not_stored``). Store
+adapters are safe to share between the server's threads (SQLAlchemy's connection pool, happybase's pool), so
+one store serves every request. A store that cannot be reached answers 503 (the reason goes to the server log:
+answers never name the store, where it lives is the operator's business); a store without the metric answers
+404 saying to run ``fediscope process``. Rows are what the store
 holds: pseudonymous account keys, never a handle.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any
 
@@ -52,6 +55,10 @@ class ResultsStore:
     def get(self) -> MetricStore:
         with self._lock:
             if self._store is None:
+                missing = _missing_sqlite_file(self.settings.store)
+                if missing is not None:  # opening it would create an empty database: a GET must not write
+                    log.warning("results: the SQLite store %s does not exist yet", missing)
+                    raise _not_stored("nothing")
                 self._store = _store_call(self.shown, lambda: store_from_settings(self.settings))
             return self._store
 
@@ -63,13 +70,14 @@ class ResultsStore:
 
 
 def _store_call(shown: str, call: Any) -> Any:
-    """Run a store operation; a store failure becomes 503 with its reason (the URL's password hidden)."""
+    """Run a store operation; a store failure becomes 503. The reason goes to the server log only: where the
+    store lives (host, user, path) is the operator's business, not every API key holder's."""
     try:
         return call()
     except FediscopeError as exc:
         log.warning("results: store %s failed: %s", shown, exc)
-        raise ApiError(503, "store_unavailable", f"the metrics store cannot be read: {exc}",
-                       setting="FEDISCOPE_STORE") from None
+        raise ApiError(503, "store_unavailable", "the metrics store (FEDISCOPE_STORE) cannot be reached or read; "
+                       "the server log has the reason", setting="FEDISCOPE_STORE") from None
 
 
 def _results() -> ResultsStore:
@@ -81,9 +89,24 @@ def _stored(results: ResultsStore) -> tuple[MetricStore, dict[str, int]]:
     return store, _store_call(results.shown, store.stored_metrics)
 
 
-def _not_stored(what: str, results: ResultsStore) -> ApiError:
-    return ApiError(404, "not_stored", f"{what} is not in the store {results.shown}: run `fediscope process` "
-                                       "(it curates the lake, computes the metrics and loads the store)")
+def _not_stored(what: str) -> ApiError:
+    return ApiError(404, "not_stored", f"{what} is in the metrics store yet: run `fediscope process` (it curates "
+                                       "the lake, computes the metrics and loads the store)")
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of a ``sqlite:///`` store whose file does not exist (None for other stores, or when it does)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("sqlite:"):
+        return None
+    database = make_url(url).database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    return None if path.exists() else str(path)
 
 
 #: analysis name → (function, metric it reads), in report order
@@ -107,7 +130,7 @@ class Analyses(Resource):
         metrics = load_metrics()
         body = [{"name": name, "metric": metric_name, "question": metrics[metric_name].question,
                  "stored": metric_name in stored} for name, (_, metric_name) in ANALYSIS_TABLE.items()]
-        return jsonify({"store": results.shown, "analyses": body})
+        return jsonify({"analyses": body})
 
 
 class OneAnalysis(Resource):
@@ -122,7 +145,7 @@ class OneAnalysis(Resource):
         function, metric_name = ANALYSIS_TABLE[name]
         store, stored = _stored(results)
         if metric_name not in stored:
-            raise _not_stored(f"metric {metric_name} (read by analysis {name})", results)
+            raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
         try:
             result = _store_call(results.shown, lambda: function(store, query.n))
         except (KeyError, TypeError, ValueError) as exc:  # the stored rows lack what the analysis reads
@@ -131,7 +154,7 @@ class OneAnalysis(Resource):
             raise ApiError(409, "stale_metric", f"metric {metric_name} in the store does not have what analysis "
                                                 f"{name} reads ({reason}); re-run `fediscope process` after "
                                                 "updating fediscope") from None
-        return jsonify({"store": results.shown, **result.to_dict()})
+        return jsonify(result.to_dict())
 
 
 class Metrics(Resource):
@@ -142,7 +165,7 @@ class Metrics(Resource):
         parse_results_query(request.args, ())
         _, stored = _stored(results)
         body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(load_metrics().items())]
-        return jsonify({"store": results.shown, "metrics": body})
+        return jsonify({"metrics": body})
 
 
 class MetricRows(Resource):
@@ -157,7 +180,7 @@ class MetricRows(Resource):
         metric = metrics[name]
         store, stored = _stored(results)
         if name not in stored:
-            raise _not_stored(f"metric {name}", results)
+            raise _not_stored(f"no metric {name}")
         prefix: dict[str, Any] | None = None
         if query.prefix is None:
             rows = _store_call(results.shown, lambda: store.top(metric, query.limit))
@@ -166,7 +189,7 @@ class MetricRows(Resource):
             rows = _store_call(results.shown, lambda: store.scan_prefix(metric, value, query.limit))
             prefix = {"column": metric.prefix, "value": value}
         order = "key" if prefix is not None or metric.rank_column is None else "rank"
-        return jsonify({"store": results.shown, "metric": name, "question": metric.question, "prefix": prefix,
+        return jsonify({"metric": name, "question": metric.question, "prefix": prefix,
                         "order": order, "limit": query.limit, "count": len(rows), "rows": rows})
 
 
@@ -178,8 +201,11 @@ def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: Results
     if isinstance(stored, bool) or not isinstance(stored, int | float):
         return raw
     try:
-        return type(stored)(raw)
+        value = type(stored)(raw)
     except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or abs(value) >= 2**63:  # what every store's numbers hold
         raise ApiError(400, "invalid_parameter", f"prefix must be a number for metric {metric.name} (its prefix "
                                                  f"column {metric.prefix} holds numbers; got {raw[:40]!r})",
-                       parameter="prefix") from None
+                       parameter="prefix")
+    return value

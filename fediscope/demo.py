@@ -385,7 +385,6 @@ def check_results_api(ctx: DemoContext) -> str:
         stored = [a["name"] for a in listed if a["stored"]]
         for expected in ctx.analyses:
             got = _results_get(session, f"{ctx.api.url}/v1/analyses/{expected['name']}", n="10")
-            got.pop("store", None)
             if got != expected:
                 differ.append(expected["name"])
     if differ:

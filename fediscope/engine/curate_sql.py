@@ -23,9 +23,9 @@ Rules, shared by both engines:
   newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
   the larger counts, so the result never depends on file order.
 * **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
-  id of the status) turns the status curated from that instance with that id into a tombstone, in whichever
-  partition it is, and every later copy of it too. A status whose latest version came from another instance
-  (another id) is not matched.
+  id of the status) turns the version fetched from that instance with that id into a tombstone, in whichever
+  partition it is; the tombstone wins over every copy, also one fetched from another instance. A deletion
+  that arrives after the status was curated from another instance's copy only (another id) is not matched.
 * **Reblogs.** A reblog is a *share event* of its own (``is_reblog``, ``reblog_of_uri``), with zero
   engagement: its original's replies/reblogs/favourites come only from the original's own latest snapshot
   (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
@@ -231,18 +231,18 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
                 "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
 
-#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI; a
-#: status whose instance reported its deletion (``status_deletions_merged``, matched on the instance it was
-#: fetched from and that instance's id) becomes a tombstone.
-MERGE_STATUSES = f"""
-SELECT {", ".join(f'm."{c}"' for c in STATUSES.columns if c != "deleted")},
-       m."deleted" OR d.status_id IS NOT NULL AS "deleted"
-FROM ({_latest(
+#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
+#: version that an instance reported deleted (``status_deletions_merged``, matched on the instance it was fetched
+#: from and that instance's id) is a tombstone before the versions are ranked, so it wins over any copy of the
+#: status fetched from another instance.
+MERGE_STATUSES = _latest(
     STATUSES,
-    f"({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS candidates",
-    "uri", STATUS_ORDER)}) AS m
-LEFT JOIN status_deletions_merged AS d ON d.instance = m.fetched_from AND d.status_id = m.status_id
-"""
+    f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c != "deleted")},
+                c."deleted" OR d.status_id IS NOT NULL AS "deleted"
+         FROM ({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
+         LEFT JOIN status_deletions_merged AS d ON d.instance = c.fetched_from AND d.status_id = c.status_id
+        ) AS candidates""",
+    "uri", STATUS_ORDER)
 
 #: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status.
 DELETION_VERSIONS = f"""

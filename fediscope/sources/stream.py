@@ -18,8 +18,11 @@ a public timeline the moment the instance sees it. This module keeps one stream 
 server sent them (see :mod:`fediscope.sources.client`, "Why raw JSON"). The stream is read in a thread; the
 calling thread flushes batches on time and closes the connection when the run ends (``duration``,
 ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is reopened with the
-client's backoff; after ``max_retries`` failures in a row with no event in between the run stops with the
-error. Nothing received is lost: every exit path flushes.
+client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a connection
+that brought events or stayed open past the read timeout counts as healthy), or at once when the server
+refuses the stream (401, 403, 404 …: a missing token does not heal). A lake that cannot be written is retried
+at the next flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what
+could not be landed in the end is counted in the error.
 
 **Batches.** Received items wait in memory (raw, at most ``flush_seconds`` or ``flush_records``) and are
 landed together; the privacy policy is applied at that moment with the lake's current suppression list, so an
@@ -46,7 +49,7 @@ from mastodon import StreamListener
 from mastodon.errors import MastodonError
 
 from fediscope.config import Settings, token_env_name
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
@@ -67,6 +70,8 @@ STATUS_EVENTS = {"update", "status.update"}
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 READ_TIMEOUT = 60.0  # seconds without a byte (Mastodon sends a heartbeat every ~15 s) before reconnecting
 POLL = 0.1  # how often the calling thread checks the clock, the stop flag and the flush deadline
+#: Answers of the streaming server that reconnecting will not change (a missing token, an unknown stream).
+REFUSALS = frozenset({400, 401, 403, 404, 410, 422})
 
 
 @dataclass
@@ -153,18 +158,24 @@ class _Buffer:
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
+        skipped = 0
         for event, received_at in items:
             if event.name == "delete":
                 self._deletion(event, received_at, deletions, quarantined, policy)
             else:
-                self._status(event, received_at, statuses, quarantined, policy)
+                skipped += self._status(event, received_at, statuses, quarantined, policy)
         batch_id = f"{self.batch_tag}-{new_batch_id(items[0][1])}"
+        written = []
         for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
             path = write_batch(self.lake, entity, self.domain, records, fetched_at=items[0][1], batch_id=batch_id)
             if path:
-                self.summary.batches.append(path)
+                written.append(path)
         if quarantined:
             write_quarantine(self.lake, self.domain, self.endpoint, quarantined, batch_id, items[0][1])
+        # counted once every file is written: a failed flush is retried whole (a file written before the failure
+        # is then written again under another batch id; curation keeps one row per status and deletion)
+        self.summary.batches.extend(written)
+        self.summary.skipped += skipped
         self.summary.landed += len(statuses)
         self.summary.deletions += len(deletions)
         self.summary.quarantined += len(quarantined)
@@ -172,19 +183,20 @@ class _Buffer:
                  len(statuses), len(deletions), len(quarantined))
 
     def _status(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
-                quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> None:
+                quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> int:
+        """Land one status event into ``out`` (or ``quarantined``); returns 1 when the policy left it out."""
         try:
             item = json.loads(event.data)
         except ValueError:
             quarantined.append(item_entry(f"{event.name} event: payload is not JSON", event.data,
                                           keep_raw=not policy.enabled))
-            return
+            return 0
         page = Page(self.source, self.domain, self.endpoint, [item], fetched_at=received_at)
         landed = land_page(page, policy)
         out.extend(landed.records)
-        self.summary.skipped += landed.skipped
         quarantined.extend(item_entry(f"{event.name} event: {q.reason}", q.item, keep_raw=not policy.enabled)
                            for q in landed.quarantined)
+        return landed.skipped
 
     def _deletion(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
                   quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> None:
@@ -203,7 +215,7 @@ class _Listener(StreamListener):
         self.on_event = on_event
         self.response: requests.Response | None = None
         self.closing = False
-        self.received = 0
+        self.received = 0  # events
 
     def handle_stream(self, response: requests.Response) -> None:
         self.response = response
@@ -243,40 +255,61 @@ class StreamRun:
         self.read_timeout, self.clock = read_timeout, clock
         self.client = MastodonClient.from_settings(settings, instance)
         self.summary = StreamSummary(instance=self.client.domain, source=source.name)
+        self._events = 0
         self.lake = open_lake(settings.lake)
         tag = source_batch_tag(policy_from_settings(settings), source)  # no pseudonym key: ConfigError, here
         self.buffer = _Buffer(self.lake, settings, self.client.domain, source, self.summary, f"{tag}-stream")
 
     # -- the run ------------------------------------------------------------------------------------------
     def run(self) -> StreamSummary:
+        """Stream until the run ends; never raises for what the stream or the lake does (the summary says it:
+        ``error`` and ``stopped="error"``)."""
         started = self.clock()
         self._deadline = started + self.duration if self.duration is not None else None
         self._flush_at = started + self.flush_seconds
-        failures = 0
+        self._flush_failures = 0
         try:
-            while not self._done():
-                received, error = self._connection()
-                if self._done():
-                    break
-                failures = 0 if received else failures + 1
-                if error is None:  # the server ended the stream (a restart): open it again
-                    log.info("stream %s %s: the server closed the stream; reconnecting", self.client.domain,
-                             self.source.name)
-                    error = "the server closed the stream"
-                if failures > self.client.max_retries:
-                    self.summary.error, self.summary.stopped = error, "error"
-                    break
-                delay = self.client.backoff_delay(max(failures - 1, 0))
-                log.warning("stream %s %s: %s; reconnecting in %.1f s", self.client.domain, self.source.name, error,
-                            delay)
-                self._sleep(delay)
+            self._loop()
+        except FediscopeError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose what was received: land it, report it
+            log.exception("stream %s %s: unexpected error", self.client.domain, self.source.name)
+            self._fail(f"{type(exc).__name__}: {exc}")
         finally:
-            self.buffer.flush()
+            try:
+                self.buffer.flush()
+            except FediscopeError as exc:
+                lost = len(self.buffer)
+                self._fail(f"{lost} received items could not be landed: {exc}" if not self.summary.error else
+                           f"{self.summary.error}; {lost} received items could not be landed")
             self.client.close()
             self.summary.seconds = self.clock() - started
         if not self.summary.stopped:
             self.summary.stopped = self._done() or "stopped"
         return self.summary
+
+    def _fail(self, error: str) -> None:
+        self.summary.error, self.summary.stopped = error, "error"
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._done():
+            connected_at = self.clock()
+            received, error, permanent = self._connection()
+            if self._done():
+                return
+            # a connection that brought events, or stayed open past the read timeout (heartbeats), was healthy
+            healthy = received > 0 or self.clock() - connected_at >= self.read_timeout
+            failures = 0 if healthy else failures + 1
+            if error is None:  # the server ended the stream (a restart): open it again
+                error = "the server closed the stream"
+            if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
+                self._fail(error)
+                return
+            delay = self.client.backoff_delay(max(failures - 1, 0))
+            log.warning("stream %s %s: %s; reconnecting in %.1f s", self.client.domain, self.source.name, error,
+                        delay)
+            self._sleep(delay)
 
     def _done(self) -> str:
         """Why the run should end now ("" while it should go on)."""
@@ -284,7 +317,7 @@ class StreamRun:
             return "stopped"
         if self._deadline is not None and self.clock() >= self._deadline:
             return "duration"
-        if self.max_events is not None and sum(self.summary.events.values()) >= self.max_events:
+        if self.max_events is not None and self._events >= self.max_events:
             return "max-events"
         return ""
 
@@ -294,14 +327,16 @@ class StreamRun:
             self.stop.wait(min(POLL, max(0.0, end - self.clock())))
 
     def _on_event(self, event: Event) -> None:
-        if self.max_events is not None and sum(self.summary.events.values()) >= self.max_events:
+        if self.max_events is not None and self._events >= self.max_events:
             return  # arrived in the same read as the last wanted one
+        self._events += 1  # the total, read by the calling thread (the Counter is only written here)
         self.summary.events[event.name] += 1
         if event.name in STATUS_EVENTS or event.name == "delete":
             self.buffer.add(event)
 
-    def _connection(self) -> tuple[int, str | None]:
-        """One connection, read in a thread until it ends or the run does: (events received, error or None)."""
+    def _connection(self) -> tuple[int, str | None, bool]:
+        """One connection, read in a thread until it ends or the run does: (events received, error or None,
+        whether the error is a refusal that retrying will not heal)."""
         listener = _Listener(self._on_event)
         outcome: dict[str, BaseException] = {}
         self.summary.connections += 1
@@ -318,19 +353,37 @@ class StreamRun:
 
         reader = threading.Thread(target=read, name=f"stream-{self.client.domain}", daemon=True)
         reader.start()
-        while reader.is_alive():
-            reader.join(POLL)
-            if self._done():
+        try:
+            while reader.is_alive():
+                reader.join(POLL)
+                if self._done():
+                    break
+                if self.clock() >= self._flush_at or len(self.buffer) >= self.flush_records:
+                    self._flush_on_time()
+        finally:
+            if reader.is_alive():
                 listener.close()
                 reader.join(5)
-                break
-            if self.clock() >= self._flush_at or len(self.buffer) >= self.flush_records:
-                self.buffer.flush()
-                self._flush_at = self.clock() + self.flush_seconds
         error = outcome.get("error")
         if error is None or listener.closing:
-            return listener.received, None
-        return listener.received, self._describe(error)
+            return listener.received, None, False
+        status = self.client._last_response.status_code if self.client._last_response is not None else None
+        permanent = isinstance(error, MastodonError) and status in REFUSALS
+        return listener.received, self._describe(error), permanent
+
+    def _flush_on_time(self) -> None:
+        """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),
+        up to ``max_retries`` failures in a row, then the run stops with the lake's error."""
+        try:
+            self.buffer.flush()
+            self._flush_failures = 0
+        except FediscopeError as exc:
+            self._flush_failures += 1
+            if self._flush_failures > self.client.max_retries:
+                raise
+            log.warning("stream %s %s: could not land %d received items (%s); retrying in %.0f s",
+                        self.client.domain, self.source.name, len(self.buffer), exc, self.flush_seconds)
+        self._flush_at = self.clock() + self.flush_seconds
 
     def _open(self, listener: _Listener) -> None:
         api, timeout = self.client.api, self.read_timeout

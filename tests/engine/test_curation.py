@@ -408,3 +408,18 @@ def test_streamed_deletions_tombstone_the_status_they_name(lake: LocalLake, lake
     assert deleted[uri[first["id"]]] and deleted[uri[fourth["id"]]] and not deleted[uri[third["id"]]]
     assert len(read_table(lake_dir, "status_deletions")) == 3
     assert duckdb_engine().curate().noop
+
+    # the deletion wins over a newer copy fetched from another instance in the same run (another id there)
+    other = "other.example"
+    federated = dict(third, id="999999", account=dict(third["account"], acct=f"{third['account']['acct']}@{INSTANCE}"))
+    assert policy().apply("statuses", federated, other)["uri"] == uri[third["id"]]  # the same status
+    land(lake, "status_deletions", [{"id": third["id"]}], at(5), endpoint="/api/v1/streaming/public")
+    land(lake, "statuses", [federated], at(6), privacy, instance=other)
+    duckdb_engine().curate()
+    (row,) = [r for r in read_table(lake_dir, "statuses") if r["uri"] == uri[third["id"]]]
+    assert row["deleted"] is True and (row["fetched_from"], row["status_id"]) == (INSTANCE, third["id"])
+    # and over a copy from that instance arriving in a later run
+    land(lake, "statuses", [dict(federated, favourites_count=99)], at(7), privacy, instance=other)
+    duckdb_engine().curate()
+    (row,) = [r for r in read_table(lake_dir, "statuses") if r["uri"] == uri[third["id"]]]
+    assert row["deleted"] is True

@@ -125,11 +125,64 @@ def test_a_dropped_stream_is_reopened_and_a_dead_one_reported(mastodon_server: A
     assert "HTTP 503" in (failed.error or "")
 
 
-def test_a_refused_stream_names_the_token_setting(mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+def test_a_refused_stream_names_the_token_setting_and_is_not_retried(mastodon_server: Any,
+                                                                    make_settings: Callable[..., Settings]) -> None:
     mastodon_server.fail(401, times=10, path="/api/v1/streaming/hashtag")
-    summary = StreamRun(make_settings(max_retries=0), mastodon_server.url, parse_source("tag:python"),
+    summary = StreamRun(make_settings(max_retries=5), mastodon_server.url, parse_source("tag:python"),
                         duration=30).run()
     assert not summary.ok and "HTTP 401" in (summary.error or "") and "FEDISCOPE_TOKEN_" in (summary.error or "")
+    assert summary.connections == 1  # a missing token does not heal: no reconnection
+
+
+def _damage_suppression_list(lake_dir: Path) -> Path:
+    path = lake_dir / "_state" / "suppressed.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json")
+    return path
+
+
+def test_a_lake_that_fails_is_retried_at_the_next_flush(make_settings: Callable[..., Settings], lake: Any) -> None:
+    damaged = _damage_suppression_list(lake.root)  # every flush fails until it is repaired
+    server = start_sample_server(200, seed=3, stream_heartbeat=0.2)
+    stop = threading.Event()
+    try:
+        run = StreamRun(make_settings(allow_private_addresses=True), server.url, parse_source("public"),
+                        duration=30, flush_seconds=0.2, stop=stop)
+        thread = threading.Thread(target=run.run)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.instance.subscribers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        posted = [s for s in server.instance.grow(30) if server.instance.streams(s, "public")]
+        while run._flush_failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run._flush_failures >= 1 and run.summary.landed == 0
+        damaged.unlink()  # repaired: the next flush lands everything that waited
+        while run.summary.landed + run.summary.skipped < len(posted) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(10)
+    finally:
+        server.stop()
+    assert run.summary.ok, run.summary.error
+    assert run.summary.landed + run.summary.skipped == len(posted) and run.summary.landed == len(
+        lake.records("statuses"))
+
+
+def test_with_several_timelines_a_failed_stream_fails_the_command(mastodon_server: Any, lake_dir: Path,
+                                                                  capsys: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "test-pseudonym-key-not-secret")
+    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "0")
+    _damage_suppression_list(lake_dir)  # no flush can land anything
+    code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "public",
+                             "--timeline", "tag:python", "--max-events", "6", "--lake", str(lake_dir), "--json")
+    assert code == 1 and "Traceback" not in err
+    document = json.loads(out)
+    assert document["ok"] is False and len(document["streams"]) == 2
+    for summary in document["streams"]:
+        assert summary["ok"] is False and summary["stopped"] == "error" and summary["landed"] == 0
+        assert "suppressed.json" in summary["error"] and "could not be landed" in summary["error"]
 
 
 def test_malformed_events_are_quarantined_not_landed(mastodon_server: Any, make_settings: Callable[..., Settings],
