@@ -82,13 +82,18 @@ def parse_id(name: str, raw: str | None) -> str | None:
     return raw
 
 
+def _whole_number(name: str, raw: str, digits: re.Pattern[str], low: int, high: int) -> int:
+    """``raw`` as a whole number from ``low`` to ``high`` (written with at most as many digits as ``digits``
+    allows), else a 400 naming the parameter."""
+    if not digits.fullmatch(raw) or not low <= int(raw) <= high:
+        raise bad_parameter(name, f"{name} must be a whole number from {low} to {high} (got {raw[:40]!r})")
+    return int(raw)
+
+
 def parse_limit(raw: str | None, default: int = LIMIT_MAX) -> int:
     if raw is None:
         return min(max(default, LIMIT_MIN), LIMIT_MAX)
-    if not _LIMIT_RE.fullmatch(raw) or not LIMIT_MIN <= int(raw) <= LIMIT_MAX:
-        raise bad_parameter("limit", f"limit must be a whole number from {LIMIT_MIN} to {LIMIT_MAX} "
-                                     f"(got {raw[:40]!r})")
-    return int(raw)
+    return _whole_number("limit", raw, _LIMIT_RE, LIMIT_MIN, LIMIT_MAX)
 
 
 def parse_bool(name: str, raw: str | None) -> bool:
@@ -155,12 +160,7 @@ class ResultsQuery:
 
 
 def parse_count(name: str, raw: str | None, default: int) -> int:
-    if raw is None:
-        return default
-    if not _COUNT_RE.fullmatch(raw) or not RESULTS_MIN <= int(raw) <= RESULTS_MAX:
-        raise bad_parameter(name, f"{name} must be a whole number from {RESULTS_MIN} to {RESULTS_MAX} "
-                                  f"(got {raw[:40]!r})")
-    return int(raw)
+    return default if raw is None else _whole_number(name, raw, _COUNT_RE, RESULTS_MIN, RESULTS_MAX)
 
 
 def parse_results_query(args: MultiDict[str, str], allowed: tuple[str, ...]) -> ResultsQuery:

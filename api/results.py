@@ -39,6 +39,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, store_from_settings
+from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ class ResultsStore:
     def get(self) -> MetricStore:
         with self._lock:
             if self._store is None:
-                missing = _missing_sqlite_file(self.settings.store)
-                if missing is not None:  # opening it would create an empty database: a GET must not write
-                    log.warning("results: the SQLite store %s does not exist yet", missing)
+                path = sqlite_file(self.settings.store)
+                if path is not None and not path.exists():  # opening it would create it: a GET must not write
+                    log.warning("results: the SQLite store %s does not exist yet", path)
                     raise _not_stored("nothing")
                 self._store = _store_call(self.shown, lambda: store_from_settings(self.settings))
             return self._store
@@ -92,21 +93,6 @@ def _stored(results: ResultsStore) -> tuple[MetricStore, dict[str, int]]:
 def _not_stored(what: str) -> ApiError:
     return ApiError(404, "not_stored", f"{what} is in the metrics store yet: run `fediscope process` (it curates "
                                        "the lake, computes the metrics and loads the store)")
-
-
-def _missing_sqlite_file(url: str) -> str | None:
-    """The path of a ``sqlite:///`` store whose file does not exist (None for other stores, or when it does)."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    if not url.startswith("sqlite:"):
-        return None
-    database = make_url(url).database or ""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    path = Path(database).expanduser()
-    return None if path.exists() else str(path)
 
 
 #: analysis name → (function, metric it reads), in report order

@@ -317,6 +317,11 @@ class MastodonClient:
         return RawResponse(status=status, headers=response.headers, content=response.content,
                            url=response.url, endpoint=endpoint, domain=self.domain)
 
+    @property
+    def last_status(self) -> int | None:
+        """The HTTP status of the last answer this client's session received (a stream's connection included)."""
+        return self._last_response.status_code if self._last_response is not None else None
+
     # -- helpers --------------------------------------------------------------------------------------------
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_response = response

@@ -67,7 +67,7 @@ from fediscope.lake.layout import new_batch_id
 from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
-from fediscope.sources.pages import LIMITS, Page, fetch_page, id_key, land_page
+from fediscope.sources.pages import Page, fetch_page, id_key, land_page, page_size
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef, parse_source
@@ -463,7 +463,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
         return
     age = timedelta(hours=settings.settle_hours)
-    full_page = min(settings.page_limit, LIMITS["statuses"])
+    full_page = page_size(settings.page_limit, "statuses")
     page: Page | None = None
     ready: list[dict[str, Any]] = []
     for _ in range(max_pages):

@@ -106,7 +106,8 @@ def _query_param(url: str, *names: str) -> str | None:
 
 
 # -- fetching -----------------------------------------------------------------------------------------------
-def _clamp(limit: int, entity: str) -> int:
+def page_size(limit: int, entity: str) -> int:
+    """The ``limit`` a request for ``entity`` asks for: the setting, within what Mastodon serves."""
     return max(1, min(int(limit), LIMITS.get(entity, 40)))
 
 
@@ -129,7 +130,7 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
              limit: int) -> tuple[str, RawResponse]:
     """(endpoint template for the envelope, raw response) of one request for ``source``."""
     kind = source.kind
-    timeline_params = {**paging, "limit": _clamp(limit, "statuses")}
+    timeline_params = {**paging, "limit": page_size(limit, "statuses")}
     if kind == "public":
         return "/api/v1/timelines/public", client.get("/api/v1/timelines/public", timeline_params)
     if kind == "local":
@@ -154,14 +155,14 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
     if kind == "instance_peers":
         return "/api/v1/instance/peers", client.get("/api/v1/instance/peers")
     if kind == "trends_tags":
-        params = {"limit": _clamp(limit, "trends_tags")}
+        params = {"limit": page_size(limit, "trends_tags")}
         try:
             return "/api/v1/trends/tags", client.get("/api/v1/trends/tags", params)
         except UpstreamNotFound:  # Mastodon 3.0 – 3.4 served trending tags at /api/v1/trends
             return "/api/v1/trends", client.get("/api/v1/trends", params)
     if kind == "directory":
         return "/api/v1/directory", client.get("/api/v1/directory",
-                                               {"limit": _clamp(limit, "directory"), "order": "active"})
+                                               {"limit": page_size(limit, "directory"), "order": "active"})
     raise ValueError(f"unsupported source kind {kind!r}")
 
 

@@ -367,8 +367,7 @@ class StreamRun:
         error = outcome.get("error")
         if error is None or listener.closing:
             return listener.received, None, False
-        status = self.client._last_response.status_code if self.client._last_response is not None else None
-        permanent = isinstance(error, MastodonError) and status in REFUSALS
+        permanent = isinstance(error, MastodonError) and self.client.last_status in REFUSALS
         return listener.received, self._describe(error), permanent
 
     def _flush_on_time(self) -> None:
@@ -394,12 +393,12 @@ class StreamRun:
 
     def _describe(self, error: BaseException) -> str:
         """One line for a failed connection; the streaming server's refusal names the token setting."""
-        last = self.client._last_response
-        if isinstance(error, MastodonError) and last is not None and last.status_code in (401, 403):
-            return (f"the streaming server refused the connection (HTTP {last.status_code}); most instances need "
+        status = self.client.last_status
+        if isinstance(error, MastodonError) and status in (401, 403):
+            return (f"the streaming server refused the connection (HTTP {status}); most instances need "
                     f"an access token for streams: set {token_env_name(self.client.domain)}")
-        if isinstance(error, MastodonError) and last is not None and last.status_code >= 400:
-            return f"the streaming server answered HTTP {last.status_code}"
+        if isinstance(error, MastodonError) and status is not None and status >= 400:
+            return f"the streaming server answered HTTP {status}"
         text = " ".join(str(error).split())[:200]
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

@@ -35,14 +35,26 @@ _TYPES: dict[str, TypeEngine] = {"bool": Boolean(), "int": BigInteger(), "float"
                                  "null": _Untyped()}
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URL; None for other stores, in-memory databases and ``file:``
+    URIs (whose path SQLite itself resolves)."""
+    if not url.startswith("sqlite:"):
+        return None
+    database = make_url(url).database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 class SQLiteStore(SQLStore):
     def __init__(self, url: str, **options: Any) -> None:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
             raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
