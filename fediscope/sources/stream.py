@@ -131,29 +131,41 @@ class _Buffer:
         self.endpoint = stream_endpoint(source)
         self._items: list[tuple[Event, datetime]] = []
         self._lock = threading.Lock()
+        # A flush that failed part-way: its items, batch id and the kinds of file already written, so the next
+        # flush writes only the rest (never a second copy of a file that was landed).
+        self._unfinished: tuple[list[tuple[Event, datetime]], str, set[str]] | None = None
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._items)
+            return len(self._items) + (len(self._unfinished[0]) if self._unfinished else 0)
 
     def add(self, event: Event) -> None:
         with self._lock:
             self._items.append((event, datetime.now(UTC)))
 
     def flush(self) -> None:
-        """Land everything received so far (statuses, deletions, quarantine), each kind as one batch file."""
+        """Land everything received so far (statuses, deletions, quarantine), each kind as one batch file.
+
+        A flush that fails part-way is finished first by the next one: the files it wrote are not written
+        again, the others are landed from the same items (with the suppression list read again)."""
+        if self._unfinished is not None:
+            items, batch_id, done = self._unfinished
+            self._land(items, batch_id, done)  # raises again while the lake still fails
+            self._unfinished = None
         with self._lock:
             items, self._items = self._items, []
         if not items:
             return
+        batch_id, done = f"{self.batch_tag}-{new_batch_id(items[0][1])}", set()
         try:
-            self._land(items)
+            self._land(items, batch_id, done)
         except BaseException:
-            with self._lock:  # kept for the next flush: nothing received is dropped because the lake failed
-                self._items[:0] = items
+            self._unfinished = (items, batch_id, done)  # nothing received is dropped because the lake failed
             raise
 
-    def _land(self, items: list[tuple[Event, datetime]]) -> None:
+    def _land(self, items: list[tuple[Event, datetime]], batch_id: str, done: set[str]) -> None:
+        """Write the files of ``items`` not in ``done`` (entity names, and ``quarantine``), adding each to
+        ``done`` as it is written; the summary counts a file's records once it is written."""
         policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
@@ -164,21 +176,22 @@ class _Buffer:
                 self._deletion(event, received_at, deletions, quarantined, policy)
             else:
                 skipped += self._status(event, received_at, statuses, quarantined, policy)
-        batch_id = f"{self.batch_tag}-{new_batch_id(items[0][1])}"
-        written = []
         for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
+            if entity in done:
+                continue
             path = write_batch(self.lake, entity, self.domain, records, fetched_at=items[0][1], batch_id=batch_id)
+            done.add(entity)
             if path:
-                written.append(path)
-        if quarantined:
+                self.summary.batches.append(path)
+            if entity == DELETIONS:
+                self.summary.deletions += len(records)
+            else:
+                self.summary.landed += len(records)
+                self.summary.skipped += skipped
+        if quarantined and "quarantine" not in done:
             write_quarantine(self.lake, self.domain, self.endpoint, quarantined, batch_id, items[0][1])
-        # counted once every file is written: a failed flush is retried whole (a file written before the failure
-        # is then written again under another batch id; curation keeps one row per status and deletion)
-        self.summary.batches.extend(written)
-        self.summary.skipped += skipped
-        self.summary.landed += len(statuses)
-        self.summary.deletions += len(deletions)
-        self.summary.quarantined += len(quarantined)
+            self.summary.quarantined += len(quarantined)
+        done.add("quarantine")
         log.info("stream %s %s: landed %d statuses, %d deletions (%d quarantined)", self.domain, self.source.name,
                  len(statuses), len(deletions), len(quarantined))
 

@@ -169,6 +169,34 @@ def test_a_lake_that_fails_is_retried_at_the_next_flush(make_settings: Callable[
         lake.records("statuses"))
 
 
+def test_a_flush_that_failed_part_way_is_finished_without_landing_a_file_twice(
+        mastodon_server: Any, make_settings: Callable[..., Settings], lake: Any) -> None:
+    from fediscope.errors import FediscopeError
+    from fediscope.lake.local import LocalLake
+    from fediscope.sources.stream import StreamSummary, _Buffer
+
+    events = [e for e in SSEParser().feed(mastodon_server.recorded_stream()) if e.name != "notification"]
+    summary = StreamSummary(instance="mastodon.test", source="public")
+    buffer = _Buffer(LocalLake(lake.root), make_settings(), "mastodon.test", parse_source("public"), summary, "t")
+    for event in events:
+        buffer.add(event)
+    blocked = lake.root / "raw" / "mastodon" / "status_deletions"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a directory")  # the statuses file lands, the deletions file cannot
+    with pytest.raises(FediscopeError):
+        buffer.flush()
+    landed = len(lake.records("statuses"))
+    assert landed >= 2 and summary.landed == landed and summary.deletions == 0 and len(buffer) == len(events)
+    blocked.unlink()
+    buffer.flush()
+    files = sorted((lake.root / "raw" / "mastodon").rglob("*.jsonl"))
+    assert [f.parent.parent.parent.name for f in files] == ["status_deletions", "statuses"]  # one file of each
+    assert len(lake.records("statuses")) == landed and len(lake.records("status_deletions")) == 1
+    assert (summary.landed, summary.deletions, len(summary.batches), len(buffer)) == (landed, 1, 2, 0)
+    buffer.flush()  # nothing left: nothing written
+    assert len(sorted((lake.root / "raw" / "mastodon").rglob("*.jsonl"))) == 2
+
+
 def test_with_several_timelines_a_failed_stream_fails_the_command(mastodon_server: Any, lake_dir: Path,
                                                                   capsys: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
