@@ -161,14 +161,14 @@ def process(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def mapreduce(args: dict[str, Any]) -> dict[str, Any]:
-    from spark_jobs.mapreduce.run_local import parse_output, raw_files, run_pipeline
+    from spark_jobs.mapreduce.run_local import deletions_dir, parse_output, raw_files, run_pipeline
 
     files = raw_files(Path(args["lake"]))
     out = Path(args["out"])
     say(f"mapreduce: cat | mapper | sort | reducer | sort | reducer over {len(files)} raw files")
     started = time.perf_counter()
     with open(out, "wb") as handle:
-        run_pipeline(files, handle)
+        run_pipeline(files, handle, deletions=deletions_dir(Path(args["lake"])))
     seconds = time.perf_counter() - started
     rows = parse_output(out.read_text("utf-8", "surrogateescape").splitlines())
     return {"seconds": round(seconds, 3), "files": len(files), "rows": {k: len(v) for k, v in rows.items()}}

@@ -15,6 +15,11 @@ The fields are those the curation SQL (``fediscope/engine/curate_sql.py``) deriv
 same account-key rule, the same link and emoji patterns, the same "latest version wins" ordering inputs — so the
 reducer can pick the version the SQL picks. See ``README.md`` next to this file for the whole chain.
 
+Streamed deletions (``raw/mastodon/status_deletions``: the reporting instance and its id of a status) are a side
+input, not a job input: ``--deletions PATH`` (a JSON Lines file, ``.gz`` too, or a directory of them; repeatable)
+loads them into memory, and a version fetched from that instance with that id is a tombstone, as in the curation
+SQL. On a cluster the file is shipped to every mapper with ``-files`` (see ``README.md``).
+
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it; otherwise
 (``cat files | mapper.py``) the record's shape does — a status has ``account``/``content``/``reblog``/``deleted``,
 an account has ``acct``/``username``. Lines that are not JSON envelopes are skipped and counted.
@@ -22,12 +27,16 @@ an account has ``acct``/``username``. Lines that are not JSON envelopes are skip
 
 from __future__ import annotations
 
+import argparse
+import gzip
 import json
 import os
 import re
 import sys
 import zlib
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
 NULL = "\\N"
@@ -184,10 +193,48 @@ def hashtags(status: dict[str, Any]) -> list[str]:
     return sorted({n.lower() for n in names if n is not None})
 
 
-def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool) -> str | None:
+def deletion_key(record: Any) -> tuple[str, str] | None:
+    """(instance, status id) of one raw ``status_deletions`` envelope; None when the curation SQL skips it (no
+    instance, an empty id, or a ``fetched_at`` that is not a timestamp)."""
+    if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
+        return None
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    instance, status_id = _lower(as_text(meta.get("instance"))), as_text(record["data"].get("id"))
+    if instance is None or not status_id or micros(as_text(meta.get("fetched_at"))) is None:
+        return None
+    return instance, status_id
+
+
+def load_deletions(paths: Iterable[str]) -> set[tuple[str, str]]:
+    """Every streamed deletion in ``paths`` (JSON Lines files, plain or ``.gz``, or directories holding them;
+    dot-files, which are in-flight writes, skipped). A path that does not exist is an error."""
+    found: set[tuple[str, str]] = set()
+    for name in paths:
+        path = Path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"--deletions {name}: no such file or directory")
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.name.startswith(".") or (path.is_dir() and not file.name.endswith((".jsonl", ".jsonl.gz"))):
+                continue
+            opener = gzip.open if file.name.endswith(".gz") else open
+            with opener(file, "rt", encoding="utf-8", errors="replace") as handle:
+                for raw in handle:
+                    try:
+                        key = deletion_key(json.loads(raw)) if raw.strip() else None
+                    except (ValueError, RecursionError):
+                        continue
+                    if key is not None:
+                        found.add(key)
+    return found
+
+
+def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
+                deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> str | None:
     """The ``S`` line of one status version; None when it has no URI or no parseable ``created_at``.
 
-    ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own.
+    ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
+    fetched from an instance that reported its id deleted (``deleted``, see :func:`load_deletions`) is a tombstone.
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
@@ -203,14 +250,16 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool) -> st
         replies, reblogs, favourites = (as_int(status.get(c)) or 0
                                         for c in ("replies_count", "reblogs_count", "favourites_count"))
     edited, fetched = micros(as_text(status.get("edited_at"))), micros(as_text(meta.get("fetched_at")))
+    status_id = as_text(status.get("id"))
+    tombstone = as_bool(status.get("deleted")) or (deleted and (_lower(instance), status_id) in deleted)
     fields = [
         "S", bucket(uri), escape(uri),
-        "1" if as_bool(status.get("deleted")) else "0",
+        "1" if tombstone else "0",
         NULL if edited is None else str(edited),
         NULL if fetched is None else str(fetched),
         str(replies), str(reblogs), str(favourites),
         str(content_length(content)),
-        escape(as_text(status.get("id"))),
+        escape(status_id),
         escape(_lower(instance)),
         "1" if share else "0",
         escape(key),
@@ -256,7 +305,8 @@ def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
     return None
 
 
-def map_record(record: Any, path_entity: str | None = None) -> list[str]:
+def map_record(record: Any, path_entity: str | None = None,
+               deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> list[str]:
     """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses)."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
         raise ValueError("not a lake envelope")
@@ -268,9 +318,9 @@ def map_record(record: Any, path_entity: str | None = None) -> list[str]:
         reblog = data.get("reblog")
         reblog = reblog if isinstance(reblog, dict) else None
         share = reblog is not None and as_text(reblog.get("uri")) is not None
-        lines.append(status_line(data, meta, share))
+        lines.append(status_line(data, meta, share, deleted))
         if share:
-            lines.append(status_line(reblog, meta, False))
+            lines.append(status_line(reblog, meta, False, deleted))
         for account in (data.get("account"), reblog.get("account") if reblog else None):
             if isinstance(account, dict):
                 lines.append(account_line(account, meta))
@@ -288,7 +338,8 @@ def path_entity_from_env(env: dict[str, str]) -> str | None:
     return match.group(1) if match else ""
 
 
-def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> int:
+def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
+        deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> int:
     path_entity = path_entity_from_env(env)
     malformed = written = 0
     write = stdout.write
@@ -296,7 +347,7 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> i
         if not raw.strip():
             continue
         try:
-            lines = map_record(json.loads(raw), path_entity)
+            lines = map_record(json.loads(raw), path_entity, deleted)
         except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
             malformed += 1
             continue
@@ -311,11 +362,20 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> i
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mapper.py", description="fediscope Hadoop streaming mapper (job 1)")
+    parser.add_argument("--deletions", action="append", default=[], metavar="PATH",
+                        help="raw status_deletions JSON Lines (a file or a directory; repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        deleted = load_deletions(args.deletions)
+    except OSError as exc:
+        sys.stderr.write(f"mapper: cannot read the deletions: {exc}\n")
+        return 2
     with open(sys.stdin.fileno(), encoding="utf-8", errors="replace", newline="\n", closefd=False) as stdin, \
             open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,
                  buffering=1 << 16) as stdout:
-        return run(stdin, stdout, sys.stderr, dict(os.environ))
+        return run(stdin, stdout, sys.stderr, dict(os.environ), deleted)
 
 
 if __name__ == "__main__":

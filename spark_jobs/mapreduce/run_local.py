@@ -10,7 +10,8 @@ Usage::
 
     python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json]
 
-reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` and prints the metric lines (or, with
+reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
+``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
 ``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only.
 """
 
@@ -39,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 MAPPER, REDUCER = HERE / "mapper.py", HERE / "reducer.py"
 #: The raw entities the jobs read (the ``-input`` directories of the cluster command).
 ENTITIES = ("statuses", "accounts", "directory")
+#: The streamed deletions, the mapper's side input (``--deletions``).
+DELETIONS = "status_deletions"
 _ROOT = ("raw", "mastodon")
 _BOOL_COLUMNS = {"bot"}
 _TEXT_COLUMNS = {"account_key", "instance", "day", "tag", "feature"}
@@ -59,6 +62,12 @@ def raw_files(lake: Path, entities: Sequence[str] = ENTITIES) -> list[Path]:
     return sorted(files)
 
 
+def deletions_dir(lake: Path) -> list[Path]:
+    """The lake's streamed deletions directory, when it exists (the mapper's ``--deletions``)."""
+    root = lake.joinpath(*_ROOT, DELETIONS)
+    return [root] if root.is_dir() else []
+
+
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException]) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it."""
     try:
@@ -75,11 +84,13 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException]) -
 
 
 def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
-                 sort_buffer: str = "25%") -> None:
-    """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file). Raises PipelineError."""
+                 sort_buffer: str = "25%", deletions: Sequence[Path] = ()) -> None:
+    """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file); ``deletions`` go to the
+    mapper as ``--deletions``. Raises PipelineError."""
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
     sort = ["sort", "-S", sort_buffer]
-    stages = [[python, str(MAPPER)], sort, [python, str(REDUCER)], sort, [python, str(REDUCER)]]
+    mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path)))]
+    stages = [mapper, sort, [python, str(REDUCER)], sort, [python, str(REDUCER)]]
     procs: list[subprocess.Popen[bytes]] = []
     stdin: Any = subprocess.PIPE
     for i, argv in enumerate(stages):
@@ -105,7 +116,7 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
     if errors:
         raise PipelineError(f"reading the raw files failed: {errors[0]}")
     for argv, code, err in zip(stages, codes, stderr, strict=True):
-        name = Path(argv[-1]).name if argv[0] == python else argv[0]
+        name = Path(argv[1]).name if argv[0] == python else argv[0]
         if code != 0:
             raise PipelineError(f"{name} exited with {code}: {err.decode(errors='replace').strip()[-2000:]}")
         if err.strip():
@@ -152,7 +163,7 @@ def run_lake(lake: Path, out_path: Path | None = None) -> dict[str, list[dict[st
     if not files:
         raise PipelineError(f"no raw statuses/accounts batches under {lake / '/'.join(_ROOT)}")
     with (open(out_path, "w+b") if out_path else tempfile.TemporaryFile()) as handle:
-        run_pipeline(files, handle)
+        run_pipeline(files, handle, deletions=deletions_dir(lake))
         handle.seek(0)
         return parse_output(handle.read().decode("utf-8", "surrogateescape").splitlines())
 
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             raise PipelineError(f"no raw statuses/accounts batches under {args.lake / '/'.join(_ROOT)}")
         sys.stdout.flush()
-        run_pipeline(files, sys.stdout.buffer)
+        run_pipeline(files, sys.stdout.buffer, deletions=deletions_dir(args.lake))
         return 0
     except (PipelineError, OSError, ValueError) as exc:
         sys.stderr.write(f"run_local: {exc}\n")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 from engine_data import policy, settings_for
+from streamed_deletions import land_deletions
 
 from fediscope.engine.base import Engine, open_engine
 from fediscope.lake.local import LocalLake
@@ -78,25 +78,7 @@ def land_trends(lake: LocalLake) -> None:
          endpoint="/api/v1/instance/peers")
     land(lake, "instance_peers", [*peers[1:], "new-peer.example"], first, policy(), instance=instance.home,
          endpoint="/api/v1/instance/peers")
-    land_deletions(lake, first)
-
-
-def land_deletions(lake: LocalLake, received: datetime) -> None:
-    """Streamed ``delete`` events for five landed statuses (their fetching instance and id) from several of the
-    corpus' partitions, plus one for an id no instance landed and one naming a status from the wrong instance."""
-    from engine_data import land
-
-    from fediscope.lake.batches import raw_batch_files, read_batch
-
-    records = [r for path in raw_batch_files(lake, "statuses") for r in read_batch(lake, path)]
-    chosen = records[::97][:5]
-    for record in chosen:
-        land(lake, "status_deletions", [{"id": record["data"]["id"]}], received, instance=record["meta"]["instance"],
-             endpoint="/api/v1/streaming/public")
-    land(lake, "status_deletions", [{"id": "1"}], received, instance=records[0]["meta"]["instance"],
-         endpoint="/api/v1/streaming/public")
-    land(lake, "status_deletions", [{"id": records[1]["data"]["id"]}], received, instance="elsewhere.example",
-         endpoint="/api/v1/streaming/public")
+    land_deletions(lake, first)  # streamed deletions (tests/streamed_deletions.py)
 
 
 @pytest.fixture

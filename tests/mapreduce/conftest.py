@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamed_deletions import land_deletions
 
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
@@ -62,7 +63,8 @@ def recorded_fetches() -> list[tuple[str, str, str, list[dict[str, Any]]]]:
 
 
 def land_recordings(lake: LocalLake, policy: PrivacyPolicy) -> dict[str, int]:
-    """Land every recorded fetch as its own batch; then a deletion and a gzip-compressed re-fetch.
+    """Land every recorded fetch as its own batch; then a deletion and a gzip-compressed re-fetch, and streamed
+    deletions (``delete`` events) of five of the landed statuses.
 
     Returns counts of what was landed (for the tests' sanity checks).
     """
@@ -94,6 +96,7 @@ def land_recordings(lake: LocalLake, policy: PrivacyPolicy) -> dict[str, int]:
                       fetched_at=at) for s in last_statuses[1:]]
     for compressed in (False, True):
         write_batch(lake, "statuses", last_instance, again, fetched_at=at, compressed=compressed)
+    land_deletions(lake, at + timedelta(minutes=1))
     return counts
 
 
@@ -113,13 +116,15 @@ def recorded_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A raw lake of a generated corpus: privacy applied, edit history landed, some batches gzip-compressed."""
+    """A raw lake of a generated corpus: privacy applied, edit history landed, some batches gzip-compressed,
+    streamed deletions of five statuses."""
     from fediscope.sample.landing import write_raw_lake
 
     root = tmp_path_factory.mktemp("mr-corpus") / "lake"
     policy = PrivacyPolicy(key=KEY)
     write_raw_lake(LocalLake(root), CORPUS_STATUSES, seed=23, policy=policy, edit_history=True, batch_size=300)
     write_raw_lake(LocalLake(root), 400, seed=24, policy=policy, batch_size=100, compressed=True)
+    land_deletions(LocalLake(root), datetime(2026, 11, 1, tzinfo=UTC))
     return root
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from spark_jobs.mapreduce import mapper, reducer
-from spark_jobs.mapreduce.run_local import MAPPER, REDUCER, parse_output, raw_files, run_lake
+from spark_jobs.mapreduce.run_local import MAPPER, REDUCER, deletions_dir, parse_output, raw_files, run_lake
 
 METRICS = tuple(reducer.COLUMNS)
 
@@ -73,15 +73,41 @@ def test_recorded_lake_has_versions_reblogs_and_deletions(recorded_lake: Path) -
     assert any(path.name.endswith(".gz") for path in raw_files(recorded_lake))
 
 
+def test_streamed_deletions_tombstone_the_versions_they_name(recorded_lake: Path) -> None:
+    """The side input turns exactly the versions fetched from the reporting instance with that id into tombstones
+    (the lake's deletions include an unknown id and one from an instance that did not land the status)."""
+    deleted = mapper.load_deletions([str(d) for d in deletions_dir(recorded_lake)])
+    assert len(deleted) == 7
+    tombstoned = set()
+    for path in raw_files(recorded_lake, ("statuses",)):
+        data = path.read_bytes()
+        for raw in (gzip.decompress(data) if path.name.endswith(".gz") else data).decode().splitlines():
+            plain, marked = (mapper.map_record(json.loads(raw), None, d) for d in (frozenset(), deleted))
+            for before, after in zip(plain, marked, strict=True):
+                fields, fields_after = before.split("\t"), after.split("\t")
+                assert fields[:3] + fields[4:] == fields_after[:3] + fields_after[4:]
+                if fields[0] == "S" and fields_after[3] == "1" and fields[3] == "0":
+                    tombstoned.add((fields[11], fields[10]))
+    assert len(tombstoned) == 5 and tombstoned < deleted
+
+
+def test_the_mapper_refuses_a_missing_deletions_file(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, str(MAPPER), "--deletions", str(tmp_path / "nope.jsonl")], input="",
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "nope.jsonl" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path) -> None:
     """The literal shell pipe of the README gives what run_local gives."""
     files = " ".join(f"'{p}'" for p in raw_files(recorded_lake) if not p.name.endswith(".gz"))
     py = sys.executable
-    command = (f"cat {files} | {py} {MAPPER} | LC_ALL=C sort | {py} {REDUCER} | LC_ALL=C sort | {py} {REDUCER}")
+    (deletions,) = deletions_dir(recorded_lake)
+    command = (f"cat {files} | {py} {MAPPER} --deletions '{deletions}' | LC_ALL=C sort | {py} {REDUCER} "
+               f"| LC_ALL=C sort | {py} {REDUCER}")
     out = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, check=True)
     assert out.stderr == ""
     plain_only = tmp_path / "lake"
-    for path in raw_files(recorded_lake):
+    for path in [*raw_files(recorded_lake), *raw_files(recorded_lake, ("status_deletions",))]:
         if not path.name.endswith(".gz"):
             target = plain_only / path.relative_to(recorded_lake)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,12 +138,13 @@ def test_cluster_semantics_several_reducers_and_unsorted_values(corpus_lake: Pat
     by the input format), 3 reducers, values of a key in any order (only keys are sorted). The chain still gives
     the SQL numbers. (Mapper and reducer run in process here; the pipe tests run them as scripts.)"""
     map_outputs = []
+    deleted = mapper.load_deletions([str(d) for d in deletions_dir(corpus_lake)])  # the file -files ships
     for path in raw_files(corpus_lake):
         text = (gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()).decode()
         env = {"mapreduce_map_input_file": f"hdfs://nn:8020/lake/{path.relative_to(corpus_lake)}",
                "mapreduce_task_id": "task_1"}
         out, err = io.StringIO(), io.StringIO()
-        mapper.run(io.StringIO(text), out, err, env)
+        mapper.run(io.StringIO(text), out, err, env, deleted)
         assert "reporter:counter:fediscope,malformed_input_lines,0" in err.getvalue()
         map_outputs.append(out.getvalue().splitlines())
 
@@ -186,7 +213,10 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
         assert "-D mapreduce.partition.keypartitioner.options=-k1,2" in job
         assert "-partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner" in job
         assert "-reducer 'python3 reducer.py'" in job
-    assert "-mapper 'python3 mapper.py'" in jobs[0] and "input.dir.recursive=true" in jobs[0]
+    assert "-mapper 'python3 mapper.py --deletions deletions.jsonl'" in jobs[0]
+    assert "input.dir.recursive=true" in jobs[0]
+    assert "reducer.py,deletions.jsonl \\" in jobs[0] and "> deletions.jsonl" in text  # shipped, and built
+    assert "mapper.py --deletions raw/mastodon/status_deletions |" in text  # the local pipe
     assert "-mapper cat" in jobs[1]
     for entity in ("statuses", "accounts", "directory"):
         assert f"-input $RAW/{entity}" in jobs[0]
