@@ -179,22 +179,31 @@ def _duckdb_runs(workdir: Path, base: Path, new: Path, repeat: int) -> tuple[dic
     return _median(full, "total_seconds"), _median(incremental, "total_seconds")
 
 
+#: What a landed raw record holds; a reused corpus must have been landed with the same (2: statuses carry
+#: ``origin_ref``). Raise it when landing changes.
+LANDING_FORMAT = 2
+
+
 def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> tuple[Path, Path]:
     """The generated raw lakes (base corpus, new data), reused when ``workdir`` already holds them."""
     home = workdir / f"corpus-{args.statuses}-seed{args.seed}-new{args.new_fraction:g}"
     marker = home / "corpus.json"
     base, new = home / "base", home / "new"
-    if marker.exists():
+    kept = json.loads(marker.read_text()) if marker.exists() else None
+    if kept is not None and kept.get("landing_format") == LANDING_FORMAT:
         progress(f"generate: reusing the corpus in {home}")
-        results["stages"]["generate"] = {**json.loads(marker.read_text()), "reused": True}
+        results["stages"]["generate"] = {**kept, "reused": True}
         return base, new
+    if kept is not None:
+        progress(f"generate: the corpus in {home} was landed by an older fediscope (records without fields landing "
+                 "adds now): generating it again")
     shutil.rmtree(home, ignore_errors=True)
     progress(f"generate: {args.statuses:,} statuses + {args.new_fraction:.0%} new data into {home} "
              "(a few minutes for 500,000)")
     measured = run_stage("generate", {"base": str(base), "new": str(new), "statuses": args.statuses,
                                       "seed": args.seed, "new_fraction": args.new_fraction})
     results["stages"]["generate"] = measured.as_dict()
-    marker.write_text(json.dumps(measured.as_dict()))
+    marker.write_text(json.dumps({**measured.as_dict(), "landing_format": LANDING_FORMAT}))
     c = measured.result["corpus"]
     progress(f"generate: {c['statuses']:,} status records ({c['skipped_by_policy']:,} skipped by the privacy "
              f"policy) and {c['accounts']:,} accounts in {measured.wall_seconds:.0f} s")

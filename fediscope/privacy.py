@@ -10,7 +10,11 @@ across runs and instances, and change completely when the key changes. Two pseud
   some fields (``in_reply_to_account_id``) carry only an id, so ids get a pseudonym of their own.
 
 Status ``uri``/``url`` embed the author's id or name, so they are pseudonymised whole (still unique, so
-deduplication by URI works); mentions and the links/handles they leave inside ``content`` are rewritten.
+deduplication by URI works). A status whose URI has Mastodon's shape (its home instance and its id there) also
+gets an ``origin_ref``, the pseudonym of that home and id (``origin:`` + ``host/id``): a ``delete`` event from the
+home instance names the same pair, so the deletion applies to every copy of the status, from any instance it was
+fetched from (:mod:`fediscope.sources.stream` lands the deletion's ``origin_ref``). Mentions and the
+links/handles they leave inside ``content`` are rewritten.
 Fields no metric needs (avatars, headers, profile fields, notes, media URLs) are dropped. Accounts that opted
 out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` in their bio) and accounts on the
 suppression list (erasure requests) are skipped, together with every status they wrote or boosted; in other
@@ -32,6 +36,12 @@ from typing import Any
 
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
+
+#: A status URI as Mastodon writes it: ``https://<host>/users/<name>/statuses/<id>`` (``/ap/users/<id>/…`` since
+#: 4.5; a reblog's ends in ``/activity``). Groups: the home instance and the status's id there. Written for
+#: Python, RE2 (DuckDB) and Java (Spark) alike: the curation SQL derives the same pair from unpseudonymised URIs.
+STATUS_URI_PATTERN = r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$"
+_STATUS_URI_RE = re.compile(STATUS_URI_PATTERN)
 
 #: What the handle or link of an account on the suppression list (an erased account) is replaced by.
 ERASED = "[erased]"
@@ -67,8 +77,15 @@ REGISTER_PURPOSES = {
     "accounts": "follower and activity statistics per pseudonymous account",
     "instance": "instance size and activity",
     "status_deletions": "honouring deletions: a status its author deleted (as the streaming API reports it) leaves "
-                        "every analysis; only the instance and its id of the status are kept",
+                        "every analysis; only the instance and its id of the status are kept, with the pseudonym "
+                        "of that pair that every copy of the status carries (origin_ref)",
 }
+
+
+def status_origin(uri: Any) -> tuple[str, str] | None:
+    """(home instance in lower case, the status's id there) of a Mastodon status URI; None for other URIs."""
+    match = _STATUS_URI_RE.match(uri) if isinstance(uri, str) else None
+    return (match.group(1).lower(), match.group(2)) if match else None
 
 
 def _acct_of(account: dict[str, Any]) -> str:
@@ -139,6 +156,10 @@ class PrivacyPolicy:
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
         return self.pseudonym("id", f"{instance.lower()}/{account_id}")
 
+    def origin_ref(self, home: str, status_id: str) -> str:
+        """Pseudonym of a status's home instance and its id there: what a status and a deletion share."""
+        return self.pseudonym("origin", f"{home.lower()}/{status_id}")
+
     # -- entities -----------------------------------------------------------------------------------------
     def apply(self, entity: str, record: Any, instance: str) -> Any | None:
         """The landed form of one raw entity of type ``entity`` from ``instance``; None when skipped."""
@@ -203,6 +224,9 @@ class PrivacyPolicy:
         for name in ("uri", "url"):
             if status.get(name):
                 out[name] = self._status_link(str(status[name]))
+        origin = status_origin(status.get("uri"))
+        if origin is not None:
+            out["origin_ref"] = self.origin_ref(*origin)
         out["in_reply_to_account_id"] = None
         if status.get("in_reply_to_account_id") is not None:
             replied_to = self.id_pseudonym(instance, status["in_reply_to_account_id"])

@@ -191,8 +191,36 @@ def test_reblog_is_landed_with_its_original_pseudonymised(policy: PrivacyPolicy)
     assert raw["reblog"]["id"] == body("test_status_reblog_unreblog.json", 0)["id"]
     landed = policy.status(raw, LOCAL)
     assert landed["reblog"]["uri"] == original["uri"]  # deduplication by URI still works
+    assert landed["reblog"]["origin_ref"] == original["origin_ref"] == policy.origin_ref(LOCAL, raw["reblog"]["id"])
+    assert raw["uri"].endswith("/activity") and landed["origin_ref"] == policy.origin_ref(LOCAL, raw["id"])
     assert landed["reblog"]["account"]["acct"] == original["account"]["acct"]
     assert landed["account"]["acct"] == policy.account_key(raw["account"]["acct"], LOCAL)
+
+
+@pytest.mark.parametrize(("uri", "origin"), [
+    ("https://mastodon.social/users/Gargron/statuses/109", ("mastodon.social", "109")),
+    ("http://LOCALHOST:3000/ap/users/1170/statuses/1171", ("localhost:3000", "1171")),  # Mastodon 4.5+ actors
+    ("https://gts.example/users/x/statuses/01HX9/activity", ("gts.example", "01HX9")),  # a reblog
+    ("https://misskey.example/notes/9abc", None),
+    ("https://mastodon.social/@Gargron/109", None),  # a status url, not its uri
+    ("urn:fediscope:u123", None),
+])
+def test_a_status_carries_the_pseudonym_of_its_home_and_id(policy: PrivacyPolicy, uri: str,
+                                                           origin: tuple[str, str] | None) -> None:
+    """What a deletion from the status's home instance names too (fediscope.sources.stream.deletion_data)."""
+    from fediscope.privacy import status_origin
+    from fediscope.sources.stream import deletion_data
+
+    status = dict(body("test_status_reblog_unreblog.json", 0), uri=uri)  # a REAL recorded status
+    landed = policy.apply("statuses", status, "elsewhere.example")
+    assert status_origin(uri) == origin
+    if origin is None:
+        assert "origin_ref" not in landed
+        return
+    assert landed["origin_ref"] == policy.origin_ref(*origin) == deletion_data(origin[0], origin[1], policy)[
+        "origin_ref"]
+    assert origin[1] not in landed["origin_ref"] and landed["uri"].startswith("urn:fediscope:")
+    assert policy.origin_ref(origin[0].upper(), origin[1]) == landed["origin_ref"]  # the host in any case
 
 
 def test_remote_accounts_get_the_same_key_on_every_instance(policy: PrivacyPolicy) -> None:

@@ -23,9 +23,11 @@ Rules, shared by both engines:
   newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
   the larger counts, so the result never depends on file order.
 * **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
-  id of the status) turns the version fetched from that instance with that id into a tombstone, in whichever
-  partition it is; the tombstone wins over every copy, also one fetched from another instance. A deletion
-  that arrives after the status was curated from another instance's copy only (another id) is not matched.
+  id of the status) turns into tombstones, in whichever partition they are, the version fetched from that
+  instance with that id, and every version whose ``origin_ref`` (its home instance and its id there, read from a
+  Mastodon-shaped URI, pseudonymised at landing: :mod:`fediscope.privacy`) is the deletion's: so a status
+  deleted on its home instance leaves the analytics also when it was only fetched from other instances. The
+  tombstone wins over every copy. (Rows curated before ``origin_ref`` existed have it NULL: the first rule only.)
 * **Reblogs.** A reblog is a *share event* of its own (``is_reblog``, ``reblog_of_uri``), with zero
   engagement: its original's replies/reblogs/favourites come only from the original's own latest snapshot
   (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
@@ -42,6 +44,7 @@ Rules, shared by both engines:
 from __future__ import annotations
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
+from fediscope.privacy import STATUS_URI_PATTERN
 
 #: Unicode emoji: pictographs, emoticons, transport, supplemental symbols, dingbats and misc symbols.
 #: Skin-tone modifiers (U+1F3FB–1F3FF), joiners and variation selectors are not counted: 👍🏽 is one emoji.
@@ -108,6 +111,14 @@ def _visible_length(text: str) -> str:
             f"ELSE {exact} END")
 
 
+def _origin_ref(uri: str) -> str:
+    """A status's home instance and its id there, ``host/id``, from a Mastodon-shaped URI (NULL otherwise): what the
+    privacy policy lands pseudonymised as ``origin_ref``, derived here for records landed with privacy off."""
+    pattern = STATUS_URI_PATTERN.replace("'", "''")
+    return (f"CASE WHEN regexp_matches({uri}, '{pattern}') THEN lower(regexp_extract({uri}, '{pattern}', 1)) "
+            f"|| '/' || regexp_extract({uri}, '{pattern}', 2) END")
+
+
 def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     """The curated columns (expression, name) of one status version, read from the struct ``s`` (``data`` or
     ``data.reblog``).
@@ -159,6 +170,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (f"CAST({_visible_length(text)} AS BIGINT)", "content_length"),
         (_ts("meta.fetched_at"), "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
+        (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
     ]
 
 
@@ -233,21 +245,24 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
 
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
 #: version that an instance reported deleted (``status_deletions_merged``, matched on the instance it was fetched
-#: from and that instance's id) is a tombstone before the versions are ranked, so it wins over any copy of the
-#: status fetched from another instance.
+#: from and that instance's id, or on the status's ``origin_ref``) is a tombstone before the versions are ranked,
+#: so it wins over any copy of the status fetched from another instance.
 MERGE_STATUSES = _latest(
     STATUSES,
     f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c != "deleted")},
-                c."deleted" OR d.status_id IS NOT NULL AS "deleted"
+                c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL AS "deleted"
          FROM ({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
          LEFT JOIN status_deletions_merged AS d ON d.instance = c.fetched_from AND d.status_id = c.status_id
+         LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
         ) AS candidates""",
     "uri", STATUS_ORDER)
 
-#: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status.
+#: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status,
+#: and the ``origin_ref`` of that pair (landed pseudonymised with privacy on; ``instance/id`` with privacy off).
 DELETION_VERSIONS = f"""
 SELECT * FROM (
-  SELECT lower(meta.instance) AS instance, data.id AS status_id, {_ts('meta.fetched_at')} AS deleted_at
+  SELECT lower(meta.instance) AS instance, data.id AS status_id, {_ts('meta.fetched_at')} AS deleted_at,
+         coalesce(data.origin_ref, lower(meta.instance) || '/' || data.id) AS origin_ref
   FROM raw_status_deletions
 ) AS reported
 WHERE instance IS NOT NULL AND status_id IS NOT NULL AND status_id <> '' AND deleted_at IS NOT NULL
@@ -256,11 +271,12 @@ WHERE instance IS NOT NULL AND status_id IS NOT NULL AND status_id <> '' AND del
 #: One row per reported deletion, with the first time it was received. Kept, so that a copy of a deleted status
 #: arriving later (a lagging walk, another source) is a tombstone too.
 MERGE_DELETIONS = """
-SELECT instance, status_id, min(deleted_at) AS deleted_at
+SELECT instance, status_id, min(deleted_at) AS deleted_at,
+       coalesce(max(origin_ref), instance || '/' || status_id) AS origin_ref
 FROM (
-  SELECT instance, status_id, deleted_at FROM existing_status_deletions
+  SELECT instance, status_id, deleted_at, origin_ref FROM existing_status_deletions
   UNION ALL
-  SELECT instance, status_id, deleted_at FROM deletion_versions
+  SELECT instance, status_id, deleted_at, origin_ref FROM deletion_versions
 ) AS reported
 GROUP BY instance, status_id
 """
@@ -269,6 +285,10 @@ GROUP BY instance, status_id
 DELETED_DAYS = """
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
 FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
+WHERE NOT s.deleted
+UNION
+SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
+FROM all_statuses AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
 WHERE NOT s.deleted
 """
 

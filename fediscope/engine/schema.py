@@ -35,7 +35,7 @@ ACCOUNT: dict[str, Type] = {
 }
 
 _STATUS_FIELDS: dict[str, Type] = {
-    "id": "string", "uri": "string", "created_at": "string", "edited_at": "string",
+    "id": "string", "uri": "string", "origin_ref": "string", "created_at": "string", "edited_at": "string",
     "in_reply_to_id": "string", "visibility": "string",
     "language": "string", "replies_count": "bigint", "reblogs_count": "bigint", "favourites_count": "bigint",
     "content": "string", "deleted": "boolean",
@@ -68,7 +68,9 @@ DATA_SCHEMAS: dict[str, Type] = {
     "instance_activity": INSTANCE_ACTIVITY,
     "trends_tags": TREND_TAG,
     "instance_peers": "string",
-    "status_deletions": {"id": "string"},  # a streamed ``delete`` event: the instance's id of the status
+    # a streamed ``delete`` event: the instance's id of the status (and, with privacy on, the pseudonym of the
+    # instance and that id, as fediscope.privacy's origin_ref)
+    "status_deletions": {"id": "string", "origin_ref": "string"},
 }
 
 _DUCKDB_SCALARS = {"string": "VARCHAR", "bigint": "BIGINT", "boolean": "BOOLEAN", "double": "DOUBLE",
@@ -134,7 +136,7 @@ STATUSES = Table("statuses", {
     "media_count": "bigint", "image_count": "bigint", "video_count": "bigint", "gifv_count": "bigint",
     "audio_count": "bigint", "hashtags": ["string"], "mentions": ["string"], "is_reply": "boolean",
     "in_reply_to_id": "string", "is_reblog": "boolean", "reblog_of_uri": "string", "edited_at": "timestamp",
-    "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean",
+    "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean", "origin_ref": "string",
 }, partition_by="dt")
 
 ACCOUNTS = Table("accounts", {
@@ -164,7 +166,7 @@ INSTANCE_PEERS = Table("instance_peers", {
 
 #: Every deletion an instance's stream reported: its id of the status, and when the deletion was first received.
 STATUS_DELETIONS = Table("status_deletions", {
-    "instance": "string", "status_id": "string", "deleted_at": "timestamp",
+    "instance": "string", "status_id": "string", "deleted_at": "timestamp", "origin_ref": "string",
 })
 
 #: Every curated table, by name.

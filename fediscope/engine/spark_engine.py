@@ -134,8 +134,12 @@ class SparkEngine(Engine):
         if not paths:
             self.register_empty(view, table)
             return
-        frame = self.spark.read.option("basePath", str(root)).parquet(*[str(p) for p in paths])
-        cols = [f"CAST(`{c}` AS {spark_type(t)}) AS `{c}`" for c, t in table.columns.items()]
+        # merged by name: files written before a column was added lack it (NULL there, and everywhere if none has it)
+        frame = (self.spark.read.option("basePath", str(root)).option("mergeSchema", "true")
+                 .parquet(*[str(p) for p in paths]))
+        present = set(frame.columns)
+        cols = [f"CAST({f'`{c}`' if c in present else 'NULL'} AS {spark_type(t)}) AS `{c}`"
+                for c, t in table.columns.items()]
         self._view(frame.selectExpr(*cols), view)
 
     def register_empty(self, view: str, table: Table) -> None:

@@ -8,7 +8,8 @@ a public timeline the moment the instance sees it. This module keeps one stream 
 * ``update`` and ``status.update`` → ``raw/mastodon/statuses`` records, through the same validation and
   privacy policy as a REST page (:func:`fediscope.sources.pages.land_page`), so curation merges them with
   collected statuses by URI (an edit is a newer version: the latest ``edited_at`` wins);
-* ``delete`` → ``raw/mastodon/status_deletions`` records ``{"id": <the instance's status id>}``; curation
+* ``delete`` → ``raw/mastodon/status_deletions`` records ``{"id": <the instance's status id>}`` (with privacy on
+  also ``origin_ref``, the pseudonym of this instance and that id that its own statuses carry); curation
   turns the status curated from that instance with that id into a tombstone (:mod:`fediscope.engine.curation`);
 * anything else (``notification``, ``filters_changed``, announcements) is counted and dropped.
 
@@ -121,6 +122,16 @@ def stream_endpoint(source: SourceRef) -> str:
     raise ConfigError(f"source {source.name!r} has no stream; stream public, local or tag:NAME")
 
 
+def deletion_data(domain: str, status_id: str, policy: PrivacyPolicy) -> dict[str, str]:
+    """The landed ``data`` of a ``delete`` event from ``domain``: the instance's id of the status and, with privacy
+    on, ``origin_ref``, the pseudonym that the statuses this instance is the home of carry
+    (:meth:`~fediscope.privacy.PrivacyPolicy.origin_ref`), so that copies fetched elsewhere match too."""
+    data = {"id": status_id}
+    if policy.enabled:
+        data["origin_ref"] = policy.origin_ref(domain, status_id)
+    return data
+
+
 class _Buffer:
     """Received items waiting to be landed; filled by the reader thread, emptied by :meth:`flush`."""
 
@@ -218,7 +229,7 @@ class _Buffer:
             quarantined.append(item_entry("delete event: payload is not a status id", event.data,
                                           keep_raw=not policy.enabled))
             return
-        out.append(envelope(self.domain, self.endpoint, {"id": status_id}, received_at))
+        out.append(envelope(self.domain, self.endpoint, deletion_data(self.domain, status_id, policy), received_at))
 
 
 class _Listener(StreamListener):

@@ -17,8 +17,9 @@ reducer can pick the version the SQL picks. See ``README.md`` next to this file 
 
 Streamed deletions (``raw/mastodon/status_deletions``: the reporting instance and its id of a status) are a side
 input, not a job input: ``--deletions PATH`` (a JSON Lines file, ``.gz`` too, or a directory of them; repeatable)
-loads them into memory, and a version fetched from that instance with that id is a tombstone, as in the curation
-SQL. On a cluster the file is shipped to every mapper with ``-files`` (see ``README.md``).
+loads them into memory, and a version fetched from that instance with that id, or whose ``origin_ref`` is the
+deletion's, is a tombstone, as in the curation SQL. On a cluster the file is shipped to every mapper with
+``-files`` (see ``README.md``).
 
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it; otherwise
 (``cat files | mapper.py``) the record's shape does — a status has ``account``/``content``/``reblog``/``deleted``,
@@ -35,6 +36,7 @@ import re
 import sys
 import zlib
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet  # annotations only: no runtime generics on old python3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,6 +51,8 @@ EMOJI_RE = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\
 _TAG_RE = re.compile(r"<[^>]*>")
 _ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
 _HOME_RE = re.compile(r"@([^@]+)\Z")
+#: A Mastodon status URI: home instance and the status's id there (``fediscope.privacy.STATUS_URI_PATTERN``).
+STATUS_URI_RE = re.compile(r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$")
 _TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
                     r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?| [Uu][Tt][Cc])?\s*)?\Z")
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
@@ -193,22 +197,33 @@ def hashtags(status: dict[str, Any]) -> list[str]:
     return sorted({n.lower() for n in names if n is not None})
 
 
-def deletion_key(record: Any) -> tuple[str, str] | None:
-    """(instance, status id) of one raw ``status_deletions`` envelope; None when the curation SQL skips it (no
-    instance, an empty id, or a ``fetched_at`` that is not a timestamp)."""
+def origin_ref(status: dict[str, Any]) -> str | None:
+    """The status's ``origin_ref`` as landed (privacy on), else ``host/id`` from a Mastodon URI, else None."""
+    landed = as_text(status.get("origin_ref"))
+    if landed is not None:
+        return landed
+    match = STATUS_URI_RE.match(as_text(status.get("uri")) or "")
+    return f"{match.group(1).lower()}/{match.group(2)}" if match else None
+
+
+def deletion_keys(record: Any) -> list[tuple[str, str] | str]:
+    """What one raw ``status_deletions`` envelope tombstones: (instance, status id) and the ``origin_ref`` (landed,
+    or ``instance/id``); none when the curation SQL skips it (no instance, an empty id, or a ``fetched_at`` that
+    is not a timestamp)."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
-        return None
+        return []
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
     instance, status_id = _lower(as_text(meta.get("instance"))), as_text(record["data"].get("id"))
     if instance is None or not status_id or micros(as_text(meta.get("fetched_at"))) is None:
-        return None
-    return instance, status_id
+        return []
+    return [(instance, status_id), as_text(record["data"].get("origin_ref")) or f"{instance}/{status_id}"]
 
 
-def load_deletions(paths: Iterable[str]) -> set[tuple[str, str]]:
+def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
     """Every streamed deletion in ``paths`` (JSON Lines files, plain or ``.gz``, or directories holding them;
-    dot-files, which are in-flight writes, skipped). A path that does not exist is an error."""
-    found: set[tuple[str, str]] = set()
+    dot-files, which are in-flight writes, skipped), as :func:`deletion_keys`: (instance, id) pairs and origin
+    refs in one set. A path that does not exist is an error."""
+    found: set[tuple[str, str] | str] = set()
     for name in paths:
         path = Path(name)
         if not path.exists():
@@ -221,16 +236,14 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str]]:
             with opener(file, "rt", encoding="utf-8", errors="replace") as handle:
                 for raw in handle:
                     try:
-                        key = deletion_key(json.loads(raw)) if raw.strip() else None
+                        found.update(deletion_keys(json.loads(raw)) if raw.strip() else ())
                     except (ValueError, RecursionError):
                         continue
-                    if key is not None:
-                        found.add(key)
     return found
 
 
 def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
-                deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> str | None:
+                deleted: AbstractSet[object] = frozenset()) -> str | None:
     """The ``S`` line of one status version; None when it has no URI or no parseable ``created_at``.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
@@ -251,7 +264,8 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
                                         for c in ("replies_count", "reblogs_count", "favourites_count"))
     edited, fetched = micros(as_text(status.get("edited_at"))), micros(as_text(meta.get("fetched_at")))
     status_id = as_text(status.get("id"))
-    tombstone = as_bool(status.get("deleted")) or (deleted and (_lower(instance), status_id) in deleted)
+    tombstone = as_bool(status.get("deleted")) or (deleted and (
+        (_lower(instance), status_id) in deleted or origin_ref(status) in deleted))
     fields = [
         "S", bucket(uri), escape(uri),
         "1" if tombstone else "0",
@@ -306,7 +320,7 @@ def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
 
 
 def map_record(record: Any, path_entity: str | None = None,
-               deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> list[str]:
+               deleted: AbstractSet[object] = frozenset()) -> list[str]:
     """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses)."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
         raise ValueError("not a lake envelope")
@@ -339,7 +353,7 @@ def path_entity_from_env(env: dict[str, str]) -> str | None:
 
 
 def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
-        deleted: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> int:
+        deleted: AbstractSet[object] = frozenset()) -> int:
     path_entity = path_entity_from_env(env)
     malformed = written = 0
     write = stdout.write

@@ -120,3 +120,12 @@ def settings_for(lake_dir: Path, **overrides: object) -> Settings:
     values = {"lake": str(lake_dir), "pseudonym_key": KEY.decode(),
               "store": f"sqlite:///{lake_dir.parent / 'metrics.db'}", **overrides}
     return load_settings(env={}, toml_path=None, **values)
+
+
+def strip_column(table_dir: Path, column: str) -> int:
+    """Rewrite every Parquet file of a curated table without ``column``, as an older version wrote them."""
+    files = sorted(table_dir.rglob("*.parquet"))
+    for file in files:
+        table = pq.read_table(file, partitioning=None)
+        pq.write_table(table.drop_columns([column]), file)
+    return len(files)

@@ -18,6 +18,7 @@ from typing import Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.privacy import status_origin
 
 _EMOJI = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
 
@@ -93,7 +94,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "mentions": sorted(mentions), "is_reply": s.get("in_reply_to_id") is not None,
         "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
         "edited_at": ts(s.get("edited_at")), "content_length": text_length(content),
-        "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")),
+        "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")), "origin_ref": origin_ref(s),
     }
 
 
@@ -150,11 +151,22 @@ def curate_accounts(status_records: list[dict[str, Any]], account_records: list[
     return latest
 
 
+def origin_ref(s: dict[str, Any]) -> str | None:
+    """The landed ``origin_ref`` (privacy on), else ``host/id`` of a Mastodon status URI."""
+    origin = status_origin(s.get("uri"))
+    return s.get("origin_ref") or (f"{origin[0]}/{origin[1]}" if origin else None)
+
+
 def apply_deletions(statuses: dict[str, dict[str, Any]], deletions: Iterable[dict[str, Any]]) -> None:
-    """A streamed deletion makes the status curated from that instance with that id a tombstone."""
-    deleted = {(r["meta"]["instance"].lower(), r["data"]["id"]) for r in deletions}
+    """A streamed deletion makes the status curated from that instance with that id a tombstone, and the status
+    with the deletion's ``origin_ref`` (every copy of a status shares its URI, so its origin)."""
+    pairs, origins = set(), set()
+    for r in deletions:
+        instance, status_id = r["meta"]["instance"].lower(), r["data"]["id"]
+        pairs.add((instance, status_id))
+        origins.add(r["data"].get("origin_ref") or f"{instance}/{status_id}")
     for row in statuses.values():
-        if (row["fetched_from"], row["status_id"]) in deleted:
+        if (row["fetched_from"], row["status_id"]) in pairs or row["origin_ref"] in origins:
             row["deleted"] = True
 
 

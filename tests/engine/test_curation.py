@@ -20,6 +20,7 @@ from engine_data import (
     settings_for,
     snapshots,
     statuses,
+    strip_column,
     tree_digest,
 )
 
@@ -377,6 +378,70 @@ def test_partitioned_writes_are_sorted_and_byte_identical_across_runs(tmp_path: 
                                 f"read_parquet('{tmp_path / 'run0'}/dt=2026-01-02/*.parquet')) WHERE down")
     assert len(digests[0]) == 3 and digests[0] == digests[1]
     assert unsorted == [{"n": 0}]
+
+
+@pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy-on", "privacy-off"])
+def test_a_deletion_from_the_home_instance_reaches_a_copy_fetched_elsewhere(privacy_on: bool, lake: LocalLake,
+                                                                             lake_dir: Path, duckdb_engine) -> None:
+    """A status curated only from another instance's copy (another id there) is deleted by its home instance's
+    stream: the deletion and the copy share the home and the home's id, read from the REAL recorded URI
+    (pseudonymised at landing as ``origin_ref`` with privacy on, derived from the URI by curation without)."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.privacy import status_origin
+
+    status = next(s for s in statuses("test_public_tl.json") if status_origin(s["uri"]) and not s.get("reblog"))
+    home, home_id = status_origin(status["uri"])
+    assert home == INSTANCE
+    other = "other.example"
+    copy = dict(status, id="777777", account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
+    privacy = policy() if privacy_on else None
+    land(lake, "statuses", [copy], at(1), privacy, instance=other)
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert (row["fetched_from"], row["status_id"], row["deleted"]) == (other, "777777", False)
+    assert (row["origin_ref"] == policy().origin_ref(home, home_id)) if privacy_on else (
+        row["origin_ref"] == f"{home}/{home_id}")
+
+    # the home's id reported by the instance that served the copy names another status there: no match
+    land_deletion(lake, home_id, other, at(2), policy=privacy)
+    duckdb_engine().curate()
+    assert [r["deleted"] for r in read_table(lake_dir, "statuses")] == [False]
+    # the home instance reports it: the copy's partition is rewritten with the status as a tombstone
+    land_deletion(lake, home_id, home, at(3), policy=privacy)
+    summary = duckdb_engine().curate()
+    assert summary.partitions == [str(row["dt"])] and summary.status_versions == 0
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["deleted"] is True and row["status_id"] == "777777"
+    assert not read_table(lake_dir, "hashtags")
+    # and a copy fetched later from a third instance is a tombstone at once
+    land(lake, "statuses", [dict(copy, id="888888", favourites_count=5)], at(4), privacy, instance="third.example")
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["deleted"] is True
+
+
+def test_curated_tables_written_before_a_column_existed_are_still_read(lake: LocalLake, lake_dir: Path,
+                                                                        duckdb_engine) -> None:
+    """Tables curated before ``origin_ref`` was added lack it: they are read with it NULL (and merged with new
+    rows that have it), not refused."""
+    first, second = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())[:2]
+    land(lake, "statuses", [first], at(1), policy())
+    land(lake, "status_deletions", [{"id": "1"}], at(1), endpoint="/api/v1/streaming/public")
+    duckdb_engine().curate()
+    assert strip_column(lake_dir / "curated" / "statuses", "origin_ref") >= 1
+    assert strip_column(lake_dir / "curated" / "status_deletions", "origin_ref") == 1
+    land(lake, "statuses", [second], at(2), policy())
+    land(lake, "status_deletions", [{"id": "2"}], at(2), endpoint="/api/v1/streaming/public")
+    duckdb_engine().curate()
+    refs = {r["status_id"]: r["origin_ref"] for r in read_table(lake_dir, "statuses")}
+    assert refs[second["id"]] == policy().origin_ref(INSTANCE, second["id"])
+    assert refs[first["id"]] is None  # an existing row is kept as it was curated (raw files are not re-read)
+    deletions = {r["status_id"]: r["origin_ref"] for r in read_table(lake_dir, "status_deletions")}
+    assert deletions == {"1": f"{INSTANCE}/1", "2": f"{INSTANCE}/2"}  # the old row: derived, as without privacy
+    engine = duckdb_engine()
+    engine.register_curated_views()
+    assert engine.query("SELECT count(*) AS n FROM statuses") == [{"n": 2}]
 
 
 def test_streamed_deletions_tombstone_the_status_they_name(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:

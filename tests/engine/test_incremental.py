@@ -47,14 +47,18 @@ def test_new_files_rewrite_only_the_partitions_they_touch(corpus_lake: Path, duc
                     created.add(datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
                                 .astimezone(UTC).date().isoformat())
     # the day's streamed deletions name statuses of other days: their partitions are rewritten too
-    deleted = {(r["meta"]["instance"], r["data"]["id"]) for p in raw_batch_files(lake, "status_deletions")
-               if parse_partition(p)["dt"] == str(days[-1]) for r in read_batch(lake, p)}
-    assert deleted
+    reported = [r for p in raw_batch_files(lake, "status_deletions") if parse_partition(p)["dt"] == str(days[-1])
+                for r in read_batch(lake, p)]
+    deleted = {(r["meta"]["instance"], r["data"]["id"]) for r in reported}
+    origins = {r["data"]["origin_ref"] for r in reported if r["data"].get("origin_ref")}  # from a status's home
+    assert deleted and origins
     for path in raw_batch_files(lake, "statuses"):
         for record in read_batch(lake, path):
-            if (record["meta"]["instance"], record["data"]["id"]) in deleted:
-                created.add(datetime.fromisoformat(record["data"]["created_at"].replace("Z", "+00:00"))
-                            .astimezone(UTC).date().isoformat())
+            for status in (record["data"], record["data"].get("reblog")):
+                if status and ((status is record["data"] and (record["meta"]["instance"], status["id"]) in deleted)
+                               or status.get("origin_ref") in origins):
+                    created.add(datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
+                                .astimezone(UTC).date().isoformat())
     before = tree_digest(corpus_lake / "curated" / "statuses")
     summary = duckdb_engine().curate()
     after = tree_digest(corpus_lake / "curated" / "statuses")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses
+from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, strip_column
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.spark_engine import SparkEngine
@@ -42,7 +42,7 @@ def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated
         assert _schema(corpus_lake, table) == _schema(curated_corpus, table), table
         assert _rows(corpus_lake, table) == _rows(curated_corpus, table), table
     tombstones = [r for r in read_table(corpus_lake, "statuses") if r["deleted"]]
-    assert len(tombstones) == 5  # the corpus' streamed deletions (tests/engine/conftest.py) were applied
+    assert len(tombstones) == 6  # the corpus' streamed deletions (tests/streamed_deletions.py), one by origin_ref
 
 
 def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) -> None:  # noqa: ANN001
@@ -121,3 +121,39 @@ def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Pat
     finally:
         a.close()
         b.close()
+
+
+def test_spark_reads_tables_curated_before_a_column_existed(spark, lake: LocalLake, lake_dir: Path) -> None:  # noqa: ANN001
+    """As on DuckDB (tests/engine/test_curation.py): files without ``origin_ref`` are read with it NULL, beside
+    files that have it, and a later curation merges into them."""
+    first, second = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())[:2]
+    land(lake, "statuses", [first], at(1), policy())
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    assert strip_column(lake_dir / "curated" / "statuses", "origin_ref") >= 1
+    land(lake, "statuses", [second], at(2), policy())
+    land(lake, "status_deletions", [{"id": second["id"]}], at(3), endpoint="/api/v1/streaming/public")
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    assert rows[first["id"]]["origin_ref"] is None and not rows[first["id"]]["deleted"]
+    assert rows[second["id"]]["origin_ref"] == policy().origin_ref("localhost:3000", second["id"])
+    assert rows[second["id"]]["deleted"] is True
+
+
+def test_spark_derives_the_origin_of_unpseudonymised_uris(spark, lake: LocalLake, lake_dir: Path) -> None:  # noqa: ANN001
+    """Privacy off: the origin comes from the REAL recorded URI through Spark's regex functions, as on DuckDB, and a
+    deletion from the home instance reaches a copy fetched elsewhere."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.privacy import status_origin
+
+    status = next(s for s in statuses("test_public_tl.json") if status_origin(s["uri"]) and not s.get("reblog"))
+    home, home_id = status_origin(status["uri"])
+    copy = dict(status, id="777777", account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
+    land(lake, "statuses", [copy], at(1), None, instance="other.example")
+    land_deletion(lake, home_id, home, at(2))
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True)

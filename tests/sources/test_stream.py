@@ -24,6 +24,7 @@ from cli_run import run as run_cli
 
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
+from fediscope.privacy import PrivacyPolicy
 from fediscope.sample.server import start_sample_server
 from fediscope.sources.spec import parse_source
 from fediscope.sources.sse import SSEParser
@@ -88,7 +89,10 @@ def test_a_run_lands_statuses_edits_and_deletions_privately(mastodon_server: Any
     assert all(r["meta"]["endpoint"] == "/api/v1/streaming/public" for _p, r in landed)
     assert all(p.startswith(f"raw/mastodon/statuses/instance={mastodon_server.domain}/dt=") for p, _r in landed)
     deletions = lake.records("status_deletions")
-    assert [r["data"] for _p, r in deletions] == [{"id": data} for name, data in body if name == "delete"]
+    policy = PrivacyPolicy(key=make_settings().pseudonym_key.encode())
+    assert [r["data"] for _p, r in deletions] == [  # with the pseudonym its statuses carry as origin_ref
+        {"id": data, "origin_ref": policy.origin_ref(mastodon_server.domain, data)} for name, data in body
+        if name == "delete"]
     assert summary.deletions == 1 and summary.connections == 1
     text = "\n".join(json.dumps(r) for _p, r in landed + deletions)
     assert not [i for i in mastodon_server.account_identifiers() if i in text]  # pseudonymised at landing
