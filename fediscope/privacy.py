@@ -358,7 +358,9 @@ def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
         "enabled": policy.enabled,
         "account": {"kept": ACCOUNT_KEPT, "pseudonymised": ACCOUNT_PSEUDONYMISED, "dropped": ACCOUNT_DROPPED},
         "status": {"kept": STATUS_KEPT, "pseudonymised": STATUS_PSEUDONYMISED,
-                   "minimised": ("media_attachments: id and type only", "card: type and provider only")},
+                   "minimised": ("media_attachments: id and type only", "card: type and provider only"),
+                   "added": ("origin_ref: pseudonym of the status's home instance and its id there, which a "
+                             "deletion from that instance carries too",)},
         "opt_out_tags": OPT_OUT_TAGS,
         "purposes": REGISTER_PURPOSES,
     }

@@ -89,6 +89,7 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         "replaced by pseudonyms)",
         f"- Statuses — pseudonymised: {_list(policy['status']['pseudonymised'])}",
         f"- Statuses — minimised: {'; '.join(policy['status']['minimised'])}",
+        f"- Statuses — added at landing: {'; '.join(policy['status']['added'])}",
         "",
         "## Pseudonymisation",
         "- Keyed pseudonyms (HMAC-SHA256) replace every account identifier when data lands; they are stable for "

@@ -29,6 +29,7 @@ def test_register_is_generated_from_policy_and_settings(env) -> None:
     for purpose in REGISTER_PURPOSES.values():
         assert purpose in text
     assert "Privacy policy at landing: **on**" in text
+    assert "Statuses — added at landing: origin_ref: pseudonym of the status's home instance" in text
     assert "Pseudonym key (`FEDISCOPE_PSEUDONYM_KEY`): configured" in text
     assert "s3cret-db-pass" not in text and settings.pseudonym_key not in text and "writer" not in text
 
