@@ -84,7 +84,7 @@ REGISTER_PURPOSES = {
 
 def status_origin(uri: Any) -> tuple[str, str] | None:
     """(home instance in lower case, the status's id there) of a Mastodon status URI; None for other URIs."""
-    match = _STATUS_URI_RE.match(uri) if isinstance(uri, str) else None
+    match = _STATUS_URI_RE.fullmatch(uri) if isinstance(uri, str) else None  # whole URI, as the SQL requires
     return (match.group(1).lower(), match.group(2)) if match else None
 
 

@@ -204,6 +204,7 @@ def test_reblog_is_landed_with_its_original_pseudonymised(policy: PrivacyPolicy)
     ("https://misskey.example/notes/9abc", None),
     ("https://mastodon.social/@Gargron/109", None),  # a status url, not its uri
     ("urn:fediscope:u123", None),
+    ("https://gts.example/users/x/statuses/01HX9/activity\n", None),  # the whole URI must match (as in RE2)
 ])
 def test_a_status_carries_the_pseudonym_of_its_home_and_id(policy: PrivacyPolicy, uri: str,
                                                            origin: tuple[str, str] | None) -> None:

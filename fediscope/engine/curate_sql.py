@@ -27,7 +27,8 @@ Rules, shared by both engines:
   instance with that id, and every version whose ``origin_ref`` (its home instance and its id there, read from a
   Mastodon-shaped URI, pseudonymised at landing: :mod:`fediscope.privacy`) is the deletion's: so a status
   deleted on its home instance leaves the analytics also when it was only fetched from other instances. The
-  tombstone wins over every copy. (Rows curated before ``origin_ref`` existed have it NULL: the first rule only.)
+  tombstone wins over every copy. (Rows curated before ``origin_ref`` existed get it from their URI when that
+  is the raw one, privacy off; with privacy on they match by the first rule only.)
 * **Reblogs.** A reblog is a *share event* of its own (``is_reblog``, ``reblog_of_uri``), with zero
   engagement: its original's replies/reblogs/favourites come only from the original's own latest snapshot
   (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
@@ -115,8 +116,9 @@ def _origin_ref(uri: str) -> str:
     """A status's home instance and its id there, ``host/id``, from a Mastodon-shaped URI (NULL otherwise): what the
     privacy policy lands pseudonymised as ``origin_ref``, derived here for records landed with privacy off."""
     pattern = STATUS_URI_PATTERN.replace("'", "''")
-    return (f"CASE WHEN regexp_matches({uri}, '{pattern}') THEN lower(regexp_extract({uri}, '{pattern}', 1)) "
-            f"|| '/' || regexp_extract({uri}, '{pattern}', 2) END")
+    # the match must be the whole URI: ``$`` also matches before a final line break in Java (Spark), not in RE2
+    return (f"CASE WHEN regexp_extract({uri}, '{pattern}', 0) = {uri} THEN lower(regexp_extract({uri}, '{pattern}', "
+            f"1)) || '/' || regexp_extract({uri}, '{pattern}', 2) END")
 
 
 def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
@@ -243,6 +245,14 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
                 "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
 
+def _existing_statuses(source: str) -> str:
+    """Curated rows of ``source``; a row curated before ``origin_ref`` existed gets it from its URI when that is
+    still the raw one (privacy off; a pseudonymised URI gives none), so upgraded lakes match deletions too."""
+    derived = _origin_ref('"uri"')
+    return ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"'
+                     if c == "origin_ref" else f'"{c}"' for c in STATUSES.columns) + f" FROM {source}"
+
+
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
 #: version that an instance reported deleted (``status_deletions_merged``, matched on the instance it was fetched
 #: from and that instance's id, or on the status's ``origin_ref``) is a tombstone before the versions are ranked,
@@ -251,8 +261,9 @@ MERGE_STATUSES = _latest(
     STATUSES,
     f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c != "deleted")},
                 c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL AS "deleted"
-         FROM ({_select(STATUSES, 'existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
-         LEFT JOIN status_deletions_merged AS d ON d.instance = c.fetched_from AND d.status_id = c.status_id
+         FROM (SELECT {_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
+         LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
+           ON d.instance = c.fetched_from AND d.status_id = c.status_id
          LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
         ) AS candidates""",
     "uri", STATUS_ORDER)
@@ -268,27 +279,29 @@ SELECT * FROM (
 WHERE instance IS NOT NULL AND status_id IS NOT NULL AND status_id <> '' AND deleted_at IS NOT NULL
 """
 
-#: One row per reported deletion, with the first time it was received. Kept, so that a copy of a deleted status
-#: arriving later (a lagging walk, another source) is a tombstone too.
+#: One row per reported deletion and origin, with the first time it was received. Kept, so that a copy of a
+#: deleted status arriving later (a lagging walk, another source) is a tombstone too. A deletion landed with two
+#: origins (before and after privacy changed, or a key rotation) keeps both rows: either may name a copy. A row
+#: kept before ``origin_ref`` existed gets ``instance/id``, what a deletion landed without privacy carries.
 MERGE_DELETIONS = """
-SELECT instance, status_id, min(deleted_at) AS deleted_at,
-       coalesce(max(origin_ref), instance || '/' || status_id) AS origin_ref
+SELECT instance, status_id, min(deleted_at) AS deleted_at, origin_ref
 FROM (
-  SELECT instance, status_id, deleted_at, origin_ref FROM existing_status_deletions
+  SELECT instance, status_id, deleted_at, coalesce(origin_ref, instance || '/' || status_id) AS origin_ref
+  FROM existing_status_deletions
   UNION ALL
   SELECT instance, status_id, deleted_at, origin_ref FROM deletion_versions
 ) AS reported
-GROUP BY instance, status_id
+GROUP BY instance, status_id, origin_ref
 """
 
 #: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones).
-DELETED_DAYS = """
+DELETED_DAYS = f"""
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
 FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
 WHERE NOT s.deleted
 UNION
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
-FROM all_statuses AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
+FROM (SELECT {_existing_statuses('all_statuses')}) AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
 WHERE NOT s.deleted
 """
 

@@ -10,7 +10,8 @@ a public timeline the moment the instance sees it. This module keeps one stream 
   collected statuses by URI (an edit is a newer version: the latest ``edited_at`` wins);
 * ``delete`` → ``raw/mastodon/status_deletions`` records ``{"id": <the instance's status id>}`` (with privacy on
   also ``origin_ref``, the pseudonym of this instance and that id that its own statuses carry); curation
-  turns the status curated from that instance with that id into a tombstone (:mod:`fediscope.engine.curation`);
+  turns the status curated from that instance with that id into a tombstone, and every copy of a status whose
+  home is this instance, fetched from anywhere (:mod:`fediscope.engine.curate_sql`);
 * anything else (``notification``, ``filters_changed``, announcements) is counted and dropped.
 
 **Connection.** Mastodon.py opens the stream (it finds the streaming server from the instance's
@@ -149,6 +150,17 @@ class _Buffer:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items) + (len(self._unfinished[0]) if self._unfinished else 0)
+
+    def unlanded(self) -> int:
+        """Received items not landed yet: the waiting ones, and those of a part-way flush whose file is missing."""
+        with self._lock:
+            waiting = len(self._items)
+        unfinished = self._unfinished
+        if unfinished is not None:
+            items, _batch_id, done = unfinished
+            waiting += sum(1 for event, _at in items
+                           if (DELETIONS if event.name == "delete" else "statuses") not in done)
+        return waiting
 
     def add(self, event: Event) -> None:
         with self._lock:
@@ -303,7 +315,7 @@ class StreamRun:
             try:
                 self.buffer.flush()
             except FediscopeError as exc:
-                lost = len(self.buffer)
+                lost = self.buffer.unlanded()
                 self._fail(f"{lost} received items could not be landed: {exc}" if not self.summary.error else
                            f"{self.summary.error}; {lost} received items could not be landed")
             self.client.close()
@@ -382,7 +394,8 @@ class StreamRun:
                 reader.join(POLL)
                 if self._done():
                     break
-                if self.clock() >= self._flush_at or len(self.buffer) >= self.flush_records:
+                if self.clock() >= self._flush_at or (len(self.buffer) >= self.flush_records
+                                                      and not self._flush_failures):  # a failed lake waits
                     self._flush_on_time()
         finally:
             if reader.is_alive():
@@ -405,7 +418,7 @@ class StreamRun:
             if self._flush_failures > self.client.max_retries:
                 raise
             log.warning("stream %s %s: could not land %d received items (%s); retrying in %.0f s",
-                        self.client.domain, self.source.name, len(self.buffer), exc, self.flush_seconds)
+                        self.client.domain, self.source.name, self.buffer.unlanded(), exc, self.flush_seconds)
         self._flush_at = self.clock() + self.flush_seconds
 
     def _open(self, listener: _Listener) -> None:

@@ -202,7 +202,7 @@ def origin_ref(status: dict[str, Any]) -> str | None:
     landed = as_text(status.get("origin_ref"))
     if landed is not None:
         return landed
-    match = STATUS_URI_RE.match(as_text(status.get("uri")) or "")
+    match = STATUS_URI_RE.fullmatch(as_text(status.get("uri")) or "")  # the whole URI, as the SQL requires
     return f"{match.group(1).lower()}/{match.group(2)}" if match else None
 
 
@@ -247,7 +247,8 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     """The ``S`` line of one status version; None when it has no URI or no parseable ``created_at``.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
-    fetched from an instance that reported its id deleted (``deleted``, see :func:`load_deletions`) is a tombstone.
+    fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
+    :func:`load_deletions`), is a tombstone.
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
@@ -383,8 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         deleted = load_deletions(args.deletions)
-    except OSError as exc:
-        sys.stderr.write(f"mapper: cannot read the deletions: {exc}\n")
+    except (OSError, EOFError, zlib.error) as exc:  # missing, unreadable, or a truncated/corrupt .gz
+        sys.stderr.write(f"mapper: cannot read the deletions: {exc or type(exc).__name__}\n")
         return 2
     with open(sys.stdin.fileno(), encoding="utf-8", errors="replace", newline="\n", closefd=False) as stdin, \
             open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,

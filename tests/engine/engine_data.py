@@ -129,3 +129,26 @@ def strip_column(table_dir: Path, column: str) -> int:
         table = pq.read_table(file, partitioning=None)
         pq.write_table(table.drop_columns([column]), file)
     return len(files)
+
+
+#: Status URIs and the origin (home/id) the curation SQL derives from each, as fediscope.privacy.status_origin
+#: reads them: SQL literal → expected. The match is the whole URI in every engine: after ``/activity`` a final
+#: line break is no match (Java's ``$`` alone would take it), after an id it is part of the id.
+ORIGIN_CASES = {
+    "'https://Mastodon.Social/users/Gargron/statuses/109'": "mastodon.social/109",
+    "'http://localhost:3000/ap/users/1170/statuses/1171'": "localhost:3000/1171",
+    "'https://gts.example/users/x/statuses/01HX9/activity'": "gts.example/01HX9",
+    "'https://gts.example/users/x/statuses/01HX9/activity' || chr(10)": None,
+    "'https://gts.example/users/x/statuses/01HX9' || chr(10)": "gts.example/01HX9\n",
+    "'https://misskey.example/notes/9abc'": None,
+    "'urn:fediscope:u123'": None,
+}
+
+
+def derived_origins(engine: Any) -> dict[str, str | None]:
+    """What ``engine`` derives from each URI of :data:`ORIGIN_CASES` (the curation SQL's own expression)."""
+    from fediscope.engine.curate_sql import _origin_ref
+
+    rows = " UNION ALL ".join(f"SELECT {i} AS n, {literal} AS uri" for i, literal in enumerate(ORIGIN_CASES))
+    found = engine.query(f"SELECT n, {_origin_ref('uri')} AS origin FROM ({rows}) AS cases ORDER BY n")
+    return {literal: row["origin"] for literal, row in zip(ORIGIN_CASES, found, strict=True)}

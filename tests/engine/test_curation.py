@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from engine_data import (
     INSTANCE,
+    ORIGIN_CASES,
     T0,
     at,
+    derived_origins,
     interactions,
     land,
     policy,
@@ -419,6 +421,48 @@ def test_a_deletion_from_the_home_instance_reaches_a_copy_fetched_elsewhere(priv
     duckdb_engine().curate()
     (row,) = read_table(lake_dir, "statuses")
     assert row["deleted"] is True
+
+
+def test_duckdb_derives_origins_from_whole_uris_only(duckdb_engine) -> None:
+    assert derived_origins(duckdb_engine()) == ORIGIN_CASES
+
+
+def test_a_deletion_landed_with_two_origins_keeps_both(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """The same delete event landed once without privacy (origin ``host/id``) and once with it (the pseudonym):
+    both rows are kept, so the copy matches whichever sorts first (a host after the pseudonyms' ``o``)."""
+    from streamed_deletions import land_deletion
+
+    status = statuses("test_public_tl.json")[0]
+    home = "zeta.example"
+    copy = dict(status, id="777777", uri=f"https://{home}/users/someone/statuses/123",
+                account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
+    land(lake, "statuses", [copy], at(1), policy(), instance="other.example")
+    land_deletion(lake, "123", home, at(2))  # no privacy: origin zeta.example/123, matching no pseudonymised copy
+    land_deletion(lake, "123", home, at(3), policy=policy())
+    duckdb_engine().curate()
+    kept = sorted(r["origin_ref"] for r in read_table(lake_dir, "status_deletions"))
+    assert kept == sorted([f"{home}/123", policy().origin_ref(home, "123")])
+    assert [r["deleted"] for r in read_table(lake_dir, "statuses")] == [True]
+
+
+def test_rows_curated_before_origins_existed_get_one_from_a_raw_uri(lake: LocalLake, lake_dir: Path,
+                                                                     duckdb_engine) -> None:
+    """Privacy off: an upgraded lake's rows still hold the raw URI, so a deletion from the home instance reaches
+    them, and their rewritten partition carries the origin from then on."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.privacy import status_origin
+
+    first, second = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())[:2]
+    land(lake, "statuses", [first, second], at(1), None, instance="other.example")
+    duckdb_engine().curate()
+    strip_column(lake_dir / "curated" / "statuses", "origin_ref")
+    home, home_id = status_origin(first["uri"])
+    land_deletion(lake, home_id, home, at(2))
+    duckdb_engine().curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    assert rows[first["id"]]["deleted"] is True and rows[first["id"]]["origin_ref"] == f"{home}/{home_id}"
+    assert rows[second["id"]]["deleted"] is False
 
 
 def test_curated_tables_written_before_a_column_existed_are_still_read(lake: LocalLake, lake_dir: Path,

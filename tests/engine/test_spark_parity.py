@@ -157,3 +157,11 @@ def test_spark_derives_the_origin_of_unpseudonymised_uris(spark, lake: LocalLake
         engine.curate()
     (row,) = read_table(lake_dir, "statuses")
     assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True)
+
+
+def test_spark_derives_origins_from_whole_uris_only(spark, lake_dir: Path) -> None:  # noqa: ANN001
+    """Java's ``$`` also matches before a final line break; the SQL requires the match to be the whole URI."""
+    from engine_data import ORIGIN_CASES, derived_origins
+
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        assert derived_origins(engine) == ORIGIN_CASES

@@ -93,10 +93,26 @@ def test_streamed_deletions_tombstone_the_versions_they_name(recorded_lake: Path
     assert len(tombstoned & pairs) == 5 and len(tombstoned - pairs) >= 1  # the origin_ref match
 
 
-def test_the_mapper_refuses_a_missing_deletions_file(tmp_path: Path) -> None:
+def test_the_mapper_refuses_a_missing_or_damaged_deletions_file(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(MAPPER), "--deletions", str(tmp_path / "nope.jsonl")], input="",
                          capture_output=True, text=True)
     assert out.returncode == 2 and "nope.jsonl" in out.stderr and "Traceback" not in out.stderr
+    truncated = tmp_path / "deletions.jsonl.gz"
+    truncated.write_bytes(gzip.compress(b'{"meta": {}, "data": {"id": "1"}}\n' * 100)[:40])
+    out = subprocess.run([sys.executable, str(MAPPER), "--deletions", str(truncated)], input="",
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "cannot read the deletions" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_origins_are_read_from_whole_uris_only() -> None:
+    """The mapper's rule is the curation SQL's: the pattern must match the whole URI (a final line break too)."""
+    from fediscope.privacy import status_origin
+
+    for uri in ("https://h.example/users/a/statuses/1", "https://h.example/users/a/statuses/1/activity\n",
+                "https://h.example/users/a/statuses/1\n", "https://h.example/notes/1"):
+        origin = status_origin(uri)
+        assert mapper.origin_ref({"uri": uri}) == (f"{origin[0]}/{origin[1]}" if origin else None), uri
+    assert mapper.STATUS_URI_RE.pattern == __import__("fediscope.privacy").privacy.STATUS_URI_PATTERN
 
 
 def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path) -> None:

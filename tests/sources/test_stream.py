@@ -173,6 +173,33 @@ def test_a_lake_that_fails_is_retried_at_the_next_flush(make_settings: Callable[
         lake.records("statuses"))
 
 
+def test_a_failed_lake_is_retried_after_flush_seconds_even_when_the_buffer_is_full(
+        make_settings: Callable[..., Settings], lake: Any) -> None:
+    """A full buffer triggers a flush at once, but not while the lake is failing: then the next try waits
+    ``flush_seconds`` (as the warning says), instead of one try per poll until ``max_retries`` is spent."""
+    _damage_suppression_list(lake.root)
+    server = start_sample_server(200, seed=3, stream_heartbeat=0.2)
+    stop = threading.Event()
+    try:
+        run = StreamRun(make_settings(allow_private_addresses=True, max_retries=50), server.url,
+                        parse_source("public"), duration=30, flush_seconds=2.0, flush_records=1, stop=stop)
+        thread = threading.Thread(target=run.run)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.instance.subscribers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.instance.grow(30)
+        while run._flush_failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # half of flush_seconds: no second try yet (a poll is 0.1 s)
+        failures = run._flush_failures
+        stop.set()
+        thread.join(10)
+    finally:
+        server.stop()
+    assert failures == 1
+
+
 def test_a_flush_that_failed_part_way_is_finished_without_landing_a_file_twice(
         mastodon_server: Any, make_settings: Callable[..., Settings], lake: Any) -> None:
     from fediscope.errors import FediscopeError
@@ -191,6 +218,7 @@ def test_a_flush_that_failed_part_way_is_finished_without_landing_a_file_twice(
         buffer.flush()
     landed = len(lake.records("statuses"))
     assert landed >= 2 and summary.landed == landed and summary.deletions == 0 and len(buffer) == len(events)
+    assert buffer.unlanded() == 1  # only the deletion is still to land
     blocked.unlink()
     buffer.flush()
     files = sorted((lake.root / "raw" / "mastodon").rglob("*.jsonl"))
