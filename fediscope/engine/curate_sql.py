@@ -246,11 +246,13 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
 
 def _existing_statuses(source: str) -> str:
-    """Curated rows of ``source``; a row curated before ``origin_ref`` existed gets it from its URI when that is
-    still the raw one (privacy off; a pseudonymised URI gives none), so upgraded lakes match deletions too."""
+    """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
+    it from its URI when that is still the raw one (privacy off; a pseudonymised URI gives none), so upgraded
+    lakes match deletions too."""
     derived = _origin_ref('"uri"')
-    return ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"'
-                     if c == "origin_ref" else f'"{c}"' for c in STATUSES.columns) + f" FROM {source}"
+    cols = ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"' if c == "origin_ref" else f'"{c}"'
+                     for c in STATUSES.columns)
+    return f"SELECT {cols} FROM {source}"
 
 
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
@@ -261,7 +263,7 @@ MERGE_STATUSES = _latest(
     STATUSES,
     f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c != "deleted")},
                 c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL AS "deleted"
-         FROM (SELECT {_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
+         FROM ({_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
          LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
            ON d.instance = c.fetched_from AND d.status_id = c.status_id
          LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
@@ -301,7 +303,7 @@ FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_fro
 WHERE NOT s.deleted
 UNION
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
-FROM (SELECT {_existing_statuses('all_statuses')}) AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
+FROM ({_existing_statuses('all_statuses')}) AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
 WHERE NOT s.deleted
 """
 

@@ -32,10 +32,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _list(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
 
@@ -84,9 +80,11 @@ class DuckDBEngine(Engine):
         # by name: files written before a column was added lack it (NULL there, and everywhere if none has it)
         source = f"read_parquet({_list(files)}{hive}, union_by_name = true)"
         present = {row[0] for row in self._run(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        cols = ", ".join(f'CAST({_quoted(c) if c in present else "NULL"} AS {duckdb_type(t)}) AS {_quoted(c)}'
-                         for c, t in table.columns.items())
-        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} FROM {source}")
+        cols = []
+        for c, t in table.columns.items():
+            value = f'"{c}"' if c in present else "NULL"
+            cols.append(f'CAST({value} AS {duckdb_type(t)}) AS "{c}"')
+        self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(cols)} FROM {source}")
 
     def register_empty(self, view: str, table: Table) -> None:
         cols = ", ".join(f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"' for c, t in table.columns.items())
