@@ -12,8 +12,11 @@ Two targets carry a **floor**, measured in the same run: the least the ratio can
 because the run cannot skip that work.
 
 * end-to-end: the DuckDB run's own start (importing DuckDB, Arrow and SQLAlchemy, opening the engine and the
-  store) plus parsing the raw fields curation reads, with nothing kept (the baseline's "parse only" figure:
-  curation must parse every field it curates, the baseline only the three it aggregates);
+  store) plus curation's one pass over the raw statuses with nothing kept (the baseline's "features" figure):
+  parsing every field curation reads and computing the curated columns the issue asks for (counts of URLs,
+  emoji and media, hashtags, mentions, text length, keys and timestamps) with the very SQL curation runs. The
+  baseline parses three fields and computes nothing; "parse only" (every field parsed, nothing computed) is
+  shown beside it for context;
 * incremental: the incremental run's own start, which does not shrink with the new data.
 
 The report gives each floor with the **headroom** it leaves: the seconds the target allows on top of the floor
@@ -98,7 +101,7 @@ def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
         "incremental_curate_vs_full_curate": _ratio(_get(stages, "duckdb_incremental", "curate_seconds"),
                                                     _get(stages, "duckdb", "curate_seconds")),
         "floor_end_to_end_vs_baseline": _ratio(
-            _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "parse_only_seconds")),
+            _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "features_seconds")),
             _get(stages, "baseline", "seconds")),
         "floor_incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "engine_start_seconds"), duck_total),
     }
@@ -115,7 +118,7 @@ def targets(stages: dict[str, Any]) -> list[Target]:
     return [
         _target("duckdb_within_2x_of_read_json", "DuckDB end-to-end / bare read_json aggregation",
                 r["duckdb_end_to_end_vs_baseline"], 2.0, False, why("duckdb", "baseline"),
-                r["floor_end_to_end_vs_baseline"], "process start + parsing the fields curation reads",
+                r["floor_end_to_end_vs_baseline"], "process start + parsing and computing the curated columns",
                 _get(stages, "baseline", "seconds")),
         _target("spark_metrics_3x_faster_than_mapreduce",
                 "MapReduce pipe over raw JSON / Spark core metrics over curated Parquet",
@@ -158,8 +161,10 @@ def table(results: dict[str, Any]) -> str:
     n, n_new = corpus.get("statuses"), new.get("statuses")
     rows: list[tuple[str, str, float | None, float | None, bool]] = [
         ("baseline", "bare DuckDB read_json + GROUP BY (raw JSON)", _get(stages, "baseline", "seconds"), n, True),
-        ("baseline", "  floor: read_json parsing every curated field", _get(stages, "baseline", "parse_only_seconds"),
+        ("baseline", "  floor: read_json + computing the curated columns", _get(stages, "baseline", "features_seconds"),
          n, False),
+        ("baseline", "  for context: read_json parsing every curated field",
+         _get(stages, "baseline", "parse_only_seconds"), n, False),
         ("baseline", "  for context: read_json keeping every column", _get(stages, "baseline", "full_parse_seconds"),
          n, False),
         ("duckdb", "DuckDB curate (raw JSON -> Parquet)", _get(stages, "duckdb", "curate_seconds"), n, False),

@@ -230,8 +230,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         context = _repeated("baseline", {"lake": str(base), "full_parse": True}, args.repeat, "seconds")
         stages["baseline"].update(full_parse_seconds=context["seconds"],
                                   full_parse_peak_rss_mib=context["peak_rss_mib"])
-        floor = _repeated("baseline", {"lake": str(base), "parse_only": True}, args.repeat, "seconds")
-        stages["baseline"].update(parse_only_seconds=floor["seconds"])
+        parse = _repeated("baseline", {"lake": str(base), "parse_only": True}, args.repeat, "seconds")
+        stages["baseline"].update(parse_only_seconds=parse["seconds"])
+        floor = _repeated("baseline", {"lake": str(base), "features": True}, args.repeat, "seconds")
+        stages["baseline"].update(features_seconds=floor["seconds"])
 
         if "duckdb" in args.engines:
             stages["duckdb"], stages["duckdb_incremental"] = _duckdb_runs(workdir, base, new, args.repeat)
