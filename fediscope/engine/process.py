@@ -82,6 +82,9 @@ class ProcessSummary:
         curated = ("nothing new to curate" if cur.get("noop") else
                    f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+        outside = cur.get("raw_files_outside_window", 0)
+        if outside:  # left for a run with another (or no) --since/--until
+            curated += f" ({outside} new raw files outside --since/--until left uncurated)"
         if self.metrics_skipped:
             stored = "unchanged (not recomputed)"
         else:

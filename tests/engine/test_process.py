@@ -76,6 +76,17 @@ def test_since_after_until_is_refused(landed: Path) -> None:
         run_process(settings_for(landed), since=date(2026, 8, 2), until=date(2026, 8, 1))
 
 
+def test_the_summary_line_names_raw_files_left_outside_the_window(landed: Path) -> None:
+    from datetime import date
+
+    outside = run_process(settings_for(landed), until=date(2000, 1, 1), progress=False)
+    assert outside.curate["noop"]
+    assert outside.line().startswith("process (duckdb): nothing new to curate (4 new raw files outside "
+                                     "--since/--until left uncurated); ")
+    inside = run_process(settings_for(landed), progress=False)
+    assert "outside" not in inside.line() and inside.curate["raw_files"] == 4
+
+
 def test_redact_url_hides_passwords() -> None:
     assert redact_url("mysql+pymysql://writer:s3cret@db:3306/fediscope") == "mysql+pymysql://writer:***@db:3306/fediscope"
     assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
