@@ -478,6 +478,13 @@ def shown(path: Path | str) -> str:
         return str(path)
 
 
+def _cli_command() -> str:
+    """How to call the ``fediscope`` command of this interpreter from the current directory (the venv's script
+    beside it, as ``make demo`` installs it), or plain ``fediscope`` when there is none."""
+    script = Path(sys.executable).parent / "fediscope"
+    return shown(script) if script.is_file() else "fediscope"
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
@@ -543,7 +550,7 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     print(f"  {'pseudonym key':18} {shown(ctx.lake_dir / KEY_FILE)} (demo only; set FEDISCOPE_PSEUDONYM_KEY for "
           "real use)", file=out)
     if code == 0:
-        print(f"Next: `.venv/bin/fediscope report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
+        print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
               "`make demo` again: it collects only what is new.", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)

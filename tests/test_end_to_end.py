@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import socket
 import struct
 import subprocess
@@ -123,6 +124,17 @@ def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
                      "demo-out/charts"):
             assert str(demo.base / path) in outputs
         assert "Java: " in run.stdout
+
+
+@pytest.mark.slow
+def test_the_next_step_the_demo_suggests_runs_as_printed(demo: DemoRuns) -> None:
+    suggested = re.search(r"^Next: `([^`]+)`", demo.second.stdout, re.MULTILINE)
+    assert suggested, demo.second.stdout
+    command = shlex.split(suggested.group(1))
+    assert command[1:3] == ["report", "--store"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Top accounts by followers" in done.stdout
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,13 @@ def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
     raw = b"".join(lake.read(p) for p in raw_batch_files(lake))
     assert b"sample.social/@" not in raw  # privacy on: no profile URL of the corpus survives landing
     assert all(r["meta"]["instance"].startswith("127.0.0.1:") for p in files for r in read_batch(lake, p))
+
+
+def test_the_suggested_command_is_found_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fediscope.demo import _cli_command
+
+    for where in (tmp_path, Path(sys.executable).parent.parent.parent):
+        monkeypatch.chdir(where)
+        command = _cli_command()
+        assert command == "fediscope" or Path(command).is_file(), (where, command)
+    assert _cli_command() != "fediscope"  # the tests run from a venv, which has the script
