@@ -127,14 +127,15 @@ def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
 
 
 @pytest.mark.slow
-def test_the_next_step_the_demo_suggests_runs_as_printed(demo: DemoRuns) -> None:
+def test_the_next_step_the_demo_suggests_runs_as_printed(demo: DemoRuns, tmp_path: Path) -> None:
     suggested = re.search(r"^Next: `([^`]+)`", demo.second.stdout, re.MULTILINE)
     assert suggested, demo.second.stdout
     command = shlex.split(suggested.group(1))
     assert command[1:3] == ["report", "--store"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    # run where the demo ran (the command is relative to it); its charts go to tmp_path, not into the checkout
+    done = subprocess.run([*command, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "Top accounts by followers" in done.stdout
+    assert "Top accounts by followers" in done.stdout and list(tmp_path.glob("*.png"))
 
 
 @pytest.mark.slow
