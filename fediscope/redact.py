@@ -3,9 +3,10 @@
 Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* of secrets are masked wherever
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``), and values that are *known* secrets (from the active settings)
-are masked verbatim. :class:`RedactingFilter` applies both to every log record a handler emits, including the
-text of tracebacks. Mastodon.py's own debug output prints request headers, bearer token included: never
-enable it; this filter is the second line of defence, not the first.
+are masked verbatim (a short one only where it stands alone, not inside a longer word: :func:`mask_secrets`).
+:class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
+Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
+the second line of defence, not the first.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 MASK = "***"
 #: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
 SECRET_PARAMS = frozenset({"access_token", "refresh_token", "token", "api_key", "apikey", "key", "password",
-                           "passwd", "secret", "client_secret", "code", "signature", "sig", "auth"})
+                           "passwd", "ssl_key_password", "secret", "client_secret", "code", "signature", "sig",
+                           "auth"})
 #: Shortest known secret that is masked verbatim (shorter ones would garble ordinary text; config check
 #: flags them as weak anyway).
 MIN_SECRET_LENGTH = 4
+#: Known secrets at least this long are masked wherever they occur, even inside a longer run of letters; shorter
+#: ones only where they stand alone (see :func:`mask_secrets`).
+SUBSTRING_SECRET_LENGTH = 12
 
 _URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)(?=@)")
 _HEADER_RE = re.compile(
@@ -65,12 +70,34 @@ def redact_url(url: str) -> str:
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values, then anything shaped like a credential (headers, bearer tokens, URL
     passwords, secret query parameters)."""
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    text = mask_secrets(text, secrets)
     text = _URL_PASSWORD_RE.sub(lambda m: m.group("prefix") + MASK, text)
     text = _HEADER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """Replace each known secret in ``text`` with ``***``, longest first.
+
+    The rule, so that a short secret does not garble ordinary words (an API key ``short`` must not turn
+    "shorter than 16 characters" into "***er than 16 characters"):
+
+    * a secret of :data:`SUBSTRING_SECRET_LENGTH` characters or more is masked wherever it occurs — such a
+      string does not occur inside ordinary words by chance, and it may be glued to other text (a path, a
+      concatenated header value);
+    * a shorter secret is masked only where it stands alone: not directly preceded or followed by a letter,
+      digit or underscore. Every stand-alone occurrence is masked (``key=short``, ``'short'``, ``short.``); only
+      a longer word that merely contains it (``shorter``) is left as it is;
+    * a secret shorter than :data:`MIN_SECRET_LENGTH` is not masked at all (it would match everywhere);
+      ``fediscope config check`` flags such values as weak.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        if len(secret) >= SUBSTRING_SECRET_LENGTH:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", MASK, text)
+    return text
 
 
 def secret_values(settings: Any) -> list[str]:
@@ -92,7 +119,14 @@ def secret_values(settings: Any) -> list[str]:
             password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
         if password:
             found.append(password)
+        found += _query_secrets(str(url))
     return [s for s in dict.fromkeys(found) if s]
+
+
+def _query_secrets(url: str) -> list[str]:
+    """Values of secret query parameters (``mysql+pymysql://u@db/x?password=…``), as SQLAlchemy reads them."""
+    query = url.partition("?")[2].partition("#")[0]
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() in SECRET_PARAMS and v]
 
 
 class RedactingFilter(logging.Filter):

@@ -60,6 +60,10 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
     # SQLAlchemy takes a password with an unencoded / ? or # (anything but @); urlsplit ends the host there
     ("mysql+pymysql://writer:Sup3r#Secret/Pw@db.example/fediscope", "mysql+pymysql://writer:***@db.example/fediscope"),
     ("mysql+pymysql://writer:a/b?c@db:3306/x", "mysql+pymysql://writer:***@db:3306/x"),
+    # PyMySQL takes the password as a query parameter too, under either of its names
+    ("mysql+pymysql://fed@db/x?password=QSsecret99", "mysql+pymysql://fed@db/x?password=***"),
+    ("mysql+pymysql://fed@db/x?passwd=QSsecret99&charset=utf8mb4", "mysql+pymysql://fed@db/x?passwd=***&charset=utf8mb4"),
+    ("mysql+pymysql://fed:pw@db/x?ssl_key_password=kp", "mysql+pymysql://fed:***@db/x?ssl_key_password=***"),
 ])
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
@@ -90,6 +94,33 @@ def test_secret_values_of_settings() -> None:
     assert set(secret_values(settings)) == {f"{API_KEY}:ro", API_KEY, PSEUDONYM_KEY, TOKEN, "db-pass-4711"}
     unencoded = Settings(store="mysql+pymysql://writer:Sup3r#Secret/Pw@db/x")  # as SQLAlchemy accepts it
     assert secret_values(unencoded) == ["Sup3r#Secret/Pw"]
+    in_query = Settings(store="mysql+pymysql://writer@db/x?charset=utf8mb4&passwd=QSsecret99")
+    assert secret_values(in_query) == ["QSsecret99"]
+
+
+def test_a_short_known_secret_is_masked_only_where_it_stands_alone() -> None:
+    assert redact_text("API key#1 is shorter than 16 characters", ["short"]) == \
+        "API key#1 is shorter than 16 characters"
+    assert redact_text("key=short, 'short' (short). short", ["short"]) == "key=***, '***' (***). ***"
+    assert redact_text("a-b-cd is a-b-c-d", ["a-b-c"]) == "a-b-cd is ***-d"  # only letters, digits, _ bind
+    # a long secret goes wherever it is, even glued to other letters
+    assert redact_text(f"x{PSEUDONYM_KEY}y", [PSEUDONYM_KEY]) == "x***y"
+
+
+def test_the_short_api_key_warning_is_logged_readably() -> None:
+    """`FEDISCOPE_API_KEY=short fediscope serve-api` logged "API key#1 is ***er than 16 characters"."""
+    from api.auth import KeyRing
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(secret_values(Settings(api_key=("short",)))))
+    logger = logging.getLogger("api.auth")
+    logger.addHandler(handler)
+    try:
+        KeyRing(("short",))
+    finally:
+        logger.removeHandler(handler)
+    assert "API key#1 is shorter than 16 characters" in stream.getvalue()
 
 
 def test_filter_masks_messages_arguments_and_tracebacks() -> None:

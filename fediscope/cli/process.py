@@ -70,7 +70,9 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     from fediscope.engine.process import run_process
     from fediscope.errors import LakeError
     from fediscope.lake.backend import open_lake
+    from fediscope.store.port import require_persistent
 
+    require_persistent(settings.store)  # before any work: an in-memory store would lose every row at exit
     backend = open_lake(settings.lake)
     if not holds_data(backend):  # e.g. run from another directory than the relative ./lake: leave the store alone
         raise LakeError(f"the lake {backend.url} holds no data (no raw batches, nothing curated): run `fediscope "

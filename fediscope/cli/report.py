@@ -38,9 +38,9 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     """
     settings = settings_from_context(store=store)
     from fediscope.report import build_report
-    from fediscope.store.port import store_from_settings
+    from fediscope.store.port import open_for_reading
 
-    metric_store = store_from_settings(settings)
+    metric_store = open_for_reading(settings)  # creates nothing: a store that does not exist yet is an error
     try:
         result = build_report(metric_store, out_dir=out, n=top_n, charts=charts)
     finally:

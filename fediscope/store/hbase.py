@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fediscope.errors import ConfigError, StoreError
+from fediscope.redact import redact_url
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
@@ -65,7 +66,7 @@ class HBaseStore(BaseStore):
     def __init__(self, url: str, table_prefix: str = "fediscope", **options: Any) -> None:
         parts = urlsplit(url)
         if parts.scheme != "hbase" or not parts.hostname:
-            raise ConfigError(f"not an HBase URL: {url!r} (expected hbase://host:9090)")
+            raise ConfigError(f"not an HBase URL: {redact_url(url)!r} (expected hbase://host:9090)")
         settings: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4,
                                     "timeout": 30000, "batch_size": 1000}
         for name, value in [*parse_qsl(parts.query), *options.items()]:

@@ -13,15 +13,21 @@ same code-point order as SQLite and HBase. Upserts are ``INSERT … ON DUPLICATE
 A column whose type is not known yet (only NULLs so far) starts as ``TEXT`` and is changed with
 ``ALTER TABLE … MODIFY COLUMN`` when values arrive; so is a column that widens (``BOOL`` → ``BIGINT`` →
 ``DOUBLE``). Schema changes (DDL) commit on their own in MySQL; the rows of one write are one transaction.
+
+PyMySQL is the one driver fediscope depends on: ``mysql+pymysql://`` (or ``mariadb+pymysql://``; a URL without
+a driver uses it too), and a URL naming another driver (``mysql+mysqldb://``) is refused.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
@@ -30,9 +36,11 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import ConfigError
+from fediscope.redact import redact_url
 from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"
+_FORM = "mysql+pymysql://user:password@host:3306/<database>"
 
 
 class MySQLStore(SQLStore):
@@ -40,18 +48,32 @@ class MySQLStore(SQLStore):
                      "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
 
     def __init__(self, url: str, **options: Any) -> None:
-        parsed = make_url(url)
+        shown = redact_url(url)
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError) as exc:
+            raise ConfigError(f"FEDISCOPE_STORE={shown!r} is not a valid URL ({exc}); use {_FORM}") from None
         backend = parsed.get_backend_name()
         if backend not in ("mysql", "mariadb"):
-            raise ConfigError(f"not a MySQL/MariaDB URL: {parsed.render_as_string(hide_password=True)!r}")
+            raise ConfigError(f"not a MySQL/MariaDB URL: {shown!r}; use {_FORM}")
+        driver = parsed.get_driver_name() if "+" in parsed.drivername else "pymysql"
+        if driver != "pymysql":  # the only MySQL driver fediscope depends on (requirements.txt)
+            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: the {driver} driver is not supported; fediscope talks "
+                              f"to MySQL/MariaDB through PyMySQL: use {backend}+pymysql://…")
         if not parsed.database:
-            raise ConfigError("FEDISCOPE_STORE: the MySQL URL names no database; use "
-                              "mysql+pymysql://user:password@host:3306/<database>")
+            raise ConfigError(f"FEDISCOPE_STORE: the MySQL URL names no database; use {_FORM}")
+        for name in ("ssl_ca", "ssl_cert", "ssl_key"):  # read by PyMySQL at connect: a missing one is a traceback
+            value = parsed.query.get(name)
+            if isinstance(value, str) and not _readable(Path(value).expanduser()):
+                raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {name}={value} is not a readable file")
         parsed = parsed.set(drivername=f"{backend}+pymysql")
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
-                               connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
+        try:
+            engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
+                                   connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
+        except (ArgumentError, ValueError, TypeError) as exc:  # a query parameter of the wrong type
+            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {exc}; check the URL's query parameters") from None
         super().__init__(url, engine)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
@@ -68,6 +90,10 @@ class MySQLStore(SQLStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
+
+
+def _readable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.R_OK)
 
 
 class _Inserted(ColumnElement[Any]):

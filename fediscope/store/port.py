@@ -76,21 +76,53 @@ def store_from_settings(settings: Settings) -> MetricStore:
     return open_store(settings.store, **options)
 
 
+def require_persistent(url: str) -> None:
+    """Refuse a store that keeps nothing once the process ends (SQLite in memory: ``sqlite://``, ``sqlite:///``,
+    ``sqlite:///:memory:``): ``fediscope process`` would report rows stored that are gone when it exits, and
+    ``fediscope report`` could only ever find it empty. For the commands a user runs; the Python API still
+    opens such stores (tests use them)."""
+    from fediscope.errors import ConfigError
+    from fediscope.redact import redact_url
+    from fediscope.store.sqlite import sqlite_in_memory
+
+    if sqlite_in_memory(url):
+        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is an in-memory SQLite database: whatever is "
+                          "stored in it is lost when the command ends; use a file, e.g. sqlite:///fediscope.db")
+
+
+def open_for_reading(settings: Settings) -> MetricStore:
+    """The configured store for a command that only reads it (``fediscope report``): persistent
+    (:func:`require_persistent`), and never created by the read — a SQLite file that does not exist yet is
+    refused (opening it would create the file and its directories) instead of being reported empty."""
+    from fediscope.errors import StoreError
+    from fediscope.store.sqlite import sqlite_file
+
+    require_persistent(settings.store)
+    path = sqlite_file(settings.store)
+    if path is not None and not path.exists():
+        raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
+                         "the lake, computes the metrics and creates the store), or point --store / "
+                         "FEDISCOPE_STORE at an existing one")
+    return store_from_settings(settings)
+
+
 def open_store(url: str, **options: Any) -> MetricStore:
     """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``."""
     from urllib.parse import urlsplit
+
+    from sqlalchemy.exc import ArgumentError
 
     from fediscope.errors import ConfigError
     from fediscope.redact import redact_url
 
     try:  # parse as the adapter will: SQLAlchemy for SQL URLs (it takes unencoded / ? # in passwords)
-        if url.startswith(("mysql", "mariadb")):
+        if url.startswith(("mysql", "mariadb", "sqlite:")):
             from sqlalchemy.engine import make_url
 
             make_url(url)
         elif url.startswith("hbase://"):
             urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
-    except ValueError as exc:
+    except (ValueError, ArgumentError) as exc:
         raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is not a valid URL ({exc}); use sqlite:///path, "
                           "mysql+pymysql://user:password@host:3306/db or hbase://host:9090") from None
     if url.startswith("sqlite:"):

@@ -47,7 +47,6 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
@@ -55,7 +54,8 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
-from fediscope.errors import StoreError
+from fediscope.errors import ConfigError, StoreError
+from fediscope.redact import redact_url
 from fediscope.store.base import BaseStore
 from fediscope.store.schema import Row, TableSchema, WritePlan
 
@@ -74,7 +74,7 @@ class SQLStore(BaseStore):
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url
         self._engine = engine
-        self._shown_url = make_url(url).render_as_string(hide_password=True)
+        self._shown_url = redact_url(url)  # every secret masked: the password, also one in the query string
         self._catalog = Table(
             CATALOG, MetaData(),
             Column("metric", String(64), primary_key=True),
@@ -84,8 +84,15 @@ class SQLStore(BaseStore):
             Column("updated_at", DateTime, nullable=False),
             **self.table_options,
         )
-        with self._errors("create the catalog table"), self._engine.begin() as conn:
-            self._catalog.create(conn, checkfirst=True)
+        try:
+            with self._errors("create the catalog table"), self._engine.begin() as conn:
+                self._catalog.create(conn, checkfirst=True)
+        except (OSError, ValueError, TypeError) as exc:
+            # raised by the driver itself, before any round trip, for an option of the URL it cannot use
+            # (ssl_ca naming a missing file, connect_timeout=abc): a setting to fix, not a store failure
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"FEDISCOPE_STORE={self._shown_url!r}: the database driver refused an option of "
+                              f"the URL ({type(exc).__name__}: {reason}); check its query parameters") from None
 
     # -- dialect hooks ------------------------------------------------------------------------------------
 

@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, StoreError
+from fediscope.redact import redact_url
 from fediscope.store.sql import SQLStore
 
 
@@ -31,31 +33,65 @@ class _Untyped(UserDefinedType):
         return "BLOB"
 
 
+_SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
+
 _TYPES: dict[str, TypeEngine] = {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": Text(),
                                  "null": _Untyped()}
 
 
+def parse_sqlite_url(url: str) -> URL:
+    """The parsed ``sqlite:`` URL, or :class:`ConfigError` for one SQLite cannot use: unparsable, or with a host
+    (``sqlite://relative`` reads ``relative`` as a host; a file takes three slashes, an absolute path four)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is not a valid URL ({exc}); {_SQLITE_FORMS}") \
+            from None
+    if parsed.get_backend_name() != "sqlite":
+        raise ConfigError(f"not a SQLite URL: {redact_url(url)!r}; {_SQLITE_FORMS}")
+    if parsed.host or parsed.port or parsed.username or parsed.password:
+        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: a SQLite URL names a file, not a host "
+                          f"({parsed.host or parsed.username!r}); {_SQLITE_FORMS}")
+    return parsed
+
+
 def sqlite_file(url: str) -> Path | None:
-    """The database file of a ``sqlite:///path`` URL; None for other stores, in-memory databases and ``file:``
-    URIs (whose path SQLite itself resolves)."""
+    """The database file of a ``sqlite:///path`` URL; None for other stores, in-memory databases, ``file:``
+    URIs (whose path SQLite itself resolves) and URLs that are not valid (opening them says why)."""
     if not url.startswith("sqlite:"):
         return None
-    database = make_url(url).database or ""
+    try:
+        database = parse_sqlite_url(url).database or ""
+    except ConfigError:
+        return None
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database).expanduser()
 
 
+def sqlite_in_memory(url: str) -> bool:
+    """Whether a valid ``sqlite:`` URL names an in-memory database, gone when the process ends: ``sqlite://``,
+    ``sqlite:///``, ``sqlite:///:memory:``, or a ``file:`` URI with ``:memory:`` or ``mode=memory``."""
+    if not url.startswith("sqlite:"):
+        return False
+    parsed = parse_sqlite_url(url)
+    database = parsed.database or ""
+    if database.startswith("file:"):
+        return database[len("file:"):].startswith(":memory:") or parsed.query.get("mode") == "memory"
+    return database in ("", ":memory:")
+
+
 class SQLiteStore(SQLStore):
     def __init__(self, url: str, **options: Any) -> None:
-        parsed = make_url(url)
-        if parsed.get_backend_name() != "sqlite":
-            raise ConfigError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
+        parsed = parse_sqlite_url(url)
         database = parsed.database or ""
         path = sqlite_file(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
+            _make_parent(path)
+        try:
+            engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
+        except (ArgumentError, ValueError, TypeError) as exc:  # e.g. a query parameter SQLite does not take
+            raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: {exc}; {_SQLITE_FORMS}") from None
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,3 +115,14 @@ class SQLiteStore(SQLStore):
         return statement.on_conflict_do_update(
             index_elements=[c for c in table.primary_key.columns],
             set_={name: statement.excluded[name] for name in value_columns})
+
+
+def _make_parent(path: Path) -> None:
+    """Create the directory of a SQLite file; a parent that is a file (or not writable) is one clear error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocking} is a file, not a directory" if blocking else (exc.strerror or str(exc))
+        raise StoreError(f"cannot create the directory of the SQLite store {path}: {reason}; set FEDISCOPE_STORE "
+                         "(or --store) to a path whose directories can be created") from None

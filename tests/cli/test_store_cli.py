@@ -1,0 +1,105 @@
+"""``fediscope process`` and ``fediscope report`` with a bad ``--store``: one line naming the problem, the right
+exit code, no password shown, nothing created or kept for a store that cannot hold the results."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cli_run import run
+
+SECRET = "QSsecret99"
+KEY = "cli-store-test-pseudonym-key"
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """No FEDISCOPE_* from the caller, cwd in tmp_path, a lake holding a small generated corpus."""
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
+    return tmp_path
+
+
+def one_line_error(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fediscope: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["process", "report"])
+@pytest.mark.parametrize("param", ["password", "passwd"])
+def test_a_query_string_password_never_shows(cli_env, capsys, command, param):
+    code, out, err = run(capsys, command, "--store", f"mysql+pymysql://fed@127.0.0.1:1/db?{param}={SECRET}")
+    assert code == 1
+    line = one_line_error(err)
+    assert SECRET not in out + err and f"{param}=***" in line and "could not create the catalog table" in line
+
+
+@pytest.mark.parametrize("command", ["process", "report"])
+def test_a_sqlite_path_below_a_file(cli_env, capsys, command):
+    (cli_env / "afile").write_text("in the way")
+    path = cli_env / "afile" / "x.db"
+    code, out, err = run(capsys, command, "--store", f"sqlite:///{path}")
+    assert code == 1 and out == ""
+    assert str(path) in one_line_error(err)
+
+
+@pytest.mark.parametrize("command", ["process", "report"])
+@pytest.mark.parametrize(("store", "words"), [
+    ("sqlite://relative", "a SQLite URL names a file, not a host"),
+    ("sqlite:/x.db", "is not a valid URL"),
+    ("mysql+pymysql://u:pw@127.0.0.1:1/db?ssl_key=/x", "ssl_key=/x is not a readable file"),
+    ("mysql+mysqldb://u:pw@127.0.0.1:1/db", "use mysql+pymysql://"),
+])
+def test_malformed_store_urls_are_config_errors(cli_env, capsys, command, store, words):
+    code, out, err = run(capsys, command, "--store", store)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert words in line and ":pw@" not in line
+
+
+@pytest.mark.parametrize("command", ["process", "report"])
+@pytest.mark.parametrize("store", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_an_in_memory_store_is_refused(cli_env, capsys, command, store):
+    code, out, err = run(capsys, command, "--store", store)
+    assert code == 2 and out == ""
+    assert "in-memory SQLite database" in one_line_error(err)
+    assert not (cli_env / "lake" / "_state").exists()  # no kept results for a store that keeps nothing
+
+
+def test_an_in_memory_store_from_the_environment_is_refused(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("FEDISCOPE_STORE", "sqlite://")
+    code, _, err = run(capsys, "process")
+    assert code == 2 and "in-memory" in one_line_error(err)
+
+
+def test_report_creates_no_store(cli_env, capsys):
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'newdir' / 'x.db'}")
+    assert code == 1 and out == ""
+    line = one_line_error(err)
+    assert "does not exist yet" in line and "run `fediscope process` first" in line
+    assert not (cli_env / "newdir").exists()
+    code, _, err = run(capsys, "report")  # the default store, ./fediscope.db
+    assert code == 1 and "fediscope.db does not exist yet" in one_line_error(err)
+    assert not list(cli_env.glob("fediscope.db*"))
+
+
+def test_process_creates_the_store_report_then_reads_it(cli_env, capsys):
+    store = f"sqlite:///{cli_env / 'newdir' / 'x.db'}"
+    code, _, err = run(capsys, "process", "--store", store)
+    assert code == 0, err
+    code, out, err = run(capsys, "report", "--store", store, "--no-charts")
+    assert code == 0, err
+    assert "fediscope report" in out
