@@ -119,10 +119,11 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     from fediscope.errors import ConfigError
     from fediscope.lake.backend import open_lake
     from fediscope.lake.lock import lake_lock
-    from fediscope.store.port import store_from_settings
+    from fediscope.store.port import require_persistent, store_from_settings
 
     if since and until and since > until:
         raise ConfigError(f"--since {since} is after --until {until}")
+    require_persistent(settings.store)  # results and kept snapshots for a store that forgets them: refused
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics()
     started = time.perf_counter()

@@ -87,6 +87,16 @@ def test_the_summary_line_names_raw_files_left_outside_the_window(landed: Path) 
     assert "outside" not in inside.line() and inside.curate["raw_files"] == 4
 
 
+@pytest.mark.parametrize("store", ["sqlite://", "sqlite:///:memory:"])
+def test_a_store_that_forgets_is_refused_before_any_work(landed: Path, store: str) -> None:
+    from dataclasses import replace
+
+    settings = replace(settings_for(landed), store=store)  # as the Airflow DAGs call run_process, no CLI
+    with pytest.raises(ConfigError, match="in-memory SQLite"):
+        run_process(settings, progress=False)
+    assert not (landed / "_state").exists() and not (landed / "curated").exists()
+
+
 def test_redact_url_hides_passwords() -> None:
     assert redact_url("mysql+pymysql://writer:s3cret@db:3306/fediscope") == "mysql+pymysql://writer:***@db:3306/fediscope"
     assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
