@@ -11,7 +11,8 @@ The checks and what they do:
 * ``lake`` — writes, reads back and deletes a small probe file under ``_doctor/`` (proves write permission
   and, on HDFS, that both the namenode and the datanodes are reachable);
 * ``store`` — opens the store and lists the metrics it holds (a read round trip; doctor writes nothing
-  into a store, so no probe table appears in BI tools);
+  into a store, so no probe table appears in BI tools); a SQLite file that does not exist yet is not created,
+  only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing);
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
@@ -26,6 +27,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import logging
+import os
 import re
 import shutil
 import socket
@@ -35,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,10 +107,15 @@ def _lake_fix(settings: Settings) -> str:
 
 
 def check_store(settings: Settings) -> Check:
-    from fediscope.store.port import store_from_settings
-
     where = redact_url(settings.store)
     try:
+        from fediscope.store.port import require_persistent, store_from_settings
+        from fediscope.store.sqlite import sqlite_file
+
+        path = sqlite_file(settings.store)
+        if path is not None and not path.exists():  # opening it would create it: say whether `process` can
+            return _missing_sqlite(where, path)
+        require_persistent(settings.store)
         store = store_from_settings(settings)
     except ImportError as exc:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
@@ -121,6 +129,20 @@ def check_store(settings: Settings) -> Check:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
     return Check("store", OK, f"{where}: connected, {stored} metric(s) stored")
+
+
+def _missing_sqlite(where: str, path: Path) -> Check:
+    """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing)."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return Check("store", FAIL, f"{where}: cannot be created: {parent} is a file, not a directory",
+                     "point FEDISCOPE_STORE at a path below a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return Check("store", FAIL, f"{where}: cannot be created: {parent} is not writable by this user",
+                     "point FEDISCOPE_STORE at a directory this user can write")
+    return Check("store", OK, f"{where}: not created yet; `fediscope process` creates it")
 
 
 def _stored_metrics(store: Any) -> int:

@@ -120,7 +120,8 @@ def test_everything_fine_exits_zero(clean_env: Path, instance: FakeInstance) -> 
     assert code == 0, output
     assert [line.split()[0] for line in lines[:-1]] == [OK] * 6
     assert "wrote, read and deleted a probe file" in lines[0]
-    assert "connected, 0 metric(s) stored" in lines[1]
+    assert "not created yet; `fediscope process` creates it" in lines[1]
+    assert not (clean_env / "fediscope.db").exists() and not list(clean_env.rglob("*.db"))  # doctor creates none
     assert "duckdb" in lines[2]
     assert "version 4.6.4" in lines[5]  # the recorded server's version
     assert lines[-1] == "doctor: 6 OK, 0 WARN, 0 FAIL"
@@ -221,6 +222,18 @@ def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:
 
 
 # -- store --------------------------------------------------------------------------------------------------
+
+
+def test_a_missing_sqlite_store_is_checked_to_be_creatable_not_created(clean_env: Path) -> None:
+    blocker = clean_env / "afile"
+    blocker.write_text("not a directory")
+    cases = {f"sqlite:///{clean_env / 'new' / 'dir' / 'x.db'}": (OK, "not created yet"),
+             f"sqlite:///{blocker / 'x.db'}": (FAIL, "is a file, not a directory"),
+             "sqlite:///:memory:": (FAIL, "in-memory SQLite")}
+    for url, (status, said) in cases.items():
+        check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
+        assert check.status == status and said in check.detail, (url, check)
+    assert not (clean_env / "new").exists()
 
 
 def test_sqlite_store_reports_its_metrics(clean_env: Path) -> None:
