@@ -22,12 +22,14 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date as _date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
+from fediscope.sources.spec import parse_source
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Setting:
     def env(self) -> str:
         return "FEDISCOPE_" + self.name.upper()
 
+    @property
+    def kind(self) -> str:
+        """What a typed TOML value must be: ``string``, ``integer``, ``number``, ``boolean``, ``list`` or ``date``."""
+        return _KINDS.get(self.parse, "string")
+
 
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
@@ -51,32 +58,54 @@ def _bool(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"expected true/false, got {value!r}")
+    raise ValueError(f"expected true/false (also on/off, yes/no, 1/0), got {value!r}")
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _integer(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an integer") from None
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
 def _positive_int(value: str) -> int:
-    number = int(value)
+    number = _integer(value)
     if number < 0:
         raise ValueError(f"expected a number >= 0, got {value!r}")
     return number
 
 
+#: The most statuses a Mastodon timeline answers per page (``limit``; a larger one is served as 40).
+MAX_PAGE_LIMIT = 40
+
+
+def _page_limit(value: str) -> int:
+    number = _integer(value)
+    if not 1 <= number <= MAX_PAGE_LIMIT:
+        raise ValueError(f"expected a number from 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap), got {value!r}")
+    return number
+
+
 def _seconds(value: str) -> float:
-    number = float(value)
+    number = _number(value)
     if not 0 <= number < float("inf"):  # also refuses nan
         raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
     return number
 
 
 def _hours(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
+    number = _number(value)
     if not 0 <= number < float("inf"):  # also refuses nan
         raise ValueError(f"expected a number of hours >= 0, got {value!r}")
     return number
@@ -90,21 +119,59 @@ def _timeout(value: str) -> float:
 
 
 def _iso_date(value: str) -> str:
-    from datetime import date
-
     try:
-        return date.fromisoformat(value.strip()).isoformat()
+        return _date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
 def _engine(value: str) -> str:
-    if value not in ENGINES:
+    """Case-insensitive like every enumerated setting (``SPARK`` is ``spark``)."""
+    if value.strip().lower() not in ENGINES:
         raise ValueError(f"expected one of {', '.join(ENGINES)}, got {value!r}")
-    return value
+    return value.strip().lower()
 
 
 ENGINES = ("duckdb", "spark")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(value: str) -> str:
+    """Case-insensitive (``info`` is ``INFO``); kept upper-case, as :mod:`logging` names levels."""
+    if value.strip().upper() not in LOG_LEVELS:
+        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return value.strip().upper()
+
+
+def _lake(value: str) -> str:
+    """A lake URL the lake factory accepts (checked here so the message can name where it came from)."""
+    from fediscope.lake.backend import lake_url_problem
+
+    if problem := lake_url_problem(value):
+        raise ValueError(f"{redact_url(value)!r}: {problem}")
+    return value
+
+
+#: Store URL forms, as :func:`fediscope.store.port.open_store` dispatches them.
+_STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
+_STORE_FORMS = "use sqlite:///path, mysql+pymysql://user:password@host:3306/db or hbase://host:9090"
+
+
+def _store(value: str) -> str:
+    """A store URL :func:`~fediscope.store.port.open_store` accepts, checked the way it parses one (without
+    opening anything), so a broken URL is reported when the settings load, naming where it came from."""
+    if not value.startswith(_STORE_PREFIXES):
+        raise ValueError(f"{redact_url(value)!r} is not a supported store URL; {_STORE_FORMS}")
+    try:
+        if value.startswith(("mysql", "mariadb")):
+            from sqlalchemy.engine import make_url
+
+            make_url(value)
+        elif value.startswith("hbase://"):
+            urlsplit(value).port  # noqa: B018 - parsing it raises for a broken host or port
+    except ValueError as exc:
+        raise ValueError(f"{redact_url(value)!r} is not a valid URL ({exc}); {_STORE_FORMS}") from None
+    return value
 #: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
 _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
                               r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")
@@ -131,9 +198,10 @@ def _spark_master(value: str) -> str:
     return value.strip()
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("lake", "./lake", "Where the data lake lives: a path, file://…, or webhdfs://namenode:9870/path."),
+    Setting("lake", "./lake", "Where the data lake lives: a path, file://…, or webhdfs://namenode:9870/path.",
+            _lake),
     Setting("store", "sqlite:///fediscope.db",
-            "Where metrics are stored: sqlite:///path, mysql+pymysql://user:pw@host/db, hbase://host:9090."),
+            "Where metrics are stored: sqlite:///path, mysql+pymysql://user:pw@host/db, hbase://host:9090.", _store),
     Setting("engine", "duckdb", "Batch engine for curation and metrics: duckdb (single machine) or spark.",
             _engine),
     Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn).",
@@ -164,7 +232,8 @@ SETTINGS: tuple[Setting, ...] = (
             "its counts are the ones it settled at, the same age for every status (0 turns it off).", _hours),
     Setting("settle_max_pages", 20, "Pages per source and run the settle pass may fetch (its extra requests).",
             _positive_int),
-    Setting("page_limit", 40, "Statuses requested per page (the Mastodon API caps this at 40).", _positive_int),
+    Setting("page_limit", 40, f"Statuses requested per page, 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap).",
+            _page_limit),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
             "is reported failed.", _positive_int),
@@ -177,8 +246,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
             "(0 keeps them forever).", _positive_int),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment)."),
-    Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR."),
+    Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
 )
+
+_KINDS: dict[Callable[[str], Any], str] = {
+    _bool: "boolean", _csv: "list", _positive_int: "integer", _page_limit: "integer", _seconds: "number",
+    _hours: "number", _timeout: "number", _iso_date: "date",
+}
 
 
 @dataclass(frozen=True)
@@ -294,23 +368,50 @@ def token_env_name(instance: str) -> str:
     return "FEDISCOPE_TOKEN_" + _token_key(instance).upper()
 
 
+#: TOML value types each kind of setting takes besides a string (a string goes through the same parsing as an
+#: environment variable's value). ``bool`` is a subclass of ``int``, hence checked first.
+_TOML_TYPES: dict[str, tuple[type, ...]] = {"integer": (int,), "number": (int, float), "boolean": (bool,),
+                                            "date": (_date,), "list": (), "string": ()}
+_ARTICLE = {"integer": "an integer", "number": "a number", "boolean": "true or false", "list": "a list of strings",
+            "date": "a date (YYYY-MM-DD)", "string": "a string"}
+
+
+def _toml_type(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "a boolean"
+    if isinstance(raw, (int, float)):
+        return "a number"
+    if isinstance(raw, _date):
+        return "a date"
+    return {"list": "a list", "dict": "a table"}.get(type(raw).__name__, f"a {type(raw).__name__}")
+
+
 def _parse(setting: Setting, raw: Any, origin: str) -> Any:
-    """Validate one value. TOML values arrive typed (``42``, ``true``, lists) and go through the same checks as
-    strings from the environment. A secret's value is never repeated in the message."""
+    """Validate one value. TOML values arrive typed (``42``, ``true``, lists, dates) and must fit the setting's
+    kind (a string setting takes no ``true`` or ``5``); strings go through the same checks as those from the
+    environment. A secret's value is never repeated in the message."""
     if raw is None:
         return None
     if not isinstance(raw, str):
-        if setting.parse is _csv and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        kind = setting.kind
+        if kind == "list" and isinstance(raw, list) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
-        if isinstance(raw, (list, dict)):
-            raise ConfigError(f"{origin} is invalid: expected a single value, got a {type(raw).__name__}. "
+        allowed = _TOML_TYPES[kind]
+        if not isinstance(raw, allowed) or (isinstance(raw, bool) and bool not in allowed):
+            shown = "" if setting.secret or isinstance(raw, (list, dict)) else f" ({_toml_text(raw)})"
+            raise ConfigError(f"{origin} is invalid: expected {_ARTICLE[kind]}, got {_toml_type(raw)}{shown}. "
                               f"{setting.help}")
-        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        raw = _toml_text(raw)
     try:
         return setting.parse(raw)
     except ValueError as exc:
         detail = "the value cannot be parsed" if setting.secret else str(exc)
         raise ConfigError(f"{origin} is invalid: {detail}. {setting.help}") from None
+
+
+def _toml_text(raw: Any) -> str:
+    """A typed TOML value as it would be written in an environment variable (``true``, ``5``, ``2026-01-31``)."""
+    return str(raw).lower() if isinstance(raw, bool) else str(raw)
 
 
 TOML_TABLES = ("fediscope", "tokens", "sources")
@@ -350,14 +451,26 @@ def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
         timelines = source.get("timelines", ["public"])
         if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
             raise ConfigError(f"{where}: 'timelines' must be a list of strings")
+        try:
+            instance_domain(source["instance"])
+            for timeline in timelines:  # a typo fails here (and in `config check`), not at the next collection
+                parse_source(timeline)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         sources.append(SourceSpec(instance=source["instance"], timelines=tuple(timelines)))
     return sources
 
 
-def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None,
-                  **overrides: Any) -> Settings:
-    """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides."""
+def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
+                  origins: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides.
+
+    ``origins`` names where an override came from, e.g. ``{"lake": "--lake"}`` for a command-line option: such
+    an override is validated like the environment's value, and an error names the option (an error about a
+    value from the environment names the variable, one from the file its TOML key).
+    """
     env = os.environ if env is None else env
+    origins = origins or {}
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
@@ -389,12 +502,12 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     for key, value in overrides.items():
         if key not in _BY_NAME and key not in {"tokens", "sources"}:
             raise ConfigError(f"unknown setting {key!r}")
-        values[key] = value
+        values[key] = _parse(_BY_NAME[key], value, origins[key]) if key in origins else value
     if "tokens" not in overrides:
         values["tokens"] = tokens
     if "sources" not in overrides:
         values["sources"] = tuple(sources)
-    if str(values["log_level"]).upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+    if str(values["log_level"]).upper() not in LOG_LEVELS:  # an override from code (parsed values are checked)
         raise ConfigError(f"FEDISCOPE_LOG_LEVEL is invalid: {values['log_level']!r}; "
                           "expected DEBUG, INFO, WARNING or ERROR")
     for source in values["sources"]:

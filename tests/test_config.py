@@ -255,3 +255,144 @@ def test_spark_lake_uri_forms(value: str, expected: str | None) -> None:
 def test_a_spark_lake_uri_spark_cannot_use_is_a_config_error(value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=f"FEDISCOPE_SPARK_LAKE_URI is invalid: .*{message}"):
         load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
+
+
+# -- types, ranges and enumerations (review: values were turned into strings or refused inconsistently) --------
+
+
+@pytest.mark.parametrize(("toml", "named", "expected"), [
+    ("lake = true", "lake", "expected a string, got a boolean (true)"),
+    ("lake = 5", "lake", "expected a string, got a number (5)"),
+    ("store = 1.5", "store", "expected a string, got a number (1.5)"),
+    ("log_level = false", "log_level", "expected a string, got a boolean"),
+    ("hbase_table_prefix = 7", "hbase_table_prefix", "expected a string"),
+    ("page_limit = true", "page_limit", "expected an integer, got a boolean"),
+    ("request_timeout = false", "request_timeout", "expected a number, got a boolean"),
+    ("backfill_since = 20260131", "backfill_since", "expected a date (YYYY-MM-DD), got a number"),
+    ("privacy = 0", "privacy", "expected true or false, got a number"),
+])
+def test_a_toml_value_of_the_wrong_type_names_the_key_and_the_type(tmp_path: Path, toml: str, named: str,
+                                                                   expected: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\n{toml}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert f"{path}: [fediscope] {named} is invalid: {expected}" in str(info.value)
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[fediscope]\npseudonym_key = 4711471147114711\n")
+    with pytest.raises(ConfigError, match="pseudonym_key is invalid: expected a string, got a number") as info:
+        load_settings(env={}, toml_path=path)
+    assert "4711471147114711" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "41", "400", "-1"])
+def test_page_limit_is_within_what_mastodon_serves(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"FEDISCOPE_PAGE_LIMIT is invalid: expected a number from 1 to 40 .*"
+                                          f"got '{value}'"):
+        load_settings(env={"FEDISCOPE_PAGE_LIMIT": value})
+    path = write_toml(tmp_path, f"[fediscope]\npage_limit = {value}\n")
+    with pytest.raises(ConfigError, match=r"\[fediscope\] page_limit is invalid: expected a number from 1 to 40"):
+        load_settings(env={}, toml_path=path)
+    assert load_settings(env={"FEDISCOPE_PAGE_LIMIT": "1"}).page_limit == 1
+    assert load_settings(env={"FEDISCOPE_PAGE_LIMIT": " 40 "}).page_limit == 40
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"FEDISCOPE_PAGE_LIMIT": "abc"}, "FEDISCOPE_PAGE_LIMIT is invalid: 'abc' is not an integer"),
+    ({"FEDISCOPE_BACKFILL_PAGES": "2.5"}, "FEDISCOPE_BACKFILL_PAGES is invalid: '2.5' is not an integer"),
+    ({"FEDISCOPE_REQUEST_TIMEOUT": "soon"}, "FEDISCOPE_REQUEST_TIMEOUT is invalid: 'soon' is not a number"),
+    ({"FEDISCOPE_REFRESH_HOURS": "a day"}, "FEDISCOPE_REFRESH_HOURS is invalid: 'a day' is not a number"),
+])
+def test_a_value_that_is_not_a_number_says_so_in_words(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env)
+    assert str(info.value).startswith(expected)
+    assert "invalid literal" not in str(info.value) and "could not convert" not in str(info.value)
+
+
+@pytest.mark.parametrize(("env", "name", "expected"), [
+    ({"FEDISCOPE_ENGINE": "SPARK"}, "engine", "spark"),
+    ({"FEDISCOPE_ENGINE": " DuckDB "}, "engine", "duckdb"),
+    ({"FEDISCOPE_LOG_LEVEL": "info"}, "log_level", "INFO"),
+    ({"FEDISCOPE_LOG_LEVEL": "Debug"}, "log_level", "DEBUG"),
+    ({"FEDISCOPE_PRIVACY": "OFF"}, "privacy", False),
+    ({"FEDISCOPE_ALLOW_PRIVATE_ADDRESSES": "Yes"}, "allow_private_addresses", True),
+])
+def test_enumerated_values_are_case_insensitive(env: dict[str, str], name: str, expected: object) -> None:
+    assert getattr(load_settings(env=env), name) == expected
+
+
+def test_enumerated_values_from_toml_are_case_insensitive_too(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[fediscope]\nengine = "Spark"\nlog_level = "error"\n')
+    settings = load_settings(env={}, toml_path=path)
+    assert (settings.engine, settings.log_level) == ("spark", "ERROR")
+
+
+@pytest.mark.parametrize(("timelines", "expected"), [
+    ('["publik"]', "unknown source 'publik'"),
+    ('["public", "tag:"]', "invalid hashtag in 'tag:'"),
+    ('["account:not an account"]', "invalid account"),
+    ('["trends_tags:x"]', "source 'trends_tags' takes no argument"),
+])
+def test_source_timelines_are_checked_when_the_settings_load(tmp_path: Path, timelines: str, expected: str) -> None:
+    path = write_toml(tmp_path, f'[[sources]]\ninstance = "a.example"\n\n[[sources]]\ninstance = "b.example"\n'
+                                f"timelines = {timelines}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert f"{path}: [[sources]] entry 2: {expected}" in str(info.value)
+
+
+# -- lake and store URLs: refused when the settings load, naming where the value came from ------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", "empty"),
+    ("file://", "no path"),
+    ("file://host/x", r"names no other host than localhost \(got 'host'\)"),
+    ("hdfs://nn:8020/x", "use webhdfs://namenode:9870/path"),
+    ("webhdfs://", "no namenode host"),
+    ("s3://bucket/x", "unsupported scheme 's3'"),
+])
+def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path: Path, value: str,
+                                                                      expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_LAKE is invalid: .*{expected}"):
+        load_settings(env={"FEDISCOPE_LAKE": value})
+    path = write_toml(tmp_path, f"[fediscope]\nlake = {value!r}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] lake is invalid: .*{expected}"):
+        load_settings(env={}, toml_path=path)
+    with pytest.raises(ConfigError, match=f"^--lake is invalid: .*{expected}"):
+        load_settings(env={"FEDISCOPE_LAKE": "/fine"}, origins={"lake": "--lake"}, lake=value)
+
+
+@pytest.mark.parametrize("value", ["/data/lake", "lake", "file:///data/lake", "file://localhost/data/lake",
+                                   "webhdfs://namenode:9870/lake?user=etl", "webhdfs://nn/lake"])
+def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
+    assert load_settings(env={"FEDISCOPE_LAKE": value}).lake == value
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("hbase://:notaport", "is not a valid URL"),
+    ("mysql+pymysql://u:pw@db:notaport/x", "is not a valid URL"),
+    ("postgres://db/x", "is not a supported store URL"),
+])
+def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
+                                                                     expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"^--store is invalid: .*{expected}"):
+        load_settings(env={"FEDISCOPE_STORE": "sqlite:///fine.db"}, origins={"store": "--store"}, store=value)
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_STORE is invalid: .*{expected}"):
+        load_settings(env={"FEDISCOPE_STORE": value})
+    path = write_toml(tmp_path, f"[fediscope]\nstore = {value!r}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] store is invalid: .*{expected}"):
+        load_settings(env={}, toml_path=path)
+
+
+def test_a_store_password_is_never_in_the_message() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"FEDISCOPE_STORE": "mysql+pymysql://u:db-pass-4711@db:notaport/x"})
+    assert "db-pass-4711" not in str(info.value)
+
+
+def test_overrides_from_code_are_taken_as_given() -> None:
+    """Only overrides with an origin (command-line options) are parsed; code passes typed values."""
+    assert load_settings(env={}, page_limit=10, engine="spark").page_limit == 10

@@ -15,8 +15,13 @@ from fediscope.redact import RedactingFilter, secret_values
 
 
 def settings_from_context(**overrides: Any) -> Settings:
-    """Load settings once per command; CLI options given explicitly override configuration."""
-    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Load settings once per command; CLI options given explicitly override configuration.
+
+    Each keyword is the setting a command-line option of the same name sets (``lake`` from ``--lake``): its
+    value is validated like the environment's, and an error names the option, not ``FEDISCOPE_LAKE``.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, **given)
     configure_logging(settings.log_level, secrets=secret_values(settings))
     return settings
 

@@ -79,9 +79,12 @@ def export(account: str, out: Path | None) -> None:
 def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS."""
     from fediscope.gdpr.retention import apply_retention
+    from fediscope.lake.backend import open_lake, require_lake
 
     settings = settings_from_context()
-    summary = apply_retention(settings, dry_run=dry_run)
+    lake = open_lake(settings.lake)
+    require_lake(lake)  # pruning a lake that is not there must not create one (its lock lives in the lake)
+    summary = apply_retention(settings, dry_run=dry_run, lake=lake)
     if as_json:
         emit_json(summary.as_dict())
         return

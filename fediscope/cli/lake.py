@@ -6,7 +6,7 @@ import click
 
 from fediscope.cli.common import emit_json, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
-from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 
 
@@ -63,6 +63,7 @@ def ls(path: str, lake_url: str | None, as_json: bool) -> None:
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
+    require_lake(backend)  # a missing lake or a file is an error, not "(empty)"
     try:
         rows = listing(backend, path)
     except FediscopeError:

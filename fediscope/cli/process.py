@@ -37,7 +37,7 @@ def holds_data(lake: LakeBackend) -> bool:
 
 
 @click.command()
-@click.option("--engine", type=click.Choice(ENGINES), default=None,
+@click.option("--engine", type=click.Choice(ENGINES, case_sensitive=False), default=None,
               help="Batch engine (overrides FEDISCOPE_ENGINE): duckdb (embedded, default) or spark "
                    "(master from FEDISCOPE_SPARK_MASTER).")
 @click.option("--since", type=_Date(), default=None,
@@ -74,10 +74,14 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
 
     require_persistent(settings.store)  # before any work: an in-memory store would lose every row at exit
     backend = open_lake(settings.lake)
-    if not holds_data(backend):  # e.g. run from another directory than the relative ./lake: leave the store alone
-        raise LakeError(f"the lake {backend.url} holds no data (no raw batches, nothing curated): run `fediscope "
-                        "collect` first, or point --lake / FEDISCOPE_LAKE at the lake you collected into; "
-                        "the store was not touched")
+    exists = backend.exists("")
+    if exists and not backend.is_dir(""):
+        raise LakeError(f"the lake path {backend.url} is not a directory: point --lake / FEDISCOPE_LAKE at the "
+                        "lake's directory; the store was not touched")
+    if not exists or not holds_data(backend):  # e.g. run from another directory than the relative ./lake
+        state = "does not exist" if not exists else "holds no data (no raw batches, nothing curated)"
+        raise LakeError(f"the lake {backend.url} {state}: run `fediscope collect` first, or point --lake / "
+                        "FEDISCOPE_LAKE at the lake you collected into; the store was not touched")
 
     summary = run_process(settings, engine=engine, since=since, until=until,
                           progress=is_terminal() if progress is None else progress)

@@ -7,11 +7,14 @@ temporary name beside the target and renames it into place, so a reader sees a b
 
 from __future__ import annotations
 
+import os
+import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, LakeError
 
 
 def hidden(name: str) -> bool:
@@ -42,6 +45,9 @@ class LakeBackend(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
+    def is_dir(self, path: str) -> bool:
+        """Whether ``path`` is a directory (``""``: whether the lake root is one)."""
+
     def list(self, path: str) -> list[Entry]:
         """Direct children of a directory (empty list when it does not exist)."""
 
@@ -62,22 +68,115 @@ class LakeBackend(Protocol):
         itself must use (HDFS has no ``:`` in names, so WebHDFS escapes ``instance=host:8080`` as ``%3A``)."""
 
 
+LAKE_FORMS = "use a path, file:///path or webhdfs://namenode:9870/path"
+WEBHDFS_DEFAULT_PORT = 9870
+
+
+def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
+    """``webhdfs://namenode:9870/lake?user=etl`` → (``http://namenode:9870``, ``/lake``, ``etl``); ValueError
+    saying what is wrong (without the URL) otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme == "hdfs":
+        raise ValueError("fediscope reaches HDFS over WebHDFS, the namenode's HTTP port, not hdfs:// (its RPC "
+                         "port); use webhdfs://namenode:9870/path (hdfs://namenode:8020/path belongs in "
+                         "FEDISCOPE_SPARK_LAKE_URI, for Spark)")
+    if parts.scheme != "webhdfs":
+        raise ValueError("expected webhdfs://namenode:9870/path")
+    if not parts.hostname:
+        raise ValueError("no namenode host; expected webhdfs://namenode:9870/path")
+    try:
+        port = parts.port or WEBHDFS_DEFAULT_PORT
+    except ValueError:
+        raise ValueError("the port is not a number from 1 to 65535") from None
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"user"}
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; only ?user=NAME is understood")
+    user = (query.get("user") or [None])[-1] or parts.username or None
+    root = posixpath.normpath("/" + parts.path.strip("/")) if parts.path.strip("/") else "/"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}:{port}", root, user
+
+
+def lake_url_problem(url: str) -> str | None:
+    """What is wrong with a lake URL as written (None when :func:`open_lake` can open it); nothing is contacted.
+
+    Refused: an empty path (``''``, ``file://``: it would silently be the current directory), a ``file://`` URL
+    naming another host (the host would be dropped), ``hdfs://`` (the namenode's RPC port; fediscope speaks
+    WebHDFS), and what WebHDFS URL parsing refuses."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        return f"is not a valid URL ({exc}); {LAKE_FORMS}"
+    if parts.scheme == "" and not url.strip():
+        return f"empty; {LAKE_FORMS}"
+    if parts.scheme == "file":
+        if parts.netloc not in {"", "localhost"}:
+            return (f"a file:// URL names no other host than localhost (got {parts.hostname!r}); "
+                    "use file:///path for a local directory, webhdfs://namenode:9870/path for HDFS")
+        if not parts.path:
+            return f"no path; {LAKE_FORMS}"
+        return None
+    if parts.scheme in {"webhdfs", "hdfs"}:
+        try:
+            split_webhdfs_url(url)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    if parts.scheme:
+        return f"unsupported scheme {parts.scheme!r}; {LAKE_FORMS}"
+    return None
+
+
 def open_lake(url: str) -> LakeBackend:
     """``/data/lake`` or ``file:///data/lake`` → local directory; ``webhdfs://namenode:9870/lake`` → HDFS."""
     from fediscope.redact import redact_url
 
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r} is not a valid URL ({exc}); "
-                          "use a path, file:///path or webhdfs://namenode:9870/path") from None
+    if problem := lake_url_problem(url):
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: {problem}")
+    parts = urlsplit(url)
     if parts.scheme in {"", "file"}:
         from fediscope.lake.local import LocalLake
 
         return LocalLake(parts.path if parts.scheme == "file" else url)
-    if parts.scheme in {"webhdfs", "hdfs"}:
-        from fediscope.lake.webhdfs import WebHDFSLake
+    from fediscope.lake.webhdfs import WebHDFSLake
 
-        return WebHDFSLake(url)
-    raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: unsupported scheme {parts.scheme!r}; "
-                      "use a path, file:///path or webhdfs://namenode:9870/path")
+    return WebHDFSLake(url)
+
+
+def _no_lake(lake: LakeBackend) -> str:
+    return (f"no lake at {lake.url}: it does not exist; run `fediscope collect` first, or point --lake / "
+            "FEDISCOPE_LAKE at the lake you collected into")
+
+
+def require_lake(lake: LakeBackend) -> None:
+    """For commands that only read or prune a lake: refuse a root that does not exist (rather than create one,
+    or show an empty lake) or that is not a directory."""
+    if lake.is_dir(""):
+        return
+    if lake.exists(""):
+        raise LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at the "
+                        "lake's directory")
+    raise LakeError(_no_lake(lake))
+
+
+def prepare_lake(lake: LakeBackend) -> None:
+    """For commands that land data, before they fetch anything: a local lake's root must be a directory or be
+    creatable (it is created here); a remote one must not be a file (HDFS creates directories on write)."""
+    local = lake.local_path("")
+    if local is None:
+        if lake.exists("") and not lake.is_dir(""):
+            raise LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at a "
+                            "directory")
+        return
+    root = Path(local)
+    if root.exists() and not root.is_dir():
+        raise LakeError(f"the lake path {root} is not a directory; point --lake / FEDISCOPE_LAKE at a directory")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LakeError(f"cannot create the lake directory {root}: {exc.strerror or exc}; point --lake / "
+                        "FEDISCOPE_LAKE at a directory this user can write") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise LakeError(f"the lake directory {root} is not writable by this user; point --lake / FEDISCOPE_LAKE "
+                        "at a directory this user can write")

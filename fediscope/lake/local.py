@@ -99,6 +99,9 @@ class LocalLake:
     def exists(self, path: str) -> bool:
         return self._abs(path).exists()
 
+    def is_dir(self, path: str) -> bool:
+        return self._abs(path).is_dir()
+
     def _entry(self, p: Path) -> Entry:
         rel = p.relative_to(self.root).as_posix()
         return Entry(rel, p.is_dir(), 0 if p.is_dir() else p.stat().st_size)

@@ -32,44 +32,29 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
-from fediscope.lake.backend import Entry, hidden
+from fediscope.lake.backend import Entry, hidden, split_webhdfs_url
 from fediscope.redact import redact_url
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9870
 TMP_SUFFIX = ".tmp"
 
 
 def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     """``webhdfs://namenode:9870/lake?user=etl`` → (``http://namenode:9870``, ``/lake``, ``etl``).
 
-    ``hdfs://`` is accepted as a synonym, but the port is still the namenode's HTTP port, not its RPC port.
+    ``hdfs://`` is refused: it names the namenode's RPC port, which WebHDFS does not speak.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in {"webhdfs", "hdfs"}:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: expected webhdfs://namenode:9870/path")
-    if not parts.hostname:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: no namenode host; expected webhdfs://namenode:9870/path")
     try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: the port is not a number from 1 to 65535") from None
-    query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = set(query) - {"user"}
-    if unknown:
-        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                          "only ?user=NAME is understood")
-    user = (query.get("user") or [None])[-1] or parts.username or None
-    root = posixpath.normpath("/" + parts.path.strip("/")) if parts.path.strip("/") else "/"
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"http://{host}:{port}", root, user
+        return split_webhdfs_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"FEDISCOPE_LAKE={redact_url(url)!r}: {exc}") from None
 
 
 def _login_name() -> str:
@@ -260,6 +245,10 @@ class WebHDFSLake:
     def exists(self, path: str) -> bool:
         with self._errors("check", path):
             return self._client.status(self._abs(path), strict=False) is not None
+
+    def is_dir(self, path: str) -> bool:
+        status = self._status(self._abs(path), path)
+        return status is not None and status.get("type") == "DIRECTORY"
 
     def _status(self, absolute: str, path: str) -> dict[str, Any] | None:
         with self._errors("list", path):

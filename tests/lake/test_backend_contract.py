@@ -71,6 +71,13 @@ def test_exists_for_files_directories_and_missing_paths(lake: LakeBackend) -> No
     assert not lake.exists("nowhere/at/all")
 
 
+def test_is_dir_tells_directories_from_files_and_missing_paths(lake: LakeBackend) -> None:
+    lake.write_atomic("dir/file.txt", b"1")
+    assert lake.is_dir("") and lake.is_dir("dir")
+    assert not lake.is_dir("dir/file.txt")
+    assert not lake.is_dir("nowhere")
+
+
 def test_reading_a_missing_file_is_a_lake_error(lake: LakeBackend) -> None:
     with pytest.raises(LakeError):
         lake.read("missing/file.jsonl")

@@ -95,6 +95,11 @@ def test_makedirs_creates_nested_directories(webhdfs_server: WebHDFSDouble) -> N
 @pytest.mark.parametrize("url, message", [
     ("webhdfs://[namenode/lake", "is not a valid URL"),
     ("s3://key:s3cret@bucket/lake", "unsupported scheme 's3'"),
+    # hdfs:// is the namenode's RPC port: refused rather than spoken to as WebHDFS (was: "namenode unreachable")
+    ("hdfs://key:s3cret@nn:8020/lake", r"use webhdfs://namenode:9870/path"),
+    ("", "empty"),  # was: the current directory
+    ("file://", "no path"),
+    ("file://otherhost:s3cret@x/lake", "names no other host than localhost"),  # was: the host dropped
 ])
 def test_open_lake_refuses_what_it_cannot_open(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
@@ -115,7 +120,7 @@ def test_open_lake_picks_webhdfs(webhdfs_server: WebHDFSDouble) -> None:
     ("webhdfs://namenode:9870/data/lake?user=etl", ("http://namenode:9870", "/data/lake", "etl")),
     ("webhdfs://namenode/lake/", ("http://namenode:9870", "/lake", None)),
     ("webhdfs://namenode:50070", ("http://namenode:50070", "/", None)),
-    ("hdfs://nn.example.org:9870/a//b/../c", ("http://nn.example.org:9870", "/a/c", None)),
+    ("webhdfs://nn.example.org:9870/a//b/../c", ("http://nn.example.org:9870", "/a/c", None)),
     ("webhdfs://hdfsuser@namenode:9870/lake", ("http://namenode:9870", "/lake", "hdfsuser")),
 ])
 def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> None:
@@ -128,6 +133,7 @@ def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> N
     ("webhdfs://namenode:99999/lake", "port is not a number from 1 to 65535"),
     ("webhdfs://namenode:9870/lake?usr=x", "unknown parameter"),
     ("s3://bucket/lake", "expected webhdfs://"),
+    ("hdfs://nn.example.org:8020/lake", "not hdfs://"),
 ])
 def test_bad_urls_are_config_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

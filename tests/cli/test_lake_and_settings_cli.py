@@ -1,0 +1,146 @@
+"""Lake paths and settings from the command line: a lake that is a file, missing or empty, broken lake and
+store URLs, and which name (option, variable, TOML key) an error gives."""
+
+from __future__ import annotations
+
+import pytest
+from cli_run import run
+
+KEY = "cli-test-pseudonym-key-0123456789abcdef"
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """No FEDISCOPE_* from the caller, cwd (without fediscope.toml) in tmp_path, and a regular file to misuse."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'metrics.db'}")
+    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "0")
+    (tmp_path / "afile").write_text("not a lake")
+    return tmp_path
+
+
+def _one_clear_line(err: str) -> str:
+    assert "Traceback" not in err
+    assert err.startswith("fediscope: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_lake_ls_of_a_file_is_an_error(cli_env, capsys) -> None:
+    code, out, err = run(capsys, "lake", "ls", "--lake", str(cli_env / "afile"))
+    assert code == 1 and out == ""  # was: "(empty) …", exit 0
+    assert f"the lake path {cli_env / 'afile'} is not a directory" in _one_clear_line(err)
+
+
+def test_lake_ls_of_a_missing_lake_says_it_does_not_exist(cli_env, capsys) -> None:
+    code, out, err = run(capsys, "lake", "ls", "--lake", str(cli_env / "nope"))
+    assert code == 1 and out == ""
+    assert f"no lake at {cli_env / 'nope'}: it does not exist" in _one_clear_line(err)
+    assert not (cli_env / "nope").exists()
+
+
+def test_lake_ls_of_an_empty_lake_says_so(cli_env, capsys) -> None:
+    (cli_env / "lake").mkdir()
+    code, out, _err = run(capsys, "lake", "ls")
+    assert code == 0 and out.startswith("(empty) ")
+
+
+def test_process_on_a_file_says_it_is_not_a_directory(cli_env, capsys) -> None:
+    code, _out, err = run(capsys, "process", "--lake", str(cli_env / "afile"))
+    assert code == 1
+    assert "is not a directory" in _one_clear_line(err) and "holds no data" not in err
+    assert not (cli_env / "metrics.db").exists()
+
+
+def test_process_on_a_missing_lake_says_it_does_not_exist(cli_env, capsys) -> None:
+    code, _out, err = run(capsys, "process", "--lake", str(cli_env / "nope"))
+    assert code == 1 and "does not exist" in _one_clear_line(err)
+    assert not (cli_env / "nope").exists() and not (cli_env / "metrics.db").exists()
+
+
+@pytest.mark.parametrize("lake", ["afile", "afile/lake"])
+def test_collect_into_a_file_fails_before_fetching_anything(cli_env, capsys, mastodon_server, lake) -> None:
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--lake", str(cli_env / lake))
+    assert code == 1 and out == ""
+    assert "not a directory" in _one_clear_line(err).lower()
+    assert mastodon_server.log == []  # was: every status fetched, then each source failed
+    assert (cli_env / "afile").read_text() == "not a lake"
+
+
+def test_collect_creates_a_missing_lake(cli_env, capsys, mastodon_server) -> None:
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--max-pages", "1",
+                          "--lake", str(cli_env / "new" / "lake"))
+    assert code == 0, err
+    assert (cli_env / "new" / "lake" / "raw").is_dir()
+
+
+@pytest.mark.parametrize("args", [("gdpr", "retention"), ("gdpr", "retention", "--dry-run")])
+def test_retention_on_a_missing_lake_creates_nothing(cli_env, capsys, args) -> None:
+    code, _out, err = run(capsys, *args)
+    assert code == 1 and "does not exist" in _one_clear_line(err)
+    assert not (cli_env / "lake").exists()  # was: ./lake/_state created by the lake lock
+
+
+def test_retention_on_an_existing_lake_still_runs(cli_env, capsys) -> None:
+    (cli_env / "lake").mkdir()
+    code, out, err = run(capsys, "gdpr", "retention")
+    assert code == 0, err
+    assert "deleted nothing" in out
+
+
+@pytest.mark.parametrize(("lake", "expected"), [
+    ("", "empty"),
+    ("file://", "no path"),
+    ("file://host/x", "names no other host than localhost"),
+    ("webhdfs://", "no namenode host"),
+    ("hdfs://nn:8020/x", "use webhdfs://namenode:9870/path"),
+])
+def test_an_unusable_lake_option_is_refused_naming_the_option(cli_env, capsys, lake, expected) -> None:
+    code, _out, err = run(capsys, "lake", "ls", "--lake", lake)
+    assert code == 2
+    assert _one_clear_line(err).startswith("fediscope: error: --lake is invalid: ") and expected in err
+    assert list(cli_env.iterdir()) == [cli_env / "afile"]  # the current directory was not used as a lake
+
+
+def test_an_unusable_lake_variable_is_refused_naming_the_variable(cli_env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_LAKE", "hdfs://nn:8020/x")
+    code, _out, err = run(capsys, "lake", "ls")
+    assert code == 2  # was: taken as WebHDFS on the RPC port, "namenode unreachable"
+    assert _one_clear_line(err).startswith("fediscope: error: FEDISCOPE_LAKE is invalid: ")
+    assert "webhdfs://namenode:9870/path" in err
+
+
+def test_a_broken_store_option_names_the_option(cli_env, capsys, monkeypatch) -> None:
+    code, _out, err = run(capsys, "report", "--store", "hbase://:notaport")
+    assert code == 2
+    assert _one_clear_line(err).startswith("fediscope: error: --store is invalid: 'hbase://:notaport'")
+    monkeypatch.setenv("FEDISCOPE_STORE", "hbase://:notaport")
+    code, _out, err = run(capsys, "report")
+    assert code == 2 and err.startswith("fediscope: error: FEDISCOPE_STORE is invalid: 'hbase://:notaport'")
+
+
+def test_a_broken_toml_value_names_the_key(cli_env, capsys) -> None:
+    (cli_env / "fediscope.toml").write_text("[fediscope]\nlake = true\n")
+    code, _out, err = run(capsys, "lake", "ls")
+    assert code == 2
+    assert "fediscope.toml: [fediscope] lake is invalid: expected a string, got a boolean" in _one_clear_line(err)
+
+
+def test_config_check_refuses_an_unknown_timeline(cli_env, capsys) -> None:
+    (cli_env / "fediscope.toml").write_text('[[sources]]\ninstance = "a.example"\ntimelines = ["publik"]\n')
+    code, _out, err = run(capsys, "config", "check")
+    assert code == 2  # was: exit 0, and the typo failed only at `collect`
+    assert "[[sources]] entry 1: unknown source 'publik'" in _one_clear_line(err)
+
+
+def test_upper_case_engine_is_accepted(cli_env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_ENGINE", "SPARK")
+    monkeypatch.setenv("FEDISCOPE_LOG_LEVEL", "info")
+    code, out, err = run(capsys, "config", "show", "--json")
+    assert code == 0, err
+    assert '"engine": "spark"' in out and '"log_level": "INFO"' in out
