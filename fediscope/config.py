@@ -162,6 +162,8 @@ def _store(value: str) -> str:
     opening anything), so a broken URL is reported when the settings load, naming where it came from."""
     if not value.startswith(_STORE_PREFIXES):
         raise ValueError(f"{redact_url(value)!r} is not a supported store URL; {_STORE_FORMS}")
+    from sqlalchemy.exc import ArgumentError
+
     try:
         if value.startswith(("mysql", "mariadb")):
             from sqlalchemy.engine import make_url
@@ -169,9 +171,11 @@ def _store(value: str) -> str:
             make_url(value)
         elif value.startswith("hbase://"):
             urlsplit(value).port  # noqa: B018 - parsing it raises for a broken host or port
-    except ValueError as exc:
+    except (ValueError, ArgumentError) as exc:
         raise ValueError(f"{redact_url(value)!r} is not a valid URL ({exc}); {_STORE_FORMS}") from None
     return value
+
+
 #: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
 _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
                               r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")

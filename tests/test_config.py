@@ -374,6 +374,7 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
 @pytest.mark.parametrize(("value", "expected"), [
     ("hbase://:notaport", "is not a valid URL"),
     ("mysql+pymysql://u:pw@db:notaport/x", "is not a valid URL"),
+    ("mysql:x", "is not a valid URL"),  # SQLAlchemy's own ArgumentError, not a ValueError
     ("postgres://db/x", "is not a supported store URL"),
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
