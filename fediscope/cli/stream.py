@@ -66,7 +66,10 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     names = [s.name for s in sources]
     if len(set(names)) < len(names):
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
+    from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.sources.stream import StreamRun
+
+    prepare_lake(open_lake(settings.lake))  # a lake path that is a file fails here, before the stream is opened
 
     stop = threading.Event()
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,

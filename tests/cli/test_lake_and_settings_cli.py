@@ -72,6 +72,14 @@ def test_collect_into_a_file_fails_before_fetching_anything(cli_env, capsys, mas
     assert (cli_env / "afile").read_text() == "not a lake"
 
 
+def test_stream_into_a_file_fails_before_opening_the_stream(cli_env, capsys, mastodon_server) -> None:
+    code, out, err = run(capsys, "stream", "--instance", mastodon_server.url, "--duration", "5",
+                         "--lake", str(cli_env / "afile"))
+    assert code == 1 and out == ""
+    assert "not a directory" in _one_clear_line(err).lower()
+    assert mastodon_server.log == []
+
+
 def test_collect_creates_a_missing_lake(cli_env, capsys, mastodon_server) -> None:
     code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--max-pages", "1",
                           "--lake", str(cli_env / "new" / "lake"))
