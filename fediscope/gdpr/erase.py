@@ -60,6 +60,7 @@ from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.store.port import MetricStore, store_from_settings
+from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,15 @@ def account_metrics(metrics: Mapping[str, Metric] | None = None) -> dict[str, Me
     return dict(load_metrics() if metrics is None else metrics)
 
 
+def existing_store(settings: Settings) -> MetricStore | None:
+    """The configured store, or None when it is a SQLite file that does not exist yet: nothing is held there,
+    and opening it would create it (an access export or an erasure must not)."""
+    path = sqlite_file(settings.store)
+    if path is not None and not path.exists():
+        return None
+    return store_from_settings(settings)
+
+
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
     """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it."""
     deleted: dict[str, int] = {}
@@ -302,7 +312,8 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     # the account's rows again from batches it read before they were rewritten.
     with lake_lock(lake, command="fediscope gdpr erase"):
         own_store = store is None
-        store = store or store_from_settings(settings)  # fail before touching anything when the store is unreachable
+        # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
+        store = store or existing_store(settings)
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
         try:
             if subject.pseudonymised:
@@ -322,11 +333,12 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             snapshots = forget_metric_snapshots(lake)
             if snapshots:
                 report.other["metric_snapshots"] = snapshots
-            report.store = erase_store(store, traces, account_metrics(metrics))
+            if store is not None:
+                report.store = erase_store(store, traces, account_metrics(metrics))
         finally:
-            if own_store:
+            if own_store and store is not None:
                 store.close()
-        if settings.store.startswith("sqlite:"):
+        if store is not None and settings.store.startswith("sqlite:"):
             warning = compact_sqlite(settings.store)
             if warning:
                 report.warnings.append(warning)

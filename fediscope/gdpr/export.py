@@ -16,7 +16,14 @@ from typing import Any
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric
 from fediscope.gdpr.curated import curated_rows_about
-from fediscope.gdpr.erase import account_metrics, entity_and_instance, find_traces, is_owned, read_batch_text
+from fediscope.gdpr.erase import (
+    account_metrics,
+    entity_and_instance,
+    existing_store,
+    find_traces,
+    is_owned,
+    read_batch_text,
+)
 from fediscope.gdpr.subject import (
     Subject,
     Traces,
@@ -29,7 +36,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
-from fediscope.store.port import MetricStore, store_from_settings
+from fediscope.store.port import MetricStore
 
 
 def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[str]:
@@ -85,7 +92,7 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     subject = subject_from_settings(settings, account)
     lake = lake or open_lake(settings.lake)
     own_store = store is None
-    store = store or store_from_settings(settings)
+    store = store or existing_store(settings)  # None: a SQLite store not created yet (nothing held there)
     try:
         traces = find_traces(lake, subject)
         return {
@@ -97,8 +104,8 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
                            "status_links": sorted(traces.status_links)},
             "raw": raw_about(lake, subject, traces),
             "curated": curated_rows_about(lake, traces),
-            "store": store_rows_about(store, traces, account_metrics(metrics)),
+            "store": store_rows_about(store, traces, account_metrics(metrics)) if store is not None else {},
         }
     finally:
-        if own_store:
+        if own_store and store is not None:
             store.close()

@@ -100,3 +100,12 @@ def test_an_out_file_that_cannot_be_written_is_one_clear_line(env, run_cli, tmp_
     assert result.code == 2
     assert result.err.startswith("fediscope: error: cannot write ") and "--out" in result.err
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_export_and_erasure_do_not_create_a_missing_sqlite_store(landed) -> None:
+    assert not landed.db.exists()
+    exported = export_account(landed.settings, SUBJECT)  # every metric: the store would be read
+    assert exported["store"] == {} and exported["raw"]["records"]
+    report = erase_account(landed.settings, SUBJECT)
+    assert report.store == {} and report.raw["records_removed"]
+    assert not landed.db.exists() and not landed.db.parent.joinpath("store.db-wal").exists()
