@@ -1,9 +1,14 @@
 """The app factory: ``create_app(settings=None, test_config=None)`` builds the API from settings: the scraping
 routes (:mod:`api.resources`) and the results routes over the metrics store (:mod:`api.results`).
 
-Every request passes, in this order: routing (404/405), the body-size cap (413), the API key (401; a
-read-only key on a write method: 403), the per-key rate limit (429 + ``Retry-After``), then the resource.
-Every response gets the security headers below; every failure the JSON error envelope of :mod:`api.errors`.
+Every request passes, in this order: routing (404/405), the body-size cap (413: over 8 KiB), any body at all
+(400 ``body_not_allowed``: the API takes its parameters in the query string, so a body is refused rather than
+ignored), OPTIONS (answered 204 with the ``Allow`` header a 405 carries), the API key (401; a read-only key on
+a write method: 403), the per-key rate limit (429 + ``Retry-After``), the query string's encoding (400 for a
+percent-escape that is not UTF-8, instead of reading it as literal text), then the resource. Every response
+gets the security headers below; every failure the JSON error envelope of :mod:`api.errors` — also what the
+server itself refuses before the app sees a request (a too large body or header block, a malformed request):
+:func:`make_server` gives waitress an error page in the same envelope.
 
 ``test_config`` is merged into ``app.config`` (Flask's tutorial pattern). Besides Flask's own keys it may set
 ``FEDISCOPE_RESOLVER`` (a ``(host, port) -> [address, ...]`` function replacing DNS, for tests of the
@@ -12,16 +17,20 @@ address guard) and ``FEDISCOPE_CLOCK`` (a monotonic clock for the rate limiter).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from api.auth import HEADER, KeyRing, may_call
-from api.errors import ApiError, handle_any
+from api.errors import DEFAULT_CODES, ApiError, bad_parameter, handle_any
 from api.guard import InstanceGuard, system_resolver
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
@@ -32,8 +41,11 @@ from fediscope.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-#: The API takes no request bodies; anything larger than this is refused before it is read.
+#: The API takes no request bodies; anything larger than this is refused (413) before it is read, anything
+#: smaller (but not empty) once read (400).
 MAX_BODY_BYTES = 8 * 1024
+#: Request headers larger than this are refused by the server (431) before the app sees them.
+MAX_HEADER_BYTES = 16 * 1024
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -93,16 +105,55 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     return app
 
 
-def _guard_request() -> None:
-    """Routing errors, body cap, authentication and rate limiting, before any resource runs."""
+def _body_too_large() -> ApiError:
+    return ApiError(413, "body_too_large", f"request body larger than {MAX_BODY_BYTES} bytes; this API takes "
+                                           "its parameters in the query string")
+
+
+def _guard_request() -> Response | None:
+    """Routing errors, the body, OPTIONS, authentication, rate limiting and the query string's encoding, before
+    any resource runs (the order is the module docstring's)."""
     g.started = time.monotonic()
     if request.routing_exception is not None:
         raise request.routing_exception
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body larger than {MAX_BODY_BYTES} bytes; this API takes "
-                                              "its parameters in the query string")
-    if request.endpoint in _PUBLIC_ENDPOINTS:
-        return
+        raise _body_too_large()
+    # read it (a chunked body has no length; werkzeug stops at MAX_CONTENT_LENGTH: 413): a body is never ignored
+    if request.get_data(cache=True):
+        raise ApiError(400, "body_not_allowed", f"this API takes no request body (got one on {request.method}): "
+                                                "send the parameters in the query string")
+    if request.method == "OPTIONS":
+        return _options_response()
+    if request.endpoint not in _PUBLIC_ENDPOINTS:
+        _authenticate()
+    _check_query_encoding(request.query_string)
+    return None
+
+
+def _options_response() -> Response:
+    """204 with the methods the route takes, in the ``Allow`` header a 405 on the same route carries."""
+    methods = request.url_rule.methods if request.url_rule is not None else None
+    response = current_app.response_class(status=204)
+    response.headers["Allow"] = ", ".join(sorted(methods or ()))
+    return response
+
+
+def _check_query_encoding(query: bytes) -> None:
+    """400 naming the parameter whose name or value has a percent-escape (or a raw byte) that is not UTF-8:
+    werkzeug would pass it on as literal text (``%ff`` → ``"%FF"``), which then matches nothing silently."""
+    for pair in query.split(b"&"):
+        name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"="))
+        try:
+            name.decode("utf-8")
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = name.decode("utf-8", "replace")
+            raise bad_parameter(shown[:100], f"parameter {shown[:100]!r} is not UTF-8 once its percent-escapes are "
+                                            "decoded; percent-encode the UTF-8 bytes of the text (é is %C3%A9)") \
+                from None
+
+
+def _authenticate() -> None:
     state: ApiState = current_app.extensions["fediscope_api"]
     key = state.keys.match(request.headers.get(HEADER))
     if key is None:
@@ -127,3 +178,49 @@ def _finish_response(response: Response) -> Response:
     route = request.url_rule.rule if request.url_rule is not None else "(no route)"
     log.info("%s %s %s %d %.0fms", request.method, route, g.get("key_label", "-"), response.status_code, elapsed)
     return response
+
+
+# -- the server: waitress, with its own refusals in the API's envelope ------------------------------------------
+
+
+class _JsonErrorTask(ErrorTask):
+    """What waitress answers itself, before the app sees a request (a body over the cap, a header block over
+    :data:`MAX_HEADER_BYTES`, a malformed request, a failure of its own): the API's JSON error envelope and
+    security headers instead of waitress's text/plain page."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        status = int(error.code)
+        message = {
+            413: _body_too_large().message,
+            431: f"request headers larger than {MAX_HEADER_BYTES} bytes in all; send fewer or shorter headers",
+            500: "internal error; the server log has the details",
+        }.get(status, f"{error.reason.lower()}: {error.body}")
+        body = json.dumps({"error": {"status": status, "code": DEFAULT_CODES.get(status, "http_error"),
+                                     "message": message}}).encode()
+        self.status = f"{status} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS.items()])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
+def make_server(app: Flask, host: str, port: int, threads: int) -> Any:
+    """The waitress server of ``fediscope serve-api``: the API's limits (a body of exactly :data:`MAX_BODY_BYTES`
+    passes, as the app's check: waitress refuses at its cap, not over it), version hidden, no tracebacks, proxy
+    headers ignored, and what it refuses itself answered in the JSON envelope. Raises OSError / ValueError when
+    it cannot listen."""
+    from waitress.server import create_server
+
+    server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
+                           max_request_body_size=MAX_BODY_BYTES + 1, max_request_header_size=MAX_HEADER_BYTES,
+                           expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+    # several listening sockets (a host name with an IPv4 and an IPv6 address) are servers of their own in the map
+    for listener in {server, *getattr(server, "map", {}).values()}:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = _JsonErrorChannel
+    return server

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 #: HTTP status → default error code, for errors raised by Flask/werkzeug rather than by us.
-_DEFAULT_CODES = {
+DEFAULT_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -82,7 +82,7 @@ def to_api_error(exc: BaseException) -> ApiError:
             404: "no such route; see /openapi.json for the routes this API serves",
             405: "method not allowed on this route; see /openapi.json",
         }.get(status, exc.description or exc.name)
-        return ApiError(status, _DEFAULT_CODES.get(status, "http_error"), message, headers=headers)
+        return ApiError(status, DEFAULT_CODES.get(status, "http_error"), message, headers=headers)
     log.error("unhandled error while serving a request", exc_info=exc)
     return ApiError(500, "internal_error", "internal error; the server log has the details")
 

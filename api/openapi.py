@@ -12,7 +12,7 @@ from api import params
 from api.routes import ROUTES, Route
 
 ERROR_STATUSES = {
-    "400": "A parameter is missing, malformed or out of bounds (the error names it).",
+    "400": "A parameter is missing, malformed or out of bounds (the error names it), or the request has a body.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
            "or a read-only key called a write method.",
@@ -20,13 +20,15 @@ ERROR_STATUSES = {
     "405": "Method not allowed on this route.",
     "413": "Request body larger than the cap.",
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
+    "431": "Request headers larger than the server's cap (16 KiB in all).",
     "502": "The instance failed, timed out, or answered with something unusable.",
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely.",
 }
 
 #: The results routes (api.results) read the metrics store and contact no instance.
 RESULTS_ERROR_STATUSES = {
-    "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it).",
+    "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it; a path name "
+           "outside its pattern too), or the request has a body.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "A read-only key called a write method.",
     "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",
@@ -34,6 +36,7 @@ RESULTS_ERROR_STATUSES = {
     "409": "The stored metric lacks columns the analysis reads (stored by another fediscope version).",
     "413": "Request body larger than the cap.",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
+    "431": "Request headers larger than the server's cap (16 KiB in all).",
     "503": "The metrics store (FEDISCOPE_STORE) cannot be reached or read.",
 }
 
@@ -239,11 +242,11 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
             "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "431"}}
     else:
         responses = {"200": {"description": "The OpenAPI document.",
                              "content": {"application/json": {"schema": {"type": "object"}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "431"}}
     for status, text in wanted.items():
         responses[status] = _error(text, _RETRY_AFTER if status == "429" else None)
     operation: dict[str, Any] = {

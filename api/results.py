@@ -13,7 +13,10 @@ dashboard shows what the report prints:
   day's), in key order.
 
 The store is opened at the first results request, not when the app starts: a scraping-only deployment needs
-no store (and a SQLite store that does not exist is never created by a request: 404 ``not_stored``). Store
+no store. It is opened for reading (:func:`fediscope.store.port.open_store` with ``read_only``): a request
+creates nothing — no SQLite file, no catalog table — so a database user with SELECT only (the read-only user of
+``infra/mariadb/``) serves these routes; a store without a catalog, or a SQLite file that does not exist yet,
+holds nothing (the lists say ``"stored": false``, one metric or analysis is 404 ``not_stored``). Store
 adapters are safe to share between the server's threads (SQLAlchemy's connection pool, happybase's pool), so
 one store serves every request. A store that cannot be reached answers 503 (the reason goes to the server log:
 answers never name the store, where it lives is the operator's business); a store without the metric answers
@@ -25,14 +28,15 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from flask_restful import Resource
 
-from api.errors import ApiError
-from api.params import parse_results_query
+from api.errors import ApiError, bad_parameter
+from api.params import NAME_PATTERN, parse_results_query
 from fediscope.analysis import ANALYSES, Analysis
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
@@ -42,6 +46,8 @@ from fediscope.store.port import MetricStore, store_from_settings
 from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
+
+_NAME_RE = re.compile(NAME_PATTERN)
 
 
 class ResultsStore:
@@ -53,14 +59,16 @@ class ResultsStore:
         self._store: MetricStore | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> MetricStore:
+    def get(self) -> MetricStore | None:
+        """The store, opened for reading (it creates nothing: no file, no catalog; SELECT rights suffice); None
+        while a SQLite store's file does not exist (nothing stored yet: it is looked for again next time)."""
         with self._lock:
             if self._store is None:
                 path = sqlite_file(self.settings.store)
-                if path is not None and not path.exists():  # opening it would create it: a GET must not write
-                    log.warning("results: the SQLite store %s does not exist yet", path)
-                    raise _not_stored("nothing")
-                self._store = _store_call(self.shown, lambda: store_from_settings(self.settings))
+                if path is not None and not path.exists():
+                    log.info("results: the SQLite store %s does not exist yet: nothing stored", path)
+                    return None
+                self._store = _store_call(self.shown, lambda: store_from_settings(self.settings, read_only=True))
             return self._store
 
     def close(self) -> None:
@@ -85,9 +93,17 @@ def _results() -> ResultsStore:
     return current_app.extensions["fediscope_api"].results
 
 
-def _stored(results: ResultsStore) -> tuple[MetricStore, dict[str, int]]:
+def _stored(results: ResultsStore) -> tuple[MetricStore | None, dict[str, int]]:
+    """The store and what it holds (nothing, and no store, while a SQLite store's file does not exist)."""
     store = results.get()
-    return store, _store_call(results.shown, store.stored_metrics)
+    return store, ({} if store is None else _store_call(results.shown, store.stored_metrics))
+
+
+def _check_name(name: str) -> None:
+    """A path name outside the documented pattern (``NAME_PATTERN``) is a malformed request, not an unknown name."""
+    if not _NAME_RE.fullmatch(name):
+        raise bad_parameter("name", f"name must be 1 to 64 lowercase letters, digits or underscores "
+                                    f"({NAME_PATTERN}; got {name[:64]!r}{'…' if len(name) > 64 else ''})")
 
 
 def _not_stored(what: str) -> ApiError:
@@ -125,12 +141,13 @@ class OneAnalysis(Resource):
     def get(self, name: str) -> Response:
         results = _results()
         query = parse_results_query(request.args, ("n",))
+        _check_name(name)
         if name not in ANALYSIS_TABLE:
             raise ApiError(404, "unknown_analysis", f"no analysis named {name[:64]!r}; GET /v1/analyses lists them "
                                                     f"({', '.join(ANALYSIS_TABLE)})")
         function, metric_name = ANALYSIS_TABLE[name]
         store, stored = _stored(results)
-        if metric_name not in stored:
+        if store is None or metric_name not in stored:
             raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
         try:
             result = _store_call(results.shown, lambda: function(store, query.n))
@@ -160,12 +177,13 @@ class MetricRows(Resource):
     def get(self, name: str) -> Response:
         results = _results()
         query = parse_results_query(request.args, ("prefix", "limit"))
+        _check_name(name)
         metrics = load_metrics()
         if name not in metrics:
             raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
         metric = metrics[name]
         store, stored = _stored(results)
-        if name not in stored:
+        if store is None or name not in stored:
             raise _not_stored(f"no metric {name}")
         prefix: dict[str, Any] | None = None
         if query.prefix is None:
@@ -181,17 +199,30 @@ class MetricRows(Resource):
 
 def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: ResultsStore) -> Any:
     """The query's text as the prefix column's stored type (``activity_by_hour`` is prefixed by an integer
-    weekday); the type is read from a stored row, since a query string has none. 400 when it does not fit."""
+    weekday); the type is read from a stored row, since a query string has none. A number must be written
+    exactly as the API writes it back (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as ``true`` or
+    ``false``; 400 otherwise."""
     sample = _store_call(results.shown, lambda: store.top(metric, 1))
     stored = sample[0].get(metric.prefix) if sample else None
-    if isinstance(stored, bool) or not isinstance(stored, int | float):
+    if isinstance(stored, bool):
+        if raw not in ("true", "false"):
+            raise _bad_prefix(metric, "true or false", "booleans", raw)
+        return raw == "true"
+    if not isinstance(stored, int | float):
         return raw
-    try:
-        value = type(stored)(raw)
-    except ValueError:
-        value = None
+    pattern = _INT_TEXT if isinstance(stored, int) else _FLOAT_TEXT
+    value = type(stored)(raw) if pattern.fullmatch(raw) else None
     if value is None or not math.isfinite(value) or abs(value) >= 2**63:  # what every store's numbers hold
-        raise ApiError(400, "invalid_parameter", f"prefix must be a number for metric {metric.name} (its prefix "
-                                                 f"column {metric.prefix} holds numbers; got {raw[:40]!r})",
-                       parameter="prefix")
+        raise _bad_prefix(metric, "a number", "numbers", raw)
     return value
+
+
+#: the text forms of the numbers a prefix may be: what JSON (and so the API's answers) writes
+_INT_TEXT = re.compile(r"0|-?[1-9][0-9]{0,18}")
+_FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?")
+
+
+def _bad_prefix(metric: Metric, wanted: str, holds: str, raw: str) -> ApiError:
+    return bad_parameter("prefix", f"prefix must be {wanted} for metric {metric.name} (its prefix column "
+                                   f"{metric.prefix} holds {holds}, written as the API answers them, without "
+                                   f"spaces or leading zeros; got {raw[:40]!r})")

@@ -15,8 +15,8 @@ from fediscope.cli.common import settings_from_context
 
 log = logging.getLogger(__name__)
 
-#: Request headers larger than this are refused by waitress (431) before the app sees them.
-MAX_HEADER_BYTES = 16 * 1024
+#: Request headers larger than this are refused by waitress (431, in the API's JSON envelope).
+MAX_HEADER_BYTES = 16 * 1024  # api.app.MAX_HEADER_BYTES, kept here for the importers of this name
 
 
 @click.command("serve-api")
@@ -34,18 +34,14 @@ def serve_api(host: str, port: int, threads: int) -> None:
     instance such as `fediscope sample-instance`. The results routes (/v1/metrics, /v1/analyses) read
     FEDISCOPE_STORE.
     """
-    from waitress.server import create_server
-
     from api import create_app
-    from api.app import MAX_BODY_BYTES
+    from api.app import make_server
     from fediscope.errors import ConfigError
 
     settings = settings_from_context()
     app = create_app(settings)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
-                               max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
-                               expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        server = make_server(app, host=host, port=port, threads=threads)
     except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port (or --port 0 for a "

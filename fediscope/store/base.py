@@ -20,6 +20,7 @@ from typing import Any
 
 from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
+from fediscope.redact import redact_url
 from fediscope.store.schema import (
     Row,
     TableSchema,
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 class BaseStore(ABC):
     url: str
+    #: opened for reading (``open_store(url, read_only=True)``): nothing is created, writes are refused
+    read_only: bool = False
 
     # -- primitives every adapter implements -------------------------------------------------------------
 
@@ -101,6 +104,7 @@ class BaseStore(ABC):
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
               types: Mapping[str, str] | None = None) -> int:
         """See :meth:`~fediscope.store.port.MetricStore.write`; ``types`` as in :func:`~.schema.plan_write`."""
+        self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
             self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
@@ -173,6 +177,7 @@ class BaseStore(ABC):
         return [] if schema is None else self._all_rows(schema)
 
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
+        self._check_writable(f"delete rows of metric {metric.name}")
         schema = self._stored(metric.name)
         if schema is None or column not in schema.types:
             return 0
@@ -195,6 +200,7 @@ class BaseStore(ABC):
         Returns the metric's new generation, or None when the change needs the full path (no table yet, a schema
         change that rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
         """
+        self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
         if existing is None or _columns_not_in(existing, columns):
             return None
@@ -228,6 +234,11 @@ class BaseStore(ABC):
         self.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _check_writable(self, doing: str) -> None:
+        if self.read_only:
+            raise StoreError(f"cannot {doing}: the store {redact_url(self.url)} was opened for reading only "
+                             "(open_store(..., read_only=True))")
 
     def _evolve_if_needed(self, existing: TableSchema, plan: WritePlan) -> None:
         if plan.added or plan.widened:

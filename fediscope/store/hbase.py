@@ -63,7 +63,8 @@ def close_pools() -> None:
 
 
 class HBaseStore(BaseStore):
-    def __init__(self, url: str, table_prefix: str = "fediscope", **options: Any) -> None:
+    def __init__(self, url: str, table_prefix: str = "fediscope", read_only: bool = False, **options: Any) -> None:
+        """``read_only=True``: no table is created (not even the catalog, whose absence reads as an empty store)."""
         parts = urlsplit(url)
         if parts.scheme != "hbase" or not parts.hostname:
             raise ConfigError(f"not an HBase URL: {redact_url(url)!r} (expected hbase://host:9090)")
@@ -86,7 +87,14 @@ class HBaseStore(BaseStore):
         with self._errors("connect"):
             self._pool = _pool(parts.hostname, parts.port or 9090, settings["transport"], settings["protocol"],
                                settings["pool_size"], settings["timeout"])
-        self.create_tables({layout.catalog_table(self.prefix): layout.CATALOG_FAMILIES})
+        self.read_only = read_only
+        self._has_catalog = False
+        if read_only:
+            with self._connection("read the catalog") as conn:
+                self._catalog_exists(conn)  # connects now, so an unreachable store fails at open
+        else:
+            self.create_tables({layout.catalog_table(self.prefix): layout.CATALOG_FAMILIES})
+            self._has_catalog = True
 
     # -- tables -------------------------------------------------------------------------------------------
 
@@ -126,13 +134,23 @@ class HBaseStore(BaseStore):
 
     # -- catalog ------------------------------------------------------------------------------------------
 
+    def _catalog_exists(self, conn: Any) -> bool:
+        """Whether the catalog table exists (known once seen); a store opened for reading does not create it."""
+        if not self._has_catalog:
+            self._has_catalog = layout.catalog_table(self.prefix).encode() in conn.tables()
+        return self._has_catalog
+
     def _load_schema(self, metric: str) -> TableSchema | None:
         with self._connection(f"read the catalog entry of {metric}") as conn:
+            if not self._catalog_exists(conn):
+                return None
             row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:definition"])
         return TableSchema.from_json(row[b"c:definition"]) if row else None
 
     def _load_schemas(self) -> dict[str, TableSchema]:
         with self._connection("read the catalog") as conn:
+            if not self._catalog_exists(conn):
+                return {}
             return {key.decode(): TableSchema.from_json(cells[b"c:definition"]) for key, cells
                     in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:definition"])}
 
@@ -145,11 +163,15 @@ class HBaseStore(BaseStore):
 
     def _row_count(self, metric: str) -> int:
         with self._connection("read the catalog") as conn:
+            if not self._catalog_exists(conn):
+                return 0
             row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:rows"])
         return int(row[b"c:rows"]) if row else 0
 
     def stored_metrics(self) -> dict[str, int]:
         with self._connection("read the catalog") as conn:
+            if not self._catalog_exists(conn):
+                return {}
             return {key.decode(): int(cells[b"c:rows"])
                     for key, cells in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:rows"])}
 

@@ -10,6 +10,9 @@ same code-point order as SQLite and HBase. Upserts are ``INSERT … ON DUPLICATE
     CREATE USER 'fediscope'@'%' IDENTIFIED BY '…';
     GRANT ALL ON fediscope.* TO 'fediscope'@'%';
 
+Readers (the results API, ``fediscope report``, BI tools) need SELECT only: a store opened for reading creates
+nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).
+
 A column whose type is not known yet (only NULLs so far) starts as ``TEXT`` and is changed with
 ``ALTER TABLE … MODIFY COLUMN`` when values arrive; so is a column that widens (``BOOL`` → ``BIGINT`` →
 ``DOUBLE``). Schema changes (DDL) commit on their own in MySQL; the rows of one write are one transaction.
@@ -47,7 +50,8 @@ class MySQLStore(SQLStore):
     table_options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": COLLATION,
                      "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
+        """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read."""
         shown = redact_url(url)
         try:
             parsed = make_url(url)
@@ -74,7 +78,7 @@ class MySQLStore(SQLStore):
                                    connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
         except (ArgumentError, ValueError, TypeError) as exc:  # a query parameter of the wrong type
             raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {exc}; check the URL's query parameters") from None
-        super().__init__(url, engine)
+        super().__init__(url, engine, read_only=read_only)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         if type_ == "str" and key_text_length:

@@ -68,12 +68,13 @@ class MetricStore(Protocol):
     def close(self) -> None: ...
 
 
-def store_from_settings(settings: Settings) -> MetricStore:
-    """The configured store (``FEDISCOPE_STORE``), with the HBase table prefix from the settings."""
+def store_from_settings(settings: Settings, read_only: bool = False) -> MetricStore:
+    """The configured store (``FEDISCOPE_STORE``), with the HBase table prefix from the settings;
+    ``read_only`` as in :func:`open_store`."""
     options: dict[str, Any] = {}
     if settings.store.startswith("hbase://"):
         options["table_prefix"] = settings.hbase_table_prefix
-    return open_store(settings.store, **options)
+    return open_store(settings.store, read_only=read_only, **options)
 
 
 def require_persistent(url: str) -> None:
@@ -92,8 +93,9 @@ def require_persistent(url: str) -> None:
 
 def open_for_reading(settings: Settings) -> MetricStore:
     """The configured store for a command that only reads it (``fediscope report``): persistent
-    (:func:`require_persistent`), and never created by the read — a SQLite file that does not exist yet is
-    refused (opening it would create the file and its directories) instead of being reported empty."""
+    (:func:`require_persistent`), opened read-only (``read_only=True``: nothing created, so a database user
+    with SELECT only will do), and never created by the read — a SQLite file that does not exist yet is
+    refused instead of being reported empty."""
     from fediscope.errors import StoreError
     from fediscope.store.sqlite import sqlite_file
 
@@ -103,11 +105,16 @@ def open_for_reading(settings: Settings) -> MetricStore:
         raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
                          "the lake, computes the metrics and creates the store), or point --store / "
                          "FEDISCOPE_STORE at an existing one")
-    return store_from_settings(settings)
+    return store_from_settings(settings, read_only=True)
 
 
-def open_store(url: str, **options: Any) -> MetricStore:
-    """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``."""
+def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore:
+    """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``.
+
+    ``read_only=True`` opens it for reading: nothing is created (no SQLite file or directory, no catalog table,
+    whose absence reads as an empty store), writes raise :class:`~fediscope.errors.StoreError`, and a database
+    user with SELECT only can read; a SQLite file that does not exist is a ``StoreError``.
+    """
     from urllib.parse import urlsplit
 
     from sqlalchemy.exc import ArgumentError
@@ -128,14 +135,14 @@ def open_store(url: str, **options: Any) -> MetricStore:
     if url.startswith("sqlite:"):
         from fediscope.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url, **options)
+        return SQLiteStore(url, read_only=read_only, **options)
     if url.startswith(("mysql", "mariadb")):
         from fediscope.store.mysql import MySQLStore
 
-        return MySQLStore(url, **options)
+        return MySQLStore(url, read_only=read_only, **options)
     if url.startswith("hbase://"):
         from fediscope.store.hbase import HBaseStore
 
-        return HBaseStore(url, **options)
+        return HBaseStore(url, read_only=read_only, **options)
     raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: unsupported; use sqlite:///path, "
                       "mysql+pymysql://user:password@host/db or hbase://host:9090")

@@ -4,7 +4,9 @@ Each metric is a table ``metric_<name>`` whose primary key is the metric's key (
 database's own ``INSERT … ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``), with an index on the rank column for
 top-N reads and one on the prefix column when it is not the first key column. Tables are created on first
 write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one. ``fediscope_catalog`` holds one
-row per metric: its question, typed column list, row count and load time — handy in a BI tool too.
+row per metric: its question, typed column list, row count and load time — handy in a BI tool too. A store
+opened for reading (``read_only``: the results API, ``fediscope report``) creates no catalog and reads a
+missing one as an empty store, so a database user with SELECT only can read.
 
 Column names come from the metrics' SQL, so any text a result column may be called (``nothing``, ``order``,
 ``share_%``, ``Mixed Case``) must reach the database intact: every column is declared ``quote=True`` and every
@@ -43,6 +45,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    inspect,
     literal_column,
     select,
     tuple_,
@@ -71,8 +74,9 @@ class SQLStore(BaseStore):
 
     table_options: dict[str, Any] = {}
 
-    def __init__(self, url: str, engine: Engine) -> None:
+    def __init__(self, url: str, engine: Engine, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._engine = engine
         self._shown_url = redact_url(url)  # every secret masked: the password, also one in the query string
         self._catalog = Table(
@@ -84,9 +88,15 @@ class SQLStore(BaseStore):
             Column("updated_at", DateTime, nullable=False),
             **self.table_options,
         )
+        self._has_catalog = False
         try:
-            with self._errors("create the catalog table"), self._engine.begin() as conn:
-                self._catalog.create(conn, checkfirst=True)
+            if read_only:  # creates nothing: a catalog that does not exist (yet) reads as an empty store
+                with self._errors("read the catalog"), self._engine.connect() as conn:
+                    self._catalog_exists(conn)  # connects now, so an unreachable store fails at open as below
+            else:
+                with self._errors("create the catalog table"), self._engine.begin() as conn:
+                    self._catalog.create(conn, checkfirst=True)
+                self._has_catalog = True
         except (OSError, ValueError, TypeError) as exc:
             # raised by the driver itself, before any round trip, for an option of the URL it cannot use
             # (ssl_ca naming a missing file, connect_timeout=abc): a setting to fix, not a store failure
@@ -109,14 +119,25 @@ class SQLStore(BaseStore):
 
     # -- catalog ------------------------------------------------------------------------------------------
 
+    def _catalog_exists(self, conn: Any) -> bool:
+        """Whether the catalog table exists (known once seen: it is never dropped); a store opened for reading
+        asks the database, since it does not create the catalog and a writer may create it at any time."""
+        if not self._has_catalog:
+            self._has_catalog = inspect(conn).has_table(CATALOG)
+        return self._has_catalog
+
     def _load_schema(self, metric: str) -> TableSchema | None:
         with self._errors(f"read the catalog entry of {metric}"), self._engine.connect() as conn:
+            if not self._catalog_exists(conn):
+                return None
             definition = conn.execute(select(self._catalog.c.definition)
                                       .where(self._catalog.c.metric == metric)).scalar()
         return TableSchema.from_json(definition) if definition else None
 
     def _load_schemas(self) -> dict[str, TableSchema]:
         with self._errors("read the catalog"), self._engine.connect() as conn:
+            if not self._catalog_exists(conn):
+                return {}
             rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.definition)).all()
         return {name: TableSchema.from_json(definition) for name, definition in rows}
 
@@ -129,6 +150,8 @@ class SQLStore(BaseStore):
 
     def stored_metrics(self) -> dict[str, int]:
         with self._errors("read the catalog"), self._engine.connect() as conn:
+            if not self._catalog_exists(conn):
+                return {}
             rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.row_count)
                                 .order_by(self._catalog.c.metric)).all()
         return {name: count for name, count in rows}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
@@ -82,11 +83,16 @@ def sqlite_in_memory(url: str) -> bool:
 
 
 class SQLiteStore(SQLStore):
-    def __init__(self, url: str, **options: Any) -> None:
+    """``read_only=True`` opens the file with SQLite's ``mode=ro`` (and ``PRAGMA query_only``): the file, its
+    directory and the catalog are never created, and a file that does not exist is a :class:`StoreError`."""
+
+    def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         parsed = parse_sqlite_url(url)
         database = parsed.database or ""
         path = sqlite_file(url)
-        if path is not None:
+        if read_only:
+            parsed = _read_only_url(parsed, path)
+        elif path is not None:
             _make_parent(path)
         try:
             engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
@@ -96,14 +102,16 @@ class SQLiteStore(SQLStore):
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            if database and database != ":memory:":
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
+            elif database and database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
                 # WAL's recommended level: never corrupts; a power cut may lose the last commits, which the
                 # next `fediscope process` rewrites (its kept results then no longer match the generation).
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        super().__init__(url, engine)
+        super().__init__(url, engine, read_only=read_only)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         return _TYPES[type_]
@@ -115,6 +123,22 @@ class SQLiteStore(SQLStore):
         return statement.on_conflict_do_update(
             index_elements=[c for c in table.primary_key.columns],
             set_={name: statement.excluded[name] for name in value_columns})
+
+
+def _read_only_url(parsed: URL, path: Path | None) -> URL:
+    """The URL opening the database with SQLite's ``mode=ro``: as a ``file:`` URI, which SQLite opens without
+    creating it (a plain path would be created); in-memory databases stay as they are (there is nothing to
+    protect)."""
+    database = parsed.database or ""
+    if path is None:  # in memory, or already a file: URI (the caller's query options apply)
+        if database.startswith("file:") and parsed.query.get("uri") == "true" and "mode" not in parsed.query:
+            return parsed.update_query_dict({"mode": "ro"})
+        return parsed
+    if not path.is_file():
+        raise StoreError(f"the SQLite store {path} does not exist" + (" (it is a directory)" if path.is_dir() else "")
+                         + ": run `fediscope process` first, or point FEDISCOPE_STORE (or --store) at an existing one")
+    uri = "file:" + quote(str(path.absolute()))  # escaped: a ? or # in the path is part of the file name
+    return parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
 
 
 def _make_parent(path: Path) -> None:

@@ -192,10 +192,14 @@ def test_a_metric_not_in_the_store_is_404_saying_what_to_run(tmp_path: Path, liv
     assert metrics["top_toots"] == {**metrics["top_toots"], "stored": False, "rows": None}
 
 
-def test_a_missing_sqlite_store_is_404_and_is_not_created(tmp_path: Path, live_api: Callable[..., LiveApi]) -> None:
+def test_a_missing_sqlite_store_holds_nothing_and_is_not_created(tmp_path: Path,
+                                                                  live_api: Callable[..., LiveApi]) -> None:
     path = tmp_path / "never-processed.db"
     api = live_api(make_settings(store=f"sqlite:///{path}"))
-    for route in ("/v1/analyses", "/v1/metrics", "/v1/metrics/languages"):
+    # the lists answer as for an empty store; one metric or analysis is 404 saying what to run
+    assert not any(m["stored"] for m in ok(api.get("/v1/metrics"))["metrics"])
+    assert not any(a["stored"] for a in ok(api.get("/v1/analyses"))["analyses"])
+    for route in ("/v1/metrics/languages", "/v1/analyses/languages"):
         body = assert_error(api.get(route), 404, "not_stored")
         assert "fediscope process" in body["message"] and str(path) not in body["message"]
     assert not path.exists()  # a GET never creates the database

@@ -1,0 +1,87 @@
+"""How the app treats the request itself, before any resource runs: bodies, OPTIONS, the query string's encoding.
+
+This API takes its parameters in the query string only, so a body (even one that fits the size cap) is refused
+loudly instead of being ignored; OPTIONS is answered like the 405s (an ``Allow`` header); a percent-escape that
+is not UTF-8 is refused instead of being read as literal text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from api_testing import KEY, OFFLINE_DOMAIN, LiveApi, assert_error
+
+from api.app import MAX_BODY_BYTES, SECURITY_HEADERS
+
+
+@pytest.mark.parametrize("body", [json.dumps({"limit": 5}).encode(), b"{not json", b"x"])
+def test_a_get_with_a_body_is_400_not_ignored(checked: LiveApi, body: bytes) -> None:
+    response = checked.get("/v1/timelines/public", params={"instance": OFFLINE_DOMAIN}, data=body,
+                           headers={"Content-Type": "application/json"})
+    error = assert_error(response, 400, "body_not_allowed")
+    assert "query string" in error["message"]
+
+
+def test_a_body_on_the_public_routes_is_refused_too(checked: LiveApi) -> None:
+    assert_error(checked.get("/health", key=None, data=b"{}"), 400, "body_not_allowed")
+    assert_error(checked.get("/v1/metrics", data=b"x" * MAX_BODY_BYTES), 400, "body_not_allowed")
+
+
+def test_a_chunked_body_is_refused_too(checked: LiveApi) -> None:
+    response = checked.get("/health", key=None, data=iter([b'{"a":', b"1}"]))  # no length: chunked
+    assert_error(response, 400, "body_not_allowed")
+
+
+def test_an_empty_body_is_no_body(checked: LiveApi) -> None:
+    response = checked.get("/health", key=None, data=b"", headers={"Content-Length": "0"})
+    assert response.status_code == 200, response.text
+
+
+def test_the_body_cap_is_exactly_8_kib(checked: LiveApi) -> None:
+    # the size passes (then the body itself is refused); one byte more does not
+    assert_error(checked.get("/health", key=None, data=b"x" * MAX_BODY_BYTES), 400, "body_not_allowed")
+    assert_error(checked.get("/health", key=None, data=b"x" * (MAX_BODY_BYTES + 1)), 413, "body_too_large")
+    # routing comes first: a method the route does not take is 405 whatever the body
+    at_cap = checked.http.post(f"{checked.url}/health", data=b"x" * MAX_BODY_BYTES, timeout=30)
+    assert_error(at_cap, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/health", "/v1/metrics", "/v1/metrics/languages", "/v1/instance"])
+def test_options_is_204_with_the_allow_header_of_the_405s(checked: LiveApi, path: str) -> None:
+    response = checked.http.options(f"{checked.url}{path}", timeout=30)
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    refused = checked.http.post(f"{checked.url}{path}", headers={"X-API-Key": KEY}, timeout=30)
+    assert_error(refused, 405, "method_not_allowed")
+    assert response.headers["Allow"] == refused.headers["Allow"]
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_options_on_an_unknown_route_is_404(checked: LiveApi) -> None:
+    assert_error(checked.http.options(f"{checked.url}/v2/nothing", timeout=30), 404, "not_found")
+
+
+@pytest.mark.parametrize(("query", "parameter"), [
+    ("instance=allowed.example&max_id=%ff", "max_id"),
+    ("instance=%c3%28", "instance"),
+    ("instance=allowed.example&limit=%80", "limit"),
+])
+def test_percent_escapes_that_are_not_utf8_are_400(checked: LiveApi, query: str, parameter: str) -> None:
+    response = checked.http.get(f"{checked.url}/v1/instance?{query}", headers={"X-API-Key": KEY}, timeout=30)
+    error = assert_error(response, 400, "invalid_parameter", parameter)
+    assert "UTF-8" in error["message"]
+
+
+def test_utf8_percent_escapes_are_read(checked: LiveApi) -> None:
+    # a valid escape reaches the parameter check (here: a tag of Mastodon's charset, é), which reads it as text
+    response = checked.get("/v1/timelines/tag/caf%C3%A9", params={"instance": "elsewhere.example"})
+    assert_error(response, 403, "instance_not_allowed")
+
+
+def test_unauthenticated_requests_are_still_401_first(checked: LiveApi) -> None:
+    response: Any = checked.http.get(f"{checked.url}/v1/instance?instance=%ff", timeout=30)
+    assert_error(response, 401, "unauthorized")
