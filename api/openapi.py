@@ -187,7 +187,8 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"name": "instance", "in": "query", "required": True,
          "description": "The instance to fetch from (must be on the allowlist), e.g. mastodon.social.",
-         "schema": {"type": "string", "pattern": params.INSTANCE_PATTERN, "maxLength": 300},
+         "schema": {"type": "string", "pattern": params.INSTANCE_PATTERN,
+                    "maxLength": params.INSTANCE_MAX_LENGTH},
          "example": "mastodon.social"},
     ]
     for name, what in (("since_id", "Return items newer than this id."),
@@ -207,7 +208,8 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
 def _path_parameters(route: Route) -> list[dict[str, Any]]:
     schemas = {
         "tag": {"type": "string", "pattern": params.TAG_PATTERN, "minLength": 1, "maxLength": 100},
-        "acct": {"type": "string", "pattern": params.ACCT_PATTERN, "minLength": 1, "maxLength": 300},
+        "acct": {"type": "string", "pattern": params.ACCT_PATTERN, "minLength": 1,
+                 "maxLength": params.ACCT_MAX_LENGTH},
         "name": {"type": "string", "pattern": params.NAME_PATTERN},
     }
     descriptions = {"tag": "Hashtag without '#': letters, digits, underscores.",

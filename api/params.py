@@ -24,10 +24,13 @@ from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
 LIMIT_MIN, LIMIT_MAX = 1, 40
 ID_PATTERN = r"^[0-9]{1,20}$"
 PORT_PATTERN = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-INSTANCE_PATTERN = (r"^(https?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
+# the scheme is case-insensitive (HTTP://host is http://host), spelled out so the pattern is ECMA too (OpenAPI)
+INSTANCE_PATTERN = (r"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
                     r"(:" + PORT_PATTERN + r")?/?$")
+INSTANCE_MAX_LENGTH = 300
 TAG_PATTERN = TAG_RE.pattern
 ACCT_PATTERN = ACCT_RE.pattern
+ACCT_MAX_LENGTH = 300
 PAGING = ("since_id", "max_id", "min_id", "limit")
 COMMON = ("instance", *PAGING)
 
@@ -68,6 +71,9 @@ def parse_instance(raw: str | None) -> tuple[str, str]:
     """``instance`` → (as given, domain). Only a host name with optional scheme and port: no path, user, query."""
     if raw is None or raw == "":
         raise bad_parameter("instance", "instance is required, e.g. instance=mastodon.social")
+    if len(raw) > INSTANCE_MAX_LENGTH:
+        raise bad_parameter("instance", f"instance must be at most {INSTANCE_MAX_LENGTH} characters "
+                                        f"(got {len(raw)})")
     if not _INSTANCE_RE.fullmatch(raw):
         raise bad_parameter("instance", "instance must be a host name with an optional http(s):// and :port "
                                         f"(1-65535), e.g. mastodon.social (got {raw[:100]!r})")
@@ -135,6 +141,8 @@ def tag_source(tag: str) -> SourceRef:
 
 def account_source(acct: str) -> SourceRef:
     """The path's account (``user`` or ``user@domain``) as the collector's source."""
+    if len(acct) > ACCT_MAX_LENGTH:
+        raise bad_parameter("acct", f"acct must be at most {ACCT_MAX_LENGTH} characters (got {len(acct)})")
     if not ACCT_RE.fullmatch(acct):
         raise bad_parameter("acct", f"acct must be user or user@domain, e.g. Gargron@mastodon.social "
                                     f"(got {acct[:100]!r})")

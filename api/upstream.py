@@ -5,20 +5,31 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 
 * ``wait_on_rate_limit=False`` and no pacing — an upstream 429 (or a spent budget) comes back at once as our
   429 with the instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
-* at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request;
+* at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request, as a
+  deadline for the whole answer (body included: requests' own timeout restarts at every byte, so an instance
+  sending one byte a second would otherwise hold a server thread for hours). An answer still incomplete at the
+  deadline is cut off and not retried;
+* at most :data:`MAX_BODY_BYTES` of body (502 ``upstream_too_large`` beyond), and no more items than the page
+  asked for (the first ``limit``; the ``next`` cursor then continues after the last item kept);
+* paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
+  dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back;
+* ``Retry-After`` passed on (429, and 502 after an upstream 503 that sent one) capped at
+  :data:`MAX_RETRY_AFTER` seconds;
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
   returning an erased account.
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
-everything else that went wrong upstream (5xx after the retry, timeouts, refusals, malformed bodies).
+everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
+or oversized bodies).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +38,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
-from api.params import PageQuery
+from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
 from fediscope.gdpr.suppression import load_suppressed
@@ -37,19 +48,30 @@ from fediscope.sources.client import (
     MalformedResponse,
     MastodonClient,
     RateLimited,
+    RedirectRefused,
+    ResponseTooLarge,
     UpstreamNotFound,
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from fediscope.sources.pages import fetch_page, land_page
+from fediscope.sources.pages import Page, fetch_page, land_page, min_id_of, page_size
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
 
+_ID_RE = re.compile(ID_PATTERN)
+
 MAX_RETRIES = 1
+#: Seconds one upstream request may take, from sending it to the last byte of the answer.
 MAX_TIMEOUT = 10.0
+#: Bytes of (decoded) body read from an instance; a page of 40 statuses is a few hundred KiB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Items kept from a snapshot answer (instance activity: Mastodon sends 12 weeks); paged routes keep ``limit``.
+SNAPSHOT_MAX_ITEMS = 100
 #: Retry-After sent when the instance throttled us without saying for how long.
 DEFAULT_RETRY_AFTER = 60
+#: The longest Retry-After passed on: an instance's "come back in three years" becomes an hour.
+MAX_RETRY_AFTER = 3600
 #: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
 SUPPRESSION_TTL = 30.0
 
@@ -116,7 +138,8 @@ class Upstream:
         client = self.client_factory(
             self.settings, base_url, wait_on_rate_limit=False, pace_fraction=0.0,
             max_retries=min(self.settings.max_retries, MAX_RETRIES),
-            timeout=min(self.settings.request_timeout, MAX_TIMEOUT))
+            timeout=min(self.settings.request_timeout, MAX_TIMEOUT),
+            deadline=min(self.settings.request_timeout, MAX_TIMEOUT), max_body_bytes=MAX_BODY_BYTES)
         harden_session(client.api.session, allow_private=self.guard.allow_private)
         return client
 
@@ -129,19 +152,68 @@ class Upstream:
             page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
                               min_id=query.min_id, limit=query.limit)
         except UpstreamError as exc:
-            raise upstream_error(exc, query.domain, source) from None
+            raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token)) from None
+        finally:
+            client.close()
+        _keep_asked_items(page, source, query)
         landed = land_page(page, policy, query.domain)
         if landed.quarantined:
             log.warning("%s %s: %d malformed item(s) left out: %s", query.domain, page.endpoint,
                         len(landed.quarantined), "; ".join(sorted({q.reason for q in landed.quarantined}))[:300])
-        return Fetched(records=landed.records, next_max_id=page.next_max_id, prev_min_id=page.prev_min_id,
+        return Fetched(records=landed.records,
+                       next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
+                       prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
                        skipped=landed.skipped, quarantined=len(landed.quarantined))
 
 
-def upstream_error(exc: UpstreamError, domain: str, source: SourceRef) -> ApiError:
-    """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed."""
+def item_cap(source: SourceRef, query: PageQuery) -> int:
+    """How many items of an answer are kept: what the request asked the instance for."""
+    if source.paged:
+        return page_size(query.limit, "statuses")
+    if source.kind == "trends_tags":
+        return page_size(query.limit, "trends_tags")
+    return SNAPSHOT_MAX_ITEMS
+
+
+def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
+    """Drop the items beyond what was asked for (an instance answering 3,000,000 items for ``limit=2``).
+
+    The first items are kept (a timeline answers newest first); the ``next`` cursor then points just below the
+    oldest item kept, so paging on misses nothing, and is dropped when no kept item has an id.
+    """
+    cap = item_cap(source, query)
+    if len(page.items) <= cap:
+        return
+    log.info("%s %s answered %d items for a page of %d; the rest are ignored", query.domain, page.endpoint,
+             len(page.items), cap)
+    page.items = page.items[:cap]
+    if source.paged:
+        page.next_max_id = min_id_of(page.items)
+
+
+def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:
+    """An upstream paging cursor, or None when it is not an id this API accepts back (1 to 20 digits)."""
+    if cursor is None or _ID_RE.fullmatch(cursor):
+        return cursor
+    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (1 to 20 digits)", domain, endpoint, rel,
+             cursor[:40])
+    return None
+
+
+def _retry_after(seconds: float | None) -> int | None:
+    """Whole seconds for a Retry-After header, 1 to :data:`MAX_RETRY_AFTER`; None when there is no usable hint."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return max(1, math.ceil(min(seconds, MAX_RETRY_AFTER)))
+
+
+def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sent: bool = False) -> ApiError:
+    """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed.
+
+    ``token_sent`` says whether the request carried the instance's access token (it changes the 401/403 hint).
+    """
     if isinstance(exc, RateLimited):
-        seconds = max(1, math.ceil(exc.retry_after)) if exc.retry_after else DEFAULT_RETRY_AFTER
+        seconds = (_retry_after(exc.retry_after) if exc.retry_after else None) or DEFAULT_RETRY_AFTER
         log.info("instance %s throttles us; passing Retry-After %d on", domain, seconds)
         return ApiError(429, "upstream_rate_limited",
                         f"instance {domain} is rate limiting us; retry in {seconds} s",
@@ -153,13 +225,28 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef) -> ApiErr
     if isinstance(exc, MalformedResponse):
         return ApiError(502, "upstream_malformed", f"instance {domain} answered with a body that is not what the "
                                                    "Mastodon API documents; try again later")
+    if isinstance(exc, ResponseTooLarge):
+        return ApiError(502, "upstream_too_large", f"instance {domain} answered with more than "
+                                                   f"{MAX_BODY_BYTES // (1024 * 1024)} MiB, which the API does "
+                                                   "not read; try again later")
+    if isinstance(exc, RedirectRefused):
+        return ApiError(502, "upstream_redirect_refused",
+                        f"instance {domain} redirected the request to another host (or too many times), which the "
+                        "API does not follow; check the instance's address in FEDISCOPE_INSTANCES",
+                        setting="FEDISCOPE_INSTANCES")
     if isinstance(exc, UpstreamRejected):
-        hint = (f"; if it needs a login for this, set {token_env_name(domain)}"
-                if exc.status in (401, 403) else "")
+        hint = ""
+        if exc.status in (401, 403):
+            hint = (f"; the access token of {token_env_name(domain)} was sent and refused: check the token and "
+                    "its scopes (read)" if token_sent else
+                    f"; if it needs a login for this, set {token_env_name(domain)}")
         return ApiError(502, "upstream_rejected", f"instance {domain} refused the request "
                                                   f"(HTTP {exc.status}){hint}", upstream_status=exc.status)
     if isinstance(exc, UpstreamUnavailable):
         status = f" (HTTP {exc.status})" if exc.status else ""
-        return ApiError(502, "upstream_unavailable", f"instance {domain} failed or timed out{status}; "
-                                                     "try again later", upstream_status=exc.status)
+        seconds = _retry_after(exc.retry_after)
+        when = f"retry in {seconds} s" if seconds else "try again later"
+        return ApiError(502, "upstream_unavailable", f"instance {domain} failed or timed out{status}; {when}",
+                        headers={"Retry-After": str(seconds)} if seconds else None, upstream_status=exc.status,
+                        retry_after=seconds)
     return ApiError(502, "upstream_error", f"instance {domain} could not be read; try again later")

@@ -31,10 +31,13 @@ A client holds mutable state (the rate-limit window) and is not thread-safe: use
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import random
+import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -44,6 +47,7 @@ from typing import Any, TypeVar
 import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonNetworkError, MastodonRatelimitError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
 from fediscope.errors import UpstreamError
@@ -65,11 +69,26 @@ class RateLimited(UpstreamError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """5xx answers, timeouts or connection errors that outlasted the retries."""
+    """5xx answers, timeouts or connection errors that outlasted the retries (or an answer that missed the
+    client's ``deadline``). ``retry_after`` is the instance's own ``Retry-After`` on its last answer, if any."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+class ResponseTooLarge(UpstreamError):
+    """The instance's answer is larger than the client's ``max_body_bytes`` (decoded): not read to the end."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class RedirectRefused(UpstreamError):
+    """The instance redirected the request somewhere the session does not follow (another host, too many
+    hops, an invalid location). Never retried: the same request gets the same redirect."""
 
 
 class UpstreamNotFound(UpstreamError):
@@ -137,9 +156,22 @@ _F = TypeVar("_F", bound=Callable[..., RawResponse])
 class _Transient(Exception):
     """Internal: a failure worth retrying (5xx, timeout, connection error)."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+class _DeadlinePassed(requests.exceptions.Timeout):
+    """Internal: the answer was not complete when the client's ``deadline`` passed (raised by the body hook)."""
+
+
+class _BodyTooLarge(requests.exceptions.RequestException):
+    """Internal: the answer grew beyond ``max_body_bytes`` (raised by the body hook)."""
+
+
+#: Bytes asked for per read of a bounded body (read1: whatever has arrived, at most this much).
+_READ_SIZE = 64 * 1024
 
 
 class _TooManyRequests(Exception):
@@ -213,7 +245,7 @@ def retry_transient(method: _F) -> _F:
             except _Transient as exc:
                 if attempt >= self.max_retries:
                     raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after {attempt + 1} "
-                                              "attempts)", exc.status) from None
+                                              "attempts)", exc.status, exc.retry_after) from None
                 delay = self.backoff_delay(attempt)
                 attempt += 1
                 self.stats["retries"] += 1
@@ -229,6 +261,14 @@ class MastodonClient:
 
     ``instance`` is a domain or base URL (``mastodon.social``, ``http://127.0.0.1:8080``). ``on_wait`` is
     called with ``(what, seconds, kind)`` before every deliberate sleep (progress output uses it).
+
+    ``timeout`` bounds each wait for the network (connecting, and every gap between bytes): a server that sends
+    one byte a second never trips it. ``deadline`` (seconds, None = none) bounds a whole request, body included:
+    the body is read as it arrives and the connection cut when the deadline passes, which raises
+    :class:`UpstreamUnavailable` without a retry (a server that dribbles will dribble again).
+    ``max_body_bytes`` (None = no cap) stops reading an answer that grows beyond it (decoded size; a larger
+    ``Content-Length`` is refused before reading) with :class:`ResponseTooLarge`. The scraping API sets both;
+    the collector leaves them off. A server that dribbles its *headers* is bounded only by ``timeout`` per gap.
     """
 
     instance: str
@@ -240,6 +280,8 @@ class MastodonClient:
     backoff_cap: float = 60.0
     pace_fraction: float = 0.2
     wait_on_rate_limit: bool = True
+    deadline: float | None = None
+    max_body_bytes: int | None = None
     on_wait: Callable[[str, float, str], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     rate: RateLimitState = field(default_factory=RateLimitState)
@@ -250,8 +292,10 @@ class MastodonClient:
         self.base_url = instance_base_url(self.instance)
         self.domain = instance_domain(self.instance)
         self._last_response: requests.Response | None = None
+        self._deadline_at: float | None = None
         session = requests.Session()
         session.hooks["response"].append(self._remember)
+        session.hooks["response"].append(self._read_bounded)
         self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
                             ratelimit_method="throw", request_timeout=self.timeout, version_check_mode="none",
                             session=session, user_agent=USER_AGENT)
@@ -291,6 +335,7 @@ class MastodonClient:
     def _request(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
         self.stats["requests"] += 1
         self._last_response = None
+        self._deadline_at = time.monotonic() + self.deadline if self.deadline is not None else None
         try:
             response = self.api._Mastodon__api_request(  # type: ignore[attr-defined]
                 "GET", endpoint, dict(params), do_ratelimiting=False, return_response_object=True,
@@ -300,18 +345,23 @@ class MastodonClient:
             self._note_rate_limit(headers)
             raise _TooManyRequests(headers) from None
         except MastodonNetworkError as exc:
+            self._raise_final(exc.__context__, endpoint)
             cause = str(exc).split(":", 1)[-1].strip()[:200]
             raise _Transient(f"network error: {cause}") from None
+        finally:
+            self._deadline_at = None
         self._note_rate_limit(response.headers)
         status = response.status_code
         if status in TRANSIENT_STATUSES:
-            raise _Transient(f"HTTP {status}", status)
+            raise _Transient(f"HTTP {status}", status, parse_retry_after(response.headers.get("Retry-After")))
         if status in (404, 410):
             raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){_error_text(response)}")
         if status in (401, 403):
+            hint = (f"the access token of {token_env_name(self.domain)} was sent and refused: check it and its "
+                    "scopes (read)" if self.access_token else
+                    f"if the instance needs a login for this, set {token_env_name(self.domain)}")
             raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){_error_text(response)}; "
-                                   f"if the instance needs a login for this, set {token_env_name(self.domain)}",
-                                   status)
+                                   f"{hint}", status)
         if status >= 400:
             raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{_error_text(response)}", status)
         return RawResponse(status=status, headers=response.headers, content=response.content,
@@ -325,6 +375,75 @@ class MastodonClient:
     # -- helpers --------------------------------------------------------------------------------------------
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_response = response
+
+    def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
+        """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
+        if isinstance(cause, _DeadlinePassed):
+            raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within {self.deadline:g} s "
+                                      "(the connection was cut; not retried)") from None
+        if isinstance(cause, _BodyTooLarge):
+            raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
+                                   f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
+        if isinstance(cause, (requests.exceptions.InvalidURL, requests.exceptions.TooManyRedirects)):
+            raise RedirectRefused(f"{self.domain}{endpoint}: redirect refused ({str(cause)[:200]})") from None
+
+    def _past_deadline(self) -> bool:
+        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+
+    def _read_bounded(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: read the body now, as it arrives, within ``deadline`` and ``max_body_bytes``.
+
+        requests would read it later with blocking reads whose timeout restarts at every byte; here each read
+        returns whatever has arrived (``read1``), the deadline is checked between reads, and a watchdog shuts
+        the socket down when the deadline passes, so a read blocked in the middle (a chunk-size line dribbled
+        byte by byte) ends too. The body is stored where requests keeps a read body (``_content``).
+        """
+        limit = self.max_body_bytes
+        raw = response.raw
+        if (limit is None and self._deadline_at is None) or kwargs.get("stream") or \
+                response._content is not False or not hasattr(raw, "read1"):
+            return  # nothing to bound, a stream the caller reads itself, or already read
+        declared = response.headers.get("Content-Length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise _BodyTooLarge(f"Content-Length {declared} is over {limit} bytes")
+        watchdog: threading.Timer | None = None
+        if self._deadline_at is not None:
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            remaining = self._deadline_at - time.monotonic()
+            if remaining <= 0:
+                response.close()
+                raise _DeadlinePassed("deadline passed before the body")
+            if sock is not None:
+                watchdog = threading.Timer(remaining, _cut, (sock,))
+                watchdog.daemon = True
+                watchdog.start()
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            while True:
+                try:
+                    chunk = raw.read1(_READ_SIZE, decode_content=True)
+                except (ProtocolError, ReadTimeoutError, DecodeError, OSError) as exc:
+                    if self._past_deadline():
+                        raise _DeadlinePassed("deadline passed while reading the body") from None
+                    raise _as_requests_error(exc) from None
+                if self._past_deadline():
+                    raise _DeadlinePassed("deadline passed while reading the body")
+                if not chunk:
+                    break
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise _BodyTooLarge(f"body over {limit} bytes")
+                chunks.append(chunk)
+        except BaseException:
+            response.close()
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        response._content = b"".join(chunks)
+        response._content_consumed = True
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         def _int(name: str) -> int | None:
@@ -370,6 +489,21 @@ class MastodonClient:
         if self.on_wait is not None:
             self.on_wait(what, seconds, kind)
         self.sleep(seconds)
+
+
+def _cut(sock: socket.socket) -> None:
+    """Shut a socket down from the watchdog thread: a read blocked on it returns at once."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's method, also under TLS
+
+
+def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestException:
+    """A urllib3 error met while reading a body, as the requests error ``response.content`` would raise."""
+    if isinstance(exc, ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(exc)
+    if isinstance(exc, DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    return requests.exceptions.ConnectionError(exc)
 
 
 def _error_text(response: requests.Response) -> str:
