@@ -140,16 +140,10 @@ class DemoApi:
     """
 
     def __init__(self, settings: Settings, threads: int = 2) -> None:
-        from waitress.server import create_server
-
         from api import create_app
-        from api.app import MAX_BODY_BYTES
-        from fediscope.cli.serve import MAX_HEADER_BYTES
+        from api.app import make_server
 
-        self.server: Any = create_server(
-            create_app(settings), host="127.0.0.1", port=0, threads=threads, ident="fediscope",
-            max_request_body_size=MAX_BODY_BYTES, max_request_header_size=MAX_HEADER_BYTES,
-            expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        self.server: Any = make_server(create_app(settings), "127.0.0.1", 0, threads)  # as `fediscope serve-api`
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._thread = threading.Thread(target=self.server.run, name="demo-api", daemon=True)
 

@@ -15,9 +15,6 @@ from fediscope.cli.common import settings_from_context
 
 log = logging.getLogger(__name__)
 
-#: Request headers larger than this are refused by waitress (431, in the API's JSON envelope).
-MAX_HEADER_BYTES = 16 * 1024  # api.app.MAX_HEADER_BYTES, kept here for the importers of this name
-
 
 @click.command("serve-api")
 @click.option("--host", default="127.0.0.1", show_default=True,
