@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from fediscope.cli import main
+
+
+def clean_env(tmp_path, monkeypatch, **variables: str):
+    """A user's shell in ``tmp_path``: no FEDISCOPE_* from the caller, no fediscope.toml in the current directory,
+    and ``variables`` (``FEDISCOPE_LAKE=…``) set; returns ``tmp_path``."""
+    for name in list(os.environ):
+        if name.startswith("FEDISCOPE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ import logging
 import os
 
 import pytest
-from cli_run import run
+from cli_run import clean_env, run
 
 from fediscope import analysis
 from fediscope.engine.metrics import parse_metric
@@ -21,11 +21,7 @@ CHARTS = ["top_accounts.png", "engagement_distribution.png", "signups_over_time.
 
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("FEDISCOPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return clean_env(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_run import run
+from cli_run import clean_env, run
 
 KEY = "cli-test-pseudonym-key"
 
@@ -13,18 +13,8 @@ KEY = "cli-test-pseudonym-key"
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     """A clean environment: no FEDISCOPE_* from the caller, a lake under tmp_path, cwd without fediscope.toml."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("FEDISCOPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
-    monkeypatch.setenv("FEDISCOPE_PAGE_LIMIT", "20")
-    monkeypatch.setenv("FEDISCOPE_RETRY_BACKOFF", "0.01")
-    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "1")
-    return tmp_path
+    return clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+                     FEDISCOPE_PAGE_LIMIT="20", FEDISCOPE_RETRY_BACKOFF="0.01", FEDISCOPE_MAX_RETRIES="1")
 
 
 @pytest.mark.parametrize("args", [("collect", "--help"), ("lake", "--help"), ("lake", "ls", "--help")])

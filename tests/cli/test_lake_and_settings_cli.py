@@ -4,7 +4,7 @@ store URLs, and which name (option, variable, TOML key) an error gives."""
 from __future__ import annotations
 
 import pytest
-from cli_run import run
+from cli_run import clean_env, run
 
 KEY = "cli-test-pseudonym-key-0123456789abcdef"
 
@@ -12,15 +12,8 @@ KEY = "cli-test-pseudonym-key-0123456789abcdef"
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     """No FEDISCOPE_* from the caller, cwd (without fediscope.toml) in tmp_path, and a regular file to misuse."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("FEDISCOPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
-    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'metrics.db'}")
-    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "0")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'metrics.db'}", FEDISCOPE_MAX_RETRIES="0")
     (tmp_path / "afile").write_text("not a lake")
     return tmp_path
 

@@ -3,10 +3,8 @@ exit code, no password shown, nothing created or kept for a store that cannot ho
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from cli_run import run
+from cli_run import clean_env, run
 
 SECRET = "QSsecret99"
 KEY = "cli-store-test-pseudonym-key"
@@ -15,12 +13,7 @@ KEY = "cli-store-test-pseudonym-key"
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     """No FEDISCOPE_* from the caller, cwd in tmp_path, a lake holding a small generated corpus."""
-    for name in list(os.environ):
-        if name.startswith("FEDISCOPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY)
     from fediscope.config import load_settings
     from fediscope.lake.backend import open_lake
     from fediscope.privacy import policy_from_settings
