@@ -41,11 +41,30 @@ _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, k
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
 
+_SCHEME_PREFIX_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:/*")
+
+
+def _redact_loose_userinfo(url: str) -> str:
+    """A URL typed without ``//`` (``mysql+pymysql:/u:pw@h/db``, ``mysql+pymysql//u:pw@h/db``): everything between
+    the first ``:`` after the scheme and the last ``@`` is taken for a password and masked."""
+    scheme = _SCHEME_PREFIX_RE.match(url)
+    start = scheme.end() if scheme else 0
+    at = url.rindex("@")
+    colon = url.find(":", start, at)
+    if colon < 0:
+        return url
+    return url[:colon + 1] + MASK + url[at:]
+
+
 def redact_url(url: str) -> str:
     """``mysql+pymysql://user:pw@db/x?access_token=t`` → ``mysql+pymysql://user:***@db/x?access_token=***``.
 
-    Only the secret parts change; anything else (``sqlite:///path`` with its empty host) is kept verbatim.
+    Only the secret parts change; anything else (``sqlite:///path`` with its empty host) is kept verbatim. A URL
+    typed without ``//`` but with an ``@`` (``mysql+pymysql:/user:pw@db/x``) has its userinfo password masked too:
+    error messages echo exactly such mistyped URLs.
     """
+    if "://" not in url and "@" in url:  # a malformed URL (`mysql+pymysql:/u:pw@h`): its userinfo is still secret
+        return _redact_loose_userinfo(url)
     try:
         parts = urlsplit(url)
     except ValueError:

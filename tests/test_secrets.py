@@ -64,9 +64,25 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
     ("mysql+pymysql://fed@db/x?password=QSsecret99", "mysql+pymysql://fed@db/x?password=***"),
     ("mysql+pymysql://fed@db/x?passwd=QSsecret99&charset=utf8mb4", "mysql+pymysql://fed@db/x?passwd=***&charset=utf8mb4"),
     ("mysql+pymysql://fed:pw@db/x?ssl_key_password=kp", "mysql+pymysql://fed:***@db/x?ssl_key_password=***"),
+    # typed without // : not a URL urlsplit can take apart, but the userinfo is still a password
+    ("mysql+pymysql:/u:SECRETPW@h/db", "mysql+pymysql:/u:***@h/db"),
+    ("mysql+pymysql//u:SECRETPW@h/db", "mysql+pymysql//u:***@h/db"),
+    ("postgres:/u:pw:with:colons@h", "postgres:/u:***@h"),
+    ("mysql:/u@h", "mysql:/u@h"),
 ])
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql+pymysql:/u:SECRETPW@h/db", "mysql+pymysql//u:SECRETPW@h/db",
+                                 "postgres:/u:SECRETPW@h"])
+def test_a_mistyped_store_url_is_refused_without_its_password(url: str, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli_run import run
+
+    monkeypatch.setenv("FEDISCOPE_STORE", url)
+    code, out, err = run(capsys, "report")
+    assert code == 2 and "SECRETPW" not in out + err and "u:***@h" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("text", [
