@@ -116,7 +116,7 @@ def check_store(settings: Settings) -> Check:
         if path is not None and not path.exists():  # opening it would create it: say whether `process` can
             return _missing_sqlite(where, path)
         require_persistent(settings.store)
-        store = store_from_settings(settings)
+        store = store_from_settings(settings, read_only=True)  # a read: creates no catalog, needs no CREATE right
     except ImportError as exc:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
                      "install fediscope with its dependencies (pip install -r requirements.txt -e .), or use "

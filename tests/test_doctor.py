@@ -236,6 +236,22 @@ def test_a_missing_sqlite_store_is_checked_to_be_creatable_not_created(clean_env
     assert not (clean_env / "new").exists()
 
 
+def test_the_store_check_writes_nothing_into_an_existing_store(clean_env: Path) -> None:
+    import sqlite3
+
+    db = clean_env / "other.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE unrelated (x INTEGER)")
+    con.close()
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=f"sqlite:///{db}"))))["store"]
+    assert check.status == OK and "0 metric(s) stored" in check.detail
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        journal = con.execute("PRAGMA journal_mode").fetchone()[0]
+    con.close()
+    assert tables == ["unrelated"] and journal == "delete"  # no catalog created, not switched to WAL
+
+
 def test_sqlite_store_reports_its_metrics(clean_env: Path) -> None:
     if importlib.util.find_spec("fediscope.store.sqlite") is None:
         pytest.skip("the SQLite store adapter is not in this checkout yet")
