@@ -384,7 +384,11 @@ class MastodonClient:
         if isinstance(cause, _BodyTooLarge):
             raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
                                    f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
-        if isinstance(cause, (requests.exceptions.InvalidURL, requests.exceptions.TooManyRedirects)):
+        if isinstance(cause, requests.exceptions.TooManyRedirects):
+            raise RedirectRefused(f"{self.domain}{endpoint}: too many redirects ({str(cause)[:200]})") from None
+        # a redirect the hardened session refused (another host, a private address); not a malformed proxy setting
+        if isinstance(cause, requests.exceptions.InvalidURL) and not isinstance(
+                cause, requests.exceptions.InvalidProxyURL):
             raise RedirectRefused(f"{self.domain}{endpoint}: redirect refused ({str(cause)[:200]})") from None
 
     def _past_deadline(self) -> bool:

@@ -187,3 +187,16 @@ def test_token_is_sent_but_never_logged(mastodon_server, caplog) -> None:
     client.get("/api/v1/instance/peers")
     assert "sekrit-token-123" not in caplog.text
     assert "sekrit-token-123" not in repr(client)
+
+
+def test_redirect_failures_are_final_and_named_but_a_bad_proxy_setting_is_not_a_redirect() -> None:
+    import requests
+
+    from fediscope.sources.client import RedirectRefused
+
+    client = MastodonClient("https://example.org")
+    with pytest.raises(RedirectRefused, match="too many redirects"):
+        client._raise_final(requests.exceptions.TooManyRedirects("Exceeded 30 redirects."), "/api/v1/instance")
+    with pytest.raises(RedirectRefused, match="redirect refused"):
+        client._raise_final(requests.exceptions.InvalidURL("redirect to 169.254.169.254"), "/api/v1/instance")
+    client._raise_final(requests.exceptions.InvalidProxyURL("bad HTTPS_PROXY"), "/api/v1/instance")  # not final here
