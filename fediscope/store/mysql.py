@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pymysql.charset import charset_by_name
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.engine import make_url
@@ -70,6 +71,10 @@ class MySQLStore(SQLStore):
             value = parsed.query.get(name)
             if isinstance(value, str) and not _readable(Path(value).expanduser()):
                 raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {name}={value} is not a readable file")
+        charset = parsed.query.get("charset")
+        if isinstance(charset, str) and charset_by_name(charset) is None:  # PyMySQL fails with an AttributeError
+            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: charset={charset} is not a character set PyMySQL knows; "
+                              "leave it out (utf8mb4 is the default)")
         parsed = parsed.set(drivername=f"{backend}+pymysql")
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
