@@ -14,7 +14,7 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   asked for (the first ``limit``; the ``next`` cursor then continues after the last item kept);
 * paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
   dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back;
-* ``Retry-After`` passed on (429, and 502 after an upstream 503 that sent one) capped at
+* ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
   :data:`MAX_RETRY_AFTER` seconds;
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
