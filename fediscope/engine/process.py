@@ -115,6 +115,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     constructor (tests pass an existing SparkSession as ``{"spark": session}``). The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
     """
+    started = time.perf_counter()  # the run's seconds include importing what it uses (Arrow, SQLAlchemy)
     from fediscope.engine.metric_state import store_id
     from fediscope.errors import ConfigError
     from fediscope.lake.backend import open_lake
@@ -126,7 +127,6 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     require_persistent(settings.store)  # results and kept snapshots for a store that forgets them: refused
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics()
-    started = time.perf_counter()
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
 
