@@ -137,8 +137,8 @@ def process(args: dict[str, Any]) -> dict[str, Any]:
     from fediscope.engine.process import run_process
 
     lake = Path(args["lake"])
-    # loading the settings checks the store URL with SQLAlchemy's parser (its import, ~0.5 s): part of the run a
-    # user pays, so part of its start and total here
+    # loading the settings checks the lake and store URLs: part of the run a user pays, so part of its start and
+    # total here (next to nothing for a SQLite store: its URL check needs no SQLAlchemy)
     loading = time.perf_counter()
     settings = load_settings(env={}, toml_path=None, lake=str(lake), store=f"sqlite:///{args['store']}",
                              pseudonym_key=PSEUDONYM_KEY, engine=args["engine"],
