@@ -162,16 +162,18 @@ def _store(value: str) -> str:
     opening anything), so a broken URL is reported when the settings load, naming where it came from."""
     if not value.startswith(_STORE_PREFIXES):
         raise ValueError(f"{redact_url(value)!r} is not a supported store URL; {_STORE_FORMS}")
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        if value.startswith(("mysql", "mariadb")):
+        if value.startswith(("mysql", "mariadb")):  # SQLAlchemy is imported only for the URLs that need it
             from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
 
-            make_url(value)
+            try:
+                make_url(value)
+            except ArgumentError as exc:  # not a ValueError
+                raise ValueError(str(exc)) from None
         elif value.startswith("hbase://"):
             urlsplit(value).port  # noqa: B018 - parsing it raises for a broken host or port
-    except (ValueError, ArgumentError) as exc:
+    except ValueError as exc:
         raise ValueError(f"{redact_url(value)!r} is not a valid URL ({exc}); {_STORE_FORMS}") from None
     return value
 
