@@ -42,8 +42,7 @@ from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError
 from fediscope.redact import redact_url
-from fediscope.store.port import MetricStore, store_from_settings
-from fediscope.store.sqlite import sqlite_file
+from fediscope.store.port import MetricStore, open_existing
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,9 @@ class ResultsStore:
         while a SQLite store's file does not exist (nothing stored yet: it is looked for again next time)."""
         with self._lock:
             if self._store is None:
-                path = sqlite_file(self.settings.store)
-                if path is not None and not path.exists():
-                    log.info("results: the SQLite store %s does not exist yet: nothing stored", path)
-                    return None
-                self._store = _store_call(self.shown, lambda: store_from_settings(self.settings, read_only=True))
+                self._store = _store_call(self.shown, lambda: open_existing(self.settings, read_only=True))
+                if self._store is None:
+                    log.info("results: the SQLite store %s does not exist yet: nothing stored", self.shown)
             return self._store
 
     def close(self) -> None:

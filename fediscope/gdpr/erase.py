@@ -59,8 +59,7 @@ from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.store.port import MetricStore, store_from_settings
-from fediscope.store.sqlite import sqlite_file
+from fediscope.store.port import MetricStore, open_existing
 
 log = logging.getLogger(__name__)
 
@@ -253,15 +252,6 @@ def account_metrics(metrics: Mapping[str, Metric] | None = None) -> dict[str, Me
     return dict(load_metrics() if metrics is None else metrics)
 
 
-def existing_store(settings: Settings) -> MetricStore | None:
-    """The configured store, or None when it is a SQLite file that does not exist yet: nothing is held there,
-    and opening it would create it (an access export or an erasure must not)."""
-    path = sqlite_file(settings.store)
-    if path is not None and not path.exists():
-        return None
-    return store_from_settings(settings)
-
-
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
     """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it."""
     deleted: dict[str, int] = {}
@@ -313,7 +303,7 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     with lake_lock(lake, command="fediscope gdpr erase"):
         own_store = store is None
         # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
-        store = store or existing_store(settings)
+        store = store or open_existing(settings)
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
         try:
             if subject.pseudonymised:

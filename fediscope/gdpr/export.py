@@ -19,7 +19,6 @@ from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
     account_metrics,
     entity_and_instance,
-    existing_store,
     find_traces,
     is_owned,
     read_batch_text,
@@ -36,7 +35,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
-from fediscope.store.port import MetricStore
+from fediscope.store.port import MetricStore, open_existing
 
 
 def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[str]:
@@ -92,7 +91,7 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     subject = subject_from_settings(settings, account)
     lake = lake or open_lake(settings.lake)
     own_store = store is None
-    store = store or existing_store(settings)  # None: a SQLite store not created yet (nothing held there)
+    store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)
     try:
         traces = find_traces(lake, subject)
         return {

@@ -95,17 +95,21 @@ def open_for_reading(settings: Settings) -> MetricStore:
     """The configured store for a command that only reads it (``fediscope report``): persistent
     (:func:`require_persistent`), opened read-only (``read_only=True``: nothing created, so a database user
     with SELECT only will do), and never created by the read — a SQLite file that does not exist yet is
-    refused instead of being reported empty."""
-    from fediscope.errors import StoreError
+    refused (:class:`~fediscope.errors.StoreError`) instead of being reported empty."""
+    require_persistent(settings.store)
+    return store_from_settings(settings, read_only=True)
+
+
+def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | None:
+    """The configured store, or None when it is a SQLite file that does not exist yet: nothing is held there,
+    and opening it would create it (or, read-only, refuse it). For the readers and erasers that must not create
+    a store: the results API, the access export, the erasure."""
     from fediscope.store.sqlite import sqlite_file
 
-    require_persistent(settings.store)
     path = sqlite_file(settings.store)
     if path is not None and not path.exists():
-        raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
-                         "the lake, computes the metrics and creates the store), or point --store / "
-                         "FEDISCOPE_STORE at an existing one")
-    return store_from_settings(settings, read_only=True)
+        return None
+    return store_from_settings(settings, read_only=read_only)
 
 
 def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore:

@@ -134,9 +134,13 @@ def _read_only_url(parsed: URL, path: Path | None) -> URL:
         if database.startswith("file:") and parsed.query.get("uri") == "true" and "mode" not in parsed.query:
             return parsed.update_query_dict({"mode": "ro"})
         return parsed
+    if path.is_dir():
+        raise StoreError(f"the SQLite store {path} is a directory, not a database file: point --store / "
+                         "FEDISCOPE_STORE at a file")
     if not path.is_file():
-        raise StoreError(f"the SQLite store {path} does not exist" + (" (it is a directory)" if path.is_dir() else "")
-                         + ": run `fediscope process` first, or point FEDISCOPE_STORE (or --store) at an existing one")
+        raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
+                         "the lake, computes the metrics and creates the store), or point --store / "
+                         "FEDISCOPE_STORE at an existing one")
     uri = "file:" + quote(str(path.absolute()))  # escaped: a ? or # in the path is part of the file name
     return parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
 
