@@ -152,29 +152,13 @@ def _lake(value: str) -> str:
     return value
 
 
-#: Store URL forms, as :func:`fediscope.store.port.open_store` dispatches them.
-_STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
-_STORE_FORMS = "use sqlite:///path, mysql+pymysql://user:password@host:3306/db or hbase://host:9090"
-
-
 def _store(value: str) -> str:
-    """A store URL :func:`~fediscope.store.port.open_store` accepts, checked the way it parses one (without
-    opening anything), so a broken URL is reported when the settings load, naming where it came from."""
-    if not value.startswith(_STORE_PREFIXES):
-        raise ValueError(f"{redact_url(value)!r} is not a supported store URL; {_STORE_FORMS}")
-    try:
-        if value.startswith(("mysql", "mariadb")):  # SQLAlchemy is imported only for the URLs that need it
-            from sqlalchemy.engine import make_url
-            from sqlalchemy.exc import ArgumentError
+    """A store URL :func:`~fediscope.store.port.open_store` accepts, checked as it checks one (without opening
+    anything), so a broken URL is reported when the settings load, naming where it came from."""
+    from fediscope.store.port import store_url_problem
 
-            try:
-                make_url(value)
-            except ArgumentError as exc:  # not a ValueError
-                raise ValueError(str(exc)) from None
-        elif value.startswith("hbase://"):
-            urlsplit(value).port  # noqa: B018 - parsing it raises for a broken host or port
-    except ValueError as exc:
-        raise ValueError(f"{redact_url(value)!r} is not a valid URL ({exc}); {_STORE_FORMS}") from None
+    if problem := store_url_problem(value):
+        raise ValueError(f"{redact_url(value)!r} {problem}")
     return value
 
 

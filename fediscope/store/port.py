@@ -112,6 +112,37 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
     return store_from_settings(settings, read_only=read_only)
 
 
+#: Store URL forms, as :func:`open_store` dispatches them.
+STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
+STORE_FORMS = "use sqlite:///path, mysql+pymysql://user:password@host:3306/db or hbase://host:9090"
+
+
+def store_url_problem(url: str) -> str | None:
+    """What is wrong with a store URL, found without opening anything (None: nothing found), for the settings
+    loader and :func:`open_store` alike. MySQL URLs are parsed as SQLAlchemy will (it takes unencoded ``/ ? #``
+    in passwords), HBase ones for their host and port; a SQLite URL is checked by its adapter
+    (:func:`fediscope.store.sqlite.parse_sqlite_url`), so a settings check of it imports no SQLAlchemy."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(STORE_PREFIXES):
+        scheme = url.split(":", 1)[0] if ":" in url else ""
+        return f"is not a supported store URL (unsupported scheme {scheme!r}); {STORE_FORMS}"
+    try:
+        if url.startswith(("mysql", "mariadb")):
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(url)
+            except ArgumentError as exc:  # not a ValueError
+                raise ValueError(str(exc)) from None
+        elif url.startswith("hbase://"):
+            urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc}); {STORE_FORMS}"
+    return None
+
+
 def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore:
     """``sqlite:///path`` (default), ``mysql+pymysql://…`` (MariaDB/MySQL), ``hbase://host:9090``.
 
@@ -119,23 +150,11 @@ def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore
     whose absence reads as an empty store), writes raise :class:`~fediscope.errors.StoreError`, and a database
     user with SELECT only can read; a SQLite file that does not exist is a ``StoreError``.
     """
-    from urllib.parse import urlsplit
-
-    from sqlalchemy.exc import ArgumentError
-
     from fediscope.errors import ConfigError
     from fediscope.redact import redact_url
 
-    try:  # parse as the adapter will: SQLAlchemy for SQL URLs (it takes unencoded / ? # in passwords)
-        if url.startswith(("mysql", "mariadb", "sqlite:")):
-            from sqlalchemy.engine import make_url
-
-            make_url(url)
-        elif url.startswith("hbase://"):
-            urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
-    except (ValueError, ArgumentError) as exc:
-        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is not a valid URL ({exc}); use sqlite:///path, "
-                          "mysql+pymysql://user:password@host:3306/db or hbase://host:9090") from None
+    if problem := store_url_problem(url):
+        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} {problem}")
     if url.startswith("sqlite:"):
         from fediscope.store.sqlite import SQLiteStore
 
@@ -144,9 +163,6 @@ def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore
         from fediscope.store.mysql import MySQLStore
 
         return MySQLStore(url, read_only=read_only, **options)
-    if url.startswith("hbase://"):
-        from fediscope.store.hbase import HBaseStore
+    from fediscope.store.hbase import HBaseStore  # the last of STORE_PREFIXES
 
-        return HBaseStore(url, read_only=read_only, **options)
-    raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: unsupported; use sqlite:///path, "
-                      "mysql+pymysql://user:password@host/db or hbase://host:9090")
+    return HBaseStore(url, read_only=read_only, **options)
