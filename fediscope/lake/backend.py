@@ -144,9 +144,9 @@ def open_lake(url: str) -> LakeBackend:
     return WebHDFSLake(url)
 
 
-def _no_lake(lake: LakeBackend) -> str:
-    return (f"no lake at {lake.url}: it does not exist; run `fediscope collect` first, or point --lake / "
-            "FEDISCOPE_LAKE at the lake you collected into")
+def _not_a_directory(lake: LakeBackend) -> LakeError:
+    return LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at the lake's "
+                     "directory")
 
 
 def require_lake(lake: LakeBackend) -> None:
@@ -155,23 +155,20 @@ def require_lake(lake: LakeBackend) -> None:
     if lake.is_dir(""):
         return
     if lake.exists(""):
-        raise LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at the "
-                        "lake's directory")
-    raise LakeError(_no_lake(lake))
+        raise _not_a_directory(lake)
+    raise LakeError(f"no lake at {lake.url}: it does not exist; run `fediscope collect` first, or point --lake / "
+                    "FEDISCOPE_LAKE at the lake you collected into")
 
 
 def prepare_lake(lake: LakeBackend) -> None:
-    """For commands that land data, before they fetch anything: a local lake's root must be a directory or be
-    creatable (it is created here); a remote one must not be a file (HDFS creates directories on write)."""
+    """For commands that land data, before they fetch anything: the lake's root must not be a file, and a local
+    one must be a directory this user can write, created here when missing (HDFS creates directories on write)."""
+    if lake.exists("") and not lake.is_dir(""):
+        raise _not_a_directory(lake)
     local = lake.local_path("")
     if local is None:
-        if lake.exists("") and not lake.is_dir(""):
-            raise LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at a "
-                            "directory")
         return
     root = Path(local)
-    if root.exists() and not root.is_dir():
-        raise LakeError(f"the lake path {root} is not a directory; point --lake / FEDISCOPE_LAKE at a directory")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
