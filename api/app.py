@@ -30,7 +30,7 @@ from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
 from api.auth import HEADER, KeyRing, may_call
-from api.errors import DEFAULT_CODES, ApiError, bad_parameter, handle_any
+from api.errors import DEFAULT_CODES, ApiError, bad_parameter, envelope, handle_any
 from api.guard import InstanceGuard, system_resolver
 from api.openapi import build_document
 from api.ratelimit import RateLimiter
@@ -196,8 +196,7 @@ class _JsonErrorTask(ErrorTask):
             431: f"request headers larger than {MAX_HEADER_BYTES} bytes in all; send fewer or shorter headers",
             500: "internal error; the server log has the details",
         }.get(status, f"{error.reason.lower()}: {error.body}")
-        body = json.dumps({"error": {"status": status, "code": DEFAULT_CODES.get(status, "http_error"),
-                                     "message": message}}).encode()
+        body = json.dumps(envelope(ApiError(status, DEFAULT_CODES.get(status, "http_error"), message))).encode()
         self.status = f"{status} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS.items()])
         self.set_close_on_finish()

@@ -60,9 +60,13 @@ def bad_parameter(parameter: str, message: str) -> ApiError:
     return ApiError(400, "invalid_parameter", message, parameter=parameter)
 
 
+def envelope(error: ApiError) -> dict[str, Any]:
+    """The JSON body of an error answer (the module docstring's shape)."""
+    return {"error": {"status": error.status, "code": error.code, "message": error.message, **error.extra}}
+
+
 def error_response(error: ApiError) -> Response:
-    body = {"error": {"status": error.status, "code": error.code, "message": error.message, **error.extra}}
-    response = jsonify(body)
+    response = jsonify(envelope(error))
     response.status_code = error.status
     for name, value in error.headers.items():
         response.headers[name] = value
