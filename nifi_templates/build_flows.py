@@ -9,11 +9,13 @@ How the flow works (NiFi terms in brackets):
 
 1. A timer [GenerateFlowFile, primary node only] emits an empty FlowFile every few minutes: one "walk".
 2. ``Cursor`` [UpdateAttribute, *Store state locally*] keeps the paging cursor in FlowFile attributes
-   (``page``, ``max_id``) and the newest status id already seen in processor state (``newest_id``), which
-   becomes the ``since_id`` of the next walk. Every page's response loops back through it.
+   (``page``, ``max_id``, ``walk.upper``) and in processor state the checkpoint (``newest_id``, the ``since_id``
+   of the next walk, moved only when a walk reaches it) and the cursor of a walk that spent ``max_pages``
+   (``resume_max_id``, ``resume_upper``), which the next poll resumes. Every page's response loops back through it.
 3. ``More pages?`` [RouteOnAttribute] lets a FlowFile through to ``Fetch page`` for the first page, and for
    the next pages while the API returned a ``next`` cursor and ``#{max_pages}`` is not reached.
-4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter).
+4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter);
+   5xx, 429 (``Throttled?`` [RouteOnAttribute]) and connection failures are retried.
 5. ``Read cursor`` [EvaluateJsonPath] copies the API's cursors into attributes (``$.next.max_id``: the next,
    older page; ``$.prev.min_id``: the newest id of this page); the FlowFile is cloned: one copy goes back to
    ``Cursor``, the other is split into one FlowFile per record [SplitJson].
@@ -67,9 +69,50 @@ QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', $
 FAILED_REQUEST = (
     '{"stage": "fetch", "url": "${invokehttp.request.url:escapeJson()}", '
     '"status": "${invokehttp.status.code}", "message": "${invokehttp.status.message:escapeJson()}", '
+    '"answer": "${invokehttp.response.body:escapeJson()}", '
     '"error": "${invokehttp.java.exception.message:escapeJson()}", "page": "${page}", '
     '"retries": "${fetch.retries}", "at": "${now():format(\"yyyy-MM-dd\'T\'HH:mm:ss\'Z\'\", \'GMT\')}"}\n'
 )
+
+
+def _state(name: str) -> str:
+    """A state variable, '' while it holds the initial value '0' (or is absent: a flow upgraded in place)."""
+    return "${getStateValue('" + name + "'):equals('0'):ifElse('', ${getStateValue('" + name + "')})}"
+
+
+#: The walk's top: the newest id of its first page, or the top a resumed walk inherited.
+_UPPER = "${walk.upper:isEmpty():ifElse(${newest.id}, ${walk.upper})}"
+#: Conditions on a page response (a timer FlowFile has no ``page``), from the attributes ``Read cursor`` set.
+_TIMER = "${page:isEmpty()}"
+_NO_CHECKPOINT = "${since_id:isEmpty():or(${since_id:equals('0')})}"
+_HAS_CHECKPOINT = "${since_id:isEmpty():not():and(${since_id:equals('0'):not()})}"
+#: The walk ends here: no older page, or a first walk (no checkpoint yet) has gone max_pages deep (its backfill).
+_CLOSED = ("${page:isEmpty():not():and(${next.max_id:isEmpty():or(${page:ge(#{max_pages}):and("
+           + _NO_CHECKPOINT + ")})})}")
+#: The walk spent max_pages before reaching the checkpoint: the next poll resumes it from its cursor.
+_SPENT = ("${page:isEmpty():not():and(${next.max_id:isEmpty():not()}):and(${page:ge(#{max_pages})})"
+          ":and(" + _HAS_CHECKPOINT + ")}")
+
+
+def _if(condition: str, yes: str, no: str) -> str:
+    return "${" + condition[2:-1] + ":ifElse(" + yes + ", " + no + ")}"
+
+
+#: ``Cursor``'s rules, evaluated against the incoming attributes and the state as it was before this FlowFile
+#: (UpdateAttribute writes every one of them to state too; only ``newest_id`` and ``resume_*`` are read back).
+#: The checkpoint moves only when a walk has closed its gap down to the previous checkpoint, like the collector's
+#: (``fediscope.sources.collector``): a walk that fails half-way is walked again, one that spends ``max_pages``
+#: is resumed from its cursor, so no status between two checkpoints is skipped.
+CURSOR = {
+    "page": "${page:isEmpty():ifElse('1', ${page:plus(1)})}",
+    "max_id": _if(_TIMER, _state("resume_max_id"), "${next.max_id}"),
+    "since_id": "${page:isEmpty():ifElse(${getStateValue('newest_id')}, ${since_id})}",
+    "walk.upper": _if(_TIMER, _state("resume_upper"), _UPPER),
+    "newest_id": _if(_CLOSED, "${" + _UPPER[2:-1] + ":gt(${getStateValue('newest_id')}):ifElse("
+                     + _UPPER + ", ${getStateValue('newest_id')})}", "${getStateValue('newest_id')}"),
+    "resume_max_id": _if(_CLOSED, "''", _if(_SPENT, "${next.max_id}", "${getStateValue('resume_max_id')}")),
+    "resume_upper": _if(_CLOSED, "''", _if(_SPENT, _UPPER, "${getStateValue('resume_upper')}")),
+}
 
 COMMON_PARAMETERS: list[dict[str, Any]] = [
     {"name": "api_url", "value": "http://fediscope-api:8000",
@@ -282,14 +325,10 @@ def build(kind: str) -> dict[str, Any]:
         comments="One FlowFile per walk; primary node only, so a cluster does not poll once per node.")
     flow.processor("Cursor", "attributes.UpdateAttribute", UPDATE_ATTRIBUTE, col_a, 200.0, {
         "Store State": "Store state locally", "Stateful Variables Initial Value": "0",
-    }, dynamic={
-        # Evaluated against the incoming attributes: a timer FlowFile has no 'page', a page response has one.
-        "page": "${page:isEmpty():ifElse('1', ${page:plus(1)})}",
-        "max_id": "${next.max_id}",
-        "since_id": "${page:isEmpty():ifElse(${getStateValue('newest_id')}, ${since_id})}",
-        "newest_id": ("${page:equals('1'):and(${newest.id:isEmpty():not()})"
-                      ":ifElse(${newest.id}, ${getStateValue('newest_id')})}"),
-    }, comments="Paging cursor in attributes; the newest status id seen (next walk's since_id) in processor state.")
+        # each page gets its own retry budget (RetryFlowFile's counter would otherwise carry over to the next page)
+        "Delete Attributes Expression": r"fetch\.retries.*",
+    }, dynamic=CURSOR, comments="Paging cursor in attributes; in processor state the checkpoint (newest_id: the next "
+                                "walk's since_id) and the cursor of a walk that spent max_pages (resume_*).")
     flow.processor("More pages?", "standard.RouteOnAttribute", STANDARD, col_a, 400.0, {
         "Routing Strategy": "Route to Property name",
     }, dynamic={
@@ -348,6 +387,11 @@ def build(kind: str) -> dict[str, Any]:
     flow.processor("Retry landing", "standard.RetryFlowFile", STANDARD, col_b, 2000.0, {
         "Retry Attribute": "landing.retries", "Maximum Retries": "10", "Penalize Retries": "true",
     }, dynamic={"quarantine.reason": "landing"}, penalty="1 min")
+    flow.processor("Throttled?", "standard.RouteOnAttribute", STANDARD, col_b, 800.0, {
+        "Routing Strategy": "Route to Property name",
+    }, dynamic={"throttled": "${invokehttp.status.code:equals('429')}"},
+        comments="InvokeHTTP sends only 5xx to Retry: a 429 (the API's rate limit or the instance's) is retried "
+                 "too; other 4xx (wrong key, unknown tag, instance not allowed) cannot be helped by a retry.")
     flow.processor("Describe failed request", "standard.ReplaceText", STANDARD, col_c, 600.0, {
         "Replacement Strategy": "Always Replace", "Evaluation Mode": "Entire text",
         "Replacement Value": FAILED_REQUEST,
@@ -367,7 +411,9 @@ def build(kind: str) -> dict[str, Any]:
     flow.connect("More pages?", "Fetch page", "fetch")
     flow.connect("Fetch page", "Read cursor", "Response")
     flow.connect("Fetch page", "Retry fetch", "Retry", "Failure")
-    flow.connect("Fetch page", "Describe failed request", "No Retry")
+    flow.connect("Fetch page", "Throttled?", "No Retry")
+    flow.connect("Throttled?", "Retry fetch", "throttled")
+    flow.connect("Throttled?", "Describe failed request", "unmatched")
     flow.connect("Retry fetch", "Fetch page", "retry")
     flow.connect("Retry fetch", "Describe failed request", "retries_exceeded", "failure")
     flow.connect("Read cursor", "Cursor", "matched")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -376,14 +377,19 @@ class _Walk:
             return None
         return evaluate(self.procs["Fetch page"]["properties"]["HTTP URL"], attributes, self.values)
 
-    def walk(self, pages: dict[str | None, dict[str, Any]]) -> list[str]:
-        """``pages``: max_id cursor (None for the first page) → response body. Returns the URLs requested."""
+    def walk(self, pages: dict[str | None, dict[str, Any]] | Callable[[dict[str, str]], dict[str, Any] | None]
+             ) -> list[str]:
+        """``pages``: max_id cursor (None for the first page) → response body, or a function of the request's
+        query giving the body (None: the request failed for good, so the walk ends in the quarantine).
+        Returns the URLs requested."""
         urls = []
         attrs = self.cursor({})
         while (url := self.fetch(attrs)) is not None:
             urls.append(url)
             query = dict(parse_qsl(urlsplit(url).query))
-            body = pages[query.get("max_id")]
+            body = pages(query) if callable(pages) else pages[query.get("max_id")]
+            if body is None:
+                break
             read = self.procs["Read cursor"]["properties"]
             paths = {k: v for k, v in read.items() if self.procs["Read cursor"]["propertyDescriptors"][k]["dynamic"]}
             extracted = {k: _json_path(body, v) for k, v in paths.items()}
@@ -431,3 +437,77 @@ def test_readme_documents_every_parameter_and_processor(flow: dict[str, Any], bu
     for name in _processors(flow):
         assert name in readme, f"README: describe processor {name!r}"
     assert "Upload flow definition" in readme
+
+
+class _Timeline:
+    """A hashtag timeline answering like Mastodon through the API: the newest ``limit`` ids below ``max_id`` and
+    above ``since_id``, a ``next`` cursor while the page has items. ``fail`` lists max_id cursors whose request
+    fails for good (retries exhausted) once."""
+
+    def __init__(self, ids: list[int], limit: int = 2) -> None:
+        self.ids, self.limit, self.fail = sorted(ids, reverse=True), limit, set[str]()
+        self.served: set[int] = set()
+
+    def __call__(self, query: dict[str, str]) -> dict[str, Any] | None:
+        if query.get("max_id") in self.fail:
+            self.fail.discard(query["max_id"])
+            return None
+        upper, lower = int(query.get("max_id", 10**18)), int(query.get("since_id", 0))
+        page = [i for i in self.ids if lower < i < upper][:self.limit]
+        self.served.update(page)
+        return _page(page, has_next=True)
+
+    def post(self, *ids: int) -> None:
+        self.ids = sorted([*self.ids, *ids], reverse=True)
+
+
+def test_a_walk_that_spends_max_pages_is_resumed_and_skips_nothing(flow: dict[str, Any]) -> None:
+    """A busy timeline (more new statuses per poll than max_pages hold) is walked down to the checkpoint over
+    several polls: the checkpoint only moves when the gap below it is closed (the collector's rule)."""
+    walk, timeline = _Walk(flow), _Timeline(list(range(1, 7)))
+    walk.walk(timeline)  # first walk: a backfill of max_pages pages (ids 6..1), then the checkpoint is 6
+    assert walk.state["newest_id"] == "6"
+    timeline.served.clear()
+    timeline.post(*range(7, 27))  # 20 new statuses: 10 pages, max_pages is 3
+    for _ in range(6):
+        walk.walk(timeline)
+    assert timeline.served == set(range(7, 27)), f"never fetched: {sorted(set(range(7, 27)) - timeline.served)}"
+    assert walk.state["newest_id"] == "26"
+    assert walk.walk(timeline)[0].endswith("since_id=26"), "caught up: the next walk starts above the newest"
+
+
+def test_a_walk_that_fails_half_way_is_walked_again(flow: dict[str, Any]) -> None:
+    walk, timeline = _Walk(flow), _Timeline([1, 2])
+    walk.walk(timeline)
+    timeline.served.clear()
+    timeline.post(3, 4, 5, 6, 7)
+    timeline.fail.add("6")  # the second page of the next walk fails for good (quarantined)
+    walk.walk(timeline)
+    assert walk.state["newest_id"] == "2", "the checkpoint must not pass a gap that was not landed"
+    walk.walk(timeline)  # three pages (7 6, 5 4, 3): max_pages spent, resumed by the next walk
+    walk.walk(timeline)
+    assert timeline.served == {3, 4, 5, 6, 7}
+    assert walk.state["newest_id"] == "7"
+
+
+def _next_processor(flow: dict[str, Any], source: str, relationship: str, attributes: dict[str, str]) -> str:
+    """Where a FlowFile leaving ``source`` on ``relationship`` is processed next, through any RouteOnAttribute."""
+    group = flow["flowContents"]
+    by_id = {p["identifier"]: p for p in group["processors"]}
+    (destination,) = [by_id[c["destination"]["id"]] for c in group["connections"]
+                      if by_id[c["source"]["id"]]["name"] == source and relationship in c["selectedRelationships"]]
+    if _short(destination) != "RouteOnAttribute":
+        return str(destination["name"])
+    values = _parameter_values(flow)
+    matched = [name for name, d in destination["propertyDescriptors"].items() if d.get("dynamic")
+               and evaluate(destination["properties"][name], attributes, values) == "true"]
+    return _next_processor(flow, destination["name"], matched[0] if matched else "unmatched", attributes)
+
+
+def test_a_throttled_request_is_retried_and_a_refused_one_quarantined(flow: dict[str, Any]) -> None:
+    """InvokeHTTP routes only 5xx to Retry: a 429 (rate limit) must be retried too, not quarantined at once."""
+    assert _next_processor(flow, "Fetch page", "Retry", {"invokehttp.status.code": "502"}) == "Retry fetch"
+    assert _next_processor(flow, "Fetch page", "No Retry", {"invokehttp.status.code": "429"}) == "Retry fetch"
+    for status in ("400", "401", "403", "404"):
+        assert _next_processor(flow, "Fetch page", "No Retry", {"invokehttp.status.code": status}) \
+            == "Describe failed request"
