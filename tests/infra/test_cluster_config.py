@@ -66,3 +66,15 @@ def test_no_secret_is_committed() -> None:
         if "PASSWORD" in line or "KEY" in line:
             assert line.startswith("#") or line.split("=", 1)[1] == "", line
     assert ".env" in (CLUSTER / ".gitignore").read_text().split()
+
+
+def test_every_fediscope_service_uses_the_same_lake_and_pseudonym_key() -> None:
+    """The API reads the erasure suppression list from its lake: on another lake than the one `fediscope gdpr
+    erase` writes (the checkout's ./lake, the default), it would hand erased accounts to NiFi, which lands them."""
+    runs_fediscope = {name: service["environment"] for name, service in COMPOSE["services"].items()
+                      if any(key.startswith("FEDISCOPE_") for key in service.get("environment", {}))}
+    assert {"fediscope-api", "airflow"} <= set(runs_fediscope)
+    for setting in ("FEDISCOPE_LAKE", "FEDISCOPE_PSEUDONYM_KEY"):
+        values = {name: env.get(setting) for name, env in runs_fediscope.items()}
+        assert None not in values.values(), f"{setting} is not set for {values}"
+        assert len({v.split(":?")[0].rstrip("}") for v in values.values()}) == 1, f"{setting} differs: {values}"
