@@ -511,3 +511,13 @@ def test_a_throttled_request_is_retried_and_a_refused_one_quarantined(flow: dict
     for status in ("400", "401", "403", "404"):
         assert _next_processor(flow, "Fetch page", "No Retry", {"invokehttp.status.code": status}) \
             == "Describe failed request"
+
+
+def test_each_page_gets_its_own_fetch_retries(flow: dict[str, Any]) -> None:
+    """RetryFlowFile counts in ``<Retry Attribute>`` (and its ``.uuid``) on the FlowFile, and the next page's
+    request is made from this page's response: the cursor drops the counter, so 5 retries are per page."""
+    counter = _processors(flow)["Retry fetch"]["properties"]["Retry Attribute"]
+    pattern = re.compile(_processors(flow)["Cursor"]["properties"]["Delete Attributes Expression"])
+    assert pattern.fullmatch(counter) and pattern.fullmatch(f"{counter}.uuid")
+    for kept in _processors(flow)["Cursor"]["properties"]:
+        assert not pattern.fullmatch(kept), f"the cursor would delete its own {kept!r}"
