@@ -7,8 +7,10 @@ the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a s
 
 Writes go through ``table.batch(batch_size=…)`` (one ``mutateRows`` call per thousand cells) and are
 idempotent: a row's cells are overwritten by key, and when its rank value changes the old rank-index entry
-(whose row key the data row remembers in ``i:rank``) is deleted. Reads of the rank index check that the data
-row still points back at the entry, so an index entry left by an interrupted write is skipped, never shown.
+(whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is written before the data
+row that points at it, an old one deleted after, so a data row never points at a missing entry; reads of the
+rank index check that the data row still points back at the entry, so an entry left by an interrupted write
+is skipped, never shown.
 
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
@@ -198,6 +200,16 @@ class HBaseStore(BaseStore):
     # -- writes -------------------------------------------------------------------------------------------
 
     def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
+        """Three steps, in an order that keeps every data row reachable from the rank index if a write stops
+        between any two of them: (1) the new rank entries are put, (2) the data rows are put and the stale ones
+        deleted, (3) the rank entries no data row points at any more are deleted.
+
+        Putting the data first would let a write that stopped before its rank entries leave a data row pointing
+        (``i:rank``) at an entry that does not exist: that row would be missing from ``top`` for good, since a
+        re-run finds its values unchanged and rewrites nothing. In this order a stop after (1) leaves new
+        entries no data row points at (``top`` skips them; the re-run writes the rows again), and a stop after
+        (2) leaves old ones, skipped likewise.
+        """
         data_name = layout.data_table(self.prefix, schema.metric)
         rank_name = layout.rank_table(self.prefix, schema.metric)
         new = {self._row_key(schema, row): row for row in rows}
@@ -209,27 +221,26 @@ class HBaseStore(BaseStore):
             for start in range(0, len(keys), self._batch_size):
                 for key, cells in data.rows(keys[start:start + self._batch_size], columns=[b"i:rank"]):
                     existing[key] = cells.get(b"i:rank", b"")
-            rank_puts: list[tuple[bytes, bytes]] = []
-            rank_deletes: list[bytes] = []
-            with data.batch(batch_size=self._batch_size) as batch:
-                for key, row in new.items():
-                    rank_key = self._rank_key(schema, row)
-                    cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
-                    cells[b"i:rank"] = rank_key
-                    batch.put(key, cells)
-                    old = existing.get(key)
-                    if rank_key and old != rank_key:
-                        rank_puts.append((rank_key, key))
-                        if old:
-                            rank_deletes.append(old)
-                for key in gone:
-                    batch.delete(key)
-                    if existing.get(key):
-                        rank_deletes.append(existing[key])
-            if schema.rank_column:
-                with conn.table(rank_name).batch(batch_size=self._batch_size) as batch:
+            rank_keys = {key: self._rank_key(schema, row) for key, row in new.items()}
+            rank_puts = [(rank_key, key) for key, rank_key in rank_keys.items()
+                         if rank_key and existing.get(key) != rank_key]
+            rank_deletes = [existing[key] for key, rank_key in rank_keys.items()
+                            if existing.get(key) and existing[key] != rank_key]
+            rank_deletes += [existing[key] for key in gone if existing.get(key)]
+            index = conn.table(rank_name) if schema.rank_column else None
+            if index is not None and rank_puts:
+                with index.batch(batch_size=self._batch_size) as batch:
                     for rank_key, key in rank_puts:
                         batch.put(rank_key, {b"r:row": key})
+            with data.batch(batch_size=self._batch_size) as batch:
+                for key, row in new.items():
+                    cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
+                    cells[b"i:rank"] = rank_keys[key]
+                    batch.put(key, cells)
+                for key in gone:
+                    batch.delete(key)
+            if index is not None and rank_deletes:
+                with index.batch(batch_size=self._batch_size) as batch:
                     for rank_key in rank_deletes:
                         batch.delete(rank_key, columns=[b"r"])
 
