@@ -27,12 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from api.errors import ApiError
 from fediscope.config import Settings, instance_base_url, instance_domain
+from fediscope.sources.client import ConnectHookAdapter
 
 log = logging.getLogger(__name__)
 
@@ -128,41 +126,23 @@ class AddressRefusedError(OSError):
     """A connection reached a non-public address (after DNS rebinding, or through a redirect)."""
 
 
-def _check_peer(sock: socket.socket) -> None:
+def _check_peer(sock: socket.socket, connection: object = None) -> None:
+    """Connect hook: refuse (close) a connection whose peer is not a public address, before a byte is sent."""
     peer = sock.getpeername()[0]
     if not is_public_address(ipaddress.ip_address(str(peer).split("%", 1)[0])):
         sock.close()
         raise AddressRefusedError(f"refused to talk to non-public address {peer}")
 
 
-class _GuardedHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock)
-        return sock
-
-
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock)
-        return sock
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A transport adapter whose every new connection checks the peer address before it is used."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+def _guard_connections(session: requests.Session) -> None:
+    """Make every new connection of ``session`` check its peer address first (on the adapter the client
+    mounted for its deadline, or on a new one)."""
+    for prefix in ("http://", "https://"):
+        adapter = session.adapters.get(prefix)
+        if isinstance(adapter, ConnectHookAdapter):
+            adapter.on_connect.insert(0, _check_peer)
+        else:
+            session.mount(prefix, ConnectHookAdapter(_check_peer))
 
 
 def _same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -180,6 +160,5 @@ def harden_session(session: requests.Session, allow_private: bool) -> requests.S
     session.max_redirects = 3
     session.hooks["response"].append(_same_host_redirects_only)
     if not allow_private:
-        session.mount("http://", GuardedAdapter())
-        session.mount("https://", GuardedAdapter())
+        _guard_connections(session)
     return session

@@ -6,10 +6,11 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * ``wait_on_rate_limit=False`` and no pacing — an upstream 429 (or a spent budget) comes back at once as our
   429 with the instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request, as a
-  deadline for the whole answer (body included: requests' own timeout restarts at every byte, so an instance
-  sending one byte a second would otherwise hold a server thread for hours). An answer still incomplete at the
-  deadline is cut off and not retried. The watchdog starts once the headers are in: a status line and headers
-  dribbled byte by byte are bounded only per gap (see :class:`~fediscope.sources.client.MastodonClient`);
+  deadline for the whole request from its first connect, retry included (requests' own timeout restarts at
+  every byte, so an instance sending one byte a second would otherwise hold a server thread for hours). A
+  request still incomplete at the deadline, wherever it waits (TLS handshake, headers, body), has its connection
+  cut and is not retried, and no retry is started that could not end in time
+  (see :class:`~fediscope.sources.client.MastodonClient`);
 * at most :data:`MAX_BODY_BYTES` of body (502 ``upstream_too_large`` beyond), and no more items than the page
   asked for (the first ``limit``; the ``next`` cursor then continues after the last item kept);
 * paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
@@ -63,8 +64,7 @@ log = logging.getLogger(__name__)
 _ID_RE = re.compile(ID_PATTERN)
 
 MAX_RETRIES = 1
-#: Seconds one upstream request may take, from sending it to the last byte of the answer's body (the headers are
-#: bounded per gap between bytes only).
+#: Seconds one upstream request may take, retry included, from its first connect to the last byte of the body.
 MAX_TIMEOUT = 10.0
 #: Bytes of (decoded) body read from an instance; a page of 40 statuses is a few hundred KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024

@@ -35,10 +35,12 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import random
 import socket
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +49,9 @@ from typing import Any, TypeVar
 import requests
 from mastodon import Mastodon
 from mastodon.errors import MastodonNetworkError, MastodonRatelimitError
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
@@ -234,7 +239,11 @@ def handle_rate_limit(method: _F) -> _F:
 
 
 def retry_transient(method: _F) -> _F:
-    """Retry 5xx, timeouts and connection errors with exponential backoff and jitter, ``max_retries`` times."""
+    """Retry 5xx, timeouts and connection errors with exponential backoff and jitter, ``max_retries`` times.
+
+    A 5xx that says ``Retry-After`` is retried no sooner than that (and not at all when it asks for longer than
+    ``max_wait``); no retry is started that could not finish before the client's ``deadline``.
+    """
 
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
@@ -243,16 +252,66 @@ def retry_transient(method: _F) -> _F:
             try:
                 return method(self, endpoint, params)
             except _Transient as exc:
-                if attempt >= self.max_retries:
-                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after {attempt + 1} "
-                                              "attempts)", exc.status, exc.retry_after) from None
                 delay = self.backoff_delay(attempt)
+                if exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                why = self._no_retry_reason(attempt, delay, exc.retry_after)
+                if why is not None:
+                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after {attempt + 1} "
+                                              f"attempts{why})", exc.status, exc.retry_after) from None
                 attempt += 1
                 self.stats["retries"] += 1
                 self._wait(delay, f"retry {attempt}/{self.max_retries} of {self.domain}{endpoint} after {exc}",
                            kind="retry")
 
     return wrapper  # type: ignore[return-value]
+
+
+#: A connect hook: called with a new connection's socket (before TLS, before a byte is sent) and its connection.
+ConnectHook = Callable[[socket.socket, HTTPConnection], None]
+
+
+class ConnectHookAdapter(HTTPAdapter):
+    """A transport adapter that hands the socket of every new connection to its ``on_connect`` hooks before a
+    byte is sent on it.
+
+    The scraping API uses two: the client's deadline watch (so a request can be cut at its deadline wherever it
+    hangs: TLS handshake, status line, headers or body) and the peer-address check of :mod:`api.guard`.
+    Hooks may be added after the adapter is mounted; a hook that raises refuses the connection.
+    """
+
+    def __init__(self, *hooks: ConnectHook) -> None:
+        self.on_connect: list[ConnectHook] = list(hooks)
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _hooked_pool_classes(self.on_connect)
+
+
+def _hooked_pool_classes(hooks: list[ConnectHook]) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose connections run ``hooks`` (read at connect time) on each new socket."""
+
+    def run_hooks(sock: socket.socket, connection: HTTPConnection) -> socket.socket:
+        for hook in list(hooks):
+            hook(sock, connection)
+        return sock
+
+    class Connection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return run_hooks(super()._new_conn(), self)
+
+    class TLSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return run_hooks(super()._new_conn(), self)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Connection
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = TLSConnection
+
+    return {"http": Pool, "https": TLSPool}
 
 
 @dataclass
@@ -263,12 +322,13 @@ class MastodonClient:
     called with ``(what, seconds, kind)`` before every deliberate sleep (progress output uses it).
 
     ``timeout`` bounds each wait for the network (connecting, and every gap between bytes): a server that sends
-    one byte a second never trips it. ``deadline`` (seconds, None = none) bounds a whole request, body included:
-    the body is read as it arrives and the connection cut when the deadline passes, which raises
-    :class:`UpstreamUnavailable` without a retry (a server that dribbles will dribble again).
-    ``max_body_bytes`` (None = no cap) stops reading an answer that grows beyond it (decoded size; a larger
-    ``Content-Length`` is refused before reading) with :class:`ResponseTooLarge`. The scraping API sets both;
-    the collector leaves them off. A server that dribbles its *headers* is bounded only by ``timeout`` per gap.
+    one byte a second never trips it. ``deadline`` (seconds, None = none) bounds a whole :meth:`get`, from the
+    first connect to the last byte of the body, retries included: a watchdog shuts down the connections the
+    request opened when it passes (wherever the request hangs: TLS handshake, status line, headers, body), which
+    raises :class:`UpstreamUnavailable` without a retry (a server that dribbles will dribble again), and no retry
+    is started that could not finish in time. ``max_body_bytes`` (None = no cap) stops reading an answer that
+    grows beyond it (decoded size; a larger ``Content-Length`` is refused before reading) with
+    :class:`ResponseTooLarge`. The scraping API sets both; the collector leaves them off.
     """
 
     instance: str
@@ -293,7 +353,13 @@ class MastodonClient:
         self.domain = instance_domain(self.instance)
         self._last_response: requests.Response | None = None
         self._deadline_at: float | None = None
+        # duplicates of the sockets of this client's open connections, for the deadline watchdog
+        self._watched: list[tuple[weakref.ref[HTTPConnection], socket.socket]] = []
+        self._watched_lock = threading.Lock()
         session = requests.Session()
+        if self.deadline is not None:
+            session.mount("http://", ConnectHookAdapter(self._watch))
+            session.mount("https://", ConnectHookAdapter(self._watch))
         session.hooks["response"].append(self._remember)
         session.hooks["response"].append(self._read_bounded)
         self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
@@ -312,6 +378,7 @@ class MastodonClient:
     def close(self) -> None:
         """Close the HTTP connections kept alive for this instance."""
         self.api.session.close()
+        self._prune_watched(everything=True)
 
     def __enter__(self) -> MastodonClient:
         return self
@@ -327,7 +394,18 @@ class MastodonClient:
         :class:`RateLimited` and :class:`UpstreamUnavailable` (after waiting/retrying as described above).
         """
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        return self._request(endpoint, clean)
+        if self.deadline is None:
+            return self._request(endpoint, clean)
+        self._deadline_at = time.monotonic() + self.deadline
+        watchdog = threading.Timer(self.deadline, self._cut_watched)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._request(endpoint, clean)
+        finally:
+            watchdog.cancel()
+            self._deadline_at = None
+            self._prune_watched()
 
     @retry_transient
     @handle_rate_limit
@@ -335,7 +413,6 @@ class MastodonClient:
     def _request(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
         self.stats["requests"] += 1
         self._last_response = None
-        self._deadline_at = time.monotonic() + self.deadline if self.deadline is not None else None
         try:
             response = self.api._Mastodon__api_request(  # type: ignore[attr-defined]
                 "GET", endpoint, dict(params), do_ratelimiting=False, return_response_object=True,
@@ -348,8 +425,6 @@ class MastodonClient:
             self._raise_final(exc.__context__, endpoint)
             cause = str(exc).split(":", 1)[-1].strip()[:200]
             raise _Transient(f"network error: {cause}") from None
-        finally:
-            self._deadline_at = None
         self._note_rate_limit(response.headers)
         status = response.status_code
         if status in TRANSIENT_STATUSES:
@@ -378,7 +453,7 @@ class MastodonClient:
 
     def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
         """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
-        if isinstance(cause, _DeadlinePassed):
+        if isinstance(cause, _DeadlinePassed) or self._past_deadline():
             raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within {self.deadline:g} s "
                                       "(the connection was cut; not retried)") from None
         if isinstance(cause, _BodyTooLarge):
@@ -394,13 +469,50 @@ class MastodonClient:
     def _past_deadline(self) -> bool:
         return self._deadline_at is not None and time.monotonic() >= self._deadline_at
 
+    def _watch(self, sock: socket.socket, connection: HTTPConnection) -> None:
+        """Connect hook: keep a duplicate of each new socket, so the deadline watchdog can shut it down.
+
+        A duplicate, because TLS takes the socket object over (``wrap_socket`` detaches it); shutting down the
+        duplicate ends the connection underneath both. It is closed once urllib3 has closed the connection.
+        """
+        with contextlib.suppress(OSError), self._watched_lock:
+            duplicate = socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+            self._watched.append((weakref.ref(connection), duplicate))
+
+    def _cut_watched(self) -> None:
+        """The deadline watchdog: shut down every connection this client has open; blocked reads return at once."""
+        with self._watched_lock:
+            watched = [duplicate for _, duplicate in self._watched]
+        for duplicate in watched:
+            with contextlib.suppress(OSError):
+                duplicate.shutdown(socket.SHUT_RDWR)
+
+    def _prune_watched(self, everything: bool = False) -> None:
+        """Close the duplicates of connections urllib3 has closed (or of all, when the client closes)."""
+        with self._watched_lock:
+            closed = [(ref, dup) for ref, dup in self._watched
+                      if everything or (conn := ref()) is None or conn.sock is None]
+            self._watched = [entry for entry in self._watched if entry not in closed]
+        for _, duplicate in closed:
+            duplicate.close()
+
+    def _no_retry_reason(self, attempt: int, delay: float, retry_after: float | None) -> str | None:
+        """None when a failed attempt may be retried after ``delay`` seconds, else why not (a message suffix)."""
+        if attempt >= self.max_retries:
+            return ""
+        if retry_after is not None and retry_after > self.max_wait:
+            return f"; it asks to retry in {retry_after:.0f} s, longer than the {self.max_wait:g} s we wait"
+        if self._deadline_at is not None and time.monotonic() + delay >= self._deadline_at:
+            return f"; a retry in {delay:.1f} s would end after the {self.deadline:g} s deadline"
+        return None
+
     def _read_bounded(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: read the body now, as it arrives, within ``deadline`` and ``max_body_bytes``.
 
         requests would read it later with blocking reads whose timeout restarts at every byte; here each read
-        returns whatever has arrived (``read1``), the deadline is checked between reads, and a watchdog shuts
-        the socket down when the deadline passes, so a read blocked in the middle (a chunk-size line dribbled
-        byte by byte) ends too. The body is stored where requests keeps a read body (``_content``).
+        returns whatever has arrived (``read1``) and the deadline is checked between reads; a read blocked in the
+        middle (a chunk-size line dribbled byte by byte) ends when :meth:`get`'s watchdog shuts the connection
+        down. The body is stored where requests keeps a read body (``_content``).
         """
         limit = self.max_body_bytes
         raw = response.raw
@@ -411,17 +523,9 @@ class MastodonClient:
         if limit is not None and declared.isdigit() and int(declared) > limit:
             response.close()
             raise _BodyTooLarge(f"Content-Length {declared} is over {limit} bytes")
-        watchdog: threading.Timer | None = None
-        if self._deadline_at is not None:
-            sock = getattr(getattr(raw, "connection", None), "sock", None)
-            remaining = self._deadline_at - time.monotonic()
-            if remaining <= 0:
-                response.close()
-                raise _DeadlinePassed("deadline passed before the body")
-            if sock is not None:
-                watchdog = threading.Timer(remaining, _cut, (sock,))
-                watchdog.daemon = True
-                watchdog.start()
+        if self._past_deadline():
+            response.close()
+            raise _DeadlinePassed("deadline passed before the body")
         chunks: list[bytes] = []
         total = 0
         try:
@@ -443,9 +547,6 @@ class MastodonClient:
         except BaseException:
             response.close()
             raise
-        finally:
-            if watchdog is not None:
-                watchdog.cancel()
         response._content = b"".join(chunks)
         response._content_consumed = True
 
@@ -493,12 +594,6 @@ class MastodonClient:
         if self.on_wait is not None:
             self.on_wait(what, seconds, kind)
         self.sleep(seconds)
-
-
-def _cut(sock: socket.socket) -> None:
-    """Shut a socket down from the watchdog thread: a read blocked on it returns at once."""
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's method, also under TLS
 
 
 def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestException:

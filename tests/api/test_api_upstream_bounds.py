@@ -139,6 +139,44 @@ def test_an_instance_dribbling_its_answer_is_cut_off_at_the_deadline(
     assert len(instance.requests_to(path)) == 1  # cut off, not retried: a dribbler dribbles again
 
 
+def dribble_headers(fake: FakeInstance, every: float = 0.1) -> Answer:
+    """A status line, then a header one byte every ``every`` seconds (never finished)."""
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        handler.wfile.flush()
+        deadline = time.monotonic() + 30
+        while not fake.stop.is_set() and time.monotonic() < deadline:
+            time.sleep(every)
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
+    return answer
+
+
+def test_an_instance_dribbling_its_headers_is_cut_off_at_the_deadline(
+        instance: FakeInstance, scraping: Callable[..., LiveApi]) -> None:
+    """The deadline runs from the connect, not from the end of the headers (before, only each gap was bounded)."""
+    live = scraping(request_timeout=1.0)
+    instance.answers["/api/v1/timelines/public"] = dribble_headers(instance)
+    started = time.monotonic()
+    response = get_quickly(live, "/v1/timelines/public", {"instance": instance.domain})
+    elapsed = time.monotonic() - started
+    assert_error(response, 502, "upstream_unavailable")
+    assert 0.9 <= elapsed < 4, elapsed
+    assert len(instance.requests_to("/api/v1/timelines/public")) == 1
+
+
+def test_a_503_asking_for_longer_than_the_deadline_is_not_retried_and_its_retry_after_passed_on(
+        instance: FakeInstance, scraping: Callable[..., LiveApi]) -> None:
+    live = scraping(request_timeout=1.0)
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 503, b'{"error": "busy"}', {"Retry-After": "30"})
+    started = time.monotonic()
+    response = get_quickly(live, "/v1/timelines/public", {"instance": instance.domain})
+    assert time.monotonic() - started < 2
+    assert_error(response, 502, "upstream_unavailable")
+    assert response.headers["Retry-After"] == "30"
+    assert len(instance.requests_to("/api/v1/timelines/public")) == 1
+
+
 def test_the_deadline_is_at_most_the_documented_bound(instance: FakeInstance, scraping: Callable[..., LiveApi],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A larger request_timeout setting does not lift the API's bound (MAX_TIMEOUT, lowered here for speed)."""

@@ -112,6 +112,7 @@ class Fault:
     reset_in: float = 0.5
     reset_style: str = "iso"  # "iso" | "epoch" | "retry_after" | "none"
     malformation: str = "not_json"
+    retry_after: str | None = None  # a status fault's Retry-After header
     seen: int = 0
     fired: int = 0
 
@@ -240,9 +241,12 @@ class MastodonDouble:
             self.faults.append(fault)
         return fault
 
-    def fail(self, status: int = 503, times: int = 1, path: str | None = None, after: int = 0) -> Fault:
-        """Answer ``times`` matching requests with HTTP ``status`` (and Mastodon's error JSON)."""
-        return self._add(Fault("status", times=times, after=after, path=path, status=status))
+    def fail(self, status: int = 503, times: int = 1, path: str | None = None, after: int = 0,
+             retry_after: str | None = None) -> Fault:
+        """Answer ``times`` matching requests with HTTP ``status`` (and Mastodon's error JSON), with a
+        ``Retry-After`` header when given."""
+        return self._add(Fault("status", times=times, after=after, path=path, status=status,
+                               retry_after=retry_after))
 
     def throttle(self, reset_in: float = 0.5, times: int = 1, path: str | None = None, after: int = 0,
                  style: str = "iso") -> Fault:
@@ -375,6 +379,8 @@ class MastodonDouble:
                 headers["Retry-After"] = str(max(0, round(reset_in)))
             return 429, headers, json.dumps({"error": "Too many requests"}).encode(), "throttle"
         if fault is not None and fault.kind == "status":
+            if fault.retry_after is not None:
+                headers["Retry-After"] = fault.retry_after
             return fault.status, headers, json.dumps({"error": "Something went wrong"}).encode(), "status"
         status, extra, body = self._route(path, params)
         headers.update(extra)

@@ -140,6 +140,36 @@ def test_retries_are_bounded(mastodon_server) -> None:
     assert len(mastodon_server.log) == 3
 
 
+def test_a_5xx_retry_waits_the_instances_retry_after(mastodon_server) -> None:
+    mastodon_server.fail(503, times=1, retry_after="2")
+    waits: list[float] = []
+    client = client_for(mastodon_server, sleep=waits.append)
+    assert client.get("/api/v1/instance/peers").status == 200
+    assert [s.status for s in mastodon_server.log] == [503, 200]
+    assert len(waits) == 1 and waits[0] >= 2.0  # not the 0.01 s backoff
+
+
+def test_a_5xx_retry_after_longer_than_max_wait_is_not_retried(mastodon_server) -> None:
+    mastodon_server.fail(503, times=1, retry_after="600")
+    waits: list[float] = []
+    with pytest.raises(UpstreamUnavailable, match="retry in 600 s, longer than the 5 s") as info:
+        client_for(mastodon_server, max_wait=5, sleep=waits.append).get("/api/v1/instance/peers")
+    assert info.value.retry_after == 600
+    assert waits == [] and len(mastodon_server.log) == 1
+
+
+def test_no_retry_is_started_that_would_end_after_the_deadline(mastodon_server) -> None:
+    """A deadline bounds the whole get(), retries included (before, a timeout was retried once more: up to twice
+    the deadline)."""
+    mastodon_server.slow(1.5, times=10)
+    client = client_for(mastodon_server, timeout=0.8, deadline=1.0, backoff_base=0.3, max_retries=3)
+    started = time.monotonic()
+    with pytest.raises(UpstreamUnavailable):
+        client.get("/api/v1/instance/peers")
+    assert time.monotonic() - started < 2.5  # without the bound: 4 attempts of 0.8 s and the backoffs between
+    assert client.stats["requests"] <= 2
+
+
 def test_backoff_grows_exponentially_with_jitter() -> None:
     client = MastodonClient("https://example.org", backoff_base=1.0, backoff_cap=8.0)
     for attempt, full in enumerate([1, 2, 4, 8, 8]):
