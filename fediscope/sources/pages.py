@@ -111,12 +111,28 @@ def page_size(limit: int, entity: str) -> int:
     return max(1, min(int(limit), LIMITS.get(entity, 40)))
 
 
+def decode_body(domain: str, endpoint: str, response: RawResponse) -> Any:
+    """The JSON body of an answer; :class:`MalformedResponse` (quarantined by the callers) when it is not JSON.
+
+    ``endpoint`` is the path template that names the answer (a path may hold an account id). A body nested deeper
+    than the decoder goes (``RecursionError``; no Mastodon entity is) is malformed too, not a crash.
+    """
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise MalformedResponse(f"{domain}{endpoint}: the instance answered HTTP {response.status} with a body "
+                                f"that is not JSON ({reason})", endpoint=endpoint, status=response.status,
+                                content=response.content,
+                                content_type=response.headers.get("Content-Type", "")) from None
+
+
 def _account_id(client: MastodonClient, acct: str) -> str:
     """Resolve ``user`` / ``user@domain`` to the instance-local account id (memoised on the client)."""
     key = f"account_id:{acct.lower()}"
     if key not in client.cache:
         response = client.get("/api/v1/accounts/lookup", {"acct": acct})
-        body = response.json()
+        body = decode_body(client.domain, "/api/v1/accounts/lookup", response)
         account_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(account_id, (str, int)) or isinstance(account_id, bool) or not str(account_id):
             raise MalformedResponse(f"{client.domain}/api/v1/accounts/lookup: answer has no account id",
@@ -180,13 +196,7 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
     endpoint, response = _request(client, source, paging, limit)
     fetched_at = datetime.now(UTC)
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:  # named by the endpoint template: the path may hold an id
-        raise MalformedResponse(f"{client.domain}{endpoint}: the instance answered HTTP {response.status} with a "
-                                f"body that is not JSON ({exc})", endpoint=endpoint, status=response.status,
-                                content=response.content,
-                                content_type=response.headers.get("Content-Type", "")) from None
+    body = decode_body(client.domain, endpoint, response)
     expect_object = source.kind in _SINGLE_OBJECT
     if expect_object != isinstance(body, dict) or not isinstance(body, (dict, list)):
         wanted = "an object" if expect_object else "a list"

@@ -223,8 +223,9 @@ class _Buffer:
         """Land one status event into ``out`` (or ``quarantined``); returns 1 when the policy left it out."""
         try:
             item = json.loads(event.data)
-        except ValueError:
-            quarantined.append(item_entry(f"{event.name} event: payload is not JSON", event.data,
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
+            why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
+            quarantined.append(item_entry(f"{event.name} event: payload is {why}", event.data,
                                           keep_raw=not policy.enabled))
             return 0
         page = Page(self.source, self.domain, self.endpoint, [item], fetched_at=received_at)
