@@ -309,6 +309,8 @@ class PrivacyPolicy:
                 if value and len(str(value)) >= 3:
                     links[str(value)] = ERASED if key == ERASED else f"acct:{key}"
             for value in (acct, person.get("username")):
+                if value:  # ``@al``: a handle however short (a bare word only from 3 letters: it garbles text)
+                    handles["@" + str(value).lstrip("@")] = "@" + key
                 if value and len(str(value)) >= 3:
                     handles[str(value)] = key
         protected: list[str] = []
