@@ -60,9 +60,21 @@ def metric(name: str) -> Metric:
 def _result(name: str, title: str, metric_name: str, columns: list[str], rows: list[Row],
             summary: dict[str, Any] | None = None, question: str | None = None,
             text_tail: int | None = None) -> AnalysisResult:
+    _require(rows, *columns)
     return AnalysisResult(name=name, title=title, question=question or metric(metric_name).question or title,
-                          metric=metric_name, columns=columns, rows=[{c: r.get(c) for c in columns} for r in rows],
+                          metric=metric_name, columns=columns, rows=[{c: r[c] for c in columns} for r in rows],
                           summary=summary or {}, text_tail=text_tail)
+
+
+def _require(rows: list[Row], *columns: str) -> None:
+    """KeyError naming the first of ``columns`` the rows lack: a store returns every column it holds (NULLs
+    included) in every row, so a missing one is a metric whose columns differ from what the analysis reads (a
+    store written by another fediscope). Without this check, values read with ``row.get(c) or 0`` would
+    silently count as 0 and the report would show wrong totals."""
+    if rows:
+        missing = next((c for c in columns if c not in rows[0]), None)
+        if missing is not None:
+            raise KeyError(missing)
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -88,6 +100,7 @@ def top_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
 def engagement_distribution(store: MetricStore, n: int = 10) -> AnalysisResult:
     """How accounts spread over interactions per toot, plus the median and mean engagement rate."""
     rows = store.all(metric("account_engagement"))
+    _require(rows, "interactions_per_toot", "engagement_rate", "toots", "interactions_total")
     counts = [0] * (len(ENGAGEMENT_BUCKETS) + 1)
     for row in rows:
         value = row.get("interactions_per_toot") or 0
@@ -130,6 +143,7 @@ def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = No
     """Accounts created per month, summed over instances (or for one instance: a prefix read)."""
     signups = metric("signups_by_month")
     rows = store.scan_prefix(signups, instance) if instance else store.all(signups)
+    _require(rows, "month", "instance", "accounts")
     per_month: dict[str, int] = defaultdict(int)
     instances: set[str] = set()
     for row in rows:
@@ -200,6 +214,7 @@ def languages(store: MetricStore, n: int = 10) -> AnalysisResult:
     langs = metric("languages")
     rows = store.top(langs, n)
     every = store.all(langs)
+    _require(every, "toots")
     total = sum(r.get("toots") or 0 for r in every)
     shown = list(rows)
     if len(every) > len(rows):
@@ -220,6 +235,7 @@ def instances(store: MetricStore, n: int = 10) -> AnalysisResult:
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags."""
     rows = store.all(metric("hashtags_daily"))
+    _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         days[row["day"]].append(row)
@@ -258,6 +274,7 @@ def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
     """The tags the instances list as trending, by their own counts over the 7 days ending on each instance's
     latest reported day (the whole instance's use, next to what the collection holds of it)."""
     rows = store.all(metric("server_trending_tags"))
+    _require(rows, "instance", "tag", "day", "uses", "collected_toots")
     latest: dict[str, date] = {}
     for row in rows:
         day = date.fromisoformat(row["day"])
@@ -286,6 +303,7 @@ def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
 def activity(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Toots by hour of day and by weekday (UTC), from the weekday × hour grid."""
     cells = store.all(metric("activity_by_hour"))
+    _require(cells, "weekday", "hour", "toots")
     hours = [0] * 24
     weekdays = [0] * 7
     for cell in cells:
@@ -306,7 +324,9 @@ def activity(store: MetricStore, n: int = 10) -> AnalysisResult:
 def activity_by_weekday(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Toots by weekday (ISO: Monday first, UTC)."""
     weekdays = [0] * 7
-    for cell in store.all(metric("activity_by_hour")):
+    cells = store.all(metric("activity_by_hour"))
+    _require(cells, "weekday", "toots")
+    for cell in cells:
         weekdays[(int(cell["weekday"]) - 1) % 7] += cell.get("toots") or 0
     total = sum(weekdays)
     rows = [{"weekday": WEEKDAYS[d], "toots": weekdays[d], "share": _share(weekdays[d], total)} for d in range(7)]

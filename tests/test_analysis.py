@@ -262,3 +262,22 @@ def test_missing_metrics_are_listed_and_empty_ones_run(metric_store):
     assert [r.name for r in run.results] == ["languages", "bots_share"]
     assert run.get("bots_share").rows == []
     assert "top_accounts_by_followers" in run.missing and "languages" not in run.missing
+
+
+def test_a_stored_metric_without_a_column_an_analysis_reads_is_a_failure_not_zeros(metric_store, caplog):
+    """A store written by another fediscope, whose metrics call a column otherwise: the analyses reading it say
+    so, instead of counting every value as 0 (languages showed 0 toots, hashtags per day 0 engagement)."""
+    from fediscope.engine.metrics import parse_metric
+
+    renamed = parse_metric("languages", "-- question: q\n-- key: language\n-- rank: statuses DESC\nSELECT 1")
+    metric_store.write(renamed, [{"language": "en", "statuses": 3, "share": 0.6},
+                                 {"language": "de", "statuses": 2, "share": 0.4}])
+    load(metric_store, "hashtags_daily", [{"day": "2024-01-01", "tag": "a", "toots": 2, "accounts": 1,
+                                          "engagement": 5, "engagement_mean": 2.5}])
+    load(metric_store, "activity_by_hour", [{"weekday": 1, "hour": 3, "statuses": 4}])
+    run = run_analyses(metric_store)
+    assert run.failed.keys() == {"languages", "hashtags_per_day", "activity", "activity_by_weekday"}
+    assert "column 'toots' missing" in run.failed["languages"]
+    assert "column 'engagement_total' missing" in run.failed["hashtags_per_day"]
+    assert "column 'toots' missing" in run.failed["activity"]
+    assert run.results == []
