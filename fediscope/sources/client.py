@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import random
@@ -123,7 +122,8 @@ class MalformedResponse(UpstreamError):
 
 @dataclass
 class RawResponse:
-    """One upstream answer as it came: status, headers and the body bytes."""
+    """One upstream answer as it came: status, headers and the body bytes (decoded by
+    :func:`fediscope.sources.pages.decode_body`)."""
 
     status: int
     headers: Mapping[str, str]
@@ -131,17 +131,6 @@ class RawResponse:
     url: str
     endpoint: str
     domain: str = ""
-
-    def json(self) -> Any:
-        """The decoded body; :class:`MalformedResponse` when it is not JSON."""
-        try:
-            return json.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedResponse(
-                f"{self.domain}{self.endpoint}: the instance answered HTTP {self.status} with a body that is not "
-                f"JSON ({exc})",
-                endpoint=self.endpoint, status=self.status, content=self.content,
-                content_type=self.headers.get("Content-Type", "")) from None
 
     def links(self) -> dict[str, str]:
         """The ``Link`` header as ``{rel: url}`` (Mastodon sends ``next`` and ``prev``)."""
