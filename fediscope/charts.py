@@ -8,6 +8,8 @@ is shown, axes carry units, long pseudonymous account keys are shortened.
 from __future__ import annotations
 
 import logging
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,22 @@ COLOR = "#4c72b0"
 ACCENT = "#dd8452"
 
 
+#: fonts tried, in order, for characters DejaVu Sans (matplotlib's own) lacks: hashtags, languages and account
+#: names in CJK scripts, Arabic, … — used when installed (Debian: fonts-noto-cjk, fonts-noto-core)
+FALLBACK_FONTS = ("Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR", "Noto Sans Arabic",
+                  "Noto Sans Hebrew", "Noto Sans Devanagari", "Noto Sans Thai", "Noto Sans Symbols 2", "Noto Emoji",
+                  "WenQuanYi Zen Hei", "Droid Sans Fallback", "Unifont")
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
+
+
+def _font_families() -> list[str]:
+    """DejaVu Sans, then the installed fallback fonts (matplotlib draws a character with the first that has it)."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in FALLBACK_FONTS if name in installed)]
+
+
 def _figure() -> Any:
     from matplotlib.figure import Figure
 
@@ -34,13 +52,45 @@ def _thousands(axis: Any) -> None:
     """Whole-number ticks with thousands separators (counts have no halves)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _count(v)))
+
+
+def _count(value: float) -> str:
+    """A tick label: whole numbers with separators below a million, then 1.5M, 20B, 3T, then 4.6e18 (ticks of
+    huge counts written out in full ran into each other)."""
+    size = abs(value)
+    if size < 1e6:
+        return f"{value:,.0f}"
+    for limit, suffix in ((1e9, "M"), (1e12, "B"), (1e15, "T")):
+        if size < limit:
+            return f"{value / (limit / 1000):.3g}{suffix}"
+    return f"{value:.2g}".replace("e+", "e")
 
 
 def _short(key: Any, width: int = 14) -> str:
     text = str(key)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _distinct_labels(keys: list[Any], width: int = 14) -> list[str]:
+    """Keys shortened to ``width`` characters (pseudonyms are long), yet told apart: keys that end-truncation
+    makes alike (long handles sharing a beginning, with privacy off) keep their ends instead, or else whole."""
+    texts = [str(k) for k in keys]
+    distinct = len(set(texts))
+    shortened = [_short(t, width) for t in texts]
+    if len(set(shortened)) == distinct:
+        return shortened
+    head = (width - 1) // 2
+    middle = [t if len(t) <= width else f"{t[:head]}…{t[len(t) - (width - 1 - head):]}" for t in texts]
+    return middle if len(set(middle)) == distinct else texts
+
+
+def _without_instance(key: Any, instance: Any) -> str:
+    """An account key without the ``@instance`` the label shows next to it (a handle, with privacy off)."""
+    text = str(key)
+    suffix = f"@{instance}"
+    return text[: -len(suffix)] if instance and text.endswith(suffix) and len(text) > len(suffix) else text
 
 
 def _empty(ax: Any, message: str) -> None:
@@ -52,10 +102,14 @@ def _empty(ax: Any, message: str) -> None:
 def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     rows = list(reversed(result.rows))  # largest at the top
-    labels = [f"{_short(r['account_key'])}  ({r.get('instance') or '?'})" for r in rows]
+    keys = [_without_instance(r["account_key"], r.get("instance")) for r in rows]
+    labels = [f"{key}  ({r.get('instance') or '?'})" for key, r in zip(_distinct_labels(keys), rows, strict=True)]
     values = [r.get("followers_count") or 0 for r in rows]
     if rows:
-        bars = ax.barh(labels, values, color=COLOR)
+        # bars at positions, labelled after: as categories, two accounts whose shortened labels are the same
+        # (long handles with privacy off) were drawn as one bar
+        bars = ax.barh(range(len(rows)), values, color=COLOR)
+        ax.set_yticks(range(len(rows)), labels)
         ax.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontsize=8)
         _thousands(ax.xaxis)
         ax.set_xlabel("followers")
@@ -128,9 +182,9 @@ def languages_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     rows = list(reversed(result.rows))
     if rows:
-        bars = ax.barh([str(r["language"]) for r in rows], [(r.get("share") or 0) * 100 for r in rows],
-                       color=COLOR)
-        ax.bar_label(bars, labels=[f"{(r.get('share') or 0):.1%}  ({r.get('toots', 0):,})" for r in rows],
+        bars = ax.barh(range(len(rows)), [(r.get("share") or 0) * 100 for r in rows], color=COLOR)
+        ax.set_yticks(range(len(rows)), [str(r["language"]) for r in rows])
+        ax.bar_label(bars, labels=[f"{(r.get('share') or 0):.1%}  ({r.get('toots') or 0:,})" for r in rows],
                      padding=3, fontsize=8)
         ax.set_xlabel("share of toots (%)")
         ax.margins(x=0.2)
@@ -169,21 +223,44 @@ CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path], None]]] = {
 def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
     """Draw the chart of every analysis that ran into ``out_dir`` (created); returns the files, in order.
 
-    ConfigError when the directory cannot be created or written (a file in the way, no permission)."""
+    ConfigError when the directory cannot be created or written (a file in the way, no permission). A chart
+    whose rows it cannot draw is left out and named in ``run.failed`` (``<analysis> chart``). Characters no
+    installed font has are drawn as boxes and named in one warning (matplotlib warned once per character)."""
     written = []
+    missing: dict[str, None] = {}
     try:
+        from matplotlib import rc_context
+
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, (file_name, draw) in CHARTS.items():
-            result = run.get(name)
-            if result is None:
-                continue
-            path = out_dir / file_name
-            tmp = path.with_suffix(".tmp.png")
-            draw(result, tmp)
-            tmp.replace(path)  # a chart appears whole or not at all
-            written.append(path)
-            log.debug("chart=%s written to %s", name, path)
+        with rc_context({"font.family": _font_families()}), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name, (file_name, draw) in CHARTS.items():
+                result = run.get(name)
+                if result is None:
+                    continue
+                path = out_dir / file_name
+                tmp = path.with_suffix(".tmp.png")
+                try:
+                    draw(result, tmp)
+                except (KeyError, TypeError, ValueError) as exc:  # rows of a metric whose columns changed
+                    tmp.unlink(missing_ok=True)
+                    run.failed[f"{name} chart"] = f"cannot draw {file_name}: {type(exc).__name__}: {exc}"
+                    log.warning("chart=%s not drawn: %s", name, run.failed[f"{name} chart"])
+                    continue
+                tmp.replace(path)  # a chart appears whole or not at all
+                written.append(path)
+                log.debug("chart=%s written to %s", name, path)
     except OSError as exc:
         raise ConfigError(f"cannot write the charts into {out_dir}: {exc.strerror or exc}; choose a writable "
                           "directory (fediscope report --out DIR) or leave the charts out (--no-charts)") from None
+    for warning in caught:
+        match = _MISSING_GLYPH.search(str(warning.message))
+        if match:
+            missing[chr(int(match.group(1)))] = None
+        else:
+            log.debug("matplotlib: %s", warning.message)
+    if missing:
+        shown = ", ".join(list(missing)[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        log.warning("charts: %d character(s) no installed font has are drawn as boxes (%s); install fonts that "
+                    "have them (Debian: fonts-noto-cjk, fonts-noto-core)", len(missing), shown)
     return written

@@ -9,6 +9,7 @@ exact and every row (time series included), for scripts and dashboards.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,39 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    text = str(value)
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return _clip(str(value), MAX_TEXT)
+
+
+def _char_width(char: str) -> int:
+    """Terminal columns of one character: 2 for wide ones (CJK, most emoji), 0 for combining marks and
+    zero-width ones (variation selectors, joiners), else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (``len`` counts a CJK hashtag's characters, not their width)."""
+    return sum(map(_char_width, text)) if not text.isascii() else len(text)
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns, cut with "…" (never inside a character's combining marks)."""
+    if display_width(text) <= width:
+        return text
+    used, end = 1, 0  # the "…" takes one column
+    for end, char in enumerate(text):  # noqa: B007 - end is used after the loop
+        used += _char_width(char)
+        if used > width:
+            break
+    while end > 0 and _char_width(text[end]) == 0:  # keep a base character with its marks
+        end -= 1
+    return text[:end] + "…"
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(width - display_width(text), 0)
+    return fill + text if right else text + fill
 
 
 def _is_number(value: Any) -> bool:
@@ -49,12 +81,11 @@ def _is_number(value: Any) -> bool:
 def text_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
     """Aligned columns: numbers to the right, text to the left."""
     cells = [[format_value(c, row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    widths = [max([display_width(c), *(display_width(line[i]) for line in cells)]) for i, c in enumerate(columns)]
     numeric = [any(_is_number(row.get(c)) for row in rows) for c in columns]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric,
-                                                                                  strict=True)).rstrip()
+        return "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
 

@@ -169,3 +169,92 @@ def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_
     assert "== Languages ==" in out
     assert "Could not compute signups_over_time: metric signups_by_month: column 'month' missing" in out
     assert "Traceback" not in err and "1 analyses could not be computed" in err
+
+
+# -- charts and text with awkward data -------------------------------------------------------------------------
+
+def _drawn_figures(monkeypatch):
+    """Every matplotlib figure the charts save, recorded as they are saved."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    save = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        figures.append(self)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return figures
+
+
+def test_accounts_whose_shortened_labels_are_alike_get_a_bar_and_a_label_each(tmp_path, monkeypatch):
+    """With privacy off account keys are handles; long ones sharing a beginning shortened to one label, and
+    matplotlib drew the accounts of one label as a single bar."""
+    from fediscope.charts import top_accounts_chart
+
+    rows = [{"account_key": f"photographer_{name}@mastodon.social", "instance": "mastodon.social",
+             "followers_count": 100 - i} for i, name in enumerate(["anna", "ben", "carl"])]
+    result = analysis.AnalysisResult("top_accounts", "t", "q", "top_accounts_by_followers",
+                                     ["account_key", "instance", "followers_count"], rows)
+    figures = _drawn_figures(monkeypatch)
+    top_accounts_chart(result, tmp_path / "top.png")
+    ax = figures[0].axes[0]
+    assert len({bar.get_y() for bar in ax.patches}) == 3
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert len(set(labels)) == 3 and all("(mastodon.social)" in label for label in labels)
+
+
+def test_huge_counts_have_short_tick_labels():
+    from fediscope.charts import _count
+
+    assert [_count(v) for v in (0, 7500, 999_999, 1_500_000, 20e9, 3e12, 4.6e18)] == \
+        ["0", "7,500", "999,999", "1.5M", "20B", "3T", "4.6e18"]
+
+
+def test_characters_no_font_has_are_one_warning_not_one_per_character(tmp_path, caplog):
+    import warnings
+
+    from fediscope.charts import write_charts
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("languages"), [{"language": "日本", "toots": 2, "share": 0.5},
+                                               {"language": "ελ", "toots": 2, "share": 0.5}])
+    store.write(analysis.metric("hashtags_daily"), [
+        {"day": "2024-01-01", "tag": "日本語", "toots": 5, "accounts": 2, "engagement_total": 9, "engagement_mean": 2},
+        {"day": "2024-01-01", "tag": "🐘", "toots": 3, "accounts": 2, "engagement_total": 9, "engagement_mean": 3.0}])
+    with warnings.catch_warnings(record=True) as escaped, caplog.at_level(logging.WARNING, "fediscope.charts"):
+        warnings.simplefilter("always")
+        written = write_charts(analysis.run_analyses(store), tmp_path / "c")
+    assert [p.name for p in written] == ["hashtags_per_day.png", "languages.png"]
+    assert not [w for w in escaped if "Glyph" in str(w.message)]
+    records = [r for r in caplog.records if r.name == "fediscope.charts"]
+    if records:  # none when fonts with these characters are installed
+        assert len(records) == 1 and "drawn as boxes" in records[0].getMessage()
+        assert "日" in records[0].getMessage()
+
+
+def test_a_chart_that_cannot_be_drawn_is_named_not_a_traceback(tmp_path):
+    from fediscope.charts import write_charts
+
+    run = analysis.AnalysisRun(results=[
+        analysis.AnalysisResult("activity", "t", "q", "activity_by_hour", ["hour"], [],
+                                summary={"grid": {"1.5:3": 2}}),  # a weekday stored as a float
+        analysis.AnalysisResult("languages", "t", "q", "languages", ["language", "toots", "share"],
+                                [{"language": "en", "toots": None, "share": None}])], stored={}, missing=[])
+    written = write_charts(run, tmp_path)
+    assert [p.name for p in written] == ["languages.png"]
+    assert "cannot draw activity.png: ValueError" in run.failed["activity chart"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["languages.png"]  # no temporary file left
+
+
+def test_text_table_aligns_wide_and_combining_characters():
+    table = text_table(["tag", "toots"], [{"tag": "日本語", "toots": 5}, {"tag": "cafe\u0301", "toots": 1234},
+                                          {"tag": "🐘", "toots": 2}])
+    from fediscope.report import display_width
+
+    widths = {display_width(line) for line in table.splitlines()}
+    assert widths == {len("tag     toots")}
+    assert table.splitlines()[2] == "日本語      5"
+    assert format_value("tag", "語" * 30) == "語" * 19 + "…"  # 39 columns
+    assert format_value("tag", "e\u0301" * 45).endswith("e\u0301…")
