@@ -15,6 +15,12 @@ Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days 
 (``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a run triggered by the
 raw-lake Asset has no data interval and covers the days from its oldest triggering event to its start.
 
+A missing lake: the tasks that read or prune the lake (``process``, ``verify``, ``retention``,
+``lake_health``) refuse a lake that does not exist or is not a directory, as ``fediscope process`` and ``fediscope
+gdpr retention`` do, and create nothing (a mistyped path must not become a new empty lake whose empty metrics
+replace the store's). ``process`` also refuses a lake with no data, like ``fediscope process``. Only ingest
+creates the lake.
+
 Secrets in task logs: Airflow writes task logs through its own handlers, not fediscope's CLI handler, so
 :func:`task_settings` (the first call of every task that reads the configuration) runs
 :func:`mask_secrets_for_airflow`: every secret fediscope knows is registered with Airflow's secrets masker,
@@ -29,10 +35,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings
 from fediscope.errors import ConfigError, FediscopeError, LakeError, StoreError, UpstreamError
+
+if TYPE_CHECKING:
+    from fediscope.lake.backend import LakeBackend
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +286,42 @@ def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
                         run_after=getattr(dag_run, "run_after", None), event_times=times)
 
 
+# -- the lake -------------------------------------------------------------------------------------------------
+_LAKE_HINT = f"(on the workers: FEDISCOPE_LAKE, or 'lake' in the Airflow Variable {VARIABLE})"
+
+
+def existing_lake(settings: Settings) -> LakeBackend:
+    """The configured lake, which must exist and be a directory (:func:`fediscope.lake.backend.require_lake`);
+    LakeError otherwise, and nothing is created: every task but ingest only reads or prunes the lake, and a lock
+    or a probe file would turn a mistyped path into a new, empty lake."""
+    from fediscope.lake.backend import open_lake, require_lake
+
+    lake = open_lake(settings.lake)
+    try:
+        require_lake(lake)
+    except LakeError as exc:
+        raise LakeError(f"{exc} {_LAKE_HINT}") from None
+    return lake
+
+
+def require_batch_lake(lake: LakeBackend) -> None:
+    """A lake a batch run may process: it exists, is a directory and holds raw batches or curated files, as
+    ``fediscope process`` requires. A run over an empty lake would replace every metric in the store with
+    nothing, so it is refused before the store is touched. Used by :func:`process_window` and the
+    ``spark-submit`` jobs (``spark_jobs/job_lock.py``)."""
+    from fediscope.cli.process import holds_data
+    from fediscope.lake.backend import require_lake
+
+    try:
+        require_lake(lake)
+    except LakeError as exc:
+        raise LakeError(f"{exc}; the store was not touched") from None
+    if not holds_data(lake):
+        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): run `fediscope "
+                        "collect` (the fediscope_ingest DAG) first, or point FEDISCOPE_LAKE at the lake you "
+                        "collected into; the store was not touched")
+
+
 # -- batch ----------------------------------------------------------------------------------------------------
 def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Curate, compute the metrics and load the store for the window's days (engine and store from settings).
@@ -289,18 +334,24 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
     two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`).
     """
     env = os.environ if env is None else env
+    from fediscope.lake.backend import open_lake
+
+    lake = open_lake(settings.lake)
+    try:
+        require_batch_lake(lake)  # before the lock (it lives in the lake) and before the store is opened
+    except LakeError as exc:
+        raise LakeError(f"{exc} {_LAKE_HINT}") from None
     binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
     log.info("processing %s to %s with %s into %s", window.since, window.until,
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
              _store_label(settings.store))
     if binary:
-        from fediscope.lake.backend import open_lake
         from fediscope.lake.lock import INHERIT_ENV, lake_lock
 
         curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
         job_env = spark_submit_env(settings, env)
         # one lock across both jobs, so no other run rewrites the lake between curation and metrics
-        with lake_lock(open_lake(settings.lake), command=f"fediscope batch {window.since}..{window.until} "
+        with lake_lock(lake, command=f"fediscope batch {window.since}..{window.until} "
                        "(spark-submit)") as holder:
             job_env[INHERIT_ENV] = holder.token or ""
             return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
@@ -394,11 +445,10 @@ def _store_label(url: str) -> str:
 def verify_store(settings: Settings) -> dict[str, Any]:
     """Read every metric back from the store; StoreError when the lake has data but the store has no rows."""
     from fediscope.engine.metrics import load_metrics
-    from fediscope.lake.backend import open_lake
     from fediscope.lake.batches import raw_batch_files
     from fediscope.store.port import store_from_settings
 
-    if not raw_batch_files(open_lake(settings.lake)):
+    if not raw_batch_files(existing_lake(settings)):
         return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
     metrics = load_metrics()
     store = store_from_settings(settings)
@@ -418,11 +468,13 @@ def apply_retention(settings: Settings) -> dict[str, Any]:
     ``retention_curated_days`` (0 keeps a layer forever); see :mod:`fediscope.gdpr.retention`."""
     from fediscope.gdpr.retention import apply_retention as run
 
-    return _as_dict(run(settings, dry_run=False))
+    # a missing lake is refused, as by `fediscope gdpr retention`: its lock would create <lake>/_state/
+    return _as_dict(run(settings, dry_run=False, lake=existing_lake(settings)))
 
 
 def check_lake(settings: Settings) -> dict[str, Any]:
-    """The doctor's lake check; LakeError with its fix when the lake is not usable."""
+    """The doctor's lake check; LakeError with its fix when the lake is not usable. A missing lake fails it
+    (the doctor's probe file would create one: here the lake is expected to exist, ingest made it)."""
     return _doctor_check(settings, "lake", LakeError)
 
 
@@ -431,13 +483,27 @@ def check_store(settings: Settings) -> dict[str, Any]:
     return _doctor_check(settings, "store", StoreError)
 
 
+def _missing_lake_check(settings: Settings) -> Any:
+    """A failed doctor check when the lake does not exist or is not a directory (None when it is there): checked
+    before the doctor's probe file, whose write would create a missing lake."""
+    from fediscope import doctor
+
+    try:
+        existing_lake(settings)
+    except LakeError as exc:
+        return doctor.Check("lake", doctor.FAIL, str(exc), "the fediscope_ingest DAG creates the lake when it first "
+                            "lands data: point the lake setting at the lake it collects into")
+    return None
+
+
 def _doctor_check(settings: Settings, name: str, error: type[FediscopeError]) -> dict[str, Any]:
     from fediscope import doctor
     from fediscope.redact import redact_text, secret_values
 
     check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
     try:
-        result = check(settings)
+        result = _missing_lake_check(settings) if name == "lake" else None
+        result = result or check(settings)
     except Exception as exc:  # noqa: BLE001 - a check that breaks is a failed check, reported with its reason
         message = str(exc) if isinstance(exc, FediscopeError) else f"{type(exc).__name__}: {exc}"
         result = doctor.Check(name, doctor.FAIL, message,

@@ -196,6 +196,16 @@ def test_default_args_back_off_exponentially() -> None:
     assert args["on_failure_callback"] is orch.log_failure
 
 
+def _lake_with_data(lake: Path) -> Path:
+    """A local lake holding one raw batch: what a batch run may process."""
+    from fediscope.lake import layout
+
+    part = lake / layout.partition_dir("statuses", "mastodon.social", date(2026, 11, 23))
+    part.mkdir(parents=True)
+    (part / "20261123T000000Z-00000000.jsonl").write_text("{}\n")
+    return lake
+
+
 # -- Spark on a cluster -----------------------------------------------------------------------------------------
 FAKE_SPARK_SUBMIT = """#!{python}
 import json, os, sys
@@ -239,7 +249,7 @@ def spark_home(tmp_path: Path) -> Path:
 
 
 def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_path: Path) -> None:
-    lake = str(tmp_path / "lake")
+    lake = str(_lake_with_data(tmp_path / "lake"))
     settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "spark://master:7077",
                                              "store": "mysql+pymysql://fediscope:pw-123@db/fediscope",
                                              "lake": lake}, env={})
@@ -266,6 +276,7 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
 
 def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,
                                                              webhdfs_server) -> None:
+    _lake_with_data(webhdfs_server.local("/data/fediscope"))
     settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn",
                                              "lake": webhdfs_server.lake_url("/data/fediscope", user="fediscope"),
                                              "spark_lake_uri": "hdfs://namenode:8020/data/fediscope"}, env={})
@@ -281,7 +292,8 @@ def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, 
 def test_a_failing_spark_job_fails_with_its_last_error_line(spark_home: Path, tmp_path: Path) -> None:
     from fediscope.errors import FediscopeError
 
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": str(tmp_path / "lake"),
+    lake = str(_lake_with_data(tmp_path / "lake"))
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": lake,
                                              "store": "mysql+pymysql://fediscope:s3cret@db/fediscope"}, env={})
     env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"), "FAKE_SPARK_FAIL": "1"}
     with pytest.raises(FediscopeError, match=r"spark-submit fediscope-curate-2026-11-23 failed \(exit 2\): "
@@ -299,6 +311,7 @@ def test_local_spark_and_duckdb_run_in_the_worker() -> None:
 
 # -- maintenance ------------------------------------------------------------------------------------------------
 def test_health_checks_pass_on_a_writable_lake_and_a_sqlite_store(tmp_path: Path) -> None:
+    (tmp_path / "lake").mkdir()
     settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"),
                                              "store": f"sqlite:///{tmp_path / 'store.db'}"}, env={})
     assert orch.check_lake(settings)["status"] == "OK"
@@ -342,3 +355,61 @@ def test_refreshed_statuses_count_as_new_records_for_the_ingest_asset() -> None:
     assert orch.new_records({"landed": 0, "refreshed": 5}) == 5  # engagement changed: curate again
     assert orch.new_records({"landed": 0, "settled": 3}) == 3  # settled counts: curate again too
     assert orch.new_records({}) == 0
+
+
+# -- a missing lake ---------------------------------------------------------------------------------------------
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _missing_lake_settings(tmp_path: Path, **extra: object) -> object:
+    return orch.settings_from_overrides({"lake": str(tmp_path / "lake"), "store": f"sqlite:///{tmp_path / 's.db'}",
+                                         **extra}, env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+
+
+PSEUDONYM = "orchestration-test-pseudonym-key-0123456789"
+
+
+@pytest.mark.parametrize("task", ["retention", "lake_health", "verify", "process", "process_spark_submit"])
+def test_tasks_refuse_a_missing_lake_and_create_nothing(task: str, tmp_path: Path, spark_home: Path) -> None:
+    """As `fediscope gdpr retention` and `fediscope process`: no lock directory, probe, lake or store is created."""
+    from fediscope.errors import LakeError
+
+    work = tmp_path / "work"
+    work.mkdir()
+    settings = _missing_lake_settings(work, **({"engine": "spark", "spark_master": "yarn"}
+                                               if task == "process_spark_submit" else {}))
+    env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+    window = orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23))
+    call = {"retention": lambda: orch.apply_retention(settings), "lake_health": lambda: orch.check_lake(settings),
+            "verify": lambda: orch.verify_store(settings),
+            "process": lambda: orch.process_window(settings, window, env=env),
+            "process_spark_submit": lambda: orch.process_window(settings, window, env=env)}[task]
+    with pytest.raises(LakeError, match=rf"no lake at {work / 'lake'}: it does not exist") as info:
+        call()
+    assert "\n" not in str(info.value)
+    assert _tree(work) == [], "nothing created"
+    assert not (tmp_path / "calls.jsonl").exists(), "no spark-submit"
+
+
+def test_a_lake_path_that_is_a_file_is_refused_untouched(tmp_path: Path) -> None:
+    from fediscope.errors import LakeError
+
+    (tmp_path / "lake").write_text("not a lake")
+    settings = _missing_lake_settings(tmp_path)
+    window = orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23))
+    for call in (lambda: orch.apply_retention(settings), lambda: orch.process_window(settings, window)):
+        with pytest.raises(LakeError, match="is not a directory"):
+            call()
+    assert _tree(tmp_path) == ["lake"] and (tmp_path / "lake").read_text() == "not a lake"
+
+
+def test_process_refuses_an_empty_lake_before_the_store_is_touched(tmp_path: Path) -> None:
+    """A lake holding nothing would replace every metric of the store with nothing (as `fediscope process`)."""
+    from fediscope.errors import LakeError
+
+    (tmp_path / "lake").mkdir()
+    settings = _missing_lake_settings(tmp_path)
+    with pytest.raises(LakeError, match="holds no data .*the store was not touched"):
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)))
+    assert _tree(tmp_path) == ["lake"], "no store, no lock directory"

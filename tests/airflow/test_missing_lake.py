@@ -1,0 +1,93 @@
+"""A missing lake: the batch and maintenance DAGs (real ``dag.test()`` runs) and the ``spark-submit`` jobs refuse it
+with one clear line and create nothing, as ``fediscope process`` and ``fediscope gdpr retention`` do.
+
+Before, ``retention`` took its lock in ``<lake>/_state/`` (creating the lake), the health check's probe file created
+the lake, and ``process`` (and ``spark_jobs/metrics.py``) ran over the new empty lake and replaced every metric in
+the store with nothing: a mistyped lake path wiped the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_harness import ROOT, AirflowEnv
+
+pytestmark = pytest.mark.airflow
+
+PSEUDONYM_KEY = "airflow-test-pseudonym-key-0123456789"
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _run(airflow_env: AirflowEnv, dag_id: str, work: Path, **extra: Any) -> dict[str, Any]:
+    variable = {"lake": str(work / "lake"), "store": f"sqlite:///{work / 'fediscope.db'}", "engine": "duckdb", **extra}
+    env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
+    return airflow_env.run("test", dag_id, "--logical-date", "2026-11-23T00:00:00+00:00", "--no-retries",
+                           extra_env=env)
+
+
+def _states(result: dict[str, Any]) -> dict[str, str]:
+    return {t["task_id"]: t["state"] for t in result["tasks"]}
+
+
+def _failure_lines(result: dict[str, Any], dag_task: str) -> list[str]:
+    return [line for line in result["_output"].splitlines() if f"fediscope task {dag_task} failed" in line]
+
+
+@pytest.mark.slow
+def test_maintenance_on_a_missing_lake_fails_clearly_and_creates_nothing(airflow_env: AirflowEnv,
+                                                                         tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _run(airflow_env, "fediscope_maintenance", work, retention_raw_days=30)
+    states = _states(result)
+    assert result["state"] == "failed"
+    assert states["lake_health"] == "failed" and states["retention"] in {"upstream_failed", "failed"}, states
+    lines = _failure_lines(result, "fediscope_maintenance.lake_health")
+    assert lines and f"no lake at {work / 'lake'}: it does not exist" in lines[0], result["_output"][-3000:]
+    assert _tree(work) == [], "no lake, no _state/ lock directory, no probe, no store"
+
+
+@pytest.mark.slow
+def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflow_env: AirflowEnv,
+                                                                          tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _run(airflow_env, "fediscope_batch", work)
+    states = _states(result)
+    assert result["state"] == "failed"
+    assert states["window"] == "success" and states["process"] == "failed", states
+    assert states["verify"] == "upstream_failed", states
+    lines = _failure_lines(result, "fediscope_batch.process")
+    assert lines and "LakeError: no lake at" in lines[0] and "the store was not touched" in lines[0], lines
+    assert _tree(work) == [], "no lake, no lock, no store created"
+
+
+@pytest.mark.parametrize(("job_name", "extra"), [("curate", []), ("metrics", ["--store", "sqlite:///jobs.db"])])
+@pytest.mark.parametrize("lake_state", ["missing", "empty"])
+def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, job_name: str, extra: list[str],
+                                                               lake_state: str) -> None:
+    """Exit 1 with one line before Spark starts (pyspark is not imported) or the store is opened."""
+    lake = tmp_path / "lake"
+    if lake_state == "empty":
+        lake.mkdir()
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.{job_name} import main\n"
+            f"code = main(['--lake', {str(lake)!r}, *{extra!r}]); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    assert job.stdout.strip() == "1 False", job.stderr
+    err = job.stderr.strip().splitlines()
+    expected = f"no lake at {lake}: it does not exist" if lake_state == "missing" else \
+        f"the lake {lake} holds no data"
+    assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: {expected}"), err
+    assert err[0].endswith("the store was not touched")
+    assert _tree(tmp_path) == ([] if lake_state == "missing" else ["lake"]), "nothing created"
