@@ -313,9 +313,28 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         prepared = normalized  # every value already has its column's type, columns in the schema's order
     else:
         prepared = _retyped(schema, normalized, order)
+    if typed is None:  # typed rows come from Arrow int64 columns: always in range
+        _check_int_range(metric, schema, prepared)
     by_key = _by_key(metric, schema, prepared)
     return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
                      widened=tuple(widened))
+
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _check_int_range(metric: Metric, schema: TableSchema, rows: list[Row]) -> None:
+    """Refuse an integer no store can hold as an integer (SQLite and MariaDB hold 64 bits; SQLite's driver
+    raised an OverflowError, MariaDB refused the write, HBase kept it), so every store refuses it alike."""
+    low, high = _INT64
+    for name, type_ in schema.columns:
+        if type_ != "int":
+            continue
+        for row in rows:
+            value = row[name]
+            if value is not None and not low <= value <= high:
+                raise StoreError(f"metric {metric.name}: column {name!r} has the integer {value}, outside the 64-bit "
+                                 "range the stores hold; CAST it to DOUBLE in the metric's SQL")
 
 
 def _retyped(schema: TableSchema, rows: list[Row], given: dict[str, str]) -> list[Row]:

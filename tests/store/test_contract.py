@@ -247,11 +247,21 @@ def test_an_empty_full_recomputation_empties_the_metric(metric_store):
     ([{"account": "a", "followers": 1}, {"account": "b", "followers": "many"}], "mixes text and numbers"),
     ([{"account": "a", "followers": object()}], "cannot store"),
     ([{"account": "x" * 300, "followers": 1}], "limited to 255"),
+    ([{"account": "a", "followers": 2**63}], "outside the 64-bit range"),  # SQLite: an OverflowError traceback
+    ([{"account": "a", "followers": 1, "big": -(2**63) - 1}], "column 'big' has the integer"),  # HBase kept it
 ])
 def test_bad_rows_are_refused_with_a_clear_message(metric_store, rows, message):
     with pytest.raises(StoreError, match=message):
         metric_store.write(ACCOUNTS, rows)
     assert metric_store.all(ACCOUNTS) == []
+
+
+def test_the_64_bit_integer_limits_are_stored_and_a_wider_column_takes_more(metric_store):
+    limits = [{"account": "a", "followers": 2**63 - 1}, {"account": "b", "followers": -(2**63)}]
+    metric_store.write(ACCOUNTS, limits)
+    assert metric_store.all(ACCOUNTS) == limits
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 2.5}, {"account": "c", "followers": 2**64}])
+    assert metric_store.get(ACCOUNTS, ["c"])["followers"] == float(2**64)  # a float column holds it as a float
 
 
 def test_a_badly_named_metric_is_refused(metric_store):
