@@ -56,6 +56,19 @@ ANCHOR_RE = r"<a\s[^>]*>"
 #: reference (``&amp;``, ``&#39;``) as one character.
 TAG_RE = r"<[^>]*>"
 ENTITY_RE = r"&[#A-Za-z0-9]+;"
+#: What a local ``acct`` (no domain) is completed with to make an account key.
+AT_INSTANCE = "'@' || meta.instance"
+
+
+def _lower(text: str) -> str:
+    """``lower(text)`` that gives the same text on every engine (and in the MapReduce mapper).
+
+    DuckDB lowers code point by code point; Spark (ICU) and Python apply Unicode's full, contextual rules, which
+    differ for two letters: a capital sigma at the end of a word becomes ``ς`` (``ΟΔΟΣ`` → ``οδος``, DuckDB
+    ``οδοσ``) and the dotted capital I becomes ``i`` plus a combining dot (``İzmir``, DuckDB ``izmir``). Both are
+    lowered first as DuckDB lowers them, so a tag or an account key is one value whichever engine curated it.
+    """
+    return f"lower(replace(replace({text}, 'İ', 'i'), 'Σ', 'σ'))"
 
 
 def _ts(expr: str) -> str:
@@ -66,11 +79,12 @@ def _ts(expr: str) -> str:
 def _key(acct: str, domain: str) -> str:
     """The account key of an account struct's ``acct`` (see the module docstring)."""
     return (f"CASE WHEN {domain} IS NOT NULL THEN {acct} "
-            f"WHEN {acct} LIKE '%@%' THEN lower({acct}) ELSE lower({acct} || '@' || meta.instance) END")
+            f"WHEN {acct} LIKE '%@%' THEN {_lower(acct)} ELSE {_lower(f'{acct} || {AT_INSTANCE}')} END")
 
 
 def _home(acct: str, domain: str) -> str:
-    return (f"coalesce({domain}, CASE WHEN {acct} LIKE '%@%' THEN lower(regexp_extract({acct}, '@([^@]+)$', 1)) "
+    domain_part = f"regexp_extract({acct}, '@([^@]+)$', 1)"
+    return (f"coalesce({domain}, CASE WHEN {acct} LIKE '%@%' THEN {_lower(domain_part)} "
             f"ELSE lower(meta.instance) END)")
 
 
@@ -135,7 +149,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
 
     mention_acct = "coalesce(m.acct, '')"
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
-                   f"THEN lower({mention_acct}) ELSE lower({mention_acct} || '@' || meta.instance) END")
+                   f"THEN {_lower(mention_acct)} ELSE {_lower(f'{mention_acct} || {AT_INSTANCE}')} END")
     text = f"coalesce({s}.content, '')"
     return [
         (f"{s}.uri", "uri"),
@@ -160,7 +174,8 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_media(s, "gifv"), "gifv_count"),
         (_media(s, "audio"), "audio_count"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
-         f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: lower(t.name)))), CAST([] AS VARCHAR[]))", "hashtags"),
+         f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: {_lower('t.name')}))), CAST([] AS VARCHAR[]))",
+         "hashtags"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
          f"{s}.mentions, lambda m: m.acct IS NOT NULL), lambda m: {mention_key}))), CAST([] AS VARCHAR[]))",
          "mentions"),
@@ -369,7 +384,7 @@ MERGE_ACTIVITY = _latest(
 #: of every fetched tag (seven per fetch). Today's row is a count so far, so a later fetch replaces it.
 TREND_VERSIONS = f"""
 SELECT * FROM (
-  SELECT lower(meta.instance) AS instance, lower(data.name) AS tag, {_day('h.day')} AS day,
+  SELECT lower(meta.instance) AS instance, {_lower('data.name')} AS tag, {_day('h.day')} AS day,
          TRY_CAST(h.uses AS BIGINT) AS uses, TRY_CAST(h.accounts AS BIGINT) AS accounts,
          {_ts('meta.fetched_at')} AS fetched_at
   FROM (SELECT meta, data, unnest(data.history) AS h FROM raw_trends_tags) AS history

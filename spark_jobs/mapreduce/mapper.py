@@ -133,8 +133,15 @@ def utc_day(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d")
 
 
+def fold(text: str) -> str:
+    """Lower-case as the curation SQL does (``curate_sql._lower``, DuckDB's ``lower``: code point by code point):
+    Python's ``str.lower`` lowers a final capital sigma to ``ς`` and ``İ`` to ``i`` plus a combining dot, so those
+    two letters are lowered first."""
+    return text.replace("\u0130", "i").replace("\u03a3", "\u03c3").lower()
+
+
 def _lower(text: str | None) -> str | None:
-    return None if text is None else text.lower()
+    return None if text is None else fold(text)
 
 
 def account_key(account: dict[str, Any], instance: str | None) -> str | None:
@@ -147,8 +154,8 @@ def account_key(account: dict[str, Any], instance: str | None) -> str | None:
     if acct is None:
         return None
     if "@" in acct:
-        return acct.lower()
-    return None if instance is None else (acct + "@" + instance).lower()
+        return fold(acct)
+    return None if instance is None else fold(acct + "@" + instance)
 
 
 def home_instance(account: dict[str, Any], instance: str | None) -> str | None:
@@ -160,7 +167,7 @@ def home_instance(account: dict[str, Any], instance: str | None) -> str | None:
         acct = as_text(account.get("username"))
     if acct is not None and "@" in acct:
         match = _HOME_RE.search(acct)
-        return match.group(1).lower() if match else ""
+        return fold(match.group(1)) if match else ""
     return _lower(instance)
 
 
@@ -186,15 +193,15 @@ def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None
         if url is not None and url.startswith("acct:"):
             keys.add(acct)
         elif "@" in acct:
-            keys.add(acct.lower())
+            keys.add(fold(acct))
         else:
-            keys.add(None if instance is None else (acct + "@" + instance).lower())
+            keys.add(None if instance is None else fold(acct + "@" + instance))
     return keys
 
 
 def hashtags(status: dict[str, Any]) -> list[str]:
     names = {as_text(t.get("name")) for t in _dicts(status.get("tags")) if isinstance(t, dict)}
-    return sorted({n.lower() for n in names if n is not None})
+    return sorted({fold(n) for n in names if n is not None})
 
 
 def origin_ref(status: dict[str, Any]) -> str | None:

@@ -165,3 +165,38 @@ def test_spark_derives_origins_from_whole_uris_only(spark, lake_dir: Path) -> No
 
     with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
         assert derived_origins(engine) == ORIGIN_CASES
+
+
+def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                         tmp_path: Path) -> None:
+    """Spark's lower() follows Unicode's contextual rules (a final capital sigma → ς, İ → i + combining dot), DuckDB's
+    lowers code point by code point: the curation SQL's lower-casing gives both engines the same tags and keys.
+    Input: a REAL recorded hashtag status and REAL trending tags, names and the author's domain renamed."""
+    import copy
+    import shutil
+
+    from engine_data import interactions
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    words = ["ΟΔΟΣ", "İzmir", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
+    base = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags"))
+    variants = []
+    for i, word in enumerate(words):
+        status = copy.deepcopy(base)
+        status.update(uri=f"{base['uri']}-{i}", id=f"{base['id']}{i}",
+                      tags=[dict(base["tags"][0], name=word)],
+                      account=dict(base["account"], acct=f"{base['account']['acct']}@{word}.example"))
+        variants.append(status)
+    land(lake, "statuses", variants, at(1), None)
+    (trend,) = interactions("test_suggested_tags.json")[1]["response"]["body"]
+    land(lake, "trends_tags", [dict(trend, name=w) for w in words], at(1), endpoint="/api/v1/trends/tags")
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir / "raw", twin / "raw")
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    with DuckDBEngine(settings_for(twin)) as duck:
+        duck.curate()
+    assert {r["tag"] for r in read_table(twin, "hashtags")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}
+    for table in ("statuses", "accounts", "hashtags", "tag_trends"):
+        assert _rows(lake_dir, table) == _rows(twin, table), table

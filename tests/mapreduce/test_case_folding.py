@@ -1,0 +1,91 @@
+"""Lower-casing gives one value on every path: hashtags and account keys with the letters whose lower case
+differs between DuckDB (code point by code point) and Python/Java (Unicode's contextual rules): a capital sigma
+ending a word (``ΟΔΟΣ``) and the dotted capital I (``İzmir``). Input: a REAL recorded hashtag status, its tags and
+author's domain renamed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fediscope.config import load_settings
+from fediscope.engine.base import open_engine
+from fediscope.engine.metrics import load_metrics
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.lake.local import LocalLake
+from spark_jobs.mapreduce import mapper
+from spark_jobs.mapreduce.reducer import COLUMNS
+from spark_jobs.mapreduce.run_local import run_lake
+
+RECORDING = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings" / "test_hashtag_tl.json"
+T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after the recorded statuses were created
+WORDS = ["ΟΔΟΣ", "İzmir", "ΣΟΦΙΑ", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
+
+
+def _tagged_status() -> dict[str, Any]:
+    for interaction in json.loads(RECORDING.read_text())["interactions"]:
+        body = interaction["response"]["body"]
+        for item in body if isinstance(body, list) else [body]:
+            if isinstance(item, dict) and item.get("tags") and "account" in item and "uri" in item:
+                return copy.deepcopy(item)
+    raise AssertionError("the recording has no status with tags")
+
+
+def _same_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]], what: str) -> None:
+    assert len(got) == len(expected), f"{what}: {len(got)} rows, SQL has {len(expected)}"
+    for g, e in zip(got, expected, strict=True):
+        assert set(g) == set(e), what
+        for column, value in e.items():
+            if isinstance(value, float):
+                assert math.isclose(g[column], value, rel_tol=1e-9, abs_tol=1e-12), (what, column, g, e)
+            else:
+                assert g[column] == value, (what, column, g, e)
+
+
+def test_fold_lowers_as_duckdb_does() -> None:
+    con = duckdb.connect()
+    for word in [*WORDS, "ΣΑΣ", "Straße", "ǅ", "plain ascii", "İİ Σ"]:
+        (expected,) = con.execute("SELECT lower(?)", [word]).fetchone()
+        assert mapper.fold(word) == expected, word
+
+
+def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    variants = []
+    for i, word in enumerate(WORDS):
+        status = copy.deepcopy(base)
+        status["uri"] = f"{base['uri']}-{i}"
+        status["id"] = f"{base['id']}{i}"
+        status["tags"] = [dict(base["tags"][0], name=word), dict(base["tags"][0], name=word.lower())]
+        status["account"] = dict(base["account"], acct=f"{base['account']['acct']}@{word}.example")
+        status["favourites_count"] = i + 1
+        variants.append(status)
+    records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=T0 + timedelta(minutes=1))
+               for s in variants]  # privacy off: keys are the lower-cased user@domain
+    write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", records, fetched_at=T0 + timedelta(minutes=1))
+
+    sql_lake = tmp_path / "sql" / "lake"
+    shutil.copytree(lake_dir / "raw", sql_lake / "raw")
+    metrics = load_metrics()
+    settings = load_settings(env={}, toml_path=None, lake=str(sql_lake), pseudonym_key="unused-privacy-is-off",
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    with open_engine(settings, "duckdb") as engine:
+        engine.curate()
+        expected = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    tags = {row["tag"] for row in expected["hashtags_daily"]}
+    assert {"οδοσ", "izmir", "σοφια", "αθηνασ_σημερα"} <= tags
+    assert {row["account_key"] for row in expected["account_engagement"]} == {
+        f"{base['account']['acct']}@{word}.example".lower().replace("i̇", "i").replace("ς", "σ") for word in WORDS}
+    got = run_lake(lake_dir, tmp_path / "metrics.tsv")
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
