@@ -246,14 +246,16 @@ FROM raw_statuses
 """
 
 #: Every version of every status in the new raw records: the records themselves, and the originals embedded
-#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed: skipped.
+#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed, rows without an
+#: author (no ``account``, so no account key) cannot be attributed, and every metric keyed by account or instance
+#: would hold a NULL key, which no store accepts: skipped.
 STATUS_VERSIONS = f"""
 SELECT * FROM (
   SELECT {_unprefixed(_STATUS, "s_")} FROM status_records
   UNION ALL
   SELECT {_unprefixed(_ORIGINAL, "r_")} FROM status_records WHERE "r_uri" IS NOT NULL
 ) AS versions
-WHERE uri IS NOT NULL AND created_at IS NOT NULL
+WHERE uri IS NOT NULL AND created_at IS NOT NULL AND account_key IS NOT NULL
 """
 
 STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "

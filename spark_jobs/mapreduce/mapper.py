@@ -251,7 +251,8 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
 
 def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
                 deleted: AbstractSet[object] = frozenset()) -> str | None:
-    """The ``S`` line of one status version; None when it has no URI or no parseable ``created_at``.
+    """The ``S`` line of one status version; None when it has no URI, no parseable ``created_at`` or no author
+    (no account key), as the curation SQL skips it.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
     fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
@@ -259,12 +260,12 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
-    if uri is None or created is None:
-        return None
     instance = as_text(meta.get("instance"))
-    content = as_text(status.get("content")) or ""
     account = status.get("account")
     key = account_key(account, instance) if isinstance(account, dict) else None
+    if uri is None or created is None or key is None:
+        return None
+    content = as_text(status.get("content")) or ""
     if share:
         replies = reblogs = favourites = 0
     else:

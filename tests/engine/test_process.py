@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import at, land, policy, settings_for, statuses
+from engine_data import at, land, policy, read_table, settings_for, statuses
 
 from fediscope.cli import main
 from fediscope.engine.metrics import load_metrics
@@ -192,3 +192,25 @@ def test_duckdb_path_never_imports_pyspark(landed: Path) -> None:
             " progress=False); print('pyspark' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=landed.parent)
     assert out.stdout.strip() == "False"
+
+
+def test_statuses_without_an_author_are_skipped_not_stored_with_a_null_key(lake: LocalLake, lake_dir: Path) -> None:
+    """Privacy off lands what upstream sent: a status without ``account`` (or ``account: null``) has no account key.
+    It used to reach account_engagement and instances as a NULL key, which every store refuses: the whole run failed,
+    and every later one. REAL recorded statuses, two with the author removed."""
+    recorded = statuses("test_public_tl.json")
+    missing = dict(recorded[0], uri=recorded[0]["uri"] + "-no-author", id=recorded[0]["id"] + "1")
+    missing.pop("account")
+    null = dict(recorded[1], uri=recorded[1]["uri"] + "-null-author", id=recorded[1]["id"] + "1", account=None)
+    land(lake, "statuses", [*recorded, missing, null], at(1), privacy=None)
+    settings = settings_for(lake_dir)
+    summary = run_process(settings, progress=False)
+    assert summary.metrics["account_engagement"].rows > 0 and summary.metrics["instances"].rows > 0
+    assert {r["uri"] for r in read_table(lake_dir, "statuses")} == {s["uri"] for s in recorded}
+    store = open_store(settings.store)
+    try:
+        assert None not in {r["account_key"] for r in store.all(METRICS["account_engagement"])}
+        assert sum(r["toots"] for r in store.all(METRICS["instances"])) == len(
+            {s["uri"] for s in recorded if not s.get("reblog")})
+    finally:
+        store.close()

@@ -1,7 +1,10 @@
-"""Lower-casing gives one value on every path: hashtags and account keys with the letters whose lower case
-differs between DuckDB (code point by code point) and Python/Java (Unicode's contextual rules): a capital sigma
-ending a word (``ΟΔΟΣ``) and the dotted capital I (``İzmir``). Input: a REAL recorded hashtag status, its tags and
-author's domain renamed.
+"""Odd inputs the SQL metrics and the streaming chain must treat alike. Input: a REAL recorded hashtag status,
+varied: its tags and its author's domain renamed, its author removed.
+
+* Lower-casing gives one value on every path: hashtags and account keys with the letters whose lower case differs
+  between DuckDB (code point by code point) and Python/Java (Unicode's contextual rules): a capital sigma ending
+  a word (``ΟΔΟΣ``) and the dotted capital I (``İzmir``).
+* A status without an author has no account key: skipped by both.
 """
 
 from __future__ import annotations
@@ -58,6 +61,26 @@ def test_fold_lowers_as_duckdb_does() -> None:
         assert mapper.fold(word) == expected, word
 
 
+def _land(lake_dir: Path, statuses: list[dict[str, Any]]) -> None:
+    """Privacy off (what upstream sent): keys are the lower-cased user@domain."""
+    at = T0 + timedelta(minutes=1)
+    records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=at) for s in statuses]
+    write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", records, fetched_at=at)
+
+
+def _sql_and_chain(lake_dir: Path, tmp_path: Path) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """The SQL metrics the chain reproduces (DuckDB over a copy of the lake) and the chain's."""
+    sql_lake = tmp_path / "sql" / "lake"
+    shutil.copytree(lake_dir / "raw", sql_lake / "raw")
+    metrics = load_metrics()
+    settings = load_settings(env={}, toml_path=None, lake=str(sql_lake), pseudonym_key="unused-privacy-is-off",
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    with open_engine(settings, "duckdb") as engine:
+        engine.curate()
+        expected = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    return expected, run_lake(lake_dir, tmp_path / "metrics.tsv")
+
+
 def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
     base = _tagged_status()
@@ -70,22 +93,25 @@ def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) ->
         status["account"] = dict(base["account"], acct=f"{base['account']['acct']}@{word}.example")
         status["favourites_count"] = i + 1
         variants.append(status)
-    records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=T0 + timedelta(minutes=1))
-               for s in variants]  # privacy off: keys are the lower-cased user@domain
-    write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", records, fetched_at=T0 + timedelta(minutes=1))
-
-    sql_lake = tmp_path / "sql" / "lake"
-    shutil.copytree(lake_dir / "raw", sql_lake / "raw")
-    metrics = load_metrics()
-    settings = load_settings(env={}, toml_path=None, lake=str(sql_lake), pseudonym_key="unused-privacy-is-off",
-                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
-    with open_engine(settings, "duckdb") as engine:
-        engine.curate()
-        expected = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    _land(lake_dir, variants)
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
     tags = {row["tag"] for row in expected["hashtags_daily"]}
     assert {"οδοσ", "izmir", "σοφια", "αθηνασ_σημερα"} <= tags
     assert {row["account_key"] for row in expected["account_engagement"]} == {
         f"{base['account']['acct']}@{word}.example".lower().replace("i̇", "i").replace("ς", "σ") for word in WORDS}
-    got = run_lake(lake_dir, tmp_path / "metrics.tsv")
     for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
+def test_statuses_without_an_author_are_skipped_by_both(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    missing = dict(base, uri=base["uri"] + "-no-author", id=base["id"] + "1")
+    missing.pop("account")
+    null = dict(base, uri=base["uri"] + "-null-author", id=base["id"] + "2", account=None, favourites_count=7)
+    _land(lake_dir, [base, missing, null])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    assert [r["toots"] for r in expected["content_features"]] == [1] * 6
+    for name in COLUMNS:
+        assert expected[name], name
         _same_rows(got[name], expected[name], name)
