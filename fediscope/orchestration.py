@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -355,7 +356,8 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
                        "(spark-submit)") as holder:
             job_env[INHERIT_ENV] = holder.token or ""
             return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
-                    "curate": _run_spark_job(curate_job, job_env), "metrics": _run_spark_job(metrics_job, job_env)}
+                    "curate": _run_spark_job(curate_job, job_env, settings),
+                    "metrics": _run_spark_job(metrics_job, job_env, settings)}
     from fediscope.engine.process import run_process
 
     return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until, progress=False))
@@ -407,8 +409,17 @@ def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> l
 
 def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     """The worker's environment plus the settings the Spark jobs read (``FEDISCOPE_*``; the jobs call
-    ``load_settings()``), so Variable overrides reach them too."""
+    ``load_settings()``), so Variable overrides reach them too.
+
+    The jobs' driver runs in this worker's Python (``PYSPARK_DRIVER_PYTHON``), the one that has fediscope
+    installed: spark-submit would otherwise start ``python3`` from the ``PATH``, often another interpreter than
+    the worker's virtualenv (``No module named 'fediscope'``). A ``PYSPARK_DRIVER_PYTHON`` or ``PYSPARK_PYTHON``
+    of the worker's environment is left as it is."""
+    import sys
+
     out = dict(env)
+    if not out.get("PYSPARK_DRIVER_PYTHON") and not out.get("PYSPARK_PYTHON") and sys.executable:
+        out["PYSPARK_DRIVER_PYTHON"] = sys.executable
     out.update({
         "FEDISCOPE_LAKE": settings.lake, "FEDISCOPE_STORE": settings.store, "FEDISCOPE_ENGINE": "spark",
         "FEDISCOPE_SPARK_MASTER": settings.spark_master, "FEDISCOPE_HBASE_TABLE_PREFIX": settings.hbase_table_prefix,
@@ -419,17 +430,48 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     return out
 
 
-def _run_spark_job(argv: list[str], env: Mapping[str, str]) -> dict[str, Any]:
-    """Run one job; its JSON summary (last stdout line), or FediscopeError with its last stderr line."""
+#: Lines of a failed job's output copied into the task log (spark-submit's own output is not kept otherwise).
+SPARK_LOG_TAIL = 60
+_JOB_ERROR_RE = re.compile(r"^fediscope (?:curate|metrics): error: ")
+_EXCEPTION_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b(?::|$)")
+_LOG4J_RE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (?:TRACE|DEBUG|INFO|WARN|ERROR) ")
+
+
+def job_failure_line(stdout: str, stderr: str) -> str:
+    """Why a ``spark-submit`` job failed, in one line, from its output.
+
+    spark-submit runs the Python driver with its stderr merged into its own stdout, and after the driver exits
+    the JVM still logs its shutdown on stderr; so the job's reason is neither stream's last line. In order: the
+    job's own error line (``fediscope curate: error: …``), the last exception line of a Python traceback, the last
+    line of stderr that is not a Spark log line, the last line of either stream.
+    """
+    lines = [line.strip() for line in (stdout + "\n" + stderr).splitlines() if line.strip()]
+    for pattern in (_JOB_ERROR_RE, _EXCEPTION_RE):
+        found = [line for line in lines if pattern.match(line)]
+        if found:
+            return found[-1]
+    plain = [line.strip() for line in stderr.splitlines() if line.strip() and not _LOG4J_RE.match(line.strip())]
+    return (plain or lines or ["no output"])[-1]
+
+
+def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) -> dict[str, Any]:
+    """Run one job; its JSON summary (last JSON line of stdout), or FediscopeError with the reason it failed
+    (:func:`job_failure_line`), after copying the tail of its output into the task log (secrets masked)."""
     import subprocess
 
-    from fediscope.redact import redact_text
+    from fediscope.redact import redact_text, secret_values
 
     name = argv[argv.index("--name") + 1]
     proc = subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        last = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "no output")
-        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {proc.returncode}): {last.strip()}"))
+        secrets = secret_values(settings)
+        for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            tail = text.splitlines()[-SPARK_LOG_TAIL:]
+            if tail:
+                log.warning("spark-submit %s %s (last %d lines):\n%s", name, stream, len(tail),
+                            redact_text("\n".join(tail), secrets))
+        reason = job_failure_line(proc.stdout, proc.stderr)
+        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {proc.returncode}): {reason}", secrets))
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("{"):
             return dict(json.loads(line))
