@@ -17,7 +17,9 @@ fediscope.engine.workspace)::
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
 summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope
-process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`).
+process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or
+holds no data; exits 2 with a usage line for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after
+``--until``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,25 @@ import sys
 from datetime import date
 
 
+def day(text: str) -> date:
+    """A ``YYYY-MM-DD`` argument; argparse turns the ValueError into a usage error (exit 2) naming the option."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The arguments; a usage error (exit 2, one line) for a bad date or ``--since`` after ``--until``, before
+    Spark starts, as ``fediscope process`` refuses them."""
     parser = argparse.ArgumentParser(prog="spark_jobs/curate.py", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", help="lake path (overrides FEDISCOPE_LAKE)")
-    parser.add_argument("--since", type=date.fromisoformat, help="first raw fetch day to curate (YYYY-MM-DD)")
-    parser.add_argument("--until", type=date.fromisoformat, help="last raw fetch day to curate (YYYY-MM-DD)")
-    return parser.parse_args(argv)
+    parser.add_argument("--since", type=day, help="first raw fetch day to curate (YYYY-MM-DD)")
+    parser.add_argument("--until", type=day, help="last raw fetch day to curate (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+    if args.since and args.until and args.since > args.until:
+        parser.error(f"--since {args.since} is after --until {args.until}")
+    return args
 
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:

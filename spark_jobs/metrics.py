@@ -13,14 +13,16 @@ Command::
         [--metric top_accounts_by_followers --metric languages] [--no-store] [--out results.json]
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
-Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, or when
-another run holds the lake lock (:mod:`fediscope.lake.lock`).
+Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
+another run holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or holds no data (the
+store is not touched); exits 2 with a usage line when ``--out`` names a directory or a folder that is not there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--metric", action="append", default=[], help="metric to run (repeatable; default all)")
     parser.add_argument("--no-store", action="store_true", help="compute only; do not write the store")
     parser.add_argument("--out", type=Path, help="also write {metric: rows} as JSON to this file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is not None:  # checked before Spark starts: the file is written only after every metric ran
+        if args.out.is_dir():
+            parser.error(f"--out {args.out} is a directory; name a file")
+        folder = args.out.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            parser.error(f"--out {args.out}: the directory {folder} does not exist or is not writable")
+    return args
 
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
@@ -80,8 +89,13 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
             results[name] = engine.metric_table(metric)  # the rows run_metric gives, as typed Arrow columns
             summary[name] = {"rows": results[name].num_rows, "seconds": round(time.perf_counter() - started, 3)}
     if args.out:
+        from fediscope.errors import ConfigError
+
         rows = {name: table.to_pylist() for name, table in results.items()}
-        args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
+        try:
+            args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
+        except OSError as exc:  # removed or made read-only since the start: one line, exit 1
+            raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
     if not args.no_store:
         store = store_from_settings(settings)
         try:
