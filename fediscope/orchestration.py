@@ -218,11 +218,19 @@ def new_records(result: Mapping[str, Any]) -> int:
 def collect_target(settings: Settings, target: Mapping[str, str], pages: int | None) -> dict[str, Any]:
     """Collect one (instance, source) into the raw lake; UpstreamError when the source failed.
 
-    Raising is what makes Airflow retry this mapped task (with backoff) while the other sources go on.
+    Raising is what makes Airflow retry this mapped task (with backoff) while the other sources go on. The lake
+    is prepared first, as by ``fediscope collect`` (:func:`fediscope.lake.backend.prepare_lake`: created when
+    missing; LakeError when it is a file or cannot be written), so a broken lake fails before the instance is asked
+    for anything, as a lake error rather than the source's.
     """
+    from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.sources.collector import run_collection
     from fediscope.sources.spec import parse_source
 
+    try:
+        prepare_lake(open_lake(settings.lake))
+    except LakeError as exc:
+        raise LakeError(f"{exc} {_LAKE_HINT}") from None
     summary = run_collection(settings, targets=[(target["instance"], parse_source(target["source"]))],
                              max_pages=pages, progress=False)
     result = _as_dict(summary)

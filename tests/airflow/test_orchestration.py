@@ -413,3 +413,29 @@ def test_process_refuses_an_empty_lake_before_the_store_is_touched(tmp_path: Pat
     with pytest.raises(LakeError, match="holds no data .*the store was not touched"):
         orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)))
     assert _tree(tmp_path) == ["lake"], "no store, no lock directory"
+
+
+@pytest.mark.parametrize("lake", ["a-file", "unwritable"])
+def test_ingest_refuses_an_unusable_lake_before_asking_the_instance(lake: str, tmp_path: Path) -> None:
+    """As `fediscope collect`: a lake error, not the source's UpstreamError after a fetch (a closed port here)."""
+    import os
+    import socket
+
+    from fediscope.errors import LakeError
+
+    if lake == "a-file":
+        path = tmp_path / "lake"
+        path.write_text("not a lake")
+    else:
+        if os.geteuid() == 0:
+            path = Path("/proc/fediscope-lake")  # root writes everywhere but here
+        else:
+            (tmp_path / "ro").mkdir(mode=0o500)
+            path = tmp_path / "ro" / "lake"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = orch.settings_from_overrides({"lake": str(path), "max_retries": 0},
+                                            env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+    with pytest.raises(LakeError, match=r"(is not a directory|cannot create the lake directory|not writable)"):
+        orch.collect_target(settings, {"instance": f"http://127.0.0.1:{port}", "source": "public"}, 1)
