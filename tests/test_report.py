@@ -104,6 +104,12 @@ def test_a_chart_directory_that_cannot_be_written_is_one_clear_error(capsys, loa
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and out == ""
 
 
+def test_an_empty_out_is_refused_not_taken_as_the_current_directory(capsys, loaded_store, cli_env):
+    code, out, err = run(capsys, "report", "--out", "")
+    assert code == 2 and "must not be empty" in err and "--out" in err
+    assert not any(p.suffix == ".png" for p in cli_env.iterdir())
+
+
 def test_charts_of_empty_analyses_still_draw(capsys, cli_env):
     store = open_store(f"sqlite:///{cli_env / 'm.db'}")
     store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])

@@ -12,10 +12,18 @@ from fediscope.cli.common import emit_json, settings_from_context
 DEFAULT_OUT = Path("fediscope-out")
 
 
+def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """``--out ""`` would silently be the current directory: refuse it (``--out .`` says so on purpose)."""
+    if not value.strip():
+        raise click.BadParameter("must not be empty (use --out . for the current directory)")
+    return Path(value)
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: readable tables; json: every row and value, for scripts.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True,
+@click.option("--out", type=click.Path(file_okay=False), callback=_out_dir, default=str(DEFAULT_OUT),
+              show_default=True,
               help="Directory the PNG charts are written to (created if needed).")
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
               help="Rows of each top-N analysis.")
