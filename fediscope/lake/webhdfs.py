@@ -44,6 +44,9 @@ from fediscope.redact import redact_url
 log = logging.getLogger(__name__)
 
 TMP_SUFFIX = ".tmp"
+#: RemoteExceptions that mean "no such path" (a parent that is a file: the path cannot exist either). Every other
+#: error answer (AccessControlException, a namenode's 500, a proxy's HTML page) is an error, never "absent".
+_ABSENT = {"FileNotFoundException", "ParentNotDirectoryException"}
 
 
 def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
@@ -220,7 +223,7 @@ class WebHDFSLake:
             return True  # rename2 answers 200 with no body; a plain rename answers true
         # A server that ignores renameoptions did a plain rename, which answers false (and never replaces)
         # when the target exists.
-        if self._client.status(target, strict=False) is not None:
+        if self._stat(target) is not None:
             return False
         raise LakeError(f"cannot create {self.url} ({path}): the namenode refused to rename the temporary file "
                         "into place; check that the user may write there")
@@ -244,7 +247,7 @@ class WebHDFSLake:
 
     def exists(self, path: str) -> bool:
         with self._errors("check", path):
-            return self._client.status(self._abs(path), strict=False) is not None
+            return self._stat(self._abs(path)) is not None
 
     def is_dir(self, path: str) -> bool:
         status = self._status(self._abs(path), path)
@@ -252,7 +255,19 @@ class WebHDFSLake:
 
     def _status(self, absolute: str, path: str) -> dict[str, Any] | None:
         with self._errors("list", path):
-            return self._client.status(absolute, strict=False)
+            return self._stat(absolute)
+
+    def _stat(self, absolute: str) -> dict[str, Any] | None:
+        """GETFILESTATUS: the FileStatus, or None when the path does not exist. Not the client's
+        ``status(strict=False)``, which answers None for *any* error response: a namenode's 500 or a refused
+        permission would then read as "no such file", and a caller such as the erasure suppression list or the
+        audit log would start over from nothing."""
+        try:
+            return self._client.status(absolute)
+        except HdfsError as exc:
+            if getattr(exc, "exception", None) in _ABSENT:
+                return None
+            raise
 
     def _children(self, directory: str) -> list[tuple[str, dict[str, Any]]]:
         """(name, FileStatus) of a directory's children: one LISTSTATUS (empty if it vanished meanwhile)."""
@@ -305,7 +320,7 @@ class WebHDFSLake:
         so an existing destination is refused first."""
         source, target = self._abs(path), self._abs(destination)
         with self._errors("rename", path):
-            if self._client.status(target, strict=False) is not None:
+            if self._stat(target) is not None:
                 raise LakeError(f"cannot rename {self.url} ({path}) to {destination}: the destination exists")
             self._client.makedirs(posixpath.dirname(target))
             self._client.rename(source, target)

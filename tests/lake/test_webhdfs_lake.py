@@ -14,6 +14,7 @@ from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import REAL_WEBHDFS
 
 from fediscope.errors import ConfigError, LakeError
+from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.lake.backend import open_lake
 from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
 from fediscope.redact import redact_url
@@ -218,3 +219,41 @@ def test_a_server_that_is_not_webhdfs_is_named_as_such(plain_http_server: int) -
     lake = WebHDFSLake(f"webhdfs://127.0.0.1:{plain_http_server}/lake")
     with pytest.raises(LakeError, match="did not answer like a WebHDFS namenode"):
         lake.read("f")
+
+
+# -- an error answer is an error, never "no such file" --------------------------------------------------------
+
+
+@pytest.mark.parametrize("exception", ["RuntimeException", "AccessControlException", "SafeModeException"])
+def test_a_failing_status_call_is_an_error_not_a_missing_path(webhdfs_server: WebHDFSDouble, exception: str) -> None:
+    """GETFILESTATUS answered with 500 or 403 must not read as "absent": every caller would then start over from
+    nothing (an empty checkpoint, an empty listing, an erasure suppression list or audit log rewritten empty)."""
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    lake.write_atomic("_state/suppressed.json", b'{"accounts": ["k1"]}')
+    for call in (lambda: lake.exists("_state/suppressed.json"), lambda: lake.is_dir(""), lambda: lake.list(""),
+                 lambda: lake.walk("_state")):
+        webhdfs_server.fail_next("GETFILESTATUS", exception, "injected failure")
+        with pytest.raises(LakeError, match=f"{exception}: injected failure"):
+            call()
+    assert lake.exists("_state/suppressed.json") and not lake.exists("_state/other.json")
+
+
+def test_the_suppression_list_is_never_read_as_empty_when_the_namenode_fails(webhdfs_server: WebHDFSDouble) -> None:
+    """Was: one 500 on GETFILESTATUS and erased accounts were collected again; an erasure at that moment wrote a
+    list holding only the new account, losing all the others."""
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    add_suppressed(lake, "k-erased-before")
+    webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "namenode hiccup")
+    with pytest.raises(LakeError):
+        load_suppressed(lake)
+    webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "namenode hiccup")
+    with pytest.raises(LakeError):
+        add_suppressed(lake, "k-erased-now")
+    assert load_suppressed(lake) == {"k-erased-before"}
+
+
+def test_a_path_below_a_file_does_not_exist(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("blocker", b"1")
+    assert not lake.exists("blocker/child") and not lake.is_dir("blocker/child")
+    assert lake.list("blocker/child") == [] and lake.walk("blocker/child") == []
