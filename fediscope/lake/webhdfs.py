@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
@@ -66,6 +67,24 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # e.g. a container user without a passwd entry
         return "dr.who"
+
+
+def _never_connected(exc: Exception) -> bool:
+    """Whether a requests failure happened before a connection existed (refused, unresolvable, connect timeout),
+    as opposed to a connection that broke off or a server that stopped answering."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def _cause(exc: Exception) -> str:
+    """The innermost reason of a broken connection: ``ConnectionResetError``, ``RemoteDisconnected``, …."""
+    reason: object = exc.args[0] if exc.args else exc
+    while isinstance(reason, Exception) and len(reason.args) > 1 and isinstance(reason.args[1], Exception):
+        reason = reason.args[1]
+    return type(reason).__name__ if isinstance(reason, Exception) else str(reason)
 
 
 def _escape(name: str) -> str:
@@ -121,8 +140,11 @@ class WebHDFSLake:
             raise LakeError(self._remote_message(action, where, exc)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise LakeError(self._connection_message(action, where, exc)) from None
-        except requests.RequestException as exc:
-            raise LakeError(f"cannot {action} {where}: {type(exc).__name__}: {exc}") from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # urllib3's own errors reach us from a streamed body: a datanode that dies during a download
+            # (ProtocolError: IncompleteRead) fails in ``reader.read()``, outside requests' wrapping.
+            raise LakeError(f"cannot {action} {where}: the transfer broke off ({type(exc).__name__}: {exc}); "
+                            "the datanode may have failed or restarted: try again, or check its log") from None
 
     def _remote_message(self, action: str, where: str, exc: HdfsError) -> str:
         kind = getattr(exc, "exception", None) or ""
@@ -150,6 +172,11 @@ class WebHDFSLake:
         failed = urlsplit(request.url) if request is not None and request.url else None
         failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
+        if not _never_connected(exc):
+            return (f"cannot {action} {where}: the connection to the {node} broke off "
+                    f"({'timed out' if isinstance(exc, requests.Timeout) else _cause(exc)}). The node may have "
+                    "failed or restarted: try again, or check its log")
         if failed and failed_at != self.http_url:
             return (f"cannot {action} {where}: the namenode redirected the data to datanode {failed_at}, which "
                     f"is unreachable from here ({reason}). Make the datanode host names resolvable and reachable "

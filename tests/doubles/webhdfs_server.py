@@ -20,6 +20,7 @@ operations fediscope uses:
 Fault injection for tests of atomicity and error messages: :meth:`WebHDFSDouble.hold_next_write` pauses a
 datanode upload half-way (the partial file is visible on disk, as an HDFS file under construction is),
 :meth:`WebHDFSDouble.fail_next_write` lets the datanode drop the connection after part of the data,
+:meth:`WebHDFSDouble.fail_next_read` lets it drop a download after part of the file (its Content-Length promised all),
 :meth:`WebHDFSDouble.fail_next` makes the namenode fail one operation, ``deny_users`` refuses writes with an
 AccessControlException, and ``datanode_address`` makes the namenode redirect to another address.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,6 +106,7 @@ class WebHDFSDouble:
         self.rename_options_supported = True  # False: behave like a server that ignores renameoptions
         self._holds: list[WriteHold] = []
         self._write_failures: list[int] = []
+        self._read_failures: list[int] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         # The namenode applies metadata operations one at a time (FSNamesystem's lock): a rename that must not
@@ -172,6 +175,12 @@ class WebHDFSDouble:
         """The next datanode upload writes ``after_bytes`` to the file, then drops the connection."""
         with self._lock:
             self._write_failures.append(after_bytes)
+
+    def fail_next_read(self, after_bytes: int = 1) -> None:
+        """The next datanode download announces the whole file's length, sends ``after_bytes``, then drops the
+        connection (a datanode that dies mid-transfer)."""
+        with self._lock:
+            self._read_failures.append(after_bytes)
 
     def fail_next(self, op: str, exception: str = "RuntimeException", message: str = "injected failure") -> None:
         """The next namenode request with this op fails with the given RemoteException."""
@@ -517,6 +526,16 @@ class _Handler(BaseHTTPRequestHandler):
             offset = int(params.get("offset") or 0)
             length = params.get("length")
             data = data[offset:offset + int(length)] if length not in (None, "", "null") else data[offset:]
+            fail_after: int | None = double._take(double._read_failures)
+            if fail_after is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:fail_after])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                raise _Dropped
             self._send(200, data, "application/octet-stream")
         else:
             self._drain()

@@ -257,3 +257,24 @@ def test_a_path_below_a_file_does_not_exist(webhdfs_server: WebHDFSDouble) -> No
     lake.write_atomic("blocker", b"1")
     assert not lake.exists("blocker/child") and not lake.is_dir("blocker/child")
     assert lake.list("blocker/child") == [] and lake.walk("blocker/child") == []
+
+
+def test_a_datanode_dropping_a_download_is_a_lake_error(webhdfs_server: WebHDFSDouble) -> None:
+    """Was: urllib3's ProtocolError (IncompleteRead) escaped from the streamed body: a traceback."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("raw/b.jsonl", b'{"n": 1}\n' * 500)
+    webhdfs_server.fail_next_read(after_bytes=10)
+    with pytest.raises(LakeError, match=r"cannot read .*\(raw/b.jsonl\): the transfer broke off") as info:
+        lake.read("raw/b.jsonl")
+    assert "try again" in str(info.value)
+    assert lake.read("raw/b.jsonl") == b'{"n": 1}\n' * 500
+
+
+def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server: WebHDFSDouble) -> None:
+    """The datanode was reached and broke the connection off: advice about host names would send the user astray."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next_write(after_bytes=3)
+    with pytest.raises(LakeError, match=r"connection to the datanode http://127\.0\.0\.1:\d+ broke off") as info:
+        lake.write_atomic("raw/b.jsonl", b"0123456789" * 100)
+    assert "resolvable" not in str(info.value) and "unreachable" not in str(info.value)
+    assert lake.walk("") == []
