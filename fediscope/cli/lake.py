@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import click
 
 from fediscope.cli.common import emit_json, settings_from_context
@@ -21,7 +23,7 @@ def _records(backend: LakeBackend, path: str) -> int | None:
         return None
     try:
         return sum(1 for _ in decode_jsonl(backend.read(path), path))
-    except (ValueError, OSError):
+    except (ValueError, OSError, EOFError, zlib.error):  # not JSON Lines, not gzip, a truncated or damaged gzip
         return None
 
 
@@ -29,6 +31,8 @@ def listing(backend: LakeBackend, path: str) -> list[dict[str, object]]:
     """Rows for ``lake ls``: one per child of ``path`` (or the file itself)."""
     path = path.strip("/")
     entries = backend.list(path)
+    if not entries and path and backend.is_dir(path):  # an empty directory
+        return []
     if not entries and path and backend.exists(path):  # a file
         data = backend.read(path)
         return [{"path": path, "type": "file", "bytes": len(data), "records": _records(backend, path)}]
