@@ -16,7 +16,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class Pipeline:
     tag: str
     dead_instance: str
     ingest: dict[str, Any]
+    day: date  # the fetch day the ingest run landed its statuses on (UTC), read from the lake
+
 
     def records(self) -> list[dict[str, Any]]:
         out = []
@@ -95,8 +97,14 @@ def pipeline(airflow_env: AirflowEnv, tmp_path_factory: pytest.TempPathFactory) 
                         {"instance": dead, "timelines": ["public"]}],
         }
         env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
+        before = datetime.now(UTC).date()
         ingest = airflow_env.run("test", "fediscope_ingest", "--no-retries", extra_env=env)
-        yield Pipeline(server, work / "lake", work / "fediscope.db", env, tag, dead, ingest)
+        after = datetime.now(UTC).date()
+        # the day the statuses landed on, so that a run across midnight UTC does not fail the day checks
+        days = sorted(date.fromisoformat(d.name[3:]) for d in
+                      (work / "lake" / "raw/mastodon/statuses").glob("instance=*/dt=*"))
+        assert days and before <= days[-1] <= after, days
+        yield Pipeline(server, work / "lake", work / "fediscope.db", env, tag, dead, ingest, days[-1])
     finally:
         server.stop()
 
@@ -129,8 +137,7 @@ def test_failure_callback_logs_one_clear_line(pipeline: Pipeline) -> None:
 
 
 def test_ingest_lands_every_served_status_in_the_collector_layout(pipeline: Pipeline) -> None:
-    today = datetime.now(UTC).date()
-    partition = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today)
+    partition = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, pipeline.day)
     files = sorted(partition.glob("*.jsonl"))
     assert files, f"no batch under {partition}"
     records = pipeline.records()
@@ -163,7 +170,7 @@ def _store_rows(store: Path) -> dict[str, list[dict[str, Any]]]:
 def batch(airflow_env: AirflowEnv, pipeline: Pipeline) -> dict[str, Any]:
     if importlib.util.find_spec("fediscope.engine.process") is None:
         pytest.skip("fediscope.engine.process.run_process is not in this checkout yet")
-    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    tomorrow = pipeline.day + timedelta(days=1)
     logical = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC).isoformat()
     first = airflow_env.run("test", "fediscope_batch", "--logical-date", logical, "--no-retries",
                             extra_env=pipeline.env)
@@ -173,10 +180,10 @@ def batch(airflow_env: AirflowEnv, pipeline: Pipeline) -> dict[str, Any]:
     return {"first": first, "rows": rows, "again": again, "rows_again": _store_rows(pipeline.store)}
 
 
-def test_batch_processes_exactly_the_days_of_its_data_interval(batch: dict[str, Any]) -> None:
+def test_batch_processes_exactly_the_days_of_its_data_interval(batch: dict[str, Any], pipeline: Pipeline) -> None:
     result = batch["first"]
     assert result["state"] == "success", [(t["task_id"], t["state"]) for t in result["tasks"]]
-    today = datetime.now(UTC).date().isoformat()
+    today = pipeline.day.isoformat()
     (window,) = _tasks(result, "window")
     assert window["value"] == {"since": today, "until": today}
 
@@ -198,7 +205,7 @@ def test_rerunning_a_day_is_idempotent(batch: dict[str, Any]) -> None:
 
 def test_maintenance_applies_retention_and_checks_lake_and_store(airflow_env: AirflowEnv, pipeline: Pipeline,
                                                                  batch: dict[str, Any]) -> None:
-    today = datetime.now(UTC).date()
+    today = pipeline.day
     old = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today - timedelta(days=45))
     old.mkdir(parents=True)
     (old / "20200101T000000Z-00000000.jsonl").write_text("{}\n")
