@@ -3,7 +3,8 @@
 
 * `retention`: deletes raw and quarantine partitions older than `retention_raw_days`
   (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
-  `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever).
+  `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever). It needs the lake lock,
+  so while a batch run holds it the task fails and is retried: 9 retries, about 2.5 hours in all.
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
   check fails its task with the fix in the message (and the one-line failure log).
 
@@ -41,7 +42,8 @@ def fediscope_maintenance() -> None:
         """The store is reachable and has its schema."""
         return orch.check_store(orch.task_settings())
 
-    @task
+    # retention fails at once while a batch holds the lake lock: its retries (1, 2, 4, … 30 min) span ~2.5 h
+    @task(retries=9)
     def retention() -> dict[str, Any]:
         """Raw partitions past retention are deleted."""
         return orch.apply_retention(orch.task_settings())

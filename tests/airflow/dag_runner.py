@@ -44,6 +44,8 @@ def check() -> None:
             "start_date": dag.start_date.isoformat() if dag.start_date else None,
             "timetable": type(dag.timetable).__name__,
             "tasks": {t.task_id: {"retries": t.retries, "backoff": t.retry_exponential_backoff,
+                                  "retry_delay": t.retry_delay.total_seconds(),
+                                  "max_retry_delay": t.max_retry_delay.total_seconds() if t.max_retry_delay else None,
                                   "on_failure_callback": bool(t.on_failure_callback)} for t in dag.tasks},
         }
     _emit({"import_errors": bag.import_errors, "warnings": {k: list(v) for k, v in bag.captured_warnings.items()},

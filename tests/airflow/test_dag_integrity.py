@@ -49,6 +49,20 @@ def test_tasks_retry_with_backoff_and_log_failures(bag: dict) -> None:
     assert collect["retries"] >= 2 and collect["backoff"] > 1, "collection retries with exponential backoff"
 
 
+def retry_window_seconds(task: dict) -> float:
+    """The least time a task's retries span (exponential delays, capped; Airflow's jitter only adds)."""
+    delays = (task["retry_delay"] * task["backoff"] ** attempt for attempt in range(task["retries"]))
+    cap = task["max_retry_delay"] or float("inf")
+    return sum(min(delay, cap) for delay in delays)
+
+
+def test_retention_outwaits_a_long_batch_holding_the_lake_lock(bag: dict) -> None:
+    """Retention fails at once while a batch holds the lake lock; its retries must span a long Spark batch (an
+    hour and more), not the default few minutes, or the maintenance run fails whenever they overlap."""
+    retention = bag["dags"]["fediscope_maintenance"]["tasks"]["retention"]
+    assert retry_window_seconds(retention) >= 2 * 3600
+
+
 def test_batch_is_scheduled_on_the_raw_asset_or_daily(bag: dict) -> None:
     assert bag["dags"]["fediscope_batch"]["timetable"] == "AssetOrTimeSchedule"
 
