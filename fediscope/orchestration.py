@@ -496,12 +496,12 @@ def verify_store(settings: Settings) -> dict[str, Any]:
     """Read every metric back from the store; StoreError when the lake has data but the store has no rows."""
     from fediscope.engine.metrics import load_metrics
     from fediscope.lake.batches import raw_batch_files
-    from fediscope.store.port import store_from_settings
+    from fediscope.store.port import open_for_reading
 
     if not raw_batch_files(existing_lake(settings)):
         return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
     metrics = load_metrics()
-    store = store_from_settings(settings)
+    store = open_for_reading(settings)  # read-only: a check creates nothing (no schema, no SQLite file)
     try:
         present = {name: len(store.top(metric, 1)) > 0 for name, metric in sorted(metrics.items())}
     finally:

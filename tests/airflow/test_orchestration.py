@@ -439,3 +439,15 @@ def test_ingest_refuses_an_unusable_lake_before_asking_the_instance(lake: str, t
                                             env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
     with pytest.raises(LakeError, match=r"(is not a directory|cannot create the lake directory|not writable)"):
         orch.collect_target(settings, {"instance": f"http://127.0.0.1:{port}", "source": "public"}, 1)
+
+
+def test_verify_store_reads_only_and_creates_no_store(tmp_path: Path) -> None:
+    """The batch's verify task is a check: a store that does not exist is an error, never created (it opened the
+    store writable, which creates a SQLite file and the catalog table)."""
+    from fediscope.errors import StoreError
+
+    _lake_with_data(tmp_path / "lake")
+    settings = _missing_lake_settings(tmp_path)
+    with pytest.raises(StoreError, match="does not exist yet"):
+        orch.verify_store(settings)
+    assert not (tmp_path / "s.db").exists()
