@@ -43,7 +43,9 @@ class LocalLake:
         self.url = str(self.root)
 
     def _abs(self, path: str) -> Path:
-        target = (self.root / path.lstrip("/")).resolve()
+        # Lexically (``..`` removed), not ``resolve()``d: a lake directory may be a symbolic link the operator put
+        # there (``raw`` moved to a bigger disk); resolving it made every path below it "escape the lake root".
+        target = Path(os.path.normpath(self.root / path.lstrip("/")))
         if target != self.root and self.root not in target.parents:
             raise LakeError(f"path {path!r} escapes the lake root {self.root}")
         return target
@@ -113,11 +115,24 @@ class LocalLake:
         return [self._entry(p) for p in sorted(base.iterdir()) if not hidden(p.name)]
 
     def walk(self, path: str) -> list[Entry]:
+        """Symbolic links to directories are followed (each directory once), as ``list``, ``read`` and the engines
+        reading the files follow them; ``Path.rglob`` would skip a ``raw`` moved to another disk and linked back."""
         base = self._abs(path)
         if not base.is_dir():
             return []
-        return [self._entry(p) for p in sorted(base.rglob("*"))
-                if p.is_file() and not hidden(p.name)]
+        entries: list[Entry] = []
+        seen: set[tuple[int, int]] = set()
+        for directory, subdirectories, files in os.walk(base, followlinks=True):
+            info = os.stat(directory)
+            if (info.st_dev, info.st_ino) in seen:  # a link loop
+                subdirectories.clear()
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            for name in files:
+                child = Path(directory, name)
+                if not hidden(name) and child.is_file():
+                    entries.append(self._entry(child))
+        return sorted(entries, key=lambda e: e.path.split("/"))
 
     def delete(self, path: str, recursive: bool = False) -> bool:
         target = self._abs(path)
