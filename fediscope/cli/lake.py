@@ -78,7 +78,8 @@ def ls(path: str, lake_url: str | None, as_json: bool) -> None:
         emit_json({"lake": backend.url, "path": path, "entries": rows})
         return
     if not rows:
-        click.echo(f"(empty) {backend.url}/{path}".rstrip("/"))
+        base, query = backend.url.partition("?")[::2]  # webhdfs://nn:9870/lake?user=etl: the path goes before '?'
+        click.echo(f"(empty) {base.rstrip('/')}/{path.strip('/')}".rstrip("/") + (f"?{query}" if query else ""))
     for row in rows:
         detail = (f"{row['files']} files" if row["type"] == "dir"
                   else f"{row['records']} records" if row.get("records") is not None else "")

@@ -46,3 +46,16 @@ def test_a_damaged_gzip_batch_is_listed_without_a_record_count(lake_dir, capsys,
     assert [line.split()[-1] for line in lines] == [f"{relative}/broken.jsonl.gz", f"{relative}/good.jsonl",
                                                     f"{relative}/good.jsonl.gz"]
     assert "records" not in lines[0] and "2 records" in lines[1] and "1 records" in lines[2]
+
+
+def test_an_empty_directory_of_a_webhdfs_lake_is_named_by_a_well_formed_url(webhdfs_server, tmp_path, monkeypatch,
+                                                                           capsys) -> None:
+    """Was: ``(empty) webhdfs://host:port/lake?user=etl/_state``, the path glued to the query string."""
+    from fediscope.lake.webhdfs import WebHDFSLake
+
+    url = webhdfs_server.lake_url("/lake", user="etl")
+    WebHDFSLake(url).makedirs("_state")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_PSEUDONYM_KEY="lake-ls-test-key-0123456789abcdef", FEDISCOPE_LAKE=url)
+    code, out, err = run(capsys, "lake", "ls", "_state")
+    assert (code, err) == (0, "")
+    assert out == f"(empty) webhdfs://{webhdfs_server.namenode_address}/lake/_state?user=etl\n"
