@@ -173,10 +173,9 @@ class WebHDFSLake:
         failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
-        if not _never_connected(exc):
-            return (f"cannot {action} {where}: the connection to the {node} broke off "
-                    f"({'timed out' if isinstance(exc, requests.Timeout) else _cause(exc)}). The node may have "
-                    "failed or restarted: try again, or check its log")
+        if not isinstance(exc, requests.Timeout) and not _never_connected(exc):
+            return (f"cannot {action} {where}: the connection to the {node} broke off ({_cause(exc)}). The node "
+                    "may have failed or restarted: try again, or check its log")
         if failed and failed_at != self.http_url:
             return (f"cannot {action} {where}: the namenode redirected the data to datanode {failed_at}, which "
                     f"is unreachable from here ({reason}). Make the datanode host names resolvable and reachable "

@@ -197,8 +197,9 @@ def silent_server() -> Iterator[int]:
 
 def test_a_silent_namenode_times_out_with_a_clear_message(silent_server: int) -> None:
     lake = WebHDFSLake(f"webhdfs://127.0.0.1:{silent_server}/lake", timeout=0.3)
-    with pytest.raises(LakeError, match="timed out"):
+    with pytest.raises(LakeError, match="timed out") as info:
         lake.exists("f")
+    assert "unreachable" in str(info.value) and "dfs.namenode.http-address" in str(info.value)  # what to check
 
 
 @pytest.fixture
