@@ -21,7 +21,7 @@ MASK = "***"
 #: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
 SECRET_PARAMS = frozenset({"access_token", "refresh_token", "token", "api_key", "apikey", "key", "password",
                            "passwd", "ssl_key_password", "secret", "client_secret", "code", "signature", "sig",
-                           "auth"})
+                           "auth", "delegation"})  # delegation: the WebHDFS token parameter
 #: Shortest known secret that is masked verbatim (shorter ones would garble ordinary text; config check
 #: flags them as weak anyway).
 MIN_SECRET_LENGTH = 4

@@ -56,6 +56,8 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
     ("https://m.example/oauth/token?code=xyz&client_secret=s&grant_type=x",
      "https://m.example/oauth/token?code=***&client_secret=***&grant_type=x"),
     ("webhdfs://namenode:9870/lake", "webhdfs://namenode:9870/lake"),
+    # WebHDFS's delegation token (a mistyped lake URL's error repeats the URL)
+    ("webhdfs://nn:9870/lake?user=etl&delegation=HgALZXRs", "webhdfs://nn:9870/lake?user=etl&delegation=***"),
     ("sqlite:///fediscope.db", "sqlite:///fediscope.db"),
     # SQLAlchemy takes a password with an unencoded / ? or # (anything but @); urlsplit ends the host there
     ("mysql+pymysql://writer:Sup3r#Secret/Pw@db.example/fediscope", "mysql+pymysql://writer:***@db.example/fediscope"),
