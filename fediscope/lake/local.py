@@ -67,6 +67,7 @@ class LocalLake:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            _sync_directory(target.parent)
         except OSError as exc:
             raise LakeError(f"cannot write {target}: {exc.strerror or exc}") from None
 
@@ -167,3 +168,19 @@ class LocalLake:
 
     def storage_path(self, path: str) -> str:
         return path.strip("/")
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable: without it, after a power cut a checkpoint written later may
+    survive while the batch file it counts was never renamed into place. Filesystems that cannot sync a
+    directory (some network mounts) are left as they are."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -48,3 +48,24 @@ def test_dot_dot_still_cannot_leave_the_lake(linked_lake: tuple[LocalLake, Path]
     for path in ("../outside", "raw/../../outside", "/../outside"):
         with pytest.raises(LakeError, match="escapes the lake root"):
             lake.write_atomic(path, b"no")
+
+
+def test_an_atomic_write_syncs_its_directory_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rename is made durable (the directory is fsynced after it), so after a power cut a checkpoint cannot
+    outlive the batch file it counts. Observed through the real os.fsync calls and the descriptors they get."""
+    import os
+    import stat
+
+    lake = LocalLake(tmp_path / "lake")
+    synced: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file",
+                       (tmp_path / "lake" / "_state" / "x.json").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    lake.write_atomic("_state/x.json", b"{}")
+    assert ("file", False) in synced  # the data, before the rename
+    assert synced[-1] == ("dir", True)  # the directory, after it
