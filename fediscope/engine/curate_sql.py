@@ -40,6 +40,14 @@ Rules, shared by both engines:
   ``account.domain``); with privacy off it is ``user@domain`` in lower case.
 * ``dt`` of a status is the UTC date of its ``created_at``, which never changes, so every version of a status
   lands in the same partition and a merge only rewrites the partitions that received new versions.
+* **Nothing is dated after we fetched it.** A status version whose ``created_at`` or ``edited_at`` is later than
+  its ``fetched_at`` (the landing time in the raw envelope, our clock) plus :data:`CLOCK_SKEW` cannot be right:
+  a remote server with a broken clock, or a forged date. It is skipped (counted by :data:`FUTURE_VERSIONS`), as
+  clamping its time to the fetch would move its ``dt`` from one fetch to the next. A single toot "from 2099"
+  would otherwise anchor every windowed metric (``trending_hashtags``) on 2099, and a version "edited in 2099"
+  would win over every later fetch of its status. Likewise an account's ``created_at`` after its snapshot's
+  fetch is unknown (NULL: the account is kept), and an instance's activity week or trending-tag day that starts
+  after the fetch is skipped. A record without a parseable ``fetched_at`` cannot be judged and is kept.
 """
 
 from __future__ import annotations
@@ -58,6 +66,9 @@ TAG_RE = r"<[^>]*>"
 ENTITY_RE = r"&[#A-Za-z0-9]+;"
 #: What a local ``acct`` (no domain) is completed with to make an account key.
 AT_INSTANCE = "'@' || meta.instance"
+#: How far a remote server's clock may run ahead of ours: a time up to this much after the fetch that saw it is
+#: taken as it is; a later one is impossible (see the module docstring). The MapReduce mapper has the same rule.
+CLOCK_SKEW = "INTERVAL 1 HOUR"
 
 
 def _lower(text: str) -> str:
@@ -74,6 +85,13 @@ def _lower(text: str) -> str:
 def _ts(expr: str) -> str:
     """A text timestamp in any ISO-like form with an offset → a UTC ``TIMESTAMP`` (NULL when unparseable)."""
     return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+def _after_fetch(ts: str, fetched: str, day: bool = False) -> str:
+    """True when the time ``ts`` is later than the fetch time ``fetched`` plus :data:`CLOCK_SKEW`; with ``day``,
+    ``ts`` is a ``DATE`` (the start of a day), later than the day of that moment. NULL when either is NULL."""
+    limit = f"{fetched} + {CLOCK_SKEW}"
+    return f"{ts} > CAST({limit} AS DATE)" if day else f"{ts} > {limit}"
 
 
 def _key(acct: str, domain: str) -> str:
@@ -245,18 +263,31 @@ SELECT
 FROM raw_statuses
 """
 
-#: Every version of every status in the new raw records: the records themselves, and the originals embedded
-#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed, rows without an
-#: author (no ``account``, so no account key) cannot be attributed, and every metric keyed by account or instance
-#: would hold a NULL key, which no store accepts: skipped.
-STATUS_VERSIONS = f"""
+#: A status version dated after the fetch that saw it (created or edited later than ``fetched_at`` plus
+#: :data:`CLOCK_SKEW`): impossible, skipped (module docstring). NULL (kept) without a parseable ``fetched_at``.
+_FUTURE_VERSION = f"({_after_fetch('created_at', 'fetched_at')} OR {_after_fetch('edited_at', 'fetched_at')})"
+
+
+def _versions(where: str) -> str:
+    """The status versions of ``status_records`` (records and the originals in reblogs) that pass ``where``."""
+    return f"""
 SELECT * FROM (
   SELECT {_unprefixed(_STATUS, "s_")} FROM status_records
   UNION ALL
   SELECT {_unprefixed(_ORIGINAL, "r_")} FROM status_records WHERE "r_uri" IS NOT NULL
 ) AS versions
-WHERE uri IS NOT NULL AND created_at IS NOT NULL AND account_key IS NOT NULL
+WHERE uri IS NOT NULL AND created_at IS NOT NULL AND account_key IS NOT NULL AND {where}
 """
+
+
+#: Every version of every status in the new raw records: the records themselves, and the originals embedded
+#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed, rows without an
+#: author (no ``account``, so no account key) cannot be attributed, and every metric keyed by account or instance
+#: would hold a NULL key, which no store accepts: skipped. So are versions dated after their fetch.
+STATUS_VERSIONS = _versions(f"NOT coalesce({_FUTURE_VERSION}, false)")
+
+#: How many versions of the new raw records were skipped as dated after their fetch (one row, ``n``).
+FUTURE_VERSIONS = f"SELECT count(*) AS n FROM ({_versions(f'coalesce({_FUTURE_VERSION}, false)')}) AS skipped"
 
 STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
@@ -333,9 +364,12 @@ FROM (SELECT *, unnest(hashtags) AS tag FROM statuses_merged WHERE NOT is_reblog
 
 
 #: Account snapshots from the accounts/directory endpoints, status authors and reblogged authors (a record
-#: without an author has a NULL key: skipped).
+#: without an author has a NULL key: skipped). A ``created_at`` after the snapshot's fetch is unknown (NULL).
+_ACCOUNT_SNAPSHOT = ", ".join(
+    f'CASE WHEN {_after_fetch("created_at", "fetched_at")} THEN NULL ELSE created_at END AS "created_at"'
+    if name == "created_at" else f'"{name}"' for _, name in _AUTHOR)
 ACCOUNT_VERSIONS = f"""
-SELECT * FROM (
+SELECT {_ACCOUNT_SNAPSHOT} FROM (
   SELECT {_columns(_account_columns("data"))} FROM raw_accounts
   UNION ALL
   SELECT {_unprefixed(_AUTHOR, "a_")} FROM status_records
@@ -371,7 +405,7 @@ SELECT * FROM (
          TRY_CAST(data.registrations AS BIGINT) AS registrations, {_ts('meta.fetched_at')} AS fetched_at
   FROM raw_instance_activity
 ) AS weeks
-WHERE week IS NOT NULL AND instance IS NOT NULL
+WHERE week IS NOT NULL AND instance IS NOT NULL AND NOT coalesce({_after_fetch('week', 'fetched_at', day=True)}, false)
 """
 
 MERGE_ACTIVITY = _latest(
@@ -392,6 +426,7 @@ SELECT * FROM (
   FROM (SELECT meta, data, unnest(data.history) AS h FROM raw_trends_tags) AS history
 ) AS trend_days
 WHERE day IS NOT NULL AND instance IS NOT NULL AND tag IS NOT NULL AND tag <> ''
+  AND NOT coalesce({_after_fetch('day', 'fetched_at', day=True)}, false)
 """
 
 MERGE_TRENDS = _latest(
@@ -427,6 +462,7 @@ GROUP BY instance, peer
 STATEMENTS = {
     "status_records": STATUS_RECORDS,
     "status_versions": STATUS_VERSIONS,
+    "future_versions": FUTURE_VERSIONS,
     "deletion_versions": DELETION_VERSIONS,
     "status_deletions_merged": MERGE_DELETIONS,
     "deleted_days": DELETED_DAYS,

@@ -2,7 +2,8 @@
 
 1. **Plan**: the raw files not in the manifest (:mod:`fediscope.engine.manifest`), within ``since``/``until``.
    Nothing new → nothing is read or written (a re-run over the same input changes nothing).
-2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`), merged
+2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`; those
+   dated after their fetch are skipped and counted, ``future_versions_skipped``), merged
    with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
    of ``hashtags``, derived from them) are rewritten whole. Other partitions are not touched.
    Streamed deletions (``status_deletions``) are merged into their own table first; the partitions holding a
@@ -54,6 +55,7 @@ class CurateSummary:
     raw_files: int = 0  # raw files read by this run
     raw_files_outside_window: int = 0  # not yet curated, but outside --since/--until
     status_versions: int = 0  # status versions found in the new files (reblog originals included)
+    future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
     statuses_written: int = 0  # rows of the rewritten statuses partitions
     partitions: list[str] = field(default_factory=list)  # dt partitions of statuses/hashtags rewritten
     hashtags_written: int = 0
@@ -139,6 +141,10 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     the statuses they name, and stage the deletions table."""
     ws = engine.workspace
     summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
+    summary.future_versions_skipped = int(engine.query(sql.FUTURE_VERSIONS)[0]["n"])
+    if summary.future_versions_skipped:
+        log.warning("curation: skipped %d status versions dated after their fetch (a remote clock or a forged date)",
+                    summary.future_versions_skipped)
     found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if new_deletions:
         summary.deletions = _merge_whole(engine, staged, STATUS_DELETIONS, ("deletion_versions", sql.DELETION_VERSIONS),

@@ -82,6 +82,10 @@ class ProcessSummary:
         curated = ("nothing new to curate" if cur.get("noop") else
                    f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+        future = cur.get("future_versions_skipped", 0)
+        if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
+            curated += (f" ({future} status version{'s' if future != 1 else ''} dated after "
+                        f"{'their' if future != 1 else 'its'} fetch skipped)")
         outside = cur.get("raw_files_outside_window", 0)
         if outside:  # left for a run with another (or no) --since/--until
             curated += f" ({outside} new raw files outside --since/--until left uncurated)"

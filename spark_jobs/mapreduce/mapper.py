@@ -57,6 +57,9 @@ _TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::
                     r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?| [Uu][Tt][Cc])?\s*)?\Z")
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far after its fetch a status may be dated (a remote clock running fast), in microseconds: the curation SQL's
+#: ``CLOCK_SKEW``. A version created or edited later than that is impossible and skipped, as the SQL skips it.
+CLOCK_SKEW_US = 3600 * 1_000_000
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
 
@@ -249,10 +252,15 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
     return found
 
 
+def after_fetch(moment: int | None, fetched: int | None) -> bool:
+    """A time (epoch microseconds) later than its fetch plus :data:`CLOCK_SKEW_US`; never when either is unknown."""
+    return moment is not None and fetched is not None and moment > fetched + CLOCK_SKEW_US
+
+
 def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
                 deleted: AbstractSet[object] = frozenset()) -> str | None:
     """The ``S`` line of one status version; None when it has no URI, no parseable ``created_at`` or no author
-    (no account key), as the curation SQL skips it.
+    (no account key), or is created or edited after its fetch (:func:`after_fetch`), as the curation SQL skips it.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
     fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
@@ -272,6 +280,8 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         replies, reblogs, favourites = (as_int(status.get(c)) or 0
                                         for c in ("replies_count", "reblogs_count", "favourites_count"))
     edited, fetched = micros(as_text(status.get("edited_at"))), micros(as_text(meta.get("fetched_at")))
+    if after_fetch(created, fetched) or after_fetch(edited, fetched):
+        return None
     status_id = as_text(status.get("id"))
     tombstone = as_bool(status.get("deleted")) or (deleted and (
         (_lower(instance), status_id) in deleted or origin_ref(status) in deleted))
@@ -304,6 +314,8 @@ def account_line(account: dict[str, Any], meta: dict[str, Any]) -> str | None:
     if key is None:
         return None
     fetched, created = micros(as_text(meta.get("fetched_at"))), micros(as_text(account.get("created_at")))
+    if after_fetch(created, fetched):  # created after the snapshot was fetched: unknown, as in the SQL
+        created = None
     bot = as_bool(account.get("bot"))
     fields = [
         "A", bucket(key), escape(key),

@@ -3,10 +3,18 @@
 -- rank: growth DESC
 -- The current window is the 7 days ending on the most recent day with hashtag data (not the wall clock, so
 -- a re-run over the same data gives the same answer); the previous window is the 7 days before it.
+-- That day is never after the latest fetch of a status (plus the hour of clock skew curation allows): curation
+-- skips toots dated after their fetch, and this bound keeps one such toot curated by an older fediscope
+-- (a server's broken clock, a forged 2099) from moving the window away from the data.
 -- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
 -- has a finite growth that still grows with its use. Only tags used in the current window are listed;
 -- ties in growth are broken by tag (the key), as the stores break them.
-WITH bounds AS (SELECT max(dt) AS last_day FROM hashtags),
+WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day FROM statuses),
+bounds AS (
+  SELECT max(h.dt) AS last_day
+  FROM hashtags AS h CROSS JOIN fetched AS f
+  WHERE f.last_fetch_day IS NULL OR h.dt <= f.last_fetch_day
+),
 aged AS (
   SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day
   FROM hashtags AS h CROSS JOIN bounds AS b

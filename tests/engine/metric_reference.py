@@ -12,7 +12,7 @@ import html
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -47,6 +47,15 @@ def ts(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+#: How far after the fetch that saw it a time may lie (a remote clock running fast); later is impossible.
+CLOCK_SKEW = timedelta(hours=1)
+
+
+def after_fetch(moment: datetime | None, fetched: datetime | None) -> bool:
+    """A time later than its fetch allows (never, when either is unknown)."""
+    return moment is not None and fetched is not None and moment > fetched + CLOCK_SKEW
 
 
 def account_key(account: dict[str, Any], instance: str) -> str:
@@ -117,6 +126,8 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
         for row in versions:
             if row["uri"] is None or row["created_at"] is None:
                 continue
+            if after_fetch(row["created_at"], row["fetched_at"]) or after_fetch(row["edited_at"], row["fetched_at"]):
+                continue  # dated after the fetch that saw it: impossible
             if row["uri"] not in latest or _version_key(row) > _version_key(latest[row["uri"]]):
                 latest[row["uri"]] = row
     return latest
@@ -124,10 +135,11 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
 
 def account_row(a: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     instance = meta["instance"]
-    last = ts(a.get("last_status_at"))
+    last, created = ts(a.get("last_status_at")), ts(a.get("created_at"))
     return {"account_key": account_key(a, instance), "instance": home(a, instance),
             "followers_count": a.get("followers_count"), "following_count": a.get("following_count"),
-            "statuses_count": a.get("statuses_count"), "created_at": ts(a.get("created_at")),
+            "statuses_count": a.get("statuses_count"),
+            "created_at": None if after_fetch(created, ts(meta["fetched_at"])) else created,
             "bot": a.get("bot"), "group": a.get("group"), "last_status_at": last.date() if last else None,
             "fetched_at": ts(meta["fetched_at"])}
 
@@ -270,7 +282,9 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
 
     rows = []
     if tagged:
-        last = max(s["dt"] for s, _ in tagged)
+        # the latest day with hashtag data, never after the day of the latest fetch (plus the clock skew)
+        bound = (max(s["fetched_at"] for s in statuses.values()) + CLOCK_SKEW).date()
+        last = max((s["dt"] for s, _ in tagged if s["dt"] <= bound), default=date.max)
         windows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for s, tag in tagged:
             age = (last - s["dt"]).days
@@ -332,6 +346,8 @@ def server_trending_tags(lake: LakeBackend, statuses: dict[str, dict[str, Any]])
         for day in tag.get("history") or []:
             key = (meta["instance"].lower(), tag["name"].lower(), datetime.fromtimestamp(int(day["day"]), UTC).date())
             version = (ts(meta["fetched_at"]), int(day["uses"]), int(day["accounts"]))
+            if key[2] > (version[0] + CLOCK_SKEW).date():  # a day after the fetch: impossible
+                continue
             if key not in latest or version > latest[key]:
                 latest[key] = version
     collected = Counter((tag, s["dt"]) for s in _toots(statuses) for tag in s["hashtags"])

@@ -113,7 +113,8 @@ def test_weekday_and_hour_are_utc_and_iso(lake: LocalLake, duckdb_engine) -> Non
     late = copy.deepcopy(status)
     late["id"], late["uri"] = "117020586019094999", status["uri"] + "-late"
     late["created_at"] = "2026-08-03T01:30:00.000+02:00"  # Monday 01:30 in UTC+2 = Sunday 23:30 UTC
-    land(lake, "statuses", [status, late], at(1), policy())
+    land(lake, "statuses", [status], at(1), policy())
+    land(lake, "statuses", [late], at(60 * 48), policy())  # fetched after it was posted (2026-08-03 14:00 UTC)
     engine = duckdb_engine()
     engine.curate()
     created = datetime.fromisoformat(status["created_at"].replace("Z", "+00:00"))
