@@ -28,10 +28,11 @@ import getpass
 import logging
 import posixpath
 import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -48,6 +49,13 @@ TMP_SUFFIX = ".tmp"
 #: RemoteExceptions that mean "no such path" (a parent that is a file: the path cannot exist either). Every other
 #: error answer (AccessControlException, a namenode's 500, a proxy's HTML page) is an error, never "absent".
 _ABSENT = {"FileNotFoundException", "ParentNotDirectoryException"}
+#: Waits before the retries of a read-only call (GETFILESTATUS, LISTSTATUS, OPEN) that failed in a way that heals:
+#: a connection that broke off (a node restarting, a datanode dying mid-download) or the namenode's
+#: RetriableException. Writes are not retried here: their callers start over from a state they know.
+READ_RETRY_DELAYS = (0.5, 2.0)
+_RETRIABLE = {"RetriableException"}
+
+_T = TypeVar("_T")
 
 
 def parse_webhdfs_url(url: str) -> tuple[str, str, str | None]:
@@ -77,6 +85,17 @@ def _never_connected(exc: Exception) -> bool:
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
     return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def _heals(exc: BaseException) -> bool:
+    """A failure a read-only call may be retried after (not a refusal, a timeout or a missing path)."""
+    if isinstance(exc, HdfsError):
+        return getattr(exc, "exception", None) in _RETRIABLE
+    if isinstance(exc, requests.Timeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        return not _never_connected(exc)
+    return isinstance(exc, urllib3.exceptions.ProtocolError)
 
 
 def _cause(exc: Exception) -> str:
@@ -186,6 +205,19 @@ class WebHDFSLake:
                 "(dfs.namenode.http-address, 9870 by default), that dfs.webhdfs.enabled is true, "
                 "and that no firewall is in the way")
 
+    def _read_only(self, what: str, call: Callable[[], _T]) -> _T:
+        """``call()`` (a read-only request), retried after each of :data:`READ_RETRY_DELAYS` when it fails in a
+        way that heals; the last failure is raised as it came."""
+        for delay in (*READ_RETRY_DELAYS, None):
+            try:
+                return call()
+            except (HdfsError, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if delay is None or not _heals(exc):
+                    raise
+                log.info("retrying %s on %s in %.1f s after %s", what, self.url, delay, type(exc).__name__)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
     # -- the LakeBackend protocol --------------------------------------------------------------------------
 
     def write_atomic(self, path: str, data: bytes) -> None:
@@ -262,10 +294,13 @@ class WebHDFSLake:
 
     def read(self, path: str) -> bytes:
         target = self._abs(path)
+        def download() -> bytes:
+            with self._client.read(target) as reader:
+                return bytes(reader.read())
+
         with self._errors("read", path):
             try:
-                with self._client.read(target) as reader:
-                    return bytes(reader.read())
+                return self._read_only("OPEN", download)
             except HdfsError as exc:
                 if getattr(exc, "exception", None) == "FileNotFoundException":
                     raise LakeError(f"cannot read {self.url} ({path}): no such file") from None
@@ -289,7 +324,7 @@ class WebHDFSLake:
         permission would then read as "no such file", and a caller such as the erasure suppression list or the
         audit log would start over from nothing."""
         try:
-            return self._client.status(absolute)
+            return self._read_only("GETFILESTATUS", lambda: self._client.status(absolute))
         except HdfsError as exc:
             if getattr(exc, "exception", None) in _ABSENT:
                 return None
@@ -298,7 +333,8 @@ class WebHDFSLake:
     def _children(self, directory: str) -> list[tuple[str, dict[str, Any]]]:
         """(name, FileStatus) of a directory's children: one LISTSTATUS (empty if it vanished meanwhile)."""
         try:
-            statuses = self._client._list_status(directory).json()["FileStatuses"]["FileStatus"]
+            statuses = self._read_only("LISTSTATUS", lambda: self._client._list_status(directory).json())[
+                "FileStatuses"]["FileStatus"]
         except HdfsError as exc:
             if getattr(exc, "exception", None) == "FileNotFoundException":
                 return []

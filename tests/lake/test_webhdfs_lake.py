@@ -15,6 +15,7 @@ from lake_cases import REAL_WEBHDFS
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
+from fediscope.lake import webhdfs as webhdfs_module
 from fediscope.lake.backend import open_lake
 from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
 from fediscope.redact import redact_url
@@ -264,11 +265,36 @@ def test_a_datanode_dropping_a_download_is_a_lake_error(webhdfs_server: WebHDFSD
     """Was: urllib3's ProtocolError (IncompleteRead) escaped from the streamed body: a traceback."""
     lake = WebHDFSLake(webhdfs_server.lake_url())
     lake.write_atomic("raw/b.jsonl", b'{"n": 1}\n' * 500)
-    webhdfs_server.fail_next_read(after_bytes=10)
+    for _ in range(1 + len(webhdfs_module.READ_RETRY_DELAYS)):  # every attempt breaks off
+        webhdfs_server.fail_next_read(after_bytes=10)
     with pytest.raises(LakeError, match=r"cannot read .*\(raw/b.jsonl\): the transfer broke off") as info:
         lake.read("raw/b.jsonl")
     assert "try again" in str(info.value)
     assert lake.read("raw/b.jsonl") == b'{"n": 1}\n' * 500
+
+
+def test_a_download_that_breaks_off_once_is_retried(webhdfs_server: WebHDFSDouble,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.05, 0.05))
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("raw/b.jsonl", b'{"n": 1}\n' * 500)
+    webhdfs_server.fail_next_read(after_bytes=10)
+    assert lake.read("raw/b.jsonl") == b'{"n": 1}\n' * 500
+
+
+def test_a_retriable_namenode_answer_is_retried_but_a_failure_is_not(webhdfs_server: WebHDFSDouble,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """RetriableException (a namenode asking to be asked again) heals; a 500 RuntimeException is an error at once."""
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.05, 0.05))
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("raw/c.jsonl", b"{}\n")
+    webhdfs_server.fail_next("GETFILESTATUS", "RetriableException", "try again")
+    assert lake.exists("raw/c.jsonl")
+    webhdfs_server.fail_next("LISTSTATUS", "RetriableException", "try again")
+    assert [e.path for e in lake.list("raw")] == ["raw/c.jsonl"]
+    webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "boom")  # one failure: a retry would pass
+    with pytest.raises(LakeError, match="RuntimeException"):
+        lake.exists("raw/c.jsonl")
 
 
 def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server: WebHDFSDouble) -> None:
