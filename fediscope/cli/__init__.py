@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
+from types import FrameType, TracebackType
 from typing import Any
 
 import click
@@ -53,19 +56,59 @@ def cli() -> None:
     """
 
 
+class _SigintWatch:
+    """Notes a Ctrl-C (SIGINT) while a command runs, then raises KeyboardInterrupt as Python's own handler does.
+
+    Some libraries turn the KeyboardInterrupt into an error of their own: DuckDB ends the query it was running
+    with ``RuntimeError: Query interrupted``. Knowing that Ctrl-C was pressed lets :func:`main` say
+    "interrupted" (exit 130) for those too, instead of a traceback. Installed only over Python's default
+    handler, in the main thread (a host that handles SIGINT itself, or ignores it, keeps its own).
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _SigintWatch:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _interrupted() -> None:
+    click.echo("fediscope: interrupted", err=True)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: expected failures become one clear line on stderr and a non-zero exit, never a traceback."""
-    try:
-        return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
-    except FediscopeError as exc:
-        click.echo(f"fediscope: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("fediscope: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("fediscope: interrupted", err=True)
-        sys.exit(130)
+    """Entry point: expected failures become one clear line on stderr and a non-zero exit, never a traceback.
+
+    Ctrl-C is one line and exit 130, also when a library reported it as an error of its own.
+    """
+    with _SigintWatch() as sigint:
+        try:
+            return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
+        except KeyboardInterrupt:
+            _interrupted()
+        except Exception as exc:
+            if sigint.seen:  # e.g. DuckDB's "RuntimeError: Query interrupted", or click's Abort for Ctrl-C
+                _interrupted()
+            if isinstance(exc, FediscopeError):
+                click.echo(f"fediscope: error: {exc}", err=True)
+                sys.exit(exc.exit_code)
+            if isinstance(exc, click.exceptions.Abort):
+                click.echo("fediscope: aborted", err=True)
+                sys.exit(130)
+            if isinstance(exc, click.ClickException):
+                exc.show()
+                sys.exit(exc.exit_code)
+            raise
