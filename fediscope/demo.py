@@ -512,22 +512,27 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
               "engine needs Java 17+ (`make system-deps` installs it as root).", file=out)
     code, failed, stopped = 0, 0, False
+    from fediscope.cli import SigintWatch  # click and fediscope.errors only
+
     try:
-        for number, step in enumerate(steps, start=1):
-            label = f"[{number}/{len(steps)}] {step.name}"
-            print(f"{label} …", file=out, flush=True)
-            step_started = time.monotonic()
-            try:
-                result = step.run(ctx)
-            except Exception as exc:  # one line, then stop: the later steps depend on this one
-                out.flush()
-                print(f"{label}: FAILED: {one_line(exc)}", file=err, flush=True)
-                code, failed = 1, failed + 1
-                if step.essential:
-                    stopped = True
-                    break
-                continue
-            print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
+        with SigintWatch() as sigint:
+            for number, step in enumerate(steps, start=1):
+                label = f"[{number}/{len(steps)}] {step.name}"
+                print(f"{label} …", file=out, flush=True)
+                step_started = time.monotonic()
+                try:
+                    result = step.run(ctx)
+                except Exception as exc:  # one line, then stop: the later steps depend on this one
+                    if sigint.seen:  # Ctrl-C that a library reported as its own error (DuckDB: "Query interrupted")
+                        raise KeyboardInterrupt from exc
+                    out.flush()
+                    print(f"{label}: FAILED: {one_line(exc)}", file=err, flush=True)
+                    code, failed = 1, failed + 1
+                    if step.essential:
+                        stopped = True
+                        break
+                    continue
+                print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
     except KeyboardInterrupt:
         out.flush()
         print("fediscope demo: interrupted; run it again to continue (collection resumes from its checkpoints)",

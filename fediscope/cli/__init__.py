@@ -56,7 +56,7 @@ def cli() -> None:
     """
 
 
-class _SigintWatch:
+class SigintWatch:
     """Notes a Ctrl-C (SIGINT) while a command runs, then raises KeyboardInterrupt as Python's own handler does.
 
     Some libraries turn the KeyboardInterrupt into an error of their own: DuckDB ends the query it was running
@@ -73,7 +73,7 @@ class _SigintWatch:
         self.seen = True
         raise KeyboardInterrupt
 
-    def __enter__(self) -> _SigintWatch:
+    def __enter__(self) -> SigintWatch:
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             self._previous = signal.signal(signal.SIGINT, self._handle)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> Any:
 
     Ctrl-C is one line and exit 130, also when a library reported it as an error of its own.
     """
-    with _SigintWatch() as sigint:
+    with SigintWatch() as sigint:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
         except KeyboardInterrupt:

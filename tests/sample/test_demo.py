@@ -93,6 +93,33 @@ def test_a_failing_step_that_is_not_essential_lets_the_next_run(tmp_path: Path) 
     assert "Done with 1 failed step in" in out.getvalue()
 
 
+def test_ctrl_c_during_a_duckdb_query_is_an_interruption_not_a_failed_step(tmp_path: Path) -> None:
+    """DuckDB ends a query on Ctrl-C with ``RuntimeError: Query interrupted``: the demo said the step FAILED and
+    "Stopped" (exit 1) instead of "interrupted; run it again" (exit 130)."""
+    import os
+    import signal
+    import threading
+
+    import duckdb
+
+    ran: list[str] = []
+
+    def long_query(ctx: DemoContext) -> str:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        duckdb.connect().execute("SELECT sum(hash(i)) FROM range(100000000000) t(i)").fetchall()
+        return "finished?"
+
+    def after(ctx: DemoContext) -> str:
+        ran.append("after")
+        return "fine"
+
+    steps = [Step("curate, metrics, SQLite", ("duckdb",), long_query), Step("after", (), after)]
+    out, err = io.StringIO(), io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path), steps, out, err) == 130
+    assert "FAILED" not in err.getvalue() and "fediscope demo: interrupted" in err.getvalue()
+    assert ran == [] and "Interrupted in" in out.getvalue()
+
+
 def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
     steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
     ctx = DemoContext(base=tmp_path, n_statuses=200, port=0, new_statuses=5)
