@@ -20,7 +20,12 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
-  returning an erased account.
+  returning an erased account;
+* local accounts keyed by the instance's handle domain when it is a proper parent domain of the host
+  (``social.example.com`` serving ``@alice@example.com``, see :mod:`fediscope.privacy`), as the collector keys
+  them: learned from the instance document (the page itself on the instance route, else one extra request, only
+  for hosts that can have such a parent) and remembered :data:`HANDLE_DOMAIN_TTL` seconds per instance
+  (:data:`HANDLE_DOMAIN_RETRY` after the document could not be had, keyed as before meanwhile).
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
@@ -45,7 +50,7 @@ from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import open_lake
-from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
     MastodonClient,
@@ -56,7 +61,15 @@ from fediscope.sources.client import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from fediscope.sources.pages import Page, fetch_page, land_page, min_id_of, page_size
+from fediscope.sources.pages import (
+    Page,
+    fetch_instance_document,
+    fetch_page,
+    handle_domain_in,
+    land_page,
+    min_id_of,
+    page_size,
+)
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
@@ -76,6 +89,10 @@ DEFAULT_RETRY_AFTER = 60
 MAX_RETRY_AFTER = 3600
 #: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
 SUPPRESSION_TTL = 30.0
+#: Seconds an instance's handle domain (or that it has none) is remembered.
+HANDLE_DOMAIN_TTL = 3600.0
+#: Seconds before the instance document is asked for again after it could not be had.
+HANDLE_DOMAIN_RETRY = 60.0
 
 
 def _load_suppressed(settings: Settings) -> set[str]:
@@ -110,6 +127,32 @@ class Suppression:
             return self._keys
 
 
+class HandleDomains:
+    """Each instance's handle domain (see the module docstring), remembered per domain for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = HANDLE_DOMAIN_TTL, retry: float = HANDLE_DOMAIN_RETRY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.retry, self.clock = ttl, retry, clock
+        self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
+        self._lock = threading.Lock()
+
+    def lookup(self, client: MastodonClient, page: Page) -> str | None:
+        """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
+        memory or one request for it (never raises for what the instance does)."""
+        domain = client.domain
+        if not may_have_handle_domain(domain):
+            return None
+        with self._lock:
+            known = self._known.get(domain)
+        if known is not None and self.clock() < known[1]:
+            return known[0]
+        document = page.items[0] if page.source.kind == "instance" and page.items else fetch_instance_document(client)
+        learned = None if document is None else handle_domain_in(domain, document)
+        with self._lock:
+            self._known[domain] = (learned, self.clock() + (self.retry if document is None else self.ttl))
+        return learned
+
+
 @dataclass
 class Fetched:
     """One landed page, as the resources shape it into the response."""
@@ -134,6 +177,7 @@ class Upstream:
         self.policy_factory = policy_factory or (
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
+        self.handle_domains = HandleDomains()
 
     def client(self, base_url: str) -> MastodonClient:
         # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out
@@ -151,10 +195,13 @@ class Upstream:
         policy = self.policy_factory()
         client = self.client(base_url)
         try:
-            page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
-                              min_id=query.min_id, limit=query.limit)
-        except UpstreamError as exc:
-            raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token)) from None
+            try:
+                page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
+                                  min_id=query.min_id, limit=query.limit)
+            except UpstreamError as exc:
+                raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token)) from None
+            if policy.enabled:
+                policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
         finally:
             client.close()
         _keep_asked_items(page, source, query)

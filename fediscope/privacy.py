@@ -20,6 +20,17 @@ out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` 
 suppression list (erasure requests) are skipped, together with every status they wrote or boosted; in other
 people's statuses, mentions of a suppressed account are dropped and its handles and links become ``[erased]``
 (the list also holds its id pseudonyms, so replies to it lose ``in_reply_to_account_id``).
+
+**Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
+accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
+(``LOCAL_DOMAIN``, ``@alice@example.com``) while it is served from another (``WEB_DOMAIN``,
+``social.example.com``): every other instance answers ``acct: "alice@example.com"``. The landing paths learn
+the handle domain from the instance document (:func:`handle_domain_of`) and register it with
+:meth:`PrivacyPolicy.use_handle_domain`, which accepts it only when it is a proper parent domain of the host
+connected to (``social.example.com`` → ``example.com``); local accounts, their mentions, reblogged and quoted
+authors and the suppression-list check then all use it, so one person has one account key. Any other instance
+(and any answer that is not a proper parent) keeps the domain connected to. Id pseudonyms, ``origin_ref`` and
+links in the text stay keyed by the host named in them (ids and status URIs belong to the serving host).
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -110,6 +122,61 @@ def _opted_out(account: dict[str, Any]) -> bool:
     return bool(_OPT_OUT_RE.search(note))
 
 
+def _host_of(instance: str) -> str:
+    """The host of an instance domain (``social.example.com:8443`` → ``social.example.com``)."""
+    host = instance.strip().lower().rstrip(".")
+    if host.startswith("["):  # [IPv6]:port
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def may_have_handle_domain(instance: str) -> bool:
+    """Whether the host of ``instance`` has a parent domain a handle domain could be: a name of at least three
+    labels (``social.example.com``; ``mastodon.social``'s only parent is a top-level domain), not an address.
+    The landing paths ask an instance for its handle domain only then."""
+    host = _host_of(instance)
+    return not _is_address(host) and host.count(".") >= 2
+
+
+_HANDLE_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                               r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+def handle_domain_of(instance: str, document: Any) -> str | None:
+    """The handle domain an instance document declares (``domain``, v2; ``uri``, v1) when it is a proper parent
+    domain of the host of ``instance`` (see :func:`parent_handle_domain`); None for anything else, a malformed
+    document included."""
+    if not isinstance(document, dict):
+        return None
+    return parent_handle_domain(instance, document.get("domain") if "domain" in document else document.get("uri"))
+
+
+def parent_handle_domain(instance: str, value: Any) -> str | None:
+    """``value`` as a handle domain of ``instance`` (lower case), when it is a proper parent domain of the host of
+    ``instance`` (``social.example.com`` → ``example.com``: a Mastodon server with ``LOCAL_DOMAIN`` ≠
+    ``WEB_DOMAIN``); None for anything else: the instance's own host, an unrelated or child domain, a top-level
+    domain, an address, a value that is not a domain name (an old v1 ``uri`` written as a URL is read as its
+    host)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    text = text.split("://", 1)[1] if "://" in text else text
+    text = text.rstrip("/").rstrip(".")
+    host = _host_of(instance)
+    if (not _HANDLE_DOMAIN_RE.fullmatch(text) or _is_address(host) or _is_address(text)
+            or not host.endswith("." + text)):
+        return None
+    return text
+
+
 _MEMO_SIZE = 100_000  # pseudonyms remembered per policy (a few MiB at most)
 
 
@@ -121,6 +188,9 @@ class PrivacyPolicy:
     enabled: bool = True
     suppressed: frozenset[str] = frozenset()  # account keys on the erasure suppression list
     counts: Counter[str] = field(default_factory=Counter)
+    #: instance connected to (lower case) → the domain of its local accounts' handles, when it differs
+    #: (see :meth:`use_handle_domain`)
+    handle_domains: dict[str, str] = field(default_factory=dict)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -144,13 +214,28 @@ class PrivacyPolicy:
             self._memo[text] = known
         return known
 
+    def use_handle_domain(self, instance: str, handle_domain: Any) -> str | None:
+        """Key the local accounts of ``instance`` (the domain connected to) by ``handle_domain`` (what its instance
+        document declares, :func:`handle_domain_of`), when that is a proper parent domain of it
+        (:func:`parent_handle_domain`); returns the domain used, or None when nothing changes."""
+        domain = parent_handle_domain(instance, handle_domain)
+        if domain is not None:
+            self.handle_domains[instance.lower()] = domain
+        return domain
+
+    def local_domain(self, instance: str) -> str:
+        """The domain of the handles of ``instance``'s local accounts: its handle domain when one was registered
+        (:meth:`use_handle_domain`), else the instance itself."""
+        return self.handle_domains.get(instance.lower(), instance.lower())
+
     def account_key(self, acct: str, instance: str | None = None) -> str:
-        """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``)."""
+        """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
+        :meth:`local_domain`)."""
         canonical = acct.lstrip("@").lower()
         if "@" not in canonical:
             if not instance:
                 raise ValueError(f"account {acct!r} needs a domain (user@instance)")
-            canonical = f"{canonical}@{instance.lower()}"
+            canonical = f"{canonical}@{self.local_domain(instance)}"
         return self.pseudonym("acct", canonical)
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
@@ -207,7 +292,7 @@ class PrivacyPolicy:
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}
         out.update(id=self.id_pseudonym(instance, account.get("id")), username=key, acct=key,
                    display_name=key, url=f"acct:{key}", uri=f"acct:{key}")
-        out["domain"] = acct.split("@", 1)[1].lower() if "@" in acct else instance.lower()
+        out["domain"] = acct.split("@", 1)[1].lower() if "@" in acct else self.local_domain(instance)
         if isinstance(account.get("moved"), dict):
             moved = self._account(account["moved"], instance)
             out["moved"] = None if isinstance(moved, str) else moved

@@ -25,6 +25,8 @@ from fediscope.privacy import (
     ERASED,
     PrivacyPolicy,
     describe_policy,
+    handle_domain_of,
+    may_have_handle_domain,
     policy_from_settings,
 )
 
@@ -424,3 +426,113 @@ def test_describe_policy_lists_what_is_kept_and_dropped(policy: PrivacyPolicy) -
     assert described["enabled"] is True
     assert "note" in described["account"]["dropped"] and "acct" in described["account"]["pseudonymised"]
     assert "#nobot" in described["opt_out_tags"]
+
+
+# -- local accounts of a server whose handles are of a parent domain (LOCAL_DOMAIN ≠ WEB_DOMAIN) -----------------
+WEB_HOST = "social.example.test"  # the host connected to …
+HANDLE_DOMAIN = "example.test"  # … whose accounts are @user@example.test everywhere else
+
+
+def recorded_instance_document(**changes: Any) -> dict[str, Any]:
+    document = body("test_fetch_remaining.json", 30)  # GET /api/v2/instance of the recorded server
+    assert document["domain"] == LOCAL
+    return {**document, **changes}
+
+
+def web_domain_policy(suppressed: frozenset[str] = frozenset()) -> PrivacyPolicy:
+    policy = PrivacyPolicy(key=KEY, suppressed=suppressed)
+    assert policy.use_handle_domain(WEB_HOST, handle_domain_of(WEB_HOST, recorded_instance_document(
+        domain=HANDLE_DOMAIN))) == HANDLE_DOMAIN
+    return policy
+
+
+def as_remote(account: dict[str, Any], domain: str = "elsewhere.test") -> dict[str, Any]:
+    return {**account, "acct": f"{account['acct']}@{domain}"}
+
+
+@pytest.mark.parametrize(("instance", "declared", "expected"), [
+    (WEB_HOST, HANDLE_DOMAIN, HANDLE_DOMAIN),
+    (WEB_HOST, "Example.Test.", HANDLE_DOMAIN),
+    (f"{WEB_HOST}:8443", HANDLE_DOMAIN, HANDLE_DOMAIN),
+    ("a.b.example.test", HANDLE_DOMAIN, HANDLE_DOMAIN),
+    (WEB_HOST, WEB_HOST, None),  # the host itself: nothing to change
+    (WEB_HOST, "test", None),  # a top-level domain is nobody's handle domain
+    (WEB_HOST, "xample.test", None),
+    (WEB_HOST, "mastodon.social", None),
+    (WEB_HOST, f"sub.{WEB_HOST}", None),  # a child, not a parent
+    (WEB_HOST, f"{HANDLE_DOMAIN}:3000", None),
+    (WEB_HOST, f"{HANDLE_DOMAIN}/users", None),
+    (WEB_HOST, "", None),
+    (WEB_HOST, 42, None),
+    (WEB_HOST, None, None),
+    ("127.0.0.1:3000", LOCAL, None),  # the test doubles: an address has no parent domain
+    ("127.0.0.1", "0.0.1", None),
+    ("mastodon.social", "social", None),
+])
+def test_a_handle_domain_is_used_only_when_it_is_a_proper_parent_domain(instance: str, declared: Any,
+                                                                        expected: str | None) -> None:
+    assert handle_domain_of(instance, recorded_instance_document(domain=declared)) == expected
+    policy = PrivacyPolicy(key=KEY)
+    assert policy.use_handle_domain(instance, declared) == expected
+    local = policy.account_key("alice", instance)
+    assert (local == policy.account_key(f"alice@{expected}")) is (expected is not None)
+    if expected is None:
+        assert local == PrivacyPolicy(key=KEY).account_key("alice", instance)  # today's key
+
+
+def test_a_v1_document_declares_it_in_uri_and_a_malformed_one_changes_nothing() -> None:
+    v1 = {k: v for k, v in recorded_instance_document().items() if k != "domain"}
+    assert handle_domain_of(WEB_HOST, {**v1, "uri": HANDLE_DOMAIN}) == HANDLE_DOMAIN
+    assert handle_domain_of(WEB_HOST, {**v1, "uri": f"https://{HANDLE_DOMAIN}/"}) == HANDLE_DOMAIN  # older form
+    assert handle_domain_of(WEB_HOST, v1) is None  # the recorded localhost:3000
+    assert handle_domain_of(WEB_HOST, [recorded_instance_document(domain=HANDLE_DOMAIN)]) is None
+    assert handle_domain_of(WEB_HOST, "not a document") is None
+
+
+def test_only_hosts_with_a_parent_domain_are_asked_for_one() -> None:
+    assert may_have_handle_domain(WEB_HOST) and may_have_handle_domain(f"{WEB_HOST}:8443")
+    assert not any(may_have_handle_domain(i) for i in ("127.0.0.1:3000", "mastodon.social", "localhost:3000",
+                                                       "[::1]:8080", "10.1.2.3"))
+
+
+def test_a_local_account_gets_the_key_other_instances_give_it() -> None:
+    policy = web_domain_policy()
+    account = body("test_status_reply.json", 1)  # verify_credentials of "admin", a local account
+    at_home = policy.account(copy.deepcopy(account), WEB_HOST)
+    seen_remotely = policy.account(as_remote(account, HANDLE_DOMAIN), "mastodon.social")
+    assert at_home["acct"] == seen_remotely["acct"] == policy.account_key(f"admin@{HANDLE_DOMAIN}")
+    assert at_home["domain"] == seen_remotely["domain"] == HANDLE_DOMAIN
+    assert at_home["id"] == policy.id_pseudonym(WEB_HOST, account["id"])  # ids stay the serving host's
+
+
+def test_mentions_reblogged_and_quoted_local_authors_use_the_handle_domain() -> None:
+    policy = web_domain_policy()
+    mentioning = body("test_grouped_notification_pagination.json", 1)  # admin mentions mastodonpy_test
+    landed = policy.status(mentioning, WEB_HOST)
+    mentioned = policy.account_key(f"mastodonpy_test@{HANDLE_DOMAIN}")
+    assert [m["acct"] for m in landed["mentions"]] == [mentioned]
+    assert f"@<span>{mentioned}</span>" in landed["content"]
+    boost = boost_by_another_account()
+    boost["account"] = as_remote(boost["account"])  # a remote account boosts a local one
+    landed = policy.status(boost, WEB_HOST)
+    assert landed["account"]["acct"] == policy.account_key(f"{boost['account']['acct']}")
+    assert landed["reblog"]["account"]["acct"] == mentioned
+    quoting = body("test_status_post_with_quote.json", 1)
+    quoting["account"] = as_remote(quoting["account"])  # a remote account quotes a local one
+    landed = policy.status(quoting, WEB_HOST)
+    assert landed["quote"]["quoted_status"]["account"]["acct"] == mentioned
+
+
+def test_the_suppression_list_matches_a_local_account_by_its_handle() -> None:
+    erased = PrivacyPolicy(key=KEY).account_key(f"mastodonpy_test@{HANDLE_DOMAIN}")  # as `gdpr erase` computes it
+    policy = web_domain_policy(suppressed=frozenset({erased}))
+    boost = boost_by_another_account()
+    boost["account"] = as_remote(boost["account"])
+    assert policy.status(copy.deepcopy(boost["reblog"]), WEB_HOST) is None
+    assert policy.status(boost, WEB_HOST) is None
+    quoting = body("test_status_post_with_quote.json", 1)
+    quoting["account"] = as_remote(quoting["account"])
+    assert policy.status(quoting, WEB_HOST)["quote"]["quoted_status"] is None
+    landed = policy.status(body("test_grouped_notification_pagination.json", 1), WEB_HOST)
+    assert landed["mentions"] == [] and f"@<span>{ERASED}</span>" in landed["content"]
+    assert policy.counts == {"skipped_suppressed": 1, "skipped_reblog_of_opted_out": 1}

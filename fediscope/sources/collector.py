@@ -41,6 +41,12 @@ checkpoint for other ids), and on a source's very first run below the backfilled
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
+
+**Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
+connected to (``social.example.com`` serving ``@alice@example.com``; see :mod:`fediscope.privacy`): it is learned
+once per instance and run, before that instance's first page is landed, from the instance document — the one
+the ``instance`` source fetched when that comes first, else one extra request, made only for hosts that can have
+such a parent. When the document cannot be had, the instance's local accounts are keyed as before.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``.
 """
@@ -65,9 +71,17 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
 from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
-from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
-from fediscope.sources.pages import Page, fetch_page, id_key, land_page, page_size
+from fediscope.sources.pages import (
+    Page,
+    fetch_handle_domain,
+    fetch_page,
+    handle_domain_in,
+    id_key,
+    land_page,
+    page_size,
+)
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef, parse_source
@@ -111,6 +125,8 @@ class _Context:
     #: (domain, source) → the oldest status a source's first run landed while it was younger than
     #: ``settle_hours``: where the settle pass starts (the older ones were already settled when first landed)
     settle_from: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: domain → its handle domain (None: its local accounts are keyed by the domain itself), learned this run
+    handle_domains: dict[str, str | None] = field(default_factory=dict)
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
@@ -227,6 +243,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
           count_as: str = "landed") -> None:
     """Land one page (records + quarantined items); both files are complete before this returns. The records
     count as ``landed``, or as ``refreshed`` / ``settled`` for a page of the refresh / settle pass."""
+    _learn_handle_domain(ctx, client, page)
     landed = land_page(page, ctx.policy)
     path = write_batch(ctx.lake, page.source.entity, client.domain, landed.records, fetched_at=page.fetched_at,
                        batch_id=batch_id)
@@ -241,6 +258,21 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
     setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
     result.quarantined += len(landed.quarantined)
+
+
+def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page) -> None:
+    """Once per instance and run, before its first page is landed: register its handle domain with the policy
+    (module docstring), from ``page`` when it is the instance document, else from one request for it."""
+    domain = client.domain
+    if domain in ctx.handle_domains or not ctx.policy.enabled:
+        return
+    if page.source.kind == "instance" and page.items:
+        learned = handle_domain_in(domain, page.items[0]) if may_have_handle_domain(domain) else None
+    else:
+        learned = fetch_handle_domain(client)
+    ctx.handle_domains[domain] = ctx.policy.use_handle_domain(domain, learned)
+    if learned:
+        log.info("%s: local accounts are keyed by their handle domain %s", domain, learned)
 
 
 def _in_range(items: list[Any], lower: str | None, since: date | None) -> tuple[list[Any], bool]:

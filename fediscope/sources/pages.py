@@ -13,11 +13,16 @@ How Mastodon pages: a timeline answers newest first, at most ``limit`` (40) stat
 ``max_id`` (exclusive) walks back in time, ``since_id`` (exclusive) bounds the walk from below while still
 returning the newest items first, and ``min_id`` returns the items just above it (walking forward). Ids are
 strings; on Mastodon they are snowflakes that sort by time (compare them as numbers when they are digits).
+
+``fetch_handle_domain`` asks an instance for the domain of its local accounts' handles (a server served from
+``social.example.com`` may hand out ``@alice@example.com``), which every landing path registers with the privacy
+policy before landing that instance's pages (:meth:`~fediscope.privacy.PrivacyPolicy.use_handle_domain`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +31,13 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fediscope.config import instance_domain
+from fediscope.errors import FediscopeError
 from fediscope.lake.layout import envelope
-from fediscope.privacy import PrivacyPolicy
+from fediscope.privacy import PrivacyPolicy, handle_domain_of, may_have_handle_domain
 from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
 from fediscope.sources.spec import SourceRef
+
+log = logging.getLogger(__name__)
 
 #: The statuses that are public data; ``private`` (followers-only), ``direct`` and ``limited`` ones are never
 #: landed, whatever a token lets an instance answer (an account's timeline read with a follower's token, a stream).
@@ -209,6 +217,45 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     prev_min = _query_param(links["prev"], "min_id", "since_id") if "prev" in links else None
     return Page(source=source, instance=client.domain, endpoint=endpoint, items=items, next_max_id=next_max,
                 prev_min_id=prev_min, fetched_at=fetched_at, status=response.status)
+
+
+# -- the handle domain --------------------------------------------------------------------------------------
+INSTANCE_SOURCE = SourceRef("instance")
+
+
+def handle_domain_in(domain: str, document: Any) -> str | None:
+    """The handle domain of ``domain`` that its instance ``document`` declares when it is a proper parent domain
+    of it (:func:`~fediscope.privacy.handle_domain_of`), else None; a document without a ``domain`` (v2) or
+    ``uri`` (v1) string is logged at INFO."""
+    declared = document.get("domain") if isinstance(document, dict) and "domain" in document else (
+        document.get("uri") if isinstance(document, dict) else None)
+    if not isinstance(declared, str):
+        log.info("%s: the instance document names no domain; its local accounts are keyed by %s", domain, domain)
+        return None
+    return handle_domain_of(domain, document)
+
+
+def fetch_instance_document(client: MastodonClient) -> Any | None:
+    """The instance document (``/api/v2/instance``, ``/api/v1/instance`` on old servers) of the instance
+    ``client`` connects to; None when it cannot be had (logged at INFO). Never raises for what the instance does."""
+    try:
+        return fetch_page(client, INSTANCE_SOURCE).items[0]
+    except FediscopeError as exc:
+        log.info("%s: the instance document could not be read (%s); its local accounts are keyed by %s",
+                 client.domain, exc, client.domain)
+        return None
+
+
+def fetch_handle_domain(client: MastodonClient) -> str | None:
+    """The handle domain of the instance ``client`` connects to, when it is a proper parent domain of it
+    (``social.example.com`` → ``example.com``); None otherwise. The instance document is asked for only when
+    the host can have such a parent (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address or
+    ``mastodon.social``). Never raises for what the instance does: an answer that fails or is malformed leaves
+    its local accounts keyed by the domain connected to, as before (logged at INFO)."""
+    if not may_have_handle_domain(client.domain):
+        return None
+    document = fetch_instance_document(client)
+    return None if document is None else handle_domain_in(client.domain, document)
 
 
 # -- validation ---------------------------------------------------------------------------------------------

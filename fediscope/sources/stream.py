@@ -26,6 +26,10 @@ refuses the stream (401, 403, 404 …: a missing token does not heal). A lake th
 at the next flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what
 could not be landed in the end is counted in the error.
 
+**Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
+connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
+is opened (:func:`fediscope.sources.pages.fetch_handle_domain`; when it cannot be had, as before).
+
 **Batches.** Received items wait in memory (raw, at most ``flush_seconds`` or ``flush_records``) and are
 landed together; the privacy policy is applied at that moment with the lake's current suppression list, so an
 account erased while the stream runs is not landed from the buffer either.
@@ -59,7 +63,7 @@ from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MastodonClient
 from fediscope.sources.collector import source_batch_tag
-from fediscope.sources.pages import Page, land_page
+from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.sse import Event, SSEParser
@@ -141,6 +145,7 @@ class _Buffer:
         self.lake, self.settings, self.domain, self.source = lake, settings, domain, source
         self.summary, self.batch_tag = summary, batch_tag
         self.endpoint = stream_endpoint(source)
+        self.handle_domain: str | None = None  # of the instance's local accounts, when learned (StreamRun.run)
         self._items: list[tuple[Event, datetime]] = []
         self._lock = threading.Lock()
         # A flush that failed part-way: its items, batch id and the kinds of file already written, so the next
@@ -190,6 +195,7 @@ class _Buffer:
         """Write the files of ``items`` not in ``done`` (entity names, and ``quarantine``), adding each to
         ``done`` as it is written; the summary counts a file's records once it is written."""
         policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
+        policy.use_handle_domain(self.domain, self.handle_domain)
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
@@ -306,6 +312,8 @@ class StreamRun:
         self._flush_at = started + self.flush_seconds
         self._flush_failures = 0
         try:
+            if self.buffer.handle_domain is None and self.settings.privacy:
+                self.buffer.handle_domain = fetch_handle_domain(self.client)  # once per run; never raises for it
             self._loop()
         except FediscopeError as exc:
             self._fail(str(exc))

@@ -19,6 +19,11 @@ else) talks to it exactly as to an instance:
   recorded event stream with the most events (a user stream: ``update``, ``notification``, ``status.update``
   and ``delete`` of real statuses), then ends the response; :meth:`MastodonDouble.stream` queues other bodies
   for the next connections. The instance documents name the double as its streaming server;
+* a server whose handles are not of the host it is served from (``LOCAL_DOMAIN`` ≠ ``WEB_DOMAIN``):
+  ``hostname`` names the double in ``url``/``domain`` (it still listens on 127.0.0.1: the test makes that name
+  resolve there) and ``handle_domain`` replaces ``domain`` (v2) / ``uri`` (v1) of the recorded instance
+  documents; ``accounts_domain`` serves the corpus as another instance sees it: every local ``acct`` of a
+  timeline's statuses (author, mentions, reblogged and quoted authors) becomes ``acct@accounts_domain``;
 * faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow` and :meth:`malformed`
   (each for ``times`` matching requests, optionally after ``after`` of them, optionally on one path prefix).
 
@@ -162,7 +167,9 @@ class MastodonDouble:
 
     def __init__(self, recordings: Path | str = RECORDINGS, *, statuses: int = 100, newest_at: datetime = RECORDED_AT,
                  spacing: timedelta = timedelta(minutes=1), ratelimit_limit: int = 300,
-                 ratelimit_window: float = 300.0, instance_v2: bool = True, delay: float = 0.0) -> None:
+                 ratelimit_window: float = 300.0, instance_v2: bool = True, delay: float = 0.0,
+                 hostname: str | None = None, handle_domain: str | None = None,
+                 accounts_domain: str | None = None) -> None:
         data = _load(str(recordings))
         self._by_path = data["by_path"]
         self._templates = data["statuses"]
@@ -173,6 +180,9 @@ class MastodonDouble:
         self.ratelimit_window = ratelimit_window
         self.instance_v2 = instance_v2
         self.delay = delay  # seconds added to every answer (kill-and-resume tests)
+        self.hostname = hostname  # the name in url/domain instead of 127.0.0.1
+        self.handle_domain = handle_domain  # the instance documents' domain (v2) / uri (v1) instead of the recorded
+        self.accounts_domain = accounts_domain  # local accts of timelines served as acct@accounts_domain
         self.faults: list[Fault] = []
         self.log: list[Served] = []
         self.stream_bodies: list[bytes] = []  # served to the next streaming connections, then the recorded one
@@ -297,7 +307,7 @@ class MastodonDouble:
     def url(self) -> str:
         assert self._server is not None, "the double is not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.hostname or host}:{port}"
 
     @property
     def domain(self) -> str:
@@ -430,6 +440,8 @@ class MastodonDouble:
                 body.setdefault("urls", {})["streaming_api"] = "ws://" + self.domain
             elif isinstance(body, dict):
                 body.setdefault("configuration", {}).setdefault("urls", {})["streaming"] = "ws://" + self.domain
+            if isinstance(body, dict) and self.handle_domain is not None:
+                body["uri" if path.endswith("v1/instance") else "domain"] = self.handle_domain
             return status, headers, body
         if path == "/api/v1/trends/tags":
             limit = min(int(params.get("limit") or 10), 20)
@@ -451,6 +463,16 @@ class MastodonDouble:
                 return copy.deepcopy(body)
         return copy.deepcopy(account)
 
+    def _seen_remotely(self, status: dict[str, Any]) -> dict[str, Any]:
+        """``status`` as another instance serves it: local accts get ``@accounts_domain``."""
+        status = copy.deepcopy(status)
+        nested = [status, status.get("reblog"), (status.get("quote") or {}).get("quoted_status")]
+        for entity in (s for s in nested if isinstance(s, dict)):
+            for account in [entity.get("account"), *(entity.get("mentions") or [])]:
+                if isinstance(account, dict) and "@" not in str(account.get("acct", "@")):
+                    account["acct"] = f"{account['acct']}@{self.accounts_domain}"
+        return status
+
     def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]
               ) -> tuple[int, dict[str, str], Any]:
         """Mastodon's paging: newest first; max_id/since_id exclusive bounds; min_id = the items just above."""
@@ -464,6 +486,8 @@ class MastodonDouble:
         chosen = [s for s in pool if (max_id is None or int(s["id"]) < max_id)
                   and (since_id is None or int(s["id"]) > since_id) and (min_id is None or int(s["id"]) > min_id)]
         chosen = chosen[-limit:] if min_id is not None else chosen[:limit]
+        if self.accounts_domain is not None:
+            chosen = [self._seen_remotely(s) for s in chosen]
         headers: dict[str, str] = {}
         if chosen:
             keep = {k: v for k, v in params.items() if k not in {"max_id", "since_id", "min_id"}}

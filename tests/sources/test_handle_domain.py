@@ -1,0 +1,137 @@
+"""Local accounts of a server whose handles are of a parent domain (``LOCAL_DOMAIN`` ≠ ``WEB_DOMAIN``) get the key
+every other instance gives them, on the collector's and the stream's landing paths.
+
+The home instance is the Mastodon double reached as ``social.example.test`` (resolved to 127.0.0.1 for the test)
+with its recorded instance document declaring ``example.test``; the remote instance is a second double on
+127.0.0.1 serving the same recorded corpus as another instance sees it (``acct: "user@example.test"``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from doubles.hostnames import resolve_to_loopback
+from doubles.mastodon_server import MastodonDouble
+
+from fediscope.config import Settings
+from fediscope.privacy import policy_from_settings
+from fediscope.sources.collector import run_collection
+from fediscope.sources.spec import parse_source
+from fediscope.sources.stream import StreamRun
+
+WEB_HOST = "social.example.test"
+HANDLE_DOMAIN = "example.test"
+PUBLIC = parse_source("public")
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+        yield double
+
+
+@pytest.fixture
+def remote() -> Iterator[MastodonDouble]:
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as double:
+        yield double
+
+
+def usernames(double: MastodonDouble) -> set[str]:
+    return {s["account"]["acct"] for s in double.public_statuses()} | {
+        m["acct"] for s in double.public_statuses() for m in s.get("mentions") or []}
+
+
+def landed_keys(lake: Any, domain: str) -> tuple[set[str], set[str], set[str]]:
+    """(author keys, mention keys, author ``domain`` fields) of the statuses landed from ``domain``."""
+    records = [r["data"] for _p, r in lake.records("statuses") if r["meta"]["instance"] == domain]
+    assert records
+    return ({r["account"]["acct"] for r in records}, {m["acct"] for r in records for m in r["mentions"]},
+            {r["account"]["domain"] for r in records})
+
+
+def test_one_person_one_key_from_the_home_instance_and_from_a_remote_one(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    settings = make_settings()
+    summary = run_collection(settings, [(home.url, PUBLIC), (remote.url, PUBLIC)])
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    policy = policy_from_settings(settings)
+    expected = {policy.account_key(f"{user}@{HANDLE_DOMAIN}") for user in usernames(home)}
+    home_authors, home_mentions, home_domains = landed_keys(lake, home.domain)
+    remote_authors, remote_mentions, remote_domains = landed_keys(lake, remote.domain)
+    assert home_authors == remote_authors and home_authors <= expected
+    assert home_mentions and home_mentions == remote_mentions and home_mentions <= expected
+    assert home_domains == remote_domains == {HANDLE_DOMAIN}
+    # learned once per instance and run, from the instance document; the remote on 127.0.0.1 is not asked
+    assert len(home.requests_to("/api/v2/instance")) == 1
+    assert remote.requests_to("/api/v2/instance") == []
+
+
+def test_an_instance_source_collected_first_is_the_document_used(
+        home: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    run_collection(make_settings(), [(home.url, parse_source("instance")), (home.url, PUBLIC)])
+    assert len(home.requests_to("/api/v2/instance")) == 1  # the instance source's own request, no second one
+    authors, _mentions, _domains = landed_keys(lake, home.domain)
+    policy = policy_from_settings(make_settings())
+    assert authors <= {policy.account_key(f"{user}@{HANDLE_DOMAIN}") for user in usernames(home)}
+
+
+def test_a_v1_only_server_declares_it_in_uri(monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings],
+                                             lake: Any) -> None:
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    with MastodonDouble(statuses=10, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN, instance_v2=False) as home:
+        run_collection(make_settings(), [(home.url, PUBLIC)])
+        _authors, _mentions, domains = landed_keys(lake, home.domain)
+    assert domains == {HANDLE_DOMAIN}
+
+
+@pytest.mark.parametrize("declared", [None, "mastodon.social", "test", "other.social.example.test"])
+def test_a_document_that_is_not_a_parent_domain_keeps_todays_keys(
+        monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings], lake: Any,
+        declared: str | None) -> None:
+    """None: the recorded document as it is (``localhost:3000``); the others: not a proper parent domain."""
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    with MastodonDouble(statuses=10, hostname=WEB_HOST, handle_domain=declared) as home:
+        run_collection(make_settings(), [(home.url, PUBLIC)])
+        authors, _mentions, domains = landed_keys(lake, home.domain)
+        policy = policy_from_settings(make_settings())
+        assert authors <= {policy.account_key(f"{user}@{home.domain}") for user in usernames(home)}
+        assert domains == {home.domain}
+
+
+def test_addresses_are_not_asked_and_keep_todays_keys(make_settings: Callable[..., Settings], lake: Any) -> None:
+    with MastodonDouble(statuses=10, handle_domain=HANDLE_DOMAIN) as double:  # 127.0.0.1 has no parent domain
+        run_collection(make_settings(), [(double.url, PUBLIC)])
+        assert double.requests_to("/api/v2/instance") == []
+        _authors, _mentions, domains = landed_keys(lake, double.domain)
+        assert domains == {double.domain}
+
+
+@pytest.mark.parametrize("fault", ["fail", "malformed"])
+def test_an_unreadable_document_never_fails_the_collection(
+        home: MastodonDouble, make_settings: Callable[..., Settings], lake: Any, caplog: pytest.LogCaptureFixture,
+        fault: str) -> None:
+    if fault == "fail":
+        home.fail(status=503, times=100, path="/api/v2/instance")
+    else:
+        home.malformed(how="not_json", times=100, path="/api/v2/instance")
+    with caplog.at_level(logging.INFO, logger="fediscope.sources.pages"):
+        summary = run_collection(make_settings(), [(home.url, PUBLIC), (home.url, parse_source("local"))])
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    _authors, _mentions, domains = landed_keys(lake, home.domain)
+    assert domains == {home.domain}  # keyed as before
+    said = [r for r in caplog.records if "instance document could not be read" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO  # once per instance and run
+
+
+def test_the_stream_keys_local_accounts_by_the_handle_domain(
+        home: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    summary = StreamRun(make_settings(), home.url, PUBLIC, max_events=6, flush_seconds=60).run()
+    assert summary.ok, summary.line()
+    assert summary.landed > 0
+    _authors, _mentions, domains = landed_keys(lake, home.domain)
+    assert domains == {HANDLE_DOMAIN}
+    assert len(home.requests_to("/api/v2/instance")) >= 1
