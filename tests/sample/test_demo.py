@@ -99,14 +99,33 @@ def test_ctrl_c_during_a_duckdb_query_is_an_interruption_not_a_failed_step(tmp_p
     import os
     import signal
     import threading
+    import time
 
     import duckdb
 
     ran: list[str] = []
+    # seconds of work in many short pipelines: DuckDB looks for Ctrl-C between tasks
+    query = "SELECT sum(x) FROM (" + " UNION ALL ".join(
+        f"SELECT sum(hash(i + {n})) AS x FROM range(5000000) t(i)" for n in range(400)) + ")"
 
     def long_query(ctx: DemoContext) -> str:
-        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-        duckdb.connect().execute("SELECT sum(hash(i)) FROM range(100000000000) t(i)").fetchall()
+        # Ctrl-C every second while the query runs (DuckDB looks for it between tasks)
+        lock, running = threading.Lock(), [True]
+
+        def press_ctrl_c() -> None:
+            while True:
+                with lock:
+                    if not running[0]:
+                        return
+                    os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+
+        threading.Timer(0.3, press_ctrl_c).start()
+        try:
+            duckdb.connect().execute(query).fetchall()
+        finally:
+            with lock:
+                running[0] = False
         return "finished?"
 
     def after(ctx: DemoContext) -> str:
