@@ -191,6 +191,26 @@ def demo_settings(ctx: DemoContext, instance_url: str, tag: str | None) -> Setti
     )
 
 
+def collected_ports(lake_dir: Path) -> list[int]:
+    """Ports of the sample instances this lake holds checkpoints of (``_state/127.0.0.1:<port>/``), the most
+    recently collected last."""
+    found: list[tuple[float, int]] = []
+    state = lake_dir / "_state"
+    for entry in state.glob("127.0.0.1:*") if state.is_dir() else ():
+        port = entry.name.partition(":")[2]
+        if entry.is_dir() and port.isdigit():
+            found.append((entry.stat().st_mtime, int(port)))
+    return [port for _, port in sorted(found)]
+
+
+def default_port(lake_dir: Path) -> int:
+    """The port a run without ``--port`` serves the instance on: the one the lake was collected from (the lake
+    names partitions and checkpoints after host:port, so another port would collect the corpus again as a
+    second instance), else :data:`DEFAULT_PORT`."""
+    ports = collected_ports(lake_dir)
+    return DEFAULT_PORT if not ports or DEFAULT_PORT in ports else ports[-1]
+
+
 def start_instance(ctx: DemoContext) -> str:
     from fediscope.sample.instance import SampleInstance
     from fediscope.sample.server import SampleServer
@@ -201,12 +221,22 @@ def start_instance(ctx: DemoContext) -> str:
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
     if ctx.new_statuses:
         instance.grow(ctx.new_statuses)  # "new since last run": what an incremental re-run collects
+    collected = collected_ports(ctx.lake_dir)
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
-    except OSError:
+    except OSError as exc:
+        if ctx.port in collected:  # another port would land the whole corpus again, as a second instance
+            raise RuntimeError(f"port {ctx.port} is in use ({exc.strerror or exc}), and this lake was collected "
+                               f"from the sample instance on 127.0.0.1:{ctx.port}: another port would collect the "
+                               "whole corpus again as a second instance and count it twice. Stop what uses the "
+                               "port and run again, or start over: python -m fediscope.demo --fresh --port 0") from None
         server = SampleServer(instance, port=0, rate_limit=10_000)
         ctx.notes.append(f"port {ctx.port} was busy, the instance ran on {server.port}: the lake partitions of "
-                         "this run are named after that port (use --port to keep one)")
+                         "this run are named after that port, and the next run uses it again")
+    others = [f"127.0.0.1:{p}" for p in collected if p != server.port]
+    if others:
+        ctx.notes.append(f"this lake also holds data collected from the sample instance on {', '.join(others)}: "
+                         "the analyses count that corpus once per port (start over with --fresh)")
     ctx.server = server.start()
     trending = instance.trending_tags()
     ctx.settings = demo_settings(ctx, server.url, trending[0]["name"] if trending else None)
@@ -561,16 +591,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--statuses", type=int, default=DEFAULT_STATUSES, help="statuses in the sample corpus")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample corpus")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="port of the sample instance (0: any free port; the lake names partitions and "
-                             "checkpoints after host:port, so keep one port for incremental re-runs)")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port of the sample instance (0: any free port; default: the port the lake was "
+                             f"collected from, else {DEFAULT_PORT}; the lake names partitions and checkpoints "
+                             "after host:port, so keep one port for incremental re-runs)")
     parser.add_argument("--new", type=int, default=25, dest="new_statuses",
                         help="statuses the instance gains at each run (what an incremental re-run collects)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where demo-lake/ and demo-out/ go")
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")
     args = parser.parse_args(argv)
-    if args.statuses < 1 or args.new_statuses < 0 or not 0 <= args.port <= 65535:
+    if args.statuses < 1 or args.new_statuses < 0 or (args.port is not None and not 0 <= args.port <= 65535):
         parser.error("--statuses must be >= 1, --new >= 0 and --port between 0 and 65535")
     return args
 
@@ -588,11 +619,12 @@ def fresh_start(ctx: DemoContext) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ctx = DemoContext(base=args.dir.resolve(), n_statuses=args.statuses, seed=args.seed, port=args.port,
+    ctx = DemoContext(base=args.dir.resolve(), n_statuses=args.statuses, seed=args.seed,
                       new_statuses=args.new_statuses)
     try:
         if args.fresh:
             fresh_start(ctx)
+        ctx.port = args.port if args.port is not None else default_port(ctx.lake_dir)
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         secrets_to_hide = [ctx.api_key, demo_key(ctx.lake_dir)]
     except OSError as exc:

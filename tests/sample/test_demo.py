@@ -153,6 +153,39 @@ def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
     assert all(r["meta"]["instance"].startswith("127.0.0.1:") for p in files for r in read_batch(lake, p))
 
 
+def test_a_busy_port_never_lands_the_corpus_again_as_a_second_instance(tmp_path: Path) -> None:
+    """Was: with the port busy the demo served the instance on any free port, so each such run collected the
+    whole corpus again under another instance name (127.0.0.1:<port>) and the analyses counted it twice."""
+    import socket
+
+    from fediscope.demo import default_port
+
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # first run, empty lake: any free port will do, and the next run without --port keeps that one
+        first = DemoContext(base=tmp_path, n_statuses=100, port=port, new_statuses=2)
+        out = io.StringIO()
+        assert run_demo(first, steps, out) == 0, out.getvalue()
+        used = default_port(first.lake_dir)
+        assert used != port and f"127.0.0.1:{used} serves" in out.getvalue()
+        assert f"port {port} was busy" in out.getvalue()
+    # the lake was collected from `used`: with that port busy, the demo stops before collecting anything
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the first run's connections may linger
+        taken.bind(("127.0.0.1", used))
+        taken.listen()
+        before = sorted(p.name for p in (first.lake_dir / "_state").iterdir())
+        out, err = io.StringIO(), io.StringIO()
+        again = DemoContext(base=tmp_path, n_statuses=100, port=default_port(first.lake_dir), new_statuses=2)
+        assert run_demo(again, steps, out, err) == 1
+    assert f"port {used} is in use" in err.getvalue() and "second instance" in err.getvalue()
+    assert "[2/2] collect" not in out.getvalue()
+    assert sorted(p.name for p in (first.lake_dir / "_state").iterdir()) == before
+
+
 def test_the_suggested_command_is_found_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fediscope.demo import _cli_command
 
