@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import time
 from datetime import UTC, datetime
@@ -31,7 +32,15 @@ def _parse_end(text: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not 'now' or a date such as 2026-11-01 or 2026-11-01T12:00",
                                  param_hint="--end") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    from fediscope.sample.corpus import DEFAULT_WINDOW
+
+    try:
+        moment - 2 * DEFAULT_WINDOW  # the corpus window and its accounts' sign-ups lie before the end
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is too early: the corpus covers the {DEFAULT_WINDOW.days} days before "
+                                 "it", param_hint="--end") from None
+    return moment
 
 
 @click.command("sample-instance")
@@ -86,8 +95,9 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
         server = SampleServer(instance, host, port, rate_limit=rate_limit, rate_period=rate_period,
                               enforce_rate_limit=enforce_rate_limit, grow_per_minute=grow_per_minute)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port "
-                          "(or --port 0 for a free one)") from None
+        fix = ("pick another --port (or --port 0 for a free one)" if exc.errno in (errno.EADDRINUSE, errno.EACCES)
+               else "use an IPv4 address of this machine for --host, such as 127.0.0.1")
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {fix}") from None
     public = len(instance.public_timeline_ids())
     click.echo(f"sample instance {instance.home} serving {n_statuses} statuses ({public} on the public timeline) "
                f"by {len(instance.accounts)} accounts, generated in {time.monotonic() - started:.1f} s")

@@ -56,3 +56,19 @@ def test_busy_port_is_a_one_line_error() -> None:
 def test_bad_end_is_refused() -> None:
     result = CliRunner().invoke(cli, ["sample-instance", "--end", "yesterday-ish"])
     assert result.exit_code == 2 and "--end" in result.output
+
+
+def test_an_end_too_early_for_the_corpus_window_is_a_usage_error() -> None:
+    """Was: --end 0001-01-05 generated until the window's start overflowed: a traceback (OverflowError)."""
+    result = CliRunner().invoke(cli, ["sample-instance", "--end", "0001-01-05", "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert "--end" in result.output and "too early" in result.output
+
+
+def test_a_host_it_cannot_bind_names_the_host_as_the_fix_not_the_port() -> None:
+    """Was: an unknown host name or an IPv6 address said "pick another --port"."""
+    result = subprocess.run([*FEDISCOPE, "sample-instance", "--host", "::1", "--port", "0", "--statuses", "5"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot listen on ::1:0" in result.stderr and "--host" in result.stderr
+    assert "another --port" not in result.stderr
