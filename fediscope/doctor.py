@@ -79,6 +79,10 @@ def check_lake(settings: Settings) -> Check:
     where = redact_url(lake.url)
     probe = f"{PROBE_DIR}/probe-{uuid.uuid4().hex[:12]}.txt"
     payload = f"fediscope doctor {uuid.uuid4().hex}\n".encode()
+    created: list[Path] = []  # local directories the probe creates: removed again (doctor leaves nothing behind)
+    root = getattr(lake, "root", None)
+    if isinstance(root, Path):
+        created = [d for d in (root / PROBE_DIR, *(root / PROBE_DIR).parents) if not d.exists()]
     lake.write_atomic(probe, payload)
     try:
         if lake.read(probe) != payload:
@@ -93,6 +97,12 @@ def check_lake(settings: Settings) -> Check:
         lake.delete(PROBE_DIR)
     except Exception:  # noqa: BLE001 - a leftover empty directory is harmless
         log.debug("could not remove %s/%s", where, PROBE_DIR)
+    for directory in created:  # innermost first; only while empty (something else may have written there)
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+    if created and root is not None and not root.exists():
+        return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} "
+                     "s); the lake is not created yet: `fediscope collect` creates it")
     return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)")
 
 
