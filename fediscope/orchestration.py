@@ -314,21 +314,12 @@ def existing_lake(settings: Settings) -> LakeBackend:
 
 
 def require_batch_lake(lake: LakeBackend) -> None:
-    """A lake a batch run may process: it exists, is a directory and holds raw batches or curated files, as
-    ``fediscope process`` requires. A run over an empty lake would replace every metric in the store with
-    nothing, so it is refused before the store is touched. Used by :func:`process_window` and the
-    ``spark-submit`` jobs (``spark_jobs/job_lock.py``)."""
-    from fediscope.cli.process import holds_data
-    from fediscope.lake.backend import require_lake
+    """A lake a batch run may process (:func:`fediscope.lake.backend.require_batch_lake`, as ``fediscope process``
+    requires). Used by :func:`process_window` and the ``spark-submit`` jobs (``spark_jobs/job_lock.py``)."""
+    from fediscope.lake.backend import require_batch_lake as require
 
-    try:
-        require_lake(lake)
-    except LakeError as exc:
-        raise LakeError(f"{exc}; the store was not touched") from None
-    if not holds_data(lake):
-        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): run `fediscope "
-                        "collect` (the fediscope_ingest DAG) first, or point FEDISCOPE_LAKE at the lake you "
-                        "collected into; the store was not touched")
+    require(lake, collect_hint="run `fediscope collect` (the fediscope_ingest DAG) first, or point FEDISCOPE_LAKE at "
+                               "the lake you collected into")
 
 
 # -- batch ----------------------------------------------------------------------------------------------------

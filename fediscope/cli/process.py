@@ -8,7 +8,6 @@ import click
 
 from fediscope.cli.common import emit_json, is_terminal, settings_from_context
 from fediscope.config import ENGINES
-from fediscope.lake.backend import LakeBackend
 
 
 class _Date(click.ParamType):
@@ -21,19 +20,6 @@ class _Date(click.ParamType):
             return date.fromisoformat(str(value))
         except ValueError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23", param, ctx)
-
-
-def holds_data(lake: LakeBackend) -> bool:
-    """Whether the lake holds any raw batch or curated file; stops at the first one (cheap on WebHDFS too)."""
-    from fediscope.lake.layout import CURATED_ROOT, RAW_ROOT
-
-    pending = [RAW_ROOT, CURATED_ROOT]
-    while pending:
-        for entry in lake.list(pending.pop()):
-            if not entry.is_dir:
-                return True
-            pending.append(entry.path)
-    return False
 
 
 @click.command()
@@ -68,20 +54,11 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
         raise click.BadParameter(f"{since} is after --until {until}", param_hint="--since")
     settings = settings_from_context(lake=lake, store=store)
     from fediscope.engine.process import run_process
-    from fediscope.errors import LakeError
-    from fediscope.lake.backend import open_lake
+    from fediscope.lake.backend import open_lake, require_batch_lake
     from fediscope.store.port import require_persistent
 
     require_persistent(settings.store)  # before any work: an in-memory store would lose every row at exit
-    backend = open_lake(settings.lake)
-    exists = backend.exists("")
-    if exists and not backend.is_dir(""):
-        raise LakeError(f"the lake path {backend.url} is not a directory: point --lake / FEDISCOPE_LAKE at the "
-                        "lake's directory; the store was not touched")
-    if not exists or not holds_data(backend):  # e.g. run from another directory than the relative ./lake
-        state = "does not exist" if not exists else "holds no data (no raw batches, nothing curated)"
-        raise LakeError(f"the lake {backend.url} {state}: run `fediscope collect` first, or point --lake / "
-                        "FEDISCOPE_LAKE at the lake you collected into; the store was not touched")
+    require_batch_lake(open_lake(settings.lake))
 
     summary = run_process(settings, engine=engine, since=since, until=until,
                           progress=is_terminal() if progress is None else progress)

@@ -160,6 +160,34 @@ def require_lake(lake: LakeBackend) -> None:
                     "FEDISCOPE_LAKE at the lake you collected into")
 
 
+def holds_data(lake: LakeBackend) -> bool:
+    """Whether the lake holds any raw batch or curated file; stops at the first one (cheap on WebHDFS too)."""
+    from fediscope.lake.layout import CURATED_ROOT, RAW_ROOT
+
+    pending = [RAW_ROOT, CURATED_ROOT]
+    while pending:
+        for entry in lake.list(pending.pop()):
+            if not entry.is_dir:
+                return True
+            pending.append(entry.path)
+    return False
+
+
+def require_batch_lake(lake: LakeBackend, collect_hint: str = "run `fediscope collect` first, or point --lake / "
+                                                           "FEDISCOPE_LAKE at the lake you collected into") -> None:
+    """For the batch (``fediscope process``, the batch DAG, the ``spark-submit`` jobs): the lake must exist, be a
+    directory and hold raw batches or curated files. A run over an empty lake (a mistyped path, or run from another
+    directory than a relative ./lake) would replace every metric in the store with nothing, so it is refused
+    before the store is touched, and nothing is created."""
+    try:
+        require_lake(lake)
+    except LakeError as exc:
+        raise LakeError(f"{exc}; the store was not touched") from None
+    if not holds_data(lake):
+        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): {collect_hint}; "
+                        "the store was not touched")
+
+
 def prepare_lake(lake: LakeBackend) -> None:
     """For commands that land data, before they fetch anything: the lake's root must not be a file, and a local
     one must be a directory this user can write, created here when missing (HDFS creates directories on write)."""
