@@ -15,7 +15,7 @@ import datetime as dt
 import decimal
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +65,13 @@ class Engine(ABC):
         self._curated_views = False
 
     # -- the interface other parts call ------------------------------------------------------------------
-    def curate(self, since: dt.date | None = None, until: dt.date | None = None) -> Any:
-        """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary."""
+    def curate(self, since: dt.date | None = None, until: dt.date | None = None,
+               progress: Callable[[str], None] | None = None) -> Any:
+        """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary.
+        ``progress`` is told each step as it starts (one line each)."""
         from fediscope.engine.curation import run_curation
 
-        summary = run_curation(self, since=since, until=until)
+        summary = run_curation(self, since=since, until=until, progress=progress)
         self._curated_views = False
         return summary
 

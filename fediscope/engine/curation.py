@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -75,8 +76,12 @@ class CurateSummary:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
 
-def run_curation(engine: Engine, since: date | None = None, until: date | None = None) -> CurateSummary:
+def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
+                 progress: Callable[[str], None] | None = None) -> CurateSummary:
+    """Curate the raw files not curated yet (see the module docstring); ``progress`` is told each step as it
+    starts, so a long curation is not minutes of silence."""
     started = time.perf_counter()
+    say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
     manifest = load_manifest(lake)
     plan = plan_curation(lake, manifest, since, until)
@@ -96,6 +101,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)",
              plan.total, len(status_files), len(account_files), len(activity_files), len(trend_files),
              len(peer_files), len(deletion_files))
+    say(f"curation: {plan.total} new raw files ({len(status_files)} of statuses, {len(account_files)} of accounts)")
     engine.register_raw("raw_statuses", "statuses", status_files)
     engine.register_raw("raw_accounts", "accounts", account_files)
     engine.register_raw("raw_instance_activity", "instance_activity", activity_files)
@@ -106,13 +112,17 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     staged = ws.new_staging_dir()
     try:
         if status_files or account_files or deletion_files:  # read by the statuses and accounts merges
+            say("curation: parsing the raw statuses and computing their columns")
             engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files or deletion_files:
-            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files))
+            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say)
         if status_files or account_files:
+            say("curation: merging the account snapshots")
             summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS),
                                             sql.MERGE_ACCOUNTS, ["account_key"])
             summary.files_published += ws.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
+        if activity_files or trend_files or peer_files:
+            say("curation: merging instance activity, trends and peers")
         if activity_files:
             summary.instance_weeks = _merge_whole(
                 engine, staged, INSTANCE_ACTIVITY_TABLE, ("activity_versions", sql.ACTIVITY_VERSIONS),
@@ -136,10 +146,12 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     return summary
 
 
-def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool) -> None:
+def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool,
+                     say: Callable[[str], None]) -> None:
     """Merge the new status versions into their partitions; with new deletions, also rewrite the partitions of
     the statuses they name, and stage the deletions table."""
     ws = engine.workspace
+    say("curation: choosing the latest version of each status")
     summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
     summary.future_versions_skipped = int(engine.query(sql.FUTURE_VERSIONS)[0]["n"])
     if summary.future_versions_skipped:
@@ -157,6 +169,7 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     days = sorted(found)
     summary.partitions = days
     if days:
+        say(f"curation: merging and writing {len(days)} day partition(s) of statuses and hashtags")
         _merge_partitions(engine, staged, summary, days)
     if new_deletions:
         summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)

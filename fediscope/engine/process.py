@@ -163,7 +163,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["start"] = time.perf_counter() - started
         step = time.perf_counter()
         show("process: curating the raw lake")
-        curated = eng.curate(since=since, until=until)
+        curated = eng.curate(since=since, until=until, progress=show)
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")

@@ -67,6 +67,10 @@ def test_progress_goes_to_stderr(landed: Path, capsys: pytest.CaptureFixture[str
     run_process(settings_for(landed), progress=True)
     err = capsys.readouterr().err
     assert "process: curating the raw lake" in err and f"metric {len(METRICS)}/{len(METRICS)}" in err
+    # curation's own steps, in order: at 500,000 statuses it runs ~15 s that were silent
+    steps = [line.split()[1] for line in err.splitlines() if line.startswith("curation: ")]
+    assert steps[0].isdigit() and steps[1:4] == ["parsing", "choosing", "merging"], steps
+    assert "day partition(s) of statuses and hashtags" in err
 
 
 def test_since_after_until_is_refused(landed: Path) -> None:
