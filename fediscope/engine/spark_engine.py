@@ -67,8 +67,12 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
                           "or use FEDISCOPE_ENGINE=duckdb") from None
     if find_java() is None:  # otherwise py4j's JAVA_GATEWAY_EXITED, which does not say why
-        raise ConfigError("engine=spark: Java not found (no java on PATH, JAVA_HOME not set); install Java 17 "
-                          "(apt-get install openjdk-17-jre-headless) or use FEDISCOPE_ENGINE=duckdb")
+        home = os.environ.get("JAVA_HOME")
+        where = f"no java on PATH, and JAVA_HOME={home} has no bin/java" if home else \
+            "no java on PATH, JAVA_HOME not set"
+        raise ConfigError(f"engine=spark: Java not found ({where}); install Java 17 "
+                          "(apt-get install openjdk-17-jre-headless) or use the duckdb engine "
+                          "(--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

@@ -190,6 +190,23 @@ def test_spark_without_java_is_one_line_naming_it(landed: Path, monkeypatch: pyt
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_java_home_without_java_is_named(landed: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: "JAVA_HOME not set" while it was set, to a directory without bin/java."""
+    import shutil
+
+    monkeypatch.chdir(landed.parent)
+    monkeypatch.setenv("JAVA_HOME", str(landed.parent / "no-jdk-here"))
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: None)
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(["process", "--no-progress", "--engine", "spark"],
+             {"FEDISCOPE_LAKE": str(landed), "FEDISCOPE_STORE": f"sqlite:///{landed.parent / 'nojava.db'}"},
+             monkeypatch)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"JAVA_HOME={landed.parent / 'no-jdk-here'} has no bin/java" in err and "--engine duckdb" in err
+
+
 def test_duckdb_path_never_imports_pyspark(landed: Path) -> None:
     code = ("import sys; from fediscope.config import load_settings; from fediscope.engine.process import run_process;"
             f"run_process(load_settings(env={{}}, lake={str(landed)!r}, store='sqlite:///{landed.parent}/np.db'),"
