@@ -106,21 +106,27 @@ def statuses(count: int) -> bytes:
 # -- 1. a whole-answer deadline ------------------------------------------------------------------------------
 
 
-def dribble(fake: FakeInstance, every: float = 0.1) -> Answer:
-    """200 with Content-Length 100000, then one byte every ``every`` seconds (until the client goes away)."""
+def dribbler(fake: FakeInstance, prefix: bytes, filler: bytes, every: float = 0.1) -> Answer:
+    """Write ``prefix`` raw, then ``filler`` every ``every`` seconds (until the client goes away, or 30 s)."""
     def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", "100000")
-        handler.end_headers()
-        handler.wfile.write(b"[")
+        handler.wfile.write(prefix)
         handler.wfile.flush()
         deadline = time.monotonic() + 30
         while not fake.stop.is_set() and time.monotonic() < deadline:
             time.sleep(every)
-            handler.wfile.write(b" ")
+            handler.wfile.write(filler)
             handler.wfile.flush()
     return answer
+
+
+def dribble(fake: FakeInstance) -> Answer:
+    """200 with Content-Length 100000, then one byte of body every 0.1 s."""
+    return dribbler(fake, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[", b" ")
+
+
+def dribble_headers(fake: FakeInstance) -> Answer:
+    """A status line, then a header one byte every 0.1 s (never finished)."""
+    return dribbler(fake, b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a")
 
 
 @pytest.mark.parametrize(("route", "path"), [("/v1/timelines/public", "/api/v1/timelines/public"),
@@ -137,19 +143,6 @@ def test_an_instance_dribbling_its_answer_is_cut_off_at_the_deadline(
     assert_error(response, 502, "upstream_unavailable")
     assert 0.9 <= elapsed < 4, elapsed
     assert len(instance.requests_to(path)) == 1  # cut off, not retried: a dribbler dribbles again
-
-
-def dribble_headers(fake: FakeInstance, every: float = 0.1) -> Answer:
-    """A status line, then a header one byte every ``every`` seconds (never finished)."""
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-        handler.wfile.flush()
-        deadline = time.monotonic() + 30
-        while not fake.stop.is_set() and time.monotonic() < deadline:
-            time.sleep(every)
-            handler.wfile.write(b"a")
-            handler.wfile.flush()
-    return answer
 
 
 def test_an_instance_dribbling_its_headers_is_cut_off_at_the_deadline(

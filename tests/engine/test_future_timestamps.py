@@ -130,9 +130,9 @@ def test_an_account_created_in_the_future_has_no_signup_month(lake: LocalLake, l
     assert [r["toots"] for r in got["account_engagement"]] == [1]
 
 
-def test_the_independent_reference_applies_the_same_rule(lake: LocalLake, duckdb_engine: Any) -> None:
-    """Every variant at once, curated by DuckDB and by the plain-Python reference (tests/engine/metric_reference.py):
-    every metric identical."""
+def land_every_variant(lake: LocalLake) -> None:
+    """The recorded statuses, then every variant at once: a toot from 2099, one 50 minutes ahead (clock skew,
+    kept), an edit from 2099, and an author created in 2099 (two versions skipped)."""
     land_real(lake)
     base = tagged_status()
     fetched = at(5)
@@ -143,6 +143,12 @@ def test_the_independent_reference_applies_the_same_rule(lake: LocalLake, duckdb
         dict(copy.deepcopy(base), edited_at=FUTURE, favourites_count=999),
         variant(base, "3", account=dict(base["account"], acct="skewed", created_at=FUTURE)),
     ], fetched, policy())
+
+
+def test_the_independent_reference_applies_the_same_rule(lake: LocalLake, duckdb_engine: Any) -> None:
+    """Every variant at once, curated by DuckDB and by the plain-Python reference (tests/engine/metric_reference.py):
+    every metric identical."""
+    land_every_variant(lake)
     engine = duckdb_engine()
     assert engine.curate().future_versions_skipped == 2
     expected = reference.metrics(*reference.curate_lake(lake))
@@ -182,16 +188,7 @@ def test_trending_window_ignores_days_after_the_last_fetch(legacy_lake: Path) ->
 @pytest.mark.spark
 def test_spark_skips_the_same_versions(spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
     """The same variants through ``run_process`` on Spark and on DuckDB: same skips, same metrics."""
-    land_real(lake)
-    base = tagged_status()
-    fetched = at(5)
-    stamp = "%Y-%m-%dT%H:%M:%S.000Z"
-    land(lake, "statuses", [
-        variant(base, "1", created_at=FUTURE),
-        variant(base, "2", created_at=(fetched + timedelta(minutes=50)).strftime(stamp)),
-        dict(copy.deepcopy(base), edited_at=FUTURE, favourites_count=999),
-        variant(base, "3", account=dict(base["account"], acct="skewed", created_at=FUTURE)),
-    ], fetched, policy())
+    land_every_variant(lake)
     twin = twin_of(lake_dir, tmp_path)
     on_spark = run_process(settings_for(lake_dir), engine="spark", progress=False, engine_options={"spark": spark})
     on_duckdb = run_process(settings_for(twin), engine="duckdb", progress=False)

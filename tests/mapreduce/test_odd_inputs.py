@@ -5,6 +5,8 @@ varied: its tags and its author's domain renamed, its author removed.
   between DuckDB (code point by code point) and Python/Java (Unicode's contextual rules): a capital sigma ending
   a word (``ΟΔΟΣ``) and the dotted capital I (``İzmir``).
 * A status without an author has no account key: skipped by both.
+* A status version dated after its fetch (``created_at`` or ``edited_at`` beyond the clock-skew tolerance) is
+  skipped by both; an author's ``created_at`` after the fetch is unknown to both.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from spark_jobs.mapreduce.run_local import run_lake
 
 RECORDING = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings" / "test_hashtag_tl.json"
 T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after the recorded statuses were created
+STAMP = "%Y-%m-%dT%H:%M:%S.000Z"
 WORDS = ["ΟΔΟΣ", "İzmir", "ΣΟΦΙΑ", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
 
 
@@ -61,22 +64,27 @@ def test_fold_lowers_as_duckdb_does() -> None:
         assert mapper.fold(word) == expected, word
 
 
-def _land(lake_dir: Path, statuses: list[dict[str, Any]]) -> None:
+def _variant(base: dict[str, Any], suffix: str, **changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(base), "id": f"{base['id']}{suffix}", "uri": f"{base['uri']}-{suffix}", **changes}
+
+
+def _land(lake_dir: Path, statuses: list[dict[str, Any]], at: datetime = T0 + timedelta(minutes=1)) -> None:
     """Privacy off (what upstream sent): keys are the lower-cased user@domain."""
-    at = T0 + timedelta(minutes=1)
     records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=at) for s in statuses]
     write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", records, fetched_at=at)
 
 
-def _sql_and_chain(lake_dir: Path, tmp_path: Path) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-    """The SQL metrics the chain reproduces (DuckDB over a copy of the lake) and the chain's."""
+def _sql_and_chain(lake_dir: Path, tmp_path: Path, future_skipped: int = 0
+                   ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """The SQL metrics the chain reproduces (DuckDB over a copy of the lake, which skips ``future_skipped``
+    versions dated after their fetch) and the chain's."""
     sql_lake = tmp_path / "sql" / "lake"
     shutil.copytree(lake_dir / "raw", sql_lake / "raw")
     metrics = load_metrics()
     settings = load_settings(env={}, toml_path=None, lake=str(sql_lake), pseudonym_key="unused-privacy-is-off",
                              store=f"sqlite:///{tmp_path / 'metrics.db'}")
     with open_engine(settings, "duckdb") as engine:
-        engine.curate()
+        assert engine.curate().future_versions_skipped == future_skipped
         expected = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
     return expected, run_lake(lake_dir, tmp_path / "metrics.tsv")
 
@@ -115,3 +123,33 @@ def test_statuses_without_an_author_are_skipped_by_both(tmp_path: Path) -> None:
     for name in COLUMNS:
         assert expected[name], name
         _same_rows(got[name], expected[name], name)
+
+
+def test_versions_dated_after_their_fetch_are_skipped_as_in_the_sql(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    future = "2099-01-01T00:00:00.000Z"
+    fetched = T0 + timedelta(minutes=2)
+    _land(lake_dir, [base])
+    _land(lake_dir, [
+        _variant(base, "1", created_at=future, favourites_count=50),  # skipped: its day would be 2099-01-01
+        _variant(base, "2", created_at=(fetched + timedelta(minutes=59)).strftime(STAMP)),  # clock skew: kept
+        dict(copy.deepcopy(base), edited_at=future, favourites_count=999),  # skipped: would win for ever
+        _variant(base, "3", account=dict(base["account"], acct="skewed", created_at=future)),  # kept, no signup
+    ], fetched)
+    expected, got = _sql_and_chain(lake_dir, tmp_path, future_skipped=2)
+    assert {r["day"] for r in expected["hashtags_daily"]} == {base["created_at"][:10]}
+    assert max(r["interactions_total"] for r in expected["account_engagement"]) < 50
+    for name in COLUMNS:
+        assert expected[name], name
+        _same_rows(got[name], expected[name], name)
+
+
+def test_the_mapper_tolerance_is_the_sql_one() -> None:
+    from fediscope.engine.curate_sql import CLOCK_SKEW
+
+    assert CLOCK_SKEW == "INTERVAL 1 HOUR" and mapper.CLOCK_SKEW_US == 3600 * 1_000_000
+    fetched = mapper.micros("2026-08-01T14:00:00Z")
+    assert not mapper.after_fetch(mapper.micros("2026-08-01T15:00:00Z"), fetched)
+    assert mapper.after_fetch(mapper.micros("2026-08-01T15:00:00.000001Z"), fetched)
+    assert not mapper.after_fetch(mapper.micros("2099-01-01T00:00:00Z"), None)
