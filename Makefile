@@ -28,7 +28,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not spark and not airflow and not mariadb" $(PYTEST_ARGS)
 
 demo: install
-	@$(BIN)/python -m fediscope.demo
+	@$(BIN)/python -m fediscope.demo $(DEMO_ARGS)
 
 bench: install
 	@$(BIN)/python -m bench.run $(BENCH_ARGS)

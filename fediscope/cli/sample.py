@@ -99,8 +99,9 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
                else "use an IPv4 address of this machine for --host, such as 127.0.0.1")
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {fix}") from None
     public = len(instance.public_timeline_ids())
+    accounts = len(instance.accounts)
     click.echo(f"sample instance {instance.home} serving {n_statuses} statuses ({public} on the public timeline) "
-               f"by {len(instance.accounts)} accounts, generated in {time.monotonic() - started:.1f} s")
+               f"by {accounts} account{'' if accounts == 1 else 's'}, generated in {time.monotonic() - started:.1f} s")
     click.echo(server.url)
     if grow_per_minute:
         click.echo(f"growing by {grow_per_minute:g} statuses per minute")
