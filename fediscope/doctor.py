@@ -369,6 +369,8 @@ def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
         message = str(exc) or type(exc).__name__
         if not isinstance(exc, FediscopeError):
             message = f"{type(exc).__name__}: {message}"
+        if "No space left on device" in message or "Disk quota exceeded" in message:
+            fix = "free space on that disk (or raise the quota), or point the setting at a disk with room"
         return Check(name, FAIL, message, fix)
 
 

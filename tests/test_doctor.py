@@ -410,3 +410,16 @@ def test_scrub_and_exit_code() -> None:
     assert cleaned[0].detail == "token *** in a message" and cleaned[0].fix == "use ***"
     assert exit_code(cleaned) == 0
     assert exit_code([*cleaned, Check("z", FAIL, "broken", "fix it")]) == 1
+
+
+def test_a_full_disk_is_named_as_such_in_the_fix() -> None:
+    """Was: a lake or store on a full disk failed with the usual "a directory this user can write" fix."""
+    from fediscope.doctor import _guarded
+    from fediscope.errors import LakeError
+
+    def full() -> Check:
+        raise LakeError("cannot write /mnt/lake/_doctor/probe.txt: No space left on device")
+
+    check = _guarded("lake", full, "set FEDISCOPE_LAKE to a directory this user can write")
+    assert check.status == FAIL and "No space left on device" in check.detail
+    assert "free space" in check.fix and "can write" not in check.fix
