@@ -61,8 +61,10 @@ class SigintWatch:
 
     Some libraries turn the KeyboardInterrupt into an error of their own: DuckDB ends the query it was running
     with ``RuntimeError: Query interrupted``. Knowing that Ctrl-C was pressed lets :func:`main` say
-    "interrupted" (exit 130) for those too, instead of a traceback. Installed only over Python's default
-    handler, in the main thread (a host that handles SIGINT itself, or ignores it, keeps its own).
+    "interrupted" (exit 130) for those too, instead of a traceback. Installed in the main thread over a Python
+    handler only, which it then calls: Python's default one (KeyboardInterrupt), or one a host or library put
+    there (PySpark's cancels its jobs, then raises KeyboardInterrupt). SIGINT ignored or handled outside Python is
+    left alone.
     """
 
     def __init__(self) -> None:
@@ -71,11 +73,12 @@ class SigintWatch:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.seen = True
-        raise KeyboardInterrupt
+        if self._previous is signal.default_int_handler:
+            raise KeyboardInterrupt
+        self._previous(signum, frame)
 
     def __enter__(self) -> SigintWatch:
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 

@@ -93,9 +93,12 @@ def test_a_failing_step_that_is_not_essential_lets_the_next_run(tmp_path: Path) 
     assert "Done with 1 failed step in" in out.getvalue()
 
 
-def test_ctrl_c_during_a_duckdb_query_is_an_interruption_not_a_failed_step(tmp_path: Path) -> None:
+@pytest.mark.parametrize("host_handler_installed", [False, True], ids=["python-default", "host-handler"])
+def test_ctrl_c_during_a_duckdb_query_is_an_interruption_not_a_failed_step(tmp_path: Path,
+                                                                           host_handler_installed: bool) -> None:
     """DuckDB ends a query on Ctrl-C with ``RuntimeError: Query interrupted``: the demo said the step FAILED and
-    "Stopped" (exit 1) instead of "interrupted; run it again" (exit 130)."""
+    "Stopped" (exit 1) instead of "interrupted; run it again" (exit 130). Also when something already installed
+    its own SIGINT handler (PySpark does, in the process that ran the Spark tests before): the watch calls it."""
     import os
     import signal
     import threading
@@ -132,11 +135,24 @@ def test_ctrl_c_during_a_duckdb_query_is_an_interruption_not_a_failed_step(tmp_p
         ran.append("after")
         return "fine"
 
+    host_calls: list[int] = []
+
+    def host_handler(signum: int, frame: object) -> None:  # as PySpark's: cancel its work, then interrupt
+        host_calls.append(signum)
+        raise KeyboardInterrupt
+
     steps = [Step("curate, metrics, SQLite", ("duckdb",), long_query), Step("after", (), after)]
     out, err = io.StringIO(), io.StringIO()
-    assert run_demo(DemoContext(base=tmp_path), steps, out, err) == 130
+    before = signal.signal(signal.SIGINT, host_handler if host_handler_installed else signal.default_int_handler)
+    try:
+        assert run_demo(DemoContext(base=tmp_path), steps, out, err) == 130
+        assert signal.getsignal(signal.SIGINT) is (host_handler if host_handler_installed else
+                                                   signal.default_int_handler)  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert "FAILED" not in err.getvalue() and "fediscope demo: interrupted" in err.getvalue()
     assert ran == [] and "Interrupted in" in out.getvalue()
+    assert bool(host_calls) == host_handler_installed  # a host's handler still runs
 
 
 def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
