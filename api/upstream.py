@@ -50,7 +50,7 @@ from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import open_lake
-from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
     MastodonClient,
@@ -63,9 +63,8 @@ from fediscope.sources.client import (
 )
 from fediscope.sources.pages import (
     Page,
-    fetch_instance_document,
+    fetch_handle_domain,
     fetch_page,
-    handle_domain_in,
     land_page,
     min_id_of,
     page_size,
@@ -140,17 +139,14 @@ class HandleDomains:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
         memory or one request for it (never raises for what the instance does)."""
         domain = client.domain
-        if not may_have_handle_domain(domain):
-            return None
         with self._lock:
             known = self._known.get(domain)
         if known is not None and self.clock() < known[1]:
             return known[0]
-        document = page.items[0] if page.source.kind == "instance" and page.items else fetch_instance_document(client)
-        learned = None if document is None else handle_domain_in(domain, document)
+        learned = fetch_handle_domain(client, page)
         with self._lock:
-            self._known[domain] = (learned, self.clock() + (self.retry if document is None else self.ttl))
-        return learned
+            self._known[domain] = (learned.domain, self.clock() + (self.ttl if learned.settled else self.retry))
+        return learned.domain
 
 
 @dataclass

@@ -71,13 +71,12 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
 from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
-from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.pages import (
     Page,
     fetch_handle_domain,
     fetch_page,
-    handle_domain_in,
     id_key,
     land_page,
     page_size,
@@ -266,10 +265,7 @@ def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page) -> N
     domain = client.domain
     if domain in ctx.handle_domains or not ctx.policy.enabled:
         return
-    if page.source.kind == "instance" and page.items:
-        learned = handle_domain_in(domain, page.items[0]) if may_have_handle_domain(domain) else None
-    else:
-        learned = fetch_handle_domain(client)
+    learned = fetch_handle_domain(client, page).domain
     ctx.handle_domains[domain] = ctx.policy.use_handle_domain(domain, learned)
     if learned:
         log.info("%s: local accounts are keyed by their handle domain %s", domain, learned)

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fediscope.config import instance_domain
@@ -246,16 +246,28 @@ def fetch_instance_document(client: MastodonClient) -> Any | None:
         return None
 
 
-def fetch_handle_domain(client: MastodonClient) -> str | None:
+class HandleDomain(NamedTuple):
+    """What :func:`fetch_handle_domain` learned: the handle domain (None: the instance's own), and whether that is
+    settled (False when the instance document could not be had, so asking again later may change it)."""
+
+    domain: str | None
+    settled: bool
+
+
+def fetch_handle_domain(client: MastodonClient, page: Page | None = None) -> HandleDomain:
     """The handle domain of the instance ``client`` connects to, when it is a proper parent domain of it
-    (``social.example.com`` → ``example.com``); None otherwise. The instance document is asked for only when
-    the host can have such a parent (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address or
-    ``mastodon.social``). Never raises for what the instance does: an answer that fails or is malformed leaves
-    its local accounts keyed by the domain connected to, as before (logged at INFO)."""
+    (``social.example.com`` → ``example.com``); None otherwise. Read from ``page`` when that is the instance
+    document, else asked for, and only when the host can have such a parent
+    (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address or ``mastodon.social``). Never raises
+    for what the instance does: an answer that fails or is malformed leaves its local accounts keyed by the
+    domain connected to, as before (logged at INFO)."""
     if not may_have_handle_domain(client.domain):
-        return None
-    document = fetch_instance_document(client)
-    return None if document is None else handle_domain_in(client.domain, document)
+        return HandleDomain(None, True)
+    document = page.items[0] if page is not None and page.source.kind == "instance" and page.items else \
+        fetch_instance_document(client)
+    if document is None:
+        return HandleDomain(None, False)
+    return HandleDomain(handle_domain_in(client.domain, document), True)
 
 
 # -- validation ---------------------------------------------------------------------------------------------

@@ -313,7 +313,7 @@ class StreamRun:
         self._flush_failures = 0
         try:
             if self.buffer.handle_domain is None and self.settings.privacy:
-                self.buffer.handle_domain = fetch_handle_domain(self.client)  # once per run; never raises for it
+                self.buffer.handle_domain = fetch_handle_domain(self.client).domain  # once per run; never raises for it
             self._loop()
         except FediscopeError as exc:
             self._fail(str(exc))
