@@ -10,7 +10,9 @@ idempotent: a row's cells are overwritten by key, and when its rank value change
 (whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is written before the data
 row that points at it, an old one deleted after, so a data row never points at a missing entry; reads of the
 rank index check that the data row still points back at the entry, so an entry left by an interrupted write
-is skipped, never shown.
+is skipped, never shown. Such entries are also removed: a write (or erasure) that changes the rank index marks
+the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and the next write or erasure of
+a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`).
 
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
@@ -24,23 +26,26 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fediscope.engine.metrics import Metric
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
-from fediscope.store.schema import Row, TableSchema, WritePlan, cast
+from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name
 
 log = logging.getLogger(__name__)
 
 _POOLS: dict[tuple[Any, ...], Any] = {}
 _POOLS_LOCK = threading.Lock()
 _OPTIONS = {"transport": str, "protocol": str, "pool_size": int, "timeout": int, "batch_size": int}
+#: catalog cell: ``1`` while a write or erasure of the metric changes its rank index, ``0`` once it is done
+_RANK_PENDING = b"c:rank_pending"
 
 
 def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> Any:
@@ -199,6 +204,94 @@ class HBaseStore(BaseStore):
 
     # -- writes -------------------------------------------------------------------------------------------
 
+    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
+              types: Mapping[str, str] | None = None) -> int:
+        """As :meth:`BaseStore.write`, after finishing what an interrupted write left (:meth:`_finish_interrupted`):
+        here too when the write changes nothing, since re-running the interrupted batch is the usual retry."""
+        self._check_writable(f"write metric {metric.name}")
+        self._finish_interrupted(check_metric_name(metric.name))
+        return super().write(metric, rows, replace=replace, types=types)
+
+    def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
+                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
+        """As :meth:`BaseStore.write_changes`, after finishing what an interrupted write left."""
+        self._check_writable(f"write metric {metric.name}")
+        self._finish_interrupted(check_metric_name(metric.name))
+        return super().write_changes(metric, rows, stale, row_count, columns=columns)
+
+    def _finish_interrupted(self, metric: str) -> None:
+        """If the last write or erasure of ``metric`` stopped part-way, remove the rank-index entries it left.
+
+        A write that changes the rank index sets the catalog cell ``c:rank_pending`` to ``1`` before its first
+        batch and back to ``0`` after its last (:meth:`_mark_rank_pending`), so a ``1`` here means the last one
+        stopped part-way; the entries it may have left are then swept (:meth:`_sweep`) and the mark cleared. The
+        mark is cleared only once the sweep is done: a sweep that stops is simply done again by the next write.
+
+        Why a mark and a sweep rather than a list of the entries to delete: the leftovers are of two kinds, the
+        old entries of rows a write moved or deleted (a stop before its last batch) and the new entries it put
+        before the data (a stop before the data batch, followed by a write that gives those rows other values),
+        and both are entries no data row points at. A sweep finds both, and the entries of an erasure stopped
+        between its two batches too, by reading each entry's data row, batched like every read here. Listing
+        them instead would mean writing as many extra cells as the write changes rank values, on every write,
+        to save a scan that is needed only after a write was stopped. On a write that completes, the cost is one
+        catalog read and, when rank values change, two one-cell catalog puts; the scan happens only after a
+        stop, and costs about what :meth:`write` already reads to compare a full result with the stored rows.
+
+        The sweep assumes no other write or erasure of the metric runs at the same time (it would delete the
+        entries such a write has put but not yet pointed its data rows at): fediscope's writers, ``fediscope
+        process`` and ``fediscope gdpr erase``, hold the lake lock (``<lake>/_state/process.lock``) while they run.
+        """
+        with self._connection(f"check the rank index of {metric}") as conn:
+            if not self._catalog_exists(conn):
+                return
+            catalog = conn.table(layout.catalog_table(self.prefix))
+            cells = catalog.row(metric.encode(), columns=[_RANK_PENDING, b"c:definition"])
+            if cells.get(_RANK_PENDING) != b"1":
+                return
+            schema = TableSchema.from_json(cells[b"c:definition"]) if b"c:definition" in cells else None
+            existing = {name.decode() for name in conn.tables()}
+            if (schema is not None and schema.rank_column
+                    and {layout.data_table(self.prefix, metric), layout.rank_table(self.prefix, metric)} <= existing):
+                removed = self._sweep(conn, schema)
+                log.info("metric=%s removed %d rank-index entries an interrupted write left behind", metric, removed)
+            # no schema or tables: a first write that stopped; the next one recreates the tables anyway
+            catalog.put(metric.encode(), {_RANK_PENDING: b"0"})
+
+    def _sweep(self, conn: Any, schema: TableSchema) -> int:
+        """Delete every rank-index entry whose data row does not point back at it (``i:rank``); returns how many.
+
+        One scan of the rank index and one ``getRows`` of the data rows per ``batch_size`` entries, then the
+        deletions in batches. Only entries no data row points at are deleted, and ``top`` never shows those, so
+        a sweep changes no answer and a sweep that stops hides nothing.
+        """
+        data = conn.table(layout.data_table(self.prefix, schema.metric))
+        index = conn.table(layout.rank_table(self.prefix, schema.metric))
+        orphans: list[bytes] = []
+        pending: list[tuple[bytes, bytes]] = []
+
+        def check() -> None:
+            found = dict(data.rows([key for _, key in pending if key], columns=[b"i:rank"]))
+            orphans.extend(rank_key for rank_key, key in pending
+                           if found.get(key, {}).get(b"i:rank") != rank_key)
+            pending.clear()
+
+        for rank_key, cells in index.scan(columns=[b"r:row"], batch_size=self._batch_size):
+            pending.append((rank_key, cells.get(b"r:row", b"")))
+            if len(pending) >= self._batch_size:
+                check()
+        check()
+        with index.batch(batch_size=self._batch_size) as batch:
+            for rank_key in orphans:
+                batch.delete(rank_key, columns=[b"r"])
+        return len(orphans)
+
+    def _mark_rank_pending(self, conn: Any, metric: str, pending: bool) -> None:
+        """Set (before a change of the rank index) or clear (after it) the catalog mark that makes the next write
+        sweep the rank index. Cleared by a put, not a delete: a delete marker would hide a mark put again in
+        the same millisecond."""
+        conn.table(layout.catalog_table(self.prefix)).put(metric.encode(),
+                                                          {_RANK_PENDING: b"1" if pending else b"0"})
+
     def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
         """Three steps, in an order that keeps every data row reachable from the rank index if a write stops
         between any two of them: (1) the new rank entries are put, (2) the data rows are put and the stale ones
@@ -208,7 +301,8 @@ class HBaseStore(BaseStore):
         (``i:rank``) at an entry that does not exist: that row would be missing from ``top`` for good, since a
         re-run finds its values unchanged and rewrites nothing. In this order a stop after (1) leaves new
         entries no data row points at (``top`` skips them; the re-run writes the rows again), and a stop after
-        (2) leaves old ones, skipped likewise.
+        (2) leaves old ones, skipped likewise. When the rank index changes, the catalog is marked before (1) and
+        unmarked after (3), so that the next write removes such leftovers (:meth:`_finish_interrupted`).
         """
         data_name = layout.data_table(self.prefix, schema.metric)
         rank_name = layout.rank_table(self.prefix, schema.metric)
@@ -228,6 +322,9 @@ class HBaseStore(BaseStore):
                             if existing.get(key) and existing[key] != rank_key]
             rank_deletes += [existing[key] for key in gone if existing.get(key)]
             index = conn.table(rank_name) if schema.rank_column else None
+            marked = index is not None and bool(rank_puts or rank_deletes)
+            if marked:
+                self._mark_rank_pending(conn, schema.metric, True)
             if index is not None and rank_puts:
                 with index.batch(batch_size=self._batch_size) as batch:
                     for rank_key, key in rank_puts:
@@ -243,8 +340,13 @@ class HBaseStore(BaseStore):
                 with index.batch(batch_size=self._batch_size) as batch:
                     for rank_key in rank_deletes:
                         batch.delete(rank_key, columns=[b"r"])
+            if marked:
+                self._mark_rank_pending(conn, schema.metric, False)
 
     def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+        """The data rows first, then their rank entries (a stop in between leaves entries ``top`` skips), with the
+        catalog marked meanwhile so that the next write or erasure removes those (:meth:`_finish_interrupted`)."""
+        self._finish_interrupted(schema.metric)
         type_ = schema.types[column]
         qualifier = f"m:{column}".encode()
         matches: list[tuple[bytes, bytes]] = []
@@ -255,15 +357,18 @@ class HBaseStore(BaseStore):
             for key, cells in data.scan(columns=[qualifier, b"i:rank"], **scan):
                 if qualifier in cells and cast(json.loads(cells[qualifier]), type_) == value:
                     matches.append((key, cells.get(b"i:rank", b"")))
+            rank_keys = [rank_key for _, rank_key in matches if rank_key] if schema.rank_column else []
+            if rank_keys:
+                self._mark_rank_pending(conn, schema.metric, True)
             with data.batch(batch_size=self._batch_size) as batch:
                 for key, _ in matches:
                     batch.delete(key, columns=[b"m", b"i"])
-            if schema.rank_column:
+            if rank_keys:
                 with conn.table(layout.rank_table(self.prefix, schema.metric)).batch(
                         batch_size=self._batch_size) as batch:
-                    for _, rank_key in matches:
-                        if rank_key:
-                            batch.delete(rank_key, columns=[b"r"])
+                    for rank_key in rank_keys:
+                        batch.delete(rank_key, columns=[b"r"])
+                self._mark_rank_pending(conn, schema.metric, False)
         return len(matches), max(self._row_count(schema.metric) - len(matches), 0)
 
     # -- reads --------------------------------------------------------------------------------------------

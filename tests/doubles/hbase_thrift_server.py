@@ -15,7 +15,9 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
 * filters (``filterString``) are not implemented and raise ``IOError`` rather than being ignored.
 
 Anything else in the IDL answers ``IOError("not implemented by the test double")``. ``calls`` counts the
-calls by name, so tests can check that writes are batched.
+calls by name, so tests can check that writes are batched. ``fail(method, table, skip=n)`` makes the
+(n+1)-th next call of a write method on a table raise ``IOError`` once, changing nothing, as a write cut
+off by a lost connection or a failed region server would, so tests can stop a write between two batches.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class HBaseHandler:
         self.tables: dict[bytes, Table] = {}
         self.scanners: dict[int, tuple[Table, list[bytes], list[bytes] | None, bool]] = {}
         self.calls: Counter[str] = Counter()
+        self.failures: list[list[Any]] = []  # [method, table, calls to let through first]
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -85,6 +88,20 @@ class HBaseHandler:
                 raise hbase_thrift.IOError(message=f"{name} is not implemented by the test double")
             return not_implemented
         raise AttributeError(name)
+
+    def fail(self, method: str, table: bytes, skip: int = 0) -> None:
+        """Make the call of ``method`` on ``table`` after the next ``skip`` ones raise ``IOError``, once."""
+        with self._lock:
+            self.failures.append([method, table, skip])
+
+    def _injected_failure(self, method: str, table: bytes) -> None:
+        for failure in self.failures:
+            if failure[:2] == [method, table]:
+                if failure[2] == 0:
+                    self.failures.remove(failure)
+                    raise hbase_thrift.IOError(message=f"injected failure of {method} on {table.decode()}")
+                failure[2] -= 1
+                return
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -211,33 +228,39 @@ class HBaseHandler:
     def mutateRow(self, tableName: bytes, row: bytes, mutations: list[Any], attributes: Any) -> None:
         self.calls["mutateRow"] += 1
         with self._lock:
+            self._injected_failure("mutateRow", tableName)
             self._mutate(self._table(tableName), row, mutations)
 
     def mutateRowTs(self, tableName: bytes, row: bytes, mutations: list[Any], timestamp: int,
                     attributes: Any) -> None:
         with self._lock:
+            self._injected_failure("mutateRowTs", tableName)
             self._mutate(self._table(tableName), row, mutations, timestamp)
 
     def mutateRows(self, tableName: bytes, rowBatches: list[Any], attributes: Any) -> None:
         self.calls["mutateRows"] += 1
         with self._lock:
+            self._injected_failure("mutateRows", tableName)
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations)
 
     def mutateRowsTs(self, tableName: bytes, rowBatches: list[Any], timestamp: int, attributes: Any) -> None:
         with self._lock:
+            self._injected_failure("mutateRowsTs", tableName)
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations, timestamp)
 
     def deleteAll(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> None:
         with self._lock:
+            self._injected_failure("deleteAll", tableName)
             self._mutate(self._table(tableName), row, [hbase_thrift.Mutation(isDelete=True, column=column)])
 
     def deleteAllRow(self, tableName: bytes, row: bytes, attributes: Any) -> None:
         self.calls["deleteAllRow"] += 1
         with self._lock:
+            self._injected_failure("deleteAllRow", tableName)
             table = self._table(tableName)
             if row in table.rows:
                 table.rows[row].clear()
@@ -350,6 +373,10 @@ class HBaseThriftDouble:
 
     def table(self, name: str) -> Table:
         return self.handler.tables[name.encode()]
+
+    def fail(self, method: str, table: str, skip: int = 0) -> None:
+        """See :meth:`HBaseHandler.fail`."""
+        self.handler.fail(method, table.encode(), skip)
 
     def start(self) -> HBaseThriftDouble:
         self._socket.listen()

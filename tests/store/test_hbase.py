@@ -57,8 +57,9 @@ def test_writes_are_batched(hbase_double, store):
     before = hbase_double.calls["mutateRows"]
     store.write(TOP, rows)
     calls = hbase_double.calls["mutateRows"] - before
-    # 3000 rows x 5 cells in batches of 1000 cells, 3000 rank entries, one catalog put
-    assert 15 + 3 + 1 <= calls <= 15 + 3 + 1 + 2
+    # 3000 rows x 5 cells in batches of 1000 cells, 3000 rank entries, one catalog put, and the two one-cell
+    # catalog puts that mark the rank index as changing and then as settled
+    assert 15 + 3 + 1 + 2 <= calls <= 15 + 3 + 1 + 2 + 2
 
 
 def test_rewriting_moves_rank_entries_and_leaves_no_stale_ones(hbase_double, store, prefix):
@@ -89,7 +90,7 @@ def test_a_write_stopped_between_its_batches_never_hides_a_row_from_top(hbase_do
     second = [{"account": "a", "followers": 20}, {"account": "b", "followers": 5}, {"account": "d", "followers": 7}]
     expected = [("a", 20), ("d", 7), ("b", 5)]
     real_send = happybase.Batch.send
-    for allowed in range(4):  # at most 3 batches: rank puts, data, rank deletes
+    for allowed in range(7):  # 6 batches: mark, rank puts, data, rank deletes, unmark, catalog
         store = HBaseStore(hbase_double.url, table_prefix=f"t{uuid.uuid4().hex[:10]}")
         store.write(TOP, first)
         sent = []
@@ -110,6 +111,104 @@ def test_a_write_stopped_between_its_batches_never_hides_a_row_from_top(hbase_do
         assert {account for account, _ in shown} == {r["account"] for r in store.all(TOP)}, allowed
         store.write(TOP, second)
         assert [(r["account"], r["followers"]) for r in store.top(TOP, 5)] == expected, allowed
+        assert rank_entries(hbase_double, store.prefix) == pointed_at(hbase_double, store.prefix), allowed
+
+
+def rank_entries(hbase_double, prefix: str) -> set[bytes]:
+    """The row keys of the rank index of TOP."""
+    return set(hbase_double.table(f"{prefix}_top-rank").rows)
+
+
+def pointed_at(hbase_double, prefix: str) -> set[bytes]:
+    """The rank-index entries the data rows of TOP point at (``i:rank``)."""
+    return {cells[b"i:rank"][0] for cells in hbase_double.table(f"{prefix}_top").rows.values()}
+
+
+def entry(account: str, followers: int) -> bytes:
+    return encode_rank(followers, "int", True) + encode_key([account], ["str"])
+
+
+def shown(store) -> list[tuple[str, int]]:
+    return [(r["account"], r["followers"]) for r in store.top(TOP, 10)]
+
+
+FIRST = [{"account": "a", "followers": 10}, {"account": "b", "followers": 5}, {"account": "c", "followers": 1}]
+SECOND = [{"account": "a", "followers": 20}, {"account": "b", "followers": 5}, {"account": "d", "followers": 7}]
+
+
+@pytest.mark.parametrize("then", ["the same batch again", "another batch", "write_changes"])
+def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_deleting_them_left(hbase_double, store,
+                                                                                         prefix, then):
+    """The write stops at its last batch (the deletion of the old rank entries): the old entries of the moved
+    row (a) and of the deleted one (c) stay, skipped by top; the next write of the metric removes them,
+    whether it changes nothing (the usual retry), changes other rows, or comes through write_changes."""
+    store.write(TOP, FIRST)
+    hbase_double.fail("mutateRows", f"{prefix}_top-rank", skip=1)  # the rank puts pass, the deletions fail
+    with pytest.raises(StoreError, match="injected failure"):
+        store.write(TOP, SECOND)
+    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 10), entry("c", 1)}
+    assert shown(store) == [("a", 20), ("d", 7), ("b", 5)]
+
+    if then == "the same batch again":
+        store.write(TOP, SECOND)
+        expected = [("a", 20), ("d", 7), ("b", 5)]
+    elif then == "another batch":
+        store.write(TOP, [{"account": "a", "followers": 20}, {"account": "b", "followers": 6},
+                          {"account": "d", "followers": 7}])
+        expected = [("a", 20), ("d", 7), ("b", 6)]
+    else:
+        assert store.write_changes(TOP, [{"account": "b", "followers": 5}], [], 3) is not None
+        expected = [("a", 20), ("d", 7), ("b", 5)]
+    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix)
+    assert len(rank_entries(hbase_double, prefix)) == 3
+    assert shown(store) == expected
+    assert [store.get(TOP, [account])["followers"] for account, _ in expected] == [f for _, f in expected]
+
+    # settled: re-running the same write changes nothing and does not scan the rank index again
+    rows_before = {k: dict(v) for k, v in hbase_double.table(f"{prefix}_top-rank").rows.items()}
+    scans = hbase_double.calls["scannerOpenWithScan"]
+    store.write_changes(TOP, [{"account": "b", "followers": expected[2][1]}], [], 3)
+    assert hbase_double.calls["scannerOpenWithScan"] == scans
+    assert hbase_double.table(f"{prefix}_top-rank").rows == rows_before
+    assert shown(store) == expected
+
+
+def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_its_data_put(hbase_double, store, prefix):
+    """The write stops after putting its new rank entries, before the data: top still shows the old rows; when
+    the next write gives those rows other values, the entries the stopped write put are no one's and go."""
+    store.write(TOP, FIRST)
+    hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
+    with pytest.raises(StoreError, match="injected failure"):
+        store.write(TOP, SECOND)
+    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
+    assert shown(store) == [("a", 10), ("b", 5), ("c", 1)]
+    store.write(TOP, [{"account": "a", "followers": 30}, {"account": "b", "followers": 5},
+                      {"account": "c", "followers": 1}])
+    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix) == {
+        entry("a", 30), entry("b", 5), entry("c", 1)}
+    assert shown(store) == [("a", 30), ("b", 5), ("c", 1)]
+
+
+@pytest.mark.parametrize("then", ["write", "erase"])
+def test_the_next_write_or_erasure_removes_the_rank_entries_a_stopped_erasure_left(hbase_double, store, prefix,
+                                                                                   then):
+    """An erasure deletes the data rows, then their rank entries; stopped in between, the entry of the erased
+    row stays (skipped by top) until the next write or erasure of the metric."""
+    store.write(TOP, FIRST)
+    hbase_double.fail("mutateRows", f"{prefix}_top-rank")
+    with pytest.raises(StoreError, match="injected failure"):
+        store.delete_where(TOP, "account", "c")
+    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("c", 1)}
+    assert shown(store) == [("a", 10), ("b", 5)]
+    if then == "write":
+        store.write(TOP, FIRST[:2])  # the result without the erased account: nothing to change
+        expected = [("a", 10), ("b", 5)]
+    else:
+        assert store.delete_where(TOP, "account", "b") == 1
+        expected = [("a", 10)]
+    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix)
+    assert len(rank_entries(hbase_double, prefix)) == len(expected)
+    assert shown(store) == expected
 
 
 @pytest.mark.parametrize(("transport", "protocol"), [("framed", "binary"), ("buffered", "compact"),
