@@ -21,6 +21,18 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
   returning an erased account;
+* the same quarantine: the malformed items of a page (left out of ``records``, counted in ``quarantined``), and a
+  body that is not JSON or not the documented shape (502 ``upstream_malformed``), are written to
+  ``<lake>/quarantine/`` by the collector's own :func:`~fediscope.sources.quarantine.quarantine_items` /
+  :func:`~fediscope.sources.quarantine.quarantine_body` (values withheld while privacy is on), as
+  ``<endpoint>-api-<content tag>.json``: named after what they hold, so the same malformed data asked for again
+  overwrites that day's file rather than adding one per request. When the lake cannot be written the answer is
+  503 ``lake_unavailable``, as for an unreadable suppression list, and for the same reason: the API fails
+  closed on the lake rather than give an answer the collector would not (the collector never moves past
+  malformed data it could not quarantine — its source fails and the page is fetched again). The client (the
+  NiFi flow retries a 5xx) asks again once the lake is back, and only then do the malformed items get
+  quarantined; answering 200 instead would have them lost for diagnosis for good. Pages with nothing to
+  quarantine never touch the lake this way, so they are still served;
 * local accounts keyed by the instance's handle domain when it is a proper parent domain of the host
   (``social.example.com`` serving ``@alice@example.com``, see :mod:`fediscope.privacy`), as the collector keys
   them: learned from the instance document (the page itself on the instance route, else one extra request, only
@@ -29,7 +41,8 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
-or oversized bodies).
+or oversized bodies), 503 ``lake_unavailable`` when the lake cannot be read (suppression list) or written
+(quarantine).
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
 from fediscope.gdpr.suppression import load_suppressed
-from fediscope.lake.backend import open_lake
+from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
@@ -63,12 +76,14 @@ from fediscope.sources.client import (
 )
 from fediscope.sources.pages import (
     Page,
+    QuarantinedItem,
     fetch_handle_domain,
     fetch_page,
     land_page,
     min_id_of,
     page_size,
 )
+from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
@@ -92,6 +107,8 @@ SUPPRESSION_TTL = 30.0
 HANDLE_DOMAIN_TTL = 3600.0
 #: Seconds before the instance document is asked for again after it could not be had.
 HANDLE_DOMAIN_RETRY = 60.0
+#: Batch id of the API's quarantine files, before their content tag (``<endpoint>-api-<content tag>.json``).
+QUARANTINE_BATCH = "api"
 
 
 def _load_suppressed(settings: Settings) -> set[str]:
@@ -195,6 +212,8 @@ class Upstream:
                 page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
                                   min_id=query.min_id, limit=query.limit)
             except UpstreamError as exc:
+                if isinstance(exc, MalformedResponse):
+                    self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
                 raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token)) from None
             if policy.enabled:
                 policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
@@ -203,12 +222,44 @@ class Upstream:
         _keep_asked_items(page, source, query)
         landed = land_page(page, policy, query.domain)
         if landed.quarantined:
-            log.warning("%s %s: %d malformed item(s) left out: %s", query.domain, page.endpoint,
-                        len(landed.quarantined), "; ".join(sorted({q.reason for q in landed.quarantined}))[:300])
+            self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled)
         return Fetched(records=landed.records,
                        next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
                        prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
                        skipped=landed.skipped, quarantined=len(landed.quarantined))
+
+    def _open_lake(self) -> LakeBackend:
+        return open_lake(self.settings.lake)
+
+    def _quarantine_items(self, page: Page, quarantined: list[QuarantinedItem], domain: str, *,
+                          keep_raw: bool) -> None:
+        """Write a page's malformed items to the lake's quarantine; 503 when it cannot (module docstring)."""
+        reasons = "; ".join(sorted({q.reason for q in quarantined}))[:300]
+        try:
+            path = quarantine_items(self._open_lake(), domain, page.endpoint, quarantined, QUARANTINE_BATCH,
+                                    keep_raw=keep_raw, fetched_at=page.fetched_at, by_content=True)
+        except FediscopeError as exc:
+            log.warning("%s %s: %d malformed item(s) could not be quarantined (%s): %s", domain, page.endpoint,
+                        len(quarantined), reasons, exc)
+            raise ApiError(503, "lake_unavailable",
+                           f"instance {domain} answered {len(quarantined)} malformed item(s) on this page and the "
+                           "lake's quarantine (FEDISCOPE_LAKE) cannot be written, so the page is not answered "
+                           "without them; check the lake and retry") from None
+        log.warning("%s %s: %d malformed item(s) left out, quarantined in %s: %s", domain, page.endpoint,
+                    len(quarantined), path, reasons)
+
+    def _quarantine_body(self, exc: MalformedResponse, domain: str, *, keep_raw: bool) -> None:
+        """Write a malformed body to the lake's quarantine; 503 when it cannot (module docstring)."""
+        try:
+            path = quarantine_body(self._open_lake(), domain, exc, QUARANTINE_BATCH, keep_raw=keep_raw,
+                                   by_content=True)
+        except FediscopeError as lake_exc:
+            log.warning("%s %s: malformed answer could not be quarantined: %s", domain, exc.endpoint, lake_exc)
+            raise ApiError(503, "lake_unavailable",
+                           f"instance {domain} answered with a body that is not what the Mastodon API documents "
+                           "and the lake's quarantine (FEDISCOPE_LAKE) cannot be written to keep it; check the "
+                           "lake and retry") from None
+        log.warning("%s %s: malformed answer quarantined in %s", domain, exc.endpoint, path)
 
 
 def item_cap(source: SourceRef, query: PageQuery) -> int:

@@ -82,7 +82,7 @@ from fediscope.sources.pages import (
     page_size,
 )
 from fediscope.sources.progress import Progress
-from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
+from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
 from fediscope.timestamps import parse_iso, snowflake, snowflake_ms, to_ms
@@ -227,8 +227,7 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
             return fetch_page(client, source, limit=ctx.settings.page_limit, **paging)
         except MalformedResponse as exc:
             result.quarantined += 1
-            entry = body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=not ctx.policy.enabled)
-            write_quarantine(ctx.lake, client.domain, exc.endpoint, [entry], f"{batch_id}-body{attempt}")
+            quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled)
             log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, source.name,
                         exc.endpoint, exc)
             if attempt + 1 == MALFORMED_ATTEMPTS:
@@ -249,8 +248,8 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
     if path:
         result.batches.append(path)
     if landed.quarantined:
-        entries = [item_entry(q.reason, q.item, keep_raw=not ctx.policy.enabled) for q in landed.quarantined]
-        write_quarantine(ctx.lake, client.domain, page.endpoint, entries, batch_id, page.fetched_at)
+        quarantine_items(ctx.lake, client.domain, page.endpoint, landed.quarantined, batch_id,
+                         keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at)
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, page.source.name,
                         page.endpoint, q.reason)

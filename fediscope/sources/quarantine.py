@@ -5,17 +5,28 @@ wrong, from which endpoint and when, so a broken instance or a change of the API
 data never passed the privacy policy, so with the policy on (the default) a file keeps only the reason, the
 *shape* of the item (field names and value types), its size and a SHA-256 fingerprint — never the values,
 which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or body is kept as well.
+
+The collector and the scraping API (:mod:`api.upstream`) write a page's malformed items with
+:func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
+produce the same files. The collector names a file after its page (a page fetched again overwrites it); the API,
+which serves the same page to any number of requests, names it after its content (``by_content``), so malformed
+data asked for again lands in the same file of the day instead of one more file per request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import quarantine_path
+
+if TYPE_CHECKING:
+    from fediscope.sources.client import MalformedResponse
+    from fediscope.sources.pages import QuarantinedItem
 
 MAX_BODY = 64 * 1024
 
@@ -67,3 +78,31 @@ def write_quarantine(lake: LakeBackend, instance: str, endpoint: str, entries: l
                 "entries": entries}
     lake.write_atomic(path, json.dumps(document, ensure_ascii=False, indent=1, default=str).encode())
     return path
+
+
+def content_tag(entries: list[dict[str, Any]]) -> str:
+    """16 hex digits naming what ``entries`` hold (a digest of their fingerprints, no values)."""
+    return hashlib.sha256("\n".join(f"{e['kind']}:{e['sha256']}" for e in entries).encode()).hexdigest()[:16]
+
+
+def _batch_id(batch_id: str, entries: list[dict[str, Any]], by_content: bool) -> str:
+    return f"{batch_id}-{content_tag(entries)}" if by_content and entries else batch_id
+
+
+def quarantine_items(lake: LakeBackend, instance: str, endpoint: str, quarantined: Iterable[QuarantinedItem],
+                     batch_id: str, *, keep_raw: bool, fetched_at: datetime | None = None,
+                     by_content: bool = False) -> str | None:
+    """Write the malformed items of one landed page (``Landed.quarantined``) as one quarantine file; None when
+    there are none. ``by_content`` appends :func:`content_tag` to ``batch_id`` (module docstring). Raises
+    :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
+    entries = [item_entry(q.reason, q.item, keep_raw=keep_raw) for q in quarantined]
+    return write_quarantine(lake, instance, endpoint, entries, _batch_id(batch_id, entries, by_content), fetched_at)
+
+
+def quarantine_body(lake: LakeBackend, instance: str, exc: MalformedResponse, batch_id: str, *, keep_raw: bool,
+                    by_content: bool = False) -> str | None:
+    """Write the body of a :class:`~fediscope.sources.client.MalformedResponse` (not JSON, or not the documented
+    shape) as one quarantine file under its endpoint, the reason being the exception's message; returns the
+    file's lake path. Raises :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
+    entries = [body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=keep_raw)]
+    return write_quarantine(lake, instance, exc.endpoint, entries, _batch_id(batch_id, entries, by_content))

@@ -69,15 +69,26 @@ def test_slow_upstream_times_out_as_502_within_bounds(mastodon_server: Any, live
     assert time.monotonic() - started < 4
 
 
+def _with_lake(live_api: Callable[..., LiveApi], double: Any, tmp_path: Any) -> LiveApi:
+    """The API over a lake in tmp_path: malformed data is quarantined there (test_api_quarantine.py), not in
+    the default ./lake of the working directory."""
+    return live_api(make_settings(instances=(double.url,), allow_private_addresses=True,
+                                  lake=str(tmp_path / "lake")))
+
+
 @pytest.mark.parametrize("how", ["not_json", "truncated", "wrong_shape"])
-def test_malformed_upstream_body_is_502(api: LiveApi, mastodon_server: Any, how: str) -> None:
+def test_malformed_upstream_body_is_502(live_api: Callable[..., LiveApi], mastodon_server: Any, tmp_path: Any,
+                                        how: str) -> None:
+    api = _with_lake(live_api, mastodon_server, tmp_path)
     mastodon_server.malformed(how=how, path="/api/v1/timelines/public")
     error = assert_error(api.get("/v1/timelines/public", params=_params(mastodon_server)), 502,
                          "upstream_malformed")
     assert "<html>" not in error["message"]
 
 
-def test_malformed_items_are_left_out_and_counted(api: LiveApi, mastodon_server: Any) -> None:
+def test_malformed_items_are_left_out_and_counted(live_api: Callable[..., LiveApi], mastodon_server: Any,
+                                                  tmp_path: Any) -> None:
+    api = _with_lake(live_api, mastodon_server, tmp_path)
     mastodon_server.malformed(how="missing_fields", path="/api/v1/timelines/public")
     body = api.get("/v1/timelines/public", params=_params(mastodon_server, limit=10)).json()
     assert body["quarantined"] >= 1
