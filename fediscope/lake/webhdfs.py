@@ -15,6 +15,14 @@ hide temporary names and dot-files (HDFS shows a file that is still being writte
 ignores ``renameoptions`` (old HttpFS gateways) answers a plain rename's ``{"boolean": false}`` when the target
 exists; we then delete the target and rename again: a moment without the file, still never a partial one.
 
+Retries: a failure that heals (a connection that broke off after it was made, the namenode's
+RetriableException, a 502/503/504 answer) is retried twice, after :data:`READ_RETRY_DELAYS` for read-only calls
+and :data:`WRITE_RETRY_DELAYS` for writes, where a timed-out answer is retried as well. A write retries step by
+step: a CREATE that failed is done again into a *fresh* temporary file (the one that failed may still be held
+open by a dying datanode's lease; it is deleted), and a RENAME whose answer was lost is first checked
+(GETFILESTATUS: the temporary file gone and the target holding the data's length means it happened) before it is
+sent again. Refusals (403: permission, quota, safe mode, the target of a create-if-absent existing) fail at once.
+
 HDFS forbids ``:`` in file names, which a partition such as ``instance=127.0.0.1:8080`` contains; it is stored
 as ``%3A`` (and ``%`` as ``%25``), the escaping Hive and Spark apply to partition values, and listed unescaped.
 
@@ -41,7 +49,7 @@ from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import Entry, hidden, split_webhdfs_url
-from fediscope.redact import redact_url
+from fediscope.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +58,21 @@ TMP_SUFFIX = ".tmp"
 #: error answer (AccessControlException, a namenode's 500, a proxy's HTML page) is an error, never "absent".
 _ABSENT = {"FileNotFoundException", "ParentNotDirectoryException"}
 #: Waits before the retries of a read-only call (GETFILESTATUS, LISTSTATUS, OPEN) that failed in a way that heals:
-#: a connection that broke off (a node restarting, a datanode dying mid-download) or the namenode's
-#: RetriableException. Writes are not retried here: their callers start over from a state they know.
+#: a connection that broke off (a node restarting, a datanode dying mid-download), the namenode's
+#: RetriableException, or a 502/503/504 answer (a namenode starting, a gateway whose namenode restarts).
 READ_RETRY_DELAYS = (0.5, 2.0)
+#: Waits before the retries of a write step (CREATE of the temporary file, RENAME into place) that failed in a way
+#: that heals, as for reads, or timed out after the request was sent (see :meth:`WebHDFSLake._land`).
+WRITE_RETRY_DELAYS = (0.5, 2.0)
+#: RemoteExceptions that heal. A plain SafeModeException does not within seconds (safe mode entered by hand or for
+#: low disk space; a namenode still starting stays in it for tens of seconds): an active HA namenode leaving its
+#: startup safe mode wraps it in a RetriableException itself. Permission, quota and "already exists" never heal.
 _RETRIABLE = {"RetriableException"}
+#: HTTP statuses that mean "not now" rather than "no": the answer of a gateway (Knox, HttpFS, a load balancer)
+#: whose namenode is down or restarting, or of a namenode's web server that is not ready yet.
+_UNAVAILABLE_STATUSES = {502, 503, 504}
+#: What a WebHDFS call may raise: the namenode's error answers, requests' own, urllib3's from a streamed body.
+_FAILURES = (HdfsError, requests.RequestException, urllib3.exceptions.HTTPError)
 
 _T = TypeVar("_T")
 
@@ -87,15 +106,42 @@ def _never_connected(exc: Exception) -> bool:
     return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
 
 
+class _Unavailable(requests.HTTPError):
+    """A 502, 503 or 504 answer (see :data:`_UNAVAILABLE_STATUSES`), told apart from the namenode's own error
+    answers, which the ``hdfs`` package turns into an HdfsError without the status."""
+
+
+class _Client(InsecureClient):
+    """``InsecureClient`` whose requests raise :class:`_Unavailable` on a 502/503/504, so that it can be retried."""
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        response: requests.Response = super()._request(method, url, **kwargs)
+        if response.status_code in _UNAVAILABLE_STATUSES:
+            raise _Unavailable(f"{response.status_code} {response.reason or ''}".strip(), response=response)
+        return response
+
+
 def _heals(exc: BaseException) -> bool:
     """A failure a read-only call may be retried after (not a refusal, a timeout or a missing path)."""
     if isinstance(exc, HdfsError):
         return getattr(exc, "exception", None) in _RETRIABLE
+    if isinstance(exc, _Unavailable):
+        return True
     if isinstance(exc, requests.Timeout):
         return False
     if isinstance(exc, requests.ConnectionError):
         return not _never_connected(exc)
     return isinstance(exc, urllib3.exceptions.ProtocolError)
+
+
+def _write_heals(exc: BaseException) -> bool:
+    """A failure a write step may be retried after: what heals for reads, and an answer that did not come in time
+    from a node that was reached (a slow datanode pipeline, a busy namenode). A write's step is repeated only from a
+    state that was checked first (see :meth:`WebHDFSLake._land`), so retrying after a timeout is safe; a read's
+    timeout is not retried, as a namenode that does not answer would make every listing wait three times."""
+    if isinstance(exc, requests.ReadTimeout):
+        return True
+    return _heals(exc)
 
 
 def _cause(exc: Exception) -> str:
@@ -104,6 +150,16 @@ def _cause(exc: Exception) -> str:
     while isinstance(reason, Exception) and len(reason.args) > 1 and isinstance(reason.args[1], Exception):
         reason = reason.args[1]
     return type(reason).__name__ if isinstance(reason, Exception) else str(reason)
+
+
+def _what(exc: Exception) -> str:
+    """What went wrong, in a word for a log line, never the request's URL (its query may hold a delegation
+    token): the RemoteException's name, the HTTP status or the innermost cause of a broken connection."""
+    if isinstance(exc, HdfsError):
+        return getattr(exc, "exception", None) or "an error answer"
+    if isinstance(exc, _Unavailable):
+        return str(exc)
+    return redact_text(_cause(exc))
 
 
 def _escape(name: str) -> str:
@@ -126,7 +182,7 @@ class WebHDFSLake:
         self.http_url, self.root, user = parse_webhdfs_url(url)
         self.user = user or _login_name()
         self.url = redact_url(url)
-        self._client = InsecureClient(self.http_url, user=self.user, timeout=timeout)
+        self._client = _Client(self.http_url, user=self.user, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"WebHDFSLake({self.url!r})"
@@ -157,13 +213,17 @@ class WebHDFSLake:
             yield
         except HdfsError as exc:
             raise LakeError(self._remote_message(action, where, exc)) from None
+        except _Unavailable as exc:
+            raise LakeError(self._unavailable_message(action, where, exc)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise LakeError(self._connection_message(action, where, exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # urllib3's own errors reach us from a streamed body: a datanode that dies during a download
-            # (ProtocolError: IncompleteRead) fails in ``reader.read()``, outside requests' wrapping.
-            raise LakeError(f"cannot {action} {where}: the transfer broke off ({type(exc).__name__}: {exc}); "
-                            "the datanode may have failed or restarted: try again, or check its log") from None
+            # (ProtocolError: IncompleteRead) fails in ``reader.read()``, outside requests' wrapping. Their text
+            # may quote the request URL, whose query can hold a delegation token: redacted.
+            raise LakeError(redact_text(f"cannot {action} {where}: the transfer broke off ({type(exc).__name__}: "
+                                        f"{exc}); the datanode may have failed or restarted: try again, or check "
+                                        "its log")) from None
 
     def _remote_message(self, action: str, where: str, exc: HdfsError) -> str:
         kind = getattr(exc, "exception", None) or ""
@@ -176,8 +236,11 @@ class WebHDFSLake:
                     "that owns the lake directory, or create it with infra/hdfs/create_layout.py")
         if kind == "SafeModeException":
             return f"{text}. The namenode is in safe mode (starting up, or low on space); wait or check its log"
-        if kind in {"StandbyException", "RetriableException"}:
+        if kind == "StandbyException":
             return f"{text}. This namenode is not the active one; point FEDISCOPE_LAKE at the active namenode"
+        if kind == "RetriableException":
+            return (f"{text}. The namenode asked to be asked again (it may be leaving safe mode or failing over), "
+                    "also after retries; try again later, or check its log")
         if not kind and "Authentication failure" in detail:
             return (f"{text}. The cluster requires authentication (Kerberos); fediscope speaks simple "
                     "authentication only (?user=NAME): use a gateway or a cluster with security off")
@@ -185,6 +248,18 @@ class WebHDFSLake:
             return (f"{text}. The server at {self.http_url} did not answer like a WebHDFS namenode; check that "
                     "host and port are the namenode HTTP address (9870 by default) and dfs.webhdfs.enabled is true")
         return text
+
+    def _node(self, exc: Exception) -> str:
+        """``namenode http://nn:9870`` or ``datanode http://dn:9864``: the node a failed request went to (scheme
+        and address only: the query of a datanode URL may hold a delegation token)."""
+        request = getattr(exc, "request", None) or getattr(getattr(exc, "response", None), "request", None)
+        failed = urlsplit(request.url) if request is not None and request.url else None
+        failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
+        return f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
+
+    def _unavailable_message(self, action: str, where: str, exc: _Unavailable) -> str:
+        return (f"cannot {action} {where}: the {self._node(exc)} answered {exc} (it, or a gateway in front of it, "
+                "is starting, restarting or overloaded): try again later, or check its log")
 
     def _connection_message(self, action: str, where: str, exc: Exception) -> str:
         request = getattr(exc, "request", None)
@@ -222,53 +297,117 @@ class WebHDFSLake:
 
     def write_atomic(self, path: str, data: bytes) -> None:
         target = self._abs(path)
-        parent, name = posixpath.split(target)
-        if not name:
+        if not posixpath.basename(target):
             raise LakeError(f"cannot write the lake root {self.url} as a file")
-        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
-        try:
-            with self._errors("write", path):
-                self._client.write(tmp, data=data, overwrite=True)  # CREATE makes missing parents
-                self._rename_over(tmp, target, path)
-        except BaseException:
-            self._discard(tmp)
-            raise
+        with self._errors("write", path):
+            self._land(target, data, lambda tmp: self._rename_over(tmp, target, path))
         log.debug("wrote %s bytes to %s%s", len(data), self.url, target)
 
-    def _rename_over(self, tmp: str, target: str, path: str) -> None:
+    def _land(self, target: str, data: bytes, rename: Callable[[str], bool]) -> bool:
+        """Write ``data`` to a temporary file beside ``target`` (CREATE: namenode, then datanode), then
+        ``rename(tmp)`` it into place; what ``rename`` answers (False: create-if-absent found the target
+        there). Each step is retried after :data:`WRITE_RETRY_DELAYS` when it fails in a way that heals:
+
+        * a failed CREATE is done again into a fresh temporary file (``overwrite`` of the same name would do as
+          well, unless the dying datanode still holds that file's lease: the namenode would refuse the new CREATE
+          with AlreadyBeingCreatedException for a minute);
+        * a RENAME that failed without an answer (connection broke off, timed out, 502/503/504) may have happened:
+          before sending it again, GETFILESTATUS tells. The temporary file gone and ``target`` a file of
+          ``len(data)`` bytes: it happened, done. The temporary file still there: rename it again. Both gone:
+          start over with a new temporary file. The answer to a RENAME sent again is checked the same way when it is
+          an error (FileNotFound: the first one moved the file) or False (create-if-absent's "already exists":
+          the target may be the file the first one put there).
+
+        Failures that do not heal (403 and any other RemoteException but RetriableException, a refused connection)
+        and the last failure are raised as they came; every temporary file left is removed (best effort).
+        """
+        parent, name = posixpath.split(target)
+        temps: list[str] = []  # temporary files created (or perhaps half-created) here, to remove at the end
+        tmp: str | None = None  # the temporary file known to hold all of ``data``
+        maybe_renamed = False  # a RENAME of ``tmp`` was sent and its outcome is unknown
+        moved: str | None = None  # the temporary file that became ``target``
+        delays = iter(WRITE_RETRY_DELAYS)
+        try:
+            while True:
+                step = "CREATE"
+                try:
+                    if tmp is None:
+                        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
+                        temps.append(tmp)
+                        maybe_renamed = False
+                        self._client.write(tmp, data=data, overwrite=True)  # CREATE makes missing parents
+                    step = "RENAME"
+                    done = rename(tmp)
+                    if done:
+                        moved = tmp
+                    elif maybe_renamed and self._check_landed(tmp, target, len(data)) == "landed":
+                        done, moved = True, tmp  # "already exists": the file our lost RENAME put there
+                    return done
+                except _FAILURES as exc:
+                    if step == "CREATE":
+                        tmp = None  # half written, or its datanode dying: the next attempt uses a new file
+                    elif maybe_renamed or not isinstance(exc, HdfsError):  # no answer: the RENAME may have happened
+                        assert tmp is not None  # set before the RENAME step
+                        maybe_renamed = True
+                        state = self._check_landed(tmp, target, len(data))
+                        if state == "landed":
+                            moved = tmp
+                            return True
+                        if state == "gone":
+                            tmp = None  # neither the temporary file nor our data at the target: start over
+                    delay = next(delays, None)
+                    if delay is None or not _write_heals(exc):
+                        raise
+                    log.info("retrying %s of %s%s in %.1f s after %s", step, self.url, target, delay, _what(exc))
+                    time.sleep(delay)
+        finally:
+            for leftover in temps:
+                if leftover != moved:
+                    self._discard(leftover)
+
+    def _check_landed(self, tmp: str, target: str, size: int) -> str:
+        """After a RENAME whose outcome is unknown: "landed" (``tmp`` is gone and ``target`` is a file of ``size``
+        bytes), "pending" (``tmp`` is still there: the RENAME did not happen, or the check failed too) or "gone"
+        (neither)."""
+        try:
+            if self._stat(tmp) is not None:
+                return "pending"
+            status = self._stat(target)
+        except _FAILURES as exc:
+            log.info("could not check whether %s%s was renamed into place: %s", self.url, target, _what(exc))
+            return "pending"
+        if status is not None and status.get("type") == "FILE" and int(status.get("length", -1)) == size:
+            return "landed"
+        return "gone"
+
+    def _rename_over(self, tmp: str, target: str, path: str) -> bool:
         # The hdfs package wraps plain RENAME only; its generated per-op handlers (_rename, _list_status) take
         # any WebHDFS query parameter, so rename2's renameoptions goes through the same request path.
         response = self._client._rename(tmp, destination=target, renameoptions="OVERWRITE")
         if not response.content.strip():
-            return  # rename2 succeeded: it answers 200 with no body, and raises on failure
+            return True  # rename2 succeeded: it answers 200 with no body, and raises on failure
         if response.json().get("boolean"):
-            return
+            return True
         # The server ignored renameoptions and did a plain rename, which never replaces an existing file.
         log.info("WebHDFS server ignored renameoptions=OVERWRITE; replacing %s by delete + rename", target)
         self._client.delete(target)
         if not self._client._rename(tmp, destination=target).json().get("boolean"):
             raise LakeError(f"cannot write {self.url} ({path}): the namenode refused to rename the temporary file "
                             "into place; check that the target is not a directory and the user may write there")
+        return True
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         """Write a temporary file, then rename it to ``path`` with ``renameoptions=NONE`` (rename2 without
         OVERWRITE): one namenode operation that fails with FileAlreadyExistsException when ``path`` exists, so
         of two callers exactly one wins and the file appears whole. (``CREATE&overwrite=false`` is exclusive
-        too, but shows a half-written file to readers while the datanode receives it.)"""
+        too, but shows a half-written file to readers while the datanode receives it.) Retried as
+        :meth:`write_atomic` is; a RENAME whose answer was lost counts as created only when our temporary file is
+        gone and the target has our data's length, and a RENAME sent again never replaces anything."""
         target = self._abs(path)
-        parent, name = posixpath.split(target)
-        if not name:
+        if not posixpath.basename(target):
             raise LakeError(f"cannot create the lake root {self.url} as a file")
-        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
-        created = False
-        try:
-            with self._errors("create", path):
-                self._client.write(tmp, data=data, overwrite=True)
-                created = self._rename_if_absent(tmp, target, path)
-        finally:
-            if not created:
-                self._discard(tmp)
-        return created
+        with self._errors("create", path):
+            return self._land(target, data, lambda tmp: self._rename_if_absent(tmp, target, path))
 
     def _rename_if_absent(self, tmp: str, target: str, path: str) -> bool:
         try:

@@ -110,11 +110,13 @@ def test_lake_ls_lists_partitions_and_batches(cli_env, capsys, mastodon_server) 
     code, out, _err = run(capsys, "lake", "ls", partition, "--json")
     rows = json.loads(out)["entries"]
     assert code == 0 and len(rows) == 1 and rows[0]["type"] == "dir" and rows[0]["files"] == 5
-    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"], "--json")
+    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"], "--json", "--records")
     batches = json.loads(out)["entries"]
     assert sum(b["records"] for b in batches) == 100 and all(b["bytes"] > 0 for b in batches)
-    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"])
+    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"], "--records")
     assert "20 records" in out
+    code, out, _err = run(capsys, "lake", "ls", rows[0]["path"])  # without --records: sizes only, and a hint
+    assert "records" not in out.splitlines()[0] and "add --records" in out
 
 
 def test_lake_ls_of_a_missing_path_is_an_error(cli_env, capsys) -> None:

@@ -21,8 +21,12 @@ Fault injection for tests of atomicity and error messages: :meth:`WebHDFSDouble.
 datanode upload half-way (the partial file is visible on disk, as an HDFS file under construction is),
 :meth:`WebHDFSDouble.fail_next_write` lets the datanode drop the connection after part of the data,
 :meth:`WebHDFSDouble.fail_next_read` lets it drop a download after part of the file (its Content-Length promised all),
-:meth:`WebHDFSDouble.fail_next` makes the namenode fail one operation, ``deny_users`` refuses writes with an
-AccessControlException, and ``datanode_address`` makes the namenode redirect to another address.
+:meth:`WebHDFSDouble.fail_next` makes the namenode fail one operation, :meth:`WebHDFSDouble.unavailable_next` makes
+it answer one with a bare 503 (a gateway whose namenode is down), :meth:`WebHDFSDouble.drop_next` makes it drop the
+connection of one, before or after doing it (an answer lost), :meth:`WebHDFSDouble.stall_next` makes it do one and
+answer late, ``deny_users`` refuses writes with an AccessControlException, ``datanode_address`` makes the namenode
+redirect to another address and ``redirect_params`` adds parameters to its redirects (a secure cluster's
+``delegation`` token).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +59,8 @@ _EXCEPTIONS = {  # exception → (HTTP status, Java class), as NamenodeWebHdfsMe
     "ParentNotDirectoryException": (403, "org.apache.hadoop.fs.ParentNotDirectoryException"),
     "PathIsNotEmptyDirectoryException": (403, "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"),
     "SafeModeException": (403, "org.apache.hadoop.hdfs.server.namenode.SafeModeException"),
+    "RetriableException": (403, "org.apache.hadoop.ipc.RetriableException"),
+    "DSQuotaExceededException": (403, "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"),
     "FileNotFoundException": (404, "java.io.FileNotFoundException"),
     "RuntimeException": (500, "java.lang.RuntimeException"),
 }
@@ -84,8 +91,12 @@ class WriteHold:
 @dataclass
 class _Fault:
     op: str
-    exception: str
-    message: str
+    exception: str = ""
+    message: str = ""
+    kind: str = "exception"  # "exception", "status" (a bare HTTP status), "drop" (no answer) or "stall"
+    after: bool = False  # the namenode does the operation first, then fails to answer
+    status: int = 0
+    seconds: float = 0.0
 
 
 class WebHDFSDouble:
@@ -104,6 +115,7 @@ class WebHDFSDouble:
         self.deny_users: set[str] = set()
         self.datanode_address: str | None = None  # "host:port" the namenode redirects to (default: the datanode)
         self.rename_options_supported = True  # False: behave like a server that ignores renameoptions
+        self.redirect_params: dict[str, str] = {}  # added to the redirects' query (a secure cluster's delegation)
         self._holds: list[WriteHold] = []
         self._write_failures: list[int] = []
         self._read_failures: list[int] = []
@@ -171,10 +183,11 @@ class WebHDFSDouble:
             self._holds.append(hold)
         return hold
 
-    def fail_next_write(self, after_bytes: int = 1) -> None:
-        """The next datanode upload writes ``after_bytes`` to the file, then drops the connection."""
+    def fail_next_write(self, after_bytes: int = 1, times: int = 1) -> None:
+        """The next datanode upload (the next ``times`` ones) writes ``after_bytes`` to the file, then drops the
+        connection."""
         with self._lock:
-            self._write_failures.append(after_bytes)
+            self._write_failures.extend([after_bytes] * times)
 
     def fail_next_read(self, after_bytes: int = 1) -> None:
         """The next datanode download announces the whole file's length, sends ``after_bytes``, then drops the
@@ -186,6 +199,24 @@ class WebHDFSDouble:
         """The next namenode request with this op fails with the given RemoteException."""
         with self._lock:
             self._faults.append(_Fault(op.upper(), exception, message))
+
+    def unavailable_next(self, op: str, status: int = 503) -> None:
+        """The next namenode request with this op is answered with a bare HTTP ``status`` and an HTML page, not
+        done (what a gateway answers while its namenode is down, or a web server that is not ready)."""
+        with self._lock:
+            self._faults.append(_Fault(op.upper(), kind="status", status=status))
+
+    def drop_next(self, op: str, after: bool = False) -> None:
+        """The namenode drops the connection of the next request with this op without answering: before doing
+        it, or (``after``) once it is done, so that the client never learns that it happened."""
+        with self._lock:
+            self._faults.append(_Fault(op.upper(), kind="drop", after=after))
+
+    def stall_next(self, op: str, seconds: float) -> None:
+        """The namenode does the next request with this op, then waits ``seconds`` before answering (a client
+        with a shorter timeout gives up, not knowing it happened)."""
+        with self._lock:
+            self._faults.append(_Fault(op.upper(), kind="stall", after=True, seconds=seconds))
 
     def _take(self, queue: list[Any]) -> Any:
         with self._lock:
@@ -437,6 +468,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(err)
         except _Dropped:
             self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):  # a client that gave up on a stalled answer
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_DELETE = _dispatch
 
@@ -455,8 +488,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise RemoteError("IllegalArgumentException", f"Invalid value for webhdfs parameter \"op\": "
                               f"{op} is not a valid {self.command} operation.")
         fault = double._take_fault(op)
-        if fault:
+        if fault and not fault.after:
             self._drain()
+            if fault.kind == "drop":
+                self._drop()
+            if fault.kind == "status":
+                self._send(fault.status, f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
+                           .encode(), "text/html")
+                return
             raise RemoteError(fault.exception, fault.message)
         if op == "OPEN":  # the namenode needs the file's blocks to pick a datanode
             local = double._resolve(hdfs_path)
@@ -472,7 +511,9 @@ class _Handler(BaseHTTPRequestHandler):
             address = double.datanode_address or f"{double.host}:{double.datanode_port}"
             query = dict(params)
             query["namenoderpcaddress"] = double.namenode_address
+            query.update(double.redirect_params)
             location = f"http://{address}{PREFIX}{quote(hdfs_path)}?{urlencode(query)}"
+            self._after(fault)
             if params.get("noredirect", "").lower() == "true":
                 self._json({"Location": location})
             else:
@@ -481,10 +522,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain()
         with double._namespace:
             answer = self._metadata(op, hdfs_path, params)
+        self._after(fault)
         if answer is None:  # rename2
             self._send(200, content_type="application/octet-stream")
         else:
             self._json(answer)
+
+    def _after(self, fault: _Fault | None) -> None:
+        """Apply a fault that strikes once the operation is done: drop the connection, or answer late."""
+        if fault is None:
+            return
+        if fault.kind == "drop":
+            self._drop()
+        time.sleep(fault.seconds)
+
+    def _drop(self) -> None:
+        """Close the connection without an answer (the node failed, or a network hop dropped it)."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        raise _Dropped
 
     def _metadata(self, op: str, hdfs_path: str, params: dict[str, str]) -> dict[str, Any] | None:
         double = self.double

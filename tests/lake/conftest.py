@@ -22,7 +22,7 @@ def lake_case(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     if request.param == "local":
         yield local_case(tmp_path, monkeypatch)
     elif request.param == "webhdfs-double":
-        yield double_case(request.getfixturevalue("webhdfs_server"))
+        yield double_case(request.getfixturevalue("webhdfs_server"), monkeypatch)
     else:
         base = REAL_WEBHDFS.split("?")[0].rstrip("/") + f"/run-{uuid.uuid4().hex[:12]}"
         query = "?" + REAL_WEBHDFS.split("?", 1)[1] if "?" in REAL_WEBHDFS else ""

@@ -1,7 +1,8 @@
 """The lake backends the contract tests run against: a local directory, the WebHDFS double, a real namenode.
 
 Each case can optionally pause a write half-way (``hold_next_write``) or make the next write fail after part of
-its data (``break_next_write``), so atomicity is tested by observing the lake *during* a write, not only after.
+its data (``break_next_write``; on WebHDFS every attempt of it, as the backend retries a broken upload), so
+atomicity is tested by observing the lake *during* a write, not only after.
 A real namenode offers neither (those tests skip); it runs when ``FEDISCOPE_TEST_WEBHDFS`` names a base URL such
 as ``webhdfs://namenode:9870/tmp/fediscope-test`` (each test gets its own subdirectory, deleted afterwards).
 """
@@ -18,6 +19,7 @@ import pytest
 from doubles.webhdfs_server import WebHDFSDouble, WriteHold
 
 import fediscope.lake.local as local_module
+import fediscope.lake.webhdfs as webhdfs_module
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.local import LocalLake
 from fediscope.lake.webhdfs import WebHDFSLake
@@ -70,6 +72,11 @@ def local_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LakeCase:
     return LakeCase("local", LocalLake(root), hold, fail, root)
 
 
-def double_case(double: WebHDFSDouble) -> LakeCase:
+def double_case(double: WebHDFSDouble, monkeypatch: pytest.MonkeyPatch) -> LakeCase:
+    monkeypatch.setattr(webhdfs_module, "WRITE_RETRY_DELAYS", (0.01, 0.01))
+
+    def fail() -> None:  # the first upload and each retry of it
+        double.fail_next_write(after_bytes=3, times=1 + len(webhdfs_module.WRITE_RETRY_DELAYS))
+
     return LakeCase("webhdfs-double", WebHDFSLake(double.lake_url("/lake", user="fediscope")),
-                    double.hold_next_write, lambda: double.fail_next_write(after_bytes=3), double.local("/lake"))
+                    double.hold_next_write, fail, double.local("/lake"))

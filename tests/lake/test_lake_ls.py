@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 from cli_run import clean_env, run
+from doubles.webhdfs_server import WebHDFSDouble
+
+from fediscope.cli.lake import RECORDS_HINT
 
 
 @pytest.fixture
@@ -40,7 +44,7 @@ def test_a_damaged_gzip_batch_is_listed_without_a_record_count(lake_dir, capsys,
     broken = whole[:40] if damage == "truncated" else whole[:10] + bytes(b ^ 0xFF for b in whole[10:30]) + whole[30:]
     (partition / "broken.jsonl.gz").write_bytes(broken)
     relative = partition.relative_to(_lake).as_posix()
-    code, out, err = run(capsys, "lake", "ls", relative)
+    code, out, err = run(capsys, "lake", "ls", relative, "--records")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert [line.split()[-1] for line in lines] == [f"{relative}/broken.jsonl.gz", f"{relative}/good.jsonl",
@@ -59,3 +63,68 @@ def test_an_empty_directory_of_a_webhdfs_lake_is_named_by_a_well_formed_url(webh
     code, out, err = run(capsys, "lake", "ls", "_state")
     assert (code, err) == (0, "")
     assert out == f"(empty) webhdfs://{webhdfs_server.namenode_address}/lake/_state?user=etl\n"
+
+
+# -- cheap by default: metadata only, records with --records ----------------------------------------------------
+
+
+@pytest.fixture
+def webhdfs_lake(webhdfs_server: WebHDFSDouble, tmp_path, monkeypatch) -> tuple[WebHDFSDouble, str]:
+    """A WebHDFS lake with a partition of three batch files (2, 1 and 3 records) and a checkpoint."""
+    from fediscope.lake.webhdfs import WebHDFSLake
+
+    url = webhdfs_server.lake_url("/lake", user="etl")
+    lake = WebHDFSLake(url)
+    partition = "raw/mastodon/statuses/instance=127.0.0.1:8080/dt=2026-11-01"
+    lake.write_atomic(f"{partition}/a.jsonl", b'{"a": 1}\n{"a": 2}\n')
+    lake.write_atomic(f"{partition}/b.jsonl.gz", gzip.compress(b'{"a": 1}\n'))
+    lake.write_atomic(f"{partition}/c.jsonl", b'{"a": 1}\n' * 3)
+    lake.write_atomic("_state/checkpoint.json", b"{}")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_PSEUDONYM_KEY="lake-ls-test-key-0123456789abcdef", FEDISCOPE_LAKE=url)
+    webhdfs_server.requests.clear()
+    return webhdfs_server, partition
+
+
+def _opens(double: WebHDFSDouble) -> int:
+    return sum(1 for _server, _method, op, _path, _user in double.requests if op == "OPEN")
+
+
+def test_lake_ls_over_webhdfs_reads_no_file_by_default(webhdfs_lake, capsys) -> None:
+    """Was: every batch file downloaded to count its records, on every listing."""
+    double, partition = webhdfs_lake
+    code, out, err = run(capsys, "lake", "ls", partition)
+    assert (code, err) == (0, "")
+    assert _opens(double) == 0
+    lines = out.splitlines()
+    assert [line.split()[-1] for line in lines[:-1]] == [f"{partition}/a.jsonl", f"{partition}/b.jsonl.gz",
+                                                         f"{partition}/c.jsonl"]
+    assert "records" not in "".join(lines[:-1]) and lines[-1] == RECORDS_HINT
+    assert lines[0].split()[:2] == ["18", "B"]  # the size, from the listing
+
+    code, out, _err = run(capsys, "lake", "ls", partition, "--json")
+    document = json.loads(out)
+    assert document["records_counted"] is False
+    assert [row["records"] for row in document["entries"]] == [None, None, None]
+    assert [row["bytes"] for row in document["entries"]][0] == 18
+
+    code, out, _err = run(capsys, "lake", "ls", f"{partition}/c.jsonl", "--json")  # one file: metadata too
+    assert json.loads(out)["entries"] == [{"path": f"{partition}/c.jsonl", "type": "file", "bytes": 27,
+                                           "records": None}]
+    code, out, _err = run(capsys, "lake", "ls")  # the top: directories only, no hint
+    assert RECORDS_HINT not in out and "raw/" in out
+    assert _opens(double) == 0
+
+
+def test_lake_ls_counts_records_when_asked(webhdfs_lake, capsys) -> None:
+    double, partition = webhdfs_lake
+    code, out, err = run(capsys, "lake", "ls", partition, "--records")
+    assert (code, err) == (0, "")
+    assert [" ".join(line.split()[2:4]) for line in out.splitlines()] == ["2 records", "1 records", "3 records"]
+    assert RECORDS_HINT not in out
+    assert _opens(double) == 2 * 3  # namenode and datanode, once per batch file
+    code, out, _err = run(capsys, "lake", "ls", partition, "--records", "--json")
+    document = json.loads(out)
+    assert document["records_counted"] is True
+    assert [row["records"] for row in document["entries"]] == [2, 1, 3]
+    code, out, _err = run(capsys, "lake", "ls", f"{partition}/c.jsonl", "--records")
+    assert "3 records" in out and out.split()[0] == "27"

@@ -297,10 +297,12 @@ def test_a_retriable_namenode_answer_is_retried_but_a_failure_is_not(webhdfs_ser
         lake.exists("raw/c.jsonl")
 
 
-def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server: WebHDFSDouble) -> None:
+def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server: WebHDFSDouble,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The datanode was reached and broke the connection off: advice about host names would send the user astray."""
+    monkeypatch.setattr(webhdfs_module, "WRITE_RETRY_DELAYS", (0.01, 0.01))
     lake = WebHDFSLake(webhdfs_server.lake_url())
-    webhdfs_server.fail_next_write(after_bytes=3)
+    webhdfs_server.fail_next_write(after_bytes=3, times=1 + len(webhdfs_module.WRITE_RETRY_DELAYS))  # every attempt
     with pytest.raises(LakeError, match=r"connection to the datanode http://127\.0\.0\.1:\d+ broke off") as info:
         lake.write_atomic("raw/b.jsonl", b"0123456789" * 100)
     assert "resolvable" not in str(info.value) and "unreachable" not in str(info.value)

@@ -1,0 +1,202 @@
+"""WebHDFS writes retried after failures that heal: a write lands exactly once, whole, with no temporary file left.
+
+A write is CREATE of a hidden temporary file (namenode redirect, then datanode PUT), then RENAME into place. The
+WebHDFS double breaks one step at a time, as a cluster does: a datanode dying mid-upload, a gateway answering 503
+while the namenode restarts, a RENAME done whose answer is lost (connection dropped, or too late for the client).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from doubles.webhdfs_server import WebHDFSDouble
+
+from fediscope.errors import LakeError
+from fediscope.lake import webhdfs as webhdfs_module
+from fediscope.lake.webhdfs import WebHDFSLake
+
+DATA = b'{"id": "1"}\n' * 300
+TARGET = "raw/mastodon/statuses/b.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def short_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhdfs_module, "WRITE_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
+
+
+def count(double: WebHDFSDouble, op: str, server: str = "namenode") -> int:
+    return sum(1 for s, _method, o, _path, _user in double.requests if (s, o) == (server, op))
+
+
+def files_on_disk(double: WebHDFSDouble, directory: str = "/lake/raw/mastodon/statuses") -> list[str]:
+    """Every name in the directory, temporary files included."""
+    return sorted(p.name for p in double.local(directory).iterdir())
+
+
+def attempts() -> int:
+    return 1 + len(webhdfs_module.WRITE_RETRY_DELAYS)
+
+
+# -- failures that heal: retried, the file lands once ---------------------------------------------------------
+
+
+def test_an_upload_the_datanode_drops_once_is_written_again(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next_write(after_bytes=100)
+    lake.write_atomic(TARGET, DATA)
+    assert lake.read(TARGET) == DATA
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]  # the half-written temporary file is gone
+    assert count(webhdfs_server, "CREATE", "datanode") == 2 and count(webhdfs_server, "RENAME") == 1
+
+
+@pytest.mark.parametrize("op", ["CREATE", "RENAME"])
+def test_a_503_from_the_namenode_is_retried(webhdfs_server: WebHDFSDouble, op: str) -> None:
+    """What a gateway (Knox, HttpFS, a load balancer) answers while the namenode behind it restarts."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.unavailable_next(op)
+    lake.write_atomic(TARGET, DATA)
+    assert lake.read(TARGET) == DATA
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]
+    assert count(webhdfs_server, op) == 2
+
+
+def test_a_namenode_leaving_safe_mode_is_retried(webhdfs_server: WebHDFSDouble) -> None:
+    """An active namenode still in its startup safe mode answers RetriableException: ask again shortly."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next("CREATE", "RetriableException", "Name node is in safe mode. The reported blocks ...")
+    assert lake.create_exclusive("_state/x.lock", b"mine") is True
+    assert lake.read("_state/x.lock") == b"mine"
+    assert files_on_disk(webhdfs_server, "/lake/_state") == ["x.lock"]
+
+
+@pytest.mark.parametrize("existing", [None, b"the old version, longer than the new one" * 200])
+def test_a_rename_whose_answer_is_lost_is_checked_not_repeated(webhdfs_server: WebHDFSDouble,
+                                                               existing: bytes | None) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    if existing is not None:
+        lake.write_atomic(TARGET, existing)
+        webhdfs_server.requests.clear()
+    webhdfs_server.drop_next("RENAME", after=True)  # the namenode renames, then the connection drops
+    lake.write_atomic(TARGET, DATA)
+    assert lake.read(TARGET) == DATA
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]
+    assert count(webhdfs_server, "RENAME") == 1 and count(webhdfs_server, "GETFILESTATUS") >= 1
+
+
+def test_a_rename_dropped_before_it_happened_is_sent_again(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.drop_next("RENAME")
+    lake.write_atomic(TARGET, DATA)
+    assert lake.read(TARGET) == DATA
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]
+    assert count(webhdfs_server, "RENAME") == 2 and count(webhdfs_server, "CREATE", "datanode") == 1
+
+
+def test_a_rename_answered_too_late_lands_once(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url(), timeout=0.5)
+    webhdfs_server.stall_next("RENAME", seconds=1.5)  # done at once, answered after the client gave up
+    lake.write_atomic(TARGET, DATA)
+    assert lake.read(TARGET) == DATA
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]
+    assert count(webhdfs_server, "RENAME") == 1
+
+
+# -- create-if-absent: our lost answer is a success, someone else's file is never taken ---------------------------
+
+
+def test_create_exclusive_whose_rename_answer_is_lost_reports_it_created(webhdfs_server: WebHDFSDouble) -> None:
+    """Was the dangerous case: a retried RENAME would find the file there ("already exists") and report that
+    someone else holds the lock, which we hold ourselves."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.drop_next("RENAME", after=True)
+    assert lake.create_exclusive("_state/x.lock", b"mine") is True
+    assert lake.read("_state/x.lock") == b"mine"
+    assert files_on_disk(webhdfs_server, "/lake/_state") == ["x.lock"]
+    assert count(webhdfs_server, "RENAME") == 1
+
+
+def test_create_exclusive_sent_again_after_a_lost_answer_and_a_failed_check(webhdfs_server: WebHDFSDouble) -> None:
+    """The RENAME happened, its answer was lost, and the check failed too: the RENAME sent again finds its source
+    gone, which the second check explains."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.drop_next("RENAME", after=True)
+    webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "namenode hiccup")
+    assert lake.create_exclusive("_state/x.lock", b"mine") is True
+    assert lake.read("_state/x.lock") == b"mine"
+    assert files_on_disk(webhdfs_server, "/lake/_state") == ["x.lock"]
+    assert count(webhdfs_server, "RENAME") == 2
+
+
+def test_create_exclusive_never_takes_a_file_someone_else_created(webhdfs_server: WebHDFSDouble) -> None:
+    """Someone else's lock file, even of our data's length, is not mistaken for ours when our RENAME is lost."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic("_state/x.lock", b"them")
+    webhdfs_server.drop_next("RENAME")  # dropped before it happened: our temporary file is still there
+    assert lake.create_exclusive("_state/x.lock", b"mine") is False
+    assert lake.read("_state/x.lock") == b"them"
+    assert files_on_disk(webhdfs_server, "/lake/_state") == ["x.lock"]
+
+
+# -- failures that do not heal: at once -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exception", ["AccessControlException", "DSQuotaExceededException", "SafeModeException"])
+def test_a_refused_rename_is_not_retried(webhdfs_server: WebHDFSDouble, exception: str) -> None:
+    """The upload heals from a dropped connection, then the namenode refuses the RENAME: that is the error."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next_write(after_bytes=10)
+    webhdfs_server.fail_next("RENAME", exception, "refused for the test")
+    with pytest.raises(LakeError, match=f"{exception}: refused for the test"):
+        lake.write_atomic(TARGET, DATA)
+    assert count(webhdfs_server, "RENAME") == 1
+    assert files_on_disk(webhdfs_server) == []  # both temporary files removed
+
+
+def test_a_403_from_the_datanode_is_not_retried(webhdfs_server: WebHDFSDouble) -> None:
+    webhdfs_server.deny_users.add("guest")
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="guest"))
+    webhdfs_server.drop_next("CREATE")  # heals: asked again
+    with pytest.raises(LakeError, match="AccessControlException") as info:
+        lake.write_atomic(TARGET, DATA)
+    assert "?user=" in str(info.value)
+    assert count(webhdfs_server, "CREATE", "namenode") == 2 and count(webhdfs_server, "CREATE", "datanode") == 1
+
+
+def test_a_503_on_every_attempt_says_so_and_leaves_nothing(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    for _ in range(attempts()):
+        webhdfs_server.unavailable_next("RENAME")
+    with pytest.raises(LakeError, match=r"cannot write .*: the namenode http://127\.0\.0\.1:\d+ answered 503") as info:
+        lake.write_atomic(TARGET, DATA)
+    assert "try again" in str(info.value) and "did not answer like a WebHDFS namenode" not in str(info.value)
+    assert count(webhdfs_server, "RENAME") == attempts()
+    assert files_on_disk(webhdfs_server) == []
+    assert not lake.exists(TARGET)
+
+
+def test_a_503_on_a_read_only_call_is_retried(webhdfs_server: WebHDFSDouble) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic(TARGET, DATA)
+    webhdfs_server.unavailable_next("GETFILESTATUS")
+    assert lake.exists(TARGET)
+
+
+# -- no secret in what is said --------------------------------------------------------------------------------
+
+
+def test_retries_and_the_final_error_never_show_the_delegation_token(webhdfs_server: WebHDFSDouble,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A secure namenode puts a delegation token in its redirect to the datanode; it reaches neither the log lines
+    of the retries nor the error."""
+    token = "HAAEZXRsAARldGwAihoken-s3cret-0123456789"
+    webhdfs_server.redirect_params = {"delegation": token}
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next_write(after_bytes=10, times=attempts())
+    with caplog.at_level(logging.DEBUG, logger="fediscope"), pytest.raises(LakeError) as info:
+        lake.write_atomic(TARGET, DATA)
+    assert "retrying CREATE" in caplog.text
+    assert token not in caplog.text and token not in str(info.value)
+    assert "broke off" in str(info.value)
+    assert files_on_disk(webhdfs_server) == []
