@@ -9,7 +9,9 @@ one).
 The checks and what they do:
 
 * ``lake`` — writes, reads back and deletes a small probe file under ``_doctor/`` (proves write permission
-  and, on HDFS, that both the namenode and the datanodes are reachable);
+  and, on HDFS, that both the namenode and the datanodes are reachable); on a local lake it WARNs about
+  temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`; not on HDFS, where finding
+  them takes a request per directory);
 * ``store`` — opens the store and lists the metrics it holds (a read round trip; doctor writes nothing
   into a store, so no probe table appears in BI tools); a SQLite file that does not exist yet is not created,
   only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing);
@@ -38,7 +40,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -47,6 +49,9 @@ from fediscope.config import Settings, instance_base_url, instance_domain, token
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, weakness
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_text, redact_url, secret_values
+
+if TYPE_CHECKING:
+    from fediscope.lake.backend import LakeBackend
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +108,26 @@ def check_lake(settings: Settings) -> Check:
     if created and root is not None and not root.exists():
         return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} "
                      "s); the lake is not created yet: `fediscope collect` creates it")
-    return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)")
+    detail = f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)"
+    return _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
+
+
+def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
+    """A WARN when a local lake holds temporary files of interrupted writes a day old or older (None otherwise).
+    Skipped on a remote lake: walking it costs one WebHDFS request per directory, too slow for a health check."""
+    from fediscope.lake.debris import STALE_AFTER_SECONDS, format_bytes, stale_temporary_files
+
+    if lake.local_path("") is None:
+        return None
+    stale = stale_temporary_files(lake)
+    if not stale:
+        return None
+    size = format_bytes(sum(e.size for e in stale))
+    plural = "s" if len(stale) != 1 else ""
+    return Check("lake", WARN, f"{detail}; {len(stale)} temporary file{plural} ({size}) left by interrupted writes, "
+                 f"older than {STALE_AFTER_SECONDS // 3600} h, e.g. {stale[0].path}",
+                 "`fediscope gdpr retention` removes them (the fediscope_maintenance DAG runs it daily; "
+                 "`--dry-run` first lists everything it would delete)")
 
 
 def _lake_fix(settings: Settings) -> str:

@@ -4,7 +4,9 @@
 * `retention`: deletes raw and quarantine partitions older than `retention_raw_days`
   (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
   `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever). It needs the lake lock,
-  so while a batch run holds it the task fails and is retried: 9 retries, about 2.5 hours in all.
+  so while a batch run holds it the task fails and is retried: 9 retries, about 2.5 hours in all. It also removes
+  the hidden temporary files that interrupted writes left in the lake once they are a day old (its result's
+  `temporary_files`: count, bytes, paths).
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
   check fails its task with the fix in the message (and the one-line failure log).
 
@@ -45,7 +47,7 @@ def fediscope_maintenance() -> None:
     # retention fails at once while a batch holds the lake lock: its retries (1, 2, 4, … 30 min) span ~2.5 h
     @task(retries=9)
     def retention() -> dict[str, Any]:
-        """Raw partitions past retention are deleted."""
+        """Partitions past retention are deleted, and stale temporary files of interrupted writes."""
         return orch.apply_retention(orch.task_settings())
 
     lake_health() >> retention()

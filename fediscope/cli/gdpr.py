@@ -74,10 +74,13 @@ def export(account: str, out: Path | None) -> None:
 
 
 @gdpr.command()
-@click.option("--dry-run", is_flag=True, help="Only list the partitions that would be deleted.")
+@click.option("--dry-run", is_flag=True, help="Only list the partitions and files that would be deleted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def retention(dry_run: bool, as_json: bool) -> None:
-    """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS."""
+    """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
+
+    Also removes the hidden temporary files that interrupted writes left in the lake, once a day old.
+    """
     from fediscope.gdpr.retention import apply_retention
     from fediscope.lake.backend import open_lake, require_lake
 
@@ -97,6 +100,12 @@ def retention(dry_run: bool, as_json: bool) -> None:
     shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
     click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
                f"{verb} {shown or 'nothing'}")
+    temporary = summary.temporary_files
+    for path in temporary.paths if dry_run else ():
+        click.echo(f"would remove {path} (a stale temporary file)")
+    click.echo(temporary.describe())
+    for failure in temporary.failed:
+        click.echo(f"fediscope: warning: could not remove the temporary file {failure}", err=True)
 
 
 def _kept(days: int) -> str:

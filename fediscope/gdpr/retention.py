@@ -9,6 +9,9 @@ without a ``dt`` partition (the latest account snapshot, instance activity) are 
 layer forever. Metrics in the store are recomputed from the curated tables, so they shrink with them at the
 next processing run.
 
+Retention also removes the temporary files that interrupted writes left in the lake, once they are a day old
+(:mod:`fediscope.lake.debris`): whatever the retention settings, as the lake's regular clean-up.
+
 The maintenance DAG calls :func:`apply_retention` daily; ``fediscope gdpr retention --dry-run`` shows what it
 would delete. Deleting holds the lake lock (:mod:`fediscope.lake.lock`), so it fails at once while a ``fediscope
 process`` runs on the lake (the maintenance DAG's retry runs it again later); a dry run takes no lock.
@@ -23,6 +26,7 @@ from typing import Any
 
 from fediscope.config import Settings
 from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.debris import STALE_AFTER_SECONDS, TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT
 from fediscope.lake.lock import lake_lock
 
@@ -46,6 +50,9 @@ class RetentionSummary:
     curated_days: int
     deleted: list[Partition] = field(default_factory=list)  # deleted, or that would be with dry_run
     skipped: list[str] = field(default_factory=list)  # dt= directories whose date cannot be read
+    #: stale temporary files of interrupted writes removed (or that would be with dry_run)
+    temporary_files: TemporaryCleanup = field(
+        default_factory=lambda: TemporaryCleanup(dry_run=False, older_than_hours=STALE_AFTER_SECONDS / 3600))
 
     def totals(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -57,7 +64,7 @@ class RetentionSummary:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "totals": self.totals()}
+        return {**asdict(self), "totals": self.totals(), "temporary_files": self.temporary_files.as_dict()}
 
 
 def _dt_dirs(lake: LakeBackend, root: str) -> list[str]:
@@ -101,7 +108,8 @@ def _expired(lake: LakeBackend, layer: str, root: str, limit: date | None,
 
 def apply_retention(settings: Settings, dry_run: bool = False, today: date | None = None,
                     lake: LakeBackend | None = None) -> RetentionSummary:
-    """Delete (or with ``dry_run`` only list) the expired raw, quarantine and curated partitions."""
+    """Delete (or with ``dry_run`` only list) the expired raw, quarantine and curated partitions, and the stale
+    temporary files of interrupted writes (``summary.temporary_files``)."""
     lake = lake or open_lake(settings.lake)
     today = today or datetime.now(UTC).date()
     summary = RetentionSummary(today=today.isoformat(), dry_run=dry_run, raw_days=settings.retention_raw_days,
@@ -110,6 +118,7 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
     curated_limit = cutoff(today, settings.retention_curated_days)
     if dry_run:
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
+        summary.temporary_files = remove_stale_temporary_files(lake, dry_run=True)
         return summary
     # The lake lock (fediscope.lake.lock): a curation running meanwhile could record deleted raw files in its
     # manifest, or publish a partition that was just deleted.
@@ -118,6 +127,7 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
         for partition in summary.deleted:
             lake.delete(partition.path, recursive=True)
             log.info("retention: deleted %s (%d files)", partition.path, partition.files)
+        summary.temporary_files = remove_stale_temporary_files(lake)  # after the partitions: fewer to walk
     return summary
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +28,9 @@ class Entry:
     path: str  # relative to the lake root
     is_dir: bool
     size: int = 0
+    #: Last modification, seconds since the epoch, as the storage reports it (None when it does not); not compared,
+    #: so an entry equals another naming the same path, kind and size.
+    mtime: float | None = field(default=None, compare=False)
 
 
 class LakeBackend(Protocol):
@@ -53,6 +56,10 @@ class LakeBackend(Protocol):
 
     def walk(self, path: str) -> list[Entry]:
         """Every file below a directory, recursively (empty list when it does not exist)."""
+
+    def walk_hidden(self, path: str) -> list[Entry]:
+        """Every *hidden* file below a directory, recursively: the names ``list`` and ``walk`` leave out (temporary
+        files of writes under way or interrupted, dot-files); for the clean-up of :mod:`fediscope.lake.debris`."""
 
     def delete(self, path: str, recursive: bool = False) -> bool: ...
 

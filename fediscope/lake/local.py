@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -107,7 +108,9 @@ class LocalLake:
 
     def _entry(self, p: Path) -> Entry:
         rel = p.relative_to(self.root).as_posix()
-        return Entry(rel, p.is_dir(), 0 if p.is_dir() else p.stat().st_size)
+        info = p.stat()
+        is_dir = stat.S_ISDIR(info.st_mode)
+        return Entry(rel, is_dir, 0 if is_dir else info.st_size, info.st_mtime)
 
     def list(self, path: str) -> list[Entry]:
         base = self._abs(path)
@@ -118,6 +121,14 @@ class LocalLake:
     def walk(self, path: str) -> list[Entry]:
         """Symbolic links to directories are followed (each directory once), as ``list``, ``read`` and the engines
         reading the files follow them; ``Path.rglob`` would skip a ``raw`` moved to another disk and linked back."""
+        return self._files(path, hidden_ones=False)
+
+    def walk_hidden(self, path: str) -> list[Entry]:
+        return self._files(path, hidden_ones=True)
+
+    def _files(self, path: str, hidden_ones: bool) -> list[Entry]:
+        """The files below ``path`` whose names are hidden (``hidden_ones``) or not; a file that vanishes while
+        it is listed (a temporary file renamed into place meanwhile) is left out."""
         base = self._abs(path)
         if not base.is_dir():
             return []
@@ -131,8 +142,12 @@ class LocalLake:
             seen.add((info.st_dev, info.st_ino))
             for name in files:
                 child = Path(directory, name)
-                if not hidden(name) and child.is_file():
+                if hidden(name) != hidden_ones or not child.is_file():
+                    continue
+                try:
                     entries.append(self._entry(child))
+                except FileNotFoundError:
+                    continue
         return sorted(entries, key=lambda e: e.path.split("/"))
 
     def delete(self, path: str, recursive: bool = False) -> bool:

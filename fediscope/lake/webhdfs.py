@@ -491,6 +491,14 @@ class WebHDFSLake:
         return sorted(entries, key=lambda e: e.path.split("/"))
 
     def walk(self, path: str) -> list[Entry]:
+        return self._files(path, hidden_ones=False)
+
+    def walk_hidden(self, path: str) -> list[Entry]:
+        return self._files(path, hidden_ones=True)
+
+    def _files(self, path: str, hidden_ones: bool) -> list[Entry]:
+        """The files below ``path`` whose names are hidden (``hidden_ones``) or not: one LISTSTATUS per
+        directory."""
         base = self._abs(path)
         status = self._status(base, path)
         if status is None or status.get("type") != "DIRECTORY":
@@ -504,13 +512,15 @@ class WebHDFSLake:
                     child = posixpath.join(directory, name)
                     if info.get("type") == "DIRECTORY":
                         pending.append(child)
-                    elif not hidden(name):
+                    elif hidden(name) == hidden_ones:
                         entries.append(self._entry(child, info))
         return sorted(entries, key=lambda e: e.path.split("/"))
 
     def _entry(self, absolute: str, info: dict[str, Any]) -> Entry:
         is_dir = info.get("type") == "DIRECTORY"
-        return Entry(self._rel(absolute), is_dir, 0 if is_dir else int(info.get("length", 0)))
+        modified = info.get("modificationTime")  # milliseconds since the epoch, in every FileStatus
+        return Entry(self._rel(absolute), is_dir, 0 if is_dir else int(info.get("length", 0)),
+                     modified / 1000 if isinstance(modified, int | float) and not isinstance(modified, bool) else None)
 
     def delete(self, path: str, recursive: bool = False) -> bool:
         with self._errors("delete", path):

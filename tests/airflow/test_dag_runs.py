@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -209,6 +211,12 @@ def test_maintenance_applies_retention_and_checks_lake_and_store(airflow_env: Ai
     old = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today - timedelta(days=45))
     old.mkdir(parents=True)
     (old / "20200101T000000Z-00000000.jsonl").write_text("{}\n")
+    current = pipeline.lake / layout.partition_dir("statuses", pipeline.server.domain, today)
+    debris = current / ".20200101T000000Z-00000001.jsonl.0123456789ab.tmp"  # a write killed before its rename
+    debris.write_text("{}\n")
+    os.utime(debris, (time.time() - 2 * 86400,) * 2)
+    young = current / ".20200101T000000Z-00000002.jsonl.abcdefgh.tmp"  # a write under way
+    young.write_text("{}\n")
     variable = json.loads(pipeline.env["AIRFLOW_VAR_FEDISCOPE_SETTINGS"]) | {"retention_raw_days": 30}
     env = pipeline.env | {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable)}
     result = airflow_env.run("test", "fediscope_maintenance", "--no-retries", extra_env=env)
@@ -219,3 +227,5 @@ def test_maintenance_applies_retention_and_checks_lake_and_store(airflow_env: Ai
     assert _store_rows(pipeline.store) == batch["rows_again"], "metrics are kept"
     (retention,) = _tasks(result, "retention")
     assert [p["dt"] for p in retention["value"]["deleted"]] == [(today - timedelta(days=45)).isoformat()]
+    assert not debris.exists() and young.exists(), "a day-old temporary file is removed, a young one kept"
+    assert retention["value"]["temporary_files"]["count"] == 1

@@ -1,0 +1,113 @@
+"""Temporary files left in the lake by interrupted writes, and their removal.
+
+Both backends write a file atomically under a hidden temporary name beside its target and rename it into place
+(:mod:`fediscope.lake.local`: ``tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp")``, so
+``.<name>.<8 characters of a-z 0-9 _>.tmp``; :mod:`fediscope.lake.webhdfs`: ``.<name>.<12 hex digits>.tmp``). A
+failed write removes its temporary file, but a process killed between writing and renaming (SIGKILL, a reboot, a
+lost container) leaves it behind for good. Readers never see it (``list``/``walk`` hide such names; Hadoop and
+Spark skip dot-files), but such files pile up.
+
+:func:`remove_stale_temporary_files` removes the ones older than :data:`STALE_AFTER_SECONDS` (a day: no write
+takes that long, so a write under way is never touched, even one by a collector that holds no lake lock). Only
+names of exactly those two shapes are candidates: other dot-files (NiFi's in-flight ``.<name>``, Spark's
+``.crc``), lock files (``_state/<name>.lock`` and ``.lock.takeover``), checkpoints and data are never removed.
+``fediscope gdpr retention`` (and so the maintenance DAG) runs it; ``fediscope doctor`` warns about such files on a
+local lake (walking a large lake over WebHDFS, one request per directory, is too slow for a health check).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.errors import LakeError
+from fediscope.lake.backend import Entry, LakeBackend
+
+log = logging.getLogger(__name__)
+
+#: A temporary file this old or older is an interrupted write's: one day.
+STALE_AFTER_SECONDS = 24 * 3600
+#: ``.<target name>.<random>.tmp``, where random is ``tempfile.mkstemp``'s 8 characters (LocalLake) or 12 hex
+#: digits (WebHDFSLake); the target name is whatever was being written (``b1.jsonl``, ``process.lock``).
+TEMPORARY_NAME = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}|[0-9a-f]{12})\.tmp")
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether a file name (no directory) is one of the backends' temporary names."""
+    return TEMPORARY_NAME.fullmatch(name) is not None
+
+
+def format_bytes(size: int) -> str:
+    """``512 bytes``, ``1.2 KiB``, ``3.4 MiB``, ``5.0 GiB``."""
+    if size < 1024:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+@dataclass
+class TemporaryCleanup:
+    """What :func:`remove_stale_temporary_files` removed (or, with ``dry_run``, would remove)."""
+
+    dry_run: bool
+    older_than_hours: float
+    paths: list[str] = field(default_factory=list)
+    bytes: int = 0
+    failed: list[str] = field(default_factory=list)  # "<path>: <why>" of files that could not be removed
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+    def describe(self) -> str:
+        """``removed 3 stale temporary files (1.2 MiB)``; ``no stale temporary files`` when there were none."""
+        if not self.paths:
+            return f"no stale temporary files (older than {self.older_than_hours:g} h)"
+        verb = "would remove" if self.dry_run else "removed"
+        plural = "s" if self.count != 1 else ""
+        return (f"{verb} {self.count} stale temporary file{plural} ({format_bytes(self.bytes)}) left by interrupted "
+                f"writes, older than {self.older_than_hours:g} h")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "bytes": self.bytes, "older_than_hours": self.older_than_hours,
+                "paths": list(self.paths), "failed": list(self.failed)}
+
+
+def stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, now: float | None = None,
+                          path: str = "") -> list[Entry]:
+    """The backends' temporary files below ``path`` (the whole lake by default) last modified more than
+    ``older_than`` seconds before ``now``. A file whose modification time the storage does not report is never
+    stale."""
+    if older_than < 0:
+        raise ValueError(f"older_than must be 0 or more seconds, not {older_than!r}")
+    limit = (time.time() if now is None else now) - older_than
+    return [entry for entry in lake.walk_hidden(path)
+            if not entry.is_dir and is_temporary_name(entry.path.rsplit("/", 1)[-1])
+            and entry.mtime is not None and entry.mtime < limit]
+
+
+def remove_stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, *,
+                                 dry_run: bool = False, now: float | None = None) -> TemporaryCleanup:
+    """Remove (with ``dry_run`` only list) the lake's stale temporary files; see the module docstring. A file that
+    cannot be removed is reported in ``failed`` and the others are still removed."""
+    cleanup = TemporaryCleanup(dry_run=dry_run, older_than_hours=older_than / 3600)
+    for entry in stale_temporary_files(lake, older_than, now):
+        if not dry_run:
+            try:
+                if not lake.delete(entry.path):
+                    continue  # gone meanwhile
+            except LakeError as exc:
+                cleanup.failed.append(f"{entry.path}: {exc}")
+                log.warning("could not remove the stale temporary file %s: %s", entry.path, exc)
+                continue
+            log.info("removed the stale temporary file %s (%d bytes)", entry.path, entry.size)
+        cleanup.paths.append(entry.path)
+        cleanup.bytes += entry.size
+    return cleanup
