@@ -35,8 +35,14 @@ class _Date(click.ParamType):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress on stderr (default: only when stderr is a terminal).")
+@click.option("--recurate", is_flag=True,
+              help="Curate every raw file again and replace every curated table: after an upgrade changed the "
+                   "curation rules (the run says so). Refused while raw files curated before are gone.")
+@click.option("--force", "allow_missing", is_flag=True,
+              help="With --recurate: rebuild even though raw files curated before are gone (retention), dropping "
+                   "the curated rows made from them.")
 def process(engine: str | None, since: date | None, until: date | None, lake: str | None, store: str | None,
-            as_json: bool, progress: bool | None) -> None:
+            as_json: bool, progress: bool | None, recurate: bool, allow_missing: bool) -> None:
     """Curate the raw lake, compute every metric, and load the metric store.
 
     Curation is incremental: only raw files not curated before are read (the list is kept in
@@ -45,13 +51,22 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     recomputed over everything curated so far, and replace what the store held for them. A lake
     without any data is refused (exit 1) before the store is touched.
 
+    After a fediscope upgrade that changed the curation rules, rows curated before keep the old
+    ones and the run says so; --recurate rebuilds every curated table from the raw lake.
+
     \b
     Examples:
       fediscope process
       fediscope process --engine spark --since 2026-11-20 --json
+      fediscope process --recurate
     """
     if since and until and since > until:
         raise click.BadParameter(f"{since} is after --until {until}", param_hint="--since")
+    if recurate and (since or until):
+        raise click.BadParameter("--recurate curates every raw file; leave out --since/--until",
+                                 param_hint="--recurate")
+    if allow_missing and not recurate:
+        raise click.BadParameter("--force only applies with --recurate", param_hint="--force")
     settings = settings_from_context(lake=lake, store=store)
     from fediscope.engine.process import run_process
     from fediscope.lake.backend import open_lake, require_batch_lake
@@ -61,7 +76,8 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     require_batch_lake(open_lake(settings.lake))
 
     summary = run_process(settings, engine=engine, since=since, until=until,
-                          progress=is_terminal() if progress is None else progress)
+                          progress=is_terminal() if progress is None else progress, recurate=recurate,
+                          allow_missing=allow_missing)
     if as_json:
         emit_json(summary.as_dict())
     else:

@@ -66,12 +66,15 @@ class Engine(ABC):
 
     # -- the interface other parts call ------------------------------------------------------------------
     def curate(self, since: dt.date | None = None, until: dt.date | None = None,
-               progress: Callable[[str], None] | None = None) -> Any:
+               progress: Callable[[str], None] | None = None, rebuild: bool = False,
+               allow_missing: bool = False) -> Any:
         """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary.
-        ``progress`` is told each step as it starts (one line each)."""
+        ``progress`` is told each step as it starts (one line each). ``rebuild``: curate every raw file again and
+        replace every curated table (see :mod:`fediscope.engine.curation`)."""
         from fediscope.engine.curation import run_curation
 
-        summary = run_curation(self, since=since, until=until, progress=progress)
+        summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
+                               allow_missing=allow_missing)
         self._curated_views = False
         return summary
 

@@ -478,3 +478,28 @@ STATEMENTS = {
     "instance_peers_merged": MERGE_PEERS,
 }
 
+
+
+#: Raise when the curation rules change in a way :func:`rules_fingerprint` cannot see (an engine's macro, how
+#: an engine reads the raw files), so lakes curated before are told to re-curate.
+RULES_VERSION = 1
+
+
+def rules_fingerprint() -> str:
+    """A short hash of the curation rules: every statement of this module, the raw record schemas the engines
+    parse and the curated tables' columns, and :data:`RULES_VERSION`. The curated manifest records the rules its
+    tables were made by (:mod:`fediscope.engine.manifest`); any change of the rules, a fediscope upgrade that
+    reads statuses differently, shows as another fingerprint, and ``fediscope process`` then says the curated
+    rows predate the rules (``--recurate`` rebuilds them from the raw lake). Engine-independent: Spark runs
+    these same statements, translated."""
+    import hashlib
+    import json
+
+    from fediscope.engine.schema import CURATED, DATA_SCHEMAS
+
+    statements = {name: value for name, value in globals().items()
+                  if name.isupper() and not name.startswith("_") and isinstance(value, str)}
+    tables = {name: list(table.columns.items()) for name, table in sorted(CURATED.items())}
+    body = json.dumps({"version": RULES_VERSION, "statements": statements, "raw": DATA_SCHEMAS, "tables": tables},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]

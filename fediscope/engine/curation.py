@@ -14,6 +14,15 @@
 4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
    files in the manifest.
 
+**Curation rules.** The manifest records the rules the curated rows were made by
+(:func:`~fediscope.engine.curate_sql.rules_fingerprint`). When a fediscope upgrade changes them, the rows
+curated before keep the old rules while new rows get the new ones: the run says so (``rules_changed``, a
+warning) and goes on incrementally. A **rebuild** (``rebuild=True``, ``fediscope process --recurate``) curates
+every raw file again as if the curated tables were empty, then replaces every curated table and partition with
+what it made, removing what the rules no longer make. Raw files curated before but gone from the lake (deleted
+by retention, or emptied by an erasure) would take their rows with them, so a rebuild is refused while any is
+missing, unless ``allow_missing=True`` (``--force``).
+
 A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
 is idempotent, so partitions already published are rewritten with the same rows. Two runs on one lake would
 race on the manifest, so the entry points hold the lake lock (:func:`fediscope.lake.lock.lake_lock`) around
@@ -32,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fediscope.engine import curate_sql as sql
-from fediscope.engine.manifest import load_manifest, plan_curation, save_manifest
+from fediscope.engine.manifest import Manifest, load_manifest, plan_curation, save_manifest
 from fediscope.engine.schema import (
     ACCOUNTS,
     HASHTAGS,
@@ -43,6 +52,7 @@ from fediscope.engine.schema import (
     TAG_TRENDS,
     Table,
 )
+from fediscope.errors import ConfigError
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -66,6 +76,8 @@ class CurateSummary:
     peers: int = 0  # rows of the instance_peers table after the run (0 when not rewritten)
     deletions: int = 0  # rows of the status_deletions table after the run (0 when not rewritten)
     files_published: int = 0
+    rules_changed: bool = False  # curated rows were made by other curation rules (see the module docstring)
+    rebuilt: bool = False  # every raw file curated again and every curated table replaced
     seconds: float = 0.0
 
     @property
@@ -77,17 +89,33 @@ class CurateSummary:
 
 
 def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
-                 progress: Callable[[str], None] | None = None) -> CurateSummary:
+                 progress: Callable[[str], None] | None = None, rebuild: bool = False,
+                 allow_missing: bool = False) -> CurateSummary:
     """Curate the raw files not curated yet (see the module docstring); ``progress`` is told each step as it
-    starts, so a long curation is not minutes of silence."""
+    starts, so a long curation is not minutes of silence. ``rebuild`` curates every raw file again and replaces
+    every curated table (refused with ``since``/``until``, and while curated raw files are missing unless
+    ``allow_missing``)."""
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
     manifest = load_manifest(lake)
-    plan = plan_curation(lake, manifest, since, until)
+    rules = sql.rules_fingerprint()
+    if rebuild and (since or until):
+        raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
+    plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
-                            raw_files_outside_window=plan.skipped_outside_window)
-    if plan.total == 0:
+                            raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild)
+    if rebuild:
+        _check_rebuild(manifest, plan.present, allow_missing)
+        say(f"curation: rebuilding every curated table from the {plan.total} raw files")
+    elif manifest.files and manifest.rules != rules:
+        summary.rules_changed = True
+        log.warning("curation: the curated tables were made by other curation rules (%s; these are %s): rows "
+                    "curated before keep them; `fediscope process --recurate` rebuilds every table from the raw "
+                    "lake", manifest.rules or "not recorded, an older fediscope", rules)
+        say("curation: the curated tables were made by other curation rules (an older fediscope); rows curated "
+            "before keep them: `fediscope process --recurate` rebuilds them from the raw lake")
+    if plan.total == 0 and not (rebuild and manifest.files):
         log.info("curation: nothing new to curate")
         summary.seconds = time.perf_counter() - started
         return summary
@@ -115,41 +143,81 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             say("curation: parsing the raw statuses and computing their columns")
             engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files or deletion_files:
-            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say)
+            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say, rebuild=rebuild)
         if status_files or account_files:
             say("curation: merging the account snapshots")
             summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS),
-                                            sql.MERGE_ACCOUNTS, ["account_key"])
+                                            sql.MERGE_ACCOUNTS, ["account_key"], rebuild)
             summary.files_published += ws.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
         if activity_files or trend_files or peer_files:
             say("curation: merging instance activity, trends and peers")
         if activity_files:
             summary.instance_weeks = _merge_whole(
                 engine, staged, INSTANCE_ACTIVITY_TABLE, ("activity_versions", sql.ACTIVITY_VERSIONS),
-                sql.MERGE_ACTIVITY, ["instance", "week"])
+                sql.MERGE_ACTIVITY, ["instance", "week"], rebuild)
             summary.files_published += ws.publish(INSTANCE_ACTIVITY_TABLE.name,
                                                   staged / INSTANCE_ACTIVITY_TABLE.name)
         if trend_files:
             summary.trend_days = _merge_whole(engine, staged, TAG_TRENDS, ("trend_versions", sql.TREND_VERSIONS),
-                                              sql.MERGE_TRENDS, ["instance", "tag", "day"])
+                                              sql.MERGE_TRENDS, ["instance", "tag", "day"], rebuild)
             summary.files_published += ws.publish(TAG_TRENDS.name, staged / TAG_TRENDS.name)
         if peer_files:
             summary.peers = _merge_whole(engine, staged, INSTANCE_PEERS, ("peer_sightings", sql.PEER_SIGHTINGS),
-                                         sql.MERGE_PEERS, ["instance", "peer"])
+                                         sql.MERGE_PEERS, ["instance", "peer"], rebuild)
             summary.files_published += ws.publish(INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
+        if rebuild:
+            _drop_unmade(engine, staged, summary, {
+                STATUSES.name: bool(status_files or deletion_files), ACCOUNTS.name: bool(status_files or account_files),
+                INSTANCE_ACTIVITY_TABLE.name: bool(activity_files), TAG_TRENDS.name: bool(trend_files),
+                INSTANCE_PEERS.name: bool(peer_files), STATUS_DELETIONS.name: bool(deletion_files)})
     finally:
         ws.discard(staged)
-    manifest.files.update(plan.sizes)
+    if rebuild:
+        manifest.files = dict(plan.sizes)
+        manifest.rules = rules
+    else:
+        if not manifest.files:  # a first curation: every row is made by these rules
+            manifest.rules = rules
+        manifest.files.update(plan.sizes)
     save_manifest(lake, manifest)
     summary.seconds = time.perf_counter() - started
     log.info("curation: %s", summary.as_dict())
     return summary
 
 
+def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -> None:
+    missing = manifest.missing_files(present)
+    if missing and not allow_missing:
+        raise ConfigError(
+            f"{len(missing)} raw file(s) curated before are no longer in the lake (deleted by retention, or emptied "
+            f"by an erasure; e.g. {missing[0]}): a rebuild would drop the curated rows made from them. Add --force "
+            "to rebuild from the raw files that are left")
+    if missing:
+        log.warning("curation: rebuilding without %d raw file(s) curated before and gone from the lake",
+                    len(missing))
+
+
+def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dict[str, bool]) -> None:
+    """A rebuild: remove what the rules no longer make — the ``dt`` partitions of statuses and hashtags the run
+    staged nothing for, and the unpartitioned tables it had no raw input for (publishing nothing removes them)."""
+    ws = engine.workspace
+    for table in (STATUSES, HASHTAGS):
+        stale = sorted(set(ws.partition_values(table.name, "dt")) - set(summary.partitions))
+        if stale:
+            ws.publish(table.name, staged / f"_nothing_{table.name}", "dt", stale)
+            log.info("curation: the rebuild removed %d %s partition(s) no raw status makes any more", len(stale),
+                     table.name)
+    for name, was_made in made.items():
+        if name != STATUSES.name and not was_made and ws.has_parquet(ws.table_path(name)):
+            ws.publish(name, staged / f"_nothing_{name}")
+            log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
+
+
 def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool,
-                     say: Callable[[str], None]) -> None:
+                     say: Callable[[str], None], rebuild: bool = False) -> None:
     """Merge the new status versions into their partitions; with new deletions, also rewrite the partitions of
-    the statuses they name, and stage the deletions table."""
+    the statuses they name, and stage the deletions table. A rebuild merges into nothing: every partition is made
+    from the raw versions alone."""
     ws = engine.workspace
     say("curation: choosing the latest version of each status")
     summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
@@ -160,17 +228,22 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if new_deletions:
         summary.deletions = _merge_whole(engine, staged, STATUS_DELETIONS, ("deletion_versions", sql.DELETION_VERSIONS),
-                                         sql.MERGE_DELETIONS, ["instance", "status_id"])
-        engine.register_parquet("all_statuses", STATUSES, [ws.table_dir(STATUSES.name)],
-                                root=ws.table_path(STATUSES.name))
+                                         sql.MERGE_DELETIONS, ["instance", "status_id"], rebuild)
+        if rebuild:  # every status is among the new versions: their days are all rewritten already
+            engine.register_empty("all_statuses", STATUSES)
+        else:
+            engine.register_parquet("all_statuses", STATUSES, [ws.table_dir(STATUSES.name)],
+                                    root=ws.table_path(STATUSES.name))
         found |= {str(r["dt"]) for r in engine.query(sql.DELETED_DAYS)}
+    elif rebuild:  # no deletion in the raw lake: none applies
+        engine.register_empty("status_deletions_merged", STATUS_DELETIONS)
     else:
         _register_table(engine, "status_deletions_merged", STATUS_DELETIONS)
     days = sorted(found)
     summary.partitions = days
     if days:
         say(f"curation: merging and writing {len(days)} day partition(s) of statuses and hashtags")
-        _merge_partitions(engine, staged, summary, days)
+        _merge_partitions(engine, staged, summary, days, rebuild)
     if new_deletions:
         summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
 
@@ -184,9 +257,10 @@ def _register_table(engine: Engine, view: str, table: Table) -> None:
         engine.register_empty(view, table)
 
 
-def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days: list[str]) -> None:
+def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days: list[str],
+                      rebuild: bool = False) -> None:
     ws = engine.workspace
-    existing = ws.partition_dirs(STATUSES.name, "dt", days)
+    existing = [] if rebuild else ws.partition_dirs(STATUSES.name, "dt", days)
     if existing:
         engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
     else:
@@ -200,13 +274,17 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
 
 
 def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str, str], merge: str,
-                 order_by: list[str]) -> int:
+                 order_by: list[str], rebuild: bool = False) -> int:
     """Merge new versions into an unpartitioned table and stage the whole table; returns its row count.
 
-    ``versions`` is (name, SQL) of the new versions; ``merge`` reads them and ``existing_<table>``.
+    ``versions`` is (name, SQL) of the new versions; ``merge`` reads them and ``existing_<table>`` (empty for a
+    rebuild).
     """
     engine.materialize(*versions)
-    _register_table(engine, f"existing_{table.name}", table)
+    if rebuild:
+        engine.register_empty(f"existing_{table.name}", table)
+    else:
+        _register_table(engine, f"existing_{table.name}", table)
     rows = engine.materialize(f"{table.name}_merged", merge)
     engine.write_table(f"{table.name}_merged", table, staged / table.name, order_by)
     return rows

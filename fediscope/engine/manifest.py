@@ -30,6 +30,15 @@ class Manifest:
     #: A new random value each time a curation publishes: metrics computed over an older generation are stale
     #: (:mod:`fediscope.engine.metric_state`). None for a manifest written before generations existed.
     generation: str | None = None
+    #: The curation rules every curated row was made by (:func:`~fediscope.engine.curate_sql.rules_fingerprint`).
+    #: Set when a run curates an empty lake or rebuilds it (``fediscope process --recurate``); an incremental run
+    #: over rows made by other rules keeps the old value, as those rows stay as they were. None: a manifest
+    #: written before fediscope recorded its rules.
+    rules: str | None = None
+
+    def missing_files(self, present: set[str]) -> list[str]:
+        """Curated raw files that are no longer in the lake (deleted by retention, or emptied by an erasure)."""
+        return sorted(path for path in self.files if path not in present)
 
 
 def load_manifest(lake: LakeBackend) -> Manifest:
@@ -38,7 +47,8 @@ def load_manifest(lake: LakeBackend) -> Manifest:
     try:
         raw = json.loads(lake.read(MANIFEST_PATH))
         return Manifest(files={str(k): int(v) for k, v in raw.get("files", {}).items()},
-                        updated_at=raw.get("updated_at"), generation=raw.get("generation"))
+                        updated_at=raw.get("updated_at"), generation=raw.get("generation"),
+                        rules=None if raw.get("rules") is None else str(raw["rules"]))
     except (ValueError, AttributeError, TypeError) as exc:
         raise LakeError(f"{MANIFEST_PATH} is corrupt ({exc}); delete it to curate every raw file again "
                         "(the result is the same, only slower)") from None
@@ -48,7 +58,7 @@ def save_manifest(lake: LakeBackend, manifest: Manifest) -> None:
     manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.generation = uuid.uuid4().hex
     body = {"version": 1, "updated_at": manifest.updated_at, "generation": manifest.generation,
-            "files": dict(sorted(manifest.files.items()))}
+            "rules": manifest.rules, "files": dict(sorted(manifest.files.items()))}
     lake.write_atomic(MANIFEST_PATH, json.dumps(body, indent=1).encode())
 
 
@@ -59,6 +69,7 @@ class CurationPlan:
     files: dict[str, list[str]]
     sizes: dict[str, int]
     skipped_outside_window: int = 0
+    present: set[str] = field(default_factory=set)  # every raw file of a curated entity in the lake
 
     @property
     def total(self) -> int:
@@ -70,11 +81,13 @@ def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = No
     """The raw files not yet curated, limited to fetch dates ``since``..``until`` (inclusive) when given."""
     files: dict[str, list[str]] = {e: [] for e in CURATED_ENTITIES}
     sizes: dict[str, int] = {}
+    present: set[str] = set()
     outside = 0
     for entity in CURATED_ENTITIES:
         for entry in lake.walk(f"{RAW_ROOT}/{entity}"):
             if entry.is_dir or not entry.path.endswith((".jsonl", ".jsonl.gz")):
                 continue
+            present.add(entry.path)
             if manifest.files.get(entry.path) == entry.size:
                 continue
             if since or until:
@@ -87,4 +100,4 @@ def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = No
                     continue
             files[entity].append(entry.path)
             sizes[entry.path] = entry.size
-    return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside)
+    return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside, present=present)

@@ -79,9 +79,12 @@ class ProcessSummary:
     def line(self) -> str:
         """The one-line summary the CLI prints."""
         cur = self.curate
-        curated = ("nothing new to curate" if cur.get("noop") else
-                   f"curated {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
+        verb = "rebuilt the curated tables from" if cur.get("rebuilt") else "curated"
+        curated = ("nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
+                   f"{verb} {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+        if cur.get("rules_changed"):  # a fediscope upgrade changed how statuses are curated (curation.py)
+            curated += " (rows curated before were made by other curation rules: --recurate rebuilds them)"
         future = cur.get("future_versions_skipped", 0)
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
             curated += (f" ({future} status version{'s' if future != 1 else ''} dated after "
@@ -111,12 +114,14 @@ class _Progress:
 
 def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
                 until: date | None = None, progress: bool | None = None,
-                metrics: dict[str, Metric] | None = None, engine_options: dict[str, Any] | None = None
-                ) -> ProcessSummary:
+                metrics: dict[str, Metric] | None = None, engine_options: dict[str, Any] | None = None,
+                recurate: bool = False, allow_missing: bool = False) -> ProcessSummary:
     """Curate, compute every metric, load the store; see the module docstring.
 
     ``metrics`` defaults to every metric of ``spark_jobs/sql/``; ``engine_options`` go to the engine's
-    constructor (tests pass an existing SparkSession as ``{"spark": session}``). The whole run holds the lake
+    constructor (tests pass an existing SparkSession as ``{"spark": session}``). ``recurate`` rebuilds every
+    curated table from the raw lake first (``allow_missing``: even when curated raw files are gone), see
+    :mod:`fediscope.engine.curation`. The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
     """
     started = time.perf_counter()  # the run's seconds include importing what it uses (Arrow, SQLAlchemy)
@@ -128,6 +133,10 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
     if since and until and since > until:
         raise ConfigError(f"--since {since} is after --until {until}")
+    if recurate and (since or until):
+        raise ConfigError("--recurate curates every raw file: it cannot be combined with --since/--until")
+    if allow_missing and not recurate:
+        raise ConfigError("--force only applies to --recurate")
     require_persistent(settings.store)  # results and kept snapshots for a store that forgets them: refused
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics()
@@ -142,7 +151,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
         store = store_from_settings(settings)  # a wrong store URL fails before any work is done
         try:
             _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
-                     kept)
+                     kept, recurate, allow_missing)
         finally:
             store.close()
         _prune_snapshots(lake, kept)
@@ -153,7 +162,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
 def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
              summary: ProcessSummary, show: _Progress, engine_options: dict[str, Any], store: MetricStore,
-             started: float, kept: str) -> None:
+             started: float, kept: str, recurate: bool = False, allow_missing: bool = False) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots, sql_fingerprint
@@ -163,7 +172,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["start"] = time.perf_counter() - started
         step = time.perf_counter()
         show("process: curating the raw lake")
-        curated = eng.curate(since=since, until=until, progress=show)
+        curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing)
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")

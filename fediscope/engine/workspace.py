@@ -158,6 +158,12 @@ class Workspace:
                 out.append(directory)
         return out
 
+    def partition_values(self, table: str, column: str) -> list[str]:
+        """The values of a table's existing ``column=value`` partitions, as the lake lists them."""
+        prefix = f"{column}="
+        return sorted(posixpath.basename(e.path)[len(prefix):] for e in self.lake.list(curated_dir(table))
+                      if e.is_dir and posixpath.basename(e.path).startswith(prefix))
+
     # -- writing -----------------------------------------------------------------------------------------
     def new_staging_dir(self) -> Location:
         """An empty directory for one run's output, on the same filesystem as the curated tables (in direct
