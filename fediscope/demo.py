@@ -358,15 +358,23 @@ def stream(ctx: DemoContext) -> str:
 
 
 def process(ctx: DemoContext) -> str:
+    from fediscope.engine.curate_sql import rules_fingerprint
+    from fediscope.engine.manifest import load_manifest
     from fediscope.engine.process import run_process
+    from fediscope.lake.backend import open_lake
 
-    summary = run_process(ctx.need_settings(), progress=False)
+    settings = ctx.need_settings()
+    manifest = load_manifest(open_lake(settings.lake))
+    # a demo lake curated by an older fediscope (other curation rules) is rebuilt: it keeps every raw file
+    recurate = bool(manifest.files) and manifest.rules != rules_fingerprint()
+    summary = run_process(settings, progress=False, recurate=recurate)
     ctx.outputs["curated (Parquet)"] = str(ctx.lake_dir / "curated")
     ctx.outputs["SQLite db"] = str(ctx.db_path)
     ctx.details["SQLite db"] = f"{len(summary.metrics)} metrics, {summary.metric_rows} rows"
     cur = summary.curate
-    curated = ("nothing new to curate" if cur.get("noop") else
-               f"curated {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
+    verb = "rebuilt (curated by an older fediscope) from" if cur.get("rebuilt") else "curated"
+    curated = ("nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
+               f"{verb} {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
                f"({_count(len(cur.get('partitions', [])), 'daily partition')}, {cur.get('accounts', 0)} accounts)")
     written = sum(m.stored or 0 for m in summary.metrics.values())
     return (f"{summary.engine}: {curated}; {len(summary.metrics)} metrics, {summary.metric_rows} rows in SQLite "

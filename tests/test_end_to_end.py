@@ -293,3 +293,27 @@ def test_the_results_check_fails_when_the_store_no_longer_matches_the_report(tmp
             check_results_api(ctx)
     finally:
         ctx.stop_servers()
+
+
+def test_a_demo_lake_curated_by_an_older_fediscope_is_rebuilt(tmp_path: Path) -> None:
+    import io
+
+    from fediscope.engine.curate_sql import rules_fingerprint
+    from fediscope.engine.manifest import MANIFEST_PATH
+
+    ctx = DemoContext(base=tmp_path, n_statuses=150, port=0, new_statuses=0, out=io.StringIO())
+    try:
+        start_instance(ctx)
+        collect(ctx)
+        assert process(ctx).startswith("duckdb: curated ")
+        manifest = ctx.lake_dir / MANIFEST_PATH
+        body = json.loads(manifest.read_text())
+        assert body["rules"] == rules_fingerprint()
+        body["rules"] = "rules-of-an-older-fediscope"
+        manifest.write_text(json.dumps(body))
+        line = process(ctx)
+        assert line.startswith("duckdb: rebuilt (curated by an older fediscope) from "), line
+        assert json.loads(manifest.read_text())["rules"] == rules_fingerprint()
+        assert "nothing new to curate" in process(ctx)
+    finally:
+        ctx.stop_servers()
