@@ -10,7 +10,8 @@ Per metric ``<name>`` (``<prefix>`` is ``FEDISCOPE_HBASE_TABLE_PREFIX``, one per
 ``<prefix>_<name>-rank`` — the rank index (only for metrics with a ``-- rank:`` header).
     row key: rank value (inverted when descending, NULL last) + key; family ``r``: ``r:row`` = data row key.
 ``<prefix>-catalog`` — one row per stored metric (row key = metric name), family ``c``: ``c:definition``
-    (typed columns, key, rank; JSON), ``c:question``, ``c:rows``, ``c:updated_at``.
+    (typed columns, key, rank; JSON), ``c:question``, ``c:rows``, ``c:updated_at``, ``c:rank_pending`` (``1``
+    while a write or erasure changes the metric's rank index, ``0`` once done; see :mod:`fediscope.store.hbase`).
 
 Every family keeps one version (``VERSIONS => 1``): a rewrite replaces a value, it does not pile up history.
 
