@@ -189,7 +189,9 @@ class Workspace:
             source = Path(source)
             files = parquet_files(source)
             published += len(files)
-            if self.remote:
+            if self.remote and not files:  # nothing staged: the partition or table goes, its directory too
+                self.lake.delete(target, recursive=True)
+            elif self.remote:
                 self._upload(target, source, files)
                 self._downloaded = {p for p in self._downloaded if not p.startswith(target + "/")}
                 self._downloaded.update(f"{target}/{f.relative_to(source).as_posix()}" for f in files)

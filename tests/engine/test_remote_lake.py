@@ -120,3 +120,33 @@ def test_process_with_spark_directly_on_a_webhdfs_lake(spark, webhdfs_server: We
     assert summary.curate["raw_files"] == len(BATCHES) and summary.metric_rows > 0
     again = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
     assert again.curate["noop"] and again.metrics_skipped
+
+
+def test_a_rebuild_on_webhdfs_removes_what_the_rules_no_longer_make(webhdfs_server: WebHDFSDouble,
+                                                                    tmp_path: Path) -> None:
+    import json
+
+    url = webhdfs_server.lake_url("/lake")
+    remote = open_lake(url)
+    local_dir = tmp_path / "local"
+    _land_all(remote, BATCHES[:2])
+    _land_all(LocalLake(local_dir), BATCHES[:2])
+    hdfs_root = webhdfs_server.local("/lake")
+    with open_engine(settings_for(tmp_path / "unused", lake=url), "duckdb") as engine:
+        engine.curate()
+    with open_engine(settings_for(local_dir), "duckdb") as engine:
+        engine.curate()
+    # what older rules left: a partition the current ones do not make, and the manifest naming other rules
+    first = sorted(p for p in (hdfs_root / "curated" / "statuses").iterdir() if p.name.startswith("dt="))[0]
+    stale = next(first.glob("*.parquet"))
+    remote.write_atomic(f"curated/statuses/dt=2099-01-01/{stale.name}", stale.read_bytes())
+    manifest = json.loads(remote.read("_state/curated_manifest.json"))
+    remote.write_atomic("_state/curated_manifest.json", json.dumps({**manifest, "rules": "older"}).encode())
+
+    with open_engine(settings_for(tmp_path / "unused", lake=url), "duckdb") as engine:
+        assert engine.curate().rules_changed
+        summary = engine.curate(rebuild=True)
+    assert summary.rebuilt and summary.raw_files == 2
+    assert not remote.exists("curated/statuses/dt=2099-01-01")
+    assert sorted(map(repr, read_table(hdfs_root, "statuses"))) == sorted(map(repr, read_table(local_dir, "statuses")))
+    assert json.loads(remote.read("_state/curated_manifest.json"))["rules"] != "older"
