@@ -13,13 +13,15 @@ fediscope.engine.workspace)::
     FEDISCOPE_SPARK_LAKE_URI=hdfs://namenode:8020/data/fediscope HADOOP_USER_NAME=fediscope \\
     spark-submit --master spark://spark-master:7077 --deploy-mode client \\
         --conf spark.sql.session.timeZone=UTC \\
-        spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23]
+        spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23] [--recurate [--force]]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
 summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope
 process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or
 holds no data; exits 2 with a usage line for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after
-``--until``).
+``--until``, ``--recurate`` with either, ``--force`` without it). ``--recurate`` rebuilds every curated table
+from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
+(:mod:`fediscope.engine.curation`).
 """
 
 from __future__ import annotations
@@ -45,9 +47,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lake", help="lake path (overrides FEDISCOPE_LAKE)")
     parser.add_argument("--since", type=day, help="first raw fetch day to curate (YYYY-MM-DD)")
     parser.add_argument("--until", type=day, help="last raw fetch day to curate (YYYY-MM-DD)")
+    parser.add_argument("--recurate", action="store_true",
+                        help="curate every raw file again and replace every curated table (after the curation "
+                             "rules changed)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --recurate: rebuild even though raw files curated before are gone")
     args = parser.parse_args(argv)
     if args.since and args.until and args.since > args.until:
         parser.error(f"--since {args.since} is after --until {args.until}")
+    if args.recurate and (args.since or args.until):
+        parser.error("--recurate curates every raw file; leave out --since/--until")
+    if args.force and not args.recurate:
+        parser.error("--force only applies with --recurate")
     return args
 
 
@@ -67,7 +78,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
 
                 spark = SparkSession.builder.appName("fediscope-curate").getOrCreate()
             with SparkEngine(settings, spark=spark) as engine:
-                summary = engine.curate(since=args.since, until=args.until)
+                summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
+                                        allow_missing=args.force)
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
         return 1

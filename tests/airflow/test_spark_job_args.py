@@ -20,6 +20,8 @@ pytestmark = pytest.mark.airflow
     (["--since", "2026-11-25", "--until", "2026-11-20"], "--since 2026-11-25 is after --until 2026-11-20"),
     (["--since", "23/11/2026"], "argument --since: '23/11/2026' is not a date (YYYY-MM-DD)"),
     (["--until", "2026-02-30"], "argument --until: '2026-02-30' is not a date (YYYY-MM-DD)"),
+    (["--recurate", "--since", "2026-11-20"], "--recurate curates every raw file; leave out --since/--until"),
+    (["--force"], "--force only applies with --recurate"),
 ])
 def test_curate_refuses_bad_days(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
