@@ -208,7 +208,7 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
             log.info("curation: the rebuild removed %d %s partition(s) no raw status makes any more", len(stale),
                      table.name)
     for name, was_made in made.items():
-        if name != STATUSES.name and not was_made and ws.has_parquet(ws.table_path(name)):
+        if name != STATUSES.name and not was_made and ws.lake_has_table(name):
             ws.publish(name, staged / f"_nothing_{name}")
             log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
 

@@ -113,6 +113,12 @@ class Workspace:
             return self._lake_has_parquet(self._rel(location))
         return bool(parquet_files(Path(location)))
 
+    def lake_has_table(self, table: str) -> bool:
+        """Whether the lake holds data files of a curated table, listed through the lake in every mode (a remote
+        workspace's local mirror holds only what this run downloaded, so :meth:`has_parquet` of
+        :meth:`table_path` may say no for a table the lake has)."""
+        return self._lake_has_parquet(curated_dir(table))
+
     # -- reading -----------------------------------------------------------------------------------------
     def local_files(self, paths: list[str]) -> list[str]:
         """Paths of lake files the engine can read: local (downloaded first when the lake is remote), or the

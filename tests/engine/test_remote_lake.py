@@ -122,6 +122,15 @@ def test_process_with_spark_directly_on_a_webhdfs_lake(spark, webhdfs_server: We
     assert again.curate["noop"] and again.metrics_skipped
 
 
+def _peers_parquet(tmp_path: Path) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "peers.parquet"
+    pq.write_table(pa.table({"instance": ["old.example"], "peer": ["gone.example"]}), path)
+    return path.read_bytes()
+
+
 def test_a_rebuild_on_webhdfs_removes_what_the_rules_no_longer_make(webhdfs_server: WebHDFSDouble,
                                                                     tmp_path: Path) -> None:
     import json
@@ -140,6 +149,8 @@ def test_a_rebuild_on_webhdfs_removes_what_the_rules_no_longer_make(webhdfs_serv
     first = sorted(p for p in (hdfs_root / "curated" / "statuses").iterdir() if p.name.startswith("dt="))[0]
     stale = next(first.glob("*.parquet"))
     remote.write_atomic(f"curated/statuses/dt=2099-01-01/{stale.name}", stale.read_bytes())
+    # ... and a whole table the raw lake has no input for (the local mirror of a run never downloads it)
+    remote.write_atomic("curated/instance_peers/part-0.parquet", _peers_parquet(tmp_path))
     manifest = json.loads(remote.read("_state/curated_manifest.json"))
     remote.write_atomic("_state/curated_manifest.json", json.dumps({**manifest, "rules": "older"}).encode())
 
@@ -148,5 +159,6 @@ def test_a_rebuild_on_webhdfs_removes_what_the_rules_no_longer_make(webhdfs_serv
         summary = engine.curate(rebuild=True)
     assert summary.rebuilt and summary.raw_files == 2
     assert not remote.exists("curated/statuses/dt=2099-01-01")
+    assert not remote.exists("curated/instance_peers")
     assert sorted(map(repr, read_table(hdfs_root, "statuses"))) == sorted(map(repr, read_table(local_dir, "statuses")))
     assert json.loads(remote.read("_state/curated_manifest.json"))["rules"] != "older"
