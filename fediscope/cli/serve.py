@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 @click.command("serve-api")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 listens on every interface).")
+              help="Address to listen on (0.0.0.0 listens on every interface; a name with several addresses, "
+                   "such as localhost or *, listens on each).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="TCP port (0 picks a free one).")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
@@ -43,9 +44,12 @@ def serve_api(host: str, port: int, threads: int) -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port (or --port 0 for a "
                           "free one) or a --host of this machine") from None
-    bound_host, bound_port = server.effective_host, server.effective_port  # type: ignore[union-attr]
+    # a host name with several addresses (localhost as 127.0.0.1 and ::1, or "*") gives one socket per address:
+    # waitress's MultiSocketServer then lists them all and has no effective_host of its own
+    listening = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
+    urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in listening)
     allowed = ", ".join(sorted(settings.allowed_instances())) or "none (set FEDISCOPE_INSTANCES)"
-    click.echo(f"fediscope API on http://{bound_host}:{bound_port}/ (OpenAPI at /openapi.json); "
+    click.echo(f"fediscope API on {urls} (OpenAPI at /openapi.json); "
                f"instances allowed: {allowed}; Ctrl-C stops", err=True)
     try:
         server.run()

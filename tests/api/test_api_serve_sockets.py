@@ -178,9 +178,6 @@ def test_every_socket_refuses_a_large_body_with_the_json_error(listening: list[t
         assert str(MAX_BODY_BYTES) in error["message"], where
 
 
-@pytest.mark.xfail(strict=True, reason="fediscope/cli/serve.py reads server.effective_host, which waitress's "
-                                       "MultiSocketServer (several sockets) does not have: an AttributeError "
-                                       "traceback; drop this mark once serve-api prints every address")
 @pytest.mark.parametrize("addresses", ADDRESS_SETS)
 def test_serve_api_on_a_host_with_several_addresses_starts(tmp_path: Path, addresses: list[str]) -> None:
     """``serve-api --host localhost`` where localhost is 127.0.0.1 and ::1 (or ``--host '*'``) starts and says
@@ -195,6 +192,8 @@ def test_serve_api_on_a_host_with_several_addresses_starts(tmp_path: Path, addre
         while "WARNING" in line:  # e.g. a key warning before the banner
             line = process.stderr.readline()
         assert "Traceback" not in line and "fediscope API on http://" in line, line + process.stderr.read()
+        for address in addresses:  # every socket's address is named
+            assert f"http://[{address}]:" in line if ":" in address else f"http://{address}:" in line, line
     finally:
         process.terminate()
         process.wait(timeout=10)
