@@ -3,6 +3,8 @@
 The DAG (:func:`fediscope.orchestration.process_window`) takes the lock before submitting curation and then the
 metrics, and hands its token down in ``FEDISCOPE_LAKE_LOCK_TOKEN``; a job started by hand has no token and takes
 the lock itself. Read here, at the entry point: code inside the ``fediscope`` package never reads the environment.
+A job running under the DAG's lock records its own pid beside it (a job file, :mod:`fediscope.lake.lock`), so the
+lock is not taken over while the job still runs, even when the Airflow task that took it was killed.
 
 Before the lock, the lake must exist and hold data (:func:`fediscope.orchestration.require_batch_lake`, the check
 of ``fediscope process``): the lock file would otherwise create a mistyped lake, and the metrics job would replace

@@ -20,7 +20,7 @@ COMMANDS = {
     "serve-api": ("fediscope.cli.serve:serve_api", "Serve the scraping API (flask-restful, waitress)."),
     "sample-instance": ("fediscope.cli.sample:sample_instance",
                         "Serve a generated corpus as a Mastodon-compatible instance."),
-    "lake": ("fediscope.cli.lake:lake", "Inspect the lake (ls)."),
+    "lake": ("fediscope.cli.lake:lake", "Inspect the lake (ls) and remove a stale lake lock (unlock)."),
     "process": ("fediscope.cli.process:process", "Curate the raw lake, compute metrics, load the store."),
     "report": ("fediscope.cli.report:report", "Print the analyses and write charts."),
     "gdpr": ("fediscope.cli.gdpr:gdpr", "Erasure, access export, retention and the processing register."),

@@ -1,14 +1,23 @@
-"""``fediscope lake ls``: what is in the lake — directories with their file counts and sizes, files with theirs.
+"""``fediscope lake``: ``ls``, what is in the lake — directories with their file counts and sizes, files with theirs;
+``unlock``, who holds the lake lock (:mod:`fediscope.lake.lock`) and removing it by hand.
 
 The listing reads metadata only (one listing per directory, on WebHDFS a LISTSTATUS), so it stays cheap on a big
 lake. Counting a batch's records means downloading and decompressing the whole file: that happens only with
 ``--records``.
+
+A lock left by a process that died on this host is taken over by the next run; one left by a process of another
+host never is, since whether it still runs cannot be checked from here. ``unlock`` shows the holder and what this
+host can tell about it, and removes the lock once the user confirms (``--yes``), never while a holder is known to
+run here (unless ``--force``).
 """
 
 from __future__ import annotations
 
 import posixpath
+import socket
+import sys
 import zlib
+from datetime import UTC, datetime
 
 import click
 
@@ -16,6 +25,7 @@ from fediscope.cli.common import emit_json, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
+from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
 
 BATCH_SUFFIXES = (".jsonl", ".jsonl.gz")
 RECORDS_HINT = "(records not counted: add --records to read the batch files and count them)"
@@ -23,7 +33,7 @@ RECORDS_HINT = "(records not counted: add --records to read the batch files and 
 
 @click.group()
 def lake() -> None:
-    """Inspect the lake (FEDISCOPE_LAKE: a directory or webhdfs://namenode:9870/path)."""
+    """Inspect the lake and its lock (FEDISCOPE_LAKE: a directory or webhdfs://namenode:9870/path)."""
 
 
 def _count_records(data: bytes, path: str) -> int | None:
@@ -116,3 +126,119 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     if not count_records and any(row["type"] == "file" and str(row["path"]).endswith(BATCH_SUFFIXES)
                                  for row in rows):
         click.echo(RECORDS_HINT)
+
+
+def _age_seconds(started_at: str | None, now: datetime) -> int | None:
+    """Seconds since a lock's ``started_at`` (None when it is missing or not a timestamp)."""
+    try:
+        started = datetime.fromisoformat(started_at or "")
+    except ValueError:
+        return None
+    return int((now - (started if started.tzinfo else started.replace(tzinfo=UTC))).total_seconds())
+
+
+def _age_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 0:
+        return "in the future (clocks differ)"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d", f"{hours} h", f"{minutes} min", f"{secs} s"]
+    first = next((i for i, value in enumerate((days, hours, minutes)) if value), 3)
+    return " ".join(part for part in parts[first:first + 2] if not part.startswith("0 ")) or "0 s"
+
+
+def _state_text(who: LockHolder, state: State) -> str:
+    here = socket.gethostname()
+    if state == "gone":
+        return f"pid {who.pid} no longer runs on this host ({here})"
+    if state == "running":
+        return f"pid {who.pid} still runs on this host ({here})"
+    if who.pid is None or who.host is None:
+        return "cannot be checked: the lock file does not say which process it is"
+    return f"cannot be checked from this host ({here}): make sure pid {who.pid} is gone on {who.host}"
+
+
+def _process_row(who: LockHolder, state: State, now: datetime) -> dict[str, object]:
+    age = _age_seconds(who.started_at, now)
+    return {"holder": who.describe(), "command": who.command, "host": who.host, "pid": who.pid,
+            "started_at": who.started_at, "age_seconds": age, "age": _age_text(age), "state": state,
+            "state_text": _state_text(who, state)}
+
+
+def _show_status(status: LockStatus, where: str, now: datetime) -> None:
+    holder = _process_row(status.holder, status.state, now)
+    click.echo(f"lake lock {where}")
+    for label, key in (("holder", "holder"), ("command", "command"), ("host", "host"), ("pid", "pid"),
+                       ("started", "started_at"), ("age", "age"), ("status", "state_text")):
+        click.echo(f"  {label + ':':<9} {holder[key] if holder[key] is not None else 'not recorded'}")
+    for job, state in status.jobs:
+        click.echo(f"  {'job:':<9} {job.describe()}: {_state_text(job, state)}")
+
+
+@lake.command("unlock")
+@click.option("--lake", "lake_url", default=None, metavar="URL", help="Lake to unlock (overrides FEDISCOPE_LAKE).")
+@click.option("--yes", is_flag=True, help="Remove the lock without asking (required without a terminal).")
+@click.option("--force", is_flag=True, help="Remove it even though its process still runs on this host.")
+@click.option("--json", "as_json", is_flag=True, help="Print the lock and what was done as JSON.")
+def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
+    """Show who holds the lake lock (<lake>/_state/process.lock) and remove it by hand.
+
+    A lock left by a process that died on this host is taken over by the next run anyway; a lock from another host
+    never is: remove it here once that process is known to be gone. The lock is removed only after confirmation
+    (--yes skips the question; without a terminal --yes is required), and never while its process (or a job
+    running under it) still runs on this host, unless --force. Exits 0 when the lake is not locked.
+
+    \b
+    Examples:
+      fediscope lake unlock
+      fediscope lake unlock --yes --json
+    """
+    settings = settings_from_context(lake=lake_url)
+    backend = open_lake(settings.lake)
+    require_lake(backend)
+    status = lock_status(backend)
+    now = datetime.now(UTC)
+    document: dict[str, object] = {"lake": backend.url, "locked": status is not None, "removed": False}
+    if status is None:
+        document["lock"] = shown_path(backend, lock_path())
+        if as_json:
+            emit_json(document)
+        else:
+            click.echo(f"the lake {backend.url} is not locked (no {document['lock']})")
+        return
+    where = shown_path(backend, status.path)
+    document.update({"lock": where, **_process_row(status.holder, status.state, now),
+                     "jobs": [_process_row(job, state, now) for job, state in status.jobs]})
+
+    def finish(removed: bool) -> None:
+        document["removed"] = removed
+        if as_json:
+            emit_json(document)
+
+    if not as_json:
+        _show_status(status, where, now)
+    if status.running and not force:
+        finish(False)
+        running = "; ".join(f"{who.command or 'a run'} (pid {who.pid})" for who in status.running)
+        raise LakeError(f"not removed: {running} still runs on this host; let it finish or stop it, or add --force "
+                        "if you are sure it no longer writes the lake")
+    if not yes:
+        if not sys.stdin.isatty():
+            finish(False)
+            raise FediscopeError("not removed: there is no terminal to confirm on; add --yes to remove the lock")
+        unchecked = " (its process cannot be checked from here: make sure it is gone)" if status.unchecked else ""
+        if not click.confirm(f"Remove the lake lock {where}{unchecked}?", default=False, err=True):
+            finish(False)
+            raise FediscopeError("not removed: declined")
+    if not remove_lock(backend, status):
+        finish(False)
+        now_held = lock_status(backend)
+        raise LakeError(f"not removed: the lock {where} changed meanwhile"
+                        + (f" (now held by {now_held.holder.describe()})" if now_held else " (released)")
+                        + "; run `fediscope lake unlock` again")
+    finish(True)
+    if not as_json:
+        click.echo(f"removed {where}")

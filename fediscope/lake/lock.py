@@ -23,7 +23,16 @@ same stale lock never both delete it, and never delete a fresh lock instead.
 A run can hand the lock it holds to the jobs it starts: the batch DAG on a Spark cluster holds it across its two
 ``spark-submit`` jobs (curation, then metrics), so nothing can rewrite the lake between them, and passes its
 token in :data:`INHERIT_ENV`. A job's ``lake_lock(…, inherit=token)`` that finds the lock held with that token
-runs under it without taking or removing it (``spark_jobs/job_lock.py``).
+runs under it without taking or removing it (``spark_jobs/job_lock.py``), but records itself beside it: a *job
+file* ``<name>.lock.job-<random>`` naming its own pid, host and the token, removed when the job ends. The lock
+file names only the run that took it, and that run can die (an Airflow task killed) while the job it started still
+writes: a lock whose holder is gone is stale only once every job recorded under it is gone too. A job checks that
+its holder still runs *after* its job file exists, so a takeover, which looks at the job files only after finding
+the holder gone, either sees the job or the job sees the holder gone and takes the lock for itself. For the same
+reason the holder leaves its lock in place when a job it started still runs as it ends (its ``spark-submit`` was
+killed, the Python driver below it was not).
+
+``fediscope lake unlock`` shows a lock (:func:`lock_status`) and removes one by hand (:func:`remove_lock`).
 """
 
 from __future__ import annotations
@@ -31,14 +40,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import posixpath
 import re
 import socket
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from fediscope.errors import LakeError, LakeLockedError
 from fediscope.lake.backend import LakeBackend
@@ -56,8 +67,12 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: Tokens of the locks this process holds now: a lock naming this pid with another token is a dead
 #: predecessor's whose pid was reused (containers restart their main process with the same pid).
 _HELD: set[str] = set()
+#: Job files this process wrote (a job file naming this pid but not listed here is a dead predecessor's).
+_JOINED: set[str] = set()
 #: The environment variable through which a run hands the token of the lock it holds to the jobs it starts.
 INHERIT_ENV = "FEDISCOPE_LAKE_LOCK_TOKEN"
+#: Whether a process named by a lock is known gone, known running (on this host), or cannot be told from here.
+State = Literal["gone", "running", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -134,12 +149,59 @@ def _pid_alive(pid: int) -> bool:
 
 
 def is_stale(holder: LockHolder) -> bool:
-    """A lock whose holder is known to be gone: a process of this host that no longer runs."""
+    """A lock whose holder is known to be gone: a process of this host that no longer runs.
+
+    Only the holder: jobs running under its lock are :func:`running_jobs`."""
     if holder.pid is None or holder.host != socket.gethostname():
         return False
     if holder.pid == os.getpid():
         return holder.token not in _HELD
     return not _pid_alive(holder.pid)
+
+
+def holder_state(holder: LockHolder) -> State:
+    """``gone`` (:func:`is_stale`), ``running`` (a live process of this host) or ``unknown`` (another host, or no
+    pid recorded)."""
+    if is_stale(holder):
+        return "gone"
+    return "running" if holder.pid is not None and holder.host == socket.gethostname() else "unknown"
+
+
+def _job_state(path: str, job: LockHolder) -> State:
+    if job.pid is None or job.host != socket.gethostname():
+        return "unknown"
+    if job.pid == os.getpid():
+        return "running" if path in _JOINED else "gone"
+    return "running" if _pid_alive(job.pid) else "gone"
+
+
+def _job_prefix(path: str) -> str:
+    return path + ".job-"
+
+
+def lock_jobs(lake: LakeBackend, path: str, token: str | None) -> list[tuple[str, LockHolder, State]]:
+    """The job files recorded under the lock at ``path`` with ``token``: (file, job, state), oldest first."""
+    if not token:
+        return []
+    jobs = []
+    for entry in lake.list(posixpath.dirname(path)):
+        if entry.is_dir or not entry.path.startswith(_job_prefix(path)):
+            continue
+        found = read_holder(lake, entry.path)
+        if found is not None and found[0].token == token:
+            jobs.append((entry.path, found[0], _job_state(entry.path, found[0])))
+    return sorted(jobs, key=lambda job: (job[1].started_at or "", job[0]))
+
+
+def running_jobs(lake: LakeBackend, path: str, holder: LockHolder) -> list[LockHolder]:
+    """Jobs recorded under ``holder``'s lock that are not known to be gone: while there is one, the lock is held."""
+    return [job for _file, job, state in lock_jobs(lake, path, holder.token) if state != "gone"]
+
+
+def _delete_jobs(lake: LakeBackend, path: str, token: str | None) -> None:
+    """Remove the job files of a lock that is being removed (their processes are gone)."""
+    for file, _job, _state in lock_jobs(lake, path, token):
+        lake.delete(file)
 
 
 @contextmanager
@@ -156,21 +218,56 @@ def lake_lock(lake: LakeBackend, name: str = PROCESS_LOCK, *, wait: float = 0.0,
     path = lock_path(name)
     if inherit:
         found = read_holder(lake, path)
-        if found is not None and found[0].token == inherit:
+        job_file = _join(lake, path, found, inherit, command or name) if found is not None else None
+        if found is not None and job_file is not None:
             log.debug("lake lock %s: running under %s", shown_path(lake, path), found[0].describe())
-            yield found[0]
+            try:
+                yield found[0]
+            finally:
+                _leave(lake, job_file)
             return
         log.warning("the lake lock %s is not held by the run that started this one any more: taking it",
                     shown_path(lake, path))
-    me = LockHolder(pid=os.getpid(), host=socket.gethostname(),
-                    started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                    command=command or name, token=uuid.uuid4().hex)
+    me = LockHolder(pid=os.getpid(), host=socket.gethostname(), started_at=_now(), command=command or name,
+                    token=uuid.uuid4().hex)
     _acquire(lake, path, me, max(wait, 0.0))
     log.debug("lake lock %s taken by %s", shown_path(lake, path), me.describe())
     try:
         yield me
     finally:
         _release(lake, path, me)
+
+
+def _join(lake: LakeBackend, path: str, found: tuple[LockHolder, bytes], token: str, command: str) -> str | None:
+    """Record this process as a job under the lock ``found`` (held with ``token``); its job file, or None when the
+    lock is not that one any more or its holder is gone (see the module docstring for why the order matters)."""
+    holder, raw = found
+    if holder.token != token:
+        return None
+    job_file = _job_prefix(path) + uuid.uuid4().hex
+    job = LockHolder(pid=os.getpid(), host=socket.gethostname(), started_at=_now(), command=command, token=token)
+    _JOINED.add(job_file)
+    lake.create_exclusive(job_file, job.to_json())
+    current = read_holder(lake, path)
+    if current is not None and current[1] == raw and not is_stale(holder):
+        return job_file
+    _leave(lake, job_file)
+    return None
+
+
+def _leave(lake: LakeBackend, job_file: str) -> None:
+    """Remove this job's file; never raises (a file left behind names a pid that will be gone)."""
+    try:
+        lake.delete(job_file)
+    except LakeError as exc:
+        log.warning("could not remove %s (%s); the lock is taken over once this process is gone",
+                    shown_path(lake, job_file), exc)
+    finally:
+        _JOINED.discard(job_file)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _acquire(lake: LakeBackend, path: str, me: LockHolder, wait: float) -> None:
@@ -191,13 +288,15 @@ def _acquire(lake: LakeBackend, path: str, me: LockHolder, wait: float) -> None:
                 continue
             holder, raw = found
             waited = time.monotonic() - started
-            if is_stale(holder):
+            stale = is_stale(holder)
+            jobs = running_jobs(lake, path, holder) if stale else []  # looked at after the holder: see _join
+            if stale and not jobs:
                 if _take_over(lake, path, holder, raw, me) or waited < wait + TAKEOVER_GRACE_SECONDS:
                     continue
             elif waited < wait:
                 time.sleep(min(POLL_SECONDS, wait - waited))
                 continue
-            raise LakeLockedError(_locked_message(lake, path, holder, wait))
+            raise LakeLockedError(_locked_message(lake, path, holder, wait, jobs))
     except BaseException:
         _HELD.discard(me.token or "")
         raise
@@ -219,6 +318,7 @@ def _take_over(lake: LakeBackend, path: str, holder: LockHolder, raw: bytes, me:
         current = read_holder(lake, path)
         if current is not None and current[1] == raw:  # still the stale lock, not a fresh one
             lake.delete(path)
+            _delete_jobs(lake, path, holder.token)
             log.warning("lake lock %s was left by %s, which no longer runs on this host: taken over",
                         shown_path(lake, path), holder.describe())
     finally:
@@ -230,8 +330,13 @@ def _release(lake: LakeBackend, path: str, me: LockHolder) -> None:
     """Remove the lock if it is still this run's; never raises (the run's own result or error matters more)."""
     try:
         found = read_holder(lake, path)
-        if found is not None and found[0].token == me.token:
+        jobs = running_jobs(lake, path, me) if found is not None and found[0].token == me.token else []
+        if jobs:
+            log.warning("lake lock %s left in place: %s still runs under it; the next run on this host takes it "
+                        "over once that has ended", shown_path(lake, path), "; ".join(j.describe() for j in jobs))
+        elif found is not None and found[0].token == me.token:
             lake.delete(path)
+            _delete_jobs(lake, path, me.token)
             log.debug("lake lock %s released", shown_path(lake, path))
         else:
             log.warning("lake lock %s is no longer this run's (removed by hand, or taken over): left as it is",
@@ -243,8 +348,67 @@ def _release(lake: LakeBackend, path: str, me: LockHolder) -> None:
         _HELD.discard(me.token or "")
 
 
-def _locked_message(lake: LakeBackend, path: str, holder: LockHolder, wait: float) -> str:
+def _locked_message(lake: LakeBackend, path: str, holder: LockHolder, wait: float,
+                    jobs: list[LockHolder] | None = None) -> str:
     where = shown_path(lake, path)
     waited = f" (waited {wait:g} s)" if wait > 0 else ""
+    if jobs:
+        return (f"the lake {lake.url} is locked by another run{waited}: {holder.describe()} has ended, but "
+                f"{'; '.join(job.describe() for job in jobs)} still runs under its lock; lock file {where}. "
+                "Wait for it to finish, or run `fediscope lake unlock` if that process is gone")
     return (f"the lake {lake.url} is locked by another run{waited}: {holder.describe()}; lock file {where}. "
             f"Wait for it to finish, or remove {where} if that process is gone")
+
+
+# -- fediscope lake unlock ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LockStatus:
+    """A lock as ``fediscope lake unlock`` shows it: its holder and the jobs running under it, each with its
+    :data:`State`; ``raw`` is the lock file's bytes, which :func:`remove_lock` checks are unchanged."""
+
+    path: str
+    holder: LockHolder
+    state: State
+    raw: bytes
+    jobs: list[tuple[LockHolder, State]] = field(default_factory=list)
+
+    @property
+    def running(self) -> list[LockHolder]:
+        """The processes known to run on this host: the holder and its jobs."""
+        return [who for who, state in [(self.holder, self.state), *self.jobs] if state == "running"]
+
+    @property
+    def unchecked(self) -> list[LockHolder]:
+        """The processes this host cannot tell about (another host, or no pid recorded)."""
+        return [who for who, state in [(self.holder, self.state), *self.jobs] if state == "unknown"]
+
+
+def lock_status(lake: LakeBackend, name: str = PROCESS_LOCK) -> LockStatus | None:
+    """The lock ``name`` of ``lake`` and who holds it; None when it is not held."""
+    path = lock_path(name)
+    found = read_holder(lake, path)
+    if found is None:
+        return None
+    holder, raw = found
+    return LockStatus(path=path, holder=holder, state=holder_state(holder), raw=raw,
+                      jobs=[(job, state) for _file, job, state in lock_jobs(lake, path, holder.token)])
+
+
+def remove_lock(lake: LakeBackend, status: LockStatus) -> bool:
+    """Remove the lock ``status`` describes and its job files, by hand (whoever holds it); False, removing nothing,
+    when the lock file changed since it was read (released, taken over, taken again) or a takeover is under way."""
+    guard = status.path + ".takeover"
+    me = LockHolder(pid=os.getpid(), host=socket.gethostname(), started_at=_now(), command="fediscope lake unlock",
+                    token=uuid.uuid4().hex)
+    if not lake.create_exclusive(guard, me.to_json()):  # a takeover finding it once this process is gone removes it
+        return False
+    try:
+        current = read_holder(lake, status.path)
+        if current is None or current[1] != status.raw:
+            return False
+        lake.delete(status.path)
+        _delete_jobs(lake, status.path, status.holder.token)
+        log.info("lake lock %s held by %s removed by hand", shown_path(lake, status.path), status.holder.describe())
+        return True
+    finally:
+        lake.delete(guard)

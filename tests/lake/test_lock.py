@@ -325,3 +325,118 @@ def test_retention_does_not_delete_while_the_lake_is_locked(tmp_path: Path, live
     lake.delete(LOCK)
     assert [p.dt for p in apply_retention(settings, today=date(2026, 11, 23)).deleted] == ["2026-01-01"]
     assert not lake.exists("raw/mastodon/statuses/instance=a.example/dt=2026-01-01") and not lake.exists(LOCK)
+
+
+# -- jobs running under a lock handed down (the batch DAG's spark-submit jobs) -------------------------------
+
+BATCH = """\
+import os, signal, subprocess, sys
+from fediscope.lake.backend import open_lake
+from fediscope.lake.lock import INHERIT_ENV, lake_lock
+JOB = '''\
+import os, sys, time
+from fediscope.lake.backend import open_lake
+from fediscope.lake.lock import INHERIT_ENV, lake_lock
+with lake_lock(open_lake(sys.argv[1]), command='the job', inherit=os.environ[INHERIT_ENV]):
+    print('in', flush=True)
+    time.sleep(120)
+'''
+with lake_lock(open_lake(sys.argv[1]), command='the batch task') as held:
+    job = subprocess.Popen([sys.executable, '-c', JOB, sys.argv[1]], env={**os.environ, INHERIT_ENV: held.token},
+                           stdout=subprocess.PIPE, text=True)
+    assert job.stdout.readline() == 'in\\n'
+    print(job.pid, flush=True)
+    if sys.argv[2] == 'kill':
+        os.kill(os.getpid(), signal.SIGKILL)  # the Airflow task killed: its spark-submit job goes on
+"""
+
+
+@pytest.fixture
+def adopt_orphans() -> Iterator[None]:
+    """Make this test process the subreaper of its descendants (Linux), so that the job orphaned by its killed batch
+    task becomes its child and can be reaped: an unreaped zombie still has its pid, as for ``kill -0``."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_child_subreaper = 36
+    if sys.platform != "linux" or libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) != 0:
+        pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER")
+    try:
+        yield
+    finally:
+        libc.prctl(pr_set_child_subreaper, 0, 0, 0, 0)
+
+
+def _start_batch(lake: LakeBackend, how: str) -> tuple[subprocess.Popen[str], int]:
+    """A batch task (as process_window) holding the lock and a job running under it, reached by its pid; the batch
+    task then kills itself (``kill``) or ends normally (``end``) while the job still runs."""
+    batch = subprocess.Popen([sys.executable, "-c", BATCH, lake.url, how], stdout=subprocess.PIPE, text=True,
+                             cwd=ROOT)
+    assert batch.stdout is not None
+    job_pid = int(batch.stdout.readline())
+    batch.wait(60)
+    batch.stdout.close()
+    return batch, job_pid
+
+
+def _end(pid: int) -> None:
+    """Kill the orphaned job and reap it (this process adopted it)."""
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
+def test_a_job_still_running_under_a_killed_holder_keeps_the_lock(lake: LakeBackend, adopt_orphans: None,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Was: the lock named only the batch task; killed, it left a lock that the next run on this host took over
+    at once while the orphaned spark-submit job still curated the lake."""
+    batch, job_pid = _start_batch(lake, "kill")
+    try:
+        assert batch.returncode == -9
+        with pytest.raises(LakeLockedError) as error, lake_lock(lake, command="the next run"):
+            pytest.fail("took over the lock of a job that still runs")
+        assert f"the batch task (pid {batch.pid} on host" in str(error.value)
+        assert f"has ended, but the job (pid {job_pid} on host " in str(error.value)
+        assert "still runs under its lock" in str(error.value)
+        assert read_holder(lake, LOCK)[0].pid == batch.pid  # left alone
+    finally:
+        _end(job_pid)
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.lock"), lake_lock(lake, command="the next run"):
+        assert json.loads(lake.read(LOCK))["command"] == "the next run"
+        assert [e.path for e in lake.list("_state")] == [LOCK]  # the dead job's file went with the stale lock
+    assert "no longer runs on this host: taken over" in caplog.text
+
+
+def test_a_holder_ending_while_its_job_still_runs_leaves_the_lock(lake: LakeBackend, adopt_orphans: None) -> None:
+    """Its spark-submit was killed, but the Python driver below it was not: the lock stays until that ends."""
+    batch, job_pid = _start_batch(lake, "end")
+    try:
+        assert batch.returncode == 0
+        with pytest.raises(LakeLockedError, match=rf"the job \(pid {job_pid} on host .* still runs under its lock"), \
+                lake_lock(lake):
+            pass
+    finally:
+        _end(job_pid)
+    with lake_lock(lake):
+        pass
+    assert not lake.exists(LOCK) and lake.list("_state") == []
+
+
+def test_a_job_records_itself_beside_the_lock_while_it_runs(lake: LakeBackend) -> None:
+    with lake_lock(lake, command="the batch") as parent:
+        with lake_lock(lake, command="the job", inherit=parent.token):
+            jobs = [e.path for e in lake.list("_state") if e.path != LOCK]
+            assert len(jobs) == 1 and jobs[0].startswith(LOCK + ".job-")
+            job = json.loads(lake.read(jobs[0]))
+            assert (job["pid"], job["command"], job["token"]) == (os.getpid(), "the job", parent.token)
+        assert [e.path for e in lake.list("_state")] == [LOCK]
+    assert lake.list("_state") == []
+
+
+def test_a_job_whose_holder_is_gone_takes_the_lock_itself(lake: LakeBackend, dead_pid: int,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    lake.write_atomic(LOCK, lock_document(dead_pid, token="handed-down"))
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.lock"), \
+            lake_lock(lake, command="the job", inherit="handed-down") as me:
+        assert me.token != "handed-down" and json.loads(lake.read(LOCK))["command"] == "the job"
+        assert [e.path for e in lake.list("_state")] == [LOCK]  # its job file withdrawn
+    assert "not held by the run that started this one any more" in caplog.text
