@@ -37,12 +37,15 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   (``social.example.com`` serving ``@alice@example.com``, see :mod:`fediscope.privacy`), as the collector keys
   them: learned from the instance document (the page itself on the instance route, else one extra request, only
   for hosts that can have such a parent) and remembered :data:`HANDLE_DOMAIN_TTL` seconds per instance
-  (:data:`HANDLE_DOMAIN_RETRY` after the document could not be had, keyed as before meanwhile).
+  (:data:`HANDLE_DOMAIN_RETRY` after the document could not be had). A settled answer is also recorded in the
+  lake's ``_state/handle_domains.json``, shared with the collector and the stream; when the document cannot be had,
+  the handle domain remembered there is used (none remembered: the domain connected to), and when that file
+  cannot be read the answer is 503 ``lake_unavailable`` (see :class:`HandleDomains`).
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
-or oversized bodies), 503 ``lake_unavailable`` when the lake cannot be read (suppression list) or written
-(quarantine).
+or oversized bodies), 503 ``lake_unavailable`` when the lake cannot be read (suppression list, the remembered
+handle domain of an instance whose document failed) or written (quarantine).
 """
 
 from __future__ import annotations
@@ -74,7 +77,9 @@ from fediscope.sources.client import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from fediscope.sources.handle_domains import remember_handle_domain, remembered_handle_domain
 from fediscope.sources.pages import (
+    HandleDomain,
     Page,
     QuarantinedItem,
     fetch_handle_domain,
@@ -144,26 +149,58 @@ class Suppression:
 
 
 class HandleDomains:
-    """Each instance's handle domain (see the module docstring), remembered per domain for ``ttl`` seconds."""
+    """Each instance's handle domain (see the module docstring), remembered per domain for ``ttl`` seconds.
+
+    With a lake (``open_lake``), it shares the collector's memory of handle domains
+    (:mod:`fediscope.sources.handle_domains`): a settled answer is recorded there when it differs (so an instance
+    scraped only through this API, by the NiFi flows, is remembered too; a failed write is logged and the answer
+    still served — it is correct, and the next lookup tries again), and when the document cannot be read the
+    remembered handle domain is used, so the keys stay those of the runs before. When that memory cannot be read
+    (lake down, damaged file) the answer is 503 ``lake_unavailable``, as for the suppression list: keying by the
+    served domain would give the records a pseudonym the collector does not."""
 
     def __init__(self, ttl: float = HANDLE_DOMAIN_TTL, retry: float = HANDLE_DOMAIN_RETRY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 open_lake: Callable[[], LakeBackend] | None = None) -> None:
         self.ttl, self.retry, self.clock = ttl, retry, clock
+        self.open_lake = open_lake
         self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
         self._lock = threading.Lock()
 
     def lookup(self, client: MastodonClient, page: Page) -> str | None:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
-        memory or one request for it (never raises for what the instance does)."""
+        memory or one request for it, else the one remembered in the lake (never raises for what the instance
+        does; ApiError 503 when the lake's memory is needed and cannot be read)."""
         domain = client.domain
         with self._lock:
             known = self._known.get(domain)
         if known is not None and self.clock() < known[1]:
             return known[0]
         learned = fetch_handle_domain(client, page)
+        handle_domain = learned.domain
+        if self.open_lake is not None:
+            handle_domain = self._with_lake(domain, learned)
         with self._lock:
-            self._known[domain] = (learned.domain, self.clock() + (self.ttl if learned.settled else self.retry))
-        return learned.domain
+            self._known[domain] = (handle_domain, self.clock() + (self.ttl if learned.settled else self.retry))
+        return handle_domain
+
+    def _with_lake(self, domain: str, learned: HandleDomain) -> str | None:
+        assert self.open_lake is not None
+        if learned.settled:
+            try:
+                remember_handle_domain(self.open_lake(), domain, learned.domain)
+            except FediscopeError as exc:
+                log.warning("%s: its handle domain could not be remembered in the lake: %s", domain, exc)
+            return learned.domain
+        try:
+            return remembered_handle_domain(self.open_lake(), domain)
+        except FediscopeError as exc:
+            log.error("%s: the instance document could not be read and the handle domains remembered in the lake "
+                      "cannot be either: %s", domain, exc)
+            raise ApiError(503, "lake_unavailable",
+                           f"instance {domain} did not answer its instance document and the handle domain "
+                           f"remembered for it in the lake (FEDISCOPE_LAKE) cannot be read ({exc}), so its accounts "
+                           "cannot be keyed as the collector keys them; check the lake and retry") from None
 
 
 @dataclass
@@ -190,7 +227,7 @@ class Upstream:
         self.policy_factory = policy_factory or (
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
-        self.handle_domains = HandleDomains()
+        self.handle_domains = HandleDomains(open_lake=self._open_lake)
 
     def client(self, base_url: str) -> MastodonClient:
         # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out

@@ -19,6 +19,15 @@ the account collectable again:
    process`` recomputes every metric — aggregates included — without the account;
 5. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
 
+**One account, several keys.** Local accounts of a server served from ``social.example.com`` whose handles are
+``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule existed, or by a
+run that could not read the instance document before its handle domain was remembered, carry
+``alice@social.example.com``. Every step above is therefore done for each key the account has by the handle
+domains remembered in ``<lake>/_state/handle_domains.json`` (:mod:`fediscope.sources.handle_domains`) — asked for
+``alice@example.com`` or ``alice@social.example.com``, both — in one run with one report and one audit line
+(``also_keys``). An instance whose handle domain was never learned is not known to be the same server: erase its
+served-domain handle separately.
+
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
 suppressed); running it again is harmless. It holds the lake lock (:mod:`fediscope.lake.lock`) throughout, so
@@ -51,6 +60,7 @@ from fediscope.gdpr.subject import (
     scrub,
     status_author,
     subject_from_settings,
+    subjects_from_settings,
 )
 from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -59,6 +69,7 @@ from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
 log = logging.getLogger(__name__)
@@ -78,6 +89,9 @@ class ErasureReport:
     other: dict[str, int] = field(default_factory=dict)  # quarantined files, checkpoints
     newly_suppressed: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: the same account's other keys (pseudonyms, or hashes), erased in the same run: under the served domains of
+    #: the instances remembered with its handle domain (module docstring); the counts above include them
+    also_keys: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +101,9 @@ class ErasureReport:
             shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()) if v)
             return f"{name}: {shown or 'nothing'}"
 
-        return "; ".join([f"erased account {self.account_key}", part("raw", self.raw), part("curated", self.curated),
+        also = f" (also keyed {', '.join(self.also_keys)})" if self.also_keys else ""
+        return "; ".join([f"erased account {self.account_key}{also}", part("raw", self.raw),
+                          part("curated", self.curated),
                           part("store", self.store), part("other", self.other)])
 
 
@@ -296,35 +312,52 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
 def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
                   lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
-    subject = subject_from_settings(settings, account)
+    subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
     lake = lake or open_lake(settings.lake)
+    # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
+    # LakeError naming it, before anything is touched
+    subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
+    subject = subjects[0]
     # The lake lock (fediscope.lake.lock), before the store is opened: a curation running meanwhile could publish
     # the account's rows again from batches it read before they were rewritten.
     with lake_lock(lake, command="fediscope gdpr erase"):
         own_store = store is None
         # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
         store = store or open_existing(settings)
-        report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"))
+        report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"),
+                               also_keys=[other.audit_id for other in subjects[1:]])
         try:
             if subject.pseudonymised:
                 report.newly_suppressed = add_suppressed(lake, subject.key)
+                for other in subjects[1:]:
+                    add_suppressed(lake, other.key)
             else:
                 report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
                                        "by the suppression list, and handles inside status text stay as collected")
-            traces = find_traces(lake, subject)
-            if subject.pseudonymised:
-                add_suppressed(lake, subject.key, traces.ids)
-            report.raw = dict(erase_raw(lake, subject, traces))
-            report.curated = dict(erase_curated(lake, traces))
-            report.other = dict(erase_other_files(lake, subject, traces,
-                                                  policy_from_settings(settings) if subject.pseudonymised else None))
+            policy = policy_from_settings(settings) if subject.pseudonymised else None
+            raw: Counter[str] = Counter()
+            curated: Counter[str] = Counter()
+            other_files: Counter[str] = Counter()
+            found: list[Traces] = []
+            for each in subjects:
+                traces = find_traces(lake, each)
+                if each.pseudonymised:
+                    add_suppressed(lake, each.key, traces.ids)
+                raw.update(erase_raw(lake, each, traces))
+                curated.update(erase_curated(lake, traces))
+                other_files.update(erase_other_files(lake, each, traces, policy))
+                found.append(traces)
+            report.raw, report.curated, report.other = dict(raw), dict(curated), dict(other_files)
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)
             if snapshots:
                 report.other["metric_snapshots"] = snapshots
             if store is not None:
-                report.store = erase_store(store, traces, account_metrics(metrics))
+                deleted: Counter[str] = Counter()
+                for traces in found:
+                    deleted.update(erase_store(store, traces, account_metrics(metrics)))
+                report.store = dict(deleted)
         finally:
             if own_store and store is not None:
                 store.close()
@@ -333,6 +366,7 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             if warning:
                 report.warnings.append(warning)
         append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
+                            **({"also_keys": report.also_keys} if report.also_keys else {}),
                             "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
     log.info("erasure done: %s", report.summary())
     return report

@@ -8,21 +8,28 @@ that points at the subject, found by scanning (the id pseudonyms cannot be recom
 instance-local ids, which the lake does not keep). With privacy off the records carry clear names, and the key
 is ``user@domain`` in lower case, exactly the curation's account key.
 
+One person may have two keys: the local accounts of a server served from ``social.example.com`` whose handles
+are ``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule, or by a run
+that could not read the instance document before the handle domain was remembered, carry
+``alice@social.example.com``. :func:`subjects_from_settings` gives a subject per key, from the handle domains
+remembered in the lake.
+
 The clear name lives only in memory: the audit log and the suppression list receive :attr:`Subject.audit_id`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
 from fediscope.privacy import ERASED, PrivacyPolicy, policy_from_settings
+from fediscope.sources.handle_domains import served_domains
 
-__all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings"]
+__all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings", "subjects_from_settings"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,18 @@ def subject_from_settings(settings: Settings, account: str) -> Subject:
         raise ConfigError("cannot find the account's records without the pseudonym key that landed them: "
                           f"{exc}") from None
     return Subject(key=policy.account_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)
+
+
+def subjects_from_settings(settings: Settings, account: str,
+                           handle_domains: Mapping[str, str | None]) -> list[Subject]:
+    """The subject of ``account`` first, then the same account under every other domain that names it by the
+    handle domains remembered in the lake (``handle_domains``, :func:`fediscope.sources.handle_domains.
+    load_handle_domains`): for ``alice@example.com``, ``alice@social.example.com`` when ``social.example.com``
+    is remembered with the handle domain ``example.com`` (its local accounts were keyed by the served domain
+    before the handle-domain rule, or by a run that could not read its document), and the other way round."""
+    subject = subject_from_settings(settings, account)
+    others = sorted(served_domains(handle_domains, subject.domain) - {subject.domain})
+    return [subject, *(subject_from_settings(settings, f"{subject.username}@{domain}") for domain in others)]
 
 
 def subject_for_policy(policy: PrivacyPolicy, account: str) -> Subject:

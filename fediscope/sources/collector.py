@@ -46,7 +46,9 @@ Snapshot sources (instance, activity, peers, trends, directory, account lookup) 
 connected to (``social.example.com`` serving ``@alice@example.com``; see :mod:`fediscope.privacy`): it is learned
 once per instance and run, before that instance's first page is landed, from the instance document — the one
 the ``instance`` source fetched when that comes first, else one extra request, made only for hosts that can have
-such a parent. When the document cannot be had, the instance's local accounts are keyed as before.
+such a parent. A settled answer is remembered in ``<lake>/_state/handle_domains.json``; when the document
+cannot be had, the remembered handle domain is used (:mod:`fediscope.sources.handle_domains`), and without one
+the instance's local accounts are keyed by the domain connected to, as before.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``.
 """
@@ -73,6 +75,7 @@ from fediscope.lake.layout import new_batch_id
 from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
+from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.pages import (
     Page,
     fetch_handle_domain,
@@ -260,11 +263,13 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
 
 def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page) -> None:
     """Once per instance and run, before its first page is landed: register its handle domain with the policy
-    (module docstring), from ``page`` when it is the instance document, else from one request for it."""
+    (module docstring), from ``page`` when it is the instance document, else from one request for it; when the
+    document cannot be read, the one remembered in the lake (:mod:`fediscope.sources.handle_domains`). A damaged
+    memory file fails the instance's sources (LakeError naming it) rather than key its accounts differently."""
     domain = client.domain
     if domain in ctx.handle_domains or not ctx.policy.enabled:
         return
-    learned = fetch_handle_domain(client, page).domain
+    learned = handle_domain_for_run(ctx.lake, domain, fetch_handle_domain(client, page))
     ctx.handle_domains[domain] = ctx.policy.use_handle_domain(domain, learned)
     if learned:
         log.info("%s: local accounts are keyed by their handle domain %s", domain, learned)

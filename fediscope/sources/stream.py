@@ -28,7 +28,9 @@ could not be landed in the end is counted in the error.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
-is opened (:func:`fediscope.sources.pages.fetch_handle_domain`; when it cannot be had, as before).
+is opened (:func:`fediscope.sources.pages.fetch_handle_domain`); a settled answer is remembered in the lake, and
+when the document cannot be had the remembered handle domain is used (:mod:`fediscope.sources.handle_domains`;
+without one, the domain connected to, as before).
 
 **Batches.** Received items wait in memory (raw, at most ``flush_seconds`` or ``flush_records``) and are
 landed together; the privacy policy is applied at that moment with the lake's current suppression list, so an
@@ -63,6 +65,7 @@ from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MastodonClient
 from fediscope.sources.collector import source_batch_tag
+from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
@@ -313,7 +316,9 @@ class StreamRun:
         self._flush_failures = 0
         try:
             if self.buffer.handle_domain is None and self.settings.privacy:
-                self.buffer.handle_domain = fetch_handle_domain(self.client).domain  # once per run; never raises for it
+                # once per run; never raises for what the instance does (LakeError for a damaged memory file)
+                self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
+                                                                  fetch_handle_domain(self.client))
             self._loop()
         except FediscopeError as exc:
             self._fail(str(exc))

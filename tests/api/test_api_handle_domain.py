@@ -8,14 +8,21 @@ the same corpus as another instance sees it (``acct: "user@example.test"``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from api_testing import LiveApi, make_settings
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 
+from fediscope.config import Settings
+from fediscope.lake.backend import open_lake
 from fediscope.privacy import policy_from_settings
+from fediscope.sources.collector import run_collection
+from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains
+from fediscope.sources.spec import parse_source
 
 WEB_HOST = "social.example.test"
 HANDLE_DOMAIN = "example.test"
@@ -28,16 +35,26 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
         yield double
 
 
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+def fail_instance_documents(double: MastodonDouble) -> None:
+    for path in ("/api/v2/instance", "/api/v1/instance"):
+        double.fail(status=500, times=1000, path=path)
+
+
 def authors(live: LiveApi, double: MastodonDouble) -> set[str]:
     response = live.get("/v1/timelines/public", params={"instance": double.domain, "limit": 20})
     assert response.status_code == 200, response.text
     return {r["data"]["account"]["acct"] for r in response.json()["records"]}
 
 
-def test_local_accounts_get_the_key_other_instances_give_them(home: MastodonDouble,
-                                                               live_api: Callable[..., LiveApi]) -> None:
+def test_local_accounts_get_the_key_other_instances_give_them(home: MastodonDouble, live_api: Callable[..., LiveApi],
+                                                               lake_dir: Path) -> None:
     with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
-        settings = make_settings(instances=(home.url, remote.url), allow_private_addresses=True)
+        settings = make_settings(instances=(home.url, remote.url), allow_private_addresses=True, lake=str(lake_dir))
         live = live_api(settings)
         at_home, seen_remotely = authors(live, home), authors(live, remote)
         assert remote.requests_to("/api/v2/instance") == []  # 127.0.0.1 has no parent domain: not asked
@@ -49,10 +66,10 @@ def test_local_accounts_get_the_key_other_instances_give_them(home: MastodonDoub
     assert len(home.requests_to("/api/v2/instance")) == 1  # remembered across requests
 
 
-def test_an_unreadable_document_keeps_todays_keys(
-        home: MastodonDouble, live_api: Callable[..., LiveApi]) -> None:
+def test_an_unreadable_document_with_nothing_remembered_keeps_todays_keys(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
     home.fail(status=503, times=2, path="/api/v2/instance")  # the request and its one retry
-    settings = make_settings(instances=(home.url,), allow_private_addresses=True)
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir))
     live = live_api(settings)
     policy = policy_from_settings(settings)
     users = {s["account"]["acct"] for s in home.public_statuses()}
@@ -60,9 +77,53 @@ def test_an_unreadable_document_keeps_todays_keys(
     assert len(home.requests_to("/api/v2/instance")) == 2
 
 
-def test_the_instance_route_reuses_its_own_document(home: MastodonDouble, live_api: Callable[..., LiveApi]) -> None:
-    live = live_api(make_settings(instances=(home.url,), allow_private_addresses=True))
+def test_the_instance_route_reuses_its_own_document(home: MastodonDouble, live_api: Callable[..., LiveApi],
+                                                    lake_dir: Path) -> None:
+    live = live_api(make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir)))
     response = live.get("/v1/instance", params={"instance": home.domain})
     assert response.status_code == 200, response.text
     authors(live, home)
     assert len(home.requests_to("/api/v2/instance")) == 1
+
+
+def handle_keys(settings: Settings, double: MastodonDouble, domain: str) -> set[str]:
+    policy = policy_from_settings(settings)
+    return {policy.account_key(f"{s['account']['acct']}@{domain}") for s in double.public_statuses()}
+
+
+def test_an_unreadable_document_uses_the_handle_domain_a_collection_remembered(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             retry_backoff=0.01)
+    run_collection(settings, [(home.url, parse_source("instance"))])
+    assert load_handle_domains(open_lake(str(lake_dir))) == {home.domain: HANDLE_DOMAIN}
+    fail_instance_documents(home)
+    at_home = authors(live_api(settings), home)
+    assert at_home and at_home <= handle_keys(settings, home, HANDLE_DOMAIN)
+
+
+def test_the_api_remembers_what_it_learned_for_its_next_start(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir))
+    first = authors(live_api(settings), home)
+    assert load_handle_domains(open_lake(str(lake_dir))) == {home.domain: HANDLE_DOMAIN}
+    fail_instance_documents(home)
+    again = authors(live_api(settings), home)  # a new process: nothing cached in memory
+    assert again == first and again <= handle_keys(settings, home, HANDLE_DOMAIN)
+
+
+def test_a_damaged_memory_is_503_only_when_it_is_needed(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
+    path = lake_dir / HANDLE_DOMAINS_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir))
+    served = authors(live_api(settings), home)  # the document answered: the answer is right, served (and logged)
+    assert served <= handle_keys(settings, home, HANDLE_DOMAIN)
+    assert path.read_text() == "{not json"
+    fail_instance_documents(home)
+    response = live_api(settings).get("/v1/timelines/public", params={"instance": home.domain, "limit": 20})
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "lake_unavailable" and "handle_domains.json" in error["message"]
+    assert json.loads(response.text)  # the JSON error envelope, no traceback
