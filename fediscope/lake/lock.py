@@ -357,7 +357,7 @@ def _locked_message(lake: LakeBackend, path: str, holder: LockHolder, wait: floa
                 f"{'; '.join(job.describe() for job in jobs)} still runs under its lock; lock file {where}. "
                 "Wait for it to finish, or run `fediscope lake unlock` if that process is gone")
     return (f"the lake {lake.url} is locked by another run{waited}: {holder.describe()}; lock file {where}. "
-            f"Wait for it to finish, or remove {where} if that process is gone")
+            "Wait for it to finish, or run `fediscope lake unlock` if that process is gone")
 
 
 # -- fediscope lake unlock ----------------------------------------------------------------------------------------

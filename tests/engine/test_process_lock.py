@@ -84,7 +84,7 @@ def test_run_process_fails_while_another_process_holds_the_lock(processed_with_n
     message = str(error.value)
     assert f"the lake {lake_dir} is locked by another run: fediscope process (pid {holder.pid} on host " \
            f"{socket.gethostname()}, since " in message
-    assert f"lock file {lake_dir / LOCK}. Wait for it to finish, or remove {lake_dir / LOCK} if that process " \
+    assert f"lock file {lake_dir / LOCK}. Wait for it to finish, or run `fediscope lake unlock` if that process " \
            "is gone" in message
     assert (lake_dir / MANIFEST_PATH).read_bytes() == manifest
     assert snapshot(lake_dir) == files  # nothing curated, no metric snapshot written
@@ -139,7 +139,8 @@ def test_cli_process_while_locked_is_one_line_and_non_zero(processed_with_new_da
     assert len(lines) == 1 and "Traceback" not in captured.err
     assert lines[0].startswith(f"fediscope: error: the lake {lake_dir} is locked by another run: fediscope "
                                f"process (pid {holder.pid} on host ")
-    assert lines[0].endswith(f"or remove {lake_dir / LOCK} if that process is gone")
+    assert lines[0].endswith("or run `fediscope lake unlock` if that process is gone")
+    assert f"lock file {lake_dir / LOCK}" in lines[0]
     assert (lake_dir / MANIFEST_PATH).read_bytes() == manifest
 
 

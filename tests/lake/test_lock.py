@@ -120,7 +120,7 @@ def test_second_holder_fails_with_a_message_naming_the_first(lake: LakeBackend) 
            f"since {first.started_at})" in message
     where = lake.local_path(LOCK) or f"{lake.url} ({LOCK})"
     assert f"lock file {where}" in message
-    assert f"Wait for it to finish, or remove {where} if that process is gone" in message
+    assert "Wait for it to finish, or run `fediscope lake unlock` if that process is gone" in message
     assert not lake.exists(LOCK)
     with lake_lock(lake):  # free again
         pass
