@@ -26,6 +26,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -46,6 +47,8 @@ _POOLS_LOCK = threading.Lock()
 _OPTIONS = {"transport": str, "protocol": str, "pool_size": int, "timeout": int, "batch_size": int}
 #: catalog cell: ``1`` while a write or erasure of the metric changes its rank index, ``0`` once it is done
 _RANK_PENDING = b"c:rank_pending"
+#: seconds to let pass after deleting cells before putting any again (see :meth:`HBaseStore._finish_interrupted`)
+_AFTER_DELETE = 0.005
 
 
 def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> Any:
@@ -254,6 +257,12 @@ class HBaseStore(BaseStore):
                     and {layout.data_table(self.prefix, metric), layout.rank_table(self.prefix, metric)} <= existing):
                 removed = self._sweep(conn, schema)
                 log.info("metric=%s removed %d rank-index entries an interrupted write left behind", metric, removed)
+                if removed:
+                    # The write that follows may put some of those entries again (a retry of the batch that left
+                    # them). HBase hides a put whose timestamp is not later than a delete marker's, and both get
+                    # the region server's clock in milliseconds: a put in the same millisecond as the sweep's
+                    # delete would vanish, and its data row would point at a missing entry (gone from top-N).
+                    time.sleep(_AFTER_DELETE)
             # no schema or tables: a first write that stopped; the next one recreates the tables anyway
             catalog.put(metric.encode(), {_RANK_PENDING: b"0"})
 
