@@ -30,11 +30,12 @@ from fediscope.gdpr.subject import (
     contains_trace,
     nested_statuses,
     status_author,
-    subject_from_settings,
+    subjects_from_settings,
 )
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
 
@@ -87,24 +88,37 @@ def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, M
 
 def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
                    lake: LakeBackend | None = None, store: MetricStore | None = None) -> dict[str, Any]:
-    """The access export of ``account`` (``user@instance``) as a JSON-compatible dict."""
-    subject = subject_from_settings(settings, account)
+    """The access export of ``account`` (``user@instance``) as a JSON-compatible dict.
+
+    An account of an instance whose handles use a parent domain may also be held under the key of the domain it
+    is served from (records landed before fediscope learned the handle domain, or by a run that could not read the
+    instance document; :mod:`fediscope.sources.handle_domains`): the same export of every such key is in ``also``,
+    as the erasure covers those keys too."""
     lake = lake or open_lake(settings.lake)
+    subject, *others = subjects_from_settings(settings, account, load_handle_domains(lake))
     own_store = store is None
     store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)
     try:
-        traces = find_traces(lake, subject)
-        return {
-            "subject": f"{subject.username}@{subject.domain}",
-            "account_key": subject.key,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "suppressed": subject.key in load_suppressed(lake),
-            "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
-                           "status_links": sorted(traces.status_links)},
-            "raw": raw_about(lake, subject, traces),
-            "curated": curated_rows_about(lake, traces),
-            "store": store_rows_about(store, traces, account_metrics(metrics)) if store is not None else {},
-        }
+        suppressed = load_suppressed(lake)
+        document = {**_export_one(lake, store, subject, metrics, suppressed),
+                    "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        document["also"] = [_export_one(lake, store, other, metrics, suppressed) for other in others]
+        return document
     finally:
         if own_store and store is not None:
             store.close()
+
+
+def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
+                metrics: Mapping[str, Metric] | None, suppressed: set[str]) -> dict[str, Any]:
+    traces = find_traces(lake, subject)
+    return {
+        "subject": f"{subject.username}@{subject.domain}",
+        "account_key": subject.key,
+        "suppressed": subject.key in suppressed,
+        "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
+                       "status_links": sorted(traces.status_links)},
+        "raw": raw_about(lake, subject, traces),
+        "curated": curated_rows_about(lake, traces),
+        "store": store_rows_about(store, traces, account_metrics(metrics)) if store is not None else {},
+    }

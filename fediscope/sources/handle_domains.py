@@ -118,6 +118,9 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
     if remembered is not None:
         log.info("%s: the instance document could not be read; its local accounts are keyed by %s, the handle "
                  "domain remembered from an earlier run (%s)", instance, remembered, HANDLE_DOMAINS_PATH)
+    else:
+        log.info("%s: the instance document could not be read and no handle domain is remembered for it; its "
+                 "local accounts are keyed by %s", instance, instance)
     return remembered
 
 

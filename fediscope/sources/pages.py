@@ -241,8 +241,9 @@ def fetch_instance_document(client: MastodonClient) -> Any | None:
     try:
         return fetch_page(client, INSTANCE_SOURCE).items[0]
     except FediscopeError as exc:
-        log.info("%s: the instance document could not be read (%s); its local accounts are keyed by %s",
-                 client.domain, exc, client.domain)
+        # which domain its local accounts are then keyed by is the caller's to say (a remembered handle domain,
+        # fediscope.sources.handle_domains, else the served one)
+        log.info("%s: the instance document could not be read (%s)", client.domain, exc)
         return None
 
 

@@ -16,6 +16,7 @@ from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 
 from fediscope.gdpr.erase import AUDIT_PATH, erase_account
+from fediscope.gdpr.export import export_account
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 
@@ -81,11 +82,14 @@ def test_erase_also_removes_what_a_run_without_the_document_keyed_by_the_served_
     assert keyed_statuses(env, {handle_key}) and keyed_statuses(env, {served_key})  # two keys for one person
 
     account = f"{SUBJECT}@{HANDLE_DOMAIN}" if asked == "handle" else f"{SUBJECT}@{served}"
+    first, other = (handle_key, served_key) if asked == "handle" else (served_key, handle_key)
+    exported = export_account(env.settings, account)  # the right of access covers both keys too
+    assert exported["account_key"] == first and [a["account_key"] for a in exported["also"]] == [other]
+    assert exported["raw"]["records"] and exported["also"][0]["raw"]["records"]
     report = erase_account(env.settings, account)
     assert keyed_statuses(env, {handle_key, served_key}) == 0
     assert [p for p in env.lake_dir.rglob("raw/**/*.jsonl")
             if handle_key in p.read_text() or served_key in p.read_text()] == []
-    first, other = (handle_key, served_key) if asked == "handle" else (served_key, handle_key)
     assert report.account_key == first and report.also_keys == [other]
     assert other in report.summary()
     suppressed = json.loads((env.lake_dir / "_state" / "suppressed.json").read_text())["accounts"]
