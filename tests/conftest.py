@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,22 @@ def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without J
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process of this host that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """The pid of a live process of this host (a ``sleep``), killed after the test."""
+    child = subprocess.Popen(["sleep", "120"])
+    try:
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()

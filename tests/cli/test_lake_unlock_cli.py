@@ -13,12 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
 from doubles.webhdfs_server import WebHDFSDouble
+from lock_holders import lock_document
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.local import LocalLake
@@ -28,29 +28,6 @@ from fediscope.lake.webhdfs import WebHDFSLake
 LOCK = "_state/process.lock"
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "lake-unlock-test-key-0123456789abcdef"
-
-
-def lock_document(pid: int, host: str | None = None, command: str = "fediscope process", token: str = "t-1",
-                  started_at: str = "2026-11-23T19:05:01Z") -> bytes:
-    return json.dumps({"pid": pid, "host": host or socket.gethostname(), "started_at": started_at,
-                       "command": command, "token": token}).encode()
-
-
-@pytest.fixture
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    child = subprocess.Popen(["sleep", "120"])
-    try:
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import LakeCase
+from lock_holders import lock_document
 
 from fediscope.config import load_settings
 from fediscope.errors import LakeError, LakeLockedError
@@ -33,31 +34,6 @@ from fediscope.lake.webhdfs import WebHDFSLake
 
 LOCK = "_state/process.lock"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def lock_document(pid: int, host: str | None = None, command: str = "fediscope process",
-                  token: str = "someone-else") -> bytes:
-    return json.dumps({"pid": pid, "host": host or socket.gethostname(), "started_at": "2026-11-23T19:05:01Z",
-                       "command": command, "token": token}).encode()
-
-
-@pytest.fixture
-def dead_pid() -> int:
-    """The pid of a process of this host that has exited (and been reaped)."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-@pytest.fixture
-def live_pid() -> Iterator[int]:
-    """The pid of a live process of this host (a ``sleep``), killed after the test."""
-    child = subprocess.Popen(["sleep", "120"])
-    try:
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait()
 
 
 # -- create_exclusive: the backend primitive ---------------------------------------------------------------

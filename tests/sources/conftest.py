@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles.hostnames import resolve_to_loopback
+from doubles.mastodon_server import MastodonDouble
+from split_domain import HANDLE_DOMAIN, WEB_HOST
 
 from fediscope.config import Settings
 
@@ -83,3 +86,11 @@ class LakeReader:
 @pytest.fixture
 def lake(lake_dir: Path) -> LakeReader:
     return LakeReader(lake_dir)
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
+    """The split-domain instance (tests/sources/split_domain.py), served by the recorded Mastodon double."""
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+        yield double

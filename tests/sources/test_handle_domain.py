@@ -15,23 +15,13 @@ from typing import Any
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
 
 from fediscope.config import Settings
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 from fediscope.sources.stream import StreamRun
-
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
-PUBLIC = parse_source("public")
-
-
-@pytest.fixture
-def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
-        yield double
 
 
 @pytest.fixture

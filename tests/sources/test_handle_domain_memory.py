@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
 
 from fediscope.config import Settings
 from fediscope.errors import LakeError
@@ -30,17 +31,6 @@ from fediscope.sources.handle_domains import (
 )
 from fediscope.sources.spec import parse_source
 from fediscope.sources.stream import StreamRun
-
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
-PUBLIC = parse_source("public")
-
-
-@pytest.fixture
-def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
-        yield double
 
 
 def fail_instance_documents(double: MastodonDouble) -> None:
