@@ -12,7 +12,8 @@ row that points at it, an old one deleted after, so a data row never points at a
 rank index check that the data row still points back at the entry, so an entry left by an interrupted write
 is skipped, never shown. Such entries are also removed: a write (or erasure) that changes the rank index marks
 the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and the next write or erasure of
-a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`).
+a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`),
+keeping those the write itself is about to point its rows at (see :meth:`HBaseStore._finish_interrupted`).
 
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
@@ -27,7 +28,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -38,7 +39,7 @@ from fediscope.redact import redact_url
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
-from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name
+from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, plan_write
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ _POOLS_LOCK = threading.Lock()
 _OPTIONS = {"transport": str, "protocol": str, "pool_size": int, "timeout": int, "batch_size": int}
 #: catalog cell: ``1`` while a write or erasure of the metric changes its rank index, ``0`` once it is done
 _RANK_PENDING = b"c:rank_pending"
-#: seconds to let pass after deleting cells before putting any again (see :meth:`HBaseStore._finish_interrupted`)
+#: seconds to let pass after a sweep deleted rank entries before anything else is written, so that a later put of
+#: one of them gets a later millisecond than its delete marker (see :meth:`HBaseStore._finish_interrupted`)
 _AFTER_DELETE = 0.005
 
 
@@ -212,17 +214,25 @@ class HBaseStore(BaseStore):
         """As :meth:`BaseStore.write`, after finishing what an interrupted write left (:meth:`_finish_interrupted`):
         here too when the write changes nothing, since re-running the interrupted batch is the usual retry."""
         self._check_writable(f"write metric {metric.name}")
-        self._finish_interrupted(check_metric_name(metric.name))
+        self._finish_interrupted(check_metric_name(metric.name),
+                                 lambda stored: self._rank_keys(plan_write(metric, rows, stored, types=types)))
         return super().write(metric, rows, replace=replace, types=types)
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                       row_count: int, columns: Sequence[str] | None = None) -> str | None:
         """As :meth:`BaseStore.write_changes`, after finishing what an interrupted write left."""
         self._check_writable(f"write metric {metric.name}")
-        self._finish_interrupted(check_metric_name(metric.name))
+        self._finish_interrupted(check_metric_name(metric.name),
+                                 lambda stored: self._rank_keys(plan_write(metric, rows, stored)))
         return super().write_changes(metric, rows, stale, row_count, columns=columns)
 
-    def _finish_interrupted(self, metric: str) -> None:
+    def _rank_keys(self, plan: WritePlan) -> set[bytes]:
+        """The rank-index entries the rows of ``plan`` point at once written (none if the plan rebuilds the tables)."""
+        if plan.rebuild or not plan.schema.rank_column:
+            return set()
+        return {self._rank_key(plan.schema, row) for row in plan.rows}
+
+    def _finish_interrupted(self, metric: str, coming: Callable[[TableSchema], set[bytes]] | None = None) -> None:
         """If the last write or erasure of ``metric`` stopped part-way, remove the rank-index entries it left.
 
         A write that changes the rank index sets the catalog cell ``c:rank_pending`` to ``1`` before its first
@@ -240,6 +250,17 @@ class HBaseStore(BaseStore):
         catalog read and, when rank values change, two one-cell catalog puts; the scan happens only after a
         stop, and costs about what :meth:`write` already reads to compare a full result with the stored rows.
 
+        ``coming`` (given by a write: the stored schema → the entries its rows will point at) keeps from the sweep
+        the entries the write is about to put again — the usual retry of a batch that stopped after its rank puts
+        puts the very same entries. HBase hides a put whose timestamp is not later than a delete marker of its
+        cell, and both get the region server's clock in milliseconds: an entry swept and put again in the same
+        millisecond would vanish, its data row would point at a missing entry, and the row would be gone from
+        top. Keeping those entries makes the retry independent of the clock (their re-put merely overwrites
+        them); the mark then stays set until the write has pointed its rows at them, and clears it itself.
+        After a sweep that deleted entries, :data:`_AFTER_DELETE` seconds pass before anything else is written,
+        so that a *later* write putting one of them again (a row getting that value back) cannot meet its delete
+        marker's millisecond either.
+
         The sweep assumes no other write or erasure of the metric runs at the same time (it would delete the
         entries such a write has put but not yet pointed its data rows at): fediscope's writers, ``fediscope
         process`` and ``fediscope gdpr erase``, hold the lake lock (``<lake>/_state/process.lock``) while they run.
@@ -255,19 +276,19 @@ class HBaseStore(BaseStore):
             existing = {name.decode() for name in conn.tables()}
             if (schema is not None and schema.rank_column
                     and {layout.data_table(self.prefix, metric), layout.rank_table(self.prefix, metric)} <= existing):
-                removed = self._sweep(conn, schema)
-                log.info("metric=%s removed %d rank-index entries an interrupted write left behind", metric, removed)
+                removed, kept = self._sweep(conn, schema, coming(schema) if coming is not None else set())
+                log.info("metric=%s removed %d rank-index entries an interrupted write left behind (%d kept: the "
+                         "write puts them again)", metric, removed, kept)
                 if removed:
-                    # The write that follows may put some of those entries again (a retry of the batch that left
-                    # them). HBase hides a put whose timestamp is not later than a delete marker's, and both get
-                    # the region server's clock in milliseconds: a put in the same millisecond as the sweep's
-                    # delete would vanish, and its data row would point at a missing entry (gone from top-N).
-                    time.sleep(_AFTER_DELETE)
+                    time.sleep(_AFTER_DELETE)  # see above: a later put of a swept entry gets a later millisecond
+                if kept:
+                    return  # still marked: the coming write clears the mark once its rows point at the kept entries
             # no schema or tables: a first write that stopped; the next one recreates the tables anyway
             catalog.put(metric.encode(), {_RANK_PENDING: b"0"})
 
-    def _sweep(self, conn: Any, schema: TableSchema) -> int:
-        """Delete every rank-index entry whose data row does not point back at it (``i:rank``); returns how many.
+    def _sweep(self, conn: Any, schema: TableSchema, keep: set[bytes]) -> tuple[int, int]:
+        """Delete every rank-index entry whose data row does not point back at it (``i:rank``), except those in
+        ``keep``; returns how many were deleted and how many such entries were kept.
 
         One scan of the rank index and one ``getRows`` of the data rows per ``batch_size`` entries, then the
         deletions in batches. Only entries no data row points at are deleted, and ``top`` never shows those, so
@@ -289,10 +310,12 @@ class HBaseStore(BaseStore):
             if len(pending) >= self._batch_size:
                 check()
         check()
+        kept = [rank_key for rank_key in orphans if rank_key in keep]
+        orphans = [rank_key for rank_key in orphans if rank_key not in keep]
         with index.batch(batch_size=self._batch_size) as batch:
             for rank_key in orphans:
                 batch.delete(rank_key, columns=[b"r"])
-        return len(orphans)
+        return len(orphans), len(kept)
 
     def _mark_rank_pending(self, conn: Any, metric: str, pending: bool) -> None:
         """Set (before a change of the rank index) or clear (after it) the catalog mark that makes the next write

@@ -5,7 +5,19 @@ happybase — and so :class:`fediscope.store.hbase.HBaseStore` — talks to it e
 start``: same IDL, same binary/compact protocols, buffered or framed transports. It implements the calls a
 client makes for tables, rows, batches and scanners, with HBase's semantics where they matter:
 
-* a table is a map from row key to cells, kept sorted by unsigned byte order; each family keeps one version;
+* a table is a map from row key to cells, kept sorted by unsigned byte order; each family keeps one version
+  (``VERSIONS => 1``: of a cell's puts, the one with the newest timestamp is the cell; on a tie, the later put);
+* every put has a timestamp: the server's clock in milliseconds (``clock``, ``int(time.time() * 1000)``), or
+  the client's with ``mutateRowTs``/``mutateRowsTs``; reads answer it in ``TCell.timestamp``;
+* a delete removes nothing: it writes a delete marker with the same kind of timestamp, which hides every
+  version of what it covers whose timestamp is not later than its own, including versions put afterwards.
+  A column delete (``family:qualifier``) marks that column, a family delete (bare ``family``) the family, and
+  ``deleteAllRow`` every family of the row (a family marker each, as ``new Delete(row)`` does). So a put in the
+  same millisecond as a delete of its cell — or with an older client timestamp — is not seen, exactly as on a
+  region server, until ``majorCompact`` drops the markers and the cells they hide (the double compacts only
+  when asked). The mutations of one row in one call share a timestamp here, so a put and a delete of the same
+  cell in one call leave it deleted (a region server applies them as a Put and a Delete stamped one after the
+  other: the same, unless the millisecond turns in between);
 * a column is ``family:qualifier``; a bare ``family`` names the whole family in reads and deletes (as
   ``CellUtil.parseColumn`` does), while ``family:`` is the empty qualifier;
 * ``getRows*`` answer only the rows that exist; a scan's start row is inclusive and its stop row exclusive
@@ -18,6 +30,10 @@ Anything else in the IDL answers ``IOError("not implemented by the test double")
 calls by name, so tests can check that writes are batched. ``fail(method, table, skip=n)`` makes the
 (n+1)-th next call of a write method on a table raise ``IOError`` once, changing nothing, as a write cut
 off by a lost connection or a failed region server would, so tests can stop a write between two batches.
+``clock`` (a callable returning milliseconds) can be replaced, e.g. ``monkeypatch.setattr(hbase_double,
+"clock", lambda: 1000)``, to make every call land in the same millisecond. ``table(name).rows`` is what a
+read sees (rows with visible cells, each cell a ``(value, timestamp)``); ``stored`` and the ``*_markers``
+what is kept.
 """
 
 from __future__ import annotations
@@ -27,7 +43,7 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,25 +60,50 @@ IDL = Path(happybase.__file__).parent / "Hbase.thrift"
 hbase_thrift = thriftpy2.load(str(IDL), module_name="hbase_double_thrift")
 
 
+Cell = tuple[bytes, int]  # (value, timestamp in milliseconds)
+
+
 @dataclass
 class Table:
+    """Cells as stored (the newest put of each column, hidden or not), delete markers, and the visible view."""
+
     families: dict[bytes, Any]
     enabled: bool = True
-    rows: dict[bytes, dict[bytes, tuple[bytes, int]]] = field(default_factory=dict)
-    keys: list[bytes] = field(default_factory=list)
+    stored: dict[bytes, dict[bytes, Cell]] = field(default_factory=dict)  # row -> b"f:q" -> newest put
+    keys: list[bytes] = field(default_factory=list)  # sorted row keys with stored cells (visible or not)
+    family_markers: dict[tuple[bytes, bytes], int] = field(default_factory=dict)  # (row, family) -> timestamp
+    column_markers: dict[tuple[bytes, bytes], int] = field(default_factory=dict)  # (row, b"f:q") -> timestamp
 
-    def cells(self, row: bytes, create: bool = False) -> dict[bytes, tuple[bytes, int]] | None:
-        if row not in self.rows:
-            if not create:
-                return None
+    def put(self, row: bytes, column: bytes, value: bytes, timestamp: int) -> None:
+        if row not in self.stored:
             bisect.insort(self.keys, row)
-            self.rows[row] = {}
-        return self.rows[row]
+            self.stored[row] = {}
+        current = self.stored[row].get(column)
+        if current is None or timestamp >= current[1]:
+            self.stored[row][column] = (value, timestamp)
 
-    def drop_if_empty(self, row: bytes) -> None:
-        if row in self.rows and not self.rows[row]:
-            del self.rows[row]
-            self.keys.pop(bisect.bisect_left(self.keys, row))
+    def mark(self, markers: dict[tuple[bytes, bytes], int], row: bytes, what: bytes, timestamp: int) -> None:
+        markers[(row, what)] = max(timestamp, markers.get((row, what), timestamp))
+
+    def hidden(self, row: bytes, column: bytes, timestamp: int) -> bool:
+        family = column.partition(b":")[0]
+        return timestamp <= max(self.family_markers.get((row, family), -1), self.column_markers.get((row, column), -1))
+
+    def visible(self, row: bytes) -> dict[bytes, Cell]:
+        return {column: cell for column, cell in self.stored.get(row, {}).items()
+                if not self.hidden(row, column, cell[1])}
+
+    @property
+    def rows(self) -> dict[bytes, dict[bytes, Cell]]:
+        """What reads see: the rows with a visible cell, each with its visible cells (a copy)."""
+        return {row: cells for row in self.keys if (cells := self.visible(row))}
+
+    def compact(self) -> None:
+        """A major compaction: the hidden cells and the delete markers go."""
+        self.stored = {row: cells for row in self.keys if (cells := self.visible(row))}
+        self.keys = sorted(self.stored)
+        self.family_markers.clear()
+        self.column_markers.clear()
 
 
 def _parse_column(column: bytes) -> tuple[bytes, bytes | None]:
@@ -81,6 +122,7 @@ class HBaseHandler:
         self.failures: list[list[Any]] = []  # [method, table, calls to let through first]
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        self.clock: Callable[[], int] = lambda: int(time.time() * 1000)
 
     def __getattr__(self, name: str) -> Any:
         if name in hbase_thrift.Hbase.thrift_services:
@@ -119,10 +161,10 @@ class HBaseHandler:
                 message=f"org.apache.hadoop.hbase.regionserver.NoSuchColumnFamilyException: {family.decode()}")
 
     def _select(self, table: Table, row: bytes, columns: list[bytes] | None, sort: bool = False) -> Any:
-        cells = table.rows.get(row)
+        cells = table.visible(row)
         if not cells:
             return None
-        chosen: dict[bytes, tuple[bytes, int]] = {}
+        chosen: dict[bytes, Cell] = {}
         for name, cell in cells.items():
             if columns:
                 family, qualifier = _parse_column(name)
@@ -139,20 +181,18 @@ class HBaseHandler:
             n: hbase_thrift.TCell(value=v, timestamp=t) for n, (v, t) in chosen.items()})
 
     def _mutate(self, table: Table, row: bytes, mutations: list[Any], timestamp: int | None = None) -> None:
-        stamp = timestamp if timestamp is not None else int(time.time() * 1000)
+        """One row's mutations, all with one timestamp: the client's, or the server's clock now."""
+        stamp = timestamp if timestamp is not None else self.clock()
+        for mutation in mutations:  # checked first: a mutation with an unknown family changes nothing
+            self._check_family(table, _parse_column(mutation.column)[0])
         for mutation in mutations:
             family, qualifier = _parse_column(mutation.column)
-            self._check_family(table, family)
-            if mutation.isDelete:
-                cells = table.cells(row)
-                if cells is not None:
-                    for name in [n for n in cells if _parse_column(n)[0] == family
-                                 and (qualifier is None or _parse_column(n)[1] == qualifier)]:
-                        del cells[name]
-                    table.drop_if_empty(row)
+            if mutation.isDelete and qualifier is None:
+                table.mark(table.family_markers, row, family, stamp)
+            elif mutation.isDelete:
+                table.mark(table.column_markers, row, family + b":" + qualifier, stamp)
             else:
-                name = family + b":" + (qualifier or b"")
-                table.cells(row, create=True)[name] = (mutation.value or b"", stamp)
+                table.put(row, family + b":" + (qualifier or b""), mutation.value or b"", stamp)
 
     # -- administration -------------------------------------------------------------------------------------
 
@@ -262,9 +302,14 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("deleteAllRow", tableName)
             table = self._table(tableName)
-            if row in table.rows:
-                table.rows[row].clear()
-                table.drop_if_empty(row)
+            stamp = self.clock()
+            for family in table.families:
+                table.mark(table.family_markers, row, family, stamp)
+
+    def majorCompact(self, tableNameOrRegionName: bytes) -> None:
+        self.calls["majorCompact"] += 1
+        with self._lock:
+            self._table(tableNameOrRegionName, enabled=False).compact()
 
     # -- scanners -------------------------------------------------------------------------------------------
 
@@ -370,6 +415,15 @@ class HBaseThriftDouble:
     @property
     def calls(self) -> Counter[str]:
         return self.handler.calls
+
+    @property
+    def clock(self) -> Callable[[], int]:
+        """The server's clock in milliseconds, which stamps puts and deletes that carry no timestamp."""
+        return self.handler.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], int]) -> None:
+        self.handler.clock = clock
 
     def table(self, name: str) -> Table:
         return self.handler.tables[name.encode()]

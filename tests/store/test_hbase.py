@@ -12,6 +12,7 @@ from doubles.hbase_thrift_server import HBaseThriftDouble
 
 from fediscope.engine.metrics import load_metrics, parse_metric
 from fediscope.errors import ConfigError, StoreError
+from fediscope.store import hbase as hbase_module
 from fediscope.store import hbase_schema
 from fediscope.store.hbase import HBaseStore
 from fediscope.store.rowkeys import encode_key, encode_rank
@@ -189,6 +190,64 @@ def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_its_data_
     assert shown(store) == [("a", 30), ("b", 5), ("c", 1)]
 
 
+@pytest.mark.parametrize("clock", ["frozen", "server"])
+def test_the_same_write_again_after_a_write_stopped_before_its_data_put_shows_every_row(hbase_double, store, prefix,
+                                                                                          monkeypatch, clock):
+    """The write stops after putting its new rank entries, before the data; then the same write runs again (the
+    usual retry). Its rank entries must survive the sweep that precedes it: HBase hides a put whose timestamp
+    is not later than a delete marker of its cell, so an entry swept and put again in the same millisecond
+    would vanish and its row would be missing from top. With the double's clock frozen every call lands in the
+    same millisecond, so nothing may depend on time passing (the sleep after a sweep is set to 0 here)."""
+    if clock == "frozen":
+        monkeypatch.setattr(hbase_double, "clock", lambda: 1_000)
+    monkeypatch.setattr(hbase_module, "_AFTER_DELETE", 0)
+    store.write(TOP, FIRST)
+    hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
+    with pytest.raises(StoreError, match="injected failure"):
+        store.write(TOP, SECOND)
+    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
+    assert shown(store) == [("a", 10), ("b", 5), ("c", 1)]
+
+    store.write(TOP, SECOND)
+    assert shown(store) == [("a", 20), ("d", 7), ("b", 5)]
+    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix) == {
+        entry("a", 20), entry("d", 7), entry("b", 5)}
+    # settled: the next write does not sweep again
+    scans = hbase_double.calls["scannerOpenWithScan"]
+    assert store.write_changes(TOP, [{"account": "b", "followers": 5}], [], 3) is not None
+    assert hbase_double.calls["scannerOpenWithScan"] == scans
+    assert shown(store) == [("a", 20), ("d", 7), ("b", 5)]
+
+
+def test_rank_entries_kept_for_a_retry_that_stops_before_using_them_are_removed_by_the_next_write(
+        hbase_double, store, prefix, monkeypatch):
+    """The sweep keeps the entries the retry is about to put again; if the retry stops right after the sweep
+    (here a read of the data rows fails), the rank index stays marked, so the next write still removes them."""
+    monkeypatch.setattr(hbase_double, "clock", lambda: 1_000)
+    store.write(TOP, FIRST)
+    hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
+    with pytest.raises(StoreError, match="injected failure"):
+        store.write(TOP, SECOND)
+    real_rows, reads = happybase.Table.rows, []
+
+    def rows(table, *args, **kwargs):  # the sweep's read passes, the write's own read of its rows fails
+        reads.append(table.name)
+        if len(reads) == 2:
+            raise OSError("connection reset")
+        return real_rows(table, *args, **kwargs)
+
+    monkeypatch.setattr(happybase.Table, "rows", rows)
+    with pytest.raises(StoreError, match="connection reset"):
+        store.write(TOP, SECOND)
+    monkeypatch.setattr(happybase.Table, "rows", real_rows)
+    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
+    store.write(TOP, [{"account": "a", "followers": 30}, {"account": "b", "followers": 5},
+                      {"account": "c", "followers": 1}])
+    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix) == {
+        entry("a", 30), entry("b", 5), entry("c", 1)}
+    assert shown(store) == [("a", 30), ("b", 5), ("c", 1)]
+
+
 @pytest.mark.parametrize("then", ["write", "erase"])
 def test_the_next_write_or_erasure_removes_the_rank_entries_a_stopped_erasure_left(hbase_double, store, prefix,
                                                                                    then):
@@ -296,4 +355,40 @@ def test_double_semantics(hbase_double, prefix):
         connection.delete_table("t")
     connection.delete_table("t", disable=True)
     assert b"t" not in connection.tables()
+    connection.close()
+
+
+def test_double_deletes_write_markers_that_hide_puts_not_later_than_them(hbase_double, prefix, monkeypatch):
+    """As on a region server: a delete writes a marker at the server's millisecond (or the client's timestamp);
+    it hides every version of its column, family or row not later than itself, even one put afterwards, until a
+    major compaction; of the visible versions, the newest is the cell (VERSIONS => 1)."""
+    now = [1_000]
+    monkeypatch.setattr(hbase_double, "clock", lambda: now[0])
+    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix)
+    connection.create_table("t", {"f": {"max_versions": 1}, "g": {"max_versions": 1}})
+    table = connection.table("t")
+    table.put(b"r", {b"f:a": b"1", b"f:b": b"2", b"g:c": b"3"})
+    assert table.row(b"r", columns=[b"f:a"], include_timestamp=True) == {b"f:a": (b"1", 1_000)}
+    table.delete(b"r", columns=[b"f:a"])
+    table.put(b"r", {b"f:a": b"same millisecond"})
+    assert table.row(b"r") == {b"f:b": b"2", b"g:c": b"3"}
+    now[0] = 1_001
+    table.put(b"r", {b"f:a": b"later"})
+    assert table.row(b"r")[b"f:a"] == b"later"
+
+    table.delete(b"r", columns=[b"f"])  # the family: hides f:a (1001) and f:b (1000), not g
+    table.put(b"r", {b"f:b": b"client's older timestamp"}, timestamp=999)
+    assert table.row(b"r") == {b"g:c": b"3"}
+    table.put(b"r", {b"f:b": b"newest"}, timestamp=1_005)
+    table.put(b"r", {b"f:b": b"older"}, timestamp=1_003)
+    assert table.row(b"r", include_timestamp=True) == {b"f:b": (b"newest", 1_005), b"g:c": (b"3", 1_000)}
+
+    now[0] = 1_005
+    connection.client.deleteAllRow(table.name, b"r", {})  # every family, at 1005
+    assert table.row(b"r") == {} and list(table.scan()) == [] and b"r" not in hbase_double.table(f"{prefix}_t").rows
+    table.put(b"r", {b"g:c": b"hidden"})
+    assert table.row(b"r") == {}
+    connection.compact_table("t", major=True)  # markers and hidden cells go: an old timestamp counts again
+    table.put(b"r", {b"g:c": b"after compaction"}, timestamp=1)
+    assert table.row(b"r") == {b"g:c": b"after compaction"}
     connection.close()
