@@ -30,6 +30,7 @@ the statuses newer than the last run (the API check then compares those).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import secrets
@@ -157,11 +158,32 @@ class DemoApi:
                 channel.close()
 
         if self._thread.is_alive():
-            self.server.trigger.pull_trigger(close_all)
+            try:
+                self.server.trigger.pull_trigger(close_all)
+            except OSError:  # the trigger's pipe was closed under it (EBADF; seen once in a full test run)
+                self._close_without_trigger()
             self._thread.join(timeout=5)
         else:
             close_all()
         self.server.task_dispatcher.shutdown()
+
+    def _close_without_trigger(self) -> None:
+        """Stop the loop when its trigger cannot be pulled: close every channel from this thread, so that the
+        loop finds its map empty and ends. The trigger is only taken out of the map (waitress's own "closed"
+        flag set): its pipe's write end is gone, and closing that number again could close whatever reuses it.
+        A listening server's own ``close`` would close the trigger again, so it is closed as a plain channel."""
+        from waitress import wasyncore
+        from waitress.server import BaseWSGIServer
+
+        trigger = self.server.trigger
+        trigger._closed = True
+        trigger.del_channel()
+        for channel in list(self.server._map.values()):
+            with contextlib.suppress(OSError):
+                if isinstance(channel, BaseWSGIServer):
+                    wasyncore.dispatcher.close(channel)
+                else:
+                    channel.close()
 
 
 # -- the steps ---------------------------------------------------------------------------------------------------

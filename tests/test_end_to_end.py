@@ -317,3 +317,23 @@ def test_a_demo_lake_curated_by_an_older_fediscope_is_rebuilt(tmp_path: Path) ->
         assert "nothing new to curate" in process(ctx)
     finally:
         ctx.stop_servers()
+
+
+def test_the_demo_api_stops_when_its_trigger_pipe_was_closed_under_it(tmp_path: Path) -> None:
+    """Seen once in a full test run: ``stop`` found the write end of waitress's trigger pipe closed (EBADF). The
+    API still stops: every socket closed, the loop ended."""
+    import io
+
+    ctx = DemoContext(base=tmp_path, n_statuses=150, port=0, new_statuses=0, out=io.StringIO())
+    try:
+        start_instance(ctx)
+        start_api(ctx)
+        api = ctx.api
+        assert api is not None and requests.get(f"{api.url}/health", timeout=5).status_code == 200
+        os.close(api.server.trigger.trigger)  # what the stray close did
+        ctx.stop_servers()
+        assert not api._thread.is_alive()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{api.url}/health", timeout=2)
+    finally:
+        ctx.stop_servers()
