@@ -174,20 +174,31 @@ def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_deleting_
     assert shown(store) == expected
 
 
-def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_its_data_put(hbase_double, store, prefix):
-    """The write stops after putting its new rank entries, before the data: top still shows the old rows; when
-    the next write gives those rows other values, the entries the stopped write put are no one's and go."""
+def stop_a_write_before_its_data(hbase_double, store, prefix) -> None:  # noqa: ANN001
+    """Write FIRST, then stop the write of SECOND after its new rank entries, before its data batch: those entries
+    are no one's, and top still shows FIRST."""
     store.write(TOP, FIRST)
     hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
     with pytest.raises(StoreError, match="injected failure"):
         store.write(TOP, SECOND)
     assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
     assert shown(store) == [("a", 10), ("b", 5), ("c", 1)]
+
+
+def rewrite_and_check_no_orphans(hbase_double, store, prefix) -> None:  # noqa: ANN001
+    """A next write giving the rows other values: afterwards every rank entry is a data row's, and top shows it."""
     store.write(TOP, [{"account": "a", "followers": 30}, {"account": "b", "followers": 5},
                       {"account": "c", "followers": 1}])
     assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix) == {
         entry("a", 30), entry("b", 5), entry("c", 1)}
     assert shown(store) == [("a", 30), ("b", 5), ("c", 1)]
+
+
+def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_its_data_put(hbase_double, store, prefix):
+    """The write stops after putting its new rank entries, before the data: top still shows the old rows; when
+    the next write gives those rows other values, the entries the stopped write put are no one's and go."""
+    stop_a_write_before_its_data(hbase_double, store, prefix)
+    rewrite_and_check_no_orphans(hbase_double, store, prefix)
 
 
 @pytest.mark.parametrize("clock", ["frozen", "server"])
@@ -201,12 +212,7 @@ def test_the_same_write_again_after_a_write_stopped_before_its_data_put_shows_ev
     if clock == "frozen":
         monkeypatch.setattr(hbase_double, "clock", lambda: 1_000)
     monkeypatch.setattr(hbase_module, "_AFTER_DELETE", 0)
-    store.write(TOP, FIRST)
-    hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
-    with pytest.raises(StoreError, match="injected failure"):
-        store.write(TOP, SECOND)
-    assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
-    assert shown(store) == [("a", 10), ("b", 5), ("c", 1)]
+    stop_a_write_before_its_data(hbase_double, store, prefix)
 
     store.write(TOP, SECOND)
     assert shown(store) == [("a", 20), ("d", 7), ("b", 5)]
@@ -224,10 +230,7 @@ def test_rank_entries_kept_for_a_retry_that_stops_before_using_them_are_removed_
     """The sweep keeps the entries the retry is about to put again; if the retry stops right after the sweep
     (here a read of the data rows fails), the rank index stays marked, so the next write still removes them."""
     monkeypatch.setattr(hbase_double, "clock", lambda: 1_000)
-    store.write(TOP, FIRST)
-    hbase_double.fail("mutateRows", f"{prefix}_top")  # the data batch
-    with pytest.raises(StoreError, match="injected failure"):
-        store.write(TOP, SECOND)
+    stop_a_write_before_its_data(hbase_double, store, prefix)
     real_rows, reads = happybase.Table.rows, []
 
     def rows(table, *args, **kwargs):  # the sweep's read passes, the write's own read of its rows fails
@@ -241,11 +244,7 @@ def test_rank_entries_kept_for_a_retry_that_stops_before_using_them_are_removed_
         store.write(TOP, SECOND)
     monkeypatch.setattr(happybase.Table, "rows", real_rows)
     assert rank_entries(hbase_double, prefix) - pointed_at(hbase_double, prefix) == {entry("a", 20), entry("d", 7)}
-    store.write(TOP, [{"account": "a", "followers": 30}, {"account": "b", "followers": 5},
-                      {"account": "c", "followers": 1}])
-    assert rank_entries(hbase_double, prefix) == pointed_at(hbase_double, prefix) == {
-        entry("a", 30), entry("b", 5), entry("c", 1)}
-    assert shown(store) == [("a", 30), ("b", 5), ("c", 1)]
+    rewrite_and_check_no_orphans(hbase_double, store, prefix)
 
 
 @pytest.mark.parametrize("then", ["write", "erase"])
