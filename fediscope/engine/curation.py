@@ -167,9 +167,9 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             summary.files_published += ws.publish(INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
         if rebuild:
             _drop_unmade(engine, staged, summary, {
-                STATUSES.name: bool(status_files or deletion_files), ACCOUNTS.name: bool(status_files or account_files),
-                INSTANCE_ACTIVITY_TABLE.name: bool(activity_files), TAG_TRENDS.name: bool(trend_files),
-                INSTANCE_PEERS.name: bool(peer_files), STATUS_DELETIONS.name: bool(deletion_files)})
+                ACCOUNTS.name: bool(status_files or account_files), INSTANCE_ACTIVITY_TABLE.name: bool(activity_files),
+                TAG_TRENDS.name: bool(trend_files), INSTANCE_PEERS.name: bool(peer_files),
+                STATUS_DELETIONS.name: bool(deletion_files)})
     finally:
         ws.discard(staged)
     if rebuild:
@@ -199,7 +199,8 @@ def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -
 
 def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dict[str, bool]) -> None:
     """A rebuild: remove what the rules no longer make — the ``dt`` partitions of statuses and hashtags the run
-    staged nothing for, and the unpartitioned tables it had no raw input for (publishing nothing removes them)."""
+    staged nothing for, and the unpartitioned tables (``made``: whether this run had raw input for each) it had no
+    raw input for (publishing nothing removes them)."""
     ws = engine.workspace
     for table in (STATUSES, HASHTAGS):
         stale = sorted(set(ws.partition_values(table.name, "dt")) - set(summary.partitions))
@@ -208,7 +209,7 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
             log.info("curation: the rebuild removed %d %s partition(s) no raw status makes any more", len(stale),
                      table.name)
     for name, was_made in made.items():
-        if name != STATUSES.name and not was_made and ws.lake_has_table(name):
+        if not was_made and ws.lake_has_table(name):
             ws.publish(name, staged / f"_nothing_{name}")
             log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
 
