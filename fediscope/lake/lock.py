@@ -136,7 +136,12 @@ def _text(value: object) -> str | None:
 
 
 def _pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (True when that cannot be told)."""
+    """Whether a process with this pid runs on this host (True when that cannot be told).
+
+    A process that has ended but that its parent has not reaped yet (a zombie) still has its pid, and ``kill -0``
+    succeeds on it; it does nothing any more, so it counts as gone: else a killed run whose parent never waits for
+    it (a supervisor that does not reap) would hold the lake's lock forever. On Linux its state is read from
+    ``/proc/<pid>/stat``; elsewhere a zombie cannot be told from a live process and counts as one."""
     if pid <= 0 or os.name == "nt":  # os.kill(pid, 0) is no probe on Windows
         return True
     try:
@@ -144,8 +149,21 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
+        pass
+    return _proc_state(pid) not in ("Z", "X")
+
+
+def _proc_state(pid: int) -> str | None:
+    """The one-letter state of a process in ``/proc/<pid>/stat`` (``R``, ``S``, ``Z`` …); None when there is no
+    such file to read (not Linux, no /proc, or the process went meanwhile, which the caller sees next time)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # "<pid> (<command>) <state> …": the command may hold spaces and ')' itself, hence the last ')'
+    fields = text[text.rfind(")") + 1:].split()
+    return fields[0] if fields else None
 
 
 def is_stale(holder: LockHolder) -> bool:

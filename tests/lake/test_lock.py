@@ -189,6 +189,45 @@ def test_a_lock_of_a_live_pid_on_this_host_is_kept(lake: LakeBackend, live_pid: 
     assert lake.read(LOCK) == lock_document(live_pid)
 
 
+@pytest.fixture
+def zombie_pid() -> Iterator[int]:
+    """The pid of a child of this process that has exited and is not reaped yet (state ``Z``: ``kill -0`` still
+    finds it), reaped after the test. Linux only: elsewhere a zombie cannot be told from a live process."""
+    if not sys.platform.startswith("linux") or not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux's /proc/<pid>/stat")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: stays a zombie until reaped below
+    try:
+        deadline = time.monotonic() + 30
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not exit within 30 s"
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # still there for the probe the lock used alone
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_lock_of_an_unreaped_dead_process_is_taken_over(lake: LakeBackend, zombie_pid: int,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Was: a killed run that its parent had not reaped kept its pid, ``kill -0`` found it, and its lock was never
+    stale."""
+    lake.write_atomic(LOCK, lock_document(zombie_pid))
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.lock"), lake_lock(lake) as me:
+        assert json.loads(lake.read(LOCK))["token"] == me.token
+    assert f"pid {zombie_pid} on host" in caplog.text and "taken over" in caplog.text
+
+
+def test_a_job_file_of_an_unreaped_dead_job_does_not_keep_the_lock(lake: LakeBackend, dead_pid: int,
+                                                                   zombie_pid: int) -> None:
+    lake.write_atomic(LOCK, lock_document(dead_pid, token="handed-down"))
+    lake.write_atomic(LOCK + ".job-0123", lock_document(zombie_pid, command="the job", token="handed-down"))
+    with lake_lock(lake, command="the next run"):
+        assert [e.path for e in lake.list("_state")] == [LOCK]  # the dead job's file went with the stale lock
+    assert lake.list("_state") == []
+
+
 def test_a_lock_of_another_host_is_never_taken_over(lake: LakeBackend, dead_pid: int) -> None:
     """Its pid cannot be checked from here, even if no such pid runs on this host."""
     lake.write_atomic(LOCK, lock_document(dead_pid, host="worker-7.example"))
