@@ -23,6 +23,10 @@ what it made, removing what the rules no longer make. Raw files curated before b
 by retention, or emptied by an erasure) would take their rows with them, so a rebuild is refused while any is
 missing, unless ``allow_missing=True`` (``--force``).
 
+A rebuild of a lake with no raw file and no manifest (only curated tables left, e.g. raw files removed by hand)
+has nothing to rebuild from: it says so (``nothing_to_rebuild``) and leaves the curated tables as they are, as a
+run with nothing new does.
+
 A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
 is idempotent, so partitions already published are rewritten with the same rows. Two runs on one lake would
 race on the manifest, so the entry points hold the lake lock (:func:`fediscope.lake.lock.lake_lock`) around
@@ -78,6 +82,7 @@ class CurateSummary:
     files_published: int = 0
     rules_changed: bool = False  # curated rows were made by other curation rules (see the module docstring)
     rebuilt: bool = False  # every raw file curated again and every curated table replaced
+    nothing_to_rebuild: bool = False  # a rebuild asked for, but no raw file and no manifest: nothing was done
     seconds: float = 0.0
 
     @property
@@ -116,7 +121,12 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
         say("curation: the curated tables were made by other curation rules (an older fediscope); rows curated "
             "before keep them: `fediscope process --recurate` rebuilds them from the raw lake")
     if plan.total == 0 and not (rebuild and manifest.files):
-        log.info("curation: nothing new to curate")
+        if rebuild:  # no raw file to make tables from, none curated before: the curated tables are left as they are
+            summary.rebuilt, summary.nothing_to_rebuild = False, True
+            log.warning("curation: --recurate found no raw files to rebuild the curated tables from (and no record "
+                        "of any curated before): nothing to curate, the curated tables are left as they are")
+        else:
+            log.info("curation: nothing new to curate")
         summary.seconds = time.perf_counter() - started
         return summary
 

@@ -80,7 +80,9 @@ class ProcessSummary:
         """The one-line summary the CLI prints."""
         cur = self.curate
         verb = "rebuilt the curated tables from" if cur.get("rebuilt") else "curated"
-        curated = ("nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
+        curated = ("nothing to curate: --recurate found no raw files to rebuild the curated tables from (left as "
+                   "they are)" if cur.get("nothing_to_rebuild") else
+                   "nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
                    f"{verb} {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
                    f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
         if cur.get("rules_changed"):  # a fediscope upgrade changed how statuses are curated (curation.py)

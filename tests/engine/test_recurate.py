@@ -181,3 +181,27 @@ def test_spark_rebuilds_the_same_tables(lake_dir: Path, twin: Path, spark: Any,
     after = run_process(settings_for(lake_dir), engine="spark", progress=False, engine_options=options)
     assert after.curate["noop"] and not after.curate["rules_changed"]
     assert stored(settings_for(lake_dir)) == stored(settings_for(twin))
+
+
+def test_the_cli_says_there_is_nothing_to_rebuild_without_raw_files_or_a_manifest(
+        lake_dir: Path, twin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: "rebuilt the curated tables from 0 raw files", having changed nothing. Like a run without --recurate
+    that finds nothing new (exit 0, its metrics computed over what is curated), it says so and goes on; a lake
+    with no data at all is refused before either (test_process)."""
+    shutil.rmtree(twin / "raw")
+    (twin / MANIFEST_PATH).unlink()
+    before = curated(twin)
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_PSEUDONYM_KEY=str(settings_for(twin).pseudonym_key),
+              FEDISCOPE_LAKE=str(twin), FEDISCOPE_STORE=f"sqlite:///{twin.parent / 'metrics.db'}")
+    code, out, err = run(capsys, "process", "--recurate", "--no-progress")
+    assert code == 0, err
+    assert "nothing to curate: --recurate found no raw files to rebuild the curated tables from" in out
+    assert "rebuilt" not in out
+    code, out, err = run(capsys, "process", "--recurate", "--json")
+    assert code == 0, err
+    summary = json.loads(out)["curate"]
+    assert summary["nothing_to_rebuild"] is True and summary["rebuilt"] is False and summary["noop"] is True
+    assert curated(twin) == before and not (twin / MANIFEST_PATH).exists()
+    code, out, err = run(capsys, "process", "--no-progress")  # the same lake without --recurate: the same exit
+    assert code == 0 and "nothing new to curate" in out, err
