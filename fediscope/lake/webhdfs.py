@@ -147,6 +147,8 @@ def _write_heals(exc: BaseException) -> bool:
 def _cause(exc: Exception) -> str:
     """The innermost reason of a broken connection: ``ConnectionResetError``, ``RemoteDisconnected``, …."""
     reason: object = exc.args[0] if exc.args else exc
+    if not isinstance(reason, Exception) and len(exc.args) > 1 and isinstance(exc.args[1], Exception):
+        reason = exc  # urllib3's own ProtocolError("Connection aborted.", cause), not wrapped by requests
     while isinstance(reason, Exception) and len(reason.args) > 1 and isinstance(reason.args[1], Exception):
         reason = reason.args[1]
     return type(reason).__name__ if isinstance(reason, Exception) else str(reason)
@@ -426,10 +428,13 @@ class WebHDFSLake:
                         "into place; check that the user may write there")
 
     def _discard(self, tmp: str) -> None:
+        """Remove a temporary file of a write (best effort). It runs as the write's error propagates, so it never
+        raises a failure of its own: that would replace the write's error (urllib3's own errors included, which
+        reach us unwrapped when requests does not make the call itself, as from a streamed body)."""
         try:
             self._client.delete(tmp)
-        except (HdfsError, requests.RequestException) as exc:
-            log.warning("could not remove temporary file %s%s after a failed write: %s", self.url, tmp, exc)
+        except _FAILURES as exc:
+            log.warning("could not remove temporary file %s%s after a failed write: %s", self.url, tmp, _what(exc))
 
     def read(self, path: str) -> bytes:
         target = self._abs(path)

@@ -8,9 +8,13 @@ while the namenode restarts, a RENAME done whose answer is lost (connection drop
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
+import requests
+import urllib3
 from doubles.webhdfs_server import WebHDFSDouble
+from requests.adapters import HTTPAdapter
 
 from fediscope.errors import LakeError
 from fediscope.lake import webhdfs as webhdfs_module
@@ -200,3 +204,39 @@ def test_retries_and_the_final_error_never_show_the_delegation_token(webhdfs_ser
     assert token not in caplog.text and token not in str(info.value)
     assert "broke off" in str(info.value)
     assert files_on_disk(webhdfs_server) == []
+
+
+# -- removing the temporary file after a failure ----------------------------------------------------------------
+
+
+class _Urllib3Errors(HTTPAdapter):
+    """requests' own transport, except that a broken connection reaches the caller as the urllib3 error it is
+    (``ProtocolError``), unwrapped, as it does from a streamed body, which requests does not read itself."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.ConnectionError as exc:
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, urllib3.exceptions.HTTPError):
+                raise cause from None
+            raise
+
+
+@pytest.mark.parametrize("transport", ["requests", "urllib3"])
+def test_a_failed_clean_up_never_replaces_the_write_error(webhdfs_server: WebHDFSDouble, transport: str,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Was: a DELETE of the temporary file whose connection dropped with urllib3's ProtocolError replaced the
+    refusal that failed the write (reported as a transfer that broke off)."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    if transport == "urllib3":
+        lake._client._session.mount("http://", _Urllib3Errors())
+    webhdfs_server.fail_next("RENAME", "AccessControlException", "refused for the test")
+    webhdfs_server.drop_next("DELETE")
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.webhdfs"), \
+            pytest.raises(LakeError, match="AccessControlException: refused for the test") as info:
+        lake.write_atomic(TARGET, DATA)
+    assert "broke off" not in str(info.value) and count(webhdfs_server, "DELETE") == 1
+    assert "could not remove temporary file" in caplog.text and "RemoteDisconnected" in caplog.text
+    [left] = files_on_disk(webhdfs_server)  # the DELETE never happened: the file stays, hidden from listings
+    assert left.startswith(".b.jsonl.") and lake.list("raw/mastodon/statuses") == []
