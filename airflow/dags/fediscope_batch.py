@@ -5,14 +5,18 @@ Runs when `fediscope_ingest` lands new raw data (Asset `fediscope://lake/raw`) *
 safety net. `window` turns the run into the fetch days (`dt` partitions) to process:
 
 * a daily or backfilled run covers exactly the day of its data interval
-  (`airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07` reprocesses
-  those seven days, one run per day; re-running a day overwrites the same rows, never duplicates them);
+  (`airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07` makes one run
+  per day; each curates the raw files of its day that no run curated yet, such as those a failed or missed run
+  left, and recomputes the metrics; re-running a day overwrites the same rows, never duplicates them; a day
+  curated before is not curated again: `fediscope process --recurate` rebuilds every curated table);
 * an Asset-triggered run covers the days from its oldest triggering event to now.
 
 `process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store
 of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluster `spark_master`
 (`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
-`verify` reads the metrics back from the store.
+`verify` reads the metrics back from the store. One `process` runs at a time across all runs of the DAG,
+backfill runs included (each holds the lake lock from curation to the last store write): the others wait in the
+queue rather than fail on the lock.
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
 """
@@ -45,7 +49,10 @@ def fediscope_batch() -> None:
         """The days this run processes, from its data interval (or its triggering Asset events)."""
         return orch.window_from_context(get_current_context()).as_dict()
 
-    @task
+    # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
+    # starts up to 10 runs at once by default (its own --max-active-runs, not this DAG's max_active_runs), and all
+    # but one would fail at once on the lake lock and soon run out of retries; queued here, they wait their turn
+    @task(max_active_tis_per_dag=1)
     def process(days: dict[str, str]) -> dict[str, Any]:
         """Curation, metrics and store loading for those days (idempotent)."""
         return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))

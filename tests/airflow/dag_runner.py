@@ -46,7 +46,8 @@ def check() -> None:
             "tasks": {t.task_id: {"retries": t.retries, "backoff": t.retry_exponential_backoff,
                                   "retry_delay": t.retry_delay.total_seconds(),
                                   "max_retry_delay": t.max_retry_delay.total_seconds() if t.max_retry_delay else None,
-                                  "on_failure_callback": bool(t.on_failure_callback)} for t in dag.tasks},
+                                  "on_failure_callback": bool(t.on_failure_callback),
+                                  "max_active_tis_per_dag": t.max_active_tis_per_dag} for t in dag.tasks},
         }
     _emit({"import_errors": bag.import_errors, "warnings": {k: list(v) for k, v in bag.captured_warnings.items()},
            "dags": dags, "seconds": time.monotonic() - started})

@@ -63,6 +63,14 @@ def test_retention_outwaits_a_long_batch_holding_the_lake_lock(bag: dict) -> Non
     assert retry_window_seconds(retention) >= 2 * 3600
 
 
+def test_batch_process_tasks_run_one_at_a_time_across_runs(bag: dict) -> None:
+    """Every batch run's ``process`` holds the lake lock; a backfill starts up to 10 runs at once (its own
+    ``--max-active-runs``, not the DAG's ``max_active_runs``): without a limit of one task instance across runs,
+    all but one fail on the lock at once and run out of retries (1 + 2 + 4 minutes) while the first still runs."""
+    tasks = bag["dags"]["fediscope_batch"]["tasks"]
+    assert tasks["process"]["max_active_tis_per_dag"] == 1
+
+
 def test_batch_is_scheduled_on_the_raw_asset_or_daily(bag: dict) -> None:
     assert bag["dags"]["fediscope_batch"]["timetable"] == "AssetOrTimeSchedule"
 
