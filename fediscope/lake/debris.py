@@ -11,6 +11,13 @@ Spark skip dot-files), but such files pile up.
 takes that long, so a write under way is never touched, even one by a collector that holds no lake lock). Only
 names of exactly those two shapes are candidates: other dot-files (NiFi's in-flight ``.<name>``, Spark's
 ``.crc``), lock files (``_state/<name>.lock`` and ``.lock.takeover``), checkpoints and data are never removed.
+**Whose clock.** A file's age is the storage's "now" minus the modification time the storage reports, both by
+the storage's clock: on a local lake that is this host's; on WebHDFS it is the namenode's, which sets the
+modification times. A host clock running a day ahead of the namenode would make a write under way look a day old,
+so on WebHDFS "now" is the namenode's (:meth:`~fediscope.lake.webhdfs.WebHDFSLake.server_time`: the ``Date``
+header of its answer, read just before the walk, so a file written during the walk is never older than it). Only
+when the server's answer gives no time is this host's clock used, with a warning.
+
 ``fediscope gdpr retention`` (and so the maintenance DAG) runs it; ``fediscope doctor`` warns about such files on a
 local lake (walking a large lake over WebHDFS, one request per directory, is too slow for a health check).
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: A temporary file this old or older is an interrupted write's: one day.
 STALE_AFTER_SECONDS = 24 * 3600
+#: A storage clock this far from this host's is worth a note in the log, in seconds.
+CLOCK_NOTE_SECONDS = 300
 #: ``.<target name>.<random>.tmp``, where random is ``tempfile.mkstemp``'s 8 characters (LocalLake) or 12 hex
 #: digits (WebHDFSLake); the target name is whatever was being written (``b1.jsonl``, ``process.lock``).
 TEMPORARY_NAME = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}|[0-9a-f]{12})\.tmp")
@@ -80,14 +90,32 @@ class TemporaryCleanup:
                 "paths": list(self.paths), "failed": list(self.failed)}
 
 
+def storage_now(lake: LakeBackend) -> float:
+    """The time now by the clock that stamps the lake's modification times (see the module docstring): the
+    server's, for a backend that can tell it (``server_time()``: WebHDFS), else this host's."""
+    clock: Callable[[], float | None] | None = getattr(lake, "server_time", None)
+    host = time.time()
+    if clock is None:  # a local lake: its files are stamped by this host's clock
+        return host
+    server = clock()
+    if server is None:
+        log.warning("the lake %s did not say what time it is (no Date header in its answer): the age of temporary "
+                    "files is judged by this host's clock, which must not run ahead of the storage's", lake.url)
+        return host
+    if abs(server - host) > CLOCK_NOTE_SECONDS:
+        log.info("the clock of the lake %s runs %.1f h %s this host's: the age of temporary files is judged by the "
+                 "lake's", lake.url, abs(server - host) / 3600, "ahead of" if server > host else "behind")
+    return server
+
+
 def stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, now: float | None = None,
                           path: str = "") -> list[Entry]:
     """The backends' temporary files below ``path`` (the whole lake by default) last modified more than
-    ``older_than`` seconds before ``now``. A file whose modification time the storage does not report is never
-    stale."""
+    ``older_than`` seconds before ``now`` (by default :func:`storage_now`, the storage's clock). A file whose
+    modification time the storage does not report is never stale."""
     if older_than < 0:
         raise ValueError(f"older_than must be 0 or more seconds, not {older_than!r}")
-    limit = (time.time() if now is None else now) - older_than
+    limit = (storage_now(lake) if now is None else now) - older_than
     return [entry for entry in lake.walk_hidden(path)
             if not entry.is_dir and is_temporary_name(entry.path.rsplit("/", 1)[-1])
             and entry.mtime is not None and entry.mtime < limit]

@@ -32,6 +32,7 @@ Kerberos). It comes from ``?user=`` in the lake URL, else the local login name, 
 
 from __future__ import annotations
 
+import email.utils
 import getpass
 import logging
 import posixpath
@@ -40,6 +41,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -552,3 +554,22 @@ class WebHDFSLake:
         """Create a directory and its parents (used by ``infra/hdfs/create_layout.py``)."""
         with self._errors("create directory", path):
             self._client.makedirs(self._abs(path))
+
+    def server_time(self) -> float | None:
+        """The namenode's clock now, in seconds since the epoch: the ``Date`` header (RFC 7231, whole seconds) of
+        its answer to a GETFILESTATUS of the lake's root (whether or not that exists); None when the answer has
+        none, or one that is not a date. The modification times of a listing are the namenode's clock, so the age
+        of a file is judged against this, not against this host's clock (:mod:`fediscope.lake.debris`)."""
+        with self._errors("read the clock of", ""):
+            response = self._read_only("GETFILESTATUS", lambda: self._client._get_file_status(self.root,
+                                                                                           strict=False))
+        header = response.headers.get("Date")
+        if not header:
+            return None
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000" or an obsolete form without a zone: RFC 7231 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        return when.timestamp()

@@ -26,7 +26,8 @@ it answer one with a bare 503 (a gateway whose namenode is down), :meth:`WebHDFS
 connection of one, before or after doing it (an answer lost), :meth:`WebHDFSDouble.stall_next` makes it do one and
 answer late, ``deny_users`` refuses writes with an AccessControlException, ``datanode_address`` makes the namenode
 redirect to another address and ``redirect_params`` adds parameters to its redirects (a secure cluster's
-``delegation`` token).
+``delegation`` token). ``clock_offset`` sets the cluster's clock ahead of or behind the host's (in the modification
+times and the ``Date`` header of its answers), and ``send_date = False`` leaves that header out.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ class WebHDFSDouble:
         self.datanode_address: str | None = None  # "host:port" the namenode redirects to (default: the datanode)
         self.rename_options_supported = True  # False: behave like a server that ignores renameoptions
         self.redirect_params: dict[str, str] = {}  # added to the redirects' query (a secure cluster's delegation)
+        # The cluster's clock: this many seconds ahead of the host's (behind when negative), in the modification
+        # times it reports and in its answers' Date header; send_date=False leaves that header out.
+        self.clock_offset = 0.0
+        self.send_date = True
         self._holds: list[WriteHold] = []
         self._write_failures: list[int] = []
         self._read_failures: list[int] = []
@@ -253,13 +258,13 @@ class WebHDFSDouble:
         stat = local.stat()
         is_dir = local.is_dir()
         return {
-            "accessTime": 0 if is_dir else int(stat.st_atime * 1000),
+            "accessTime": 0 if is_dir else int((stat.st_atime + self.clock_offset) * 1000),
             "blockSize": 0 if is_dir else BLOCK_SIZE,
             "childrenNum": len(list(local.iterdir())) if is_dir else 0,
             "fileId": stat.st_ino,
             "group": "supergroup",
             "length": 0 if is_dir else stat.st_size,
-            "modificationTime": int(stat.st_mtime * 1000),
+            "modificationTime": int((stat.st_mtime + self.clock_offset) * 1000),
             "owner": "hdfs",
             "pathSuffix": suffix,
             "permission": "755" if is_dir else "644",
@@ -390,6 +395,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """As the base class does, with the cluster's clock in ``Date`` (``clock_offset``), or without ``Date``
+        (``send_date``)."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        if self.double.send_date:
+            self.send_header("Date", self.date_time_string(time.time() + self.double.clock_offset))
 
     # -- plumbing -----------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ reader ever sees them. Runs on a real local lake and on the WebHDFS double (``la
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
-from lake_cases import LakeCase
+from doubles.webhdfs_server import WebHDFSDouble
+from lake_cases import LakeCase, double_case
 
 from fediscope.cli.lake import listing
 from fediscope.config import load_settings
@@ -245,3 +247,57 @@ def test_doctor_warns_about_stale_temporary_files_on_a_local_lake(tmp_path: Path
 def test_sizes_read_as_people_write_them() -> None:
     assert [format_bytes(n) for n in (0, 1, 1023, 1536, 5 * 1024**2 + 1)] == [
         "0 bytes", "1 byte", "1023 bytes", "1.5 KiB", "5.0 MiB"]
+
+
+# -- whose clock: on WebHDFS the namenode's ---------------------------------------------------------------------
+
+
+def _young_and_old(case: LakeCase) -> tuple[str, str]:
+    """A temporary file written an hour ago and one written two days ago, both by the host's clock (the double
+    reports them shifted by its ``clock_offset``, as a namenode stamps them by its own clock)."""
+    case.lake.write_atomic(BATCH, b"{}\n")
+    partition, now = _on_disk(case, PARTITION), time.time()
+    young = _put(partition, _webhdfs_temp_name("b2.jsonl"), b"young", now - 3600).name
+    old = _put(partition, _webhdfs_temp_name("b3.jsonl"), b"old", now - 2 * STALE_AFTER_SECONDS).name
+    return f"{PARTITION}/{young}", f"{PARTITION}/{old}"
+
+
+@pytest.mark.parametrize("hours", [-36, 36], ids=["host-ahead", "host-behind"])
+def test_on_webhdfs_the_age_of_temporary_files_is_judged_by_the_namenode_clock(
+        webhdfs_server: WebHDFSDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        hours: int) -> None:
+    """Was: the namenode's modification times against this host's clock. A host a day and a half ahead removed a
+    write under way (an hour old); one a day and a half behind left a two-day-old file."""
+    case = double_case(webhdfs_server, monkeypatch)
+    young, old = _young_and_old(case)
+    webhdfs_server.clock_offset = hours * 3600.0
+    server_time = case.lake.server_time()  # type: ignore[attr-defined]
+    assert server_time == pytest.approx(time.time() + hours * 3600, abs=2)
+    with caplog.at_level(logging.INFO, logger="fediscope.lake.debris"):
+        removed = remove_stale_temporary_files(case.lake)
+    assert removed.paths == [old]
+    assert case.lake.exists(BATCH) and young.rsplit("/", 1)[1] in os.listdir(_on_disk(case, PARTITION))
+    assert f"runs 36.0 h {'ahead of' if hours > 0 else 'behind'} this host's" in caplog.text
+
+
+def test_a_namenode_answer_without_a_date_falls_back_to_the_host_clock_and_says_so(
+        webhdfs_server: WebHDFSDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    case = double_case(webhdfs_server, monkeypatch)
+    young, old = _young_and_old(case)
+    webhdfs_server.send_date = False
+    assert case.lake.server_time() is None  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.debris"):
+        assert [e.path for e in stale_temporary_files(case.lake)] == [old]
+    assert "did not say what time it is (no Date header in its answer)" in caplog.text
+    assert "judged by this host's clock" in caplog.text
+
+
+def test_a_local_lake_is_judged_by_this_host_clock_without_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from lake_cases import local_case
+
+    case = local_case(tmp_path, monkeypatch)
+    _young, old = _young_and_old(case)
+    with caplog.at_level(logging.INFO, logger="fediscope.lake.debris"):
+        assert [e.path for e in stale_temporary_files(case.lake)] == [old]
+    assert caplog.text == ""
