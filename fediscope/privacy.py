@@ -27,10 +27,21 @@ accounts, so the policy completes it with a domain. A Mastodon server may hand o
 ``social.example.com``): every other instance answers ``acct: "alice@example.com"``. The landing paths learn
 the handle domain from the instance document (:func:`handle_domain_of`) and register it with
 :meth:`PrivacyPolicy.use_handle_domain`, which accepts it only when it is a proper parent domain of the host
-connected to (``social.example.com`` → ``example.com``); local accounts, their mentions, reblogged and quoted
-authors and the suppression-list check then all use it, so one person has one account key. Any other instance
-(and any answer that is not a proper parent) keeps the domain connected to. Id pseudonyms, ``origin_ref`` and
-links in the text stay keyed by the host named in them (ids and status URIs belong to the serving host).
+connected to (``social.example.com`` → ``example.com``) and not a public suffix (:func:`parent_handle_domain`);
+local accounts, their mentions, reblogged and quoted authors and the suppression-list check then all use it, so
+one person has one account key. Any other instance (and any answer that is not such a parent) keeps the domain
+connected to. Id pseudonyms, ``origin_ref`` and links in the text stay keyed by the host named in them (ids and
+status URIs belong to the serving host).
+
+**Public suffixes.** A domain under which anyone can register a name (``co.uk``, ``pvt.k12.ma.us``; also the
+private section of the Public Suffix List: ``github.io`` hosts many owners' sites) is nobody's handle domain:
+``x.co.uk`` declaring ``co.uk`` would key its accounts as accounts of a domain whose other names belong to other
+people. So a handle domain must not be a public suffix (:func:`is_public_suffix`, both sections of the list
+bundled with the pinned ``publicsuffixlist`` package: never fetched, so the same version keys the same way
+everywhere), and a host whose only parents are public suffixes (``mastodon.co.uk``, ``x.github.io``) is not asked
+for one at all (:func:`may_have_handle_domain`). The list is loaded on the first check (about 0.1 s, once per
+process), not on import; a check is then a few set look-ups, made per instance (per page of the API, per batch of
+the stream), never per record.
 """
 
 from __future__ import annotations
@@ -138,12 +149,34 @@ def _is_address(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def _public_suffix_list() -> Any:
+    """The Public Suffix List bundled with ``publicsuffixlist`` (read from the package's own file, never from the
+    network), parsed on first use: importing this module stays cheap."""
+    try:
+        from publicsuffixlist import PublicSuffixList
+    except ImportError:  # pragma: no cover - a dependency (requirements.txt), but keep the message clear
+        raise ConfigError("handle domains are checked against the Public Suffix List of the publicsuffixlist "
+                          "package, which is not installed: pip install -r requirements.txt -c constraints.txt"
+                          ) from None
+    return PublicSuffixList()  # accept_unknown: a top-level domain missing from the list is a public suffix too
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether ``domain`` (lower case, no port) is a public suffix: a top-level domain, or a name of the Public
+    Suffix List's ICANN (``co.uk``) or private (``github.io``) section, or matched by one of its wildcards."""
+    return bool(_public_suffix_list().is_public(domain))
+
+
 def may_have_handle_domain(instance: str) -> bool:
-    """Whether the host of ``instance`` has a parent domain a handle domain could be: a name of at least three
-    labels (``social.example.com``; ``mastodon.social``'s only parent is a top-level domain), not an address.
+    """Whether the host of ``instance`` has a parent domain a handle domain could be: not an address, and its
+    parent is not a public suffix (``social.example.com``, ``social.example.co.uk``; not ``mastodon.social``,
+    ``mastodon.co.uk`` or ``x.github.io``, whose parents are all public suffixes, see :func:`is_public_suffix`).
     The landing paths ask an instance for its handle domain only then."""
     host = _host_of(instance)
-    return not _is_address(host) and host.count(".") >= 2
+    if _is_address(host) or host.count(".") < 2:  # the cheap answers first: no list needed for them
+        return False
+    return not is_public_suffix(host.split(".", 1)[1])
 
 
 _HANDLE_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -152,8 +185,8 @@ _HANDLE_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9
 
 def handle_domain_of(instance: str, document: Any) -> str | None:
     """The handle domain an instance document declares (``domain``, v2; ``uri``, v1) when it is a proper parent
-    domain of the host of ``instance`` (see :func:`parent_handle_domain`); None for anything else, a malformed
-    document included."""
+    domain of the host of ``instance`` and not a public suffix (see :func:`parent_handle_domain`); None for
+    anything else, a malformed document included."""
     if not isinstance(document, dict):
         return None
     return parent_handle_domain(instance, document.get("domain") if "domain" in document else document.get("uri"))
@@ -162,9 +195,20 @@ def handle_domain_of(instance: str, document: Any) -> str | None:
 def parent_handle_domain(instance: str, value: Any) -> str | None:
     """``value`` as a handle domain of ``instance`` (lower case), when it is a proper parent domain of the host of
     ``instance`` (``social.example.com`` → ``example.com``: a Mastodon server with ``LOCAL_DOMAIN`` ≠
-    ``WEB_DOMAIN``); None for anything else: the instance's own host, an unrelated or child domain, a top-level
-    domain, an address, a value that is not a domain name (an old v1 ``uri`` written as a URL is read as its
-    host)."""
+    ``WEB_DOMAIN``) and not a public suffix (:func:`is_public_suffix`: ``x.co.uk`` → ``co.uk`` is refused); None
+    for anything else: the instance's own host, an unrelated or child domain, a top-level domain or other public
+    suffix, an address, a value that is not a domain name (an old v1 ``uri`` written as a URL is read as its
+    host). Every path that takes a handle domain checks it here."""
+    domain = proper_parent_domain(instance, value)
+    return None if domain is None or is_public_suffix(domain) else domain
+
+
+def proper_parent_domain(instance: str, value: Any) -> str | None:
+    """``value`` (lower case, read as :func:`parent_handle_domain` reads it) when it is a proper parent domain of
+    the host of ``instance``, public suffix or not; None otherwise. Only the shape of a handle domain: whether a
+    domain may be used as one is :func:`parent_handle_domain`'s answer. (What fediscope accepted before public
+    suffixes were refused, so :mod:`fediscope.sources.handle_domains` tells such a remembered entry from a
+    damaged one.)"""
     if not isinstance(value, str):
         return None
     text = value.strip().lower()
@@ -216,8 +260,8 @@ class PrivacyPolicy:
 
     def use_handle_domain(self, instance: str, handle_domain: Any) -> str | None:
         """Key the local accounts of ``instance`` (the domain connected to) by ``handle_domain`` (what its instance
-        document declares, :func:`handle_domain_of`), when that is a proper parent domain of it
-        (:func:`parent_handle_domain`); returns the domain used, or None when nothing changes."""
+        document declares, :func:`handle_domain_of`), when that is a proper parent domain of it and not a public
+        suffix (:func:`parent_handle_domain`); returns the domain used, or None when nothing changes."""
         domain = parent_handle_domain(instance, handle_domain)
         if domain is not None:
             self.handle_domains[instance.lower()] = domain

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from fediscope.privacy import (
     describe_policy,
     handle_domain_of,
     may_have_handle_domain,
+    parent_handle_domain,
     policy_from_settings,
 )
 
@@ -493,6 +496,64 @@ def test_only_hosts_with_a_parent_domain_are_asked_for_one() -> None:
     assert may_have_handle_domain(WEB_HOST) and may_have_handle_domain(f"{WEB_HOST}:8443")
     assert not any(may_have_handle_domain(i) for i in ("127.0.0.1:3000", "mastodon.social", "localhost:3000",
                                                        "[::1]:8080", "10.1.2.3"))
+
+
+# -- public suffixes are nobody's handle domain ----------------------------------------------------------------
+@pytest.mark.parametrize(("instance", "declared", "expected"), [
+    ("x.co.uk", "co.uk", None),  # ICANN section
+    ("social.x.co.uk", "co.uk", None),
+    ("social.example.co.uk", "example.co.uk", "example.co.uk"),  # registrable below it
+    ("evil.github.io", "github.io", None),  # private section: github.io hosts many owners
+    ("social.alice.github.io", "github.io", None),
+    ("social.alice.github.io", "alice.github.io", "alice.github.io"),
+    ("social.school.pvt.k12.ma.us", "pvt.k12.ma.us", None),  # a three-label ICANN suffix …
+    ("social.school.pvt.k12.ma.us", "k12.ma.us", None),  # … and the suffixes above it
+    ("social.school.pvt.k12.ma.us", "school.pvt.k12.ma.us", "school.pvt.k12.ma.us"),
+    ("social.town.kawasaki.jp", "town.kawasaki.jp", None),  # *.kawasaki.jp: a wildcard rule
+    ("social.city.kawasaki.jp", "city.kawasaki.jp", "city.kawasaki.jp"),  # !city.kawasaki.jp: its exception
+    ("social.x.co.uk:8443", "CO.UK.", None),
+    ("social.x.co.uk", "https://co.uk/", None),  # the old v1 form
+])
+def test_a_public_suffix_is_never_a_handle_domain(instance: str, declared: str, expected: str | None) -> None:
+    assert parent_handle_domain(instance, declared) == expected
+    assert handle_domain_of(instance, recorded_instance_document(domain=declared)) == expected
+    policy = PrivacyPolicy(key=KEY)
+    assert policy.use_handle_domain(instance, declared) == expected
+    assert policy.handle_domains == ({} if expected is None else {instance: expected})
+    assert policy.account_key("alice", instance) == PrivacyPolicy(key=KEY).account_key(
+        f"alice@{expected or instance}")
+
+
+@pytest.mark.parametrize(("instance", "asked"), [
+    ("mastodon.co.uk", False), ("mastodon.co.uk:8443", False), ("x.github.io", False),
+    ("mastodon.pvt.k12.ma.us", False), ("a.town.kawasaki.jp", False), ("blog.example.blogspot.com", True),
+    ("social.example.co.uk", True), ("social.alice.github.io", True), ("social.city.kawasaki.jp", True),
+    ("Social.Example.Co.UK.", True),
+])
+def test_a_host_whose_parents_are_all_public_suffixes_is_not_asked_for_a_handle_domain(instance: str,
+                                                                                      asked: bool) -> None:
+    assert may_have_handle_domain(instance) is asked
+
+
+def test_the_public_suffix_list_is_loaded_on_first_use_and_never_from_the_network() -> None:
+    """A fresh interpreter: importing the policy does not load the list; the checks load the bundled one, with
+    every connection and name look-up refused (the list is never downloaded)."""
+    script = """
+import socket, sys
+def refused(*args, **kwargs):
+    raise AssertionError(f"network use: {args!r}")
+socket.socket.connect = socket.create_connection = socket.getaddrinfo = refused
+import fediscope.privacy as privacy
+assert "publicsuffixlist" not in sys.modules, "the list was loaded on import"
+assert not privacy.may_have_handle_domain("mastodon.co.uk")
+assert "publicsuffixlist" in sys.modules
+assert privacy.parent_handle_domain("evil.github.io", "github.io") is None
+assert privacy.parent_handle_domain("social.example.co.uk", "example.co.uk") == "example.co.uk"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_a_local_account_gets_the_key_other_instances_give_it() -> None:

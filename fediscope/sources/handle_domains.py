@@ -29,6 +29,17 @@ document keys the instance's accounts by the served domain, as without this file
 **A damaged file** is a :class:`~fediscope.errors.LakeError` naming it and what to do (delete it; the next runs
 learn every instance's handle domain again), as for a damaged checkpoint or suppression list: guessing would key
 accounts differently from the runs before.
+
+**A remembered public suffix.** Versions before public suffixes were refused (:mod:`fediscope.privacy`,
+"Public suffixes") may have recorded one: ``"x.co.uk": {"handle_domain": "co.uk"}``. Such an entry is not damage
+(the file says what those runs did) but it is never used to key accounts: a run that cannot read ``x.co.uk``'s
+document keys its local accounts by ``x.co.uk``, exactly as a run that reads the document now does, rather than
+carry on giving them the keys of a domain nobody there owns. It is logged at WARNING once per process (per lake
+and entry), and it stays in the file until a settled answer for the instance replaces it (never, for a host whose
+parents are all public suffixes: it is no longer asked). What it still does is tell an erasure or export
+(:func:`served_domains`) that the instance's accounts were keyed under the public suffix before, so erasing
+``alice@x.co.uk`` also finds ``alice@co.uk``; it never links two instances that declared the same public suffix
+(``x.co.uk`` and ``y.co.uk`` are different owners), as it links the served domains of one real handle domain.
 """
 
 from __future__ import annotations
@@ -42,12 +53,20 @@ from typing import Any
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
-from fediscope.privacy import may_have_handle_domain, parent_handle_domain
+from fediscope.privacy import (
+    is_public_suffix,
+    may_have_handle_domain,
+    parent_handle_domain,
+    proper_parent_domain,
+)
 from fediscope.sources.pages import HandleDomain
 
 log = logging.getLogger(__name__)
 
 HANDLE_DOMAINS_PATH = f"{STATE_ROOT}/handle_domains.json"
+
+#: (lake url, served domain, handle domain) of the refused entries already logged (see the module docstring)
+_warned_refused: set[tuple[str, str, str]] = set()
 
 
 def _damaged(problem: str) -> LakeError:
@@ -68,14 +87,35 @@ def _load_document(lake: LakeBackend) -> dict[str, dict[str, Any]]:
         raise _damaged("no 'instances' object")
     for served, entry in instances.items():
         handle = entry.get("handle_domain", "") if isinstance(entry, dict) else ""
-        if handle is not None and parent_handle_domain(served, handle) != handle:
+        if handle is not None and proper_parent_domain(served, handle) != handle:
             raise _damaged(f"the handle domain of {served!r} is {handle!r}, not null or a parent domain of it")
+        if handle is not None and parent_handle_domain(served, handle) is None:
+            _warn_refused(lake, served, handle)
     return instances
+
+
+def _warn_refused(lake: LakeBackend, served: str, handle: str) -> None:
+    """Log, once per process, a remembered handle domain that is a public suffix (see the module docstring)."""
+    seen = (str(getattr(lake, "url", id(lake))), served, handle)
+    if seen in _warned_refused:
+        return
+    _warned_refused.add(seen)
+    log.warning("%s: %s remembers %s as its handle domain, which is a public suffix and nobody's handle domain (an "
+                "earlier version accepted it); its local accounts are keyed by %s, and erasing or exporting one of "
+                "them also covers what was keyed under %s before", served, HANDLE_DOMAINS_PATH, handle, served,
+                handle)
+
+
+def _usable(served: str, handle: str | None) -> str | None:
+    """``handle`` when local accounts of ``served`` may be keyed by it; None for a refused public suffix."""
+    return handle if handle is None or parent_handle_domain(served, handle) == handle else None
 
 
 def load_handle_domains(lake: LakeBackend) -> dict[str, str | None]:
     """Served domain → the handle domain it was last seen to have (None: its own domain), as recorded in the lake;
-    empty when nothing was recorded. LakeError (naming the file, and what to do) when the file is damaged."""
+    empty when nothing was recorded. LakeError (naming the file, and what to do) when the file is damaged. A
+    public suffix recorded by an earlier version is returned as recorded (what its accounts were keyed by then,
+    for :func:`served_domains`), logged at WARNING once; nothing keys accounts by it (see the module docstring)."""
     return {served: entry["handle_domain"] for served, entry in _load_document(lake).items()}
 
 
@@ -84,6 +124,9 @@ def remember_handle_domain(lake: LakeBackend, instance: str, handle_domain: str 
     that is what the file already says or the host cannot have a parent domain. Reads the file fresh first (see
     the module docstring on concurrent writers). Returns whether it wrote."""
     instance = instance.lower()
+    if handle_domain is not None and parent_handle_domain(instance, handle_domain) != handle_domain:
+        raise ValueError(f"{handle_domain!r} is not a handle domain of {instance!r} (a parent domain of it that "
+                         "is not a public suffix): check it with fediscope.privacy.parent_handle_domain first")
     if not may_have_handle_domain(instance):
         return False
     instances = _load_document(lake)
@@ -112,9 +155,10 @@ def handle_domain_for_run(lake: LakeBackend, instance: str, learned: HandleDomai
 
 
 def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
-    """The handle domain the file remembers for ``instance`` (None when it remembers none or its own), logged at
-    INFO when there is one: for a run that could not read the instance document."""
-    remembered = load_handle_domains(lake).get(instance.lower())
+    """The handle domain the file remembers for ``instance`` (None when it remembers none or its own, or only a
+    public suffix, which is refused: see the module docstring), logged at INFO when there is one: for a run that
+    could not read the instance document."""
+    remembered = _usable(instance.lower(), load_handle_domains(lake).get(instance.lower()))
     if remembered is not None:
         log.info("%s: the instance document could not be read; its local accounts are keyed by %s, the handle "
                  "domain remembered from an earlier run (%s)", instance, remembered, HANDLE_DOMAINS_PATH)
@@ -126,7 +170,12 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
 
 def served_domains(handle_domains: Mapping[str, str | None], domain: str) -> set[str]:
     """Every domain that names the same accounts as ``domain`` by the map ``handle_domains``: its handle domain
-    (itself when it has none) and every served domain remembered with that handle domain."""
+    (itself when it has none) and every served domain remembered with that handle domain. A public suffix that an
+    earlier version remembered as the handle domain of ``domain`` adds only that suffix (what its accounts were
+    keyed under then), never the other instances remembered with it, which are other owners; and ``domain`` that
+    is itself a public suffix names only itself."""
     domain = domain.lower()
     handle = handle_domains.get(domain) or domain
+    if is_public_suffix(handle):
+        return {domain, handle}
     return {handle} | {served for served, known in handle_domains.items() if known == handle}

@@ -16,7 +16,10 @@ strings; on Mastodon they are snowflakes that sort by time (compare them as numb
 
 ``fetch_handle_domain`` asks an instance for the domain of its local accounts' handles (a server served from
 ``social.example.com`` may hand out ``@alice@example.com``), which every landing path registers with the privacy
-policy before landing that instance's pages (:meth:`~fediscope.privacy.PrivacyPolicy.use_handle_domain`).
+policy before landing that instance's pages (:meth:`~fediscope.privacy.PrivacyPolicy.use_handle_domain`). A
+declared domain that is a public suffix (``co.uk``, ``github.io``) is refused like any other that is not a proper
+parent (:func:`~fediscope.privacy.parent_handle_domain`), and a host whose parents are all public suffixes
+(``mastodon.co.uk``) is not asked at all.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from fediscope.config import instance_domain
 from fediscope.errors import FediscopeError
 from fediscope.lake.layout import envelope
-from fediscope.privacy import PrivacyPolicy, handle_domain_of, may_have_handle_domain
+from fediscope.privacy import PrivacyPolicy, handle_domain_of, may_have_handle_domain, proper_parent_domain
 from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
 from fediscope.sources.spec import SourceRef
 
@@ -225,14 +228,19 @@ INSTANCE_SOURCE = SourceRef("instance")
 
 def handle_domain_in(domain: str, document: Any) -> str | None:
     """The handle domain of ``domain`` that its instance ``document`` declares when it is a proper parent domain
-    of it (:func:`~fediscope.privacy.handle_domain_of`), else None; a document without a ``domain`` (v2) or
-    ``uri`` (v1) string is logged at INFO."""
+    of it and not a public suffix (:func:`~fediscope.privacy.handle_domain_of`), else None; a document without a
+    ``domain`` (v2) or ``uri`` (v1) string, and a parent domain refused as a public suffix, are logged at INFO."""
     declared = document.get("domain") if isinstance(document, dict) and "domain" in document else (
         document.get("uri") if isinstance(document, dict) else None)
     if not isinstance(declared, str):
         log.info("%s: the instance document names no domain; its local accounts are keyed by %s", domain, domain)
         return None
-    return handle_domain_of(domain, document)
+    handle_domain = handle_domain_of(domain, document)
+    refused = proper_parent_domain(domain, declared) if handle_domain is None else None
+    if refused is not None:
+        log.info("%s: the instance document declares %s, a public suffix, as the domain of its handles; that is "
+                 "nobody's handle domain, so its local accounts are keyed by %s", domain, refused, domain)
+    return handle_domain
 
 
 def fetch_instance_document(client: MastodonClient) -> Any | None:
@@ -256,10 +264,11 @@ class HandleDomain(NamedTuple):
 
 
 def fetch_handle_domain(client: MastodonClient, page: Page | None = None) -> HandleDomain:
-    """The handle domain of the instance ``client`` connects to, when it is a proper parent domain of it
-    (``social.example.com`` → ``example.com``); None otherwise. Read from ``page`` when that is the instance
-    document, else asked for, and only when the host can have such a parent
-    (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address or ``mastodon.social``). Never raises
+    """The handle domain of the instance ``client`` connects to, when it is a proper parent domain of it and not a
+    public suffix (``social.example.com`` → ``example.com``); None otherwise. Read from ``page`` when that is the
+    instance document, else asked for, and only when the host can have such a parent
+    (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address, ``mastodon.social`` or
+    ``mastodon.co.uk``). Never raises
     for what the instance does: an answer that fails or is malformed leaves its local accounts keyed by the
     domain connected to, as before (logged at INFO)."""
     if not may_have_handle_domain(client.domain):

@@ -127,3 +127,22 @@ def test_a_damaged_memory_is_503_only_when_it_is_needed(
     error = response.json()["error"]
     assert error["code"] == "lake_unavailable" and "handle_domains.json" in error["message"]
     assert json.loads(response.text)  # the JSON error envelope, no traceback
+
+
+def test_a_public_suffix_is_not_used_whether_declared_or_remembered(
+        monkeypatch: pytest.MonkeyPatch, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
+    """An instance at social.alice.github.io declaring github.io (a public suffix, shared by many owners) keeps
+    its served domain; so does a run that finds only github.io remembered by an earlier version."""
+    host = "social.alice.github.io"
+    resolve_to_loopback(monkeypatch, host)
+    with MastodonDouble(statuses=30, hostname=host, handle_domain="github.io") as pages:
+        settings = make_settings(instances=(pages.url,), allow_private_addresses=True, lake=str(lake_dir))
+        declared = authors(live_api(settings), pages)
+        assert declared and declared <= handle_keys(settings, pages, pages.domain)
+        assert load_handle_domains(open_lake(str(lake_dir))) == {pages.domain: None}
+        (lake_dir / HANDLE_DOMAINS_PATH).write_text(json.dumps(
+            {"instances": {pages.domain: {"handle_domain": "github.io", "learned_at": "2026-01-01T00:00:00+00:00"}},
+             "updated_at": "2026-01-01T00:00:00+00:00"}))
+        fail_instance_documents(pages)
+        remembered = authors(live_api(settings), pages)  # a new process: nothing cached in memory
+        assert remembered == declared
