@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from fediscope.errors import FediscopeError
+from fediscope.interrupts import SigintRelay
 
 #: command name → ("module:attribute" of the click command implementing it, one-line help for the listing).
 COMMANDS = {
@@ -64,12 +65,14 @@ class SigintWatch:
     "interrupted" (exit 130) for those too, instead of a traceback. Installed in the main thread over a Python
     handler only, which it then calls: Python's default one (KeyboardInterrupt), or one a host or library put
     there (PySpark's cancels its jobs, then raises KeyboardInterrupt). SIGINT ignored or handled outside Python is
-    left alone.
+    left alone. While it watches, a :class:`~fediscope.interrupts.SigintRelay` also interrupts native work that
+    registered itself (a running DuckDB query) at once, instead of when that work next looks at Python.
     """
 
     def __init__(self) -> None:
         self.seen = False
         self._previous: Any = None
+        self._relay = SigintRelay()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.seen = True
@@ -80,10 +83,12 @@ class SigintWatch:
     def __enter__(self) -> SigintWatch:
         if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
             self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._relay.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._previous is not None:
+            self._relay.__exit__(kind, exc, tb)
             signal.signal(signal.SIGINT, self._previous)
 
 

@@ -2,16 +2,24 @@
 
 DuckDB ends a running query on SIGINT with ``RuntimeError: Query interrupted`` rather than letting the
 KeyboardInterrupt through; Ctrl-C during ``fediscope process`` (curation or a metric) printed a traceback and
-exited 1.
+exited 1. And DuckDB noticed it only between a query's pipelines: one long pipeline ran on to its end first
+(fediscope.interrupts relays it to the engine's connection at once).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from pathlib import Path
+
+import pytest
+
+from fediscope.interrupts import SigintRelay, on_sigint, relay_sigint
 
 #: Seconds of work in many short pipelines: DuckDB looks for Ctrl-C between tasks, so one long pipeline
 #: (a single huge range) may not notice it for minutes.
@@ -36,6 +44,86 @@ SCRIPT = textwrap.dedent("""
     cli.COMMANDS["spin"] = ("__main__:spin", "a long DuckDB query")
     cli.main(sys.argv[1:])
 """).format(query=LONG_QUERY)
+
+
+#: One pipeline of about a minute on this machine. DuckDB's client stops a plain query at once on SIGINT, but a
+#: COPY (how curation writes) and an Arrow fetch (how metrics are read) only at their end, without the relay.
+ONE_LONG_PIPELINE = "SELECT count(*) FROM range(3000000000) t(i) WHERE hash(i) % 7 = 1"
+
+# The same, on the engine `fediscope process` runs (registered for the relay as the real one is).
+ENGINE_SCRIPT = textwrap.dedent("""
+    import sys
+    import click
+    from fediscope import cli
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    @click.command()
+    def spin():
+        with DuckDBEngine(load_settings(env={{}}, toml_path=None, lake=sys.argv[2])) as engine:
+            print("ready", flush=True)
+            if sys.argv[3] == "copy":
+                engine.execute(f"COPY ({{QUERY}}) TO '{{sys.argv[2]}}.parquet' (FORMAT parquet)")
+            else:
+                engine.query_arrow(QUERY)
+
+    QUERY = "{query}"
+    cli.COMMANDS["spin"] = ("__main__:spin", "a long DuckDB query")
+    cli.main(sys.argv[1:2])
+""").format(query=ONE_LONG_PIPELINE)
+
+
+@pytest.mark.parametrize("how", ["copy", "arrow"])
+def test_one_ctrl_c_stops_one_long_duckdb_pipeline_at_once(tmp_path: Path, how: str) -> None:
+    process = subprocess.Popen([sys.executable, "-c", ENGINE_SCRIPT, "spin", str(tmp_path / "lake"), how],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(0.5)  # the query is running
+        process.send_signal(signal.SIGINT)
+        pressed = time.monotonic()
+        _out, err = process.communicate(timeout=120)
+        waited = time.monotonic() - pressed
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in err, err
+    assert err.strip() == "fediscope: interrupted"
+    assert process.returncode == 130
+    assert waited < 10, f"stopped {waited:.1f} s after Ctrl-C"
+
+
+def test_the_relay_stays_out_of_the_way_of_another_wakeup_fd() -> None:
+    """An asyncio loop (or anyone) set a wakeup fd first: the relay leaves it, and puts nothing back wrong."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = signal.set_wakeup_fd(write_fd)
+    try:
+        with SigintRelay():
+            assert signal.set_wakeup_fd(write_fd) == write_fd
+        assert signal.set_wakeup_fd(write_fd) == write_fd
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_the_relay_calls_the_registered_interrupters_on_sigint_and_is_removed_after() -> None:
+    called = threading.Event()
+    remove = on_sigint(called.set)
+    handler = signal.signal(signal.SIGINT, lambda *_: None)  # a Python handler, as the CLI's: no KeyboardInterrupt
+    try:
+        with SigintRelay():
+            os.kill(os.getpid(), signal.SIGINT)
+            assert called.wait(5)
+        assert signal.set_wakeup_fd(-1) == -1  # given back
+        remove()
+        assert relay_sigint() == 0
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        remove()
 
 
 def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
