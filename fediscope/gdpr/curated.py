@@ -14,13 +14,13 @@ uses); in the remaining rows, its key is dropped from lists (``mentions``) and r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fediscope.gdpr.subject import Traces, contains_trace, scrub
+from fediscope.gdpr.subject import ERASED, Traces, contains_trace, scrub
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT
 
@@ -59,14 +59,21 @@ def _rows(lake: LakeBackend) -> Iterator[tuple[str, pa.Table, str]]:
         yield path, table, codec
 
 
-def note_curated_traces(lake: LakeBackend, traces: Traces) -> None:
-    """Add the links of the account's statuses known only to the curated tables (raw partitions may be gone)."""
+def _as_list(traces: Traces | Sequence[Traces]) -> list[Traces]:
+    return [traces] if isinstance(traces, Traces) else list(traces)
+
+
+def note_curated_traces(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> None:
+    """Add the links of the account's statuses known only to the curated tables (raw partitions may be gone);
+    for several keys of one account, each file is read once for all of them."""
+    found = {each.key: each for each in _as_list(traces)}
     for _, table, _ in _rows(lake):
         if "account_key" not in table.column_names or "uri" not in table.column_names:
             continue
         for row in table.select(["account_key", "uri"]).to_pylist():
-            if row["account_key"] == traces.key and row["uri"]:
-                traces.status_links.add(row["uri"])
+            owner = found.get(row["account_key"])
+            if owner is not None and row["uri"] and row["uri"] != ERASED:
+                owner.status_links.add(row["uri"])
 
 
 def _belongs(row: dict[str, Any], traces: Traces) -> bool:
@@ -74,25 +81,45 @@ def _belongs(row: dict[str, Any], traces: Traces) -> bool:
         row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
 
 
-def erase_curated(lake: LakeBackend, traces: Traces) -> Counter[str]:
-    """Rewrite every curated file that holds a trace of the account. Counts rows and files touched."""
-    counts: Counter[str] = Counter()
+def _erase_rows(rows: list[dict[str, Any]], traces: Traces) -> tuple[list[dict[str, Any]], Counter[str] | None]:
+    """One key's step over the rows of one file: the rows kept (scrubbed), and the rows removed and scrubbed (None
+    when the key changes nothing in the file)."""
     values = traces.values()
+    kept = [row for row in rows if not _belongs(row, traces)]
+    scrubbed = [scrub(row, values) if contains_trace(row, values) else row for row in kept]
+    changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
+    if len(kept) == len(rows) and not changed:
+        return rows, None
+    return scrubbed, Counter(rows_removed=len(rows) - len(kept), rows_scrubbed=changed)
+
+
+def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Counter[str]:
+    """Rewrite every curated file that holds a trace of the account. Counts rows and files touched.
+
+    With the traces of several keys of one account (the asked key first), each file is read once, the keys are
+    applied to its rows one after the other, and it is rewritten once; the counts are those of erasing the keys
+    one by one (``files_rewritten``: one per key that changed the file)."""
+    counts: Counter[str] = Counter()
+    found = _as_list(traces)
     for path, table, codec in _rows(lake):
         rows = table.to_pylist()
-        kept = [row for row in rows if not _belongs(row, traces)]
-        scrubbed = [scrub(row, values) if contains_trace(row, values) else row for row in kept]
-        changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
-        if len(kept) == len(rows) and not changed:
-            continue
-        counts["rows_removed"] += len(rows) - len(kept)
-        counts["rows_scrubbed"] += changed
-        if scrubbed:
-            write_table(lake, path, pa.Table.from_pylist(scrubbed, schema=table.schema), codec)
+        changed = False
+        for each in found:
+            rows, step = _erase_rows(rows, each)
+            if step is None:
+                continue
+            counts.update(step)
+            changed = True
+            if not rows:
+                counts["files_deleted"] += 1
+                break
             counts["files_rewritten"] += 1
+        if not changed:
+            continue
+        if rows:
+            write_table(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
         else:
             lake.delete(path)
-            counts["files_deleted"] += 1
     return counts
 
 

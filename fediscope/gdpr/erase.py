@@ -28,6 +28,16 @@ domains remembered in ``<lake>/_state/handle_domains.json`` (:mod:`fediscope.sou
 (``also_keys``). An instance whose handle domain was never learned is not known to be the same server: erase its
 served-domain handle separately.
 
+The keys share the passes: step 2 reads each raw batch and curated file once and collects the traces of every key
+(:func:`find_all_traces`); steps 3 and 4 read each file once more and apply the keys one after the other to its
+records in memory — the asked key first, as erasing them one by one would — so an affected file is rewritten
+once, whatever the number of keys. The counts are those of erasing the keys one by one (a record one key
+scrubbed and the next one removed counts once for each; ``files_rewritten`` counts one rewrite per key that
+changed the file). The traces of every key are found before any is erased: a value two keys share (the link of
+a status landed under both, an id pseudonym, which depends on the instance and not on the key) is then a trace
+of both, and is gone once the first key is applied, so the result is that of erasing the keys one by one. An
+interrupted erasure leaves every file either untouched or rewritten for all keys; running it again finishes it.
+
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
 suppressed); running it again is harmless. It holds the lake lock (:mod:`fediscope.lake.lock`) throughout, so
@@ -42,7 +52,7 @@ import json
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,49 +168,84 @@ def read_batch_text(lake: LakeBackend, path: str) -> bytes:
 
 def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
     """First pass over the raw lake and the curated tables: every value that points at the account."""
-    traces = Traces(key=subject.key)
+    return find_all_traces(lake, [subject])[0]
+
+
+def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject]) -> list[Traces]:
+    """:func:`find_traces` of every key of one account (``subjects``), in one read of each raw batch and curated
+    file: the traces of each key, in the order of ``subjects``."""
+    found = [Traces(key=subject.key) for subject in subjects]
     for path in raw_batch_files(lake):
         text = read_batch_text(lake, path)
-        if not _may_hold(text, subject, {subject.key}):
+        holding = [traces for subject, traces in zip(subjects, found, strict=True)
+                   if _may_hold(text, subject, {subject.key})]
+        if not holding:
             continue
         for record in decode_jsonl(text):
             entity, instance = entity_and_instance(path, record)
-            traces.note_record(entity, record.get("data"), instance)
-    note_curated_traces(lake, traces)
-    return traces
+            for traces in holding:
+                traces.note_record(entity, record.get("data"), instance)
+    note_curated_traces(lake, found)
+    return found
 
 
-def erase_raw(lake: LakeBackend, subject: Subject, traces: Traces) -> Counter[str]:
+def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | None], traces: Traces,
+                   values: set[str]) -> tuple[list[dict[str, Any]], list[str | None], Counter[str]]:
+    """One key's step over the records of one batch: the records kept, their JSON (``sort_keys``: what tells a
+    changed record, reused as ``before`` by the next key; ``before`` holds None for records not dumped yet), and
+    the records removed and scrubbed."""
+    kept: list[dict[str, Any]] = []
+    dumped: list[str | None] = []
     counts: Counter[str] = Counter()
-    values = traces.values()
+    for record, old in zip(records, before, strict=True):
+        entity, instance = entity_and_instance(path, record)
+        if is_owned(entity, record.get("data"), instance, traces.key):
+            counts["records_removed"] += 1
+            continue
+        old = json.dumps(record, sort_keys=True) if old is None else old
+        record["data"] = _unlink(entity, record.get("data"), instance, traces)
+        if contains_trace(record, values):
+            record = scrub(record, values)
+        new = json.dumps(record, sort_keys=True)
+        if new != old:
+            counts["records_scrubbed"] += 1
+        kept.append(record)
+        dumped.append(new)
+    return kept, dumped, counts
+
+
+def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
+    """Step 3 for every key of the account (``found``: each key with its traces, the asked key first): each raw
+    batch is read once, the keys are applied to its records one after the other, and a file any of them changed
+    is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count."""
+    counts: Counter[str] = Counter()
+    keys = [(subject, traces, traces.values()) for subject, traces in found]
     for path in raw_batch_files(lake):
         text = read_batch_text(lake, path)
-        if not _may_hold(text, subject, values):
+        # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
+        active = [(traces, values) for subject, traces, values in keys if _may_hold(text, subject, values)]
+        if not active:
             continue
-        kept, changed = [], False
-        for record in decode_jsonl(text):
-            entity, instance = entity_and_instance(path, record)
-            if is_owned(entity, record.get("data"), instance, traces.key):
-                counts["records_removed"] += 1
-                changed = True
+        records = list(decode_jsonl(text))
+        dumped: list[str | None] = [None] * len(records)
+        changed = False
+        for traces, values in active:
+            records, dumped, step = _erase_records(path, records, dumped, traces, values)
+            if not step:
                 continue
-            before = json.dumps(record, sort_keys=True)
-            record["data"] = _unlink(entity, record.get("data"), instance, traces)
-            if contains_trace(record, values):
-                record = scrub(record, values)
-            if json.dumps(record, sort_keys=True) != before:
-                counts["records_scrubbed"] += 1
-                changed = True
-            kept.append(record)
+            counts.update(step)
+            changed = True
+            if not records:
+                counts["files_deleted"] += 1
+                break  # gone: the later keys have nothing left in it
+            counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
         if not changed:
             continue
-        if kept:
-            payload = encode_jsonl(kept)
+        if records:
+            payload = encode_jsonl(records)
             lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
-            counts["files_rewritten"] += 1
         else:
             lake.delete(path)
-            counts["files_deleted"] += 1
     return counts
 
 
@@ -231,36 +276,48 @@ def _quarantine_names(data: bytes, subject: Subject, values: set[str]) -> bool:
     return False
 
 
-def erase_other_files(lake: LakeBackend, subject: Subject, traces: Traces,
+def _checkpoint_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
+    """The sources whose checkpoints are named after the account: ``account:<name>`` sources for its handle, and
+    their keyed digests when ``policy`` — the one that collected — is given."""
+    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES
+             for handle in (subject.username, f"{subject.username}@{subject.domain}")}
+    return names | {checkpoint_source(name, policy) for name in names}
+
+
+def erase_other_files(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                       policy: PrivacyPolicy | None = None) -> Counter[str]:
     """Quarantined files that name the account, and checkpoints of an ``account:<name>`` source for it (named
-    after the handle, or after its keyed digest when ``policy`` — the one that collected — is given)."""
+    after the handle, or after its keyed digest when ``policy`` — the one that collected — is given), for every
+    key in ``found`` (each quarantined file is read once; a file is counted for the first key that names it)."""
     counts: Counter[str] = Counter()
-    values = traces.values()
+    keys = [(subject, traces.values()) for subject, traces in found]
     for entry in lake.walk(QUARANTINE_ROOT):
         data = lake.read(entry.path)
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
                 data = gzip.decompress(data)
-        if _quarantine_names(data, subject, values):
+        if any(_quarantine_names(data, subject, values) for subject, values in keys):
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
-    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES
-             for handle in (subject.username, f"{subject.username}@{subject.domain}")}
-    names |= {checkpoint_source(name, policy) for name in names}
+    names = [_checkpoint_names(subject, policy) for subject, _ in found]
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
         if len(parts) not in (3, 4):
             continue
         collection_pass = parts[2] if len(parts) == 4 else None
-        for name in names:
-            try:
-                candidate = state_path(parts[1], name, collection_pass)
-            except ValueError:
-                continue
-            if candidate.lower() == entry.path.lower():
-                lake.delete(entry.path)
-                counts["checkpoints_deleted"] += 1
+        for key_names in names:
+            matched = 0
+            for name in key_names:
+                try:
+                    candidate = state_path(parts[1], name, collection_pass)
+                except ValueError:
+                    continue
+                if candidate.lower() == entry.path.lower():
+                    lake.delete(entry.path)
+                    matched += 1
+            if matched:
+                counts["checkpoints_deleted"] += matched
+                break  # deleted: a later key's erasure would not see it
     return counts
 
 
@@ -335,19 +392,15 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
                 report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
                                        "by the suppression list, and handles inside status text stay as collected")
             policy = policy_from_settings(settings) if subject.pseudonymised else None
-            raw: Counter[str] = Counter()
-            curated: Counter[str] = Counter()
-            other_files: Counter[str] = Counter()
-            found: list[Traces] = []
-            for each in subjects:
-                traces = find_traces(lake, each)
+            # every key in one pass of each kind (module docstring, "The keys share the passes")
+            found = find_all_traces(lake, subjects)
+            for each, traces in zip(subjects, found, strict=True):
                 if each.pseudonymised:
-                    add_suppressed(lake, each.key, traces.ids)
-                raw.update(erase_raw(lake, each, traces))
-                curated.update(erase_curated(lake, traces))
-                other_files.update(erase_other_files(lake, each, traces, policy))
-                found.append(traces)
-            report.raw, report.curated, report.other = dict(raw), dict(curated), dict(other_files)
+                    add_suppressed(lake, each.key, traces.ids)  # before any file is rewritten
+            keys = list(zip(subjects, found, strict=True))
+            report.raw = dict(erase_raw(lake, keys))
+            report.curated = dict(erase_curated(lake, found))
+            report.other = dict(erase_other_files(lake, keys, policy))
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

@@ -119,7 +119,11 @@ def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class Traces:
-    """Every value in the lake that points at the subject: found in a first pass, removed in a second."""
+    """Every value in the lake that points at the subject: found in a first pass, removed in a second.
+
+    :data:`ERASED` is never one: an id or status link that an erasure already replaced by it (a status landed under
+    two keys of one account, scrubbed by the erasure of the other key) points at nobody, and taken as a trace it
+    would go on the suppression list and take with it every store row and quarantined file holding the marker."""
 
     key: str
     ids: set[str] = field(default_factory=set)  # account id pseudonyms (one per serving instance)
@@ -141,14 +145,15 @@ class Traces:
         elif entity == "statuses":
             for status in nested_statuses(data):
                 if self._note_account(status.get("account"), instance):
-                    self.status_links.update(str(status[k]) for k in ("uri", "url") if status.get(k))
+                    self.status_links.update(str(status[k]) for k in ("uri", "url")
+                                             if status.get(k) and status[k] != ERASED)
                 for mention in status.get("mentions") or []:
                     self._note_account(mention, instance)
 
     def _note_account(self, account: Any, instance: str) -> bool:
         if account_key_of(account, instance) != self.key:
             return False
-        if account.get("id") not in (None, ""):
+        if account.get("id") not in (None, "", ERASED):
             self.ids.add(str(account["id"]))
         return True
 
