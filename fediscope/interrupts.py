@@ -1,16 +1,22 @@
-"""Ctrl-C that reaches native code at once, not when its current call returns.
+"""Ctrl-C (and a kill) that reaches native code at once, not when its current call returns.
 
 Python runs a signal handler only between bytecodes of the main thread. While the main thread is inside one
 long DuckDB query, DuckDB's Python client notices the pending SIGINT only between the query's tasks: a query
 that is one long pipeline (a big scan, a big aggregation) runs on to its end first. Measured: a 30-second query
 ended after 30 seconds; ``fediscope process`` on 500,000 statuses took 9 to 21 seconds to stop after one Ctrl-C.
 
-:class:`SigintRelay` relays SIGINT the moment it arrives. Python's C-level handler writes the signal number to a
+:class:`SignalRelay` relays SIGINT the moment it arrives. Python's C-level handler writes the signal number to a
 wakeup fd (:func:`signal.set_wakeup_fd`); a daemon thread reading the other end calls every interrupter
-registered with :func:`on_sigint` (the DuckDB engine registers its connection's ``interrupt()``, which DuckDB
+registered with :func:`on_interrupt` (the DuckDB engine registers its connection's ``interrupt()``, which DuckDB
 allows from any thread). The query then ends within milliseconds, and the Python handler runs as before
 (KeyboardInterrupt: the command says "interrupted" and exits 130). The relay does not change what Ctrl-C means;
 it only makes it prompt.
+
+:func:`stop_on_sigterm` does the same for SIGTERM, which is how Airflow kills a task (marked failed, timed out,
+heartbeat lost; SIGKILL follows a few seconds later). Without it, the task's Python went on until SIGKILL, and
+the lake lock it held stayed behind: the next run takes a lock over only on the same host, so on another worker
+every batch and retention run failed until someone ran ``fediscope lake unlock``. With it, SIGTERM ends the
+work with :class:`Terminated` at once, and the ``finally`` blocks run: the lock is released, staging removed.
 
 The wakeup fd is process-wide: when someone else set one (an asyncio loop in the main thread), the relay stays
 out of the way and Ctrl-C is as prompt as without it.
@@ -23,8 +29,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Callable, Iterable, Iterator
+from types import FrameType, TracebackType
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +39,14 @@ _interrupters: dict[int, Callable[[], None]] = {}
 _next_id = 0
 
 
-def on_sigint(interrupt: Callable[[], None]) -> Callable[[], None]:
-    """Call ``interrupt`` (from another thread) when SIGINT arrives while a :class:`SigintRelay` is active;
-    returns the function that removes it again."""
+class Terminated(BaseException):
+    """SIGTERM arrived during :func:`stop_on_sigterm`. A BaseException, as KeyboardInterrupt is: no
+    ``except Exception`` on the way may take it for a failure to handle and go on."""
+
+
+def on_interrupt(interrupt: Callable[[], None]) -> Callable[[], None]:
+    """Call ``interrupt`` (from another thread) when a relayed signal arrives while a :class:`SignalRelay` is
+    active; returns the function that removes it again."""
     global _next_id
     with _lock:
         _next_id += 1
@@ -49,7 +60,7 @@ def on_sigint(interrupt: Callable[[], None]) -> Callable[[], None]:
     return remove
 
 
-def relay_sigint() -> int:
+def interrupt_all() -> int:
     """Call every registered interrupter now; returns how many were called. A failing one is logged and skipped."""
     with _lock:
         interrupters = list(_interrupters.values())
@@ -61,18 +72,20 @@ def relay_sigint() -> int:
     return len(interrupters)
 
 
-class SigintRelay:
-    """While active (a context manager, entered in the main thread), SIGINT calls :func:`relay_sigint` at once.
+class SignalRelay:
+    """While active (a context manager, entered in the main thread), each of ``signals`` (SIGINT by default)
+    calls :func:`interrupt_all` at once.
 
     Only signals Python handles write to the wakeup fd, so a SIGINT that is ignored (``SIG_IGN``, as for a
     background job of a non-interactive shell) relays nothing, as it interrupts nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, signals: Iterable[int] = (signal.SIGINT,)) -> None:
+        self.signals = frozenset(int(s) for s in signals)
         self._write_fd = -1
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> SigintRelay:
+    def __enter__(self) -> SignalRelay:
         if threading.current_thread() is not threading.main_thread():
             return self
         read_fd, write_fd = os.pipe()
@@ -90,13 +103,13 @@ class SigintRelay:
             os.close(write_fd)
             return self
         self._write_fd = write_fd
-        self._thread = threading.Thread(target=self._relay, args=(read_fd,), name="fediscope-sigint-relay",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._relay, args=(read_fd, self.signals),
+                                        name="fediscope-signal-relay", daemon=True)
         self._thread.start()
         return self
 
     @staticmethod
-    def _relay(read_fd: int) -> None:
+    def _relay(read_fd: int, signals: frozenset[int]) -> None:
         try:
             while True:
                 try:
@@ -107,14 +120,14 @@ class SigintRelay:
                     return
                 if not received:  # the write end was closed: the relay ended
                     return
-                if signal.SIGINT in received:
-                    relay_sigint()
+                if signals.intersection(received):
+                    interrupt_all()
         finally:
             with contextlib.suppress(OSError):
                 os.close(read_fd)
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None = None, exc: BaseException | None = None,
+                 tb: TracebackType | None = None) -> None:
         if self._write_fd == -1:
             return
         with contextlib.suppress(ValueError, OSError):
@@ -126,3 +139,30 @@ class SigintRelay:
         if self._thread is not None:
             self._thread.join(timeout=1)
             self._thread = None
+
+
+@contextlib.contextmanager
+def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
+    """SIGTERM during the block interrupts registered native work at once and raises :class:`Terminated` (see the
+    module docstring). A Python handler already there (Airflow's, which calls the operator's ``on_kill``) is
+    called first. Outside the main thread, or when SIGTERM is ignored or handled outside Python, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN or previous is None:
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        if callable(previous):
+            previous(signum, frame)
+        raise Terminated(f"{what} was stopped (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        with SignalRelay((signal.SIGTERM,)):
+            yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

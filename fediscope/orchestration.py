@@ -333,7 +333,14 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
     the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session. The
     two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`).
     """
-    env = os.environ if env is None else env
+    from fediscope.interrupts import stop_on_sigterm
+
+    # a killed task (SIGTERM, then SIGKILL seconds later) releases the lake lock instead of leaving it behind
+    with stop_on_sigterm("the batch's process task"):
+        return _process_window(settings, window, os.environ if env is None else env)
+
+
+def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, str]) -> dict[str, Any]:
     from fediscope.lake.backend import open_lake
 
     lake = open_lake(settings.lake)
@@ -508,9 +515,11 @@ def apply_retention(settings: Settings) -> dict[str, Any]:
     """Delete raw and quarantine partitions older than ``retention_raw_days``, curated ones older than
     ``retention_curated_days`` (0 keeps a layer forever); see :mod:`fediscope.gdpr.retention`."""
     from fediscope.gdpr.retention import apply_retention as run
+    from fediscope.interrupts import stop_on_sigterm
 
     # a missing lake is refused, as by `fediscope gdpr retention`: its lock would create <lake>/_state/
-    return _as_dict(run(settings, dry_run=False, lake=existing_lake(settings)))
+    with stop_on_sigterm("the maintenance DAG's retention task"):  # a killed task releases the lake lock
+        return _as_dict(run(settings, dry_run=False, lake=existing_lake(settings)))
 
 
 def check_lake(settings: Settings) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from fediscope.errors import FediscopeError
-from fediscope.interrupts import SigintRelay
+from fediscope.interrupts import SignalRelay
 
 #: command name → ("module:attribute" of the click command implementing it, one-line help for the listing).
 COMMANDS = {
@@ -65,14 +65,14 @@ class SigintWatch:
     "interrupted" (exit 130) for those too, instead of a traceback. Installed in the main thread over a Python
     handler only, which it then calls: Python's default one (KeyboardInterrupt), or one a host or library put
     there (PySpark's cancels its jobs, then raises KeyboardInterrupt). SIGINT ignored or handled outside Python is
-    left alone. While it watches, a :class:`~fediscope.interrupts.SigintRelay` also interrupts native work that
+    left alone. While it watches, a :class:`~fediscope.interrupts.SignalRelay` also interrupts native work that
     registered itself (a running DuckDB query) at once, instead of when that work next looks at Python.
     """
 
     def __init__(self) -> None:
         self.seen = False
         self._previous: Any = None
-        self._relay = SigintRelay()
+        self._relay = SignalRelay()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.seen = True

@@ -23,7 +23,7 @@ from fediscope.engine.base import Engine, Row
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
 from fediscope.errors import FediscopeError
-from fediscope.interrupts import on_sigint
+from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class DuckDBEngine(Engine):
         super().__init__(settings, lake)
         self.con = duckdb.connect()
         # Ctrl-C ends a running query at once (fediscope.interrupts), not when its pipeline ends
-        self._stop_relaying = on_sigint(self.con.interrupt)
+        self._stop_relaying = on_interrupt(self.con.interrupt)
         self.con.execute("SET TimeZone = 'UTC'")
         # The shared SQL sums a list with array_sum, the name sqlglot translates to Spark's AGGREGATE; DuckDB
         # calls it list_sum (see curate_sql._visible_length).

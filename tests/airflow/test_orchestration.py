@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import textwrap
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -231,6 +233,9 @@ with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
     sys.exit(2)
+if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job
+    import time
+    time.sleep(float(os.environ["FAKE_SPARK_SLEEP"]))
 print("some spark log line")
 print(json.dumps({{"job": os.path.basename(sys.argv[-1] if not sys.argv[-1].startswith("20") else sys.argv[-5])}}))
 """
@@ -272,6 +277,56 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
         assert call["lock"]["job_runs_under"] == "fediscope batch 2026-11-22..2026-11-23 (spark-submit)"
         assert call["lock"]["another_run"].startswith(f"the lake {lake} is locked by another run: fediscope batch")
     assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released after the jobs
+
+
+# a batch task as Airflow runs it: its task runner's SIGTERM handler (which calls on_kill) is in place
+KILLED_TASK = textwrap.dedent("""
+    import json, signal, sys
+    from datetime import date
+    from fediscope import orchestration as orch
+    from fediscope.interrupts import Terminated
+
+    signal.signal(signal.SIGTERM, lambda *_: print("on_kill", flush=True))
+    settings = orch.settings_from_overrides(json.loads(sys.argv[1]), env={})
+    try:
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)),
+                            env=json.loads(sys.argv[2]))
+    except Terminated as exc:
+        print(f"terminated: {exc}", flush=True)
+        sys.exit(143)
+""")
+
+
+def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: Path) -> None:
+    """Airflow kills a task with SIGTERM, then SIGKILL seconds later: the task stops at once and releases the lake
+    lock (it stayed behind, and on another worker every later batch failed until `fediscope lake unlock`)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lake = _lake_with_data(tmp_path / "lake")
+    calls = tmp_path / "calls.jsonl"
+    overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(lake)}
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300"}
+    task = subprocess.Popen([sys.executable, "-c", KILLED_TASK, json.dumps(overrides), json.dumps(env)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not calls.exists() and time.monotonic() < deadline and task.poll() is None:
+            time.sleep(0.1)
+        assert calls.exists(), task.communicate(timeout=5)
+        assert (lake / "_state" / "process.lock").exists()  # the curation job runs under the task's lock
+        task.send_signal(signal.SIGTERM)
+        out, err = task.communicate(timeout=30)
+    finally:
+        if task.poll() is None:
+            task.kill()
+            task.wait()
+    assert out.splitlines() == ["on_kill", "terminated: the batch's process task was stopped (SIGTERM)"], err
+    assert task.returncode == 143
+    assert not (lake / "_state" / "process.lock").exists()
+    assert len(calls.read_text().splitlines()) == 1  # the metrics job never started
 
 
 def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fediscope.interrupts import SigintRelay, on_sigint, relay_sigint
+from fediscope.interrupts import SignalRelay, interrupt_all, on_interrupt
 
 #: Seconds of work in many short pipelines: DuckDB looks for Ctrl-C between tasks, so one long pipeline
 #: (a single huge range) may not notice it for minutes.
@@ -101,7 +101,7 @@ def test_the_relay_stays_out_of_the_way_of_another_wakeup_fd() -> None:
     os.set_blocking(write_fd, False)
     previous = signal.set_wakeup_fd(write_fd)
     try:
-        with SigintRelay():
+        with SignalRelay():
             assert signal.set_wakeup_fd(write_fd) == write_fd
         assert signal.set_wakeup_fd(write_fd) == write_fd
     finally:
@@ -110,17 +110,17 @@ def test_the_relay_stays_out_of_the_way_of_another_wakeup_fd() -> None:
         os.close(write_fd)
 
 
-def test_the_relay_calls_the_registered_interrupters_on_sigint_and_is_removed_after() -> None:
+def test_the_relay_calls_the_registered_interrupters_on_interrupt_and_is_removed_after() -> None:
     called = threading.Event()
-    remove = on_sigint(called.set)
+    remove = on_interrupt(called.set)
     handler = signal.signal(signal.SIGINT, lambda *_: None)  # a Python handler, as the CLI's: no KeyboardInterrupt
     try:
-        with SigintRelay():
+        with SignalRelay():
             os.kill(os.getpid(), signal.SIGINT)
             assert called.wait(5)
         assert signal.set_wakeup_fd(-1) == -1  # given back
         remove()
-        assert relay_sigint() == 0
+        assert interrupt_all() == 0
     finally:
         signal.signal(signal.SIGINT, handler)
         remove()
@@ -149,3 +149,49 @@ def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
     assert "Traceback" not in err, err
     assert err.strip() == "fediscope: interrupted"
     assert process.returncode == 130
+
+
+# A task's work on DuckDB under the lake lock, as the batch DAG's process task runs it in the worker.
+SIGTERM_SCRIPT = textwrap.dedent("""
+    import sys
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.interrupts import Terminated, stop_on_sigterm
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
+
+    QUERY = "{query}"
+    settings = load_settings(env={{}}, toml_path=None, lake=sys.argv[1])
+    try:
+        with stop_on_sigterm("the test task"), lake_lock(open_lake(settings.lake), command="test"):
+            with DuckDBEngine(settings) as engine:
+                print("ready", flush=True)
+                engine.execute(f"COPY ({{QUERY}}) TO '{{sys.argv[1]}}/out.parquet' (FORMAT parquet)")
+    except Terminated as exc:
+        print(exc, flush=True)
+        sys.exit(143)
+""").format(query=ONE_LONG_PIPELINE)
+
+
+def test_sigterm_stops_duckdb_work_at_once_and_releases_the_lake_lock(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake / "_state").mkdir(parents=True)
+    process = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(lake)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        assert (lake / "_state" / "process.lock").exists()
+        time.sleep(0.5)  # the query is running
+        process.send_signal(signal.SIGTERM)
+        pressed = time.monotonic()
+        out, err = process.communicate(timeout=120)
+        waited = time.monotonic() - pressed
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert out.strip() == "the test task was stopped (SIGTERM)", err
+    assert process.returncode == 143
+    assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
+    assert not (lake / "_state" / "process.lock").exists()
