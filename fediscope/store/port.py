@@ -87,8 +87,10 @@ def require_persistent(url: str) -> None:
     from fediscope.store.sqlite import sqlite_in_memory
 
     if sqlite_in_memory(url):
-        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} is an in-memory SQLite database: whatever is "
-                          "stored in it is lost when the command ends; use a file, e.g. sqlite:///fediscope.db")
+        # the URL may come from --store, FEDISCOPE_STORE or fediscope.toml: the settings do not say which
+        raise ConfigError(f"the store {redact_url(url)!r} (--store, FEDISCOPE_STORE or [fediscope] store) is an "
+                          "in-memory SQLite database: whatever is stored in it is lost when the command ends; use "
+                          "a file, e.g. sqlite:///fediscope.db")
 
 
 def open_for_reading(settings: Settings) -> MetricStore:

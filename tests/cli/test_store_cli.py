@@ -70,6 +70,7 @@ def test_an_in_memory_store_is_refused(cli_env, capsys, command, store):
     code, out, err = run(capsys, command, "--store", store)
     assert code == 2 and out == ""
     assert "in-memory SQLite database" in one_line_error(err)
+    assert "FEDISCOPE_STORE=" not in err  # it came from --store, not from the environment
     assert not (cli_env / "lake" / "_state").exists()  # no kept results for a store that keeps nothing
 
 
