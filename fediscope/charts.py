@@ -220,12 +220,22 @@ CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path], None]]] = {
 }
 
 
+def _remove_stale(path: Path) -> None:
+    """Remove the chart an earlier report wrote at ``path`` (it shows that report's numbers)."""
+    if path.is_file():
+        path.unlink()
+        log.info("chart %s of an earlier report removed: not drawn this time", path)
+
+
 def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
     """Draw the chart of every analysis that ran into ``out_dir`` (created); returns the files, in order.
 
     ConfigError when the directory cannot be created or written (a file in the way, no permission). A chart
-    whose rows it cannot draw is left out and named in ``run.failed`` (``<analysis> chart``). Characters no
-    installed font has are drawn as boxes and named in one warning (matplotlib warned once per character)."""
+    whose rows it cannot draw is left out and named in ``run.failed`` (``<analysis> chart``). A chart not drawn
+    this time (its analysis failed or its metric is missing) loses its file from an earlier report in
+    ``out_dir``, which would otherwise be taken for a current one; only these chart names are ever removed.
+    Characters no installed font has are drawn as boxes and named in one warning (matplotlib warned once per
+    character)."""
     written = []
     missing: dict[str, None] = {}
     try:
@@ -236,9 +246,10 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
             warnings.simplefilter("always")
             for name, (file_name, draw) in CHARTS.items():
                 result = run.get(name)
-                if result is None:
-                    continue
                 path = out_dir / file_name
+                if result is None:
+                    _remove_stale(path)
+                    continue
                 tmp = path.with_suffix(".tmp.png")
                 try:
                     draw(result, tmp)
@@ -246,6 +257,7 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
                     tmp.unlink(missing_ok=True)
                     run.failed[f"{name} chart"] = f"cannot draw {file_name}: {type(exc).__name__}: {exc}"
                     log.warning("chart=%s not drawn: %s", name, run.failed[f"{name} chart"])
+                    _remove_stale(path)
                     continue
                 tmp.replace(path)  # a chart appears whole or not at all
                 written.append(path)

@@ -254,6 +254,24 @@ def test_a_chart_that_cannot_be_drawn_is_named_not_a_traceback(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["languages.png"]  # no temporary file left
 
 
+def test_a_chart_not_drawn_this_time_loses_its_file_of_an_earlier_report(tmp_path):
+    """It would show the earlier report's numbers beside the current charts. Other files are left alone."""
+    from fediscope.charts import write_charts
+
+    languages = analysis.AnalysisResult("languages", "t", "q", "languages", ["language", "toots", "share"],
+                                        [{"language": "en", "toots": 3, "share": 1.0}])
+    activity = analysis.AnalysisResult("activity", "t", "q", "activity_by_hour", ["hour"], [], summary={"grid": {}})
+    first = write_charts(analysis.AnalysisRun(results=[languages, activity], stored={}, missing=[]), tmp_path)
+    assert sorted(p.name for p in first) == ["activity.png", "languages.png"]
+    (tmp_path / "notes.png").write_bytes(PNG)  # the user's own
+    broken = analysis.AnalysisResult("languages", "t", "q", "languages", ["language", "toots", "share"],
+                                     [{"language": "en", "toots": "many", "share": "all"}])
+    run = analysis.AnalysisRun(results=[broken], stored={}, missing=[])  # activity's metric gone
+    assert write_charts(run, tmp_path) == []
+    assert "languages chart" in run.failed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.png"]
+
+
 def test_text_table_aligns_wide_and_combining_characters():
     table = text_table(["tag", "toots"], [{"tag": "日本語", "toots": 5}, {"tag": "cafe\u0301", "toots": 1234},
                                           {"tag": "🐘", "toots": 2}])
