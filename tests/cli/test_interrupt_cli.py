@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,25 +74,33 @@ ENGINE_SCRIPT = textwrap.dedent("""
 """).format(query=ONE_LONG_PIPELINE)
 
 
-@pytest.mark.parametrize("how", ["copy", "arrow"])
-def test_one_ctrl_c_stops_one_long_duckdb_pipeline_at_once(tmp_path: Path, how: str) -> None:
-    process = subprocess.Popen([sys.executable, "-c", ENGINE_SCRIPT, "spin", str(tmp_path / "lake"), how],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = lambda: None) -> tuple[str, str, float]:
+    """Start ``argv``, wait for its "ready" line, check ``ready()``, send ``signum`` while its query runs; its
+    output and the seconds it took to end after the signal."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
+        ready()
         time.sleep(0.5)  # the query is running
-        process.send_signal(signal.SIGINT)
-        pressed = time.monotonic()
-        _out, err = process.communicate(timeout=120)
-        waited = time.monotonic() - pressed
+        process.send_signal(signum)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=120)
+        waited = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert process.returncode == (130 if signum == signal.SIGINT else 143), err
+    return out, err, waited
+
+
+@pytest.mark.parametrize("how", ["copy", "arrow"])
+def test_one_ctrl_c_stops_one_long_duckdb_pipeline_at_once(tmp_path: Path, how: str) -> None:
+    _out, err, waited = signal_when_ready([sys.executable, "-c", ENGINE_SCRIPT, "spin", str(tmp_path / "lake"), how],
+                                          signal.SIGINT)
     assert "Traceback" not in err, err
     assert err.strip() == "fediscope: interrupted"
-    assert process.returncode == 130
     assert waited < 10, f"stopped {waited:.1f} s after Ctrl-C"
 
 
@@ -176,22 +185,12 @@ SIGTERM_SCRIPT = textwrap.dedent("""
 def test_sigterm_stops_duckdb_work_at_once_and_releases_the_lake_lock(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (lake / "_state").mkdir(parents=True)
-    process = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(lake)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
+
+    def holds_the_lock() -> None:
         assert (lake / "_state" / "process.lock").exists()
-        time.sleep(0.5)  # the query is running
-        process.send_signal(signal.SIGTERM)
-        pressed = time.monotonic()
-        out, err = process.communicate(timeout=120)
-        waited = time.monotonic() - pressed
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+
+    out, err, waited = signal_when_ready([sys.executable, "-c", SIGTERM_SCRIPT, str(lake)], signal.SIGTERM,
+                                         holds_the_lock)
     assert out.strip() == "the test task was stopped (SIGTERM)", err
-    assert process.returncode == 143
     assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
     assert not (lake / "_state" / "process.lock").exists()
