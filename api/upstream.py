@@ -20,7 +20,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
-  returning an erased account;
+  returning an erased account. The opted-out accounts a page meets are noted in the lake (each once per server,
+  :mod:`fediscope.gdpr.opt_outs`), so the next curation erases what was landed of them before they opted out;
+  a lake that cannot take the note is logged, as the answer itself is right;
 * the same quarantine: the malformed items of a page (left out of ``records``, counted in ``quarantined``), and a
   body that is not JSON or not the documented shape (502 ``upstream_malformed``), are written to
   ``<lake>/quarantine/`` by the collector's own :func:`~fediscope.sources.quarantine.quarantine_items` /
@@ -64,6 +66,7 @@ from api.guard import InstanceGuard, harden_session
 from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
+from fediscope.gdpr.opt_outs import note_opt_outs
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
@@ -108,6 +111,8 @@ DEFAULT_RETRY_AFTER = 60
 MAX_RETRY_AFTER = 3600
 #: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
 SUPPRESSION_TTL = 30.0
+#: Opted-out account keys a server remembers having noted (beyond that it starts again: a note more, not one less).
+OPT_OUTS_REMEMBERED = 100_000
 #: Seconds an instance's handle domain (or that it has none) is remembered.
 HANDLE_DOMAIN_TTL = 3600.0
 #: Seconds before the instance document is asked for again after it could not be had.
@@ -228,6 +233,9 @@ class Upstream:
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
         self.handle_domains = HandleDomains(open_lake=self._open_lake)
+        # keys of opted-out accounts noted in the lake by this server (each once; see _note_opt_outs)
+        self._opt_outs_noted: set[str] = set()
+        self._opt_outs_lock = threading.Lock()
 
     def client(self, base_url: str) -> MastodonClient:
         # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out
@@ -258,6 +266,8 @@ class Upstream:
             client.close()
         _keep_asked_items(page, source, query)
         landed = land_page(page, policy, query.domain)
+        if policy.opted_out:
+            self._note_opt_outs(policy.opted_out)
         if landed.quarantined:
             self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled)
         return Fetched(records=landed.records,
@@ -267,6 +277,25 @@ class Upstream:
 
     def _open_lake(self) -> LakeBackend:
         return open_lake(self.settings.lake)
+
+    def _note_opt_outs(self, keys: set[str]) -> None:
+        """Note opted-out accounts not noted by this server yet, so the next curation erases what was landed of them
+        before they opted out (:mod:`fediscope.gdpr.opt_outs`). A lake that cannot take the note is logged, not
+        an error: the answer is right as it is (they are left out), and the next page that meets them notes them."""
+        with self._opt_outs_lock:
+            new = keys - self._opt_outs_noted
+            if len(self._opt_outs_noted) > OPT_OUTS_REMEMBERED:
+                self._opt_outs_noted.clear()
+            self._opt_outs_noted |= new
+        if not new:
+            return
+        try:
+            note_opt_outs(self._open_lake(), new, "api")
+        except FediscopeError as exc:
+            log.warning("%d opted-out account(s) could not be noted in the lake (%s); noted when met again",
+                        len(new), exc)
+            with self._opt_outs_lock:
+                self._opt_outs_noted -= new
 
     def _quarantine_items(self, page: Page, quarantined: list[QuarantinedItem], domain: str, *,
                           keep_raw: bool) -> None:

@@ -17,9 +17,11 @@ fetched from (:mod:`fediscope.sources.stream` lands the deletion's ``origin_ref`
 links/handles they leave inside ``content`` are rewritten.
 Fields no metric needs (avatars, headers, profile fields, notes, media URLs) are dropped. Accounts that opted
 out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` in their bio) and accounts on the
-suppression list (erasure requests) are skipped, together with every status they wrote or boosted; in other
-people's statuses, mentions of a suppressed account are dropped and its handles and links become ``[erased]``
-(the list also holds its id pseudonyms, so replies to it lose ``in_reply_to_account_id``).
+suppression list (erasure requests) are skipped, together with every status they wrote or boosted (the keys of the
+opted-out ones are kept in :attr:`PrivacyPolicy.opted_out`, for :mod:`fediscope.gdpr.opt_outs` to erase what was
+landed of them before they opted out); in other people's statuses, mentions of a suppressed account are dropped
+and its handles and links become ``[erased]`` (the list also holds its id pseudonyms, so replies to it lose
+``in_reply_to_account_id``).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
@@ -235,6 +237,8 @@ class PrivacyPolicy:
     #: instance connected to (lower case) → the domain of its local accounts' handles, when it differs
     #: (see :meth:`use_handle_domain`)
     handle_domains: dict[str, str] = field(default_factory=dict)
+    #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake)
+    opted_out: set[str] = field(default_factory=set)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -331,6 +335,8 @@ class PrivacyPolicy:
         acct = _acct_of(account)
         reason = self.skip_reason(account, instance)
         if reason:
+            if reason == "opt_out":  # records landed before it opted out are erased by the next curation
+                self.opted_out.add(self.account_key(acct, instance))
             return reason
         key = self.account_key(acct, instance)
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}

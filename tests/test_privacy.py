@@ -324,13 +324,15 @@ def test_opt_out_tag_in_bio_skips_the_account_and_its_statuses(policy: PrivacyPo
     status["account"] = account
     assert policy.status(status, LOCAL) is None
     assert policy.counts == {"skipped_opt_out": 2}
+    # noted, so the next curation erases what was landed of it before (fediscope.gdpr.opt_outs)
+    assert policy.opted_out == {policy.account_key(account["acct"], LOCAL)}
 
 
 def test_similar_tags_do_not_opt_out(policy: PrivacyPolicy) -> None:
     account = body("test_account.json", 1)
     account["note"] = recorded_hashtag_html("nobots") + "<p>#robotics</p>"
     assert policy.account(account, LOCAL) is not None
-    assert not policy.counts
+    assert not policy.counts and not policy.opted_out
 
 
 def test_noindex_true_skips_and_counts(policy: PrivacyPolicy) -> None:

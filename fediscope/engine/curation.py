@@ -57,6 +57,7 @@ from fediscope.engine.schema import (
     Table,
 )
 from fediscope.errors import ConfigError
+from fediscope.gdpr.opt_outs import apply_opt_outs
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -83,6 +84,7 @@ class CurateSummary:
     rules_changed: bool = False  # curated rows were made by other curation rules (see the module docstring)
     rebuilt: bool = False  # every raw file curated again and every curated table replaced
     nothing_to_rebuild: bool = False  # a rebuild asked for, but no raw file and no manifest: nothing was done
+    opted_out_erased: int = 0  # accounts that opted out after records of theirs were landed (gdpr.opt_outs)
     seconds: float = 0.0
 
     @property
@@ -103,13 +105,18 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
+    # before anything is read: the records of accounts that opted out since they were landed go first
+    opted_out = apply_opt_outs(lake)
+    if opted_out.erased:
+        say(f"curation: erased {len(opted_out.erased)} account(s) that opted out after records of theirs were landed")
     manifest = load_manifest(lake)
     rules = sql.rules_fingerprint()
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
-                            raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild)
+                            raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,
+                            opted_out_erased=len(opted_out.erased))
     if rebuild:
         _check_rebuild(manifest, plan.present, allow_missing)
         say(f"curation: rebuilding every curated table from the {plan.total} raw files")

@@ -91,6 +91,9 @@ class ProcessSummary:
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
             curated += (f" ({future} status version{'s' if future != 1 else ''} dated after "
                         f"{'their' if future != 1 else 'its'} fetch skipped)")
+        erased = cur.get("opted_out_erased", 0)
+        if erased:  # records landed before their accounts opted out (fediscope.gdpr.opt_outs)
+            curated += f" ({erased} opted-out account{'s' if erased != 1 else ''} erased)"
         outside = cur.get("raw_files_outside_window", 0)
         if outside:  # left for a run with another (or no) --since/--until
             curated += f" ({outside} new raw files outside --since/--until left uncurated)"

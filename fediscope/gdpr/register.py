@@ -100,6 +100,9 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         "## Opt-outs",
         f"- Accounts with `noindex: true`, or with one of {_list(policy['opt_out_tags'])} in their bio, are not "
         "collected, nor their statuses, nor boosts of them.",
+        "- An account that opts out after records of it were collected loses them at the next processing run: "
+        "they are erased from the raw lake, the curated tables and the metrics (an `opt_out` line in the audit "
+        "log), without putting the account on the suppression list.",
         "",
         "## Retention",
         f"- Raw lake (and quarantined items): {_days(settings.retention_raw_days)}.",

@@ -131,6 +131,29 @@ def test_erased_accounts_are_skipped_like_the_collector_skips_them(
     assert authors and erased not in authors
 
 
+def test_opted_out_authors_are_noted_once_for_the_next_curation(
+        mastodon_server: Any, live_api: Callable[..., LiveApi], tmp_path: Any) -> None:
+    """So the next `fediscope process` erases what was landed of them before they opted out, as for the collector
+    (fediscope.gdpr.opt_outs); a page asked again adds no second note."""
+    from fediscope.gdpr.opt_outs import pending_opt_outs
+
+    settings = make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
+                             lake=str(tmp_path / "lake"))
+    live = live_api(settings)
+    first = live.get("/v1/timelines/public", params=_params(mastodon_server)).json()
+    author = first["records"][0]["data"]["account"]
+    acct = next(a["acct"] for a in mastodon_server.accounts()
+                if policy_from_settings(settings).account_key(a["acct"], mastodon_server.domain) == author["acct"])
+    assert pending_opt_outs(open_lake(settings.lake)) == (set(), [])  # nobody opted out yet
+    assert mastodon_server.set_account_note(acct, "<p>Please leave me out #nobot</p>") > 0
+    for _ in range(2):
+        again = live.get("/v1/timelines/public", params=_params(mastodon_server)).json()
+        assert again["skipped"] > first["skipped"]
+        assert author["acct"] not in {r["data"]["account"]["acct"] for r in again["records"]}
+    noted, notes = pending_opt_outs(open_lake(settings.lake))
+    assert noted == {author["acct"]} and len(notes) == 1
+
+
 def test_an_unreadable_suppression_list_is_503_not_a_leak(mastodon_server: Any, live_api: Callable[..., LiveApi],
                                                           tmp_path: Any) -> None:
     lake = tmp_path / "lake"

@@ -216,6 +216,28 @@ class MastodonDouble:
             self.statuses = sorted(added, key=lambda s: int(s["id"]), reverse=True) + self.statuses
         return added
 
+    def set_account_note(self, acct: str, note: str) -> int:
+        """The account ``acct`` changes its bio (say, adds ``#nobot``): every copy served from now on says so — its
+        statuses (served and published later), boosts of them, the directory and lookups. Returns the copies
+        changed. The recordings are shared by every double: this one changes its own copy of them."""
+        with self._lock:
+            if not getattr(self, "_own_recordings", False):
+                self._templates, self._by_path = copy.deepcopy((self._templates, self._by_path))
+                self._own_recordings = True
+            accounts = []
+            for status in self._templates + self.statuses:
+                accounts.append(status.get("account"))
+                if isinstance(status.get("reblog"), dict):
+                    accounts.append(status["reblog"].get("account"))
+            for path in ("/api/v1/directory", "/api/v1/accounts/lookup"):
+                for _query, response in self._by_path.get(path, []):
+                    body = response["body"]
+                    accounts.extend(body if isinstance(body, list) else [body])
+            changed = {id(a): a for a in accounts if isinstance(a, dict) and a.get("acct") == acct}
+            for account in changed.values():
+                account["note"] = note
+            return len(changed)
+
     def public_statuses(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.statuses)

@@ -22,9 +22,11 @@ from typing import Any
 import pytest
 from cli_run import run as run_cli
 
-from fediscope.config import Settings
+from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
-from fediscope.privacy import PrivacyPolicy
+from fediscope.gdpr.opt_outs import pending_opt_outs
+from fediscope.lake.backend import open_lake
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sample.server import start_sample_server
 from fediscope.sources.spec import parse_source
 from fediscope.sources.sse import SSEParser
@@ -256,6 +258,24 @@ def test_malformed_events_are_quarantined_not_landed(mastodon_server: Any, make_
     assert summary.quarantined == 3 and summary.landed == 1 and summary.deletions == 0
     reasons = [e["reason"] for e in lake.quarantine_entries()]
     assert len(reasons) == 3 and any("not JSON" in r for r in reasons) and any("not a status id" in r for r in reasons)
+
+
+def test_an_opted_out_author_is_noted_for_the_next_curation(mastodon_server: Any,
+                                                             make_settings: Callable[..., Settings],
+                                                             lake: Any) -> None:
+    """So the next curation erases what was landed of the account before it opted out (fediscope.gdpr.opt_outs)."""
+    update = next(data for name, data in recorded_events(mastodon_server.recorded_stream()) if name == "update")
+    opted_out = json.loads(update)
+    opted_out["account"]["note"] = "<p>Please leave me out #nobot</p>"
+    event = b"event: update\ndata: " + json.dumps(opted_out).encode() + b"\n\n"
+    mastodon_server.stream(event * 2 + b"event: update\ndata: " + update.encode() + b"\n\n")
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=3,
+                        flush_seconds=0.01).run()
+    assert (summary.skipped, summary.landed) == (2, 1)
+    key = policy_from_settings(make_settings()).account_key(opted_out["account"]["acct"],
+                                                            instance_domain(mastodon_server.url))
+    noted, notes = pending_opt_outs(open_lake(str(lake.root)))
+    assert noted == {key} and len(notes) == 1
 
 
 def test_sources_without_a_stream_are_refused(make_settings: Callable[..., Settings]) -> None:

@@ -1,0 +1,165 @@
+"""Opt-outs honoured backwards: an account that opts out loses the records landed before it did.
+
+Landing skips an opted-out account (``noindex``, or ``#nobot``, ``#noindex``, ``#nosearch``, ``#noarchive`` in its
+bio: :mod:`fediscope.privacy`) with everything it wrote or boosted. Records landed *before* the account opted out
+used to stay until somebody asked for an erasure. Now:
+
+1. every landing path (``fediscope collect``, ``fediscope stream``, the scraping API) notes the account keys of
+   the opted-out accounts it met (:attr:`~fediscope.privacy.PrivacyPolicy.opted_out`) with :func:`note_opt_outs`:
+   one small file per note under ``<lake>/_state/opt_outs/``, so concurrent landing runs never lose each other's
+   notes. A note holds pseudonymous account keys only, never a name;
+2. the next curation (``fediscope process``, the batch DAG, ``spark_jobs/curate.py``), under the lake lock and
+   before it reads anything, looks whether any noted account has records of its own in the lake — a row in the
+   curated accounts table (which holds every status author and reblogged author curated), or a status, boost or
+   account snapshot of it in a raw file not curated yet — and erases each that has, all in one pass over the
+   raw lake and the curated tables, exactly as ``fediscope gdpr erase`` does (its statuses and boosts and
+   snapshots removed, mentions of it dropped from other people's statuses; :mod:`fediscope.gdpr.erase`). The
+   kept metric results are dropped, so the metrics computed next leave it out and the store's rows of it are
+   removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys);
+3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
+
+Unlike an erasure request, the account does not go on the suppression list: an opt-out is withdrawn by removing
+the tag (or ``noindex``), and the account is then landed again like any other. Quarantined files and
+checkpoints named after the account are left alone: with the privacy policy on, quarantine keeps no raw item,
+and the account's clear name, which a checkpoint name would need, is never written down. With
+``FEDISCOPE_PRIVACY=off`` nothing is skipped at landing, so nothing is noted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+log = logging.getLogger(__name__)
+
+OPT_OUTS_ROOT = f"{STATE_ROOT}/opt_outs"
+#: Raw entities whose records can be an account's own (its statuses and boosts, its account snapshots).
+_OWN_ENTITIES = ("statuses", "accounts", "directory")
+
+
+def note_opt_outs(lake: LakeBackend, keys: Iterable[str], source: str) -> str | None:
+    """Note the account keys of opted-out accounts a landing run met (none: nothing written); returns the file."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return None
+    now = datetime.now(UTC)
+    path = f"{OPT_OUTS_ROOT}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}.json"
+    body = {"source": source, "noted_at": now.isoformat(timespec="seconds"), "keys": wanted}
+    lake.write_atomic(path, json.dumps(body).encode())
+    log.debug("opt-outs: %d noted by %s in %s", len(wanted), source, path)
+    return path
+
+
+def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
+    """The keys noted and not applied yet, and the note files they come from. An unreadable note is logged and
+    listed (so it is deleted with the others): it cannot be read by any later run either."""
+    keys: set[str] = set()
+    files: list[str] = []
+    for entry in lake.list(OPT_OUTS_ROOT) if lake.exists(OPT_OUTS_ROOT) else []:
+        if entry.is_dir or not entry.path.endswith(".json"):
+            continue
+        files.append(entry.path)
+        try:
+            noted = json.loads(lake.read(entry.path)).get("keys")
+            if not isinstance(noted, list):
+                raise ValueError("no list of keys")
+            keys.update(str(k) for k in noted if isinstance(k, str) and k)
+        except (ValueError, AttributeError) as exc:
+            log.warning("opt-outs: %s is unreadable (%s); deleted with the notes applied", entry.path, exc)
+    return keys, files
+
+
+@dataclass
+class OptOutReport:
+    """What :func:`apply_opt_outs` did: accounts noted, those with records of their own (erased), counts."""
+
+    noted: int = 0
+    erased: list[str] = field(default_factory=list)
+    raw: dict[str, int] = field(default_factory=dict)
+    curated: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated}
+
+
+def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> set[str]:
+    """The ``keys`` the curated accounts table holds (every status author and reblogged author curated)."""
+    import pyarrow.parquet as pq
+
+    from fediscope.lake.layout import CURATED_ROOT
+
+    found: set[str] = set()
+    for entry in lake.walk(f"{CURATED_ROOT}/accounts"):
+        if entry.path.endswith(".parquet"):
+            column = pq.read_table(io.BytesIO(lake.read(entry.path)), columns=["account_key"]).column(0)
+            found.update(keys.intersection(column.to_pylist()))
+    return found
+
+
+def _uncurated_owners(lake: LakeBackend, keys: set[str]) -> set[str]:
+    """The ``keys`` owning a record in a raw file not curated yet (the next curation would curate it)."""
+    from fediscope.engine.manifest import load_manifest, plan_curation
+    from fediscope.gdpr.erase import entity_and_instance, is_owned, read_batch_text
+    from fediscope.lake.batches import decode_jsonl
+
+    plan = plan_curation(lake, load_manifest(lake))
+    found: set[str] = set()
+    for entity in _OWN_ENTITIES:
+        for path in plan.files.get(entity, []):
+            text = read_batch_text(lake, path)
+            present = {key for key in keys - found if key.encode() in text}
+            if not present:
+                continue
+            for record in decode_jsonl(text):
+                kind, instance = entity_and_instance(path, record)
+                found.update(key for key in present if is_owned(kind, record.get("data"), instance, key))
+    return found
+
+
+def apply_opt_outs(lake: LakeBackend) -> OptOutReport:
+    """Erase the noted opted-out accounts that have records of their own in the lake, then delete the notes (see
+    the module docstring). Call under the lake lock, before curation reads anything."""
+    keys, files = pending_opt_outs(lake)
+    report = OptOutReport(noted=len(keys))
+    if not files:
+        return report
+    owners = _curated_account_keys(lake, keys) if keys else set()
+    owners |= _uncurated_owners(lake, keys - owners) if keys - owners else set()
+    if owners:
+        report.erased = sorted(owners)
+        report.raw, report.curated = _erase(lake, report.erased)
+        log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
+                    "lake and the curated tables (%s raw records, %s curated rows)", len(owners),
+                    report.raw.get("records_removed", 0), sum(report.curated.values()))
+    for path in files:
+        lake.delete(path)
+    log.info("opt-outs: %d noted account(s) checked, %d erased", len(keys), len(owners))
+    return report
+
+
+def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """One erasure pass for every key (:mod:`fediscope.gdpr.erase`, without the suppression list), one audit
+    line for them all."""
+    from fediscope.engine.metric_state import forget as forget_metric_snapshots
+    from fediscope.gdpr.curated import erase_curated
+    from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
+    from fediscope.gdpr.subject import Subject
+
+    subjects = [Subject(key=key, pseudonymised=True, username="", domain="") for key in keys]
+    found = find_all_traces(lake, subjects)
+    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)))
+    curated: Counter[str] = erase_curated(lake, found)
+    forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
+    append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
+                        "account_keys": keys, "raw": dict(raw), "curated": dict(curated)})
+    return dict(raw), dict(curated)
