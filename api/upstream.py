@@ -20,9 +20,10 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
-  returning an erased account. The opted-out accounts a page meets are noted in the lake (each once per server,
-  :mod:`fediscope.gdpr.opt_outs`), so the next curation erases what was landed of them before they opted out;
-  a lake that cannot take the note is logged, as the answer itself is right;
+  returning an erased account. The opted-out accounts a page meets are noted in the lake (each once per server
+  while its note is pending, again once a curation applied it: :class:`~fediscope.gdpr.opt_outs.PendingNotes`),
+  so the next curation erases what was landed of them before they opted out; a lake that cannot take the note
+  is logged, as the answer itself is right;
 * the same quarantine: the malformed items of a page (left out of ``records``, counted in ``quarantined``), and a
   body that is not JSON or not the documented shape (502 ``upstream_malformed``), are written to
   ``<lake>/quarantine/`` by the collector's own :func:`~fediscope.sources.quarantine.quarantine_items` /
@@ -66,7 +67,7 @@ from api.guard import InstanceGuard, harden_session
 from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, UpstreamError
-from fediscope.gdpr.opt_outs import note_opt_outs
+from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
@@ -113,6 +114,8 @@ MAX_RETRY_AFTER = 3600
 SUPPRESSION_TTL = 30.0
 #: Opted-out account keys a server remembers having noted (beyond that it starts again: a note more, not one less).
 OPT_OUTS_REMEMBERED = 100_000
+#: Seconds between two questions to the lake whether a note of this server was applied by a curation yet.
+OPT_OUTS_RECHECK = 30.0
 #: Seconds an instance's handle domain (or that it has none) is remembered.
 HANDLE_DOMAIN_TTL = 3600.0
 #: Seconds before the instance document is asked for again after it could not be had.
@@ -233,9 +236,8 @@ class Upstream:
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
         self.handle_domains = HandleDomains(open_lake=self._open_lake)
-        # keys of opted-out accounts noted in the lake by this server (each once; see _note_opt_outs)
-        self._opt_outs_noted: set[str] = set()
-        self._opt_outs_lock = threading.Lock()
+        # opted-out accounts noted in the lake by this server, while their notes are pending (see _note_opt_outs)
+        self._opt_outs = PendingNotes("api", recheck_seconds=OPT_OUTS_RECHECK, remembered=OPT_OUTS_REMEMBERED)
 
     def client(self, base_url: str) -> MastodonClient:
         # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out
@@ -279,23 +281,15 @@ class Upstream:
         return open_lake(self.settings.lake)
 
     def _note_opt_outs(self, keys: set[str]) -> None:
-        """Note opted-out accounts not noted by this server yet, so the next curation erases what was landed of them
-        before they opted out (:mod:`fediscope.gdpr.opt_outs`). A lake that cannot take the note is logged, not
-        an error: the answer is right as it is (they are left out), and the next page that meets them notes them."""
-        with self._opt_outs_lock:
-            new = keys - self._opt_outs_noted
-            if len(self._opt_outs_noted) > OPT_OUTS_REMEMBERED:
-                self._opt_outs_noted.clear()
-            self._opt_outs_noted |= new
-        if not new:
-            return
+        """Note opted-out accounts not pending in a note of this server, so the next curation erases what was landed
+        of them before they opted out (:mod:`fediscope.gdpr.opt_outs`). A lake that cannot take the note is logged,
+        not an error: the answer is right as it is (they are left out), and the next page that meets them notes
+        them."""
         try:
-            note_opt_outs(self._open_lake(), new, "api")
+            self._opt_outs.note(self._open_lake, keys)
         except FediscopeError as exc:
             log.warning("%d opted-out account(s) could not be noted in the lake (%s); noted when met again",
-                        len(new), exc)
-            with self._opt_outs_lock:
-                self._opt_outs_noted -= new
+                        len(keys), exc)
 
     def _quarantine_items(self, page: Page, quarantined: list[QuarantinedItem], domain: str, *,
                           keep_raw: bool) -> None:

@@ -7,7 +7,9 @@ used to stay until somebody asked for an erasure. Now:
 1. every landing path (``fediscope collect``, ``fediscope stream``, the scraping API) notes the account keys of
    the opted-out accounts it met (:attr:`~fediscope.privacy.PrivacyPolicy.opted_out`) with :func:`note_opt_outs`:
    one small file per note under ``<lake>/_state/opt_outs/``, so concurrent landing runs never lose each other's
-   notes. A note holds pseudonymous account keys only, never a name;
+   notes. A note holds pseudonymous account keys only, never a name. A long-running one (``stream``, the API)
+   notes an account once while its note is pending (:class:`PendingNotes`), and again once a curation has
+   applied that note: an account that opted back in, was landed, and opted out again is noted again;
 2. the next curation (``fediscope process``, the batch DAG, ``spark_jobs/curate.py``), under the lake lock and
    before it reads anything, looks whether any noted account has records of its own in the lake — a row in the
    curated accounts table (which holds every status author and reblogged author curated), or a status, boost or
@@ -30,9 +32,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +62,62 @@ def note_opt_outs(lake: LakeBackend, keys: Iterable[str], source: str) -> str | 
     lake.write_atomic(path, json.dumps(body).encode())
     log.debug("opt-outs: %d noted by %s in %s", len(wanted), source, path)
     return path
+
+
+class PendingNotes:
+    """The opted-out accounts a long-running landing process (``stream``, the scraping API) has noted, each
+    remembered while the note naming it is pending: a note a curation applied (deleted) is forgotten, so an
+    account met opted out again after that (it opted back in, was landed, and opted out again) is noted again.
+    Remembering them forever would leave what was landed in between for good.
+
+    Whether a note is still there is asked of the lake only for the notes of accounts met again, at most once
+    per ``recheck_seconds`` per note; beyond ``remembered`` keys everything is forgotten (a note more, not one
+    less). Thread-safe; the lake is written and asked outside the lock."""
+
+    def __init__(self, source: str, recheck_seconds: float = 0.0, remembered: int = 100_000) -> None:
+        self.source, self.recheck_seconds, self.remembered = source, recheck_seconds, remembered
+        self._pending: dict[str, str] = {}  # account key → the note file naming it
+        self._seen: dict[str, float] = {}  # note file → when it was last known to be there (monotonic)
+        self._lock = threading.Lock()
+
+    def note(self, lake: LakeBackend | Callable[[], LakeBackend], met: Iterable[str]) -> str | None:
+        """Note the keys of ``met`` not pending in a note of this process; returns the note written, if any.
+        ``lake`` may be a callable opening it (only called when the lake is needed)."""
+        met = set(met)
+        if not met:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            due = {path for key in met if (path := self._pending.get(key)) is not None
+                   and now - self._seen.get(path, now) >= self.recheck_seconds}
+        opened: LakeBackend | None = None
+
+        def the_lake() -> LakeBackend:
+            nonlocal opened
+            if opened is None:
+                opened = lake() if callable(lake) else lake
+            return opened
+
+        gone = {path for path in due if not the_lake().exists(path)}
+        with self._lock:
+            for path in due - gone:
+                self._seen[path] = now
+            if gone:  # applied by a curation: their accounts are noted again when met
+                self._pending = {key: path for key, path in self._pending.items() if path not in gone}
+                for path in gone:
+                    self._seen.pop(path, None)
+            new = met - self._pending.keys()
+            if len(self._pending) + len(new) > self.remembered:
+                self._pending.clear()
+                self._seen.clear()
+        if not new:
+            return None
+        path = note_opt_outs(the_lake(), new, self.source)
+        if path is not None:
+            with self._lock:
+                self._pending.update(dict.fromkeys(new, path))
+                self._seen[path] = time.monotonic()
+        return path
 
 
 def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:

@@ -58,7 +58,7 @@ from mastodon.errors import MastodonError
 
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import ConfigError, FediscopeError
-from fediscope.gdpr.opt_outs import note_opt_outs
+from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
@@ -155,8 +155,9 @@ class _Buffer:
         # A flush that failed part-way: its items, batch id and the kinds of file already written, so the next
         # flush writes only the rest (never a second copy of a file that was landed).
         self._unfinished: tuple[list[tuple[Event, datetime]], str, set[str]] | None = None
-        # keys of opted-out accounts noted in the lake by this stream (each once: a note per batch would pile up)
-        self._opt_outs_noted: set[str] = set()
+        # opted-out accounts noted in the lake by this stream: each once while its note is pending (a note per
+        # batch would pile up), again once a curation applied it (it may have opted back in and out meanwhile)
+        self._opt_outs = PendingNotes("stream")
 
     def __len__(self) -> int:
         with self._lock:
@@ -227,10 +228,8 @@ class _Buffer:
             write_quarantine(self.lake, self.domain, self.endpoint, quarantined, batch_id, items[0][1])
             self.summary.quarantined += len(quarantined)
         done.add("quarantine")
-        new_opt_outs = policy.opted_out - self._opt_outs_noted
-        if new_opt_outs:  # the next curation erases what was landed of them before (fediscope.gdpr.opt_outs)
-            note_opt_outs(self.lake, new_opt_outs, "stream")
-            self._opt_outs_noted |= new_opt_outs
+        # the next curation erases what was landed of them before (fediscope.gdpr.opt_outs)
+        self._opt_outs.note(self.lake, policy.opted_out)
         log.info("stream %s %s: landed %d statuses, %d deletions (%d quarantined)", self.domain, self.source.name,
                  len(statuses), len(deletions), len(quarantined))
 

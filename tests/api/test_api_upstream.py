@@ -154,6 +154,32 @@ def test_opted_out_authors_are_noted_once_for_the_next_curation(
     assert noted == {author["acct"]} and len(notes) == 1
 
 
+def test_an_account_is_noted_again_once_its_note_was_applied(
+        mastodon_server: Any, live_api: Callable[..., LiveApi], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a server noted each account once for its whole life, so an account that opted out (noted, applied by
+    a curation), opted back in (landed) and out again was never noted again, and what was landed in between
+    stayed. Whether the note was applied is asked every OPT_OUTS_RECHECK seconds (0 here)."""
+    import api.upstream
+    from fediscope.gdpr.opt_outs import apply_opt_outs, pending_opt_outs
+
+    monkeypatch.setattr(api.upstream, "OPT_OUTS_RECHECK", 0.0)
+    settings = make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
+                             lake=str(tmp_path / "lake"))
+    lake = open_lake(settings.lake)
+    live = live_api(settings)
+    author = live.get("/v1/timelines/public", params=_params(mastodon_server)).json()["records"][0]["data"]["account"]
+    acct = next(a["acct"] for a in mastodon_server.accounts()
+                if policy_from_settings(settings).account_key(a["acct"], mastodon_server.domain) == author["acct"])
+    assert mastodon_server.set_account_note(acct, "<p>Please leave me out #nobot</p>") > 0
+    live.get("/v1/timelines/public", params=_params(mastodon_server))
+    live.get("/v1/timelines/public", params=_params(mastodon_server))
+    assert len(pending_opt_outs(lake)[1]) == 1  # pending: not noted twice
+    apply_opt_outs(lake)  # a curation applied it
+    assert pending_opt_outs(lake) == (set(), [])
+    live.get("/v1/timelines/public", params=_params(mastodon_server))
+    assert pending_opt_outs(lake)[0] == {author["acct"]}
+
+
 def test_an_unreadable_suppression_list_is_503_not_a_leak(mastodon_server: Any, live_api: Callable[..., LiveApi],
                                                           tmp_path: Any) -> None:
     lake = tmp_path / "lake"

@@ -278,6 +278,48 @@ def test_an_opted_out_author_is_noted_for_the_next_curation(mastodon_server: Any
     assert noted == {key} and len(notes) == 1
 
 
+def test_a_long_running_stream_notes_an_account_again_once_its_note_was_applied(
+        mastodon_server: Any, make_settings: Callable[..., Settings], lake: Any) -> None:
+    """Was: a stream noted each account once for its whole life. An account that opted out (noted, applied by a
+    curation), opted back in (landed) and out again was not noted again, so what was landed in between stayed."""
+    from fediscope.gdpr.erase import entity_and_instance, is_owned
+    from fediscope.gdpr.opt_outs import apply_opt_outs
+    from fediscope.lake.batches import decode_jsonl, raw_batch_files
+    from fediscope.sources.sse import Event
+
+    status = json.loads(next(data for name, data in recorded_events(mastodon_server.recorded_stream())
+                             if name == "update"))
+    opted_out = json.loads(json.dumps(status))
+    opted_out["account"]["note"] = "<p>Please leave me out #nobot</p>"
+    settings = make_settings()
+    key = policy_from_settings(settings).account_key(status["account"]["acct"], instance_domain(mastodon_server.url))
+    run = StreamRun(settings, mastodon_server.url, parse_source("public"))
+    buffer, backend = run.buffer, open_lake(settings.lake)
+
+    def own_records() -> int:
+        owned = 0
+        for path in raw_batch_files(backend):
+            for record in decode_jsonl(backend.read(path)):
+                entity, instance = entity_and_instance(path, record)
+                owned += is_owned(entity, record.get("data"), instance, key)
+        return owned
+
+    def flush(item: dict[str, Any]) -> None:
+        buffer.add(Event("update", json.dumps(item)))
+        buffer.flush()
+
+    flush(opted_out)
+    assert pending_opt_outs(backend)[0] == {key}
+    flush(opted_out)  # its note is pending: not noted twice
+    assert len(pending_opt_outs(backend)[1]) == 1
+    assert apply_opt_outs(backend).erased == []  # the curation: nothing of it landed, the note is applied
+    flush(status)  # it opted back in: landed
+    assert own_records() == 1
+    flush(opted_out)  # and out again
+    assert pending_opt_outs(backend)[0] == {key}
+    assert apply_opt_outs(backend).erased == [key] and own_records() == 0
+
+
 def test_sources_without_a_stream_are_refused(make_settings: Callable[..., Settings]) -> None:
     with pytest.raises(ConfigError, match="stream public, local or tag:NAME"):
         StreamRun(make_settings(), "https://example.org", parse_source("account:someone"))
