@@ -237,7 +237,8 @@ class PrivacyPolicy:
     #: instance connected to (lower case) → the domain of its local accounts' handles, when it differs
     #: (see :meth:`use_handle_domain`)
     handle_domains: dict[str, str] = field(default_factory=dict)
-    #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake)
+    #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake); a local account
+    #: of an instance with another handle domain also under its served-domain key
     opted_out: set[str] = field(default_factory=set)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -337,6 +338,11 @@ class PrivacyPolicy:
         if reason:
             if reason == "opt_out":  # records landed before it opted out are erased by the next curation
                 self.opted_out.add(self.account_key(acct, instance))
+                local = acct.lstrip("@").lower()
+                if "@" not in local and self.local_domain(instance) != instance.lower():
+                    # a local account of a server with another handle domain: what was keyed by the served
+                    # domain before (before the handle-domain rule, or by a run that could not learn it) goes too
+                    self.opted_out.add(self.pseudonym("acct", f"{local}@{instance.lower()}"))
             return reason
         key = self.account_key(acct, instance)
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}

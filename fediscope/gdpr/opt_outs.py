@@ -7,9 +7,12 @@ used to stay until somebody asked for an erasure. Now:
 1. every landing path (``fediscope collect``, ``fediscope stream``, the scraping API) notes the account keys of
    the opted-out accounts it met (:attr:`~fediscope.privacy.PrivacyPolicy.opted_out`) with :func:`note_opt_outs`:
    one small file per note under ``<lake>/_state/opt_outs/``, so concurrent landing runs never lose each other's
-   notes. A note holds pseudonymous account keys only, never a name. A long-running one (``stream``, the API)
-   notes an account once while its note is pending (:class:`PendingNotes`), and again once a curation has
-   applied that note: an account that opted back in, was landed, and opted out again is noted again;
+   notes. A note holds pseudonymous account keys only, never a name: for a local account of a server whose
+   handles have another domain, both the key by the handle domain and the key by the served domain (what was
+   landed before the handle domain was known; see "Handle domains" in the README). A long-running one
+   (``stream``, the API) notes an account once while its note is pending (:class:`PendingNotes`), and again
+   once a curation has applied that note: an account that opted back in, was landed, and opted out again is
+   noted again;
 2. the next curation (``fediscope process``, the batch DAG, ``spark_jobs/curate.py``), under the lake lock and
    before it reads anything, looks whether any noted account has records of its own in the lake — a row in the
    curated accounts table (which holds every status author and reblogged author curated), or a status, boost or

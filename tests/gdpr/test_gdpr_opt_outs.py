@@ -132,3 +132,37 @@ def test_an_unreadable_note_is_reported_and_removed(curated, caplog: pytest.LogC
     assert any("broken.json is unreadable" in r.getMessage() for r in caplog.records)
     assert pending_opt_outs(curated.lake) == (set(), [])
 
+
+
+def test_a_local_account_also_loses_what_was_keyed_by_its_served_domain(env) -> None:
+    """Was: only the key by the handle domain was noted, so the records of the same account keyed by the served
+    domain (landed before the handle-domain rule, or by a run that could not learn it) stayed, where an erasure
+    removes them too."""
+    import copy
+    from datetime import UTC, datetime
+
+    from gdpr_lake import STATUS_FILES, recorded
+
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    served, handle = "social.example.com", "example.com"
+    status = next(s for _, s in recorded(STATUS_FILES, "statuses") if "@" not in s["account"]["acct"])
+    acct = status["account"]["acct"]
+    before = env.policy  # the handle domain not known: keyed acct@social.example.com
+    landed = before.apply("statuses", copy.deepcopy(status), served)
+    write_batch(env.lake, "statuses", served, [envelope(served, "/api/v1/timelines/public", landed,
+                                                        datetime.now(UTC))], fetched_at=datetime.now(UTC))
+    served_key = before.account_key(acct, served)
+    assert own_raw_records(env.lake, served_key) == 1
+
+    after = env.policy
+    assert after.use_handle_domain(served, handle) == handle
+    opted_out = copy.deepcopy(status)
+    opted_out["account"]["note"] = NOBOT
+    assert after.apply("statuses", opted_out, served) is None
+    assert after.account_key(acct, served) in after.opted_out
+    note_opt_outs(env.lake, after.opted_out, "collect")
+
+    report = apply_opt_outs(env.lake)
+    assert report.erased == [served_key] and own_raw_records(env.lake, served_key) == 0
