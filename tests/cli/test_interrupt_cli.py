@@ -194,3 +194,68 @@ def test_sigterm_stops_duckdb_work_at_once_and_releases_the_lake_lock(tmp_path: 
     assert out.strip() == "the test task was stopped (SIGTERM)", err
     assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
     assert not (lake / "_state" / "process.lock").exists()
+
+
+# Two SIGTERMs close together (a supervisor forwards the one it got while the process group gets one too): the
+# second one arrives while the first one's Terminated unwinds, and must not cut the clean-up short.
+TWICE_SCRIPT = textwrap.dedent("""
+    import os, signal, time
+    from fediscope.interrupts import Terminated, stop_on_sigterm
+
+    cleaned = False
+    try:
+        with stop_on_sigterm("the test task"):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(10)
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # the second one, during the clean-up
+                time.sleep(0.2)
+                cleaned = True
+    except Terminated as exc:
+        print(exc)
+    print("cleaned up" if cleaned else "clean-up cut short")
+""")
+
+
+def test_a_second_sigterm_does_not_cut_the_clean_up_short() -> None:
+    done = subprocess.run([sys.executable, "-c", TWICE_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["the test task was stopped (SIGTERM)", "cleaned up"], done.stderr
+
+
+# Local Spark under the lock, as the batch task runs `engine=spark` with a local master: SIGTERM lands in py4j's
+# wait for a job's answer, and the engine's clean-up makes more calls on the way out.
+SPARK_SCRIPT = textwrap.dedent("""
+    import sys
+    from fediscope.engine.spark_engine import build_session
+    from fediscope.interrupts import Terminated, stop_on_sigterm
+
+    spark = build_session("local[1]", app_name="fediscope-sigterm-test")
+    spark.sparkContext.setLogLevel("OFF")
+    try:
+        with stop_on_sigterm("the test task"):
+            try:
+                print("ready", flush=True)
+                spark.range(0, 10**12, 1, 1).where("hash(id) % 7 = 1").count()
+            finally:
+                # what the engine's close does: calls that start no job (the job holds the one core), then stop
+                print("clean-up", spark.conf.get("spark.app.name"), flush=True)
+                spark.stop()
+    except Terminated as exc:
+        print(exc, flush=True)
+        sys.exit(143)
+""")
+
+
+@pytest.mark.spark
+def test_sigterm_during_a_spark_job_leaves_py4j_usable_for_the_clean_up() -> None:
+    """The Terminated raised out of py4j's read left the job's answer to come on the connection: the clean-up's
+    next call waited for the job to end (24 s on the demo lake, long after Airflow's SIGKILL) and took that answer
+    for its own (Py4JError instead of Terminated)."""
+    import shutil
+
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("no Java")
+    out, err, waited = signal_when_ready([sys.executable, "-c", SPARK_SCRIPT], signal.SIGTERM)
+    assert out.splitlines() == ["clean-up fediscope-sigterm-test", "the test task was stopped (SIGTERM)"], err
+    assert waited < 30, f"stopped {waited:.1f} s after SIGTERM"
