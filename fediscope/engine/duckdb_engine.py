@@ -46,14 +46,19 @@ class DuckDBEngine(Engine):
         self.con = duckdb.connect()
         # Ctrl-C ends a running query at once (fediscope.interrupts), not when its pipeline ends
         self._stop_relaying = on_interrupt(self.con.interrupt)
-        self.con.execute("SET TimeZone = 'UTC'")
-        # The shared SQL sums a list with array_sum, the name sqlglot translates to Spark's AGGREGATE; DuckDB
-        # calls it list_sum (see curate_sql._visible_length).
-        self.con.execute("CREATE OR REPLACE TEMP MACRO array_sum(elements) AS list_sum(elements)")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        try:
+            self.con.execute("SET TimeZone = 'UTC'")
+            # The shared SQL sums a list with array_sum, the name sqlglot translates to Spark's AGGREGATE; DuckDB
+            # calls it list_sum (see curate_sql._visible_length).
+            self.con.execute("CREATE OR REPLACE TEMP MACRO array_sum(elements) AS list_sum(elements)")
+            if threads:
+                self.con.execute(f"SET threads = {int(threads)}")
+            if memory_limit:
+                self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        except BaseException:  # nobody will close an engine that was never made: the relay would keep it forever
+            self._stop_relaying()
+            self.con.close()
+            raise
 
     def _run(self, sql: str) -> Any:
         try:

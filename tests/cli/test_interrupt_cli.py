@@ -259,3 +259,17 @@ def test_sigterm_during_a_spark_job_leaves_py4j_usable_for_the_clean_up() -> Non
     out, err, waited = signal_when_ready([sys.executable, "-c", SPARK_SCRIPT], signal.SIGTERM)
     assert out.splitlines() == ["clean-up fediscope-sigterm-test", "the test task was stopped (SIGTERM)"], err
     assert waited < 30, f"stopped {waited:.1f} s after SIGTERM"
+
+
+def test_an_engine_that_fails_to_start_is_not_kept_for_the_relay(tmp_path: Path) -> None:
+    """The connection registered for the relay before a setting failed stayed registered (and open) for good."""
+    import duckdb
+
+    from fediscope import interrupts
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    before = len(interrupts._interrupters)
+    with pytest.raises(duckdb.Error, match="Memory"):
+        DuckDBEngine(load_settings(env={}, toml_path=None, lake=str(tmp_path / "lake")), memory_limit="lots")
+    assert len(interrupts._interrupters) == before
