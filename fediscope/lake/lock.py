@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fediscope.errors import LakeError, LakeLockedError
-from fediscope.lake.backend import LakeBackend
+from fediscope.lake.backend import Entry, LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 
 log = logging.getLogger(__name__)
@@ -202,13 +202,27 @@ def lock_jobs(lake: LakeBackend, path: str, token: str | None) -> list[tuple[str
     if not token:
         return []
     jobs = []
-    for entry in lake.list(posixpath.dirname(path)):
+    for entry in _list_state(lake, posixpath.dirname(path)):
         if entry.is_dir or not entry.path.startswith(_job_prefix(path)):
             continue
         found = read_holder(lake, entry.path)
         if found is not None and found[0].token == token:
             jobs.append((entry.path, found[0], _job_state(entry.path, found[0])))
     return sorted(jobs, key=lambda job: (job[1].started_at or "", job[0]))
+
+
+def _list_state(lake: LakeBackend, directory: str) -> list[Entry]:
+    """``lake.list(directory)``, listed again when a name vanished during the listing: other runs create and
+    remove their lock, takeover and job files there at any time, and a local listing looks at each name after
+    reading the directory (FileNotFoundError, a traceback; from :func:`_release`, a lock left behind)."""
+    for attempt in range(10):
+        try:
+            return lake.list(directory)
+        except FileNotFoundError:
+            if attempt == 9:
+                raise LakeError(f"cannot list {shown_path(lake, directory)}: its files keep changing") from None
+            time.sleep(0.01)
+    return []  # not reached
 
 
 def running_jobs(lake: LakeBackend, path: str, holder: LockHolder) -> list[LockHolder]:

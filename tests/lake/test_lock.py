@@ -455,3 +455,30 @@ def test_a_job_whose_holder_is_gone_takes_the_lock_itself(lake: LakeBackend, dea
         assert me.token != "handed-down" and json.loads(lake.read(LOCK))["command"] == "the job"
         assert [e.path for e in lake.list("_state")] == [LOCK]  # its job file withdrawn
     assert "not held by the run that started this one any more" in caplog.text
+
+
+def test_a_lock_file_removed_during_the_listing_of_state_is_no_crash(tmp_path: Path) -> None:
+    """Listing ``_state/`` for job files while another run removes its lock or takeover file there: a local
+    listing stats each name after reading the directory, and a name gone meanwhile raised FileNotFoundError (a
+    traceback, and from a release the lock stayed behind)."""
+    from fediscope.lake.lock import lock_jobs
+
+    lake = LocalLake(str(tmp_path / "lake"))
+    state = tmp_path / "lake" / "_state"
+    state.mkdir(parents=True)
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():  # another run's takeover file, created and removed over and over
+            (state / "other.lock.takeover").write_text("{}")
+            time.sleep(0.0005)
+            (state / "other.lock.takeover").unlink()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(3000):
+            assert lock_jobs(lake, LOCK, "token") == []
+    finally:
+        stop.set()
+        thread.join()
