@@ -86,7 +86,8 @@ class SignalRelay:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> SignalRelay:
-        if threading.current_thread() is not threading.main_thread():
+        # Windows wants a socket as wakeup fd (and has no os.set_blocking for pipes before 3.12): relay nothing there
+        if threading.current_thread() is not threading.main_thread() or os.name != "posix":
             return self
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)  # set_wakeup_fd's requirement: a signal handler never blocks

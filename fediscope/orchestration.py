@@ -437,6 +437,9 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
 
 
 #: Lines of a failed job's output copied into the task log (spark-submit's own output is not kept otherwise).
+#: Seconds a spark-submit job gets to stop after SIGTERM when its task is stopped (Airflow sends SIGKILL 5 s after
+#: SIGTERM, and the lake lock is released after the job).
+SPARK_STOP_GRACE = 3.0
 SPARK_LOG_TAIL = 60
 _JOB_ERROR_RE = re.compile(r"^fediscope (?:curate|metrics): error: ")
 _EXCEPTION_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b(?::|$)")
@@ -468,7 +471,13 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     from fediscope.redact import redact_text, secret_values
 
     name = argv[argv.index("--name") + 1]
-    proc = subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
+    with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as job:
+        try:
+            stdout, stderr = job.communicate()
+        except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first
+            _stop_job(job)
+            raise
+    proc = subprocess.CompletedProcess(argv, job.returncode, stdout, stderr)
     if proc.returncode != 0:
         secrets = secret_values(settings)
         for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
@@ -482,6 +491,20 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
         if line.startswith("{"):
             return dict(json.loads(line))
     raise FediscopeError(f"spark-submit {name} printed no JSON summary; see the task log")
+
+
+def _stop_job(job: Any) -> None:
+    """SIGTERM, then SIGKILL after :data:`SPARK_STOP_GRACE` seconds: spark-submit's JVM stops its Spark context
+    and its Python driver on SIGTERM, and the driver's job file (``process.lock.job-…``) goes with it, so the task
+    can release the lake lock; SIGKILL would leave the driver running for a while, and the lock with it."""
+    import subprocess
+
+    job.terminate()
+    try:
+        job.communicate(timeout=SPARK_STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        job.communicate()
 
 
 def _store_label(url: str) -> str:

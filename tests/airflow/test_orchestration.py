@@ -233,8 +233,14 @@ with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
     sys.exit(2)
-if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job
-    import time
+if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stopped
+    import signal, time
+
+    def stopped(signum, frame):
+        open(os.environ["FAKE_SPARK_LOG"] + ".stopped", "w").write(signal.Signals(signum).name)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stopped)
     time.sleep(float(os.environ["FAKE_SPARK_SLEEP"]))
 print("some spark log line")
 print(json.dumps({{"job": os.path.basename(sys.argv[-1] if not sys.argv[-1].startswith("20") else sys.argv[-5])}}))
@@ -327,6 +333,8 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
     assert task.returncode == 143
     assert not (lake / "_state" / "process.lock").exists()
     assert len(calls.read_text().splitlines()) == 1  # the metrics job never started
+    # stopped gracefully (its driver's job file goes with it), not killed outright
+    assert (tmp_path / "calls.jsonl.stopped").read_text() == "SIGTERM"
 
 
 def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,
