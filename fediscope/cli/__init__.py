@@ -93,6 +93,8 @@ class SigintWatch:
 
 
 def _interrupted() -> None:
+    if threading.current_thread() is threading.main_thread():  # everything is cleaned up: another Ctrl-C now
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
     click.echo("fediscope: interrupted", err=True)
     sys.exit(130)
 
