@@ -307,17 +307,16 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
     """Airflow kills a task with SIGTERM, then SIGKILL seconds later: the task stops at once and releases the lake
     lock (it stayed behind, and on another worker every later batch failed until `fediscope lake unlock`)."""
     import signal
-    import subprocess
     import sys
     import time
+
+    from child_process import child
 
     lake = _lake_with_data(tmp_path / "lake")
     calls = tmp_path / "calls.jsonl"
     overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(lake)}
     env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300"}
-    task = subprocess.Popen([sys.executable, "-c", KILLED_TASK, json.dumps(overrides), json.dumps(env)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with child([sys.executable, "-c", KILLED_TASK, json.dumps(overrides), json.dumps(env)]) as task:
         deadline = time.monotonic() + 60
         while not calls.exists() and time.monotonic() < deadline and task.poll() is None:
             time.sleep(0.1)
@@ -325,10 +324,6 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
         assert (lake / "_state" / "process.lock").exists()  # the curation job runs under the task's lock
         task.send_signal(signal.SIGTERM)
         out, err = task.communicate(timeout=30)
-    finally:
-        if task.poll() is None:
-            task.kill()
-            task.wait()
     assert out.splitlines() == ["on_kill", "terminated: the batch's process task was stopped (SIGTERM)"], err
     assert task.returncode == 143
     assert not (lake / "_state" / "process.lock").exists()

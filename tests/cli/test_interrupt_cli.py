@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from child_process import child
 
 from fediscope.interrupts import SignalRelay, interrupt_all, on_interrupt
 
@@ -77,8 +78,7 @@ ENGINE_SCRIPT = textwrap.dedent("""
 def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = lambda: None) -> tuple[str, str, float]:
     """Start ``argv``, wait for its "ready" line, check ``ready()``, send ``signum`` while its query runs; its
     output and the seconds it took to end after the signal."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with child(argv) as process:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
         ready()
@@ -87,10 +87,6 @@ def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = 
         sent = time.monotonic()
         out, err = process.communicate(timeout=120)
         waited = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == (130 if signum == signal.SIGINT else 143), err
     return out, err, waited
 
@@ -162,19 +158,13 @@ SLOW_CLEAN_UP = textwrap.dedent("""
 
 
 def test_a_second_ctrl_c_during_the_clean_up_cuts_it_short_without_a_traceback() -> None:
-    process = subprocess.Popen([sys.executable, "-c", SLOW_CLEAN_UP, "spin"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
+    with child([sys.executable, "-c", SLOW_CLEAN_UP, "spin"]) as process:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
         process.send_signal(signal.SIGINT)
         assert process.stdout.readline().strip() == "cleaning up"
         process.send_signal(signal.SIGINT)
         _out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 130
     assert err.strip() == "fediscope: interrupted", err
 
