@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fediscope.engine import curate_sql as sql
-from fediscope.engine.manifest import Manifest, load_manifest, plan_curation, save_manifest
+from fediscope.engine.manifest import Manifest, list_raw_files, load_manifest, plan_curation, save_manifest
 from fediscope.engine.schema import (
     ACCOUNTS,
     HASHTAGS,
@@ -105,15 +105,18 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
-    # before anything is read: the records of accounts that opted out since they were landed go first
-    opted_out = apply_opt_outs(lake)
-    if opted_out.erased:
-        say(f"curation: erased {len(opted_out.erased)} account(s) that opted out after records of theirs were landed")
     manifest = load_manifest(lake)
     rules = sql.rules_fingerprint()
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
-    plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until)
+    listed = list_raw_files(lake)
+    # before anything is read: the records of accounts that opted out since they were landed go first (looked
+    # for in the raw files not curated yet, whatever the window)
+    opted_out = apply_opt_outs(lake, lambda: plan_curation(lake, manifest, listed=listed).files)
+    if opted_out.erased:
+        say(f"curation: erased {len(opted_out.erased)} account(s) that opted out after records of theirs were landed")
+        listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
+    plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
                             raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,
                             opted_out_erased=len(opted_out.erased))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from fediscope.errors import LakeError
-from fediscope.lake.backend import LakeBackend
+from fediscope.lake.backend import Entry, LakeBackend
 from fediscope.lake.layout import RAW_ROOT, STATE_ROOT, parse_partition
 
 MANIFEST_PATH = f"{STATE_ROOT}/curated_manifest.json"
@@ -76,28 +76,32 @@ class CurationPlan:
         return sum(len(v) for v in self.files.values())
 
 
+def list_raw_files(lake: LakeBackend) -> list[tuple[str, Entry]]:
+    """(entity, entry) of every raw batch file of a curated entity: the one walk of the raw lake a curation makes."""
+    return [(entity, entry) for entity in CURATED_ENTITIES for entry in lake.walk(f"{RAW_ROOT}/{entity}")
+            if not entry.is_dir and entry.path.endswith((".jsonl", ".jsonl.gz"))]
+
+
 def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = None,
-                  until: date | None = None) -> CurationPlan:
-    """The raw files not yet curated, limited to fetch dates ``since``..``until`` (inclusive) when given."""
+                  until: date | None = None, listed: list[tuple[str, Entry]] | None = None) -> CurationPlan:
+    """The raw files not yet curated, limited to fetch dates ``since``..``until`` (inclusive) when given;
+    ``listed``: the lake's :func:`list_raw_files`, when the caller walked it already."""
     files: dict[str, list[str]] = {e: [] for e in CURATED_ENTITIES}
     sizes: dict[str, int] = {}
     present: set[str] = set()
     outside = 0
-    for entity in CURATED_ENTITIES:
-        for entry in lake.walk(f"{RAW_ROOT}/{entity}"):
-            if entry.is_dir or not entry.path.endswith((".jsonl", ".jsonl.gz")):
+    for entity, entry in list_raw_files(lake) if listed is None else listed:
+        present.add(entry.path)
+        if manifest.files.get(entry.path) == entry.size:
+            continue
+        if since or until:
+            try:
+                day = date.fromisoformat(parse_partition(entry.path).get("dt", ""))
+            except ValueError:
+                day = None
+            if day is None or (since and day < since) or (until and day > until):
+                outside += 1
                 continue
-            present.add(entry.path)
-            if manifest.files.get(entry.path) == entry.size:
-                continue
-            if since or until:
-                try:
-                    day = date.fromisoformat(parse_partition(entry.path).get("dt", ""))
-                except ValueError:
-                    day = None
-                if day is None or (since and day < since) or (until and day > until):
-                    outside += 1
-                    continue
-            files[entity].append(entry.path)
-            sizes[entry.path] = entry.size
+        files[entity].append(entry.path)
+        sizes[entry.path] = entry.size
     return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside, present=present)

@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -169,16 +169,20 @@ def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> set[str]:
     return found
 
 
-def _uncurated_owners(lake: LakeBackend, keys: set[str]) -> set[str]:
-    """The ``keys`` owning a record in a raw file not curated yet (the next curation would curate it)."""
+def _uncurated_files(lake: LakeBackend) -> dict[str, list[str]]:
     from fediscope.engine.manifest import load_manifest, plan_curation
+
+    return plan_curation(lake, load_manifest(lake)).files
+
+
+def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str, list[str]]) -> set[str]:
+    """The ``keys`` owning a record in a raw file not curated yet (``uncurated``: entity → files)."""
     from fediscope.gdpr.erase import entity_and_instance, is_owned, read_batch_text
     from fediscope.lake.batches import decode_jsonl
 
-    plan = plan_curation(lake, load_manifest(lake))
     found: set[str] = set()
     for entity in _OWN_ENTITIES:
-        for path in plan.files.get(entity, []):
+        for path in uncurated.get(entity, []):
             text = read_batch_text(lake, path)
             present = {key for key in keys - found if key.encode() in text}
             if not present:
@@ -189,15 +193,19 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str]) -> set[str]:
     return found
 
 
-def apply_opt_outs(lake: LakeBackend) -> OptOutReport:
+def apply_opt_outs(lake: LakeBackend,
+                   uncurated: Callable[[], Mapping[str, list[str]]] | None = None) -> OptOutReport:
     """Erase the noted opted-out accounts that have records of their own in the lake, then delete the notes (see
-    the module docstring). Call under the lake lock, before curation reads anything."""
+    the module docstring). Call under the lake lock, before curation reads anything. ``uncurated`` gives the raw
+    files not curated yet, by entity, asked only when a noted account is not in the curated tables: a curation
+    passes its own plan, from the walk of the raw lake it makes anyway; without it they are planned here."""
     keys, files = pending_opt_outs(lake)
     report = OptOutReport(noted=len(keys))
     if not files:
         return report
     owners = _curated_account_keys(lake, keys) if keys else set()
-    owners |= _uncurated_owners(lake, keys - owners) if keys - owners else set()
+    if keys - owners:
+        owners |= _uncurated_owners(lake, keys - owners, (uncurated or (lambda: _uncurated_files(lake)))())
     if owners:
         report.erased = sorted(owners)
         report.raw, report.curated = _erase(lake, report.erased)
