@@ -68,7 +68,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError
-from fediscope.gdpr.opt_outs import note_opt_outs
+from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
@@ -130,8 +130,8 @@ class _Context:
     settle_from: dict[tuple[str, str], str] = field(default_factory=dict)
     #: domain → its handle domain (None: its local accounts are keyed by the domain itself), learned this run
     handle_domains: dict[str, str | None] = field(default_factory=dict)
-    #: keys of opted-out accounts already noted in the lake this run (see _note_opt_outs)
-    opt_outs_noted: set[str] = field(default_factory=set)
+    #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
+    opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
@@ -182,7 +182,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         except Exception as exc:  # a bug or surprise in one source must not stop the others
             result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             log.exception("source %s %s failed unexpectedly", domain, source.name)
-        _note_opt_outs(ctx)
+        # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
+        ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
         reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
                       f"{result.pages} pages, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
@@ -199,15 +200,6 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              retries=stats["retries"], requests=stats["requests"])
     log.info("%s", summary.line())
     return summary
-
-
-def _note_opt_outs(ctx: _Context) -> None:
-    """Note the opted-out accounts met since the last note (after each source), so the next curation erases what
-    was landed of them before they opted out (:mod:`fediscope.gdpr.opt_outs`)."""
-    new = ctx.policy.opted_out - ctx.opt_outs_noted
-    if new:
-        note_opt_outs(ctx.lake, new, "collect")
-        ctx.opt_outs_noted |= new
 
 
 # -- paged sources ------------------------------------------------------------------------------------------
