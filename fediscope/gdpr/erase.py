@@ -17,7 +17,9 @@ the account collectable again:
    then any row still holding a trace), quarantined files and checkpoints named after the account, and the
    metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
    process`` recomputes every metric — aggregates included — without the account;
-5. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
+5. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
+   deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
+6. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
 
 **One account, several keys.** Local accounts of a server served from ``social.example.com`` whose handles are
 ``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule existed, or by a
@@ -61,6 +63,7 @@ from fediscope.config import Settings
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
+from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
     Subject,
     Traces,
@@ -418,6 +421,10 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             warning = compact_sqlite(settings.store)
             if warning:
                 report.warnings.append(warning)
+        # last: until the erasure is done, a note left pending still has the next curation erase the account
+        notes = forget_opt_outs(lake, [each.key for each in subjects])
+        if notes:
+            report.other["opt_out_notes_removed"] = notes
         append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
                             **({"also_keys": report.also_keys} if report.also_keys else {}),
                             "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})

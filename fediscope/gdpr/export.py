@@ -4,7 +4,9 @@ The export has the account's own data in full — its landed account snapshots, 
 landed (pseudonymised, minimised: exactly what is kept), its rows in the curated tables and in every metric
 table — and, for other people's records that refer to it (a mention, a reply, a quote), only *where* and *how*
 they refer to it, not those people's content. The pseudonym is part of the export (it is the account's data);
-the clear name appears only as the request's subject.
+the clear name appears only as the request's subject. Opt-out notes not applied yet that name the account's key
+(:mod:`fediscope.gdpr.opt_outs`) are listed in ``opt_out_notes``: which note file, when and by which landing
+source it was noted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from fediscope.gdpr.erase import (
     is_owned,
     read_batch_text,
 )
+from fediscope.gdpr.opt_outs import notes_about
 from fediscope.gdpr.subject import (
     Subject,
     Traces,
@@ -100,9 +103,10 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)
     try:
         suppressed = load_suppressed(lake)
-        document = {**_export_one(lake, store, subject, metrics, suppressed),
+        notes = notes_about(lake, [each.key for each in (subject, *others)])
+        document = {**_export_one(lake, store, subject, metrics, suppressed, notes),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        document["also"] = [_export_one(lake, store, other, metrics, suppressed) for other in others]
+        document["also"] = [_export_one(lake, store, other, metrics, suppressed, notes) for other in others]
         return document
     finally:
         if own_store and store is not None:
@@ -110,12 +114,14 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
-                metrics: Mapping[str, Metric] | None, suppressed: set[str]) -> dict[str, Any]:
+                metrics: Mapping[str, Metric] | None, suppressed: set[str],
+                notes: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
     traces = find_traces(lake, subject)
     return {
         "subject": f"{subject.username}@{subject.domain}",
         "account_key": subject.key,
         "suppressed": subject.key in suppressed,
+        "opt_out_notes": notes.get(subject.key, []),  # pending: the next curation applies and deletes them
         "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
                        "status_links": sorted(traces.status_links)},
         "raw": raw_about(lake, subject, traces),

@@ -23,6 +23,10 @@ used to stay until somebody asked for an erasure. Now:
    removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
 
+A pending note is data about the account like any other: ``fediscope gdpr export`` lists the notes naming its
+key(s) (:func:`notes_about`), and ``fediscope gdpr erase`` removes its key(s) from them (:func:`forget_opt_outs`),
+rather than leaving the pseudonym there until the next curation.
+
 Unlike an erasure request, the account does not go on the suppression list: an opt-out is withdrawn by removing
 the tag (or ``noindex``), and the account is then landed again like any other. Quarantined files and
 checkpoints named after the account are left alone: with the privacy policy on, quarantine keeps no raw item,
@@ -123,23 +127,88 @@ class PendingNotes:
         return path
 
 
+def _note_files(lake: LakeBackend) -> list[str]:
+    """The pending note files (the hidden temporary file of a note being written is not listed)."""
+    entries = lake.list(OPT_OUTS_ROOT) if lake.exists(OPT_OUTS_ROOT) else []
+    return sorted(e.path for e in entries if not e.is_dir and e.path.endswith(".json"))
+
+
+def _parse_note(raw: bytes) -> dict[str, Any]:
+    """A note's body with its ``keys`` as a list of strings; ValueError when it is not a note."""
+    body = json.loads(raw)
+    if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
+        raise ValueError("no list of keys")
+    return {**body, "keys": [str(k) for k in body["keys"] if isinstance(k, str) and k]}
+
+
 def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
     """The keys noted and not applied yet, and the note files they come from. An unreadable note is logged and
     listed (so it is deleted with the others): it cannot be read by any later run either."""
     keys: set[str] = set()
-    files: list[str] = []
-    for entry in lake.list(OPT_OUTS_ROOT) if lake.exists(OPT_OUTS_ROOT) else []:
-        if entry.is_dir or not entry.path.endswith(".json"):
-            continue
-        files.append(entry.path)
+    files = _note_files(lake)
+    for path in files:
         try:
-            noted = json.loads(lake.read(entry.path)).get("keys")
-            if not isinstance(noted, list):
-                raise ValueError("no list of keys")
-            keys.update(str(k) for k in noted if isinstance(k, str) and k)
-        except (ValueError, AttributeError) as exc:
-            log.warning("opt-outs: %s is unreadable (%s); deleted with the notes applied", entry.path, exc)
+            keys.update(_parse_note(lake.read(path))["keys"])
+        except ValueError as exc:
+            log.warning("opt-outs: %s is unreadable (%s); deleted with the notes applied", path, exc)
     return keys, files
+
+
+def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The pending notes naming each of ``keys`` (for an access export): key → ``{"path", "source",
+    "noted_at"}`` of every note holding it, oldest first. An unreadable note whose bytes hold the key is listed
+    too, with ``"unreadable": true`` (the next curation deletes it unread)."""
+    wanted = set(keys)
+    found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
+    for path in _note_files(lake):
+        raw = lake.read(path)
+        if not any(key.encode() in raw for key in wanted):
+            continue
+        try:
+            body = _parse_note(raw)
+        except ValueError:
+            for key in wanted:
+                if key.encode() in raw:
+                    found[key].append({"path": path, "source": None, "noted_at": None, "unreadable": True})
+            continue
+        for key in wanted.intersection(body["keys"]):
+            found[key].append({"path": path, "source": body.get("source"), "noted_at": body.get("noted_at")})
+    return found
+
+
+def forget_opt_outs(lake: LakeBackend, keys: Iterable[str]) -> int:
+    """Remove ``keys`` from the pending notes (after an erasure: the account is gone, its pseudonym must not stay
+    in a note until the next curation); returns the number of notes that named any of them.
+
+    A note naming only those keys is deleted; one naming other keys too is rewritten atomically under the same
+    name without them, its other keys, source and time kept. Call under the lake lock: the only other process
+    that changes an existing note is a curation applying it, which holds the lock too. Landing runs never
+    change an existing note — each writes a new file of its own (module docstring) — so rewriting a note read
+    here loses nobody's note, and a note written meanwhile is simply not looked at. An unreadable note whose
+    bytes hold one of the keys is deleted: no run can read it, and the next curation would delete it unread."""
+    wanted = set(keys)
+    removed = 0
+    for path in _note_files(lake):
+        raw = lake.read(path)
+        if not any(key.encode() in raw for key in wanted):
+            continue
+        try:
+            body = _parse_note(raw)
+        except ValueError:
+            lake.delete(path)
+            removed += 1
+            continue
+        kept = [key for key in body["keys"] if key not in wanted]
+        if len(kept) == len(body["keys"]):
+            continue  # the bytes held a key only as part of something else
+        if kept:
+            lake.write_atomic(path, json.dumps({**body, "keys": kept}).encode())
+        else:
+            lake.delete(path)
+        removed += 1
+    if removed:
+        log.info("opt-outs: %d pending note(s) named the erased account; its key(s) removed from them", removed)
+    return removed
 
 
 @dataclass
