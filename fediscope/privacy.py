@@ -40,10 +40,14 @@ private section of the Public Suffix List: ``github.io`` hosts many owners' site
 ``x.co.uk`` declaring ``co.uk`` would key its accounts as accounts of a domain whose other names belong to other
 people. So a handle domain must not be a public suffix (:func:`is_public_suffix`, both sections of the list
 bundled with the pinned ``publicsuffixlist`` package: never fetched, so the same version keys the same way
-everywhere), and a host whose only parents are public suffixes (``mastodon.co.uk``, ``x.github.io``) is not asked
-for one at all (:func:`may_have_handle_domain`). The list is loaded on the first check (about 0.1 s, once per
-process), not on import; a check is then a few set look-ups, made per instance (per page of the API, per batch of
-the stream), never per record.
+everywhere), nor lie above one of the host's: ``x.s3.amazonaws.com`` declaring ``amazonaws.com`` (not itself a
+public suffix, but ``s3.amazonaws.com`` is) would claim a domain of the suffix's operator, whose other names
+(``y.s3.amazonaws.com``) belong to other people again. A handle domain is therefore a parent between the host and
+its nearest public suffix: its registrable domain (``example.co.uk``) or a name below it. A host that has no such
+parent (``mastodon.co.uk``, ``x.github.io``, ``x.s3.amazonaws.com``: its direct parent is a public suffix already)
+is not asked for one at all (:func:`may_have_handle_domain`, true exactly when some parent would be accepted).
+The list is loaded on the first check (about 0.1 s, once per process), not on import; a check is then a few set
+look-ups, made per instance (per page of the API, per batch of the stream), never per record.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ import html
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -144,6 +148,8 @@ def _host_of(instance: str) -> str:
 
 
 def _is_address(host: str) -> bool:
+    if ":" not in host and not host[-1:].isdigit():  # neither IPv6 nor dotted IPv4: skip the costly parse
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -170,15 +176,42 @@ def is_public_suffix(domain: str) -> bool:
     return bool(_public_suffix_list().is_public(domain))
 
 
+def _parents(host: str) -> Iterator[str]:
+    """The proper parent domains of ``host``, nearest first (``a.b.example.com`` → ``b.example.com``,
+    ``example.com``, ``com``)."""
+    start = host.find(".")
+    while start != -1:
+        yield host[start + 1:]
+        start = host.find(".", start + 1)
+
+
+def _below_public_suffixes(host: str, domain: str) -> bool:
+    """Whether no public suffix lies between ``host`` and its parent ``domain``, ``domain`` included: ``domain`` is
+    the host's registrable domain or a name below it, not a public suffix or a name above one."""
+    for parent in _parents(host):
+        if is_public_suffix(parent):
+            return False
+        if parent == domain:
+            return True
+    return False
+
+
 def may_have_handle_domain(instance: str) -> bool:
-    """Whether the host of ``instance`` has a parent domain a handle domain could be: not an address, and its
-    parent is not a public suffix (``social.example.com``, ``social.example.co.uk``; not ``mastodon.social``,
-    ``mastodon.co.uk`` or ``x.github.io``, whose parents are all public suffixes, see :func:`is_public_suffix`).
-    The landing paths ask an instance for its handle domain only then."""
+    """Whether the host of ``instance`` has a parent domain that :func:`parent_handle_domain` would accept as its
+    handle domain: not an address, and a parent (a domain name) comes before the first public suffix on the way up
+    (``social.example.com``, ``social.example.co.uk``, ``a.b.example.co.uk``; not ``mastodon.social``,
+    ``mastodon.co.uk``, ``x.github.io`` or ``x.s3.amazonaws.com``, whose direct parent is a public suffix already,
+    see :func:`is_public_suffix`). The landing paths ask an instance for its handle domain only then. Most hosts
+    are answered by their direct parent, one look-up."""
     host = _host_of(instance)
     if _is_address(host) or host.count(".") < 2:  # the cheap answers first: no list needed for them
         return False
-    return not is_public_suffix(host.split(".", 1)[1])
+    for parent in _parents(host):
+        if is_public_suffix(parent):  # it and every parent above it are refused (see _below_public_suffixes)
+            return False
+        if proper_parent_domain(instance, parent) == parent:  # a domain name (not ``ex_ample.com``, an address)
+            return True
+    return False
 
 
 _HANDLE_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -197,12 +230,13 @@ def handle_domain_of(instance: str, document: Any) -> str | None:
 def parent_handle_domain(instance: str, value: Any) -> str | None:
     """``value`` as a handle domain of ``instance`` (lower case), when it is a proper parent domain of the host of
     ``instance`` (``social.example.com`` → ``example.com``: a Mastodon server with ``LOCAL_DOMAIN`` ≠
-    ``WEB_DOMAIN``) and not a public suffix (:func:`is_public_suffix`: ``x.co.uk`` → ``co.uk`` is refused); None
-    for anything else: the instance's own host, an unrelated or child domain, a top-level domain or other public
-    suffix, an address, a value that is not a domain name (an old v1 ``uri`` written as a URL is read as its
-    host). Every path that takes a handle domain checks it here."""
+    ``WEB_DOMAIN``) and neither a public suffix nor above one of the host's (:func:`is_public_suffix`:
+    ``x.co.uk`` → ``co.uk`` and ``x.s3.amazonaws.com`` → ``amazonaws.com`` are refused, ``s3.amazonaws.com``
+    being a public suffix); None for anything else: the instance's own host, an unrelated or child domain, a
+    top-level domain or other public suffix, an address, a value that is not a domain name (an old v1 ``uri``
+    written as a URL is read as its host). Every path that takes a handle domain checks it here."""
     domain = proper_parent_domain(instance, value)
-    return None if domain is None or is_public_suffix(domain) else domain
+    return domain if domain is not None and _below_public_suffixes(_host_of(instance), domain) else None
 
 
 def proper_parent_domain(instance: str, value: Any) -> str | None:

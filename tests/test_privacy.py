@@ -28,9 +28,11 @@ from fediscope.privacy import (
     PrivacyPolicy,
     describe_policy,
     handle_domain_of,
+    is_public_suffix,
     may_have_handle_domain,
     parent_handle_domain,
     policy_from_settings,
+    proper_parent_domain,
 )
 
 RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
@@ -535,6 +537,71 @@ def test_a_public_suffix_is_never_a_handle_domain(instance: str, declared: str, 
 def test_a_host_whose_parents_are_all_public_suffixes_is_not_asked_for_a_handle_domain(instance: str,
                                                                                       asked: bool) -> None:
     assert may_have_handle_domain(instance) is asked
+
+
+# -- a parent above a public suffix of the host is somebody else's domain -----------------------------------
+def accepted_parents(instance: str) -> list[str]:
+    """Every proper parent domain of the host of ``instance`` that parent_handle_domain accepts, nearest first."""
+    labels = instance.lower().rsplit(":", 1)[0].rstrip(".").split(".")
+    return [parent for i in range(1, len(labels))
+            if parent_handle_domain(instance, parent := ".".join(labels[i:])) is not None]
+
+
+@pytest.mark.parametrize(("instance", "declared"), [
+    ("x.s3.amazonaws.com", "amazonaws.com"),  # s3.amazonaws.com: a public suffix (private section) between them
+    ("social.x.s3.amazonaws.com", "amazonaws.com"),  # … also from further down
+    ("x.os.hedmark.no", "hedmark.no"),  # os.hedmark.no: ICANN section
+    ("x.y.ap-east-1.cs.amazonlightsail.com", "cs.amazonlightsail.com"),  # a wildcard rule between them
+    ("X.S3.AmazonAWS.com:8443", "https://AMAZONAWS.com/"),
+])
+def test_a_parent_above_a_public_suffix_of_the_host_is_never_its_handle_domain(instance: str,
+                                                                              declared: str) -> None:
+    """Not a public suffix itself, but its names below the suffix (``y.s3.amazonaws.com``) are other owners'."""
+    domain = proper_parent_domain(instance, declared)
+    assert domain is not None and not is_public_suffix(domain)  # not refused for being a suffix (the bundled list)
+    assert parent_handle_domain(instance, declared) is None
+    assert handle_domain_of(instance, recorded_instance_document(domain=declared)) is None
+    policy = PrivacyPolicy(key=KEY)
+    assert policy.use_handle_domain(instance, declared) is None and policy.handle_domains == {}
+    assert policy.account_key("alice", instance) != policy.account_key(f"alice@{domain}")
+
+
+@pytest.mark.parametrize(("instance", "asked", "accepted"), [
+    ("a.b.example.co.uk", True, ["b.example.co.uk", "example.co.uk"]),  # every parent down to the registrable one
+    ("social.x.s3.amazonaws.com", True, ["x.s3.amazonaws.com"]),  # … and none above the suffix
+    ("x.s3.amazonaws.com", False, []),  # its direct parent is the suffix: nothing above it is accepted
+    ("x.os.hedmark.no", False, []),
+    ("a.b.c.pvt.k12.ma.us", True, ["b.c.pvt.k12.ma.us", "c.pvt.k12.ma.us"]),
+    ("x.pvt.k12.ma.us", False, []),  # every parent is a public suffix
+    ("x.y.town.kawasaki.jp", True, ["y.town.kawasaki.jp"]),
+    ("social.ex_ample.com", False, []),  # its only parent below the suffix is not a domain name
+    ("a.ex_ample.example.com", True, ["example.com"]),  # … but one further up is
+])
+def test_a_host_is_asked_exactly_when_some_parent_would_be_accepted(instance: str, asked: bool,
+                                                                   accepted: list[str]) -> None:
+    assert accepted_parents(instance) == accepted
+    assert may_have_handle_domain(instance) is asked is bool(accepted)
+
+
+def test_asking_and_accepting_agree_for_every_rule_of_the_bundled_list() -> None:
+    """For a host one and two labels below every rule of the bundled Public Suffix List: it is asked exactly when
+    some parent would be accepted, and the accepted parents are its registrable domain (the list's own answer) and
+    the names between it and the host."""
+    import publicsuffixlist
+
+    psl = publicsuffixlist.PublicSuffixList()
+    listed = Path(publicsuffixlist.__file__).with_name("public_suffix_list.dat").read_text(encoding="utf-8")
+    rules = [line.strip().lstrip("!").replace("*", "w") for line in listed.splitlines()
+             if line.strip() and not line.startswith("//")]
+    assert len(rules) > 5000
+    wrong = []
+    for host in (f"{below}.{rule}" for rule in rules for below in ("x", "x.y")):
+        accepted = accepted_parents(host)
+        registrable = psl.privatesuffix(host)
+        below_suffix = [p for p in accepted if registrable and (p == registrable or p.endswith(f".{registrable}"))]
+        if may_have_handle_domain(host) is not bool(accepted) or accepted != below_suffix:
+            wrong.append((host, may_have_handle_domain(host), accepted, registrable))
+    assert not wrong, f"{len(wrong)} hosts, e.g. {wrong[:5]}"
 
 
 def test_the_public_suffix_list_is_loaded_on_first_use_and_never_from_the_network() -> None:
