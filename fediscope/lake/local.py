@@ -113,10 +113,25 @@ class LocalLake:
         return Entry(rel, is_dir, 0 if is_dir else info.st_size, info.st_mtime)
 
     def list(self, path: str) -> list[Entry]:
+        """As :meth:`walk`, an entry that vanishes while it is listed (deleted or renamed away by a concurrent
+        process between reading the directory and its ``stat``) is left out, and a directory that vanishes
+        before it is read lists as empty, as one that does not exist."""
         base = self._abs(path)
         if not base.is_dir():
             return []
-        return [self._entry(p) for p in sorted(base.iterdir()) if not hidden(p.name)]
+        try:
+            children = sorted(base.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        entries: list[Entry] = []
+        for child in children:
+            if hidden(child.name):
+                continue
+            try:
+                entries.append(self._entry(child))
+            except FileNotFoundError:
+                continue
+        return entries
 
     def walk(self, path: str) -> list[Entry]:
         """Symbolic links to directories are followed (each directory once), as ``list``, ``read`` and the engines
