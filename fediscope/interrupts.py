@@ -149,6 +149,11 @@ def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
     called first. Outside the main thread, or when SIGTERM is ignored or handled outside Python, nothing changes.
     Terminated is raised once: a second SIGTERM while it unwinds only goes to the handler that was there. Raised
     out of a py4j call (local Spark), it closes that call's connection first (:func:`_discard_py4j_connection`).
+
+    Any other error out of the block after SIGTERM arrived is raised as Terminated too (with that error as its
+    cause): DuckDB runs Python's pending signal handlers between a query's tasks, and when the handler raises
+    there, it ends the query with ``RuntimeError: Query interrupted`` in place of our Terminated. Whether DuckDB
+    or the relay gets there first is a race (seen under load): without this the task failed with a traceback.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -174,6 +179,12 @@ def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
     try:
         with SignalRelay((signal.SIGTERM,)):
             yield
+    except Terminated:
+        raise
+    except BaseException as exc:
+        if raised:  # a library took the Terminated for its own interruption and raised an error of its own
+            raise Terminated(f"{what} was stopped (SIGTERM)") from exc
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
