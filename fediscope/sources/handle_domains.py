@@ -95,15 +95,16 @@ def _load_document(lake: LakeBackend) -> dict[str, dict[str, Any]]:
 
 
 def _warn_refused(lake: LakeBackend, served: str, handle: str) -> None:
-    """Log, once per process, a remembered handle domain that is a public suffix (see the module docstring)."""
+    """Log, once per process, a remembered handle domain that is refused now: a public suffix, or a domain above one
+    of the host's public suffixes (see the module docstring)."""
     seen = (str(getattr(lake, "url", id(lake))), served, handle)
     if seen in _warned_refused:
         return
     _warned_refused.add(seen)
-    log.warning("%s: %s remembers %s as its handle domain, which is a public suffix and nobody's handle domain (an "
-                "earlier version accepted it); its local accounts are keyed by %s, and erasing or exporting one of "
-                "them also covers what was keyed under %s before", served, HANDLE_DOMAINS_PATH, handle, served,
-                handle)
+    log.warning("%s: %s remembers %s as its handle domain, which is a public suffix (or lies above one of the "
+                "host's) and so nobody's handle domain (an earlier version accepted it); its local accounts are keyed "
+                "by %s, and erasing or exporting one of them also covers what was keyed under %s before", served,
+                HANDLE_DOMAINS_PATH, handle, served, handle)
 
 
 def _usable(served: str, handle: str | None) -> str | None:
@@ -173,9 +174,12 @@ def served_domains(handle_domains: Mapping[str, str | None], domain: str) -> set
     (itself when it has none) and every served domain remembered with that handle domain. A public suffix that an
     earlier version remembered as the handle domain of ``domain`` adds only that suffix (what its accounts were
     keyed under then), never the other instances remembered with it, which are other owners; and ``domain`` that
-    is itself a public suffix names only itself."""
+    is itself a public suffix names only itself. The same holds for any remembered handle domain that is refused
+    now (:func:`~fediscope.privacy.parent_handle_domain`): a domain above one of the host's public suffixes, such
+    as ``amazonaws.com`` remembered for ``x.s3.amazonaws.com``."""
     domain = domain.lower()
     handle = handle_domains.get(domain) or domain
-    if is_public_suffix(handle):
+    if is_public_suffix(handle) or (handle != domain and _usable(domain, handle) is None):
         return {domain, handle}
-    return {handle} | {served for served, known in handle_domains.items() if known == handle}
+    return {handle} | {served for served, known in handle_domains.items()
+                       if known == handle and _usable(served, known) is not None}

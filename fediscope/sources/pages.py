@@ -238,8 +238,9 @@ def handle_domain_in(domain: str, document: Any) -> str | None:
     handle_domain = handle_domain_of(domain, document)
     refused = proper_parent_domain(domain, declared) if handle_domain is None else None
     if refused is not None:
-        log.info("%s: the instance document declares %s, a public suffix, as the domain of its handles; that is "
-                 "nobody's handle domain, so its local accounts are keyed by %s", domain, refused, domain)
+        log.info("%s: the instance document declares %s, a public suffix or a domain above one of the host's, as "
+                 "the domain of its handles; that is nobody's handle domain, so its local accounts are keyed by %s",
+                 domain, refused, domain)
     return handle_domain
 
 

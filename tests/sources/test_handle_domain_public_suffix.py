@@ -120,3 +120,12 @@ def test_an_erasure_links_a_remembered_public_suffix_to_its_own_instance_only() 
     assert served_domains(remembered, "social.bob.github.io") == {"social.bob.github.io", "github.io"}
     assert served_domains(remembered, "github.io") == {"github.io"}
     assert served_domains(remembered, "example.test") == {"example.test", "social.example.test", "chat.example.test"}
+
+
+def test_an_erasure_links_a_remembered_domain_above_a_public_suffix_to_its_own_instance_only() -> None:
+    """amazonaws.com lies above s3.amazonaws.com, a public suffix: remembered for two buckets by an earlier version,
+    it linked every bucket's alice to every other's."""
+    remembered: dict[str, str | None] = {"social.a.s3.amazonaws.com": "amazonaws.com",
+                                         "social.b.s3.amazonaws.com": "amazonaws.com"}
+    assert served_domains(remembered, "social.a.s3.amazonaws.com") == {"social.a.s3.amazonaws.com", "amazonaws.com"}
+    assert served_domains(remembered, "amazonaws.com") == {"amazonaws.com"}
