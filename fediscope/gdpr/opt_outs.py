@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 
@@ -157,11 +158,17 @@ def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
 def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The pending notes naming each of ``keys`` (for an access export): key → ``{"path", "source",
     "noted_at"}`` of every note holding it, oldest first. An unreadable note whose bytes hold the key is listed
-    too, with ``"unreadable": true`` (the next curation deletes it unread)."""
+    too, with ``"unreadable": true`` (the next curation deletes it unread). The export does not hold the lake
+    lock: a note a curation applied (deleted) after it was listed is no longer pending, and is left out."""
     wanted = set(keys)
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
     for path in _note_files(lake):
-        raw = lake.read(path)
+        try:
+            raw = lake.read(path)
+        except LakeError:
+            if lake.exists(path):
+                raise
+            continue  # applied meanwhile
         if not any(key.encode() in raw for key in wanted):
             continue
         try:

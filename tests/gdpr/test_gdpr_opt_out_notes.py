@@ -143,3 +143,24 @@ def test_notes_written_during_an_erasure_are_never_lost(landed) -> None:
     assert all(note_body(landed, path)["keys"] == [f"before-{i}"] for i, path in enumerate(before))
     assert report.other["opt_out_notes_removed"] >= 20
     assert len(files) == 20 + len(written)
+
+
+def test_a_note_applied_while_the_export_reads_the_notes_is_left_out(landed, monkeypatch) -> None:
+    """The export does not hold the lake lock: a curation may apply (and delete) the notes between the export
+    listing them and reading them. Such a note is no longer pending: left out, not a 'cannot read' error."""
+    from fediscope.gdpr.opt_outs import apply_opt_outs
+    from fediscope.lake.local import LocalLake
+
+    key, _other, alone, shared, _others = three_notes(landed)
+    read, applied = LocalLake.read, []
+
+    def curation_meanwhile(self: LocalLake, path: str) -> bytes:
+        if path.startswith(OPT_OUTS_ROOT) and not applied:  # the export's first read of a note listed
+            applied.append(path)
+            apply_opt_outs(self)  # the real step of a curation: every note applied, then deleted
+        return read(self, path)
+
+    monkeypatch.setattr(LocalLake, "read", curation_meanwhile)
+    exported = export_account(landed.settings, SUBJECT, metrics={})
+    assert applied == [alone] and not landed.lake.exists(alone) and not landed.lake.exists(shared)
+    assert exported["account_key"] == key and exported["opt_out_notes"] == []
