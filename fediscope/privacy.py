@@ -371,12 +371,15 @@ class PrivacyPolicy:
         reason = self.skip_reason(account, instance)
         if reason:
             if reason == "opt_out":  # records landed before it opted out are erased by the next curation
-                self.opted_out.add(self.account_key(acct, instance))
+                noted = {self.account_key(acct, instance)}
                 local = acct.lstrip("@").lower()
                 if "@" not in local and self.local_domain(instance) != instance.lower():
                     # a local account of a server with another handle domain: what was keyed by the served
                     # domain before (before the handle-domain rule, or by a run that could not learn it) goes too
-                    self.opted_out.add(self.pseudonym("acct", f"{local}@{instance.lower()}"))
+                    noted.add(self.pseudonym("acct", f"{local}@{instance.lower()}"))
+                # an erased (suppressed) key is not noted: nothing of it is landed any more, and `gdpr erase` has
+                # just removed it from the pending notes; noting it again would only put its pseudonym back there
+                self.opted_out.update(noted - self.suppressed)
             return reason
         key = self.account_key(acct, instance)
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}

@@ -330,6 +330,23 @@ def test_opt_out_tag_in_bio_skips_the_account_and_its_statuses(policy: PrivacyPo
     assert policy.opted_out == {policy.account_key(account["acct"], LOCAL)}
 
 
+def test_an_erased_account_that_is_opted_out_is_not_noted_again() -> None:
+    """An erased account is on the suppression list, under every key the erasure covered: nothing of it is landed
+    any more, and ``gdpr erase`` removed its keys from the pending opt-out notes. Met opted out afterwards, it is
+    skipped as before, but not noted: a note would only put its pseudonym back until the next curation. Another
+    opted-out account met by the same run is noted as before."""
+    served, handle = "social.example.test", "example.test"
+    erased, other = body("test_account.json", 1), body("test_account.json", 1)
+    erased.update(acct="alice", username="alice", note="<p>#nobot</p>")
+    other.update(acct="bob", username="bob", note="<p>#nobot</p>")
+    keys = PrivacyPolicy(key=KEY, handle_domains={served: handle})
+    suppressed = frozenset({keys.account_key(f"alice@{handle}"), keys.account_key(f"alice@{served}")})
+    policy = PrivacyPolicy(key=KEY, suppressed=suppressed, handle_domains={served: handle})
+    assert policy.account(erased, served) is None and policy.account(other, served) is None
+    assert policy.counts == {"skipped_opt_out": 2}
+    assert policy.opted_out == {keys.account_key(f"bob@{handle}"), keys.account_key(f"bob@{served}")}
+
+
 def test_similar_tags_do_not_opt_out(policy: PrivacyPolicy) -> None:
     account = body("test_account.json", 1)
     account["note"] = recorded_hashtag_html("nobots") + "<p>#robotics</p>"
