@@ -34,6 +34,10 @@ Rules, shared by both engines:
   (which the server's ``reblogs_count`` already includes this reblog in). The original embedded in a reblog is
   curated as a version of the original, so originals seen only through a boost are not lost. Metrics of
   content and engagement skip share events, so nothing is counted twice.
+* **Quotes.** ``quoted_account_key`` is the account key of the author of the status a version quotes (NULL without
+  a quote, or when the quoted status is withheld: revoked, or its author opted out). The quoted status itself is
+  not curated: only its author is kept, so an account that opts out is found also where it is only quoted
+  (:mod:`fediscope.gdpr.opt_outs`).
 * **Accounts** keep the latest snapshot per account key (newest ``fetched_at``), from the accounts and
   directory endpoints and from every status author.
 * The **account key** is the pseudonym the privacy policy put in ``acct`` (records landed with privacy on carry
@@ -169,6 +173,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
                    f"THEN {_lower(mention_acct)} ELSE {_lower(f'{mention_acct} || {AT_INSTANCE}')} END")
     text = f"coalesce({s}.content, '')"
+    quoted = f"{s}.quote.quoted_status.account"
     return [
         (f"{s}.uri", "uri"),
         (f"CAST({s}.id AS VARCHAR)", "status_id"),
@@ -206,6 +211,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_ts("meta.fetched_at"), "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
         (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
+        (_key(f"coalesce({quoted}.acct, {quoted}.username)", f"{quoted}.domain"), "quoted_account_key"),
     ]
 
 
@@ -291,7 +297,8 @@ FUTURE_VERSIONS = f"SELECT count(*) AS n FROM ({_versions(f'coalesce({_FUTURE_VE
 
 STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
-                "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC")
+                "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC, "
+                "quoted_account_key ASC NULLS FIRST")
 
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets

@@ -44,6 +44,8 @@ _STATUS_FIELDS: dict[str, Type] = {
     "emojis": [{"shortcode": "string"}],  # only counted: a list needs an element type
     "mentions": [{"acct": "string", "url": "string"}],
     "media_attachments": [{"type": "string"}],
+    # whose status a quote post quotes (only its author: an opt-out of that author must find the quote)
+    "quote": {"quoted_status": {"account": {"acct": "string", "username": "string", "domain": "string"}}},
 }
 
 #: A status, with the reblogged original nested one level deep (an original is never itself a reblog).
@@ -137,6 +139,7 @@ STATUSES = Table("statuses", {
     "audio_count": "bigint", "hashtags": ["string"], "mentions": ["string"], "is_reply": "boolean",
     "in_reply_to_id": "string", "is_reblog": "boolean", "reblog_of_uri": "string", "edited_at": "timestamp",
     "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean", "origin_ref": "string",
+    "quoted_account_key": "string",
 }, partition_by="dt")
 
 ACCOUNTS = Table("accounts", {

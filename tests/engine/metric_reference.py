@@ -104,7 +104,16 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
         "edited_at": ts(s.get("edited_at")), "content_length": text_length(content),
         "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")), "origin_ref": origin_ref(s),
+        "quoted_account_key": quoted_account_key(s, instance),
     }
+
+
+def quoted_account_key(s: dict[str, Any], instance: str) -> str | None:
+    """The key of the author of the status ``s`` quotes (None: no quote, or its status withheld)."""
+    quoted = ((s.get("quote") or {}).get("quoted_status") or {}).get("account")
+    if not isinstance(quoted, dict) or not (quoted.get("acct") or quoted.get("username")):
+        return None
+    return account_key(quoted, instance)
 
 
 def _version_key(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -532,3 +532,25 @@ def test_streamed_deletions_tombstone_the_status_they_name(lake: LocalLake, lake
     duckdb_engine().curate()
     (row,) = [r for r in read_table(lake_dir, "statuses") if r["uri"] == uri[third["id"]]]
     assert row["deleted"] is True
+
+
+@pytest.mark.parametrize("privacy_on", [True, False])
+def test_a_quote_keeps_the_key_of_the_quoted_author_until_the_quote_is_revoked(
+        privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """REAL recorded quote: admin quotes mastodonpy_test's status, which then revokes the quote."""
+    original, quoting, revoked = snapshots("test_status_quote_revoke.json")[:3]
+    privacy = policy() if privacy_on else None
+    land(lake, "statuses", [original, quoting], at(1), privacy)
+    duckdb_engine().curate()
+    author = original["account"]["acct"]
+    expected = policy().account_key(author, INSTANCE) if privacy_on else f"{author}@{INSTANCE}".lower()
+
+    def row(status: dict) -> dict:
+        uri = _landed_uri(status) if privacy_on else status["uri"]
+        return {r["uri"]: r for r in read_table(lake_dir, "statuses")}[uri]
+
+    assert row(quoting)["quoted_account_key"] == expected != row(quoting)["account_key"]
+    assert row(original)["quoted_account_key"] is None  # quotes nobody
+    land(lake, "statuses", [revoked], at(2), privacy)
+    duckdb_engine().curate()
+    assert row(quoting)["quoted_account_key"] is None  # the latest version's quote was revoked: no quoted status

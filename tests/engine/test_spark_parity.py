@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, strip_column
+from engine_data import (
+    assert_rows_equal,
+    at,
+    land,
+    policy,
+    read_table,
+    settings_for,
+    snapshots,
+    statuses,
+    strip_column,
+)
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.spark_engine import SparkEngine
@@ -200,3 +210,26 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
     assert {r["tag"] for r in read_table(twin, "hashtags")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}
     for table in ("statuses", "accounts", "hashtags", "tag_trends"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
+
+
+def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                          tmp_path: Path) -> None:
+    """REAL recorded quotes (accepted, revoked, a reply quoting): the same rows on Spark as on DuckDB."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    for i, name in enumerate(("test_status_quote_revoke.json", "test_status_post_with_quote.json",
+                              "test_status_reply_with_quote.json")):
+        for j, status in enumerate(snapshots(name)):
+            land(lake, "statuses", [status], at(10 * i + j), policy())
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir / "raw", twin / "raw")
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    with DuckDBEngine(settings_for(twin)) as engine:
+        engine.curate()
+    assert _schema(lake_dir, "statuses") == _schema(twin, "statuses")
+    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
+    quoted = {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} - {None}
+    assert quoted == {policy().account_key("mastodonpy_test", "localhost:3000")}
