@@ -14,11 +14,13 @@ used to stay until somebody asked for an erasure. Now:
    once a curation has applied that note: an account that opted back in, was landed, and opted out again is
    noted again;
 2. the next curation (``fediscope process``, the batch DAG, ``spark_jobs/curate.py``), under the lake lock and
-   before it reads anything, looks whether any noted account has records of its own in the lake — a row in the
-   curated accounts table (which holds every status author and reblogged author curated), or a status, boost or
-   account snapshot of it in a raw file not curated yet — and erases each that has, all in one pass over the
-   raw lake and the curated tables, exactly as ``fediscope gdpr erase`` does (its statuses and boosts and
-   snapshots removed, mentions of it dropped from other people's statuses; :mod:`fediscope.gdpr.erase`). The
+   before it reads anything, looks whether any noted account has records in the lake — a row in the curated
+   accounts table (which holds every status author and reblogged author curated), a status quoting it (the
+   curated statuses' ``quoted_account_key``), or a status, boost or account snapshot of it, or a status quoting
+   it, in a raw file not curated yet — and erases each that has, all in one pass over the raw lake and the
+   curated tables, exactly as ``fediscope gdpr erase`` does (its statuses and boosts and snapshots removed,
+   mentions of it dropped from other people's statuses, and the statuses of it they quote;
+   :mod:`fediscope.gdpr.erase`). The
    kept metric results are dropped, so the metrics computed next leave it out and the store's rows of it are
    removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
@@ -231,17 +233,29 @@ class OptOutReport:
         return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated}
 
 
+#: Where the curated tables name an account that an opt-out erases: the accounts table holds every status author
+#: and reblogged author curated, and the statuses table the author of every status a status quotes.
+_CURATED_KEY_COLUMNS = (("accounts", "account_key"), ("statuses", "quoted_account_key"))
+
+
 def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> set[str]:
-    """The ``keys`` the curated accounts table holds (every status author and reblogged author curated)."""
+    """The ``keys`` the curated tables name as an account (:data:`_CURATED_KEY_COLUMNS`), each column read on its
+    own: on a local lake only that column of each file, on a remote one the whole file. Files curated before a
+    column existed lack it: an account only quoted there is not found (``fediscope process --recurate``)."""
     import pyarrow.parquet as pq
 
     from fediscope.lake.layout import CURATED_ROOT
 
     found: set[str] = set()
-    for entry in lake.walk(f"{CURATED_ROOT}/accounts"):
-        if entry.path.endswith(".parquet"):
-            column = pq.read_table(io.BytesIO(lake.read(entry.path)), columns=["account_key"]).column(0)
-            found.update(keys.intersection(column.to_pylist()))
+    for table, column in _CURATED_KEY_COLUMNS:
+        for entry in lake.walk(f"{CURATED_ROOT}/{table}"):
+            if not entry.path.endswith(".parquet") or not keys - found:
+                continue
+            local = lake.local_path(entry.path)
+            parquet = pq.ParquetFile(local if local is not None else io.BytesIO(lake.read(entry.path)))
+            if column in parquet.schema_arrow.names:
+                values = parquet.read(columns=[column]).column(0).to_pylist()
+                found.update((keys - found).intersection(values))
     return found
 
 
@@ -252,7 +266,7 @@ def _uncurated_files(lake: LakeBackend) -> dict[str, list[str]]:
 
 
 def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str, list[str]]) -> set[str]:
-    """The ``keys`` owning a record in a raw file not curated yet (``uncurated``: entity → files)."""
+    """The ``keys`` owning a record in a raw file not curated yet (``uncurated``: entity → files), or quoted in one."""
     from fediscope.gdpr.erase import entity_and_instance, is_owned, read_batch_text
     from fediscope.lake.batches import decode_jsonl
 
@@ -265,8 +279,23 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str,
                 continue
             for record in decode_jsonl(text):
                 kind, instance = entity_and_instance(path, record)
-                found.update(key for key in present if is_owned(kind, record.get("data"), instance, key))
+                data = record.get("data")
+                found.update(key for key in present
+                             if is_owned(kind, data, instance, key) or _quotes(kind, data, instance, key))
     return found
+
+
+def _quotes(entity: str, data: Any, instance: str, key: str) -> bool:
+    """Whether a raw status (or the original it reblogs) quotes a status of the account ``key``."""
+    from fediscope.gdpr.subject import status_author
+
+    if entity != "statuses" or not isinstance(data, dict):
+        return False
+    for status in (data, data.get("reblog")):
+        quote = status.get("quote") if isinstance(status, dict) else None
+        if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == key:
+            return True
+    return False
 
 
 def apply_opt_outs(lake: LakeBackend,
