@@ -145,12 +145,13 @@ class SignalRelay:
 @contextlib.contextmanager
 def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
     """SIGTERM during the block interrupts registered native work at once and raises :class:`Terminated` (see the
-    module docstring). A Python handler already there (Airflow's, which calls the operator's ``on_kill``) is
-    called first. Outside the main thread, or when SIGTERM is ignored or handled outside Python, nothing changes.
-    Terminated is raised once: a second SIGTERM while it unwinds only goes to the handler that was there. Raised
+    module docstring); so does SIGINT where Python does not handle it (``SIG_DFL``: an Airflow task's process).
+    A Python handler already there for SIGTERM (Airflow's, which calls the operator's ``on_kill``) is called
+    first. Outside the main thread, or when SIGTERM is ignored or handled outside Python, nothing changes.
+    Terminated is raised once: a second signal while it unwinds only goes to the handler that was there. Raised
     out of a py4j call (local Spark), it closes that call's connection first (:func:`_discard_py4j_connection`).
 
-    Any other error out of the block after SIGTERM arrived is raised as Terminated too (with that error as its
+    Any other error out of the block after the signal arrived is raised as Terminated too (with that error as its
     cause): DuckDB runs Python's pending signal handlers between a query's tasks, and when the handler raises
     there, it ends the query with ``RuntimeError: Query interrupted`` in place of our Terminated. Whether DuckDB
     or the relay gets there first is a race (seen under load): without this the task failed with a traceback.
@@ -163,30 +164,38 @@ def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
         yield
         return
 
-    raised = False
+    # Airflow 3 runs a task with SIGINT at SIG_DFL and forwards a SIGINT its supervisor gets (a worker stopped with
+    # Ctrl-C): by default that kills the process at once, no finally block runs, and the lake lock stays. Where
+    # Python handles SIGINT (KeyboardInterrupt, the CLI's watch) it keeps its meaning.
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:
+        signals.append(signal.SIGINT)
+    previous_handlers = {signum: signal.getsignal(signum) for signum in signals}
+    received: list[str] = []  # the signal that stopped the block, once one did
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        nonlocal raised
-        if callable(previous):
+        if signum == signal.SIGTERM and callable(previous):
             previous(signum, frame)
-        if raised:  # a second SIGTERM (a supervisor forwarding one, a kill of the process group) while the first
+        if received:  # a second signal (a supervisor forwarding one, a kill of the process group) while the first
             return  # one unwinds: the finally blocks that release the lock must not be cut short
-        raised = True
+        received.append(signal.Signals(signum).name)
         _discard_py4j_connection(frame)
-        raise Terminated(f"{what} was stopped (SIGTERM)")
+        raise Terminated(f"{what} was stopped ({received[0]})")
 
-    signal.signal(signal.SIGTERM, terminate)
+    for signum in signals:
+        signal.signal(signum, terminate)
     try:
-        with SignalRelay((signal.SIGTERM,)):
+        with SignalRelay(signals):
             yield
     except Terminated:
         raise
     except BaseException as exc:
-        if raised:  # a library took the Terminated for its own interruption and raised an error of its own
-            raise Terminated(f"{what} was stopped (SIGTERM)") from exc
+        if received:  # a library took the Terminated for its own interruption and raised an error of its own
+            raise Terminated(f"{what} was stopped ({received[0]})") from exc
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
 
 
 #: py4j methods that send one command to the JVM and read its answer on the connection ``self``.

@@ -309,3 +309,67 @@ def test_sigterm_that_duckdb_turns_into_its_own_error_still_stops_the_task_as_te
     assert "Traceback" not in err, err
     assert out.strip() == "the test task was stopped (SIGTERM) - RuntimeError Query interrupted", err
     assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
+
+
+# An Airflow 3 task process runs with SIGINT at SIG_DFL (the supervisor resets it), and the supervisor forwards
+# a SIGINT it receives (a worker stopped with Ctrl-C) to the task: with no Python handler the task died on the
+# spot, no finally block ran, and the lake lock stayed behind.
+SIGINT_TASK_SCRIPT = textwrap.dedent("""
+    import signal, sys
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.interrupts import Terminated, stop_on_sigterm
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # what Airflow's task supervisor does before running the task
+    QUERY = "{query}"
+    settings = load_settings(env={{}}, toml_path=None, lake=sys.argv[1])
+    try:
+        with stop_on_sigterm("the test task"), lake_lock(open_lake(settings.lake), command="test"):
+            with DuckDBEngine(settings) as engine:
+                print("ready", flush=True)
+                engine.execute(f"COPY ({{QUERY}}) TO '{{sys.argv[1]}}/out.parquet' (FORMAT parquet)")
+    except Terminated as exc:
+        print(exc, flush=True)
+        sys.exit(143)
+""").format(query=ONE_LONG_PIPELINE)
+
+
+def test_a_forwarded_sigint_stops_an_airflow_task_at_once_and_releases_the_lake_lock(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake / "_state").mkdir(parents=True)
+
+    def holds_the_lock() -> None:
+        assert (lake / "_state" / "process.lock").exists()
+
+    with child([sys.executable, "-c", SIGINT_TASK_SCRIPT, str(lake)]) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        holds_the_lock()
+        time.sleep(0.5)  # the query is running
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=120)
+        waited = time.monotonic() - sent
+    assert process.returncode == 143, err
+    assert out.strip() == "the test task was stopped (SIGINT)", err
+    assert waited < 10, f"stopped {waited:.1f} s after SIGINT"
+    assert not (lake / "_state" / "process.lock").exists()
+
+
+def test_sigint_keeps_its_python_meaning_where_python_handles_it() -> None:
+    """Outside Airflow's task process (SIGINT handled by Python: KeyboardInterrupt), stop_on_sigterm leaves it."""
+    script = textwrap.dedent('''
+        import os, signal, time
+        from fediscope.interrupts import stop_on_sigterm
+        try:
+            with stop_on_sigterm("the test task"):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(10)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt")
+        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["KeyboardInterrupt", "True"], done.stderr
