@@ -25,6 +25,11 @@ from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT
 
 STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
+#: Columns of other people's rows that hold one account key: where it is the account's, it becomes NULL, as the raw
+#: record it was curated from loses the reference (a quote post loses ``quoted_status``, so a re-curation gives
+#: NULL). Scrubbed to ``[erased]`` instead, the row would still say "this status quoted somebody who asked to be
+#: forgotten", which mentions are removed to avoid (:mod:`fediscope.gdpr.erase`).
+KEY_REFERENCE_COLUMNS = ("quoted_account_key",)
 
 
 def curated_files(lake: LakeBackend) -> list[str]:
@@ -81,12 +86,21 @@ def _belongs(row: dict[str, Any], traces: Traces) -> bool:
         row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
 
 
+def _scrubbed(row: dict[str, Any], key: str, values: set[str]) -> dict[str, Any]:
+    """A kept row without the account: :data:`KEY_REFERENCE_COLUMNS` holding ``key`` set to NULL, then every trace
+    in ``values`` scrubbed (the same object when nothing changes)."""
+    named = [column for column in KEY_REFERENCE_COLUMNS if row.get(column) == key]
+    if named:
+        row = {**row, **dict.fromkeys(named, None)}
+    return scrub(row, values) if contains_trace(row, values) else row
+
+
 def _erase_rows(rows: list[dict[str, Any]], traces: Traces) -> tuple[list[dict[str, Any]], Counter[str] | None]:
     """One key's step over the rows of one file: the rows kept (scrubbed), and the rows removed and scrubbed (None
     when the key changes nothing in the file)."""
     values = traces.values()
     kept = [row for row in rows if not _belongs(row, traces)]
-    scrubbed = [scrub(row, values) if contains_trace(row, values) else row for row in kept]
+    scrubbed = [_scrubbed(row, traces.key, values) for row in kept]
     changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
     if len(kept) == len(rows) and not changed:
         return rows, None

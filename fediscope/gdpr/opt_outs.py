@@ -16,8 +16,9 @@ used to stay until somebody asked for an erasure. Now:
 2. the next curation (``fediscope process``, the batch DAG, ``spark_jobs/curate.py``), under the lake lock and
    before it reads anything, looks whether any noted account has records in the lake — a row in the curated
    accounts table (which holds every status author and reblogged author curated), a status quoting it (the
-   curated statuses' ``quoted_account_key``), or a status, boost or account snapshot of it, or a status quoting
-   it, in a raw file not curated yet — and erases each that has, all in one pass over the raw lake and the
+   curated statuses' ``quoted_account_key``; where statuses were curated before that column existed, a status
+   quoting it in any raw file), or a status, boost or account snapshot of it, or a status quoting it, in a raw
+   file not curated yet — and erases each that has, all in one pass over the raw lake and the
    curated tables, exactly as ``fediscope gdpr erase`` does (its statuses and boosts and snapshots removed,
    mentions of it dropped from other people's statuses, and the statuses of it they quote;
    :mod:`fediscope.gdpr.erase`). The
@@ -52,6 +53,7 @@ from typing import Any
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.layout import STATE_ROOT
 
 log = logging.getLogger(__name__)
@@ -238,15 +240,17 @@ class OptOutReport:
 _CURATED_KEY_COLUMNS = (("accounts", "account_key"), ("statuses", "quoted_account_key"))
 
 
-def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> set[str]:
+def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> tuple[set[str], bool]:
     """The ``keys`` the curated tables name as an account (:data:`_CURATED_KEY_COLUMNS`), each column read on its
-    own: on a local lake only that column of each file, on a remote one the whole file. Files curated before a
-    column existed lack it: an account only quoted there is not found (``fediscope process --recurate``)."""
+    own: on a local lake only that column of each file, on a remote one the whole file; and whether a file that
+    was looked in lacks its column (curated before the column existed: an account only quoted there is not found
+    here, :func:`apply_opt_outs` then looks for it in the raw files curated into such files)."""
     import pyarrow.parquet as pq
 
     from fediscope.lake.layout import CURATED_ROOT
 
     found: set[str] = set()
+    lacking = False
     for table, column in _CURATED_KEY_COLUMNS:
         for entry in lake.walk(f"{CURATED_ROOT}/{table}"):
             if not entry.path.endswith(".parquet") or not keys - found:
@@ -256,7 +260,9 @@ def _curated_account_keys(lake: LakeBackend, keys: set[str]) -> set[str]:
             if column in parquet.schema_arrow.names:
                 values = parquet.read(columns=[column]).column(0).to_pylist()
                 found.update((keys - found).intersection(values))
-    return found
+            else:
+                lacking = True
+    return found, lacking and bool(keys - found)
 
 
 def _uncurated_files(lake: LakeBackend) -> dict[str, list[str]]:
@@ -266,7 +272,8 @@ def _uncurated_files(lake: LakeBackend) -> dict[str, list[str]]:
 
 
 def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str, list[str]]) -> set[str]:
-    """The ``keys`` owning a record in a raw file not curated yet (``uncurated``: entity → files), or quoted in one."""
+    """The ``keys`` owning a record in a raw file of ``uncurated`` (entity → files: those not curated yet), or
+    quoted in one."""
     from fediscope.gdpr.erase import entity_and_instance, is_owned, read_batch_text
     from fediscope.lake.batches import decode_jsonl
 
@@ -308,9 +315,16 @@ def apply_opt_outs(lake: LakeBackend,
     report = OptOutReport(noted=len(keys))
     if not files:
         return report
-    owners = _curated_account_keys(lake, keys) if keys else set()
+    owners, predates = _curated_account_keys(lake, keys) if keys else (set(), False)
     if keys - owners:
-        owners |= _uncurated_owners(lake, keys - owners, (uncurated or (lambda: _uncurated_files(lake)))())
+        not_curated = (uncurated or (lambda: _uncurated_files(lake)))()
+        owners |= _uncurated_owners(lake, keys - owners, not_curated)
+        if predates and keys - owners:
+            # curated statuses made before quoted_account_key existed cannot tell whom their statuses quote: the
+            # raw files curated already are read for quotes too (until `--recurate` has rebuilt those files)
+            scanned = set(not_curated.get("statuses", []))
+            curated = [path for path in raw_batch_files(lake, "statuses") if path not in scanned]
+            owners |= _uncurated_owners(lake, keys - owners, {"statuses": curated})
     if owners:
         report.erased = sorted(owners)
         report.raw, report.curated = _erase(lake, report.erased)

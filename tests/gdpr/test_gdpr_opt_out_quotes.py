@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from gdpr_lake import LOCAL, RECORDINGS
+from gdpr_lake import KEY, LOCAL, RECORDINGS
 
 from fediscope.engine.process import run_process
 from fediscope.gdpr.opt_outs import note_opt_outs, pending_opt_outs
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.batches import raw_batch_files, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import ERASED
 
 
 def _quote_post() -> tuple[dict, dict]:
@@ -64,7 +63,92 @@ def test_an_account_only_quoted_in_the_lake_loses_its_quoted_status(env, curated
     assert quoted_key.encode() not in _raw_bytes(env)  # the quoted status is gone from the quote post
     rows = _curated_statuses(env.lake_dir)
     assert [r["account_key"] for r in rows] == [quoting_key]  # the quote post itself stays
-    assert rows[0]["quoted_account_key"] in (None, ERASED)
+    # the reference is cut, as in the raw quote post (a re-curation gives NULL): no "[erased]" marker left behind
+    assert rows[0]["quoted_account_key"] is None
     assert quoted_key not in load_suppressed(env.lake)  # an opt-out, not an erasure request
     assert pending_opt_outs(env.lake) == (set(), [])
     assert run_process(env.settings, progress=False).curate["opted_out_erased"] == 0
+
+
+@pytest.mark.parametrize("recurate", [False, True], ids=["process", "recurate"])
+def test_an_account_only_quoted_in_statuses_curated_before_the_column_is_erased(env, recurate: bool) -> None:  # noqa: ANN001
+    """A lake curated by a fediscope before ``quoted_account_key`` (the files lack the column): the account quoted
+    only there was not found — nor by ``--recurate``, whose opt-out step also looked only at the curated column and
+    the raw files not curated yet — and its note was deleted, so the opt-out was lost for good."""
+    original, quoting = _quote_post()
+    quoted_key = env.policy.account_key(original["account"]["acct"], LOCAL)
+    fetched = datetime.now(UTC)
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public",
+                                                       env.policy.apply("statuses", quoting, LOCAL),
+                                                       fetched_at=fetched)], fetched_at=fetched)
+    run_process(env.settings, progress=False)
+    for path in (env.lake_dir / "curated" / "statuses").rglob("*.parquet"):  # as an older fediscope wrote them
+        pq.write_table(pq.read_table(path).drop(["quoted_account_key"]), path)
+
+    note_opt_outs(env.lake, [quoted_key], "collect")
+    summary = run_process(env.settings, progress=False, recurate=recurate)
+
+    assert summary.curate["opted_out_erased"] == 1
+    assert quoted_key.encode() not in _raw_bytes(env)
+    assert [r["quoted_account_key"] for r in _curated_statuses(env.lake_dir)] == [None]
+    assert pending_opt_outs(env.lake) == (set(), [])
+    assert run_process(env.settings, progress=False).curate["opted_out_erased"] == 0
+
+
+def test_an_unquoted_noted_account_leaves_an_old_lake_alone(env) -> None:  # noqa: ANN001
+    """In a lake curated before the column, a noted account that nobody quotes is looked for in the raw statuses
+    and not found: nothing is erased, nothing rewritten, and the note is applied."""
+    _, quoting = _quote_post()
+    fetched = datetime.now(UTC)
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public",
+                                                       env.policy.apply("statuses", quoting, LOCAL),
+                                                       fetched_at=fetched)], fetched_at=fetched)
+    run_process(env.settings, progress=False)
+    for path in (env.lake_dir / "curated" / "statuses").rglob("*.parquet"):
+        pq.write_table(pq.read_table(path).drop(["quoted_account_key"]), path)
+    before = _raw_bytes(env)
+
+    note_opt_outs(env.lake, [env.policy.account_key("somebody@elsewhere.example", LOCAL)], "collect")
+    summary = run_process(env.settings, progress=False)
+
+    assert summary.curate["opted_out_erased"] == 0
+    assert _raw_bytes(env) == before
+    assert pending_opt_outs(env.lake) == (set(), [])
+
+
+def test_a_quoted_account_is_found_and_erased_on_a_webhdfs_lake(webhdfs_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """On a remote lake (no local path) the curated column is read from the whole file's bytes; the other
+    account's rows stay, without the reference."""
+    import io
+
+    import pyarrow as pa
+
+    from fediscope.config import Settings
+    from fediscope.gdpr.opt_outs import apply_opt_outs
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+
+    settings = Settings(lake=webhdfs_server.lake_url("/data/lake", user="fediscope"),
+                        store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY)
+    lake, policy = open_lake(settings.lake), policy_from_settings(settings)
+    original, quoting = _quote_post()
+    quoted_key = policy.account_key(original["account"]["acct"], LOCAL)
+    landed = policy.apply("statuses", quoting, LOCAL)
+    fetched = datetime.now(UTC)
+    write_batch(lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", landed, fetched_at=fetched)],
+                fetched_at=fetched)
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"uri": [landed["uri"], "urn:other"], "account_key": ["someone", "someone"],
+                             "quoted_account_key": [quoted_key, None]}), sink)
+    path = "curated/statuses/dt=2026-01-01/part-0.parquet"
+    lake.write_atomic(path, sink.getvalue())
+    note_opt_outs(lake, [quoted_key], "collect")
+
+    report = apply_opt_outs(lake, lambda: {})  # the raw file counts as curated: found by the curated column
+
+    assert report.erased == [quoted_key]
+    rows = pq.read_table(io.BytesIO(lake.read(path))).to_pylist()
+    assert [(r["uri"], r["account_key"], r["quoted_account_key"]) for r in rows] == [
+        (landed["uri"], "someone", None), ("urn:other", "someone", None)]
+    assert not any(quoted_key.encode() in lake.read(p) for p in raw_batch_files(lake))
+    assert pending_opt_outs(lake) == (set(), [])
