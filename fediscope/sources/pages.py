@@ -329,6 +329,9 @@ def check_status(item: Any, depth: int = 0) -> str | None:
             return f"status {name} is {type(item[name]).__name__}, expected a list"
     if "content" in item and item["content"] is not None and not isinstance(item["content"], str):
         return "status content is not a string"
+    problem = _check_quote(item.get("quote"))
+    if problem:
+        return problem
     if item.get("reblog") is not None:
         if depth > 0:
             return "reblog of a reblog"
@@ -336,6 +339,20 @@ def check_status(item: Any, depth: int = 0) -> str | None:
         if problem:
             return f"reblogged {problem}"
     return _check_counts(item)
+
+
+def _check_quote(quote: Any) -> str | None:
+    """What curation reads of a quote (the quoted status's author) must have the shape Mastodon gives it: a
+    ``quote`` object whose ``quoted_status`` is null or an object with an ``account`` object. Another shape would
+    stop every later curation of the lake (the engines read raw records with a declared schema)."""
+    if quote is None:
+        return None
+    if not isinstance(quote, dict):
+        return f"status quote is {type(quote).__name__}, expected an object"
+    quoted = quote.get("quoted_status")
+    if quoted is not None and (not isinstance(quoted, dict) or not isinstance(quoted.get("account", {}), dict)):
+        return "status quote.quoted_status is not a status object"
+    return None
 
 
 def _check_instance(item: Any) -> str | None:

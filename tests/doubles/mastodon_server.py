@@ -137,7 +137,7 @@ class Served:
     at: float = field(default_factory=time.time)
 
 
-MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types")
+MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types", "wrong_quotes")
 
 
 def _malform_items(items: list[Any], how: str) -> list[Any]:
@@ -158,6 +158,12 @@ def _malform_items(items: list[Any], how: str) -> list[Any]:
                 hurt(items[i])
         if len(items) > len(damage):
             items[len(damage)] = "not a status"
+    elif how == "wrong_quotes":  # quotes as servers that are not Mastodon might send them
+        quotes: list[Any] = ["https://elsewhere.example/notes/1", True, {"state": "accepted", "quoted_status": "1"},
+                             {"state": "accepted", "quoted_status": {"id": "1", "account": "bob"}}]
+        for item, quote in zip(items, quotes, strict=False):
+            if isinstance(item, dict):
+                item["quote"] = quote
     return items
 
 

@@ -239,3 +239,19 @@ def test_no_original_account_identifier_in_any_landed_byte(mastodon_server, make
     assert named == []  # file names too: the account sources' checkpoints are named after a keyed digest
     again = run_collection(make_settings(), targets[3:4], progress=False)  # the checkpoint is found again
     assert again.ok and again.sources[0].landed == 0
+
+
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy-on", "privacy-off"])
+def test_a_quote_of_another_shape_is_quarantined_and_curation_goes_on(mastodon_server, make_settings, lake,
+                                                                      privacy: bool, tmp_path) -> None:
+    """Was, with privacy off: the status landed as it came, and every later curation of the lake failed on it
+    ("JSON transform error … Expected OBJECT"): the engines read the quoted author with a declared schema."""
+    from fediscope.engine.process import run_process
+
+    mastodon_server.malformed("wrong_quotes", times=1, after=1, path="/api/v1/timelines/public")
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'store.db'}",
+                             **({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    summary = run_collection(settings, public(mastodon_server), progress=False)
+    assert summary.ok and summary.quarantined == 4 and summary.landed == 96
+    assert all("quote" in e["reason"] for e in lake.quarantine_entries())
+    assert run_process(settings, progress=False).curate["statuses_written"] > 0
