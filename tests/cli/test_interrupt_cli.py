@@ -75,9 +75,11 @@ ENGINE_SCRIPT = textwrap.dedent("""
 """).format(query=ONE_LONG_PIPELINE)
 
 
-def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = lambda: None) -> tuple[str, str, float]:
+def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = lambda: None,
+                      exit_code: int | None = None) -> tuple[str, str, float]:
     """Start ``argv``, wait for its "ready" line, check ``ready()``, send ``signum`` while its query runs; its
-    output and the seconds it took to end after the signal."""
+    output and the seconds it took to end after the signal. It must exit with ``exit_code`` (default: 130 after
+    SIGINT, 143 after SIGTERM)."""
     with child(argv) as process:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
@@ -87,7 +89,7 @@ def signal_when_ready(argv: list[str], signum: int, ready: Callable[[], None] = 
         sent = time.monotonic()
         out, err = process.communicate(timeout=120)
         waited = time.monotonic() - sent
-    assert process.returncode == (130 if signum == signal.SIGINT else 143), err
+    assert process.returncode == (exit_code or (130 if signum == signal.SIGINT else 143)), err
     return out, err, waited
 
 
@@ -169,15 +171,19 @@ def test_a_second_ctrl_c_during_the_clean_up_cuts_it_short_without_a_traceback()
     assert err.strip() == "fediscope: interrupted", err
 
 
-# A task's work on DuckDB under the lake lock, as the batch DAG's process task runs it in the worker.
+# A task's work on DuckDB under the lake lock, as the batch DAG's process task runs it in an Airflow 3 worker: the
+# task process runs with SIGINT at SIG_DFL (the supervisor resets it), and the supervisor forwards a SIGINT it gets
+# (a worker stopped with Ctrl-C). Without a handler that SIGINT ended the task on the spot: no finally block ran
+# and the lake lock stayed behind.
 SIGTERM_SCRIPT = textwrap.dedent("""
-    import sys
+    import signal, sys
     from fediscope.config import load_settings
     from fediscope.engine.duckdb_engine import DuckDBEngine
     from fediscope.interrupts import Terminated, stop_on_sigterm
     from fediscope.lake.backend import open_lake
     from fediscope.lake.lock import lake_lock
 
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # what Airflow's task supervisor does before running the task
     QUERY = "{query}"
     settings = load_settings(env={{}}, toml_path=None, lake=sys.argv[1])
     try:
@@ -191,17 +197,19 @@ SIGTERM_SCRIPT = textwrap.dedent("""
 """).format(query=ONE_LONG_PIPELINE)
 
 
-def test_sigterm_stops_duckdb_work_at_once_and_releases_the_lake_lock(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint-forwarded"])
+def test_a_kill_stops_duckdb_work_at_once_and_releases_the_lake_lock(tmp_path: Path, signum: int) -> None:
     lake = tmp_path / "lake"
     (lake / "_state").mkdir(parents=True)
 
     def holds_the_lock() -> None:
         assert (lake / "_state" / "process.lock").exists()
 
-    out, err, waited = signal_when_ready([sys.executable, "-c", SIGTERM_SCRIPT, str(lake)], signal.SIGTERM,
-                                         holds_the_lock)
-    assert out.strip() == "the test task was stopped (SIGTERM)", err
-    assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
+    out, err, waited = signal_when_ready([sys.executable, "-c", SIGTERM_SCRIPT, str(lake)], signum,
+                                         holds_the_lock, exit_code=143)
+    name = signal.Signals(signum).name
+    assert out.strip() == f"the test task was stopped ({name})", err
+    assert waited < 10, f"stopped {waited:.1f} s after {name}"
     assert not (lake / "_state" / "process.lock").exists()
 
 
@@ -309,53 +317,6 @@ def test_sigterm_that_duckdb_turns_into_its_own_error_still_stops_the_task_as_te
     assert "Traceback" not in err, err
     assert out.strip() == "the test task was stopped (SIGTERM) - RuntimeError Query interrupted", err
     assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
-
-
-# An Airflow 3 task process runs with SIGINT at SIG_DFL (the supervisor resets it), and the supervisor forwards
-# a SIGINT it receives (a worker stopped with Ctrl-C) to the task: with no Python handler the task died on the
-# spot, no finally block ran, and the lake lock stayed behind.
-SIGINT_TASK_SCRIPT = textwrap.dedent("""
-    import signal, sys
-    from fediscope.config import load_settings
-    from fediscope.engine.duckdb_engine import DuckDBEngine
-    from fediscope.interrupts import Terminated, stop_on_sigterm
-    from fediscope.lake.backend import open_lake
-    from fediscope.lake.lock import lake_lock
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # what Airflow's task supervisor does before running the task
-    QUERY = "{query}"
-    settings = load_settings(env={{}}, toml_path=None, lake=sys.argv[1])
-    try:
-        with stop_on_sigterm("the test task"), lake_lock(open_lake(settings.lake), command="test"):
-            with DuckDBEngine(settings) as engine:
-                print("ready", flush=True)
-                engine.execute(f"COPY ({{QUERY}}) TO '{{sys.argv[1]}}/out.parquet' (FORMAT parquet)")
-    except Terminated as exc:
-        print(exc, flush=True)
-        sys.exit(143)
-""").format(query=ONE_LONG_PIPELINE)
-
-
-def test_a_forwarded_sigint_stops_an_airflow_task_at_once_and_releases_the_lake_lock(tmp_path: Path) -> None:
-    lake = tmp_path / "lake"
-    (lake / "_state").mkdir(parents=True)
-
-    def holds_the_lock() -> None:
-        assert (lake / "_state" / "process.lock").exists()
-
-    with child([sys.executable, "-c", SIGINT_TASK_SCRIPT, str(lake)]) as process:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        holds_the_lock()
-        time.sleep(0.5)  # the query is running
-        process.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        out, err = process.communicate(timeout=120)
-        waited = time.monotonic() - sent
-    assert process.returncode == 143, err
-    assert out.strip() == "the test task was stopped (SIGINT)", err
-    assert waited < 10, f"stopped {waited:.1f} s after SIGINT"
-    assert not (lake / "_state" / "process.lock").exists()
 
 
 def test_sigint_keeps_its_python_meaning_where_python_handles_it() -> None:

@@ -43,6 +43,21 @@ def _schema(lake_dir: Path, table: str) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in pq.read_schema(first)]
 
 
+def _curated_on_both(spark, lake_dir: Path, tmp_path: Path) -> Path:  # noqa: ANN001
+    """Curate the raw lake at ``lake_dir`` with Spark, and a copy of its raw files with DuckDB; the copy's root."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir / "raw", twin / "raw")
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        engine.curate()
+    with DuckDBEngine(settings_for(twin)) as engine:
+        engine.curate()
+    return twin
+
+
 def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
     with SparkEngine(settings_for(corpus_lake), spark=spark) as engine:
         summary = engine.curate()
@@ -183,11 +198,8 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
     lowers code point by code point: the curation SQL's lower-casing gives both engines the same tags and keys.
     Input: a REAL recorded hashtag status and REAL trending tags, names and the author's domain renamed."""
     import copy
-    import shutil
 
     from engine_data import interactions
-
-    from fediscope.engine.duckdb_engine import DuckDBEngine
 
     words = ["ΟΔΟΣ", "İzmir", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
     base = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags"))
@@ -201,12 +213,7 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
     land(lake, "statuses", variants, at(1), None)
     (trend,) = interactions("test_suggested_tags.json")[1]["response"]["body"]
     land(lake, "trends_tags", [dict(trend, name=w) for w in words], at(1), endpoint="/api/v1/trends/tags")
-    twin = tmp_path / "twin" / "lake"
-    shutil.copytree(lake_dir / "raw", twin / "raw")
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    with DuckDBEngine(settings_for(twin)) as duck:
-        duck.curate()
+    twin = _curated_on_both(spark, lake_dir, tmp_path)
     assert {r["tag"] for r in read_table(twin, "hashtags")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}
     for table in ("statuses", "accounts", "hashtags", "tag_trends"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
@@ -215,20 +222,11 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
 def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
                                                           tmp_path: Path) -> None:
     """REAL recorded quotes (accepted, revoked, a reply quoting): the same rows on Spark as on DuckDB."""
-    import shutil
-
-    from fediscope.engine.duckdb_engine import DuckDBEngine
-
     for i, name in enumerate(("test_status_quote_revoke.json", "test_status_post_with_quote.json",
                               "test_status_reply_with_quote.json")):
         for j, status in enumerate(snapshots(name)):
             land(lake, "statuses", [status], at(10 * i + j), policy())
-    twin = tmp_path / "twin" / "lake"
-    shutil.copytree(lake_dir / "raw", twin / "raw")
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    with DuckDBEngine(settings_for(twin)) as engine:
-        engine.curate()
+    twin = _curated_on_both(spark, lake_dir, tmp_path)
     assert _schema(lake_dir, "statuses") == _schema(twin, "statuses")
     assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
     quoted = {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} - {None}
