@@ -324,6 +324,9 @@ def apply_opt_outs(lake: LakeBackend,
             # raw files curated already are read for quotes too (until `--recurate` has rebuilt those files)
             scanned = set(not_curated.get("statuses", []))
             curated = [path for path in raw_batch_files(lake, "statuses") if path not in scanned]
+            log.warning("opt-outs: statuses curated before fediscope kept quoted_account_key cannot tell whom they "
+                        "quote: reading %d raw statuses files for quotes of %d noted account(s); run `fediscope "
+                        "process --recurate` once to make this lookup cheap again", len(curated), len(keys - owners))
             owners |= _uncurated_owners(lake, keys - owners, {"statuses": curated})
     if owners:
         report.erased = sorted(owners)

@@ -71,7 +71,9 @@ def test_an_account_only_quoted_in_the_lake_loses_its_quoted_status(env, curated
 
 
 @pytest.mark.parametrize("recurate", [False, True], ids=["process", "recurate"])
-def test_an_account_only_quoted_in_statuses_curated_before_the_column_is_erased(env, recurate: bool) -> None:  # noqa: ANN001
+def test_an_account_only_quoted_in_statuses_curated_before_the_column_is_erased(env, recurate: bool,  # noqa: ANN001
+                                                                              caplog: pytest.LogCaptureFixture
+                                                                              ) -> None:
     """A lake curated by a fediscope before ``quoted_account_key`` (the files lack the column): the account quoted
     only there was not found — nor by ``--recurate``, whose opt-out step also looked only at the curated column and
     the raw files not curated yet — and its note was deleted, so the opt-out was lost for good."""
@@ -86,9 +88,11 @@ def test_an_account_only_quoted_in_statuses_curated_before_the_column_is_erased(
         pq.write_table(pq.read_table(path).drop(["quoted_account_key"]), path)
 
     note_opt_outs(env.lake, [quoted_key], "collect")
-    summary = run_process(env.settings, progress=False, recurate=recurate)
+    with caplog.at_level("WARNING", logger="fediscope.gdpr.opt_outs"):
+        summary = run_process(env.settings, progress=False, recurate=recurate)
 
     assert summary.curate["opted_out_erased"] == 1
+    assert any("--recurate" in r.getMessage() and "1 noted account" in r.getMessage() for r in caplog.records)
     assert quoted_key.encode() not in _raw_bytes(env)
     assert [r["quoted_account_key"] for r in _curated_statuses(env.lake_dir)] == [None]
     assert pending_opt_outs(env.lake) == (set(), [])
