@@ -70,6 +70,7 @@ from fediscope.gdpr.subject import (
     account_key_of,
     contains_trace,
     nested_statuses,
+    quoted_author,
     scrub,
     status_author,
     subject_from_settings,
@@ -146,9 +147,8 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
                 status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
             if status.get("in_reply_to_account_id") in traces.ids:
                 status["in_reply_to_account_id"] = None
-            quote = status.get("quote")
-            if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == traces.key:
-                quote["quoted_status"] = None
+            if quoted_author(status, instance) == traces.key:
+                status["quote"]["quoted_status"] = None
     elif entity == "instance":
         contact = data.get("contact")
         if isinstance(contact, dict) and account_key_of(contact.get("account"), instance) == traces.key:

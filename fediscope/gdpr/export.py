@@ -32,7 +32,7 @@ from fediscope.gdpr.subject import (
     account_key_of,
     contains_trace,
     nested_statuses,
-    status_author,
+    quoted_author,
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import load_suppressed
@@ -51,8 +51,7 @@ def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[st
                 found.append("mentions")
             if status.get("in_reply_to_account_id") in traces.ids:
                 found.append("replies_to")
-            quote = status.get("quote")
-            if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == traces.key:
+            if quoted_author(status, instance) == traces.key:
                 found.append("quotes")
     elif entity == "instance":
         found.append("instance_contact")

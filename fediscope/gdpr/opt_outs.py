@@ -293,16 +293,11 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str,
 
 
 def _quotes(entity: str, data: Any, instance: str, key: str) -> bool:
-    """Whether a raw status (or the original it reblogs) quotes a status of the account ``key``."""
-    from fediscope.gdpr.subject import status_author
+    """Whether a raw status (or a status nested in it) quotes a status of the account ``key``: what the erasure
+    then cuts (:mod:`fediscope.gdpr.erase`)."""
+    from fediscope.gdpr.subject import nested_statuses, quoted_author
 
-    if entity != "statuses" or not isinstance(data, dict):
-        return False
-    for status in (data, data.get("reblog")):
-        quote = status.get("quote") if isinstance(status, dict) else None
-        if isinstance(quote, dict) and status_author(quote.get("quoted_status"), instance) == key:
-            return True
-    return False
+    return entity == "statuses" and any(quoted_author(s, instance) == key for s in nested_statuses(data))
 
 
 def apply_opt_outs(lake: LakeBackend,

@@ -105,6 +105,12 @@ def status_author(status: Any, instance: str) -> str | None:
     return account_key_of(status.get("account"), instance) if isinstance(status, dict) else None
 
 
+def quoted_author(status: dict[str, Any], instance: str) -> str | None:
+    """The account key of the author of the status ``status`` quotes (None without a quoted status)."""
+    quote = status.get("quote")
+    return status_author(quote.get("quoted_status"), instance) if isinstance(quote, dict) else None
+
+
 def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
     """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them)."""
     if not isinstance(status, dict):
