@@ -46,7 +46,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +159,26 @@ def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
     return keys, files
 
 
+def _notes_naming(lake: LakeBackend, wanted: set[str],
+                  applied_meanwhile: bool = False) -> Iterator[tuple[str, bytes, dict[str, Any] | None]]:
+    """(path, bytes, parsed body or None when unreadable) of every pending note whose bytes hold one of ``wanted``.
+    ``applied_meanwhile``: a note deleted between listing and reading it (applied by a curation) is left out."""
+    for path in _note_files(lake):
+        try:
+            raw = lake.read(path)
+        except LakeError:
+            if not applied_meanwhile or lake.exists(path):
+                raise
+            continue
+        if not any(key.encode() in raw for key in wanted):
+            continue
+        try:
+            body: dict[str, Any] | None = _parse_note(raw)
+        except ValueError:
+            body = None
+        yield path, raw, body
+
+
 def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The pending notes naming each of ``keys`` (for an access export): key → ``{"path", "source",
     "noted_at"}`` of every note holding it, oldest first. An unreadable note whose bytes hold the key is listed
@@ -166,18 +186,8 @@ def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[s
     lock: a note a curation applied (deleted) after it was listed is no longer pending, and is left out."""
     wanted = set(keys)
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
-    for path in _note_files(lake):
-        try:
-            raw = lake.read(path)
-        except LakeError:
-            if lake.exists(path):
-                raise
-            continue  # applied meanwhile
-        if not any(key.encode() in raw for key in wanted):
-            continue
-        try:
-            body = _parse_note(raw)
-        except ValueError:
+    for path, raw, body in _notes_naming(lake, wanted, applied_meanwhile=True):
+        if body is None:
             for key in wanted:
                 if key.encode() in raw:
                     found[key].append({"path": path, "source": None, "noted_at": None, "unreadable": True})
@@ -199,18 +209,9 @@ def forget_opt_outs(lake: LakeBackend, keys: Iterable[str]) -> int:
     bytes hold one of the keys is deleted: no run can read it, and the next curation would delete it unread."""
     wanted = set(keys)
     removed = 0
-    for path in _note_files(lake):
-        raw = lake.read(path)
-        if not any(key.encode() in raw for key in wanted):
-            continue
-        try:
-            body = _parse_note(raw)
-        except ValueError:
-            lake.delete(path)
-            removed += 1
-            continue
-        kept = [key for key in body["keys"] if key not in wanted]
-        if len(kept) == len(body["keys"]):
+    for path, _raw, body in _notes_naming(lake, wanted):
+        kept = [] if body is None else [key for key in body["keys"] if key not in wanted]
+        if body is not None and len(kept) == len(body["keys"]):
             continue  # the bytes held a key only as part of something else
         if kept:
             lake.write_atomic(path, json.dumps({**body, "keys": kept}).encode())
