@@ -140,19 +140,28 @@ def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
 
 
 # A command whose clean-up is slow (a lock released on a slow namenode, say): the user presses Ctrl-C again.
+# Both waits are short sleeps in a loop, as the real waits are (the lake lock's, the stream's): the test signals the
+# moment a line is printed, and a signal landing between Python's last look for signals and the start of a blocking
+# call is only seen when that call returns (CPython's race, not the CLI's). One time.sleep(60) there made the test
+# hang now and then under load (CI failed on it once; 700 runs here under load never did).
 SLOW_CLEAN_UP = textwrap.dedent("""
     import sys, time
     import click
     from fediscope import cli
 
+    def wait(seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+
     @click.command()
     def spin():
         try:
             print("ready", flush=True)
-            time.sleep(60)
+            wait(60)
         finally:
             print("cleaning up", flush=True)
-            time.sleep(60)
+            wait(60)
 
     cli.COMMANDS["spin"] = ("__main__:spin", "a slow clean-up")
     cli.main(sys.argv[1:])
