@@ -138,7 +138,9 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Count
 
 
 def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict[str, Any]]]:
-    """For an access request: the account's own rows, and the rows of others that refer to it, per table."""
+    """For an access request: the account's own rows, and the rows of others that refer to it, per table (under
+    ``<table> (references)``: where the row is and which of its columns refer to the account — ``mentions``,
+    ``quoted_account_key`` — never the rest of another person's row)."""
     found: dict[str, list[dict[str, Any]]] = {}
     values = traces.values()
     for path, table, _ in _rows(lake):
@@ -147,5 +149,6 @@ def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict
                 found.setdefault(table_of(path), []).append(row)
             elif contains_trace(row, values):
                 reference = {c: row[c] for c in ("uri", "status_uri", "created_at") if c in row}
-                found.setdefault(f"{table_of(path)} (mentions)", []).append(reference)
+                reference["relation"] = sorted(c for c, v in row.items() if contains_trace(v, values))
+                found.setdefault(f"{table_of(path)} (references)", []).append(reference)
     return found

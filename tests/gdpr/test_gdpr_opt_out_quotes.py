@@ -4,6 +4,7 @@ Was: the next curation looked for a noted account among the curated accounts and
 curated yet, so an account that the lake held only as the author of a status someone quoted was never erased:
 its quoted status stayed inside those records. REAL recorded quote: admin quotes a status of mastodonpy_test
 (``test_status_quote_revoke.json``); only admin's quote post is landed.
+The access export of such an account lists the quote post as a reference.
 """
 
 from __future__ import annotations
@@ -156,3 +157,26 @@ def test_a_quoted_account_is_found_and_erased_on_a_webhdfs_lake(webhdfs_server, 
         (landed["uri"], "someone", None), ("urn:other", "someone", None)]
     assert not any(quoted_key.encode() in lake.read(p) for p in raw_batch_files(lake))
     assert pending_opt_outs(lake) == (set(), [])
+
+
+def test_the_access_export_of_an_account_only_quoted_names_the_quote_post_not_its_content(env) -> None:  # noqa: ANN001
+    """Was: the quote post's curated row was listed under ``statuses (mentions)``, which it is not."""
+    from fediscope.gdpr.export import export_account
+
+    original, quoting = _quote_post()
+    fetched = datetime.now(UTC)
+    landed = env.policy.apply("statuses", quoting, LOCAL)
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", landed,
+                                                       fetched_at=fetched)], fetched_at=fetched)
+    run_process(env.settings, progress=False)
+
+    exported = export_account(env.settings, f"{original['account']['acct']}@{LOCAL}", metrics={})
+
+    assert not exported["raw"]["records"] and "statuses" not in exported["curated"]  # nothing of its own
+    (raw,) = exported["raw"]["references"]
+    assert raw["status"] == landed["uri"] and raw["relation"] == ["quotes"]
+    (curated,) = exported["curated"]["statuses (references)"]
+    assert curated["uri"] == landed["uri"] and curated["relation"] == ["quoted_account_key"]
+    assert set(exported["curated"]) == {"statuses (references)"}
+    text = json.dumps(exported, default=str)
+    assert quoting["content"] not in text and landed["account"]["acct"] not in text  # the quoter's data stays out
