@@ -145,7 +145,7 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
         for status in nested_statuses(data):
             if isinstance(status.get("mentions"), list):
                 status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
-            if status.get("in_reply_to_account_id") in traces.ids:
+            if traces.is_account_id(status.get("in_reply_to_account_id"), instance):
                 status["in_reply_to_account_id"] = None
             if quoted_author(status, instance) == traces.key:
                 status["quote"]["quoted_status"] = None
@@ -177,7 +177,7 @@ def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
 def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject]) -> list[Traces]:
     """:func:`find_traces` of every key of one account (``subjects``), in one read of each raw batch and curated
     file: the traces of each key, in the order of ``subjects``."""
-    found = [Traces(key=subject.key) for subject in subjects]
+    found = [Traces(key=subject.key, clear=not subject.pseudonymised) for subject in subjects]
     for path in raw_batch_files(lake):
         text = read_batch_text(lake, path)
         holding = [traces for subject, traces in zip(subjects, found, strict=True)

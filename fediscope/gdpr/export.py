@@ -49,12 +49,15 @@ def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[st
         for status in nested_statuses(data):
             if any(account_key_of(m, instance) == traces.key for m in status.get("mentions") or []):
                 found.append("mentions")
-            if status.get("in_reply_to_account_id") in traces.ids:
+            if traces.is_account_id(status.get("in_reply_to_account_id"), instance):
                 found.append("replies_to")
             if quoted_author(status, instance) == traces.key:
                 found.append("quotes")
-    elif entity == "instance":
-        found.append("instance_contact")
+    elif entity == "instance" and isinstance(data, dict):
+        contact = data.get("contact")
+        if traces.key in (account_key_of(contact.get("account") if isinstance(contact, dict) else None, instance),
+                          account_key_of(data.get("contact_account"), instance)):
+            found.append("instance_contact")
     return sorted(set(found)) or ["names"]
 
 

@@ -19,7 +19,9 @@ The clear name lives only in memory: the audit log and the suppression list rece
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,11 +134,26 @@ class Traces:
     would go on the suppression list and take with it every store row and quarantined file holding the marker."""
 
     key: str
-    ids: set[str] = field(default_factory=set)  # account id pseudonyms (one per serving instance)
+    #: Landed with privacy off: ids are the instances' own, numbers that are neither unique across instances nor
+    #: unlike other numbers (``13179``, the id of mastodon.social's @Mastodon, is also a status id elsewhere, and
+    #: inside longer ids): they are kept as ``instance/id`` and are never looked for in text, only in id fields.
+    clear: bool = False
+    ids: set[str] = field(default_factory=set)  # account id pseudonyms (one per serving instance), or instance/id
     status_links: set[str] = field(default_factory=set)  # uri/url of the subject's statuses
 
     def values(self) -> set[str]:
+        """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at
+        the subject. A clear id only as the path of an id-based profile link of its instance (``…/ap/users/ID``)."""
+        if self.clear:
+            return {self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
+                                                   (each.partition("/") for each in self.ids))}
         return {self.key, *self.ids, *self.status_links}
+
+    def is_account_id(self, value: Any, instance: str) -> bool:
+        """Is ``value``, an account id field of a record landed from ``instance``, the subject's id there?"""
+        if value in (None, "", ERASED):
+            return False
+        return (f"{instance.lower()}/{value}" if self.clear else str(value)) in self.ids
 
     def note_record(self, entity: str, data: Any, instance: str) -> None:
         """Remember the id pseudonyms and status links of the subject found in one landed record."""
@@ -160,17 +177,28 @@ class Traces:
         if account_key_of(account, instance) != self.key:
             return False
         if account.get("id") not in (None, "", ERASED):
-            self.ids.add(str(account["id"]))
+            self.ids.add(f"{instance.lower()}/{account['id']}" if self.clear else str(account["id"]))
         return True
 
 
+@functools.lru_cache(maxsize=256)
+def _words(traces: tuple[str, ...]) -> re.Pattern[str]:
+    """The traces as whole words, longest first: not inside a longer name, number or domain (``bob@x.social`` is
+    not in ``superbob@x.social`` nor in ``bob@x.social.example``; a status link ending ``/12`` is not in one ending
+    ``/123``). Pseudonyms are fixed-length words, so this changes nothing for them."""
+    return re.compile("|".join(rf"(?<![\w.-]){re.escape(t)}(?![\w-]|\.\w)" for t in traces))
+
+
+def _present(value: str, traces: set[str]) -> tuple[str, ...]:
+    return tuple(sorted((t for t in traces if t in value), key=len, reverse=True))  # most texts hold none
+
+
 def scrub(value: Any, traces: set[str]) -> Any:
-    """``value`` with every trace removed: list items equal to one dropped, text containing one rewritten."""
+    """``value`` with every trace removed: list items equal to one dropped, each one in a text (as a whole word)
+    rewritten."""
     if isinstance(value, str):
-        for trace in sorted(traces, key=len, reverse=True):
-            if trace in value:
-                value = value.replace(trace, ERASED)
-        return value
+        present = _present(value, traces)
+        return _words(present).sub(ERASED, value) if present else value
     if isinstance(value, list):
         return [scrub(v, traces) for v in value if not (isinstance(v, str) and v in traces)]
     if isinstance(value, dict):
@@ -179,8 +207,10 @@ def scrub(value: Any, traces: set[str]) -> Any:
 
 
 def contains_trace(value: Any, traces: set[str]) -> bool:
+    """Does ``value`` hold one of ``traces`` (a whole string, or a whole word of one: see :func:`scrub`)?"""
     if isinstance(value, str):
-        return any(t in value for t in traces)
+        present = _present(value, traces)
+        return bool(present) and _words(present).search(value) is not None
     if isinstance(value, list):
         return any(contains_trace(v, traces) for v in value)
     if isinstance(value, dict):

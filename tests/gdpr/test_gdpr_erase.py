@@ -4,8 +4,10 @@ the audit log (which hold the pseudonym by design), and landing the same data ag
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -266,3 +268,61 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     assert not files_holding([env.lake_dir / "raw"], ids)
     audit = (env.lake_dir / AUDIT_PATH).read_text()
     assert report.account_key in audit and "mastodonpy_test_2" not in audit
+
+
+def _privacy_off(env):  # noqa: ANN001, ANN202
+    """The env with privacy off, the recordings landed with clear names."""
+    env = dataclasses.replace(env, settings=env.settings.replace(privacy=False, pseudonym_key=None))
+    land_recordings(env.lake, policy_from_settings(env.settings))
+    return env
+
+
+def test_with_privacy_off_erasing_a_name_inside_another_leaves_the_other_alone(env) -> None:
+    """Was: traces were replaced as substrings, and with privacy off the key is the clear ``user@domain``: erasing
+    ``test_2@localhost:3000`` (nobody in the lake) rewrote every ``mastodonpy_test_2@localhost:3000`` in it to
+    ``mastodonpy_[erased]``, and the access export of test_2 listed mastodonpy_test_2's records."""
+    from fediscope.gdpr.export import export_account
+
+    env = _privacy_off(env)
+    curate(env)
+    raw_before, curated_before = raw_records(env), curated_rows(env)
+    assert "mastodonpy_test_2@localhost:3000" in json.dumps(curated_before, default=str)
+
+    exported = export_account(env.settings, "test_2@localhost:3000", metrics={})
+    assert not exported["raw"]["records"] and not exported["raw"]["references"] and not exported["curated"]
+    report = erase_account(env.settings, "test_2@localhost:3000", metrics={})
+
+    assert not report.raw.get("records_scrubbed") and not report.curated
+    assert raw_records(env) == raw_before and curated_rows(env) == curated_before
+
+
+def test_with_privacy_off_an_account_id_is_not_erased_from_other_numbers(env) -> None:
+    """Was: clear account ids were traces like any text, as substrings: erasing mastodon.social's @Mastodon
+    (REAL recorded instance contact, account id 13179) rewrote any id holding 13179 (one in about 7,000
+    snowflakes does) in other people's statuses, raw and curated, to ``…[erased]…``."""
+    from gdpr_lake import recorded
+
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    env = _privacy_off(env)
+    (host, document), = [(h, d) for h, d in recorded(["test_timeline_disabled.json"], "instance")
+                          if h == "mastodon.social" and "contact" in d]  # v2 (v1 has contact_account)
+    assert document["contact"]["account"]["id"] == "13179"
+    (_, status), *_ = recorded(["test_hashtag_tl.json"], "statuses")
+    status["id"] = "11" + "13179" + status["id"][7:]  # a snowflake of the same length that holds 13179
+    policy, fetched = policy_from_settings(env.settings), datetime.now(UTC)
+    document, status = policy.apply("instance", document, host), policy.apply("statuses", status, host)
+    write_batch(env.lake, "instance", host, [envelope(host, "/api/v2/instance", document, fetched)],
+                fetched_at=fetched)
+    write_batch(env.lake, "statuses", host, [envelope(host, "/api/v1/timelines/public", status, fetched)],
+                fetched_at=fetched)
+    curate(env)
+
+    erase_account(env.settings, "Mastodon@mastodon.social", metrics={})
+
+    statuses = [s for s in raw_statuses(env) if s["id"] == status["id"]]
+    assert len(statuses) == 1 and statuses[0] == status  # the status of another person, untouched
+    assert status["id"] in {r["status_id"] for r in curated_rows(env)["statuses"]}
+    (instance,) = [r["data"] for r in raw_records(env) if r["data"].get("domain") == "mastodon.social"]
+    assert instance["contact"]["account"] is None  # the subject's own reference is cut
