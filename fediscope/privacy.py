@@ -21,7 +21,8 @@ suppression list (erasure requests) are skipped, together with every status they
 opted-out ones are kept in :attr:`PrivacyPolicy.opted_out`, for :mod:`fediscope.gdpr.opt_outs` to erase what was
 landed of them before they opted out); in other people's statuses, mentions of a suppressed account are dropped
 and its handles and links become ``[erased]`` (the list also holds its id pseudonyms, so replies to it lose
-``in_reply_to_account_id``).
+``in_reply_to_account_id``). With the policy off (``FEDISCOPE_PRIVACY=off``) records land as collected, but
+opted-out and erased accounts are skipped and noted all the same (:meth:`PrivacyPolicy._as_collected`).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
@@ -122,6 +123,18 @@ def _acct_of(account: dict[str, Any]) -> str:
     if not acct:
         raise KeyError("account has no acct/username")
     return acct
+
+
+def clear_account_key(acct: str, instance: str) -> str:
+    """The account key of records landed with privacy off: ``user@domain`` in lower case, a local account's domain
+    being the instance it was fetched from (as curation keys them)."""
+    acct = acct.lstrip("@").lower()
+    return acct if "@" in acct else f"{acct}@{instance.lower()}"
+
+
+def clear_key_digest(key: str) -> str:
+    """What the suppression list and the audit log hold for a clear account key (privacy off): never the name."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @lru_cache(maxsize=4096)
@@ -313,7 +326,11 @@ class PrivacyPolicy:
 
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
-        :meth:`local_domain`)."""
+        :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
+        if not self.enabled:
+            if "@" not in acct.lstrip("@") and not instance:
+                raise ValueError(f"account {acct!r} needs a domain (user@instance)")
+            return clear_account_key(acct, instance or "")
         canonical = acct.lstrip("@").lower()
         if "@" not in canonical:
             if not instance:
@@ -332,7 +349,7 @@ class PrivacyPolicy:
     def apply(self, entity: str, record: Any, instance: str) -> Any | None:
         """The landed form of one raw entity of type ``entity`` from ``instance``; None when skipped."""
         if not self.enabled:
-            return record
+            return self._as_collected(entity, record, instance)
         if entity in {"statuses"}:
             return self.status(record, instance)
         if entity in {"accounts", "directory"}:
@@ -345,9 +362,60 @@ class PrivacyPolicy:
         """``"opt_out"`` or ``"suppressed"`` when this account must not be landed, else None."""
         if _opted_out(account):
             return "opt_out"
-        if self.account_key(_acct_of(account), instance) in self.suppressed:
+        if self._on_suppression_list(self.account_key(_acct_of(account), instance)):
             return "suppressed"
         return None
+
+    def _on_suppression_list(self, key: str) -> bool:
+        """With privacy off the list holds digests of the clear keys (:func:`clear_key_digest`)."""
+        return (key if self.enabled else clear_key_digest(key)) in self.suppressed
+
+    # -- privacy off: records as collected, opt-outs and erasures still honoured ----------------------------------
+    def _as_collected(self, entity: str, record: Any, instance: str) -> Any | None:
+        """Privacy off keeps what is landed as collected (no pseudonyms, nothing dropped), but not whom: an account
+        that opted out or was erased is skipped with its statuses and boosts of them, counted and (opted out)
+        noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go.
+        Handles and links inside the text stay as collected."""
+        if entity in {"accounts", "directory"} and isinstance(record, dict):
+            return self._counted(self._collected_skip(record, instance) or record)
+        if entity == "statuses" and isinstance(record, dict):
+            return self._counted(self._collected_status(record, instance))
+        return record
+
+    def _collected_skip(self, account: Any, instance: str) -> str | None:
+        if not isinstance(account, dict):
+            return None
+        acct = str(account.get("acct") or account.get("username") or "")
+        if not acct:  # no key to note or look up (a shape the landing checks report)
+            return "opt_out" if _opted_out(account) else None
+        reason = self.skip_reason(account, instance)
+        if reason == "opt_out" and not self._on_suppression_list(self.account_key(acct, instance)):
+            self.opted_out.add(self.account_key(acct, instance))
+        return reason
+
+    def _collected_status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | str:
+        reason = self._collected_skip(status.get("account"), instance)
+        if reason:
+            return reason
+        out = status
+        if isinstance(status.get("reblog"), dict):
+            original = self._collected_status(status["reblog"], instance)
+            if isinstance(original, str):
+                return "reblog_of_opted_out"
+            if original is not status["reblog"]:
+                out = {**out, "reblog": original}
+        quote = status.get("quote")
+        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+            quoted = self._collected_status(quote["quoted_status"], instance)
+            if quoted is not quote["quoted_status"]:
+                out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
+        mentions = status.get("mentions")
+        if self.suppressed and isinstance(mentions, list):
+            kept = [m for m in mentions if not (isinstance(m, dict) and (m.get("acct") or m.get("username"))
+                                                and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
+            if len(kept) != len(mentions):
+                out = {**out, "mentions": kept}
+        return out
 
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
         """The landed form of one account; None (counted as ``skipped_<reason>``) when it must be skipped."""

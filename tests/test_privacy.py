@@ -387,6 +387,43 @@ def test_quote_of_an_opted_out_account_lands_without_the_quoted_status(policy: P
     assert not policy.counts  # the quoting status itself was landed
 
 
+# -- privacy off: records as collected, but opt-outs and erasures still honoured ---------------------------------
+def test_privacy_off_still_skips_and_notes_an_opted_out_account_with_its_statuses_boosts_and_quotes() -> None:
+    """Was: with FEDISCOPE_PRIVACY=off every record landed as collected, opted out or not."""
+    off = PrivacyPolicy(key=None, enabled=False)
+    account = body("test_account.json", 1)
+    account["noindex"] = True
+    assert off.apply("accounts", copy.deepcopy(account), LOCAL) is None
+    boost = boost_by_another_account()
+    boost["reblog"]["account"]["note"] = "<p>#nobot</p>"
+    assert off.apply("statuses", copy.deepcopy(boost), LOCAL) is None
+    assert off.apply("statuses", copy.deepcopy(boost["reblog"]), LOCAL) is None
+    quote = body("test_status_quote_revoke.json", 1)
+    quote["quote"]["quoted_status"]["account"]["noindex"] = True
+    landed = off.apply("statuses", copy.deepcopy(quote), LOCAL)
+    assert landed == {**quote, "quote": {**quote["quote"], "quoted_status": None}}  # the rest as collected
+    assert off.counts == {"skipped_opt_out": 2, "skipped_reblog_of_opted_out": 1}
+    assert off.opted_out == {f"{account['acct']}@{LOCAL}".lower(), f"{boost['reblog']['account']['acct']}@{LOCAL}",
+                             f"{quote['quote']['quoted_status']['account']['acct']}@{LOCAL}"}
+
+
+def test_privacy_off_skips_an_erased_account_by_the_digest_on_the_suppression_list() -> None:
+    from fediscope.privacy import clear_key_digest
+
+    reply, boost = body("test_status_reply.json", 2), boost_by_another_account()
+    (mention,) = reply["mentions"]
+    erased = {clear_key_digest(f"{acct}@{LOCAL}".lower()) for acct in (mention["acct"],
+                                                                       boost["reblog"]["account"]["acct"])}
+    assert reply["account"]["acct"] != boost["reblog"]["account"]["acct"] != boost["account"]["acct"]
+    off = PrivacyPolicy(key=None, enabled=False, suppressed=frozenset(erased))
+    landed = off.apply("statuses", copy.deepcopy(reply), LOCAL)
+    assert landed == {**reply, "mentions": []}  # a mention of the erased account goes; the text stays as collected
+    assert off.apply("statuses", copy.deepcopy(boost["reblog"]), LOCAL) is None  # its status
+    assert off.apply("statuses", copy.deepcopy(boost), LOCAL) is None  # a boost of it
+    assert off.counts == {"skipped_suppressed": 1, "skipped_reblog_of_opted_out": 1} and not off.opted_out
+    assert PrivacyPolicy(key=None, enabled=False).apply("statuses", copy.deepcopy(reply), LOCAL) == reply
+
+
 def test_suppressed_accounts_are_skipped_with_their_statuses_and_boosts() -> None:
     raw = boost_by_another_account()
     key = PrivacyPolicy(key=KEY).account_key(raw["reblog"]["account"]["acct"], LOCAL)

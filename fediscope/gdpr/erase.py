@@ -387,13 +387,13 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"),
                                also_keys=[other.audit_id for other in subjects[1:]])
         try:
-            if subject.pseudonymised:
-                report.newly_suppressed = add_suppressed(lake, subject.key)
-                for other in subjects[1:]:
-                    add_suppressed(lake, other.key)
-            else:
-                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): later collections are not filtered "
-                                       "by the suppression list, and handles inside status text stay as collected")
+            # with privacy off the list gets a digest of the clear key (Subject.audit_id), never the name
+            report.newly_suppressed = add_suppressed(lake, subject.audit_id)
+            for other in subjects[1:]:
+                add_suppressed(lake, other.audit_id)
+            if not subject.pseudonymised:
+                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): handles and links inside other "
+                                       "people's status text stay as collected")
             policy = policy_from_settings(settings) if subject.pseudonymised else None
             # every key in one pass of each kind (module docstring, "The keys share the passes")
             found = find_all_traces(lake, subjects)

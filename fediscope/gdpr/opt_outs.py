@@ -34,7 +34,8 @@ Unlike an erasure request, the account does not go on the suppression list: an o
 the tag (or ``noindex``), and the account is then landed again like any other. Quarantined files and
 checkpoints named after the account are left alone: with the privacy policy on, quarantine keeps no raw item,
 and the account's clear name, which a checkpoint name would need, is never written down. With
-``FEDISCOPE_PRIVACY=off`` nothing is skipped at landing, so nothing is noted.
+``FEDISCOPE_PRIVACY=off`` landing skips and notes opted-out accounts too: a note then holds the clear key
+(``user@domain``, as the lake's records do), and the audit line its digest, as for an erasure.
 """
 
 from __future__ import annotations
@@ -344,11 +345,14 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
     from fediscope.gdpr.subject import Subject
 
-    subjects = [Subject(key=key, pseudonymised=True, username="", domain="") for key in keys]
+    # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
+    subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
+                        domain=key.partition("@")[2]) for key in keys]
     found = find_all_traces(lake, subjects)
     raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)))
     curated: Counter[str] = erase_curated(lake, found)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
     append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
-                        "account_keys": keys, "raw": dict(raw), "curated": dict(curated)})
+                        "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
+                        "curated": dict(curated)})
     return dict(raw), dict(curated)

@@ -81,7 +81,8 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         f"- Instances configured: {_list(instances)}",
         "",
         "## Categories of personal data",
-        f"- Privacy policy at landing: **{'on' if policy['enabled'] else 'OFF — data is kept as collected'}**",
+        f"- Privacy policy at landing: **{'on' if policy['enabled'] else 'OFF — data is kept as collected'}**"
+        f"{'' if policy['enabled'] else ' (opted-out and erased accounts are still skipped)'}",
         f"- Accounts — kept: {_list(policy['account']['kept'])}",
         f"- Accounts — pseudonymised: {_list(policy['account']['pseudonymised'])}",
         f"- Accounts — dropped: {_list(policy['account']['dropped'])} and every other field",

@@ -20,7 +20,6 @@ The clear name lives only in memory: the audit log and the suppression list rece
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
-from fediscope.privacy import ERASED, PrivacyPolicy, policy_from_settings
+from fediscope.privacy import ERASED, PrivacyPolicy, clear_account_key, clear_key_digest, policy_from_settings
 from fediscope.sources.handle_domains import served_domains
 
 __all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings", "subjects_from_settings"]
@@ -46,9 +45,7 @@ class Subject:
     @property
     def audit_id(self) -> str:
         """What may be written down about the subject: the pseudonym, or a hash when there is none."""
-        if self.pseudonymised:
-            return self.key
-        return "sha256:" + hashlib.sha256(self.key.encode()).hexdigest()[:32]
+        return self.key if self.pseudonymised else clear_key_digest(self.key)
 
 
 def parse_account(account: str) -> tuple[str, str]:
@@ -100,7 +97,7 @@ def account_key_of(account: Any, instance: str) -> str | None:
         return None
     if "domain" in account or str(account.get("url") or "").startswith("acct:"):
         return acct  # landed by the privacy policy: acct is the key already
-    return acct.lower() if "@" in acct else f"{acct}@{instance}".lower()
+    return clear_account_key(acct, instance)
 
 
 def status_author(status: Any, instance: str) -> str | None:

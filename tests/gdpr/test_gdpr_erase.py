@@ -253,7 +253,9 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
 
 
 def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
-    """Clear names in the lake: the account's records still go; the audit log gets a hash, never the name."""
+    """Clear names in the lake: the account's records still go; the audit log and the suppression list get a hash,
+    never the name, and the next landing (privacy still off) skips the account. Was: with privacy off the
+    suppression list was not kept, so the next collection landed the erased account again."""
     settings = env.settings.replace(privacy=False, pseudonym_key=None)
     land_recordings(env.lake, policy_from_settings(settings))
     owned = [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
@@ -263,11 +265,20 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     report = erase_account(settings, SUBJECT, metrics={})
 
     assert report.raw["records_removed"] >= len(owned) and report.warnings
-    assert report.account_key.startswith("sha256:") and not report.newly_suppressed
+    assert report.account_key.startswith("sha256:") and report.newly_suppressed
     assert not [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
     assert not files_holding([env.lake_dir / "raw"], ids)
     audit = (env.lake_dir / AUDIT_PATH).read_text()
     assert report.account_key in audit and "mastodonpy_test_2" not in audit
+    assert load_suppressed(env.lake) == {report.account_key}
+    assert not files_holding([env.lake_dir / "_state"], ["mastodonpy_test_2"])
+
+    policy = policy_from_settings(settings, suppressed=load_suppressed(env.lake))
+    land_recordings(env.lake, policy)
+    assert policy.counts["skipped_suppressed"] > 0
+    statuses = raw_statuses(env)
+    assert statuses and not [s for s in statuses if s["account"]["acct"] == "mastodonpy_test_2"]
+    assert not [m for s in statuses for m in s.get("mentions") or [] if m["acct"] == "mastodonpy_test_2"]
 
 
 def _privacy_off(env):  # noqa: ANN001, ANN202

@@ -22,7 +22,7 @@ from fediscope.gdpr.opt_outs import OPT_OUTS_ROOT, apply_opt_outs, note_opt_outs
 from fediscope.gdpr.suppression import SUPPRESSED_PATH, load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
-from fediscope.privacy import policy_from_settings
+from fediscope.privacy import clear_key_digest, policy_from_settings
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 
@@ -52,10 +52,14 @@ def curated_keys(lake_dir: Path, table: str) -> set[str]:
     return {k for f in files for k in pq.read_table(f, columns=["account_key"]).column(0).to_pylist()}
 
 
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy-on", "privacy-off"])
 def test_an_account_that_opts_out_loses_what_was_landed_and_comes_back_when_it_opts_in(
-        mastodon_server, tmp_path: Path) -> None:
+        mastodon_server, tmp_path: Path, privacy: bool) -> None:
+    """With privacy off too (was: records landed as collected, opted out or not): the key is then the clear
+    ``user@domain`` in the note, as in the lake, and its digest in the audit line."""
     lake_dir, db = tmp_path / "lake", tmp_path / "store.db"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{db}", pseudonym_key=KEY, backfill_pages=5)
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{db}", pseudonym_key=KEY if privacy else None,
+                        privacy=privacy, backfill_pages=5)
     collect(settings, mastodon_server.url)
     run_process(settings, progress=False)
     lake = open_lake(settings.lake)
@@ -83,7 +87,9 @@ def test_an_account_that_opts_out_loses_what_was_landed_and_comes_back_when_it_o
     assert key not in load_suppressed(lake)  # an opt-out is not an erasure request
     assert not (lake_dir / SUPPRESSED_PATH).exists() or key not in (lake_dir / SUPPRESSED_PATH).read_text()
     audit = [json.loads(line) for line in (lake_dir / AUDIT_PATH).read_text().splitlines()]
-    assert [(a["action"], a["account_keys"]) for a in audit] == [("opt_out", [key])]
+    assert [(a["action"], a["account_keys"]) for a in audit] == [("opt_out", [key if privacy else
+                                                                              clear_key_digest(key)])]
+    assert privacy or ("@" in key and key not in (lake_dir / AUDIT_PATH).read_text())
     assert audit[0]["raw"]["records_removed"] > 0
 
     again = run_process(settings, progress=False)  # nothing noted since: nothing more to do
