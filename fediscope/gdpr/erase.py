@@ -77,7 +77,7 @@ from fediscope.gdpr.subject import (
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import add_suppressed
-from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
@@ -374,6 +374,9 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
     subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
     lake = lake or open_lake(settings.lake)
+    # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
+    # suppression list, while the store lost its rows and the report said it was done
+    require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into; nothing was erased")
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))

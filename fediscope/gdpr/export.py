@@ -36,7 +36,7 @@ from fediscope.gdpr.subject import (
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import load_suppressed
-from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
@@ -100,6 +100,8 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     instance document; :mod:`fediscope.sources.handle_domains`): the same export of every such key is in ``also``,
     as the erasure covers those keys too."""
     lake = lake or open_lake(settings.lake)
+    # a mistyped lake path would answer the request with "nothing held"
+    require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
     subject, *others = subjects_from_settings(settings, account, load_handle_domains(lake))
     own_store = store is None
     store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)

@@ -156,15 +156,15 @@ def _not_a_directory(lake: LakeBackend) -> LakeError:
                      "directory")
 
 
-def require_lake(lake: LakeBackend) -> None:
+def require_lake(lake: LakeBackend, hint: str = "run `fediscope collect` first, or point --lake / FEDISCOPE_LAKE at "
+                                                "the lake you collected into") -> None:
     """For commands that only read or prune a lake: refuse a root that does not exist (rather than create one,
     or show an empty lake) or that is not a directory."""
     if lake.is_dir(""):
         return
     if lake.exists(""):
         raise _not_a_directory(lake)
-    raise LakeError(f"no lake at {lake.url}: it does not exist; run `fediscope collect` first, or point --lake / "
-                    "FEDISCOPE_LAKE at the lake you collected into")
+    raise LakeError(f"no lake at {lake.url}: it does not exist; {hint}")
 
 
 def holds_data(lake: LakeBackend) -> bool:

@@ -94,7 +94,7 @@ def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("command", [("export", "--account", SUBJECT), ("register",)])
-def test_an_out_file_that_cannot_be_written_is_one_clear_line(env, run_cli, tmp_path, command) -> None:
+def test_an_out_file_that_cannot_be_written_is_one_clear_line(landed, run_cli, tmp_path, command) -> None:
     (tmp_path / "a-file").write_text("in the way")
     result = run_cli("gdpr", *command, "--out", str(tmp_path / "a-file" / "out.txt"))
     assert result.code == 2
@@ -109,3 +109,27 @@ def test_export_and_erasure_do_not_create_a_missing_sqlite_store(landed) -> None
     report = erase_account(landed.settings, SUBJECT)
     assert report.store == {} and report.raw["records_removed"]
     assert not landed.db.exists() and not landed.db.parent.joinpath("store.db-wal").exists()
+
+
+
+def test_erase_and_export_refuse_a_lake_that_does_not_exist(landed, run_cli, tmp_path, monkeypatch) -> None:
+    """Was: a mistyped lake path "erased" from a new, empty lake it created (exit 0, "added to the suppression
+    list", the store's rows deleted, the real lake untouched and the account not suppressed there), and the export
+    answered "nothing held"."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(landed.settings.store)
+    with engine.begin() as conn:  # a store row of the account, as the metrics leave one
+        conn.execute(text("CREATE TABLE kept (account_key TEXT)"))
+        conn.execute(text("INSERT INTO kept VALUES (:k)"), {"k": landed.key(SUBJECT)})
+    engine.dispose()
+    store_before = landed.db.read_bytes()
+    missing = tmp_path / "lak"
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(missing))
+    for command in (("erase", "--yes"), ("export",)):
+        result = run_cli("gdpr", *command, "--account", SUBJECT)
+        assert result.code == 1, result
+        assert result.err.startswith(f"fediscope: error: no lake at {missing}: it does not exist; set FEDISCOPE_LAKE")
+        assert "Traceback" not in result.err and not result.out
+    assert "nothing was erased" in run_cli("gdpr", "erase", "--yes", "--account", SUBJECT).err
+    assert not missing.exists() and landed.db.read_bytes() == store_before
