@@ -376,6 +376,10 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("mysql+pymysql://u:pw@db:notaport/x", "is not a valid URL"),
     ("mysql:x", "is not a valid URL"),  # SQLAlchemy's own ArgumentError, not a ValueError
     ("postgres://db/x", "is not a supported store URL"),
+    # were let through until the store was opened, then reported as FEDISCOPE_STORE whatever set them
+    ("sqlite://metrics.db", r"names a host \('metrics.db'\), but a SQLite URL names a file"),
+    ("sqlite:/metrics.db", "is not a valid URL"),
+    ("mysql+mysqldb://u:pw@db/x", r"uses the mysqldb driver, which fediscope does not support .*mysql\+pymysql://"),
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
                                                                      expected: str) -> None:

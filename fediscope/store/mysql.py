@@ -41,6 +41,7 @@ from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
+from fediscope.store.port import unsupported_mysql_driver
 from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"
@@ -61,10 +62,8 @@ class MySQLStore(SQLStore):
         backend = parsed.get_backend_name()
         if backend not in ("mysql", "mariadb"):
             raise ConfigError(f"not a MySQL/MariaDB URL: {shown!r}; use {_FORM}")
-        driver = parsed.get_driver_name() if "+" in parsed.drivername else "pymysql"
-        if driver != "pymysql":  # the only MySQL driver fediscope depends on (requirements.txt)
-            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: the {driver} driver is not supported; fediscope talks "
-                              f"to MySQL/MariaDB through PyMySQL: use {backend}+pymysql://…")
+        if problem := unsupported_mysql_driver(backend, parsed.drivername):
+            raise ConfigError(f"FEDISCOPE_STORE={shown!r} {problem}")
         if not parsed.database:
             raise ConfigError(f"FEDISCOPE_STORE: the MySQL URL names no database; use {_FORM}")
         for name in ("ssl_ca", "ssl_cert", "ssl_key"):  # read by PyMySQL at connect: a missing one is a traceback

@@ -117,27 +117,46 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
 #: Store URL forms, as :func:`open_store` dispatches them.
 STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
 STORE_FORMS = "use sqlite:///path, mysql+pymysql://user:password@host:3306/db or hbase://host:9090"
+SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
+
+
+def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
+    """PyMySQL is the one MySQL driver fediscope depends on (requirements.txt): a URL naming another is refused.
+    ``drivername`` is the URL's scheme (``mysql``, ``mysql+pymysql``, ``mariadb+mariadbconnector``)."""
+    driver = drivername.partition("+")[2] or "pymysql"
+    if driver == "pymysql":
+        return None
+    return (f"uses the {driver} driver, which fediscope does not support (it talks to MySQL/MariaDB through "
+            f"PyMySQL): use {backend}+pymysql://…")
 
 
 def store_url_problem(url: str) -> str | None:
     """What is wrong with a store URL, found without opening anything (None: nothing found), for the settings
     loader and :func:`open_store` alike. MySQL URLs are parsed as SQLAlchemy will (it takes unencoded ``/ ? #``
-    in passwords), HBase ones for their host and port; a SQLite URL is checked by its adapter
-    (:func:`fediscope.store.sqlite.parse_sqlite_url`), so a settings check of it imports no SQLAlchemy."""
+    in passwords) and must name PyMySQL, HBase ones for their host and port; a SQLite URL for its form only
+    (so a settings check of it imports no SQLAlchemy; its adapter, :func:`fediscope.store.sqlite.parse_sqlite_url`,
+    parses it when it is opened)."""
     from urllib.parse import urlsplit
 
     if not url.startswith(STORE_PREFIXES):
         scheme = url.split(":", 1)[0] if ":" in url else ""
         return f"is not a supported store URL (unsupported scheme {scheme!r}); {STORE_FORMS}"
     try:
-        if url.startswith(("mysql", "mariadb")):
+        if url.startswith("sqlite:"):
+            if not url.startswith("sqlite://"):
+                return f"is not a valid URL (a SQLite URL starts with sqlite:///); {SQLITE_FORMS}"
+            if host := urlsplit(url).netloc.rpartition("@")[2]:  # never the user or password before the @
+                return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
+        elif url.startswith(("mysql", "mariadb")):
             from sqlalchemy.engine import make_url
             from sqlalchemy.exc import ArgumentError
 
             try:
-                make_url(url)
+                parsed = make_url(url)
             except ArgumentError as exc:  # not a ValueError
                 raise ValueError(str(exc)) from None
+            if problem := unsupported_mysql_driver(parsed.get_backend_name(), parsed.drivername):
+                return problem
         elif url.startswith("hbase://"):
             urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
     except ValueError as exc:

@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
+from fediscope.store.port import SQLITE_FORMS
 from fediscope.store.sql import SQLStore
 
 
@@ -34,7 +35,7 @@ class _Untyped(UserDefinedType):
         return "BLOB"
 
 
-_SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
+_SQLITE_FORMS = SQLITE_FORMS
 
 _TYPES: dict[str, TypeEngine] = {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": Text(),
                                  "null": _Untyped()}

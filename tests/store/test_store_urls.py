@@ -42,7 +42,7 @@ def test_a_wrong_query_string_password_on_a_real_server_is_masked(mariadb_url):
     (f"mysql+pymysql://u:pw@{CLOSED}/db?ssl_ca=/nonexistent/ca.pem", "ssl_ca=/nonexistent/ca.pem is not a readable"),
     (f"mysql+pymysql://u:pw@{CLOSED}/db?connect_timeout=abc", "check the URL's query parameters"),
     (f"mysql+pymysql://u:pw@{CLOSED}/db?charset=nope", "charset=nope is not a character set PyMySQL knows"),
-    (f"mysql+mysqldb://u:pw@{CLOSED}/db", "the mysqldb driver is not supported"),
+    (f"mysql+mysqldb://u:pw@{CLOSED}/db", "uses the mysqldb driver, which fediscope does not support"),
     (f"mariadb+mariadbconnector://u:pw@{CLOSED}/db", "use mariadb+pymysql://"),
 ])
 def test_malformed_or_unsupported_urls_are_config_errors(url, words):
