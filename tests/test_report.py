@@ -69,6 +69,13 @@ def test_json_report_has_every_row_and_the_chart_paths(capsys, loaded_store, cli
     assert by_name["languages"]["question"] == "In which languages are toots written?"
 
 
+def test_the_format_is_case_insensitive_as_every_enumerated_option(capsys, loaded_store, cli_env):
+    """Was: `--format JSON` was refused (exit 2) while `process --engine SPARK` worked, as the README promises."""
+    code, out, err = run(capsys, "report", "--format", "JSON", "--no-charts")
+    assert code == 0, err
+    assert json.loads(out)["analyses"]
+
+
 def test_no_charts_writes_nothing(capsys, loaded_store, cli_env):
     code, out, _ = run(capsys, "report", "--no-charts")
     assert code == 0

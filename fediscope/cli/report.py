@@ -20,8 +20,8 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Path:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: readable tables; json: every row and value, for scripts.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"], case_sensitive=False), default="text",
+              show_default=True, help="text: readable tables; json: every row and value, for scripts.")
 @click.option("--out", type=click.Path(file_okay=False), callback=_out_dir, default=str(DEFAULT_OUT),
               show_default=True,
               help="Directory the PNG charts are written to (created if needed).")
