@@ -67,8 +67,10 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     if len(set(names)) < len(names):
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
     from fediscope.lake.backend import open_lake, prepare_lake
+    from fediscope.privacy import policy_from_settings
     from fediscope.sources.stream import StreamRun
 
+    policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
     prepare_lake(open_lake(settings.lake))  # a lake path that is a file fails here, before the stream is opened
 
     stop = threading.Event()

@@ -47,11 +47,15 @@ def test_bad_arguments_give_one_clear_line_and_exit_2(cli_env, capsys, args, mes
     assert message in err and "Traceback" not in err and out == ""
 
 
-def test_missing_pseudonym_key_is_refused(cli_env, capsys, monkeypatch, mastodon_server) -> None:
+@pytest.mark.parametrize("command", ["collect", "stream"])
+def test_missing_pseudonym_key_is_refused(cli_env, capsys, monkeypatch, mastodon_server, command) -> None:
+    """Nothing fetched, and (was: an empty lake left behind, which `process` then called empty, not missing) no
+    lake created."""
     monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
-    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url)
+    code, _out, err = run(capsys, command, "--instance", mastodon_server.url)
     assert code == 2 and "FEDISCOPE_PSEUDONYM_KEY" in err and "FEDISCOPE_PRIVACY=off" in err
     assert mastodon_server.log == []
+    assert not (cli_env / "lake").exists()
 
 
 def test_one_line_summary(cli_env, capsys, mastodon_server) -> None:
