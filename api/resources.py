@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
 from flask_restful import Resource
+from werkzeug.urls import iri_to_uri
 
 from api.params import PageQuery, account_source, parse_no_query, parse_query, tag_source
 from fediscope.sources.spec import SourceRef
@@ -28,11 +29,13 @@ def _state() -> Any:
 
 
 def _link(query: PageQuery, extra: dict[str, str], rel: str) -> str:
+    """One ``Link`` header entry. ``request.base_url`` is an IRI (werkzeug decodes the path: a hashtag's 日本
+    or é as such), and a header holds a URI: ASCII, percent-encoded."""
     params: dict[str, str] = {"instance": query.instance, "limit": str(query.limit)}
     if query.local:
         params["local"] = "true"
     params.update(extra)
-    return f'<{request.base_url}?{urlencode(params)}>; rel="{rel}"'
+    return f'<{iri_to_uri(request.base_url)}?{urlencode(params)}>; rel="{rel}"'
 
 
 class Health(Resource):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -97,6 +98,41 @@ def test_walking_link_headers_returns_every_status_once(api: LiveApi, mastodon_s
         pages += 1
         assert pages < 10
     assert seen == [s["id"] for s in mastodon_server.public_statuses()]
+
+
+def _retag(double: Any, name: str) -> list[str]:
+    """Rename the recorded hashtag most statuses carry to ``name`` on the double's statuses (the recordings hold
+    ASCII tags only); the ids of the statuses carrying it, newest first."""
+    ids = []
+    for status in double.public_statuses():
+        for tag in status.get("tags") or []:
+            if tag["name"] == TAG:
+                tag["name"] = name
+                ids.append(status["id"])
+    return ids
+
+
+@pytest.mark.parametrize("tag", ["日本", "café", "a·b"])
+def test_a_non_ascii_hashtag_pages_by_a_percent_encoded_link(api: LiveApi, mastodon_server: Any, tag: str) -> None:
+    """The Link header is a URI (header values are ASCII; 日本 made the server fail, é went out as a raw byte), and
+    following it gives the next page, as the body's ``next`` says."""
+    ids = _retag(mastodon_server, tag)
+    assert len(ids) >= 6
+    url: str | None = f"{api.url}/v1/timelines/tag/{quote(tag)}?instance={mastodon_server.domain}&limit=2"
+    seen: list[str] = []
+    for _ in range(3):
+        assert url is not None
+        response = api.http.get(url, headers={"X-API-Key": KEY}, timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["source"] == f"tag:{tag}"
+        seen += [r["data"]["id"] for r in body["records"]]
+        assert response.headers["Link"].isascii(), response.headers["Link"]
+        by_rel = {link["rel"]: link["url"] for link in requests.utils.parse_header_links(response.headers["Link"])}
+        url = by_rel["next"]
+        assert url.startswith(f"{api.url}/v1/timelines/tag/{quote(tag)}?")
+        assert f"max_id={body['next']['max_id']}" in url and body["next"]["max_id"] == seen[-1]
+    assert seen == ids[:6]
 
 
 def test_since_id_and_min_id_page_forward(api: LiveApi, mastodon_server: Any) -> None:

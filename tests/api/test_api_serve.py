@@ -59,6 +59,24 @@ def test_serve_api_answers_over_waitress(served: str, mastodon_server: Any) -> N
     assert 'rel="next"' in page.headers["Link"]
 
 
+
+def test_serve_api_links_the_next_page_of_a_non_ascii_hashtag(served: str, mastodon_server: Any) -> None:
+    """waitress sends header values as latin-1: an unencoded 日本 in the Link header was a 500."""
+    for status in mastodon_server.public_statuses():  # the recordings hold ASCII tags only: rename the common one
+        for tag in status.get("tags") or []:
+            if tag["name"] == "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp":
+                tag["name"] = "日本"
+    page = requests.get(f"{served}/v1/timelines/tag/%E6%97%A5%E6%9C%AC",
+                        params={"instance": mastodon_server.domain, "limit": 2}, headers={"X-API-Key": KEY},
+                        timeout=30)
+    assert page.status_code == 200 and page.json()["count"] == 2, page.text
+    following = requests.utils.parse_header_links(page.headers["Link"])[0]
+    assert following["rel"] == "next"
+    assert following["url"].startswith(f"{served}/v1/timelines/tag/%E6%97%A5%E6%9C%AC?")
+    second = requests.get(following["url"], headers={"X-API-Key": KEY}, timeout=30)
+    assert second.status_code == 200 and second.json()["count"] == 2
+    assert int(second.json()["records"][0]["data"]["id"]) < int(page.json()["next"]["max_id"])
+
 def _json_error(response: requests.Response, status: int, code: str) -> None:
     """The app's JSON error envelope and security headers, also on what waitress itself refuses."""
     assert_error(response, status, code)
