@@ -34,7 +34,9 @@ RESULTS_ERROR_STATUSES = {
     "403": "A read-only key called a write method.",
     "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",
     "405": "Method not allowed on this route.",
-    "409": "The stored metric lacks columns the analysis reads (stored by another fediscope version).",
+    "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
+           "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
+           "it); re-run fediscope process.",
     "413": "Request body larger than the cap.",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
     "431": "Request headers larger than the server's cap (16 KiB in all).",

@@ -20,7 +20,9 @@ holds nothing (the lists say ``"stored": false``, one metric or analysis is 404 
 adapters are safe to share between the server's threads (SQLAlchemy's connection pool, happybase's pool), so
 one store serves every request. A store that cannot be reached answers 503 (the reason goes to the server log:
 answers never name the store, where it lives is the operator's business); a store without the metric answers
-404 saying to run ``fediscope process``. Rows are what the store
+404 saying to run ``fediscope process``; a metric stored as another fediscope version wrote it (its table lacks a
+column the current schema reads, a value does not have its column's type, the rows lack a column an analysis
+reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. Rows are what the store
 holds: pseudonymous account keys, never a handle.
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sqlite3
 import threading
 from typing import Any
 
@@ -75,15 +78,52 @@ class ResultsStore:
                 self._store = None
 
 
-def _store_call(shown: str, call: Any) -> Any:
+def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | None = None) -> Any:
     """Run a store operation; a store failure becomes 503. The reason goes to the server log only: where the
-    store lives (host, user, path) is the operator's business, not every API key holder's."""
+    store lives (host, user, path) is the operator's business, not every API key holder's.
+
+    With ``metric``, a read of that metric's rows (by ``reader``, an analysis, if any): rows that are not what this
+    fediscope version reads become 409 ``stale_metric`` instead (:func:`_stale`)."""
     try:
         return call()
     except FediscopeError as exc:
+        if metric is not None and _missing_column(exc):
+            log.warning("results: metric %s in store %s lacks a column: %s", metric, shown, exc)
+            raise _stale(metric, reader, "a column is missing from its table") from None
         log.warning("results: store %s failed: %s", shown, exc)
         raise ApiError(503, "store_unavailable", "the metrics store (FEDISCOPE_STORE) cannot be reached or read; "
                        "the server log has the reason", setting="FEDISCOPE_STORE") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        if metric is None:
+            raise
+        # a stored value its column's type cannot hold (the store's decoding), or rows without a column the
+        # analysis reads
+        reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)[:200]
+        log.warning("results: metric %s%s: %s", metric, f" (analysis {reader})" if reader else "", reason)
+        raise _stale(metric, reader, reason) from None
+
+
+#: MySQL's and MariaDB's ER_BAD_FIELD_ERROR, "Unknown column"
+_MYSQL_UNKNOWN_COLUMN = 1054
+
+
+def _missing_column(exc: BaseException) -> bool:
+    """Whether a store error says the metric's table lacks a column its schema selects (left by another fediscope
+    version), rather than that the store cannot be reached or read. The store port raises one StoreError for both,
+    so the database driver's error it chains is read: SQLite's "no such column", MySQL's error 1054. (HBase has
+    no columns to lack: a missing cell reads as null.)"""
+    driver = getattr(exc.__cause__, "orig", None)
+    if isinstance(driver, sqlite3.OperationalError):
+        return str(driver).startswith("no such column")
+    args = getattr(driver, "args", None)
+    return isinstance(args, tuple) and args[:1] == (_MYSQL_UNKNOWN_COLUMN,)
+
+
+def _stale(metric: str, reader: str | None, reason: str) -> ApiError:
+    what = f"what analysis {reader} reads" if reader else "what this fediscope version reads"
+    return ApiError(409, "stale_metric", f"metric {metric} in the store does not have {what} ({reason}), as when "
+                                         "another fediscope version stored it; re-run `fediscope process` (with "
+                                         "this version) to store it again")
 
 
 def _results() -> ResultsStore:
@@ -146,14 +186,7 @@ class OneAnalysis(Resource):
         store, stored = _stored(results)
         if store is None or metric_name not in stored:
             raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
-        try:
-            result = _store_call(results.shown, lambda: function(store, query.n))
-        except (KeyError, TypeError, ValueError) as exc:  # the stored rows lack what the analysis reads
-            reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
-            log.warning("results: analysis %s failed: %s", name, reason)
-            raise ApiError(409, "stale_metric", f"metric {metric_name} in the store does not have what analysis "
-                                                f"{name} reads ({reason}); re-run `fediscope process` after "
-                                                "updating fediscope") from None
+        result = _store_call(results.shown, lambda: function(store, query.n), metric_name, name)
         return jsonify(result.to_dict())
 
 
@@ -184,10 +217,10 @@ class MetricRows(Resource):
             raise _not_stored(f"no metric {name}")
         prefix: dict[str, Any] | None = None
         if query.prefix is None:
-            rows = _store_call(results.shown, lambda: store.top(metric, query.limit))
+            rows = _store_call(results.shown, lambda: store.top(metric, query.limit), name)
         else:
             value = _prefix_value(store, metric, query.prefix, results)
-            rows = _store_call(results.shown, lambda: store.scan_prefix(metric, value, query.limit))
+            rows = _store_call(results.shown, lambda: store.scan_prefix(metric, value, query.limit), name)
             prefix = {"column": metric.prefix, "value": value}
         order = "key" if prefix is not None or metric.rank_column is None else "rank"
         return jsonify({"metric": name, "question": metric.question, "prefix": prefix,
@@ -199,7 +232,7 @@ def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: Results
     weekday); the type is read from a stored row, since a query string has none. A number must be written
     exactly as the API writes it back (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as ``true`` or
     ``false``; 400 otherwise."""
-    sample = _store_call(results.shown, lambda: store.top(metric, 1))
+    sample = _store_call(results.shown, lambda: store.top(metric, 1), metric.name)
     stored = sample[0].get(metric.prefix) if sample else None
     if isinstance(stored, bool):
         if raw not in ("true", "false"):

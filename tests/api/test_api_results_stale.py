@@ -1,0 +1,118 @@
+"""409 ``stale_metric``: a stored metric that is not what this fediscope version reads (as when another version
+stored it) — its table lacks a column the schema selects, a value does not have its column's type — on both the
+analysis and the metric routes; a store that cannot be read stays 503 ``store_unavailable``."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from api_testing import LiveApi, assert_error, make_settings
+
+from fediscope.analysis import metric
+from fediscope.store.port import open_store
+
+METRICS = ("languages", "activity_by_hour", "hashtags_daily")
+
+
+def _store(url: str, rows: dict[str, list[Any]]) -> None:
+    store = open_store(url)
+    try:
+        for name in METRICS:
+            store.write(metric(name), rows[name])
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path, sample_metric_rows: dict[str, list[Any]]) -> Path:
+    path = tmp_path / "metrics.db"
+    _store(f"sqlite:///{path}", sample_metric_rows)
+    return path
+
+
+def _alter(path: Path, statement: str) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(statement)
+    conn.close()
+
+
+def assert_stale(response: Any, metric_name: str) -> None:
+    error = assert_error(response, 409, "stale_metric")
+    assert f"metric {metric_name}" in error["message"] and "`fediscope process`" in error["message"]
+    assert str(Path.cwd()) not in error["message"] and "sqlite" not in error["message"]
+
+
+def test_a_table_without_a_column_of_the_schema_is_409(sqlite_path: Path,
+                                                       live_api: Callable[..., LiveApi]) -> None:
+    _alter(sqlite_path, "ALTER TABLE metric_languages DROP COLUMN share")
+    api = live_api(make_settings(store=f"sqlite:///{sqlite_path}"))
+    assert_stale(api.get("/v1/analyses/languages"), "languages")
+    assert_stale(api.get("/v1/metrics/languages"), "languages")
+    assert_stale(api.get("/v1/metrics/languages", params={"prefix": "en"}), "languages")
+    assert api.get("/v1/metrics/hashtags_daily").status_code == 200  # the other metrics are served
+    assert api.get("/v1/metrics").status_code == 200
+
+
+def test_a_value_of_another_type_is_409(sqlite_path: Path, live_api: Callable[..., LiveApi]) -> None:
+    _alter(sqlite_path, "UPDATE metric_activity_by_hour SET toots = 'lots' WHERE weekday = 1")
+    api = live_api(make_settings(store=f"sqlite:///{sqlite_path}"))
+    assert_stale(api.get("/v1/metrics/activity_by_hour", params={"limit": "1000"}), "activity_by_hour")
+    assert_stale(api.get("/v1/metrics/activity_by_hour", params={"prefix": "1"}), "activity_by_hour")
+    assert_stale(api.get("/v1/analyses/activity"), "activity_by_hour")
+    assert api.get("/v1/metrics/languages").status_code == 200
+
+
+def test_a_metric_table_that_cannot_be_read_is_still_503(sqlite_path: Path,
+                                                         live_api: Callable[..., LiveApi]) -> None:
+    """Not every failure reading a metric's table is a stale metric: re-running `fediscope process` does not bring
+    back a table gone behind the catalog's back."""
+    _alter(sqlite_path, "DROP TABLE metric_languages")
+    api = live_api(make_settings(store=f"sqlite:///{sqlite_path}"))
+    for path in ("/v1/analyses/languages", "/v1/metrics/languages"):
+        assert_error(api.get(path), 503, "store_unavailable")
+
+
+# -- MariaDB: its "Unknown column" is a stale metric, a table the user may not read is not ----------------------
+
+@pytest.fixture
+def mariadb_stored(mariadb_url: str, sample_metric_rows: dict[str, list[Any]]) -> str:
+    _store(mariadb_url, sample_metric_rows)
+    return mariadb_url
+
+
+@pytest.fixture
+def catalog_reader(mariadb_instance: Any, mariadb_stored: str) -> Iterator[str]:
+    """A user who may read the catalog and nothing else of the test database."""
+    database = urlsplit(mariadb_stored).path.lstrip("/")
+    user, password = "fediscope_cat", "catalog-reader-password-0123"
+    with mariadb_instance._root() as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
+        cur.execute(f"GRANT SELECT ON `{database}`.`fediscope_catalog` TO %s@'127.0.0.1'", (user,))
+    yield f"mysql+pymysql://{user}:{password}@127.0.0.1:{mariadb_instance.port}/{database}"
+    with mariadb_instance._root() as conn, conn.cursor() as cur:
+        cur.execute("DROP USER IF EXISTS %s@'127.0.0.1'", (user,))
+
+
+@pytest.mark.mariadb
+def test_a_mariadb_table_without_a_column_of_the_schema_is_409(mariadb_instance: Any, mariadb_stored: str,
+                                                               live_api: Callable[..., LiveApi]) -> None:
+    database = urlsplit(mariadb_stored).path.lstrip("/")
+    with mariadb_instance._root() as conn, conn.cursor() as cur:
+        cur.execute(f"ALTER TABLE `{database}`.metric_languages DROP COLUMN share")
+    api = live_api(make_settings(store=mariadb_stored))
+    assert_stale(api.get("/v1/analyses/languages"), "languages")
+    assert_stale(api.get("/v1/metrics/languages"), "languages")
+
+
+@pytest.mark.mariadb
+def test_a_mariadb_table_the_user_may_not_read_is_503(catalog_reader: str,
+                                                      live_api: Callable[..., LiveApi]) -> None:
+    api = live_api(make_settings(store=catalog_reader))
+    assert api.get("/v1/metrics").json()["metrics"]  # the catalog is read
+    for path in ("/v1/analyses/languages", "/v1/metrics/languages"):
+        assert_error(api.get(path), 503, "store_unavailable")
