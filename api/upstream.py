@@ -16,7 +16,8 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
   dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back;
 * ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
-  :data:`MAX_RETRY_AFTER` seconds;
+  :data:`MAX_RETRY_AFTER` seconds; a 429 that says nothing usable (no or a garbage ``Retry-After``, no rate-limit
+  reset) gets :data:`DEFAULT_RETRY_AFTER`;
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
@@ -62,6 +63,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
 from api.params import ID_PATTERN, PageQuery
@@ -93,6 +96,7 @@ from fediscope.sources.pages import (
     page_size,
 )
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
+from fediscope.sources.ratelimit import parse_retry_after
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
@@ -254,6 +258,7 @@ class Upstream:
         self.guard.check_addresses(query.domain)
         policy = self.policy_factory()
         client = self.client(base_url)
+        throttled = _ThrottleWatch(client)
         try:
             try:
                 page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
@@ -261,7 +266,9 @@ class Upstream:
             except UpstreamError as exc:
                 if isinstance(exc, MalformedResponse):
                     self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
-                raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token)) from None
+                wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
+                raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
+                                     retry_after=wait) from None
             if policy.enabled:
                 policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
         finally:
@@ -356,6 +363,47 @@ def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) ->
     return None
 
 
+class _ThrottleWatch:
+    """How long a throttling instance asked us to wait, if it said. When a 429 has no (usable) ``Retry-After``
+    and no rate-limit reset is known, the client waits its own backoff (about a second) and its
+    :class:`RateLimited` carries that like a hint: passed on, clients would come back at once. So the API watches
+    the 429s itself (a response hook on the client's session), and answers :data:`DEFAULT_RETRY_AFTER` when
+    the instance did not say."""
+
+    def __init__(self, client: MastodonClient) -> None:
+        self.client = client
+        self.last_429: requests.Response | None = None
+        client.api.session.hooks["response"].append(self._seen)
+
+    def _seen(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code == 429:
+            self.last_429 = response
+
+    def told(self, exc: RateLimited) -> float | None:
+        """Seconds the instance asked for: the 429's ``Retry-After`` (as the client reads it, but a negative value
+        or garbage is no answer), else the rate-limit window's reset (from that 429's ``X-RateLimit-Reset`` or an
+        earlier answer's); None when it said neither. Without a 429, the client refused to spend a spent budget:
+        the window's reset is its wait."""
+        if self.last_429 is None:
+            return exc.retry_after
+        seconds = _instance_retry_after(self.last_429.headers.get("Retry-After"))
+        if seconds is None and self.client.rate.reset_at is not None:
+            seconds = max(0.0, self.client.rate.reset_at - time.time())
+        return seconds
+
+
+def _instance_retry_after(value: str | None) -> float | None:
+    """The seconds a ``Retry-After`` value asks for, or None when it says nothing usable: absent, negative,
+    NaN, or neither a number nor an HTTP date (the client reads a negative value as "now")."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return parse_retry_after(value)  # an HTTP date, or None
+    return seconds if seconds >= 0 else None  # NaN compares false too
+
+
 def _retry_after(seconds: float | None) -> int | None:
     """Whole seconds for a Retry-After header, 1 to :data:`MAX_RETRY_AFTER`; None when there is no usable hint."""
     if seconds is None or math.isnan(seconds):
@@ -363,13 +411,16 @@ def _retry_after(seconds: float | None) -> int | None:
     return max(1, math.ceil(min(seconds, MAX_RETRY_AFTER)))
 
 
-def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sent: bool = False) -> ApiError:
+def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sent: bool = False,
+                   retry_after: float | None = None) -> ApiError:
     """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed.
 
-    ``token_sent`` says whether the request carried the instance's access token (it changes the 401/403 hint).
+    ``token_sent`` says whether the request carried the instance's access token (it changes the 401/403 hint);
+    ``retry_after``, on :class:`RateLimited`, the seconds the instance asked us to wait (:class:`_ThrottleWatch`;
+    None: it did not say, and :data:`DEFAULT_RETRY_AFTER` is answered).
     """
     if isinstance(exc, RateLimited):
-        seconds = (_retry_after(exc.retry_after) if exc.retry_after else None) or DEFAULT_RETRY_AFTER
+        seconds = _retry_after(retry_after) or DEFAULT_RETRY_AFTER
         log.info("instance %s throttles us; passing Retry-After %d on", domain, seconds)
         return ApiError(429, "upstream_rate_limited",
                         f"instance {domain} is rate limiting us; retry in {seconds} s",

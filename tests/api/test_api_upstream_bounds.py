@@ -295,6 +295,35 @@ def test_an_infinite_upstream_retry_after_is_capped_too(instance: FakeInstance, 
     assert response.headers["Retry-After"] == "3600"
 
 
+@pytest.mark.parametrize("value", ["-5", "soon", "nan", ""])
+def test_an_unusable_upstream_retry_after_gets_the_default(instance: FakeInstance,
+                                                           scraping: Callable[..., LiveApi], value: str) -> None:
+    """A negative, NaN or garbage Retry-After says nothing: DEFAULT_RETRY_AFTER, not the client's backoff (1 s)."""
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 429, b"{}", {"Retry-After": value})
+    response = scraping().get("/v1/timelines/public", params={"instance": instance.domain})
+    error = assert_error(response, 429, "upstream_rate_limited")
+    assert response.headers["Retry-After"] == str(api.upstream.DEFAULT_RETRY_AFTER) == "60"
+    assert error["retry_after"] == 60
+
+
+def test_an_unusable_upstream_retry_after_falls_back_to_the_window_reset(instance: FakeInstance,
+                                                                         scraping: Callable[..., LiveApi]) -> None:
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(
+        h, 429, b"{}", {"Retry-After": "-5", "X-RateLimit-Reset": str(int(time.time()) + 30)})
+    response = scraping().get("/v1/timelines/public", params={"instance": instance.domain})
+    assert_error(response, 429, "upstream_rate_limited")
+    assert 28 <= int(response.headers["Retry-After"]) <= 31
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", "1"), ("7", "7")])
+def test_a_usable_upstream_retry_after_is_passed_on(instance: FakeInstance, scraping: Callable[..., LiveApi],
+                                                    value: str, expected: str) -> None:
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 429, b"{}", {"Retry-After": value})
+    response = scraping().get("/v1/timelines/public", params={"instance": instance.domain})
+    assert_error(response, 429, "upstream_rate_limited")
+    assert response.headers["Retry-After"] == expected
+
+
 def test_an_upstream_503_retry_after_is_kept_on_the_502(instance: FakeInstance,
                                                         scraping: Callable[..., LiveApi]) -> None:
     instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 503, b'{"error": "maintenance"}',
