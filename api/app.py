@@ -28,6 +28,8 @@ from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import RequestRedirect
 
 from api.auth import HEADER, KeyRing, may_call
 from api.errors import DEFAULT_CODES, ApiError, bad_parameter, envelope, handle_any
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     """Build the API. Raises ConfigError (with what to set) when no API key or pseudonym key is configured."""
     settings = settings or load_settings()
     app = Flask(__name__, static_folder=None)
+    # /v1//metrics is no route (404), not a 308 redirect to /v1/metrics: Flask answers redirects itself, in HTML
+    app.url_map.merge_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     if test_config:
         app.config.update(test_config)
@@ -114,6 +118,10 @@ def _guard_request() -> Response | None:
     """Routing errors, the body, OPTIONS, authentication, rate limiting and the query string's encoding, before
     any resource runs (the order is the module docstring's)."""
     g.started = time.monotonic()
+    if isinstance(request.routing_exception, RequestRedirect):
+        # Flask answers a routing redirect itself, bypassing the error handlers: an HTML page. None is expected
+        # (no slash merging, no rule with a trailing slash), so any is a path that is not a route
+        raise NotFound()
     if request.routing_exception is not None:
         raise request.routing_exception
     if (request.content_length or 0) > MAX_BODY_BYTES:

@@ -8,10 +8,11 @@ is not UTF-8 is refused instead of being read as literal text.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from api_testing import KEY, OFFLINE_DOMAIN, LiveApi, assert_error
+from api_testing import KEY, OFFLINE_DOMAIN, LiveApi, assert_error, make_settings
 
 from api.app import MAX_BODY_BYTES, SECURITY_HEADERS
 
@@ -85,3 +86,25 @@ def test_utf8_percent_escapes_are_read(checked: LiveApi) -> None:
 def test_unauthenticated_requests_are_still_401_first(checked: LiveApi) -> None:
     response: Any = checked.http.get(f"{checked.url}/v1/instance?instance=%ff", timeout=30)
     assert_error(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("path", ["/v1//metrics", "/v1//analyses", "/v1/metrics//languages", "/v1/timelines//public",
+                                  "/v1/instance//"])
+@pytest.mark.parametrize("key", [None, KEY])
+def test_a_path_with_doubled_slashes_is_a_json_404_not_a_redirect(checked: LiveApi, path: str,
+                                                                  key: str | None) -> None:
+    """Flask merged the slashes with a 308 to the route, answered in HTML without asking for a key."""
+    response = checked.get(path, key=key, params={"instance": OFFLINE_DOMAIN}, allow_redirects=False)
+    assert_error(response, 404, "not_found")
+    assert "Location" not in response.headers and "<" not in response.text
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+
+
+def test_any_routing_redirect_is_a_json_404(live_api: Callable[..., LiveApi]) -> None:
+    """A rule ending in a slash makes werkzeug redirect its path without the slash (no route of the API does)."""
+    live = live_api(make_settings())
+    live.app.add_url_rule("/with-slash/", "with_slash", lambda: "unreachable")
+    response = live.get("/with-slash", allow_redirects=False)
+    assert_error(response, 404, "not_found")
+    assert "Location" not in response.headers and "<" not in response.text
