@@ -1,5 +1,11 @@
-"""In-process token buckets: per API key (``FEDISCOPE_API_RATE_LIMIT`` requests per minute) and per client
-address for failed authentications (so keys cannot be guessed at full speed).
+"""In-process token buckets, per API key: ``FEDISCOPE_API_RATE_LIMIT`` requests per minute.
+
+Failed authentications are not throttled here. A per-address limiter would have to refuse every request of an
+address over its budget, valid keys included (refusing only the wrong ones tells a guesser which key was
+right), and behind the reverse proxy the README asks for, every client has the proxy's address: a stranger
+sending wrong keys would lock every client out. Keys are long random secrets instead (shorter than
+:data:`api.auth.MIN_RECOMMENDED_LENGTH` is reported at start-up), and the proxy, which sees the client
+addresses, is the place to throttle failed requests per address.
 
 A bucket holds up to ``capacity`` tokens and refills continuously at ``rate`` tokens per second; a request
 takes one token or is refused with the seconds until one is back (the ``Retry-After`` of the 429). The
