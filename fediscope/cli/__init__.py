@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> Any:
         except KeyboardInterrupt:
             _interrupted()
         except Exception as exc:
-            if sigint.seen:  # e.g. DuckDB's "RuntimeError: Query interrupted", or click's Abort for Ctrl-C
+            # e.g. DuckDB's "RuntimeError: Query interrupted", or click's Abort for Ctrl-C (its KeyboardInterrupt
+            # as cause, also when a handler other than the watch's raised it)
+            if sigint.seen or isinstance(exc, click.exceptions.Abort) and isinstance(exc.__cause__, KeyboardInterrupt):
                 _interrupted()
             if isinstance(exc, FediscopeError):
                 click.echo(f"fediscope: error: {exc}", err=True)

@@ -46,6 +46,21 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:
+    """False for what py4j logs, with a traceback, when Ctrl-C ends a Spark call ("KeyboardInterrupt while sending
+    command.", and errors closing connections to a JVM the same Ctrl-C stopped): the interrupt itself is
+    reported, as one line."""
+    if "py4j" not in record.pathname or record.exc_info is None:
+        return True
+    error = record.exc_info[1]
+    seen = 0
+    while error is not None and seen < 10:  # the error, or what it was raised while handling
+        if isinstance(error, KeyboardInterrupt):
+            return False
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return True
+
+
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Quiet, structured logging to stderr: ``time level logger key=value message``.
 
@@ -63,6 +78,7 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(_py4j_interrupt_noise)
     root.addHandler(handler)
     root.setLevel(level.upper())
     root._fediscope_configured = True  # type: ignore[attr-defined]

@@ -16,6 +16,8 @@ import logging
 import os
 import re
 import shutil
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
 from fediscope.errors import ConfigError, FediscopeError
+from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 from fediscope.redact import redact_url
 
@@ -80,12 +83,21 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
         builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
                    .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except Exception as exc:  # Java missing, bad master URL: py4j raises plain exceptions
         raise ConfigError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
                           "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
                           "or use FEDISCOPE_ENGINE=duckdb)") from None
+    if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+        # A new SparkContext puts its own SIGINT handler in place, which cancels the jobs through the py4j connection
+        # the main thread is waiting on for its job's answer: Ctrl-C then failed with "reentrant call inside
+        # BufferedReader", logged tracebacks and "aborted". The handler that was there stays (the CLI's:
+        # "interrupted", exit 130; a task's stop_on_sigterm), and SparkEngine cancels the jobs from the interrupt
+        # relay's own thread instead.
+        signal.signal(signal.SIGINT, handler)
+    return session
 
 
 class SparkEngine(Engine):
@@ -108,6 +120,9 @@ class SparkEngine(Engine):
                 self.spark.conf.set(key, value)
         self._persisted: dict[str, Any] = {}
         self._views: set[str] = set()  # temporary views this engine created (dropped on close)
+        # Ctrl-C, or SIGTERM under stop_on_sigterm: the running jobs end at once (from the relay's thread, on a py4j
+        # connection of its own), and the main thread's wait for their answer with them
+        self._stop_relaying = on_interrupt(self.spark.sparkContext.cancelAllJobs)
 
     def direct_lake_uri(self) -> str | None:
         """``spark_lake_uri``: Spark reads and writes the lake there itself (``hdfs://…``), no local copy."""
@@ -199,6 +214,7 @@ class SparkEngine(Engine):
                 junk.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self._stop_relaying()
         for frame in self._persisted.values():
             frame.unpersist()
         self._persisted.clear()

@@ -287,6 +287,47 @@ def test_sigterm_during_a_spark_job_leaves_py4j_usable_for_the_clean_up() -> Non
     assert waited < 30, f"stopped {waited:.1f} s after SIGTERM"
 
 
+# Ctrl-C during a Spark job run by the CLI, as `fediscope process --engine spark` runs one: the SparkContext put its
+# own SIGINT handler over the CLI's, which cancelled the jobs through the py4j connection the main thread was
+# reading the job's answer from ("reentrant call inside BufferedReader"): logged tracebacks, then "aborted".
+SPARK_CLI_SCRIPT = textwrap.dedent("""
+    import sys
+    import click
+    from fediscope import cli
+    from fediscope.cli.common import configure_logging
+    from fediscope.config import load_settings
+    from fediscope.engine.spark_engine import SparkEngine
+
+    @click.command()
+    def spin():
+        settings = load_settings(env={}, toml_path=None, lake=sys.argv[2], engine="spark", spark_master="local[1]")
+        configure_logging(settings.log_level)  # as every command does (settings_from_context)
+        engine = SparkEngine(settings)
+        try:
+            engine.spark.sparkContext.setLogLevel("OFF")
+            print("ready", flush=True)
+            engine.spark.range(0, 10**12, 1, 1).where("hash(id) % 7 = 1").count()
+        finally:
+            engine.close()
+
+    cli.COMMANDS["spin"] = ("__main__:spin", "a long Spark job")
+    cli.main(sys.argv[1:2])
+""")
+
+
+@pytest.mark.spark
+def test_ctrl_c_during_a_spark_job_cancels_it_and_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    import shutil
+
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("no Java")
+    _out, err, waited = signal_when_ready([sys.executable, "-c", SPARK_CLI_SCRIPT, "spin", str(tmp_path / "lake")],
+                                          signal.SIGINT)
+    assert "Traceback" not in err and "aborted" not in err, err
+    assert "fediscope: interrupted" in err.splitlines(), err
+    assert waited < 30, f"stopped {waited:.1f} s after Ctrl-C"
+
+
 def test_an_engine_that_fails_to_start_is_not_kept_for_the_relay(tmp_path: Path) -> None:
     """The connection registered for the relay before a setting failed stayed registered (and open) for good."""
     import duckdb
