@@ -46,6 +46,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, open_existing
+from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +54,43 @@ _NAME_RE = re.compile(NAME_PATTERN)
 
 
 class ResultsStore:
-    """The configured store, opened once, at the first request that needs it."""
+    """The configured store, opened once, at the first request that needs it; a SQLite store again when its file
+    was replaced or deleted (``mv`` of a backup, ``python -m fediscope.demo --fresh``, rm): its open connections
+    would otherwise go on reading the old file for the life of the server."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.shown = redact_url(settings.store)
         self._store: MetricStore | None = None
+        self._file = sqlite_file(settings.store)
+        self._opened: tuple[int, ...] | None = None  # the SQLite file's identity when it was opened
         self._lock = threading.Lock()
+
+    def _identity(self) -> tuple[int, ...] | None:
+        """The SQLite file's device, inode and modification time (a file written anew at the same path, even on a
+        reused inode, has another time); None when there is no file."""
+        if self._file is None:
+            return None
+        try:
+            info = self._file.stat()
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino, info.st_mtime_ns
 
     def get(self) -> MetricStore | None:
         """The store, opened for reading (it creates nothing: no file, no catalog; SELECT rights suffice); None
-        while a SQLite store's file does not exist (nothing stored yet: it is looked for again next time)."""
+        while a SQLite store's file does not exist (nothing stored yet, or deleted: it is looked for again next
+        time)."""
         with self._lock:
+            identity = self._identity()
+            if self._store is not None and self._file is not None and identity != self._opened:
+                log.info("results: the SQLite store %s was %s: opening it again", self.shown,
+                         "deleted" if identity is None else "replaced or written")
+                self._store.close()  # connections in use by other requests finish their query first
+                self._store = None
             if self._store is None:
                 self._store = _store_call(self.shown, lambda: open_existing(self.settings, read_only=True))
+                self._opened = identity
                 if self._store is None:
                     log.info("results: the SQLite store %s does not exist yet: nothing stored", self.shown)
             return self._store

@@ -168,3 +168,37 @@ def test_a_text_prefix_with_an_invalid_utf8_escape_is_400(stored_api: LiveApi) -
     assert_error(stored_api.get("/v1/metrics/languages?prefix=a%e9b"), 400, "invalid_parameter", "prefix")
     # a valid escape is text like any other
     assert ok(stored_api.get("/v1/metrics/languages?prefix=%C3%A9"))["rows"] == []
+
+
+def test_a_sqlite_store_deleted_or_replaced_is_read_again(tmp_path: Path, live_api: Callable[..., LiveApi],
+                                                          sample_metric_rows: dict[str, list[Any]]) -> None:
+    """Was: the store, once opened, was kept for the life of the server: after its file was deleted, or replaced
+    (a backup restored with mv, `python -m fediscope.demo --fresh`), the API went on serving the old rows."""
+    path = tmp_path / "metrics.db"
+    rows = sample_metric_rows["languages"]
+
+    def store(languages: list[dict[str, Any]]) -> None:
+        writer = open_store(f"sqlite:///{path}")
+        try:
+            writer.write(metric("languages"), languages)
+        finally:
+            writer.close()
+
+    store(rows)
+    api = live_api(make_settings(store=f"sqlite:///{path}"))
+    assert ok(api.get("/v1/metrics/languages"))["count"] == len(rows)
+
+    for leftover in tmp_path.glob("metrics.db*"):
+        leftover.unlink()
+    assert_error(api.get("/v1/metrics/languages"), 404, "not_stored")
+    assert not path.exists()  # and not created again by the read
+
+    store(rows[:1])
+    assert ok(api.get("/v1/metrics/languages"))["count"] == 1
+
+    backup = tmp_path / "backup.db"
+    path.rename(backup)
+    store(rows)  # written anew at the path
+    assert ok(api.get("/v1/metrics/languages"))["count"] == len(rows)
+    backup.replace(path)  # and the backup restored over it
+    assert ok(api.get("/v1/metrics/languages"))["count"] == 1
