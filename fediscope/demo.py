@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import os
 import secrets
 import shutil
@@ -49,6 +50,8 @@ from fediscope.config import Settings, SourceSpec, instance_domain
 DEFAULT_STATUSES = 5000
 DEFAULT_PORT = 8765
 KEY_FILE = "_state/demo-key"
+#: The sample corpus (statuses, seed) the lake was collected from: a re-run serves the same one.
+CORPUS_FILE = "_state/demo-corpus.json"
 #: The API check reads at most this many pages of this many records through the scraping API.
 API_PAGES = 3
 #: The stream step keeps the public stream open at most this long while the instance posts this many statuses.
@@ -233,6 +236,32 @@ def default_port(lake_dir: Path) -> int:
     return DEFAULT_PORT if not ports or DEFAULT_PORT in ports else ports[-1]
 
 
+def remembered_corpus(lake_dir: Path) -> tuple[int, int] | None:
+    """(statuses, seed) of the corpus this lake was collected from; None for a new lake (or one collected before
+    the demo remembered it, or a damaged note: nothing to hold a re-run to)."""
+    try:
+        note = json.loads((lake_dir / CORPUS_FILE).read_text())
+        return int(note["statuses"]), int(note["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def corpus_for(lake_dir: Path, statuses: int | None, seed: int | None) -> tuple[int, int]:
+    """The corpus a run serves: the one the lake was collected from, unless ``--statuses``/``--seed`` ask for
+    another, which is refused (ValueError): its statuses would be collected into the same partitions next to
+    the first corpus's, and every analysis would count the two mixed."""
+    remembered = remembered_corpus(lake_dir)
+    if remembered is None:
+        return (DEFAULT_STATUSES if statuses is None else statuses), (0 if seed is None else seed)
+    wanted = (remembered[0] if statuses is None else statuses, remembered[1] if seed is None else seed)
+    if wanted != remembered:
+        raise ValueError(f"this lake was collected from the sample corpus of {remembered[0]} statuses (seed "
+                         f"{remembered[1]}); --statuses {wanted[0]} --seed {wanted[1]} would collect another corpus "
+                         "into it and mix the two. Run without them, or start over with that corpus: python -m "
+                         f"fediscope.demo --fresh --statuses {wanted[0]} --seed {wanted[1]}")
+    return remembered
+
+
 def start_instance(ctx: DemoContext) -> str:
     from fediscope.sample.instance import SampleInstance
     from fediscope.sample.server import SampleServer
@@ -260,6 +289,9 @@ def start_instance(ctx: DemoContext) -> str:
         ctx.notes.append(f"this lake also holds data collected from the sample instance on {', '.join(others)}: "
                          "the analyses count that corpus once per port (start over with --fresh)")
     ctx.server = server.start()
+    note = ctx.lake_dir / CORPUS_FILE
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(json.dumps({"statuses": ctx.n_statuses, "seed": ctx.seed}) + "\n")
     trending = instance.trending_tags()
     ctx.settings = demo_settings(ctx, server.url, trending[0]["name"] if trending else None)
     public = len(instance.public_timeline_ids())
@@ -619,8 +651,11 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--statuses", type=int, default=DEFAULT_STATUSES, help="statuses in the sample corpus")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample corpus")
+    parser.add_argument("--statuses", type=int, default=None,
+                        help=f"statuses in the sample corpus (default: the corpus the lake was collected from, "
+                             f"else {DEFAULT_STATUSES}; another one needs --fresh)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the sample corpus (default: the lake's corpus's, else 0)")
     parser.add_argument("--port", type=int, default=None,
                         help=f"port of the sample instance (0: any free port; default: the port the lake was "
                              f"collected from, else {DEFAULT_PORT}; the lake names partitions and checkpoints "
@@ -631,7 +666,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")
     args = parser.parse_args(argv)
-    if args.statuses < 1 or args.new_statuses < 0 or (args.port is not None and not 0 <= args.port <= 65535):
+    bad_port = args.port is not None and not 0 <= args.port <= 65535
+    if (args.statuses is not None and args.statuses < 1) or args.new_statuses < 0 or bad_port:
         parser.error("--statuses must be >= 1, --new >= 0 and --port between 0 and 65535")
     return args
 
@@ -649,14 +685,17 @@ def fresh_start(ctx: DemoContext) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ctx = DemoContext(base=args.dir.resolve(), n_statuses=args.statuses, seed=args.seed,
-                      new_statuses=args.new_statuses)
+    ctx = DemoContext(base=args.dir.resolve(), new_statuses=args.new_statuses)
     try:
         if args.fresh:
             fresh_start(ctx)
+        ctx.n_statuses, ctx.seed = corpus_for(ctx.lake_dir, args.statuses, args.seed)
         ctx.port = args.port if args.port is not None else default_port(ctx.lake_dir)
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         secrets_to_hide = [ctx.api_key, demo_key(ctx.lake_dir)]
+    except ValueError as exc:
+        print(f"fediscope demo: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"fediscope demo: cannot prepare {ctx.base}: {one_line(exc)}; pass --dir with a writable "
               "directory", file=sys.stderr)

@@ -337,3 +337,13 @@ def test_the_demo_api_stops_when_its_trigger_pipe_was_closed_under_it(tmp_path: 
             requests.get(f"{api.url}/health", timeout=2)
     finally:
         ctx.stop_servers()
+
+
+@pytest.mark.slow
+def test_a_rerun_asking_for_another_corpus_is_refused_and_collects_nothing(demo: DemoRuns) -> None:
+    refused = run_demo(demo.base, "--statuses", str(STATUSES + 1))  # the last --statuses counts
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith(f"fediscope demo: this lake was collected from the sample corpus of {STATUSES} "
+                                     "statuses (seed 0)"), refused.stderr
+    assert "--fresh" in refused.stderr and "Traceback" not in refused.stderr and not refused.stdout
+    assert status_ids(demo.base / "demo-lake") == demo.after_second

@@ -210,3 +210,25 @@ def test_the_suggested_command_is_found_from_any_directory(tmp_path: Path, monke
         command = _cli_command()
         assert command == "fediscope" or Path(command).is_file(), (where, command)
     assert _cli_command() != "fediscope"  # the tests run from a venv, which has the script
+
+
+def test_a_rerun_serves_the_corpus_the_lake_was_collected_from(tmp_path: Path) -> None:
+    """Was: the demo remembered the port but not the corpus: `--statuses 2000`, then a plain re-run, collected the
+    default 5,000-status corpus into the same partitions, and every analysis counted the two mixed."""
+    from fediscope.demo import corpus_for, remembered_corpus
+
+    steps = [s for s in STEPS if s.name == "sample instance"]
+    first = DemoContext(base=tmp_path, n_statuses=120, seed=7, port=0, new_statuses=0)
+    out = io.StringIO()
+    assert run_demo(first, steps, out) == 0, out.getvalue()
+    assert "serves 120 statuses" in out.getvalue()
+    assert remembered_corpus(first.lake_dir) == (120, 7)
+    assert corpus_for(first.lake_dir, None, None) == (120, 7)  # a plain re-run
+    assert corpus_for(first.lake_dir, 120, None) == (120, 7)
+    with pytest.raises(ValueError, match=r"collected from the sample corpus of 120 statuses \(seed 7\).*--fresh "
+                                         r"--statuses 2000 --seed 7"):
+        corpus_for(first.lake_dir, 2000, None)
+    with pytest.raises(ValueError, match="--statuses 120 --seed 8"):
+        corpus_for(first.lake_dir, None, 8)
+    fresh_start(first)
+    assert remembered_corpus(first.lake_dir) is None and corpus_for(first.lake_dir, None, None) == (5000, 0)
