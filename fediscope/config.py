@@ -442,7 +442,7 @@ def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
         if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
             raise ConfigError(f"{where}: 'timelines' must be a list of strings")
         try:
-            instance_domain(source["instance"])
+            instance_base_url(source["instance"])  # the address collect connects to: a domain, http(s) only
             for timeline in timelines:  # a typo fails here (and in `config check`), not at the next collection
                 parse_source(timeline)
         except ConfigError as exc:
@@ -476,7 +476,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         for instance, token in document.get("tokens", {}).items():
             if not isinstance(token, str):
                 raise ConfigError(f"{path}: [tokens] {instance!r} must be a string (the instance's access token)")
-            tokens[_token_key(instance)] = token
+            try:
+                tokens[_token_key(instance)] = token
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: [tokens] {instance!r}: {exc}") from None
         sources = _toml_sources(path, document)
     elif explicit:
         origin = "" if toml_path else " (FEDISCOPE_CONFIG)"

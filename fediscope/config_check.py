@@ -56,7 +56,7 @@ def weakness(value: str, min_length: int) -> str | None:
     return None
 
 
-def _secret_findings(settings: Settings) -> list[Finding]:
+def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     found: list[Finding] = []
     if settings.privacy and not settings.pseudonym_key:
         found.append(Finding("problem", "FEDISCOPE_PSEUDONYM_KEY",
@@ -66,7 +66,7 @@ def _secret_findings(settings: Settings) -> list[Finding]:
                              f"every account; {HOW_TO_GENERATE} (changing it changes every pseudonym)"))
     if not settings.privacy:
         found.append(Finding("warning", "FEDISCOPE_PRIVACY", "the privacy policy is off: account identifiers are "
-                             "landed in clear and opt-outs are not honoured"))
+                             "landed in clear (opt-outs and erasures are still honoured)"))
     api_keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
     if not api_keys:
         found.append(Finding("warning", "FEDISCOPE_API_KEY", "no API key: the scraping API cannot be used"))
@@ -80,7 +80,9 @@ def _secret_findings(settings: Settings) -> list[Finding]:
         found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
     for name, token in sorted(settings.tokens.items()):
         if why := weakness(token, MIN_TOKEN):
-            found.append(Finding("problem", f"FEDISCOPE_TOKEN_{name.upper()}", f"access token {why}: use the "
+            variable = f"FEDISCOPE_TOKEN_{name.upper()}"
+            where = variable if env.get(variable) else f"the [tokens] entry of the config file for {name}"
+            found.append(Finding("problem", where, f"access token {why}: use the "
                                  "token the instance issued (Preferences → Development → your application)"))
     try:
         password = urlsplit(settings.store).password
@@ -105,5 +107,6 @@ def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
 
 def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
-    findings = _secret_findings(settings) + _unknown_variables(os.environ if env is None else env)
+    env = os.environ if env is None else env
+    findings = _secret_findings(settings, env) + _unknown_variables(env)
     return sorted(findings, key=lambda f: f.level != "problem")

@@ -141,6 +141,9 @@ def test_typed_toml_values_are_accepted(tmp_path: Path) -> None:
     ("[[sources]]\ninstance = 'a.example'\ntimeline = ['public']\n", "entry 1: unknown key(s) 'timeline'"),
     ("[[sources]]\ninstance = 'a.example'\ntimelines = 'public'\n", "'timelines' must be a list of strings"),
     ("[tokens]\n'a.example' = 5\n", "[tokens] 'a.example' must be a string"),
+    # were: let through until `collect` (no TOML entry named), and an error naming no file
+    ("[[sources]]\ninstance = 'ftp://a.example'\n", "entry 1: instance 'ftp://a.example': scheme must be http"),
+    ("[tokens]\n'bad host' = 'abc'\n", "[tokens] 'bad host': not an instance address"),
     ("[fediscope\n", "not valid TOML"),
 ])
 def test_bad_toml_structure_is_a_clear_error(tmp_path: Path, toml: str, expected: str) -> None:

@@ -205,7 +205,8 @@ def test_strong_configuration_has_no_problem() -> None:
     ({"pseudonym_key": "9f8e7d6c5b4a3921"}, "FEDISCOPE_PSEUDONYM_KEY", "shorter than 32"),
     ({"api_key": ("letmein:ro",)}, "FEDISCOPE_API_KEY", "common default"),
     ({"api_key": (PSEUDONYM_KEY,)}, "FEDISCOPE_API_KEY", "is the pseudonym key"),
-    ({"tokens": {"mastodon_social": "xxx"}}, "FEDISCOPE_TOKEN_MASTODON_SOCIAL", "common default"),
+    ({"tokens": {"mastodon_social": "xxx"}}, "the [tokens] entry of the config file for mastodon_social",
+     "common default"),
 ])
 def test_weak_or_missing_secrets_are_problems(changes: dict, setting: str, words: str) -> None:
     settings = strong(**changes)
@@ -213,6 +214,13 @@ def test_weak_or_missing_secrets_are_problems(changes: dict, setting: str, words
     assert [f.setting for f in problems] == [setting]
     assert words in problems[0].message
     assert not leaks(problems[0].message, tuple(secret_values(settings)))
+
+
+def test_a_weak_token_names_the_variable_it_came_from() -> None:
+    """Was: always FEDISCOPE_TOKEN_…, also for a token set in fediscope.toml's [tokens]."""
+    settings = strong(tokens={"mastodon_social": "xxx"})
+    (problem,) = check_settings(settings, env={"FEDISCOPE_TOKEN_MASTODON_SOCIAL": "xxx"})
+    assert problem.setting == "FEDISCOPE_TOKEN_MASTODON_SOCIAL"
 
 
 def test_mistyped_variables_and_privacy_off_are_warnings() -> None:
