@@ -216,16 +216,23 @@ class _JsonErrorChannel(HTTPChannel):
     error_task_class = _JsonErrorTask
 
 
-def make_server(app: Flask, host: str, port: int, threads: int) -> Any:
+def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: str | None = None) -> Any:
     """The waitress server of ``fediscope serve-api``: the API's limits (a body of exactly :data:`MAX_BODY_BYTES`
-    passes, as the app's check: waitress refuses at its cap, not over it), version hidden, no tracebacks, proxy
-    headers ignored, and what it refuses itself answered in the JSON envelope. Raises OSError / ValueError when
-    it cannot listen."""
+    passes, as the app's check: waitress refuses at its cap, not over it), version hidden, no tracebacks, and
+    what it refuses itself answered in the JSON envelope. Proxy headers are dropped, except those of
+    ``trusted_proxy`` (``FEDISCOPE_API_TRUSTED_PROXY``, the TLS reverse proxy in front): its
+    ``X-Forwarded-Proto``/``-Host``/``-For`` then make the request's scheme, host and client address, so the
+    ``Link`` URLs clients follow are the proxy's ``https://`` ones, not plain http to the API's own address.
+    Raises OSError / ValueError when it cannot listen."""
     from waitress.server import create_server
 
+    proxy: dict[str, Any] = {}
+    if trusted_proxy:
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                 "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"}}
     server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
                            max_request_body_size=MAX_BODY_BYTES + 1, max_request_header_size=MAX_HEADER_BYTES,
-                           expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, **proxy)
     # several listening sockets (a host name with an IPv4 and an IPv6 address) are servers of their own in the map
     for listener in {server, *getattr(server, "map", {}).values()}:
         if hasattr(listener, "channel_class"):

@@ -170,6 +170,19 @@ _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
 _HADOOP_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*/[^\s]*$")
 
 
+def _proxy_address(value: str) -> str | None:
+    import ipaddress
+
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"expected the IP address the reverse proxy connects from, e.g. 127.0.0.1, got "
+                         f"{value!r}") from None
+
+
 def _hadoop_uri(value: str) -> str | None:
     value = value.strip().rstrip("/")
     if not value:
@@ -202,6 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
             "(token bucket, bursts up to the same number; 0 turns the limit off).", _positive_int),
+    Setting("api_trusted_proxy", None, "IP address of the TLS reverse proxy in front of the scraping API: its "
+            "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-For are believed (the Link URLs then carry the "
+            "proxy's https and host); unset, those headers are dropped.", _proxy_address),
     Setting("pseudonym_key", None, "Secret key for the keyed pseudonyms (HMAC-SHA256) applied at landing.",
             secret=True),
     Setting("privacy", True, "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs). "
@@ -262,6 +278,7 @@ class Settings:
     spark_lake_uri: str | None = None
     api_key: tuple[str, ...] = ()
     api_rate_limit: int = 120
+    api_trusted_proxy: str | None = None
     pseudonym_key: str | None = None
     privacy: bool = True
     instances: tuple[str, ...] = ()

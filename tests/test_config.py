@@ -395,6 +395,13 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
         load_settings(env={}, toml_path=path)
 
 
+def test_the_trusted_proxy_is_an_ip_address() -> None:
+    assert load_settings(env={"FEDISCOPE_API_TRUSTED_PROXY": " ::1 "}).api_trusted_proxy == "::1"
+    assert load_settings(env={"FEDISCOPE_API_TRUSTED_PROXY": ""}).api_trusted_proxy is None
+    with pytest.raises(ConfigError, match=r"^FEDISCOPE_API_TRUSTED_PROXY is invalid: .*IP address .*'proxy.lan'"):
+        load_settings(env={"FEDISCOPE_API_TRUSTED_PROXY": "proxy.lan"})
+
+
 def test_a_store_password_is_never_in_the_message() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(env={"FEDISCOPE_STORE": "mysql+pymysql://u:db-pass-4711@db:notaport/x"})

@@ -39,7 +39,7 @@ def serve_api(host: str, port: int, threads: int) -> None:
     settings = settings_from_context()
     app = create_app(settings)
     try:
-        server = make_server(app, host=host, port=port, threads=threads)
+        server = make_server(app, host=host, port=port, threads=threads, trusted_proxy=settings.api_trusted_proxy)
     except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port (or --port 0 for a "

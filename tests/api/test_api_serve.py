@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -29,10 +30,11 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served(tmp_path: Path, mastodon_server: Any) -> Iterator[str]:
+@contextlib.contextmanager
+def serve(tmp_path: Path, mastodon_server: Any, **extra: str) -> Iterator[str]:
+    """``fediscope serve-api`` in front of the Mastodon double, with ``extra`` settings; its base URL."""
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
-               FEDISCOPE_INSTANCES=mastodon_server.url, FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
+               FEDISCOPE_INSTANCES=mastodon_server.url, FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true", **extra)
     process = subprocess.Popen([*COMMAND, "serve-api", "--host", "127.0.0.1", "--port", "0"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
@@ -44,6 +46,33 @@ def served(tmp_path: Path, mastodon_server: Any) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path, mastodon_server: Any) -> Iterator[str]:
+    with serve(tmp_path, mastodon_server) as url:
+        yield url
+
+
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.org", "X-Forwarded-For": "203.0.113.9"}
+
+
+def _next_link(base: str, mastodon_server: Any) -> str:
+    page = requests.get(f"{base}/v1/timelines/public", params={"instance": mastodon_server.domain, "limit": 2},
+                        headers={"X-API-Key": KEY, **FORWARDED}, timeout=30)
+    assert page.status_code == 200, page.text
+    return requests.utils.parse_header_links(page.headers["Link"])[0]["url"]
+
+
+def test_behind_the_trusted_reverse_proxy_the_links_are_its_https_ones(tmp_path: Path, mastodon_server: Any) -> None:
+    """Was: Link URLs were always http:// to the API's own address behind the TLS proxy the README recommends, so a
+    client following rel=next left TLS (its X-API-Key in clear) or reached the proxy's internal address."""
+    with serve(tmp_path, mastodon_server, FEDISCOPE_API_TRUSTED_PROXY="127.0.0.1") as base:
+        assert _next_link(base, mastodon_server).startswith("https://api.example.org/v1/timelines/public?")
+
+
+def test_forwarded_headers_from_anyone_else_are_dropped(served: str, mastodon_server: Any) -> None:
+    assert _next_link(served, mastodon_server).startswith(f"{served}/v1/timelines/public?")
 
 
 def test_serve_api_answers_over_waitress(served: str, mastodon_server: Any) -> None:
