@@ -386,22 +386,10 @@ class _ThrottleWatch:
         the window's reset is its wait."""
         if self.last_429 is None:
             return exc.retry_after
-        seconds = _instance_retry_after(self.last_429.headers.get("Retry-After"))
+        seconds = parse_retry_after(self.last_429.headers.get("Retry-After"))
         if seconds is None and self.client.rate.reset_at is not None:
             seconds = max(0.0, self.client.rate.reset_at - time.time())
         return seconds
-
-
-def _instance_retry_after(value: str | None) -> float | None:
-    """The seconds a ``Retry-After`` value asks for, or None when it says nothing usable: absent, negative,
-    NaN, or neither a number nor an HTTP date (the client reads a negative value as "now")."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return parse_retry_after(value)  # an HTTP date, or None
-    return seconds if seconds >= 0 else None  # NaN compares false too
 
 
 def _retry_after(seconds: float | None) -> int | None:

@@ -60,14 +60,18 @@ def parse_reset(value: str | None, now: float | None = None, server_date: str | 
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After``: delay seconds or an HTTP date → seconds to wait."""
+    """``Retry-After``: delay seconds or an HTTP date → seconds to wait; None when it says nothing usable (absent,
+    negative, NaN, neither a number nor a date), so the caller falls back to the rate-limit reset or its backoff
+    (a negative value read as 0 retried at once, hammering an instance that was throttling us)."""
     if not value:
         return None
     now = time.time() if now is None else now
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if seconds >= 0 else None  # NaN compares false; an infinite wait is capped by the caller
     try:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):

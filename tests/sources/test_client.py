@@ -46,6 +46,14 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("7") == 7
     assert parse_retry_after("Sat, 25 Jul 2026 17:20:10 GMT", now=1_785_000_000.0) == pytest.approx(10)
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("0") == 0
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "-inf"])
+def test_a_retry_after_that_is_no_delay_says_nothing(value: str) -> None:
+    """Was: a negative (or NaN) value read as 0, so the collector retried at once instead of waiting for the
+    rate-limit reset or backing off."""
+    assert parse_retry_after(value) is None
 
 
 def test_pacing_bursts_while_budget_is_ample_then_spreads_the_rest() -> None:
