@@ -106,10 +106,21 @@ class LocalLake:
     def is_dir(self, path: str) -> bool:
         return self._abs(path).is_dir()
 
-    def _entry(self, p: Path) -> Entry:
+    def _entry(self, p: Path) -> Entry | None:
+        """The entry of ``p`` (a symbolic link followed); None for one that is not there to read: vanished
+        meanwhile, a symbolic link that leads nowhere (dangling, or a loop), or neither a directory nor a regular
+        file (a socket, a FIFO). One that cannot be read (no permission) is a LakeError naming it, never a
+        traceback, and never left out silently: a partition not read would be data not processed."""
         rel = p.relative_to(self.root).as_posix()
-        info = p.stat()
+        try:
+            info = p.stat()
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ELOOP):
+                return None
+            raise LakeError(f"cannot read {p}: {exc.strerror or exc}") from None
         is_dir = stat.S_ISDIR(info.st_mode)
+        if not is_dir and not stat.S_ISREG(info.st_mode):
+            return None
         return Entry(rel, is_dir, 0 if is_dir else info.st_size, info.st_mtime)
 
     def list(self, path: str) -> list[Entry]:
@@ -123,15 +134,10 @@ class LocalLake:
             children = sorted(base.iterdir())
         except (FileNotFoundError, NotADirectoryError):
             return []
-        entries: list[Entry] = []
-        for child in children:
-            if hidden(child.name):
-                continue
-            try:
-                entries.append(self._entry(child))
-            except FileNotFoundError:
-                continue
-        return entries
+        except OSError as exc:
+            raise LakeError(f"cannot list {base}: {exc.strerror or exc}") from None
+        return [entry for child in children if not hidden(child.name)
+                and (entry := self._entry(child)) is not None]
 
     def walk(self, path: str) -> list[Entry]:
         """Symbolic links to directories are followed (each directory once), as ``list``, ``read`` and the engines
@@ -147,22 +153,26 @@ class LocalLake:
         base = self._abs(path)
         if not base.is_dir():
             return []
+        def unreadable(exc: OSError) -> None:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # a directory that vanished meanwhile lists nothing
+                raise LakeError(f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+
         entries: list[Entry] = []
         seen: set[tuple[int, int]] = set()
-        for directory, subdirectories, files in os.walk(base, followlinks=True):
-            info = os.stat(directory)
+        for directory, subdirectories, files in os.walk(base, followlinks=True, onerror=unreadable):
+            try:
+                info = os.stat(directory)
+            except OSError as exc:
+                unreadable(exc)
+                continue
             if (info.st_dev, info.st_ino) in seen:  # a link loop
                 subdirectories.clear()
                 continue
             seen.add((info.st_dev, info.st_ino))
             for name in files:
-                child = Path(directory, name)
-                if hidden(name) != hidden_ones or not child.is_file():
-                    continue
-                try:
-                    entries.append(self._entry(child))
-                except FileNotFoundError:
-                    continue
+                if hidden(name) == hidden_ones and (entry := self._entry(Path(directory, name))) is not None \
+                        and not entry.is_dir:
+                    entries.append(entry)
         return sorted(entries, key=lambda e: e.path.split("/"))
 
     def delete(self, path: str, recursive: bool = False) -> bool:
