@@ -130,6 +130,25 @@ def test_records_landed_but_not_curated_yet_never_reach_the_curated_tables(lande
     assert key not in curated_keys(landed.lake_dir, "accounts") | curated_keys(landed.lake_dir, "statuses")
 
 
+def test_with_privacy_off_records_not_curated_yet_of_a_local_account_are_erased_too(env) -> None:
+    """Privacy off: the note holds the clear key ``user@localhost:3000``, which a local account's raw records do
+    not hold as such (their ``acct`` has no domain). Was: the raw files not curated yet were looked in for the key's
+    bytes only, so the account was not found there, its note was deleted, and its records were curated."""
+    import dataclasses
+
+    from gdpr_lake import land_recordings
+
+    env = dataclasses.replace(env, settings=env.settings.replace(privacy=False, pseudonym_key=None))
+    land_recordings(env.lake, policy_from_settings(env.settings))
+    key = policy_from_settings(env.settings).account_key(SUBJECT)
+    assert own_raw_records(env.lake, key) > 0
+    note_opt_outs(env.lake, [key], "stream")
+    summary = run_process(env.settings, progress=False)
+    assert summary.curate["opted_out_erased"] == 1
+    assert own_raw_records(env.lake, key) == 0
+    assert key not in curated_keys(env.lake_dir, "accounts") | curated_keys(env.lake_dir, "statuses")
+
+
 def test_an_unreadable_note_is_reported_and_removed(curated, caplog: pytest.LogCaptureFixture) -> None:
     curated.lake.write_atomic(f"{OPT_OUTS_ROOT}/broken.json", b"{not json")
     with caplog.at_level("WARNING", logger="fediscope.gdpr.opt_outs"):
