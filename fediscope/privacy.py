@@ -380,7 +380,22 @@ class PrivacyPolicy:
             return self._counted(self._collected_skip(record, instance) or record)
         if entity == "statuses" and isinstance(record, dict):
             return self._counted(self._collected_status(record, instance))
+        if entity == "instance" and isinstance(record, dict):
+            return self._collected_instance(record, instance)
         return record
+
+    def _collected_instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
+        """An instance document as collected, but a contact account that opted out or was erased is None, as with
+        privacy on (:meth:`instance`): an erased admin's profile came back with every document collected."""
+        out = record
+        contact = record.get("contact")
+        if isinstance(contact, dict) and isinstance(contact.get("account"), dict) \
+                and self._counted(self._collected_skip(contact["account"], instance) or {}) is None:
+            out = {**out, "contact": {**contact, "account": None}}
+        if isinstance(record.get("contact_account"), dict) \
+                and self._counted(self._collected_skip(record["contact_account"], instance) or {}) is None:
+            out = {**out, "contact_account": None}
+        return out
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):

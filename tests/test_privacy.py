@@ -424,6 +424,28 @@ def test_privacy_off_skips_an_erased_account_by_the_digest_on_the_suppression_li
     assert PrivacyPolicy(key=None, enabled=False).apply("statuses", copy.deepcopy(reply), LOCAL) == reply
 
 
+def test_privacy_off_drops_an_erased_or_opted_out_instance_contact() -> None:
+    """Was: with privacy off an instance document landed as collected, so the contact account of an erased admin
+    (profile, bio, avatar) came back with every document collected after the erasure."""
+    from fediscope.privacy import clear_key_digest
+
+    v2 = body("test_timeline_disabled.json", 1)  # mastodon.social, with a contact account
+    v1 = body("test_timeline_disabled.json", 4)
+    acct = v2["contact"]["account"]["acct"]
+    off = PrivacyPolicy(key=None, enabled=False, suppressed=frozenset({clear_key_digest(f"{acct}@mastodon.social"
+                                                                                       .lower())}))
+    landed_v2 = off.apply("instance", copy.deepcopy(v2), "mastodon.social")
+    landed_v1 = off.apply("instance", copy.deepcopy(v1), "mastodon.social")
+    assert landed_v2 == {**v2, "contact": {**v2["contact"], "account": None}}  # the rest as collected
+    assert landed_v1 == {**v1, "contact_account": None}
+    opted_out = copy.deepcopy(v2)
+    opted_out["contact"]["account"]["noindex"] = True
+    off = PrivacyPolicy(key=None, enabled=False)
+    assert off.apply("instance", opted_out, "mastodon.social")["contact"]["account"] is None
+    assert off.opted_out == {f"{acct}@mastodon.social".lower()}
+    assert off.apply("instance", copy.deepcopy(v2), "mastodon.social") == v2  # anyone else's stays
+
+
 def test_suppressed_accounts_are_skipped_with_their_statuses_and_boosts() -> None:
     raw = boost_by_another_account()
     key = PrivacyPolicy(key=KEY).account_key(raw["reblog"]["account"]["acct"], LOCAL)
