@@ -178,12 +178,24 @@ class Traces:
         return True
 
 
+#: A pseudonym (:meth:`fediscope.privacy.PrivacyPolicy.pseudonym`), or a status link made of one.
+_PSEUDONYM_RE = re.compile(r"(?:urn:fediscope:)?[a-z][0-9a-f]{24}")
+
+
+def _word(trace: str) -> str:
+    if _PSEUDONYM_RE.fullmatch(trace):
+        # wherever it is: the landing replaces a handle in text up to any non-word character, so a pseudonym may be
+        # glued to "-" or "." (``@bob-style`` → ``<key>-style``), and nothing else is a pseudonym's 24 hex digits
+        return re.escape(trace)
+    return rf"(?<![\w.-]){re.escape(trace)}(?![\w-]|\.\w)"
+
+
 @functools.lru_cache(maxsize=256)
 def _words(traces: tuple[str, ...]) -> re.Pattern[str]:
     """The traces as whole words, longest first: not inside a longer name, number or domain (``bob@x.social`` is
     not in ``superbob@x.social`` nor in ``bob@x.social.example``; a status link ending ``/12`` is not in one ending
-    ``/123``). Pseudonyms are fixed-length words, so this changes nothing for them."""
-    return re.compile("|".join(rf"(?<![\w.-]){re.escape(t)}(?![\w-]|\.\w)" for t in traces))
+    ``/123``). A pseudonym is found wherever it is, as before (:func:`_word`)."""
+    return re.compile("|".join(_word(t) for t in traces))
 
 
 def _present(value: str, traces: set[str]) -> tuple[str, ...]:

@@ -161,6 +161,37 @@ def test_a_new_landing_does_not_bring_the_account_back(processed) -> None:
                                                           str(env.lake_dir / SUPPRESSED_PATH)}
 
 
+def test_a_pseudonym_the_landing_glued_to_a_dot_or_hyphen_in_text_is_erased_too(landed) -> None:
+    """The landing replaces a mentioned handle in text up to any non-word character (``mastodonpy_test_2-style`` →
+    ``<key>-style``). Was: the whole-word erasure looked for a pseudonym between characters other than word
+    characters, dots and hyphens, so those stayed in other people's statuses."""
+    import copy
+
+    from gdpr_lake import recorded
+
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    env = landed
+    instance, reply = next((h, s) for h, s in recorded(["test_status_reply.json"], "statuses")
+                           if [m["acct"] for m in s["mentions"]] == ["mastodonpy_test_2"])
+    reply = copy.deepcopy(reply)
+    reply["content"] = reply["content"].replace("</p>", " mastodonpy_test_2-style, x.mastodonpy_test_2</p>")
+    reply["uri"] += "-glued"
+    landed_reply = env.policy.apply("statuses", reply, instance)
+    key = env.key(SUBJECT)
+    assert f"{key}-style" in landed_reply["content"] and f"x.{key}" in landed_reply["content"]
+    write_batch(env.lake, "statuses", instance, [envelope(instance, "/api/v1/timelines/public", landed_reply,
+                                                           datetime.now(UTC))])
+
+    erase_account(env.settings, SUBJECT, metrics={})
+
+    assert set(files_holding([env.lake_dir], [key])) == {str(env.lake_dir / AUDIT_PATH),
+                                                          str(env.lake_dir / SUPPRESSED_PATH)}
+    (kept,) = [s for s in raw_statuses(env) if s["uri"] == landed_reply["uri"]]
+    assert f"{ERASED}-style, x.{ERASED}" in kept["content"]
+
+
 def test_without_the_suppression_list_the_account_would_come_back(processed) -> None:
     """The control for the test above: the same landing, without the list, lands the account again."""
     env = processed
