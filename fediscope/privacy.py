@@ -327,15 +327,13 @@ class PrivacyPolicy:
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
         :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
-        if not self.enabled:
-            if "@" not in acct.lstrip("@") and not instance:
-                raise ValueError(f"account {acct!r} needs a domain (user@instance)")
-            return clear_account_key(acct, instance or "")
         canonical = acct.lstrip("@").lower()
+        if "@" not in canonical and not instance:
+            raise ValueError(f"account {acct!r} needs a domain (user@instance)")
+        if not self.enabled:
+            return clear_account_key(canonical, instance or "")
         if "@" not in canonical:
-            if not instance:
-                raise ValueError(f"account {acct!r} needs a domain (user@instance)")
-            canonical = f"{canonical}@{self.local_domain(instance)}"
+            canonical = f"{canonical}@{self.local_domain(instance or '')}"
         return self.pseudonym("acct", canonical)
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
@@ -377,7 +375,7 @@ class PrivacyPolicy:
         noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go.
         Handles and links inside the text stay as collected."""
         if entity in {"accounts", "directory"} and isinstance(record, dict):
-            return self._counted(self._collected_skip(record, instance) or record)
+            return self._collected_account(record, instance)
         if entity == "statuses" and isinstance(record, dict):
             return self._counted(self._collected_status(record, instance))
         if entity == "instance" and isinstance(record, dict):
@@ -390,12 +388,16 @@ class PrivacyPolicy:
         out = record
         contact = record.get("contact")
         if isinstance(contact, dict) and isinstance(contact.get("account"), dict) \
-                and self._counted(self._collected_skip(contact["account"], instance) or {}) is None:
+                and self._collected_account(contact["account"], instance) is None:
             out = {**out, "contact": {**contact, "account": None}}
         if isinstance(record.get("contact_account"), dict) \
-                and self._counted(self._collected_skip(record["contact_account"], instance) or {}) is None:
+                and self._collected_account(record["contact_account"], instance) is None:
             out = {**out, "contact_account": None}
         return out
+
+    def _collected_account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
+        """Privacy off's :meth:`account`: the account as collected; None (counted) when it must be skipped."""
+        return self._counted(self._collected_skip(account, instance) or account)
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):
@@ -404,8 +406,8 @@ class PrivacyPolicy:
         if not acct:  # no key to note or look up (a shape the landing checks report)
             return "opt_out" if _opted_out(account) else None
         reason = self.skip_reason(account, instance)
-        if reason == "opt_out" and not self._on_suppression_list(self.account_key(acct, instance)):
-            self.opted_out.add(self.account_key(acct, instance))
+        if reason == "opt_out" and not self._on_suppression_list(key := self.account_key(acct, instance)):
+            self.opted_out.add(key)
         return reason
 
     def _collected_status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | str:
