@@ -283,7 +283,9 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str,
     for entity in _OWN_ENTITIES:
         for path in uncurated.get(entity, []):
             text = read_batch_text(lake, path)
-            present = {key for key in keys - found if _may_name(text, key)}
+            wanted = keys - found
+            lowered = text.lower() if any("@" in key for key in wanted) else text  # once per file, not per key
+            present = {key for key in wanted if _may_name(text, lowered, key)}
             if not present:
                 continue
             for record in decode_jsonl(text):
@@ -294,14 +296,14 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str,
     return found
 
 
-def _may_name(text: bytes, key: str) -> bool:
-    """Fast path of :func:`_uncurated_owners`: can a raw file of ``text`` hold a record of the account ``key``? A
-    pseudonym is written as it is; a clear key (privacy off, ``user@domain`` in lower case) is not: a local
-    account's ``acct`` has no domain and a name may be in upper case (``Gargron``), so only its name is looked for,
-    in any case."""
+def _may_name(text: bytes, lowered: bytes, key: str) -> bool:
+    """Fast path of :func:`_uncurated_owners`: can a raw file of ``text`` (``lowered``: in lower case) hold a record
+    of the account ``key``? A pseudonym is written as it is; a clear key (privacy off, ``user@domain`` in lower
+    case) is not: a local account's ``acct`` has no domain and a name may be in upper case (``Gargron``), so only
+    its name is looked for, in any case."""
     if "@" not in key:
         return key.encode() in text
-    return key.partition("@")[0].encode() in text.lower()
+    return key.partition("@")[0].encode() in lowered
 
 
 def _quotes(entity: str, data: Any, instance: str, key: str) -> bool:
