@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import sqlite3
 import threading
 from typing import Any
 
@@ -43,7 +42,7 @@ from api.params import NAME_PATTERN, parse_results_query
 from fediscope.analysis import ANALYSES, Analysis
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import FediscopeError
+from fediscope.errors import FediscopeError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, open_existing
 from fediscope.store.sqlite import sqlite_file
@@ -111,7 +110,7 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
     try:
         return call()
     except FediscopeError as exc:
-        if metric is not None and _missing_column(exc):
+        if metric is not None and isinstance(exc, StoreSchemaError):
             log.warning("results: metric %s in store %s lacks a column: %s", metric, shown, exc)
             raise _stale(metric, reader, "a column is missing from its table") from None
         log.warning("results: store %s failed: %s", shown, exc)
@@ -125,22 +124,6 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
         reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)[:200]
         log.warning("results: metric %s%s: %s", metric, f" (analysis {reader})" if reader else "", reason)
         raise _stale(metric, reader, reason) from None
-
-
-#: MySQL's and MariaDB's ER_BAD_FIELD_ERROR, "Unknown column"
-_MYSQL_UNKNOWN_COLUMN = 1054
-
-
-def _missing_column(exc: BaseException) -> bool:
-    """Whether a store error says the metric's table lacks a column its schema selects (left by another fediscope
-    version), rather than that the store cannot be reached or read. The store port raises one StoreError for both,
-    so the database driver's error it chains is read: SQLite's "no such column", MySQL's error 1054. (HBase has
-    no columns to lack: a missing cell reads as null.)"""
-    driver = getattr(exc.__cause__, "orig", None)
-    if isinstance(driver, sqlite3.OperationalError):
-        return str(driver).startswith("no such column")
-    args = getattr(driver, "args", None)
-    return isinstance(args, tuple) and args[:1] == (_MYSQL_UNKNOWN_COLUMN,)
 
 
 def _stale(metric: str, reader: str | None, reason: str) -> ApiError:

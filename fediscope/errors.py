@@ -29,5 +29,9 @@ class StoreError(FediscopeError):
     """The metrics store cannot be reached or written."""
 
 
+class StoreSchemaError(StoreError):
+    """A stored metric's table lacks a column this fediscope version reads (another version stored it)."""
+
+
 class NotSupportedError(FediscopeError):
     """A feature that is documented as not yet supported."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
-from fediscope.errors import ConfigError, StoreError
+from fediscope.errors import ConfigError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.base import BaseStore
 from fediscope.store.schema import Row, TableSchema, WritePlan
@@ -298,8 +299,23 @@ class SQLStore(BaseStore):
         try:
             yield
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StoreError(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+            driver = getattr(exc, "orig", None)
+            reason = str(driver or exc).splitlines()[0]
+            kind = StoreSchemaError if _missing_column(driver) else StoreError
+            raise kind(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+
+
+#: MySQL's and MariaDB's ER_BAD_FIELD_ERROR, "Unknown column"
+_MYSQL_UNKNOWN_COLUMN = 1054
+
+
+def _missing_column(driver: Any) -> bool:
+    """Whether the database driver's error says a table lacks a column the statement names: SQLite's "no such
+    column", MySQL's error 1054 (a metric stored by another fediscope version, not a store that cannot be read)."""
+    if isinstance(driver, sqlite3.OperationalError):
+        return str(driver).startswith("no such column")
+    args = getattr(driver, "args", None)
+    return isinstance(args, tuple) and args[:1] == (_MYSQL_UNKNOWN_COLUMN,)
 
 
 class AlterColumn(ExecutableDDLElement):
