@@ -287,8 +287,8 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     """Clear names in the lake: the account's records still go; the audit log and the suppression list get a hash,
     never the name, and the next landing (privacy still off) skips the account. Was: with privacy off the
     suppression list was not kept, so the next collection landed the erased account again."""
-    settings = env.settings.replace(privacy=False, pseudonym_key=None)
-    land_recordings(env.lake, policy_from_settings(settings))
+    env = _privacy_off(env)
+    settings = env.settings
     owned = [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
     ids = {s["account"]["id"] for s in owned}
     assert owned and ids
