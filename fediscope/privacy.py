@@ -372,7 +372,8 @@ class PrivacyPolicy:
     def _as_collected(self, entity: str, record: Any, instance: str) -> Any | None:
         """Privacy off keeps what is landed as collected (no pseudonyms, nothing dropped), but not whom: an account
         that opted out or was erased is skipped with its statuses and boosts of them, counted and (opted out)
-        noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go.
+        noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go, as
+        does the id of an erased account a status replies to.
         Handles and links inside the text stay as collected."""
         if entity in {"accounts", "directory"} and isinstance(record, dict):
             return self._collected_account(record, instance)
@@ -432,6 +433,12 @@ class PrivacyPolicy:
                                                 and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
             if len(kept) != len(mentions):
                 out = {**out, "mentions": kept}
+        replied_to = status.get("in_reply_to_account_id")
+        # an erased account's ids are listed as digests of instance/id (fediscope.gdpr.erase), as privacy on lists
+        # its id pseudonyms: a reply to it keeps in_reply_to_id but no longer says whose status that was
+        if self.suppressed and replied_to not in (None, "") \
+                and self._on_suppression_list(f"{instance.lower()}/{replied_to}"):
+            out = {**out, "in_reply_to_account_id": None}
         return out
 
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:

@@ -5,7 +5,8 @@ the account collectable again:
 
 1. the account key goes on the suppression list (later collections skip the account, its statuses and boosts);
 2. **find** (first pass): the id pseudonyms and status links that point at the account (:class:`Traces`); the
-   id pseudonyms join the suppression list too (later replies to the account lose the reference);
+   id pseudonyms (with privacy off: digests of ``instance/id``) join the suppression list too (later replies to
+   the account lose the reference);
 3. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
    account and directory records; in other records, mentions of it are dropped from ``mentions``, a reply's
    ``in_reply_to_account_id`` becomes null, a quote of its status loses ``quoted_status``, an instance whose
@@ -82,7 +83,7 @@ from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
-from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
@@ -400,9 +401,11 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             policy = policy_from_settings(settings) if subject.pseudonymised else None
             # every key in one pass of each kind (module docstring, "The keys share the passes")
             found = find_all_traces(lake, subjects)
-            for each, traces in zip(subjects, found, strict=True):
+            for each, traces in zip(subjects, found, strict=True):  # before any file is rewritten
                 if each.pseudonymised:
-                    add_suppressed(lake, each.key, traces.ids)  # before any file is rewritten
+                    add_suppressed(lake, each.key, traces.ids)
+                elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
+                    add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
             keys = list(zip(subjects, found, strict=True))
             report.raw = dict(erase_raw(lake, keys))
             report.curated = dict(erase_curated(lake, found))

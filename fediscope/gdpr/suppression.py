@@ -9,8 +9,8 @@ or HDFS) and every collector and API process that lands into this lake sees it. 
 account key, and the account's id pseudonyms so that replies to it lose ``in_reply_to_account_id``), never a
 clear name; it is therefore tied to the pseudonym key: after a key rotation, re-erase
 the accounts on it (see the processing register). An account erased from a lake landed with privacy off is
-listed as the digest of its clear key (:func:`fediscope.privacy.clear_key_digest`), which the policy then
-compares (privacy off keeps no pseudonyms).
+listed as the digest of its clear key (:func:`fediscope.privacy.clear_key_digest`), and its ids as digests of
+``instance/id``, which the policy then compares (privacy off keeps no pseudonyms).
 """
 
 from __future__ import annotations
