@@ -157,6 +157,12 @@ def _origin_ref(uri: str) -> str:
             f"1)) || '/' || regexp_extract({uri}, '{pattern}', 2) END")
 
 
+def _copy(instance: str, status_id: str) -> str:
+    """The one-element ``copies`` of a version: ``instance/id``, the instance it was fetched from and that
+    instance's id of it (empty without an id)."""
+    return f"CASE WHEN {status_id} IS NULL THEN CAST([] AS VARCHAR[]) ELSE [{instance} || '/' || {status_id}] END"
+
+
 def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     """The curated columns (expression, name) of one status version, read from the struct ``s`` (``data`` or
     ``data.reblog``).
@@ -212,6 +218,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (f"coalesce({s}.deleted, false)", "deleted"),
         (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
         (_key(f"coalesce({quoted}.acct, {quoted}.username)", f"{quoted}.domain"), "quoted_account_key"),
+        (_copy("lower(meta.instance)", f"CAST({s}.id AS VARCHAR)"), "copies"),
     ]
 
 
@@ -303,25 +310,36 @@ STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
     it from its URI when that is still the raw one (privacy off; a pseudonymised URI gives none), so upgraded
-    lakes match deletions too."""
-    derived = _origin_ref('"uri"')
-    cols = ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"' if c == "origin_ref" else f'"{c}"'
-                     for c in STATUSES.columns)
+    lakes match deletions too; and a row curated before ``copies`` existed gets its own copy."""
+    uri = '"uri"'
+    derived = {"origin_ref": f'coalesce("origin_ref", {_origin_ref(uri)})',
+               "copies": f'coalesce("copies", {_copy("fetched_from", "status_id")})'}
+    cols = ", ".join(f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in STATUSES.columns)
     return f"SELECT {cols} FROM {source}"
 
 
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
-#: version that an instance reported deleted (``status_deletions_merged``, matched on the instance it was fetched
-#: from and that instance's id, or on the status's ``origin_ref``) is a tombstone before the versions are ranked,
-#: so it wins over any copy of the status fetched from another instance.
+#: status that an instance reported deleted (``status_deletions_merged``: a version fetched from that instance
+#: with that id, a curated row that has that copy among its ``copies``, or the status's ``origin_ref``) is a
+#: tombstone, every version of it, before the versions are ranked: the tombstone wins over any copy of the status
+#: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
+#: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
+#: files does, and keeps the same row).
 MERGE_STATUSES = _latest(
     STATUSES,
-    f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c != "deleted")},
-                c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL AS "deleted"
+    f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c not in ("deleted", "copies"))},
+                bool_or(c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL)
+                  OVER (PARTITION BY c.uri) AS "deleted",
+                list_sort(list_distinct(flatten(list(c."copies") OVER (PARTITION BY c.uri)))) AS "copies"
          FROM ({_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
          LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
            ON d.instance = c.fetched_from AND d.status_id = c.status_id
          LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
+         LEFT JOIN (SELECT DISTINCT e.uri
+                    FROM (SELECT uri, unnest(copies) AS copy FROM ({_existing_statuses('existing_statuses')}) AS x)
+                      AS e
+                    JOIN (SELECT DISTINCT instance || '/' || status_id AS copy FROM status_deletions_merged) AS r
+                      ON r.copy = e.copy) AS k ON k.uri = c.uri
         ) AS candidates""",
     "uri", STATUS_ORDER)
 
@@ -351,10 +369,12 @@ FROM (
 GROUP BY instance, status_id, origin_ref
 """
 
-#: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones).
+#: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones): by any
+#: copy merged into the row (``copies``), or by ``origin_ref``.
 DELETED_DAYS = f"""
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
-FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
+FROM (SELECT dt, deleted, unnest(copies) AS copy FROM ({_existing_statuses('all_statuses')}) AS x) AS s
+JOIN deletion_versions AS d ON d.instance || '/' || d.status_id = s.copy
 WHERE NOT s.deleted
 UNION
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt

@@ -139,7 +139,7 @@ STATUSES = Table("statuses", {
     "audio_count": "bigint", "hashtags": ["string"], "mentions": ["string"], "is_reply": "boolean",
     "in_reply_to_id": "string", "is_reblog": "boolean", "reblog_of_uri": "string", "edited_at": "timestamp",
     "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean", "origin_ref": "string",
-    "quoted_account_key": "string",
+    "quoted_account_key": "string", "copies": ["string"],
 }, partition_by="dt")
 
 ACCOUNTS = Table("accounts", {

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,3 +152,22 @@ def derived_origins(engine: Any) -> dict[str, str | None]:
     rows = " UNION ALL ".join(f"SELECT {i} AS n, {literal} AS uri" for i, literal in enumerate(ORIGIN_CASES))
     found = engine.query(f"SELECT n, {_origin_ref('uri')} AS origin FROM ({rows}) AS cases ORDER BY n")
     return {literal: row["origin"] for literal, row in zip(ORIGIN_CASES, found, strict=True)}
+
+
+def land_superseded_copy_then_its_deletion(lake: LakeBackend, curate: Callable[[], Any],
+                                           privacy: PrivacyPolicy | None) -> str:
+    """A REAL recorded status fetched first from another instance (its id there 8880001), then from its home
+    instance, later (that copy wins), then deleted by the other instance's stream: each step landed and curated
+    (``curate()``) in turn, as the incremental runs of a collecting lake do. Returns the status's landed URI."""
+    from streamed_deletions import land_deletion
+
+    status = next(s for s in statuses("test_public_tl.json") if not s.get("reblog"))
+    other = "remote.example"
+    remote = dict(status, id="8880001", account=dict(status["account"], acct=f"{status['account']['acct']}@{INSTANCE}"))
+    land(lake, "statuses", [remote], at(1), privacy, instance=other)
+    curate()
+    land(lake, "statuses", [dict(status, favourites_count=6)], at(2), privacy)
+    curate()
+    land_deletion(lake, "8880001", other, at(3), policy=privacy)
+    curate()
+    return (privacy or PrivacyPolicy(key=None, enabled=False)).apply("statuses", dict(status), INSTANCE)["uri"]

@@ -423,6 +423,32 @@ def test_a_deletion_from_the_home_instance_reaches_a_copy_fetched_elsewhere(priv
     assert row["deleted"] is True
 
 
+@pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy-on", "privacy-off"])
+def test_a_deletion_of_a_copy_superseded_in_an_earlier_run_applies_as_in_a_full_run(
+        privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine, tmp_path: Path) -> None:
+    """Was: the curated row kept only its winning copy's instance and id, so a deletion streamed by the instance of
+    a copy superseded in an earlier run matched nothing: the status stayed live in every metric, while a full run
+    over the same raw files deleted it (8 metrics differed). The row now keeps every copy merged into it."""
+    import shutil
+
+    from engine_data import land_superseded_copy_then_its_deletion
+
+    privacy = policy() if privacy_on else None
+    uri = land_superseded_copy_then_its_deletion(lake, lambda: duckdb_engine().curate(), privacy)
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["uri"] == uri and row["deleted"] is True
+    assert row["copies"] == sorted([f"{INSTANCE}/{row['status_id']}", "remote.example/8880001"])
+    assert not read_table(lake_dir, "hashtags")
+    # a full run over the same raw files makes the same row
+    full = tmp_path / "full"
+    shutil.copytree(lake_dir / "raw", full / "raw")
+    from fediscope.engine.base import open_engine
+
+    with open_engine(settings_for(full)) as engine:
+        engine.curate()
+    assert read_table(full, "statuses") == [row]
+
+
 def test_duckdb_derives_origins_from_whole_uris_only(duckdb_engine) -> None:
     assert derived_origins(duckdb_engine()) == ORIGIN_CASES
 
@@ -526,7 +552,9 @@ def test_streamed_deletions_tombstone_the_status_they_name(lake: LocalLake, lake
     land(lake, "statuses", [federated], at(6), privacy, instance=other)
     duckdb_engine().curate()
     (row,) = [r for r in read_table(lake_dir, "statuses") if r["uri"] == uri[third["id"]]]
-    assert row["deleted"] is True and (row["fetched_from"], row["status_id"]) == (INSTANCE, third["id"])
+    # every version of a deleted status is a tombstone: the row is its latest version, with every copy merged
+    assert row["deleted"] is True and (row["fetched_from"], row["status_id"]) == (other, "999999")
+    assert row["copies"] == sorted([f"{INSTANCE}/{third['id']}", f"{other}/999999"])
     # and over a copy from that instance arriving in a later run
     land(lake, "statuses", [dict(federated, favourites_count=99)], at(7), privacy, instance=other)
     duckdb_engine().curate()

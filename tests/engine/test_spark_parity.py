@@ -184,6 +184,22 @@ def test_spark_derives_the_origin_of_unpseudonymised_uris(spark, lake: LocalLake
     assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True)
 
 
+def test_spark_applies_a_deletion_of_a_copy_superseded_in_an_earlier_run(spark, lake: LocalLake,  # noqa: ANN001
+                                                                          lake_dir: Path) -> None:
+    """As on DuckDB (tests/engine/test_curation.py): the curated row keeps every copy merged into it, so the
+    deletion of a copy superseded in an earlier run still reaches the status."""
+    from engine_data import land_superseded_copy_then_its_deletion
+
+    def curate() -> None:
+        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+            engine.curate()
+
+    uri = land_superseded_copy_then_its_deletion(lake, curate, policy())
+    (row,) = read_table(lake_dir, "statuses")
+    assert (row["uri"], row["deleted"]) == (uri, True)
+    assert row["copies"] == sorted([f"localhost:3000/{row['status_id']}", "remote.example/8880001"])
+
+
 def test_spark_derives_origins_from_whole_uris_only(spark, lake_dir: Path) -> None:  # noqa: ANN001
     """Java's ``$`` also matches before a final line break; the SQL requires the match to be the whole URI."""
     from engine_data import ORIGIN_CASES, derived_origins
