@@ -62,6 +62,9 @@ from fediscope.privacy import STATUS_URI_PATTERN
 #: Unicode emoji: pictographs, emoticons, transport, supplemental symbols, dingbats and misc symbols.
 #: Skin-tone modifiers (U+1F3FB–1F3FF), joiners and variation selectors are not counted: 👍🏽 is one emoji.
 EMOJI_RE = r"[\x{1F000}-\x{1F3FA}\x{1F400}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}]"
+#: Longer hashtag names are dropped: no store key can hold one (``fediscope.store.schema.MAX_KEY_TEXT``), and
+#: servers have sent tags of thousands of characters. The MapReduce mapper has the same rule.
+MAX_TAG_LENGTH = 255
 #: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
 ANCHOR_RE = r"<a\s[^>]*>"
 #: An HTML tag and a character reference: ``content_length`` counts the text left without tags, with every
@@ -203,7 +206,8 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_media(s, "gifv"), "gifv_count"),
         (_media(s, "audio"), "audio_count"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
-         f"{s}.tags, lambda t: t.name IS NOT NULL), lambda t: {_lower('t.name')}))), CAST([] AS VARCHAR[]))",
+         f"{s}.tags, lambda t: t.name IS NOT NULL AND length(t.name) <= {MAX_TAG_LENGTH}), "
+         f"lambda t: {_lower('t.name')}))), CAST([] AS VARCHAR[]))",
          "hashtags"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
          f"{s}.mentions, lambda m: m.acct IS NOT NULL), lambda m: {mention_key}))), CAST([] AS VARCHAR[]))",
@@ -452,7 +456,7 @@ SELECT * FROM (
          {_ts('meta.fetched_at')} AS fetched_at
   FROM (SELECT meta, data, unnest(data.history) AS h FROM raw_trends_tags) AS history
 ) AS trend_days
-WHERE day IS NOT NULL AND instance IS NOT NULL AND tag IS NOT NULL AND tag <> ''
+WHERE day IS NOT NULL AND instance IS NOT NULL AND tag IS NOT NULL AND tag <> '' AND length(tag) <= {MAX_TAG_LENGTH}
   AND NOT coalesce({_after_fetch('day', 'fetched_at', day=True)}, false)
 """
 

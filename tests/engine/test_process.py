@@ -226,3 +226,32 @@ def test_statuses_without_an_author_are_skipped_not_stored_with_a_null_key(lake:
             {s["uri"] for s in recorded if not s.get("reblog")})
     finally:
         store.close()
+
+
+def test_a_remote_value_too_long_for_a_store_key_does_not_stop_the_run(lake: LocalLake, lake_dir: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Was: one hashtag of 300 characters (servers have sent 3,686) made the store refuse hashtags_daily's key, and
+    the run failed after writing the metrics before it in name order; every later run failed the same way. A tag
+    longer than a store key is dropped by curation (as by the MapReduce mapper); any other over-long key (here a
+    "language" of 300 characters) leaves its metric's row out, with a warning. REAL recorded statuses, two changed."""
+    (hashtagged,) = {s["id"]: s for s in statuses("test_hashtag_tl.json")}.values()
+    public = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())
+    long_tag = "a" * 300
+    tagged = dict(hashtagged, tags=[*hashtagged["tags"], {"name": long_tag, "url": "https://x.example/tags/a"}])
+    babel = dict(public[0], language="x" * 300)
+    land(lake, "statuses", [tagged, babel, *public[1:]], at(1), privacy=None)
+    settings = settings_for(lake_dir)
+
+    summary = run_process(settings, progress=False)
+
+    assert set(summary.metrics) == set(METRICS)
+    assert long_tag not in {t for r in read_table(lake_dir, "statuses") for t in r["hashtags"]}
+    assert {t["name"].lower() for t in hashtagged["tags"]} <= {r["tag"] for r in read_table(lake_dir, "hashtags")}
+    assert "metric languages: 1 row(s) left out" in caplog.text
+    store = open_store(settings.store)
+    try:
+        languages = {r["language"] for r in store.all(METRICS["languages"])}
+        assert languages and "x" * 300 not in languages
+        assert len(store.all(METRICS["hashtags_daily"])) == summary.metrics["hashtags_daily"].rows > 0
+    finally:
+        store.close()
