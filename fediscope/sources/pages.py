@@ -291,11 +291,18 @@ def _nonempty_str(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+#: The counts are read as 64-bit integers (the engines' raw schemas): a larger one, which JSON allows, would stop
+#: every later curation of the lake at that record.
+_COUNT_RANGE = range(-(2**63), 2**63)
+
+
 def _check_counts(record: dict[str, Any]) -> str | None:
     for name in _COUNT_FIELDS:
         if name in record and record[name] is not None and (
                 not isinstance(record[name], int) or isinstance(record[name], bool)):
             return f"{name} is {type(record[name]).__name__}, expected an integer"
+        if record.get(name) is not None and record[name] not in _COUNT_RANGE:
+            return f"{name} is {record[name]}, beyond a 64-bit integer"
     return None
 
 

@@ -137,7 +137,8 @@ class Served:
     at: float = field(default_factory=time.time)
 
 
-MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types", "wrong_quotes")
+MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types", "wrong_quotes",
+                 "huge_counts")
 
 
 def _malform_items(items: list[Any], how: str) -> list[Any]:
@@ -164,6 +165,14 @@ def _malform_items(items: list[Any], how: str) -> list[Any]:
         for item, quote in zip(items, quotes, strict=False):
             if isinstance(item, dict):
                 item["quote"] = quote
+    elif how == "huge_counts":  # integers JSON allows and no 64-bit count column holds
+        huge: list[Callable[[dict[str, Any]], None]] = [
+            lambda s: s.update(favourites_count=10**20),
+            lambda s: s["account"].update(followers_count=-(2**63) - 1),
+        ]
+        for item, hurt in zip(items, huge, strict=False):
+            if isinstance(item, dict):
+                hurt(item)
     return items
 
 

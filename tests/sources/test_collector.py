@@ -255,3 +255,18 @@ def test_a_quote_of_another_shape_is_quarantined_and_curation_goes_on(mastodon_s
     assert summary.ok and summary.quarantined == 4 and summary.landed == 96
     assert all("quote" in e["reason"] for e in lake.quarantine_entries())
     assert run_process(settings, progress=False).curate["statuses_written"] > 0
+
+
+def test_a_count_beyond_64_bits_is_quarantined_and_curation_goes_on(mastodon_server, make_settings, lake,
+                                                                     tmp_path) -> None:
+    """Was: ``favourites_count: 100000000000000000000`` landed (it is an integer), and every later curation of the lake
+    failed on it ("Failed to cast value to numerical") until the raw file was edited by hand."""
+    from fediscope.engine.process import run_process
+
+    mastodon_server.malformed("huge_counts", times=1, after=1, path="/api/v1/timelines/public")
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'store.db'}", privacy=False, pseudonym_key=None)
+    summary = run_collection(settings, public(mastodon_server), progress=False)
+    assert summary.ok and summary.quarantined == 2 and summary.landed == 98
+    reasons = sorted(e["reason"] for e in lake.quarantine_entries())
+    assert "beyond a 64-bit integer" in reasons[0] and "beyond a 64-bit integer" in reasons[1]
+    assert run_process(settings, progress=False).curate["statuses_written"] == 98
