@@ -21,9 +21,11 @@ loads them into memory, and a version fetched from that instance with that id, o
 deletion's, is a tombstone, as in the curation SQL. On a cluster the file is shipped to every mapper with
 ``-files`` (see ``README.md``).
 
-Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it; otherwise
-(``cat files | mapper.py``) the record's shape does — a status has ``account``/``content``/``reblog``/``deleted``,
-an account has ``acct``/``username``. Lines that are not JSON envelopes are skipped and counted.
+Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
+``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
+``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not JSON
+envelopes are skipped and counted; so are the lines of an input file whose path names no entity, or one that is
+not ``statuses``, ``accounts`` or ``directory`` (counter ``unknown_entity_input_lines``, and a line on stderr).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CLOCK_SKEW_US = 3600 * 1_000_000
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
+#: The entity directory of a raw lake path: ``…/raw/mastodon/<entity>/…``, the LAST such segment (the lake's own;
+#: the greedy prefix makes it the last, also when segments overlap: ``…/raw/mastodon/raw/mastodon/statuses/…``).
+_PATH_ENTITY_RE = re.compile(r"(?:.*/)?raw/mastodon/([^/]+)/", re.DOTALL)
 
 
 def escape(text: str) -> str:
@@ -364,22 +369,36 @@ def map_record(record: Any, path_entity: str | None = None,
     return [line for line in lines if line is not None]
 
 
+def input_path_from_env(env: dict[str, str]) -> str | None:
+    """The input file's path under Hadoop (``mapreduce_map_input_file``, or its old name); None outside Hadoop."""
+    return env.get("mapreduce_map_input_file") or env.get("map_input_file") or None
+
+
 def path_entity_from_env(env: dict[str, str]) -> str | None:
-    """The lake entity named by the input file's path under Hadoop (``…/raw/mastodon/<entity>/…``)."""
-    path = env.get("mapreduce_map_input_file") or env.get("map_input_file")
-    if not path:
+    """The lake entity named by the input file's path under Hadoop: the directory after the LAST
+    ``raw/mastodon/`` of the path (the lake layout is ``<lake>/raw/mastodon/<entity>/instance=…/dt=…/<batch>``,
+    and the lake itself may sit under a directory called ``mastodon`` or ``raw``). None outside Hadoop (no path:
+    the records' shape tells), ``""`` when the path has no ``raw/mastodon/<entity>/``."""
+    path = input_path_from_env(env)
+    if path is None:
         return None
-    match = re.search(r"/mastodon/([a-z_]+)/", path)
+    match = _PATH_ENTITY_RE.match(path)
     return match.group(1) if match else ""
 
 
 def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         deleted: AbstractSet[object] = frozenset()) -> int:
     path_entity = path_entity_from_env(env)
-    malformed = written = 0
+    # an input file that is not a statuses/accounts/directory batch of a lake: its lines cannot be read as any
+    # entity, so they are skipped, but counted and said (a wrong -input must not give empty metrics silently)
+    unknown_input = path_entity is not None and path_entity not in (*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES)
+    malformed = written = unread = 0
     write = stdout.write
     for raw in stdin:
         if not raw.strip():
+            continue
+        if unknown_input:
+            unread += 1
             continue
         try:
             lines = map_record(json.loads(raw), path_entity, deleted)
@@ -389,9 +408,15 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         for line in lines:
             write(line + "\n")
         written += len(lines)
+    if unknown_input:
+        entities = ", ".join((*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES))
+        why = (f"its entity {path_entity!r} is none of {entities}" if path_entity else
+               "its path has no raw/mastodon/<entity>/ directory")
+        stderr.write(f"mapper: skipped {unread} line(s) of {input_path_from_env(env)}: {why}\n")
     if "mapreduce_task_id" in env or "mapred_task_id" in env:
         stderr.write(f"reporter:counter:fediscope,map_lines_out,{written}\n")
         stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
+        stderr.write(f"reporter:counter:fediscope,unknown_entity_input_lines,{unread}\n")
     elif malformed:
         stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes\n")
     return 0
