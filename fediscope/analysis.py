@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import StoreError
+from fediscope.errors import StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, Row
 
@@ -233,7 +233,11 @@ def instances(store: MetricStore, n: int = 10) -> AnalysisResult:
 # -- hashtags -------------------------------------------------------------------------------------------------
 
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
-    """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags."""
+    """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
+
+    ``uses`` sums the metric's per-tag toots, so a toot with three tags is three uses, and ``uses_engagement``
+    counts its engagement once per tag: they are not the day's tagged toots (the metric is per tag and day; a toot's
+    tags are not kept together there)."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -242,8 +246,8 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     series = []
     for day in sorted(days):
         tags = sorted(days[day], key=lambda r: (-(r.get("toots") or 0), r["tag"]))
-        series.append({"day": day, "tags": len(tags), "toots": sum(r.get("toots") or 0 for r in tags),
-                       "engagement": sum(r.get("engagement_total") or 0 for r in tags),
+        series.append({"day": day, "tags": len(tags), "uses": sum(r.get("toots") or 0 for r in tags),
+                       "uses_engagement": sum(r.get("engagement_total") or 0 for r in tags),
                        "top_tags": ", ".join(f"#{r['tag']} ({r.get('toots')})" for r in tags[:3])})
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -252,7 +256,7 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders}}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
-                   ["day", "tags", "toots", "engagement", "top_tags"], series, summary, text_tail=2 * n)
+                   ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
 
 def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
@@ -405,7 +409,9 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             continue
         try:
             run.results.append(analysis(store, n))
-        except (KeyError, TypeError, ValueError) as exc:  # rows without the columns the analysis reads
+        except (KeyError, TypeError, ValueError, StoreSchemaError) as exc:  # rows without the columns it reads
+            # (StoreSchemaError: the stored table itself lacks a column its catalog names; the other analyses go on,
+            # as the results API answers 409 for that metric alone)
             reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
             run.failed[analysis.__name__] = (f"metric {metric_name}: {reason}; its SQL and fediscope/analysis.py "
                                              "disagree (re-run `fediscope process` after updating fediscope)")

@@ -164,7 +164,7 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
     if days and per_day:
         for tag in result.summary.get("top_tags", []):
             ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=f"#{tag}")
-        ax.plot(days, [r["toots"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
+        ax.plot(days, [r["uses"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
                 label="all hashtag uses")
         ax.set_ylabel("toots using the tag")
         ax.set_ylim(bottom=0)

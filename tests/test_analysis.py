@@ -131,9 +131,9 @@ def test_hashtags_per_day_and_on_one_day(metric_store):
     load(metric_store, "hashtags_daily", HASHTAGS)
     result = analysis.hashtags_per_day(metric_store)
     assert result.rows == [
-        {"day": "2024-05-01", "tags": 3, "toots": 7, "engagement": 11,
+        {"day": "2024-05-01", "tags": 3, "uses": 7, "uses_engagement": 11,
          "top_tags": "#python (3), #rust (3), #art (1)"},
-        {"day": "2024-05-02", "tags": 1, "toots": 5, "engagement": 7, "top_tags": "#python (5)"},
+        {"day": "2024-05-02", "tags": 1, "uses": 5, "uses_engagement": 7, "top_tags": "#python (5)"},
     ]
     assert result.summary["top_tags"] == ["python", "rust", "art"]
     assert result.summary["per_day"]["python"] == {"2024-05-01": 3, "2024-05-02": 5}
@@ -281,3 +281,27 @@ def test_a_stored_metric_without_a_column_an_analysis_reads_is_a_failure_not_zer
     assert "column 'engagement_total' missing" in run.failed["hashtags_per_day"]
     assert "column 'toots' missing" in run.failed["activity"]
     assert run.results == []
+
+
+def test_a_stored_table_missing_a_column_fails_only_its_analyses(tmp_path):
+    """Was: `fediscope report` stopped at the first analysis of a metric whose SQLite table lost a column (an older
+    fediscope, a hand edit), printing none, while the results API answered 409 for that metric alone."""
+    import sqlite3
+
+    path = tmp_path / "store.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        load(store, "languages", [{"language": "en", "toots": 3, "share": 0.75}, {"language": "de", "toots": 1,
+                                                                                 "share": 0.25}])
+        load(store, "hashtags_daily", HASHTAGS)
+    finally:
+        store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE metric_languages DROP COLUMN share")
+    store = open_store(f"sqlite:///{path}")
+    try:
+        run = run_analyses(store)
+    finally:
+        store.close()
+    assert set(run.failed) == {"languages"} and "share" in run.failed["languages"]
+    assert [r.name for r in run.results] == ["hashtags_per_day"]
