@@ -8,20 +8,45 @@ lock is not taken over while the job still runs, even when the Airflow task that
 
 Before the lock, the lake must exist and hold data (:func:`fediscope.orchestration.require_batch_lake`, the check
 of ``fediscope process``): the lock file would otherwise create a mistyped lake, and the metrics job would replace
-every metric in the store with the empty results of an empty lake.
+every metric in the store with the empty results of an empty lake. The metrics job (``curated=True``) also needs
+something curated (:func:`require_curated`, checked once the lock is held): a lake holding raw batches only (the
+metrics job run before ``spark_jobs/curate.py``, or pointed at a copy of ``raw/``) would empty every metric too.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from fediscope.lake.backend import open_lake
+from fediscope.engine.manifest import MANIFEST_PATH
+from fediscope.errors import LakeError
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.layout import CURATED_ROOT
 from fediscope.lake.lock import INHERIT_ENV, LockHolder, lake_lock
 from fediscope.orchestration import require_batch_lake
 
 
-def job_lock(lake_url: str, command: str) -> AbstractContextManager[LockHolder]:
+@contextmanager
+def job_lock(lake_url: str, command: str, *, curated: bool = False) -> Iterator[LockHolder]:
+    """Hold the lake lock for the job; ``curated``: the lake must also hold curated tables (the metrics job)."""
     lake = open_lake(lake_url)
     require_batch_lake(lake)  # LakeError, nothing created, the store not touched
-    return lake_lock(lake, command=command, inherit=os.environ.get(INHERIT_ENV) or None)
+    with lake_lock(lake, command=command, inherit=os.environ.get(INHERIT_ENV) or None) as holder:
+        if curated:  # under the lock: a curation running now is reported as holding it, not as missing
+            require_curated(lake)
+        yield holder
+
+
+def require_curated(lake: LakeBackend) -> None:
+    """The lake has been curated: it holds the curated manifest or a curated file (stops at the first one)."""
+    if lake.exists(MANIFEST_PATH):
+        return
+    pending = [CURATED_ROOT]
+    while pending:
+        for entry in lake.list(pending.pop()):
+            if not entry.is_dir:
+                return
+            pending.append(entry.path)
+    raise LakeError(f"nothing is curated in the lake {lake.url} (no {MANIFEST_PATH}, no curated tables): run "
+                    "spark_jobs/curate.py (or `fediscope process`) first; the store was not touched")

@@ -14,8 +14,9 @@ Command::
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
 Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
-another run holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or holds no data (the
-store is not touched); exits 2 with a usage line when ``--out`` names a directory or a folder that is not there.
+another run holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist, holds no data or holds
+nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched); exits 2 with a usage line when
+``--out`` names a directory or a folder that is not there.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
         chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
         # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
-        # store being written while this job runs (under the batch DAG, the lock it holds across both jobs)
-        with job_lock(settings.lake, "spark_jobs/metrics.py"):
+        # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
+        # with nothing curated is refused (curated=True): its metrics would all be empty.
+        with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True):
             summary = _compute_and_store(settings, chosen, args, spark)
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)

@@ -1,0 +1,76 @@
+"""``spark_jobs/metrics.py`` checks what it would read before Spark starts (pyspark is not even imported).
+
+Before: on a lake holding raw batches but nothing curated (the job run before ``spark_jobs/curate.py``, or pointed
+at a copy of ``raw/``) it computed every metric as 0 rows, replaced what the store held with them and exited 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engine_data import at, land, policy, settings_for, statuses
+
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import run_process
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = load_metrics()
+
+
+def _files(lake_dir: Path) -> dict[str, str]:
+    return {p.relative_to(lake_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(lake_dir.rglob("*")) if p.is_file()}
+
+
+def _rows(url: str) -> dict[str, list[dict[str, object]]]:
+    store = open_store(url)
+    try:
+        return {name: store.all(metric) for name, metric in METRICS.items()}
+    finally:
+        store.close()
+
+
+def _job(lake_dir: Path, *argv: str) -> tuple[str, list[str]]:
+    """Run the job in a process of its own: (its exit code and whether pyspark was imported, its stderr lines)."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
+            f"code = main(['--lake', {str(lake_dir)!r}, *{list(argv)!r}]); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=lake_dir.parent, env=env,
+                         timeout=120)
+    return job.stdout.strip(), job.stderr.strip().splitlines()
+
+
+@pytest.fixture
+def processed(lake: LocalLake, lake_dir: Path) -> Path:
+    """A lake of recorded statuses, curated and its metrics stored (``metrics.db`` beside it)."""
+    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    run_process(settings_for(lake_dir), progress=False)
+    return lake_dir
+
+
+@pytest.mark.parametrize("metric_args", [["--metric", "languages"], []], ids=["one-metric", "every-metric"])
+def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(processed: Path, tmp_path: Path,
+                                                                         metric_args: list[str]) -> None:
+    raw_only = tmp_path / "raw-only" / "lake"
+    shutil.copytree(processed / "raw", raw_only / "raw")
+    store = settings_for(processed).store
+    rows, files = _rows(store), _files(raw_only)
+    assert rows["languages"], "the store holds results to lose"
+
+    status, err = _job(raw_only, "--store", store, *metric_args)
+
+    assert status == "1 False", err
+    assert err == [f"fediscope metrics: error: nothing is curated in the lake {raw_only} (no "
+                   "_state/curated_manifest.json, no curated tables): run spark_jobs/curate.py (or `fediscope "
+                   "process`) first; the store was not touched"]
+    assert _rows(store) == rows
+    assert _files(raw_only) == files  # no lock left behind, nothing curated
