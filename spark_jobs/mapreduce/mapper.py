@@ -59,6 +59,9 @@ _TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::
                     r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?| [Uu][Tt][Cc])?\s*)?\Z")
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_US = 86_400 * 1_000_000
+#: Days in 400 Gregorian years, after which the calendar repeats.
+_CYCLE_DAYS = 146_097
 #: How far after its fetch a status may be dated (a remote clock running fast), in microseconds: the curation SQL's
 #: ``CLOCK_SKEW``. A version created or edited later than that is impossible and skipped, as the SQL skips it.
 CLOCK_SKEW_US = 3600 * 1_000_000
@@ -113,7 +116,7 @@ def micros(value: Any) -> int | None:
 
     Mirrors ``TRY_CAST(TRY_CAST(x AS TIMESTAMPTZ) AS TIMESTAMP)`` in a UTC session for the ISO forms (``Z``,
     ``±hh[:mm[:ss]]``, `` UTC``; not IANA zone names): fractions beyond microseconds are truncated, a date alone
-    is midnight, ``24:00:00`` the next midnight.
+    is midnight, ``24:00:00`` the next midnight. Year ``0000`` (1 BC) is a year, as in DuckDB.
     """
     if not isinstance(value, str):
         return None
@@ -122,9 +125,12 @@ def micros(value: Any) -> int | None:
         return None
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     next_day = hour == "24" and int(minute) == int(second or 0) == 0 and not (fraction or "0").strip("0")
+    # Python's dates start in year 1: year 0 is read 400 years later (the Gregorian calendar repeats every 400
+    # years, :data:`_CYCLE_DAYS` days) and moved back
+    shift = _CYCLE_DAYS if int(year) == 0 else 0
     try:
-        moment = datetime(int(year), int(month), int(day), 0 if next_day else int(hour or 0), int(minute or 0),
-                          int(second or 0), int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC)
+        moment = datetime(int(year) + (400 if shift else 0), int(month), int(day), 0 if next_day else int(hour or 0),
+                          int(minute or 0), int(second or 0), int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC)
     except ValueError:
         return None
     if next_day:  # 24:00:00 is the end of the day, i.e. the next midnight
@@ -134,11 +140,23 @@ def micros(value: Any) -> int | None:
         delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0), seconds=int(digits[4:6] or 0))
         moment = moment.replace(tzinfo=timezone(delta if offset[0] == "+" else -delta))
     diff = moment - _EPOCH
-    return (diff.days * 86400 + diff.seconds) * 1_000_000 + diff.microseconds
+    return (diff.days - shift) * _DAY_US + diff.seconds * 1_000_000 + diff.microseconds
 
 
-def utc_day(us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%d")
+def utc_day(us: int) -> str | None:
+    """The UTC date (``YYYY-MM-DD``, the year zero-padded to four digits as DuckDB writes a ``DATE``) of a time in
+    epoch microseconds; None before year 1, a time the curation SQL loses (DuckDB dates it ``… (BC)``, and such a
+    status never reaches the curated table), so the mapper skips the version as the SQL does. Computed from the
+    day count (proleptic Gregorian), not with ``datetime``, which stops at the years 1 and 9999."""
+    days = us // _DAY_US + 719_468  # days since 0000-03-01
+    era, day_of_era = divmod(days, _CYCLE_DAYS)
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
+    month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9
+    year = era * 400 + year_of_era + (month <= 2)
+    return None if year < 1 else f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def fold(text: str) -> str:
@@ -264,8 +282,9 @@ def after_fetch(moment: int | None, fetched: int | None) -> bool:
 
 def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
                 deleted: AbstractSet[object] = frozenset()) -> str | None:
-    """The ``S`` line of one status version; None when it has no URI, no parseable ``created_at`` or no author
-    (no account key), or is created or edited after its fetch (:func:`after_fetch`), as the curation SQL skips it.
+    """The ``S`` line of one status version; None when it has no URI, no parseable ``created_at`` (or one before
+    the year 1 in UTC, :func:`utc_day`) or no author (no account key), or is created or edited after its fetch
+    (:func:`after_fetch`), as the curation SQL skips it.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
     fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
@@ -273,10 +292,11 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
+    day = None if created is None else utc_day(created)
     instance = as_text(meta.get("instance"))
     account = status.get("account")
     key = account_key(account, instance) if isinstance(account, dict) else None
-    if uri is None or created is None or key is None:
+    if uri is None or day is None or key is None:
         return None
     content = as_text(status.get("content")) or ""
     if share:
@@ -301,7 +321,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         escape(_lower(instance)),
         "1" if share else "0",
         escape(key),
-        utc_day(created),
+        day,
         str(url_count(content)),
         str(len(_dicts(status.get("emojis")))),
         str(len(EMOJI_RE.findall(content))),

@@ -243,7 +243,8 @@ def reduce_hashtag(key: str, members: list[list[str]], out: TextIO) -> None:
             accounts.add(f[3])
         toots += int(f[4])
         engagement += int(f[5])
-    out.write(f"hashtags_daily\t{key[:10]}\t{key[11:]}\t{toots}\t{len(accounts)}\t{engagement}\t"
+    day, tag = key.split(" ", 1)  # "<day> <tag>": a day has no space (and not always 10 characters: 10000-01-01)
+    out.write(f"hashtags_daily\t{day}\t{tag}\t{toots}\t{len(accounts)}\t{engagement}\t"
               f"{render(engagement / toots)}\n")
 
 

@@ -153,3 +153,43 @@ def test_the_mapper_tolerance_is_the_sql_one() -> None:
     assert not mapper.after_fetch(mapper.micros("2026-08-01T15:00:00Z"), fetched)
     assert mapper.after_fetch(mapper.micros("2026-08-01T15:00:00.000001Z"), fetched)
     assert not mapper.after_fetch(mapper.micros("2099-01-01T00:00:00Z"), None)
+
+
+def test_dates_at_the_ends_of_the_calendar_are_read_as_in_the_sql(tmp_path: Path) -> None:
+    """A ``created_at`` whose UTC time is before the year 1 never reaches the curated statuses: skipped by the
+    mapper too (it crashed on it). Years before 1000 are days with a four-digit year (``0999-06-01``, not
+    ``999-06-01``), year 0 turning into year 1 in UTC is read, and a day of the year 10000 (possible without a
+    ``fetched_at`` to judge the date by) keeps its tag: the reducer splits a hashtag key at its separator."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    _land(lake_dir, [
+        base,
+        _variant(base, "1", created_at="0001-01-01T00:00:00+01:00", favourites_count=50),  # 1 BC in UTC: skipped
+        _variant(base, "2", created_at="0999-06-01T00:00:00Z", favourites_count=2),
+        _variant(base, "3", created_at="0000-12-31T23:00:00-02:00", favourites_count=3),  # 0001-01-01 in UTC
+    ])
+    unjudged = envelope("localhost:3000", "/api/v1/timelines/tag/x",
+                        _variant(base, "4", created_at="9999-12-31T23:59:59-01:00", favourites_count=4))
+    del unjudged["meta"]["fetched_at"]
+    write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", [unjudged], fetched_at=T0 + timedelta(minutes=3))
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    tag = base["tags"][0]["name"].lower()
+    assert [(r["day"], r["tag"]) for r in expected["hashtags_daily"]] == [
+        ("0001-01-01", tag), ("0999-06-01", tag), ("10000-01-01", tag), (base["created_at"][:10], tag)]
+    assert [r["toots"] for r in expected["content_features"]] == [4] * 6
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
+def test_utc_days_are_duckdb_dates() -> None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    samples = ["0001-01-01T00:00:00+01:00", "0001-01-01T01:00:00+01:00", "0000-01-01", "0000-02-29T12:00:00Z",
+               "0000-12-31T23:00:00-02:00", "0999-06-01T00:00:00Z", "1600-02-29", "1900-02-28T23:30:00-01:00",
+               "1969-12-31T23:59:59.999999Z", "2000-02-29T00:10:00+00:30", "9999-12-31T23:59:59Z",
+               "9999-12-31T23:59:59-01:00"]
+    for text in samples:
+        us, day = con.execute("SELECT epoch_us(t), CAST(t AS DATE)::VARCHAR FROM "
+                              "(SELECT TRY_CAST(TRY_CAST(? AS TIMESTAMPTZ) AS TIMESTAMP) AS t)", [text]).fetchone()
+        assert mapper.micros(text) == us, text
+        assert mapper.utc_day(us) == (None if "BC" in day else day), text
