@@ -390,7 +390,9 @@ class HBaseStore(BaseStore):
             scan = ({"row_prefix": encode(value, type_)} if column == schema.prefix and column in schema.key
                     else {})
             for key, cells in data.scan(columns=[qualifier, b"i:rank"], **scan):
-                if qualifier in cells and cast(json.loads(cells[qualifier]), type_) == value:
+                # under a prefix scan the row key says the value (its encoding is self-delimiting); else the cell
+                # does, and one its column's type cannot hold matches nothing, as in SQL's WHERE
+                if scan or _stored_equals(cells.get(qualifier), type_, value):
                     matches.append((key, cells.get(b"i:rank", b"")))
             rank_keys = [rank_key for _, rank_key in matches if rank_key] if schema.rank_column else []
             if rank_keys:
@@ -461,6 +463,36 @@ class HBaseStore(BaseStore):
             rows = [self._cells_to_row(cells) for _, cells in table.scan(columns=[b"m"])]
         return sorted(rows, key=lambda r: schema.key_of(schema.decode(r)))
 
+    def _raw_tuples(self, schema: TableSchema) -> list[tuple[Any, ...]]:
+        """For a write's comparison (:meth:`BaseStore._diff`): each row's cells as stored, neither cast to their
+        column's type nor sorted, as the SQL stores return them. A value its column's type cannot hold (stored
+        behind fediscope's back, or by another version; what a read reports as a stale metric) or a cell that is
+        not JSON then differs from what the write brings, and the write rewrites the row instead of failing.
+
+        The key cells must describe the row they are in (they encode to its row key): the comparison finds stored
+        rows by them, as their column's type (``5`` in a text key is the row of ``"5"``). A row whose key cells do
+        not is refused with a clear error naming it."""
+        names = schema.names
+        key_columns = self._row_key_columns(schema)
+        with self._connection(f"scan {schema.metric}") as conn:
+            table = conn.table(layout.data_table(self.prefix, schema.metric))
+            result = []
+            for row_key, cells in table.scan(columns=[b"m"], batch_size=self._batch_size):
+                raw = {name: _stored_value(cells.get(f"m:{name}".encode())) for name in names}
+                try:
+                    typed = [cast(raw[c], schema.types[c]) for c in key_columns]
+                    matches = encode_key(typed, [schema.types[c] for c in key_columns]) == row_key
+                except (ValueError, TypeError, StoreError):
+                    matches = False
+                raw.update(zip(key_columns, typed, strict=True) if matches else ())  # the key as the row key says
+                if not matches:
+                    raise StoreError(
+                        f"metric {schema.metric}: the row {row_key!r} of HBase table {table.name.decode()} has key "
+                        f"cells ({', '.join(f'm:{c}' for c in key_columns)}) that do not encode to its row key, so "
+                        "fediscope cannot tell which row it is: delete that row (hbase shell: deleteall) and run again")
+                result.append(tuple(raw[name] for name in names))
+        return result
+
     # -- plumbing -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -482,3 +514,32 @@ class HBaseStore(BaseStore):
             hint = "; is the HBase Thrift server running (hbase thrift start -p 9090)?" \
                 if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__ else ""
             raise StoreError(f"HBase at {self._address}: could not {doing}: {reason}{hint}") from exc
+
+
+class _Unreadable:
+    """A stored cell that is not JSON: equal to no value, so a write's comparison rewrites its row."""
+
+    def __repr__(self) -> str:
+        return "<a cell that is not JSON>"
+
+
+def _stored_value(cell: bytes | None) -> Any:
+    """A cell's value as stored (JSON-decoded, not cast); None for a missing cell, :class:`_Unreadable` for one
+    that is not JSON."""
+    if cell is None:
+        return None
+    try:
+        return json.loads(cell)
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _Unreadable()
+
+
+def _stored_equals(cell: bytes | None, type_: str, value: Any) -> bool:
+    """Whether a stored cell holds ``value`` (already of the column's type ``type_``)."""
+    stored = _stored_value(cell)
+    if stored is None or isinstance(stored, _Unreadable):
+        return False
+    try:
+        return cast(stored, type_) == value
+    except (ValueError, TypeError):
+        return False
