@@ -122,27 +122,61 @@ class HBaseStore(BaseStore):
         return created
 
     def _create(self, schema: TableSchema) -> None:
-        tables = layout.metric_tables(self.prefix, schema.metric, schema.rank_column is not None)
-        self._delete_tables(tables)  # leftovers of an interrupted first write
-        self.create_tables(tables)
+        """Ready the metric's tables for a first write (or the write that rebuilds them): a missing table is
+        created; one that exists, made beforehand (``python -m fediscope.store.hbase_schema --create``, the shell
+        script, by hand) or by an earlier write, is kept with its settings (compression, region splits…) and only
+        emptied of what it holds (rows an interrupted first write left: nothing the catalog lists)."""
+        self._empty_or_create(layout.metric_tables(self.prefix, schema.metric, schema.rank_column is not None))
 
     def _finish_create(self, schema: TableSchema) -> None:
         """Nothing to build: HBase has no secondary indexes (the rank table is written with the rows)."""
 
     def _drop(self, schema: TableSchema) -> None:
-        self._delete_tables(layout.metric_tables(self.prefix, schema.metric, True))
-        with self._connection("update the catalog") as conn:
+        """Empty the metric's tables (data first, then the rank index: ``top`` skips entries whose row is gone)
+        and remove its catalog entry. The tables themselves stay, with any settings made by hand; the rebuild
+        that follows writes into them (:meth:`_create`)."""
+        tables = layout.metric_tables(self.prefix, schema.metric, True)
+        with self._connection(f"empty the tables of {schema.metric}") as conn:
+            existing = {name.decode() for name in conn.tables()}
+            for name, families in tables.items():
+                if name in existing:
+                    self._empty(conn.table(name), families)
             conn.table(layout.catalog_table(self.prefix)).delete(schema.metric.encode())
-        # a rebuild writes the metric's catalog row again right after: put in the delete marker's millisecond, it
-        # would be hidden, and the metric would read as not stored (seen in CI: a changed key left it empty)
+        # a rebuild writes the metric's rows and catalog row again right after: put in the millisecond of a delete
+        # marker, they would be hidden, and the metric would read as not stored (seen in CI: a changed key left it
+        # empty)
         time.sleep(_AFTER_DELETE)
 
-    def _delete_tables(self, names: Iterable[str]) -> None:
-        with self._connection("delete tables") as conn:
+    def _empty_or_create(self, tables: dict[str, dict[str, Any]]) -> None:
+        """Create the missing ``tables``; empty the existing ones, which must have the layout's column families."""
+        deleted = 0
+        with self._connection("create tables") as conn:
             existing = {name.decode() for name in conn.tables()}
-            for name in names:
-                if name in existing:
-                    conn.delete_table(name, disable=True)
+            for name, families in tables.items():
+                if name not in existing:
+                    conn.create_table(name, families)
+                    continue
+                table = conn.table(name)
+                missing = sorted(set(families) - {family.decode() for family in table.families()})
+                if missing:
+                    raise StoreError(
+                        f"HBase table {name} exists without the column famil{'ies' if len(missing) > 1 else 'y'} "
+                        f"{', '.join(missing)} fediscope writes ({', '.join(families)}; infra/hbase/README.md): "
+                        f"delete it (hbase shell: disable '{name}'; drop '{name}') or give it the missing "
+                        f"famil{'ies' if len(missing) > 1 else 'y'}, then run again")
+                deleted += self._empty(table, families)
+        if deleted:
+            log.info("removed %d row(s) an interrupted first write left in %s", deleted, ", ".join(tables))
+            time.sleep(_AFTER_DELETE)  # the rows written next get a later millisecond than the delete markers
+
+    def _empty(self, table: Any, families: Iterable[str]) -> int:
+        """Delete every row's cells of ``families`` (the table and its settings stay); returns how many rows."""
+        columns = [family.encode() for family in families]
+        keys = [key for key, _ in table.scan(columns=columns, batch_size=self._batch_size)]
+        with table.batch(batch_size=self._batch_size) as batch:
+            for key in keys:
+                batch.delete(key, columns=columns)
+        return len(keys)
 
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         """Nothing to do: HBase rows hold any columns; the catalog records the new ones."""

@@ -18,7 +18,9 @@ Every family keeps one version (``VERSIONS => 1``): a rewrite replaces a value, 
 Run ``python -m fediscope.store.hbase_schema --create`` to create the tables of every metric in the registry
 on the configured store (``FEDISCOPE_STORE=hbase://host:9090``), or ``--shell`` to print the same layout as an
 ``hbase shell`` script (checked in as ``infra/hbase/create_tables.hbase``). The adapter also creates a
-metric's tables on its first write, so creating them beforehand is optional.
+metric's tables on its first write, so creating them beforehand is optional. Tables that exist with the families
+above are kept, with any settings made on them (compression, region splits): a first write or a rebuild only
+empties them of rows (what an interrupted first write left, the rows a rebuild replaces).
 """
 
 from __future__ import annotations
