@@ -24,8 +24,9 @@ deletion's, is a tombstone, as in the curation SQL. On a cluster the file is shi
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not JSON
-envelopes are skipped and counted; so are the lines of an input file whose path names no entity, or one that is
-not ``statuses``, ``accounts`` or ``directory`` (counter ``unknown_entity_input_lines``, and a line on stderr).
+envelopes, or that hold a count no 64-bit integer can hold (which DuckDB's reader refuses), are skipped and
+counted; so are the lines of an input file whose path names no entity, or one that is not ``statuses``,
+``accounts`` or ``directory`` (counter ``unknown_entity_input_lines``, and a line on stderr).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import re
 import sys
@@ -60,6 +62,7 @@ _TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400 * 1_000_000
+_BIGINT_MIN, _BIGINT_MAX = -(1 << 63), (1 << 63) - 1
 #: Days in 400 Gregorian years, after which the calendar repeats.
 _CYCLE_DAYS = 146_097
 #: How far after its fetch a status may be dated (a remote clock running fast), in microseconds: the curation SQL's
@@ -67,6 +70,9 @@ _CYCLE_DAYS = 146_097
 CLOCK_SKEW_US = 3600 * 1_000_000
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
+#: The BIGINT counts of a raw status and of a raw account (``fediscope.engine.schema``).
+_STATUS_COUNTS = ("replies_count", "reblogs_count", "favourites_count")
+_ACCOUNT_COUNTS = ("statuses_count", "followers_count", "following_count")
 #: The entity directory of a raw lake path: ``…/raw/mastodon/<entity>/…``, the LAST such segment (the lake's own;
 #: the greedy prefix makes it the last, also when segments overlap: ``…/raw/mastodon/raw/mastodon/statuses/…``).
 _PATH_ENTITY_RE = re.compile(r"(?:.*/)?raw/mastodon/([^/]+)/", re.DOTALL)
@@ -95,16 +101,25 @@ def as_text(value: Any) -> str | None:
 
 
 def as_int(value: Any) -> int | None:
-    """A JSON value read as BIGINT (NULL when it is not a number)."""
+    """A JSON value read as BIGINT (NULL when it is not a number).
+
+    A number no 64-bit integer can hold (``1e999``, ``Infinity``, ``NaN``, 2**63) raises ValueError: DuckDB's
+    ``read_json`` with a BIGINT column refuses it ("Failed to cast value to numerical"), which stops the SQL
+    curation; the mapper skips the record as malformed (counted), rather than reading it as NULL or crashing.
+    """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float):
-        return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    return None
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a 64-bit integer")
+        value = int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = int(value)
+    elif not isinstance(value, int):
+        return None
+    if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+        raise ValueError(f"{value!r} is not a 64-bit integer")
+    return value
 
 
 def as_bool(value: Any) -> bool | None:
@@ -354,6 +369,12 @@ def account_line(account: dict[str, Any], meta: dict[str, Any]) -> str | None:
     return "\t".join(fields)
 
 
+def _check_counts(entity: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Raises ValueError when one of the counts ``names`` of ``entity`` is a number no 64-bit integer can hold."""
+    for name in names:
+        as_int(entity.get(name))
+
+
 def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
     if path_entity is not None:
         return ("statuses" if path_entity in _STATUS_ENTITIES else
@@ -377,6 +398,11 @@ def map_record(record: Any, path_entity: str | None = None,
     if entity == "statuses":
         reblog = data.get("reblog")
         reblog = reblog if isinstance(reblog, dict) else None
+        for status in (data, reblog):  # every count DuckDB reads, also those the metrics do not use (see as_int)
+            if status is not None:
+                _check_counts(status, _STATUS_COUNTS)
+                if isinstance(status.get("account"), dict):
+                    _check_counts(status["account"], _ACCOUNT_COUNTS)
         share = reblog is not None and as_text(reblog.get("uri")) is not None
         lines.append(status_line(data, meta, share, deleted))
         if share:
@@ -385,6 +411,7 @@ def map_record(record: Any, path_entity: str | None = None,
             if isinstance(account, dict):
                 lines.append(account_line(account, meta))
     elif entity == "accounts":
+        _check_counts(data, _ACCOUNT_COUNTS)
         lines.append(account_line(data, meta))
     return [line for line in lines if line is not None]
 
@@ -438,7 +465,8 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
         stderr.write(f"reporter:counter:fediscope,unknown_entity_input_lines,{unread}\n")
     elif malformed:
-        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes\n")
+        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes or hold a count that is "
+                     "not a 64-bit integer\n")
     return 0
 
 

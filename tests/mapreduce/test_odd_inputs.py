@@ -193,3 +193,54 @@ def test_utc_days_are_duckdb_dates() -> None:
                               "(SELECT TRY_CAST(TRY_CAST(? AS TIMESTAMPTZ) AS TIMESTAMP) AS t)", [text]).fetchone()
         assert mapper.micros(text) == us, text
         assert mapper.utc_day(us) == (None if "BC" in day else day), text
+
+
+def test_counts_no_64_bit_integer_holds_make_the_record_malformed(tmp_path: Path) -> None:
+    """``1e999``, ``Infinity``, ``NaN`` or 2**63 as a count: DuckDB's reader (BIGINT columns) refuses the record, so
+    the mapper skips it as malformed and counts it (it crashed with OverflowError) — wherever the count is: the
+    status, its author, a share event's own counts (which the metrics do not use), the reblogged original."""
+    import subprocess
+    import sys
+
+    from fediscope.engine.schema import duckdb_columns
+    from spark_jobs.mapreduce.run_local import MAPPER
+
+    base = _tagged_status()
+    reblog = {**_variant(base, "r"), "reblog": _variant(base, "o"), "favourites_count": 0}
+    marker = 987654321987
+    odd = [
+        _variant(base, "1", favourites_count=marker),
+        _variant(base, "2", account=dict(base["account"], followers_count=marker)),
+        {**reblog, "reblogs_count": marker},
+        {**reblog, "reblog": _variant(base, "o", replies_count=marker)},
+        {**reblog, "reblog": _variant(base, "o", account=dict(base["account"], statuses_count=marker))},
+    ]
+    good = [json.dumps(envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=T0)) for s in (base, reblog)]
+    con = duckdb.connect()
+    columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in duckdb_columns("statuses").items()) + "}"
+    lines = []
+    for number in ("1e999", "-1e999", "Infinity", "-Infinity", "NaN", str(2**63), str(-(2**63) - 1), "1e19"):
+        for status in odd:
+            line = json.dumps(envelope("localhost:3000", "/api/v1/timelines/tag/x", status, fetched_at=T0))
+            lines.append(line.replace(str(marker), number))
+            batch = tmp_path / "odd.jsonl"
+            batch.write_text(lines[-1] + "\n")
+            try:  # the SQL side: the reader refuses the record (and so the whole curation run)
+                con.execute(f"SELECT * FROM read_json('{batch}', format = 'newline_delimited', columns = {columns})")
+                raise AssertionError(f"DuckDB read {lines[-1]}")
+            except duckdb.InvalidInputException as exc:
+                assert "Failed to cast value to numerical" in str(exc)
+    env = {"mapreduce_map_input_file": "hdfs://nn/lake/raw/mastodon/statuses/instance=x/dt=d/b.jsonl",
+           "mapreduce_task_id": "task_1", "PATH": "/usr/bin:/bin"}
+    clean = subprocess.run([sys.executable, str(MAPPER)], input="\n".join(good) + "\n", env=env,
+                           capture_output=True, text=True, check=True)
+    noisy = subprocess.run([sys.executable, str(MAPPER)], input="\n".join([*lines[:20], *good, *lines[20:]]) + "\n",
+                           env=env, capture_output=True, text=True, check=True)
+    assert noisy.stdout == clean.stdout and clean.stdout.count("\nS\t") >= 2
+    assert f"reporter:counter:fediscope,malformed_input_lines,{len(lines)}" in noisy.stderr
+    assert "Traceback" not in noisy.stderr
+    # the largest and smallest 64-bit integers are counts like any other
+    for number in (str(2**63 - 1), str(-(2**63))):
+        out = subprocess.run([sys.executable, str(MAPPER)], input=lines[0].replace("1e999", number) + "\n", env=env,
+                             capture_output=True, text=True, check=True)
+        assert f"\t{number}\t" in out.stdout and "malformed_input_lines,0" in out.stderr
