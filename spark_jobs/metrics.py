@@ -14,9 +14,10 @@ Command::
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
 Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
-another run holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist, holds no data or holds
-nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched); exits 2 with a usage line when
-``--out`` names a directory or a folder that is not there.
+another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
+nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), or when the store cannot be
+opened (checked before Spark starts: nothing is computed) or is an in-memory SQLite database; exits 2 with a
+usage line when ``--out`` names a directory or a folder that is not there.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fediscope.store.port import MetricStore
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import ConfigError, FediscopeError
+    from fediscope.store.port import require_persistent
     from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
@@ -62,11 +67,20 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         if unknown:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
         chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
+        if not args.no_store:
+            require_persistent(settings.store)  # results written to an in-memory SQLite store would be lost
         # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
         # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
         # with nothing curated is refused (curated=True): its metrics would all be empty.
         with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True):
-            summary = _compute_and_store(settings, chosen, args, spark)
+            # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
+            # unreachable host fails in a second, not after every metric was computed
+            store = None if args.no_store else _open_store(settings)
+            try:
+                summary = _compute_and_store(settings, chosen, args, spark, store)
+            finally:
+                if store is not None:
+                    store.close()
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
         return 1
@@ -74,11 +88,22 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     return 0
 
 
+def _open_store(settings: Any) -> MetricStore:
+    """The metric store, opened (connected, its catalog created) before any metric is computed."""
+    from fediscope.errors import StoreError
+    from fediscope.store.port import store_from_settings
+
+    try:
+        return store_from_settings(settings)
+    except StoreError as exc:
+        raise StoreError(f"cannot open the metric store (--store / FEDISCOPE_STORE), so no metric was computed: "
+                         f"{exc}") from None
+
+
 def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Namespace,
-                       spark: object) -> dict[str, Any]:
+                       spark: object, store: MetricStore | None) -> dict[str, Any]:
     from fediscope.engine.metric_state import arrow_types
     from fediscope.engine.spark_engine import SparkEngine
-    from fediscope.store.port import store_from_settings
 
     if spark is None:
         from pyspark.sql import SparkSession
@@ -98,15 +123,10 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
             args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
         except OSError as exc:  # removed or made read-only since the start: one line, exit 1
             raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
-    if not args.no_store:
-        store = store_from_settings(settings)
-        try:
-            for name, metric in chosen.items():
-                table = results[name]  # typed: a column removed from the SQL is dropped from the store too
-                summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True,
-                                                      types=arrow_types(table))
-        finally:
-            store.close()
+    if store is not None:
+        for name, metric in chosen.items():
+            table = results[name]  # typed: a column removed from the SQL is dropped from the store too
+            summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
     return summary
 
 

@@ -1,7 +1,9 @@
-"""``spark_jobs/metrics.py`` checks what it would read before Spark starts (pyspark is not even imported).
+"""``spark_jobs/metrics.py`` checks what it would write to before Spark starts (pyspark is not even imported).
 
 Before: on a lake holding raw batches but nothing curated (the job run before ``spark_jobs/curate.py``, or pointed
-at a copy of ``raw/``) it computed every metric as 0 rows, replaced what the store held with them and exited 0.
+at a copy of ``raw/``) it computed every metric as 0 rows, replaced what the store held with them and exited 0;
+and it opened the store only after every metric was computed, so an unreachable database was found out after the
+whole Spark run.
 """
 
 from __future__ import annotations
@@ -74,3 +76,22 @@ def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(process
                    "process`) first; the store was not touched"]
     assert _rows(store) == rows
     assert _files(raw_only) == files  # no lock left behind, nothing curated
+
+
+def test_an_unreachable_store_fails_before_spark_starts(processed: Path) -> None:
+    manifest = _files(processed)
+    status, err = _job(processed, "--store", "mysql+pymysql://fediscope:pw-123@127.0.0.1:1/fediscope",
+                       "--metric", "languages")
+    assert status == "1 False", err
+    assert len(err) == 1, err
+    assert err[0].startswith("fediscope metrics: error: cannot open the metric store (--store / FEDISCOPE_STORE), "
+                             "so no metric was computed: store mysql+pymysql://fediscope:***@127.0.0.1:1/fediscope")
+    assert "Can't connect to MySQL server on '127.0.0.1'" in err[0] and "pw-123" not in err[0]
+    assert _files(processed) == manifest  # the lake lock released
+
+
+def test_an_in_memory_store_is_refused_before_spark_starts(processed: Path) -> None:
+    status, err = _job(processed, "--store", "sqlite://", "--metric", "languages")
+    assert status == "1 False", err
+    assert len(err) == 1 and err[0].startswith("fediscope metrics: error: the store 'sqlite://' (--store, "
+                                               "FEDISCOPE_STORE or [fediscope] store) is an in-memory SQLite database")
