@@ -34,6 +34,7 @@ descending, ties by account key), so each account's row is written by the reduce
 from __future__ import annotations
 
 import json
+import os
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -273,11 +274,21 @@ def run(stdin: Iterable[str], stdout: TextIO) -> int:
     return 0
 
 
+#: The exit status when the output was closed before everything was written (``reducer.py | head``): what a shell
+#: reports for a Unix tool that SIGPIPE ended (128 + 13), here without a traceback.
+BROKEN_PIPE_EXIT = 141
+
+
 def main() -> int:
-    with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False) as stdin, \
-            open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False,
-                 buffering=1 << 16) as stdout:
-        return run(stdin, stdout)
+    try:
+        with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n",
+                  closefd=False) as stdin, \
+                open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", newline="\n",
+                     closefd=False, buffering=1 << 16) as stdout:
+            return run(stdin, stdout)
+    except BrokenPipeError:  # the reader is gone: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
+        return BROKEN_PIPE_EXIT
 
 
 if __name__ == "__main__":

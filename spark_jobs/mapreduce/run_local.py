@@ -12,13 +12,17 @@ Usage::
 
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
-``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only.
+``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
+batch that cannot be read (a corrupt or truncated ``.gz``) stops it before any metric is written, naming the file
+(exit 1); when the reader of its output goes away (``run_local.py LAKE | head``) it stops quietly with the status
+of a Unix tool ended by SIGPIPE, 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gzip
 import json
 import os
@@ -27,14 +31,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 try:  # imported as part of the repository (tests, the benchmark)
-    from spark_jobs.mapreduce.reducer import COLUMNS, unescape
+    from spark_jobs.mapreduce.reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape
 except ImportError:  # run as a script next to reducer.py
-    from reducer import COLUMNS, unescape  # type: ignore[no-redef]
+    from reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 MAPPER, REDUCER = HERE / "mapper.py", HERE / "reducer.py"
@@ -68,15 +73,26 @@ def deletions_dir(lake: Path) -> list[Path]:
     return [root] if root.is_dir() else []
 
 
-def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException]) -> None:
-    """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it."""
+def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
+          stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
+    """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
+    corrupt or truncated ``.gz`` batch, an unreadable file) is reported in ``errors`` as a :class:`PipelineError`
+    naming it, and the ``stages`` are killed before ``sink`` is closed, so that no stage sees the end of its input
+    and no metric computed from part of the lake is written."""
+    path: Path | None = None
     try:
         for path in files:
             with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
                 shutil.copyfileobj(handle, sink, 1 << 20)
     except BrokenPipeError:
         pass
+    except (OSError, EOFError, zlib.error) as exc:  # gzip: BadGzipFile (an OSError), EOFError when truncated
+        for stage in stages:
+            stage.kill()
+        errors.append(PipelineError(f"cannot read the raw batch {path}: {exc or type(exc).__name__}"))
     except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        for stage in stages:
+            stage.kill()
         errors.append(exc)
     finally:
         with contextlib.suppress(BrokenPipeError):
@@ -102,7 +118,7 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
         procs.append(proc)
         stdin = proc.stdout
     errors: list[BaseException] = []
-    feeder = threading.Thread(target=_feed, args=(files, procs[0].stdin, errors), daemon=True)
+    feeder = threading.Thread(target=_feed, args=(files, procs[0].stdin, errors, procs), daemon=True)
     feeder.start()
     stderr: list[bytes] = [b""] * len(procs)
     readers = [threading.Thread(target=lambda i=i: stderr.__setitem__(i, procs[i].stderr.read()), daemon=True)
@@ -113,8 +129,11 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
     feeder.join()
     for reader in readers:
         reader.join()
+    if codes[-1] == BROKEN_PIPE_EXIT:  # ``out`` was closed by its reader (``run_local.py LAKE | head``): the
+        raise BrokenPipeError(errno.EPIPE, "the output was closed")  # stages before it stopped for that reason
     if errors:
-        raise PipelineError(f"reading the raw files failed: {errors[0]}")
+        raise errors[0] if isinstance(errors[0], PipelineError) else PipelineError(
+            f"reading the raw files failed: {errors[0]}")
     for argv, code, err in zip(stages, codes, stderr, strict=True):
         name = Path(argv[1]).name if argv[0] == python else argv[0]
         if code != 0:
@@ -187,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         run_pipeline(files, sys.stdout.buffer, deletions=deletions_dir(args.lake))
         return 0
+    except BrokenPipeError:  # the reader of the output is gone (``| head``): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
+        return BROKEN_PIPE_EXIT
     except (PipelineError, OSError, ValueError) as exc:
         sys.stderr.write(f"run_local: {exc}\n")
         return 1

@@ -5,12 +5,17 @@ statuses and accounts)."""
 
 from __future__ import annotations
 
+import gzip
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from spark_jobs.mapreduce.run_local import MAPPER, raw_files
+import pytest
+
+from spark_jobs.mapreduce.run_local import MAPPER, PipelineError, raw_files, run_lake
 
 
 def _map(text: str, input_file: str | None) -> subprocess.CompletedProcess[str]:
@@ -63,3 +68,40 @@ def test_an_input_path_naming_no_entity_of_the_job_is_counted_and_said(recorded_
         assert len(said) == 1 and path in said[0] and why in said[0] and f"skipped {lines} line(s)" in said[0]
     # outside Hadoop (no input path) the records' shape tells, as before
     assert _map(text, None).stdout == _map(text, f"hdfs://nn:8020/lake/{relative}").stdout
+
+
+RUN_LOCAL = [sys.executable, str(Path(MAPPER).with_name("run_local.py"))]
+
+
+def test_run_local_stops_quietly_when_its_output_is_closed(recorded_lake: Path) -> None:
+    """``run_local.py LAKE | head``: the reader goes away; the runner exits as a Unix tool ended by SIGPIPE
+    does (status 141, no traceback), in both output modes."""
+    for mode in ([], ["--json"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # a reader that is already gone: every write to the pipe fails with EPIPE
+        try:
+            out = subprocess.run([*RUN_LOCAL, str(recorded_lake), *mode], stdout=write_end, stderr=subprocess.PIPE,
+                                 text=True, timeout=300)
+        finally:
+            os.close(write_end)
+        assert (out.returncode, out.stderr) == (141, ""), mode
+
+
+def test_run_local_names_a_corrupt_gz_batch_and_prints_no_partial_metrics(recorded_lake: Path,
+                                                                            tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(recorded_lake / "raw", lake / "raw")
+    relative, text = _batch(recorded_lake, "statuses")
+    whole = gzip.compress(text.encode())
+    corrupt = lake / relative.replace(".jsonl", "-truncated.jsonl.gz")
+    corrupt.write_bytes(whole[: len(whole) // 2])  # a batch cut short (a copy interrupted)
+    assert corrupt in raw_files(lake) and raw_files(lake)[-1] != corrupt  # batches follow it
+    for mode in ([], ["--json"], ["--out", str(tmp_path / "metrics.tsv")]):
+        out = subprocess.run([*RUN_LOCAL, str(lake), *mode], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1, mode
+        assert out.stderr == f"run_local: cannot read the raw batch {corrupt}: Compressed file ended before the " \
+                             "end-of-stream marker was reached\n", mode
+        assert out.stdout == "", mode  # nothing computed from part of the lake
+    assert (tmp_path / "metrics.tsv").read_text() == ""
+    with pytest.raises(PipelineError, match=f"cannot read the raw batch {re.escape(str(corrupt))}: "):
+        run_lake(lake)
