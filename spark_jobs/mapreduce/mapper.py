@@ -52,6 +52,10 @@ BUCKETS = 1009
 ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
 #: Unicode pictographs counted as emojis (the curation SQL's ``EMOJI_RE``); skin tones etc. are not counted.
 EMOJI_RE = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+#: Longer hashtag names (in characters, after lower-casing) are dropped from a status's tags: no store key can hold
+#: one, and servers have sent tags of thousands of characters. The curation SQL's rule:
+#: ``fediscope.engine.curate_sql.MAX_TAG_LENGTH``.
+MAX_TAG_LENGTH = 255
 _TAG_RE = re.compile(r"<[^>]*>")
 _ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
 _HOME_RE = re.compile(r"@([^@]+)\Z")
@@ -241,8 +245,10 @@ def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None
 
 
 def hashtags(status: dict[str, Any]) -> list[str]:
+    """The status's distinct tag names, lower-cased (:func:`fold`), without those longer than
+    :data:`MAX_TAG_LENGTH` characters."""
     names = {as_text(t.get("name")) for t in _dicts(status.get("tags")) if isinstance(t, dict)}
-    return sorted({fold(n) for n in names if n is not None})
+    return sorted({tag for tag in (fold(n) for n in names if n is not None) if len(tag) <= MAX_TAG_LENGTH})
 
 
 def origin_ref(status: dict[str, Any]) -> str | None:

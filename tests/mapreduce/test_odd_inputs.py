@@ -244,3 +244,28 @@ def test_counts_no_64_bit_integer_holds_make_the_record_malformed(tmp_path: Path
         out = subprocess.run([sys.executable, str(MAPPER)], input=lines[0].replace("1e999", number) + "\n", env=env,
                              capture_output=True, text=True, check=True)
         assert f"\t{number}\t" in out.stdout and "malformed_input_lines,0" in out.stderr
+
+
+def test_hashtags_longer_than_the_sql_limit_are_dropped_as_in_the_sql(tmp_path: Path) -> None:
+    """A tag name of more than MAX_TAG_LENGTH characters (counted as characters, not bytes) is dropped from the
+    status's tags by the curation SQL; the mapper drops it too, and the status keeps its other tags."""
+    from fediscope.engine.curate_sql import MAX_TAG_LENGTH
+
+    assert mapper.MAX_TAG_LENGTH == MAX_TAG_LENGTH == 255
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    tag = base["tags"][0]
+    long_names = ["É" * 300, "é" * 256, "Ĳ" * 255]  # 300 and 256 characters: dropped; 255 (510 bytes): kept
+    _land(lake_dir, [
+        _variant(base, "1", tags=[dict(tag, name="Normal"), dict(tag, name="X" * 300)], favourites_count=3),
+        *(_variant(base, str(i + 2), tags=[dict(tag, name=name)], replies_count=i)
+          for i, name in enumerate(long_names)),
+    ])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    day = base["created_at"][:10]
+    assert [(r["day"], r["tag"], r["toots"], r["engagement_total"]) for r in expected["hashtags_daily"]] == [
+        (day, "normal", 1, 3), (day, "ĳ" * 255, 1, 2)]
+    (hashtag,) = [r for r in expected["content_features"] if r["feature"] == "hashtag"]
+    assert (hashtag["toots_with"], hashtag["toots"], hashtag["items"]) == (2, 4, 2)
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
