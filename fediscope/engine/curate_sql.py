@@ -67,6 +67,13 @@ EMOJI_RE = r"[\x{1F000}-\x{1F3FA}\x{1F400}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x
 MAX_TAG_LENGTH = 255
 #: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
 ANCHOR_RE = r"<a\s[^>]*>"
+#: An anchor that is a mention or a hashtag, not a link: a ``mention`` or ``hashtag`` token in its ``class``
+#: (Mastodon: ``u-url mention``, ``mention hashtag``; Pleroma: ``hashtag``), or ``tag`` in its ``rel`` (Misskey).
+#: Tokens, not substrings: ``href="…/honorable-mention"`` is a link. Spaces are spelled out (``\s`` differs between
+#: RE2, Java and Python). The MapReduce mapper has the same pattern.
+_WS = r"[\t\n\f\r ]"
+NOT_LINK_RE = (rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
+               rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
 #: An HTML tag and a character reference: ``content_length`` counts the text left without tags, with every
 #: reference (``&amp;``, ``&#39;``) as one character.
 TAG_RE = r"<[^>]*>"
@@ -196,8 +203,8 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (engagement("replies_count"), "replies_count"),
         (engagement("reblogs_count"), "reblogs_count"),
         (engagement("favourites_count"), "favourites_count"),
-        (_count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), lambda a: NOT contains(a, 'mention'))"),
-         "url_count"),
+        (_count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), "
+                f"lambda a: NOT regexp_matches(a, '{NOT_LINK_RE}'))"), "url_count"),
         (_count(f"{s}.emojis"), "custom_emoji_count"),
         (_unicode_emoji_count(text), "unicode_emoji_count"),
         (_count(f"{s}.media_attachments"), "media_count"),
@@ -285,6 +292,11 @@ FROM raw_statuses
 _FUTURE_VERSION = f"({_after_fetch('created_at', 'fetched_at')} OR {_after_fetch('edited_at', 'fetched_at')})"
 
 
+#: The earliest ``created_at`` a status version may have: a date before the year 1 (``0001-01-01T00:00:00+01:00``
+#: is 1 BC in UTC) makes a ``dt`` partition no engine reads back. The MapReduce mapper skips such versions too.
+FIRST_DAY = "TIMESTAMP '0001-01-01 00:00:00'"
+
+
 def _versions(where: str) -> str:
     """The status versions of ``status_records`` (records and the originals in reblogs) that pass ``where``."""
     return f"""
@@ -293,12 +305,13 @@ SELECT * FROM (
   UNION ALL
   SELECT {_unprefixed(_ORIGINAL, "r_")} FROM status_records WHERE "r_uri" IS NOT NULL
 ) AS versions
-WHERE uri IS NOT NULL AND created_at IS NOT NULL AND account_key IS NOT NULL AND {where}
+WHERE uri IS NOT NULL AND created_at >= {FIRST_DAY} AND account_key IS NOT NULL AND {where}
 """
 
 
 #: Every version of every status in the new raw records: the records themselves, and the originals embedded
-#: in reblogs. Rows without a URI or a parseable ``created_at`` cannot be deduplicated or placed, rows without an
+#: in reblogs. Rows without a URI or a parseable ``created_at`` (or one before the year 1 in UTC, which no ``dt``
+#: partition can name: :data:`FIRST_DAY`) cannot be deduplicated or placed, rows without an
 #: author (no ``account``, so no account key) cannot be attributed, and every metric keyed by account or instance
 #: would hold a NULL key, which no store accepts: skipped. So are versions dated after their fetch.
 STATUS_VERSIONS = _versions(f"NOT coalesce({_FUTURE_VERSION}, false)")

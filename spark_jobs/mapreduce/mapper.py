@@ -50,6 +50,11 @@ NULL = "\\N"
 BUCKETS = 1009
 #: An opening ``<a …>`` tag, as RE2 reads ``<a\s[^>]*>`` (``\s`` is [\t\n\f\r ] there, not Unicode spaces).
 ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
+#: An anchor that is a mention or a hashtag, not a link: a ``mention``/``hashtag`` token in its class or ``tag`` in
+#: its rel (the curation SQL's ``NOT_LINK_RE``, spaces spelled out as RE2 reads ``\s``).
+_WS = r"[\t\n\f\r ]"
+NOT_LINK_RE = re.compile(rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
+                         rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
 #: Unicode pictographs counted as emojis (the curation SQL's ``EMOJI_RE``); skin tones etc. are not counted.
 EMOJI_RE = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
 #: Longer hashtag names (in characters, after lower-casing) are dropped from a status's tags: no store key can hold
@@ -221,7 +226,7 @@ def _dicts(value: Any) -> list[Any]:
 
 
 def url_count(content: str) -> int:
-    return sum(1 for anchor in ANCHOR_RE.findall(content) if "mention" not in anchor)
+    return sum(1 for anchor in ANCHOR_RE.findall(content) if not NOT_LINK_RE.search(anchor))
 
 
 def content_length(content: str) -> int:

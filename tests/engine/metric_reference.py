@@ -29,8 +29,14 @@ class _Links(HTMLParser):
         self.links = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a" and "mention" not in (dict(attrs).get("class") or ""):
+        if tag == "a" and is_link(dict(attrs)):
             self.links += 1
+
+
+def is_link(attrs: dict[str, str | None]) -> bool:
+    """An anchor is a link unless its class has a ``mention`` or ``hashtag`` token or its rel a ``tag`` token."""
+    classes, rel = (attrs.get("class") or "").split(), (attrs.get("rel") or "").split()
+    return not ({"mention", "hashtag"} & set(classes) or "tag" in rel)
 
 
 def links(content: str) -> int:
@@ -99,7 +105,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "unicode_emoji_count": len(_EMOJI.findall(content)),
         "media_count": sum(media.values()), "image_count": media["image"], "video_count": media["video"],
         "gifv_count": media["gifv"], "audio_count": media["audio"],
-        "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name")}),
+        "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name") and len(t["name"]) <= 255}),
         "mentions": sorted(mentions), "is_reply": s.get("in_reply_to_id") is not None,
         "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
         "edited_at": ts(s.get("edited_at")), "content_length": text_length(content),
@@ -124,8 +130,9 @@ def _version_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """uri → the latest version of every status (wrappers and the originals embedded in them)."""
-    latest: dict[str, dict[str, Any]] = {}
+    """uri → the latest version of every status (wrappers and the originals embedded in them), with every copy
+    seen (``instance/id``); a status any version of which is a tombstone is one in every version."""
+    versions_of: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         data, meta = record["data"], record["meta"]
         original = data.get("reblog")
@@ -137,8 +144,14 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
                 continue
             if after_fetch(row["created_at"], row["fetched_at"]) or after_fetch(row["edited_at"], row["fetched_at"]):
                 continue  # dated after the fetch that saw it: impossible
-            if row["uri"] not in latest or _version_key(row) > _version_key(latest[row["uri"]]):
-                latest[row["uri"]] = row
+            versions_of.setdefault(row["uri"], []).append(row)
+    latest: dict[str, dict[str, Any]] = {}
+    for uri, versions in versions_of.items():
+        deleted = any(v["deleted"] for v in versions)
+        winner = max((dict(v, deleted=deleted) for v in versions), key=_version_key)
+        winner["copies"] = sorted({f"{v['fetched_from']}/{v['status_id']}" for v in versions
+                                   if v["status_id"] is not None})
+        latest[uri] = winner
     return latest
 
 

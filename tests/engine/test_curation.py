@@ -25,6 +25,7 @@ from engine_data import (
     strip_column,
     tree_digest,
 )
+from metric_reference import is_link
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.errors import FediscopeError, LakeError
@@ -106,7 +107,7 @@ RECORDED_CASES = ("test_media_post_multiple.json", "test_media_post[True].json",
 
 
 class _Anchors:
-    """Links a reader sees: anchors without a ``mention`` class (computed with html.parser, not SQL)."""
+    """Links a reader sees: anchors that are not mentions or hashtags (computed with html.parser, not SQL)."""
 
     @staticmethod
     def count(content: str) -> int:
@@ -116,7 +117,7 @@ class _Anchors:
 
         class Parser(HTMLParser):
             def handle_starttag(self, tag, attrs):  # noqa: ANN001, ANN202
-                if tag == "a" and "mention" not in (dict(attrs).get("class") or ""):
+                if tag == "a" and is_link(dict(attrs)):
                     found.append(tag)
 
         Parser().feed(content)
@@ -172,6 +173,23 @@ def test_emoji_counts_on_a_recorded_status_with_emojis_added(lake: LocalLake, la
     assert row["unicode_emoji_count"] == 3  # 🎉, ❤ (its variation selector is not counted), 👍 (skin tone neither)
     assert row["custom_emoji_count"] == 1
     assert row["content_length"] == len("Toot! 🎉 ❤️ 👍🏽 :blobcat: & more")
+
+
+def test_links_are_told_from_mentions_and_hashtags_by_class_and_rel_tokens(lake: LocalLake, lake_dir: Path,
+                                                                           duckdb_engine) -> None:
+    """Was: any anchor holding "mention" anywhere (``href="…/honorable-mention"``) was taken for a mention, and
+    hashtags of servers that mark them ``class="hashtag"`` (Pleroma) or ``rel="tag"`` (Misskey) counted as links.
+    A REAL recorded status (its mention and hashtag anchors as Mastodon writes them) with three anchors added."""
+    (status,) = {s["id"]: s for s in statuses("test_hashtag_tl.json")}.values()
+    recorded_links = _Anchors.count(status["content"])
+    status = dict(status, content=status["content"] + (
+        '<p><a href="https://example.com/honorable-mention" rel="nofollow noopener" target="_blank">a link</a> '
+        '<a class="hashtag" data-tag="x" href="https://pleroma.example/tag/x" rel="tag ugc">#x</a> '
+        '<a href="https://misskey.example/tags/y" rel="tag">#y</a></p>'))
+    land(lake, "statuses", [status], at(1), policy())
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["url_count"] == recorded_links + 1 == _Anchors.count(status["content"])
 
 
 def test_privacy_off_keys_are_user_at_domain(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:

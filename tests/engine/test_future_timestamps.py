@@ -198,3 +198,20 @@ def test_spark_skips_the_same_versions(spark, lake: LocalLake, lake_dir: Path, t
     got, expected = stored(settings_for(lake_dir)), stored(settings_for(twin))
     for name in METRICS:
         assert_rows_equal(got[name], expected[name], name)
+
+
+def test_a_status_dated_before_the_year_1_is_skipped(lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:
+    """``0001-01-01T00:00:00+01:00`` is 1 BC in UTC. Was: curated into a ``dt=0001-12-31 (BC)`` partition that no
+    engine reads back, and counted as written (the MapReduce mapper skips it: tests/mapreduce)."""
+    land_real(lake)
+    twin = twin_of(lake_dir, tmp_path)
+    land(lake, "statuses", [variant(tagged_status(), "1", created_at="0001-01-01T00:00:00+01:00")], at(5), policy())
+
+    summary = run_process(settings_for(lake_dir), progress=False)
+    reference = run_process(settings_for(twin), progress=False)
+
+    assert summary.curate["statuses_written"] == reference.curate["statuses_written"]
+    assert not [p for p in (lake_dir / "curated" / "statuses").iterdir() if "BC" in p.name]
+    got, expected = stored(settings_for(lake_dir)), stored(settings_for(twin))
+    for name in METRICS:
+        assert_rows_equal(got[name], expected[name], name)

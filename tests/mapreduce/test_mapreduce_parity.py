@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from fediscope.engine import curate_sql
 from spark_jobs.mapreduce import mapper, reducer
 from spark_jobs.mapreduce.run_local import MAPPER, REDUCER, deletions_dir, parse_output, raw_files, run_lake
 
@@ -212,6 +213,11 @@ def test_links_emojis_and_keys_follow_the_curation_rules() -> None:
                '<a href="https://x/tags/t" class="mention hashtag">#t</a> <a\thref="https://e.org">e.org</a> '
                '<A href="https://upper.case">no</A> 👍🏽🎉 ☕ &amp; ok</p>')
     assert mapper.url_count(content) == 1
+    others = ('<a href="https://example.com/honorable-mention" rel="nofollow noopener">a link</a> '
+              '<a class="hashtag" data-tag="x" href="https://p.example/tag/x" rel="tag ugc">#x</a> '
+              '<a href="https://m.example/tags/y" rel="tag">#y</a> <a href="h" class="mentions">links</a>')
+    assert mapper.url_count(others) == 2  # by class and rel tokens, not the substring "mention"
+    assert mapper.NOT_LINK_RE.pattern == curate_sql.NOT_LINK_RE
     assert len(mapper.EMOJI_RE.findall(content)) == 3
     assert mapper.content_length(content) == len("Hi @a #t e.org no 👍🏽🎉 ☕ & ok")
     assert mapper.account_key({"acct": "Alice"}, "Example.ORG") == "alice@example.org"
