@@ -21,16 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TOP = parse_metric("top", "-- question: Who leads?\n-- key: account\n-- rank: followers DESC\nSELECT 1")
 
 
-@pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def store(hbase_double, prefix) -> HBaseStore:
-    return HBaseStore(hbase_double.url, table_prefix=prefix)
-
-
 def test_tables_follow_the_schema_definition(hbase_double, store, prefix):
     store.write(TOP, [{"account": "a", "followers": 1}])
     expected = {hbase_schema.catalog_table(prefix): hbase_schema.CATALOG_FAMILIES,

@@ -4,38 +4,17 @@ stores; reads keep reporting it until then."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import happybase
 import pytest
 from metric_header import metric
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.errors import StoreError
-from fediscope.store.hbase import HBaseStore
 from fediscope.store.rowkeys import encode_key
 
 LANGUAGES = load_metrics()["languages"]  # key: language; rank: toots DESC
 TOP = metric("top", "account", rank="followers DESC")
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def store(hbase_double, prefix) -> HBaseStore:
-    return HBaseStore(hbase_double.url, table_prefix=prefix)
-
-
-@pytest.fixture
-def connection(hbase_double, prefix) -> Any:
-    """A happybase connection whose table names are the store's without its prefix (``_top`` is ``<prefix>_top``)."""
-    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix, table_prefix_separator=b"")
-    yield connection
-    connection.close()
 
 
 def language_key(language: str) -> bytes:
