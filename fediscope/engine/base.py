@@ -87,8 +87,9 @@ class Engine(ABC):
     def metric_table(self, metric: Metric) -> Any:
         """One metric's result as an Arrow table with the stores' column types (see
         :func:`fediscope.engine.metric_state.normalize_table`): the rows :meth:`run_metric` gives, without
-        building a Python object per value, so the incremental path can compare results in bulk; rows whose text
-        key no store can hold are left out (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
+        building a Python object per value, so the incremental path can compare results in bulk; except that
+        rows whose text key no store can hold are left out here, the rows stores get
+        (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
         from fediscope.engine.metric_state import normalize_table, without_unstorable_keys
 
         if not self._curated_views:

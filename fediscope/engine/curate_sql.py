@@ -319,10 +319,14 @@ STATUS_VERSIONS = _versions(f"NOT coalesce({_FUTURE_VERSION}, false)")
 #: How many versions of the new raw records were skipped as dated after their fetch (one row, ``n``).
 FUTURE_VERSIONS = f"SELECT count(*) AS n FROM ({_versions(f'coalesce({_FUTURE_VERSION}, false)')}) AS skipped"
 
-STATUS_ORDER = ("deleted DESC, edited_at DESC NULLS LAST, fetched_at DESC, "
+#: Which version of a status wins (the curated row), latest first. Not whether it was deleted: a deletion makes
+#: every version of its status a tombstone (:data:`MERGE_STATUSES`), so the winner is the same row whether the
+#: deletion came in the run that curated the versions or in a later one.
+STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
                 "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC, "
                 "quoted_account_key ASC NULLS FIRST")
+
 
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
@@ -342,23 +346,37 @@ def _existing_statuses(source: str) -> str:
 #: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
 #: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
 #: files does, and keeps the same row).
-MERGE_STATUSES = _latest(
-    STATUSES,
-    f"""(SELECT {", ".join(f'c."{c}"' for c in STATUSES.columns if c not in ("deleted", "copies"))},
-                bool_or(c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL)
-                  OVER (PARTITION BY c.uri) AS "deleted",
-                list_sort(list_distinct(flatten(list(c."copies") OVER (PARTITION BY c.uri)))) AS "copies"
-         FROM ({_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
-         LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
-           ON d.instance = c.fetched_from AND d.status_id = c.status_id
-         LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
-         LEFT JOIN (SELECT DISTINCT e.uri
-                    FROM (SELECT uri, unnest(copies) AS copy FROM ({_existing_statuses('existing_statuses')}) AS x)
-                      AS e
-                    JOIN (SELECT DISTINCT instance || '/' || status_id AS copy FROM status_deletions_merged) AS r
-                      ON r.copy = e.copy) AS k ON k.uri = c.uri
-        ) AS candidates""",
-    "uri", STATUS_ORDER)
+_MERGE_CANDIDATES = f"""
+SELECT c.*, c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL AS "reported"
+FROM ({_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
+LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
+  ON d.instance = c.fetched_from AND d.status_id = c.status_id
+LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
+LEFT JOIN (SELECT DISTINCT e.uri
+           FROM (SELECT uri, unnest(copies) AS copy FROM ({_existing_statuses('existing_statuses')}) AS x) AS e
+           JOIN (SELECT DISTINCT instance || '/' || status_id AS copy FROM status_deletions_merged) AS r
+             ON r.copy = e.copy) AS k ON k.uri = c.uri
+"""
+
+#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI
+#: (:data:`STATUS_ORDER`). A status that an instance reported deleted (``status_deletions_merged``: a version
+#: fetched from that instance with that id, a curated row that has that copy among its ``copies``, or the
+#: status's ``origin_ref``) is a tombstone, every version of it: the tombstone wins over any copy of the status
+#: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
+#: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
+#: files does, and keeps the same row). ``deleted`` and ``copies`` are aggregated per URI (a GROUP BY, linear in
+#: the versions: a window list would give each of a status's k versions all k copies).
+MERGE_STATUSES = f"""
+WITH candidates AS ({_MERGE_CANDIDATES}),
+per_status AS (
+  SELECT uri, bool_or(reported) AS deleted, list_sort(list_distinct(flatten(list(copies)))) AS copies
+  FROM candidates GROUP BY uri
+)
+SELECT {", ".join(f'p."{c}"' if c in ("deleted", "copies") else f'w."{c}"' for c in STATUSES.columns)}
+FROM (SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank FROM candidates) AS w
+JOIN per_status AS p ON p.uri = w.uri
+WHERE w.version_rank = 1
+"""
 
 #: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status,
 #: and the ``origin_ref`` of that pair (landed pseudonymised with privacy on; ``instance/id`` with privacy off).
