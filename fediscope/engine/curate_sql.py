@@ -167,12 +167,6 @@ def _origin_ref(uri: str) -> str:
             f"1)) || '/' || regexp_extract({uri}, '{pattern}', 2) END")
 
 
-def _copy(instance: str, status_id: str) -> str:
-    """The one-element ``copies`` of a version: ``instance/id``, the instance it was fetched from and that
-    instance's id of it (empty without an id)."""
-    return f"CASE WHEN {status_id} IS NULL THEN CAST([] AS VARCHAR[]) ELSE [{instance} || '/' || {status_id}] END"
-
-
 def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     """The curated columns (expression, name) of one status version, read from the struct ``s`` (``data`` or
     ``data.reblog``).
@@ -229,7 +223,6 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (f"coalesce({s}.deleted, false)", "deleted"),
         (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
         (_key(f"coalesce({quoted}.acct, {quoted}.username)", f"{quoted}.domain"), "quoted_account_key"),
-        (_copy("lower(meta.instance)", f"CAST({s}.id AS VARCHAR)"), "copies"),
     ]
 
 
@@ -331,12 +324,16 @@ STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
     it from its URI when that is still the raw one (privacy off; a pseudonymised URI gives none), so upgraded
-    lakes match deletions too; and a row curated before ``copies`` existed gets its own copy."""
-    uri = '"uri"'
-    derived = {"origin_ref": f'coalesce("origin_ref", {_origin_ref(uri)})',
-               "copies": f'coalesce("copies", {_copy("fetched_from", "status_id")})'}
-    cols = ", ".join(f'{derived[c]} AS "{c}"' if c in derived else f'"{c}"' for c in STATUSES.columns)
+    lakes match deletions too."""
+    derived = _origin_ref('"uri"')
+    cols = ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"' if c == "origin_ref" else f'"{c}"'
+                     for c in STATUSES.columns)
     return f"SELECT {cols} FROM {source}"
+
+
+#: The new status versions as curated rows: a version has no other copies merged into it yet.
+_NEW_VERSIONS = ("SELECT " + ", ".join('CAST(NULL AS VARCHAR[]) AS "copies"' if c == "copies" else f'"{c}"'
+                                       for c in STATUSES.columns) + " FROM status_versions")
 
 
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
@@ -347,8 +344,9 @@ def _existing_statuses(source: str) -> str:
 #: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
 #: files does, and keeps the same row).
 _MERGE_CANDIDATES = f"""
-SELECT c.*, c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL AS "reported"
-FROM ({_existing_statuses('existing_statuses')} UNION ALL {_select(STATUSES, 'status_versions')}) AS c
+SELECT c.*, c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL AS "reported",
+       CASE WHEN c.status_id IS NOT NULL THEN c.fetched_from || '/' || c.status_id END AS "own_copy"
+FROM ({_existing_statuses('existing_statuses')} UNION ALL {_NEW_VERSIONS}) AS c
 LEFT JOIN (SELECT DISTINCT instance, status_id FROM status_deletions_merged) AS d
   ON d.instance = c.fetched_from AND d.status_id = c.status_id
 LEFT JOIN (SELECT DISTINCT origin_ref FROM status_deletions_merged) AS o ON o.origin_ref = c.origin_ref
@@ -364,17 +362,28 @@ LEFT JOIN (SELECT DISTINCT e.uri
 #: status's ``origin_ref``) is a tombstone, every version of it: the tombstone wins over any copy of the status
 #: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
 #: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
-#: files does, and keeps the same row). ``deleted`` and ``copies`` are aggregated per URI (a GROUP BY, linear in
-#: the versions: a window list would give each of a status's k versions all k copies).
+#: files does, and keeps the same row). ``copies`` holds the copies merged into the row besides its own
+#: ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only for statuses
+#: with several versions, never as a window list, which would give each of a status's k versions all k copies.
+#: Every copy of a status with several versions (``instance/id``, each version's own and those merged before).
+_EVERY_COPY = ("list_filter(list_sort(list_distinct(list_concat(flatten(list(coalesce(copies, "
+               "CAST([] AS VARCHAR[])))), list(own_copy)))), lambda x: x IS NOT NULL)")
+#: The winner's other copies: every copy but its own, NULL when none is left.
+_OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, ''))"
+
 MERGE_STATUSES = f"""
-WITH candidates AS ({_MERGE_CANDIDATES}),
-per_status AS (
-  SELECT uri, bool_or(reported) AS deleted, list_sort(list_distinct(flatten(list(copies)))) AS copies
-  FROM candidates GROUP BY uri
-)
-SELECT {", ".join(f'p."{c}"' if c in ("deleted", "copies") else f'w."{c}"' for c in STATUSES.columns)}
-FROM (SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank FROM candidates) AS w
-JOIN per_status AS p ON p.uri = w.uri
+WITH ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank,
+         count(*) OVER (PARTITION BY uri) AS versions,
+         bool_or(reported) OVER (PARTITION BY uri) AS status_deleted
+  FROM ({_MERGE_CANDIDATES}) AS candidates
+),
+merged_copies AS (SELECT uri, {_EVERY_COPY} AS every_copy FROM ranked WHERE versions > 1 GROUP BY uri)
+SELECT {", ".join('w."status_deleted" AS "deleted"' if c == "deleted" else
+                  f'CASE WHEN m.every_copy IS NULL THEN w."copies" WHEN array_length({_OTHER_COPIES}) > 0 '
+                  f'THEN {_OTHER_COPIES} END AS "copies"' if c == "copies" else f'w."{c}"'
+                  for c in STATUSES.columns)}
+FROM ranked AS w LEFT JOIN merged_copies AS m ON m.uri = w.uri
 WHERE w.version_rank = 1
 """
 
@@ -404,11 +413,15 @@ FROM (
 GROUP BY instance, status_id, origin_ref
 """
 
-#: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones): by any
-#: copy merged into the row (``copies``), or by ``origin_ref``.
+#: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones): by the
+#: row's own instance and id, by another copy merged into it (``copies``), or by ``origin_ref``.
 DELETED_DAYS = f"""
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
-FROM (SELECT dt, deleted, unnest(copies) AS copy FROM ({_existing_statuses('all_statuses')}) AS x) AS s
+FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
+WHERE NOT s.deleted
+UNION
+SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
+FROM (SELECT dt, deleted, unnest(copies) AS copy FROM all_statuses) AS s
 JOIN deletion_versions AS d ON d.instance || '/' || d.status_id = s.copy
 WHERE NOT s.deleted
 UNION

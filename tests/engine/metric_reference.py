@@ -130,7 +130,7 @@ def _version_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """uri → the latest version of every status (wrappers and the originals embedded in them), with every copy
+    """uri → the latest version of every status (wrappers and the originals embedded in them), with the other copies
     seen (``instance/id``); a status any version of which is a tombstone is one in every version."""
     versions_of: dict[str, list[dict[str, Any]]] = {}
     for record in records:
@@ -149,8 +149,9 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
     for uri, versions in versions_of.items():
         deleted = any(v["deleted"] for v in versions)
         winner = max((dict(v, deleted=deleted) for v in versions), key=_version_key)
-        winner["copies"] = sorted({f"{v['fetched_from']}/{v['status_id']}" for v in versions
-                                   if v["status_id"] is not None})
+        others = sorted({f"{v['fetched_from']}/{v['status_id']}" for v in versions if v["status_id"] is not None}
+                        - {f"{winner['fetched_from']}/{winner['status_id']}"})
+        winner["copies"] = others or None  # the copies merged into the row besides its own
         latest[uri] = winner
     return latest
 
