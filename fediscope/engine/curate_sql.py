@@ -336,13 +336,9 @@ _NEW_VERSIONS = ("SELECT " + ", ".join('CAST(NULL AS VARCHAR[]) AS "copies"' if 
                                        for c in STATUSES.columns) + " FROM status_versions")
 
 
-#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI. A
-#: status that an instance reported deleted (``status_deletions_merged``: a version fetched from that instance
-#: with that id, a curated row that has that copy among its ``copies``, or the status's ``origin_ref``) is a
-#: tombstone, every version of it, before the versions are ranked: the tombstone wins over any copy of the status
-#: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
-#: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
-#: files does, and keeps the same row).
+#: Every candidate row of the merge: the curated rows of the affected partitions and the new versions, each with
+#: whether a reported deletion names it (``reported``: by its own instance and id, by a copy merged into it, or by
+#: its ``origin_ref``) and its own copy (``own_copy``: ``fetched_from/status_id``).
 _MERGE_CANDIDATES = f"""
 SELECT c.*, c."deleted" OR d.status_id IS NOT NULL OR o.origin_ref IS NOT NULL OR k.uri IS NOT NULL AS "reported",
        CASE WHEN c.status_id IS NOT NULL THEN c.fetched_from || '/' || c.status_id END AS "own_copy"
@@ -356,6 +352,12 @@ LEFT JOIN (SELECT DISTINCT e.uri
              ON r.copy = e.copy) AS k ON k.uri = c.uri
 """
 
+#: Every copy of a status with several versions (``instance/id``, each version's own and those merged before).
+_EVERY_COPY = ("list_filter(list_sort(list_distinct(list_concat(flatten(list(coalesce(copies, "
+               "CAST([] AS VARCHAR[])))), list(own_copy)))), lambda x: x IS NOT NULL)")
+#: The winner's other copies: every copy but its own, NULL when none is left.
+_OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, ''))"
+
 #: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI
 #: (:data:`STATUS_ORDER`). A status that an instance reported deleted (``status_deletions_merged``: a version
 #: fetched from that instance with that id, a curated row that has that copy among its ``copies``, or the
@@ -365,12 +367,6 @@ LEFT JOIN (SELECT DISTINCT e.uri
 #: files does, and keeps the same row). ``copies`` holds the copies merged into the row besides its own
 #: ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only for statuses
 #: with several versions, never as a window list, which would give each of a status's k versions all k copies.
-#: Every copy of a status with several versions (``instance/id``, each version's own and those merged before).
-_EVERY_COPY = ("list_filter(list_sort(list_distinct(list_concat(flatten(list(coalesce(copies, "
-               "CAST([] AS VARCHAR[])))), list(own_copy)))), lambda x: x IS NOT NULL)")
-#: The winner's other copies: every copy but its own, NULL when none is left.
-_OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, ''))"
-
 MERGE_STATUSES = f"""
 WITH ranked AS (
   SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank,
