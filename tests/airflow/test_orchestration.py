@@ -225,6 +225,15 @@ try:
         lock["another_run"] = "took the lock"
 except LakeLockedError as exc:
     lock["another_run"] = str(exc)
+if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stopped: the handler is set before the
+    import signal                       # log line a test waits for (was after it: a SIGTERM sent at once, under load,
+                                        # found the default action, and the job died without saying so)
+
+    def stopped(signum, frame):
+        open(os.environ["FAKE_SPARK_LOG"] + ".stopped", "w").write(signal.Signals(signum).name)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stopped)
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
@@ -233,14 +242,9 @@ with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
     sys.exit(2)
-if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stopped
-    import signal, time
+if os.environ.get("FAKE_SPARK_SLEEP"):
+    import time
 
-    def stopped(signum, frame):
-        open(os.environ["FAKE_SPARK_LOG"] + ".stopped", "w").write(signal.Signals(signum).name)
-        sys.exit(143)
-
-    signal.signal(signal.SIGTERM, stopped)
     time.sleep(float(os.environ["FAKE_SPARK_SLEEP"]))
 print("some spark log line")
 print(json.dumps({{"job": os.path.basename(sys.argv[-1] if not sys.argv[-1].startswith("20") else sys.argv[-5])}}))
