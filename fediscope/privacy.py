@@ -132,6 +132,12 @@ def clear_account_key(acct: str, instance: str) -> str:
     return acct if "@" in acct else f"{acct}@{instance.lower()}"
 
 
+def instance_account_id(instance: str, account_id: Any) -> str:
+    """An account id with the instance that served it, ``instance/id``: ids are each instance's own numbers. What an
+    id pseudonym is made of, and what privacy off keeps of an erased account's ids (as digests)."""
+    return f"{instance.lower()}/{account_id}"
+
+
 def clear_key_digest(key: str) -> str:
     """What the suppression list and the audit log hold for a clear account key (privacy off): never the name."""
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -337,7 +343,7 @@ class PrivacyPolicy:
         return self.pseudonym("acct", canonical)
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
-        return self.pseudonym("id", f"{instance.lower()}/{account_id}")
+        return self.pseudonym("id", instance_account_id(instance, account_id))
 
     def origin_ref(self, home: str, status_id: str) -> str:
         """Pseudonym of a status's home instance and its id there: what a status and a deletion share."""
@@ -437,7 +443,7 @@ class PrivacyPolicy:
         # an erased account's ids are listed as digests of instance/id (fediscope.gdpr.erase), as privacy on lists
         # its id pseudonyms: a reply to it keeps in_reply_to_id but no longer says whose status that was
         if self.suppressed and replied_to not in (None, "") \
-                and self._on_suppression_list(f"{instance.lower()}/{replied_to}"):
+                and self._on_suppression_list(instance_account_id(instance, replied_to)):
             out = {**out, "in_reply_to_account_id": None}
         return out
 

@@ -27,7 +27,14 @@ from typing import Any
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
-from fediscope.privacy import ERASED, PrivacyPolicy, clear_account_key, clear_key_digest, policy_from_settings
+from fediscope.privacy import (
+    ERASED,
+    PrivacyPolicy,
+    clear_account_key,
+    clear_key_digest,
+    instance_account_id,
+    policy_from_settings,
+)
 from fediscope.sources.handle_domains import served_domains
 
 __all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings", "subjects_from_settings"]
@@ -150,7 +157,7 @@ class Traces:
         """Is ``value``, an account id field of a record landed from ``instance``, the subject's id there?"""
         if value in (None, "", ERASED):
             return False
-        return (f"{instance.lower()}/{value}" if self.clear else str(value)) in self.ids
+        return (instance_account_id(instance, value) if self.clear else str(value)) in self.ids
 
     def note_record(self, entity: str, data: Any, instance: str) -> None:
         """Remember the id pseudonyms and status links of the subject found in one landed record."""
@@ -174,7 +181,7 @@ class Traces:
         if account_key_of(account, instance) != self.key:
             return False
         if account.get("id") not in (None, "", ERASED):
-            self.ids.add(f"{instance.lower()}/{account['id']}" if self.clear else str(account["id"]))
+            self.ids.add(instance_account_id(instance, account["id"]) if self.clear else str(account["id"]))
         return True
 
 
