@@ -518,12 +518,12 @@ class HBaseStore(BaseStore):
                     matches = encode_key(typed, [schema.types[c] for c in key_columns]) == row_key
                 except (ValueError, TypeError, StoreError):
                     matches = False
-                raw.update(zip(key_columns, typed, strict=True) if matches else ())  # the key as the row key says
                 if not matches:
                     raise StoreError(
                         f"metric {schema.metric}: the row {row_key!r} of HBase table {table.name.decode()} has key "
                         f"cells ({', '.join(f'm:{c}' for c in key_columns)}) that do not encode to its row key, so "
                         "fediscope cannot tell which row it is: delete that row (hbase shell: deleteall) and run again")
+                raw.update(zip(key_columns, typed, strict=True))  # the key as the row key says
                 result.append(tuple(raw[name] for name in names))
         return result
 
