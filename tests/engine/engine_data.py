@@ -24,6 +24,7 @@ from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
 from fediscope.privacy import PrivacyPolicy
+from fediscope.store.port import open_store
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 INSTANCE = "localhost:3000"  # the recorded server
@@ -171,3 +172,14 @@ def land_superseded_copy_then_its_deletion(lake: LakeBackend, curate: Callable[[
     land_deletion(lake, "8880001", other, at(3), policy=privacy)
     curate()
     return (privacy or PrivacyPolicy(key=None, enabled=False)).apply("statuses", dict(status), INSTANCE)["uri"]
+
+
+def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every metric's rows as the store at ``store_url`` holds them, by metric name."""
+    from fediscope.engine.metrics import load_metrics
+
+    store = open_store(store_url)
+    try:
+        return {name: store.all(metric) for name, metric in load_metrics().items()}
+    finally:
+        store.close()

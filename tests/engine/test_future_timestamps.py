@@ -19,12 +19,11 @@ import metric_reference as reference
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses
+from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, stored_rows
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.lake.local import LocalLake
-from fediscope.store.port import open_store
 
 METRICS = load_metrics()
 FUTURE = "2099-01-01T00:00:00.000Z"
@@ -49,14 +48,6 @@ def land_real(lake: LocalLake) -> None:
         land(lake, "statuses", statuses(name), at(i), policy())
 
 
-def stored(settings: Any) -> dict[str, list[dict[str, Any]]]:
-    store = open_store(settings.store)
-    try:
-        return {name: store.all(metric) for name, metric in METRICS.items()}
-    finally:
-        store.close()
-
-
 def twin_of(lake_dir: Path, tmp_path: Path) -> Path:
     """A copy of the raw lake as it is now (before the variants are landed)."""
     twin = tmp_path / "twin" / "lake"
@@ -73,7 +64,7 @@ def test_a_status_from_the_future_leaves_every_metric_as_it_was(lake: LocalLake,
 
     summary = run_process(settings_for(lake_dir), progress=False)
     reference = run_process(settings_for(twin), progress=False)
-    got, expected = stored(settings_for(lake_dir)), stored(settings_for(twin))
+    got, expected = stored_rows(settings_for(lake_dir).store), stored_rows(settings_for(twin).store)
 
     tag = base["tags"][0]["name"].lower()
     trending = {r["tag"]: r for r in got["trending_hashtags"]}
@@ -124,7 +115,7 @@ def test_an_account_created_in_the_future_has_no_signup_month(lake: LocalLake, l
     land(lake, "statuses", [dict(base, account=dict(base["account"], created_at=FUTURE))], at(1), policy())
     settings = settings_for(lake_dir)
     run_process(settings, progress=False)
-    got = stored(settings)
+    got = stored_rows(settings.store)
     assert got["signups_by_month"] == []
     assert [r["followers_count"] for r in got["top_accounts_by_followers"]] == [base["account"]["followers_count"]]
     assert [r["toots"] for r in got["account_engagement"]] == [1]
@@ -195,7 +186,7 @@ def test_spark_skips_the_same_versions(spark, lake: LocalLake, lake_dir: Path, t
     assert on_spark.curate["future_versions_skipped"] == on_duckdb.curate["future_versions_skipped"] == 2
     assert sorted(map(repr, read_table(lake_dir, "statuses"))) == sorted(map(repr, read_table(twin, "statuses")))
     assert sorted(map(repr, read_table(lake_dir, "accounts"))) == sorted(map(repr, read_table(twin, "accounts")))
-    got, expected = stored(settings_for(lake_dir)), stored(settings_for(twin))
+    got, expected = stored_rows(settings_for(lake_dir).store), stored_rows(settings_for(twin).store)
     for name in METRICS:
         assert_rows_equal(got[name], expected[name], name)
 
@@ -212,6 +203,6 @@ def test_a_status_dated_before_the_year_1_is_skipped(lake: LocalLake, lake_dir: 
 
     assert summary.curate["statuses_written"] == reference.curate["statuses_written"]
     assert not [p for p in (lake_dir / "curated" / "statuses").iterdir() if "BC" in p.name]
-    got, expected = stored(settings_for(lake_dir)), stored(settings_for(twin))
+    got, expected = stored_rows(settings_for(lake_dir).store), stored_rows(settings_for(twin).store)
     for name in METRICS:
         assert_rows_equal(got[name], expected[name], name)

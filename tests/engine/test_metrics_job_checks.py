@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import at, land, policy, settings_for, statuses
+from engine_data import at, land, policy, settings_for, statuses, stored_rows
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.lake.local import LocalLake
-from fediscope.store.port import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = load_metrics()
@@ -30,14 +29,6 @@ METRICS = load_metrics()
 def _files(lake_dir: Path) -> dict[str, str]:
     return {p.relative_to(lake_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(lake_dir.rglob("*")) if p.is_file()}
-
-
-def _rows(url: str) -> dict[str, list[dict[str, object]]]:
-    store = open_store(url)
-    try:
-        return {name: store.all(metric) for name, metric in METRICS.items()}
-    finally:
-        store.close()
 
 
 def _job(lake_dir: Path, *argv: str) -> tuple[str, list[str]]:
@@ -65,7 +56,7 @@ def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(process
     raw_only = tmp_path / "raw-only" / "lake"
     shutil.copytree(processed / "raw", raw_only / "raw")
     store = settings_for(processed).store
-    rows, files = _rows(store), _files(raw_only)
+    rows, files = stored_rows(store), _files(raw_only)
     assert rows["languages"], "the store holds results to lose"
 
     status, err = _job(raw_only, "--store", store, *metric_args)
@@ -74,7 +65,7 @@ def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(process
     assert err == [f"fediscope metrics: error: nothing is curated in the lake {raw_only} (no "
                    "_state/curated_manifest.json, no curated tables): run spark_jobs/curate.py (or `fediscope "
                    "process`) first; the store was not touched"]
-    assert _rows(store) == rows
+    assert stored_rows(store) == rows
     assert _files(raw_only) == files  # no lock left behind, nothing curated
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import at, land, policy, settings_for, statuses
+from engine_data import at, land, policy, settings_for, statuses, stored_rows
 
 from fediscope.cli import main
 from fediscope.engine.manifest import MANIFEST_PATH
@@ -24,7 +24,6 @@ from fediscope.engine.process import run_process
 from fediscope.errors import LakeLockedError
 from fediscope.gdpr.erase import erase_account
 from fediscope.lake.local import LocalLake
-from fediscope.store.port import open_store
 
 LOCK = "_state/process.lock"
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,14 +53,6 @@ def snapshot(lake_dir: Path) -> dict[str, str]:
             for p in sorted(lake_dir.rglob("*")) if p.is_file() and p.name != "process.lock"}
 
 
-def store_rows(url: str) -> dict[str, list[dict[str, object]]]:
-    store = open_store(url)
-    try:
-        return {name: store.all(metric) for name, metric in METRICS.items()}
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def processed_with_new_data(lake: LocalLake, lake_dir: Path) -> Path:
     """A lake processed once into its store, then a new raw batch landed (so a run would have work to do)."""
@@ -76,7 +67,7 @@ def test_run_process_fails_while_another_process_holds_the_lock(processed_with_n
     lake_dir = processed_with_new_data
     settings = settings_for(lake_dir)
     manifest = (lake_dir / MANIFEST_PATH).read_bytes()
-    files, rows = snapshot(lake_dir), store_rows(settings.store)
+    files, rows = snapshot(lake_dir), stored_rows(settings.store)
 
     with pytest.raises(LakeLockedError) as error:
         run_process(settings, progress=False)
@@ -88,7 +79,7 @@ def test_run_process_fails_while_another_process_holds_the_lock(processed_with_n
            "is gone" in message
     assert (lake_dir / MANIFEST_PATH).read_bytes() == manifest
     assert snapshot(lake_dir) == files  # nothing curated, no metric snapshot written
-    assert store_rows(settings.store) == rows
+    assert stored_rows(settings.store) == rows
     assert json.loads((lake_dir / LOCK).read_text())["pid"] == holder.pid  # the holder's lock is kept
 
 
@@ -169,8 +160,8 @@ def test_erasure_touches_nothing_while_locked(processed_with_new_data: Path,
                                                                    holder: subprocess.Popen[str]) -> None:
     lake_dir = processed_with_new_data
     settings = settings_for(lake_dir)
-    files, rows = snapshot(lake_dir), store_rows(settings.store)
+    files, rows = snapshot(lake_dir), stored_rows(settings.store)
     with pytest.raises(LakeLockedError, match=rf"fediscope process \(pid {holder.pid} on host "):
         erase_account(settings, "admin@localhost:3000")
     assert snapshot(lake_dir) == files  # no raw batch rewritten, no suppression list written
-    assert store_rows(settings.store) == rows
+    assert stored_rows(settings.store) == rows

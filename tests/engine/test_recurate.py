@@ -18,15 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cli_run import clean_env, run
-from engine_data import at, land, policy, read_table, settings_for, statuses
+from engine_data import at, land, policy, read_table, settings_for, statuses, stored_rows
 
 from fediscope.engine.curate_sql import rules_fingerprint
 from fediscope.engine.manifest import MANIFEST_PATH, load_manifest
-from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.errors import ConfigError
 from fediscope.lake.local import LocalLake
-from fediscope.store.port import open_store
 
 TABLES = ("statuses", "hashtags", "accounts", "instance_activity", "tag_trends", "instance_peers",
           "status_deletions")
@@ -42,14 +40,6 @@ def curated(lake_dir: Path) -> dict[str, list[dict[str, Any]]]:
         return json.dumps(row, sort_keys=True, default=str)
 
     return {t: sorted(read_table(lake_dir, t), key=key) for t in TABLES}
-
-
-def stored(settings: Any) -> dict[str, list[dict[str, Any]]]:
-    store = open_store(settings.store)
-    try:
-        return {name: store.all(metric) for name, metric in load_metrics().items()}
-    finally:
-        store.close()
 
 
 def set_manifest_rules(lake_dir: Path, rules: str | None) -> None:
@@ -117,7 +107,7 @@ def test_rows_made_by_other_rules_are_reported_and_kept_until_a_rebuild(lake_dir
     assert not (lake_dir / "curated" / "statuses" / "dt=2099-01-01").exists()
     assert not (lake_dir / "curated" / "instance_peers").exists()
     assert load_manifest(LocalLake(lake_dir)).rules == rules_fingerprint()
-    assert stored(settings_for(lake_dir)) == stored(settings_for(twin))
+    assert stored_rows(settings_for(lake_dir).store) == stored_rows(settings_for(twin).store)
     assert not run_process(settings_for(lake_dir), progress=False).curate["rules_changed"]
 
 
@@ -180,7 +170,7 @@ def test_spark_rebuilds_the_same_tables(lake_dir: Path, twin: Path, spark: Any,
     assert curated(lake_dir) == curated(twin)  # the twin was curated by DuckDB
     after = run_process(settings_for(lake_dir), engine="spark", progress=False, engine_options=options)
     assert after.curate["noop"] and not after.curate["rules_changed"]
-    assert stored(settings_for(lake_dir)) == stored(settings_for(twin))
+    assert stored_rows(settings_for(lake_dir).store) == stored_rows(settings_for(twin).store)
 
 
 def test_the_cli_says_there_is_nothing_to_rebuild_without_raw_files_or_a_manifest(
