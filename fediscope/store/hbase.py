@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from fediscope.engine.metrics import Metric
@@ -51,6 +51,7 @@ _RANK_PENDING = b"c:rank_pending"
 #: seconds to let pass after a sweep deleted rank entries before anything else is written, so that a later put of
 #: one of them gets a later millisecond than its delete marker (see :meth:`HBaseStore._finish_interrupted`)
 _AFTER_DELETE = 0.005
+T = TypeVar("T")
 
 
 def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> Any:
@@ -189,19 +190,44 @@ class HBaseStore(BaseStore):
             self._has_catalog = layout.catalog_table(self.prefix).encode() in conn.tables()
         return self._has_catalog
 
+    def _read_catalog(self, doing: str, read: Callable[[Any], T], empty: T) -> T:
+        """``read(catalog table)``, or ``empty`` when there is no catalog; a store opened for reading whose catalog
+        was deleted since it saw it (a store reset) reads as empty, as :meth:`SQLStore._read_catalog
+        <fediscope.store.sql.SQLStore._read_catalog>` says."""
+        try:
+            with self._connection(doing) as conn:
+                if not self._catalog_exists(conn):
+                    return empty
+                return read(conn.table(layout.catalog_table(self.prefix)))
+        except StoreError:
+            if self._catalog_dropped():
+                return empty
+            raise
+
+    def _catalog_dropped(self) -> bool:
+        """After a failed read of the catalog: whether a store opened for reading lost the catalog it had seen
+        (then forgotten, so that the next read looks for it again); False when it cannot tell or writes."""
+        if not (self.read_only and self._has_catalog):
+            return False
+        try:
+            with self._connection("look for the catalog") as conn:
+                self._has_catalog = layout.catalog_table(self.prefix).encode() in conn.tables()
+        except StoreError:
+            return False
+        if not self._has_catalog:
+            log.info("HBase at %s: the catalog table %s is gone (the store was reset): read as empty until it is "
+                     "created again", self._address, layout.catalog_table(self.prefix))
+        return not self._has_catalog
+
     def _load_schema(self, metric: str) -> TableSchema | None:
-        with self._connection(f"read the catalog entry of {metric}") as conn:
-            if not self._catalog_exists(conn):
-                return None
-            row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:definition"])
+        row = self._read_catalog(f"read the catalog entry of {metric}",
+                                 lambda catalog: catalog.row(metric.encode(), columns=[b"c:definition"]), {})
         return TableSchema.from_json(row[b"c:definition"]) if row else None
 
     def _load_schemas(self) -> dict[str, TableSchema]:
-        with self._connection("read the catalog") as conn:
-            if not self._catalog_exists(conn):
-                return {}
-            return {key.decode(): TableSchema.from_json(cells[b"c:definition"]) for key, cells
-                    in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:definition"])}
+        return self._read_catalog("read the catalog", lambda catalog: {
+            key.decode(): TableSchema.from_json(cells[b"c:definition"])
+            for key, cells in catalog.scan(columns=[b"c:definition"])}, {})
 
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         cells = {b"c:definition": schema.to_json().encode(), b"c:question": question.encode(),
@@ -211,18 +237,13 @@ class HBaseStore(BaseStore):
             conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)
 
     def _row_count(self, metric: str) -> int:
-        with self._connection("read the catalog") as conn:
-            if not self._catalog_exists(conn):
-                return 0
-            row = conn.table(layout.catalog_table(self.prefix)).row(metric.encode(), columns=[b"c:rows"])
+        row = self._read_catalog("read the catalog",
+                                 lambda catalog: catalog.row(metric.encode(), columns=[b"c:rows"]), {})
         return int(row[b"c:rows"]) if row else 0
 
     def stored_metrics(self) -> dict[str, int]:
-        with self._connection("read the catalog") as conn:
-            if not self._catalog_exists(conn):
-                return {}
-            return {key.decode(): int(cells[b"c:rows"])
-                    for key, cells in conn.table(layout.catalog_table(self.prefix)).scan(columns=[b"c:rows"])}
+        return self._read_catalog("read the catalog", lambda catalog: {
+            key.decode(): int(cells[b"c:rows"]) for key, cells in catalog.scan(columns=[b"c:rows"])}, {})
 
     # -- row keys -----------------------------------------------------------------------------------------
 

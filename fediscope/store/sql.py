@@ -26,10 +26,10 @@ import datetime as dt
 import logging
 import sqlite3
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1000
 DRIVER_CHUNK = 10_000  # rows per executemany of prepared tuples (PyMySQL folds them into ~1 MB INSERTs)
 CATALOG = "fediscope_catalog"
+T = TypeVar("T")
 
 
 class SQLStore(BaseStore):
@@ -121,25 +122,56 @@ class SQLStore(BaseStore):
     # -- catalog ------------------------------------------------------------------------------------------
 
     def _catalog_exists(self, conn: Any) -> bool:
-        """Whether the catalog table exists (known once seen: it is never dropped); a store opened for reading
-        asks the database, since it does not create the catalog and a writer may create it at any time."""
+        """Whether the catalog table exists (known once seen); a store opened for reading asks the database, since
+        it does not create the catalog and a writer may create it at any time."""
         if not self._has_catalog:
             self._has_catalog = inspect(conn).has_table(CATALOG)
         return self._has_catalog
 
+    def _read_catalog(self, doing: str, read: Callable[[Any], T], empty: T) -> T:
+        """``read(connection)`` of the catalog, or ``empty`` when there is no catalog.
+
+        A store opened for reading that saw the catalog and then fails to read it asks again whether it exists
+        (:meth:`_catalog_dropped`): a store reset since (its tables dropped, to be loaded again by ``fediscope
+        process``) then reads as empty, as before its first load, and the catalog a writer creates again is
+        looked for at each read, instead of every read failing on the table that was seen once."""
+        try:
+            with self._errors(doing), self._engine.connect() as conn:
+                if not self._catalog_exists(conn):
+                    return empty
+                return read(conn)
+        except StoreError:
+            if self._catalog_dropped():
+                return empty
+            raise
+
+    def _catalog_dropped(self) -> bool:
+        """After a failed read of the catalog: whether a store opened for reading lost the catalog it had seen
+        (then forgotten, so that the next read looks for it again). False when the store cannot tell (it cannot be
+        reached: the read's own error says so) or was opened for writing (it created the catalog it writes to)."""
+        if not (self.read_only and self._has_catalog):
+            return False
+        try:
+            with self._engine.connect() as conn:
+                self._has_catalog = inspect(conn).has_table(CATALOG)
+        except SQLAlchemyError:
+            return False
+        if not self._has_catalog:
+            log.info("store %s: the catalog table is gone (the store was reset): read as empty until it is "
+                     "created again", self._shown_url)
+        return not self._has_catalog
+
     def _load_schema(self, metric: str) -> TableSchema | None:
-        with self._errors(f"read the catalog entry of {metric}"), self._engine.connect() as conn:
-            if not self._catalog_exists(conn):
-                return None
-            definition = conn.execute(select(self._catalog.c.definition)
-                                      .where(self._catalog.c.metric == metric)).scalar()
+        definition = self._read_catalog(
+            f"read the catalog entry of {metric}",
+            lambda conn: conn.execute(select(self._catalog.c.definition).where(self._catalog.c.metric == metric))
+            .scalar(), None)
         return TableSchema.from_json(definition) if definition else None
 
     def _load_schemas(self) -> dict[str, TableSchema]:
-        with self._errors("read the catalog"), self._engine.connect() as conn:
-            if not self._catalog_exists(conn):
-                return {}
-            rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.definition)).all()
+        rows = self._read_catalog(
+            "read the catalog",
+            lambda conn: conn.execute(select(self._catalog.c.metric, self._catalog.c.definition)).all(), [])
         return {name: TableSchema.from_json(definition) for name, definition in rows}
 
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
@@ -150,11 +182,10 @@ class SQLStore(BaseStore):
             conn.execute(self._catalog.insert().values(**values))
 
     def stored_metrics(self) -> dict[str, int]:
-        with self._errors("read the catalog"), self._engine.connect() as conn:
-            if not self._catalog_exists(conn):
-                return {}
-            rows = conn.execute(select(self._catalog.c.metric, self._catalog.c.row_count)
-                                .order_by(self._catalog.c.metric)).all()
+        rows = self._read_catalog(
+            "read the catalog",
+            lambda conn: conn.execute(select(self._catalog.c.metric, self._catalog.c.row_count)
+                                      .order_by(self._catalog.c.metric)).all(), [])
         return {name: count for name, count in rows}
 
     # -- tables -------------------------------------------------------------------------------------------
