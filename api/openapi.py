@@ -36,7 +36,8 @@ RESULTS_ERROR_STATUSES = {
     "405": "Method not allowed on this route.",
     "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
-           "it); re-run fediscope process.",
+           "it); re-run fediscope process. Or (stale_cursor) the metric was written again since the page whose "
+           "next.after was given: start again from the first page.",
     "413": "Request body larger than the cap.",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
     "431": "Request headers larger than the server's cap (16 KiB in all).",
@@ -154,7 +155,7 @@ COMPONENTS: dict[str, Any] = {
         },
         "MetricRows": {
             "type": "object",
-            "required": ["metric", "question", "prefix", "order", "limit", "count", "rows"],
+            "required": ["metric", "question", "prefix", "order", "limit", "count", "rows", "next"],
             "properties": {
                 "metric": {"type": "string"},
                 "question": {"type": "string"},
@@ -166,6 +167,10 @@ COMPONENTS: dict[str, Any] = {
                 "limit": {"type": "integer"},
                 "count": {"type": "integer", "minimum": 0},
                 "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+                "next": {"type": "object", "nullable": True, "required": ["after"],
+                         "properties": {"after": {"type": "string", "pattern": params.AFTER_PATTERN}},
+                         "description": "The next page: the same request with after set to this value; null on "
+                                        "the last page."},
             },
         },
     },
@@ -181,6 +186,10 @@ RESULTS_PARAMETERS: dict[str, dict[str, Any]] = {
                               "rows by the metric's rank column.",
                "schema": {"type": "string", "minLength": 1, "maxLength": params.PREFIX_MAX_LENGTH}},
     "limit": {"description": f"At most this many rows (default {params.DEFAULT_LIMIT}).", "schema": _COUNT_SCHEMA},
+    "after": {"description": "The next page: the next.after of the page before (the same metric, prefix and "
+                             "order), unchanged. Pages are read from the store from where the last one stopped; "
+                             "a cursor of a page read before the metric was written again is 409 stale_cursor.",
+              "schema": {"type": "string", "pattern": params.AFTER_PATTERN, "maxLength": params.AFTER_MAX_LENGTH}},
 }
 _RESULTS_SCHEMAS = {"analyses": "AnalysisList", "analysis": "Analysis", "metrics": "MetricList",
                     "metric_rows": "MetricRows"}
@@ -243,6 +252,9 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.results is not None:
         schema = {"$ref": f"#/components/schemas/{_RESULTS_SCHEMAS[route.endpoint]}"}
         responses = {"200": {"description": route.summary + ".", "content": {"application/json": {"schema": schema}}}}
+        if "after" in route.results:
+            responses["200"]["headers"] = {"Link": {"description": 'RFC 8288 link rel="next" to the next page, '
+                                                                   "when there is one.", "schema": {"type": "string"}}}
         wanted = RESULTS_ERROR_STATUSES
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {

@@ -1,7 +1,7 @@
 """Request parameters, validated by plain typed code (flask-restful's ``reqparse`` is deprecated).
 
 Every scraping route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
-parameter (the results routes take ``n``, ``prefix`` and ``limit``: :func:`parse_results_query`). The bounds
+parameter (the results routes take ``n``, ``prefix``, ``limit`` and ``after``: :func:`parse_results_query`). The bounds
 are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings (Mastodon ids are
 64-bit integers sent as strings, at most 20 digits), hashtags use Mastodon's tag charset
 and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`, shared with the
@@ -154,8 +154,13 @@ def account_source(acct: str) -> SourceRef:
 RESULTS_MIN, RESULTS_MAX = 1, 1000
 DEFAULT_N, DEFAULT_LIMIT = 10, 100
 PREFIX_MAX_LENGTH = 300
+#: a page cursor (``after``): base64url without padding, as :mod:`api.results` writes it; the length bounds what a
+#: position of the longest keys (three text columns of at most 255 characters, JSON-escaped) takes
+AFTER_MAX_LENGTH = 8192
+AFTER_PATTERN = r"^[A-Za-z0-9_-]{1," + str(AFTER_MAX_LENGTH) + r"}$"
 NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
 _COUNT_RE = re.compile(r"^[0-9]{1,4}$")
+_AFTER_RE = re.compile(AFTER_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ class ResultsQuery:
     n: int = DEFAULT_N               # rows per analysis (as `fediscope report --top`)
     prefix: str | None = None        # a metric's rows whose prefix column equals this value (else: by rank)
     limit: int = DEFAULT_LIMIT       # at most this many metric rows
+    after: str | None = None         # the cursor of a previous page (its ``next.after``): the rows after it
 
 
 def parse_count(name: str, raw: str | None, default: int) -> int:
@@ -177,5 +183,10 @@ def parse_results_query(args: MultiDict[str, str], allowed: tuple[str, ...]) -> 
     prefix = _single(args, "prefix")
     if prefix is not None and not 1 <= len(prefix) <= PREFIX_MAX_LENGTH:
         raise bad_parameter("prefix", f"prefix must be 1 to {PREFIX_MAX_LENGTH} characters")
+    after = _single(args, "after")
+    if after is not None and not _AFTER_RE.fullmatch(after):
+        raise bad_parameter("after", f"after must be the cursor a previous page gave as next.after (1 to "
+                                     f"{AFTER_MAX_LENGTH} letters, digits, - and _; got {after[:40]!r}"
+                                     f"{'…' if len(after) > 40 else ''})")
     return ResultsQuery(n=parse_count("n", _single(args, "n"), DEFAULT_N), prefix=prefix,
-                        limit=parse_count("limit", _single(args, "limit"), DEFAULT_LIMIT))
+                        limit=parse_count("limit", _single(args, "limit"), DEFAULT_LIMIT), after=after)

@@ -10,7 +10,15 @@ dashboard shows what the report prints:
 * ``GET /v1/metrics`` — every metric: its question, key, rank and prefix columns, and its stored row count;
 * ``GET /v1/metrics/<name>?limit=100`` — its first rows by its rank column (in key order when it has none);
   with ``prefix=<value>``, the rows whose prefix column equals the value (one account's, one instance's, one
-  day's), in key order.
+  day's), in key order; with ``after=<cursor>`` (the ``next.after`` of the page before, also its ``Link:
+  rel="next"``), the page after that one, so every row of a metric of any size can be read, 1,000 at a time.
+
+A cursor is the position of the page's last row (its rank value and key, base64url JSON; the store reads on
+from there, a scan from a start row on HBase: :meth:`fediscope.store.port.MetricStore.top`)
+with the prefix and the metric's generation (:meth:`~fediscope.store.port.MetricStore.generation`). Paging on
+after ``fediscope process`` wrote the metric again would mix two results, rows moving between pages: such a
+cursor is 409 ``stale_cursor`` (start again from the first page), so a walk that ends read every row once, in
+order, as one write left them.
 
 The store is opened at the first results request, not when the app starts: a scraping-only deployment needs
 no store. It is opened for reading (:func:`fediscope.store.port.open_store` with ``read_only``): a request
@@ -28,23 +36,28 @@ holds: pseudonymous account keys, never a handle.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import math
 import re
 import threading
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
 from flask_restful import Resource
+from werkzeug.urls import iri_to_uri
 
 from api.errors import ApiError, bad_parameter
-from api.params import NAME_PATTERN, parse_results_query
+from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_results_query
 from fediscope.analysis import ANALYSES, Analysis
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, StoreSchemaError
 from fediscope.redact import redact_url
-from fediscope.store.port import MetricStore, open_existing
+from fediscope.store.port import MetricStore, PositionError, Row, open_existing
 from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
@@ -209,11 +222,12 @@ class Metrics(Resource):
 
 
 class MetricRows(Resource):
-    """A metric's first ``limit`` rows by its rank column, or those whose prefix column equals ``prefix``."""
+    """A page of a metric's rows: the first ``limit`` by its rank column, or those whose prefix column equals
+    ``prefix``; with ``after``, the page after the one whose ``next.after`` it is."""
 
     def get(self, name: str) -> Response:
         results = _results()
-        query = parse_results_query(request.args, ("prefix", "limit"))
+        query = parse_results_query(request.args, ("prefix", "limit", "after"))
         _check_name(name)
         metrics = load_metrics()
         if name not in metrics:
@@ -222,16 +236,106 @@ class MetricRows(Resource):
         store, stored = _stored(results)
         if store is None or name not in stored:
             raise _not_stored(f"no metric {name}")
+        columns = _position_columns(metric, ranked=query.prefix is None)
+        # read before the rows: a write between the two makes the next page's cursor stale, never a mixed walk
+        generation = _store_call(results.shown, lambda: store.generation(name))
+        after = None if query.after is None else _read_cursor(query, metric, columns, generation)
         prefix: dict[str, Any] | None = None
+        wanted = query.limit + 1  # one more than the page: whether there is a next one
         if query.prefix is None:
-            rows = _store_call(results.shown, lambda: store.top(metric, query.limit), name)
+            rows = _store_call(results.shown, _paged(lambda: store.top(metric, wanted, after=after)), name)
         else:
             value = _prefix_value(store, metric, query.prefix, results)
-            rows = _store_call(results.shown, lambda: store.scan_prefix(metric, value, query.limit), name)
+            rows = _store_call(results.shown, _paged(lambda: store.scan_prefix(metric, value, wanted, after=after)),
+                               name)
             prefix = {"column": metric.prefix, "value": value}
+        rows, more = rows[:query.limit], len(rows) > query.limit
+        cursor = _cursor(metric, columns, rows[-1], generation, query.prefix) if more else None
         order = "key" if prefix is not None or metric.rank_column is None else "rank"
-        return jsonify({"metric": name, "question": metric.question, "prefix": prefix,
-                        "order": order, "limit": query.limit, "count": len(rows), "rows": rows})
+        response = jsonify({"metric": name, "question": metric.question, "prefix": prefix, "order": order,
+                            "limit": query.limit, "count": len(rows), "rows": rows,
+                            "next": {"after": cursor} if cursor else None})
+        if cursor:
+            response.headers["Link"] = _next_link(query, cursor)
+        return response
+
+
+def _position_columns(metric: Metric, ranked: bool) -> list[str]:
+    """The columns of a page's position: the key, after the rank column in rank order (as the store's)."""
+    return [metric.rank_column, *metric.key] if ranked and metric.rank_column else list(metric.key)
+
+
+def _paged(read: Any) -> Any:
+    """``read`` with an ``after`` position the store refuses (a value its column cannot hold) as a 400."""
+    def call() -> Any:
+        try:
+            return read()
+        except PositionError:
+            raise _bad_cursor("it does not hold a position in this metric's rows") from None
+    return call
+
+
+def _cursor(metric: Metric, columns: list[str], last: Row, generation: str | None, prefix: str | None) -> str:
+    """The ``after`` of the next page: the last row's position, the prefix and the metric's generation, as
+    base64url JSON (no padding)."""
+    missing = [c for c in columns if c not in last]
+    if missing:
+        raise _stale(metric.name, None, f"column {missing[0]} missing")
+    state = {"after": [last[c] for c in columns], "generation": generation, "prefix": prefix}
+    text = json.dumps(state, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    cursor = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
+    if len(cursor) > AFTER_MAX_LENGTH:  # keys far longer than any store holds in a MariaDB key column
+        log.warning("results: metric %s: a page cursor would be %d characters, more than after takes (%d)",
+                    metric.name, len(cursor), AFTER_MAX_LENGTH)
+        raise ApiError(409, "cursor_too_long", f"metric {metric.name} has a key too long to page past (the next "
+                                               f"page's cursor would be over {AFTER_MAX_LENGTH} characters): read "
+                                               "its rows with `fediscope report` or from the store itself")
+    return cursor
+
+
+def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], generation: str | None) -> Row:
+    """The ``after`` row of a cursor made by :func:`_cursor` for this query: 400 when it is not one (or for
+    another prefix or order), 409 ``stale_cursor`` when the metric was written since."""
+    raw = query.after or ""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), parse_constant=_no_constant)
+    except (ValueError, binascii.Error):
+        raise _bad_cursor("it is not one") from None
+    if not (isinstance(state, dict) and set(state) == {"after", "generation", "prefix"}
+            and isinstance(state["after"], list) and all(_scalar(v) for v in state["after"])
+            and isinstance(state["generation"], str | None) and isinstance(state["prefix"], str | None)):
+        raise _bad_cursor("it is not one")
+    if state["prefix"] != query.prefix or len(state["after"]) != len(columns):
+        raise _bad_cursor("it was given by a page of another query: page on with the same prefix as that page")
+    if state["generation"] != generation:
+        raise ApiError(409, "stale_cursor", f"metric {metric.name} was written again (fediscope process) since the "
+                                            "page that gave this cursor, so its rows may have moved between pages: "
+                                            "start again from the first page (without after)", parameter="after")
+    return dict(zip(columns, state["after"], strict=True))
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a value")
+
+
+def _scalar(value: Any) -> bool:
+    """A value a stored column may hold: text, a boolean, a number each store holds (64-bit integers, finite
+    floats), or null."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -2**63 <= value < 2**63
+    return value is None or isinstance(value, str | bool | float)
+
+
+def _bad_cursor(why: str) -> ApiError:
+    return bad_parameter("after", f"after must be the cursor a previous page of this metric gave as next.after, "
+                                  f"unchanged; {why}")
+
+
+def _next_link(query: ResultsQuery, cursor: str) -> str:
+    """The ``Link`` header of the next page (``request.base_url`` is an IRI; a header holds a URI)."""
+    params = {"limit": str(query.limit), **({"prefix": query.prefix} if query.prefix is not None else {}),
+              "after": cursor}
+    return f'<{iri_to_uri(request.base_url)}?{urlencode(params)}>; rel="next"'
 
 
 def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: ResultsStore) -> Any:

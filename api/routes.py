@@ -71,6 +71,7 @@ ROUTES: tuple[Route, ...] = (
           "how many rows the store holds.", records=False, results=()),
     Route("/v1/metrics/<name>", results.MetricRows, "metric_rows", "A metric's rows",
           "A metric's first rows by its rank column, or with prefix the rows whose prefix column equals a value, "
-          "in key order, as the store holds them.",
-          records=False, results=("prefix", "limit"), path_params=("name",)),
+          "in key order, as the store holds them; one page of them: the next page is the same request with after "
+          "set to the answer's next.after (also its Link rel=\"next\"), until next is null.",
+          records=False, results=("prefix", "limit", "after"), path_params=("name",)),
 )

@@ -80,10 +80,13 @@ class BaseStore(ABC):
     def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None: ...
 
     @abstractmethod
-    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]: ...
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None,
+                     after: tuple[Any, ...] | None = None) -> list[Row]:
+        """The prefix's rows in key order; with ``after`` (a typed key), only those whose key is greater."""
 
     @abstractmethod
-    def _top(self, schema: TableSchema, n: int) -> list[Row]: ...
+    def _top(self, schema: TableSchema, n: int, after: tuple[Any, ...] | None = None) -> list[Row]:
+        """The first ``n`` rows in top order; with ``after`` (:func:`_position`), those after that position."""
 
     @abstractmethod
     def _all(self, schema: TableSchema) -> list[Row]: ...
@@ -157,20 +160,23 @@ class BaseStore(ABC):
         raw = self._get(schema, tuple(typed))
         return schema.decode(raw) if raw is not None else None
 
-    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None) -> list[Row]:
+    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None,
+                    after: Mapping[str, Any] | None = None) -> list[Row]:
         schema = self._stored(metric.name)
         if schema is None or (limit is not None and limit <= 0):
             return []
+        position = None if after is None else _position(schema, after, ranked=False)
         ok, value = coerce_query(prefix, schema.types[schema.prefix])
         if not ok:
             return []
-        return [schema.decode(r) for r in self._scan_prefix(schema, value, limit)]
+        return [schema.decode(r) for r in self._scan_prefix(schema, value, limit, position)]
 
-    def top(self, metric: Metric, n: int) -> list[Row]:
+    def top(self, metric: Metric, n: int, after: Mapping[str, Any] | None = None) -> list[Row]:
         schema = self._stored(metric.name)
         if schema is None or n <= 0:
             return []
-        return [schema.decode(r) for r in self._top(schema, n)]
+        position = None if after is None else _position(schema, after, ranked=True)
+        return [schema.decode(r) for r in self._top(schema, n, position)]
 
     def all(self, metric: Metric) -> list[Row]:
         schema = self._stored(metric.name)
@@ -303,6 +309,33 @@ def sort_by_rank(schema: TableSchema, rows: list[Row]) -> list[Row]:
     present = [r for r in by_key if r[rank] is not None]
     present.sort(key=lambda r: r[rank], reverse=schema.rank_desc)  # stable: ties keep key order
     return present + [r for r in by_key if r[rank] is None]
+
+
+def position_columns(schema: TableSchema, ranked: bool) -> list[str]:
+    """The columns of a position in a metric's rows: its key, preceded by its rank column in top order."""
+    return [schema.rank_column, *schema.key] if ranked and schema.rank_column else list(schema.key)
+
+
+def _position(schema: TableSchema, after: Mapping[str, Any], ranked: bool) -> tuple[Any, ...]:
+    """An ``after`` row as the typed values of :func:`position_columns` (the rank value may be None: the rows
+    without one come last); :class:`~fediscope.store.port.PositionError` when one is missing or of a type its
+    column cannot hold."""
+    from fediscope.store.port import PositionError
+
+    typed = []
+    for column in position_columns(schema, ranked):
+        if column not in after:
+            raise PositionError(f"metric {schema.metric}: a position needs a value for column {column}")
+        raw = after[column]
+        if raw is None and column == schema.rank_column and column not in schema.key:
+            typed.append(None)
+            continue
+        ok, value = coerce_query(raw, schema.types[column])
+        if not ok or isinstance(raw, bool) != (schema.types[column] == "bool"):
+            raise PositionError(f"metric {schema.metric}: column {column} holds {schema.types[column]} values, "
+                                f"not {raw!r}")
+        typed.append(value)
+    return tuple(typed)
 
 
 def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None) -> list[str]:

@@ -475,19 +475,33 @@ class HBaseStore(BaseStore):
             cells = conn.table(layout.data_table(self.prefix, schema.metric)).row(row_key, columns=[b"m"])
         return self._cells_to_row(cells) if cells else None
 
-    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]:
-        if schema.prefix not in schema.key:  # not part of the row key: a full scan, filtered here
-            rows = [r for r in self._all(schema) if schema.decode(r)[schema.prefix] == value]
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None,
+                     after: tuple[Any, ...] | None = None) -> list[Row]:
+        if schema.prefix not in schema.key or (after is not None and not self._key_ordered(schema)
+                                               and after[schema.key.index(schema.prefix)] != value):
+            # not part of the row key (or a position of another prefix, whose rows sort otherwise): a full scan,
+            # filtered here
+            rows = [r for r in self._all(schema) if schema.decode(r)[schema.prefix] == value
+                    and (after is None or schema.key_of(schema.decode(r)) > after)]
             return rows[:limit] if limit is not None else rows
         prefix = encode(value, schema.types[schema.prefix])
+        stop = _after_prefix(prefix)
+        start = prefix if after is None else max(prefix, self._key_bytes(schema, after) + b"\x00")
+        if stop is not None and start >= stop:
+            return []
         with self._connection(f"scan {schema.metric}") as conn:
             table = conn.table(layout.data_table(self.prefix, schema.metric))
-            return [self._cells_to_row(cells) for _, cells in table.scan(row_prefix=prefix, columns=[b"m"],
-                                                                         limit=limit)]
+            return [self._cells_to_row(cells) for _, cells in table.scan(row_start=start, row_stop=stop,
+                                                                         columns=[b"m"], limit=limit)]
 
-    def _top(self, schema: TableSchema, n: int) -> list[Row]:
+    def _top(self, schema: TableSchema, n: int, after: tuple[Any, ...] | None = None) -> list[Row]:
+        """The rank index read from its first entry, or from the one just after ``after`` (its row key is the
+        position's encoding: rank value, then key); a metric without a rank column in key order, as a scan of the
+        data table from ``after`` when its row keys are in key order."""
         if not schema.rank_column:
-            return self._all(schema)[:n]
+            return self._key_range(schema, n, after)
+        start = None if after is None else self._rank_key(
+            schema, {schema.rank_column: after[0], **dict(zip(schema.key, after[1:], strict=True))}) + b"\x00"
         result: list[Row] = []
         with self._connection(f"read the top of {schema.metric}") as conn:
             data = conn.table(layout.data_table(self.prefix, schema.metric))
@@ -502,7 +516,8 @@ class HBaseStore(BaseStore):
                         result.append(self._cells_to_row(cells))
                 pending.clear()
 
-            for rank_key, cells in index.scan(columns=[b"r:row"], batch_size=min(max(n, 10), 1000)):
+            for rank_key, cells in index.scan(row_start=start, columns=[b"r:row"],
+                                              batch_size=min(max(n, 10), 1000)):
                 pending.append((rank_key, cells[b"r:row"]))
                 if len(pending) >= n - len(result):
                     resolve()
@@ -511,6 +526,26 @@ class HBaseStore(BaseStore):
             if pending:
                 resolve()
         return result
+
+    def _key_range(self, schema: TableSchema, n: int, after: tuple[Any, ...] | None) -> list[Row]:
+        """The first ``n`` rows in key order (after the key ``after``)."""
+        if not self._key_ordered(schema):
+            rows = self._all(schema)
+            if after is not None:
+                rows = [r for r in rows if schema.key_of(schema.decode(r)) > after]
+            return rows[:n]
+        start = None if after is None else self._key_bytes(schema, after) + b"\x00"
+        with self._connection(f"scan {schema.metric}") as conn:
+            table = conn.table(layout.data_table(self.prefix, schema.metric))
+            return [self._cells_to_row(cells) for _, cells in table.scan(row_start=start, columns=[b"m"], limit=n)]
+
+    def _key_ordered(self, schema: TableSchema) -> bool:
+        """Whether the data table's row keys sort as the metric's keys (its prefix column is its first key column,
+        or not a key column): true of every metric of spark_jobs/sql/."""
+        return self._row_key_columns(schema) == list(schema.key)
+
+    def _key_bytes(self, schema: TableSchema, key: tuple[Any, ...]) -> bytes:
+        return self._row_key(schema, dict(zip(schema.key, key, strict=True)))
 
     def _all(self, schema: TableSchema) -> list[Row]:
         with self._connection(f"scan {schema.metric}") as conn:
@@ -569,6 +604,12 @@ class HBaseStore(BaseStore):
             hint = "; is the HBase Thrift server running (hbase thrift start -p 9090)?" \
                 if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__ else ""
             raise StoreError(f"HBase at {self._address}: could not {doing}: {reason}{hint}") from exc
+
+
+def _after_prefix(prefix: bytes) -> bytes | None:
+    """The first row key after every key that starts with ``prefix`` (None: none, the prefix is all 0xFF bytes)."""
+    kept = prefix.rstrip(b"\xff")
+    return kept[:-1] + bytes([kept[-1] + 1]) if kept else None
 
 
 class _Unreadable:

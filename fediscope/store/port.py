@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 
+class PositionError(ValueError):
+    """An ``after`` position (:meth:`MetricStore.top`) that is not one of the metric's: a column missing, or a value
+    its column's type cannot hold."""
+
+
 class MetricStore(Protocol):
     url: str
 
@@ -50,11 +55,21 @@ class MetricStore(Protocol):
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         """The row with exactly this key (values in the order of ``metric.key``), or None."""
 
-    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None) -> list[Row]:
-        """Rows whose ``metric.prefix`` column equals ``prefix``, in key order."""
+    def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None,
+                    after: Mapping[str, Any] | None = None) -> list[Row]:
+        """Rows whose ``metric.prefix`` column equals ``prefix``, in key order; with ``after``, only those that come
+        after it (see :meth:`top`)."""
 
-    def top(self, metric: Metric, n: int) -> list[Row]:
-        """The first ``n`` rows by the metric's rank column (ties broken by key)."""
+    def top(self, metric: Metric, n: int, after: Mapping[str, Any] | None = None) -> list[Row]:
+        """The first ``n`` rows by the metric's rank column (ties broken by key; rows without a rank value last),
+        in key order for a metric without one.
+
+        ``after`` pages on: a position in that order, given as the last row of the previous page (its key columns,
+        and its rank column when the metric has one; other columns are ignored), and the rows that come after it
+        are returned. The position is a set of values, not a row that must still exist: each read starts where the
+        last one stopped (a ``WHERE`` on the key and rank in SQL, a scan from a start row on HBase), never counting
+        past the rows before it. A value its column's type cannot hold, or a missing one, raises
+        :class:`PositionError`."""
 
     def all(self, metric: Metric) -> list[Row]:
         """Every row of a metric, in key order."""

@@ -48,6 +48,7 @@ from sqlalchemy import (
     func,
     inspect,
     literal_column,
+    or_,
     select,
     tuple_,
 )
@@ -295,19 +296,29 @@ class SQLStore(BaseStore):
         rows = self._select(select(table).where(where), table.name)
         return rows[0] if rows else None
 
-    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None) -> list[Row]:
+    def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None,
+                     after: tuple[Any, ...] | None = None) -> list[Row]:
         table = self.table(schema)
-        query = select(table).where(table.c[schema.prefix] == value).order_by(*(table.c[k] for k in schema.key))
+        keys = [table.c[k] for k in schema.key]
+        query = select(table).where(table.c[schema.prefix] == value)
+        if after is not None:
+            query = query.where(_after(keys, after))
+        query = query.order_by(*keys)
         return self._select(query.limit(limit) if limit is not None else query, table.name)
 
-    def _top(self, schema: TableSchema, n: int) -> list[Row]:
+    def _top(self, schema: TableSchema, n: int, after: tuple[Any, ...] | None = None) -> list[Row]:
         table = self.table(schema)
+        keys = [table.c[k] for k in schema.key]
         order: list[Any] = []
+        query = select(table)
         if schema.rank_column:
             rank = table.c[schema.rank_column]
             order = [rank.is_(None), rank.desc() if schema.rank_desc else rank.asc()]
-        query = select(table).order_by(*order, *(table.c[k] for k in schema.key)).limit(n)
-        return self._select(query, table.name)
+            if after is not None:
+                query = query.where(_after_rank(rank, schema.rank_desc, keys, after))
+        elif after is not None:
+            query = query.where(_after(keys, after))
+        return self._select(query.order_by(*order, *keys).limit(n), table.name)
 
     def _all(self, schema: TableSchema) -> list[Row]:
         table = self.table(schema)
@@ -367,6 +378,24 @@ class AlterColumn(ExecutableDDLElement):
 def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any) -> str:
     table = compiler.preparer.format_table(element.column.table)
     return f"ALTER TABLE {table} {element.verb} COLUMN {compiler.get_column_specification(element.column)}"
+
+
+def _after(keys: list[Any], position: tuple[Any, ...]) -> Any:
+    """The rows whose key comes after ``position`` in key order: ``(k1, k2) > (v1, v2)`` spelled out, with the first
+    column's ``k1 >= v1`` in front so that both databases read a range of the primary key, not all of it."""
+    later = [and_(*(k == v for k, v in zip(keys[:i], position, strict=False)), keys[i] > position[i])
+             for i in range(len(keys))]
+    return and_(keys[0] >= position[0], or_(*later))
+
+
+def _after_rank(rank: Any, descending: bool, keys: list[Any], position: tuple[Any, ...]) -> Any:
+    """The rows after ``position`` (rank value, then key) in top order: rank values in their direction, NULL last,
+    ties by key."""
+    value, key = position[0], position[1:]
+    if value is None:
+        return and_(rank.is_(None), _after(keys, key))
+    beyond = rank < value if descending else rank > value
+    return or_(beyond, and_(rank == value, _after(keys, key)), rank.is_(None))
 
 
 def _key_in(keys: list[Any], values: list[tuple[Any, ...]]) -> Any:

@@ -48,7 +48,8 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
     assert by_name["instance"]["pattern"] == params.INSTANCE_PATTERN
     assert by_name["local"] == {"type": "boolean"}
     rows = {p["name"]: p for p in document["paths"]["/v1/metrics/{name}"]["get"]["parameters"]}
-    assert set(rows) == {"name", "prefix", "limit"}
+    assert set(rows) == {"name", "prefix", "limit", "after"}
+    assert rows["after"]["schema"]["pattern"] == params.AFTER_PATTERN
     assert rows["limit"]["schema"] == {"type": "integer", "minimum": params.RESULTS_MIN, "maximum": params.RESULTS_MAX}
     assert rows["prefix"]["schema"]["maxLength"] == params.PREFIX_MAX_LENGTH
     assert rows["name"]["in"] == "path" and rows["name"]["schema"]["pattern"] == params.NAME_PATTERN
