@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 class MetricResult:
     rows: int
     seconds: float
-    stored: int | None = None  # rows sent to the store: all of them, or only the new and changed ones
+    stored: int | None = None  # rows sent to the store: the new and changed ones
     stale: int = 0  # rows deleted from the store because the result no longer has them
     reused: bool = False  # current already (same SQL, same curated tables, store unchanged): not recomputed
 
@@ -255,7 +255,8 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:
-        result.stored = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
+        counts = store.write_counted(metric, table.to_pylist(), replace=True, types=arrow_types(table))
+        result.stored, result.stale = counts.changed, counts.stale
         new_generation = store.generation(metric.name)
     snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,
                                                      store_generation=new_generation, rows=table.num_rows))

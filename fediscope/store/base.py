@@ -21,6 +21,7 @@ from typing import Any
 from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
 from fediscope.redact import redact_url
+from fediscope.store.port import WriteCounts
 from fediscope.store.schema import (
     Row,
     TableSchema,
@@ -107,11 +108,16 @@ class BaseStore(ABC):
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
               types: Mapping[str, str] | None = None) -> int:
         """See :meth:`~fediscope.store.port.MetricStore.write`; ``types`` as in :func:`~.schema.plan_write`."""
+        return self.write_counted(metric, rows, replace, types).rows
+
+    def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
+                      types: Mapping[str, str] | None = None) -> WriteCounts:
+        """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
             self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
-            return 0
+            return WriteCounts(0, 0, 0)
         plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
         # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
@@ -126,7 +132,7 @@ class BaseStore(ABC):
             self._drop(existing)
             existing = None
             if not plan.rows:
-                return 0
+                return WriteCounts(0, 0, 0)
         created = existing is None
         if created:
             self._create(plan.schema)
@@ -141,7 +147,8 @@ class BaseStore(ABC):
         self._commit(plan.schema, metric.question, count)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
                   metric.name, written, len(changed), len(stale), replace, count)
-        return written
+        # a rebuilt table (dropped, then created with every row) counts every row as changed and none as stale
+        return WriteCounts(rows=written, changed=len(changed), stale=len(stale))
 
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         schema = self._stored(metric.name)

@@ -9,6 +9,7 @@ not present in the new result (a full recomputation).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fediscope.engine.metrics import Metric
@@ -22,6 +23,16 @@ Row = dict[str, Any]
 class PositionError(ValueError):
     """An ``after`` position (:meth:`MetricStore.top`) that is not one of the metric's: a column missing, or a value
     its column's type cannot hold."""
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What one :meth:`MetricStore.write_counted` did: ``rows`` in the result, ``changed`` of them new or different
+    from the stored row (the ones sent to the database), ``stale`` stored rows deleted as no longer in it."""
+
+    rows: int
+    changed: int
+    stale: int
 
 
 class MetricStore(Protocol):
@@ -39,6 +50,10 @@ class MetricStore(Protocol):
         among them (dropped from the metric's SQL) is dropped from the store too; without ``types`` the stored
         columns are kept.
         """
+
+    def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
+                      types: Mapping[str, str] | None = None) -> WriteCounts:
+        """:meth:`write`, saying how many rows it changed and deleted (``fediscope process``'s summary)."""
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                       row_count: int, columns: Sequence[str] | None = None) -> str | None:

@@ -78,6 +78,28 @@ def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Pat
     assert _store_contents(settings.store) == _store_contents(full.store)
 
 
+def test_a_full_comparison_counts_only_what_it_changed(corpus_lake: Path, tmp_path: Path) -> None:
+    """The summary of a write through the store's own comparison (someone else changed the store) says what it
+    wrote and deleted, as a write of the known difference does: not every row of the result."""
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
+    run_process(settings, progress=False)
+    metric = METRICS["signups_by_month"]
+    store = open_store(settings.store)
+    try:
+        rows = store.all(metric)
+        assert store.delete_where(metric, "month", rows[0]["month"]) >= 1  # someone else: a row gone ...
+        store.write(metric, [{**rows[0], "instance": "elsewhere.example", "month": "1999-01"}], replace=False)
+        gone = len(rows) - len(store.all(metric)) + 1  # ... and one the result does not have
+    finally:
+        store.close()
+    again = run_process(settings, progress=False)
+    result = again.metrics["signups_by_month"]
+    assert not result.reused and (result.stored, result.stale) == (gone, 1), result
+    assert [n for n, m in again.metrics.items() if not m.reused] == ["signups_by_month"]
+    assert f"({gone} written, 1 deleted)" in again.line()
+    assert _store_contents(settings.store)["signups_by_month"] == rows
+
+
 def test_a_changed_metric_sql_is_recomputed_without_new_data(corpus_lake: Path, tmp_path: Path) -> None:
     settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
     run_process(settings, progress=False)

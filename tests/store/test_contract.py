@@ -7,6 +7,7 @@ import pytest
 from metric_header import metric
 
 from fediscope.errors import StoreError
+from fediscope.store.port import WriteCounts
 
 ACCOUNTS = metric("accounts", "account", rank="followers DESC")
 DAILY = metric("daily", "instance, day", rank="toots DESC")
@@ -319,6 +320,15 @@ def test_a_write_sends_only_new_or_changed_rows_and_stale_keys(metric_store, mon
     assert metric_store.write(ACCOUNTS, [ROWS[3]], replace=False) == 1  # dave back, upsert only
     assert [r["account"] for r in sent[0][0]] == ["dave"] and sent[0][1] == []
     assert metric_store.stored_metrics() == {"accounts": 6}
+
+
+def test_write_counted_says_what_the_write_changed_and_deleted(metric_store):
+    assert metric_store.write_counted(ACCOUNTS, ROWS) == WriteCounts(rows=5, changed=5, stale=0)  # new table
+    assert metric_store.write_counted(ACCOUNTS, [dict(r) for r in ROWS]) == WriteCounts(5, 0, 0)
+    changed = [dict(r, followers=7) if r["account"] == "bob" else r for r in ROWS if r["account"] != "dave"]
+    assert metric_store.write_counted(ACCOUNTS, changed) == WriteCounts(rows=4, changed=1, stale=1)
+    assert metric_store.write_counted(ACCOUNTS, [ROWS[3]], replace=False) == WriteCounts(1, 1, 0)  # dave back
+    assert metric_store.stored_metrics() == {"accounts": 5}
 
 
 def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generation(metric_store):
