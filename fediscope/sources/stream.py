@@ -22,7 +22,11 @@ calling thread flushes batches on time and closes the connection when the run en
 ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is reopened with the
 client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a connection
 that brought events or stayed open past the read timeout counts as healthy), or at once when the server
-refuses the stream (401, 403, 404 …: a missing token does not heal). A lake that cannot be written is retried
+refuses the stream (401, 403, 404 …: a missing token does not heal). ``connections`` counts the connections that
+opened (the streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends
+(``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it
+streamed nothing. One that streamed and then could not reconnect until the end is a success that reports its
+failed attempts and the last one's error (``last_connection_error``). A lake that cannot be written is retried
 at the next flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what
 could not be landed in the end is counted in the error.
 
@@ -94,7 +98,9 @@ class StreamSummary:
     skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts)
     quarantined: int = 0  # payloads that were not what the API documents
     batches: list[str] = field(default_factory=list)
-    connections: int = 0
+    connections: int = 0  # connections that opened (the streaming server answered 200)
+    failed_connections: int = 0  # attempts that did not open (unreachable, an HTTP error), the run's end aside
+    last_connection_error: str | None = None  # the last failed attempt's error
     stopped: str = ""     # duration | max-events | stopped | error
     error: str | None = None
     seconds: float = 0.0
@@ -105,18 +111,22 @@ class StreamSummary:
 
     def line(self) -> str:
         others = sum(n for name, n in self.events.items() if name not in STATUS_EVENTS | {"delete"})
+        failed = f", {self.failed_connections} failed" if self.failed_connections else ""
         text = (f"stream {self.instance} {self.source}: {sum(self.events.values())} events in {self.seconds:.0f} s "
-                f"({self.connections} connection{'s' if self.connections != 1 else ''}); landed {self.landed} "
+                f"({self.connections} connection{'s' if self.connections != 1 else ''}{failed}); landed {self.landed} "
                 f"statuses ({self.events['status.update']} edits) and {self.deletions} deletions in "
                 f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy, {self.quarantined} "
                 f"quarantined, {others} other events ignored; stopped: {self.stopped}")
-        return text + (f"; error: {self.error}" if self.error else "")
+        if self.error:
+            return f"{text}; error: {self.error}"
+        return text + (f"; last failed connection: {self.last_connection_error}" if self.last_connection_error else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
                 "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
                 "skipped": self.skipped, "quarantined": self.quarantined, "batches": self.batches,
-                "connections": self.connections, "stopped": self.stopped, "error": self.error,
+                "connections": self.connections, "failed_connections": self.failed_connections,
+                "last_connection_error": self.last_connection_error, "stopped": self.stopped, "error": self.error,
                 "seconds": round(self.seconds, 3), "ok": self.ok}
 
 
@@ -269,6 +279,11 @@ class _Listener(StreamListener):
         self.closing = False
         self.received = 0  # events
 
+    @property
+    def opened(self) -> bool:
+        """Whether the streaming server answered 200 (Mastodon.py hands the response over only then)."""
+        return self.response is not None
+
     def handle_stream(self, response: requests.Response) -> None:
         self.response = response
         parser = SSEParser()
@@ -342,6 +357,10 @@ class StreamRun:
             self.summary.seconds = self.clock() - started
         if not self.summary.stopped:
             self.summary.stopped = self._done() or "stopped"
+        if self.summary.error is None and not self.summary.connections:
+            # it streamed nothing: whatever ended the run, it failed (the last attempt's error says why)
+            self.summary.error = (self.summary.last_connection_error
+                                  or "no connection to the streaming server opened before the run ended")
         return self.summary
 
     def _fail(self, error: str) -> None:
@@ -395,7 +414,6 @@ class StreamRun:
         whether the error is a refusal that retrying will not heal)."""
         listener = _Listener(self._on_event)
         outcome: dict[str, BaseException] = {}
-        self.summary.connections += 1
 
         def read() -> None:
             try:
@@ -421,11 +439,17 @@ class StreamRun:
             if reader.is_alive():
                 listener.close()
                 reader.join(5)
+        if listener.opened:
+            self.summary.connections += 1
         error = outcome.get("error")
-        if error is None or listener.closing:
+        if error is None or listener.closing:  # closing: the run ended it (or ended the attempt to open it)
             return listener.received, None, False
         permanent = isinstance(error, MastodonError) and self.client.last_status in REFUSALS
-        return listener.received, self._describe(error), permanent
+        described = self._describe(error)
+        if not listener.opened:
+            self.summary.failed_connections += 1
+            self.summary.last_connection_error = described
+        return listener.received, described, permanent
 
     def _flush_on_time(self) -> None:
         """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from cli_run import run as run_cli
+from doubles import free_port
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
@@ -127,7 +128,8 @@ def test_a_dropped_stream_is_reopened_and_a_dead_one_reported(mastodon_server: A
     assert len(mastodon_server.requests_to("/api/v1/streaming/public")) == 2
     mastodon_server.fail(503, times=10, path="/api/v1/streaming/public")
     failed = StreamRun(make_settings(max_retries=2), mastodon_server.url, parse_source("public"), duration=30).run()
-    assert not failed.ok and failed.stopped == "error" and failed.connections == 3
+    assert not failed.ok and failed.stopped == "error" and failed.connections == 0  # none opened
+    assert failed.failed_connections == 3 and failed.last_connection_error == failed.error
     assert "HTTP 503" in (failed.error or "")
 
 
@@ -137,7 +139,44 @@ def test_a_refused_stream_names_the_token_setting_and_is_not_retried(mastodon_se
     summary = StreamRun(make_settings(max_retries=5), mastodon_server.url, parse_source("tag:python"),
                         duration=30).run()
     assert not summary.ok and "HTTP 401" in (summary.error or "") and "FEDISCOPE_TOKEN_" in (summary.error or "")
-    assert summary.connections == 1  # a missing token does not heal: no reconnection
+    assert summary.connections == 0 and summary.failed_connections == 1  # a missing token does not heal: no retry
+
+
+def test_a_run_whose_duration_ends_before_any_connection_opened_fails(make_settings: Callable[..., Settings],
+                                                                     lake_dir: Path, capsys: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: every connection is refused
+    summary = StreamRun(make_settings(allow_private_addresses=True, max_retries=1000), dead,
+                        parse_source("public"), duration=1.5).run()
+    assert not summary.ok and summary.stopped == "duration", summary.line()
+    assert summary.connections == 0 and summary.failed_connections >= 1
+    assert summary.error == summary.last_connection_error and "ConnectionError" in summary.error
+    assert "(0 connections, " in summary.line() and "; error: ConnectionError" in summary.line()
+    # the command: exit 1, "ok": false, the error kept
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "test-pseudonym-key-not-secret")
+    monkeypatch.setenv("FEDISCOPE_ALLOW_PRIVATE_ADDRESSES", "1")
+    monkeypatch.setenv("FEDISCOPE_MAX_RETRIES", "1000")
+    code, out, err = run_cli(capsys, "stream", "--instance", dead, "--duration", "1", "--lake", str(lake_dir),
+                             "--json")
+    document = json.loads(out)
+    (stream,) = document["streams"]
+    assert code == 1 and document["ok"] is False and stream["ok"] is False and "Traceback" not in err
+    assert stream["connections"] == 0 and stream["failed_connections"] >= 1
+    assert "ConnectionError" in stream["error"] and stream["stopped"] == "duration"
+
+
+def test_a_run_that_streamed_stays_ok_when_later_connections_fail_until_the_duration(
+        mastodon_server: Any, make_settings: Callable[..., Settings], lake: Any) -> None:
+    mastodon_server.fail(503, times=10_000, path="/api/v1/streaming/public", after=1)  # the first one opens
+    summary = StreamRun(make_settings(max_retries=1000), mastodon_server.url, parse_source("public"),
+                        duration=1.5).run()
+    assert summary.ok and summary.error is None and summary.stopped == "duration", summary.line()
+    assert summary.connections == 1 and sum(summary.events.values()) == len(RECORDED_EVENTS)
+    assert summary.failed_connections >= 1 and "HTTP 503" in (summary.last_connection_error or "")
+    assert f"(1 connection, {summary.failed_connections} failed)" in summary.line()
+    assert "last failed connection: the streaming server answered HTTP 503" in summary.line()
+    assert summary.to_dict()["failed_connections"] == summary.failed_connections
+    assert summary.landed == len(lake.records("statuses")) > 0
 
 
 def _damage_suppression_list(lake_dir: Path) -> Path:
