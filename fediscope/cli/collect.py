@@ -52,12 +52,13 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     elif not settings.sources:
         raise ConfigError("nothing to collect: pass --instance URL (e.g. --instance https://mastodon.social), or "
                           "configure [[sources]] in fediscope.toml")
-    from fediscope.lake.backend import open_lake, prepare_lake
+    from fediscope.lake.backend import LAKE_OPTION, open_lake, prepare_lake
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.collector import run_collection
 
     policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
-    prepare_lake(open_lake(settings.lake))  # a lake path that is a file fails here, before anything is fetched
+    # a lake path that is a file fails here, before anything is fetched
+    prepare_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
     summary = run_collection(settings, targets, max_pages=max_pages,
                              progress=is_terminal() if progress is None else progress)
     if as_json:

@@ -23,7 +23,7 @@ import click
 
 from fediscope.cli.common import emit_json, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
-from fediscope.lake.backend import LakeBackend, open_lake, require_lake
+from fediscope.lake.backend import LAKE_OPTION, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
 
@@ -106,7 +106,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
-    require_lake(backend)  # a missing lake or a file is an error, not "(empty)"
+    require_lake(backend, chosen_by=LAKE_OPTION)  # a missing lake or a file is an error, not "(empty)"
     try:
         rows = listing(backend, path, records=count_records)
     except FediscopeError:
@@ -198,7 +198,7 @@ def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
-    require_lake(backend)
+    require_lake(backend, chosen_by=LAKE_OPTION)
     status = lock_status(backend)
     now = datetime.now(UTC)
     document: dict[str, object] = {"lake": backend.url, "locked": status is not None, "removed": False}

@@ -69,11 +69,11 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
         raise click.BadParameter("--force only applies with --recurate", param_hint="--force")
     settings = settings_from_context(lake=lake, store=store)
     from fediscope.engine.process import run_process
-    from fediscope.lake.backend import open_lake, require_batch_lake
+    from fediscope.lake.backend import LAKE_OPTION, open_lake, require_batch_lake
     from fediscope.store.port import require_persistent
 
     require_persistent(settings.store)  # before any work: an in-memory store would lose every row at exit
-    require_batch_lake(open_lake(settings.lake))
+    require_batch_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
 
     summary = run_process(settings, engine=engine, since=since, until=until,
                           progress=is_terminal() if progress is None else progress, recurate=recurate,

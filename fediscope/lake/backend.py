@@ -151,20 +151,30 @@ def open_lake(url: str) -> LakeBackend:
     return WebHDFSLake(url)
 
 
-def _not_a_directory(lake: LakeBackend) -> LakeError:
-    return LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at the lake's "
-                     "directory")
+#: How the lake was chosen, as the hint of a lake error names it: ``chosen_by`` of the checks below. The default
+#: names only the setting (``FEDISCOPE_LAKE``, or ``lake`` in fediscope.toml), which every command reads; a command
+#: with a ``--lake`` option passes :data:`LAKE_OPTION`, so no hint names an option its command does not have.
+LAKE_SETTING = "FEDISCOPE_LAKE"
+LAKE_OPTION = "--lake / FEDISCOPE_LAKE"
 
 
-def require_lake(lake: LakeBackend, hint: str = "run `fediscope collect` first, or point --lake / FEDISCOPE_LAKE at "
-                                                "the lake you collected into") -> None:
+def _not_a_directory(lake: LakeBackend, chosen_by: str) -> LakeError:
+    return LakeError(f"the lake path {lake.url} is not a directory; point {chosen_by} at the lake's directory")
+
+
+def _collect_hint(chosen_by: str) -> str:
+    return f"run `fediscope collect` first, or point {chosen_by} at the lake you collected into"
+
+
+def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str = LAKE_SETTING) -> None:
     """For commands that only read or prune a lake: refuse a root that does not exist (rather than create one,
-    or show an empty lake) or that is not a directory."""
+    or show an empty lake) or that is not a directory. ``chosen_by``: how the caller's user names the lake
+    (:data:`LAKE_SETTING`, :data:`LAKE_OPTION`); ``hint`` replaces the default advice for a missing lake."""
     if lake.is_dir(""):
         return
     if lake.exists(""):
-        raise _not_a_directory(lake)
-    raise LakeError(f"no lake at {lake.url}: it does not exist; {hint}")
+        raise _not_a_directory(lake, chosen_by)
+    raise LakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
 
 
 def holds_data(lake: LakeBackend) -> bool:
@@ -180,26 +190,25 @@ def holds_data(lake: LakeBackend) -> bool:
     return False
 
 
-def require_batch_lake(lake: LakeBackend, collect_hint: str = "run `fediscope collect` first, or point --lake / "
-                                                           "FEDISCOPE_LAKE at the lake you collected into") -> None:
+def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, chosen_by: str = LAKE_SETTING) -> None:
     """For the batch (``fediscope process``, the batch DAG, the ``spark-submit`` jobs): the lake must exist, be a
     directory and hold raw batches or curated files. A run over an empty lake (a mistyped path, or run from another
     directory than a relative ./lake) would replace every metric in the store with nothing, so it is refused
     before the store is touched, and nothing is created."""
     try:
-        require_lake(lake)
+        require_lake(lake, collect_hint, chosen_by=chosen_by)
     except LakeError as exc:
         raise LakeError(f"{exc}; the store was not touched") from None
     if not holds_data(lake):
-        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): {collect_hint}; "
-                        "the store was not touched")
+        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
+                        f"{collect_hint or _collect_hint(chosen_by)}; the store was not touched")
 
 
-def prepare_lake(lake: LakeBackend) -> None:
+def prepare_lake(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:
     """For commands that land data, before they fetch anything: the lake's root must not be a file, and a local
     one must be a directory this user can write, created here when missing (HDFS creates directories on write)."""
     if lake.exists("") and not lake.is_dir(""):
-        raise _not_a_directory(lake)
+        raise _not_a_directory(lake, chosen_by)
     local = lake.local_path("")
     if local is None:
         return
@@ -207,8 +216,8 @@ def prepare_lake(lake: LakeBackend) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LakeError(f"cannot create the lake directory {root}: {exc.strerror or exc}; point --lake / "
-                        "FEDISCOPE_LAKE at a directory this user can write") from None
+        raise LakeError(f"cannot create the lake directory {root}: {exc.strerror or exc}; point {chosen_by} at a "
+                        "directory this user can write") from None
     if not os.access(root, os.W_OK | os.X_OK):
-        raise LakeError(f"the lake directory {root} is not writable by this user; point --lake / FEDISCOPE_LAKE "
-                        "at a directory this user can write")
+        raise LakeError(f"the lake directory {root} is not writable by this user; point {chosen_by} at a directory "
+                        "this user can write")

@@ -3,6 +3,8 @@ store URLs, and which name (option, variable, TOML key) an error gives."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from cli_run import clean_env, run
 
@@ -145,3 +147,49 @@ def test_upper_case_engine_is_accepted(cli_env, capsys, monkeypatch) -> None:
     code, out, err = run(capsys, "config", "show", "--json")
     assert code == 0, err
     assert '"engine": "spark"' in out and '"log_level": "INFO"' in out
+
+
+def _options_of(*names: str) -> set[str]:
+    """The options of the command ``fediscope <names…>``."""
+    import click
+
+    from fediscope.cli import cli
+
+    command: click.Command = cli
+    for name in names:
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), name)
+    return {opt for param in command.params for opt in param.opts}
+
+
+DEAD = "http://127.0.0.1:1"  # never reached: the lake is refused before anything is fetched
+
+
+@pytest.mark.parametrize(("command", "lake"), [
+    (("lake", "ls"), "nope"), (("lake", "ls"), "afile"), (("lake", "unlock"), "nope"), (("lake", "unlock"), "afile"),
+    (("process",), "nope"), (("process",), "afile"), (("process",), "empty"),
+    (("collect", "--instance", DEAD), "afile"), (("collect", "--instance", DEAD), "afile/lake"),
+    (("stream", "--instance", DEAD, "--duration", "5"), "afile"),
+    (("gdpr", "retention", "--dry-run"), "nope"), (("gdpr", "retention"), "afile"),
+    (("gdpr", "erase", "--account", "someone@example.org", "--yes"), "nope"),
+    (("gdpr", "erase", "--account", "someone@example.org", "--yes"), "afile"),
+    (("gdpr", "export", "--account", "someone@example.org"), "nope"),
+    (("gdpr", "export", "--account", "someone@example.org"), "afile"),
+])
+def test_a_lake_error_names_only_options_the_command_has(cli_env, capsys, monkeypatch, command, lake) -> None:
+    """The hint of a lake error names --lake where the command has it, FEDISCOPE_LAKE alone where it does not
+    (was: "point --lake / FEDISCOPE_LAKE at …" from gdpr retention, which has no --lake)."""
+    (cli_env / "empty").mkdir()
+    names = tuple(arg for arg in command if not arg.startswith("--") and arg != DEAD
+                  and "@" not in arg and not arg.isdigit())
+    options = _options_of(*names)
+    if "--lake" in options:
+        code, _out, err = run(capsys, *command, "--lake", str(cli_env / lake))
+    else:
+        monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / lake))
+        code, _out, err = run(capsys, *command)
+    message = _one_clear_line(err)
+    assert code == 1 and "FEDISCOPE_LAKE" in message, message
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", message))
+    assert named <= options, f"{named - options} named by `fediscope {' '.join(names)}`, which has no such option"
+    assert ("--lake" in named) == ("--lake" in options), message
