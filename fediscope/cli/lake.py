@@ -3,7 +3,8 @@
 
 The listing reads metadata only (one listing per directory, on WebHDFS a LISTSTATUS), so it stays cheap on a big
 lake. Counting a batch's records means downloading and decompressing the whole file: that happens only with
-``--records``.
+``--records``, which counts the batch files listed and, for a directory, every batch file below it (with its
+progress on a terminal's stderr).
 
 A lock left by a process that died on this host is taken over by the next run; one left by a process of another
 host never is, since whether it still runs cannot be checked from here. ``unlock`` shows the holder and what this
@@ -17,13 +18,14 @@ import posixpath
 import socket
 import sys
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 
-from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
-from fediscope.lake.backend import LAKE_OPTION, LakeBackend, open_lake, require_lake
+from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
 
@@ -46,9 +48,33 @@ def _count_records(data: bytes, path: str) -> int | None:
         return None
 
 
-def _records(backend: LakeBackend, path: str) -> int | None:
-    """Records of a batch file, read from the lake (other files are not read)."""
-    return _count_records(backend.read(path), path) if path.endswith(BATCH_SUFFIXES) else None
+#: Called after each batch file read to count its records: (files read, files to read).
+Progress = Callable[[int, int], None]
+
+
+class _Counter:
+    """Counts the records of batch files for one listing, reporting each file read to ``progress``."""
+
+    def __init__(self, backend: LakeBackend, total: int, progress: Progress | None) -> None:
+        self.backend, self.total, self.progress, self.done = backend, total, progress, 0
+
+    def file(self, path: str) -> int | None:
+        """Records of a batch file, read from the lake (other files are not read); None for a damaged one."""
+        if not path.endswith(BATCH_SUFFIXES):
+            return None
+        records = _count_records(self.backend.read(path), path)
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        return records
+
+    def directory(self, files: list[Entry]) -> tuple[int | None, int]:
+        """(records of the batch files among ``files``, batch files that could not be counted); records is None
+        when there is no batch file."""
+        counts = [self.file(f.path) for f in files if f.path.endswith(BATCH_SUFFIXES)]
+        if not counts:
+            return None, 0
+        return sum(c for c in counts if c is not None), sum(1 for c in counts if c is None)
 
 
 def _file_row(backend: LakeBackend, path: str, records: bool) -> dict[str, object]:
@@ -60,9 +86,11 @@ def _file_row(backend: LakeBackend, path: str, records: bool) -> dict[str, objec
             "records": _count_records(data, path) if records and data is not None else None}
 
 
-def listing(backend: LakeBackend, path: str, records: bool = False) -> list[dict[str, object]]:
-    """Rows for ``lake ls``: one per child of ``path`` (or the file itself). A file's ``records`` is counted only
-    when ``records`` is true (it downloads each batch file); otherwise it is None."""
+def listing(backend: LakeBackend, path: str, records: bool = False,
+            progress: Progress | None = None) -> list[dict[str, object]]:
+    """Rows for ``lake ls``: one per child of ``path`` (or the file itself). ``records`` is counted only when
+    ``records`` is true (it downloads each batch file: of a directory, every one below it, and says how many could
+    not be counted in ``uncounted_files``); otherwise it is None."""
     path = path.strip("/")
     entries = backend.list(path)
     if not entries and path and backend.is_dir(path):  # an empty directory
@@ -71,32 +99,58 @@ def listing(backend: LakeBackend, path: str, records: bool = False) -> list[dict
         return [_file_row(backend, path, records)]
     if not entries and path:
         raise LakeError(f"{path!r} does not exist in the lake {backend.url}; try `fediscope lake ls` for the top")
+    below = {entry.path: backend.walk(entry.path) for entry in entries if entry.is_dir}
+    batches = sum(1 for e in [*entries, *(f for files in below.values() for f in files)]
+                  if not e.is_dir and e.path.endswith(BATCH_SUFFIXES))
+    counter = _Counter(backend, batches, progress) if records else None
     rows: list[dict[str, object]] = []
     for entry in entries:
         if entry.is_dir:
-            files = backend.walk(entry.path)
-            rows.append({"path": entry.path + "/", "type": "dir", "files": len(files),
-                         "bytes": sum(f.size for f in files)})
+            files = below[entry.path]
+            row: dict[str, object] = {"path": entry.path + "/", "type": "dir", "files": len(files),
+                                      "bytes": sum(f.size for f in files), "records": None}
+            if counter is not None:
+                row["records"], row["uncounted_files"] = counter.directory(files)
+            rows.append(row)
         else:
             rows.append({"path": entry.path, "type": "file", "bytes": entry.size,
-                         "records": _records(backend, entry.path) if records else None})
+                         "records": counter.file(entry.path) if counter is not None else None})
     return rows
+
+
+def _terminal_progress(done: int, total: int) -> None:
+    """``counting records: 12/340 batch files`` on stderr, rewritten in place; the line is cleared at the end."""
+    end = "\r" + " " * 60 + "\r" if done == total else ""
+    click.echo(f"\rcounting records: {done}/{total} batch files{end}", err=True, nl=False)
+
+
+def _detail(row: dict[str, object]) -> str:
+    """The middle column of a text row: a directory's files (and records), a file's records when counted."""
+    if row["type"] != "dir":
+        return f"{row['records']} records" if row.get("records") is not None else ""
+    text = f"{row['files']} files"
+    if row.get("records") is not None:
+        text += f", {row['records']} records"
+    if row.get("uncounted_files"):
+        text += f", {row['uncounted_files']} not counted (unreadable)"
+    return text
 
 
 @lake.command("ls")
 @click.argument("path", default="", required=False)
 @click.option("--lake", "lake_url", default=None, metavar="URL", help="Lake to inspect (overrides FEDISCOPE_LAKE).")
 @click.option("--records", "count_records", is_flag=True,
-              help="Also count the records of each batch file (.jsonl, .jsonl.gz): reads every batch file listed, "
-                   "which is slow on a big lake or over WebHDFS.")
+              help="Also count records: of each batch file listed (.jsonl, .jsonl.gz), and of every batch file "
+                   "below each directory listed. Reads all those files, which is slow on a big lake or over WebHDFS.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> None:
     """List PATH (relative to the lake root, default: the root; a directory or one file).
 
     Directories (partitions) show how many files they hold and their size; files show their size. The listing
-    reads metadata only. With --records, batch files also show their number of records: each one is downloaded
-    and decompressed to count them. Without it, the text output ends with a hint when batch files were listed,
-    and --json gives "records": null for every file (with "records_counted": false).
+    reads metadata only. With --records, batch files also show their number of records, and directories the
+    records of every batch file below them (and how many could not be read): each batch file is downloaded and
+    decompressed to count them. Without it, the text output ends with a hint when batch files were listed, and
+    --json gives "records": null for every row (with "records_counted": false).
 
     \b
     Examples:
@@ -108,7 +162,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     backend = open_lake(settings.lake)
     require_lake(backend, chosen_by=LAKE_OPTION)  # a missing lake or a file is an error, not "(empty)"
     try:
-        rows = listing(backend, path, records=count_records)
+        rows = listing(backend, path, records=count_records, progress=_terminal_progress if is_terminal() else None)
     except FediscopeError:
         raise
     except ValueError as exc:
@@ -120,9 +174,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
         base, query = backend.url.partition("?")[::2]  # webhdfs://nn:9870/lake?user=etl: the path goes before '?'
         click.echo(f"(empty) {base.rstrip('/')}/{path.strip('/')}".rstrip("/") + (f"?{query}" if query else ""))
     for row in rows:
-        detail = (f"{row['files']} files" if row["type"] == "dir"
-                  else f"{row['records']} records" if row.get("records") is not None else "")
-        click.echo(f"{row['bytes']:>12,} B  {detail:>14}  {row['path']}")
+        click.echo(f"{row['bytes']:>12,} B  {_detail(row):>14}  {row['path']}")
     if not count_records and any(row["type"] == "file" and str(row["path"]).endswith(BATCH_SUFFIXES)
                                  for row in rows):
         click.echo(RECORDS_HINT)

@@ -128,3 +128,45 @@ def test_lake_ls_counts_records_when_asked(webhdfs_lake, capsys) -> None:
     assert [row["records"] for row in document["entries"]] == [2, 1, 3]
     code, out, _err = run(capsys, "lake", "ls", f"{partition}/c.jsonl", "--records")
     assert "3 records" in out and out.split()[0] == "27"
+
+
+def test_lake_ls_records_counts_the_records_below_each_directory(webhdfs_lake, capsys) -> None:
+    """Was: directory rows showed no count with --records, while --json said "records_counted": true."""
+    double, partition = webhdfs_lake
+    code, out, err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records")
+    assert (code, err) == (0, "")
+    (line,) = out.splitlines()
+    assert line.split()[-1] == "raw/mastodon/statuses/instance=127.0.0.1:8080/" and "3 files, 6 records" in line
+    assert _opens(double) == 2 * 3
+    code, out, _err = run(capsys, "lake", "ls", "--records", "--json")  # the top: raw/ holds them, _state/ none
+    document = json.loads(out)
+    assert document["records_counted"] is True
+    rows = {row["path"]: row for row in document["entries"]}
+    assert rows["raw/"]["records"] == 6 and rows["raw/"]["uncounted_files"] == 0
+    assert rows["_state/"]["records"] is None  # no batch file below it: nothing to count
+    code, out, _err = run(capsys, "lake", "ls", "--json")  # without --records: null, nothing read
+    assert [row["records"] for row in json.loads(out)["entries"]] == [None, None]
+    assert _opens(double) == 2 * 3 * 2
+
+
+def test_a_damaged_batch_below_a_directory_is_reported_not_counted(lake_dir, capsys) -> None:
+    lake, partition = lake_dir
+    (partition / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 200)[:40])
+    code, out, err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records")
+    assert (code, err) == (0, "")
+    assert "3 files, 3 records, 1 not counted (unreadable)" in out
+    code, out, _err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records", "--json")
+    (row,) = json.loads(out)["entries"]
+    assert (row["files"], row["records"], row["uncounted_files"]) == (3, 3, 1)
+
+
+def test_counting_records_reports_its_progress(lake_dir) -> None:
+    from fediscope.cli.lake import listing
+    from fediscope.lake.backend import open_lake
+
+    lake, partition = lake_dir
+    (partition / "notes.txt").write_text("not a batch: not read, not counted")
+    calls: list[tuple[int, int]] = []
+    rows = listing(open_lake(str(lake)), "raw/mastodon", records=True, progress=lambda *a: calls.append(a))
+    assert [row["records"] for row in rows] == [3]
+    assert calls == [(1, 2), (2, 2)]  # (batch files read, batch files to read)
