@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from fediscope.privacy import PrivacyPolicy
 
 
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint (or pass mark) file that is not one: not JSON, or JSON that is not an object. ``path`` is the
+    file, relative to the lake root, for a message that tells the user which file to delete."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+
+
 @dataclass
 class Checkpoint:
     newest_id: str | None = None
@@ -59,7 +68,13 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str,
 
 
 def _read(lake: LakeBackend, path: str) -> Checkpoint:
-    raw = json.loads(lake.read(path))
+    """The checkpoint in ``path``; :class:`UnreadableCheckpoint` when the file is not one."""
+    try:
+        raw = json.loads(lake.read(path))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deeply
+        raise UnreadableCheckpoint(path, f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UnreadableCheckpoint(path, f"JSON {type(raw).__name__}, not an object")
     return Checkpoint(raw.get("newest_id"), raw.get("updated_at"), raw.get("extra"))
 
 
@@ -79,9 +94,9 @@ def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pas
         return None
     try:
         mark = _read(lake, path).newest_id
-    except (ValueError, AttributeError) as exc:
-        raise ValueError(f"{path} is not a {collection_pass} mark ({type(exc).__name__}); delete it to start the "
-                         f"{collection_pass} pass over from the checkpoint") from None
+    except UnreadableCheckpoint as exc:
+        raise ValueError(f"{path} is not a {collection_pass} mark ({str(exc).partition(':')[0]}); delete it to "
+                         f"start the {collection_pass} pass over from the checkpoint") from None
     return mark if isinstance(mark, str) and mark else None
 
 

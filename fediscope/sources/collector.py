@@ -73,7 +73,15 @@ from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
-from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
+from fediscope.lake.lock import shown_path
+from fediscope.lake.state import (
+    Checkpoint,
+    UnreadableCheckpoint,
+    load_checkpoint,
+    load_pass_mark,
+    save_checkpoint,
+    save_pass_mark,
+)
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.handle_domains import handle_domain_for_run
@@ -309,9 +317,9 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
     domain, name = client.domain, source.name
     try:
         checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy)
-    except ValueError as exc:
-        raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete it to start this source "
-                        "over") from None
+    except UnreadableCheckpoint as exc:
+        raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete "
+                        f"{shown_path(ctx.lake, exc.path)} to start this source over") from None
     walk = Walk.from_checkpoint(checkpoint)
     started_from = checkpoint.newest_id
     budget = ctx.max_pages

@@ -270,3 +270,17 @@ def test_a_count_beyond_64_bits_is_quarantined_and_curation_goes_on(mastodon_ser
     reasons = sorted(e["reason"] for e in lake.quarantine_entries())
     assert "beyond a 64-bit integer" in reasons[0] and "beyond a 64-bit integer" in reasons[1]
     assert run_process(settings, progress=False).curate["statuses_written"] == 98
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_an_unreadable_checkpoint_names_its_file(mastodon_server, make_settings, lake, content: str) -> None:
+    """Was: "the checkpoint of <instance> public is unreadable (…); delete it", without saying which file; a
+    checkpoint holding JSON that is not an object was an AttributeError."""
+    assert run_collection(make_settings(backfill_pages=1), public(mastodon_server), progress=False).ok
+    path = lake.root / "_state" / mastodon_server.domain / "public.json"
+    path.write_text(content)
+    summary = run_collection(make_settings(backfill_pages=1), public(mastodon_server), progress=False)
+    (failed,) = summary.failed
+    assert not summary.ok and f"the checkpoint of {mastodon_server.domain} public is unreadable" in failed.error
+    assert f"delete {path} to start this source over" in failed.error, failed.error
+    assert "AttributeError" not in failed.error and path.read_text() == content  # left for the user
