@@ -84,16 +84,22 @@ class LockHolder:
     started_at: str | None
     command: str | None
     token: str | None = None
+    #: The lock file is not readable JSON, so nothing above is known (never written into a lock file).
+    unreadable: bool = False
 
     def describe(self) -> str:
         """``fediscope process (pid 4242 on host worker-1, since 2026-11-23T19:05:01Z)``."""
+        if self.unreadable:
+            return "a run whose lock file is not readable JSON (no details recorded)"
         where = ", ".join(part for part in (
             f"pid {self.pid}" + (f" on host {self.host}" if self.host else "") if self.pid is not None else "",
             f"since {self.started_at}" if self.started_at else "") if part)
         return f"{self.command or 'an unknown command'} ({where or 'no details recorded'})"
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        document = asdict(self)
+        del document["unreadable"]
+        return json.dumps(document, sort_keys=True).encode()
 
 
 def lock_path(name: str = PROCESS_LOCK) -> str:
@@ -128,7 +134,7 @@ def read_holder(lake: LakeBackend, path: str) -> tuple[LockHolder, bytes] | None
                           host=_text(document.get("host")), started_at=_text(document.get("started_at")),
                           command=_text(document.get("command")), token=_text(document.get("token"))), raw
     except ValueError:
-        return LockHolder(None, None, None, "a run whose lock file is not readable JSON"), raw
+        return LockHolder(None, None, None, None, unreadable=True), raw
 
 
 def _text(value: object) -> str | None:

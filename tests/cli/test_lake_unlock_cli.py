@@ -158,3 +158,18 @@ def test_the_question_is_asked_on_a_terminal(local_lake: LakeBackend, answer: st
     assert proc.returncode == code
     assert (b"removed " in out) is (answer == "y")
     assert local_lake.exists(LOCK) is (answer == "n")
+
+
+def test_a_malformed_lock_file_is_described_once(local_lake: LakeBackend, capsys) -> None:
+    """Was: the holder text printed a second time as ``command:`` (and given as the command in --json)."""
+    local_lake.write_atomic(LOCK, b"{not json")
+    code, out, _err = run(capsys, "lake", "unlock")
+    assert code == 1
+    assert out.count("not readable JSON") == 1, out
+    assert "holder:   a run whose lock file is not readable JSON" in out and "command:  not recorded" in out
+    code, out, _err = run(capsys, "lake", "unlock", "--json")
+    document = json.loads(out)
+    assert document["command"] is None and "not readable JSON" in document["holder"]
+    assert local_lake.read(LOCK) == b"{not json"
+    code, out, err = run(capsys, "lake", "unlock", "--yes")
+    assert (code, err) == (0, "") and out.count("not readable JSON") == 1 and not local_lake.exists(LOCK)
