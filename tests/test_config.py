@@ -383,6 +383,17 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("sqlite://metrics.db", r"names a host \('metrics.db'\), but a SQLite URL names a file"),
     ("sqlite:/metrics.db", "is not a valid URL"),
     ("mysql+mysqldb://u:pw@db/x", r"uses the mysqldb driver, which fediscope does not support .*mysql\+pymysql://"),
+    # were let through until the adapter refused them, naming FEDISCOPE_STORE (MySQL) or no source (HBase)
+    ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:password@host:3306/<database>\."),
+    ("mysqlx://u@h/db", r"is not a MySQL/MariaDB URL \(scheme 'mysqlx'\)"),
+    ("mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem", "ssl_ca=/nonexistent/ca.pem is not a readable file"),
+    ("mysql+pymysql://u:pw@h/db?charset=nope", "charset=nope is not a character set PyMySQL knows"),
+    ("mysql+pymysql://u:pw@h/db?connect_timeout=abc", "check the URL's query parameters"),
+    ("hbase://", r"names no host; use hbase://host:9090\."),
+    ("hbase://:9090", "names no host"),
+    ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),
+    ("hbase://h:9090?transport=http", "the transport must be buffered or framed"),
+    ("hbase://h:9090?pool_size=0", "pool_size=0, which is not a whole number above 0"),  # was a traceback
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
                                                                      expected: str) -> None:
@@ -393,6 +404,27 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
     path = write_toml(tmp_path, f"[fediscope]\nstore = {value!r}\n")
     with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] store is invalid: .*{expected}"):
         load_settings(env={}, toml_path=path)
+
+
+@pytest.mark.parametrize("value", [
+    "mysql+pymysql://u:pw@db:3306/x", "mysql://u@db/x", "mariadb+pymysql://u:pw@db/x?charset=utf8mb4&connect_timeout=5",
+    "mysql+pymysql://u:p/w?#@db/x",  # SQLAlchemy takes an unencoded / ? # in the password
+    "hbase://h", "hbase://h:9090?transport=framed&protocol=compact&pool_size=2&timeout=1000&batch_size=10",
+])
+def test_store_urls_fediscope_opens_are_accepted(value: str) -> None:
+    assert load_settings(env={"FEDISCOPE_STORE": value}).store == value
+
+
+def test_checking_a_sqlite_or_hbase_store_url_imports_no_database_library() -> None:
+    """The settings load at every command's start (the benchmark times it): only a MySQL URL needs SQLAlchemy."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fediscope.config import load_settings; "
+            "[load_settings(env={'FEDISCOPE_STORE': u}) for u in ('sqlite:///x.db', 'hbase://h:9090?pool_size=2')]; "
+            "print(sorted(m for m in ('sqlalchemy', 'pymysql', 'happybase') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_trusted_proxy_is_an_ip_address() -> None:

@@ -31,13 +31,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
 from fediscope.engine.metrics import Metric
-from fediscope.errors import ConfigError, StoreError
-from fediscope.redact import redact_url
+from fediscope.errors import StoreError
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
+from fediscope.store.port import hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, plan_write
 
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 
 _POOLS: dict[tuple[Any, ...], Any] = {}
 _POOLS_LOCK = threading.Lock()
-_OPTIONS = {"transport": str, "protocol": str, "pool_size": int, "timeout": int, "batch_size": int}
 #: catalog cell: ``1`` while a write or erasure of the metric changes its rank index, ``0`` once it is done
 _RANK_PENDING = b"c:rank_pending"
 #: seconds to let pass after a sweep deleted rank entries before anything else is written, so that a later put of
@@ -78,28 +76,17 @@ def close_pools() -> None:
 class HBaseStore(BaseStore):
     def __init__(self, url: str, table_prefix: str = "fediscope", read_only: bool = False, **options: Any) -> None:
         """``read_only=True``: no table is created (not even the catalog, whose absence reads as an empty store)."""
-        parts = urlsplit(url)
-        if parts.scheme != "hbase" or not parts.hostname:
-            raise ConfigError(f"not an HBase URL: {redact_url(url)!r} (expected hbase://host:9090)")
-        settings: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4,
-                                    "timeout": 30000, "batch_size": 1000}
-        for name, value in [*parse_qsl(parts.query), *options.items()]:
-            if name not in _OPTIONS:
-                raise ConfigError(f"HBase store: unknown option {name!r}; known: {', '.join(_OPTIONS)}")
-            try:
-                settings[name] = _OPTIONS[name](value)
-            except ValueError:
-                raise ConfigError(f"HBase store: option {name}={value!r} is not a {_OPTIONS[name].__name__}") \
-                    from None
-        if settings["transport"] not in ("buffered", "framed") or settings["protocol"] not in ("binary", "compact"):
-            raise ConfigError("HBase store: transport must be buffered or framed, protocol binary or compact")
+        try:  # the rules the settings loader applies too; what is left for here needs the server
+            host, port, settings = hbase_url(url, options)
+        except ValueError as exc:
+            raise url_error(url, problem_text(exc)) from None
         self.url = url
         self.prefix = layout.check_prefix(table_prefix)
-        self._address = f"{parts.hostname}:{parts.port or 9090}"
+        self._address = f"{host}:{port}"
         self._batch_size = settings["batch_size"]
         with self._errors("connect"):
-            self._pool = _pool(parts.hostname, parts.port or 9090, settings["transport"], settings["protocol"],
-                               settings["pool_size"], settings["timeout"])
+            self._pool = _pool(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
+                               settings["timeout"])
         self.read_only = read_only
         self._has_catalog = False
         if read_only:

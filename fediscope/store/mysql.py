@@ -23,15 +23,10 @@ a driver uses it too), and a URL naming another driver (``mysql+mysqldb://``) is
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from pymysql.charset import charset_by_name
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
 from sqlalchemy.dialects.mysql import insert
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
@@ -39,13 +34,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
-from fediscope.errors import ConfigError
-from fediscope.redact import redact_url
-from fediscope.store.port import unsupported_mysql_driver
+from fediscope.store.port import mysql_url, problem_text, url_error
 from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"
-_FORM = "mysql+pymysql://user:password@host:3306/<database>"
 
 
 class MySQLStore(SQLStore):
@@ -53,35 +45,17 @@ class MySQLStore(SQLStore):
                      "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
-        """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read."""
-        shown = redact_url(url)
+        """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read.
+
+        The URL's form is checked by :func:`fediscope.store.port.mysql_url`, the rules the settings loader applies
+        too (an error there names ``--store``, ``FEDISCOPE_STORE`` or the TOML key); what is left for here needs
+        the server."""
         try:
-            parsed = make_url(url)
-        except (ArgumentError, ValueError) as exc:
-            raise ConfigError(f"FEDISCOPE_STORE={shown!r} is not a valid URL ({exc}); use {_FORM}") from None
-        backend = parsed.get_backend_name()
-        if backend not in ("mysql", "mariadb"):
-            raise ConfigError(f"not a MySQL/MariaDB URL: {shown!r}; use {_FORM}")
-        if problem := unsupported_mysql_driver(backend, parsed.drivername):
-            raise ConfigError(f"FEDISCOPE_STORE={shown!r} {problem}")
-        if not parsed.database:
-            raise ConfigError(f"FEDISCOPE_STORE: the MySQL URL names no database; use {_FORM}")
-        for name in ("ssl_ca", "ssl_cert", "ssl_key"):  # read by PyMySQL at connect: a missing one is a traceback
-            value = parsed.query.get(name)
-            if isinstance(value, str) and not _readable(Path(value).expanduser()):
-                raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {name}={value} is not a readable file")
-        charset = parsed.query.get("charset")
-        if isinstance(charset, str) and charset_by_name(charset) is None:  # PyMySQL fails with an AttributeError
-            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: charset={charset} is not a character set PyMySQL knows; "
-                              "leave it out (utf8mb4 is the default)")
-        parsed = parsed.set(drivername=f"{backend}+pymysql")
-        if "charset" not in parsed.query:
-            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        try:
-            engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
-                                   connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
-        except (ArgumentError, ValueError, TypeError) as exc:  # a query parameter of the wrong type
-            raise ConfigError(f"FEDISCOPE_STORE={shown!r}: {exc}; check the URL's query parameters") from None
+            parsed = mysql_url(url)
+        except ValueError as exc:
+            raise url_error(url, problem_text(exc)) from None
+        engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
+                               connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
         super().__init__(url, engine, read_only=read_only)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
@@ -98,10 +72,6 @@ class MySQLStore(SQLStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
-
-
-def _readable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.R_OK)
 
 
 class _Inserted(ColumnElement[Any]):

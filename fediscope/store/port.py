@@ -16,6 +16,7 @@ from fediscope.engine.metrics import Metric
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
+    from fediscope.errors import ConfigError
 
 Row = dict[str, Any]
 
@@ -146,8 +147,20 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
 
 #: Store URL forms, as :func:`open_store` dispatches them.
 STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
-STORE_FORMS = "use sqlite:///path, mysql+pymysql://user:password@host:3306/db or hbase://host:9090"
+MYSQL_FORM = "mysql+pymysql://user:password@host:3306/<database>"
+HBASE_FORM = "hbase://host:9090"
+STORE_FORMS = f"use sqlite:///path, mysql+pymysql://user:password@host:3306/db or {HBASE_FORM}"
 SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
+#: HBase URL options (``hbase://host:9090?transport=framed``) and their defaults; every number must be positive.
+HBASE_OPTIONS: dict[str, type] = {"transport": str, "protocol": str, "pool_size": int, "timeout": int,
+                                  "batch_size": int}
+HBASE_DEFAULTS: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4, "timeout": 30000,
+                                  "batch_size": 1000}
+
+
+class StoreURLProblem(ValueError):
+    """What is wrong with a store URL, worded to follow the URL (``'hbase://' names no host; …``); any other
+    ValueError met while parsing one is worded as "is not a valid URL" (:func:`store_url_problem`)."""
 
 
 def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
@@ -160,11 +173,101 @@ def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
             f"PyMySQL): use {backend}+pymysql://…")
 
 
+def mysql_url(url: str) -> Any:
+    """The SQLAlchemy URL a MySQL/MariaDB store connects with: parsed as SQLAlchemy parses it (it takes unencoded
+    ``/ ? #`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one.
+
+    Raises :class:`StoreURLProblem` for what would fail at connect, or with a traceback inside PyMySQL, without
+    the server having a say: another driver, no database, an ``ssl_ca``/``ssl_cert``/``ssl_key`` that is not a
+    readable file (PyMySQL reads them at connect), a ``charset`` PyMySQL does not know (an AttributeError in
+    PyMySQL), a query parameter of the wrong type (``connect_timeout=abc``: read as SQLAlchemy's
+    ``create_engine`` reads it, without building an engine); a plain ValueError for a URL that does not parse."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:  # not a ValueError
+        raise ValueError(str(exc)) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("mysql", "mariadb"):
+        raise StoreURLProblem(f"is not a MySQL/MariaDB URL (scheme {parsed.drivername!r}); use {MYSQL_FORM}")
+    if problem := unsupported_mysql_driver(backend, parsed.drivername):
+        raise StoreURLProblem(problem)
+    if not parsed.database:
+        raise StoreURLProblem(f"names no database; use {MYSQL_FORM}")
+    for name in ("ssl_ca", "ssl_cert", "ssl_key"):
+        value = parsed.query.get(name)
+        if isinstance(value, str) and not _readable(value):
+            raise StoreURLProblem(f"cannot be used: {name}={value} is not a readable file")
+    charset = parsed.query.get("charset")
+    if isinstance(charset, str) and not _pymysql_charset(charset):
+        raise StoreURLProblem(f"cannot be used: charset={charset} is not a character set PyMySQL knows; leave it "
+                              "out (utf8mb4 is the default)")
+    parsed = parsed.set(drivername=f"{backend}+pymysql")
+    if "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    try:
+        parsed.get_dialect()().create_connect_args(parsed)  # what create_engine does with the query parameters
+    except (ArgumentError, ValueError, TypeError) as exc:
+        raise StoreURLProblem(f"cannot be used: {exc}; check the URL's query parameters") from None
+    return parsed
+
+
+def _readable(path: str) -> bool:
+    import os
+    from pathlib import Path
+
+    file = Path(path).expanduser()
+    return file.is_file() and os.access(file, os.R_OK)
+
+
+def _pymysql_charset(name: str) -> bool:
+    from pymysql.charset import charset_by_name
+
+    return charset_by_name(name) is not None
+
+
+def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, int, dict[str, Any]]:
+    """The host, port (9090 unless given) and options (:data:`HBASE_OPTIONS`: the URL's query, then
+    ``options``, over :data:`HBASE_DEFAULTS`) of an HBase URL; :class:`StoreURLProblem` for no host, an unknown
+    option, a value of the wrong type, a transport or protocol happybase does not speak; a plain ValueError for
+    a port that does not parse."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port  # raises ValueError for a broken port
+    if parts.scheme != "hbase":
+        raise StoreURLProblem(f"is not an HBase URL; use {HBASE_FORM}")
+    if not parts.hostname:
+        raise StoreURLProblem(f"names no host; use {HBASE_FORM}")
+    settings = dict(HBASE_DEFAULTS)
+    for name, value in [*parse_qsl(parts.query), *(options or {}).items()]:
+        if name not in HBASE_OPTIONS:
+            raise StoreURLProblem(f"has an unknown option {name!r}; known: {', '.join(HBASE_OPTIONS)}")
+        settings[name] = _hbase_option(name, value)
+    if settings["transport"] not in ("buffered", "framed") or settings["protocol"] not in ("binary", "compact"):
+        raise StoreURLProblem(f"has transport={settings['transport']} and protocol={settings['protocol']}: the "
+                              "transport must be buffered or framed, the protocol binary or compact")
+    return parts.hostname, port or 9090, settings
+
+
+def _hbase_option(name: str, value: Any) -> Any:
+    kind = HBASE_OPTIONS[name]
+    try:
+        typed = kind(value)
+    except (TypeError, ValueError):
+        typed = None
+    if typed is None or kind is int and typed < 1:
+        raise StoreURLProblem(f"has option {name}={value}, which is not a whole number above 0")
+    return typed
+
+
 def store_url_problem(url: str) -> str | None:
-    """What is wrong with a store URL, found without opening anything (None: nothing found), for the settings
-    loader and :func:`open_store` alike. MySQL URLs are parsed as SQLAlchemy will (it takes unencoded ``/ ? #``
-    in passwords) and must name PyMySQL, HBase ones for their host and port; a SQLite URL for its form only
-    (so a settings check of it imports no SQLAlchemy; its adapter, :func:`fediscope.store.sqlite.parse_sqlite_url`,
+    """What is wrong with a store URL, found without connecting to anything (None: nothing found), for the
+    settings loader and :func:`open_store` alike: the one place such rules live (the adapters call
+    :func:`mysql_url` and :func:`hbase_url`, which hold them). A SQLite URL is checked for its form only (so a
+    settings check of it imports no SQLAlchemy; its adapter, :func:`fediscope.store.sqlite.parse_sqlite_url`,
     parses it when it is opened)."""
     from urllib.parse import urlsplit
 
@@ -178,20 +281,28 @@ def store_url_problem(url: str) -> str | None:
             if host := urlsplit(url).netloc.rpartition("@")[2]:  # never the user or password before the @
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
         elif url.startswith(("mysql", "mariadb")):
-            from sqlalchemy.engine import make_url
-            from sqlalchemy.exc import ArgumentError
-
-            try:
-                parsed = make_url(url)
-            except ArgumentError as exc:  # not a ValueError
-                raise ValueError(str(exc)) from None
-            if problem := unsupported_mysql_driver(parsed.get_backend_name(), parsed.drivername):
-                return problem
-        elif url.startswith("hbase://"):
-            urlsplit(url).port  # noqa: B018 - parsing it raises for a broken host or port
+            mysql_url(url)
+        else:
+            hbase_url(url)
     except ValueError as exc:
-        return f"is not a valid URL ({exc}); {STORE_FORMS}"
+        return problem_text(exc)
     return None
+
+
+def problem_text(exc: ValueError) -> str:
+    """A problem raised while parsing a store URL, worded to follow the URL."""
+    if isinstance(exc, StoreURLProblem):
+        return str(exc)
+    return f"is not a valid URL ({exc}); {STORE_FORMS}"
+
+
+def url_error(url: str, problem: str) -> ConfigError:
+    """The error for a store URL given to :func:`open_store` or an adapter, which do not know where it came from;
+    the settings loader reports the same problem naming the option, variable or TOML key that set it."""
+    from fediscope.errors import ConfigError
+    from fediscope.redact import redact_url
+
+    return ConfigError(f"the store URL {redact_url(url)!r} {problem}")
 
 
 def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore:
@@ -201,11 +312,8 @@ def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore
     whose absence reads as an empty store), writes raise :class:`~fediscope.errors.StoreError`, and a database
     user with SELECT only can read; a SQLite file that does not exist is a ``StoreError``.
     """
-    from fediscope.errors import ConfigError
-    from fediscope.redact import redact_url
-
     if problem := store_url_problem(url):
-        raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r} {problem}")
+        raise url_error(url, problem)
     if url.startswith("sqlite:"):
         from fediscope.store.sqlite import SQLiteStore
 

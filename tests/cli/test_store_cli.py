@@ -98,3 +98,52 @@ def test_process_creates_the_store_report_then_reads_it(cli_env, capsys):
     code, out, err = run(capsys, "report", "--store", store, "--no-charts")
     assert code == 0, err
     assert "fediscope report" in out
+
+
+# -- a store URL whose form is wrong is refused when the settings load, naming where it came from ----------------
+
+NO_DATABASE = "mysql+pymysql://u@h"
+MYSQL_HINT = "use mysql+pymysql://user:password@host:3306/<database>"
+
+
+def _set_store(cli_env, monkeypatch, source: str, url: str) -> tuple[str, list[str]]:
+    """Configure ``url`` through ``source`` (flag, env, toml): the origin an error must name, the extra arguments."""
+    if source == "flag":
+        return "--store", ["--store", url]
+    if source == "env":
+        monkeypatch.setenv("FEDISCOPE_STORE", url)
+        return "FEDISCOPE_STORE", []
+    (cli_env / "fediscope.toml").write_text(f'[fediscope]\nstore = "{url}"\n')
+    return "fediscope.toml: [fediscope] store", []
+
+
+@pytest.mark.parametrize("source", ["flag", "env", "toml"])
+@pytest.mark.parametrize(("store", "words"), [
+    (NO_DATABASE, f"names no database; {MYSQL_HINT}."),
+    ("hbase://", "names no host; use hbase://host:9090."),
+    ("hbase://127.0.0.1:1?pool_size=0", "pool_size=0, which is not a whole number above 0"),
+    ("mysql+pymysql://u:s3cret@127.0.0.1:1/db?ssl_key=/x", "ssl_key=/x is not a readable file"),
+])
+@pytest.mark.parametrize("command", ["process", "report"])
+def test_a_malformed_store_url_names_its_source(cli_env, capsys, monkeypatch, source, store, words, command):
+    origin, args = _set_store(cli_env, monkeypatch, source, store)
+    code, out, err = run(capsys, command, *args)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert line.startswith(f"fediscope: error: {origin} is invalid: '") and words in line, line
+    assert "s3cret" not in line and (source == "env" or "FEDISCOPE_STORE" not in line)
+
+
+@pytest.mark.parametrize("source", ["env", "toml"])
+@pytest.mark.parametrize("store", [NO_DATABASE, "hbase://"])
+@pytest.mark.parametrize("command", ["doctor", "config check"])
+def test_doctor_and_config_check_refuse_a_malformed_store_url(cli_env, capsys, monkeypatch, source, store, command):
+    """Were: `config check` found 0 problems (exit 0) and `doctor` failed its store check with the adapter's words
+    (naming FEDISCOPE_STORE, or no source)."""
+    origin, _ = _set_store(cli_env, monkeypatch, source, store)
+    code, out, err = run(capsys, *command.split())
+    assert code == 2 and out == "" and "problem(s)" not in err
+    line = one_line_error(err)
+    assert line.startswith(f"fediscope: error: {origin} is invalid: '{store}' names no ")
+    if store == NO_DATABASE:
+        assert MYSQL_HINT in line  # the same hint as every other command's

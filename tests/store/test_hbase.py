@@ -283,8 +283,11 @@ def test_an_unreachable_server_is_a_clear_error():
 @pytest.mark.parametrize(("url", "options", "message"), [
     ("hbase://h:9090?colour=red", {}, "unknown option 'colour'"),
     ("hbase://h:9090?transport=http", {}, "transport must be"),
-    ("hbase://h:9090?pool_size=many", {}, "not a int"),
-    ("hbase:///nohost", {}, "not an HBase URL"),
+    ("hbase://h:9090?pool_size=many", {}, "pool_size=many, which is not a whole number above 0"),
+    ("hbase://h:9090?pool_size=0", {}, "pool_size=0, which is not a whole number above 0"),  # was a ValueError
+    ("hbase://h:9090", {"batch_size": -5}, "batch_size=-5, which is not a whole number above 0"),
+    ("hbase:///nohost", {}, "names no host; use hbase://host:9090"),
+    ("http://h:9090", {}, "is not an HBase URL"),
     ("hbase://h:9090", {"table_prefix": "bad prefix"}, "FEDISCOPE_HBASE_TABLE_PREFIX"),
 ])
 def test_bad_urls_and_options(url, options, message):

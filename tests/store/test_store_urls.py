@@ -52,6 +52,25 @@ def test_malformed_or_unsupported_urls_are_config_errors(url, words):
     assert ":pw@" not in str(info.value)
 
 
+@pytest.mark.parametrize("url", [f"mysql+pymysql://u:pw@{CLOSED}", f"mysql+pymysql://u:pw@{CLOSED}/db?charset=nope",
+                                 "mysqlx://u@h/db", "hbase://", "hbase://h:9090?colour=red", "hbase://h?timeout=0"])
+def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_check(url):
+    """One set of rules (store_url_problem): the settings loader names where the URL came from, open_store and an
+    adapter opened directly say the same about it (were: the adapters' own copies, one naming FEDISCOPE_STORE)."""
+    from fediscope.redact import redact_url
+    from fediscope.store.hbase import HBaseStore
+    from fediscope.store.mysql import MySQLStore
+    from fediscope.store.port import store_url_problem
+
+    problem = store_url_problem(url)
+    assert problem
+    for opener in (open_store, HBaseStore if url.startswith("hbase") else MySQLStore):
+        with pytest.raises(ConfigError) as info:
+            opener(url)
+        assert str(info.value) == f"the store URL {redact_url(url)!r} {problem}"
+        assert ":pw@" not in str(info.value)
+
+
 def test_a_certificate_file_the_driver_cannot_load_is_a_config_error(tmp_path):
     """Raised by the driver itself at connect (ssl.SSLError, an OSError), not by SQLAlchemy."""
     (tmp_path / "ca.pem").write_text("not a certificate")
