@@ -384,7 +384,7 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("sqlite:/metrics.db", "is not a valid URL"),
     ("mysql+mysqldb://u:pw@db/x", r"uses the mysqldb driver, which fediscope does not support .*mysql\+pymysql://"),
     # were let through until the adapter refused them, naming FEDISCOPE_STORE (MySQL) or no source (HBase)
-    ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:password@host:3306/<database>\."),
+    ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:<password>@host:3306/<database>\."),
     ("mysqlx://u@h/db", r"is not a MySQL/MariaDB URL \(scheme 'mysqlx'\)"),
     ("mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem", "ssl_ca=/nonexistent/ca.pem is not a readable file"),
     ("mysql+pymysql://u:pw@h/db?charset=nope", "charset=nope is not a character set PyMySQL knows"),

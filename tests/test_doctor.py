@@ -279,6 +279,22 @@ def test_unreachable_mysql_store(clean_env: Path) -> None:
     assert "pw-0123456789abcdef" not in check.detail and "bootstrap.py" in check.fix
 
 
+def test_the_mysql_hint_reads_in_doctor_as_in_every_other_command(clean_env: Path) -> None:
+    """doctor scrubs its lines with redact_text, which masked the form's password: it printed
+    `use mysql+pymysql://user:***@host:3306/<database>` where other commands print the form itself."""
+    from fediscope.errors import ConfigError
+    from fediscope.store.port import MYSQL_FORM
+
+    url = "mysql+pymysql://u:Real-Secret-4711@h"
+    with pytest.raises(ConfigError) as info:  # every command: the settings refuse it
+        load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))
+    assert f"names no database; use {MYSQL_FORM}." in str(info.value)
+    settings = load_settings(env=_env(clean_env), store=url)  # from code: taken as given, so the store refuses it
+    check = _by_name(run_checks(settings))["store"]
+    assert check.status == FAIL and f"names no database; use {MYSQL_FORM}" in check.detail
+    assert "Real-Secret-4711" not in check.detail + check.fix and "u:***@h" in check.detail
+
+
 # -- engine -------------------------------------------------------------------------------------------------
 
 

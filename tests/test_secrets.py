@@ -100,6 +100,45 @@ def test_credential_shapes_are_masked_without_knowing_the_secret(text: str) -> N
     assert not leaks(masked) and MASK in masked
 
 
+def test_the_password_placeholder_of_fediscopes_hints_is_masked_nowhere() -> None:
+    """`fediscope doctor` (and every log record, every Airflow task error) showed the MySQL form as
+    `user:***@host`, other commands as `user:password@host`: the hint now reads the same in every output."""
+    from fediscope.doctor import Check, scrub
+    from fediscope.store.port import MYSQL_FORM, STORE_FORMS
+
+    hint = f"names no database; use {MYSQL_FORM}; {STORE_FORMS}"
+    assert MYSQL_FORM == "mysql+pymysql://user:<password>@host:3306/<database>"
+    secrets = secret_values(Settings(store=f"mysql+pymysql://writer:{DB_PASSWORD}@db/x", api_key=(API_KEY,)))
+    assert redact_text(hint) == hint and redact_text(hint, secrets) == hint
+    assert scrub([Check("store", "FAIL", hint, hint)], secrets) == [Check("store", "FAIL", hint, hint)]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(secrets))
+    logger = logging.getLogger("fediscope.tests.placeholder")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error("store refused: %s", hint)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == f"store refused: {hint}\n"
+
+
+@pytest.mark.parametrize("password", [DB_PASSWORD, "<password>x", "x<password>", "<password", "<PASSWORD>",
+                                      "<password>%40x"])  # an @ in a password is written %40
+def test_a_real_password_is_masked_even_when_it_looks_like_the_placeholder(password: str) -> None:
+    url = f"mysql+pymysql://writer:{password}@db/x"
+    for masked in (redact_text(f"cannot connect to {url}"), redact_url(url)):
+        assert password not in masked and "writer:***@" in masked, masked
+
+
+def test_a_password_that_is_the_placeholder_itself_is_still_masked_where_it_is_known() -> None:
+    url = "mysql+pymysql://writer:<password>@db/x"  # the form pasted unchanged, or a real password
+    assert redact_url(url) == "mysql+pymysql://writer:***@db/x"  # a URL's own password: masked whatever it is
+    assert redact_text(f"cannot connect to {url}", secret_values(Settings(store=url))) == \
+        "cannot connect to mysql+pymysql://writer:***@db/x"
+
+
 def test_known_secrets_are_masked_anywhere() -> None:
     text = f"key={PSEUDONYM_KEY} in a sentence, again:{PSEUDONYM_KEY}."
     assert redact_text(text, [PSEUDONYM_KEY]) == "key=*** in a sentence, again:***."

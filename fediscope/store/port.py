@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fediscope.engine.metrics import Metric
+from fediscope.redact import PASSWORD_PLACEHOLDER
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
@@ -145,11 +146,12 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
     return store_from_settings(settings, read_only=read_only)
 
 
-#: Store URL forms, as :func:`open_store` dispatches them.
+#: Store URL forms, as :func:`open_store` dispatches them. The password is the placeholder no redaction masks
+#: (:data:`~fediscope.redact.PASSWORD_PLACEHOLDER`), so a hint reads the same in every output.
 STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
-MYSQL_FORM = "mysql+pymysql://user:password@host:3306/<database>"
+MYSQL_FORM = f"mysql+pymysql://user:{PASSWORD_PLACEHOLDER}@host:3306/<database>"
 HBASE_FORM = "hbase://host:9090"
-STORE_FORMS = f"use sqlite:///path, mysql+pymysql://user:password@host:3306/db or {HBASE_FORM}"
+STORE_FORMS = f"use sqlite:///path, {MYSQL_FORM} or {HBASE_FORM}"
 SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
 #: HBase URL options (``hbase://host:9090?transport=framed``) and their defaults; every number must be positive.
 HBASE_OPTIONS: dict[str, type] = {"transport": str, "protocol": str, "pool_size": int, "timeout": int,

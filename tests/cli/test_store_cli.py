@@ -103,7 +103,7 @@ def test_process_creates_the_store_report_then_reads_it(cli_env, capsys):
 # -- a store URL whose form is wrong is refused when the settings load, naming where it came from ----------------
 
 NO_DATABASE = "mysql+pymysql://u@h"
-MYSQL_HINT = "use mysql+pymysql://user:password@host:3306/<database>"
+MYSQL_HINT = "use mysql+pymysql://user:<password>@host:3306/<database>"
 
 
 def _set_store(cli_env, monkeypatch, source: str, url: str) -> tuple[str, list[str]]:
@@ -139,7 +139,7 @@ def test_a_malformed_store_url_names_its_source(cli_env, capsys, monkeypatch, so
 @pytest.mark.parametrize("command", ["doctor", "config check"])
 def test_doctor_and_config_check_refuse_a_malformed_store_url(cli_env, capsys, monkeypatch, source, store, command):
     """Were: `config check` found 0 problems (exit 0) and `doctor` failed its store check with the adapter's words
-    (naming FEDISCOPE_STORE, or no source)."""
+    (naming FEDISCOPE_STORE, or no source) and, through its redaction, `user:***@` in the MySQL hint."""
     origin, _ = _set_store(cli_env, monkeypatch, source, store)
     code, out, err = run(capsys, *command.split())
     assert code == 2 and out == "" and "problem(s)" not in err
