@@ -39,7 +39,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet  # annotations only: no runtime generics on old python3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,8 +55,91 @@ ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
 _WS = r"[\t\n\f\r ]"
 NOT_LINK_RE = re.compile(rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
                          rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
-#: Unicode pictographs counted as emojis (the curation SQL's ``EMOJI_RE``); skin tones etc. are not counted.
-EMOJI_RE = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+#: The emoji characters of Unicode 17.0, as code point ranges: a copy of the curation SQL's
+#: (``fediscope.engine.curate_sql.EMOJI_PRESENTATION`` and the others, which say what they are; a test keeps the
+#: copies equal).
+EMOJI_PRESENTATION: tuple[tuple[int, int], ...] = (
+    (0x231A, 0x231B), (0x23E9, 0x23EC), (0x23F0, 0x23F0), (0x23F3, 0x23F3), (0x25FD, 0x25FE), (0x2614, 0x2615),
+    (0x2648, 0x2653), (0x267F, 0x267F), (0x2693, 0x2693), (0x26A1, 0x26A1), (0x26AA, 0x26AB), (0x26BD, 0x26BE),
+    (0x26C4, 0x26C5), (0x26CE, 0x26CE), (0x26D4, 0x26D4), (0x26EA, 0x26EA), (0x26F2, 0x26F3), (0x26F5, 0x26F5),
+    (0x26FA, 0x26FA), (0x26FD, 0x26FD), (0x2705, 0x2705), (0x270A, 0x270B), (0x2728, 0x2728), (0x274C, 0x274C),
+    (0x274E, 0x274E), (0x2753, 0x2755), (0x2757, 0x2757), (0x2795, 0x2797), (0x27B0, 0x27B0), (0x27BF, 0x27BF),
+    (0x2B1B, 0x2B1C), (0x2B50, 0x2B50), (0x2B55, 0x2B55), (0x1F004, 0x1F004), (0x1F0CF, 0x1F0CF), (0x1F18E, 0x1F18E),
+    (0x1F191, 0x1F19A), (0x1F201, 0x1F201), (0x1F21A, 0x1F21A), (0x1F22F, 0x1F22F), (0x1F232, 0x1F236),
+    (0x1F238, 0x1F23A), (0x1F250, 0x1F251), (0x1F300, 0x1F320), (0x1F32D, 0x1F335), (0x1F337, 0x1F37C),
+    (0x1F37E, 0x1F393), (0x1F3A0, 0x1F3CA), (0x1F3CF, 0x1F3D3), (0x1F3E0, 0x1F3F0), (0x1F3F4, 0x1F3F4),
+    (0x1F3F8, 0x1F43E), (0x1F440, 0x1F440), (0x1F442, 0x1F4FC), (0x1F4FF, 0x1F53D), (0x1F54B, 0x1F54E),
+    (0x1F550, 0x1F567), (0x1F57A, 0x1F57A), (0x1F595, 0x1F596), (0x1F5A4, 0x1F5A4), (0x1F5FB, 0x1F64F),
+    (0x1F680, 0x1F6C5), (0x1F6CC, 0x1F6CC), (0x1F6D0, 0x1F6D2), (0x1F6D5, 0x1F6D9), (0x1F6DC, 0x1F6DF),
+    (0x1F6EB, 0x1F6EC), (0x1F6F4, 0x1F6FC), (0x1F7E0, 0x1F7EB), (0x1F7F0, 0x1F7F0), (0x1F90C, 0x1F93A),
+    (0x1F93C, 0x1F945), (0x1F947, 0x1F9FF), (0x1FA70, 0x1FA7C), (0x1FA80, 0x1FAC6), (0x1FAC8, 0x1FAC8),
+    (0x1FACC, 0x1FADD), (0x1FADF, 0x1FAEB), (0x1FAEF, 0x1FAFA),
+)
+EMOJI_TEXT: tuple[tuple[int, int], ...] = (
+    (0xA9, 0xA9), (0xAE, 0xAE), (0x203C, 0x203C), (0x2049, 0x2049), (0x2122, 0x2122), (0x2139, 0x2139),
+    (0x2194, 0x2199), (0x21A9, 0x21AA), (0x2328, 0x2328), (0x23CF, 0x23CF), (0x23ED, 0x23EF), (0x23F1, 0x23F2),
+    (0x23F8, 0x23FA), (0x24C2, 0x24C2), (0x25AA, 0x25AB), (0x25B6, 0x25B6), (0x25C0, 0x25C0), (0x25FB, 0x25FC),
+    (0x2600, 0x2604), (0x260E, 0x260E), (0x2611, 0x2611), (0x2618, 0x2618), (0x261D, 0x261D), (0x2620, 0x2620),
+    (0x2622, 0x2623), (0x2626, 0x2626), (0x262A, 0x262A), (0x262E, 0x262F), (0x2638, 0x263A), (0x2640, 0x2640),
+    (0x2642, 0x2642), (0x265F, 0x2660), (0x2663, 0x2663), (0x2665, 0x2666), (0x2668, 0x2668), (0x267B, 0x267B),
+    (0x267E, 0x267E), (0x2692, 0x2692), (0x2694, 0x2697), (0x2699, 0x2699), (0x269B, 0x269C), (0x26A0, 0x26A0),
+    (0x26A7, 0x26A7), (0x26B0, 0x26B1), (0x26C8, 0x26C8), (0x26CF, 0x26CF), (0x26D1, 0x26D1), (0x26D3, 0x26D3),
+    (0x26E9, 0x26E9), (0x26F0, 0x26F1), (0x26F4, 0x26F4), (0x26F7, 0x26F9), (0x2702, 0x2702), (0x2708, 0x2709),
+    (0x270C, 0x270D), (0x270F, 0x270F), (0x2712, 0x2712), (0x2714, 0x2714), (0x2716, 0x2716), (0x271D, 0x271D),
+    (0x2721, 0x2721), (0x2733, 0x2734), (0x2744, 0x2744), (0x2747, 0x2747), (0x2763, 0x2764), (0x27A1, 0x27A1),
+    (0x2934, 0x2935), (0x2B05, 0x2B07), (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3297), (0x3299, 0x3299),
+    (0x1F170, 0x1F171), (0x1F17E, 0x1F17F), (0x1F202, 0x1F202), (0x1F237, 0x1F237), (0x1F321, 0x1F321),
+    (0x1F324, 0x1F32C), (0x1F336, 0x1F336), (0x1F37D, 0x1F37D), (0x1F396, 0x1F397), (0x1F399, 0x1F39B),
+    (0x1F39E, 0x1F39F), (0x1F3CB, 0x1F3CE), (0x1F3D4, 0x1F3DF), (0x1F3F3, 0x1F3F3), (0x1F3F5, 0x1F3F5),
+    (0x1F3F7, 0x1F3F7), (0x1F43F, 0x1F43F), (0x1F441, 0x1F441), (0x1F4FD, 0x1F4FD), (0x1F549, 0x1F54A),
+    (0x1F56F, 0x1F570), (0x1F573, 0x1F579), (0x1F587, 0x1F587), (0x1F58A, 0x1F58D), (0x1F590, 0x1F590),
+    (0x1F5A5, 0x1F5A5), (0x1F5A8, 0x1F5A8), (0x1F5B1, 0x1F5B2), (0x1F5BC, 0x1F5BC), (0x1F5C2, 0x1F5C4),
+    (0x1F5D1, 0x1F5D3), (0x1F5DC, 0x1F5DE), (0x1F5E1, 0x1F5E1), (0x1F5E3, 0x1F5E3), (0x1F5E8, 0x1F5E8),
+    (0x1F5EF, 0x1F5EF), (0x1F5F3, 0x1F5F3), (0x1F5FA, 0x1F5FA), (0x1F6CB, 0x1F6CB), (0x1F6CD, 0x1F6CF),
+    (0x1F6E0, 0x1F6E5), (0x1F6E9, 0x1F6E9), (0x1F6F0, 0x1F6F0), (0x1F6F3, 0x1F6F3),
+)
+
+REGIONAL_INDICATORS: tuple[tuple[int, int], ...] = ((0x1F1E6, 0x1F1FF),)
+EMOJI_MODIFIERS: tuple[tuple[int, int], ...] = ((0x1F3FB, 0x1F3FF),)  # the skin tones
+
+
+def _members(ranges: Iterable[tuple[int, int]], char: Callable[[int], str]) -> str:
+    """The inside of a character class of ``ranges`` (inclusive), each code point written by ``char``."""
+    return "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
+
+
+def emoji_pattern(char: Callable[[int], str]) -> str:
+    """A copy of ``fediscope.engine.curate_sql.emoji_pattern``, which says what it matches and why."""
+    vs16 = char(0xFE0F)
+    modifier, indicator = f"[{_members(EMOJI_MODIFIERS, char)}]", f"[{_members(REGIONAL_INDICATORS, char)}]"
+    element = (f"(?:{indicator}{indicator}|[#*0-9]{vs16}?{char(0x20E3)}"
+               f"|[{_members(EMOJI_PRESENTATION, char)}](?:{modifier}|{vs16})?"
+               f"|[{_members(EMOJI_TEXT, char)}](?:{vs16}|{modifier}))")
+    return f"{element}(?:{char(0x200D)}{element})*"
+
+
+def non_emoji_pattern(char: Callable[[int], str]) -> str:
+    """A copy of ``fediscope.engine.curate_sql.non_emoji_pattern``, which says what it matches and why."""
+    used = sorted((*EMOJI_PRESENTATION, *EMOJI_TEXT, *REGIONAL_INDICATORS, (0x23, 0x23), (0x2A, 0x2A), (0x30, 0x39),
+                   (0x200D, 0x200D), (0x20E3, 0x20E3), (0xFE0F, 0xFE0F)))
+    spans: list[tuple[int, int]] = []
+    for first, last in used:
+        if spans and first > 0xFF and first - spans[-1][1] <= 0x80:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    gaps: list[tuple[int, int]] = []
+    start = 0
+    for first, last in spans:
+        if first > start:
+            gaps.append((start, first - 1))
+        start = last + 1
+    return f"[{_members([*gaps, (start, 0x10FFFF)], char)}]+"
+
+
+#: The curation SQL's ``EMOJI_RE`` and ``NON_EMOJI_RE``, in Python's escapes.
+EMOJI_RE = re.compile(emoji_pattern(lambda cp: f"\\U{cp:08X}"))
+NON_EMOJI_RE = re.compile(non_emoji_pattern(lambda cp: f"\\U{cp:08X}"))
 #: Longer hashtag names (in characters, after lower-casing) are dropped from a status's tags: no store key can hold
 #: one, and servers have sent tags of thousands of characters. The curation SQL's rule:
 #: ``fediscope.engine.curate_sql.MAX_TAG_LENGTH``.
@@ -229,6 +312,14 @@ def url_count(content: str) -> int:
     return sum(1 for anchor in ANCHOR_RE.findall(content) if not NOT_LINK_RE.search(anchor))
 
 
+def unicode_emoji_count(content: str) -> int:
+    """Emoji sequences in ``content``, as the curation SQL counts them (``curate_sql._unicode_emoji_count``): a flag,
+    a keycap, an emoji with its skin tone, a ZWJ sequence count one each."""
+    if content.isascii():
+        return 0
+    return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", content)))
+
+
 def content_length(content: str) -> int:
     return len(_ENTITY_RE.sub("&", _TAG_RE.sub("", content)))
 
@@ -350,7 +441,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         day,
         str(url_count(content)),
         str(len(_dicts(status.get("emojis")))),
-        str(len(EMOJI_RE.findall(content))),
+        str(unicode_emoji_count(content)),
         str(len(_dicts(status.get("media_attachments")))),
         escape(json.dumps(hashtags(status), ensure_ascii=False, separators=(",", ":"))),
         str(len(mention_keys(status, instance))),

@@ -1,7 +1,7 @@
 """An independent, plain-Python implementation of curation and of every metric, for the engine tests.
 
 It reads the raw lake records directly and applies the documented rules (fediscope.engine.curate_sql and the
-comments of each spark_jobs/sql/*.sql file) with ordinary Python — html.parser for links, ``re`` for
+comments of each spark_jobs/sql/*.sql file) with ordinary Python — html.parser for links, a scan for
 emojis, dicts for grouping — so a test comparing it with the engines' SQL compares two implementations, not
 one implementation with itself.
 """
@@ -16,11 +16,51 @@ from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
+from fediscope.engine import curate_sql
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.privacy import status_origin
 
-_EMOJI = re.compile("[\U0001F000-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+
+def _code_points(ranges: tuple[tuple[int, int], ...]) -> frozenset[str]:
+    return frozenset(chr(cp) for first, last in ranges for cp in range(first, last + 1))
+
+
+_PRESENTATION, _TEXT = _code_points(curate_sql.EMOJI_PRESENTATION), _code_points(curate_sql.EMOJI_TEXT)
+_INDICATOR, _MODIFIER = _code_points(curate_sql.REGIONAL_INDICATORS), _code_points(curate_sql.EMOJI_MODIFIERS)
+_VS16, _ZWJ, _KEYCAP = "\ufe0f", "\u200d", "\u20e3"
+
+
+def _emoji_end(text: str, i: int) -> int | None:
+    """Where the emoji that starts at ``text[i]`` ends (a flag, a keycap, an emoji with its skin tone or VS16), or
+    None when none starts there."""
+    at = text[i:i + 1]
+    after = text[i + 1:i + 2]
+    if at in _INDICATOR:
+        return i + 2 if after and after in _INDICATOR else None
+    if at and at in "#*0123456789":
+        j = i + 2 if after == _VS16 else i + 1
+        return j + 1 if text[j:j + 1] == _KEYCAP else None
+    if at in _PRESENTATION:
+        return i + 2 if after and (after in _MODIFIER or after == _VS16) else i + 1
+    if at in _TEXT:
+        return i + 2 if after and (after in _MODIFIER or after == _VS16) else None
+    return None
+
+
+def emoji_count(text: str) -> int:
+    """Emoji sequences in ``text`` (UTS #51; the rules of ``curate_sql.emoji_pattern``), found by a scan from left
+    to right: an emoji and the emojis a ZWJ joins to it count one."""
+    count, i = 0, 0
+    while i < len(text):
+        end = _emoji_end(text, i)
+        if end is None:
+            i += 1
+            continue
+        while text[end:end + 1] == _ZWJ and (joined := _emoji_end(text, end + 1)) is not None:
+            end = joined
+        count, i = count + 1, end
+    return count
 
 
 class _Links(HTMLParser):
@@ -102,7 +142,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "reblogs_count": 0 if share else s.get("reblogs_count") or 0,
         "favourites_count": 0 if share else s.get("favourites_count") or 0,
         "url_count": links(content), "custom_emoji_count": len(s.get("emojis") or []),
-        "unicode_emoji_count": len(_EMOJI.findall(content)),
+        "unicode_emoji_count": emoji_count(content),
         "media_count": sum(media.values()), "image_count": media["image"], "video_count": media["video"],
         "gifv_count": media["gifv"], "audio_count": media["audio"],
         "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name") and len(t["name"]) <= 255}),

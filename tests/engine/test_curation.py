@@ -170,7 +170,7 @@ def test_emoji_counts_on_a_recorded_status_with_emojis_added(lake: LocalLake, la
     land(lake, "statuses", [status], at(1), policy())
     duckdb_engine().curate()
     (row,) = read_table(lake_dir, "statuses")
-    assert row["unicode_emoji_count"] == 3  # 🎉, ❤ (its variation selector is not counted), 👍 (skin tone neither)
+    assert row["unicode_emoji_count"] == 3  # 🎉, ❤️ (with its VS16), 👍🏽 (with its skin tone)
     assert row["custom_emoji_count"] == 1
     assert row["content_length"] == len("Toot! 🎉 ❤️ 👍🏽 :blobcat: & more")
 

@@ -218,7 +218,7 @@ def test_links_emojis_and_keys_follow_the_curation_rules() -> None:
               '<a href="https://m.example/tags/y" rel="tag">#y</a> <a href="h" class="mentions">links</a>')
     assert mapper.url_count(others) == 2  # by class and rel tokens, not the substring "mention"
     assert mapper.NOT_LINK_RE.pattern == curate_sql.NOT_LINK_RE
-    assert len(mapper.EMOJI_RE.findall(content)) == 3
+    assert mapper.unicode_emoji_count(content) == 3  # 👍🏽 (one, with its skin tone), 🎉, ☕
     assert mapper.content_length(content) == len("Hi @a #t e.org no 👍🏽🎉 ☕ & ok")
     assert mapper.account_key({"acct": "Alice"}, "Example.ORG") == "alice@example.org"
     assert mapper.account_key({"acct": "Bob@Remote.Social"}, "example.org") == "bob@remote.social"
