@@ -126,19 +126,26 @@ class BaseStore(ABC):
             log.info("metric=%s rebuilding its table (%s)", metric.name,
                      "key, key types or rank changed" if plan.rebuild else
                      f"column(s) no longer in the result: {', '.join(dropped)}")
-            kept = [] if replace else self._all_rows(existing)
+            before = self._all_rows(existing)
+            kept = [] if replace else before
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
+            vanished = _vanished(existing, before, plan)
+            self._begin_change(existing, metric.question, len(plan.rows))
             self._drop(existing)
             existing = None
             if not plan.rows:
-                return WriteCounts(0, 0, 0)
+                return WriteCounts(0, 0, vanished)
+        else:
+            vanished = 0
         created = existing is None
         if created:
             self._create(plan.schema)
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
             changed, stale, count = self._diff(existing, plan, replace)
+            if changed or stale:
+                self._begin_change(existing, metric.question, count)
             self._evolve_if_needed(existing, plan)
         if changed or stale:
             self._upsert(plan.schema, changed, stale)
@@ -147,8 +154,9 @@ class BaseStore(ABC):
         self._commit(plan.schema, metric.question, count)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
                   metric.name, written, len(changed), len(stale), replace, count)
-        # a rebuilt table (dropped, then created with every row) counts every row as changed and none as stale
-        return WriteCounts(rows=written, changed=len(changed), stale=len(stale))
+        # a rebuilt table (dropped, then created with every row) counts every row as changed, and as stale the
+        # stored rows whose key the result no longer has
+        return WriteCounts(rows=written, changed=len(changed), stale=len(stale) + vanished)
 
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         schema = self._stored(metric.name)
@@ -222,6 +230,8 @@ class BaseStore(ABC):
             return None
         types = [plan.schema.types[k] for k in plan.schema.key]
         keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
+        if plan.rows or keys:
+            self._begin_change(existing, metric.question, row_count)
         self._evolve_if_needed(existing, plan)
         if plan.rows or keys:
             self._upsert(plan.schema, plan.rows, keys)
@@ -257,6 +267,16 @@ class BaseStore(ABC):
         if plan.added or plan.widened:
             log.info("metric=%s schema evolves: added=%s widened=%s", plan.schema.metric, plan.added, plan.widened)
             self._evolve(existing, plan)
+
+    def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> None:
+        """Give the metric a new generation *before* its rows change, as :meth:`_commit` gives it one after.
+
+        The rows and the catalog are not written in one transaction (HBase has none), so a reader paging through
+        the metric with a generation noted before the write (the results API's cursor) would otherwise see the
+        rows change under an unchanged generation until the commit, and forever when the write fails in between:
+        rows skipped or read twice with no sign. ``row_count`` is the count after the write (the catalog is
+        briefly ahead of the rows, as it is behind them without this)."""
+        self._save_schema(with_fields(existing, generation=uuid.uuid4().hex), question, row_count)
 
     def _commit(self, schema: TableSchema, question: str, row_count: int) -> str:
         """Record the metric's schema and row count in the catalog, under a new generation; returns it."""
@@ -351,3 +371,11 @@ def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None)
         return []
     present = set(columns)
     return [name for name in existing.names if name not in present]
+
+
+def _vanished(existing: TableSchema, before: Sequence[Row], plan: WritePlan) -> int:
+    """Stored rows (``before``) whose key a rebuilt table no longer has: all of them when the key columns changed."""
+    if list(existing.key) != list(plan.schema.key):
+        return len(before)
+    remaining = {plan.schema.key_of(row) for row in plan.rows}
+    return sum(existing.key_of(row) not in remaining for row in before)

@@ -36,7 +36,7 @@ from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
-from fediscope.store.port import hbase_url, problem_text, url_error
+from fediscope.store.port import WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, plan_write
 
@@ -254,14 +254,15 @@ class HBaseStore(BaseStore):
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-              types: Mapping[str, str] | None = None) -> int:
-        """As :meth:`BaseStore.write`, after finishing what an interrupted write left (:meth:`_finish_interrupted`):
-        here too when the write changes nothing, since re-running the interrupted batch is the usual retry."""
+    def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
+                      types: Mapping[str, str] | None = None) -> WriteCounts:
+        """As :meth:`BaseStore.write_counted` (which :meth:`write` calls), after finishing what an interrupted write
+        left (:meth:`_finish_interrupted`): here too when the write changes nothing, since re-running the
+        interrupted batch is the usual retry."""
         self._check_writable(f"write metric {metric.name}")
         self._finish_interrupted(check_metric_name(metric.name),
                                  lambda stored: self._rank_keys(plan_write(metric, rows, stored, types=types)))
-        return super().write(metric, rows, replace=replace, types=types)
+        return super().write_counted(metric, rows, replace=replace, types=types)
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                       row_count: int, columns: Sequence[str] | None = None) -> str | None:

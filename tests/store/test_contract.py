@@ -329,6 +329,33 @@ def test_write_counted_says_what_the_write_changed_and_deleted(metric_store):
     assert metric_store.write_counted(ACCOUNTS, changed) == WriteCounts(rows=4, changed=1, stale=1)
     assert metric_store.write_counted(ACCOUNTS, [ROWS[3]], replace=False) == WriteCounts(1, 1, 0)  # dave back
     assert metric_store.stored_metrics() == {"accounts": 5}
+    # a column gone from the result rebuilds the table: every row written, the keys no longer there deleted
+    fewer = [{k: v for k, v in r.items() if k != "note"} for r in ROWS[:2]]
+    types = {"account": "str", "followers": "int", "rate": "float", "bot": "bool", "lang": "str"}
+    assert metric_store.write_counted(ACCOUNTS, fewer, types=types) == WriteCounts(rows=2, changed=2, stale=3)
+    assert metric_store.stored_metrics() == {"accounts": 2}
+
+
+@pytest.mark.parametrize("how", ["write", "write_changes"])
+def test_a_write_whose_catalog_update_fails_has_still_changed_the_generation(metric_store, monkeypatch, how):
+    """The rows and the catalog are not one transaction: a write that changed rows and then failed to record
+    them leaves a generation other than the one before it, so a reader paging with the old one (the results
+    API's cursor) is told the metric changed instead of skipping or repeating rows."""
+    metric_store.write(ACCOUNTS, ROWS)
+    before = metric_store.generation("accounts")
+
+    def catalog_lost(*_args, **_kwargs):
+        raise StoreError("connection lost")
+
+    monkeypatch.setattr(metric_store, "_commit", catalog_lost)
+    changed = [dict(r, followers=r["followers"] + 100) if r["account"] == "bob" else r for r in ROWS]
+    with pytest.raises(StoreError, match="connection lost"):
+        if how == "write":
+            metric_store.write(ACCOUNTS, changed)
+        else:
+            metric_store.write_changes(ACCOUNTS, [changed[2]], [], len(ROWS))
+    assert metric_store.get(ACCOUNTS, ["bob"])["followers"] == ROWS[2]["followers"] + 100  # the rows changed ...
+    assert metric_store.generation("accounts") not in (None, before)  # ... and so did the generation
 
 
 def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generation(metric_store):

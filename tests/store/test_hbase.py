@@ -127,12 +127,13 @@ FIRST = [{"account": "a", "followers": 10}, {"account": "b", "followers": 5}, {"
 SECOND = [{"account": "a", "followers": 20}, {"account": "b", "followers": 5}, {"account": "d", "followers": 7}]
 
 
-@pytest.mark.parametrize("then", ["the same batch again", "another batch", "write_changes"])
+@pytest.mark.parametrize("then", ["the same batch again", "another batch", "write_changes", "write_counted"])
 def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_deleting_them_left(hbase_double, store,
                                                                                          prefix, then):
     """The write stops at its last batch (the deletion of the old rank entries): the old entries of the moved
     row (a) and of the deleted one (c) stay, skipped by top; the next write of the metric removes them,
-    whether it changes nothing (the usual retry), changes other rows, or comes through write_changes."""
+    whether it changes nothing (the usual retry), changes other rows, or comes through write_changes or
+    write_counted."""
     store.write(TOP, FIRST)
     hbase_double.fail("mutateRows", f"{prefix}_top-rank", skip=1)  # the rank puts pass, the deletions fail
     with pytest.raises(StoreError, match="injected failure"):
@@ -147,6 +148,9 @@ def test_a_later_write_removes_the_rank_entries_a_write_stopped_before_deleting_
         store.write(TOP, [{"account": "a", "followers": 20}, {"account": "b", "followers": 6},
                           {"account": "d", "followers": 7}])
         expected = [("a", 20), ("d", 7), ("b", 6)]
+    elif then == "write_counted":  # what `fediscope process` calls
+        assert store.write_counted(TOP, SECOND).changed == 0
+        expected = [("a", 20), ("d", 7), ("b", 5)]
     else:
         assert store.write_changes(TOP, [{"account": "b", "followers": 5}], [], 3) is not None
         expected = [("a", 20), ("d", 7), ("b", 5)]
