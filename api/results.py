@@ -276,12 +276,12 @@ def _paged(read: Any) -> Any:
 
 
 def _cursor(metric: Metric, columns: list[str], last: Row, generation: str | None, prefix: str | None) -> str:
-    """The ``after`` of the next page: the last row's position, the prefix and the metric's generation, as
-    base64url JSON (no padding)."""
+    """The ``after`` of the next page: the metric, the last row's position, the prefix and the metric's generation,
+    as base64url JSON (no padding)."""
     missing = [c for c in columns if c not in last]
     if missing:
         raise _stale(metric.name, None, f"column {missing[0]} missing")
-    state = {"after": [last[c] for c in columns], "generation": generation, "prefix": prefix}
+    state = {"metric": metric.name, "after": [last[c] for c in columns], "generation": generation, "prefix": prefix}
     text = json.dumps(state, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     cursor = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
     if len(cursor) > AFTER_MAX_LENGTH:  # keys far longer than any store holds in a MariaDB key column
@@ -295,16 +295,25 @@ def _cursor(metric: Metric, columns: list[str], last: Row, generation: str | Non
 
 def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], generation: str | None) -> Row:
     """The ``after`` row of a cursor made by :func:`_cursor` for this query: 400 when it is not one (or for
-    another prefix or order), 409 ``stale_cursor`` when the metric was written since."""
+    another metric, prefix or order), 409 ``stale_cursor`` when the metric was written since.
+
+    The metric is checked before the generation: a cursor of another metric would otherwise be called stale
+    (generations differ), or read from that metric's position when neither metric has a generation."""
     raw = query.after or ""
     try:
         state = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), parse_constant=_no_constant)
     except (ValueError, binascii.Error):
         raise _bad_cursor("it is not one") from None
-    if not (isinstance(state, dict) and set(state) == {"after", "generation", "prefix"}
+    if isinstance(state, dict) and set(state) == {"after", "generation", "prefix"}:
+        raise _bad_cursor("it was given by an older fediscope API, without the metric it pages: start again from "
+                          "the first page (without after)")
+    if not (isinstance(state, dict) and set(state) == {"metric", "after", "generation", "prefix"}
+            and isinstance(state["metric"], str)
             and isinstance(state["after"], list) and all(_scalar(v) for v in state["after"])
             and isinstance(state["generation"], str | None) and isinstance(state["prefix"], str | None)):
         raise _bad_cursor("it is not one")
+    if state["metric"] != metric.name:
+        raise _bad_cursor("it was given by a page of another metric: page on with the metric of that page")
     if state["prefix"] != query.prefix or len(state["after"]) != len(columns):
         raise _bad_cursor("it was given by a page of another query: page on with the same prefix as that page")
     if state["generation"] != generation:

@@ -184,6 +184,27 @@ def test_bad_cursors_are_400_naming_after(big_api: LiveApi) -> None:
     assert ok(big_api.get(path, params={"after": after}))["count"] == 100  # the good one still reads
 
 
+def test_a_cursor_of_another_metric_or_without_its_metric_is_400(big_api: LiveApi, big_store: str,
+                                                                  sample_metric_rows: dict[str, list[Any]]) -> None:
+    """A cursor holds its metric: given to another metric with the same position columns (rank and one key) it is
+    400 naming after, not 409 stale_cursor, which would say that metric was written again; a cursor without the
+    metric (made before cursors held it) is 400 too, as the API cannot tell which metric it pages."""
+    store = open_store(big_store)
+    try:
+        store.write(metric("account_engagement"), sample_metric_rows["account_engagement"])
+    finally:
+        store.close()
+    after, state = _first_cursor(big_api)
+    error = assert_error(big_api.get("/v1/metrics/account_engagement", params={"after": after}), 400,
+                         "invalid_parameter", "after")
+    assert "another metric" in error["message"]
+    old = _cursor({k: v for k, v in state.items() if k != "metric"})
+    error = assert_error(big_api.get("/v1/metrics/top_accounts_by_followers", params={"after": old}), 400,
+                         "invalid_parameter", "after")
+    assert "first page" in error["message"]
+    assert ok(big_api.get("/v1/metrics/top_accounts_by_followers", params={"after": after}))["count"] == 100
+
+
 def test_a_cursor_of_a_metric_written_again_since_is_409(big_api: LiveApi, big_store: str,
                                                          sample_metric_rows: dict[str, list[Any]]) -> None:
     after, _ = _first_cursor(big_api)
