@@ -313,13 +313,17 @@ def existing_lake(settings: Settings) -> LakeBackend:
     return lake
 
 
-def require_batch_lake(lake: LakeBackend) -> None:
+def require_batch_lake(lake: LakeBackend, *, chosen_by: str | None = None) -> None:
     """A lake a batch run may process (:func:`fediscope.lake.backend.require_batch_lake`, as ``fediscope process``
-    requires). Used by :func:`process_window` and the ``spark-submit`` jobs (``spark_jobs/job_lock.py``)."""
+    requires). Used by :func:`process_window` and the ``spark-submit`` jobs (``spark_jobs/job_lock.py``).
+    ``chosen_by``: how the hint names the lake, ``FEDISCOPE_LAKE`` (:data:`~fediscope.lake.backend.LAKE_SETTING`,
+    the DAG's tasks) unless given (:data:`~fediscope.lake.backend.LAKE_OPTION`: the jobs, which have ``--lake``)."""
+    from fediscope.lake.backend import LAKE_SETTING
     from fediscope.lake.backend import require_batch_lake as require
 
-    require(lake, collect_hint="run `fediscope collect` (the fediscope_ingest DAG) first, or point FEDISCOPE_LAKE at "
-                               "the lake you collected into")
+    chosen_by = chosen_by or LAKE_SETTING
+    require(lake, collect_hint=f"run `fediscope collect` (the fediscope_ingest DAG) first, or point {chosen_by} at "
+                               "the lake you collected into", chosen_by=chosen_by)
 
 
 # -- batch ----------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.errors import LakeError
-from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.backend import LAKE_OPTION, LakeBackend, open_lake
 from fediscope.lake.layout import CURATED_ROOT
 from fediscope.lake.lock import INHERIT_ENV, LockHolder, lake_lock
 from fediscope.orchestration import require_batch_lake
@@ -31,7 +31,8 @@ from fediscope.orchestration import require_batch_lake
 def job_lock(lake_url: str, command: str, *, curated: bool = False) -> Iterator[LockHolder]:
     """Hold the lake lock for the job; ``curated``: the lake must also hold curated tables (the metrics job)."""
     lake = open_lake(lake_url)
-    require_batch_lake(lake)  # LakeError, nothing created, the store not touched
+    # LakeError, nothing created, the store not touched; its hint names --lake, which both jobs have
+    require_batch_lake(lake, chosen_by=LAKE_OPTION)
     with lake_lock(lake, command=command, inherit=os.environ.get(INHERIT_ENV) or None) as holder:
         if curated:  # under the lock: a curation running now is reported as holding it, not as missing
             require_curated(lake)

@@ -68,17 +68,21 @@ def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflo
     assert states["verify"] == "upstream_failed", states
     lines = _failure_lines(result, "fediscope_batch.process")
     assert lines and "LakeError: no lake at" in lines[0] and "the store was not touched" in lines[0], lines
+    assert "point FEDISCOPE_LAKE at" in lines[0] and "--lake" not in lines[0], lines  # a DAG task has no --lake
     assert _tree(work) == [], "no lake, no lock, no store created"
 
 
 @pytest.mark.parametrize(("job_name", "extra"), [("curate", []), ("metrics", ["--store", "sqlite:///jobs.db"])])
-@pytest.mark.parametrize("lake_state", ["missing", "empty"])
+@pytest.mark.parametrize("lake_state", ["missing", "empty", "file"])
 def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, job_name: str, extra: list[str],
                                                                lake_state: str) -> None:
-    """Exit 1 with one line before Spark starts (pyspark is not imported) or the store is opened."""
+    """Exit 1 with one line before Spark starts (pyspark is not imported) or the store is opened; the hint names
+    the job's own --lake option beside FEDISCOPE_LAKE (the DAG's tasks, which have no option, name the setting)."""
     lake = tmp_path / "lake"
     if lake_state == "empty":
         lake.mkdir()
+    elif lake_state == "file":
+        lake.write_text("not a lake")
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.{job_name} import main\n"
             f"code = main(['--lake', {str(lake)!r}, *{extra!r}]); print(code, 'pyspark' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
@@ -86,8 +90,9 @@ def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, j
                          timeout=120)
     assert job.stdout.strip() == "1 False", job.stderr
     err = job.stderr.strip().splitlines()
-    expected = f"no lake at {lake}: it does not exist" if lake_state == "missing" else \
-        f"the lake {lake} holds no data"
+    expected = {"missing": f"no lake at {lake}: it does not exist", "empty": f"the lake {lake} holds no data",
+                "file": f"the lake path {lake} is not a directory"}[lake_state]
     assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: {expected}"), err
+    assert "point --lake / FEDISCOPE_LAKE at" in err[0], err
     assert err[0].endswith("the store was not touched")
     assert _tree(tmp_path) == ([] if lake_state == "missing" else ["lake"]), "nothing created"
