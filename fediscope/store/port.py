@@ -175,7 +175,7 @@ def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
             f"PyMySQL): use {backend}+pymysql://…")
 
 
-def mysql_url(url: str) -> Any:
+def mysql_url(url: str, files: bool = True) -> Any:
     """The SQLAlchemy URL a MySQL/MariaDB store connects with: parsed as SQLAlchemy parses it (it takes unencoded
     ``/ ? #`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one.
 
@@ -183,7 +183,11 @@ def mysql_url(url: str) -> Any:
     the server having a say: another driver, no database, an ``ssl_ca``/``ssl_cert``/``ssl_key`` that is not a
     readable file (PyMySQL reads them at connect), a ``charset`` PyMySQL does not know (an AttributeError in
     PyMySQL), a query parameter of the wrong type (``connect_timeout=abc``: read as SQLAlchemy's
-    ``create_engine`` reads it, without building an engine); a plain ValueError for a URL that does not parse."""
+    ``create_engine`` reads it, without building an engine); a plain ValueError for a URL that does not parse.
+
+    ``files=False`` leaves out the check of the TLS files: they are this host's, not the URL's form, and a host that
+    never opens the store (a worker that only collects) need not have them; the settings check passes it, the
+    adapter checks them when it opens the store."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -198,7 +202,7 @@ def mysql_url(url: str) -> Any:
         raise StoreURLProblem(problem)
     if not parsed.database:
         raise StoreURLProblem(f"names no database; use {MYSQL_FORM}")
-    for name in ("ssl_ca", "ssl_cert", "ssl_key"):
+    for name in ("ssl_ca", "ssl_cert", "ssl_key") if files else ():
         value = parsed.query.get(name)
         if isinstance(value, str) and not _readable(value):
             raise StoreURLProblem(f"cannot be used: {name}={value} is not a readable file")
@@ -283,7 +287,7 @@ def store_url_problem(url: str) -> str | None:
             if host := urlsplit(url).netloc.rpartition("@")[2]:  # never the user or password before the @
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
         elif url.startswith(("mysql", "mariadb")):
-            mysql_url(url)
+            mysql_url(url, files=False)  # the TLS files: when the store is opened (see mysql_url)
         else:
             hbase_url(url)
     except ValueError as exc:

@@ -122,7 +122,6 @@ def _set_store(cli_env, monkeypatch, source: str, url: str) -> tuple[str, list[s
     (NO_DATABASE, f"names no database; {MYSQL_HINT}."),
     ("hbase://", "names no host; use hbase://host:9090."),
     ("hbase://127.0.0.1:1?pool_size=0", "pool_size=0, which is not a whole number above 0"),
-    ("mysql+pymysql://u:s3cret@127.0.0.1:1/db?ssl_key=/x", "ssl_key=/x is not a readable file"),
 ])
 @pytest.mark.parametrize("command", ["process", "report"])
 def test_a_malformed_store_url_names_its_source(cli_env, capsys, monkeypatch, source, store, words, command):
