@@ -339,13 +339,14 @@ def activity_by_weekday(store: MetricStore, n: int = 10) -> AnalysisResult:
 
 
 def instance_activity(store: MetricStore, n: int = 10) -> AnalysisResult:
-    """The latest weeks each instance reported (statuses, logins, registrations)."""
+    """Each instance's latest complete window as it reported it (statuses, logins, registrations; the metric
+    leaves out the window still running when the instance answered)."""
     rows = store.all(metric("instance_activity_weekly"))
     latest: dict[str, Row] = {}
     for row in rows:  # key order: instance, then week ascending — the last one per instance is the latest
         latest[row["instance"]] = row
     shown = sorted(latest.values(), key=lambda r: (-(r.get("statuses") or 0), r["instance"]))[:n]
-    return _result("instance_activity", "Instance activity (latest reported week)", "instance_activity_weekly",
+    return _result("instance_activity", "Instance activity (latest complete week)", "instance_activity_weekly",
                    ["instance", "week", "statuses", "logins", "registrations"], shown)
 
 

@@ -269,7 +269,10 @@ class SampleInstance:
         return doc
 
     def activity(self) -> list[dict[str, str]]:
-        """Twelve weeks of local activity, newest first (``week`` is the week's start as Unix seconds)."""
+        """Twelve windows of local activity, newest first, as Mastodon counts them: ``week`` is the answer's time
+        minus 0, 7, 14, … days (Unix seconds) and each window sums the six UTC days from its ``week``'s day
+        (Mastodon's ``ActivityTracker#sum`` over ``start.to_date...(start + 6.days).to_date``), so the newest is
+        today so far, and the day before each window's successor is in none."""
         with self._lock:
             cached = self._derived.get("activity")
             if cached is not None:
@@ -278,10 +281,11 @@ class SampleInstance:
             out = []
             local = [s for s in self.statuses.values() if self.domain_of(s) == self.home]
             for i in range(12):
-                start, end = now - (i + 1) * 7 * DAY_MS, now - i * 7 * DAY_MS
-                in_week = [s for s in local if start <= snowflake_ms(s["id"]) < end]
+                start = now - i * 7 * DAY_MS
+                first = start - start % DAY_MS
+                in_week = [s for s in local if first <= snowflake_ms(s["id"]) < first + 6 * DAY_MS]
                 registrations = sum(1 for a in self.accounts.values() if a.domain == self.home
-                                    and start <= snowflake_ms(a.id) < end)
+                                    and first <= snowflake_ms(a.id) < first + 6 * DAY_MS)
                 out.append({"week": str(start // 1000), "statuses": str(len(in_week)),
                             "logins": str(len({s["account"]["id"] for s in in_week})),
                             "registrations": str(registrations)})

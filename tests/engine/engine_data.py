@@ -73,6 +73,12 @@ def snapshots(name: str) -> list[dict[str, Any]]:
     return out
 
 
+def activity_answered_later(weeks: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:
+    """A recorded ``/api/v1/instance/activity`` answer as Mastodon gives it ``days`` later: every window starts
+    ``days`` later (Mastodon counts back from when it answers); the counts are kept."""
+    return [dict(w, week=str(int(w["week"]) + days * 86400)) for w in weeks]
+
+
 def land(lake: LakeBackend, entity: str, items: Iterable[Any], fetched_at: datetime,
          privacy: PrivacyPolicy | None = None, instance: str = INSTANCE,
          endpoint: str = "/api/v1/timelines/public") -> str | None:

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import metric_reference as reference
 import pytest
-from engine_data import INSTANCE, assert_rows_equal, at, land, policy, read_table, snapshots, statuses
+from engine_data import (
+    INSTANCE,
+    activity_answered_later,
+    assert_rows_equal,
+    at,
+    land,
+    policy,
+    read_table,
+    snapshots,
+    statuses,
+)
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.lake.local import LocalLake
@@ -67,18 +77,48 @@ def test_every_metric_row_has_its_key_and_keys_are_unique(corpus_results: dict) 
             assert all(metric.rank_column in r for r in rows), name
 
 
-def test_instance_activity_weekly(lake: LocalLake, duckdb_engine) -> None:
+def _activity_rows(weeks: list[dict], skip_newest: bool = True) -> list[dict]:
+    """The metric rows expected of one Mastodon answer: every window but the newest (its day so far)."""
+    return [{"instance": INSTANCE, "week": datetime.fromtimestamp(int(w["week"]), UTC).date().isoformat(),
+             "statuses": int(w["statuses"]), "logins": int(w["logins"]), "registrations": int(w["registrations"])}
+            for w in (weeks[1:] if skip_newest else weeks)]
+
+
+def test_instance_activity_weekly_keeps_complete_windows_of_the_latest_grid(lake: LocalLake, lake_dir: Path,
+                                                                            duckdb_engine) -> None:
+    """Mastodon counts its windows back from when it answered: the newest is that day so far, and answers of
+    other days overlap. The metric keeps the complete windows on the grid of each instance's latest answer."""
     from engine_data import interactions
 
     weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
+    assert int(weeks[0]["statuses"]) > 0, "the newest window counts nothing: its exclusion would prove nothing"
     land(lake, "instance_activity", weeks, at(1), endpoint="/api/v1/instance/activity")
     engine = duckdb_engine()
     engine.curate()
-    expected = sorted(({"instance": INSTANCE,
-                        "week": datetime.fromtimestamp(int(w["week"]), UTC).date().isoformat(),
-                        "statuses": int(w["statuses"]), "logins": int(w["logins"]),
-                        "registrations": int(w["registrations"])} for w in weeks), key=lambda r: r["week"])
-    assert_rows_equal(engine.run_metric(METRICS["instance_activity_weekly"]), expected)
+    metric = METRICS["instance_activity_weekly"]
+    assert_rows_equal(engine.run_metric(metric), sorted(_activity_rows(weeks), key=lambda r: r["week"]))
+
+    # a day later every window has moved by a day: only the new answer's windows are kept, none overlaps
+    next_day = activity_answered_later(weeks, 1)
+    land(lake, "instance_activity", next_day, at(1 + 24 * 60), endpoint="/api/v1/instance/activity")
+    engine.curate()
+    got = engine.run_metric(metric)
+    assert_rows_equal(got, sorted(_activity_rows(next_day), key=lambda r: r["week"]))
+    assert len(read_table(lake_dir, "instance_activity")) == 24  # both answers curated, one kept
+
+    # a week after the first answer: the grids agree again, and the first answer's oldest window (older than
+    # any of the new answer's) is history the metric keeps; its newest window, partial, is replaced
+    next_week = activity_answered_later(weeks, 7)
+    for window in next_week:
+        window["statuses"] = str(int(window["statuses"]) + 100)
+    land(lake, "instance_activity", next_week, at(1 + 7 * 24 * 60), endpoint="/api/v1/instance/activity")
+    engine.curate()
+    expected = _activity_rows(weeks)[-1:] + _activity_rows(next_week)
+    assert_rows_equal(engine.run_metric(metric), sorted(expected, key=lambda r: r["week"]))
+    first_newest = datetime.fromtimestamp(int(weeks[0]["week"]), UTC).date().isoformat()
+    assert next_week[1]["week"] == weeks[0]["week"]  # the window that was the first answer's day so far
+    assert {r["week"]: r["statuses"] for r in engine.run_metric(metric)}[first_newest] == \
+        int(next_week[1]["statuses"])  # the new answer's complete window, not the first answer's day so far
 
 
 def _with_account(status: dict, followers: int) -> dict:

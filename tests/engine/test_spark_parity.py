@@ -12,8 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from engine_data import (
+    activity_answered_later,
     assert_rows_equal,
     at,
+    interactions,
     land,
     policy,
     read_table,
@@ -85,6 +87,25 @@ def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) 
             assert_rows_equal(table.to_pylist(), expected[name], name)
             with DuckDBEngine(settings_for(curated_corpus)) as duck:
                 assert table.schema.names == duck.metric_table(metric).schema.names, name
+
+
+def test_instance_activity_weekly_is_identical_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
+                                                               lake_dir: Path) -> None:
+    """The corpus has no instance activity: answers of three days (the recorded one, a day and a week later;
+    tests/engine/test_metrics.py checks the rows) curated by DuckDB, the metric run on both engines."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
+    for days in (0, 1, 7):
+        land(lake, "instance_activity", activity_answered_later(weeks, days), at(1 + days * 24 * 60),
+             endpoint="/api/v1/instance/activity")
+    metric = METRICS["instance_activity_weekly"]
+    with DuckDBEngine(settings_for(lake_dir)) as duck:
+        duck.curate()
+        expected = duck.run_metric(metric)
+    assert len(expected) == 12  # eleven complete windows of the latest answer, one older one of the first
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        assert_rows_equal(engine.run_metric(metric), expected)
 
 
 def test_engines_take_turns_on_one_lake(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001

@@ -165,6 +165,26 @@ def test_instance_documents(sample_server: SampleServer, http_get: Get) -> None:
     assert "demo.example" in peers and sample_server.instance.home not in peers
 
 
+def test_activity_windows_are_counted_as_mastodon_counts_them(sample_server: SampleServer, http_get: Get) -> None:
+    """Mastodon counts back from when it answers: window i starts i weeks before the answer and sums the six
+    UTC days from that day, so the newest holds only the answer's day so far (counted here from the statuses'
+    own created_at, not the instance's code)."""
+    from datetime import timedelta
+
+    instance = sample_server.instance
+    activity = http_get(f"{sample_server.url}/api/v1/instance/activity").json()
+    now = instance.now_ms() // 1000
+    assert [int(w["week"]) for w in activity] == [now - i * 7 * 86400 for i in range(12)]
+    local = [datetime.fromisoformat(s["created_at"].replace("Z", "+00:00")).date()
+             for s in instance.statuses.values() if instance.domain_of(s) == instance.home]
+    for window in activity:
+        first = datetime.fromtimestamp(int(window["week"]), UTC).date()
+        assert int(window["statuses"]) == sum(first <= day < first + timedelta(days=6) for day in local)
+    today = datetime.fromtimestamp(now, UTC).date()
+    assert int(activity[0]["statuses"]) == sum(day == today for day in local) > 0
+    assert sum(int(w["statuses"]) for w in activity[1:]) > 0
+
+
 def test_trending_tags_and_directory(sample_server: SampleServer, http_get: Get) -> None:
     first = http_get(f"{sample_server.url}/api/v1/trends/tags?limit=5")
     tags = first.json()
