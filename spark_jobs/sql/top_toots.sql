@@ -13,7 +13,7 @@ FROM (
     account_key,
     instance,
     strftime(created_at, '%Y-%m-%d %H:%M:%S') AS created_at,
-    coalesce(language, 'und') AS language,
+    coalesce(nullif(language, ''), 'und') AS language,
     favourites_count,
     reblogs_count,
     replies_count,

@@ -246,3 +246,14 @@ def test_every_metric_on_recorded_statuses_matches_the_reference(lake: LocalLake
     assert media["toots_with"] == 2 and media["items"] == 3  # two images in one toot, a video in another
     bots = {r["instance"]: r for r in engine.run_metric(METRICS["bot_share"])}["*"]
     assert bots["bots"] == 1 and bots["bot_toots"] >= 1
+
+
+def test_an_empty_language_is_undetermined_in_every_metric(lake: LocalLake, duckdb_engine) -> None:
+    """A client may declare the language as "" (no language): every metric names it 'und', as `languages` does."""
+    toot = statuses("test_public_tl.json", method="GET", path_contains="local=1")[0]
+    toot["language"] = ""
+    land(lake, "statuses", [toot], at(1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    assert [r["language"] for r in engine.run_metric(METRICS["languages"])] == ["und"]
+    assert [r["language"] for r in engine.run_metric(METRICS["top_toots"])] == ["und"]
