@@ -139,6 +139,22 @@ def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
                     "followers_count", "engagement_rate"], rows)
 
 
+def _every_month(months: list[str]) -> list[str]:
+    """``months`` (sorted ``YYYY-MM``) with the months between them that have no sign-ups, so a series (and its
+    chart, whose bars are evenly spaced) does not squeeze out empty months; unchanged if one is not ``YYYY-MM``."""
+    try:
+        spans = [(int(m[:4]), int(m[5:7])) for m in months if len(m) == 7 and m[4] == "-"]
+    except ValueError:
+        return months
+    if len(spans) != len(months) or not spans or not all(1 <= month <= 12 for _, month in spans):
+        return months
+    (year, month), last, out = spans[0], spans[-1], []
+    while (year, month) <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
 def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = None) -> AnalysisResult:
     """Accounts created per month, summed over instances (or for one instance: a prefix read)."""
     signups = metric("signups_by_month")
@@ -150,9 +166,9 @@ def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = No
         per_month[row["month"]] += row.get("accounts") or 0
         instances.add(row.get("instance"))
     series, total = [], 0
-    for month in sorted(per_month):
-        total += per_month[month]
-        series.append({"month": month, "accounts": per_month[month], "accounts_cumulative": total})
+    for month in _every_month(sorted(per_month)):
+        total += per_month.get(month, 0)
+        series.append({"month": month, "accounts": per_month.get(month, 0), "accounts_cumulative": total})
     busiest = max(series, key=lambda r: (r["accounts"], r["month"]), default=None)
     summary = {"accounts": total, "instances": len(instances), "months": len(series),
                "first_month": series[0]["month"] if series else None,

@@ -116,7 +116,20 @@ def test_signups_sum_over_instances_and_one_instance_is_a_prefix_read(metric_sto
     assert result.summary["busiest_month"] == "2024-01"
     assert result.summary["instances"] == 2
     one = analysis.signups_over_time(metric_store, instance="x.example")
-    assert [(r["month"], r["accounts_cumulative"]) for r in one.rows] == [("2024-01", 2), ("2024-03", 3)]
+    # a month without sign-ups is in the series (with 0), so the chart's evenly spaced bars keep the calendar
+    assert [(r["month"], r["accounts"], r["accounts_cumulative"]) for r in one.rows] == [
+        ("2024-01", 2, 2), ("2024-02", 0, 2), ("2024-03", 1, 3)]
+    assert one.summary["months"] == 3
+
+
+def test_signups_fill_months_across_a_year_end(metric_store):
+    rows = [{"instance": "x.example", "month": m, "accounts": 1, "accounts_cumulative": i}
+            for i, m in enumerate(["2023-11", "2024-02"], 1)]
+    load(metric_store, "signups_by_month", rows)
+    result = analysis.signups_over_time(metric_store)
+    assert [(r["month"], r["accounts"]) for r in result.rows] == [
+        ("2023-11", 1), ("2023-12", 0), ("2024-01", 0), ("2024-02", 1)]
+    assert result.rows[-1]["accounts_cumulative"] == 2
 
 
 HASHTAGS = [
