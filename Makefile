@@ -22,7 +22,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install system-deps lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not spark and not airflow and not mariadb" $(PYTEST_ARGS)
