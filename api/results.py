@@ -52,7 +52,7 @@ from werkzeug.urls import iri_to_uri
 
 from api.errors import ApiError, bad_parameter
 from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_results_query
-from fediscope.analysis import ANALYSES, Analysis
+from fediscope.analysis import ANALYSES, Analysis, analysis_question
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, StoreSchemaError
@@ -186,8 +186,8 @@ class Analyses(Resource):
         results = _results()
         parse_results_query(request.args, ())
         _, stored = _stored(results)
-        metrics = load_metrics()
-        body = [{"name": name, "metric": metric_name, "question": metrics[metric_name].question,
+        # the analysis' own question (engagement_distribution asks another than its metric's), as its answer gives it
+        body = [{"name": name, "metric": metric_name, "question": analysis_question(name, metric_name),
                  "stored": metric_name in stored} for name, (_, metric_name) in ANALYSIS_TABLE.items()]
         return jsonify({"analyses": body})
 

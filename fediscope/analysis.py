@@ -57,6 +57,19 @@ def metric(name: str) -> Metric:
     return Metric(name=name, question="", key=("",), sql="")
 
 
+#: the analyses that ask a question of their own, not their metric's, by name (what lists of the analyses show
+#: without running them: the API's ``GET /v1/analyses``, through :func:`analysis_question`)
+OWN_QUESTIONS: dict[str, str] = {
+    "engagement_distribution": "How are accounts spread over interactions per toot, and what is the typical "
+                               "engagement rate (interactions per toot per follower)?",
+}
+
+
+def analysis_question(name: str, metric_name: str) -> str:
+    """The question the analysis ``name`` (reading ``metric_name``) answers, as its result gives it."""
+    return OWN_QUESTIONS.get(name) or metric(metric_name).question
+
+
 def _result(name: str, title: str, metric_name: str, columns: list[str], rows: list[Row],
             summary: dict[str, Any] | None = None, question: str | None = None,
             text_tail: int | None = None) -> AnalysisResult:
@@ -128,8 +141,7 @@ def engagement_distribution(store: MetricStore, n: int = 10) -> AnalysisResult:
     }
     return _result("engagement_distribution", "Engagement distribution (accounts by interactions per toot)",
                    "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary,
-                   question="How are accounts spread over interactions per toot, and what is the typical "
-                            "engagement rate (interactions per toot per follower)?")
+                   question=OWN_QUESTIONS["engagement_distribution"])
 
 
 def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:

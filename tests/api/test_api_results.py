@@ -74,6 +74,16 @@ def test_analyses_are_what_the_report_prints(results_api: LiveApi, sqlite_url: s
         assert got == expected, expected["name"]
 
 
+def test_the_analyses_list_gives_each_analysis_its_own_question(results_api: LiveApi) -> None:
+    """Was: the list gave the metric's question, so engagement_distribution (which asks its own) was listed with
+    account_engagement's question and answered with another."""
+    listed = ok(results_api.get("/v1/analyses"))["analyses"]
+    for entry in listed:
+        assert entry["question"] == ok(results_api.get(f"/v1/analyses/{entry['name']}"))["question"], entry["name"]
+    own = next(a for a in listed if a["name"] == "engagement_distribution")
+    assert own["question"] != load_metrics()["account_engagement"].question
+
+
 def test_metrics_list_every_metric_with_its_stored_row_count(results_api: LiveApi,
                                                              sample_metric_rows: dict[str, list[Any]]) -> None:
     body = ok(results_api.get("/v1/metrics"))
