@@ -116,7 +116,9 @@ class BaseStore(ABC):
         self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
-            self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
+            listed = TableSchema(metric=metric.name, key=metric.key, columns=())
+            before = self._load_schema(metric.name)
+            self._commit(listed, metric.question, 0, unchanged=before if before == listed else None)
             return WriteCounts(0, 0, 0)
         plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
@@ -144,14 +146,15 @@ class BaseStore(ABC):
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
             changed, stale, count = self._diff(existing, plan, replace)
-            if changed or stale:
+            if changed or stale or plan.schema != existing:
                 self._begin_change(existing, metric.question, count)
             self._evolve_if_needed(existing, plan)
         if changed or stale:
             self._upsert(plan.schema, changed, stale)
         if created:
             self._finish_create(plan.schema)
-        self._commit(plan.schema, metric.question, count)
+        unchanged = not (created or changed or stale or plan.schema != existing)
+        self._commit(plan.schema, metric.question, count, unchanged=existing if unchanged else None)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",
                   metric.name, written, len(changed), len(stale), replace, count)
         # a rebuilt table (dropped, then created with every row) counts every row as changed, and as stale the
@@ -218,8 +221,9 @@ class BaseStore(ABC):
         wrote last time, and has checked with :meth:`generations` that nobody wrote since
         (:mod:`fediscope.engine.metric_state`). Skips the full read and comparison :meth:`write` makes.
         ``row_count`` is the metric's row count afterwards; ``columns``, when given, every column of the result.
-        Returns the metric's new generation, or None when the change needs the full path (no table yet, a schema
-        change that rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
+        Returns the metric's generation afterwards (the one it had when nothing changed), or None when the change
+        needs the full path (no table yet, a schema change that rebuilds the table, or a stored column that is not
+        among ``columns``) and nothing was written.
         """
         self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
@@ -230,19 +234,20 @@ class BaseStore(ABC):
             return None
         types = [plan.schema.types[k] for k in plan.schema.key]
         keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
-        if plan.rows or keys:
+        unchanged = not (plan.rows or keys) and plan.schema == existing
+        if not unchanged:
             self._begin_change(existing, metric.question, row_count)
         self._evolve_if_needed(existing, plan)
         if plan.rows or keys:
             self._upsert(plan.schema, plan.rows, keys)
         log.debug("metric=%s wrote %d changed rows, deleted %d stale (now %d)", metric.name, len(plan.rows),
                   len(keys), row_count)
-        return self._commit(plan.schema, metric.question, row_count)
+        return self._commit(plan.schema, metric.question, row_count, unchanged=existing if unchanged else None)
 
     def generations(self) -> dict[str, str | None]:
-        """Every stored metric's generation: a new random value at each write or erasure of the metric, so
-        a reader that noted it can tell whether anyone changed the metric since (None: written by an older
-        fediscope)."""
+        """Every stored metric's generation: a new random value at each write or erasure that changes the metric's
+        rows or columns, so a reader that noted it can tell whether anyone changed the metric since (None: written
+        by an older fediscope). A write that changes nothing keeps it (see :meth:`_commit`)."""
         return {name: schema.generation for name, schema in self._load_schemas().items()}
 
     def generation(self, metric: str) -> str | None:
@@ -278,9 +283,17 @@ class BaseStore(ABC):
         briefly ahead of the rows, as it is behind them without this)."""
         self._save_schema(with_fields(existing, generation=uuid.uuid4().hex), question, row_count)
 
-    def _commit(self, schema: TableSchema, question: str, row_count: int) -> str:
-        """Record the metric's schema and row count in the catalog, under a new generation; returns it."""
-        generation = uuid.uuid4().hex
+    def _commit(self, schema: TableSchema, question: str, row_count: int,
+                unchanged: TableSchema | None = None) -> str:
+        """Record the metric's schema and row count in the catalog, under a new generation; returns it.
+
+        ``unchanged``: the catalog entry before a write that changed no row and no column (not even their types):
+        its generation is kept, so a reader paging with it (the results API's cursor) goes on reading, and so
+        are the kept results of ``fediscope process`` still known to match the store. Re-running a batch over
+        unchanged data must not make every open cursor stale. An entry without a generation (written by an older
+        fediscope) gets one."""
+        kept = unchanged.generation if unchanged is not None else None
+        generation = kept or uuid.uuid4().hex
         self._save_schema(with_fields(schema, generation=generation), question, row_count)
         return generation
 

@@ -59,12 +59,14 @@ class MetricStore(Protocol):
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                       row_count: int, columns: Sequence[str] | None = None) -> str | None:
-        """Upsert changed rows and delete stale keys only; returns the new generation (None: use ``write``).
+        """Upsert changed rows and delete stale keys only; returns the metric's generation afterwards, the one it
+        had when nothing changed (None: use ``write``).
         ``columns``: every column of the metric's result, when known (a stored column outside them needs ``write``
         to drop it)."""
 
     def generations(self) -> dict[str, str | None]:
-        """Each stored metric's generation, which changes at every write or erasure of the metric."""
+        """Each stored metric's generation, which changes at every write or erasure that changes the metric's rows
+        or columns (a write that changes nothing keeps it)."""
 
     def generation(self, metric: str) -> str | None:
         """One metric's generation (None when the store holds nothing for it)."""

@@ -190,7 +190,8 @@ class TableSchema:
     rank_column: str | None = None
     rank_desc: bool = True
     prefix_column: str | None = None
-    #: A new random value at every write or erasure of the metric (see BaseStore.generations); not layout.
+    #: A new random value at every write or erasure that changes the metric (see BaseStore.generations); not
+    #: layout.
     generation: str | None = field(default=None, compare=False)
     types: dict[str, str] = field(init=False, repr=False, compare=False)
 

@@ -219,3 +219,21 @@ def test_a_cursor_of_a_metric_written_again_since_is_409(big_api: LiveApi, big_s
     assert "first page" in error["message"] and error["parameter"] == "after"
     pages = walk(big_api, "/v1/metrics/top_accounts_by_followers", limit="1000")
     assert sum(p["count"] for p in pages) == ROWS // 2  # a walk from the start reads the new rows
+
+
+def test_a_cursor_outlives_a_write_that_changes_no_row(metric_store: MetricStore, live_api: Callable[..., LiveApi],
+                                                        sample_metric_rows: dict[str, list[Any]]) -> None:
+    """Was: re-running `fediscope process` with nothing new ("0 written") made every open cursor 409 stale_cursor,
+    as every write gave the metric a new generation; a write that changes no row keeps it, on every store."""
+    top = metric("top_accounts_by_followers")
+    rows = accounts(sample_metric_rows["top_accounts_by_followers"])
+    metric_store.write(top, rows)
+    api = live_api(make_settings(store=metric_store.url,
+                                 hbase_table_prefix=getattr(metric_store, "prefix", "fediscope")))
+    after, _ = _first_cursor(api)
+    metric_store.write(top, list(reversed(rows)))  # what `fediscope process` writes when no row changed
+    assert metric_store.write_changes(top, [], [], ROWS) is not None  # ... and with the difference it kept
+    page = ok(api.get("/v1/metrics/top_accounts_by_followers", params={"limit": "5", "after": after}))
+    assert [r["account_key"] for r in page["rows"]] == ranked_keys(rows)[5:10]
+    metric_store.write(top, rows[1:])  # a row gone: the cursor is stale
+    assert_error(api.get("/v1/metrics/top_accounts_by_followers", params={"after": after}), 409, "stale_cursor")

@@ -358,7 +358,7 @@ def test_a_write_whose_catalog_update_fails_has_still_changed_the_generation(met
     assert metric_store.generation("accounts") not in (None, before)  # ... and so did the generation
 
 
-def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generation(metric_store):
+def test_write_changes_applies_a_difference_and_every_change_gets_a_new_generation(metric_store):
     assert metric_store.write_changes(ACCOUNTS, ROWS, [], 5) is None  # no table yet: the caller writes in full
     metric_store.write(ACCOUNTS, ROWS)
     first = metric_store.generations()["accounts"]
@@ -374,6 +374,53 @@ def test_write_changes_applies_a_difference_and_every_write_gets_a_new_generatio
     text_followers = dict(ROWS[0], followers="many")  # text in a numeric column rebuilds: not a difference
     assert metric_store.write_changes(ACCOUNTS, [text_followers], [], 4) is None
     assert metric_store.get(ACCOUNTS, ["carol"]) == ROWS[0]
+
+
+def test_a_write_that_changes_nothing_keeps_the_generation(metric_store):
+    """Was: every write made a new generation, so re-running `fediscope process` with nothing new (it printed
+    "0 written") made every open page cursor of the results API stale. A write that changes no row and no column
+    keeps the generation and updates only the row count; any change still gets a new one."""
+    metric_store.write(ACCOUNTS, ROWS)
+    first = metric_store.generation("accounts")
+    assert metric_store.write_counted(ACCOUNTS, list(reversed(ROWS))) == WriteCounts(5, 0, 0)
+    assert metric_store.write_counted(ACCOUNTS, ROWS[:2], replace=False) == WriteCounts(2, 0, 0)
+    assert metric_store.write_changes(ACCOUNTS, [], [], 5) == first  # a known difference that is empty
+    assert metric_store.write_changes(ACCOUNTS, [], [], 5, columns=[c for c in ROWS[0]]) == first
+    typed = {"account": "str", "followers": "int", "rate": "float", "bot": "bool", "lang": "str", "note": "str"}
+    assert metric_store.write_counted(ACCOUNTS, [dict(r) for r in ROWS], types=typed) == WriteCounts(5, 0, 0)
+    assert metric_store.generations() == {"accounts": first}
+    assert metric_store.all(ACCOUNTS) == sorted(ROWS, key=lambda r: r["account"])
+
+    assert metric_store.write_changes(ACCOUNTS, [], [], 7) == first  # only the row count is updated
+    assert metric_store.stored_metrics() == {"accounts": 7}
+    metric_store.write(ACCOUNTS, ROWS)
+    assert (metric_store.generation("accounts"), metric_store.stored_metrics()) == (first, {"accounts": 5})
+
+    # every kind of change gets a new generation: a row changed, a row gone, a column added (all NULL: no row's
+    # values differ, but reads return the column), a column's type widened (1 reads as 1.0), an erasure
+    seen = {first}
+    changes = [
+        lambda: metric_store.write(ACCOUNTS, [dict(ROWS[0], followers=31), *ROWS[1:]]),
+        lambda: metric_store.write(ACCOUNTS, ROWS[1:]),
+        lambda: metric_store.write(ACCOUNTS, [dict(r, extra=None) for r in ROWS[1:]]),
+        lambda: metric_store.write(ACCOUNTS, [dict(r, extra=1) for r in ROWS[1:]]),
+        lambda: metric_store.write(ACCOUNTS, [dict(r, extra=1.0) for r in ROWS[1:]]),
+        lambda: metric_store.write_changes(ACCOUNTS, [dict(ROWS[1], rate=2.0, extra=2.5)], [], 4),
+        lambda: metric_store.write_changes(ACCOUNTS, [], [("bob",)], 3),
+        lambda: metric_store.delete_where(ACCOUNTS, "account", "dave"),
+    ]
+    for change in changes:
+        change()
+        generation = metric_store.generation("accounts")
+        assert generation not in seen
+        seen.add(generation)
+        metric_store.write(ACCOUNTS, metric_store.all(ACCOUNTS), replace=False)  # the same rows again
+        assert metric_store.generation("accounts") == generation
+
+    # a metric computed with no rows (listed, no table) keeps its generation too when written empty again
+    assert metric_store.write(DAILY, []) == 0
+    empty = metric_store.generation("daily")
+    assert empty and metric_store.write(DAILY, []) == 0 and metric_store.generation("daily") == empty
 
 
 # -- typed writes (write(..., types=...), what `fediscope process` sends from Arrow results) ---------------------
