@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from werkzeug.datastructures import MultiDict
 
@@ -29,6 +30,7 @@ INSTANCE_PATTERN = (r"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62
                     r"(:" + PORT_PATTERN + r")?/?$")
 INSTANCE_MAX_LENGTH = 300
 TAG_PATTERN = TAG_RE.pattern
+TAG_MAX_LENGTH = 100
 ACCT_PATTERN = ACCT_RE.pattern
 ACCT_MAX_LENGTH = 300
 PAGING = ("since_id", "max_id", "min_id", "limit")
@@ -137,6 +139,32 @@ def tag_source(tag: str) -> SourceRef:
         raise bad_parameter("tag", f"tag must be 1 to 100 letters, digits or underscores, without '#' "
                                    f"(got {tag[:100]!r})")
     return parse_source(f"tag:{tag}")
+
+
+@cache
+def tag_schema_pattern() -> str:
+    """:data:`TAG_PATTERN` for the OpenAPI document, whose regexes are ECMA's, not Python's.
+
+    ``\\w`` is a letter, digit or underscore of any script in Python but ASCII only in ECMA, and ECMA's
+    ``\\p{L}`` needs the ``u`` flag, which not every JSON Schema validator sets. So the class is spelled out: every
+    character of the Basic Multilingual Plane the server's pattern takes, as ``\\uXXXX`` ranges (the same in
+    ECMA with or without ``u``, and in Python), built from the server's own pattern so the two cannot drift. Characters
+    beyond the BMP (a CJK Extension B ideograph, say), which the server takes too, cannot be written the same for
+    every validator (one UTF-16 code unit pair without ``u``, one code point with it): the document leaves them out."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if not 0xD800 <= code <= 0xDFFF and TAG_RE.fullmatch(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+
+    def char(code: int) -> str:
+        return chr(code) if chr(code).isascii() and (chr(code).isalnum() or chr(code) == "_") else f"\\u{code:04x}"
+
+    spelled = "".join(char(low) if low == high else f"{char(low)}{'-' if high > low + 1 else ''}{char(high)}"
+                      for low, high in ranges)
+    return f"^[{spelled}]{{1,{TAG_MAX_LENGTH}}}$"
 
 
 def account_source(acct: str) -> SourceRef:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import jsonschema
+import jsonschema_rs
 import pytest
 import schemathesis
 from api_testing import KEY, OFFLINE_DOMAIN, LiveApi, make_settings
@@ -14,6 +15,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 from api import create_app, params
 from api.app import SECURITY_HEADERS
 from api.openapi import ERROR_STATUSES, RESULTS_ERROR_STATUSES, build_document
+from fediscope.sources.spec import TAG_RE
 
 
 def _flask_routes() -> dict[str, set[str]]:
@@ -54,7 +56,8 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
     assert rows["prefix"]["schema"]["maxLength"] == params.PREFIX_MAX_LENGTH
     assert rows["name"]["in"] == "path" and rows["name"]["schema"]["pattern"] == params.NAME_PATTERN
     tag = document["paths"]["/v1/timelines/tag/{tag}"]["get"]["parameters"][0]
-    assert tag["in"] == "path" and tag["schema"]["pattern"] == params.TAG_PATTERN
+    assert tag["in"] == "path" and tag["schema"]["pattern"] == params.tag_schema_pattern()
+    assert (tag["schema"]["minLength"], tag["schema"]["maxLength"]) == (1, params.TAG_MAX_LENGTH)
     for path, item in document["paths"].items():
         responses = item["get"]["responses"]
         if path.startswith(("/v1/analyses", "/v1/metrics")):
@@ -65,6 +68,30 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
             assert responses["429"]["headers"]["Retry-After"]["required"] is True
         else:
             assert item["get"]["security"] == []
+
+
+def _tag_schema() -> dict[str, object]:
+    return build_document()["paths"]["/v1/timelines/tag/{tag}"]["get"]["parameters"][0]["schema"]
+
+
+@pytest.mark.parametrize("tag", ["python", "tag_1", "café", "日本", "a·b", "ナ・ナ", "x" * 100])
+def test_the_published_tag_schema_takes_the_tags_the_server_takes(tag: str) -> None:
+    """Was: the tag's pattern was Python's (``\\w`` is any script's letter there), published as is; in the ECMA
+    regexes of JSON Schema (here jsonschema_rs's) ``\\w`` is ASCII only, so clients validating with the document
+    refused café or 日本, which the server takes."""
+    assert params.tag_source(tag).arg == tag.lower()  # the server takes it
+    assert jsonschema_rs.validator_for(_tag_schema()).is_valid(tag)
+
+
+def test_the_published_tag_schema_is_the_servers_charset_in_ecma() -> None:
+    """Every character of the Basic Multilingual Plane: the document (ECMA regex) takes it exactly when the server
+    does; over 100 characters, neither does. (Characters beyond the BMP: see params.tag_schema_pattern.)"""
+    validator = jsonschema_rs.validator_for(_tag_schema())
+    differ = [hex(code) for code in range(0x10000) if not 0xD800 <= code <= 0xDFFF
+              and validator.is_valid(chr(code)) != bool(TAG_RE.fullmatch(chr(code)))]
+    assert differ == []
+    assert not validator.is_valid("x" * 101) and not TAG_RE.fullmatch("x" * 101)
+    assert not validator.is_valid("") and not validator.is_valid("a-b") and not validator.is_valid("#a")
 
 
 @pytest.mark.parametrize(("path", "key", "query", "status"), [
