@@ -12,8 +12,12 @@ TOML ``[[sources]]``), ``max_pages`` (pages per source per ingest run) and ``con
 secrets (pseudonym key, tokens) in the worker's environment or an Airflow secrets backend, not in the Variable.
 
 Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days of its data interval
-(``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a run triggered by the
-raw-lake Asset has no data interval and covers the days from its oldest triggering event to its start.
+(``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a manual run given a
+logical date covers the UTC day of that date (``airflow dags trigger fediscope_batch --logical-date 2026-11-23``
+and ``airflow dags test fediscope_batch 2026-11-23`` process ``dt=2026-11-23``; the data interval Airflow gives
+such a run, the last full day before the trigger time or the date, is not used); a manual run without a logical
+date covers the day it runs; a run triggered by the raw-lake Asset has no data interval and covers the days from
+its oldest triggering event to its start.
 
 A missing lake: the tasks that read or prune the lake (``process``, ``verify``, ``retention``,
 ``lake_health``) refuse a lake that does not exist or is not a directory, as ``fediscope process`` and ``fediscope
@@ -272,10 +276,13 @@ def batch_window(data_interval_start: datetime | None, data_interval_end: dateti
                  run_after: datetime | None = None, event_times: Iterable[datetime] = ()) -> BatchWindow:
     """The days a batch run covers.
 
-    * A data interval ``[start, end)`` (scheduled runs, backfills, manual runs with a logical date) covers the
-      days it overlaps: ``[2026-11-23 00:00, 2026-11-24 00:00)`` → 2026-11-23 only, so a backfill over N days
-      runs N times, each over exactly one day, and re-running a day gives the same result.
-    * Without one (an Asset-triggered run), the days from the oldest triggering event to ``run_after``.
+    * A data interval ``[start, end)`` (scheduled runs, backfills) covers the days it overlaps:
+      ``[2026-11-23 00:00, 2026-11-24 00:00)`` → 2026-11-23 only, so a backfill over N days runs N times, each
+      over exactly one day, and re-running a day gives the same result.
+    * Without one (an Asset-triggered run, a manual run without a logical date), the days from the oldest
+      triggering event to ``run_after``.
+
+    Manual runs with a logical date are :func:`window_from_context`'s: their day is the logical date's.
     """
     start, end = _utc(data_interval_start), _utc(data_interval_end)
     if start is not None and end is not None and end > start:
@@ -286,9 +293,23 @@ def batch_window(data_interval_start: datetime | None, data_interval_end: dateti
     return BatchWindow(first.date(), last.date())
 
 
+def _run_type(dag_run: Any) -> str | None:
+    run_type = getattr(dag_run, "run_type", None)
+    return None if run_type is None else str(getattr(run_type, "value", run_type))
+
+
 def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
-    """:func:`batch_window` from an Airflow task context (data interval, run_after, triggering asset events)."""
+    """The days of the running ``fediscope_batch`` run, from its Airflow task context.
+
+    A manual run with a logical date covers the UTC day of its logical date: Airflow 3 gives it the last full
+    data interval *before* the trigger time (``airflow dags trigger --logical-date``) or the logical date
+    (``airflow dags test``, the REST API), so its data interval would be the day before or yesterday. Every
+    other run is :func:`batch_window` of its data interval, ``run_after`` and triggering asset events.
+    """
     dag_run = context.get("dag_run")
+    logical = _utc(context.get("logical_date") or getattr(dag_run, "logical_date", None))
+    if logical is not None and _run_type(dag_run) == "manual":
+        return BatchWindow(logical.date(), logical.date())
     events = context.get("triggering_asset_events") or {}
     times = [e.timestamp for evs in events.values() for e in evs if getattr(e, "timestamp", None)]
     return batch_window(context.get("data_interval_start"), context.get("data_interval_end"),

@@ -9,6 +9,9 @@ safety net. `window` turns the run into the fetch days (`dt` partitions) to proc
   per day; each curates the raw files of its day that no run curated yet, such as those a failed or missed run
   left, and recomputes the metrics; re-running a day overwrites the same rows, never duplicates them; a day
   curated before is not curated again: `fediscope process --recurate` rebuilds every curated table);
+* a manual run with a logical date covers the UTC day of that date
+  (`airflow dags trigger fediscope_batch --logical-date 2026-11-23T00:00:00+00:00` processes `dt=2026-11-23`,
+  not the day before that Airflow puts in its data interval); without a logical date, the day it runs;
 * an Asset-triggered run covers the days from its oldest triggering event to now.
 
 `process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store

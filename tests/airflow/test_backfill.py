@@ -2,8 +2,8 @@
 
 The real Airflow 3 backfill (the CLI) creates the runs from the DAG's timetable;
 :func:`fediscope.orchestration.batch_window` turns each run's data interval into the days ``process`` reads.
-Executing runs needs a scheduler; the ``dag.test()`` run of ``test_dag_runs.py`` executes the same
-data-interval path (a manual run with a logical date) and checks that re-running a day is idempotent.
+Executing runs needs a scheduler; the ``dag.test()`` run of ``test_dag_runs.py`` (a manual run with a logical
+date, which covers the day of that date) checks that re-running a day is idempotent.
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ def _store_rows(store: Path) -> dict[str, list[dict[str, Any]]]:
 def batch(airflow_env: AirflowEnv, pipeline: Pipeline) -> dict[str, Any]:
     if importlib.util.find_spec("fediscope.engine.process") is None:
         pytest.skip("fediscope.engine.process.run_process is not in this checkout yet")
-    tomorrow = pipeline.day + timedelta(days=1)
-    logical = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC).isoformat()
+    # a manual run given a date processes that day (Airflow's data interval for it is the day before)
+    logical = datetime(pipeline.day.year, pipeline.day.month, pipeline.day.day, tzinfo=UTC).isoformat()
     first = airflow_env.run("test", "fediscope_batch", "--logical-date", logical, "--no-retries",
                             extra_env=pipeline.env)
     rows = _store_rows(pipeline.store)

@@ -6,6 +6,7 @@ import json
 import os
 import textwrap
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -167,6 +168,46 @@ def test_window_from_an_airflow_like_context_round_trips() -> None:
     window = orch.window_from_context(context)
     assert window.as_dict() == {"since": "2026-11-22", "until": "2026-11-23"}
     assert orch.BatchWindow.from_dict(window.as_dict()) == window
+
+
+class _RunType(str, Enum):  # noqa: UP042 -- as the Task SDK declares it, str() is not the value
+    """Like the Task SDK's ``DagRunType`` (``str(_RunType.MANUAL)`` is ``'_RunType.MANUAL'``)."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BACKFILL = "backfill"
+
+
+def _context(run_type: str, logical: datetime | None, start: datetime | None, end: datetime | None,
+             run_after: datetime) -> dict[str, object]:
+    run = SimpleNamespace(run_type=_RunType(run_type), logical_date=logical, run_after=run_after)
+    return {"dag_run": run, "logical_date": logical, "data_interval_start": start, "data_interval_end": end}
+
+
+def test_manual_run_with_a_logical_date_covers_that_day_not_its_data_interval() -> None:
+    # `airflow dags trigger --logical-date 2026-03-02` on 2026-12-02: Airflow's interval is the day before the trigger
+    context = _context("manual", _utc(2026, 3, 2), _utc(2026, 12, 1), _utc(2026, 12, 2), _utc(2026, 12, 2, 23, 3))
+    assert orch.window_from_context(context).days() == [date(2026, 3, 2)]
+    # `airflow dags test fediscope_batch 2026-12-02`: the interval is the day before the logical date
+    context = _context("manual", _utc(2026, 12, 2), _utc(2026, 12, 1), _utc(2026, 12, 2), _utc(2026, 12, 2, 23, 1))
+    assert orch.window_from_context(context).days() == [date(2026, 12, 2)]
+    # a logical date late in the day in another time zone: its UTC day
+    from datetime import timezone
+
+    logical = datetime(2026, 3, 2, 23, 30, tzinfo=timezone(timedelta(hours=-2)))
+    context = _context("manual", logical, _utc(2026, 3, 2), _utc(2026, 3, 3), _utc(2026, 3, 4))
+    assert orch.window_from_context(context).days() == [date(2026, 3, 3)]
+
+
+def test_manual_run_without_a_logical_date_covers_the_day_it_runs() -> None:
+    context = _context("manual", None, None, None, _utc(2026, 12, 2, 23, 3))
+    assert orch.window_from_context(context).days() == [date(2026, 12, 2)]
+
+
+@pytest.mark.parametrize("run_type", ["scheduled", "backfill"])
+def test_scheduled_and_backfill_runs_keep_their_data_interval(run_type: str) -> None:
+    context = _context(run_type, _utc(2026, 3, 1), _utc(2026, 3, 1), _utc(2026, 3, 2), _utc(2026, 3, 2, 0, 5))
+    assert orch.window_from_context(context).days() == [date(2026, 3, 1)]
 
 
 # -- failures ---------------------------------------------------------------------------------------------------
