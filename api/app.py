@@ -27,7 +27,9 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask
+from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
@@ -46,7 +48,8 @@ log = logging.getLogger(__name__)
 #: The API takes no request bodies; anything larger than this is refused (413) before it is read, anything
 #: smaller (but not empty) once read (400).
 MAX_BODY_BYTES = 8 * 1024
-#: Request headers larger than this are refused by the server (431) before the app sees them.
+#: A request line and headers larger than this in all are refused by the server (431; a request line alone this
+#: long: 414) before the app sees them.
 MAX_HEADER_BYTES = 16 * 1024
 
 SECURITY_HEADERS = {
@@ -191,9 +194,30 @@ def _finish_response(response: Response) -> Response:
 # -- the server: waitress, with its own refusals in the API's envelope ------------------------------------------
 
 
+class _UriTooLong(BadRequest):
+    code = 414
+    reason = "URI Too Long"
+
+
+class _RequestParser(HTTPRequestParser):
+    """waitress's parser, telling a request line that alone reaches :data:`MAX_HEADER_BYTES` (414: the URL is too
+    long) from a header block that does (431): waitress counts the request line in its header cap and calls both
+    431, so a client with a long query string and few headers was told to send fewer headers."""
+
+    def received(self, data: bytes) -> int:
+        before, erred = self.header_plus, self.error is not None
+        consumed: int = super().received(data)
+        if not erred and isinstance(self.error, RequestHeaderFieldsTooLarge):
+            received = (before + data).lstrip()  # waitress skips blank lines before the request line too
+            end = received.find(b"\n")
+            if end < 0 or end >= self.adj.max_request_header_size:
+                self.error = _UriTooLong(f"request line exceeds {self.adj.max_request_header_size} bytes")
+        return consumed
+
+
 class _JsonErrorTask(ErrorTask):
-    """What waitress answers itself, before the app sees a request (a body over the cap, a header block over
-    :data:`MAX_HEADER_BYTES`, a malformed request, a failure of its own): the API's JSON error envelope and
+    """What waitress answers itself, before the app sees a request (a body over the cap, a request line or header
+    block over :data:`MAX_HEADER_BYTES`, a malformed request, a failure of its own): the API's JSON error envelope and
     security headers instead of waitress's text/plain page."""
 
     def execute(self) -> None:
@@ -201,7 +225,10 @@ class _JsonErrorTask(ErrorTask):
         status = int(error.code)
         message = {
             413: _body_too_large().message,
-            431: f"request headers larger than {MAX_HEADER_BYTES} bytes in all; send fewer or shorter headers",
+            414: f"request line (method, path and query string) longer than {MAX_HEADER_BYTES} bytes; this API's "
+                 "parameters never need that much: see /openapi.json for their bounds",
+            431: f"request line and headers larger than {MAX_HEADER_BYTES} bytes in all; send fewer or shorter "
+                 "headers",
             500: "internal error; the server log has the details",
         }.get(status, f"{error.reason.lower()}: {error.body}")
         body = json.dumps(envelope(ApiError(status, DEFAULT_CODES.get(status, "http_error"), message))).encode()
@@ -214,6 +241,7 @@ class _JsonErrorTask(ErrorTask):
 
 class _JsonErrorChannel(HTTPChannel):
     error_task_class = _JsonErrorTask
+    parser_class = _RequestParser
 
 
 def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: str | None = None) -> Any:

@@ -19,8 +19,9 @@ ERROR_STATUSES = {
     "404": "No such route, or the account/tag does not exist on the instance.",
     "405": "Method not allowed on this route.",
     "413": "Request body larger than the cap.",
+    "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
-    "431": "Request headers larger than the server's cap (16 KiB in all).",
+    "431": "Request line and headers larger than the server's cap (16 KiB in all).",
     "502": "The instance failed, timed out, or answered with something unusable.",
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, or "
            "malformed upstream data cannot be written to the lake's quarantine.",
@@ -39,8 +40,9 @@ RESULTS_ERROR_STATUSES = {
            "it); re-run fediscope process. Or (stale_cursor) the metric was written again since the page whose "
            "next.after was given: start again from the first page.",
     "413": "Request body larger than the cap.",
+    "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
-    "431": "Request headers larger than the server's cap (16 KiB in all).",
+    "431": "Request line and headers larger than the server's cap (16 KiB in all).",
     "503": "The metrics store (FEDISCOPE_STORE) cannot be reached or read.",
 }
 
@@ -264,11 +266,11 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
             "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "431"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "414", "431"}}
     else:
         responses = {"200": {"description": "The OpenAPI document.",
                              "content": {"application/json": {"schema": {"type": "object"}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "431"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "414", "431"}}
     for status, text in wanted.items():
         responses[status] = _error(text, _RETRY_AFTER if status == "429" else None)
     operation: dict[str, Any] = {

@@ -18,7 +18,7 @@ import pytest
 import requests
 from api_testing import KEY, PSEUDONYM_KEY, assert_error
 
-from api.app import MAX_BODY_BYTES, SECURITY_HEADERS
+from api.app import MAX_BODY_BYTES, MAX_HEADER_BYTES, SECURITY_HEADERS
 from api.openapi import build_document
 
 COMMAND = [sys.executable, "-c", "from fediscope.cli import main; main()"]
@@ -138,6 +138,30 @@ def test_serve_api_refuses_large_headers_with_the_json_error(served: str) -> Non
     _json_error(response, 431, "headers_too_large")
     assert "431" in build_document()["paths"]["/health"]["get"]["responses"]
     assert "431" in build_document()["paths"]["/v1/metrics"]["get"]["responses"]
+
+
+def test_serve_api_answers_a_long_request_line_414_not_431(served: str) -> None:
+    """Was: waitress counts the request line in its header cap, so a URL over 16 KiB with hardly any headers was
+    431 "send fewer or shorter headers"."""
+    response = requests.get(f"{served}/health", params={"x": "a" * MAX_HEADER_BYTES}, timeout=30)
+    _json_error(response, 414, "uri_too_long")
+    assert str(MAX_HEADER_BYTES) in response.json()["error"]["message"]
+    host, port = served.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # exactly the cap, all of it request line (no line end yet): the server reads it all, then answers
+        sock.sendall(b"GET /health?x=" + b"a" * (MAX_HEADER_BYTES - 14))
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    assert raw.split(b" ", 2)[1] == b"414", raw[:200]
+    assert json.loads(raw.partition(b"\r\n\r\n")[2])["error"]["code"] == "uri_too_long"
+    # a long URL and headers that take it over the cap together: 431, saying the request line counts
+    response = requests.get(f"{served}/health", params={"x": "a" * 9000}, headers={"X-Padding": "x" * 9000},
+                            timeout=30)
+    _json_error(response, 431, "headers_too_large")
+    assert "request line and headers" in response.json()["error"]["message"]
+    for path in ("/health", "/openapi.json", "/v1/metrics", "/v1/instance"):
+        assert "414" in build_document()["paths"][path]["get"]["responses"]
 
 
 def test_serve_api_answers_a_malformed_request_with_the_json_error(served: str) -> None:
