@@ -1,7 +1,8 @@
 """The app factory: ``create_app(settings=None, test_config=None)`` builds the API from settings: the scraping
 routes (:mod:`api.resources`) and the results routes over the metrics store (:mod:`api.results`).
 
-Every request passes, in this order: routing (404/405), the body-size cap (413: over 8 KiB), any body at all
+Every request passes, in this order: the Host header (400 ``invalid_host`` for an HTTP/1.1 request without exactly
+one: the ``Link`` URLs are built from it), routing (404/405), the body-size cap (413: over 8 KiB), any body at all
 (400 ``body_not_allowed``: the API takes its parameters in the query string, so a body is refused rather than
 ignored), OPTIONS (answered 204 with the ``Allow`` header a 405 carries), the API key (401; a read-only key on
 a write method: 403), the per-key rate limit (429 + ``Retry-After``), the query string's encoding (400 for a
@@ -121,6 +122,7 @@ def _guard_request() -> Response | None:
     """Routing errors, the body, OPTIONS, authentication, rate limiting and the query string's encoding, before
     any resource runs (the order is the module docstring's)."""
     g.started = time.monotonic()
+    _check_host()
     if isinstance(request.routing_exception, RequestRedirect):
         # Flask answers a routing redirect itself, bypassing the error handlers: an HTML page. None is expected
         # (no slash merging, no rule with a trailing slash), so any is a path that is not a route
@@ -139,6 +141,22 @@ def _guard_request() -> Response | None:
         _authenticate()
     _check_query_encoding(request.query_string)
     return None
+
+
+def _check_host() -> None:
+    """400 ``invalid_host`` for an HTTP/1.1 request without exactly one Host that names a host (RFC 9112 §3.2: a
+    server answers 400 to one with none, several or an invalid one). The ``Link`` URLs are built from it: they
+    named no host (``http:///v1/...``) or the server's made-up ``waitress.invalid``. Both servers join a repeated
+    header with commas, and werkzeug reads a Host of characters no host has (a comma, a space) or an empty one as
+    ``""``. HTTP/1.0 needs no Host: the server's address stands in. Behind the trusted proxy, its X-Forwarded-Host
+    is the Host checked."""
+    header = request.environ.get("HTTP_HOST")
+    if header is None and request.environ.get("SERVER_PROTOCOL", "HTTP/1.1") in {"HTTP/1.0", "HTTP/0.9"}:
+        return
+    if header is None or not request.host:
+        raise ApiError(400, "invalid_host", "the request's Host header is missing, empty, repeated or not a host "
+                                            "name with an optional :port; an HTTP/1.1 request sends exactly one "
+                                            "(RFC 9112 section 3.2)")
 
 
 def _options_response() -> Response:

@@ -12,7 +12,8 @@ from api import params
 from api.routes import ROUTES, Route
 
 ERROR_STATUSES = {
-    "400": "A parameter is missing, malformed or out of bounds (the error names it), or the request has a body.",
+    "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, or "
+           "(invalid_host) an HTTP/1.1 request has no Host header, an empty one or several.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
            "or a read-only key called a write method.",
@@ -30,7 +31,8 @@ ERROR_STATUSES = {
 #: The results routes (api.results) read the metrics store and contact no instance.
 RESULTS_ERROR_STATUSES = {
     "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it; a path name "
-           "outside its pattern too), or the request has a body.",
+           "outside its pattern too), the request has a body, or (invalid_host) an HTTP/1.1 request has no Host "
+           "header, an empty one or several.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "A read-only key called a write method.",
     "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",

@@ -164,6 +164,23 @@ def test_serve_api_answers_a_long_request_line_414_not_431(served: str) -> None:
         assert "414" in build_document()["paths"][path]["get"]["responses"]
 
 
+@pytest.mark.parametrize("host", [b"", b"Host:\r\n", b"Host: a.example\r\nHost: b.example\r\n"])
+def test_serve_api_refuses_an_http_1_1_request_without_one_host(served: str, mastodon_server: Any,
+                                                                 host: bytes) -> None:
+    """Was: 200 with Link URLs to http:///v1/... (or to waitress's made-up waitress.invalid)."""
+    address, port = served.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET /v1/timelines/public?instance={mastodon_server.domain}&limit=2 HTTP/1.1\r\n"
+                     f"X-API-Key: {KEY}\r\nConnection: close\r\n".encode() + host + b"\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), raw[:300]
+    assert b"\r\nLink:" not in head and b"application/json" in head
+    assert json.loads(body)["error"]["code"] == "invalid_host"
+
+
 def test_serve_api_answers_a_malformed_request_with_the_json_error(served: str) -> None:
     host, port = served.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:

@@ -1,0 +1,73 @@
+"""The ``Host`` header: the ``Link`` URLs a client follows are built from it (``request.base_url``), so an HTTP/1.1
+request without exactly one usable Host is refused (RFC 9112 §3.2: 400) instead of answered with links to
+``http:///v1/...``. Raw requests over a socket (HTTP clients always send one Host): to the app in werkzeug's server
+here, to waitress in test_api_serve.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_testing import KEY, LiveApi, make_settings
+
+from fediscope.analysis import metric
+from fediscope.store.port import open_store
+
+PATH = "/v1/metrics/top_accounts_by_followers?limit=1"
+
+
+def exchange(url: str, head: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``head`` (a request line and headers, without the blank line) and read the answer: status, headers
+    (lower-case names), body."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + b"Connection: close\r\n\r\n")
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    top, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = top.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture
+def paged_api(tmp_path: Path, live_api: Callable[..., LiveApi], sample_metric_rows: dict[str, list[Any]]) -> LiveApi:
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        store.write(metric("top_accounts_by_followers"), sample_metric_rows["top_accounts_by_followers"])
+    finally:
+        store.close()
+    return live_api(make_settings(store=url))
+
+
+@pytest.mark.parametrize("host", [b"", b"Host:\r\n", b"Host: \r\n", b"Host: a.example\r\nHost: b.example\r\n",
+                                  b"Host: a.example, b.example\r\n", b"Host: a example\r\n"])
+def test_an_http_1_1_request_without_one_usable_host_is_400(paged_api: LiveApi, host: bytes) -> None:
+    """Was: 200 with ``Link: <http:///v1/metrics/...>`` (or the server's own made-up name)."""
+    status, headers, body = exchange(paged_api.url, f"GET {PATH} HTTP/1.1\r\nX-API-Key: {KEY}\r\n".encode() + host)
+    assert status == 400, body
+    assert headers["content-type"].startswith("application/json") and "link" not in headers
+    error = json.loads(body)["error"]
+    assert error["code"] == "invalid_host" and "Host" in error["message"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_request_with_one_host_links_to_it(paged_api: LiveApi) -> None:
+    status, headers, body = exchange(paged_api.url, f"GET {PATH} HTTP/1.1\r\nX-API-Key: {KEY}\r\n"
+                                                    "Host: api.example:8443\r\n".encode())
+    assert status == 200, body
+    assert headers["link"].startswith("<http://api.example:8443/v1/metrics/top_accounts_by_followers?")
+
+
+def test_an_http_1_0_request_may_leave_the_host_out(paged_api: LiveApi) -> None:
+    """HTTP/1.0 has no Host requirement: the server's own address makes the links."""
+    status, headers, body = exchange(paged_api.url, f"GET {PATH} HTTP/1.0\r\nX-API-Key: {KEY}\r\n".encode())
+    assert status == 200, body
+    assert headers["link"].startswith(f"<{paged_api.url}/v1/metrics/top_accounts_by_followers?")
