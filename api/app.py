@@ -160,9 +160,11 @@ def _check_host() -> None:
 
 
 def _options_response() -> Response:
-    """204 with the methods the route takes, in the ``Allow`` header a 405 on the same route carries."""
+    """204 with the methods the route takes, in the ``Allow`` header a 405 on the same route carries (and no
+    ``Content-Type``, which Flask gives every response: a 204 has no content)."""
     methods = request.url_rule.methods if request.url_rule is not None else None
     response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]
     response.headers["Allow"] = ", ".join(sorted(methods or ()))
     return response
 
