@@ -362,7 +362,7 @@ def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: Results
         return raw
     pattern = _INT_TEXT if isinstance(stored, int) else _FLOAT_TEXT
     value = type(stored)(raw) if pattern.fullmatch(raw) else None
-    if value is None or not math.isfinite(value) or abs(value) >= 2**63:  # what every store's numbers hold
+    if value is None or not math.isfinite(value) or not -2**63 <= value < 2**63:  # what every store's numbers hold
         raise _bad_prefix(metric, "a number", "numbers", raw)
     return value
 

@@ -235,6 +235,16 @@ def test_a_numeric_prefix_beyond_what_stores_hold_is_400(results_api: LiveApi) -
     assert body["message"].endswith("this route takes no parameters")
 
 
+def test_a_numeric_prefix_reads_every_64_bit_integer(results_api: LiveApi) -> None:
+    """Was: -2**63 was refused (the check took the magnitude), though a cursor and every store hold it."""
+    for value in (-2**63, 2**63 - 1):
+        body = ok(results_api.get("/v1/metrics/activity_by_hour", params={"prefix": str(value)}))
+        assert body["prefix"] == {"column": "weekday", "value": value} and body["rows"] == []
+    for value in (-2**63 - 1, 2**63):
+        assert_error(results_api.get("/v1/metrics/activity_by_hour", params={"prefix": str(value)}), 400,
+                     "invalid_parameter", "prefix")
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
