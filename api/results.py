@@ -349,19 +349,20 @@ def _next_link(query: ResultsQuery, cursor: str) -> str:
 
 def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: ResultsStore) -> Any:
     """The query's text as the prefix column's stored type (``activity_by_hour`` is prefixed by an integer
-    weekday); the type is read from a stored row, since a query string has none. A number must be written
-    exactly as the API writes it back (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as ``true`` or
-    ``false``; 400 otherwise."""
-    sample = _store_call(results.shown, lambda: store.top(metric, 1), metric.name)
-    stored = sample[0].get(metric.prefix) if sample else None
-    if isinstance(stored, bool):
+    weekday); a query string has none, so the type is the one the store's catalog records for the column (what
+    the store's own lookups coerce to; a stored row would not tell it when the metric holds none). A number must
+    be written exactly as the API writes it back (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as
+    ``true`` or ``false``; 400 otherwise."""
+    types = _store_call(results.shown, lambda: store.column_types(metric.name), metric.name)
+    stored = types.get(metric.prefix)
+    if stored == "bool":
         if raw not in ("true", "false"):
             raise _bad_prefix(metric, "true or false", "booleans", raw)
         return raw == "true"
-    if not isinstance(stored, int | float):
+    if stored not in ("int", "float"):
         return raw
-    pattern = _INT_TEXT if isinstance(stored, int) else _FLOAT_TEXT
-    value = type(stored)(raw) if pattern.fullmatch(raw) else None
+    pattern, number = (_INT_TEXT, int) if stored == "int" else (_FLOAT_TEXT, float)
+    value = number(raw) if pattern.fullmatch(raw) else None
     if value is None or not math.isfinite(value) or not -2**63 <= value < 2**63:  # what every store's numbers hold
         raise _bad_prefix(metric, "a number", "numbers", raw)
     return value

@@ -255,6 +255,11 @@ class BaseStore(ABC):
         schema = self._load_schema(metric)
         return schema.generation if schema is not None else None
 
+    def column_types(self, metric: str) -> dict[str, str]:
+        """See :meth:`~fediscope.store.port.MetricStore.column_types`."""
+        schema = self._load_schema(metric)
+        return dict(schema.types) if schema is not None else {}
+
     def __enter__(self) -> BaseStore:
         return self
 

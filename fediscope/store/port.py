@@ -71,6 +71,10 @@ class MetricStore(Protocol):
     def generation(self, metric: str) -> str | None:
         """One metric's generation (None when the store holds nothing for it)."""
 
+    def column_types(self, metric: str) -> dict[str, str]:
+        """Each stored column's logical type (``null``, ``bool``, ``int``, ``float``, ``str``), as the catalog
+        recorded it at the last write, also when the metric holds no rows now; empty when none was recorded."""
+
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         """The row with exactly this key (values in the order of ``metric.key``), or None."""
 

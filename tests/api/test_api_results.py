@@ -245,6 +245,23 @@ def test_a_numeric_prefix_reads_every_64_bit_integer(results_api: LiveApi) -> No
                      "invalid_parameter", "prefix")
 
 
+def test_a_numeric_prefix_of_a_metric_with_no_rows_is_still_a_number(tmp_path: Path,
+                                                                      live_api: Callable[..., LiveApi]) -> None:
+    """Was: the prefix column's type was read from a stored row, so on a metric left with 0 rows (a run that found
+    none) prefix=abc was read as text (200) and prefix=3 as "3"; the store's catalog still types the column."""
+    url = f"sqlite:///{tmp_path / 'emptied.db'}"
+    store = open_store(url)
+    store.write(metric("activity_by_hour"), [{"weekday": 3, "hour": 12, "toots": 5}])
+    store.write(metric("activity_by_hour"), [])  # the next run's result: no rows
+    store.close()
+    api = live_api(make_settings(store=url))
+    assert {m["name"]: m["rows"] for m in ok(api.get("/v1/metrics"))["metrics"]}["activity_by_hour"] == 0
+    assert_error(api.get("/v1/metrics/activity_by_hour", params={"prefix": "abc"}), 400, "invalid_parameter",
+                 "prefix")
+    body = ok(api.get("/v1/metrics/activity_by_hour", params={"prefix": "3"}))
+    assert body["prefix"] == {"column": "weekday", "value": 3} and body["rows"] == []
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
