@@ -4,11 +4,15 @@
 Runs when `fediscope_ingest` lands new raw data (Asset `fediscope://lake/raw`) **or** daily at 00:00 UTC as a
 safety net. `window` turns the run into the fetch days (`dt` partitions) to process:
 
-* a daily or backfilled run covers exactly the day of its data interval
-  (`airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07` makes one run
-  per day; each curates the raw files of its day that no run curated yet, such as those a failed or missed run
-  left, and recomputes the metrics; re-running a day overwrites the same rows, never duplicates them; a day
-  curated before is not curated again: `fediscope process --recurate` rebuilds every curated table);
+* a daily or backfilled run covers exactly the day of its data interval. A backfill makes one run per day, but
+  by default (`--reprocess-behavior none`) only for the days that have no run yet: a day whose run failed is
+  skipped. To redo the days a failed or missed run left, run
+  `airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07
+  --reprocess-behavior failed` (the failed runs are cleared and queued again as backfill runs);
+  `--reprocess-behavior completed` re-runs every day of the range, successful ones included. A day whose run is
+  still queued or running is skipped either way. Each run curates the raw files of its day that no run curated
+  yet and recomputes the metrics; re-running a day overwrites the same rows, never duplicates them; a day curated
+  before is not curated again: `fediscope process --recurate` rebuilds every curated table;
 * a manual run with a logical date covers the UTC day of that date
   (`airflow dags trigger fediscope_batch --logical-date 2026-11-23T00:00:00+00:00` processes `dt=2026-11-23`,
   not the day before that Airflow puts in its data interval); without a logical date, the day it runs;

@@ -90,6 +90,7 @@ def runs(dag_id: str) -> None:
     session = Session()
     rows = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.logical_date))
     _emit({"runs": [{"run_id": r.run_id, "run_type": str(r.run_type), "state": str(r.state),
+                     "logical_date": r.logical_date,
                      "data_interval": [r.data_interval_start, r.data_interval_end]} for r in rows]})
 
 
