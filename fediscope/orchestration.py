@@ -15,9 +15,9 @@ Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days 
 (``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a manual run given a
 logical date covers the UTC day of that date (``airflow dags trigger fediscope_batch --logical-date 2026-11-23``
 and ``airflow dags test fediscope_batch 2026-11-23`` process ``dt=2026-11-23``; the data interval Airflow gives
-such a run, the last full day before the trigger time or the date, is not used); a manual run without a logical
-date covers the day it runs; a run triggered by the raw-lake Asset has no data interval and covers the days from
-its oldest triggering event to its start.
+such a run, the last full day before the trigger time or the date, is not used, nor when a backfill re-runs the
+failed run); a manual run without a logical date covers the day it runs; a run triggered by the raw-lake Asset
+has no data interval and covers the days from its oldest triggering event to its start.
 
 A missing lake: the tasks that read or prune the lake (``process``, ``verify``, ``retention``,
 ``lake_health``) refuse a lake that does not exist or is not a directory, as ``fediscope process`` and ``fediscope
@@ -303,12 +303,16 @@ def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
 
     A manual run with a logical date covers the UTC day of its logical date: Airflow 3 gives it the last full
     data interval *before* the trigger time (``airflow dags trigger --logical-date``) or the logical date
-    (``airflow dags test``, the REST API), so its data interval would be the day before or yesterday. Every
-    other run is :func:`batch_window` of its data interval, ``run_after`` and triggering asset events.
+    (``airflow dags test``, the REST API), so its data interval would be the day before or yesterday. So does a
+    run whose data interval does not start at its logical date: a failed manual run that ``airflow backfill
+    create --reprocess-behavior failed`` cleared keeps that interval but becomes a backfill run of its logical
+    date's day (scheduled and backfill runs of the DAG's daily timetable start their interval at their logical
+    date). Every other run is :func:`batch_window` of its data interval, ``run_after`` and triggering asset events.
     """
     dag_run = context.get("dag_run")
     logical = _utc(context.get("logical_date") or getattr(dag_run, "logical_date", None))
-    if logical is not None and _run_type(dag_run) == "manual":
+    start = _utc(context.get("data_interval_start"))
+    if logical is not None and (_run_type(dag_run) == "manual" or (start is not None and start != logical)):
         return BatchWindow(logical.date(), logical.date())
     events = context.get("triggering_asset_events") or {}
     times = [e.timestamp for evs in events.values() for e in evs if getattr(e, "timestamp", None)]

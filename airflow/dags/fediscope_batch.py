@@ -8,7 +8,8 @@ safety net. `window` turns the run into the fetch days (`dt` partitions) to proc
   by default (`--reprocess-behavior none`) only for the days that have no run yet: a day whose run failed is
   skipped. To redo the days a failed or missed run left, run
   `airflow backfill create --dag-id fediscope_batch --from-date 2026-11-01 --to-date 2026-11-07
-  --reprocess-behavior failed` (the failed runs are cleared and queued again as backfill runs);
+  --reprocess-behavior failed` (the failed runs are cleared and queued again as backfill runs, each over the day
+  of its logical date, a failed manual run included);
   `--reprocess-behavior completed` re-runs every day of the range, successful ones included. A day whose run is
   still queued or running is skipped either way. Each run curates the raw files of its day that no run curated
   yet and recomputes the metrics; re-running a day overwrites the same rows, never duplicates them; a day curated

@@ -101,3 +101,14 @@ def test_documented_backfill_reruns_a_day_whose_run_failed(redone: Redone) -> No
     assert all(r["run_type"] == "backfill" and r["state"] == "queued" for r in runs.values()), redone.runs
     # the failed run itself is cleared and queued again, now a backfill run
     assert runs[date(2026, 3, 2)]["run_id"] == redone.failed["run_id"], redone.runs
+
+
+def test_a_failed_manual_run_redone_by_a_backfill_processes_its_own_day(redone: Redone) -> None:
+    """The cleared run keeps the data interval Airflow gave it as a manual run (the day before its logical date);
+    its `window` task, run for real on it, still covers 2026-03-02."""
+    (run,) = [r for r in redone.runs if r["run_id"] == redone.failed["run_id"]]
+    assert run["run_type"] == "backfill" and run["data_interval"][0].startswith("2026-03-01"), run
+    proc = redone.env.airflow("tasks", "test", "fediscope_batch", "window", run["run_id"])
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    returned = [line for line in (proc.stdout + proc.stderr).splitlines() if "Returned value was:" in line]
+    assert returned and "{'since': '2026-03-02', 'until': '2026-03-02'}" in returned[-1], returned

@@ -210,6 +210,13 @@ def test_scheduled_and_backfill_runs_keep_their_data_interval(run_type: str) -> 
     assert orch.window_from_context(context).days() == [date(2026, 3, 1)]
 
 
+def test_a_manual_run_cleared_by_a_backfill_covers_its_logical_day() -> None:
+    # `airflow dags test fediscope_batch 2026-03-02` failed; `backfill create --reprocess-behavior failed` cleared it:
+    # now a backfill run, logical date 2026-03-02, still the manual run's data interval (the day before)
+    context = _context("backfill", _utc(2026, 3, 2), _utc(2026, 3, 1), _utc(2026, 3, 2), _utc(2026, 12, 2, 23))
+    assert orch.window_from_context(context).days() == [date(2026, 3, 2)]
+
+
 # -- failures ---------------------------------------------------------------------------------------------------
 def test_failure_reason_is_one_redacted_line() -> None:
     ti = SimpleNamespace(dag_id="fediscope_ingest", task_id="collect", map_index=2,
