@@ -1,4 +1,4 @@
--- fediscope on MariaDB (or MySQL): the database and two users with the least privilege they need.
+-- fediscope on MariaDB: the database and two users with the least privilege they need.
 --
 --   fediscope     the pipeline's writer. fediscope.store.mysql creates one table per metric on first write,
 --                 adds or widens columns when a metric changes (ALTER), rebuilds a table when its key changes
@@ -19,7 +19,9 @@
 -- bootstrap.py --database.
 --
 -- utf8mb4_nopad_bin: keys compare byte for byte (#Python and #python stay two rows) and sort in code-point
--- order, like the SQLite and HBase stores (see fediscope/store/mysql.py).
+-- order, like the SQLite and HBase stores (see fediscope/store/mysql.py). It is a MariaDB collation: MySQL 8 has
+-- none of that name (its byte-wise one is utf8mb4_0900_bin), so on MySQL this script fails as written, and only
+-- MariaDB is tested.
 
 CREATE DATABASE IF NOT EXISTS `fediscope` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
 
