@@ -1,12 +1,14 @@
 """MySQL / MariaDB (``mysql+pymysql://user:password@host:3306/db``), the store for BI tools such as Superset.
 
 Tables use real column types (``BIGINT``, ``DOUBLE``, ``BOOL``, ``VARCHAR`` keys, ``TEXT`` values), a primary
-key on the metric's key, an index on the rank column, and the ``utf8mb4_nopad_bin`` collation: keys compare
-byte for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the
-same code-point order as SQLite and HBase. Upserts are ``INSERT … ON DUPLICATE KEY UPDATE`` sent in batches
-(PyMySQL folds them into multi-row inserts). The database itself must exist::
+key on the metric's key, an index on the rank column, and a binary, no-pad utf8mb4 collation (MariaDB's
+``utf8mb4_nopad_bin``, MySQL 8.0.17+'s ``utf8mb4_0900_bin``, by the server connected to): keys compare byte
+for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the same
+code-point order as SQLite and HBase. The tests run MariaDB; MySQL has not been run here. Upserts are
+``INSERT … ON DUPLICATE KEY UPDATE`` sent in batches (PyMySQL folds them into multi-row inserts). The database
+itself must exist::
 
-    CREATE DATABASE fediscope CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
+    CREATE DATABASE fediscope CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;  -- MySQL: utf8mb4_0900_bin
     CREATE USER 'fediscope'@'%' IDENTIFIED BY '…';
     GRANT ALL ON fediscope.* TO 'fediscope'@'%';
 
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,7 +40,8 @@ from sqlalchemy.types import TypeEngine
 from fediscope.store.port import mysql_url, problem_text, url_error
 from fediscope.store.sql import AlterColumn, SQLStore
 
-COLLATION = "utf8mb4_nopad_bin"
+COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
+MYSQL_COLLATION = "utf8mb4_0900_bin"  # MySQL's (8.0.17+), which has no utf8mb4_nopad_bin
 
 
 class MySQLStore(SQLStore):
@@ -92,3 +96,16 @@ def _compile_inserted(element: _Inserted, compiler: SQLCompiler, **kw: Any) -> s
     if getattr(compiler.dialect, "_requires_alias_for_on_duplicate_key", False):
         return f"new.{name}"  # the alias SQLAlchemy's INSERT declares (tables named "new" excepted: ours are metric_*)
     return f"VALUES({name})"
+
+
+@compiles(CreateTable, "mysql")
+@compiles(CreateTable, "mariadb")
+def _create_table(element: CreateTable, compiler: Any, **kw: Any) -> str:
+    """``CREATE TABLE`` with the collation of the server it is sent to. The table options name MariaDB's
+    ``utf8mb4_nopad_bin``, and which option set SQLAlchemy applies follows the URL's scheme (``mysql+`` or
+    ``mariadb+``), not the server; once connected the dialect knows the server (``is_mariadb``), and MySQL, which
+    has no collation of that name, gets its own binary no-pad one."""
+    ddl = compiler.visit_create_table(element, **kw)
+    if getattr(compiler.dialect, "is_mariadb", True):
+        return ddl
+    return ddl.replace(f"COLLATE {COLLATION}", f"COLLATE {MYSQL_COLLATION}")

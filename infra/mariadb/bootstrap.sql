@@ -20,8 +20,8 @@
 --
 -- utf8mb4_nopad_bin: keys compare byte for byte (#Python and #python stay two rows) and sort in code-point
 -- order, like the SQLite and HBase stores (see fediscope/store/mysql.py). It is a MariaDB collation: MySQL 8 has
--- none of that name (its byte-wise one is utf8mb4_0900_bin), so on MySQL this script fails as written, and only
--- MariaDB is tested.
+-- none of that name (its byte-wise one is utf8mb4_0900_bin), so on MySQL this script fails as written (use
+-- utf8mb4_0900_bin there: fediscope's tables pick it on MySQL by themselves), and only MariaDB is tested.
 
 CREATE DATABASE IF NOT EXISTS `fediscope` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;
 

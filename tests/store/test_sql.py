@@ -96,6 +96,26 @@ def test_mariadb_tables_are_friendly_to_bi_tools(mariadb_url):
     engine.dispose()
 
 
+@pytest.mark.parametrize(("server_is_mariadb", "collation"), [(True, "utf8mb4_nopad_bin"),
+                                                                 (False, "utf8mb4_0900_bin")])
+@pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
+def test_tables_get_the_binary_no_pad_collation_of_the_server(scheme, server_is_mariadb, collation):
+    """MySQL has no utf8mb4_nopad_bin: a CREATE TABLE naming it fails there ("Unknown collation"). The DDL a
+    connected dialect compiles names the collation of the server it found, whatever the URL's scheme (MySQL is not
+    run here: this checks the statement; the MariaDB tests run it)."""
+    from sqlalchemy import Column, MetaData, String, Table
+    from sqlalchemy.dialects import mysql
+    from sqlalchemy.schema import CreateTable
+
+    from fediscope.store.mysql import MySQLStore
+
+    table = Table("metric_t", MetaData(), Column("k", String(10), primary_key=True), **MySQLStore.table_options)
+    dialect = mysql.dialect()
+    dialect.name, dialect.is_mariadb = scheme, server_is_mariadb  # as a connection to that server leaves them
+    ddl = str(CreateTable(table).compile(dialect=dialect))
+    assert ddl.rstrip().endswith(f"ENGINE=InnoDB CHARSET=utf8mb4 COLLATE {collation}")
+
+
 @pytest.mark.mariadb
 def test_mariadb_widens_a_column_in_place(mariadb_url):
     store = open_store(mariadb_url)
