@@ -35,6 +35,10 @@ from fediscope.store.schema import (
 log = logging.getLogger(__name__)
 
 
+#: The start of a generation given before a write changes rows (:meth:`BaseStore._begin_change`); the write's
+#: commit replaces it, so one still in the catalog means a write failed after it.
+PROVISIONAL = "w"
+
 class BaseStore(ABC):
     url: str
     #: opened for reading (``open_store(url, read_only=True)``): nothing is created, writes are refused
@@ -285,8 +289,10 @@ class BaseStore(ABC):
         the metric with a generation noted before the write (the results API's cursor) would otherwise see the
         rows change under an unchanged generation until the commit, and forever when the write fails in between:
         rows skipped or read twice with no sign. ``row_count`` is the count after the write (the catalog is
-        briefly ahead of the rows, as it is behind them without this)."""
-        self._save_schema(with_fields(existing, generation=uuid.uuid4().hex), question, row_count)
+        briefly ahead of the rows, as it is behind them without this). The generation is marked provisional
+        (:data:`PROVISIONAL`): a write that fails after changing rows leaves it, and the retry, finding nothing
+        left to change, must not keep it (a reader that noted it mid-write would page on over changed rows)."""
+        self._save_schema(with_fields(existing, generation=PROVISIONAL + uuid.uuid4().hex), question, row_count)
 
     def _commit(self, schema: TableSchema, question: str, row_count: int,
                 unchanged: TableSchema | None = None) -> str:
@@ -296,8 +302,11 @@ class BaseStore(ABC):
         its generation is kept, so a reader paging with it (the results API's cursor) goes on reading, and so
         are the kept results of ``fediscope process`` still known to match the store. Re-running a batch over
         unchanged data must not make every open cursor stale. An entry without a generation (written by an older
-        fediscope) gets one."""
+        fediscope) gets one, and so does one left by a write that failed part-way (provisional: see
+        :meth:`_begin_change`)."""
         kept = unchanged.generation if unchanged is not None else None
+        if kept is not None and kept.startswith(PROVISIONAL):
+            kept = None
         generation = kept or uuid.uuid4().hex
         self._save_schema(with_fields(schema, generation=generation), question, row_count)
         return generation
