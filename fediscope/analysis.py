@@ -151,14 +151,25 @@ def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
                     "followers_count", "engagement_rate"], rows)
 
 
+#: The most months :func:`_every_month` fills in (50 years): a remote server may send any account creation date
+#: (year 1, say), and one such account must not turn the series into tens of thousands of empty months.
+MAX_FILLED_MONTHS = 600
+
+
 def _every_month(months: list[str]) -> list[str]:
     """``months`` (sorted ``YYYY-MM``) with the months between them that have no sign-ups, so a series (and its
-    chart, whose bars are evenly spaced) does not squeeze out empty months; unchanged if one is not ``YYYY-MM``."""
+    chart, whose bars are evenly spaced) does not squeeze out empty months; unchanged if one is not ``YYYY-MM``
+    or they span more than :data:`MAX_FILLED_MONTHS`."""
     try:
         spans = [(int(m[:4]), int(m[5:7])) for m in months if len(m) == 7 and m[4] == "-"]
     except ValueError:
         return months
     if len(spans) != len(months) or not spans or not all(1 <= month <= 12 for _, month in spans):
+        return months
+    (first_year, first_month), (last_year, last_month) = spans[0], spans[-1]
+    if (last_year - first_year) * 12 + last_month - first_month >= MAX_FILLED_MONTHS:
+        log.info("sign-ups: months from %s to %s: too many to fill in, the months without sign-ups are left out",
+                 months[0], months[-1])
         return months
     (year, month), last, out = spans[0], spans[-1], []
     while (year, month) <= last:

@@ -132,6 +132,20 @@ def test_signups_fill_months_across_a_year_end(metric_store):
     assert result.rows[-1]["accounts_cumulative"] == 2
 
 
+def test_signups_are_not_filled_across_centuries(metric_store):
+    """A remote server may send any creation date: one account "created" in the year 1 must not make the series
+    24,000 empty months (was: 24,311 rows, 1.5 MB of JSON from the results API)."""
+    rows = [{"instance": "evil.example", "month": "0001-01", "accounts": 1, "accounts_cumulative": 1},
+            {"instance": "x.example", "month": "2026-10", "accounts": 5, "accounts_cumulative": 5},
+            {"instance": "x.example", "month": "2026-12", "accounts": 7, "accounts_cumulative": 12}]
+    load(metric_store, "signups_by_month", rows)
+    result = analysis.signups_over_time(metric_store)
+    assert [(r["month"], r["accounts"], r["accounts_cumulative"]) for r in result.rows] == [
+        ("0001-01", 1, 1), ("2026-10", 5, 6), ("2026-12", 7, 13)]
+    one_instance = analysis.signups_over_time(metric_store, instance="x.example")
+    assert [r["month"] for r in one_instance.rows] == ["2026-10", "2026-11", "2026-12"]  # filled
+
+
 HASHTAGS = [
     {"day": "2024-05-01", "tag": "python", "toots": 3, "accounts": 2, "engagement_total": 10, "engagement_mean": 3.3},
     {"day": "2024-05-01", "tag": "rust", "toots": 3, "accounts": 3, "engagement_total": 1, "engagement_mean": 0.3},
