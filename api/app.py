@@ -148,15 +148,21 @@ def _check_host() -> None:
     server answers 400 to one with none, several or an invalid one). The ``Link`` URLs are built from it: they
     named no host (``http:///v1/...``) or the server's made-up ``waitress.invalid``. Both servers join a repeated
     header with commas, and werkzeug reads a Host of characters no host has (a comma, a space) or an empty one as
-    ``""``. HTTP/1.0 needs no Host: the server's address stands in. Behind the trusted proxy, its X-Forwarded-Host
-    is the Host checked."""
+    ``""``, as it does a name with characters outside letters, digits, dots and hyphens (``a_b.example``): links
+    to it cannot be built. HTTP/1.0 needs no Host: the address the server listens on stands in, unless it listens
+    on every address (``0.0.0.0``: waitress then names itself ``waitress.invalid``). Behind the trusted proxy, its
+    X-Forwarded-Host is the Host checked."""
     header = request.environ.get("HTTP_HOST")
     if header is None and request.environ.get("SERVER_PROTOCOL", "HTTP/1.1") in {"HTTP/1.0", "HTTP/0.9"}:
-        return
+        if request.environ.get("SERVER_NAME") != UNNAMED_SERVER:
+            return
+        raise ApiError(400, "invalid_host", "this server listens on every address, so it cannot name itself in "
+                                            "links: send a Host header")
     if header is None or not request.host:
         raise ApiError(400, "invalid_host", "the request's Host header is missing, empty, repeated or not a host "
-                                            "name with an optional :port; an HTTP/1.1 request sends exactly one "
-                                            "(RFC 9112 section 3.2)")
+                                            "name (letters, digits, dots and hyphens, or an IP address) with an "
+                                            "optional :port; an HTTP/1.1 request sends exactly one (RFC 9112 "
+                                            "section 3.2)")
 
 
 def _options_response() -> Response:
@@ -214,6 +220,13 @@ def _finish_response(response: Response) -> Response:
 # -- the server: waitress, with its own refusals in the API's envelope ------------------------------------------
 
 
+#: waitress's SERVER_NAME when it is not given one: :func:`make_server` gives it the address it listens on,
+#: unless that is every address.
+UNNAMED_SERVER = "waitress.invalid"
+#: ``--host`` values that listen on every address: no name for links.
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*"})
+
+
 class _UriTooLong(BadRequest):
     code = 414
     reason = "URI Too Long"
@@ -230,7 +243,8 @@ class _RequestParser(HTTPRequestParser):
         if not erred and isinstance(self.error, RequestHeaderFieldsTooLarge):
             received = (before + data).lstrip()  # waitress skips blank lines before the request line too
             end = received.find(b"\n")
-            if end < 0 or end >= self.adj.max_request_header_size:
+            line = len((received[:end] if end >= 0 else received).removesuffix(b"\r"))  # without its line end
+            if line >= self.adj.max_request_header_size:
                 self.error = _UriTooLong(f"request line exceeds {self.adj.max_request_header_size} bytes")
         return consumed
 
@@ -274,13 +288,15 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
     Raises OSError / ValueError when it cannot listen."""
     from waitress.server import create_server
 
-    proxy: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if trusted_proxy:
-        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-                 "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"}}
+        options = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                   "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"}}
+    if host not in WILDCARD_HOSTS:  # SERVER_NAME of a request without Host (HTTP/1.0): see _check_host
+        options["server_name"] = host
     server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
                            max_request_body_size=MAX_BODY_BYTES + 1, max_request_header_size=MAX_HEADER_BYTES,
-                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, **proxy)
+                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, **options)
     # several listening sockets (a host name with an IPv4 and an IPv6 address) are servers of their own in the map
     for listener in {server, *getattr(server, "map", {}).values()}:
         if hasattr(listener, "channel_class"):

@@ -31,16 +31,17 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, mastodon_server: Any, **extra: str) -> Iterator[str]:
-    """``fediscope serve-api`` in front of the Mastodon double, with ``extra`` settings; its base URL."""
+def serve(tmp_path: Path, mastodon_server: Any, host: str = "127.0.0.1", **extra: str) -> Iterator[str]:
+    """``fediscope serve-api --host host`` in front of the Mastodon double, with ``extra`` settings; its base URL
+    (on 127.0.0.1)."""
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
                FEDISCOPE_INSTANCES=mastodon_server.url, FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true", **extra)
-    process = subprocess.Popen([*COMMAND, "serve-api", "--host", "127.0.0.1", "--port", "0"], env=env,
+    process = subprocess.Popen([*COMMAND, "serve-api", "--host", host, "--port", "0"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        match = re.search(rf"http://{re.escape(host)}:(\d+)/", line)
         assert match, line
         yield f"http://127.0.0.1:{match.group(1)}"
     finally:
@@ -179,6 +180,55 @@ def test_serve_api_refuses_an_http_1_1_request_without_one_host(served: str, mas
     assert head.startswith(b"HTTP/1.1 400"), raw[:300]
     assert b"\r\nLink:" not in head and b"application/json" in head
     assert json.loads(body)["error"]["code"] == "invalid_host"
+
+
+def _raw_get(base: str, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` as is on a new connection; the answer's head and body."""
+    address, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_an_http_1_0_request_without_host_gets_links_to_the_address_listened_on(
+        tmp_path: Path, served: str, mastodon_server: Any) -> None:
+    """Was: under waitress the Link of such a request named waitress's made-up waitress.invalid. A server bound to
+    an address names it; one bound to every address cannot, and asks for a Host."""
+    request = (f"GET /v1/timelines/public?instance={mastodon_server.domain}&limit=2 HTTP/1.0\r\n"
+               f"X-API-Key: {KEY}\r\n\r\n").encode()
+    head, _ = _raw_get(served, request)
+    assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"), head[:300]
+    link = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"link:"))
+    assert f"<{served}/v1/timelines/public?".encode() in link, link
+    with serve(tmp_path, mastodon_server, host="0.0.0.0") as everywhere:
+        head, body = _raw_get(everywhere, request)
+        assert b" 400 " in head.split(b"\r\n")[0], head[:300]
+        assert json.loads(body)["error"]["code"] == "invalid_host"
+        head, _ = _raw_get(everywhere, request.replace(b"\r\n\r\n", b"\r\nHost: api.example:8080\r\n\r\n"))
+        assert b" 200 " in head.split(b"\r\n")[0] and b"<http://api.example:8080/v1/timelines/public?" in head
+
+
+def test_a_request_line_of_the_cap_is_414_one_byte_shorter_is_431() -> None:
+    """The request line without its line end: MAX_HEADER_BYTES or more is 414 (as api/README says); one byte
+    shorter, its CRLF takes the head over the cap: 431 (request line and headers). The parser itself, fed as
+    waitress feeds it (over a socket the client may see a reset: waitress closes with bytes left unread)."""
+    from waitress.adjustments import Adjustments
+
+    from api.app import _RequestParser
+
+    adjustments = Adjustments(max_request_header_size=MAX_HEADER_BYTES)
+    for length, status in ((MAX_HEADER_BYTES - 1, 431), (MAX_HEADER_BYTES, 414), (MAX_HEADER_BYTES + 5, 414)):
+        line = b"GET /health?x=" + b"a" * (length - len(b"GET /health?x= HTTP/1.1")) + b" HTTP/1.1"
+        assert len(line) == length
+        parser = _RequestParser(adjustments)
+        data = line + b"\r\nHost: x\r\n\r\n"
+        while data and parser.error is None:
+            data = data[parser.received(data[:4096]):]
+        assert parser.error is not None and parser.error.code == status, (length, parser.error)
 
 
 def test_serve_api_answers_a_malformed_request_with_the_json_error(served: str) -> None:
