@@ -14,7 +14,12 @@ deduplication by URI works). A status whose URI has Mastodon's shape (its home i
 gets an ``origin_ref``, the pseudonym of that home and id (``origin:`` + ``host/id``): a ``delete`` event from the
 home instance names the same pair, so the deletion applies to every copy of the status, from any instance it was
 fetched from (:mod:`fediscope.sources.stream` lands the deletion's ``origin_ref``). Mentions and the
-links/handles they leave inside ``content`` are rewritten.
+links/handles they leave inside ``content`` are rewritten, and so is every other handle or profile/status link
+written in the text (``content``, ``text``, ``spoiler_text``, poll options; a reblogged or quoted status's too):
+``@user@domain`` becomes ``@`` and the account key of ``user@domain`` (what a mention of that account lands as, so
+it joins), a link its pseudonym. ``user@domain`` without the leading ``@`` may be a handle written without it or
+an e-mail address (they look the same): it is replaced by that key too, never landed as written. A bare
+``@user`` (no domain) that Mastodon did not resolve stays: whose it is depends on the server it was written on.
 Fields no metric needs (avatars, headers, profile fields, notes, media URLs) are dropped. Accounts that opted
 out (``noindex: true``, or ``#nobot``/``#noindex``/``#nosearch``/``#noarchive`` in their bio) and accounts on the
 suppression list (erasure requests) are skipped, together with every status they wrote or boosted (the keys of the
@@ -143,10 +148,25 @@ def clear_key_digest(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+#: Any handle or account link written in a status's text, whoever's it is (the people a status names are known
+#: from its ``mentions``, but a handle Mastodon did not resolve, in ``spoiler_text``, in a poll option or in the
+#: source ``text`` is plain text): an ``http(s)`` URL (replaced only when it is a profile or status link, see
+#: ``_ACCOUNT_LINK_RE``), or ``user@domain`` not inside a word, a URL path or a query (``/``, ``=``), with a
+#: leading ``@`` (a handle: ``@carol@elsewhere.social``, a port allowed) or without one (a handle written without
+#: it or an e-mail address, which cannot be told apart: its domain must have a dot or a port). Mastodon's own
+#: mention syntax (``MENTION_RE``: not after a word character, ``/`` or ``=``) with the e-mail characters added.
+_TEXT_ACCOUNT = (r"(?P<link>https?://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]])"
+                 r"|(?<![\w/=@.%+-])(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
+                 r"(?P<domain>\w[\w-]*(?:\.[\w-]+)*(?::[0-9]+)?)(?![\w@-]|\.[\w-]|:[0-9])")
+_TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
+
+
 @lru_cache(maxsize=4096)
 def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
-    """One alternation of whole-word handles and links, longest first (compiled once per combination)."""
-    return re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in values))
+    """One alternation of whole-word handles and links, longest first, then any other handle or account link
+    (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
+    (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch)."""
+    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@])" for v in values), _TEXT_ACCOUNT]))
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -521,6 +541,12 @@ class PrivacyPolicy:
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
                 out[text_field] = self._scrub_text(out[text_field], people, instance, hidden_links)
+        poll = out.get("poll")
+        if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too
+            out["poll"] = {**poll, "options": [
+                {**option, "title": self._scrub_text(option["title"], people, instance, hidden_links)}
+                if isinstance(option, dict) and isinstance(option.get("title"), str) else option
+                for option in poll["options"]]}
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
@@ -569,8 +595,12 @@ class PrivacyPolicy:
         Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
         the text of a link into ``invisible``/``ellipsis`` spans and cuts it mid-name, so a partial handle would
         survive a plain search. Then the remaining handles and links of the people involved (mentions, author,
-        quoted author) are replaced in one pass, so no replacement is rewritten again. Accounts on the
-        suppression list (and ``hidden_links``, their statuses) become :data:`ERASED`.
+        quoted author) are replaced in one pass, so no replacement is rewritten again, together with every other
+        handle and account link written as text (:data:`_TEXT_ACCOUNT`: a mention Mastodon did not resolve, a
+        handle in ``spoiler_text``): ``@user@domain`` becomes ``@`` and the account key that account gets
+        anywhere else (so it joins), ``user@domain`` (a handle without its ``@``, or an e-mail address: they look
+        the same) that key alone, a profile or status link its pseudonym. Accounts on the suppression list (and
+        ``hidden_links``, their statuses) become :data:`ERASED`.
         """
         links: dict[str, str] = {link: ERASED for link in hidden_links}
         handles: dict[str, str] = {}
@@ -601,11 +631,24 @@ class PrivacyPolicy:
             protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"
 
+        def written(match: re.Match[str]) -> str:
+            if match.group("link") is not None:
+                return self._account_link(match.group("link")) or match.group(0)
+            if match.group("user") is None:  # one of the known handles and links
+                return replacements[match.group(0)]
+            at, domain = match.group("at"), match.group("domain")
+            if not at and "." not in domain and ":" not in domain:  # ``word@word``: neither handle nor address
+                return match.group(0)
+            key = self.account_key(f"{match.group('user')}@{domain}")
+            return at + (ERASED if key in self.suppressed else key)
+
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
         replacements = {**handles, **links}
         present = tuple(sorted((v for v in replacements if v in text), key=len, reverse=True))
-        if present:  # most texts hold none: their links were rewritten above, so no pattern is built at all
-            text = _handles_pattern(present).sub(lambda m: replacements[m.group(0)], text)
+        if present:
+            text = _handles_pattern(present).sub(written, text)
+        elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above
+            text = _TEXT_ACCOUNT_RE.sub(written, text)
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:

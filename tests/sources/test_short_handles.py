@@ -43,8 +43,9 @@ def test_short_handles_leave_no_trace_in_plain_text_fields() -> None:
         assert "@jo" not in landed[name] and "@al" not in landed[name], (name, landed[name])
     jo, al = landed["mentions"][0]["acct"], landed["account"]["acct"]
     assert landed["spoiler_text"] == f"re @{jo}, also from @{al}"  # ordinary words stay as they are
-    # the domain of a local handle stays, as with long names; a bare 2-letter word is not taken for the handle
-    assert landed["text"] == f"@{jo} same! (@{jo}@localhost:3000 knows) ~al"
+    # a local handle written with its domain is the same account: replaced whole (was: ``@<key>@localhost:3000``,
+    # the domain left behind); a bare 2-letter word is not taken for the handle
+    assert landed["text"] == f"@{jo} same! (@{jo} knows) ~al"
 
 
 def test_a_short_handle_of_an_erased_account_becomes_erased() -> None:

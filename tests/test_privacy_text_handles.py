@@ -1,0 +1,121 @@
+"""Handles and account links written in a status's text, of accounts the status does not list as mentions.
+
+Was: only the handles of the accounts in ``mentions`` (and the author's and quoted author's) and linked profiles
+were replaced; a mention Mastodon did not resolve (plain ``@carol@elsewhere.social`` in ``content``), a handle in
+``spoiler_text`` or a poll option, a profile link written as plain text landed exactly as written. The statuses
+here are the recorded ones (tests/data/mastodon/recordings) with such text added.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fediscope.privacy import ERASED, PrivacyPolicy
+
+RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
+LOCAL = "localhost:3000"  # the recorded server
+KEY = b"test-pseudonym-key-0123456789abcdef"
+
+
+def body(name: str, index: int) -> Any:
+    return copy.deepcopy(json.loads((RECORDINGS / name).read_text())["interactions"][index]["response"]["body"])
+
+
+def landed_text(landed: Any) -> str:
+    return json.dumps(landed, ensure_ascii=False)
+
+
+def recorded_reply(policy: PrivacyPolicy) -> dict[str, Any]:
+    """The recorded reply (admin mentions mastodonpy_test_2) with unresolved handles in its text."""
+    raw = body("test_status_reply.json", 2)
+    raw["content"] = raw["content"].removesuffix("</p>") + (
+        " cc @carol@Elsewhere.Social, @erin@social.example:8443 and a mail to frank.o+news@mail.example.org."
+        " See https://elsewhere.social/@carol and https://elsewhere.social/@carol/1234.</p>")
+    raw["spoiler_text"] = "about @dave@other.example"
+    raw["text"] = "@mastodonpy_test_2 same! cc @carol@elsewhere.social"
+    return raw
+
+
+@pytest.fixture()
+def policy() -> PrivacyPolicy:
+    return PrivacyPolicy(key=KEY)
+
+
+def test_unresolved_handles_in_the_text_become_the_key_a_mention_of_that_account_gets(policy: PrivacyPolicy) -> None:
+    raw = recorded_reply(policy)
+    landed = policy.status(copy.deepcopy(raw), LOCAL)
+    data = landed_text(landed)
+    for clear in ("carol", "Elsewhere", "elsewhere", "dave", "other.example", "erin", "frank", "mail.example"):
+        assert clear not in data, clear
+    carol = policy.account_key("carol@elsewhere.social")
+    # the same key a resolved mention of carol lands with (mentions[].acct): the handle joins
+    mention = policy.status({**copy.deepcopy(raw), "mentions": [{"id": "9", "username": "carol",
+                                                                 "acct": "carol@elsewhere.social",
+                                                                 "url": "https://elsewhere.social/@carol"}]}, LOCAL)
+    assert mention["mentions"][0]["acct"] == carol
+    assert f"cc @{carol}, @{policy.account_key('erin@social.example:8443')} and a mail to " \
+           f"{policy.account_key('frank.o+news@mail.example.org')}. See acct:{carol} and urn:fediscope:" \
+        in landed["content"]
+    assert landed["spoiler_text"] == f"about @{policy.account_key('dave@other.example')}"
+    assert landed["text"] == f"@{policy.account_key('mastodonpy_test_2', LOCAL)} same! cc @{carol}"
+    # the recorded mention is rewritten as before, and nothing else of the text changed
+    assert f"@<span>{policy.account_key('mastodonpy_test_2', LOCAL)}</span></a></span> same! cc" in landed["content"]
+    assert landed["mentions"] == policy.status(body("test_status_reply.json", 2), LOCAL)["mentions"]
+
+
+def test_a_known_local_handle_does_not_take_part_of_another_accounts_handle(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_reply.json", 2)  # mentions the local mastodonpy_test_2
+    raw["spoiler_text"] = "@mastodonpy_test_2@elsewhere.social is not @mastodonpy_test_2"
+    landed = policy.status(raw, LOCAL)
+    local, remote = policy.account_key("mastodonpy_test_2", LOCAL), policy.account_key(
+        "mastodonpy_test_2@elsewhere.social")
+    assert landed["spoiler_text"] == f"@{remote} is not @{local}"
+
+
+def test_what_is_not_a_handle_stays(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_reply.json", 2)
+    kept = ("version foo@latest, a query https://search.example/?q=@x@y.example, @everyone, "
+            "https://elsewhere.social/about")
+    raw["spoiler_text"] = kept
+    assert policy.status(raw, LOCAL)["spoiler_text"] == kept
+
+
+def test_handles_in_a_reblogged_or_quoted_status_and_in_poll_options(policy: PrivacyPolicy) -> None:
+    boost = body("test_status_reblog_unreblog.json", 1)
+    boost["reblog"]["content"] = "<p>hello @carol@elsewhere.social</p>"
+    boost["reblog"]["spoiler_text"] = "@dave@other.example"
+    landed = policy.status(boost, LOCAL)
+    assert landed["reblog"]["content"] == f"<p>hello @{policy.account_key('carol@elsewhere.social')}</p>"
+    assert landed["reblog"]["spoiler_text"] == f"@{policy.account_key('dave@other.example')}"
+
+    quoting = body("test_status_quote_revoke.json", 1)
+    quoting["quote"]["quoted_status"]["spoiler_text"] = "for @dave@other.example"
+    landed = policy.status(quoting, LOCAL)
+    assert landed["quote"]["quoted_status"]["spoiler_text"] == f"for @{policy.account_key('dave@other.example')}"
+
+    poll = body("test_polls.json", 0)
+    poll["poll"]["options"][0]["title"] = "@carol@elsewhere.social"
+    landed = policy.status(poll, LOCAL)
+    assert [o["title"] for o in landed["poll"]["options"]] == [f"@{policy.account_key('carol@elsewhere.social')}",
+                                                               "sixty-nine"]
+    assert landed["poll"]["options"][0]["votes_count"] == 0 and landed["poll"]["multiple"] is True
+
+
+def test_an_unresolved_handle_of_an_erased_account_is_erased() -> None:
+    key = PrivacyPolicy(key=KEY).account_key("dave@other.example")
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({key}))
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = "about @dave@other.example, https://other.example/@dave and dave@other.example"
+    landed = policy.status(raw, LOCAL)
+    assert landed["spoiler_text"] == f"about @{ERASED}, {ERASED} and {ERASED}"
+    assert key not in landed_text(landed)
+
+
+def test_privacy_off_keeps_the_text_as_collected() -> None:
+    raw = recorded_reply(PrivacyPolicy(key=KEY))
+    assert PrivacyPolicy(key=None, enabled=False).apply("statuses", copy.deepcopy(raw), LOCAL) == raw
