@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fediscope.config import instance_domain
+from fediscope.engine.schema import DATA_SCHEMAS, Type
 from fediscope.errors import FediscopeError
 from fediscope.lake.layout import envelope
 from fediscope.privacy import PrivacyPolicy, handle_domain_of, may_have_handle_domain, proper_parent_domain
@@ -388,10 +389,90 @@ def _check_tag(item: Any) -> str | None:
     return None
 
 
+def _kind_of(value: Any) -> str:
+    """``value``'s JSON type, for a reason."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+#: Scalar type of the raw schema → the JSON values read as it, and how a reason names it.
+_SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
+    "string": ((str, int, float), "a string"), "bigint": ((int,), "an integer"), "double": ((int, float), "a number"),
+    "boolean": ((bool,), "a boolean"),
+}
+
+
+def _expected(declared: Type) -> str:
+    if isinstance(declared, dict):
+        return "an object"
+    return "a list" if isinstance(declared, list) else _SCALARS[declared][1]
+
+
+def shape_problem(value: Any, declared: Type, path: str) -> str | None:
+    """Why the engines cannot read ``value`` (at ``path``) as the ``declared`` type of the raw schema
+    (:data:`fediscope.engine.schema.DATA_SCHEMAS`), or None when they can.
+
+    Both engines read the raw records with that schema, and DuckDB fails the whole curation on a value it cannot
+    convert (``tags: [1]``: "Expected OBJECT, but got UBIGINT"), so the landing checks follow it: null is read as
+    NULL anywhere; an object must be an object, each declared field it has of its declared type; a list a list of
+    such values, none of them null (Mastodon sends none, and curation would count a null emoji or attachment); a
+    ``bigint`` an integer of 64 bits, a ``boolean`` true or false; a ``string`` text or a number (read as its
+    text), never an object, a list or a boolean, which the engines would read as garbled text.
+    """
+    if value is None:
+        return None
+    if isinstance(declared, (dict, list)) and not isinstance(value, type(declared)):
+        return f"{path} is {_kind_of(value)}, expected {_expected(declared)}"
+    if isinstance(declared, dict):
+        for name, sub in declared.items():
+            problem = shape_problem(value.get(name), sub, f"{path}.{name}")
+            if problem:
+                return problem
+        return None
+    if isinstance(declared, list):
+        for i, element in enumerate(value):
+            problem = (f"{path}[{i}] is null, expected {_expected(declared[0])}" if element is None else
+                       shape_problem(element, declared[0], f"{path}[{i}]"))
+            if problem:
+                return problem
+        return None
+    if isinstance(value, bool) != (declared == "boolean") or not isinstance(value, _SCALARS[declared][0]):
+        return f"{path} is {_kind_of(value)}, expected {_expected(declared)}"
+    if declared == "bigint" and value not in _COUNT_RANGE:
+        return f"{path} is {value}, beyond a 64-bit integer"
+    return None
+
+
+def _shaped(check: Callable[[Any], str | None], entity: str, what: str) -> Callable[[Any], str | None]:
+    """``check``, then :func:`shape_problem` against the raw schema of ``entity`` (``what`` names the item)."""
+    declared = DATA_SCHEMAS[entity]
+
+    def checked(item: Any) -> str | None:
+        return check(item) or shape_problem(item, declared, what)
+
+    checked.__doc__ = check.__doc__
+    return checked
+
+
+#: Entity → why an item of it cannot be landed (None: it can). Every entity curation reads is also checked against
+#: its declared raw schema, so what lands is what the engines can read (the checks and the schema cannot drift).
 CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "statuses": check_status, "accounts": check_account, "directory": check_account,
-    "instance": _check_instance, "instance_activity": _check_activity, "instance_peers": _check_peer,
-    "trends_tags": _check_tag,
+    "statuses": _shaped(check_status, "statuses", "status"),
+    "accounts": _shaped(check_account, "accounts", "account"),
+    "directory": _shaped(check_account, "directory", "account"),
+    "instance": _check_instance,
+    "instance_activity": _shaped(_check_activity, "instance_activity", "activity"),
+    "instance_peers": _shaped(_check_peer, "instance_peers", "peer"),
+    "trends_tags": _shaped(_check_tag, "trends_tags", "tag"),
 }
 
 
