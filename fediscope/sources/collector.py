@@ -3,8 +3,11 @@
 **How a paged source (a timeline) is walked.** Each (instance, source) has a checkpoint in ``<lake>/_state/``
 holding ``newest_id``, the newest status id whose whole history down to the previous checkpoint is landed.
 A run walks a *gap*: from the newest status down to the checkpoint, page by page, newest first, with
-``since_id=<checkpoint>`` and ``max_id=<cursor from the Link header>``. The first run has no checkpoint: it walks
-back ``backfill_pages`` pages, or down to ``backfill_since``.
+``since_id=<checkpoint>`` and ``max_id=<cursor>``, the oldest status id of the page above (the ``Link`` header's
+``max_id`` only for a page without one). The first run has no checkpoint: it walks back ``backfill_pages``
+pages, or down to ``backfill_since``. A cursor must lie below the one before it: when paging cannot go on
+before the gap is closed (the instance ignores ``max_id`` and answers the same statuses again, or a page without
+ids has no Link below it), the source fails with "paging stalled at max_id=…", its walk kept for the next run.
 
 **Why it survives a kill at any moment.** ``newest_id`` cannot move until the whole gap is landed (moving it
 earlier would skip the rest of the gap forever), so the walk in progress is persisted in the checkpoint's
@@ -67,7 +70,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
-from fediscope.errors import ConfigError, FediscopeError, LakeError
+from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -288,11 +291,15 @@ def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page) -> N
         log.info("%s: local accounts are keyed by their handle domain %s", domain, learned)
 
 
-def _in_range(items: list[Any], lower: str | None, since: date | None) -> tuple[list[Any], bool]:
-    """Items inside the walk, and whether the walk's lower end (checkpoint or since-date) was reached."""
+def _in_range(items: list[Any], lower: str | None, since: date | None,
+              below: str | None = None) -> tuple[list[Any], bool]:
+    """Items inside the walk, and whether the walk's lower end (checkpoint or since-date) was reached. Items at or
+    above ``below`` (the page's ``max_id``) are left out too: they were landed from the pages above it."""
     kept, reached = [], False
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+            if below is not None and id_key(item["id"]) >= id_key(below):
+                continue  # the instance ignored max_id
             if lower is not None and id_key(item["id"]) <= id_key(lower):
                 reached = True  # the instance ignored since_id
                 continue
@@ -302,6 +309,43 @@ def _in_range(items: list[Any], lower: str | None, since: date | None) -> tuple[
                 continue
         kept.append(item)
     return kept, reached
+
+
+def _page_floor(items: list[Any]) -> str | None:
+    """The oldest status id on a page, among the ids of its usual kind (digits, or not: whichever most ids are),
+    so that a malformed item's odd id does not become the next ``max_id``."""
+    ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
+    digits = [i for i in ids if i.isdigit()]
+    usual = digits if 2 * len(digits) >= len(ids) else [i for i in ids if not i.isdigit()]
+    return min(usual, key=id_key) if usual else None
+
+
+def _next_cursor(page: Page, cursor: str | None) -> str | None:
+    """The ``max_id`` of the page below ``page`` (asked with ``max_id=cursor``; None: the newest page), or None
+    when paging cannot go on.
+
+    The page's own oldest id comes first: the ``Link`` header's ``max_id`` is used only when the page has no
+    well-formed id. Either must lie below ``cursor``: a Link that loops (the same ``max_id`` again) or points
+    above the page would fetch pages already landed, and one below the page's oldest status would skip some.
+    """
+    floor = _page_floor(page.items)
+    candidate = floor if floor is not None else page.next_max_id
+    if candidate is None or (cursor is not None and id_key(candidate) >= id_key(cursor)):
+        return None
+    return candidate
+
+
+def _stalled(domain: str, name: str, cursor: str | None, page: Page, what: str) -> UpstreamError:
+    """The error of a walk that cannot page on (see :func:`_next_cursor`)."""
+    floor = _page_floor(page.items)
+    if floor is not None:
+        why = f"the answer holds no status below it (its oldest is {floor})"
+    elif page.next_max_id is not None:
+        why = f"the answer has no status id and its Link points to max_id={page.next_max_id}, not below"
+    else:
+        why = "the answer has no status id and no Link to an older page"
+    shown = cursor if cursor is not None else "(none: the newest page)"
+    return UpstreamError(f"{domain} {name}: paging stalled at max_id={shown}: {why}; {what}")
 
 
 def _newer(a: str | None, b: str | None) -> str | None:
@@ -386,7 +430,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         budget = None if budget is None else budget - 1
         result.pages += 1
         result.fetched += len(page.items)
-        items, reached = _in_range(page.items, walk.lower, since)
+        items, reached = _in_range(page.items, walk.lower, since, below=walk.cursor)
         result.out_of_range += len(page.items) - len(items)
         if walk.upper is None:
             walk.upper = page.newest_id
@@ -396,14 +440,16 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
                 _note_young(ctx, client.domain, name, page, items)
         walk.pages += 1
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
-        next_cursor = page.next_max_id or page.oldest_id
-        stalled = next_cursor is None or (walk.cursor is not None and id_key(next_cursor) >= id_key(walk.cursor))
+        next_cursor = _next_cursor(page, walk.cursor)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
-        if not page.items or reached or stalled or deep_enough:
+        if not page.items or reached or deep_enough:
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
             return True, budget
+        if next_cursor is None:  # the gap is not closed: newest_id must not move past what is not landed
+            raise _stalled(domain, name, walk.cursor, page, "the statuses below it are not landed yet; the walk "
+                           "is kept and the next run resumes there")
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
                         ctx.policy)
@@ -451,8 +497,9 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
     """The refresh pass (module docstring): land again the statuses at or below ``started_from`` (the checkpoint
     this run started with) created in the last ``refresh_hours``. Statuses above it were landed by this run.
 
-    Stops at the first page reaching past the window, an empty page, a stalled cursor or ``max_pages``.
-    Items of the page that reaches past the window are counted ``out_of_range``. The checkpoint is not touched.
+    Stops at the first page reaching past the window, an empty page or ``max_pages``; paging that cannot go on
+    (see :func:`_next_cursor`) raises :class:`UpstreamError`. Items of the page that reaches past the window, and
+    any at or above the page's ``max_id``, are counted ``out_of_range``. The checkpoint is not touched.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     window = timedelta(hours=settings.refresh_hours)
@@ -465,7 +512,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
         result.fetched += len(page.items)
         cutoff = page.fetched_at - window
         items, older = [], False
-        for item in page.items:
+        for item in _in_range(page.items, None, None, below=cursor)[0]:
             created = _created_at(item)
             if created is not None and created >= cutoff:
                 items.append(item)
@@ -475,10 +522,11 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
-        next_cursor = page.next_max_id or page.oldest_id
-        stalled = next_cursor is None or id_key(next_cursor) >= id_key(cursor)
-        if not page.items or older or stalled:
+        next_cursor = _next_cursor(page, cursor)
+        if not page.items or older:
             return
+        if next_cursor is None:
+            raise _stalled(domain, name, cursor, page, "the refresh pass stops there")
         cursor = next_cursor
 
 
