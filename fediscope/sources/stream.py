@@ -16,19 +16,20 @@ a public timeline the moment the instance sees it. This module keeps one stream 
 
 **Connection.** Mastodon.py opens the stream (it finds the streaming server from the instance's
 ``urls.streaming_api``, sends the token and user agent); the listener reads the raw bytes itself
-(:mod:`fediscope.sources.sse`) rather than through Mastodon.py's event objects, so payloads land as the
-server sent them (see :mod:`fediscope.sources.client`, "Why raw JSON"). The stream is read in a thread; the
-calling thread flushes batches on time and closes the connection when the run ends (``duration``,
-``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is reopened with the
-client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a connection
-that brought events or stayed open past the read timeout counts as healthy), or at once when the server
+(:mod:`fediscope.sources.sse`) rather than through Mastodon.py's event objects, so payloads land as the server sent
+them (see :mod:`fediscope.sources.client`, "Why raw JSON"), decoded as their ``Content-Encoding`` says (a proxy may
+compress the stream); a line that is not UTF-8 text is skipped, counted (``malformed``) and warned of once a run.
+The stream is read in a thread; the calling thread flushes batches on time and closes the connection when the run
+ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
+reopened with the client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a
+connection that brought events or stayed open past the read timeout counts as healthy), or at once when the server
 refuses the stream (401, 403, 404 …: a missing token does not heal). ``connections`` counts the connections that
 opened (the streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends
-(``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it
-streamed nothing. One that streamed and then could not reconnect until the end is a success that reports its
-failed attempts and the last one's error (``last_connection_error``). A lake that cannot be written is retried
-at the next flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what
-could not be landed in the end is counted in the error.
+(``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it streamed
+nothing. One that streamed and then could not reconnect until the end is a success that reports its failed attempts
+and the last one's error (``last_connection_error``). A lake that cannot be written is retried at the next flush
+(the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what could not be landed in
+the end is counted in the error.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
@@ -97,6 +98,7 @@ class StreamSummary:
     deletions: int = 0    # deletion records landed
     skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts)
     quarantined: int = 0  # payloads that were not what the API documents
+    malformed: int = 0    # lines of the event stream that could not be read (not UTF-8), skipped
     batches: list[str] = field(default_factory=list)
     connections: int = 0  # connections that opened (the streaming server answered 200)
     failed_connections: int = 0  # attempts that did not open (unreachable, an HTTP error), the run's end aside
@@ -116,7 +118,10 @@ class StreamSummary:
                 f"({self.connections} connection{'s' if self.connections != 1 else ''}{failed}); landed {self.landed} "
                 f"statuses ({self.events['status.update']} edits) and {self.deletions} deletions in "
                 f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy, {self.quarantined} "
-                f"quarantined, {others} other events ignored; stopped: {self.stopped}")
+                f"quarantined, {others} other events ignored")
+        if self.malformed:
+            text += f", {self.malformed} unreadable line{'s' if self.malformed != 1 else ''} skipped"
+        text += f"; stopped: {self.stopped}"
         if self.error:
             return f"{text}; error: {self.error}"
         return text + (f"; last failed connection: {self.last_connection_error}" if self.last_connection_error else "")
@@ -124,7 +129,8 @@ class StreamSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
                 "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
-                "skipped": self.skipped, "quarantined": self.quarantined, "batches": self.batches,
+                "skipped": self.skipped, "quarantined": self.quarantined, "malformed": self.malformed,
+                "batches": self.batches,
                 "connections": self.connections, "failed_connections": self.failed_connections,
                 "last_connection_error": self.last_connection_error, "stopped": self.stopped, "error": self.error,
                 "seconds": round(self.seconds, 3), "ok": self.ok}
@@ -271,10 +277,15 @@ class _Buffer:
 
 
 class _Listener(StreamListener):
-    """Reads the raw stream Mastodon.py opened (``handle_stream``) and hands each event to ``on_event``."""
+    """Reads the raw stream Mastodon.py opened (``handle_stream``) and hands each event to ``on_event``, and each
+    line it could not read (not UTF-8) to ``on_malformed``.
 
-    def __init__(self, on_event: Callable[[Event], None]) -> None:
-        self.on_event = on_event
+    The body is decoded as its ``Content-Encoding`` says: requests asks for gzip, and a proxy in front of the
+    streaming server may well compress the event stream (read undecoded, it yielded no event at all)."""
+
+    def __init__(self, on_event: Callable[[Event], None], on_malformed: Callable[[int], None] = lambda _n: None,
+                 ) -> None:
+        self.on_event, self.on_malformed = on_event, on_malformed
         self.response: requests.Response | None = None
         self.closing = False
         self.received = 0  # events
@@ -288,12 +299,15 @@ class _Listener(StreamListener):
         self.response = response
         parser = SSEParser()
         while not self.closing:
-            chunk = response.raw.read1(65536)
+            chunk = response.raw.read1(65536, decode_content=True)
             if not chunk or self.closing:
                 return  # the server ended the stream, or the run did (nothing is taken after the last flush)
+            malformed = parser.malformed
             for event in parser.feed(chunk):
                 self.received += 1
                 self.on_event(event)
+            if parser.malformed != malformed:
+                self.on_malformed(parser.malformed - malformed)
 
     def close(self) -> None:
         """Called from the other thread: end the read at once, even on a quiet stream (a blocked ``recv`` is
@@ -409,10 +423,19 @@ class StreamRun:
         if event.name in STATUS_EVENTS or event.name == "delete":
             self.buffer.add(event)
 
+    def _on_malformed(self, lines: int) -> None:
+        """Lines of the stream the parser skipped; the first ones of a run are logged (once: a stream that is not
+        text at all would log every chunk), the summary counts them all."""
+        if not self.summary.malformed:
+            log.warning("stream %s %s: skipped a line of the event stream that is not UTF-8 text (the summary "
+                        "counts them); is something between here and the streaming server altering the stream?",
+                        self.client.domain, self.source.name)
+        self.summary.malformed += lines
+
     def _connection(self) -> tuple[int, str | None, bool]:
         """One connection, read in a thread until it ends or the run does: (events received, error or None,
         whether the error is a refusal that retrying will not heal)."""
-        listener = _Listener(self._on_event)
+        listener = _Listener(self._on_event, self._on_malformed)
         outcome: dict[str, BaseException] = {}
 
         def read() -> None:
