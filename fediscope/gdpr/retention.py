@@ -7,7 +7,13 @@ retention deletes whole ``dt=`` directories: a partition is deleted when its dat
 follow ``FEDISCOPE_RETENTION_CURATED_DAYS`` on their ``dt`` partitions (the creation date of a status); tables
 without a ``dt`` partition (the latest account snapshot, instance activity) are kept whole. ``0`` keeps a
 layer forever. Metrics in the store are recomputed from the curated tables, so they shrink with them at the
-next processing run.
+next processing run: deleting a curated partition starts a new generation of the curated tables (the curation
+manifest's ``generation``, :mod:`fediscope.engine.manifest`), so ``fediscope process`` no longer finds its kept
+metric results (:mod:`fediscope.engine.metric_state`) current and recomputes every metric, even when nothing new
+was collected; the rows of the deleted days leave the store and the kept results then (written as the difference
+to the kept results, as after any curation). A lake whose manifest cannot be read loses its kept results instead,
+as with an erasure (the next run compares every metric with the store in full). Raw and quarantine partitions
+are not curated tables: deleting them changes no metric.
 
 Retention also removes the temporary files that interrupted writes left in the lake, once they are a day old
 (:mod:`fediscope.lake.debris`): whatever the retention settings, as the lake's regular clean-up.
@@ -124,11 +130,35 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
     # manifest, or publish a partition that was just deleted.
     with lake_lock(lake, command="fediscope gdpr retention"):
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
-        for partition in summary.deleted:
-            lake.delete(partition.path, recursive=True)
-            log.info("retention: deleted %s (%d files)", partition.path, partition.files)
+        curated_changed = False
+        try:
+            for partition in summary.deleted:
+                curated_changed |= partition.layer == "curated"  # before: a half-deleted partition changed too
+                lake.delete(partition.path, recursive=True)
+                log.info("retention: deleted %s (%d files)", partition.path, partition.files)
+        finally:
+            if curated_changed:
+                _curated_tables_changed(lake)
         summary.temporary_files = remove_stale_temporary_files(lake)  # after the partitions: fewer to walk
     return summary
+
+
+def _curated_tables_changed(lake: LakeBackend) -> None:
+    """Make the next ``fediscope process`` recompute every metric (see the module docstring): a new generation of
+    the curated tables, or, when the manifest cannot be read, no kept metric results at all."""
+    from fediscope.engine.manifest import MANIFEST_PATH, load_manifest, save_manifest
+    from fediscope.engine.metric_state import forget
+    from fediscope.errors import LakeError
+
+    try:
+        if lake.exists(MANIFEST_PATH):  # without one (deleted to curate everything again), forget them
+            save_manifest(lake, load_manifest(lake))  # the same files, a new generation
+            log.info("retention: curated tables changed; the next processing run recomputes every metric")
+            return
+    except LakeError as exc:
+        log.warning("retention: could not start a new generation of the curated tables (%s); deleting the kept "
+                    "metric results instead", exc)
+    forget(lake)
 
 
 def _all_expired(lake: LakeBackend, raw_limit: date | None, curated_limit: date | None,

@@ -1,0 +1,112 @@
+"""Curated retention reaches the metric store and the kept metric results at the next processing run.
+
+Was: ``fediscope gdpr retention`` deleted expired curated partitions, but the next ``fediscope process`` (nothing
+new collected) found its kept metric results current ("the 16 metrics in the store are current, not
+recomputed"): the expired days stayed in the store and in ``<lake>/_state/metrics`` until some later run curated
+something new, forever if collection had stopped. A real lake (REAL recorded statuses, dated 2026-08-01, plus
+copies of them re-dated 2026-11-20), a real SQLite store, the DuckDB engine.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from gdpr_lake import LOCAL, STATUS_FILES, land_recordings, recorded
+
+from fediscope.engine.manifest import MANIFEST_PATH
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import run_process
+from fediscope.gdpr.retention import apply_retention
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.store.port import store_from_settings
+
+TODAY = date(2026, 11, 23)
+RECENT = "2026-11-20"
+
+
+def land_recent_copies(env) -> int:  # noqa: ANN001
+    """The recorded public statuses of localhost:3000 again, created (and fetched) on :data:`RECENT`: each its own
+    status (another id and URI), so the curated tables hold two days."""
+    fetched = datetime.fromisoformat(f"{RECENT}T12:00:00+00:00").astimezone(UTC)
+    records = []
+    for instance, status in recorded(STATUS_FILES, "statuses"):
+        if instance != LOCAL or status.get("reblog") or status["visibility"] != "public":
+            continue
+        copy = json.loads(json.dumps(status))
+        copy.update(id=f"9{status['id']}", uri=status["uri"].replace(status["id"], f"9{status['id']}"),
+                    url=None, created_at=f"{RECENT}T10:00:00.000Z")
+        landed = env.policy.apply("statuses", copy, instance)
+        if landed is not None:
+            records.append(envelope(instance, "/api/v1/timelines/public", landed, fetched))
+    write_batch(env.lake, "statuses", LOCAL, records, fetched_at=fetched)
+    return len(records)
+
+
+def stored_days(env) -> set[str]:  # noqa: ANN001
+    store = store_from_settings(env.settings)
+    try:
+        return {row["day"] for row in store.all(load_metrics()["hashtags_daily"])}
+    finally:
+        store.close()
+
+
+def kept_days(lake_dir: Path) -> set[str]:
+    (kept,) = (lake_dir / "_state" / "metrics").rglob("hashtags_daily.parquet")
+    return set(pq.read_table(kept).column("day").to_pylist())
+
+
+def test_the_next_process_after_curated_retention_drops_the_expired_days(env) -> None:  # noqa: ANN001
+    land_recordings(env.lake, env.policy)
+    assert land_recent_copies(env) > 3
+    run_process(env.settings, progress=False)
+    assert stored_days(env) == kept_days(env.lake_dir) == {"2026-08-01", RECENT}
+    assert run_process(env.settings, progress=False).metrics_skipped  # nothing new: not recomputed
+    generation = json.loads(env.lake.read(MANIFEST_PATH))["generation"]
+
+    retention = apply_retention(env.settings.replace(retention_raw_days=0, retention_curated_days=33), today=TODAY)
+
+    assert {(p.layer, p.dt) for p in retention.deleted} == {("curated", "2026-08-01")}
+    summary = run_process(env.settings, progress=False)  # nothing new collected (the raw lake is as it was)
+    assert summary.curate["raw_files"] == 0
+    assert stored_days(env) == kept_days(env.lake_dir) == {RECENT}  # was: both still held 2026-08-01
+    assert not summary.metrics_skipped
+    assert json.loads(env.lake.read(MANIFEST_PATH))["generation"] != generation  # a new generation of the tables
+    assert summary.metrics["hashtags_daily"].stale > 0  # written as the difference to the kept results
+    assert run_process(env.settings, progress=False).metrics_skipped  # and current again afterwards
+
+
+def test_raw_retention_alone_changes_no_metric(env) -> None:  # noqa: ANN001
+    land_recordings(env.lake, env.policy, fetched_at=datetime(2026, 8, 2, 12, tzinfo=UTC))
+    run_process(env.settings, progress=False)
+    generation = json.loads(env.lake.read(MANIFEST_PATH))["generation"]
+
+    retention = apply_retention(env.settings.replace(retention_raw_days=10, retention_curated_days=0), today=TODAY)
+
+    assert retention.deleted and {p.layer for p in retention.deleted} == {"raw"}
+    assert json.loads(env.lake.read(MANIFEST_PATH))["generation"] == generation
+    assert run_process(env.settings, progress=False).metrics_skipped
+
+
+def test_a_dry_run_changes_nothing(env) -> None:  # noqa: ANN001
+    land_recordings(env.lake, env.policy)
+    run_process(env.settings, progress=False)
+    generation = json.loads(env.lake.read(MANIFEST_PATH))["generation"]
+    settings = env.settings.replace(retention_raw_days=0, retention_curated_days=33)
+    assert apply_retention(settings, dry_run=True, today=TODAY).deleted
+    assert json.loads(env.lake.read(MANIFEST_PATH))["generation"] == generation
+    assert run_process(env.settings, progress=False).metrics_skipped
+
+
+def test_without_a_readable_manifest_the_kept_results_go(env) -> None:  # noqa: ANN001
+    land_recordings(env.lake, env.policy)
+    run_process(env.settings, progress=False)
+    assert kept_days(env.lake_dir) == {"2026-08-01"}
+    env.lake.write_atomic(MANIFEST_PATH, b"{not json")
+
+    apply_retention(env.settings.replace(retention_raw_days=0, retention_curated_days=33), today=TODAY)
+
+    assert not list((env.lake_dir / "_state" / "metrics").rglob("*.parquet"))
