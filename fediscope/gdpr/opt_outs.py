@@ -342,7 +342,7 @@ def apply_opt_outs(lake: LakeBackend,
         report.raw, report.curated = _erase(lake, report.erased)
         log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
                     "lake and the curated tables (%s raw records, %s curated rows)", len(owners),
-                    report.raw.get("records_removed", 0), sum(report.curated.values()))
+                    report.raw.get("records_removed", 0), report.curated.get("rows_removed", 0))
     for path in files:
         lake.delete(path)
     log.info("opt-outs: %d noted account(s) checked, %d erased", len(keys), len(owners))
