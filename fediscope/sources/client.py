@@ -41,7 +41,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -315,9 +315,12 @@ class MastodonClient:
     first connect to the last byte of the body, retries included: a watchdog shuts down the connections the
     request opened when it passes (wherever the request hangs: TLS handshake, status line, headers, body), which
     raises :class:`UpstreamUnavailable` without a retry (a server that dribbles will dribble again), and no retry
-    is started that could not finish in time. ``max_body_bytes`` (None = no cap) stops reading an answer that
-    grows beyond it (decoded size; a larger ``Content-Length`` is refused before reading) with
-    :class:`ResponseTooLarge`. The scraping API sets both; the collector leaves them off.
+    is started that could not finish in time. ``attempt_deadline`` (seconds, None = none) bounds each attempt
+    alone the same way (one HTTP request, connect to last byte; the waits for a rate-limit reset, for pacing and
+    between retries do not count), and is not retried either. ``max_body_bytes`` (None = no cap) stops reading
+    an answer that grows beyond it (decoded size; a larger ``Content-Length`` is refused before reading) with
+    :class:`ResponseTooLarge`. The scraping API sets ``deadline`` and ``max_body_bytes``; the collector sets
+    ``attempt_deadline``.
     """
 
     instance: str
@@ -330,6 +333,7 @@ class MastodonClient:
     pace_fraction: float = 0.2
     wait_on_rate_limit: bool = True
     deadline: float | None = None
+    attempt_deadline: float | None = None
     max_body_bytes: int | None = None
     on_wait: Callable[[str, float, str], None] | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -342,11 +346,12 @@ class MastodonClient:
         self.domain = instance_domain(self.instance)
         self._last_response: requests.Response | None = None
         self._deadline_at: float | None = None
+        self._deadline_span: float | None = None  # the seconds of the bound _deadline_at stands for (messages)
         # duplicates of the sockets of this client's open connections, for the deadline watchdog
         self._watched: list[tuple[weakref.ref[HTTPConnection], socket.socket]] = []
         self._watched_lock = threading.Lock()
         session = requests.Session()
-        if self.deadline is not None:
+        if self.deadline is not None or self.attempt_deadline is not None:
             session.mount("http://", ConnectHookAdapter(self._watch))
             session.mount("https://", ConnectHookAdapter(self._watch))
         session.hooks["response"].append(self._remember)
@@ -385,7 +390,7 @@ class MastodonClient:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         if self.deadline is None:
             return self._request(endpoint, clean)
-        self._deadline_at = time.monotonic() + self.deadline
+        self._deadline_at, self._deadline_span = time.monotonic() + self.deadline, self.deadline
         watchdog = threading.Timer(self.deadline, self._cut_watched)
         watchdog.daemon = True
         watchdog.start()
@@ -393,7 +398,27 @@ class MastodonClient:
             return self._request(endpoint, clean)
         finally:
             watchdog.cancel()
-            self._deadline_at = None
+            self._deadline_at = self._deadline_span = None
+            self._prune_watched()
+
+    @contextlib.contextmanager
+    def _attempt_bound(self) -> Iterator[None]:
+        """One attempt within ``attempt_deadline``, when that ends before what is left of ``get``'s ``deadline``:
+        the same watchdog and body checks, on the attempt's own time."""
+        outer = self._deadline_at, self._deadline_span
+        ends = time.monotonic() + self.attempt_deadline if self.attempt_deadline is not None else None
+        if ends is None or (outer[0] is not None and outer[0] <= ends):
+            yield
+            return
+        self._deadline_at, self._deadline_span = ends, self.attempt_deadline
+        watchdog = threading.Timer(self.attempt_deadline or 0.0, self._cut_watched)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            yield
+        finally:
+            watchdog.cancel()
+            self._deadline_at, self._deadline_span = outer
             self._prune_watched()
 
     @retry_transient
@@ -402,6 +427,11 @@ class MastodonClient:
     def _request(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
         self.stats["requests"] += 1
         self._last_response = None
+        with self._attempt_bound():
+            return self._attempt(endpoint, params)
+
+    def _attempt(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
+        """One HTTP request: its answer (2xx), or the error that maps it (see :meth:`get`)."""
         try:
             response = self.api._Mastodon__api_request(  # type: ignore[attr-defined]
                 "GET", endpoint, dict(params), do_ratelimiting=False, return_response_object=True,
@@ -443,7 +473,8 @@ class MastodonClient:
     def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
         """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
         if isinstance(cause, _DeadlinePassed) or self._past_deadline():
-            raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within {self.deadline:g} s "
+            raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within "
+                                      f"{self._deadline_span or 0:g} s "
                                       "(the connection was cut; not retried)") from None
         if isinstance(cause, _BodyTooLarge):
             raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "

@@ -53,7 +53,9 @@ such a parent. A settled answer is remembered in ``<lake>/_state/handle_domains.
 cannot be had, the remembered handle domain is used (:mod:`fediscope.sources.handle_domains`), and without one
 the instance's local accounts are keyed by the domain connected to, as before.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
-logged with its endpoint and quarantined under ``<lake>/quarantine/``.
+logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
+complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
+otherwise hold the run as long as it likes); that fails the source, not retried, and the next run resumes.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ log = logging.getLogger(__name__)
 
 #: A page whose body is not JSON is fetched this many times (each bad body quarantined) before giving up.
 MALFORMED_ATTEMPTS = 3
+#: Each upstream request is cut (not retried) when its answer is not complete after this many times
+#: ``request_timeout``: that one bounds each wait for the network, so a server sending a byte now and then never
+#: trips it. The waits for rate limits and between retries do not count.
+REQUEST_DEADLINE_FACTOR = 4
 
 
 @dataclass
@@ -179,7 +185,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     for instance, source in targets:
         domain = instance_domain(instance)
         if domain not in clients:
-            clients[domain] = MastodonClient.from_settings(settings, instance, on_wait=reporter.wait)
+            clients[domain] = MastodonClient.from_settings(
+                settings, instance, on_wait=reporter.wait,
+                attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
         result = SourceResult(domain, source.name)
         results.append(result)
         try:
