@@ -18,7 +18,8 @@ The checks and what they do:
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
-  (the rules of ``fediscope config check``, which lists every secret finding);
+  (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
+  one the lake was landed with (its key check in ``_state/``, :mod:`fediscope.lake.key_check`) FAILs;
 * ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout.
 """
 
@@ -303,12 +304,38 @@ def check_pseudonym_key(settings: Settings) -> Check:
            "so changing it later breaks joins with earlier data")
     if not key:
         return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
+    mismatch = _lake_key_mismatch(settings)
+    if mismatch:
+        return Check("pseudonym_key", FAIL, *mismatch)
     why = weakness(key, MIN_PSEUDONYM_KEY)
     if why and _is_default(why):
         return Check("pseudonym_key", FAIL, f"set, but {why}: anyone can recompute the pseudonyms", fix)
     if why:
         return Check("pseudonym_key", WARN, f"set, but {why}: pseudonyms can be brute-forced", fix)
     return Check("pseudonym_key", OK, "set")
+
+
+def _lake_key_mismatch(settings: Settings) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when the pseudonym key is not the one the lake was landed with (its recorded key
+    check, :mod:`fediscope.lake.key_check`) or the check is damaged; None when the key is the lake's, when the lake
+    holds no check, or when the lake cannot be read (the ``lake`` check reports that)."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.key_check import KEY_CHECK_PATH, DamagedKeyCheck, key_matches
+
+    try:
+        matches = key_matches(settings, open_lake(settings.lake))
+    except DamagedKeyCheck as exc:
+        reason, _sep, fix = str(exc).partition("; ")
+        return f"set, but it cannot be compared with the key this lake was landed with: {reason}", fix
+    except FediscopeError as exc:
+        log.debug("the lake's key check could not be read: %s", exc)
+        return None
+    if matches is not False:
+        return None
+    return (f"set, but it is not the key this lake was landed with ({KEY_CHECK_PATH} was recorded with another "
+            "key): `collect`, `stream`, `serve-api` and `gdpr erase/export` refuse to run with it",
+            "set FEDISCOPE_PSEUDONYM_KEY to the key the lake was landed with (the collectors', e.g. the Airflow "
+            "workers'), or point FEDISCOPE_LAKE at this key's lake")
 
 
 # -- instances ----------------------------------------------------------------------------------------------

@@ -225,16 +225,22 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     Raising is what makes Airflow retry this mapped task (with backoff) while the other sources go on. The lake
     is prepared first, as by ``fediscope collect`` (:func:`fediscope.lake.backend.prepare_lake`: created when
     missing; LakeError when it is a file or cannot be written), so a broken lake fails before the instance is asked
-    for anything, as a lake error rather than the source's.
+    for anything, as a lake error rather than the source's; so does a pseudonym key that is not the one the lake was
+    landed with (:func:`fediscope.lake.key_check.check_landing_key`).
     """
     from fediscope.lake.backend import open_lake, prepare_lake
+    from fediscope.lake.key_check import check_landing_key
     from fediscope.sources.collector import run_collection
     from fediscope.sources.spec import parse_source
 
+    lake = open_lake(settings.lake)
     try:
-        prepare_lake(open_lake(settings.lake))
+        prepare_lake(lake)
     except LakeError as exc:
         raise LakeError(f"{exc} {_LAKE_HINT}") from None
+    # a worker whose pseudonym key is not the lake's is refused (ConfigError) before the instance is asked for
+    # anything; the first landing records the key's check (fediscope.lake.key_check)
+    check_landing_key(settings, lake)
     summary = run_collection(settings, targets=[(target["instance"], parse_source(target["source"]))],
                              max_pages=pages, progress=False)
     result = _as_dict(summary)

@@ -53,12 +53,16 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
         raise ConfigError("nothing to collect: pass --instance URL (e.g. --instance https://mastodon.social), or "
                           "configure [[sources]] in fediscope.toml")
     from fediscope.lake.backend import LAKE_OPTION, open_lake, prepare_lake
+    from fediscope.lake.key_check import check_landing_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.collector import run_collection
 
     policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
     # a lake path that is a file fails here, before anything is fetched
-    prepare_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
+    target_lake = open_lake(settings.lake)
+    prepare_lake(target_lake, chosen_by=LAKE_OPTION)
+    # a key other than the lake's is refused before anything is fetched
+    check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
     summary = run_collection(settings, targets, max_pages=max_pages,
                              progress=is_terminal() if progress is None else progress)
     if as_json:

@@ -37,6 +37,7 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 
     Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
     <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
+    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
     """
     from fediscope.gdpr.erase import erase_account
     from fediscope.gdpr.subject import parse_account
@@ -60,7 +61,10 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 @click.option("--account", required=True, help=ACCOUNT_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here (default: stdout).")
 def export(account: str, out: Path | None) -> None:
-    """Everything held about one account, as JSON (right of access)."""
+    """Everything held about one account, as JSON (right of access).
+
+    Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
+    """
     from fediscope.gdpr.export import export_account
 
     settings = settings_from_context()

@@ -12,6 +12,7 @@ import logging
 import click
 
 from fediscope.cli.common import settings_from_context
+from fediscope.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def serve_api(host: str, port: int, threads: int) -> None:
 
     settings = settings_from_context()
     app = create_app(settings)
+    _check_key(settings)
     try:
         server = make_server(app, host=host, port=port, threads=threads, trusted_proxy=settings.api_trusted_proxy)
     except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
@@ -57,3 +59,22 @@ def serve_api(host: str, port: int, threads: int) -> None:
         pass
     finally:
         server.close()
+
+
+def _check_key(settings: Settings) -> None:
+    """The records the API serves are lake records (NiFi lands them): like `fediscope collect`, refuse to start
+    with a pseudonym key other than the one the lake was landed with, and record the key's check in a lake that
+    holds none (:mod:`fediscope.lake.key_check`). The API creates no lake: a lake not there yet is not checked. A
+    lake that cannot be read now is not compared (logged): requests read it and answer 503 while it cannot be
+    read."""
+    from fediscope.errors import LakeError
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.key_check import check_landing_key
+
+    lake = open_lake(settings.lake)
+    try:
+        if lake.is_dir(""):
+            check_landing_key(settings, lake,
+                              outcome="the API was not started (what it serves is landed into this lake)")
+    except LakeError as exc:  # not KeyMismatchError, a ConfigError: that one stops the start
+        log.warning("the pseudonym key could not be compared with the lake's key check: %s", exc)

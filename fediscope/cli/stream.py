@@ -67,12 +67,16 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     if len(set(names)) < len(names):
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
     from fediscope.lake.backend import LAKE_OPTION, open_lake, prepare_lake
+    from fediscope.lake.key_check import check_landing_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.stream import StreamRun
 
     policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
     # a lake path that is a file fails here, before the stream is opened
-    prepare_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
+    target_lake = open_lake(settings.lake)
+    prepare_lake(target_lake, chosen_by=LAKE_OPTION)
+    # a key other than the lake's is refused before the stream is opened
+    check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
 
     stop = threading.Event()
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,

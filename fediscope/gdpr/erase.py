@@ -80,6 +80,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
@@ -378,6 +379,9 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
     require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into; nothing was erased")
+    # with another key than the lake's, no record would match and the suppression list would get a pseudonym that
+    # no later collection ever meets: refused, before anything is touched (fediscope.lake.key_check)
+    require_lake_key(settings, lake, "nothing was erased, and nothing was added to the suppression list")
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))

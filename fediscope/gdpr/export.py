@@ -38,6 +38,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.lake.key_check import require_lake_key
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
@@ -102,6 +103,8 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path would answer the request with "nothing held"
     require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
+    # with another key than the lake's it would answer "nothing held" about an account the lake holds
+    require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
     subject, *others = subjects_from_settings(settings, account, load_handle_domains(lake))
     own_store = store is None
     store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)

@@ -1,0 +1,144 @@
+"""Which pseudonym key a lake was landed with: a key check kept in ``<lake>/_state/``, compared before use.
+
+With the privacy policy on, every account identifier in the lake is a keyed pseudonym (HMAC-SHA256 with
+``FEDISCOPE_PSEUDONYM_KEY``, :mod:`fediscope.privacy`), and ``fediscope gdpr erase/export`` find an account by
+computing its pseudonym with the current key. With another key nothing matches: an erasure would report success,
+remove nothing and put a pseudonym on the suppression list that never matches, and a collection would land records
+that join nothing already there. So the first landing with privacy on records a **key check** in
+:data:`KEY_CHECK_PATH`, and the landing entry points (``fediscope collect`` and ``stream``, the ingest DAG through
+:func:`fediscope.orchestration.collect_target`, ``fediscope serve-api`` at start) and ``gdpr erase/export``
+refuse (:class:`KeyMismatchError`) when the current key does not give the recorded check.
+
+The check is ``HMAC-SHA256(key, "fediscope key check")``, its first 24 hex digits: a keyed value of a fixed label,
+exactly as long as a pseudonym, so it lets nobody test guessed keys more cheaply than any pseudonym in the lake
+already does; the key itself is never written. A lake without a check (landed by an older fediscope, or only
+with privacy off) is not refused: the next landing with privacy on records one. Erasure and export only compare,
+they never record. With ``FEDISCOPE_PRIVACY=off`` no key is used, so nothing is compared or recorded.
+
+The first check is created exclusively (:meth:`~fediscope.lake.backend.LakeBackend.create_exclusive`): of two
+runs starting on a lake without one (parallel ingest tasks), one records and the other compares with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from fediscope.config import Settings
+from fediscope.errors import ConfigError, LakeError
+from fediscope.lake.backend import LAKE_SETTING, LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+log = logging.getLogger(__name__)
+
+KEY_CHECK_PATH = f"{STATE_ROOT}/pseudonym_key_check.json"
+#: What the key check is computed from (fixed: changing it would make every recorded check a mismatch).
+KEY_CHECK_LABEL = "fediscope key check"
+#: Hex digits kept: as many as a pseudonym has (fediscope.privacy.PrivacyPolicy.pseudonym).
+KEY_CHECK_DIGITS = 24
+_CHECK_RE = re.compile(rf"[0-9a-f]{{{KEY_CHECK_DIGITS}}}")
+
+
+class KeyMismatchError(ConfigError):
+    """``FEDISCOPE_PSEUDONYM_KEY`` is not the key the lake was landed with (its recorded key check differs)."""
+
+
+class DamagedKeyCheck(LakeError):
+    """The lake's key check file is not one (not JSON, or no check value in it)."""
+
+
+def key_check_value(key: str) -> str:
+    """The key check of ``key``: ``HMAC-SHA256(key, "fediscope key check")``, first 24 hex digits."""
+    return hmac.new(key.encode(), KEY_CHECK_LABEL.encode(), hashlib.sha256).hexdigest()[:KEY_CHECK_DIGITS]
+
+
+def read_key_check(lake: LakeBackend) -> str | None:
+    """The key check recorded in the lake, or None when it holds none; LakeError naming the file when the file is
+    not a key check."""
+    if not lake.exists(KEY_CHECK_PATH):
+        return None
+    try:
+        document = json.loads(lake.read(KEY_CHECK_PATH))
+        value = document["check"] if isinstance(document, dict) else None
+        if not isinstance(value, str) or not _CHECK_RE.fullmatch(value):
+            raise ValueError(f"'check' is not {KEY_CHECK_DIGITS} hex digits")
+    except (ValueError, KeyError, RecursionError) as exc:
+        raise DamagedKeyCheck(f"{KEY_CHECK_PATH} in the lake is damaged ({type(exc).__name__}: {exc}), so the "
+                              "pseudonym key cannot be compared with the key this lake was landed with; restore it "
+                              "from a backup, or delete it if you are sure FEDISCOPE_PSEUDONYM_KEY is the lake's key "
+                              "(the next landing records its check again)") from None
+    return value
+
+
+def _document(key: str) -> bytes:
+    return json.dumps({
+        "check": key_check_value(key),
+        "computed_as": f"HMAC-SHA256(FEDISCOPE_PSEUDONYM_KEY, {KEY_CHECK_LABEL!r}), first {KEY_CHECK_DIGITS} hex "
+                       "digits (not the key)",
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }, indent=1).encode()
+
+
+def _key(settings: Settings) -> str | None:
+    """The key whose check matters: None with privacy off (no key is used) or without a key."""
+    return settings.pseudonym_key if settings.privacy and settings.pseudonym_key else None
+
+
+def key_matches(settings: Settings, lake: LakeBackend) -> bool | None:
+    """Whether the settings' pseudonym key gives the lake's recorded check; None when there is nothing to compare
+    (privacy off, no key, or no check recorded). Reads one small file; writes nothing."""
+    key = _key(settings)
+    recorded = read_key_check(lake) if key else None
+    if key is None or recorded is None:
+        return None
+    return hmac.compare_digest(recorded, key_check_value(key))
+
+
+def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING) -> str:
+    """The one line that says the key is not the lake's, what was therefore not done (``outcome``), and the fix."""
+    from fediscope.redact import redact_url
+
+    return (f"FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with ({redact_url(lake.url)}: its "
+            f"{KEY_CHECK_PATH} was recorded with another key), so its pseudonyms match none of the lake's records; "
+            f"{outcome}. Set FEDISCOPE_PSEUDONYM_KEY to the key the lake was landed with (the one the collectors, "
+            f"e.g. the Airflow workers, use), or point {chosen_by} at the lake of this key")
+
+
+def require_lake_key(settings: Settings, lake: LakeBackend, outcome: str) -> None:
+    """For commands that look accounts up by pseudonym (``gdpr erase/export``): KeyMismatchError when the key is
+    not the lake's. Records nothing: a lake without a check (or privacy off) passes."""
+    if key_matches(settings, lake) is False:
+        raise KeyMismatchError(mismatch_message(lake, outcome))
+
+
+#: What the landing refusal says was not done, and how to change a lake's key on purpose.
+_LANDING_OUTCOME = ("nothing was landed (what would land could not be joined with the lake's records, and the "
+                    "accounts on its suppression list would be collected again)")
+_ROTATION_HINT = (". To change this lake's key on purpose, delete {path} first (records landed with the old key are "
+                  "then no longer found by `fediscope gdpr erase/export`)")
+
+
+def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str = LAKE_SETTING,
+                      outcome: str = _LANDING_OUTCOME) -> bool:
+    """For the landing entry points, once per run, before anything is fetched: refuse a key that is not the lake's
+    (KeyMismatchError), and record the key check in a lake that holds none. True when this call recorded it. The
+    lake's root must exist or be creatable (:func:`fediscope.lake.backend.prepare_lake`)."""
+    key = _key(settings)
+    if key is None:
+        return False
+    recorded = read_key_check(lake)
+    if recorded is None:
+        if lake.create_exclusive(KEY_CHECK_PATH, _document(key)):
+            log.info("recorded the pseudonym key's check in %s: later runs with another key are refused",
+                     KEY_CHECK_PATH)
+            return True
+        recorded = read_key_check(lake)  # another run recorded one meanwhile: compare with it
+    if recorded is not None and not hmac.compare_digest(recorded, key_check_value(key)):
+        raise KeyMismatchError(mismatch_message(lake, outcome, chosen_by=chosen_by)
+                               + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
+    return False
+

@@ -1,0 +1,215 @@
+"""The lake's pseudonym key check: a lake landed with one key refuses landings and GDPR requests with another.
+
+Was: on a lake landed with key K, ``gdpr erase`` with another key printed "erased account …; raw: nothing; …; added
+to the suppression list" (exit 0) and touched no record, and the other key's pseudonym on the suppression list never
+matched, so later collections with K kept landing the account; ``gdpr export`` answered "nothing held"; ``collect``
+and ``stream`` landed records that joined nothing. Everything runs for real: the sample instance on 127.0.0.1, the
+``fediscope`` command in-process (``serve-api`` in a subprocess), lakes in tmp dirs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_run import clean_env, run
+
+from fediscope.config import Settings
+from fediscope.lake.key_check import KEY_CHECK_PATH, KeyMismatchError, key_check_value
+from fediscope.sample.instance import SampleInstance
+from fediscope.sample.server import SampleServer
+
+KEY = "key-check-test-landing-key-4c1e9a7f3b2d8e6a0f5c"
+OTHER = "key-check-test-operator-key-9b3f7d1e5a2c8f4b6e0d"
+MISMATCH = "FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with"
+COMMAND = [sys.executable, "-c", "from fediscope.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SampleServer]:
+    with SampleServer(SampleInstance.generate(120, seed=5), rate_limit=100_000) as sample:
+        yield sample
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}", FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
+    return tmp_path / "lake"
+
+
+def _subject(server: SampleServer) -> str:
+    """``user@127.0.0.1:PORT`` of a local account with a status on the public timeline, as the instance serves it."""
+    with urllib.request.urlopen(f"{server.url}/api/v1/timelines/public?limit=40", timeout=10) as response:
+        statuses = json.load(response)
+    acct = next(s["account"]["acct"] for s in statuses if "@" not in s["account"]["acct"])
+    return f"{acct}@127.0.0.1:{server.port}"
+
+
+def _collect(capsys: pytest.CaptureFixture[str], server: SampleServer) -> tuple[int, str, str]:
+    return run(capsys, "collect", "--instance", server.url, "--timeline", "public")
+
+
+def _files(lake_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(lake_dir)): p.read_bytes() for p in sorted(lake_dir.rglob("*")) if p.is_file()}
+
+
+def _refused(code: int, out: str, err: str) -> None:
+    assert code == 2, (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("fediscope: error: ") and MISMATCH in err, err
+    assert "Traceback" not in err and out == ""
+
+
+def test_the_first_landing_records_a_check_of_the_key_not_the_key(capsys, server, lake_dir) -> None:
+    code, _out, err = _collect(capsys, server)
+    assert code == 0, err
+    text = (lake_dir / KEY_CHECK_PATH).read_text()
+    assert json.loads(text)["check"] == key_check_value(KEY) and len(key_check_value(KEY)) == 24
+    assert KEY not in text and key_check_value(KEY) != key_check_value(OTHER)
+    assert _collect(capsys, server)[0] == 0  # the same key again: not refused
+
+
+def test_erase_and_export_with_another_key_are_refused_and_touch_nothing(capsys, monkeypatch, server,
+                                                                         lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    subject = _subject(server)
+    code, out, err = run(capsys, "gdpr", "export", "--account", subject)
+    assert code == 0, err
+    held = sum(len(records) for records in json.loads(out)["raw"].values())
+    assert held > 0  # the account has records in the lake
+    before = _files(lake_dir)
+
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)  # an operator shell whose key differs from the collectors'
+    code, out, err = run(capsys, "gdpr", "erase", "--account", subject, "--yes")
+    _refused(code, out, err)
+    assert "nothing was erased" in err
+    code, out, err = run(capsys, "gdpr", "export", "--account", subject)
+    _refused(code, out, err)
+    assert "nothing was exported" in err
+    assert _files(lake_dir) == before  # no record touched, nothing on the suppression list, no audit line
+
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)  # the lake's key: the erasure does its work
+    code, out, err = run(capsys, "gdpr", "erase", "--account", subject, "--yes")
+    assert code == 0, err
+    assert "added to the suppression list" in out
+    code, out, _err = run(capsys, "gdpr", "export", "--account", subject)
+    assert code == 0 and sum(len(records) for records in json.loads(out)["raw"].values()) == 0
+
+
+@pytest.mark.parametrize("command", [("collect", "--timeline", "public"), ("stream", "--duration", "1")])
+def test_landing_with_another_key_is_refused_before_anything_is_fetched(capsys, monkeypatch, server, lake_dir,
+                                                                        command) -> None:
+    assert _collect(capsys, server)[0] == 0
+    before = _files(lake_dir)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)
+    code, out, err = run(capsys, command[0], "--instance", server.url, *command[1:])
+    _refused(code, out, err)
+    assert "nothing was landed" in err and f"delete {KEY_CHECK_PATH}" in err  # how to change the key on purpose
+    assert _files(lake_dir) == before
+
+
+def test_a_lake_without_a_check_is_not_refused_and_gets_one(capsys, monkeypatch, server, lake_dir) -> None:
+    """A lake landed by an older fediscope holds no check: the next landing records one, whatever its key."""
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / KEY_CHECK_PATH).unlink()
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)
+    code, _out, err = _collect(capsys, server)
+    assert code == 0, err
+    assert json.loads((lake_dir / KEY_CHECK_PATH).read_text())["check"] == key_check_value(OTHER)
+
+
+def test_erase_records_no_check_in_a_lake_without_one(capsys, monkeypatch, server, lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / KEY_CHECK_PATH).unlink()
+    code, _out, err = run(capsys, "gdpr", "erase", "--account", _subject(server), "--yes")
+    assert code == 0, err
+    assert not (lake_dir / KEY_CHECK_PATH).exists()
+
+
+def test_privacy_off_neither_compares_nor_records(capsys, monkeypatch, server, lake_dir, tmp_path) -> None:
+    assert _collect(capsys, server)[0] == 0
+    recorded = (lake_dir / KEY_CHECK_PATH).read_bytes()
+    monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)  # set, but no key is used with privacy off
+    code, _out, err = _collect(capsys, server)
+    assert code == 0, err
+    assert (lake_dir / KEY_CHECK_PATH).read_bytes() == recorded
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "clear-lake"))
+    code, _out, err = _collect(capsys, server)
+    assert code == 0, err
+    assert not (tmp_path / "clear-lake" / KEY_CHECK_PATH).exists()
+
+
+def test_a_damaged_check_is_one_clear_line(capsys, server, lake_dir) -> None:
+    (lake_dir / KEY_CHECK_PATH).parent.mkdir(parents=True)
+    (lake_dir / KEY_CHECK_PATH).write_text("{not json")
+    for args in (("collect", "--instance", server.url), ("gdpr", "export", "--account", _subject(server))):
+        code, out, err = run(capsys, *args)
+        assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"{KEY_CHECK_PATH} in the lake is damaged" in err
+
+
+def test_the_ingest_task_with_another_key_is_refused(capsys, server, lake_dir) -> None:
+    from fediscope.orchestration import collect_target
+
+    target = {"instance": server.url, "source": "public"}
+    settings = Settings(lake=str(lake_dir), pseudonym_key=KEY, allow_private_addresses=True)
+    assert collect_target(settings, target, pages=1)["landed"] > 0
+    assert json.loads((lake_dir / KEY_CHECK_PATH).read_text())["check"] == key_check_value(KEY)
+    before = _files(lake_dir)
+    with pytest.raises(KeyMismatchError, match=MISMATCH):
+        collect_target(settings.replace(pseudonym_key=OTHER), target, pages=1)
+    assert _files(lake_dir) == before
+
+
+def test_doctor_reports_a_key_that_is_not_the_lakes(capsys, server, lake_dir) -> None:
+    from fediscope.doctor import FAIL, OK, check_pseudonym_key
+
+    settings = Settings(lake=str(lake_dir), pseudonym_key=KEY)
+    assert check_pseudonym_key(settings).status == OK  # no lake yet: nothing to compare
+    assert _collect(capsys, server)[0] == 0
+    assert check_pseudonym_key(settings).status == OK
+    check = check_pseudonym_key(settings.replace(pseudonym_key=OTHER))
+    assert check.status == FAIL and "not the key this lake was landed with" in check.detail
+    assert "FEDISCOPE_PSEUDONYM_KEY" in check.fix and OTHER not in check.detail + check.fix
+
+
+def _serve(lake_dir: Path, server: SampleServer, key: str) -> tuple[str, subprocess.Popen[str]]:
+    """``fediscope serve-api`` in a subprocess: its first line on stderr, and the process (still running when the
+    API started)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update(FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_PSEUDONYM_KEY=key, FEDISCOPE_INSTANCES=server.url,
+               FEDISCOPE_API_KEY="key-check-test-api-key-7e2a9c4f1b8d", FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
+    process = subprocess.Popen([*COMMAND, "serve-api", "--port", "0"], env=env, cwd=lake_dir.parent,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    return process.stderr.readline(), process
+
+
+def test_serve_api_with_another_key_does_not_start(capsys, server, lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    line, process = _serve(lake_dir, server, OTHER)
+    try:
+        assert MISMATCH in line and "the API was not started" in line, line
+        assert process.wait(timeout=30) == 2
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_serve_api_records_the_check_in_a_lake_without_one(capsys, server, lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / KEY_CHECK_PATH).unlink()
+    line, process = _serve(lake_dir, server, KEY)
+    try:
+        assert "fediscope API on http://127.0.0.1:" in line, line
+        assert json.loads((lake_dir / KEY_CHECK_PATH).read_text())["check"] == key_check_value(KEY)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
