@@ -226,7 +226,7 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     is prepared first, as by ``fediscope collect`` (:func:`fediscope.lake.backend.prepare_lake`: created when
     missing; LakeError when it is a file or cannot be written), so a broken lake fails before the instance is asked
     for anything, as a lake error rather than the source's; so does a pseudonym key that is not the one the lake was
-    landed with (:func:`fediscope.lake.key_check.check_landing_key`).
+    landed with (:func:`fediscope.lake.key_check.check_landing_key`, which also warns about a weak key).
     """
     from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.lake.key_check import check_landing_key

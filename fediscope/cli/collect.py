@@ -61,7 +61,7 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     # a lake path that is a file fails here, before anything is fetched
     target_lake = open_lake(settings.lake)
     prepare_lake(target_lake, chosen_by=LAKE_OPTION)
-    # a key other than the lake's is refused before anything is fetched
+    # a key other than the lake's is refused before anything is fetched (a weak one is only warned about)
     check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
     summary = run_collection(settings, targets, max_pages=max_pages,
                              progress=is_terminal() if progress is None else progress)

@@ -79,7 +79,10 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
 
     \b
       fediscope sample-instance --statuses 5000 &
-      FEDISCOPE_PSEUDONYM_KEY=demo fediscope collect --instance http://127.0.0.1:8765 --timeline local
+      export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+      fediscope collect --instance http://127.0.0.1:8765 --timeline local
+
+    Keep the key for as long as you use the lake: a lake refuses landings and GDPR requests with another key.
     """
     from fediscope.errors import ConfigError
     from fediscope.sample.instance import SampleInstance

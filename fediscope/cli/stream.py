@@ -75,7 +75,7 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     # a lake path that is a file fails here, before the stream is opened
     target_lake = open_lake(settings.lake)
     prepare_lake(target_lake, chosen_by=LAKE_OPTION)
-    # a key other than the lake's is refused before the stream is opened
+    # a key other than the lake's is refused before the stream is opened (a weak one is only warned about)
     check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
 
     stop = threading.Event()

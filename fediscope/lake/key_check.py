@@ -17,6 +17,10 @@ they never record. With ``FEDISCOPE_PRIVACY=off`` no key is used, so nothing is 
 
 The first check is created exclusively (:meth:`~fediscope.lake.backend.LakeBackend.create_exclusive`): of two
 runs starting on a lake without one (parallel ingest tasks), one records and the other compares with it.
+
+The landing entry points also log a WARNING, once per run, when the key is weak by the rules of
+``fediscope config check`` (:func:`fediscope.config_check.weakness`): weak keys are not refused (tests and
+demonstrations use short ones), but anyone who can guess the key can recompute every pseudonym.
 """
 
 from __future__ import annotations
@@ -123,10 +127,13 @@ _ROTATION_HINT = (". To change this lake's key on purpose, delete {path} first (
 
 
 def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str = LAKE_SETTING,
-                      outcome: str = _LANDING_OUTCOME) -> bool:
-    """For the landing entry points, once per run, before anything is fetched: refuse a key that is not the lake's
-    (KeyMismatchError), and record the key check in a lake that holds none. True when this call recorded it. The
-    lake's root must exist or be creatable (:func:`fediscope.lake.backend.prepare_lake`)."""
+                      outcome: str = _LANDING_OUTCOME, warn: bool = True) -> bool:
+    """For the landing entry points, once per run, before anything is fetched: warn about a weak key
+    (:func:`warn_if_weak_key`, unless ``warn`` is false), refuse a key that is not the lake's (KeyMismatchError),
+    and record the key check in a lake that holds none. True when this call recorded it. The lake's root must
+    exist or be creatable (:func:`fediscope.lake.backend.prepare_lake`)."""
+    if warn:
+        warn_if_weak_key(settings)
     key = _key(settings)
     if key is None:
         return False
@@ -142,3 +149,24 @@ def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str =
                                + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
     return False
 
+
+def key_weakness(settings: Settings) -> str | None:
+    """Why the pseudonym key in use is weak (``fediscope config check``'s rules), None when it is not (or none is
+    used). Never includes the key."""
+    from fediscope.config_check import MIN_PSEUDONYM_KEY, weakness
+
+    key = _key(settings)
+    return weakness(key, MIN_PSEUDONYM_KEY) if key else None
+
+
+def warn_if_weak_key(settings: Settings) -> str | None:
+    """Log one WARNING when the pseudonym key is weak (not refused: tests and demonstrations use short keys);
+    returns the weakness."""
+    from fediscope.config_check import HOW_TO_GENERATE
+
+    why = key_weakness(settings)
+    if why:
+        log.warning("FEDISCOPE_PSEUDONYM_KEY %s: anyone who guesses it can recompute every pseudonym and re-identify "
+                    "the accounts in the lake; %s (a lake keeps the key it was landed with: use the new key for a "
+                    "new lake)", why, HOW_TO_GENERATE)
+    return why

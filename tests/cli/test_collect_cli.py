@@ -7,7 +7,7 @@ import json
 import pytest
 from cli_run import clean_env, run
 
-KEY = "cli-test-pseudonym-key"
+KEY = "cli-test-pseudonym-key-2b8e4f0a6c1d9e3f7a5b"  # a strong one: a weak key is warned about on stderr
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ KEY = "key-check-test-landing-key-4c1e9a7f3b2d8e6a0f5c"
 OTHER = "key-check-test-operator-key-9b3f7d1e5a2c8f4b6e0d"
 MISMATCH = "FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with"
 COMMAND = [sys.executable, "-c", "from fediscope.cli import main; main()"]
+ROOT = Path(__file__).resolve().parents[2]  # the subprocess runs the fediscope these tests import
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,8 @@ def _serve(lake_dir: Path, server: SampleServer, key: str) -> tuple[str, subproc
     API started)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
     env.update(FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_PSEUDONYM_KEY=key, FEDISCOPE_INSTANCES=server.url,
-               FEDISCOPE_API_KEY="key-check-test-api-key-7e2a9c4f1b8d", FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
+               FEDISCOPE_API_KEY="key-check-test-api-key-7e2a9c4f1b8d",
+               FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true", PYTHONPATH=str(ROOT))
     process = subprocess.Popen([*COMMAND, "serve-api", "--port", "0"], env=env, cwd=lake_dir.parent,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
