@@ -285,7 +285,9 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
     ``trusted_proxy`` (``FEDISCOPE_API_TRUSTED_PROXY``, the TLS reverse proxy in front): its
     ``X-Forwarded-Proto``/``-Host``/``-For`` then make the request's scheme, host and client address, so the
     ``Link`` URLs clients follow are the proxy's ``https://`` ones, not plain http to the API's own address.
-    Raises OSError / ValueError when it cannot listen."""
+    It waits on its sockets with ``poll``: waitress's default, ``select``, cannot watch a descriptor numbered
+    1024 or above, and its loop thread died on the first one (every later request hung), so a server with many
+    open connections or files stopped answering. Raises OSError / ValueError when it cannot listen."""
     from waitress.server import create_server
 
     options: dict[str, Any] = {}
@@ -296,7 +298,8 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
         options["server_name"] = host
     server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
                            max_request_body_size=MAX_BODY_BYTES + 1, max_request_header_size=MAX_HEADER_BYTES,
-                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, **options)
+                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, asyncore_use_poll=True,
+                           **options)
     # several listening sockets (a host name with an IPv4 and an IPv6 address) are servers of their own in the map
     for listener in {server, *getattr(server, "map", {}).values()}:
         if hasattr(listener, "channel_class"):

@@ -223,7 +223,7 @@ def collected_ports(lake_dir: Path) -> list[int]:
     state = lake_dir / "_state"
     for entry in state.glob("127.0.0.1:*") if state.is_dir() else ():
         port = entry.name.partition(":")[2]
-        if entry.is_dir() and port.isdigit():
+        if entry.is_dir() and port.isascii() and port.isdigit():
             found.append((entry.stat().st_mtime, int(port)))
     return [port for _, port in sorted(found)]
 

@@ -39,7 +39,7 @@ def _id_param(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ParamError(f"{name} must be a status id (digits only), got {raw!r}")
     return int(raw)
 

@@ -203,7 +203,7 @@ HEARTBEAT_SECONDS = 15.0  # Mastodon's streaming server sends ":thump" this ofte
 
 def _offset(query: dict[str, str]) -> int:
     raw = query.get("offset") or "0"
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ParamError(f"offset must be a number >= 0, got {raw!r}")
     return int(raw)
 

@@ -267,6 +267,11 @@ class ConnectHookAdapter(HTTPAdapter):
     The scraping API uses two: the client's deadline watch (so a request can be cut at its deadline wherever it
     hangs: TLS handshake, status line, headers or body) and the peer-address check of :mod:`api.guard`.
     Hooks may be added after the adapter is mounted; a hook that raises refuses the connection.
+
+    :meth:`close` closes the connections its pools keep alive. urllib3 2 leaves that to the garbage collector
+    (a pool's ``weakref.finalize`` closes them once the pool is gone), and a pool here lives on after its session
+    is closed as long as something holds a response of it (a client's last response): every closed client kept
+    its sockets open, and a long test run ran out of the file descriptors ``select`` can watch.
     """
 
     def __init__(self, *hooks: ConnectHook) -> None:
@@ -275,14 +280,30 @@ class ConnectHookAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _hooked_pool_classes(self.on_connect)
+        self.poolmanager.pool_classes_by_scheme = _hooked_pool_classes(weakref.ref(self))
+
+    def close(self) -> None:
+        held = self.poolmanager.pools  # a RecentlyUsedContainer: no iteration, keys() is its snapshot
+        pools = [pool for key in held.keys() if (pool := held.get(key)) is not None]  # noqa: SIM118
+        super().close()
+        for pool in pools:
+            pool.close()
 
 
-def _hooked_pool_classes(hooks: list[ConnectHook]) -> dict[str, type[HTTPConnectionPool]]:
-    """urllib3 pool classes whose connections run ``hooks`` (read at connect time) on each new socket."""
+def _hooked_pool_classes(adapter: weakref.ref[ConnectHookAdapter]) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose connections run the adapter's hooks (read at connect time) on each new socket.
+
+    The classes reach the adapter through a weak reference: a pool's finalizer (urllib3's, registered for good)
+    holds its idle connections, they hold these classes, and a strong path from there to the hooks' owner (the
+    client, which holds its last response, which holds the pool) would keep the pool from ever being finalized.
+    """
 
     def run_hooks(sock: socket.socket, connection: HTTPConnection) -> socket.socket:
-        for hook in list(hooks):
+        owner = adapter()
+        if owner is None:  # a pool used after its adapter was gone: its hooks may be checks, so refuse
+            sock.close()
+            raise ConnectionError("this connection pool's adapter was closed and dropped")
+        for hook in list(owner.on_connect):
             hook(sock, connection)
         return sock
 
@@ -540,7 +561,7 @@ class MastodonClient:
                 response._content is not False or not hasattr(raw, "read1"):
             return  # nothing to bound, a stream the caller reads itself, or already read
         declared = response.headers.get("Content-Length", "")
-        if limit is not None and declared.isdigit() and int(declared) > limit:
+        if limit is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
             response.close()
             raise _BodyTooLarge(f"Content-Length {declared} is over {limit} bytes")
         if self._past_deadline():

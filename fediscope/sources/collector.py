@@ -182,37 +182,40 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     ctx = _Context(settings, lake, policy, reporter, max_pages)
     clients: dict[str, MastodonClient] = {}
     results: list[SourceResult] = []
-    for instance, source in targets:
-        domain = instance_domain(instance)
-        if domain not in clients:
-            clients[domain] = MastodonClient.from_settings(
-                settings, instance, on_wait=reporter.wait,
-                attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
-        result = SourceResult(domain, source.name)
-        results.append(result)
-        try:
-            if source.paged:
-                _collect_walk(ctx, clients[domain], source, result)
-            else:
-                _collect_snapshot(ctx, clients[domain], source, result)
-        except FediscopeError as exc:
-            result.status, result.error = "failed", str(exc)
-            log.warning("source %s %s failed: %s", domain, source.name, exc)
-        except Exception as exc:  # a bug or surprise in one source must not stop the others
-            result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-            log.exception("source %s %s failed unexpectedly", domain, source.name)
-        # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
-        ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
-        reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
-                      f"{result.pages} pages, {result.landed} landed"
-                      + (f", {result.refreshed} refreshed" if result.refreshed else "")
-                      + (f", {result.settled} settled" if result.settled else "")
-                      + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
-                      + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+    try:
+        for instance, source in targets:
+            domain = instance_domain(instance)
+            if domain not in clients:
+                clients[domain] = MastodonClient.from_settings(
+                    settings, instance, on_wait=reporter.wait,
+                    attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
+            result = SourceResult(domain, source.name)
+            results.append(result)
+            try:
+                if source.paged:
+                    _collect_walk(ctx, clients[domain], source, result)
+                else:
+                    _collect_snapshot(ctx, clients[domain], source, result)
+            except FediscopeError as exc:
+                result.status, result.error = "failed", str(exc)
+                log.warning("source %s %s failed: %s", domain, source.name, exc)
+            except Exception as exc:  # a bug or surprise in one source must not stop the others
+                result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+                log.exception("source %s %s failed unexpectedly", domain, source.name)
+            # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
+            ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
+            reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
+                          f"{result.pages} pages, {result.landed} landed"
+                          + (f", {result.refreshed} refreshed" if result.refreshed else "")
+                          + (f", {result.settled} settled" if result.settled else "")
+                          + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
+                          + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+    finally:  # also when a run is interrupted: no connection of it is left open
+        for client in clients.values():
+            client.close()
     stats: Counter[str] = Counter()
     for client in clients.values():
         stats.update(client.stats)
-        client.close()
     summary = CollectSummary(results, seconds=time.monotonic() - started,
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
@@ -323,8 +326,8 @@ def _page_floor(items: list[Any]) -> str | None:
     """The oldest status id on a page, among the ids of its usual kind (digits, or not: whichever most ids are),
     so that a malformed item's odd id does not become the next ``max_id``."""
     ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
-    digits = [i for i in ids if i.isdigit()]
-    usual = digits if 2 * len(digits) >= len(ids) else [i for i in ids if not i.isdigit()]
+    digits = [i for i in ids if i.isascii() and i.isdigit()]
+    usual = digits if 2 * len(digits) >= len(ids) else [i for i in ids if not (i.isascii() and i.isdigit())]
     return min(usual, key=id_key) if usual else None
 
 
@@ -470,7 +473,7 @@ _SNOWFLAKES_SINCE = datetime(2017, 1, 1, tzinfo=UTC)
 def _snowflake_before(status_id: str, moment: datetime) -> str:
     """The lower of ``status_id`` and the first snowflake of ``moment``, when ``status_id`` is a snowflake (its
     time falls between 2017 and tomorrow); ``status_id`` itself for any other kind of id."""
-    if not status_id.isdigit():
+    if not (status_id.isascii() and status_id.isdigit()):
         return status_id
     if not to_ms(_SNOWFLAKES_SINCE) <= snowflake_ms(status_id) <= to_ms(datetime.now(UTC) + timedelta(days=1)):
         return status_id
@@ -493,7 +496,7 @@ def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[A
 def _just_above(status_id: str) -> str:
     """A ``max_id`` (exclusive) that still includes ``status_id``: the next number for snowflakes; other ids
     cannot be incremented, so their page starts just below them."""
-    return str(int(status_id) + 1) if status_id.isdigit() else status_id
+    return str(int(status_id) + 1) if status_id.isascii() and status_id.isdigit() else status_id
 
 
 def _created_at(item: Any) -> datetime | None:
@@ -609,7 +612,7 @@ def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str 
     if started_from is not None:  # collected before: include what earlier runs landed in the last N hours
         return _snowflake_before(started_from, ctx.started_at - timedelta(hours=ctx.settings.settle_hours))
     youngest = ctx.settle_from.get((domain, name))
-    if youngest is not None and youngest.isdigit():
+    if youngest is not None and youngest.isascii() and youngest.isdigit():
         return str(int(youngest) - 1)  # min_id is exclusive: just below it
     return checkpoint
 

@@ -91,8 +91,9 @@ class Landed:
 
 # -- ids ----------------------------------------------------------------------------------------------------
 def id_key(value: str) -> tuple[int, int, str]:
-    """Sort key of an id: numerically when it is digits (Mastodon snowflakes), else as text (ULIDs …)."""
-    return (1, int(value), "") if value.isdigit() else (0, 0, value)
+    """Sort key of an id: numerically when it is ASCII digits (Mastodon snowflakes), else as text (ULIDs …;
+    ``²`` or ``١٢`` too: ``isdigit`` alone takes them, and ``int`` fails on the first)."""
+    return (1, int(value), "") if value.isascii() and value.isdigit() else (0, 0, value)
 
 
 def _ids(items: list[Any]) -> list[str]:

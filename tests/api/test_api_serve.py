@@ -272,3 +272,38 @@ def test_serve_api_that_cannot_listen_is_one_clear_line(tmp_path: Path, where: s
     assert result.returncode == 2
     assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:
+    """waitress waits with ``select`` unless told otherwise, which cannot watch descriptor 1024 or above: the
+    loop thread died and every request hung (the in-process demo API of a long test run, CI of stop 20)."""
+    import resource
+    import threading
+
+    from flask import Flask
+
+    from api.app import make_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"this process may open only {hard} files: cannot number a socket above 1024")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    app = Flask("fd-test")
+    app.add_url_rule("/ping", "ping", lambda: "pong")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    server = None
+    try:
+        server = make_server(app, "127.0.0.1", 0, 1)
+        assert server.socket.fileno() >= 1024
+        threading.Thread(target=server.run, daemon=True).start()
+        answer = requests.get(f"http://127.0.0.1:{server.effective_port}/ping", timeout=10)
+        assert answer.status_code == 200 and answer.text == "pong"
+    finally:
+        if server is not None:
+            server.close()
+        for fd in held:
+            os.close(fd)
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -142,3 +142,13 @@ def test_privacy_off_lands_the_upstream_json_as_it_came(mastodon_server, client)
     page = fetch_page(client, parse_source("public"), limit=5)
     landed = land_page(page, PrivacyPolicy(key=None, enabled=False))
     assert [r["data"] for r in landed.records] == mastodon_server.public_statuses()[:5]
+
+
+def test_ids_of_other_digits_sort_as_text_not_as_numbers() -> None:
+    """``"²".isdigit()`` is True and ``int("²")`` fails: an upstream id like it failed the source with an
+    internal error; ``"١٢"`` (Arabic-Indic digits) was read as the number 12."""
+    from fediscope.sources.pages import max_id_of, min_id_of
+
+    assert id_key("²") == (0, 0, "²") and id_key("١٢") == (0, 0, "١٢")
+    items = [{"id": "109"}, {"id": "²"}, {"id": "110"}]
+    assert max_id_of(items) == "110" and min_id_of(items) == "²"
