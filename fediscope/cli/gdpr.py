@@ -39,14 +39,15 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
     Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
     """
-    from fediscope.gdpr.erase import erase_account
+    from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account
 
     parse_account(account)  # a typo fails before anything is asked or touched
     settings = settings_from_context()
+    lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
     if is_terminal() and not yes:
         click.confirm("Erase this account from the lake and the store? This cannot be undone", abort=True)
-    report = erase_account(settings, account)
+    report = erase_account(settings, account, lake=lake)
     if as_json:
         emit_json(report.as_dict())
     else:

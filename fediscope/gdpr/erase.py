@@ -371,9 +371,10 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
     lake.write_atomic(AUDIT_PATH, old + line)
 
 
-def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
-                  lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
-    """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
+def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None) -> LakeBackend:
+    """The lake ``account`` would be erased from, once the checks that need no change pass: the account, the
+    pseudonym key, the lake and the key it was landed with. ``fediscope gdpr erase`` runs them before it asks
+    for confirmation, so a refused erasure is not confirmed first; :func:`erase_account` runs them again."""
     subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
@@ -382,6 +383,13 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
     # with another key than the lake's, no record would match and the suppression list would get a pseudonym that
     # no later collection ever meets: refused, before anything is touched (fediscope.lake.key_check)
     require_lake_key(settings, lake, "nothing was erased, and nothing was added to the suppression list")
+    return lake
+
+
+def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
+                  lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
+    """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
+    lake = check_erasable(settings, account, lake)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))

@@ -103,6 +103,20 @@ def test_erase_and_export_with_another_key_are_refused_and_touch_nothing(capsys,
     assert code == 0 and sum(len(records) for records in json.loads(out)["raw"].values()) == 0
 
 
+def test_erase_on_a_terminal_is_refused_before_it_asks_for_confirmation(capsys, monkeypatch, server,
+                                                                        lake_dir) -> None:
+    """Was: the operator confirmed "Erase this account …? This cannot be undone", and only then was told the key
+    was wrong. The refusal comes first, and nothing is asked."""
+    assert _collect(capsys, server)[0] == 0
+    before = _files(lake_dir)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)
+    monkeypatch.setattr("fediscope.cli.gdpr.is_terminal", lambda: True)
+    monkeypatch.setattr("click.confirm", lambda *a, **k: pytest.fail(f"asked for confirmation: {a[0]!r}"))
+    code, out, err = run(capsys, "gdpr", "erase", "--account", _subject(server))
+    _refused(code, out, err)
+    assert _files(lake_dir) == before
+
+
 @pytest.mark.parametrize("command", [("collect", "--timeline", "public"), ("stream", "--duration", "1")])
 def test_landing_with_another_key_is_refused_before_anything_is_fetched(capsys, monkeypatch, server, lake_dir,
                                                                         command) -> None:
