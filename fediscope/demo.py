@@ -309,12 +309,17 @@ def start_api(ctx: DemoContext) -> str:
 
 def collect(ctx: DemoContext) -> str:
     from fediscope.lake.backend import open_lake
+    from fediscope.lake.key_check import check_landing_key
     from fediscope.lake.state import load_checkpoint
     from fediscope.sources.collector import run_collection
     from fediscope.sources.spec import parse_source
 
     settings = ctx.need_settings()
-    checkpoint = load_checkpoint(open_lake(settings.lake), _domain(settings), "public")
+    lake = open_lake(settings.lake)
+    # as `fediscope collect` does: the lake records its key's check, so a later collect, stream or erasure with
+    # another key than the demo's is refused instead of landing records that join nothing
+    check_landing_key(settings, lake, warn=False)
+    checkpoint = load_checkpoint(lake, _domain(settings), "public")
     ctx.public_before = checkpoint.newest_id
     resumed = bool((checkpoint.extra or {}).get("walk"))
     targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]

@@ -154,6 +154,10 @@ def test_the_lake_holds_raw_batches_and_curated_parquet(demo: DemoRuns) -> None:
     assert uris and len(uris) == len(set(uris))  # one row per status, across sources and runs
     public = {i for (_, source), ids in demo.after_second.items() if source == "public" for i in ids}
     assert public <= {str(row["status_id"]) for rows in curated for row in rows}
+    # the demo's key is checked like any landing's: a later `fediscope collect` with another key is refused
+    from fediscope.lake.key_check import KEY_CHECK_PATH
+
+    assert (lake_dir / KEY_CHECK_PATH).is_file()
 
 
 @pytest.mark.slow
