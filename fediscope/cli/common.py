@@ -12,6 +12,7 @@ import click
 
 from fediscope.config import Settings, load_settings
 from fediscope.redact import RedactingFilter, secret_values
+from fediscope.sources.progress import break_open_line
 
 
 def settings_from_context(**overrides: Any) -> Settings:
@@ -44,6 +45,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        break_open_line(sys.stderr)  # not after a collector's progress text, on its own line
+        super().emit(record)
 
 
 def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:

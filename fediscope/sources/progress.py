@@ -5,9 +5,26 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+#: The Progress whose status line is open (written without its newline), if any: see :func:`break_open_line`.
+_open: Progress | None = None
+
+
+def break_open_line(stream: TextIO) -> None:
+    """End the status line left open on ``stream``, so that what is written next (a log line) starts a line of its
+    own instead of running on after the progress text. The next progress update starts a new status line."""
+    global _open
+    current = _open
+    if current is None or current.stream is not stream:
+        return
+    if current._line:
+        current._line = ""
+        stream.write("\n")
+    _open = None
+
 
 class Progress:
-    """Rewrites one line per source (``\\r``) with pages and statuses; prints rate-limit waits on their own line."""
+    """Rewrites one line per source (``\\r``) with pages and statuses; prints rate-limit waits on their own line.
+    A log line written to the same stream meanwhile gets a line of its own (:func:`break_open_line`)."""
 
     def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
@@ -15,12 +32,14 @@ class Progress:
         self._line = ""
 
     def _write(self, text: str, newline: bool = False) -> None:
+        global _open
         if not self.enabled:
             return
         pad = max(0, len(self._line) - len(text))
         self.stream.write("\r" + text + " " * pad + ("\n" if newline else ""))
         self.stream.flush()
         self._line = "" if newline else text
+        _open = None if newline else self
 
     def page(self, label: str, pages: int, fetched: int, landed: int, refreshed: int = 0) -> None:
         self._write(f"{label}: page {pages}, {fetched} fetched, {landed} landed"

@@ -1,0 +1,55 @@
+"""A log line written while the collector's progress line is open starts a line of its own.
+
+Was: on a terminal, a WARNING (a source failed, an item quarantined) ran on after the progress text,
+``instance public: page 3, 120 fetched, 120 landed2026-12-03 … WARNING …``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from fediscope.cli.common import configure_logging
+from fediscope.sources.progress import Progress, break_open_line
+
+
+@pytest.fixture
+def fresh_logging():
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, getattr(root, "_fediscope_configured", False)
+    root.handlers = []
+    root._fediscope_configured = False  # type: ignore[attr-defined]
+    yield
+    root.handlers, root.level = saved[0], saved[1]
+    root._fediscope_configured = saved[2]  # type: ignore[attr-defined]
+
+
+def test_a_warning_during_progress_gets_its_own_line(capsys, fresh_logging) -> None:
+    import sys
+
+    configure_logging("WARNING")
+    progress = Progress(True, sys.stderr)
+    progress.page("x.social public", 3, 120, 120)
+    logging.getLogger("fediscope.test").warning("source x.social tag:a failed: boom")
+    progress.page("x.social public", 4, 160, 160)
+    progress.done("x.social public", "4 pages, 160 landed")
+    err = capsys.readouterr().err
+    lines = err.split("\n")
+    assert lines[0] == "\rx.social public: page 3, 120 fetched, 120 landed"
+    assert lines[1].endswith("WARNING fediscope.test source x.social tag:a failed: boom")
+    assert lines[2].startswith("\rx.social public: page 4")
+    assert lines[2].rstrip().endswith("\rx.social public: 4 pages, 160 landed")
+    assert lines[3] == ""
+
+
+def test_nothing_is_added_without_an_open_line_or_on_another_stream() -> None:
+    other, mine = io.StringIO(), io.StringIO()
+    progress = Progress(True, mine)
+    progress.page("a public", 1, 40, 40)
+    break_open_line(other)  # another stream: the open line stays open, nothing written anywhere
+    assert other.getvalue() == "" and mine.getvalue() == "\ra public: page 1, 40 fetched, 40 landed"
+    progress.done("a public", "1 pages, 40 landed")
+    break_open_line(mine)  # no open line: nothing to end
+    assert mine.getvalue().count("\n") == 1
