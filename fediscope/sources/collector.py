@@ -97,6 +97,8 @@ from fediscope.sources.pages import (
     id_key,
     land_page,
     page_size,
+    same_id_kind,
+    usual_ids,
 )
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
@@ -309,9 +311,11 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
     kept, reached = [], False
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
-            if below is not None and id_key(item["id"]) >= id_key(below):
+            # an id of the other kind (text among snowflakes) cannot be placed against the bounds: it is landed
+            # (or quarantined) with the page, and neither closes the walk nor is left out
+            if below is not None and same_id_kind(item["id"], below) and id_key(item["id"]) >= id_key(below):
                 continue  # the instance ignored max_id
-            if lower is not None and id_key(item["id"]) <= id_key(lower):
+            if lower is not None and same_id_kind(item["id"], lower) and id_key(item["id"]) <= id_key(lower):
                 reached = True  # the instance ignored since_id
                 continue
             created = item.get("created_at")
@@ -323,12 +327,27 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
 
 
 def _page_floor(items: list[Any]) -> str | None:
-    """The oldest status id on a page, among the ids of its usual kind (digits, or not: whichever most ids are),
-    so that a malformed item's odd id does not become the next ``max_id``."""
-    ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
-    digits = [i for i in ids if i.isascii() and i.isdigit()]
-    usual = digits if 2 * len(digits) >= len(ids) else [i for i in ids if not (i.isascii() and i.isdigit())]
-    return min(usual, key=id_key) if usual else None
+    """Where a page ends: its oldest status id among the ids of its usual kind (:func:`usual_ids`), so that a
+    malformed item's odd id does not become the next ``max_id``.
+
+    Except for an item listed first out of order (a pinned post above newer ones): when the first id is the
+    page's lowest while the others run down to the last, the page ends at its last item, as Mastodon's own
+    ``Link`` says (the id of a page's last status); asking below the first would skip what lies between.
+    """
+    ids = usual_ids(items)
+    if not ids:
+        return None
+    lowest = min(ids, key=id_key)
+    if len(ids) > 2 and ids[0] == lowest and ids[-1] == min(ids[1:], key=id_key) != lowest:
+        return ids[-1]
+    return lowest
+
+
+def _nothing_below(page: Page, cursor: str | None) -> bool:
+    """Whether ``page`` (asked with ``max_id=cursor``) holds only the status at ``cursor`` itself: a server that
+    answers ``max_id`` inclusively has nothing below it, which ends the walk (it is not paging that stalls)."""
+    ids = usual_ids(page.items)
+    return cursor is not None and bool(ids) and all(i == cursor for i in ids)
 
 
 def _next_cursor(page: Page, cursor: str | None) -> str | None:
@@ -453,7 +472,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = _next_cursor(page, walk.cursor)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
-        if not page.items or reached or deep_enough:
+        if not page.items or reached or deep_enough or _nothing_below(page, walk.cursor):
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
@@ -534,7 +553,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
             _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
         next_cursor = _next_cursor(page, cursor)
-        if not page.items or older:
+        if not page.items or older or _nothing_below(page, cursor):
             return
         if next_cursor is None:
             raise _stalled(domain, name, cursor, page, "the refresh pass stops there")

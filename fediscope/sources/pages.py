@@ -65,8 +65,10 @@ class Page:
 
     @property
     def newest_id(self) -> str | None:
-        """The highest well-formed status id on the page (the page's upper bound)."""
-        return max_id_of(self.items)
+        """The highest status id on the page among the ids of its usual kind (the page's upper bound): a malformed
+        item's id of the other kind (text among snowflakes, digits among text ids) is not where the page ends."""
+        ids = usual_ids(self.items)
+        return max(ids, key=id_key) if ids else None
 
     @property
     def oldest_id(self) -> str | None:
@@ -93,11 +95,30 @@ class Landed:
 def id_key(value: str) -> tuple[int, int, str]:
     """Sort key of an id: numerically when it is ASCII digits (Mastodon snowflakes), else as text (ULIDs …;
     ``²`` or ``١٢`` too: ``isdigit`` alone takes them, and ``int`` fails on the first)."""
-    return (1, int(value), "") if value.isascii() and value.isdigit() else (0, 0, value)
+    return (1, int(value), "") if is_number_id(value) else (0, 0, value)
 
 
 def _ids(items: list[Any]) -> list[str]:
     return [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
+
+
+def is_number_id(value: str) -> bool:
+    """Whether ``value`` is an id :func:`id_key` orders as a number (ASCII digits: Mastodon's snowflakes)."""
+    return value.isascii() and value.isdigit()
+
+
+def same_id_kind(a: str, b: str) -> bool:
+    """Whether two ids can be ordered against each other: both numbers or both text. :func:`id_key` sorts every
+    text id below every number, which says nothing about which status is older."""
+    return is_number_id(a) == is_number_id(b)
+
+
+def usual_ids(items: list[Any]) -> list[str]:
+    """The well-formed ids of ``items`` in their order, keeping only the page's usual kind (numbers or text:
+    whichever most ids are), so that a malformed item's odd id does not bound the page."""
+    ids = _ids(items)
+    numbers = [i for i in ids if is_number_id(i)]
+    return numbers if 2 * len(numbers) >= len(ids) else [i for i in ids if not is_number_id(i)]
 
 
 def max_id_of(items: list[Any]) -> str | None:
