@@ -282,9 +282,21 @@ class ConnectHookAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _hooked_pool_classes(weakref.ref(self))
 
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """The manager of requests through ``proxy`` (``HTTP_PROXY``/``HTTPS_PROXY``), with the hooked pools too:
+        requests builds it with urllib3's own, and the hooks never ran behind a proxy (the collector's attempt
+        deadline then cut nothing). A SOCKS proxy keeps its own pool classes: its hooks do not run."""
+        fresh = proxy not in self.proxy_manager
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if fresh and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _hooked_pool_classes(weakref.ref(self))
+        return manager
+
     def close(self) -> None:
-        held = self.poolmanager.pools  # a RecentlyUsedContainer: no iteration, keys() is its snapshot
-        pools = [pool for key in held.keys() if (pool := held.get(key)) is not None]  # noqa: SIM118
+        pools = []
+        for manager in [self.poolmanager, *self.proxy_manager.values()]:
+            held = manager.pools  # a RecentlyUsedContainer: no iteration, keys() is its snapshot
+            pools += [pool for key in held.keys() if (pool := held.get(key)) is not None]  # noqa: SIM118
         super().close()
         for pool in pools:
             pool.close()

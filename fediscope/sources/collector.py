@@ -183,9 +183,14 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages)
     clients: dict[str, MastodonClient] = {}
+    stats: Counter[str] = Counter()
     results: list[SourceResult] = []
+    # each instance's client is closed after its last source: keeping a connection (and its watchdog's duplicate)
+    # open per instance until the end would exhaust the file descriptors of a run over hundreds of instances
+    targets = list(targets)
+    last_of = {instance_domain(instance): i for i, (instance, _source) in enumerate(targets)}
     try:
-        for instance, source in targets:
+        for index, (instance, source) in enumerate(targets):
             domain = instance_domain(instance)
             if domain not in clients:
                 clients[domain] = MastodonClient.from_settings(
@@ -212,12 +217,12 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                           + (f", {result.settled} settled" if result.settled else "")
                           + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
                           + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+            if last_of[domain] == index:
+                clients[domain].close()
     finally:  # also when a run is interrupted: no connection of it is left open
         for client in clients.values():
             client.close()
-    stats: Counter[str] = Counter()
-    for client in clients.values():
-        stats.update(client.stats)
+            stats.update(client.stats)
     summary = CollectSummary(results, seconds=time.monotonic() - started,
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
