@@ -154,14 +154,33 @@ def clear_key_digest(key: str) -> str:
 #: ``_ACCOUNT_LINK_RE``), or ``user@domain`` not inside a word, a URL path or a query (``/``, ``=``), with a
 #: leading ``@`` (a handle: ``@carol@elsewhere.social``, a port allowed) or without one (a handle written without
 #: it or an e-mail address, which cannot be told apart: its domain must have a dot or a port). Mastodon's own
-#: mention syntax (``MENTION_RE``: not after a word character, ``/`` or ``=``) with the e-mail characters added.
+#: mention syntax (``MENTION_RE``: not after a word character, ``/`` or ``=``) for ``@user@domain`` (so ``.@carol@x``
+#: and ``@@carol@x`` are handles too), with the e-mail characters added for ``user@domain``.
 _TEXT_ACCOUNT = (r"(?P<link>https?://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]])"
-                 r"|(?<![\w/=@.%+-])(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
+                 r"|(?:(?<![\w/=])(?=@)|(?<![\w/=@.%+-])(?!@))(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
                  r"(?P<domain>\w[\w-]*(?:\.[\w-]+)*(?::[0-9]+)?)(?![\w@-]|\.[\w-]|:[0-9])")
 _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 
 
 @lru_cache(maxsize=4096)
+def _without_userinfo(url: str) -> str | None:
+    """``url`` without the user name (and password) before its host (``https://bob@mail.example.org/`` →
+    ``https://mail.example.org/``), or None when it has none: ``user@host`` is never landed as written, and a
+    pseudonym there would be taken for a user name again by the next pass."""
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if not sep or "@" not in authority:
+        return None
+    return f"{scheme}://{authority.rpartition('@')[2]}{rest[end:]}"
+
+
+def _version_like(domain: str) -> bool:
+    """Whether the "domain" of a ``name@domain`` ends in a number (``react@18.2.0``, ``python@3.12``): a package
+    version, not an address (no top-level domain is a number), so the text stays as written."""
+    return domain.split(":", 1)[0].rsplit(".", 1)[-1].isdigit()
+
+
 def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
@@ -626,19 +645,22 @@ class PrivacyPolicy:
             link = html.unescape(href)
             new = links.get(link) or self._account_link(link)
             if new is None:
-                return match.group(0)
+                plain = _without_userinfo(link)  # its text is scrubbed by the pass below, as any text
+                whole = match.group(0)
+                return whole if plain is None else whole.replace(f'href="{href}"', f'href="{html.escape(plain)}"', 1)
             shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
             protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"
 
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:
-                return self._account_link(match.group("link")) or match.group(0)
+                link = match.group("link")
+                return self._account_link(link) or _without_userinfo(link) or link
             if match.group("user") is None:  # one of the known handles and links
                 return replacements[match.group(0)]
             at, domain = match.group("at"), match.group("domain")
-            if not at and "." not in domain and ":" not in domain:  # ``word@word``: neither handle nor address
-                return match.group(0)
+            if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
+                return match.group(0)  # ``word@word`` or ``react@18.2.0``: neither handle nor address
             key = self.account_key(f"{match.group('user')}@{domain}")
             return at + (ERASED if key in self.suppressed else key)
 

@@ -119,3 +119,41 @@ def test_an_unresolved_handle_of_an_erased_account_is_erased() -> None:
 def test_privacy_off_keeps_the_text_as_collected() -> None:
     raw = recorded_reply(PrivacyPolicy(key=KEY))
     assert PrivacyPolicy(key=None, enabled=False).apply("statuses", copy.deepcopy(raw), LOCAL) == raw
+
+
+@pytest.mark.parametrize("before", [".", "-", "+", "@", "("])
+def test_a_handle_right_after_punctuation_is_replaced(policy: PrivacyPolicy, before: str) -> None:
+    """Was: ``.@carol@elsewhere.social`` (a common way to start a post), ``-@``, ``+@`` and ``@@`` landed as written:
+    one lookbehind served handles and e-mail addresses alike, and the e-mail characters excluded them."""
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = f"{before}@carol@elsewhere.social said so"
+    raw["content"] = f"<p>{before}@carol@elsewhere.social hi</p>"
+    landed = policy.status(raw, LOCAL)
+    key = policy.account_key("carol@elsewhere.social")
+    assert landed["spoiler_text"] == f"{before}@{key} said so"
+    assert landed["content"] == f"<p>{before}@{key} hi</p>"
+
+
+def test_a_user_name_in_a_link_is_dropped(policy: PrivacyPolicy) -> None:
+    """Was: ``https://bob@mail.example.org/`` (and with a password) landed as written, in text and in an anchor's
+    href; the user name and password are dropped, the visible text keyed like any ``user@domain``."""
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = "https://bob@mail.example.org/ and https://alice:pw@mail.example.org/inbox"
+    raw["content"] = ('<p>see <a href="https://bob@mail.example.org/?a=1&amp;b=2" rel="nofollow">'
+                      '<span class="invisible">https://</span><span class="">bob@mail.example.org/?a=1&amp;b=2'
+                      '</span></a></p>')
+    landed = policy.status(raw, LOCAL)
+    assert landed["spoiler_text"] == "https://mail.example.org/ and https://mail.example.org/inbox"
+    assert 'href="https://mail.example.org/?a=1&amp;b=2"' in landed["content"]
+    for clear in ("bob", "alice", ":pw"):
+        assert clear not in landed_text(landed), clear
+    assert policy.status(copy.deepcopy(landed), LOCAL)["content"] == landed["content"]  # stable when landed again
+
+
+def test_package_versions_are_not_taken_for_addresses(policy: PrivacyPolicy) -> None:
+    """Was: ``react@18.2.0`` or ``python@3.12`` became account keys (a domain only needed a dot), garbling posts."""
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = "npm install react@18.2.0 lodash@4.17.21; python@3.12; mail frank@mail.example.org"
+    landed = policy.status(raw, LOCAL)
+    assert landed["spoiler_text"] == ("npm install react@18.2.0 lodash@4.17.21; python@3.12; mail "
+                                      + policy.account_key("frank@mail.example.org"))
