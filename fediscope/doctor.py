@@ -296,6 +296,9 @@ def check_api_key(settings: Settings) -> Check:
 
 def check_pseudonym_key(settings: Settings) -> Check:
     if not settings.privacy:
+        mismatch = _lake_key_mismatch(settings)
+        if mismatch:
+            return Check("pseudonym_key", FAIL, *mismatch)
         return Check("pseudonym_key", WARN, "the privacy policy is OFF (FEDISCOPE_PRIVACY=off): account "
                      "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
                      "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
@@ -316,26 +319,35 @@ def check_pseudonym_key(settings: Settings) -> Check:
 
 
 def _lake_key_mismatch(settings: Settings) -> tuple[str, str] | None:
-    """(what is wrong, the fix) when the pseudonym key is not the one the lake was landed with (its recorded key
-    check, :mod:`fediscope.lake.key_check`) or the check is damaged; None when the key is the lake's, when the lake
-    holds no check, or when the lake cannot be read (the ``lake`` check reports that)."""
+    """(what is wrong, the fix) when the pseudonym key, or the privacy mode, is not what the lake was landed with
+    (its recorded key check, :mod:`fediscope.lake.key_check`), or the check cannot be read; None when they are the
+    lake's, when the lake holds no check, or when the lake itself cannot be read (the ``lake`` check reports that)."""
     from fediscope.lake.backend import open_lake
-    from fediscope.lake.key_check import KEY_CHECK_PATH, DamagedKeyCheck, key_matches
+    from fediscope.lake.key_check import KEY_CHECK_PATH, DamagedKeyCheck, key_mismatch
 
+    lake = open_lake(settings.lake)
     try:
-        matches = key_matches(settings, open_lake(settings.lake))
+        message = key_mismatch(settings, lake, "`collect`, `stream`, `serve-api` and `gdpr erase/export` refuse to "
+                                               "run with it")
     except DamagedKeyCheck as exc:
         reason, _sep, fix = str(exc).partition("; ")
-        return f"set, but it cannot be compared with the key this lake was landed with: {reason}", fix
+        return f"cannot be compared with what this lake was landed with: {reason}", fix
     except FediscopeError as exc:
-        log.debug("the lake's key check could not be read: %s", exc)
+        try:
+            readable = lake.is_dir("")
+        except FediscopeError:
+            readable = False
+        if not readable:
+            log.debug("the lake's key check could not be read: %s", exc)
+            return None
+        return (f"cannot be compared with what this lake was landed with: its {KEY_CHECK_PATH} cannot be read "
+                f"({exc}); `collect`, `stream` and `gdpr erase/export` stop on it",
+                f"make {KEY_CHECK_PATH} a readable file again (restore it from a backup, or delete it if you are "
+                "sure the key and privacy mode are the lake's)")
+    if message is None:
         return None
-    if matches is not False:
-        return None
-    return (f"set, but it is not the key this lake was landed with ({KEY_CHECK_PATH} was recorded with another "
-            "key): `collect`, `stream`, `serve-api` and `gdpr erase/export` refuse to run with it",
-            "set FEDISCOPE_PSEUDONYM_KEY to the key the lake was landed with (the collectors', e.g. the Airflow "
-            "workers'), or point FEDISCOPE_LAKE at this key's lake")
+    what, _sep, fix = message.partition(". ")
+    return what, fix
 
 
 # -- instances ----------------------------------------------------------------------------------------------

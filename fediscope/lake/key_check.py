@@ -11,9 +11,14 @@ refuse (:class:`KeyMismatchError`) when the current key does not give the record
 
 The check is ``HMAC-SHA256(key, "fediscope key check")``, its first 24 hex digits: a keyed value of a fixed label,
 exactly as long as a pseudonym, so it lets nobody test guessed keys more cheaply than any pseudonym in the lake
-already does; the key itself is never written. A lake without a check (landed by an older fediscope, or only
-with privacy off) is not refused: the next landing with privacy on records one. Erasure and export only compare,
-they never record. With ``FEDISCOPE_PRIVACY=off`` no key is used, so nothing is compared or recorded.
+already does; the key itself is never written. A lake without a check (landed by an older fediscope) is not
+refused: the next landing records one. Erasure and export only compare, they never record.
+
+The privacy mode is part of the check. A landing with ``FEDISCOPE_PRIVACY=off`` records ``{"privacy": "off"}``
+instead (no key is used): account names in clear and pseudonyms never match each other either, so a lake landed
+one way refuses landings, erasures and exports the other way. Else an erasure with privacy off would report
+success on a pseudonymised lake and suppress a digest no later (pseudonymised) collection ever meets, and a
+collection would land names in clear among pseudonyms.
 
 The first check is created exclusively (:meth:`~fediscope.lake.backend.LakeBackend.create_exclusive`): of two
 runs starting on a lake without one (parallel ingest tasks), one records and the other compares with it.
@@ -60,70 +65,114 @@ def key_check_value(key: str) -> str:
     return hmac.new(key.encode(), KEY_CHECK_LABEL.encode(), hashlib.sha256).hexdigest()[:KEY_CHECK_DIGITS]
 
 
+#: What a lake landed with ``FEDISCOPE_PRIVACY=off`` records instead of a key check.
+PRIVACY_OFF = "privacy off"
+
+
 def read_key_check(lake: LakeBackend) -> str | None:
-    """The key check recorded in the lake, or None when it holds none; LakeError naming the file when the file is
-    not a key check."""
+    """The key check recorded in the lake (:data:`PRIVACY_OFF` for a lake landed with privacy off), or None when
+    it holds none; LakeError naming the file (and the lake) when the file is not a key check."""
+    from fediscope.redact import redact_url
+
     if not lake.exists(KEY_CHECK_PATH):
         return None
     try:
         document = json.loads(lake.read(KEY_CHECK_PATH))
+        if isinstance(document, dict) and "check" not in document and document.get("privacy") == "off":
+            return PRIVACY_OFF
         value = document["check"] if isinstance(document, dict) else None
         if not isinstance(value, str) or not _CHECK_RE.fullmatch(value):
             raise ValueError(f"'check' is not {KEY_CHECK_DIGITS} hex digits")
     except (ValueError, KeyError, RecursionError) as exc:
-        raise DamagedKeyCheck(f"{KEY_CHECK_PATH} in the lake is damaged ({type(exc).__name__}: {exc}), so the "
-                              "pseudonym key cannot be compared with the key this lake was landed with; restore it "
-                              "from a backup, or delete it if you are sure FEDISCOPE_PSEUDONYM_KEY is the lake's key "
+        raise DamagedKeyCheck(f"{KEY_CHECK_PATH} in the lake {redact_url(lake.url)} is damaged "
+                              f"({type(exc).__name__}: {exc}), so the pseudonym key cannot be compared with the key "
+                              "this lake was landed with; restore it from a backup, or delete it if you are sure "
+                              "FEDISCOPE_PSEUDONYM_KEY (or FEDISCOPE_PRIVACY=off) is what the lake was landed with "
                               "(the next landing records its check again)") from None
     return value
 
 
-def _document(key: str) -> bytes:
+def _expected(settings: Settings) -> str | None:
+    """What the lake should have recorded for these settings: the key's check, :data:`PRIVACY_OFF`, or None
+    (privacy on without a key: nothing to compare; landing refuses that itself)."""
+    if not settings.privacy:
+        return PRIVACY_OFF
+    return key_check_value(settings.pseudonym_key) if settings.pseudonym_key else None
+
+
+def _document(expected: str) -> bytes:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if expected == PRIVACY_OFF:
+        return json.dumps({"privacy": "off", "meaning": "landed with FEDISCOPE_PRIVACY=off: account names in clear",
+                           "recorded_at": now}, indent=1).encode()
     return json.dumps({
-        "check": key_check_value(key),
+        "check": expected,
         "computed_as": f"HMAC-SHA256(FEDISCOPE_PSEUDONYM_KEY, {KEY_CHECK_LABEL!r}), first {KEY_CHECK_DIGITS} hex "
                        "digits (not the key)",
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "recorded_at": now,
     }, indent=1).encode()
 
 
 def _key(settings: Settings) -> str | None:
-    """The key whose check matters: None with privacy off (no key is used) or without a key."""
+    """The key in use: None with privacy off (no key is used) or without a key."""
     return settings.pseudonym_key if settings.privacy and settings.pseudonym_key else None
 
 
 def key_matches(settings: Settings, lake: LakeBackend) -> bool | None:
-    """Whether the settings' pseudonym key gives the lake's recorded check; None when there is nothing to compare
-    (privacy off, no key, or no check recorded). Reads one small file; writes nothing."""
-    key = _key(settings)
-    recorded = read_key_check(lake) if key else None
-    if key is None or recorded is None:
+    """Whether the settings (pseudonym key, or privacy off) give the lake's recorded check; None when there is
+    nothing to compare (privacy on without a key, or no check recorded). Reads one small file; writes nothing."""
+    expected = _expected(settings)
+    recorded = read_key_check(lake) if expected else None
+    if expected is None or recorded is None:
         return None
-    return hmac.compare_digest(recorded, key_check_value(key))
+    return hmac.compare_digest(recorded, expected)
 
 
-def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING) -> str:
-    """The one line that says the key is not the lake's, what was therefore not done (``outcome``), and the fix."""
+def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING,
+                     recorded: str | None = None, expected: str | None = None) -> str:
+    """The one line that says the key (or the privacy mode) is not the lake's, what was therefore not done
+    (``outcome``), and the fix."""
     from fediscope.redact import redact_url
 
-    return (f"FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with ({redact_url(lake.url)}: its "
+    where = redact_url(lake.url)
+    if recorded == PRIVACY_OFF:
+        return (f"this lake was landed with FEDISCOPE_PRIVACY=off ({where}: its {KEY_CHECK_PATH} says so), so it "
+                f"holds account names in clear, which pseudonyms never match; {outcome}. Set FEDISCOPE_PRIVACY=off "
+                f"as its collectors do, or point {chosen_by} at a lake landed with the privacy policy on")
+    if expected == PRIVACY_OFF:
+        return (f"FEDISCOPE_PRIVACY=off, but this lake was landed with the privacy policy on ({where}: its "
+                f"{KEY_CHECK_PATH} holds its pseudonym key's check), so its records hold pseudonyms, which names "
+                f"in clear never match; {outcome}. Turn the privacy policy on (unset FEDISCOPE_PRIVACY) with the "
+                f"lake's FEDISCOPE_PSEUDONYM_KEY, or point {chosen_by} at a lake landed with privacy off")
+    return (f"FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with ({where}: its "
             f"{KEY_CHECK_PATH} was recorded with another key), so its pseudonyms match none of the lake's records; "
             f"{outcome}. Set FEDISCOPE_PSEUDONYM_KEY to the key the lake was landed with (the one the collectors, "
             f"e.g. the Airflow workers, use), or point {chosen_by} at the lake of this key")
 
 
+def key_mismatch(settings: Settings, lake: LakeBackend, outcome: str) -> str | None:
+    """:func:`mismatch_message` when the settings are not what the lake was landed with, else None."""
+    expected = _expected(settings)
+    recorded = read_key_check(lake) if expected else None
+    if expected is None or recorded is None or hmac.compare_digest(recorded, expected):
+        return None
+    return mismatch_message(lake, outcome, recorded=recorded, expected=expected)
+
+
 def require_lake_key(settings: Settings, lake: LakeBackend, outcome: str) -> None:
-    """For commands that look accounts up by pseudonym (``gdpr erase/export``): KeyMismatchError when the key is
-    not the lake's. Records nothing: a lake without a check (or privacy off) passes."""
-    if key_matches(settings, lake) is False:
-        raise KeyMismatchError(mismatch_message(lake, outcome))
+    """For commands that look accounts up by pseudonym (``gdpr erase/export``): KeyMismatchError when the key, or
+    the privacy mode, is not the lake's. Records nothing: a lake without a check passes."""
+    message = key_mismatch(settings, lake, outcome)
+    if message:
+        raise KeyMismatchError(message)
 
 
 #: What the landing refusal says was not done, and how to change a lake's key on purpose.
 _LANDING_OUTCOME = ("nothing was landed (what would land could not be joined with the lake's records, and the "
                     "accounts on its suppression list would be collected again)")
-_ROTATION_HINT = (". To change this lake's key on purpose, delete {path} first (records landed with the old key are "
-                  "then no longer found by `fediscope gdpr erase/export`)")
+_ROTATION_HINT = (". To change this on purpose, delete {path} first: records landed before are then no longer found "
+                  "by `fediscope gdpr erase/export`, and the accounts erased before are collected again unless "
+                  "erased again")
 
 
 def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str = LAKE_SETTING,
@@ -134,19 +183,19 @@ def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str =
     exist or be creatable (:func:`fediscope.lake.backend.prepare_lake`)."""
     if warn:
         warn_if_weak_key(settings)
-    key = _key(settings)
-    if key is None:
+    expected = _expected(settings)
+    if expected is None:
         return False
     recorded = read_key_check(lake)
     if recorded is None:
-        if lake.create_exclusive(KEY_CHECK_PATH, _document(key)):
-            log.info("recorded the pseudonym key's check in %s: later runs with another key are refused",
-                     KEY_CHECK_PATH)
+        if lake.create_exclusive(KEY_CHECK_PATH, _document(expected)):
+            log.info("recorded the pseudonym key's check in %s: later runs with another key (or the other privacy "
+                     "mode) are refused", KEY_CHECK_PATH)
             return True
         recorded = read_key_check(lake)  # another run recorded one meanwhile: compare with it
-    if recorded is not None and not hmac.compare_digest(recorded, key_check_value(key)):
-        raise KeyMismatchError(mismatch_message(lake, outcome, chosen_by=chosen_by)
-                               + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
+    if recorded is not None and not hmac.compare_digest(recorded, expected):
+        raise KeyMismatchError(mismatch_message(lake, outcome, chosen_by=chosen_by, recorded=recorded,
+                                                expected=expected) + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
     return False
 
 

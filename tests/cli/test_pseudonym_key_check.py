@@ -147,18 +147,37 @@ def test_erase_records_no_check_in_a_lake_without_one(capsys, monkeypatch, serve
     assert not (lake_dir / KEY_CHECK_PATH).exists()
 
 
-def test_privacy_off_neither_compares_nor_records(capsys, monkeypatch, server, lake_dir, tmp_path) -> None:
+def test_privacy_off_on_a_pseudonymised_lake_is_refused(capsys, monkeypatch, server, lake_dir) -> None:
+    """Was: with FEDISCOPE_PRIVACY=off nothing was compared. An erasure on a lake landed with the key reported
+    success, removed nothing and suppressed a digest of the clear name that no later (pseudonymised) collection
+    meets; a collection landed names in clear among the pseudonyms."""
     assert _collect(capsys, server)[0] == 0
-    recorded = (lake_dir / KEY_CHECK_PATH).read_bytes()
+    subject = _subject(server)
+    before = _files(lake_dir)
     monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)  # set, but no key is used with privacy off
+    for command in (("collect", "--instance", server.url, "--timeline", "public"),
+                    ("gdpr", "erase", "--account", subject, "--yes"), ("gdpr", "export", "--account", subject)):
+        code, out, err = run(capsys, *command)
+        assert code == 2 and out == "" and err.count("\n") == 1, (command, code, out, err)
+        assert "FEDISCOPE_PRIVACY=off, but this lake was landed with the privacy policy on" in err, err
+    assert _files(lake_dir) == before
+
+
+def test_a_lake_landed_with_privacy_off_refuses_the_privacy_policy(capsys, monkeypatch, server, lake_dir,
+                                                                   tmp_path) -> None:
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "clear-lake"))  # the environment of lake_dir, another lake
+    monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
     code, _out, err = _collect(capsys, server)
     assert code == 0, err
-    assert (lake_dir / KEY_CHECK_PATH).read_bytes() == recorded
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "clear-lake"))
-    code, _out, err = _collect(capsys, server)
-    assert code == 0, err
-    assert not (tmp_path / "clear-lake" / KEY_CHECK_PATH).exists()
+    assert json.loads((tmp_path / "clear-lake" / KEY_CHECK_PATH).read_text())["privacy"] == "off"
+    assert _collect(capsys, server)[0] == 0  # privacy off again: the lake's mode
+    before = _files(tmp_path / "clear-lake")
+    monkeypatch.delenv("FEDISCOPE_PRIVACY")  # the privacy policy on, with KEY (lake_dir's environment)
+    for command in (("collect", "--instance", server.url, "--timeline", "public"),
+                    ("gdpr", "erase", "--account", _subject(server), "--yes")):
+        code, out, err = run(capsys, *command)
+        assert code == 2 and out == "" and "this lake was landed with FEDISCOPE_PRIVACY=off" in err, (command, err)
+    assert _files(tmp_path / "clear-lake") == before
 
 
 def test_a_damaged_check_is_one_clear_line(capsys, server, lake_dir) -> None:
@@ -167,7 +186,7 @@ def test_a_damaged_check_is_one_clear_line(capsys, server, lake_dir) -> None:
     for args in (("collect", "--instance", server.url), ("gdpr", "export", "--account", _subject(server))):
         code, out, err = run(capsys, *args)
         assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err, err
-        assert f"{KEY_CHECK_PATH} in the lake is damaged" in err
+        assert f"{KEY_CHECK_PATH} in the lake {lake_dir} is damaged" in err
 
 
 def test_the_ingest_task_with_another_key_is_refused(capsys, server, lake_dir) -> None:
@@ -193,6 +212,13 @@ def test_doctor_reports_a_key_that_is_not_the_lakes(capsys, server, lake_dir) ->
     check = check_pseudonym_key(settings.replace(pseudonym_key=OTHER))
     assert check.status == FAIL and "not the key this lake was landed with" in check.detail
     assert "FEDISCOPE_PSEUDONYM_KEY" in check.fix and OTHER not in check.detail + check.fix
+    check = check_pseudonym_key(settings.replace(privacy=False))
+    assert check.status == FAIL and "landed with the privacy policy on" in check.detail, check
+    check_file = lake_dir / KEY_CHECK_PATH
+    check_file.unlink()
+    check_file.mkdir()  # a check that cannot be read: collect and erase stop on it, doctor said OK
+    check = check_pseudonym_key(settings)
+    assert check.status == FAIL and "cannot be read" in check.detail, check
 
 
 def _serve(lake_dir: Path, server: SampleServer, key: str) -> tuple[str, subprocess.Popen[str]]:
