@@ -24,8 +24,9 @@ ERROR_STATUSES = {
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
     "431": "Request line and headers larger than the server's cap (16 KiB in all).",
     "502": "The instance failed, timed out, or answered with something unusable.",
-    "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, or "
-           "malformed upstream data cannot be written to the lake's quarantine.",
+    "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, "
+           "malformed upstream data cannot be written to the lake's quarantine, or (key_mismatch) the lake was "
+           "landed with another pseudonym key or privacy mode than this API's.",
 }
 
 #: The results routes (api.results) read the metrics store and contact no instance.

@@ -73,6 +73,7 @@ from fediscope.errors import FediscopeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.key_check import KeyMismatchError, check_landing_key
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
@@ -129,8 +130,15 @@ QUARANTINE_BATCH = "api"
 
 
 def _load_suppressed(settings: Settings) -> set[str]:
-    """The lake's suppression list, read the way the collector reads it."""
-    return load_suppressed(open_lake(settings.lake))
+    """The lake's suppression list, read the way the collector reads it, once the pseudonym key (and privacy mode)
+    is checked against the lake's (:mod:`fediscope.lake.key_check`): what the API serves is landed into this lake
+    (NiFi), and ``serve-api`` checked only at start, so a lake created or claimed with another key afterwards
+    was served to anyway. A lake without a check gets this key's."""
+    lake = open_lake(settings.lake)
+    if lake.is_dir(""):
+        check_landing_key(settings, lake, warn=False,
+                          outcome="the API answers 503 key_mismatch (what it serves is landed into this lake)")
+    return load_suppressed(lake)
 
 
 class Suppression:
@@ -151,6 +159,12 @@ class Suppression:
             if self._loaded_at is None or now - self._loaded_at >= self.ttl:
                 try:
                     self._keys = frozenset(_load_suppressed(self.settings))
+                except KeyMismatchError as exc:
+                    log.error("%s", exc)
+                    raise ApiError(503, "key_mismatch",
+                                   "this API's pseudonym key (or privacy mode) is not the one the lake "
+                                   "(FEDISCOPE_LAKE) was landed with, so what it serves would join nothing there; "
+                                   "the operator must restart it with the lake's key") from None
                 except FediscopeError as exc:
                     log.error("cannot read the suppression list from the lake: %s", exc)
                     raise ApiError(503, "lake_unavailable",

@@ -65,11 +65,12 @@ def _check_key(settings: Settings) -> None:
     """The records the API serves are lake records (NiFi lands them): like `fediscope collect`, refuse to start
     with a pseudonym key other than the one the lake was landed with, record the key's check in a lake that holds
     none, and warn about a weak key (:mod:`fediscope.lake.key_check`). The API creates no lake: a lake not there
-    yet is not checked. A lake that cannot be read now is not compared (logged): requests read it and answer 503
-    while it cannot be read."""
+    yet is not checked here. A lake that cannot be read now is not compared (logged). Requests check again when
+    they read the suppression list (every 30 s, :mod:`api.upstream`): 503 while the lake cannot be read, 503
+    ``key_mismatch`` once it was landed with another key; a check there but damaged stops the start."""
     from fediscope.errors import LakeError
     from fediscope.lake.backend import open_lake
-    from fediscope.lake.key_check import check_landing_key, warn_if_weak_key
+    from fediscope.lake.key_check import DamagedKeyCheck, check_landing_key, warn_if_weak_key
 
     warn_if_weak_key(settings)
     lake = open_lake(settings.lake)
@@ -77,5 +78,7 @@ def _check_key(settings: Settings) -> None:
         if lake.is_dir(""):
             check_landing_key(settings, lake, warn=False,
                               outcome="the API was not started (what it serves is landed into this lake)")
+    except DamagedKeyCheck:  # as collect and stream: a check that is there but unreadable stops the start
+        raise
     except LakeError as exc:  # not KeyMismatchError, a ConfigError: that one stops the start
         log.warning("the pseudonym key could not be compared with the lake's key check: %s", exc)

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,3 +256,37 @@ def test_serve_api_records_the_check_in_a_lake_without_one(capsys, server, lake_
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_serve_api_started_before_the_lake_refuses_once_another_key_claims_it(capsys, monkeypatch, server,
+                                                                              lake_dir) -> None:
+    """Was: serve-api checked only at start; started before the lake existed, it went on serving (NiFi landing)
+    records of its key after a collector with another key had created the lake."""
+    assert not lake_dir.exists()
+    line, process = _serve(lake_dir, server, KEY)
+    try:
+        assert "fediscope API on http://127.0.0.1:" in line, line
+        url = line.split("fediscope API on ", 1)[1].split()[0].rstrip(",;:")
+        monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)
+        assert _collect(capsys, server)[0] == 0  # the lake is created, and claimed by OTHER
+        request = urllib.request.Request(f"{url}/v1/timelines/public?instance={server.url.split('://')[1]}&limit=5",
+                                         headers={"X-API-Key": "key-check-test-api-key-7e2a9c4f1b8d"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 503
+        assert json.loads(refused.value.read())["error"]["code"] == "key_mismatch"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_api_does_not_start_on_a_damaged_check(capsys, server, lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / KEY_CHECK_PATH).write_text("")
+    line, process = _serve(lake_dir, server, KEY)
+    try:
+        assert "is damaged" in line, line
+        assert process.wait(timeout=30) == 1
+    finally:
+        process.kill()
+        process.wait()
