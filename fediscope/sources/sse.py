@@ -24,25 +24,52 @@ class Event:
     data: str       # the payload text (JSON for statuses, a bare id for deletions)
 
 
+#: The longest line kept (bytes). A Mastodon status is a few KiB of JSON, and a large one some hundreds; a longer
+#: line (a broken or hostile server: a compressed stream can unpack to gigabytes) is skipped and counted.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
 class SSEParser:
-    """Incremental: :meth:`feed` takes whatever bytes arrived and returns the events they completed."""
+    """Incremental: :meth:`feed` takes whatever bytes arrived and returns the events they completed.
+
+    An unfinished line waits as a list of its pieces, joined once its end arrives: joining the buffer again for
+    every chunk made a long line cost quadratic time (32 MB in 64 KiB chunks: 9 s). A line over
+    :data:`MAX_LINE_BYTES` is dropped as it grows, and counted as malformed."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the unfinished line's pieces
+        self._pending_size = 0
+        self._skipping = False  # the unfinished line is over the cap: dropped up to its end
         self._name: str | None = None
         self._data: list[str] | None = None
         self.comments = 0  # greetings and heartbeats seen
-        self.malformed = 0  # lines that were not UTF-8 (skipped)
+        self.malformed = 0  # lines that were not UTF-8, or over MAX_LINE_BYTES (skipped)
 
     def feed(self, chunk: bytes) -> list[Event]:
-        self._buffer += chunk
-        lines = self._buffer.split(b"\n")
-        self._buffer = lines.pop()  # an unfinished line waits for the next chunk
+        parts = chunk.split(b"\n")
+        tail = parts.pop()  # an unfinished line (or b"") waits for the next chunk
         events = []
-        for raw in lines:
+        for index, part in enumerate(parts):
+            if index == 0 and (self._pending or self._skipping):
+                skipped = self._skipping or self._pending_size + len(part) > MAX_LINE_BYTES
+                raw = b"" if skipped else b"".join([*self._pending, part])
+                self._pending, self._pending_size, self._skipping = [], 0, False
+                if skipped:
+                    self.malformed += 1
+                    continue
+            else:
+                raw = part
+                if len(raw) > MAX_LINE_BYTES:
+                    self.malformed += 1
+                    continue
             event = self._line(raw[:-1] if raw.endswith(b"\r") else raw)
             if event is not None:
                 events.append(event)
+        if tail and not self._skipping:
+            self._pending.append(tail)
+            self._pending_size += len(tail)
+            if self._pending_size > MAX_LINE_BYTES:
+                self._pending, self._pending_size, self._skipping = [], 0, True
         return events
 
     def _line(self, raw: bytes) -> Event | None:

@@ -73,6 +73,21 @@ def test_parser_edge_cases() -> None:
     assert [(e.name, e.data) for e in parser.feed(b"\n\n")] == [("message", "tail")]
 
 
+def test_a_line_over_the_cap_is_skipped_and_counted_and_the_next_event_parsed(monkeypatch) -> None:
+    """Was: no cap, and the buffer joined again for every chunk (a 32 MB line in 64 KiB chunks took 9 s; a
+    compressed stream can unpack to far more)."""
+    monkeypatch.setattr("fediscope.sources.sse.MAX_LINE_BYTES", 1000)
+    parser = SSEParser()
+    got = []
+    for chunk in (b"event: update\ndata: " + b"x" * 600, b"y" * 600, b"z" * 600, b"\n\n",  # 1,806 bytes: skipped
+                  b"event: update\ndata: " + b"a" * 500, b"b" * 480, b"\r\n\n"):  # 986 bytes: kept
+        got += [(e.name, e.data) for e in parser.feed(chunk)]
+    assert got == [("update", "a" * 500 + "b" * 480)] and parser.malformed == 1
+    assert [(e.name, e.data) for e in parser.feed(b"data: " + b"q" * 1200 + b"\n\ndata: ok\n\n")] == [
+        ("message", "ok")]  # over the cap within one chunk too
+    assert parser.malformed == 2
+
+
 # -- runs against the recorded double --------------------------------------------------------------------------
 
 def test_a_run_lands_statuses_edits_and_deletions_privately(mastodon_server: Any,
