@@ -474,12 +474,43 @@ def shape_problem(value: Any, declared: Type, path: str) -> str | None:
     return None
 
 
+def readable(value: Any, declared: Type) -> bool:
+    """Whether :func:`shape_problem` finds nothing, quickly: exact JSON types, no paths built. Landing calls it for
+    every item, and :func:`shape_problem` only when it says no, for the reason (it made landing 1.5× slower)."""
+    if value is None:
+        return True
+    kind = type(value)
+    if type(declared) is dict:  # loops, not all(<generator>): this runs for every field of every item
+        if kind is not dict:
+            return False
+        for name, sub in declared.items():
+            field = value.get(name)
+            if field is not None and not readable(field, sub):
+                return False
+        return True
+    if type(declared) is list:
+        if kind is not list:
+            return False
+        sub = declared[0]
+        for element in value:  # noqa: SIM110 - a loop: all(<generator>) costs a frame per item
+            if element is None or not readable(element, sub):
+                return False
+        return True
+    if declared == "string":
+        return kind is str or kind is int or kind is float
+    if declared == "bigint":
+        return kind is int and value in _COUNT_RANGE
+    if declared == "boolean":
+        return kind is bool
+    return kind is int or kind is float  # double
+
+
 def _shaped(check: Callable[[Any], str | None], entity: str, what: str) -> Callable[[Any], str | None]:
     """``check``, then :func:`shape_problem` against the raw schema of ``entity`` (``what`` names the item)."""
     declared = DATA_SCHEMAS[entity]
 
     def checked(item: Any) -> str | None:
-        return check(item) or shape_problem(item, declared, what)
+        return check(item) or (None if readable(item, declared) else shape_problem(item, declared, what))
 
     checked.__doc__ = check.__doc__
     return checked

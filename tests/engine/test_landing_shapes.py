@@ -167,3 +167,57 @@ def test_every_recorded_status_and_tag_passes_the_checks() -> None:
     assert land_page(page, policy()).quarantined == []
     trends = Page(SourceRef("trends_tags"), INSTANCE, "/api/v1/trends/tags", _trends())
     assert land_page(trends, policy()).quarantined == []
+
+
+def test_the_quick_readability_check_agrees_with_the_reasoned_one() -> None:
+    """Landing asks ``readable`` for every item and ``shape_problem`` only when it says no (for the reason): the two
+    must agree on real statuses and on every odd value put anywhere the raw schema declares something."""
+    import random
+
+    from fediscope.sample.corpus import iter_statuses
+    from fediscope.sources.pages import readable, shape_problem
+
+    declared = DATA_SCHEMAS["statuses"]
+    odd = [None, True, False, 0, -1, 2**63, -(2**63) - 1, 1.5, float("nan"), "", "x", [], {}, [1], [None], [{}],
+           [[]], {"a": 1}, {"id": {}}]
+
+    def paths(schema: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found = [prefix] if prefix else []
+        if isinstance(schema, dict):
+            for name, sub in schema.items():
+                found += paths(sub, (*prefix, name))
+        elif isinstance(schema, list):
+            found += paths(schema[0], (*prefix, 0))
+        return found
+
+    def put(item: Any, path: tuple[Any, ...], value: Any) -> Any:
+        item = copy.deepcopy(item)
+        here = item
+        for step in path[:-1]:
+            if isinstance(step, int):
+                if not isinstance(here, list) or not here:
+                    return item
+                here = here[0]
+            else:
+                if not isinstance(here, dict):
+                    return item
+                here = here.setdefault(step, {} if not isinstance(path[path.index(step) + 1], int) else [{}])
+        if isinstance(path[-1], int):
+            if isinstance(here, list):
+                here[:1] = [value]
+        elif isinstance(here, dict):
+            here[path[-1]] = value
+        return item
+
+    rng = random.Random(7)
+    samples = [*statuses("test_fetch_remaining.json"), *iter_statuses(300, seed=3)]
+    cases = list(samples)
+    for path in paths(declared):
+        for value in odd:
+            cases.append(put(rng.choice(samples), path, value))
+    refused = 0
+    for case in cases:
+        reason = shape_problem(case, declared, "status")
+        assert readable(case, declared) == (reason is None), (reason, case.get("id"))
+        refused += reason is not None
+    assert refused > len(cases) // 5  # many odd values were put where they are refused
