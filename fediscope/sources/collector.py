@@ -95,6 +95,7 @@ from fediscope.sources.pages import (
     fetch_handle_domain,
     fetch_page,
     id_key,
+    is_number_id,
     land_page,
     page_size,
     same_id_kind,
@@ -348,11 +349,13 @@ def _page_floor(items: list[Any]) -> str | None:
     return lowest
 
 
-def _nothing_below(page: Page, cursor: str | None) -> bool:
-    """Whether ``page`` (asked with ``max_id=cursor``) holds only the status at ``cursor`` itself: a server that
-    answers ``max_id`` inclusively has nothing below it, which ends the walk (it is not paging that stalls)."""
+def _nothing_below(page: Page, cursor: str | None, full: int) -> bool:
+    """Whether ``page`` (asked with ``max_id=cursor`` for ``full`` statuses) holds only the status at ``cursor``
+    itself and fewer than asked: a server that answers ``max_id`` inclusively has nothing below it, which ends the
+    walk (it is not paging that stalls). A full page of it (a limit of 1) says nothing of what lies below:
+    :func:`_next_cursor` asks below it."""
     ids = usual_ids(page.items)
-    return cursor is not None and bool(ids) and all(i == cursor for i in ids)
+    return cursor is not None and bool(ids) and all(i == cursor for i in ids) and len(page.items) < full
 
 
 def _next_cursor(page: Page, cursor: str | None) -> str | None:
@@ -365,6 +368,8 @@ def _next_cursor(page: Page, cursor: str | None) -> str | None:
     """
     floor = _page_floor(page.items)
     candidate = floor if floor is not None else page.next_max_id
+    if candidate is not None and candidate == cursor and is_number_id(cursor) and int(cursor) > 0:
+        return str(int(cursor) - 1)  # a server answering max_id inclusively, one status a page: below it
     if candidate is None or (cursor is not None and id_key(candidate) >= id_key(cursor)):
         return None
     return candidate
@@ -455,6 +460,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
     """Walk pages of one gap until it is closed (True) or the page budget is spent (False)."""
     settings, domain, name = ctx.settings, client.domain, source.name
     first_run = walk.lower is None
+    full_page = page_size(settings.page_limit, "statuses")
     since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
     while True:
         if budget is not None and budget <= 0:
@@ -466,6 +472,9 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         result.pages += 1
         result.fetched += len(page.items)
         items, reached = _in_range(page.items, walk.lower, since, below=walk.cursor)
+        if reached and walk.lower is not None:  # the checkpoint is reached where the page ends, not where a status
+            floor = _page_floor(page.items)  # listed first out of order (an old pinned post) happens to lie
+            reached = floor is None or not same_id_kind(floor, walk.lower) or id_key(floor) <= id_key(walk.lower)
         result.out_of_range += len(page.items) - len(items)
         if walk.upper is None:
             walk.upper = page.newest_id
@@ -477,7 +486,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = _next_cursor(page, walk.cursor)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
-        if not page.items or reached or deep_enough or _nothing_below(page, walk.cursor):
+        if not page.items or reached or deep_enough or _nothing_below(page, walk.cursor, full_page):
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
@@ -538,6 +547,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     window = timedelta(hours=settings.refresh_hours)
+    full_page = page_size(settings.page_limit, "statuses")
     stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
     cursor = _just_above(started_from)
     for _ in range(max_pages):
@@ -558,7 +568,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
             _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
         next_cursor = _next_cursor(page, cursor)
-        if not page.items or older or _nothing_below(page, cursor):
+        if not page.items or older or _nothing_below(page, cursor, full_page):
             return
         if next_cursor is None:
             raise _stalled(domain, name, cursor, page, "the refresh pass stops there")

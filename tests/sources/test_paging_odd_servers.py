@@ -150,3 +150,37 @@ def test_an_item_with_a_number_id_among_text_ids_does_not_become_the_checkpoint(
         run = run_collection(settings, public(server), progress=False)
         assert run.ok and run.landed == 15  # was: 0, every later run
         assert served(server, TextIds.text) <= lake.status_ids()
+
+
+def test_an_inclusive_max_id_one_status_a_page_walks_on_below_it(make_settings, lake) -> None:
+    """Was (after 21afb0b): with FEDISCOPE_PAGE_LIMIT=1 a full page holding only the status at max_id read as the
+    end of the timeline: 1 of 25 statuses landed, the gap closed for good, the run ok."""
+    with InclusiveMaxId(statuses=25) as server:
+        run = run_collection(make_settings(page_limit=1), public(server), progress=False)
+        assert run.ok, [r.error for r in run.failed]
+        assert lake.status_ids() == served(server) and max(lake.ids().values()) == 1
+
+
+class PinnedOnTop(MastodonDouble):
+    """The ``pinned`` status is listed first on the newest page (asked without ``max_id``), whatever ``since_id``."""
+
+    pinned: str | None = None
+
+    def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]) -> Any:
+        status, headers, body = super()._page(path, params, [s for s in pool if s["id"] != self.pinned])
+        pinned = [s for s in pool if s["id"] == self.pinned]
+        if pinned and body is not None and not params.get("max_id"):
+            body = [dict(pinned[0]), *body]
+        return status, headers, body
+
+
+def test_an_old_pinned_status_on_the_newest_page_does_not_close_the_next_gap_early(make_settings, lake) -> None:
+    """Was: the pinned status, older than the checkpoint, read as "since_id ignored, checkpoint reached" on the
+    first page of the next run's walk: 20 of 30 new statuses were never landed, and the run said ok."""
+    with PinnedOnTop(statuses=30) as server:
+        server.pinned = server.public_statuses()[-1]["id"]  # the oldest status is pinned
+        settings = make_settings()
+        assert run_collection(settings, public(server), progress=False).ok
+        server.add_statuses(30)
+        run = run_collection(settings, public(server), progress=False)
+        assert run.ok and lake.status_ids() == served(server)
