@@ -69,11 +69,11 @@ from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
 from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
-from fediscope.errors import FediscopeError, UpstreamError
+from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
-from fediscope.lake.key_check import KeyMismatchError, check_landing_key
+from fediscope.lake.key_check import KeyMismatchError, check_landing_key, key_mismatch
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
@@ -136,9 +136,27 @@ def _load_suppressed(settings: Settings) -> set[str]:
     was served to anyway. A lake without a check gets this key's."""
     lake = open_lake(settings.lake)
     if lake.is_dir(""):
-        check_landing_key(settings, lake, warn=False,
-                          outcome="the API answers 503 key_mismatch (what it serves is landed into this lake)")
+        outcome = "the API answers 503 key_mismatch (what it serves is landed into this lake)"
+        mismatch = key_mismatch(settings, lake, outcome)  # a check that cannot be read: 503 lake_unavailable
+        if mismatch:
+            raise KeyMismatchError(mismatch)
+        try:  # recording one in a lake without it is best effort: an API may only read its lake
+            check_landing_key(settings, lake, warn=False, outcome=outcome)
+        except KeyMismatchError:
+            raise  # another process recorded another key meanwhile
+        except LakeError as exc:
+            _warn_once(f"the pseudonym key's check could not be recorded in the lake (compared again every "
+                       f"{SUPPRESSION_TTL:g} s): {exc}")
     return load_suppressed(lake)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
 
 
 class Suppression:

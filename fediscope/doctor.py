@@ -325,7 +325,11 @@ def _lake_key_mismatch(settings: Settings) -> tuple[str, str] | None:
     from fediscope.lake.backend import open_lake
     from fediscope.lake.key_check import KEY_CHECK_PATH, DamagedKeyCheck, key_mismatch
 
-    lake = open_lake(settings.lake)
+    try:
+        lake = open_lake(settings.lake)
+    except FediscopeError as exc:  # an unusable FEDISCOPE_LAKE: the ``lake`` check reports it
+        log.debug("the lake's key check could not be read: %s", exc)
+        return None
     try:
         message = key_mismatch(settings, lake, "`collect`, `stream`, `serve-api` and `gdpr erase/export` refuse to "
                                                "run with it")

@@ -177,8 +177,10 @@ def _without_userinfo(url: str) -> str | None:
 
 def _version_like(domain: str) -> bool:
     """Whether the "domain" of a ``name@domain`` ends in a number (``react@18.2.0``, ``python@3.12``): a package
-    version, not an address (no top-level domain is a number), so the text stays as written."""
-    return domain.split(":", 1)[0].rsplit(".", 1)[-1].isdigit()
+    version, not an address (no top-level domain is a number), so the text stays as written. An IPv4 address
+    (``alice@192.168.1.10``, ``alice@127.0.0.1:3000``) is an address."""
+    host = domain.split(":", 1)[0]
+    return host.rsplit(".", 1)[-1].isdigit() and not _is_address(host)
 
 
 def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
@@ -648,9 +650,12 @@ class PrivacyPolicy:
             link = html.unescape(href)
             new = links.get(link) or self._account_link(link)
             if new is None:
-                plain = _without_userinfo(link)  # its text is scrubbed by the pass below, as any text
-                whole = match.group(0)
-                return whole if plain is None else whole.replace(f'href="{href}"', f'href="{html.escape(plain)}"', 1)
+                plain = _without_userinfo(link)
+                if plain is None:
+                    return match.group(0)  # its text is scrubbed by the pass below, as any text
+                # the user name and password go from the href and from the text shown, which Mastodon splits into
+                # spans that may cut them anywhere: the text shown is the link without them
+                return f'<a {before}href="{html.escape(plain)}"{after}>{html.escape(plain)}</a>'
             shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
             protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"

@@ -290,3 +290,38 @@ def test_serve_api_does_not_start_on_a_damaged_check(capsys, server, lake_dir) -
     finally:
         process.kill()
         process.wait()
+
+
+def test_an_api_that_cannot_write_its_lake_still_serves_and_still_compares(capsys, monkeypatch, server,
+                                                                           lake_dir, caplog) -> None:
+    """Recording a check from the API is best effort (it may only read its lake): was 503 lake_unavailable on
+    every records request of a lake without a check that the API could not write. A mismatch is still refused."""
+    from api.errors import ApiError
+    from api.upstream import Suppression
+    from fediscope.errors import LakeError
+    from fediscope.lake.local import LocalLake
+
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / KEY_CHECK_PATH).unlink()
+
+    def read_only(self, path, data):  # type: ignore[no-untyped-def]
+        raise LakeError(f"cannot create {path}: Read-only file system")
+
+    monkeypatch.setattr(LocalLake, "create_exclusive", read_only)
+    settings = Settings(lake=str(lake_dir), pseudonym_key=KEY)
+    assert Suppression(settings, ttl=0).current() == frozenset()
+    assert not (lake_dir / KEY_CHECK_PATH).exists()
+    assert "could not be recorded" in caplog.text
+    monkeypatch.undo()
+    (lake_dir / KEY_CHECK_PATH).write_bytes(json.dumps({"check": key_check_value(OTHER)}).encode())
+    with pytest.raises(ApiError) as refused:
+        Suppression(settings, ttl=0).current()
+    assert refused.value.status == 503 and refused.value.code == "key_mismatch"
+
+
+def test_doctor_leaves_an_unusable_lake_url_to_the_lake_check() -> None:
+    """Was: a FEDISCOPE_LAKE doctor cannot open also FAILed pseudonym_key, whose fix said to set the key."""
+    from fediscope.doctor import OK, WARN, check_pseudonym_key
+
+    assert check_pseudonym_key(Settings(lake="ftp://host/lake", pseudonym_key=KEY)).status == OK
+    assert check_pseudonym_key(Settings(lake="ftp://host/lake", privacy=False)).status == WARN
