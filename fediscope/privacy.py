@@ -186,11 +186,8 @@ def _version_like(domain: str) -> bool:
 def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
-    (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
-    a known link followed by ``/`` (``…/@bob/1170…`` is a status link: matched whole by the last branch, it gets the
-    pseudonym that status's own URL gets, not ``acct:<key>/1170…``)."""
-    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@{'/' if '://' in v else ''}])" for v in values),
-                                _TEXT_ACCOUNT]))
+    (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch)."""
+    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@])" for v in values), _TEXT_ACCOUNT]))
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -663,12 +660,7 @@ class PrivacyPolicy:
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:
                 link = match.group("link")
-                new = self._account_link(link)
-                if new is None:  # a known person's link of a shape not recognised, with a path: keep it keyed
-                    known = next((k for k in replacements if "://" in k and link.startswith(k + "/")), None)
-                    if known is not None:
-                        return replacements[known] + link[len(known):]
-                return new or _without_userinfo(link) or link
+                return self._account_link(link) or _without_userinfo(link) or link
             if match.group("user") is None:  # one of the known handles and links
                 return replacements[match.group(0)]
             at, domain = match.group("at"), match.group("domain")
