@@ -118,16 +118,6 @@ def _key(settings: Settings) -> str | None:
     return settings.pseudonym_key if settings.privacy and settings.pseudonym_key else None
 
 
-def key_matches(settings: Settings, lake: LakeBackend) -> bool | None:
-    """Whether the settings (pseudonym key, or privacy off) give the lake's recorded check; None when there is
-    nothing to compare (privacy on without a key, or no check recorded). Reads one small file; writes nothing."""
-    expected = _expected(settings)
-    recorded = read_key_check(lake) if expected else None
-    if expected is None or recorded is None:
-        return None
-    return hmac.compare_digest(recorded, expected)
-
-
 def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING,
                      recorded: str | None = None, expected: str | None = None) -> str:
     """The one line that says the key (or the privacy mode) is not the lake's, what was therefore not done
