@@ -338,13 +338,15 @@ def _page_floor(items: list[Any]) -> str | None:
 
     Except for an item listed first out of order (a pinned post above newer ones): when the first id is the
     page's lowest while the others run down to the last, the page ends at its last item, as Mastodon's own
-    ``Link`` says (the id of a page's last status); asking below the first would skip what lies between.
+    ``Link`` says (the id of a page's last status); asking below the first would skip what lies between. A page
+    of two whose first id is the lower is such a page too (one status a page, and the pinned one above it); a
+    server listing its pages oldest first would at worst be asked one status lower a page, never too low.
     """
     ids = usual_ids(items)
     if not ids:
         return None
     lowest = min(ids, key=id_key)
-    if len(ids) > 2 and ids[0] == lowest and ids[-1] == min(ids[1:], key=id_key) != lowest:
+    if len(ids) >= 2 and ids[0] == lowest and ids[-1] == min(ids[1:], key=id_key) != lowest:
         return ids[-1]
     return lowest
 
