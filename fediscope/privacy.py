@@ -186,8 +186,11 @@ def _version_like(domain: str) -> bool:
 def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
-    (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch)."""
-    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@])" for v in values), _TEXT_ACCOUNT]))
+    (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
+    a known link followed by ``/`` (``…/@bob/1170…``: matched whole by the last branch, where the known link it
+    starts with decides first, see ``PrivacyPolicy._scrub_text``)."""
+    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@{'/' if '://' in v else ''}])" for v in values),
+                                _TEXT_ACCOUNT]))
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -642,10 +645,23 @@ class PrivacyPolicy:
                     handles[str(value)] = key
         protected: list[str] = []
 
+        def under_known(link: str) -> str | None:
+            """``link`` when it is, or lies under, a known person's link (the longest such): :data:`ERASED` when
+            that person is erased, whatever the rest (``_account_link`` would key a split-domain person's link by
+            its host, which the erasure may not cover); a status under it gets that status's own pseudonym, as
+            its ``url`` lands (so the two join); anything else keeps the person's key before the rest."""
+            known = max((k for k in links if link == k or link.startswith(k + "/")), key=len, default=None)
+            if known is None:
+                return None
+            if links[known] == ERASED:
+                return ERASED
+            rest = link[len(known):]
+            return (self._account_link(link) if rest.strip("/") else None) or links[known] + rest
+
         def anchor(match: re.Match[str]) -> str:
             before, href, after, inner = match.groups()
             link = html.unescape(href)
-            new = links.get(link) or self._account_link(link)
+            new = under_known(link) or self._account_link(link)
             if new is None:
                 plain = _without_userinfo(link)
                 if plain is None:
@@ -660,7 +676,7 @@ class PrivacyPolicy:
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:
                 link = match.group("link")
-                return self._account_link(link) or _without_userinfo(link) or link
+                return under_known(link) or self._account_link(link) or _without_userinfo(link) or link
             if match.group("user") is None:  # one of the known handles and links
                 return replacements[match.group(0)]
             at, domain = match.group("at"), match.group("domain")

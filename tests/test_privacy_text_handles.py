@@ -164,3 +164,49 @@ def test_package_versions_are_not_taken_for_addresses(policy: PrivacyPolicy) -> 
     assert landed["spoiler_text"] == (
         "npm install react@18.2.0 lodash@4.17.21; python@3.12; mail " + policy.account_key("frank@mail.example.org")
         + ", " + policy.account_key("alice@192.168.1.10") + " or " + policy.account_key("ada@127.0.0.1:3000"))
+
+
+def test_a_status_link_of_a_mentioned_person_gets_the_status_s_pseudonym(policy: PrivacyPolicy) -> None:
+    """Was: the known profile link matched first, so ``…/@mastodonpy_test_2/117024`` landed as
+    ``acct:<key>/117024``, which does not join with the pseudonym that status's own URL lands with."""
+    raw = body("test_status_reply.json", 2)  # mentions mastodonpy_test_2 (url http://localhost:3000/@mastodonpy_test_2)
+    link = "http://localhost:3000/@mastodonpy_test_2/117024"
+    raw["spoiler_text"] = f"see {link} and http://localhost:3000/@mastodonpy_test_2/ too"
+    raw["content"] = f'<p><a href="{link}">the post</a></p>'
+    landed = policy.status(raw, LOCAL)
+    own = policy.status(dict(body("test_status_reply.json", 2), url=link), LOCAL)["url"]  # as that status lands
+    key = policy.account_key("mastodonpy_test_2", LOCAL)
+    assert landed["spoiler_text"] == f"see {own} and acct:{key}/ too"
+    assert landed["content"] == f'<p><a href="{own}">{own}</a></p>'
+
+
+def test_a_known_link_of_an_unrecognised_shape_with_a_path_stays_keyed(policy: PrivacyPolicy) -> None:
+    """A mentioned person whose profile link fediscope does not recognise (another software's path): with a path
+    after it, the profile part is still replaced by the person's key."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "77", "username": "bob", "acct": "bob@friendica.example",
+                        "url": "https://friendica.example/profile/bob"}]
+    raw["spoiler_text"] = "https://friendica.example/profile/bob/photos and https://friendica.example/profile/bob"
+    landed = policy.status(raw, LOCAL)
+    key = policy.account_key("bob@friendica.example")
+    assert landed["spoiler_text"] == f"acct:{key}/photos and acct:{key}"
+
+
+def test_a_status_link_of_an_erased_person_on_a_split_domain_is_erased() -> None:
+    """A person whose handle domain is not the host of their links (``alice@example.com``, links on
+    ``social.example.com``) is erased under the handle's key. Their status link, as text or as a link, must land as
+    :data:`ERASED`: keyed by its host (``alice@social.example.com``, which the erasure does not cover) it would
+    land as a pseudonym of the erased person's status (the flaw of a7a3fb5, reverted in e9333fc)."""
+    plain = PrivacyPolicy(key=KEY)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("alice@example.com")}))
+    link = "https://social.example.com/@alice/117024"
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "78", "username": "alice", "acct": "alice@example.com",
+                        "url": "https://social.example.com/@alice"}]
+    raw["spoiler_text"] = f"see {link}, and https://social.example.com/@alice/"
+    raw["content"] = f'<p><a href="{link}">the post</a></p>'
+    landed = policy.status(raw, LOCAL)
+    assert landed["spoiler_text"] == f"see {ERASED}, and {ERASED}"
+    assert landed["content"] == f'<p><a href="{ERASED}">{ERASED}</a></p>'
+    not_erased = plain.status(copy.deepcopy(raw), LOCAL)  # without the erasure: the status's pseudonym
+    assert not_erased["spoiler_text"].startswith("see urn:fediscope:")
