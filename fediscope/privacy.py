@@ -667,8 +667,13 @@ class PrivacyPolicy:
                 if plain is None:
                     return match.group(0)  # its text is scrubbed by the pass below, as any text
                 # the user name and password go from the href and from the text shown, which Mastodon splits into
-                # spans that may cut them anywhere: the text shown is the link without them
-                return f'<a {before}href="{html.escape(plain)}"{after}>{html.escape(plain)}</a>'
+                # spans that may cut them anywhere: a text shown with an @ or either of them becomes the link
+                # without them; any other (a label, an image) is kept, and scrubbed by the pass below as any text
+                shown = html.unescape(_TAG_RE.sub("", inner)).lower()
+                userinfo = link.partition("://")[2][:len(link) - len(plain)].lower()  # ``user:password@``
+                if "@" in shown or any(part in shown for part in re.split("[:@]", userinfo) if part):
+                    inner = html.escape(plain)
+                return f'<a {before}href="{html.escape(plain)}"{after}>{inner}</a>'
             shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
             protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"

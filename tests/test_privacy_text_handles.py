@@ -210,3 +210,18 @@ def test_a_status_link_of_an_erased_person_on_a_split_domain_is_erased() -> None
     assert landed["content"] == f'<p><a href="{ERASED}">{ERASED}</a></p>'
     not_erased = plain.status(copy.deepcopy(raw), LOCAL)  # without the erasure: the status's pseudonym
     assert not_erased["spoiler_text"].startswith("see urn:fediscope:")
+
+
+def test_a_link_with_a_user_name_keeps_its_label(policy: PrivacyPolicy) -> None:
+    """Was: an anchor whose href had a user name was rebuilt showing the cleaned URL, its label or image lost. The
+    label stays (scrubbed as any text) unless it shows an ``@`` or the user name or password."""
+    raw = body("test_status_reply.json", 2)
+    raw["content"] = ('<p><a href="https://bob:s3cret@mail.example.org/inbox" rel="nofollow">my <b>inbox</b></a> '
+                      '<a href="https://bob@mail.example.org/"><img src="https://files.example/i.png" alt="mail"></a> '
+                      '<a href="https://bob@mail.example.org/">write to Bob</a> '
+                      '<a href="https://bob@mail.example.org/">mail @carol@elsewhere.social</a></p>')
+    landed = policy.status(raw, LOCAL)["content"]
+    assert landed == ('<p><a href="https://mail.example.org/inbox" rel="nofollow">my <b>inbox</b></a> '
+                      '<a href="https://mail.example.org/"><img src="https://files.example/i.png" alt="mail"></a> '
+                      '<a href="https://mail.example.org/">https://mail.example.org/</a> '
+                      '<a href="https://mail.example.org/">https://mail.example.org/</a></p>'), landed
