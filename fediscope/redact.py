@@ -34,8 +34,9 @@ SUBSTRING_SECRET_LENGTH = 12
 #: Airflow task's error). Only this exact text is spared: a real password is masked whatever it is, and also this
 #: one when it is a known secret (:func:`mask_secrets` runs first).
 PASSWORD_PLACEHOLDER = "<password>"
+#: The password runs to the last ``@`` before the host (SQLAlchemy's rule: a password may hold a raw ``@``).
 _URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)"
-                              rf"(?!{re.escape(PASSWORD_PLACEHOLDER)}@)(?P<pw>[^@/\s]+)(?=@)")
+                              rf"(?!{re.escape(PASSWORD_PLACEHOLDER)}@)(?P<pw>[^/\s]+?)(?=@[^@/\s]*(?:[/\s]|$))")
 _HEADER_RE = re.compile(
     r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
     r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)

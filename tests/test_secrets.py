@@ -100,6 +100,16 @@ def test_credential_shapes_are_masked_without_knowing_the_secret(text: str) -> N
     assert not leaks(masked) and MASK in masked
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("failed: mysql+pymysql://u:p@ss@db.example/x (timeout)", "failed: mysql+pymysql://u:***@db.example/x (timeout)"),
+    ("postgresql://u:a@b@c@h:5432/d?x=1, then bob@x.org", "postgresql://u:***@h:5432/d?x=1, then bob@x.org"),
+    ("mysql://u:pw@host/x@y", "mysql://u:***@host/x@y"),
+])
+def test_a_password_holding_an_at_sign_is_masked_whole(text: str, expected: str) -> None:
+    """Was: masked only up to its first ``@`` (``u:***@ss@db.example``): the rest of the password was shown."""
+    assert redact_text(text) == expected
+
+
 def test_the_password_placeholder_of_fediscopes_hints_is_masked_nowhere() -> None:
     """`fediscope doctor` (and every log record, every Airflow task error) showed the MySQL form as
     `user:***@host`, other commands as `user:password@host`: the hint now reads the same in every output."""
