@@ -63,11 +63,14 @@ import hmac
 import html
 import ipaddress
 import re
+import string
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
@@ -156,10 +159,27 @@ def clear_key_digest(key: str) -> str:
 #: it or an e-mail address, which cannot be told apart: its domain must have a dot or a port). Mastodon's own
 #: mention syntax (``MENTION_RE``: not after a word character, ``/`` or ``=``) for ``@user@domain`` (so ``.@carol@x``
 #: and ``@@carol@x`` are handles too), with the e-mail characters added for ``user@domain``.
-_TEXT_ACCOUNT = (r"(?P<link>https?://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]])"
+_TEXT_ACCOUNT = (r"(?P<link>(?i:https?)://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]])"
                  r"|(?:(?<![\w/=])(?=@)|(?<![\w/=@.%+-])(?!@))(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
                  r"(?P<domain>\w[\w-]*(?:\.[\w-]+)*(?::[0-9]+)?)(?![\w@-]|\.[\w-]|:[0-9])")
 _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
+#: A link inside another link's path or query (``https://web.archive.org/web/2024/https://x.social/@bob/1``).
+_NESTED_LINK_RE = re.compile(r"(?i:https?)://")
+#: Characters that show nothing, which a label could hide a user name behind (``b&shy;ob``).
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _fold(text: str) -> str:
+    """``text`` with its ASCII letters in lower case: the length stays, so a position in one is one in the other
+    (hosts and handles are compared without case, as Mastodon compares them)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def _link_form(url: str) -> str:
+    """A link as compared with a known one: without case, ``http`` and ``https`` alike."""
+    folded = _fold(url)
+    return folded[folded.index("://"):] if folded.startswith(("http://", "https://")) else folded
 
 
 @lru_cache(maxsize=4096)
@@ -175,6 +195,22 @@ def _without_userinfo(url: str) -> str | None:
     return f"{scheme}://{authority.rpartition('@')[2]}{rest[end:]}"
 
 
+def _userinfo_parts(url: str) -> list[str]:
+    """The user names and passwords of ``url`` and of any link inside it (decoded, as :func:`_shown` compares
+    them)."""
+    parts = []
+    for scheme in _NESTED_LINK_RE.finditer(url):
+        authority = re.split("[/?#]", url[scheme.end():], maxsplit=1)[0]
+        parts += [_shown(unquote(part)) for part in re.split("[:@]", authority.rpartition("@")[0]) if part]
+    return parts
+
+
+def _shown(text: str) -> str:
+    """Markup text as a reader sees it, to be searched: entities decoded, compatibility forms folded (NFKC),
+    characters that show nothing removed, in lower case."""
+    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", html.unescape(text))).lower()
+
+
 def _version_like(domain: str) -> bool:
     """Whether the "domain" of a ``name@domain`` ends in a number (``react@18.2.0``, ``python@3.12``): a package
     version, not an address (no top-level domain is a number), so the text stays as written. An IPv4 address
@@ -187,10 +223,19 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
     (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
-    a known link followed by ``/`` (``…/@bob/1170…``: matched whole by the last branch, where the known link it
-    starts with decides first, see ``PrivacyPolicy._scrub_text``)."""
-    return re.compile("|".join([*(rf"(?<!\w){re.escape(v)}(?![\w@{'/' if '://' in v else ''}])" for v in values),
-                                _TEXT_ACCOUNT]))
+    the start of a longer user name with its domain (``@alice.b@other.example``), nor a known ``http(s)`` link
+    followed by ``/`` or by more of a name (``…/@bob/1170…``, ``…/@bob.b``: matched whole by the last branch,
+    where the known link it starts with decides first, see ``PrivacyPolicy._scrub_text``). ASCII letters match
+    in either case (``@Alice``)."""
+    def one(value: str) -> str:
+        if _fold(value).startswith(("http://", "https://")):
+            after = r"[\w@/]|[.\-]\w"
+        elif "://" in value:
+            after = r"[\w@]"
+        else:
+            after = r"[\w@]|[.\-][\w.\-]*@"
+        return rf"(?<!\w)(?ai:{re.escape(value)})(?!{after})"
+    return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -610,7 +655,10 @@ class PrivacyPolicy:
             owner = self.account_key(user + "@" + (match.group("remote") or host))
         if owner in self.suppressed:
             return ERASED
-        return self._status_link(url) if (match.group("rest") or "").strip("/") else f"acct:{owner}"
+        if not (match.group("rest") or "").strip("/"):
+            return f"acct:{owner}"
+        # as the status's own url is written (``Https://Host/…`` by a phone's keyboard or a person), so they join
+        return self._status_link(_fold(url[:match.end("host")]) + url[match.end("host"):])
 
     def _scrub_text(self, text: str, people: Iterable[dict[str, Any]], instance: str,
                     hidden_links: Iterable[str] = ()) -> str:
@@ -626,7 +674,8 @@ class PrivacyPolicy:
         the same) that key alone, a profile or status link its pseudonym. Accounts on the suppression list (and
         ``hidden_links``, their statuses) become :data:`ERASED`.
         """
-        links: dict[str, str] = {link: ERASED for link in hidden_links}
+        # keyed by their folded form (_fold): they are matched in any case (``@Alice``, ``HTTPS://``)
+        links: dict[str, str] = {_fold(link): ERASED for link in hidden_links}
         handles: dict[str, str] = {}
         for person in people:
             acct = str(person.get("acct") or person.get("username") or "")
@@ -637,53 +686,81 @@ class PrivacyPolicy:
                 key = ERASED
             for value in (person.get("url"), person.get("uri")):
                 if value and len(str(value)) >= 3:
-                    links[str(value)] = ERASED if key == ERASED else f"acct:{key}"
+                    links[_fold(str(value))] = ERASED if key == ERASED else f"acct:{key}"
             for value in (acct, person.get("username")):
                 if value:  # ``@al``: a handle however short (a bare word only from 3 letters: it garbles text)
-                    handles["@" + str(value).lstrip("@")] = "@" + key
+                    handles[_fold("@" + str(value).lstrip("@"))] = "@" + key
                 if value and len(str(value)) >= 3:
-                    handles[str(value)] = key
+                    handles[_fold(str(value))] = key
         protected: list[str] = []
 
+        forms: dict[str, str] = {}
+
+        def known_forms() -> dict[str, str]:
+            """Each known link in the form links are compared in, made on first use (most texts need none)."""
+            if links and not forms:
+                forms.update({_link_form(k): k for k in links})
+            return forms
+
         def under_known(link: str) -> str | None:
-            """``link`` when it is, or lies under, a known person's link (the longest such): :data:`ERASED` when
-            that person is erased, whatever the rest (``_account_link`` would key a split-domain person's link by
-            its host, which the erasure may not cover); a status under it gets that status's own pseudonym, as
-            its ``url`` lands (so the two join); anything else keeps the person's key before the rest."""
-            known = max((k for k in links if link == k or link.startswith(k + "/")), key=len, default=None)
+            """``link`` when it is, or lies under, a known person's link (the longest such; without case, ``http``
+            as ``https``; followed by ``/``, ``?``, ``#`` or only punctuation): :data:`ERASED` when that person is
+            erased, whatever the rest (``_account_link`` would key a split-domain person's link by its host, which
+            the erasure may not cover); a status under it gets that status's own pseudonym, as its ``url`` lands
+            (so the two join); anything else keeps the person's key before the rest."""
+            exact = links.get(_fold(link))
+            if exact is not None:  # the common case: a mention's link, as the status lists it
+                return exact
+            form = _link_form(link)
+            known = max((f for f in known_forms() if form.startswith(f) and (
+                form[len(f):len(f) + 1] in ("", "/", "?", "#") or not form[len(f):].strip(".,;:!?)"))),
+                key=len, default=None)
             if known is None:
                 return None
-            if links[known] == ERASED:
+            replacement = links[known_forms()[known]]
+            if replacement == ERASED:
                 return ERASED
-            rest = link[len(known):]
-            return (self._account_link(link) if rest.strip("/") else None) or links[known] + rest
+            rest = link[len(link) - (len(form) - len(known)):]
+            return (self._account_link(link) if rest.startswith("/") and rest.strip("/") else None) or \
+                replacement + rest
+
+        def link_written(link: str) -> str:
+            """A link as landed: a known person's or any account's profile or status link replaced (see
+            ``under_known``, ``_account_link``), else without its user name and password, with any link inside
+            its path or query (an archive's or a redirect's) landed the same way."""
+            new = under_known(link) or self._account_link(link)
+            if new is not None:
+                return new
+            nested = _NESTED_LINK_RE.search(link, link.find("://") + 3)
+            head, tail = (link[:nested.start()], link_written(link[nested.start():])) if nested else (link, "")
+            return (_without_userinfo(head) or head) + tail
 
         def anchor(match: re.Match[str]) -> str:
             before, href, after, inner = match.groups()
             link = html.unescape(href)
             new = under_known(link) or self._account_link(link)
             if new is None:
-                plain = _without_userinfo(link)
-                if plain is None:
+                cleaned = link_written(link)
+                if cleaned == link:
                     return match.group(0)  # its text is scrubbed by the pass below, as any text
-                # the user name and password go from the href and from the text shown, which Mastodon splits into
-                # spans that may cut them anywhere: a text shown with an @ or either of them becomes the link
-                # without them; any other (a label, an image) is kept, and scrubbed by the pass below as any text
-                shown = html.unescape(_TAG_RE.sub("", inner)).lower()
-                userinfo = link.partition("://")[2][:len(link) - len(plain)].lower()  # ``user:password@``
-                if "@" in shown or any(part in shown for part in re.split("[:@]", userinfo) if part):
-                    inner = html.escape(plain)
-                return f'<a {before}href="{html.escape(plain)}"{after}>{inner}</a>'
+                # a user name and password, or a link inside, go from the href and from the text shown, which
+                # Mastodon splits into spans that may cut them anywhere: a text shown that is a link, or shows an
+                # @, the user name or the password (in an image's alt too), becomes the landed link; any other (a
+                # label, an image) is kept, and scrubbed by the pass below as any text
+                shown, whole = _shown(_TAG_RE.sub("", inner)), _shown(inner)
+                if "@" in shown or "://" in shown or any(part in shown or part in whole
+                                                          for part in _userinfo_parts(link)):
+                    inner = html.escape(cleaned)
+                return f'<a {before}href="{html.escape(cleaned)}"{after}>{inner}</a>'
             shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
             protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"
 
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:
-                link = match.group("link")
-                return under_known(link) or self._account_link(link) or _without_userinfo(link) or link
-            if match.group("user") is None:  # one of the known handles and links
-                return replacements[match.group(0)]
+                return link_written(match.group("link"))
+            if match.group("user") is None:  # one of the known handles and links, in any case
+                return replacements[_fold(match.group(0))]
             at, domain = match.group("at"), match.group("domain")
             if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
                 return match.group(0)  # ``word@word`` or ``react@18.2.0``: neither handle nor address
@@ -692,7 +769,8 @@ class PrivacyPolicy:
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
         replacements = {**handles, **links}
-        present = tuple(sorted((v for v in replacements if v in text), key=len, reverse=True))
+        folded_text = _fold(text)
+        present = tuple(sorted((v for v in replacements if v in folded_text), key=len, reverse=True))
         if present:
             text = _handles_pattern(present).sub(written, text)
         elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above

@@ -192,6 +192,11 @@ def test_a_known_link_of_an_unrecognised_shape_with_a_path_stays_keyed(policy: P
     assert landed["spoiler_text"] == f"acct:{key}/photos and acct:{key}"
 
 
+#: A person whose handle domain (example.com) is not the host of their links (social.example.com).
+SPLIT_ALICE = [{"id": "78", "username": "alice", "acct": "alice@example.com", "url": "https://social.example.com/@alice",
+                "uri": "https://social.example.com/users/alice"}]
+
+
 def test_a_status_link_of_an_erased_person_on_a_split_domain_is_erased() -> None:
     """A person whose handle domain is not the host of their links (``alice@example.com``, links on
     ``social.example.com``) is erased under the handle's key. Their status link, as text or as a link, must land as
@@ -201,8 +206,7 @@ def test_a_status_link_of_an_erased_person_on_a_split_domain_is_erased() -> None
     policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("alice@example.com")}))
     link = "https://social.example.com/@alice/117024"
     raw = body("test_status_reply.json", 2)
-    raw["mentions"] = [{"id": "78", "username": "alice", "acct": "alice@example.com",
-                        "url": "https://social.example.com/@alice"}]
+    raw["mentions"] = SPLIT_ALICE
     raw["spoiler_text"] = f"see {link}, and https://social.example.com/@alice/"
     raw["content"] = f'<p><a href="{link}">the post</a></p>'
     landed = policy.status(raw, LOCAL)
@@ -225,3 +229,65 @@ def test_a_link_with_a_user_name_keeps_its_label(policy: PrivacyPolicy) -> None:
                       '<a href="https://mail.example.org/"><img src="https://files.example/i.png" alt="mail"></a> '
                       '<a href="https://mail.example.org/">https://mail.example.org/</a> '
                       '<a href="https://mail.example.org/">https://mail.example.org/</a></p>'), landed
+
+
+@pytest.mark.parametrize("link", [
+    "https://SOCIAL.example.com/@alice/117024", "https://social.example.com/@Alice/117024",
+    "http://social.example.com/@alice/117024", "https://social.example.com/users/Alice/statuses/117024",
+    "https://social.example.com/@alice?x=1", "https://social.example.com/@alice#top",
+    "https://social.example.com/@alice.", "Https://social.example.com/@alice/117024",
+    "https://web.archive.org/web/2024/https://social.example.com/@alice/117024",
+])
+def test_an_erased_person_s_link_is_erased_however_it_is_written(link: str) -> None:
+    """Was (review of 08c417f): only the exact spelling of the known link was erased; another case, ``http``, a
+    query right after the profile link, a trailing ``.`` in an href, or the link inside another (an archive's)
+    landed as a pseudonym keyed by its host, or in clear."""
+    plain = PrivacyPolicy(key=KEY)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("alice@example.com")}))
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = SPLIT_ALICE
+    raw["content"] = f'<p><a href="{link}">the post</a></p>'
+    raw["spoiler_text"] = f"see {link} now"
+    raw["poll"] = {"options": [{"title": link, "votes_count": 0}]}
+    landed = policy.status(raw, LOCAL)
+    texts = [landed["content"], landed["spoiler_text"], landed["poll"]["options"][0]["title"]]
+    for text in texts:
+        assert ERASED in text and "alice" not in text.lower() and "urn:fediscope" not in text and "acct:" not in text
+
+
+def test_a_link_inside_another_lands_as_any_link(policy: PrivacyPolicy) -> None:
+    """Was: a profile or status link inside an archive's or a redirect's link landed in clear."""
+    raw = body("test_status_reply.json", 2)
+    inner = "https://elsewhere.social/@carol/1234"
+    raw["spoiler_text"] = f"archived: https://web.archive.org/web/2024/{inner} and https://r.example/?to={inner}"
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url=inner), LOCAL)["url"]
+    assert landed == (f"archived: https://web.archive.org/web/2024/{pseudonym} and https://r.example/?to={pseudonym}")
+
+
+def test_known_handles_match_in_any_case_and_not_inside_a_longer_one(policy: PrivacyPolicy) -> None:
+    """Was: ``@Mastodonpy_Test_2`` (a phone's capital) landed in clear, only the exact case was known; and
+    ``@mastodonpy_test_2.b@other.example`` (another account: Mastodon allows ``.`` and ``-`` in remote names) landed
+    as the known key followed by ``.b@other.example``."""
+    raw = body("test_status_reply.json", 2)  # mentions mastodonpy_test_2
+    raw["spoiler_text"] = ("@Mastodonpy_Test_2 and @MASTODONPY_TEST_2: not @mastodonpy_test_2.b@other.example nor "
+                           "@mastodonpy_test_2-b@other.example. Https://elsewhere.social/@carol/1234")
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    key = policy.account_key("mastodonpy_test_2", LOCAL)
+    dotted, dashed = (policy.account_key(f"mastodonpy_test_2{s}@other.example") for s in (".b", "-b"))
+    carol = policy.status(dict(body("test_status_reply.json", 2), url="https://elsewhere.social/@carol/1234"),
+                          LOCAL)["url"]
+    assert landed == f"@{key} and @{key}: not @{dotted} nor @{dashed}. {carol}"
+
+
+@pytest.mark.parametrize("label", [
+    "Mail J&#xfc;rgen", "pw is s3cret", '<img src="https://files.example/i.png" alt="login s3cret">',
+    "j&shy;&uuml;rgen", "J&uuml;r<span>gen</span>", "J&uuml;r<!-- -->gen", "Ｊ&uuml;ｒｇｅｎ",
+])
+def test_a_kept_label_never_shows_the_user_name_or_password(policy: PrivacyPolicy, label: str) -> None:
+    """Was (review of 5a0c234): the user name and password were compared percent-encoded with a decoded label, and
+    not with an image's ``alt``; a label split by markup or invisible characters hid them."""
+    raw = body("test_status_reply.json", 2)
+    raw["content"] = f'<p><a href="https://j%C3%BCrgen:s%33cret@mail.example.org/">{label}</a></p>'
+    landed = policy.status(raw, LOCAL)["content"]
+    assert landed == '<p><a href="https://mail.example.org/">https://mail.example.org/</a></p>'
