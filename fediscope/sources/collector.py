@@ -332,21 +332,23 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
     return kept, reached
 
 
-def _page_floor(items: list[Any]) -> str | None:
+def _page_floor(items: list[Any], link_max_id: str | None = None) -> str | None:
     """Where a page ends: its oldest status id among the ids of its usual kind (:func:`usual_ids`), so that a
     malformed item's odd id does not become the next ``max_id``.
 
     Except for an item listed first out of order (a pinned post above newer ones): when the first id is the
     page's lowest while the others run down to the last, the page ends at its last item, as Mastodon's own
     ``Link`` says (the id of a page's last status); asking below the first would skip what lies between. A page
-    of two whose first id is the lower is such a page too (one status a page, and the pinned one above it); a
-    server listing its pages oldest first would at worst be asked one status lower a page, never too low.
+    of two whose first id is the lower is such a page only when its ``Link`` (``link_max_id``) says so too (one
+    status a page, and the pinned one above it): a server listing its pages oldest first would otherwise be
+    asked one status lower a page, each status landed twice.
     """
     ids = usual_ids(items)
     if not ids:
         return None
     lowest = min(ids, key=id_key)
-    if len(ids) >= 2 and ids[0] == lowest and ids[-1] == min(ids[1:], key=id_key) != lowest:
+    if (len(ids) > 2 or (len(ids) == 2 and link_max_id == ids[-1])) and ids[0] == lowest and \
+            ids[-1] == min(ids[1:], key=id_key) != lowest:
         return ids[-1]
     return lowest
 
@@ -368,7 +370,7 @@ def _next_cursor(page: Page, cursor: str | None) -> str | None:
     well-formed id. Either must lie below ``cursor``: a Link that loops (the same ``max_id`` again) or points
     above the page would fetch pages already landed, and one below the page's oldest status would skip some.
     """
-    floor = _page_floor(page.items)
+    floor = _page_floor(page.items, page.next_max_id)
     candidate = floor if floor is not None else page.next_max_id
     if candidate is not None and candidate == cursor and is_number_id(cursor) and int(cursor) > 0:
         return str(int(cursor) - 1)  # a server answering max_id inclusively, one status a page: below it
@@ -379,7 +381,7 @@ def _next_cursor(page: Page, cursor: str | None) -> str | None:
 
 def _stalled(domain: str, name: str, cursor: str | None, page: Page, what: str) -> UpstreamError:
     """The error of a walk that cannot page on (see :func:`_next_cursor`)."""
-    floor = _page_floor(page.items)
+    floor = _page_floor(page.items, page.next_max_id)
     if floor is not None:
         why = f"the answer holds no status below it (its oldest is {floor})"
     elif page.next_max_id is not None:
@@ -475,7 +477,8 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         result.fetched += len(page.items)
         items, reached = _in_range(page.items, walk.lower, since, below=walk.cursor)
         if reached and walk.lower is not None:  # the checkpoint is reached where the page ends, not where a status
-            floor = _page_floor(page.items)  # listed first out of order (an old pinned post) happens to lie
+            # listed first out of order (an old pinned post) happens to lie
+            floor = _page_floor(page.items, page.next_max_id)
             reached = floor is None or not same_id_kind(floor, walk.lower) or id_key(floor) <= id_key(walk.lower)
         result.out_of_range += len(page.items) - len(items)
         if walk.upper is None:

@@ -190,3 +190,27 @@ def test_an_old_pinned_status_on_the_newest_page_does_not_close_the_next_gap_ear
         server.add_statuses(30)
         run = run_collection(settings, public(server), progress=False)
         assert run.ok and lake.status_ids() == served(server)
+
+
+class OldestFirst(MastodonDouble):
+    """Each page's statuses listed oldest first (the page itself and its Link header are Mastodon's)."""
+
+    def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]) -> Any:
+        status, headers, body = super()._page(path, params, pool)
+        if isinstance(body, list):
+            body = sorted(body, key=lambda s: int(s["id"]))
+        return status, headers, body
+
+
+@pytest.mark.parametrize("page_limit", [2, 3])
+def test_pages_listed_oldest_first_land_each_status_once(make_settings, lake, page_limit) -> None:
+    """Was (e37ff85): at a page limit of 2, a page of two whose first id is the lower was taken for a pinned status
+    above one other, so each page was asked one status lower: every status landed twice and counted again."""
+    with OldestFirst(statuses=30) as server:
+        settings = make_settings(page_limit=page_limit)
+        first = run_collection(settings, public(server), progress=False)
+        assert first.ok and first.landed == 30, [r.error for r in first.failed]
+        server.add_statuses(7)
+        again = run_collection(settings, public(server), progress=False)
+        assert again.ok and again.landed == 7, [r.error for r in again.failed]
+        assert lake.status_ids() == served(server) and max(lake.ids().values()) == 1
