@@ -140,7 +140,8 @@ class BaseStore(ABC):
             self._begin_change(existing, metric.question, len(plan.rows))
             self._drop(existing)
             existing = None
-            if not plan.rows:
+            if not plan.rows:  # computed, but empty: listed with 0 rows, as a first empty write is
+                self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
                 return WriteCounts(0, 0, vanished)
         else:
             vanished = 0

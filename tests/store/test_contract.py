@@ -219,6 +219,22 @@ def test_a_changed_key_rebuilds_the_table(metric_store):
     assert metric_store.stored_metrics() == {"daily": 2}
 
 
+def test_a_rebuild_to_no_rows_keeps_the_metric_listed(metric_store):
+    """Was: a write that rebuilt the table (a changed key, or a typed result that drops a column) with no rows
+    dropped the metric's catalog entry too, so it read as never computed, not as computed and empty."""
+    metric_store.write(DAILY, DAYS)
+    per_instance = metric("daily", "instance", rank="toots DESC")
+    assert metric_store.write_counted(per_instance, []) == WriteCounts(0, 0, len(DAYS))
+    assert metric_store.stored_metrics() == {"daily": 0} and metric_store.all(per_instance) == []
+    assert metric_store.generation("daily")
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 3, "ranking": 2}],
+                       types={"account": "str", "followers": "int", "ranking": "int"})
+    assert metric_store.write(ACCOUNTS, [], types={"account": "str", "followers": "int"}) == 0
+    assert metric_store.stored_metrics() == {"daily": 0, "accounts": 0}
+    assert metric_store.write(per_instance, [{"instance": "a.example", "toots": 2}]) == 1
+    assert metric_store.top(per_instance, 3) == [{"instance": "a.example", "toots": 2}]
+
+
 def test_an_unknown_metric_reads_as_empty(metric_store):
     assert metric_store.stored_metrics() == {}
     assert metric_store.all(ACCOUNTS) == []
