@@ -332,22 +332,22 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
     return kept, reached
 
 
-def _page_floor(items: list[Any], link_max_id: str | None = None) -> str | None:
+def _page_floor(items: list[Any], link_max_id: str | None = None, asked: int | None = None) -> str | None:
     """Where a page ends: its oldest status id among the ids of its usual kind (:func:`usual_ids`), so that a
     malformed item's odd id does not become the next ``max_id``.
 
     Except for an item listed first out of order (a pinned post above newer ones): when the first id is the
     page's lowest while the others run down to the last, the page ends at its last item, as Mastodon's own
     ``Link`` says (the id of a page's last status); asking below the first would skip what lies between. A page
-    of two whose first id is the lower is such a page only when its ``Link`` (``link_max_id``) says so too (one
-    status a page, and the pinned one above it): a server listing its pages oldest first would otherwise be
-    asked one status lower a page, each status landed twice.
+    of two whose first id is the lower is such a page when it was asked for one status (``asked``: the other is
+    the extra, pinned one) or its ``Link`` (``link_max_id``) ends it at its last: a server listing its pages
+    oldest first would otherwise be asked one status lower a page, each status landed twice.
     """
     ids = usual_ids(items)
     if not ids:
         return None
     lowest = min(ids, key=id_key)
-    if (len(ids) > 2 or (len(ids) == 2 and link_max_id == ids[-1])) and ids[0] == lowest and \
+    if (len(ids) > 2 or (len(ids) == 2 and (asked == 1 or link_max_id == ids[-1]))) and ids[0] == lowest and \
             ids[-1] == min(ids[1:], key=id_key) != lowest:
         return ids[-1]
     return lowest
@@ -362,15 +362,15 @@ def _nothing_below(page: Page, cursor: str | None, full: int) -> bool:
     return cursor is not None and bool(ids) and all(i == cursor for i in ids) and len(page.items) < full
 
 
-def _next_cursor(page: Page, cursor: str | None) -> str | None:
+def _next_cursor(page: Page, cursor: str | None, asked: int) -> str | None:
     """The ``max_id`` of the page below ``page`` (asked with ``max_id=cursor``; None: the newest page), or None
-    when paging cannot go on.
+    when paging cannot go on. ``asked``: the number of statuses the page was asked for.
 
     The page's own oldest id comes first: the ``Link`` header's ``max_id`` is used only when the page has no
     well-formed id. Either must lie below ``cursor``: a Link that loops (the same ``max_id`` again) or points
     above the page would fetch pages already landed, and one below the page's oldest status would skip some.
     """
-    floor = _page_floor(page.items, page.next_max_id)
+    floor = _page_floor(page.items, page.next_max_id, asked)
     candidate = floor if floor is not None else page.next_max_id
     if candidate is not None and candidate == cursor and is_number_id(cursor) and int(cursor) > 0:
         return str(int(cursor) - 1)  # a server answering max_id inclusively, one status a page: below it
@@ -379,9 +379,9 @@ def _next_cursor(page: Page, cursor: str | None) -> str | None:
     return candidate
 
 
-def _stalled(domain: str, name: str, cursor: str | None, page: Page, what: str) -> UpstreamError:
+def _stalled(domain: str, name: str, cursor: str | None, page: Page, asked: int, what: str) -> UpstreamError:
     """The error of a walk that cannot page on (see :func:`_next_cursor`)."""
-    floor = _page_floor(page.items, page.next_max_id)
+    floor = _page_floor(page.items, page.next_max_id, asked)
     if floor is not None:
         why = f"the answer holds no status below it (its oldest is {floor})"
     elif page.next_max_id is not None:
@@ -478,7 +478,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         items, reached = _in_range(page.items, walk.lower, since, below=walk.cursor)
         if reached and walk.lower is not None:  # the checkpoint is reached where the page ends, not where a status
             # listed first out of order (an old pinned post) happens to lie
-            floor = _page_floor(page.items, page.next_max_id)
+            floor = _page_floor(page.items, page.next_max_id, full_page)
             reached = floor is None or not same_id_kind(floor, walk.lower) or id_key(floor) <= id_key(walk.lower)
         result.out_of_range += len(page.items) - len(items)
         if walk.upper is None:
@@ -489,7 +489,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
                 _note_young(ctx, client.domain, name, page, items)
         walk.pages += 1
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
-        next_cursor = _next_cursor(page, walk.cursor)
+        next_cursor = _next_cursor(page, walk.cursor, full_page)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
         if not page.items or reached or deep_enough or _nothing_below(page, walk.cursor, full_page):
             newest = _newer(checkpoint.newest_id, walk.upper)
@@ -497,8 +497,8 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             result.caught_up, result.checkpoint = True, newest
             return True, budget
         if next_cursor is None:  # the gap is not closed: newest_id must not move past what is not landed
-            raise _stalled(domain, name, walk.cursor, page, "the statuses below it are not landed yet; the walk "
-                           "is kept and the next run resumes there")
+            raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "
+                           "the walk is kept and the next run resumes there")
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
                         ctx.policy)
@@ -572,11 +572,11 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
-        next_cursor = _next_cursor(page, cursor)
+        next_cursor = _next_cursor(page, cursor, full_page)
         if not page.items or older or _nothing_below(page, cursor, full_page):
             return
         if next_cursor is None:
-            raise _stalled(domain, name, cursor, page, "the refresh pass stops there")
+            raise _stalled(domain, name, cursor, page, full_page, "the refresh pass stops there")
         cursor = next_cursor
 
 
