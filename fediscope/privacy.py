@@ -66,11 +66,11 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
@@ -165,6 +165,12 @@ _TEXT_ACCOUNT = (r"(?P<link>(?i:https?)://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]]
 _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 #: A link inside another link's path or query (``https://web.archive.org/web/2024/https://x.social/@bob/1``).
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
+#: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
+_ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
+#: ``/%40user``: a profile path with its ``@`` percent-encoded.
+_ENCODED_AT_RE = re.compile(r"/%40(?=\w)")
+#: What may follow a known person's link and stay after their key: a path of plain characters.
+_PLAIN_PATH_RE = re.compile(r"[\w/.,;!)\-~]*")
 #: Characters that show nothing, which a label could hide a user name behind (``b&shy;ob``).
 _INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -201,7 +207,8 @@ def _userinfo_parts(url: str) -> list[str]:
     parts = []
     for scheme in _NESTED_LINK_RE.finditer(url):
         authority = re.split("[/?#]", url[scheme.end():], maxsplit=1)[0]
-        parts += [_shown(unquote(part)) for part in re.split("[:@]", authority.rpartition("@")[0]) if part]
+        for part in re.split("[:@]", authority.rpartition("@")[0]):
+            parts += {_shown(part), _shown(unquote(part))} - {""}
     return parts
 
 
@@ -225,17 +232,54 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
     the start of a longer user name with its domain (``@alice.b@other.example``), nor a known ``http(s)`` link
     followed by ``/`` or by more of a name (``…/@bob/1170…``, ``…/@bob.b``: matched whole by the last branch,
-    where the known link it starts with decides first, see ``PrivacyPolicy._scrub_text``). ASCII letters match
-    in either case (``@Alice``)."""
+    where the known link it starts with decides first, see ``PrivacyPolicy._scrub_text``). ASCII letters of
+    handles and links match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written: it
+    is a word too (``Mastodon``, ``mastodon``)."""
     def one(value: str) -> str:
+        longer_name = r"[.\-][\w.%+\-]*\w@\w"
+        if _is_bare(value):
+            return rf"(?<!\w){re.escape(value)}(?![\w@]|{longer_name})"
         if _fold(value).startswith(("http://", "https://")):
             after = r"[\w@/]|[.\-]\w"
         elif "://" in value:
             after = r"[\w@]"
         else:
-            after = r"[\w@]|[.\-][\w.\-]*@"
+            after = rf"[\w@]|{longer_name}"
         return rf"(?<!\w)(?ai:{re.escape(value)})(?!{after})"
     return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
+
+
+def _is_bare(value: str) -> bool:
+    """A known name written without ``@`` (neither a handle nor a link): matched in its own case only."""
+    return not value.startswith("@") and "://" not in value
+
+
+class _KnownNames:
+    """The known handles and links of one status's people (:meth:`PrivacyPolicy._known_names`), made once for all
+    its texts, on first use (most statuses have empty ones)."""
+
+    def __init__(self, make: Callable[[], tuple[dict[str, str], dict[str, str]]]) -> None:
+        self._make = make
+        self._made: tuple[dict[str, str], dict[str, str], dict[str, str]] | None = None
+        self._forms: dict[str, str] | None = None
+
+    def _get(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        if self._made is None:
+            handles, links = self._make()
+            self._made = (handles, links, {**handles, **links})
+        return self._made
+
+    def links(self) -> dict[str, str]:
+        return self._get()[1]
+
+    def replacements(self) -> dict[str, str]:
+        return self._get()[2]
+
+    def forms(self) -> dict[str, str]:
+        """Each known link in the form links are compared in (:func:`_link_form`) → the link's key in ``links``."""
+        if self._forms is None:
+            self._forms = {_link_form(k): k for k in self.links()}
+        return self._forms
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -607,13 +651,14 @@ class PrivacyPolicy:
             people.append(quoted["account"])
             if self.account_key(_acct_of(quoted["account"]), instance) in self.suppressed:
                 hidden_links += [str(quoted[k]) for k in ("uri", "url") if quoted.get(k)]
+        names = _KnownNames(lambda: self._known_names(people, instance, hidden_links))
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
-                out[text_field] = self._scrub_text(out[text_field], people, instance, hidden_links)
+                out[text_field] = self._scrub_text(out[text_field], names)
         poll = out.get("poll")
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too
             out["poll"] = {**poll, "options": [
-                {**option, "title": self._scrub_text(option["title"], people, instance, hidden_links)}
+                {**option, "title": self._scrub_text(option["title"], names)}
                 if isinstance(option, dict) and isinstance(option.get("title"), str) else option
                 for option in poll["options"]]}
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
@@ -660,21 +705,11 @@ class PrivacyPolicy:
         # as the status's own url is written (``Https://Host/…`` by a phone's keyboard or a person), so they join
         return self._status_link(_fold(url[:match.end("host")]) + url[match.end("host"):])
 
-    def _scrub_text(self, text: str, people: Iterable[dict[str, Any]], instance: str,
-                    hidden_links: Iterable[str] = ()) -> str:
-        """Replace the handles and profile/status links of accounts inside status HTML.
-
-        Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
-        the text of a link into ``invisible``/``ellipsis`` spans and cuts it mid-name, so a partial handle would
-        survive a plain search. Then the remaining handles and links of the people involved (mentions, author,
-        quoted author) are replaced in one pass, so no replacement is rewritten again, together with every other
-        handle and account link written as text (:data:`_TEXT_ACCOUNT`: a mention Mastodon did not resolve, a
-        handle in ``spoiler_text``): ``@user@domain`` becomes ``@`` and the account key that account gets
-        anywhere else (so it joins), ``user@domain`` (a handle without its ``@``, or an e-mail address: they look
-        the same) that key alone, a profile or status link its pseudonym. Accounts on the suppression list (and
-        ``hidden_links``, their statuses) become :data:`ERASED`.
-        """
-        # keyed by their folded form (_fold): they are matched in any case (``@Alice``, ``HTTPS://``)
+    def _known_names(self, people: Iterable[dict[str, Any]], instance: str,
+                     hidden_links: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """The handles and links of the people a status names, and what each becomes (see :meth:`_scrub_text`):
+        handles and links keyed by their folded form (:func:`_fold`: they are matched in any case, ``@Alice``,
+        ``HTTPS://``), bare names as written."""
         links: dict[str, str] = {_fold(link): ERASED for link in hidden_links}
         handles: dict[str, str] = {}
         for person in people:
@@ -690,50 +725,78 @@ class PrivacyPolicy:
             for value in (acct, person.get("username")):
                 if value:  # ``@al``: a handle however short (a bare word only from 3 letters: it garbles text)
                     handles[_fold("@" + str(value).lstrip("@"))] = "@" + key
-                if value and len(str(value)) >= 3:
-                    handles[_fold(str(value))] = key
+                if value and len(str(value)) >= 3:  # a bare name in its own case: ``mastodon`` is a word too
+                    handles[str(value) if _is_bare(str(value)) else _fold(str(value))] = key
+        return handles, links
+
+    def _scrub_text(self, text: str, names: _KnownNames) -> str:
+        """Replace the handles and profile/status links of accounts inside status HTML.
+
+        Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
+        the text of a link into ``invisible``/``ellipsis`` spans and cuts it mid-name, so a partial handle would
+        survive a plain search. Then the remaining handles and links of the people involved (mentions, author,
+        quoted author) are replaced in one pass, so no replacement is rewritten again, together with every other
+        handle and account link written as text (:data:`_TEXT_ACCOUNT`: a mention Mastodon did not resolve, a
+        handle in ``spoiler_text``): ``@user@domain`` becomes ``@`` and the account key that account gets
+        anywhere else (so it joins), ``user@domain`` (a handle without its ``@``, or an e-mail address: they look
+        the same) that key alone, a profile or status link its pseudonym. Accounts on the suppression list (and
+        ``hidden_links``, their statuses) become :data:`ERASED`.
+        """
+        if not text:
+            return text
+        links, replacements, known_forms = names.links(), names.replacements(), names.forms
         protected: list[str] = []
-
-        forms: dict[str, str] = {}
-
-        def known_forms() -> dict[str, str]:
-            """Each known link in the form links are compared in, made on first use (most texts need none)."""
-            if links and not forms:
-                forms.update({_link_form(k): k for k in links})
-            return forms
 
         def under_known(link: str) -> str | None:
             """``link`` when it is, or lies under, a known person's link (the longest such; without case, ``http``
             as ``https``; followed by ``/``, ``?``, ``#`` or only punctuation): :data:`ERASED` when that person is
             erased, whatever the rest (``_account_link`` would key a split-domain person's link by its host, which
             the erasure may not cover); a status under it gets that status's own pseudonym, as its ``url`` lands
-            (so the two join); anything else keeps the person's key before the rest."""
-            exact = links.get(_fold(link))
+            (so the two join). Otherwise the person's key, with a query or fragment dropped (it may hold an address
+            or another link, and what is returned is not scanned again), a path of plain characters kept after it
+            (``acct:<key>/photos``), and any other path making it the whole link's pseudonym."""
+            if not links:
+                return None
+            folded = _fold(link)
+            exact = links.get(folded)
             if exact is not None:  # the common case: a mention's link, as the status lists it
                 return exact
-            form = _link_form(link)
-            known = max((f for f in known_forms() if form.startswith(f) and (
-                form[len(f):len(f) + 1] in ("", "/", "?", "#") or not form[len(f):].strip(".,;:!?)"))),
-                key=len, default=None)
+            form = folded[folded.index("://"):] if folded.startswith(("http://", "https://")) else folded
+            under = [f for f in known_forms() if form.startswith(f)]  # most links: none
+            known = max((f for f in under if form[len(f):len(f) + 1] in ("", "/", "?", "#")
+                         or not form[len(f):].strip(".,;:!?)")), key=len, default=None)
             if known is None:
                 return None
             replacement = links[known_forms()[known]]
             if replacement == ERASED:
                 return ERASED
             rest = link[len(link) - (len(form) - len(known)):]
-            return (self._account_link(link) if rest.startswith("/") and rest.strip("/") else None) or \
-                replacement + rest
+            if not rest.startswith("/") or not rest.strip("/"):
+                return replacement + (rest if _PLAIN_PATH_RE.fullmatch(rest) else "")
+            return self._account_link(link) or (replacement + rest if _PLAIN_PATH_RE.fullmatch(rest)
+                                                else self._status_link(link))
 
         def link_written(link: str) -> str:
             """A link as landed: a known person's or any account's profile or status link replaced (see
             ``under_known``, ``_account_link``), else without its user name and password, with any link inside
-            its path or query (an archive's or a redirect's) landed the same way."""
-            new = under_known(link) or self._account_link(link)
-            if new is not None:
-                return new
-            nested = _NESTED_LINK_RE.search(link, link.find("://") + 3)
-            head, tail = (link[:nested.start()], link_written(link[nested.start():])) if nested else (link, "")
-            return (_without_userinfo(head) or head) + tail
+            its path or query (an archive's or a redirect's, also percent-encoded) landed the same way."""
+            landed: list[str] = []
+            while True:  # one link inside another, inside another…: a loop, however deep
+                plain = _ENCODED_AT_RE.sub("/@", link) if "%40" in link else link  # ``/%40bob`` is ``/@bob``
+                new = under_known(plain) or self._account_link(plain)
+                if new is not None:
+                    landed.append(new)
+                    break
+                start = link.find("://") + 3
+                nested = _NESTED_LINK_RE.search(link, start) if "://" in link[start:] else None
+                head = link[:nested.start()] if nested else link
+                head = _without_userinfo(head) or head
+                landed.append(_ENCODED_LINK_RE.sub(lambda m: quote(link_written(unquote(m.group(0))), safe=""), head)
+                              if "%" in head else head)
+                if nested is None:
+                    break
+                link = link[nested.start():]
+            return "".join(landed)
 
         def anchor(match: re.Match[str]) -> str:
             before, href, after, inner = match.groups()
@@ -759,8 +822,9 @@ class PrivacyPolicy:
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:
                 return link_written(match.group("link"))
-            if match.group("user") is None:  # one of the known handles and links, in any case
-                return replacements[_fold(match.group(0))]
+            if match.group("user") is None:  # one of the known handles and links (in any case) or bare names
+                found = match.group(0)
+                return replacements.get(found) or replacements[_fold(found)]
             at, domain = match.group("at"), match.group("domain")
             if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
                 return match.group(0)  # ``word@word`` or ``react@18.2.0``: neither handle nor address
@@ -768,9 +832,9 @@ class PrivacyPolicy:
             return at + (ERASED if key in self.suppressed else key)
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
-        replacements = {**handles, **links}
         folded_text = _fold(text)
-        present = tuple(sorted((v for v in replacements if v in folded_text), key=len, reverse=True))
+        present = tuple(sorted((v for v in replacements if v in folded_text or (v in text and _is_bare(v))), key=len,
+                               reverse=True))
         if present:
             text = _handles_pattern(present).sub(written, text)
         elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above

@@ -291,3 +291,76 @@ def test_a_kept_label_never_shows_the_user_name_or_password(policy: PrivacyPolic
     raw["content"] = f'<p><a href="https://j%C3%BCrgen:s%33cret@mail.example.org/">{label}</a></p>'
     landed = policy.status(raw, LOCAL)["content"]
     assert landed == '<p><a href="https://mail.example.org/">https://mail.example.org/</a></p>'
+
+
+def test_a_query_or_fragment_after_a_known_link_is_dropped(policy: PrivacyPolicy) -> None:
+    """Was (review of 833069c): a mentioned person's link followed by ``?``/``#`` kept what followed after their key,
+    in a link's href and label (never scanned again): an address, or a link of an erased person."""
+    raw = body("test_status_reply.json", 2)  # mentions mastodonpy_test_2 (url http://localhost:3000/@mastodonpy_test_2)
+    raw["content"] = ('<p><a href="http://localhost:3000/@mastodonpy_test_2?ref=frank@mail.example.org">profile</a> '
+                      '<a href="http://localhost:3000/@mastodonpy_test_2#https://z.social/users/bob">x</a> '
+                      '<a href="http://localhost:3000/@mastodonpy_test_2/media/https://z.social/users/bob">y</a></p>')
+    raw["spoiler_text"] = "https://localhost:3000/@mastodonpy_test_2?via=https://z.social/users/bob"
+    landed = policy.status(raw, LOCAL)
+    key = policy.account_key("mastodonpy_test_2", LOCAL)
+    status_like = policy.status(dict(body("test_status_reply.json", 2), url=(
+        "http://localhost:3000/@mastodonpy_test_2/media/https://z.social/users/bob")), LOCAL)["url"]
+    assert landed["content"] == (f'<p><a href="acct:{key}">acct:{key}</a> <a href="acct:{key}">acct:{key}</a> '
+                                 f'<a href="{status_like}">{status_like}</a></p>')
+    assert landed["spoiler_text"] == f"acct:{key}"
+
+
+def test_a_known_handle_before_another_handle_is_replaced(policy: PrivacyPolicy) -> None:
+    """Was (review of 833069c): ``@mastodonpy_test_2.@carol@elsewhere.social`` was refused as the start of a longer
+    name (none can end in ``.``) and landed in clear."""
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = "thanks @mastodonpy_test_2.@carol@elsewhere.social and @mastodonpy_test_2...@dave@x.example"
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    key = policy.account_key("mastodonpy_test_2", LOCAL)
+    carol, dave = policy.account_key("carol@elsewhere.social"), policy.account_key("dave@x.example")
+    assert landed == f"thanks @{key}.@{carol} and @{key}...@{dave}"
+
+
+def test_a_bare_name_is_matched_in_its_own_case_only(policy: PrivacyPolicy) -> None:
+    """Was (833069c): a mentioned account named ``Mastodon`` turned the words ``mastodon`` (a domain, a hashtag,
+    prose) into its key: a bare name, unlike a handle, is a word too."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "13179", "username": "Mastodon", "acct": "Mastodon@mastodon.social",
+                        "url": "https://mastodon.social/@Mastodon"}]
+    raw["spoiler_text"] = "I moved to mastodon.social, thanks to the mastodon team and @mastodon@Mastodon.social"
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    key = policy.account_key("Mastodon@mastodon.social")
+    assert landed == f"I moved to mastodon.social, thanks to the mastodon team and @{key}"
+
+
+def test_a_link_nested_a_thousand_times_lands(policy: PrivacyPolicy) -> None:
+    """Was (833069c): a link holding about 1,000 nested ``http://`` (7 kB, which some servers allow) raised
+    RecursionError, failing the whole page."""
+    raw = body("test_status_reply.json", 2)
+    deep = "https://a.example/" + "http://" * 1000 + "x"
+    raw["spoiler_text"] = f"see {deep}"
+    raw["content"] = f'<p><a href="{deep}">deep</a></p>'
+    landed = policy.status(raw, LOCAL)
+    assert landed["spoiler_text"] == f"see {deep}"
+
+
+@pytest.mark.parametrize("template", [
+    "https://l.example/l.php?u={}&h=1", "https://web.archive.org/web/2024/{}", "{}",
+])
+def test_percent_encoded_and_nested_links_of_an_erased_person_are_erased(template: str) -> None:
+    """A redirect's percent-encoded link (``?u=https%3A%2F%2F…``), and ``/%40bob`` for ``/@bob``: were landed as
+    written, an erased person's link included."""
+    plain = PrivacyPolicy(key=KEY)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("bob@z.social")}))
+    raw = body("test_status_reply.json", 2)
+    encoded = "https%3A%2F%2Fz.social%2F%40bob%2F1" if "?u=" in template else "https://z.social/%40bob/1"
+    raw["spoiler_text"] = "see " + template.format(encoded)
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    assert "bob" not in landed and "z.social" not in landed, landed
+    assert landed == "see " + template.format("%5Berased%5D" if "?u=" in template else ERASED)
+
+
+def test_a_percent_encoded_user_name_in_a_label_is_replaced(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_reply.json", 2)
+    raw["content"] = '<p><a href="https://bob%40corp.example:pw@mail.example/">bob%40corp.example</a></p>'
+    assert policy.status(raw, LOCAL)["content"] == '<p><a href="https://mail.example/">https://mail.example/</a></p>'
