@@ -167,6 +167,8 @@ _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
 #: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
 _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
+#: More links inside one link than any real one holds (see ``link_written``).
+_MAX_NESTED_LINKS = 16
 #: ``/%40user``: a profile path with its ``@`` percent-encoded.
 _ENCODED_AT_RE = re.compile(r"/%40(?=\w)")
 #: What may follow a known person's link and stay after their key: a path of plain characters.
@@ -231,16 +233,16 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
     (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
     the start of a longer user name with its domain (``@alice.b@other.example``), nor a known ``http(s)`` link
-    followed by ``/`` or by more of a name (``…/@bob/1170…``, ``…/@bob.b``: matched whole by the last branch,
+    followed by ``/``, ``?``, ``#`` or more of a name (``…/@bob/1170…``, ``…/@bob.b``: matched whole by the last branch,
     where the known link it starts with decides first, see ``PrivacyPolicy._scrub_text``). ASCII letters of
     handles and links match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written: it
     is a word too (``Mastodon``, ``mastodon``)."""
     def one(value: str) -> str:
         longer_name = r"[.\-][\w.%+\-]*\w@\w"
-        if _is_bare(value):
-            return rf"(?<!\w){re.escape(value)}(?![\w@]|{longer_name})"
+        if _is_bare(value):  # not a link's scheme (an account named ``https``), nor a tag's name (``span``)
+            return rf"(?<![\w<]){re.escape(value)}(?![\w@]|://|{longer_name})(?<!</{re.escape(value)})"
         if _fold(value).startswith(("http://", "https://")):
-            after = r"[\w@/]|[.\-]\w"
+            after = r"[\w@/?#]|[.\-]\w"
         elif "://" in value:
             after = r"[\w@]"
         else:
@@ -771,15 +773,20 @@ class PrivacyPolicy:
             if replacement == ERASED:
                 return ERASED
             rest = link[len(link) - (len(form) - len(known)):]
+            plain = _PLAIN_PATH_RE.fullmatch(rest) is not None and not any(
+                _fold(name) in _fold(rest) for name in replacements)  # ``/carol``: another person's name
             if not rest.startswith("/") or not rest.strip("/"):
-                return replacement + (rest if _PLAIN_PATH_RE.fullmatch(rest) else "")
-            return self._account_link(link) or (replacement + rest if _PLAIN_PATH_RE.fullmatch(rest)
-                                                else self._status_link(link))
+                return replacement + (rest if plain else "")
+            return self._account_link(link) or (replacement + rest if plain else self._status_link(link))
 
-        def link_written(link: str) -> str:
+        def link_written(link: str, depth: int = 0) -> str:
             """A link as landed: a known person's or any account's profile or status link replaced (see
             ``under_known``, ``_account_link``), else without its user name and password, with any link inside
-            its path or query (an archive's or a redirect's, also percent-encoded) landed the same way."""
+            its path or query (an archive's or a redirect's, also percent-encoded) landed the same way. A link
+            holding more links than any real one does (:data:`_MAX_NESTED_LINKS`, or encoded inside encoded
+            ones) is replaced whole by its pseudonym: walking it would cost time growing with its square."""
+            if depth > 2 or len(_NESTED_LINK_RE.findall(link, 0, 64 * 1024)) > _MAX_NESTED_LINKS:
+                return self._status_link(link)
             landed: list[str] = []
             while True:  # one link inside another, inside another…: a loop, however deep
                 plain = _ENCODED_AT_RE.sub("/@", link) if "%40" in link else link  # ``/%40bob`` is ``/@bob``
@@ -791,12 +798,19 @@ class PrivacyPolicy:
                 nested = _NESTED_LINK_RE.search(link, start) if "://" in link[start:] else None
                 head = link[:nested.start()] if nested else link
                 head = _without_userinfo(head) or head
-                landed.append(_ENCODED_LINK_RE.sub(lambda m: quote(link_written(unquote(m.group(0))), safe=""), head)
+                landed.append(_ENCODED_LINK_RE.sub(lambda m: encoded_written(m.group(0), depth), head)
                               if "%" in head else head)
                 if nested is None:
                     break
                 link = link[nested.start():]
             return "".join(landed)
+
+        def encoded_written(encoded: str, depth: int) -> str:
+            """A percent-encoded link in a query, landed (:func:`link_written`) and encoded again; as written when
+            that changes nothing (``+`` and ``%2f`` stay as they are)."""
+            link = unquote(encoded)
+            new = link_written(link, depth + 1)
+            return encoded if new == link else quote(new, safe="")
 
         def anchor(match: re.Match[str]) -> str:
             before, href, after, inner = match.groups()
@@ -810,9 +824,11 @@ class PrivacyPolicy:
                 # Mastodon splits into spans that may cut them anywhere: a text shown that is a link, or shows an
                 # @, the user name or the password (in an image's alt too), becomes the landed link; any other (a
                 # label, an image) is kept, and scrubbed by the pass below as any text
-                shown, whole = _shown(_TAG_RE.sub("", inner)), _shown(inner)
+                text_shown = _TAG_RE.sub("", inner)
+                shown, whole = _shown(text_shown) + " " + _shown(unquote(text_shown)), _shown(inner)
                 if "@" in shown or "://" in shown or any(part in shown or part in whole
-                                                          for part in _userinfo_parts(link)):
+                                                          for part in _userinfo_parts(link)
+                                                          + _userinfo_parts(unquote(link))):
                     inner = html.escape(cleaned)
                 return f'<a {before}href="{html.escape(cleaned)}"{after}>{inner}</a>'
             shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
