@@ -69,6 +69,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -167,6 +168,14 @@ _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
 #: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
 _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
+#: The words of the markup Mastodon writes in status HTML (tags, attributes, classes): an account of that name is
+#: not looked for inside a tag (see ``_handles_pattern``).
+_MARKUP_WORDS = frozenset({"a", "p", "br", "span", "href", "class", "rel", "target", "translate", "invisible",
+                           "ellipsis", "mention", "hashtag", "u-url", "h-card", "nofollow", "noopener", "noreferrer",
+                           "tag", "_blank", "blockquote", "pre", "code", "strong", "em", "del", "ul", "ol", "li",
+                           "quote-inline", "status-link"})
+#: The authority of a link, from just after its ``://``.
+_AUTHORITY_RE = re.compile(r"[^/?#]*")
 #: More links inside one link than any real one holds (see ``link_written``).
 _MAX_NESTED_LINKS = 16
 #: ``/%40user``: a profile path with its ``@`` percent-encoded.
@@ -208,7 +217,7 @@ def _userinfo_parts(url: str) -> list[str]:
     them)."""
     parts = []
     for scheme in _NESTED_LINK_RE.finditer(url):
-        authority = re.split("[/?#]", url[scheme.end():], maxsplit=1)[0]
+        authority = _AUTHORITY_RE.match(url, scheme.end()).group(0)  # type: ignore[union-attr]  # always matches
         for part in re.split("[:@]", authority.rpartition("@")[0]):
             parts += {_shown(part), _shown(unquote(part))} - {""}
     return parts
@@ -228,25 +237,26 @@ def _version_like(domain: str) -> bool:
     return host.rsplit(".", 1)[-1].isdigit() and not _is_address(host)
 
 
-def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+@lru_cache(maxsize=4096)
+def _handles_pattern(values: tuple[str, ...], markup: bool) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
     (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
-    the start of a longer user name with its domain (``@alice.b@other.example``), nor a known ``http(s)`` link
-    followed by ``/``, ``?``, ``#`` or more of a name (``…/@bob/1170…``, ``…/@bob.b``: matched whole by the last branch,
-    where the known link it starts with decides first, see ``PrivacyPolicy._scrub_text``). ASCII letters of
-    handles and links match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written: it
-    is a word too (``Mastodon``, ``mastodon``)."""
+    the start of a longer user name with its domain (``@alice.b@other.example``). A known ``http(s)`` link is
+    taken alone only where the link written ends with it (before a space or closing punctuation): any other
+    (``…/@bob/1170…``, ``…/@bob?ref=…``, ``…/@bob%2Fcarol``) is matched whole by the last branch, where the known
+    link it starts with decides first (see ``PrivacyPolicy._scrub_text``). ASCII letters of handles and links
+    match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written, being a word too
+    (``Mastodon``, ``mastodon``), and never as a link's scheme (an account named ``https``); in ``markup``
+    (status HTML), one of Mastodon's markup words (an account named ``span`` or ``href``) not inside a tag."""
     def one(value: str) -> str:
         longer_name = r"[.\-][\w.%+\-]*\w@\w"
-        if _is_bare(value):  # not a link's scheme (an account named ``https``), nor a tag's name (``span``)
-            return rf"(?<![\w<]){re.escape(value)}(?![\w@]|://|{longer_name})(?<!</{re.escape(value)})"
+        if _is_bare(value):
+            in_tag = "|[^<>]*>" if markup and value.lower() in _MARKUP_WORDS else ""
+            return rf"(?<!\w){re.escape(value)}(?![\w@]|://|{longer_name}{in_tag})"
         if _fold(value).startswith(("http://", "https://")):
-            after = r"[\w@/?#]|[.\-]\w"
-        elif "://" in value:
-            after = r"[\w@]"
-        else:
-            after = rf"[\w@]|{longer_name}"
+            return rf"(?<!\w)(?ai:{re.escape(value)})(?=[.,;:!?)\]]*(?:[\s<>\"'\x00]|$))"
+        after = r"[\w@]" if "://" in value else rf"[\w@]|{longer_name}"
         return rf"(?<!\w)(?ai:{re.escape(value)})(?!{after})"
     return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
 
@@ -656,7 +666,7 @@ class PrivacyPolicy:
         names = _KnownNames(lambda: self._known_names(people, instance, hidden_links))
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
-                out[text_field] = self._scrub_text(out[text_field], names)
+                out[text_field] = self._scrub_text(out[text_field], names, markup=text_field == "content")
         poll = out.get("poll")
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too
             out["poll"] = {**poll, "options": [
@@ -731,7 +741,7 @@ class PrivacyPolicy:
                     handles[str(value) if _is_bare(str(value)) else _fold(str(value))] = key
         return handles, links
 
-    def _scrub_text(self, text: str, names: _KnownNames) -> str:
+    def _scrub_text(self, text: str, names: _KnownNames, markup: bool = False) -> str:
         """Replace the handles and profile/status links of accounts inside status HTML.
 
         Links (``<a href>``) to a profile or status are rewritten whole, href and visible text: Mastodon splits
@@ -742,7 +752,8 @@ class PrivacyPolicy:
         handle in ``spoiler_text``): ``@user@domain`` becomes ``@`` and the account key that account gets
         anywhere else (so it joins), ``user@domain`` (a handle without its ``@``, or an e-mail address: they look
         the same) that key alone, a profile or status link its pseudonym. Accounts on the suppression list (and
-        ``hidden_links``, their statuses) become :data:`ERASED`.
+        ``hidden_links``, their statuses) become :data:`ERASED`. ``markup``: ``text`` is status HTML (``content``),
+        not plain text (``spoiler_text``, ``text``, poll options, where ``<bob>`` is a name in angle brackets).
         """
         if not text:
             return text
@@ -785,7 +796,7 @@ class PrivacyPolicy:
             its path or query (an archive's or a redirect's, also percent-encoded) landed the same way. A link
             holding more links than any real one does (:data:`_MAX_NESTED_LINKS`, or encoded inside encoded
             ones) is replaced whole by its pseudonym: walking it would cost time growing with its square."""
-            if depth > 2 or len(_NESTED_LINK_RE.findall(link, 0, 64 * 1024)) > _MAX_NESTED_LINKS:
+            if depth > 2 or next(islice(_NESTED_LINK_RE.finditer(link), _MAX_NESTED_LINKS + 1, None), None):
                 return self._status_link(link)
             landed: list[str] = []
             while True:  # one link inside another, inside another…: a loop, however deep
@@ -852,7 +863,7 @@ class PrivacyPolicy:
         present = tuple(sorted((v for v in replacements if v in folded_text or (v in text and _is_bare(v))), key=len,
                                reverse=True))
         if present:
-            text = _handles_pattern(present).sub(written, text)
+            text = _handles_pattern(present, markup).sub(written, text)
         elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above
             text = _TEXT_ACCOUNT_RE.sub(written, text)
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)

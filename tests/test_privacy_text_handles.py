@@ -445,3 +445,44 @@ def test_a_redirect_with_nothing_to_replace_is_left_as_written(policy: PrivacyPo
     raw["spoiler_text"] = "https://l.facebook.com/l.php?u=https%3a%2f%2fexample.com%2F+x&h=AT0"
     landed = policy.status(raw, LOCAL)
     assert landed["content"] == raw["content"] and landed["spoiler_text"] == raw["spoiler_text"]
+
+
+def test_a_name_in_angle_brackets_in_plain_text_is_replaced(policy: PrivacyPolicy) -> None:
+    """Was (b174c43): a bare name after ``<`` was taken for a tag's name in every field, so ``<bob> lol`` (a chat
+    log quoted in a content warning) kept the name; only in status HTML are Mastodon's markup words left alone
+    inside a tag (an account named ``href`` had turned every link's ``href`` into its key)."""
+    raw = body("test_status_reply.json", 2)  # mentions mastodonpy_test_2
+    raw["mentions"].append({"id": "81", "username": "href", "acct": "href@h.example", "url": "https://h.example/@href"})
+    raw["spoiler_text"] = "<mastodonpy_test_2> lol, x</mastodonpy_test_2 y"
+    raw["poll"] = {"options": [{"title": "<mastodonpy_test_2> wins", "votes_count": 0}]}
+    raw["content"] = '<p><a href="https://example.com/" rel="nofollow">href and mastodonpy_test_2</a></p>'
+    landed = policy.status(raw, LOCAL)
+    key, href = policy.account_key("mastodonpy_test_2", LOCAL), policy.account_key("href@h.example")
+    assert landed["spoiler_text"] == f"<{key}> lol, x</{key} y"
+    assert landed["poll"]["options"][0]["title"] == f"<{key}> wins"
+    assert landed["content"] == f'<p><a href="https://example.com/" rel="nofollow">{href} and {key}</a></p>'
+
+
+def test_nested_links_are_counted_over_the_whole_link(policy: PrivacyPolicy) -> None:
+    """Was (b174c43): only the first 64 KiB were counted, so 66 kB of padding hid 13,400 nested links, walked at a
+    cost growing with their square (1.9 s a status at 200 kB, 7.7 s at 300 kB)."""
+    deep = "https://a.example/" + "x" * 66_000 + "https://a/" * 17
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = deep
+    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url=deep), LOCAL)["url"]
+    assert policy.status(raw, LOCAL)["spoiler_text"] == pseudonym
+
+
+def test_a_known_link_continued_by_anything_but_punctuation_is_decided_whole(policy: PrivacyPolicy) -> None:
+    """Was (fourth review): the known link was taken alone before ``%``, ``;``, ``=``…, and the rest stayed
+    unscanned: ``acct:<key>%2Fcarol`` kept another named person's name, ``;u=frank@…`` an address."""
+    raw = body("test_status_reply.json", 2)  # mentions mastodonpy_test_2 (url http://localhost:3000/@mastodonpy_test_2)
+    raw["mentions"].append({"id": "82", "username": "carol", "acct": "carol@y.social", "url": "https://y.social/@carol"})
+    first, second = ("http://localhost:3000/@mastodonpy_test_2%2Fcarol",
+                     "http://localhost:3000/@mastodonpy_test_2;u=frank@mail.example.org")
+    raw["spoiler_text"] = f"{first} and {second}."
+    landed = policy.status(raw, LOCAL)["spoiler_text"]
+    # each is a profile link of a user of that odd name, keyed as such
+    odd = [policy.account_key(user) for user in ("mastodonpy_test_2%2Fcarol@localhost:3000",
+                                                 "mastodonpy_test_2;u=frank@mail.example.org")]
+    assert landed == f"acct:{odd[0]} and acct:{odd[1]}."
