@@ -65,6 +65,7 @@ import ipaddress
 import re
 import string
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -168,12 +169,13 @@ _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
 #: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
 _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
-#: The words of the markup Mastodon writes in status HTML (tags, attributes, classes): an account of that name is
-#: not looked for inside a tag (see ``_handles_pattern``).
-_MARKUP_WORDS = frozenset({"a", "p", "br", "span", "href", "class", "rel", "target", "translate", "invisible",
-                           "ellipsis", "mention", "hashtag", "u-url", "h-card", "nofollow", "noopener", "noreferrer",
-                           "tag", "_blank", "blockquote", "pre", "code", "strong", "em", "del", "ul", "ol", "li",
-                           "quote-inline", "status-link"})
+#: An ``href`` attribute's value, inside a tag.
+_HREF_VALUE_RE = re.compile(r'href="([^"]*)"', re.IGNORECASE)
+#: What may stay glued after a known person's link (``https://x.social/@bob’s``, ``…/@bob**``): nothing that could
+#: carry an address, a link or a query.
+_GLUED_TAIL_RE = re.compile(r"[^@%/:=&\s]*")
+#: A link's next characters that continue the name it ends with (``…/@bob`` of ``…/@bobby`` or ``…/@bob.b``).
+_CONTINUES_NAME_RE = re.compile(r"[\w@]|[.\-]\w")
 #: The authority of a link, from just after its ``://``.
 _AUTHORITY_RE = re.compile(r"[^/?#]*")
 #: More links inside one link than any real one holds (see ``link_written``).
@@ -238,7 +240,7 @@ def _version_like(domain: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _handles_pattern(values: tuple[str, ...], markup: bool) -> re.Pattern[str]:
+def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     """One alternation of whole-word handles and links, longest first, then any other handle or account link
     (:data:`_TEXT_ACCOUNT`), compiled once per combination. A known handle followed by ``@`` is not taken
     (``@alice`` of ``@alice@elsewhere.social`` is another account's handle, matched whole by the last branch), nor
@@ -247,13 +249,11 @@ def _handles_pattern(values: tuple[str, ...], markup: bool) -> re.Pattern[str]:
     (``…/@bob/1170…``, ``…/@bob?ref=…``, ``…/@bob%2Fcarol``) is matched whole by the last branch, where the known
     link it starts with decides first (see ``PrivacyPolicy._scrub_text``). ASCII letters of handles and links
     match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written, being a word too
-    (``Mastodon``, ``mastodon``), and never as a link's scheme (an account named ``https``); in ``markup``
-    (status HTML), one of Mastodon's markup words (an account named ``span`` or ``href``) not inside a tag."""
+    (``Mastodon``, ``mastodon``), and never as a link's scheme (an account named ``https``)."""
     def one(value: str) -> str:
         longer_name = r"[.\-][\w.%+\-]*\w@\w"
         if _is_bare(value):
-            in_tag = "|[^<>]*>" if markup and value.lower() in _MARKUP_WORDS else ""
-            return rf"(?<!\w){re.escape(value)}(?![\w@]|://|{longer_name}{in_tag})"
+            return rf"(?<!\w){re.escape(value)}(?![\w@]|://|{longer_name})"
         if _fold(value).startswith(("http://", "https://")):
             return rf"(?<!\w)(?ai:{re.escape(value)})(?=[.,;:!?)\]]*(?:[\s<>\"'\x00]|$))"
         after = r"[\w@]" if "://" in value else rf"[\w@]|{longer_name}"
@@ -454,7 +454,7 @@ class PrivacyPolicy:
         text = f"{kind}:{value}"
         known = self._memo.get(text)
         if known is None:
-            digest = hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
+            digest = hmac.new(self.key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
             known = f"{kind[0]}{digest[:24]}"
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
@@ -776,8 +776,7 @@ class PrivacyPolicy:
                 return exact
             form = folded[folded.index("://"):] if folded.startswith(("http://", "https://")) else folded
             under = [f for f in known_forms() if form.startswith(f)]  # most links: none
-            known = max((f for f in under if form[len(f):len(f) + 1] in ("", "/", "?", "#")
-                         or not form[len(f):].strip(".,;:!?)")), key=len, default=None)
+            known = max((f for f in under if not _CONTINUES_NAME_RE.match(form, len(f))), key=len, default=None)
             if known is None:
                 return None
             replacement = links[known_forms()[known]]
@@ -786,8 +785,14 @@ class PrivacyPolicy:
             rest = link[len(link) - (len(form) - len(known)):]
             plain = _PLAIN_PATH_RE.fullmatch(rest) is not None and not any(
                 _fold(name) in _fold(rest) for name in replacements)  # ``/carol``: another person's name
-            if not rest.startswith("/") or not rest.strip("/"):
-                return replacement + (rest if plain else "")
+            if not rest or rest.startswith(("?", "#")):
+                return replacement
+            if not rest.startswith("/"):  # glued on: a closing quote, ``’s``, ``**``; else the whole link's pseudonym
+                glued = _GLUED_TAIL_RE.fullmatch(rest) is not None and not any(
+                    _fold(name) in _fold(rest) for name in replacements)
+                return replacement + rest if glued else self._status_link(link)
+            if not rest.strip("/"):
+                return replacement + rest
             return self._account_link(link) or (replacement + rest if plain else self._status_link(link))
 
         def link_written(link: str, depth: int = 0) -> str:
@@ -851,6 +856,8 @@ class PrivacyPolicy:
                 return link_written(match.group("link"))
             if match.group("user") is None:  # one of the known handles and links (in any case) or bare names
                 found = match.group(0)
+                if markup and _is_bare(found) and in_markup(match.start()):
+                    return found  # a tag's or attribute's name, a class (``span``, ``lang``, ``h-card``)
                 return replacements.get(found) or replacements[_fold(found)]
             at, domain = match.group("at"), match.group("domain")
             if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
@@ -859,11 +866,25 @@ class PrivacyPolicy:
             return at + (ERASED if key in self.suppressed else key)
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
+        tag_spans: list[tuple[int, int]] = []
+
+        def in_markup(position: int) -> bool:
+            """Whether ``position`` of ``text`` lies inside a tag, but not in an ``href`` value (a link's path is
+            text a reader sees: names there are replaced)."""
+            if not tag_spans:
+                tag_spans.extend((m.start(), m.end()) for m in _TAG_RE.finditer(text))
+                tag_spans.append((len(text) + 1, len(text) + 1))  # never empty once made
+            start, end = tag_spans[bisect_right(tag_spans, (position, len(text) + 2)) - 1]
+            if not start <= position < end:
+                return False
+            return not any(start + h.start(1) <= position < start + h.end(1)
+                           for h in _HREF_VALUE_RE.finditer(text, start, end))
+
         folded_text = _fold(text)
         present = tuple(sorted((v for v in replacements if v in folded_text or (v in text and _is_bare(v))), key=len,
                                reverse=True))
         if present:
-            text = _handles_pattern(present, markup).sub(written, text)
+            text = _handles_pattern(present).sub(written, text)
         elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above
             text = _TEXT_ACCOUNT_RE.sub(written, text)
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
