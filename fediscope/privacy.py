@@ -169,11 +169,15 @@ _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
 #: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
 _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
-#: An ``href`` attribute's value, inside a tag.
-_HREF_VALUE_RE = re.compile(r'href="([^"]*)"', re.IGNORECASE)
+#: A tag as status HTML writes one (a stray ``<`` of text is not one).
+_TAG_SHAPED_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+#: One ``name="value"`` of a tag.
+_ATTRIBUTE_RE = re.compile(r'([\w:-]+)\s*=\s*"([^"]*)"')
+#: Attributes whose values only style or label the markup: names in them are markup, not text.
+_MARKUP_ATTRIBUTES = frozenset({"class", "rel", "translate", "target", "lang", "dir", "start", "reversed", "value"})
 #: What may stay glued after a known person's link (``https://x.social/@bob’s``, ``…/@bob**``): nothing that could
 #: carry an address, a link or a query.
-_GLUED_TAIL_RE = re.compile(r"[^@%/:=&\s]*")
+_GLUED_TAIL_RE = re.compile(r"[^@%/:=&\s\"'<>]*")
 #: A link's next characters that continue the name it ends with (``…/@bob`` of ``…/@bobby`` or ``…/@bob.b``).
 _CONTINUES_NAME_RE = re.compile(r"[\w@]|[.\-]\w")
 #: The authority of a link, from just after its ``://``.
@@ -223,6 +227,21 @@ def _userinfo_parts(url: str) -> list[str]:
         for part in re.split("[:@]", authority.rpartition("@")[0]):
             parts += {_shown(part), _shown(unquote(part))} - {""}
     return parts
+
+
+def _markup_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are markup (see ``in_markup`` in ``PrivacyPolicy._scrub_text``), in order, with
+    one empty span past the end so the list is never empty."""
+    spans = []
+    for tag in _TAG_SHAPED_RE.finditer(text):
+        start = tag.start()
+        for attribute in _ATTRIBUTE_RE.finditer(text, tag.start(), tag.end()):
+            if attribute.group(1).lower() not in _MARKUP_ATTRIBUTES:
+                spans.append((start, attribute.start(2)))
+                start = attribute.end(2)
+        spans.append((start, tag.end()))
+    spans.append((len(text) + 1, len(text) + 1))
+    return spans
 
 
 def _shown(text: str) -> str:
@@ -778,7 +797,13 @@ class PrivacyPolicy:
             under = [f for f in known_forms() if form.startswith(f)]  # most links: none
             known = max((f for f in under if not _CONTINUES_NAME_RE.match(form, len(f))), key=len, default=None)
             if known is None:
-                return None
+                dotted = [f for f in under if form[len(f):len(f) + 1] in ".-"]  # ``…/pat.Thanks``, ``…/pat.b``
+                if not dotted or self._account_link(link) is not None:
+                    return None  # another name (``…/@bobby``), or an account link read on its own
+                # a link of a shape not recognised that goes on past a known one: erased with its person (even
+                # if it names another), else opaque
+                erased = any(links[known_forms()[f]] == ERASED for f in dotted)
+                return ERASED if erased else self._status_link(link)
             replacement = links[known_forms()[known]]
             if replacement == ERASED:
                 return ERASED
@@ -826,7 +851,7 @@ class PrivacyPolicy:
             that changes nothing (``+`` and ``%2f`` stay as they are)."""
             link = unquote(encoded)
             new = link_written(link, depth + 1)
-            return encoded if new == link else quote(new, safe="")
+            return encoded if new == link else quote(new, safe="", errors="surrogatepass")
 
         def anchor(match: re.Match[str]) -> str:
             before, href, after, inner = match.groups()
@@ -847,8 +872,10 @@ class PrivacyPolicy:
                                                           + _userinfo_parts(unquote(link))):
                     inner = html.escape(cleaned)
                 return f'<a {before}href="{html.escape(cleaned)}"{after}>{inner}</a>'
-            shown = f"@<span>{new.removeprefix('acct:')}</span>" if _TAG_RE.sub("", inner).startswith("@") else new
-            protected.append(f'<a {before}href="{new}"{after}>{shown}</a>')
+            shown = html.escape(new)
+            if _TAG_RE.sub("", inner).startswith("@"):
+                shown = f"@<span>{shown.removeprefix('acct:')}</span>"
+            protected.append(f'<a {before}href="{html.escape(new)}"{after}>{shown}</a>')
             return f"\x00{len(protected) - 1}\x00"
 
         def written(match: re.Match[str]) -> str:
@@ -866,19 +893,17 @@ class PrivacyPolicy:
             return at + (ERASED if key in self.suppressed else key)
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
-        tag_spans: list[tuple[int, int]] = []
+        markup_spans: list[tuple[int, int]] = []
 
         def in_markup(position: int) -> bool:
-            """Whether ``position`` of ``text`` lies inside a tag, but not in an ``href`` value (a link's path is
-            text a reader sees: names there are replaced)."""
-            if not tag_spans:
-                tag_spans.extend((m.start(), m.end()) for m in _TAG_RE.finditer(text))
-                tag_spans.append((len(text) + 1, len(text) + 1))  # never empty once made
-            start, end = tag_spans[bisect_right(tag_spans, (position, len(text) + 2)) - 1]
-            if not start <= position < end:
-                return False
-            return not any(start + h.start(1) <= position < start + h.end(1)
-                           for h in _HREF_VALUE_RE.finditer(text, start, end))
+            """Whether ``position`` of ``text`` lies in markup: a tag's or attribute's name, or a value of the
+            attributes that only style or label (``class``, ``rel``, …: :data:`_MARKUP_ATTRIBUTES`). The values
+            of any other attribute (``href``, ``alt``, ``title``) are text a reader may see: names there are
+            replaced. The spans are found once per text (:func:`_markup_spans`)."""
+            if not markup_spans:
+                markup_spans.extend(_markup_spans(text))
+            start, end = markup_spans[bisect_right(markup_spans, (position, len(text) + 2)) - 1]
+            return start <= position < end
 
         folded_text = _fold(text)
         present = tuple(sorted((v for v in replacements if v in folded_text or (v in text and _is_bare(v))), key=len,

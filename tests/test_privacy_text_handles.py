@@ -534,3 +534,47 @@ def test_a_lone_surrogate_in_a_link_lands(policy: PrivacyPolicy) -> None:
     raw = body("test_status_reply.json", 2)
     raw["spoiler_text"] = "see https://x.social/@carol\ud800 x"
     assert policy.status(raw, LOCAL)["spoiler_text"].startswith("see acct:")
+
+
+def test_names_in_markup_and_in_text_a_reader_sees(policy: PrivacyPolicy) -> None:
+    """Was (28cd7e8): the href exception was counted from the wrong place (``xmpp:bob@x.social`` further into the
+    content landed in clear), any name between a stray ``<`` and a later ``>`` was taken for markup, and names in
+    ``alt``/``title`` were kept. Markup is a tag-shaped span's names and its styling attributes' values only."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [BOB]
+    raw["content"] = ('<p>chat with me: <a href="xmpp:bob@x.social" rel="nofollow">my xmpp</a>, 1 < 2 and bob said '
+                      'hi <img alt="photo of bob" title="bob"> <span class="h-bob">bob</span></p>')
+    key = policy.account_key("bob@x.social")
+    assert policy.status(raw, LOCAL)["content"] == (
+        f'<p>chat with me: <a href="xmpp:{key}" rel="nofollow">my xmpp</a>, 1 < 2 and {key} said '
+        f'hi <img alt="photo of {key}" title="{key}"> <span class="h-bob">{key}</span></p>')
+
+
+def test_a_glued_tail_cannot_carry_markup_into_a_rebuilt_link(policy: PrivacyPolicy) -> None:
+    """Was (28cd7e8): ``"><b>`` glued after a known link's href was kept after the key, unescaped, into the rebuilt
+    link: malformed landed HTML (and a wrong text length)."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [BOB]
+    raw["content"] = ('<p><a href="https://x.social/@bob&quot;&gt;&lt;b&gt;PWNED" class="u-url mention">'
+                      '@<span>bob</span></a> hi</p>')
+    landed = policy.status(raw, LOCAL)["content"]
+    assert "<b>" not in landed and "PWNED" not in landed and landed.endswith("</a> hi</p>"), landed
+
+
+def test_an_erased_person_s_link_going_on_with_a_dot_is_erased() -> None:
+    """Was: ``https://px.example/profile/pat.Thanks`` (a link of a shape fediscope does not read, going on past an
+    erased person's link) landed as written."""
+    plain = PrivacyPolicy(key=KEY)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("pat@px.example")}))
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [PAT]
+    raw["spoiler_text"] = "Ask https://px.example/profile/pat.Thanks all"
+    assert policy.status(raw, LOCAL)["spoiler_text"] == f"Ask {ERASED} all"
+    assert plain.status(copy.deepcopy(raw), LOCAL)["spoiler_text"].startswith("Ask urn:fediscope:")
+
+
+def test_a_lone_surrogate_in_an_encoded_link_lands(policy: PrivacyPolicy) -> None:
+    raw = body("test_status_reply.json", 2)
+    raw["spoiler_text"] = "see https://a.example/?u=https%3A%2F%2Fu%3Ap%40h.example%2F\ud800 ok"
+    landed = policy.status(raw, LOCAL)["spoiler_text"]  # the user name and password dropped; the surrogate kept
+    assert landed == "see https://a.example/?u=https%3A%2F%2Fh.example%2F%ED%A0%80 ok"
