@@ -172,9 +172,11 @@ _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
 #: A tag as status HTML writes one (a stray ``<`` of text is not one).
 _TAG_SHAPED_RE = re.compile(r"</?[A-Za-z][^<>]*>")
 #: One ``name="value"`` of a tag.
-_ATTRIBUTE_RE = re.compile(r'([\w:-]+)\s*=\s*"([^"]*)"')
+_ATTRIBUTE_RE = re.compile(r"""(?<![\w:-])([\w:-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+#: A tag's name, from its ``<``.
+_TAG_NAME_RE = re.compile(r"</?[A-Za-z][\w:-]*")
 #: Attributes whose values only style or label the markup: names in them are markup, not text.
-_MARKUP_ATTRIBUTES = frozenset({"class", "rel", "translate", "target", "lang", "dir", "start", "reversed", "value"})
+_MARKUP_ATTRIBUTES = frozenset({"class", "rel", "translate", "target", "lang", "dir", "start", "reversed"})
 #: What may stay glued after a known person's link (``https://x.social/@bob’s``, ``…/@bob**``): nothing that could
 #: carry an address, a link or a query.
 _GLUED_TAIL_RE = re.compile(r"[^@%/:=&\s\"'<>]*")
@@ -231,15 +233,19 @@ def _userinfo_parts(url: str) -> list[str]:
 
 def _markup_spans(text: str) -> list[tuple[int, int]]:
     """The spans of ``text`` that are markup (see ``in_markup`` in ``PrivacyPolicy._scrub_text``), in order, with
-    one empty span past the end so the list is never empty."""
+    one empty span past the end so the list is never empty: in each tag-shaped span, its name, its attributes'
+    names and the values of :data:`_MARKUP_ATTRIBUTES`; anything else in it (other values, quoted or not, what
+    cannot be parsed) is text."""
     spans = []
     for tag in _TAG_SHAPED_RE.finditer(text):
-        start = tag.start()
-        for attribute in _ATTRIBUTE_RE.finditer(text, tag.start(), tag.end()):
-            if attribute.group(1).lower() not in _MARKUP_ATTRIBUTES:
-                spans.append((start, attribute.start(2)))
-                start = attribute.end(2)
-        spans.append((start, tag.end()))
+        name = _TAG_NAME_RE.match(text, tag.start())
+        end = name.end() if name else tag.start() + 1
+        spans.append((tag.start(), end))
+        for attribute in _ATTRIBUTE_RE.finditer(text, end, tag.end() - 1):
+            spans.append(attribute.span(1))
+            value = next((i for i in (2, 3, 4) if attribute.group(i) is not None), None)
+            if value is not None and attribute.group(1).lower() in _MARKUP_ATTRIBUTES:
+                spans.append(attribute.span(value))
     spans.append((len(text) + 1, len(text) + 1))
     return spans
 
@@ -797,7 +803,8 @@ class PrivacyPolicy:
             under = [f for f in known_forms() if form.startswith(f)]  # most links: none
             known = max((f for f in under if not _CONTINUES_NAME_RE.match(form, len(f))), key=len, default=None)
             if known is None:
-                dotted = [f for f in under if form[len(f):len(f) + 1] in ".-"]  # ``…/pat.Thanks``, ``…/pat.b``
+                dotted = [f for f in under if form[len(f):len(f) + 1] in ".-"  # ``…/pat.Thanks``, ``…/pat.b``
+                          and "/" in f[3:]]  # in a path (f is ``://host/…``): not ``https://bob.net`` → ``bob.net.au``
                 if not dotted or self._account_link(link) is not None:
                     return None  # another name (``…/@bobby``), or an account link read on its own
                 # a link of a shape not recognised that goes on past a known one: erased with its person (even
@@ -875,8 +882,9 @@ class PrivacyPolicy:
             shown = html.escape(new)
             if _TAG_RE.sub("", inner).startswith("@"):
                 shown = f"@<span>{shown.removeprefix('acct:')}</span>"
-            protected.append(f'<a {before}href="{html.escape(new)}"{after}>{shown}</a>')
-            return f"\x00{len(protected) - 1}\x00"
+            # only the link and its text are kept from the pass below: its other attributes are scanned as any
+            protected.extend((html.escape(new), shown))
+            return f'<a {before}href="\x00{len(protected) - 2}\x00"{after}>\x00{len(protected) - 1}\x00</a>'
 
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:

@@ -578,3 +578,29 @@ def test_a_lone_surrogate_in_an_encoded_link_lands(policy: PrivacyPolicy) -> Non
     raw["spoiler_text"] = "see https://a.example/?u=https%3A%2F%2Fu%3Ap%40h.example%2F\ud800 ok"
     landed = policy.status(raw, LOCAL)["spoiler_text"]  # the user name and password dropped; the surrogate kept
     assert landed == "see https://a.example/?u=https%3A%2F%2Fh.example%2F%ED%A0%80 ok"
+
+
+def test_attributes_a_reader_may_see_are_scanned_however_written(policy: PrivacyPolicy) -> None:
+    """Was (b29f26b): values written with single quotes or none were taken for markup, and the other attributes
+    of a rebuilt link (a mention's ``title``) were kept whole, names and addresses in them included."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [BOB]
+    raw["content"] = ("<p><img alt='photo of bob'> <img title=bob> <input value=\"bob\"> "
+                      '<a title="bob, alice@example.com" href="https://x.social/@bob" class="u-url mention">'
+                      "@<span>bob</span></a></p>")
+    key, alice = policy.account_key("bob@x.social"), policy.account_key("alice@example.com")
+    assert policy.status(raw, LOCAL)["content"] == (
+        f"<p><img alt='photo of {key}'> <img title={key}> <input value=\"{key}\"> "
+        f'<a title="{key}, {alice}" href="acct:{key}" class="u-url mention">@<span>{key}</span></a></p>')
+
+
+def test_a_known_host_only_link_does_not_reach_other_hosts() -> None:
+    """Was (b29f26b): an erased person whose link is a bare host (``https://bob.net``) erased every link to
+    ``bob.net.au`` or ``bob.net-news.org``; only a link going on inside a path is taken for theirs."""
+    plain = PrivacyPolicy(key=KEY)
+    policy = PrivacyPolicy(key=KEY, suppressed=frozenset({plain.account_key("bob.net@bob.net")}))
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "6", "username": "bob.net", "acct": "bob.net@bob.net", "url": "https://bob.net"}]
+    raw["spoiler_text"] = "x https://bob.net.au/x and https://bob.net-news.org/a and https://bob.net y"
+    assert policy.status(raw, LOCAL)["spoiler_text"] == (
+        f"x https://bob.net.au/x and https://bob.net-news.org/a and {ERASED} y")
