@@ -89,7 +89,10 @@ OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
 _OPT_OUT_RE = re.compile("(?:" + "|".join(re.escape(t) for t in OPT_OUT_TAGS) + r")\b", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]+>")
 #: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
-_ANCHOR_RE = re.compile(r'<a\s([^>]*?)href="([^"]*)"([^>]*)>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+#: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
+#: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube.
+_ANCHOR_RE = re.compile(r'<a\s([^<>]*?)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
+                        re.IGNORECASE | re.DOTALL)
 #: Profile and status links of any account, on any server: ``/@user``, ``/@user@remote``, ``/users/user``
 #: (ActivityPub actor), ``/ap/users/<id>`` (Mastodon 4.5+ numeric actor), optionally followed by a status path.
 _ACCOUNT_LINK_RE = re.compile(
@@ -170,9 +173,10 @@ _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
 #: A percent-encoded link in another link's query (``?u=https%3A%2F%2Fx.social%2F%40bob``), up to its parameter's end.
 _ENCODED_LINK_RE = re.compile(r"(?i:https?)%3A%2F%2F[^&#\s]*", re.IGNORECASE)
 #: A tag as status HTML writes one (a stray ``<`` of text is not one).
-_TAG_SHAPED_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+#: A quoted value may hold ``<`` or ``>`` (``alt="bob > x"``); a quote left open is one character.
+_TAG_SHAPED_RE = re.compile(r"""</?[A-Za-z](?>[^<>"']+|"[^"]*"|'[^']*'|["'])*?>""")
 #: One ``name="value"`` of a tag.
-_ATTRIBUTE_RE = re.compile(r"""(?<![\w:-])([\w:-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_ATTRIBUTE_RE = re.compile(r"""(?<![\w:-])([\w:-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 #: A tag's name, from its ``<``.
 _TAG_NAME_RE = re.compile(r"</?[A-Za-z][\w:-]*")
 #: Attributes whose values only style or label the markup: names in them are markup, not text.
@@ -278,7 +282,8 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     def one(value: str) -> str:
         longer_name = r"[.\-][\w.%+\-]*\w@\w"
         if _is_bare(value):
-            return rf"(?<!\w){re.escape(value)}(?![\w@]|://|{longer_name})"
+            # nor the digits of a placeholder (``\x0012\x00``) when the name is a number
+            return rf"(?<![\w\x00]){re.escape(value)}(?![\w@\x00]|://|{longer_name})"
         if _fold(value).startswith(("http://", "https://")):
             return rf"(?<!\w)(?ai:{re.escape(value)})(?=[.,;:!?)\]]*(?:[\s<>\"'\x00]|$))"
         after = r"[\w@]" if "://" in value else rf"[\w@]|{longer_name}"

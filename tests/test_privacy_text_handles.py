@@ -604,3 +604,25 @@ def test_a_known_host_only_link_does_not_reach_other_hosts() -> None:
     raw["spoiler_text"] = "x https://bob.net.au/x and https://bob.net-news.org/a and https://bob.net y"
     assert policy.status(raw, LOCAL)["spoiler_text"] == (
         f"x https://bob.net.au/x and https://bob.net-news.org/a and {ERASED} y")
+
+
+def test_a_number_name_is_not_taken_from_a_placeholder(policy: PrivacyPolicy) -> None:
+    """Was (6aebf27): rebuilt links are held aside as ``\\x00<n>\\x00`` while the text is scanned; a mentioned account
+    named ``100`` matched the digits of the 100th, so a NUL byte and the wrong key landed (51 links were enough)."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "85", "username": "100", "acct": "100@x.social", "url": "https://x.social/@100"}]
+    raw["content"] = "<p>hi 100 " + " ".join(f'<a href="https://h{i}.example/@u{i}">x</a>' for i in range(60)) + "</p>"
+    landed = policy.status(raw, LOCAL)["content"]
+    assert "\x00" not in landed and landed.startswith(f"<p>hi {policy.account_key('100@x.social')} ")
+    assert f'<a href="acct:{policy.account_key("u50@h50.example")}">' in landed
+
+
+def test_a_quoted_value_may_hold_angle_brackets(policy: PrivacyPolicy) -> None:
+    """Was: a tag was taken to end at the first ``>`` (or start at a ``<``) inside a quoted value, and the words
+    after it for attribute names: ``alt="bob > x"`` kept the name."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [BOB]
+    raw["content"] = '<p><img alt="bob > x"> <span title="a <b bob">x</span> <img alt=a=bob></p>'
+    key = policy.account_key("bob@x.social")
+    assert policy.status(raw, LOCAL)["content"] == (
+        f'<p><img alt="{key} > x"> <span title="a <b {key}">x</span> <img alt=a={key}></p>')
