@@ -69,7 +69,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 from typing import Any
 from urllib.parse import quote, unquote
@@ -207,7 +207,11 @@ def _fold(text: str) -> str:
 
 def _link_form(url: str) -> str:
     """A link as compared with a known one: without case, ``http`` and ``https`` alike."""
-    folded = _fold(url)
+    return _form_of_folded(_fold(url))
+
+
+def _form_of_folded(folded: str) -> str:
+    """:func:`_link_form` of a link already folded (:func:`_fold`)."""
     return folded[folded.index("://"):] if folded.startswith(("http://", "https://")) else folded
 
 
@@ -302,26 +306,24 @@ class _KnownNames:
 
     def __init__(self, make: Callable[[], tuple[dict[str, str], dict[str, str]]]) -> None:
         self._make = make
-        self._made: tuple[dict[str, str], dict[str, str], dict[str, str]] | None = None
-        self._forms: dict[str, str] | None = None
 
-    def _get(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-        if self._made is None:
-            handles, links = self._make()
-            self._made = (handles, links, {**handles, **links})
-        return self._made
+    @cached_property
+    def _made(self) -> tuple[dict[str, str], dict[str, str]]:
+        return self._make()
 
+    @property
     def links(self) -> dict[str, str]:
-        return self._get()[1]
+        return self._made[1]
 
+    @cached_property
     def replacements(self) -> dict[str, str]:
-        return self._get()[2]
+        handles, links = self._made
+        return {**handles, **links}
 
+    @cached_property
     def forms(self) -> dict[str, str]:
         """Each known link in the form links are compared in (:func:`_link_form`) → the link's key in ``links``."""
-        if self._forms is None:
-            self._forms = {_link_form(k): k for k in self.links()}
-        return self._forms
+        return {_link_form(k): k for k in self.links}
 
 
 def _opted_out(account: dict[str, Any]) -> bool:
@@ -787,7 +789,7 @@ class PrivacyPolicy:
         """
         if not text:
             return text
-        links, replacements, known_forms = names.links(), names.replacements(), names.forms
+        links, replacements = names.links, names.replacements
         protected: list[str] = []
 
         def under_known(link: str) -> str | None:
@@ -804,8 +806,8 @@ class PrivacyPolicy:
             exact = links.get(folded)
             if exact is not None:  # the common case: a mention's link, as the status lists it
                 return exact
-            form = folded[folded.index("://"):] if folded.startswith(("http://", "https://")) else folded
-            under = [f for f in known_forms() if form.startswith(f)]  # most links: none
+            form = _form_of_folded(folded)
+            under = [f for f in names.forms if form.startswith(f)]  # most links: none
             known = max((f for f in under if not _CONTINUES_NAME_RE.match(form, len(f))), key=len, default=None)
             if known is None:
                 dotted = [f for f in under if form[len(f):len(f) + 1] in ".-"  # ``…/pat.Thanks``, ``…/pat.b``
@@ -814,23 +816,26 @@ class PrivacyPolicy:
                     return None  # another name (``…/@bobby``), or an account link read on its own
                 # a link of a shape not recognised that goes on past a known one: erased with its person (even
                 # if it names another), else opaque
-                erased = any(links[known_forms()[f]] == ERASED for f in dotted)
+                erased = any(links[names.forms[f]] == ERASED for f in dotted)
                 return ERASED if erased else self._status_link(link)
-            replacement = links[known_forms()[known]]
+            replacement = links[names.forms[known]]
             if replacement == ERASED:
                 return ERASED
             rest = link[len(link) - (len(form) - len(known)):]
-            plain = _PLAIN_PATH_RE.fullmatch(rest) is not None and not any(
-                _fold(name) in _fold(rest) for name in replacements)  # ``/carol``: another person's name
             if not rest or rest.startswith(("?", "#")):
                 return replacement
-            if not rest.startswith("/"):  # glued on: a closing quote, ``’s``, ``**``; else the whole link's pseudonym
-                glued = _GLUED_TAIL_RE.fullmatch(rest) is not None and not any(
-                    _fold(name) in _fold(rest) for name in replacements)
-                return replacement + rest if glued else self._status_link(link)
-            if not rest.strip("/"):
+            if rest.startswith("/"):
+                if not rest.strip("/"):
+                    return replacement + rest
+                status = self._account_link(link)
+                if status is not None:
+                    return status
+            # a path of plain characters, or text glued on (a closing quote, ``’s``, ``**``), naming nobody else
+            # (``/carol``), stays after the key; anything else makes the whole link's pseudonym
+            kept = _PLAIN_PATH_RE if rest.startswith("/") else _GLUED_TAIL_RE
+            if kept.fullmatch(rest) and not any(_fold(name) in _fold(rest) for name in replacements):
                 return replacement + rest
-            return self._account_link(link) or (replacement + rest if plain else self._status_link(link))
+            return self._status_link(link)
 
         def link_written(link: str, depth: int = 0) -> str:
             """A link as landed: a known person's or any account's profile or status link replaced (see
