@@ -332,7 +332,7 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
     return kept, reached
 
 
-def _page_floor(items: list[Any], link_max_id: str | None = None, asked: int | None = None) -> str | None:
+def _page_floor(page: Page, asked: int) -> str | None:
     """Where a page ends: its oldest status id among the ids of its usual kind (:func:`usual_ids`), so that a
     malformed item's odd id does not become the next ``max_id``.
 
@@ -340,14 +340,14 @@ def _page_floor(items: list[Any], link_max_id: str | None = None, asked: int | N
     page's lowest while the others run down to the last, the page ends at its last item, as Mastodon's own
     ``Link`` says (the id of a page's last status); asking below the first would skip what lies between. A page
     of two whose first id is the lower is such a page when it was asked for one status (``asked``: the other is
-    the extra, pinned one) or its ``Link`` (``link_max_id``) ends it at its last: a server listing its pages
-    oldest first would otherwise be asked one status lower a page, each status landed twice.
+    the extra, pinned one) or its ``Link`` ends it at its last: a server listing its pages oldest first would
+    otherwise be asked one status lower a page, each status landed twice.
     """
-    ids = usual_ids(items)
+    ids = usual_ids(page.items)
     if not ids:
         return None
     lowest = min(ids, key=id_key)
-    if (len(ids) > 2 or (len(ids) == 2 and (asked == 1 or link_max_id == ids[-1]))) and ids[0] == lowest and \
+    if (len(ids) > 2 or (len(ids) == 2 and (asked == 1 or page.next_max_id == ids[-1]))) and ids[0] == lowest and \
             ids[-1] == min(ids[1:], key=id_key) != lowest:
         return ids[-1]
     return lowest
@@ -370,7 +370,7 @@ def _next_cursor(page: Page, cursor: str | None, asked: int) -> str | None:
     well-formed id. Either must lie below ``cursor``: a Link that loops (the same ``max_id`` again) or points
     above the page would fetch pages already landed, and one below the page's oldest status would skip some.
     """
-    floor = _page_floor(page.items, page.next_max_id, asked)
+    floor = _page_floor(page, asked)
     candidate = floor if floor is not None else page.next_max_id
     if candidate is not None and candidate == cursor and is_number_id(cursor) and int(cursor) > 0:
         return str(int(cursor) - 1)  # a server answering max_id inclusively, one status a page: below it
@@ -381,7 +381,7 @@ def _next_cursor(page: Page, cursor: str | None, asked: int) -> str | None:
 
 def _stalled(domain: str, name: str, cursor: str | None, page: Page, asked: int, what: str) -> UpstreamError:
     """The error of a walk that cannot page on (see :func:`_next_cursor`)."""
-    floor = _page_floor(page.items, page.next_max_id, asked)
+    floor = _page_floor(page, asked)
     if floor is not None:
         why = f"the answer holds no status below it (its oldest is {floor})"
     elif page.next_max_id is not None:
@@ -478,7 +478,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         items, reached = _in_range(page.items, walk.lower, since, below=walk.cursor)
         if reached and walk.lower is not None:  # the checkpoint is reached where the page ends, not where a status
             # listed first out of order (an old pinned post) happens to lie
-            floor = _page_floor(page.items, page.next_max_id, full_page)
+            floor = _page_floor(page, full_page)
             reached = floor is None or not same_id_kind(floor, walk.lower) or id_key(floor) <= id_key(walk.lower)
         result.out_of_range += len(page.items) - len(items)
         if walk.upper is None:
