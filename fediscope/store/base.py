@@ -120,7 +120,7 @@ class BaseStore(ABC):
         self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
         if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
-            listed = TableSchema(metric=metric.name, key=metric.key, columns=())
+            listed = _listed_empty(metric)
             before = self._load_schema(metric.name)
             self._commit(listed, metric.question, 0, unchanged=before if before == listed else None)
             return WriteCounts(0, 0, 0)
@@ -141,7 +141,7 @@ class BaseStore(ABC):
             self._drop(existing)
             existing = None
             if not plan.rows:  # computed, but empty: listed with 0 rows, as a first empty write is
-                self._commit(TableSchema(metric=metric.name, key=metric.key, columns=()), metric.question, 0)
+                self._commit(_listed_empty(metric), metric.question, 0)
                 return WriteCounts(0, 0, vanished)
         else:
             vanished = 0
@@ -391,6 +391,11 @@ def _position(schema: TableSchema, after: Mapping[str, Any], ranked: bool) -> tu
                                 f"not {raw!r}")
         typed.append(value)
     return tuple(typed)
+
+
+def _listed_empty(metric: Metric) -> TableSchema:
+    """The catalog entry of a metric computed with no rows: listed with 0 rows, no table."""
+    return TableSchema(metric=metric.name, key=metric.key, columns=())
 
 
 def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None) -> list[str]:
