@@ -28,6 +28,11 @@ def body(name: str, index: int) -> Any:
     return copy.deepcopy(json.loads((RECORDINGS / name).read_text())["interactions"][index]["response"]["body"])
 
 
+def as_status_url(policy: PrivacyPolicy, url: str) -> str:
+    """The pseudonym a status whose own ``url`` is ``url`` lands with (what a link to it in text must join)."""
+    return policy.status(dict(body("test_status_reply.json", 2), url=url), LOCAL)["url"]
+
+
 def landed_text(landed: Any) -> str:
     return json.dumps(landed, ensure_ascii=False)
 
@@ -176,7 +181,7 @@ def test_a_status_link_of_a_mentioned_person_gets_the_status_s_pseudonym(policy:
     raw["spoiler_text"] = f"see {link} and http://localhost:3000/@mastodonpy_test_2/ too"
     raw["content"] = f'<p><a href="{link}">the post</a></p>'
     landed = policy.status(raw, LOCAL)
-    own = policy.status(dict(body("test_status_reply.json", 2), url=link), LOCAL)["url"]  # as that status lands
+    own = as_status_url(policy, link)  # as that status lands
     key = policy.account_key("mastodonpy_test_2", LOCAL)
     assert landed["spoiler_text"] == f"see {own} and acct:{key}/ too"
     assert landed["content"] == f'<p><a href="{own}">{own}</a></p>'
@@ -263,7 +268,7 @@ def test_a_link_inside_another_lands_as_any_link(policy: PrivacyPolicy) -> None:
     inner = "https://elsewhere.social/@carol/1234"
     raw["spoiler_text"] = f"archived: https://web.archive.org/web/2024/{inner} and https://r.example/?to={inner}"
     landed = policy.status(raw, LOCAL)["spoiler_text"]
-    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url=inner), LOCAL)["url"]
+    pseudonym = as_status_url(policy, inner)
     assert landed == (f"archived: https://web.archive.org/web/2024/{pseudonym} and https://r.example/?to={pseudonym}")
 
 
@@ -277,8 +282,7 @@ def test_known_handles_match_in_any_case_and_not_inside_a_longer_one(policy: Pri
     landed = policy.status(raw, LOCAL)["spoiler_text"]
     key = policy.account_key("mastodonpy_test_2", LOCAL)
     dotted, dashed = (policy.account_key(f"mastodonpy_test_2{s}@other.example") for s in (".b", "-b"))
-    carol = policy.status(dict(body("test_status_reply.json", 2), url="https://elsewhere.social/@carol/1234"),
-                          LOCAL)["url"]
+    carol = as_status_url(policy, "https://elsewhere.social/@carol/1234")
     assert landed == f"@{key} and @{key}: not @{dotted} nor @{dashed}. {carol}"
 
 
@@ -305,8 +309,7 @@ def test_a_query_or_fragment_after_a_known_link_is_dropped(policy: PrivacyPolicy
     raw["spoiler_text"] = "https://localhost:3000/@mastodonpy_test_2?via=https://z.social/users/bob"
     landed = policy.status(raw, LOCAL)
     key = policy.account_key("mastodonpy_test_2", LOCAL)
-    status_like = policy.status(dict(body("test_status_reply.json", 2), url=(
-        "http://localhost:3000/@mastodonpy_test_2/media/https://z.social/users/bob")), LOCAL)["url"]
+    status_like = as_status_url(policy, "http://localhost:3000/@mastodonpy_test_2/media/https://z.social/users/bob")
     assert landed["content"] == (f'<p><a href="acct:{key}">acct:{key}</a> <a href="acct:{key}">acct:{key}</a> '
                                  f'<a href="{status_like}">{status_like}</a></p>')
     assert landed["spoiler_text"] == f"acct:{key}"
@@ -347,7 +350,7 @@ def test_a_link_nested_too_deep_lands_as_its_pseudonym(policy: PrivacyPolicy, de
     raw["spoiler_text"] = f"see {deep}"
     raw["content"] = f'<p><a href="{deep}">deep</a></p>'
     landed = policy.status(raw, LOCAL)
-    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url=deep), LOCAL)["url"]
+    pseudonym = as_status_url(policy, deep)
     assert landed["spoiler_text"] == f"see {pseudonym}"
     assert landed["content"] == f'<p><a href="{pseudonym}">deep</a></p>'
 
@@ -406,8 +409,7 @@ def test_a_path_under_a_known_link_naming_someone_else_is_not_kept(policy: Priva
                         "url": "https://elsewhere.social/@carol"}]
     raw["spoiler_text"] = "https://px.example/pat/carol and https://px.example/pat/photos"
     landed = policy.status(raw, LOCAL)["spoiler_text"]
-    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url="https://px.example/pat/carol"),
-                              LOCAL)["url"]
+    pseudonym = as_status_url(policy, "https://px.example/pat/carol")
     assert landed == f"{pseudonym} and acct:{policy.account_key('pat@px.example')}/photos"
 
 
@@ -469,7 +471,7 @@ def test_nested_links_are_counted_over_the_whole_link(policy: PrivacyPolicy) -> 
     deep = "https://a.example/" + "x" * 66_000 + "https://a/" * 17
     raw = body("test_status_reply.json", 2)
     raw["spoiler_text"] = deep
-    pseudonym = policy.status(dict(body("test_status_reply.json", 2), url=deep), LOCAL)["url"]
+    pseudonym = as_status_url(policy, deep)
     assert policy.status(raw, LOCAL)["spoiler_text"] == pseudonym
 
 
@@ -482,7 +484,7 @@ def test_a_known_link_continued_by_anything_but_punctuation_is_decided_whole(pol
                      "http://localhost:3000/@mastodonpy_test_2;u=frank@mail.example.org")
     raw["spoiler_text"] = f"{first} and {second}."
     landed = policy.status(raw, LOCAL)["spoiler_text"]
-    whole = [policy.status(dict(body("test_status_reply.json", 2), url=link), LOCAL)["url"] for link in (first, second)]
+    whole = [as_status_url(policy, link) for link in (first, second)]
     assert landed == f"{whole[0]} and {whole[1]}."  # each whole link's pseudonym, as a status link's
 
 
