@@ -933,18 +933,65 @@ class PrivacyPolicy:
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
+        """The landed instance document: the contact account pseudonymised (None when it opted out or was
+        erased), the contact e-mail dropped, and the texts an admin writes (description, rules, the message shown
+        when registrations are closed, the thumbnail's alt text) scrubbed as a status's are, the contact account
+        being the person they name by handle or link (a rule saying "write to admin@example.org", a description
+        naming ``@alice@example.social`` as moderator)."""
         if not isinstance(record, dict):
             raise TypeError("instance is not an object")
         out = dict(record)
         contact = out.get("contact")
+        people = []
         if isinstance(contact, dict):
             contact = {k: v for k, v in contact.items() if k != "email"}
             if isinstance(contact.get("account"), dict):
+                people.append(contact["account"])
                 contact["account"] = self.account(contact["account"], instance)
             out["contact"] = contact
         if isinstance(out.get("contact_account"), dict):  # v1
+            people.append(out["contact_account"])
             out["contact_account"] = self.account(out["contact_account"], instance)
         out.pop("email", None)
+        self._scrub_instance_texts(out, _KnownNames(lambda: self._handles_only(people, instance)))
+        return out
+
+    def _handles_only(self, people: list[dict[str, Any]], instance: str) -> tuple[dict[str, str], dict[str, str]]:
+        """:meth:`_known_names` without bare names: an instance's contact account is often named after the
+        server or the software (mastodon.social's is ``Mastodon``), which its description names as a word."""
+        handles, links = self._known_names(people, instance, ())
+        return {k: v for k, v in handles.items() if "@" in k}, links
+
+    def _scrub_instance_texts(self, document: dict[str, Any], names: _KnownNames) -> None:
+        """Scrub, in place, the free texts of an instance document (v2 and v1 shapes): ``description`` (HTML in
+        v1, plain text in v2), ``short_description``, ``registrations.message`` (HTML), ``thumbnail.description``
+        and each rule's ``text`` and ``hint``, also in the rule's translations. Nested objects are copied first,
+        so the collected document is never changed."""
+        def scrub(holder: dict[str, Any], key: str, markup: bool = False) -> None:
+            if isinstance(holder.get(key), str):
+                holder[key] = self._scrub_text(holder[key], names, markup=markup)
+
+        scrub(document, "description", markup="uri" in document and "domain" not in document)  # v1: HTML
+        scrub(document, "short_description")
+        for nested, key, markup in (("registrations", "message", True), ("thumbnail", "description", False)):
+            if isinstance(document.get(nested), dict):
+                document[nested] = dict(document[nested])
+                scrub(document[nested], key, markup)
+        if isinstance(document.get("rules"), list):
+            document["rules"] = [self._scrubbed_rule(rule, names) if isinstance(rule, dict) else rule
+                                 for rule in document["rules"]]
+
+    def _scrubbed_rule(self, rule: dict[str, Any], names: _KnownNames) -> dict[str, Any]:
+        """One instance rule with its ``text`` and ``hint`` scrubbed, in each translation too (``{lang: {text,
+        hint}}``, Mastodon 4.4 and later)."""
+        def texts(holder: dict[str, Any]) -> dict[str, Any]:
+            return {k: self._scrub_text(v, names) if k in ("text", "hint") and isinstance(v, str) else v
+                    for k, v in holder.items()}
+
+        out = texts(rule)
+        if isinstance(rule.get("translations"), dict):
+            out["translations"] = {lang: texts(t) if isinstance(t, dict) else t
+                                   for lang, t in rule["translations"].items()}
         return out
 
 

@@ -301,6 +301,73 @@ def test_instance_contact_account_pseudonymised_and_email_dropped(policy: Privac
     assert landed_v2["usage"] == v2["usage"]  # instance statistics are kept
 
 
+def admin_texts(acct: str, profile: str) -> dict[str, str]:
+    """What an admin writes into an instance document, naming the contact account and an address."""
+    return {"plain": f"Run by @{acct} (write to abuse@mail.example.org); appeals: https://other.example/@carol",
+            "html": f'<p>Ask <a href="{profile}" class="u-url mention">@<span>{acct}</span></a> or '
+                    f'<a href="mailto:abuse@mail.example.org">abuse@mail.example.org</a></p>'}
+
+
+def test_instance_texts_are_scrubbed_as_a_statuss_are(policy: PrivacyPolicy) -> None:
+    """The texts an admin writes name people too: description, rules (their translations too), the message shown
+    when registrations are closed and the thumbnail's alt text land with handles, addresses and account links
+    replaced by the keys they get everywhere else; the collected document is not changed."""
+    v2 = body("test_timeline_disabled.json", 1)
+    v1 = body("test_timeline_disabled.json", 4)
+    acct, profile = v2["contact"]["account"]["acct"], v2["contact"]["account"]["url"]
+    texts = admin_texts(acct, profile)
+    v2["description"] = v1["short_description"] = texts["plain"]
+    v1["description"] = texts["html"]
+    v2["registrations"]["message"] = texts["html"]
+    v2["thumbnail"]["description"] = texts["plain"]
+    for document in (v2, v1):
+        document["rules"][0]["hint"] = texts["plain"]
+        document["rules"][0]["translations"] = {"de": {"text": texts["plain"], "hint": ""}}
+    collected = copy.deepcopy((v2, v1))
+    key = policy.account_key(acct, "mastodon.social")
+    carol = policy.account_key("carol@other.example")
+    landed = [policy.instance(v2, "mastodon.social"), policy.instance(v1, "mastodon.social")]
+    assert (v2, v1) == collected
+    for document in landed:
+        raw = landed_bytes(document)
+        for clear in (b"abuse@mail.example.org", b"@carol", profile.encode(), f"@{acct} ".encode()):
+            assert clear not in raw
+        assert document["short_description" if "uri" in document else "description"] == \
+            f"Run by @{key} (write to {policy.account_key('abuse@mail.example.org')}); appeals: acct:{carol}"
+        assert document["rules"][0]["translations"]["de"]["text"] == document["rules"][0]["hint"]
+        assert document["rules"][0]["text"] == v2["rules"][0]["text"]  # a rule naming nobody stays as written
+        assert document["rules"][1:] == v2["rules"][1:]
+    html = landed[1]["description"]
+    assert html == landed[0]["registrations"]["message"]
+    assert f'href="acct:{key}"' in html and html.startswith("<p>Ask <a ") and html.endswith("</a></p>")
+    assert landed[0]["thumbnail"]["description"] == landed[0]["description"]
+
+
+def test_instance_texts_name_an_erased_contact_account_as_erased() -> None:
+    v2 = body("test_timeline_disabled.json", 1)
+    acct, profile = v2["contact"]["account"]["acct"], v2["contact"]["account"]["url"]
+    texts = admin_texts(acct, profile)
+    v2["description"], v2["registrations"]["message"] = texts["plain"], texts["html"]
+    erased = PrivacyPolicy(key=KEY).account_key(acct, "mastodon.social")
+    landed = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).instance(v2, "mastodon.social")
+    assert landed["contact"]["account"] is None
+    assert landed["description"].startswith(f"Run by @{ERASED} (write to ")
+    assert f'href="{ERASED}"' in landed["registrations"]["message"]
+    raw = landed_bytes(landed)
+    assert erased.encode() not in raw and f"@{acct}".encode() not in raw and profile.encode() not in raw
+
+
+def test_recorded_instance_documents_land_their_texts_as_written(policy: PrivacyPolicy) -> None:
+    """What names nobody stays byte for byte (every recorded instance document, v1 and v2)."""
+    documents = [(raw, instance) for _, kind, raw, instance in recorded_entities("test_*instance*.json")
+                 if kind == "instance"] + [(body("test_timeline_disabled.json", i), "mastodon.social") for i in (1, 4)]
+    assert len(documents) >= 4
+    for document, instance in documents:
+        landed = policy.instance(copy.deepcopy(document), instance)
+        for key in ("description", "short_description", "rules", "thumbnail", "registrations"):
+            assert landed.get(key) == document.get(key), key
+
+
 # -- opt-outs and suppression --------------------------------------------------------------------------------
 def recorded_hashtag_html(tag: str) -> str:
     """A bio with a hashtag rendered the way Mastodon renders it (taken from a recorded status)."""
