@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from fediscope.privacy import ERASED, PrivacyPolicy
+from fediscope.privacy import ERASED, PrivacyPolicy, _fold
 
 RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
 LOCAL = "localhost:3000"  # the recorded server
@@ -628,3 +630,16 @@ def test_a_quoted_value_may_hold_angle_brackets(policy: PrivacyPolicy) -> None:
     key = policy.account_key("bob@x.social")
     assert policy.status(raw, LOCAL)["content"] == (
         f'<p><img alt="{key} > x"> <span title="a <b {key}">x</span> <img alt=a={key}></p>')
+
+
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
+def test_folding_lowers_the_ascii_letters_and_nothing_else(text: str) -> None:
+    """Handles and links are compared without ASCII case, position for position: ``İ``, ``K`` (Kelvin) and lone
+    surrogates (which ``json.loads`` makes of ``\\ud800``) stay as they are."""
+    folded = _fold(text)
+    assert len(folded) == len(text)
+    assert folded == "".join(c.lower() if "A" <= c <= "Z" else c for c in text)
+
+
+def test_folding_keeps_what_is_not_an_ascii_letter() -> None:
+    assert _fold("HTTPS://Ex.SOCIAL/@İlKe\ud800\u212a") == "https://ex.social/@İlke\ud800\u212a"
