@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.errors import FediscopeError
 
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social)."
 
@@ -30,7 +32,7 @@ def gdpr() -> None:
 
 @gdpr.command()
 @click.option("--account", required=True, help=ACCOUNT_HELP)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation on a terminal.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (asked only when stdin is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def erase(account: str, yes: bool, as_json: bool) -> None:
     """Remove an account from the raw lake, curated tables and store, and suppress it in later collections.
@@ -45,8 +47,10 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     parse_account(account)  # a typo fails before anything is asked or touched
     settings = settings_from_context()
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
-    if is_terminal() and not yes:
-        click.confirm("Erase this account from the lake and the store? This cannot be undone", abort=True)
+    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone
+    if sys.stdin.isatty() and not yes and not click.confirm(
+            "Erase this account from the lake and the store? This cannot be undone", default=False, err=True):
+        raise FediscopeError("not erased: declined")
     report = erase_account(settings, account, lake=lake)
     if as_json:
         emit_json(report.as_dict())

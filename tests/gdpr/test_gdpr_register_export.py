@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 from gdpr_lake import SUBJECT
@@ -133,3 +135,26 @@ def test_erase_and_export_refuse_a_lake_that_does_not_exist(landed, run_cli, tmp
         assert "Traceback" not in result.err and not result.out
     assert "nothing was erased" in run_cli("gdpr", "erase", "--yes", "--account", SUBJECT).err
     assert not missing.exists() and landed.db.read_bytes() == store_before
+
+
+class TerminalInput(io.StringIO):
+    """Standard input that is a terminal, with what the user types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, monkeypatch) -> None:
+    """On a terminal the question goes to stderr (stdout is the report, JSON with --json) and "no" is a plain
+    refusal (exit 1), not an interruption (130)."""
+    monkeypatch.setattr(sys, "stdin", TerminalInput("n\n"))
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
+    assert result.code == 1 and result.out == ""
+    assert "This cannot be undone [y/N]" in result.err and "not erased: declined" in result.err
+    assert not export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+
+    monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
+    assert result.code == 0 and "This cannot be undone" in result.err
+    assert json.loads(result.out)["raw"]["records_removed"] > 0
+    assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
