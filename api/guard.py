@@ -61,19 +61,25 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
 
 
+def allowed_base_urls(settings: Settings) -> dict[str, str]:
+    """Each allowlisted instance (``FEDISCOPE_INSTANCES`` and the configured sources) → the base URL it is fetched
+    at: a bare ``host[:port]`` over https, ``http://host:port`` as given (the sample instance has no TLS); the same
+    host configured with both schemes is fetched over https."""
+    base_urls: dict[str, str] = {}
+    for entry in [*settings.instances, *(s.instance for s in settings.sources)]:
+        domain, base_url = instance_domain(entry), instance_base_url(entry)
+        if domain not in base_urls or base_url.startswith("https://"):
+            base_urls[domain] = base_url
+    return base_urls
+
+
 class InstanceGuard:
     """Decides whether an instance may be fetched, and at which base URL."""
 
     def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
         self.allow_private = settings.allow_private_addresses
         self.resolver = resolver
-        self.base_urls: dict[str, str] = {}
-        configured = [*settings.instances, *(s.instance for s in settings.sources)]
-        for entry in configured:
-            domain, base_url = instance_domain(entry), instance_base_url(entry)
-            # the same host configured twice (http and https): https wins
-            if domain not in self.base_urls or base_url.startswith("https://"):
-                self.base_urls[domain] = base_url
+        self.base_urls = allowed_base_urls(settings)
 
     def base_url(self, domain: str) -> str:
         """The configured base URL of an allowlisted instance; 403 naming the setting otherwise."""

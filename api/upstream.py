@@ -153,6 +153,12 @@ def _load_suppressed(settings: Settings) -> set[str]:
 _warned: set[str] = set()
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception's message on one line, cut to 300 characters (a TLS error can run to a page)."""
+    text = " ".join(str(exc).split()) or "no message"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
@@ -447,8 +453,10 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                         headers={"Retry-After": str(seconds)}, retry_after=seconds)
     if isinstance(exc, UpstreamNotFound):
         return ApiError(404, "upstream_not_found", f"{source.name} was not found on {domain}")
-    log.warning("upstream failure for a %s source on %s: %s%s", source.kind, domain, type(exc).__name__,
-                f" (HTTP {exc.status})" if getattr(exc, "status", None) else "")
+    # the reason too (a TLS handshake with a server that speaks plain HTTP, a refused connection): the client
+    # sees only "failed or timed out", so this line is where an operator finds out why
+    log.warning("upstream failure for a %s source on %s: %s%s: %s", source.kind, domain, type(exc).__name__,
+                f" (HTTP {exc.status})" if getattr(exc, "status", None) else "", _reason(exc))
     if isinstance(exc, MalformedResponse):
         return ApiError(502, "upstream_malformed", f"instance {domain} answered with a body that is not what the "
                                                    "Mastodon API documents; try again later")

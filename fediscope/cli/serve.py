@@ -29,12 +29,14 @@ def serve_api(host: str, port: int, threads: int) -> None:
     """Serve the API (GET /v1/..., /openapi.json, /health) until interrupted.
 
     Needs FEDISCOPE_API_KEY (clients send it as X-API-Key), FEDISCOPE_PSEUDONYM_KEY (or FEDISCOPE_PRIVACY=off)
-    and the allowlist FEDISCOPE_INSTANCES. Set FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true to fetch a local
-    instance such as `fediscope sample-instance`. The results routes (/v1/metrics, /v1/analyses) read
+    and the allowlist FEDISCOPE_INSTANCES (a bare host is fetched over https: give http://127.0.0.1:PORT for a
+    server without TLS). Set FEDISCOPE_ALLOW_PRIVATE_ADDRESSES=true to fetch a local instance such as
+    `fediscope sample-instance`. The results routes (/v1/metrics, /v1/analyses) read
     FEDISCOPE_STORE.
     """
     from api import create_app
     from api.app import make_server
+    from api.guard import allowed_base_urls
     from fediscope.errors import ConfigError
 
     settings = settings_from_context()
@@ -50,7 +52,7 @@ def serve_api(host: str, port: int, threads: int) -> None:
     # waitress's MultiSocketServer then lists them all and has no effective_host of its own
     listening = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
     urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in listening)
-    allowed = ", ".join(sorted(settings.allowed_instances())) or "none (set FEDISCOPE_INSTANCES)"
+    allowed = ", ".join(sorted(allowed_base_urls(settings).values())) or "none (set FEDISCOPE_INSTANCES)"
     click.echo(f"fediscope API on {urls} (OpenAPI at /openapi.json); "
                f"instances allowed: {allowed}; Ctrl-C stops", err=True)
     try:

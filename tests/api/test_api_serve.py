@@ -307,3 +307,28 @@ def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:
             os.close(fd)
         if soft < wanted:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_bare_allowlisted_host_is_fetched_over_https_and_the_log_says_why_it_failed(
+        tmp_path: Path, mastodon_server: Any) -> None:
+    """``FEDISCOPE_INSTANCES=127.0.0.1:PORT`` means https: the start line shows the URL each instance is fetched at,
+    and a server speaking plain HTTP fails with its reason in the log (the client only sees 502)."""
+    env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
+               FEDISCOPE_INSTANCES=f"{mastodon_server.domain},{mastodon_server.url.replace('127.0.0.1', 'localhost')}",
+               FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
+    process = subprocess.Popen([*COMMAND, "serve-api", "--port", "0"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        port = mastodon_server.domain.rsplit(":", 1)[1]
+        assert f"instances allowed: http://localhost:{port}, https://127.0.0.1:{port};" in line, line
+        base = "http://127.0.0.1:" + re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1)  # type: ignore[union-attr]
+        response = requests.get(f"{base}/v1/timelines/public", params={"instance": mastodon_server.domain},
+                                headers={"X-API-Key": KEY}, timeout=60)
+        assert_error(response, 502, "upstream_unavailable")
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    warning = next(line for line in err.splitlines() if "upstream failure" in line)
+    assert "WARNING" in warning and re.search(r"SSL|ssl", warning), warning
