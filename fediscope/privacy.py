@@ -89,8 +89,9 @@ _OPT_OUT_RE = re.compile("(?:" + "|".join(re.escape(t) for t in OPT_OUT_TAGS) + 
 _TAG_RE = re.compile(r"<[^>]+>")
 #: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
 #: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
-#: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube.
-_ANCHOR_RE = re.compile(r'<a\s([^<>]*?)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
+#: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube; only a tag's first ``href="``
+#: is tried (one ``<a`` with thousands of them was quadratic: 100 kB took 9 s).
+_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
                         re.IGNORECASE | re.DOTALL)
 #: Profile and status links of any account, on any server: ``/@user``, ``/@user@remote``, ``/users/user``
 #: (ActivityPub actor), ``/ap/users/<id>`` (Mastodon 4.5+ numeric actor), optionally followed by a status path.
@@ -935,10 +936,11 @@ class PrivacyPolicy:
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
         """The landed instance document: the contact account pseudonymised (None when it opted out or was
-        erased), the contact e-mail dropped, and the texts an admin writes (description, rules, the message shown
-        when registrations are closed, the thumbnail's alt text) scrubbed as a status's are, the contact account
-        being the person they name by handle or link (a rule saying "write to admin@example.org", a description
-        naming ``@alice@example.social`` as moderator)."""
+        erased), the contact e-mail dropped, and the texts an admin writes (:meth:`_instance_text_slots`)
+        scrubbed as a status's are. The people they name are the contact account and every local account written
+        as ``@user`` (on this server that is a handle: nothing resolves an instance's texts into mentions), by
+        handle or link, not by bare name: a rule saying "write to admin@example.org" or "appeals: @staff", a
+        description naming ``@alice@example.social`` as moderator."""
         if not isinstance(record, dict):
             raise TypeError("instance is not an object")
         out = dict(record)
@@ -954,7 +956,12 @@ class PrivacyPolicy:
             people.append(out["contact_account"])
             out["contact_account"] = self.account(out["contact_account"], instance)
         out.pop("email", None)
-        self._scrub_instance_texts(out, _KnownNames(lambda: self._handles_only(people, instance)))
+        slots = _instance_text_slots(out)
+        people += [{"acct": user} for user in sorted({match.group(1) for holder, key in slots
+                                                      for match in _LOCAL_HANDLE_RE.finditer(holder[key])})]
+        names = _KnownNames(lambda: self._handles_only(people, instance))
+        for holder, key in slots:
+            holder[key] = self._scrub_text(holder[key], names)
         return out
 
     def _handles_only(self, people: list[dict[str, Any]], instance: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -963,37 +970,39 @@ class PrivacyPolicy:
         handles, links = self._known_names(people, instance, ())
         return {k: v for k, v in handles.items() if "@" in k}, links
 
-    def _scrub_instance_texts(self, document: dict[str, Any], names: _KnownNames) -> None:
-        """Scrub, in place, the free texts of an instance document (v2 and v1 shapes): ``description`` (HTML in
-        v1, plain text in v2), ``short_description``, ``registrations.message`` (HTML), ``thumbnail.description``
-        and each rule's ``text`` and ``hint``, also in the rule's translations. Nested objects are copied first,
-        so the collected document is never changed."""
-        def scrub(holder: dict[str, Any], key: str, markup: bool = False) -> None:
-            if isinstance(holder.get(key), str):
-                holder[key] = self._scrub_text(holder[key], names, markup=markup)
 
-        scrub(document, "description", markup="uri" in document and "domain" not in document)  # v1: HTML
-        scrub(document, "short_description")
-        for nested, key, markup in (("registrations", "message", True), ("thumbnail", "description", False)):
-            if isinstance(document.get(nested), dict):
-                document[nested] = dict(document[nested])
-                scrub(document[nested], key, markup)
-        if isinstance(document.get("rules"), list):
-            document["rules"] = [self._scrubbed_rule(rule, names) if isinstance(rule, dict) else rule
-                                 for rule in document["rules"]]
+#: The free texts of an instance document, Mastodon's v2 and v1 and GoToSocial's (``*_text``: the source of the
+#: HTML field beside it; ``terms``): top level, inside an object, and in each rule (and each of its translations).
+_INSTANCE_TEXTS = ("description", "short_description", "description_text", "short_description_text", "terms",
+                   "terms_text", "thumbnail_description")
+_INSTANCE_NESTED_TEXTS = {"registrations": ("message",), "thumbnail": ("description", "thumbnail_description")}
+_RULE_TEXTS = ("text", "hint")
+#: ``@user`` without a domain, not inside a word, a path, a query or a longer handle (``@user@domain``).
+_LOCAL_HANDLE_RE = re.compile(r"(?<![A-Za-z0-9_/=@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
+                              r"(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
 
-    def _scrubbed_rule(self, rule: dict[str, Any], names: _KnownNames) -> dict[str, Any]:
-        """One instance rule with its ``text`` and ``hint`` scrubbed, in each translation too (``{lang: {text,
-        hint}}``, Mastodon 4.4 and later)."""
-        def texts(holder: dict[str, Any]) -> dict[str, Any]:
-            return {k: self._scrub_text(v, names) if k in ("text", "hint") and isinstance(v, str) else v
-                    for k, v in holder.items()}
 
-        out = texts(rule)
-        if isinstance(rule.get("translations"), dict):
-            out["translations"] = {lang: texts(t) if isinstance(t, dict) else t
-                                   for lang, t in rule["translations"].items()}
-        return out
+def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """(holder, key) of every free text of an instance document (:data:`_INSTANCE_TEXTS`) holding a string, the
+    holders inside ``document`` copied first (a rule, its translations, ``registrations``, ``thumbnail``), so
+    writing through a slot never changes the collected document."""
+    slots: list[tuple[dict[str, Any], str]] = [(document, key) for key in _INSTANCE_TEXTS]
+    for nested, keys in _INSTANCE_NESTED_TEXTS.items():
+        if isinstance(document.get(nested), dict):
+            document[nested] = holder = dict(document[nested])
+            slots += [(holder, key) for key in keys]
+    if isinstance(document.get("rules"), list):
+        document["rules"] = [dict(rule) if isinstance(rule, dict) else rule for rule in document["rules"]]
+        for rule in document["rules"]:
+            if not isinstance(rule, dict):
+                continue
+            slots += [(rule, key) for key in _RULE_TEXTS]
+            if isinstance(rule.get("translations"), dict):
+                rule["translations"] = {lang: dict(t) if isinstance(t, dict) else t
+                                        for lang, t in rule["translations"].items()}
+                slots += [(t, key) for t in rule["translations"].values() if isinstance(t, dict)
+                          for key in _RULE_TEXTS]
+    return [(holder, key) for holder, key in slots if isinstance(holder.get(key), str)]
 
 
 def policy_from_settings(settings: Settings, suppressed: Iterable[str] = ()) -> PrivacyPolicy:

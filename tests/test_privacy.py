@@ -357,6 +357,48 @@ def test_instance_texts_name_an_erased_contact_account_as_erased() -> None:
     assert erased.encode() not in raw and f"@{acct}".encode() not in raw and profile.encode() not in raw
 
 
+def test_gotosocial_instance_texts_are_scrubbed_too(policy: PrivacyPolicy) -> None:
+    """GoToSocial sends the source of its HTML texts beside them (``description_text``), its terms, and the
+    thumbnail's alt text under other names: the reviewer's repro landed all of them in clear."""
+    v2 = body("test_timeline_disabled.json", 1)
+    v1 = body("test_timeline_disabled.json", 4)
+    acct, profile = v2["contact"]["account"]["acct"], v2["contact"]["account"]["url"]
+    texts = admin_texts(acct, profile)
+    for field in ("description_text", "terms_text"):
+        v2[field] = texts["plain"]
+    v2["terms"], v2["thumbnail"]["thumbnail_description"] = texts["html"], texts["plain"]
+    for field in ("short_description_text", "terms_text", "thumbnail_description"):
+        v1[field] = texts["plain"]
+    v1["terms"] = texts["html"]
+    for document in (v2, v1):
+        landed = policy.instance(document, "mastodon.social")
+        raw = landed_bytes(landed)
+        assert b"abuse@mail.example.org" not in raw and b"@carol" not in raw and profile.encode() not in raw
+        assert landed["terms_text"].startswith(f"Run by @{policy.account_key(acct, 'mastodon.social')} (write to ")
+
+
+def test_local_handles_in_instance_texts_are_the_servers_accounts() -> None:
+    """``@staff`` in an instance's own texts is its local account (nothing resolves them into mentions, as a
+    status's are): keyed as ``staff@<its domain>`` everywhere else is, ``[erased]`` when erased; e-mail
+    addresses, longer handles and words around ``@`` are not taken for one."""
+    v2 = body("test_timeline_disabled.json", 1)
+    v2["description"] = ("Moderated by @staff and @Mod_2. Profile: https://mastodon.social/@staff; "
+                         "abuse@mail.example.org, @carol@other.example, a@b, @.")
+    v2["rules"][0]["hint"] = "Appeals: write to @staff or @staff@mastodon.social"
+    plain = PrivacyPolicy(key=KEY)
+    staff, mod, carol = (plain.account_key(a) for a in ("staff@mastodon.social", "mod_2@mastodon.social",
+                                                         "carol@other.example"))
+    email = plain.account_key("abuse@mail.example.org")
+    landed = plain.instance(copy.deepcopy(v2), "mastodon.social")
+    assert landed["description"] == (f"Moderated by @{staff} and @{mod}. Profile: acct:{staff}; "
+                                     f"{email}, @{carol}, a@b, @.")
+    assert landed["rules"][0]["hint"] == f"Appeals: write to @{staff} or @{staff}"
+    erasing = PrivacyPolicy(key=KEY, suppressed=frozenset({staff}))
+    landed = erasing.instance(copy.deepcopy(v2), "mastodon.social")
+    assert landed["description"].startswith(f"Moderated by @{ERASED} and @{mod}. Profile: {ERASED}; ")
+    assert landed["rules"][0]["hint"] == f"Appeals: write to @{ERASED} or @{ERASED}"
+
+
 def test_recorded_instance_documents_land_their_texts_as_written(policy: PrivacyPolicy) -> None:
     """What names nobody stays byte for byte (every recorded instance document, v1 and v2)."""
     documents = [(raw, instance) for _, kind, raw, instance in recorded_entities("test_*instance*.json")
