@@ -165,8 +165,8 @@ def clear_key_digest(key: str) -> str:
 #: mention syntax (``MENTION_RE``: not after a word character, ``/`` or ``=``) for ``@user@domain`` (so ``.@carol@x``
 #: and ``@@carol@x`` are handles too), with the e-mail characters added for ``user@domain``.
 _TEXT_ACCOUNT = (r"(?P<link>(?i:https?)://[^\s<>\"'\x00]*[^\s<>\"'\x00.,;:!?)\]])"
-                 r"|(?:(?<![\w/=])(?=@)|(?<![\w/=@.%+-])(?!@))(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
-                 r"(?P<domain>\w[\w-]*(?:\.[\w-]+)*(?::[0-9]+)?)(?![\w@-]|\.[\w-]|:[0-9])")
+                 r"|(?:(?<![A-Za-z0-9/=])(?=@)|(?<![\w/=@.%+-])(?!@))(?P<at>@?)(?P<user>\w[\w.%+-]*)@"
+                 r"(?P<domain>[^\W_][\w-]*(?:\.(?:[^\W_]|-)+)*(?::[0-9]+)?)(?![^\W_]|[@-]|\.[\w-]|:[0-9])")
 _TEXT_ACCOUNT_RE = re.compile(_TEXT_ACCOUNT)
 #: A link inside another link's path or query (``https://web.archive.org/web/2024/https://x.social/@bob/1``).
 _NESTED_LINK_RE = re.compile(r"(?i:https?)://")
@@ -185,7 +185,9 @@ _MARKUP_ATTRIBUTES = frozenset({"class", "rel", "translate", "target", "lang", "
 #: carry an address, a link or a query.
 _GLUED_TAIL_RE = re.compile(r"[^@%/:=&\s\"'<>]*")
 #: A link's next characters that continue the name it ends with (``…/@bob`` of ``…/@bobby`` or ``…/@bob.b``).
-_CONTINUES_NAME_RE = re.compile(r"[\w@]|[.\-]\w")
+#: User names are ASCII (Mastodon, GoToSocial, Misskey, Pleroma): a letter of another script glued after one
+#: (``…/@bobまで``, Japanese has no spaces) is text, not more of the name.
+_CONTINUES_NAME_RE = re.compile(r"[A-Za-z0-9_@]|[.\-][A-Za-z0-9_]")
 #: The authority of a link, from just after its ``://``.
 _AUTHORITY_RE = re.compile(r"[^/?#]*")
 #: More links inside one link than any real one holds (see ``link_written``).
@@ -292,8 +294,14 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
             return rf"(?<![\w\x00]){re.escape(value)}(?![\w@\x00]|://|{longer_name})"
         if _fold(value).startswith(("http://", "https://")):
             return rf"(?<!\w)(?ai:{re.escape(value)})(?=[.,;:!?)\]]*(?:[\s<>\"'\x00]|$))"
-        after = r"[\w@]" if "://" in value else rf"[\w@]|{longer_name}"
-        return rf"(?<!\w)(?ai:{re.escape(value)})(?!{after})"
+        if "://" in value:
+            return rf"(?<!\w)(?ai:{re.escape(value)})(?![\w@])"
+        # a handle glued after a letter of another script or ``_`` (``詳しくは@bob@x.social``, ``_@bob@x.social_``)
+        # is still one; after it, a letter of another script is text, and ``_`` too once it has a domain, which
+        # goes on only with a letter, digit, ``-`` or a dot and a label (``@bob@x.social-media.org`` is another)
+        before = r"(?<![A-Za-z0-9/=])" if value.startswith("@") else r"(?<!\w)"
+        after = r"[A-Za-z0-9@\-]|\.[A-Za-z0-9]" if value.count("@") > value.startswith("@") else r"[A-Za-z0-9_@]"
+        return rf"{before}(?ai:{re.escape(value)})(?!{after}|{longer_name})"
     return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
 
 

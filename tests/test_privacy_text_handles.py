@@ -643,3 +643,29 @@ def test_folding_lowers_the_ascii_letters_and_nothing_else(text: str) -> None:
 
 def test_folding_keeps_what_is_not_an_ascii_letter() -> None:
     assert _fold("HTTPS://Ex.SOCIAL/@İlKe\ud800\u212a") == "https://ex.social/@İlke\ud800\u212a"
+
+
+@pytest.mark.parametrize(("written", "erased_as", "keyed_as"), [
+    ("詳しくは@bob@x.socialまで", "詳しくは@[erased]まで", "詳しくは@{bob}まで"),  # Japanese has no spaces
+    ("_@bob@x.social_", "_@[erased]_", "_@{bob}_"),  # Markdown emphasis
+    ("__@bob@x.social__ ok", "__@[erased]__ ok", "__@{bob}__ ok"),
+    ("詳細は https://x.social/@bobまで", "詳細は [erased]", None),  # an erased link takes what is glued to it
+    ("cc @bob@x.social-media.org", "cc @{other}", "cc @{other}"),  # a longer domain: another account
+    ("@bob_b@x.social", "@{bob_b}", "@{bob_b}"),
+])
+def test_a_handle_glued_to_a_letter_of_another_script_or_an_underscore_is_found(
+        written: str, erased_as: str, keyed_as: str | None) -> None:
+    """Was (review of 9c09ad0): a handle after ``_`` or a CJK letter (``\\w`` in Python) landed in clear, also a
+    mentioned, erased person's; one followed by CJK text was keyed with that text as part of its domain; and
+    ``…/@bobまで`` (user names are ASCII) was the link of another user, a pseudonym where ``[erased]`` was due."""
+    keys = {name: PrivacyPolicy(key=KEY).account_key(acct) for name, acct in (
+        ("bob", "bob@x.social"), ("other", "bob@x.social-media.org"), ("bob_b", "bob_b@x.social"))}
+    bob = keys["bob"]
+    for policy, expected in ((PrivacyPolicy(key=KEY, suppressed=frozenset({bob})), erased_as),
+                             (PrivacyPolicy(key=KEY), keyed_as)):
+        raw = body("test_status_reply.json", 2)
+        raw["mentions"], raw["spoiler_text"] = [BOB], written
+        landed = policy.status(raw, LOCAL)["spoiler_text"]
+        assert "bob@" not in landed and "/@bob" not in landed, landed
+        if expected is not None:
+            assert landed == expected.format(**keys)
