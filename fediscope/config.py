@@ -112,10 +112,20 @@ def _hours(value: str) -> float:
 
 
 def _timeout(value: str) -> float:
-    number = _seconds(value)
-    if number == 0:
+    number = _number(value)
+    if not 0 < number < float("inf"):  # also refuses nan
         raise ValueError(f"expected a number of seconds > 0, got {value!r}")
     return number
+
+
+#: An HBase table-name prefix (the adapter names tables ``<prefix>_<metric>``): checked when the settings load.
+HBASE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]*$")
+
+
+def _hbase_prefix(value: str) -> str:
+    if not HBASE_PREFIX_RE.match(value):
+        raise ValueError(f"use letters, digits, '_' and '.' (not first), got {value!r}")
+    return value
 
 
 def _iso_date(value: str) -> str:
@@ -252,7 +262,8 @@ SETTINGS: tuple[Setting, ...] = (
             "retention (0 keeps them forever).", _positive_int),
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
             "(0 keeps them forever).", _positive_int),
-    Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment)."),
+    Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
+            _hbase_prefix),
     Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
 )
 

@@ -217,6 +217,21 @@ def test_durations_must_be_usable_seconds(name: str, value: str) -> None:
         load_settings(env={name: value})
 
 
+def test_a_negative_timeout_is_refused_as_not_above_zero() -> None:
+    """Was: -1 was refused as "expected … >= 0", and 0 then as "> 0"."""
+    for value in ("-1", "0"):
+        with pytest.raises(ConfigError, match="expected a number of seconds > 0, got"):
+            load_settings(env={"FEDISCOPE_REQUEST_TIMEOUT": value})
+
+
+@pytest.mark.parametrize("prefix", ["a b", ".x", "x/y", ""])
+def test_an_hbase_table_prefix_hbase_would_refuse_is_a_config_error(prefix: str) -> None:
+    """Was: accepted by the settings (``config check``: 0 problems), refused by every store command."""
+    with pytest.raises(ConfigError, match="FEDISCOPE_HBASE_TABLE_PREFIX is invalid: use letters, digits"):
+        load_settings(env={"FEDISCOPE_HBASE_TABLE_PREFIX": prefix})
+    assert load_settings(env={"FEDISCOPE_HBASE_TABLE_PREFIX": "prod.v2_x"}).hbase_table_prefix == "prod.v2_x"
+
+
 def test_a_malformed_allowlist_entry_names_the_setting() -> None:
     with pytest.raises(ConfigError, match="FEDISCOPE_INSTANCES is invalid: not an instance address"):
         load_settings(env={"FEDISCOPE_INSTANCES": "mastodon.social,http://127.0.0.1:99999"})
@@ -382,6 +397,7 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     # were let through until the store was opened, then reported as FEDISCOPE_STORE whatever set them
     ("sqlite://metrics.db", r"names a host \('metrics.db'\), but a SQLite URL names a file"),
     ("sqlite:/metrics.db", "is not a valid URL"),
+    ("sqlite://bob@/tmp/x.db", "names a user \\(before an @\\), but a SQLite URL names a file"),  # passed the check
     ("mysql+mysqldb://u:pw@db/x", r"uses the mysqldb driver, which fediscope does not support .*mysql\+pymysql://"),
     # were let through until the adapter refused them, naming FEDISCOPE_STORE (MySQL) or no source (HBase)
     ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:<password>@host:3306/<database>\."),

@@ -26,11 +26,11 @@ empties them of rows (what an interrupted first write left, the rows a rebuild r
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
+from fediscope.config import HBASE_PREFIX_RE
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_url
@@ -39,11 +39,10 @@ FAMILY_OPTIONS: dict[str, Any] = {"max_versions": 1}
 DATA_FAMILIES = {"m": FAMILY_OPTIONS, "i": FAMILY_OPTIONS}
 RANK_FAMILIES = {"r": FAMILY_OPTIONS}
 CATALOG_FAMILIES = {"c": FAMILY_OPTIONS}
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]*$")
 
 
 def check_prefix(prefix: str) -> str:
-    if not _PREFIX_RE.match(prefix):
+    if not HBASE_PREFIX_RE.match(prefix):
         raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX={prefix!r}: use letters, digits, '_' and '.'")
     return prefix
 

@@ -290,8 +290,11 @@ def store_url_problem(url: str) -> str | None:
         if url.startswith("sqlite:"):
             if not url.startswith("sqlite://"):
                 return f"is not a valid URL (a SQLite URL starts with sqlite:///); {SQLITE_FORMS}"
-            if host := urlsplit(url).netloc.rpartition("@")[2]:  # never the user or password before the @
+            user, at, host = urlsplit(url).netloc.rpartition("@")
+            if host:  # never the user or password before the @
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
+            if at:
+                return f"names a user (before an @), but a SQLite URL names a file, not a user; {SQLITE_FORMS}"
         elif url.startswith(("mysql", "mariadb")):
             mysql_url(url, files=False)  # the TLS files: when the store is opened (see mysql_url)
         else:

@@ -9,6 +9,7 @@ and ``stream`` landed records that joined nothing. Everything runs for real: the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -111,7 +112,8 @@ def test_erase_on_a_terminal_is_refused_before_it_asks_for_confirmation(capsys, 
     assert _collect(capsys, server)[0] == 0
     before = _files(lake_dir)
     monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", OTHER)
-    monkeypatch.setattr("fediscope.cli.gdpr.is_terminal", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # asked only where it can be answered
     monkeypatch.setattr("click.confirm", lambda *a, **k: pytest.fail(f"asked for confirmation: {a[0]!r}"))
     code, out, err = run(capsys, "gdpr", "erase", "--account", _subject(server))
     _refused(code, out, err)
