@@ -273,6 +273,12 @@ def start_instance(ctx: DemoContext) -> str:
     if ctx.new_statuses:
         instance.grow(ctx.new_statuses)  # "new since last run": what an incremental re-run collects
     collected = collected_ports(ctx.lake_dir)
+    if collected and ctx.port not in collected:  # `--port 0` or another port on a lake collected before
+        shown = ", ".join(f"127.0.0.1:{p}" for p in collected)
+        raise RuntimeError(f"this lake was collected from the sample instance on {shown}: --port {ctx.port} would "
+                           "collect the whole corpus again as a second instance and count it twice. Run without "
+                           f"--port (it uses {default_port(ctx.lake_dir)}), or start over: python -m "
+                           f"fediscope.demo --fresh --port {ctx.port}")
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:

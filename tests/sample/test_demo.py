@@ -232,3 +232,21 @@ def test_a_rerun_serves_the_corpus_the_lake_was_collected_from(tmp_path: Path) -
         corpus_for(first.lake_dir, None, 8)
     fresh_start(first)
     assert remembered_corpus(first.lake_dir) is None and corpus_for(first.lake_dir, None, None) == (5000, 0)
+
+
+def test_another_port_on_a_collected_lake_is_refused_before_anything_is_collected(tmp_path: Path) -> None:
+    """Was: ``--port 0`` (or any other port) on a lake collected before landed the whole corpus again as instance
+    127.0.0.1:<new port>, and every account was counted twice, with only a note after the summary."""
+    from fediscope.demo import default_port
+
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
+    first = DemoContext(base=tmp_path, n_statuses=100, port=0, new_statuses=2)
+    out = io.StringIO()
+    assert run_demo(first, steps, out) == 0, out.getvalue()
+    used = default_port(first.lake_dir)
+    before = sorted(p.name for p in (first.lake_dir / "_state").iterdir())
+    out, err = io.StringIO(), io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, n_statuses=100, port=0, new_statuses=2), steps, out, err) == 1
+    assert f"collected from the sample instance on 127.0.0.1:{used}: --port 0 would" in err.getvalue()
+    assert f"Run without --port (it uses {used})" in err.getvalue() and "[2/2] collect" not in out.getvalue()
+    assert sorted(p.name for p in (first.lake_dir / "_state").iterdir()) == before
