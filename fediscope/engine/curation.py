@@ -20,8 +20,8 @@ curated before keep the old rules while new rows get the new ones: the run says 
 warning) and goes on incrementally. A **rebuild** (``rebuild=True``, ``fediscope process --recurate``) curates
 every raw file again as if the curated tables were empty, then replaces every curated table and partition with
 what it made, removing what the rules no longer make. Raw files curated before but gone from the lake (deleted
-by retention, or emptied by an erasure) would take their rows with them, so a rebuild is refused while any is
-missing, unless ``allow_missing=True`` (``--force``).
+by retention; an erasure takes the files it empties off the manifest) would take their rows with them, so a
+rebuild is refused while any is missing, unless ``allow_missing=True`` (``--force``).
 
 A rebuild of a lake with no raw file and no manifest (only curated tables left, e.g. raw files removed by hand)
 has nothing to rebuild from: it says so (``nothing_to_rebuild``) and leaves the curated tables as they are, as a
@@ -210,8 +210,8 @@ def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -
     if missing and not allow_missing:
         raise ConfigError(
             f"{len(missing)} raw file(s) curated before are no longer in the lake (deleted by retention, or emptied "
-            f"by an erasure; e.g. {missing[0]}): a rebuild would drop the curated rows made from them. Add --force "
-            "to rebuild from the raw files that are left")
+            f"by an erasure of an older fediscope; e.g. {missing[0]}): a rebuild would drop the curated rows made "
+            "from them. Add --force to rebuild from the raw files that are left")
     if missing:
         log.warning("curation: rebuilding without %d raw file(s) curated before and gone from the lake",
                     len(missing))

@@ -37,7 +37,8 @@ class Manifest:
     rules: str | None = None
 
     def missing_files(self, present: set[str]) -> list[str]:
-        """Curated raw files that are no longer in the lake (deleted by retention, or emptied by an erasure)."""
+        """Curated raw files that are no longer in the lake (deleted by retention; one an erasure emptied leaves the
+        manifest with it, :func:`forget_erased_files`, except by a fediscope older than that)."""
         return sorted(path for path in self.files if path not in present)
 
 
@@ -60,6 +61,19 @@ def save_manifest(lake: LakeBackend, manifest: Manifest) -> None:
     body = {"version": 1, "updated_at": manifest.updated_at, "generation": manifest.generation,
             "rules": manifest.rules, "files": dict(sorted(manifest.files.items()))}
     lake.write_atomic(MANIFEST_PATH, json.dumps(body, indent=1).encode())
+
+
+def forget_erased_files(lake: LakeBackend, paths: list[str]) -> int:
+    """Drop raw files an erasure deleted (every record in them erased) from the manifest; how many were listed.
+    Their curated rows went with the erasure, so a rebuild (``fediscope process --recurate``) loses nothing
+    without them and need not be forced, as it must for files retention deleted (whose rows are still curated)."""
+    if not paths or not lake.exists(MANIFEST_PATH):
+        return 0
+    manifest = load_manifest(lake)
+    listed = [path for path in paths if manifest.files.pop(path, None) is not None]
+    if listed:
+        save_manifest(lake, manifest)
+    return len(listed)
 
 
 @dataclass

@@ -61,6 +61,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediscope.config import Settings
+from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
@@ -222,8 +223,10 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
     """Step 3 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
-    is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count."""
+    is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
+    file leaves the curated manifest too (:func:`~fediscope.engine.manifest.forget_erased_files`)."""
     counts: Counter[str] = Counter()
+    deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
     for path in raw_batch_files(lake):
         text = read_batch_text(lake, path)
@@ -251,6 +254,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
             lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
         else:
             lake.delete(path)
+            deleted.append(path)
+    forget_erased_files(lake, deleted)
     return counts
 
 

@@ -158,3 +158,35 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     assert result.code == 0 and "This cannot be undone" in result.err
     assert json.loads(result.out)["raw"]["records_removed"] > 0
     assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+
+
+def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed) -> None:
+    """Was: ``fediscope process --recurate`` after an erasure that deleted a raw file (every record in it the
+    account's) was refused until --force, "dropping the curated rows" made from a file whose rows the erasure had
+    already removed. The deleted file leaves the manifest; one retention deleted still needs --force."""
+    from gdpr_lake import LOCAL, STATUS_FILES, recorded
+
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.engine.process import run_process
+    from fediscope.errors import ConfigError
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    own = [landed.policy.apply("statuses", json.loads(json.dumps(item)), instance)
+           for instance, item in recorded(STATUS_FILES, "statuses")
+           if item["account"]["acct"] == SUBJECT.split("@")[0] and not item.get("reblog")]
+    assert own
+    only_theirs = write_batch(landed.lake, "statuses", LOCAL,
+                              [envelope(LOCAL, "/api/v1/timelines/public", status) for status in own])
+    run_process(landed.settings, progress=False)
+    assert only_theirs in load_manifest(landed.lake).files
+    report = erase_account(landed.settings, SUBJECT, metrics={})
+    assert report.raw["files_deleted"] >= 1 and not landed.lake.exists(only_theirs)
+    assert only_theirs not in load_manifest(landed.lake).files
+    rebuilt = run_process(landed.settings, progress=False, recurate=True)
+    assert rebuilt.curate["rebuilt"]
+
+    retained = sorted(load_manifest(landed.lake).files)[0]  # as retention deletes a file: its rows stay curated
+    landed.lake.delete(retained)
+    with pytest.raises(ConfigError, match=r"1 raw file\(s\) curated before are no longer in the lake.*--force"):
+        run_process(landed.settings, progress=False, recurate=True)
