@@ -368,6 +368,7 @@ def test_source_timelines_are_checked_when_the_settings_load(tmp_path: Path, tim
     ("", "empty"),
     ("file://", "no path"),
     ("file://host/x", r"names no other host than localhost \(got 'host'\)"),
+    ("file://bob:pw@localhost/x", r"names no other host than localhost \(got a user name\)"),  # was: got 'localhost'
     ("hdfs://nn:8020/x", "use webhdfs://namenode:9870/path"),
     ("webhdfs://", "no namenode host"),
     ("s3://bucket/x", "unsupported scheme 's3'"),

@@ -119,7 +119,8 @@ def lake_url_problem(url: str) -> str | None:
         return f"empty; {LAKE_FORMS}"
     if parts.scheme == "file":
         if parts.netloc not in {"", "localhost"}:
-            return (f"a file:// URL names no other host than localhost (got {parts.hostname!r}); "
+            got = "a user name" if "@" in parts.netloc else repr(parts.hostname)  # never the user or password
+            return (f"a file:// URL names no other host than localhost (got {got}); "
                     "use file:///path for a local directory, webhdfs://namenode:9870/path for HDFS")
         if not parts.path:
             return f"no path; {LAKE_FORMS}"

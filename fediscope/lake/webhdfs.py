@@ -207,6 +207,10 @@ class WebHDFSLake:
             return ""
         return "/".join(_unescape(part) for part in posixpath.relpath(absolute, self.root).split("/"))
 
+    def _shown(self, absolute: str) -> str:
+        """An absolute path of the lake as log lines show it: the lake's (redacted) URL and the path below it."""
+        return f"{self.url.rstrip('/')}/{self._rel(absolute)}"
+
     # -- errors -------------------------------------------------------------------------------------------
 
     @contextmanager
@@ -305,7 +309,7 @@ class WebHDFSLake:
             raise LakeError(f"cannot write the lake root {self.url} as a file")
         with self._errors("write", path):
             self._land(target, data, lambda tmp: self._rename_over(tmp, target, path))
-        log.debug("wrote %s bytes to %s%s", len(data), self.url, target)
+        log.debug("wrote %s bytes to %s", len(data), self._shown(target))
 
     def _land(self, target: str, data: bytes, rename: Callable[[str], bool]) -> bool:
         """Write ``data`` to a temporary file beside ``target`` (CREATE: namenode, then datanode), then
@@ -362,7 +366,7 @@ class WebHDFSLake:
                     delay = next(delays, None)
                     if delay is None or not _write_heals(exc):
                         raise
-                    log.info("retrying %s of %s%s in %.1f s after %s", step, self.url, target, delay, _what(exc))
+                    log.info("retrying %s of %s in %.1f s after %s", step, self._shown(target), delay, _what(exc))
                     time.sleep(delay)
         finally:
             for leftover in temps:
@@ -378,7 +382,7 @@ class WebHDFSLake:
                 return "pending"
             status = self._stat(target)
         except _FAILURES as exc:
-            log.info("could not check whether %s%s was renamed into place: %s", self.url, target, _what(exc))
+            log.info("could not check whether %s was renamed into place: %s", self._shown(target), _what(exc))
             return "pending"
         if status is not None and status.get("type") == "FILE" and int(status.get("length", -1)) == size:
             return "landed"
@@ -436,7 +440,7 @@ class WebHDFSLake:
         try:
             self._client.delete(tmp)
         except _FAILURES as exc:
-            log.warning("could not remove temporary file %s%s after a failed write: %s", self.url, tmp, _what(exc))
+            log.warning("could not remove temporary file %s after a failed write: %s", self._shown(tmp), _what(exc))
 
     def read(self, path: str) -> bytes:
         target = self._abs(path)

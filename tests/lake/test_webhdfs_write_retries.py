@@ -200,7 +200,7 @@ def test_retries_and_the_final_error_never_show_the_delegation_token(webhdfs_ser
     webhdfs_server.fail_next_write(after_bytes=10, times=attempts())
     with caplog.at_level(logging.DEBUG, logger="fediscope"), pytest.raises(LakeError) as info:
         lake.write_atomic(TARGET, DATA)
-    assert "retrying CREATE" in caplog.text
+    assert f"retrying CREATE of {lake.url}/{TARGET} in" in caplog.text
     assert token not in caplog.text and token not in str(info.value)
     assert "broke off" in str(info.value)
     assert files_on_disk(webhdfs_server) == []
@@ -239,4 +239,6 @@ def test_a_failed_clean_up_never_replaces_the_write_error(webhdfs_server: WebHDF
     assert "broke off" not in str(info.value) and count(webhdfs_server, "DELETE") == 1
     assert "could not remove temporary file" in caplog.text and "RemoteDisconnected" in caplog.text
     [left] = files_on_disk(webhdfs_server)  # the DELETE never happened: the file stays, hidden from listings
+    # the lake's URL and the path below it (the URL's own path was shown twice: …/lake/lake/raw/…)
+    assert f"temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
     assert left.startswith(".b.jsonl.") and lake.list("raw/mastodon/statuses") == []
