@@ -36,6 +36,7 @@ import functools
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -475,8 +476,7 @@ class MastodonClient:
             raise _TooManyRequests(headers) from None
         except MastodonNetworkError as exc:
             self._raise_final(exc.__context__, endpoint)
-            cause = str(exc).split(":", 1)[-1].strip()[:200]
-            raise _Transient(f"network error: {cause}") from None
+            raise _Transient(f"network error: {_network_cause(exc)}") from None
         self._note_rate_limit(response.headers)
         status = response.status_code
         if status in TRANSIENT_STATUSES:
@@ -647,6 +647,22 @@ class MastodonClient:
         if self.on_wait is not None:
             self.on_wait(what, seconds, kind)
         self.sleep(seconds)
+
+
+#: The operating system's reason inside a network error's text (``[Errno 111] Connection refused``).
+_ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] [^'\")\]]+")
+
+
+def _network_cause(exc: BaseException) -> str:
+    """What went wrong with the network, short: the operating system's reason (``[Errno 111] Connection refused``,
+    ``[Errno -2] Name or service not known``) or a timeout when the error's text names one, else the text cut on
+    a word at 200 characters (urllib3's texts run to several hundred, the reason last)."""
+    text = " ".join(str(exc).split(":", 1)[-1].split())
+    if found := _ERRNO_RE.search(text):
+        return found.group(0).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
 
 
 def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestException:
