@@ -11,7 +11,7 @@ import click
 from fediscope.cli.common import emit_json, settings_from_context
 from fediscope.errors import FediscopeError
 
-ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social)."
+ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or its profile link (https://mastodon.social/@alice)."
 
 
 def _write(out: Path, text: str) -> None:

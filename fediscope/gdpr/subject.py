@@ -55,9 +55,21 @@ class Subject:
         return self.key if self.pseudonymised else clear_key_digest(self.key)
 
 
+#: A profile link, as a browser shows it: ``https://host/@user``, or ``https://host/@user@remote`` (a remote
+#: account seen on ``host``).
+_PROFILE_LINK_RE = re.compile(r"https?://([^/?#\s@]+)/@([^/?#@\s]+)(?:@([^/?#@\s]+))?/?", re.IGNORECASE)
+
+
 def parse_account(account: str) -> tuple[str, str]:
-    """``@User@Mastodon.Social`` → ``("user", "mastodon.social")``; anything else is a clear error."""
+    """``@User@Mastodon.Social`` → ``("user", "mastodon.social")``, and so does its profile link
+    ``https://mastodon.social/@User``; anything else is a clear error."""
     text = account.strip().lstrip("@")
+    if "://" in text:
+        link = _PROFILE_LINK_RE.fullmatch(text)
+        if link is None:
+            raise ConfigError(f"--account {account!r}: a link, but not a profile link (https://host/@user); "
+                              "expected ACCT@INSTANCE, e.g. alice@mastodon.social")
+        text = f"{link.group(2)}@{link.group(3) or link.group(1)}"
     user, sep, domain = text.partition("@")
     if not sep or not user or not domain or "@" in domain or any(c.isspace() for c in text):
         raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")

@@ -190,3 +190,25 @@ def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed
     landed.lake.delete(retained)
     with pytest.raises(ConfigError, match=r"1 raw file\(s\) curated before are no longer in the lake.*--force"):
         run_process(landed.settings, progress=False, recurate=True)
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("@Alice@Mastodon.Social", ("alice", "mastodon.social")),
+    ("https://mastodon.social/@Alice", ("alice", "mastodon.social")),  # was: "not an instance address: 'Alice'"
+    ("http://127.0.0.1:8765/@farid_cedar/", ("farid_cedar", "127.0.0.1:8765")),
+    ("https://mastodon.social/@bob@other.example", ("bob", "other.example")),  # a remote account seen there
+])
+def test_an_account_is_given_as_a_handle_or_as_its_profile_link(written: str, expected: tuple[str, str]) -> None:
+    from fediscope.gdpr.subject import parse_account
+
+    assert parse_account(written) == expected
+
+
+@pytest.mark.parametrize("written", ["https://mastodon.social/users/alice", "https://mastodon.social/@alice/1170",
+                                     "https://bob@mastodon.social/@alice"])
+def test_another_link_as_an_account_says_what_is_expected(written: str) -> None:
+    from fediscope.errors import ConfigError
+    from fediscope.gdpr.subject import parse_account
+
+    with pytest.raises(ConfigError, match=r"a link, but not a profile link \(https://host/@user\); expected ACCT"):
+        parse_account(written)
