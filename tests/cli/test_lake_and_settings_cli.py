@@ -193,3 +193,16 @@ def test_a_lake_error_names_only_options_the_command_has(cli_env, capsys, monkey
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", message))
     assert named <= options, f"{named - options} named by `fediscope {' '.join(names)}`, which has no such option"
     assert ("--lake" in named) == ("--lake" in options), message
+
+
+def test_python_dash_m_fediscope_cli_is_the_command(tmp_path) -> None:
+    """For a venv whose scripts are not on PATH (was: "No module named fediscope.cli.__main__")."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "fediscope.cli", "--version"], capture_output=True, text=True,
+                        cwd=tmp_path, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("fediscope, version ")
+    bad = subprocess.run([sys.executable, "-m", "fediscope.cli", "process", "--engine", "nope"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "'nope'" in bad.stderr
