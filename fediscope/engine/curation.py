@@ -116,6 +116,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     if opted_out.erased:
         say(f"curation: erased {len(opted_out.erased)} account(s) that opted out after records of theirs were landed")
         listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
+        manifest = load_manifest(lake)  # and took those it deleted off the manifest (forget_erased_files)
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
                             raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,

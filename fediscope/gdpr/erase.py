@@ -224,7 +224,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
     """Step 3 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
-    file leaves the curated manifest too (:func:`~fediscope.engine.manifest.forget_erased_files`)."""
+    file of only the keys' own records leaves the curated manifest too (:func:`_authored_by`,
+    :func:`~fediscope.engine.manifest.forget_erased_files`)."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
@@ -254,9 +255,25 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
             lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
         else:
             lake.delete(path)
-            deleted.append(path)
+            if all(_authored_by(path, record, keys) for record in decode_jsonl(text)):
+                deleted.append(path)
     forget_erased_files(lake, deleted)
     return counts
+
+
+def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject, Traces, Any]]) -> bool:
+    """Is this raw record one of the erased keys' own (their account, their status) and not, say, another person's
+    boost of their status? A file of only such records can leave the curated manifest once deleted: nothing
+    curated from it survives the erasure (another person's boost leaves that person's account snapshot)."""
+    entity, instance = entity_and_instance(path, record)
+    data = record.get("data")
+    if entity in {"accounts", "directory"}:
+        owner = account_key_of(data, instance)
+    elif entity == "statuses" and isinstance(data, dict):
+        owner = status_author(data, instance)
+    else:
+        return False
+    return any(owner == traces.key for _subject, traces, _values in keys)
 
 
 # -- everything else ----------------------------------------------------------------------------------------

@@ -160,36 +160,67 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
 
 
-def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed) -> None:
-    """Was: ``fediscope process --recurate`` after an erasure that deleted a raw file (every record in it the
-    account's) was refused until --force, "dropping the curated rows" made from a file whose rows the erasure had
-    already removed. The deleted file leaves the manifest; one retention deleted still needs --force."""
+def _batch_of(landed, wanted) -> str:
+    """A raw batch of the recorded statuses ``wanted`` picks, landed through the privacy policy; its lake path."""
     from gdpr_lake import LOCAL, STATUS_FILES, recorded
 
-    from fediscope.engine.manifest import load_manifest
-    from fediscope.engine.process import run_process
-    from fediscope.errors import ConfigError
     from fediscope.lake.batches import write_batch
     from fediscope.lake.layout import envelope
 
-    own = [landed.policy.apply("statuses", json.loads(json.dumps(item)), instance)
-           for instance, item in recorded(STATUS_FILES, "statuses")
-           if item["account"]["acct"] == SUBJECT.split("@")[0] and not item.get("reblog")]
-    assert own
-    only_theirs = write_batch(landed.lake, "statuses", LOCAL,
-                              [envelope(LOCAL, "/api/v1/timelines/public", status) for status in own])
-    run_process(landed.settings, progress=False)
-    assert only_theirs in load_manifest(landed.lake).files
-    report = erase_account(landed.settings, SUBJECT, metrics={})
-    assert report.raw["files_deleted"] >= 1 and not landed.lake.exists(only_theirs)
-    assert only_theirs not in load_manifest(landed.lake).files
-    rebuilt = run_process(landed.settings, progress=False, recurate=True)
-    assert rebuilt.curate["rebuilt"]
+    statuses = [landed.policy.apply("statuses", json.loads(json.dumps(item)), instance)
+                for instance, item in recorded(STATUS_FILES, "statuses") if wanted(item)]
+    assert statuses
+    return write_batch(landed.lake, "statuses", LOCAL,
+                       [envelope(LOCAL, "/api/v1/timelines/public", status) for status in statuses])
 
-    retained = sorted(load_manifest(landed.lake).files)[0]  # as retention deletes a file: its rows stay curated
-    landed.lake.delete(retained)
+
+def _theirs(item) -> bool:
+    return item["account"]["acct"] == SUBJECT.split("@")[0] and not item.get("reblog")
+
+
+def _boost_of_theirs(item) -> bool:
+    return item["account"]["acct"] != SUBJECT.split("@")[0] and (item.get("reblog") or {}).get("account", {}).get(
+        "acct") == SUBJECT.split("@")[0]
+
+
+def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed) -> None:
+    """Was: ``fediscope process --recurate`` after an erasure that deleted a raw file (every record in it the
+    account's) was refused until --force, "dropping the curated rows" made from a file whose rows the erasure had
+    already removed. The deleted file leaves the manifest; a file of someone else's boosts of the account stays
+    listed (the booster's account snapshot is still curated, and a rebuild would drop it), as one retention
+    deleted does."""
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.engine.process import run_process
+    from fediscope.errors import ConfigError
+
+    only_theirs, boosts = _batch_of(landed, _theirs), _batch_of(landed, _boost_of_theirs)
+    run_process(landed.settings, progress=False)
+    assert {only_theirs, boosts} <= set(load_manifest(landed.lake).files)
+    report = erase_account(landed.settings, SUBJECT, metrics={})
+    assert report.raw["files_deleted"] >= 2
+    assert not landed.lake.exists(only_theirs) and not landed.lake.exists(boosts)
+    listed = load_manifest(landed.lake).files
+    assert only_theirs not in listed and boosts in listed
     with pytest.raises(ConfigError, match=r"1 raw file\(s\) curated before are no longer in the lake.*--force"):
         run_process(landed.settings, progress=False, recurate=True)
+    forced = run_process(landed.settings, progress=False, recurate=True, allow_missing=True)
+    assert forced.curate["rebuilt"] and boosts not in load_manifest(landed.lake).files
+
+
+def test_an_opt_out_erasure_during_process_takes_the_files_it_emptied_off_the_manifest(landed) -> None:
+    """Was (review of ce457e5): curation loaded the manifest before applying opt-outs and saved that copy, which
+    put the deleted file back, so a rebuild still asked for --force."""
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.engine.process import run_process
+    from fediscope.gdpr.opt_outs import note_opt_outs
+
+    only_theirs = _batch_of(landed, _theirs)
+    run_process(landed.settings, progress=False)
+    note_opt_outs(landed.lake, [landed.key(SUBJECT)], "collect")
+    _batch_of(landed, lambda item: not _theirs(item) and not _boost_of_theirs(item))  # something new to curate
+    assert run_process(landed.settings, progress=False).curate["opted_out_erased"] == 1
+    assert not landed.lake.exists(only_theirs) and only_theirs not in load_manifest(landed.lake).files
+    assert run_process(landed.settings, progress=False, recurate=True).curate["rebuilt"]
 
 
 @pytest.mark.parametrize(("written", "expected"), [
