@@ -299,7 +299,7 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
         # a handle glued after a letter of another script or ``_`` (``詳しくは@bob@x.social``, ``_@bob@x.social_``)
         # is still one; after it, a letter of another script is text, and ``_`` too once it has a domain, which
         # goes on only with a letter, digit, ``-`` or a dot and a label (``@bob@x.social-media.org`` is another)
-        before = r"(?<![A-Za-z0-9/=])" if value.startswith("@") else r"(?<!\w)"
+        before = r"(?<![A-Za-z0-9])" if value.startswith("@") else r"(?<!\w)"  # ``x.social/@bob``, ``cc=@bob``
         after = r"[A-Za-z0-9@\-]|\.[A-Za-z0-9]" if value.count("@") > value.startswith("@") else r"[A-Za-z0-9_@]"
         return rf"{before}(?ai:{re.escape(value)})(?!{after}|{longer_name})"
     return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
@@ -776,7 +776,10 @@ class PrivacyPolicy:
             for value in (person.get("url"), person.get("uri")):
                 if value and len(str(value)) >= 3:
                     links[_fold(str(value))] = ERASED if key == ERASED else f"acct:{key}"
-            for value in (acct, person.get("username")):
+            local = acct.lstrip("@")
+            # a local account (``acct`` without a domain) written with its domain, as other servers show it
+            whole = () if "@" in local else (f"{local}@{self.local_domain(instance)}",)
+            for value in (acct, person.get("username"), *whole):
                 if value:  # ``@al``: a handle however short (a bare word only from 3 letters: it garbles text)
                     handles[_fold("@" + str(value).lstrip("@"))] = "@" + key
                 if value and len(str(value)) >= 3:  # a bare name in its own case: ``mastodon`` is a word too
@@ -914,10 +917,14 @@ class PrivacyPolicy:
                 if markup and _is_bare(found) and in_markup(match.start()):
                     return found  # a tag's or attribute's name, a class (``span``, ``lang``, ``h-card``)
                 return replacements.get(found) or replacements[_fold(found)]
-            at, domain = match.group("at"), match.group("domain")
+            at, user, domain = match.group("at"), match.group("user"), match.group("domain")
+            if not at and "." not in domain and ":" not in domain and not (user[-1].isascii() and user[-1] != "_"):
+                # ``ありがとう@bob``, ``_@bob``: a handle glued after a word (Japanese has no spaces), which this
+                # match would hide from the handles: the rest is scanned again from its ``@``
+                return user + pattern.sub(written, match.group(0)[len(user):])
             if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
                 return match.group(0)  # ``word@word`` or ``react@18.2.0``: neither handle nor address
-            key = self.account_key(f"{match.group('user')}@{domain}")
+            key = self.account_key(f"{user}@{domain}")
             return at + (ERASED if key in self.suppressed else key)
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
@@ -936,10 +943,9 @@ class PrivacyPolicy:
         folded_text = _fold(text)
         present = tuple(sorted((v for v in replacements if v in folded_text or (v in text and _is_bare(v))), key=len,
                                reverse=True))
-        if present:
-            text = _handles_pattern(present).sub(written, text)
-        elif "@" in text or "://" in text:  # most texts hold none: their links were rewritten above
-            text = _TEXT_ACCOUNT_RE.sub(written, text)
+        pattern = _handles_pattern(present) if present else _TEXT_ACCOUNT_RE
+        if present or "@" in text or "://" in text:  # most texts hold none: their links were rewritten above
+            text = pattern.sub(written, text)
         return re.sub("\x00([0-9]+)\x00", lambda m: protected[int(m.group(1))], text)
 
     def instance(self, record: dict[str, Any], instance: str) -> dict[str, Any]:
@@ -964,12 +970,15 @@ class PrivacyPolicy:
             people.append(out["contact_account"])
             out["contact_account"] = self.account(out["contact_account"], instance)
         out.pop("email", None)
-        slots = _instance_text_slots(out)
-        people += [{"acct": user} for user in sorted({match.group(1) for holder, key in slots
-                                                      for match in _LOCAL_HANDLE_RE.finditer(holder[key])})]
         names = _KnownNames(lambda: self._handles_only(people, instance))
-        for holder, key in slots:
-            holder[key] = self._scrub_text(holder[key], names)
+
+        def local(match: re.Match[str]) -> str:
+            key = self.account_key(match.group(1), instance)
+            return "@" + (ERASED if key in self.suppressed else key)
+
+        for holder, key in _instance_text_slots(out):
+            # local handles first, each replaced where it is (not made known names: a document may hold thousands)
+            holder[key] = self._scrub_text(_LOCAL_HANDLE_RE.sub(local, holder[key]), names)
         return out
 
     def _handles_only(self, people: list[dict[str, Any]], instance: str) -> tuple[dict[str, str], dict[str, str]]:

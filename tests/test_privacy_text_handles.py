@@ -669,3 +669,30 @@ def test_a_handle_glued_to_a_letter_of_another_script_or_an_underscore_is_found(
         assert "bob@" not in landed and "/@bob" not in landed, landed
         if expected is not None:
             assert landed == expected.format(**keys)
+
+
+@pytest.mark.parametrize(("written", "person", "expected"), [
+    # after ``/`` or ``=`` (a profile link written without its scheme, a query): landed in clear in 52b7d0c
+    ("profiles: mastodon.social/@bob and x.social/@Bob", "bob", "profiles: mastodon.social/@{e} and x.social/@{e}"),
+    ("profile: mastodon.social/@al", "al", "profile: mastodon.social/@{e}"),
+    ("cc=@Carol@x.social", "carol@x.social", "cc=@{e}"),
+    # glued after a word: the address-shaped ``ありがとう@bob`` hid the handle
+    ("ありがとう@bob", "bob", "ありがとう@{e}"),
+    # a local account written with its domain, glued to text
+    ("詳しくは@bob@mastodon.socialまで", "bob", "詳しくは@{e}まで"),
+])
+def test_a_named_persons_handle_after_a_slash_an_equals_sign_or_a_word_is_replaced(
+        written: str, person: str, expected: str) -> None:
+    """Review of 52b7d0c: these are a mentioned, erased person's handles, each written as text."""
+    acct = person if "@" in person else f"{person}@mastodon.social"
+    erased = PrivacyPolicy(key=KEY).account_key(acct)
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "7", "username": person.split("@")[0], "acct": person,
+                        "url": f"https://{acct.split('@')[1]}/@{person.split('@')[0]}"}]
+    raw["spoiler_text"] = written
+    landed = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(raw, "mastodon.social")
+    assert landed["spoiler_text"] == expected.format(e=ERASED)
+    raw["mentions"] = []  # the author's own handle, not erased: its key
+    raw["account"] = {**raw["account"], "acct": person, "username": person.split("@")[0]}
+    landed = PrivacyPolicy(key=KEY).status(raw, "mastodon.social")
+    assert landed["spoiler_text"] == expected.format(e=erased)
