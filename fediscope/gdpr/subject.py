@@ -56,15 +56,15 @@ class Subject:
 
 
 #: A profile link, as a browser shows it: ``https://host/@user``, or ``https://host/@user@remote`` (a remote
-#: account seen on ``host``).
-_PROFILE_LINK_RE = re.compile(r"https?://([^/?#\s@]+)/@([^/?#@\s]+)(?:@([^/?#@\s]+))?/?", re.IGNORECASE)
+#: account seen on ``host``); the scheme may be left out.
+_PROFILE_LINK_RE = re.compile(r"(?:https?://)?([^/?#\s@]+)/@([^/?#@\s]+)(?:@([^/?#@\s]+))?/?", re.IGNORECASE)
 
 
 def parse_account(account: str) -> tuple[str, str]:
     """``@User@Mastodon.Social`` → ``("user", "mastodon.social")``, and so does its profile link
     ``https://mastodon.social/@User``; anything else is a clear error."""
     text = account.strip().lstrip("@")
-    if "://" in text:
+    if "/" in text:  # a link, its scheme maybe left out (``mastodon.social/@alice``: was user ``mastodon.social/``)
         link = _PROFILE_LINK_RE.fullmatch(text)
         if link is None:
             raise ConfigError(f"--account {account!r}: a link, but not a profile link (https://host/@user); "

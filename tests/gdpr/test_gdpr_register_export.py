@@ -228,6 +228,7 @@ def test_an_opt_out_erasure_during_process_takes_the_files_it_emptied_off_the_ma
     ("https://mastodon.social/@Alice", ("alice", "mastodon.social")),  # was: "not an instance address: 'Alice'"
     ("http://127.0.0.1:8765/@farid_cedar/", ("farid_cedar", "127.0.0.1:8765")),
     ("https://mastodon.social/@bob@other.example", ("bob", "other.example")),  # a remote account seen there
+    ("mastodon.social/@Alice", ("alice", "mastodon.social")),  # was: user "mastodon.social/", erasing nothing
 ])
 def test_an_account_is_given_as_a_handle_or_as_its_profile_link(written: str, expected: tuple[str, str]) -> None:
     from fediscope.gdpr.subject import parse_account
@@ -236,7 +237,7 @@ def test_an_account_is_given_as_a_handle_or_as_its_profile_link(written: str, ex
 
 
 @pytest.mark.parametrize("written", ["https://mastodon.social/users/alice", "https://mastodon.social/@alice/1170",
-                                     "https://bob@mastodon.social/@alice"])
+                                     "https://bob@mastodon.social/@alice", "mastodon.social/alice@x.social"])
 def test_another_link_as_an_account_says_what_is_expected(written: str) -> None:
     from fediscope.errors import ConfigError
     from fediscope.gdpr.subject import parse_account
