@@ -651,14 +651,17 @@ class MastodonClient:
 
 #: The operating system's reason inside a network error's text (``[Errno 111] Connection refused``).
 _ERRNO_RE = re.compile(r"\[Errno -?[0-9]+\] [^'\")\]]+")
+#: A TLS failure's reason (``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch…``).
+_SSL_RE = re.compile(r"\[SSL(?:: [A-Z_]+)?\][^'\"()]*")
 
 
 def _network_cause(exc: BaseException) -> str:
     """What went wrong with the network, short: the operating system's reason (``[Errno 111] Connection refused``,
-    ``[Errno -2] Name or service not known``) or a timeout when the error's text names one, else the text cut on
+    ``[Errno -2] Name or service not known``), the TLS one (``[SSL: WRONG_VERSION_NUMBER] …``) or a timeout when
+    the error's text names one, else the text cut on
     a word at 200 characters (urllib3's texts run to several hundred, the reason last)."""
     text = " ".join(str(exc).split(":", 1)[-1].split())
-    if found := _ERRNO_RE.search(text):
+    if found := _ERRNO_RE.search(text) or _SSL_RE.search(text):
         return found.group(0).strip()
     if "timed out" in text.lower():
         return "timed out"

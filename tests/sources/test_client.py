@@ -209,6 +209,13 @@ def test_connection_refused_is_a_bounded_transient_failure() -> None:
         MastodonClient("http://127.0.0.1:9", backoff_base=0.01, max_retries=1).get("/api/v1/instance")
 
 
+def test_a_tls_failure_says_the_tls_reason(mastodon_server) -> None:
+    """https to a server speaking plain HTTP: the reason is TLS's (was: urllib3's text cut before it)."""
+    client = MastodonClient(mastodon_server.url.replace("http://", "https://"), backoff_base=0.01, max_retries=0)
+    with pytest.raises(UpstreamUnavailable, match=r"network error: \[SSL: [A-Z_]+\] [a-z]"):  # OpenSSL words it
+        client.get("/api/v1/instance")
+
+
 def test_not_found_and_refused_are_not_retried(mastodon_server) -> None:
     client = client_for(mastodon_server)
     with pytest.raises(UpstreamNotFound, match="Record not found"):
