@@ -118,13 +118,14 @@ def _timeout(value: str) -> float:
     return number
 
 
-#: An HBase table-name prefix (the adapter names tables ``<prefix>_<metric>``): checked when the settings load.
-HBASE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]*$")
+#: An HBase table-name prefix (the adapter names tables ``<prefix>_<metric>``; HBase takes letters, digits, ``_``,
+#: ``-`` and ``.``, not ``-`` or ``.`` first): checked when the settings load.
+HBASE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 def _hbase_prefix(value: str) -> str:
     if not HBASE_PREFIX_RE.match(value):
-        raise ValueError(f"use letters, digits, '_' and '.' (not first), got {value!r}")
+        raise ValueError(f"use letters, digits, '_', '-' and '.' ('-' and '.' not first), got {value!r}")
     return value
 
 

@@ -43,7 +43,8 @@ CATALOG_FAMILIES = {"c": FAMILY_OPTIONS}
 
 def check_prefix(prefix: str) -> str:
     if not HBASE_PREFIX_RE.match(prefix):
-        raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX={prefix!r}: use letters, digits, '_' and '.'")
+        raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX={prefix!r}: use letters, digits, '_', '-' and '.' ('-' and "
+                          "'.' not first)")
     return prefix
 
 
