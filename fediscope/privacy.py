@@ -291,7 +291,9 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
         longer_name = r"[.\-][\w.%+\-]*\w@\w"
         if _is_bare(value):
             # nor the digits of a placeholder (``\x0012\x00``) when the name is a number
-            return rf"(?<![\w\x00]){re.escape(value)}(?![\w@\x00]|://|{longer_name})"
+            # ``carol@x.social`` is not the start of ``carol@x.social.org`` or ``carol@x.social-media.org``
+            domain_goes_on = r"|-|\.[A-Za-z0-9]" if "@" in value else ""
+            return rf"(?<![\w\x00]){re.escape(value)}(?![\w@\x00]|://|{longer_name}{domain_goes_on})"
         if _fold(value).startswith(("http://", "https://")):
             return rf"(?<!\w)(?ai:{re.escape(value)})(?=[.,;:!?)\]]*(?:[\s<>\"'\x00]|$))"
         if "://" in value:
@@ -994,8 +996,9 @@ _INSTANCE_TEXTS = ("description", "short_description", "description_text", "shor
                    "terms_text", "thumbnail_description")
 _INSTANCE_NESTED_TEXTS = {"registrations": ("message",), "thumbnail": ("description", "thumbnail_description")}
 _RULE_TEXTS = ("text", "hint")
-#: ``@user`` without a domain, not inside a word, a path, a query or a longer handle (``@user@domain``).
-_LOCAL_HANDLE_RE = re.compile(r"(?<![A-Za-z0-9_/=@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
+#: ``@user`` without a domain, not inside a word, a path, a query or a longer handle (``@user@domain``); after
+#: ``.``, ``@`` or ``_`` it is one (``.@staff``, ``@@staff``, as Mastodon's mentions are).
+_LOCAL_HANDLE_RE = re.compile(r"(?<![A-Za-z0-9/=])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
                               r"(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
 
 

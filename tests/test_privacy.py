@@ -386,6 +386,7 @@ def test_local_handles_in_instance_texts_are_the_servers_accounts() -> None:
                          "abuse@mail.example.org, @carol@other.example, a@b, @.")
     v2["rules"][0]["hint"] = "Appeals: write to @staff or @staff@mastodon.social"
     v2["rules"][1]["hint"] = "連絡先は@staffまで"  # glued to Japanese text, which has no spaces
+    v2["rules"][2]["hint"] = ".@staff answers; @@staff too"  # mentions to Mastodon (review of 77a0be3)
     plain = PrivacyPolicy(key=KEY)
     staff, mod, carol = (plain.account_key(a) for a in ("staff@mastodon.social", "mod_2@mastodon.social",
                                                          "carol@other.example"))
@@ -395,11 +396,13 @@ def test_local_handles_in_instance_texts_are_the_servers_accounts() -> None:
                                      f"{email}, @{carol}, a@b, @.")
     assert landed["rules"][0]["hint"] == f"Appeals: write to @{staff} or @{staff}"
     assert landed["rules"][1]["hint"] == f"連絡先は@{staff}まで"
+    assert landed["rules"][2]["hint"] == f".@{staff} answers; @@{staff} too"
     erasing = PrivacyPolicy(key=KEY, suppressed=frozenset({staff}))
     landed = erasing.instance(copy.deepcopy(v2), "mastodon.social")
     assert landed["description"].startswith(f"Moderated by @{ERASED} and @{mod}. Profile: {ERASED}; ")
     assert landed["rules"][0]["hint"] == f"Appeals: write to @{ERASED} or @{ERASED}"
     assert landed["rules"][1]["hint"] == f"連絡先は@{ERASED}まで"
+    assert landed["rules"][2]["hint"] == f".@{ERASED} answers; @@{ERASED} too"
 
 
 def test_thousands_of_local_handles_in_an_instance_text_are_each_replaced() -> None:

@@ -696,3 +696,15 @@ def test_a_named_persons_handle_after_a_slash_an_equals_sign_or_a_word_is_replac
     raw["account"] = {**raw["account"], "acct": person, "username": person.split("@")[0]}
     landed = PrivacyPolicy(key=KEY).status(raw, "mastodon.social")
     assert landed["spoiler_text"] == expected.format(e=erased)
+
+
+def test_a_known_address_is_not_the_start_of_a_longer_one(policy: PrivacyPolicy) -> None:
+    """Review of 77a0be3: the author's ``carol@x.social`` (a local account, known with its domain) cut
+    ``carol@x.social.org`` and ``carol@x.social-media.org`` apart, keying another person's address as hers and
+    leaving ``.org`` in clear."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = []
+    raw["account"] = {**raw["account"], "acct": "carol", "username": "carol"}
+    raw["spoiler_text"] = "mail carol@x.social.org, carol@x.social-media.org or carol@x.social."
+    keys = [policy.account_key(a) for a in ("carol@x.social.org", "carol@x.social-media.org", "carol@x.social")]
+    assert policy.status(raw, "x.social")["spoiler_text"] == f"mail {keys[0]}, {keys[1]} or {keys[2]}."
