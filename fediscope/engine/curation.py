@@ -211,8 +211,8 @@ def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -
     if missing and not allow_missing:
         raise ConfigError(
             f"{len(missing)} raw file(s) curated before are no longer in the lake (deleted by retention, or emptied "
-            f"by an erasure of an older fediscope; e.g. {missing[0]}): a rebuild would drop the curated rows made "
-            "from them. Add --force to rebuild from the raw files that are left")
+            f"by an erasure that left other people's rows curated; e.g. {missing[0]}): a rebuild would drop the "
+            "curated rows made from them. Add --force to rebuild from the raw files that are left")
     if missing:
         log.warning("curation: rebuilding without %d raw file(s) curated before and gone from the lake",
                     len(missing))

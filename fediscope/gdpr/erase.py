@@ -262,15 +262,19 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
 
 
 def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject, Traces, Any]]) -> bool:
-    """Is this raw record one of the erased keys' own (their account, their status) and not, say, another person's
-    boost of their status? A file of only such records can leave the curated manifest once deleted: nothing
-    curated from it survives the erasure (another person's boost leaves that person's account snapshot)."""
+    """Is this raw record one of the erased keys' own (their account, their status, their boost of their own
+    status), and not another person's boost of their status, nor their boost of another person's status? A file of
+    only such records can leave the curated manifest once deleted: nothing curated from it survives the erasure
+    (another person's boost leaves that person's account snapshot; their boost of another's status leaves that
+    status, its hashtags and its author's snapshot)."""
     entity, instance = entity_and_instance(path, record)
     data = record.get("data")
     if entity in {"accounts", "directory"}:
         owner = account_key_of(data, instance)
     elif entity == "statuses" and isinstance(data, dict):
         owner = status_author(data, instance)
+        if isinstance(data.get("reblog"), dict) and not _authored_by(path, {**record, "data": data["reblog"]}, keys):
+            return False  # their boost of another person's status: curation keeps that status and its author
     else:
         return False
     return any(owner == traces.key for _subject, traces, _values in keys)

@@ -207,6 +207,25 @@ def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed
     assert forced.curate["rebuilt"] and boosts not in load_manifest(landed.lake).files
 
 
+def test_an_erased_accounts_boosts_of_another_persons_status_stay_listed(landed) -> None:
+    """Review of 666f637: a file of the erased account's own boosts of someone else's status left the manifest, yet
+    curation keeps the boosted status and its author's snapshot from it, and a rebuild without --force dropped
+    them. Here admin boosted the subject's status, and admin is erased."""
+    from gdpr_lake import OTHERS
+
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.engine.process import run_process
+    from fediscope.errors import ConfigError
+
+    booster = OTHERS[0].split("@")[0]
+    boosts = _batch_of(landed, lambda item: item["account"]["acct"] == booster and _boost_of_theirs(item))
+    run_process(landed.settings, progress=False)
+    erase_account(landed.settings, OTHERS[0], metrics={})
+    assert not landed.lake.exists(boosts) and boosts in load_manifest(landed.lake).files
+    with pytest.raises(ConfigError, match=r"emptied by an erasure that left other people's rows curated.*--force"):
+        run_process(landed.settings, progress=False, recurate=True)
+
+
 def test_an_opt_out_erasure_during_process_takes_the_files_it_emptied_off_the_manifest(landed) -> None:
     """Was (review of ce457e5): curation loaded the manifest before applying opt-outs and saved that copy, which
     put the deleted file back, so a rebuild still asked for --force."""
