@@ -288,7 +288,8 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     match in either case (``@Alice``); a bare name (``alice``, no ``@``) only as written, being a word too
     (``Mastodon``, ``mastodon``), and never as a link's scheme (an account named ``https``)."""
     def one(value: str) -> str:
-        longer_name = r"[.\-][\w.%+\-]*\w@\w"
+        # bounded (no local part is longer than 64): unbounded, ``carol-carol-…`` cost time in its length squared
+        longer_name = r"[.\-][\w.%+\-]{0,63}\w@\w"
         if _is_bare(value):
             # nor the digits of a placeholder (``\x0012\x00``) when the name is a number
             # ``carol@x.social`` is not the start of ``carol@x.social.org`` or ``carol@x.social-media.org``
@@ -304,7 +305,16 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
         before = r"(?<![A-Za-z0-9])" if value.startswith("@") else r"(?<!\w)"  # ``x.social/@bob``, ``cc=@bob``
         after = r"[A-Za-z0-9@\-]|\.[A-Za-z0-9]" if value.count("@") > value.startswith("@") else r"[A-Za-z0-9_@]"
         return rf"{before}(?ai:{re.escape(value)})(?!{after}|{longer_name})"
-    return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT]))
+
+    def fallback(value: str) -> str:
+        """After :data:`_TEXT_ACCOUNT`: a known address whose domain goes on is another address, keyed whole there,
+        except where that branch takes none (after ``=`` or ``/``, a port, a version-like end): then the known
+        one is replaced and the rest stays (``to=carol@x.social.org`` → ``to=<key>.org``), never left in clear."""
+        if _is_bare(value):
+            return rf"(?<![\w\x00]){re.escape(value)}(?![\w@\x00]|://)"
+        return rf"(?<![A-Za-z0-9])(?ai:{re.escape(value)})(?![A-Za-z0-9@])"
+    addresses = [v for v in values if "@" in v.lstrip("@") and "://" not in v]
+    return re.compile("|".join([*(one(v) for v in values), _TEXT_ACCOUNT, *(fallback(v) for v in addresses)]))
 
 
 def _is_bare(value: str) -> bool:
@@ -924,8 +934,11 @@ class PrivacyPolicy:
                 # ``ありがとう@bob``, ``_@bob``: a handle glued after a word (Japanese has no spaces), which this
                 # match would hide from the handles: the rest is scanned again from its ``@``
                 return user + pattern.sub(written, match.group(0)[len(user):])
-            if not at and (("." not in domain and ":" not in domain) or _version_like(domain)):
-                return match.group(0)  # ``word@word`` or ``react@18.2.0``: neither handle nor address
+            if not at and _version_like(domain):  # ``react@18.2.0``: no address, unless a known one starts it
+                known = next((v for v in present if _is_bare(v) and "@" in v and match.group(0).startswith(v)), None)
+                return match.group(0) if known is None else replacements[known] + match.group(0)[len(known):]
+            if not at and "." not in domain and ":" not in domain:
+                return match.group(0)  # ``word@word``: neither handle nor address
             key = self.account_key(f"{user}@{domain}")
             return at + (ERASED if key in self.suppressed else key)
 
@@ -975,12 +988,14 @@ class PrivacyPolicy:
         names = _KnownNames(lambda: self._handles_only(people, instance))
 
         def local(match: re.Match[str]) -> str:
-            key = self.account_key(match.group(1), instance)
+            if match.group("user") is None:  # a link: left to _scrub_text (``…/@@download``, ``…/@staff``)
+                return match.group(0)
+            key = self.account_key(match.group("user"), instance)
             return "@" + (ERASED if key in self.suppressed else key)
 
         for holder, key in _instance_text_slots(out):
             # local handles first, each replaced where it is (not made known names: a document may hold thousands)
-            holder[key] = self._scrub_text(_LOCAL_HANDLE_RE.sub(local, holder[key]), names)
+            holder[key] = self._scrub_text(_LOCAL_HANDLE_OUTSIDE_LINKS_RE.sub(local, holder[key]), names)
         return out
 
     def _handles_only(self, people: list[dict[str, Any]], instance: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -996,10 +1011,12 @@ _INSTANCE_TEXTS = ("description", "short_description", "description_text", "shor
                    "terms_text", "thumbnail_description")
 _INSTANCE_NESTED_TEXTS = {"registrations": ("message",), "thumbnail": ("description", "thumbnail_description")}
 _RULE_TEXTS = ("text", "hint")
-#: ``@user`` without a domain, not inside a word, a path, a query or a longer handle (``@user@domain``); after
-#: ``.``, ``@`` or ``_`` it is one (``.@staff``, ``@@staff``, as Mastodon's mentions are).
-_LOCAL_HANDLE_RE = re.compile(r"(?<![A-Za-z0-9/=])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)"
-                              r"(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
+#: ``@user`` without a domain, not inside a word, a path, a query, a link or a longer handle (``@user@domain``);
+#: after ``.`` or ``@`` it is one (``.@staff``, ``@@staff``: mentions to Mastodon), after ``_`` too (privacy first).
+#: A link is matched whole, to be left as it is (``https://plone.example/@@download``).
+_LOCAL_HANDLE_OUTSIDE_LINKS_RE = re.compile(
+    r"(?P<link>(?i:https?)://[^\s<>\"']*)"
+    r"|(?<![A-Za-z0-9/=])@(?P<user>[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
 
 
 def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

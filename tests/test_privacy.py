@@ -405,6 +405,17 @@ def test_local_handles_in_instance_texts_are_the_servers_accounts() -> None:
     assert landed["rules"][2]["hint"] == f".@{ERASED} answers; @@{ERASED} too"
 
 
+def test_links_in_instance_texts_keep_their_at_signs() -> None:
+    """Review of dc7445e: local handles were looked for inside links too (Plone's ``…/@@download``, ``Team_@staff``
+    in a path): the links broke. A profile link of a local account is still replaced, as any account link."""
+    v2 = body("test_timeline_disabled.json", 1)
+    links = ('see https://plone.example/site/@@search, <a href="https://plone.example/@@download/file">dl</a>, '
+             "https://example.org/Team_@staff and https://x.org/a.@staff/b")
+    v2["description"] = links + "; ask https://mastodon.social/@staff"
+    staff = PrivacyPolicy(key=KEY).account_key("staff@mastodon.social")
+    assert PrivacyPolicy(key=KEY).instance(v2, "mastodon.social")["description"] == f"{links}; ask acct:{staff}"
+
+
 def test_thousands_of_local_handles_in_an_instance_text_are_each_replaced() -> None:
     """Review of 501fc53: each became a known person, and the one alternation of them all took 35 s for 25,000;
     they are replaced where they are written now."""

@@ -708,3 +708,22 @@ def test_a_known_address_is_not_the_start_of_a_longer_one(policy: PrivacyPolicy)
     raw["spoiler_text"] = "mail carol@x.social.org, carol@x.social-media.org or carol@x.social."
     keys = [policy.account_key(a) for a in ("carol@x.social.org", "carol@x.social-media.org", "carol@x.social")]
     assert policy.status(raw, "x.social")["spoiler_text"] == f"mail {keys[0]}, {keys[1]} or {keys[2]}."
+
+
+@pytest.mark.parametrize(("instance", "written", "erased_as"), [
+    ("x.social", "mail to=carol@x.social.org", "mail to=[erased].org"),
+    ("x.social", "see x.social/@carol@x.social.Thanks", "see x.social/@[erased].Thanks"),
+    ("x.social", "write carol@x.social.2 more", "write [erased].2 more"),  # version-shaped: no address of its own
+    ("localhost:3000", "write carol@localhost:3000.Thanks", "write [erased].Thanks"),
+    ("localhost:3000", "write @carol@localhost:3000-ok", "write @[erased]-ok"),
+])
+def test_a_known_address_whose_domain_goes_on_is_never_left_in_clear(instance: str, written: str,
+                                                                     erased_as: str) -> None:
+    """Review of dc7445e: a known address followed by more domain was left to the any-address branch, which takes
+    none after ``=`` or ``/``, after a port or before a version-shaped end: it landed in clear, an erased one's too."""
+    erased = PrivacyPolicy(key=KEY).account_key(f"carol@{instance}")
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = [{"id": "777", "username": "carol", "acct": "carol", "url": f"https://{instance}/@carol"}]
+    raw["spoiler_text"] = written
+    landed = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(raw, instance)["spoiler_text"]
+    assert landed == erased_as
