@@ -289,7 +289,7 @@ def _handles_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
     (``Mastodon``, ``mastodon``), and never as a link's scheme (an account named ``https``)."""
     def one(value: str) -> str:
         # bounded (no local part is longer than 64): unbounded, ``carol-carol-…`` cost time in its length squared
-        longer_name = r"[.\-][\w.%+\-]{0,63}\w@\w"
+        longer_name = r"[.\-](?:[\w.%+\-]{0,63}\w@\w|[\w.%+\-]{64})"  # 64 characters more: longer anyway
         if _is_bare(value):
             # nor the digits of a placeholder (``\x0012\x00``) when the name is a number
             # ``carol@x.social`` is not the start of ``carol@x.social.org`` or ``carol@x.social-media.org``
@@ -935,7 +935,9 @@ class PrivacyPolicy:
                 # match would hide from the handles: the rest is scanned again from its ``@``
                 return user + pattern.sub(written, match.group(0)[len(user):])
             if not at and _version_like(domain):  # ``react@18.2.0``: no address, unless a known one starts it
-                known = next((v for v in present if _is_bare(v) and "@" in v and match.group(0).startswith(v)), None)
+                whole = _fold(match.group(0))  # addresses in any case; the known one ends where a label does
+                known = next((v for v in present if _is_bare(v) and "@" in v and whole.startswith(_fold(v))
+                              and whole[len(v):len(v) + 1] in (".", ":")), None)
                 return match.group(0) if known is None else replacements[known] + match.group(0)[len(known):]
             if not at and "." not in domain and ":" not in domain:
                 return match.group(0)  # ``word@word``: neither handle nor address
@@ -988,14 +990,12 @@ class PrivacyPolicy:
         names = _KnownNames(lambda: self._handles_only(people, instance))
 
         def local(match: re.Match[str]) -> str:
-            if match.group("user") is None:  # a link: left to _scrub_text (``…/@@download``, ``…/@staff``)
-                return match.group(0)
-            key = self.account_key(match.group("user"), instance)
+            key = self.account_key(match.group(1), instance)
             return "@" + (ERASED if key in self.suppressed else key)
 
         for holder, key in _instance_text_slots(out):
             # local handles first, each replaced where it is (not made known names: a document may hold thousands)
-            holder[key] = self._scrub_text(_LOCAL_HANDLE_OUTSIDE_LINKS_RE.sub(local, holder[key]), names)
+            holder[key] = self._scrub_text(_LOCAL_HANDLE_RE.sub(local, holder[key]), names)
         return out
 
     def _handles_only(self, people: list[dict[str, Any]], instance: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -1011,12 +1011,12 @@ _INSTANCE_TEXTS = ("description", "short_description", "description_text", "shor
                    "terms_text", "thumbnail_description")
 _INSTANCE_NESTED_TEXTS = {"registrations": ("message",), "thumbnail": ("description", "thumbnail_description")}
 _RULE_TEXTS = ("text", "hint")
-#: ``@user`` without a domain, not inside a word, a path, a query, a link or a longer handle (``@user@domain``);
-#: after ``.`` or ``@`` it is one (``.@staff``, ``@@staff``: mentions to Mastodon), after ``_`` too (privacy first).
-#: A link is matched whole, to be left as it is (``https://plone.example/@@download``).
-_LOCAL_HANDLE_OUTSIDE_LINKS_RE = re.compile(
-    r"(?P<link>(?i:https?)://[^\s<>\"']*)"
-    r"|(?<![A-Za-z0-9/=])@(?P<user>[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
+#: ``@user`` without a domain, not inside a word, a path segment, a query or a longer handle (``@user@domain``);
+#: after ``.`` or ``@`` it is one (``.@staff``, ``@@staff``: mentions to Mastodon), after ``_`` or other punctuation
+#: too (privacy first), also glued to a link (``https://x.org/rules,@staff``: where a link ends cannot be told);
+#: not right after ``/`` or ``/@`` (a profile link, left to the link rules; Plone's ``/@@download``).
+_LOCAL_HANDLE_RE = re.compile(
+    r"(?<![A-Za-z0-9/=])(?<!/@)@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])")
 
 
 def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

@@ -405,15 +405,24 @@ def test_local_handles_in_instance_texts_are_the_servers_accounts() -> None:
     assert landed["rules"][2]["hint"] == f".@{ERASED} answers; @@{ERASED} too"
 
 
-def test_links_in_instance_texts_keep_their_at_signs() -> None:
-    """Review of dc7445e: local handles were looked for inside links too (Plone's ``…/@@download``, ``Team_@staff``
-    in a path): the links broke. A profile link of a local account is still replaced, as any account link."""
+def test_local_handles_in_instance_texts_next_to_links() -> None:
+    """Review of dc7445e: local handles were looked for inside links too, and Plone's ``…/@@download`` links broke;
+    review of 57259f1: skipping links whole left ``@alice`` glued after one (``、`` or ``,`` between) in clear, an
+    erased one's too. Neither ``/@`` nor ``/@@`` starts a local handle (a profile link is keyed as an account
+    link); anything else before ``@`` does, also inside a link."""
     v2 = body("test_timeline_disabled.json", 1)
-    links = ('see https://plone.example/site/@@search, <a href="https://plone.example/@@download/file">dl</a>, '
-             "https://example.org/Team_@staff and https://x.org/a.@staff/b")
-    v2["description"] = links + "; ask https://mastodon.social/@staff"
-    staff = PrivacyPolicy(key=KEY).account_key("staff@mastodon.social")
-    assert PrivacyPolicy(key=KEY).instance(v2, "mastodon.social")["description"] == f"{links}; ask acct:{staff}"
+    plone = 'see https://plone.example/site/@@search, <a href="https://plone.example/@@download/file">dl</a>'
+    v2["description"] = (f"{plone}; ask https://mastodon.social/@staff; ルールはhttps://example.org/about、"
+                         "問い合わせは@alice まで; see https://example.org/rules,@alice")
+    v2["rules"][0]["hint"] = "(https://example.org)@alice"  # a link "with a user name": garbled, never in clear
+    plain = PrivacyPolicy(key=KEY)
+    staff, alice = (plain.account_key(f"{u}@mastodon.social") for u in ("staff", "alice"))
+    expected = (f"{plone}; ask acct:{staff}; ルールはhttps://example.org/about、問い合わせは@{{a}} まで; "
+                f"see https://example.org/rules,@{{a}}")
+    landed = plain.instance(copy.deepcopy(v2), "mastodon.social")
+    assert landed["description"] == expected.format(a=alice) and "alice" not in landed["rules"][0]["hint"]
+    landed = PrivacyPolicy(key=KEY, suppressed=frozenset({alice})).instance(v2, "mastodon.social")
+    assert landed["description"] == expected.format(a=ERASED) and "alice" not in landed["rules"][0]["hint"]
 
 
 def test_thousands_of_local_handles_in_an_instance_text_are_each_replaced() -> None:

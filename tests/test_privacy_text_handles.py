@@ -714,6 +714,8 @@ def test_a_known_address_is_not_the_start_of_a_longer_one(policy: PrivacyPolicy)
     ("x.social", "mail to=carol@x.social.org", "mail to=[erased].org"),
     ("x.social", "see x.social/@carol@x.social.Thanks", "see x.social/@[erased].Thanks"),
     ("x.social", "write carol@x.social.2 more", "write [erased].2 more"),  # version-shaped: no address of its own
+    ("x.social", "write Carol@X.Social.2 more", "write [erased].2 more"),  # addresses in any case
+    ("x.social", "write carol@x.social2.3 more", "write carol@x.social2.3 more"),  # another (version-shaped) "domain"
     ("localhost:3000", "write carol@localhost:3000.Thanks", "write [erased].Thanks"),
     ("localhost:3000", "write @carol@localhost:3000-ok", "write @[erased]-ok"),
 ])
@@ -727,3 +729,15 @@ def test_a_known_address_whose_domain_goes_on_is_never_left_in_clear(instance: s
     raw["spoiler_text"] = written
     landed = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(raw, instance)["spoiler_text"]
     assert landed == erased_as
+
+
+def test_a_known_name_before_a_too_long_local_part_is_not_taken_out_of_it(policy: PrivacyPolicy) -> None:
+    """Review of 57259f1: the bounded look-ahead for a longer name missed an ``@`` over 64 characters on, and
+    ``carol.aaa…@other.example`` landed as carol's key and the rest in clear."""
+    raw = body("test_status_reply.json", 2)
+    raw["mentions"] = []
+    raw["account"] = {**raw["account"], "acct": "carol", "username": "carol"}
+    longer = "carol." + "a" * 72 + "@other.example"
+    raw["spoiler_text"] = f"{longer} and @{longer}"
+    key = policy.account_key(longer)
+    assert policy.status(raw, "x.social")["spoiler_text"] == f"{key} and @{key}"
