@@ -123,7 +123,8 @@ def _timeout(value: str) -> float:
 HBASE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
-def _hbase_prefix(value: str) -> str:
+def hbase_prefix(value: str) -> str:
+    """``value`` as an HBase table-name prefix (:data:`HBASE_PREFIX_RE`); ValueError saying what it may hold."""
     if not HBASE_PREFIX_RE.match(value):
         raise ValueError(f"use letters, digits, '_', '-' and '.' ('-' and '.' not first), got {value!r}")
     return value
@@ -264,7 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
             "(0 keeps them forever).", _positive_int),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
-            _hbase_prefix),
+            hbase_prefix),
     Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
 )
 

@@ -541,6 +541,12 @@ class PrivacyPolicy:
             canonical = f"{canonical}@{self.local_domain(instance or '')}"
         return self.pseudonym("acct", canonical)
 
+    def text_key(self, acct: str, instance: str | None = None) -> str:
+        """What an account written in a text lands as: its key (:meth:`account_key`), :data:`ERASED` when it is on
+        the suppression list."""
+        key = self.account_key(acct, instance)
+        return ERASED if key in self.suppressed else key
+
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
         return self.pseudonym("id", instance_account_id(instance, account_id))
 
@@ -782,9 +788,7 @@ class PrivacyPolicy:
             acct = str(person.get("acct") or person.get("username") or "")
             if not acct:
                 continue
-            key = self.account_key(acct, instance)
-            if key in self.suppressed:
-                key = ERASED
+            key = self.text_key(acct, instance)
             for value in (person.get("url"), person.get("uri")):
                 if value and len(str(value)) >= 3:
                     links[_fold(str(value))] = ERASED if key == ERASED else f"acct:{key}"
@@ -941,8 +945,7 @@ class PrivacyPolicy:
                 return match.group(0) if known is None else replacements[known] + match.group(0)[len(known):]
             if not at and "." not in domain and ":" not in domain:
                 return match.group(0)  # ``word@word``: neither handle nor address
-            key = self.account_key(f"{user}@{domain}")
-            return at + (ERASED if key in self.suppressed else key)
+            return at + self.text_key(f"{user}@{domain}")
 
         text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
         markup_spans: list[tuple[int, int]] = []
@@ -990,8 +993,7 @@ class PrivacyPolicy:
         names = _KnownNames(lambda: self._handles_only(people, instance))
 
         def local(match: re.Match[str]) -> str:
-            key = self.account_key(match.group(1), instance)
-            return "@" + (ERASED if key in self.suppressed else key)
+            return "@" + self.text_key(match.group(1), instance)
 
         for holder, key in _instance_text_slots(out):
             # local handles first, each replaced where it is (not made known names: a document may hold thousands)

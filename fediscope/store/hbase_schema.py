@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from fediscope.config import HBASE_PREFIX_RE
+from fediscope.config import hbase_prefix
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_url
@@ -42,10 +42,11 @@ CATALOG_FAMILIES = {"c": FAMILY_OPTIONS}
 
 
 def check_prefix(prefix: str) -> str:
-    if not HBASE_PREFIX_RE.match(prefix):
-        raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX={prefix!r}: use letters, digits, '_', '-' and '.' ('-' and "
-                          "'.' not first)")
-    return prefix
+    """The prefix as the settings check it (:func:`fediscope.config.hbase_prefix`), for callers given one directly."""
+    try:
+        return hbase_prefix(prefix)
+    except ValueError as exc:
+        raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX: {exc}") from None
 
 
 def data_table(prefix: str, metric: str) -> str:

@@ -290,7 +290,7 @@ def store_url_problem(url: str) -> str | None:
         if url.startswith("sqlite:"):
             if not url.startswith("sqlite://"):
                 return f"is not a valid URL (a SQLite URL starts with sqlite:///); {SQLITE_FORMS}"
-            user, at, host = urlsplit(url).netloc.rpartition("@")
+            _, at, host = urlsplit(url).netloc.rpartition("@")
             if host:  # never the user or password before the @
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
             if at:
