@@ -5,10 +5,19 @@ logical types live in the catalog (:mod:`fediscope.store.schema`): a widened col
 column whose type is not known yet (every value NULL so far) is declared ``BLOB`` — the affinity that stores
 whatever comes later unchanged. The file runs in WAL mode (``synchronous=NORMAL``) so a report can read while
 a batch writes.
+
+Reading a WAL file takes its ``-shm`` index, which SQLite creates beside it when no connection has one open: on
+storage the reader cannot write (a read-only mount, a share of another account's), that fails with "attempt to
+write a readonly database". There, and only when no commit waits in a ``-wal`` file, a store opened for reading
+is read as an unchanging file (SQLite's ``immutable=1``): every commit is then in the database file itself. Each
+read opens its own connection (no pool), so a writer that starts later is seen at the next read, through its
+``-shm`` when it has one open.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +26,7 @@ from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, 
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
@@ -24,6 +34,8 @@ from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.port import SQLITE_FORMS
 from fediscope.store.sql import SQLStore
+
+log = logging.getLogger(__name__)
 
 
 class _Untyped(UserDefinedType):
@@ -95,10 +107,24 @@ class SQLiteStore(SQLStore):
             parsed = _read_only_url(parsed, path)
         elif path is not None:
             _make_parent(path)
+        # a store read from a file gets a connection per read (no pool): see _open_read_only
+        pool = {"poolclass": NullPool} if read_only and path is not None else {}
         try:
-            engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
+            engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30}, **pool)
         except (ArgumentError, ValueError, TypeError) as exc:  # e.g. a query parameter SQLite does not take
             raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: {exc}; {_SQLITE_FORMS}") from None
+
+        if read_only and path is not None:
+            said: list[str] = []  # the fallback is logged once per store, not at every read
+
+            @event.listens_for(engine, "do_connect")
+            def _connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+                connection, reason = _open_read_only(path, cargs, cparams)
+                if reason and not said:
+                    said.append(reason)
+                    log.info("store %s: its directory cannot be written here (%s); read as an unchanging file",
+                             path, reason)
+                return connection
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -144,6 +170,30 @@ def _read_only_url(parsed: URL, path: Path | None) -> URL:
                          "FEDISCOPE_STORE at an existing one")
     uri = "file:" + quote(str(path.absolute()))  # escaped: a ? or # in the path is part of the file name
     return parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
+
+
+def _open_read_only(path: Path, cargs: list[Any], cparams: dict[str, Any]) -> tuple[sqlite3.Connection, str]:
+    """A ``mode=ro`` connection to the store file; where that cannot read it because the ``-shm`` index cannot be
+    created beside it (storage this process cannot write) and no commit waits in a ``-wal`` file, one reading it
+    as an unchanging file (``immutable=1``). A ``-wal`` holding commits is an error saying what to do: immutable
+    would not see them, and only a connection that can write folds them into the file. With the connection, why
+    it is immutable ("" when it is not)."""
+    connection = sqlite3.connect(*cargs, **cparams)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()  # the first read takes the WAL index
+        return connection, ""
+    except sqlite3.OperationalError as exc:
+        connection.close()
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise
+        reason = str(exc)
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise sqlite3.OperationalError(
+            f"{reason}: its directory cannot be written here, and {wal.name} holds commits not yet in the "
+            "database file: copy the store with its -wal file somewhere writable and read it there")
+    uri = cargs[0] if cargs else cparams.pop("database")
+    return sqlite3.connect(uri + ("&" if "?" in uri else "?") + "immutable=1", *cargs[1:], **cparams), reason
 
 
 def _make_parent(path: Path) -> None:

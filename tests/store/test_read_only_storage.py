@@ -1,0 +1,118 @@
+"""A SQLite store on storage the reader cannot write (a read-only mount, another account's directory): its WAL
+index (``-shm``) cannot be created there, so SQLite's ``mode=ro`` alone fails ("attempt to write a readonly
+database"); the store is then read as an unchanging file, unless commits wait in a ``-wal`` it would not see.
+
+The reads run in a child process that cannot write the directory: as another user would, through the directory's
+permission bits; as root (which permissions do not stop) with the capabilities that bypass them dropped
+(``setpriv``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fediscope.analysis import metric
+from fediscope.store.port import open_store
+
+_READ = """
+import json, sys
+from fediscope.analysis import metric
+from fediscope.errors import FediscopeError
+from fediscope.store.port import open_store
+try:
+    store = open_store("sqlite:///" + sys.argv[1], read_only=True)
+    print(json.dumps({"stored": store.stored_metrics(), "top": store.top(metric("languages"), 100)}))
+except FediscopeError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+def _without_write_rights() -> list[str]:
+    """The command prefix running a child that permission bits stop."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: permissions do not stop root")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+@pytest.fixture()
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "share"
+    directory.mkdir()
+    yield directory
+    directory.chmod(0o755)
+
+
+def _read_in_child(path: Path) -> dict[str, Any]:
+    path.parent.chmod(0o555)
+    try:
+        done = subprocess.run([*_without_write_rights(), sys.executable, "-c", _READ, str(path)],
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    finally:
+        path.parent.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert not list(path.parent.glob("*-shm")), "the reader created the WAL index: the directory was writable"
+    return json.loads(done.stdout)
+
+
+def _write(url: str, rows: list[dict[str, Any]]) -> None:
+    store = open_store(url)
+    try:
+        store.write(metric("languages"), rows)
+    finally:
+        store.close()
+
+
+def test_a_store_on_storage_the_reader_cannot_write_reads_as_written(
+        read_only_dir: Path, sample_metric_rows: dict[str, list[Any]]) -> None:
+    path = read_only_dir / "metrics.db"
+    _write(f"sqlite:///{path}", sample_metric_rows["languages"])
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["metrics.db"]  # closed: no -wal, no -shm
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    expected = open_store(f"sqlite:///{path}", read_only=True)
+    try:
+        top = expected.top(metric("languages"), 100)
+    finally:
+        expected.close()
+    for name in ("metrics.db-wal", "metrics.db-shm"):  # the reader above, closed, leaves none
+        (read_only_dir / name).unlink(missing_ok=True)
+
+    read = _read_in_child(path)
+
+    assert read.get("error") is None
+    assert read["stored"] == {"languages": len(sample_metric_rows["languages"])}
+    assert read["top"] == json.loads(json.dumps(top)) and len(top) == len(sample_metric_rows["languages"])
+
+
+def test_commits_waiting_in_a_wal_file_there_are_an_error_saying_what_to_do(
+        tmp_path: Path, read_only_dir: Path, sample_metric_rows: dict[str, list[Any]]) -> None:
+    source = tmp_path / "metrics.db"
+    _write(f"sqlite:///{source}", sample_metric_rows["languages"][:1])
+    writer = sqlite3.connect(source)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE fediscope_catalog SET row_count = 99")
+    writer.commit()  # in metrics.db-wal only, while the writer is open
+    try:
+        shutil.copy(source, read_only_dir / "metrics.db")
+        shutil.copy(source.with_name("metrics.db-wal"), read_only_dir / "metrics.db-wal")
+    finally:
+        writer.close()
+    assert (read_only_dir / "metrics.db-wal").stat().st_size > 0
+
+    read = _read_in_child(read_only_dir / "metrics.db")
+
+    assert "top" not in read
+    assert "metrics.db-wal holds commits not yet in the database file" in read["error"]
+    assert "copy the store with its -wal file somewhere writable" in read["error"]
