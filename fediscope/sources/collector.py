@@ -206,7 +206,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                     _collect_snapshot(ctx, clients[domain], source, result)
             except FediscopeError as exc:
                 result.status, result.error = "failed", str(exc)
-                log.warning("source %s %s failed: %s", domain, source.name, exc)
+                # on a terminal the progress line below says it already (and the summary lists it again)
+                log.log(logging.INFO if reporter.enabled else logging.WARNING,
+                        "source %s %s failed: %s", domain, source.name, exc)
             except Exception as exc:  # a bug or surprise in one source must not stop the others
                 result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
                 log.exception("source %s %s failed unexpectedly", domain, source.name)

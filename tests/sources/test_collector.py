@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -101,6 +102,22 @@ def test_a_failing_source_is_reported_and_the_others_go_on(mastodon_server, make
     assert lake.status_ids() == set(served_ids(mastodon_server))
     assert lake.records("instance")
     assert not summary.ok and summary.to_dict()["failed"]
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_failed_source_is_a_warning_only_where_no_progress_line_says_it(
+        mastodon_server, make_settings, lake, caplog, capsys, progress: bool) -> None:
+    """On a terminal the source's progress line says it failed (and the command's summary lists it): a WARNING
+    too showed it a third time. Without progress output the log line is the only record, so it stays a WARNING."""
+    mastodon_server.fail(500, times=1000, path="/api/v1/timelines/tag/")
+    with caplog.at_level(logging.INFO, logger="fediscope.sources.collector"):
+        summary = run_collection(make_settings(max_retries=0), [(mastodon_server.url, parse_source(f"tag:{TAG}"))],
+                                 progress=progress)
+    assert [s.source for s in summary.failed] == [f"tag:{TAG}"]
+    said = [r for r in caplog.records if r.getMessage().startswith(f"source {mastodon_server.domain} ")]
+    assert [r.levelno for r in said] == [logging.INFO if progress else logging.WARNING]
+    shown = capsys.readouterr().err
+    assert (f"tag:{TAG}: failed: " in shown) is progress and "HTTP 500" in said[0].getMessage()
 
 
 def test_an_unreachable_instance_fails_alone(mastodon_server, make_settings, lake) -> None:
