@@ -414,14 +414,15 @@ def test_the_scheme_of_instance_is_case_insensitive(instance: FakeInstance, scra
 
 def test_dribbling_instances_do_not_starve_the_waitress_threads(instance: FakeInstance) -> None:
     """As many dribbling upstream requests as waitress has threads: /health still answers within the deadline
-    (without it every thread was held for as long as the instance cared to dribble)."""
-    from waitress.server import create_server
-
+    (without it every thread was held for as long as the instance cared to dribble). The server is serve-api's
+    own (:func:`api.app.make_server`: its poll loop, where waitress's select loop thread died on the socket the
+    test closed, a warning in every run)."""
     from api import create_app
+    from api.app import make_server
 
     instance.answers["/api/v1/timelines/public"] = dribble(instance)
     app = create_app(make_settings(instances=(instance.url,), allow_private_addresses=True, request_timeout=1.0))
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    server = make_server(app, "127.0.0.1", 0, 2)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
     url = f"http://127.0.0.1:{server.effective_port}"
