@@ -122,7 +122,7 @@ class SQLiteStore(SQLStore):
                 connection, reason = _open_read_only(path, cargs, cparams)
                 if reason and not said:
                     said.append(reason)
-                    log.info("store %s: its directory cannot be written here (%s); read as an unchanging file",
+                    log.info("store %s: its WAL index cannot be made here (%s): read as an unchanging file",
                              path, reason)
                 return connection
 
@@ -186,14 +186,20 @@ def _open_read_only(path: Path, cargs: list[Any], cparams: dict[str, Any]) -> tu
         connection.close()
         if "readonly" not in str(exc) and "unable to open" not in str(exc):
             raise
-        reason = str(exc)
+        failure = exc
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise sqlite3.OperationalError(
-            f"{reason}: its directory cannot be written here, and {wal.name} holds commits not yet in the "
-            "database file: copy the store with its -wal file somewhere writable and read it there")
+            f"{failure}: its WAL index ({path.name}-shm) cannot be made here, and {wal.name} holds commits not yet "
+            "in the database file: copy the store with its -wal file somewhere writable and read it there")
     uri = cargs[0] if cargs else cparams.pop("database")
-    return sqlite3.connect(uri + ("&" if "?" in uri else "?") + "immutable=1", *cargs[1:], **cparams), reason
+    immutable = sqlite3.connect(uri + ("&" if "?" in uri else "?") + "immutable=1", *cargs[1:], **cparams)
+    try:
+        immutable.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error:  # not a WAL index matter (an unreadable file): the first failure says what it is
+        immutable.close()
+        raise failure from None
+    return immutable, str(failure)
 
 
 def _make_parent(path: Path) -> None:

@@ -24,7 +24,8 @@ from fediscope.analysis import metric
 from fediscope.store.port import open_store
 
 _READ = """
-import json, sys
+import json, logging, sys
+logging.basicConfig(level=logging.INFO)
 from fediscope.analysis import metric
 from fediscope.errors import FediscopeError
 from fediscope.store.port import open_store
@@ -54,8 +55,9 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     directory.chmod(0o755)
 
 
-def _read_in_child(path: Path) -> dict[str, Any]:
-    path.parent.chmod(0o555)
+def _read_in_child(path: Path, directory_mode: int = 0o555) -> tuple[dict[str, Any], str]:
+    """What the child read (or its error), and its log."""
+    path.parent.chmod(directory_mode)
     try:
         done = subprocess.run([*_without_write_rights(), sys.executable, "-c", _READ, str(path)],
                               capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
@@ -63,7 +65,7 @@ def _read_in_child(path: Path) -> dict[str, Any]:
         path.parent.chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert not list(path.parent.glob("*-shm")), "the reader created the WAL index: the directory was writable"
-    return json.loads(done.stdout)
+    return json.loads(done.stdout), done.stderr
 
 
 def _write(url: str, rows: list[dict[str, Any]]) -> None:
@@ -89,9 +91,10 @@ def test_a_store_on_storage_the_reader_cannot_write_reads_as_written(
     for name in ("metrics.db-wal", "metrics.db-shm"):  # the reader above, closed, leaves none
         (read_only_dir / name).unlink(missing_ok=True)
 
-    read = _read_in_child(path)
+    read, logged = _read_in_child(path)
 
     assert read.get("error") is None
+    assert logged.count("read as an unchanging file") == 1, logged  # once, not at every read
     assert read["stored"] == {"languages": len(sample_metric_rows["languages"])}
     assert read["top"] == json.loads(json.dumps(top)) and len(top) == len(sample_metric_rows["languages"])
 
@@ -111,8 +114,23 @@ def test_commits_waiting_in_a_wal_file_there_are_an_error_saying_what_to_do(
         writer.close()
     assert (read_only_dir / "metrics.db-wal").stat().st_size > 0
 
-    read = _read_in_child(read_only_dir / "metrics.db")
+    read, _logged = _read_in_child(read_only_dir / "metrics.db")
 
     assert "top" not in read
-    assert "metrics.db-wal holds commits not yet in the database file" in read["error"]
+    assert "metrics.db-wal holds commits not yet in the database file" in read["error"], read
+    assert "WAL index (metrics.db-shm) cannot be made here" in read["error"]
     assert "copy the store with its -wal file somewhere writable" in read["error"]
+
+
+def test_a_file_the_reader_cannot_read_is_that_error_not_an_unchanging_file(
+        read_only_dir: Path, sample_metric_rows: dict[str, list[Any]]) -> None:
+    path = read_only_dir / "metrics.db"
+    _write(f"sqlite:///{path}", sample_metric_rows["languages"])
+    path.chmod(0o000)
+    try:
+        read, logged = _read_in_child(path, directory_mode=0o755)
+    finally:
+        path.chmod(0o644)
+
+    assert "unable to open database file" in read["error"] and "WAL index" not in read["error"], read
+    assert "unchanging" not in logged, logged
