@@ -370,6 +370,10 @@ def test_source_timelines_are_checked_when_the_settings_load(tmp_path: Path, tim
     ("file://", "no path"),
     ("file://host/x", r"names no other host than localhost \(got 'host'\)"),
     ("file://bob:pw@localhost/x", r"names no other host than localhost \(got a user name\)"),  # was: got 'localhost'
+    # were cut at the # or ? without a word: collect landed in another directory
+    ("file:///data/lake#2", r"takes no query or fragment \(got '#2', .*%23 or %3F"),
+    ("file:///data/lake?q=1", r"takes no query or fragment \(got '\?q=1'"),
+    ("file:///data/lake?", r"takes no query or fragment \(got '\?'"),
     ("hdfs://nn:8020/x", "use webhdfs://namenode:9870/path"),
     ("webhdfs://", "no namenode host"),
     ("s3://bucket/x", "unsupported scheme 's3'"),
@@ -383,6 +387,13 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
         load_settings(env={}, toml_path=path)
     with pytest.raises(ConfigError, match=f"^--lake is invalid: .*{expected}"):
         load_settings(env={"FEDISCOPE_LAKE": "/fine"}, origins={"lake": "--lake"}, lake=value)
+
+
+def test_a_file_url_lake_is_the_percent_decoded_path(tmp_path: Path) -> None:
+    from fediscope.lake.backend import open_lake
+
+    lake = open_lake((tmp_path / "my lake #2?").as_uri())  # file:///…/my%20lake%20%232%3F
+    assert lake.local_path("") == str(tmp_path / "my lake #2?")
 
 
 @pytest.mark.parametrize("value", ["/data/lake", "lake", "file:///data/lake", "file://localhost/data/lake",
@@ -400,6 +411,10 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("sqlite://metrics.db", r"names a host \('metrics.db'\), but a SQLite URL names a file"),
     ("sqlite:/metrics.db", "is not a valid URL"),
     ("sqlite://bob@/tmp/x.db", "names a user \\(before an @\\), but a SQLite URL names a file"),  # passed the check
+    # were opened as another file (st) or with the option dropped and only a library warning
+    ("sqlite:////tmp/st?ore.db", r"has the option 'ore.db' after its '\?', .*a \? in the file name is written %3F"),
+    ("sqlite:////tmp/y.db?foo=bar", r"has the option 'foo' after its '\?', which SQLite does not take \(known: time"),
+    ("sqlite:////tmp/y.db?", "has an empty query after its"),
     ("mysql+mysqldb://u:pw@db/x", r"uses the mysqldb driver, which fediscope does not support .*mysql\+pymysql://"),
     # were let through until the adapter refused them, naming FEDISCOPE_STORE (MySQL) or no source (HBase)
     ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:<password>@host:3306/<database>\."),
@@ -427,6 +442,7 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
     "mysql+pymysql://u:pw@db:3306/x", "mysql://u@db/x", "mariadb+pymysql://u:pw@db/x?charset=utf8mb4&connect_timeout=5",
     "mysql+pymysql://u:p/w?#@db/x",  # SQLAlchemy takes an unencoded / ? # in the password
     "hbase://h", "hbase://h:9090?transport=framed&protocol=compact&pool_size=2&timeout=1000&batch_size=10",
+    "sqlite:////tmp/y.db?timeout=5", "sqlite:////tmp/st%3Fore.db", "sqlite:///file:x.db?mode=ro&uri=true",
     # the TLS files are this host's, checked when the store is opened: a worker that only collects need not
     # have them (tests/store/test_store_urls.py: opening the store refuses a missing one)
     "mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem&ssl_cert=/nonexistent/c.pem&ssl_key=/nonexistent/k.pem",

@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from fediscope.errors import ConfigError, LakeError
 
@@ -124,6 +124,10 @@ def lake_url_problem(url: str) -> str | None:
                     "use file:///path for a local directory, webhdfs://namenode:9870/path for HDFS")
         if not parts.path:
             return f"no path; {LAKE_FORMS}"
+        if parts.query or parts.fragment or url.endswith(("?", "#")):
+            cut = url[len(url.split("?", 1)[0].split("#", 1)[0]):]
+            return (f"a file:// URL takes no query or fragment (got {cut[:40]!r}, which would be cut off the path): "
+                    "write a # or ? of a directory name as %23 or %3F, or give the path without file://")
         return None
     if parts.scheme in {"webhdfs", "hdfs"}:
         try:
@@ -146,7 +150,7 @@ def open_lake(url: str) -> LakeBackend:
     if parts.scheme in {"", "file"}:
         from fediscope.lake.local import LocalLake
 
-        return LocalLake(parts.path if parts.scheme == "file" else url)
+        return LocalLake(unquote(parts.path) if parts.scheme == "file" else url)  # file:///my%20lake: "my lake"
     from fediscope.lake.webhdfs import WebHDFSLake
 
     return WebHDFSLake(url)

@@ -295,12 +295,35 @@ def store_url_problem(url: str) -> str | None:
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
             if at:
                 return f"names a user (before an @), but a SQLite URL names a file, not a user; {SQLITE_FORMS}"
+            if problem := _sqlite_query_problem(url):
+                return problem
         elif url.startswith(("mysql", "mariadb")):
             mysql_url(url, files=False)  # the TLS files: when the store is opened (see mysql_url)
         else:
             hbase_url(url)
     except ValueError as exc:
         return problem_text(exc)
+    return None
+
+
+#: The query options of a ``sqlite:`` URL that the driver takes (SQLAlchemy's pysqlite dialect); with ``uri=true``
+#: the path is a SQLite ``file:`` URI, whose own options SQLite reads.
+SQLITE_OPTIONS = ("timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements", "uri")
+
+
+def _sqlite_query_problem(url: str) -> str | None:
+    """An option of a SQLite URL the driver would ignore with only a warning, or a ``?`` that cut the file name
+    (``st?ore.db`` is the file ``st``)."""
+    from urllib.parse import parse_qsl
+
+    _, mark, query = url.partition("?")
+    options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
+    if not mark or ("uri", "true") in options:
+        return None
+    unknown = [name for name, _value in options if name not in SQLITE_OPTIONS]
+    if unknown or not options:
+        return (f"has {'the option ' + repr(unknown[0]) if unknown else 'an empty query'} after its '?', which "
+                f"SQLite does not take (known: {', '.join(SQLITE_OPTIONS)}); a ? in the file name is written %3F")
     return None
 
 
