@@ -58,6 +58,7 @@ from fediscope.engine.schema import (
 )
 from fediscope.errors import ConfigError
 from fediscope.gdpr.opt_outs import apply_opt_outs
+from fediscope.lake.batches import check_whole_batches
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -109,6 +110,9 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     rules = sql.rules_fingerprint()
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
+    if stale := ws.remove_stale_staging():
+        log.info("curation: removed %d staging director%s left by runs that were stopped", stale,
+                 "y" if stale == 1 else "ies")
     listed = list_raw_files(lake)
     # before anything is read: the records of accounts that opted out since they were landed go first (looked
     # for in the raw files not curated yet, whatever the window)
@@ -147,6 +151,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     trend_files = ws.local_files(plan.files["trends_tags"])
     peer_files = ws.local_files(plan.files["instance_peers"])
     deletion_files = ws.local_files(plan.files["status_deletions"])
+    check_whole_batches([*status_files, *account_files, *activity_files, *trend_files, *peer_files,
+                         *deletion_files])
     log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)",
              plan.total, len(status_files), len(account_files), len(activity_files), len(trend_files),
              len(peer_files), len(deletion_files))

@@ -18,7 +18,8 @@ import re
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,40 @@ SESSION_CONF = {
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
+
+
+@contextmanager
+def _job_failures() -> Iterator[None]:
+    """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
+    :class:`FediscopeError`: the failure's message and its innermost cause; a raw file that is not valid JSON Lines
+    of the declared shape (read ``FAILFAST``) names the file and says what to do. A job cancelled (an interrupt
+    cancels every job) is left as it is, for the interrupt's own handling."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        yield
+    except Py4JJavaError as exc:
+        failure, cause = _java_messages(exc.java_exception)
+        if "cancelled" in failure.lower():
+            raise
+        message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
+        if "FAILED_READ_FILE" in failure and ".json" in failure:
+            message += ("; a raw file holds a line that is not a record of the expected shape (cut short, edited "
+                        "or damaged since it was landed): restore it from a copy, or move it out of the lake, and "
+                        "run again")
+        raise FediscopeError(message) from exc
+
+
+def _java_messages(error: Any) -> tuple[str, str]:
+    """The first line of a Java exception's message (its SQLSTATE dropped) and of its innermost cause's."""
+    def first_line(throwable: Any) -> str:
+        text = str(throwable.getMessage() or throwable.getClass().getName()).strip().splitlines()[0]
+        return re.sub(r"\s+SQLSTATE: \w+\s*$", "", text).strip()
+
+    innermost, depth = error, 0
+    while innermost.getCause() is not None and depth < 20:
+        innermost, depth = innermost.getCause(), depth + 1
+    return first_line(error), first_line(innermost) if depth else ""
 
 
 def is_local_master(master: str) -> bool:
@@ -90,6 +125,10 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         raise ConfigError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
                           "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
                           "or use FEDISCOPE_ENGINE=duckdb)") from None
+    if is_local_master(master) and not log.isEnabledFor(logging.DEBUG):
+        # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
+        # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG
+        session.sparkContext.setLogLevel("FATAL")
     if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
         # A new SparkContext puts its own SIGINT handler in place, which cancels the jobs through the py4j connection
         # the main thread is waiting on for its job's answer: Ctrl-C then failed with "reentrant call inside
@@ -138,7 +177,9 @@ class SparkEngine(Engine):
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
         if files:
-            frame = self.spark.read.schema(spark_ddl(entity)).option("mode", "PERMISSIVE").json(list(files))
+            # FAILFAST: a line that is not a record of the schema fails the run naming its file, as in DuckDB
+            # (PERMISSIVE made it a row of NULLs, skipped without a word)
+            frame = self.spark.read.schema(spark_ddl(entity)).option("mode", "FAILFAST").json(list(files))
         else:
             frame = self.spark.createDataFrame([], spark_ddl(entity))
         self._view(frame, view)
@@ -172,22 +213,25 @@ class SparkEngine(Engine):
         frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
         self._view(frame, name)
         self._persisted[name] = frame
-        return frame.count()
+        with _job_failures():
+            return frame.count()
 
     def query(self, sql: str) -> list[Row]:
         """The rows of a query; flat results come back through Arrow (``toArrow``), faster than
         ``collect()``, which builds one pickled ``Row`` per record. Timestamps, nested types and duplicate
         column names keep the ``collect()`` path, whose Python values they would otherwise change."""
         frame = self._sql(sql)
-        if self._flat(frame):
-            return frame.toArrow().to_pylist()
-        return [row.asDict(recursive=True) for row in frame.collect()]
+        with _job_failures():
+            if self._flat(frame):
+                return frame.toArrow().to_pylist()
+            return [row.asDict(recursive=True) for row in frame.collect()]
 
     def query_arrow(self, sql: str) -> Any:
         frame = self._sql(sql)
-        if self._flat(frame):
-            return frame.toArrow()
-        return rows_table([row.asDict(recursive=True) for row in frame.collect()])
+        with _job_failures():
+            if self._flat(frame):
+                return frame.toArrow()
+            return rows_table([row.asDict(recursive=True) for row in frame.collect()])
 
     @staticmethod
     def _flat(frame: Any) -> bool:
@@ -204,11 +248,12 @@ class SparkEngine(Engine):
 
     def write_table(self, name: str, table: Table, out_dir: Location, order_by: Sequence[str]) -> None:
         frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
-        if table.partition_by:
-            frame = frame.repartition(f"`{table.partition_by}`").sortWithinPartitions(*order_by)
-            frame.write.mode("overwrite").partitionBy(table.partition_by).parquet(str(out_dir))
-        else:
-            frame.coalesce(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(str(out_dir))
+        with _job_failures():
+            if table.partition_by:
+                frame = frame.repartition(f"`{table.partition_by}`").sortWithinPartitions(*order_by)
+                frame.write.mode("overwrite").partitionBy(table.partition_by).parquet(str(out_dir))
+            else:
+                frame.coalesce(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(str(out_dir))
         if isinstance(out_dir, Path):  # in the lake (direct), readers skip _SUCCESS and dot-files by name
             for junk in [*out_dir.rglob(".*.crc"), *out_dir.rglob("_SUCCESS")]:
                 junk.unlink(missing_ok=True)

@@ -171,6 +171,24 @@ class Workspace:
                       if e.is_dir and posixpath.basename(e.path).startswith(prefix))
 
     # -- writing -----------------------------------------------------------------------------------------
+    def remove_stale_staging(self) -> int:
+        """Remove the staging directories runs left behind (killed, a power cut) and return how many there were.
+        Called by a run holding the lake lock, before it stages anything: no other run is writing one then. Left
+        in place, their partial Parquet files (pseudonymous rows an erasure does not reach) stayed for good."""
+        path = curated_dir("_staging")
+        if self.direct:
+            if not self.lake.exists(path):
+                return 0
+            count = len(self.lake.list(path))
+            self.lake.delete(path, recursive=True)
+            return count
+        local = Path(self.root) / path
+        if not local.is_dir():
+            return 0
+        count = sum(1 for _ in local.iterdir())
+        shutil.rmtree(local, ignore_errors=True)
+        return count
+
     def new_staging_dir(self) -> Location:
         """An empty directory for one run's output, on the same filesystem as the curated tables (in direct
         mode a location in the lake the engine creates when it writes there)."""

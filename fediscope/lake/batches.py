@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import RAW_ROOT, batch_path, new_batch_id
 
@@ -47,3 +49,29 @@ def raw_batch_files(lake: LakeBackend, entity: str | None = None) -> list[str]:
     """Every raw batch file (sorted), optionally of one entity."""
     root = f"{RAW_ROOT}/{entity}" if entity else RAW_ROOT
     return [e.path for e in lake.walk(root) if e.path.endswith((".jsonl", ".jsonl.gz"))]
+
+
+def check_whole_batches(paths: Sequence[str]) -> None:
+    """Refuse raw batch files (local paths, as an engine reads them) that cannot be as they were landed: empty, or
+    not ending with a newline. A batch is written whole (:func:`write_batch`, NiFi's merge with its newline
+    footer), so either means it was cut or damaged since, and its last record is lost or partial: DuckDB drops
+    such a line without a word when the file is not the last it reads. Compressed batches are left to the
+    decompressor, which detects a cut itself; paths that are not local files (``hdfs://``) to the engine."""
+    for path in paths:
+        if path.endswith(".gz") or "://" in path:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                if size:
+                    handle.seek(size - 1)
+                    last = handle.read(1)
+        except OSError as exc:
+            raise LakeError(f"cannot read the raw file {path}: {exc.strerror or exc}") from None
+        if not size:
+            raise LakeError(f"the raw file {path} is empty: a batch is landed with its records, so it was emptied "
+                            "since; restore it from a copy, or delete it, and run again")
+        if last != b"\n":
+            raise LakeError(f"the raw file {path} is cut short or damaged: it does not end with a newline, so its "
+                            "last record is incomplete (a batch is landed whole); restore it from a copy, or move it "
+                            "out of the lake (its records are then not curated), and run again")

@@ -600,3 +600,22 @@ def test_a_quote_keeps_the_key_of_the_quoted_author_until_the_quote_is_revoked(
     land(lake, "statuses", [revoked], at(2), privacy)
     duckdb_engine().curate()
     assert row(quoting)["quoted_account_key"] is None  # the latest version's quote was revoked: no quoted status
+
+
+@pytest.mark.parametrize("anything_new", [True, False])
+def test_staging_directories_a_killed_run_left_are_removed_by_the_next_run(lake: LocalLake, lake_dir: Path,
+                                                                          duckdb_engine, anything_new: bool) -> None:
+    """A run killed while it staged (SIGKILL, a power cut) left ``curated/_staging/<run>/`` with partial Parquet
+    files for good: pseudonymous rows an erasure does not reach, a broken file for tools reading curated/**."""
+    land(lake, "statuses", statuses("test_hashtag_tl.json"), at(1), policy())
+    if not anything_new:
+        duckdb_engine().curate()
+    left = lake_dir / "curated" / "_staging" / "0123456789ab" / "accounts"
+    left.mkdir(parents=True)
+    (left / "part-0.parquet").write_bytes(b"PAR1 cut short")
+
+    summary = duckdb_engine().curate()
+
+    assert not (lake_dir / "curated" / "_staging").exists()
+    assert summary.noop is not anything_new
+    assert len(read_table(lake_dir, "statuses")) == len({s["uri"] for s in statuses("test_hashtag_tl.json")})

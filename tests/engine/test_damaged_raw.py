@@ -1,0 +1,100 @@
+"""Raw batch files damaged after landing (cut short, emptied, a line edited) stop curation with the file's name
+and what to do, on both engines, and nothing is curated; never a run that drops their records without a word.
+
+Was: DuckDB dropped a last line cut short when its file was not the last one read (exit 0, the records gone); it
+read an emptied file or NUL bytes after the last record as nothing; Spark read a line that is not JSON as a row of
+NULLs (``PERMISSIVE``), skipped as a status without a URI.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from engine_data import at, land, policy, settings_for, statuses
+
+from fediscope.engine.base import Engine
+from fediscope.errors import FediscopeError, LakeError
+from fediscope.lake.local import LocalLake
+
+MANIFEST = Path("_state") / "curated_manifest.json"
+
+
+def _two_batches(lake: LocalLake) -> tuple[str, str]:
+    """Two batches of REAL recorded statuses; the first one is read first (files are read in name order)."""
+    first = land(lake, "statuses", statuses("test_hashtag_tl.json"), at(1), policy())
+    second = land(lake, "statuses", statuses("test_public_tl.json", method="GET", path_contains="local=1"), at(2),
+                  policy())
+    assert first and second and first < second
+    return first, second
+
+
+def _cut_mid_line(path: Path) -> None:
+    data = path.read_bytes()
+    last_line = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[:last_line + (len(data) - last_line) // 2])
+
+
+@pytest.mark.parametrize("damage", ["cut mid-line", "emptied", "NUL bytes after the last record"])
+def test_a_damaged_batch_stops_duckdb_curation_naming_it(lake: LocalLake, lake_dir: Path,
+                                                          duckdb_engine: Callable[[], Engine], damage: str) -> None:
+    first, _second = _two_batches(lake)
+    path = lake_dir / first
+    if damage == "cut mid-line":
+        _cut_mid_line(path)
+    elif damage == "emptied":
+        path.write_bytes(b"")
+    else:
+        path.write_bytes(path.read_bytes() + b"\x00\x00\x00\x00")
+
+    with pytest.raises(LakeError) as raised:
+        duckdb_engine().curate()
+
+    assert str(path) in str(raised.value)
+    assert ("is empty" if damage == "emptied" else "cut short or damaged") in str(raised.value)
+    assert "restore it from a copy" in str(raised.value)
+    assert not (lake_dir / MANIFEST).exists()  # nothing curated: the next run reads every file again
+
+
+def test_a_compressed_batch_cut_short_stops_curation(lake: LocalLake, lake_dir: Path,
+                                                     duckdb_engine: Callable[[], Engine]) -> None:
+    """Compressed batches are not checked by their last byte: the decompressor finds the cut."""
+    first, _second = _two_batches(lake)
+    path = lake_dir / first
+    packed = gzip.compress(path.read_bytes())
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(packed[:len(packed) // 2])
+    path.unlink()
+
+    with pytest.raises(FediscopeError, match="DuckDB failed"):
+        duckdb_engine().curate()
+    assert not (lake_dir / MANIFEST).exists()
+
+
+def test_whole_batches_are_curated_as_before(lake: LocalLake, lake_dir: Path,
+                                             duckdb_engine: Callable[[], Engine]) -> None:
+    _two_batches(lake)
+    summary = duckdb_engine().curate()
+    assert summary.raw_files == 2 and summary.statuses_written > 0
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_line_that_is_not_json_stops_spark_curation_naming_the_file(lake: LocalLake, lake_dir: Path,
+                                                                       spark: object) -> None:
+    from fediscope.engine.spark_engine import SparkEngine
+
+    first, _second = _two_batches(lake)
+    path = lake_dir / first
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:-2], b"this is {not json\n", lines[-1]]))
+
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine, pytest.raises(FediscopeError) as raised:
+        engine.curate()
+
+    message = str(raised.value)
+    assert message.startswith("Spark failed:") and path.name in message, message
+    assert "restore it from a copy" in message and "\n" not in message
+    assert not (lake_dir / MANIFEST).exists()
