@@ -67,34 +67,57 @@ class SigintWatch:
     there (PySpark's cancels its jobs, then raises KeyboardInterrupt). SIGINT ignored or handled outside Python is
     left alone. While it watches, a :class:`~fediscope.interrupts.SignalRelay` also interrupts native work that
     registered itself (a running DuckDB query) at once, instead of when that work next looks at Python.
+
+    SIGTERM (systemd, ``timeout``, a container stopping) stops a command as Ctrl-C does, when nothing else handles
+    it (a command that does, ``stream``, puts its own handler in place while it runs): the run unwinds, releasing
+    the lake lock and removing what it staged, and :func:`main` says "stopped (SIGTERM)", exit 143. Without it
+    the process died at once, leaving the lock and a staging directory behind. A second SIGTERM while the first
+    unwinds is ignored, so the clean-up is not cut short (SIGKILL remains for that).
     """
 
     def __init__(self) -> None:
         self.seen = False
+        self.terminated = False  # the signal seen was SIGTERM
         self._previous: Any = None
-        self._relay = SignalRelay()
+        self._previous_term: Any = None
+        self._relay = SignalRelay((signal.SIGINT, signal.SIGTERM))
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM:
+            if self.seen:
+                return
+            self.terminated = True
         self.seen = True
-        if self._previous is signal.default_int_handler:
+        if self._previous is None or self._previous is signal.default_int_handler:  # SIGTERM, SIGINT not watched
             raise KeyboardInterrupt
-        self._previous(signum, frame)
+        self._previous(signal.SIGINT, frame)
 
     def __enter__(self) -> SigintWatch:
-        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        if callable(signal.getsignal(signal.SIGINT)):
             self._previous = signal.signal(signal.SIGINT, self._handle)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # also where SIGINT is ignored (`nohup`, `cmd &`)
+            self._previous_term = signal.signal(signal.SIGTERM, self._handle)
+        if self._previous is not None or self._previous_term is not None:
             self._relay.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._previous is not None:
+        if self._previous is not None or self._previous_term is not None:
             self._relay.__exit__(kind, exc, tb)
+        if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+        if self._previous_term is not None:
+            signal.signal(signal.SIGTERM, self._previous_term)
 
 
-def _interrupted() -> None:
+def _interrupted(terminated: bool = False) -> None:
     if threading.current_thread() is threading.main_thread():  # everything is cleaned up: another Ctrl-C now
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
+    if terminated:
+        click.echo("fediscope: stopped (SIGTERM)", err=True)
+        sys.exit(128 + signal.SIGTERM)
     click.echo("fediscope: interrupted", err=True)
     sys.exit(130)
 
@@ -108,12 +131,12 @@ def main(argv: list[str] | None = None) -> Any:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
         except KeyboardInterrupt:
-            _interrupted()
+            _interrupted(sigint.terminated)
         except Exception as exc:
             # e.g. DuckDB's "RuntimeError: Query interrupted", or click's Abort for Ctrl-C (its KeyboardInterrupt
             # as cause, also when a handler other than the watch's raised it)
             if sigint.seen or isinstance(exc, click.exceptions.Abort) and isinstance(exc.__cause__, KeyboardInterrupt):
-                _interrupted()
+                _interrupted(sigint.terminated)
             if isinstance(exc, FediscopeError):
                 click.echo(f"fediscope: error: {exc}", err=True)
                 sys.exit(exc.exit_code)

@@ -139,6 +139,58 @@ def test_ctrl_c_during_a_duckdb_query_is_one_line_and_exit_130() -> None:
     assert err.strip() == "fediscope: interrupted"
 
 
+# A CLI command holding the lake lock around a long DuckDB query, as `fediscope process` does, run through the real
+# entry point; SIGTERM (systemd, `timeout`, a container stopping) killed it on the spot: the lock stayed behind.
+LOCKED_SCRIPT = textwrap.dedent("""
+    import sys
+    import click
+    from fediscope import cli
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import lake_lock
+
+    @click.command()
+    def spin():
+        settings = load_settings(env={{}}, toml_path=None, lake=sys.argv[2])
+        with lake_lock(open_lake(settings.lake), command="test"), DuckDBEngine(settings) as engine:
+            print("ready", flush=True)
+            engine.execute(f"COPY ({{QUERY}}) TO '{{sys.argv[2]}}/out.parquet' (FORMAT parquet)")
+
+    QUERY = "{query}"
+    cli.COMMANDS["spin"] = ("__main__:spin", "a long DuckDB query under the lake lock")
+    cli.main(sys.argv[1:2])
+""").format(query=ONE_LONG_PIPELINE)
+
+
+def test_sigterm_stops_a_command_at_once_releasing_the_lake_lock_with_one_line_and_exit_143(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake / "_state").mkdir(parents=True)
+
+    def holds_the_lock() -> None:
+        assert (lake / "_state" / "process.lock").exists()
+
+    _out, err, waited = signal_when_ready([sys.executable, "-c", LOCKED_SCRIPT, "spin", str(lake)], signal.SIGTERM,
+                                          holds_the_lock)
+    assert err.strip() == "fediscope: stopped (SIGTERM)", err
+    assert waited < 10, f"stopped {waited:.1f} s after SIGTERM"
+    assert not (lake / "_state" / "process.lock").exists()
+
+
+def test_a_second_sigterm_during_a_commands_clean_up_does_not_cut_it_short() -> None:
+    script = SLOW_CLEAN_UP.replace("wait(60)\n\n", "wait(1)\n        print(\"cleaned up\", flush=True)\n\n")
+    assert script != SLOW_CLEAN_UP
+    with child([sys.executable, "-c", script, "spin"]) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout.readline().strip() == "cleaning up"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert out.strip() == "cleaned up" and process.returncode == 143
+    assert err.strip() == "fediscope: stopped (SIGTERM)", err
+
+
 # A command whose clean-up is slow (a lock released on a slow namenode, say): the user presses Ctrl-C again.
 # Both waits are short sleeps in a loop, as the real waits are (the lake lock's, the stream's): the test signals the
 # moment a line is printed, and a signal landing between Python's last look for signals and the start of a blocking
