@@ -17,6 +17,11 @@ class LakeError(FediscopeError):
     """The lake cannot be read or written."""
 
 
+class NoLakeError(LakeError):
+    """The lake is not there, is not a directory, or holds no data: a setting to fix (or a collection to run
+    first), which no retry of the same run mends (a scheduled task fails at once rather than retrying)."""
+
+
 class LakeLockedError(LakeError):
     """Another run holds the lake's lock (:mod:`fediscope.lake.lock`); the message names it and the lock file."""
 

@@ -37,13 +37,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings
-from fediscope.errors import ConfigError, FediscopeError, LakeError, StoreError, UpstreamError
+from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
 
 if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
@@ -237,7 +238,7 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     try:
         prepare_lake(lake)
     except LakeError as exc:
-        raise LakeError(f"{exc} {_LAKE_HINT}") from None
+        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
     # a worker whose pseudonym key is not the lake's is refused (ConfigError) before the instance is asked for
     # anything; the first landing records the key's check (fediscope.lake.key_check)
     check_landing_key(settings, lake)
@@ -340,7 +341,7 @@ def existing_lake(settings: Settings) -> LakeBackend:
     try:
         require_lake(lake)
     except LakeError as exc:
-        raise LakeError(f"{exc} {_LAKE_HINT}") from None
+        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
     return lake
 
 
@@ -382,7 +383,7 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
     try:
         require_batch_lake(lake)  # before the lock (it lives in the lake) and before the store is opened
     except LakeError as exc:
-        raise LakeError(f"{exc} {_LAKE_HINT}") from None
+        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
     binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
     log.info("processing %s to %s with %s into %s", window.since, window.until,
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
@@ -637,6 +638,8 @@ def failure_reason(context: Mapping[str, Any]) -> str:
     label = getattr(ti, "rendered_map_index", None) or (str(map_index) if map_index not in (None, -1) else "")
     run_id = getattr(context.get("dag_run"), "run_id", None) or context.get("run_id", "?")
     error = context.get("exception")
+    if type(error).__name__ == "AirflowFailException" and error.__cause__ is not None:  # failing_at_once's
+        error = type(error.__cause__)(str(error))
     if error is None:
         reason = "no exception recorded (killed, timed out or marked failed)"
     else:
@@ -645,6 +648,19 @@ def failure_reason(context: Mapping[str, Any]) -> str:
     where = f"{dag_id}.{task_id}" + (f"[{label}]" if label else "")
     return redact_text(f"fediscope task {where} failed (run {run_id}, try {getattr(ti, 'try_number', '?')}): "
                        f"{reason}")[:2000]
+
+
+@contextmanager
+def failing_at_once() -> Iterator[None]:
+    """Around a task's work: what no retry mends (a setting: :class:`ConfigError`; a lake that is not there or
+    holds nothing: :class:`NoLakeError`) fails the task at once, not after its retries (the batch's process task
+    retried a missing lake for 11 minutes). Anything else (an instance down, the lake lock held) is retried."""
+    try:
+        yield
+    except (ConfigError, NoLakeError) as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{exc} (not retried: no retry mends this)") from exc
 
 
 def log_failure(context: Mapping[str, Any]) -> None:

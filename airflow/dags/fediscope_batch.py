@@ -63,12 +63,14 @@ def fediscope_batch() -> None:
     @task(max_active_tis_per_dag=1)
     def process(days: dict[str, str]) -> dict[str, Any]:
         """Curation, metrics and store loading for those days (idempotent)."""
-        return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
+        with orch.failing_at_once():  # a missing lake or a wrong setting fails now, not after 3 retries
+            return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
 
     @task(retries=1)
     def verify(summary: dict[str, Any]) -> dict[str, Any]:
         """The store answers with metric rows."""
-        return orch.verify_store(orch.task_settings())
+        with orch.failing_at_once():
+            return orch.verify_store(orch.task_settings())
 
     verify(process(window()))
 

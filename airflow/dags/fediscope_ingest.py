@@ -51,8 +51,9 @@ def fediscope_ingest() -> None:
         """Collect one source into the raw lake (fails, and is retried, when the source fails)."""
         context = get_current_context()
         context["fediscope_target"] = orch.target_label(target)  # type: ignore[typeddict-unknown-key]
-        overrides = orch.variable_overrides()
-        result = orch.collect_target(orch.task_settings(overrides), target, orch.max_pages(overrides))
+        with orch.failing_at_once():
+            overrides = orch.variable_overrides()
+            result = orch.collect_target(orch.task_settings(overrides), target, orch.max_pages(overrides))
         if not orch.new_records(result):
             raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fediscope.errors import ConfigError, LakeError
+from fediscope.errors import ConfigError, LakeError, NoLakeError
 
 
 def hidden(name: str) -> bool:
@@ -164,7 +164,7 @@ LAKE_OPTION = "--lake / FEDISCOPE_LAKE"
 
 
 def _not_a_directory(lake: LakeBackend, chosen_by: str) -> LakeError:
-    return LakeError(f"the lake path {lake.url} is not a directory; point {chosen_by} at the lake's directory")
+    return NoLakeError(f"the lake path {lake.url} is not a directory; point {chosen_by} at the lake's directory")
 
 
 def _collect_hint(chosen_by: str) -> str:
@@ -179,7 +179,7 @@ def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str =
         return
     if lake.exists(""):
         raise _not_a_directory(lake, chosen_by)
-    raise LakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
+    raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
 
 
 def holds_data(lake: LakeBackend) -> bool:
@@ -203,9 +203,9 @@ def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, ch
     try:
         require_lake(lake, collect_hint, chosen_by=chosen_by)
     except LakeError as exc:
-        raise LakeError(f"{exc}; the store was not touched") from None
+        raise type(exc)(f"{exc}; the store was not touched") from None
     if not holds_data(lake):
-        raise LakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
+        raise NoLakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
                         f"{collect_hint or _collect_hint(chosen_by)}; the store was not touched")
 
 

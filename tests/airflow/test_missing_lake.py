@@ -27,11 +27,11 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def _run(airflow_env: AirflowEnv, dag_id: str, work: Path, **extra: Any) -> dict[str, Any]:
+def _run(airflow_env: AirflowEnv, dag_id: str, work: Path, retries: bool = False, **extra: Any) -> dict[str, Any]:
     variable = {"lake": str(work / "lake"), "store": f"sqlite:///{work / 'fediscope.db'}", "engine": "duckdb", **extra}
     env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
-    return airflow_env.run("test", dag_id, "--logical-date", "2026-11-23T00:00:00+00:00", "--no-retries",
-                           extra_env=env)
+    return airflow_env.run("test", dag_id, "--logical-date", "2026-11-23T00:00:00+00:00",
+                           *([] if retries else ["--no-retries"]), extra_env=env)
 
 
 def _states(result: dict[str, Any]) -> dict[str, str]:
@@ -59,15 +59,18 @@ def test_maintenance_on_a_missing_lake_fails_clearly_and_creates_nothing(airflow
 @pytest.mark.slow
 def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflow_env: AirflowEnv,
                                                                           tmp_path: Path) -> None:
+    """With the DAG's own retries (3, from 1 minute, doubling): no retry mends a missing lake, so the task fails at
+    once (it was retried for 11 minutes)."""
     work = tmp_path / "work"
     work.mkdir()
-    result = _run(airflow_env, "fediscope_batch", work)
+    result = _run(airflow_env, "fediscope_batch", work, retries=True)
     states = _states(result)
     assert result["state"] == "failed"
     assert states["window"] == "success" and states["process"] == "failed", states
     assert states["verify"] == "upstream_failed", states
     lines = _failure_lines(result, "fediscope_batch.process")
-    assert lines and "LakeError: no lake at" in lines[0] and "the store was not touched" in lines[0], lines
+    assert lines and "NoLakeError: no lake at" in lines[0] and "the store was not touched" in lines[0], lines
+    assert "try 1)" in lines[0] and "(not retried: no retry mends this)" in lines[0], lines
     assert "point FEDISCOPE_LAKE at" in lines[0] and "--lake" not in lines[0], lines  # a DAG task has no --lake
     assert _tree(work) == [], "no lake, no lock, no store created"
 
