@@ -22,7 +22,7 @@ import pytest
 
 from fediscope.engine import curate_sql
 from spark_jobs.mapreduce import mapper, reducer
-from spark_jobs.mapreduce.run_local import MAPPER, REDUCER, deletions_dir, parse_output, raw_files, run_lake
+from spark_jobs.mapreduce.run_local import MAPPER, deletions_dir, parse_output, raw_files, run_lake
 
 METRICS = tuple(reducer.COLUMNS)
 
@@ -117,21 +117,24 @@ def test_origins_are_read_from_whole_uris_only() -> None:
 
 
 def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path) -> None:
-    """The literal shell pipe of the README gives what run_local gives."""
-    files = " ".join(f"'{p}'" for p in raw_files(recorded_lake) if not p.name.endswith(".gz"))
-    py = sys.executable
-    (deletions,) = deletions_dir(recorded_lake)
-    command = (f"cat {files} | {py} {MAPPER} --deletions '{deletions}' | LC_ALL=C sort | {py} {REDUCER} "
-               f"| LC_ALL=C sort | {py} {REDUCER}")
-    out = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, check=True)
-    assert out.stderr == ""
+    """The README's local pipe, as written (run from the repository's root, the lake in $LAKE), gives what
+    run_local gives. Was: its paths mixed the lake's root and the repository's, so pasted as written it read
+    nothing and wrote an empty metrics.tsv."""
+    text = (MAPPER.parent / "README.md").read_text()
+    block = text.split("## Locally", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     plain_only = tmp_path / "lake"
     for path in [*raw_files(recorded_lake), *raw_files(recorded_lake, ("status_deletions",))]:
         if not path.name.endswith(".gz"):
             target = plain_only / path.relative_to(recorded_lake)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    assert parse_output(out.stdout.splitlines()) == run_lake(plain_only)
+    out = tmp_path / "metrics.tsv"
+    script = block.replace("LAKE=./lake", f"LAKE='{plain_only}'").replace("python3 ", f"'{sys.executable}' ")
+    script = script.replace("> metrics.tsv", f"> '{out}'")
+    assert script.count(str(plain_only)) == 1 and script.count(sys.executable) == 3 and str(out) in script
+    done = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, cwd=MAPPER.parents[2])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert parse_output(out.read_text().splitlines()) == run_lake(plain_only)
 
 
 def _hadoop_job(map_outputs: list[list[str]], reducers: int, seed: int) -> list[list[str]]:
@@ -240,7 +243,7 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
     assert "-mapper 'python3 mapper.py --deletions deletions.jsonl'" in jobs[0]
     assert "input.dir.recursive=true" in jobs[0]
     assert "reducer.py,deletions.jsonl \\" in jobs[0] and "> deletions.jsonl" in text  # shipped, and built
-    assert "mapper.py --deletions raw/mastodon/status_deletions |" in text  # the local pipe
+    assert 'mapper.py --deletions "$LAKE/raw/mastodon/status_deletions" |' in text  # the local pipe
     assert "-mapper cat" in jobs[1]
     for entity in ("statuses", "accounts", "directory"):
         assert f"-input $RAW/{entity}" in jobs[0]
