@@ -30,6 +30,7 @@ How the flow works (NiFi terms in brackets):
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import uuid
@@ -450,7 +451,12 @@ def render_text(kind: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Write the flow files; with ``--check``, fail when a committed file differs from what would be written."""
-    check = "--check" in argv
+    parser = argparse.ArgumentParser(
+        prog="python nifi_templates/build_flows.py",
+        description=f"Write the NiFi flow definitions ({', '.join(FLOWS)}) beside this script.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when a committed flow file differs from what would be written")
+    check = parser.parse_args(argv).check
     stale = []
     for filename, kind in FLOWS.items():
         path = HERE / filename

@@ -86,6 +86,20 @@ def _relationships(proc: dict[str, Any], catalogue: dict[str, Any]) -> set[str]:
     return rels
 
 
+def test_the_builder_reads_its_arguments(build_flows: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """--help says what it does and writes nothing (it wrote both flow files, whatever the arguments); an unknown
+    argument is refused; --check writes nothing either."""
+    before = {name: (build_flows.HERE / name).stat().st_mtime_ns for name in build_flows.FLOWS}
+    with pytest.raises(SystemExit) as done:
+        build_flows.main(["--help"])
+    assert done.value.code == 0 and "--check" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        build_flows.main(["--chek"])
+    assert done.value.code == 2 and "unrecognized arguments: --chek" in capsys.readouterr().err
+    assert build_flows.main(["--check"]) == 0
+    assert {name: (build_flows.HERE / name).stat().st_mtime_ns for name in build_flows.FLOWS} == before
+
+
 def test_committed_flows_are_what_the_builder_writes(build_flows: Any) -> None:
     for filename, kind in build_flows.FLOWS.items():
         committed = (build_flows.HERE / filename).read_text()
