@@ -28,6 +28,13 @@ from fediscope.lake.backend import LakeBackend, open_lake
 
 Row = dict[str, Any]
 
+#: What to do, appended to an engine's error about a damaged file: a raw batch (not valid JSON Lines of the declared
+#: shape), or a curated Parquet file (which the raw batches can make again).
+RAW_DAMAGE_HINT = ("; a raw file holds a line that is not a record of the expected shape (cut short, edited or "
+                   "damaged since it was landed): restore it from a copy, or move it out of the lake, and run again")
+CURATED_DAMAGE_HINT = ("; a curated file is damaged: `fediscope process --recurate` makes the curated tables again "
+                       "from the raw files")
+
 
 def plain(value: Any) -> Any:
     """A result value as a JSON-compatible scalar (what the stores accept)."""

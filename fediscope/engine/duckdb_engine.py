@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from fediscope.config import Settings
-from fediscope.engine.base import Engine, Row
+from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
 from fediscope.errors import FediscopeError
@@ -27,6 +27,15 @@ from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 
 log = logging.getLogger(__name__)
+
+
+def _damage_hint(error: str) -> str:
+    """What to do about a file DuckDB could not read: a raw batch (its JSON), or a curated Parquet file."""
+    if "in file" in error and ".json" in error and ("Malformed JSON" in error or "UTF-8" in error):
+        return RAW_DAMAGE_HINT
+    if ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
+        return CURATED_DAMAGE_HINT
+    return ""
 
 
 def _literal(text: str) -> str:
@@ -64,7 +73,8 @@ class DuckDBEngine(Engine):
         try:
             return self.con.execute(sql)
         except duckdb.Error as exc:
-            raise FediscopeError(f"DuckDB failed: {str(exc).splitlines()[0]}") from exc
+            first = str(exc).splitlines()[0].rstrip()
+            raise FediscopeError(f"DuckDB failed: {first}{_damage_hint(first)}") from exc
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
         """A view: curation reads each raw entity in one statement (see ``curate_sql.STATUS_RECORDS``)."""
@@ -117,7 +127,8 @@ class DuckDBEngine(Engine):
         try:
             return self.con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
-            raise FediscopeError(f"DuckDB failed: {str(exc).splitlines()[0]}") from exc
+            first = str(exc).splitlines()[0].rstrip()
+            raise FediscopeError(f"DuckDB failed: {first}{_damage_hint(first)}") from exc
 
     def execute(self, sql: str) -> None:
         self._run(sql)

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fediscope.config import Settings
-from fediscope.engine.base import Engine, Row, rows_table
+from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
@@ -64,9 +64,9 @@ def _job_failures() -> Iterator[None]:
             raise
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
         if "FAILED_READ_FILE" in failure and ".json" in failure:
-            message += ("; a raw file holds a line that is not a record of the expected shape (cut short, edited "
-                        "or damaged since it was landed): restore it from a copy, or move it out of the lake, and "
-                        "run again")
+            message += RAW_DAMAGE_HINT
+        elif "FAILED_READ_FILE" in failure and ".parquet" in failure:
+            message += CURATED_DAMAGE_HINT
         raise FediscopeError(message) from exc
 
 

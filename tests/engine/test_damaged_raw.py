@@ -98,3 +98,36 @@ def test_a_line_that_is_not_json_stops_spark_curation_naming_the_file(lake: Loca
     assert message.startswith("Spark failed:") and path.name in message, message
     assert "restore it from a copy" in message and "\n" not in message
     assert not (lake_dir / MANIFEST).exists()
+
+
+def test_a_line_that_is_not_json_says_what_to_do(lake: LocalLake, lake_dir: Path,
+                                                 duckdb_engine: Callable[[], Engine]) -> None:
+    first, _second = _two_batches(lake)
+    path = lake_dir / first
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[0], b"this is {not json\n", *lines[1:]]))
+
+    with pytest.raises(FediscopeError) as raised:
+        duckdb_engine().curate()
+
+    message = str(raised.value)
+    assert message.startswith("DuckDB failed:") and str(path) in message, message
+    assert message.endswith("restore it from a copy, or move it out of the lake, and run again"), message
+
+
+def test_a_damaged_curated_file_says_recurate_makes_it_again(lake: LocalLake, lake_dir: Path,
+                                                             duckdb_engine: Callable[[], Engine]) -> None:
+    _two_batches(lake)
+    duckdb_engine().curate()
+    damaged = sorted((lake_dir / "curated" / "statuses").rglob("*.parquet"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    land(lake, "statuses", statuses("test_hashtag_tl.json"), at(3), policy())  # new data: the partitions are read
+
+    with pytest.raises(FediscopeError) as raised:
+        duckdb_engine().curate()
+
+    assert str(damaged) in str(raised.value), raised.value
+    assert str(raised.value).endswith("`fediscope process --recurate` makes the curated tables again from the raw "
+                                      "files"), raised.value
+    duckdb_engine().curate(rebuild=True)  # as it says
+    assert sorted((lake_dir / "curated" / "statuses").rglob("*.parquet"))
