@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import curated_dir
+from fediscope.lake.layout import CURATED_ROOT, curated_dir
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ Location = Path | LakeURI
 
 def partition_name(column: str, value: str) -> str:
     return f"{column}={value}"
+
+
+#: A directory :meth:`Workspace._swap` moved aside: ``.<name>.old-<8 hex>``.
+_ASIDE_RE = re.compile(r"\.(.+)\.old-[0-9a-f]{8}")
 
 
 def _is_data_file(path: str) -> bool:
@@ -188,6 +193,32 @@ class Workspace:
         count = sum(1 for _ in local.iterdir())
         shutil.rmtree(local, ignore_errors=True)
         return count
+
+    def recover_interrupted_publish(self) -> int:
+        """Undo what a run killed while publishing (between :meth:`_swap`'s two renames) left: a partition or table
+        moved aside (``.<name>.old-<hex>``) with nothing moved into its place is moved back, so the next run merges
+        into the rows it had (the killed run's raw files are not in the manifest: the next run reads them again,
+        and merging them again is idempotent); one whose replacement is in place is the old version, deleted.
+        Returns how many were moved back. Local lakes only: in direct mode (Spark on HDFS) the lake hides
+        dot-names from listings, and a remote workspace uploads file by file, with no aside directory."""
+        if self.direct or self.remote:
+            return 0
+        curated = Path(self.root) / CURATED_ROOT
+        if not curated.is_dir():
+            return 0
+        restored = 0
+        for parent in [curated, *(d for d in curated.iterdir() if d.is_dir() and not d.name.startswith("."))]:
+            for aside in list(parent.iterdir()):
+                match = _ASIDE_RE.fullmatch(aside.name)
+                if match is None or not aside.is_dir():
+                    continue
+                target = parent / match.group(1)
+                if target.exists():
+                    shutil.rmtree(aside, ignore_errors=True)
+                else:
+                    aside.rename(target)
+                    restored += 1
+        return restored
 
     def new_staging_dir(self) -> Location:
         """An empty directory for one run's output, on the same filesystem as the curated tables (in direct

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -619,3 +620,26 @@ def test_staging_directories_a_killed_run_left_are_removed_by_the_next_run(lake:
     assert not (lake_dir / "curated" / "_staging").exists()
     assert summary.noop is not anything_new
     assert len(read_table(lake_dir, "statuses")) == len({s["uri"] for s in statuses("test_hashtag_tl.json")})
+
+
+@pytest.mark.parametrize("killed", ["between the renames", "after the renames"])
+def test_a_partition_a_killed_publish_moved_aside_is_put_back(lake: LocalLake, lake_dir: Path, duckdb_engine,
+                                                              killed: str) -> None:
+    """Publishing a partition renames the old one aside (``.dt=….old-<hex>``), the staged one into place, then
+    deletes the old one. A run killed between the renames left the partition missing: the next run merged its raw
+    files into nothing, and the partition's earlier rows were gone until --recurate."""
+    land(lake, "statuses", statuses("test_hashtag_tl.json"), at(1), policy())
+    duckdb_engine().curate()
+    before = sorted(r["uri"] for r in read_table(lake_dir, "statuses"))
+    table = lake_dir / "curated" / "statuses"
+    partition = sorted(p for p in table.iterdir() if p.name.startswith("dt="))[0]
+    aside = table / f".{partition.name}.old-0123abcd"
+    shutil.copytree(partition, aside)
+    if killed == "between the renames":
+        shutil.rmtree(partition)
+
+    duckdb_engine().curate()
+
+    assert not aside.exists()
+    assert partition.is_dir()
+    assert sorted(r["uri"] for r in read_table(lake_dir, "statuses")) == before
