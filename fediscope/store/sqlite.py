@@ -3,15 +3,15 @@
 SQLite types are per value, not per column (a column's declared type is only an "affinity"), which is why the
 logical types live in the catalog (:mod:`fediscope.store.schema`): a widened column needs no ``ALTER``, and a
 column whose type is not known yet (every value NULL so far) is declared ``BLOB`` — the affinity that stores
-whatever comes later unchanged. The file runs in WAL mode (``synchronous=NORMAL``) so a report can read while
-a batch writes.
+whatever comes later unchanged.
 
-Reading a WAL file takes its ``-shm`` index, which SQLite creates beside it when no connection has one open: on
-storage the reader cannot write (a read-only mount, a share of another account's), that fails with "attempt to
-write a readonly database". There, and only when no commit waits in a ``-wal`` file, a store opened for reading
-is read as an unchanging file (SQLite's ``immutable=1``): every commit is then in the database file itself. Each
-read opens its own connection (no pool), so a writer that starts later is seen at the next read, through its
-``-shm`` when it has one open.
+A writer runs the file in WAL mode (``synchronous=NORMAL``), so a report can read while a batch writes, and
+leaves it in rollback-journal mode when it closes the store (:meth:`SQLiteStore.close`). A WAL file at rest needs
+its ``-shm`` index made beside it by its next reader, which a reader that cannot write there (a read-only mount,
+another account's share) cannot do: "attempt to write a readonly database". A rollback-journal file such a reader
+reads under a shared lock (a writer from elsewhere waits for it), so its reads are consistent. A store still in WAL
+mode there (its writer is running, or was killed) can be read while a writer keeps its ``-shm``; otherwise the
+error says what to do.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, 
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
@@ -107,24 +106,16 @@ class SQLiteStore(SQLStore):
             parsed = _read_only_url(parsed, path)
         elif path is not None:
             _make_parent(path)
-        # a store read from a file gets a connection per read (no pool): see _open_read_only
-        pool = {"poolclass": NullPool} if read_only and path is not None else {}
         try:
-            engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30}, **pool)
+            engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
         except (ArgumentError, ValueError, TypeError) as exc:  # e.g. a query parameter SQLite does not take
             raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: {exc}; {_SQLITE_FORMS}") from None
+        self._file = path if not read_only else None  # left in rollback-journal mode at close
 
         if read_only and path is not None:
-            said: list[str] = []  # the fallback is logged once per store, not at every read
-
             @event.listens_for(engine, "do_connect")
             def _connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
-                connection, reason = _open_read_only(path, cargs, cparams)
-                if reason and not said:
-                    said.append(reason)
-                    log.info("store %s: its WAL index cannot be made here (%s): read as an unchanging file",
-                             path, reason)
-                return connection
+                return _open_read_only(path, cargs, cparams)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -139,6 +130,11 @@ class SQLiteStore(SQLStore):
             cursor.close()
 
         super().__init__(url, engine, read_only=read_only)
+
+    def close(self) -> None:
+        super().close()
+        if self._file is not None and self._file.is_file():
+            _leave_wal(self._file)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         return _TYPES[type_]
@@ -172,34 +168,43 @@ def _read_only_url(parsed: URL, path: Path | None) -> URL:
     return parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
 
 
-def _open_read_only(path: Path, cargs: list[Any], cparams: dict[str, Any]) -> tuple[sqlite3.Connection, str]:
-    """A ``mode=ro`` connection to the store file; where that cannot read it because the ``-shm`` index cannot be
-    created beside it (storage this process cannot write) and no commit waits in a ``-wal`` file, one reading it
-    as an unchanging file (``immutable=1``). A ``-wal`` holding commits is an error saying what to do: immutable
-    would not see them, and only a connection that can write folds them into the file. With the connection, why
-    it is immutable ("" when it is not)."""
+def _open_read_only(path: Path, cargs: list[Any], cparams: dict[str, Any]) -> sqlite3.Connection:
+    """A ``mode=ro`` connection to the store file. One that cannot read it because the file is in WAL mode and its
+    ``-shm`` index cannot be made here fails saying why and what to do, rather than "attempt to write a readonly
+    database"."""
     connection = sqlite3.connect(*cargs, **cparams)
     try:
-        connection.execute("PRAGMA schema_version").fetchone()  # the first read takes the WAL index
-        return connection, ""
+        connection.execute("PRAGMA schema_version").fetchone()  # the first read takes the WAL index, if WAL
+        return connection
     except sqlite3.OperationalError as exc:
         connection.close()
-        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+        wal = path.with_name(path.name + "-wal")
+        if "readonly" not in str(exc) and not ("unable to open" in str(exc) and wal.exists()):
             raise
-        failure = exc
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
+        waiting = wal.exists() and wal.stat().st_size > 0
+        why = f"commits wait in {wal.name}" if waiting else \
+            "its writer is running, or was stopped before it closed the store"
         raise sqlite3.OperationalError(
-            f"{failure}: its WAL index ({path.name}-shm) cannot be made here, and {wal.name} holds commits not yet "
-            "in the database file: copy the store with its -wal file somewhere writable and read it there")
-    uri = cargs[0] if cargs else cparams.pop("database")
-    immutable = sqlite3.connect(uri + ("&" if "?" in uri else "?") + "immutable=1", *cargs[1:], **cparams)
+            f"{exc}: the store is in WAL mode ({why}) "
+            f"and its WAL index ({path.name}-shm) cannot be made here; once `fediscope process` has ended where "
+            "the store can be written, the store reads here; or copy it with its -wal and -shm files somewhere "
+            "writable and read it there") from None
+
+
+def _leave_wal(path: Path) -> None:
+    """Put a store file its writer is done with back in rollback-journal mode (see the module docstring). Where
+    another connection has it open (a report reading meanwhile), SQLite keeps WAL mode: nothing to do then."""
     try:
-        immutable.execute("PRAGMA schema_version").fetchone()
-    except sqlite3.Error:  # not a WAL index matter (an unreadable file): the first failure says what it is
-        immutable.close()
-        raise failure from None
-    return immutable, str(failure)
+        connection = sqlite3.connect(path, timeout=5)
+        try:
+            mode = connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        log.debug("store %s: left in WAL mode (%s)", path, exc)
+        return
+    if mode and mode[0] != "delete":
+        log.debug("store %s: left in %s mode (another connection has it open)", path, mode[0])
 
 
 def _make_parent(path: Path) -> None:

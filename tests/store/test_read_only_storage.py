@@ -1,6 +1,7 @@
-"""A SQLite store on storage the reader cannot write (a read-only mount, another account's directory): its WAL
-index (``-shm``) cannot be created there, so SQLite's ``mode=ro`` alone fails ("attempt to write a readonly
-database"); the store is then read as an unchanging file, unless commits wait in a ``-wal`` it would not see.
+"""A SQLite store on storage the reader cannot write (a read-only mount, another account's directory). A store
+left in WAL mode could not be read there: its WAL index (``-shm``) must be made beside it ("attempt to write a
+readonly database"). Its writer leaves it in rollback-journal mode when it closes it, which such a reader reads
+under a shared lock; one still in WAL mode (a writer running or killed) is an error saying what to do.
 
 The reads run in a child process that cannot write the directory: as another user would, through the directory's
 permission bits; as root (which permissions do not stop) with the capabilities that bypass them dropped
@@ -81,8 +82,9 @@ def test_a_store_on_storage_the_reader_cannot_write_reads_as_written(
     path = read_only_dir / "metrics.db"
     _write(f"sqlite:///{path}", sample_metric_rows["languages"])
     assert sorted(p.name for p in read_only_dir.iterdir()) == ["metrics.db"]  # closed: no -wal, no -shm
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # was: wal, at rest too
+    conn.close()
     expected = open_store(f"sqlite:///{path}", read_only=True)
     try:
         top = expected.top(metric("languages"), 100)
@@ -93,10 +95,28 @@ def test_a_store_on_storage_the_reader_cannot_write_reads_as_written(
 
     read, logged = _read_in_child(path)
 
-    assert read.get("error") is None
-    assert logged.count("read as an unchanging file") == 1, logged  # once, not at every read
+    assert read.get("error") is None, read
+    assert "immutable" not in logged and "unchanging" not in logged, logged
     assert read["stored"] == {"languages": len(sample_metric_rows["languages"])}
     assert read["top"] == json.loads(json.dumps(top)) and len(top) == len(sample_metric_rows["languages"])
+
+
+def test_a_store_a_writer_left_in_wal_mode_there_is_an_error_saying_what_to_do(
+        read_only_dir: Path, sample_metric_rows: dict[str, list[Any]]) -> None:
+    """Killed before it closed the store (or a store written by an older fediscope): WAL mode at rest."""
+    path = read_only_dir / "metrics.db"
+    _write(f"sqlite:///{path}", sample_metric_rows["languages"][:1])
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    conn.close()  # the last connection: -wal and -shm are removed, the file stays in WAL mode
+    assert sorted(p.name for p in read_only_dir.iterdir()) == ["metrics.db"]
+
+    read, _logged = _read_in_child(path)
+
+    assert "top" not in read
+    assert "the store is in WAL mode (its writer is running, or was stopped before it closed the store)" \
+        in read["error"], read
+    assert "once `fediscope process` has ended where the store can be written, the store reads here" in read["error"]
 
 
 def test_commits_waiting_in_a_wal_file_there_are_an_error_saying_what_to_do(
@@ -104,6 +124,7 @@ def test_commits_waiting_in_a_wal_file_there_are_an_error_saying_what_to_do(
     source = tmp_path / "metrics.db"
     _write(f"sqlite:///{source}", sample_metric_rows["languages"][:1])
     writer = sqlite3.connect(source)
+    writer.execute("PRAGMA journal_mode=WAL")  # as a writer runs it (a killed one leaves it so)
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute("UPDATE fediscope_catalog SET row_count = 99")
     writer.commit()  # in metrics.db-wal only, while the writer is open
@@ -117,9 +138,9 @@ def test_commits_waiting_in_a_wal_file_there_are_an_error_saying_what_to_do(
     read, _logged = _read_in_child(read_only_dir / "metrics.db")
 
     assert "top" not in read
-    assert "metrics.db-wal holds commits not yet in the database file" in read["error"], read
+    assert "the store is in WAL mode (commits wait in metrics.db-wal)" in read["error"], read
     assert "WAL index (metrics.db-shm) cannot be made here" in read["error"]
-    assert "copy the store with its -wal file somewhere writable" in read["error"]
+    assert "copy it with its -wal and -shm files somewhere writable" in read["error"]
 
 
 def test_a_file_the_reader_cannot_read_is_that_error_not_an_unchanging_file(
@@ -128,9 +149,8 @@ def test_a_file_the_reader_cannot_read_is_that_error_not_an_unchanging_file(
     _write(f"sqlite:///{path}", sample_metric_rows["languages"])
     path.chmod(0o000)
     try:
-        read, logged = _read_in_child(path, directory_mode=0o755)
+        read, _logged = _read_in_child(path, directory_mode=0o755)
     finally:
         path.chmod(0o644)
 
     assert "unable to open database file" in read["error"] and "WAL index" not in read["error"], read
-    assert "unchanging" not in logged, logged

@@ -20,9 +20,13 @@ ROWS = [{"account": "a", "instance": "x.example", "followers": 5, "rate": 0.5, "
 def test_sqlite_creates_the_file_and_its_directories(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'm.db'}")
     store.write(TOP, ROWS)
+    conn = sqlite3.connect(tmp_path / "deep" / "er" / "m.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # while its writer has it open
+    conn.close()
     store.close()
     with sqlite3.connect(tmp_path / "deep" / "er" / "m.db") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # left in rollback-journal mode: readable where the reader cannot write (tests/store/test_read_only_storage.py)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(metric_top)")}
         assert columns == {"account": "TEXT", "instance": "TEXT", "followers": "BIGINT", "rate": "DOUBLE",
                            "bot": "BOOLEAN", "note": "TEXT"}
