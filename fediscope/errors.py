@@ -22,6 +22,11 @@ class NoLakeError(LakeError):
     first), which no retry of the same run mends (a scheduled task fails at once rather than retrying)."""
 
 
+class DamagedBatchError(LakeError, ValueError):
+    """A raw batch holds a line that is not a JSON record (cut short, edited or damaged since it was landed). A
+    ValueError too, as the ``json`` error it replaces, for callers that catch that."""
+
+
 class LakeLockedError(LakeError):
     """Another run holds the lake's lock (:mod:`fediscope.lake.lock`); the message names it and the lock file."""
 

@@ -187,7 +187,7 @@ def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject]) -> list[Trac
                    if _may_hold(text, subject, {subject.key})]
         if not holding:
             continue
-        for record in decode_jsonl(text):
+        for record in decode_jsonl(text, name=path):
             entity, instance = entity_and_instance(path, record)
             for traces in holding:
                 traces.note_record(entity, record.get("data"), instance)
@@ -235,7 +235,7 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
         active = [(traces, values) for subject, traces, values in keys if _may_hold(text, subject, values)]
         if not active:
             continue
-        records = list(decode_jsonl(text))
+        records = list(decode_jsonl(text, name=path))
         dumped: list[str | None] = [None] * len(records)
         changed = False
         for traces, values in active:
@@ -255,7 +255,7 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
             lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
         else:
             lake.delete(path)
-            if all(_authored_by(path, record, keys) for record in decode_jsonl(text)):
+            if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
                 deleted.append(path)
     forget_erased_files(lake, deleted)
     return counts

@@ -67,7 +67,7 @@ def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, 
     references: list[dict[str, Any]] = []
     values = traces.values()
     for path in raw_batch_files(lake):
-        for record in decode_jsonl(read_batch_text(lake, path)):
+        for record in decode_jsonl(read_batch_text(lake, path), name=path):
             entity, instance = entity_and_instance(path, record)
             data = record.get("data")
             if is_owned(entity, data, instance, traces.key):

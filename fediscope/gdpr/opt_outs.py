@@ -288,7 +288,7 @@ def _uncurated_owners(lake: LakeBackend, keys: set[str], uncurated: Mapping[str,
             present = {key for key in wanted if _may_name(text, lowered, key)}
             if not present:
                 continue
-            for record in decode_jsonl(text):
+            for record in decode_jsonl(text, name=path):
                 kind, instance = entity_and_instance(path, record)
                 data = record.get("data")
                 found.update(key for key in present

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from fediscope.errors import LakeError
+from fediscope.errors import DamagedBatchError, LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import RAW_ROOT, batch_path, new_batch_id
 
@@ -33,12 +33,20 @@ def write_batch(lake: LakeBackend, entity: str, instance: str, records: list[dic
     return path
 
 
-def decode_jsonl(data: bytes, path: str = "") -> Iterator[dict[str, Any]]:
+def decode_jsonl(data: bytes, path: str = "", name: str | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a batch's bytes (decompressed first when ``path`` ends in ``.gz``); a line that is not JSON
+    is a :class:`DamagedBatchError` naming the file (``name``, else ``path``) and the line, saying what to do (it
+    was a ``json`` traceback out of an erasure)."""
     if path.endswith(".gz"):
         data = gzip.decompress(data)
-    for line in data.splitlines():
+    for number, line in enumerate(data.splitlines(), 1):
         if line.strip():
-            yield json.loads(line)
+            try:
+                yield json.loads(line)
+            except ValueError as exc:
+                raise DamagedBatchError(
+                    f"the raw file {name or path or '(unnamed)'} is damaged: line {number} is not a JSON record "
+                    f"({exc}); restore it from a copy, or move it out of the lake, and run again") from None
 
 
 def read_batch(lake: LakeBackend, path: str) -> Iterator[dict[str, Any]]:
