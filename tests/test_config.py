@@ -443,6 +443,7 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
     "mysql+pymysql://u:p/w?#@db/x",  # SQLAlchemy takes an unencoded / ? # in the password
     "hbase://h", "hbase://h:9090?transport=framed&protocol=compact&pool_size=2&timeout=1000&batch_size=10",
     "sqlite:////tmp/y.db?timeout=5", "sqlite:////tmp/st%3Fore.db", "sqlite:///file:x.db?mode=ro&uri=true",
+    "sqlite:///file:/tmp/x.db?uri=True&mode=ro", "sqlite:///file:/tmp/x.db?mode=ro&uri=1",  # were refused
     # the TLS files are this host's, checked when the store is opened: a worker that only collects need not
     # have them (tests/store/test_store_urls.py: opening the store refuses a missing one)
     "mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem&ssl_cert=/nonexistent/c.pem&ssl_key=/nonexistent/k.pem",

@@ -191,7 +191,11 @@ class Workspace:
         if not local.is_dir():
             return 0
         count = sum(1 for _ in local.iterdir())
-        shutil.rmtree(local, ignore_errors=True)
+        try:
+            shutil.rmtree(local)
+        except OSError as exc:
+            log.warning("curation: cannot remove the staging left by a stopped run, %s: %s", local, exc.strerror or exc)
+            return 0
         return count
 
     def recover_interrupted_publish(self) -> int:

@@ -318,7 +318,7 @@ def _sqlite_query_problem(url: str) -> str | None:
 
     _, mark, query = url.partition("?")
     options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
-    if not mark or ("uri", "true") in options:
+    if not mark or any(name == "uri" for name, _value in options):  # a file: URI: its own options are SQLite's
         return None
     unknown = [name for name, _value in options if name not in SQLITE_OPTIONS]
     if unknown or not options:
