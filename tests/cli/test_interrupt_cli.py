@@ -180,14 +180,8 @@ def test_sigterm_stops_a_command_at_once_releasing_the_lake_lock_with_one_line_a
 def test_a_second_sigterm_during_a_commands_clean_up_does_not_cut_it_short() -> None:
     script = SLOW_CLEAN_UP.replace("wait(60)\n\n", "wait(1)\n        print(\"cleaned up\", flush=True)\n\n")
     assert script != SLOW_CLEAN_UP
-    with child([sys.executable, "-c", script, "spin"]) as process:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGTERM)
-        assert process.stdout.readline().strip() == "cleaning up"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    assert out.strip() == "cleaned up" and process.returncode == 143
+    out, err, code = signal_twice(script, signal.SIGTERM)
+    assert out.strip() == "cleaned up" and code == 143
     assert err.strip() == "fediscope: stopped (SIGTERM)", err
 
 
@@ -220,15 +214,22 @@ SLOW_CLEAN_UP = textwrap.dedent("""
 """)
 
 
-def test_a_second_ctrl_c_during_the_clean_up_cuts_it_short_without_a_traceback() -> None:
-    with child([sys.executable, "-c", SLOW_CLEAN_UP, "spin"]) as process:
+def signal_twice(script: str, signum: int) -> tuple[str, str, int]:
+    """Run ``script``'s ``spin`` command: ``signum`` once it is ready, again once it is cleaning up; its stdout
+    (after those two lines), stderr and exit code."""
+    with child([sys.executable, "-c", script, "spin"]) as process:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         assert process.stdout.readline().strip() == "cleaning up"
-        process.send_signal(signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-    assert process.returncode == 130
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+    return out, err, process.returncode
+
+
+def test_a_second_ctrl_c_during_the_clean_up_cuts_it_short_without_a_traceback() -> None:
+    _out, err, code = signal_twice(SLOW_CLEAN_UP, signal.SIGINT)
+    assert code == 130
     assert err.strip() == "fediscope: interrupted", err
 
 
