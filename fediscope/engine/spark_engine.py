@@ -51,9 +51,9 @@ _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float"
 @contextmanager
 def _job_failures() -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
-    :class:`FediscopeError`: the failure's message and its innermost cause; a raw file that is not valid JSON Lines
-    of the declared shape (read ``FAILFAST``) names the file and says what to do. A job cancelled (an interrupt
-    cancels every job) is left as it is, for the interrupt's own handling."""
+    :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
+    batch it cannot decompress, a damaged curated Parquet file) is named, with what to do. A job cancelled (an
+    interrupt cancels every job) is left as it is, for the interrupt's own handling."""
     from py4j.protocol import Py4JJavaError
 
     try:
