@@ -10,7 +10,6 @@ permission bits; as root (which permissions do not stop) with the capabilities t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from permissions import without_dac_rights
 
 from fediscope.analysis import metric
 from fediscope.store.port import open_store
@@ -38,16 +38,6 @@ except FediscopeError as exc:
 """
 
 
-def _without_write_rights() -> list[str]:
-    """The command prefix running a child that permission bits stop."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing: permissions do not stop root")
-    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
-
-
 @pytest.fixture()
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "share"
@@ -60,7 +50,7 @@ def _read_in_child(path: Path, directory_mode: int = 0o555) -> tuple[dict[str, A
     """What the child read (or its error), and its log."""
     path.parent.chmod(directory_mode)
     try:
-        done = subprocess.run([*_without_write_rights(), sys.executable, "-c", _READ, str(path)],
+        done = subprocess.run([*without_dac_rights(), sys.executable, "-c", _READ, str(path)],
                               capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     finally:
         path.parent.chmod(0o755)
