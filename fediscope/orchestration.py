@@ -638,13 +638,13 @@ def failure_reason(context: Mapping[str, Any]) -> str:
     label = getattr(ti, "rendered_map_index", None) or (str(map_index) if map_index not in (None, -1) else "")
     run_id = getattr(context.get("dag_run"), "run_id", None) or context.get("run_id", "?")
     error = context.get("exception")
-    if type(error).__name__ == "AirflowFailException" and error.__cause__ is not None:  # failing_at_once's
-        error = type(error.__cause__)(str(error))
+    kind = type(error).__name__
+    if kind == "AirflowFailException" and error.__cause__ is not None:  # failing_at_once's: named as its cause
+        kind = type(error.__cause__).__name__
     if error is None:
         reason = "no exception recorded (killed, timed out or marked failed)"
     else:
-        text = " ".join(str(error).split()) or type(error).__name__
-        reason = f"{type(error).__name__}: {text}"
+        reason = f"{kind}: {' '.join(str(error).split()) or kind}"
     where = f"{dag_id}.{task_id}" + (f"[{label}]" if label else "")
     return redact_text(f"fediscope task {where} failed (run {run_id}, try {getattr(ti, 'try_number', '?')}): "
                        f"{reason}")[:2000]

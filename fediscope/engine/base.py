@@ -25,13 +25,14 @@ from fediscope.engine.schema import CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError
 from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import RESTORE_ADVICE
 
 Row = dict[str, Any]
 
 #: What to do, appended to an engine's error about a damaged file: a raw batch (not valid JSON Lines of the declared
 #: shape), or a curated Parquet file (which the raw batches can make again).
 RAW_DAMAGE_HINT = ("; a raw file holds a line that is not a record of the expected shape (cut short, edited or "
-                   "damaged since it was landed): restore it from a copy, or move it out of the lake, and run again")
+                   f"damaged since it was landed): {RESTORE_ADVICE}")
 CURATED_DAMAGE_HINT = ("; a curated file is damaged: `fediscope process --recurate` makes the curated tables again "
                        "from the raw files")
 

@@ -29,13 +29,16 @@ from fediscope.lake.backend import LakeBackend
 log = logging.getLogger(__name__)
 
 
-def _damage_hint(error: str) -> str:
-    """What to do about a file DuckDB could not read: a raw batch (its JSON), or a curated Parquet file."""
+def _failure(exc: duckdb.Error) -> FediscopeError:
+    """A DuckDB error as one line; about a file DuckDB could not read (a raw batch's JSON, a curated Parquet file),
+    with what to do."""
+    error = str(exc).splitlines()[0].rstrip()
+    hint = ""
     if "in file" in error and ".json" in error and ("Malformed JSON" in error or "UTF-8" in error):
-        return RAW_DAMAGE_HINT
-    if ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
-        return CURATED_DAMAGE_HINT
-    return ""
+        hint = RAW_DAMAGE_HINT
+    elif ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
+        hint = CURATED_DAMAGE_HINT
+    return FediscopeError(f"DuckDB failed: {error}{hint}")
 
 
 def _literal(text: str) -> str:
@@ -73,8 +76,7 @@ class DuckDBEngine(Engine):
         try:
             return self.con.execute(sql)
         except duckdb.Error as exc:
-            first = str(exc).splitlines()[0].rstrip()
-            raise FediscopeError(f"DuckDB failed: {first}{_damage_hint(first)}") from exc
+            raise _failure(exc) from exc
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
         """A view: curation reads each raw entity in one statement (see ``curate_sql.STATUS_RECORDS``)."""
@@ -127,8 +129,7 @@ class DuckDBEngine(Engine):
         try:
             return self.con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:
-            first = str(exc).splitlines()[0].rstrip()
-            raise FediscopeError(f"DuckDB failed: {first}{_damage_hint(first)}") from exc
+            raise _failure(exc) from exc
 
     def execute(self, sql: str) -> None:
         self._run(sql)

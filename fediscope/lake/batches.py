@@ -13,6 +13,9 @@ from fediscope.errors import DamagedBatchError, LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import RAW_ROOT, batch_path, new_batch_id
 
+#: What to do about a raw batch damaged since it was landed (a line that is not JSON; the engines say it too).
+RESTORE_ADVICE = "restore it from a copy, or move it out of the lake, and run again"
+
 
 def encode_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
@@ -46,7 +49,7 @@ def decode_jsonl(data: bytes, path: str = "", name: str | None = None) -> Iterat
             except ValueError as exc:
                 raise DamagedBatchError(
                     f"the raw file {name or path or '(unnamed)'} is damaged: line {number} is not a JSON record "
-                    f"({exc}); restore it from a copy, or move it out of the lake, and run again") from None
+                    f"({exc}); {RESTORE_ADVICE}") from None
 
 
 def read_batch(lake: LakeBackend, path: str) -> Iterator[dict[str, Any]]:
