@@ -112,21 +112,40 @@ class SigintWatch:
             signal.signal(signal.SIGTERM, self._previous_term)
 
 
+def _say_json_error(kind: str, message: str, exit_code: int) -> None:
+    """The error document on stdout, when the command was asked for JSON and printed none of its own."""
+    from fediscope.cli.common import JsonOutput, emit_json, error_document
+
+    if JsonOutput.requested and not JsonOutput.printed:
+        emit_json(error_document(kind, message, exit_code))
+
+
+def _json_in(args: list[str]) -> bool:
+    """Whether a command line asks for JSON (``--json``, ``--format json``, ``--format=json``)."""
+    return "--json" in args or any(
+        a.lower() == "--format=json" or a == "--format" and i + 1 < len(args) and args[i + 1].lower() == "json"
+        for i, a in enumerate(args))
+
+
 def _interrupted(terminated: bool = False) -> None:
     if threading.current_thread() is threading.main_thread():  # everything is cleaned up: another Ctrl-C now
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
-    if terminated:
-        click.echo("fediscope: stopped (SIGTERM)", err=True)
-        sys.exit(128 + signal.SIGTERM)
-    click.echo("fediscope: interrupted", err=True)
-    sys.exit(130)
+    message, code = ("stopped (SIGTERM)", 128 + signal.SIGTERM) if terminated else ("interrupted", 130)
+    _say_json_error("Interrupted", message, code)
+    click.echo(f"fediscope: {message}", err=True)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: expected failures become one clear line on stderr and a non-zero exit, never a traceback.
 
-    Ctrl-C is one line and exit 130, also when a library reported it as an error of its own.
+    Ctrl-C is one line and exit 130, also when a library reported it as an error of its own. A command asked for
+    JSON (``--json``, ``--format json``) that fails before printing its document prints an error document on
+    stdout instead (:func:`~fediscope.cli.common.error_document`), so a script reading it has something to parse.
     """
+    from fediscope.cli.common import JsonOutput
+
+    JsonOutput.reset()
     with SigintWatch() as sigint:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
@@ -138,12 +157,19 @@ def main(argv: list[str] | None = None) -> Any:
             if sigint.seen or isinstance(exc, click.exceptions.Abort) and isinstance(exc.__cause__, KeyboardInterrupt):
                 _interrupted(sigint.terminated)
             if isinstance(exc, FediscopeError):
+                _say_json_error(type(exc).__name__, str(exc), exc.exit_code)
                 click.echo(f"fediscope: error: {exc}", err=True)
                 sys.exit(exc.exit_code)
             if isinstance(exc, click.exceptions.Abort):
+                _say_json_error("Aborted", "aborted", 130)
                 click.echo("fediscope: aborted", err=True)
                 sys.exit(130)
             if isinstance(exc, click.ClickException):
+                if isinstance(exc, click.UsageError) and _json_in(sys.argv[1:] if argv is None else argv):
+                    JsonOutput.requested = True  # the command line failed before its options were read
+                _say_json_error(type(exc).__name__, exc.format_message(), exc.exit_code)
                 exc.show()
                 sys.exit(exc.exit_code)
+            # a bug: its traceback follows on stderr (the document does not quote it: it may hold anything)
+            _say_json_error("InternalError", f"unexpected {type(exc).__name__}; see the traceback on stderr", 1)
             raise

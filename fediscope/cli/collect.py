@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
 from fediscope.sources.spec import SOURCES_HELP, parse_source
@@ -22,7 +22,7 @@ from fediscope.sources.spec import SOURCES_HELP, parse_source
               help="Pages walked per source in this run (the walk resumes next run). Default: until caught up "
                    "with the checkpoint, or down to the backfill depth on a first run.")
 @click.option("--lake", default=None, metavar="URL", help="Lake to land into (overrides FEDISCOPE_LAKE).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress on stderr (default: only when stderr is a terminal).")
 def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: int | None, lake: str | None,

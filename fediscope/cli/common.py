@@ -91,8 +91,48 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
+class JsonOutput:
+    """Whether the running command was asked for JSON on stdout, and whether it has printed its document.
+
+    A command that fails before printing its document would leave a script reading its stdout with nothing to
+    parse; :func:`fediscope.cli.main` prints an error document there instead (:func:`error_document`). The
+    request is noted while the command line is read (:func:`json_option`, eager, so before a bad value of another
+    option fails), hence these flags rather than the command's own arguments.
+    """
+
+    requested = False
+    printed = False
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.requested = cls.printed = False
+
+
+def _note_json_requested(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is True or str(value).lower() == "json":
+        JsonOutput.requested = True
+    return value
+
+
+def json_option(help: str) -> Any:  # noqa: A002 - click's own name for it
+    """The ``--json`` flag of a command (``as_json``), noted before the command's other options are read."""
+    return click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_note_json_requested, help=help)
+
+
+def json_format_option(help: str) -> Any:  # noqa: A002
+    """``--format text|json`` (``fmt``), ``json`` noted as :func:`json_option` notes ``--json``."""
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"], case_sensitive=False),
+                        default="text", show_default=True, is_eager=True, callback=_note_json_requested, help=help)
+
+
+def error_document(kind: str, message: str, exit_code: int) -> dict[str, Any]:
+    """What a command asked for JSON prints on stdout when it fails before its own document."""
+    return {"ok": False, "error": {"type": kind, "message": message, "exit_code": exit_code}}
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    JsonOutput.printed = True
 
 
 def is_terminal() -> bool:

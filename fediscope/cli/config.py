@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.cli.common import emit_json, json_option, settings_from_context
 from fediscope.config import SETTINGS, URL_NAMES
 from fediscope.redact import redact_url
 
@@ -15,7 +15,7 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 def show(as_json: bool) -> None:
     """Print every setting with its value; secrets (and passwords in URLs) are shown as ***."""
     settings = settings_from_context()
@@ -38,7 +38,7 @@ def show(as_json: bool) -> None:
 
 
 @config.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@json_option("Print the findings as JSON.")
 def check(as_json: bool) -> None:
     """Flag weak, default or missing secrets and mistyped FEDISCOPE_* variables; exit 1 on problems."""
     from fediscope.config_check import check_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.cli.common import emit_json, json_option, settings_from_context
 from fediscope.errors import FediscopeError
 
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or its profile link (https://mastodon.social/@alice)."
@@ -33,7 +33,7 @@ def gdpr() -> None:
 @gdpr.command()
 @click.option("--account", required=True, help=ACCOUNT_HELP)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (asked only when stdin is a terminal).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def erase(account: str, yes: bool, as_json: bool) -> None:
     """Remove an account from the raw lake, curated tables and store, and suppress it in later collections.
 
@@ -84,7 +84,7 @@ def export(account: str, out: Path | None) -> None:
 
 @gdpr.command()
 @click.option("--dry-run", is_flag=True, help="Only list the partitions and files that would be deleted.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("Print the summary as JSON.")
 def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
 

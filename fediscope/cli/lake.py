@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
@@ -142,7 +142,7 @@ def _detail(row: dict[str, object]) -> str:
 @click.option("--records", "count_records", is_flag=True,
               help="Also count records: of each batch file listed (.jsonl, .jsonl.gz), and of every batch file "
                    "below each directory listed. Reads all those files, which is slow on a big lake or over WebHDFS.")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@json_option("Print the rows as JSON.")
 def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> None:
     """List PATH (relative to the lake root, default: the root; a directory or one file).
 
@@ -234,7 +234,7 @@ def _show_status(status: LockStatus, where: str, now: datetime) -> None:
 @click.option("--lake", "lake_url", default=None, metavar="URL", help="Lake to unlock (overrides FEDISCOPE_LAKE).")
 @click.option("--yes", is_flag=True, help="Remove the lock without asking (required without a terminal).")
 @click.option("--force", is_flag=True, help="Remove it even though its process still runs on this host.")
-@click.option("--json", "as_json", is_flag=True, help="Print the lock and what was done as JSON.")
+@json_option("Print the lock and what was done as JSON.")
 def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
     """Show who holds the lake lock (<lake>/_state/process.lock) and remove it by hand.
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
 from fediscope.config import ENGINES
 
 
@@ -32,7 +32,7 @@ class _Date(click.ParamType):
               help="Curate only raw partitions fetched on or before this day (YYYY-MM-DD, UTC).")
 @click.option("--lake", default=None, metavar="URL", help="Lake to read (overrides FEDISCOPE_LAKE).")
 @click.option("--store", default=None, metavar="URL", help="Store to load (overrides FEDISCOPE_STORE).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress on stderr (default: only when stderr is a terminal).")
 @click.option("--recurate", is_flag=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.cli.common import emit_json, json_format_option, settings_from_context
 
 DEFAULT_OUT = Path("fediscope-out")
 
@@ -20,8 +20,7 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Path:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"], case_sensitive=False), default="text",
-              show_default=True, help="text: readable tables; json: every row and value, for scripts.")
+@json_format_option("text: readable tables; json: every row and value, for scripts.")
 @click.option("--out", type=click.Path(file_okay=False), callback=_out_dir, default=str(DEFAULT_OUT),
               show_default=True,
               help="Directory the PNG charts are written to (created if needed).")

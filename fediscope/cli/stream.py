@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from fediscope.cli.common import emit_json, settings_from_context
+from fediscope.cli.common import emit_json, json_option, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.redact import redact_url
 from fediscope.sources.spec import parse_source
@@ -45,7 +45,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--flush-records", type=click.IntRange(min=1), default=500, show_default=True,
               help="… or as soon as this many items wait.")
 @click.option("--lake", default=None, metavar="URL", help="Lake to land into (overrides FEDISCOPE_LAKE).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("Print the summary as JSON on stdout.")
 def stream(instance: str, timelines: tuple[str, ...], duration: float | None, max_events: int | None,
            flush_seconds: float, flush_records: int, lake: str | None, as_json: bool) -> None:
     """Land streaming timelines (new statuses, edits, deletions) into the raw lake as they happen.

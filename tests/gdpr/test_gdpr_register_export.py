@@ -146,10 +146,11 @@ class TerminalInput(io.StringIO):
 
 def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, monkeypatch) -> None:
     """On a terminal the question goes to stderr (stdout is the report, JSON with --json) and "no" is a plain
-    refusal (exit 1), not an interruption (130)."""
+    refusal (exit 1), not an interruption (130): with --json, stdout is then the error document alone."""
     monkeypatch.setattr(sys, "stdin", TerminalInput("n\n"))
     result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
-    assert result.code == 1 and result.out == ""
+    assert result.code == 1
+    assert json.loads(result.out)["error"]["message"] == "not erased: declined"
     assert "This cannot be undone [y/N]" in result.err and "not erased: declined" in result.err
     assert not export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
 

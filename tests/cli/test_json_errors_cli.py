@@ -1,0 +1,152 @@
+"""A command asked for JSON that fails before its own document prints an error document on stdout.
+
+It printed nothing there (the error was one line on stderr only), so a script reading stdout (``fediscope process
+--json | jq …``) had nothing to parse and could not tell a failure's kind. Each test below printed nothing on stdout
+before.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import pytest
+from child_process import child
+from cli_run import clean_env, run
+
+KEY = "cli-test-pseudonym-key-2b8e4f0a6c1d9e3f7a5b"
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    return clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+                     FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}", FEDISCOPE_RETRY_BACKOFF="0.01",
+                     FEDISCOPE_MAX_RETRIES="1")
+
+
+def error_of(out: str) -> dict[str, Any]:
+    """The one error document on stdout (``json.loads`` fails on anything else there)."""
+    document = json.loads(out)
+    assert document["ok"] is False and set(document) == {"ok", "error"}, document
+    return document["error"]
+
+
+def test_a_failure_of_the_command_is_a_document_with_its_type_message_and_exit_code(cli_env, capsys) -> None:
+    code, out, err = run(capsys, "process", "--json")
+
+    assert code == 1
+    error = error_of(out)
+    assert error["type"] == "NoLakeError" and error["exit_code"] == 1
+    assert "no lake at" in error["message"] and error["message"] in err  # the stderr line stays as it was
+    assert err.startswith("fediscope: error: no lake at")
+
+
+@pytest.mark.parametrize("args", [
+    ("process", "--since", "nope", "--json"),
+    ("process", "--json", "--since", "nope"),  # --json read first either way
+    ("report", "--top", "0", "--format", "json"),
+    ("report", "--format=JSON", "--top", "0"),
+])
+def test_a_bad_option_value_is_a_document_with_exit_2(cli_env, capsys, args) -> None:
+    code, out, err = run(capsys, *args)
+
+    assert code == 2
+    error = error_of(out)
+    assert error["type"] == "BadParameter" and error["exit_code"] == 2
+    assert error["message"].startswith("Invalid value for '--")
+    assert "Usage:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [("process", "--nope", "--json"), ("report", "--format", "json", "--nope")])
+def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
+    """click stops reading the command line there, before any option's value is looked at."""
+    code, out, _err = run(capsys, *args)
+
+    assert code == 2
+    error = error_of(out)
+    assert error["type"] == "NoSuchOption" and "--nope" in error["message"]
+
+
+def test_report_format_json_without_a_store(cli_env, capsys) -> None:
+    code, out, _err = run(capsys, "report", "--format", "json", "--no-charts")
+
+    assert code == 1
+    error = error_of(out)
+    assert error["type"] == "StoreError" and "does not exist yet" in error["message"]
+
+
+@pytest.mark.parametrize("args", [("process",), ("report", "--format", "text", "--no-charts"),
+                                  ("process", "--since", "nope"), ("process", "--nope")])
+def test_without_json_stdout_stays_empty(cli_env, capsys, args) -> None:
+    code, out, err = run(capsys, *args)
+
+    assert code in (1, 2) and out == "" and err
+
+
+def test_a_command_that_printed_its_document_prints_no_second_one(cli_env, capsys, mastodon_server) -> None:
+    """collect prints its summary with ``"ok": false`` for a failed source, then exits 1: one document."""
+    mastodon_server.fail(503, times=100, path="/api/v1/timelines/tag/")
+
+    code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot", "--json")
+
+    assert code == 1
+    summary = json.loads(out)
+    assert summary["ok"] is False and "error" not in summary and summary["sources"][0]["source"] == "tag:hoot"
+
+
+# A command asked for --json that is stopped while it works, and one that fails on a bug, run through the real
+# entry point (fediscope.cli.main) beside the real commands, as the `fediscope` script runs them.
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    import click
+    from fediscope import cli
+    from fediscope.cli.common import json_option
+
+    @click.command()
+    @json_option("Print as JSON.")
+    def spin(as_json):
+        print("ready", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @click.command()
+    @json_option("Print as JSON.")
+    def boom(as_json):
+        raise RuntimeError("secret-looking detail")
+
+    cli.COMMANDS["spin"] = ("__main__:spin", "waits")
+    cli.COMMANDS["boom"] = ("__main__:boom", "fails on a bug")
+    cli.main(sys.argv[1:])
+""")
+
+
+@pytest.mark.parametrize(("signum", "code", "message"), [(signal.SIGTERM, 143, "stopped (SIGTERM)"),
+                                                         (signal.SIGINT, 130, "interrupted")])
+def test_a_stopped_command_says_so_in_the_document(signum: int, code: int, message: str) -> None:
+    with child([sys.executable, "-c", SCRIPT, "spin", "--json"]) as process:
+        assert process.stderr is not None
+        assert process.stderr.readline().strip() == "ready"
+        time.sleep(0.2)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+
+    assert process.returncode == code, err
+    assert error_of(out) == {"type": "Interrupted", "message": message, "exit_code": code}
+    assert err.strip() == f"fediscope: {message}"
+
+
+def test_a_bug_is_a_document_naming_the_exception_not_quoting_it() -> None:
+    """Its traceback goes to stderr as before; the document on stdout does not repeat what the exception holds."""
+    done = subprocess.run([sys.executable, "-c", SCRIPT, "boom", "--json"], capture_output=True, text=True,
+                          timeout=60)
+
+    assert done.returncode == 1
+    error = error_of(done.stdout)
+    assert error["type"] == "InternalError" and "RuntimeError" in error["message"]
+    assert "secret-looking" not in done.stdout and "Traceback" in done.stderr
