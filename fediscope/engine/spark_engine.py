@@ -22,16 +22,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fediscope.config import Settings
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
-from fediscope.errors import ConfigError, FediscopeError
+from fediscope.errors import ConfigError, FediscopeError, LakeError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import RESTORE_ADVICE
 from fediscope.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,17 @@ SESSION_CONF = {
 }
 
 
+#: What :meth:`SparkEngine.register_raw` raises (``raise_error``) on a raw line that is not a JSON record, and how
+#: :func:`_job_failures` finds it again in the failure Spark reports.
+NOT_A_RECORD = "fediscope: not a record in "
+#: The raw reader's corrupt-record column, and the filter that fails a job on a line that is not a record: its text
+#: is there and neither ``meta`` nor ``data`` was read (a field of another type only nulls that field; referring to
+#: them also keeps Spark from refusing a query that would read the corrupt-record column alone).
+_CORRUPT = "_fediscope_corrupt_record"
+_STOP_AT_A_LINE_NOT_A_RECORD = (
+    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL "
+    f"THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) ELSE TRUE END")
+
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
 
@@ -52,9 +64,11 @@ _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float"
 def _job_failures() -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
     :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
-    batch it cannot decompress, a damaged curated Parquet file) is named, with what to do. A job cancelled (an
-    interrupt cancels every job) is left as it is, for the interrupt's own handling."""
+    batch it cannot decompress, a damaged curated Parquet file) is named, with what to do, and a raw line that is
+    not a record (:data:`NOT_A_RECORD`) is a :class:`LakeError` naming its file. A job cancelled (an interrupt
+    cancels every job) is left as it is, for the interrupt's own handling."""
     from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
 
     try:
         yield
@@ -62,12 +76,29 @@ def _job_failures() -> Iterator[None]:
         failure, cause = _java_messages(exc.java_exception)
         if "cancelled" in failure.lower():
             raise
+        _raise_if_not_a_record(failure, cause, exc)
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
         if "FAILED_READ_FILE" in failure and ".json" in failure:
             message += RAW_DAMAGE_HINT
         elif "FAILED_READ_FILE" in failure and ".parquet" in failure:
             message += CURATED_DAMAGE_HINT
         raise FediscopeError(message) from exc
+    except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect)
+        _raise_if_not_a_record(str(exc), "", exc)
+        raise
+
+
+_NOT_A_RECORD_RE = re.compile(re.escape(NOT_A_RECORD) + r"(\S+)")
+
+
+def _raise_if_not_a_record(failure: str, cause: str, exc: BaseException) -> None:
+    match = _NOT_A_RECORD_RE.search(failure) or _NOT_A_RECORD_RE.search(cause)
+    if match:
+        file = match.group(1)
+        if file.startswith("file:"):
+            file = unquote(urlsplit(file).path)
+        raise LakeError(f"the raw file {file} is damaged: a line is not a JSON record (cut short, edited or "
+                        f"damaged since it was landed); nothing was curated; {RESTORE_ADVICE}") from exc
 
 
 def _java_messages(error: Any) -> tuple[str, str]:
@@ -178,10 +209,13 @@ class SparkEngine(Engine):
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
         if files:
             # PERMISSIVE: a field of another JSON type than declared is NULL, the record kept (FAILFAST failed the
-            # whole lake on `"bot": "true"`, which landing accepts and DuckDB casts). A line that is not JSON at all
-            # is a row of NULLs, skipped as a status without a URI: README "Not yet supported". Files cut short
-            # or emptied are refused before any engine reads them (fediscope.lake.batches.check_whole_batches).
-            frame = self.spark.read.schema(spark_ddl(entity)).option("mode", "PERMISSIVE").json(list(files))
+            # whole lake on `"bot": "true"`, which DuckDB casts). A line that is not a JSON record at all (edited,
+            # or damaged inside a file that still ends with a newline) reads as a row of NULLs whose text is in the
+            # corrupt-record column: the view's filter stops the job there, naming the file, as DuckDB stops. Files
+            # cut short or emptied are refused before any engine reads them (lake.batches.check_whole_batches).
+            frame = (self.spark.read.schema(f"{spark_ddl(entity)}, `{_CORRUPT}` STRING")
+                     .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT).json(list(files))
+                     .where(_STOP_AT_A_LINE_NOT_A_RECORD).drop(_CORRUPT))
         else:
             frame = self.spark.createDataFrame([], spark_ddl(entity))
         self._view(frame, view)

@@ -1,10 +1,10 @@
 """Raw batch files damaged after landing (cut short, emptied, NUL bytes after the last record) stop curation with
 the file's name and what to do, before any engine reads them, and nothing is curated; a line that is not JSON
-stops DuckDB's curation with what to do.
+stops DuckDB's and Spark's curation with what to do.
 
 Was: DuckDB dropped a last line cut short when its file was not the last one read (exit 0, the records gone); it
-read an emptied file or NUL bytes after the last record as nothing. (Spark reads a line that is not JSON as a row
-of NULLs: README "Not yet supported".)
+read an emptied file or NUL bytes after the last record as nothing. Spark read a line that is not JSON as a row of
+NULLs and skipped it without a word.
 """
 
 from __future__ import annotations
@@ -117,8 +117,9 @@ def test_a_damaged_curated_file_says_recurate_makes_it_again(lake: LocalLake, la
 @pytest.mark.spark
 def test_spark_curates_a_record_with_a_flag_of_another_json_type(lake: LocalLake, lake_dir: Path,
                                                                  spark: object) -> None:
-    """``"bot": "true"`` passes landing and DuckDB casts it: Spark must not fail the lake on it (it did with
-    FAILFAST, calling the file damaged); the field reads as NULL there, the status is curated."""
+    """``"bot": "true"`` (landing quarantines it, but a raw file written by other means or an older fediscope may
+    hold it) is cast by DuckDB: Spark must not fail the lake on it (it did with FAILFAST, calling the file damaged);
+    the field reads as NULL there, the status is curated."""
     from fediscope.engine.spark_engine import SparkEngine
 
     posts = statuses("test_hashtag_tl.json")
@@ -129,3 +130,27 @@ def test_spark_curates_a_record_with_a_flag_of_another_json_type(lake: LocalLake
         summary = engine.curate()
 
     assert summary.statuses_written == len({s["uri"] for s in posts})
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("line", [b"this is {not json", b'{"meta": {"instance": "x"}, "data": {"id": "1', b"[1, 2]"],
+                         ids=["not json", "cut short inside", "not an object"])
+def test_a_line_that_is_not_a_record_stops_spark_curation_naming_the_file(lake: LocalLake, lake_dir: Path,
+                                                                          spark: object, line: bytes) -> None:
+    """The file still ends with a newline (the last-byte check passes): Spark read the line as a row of NULLs and
+    curated the rest without a word."""
+    from fediscope.engine.spark_engine import SparkEngine
+
+    first, _second = _two_batches(lake)
+    path = lake_dir / first
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[0], line + b"\n", *lines[1:]]))
+
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine, pytest.raises(LakeError) as raised:
+        engine.curate()
+
+    message = str(raised.value)
+    assert message.startswith(f"the raw file {path} is damaged: a line is not a JSON record"), message
+    assert message.endswith("restore it from a copy, or move it out of the lake, and run again"), message
+    assert not (lake_dir / MANIFEST).exists()  # nothing curated: the next run reads every file again
+    assert not list((lake_dir / "curated").rglob("*.parquet"))
