@@ -43,5 +43,10 @@ class StoreSchemaError(StoreError):
     """A stored metric's table lacks a column this fediscope version reads (another version stored it)."""
 
 
+class EngineStartError(FediscopeError):
+    """The batch engine did not start though its settings are valid (Spark's JVM exited, a cluster master did not
+    answer): unlike a :class:`ConfigError`, a retry of the same run may succeed, so a scheduled task retries it."""
+
+
 class NotSupportedError(FediscopeError):
     """A feature that is documented as not yet supported."""

@@ -29,7 +29,7 @@ from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, 
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
-from fediscope.errors import ConfigError, FediscopeError, LakeError
+from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import RESTORE_ADVICE
@@ -152,10 +152,12 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # Java missing, bad master URL: py4j raises plain exceptions
-        raise ConfigError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
-                          "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
-                          "or use FEDISCOPE_ENGINE=duckdb)") from None
+    except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
+        # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
+        # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)
+        raise EngineStartError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
+                               "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
+                               "or use FEDISCOPE_ENGINE=duckdb)") from None
     if is_local_master(master) and not log.isEnabledFor(logging.DEBUG):
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
         # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG

@@ -1,0 +1,61 @@
+"""Spark that does not start although its settings are valid is an :class:`EngineStartError`, which a scheduled task
+retries, not a :class:`ConfigError`, which fails it at once.
+
+Was: every failure of ``getOrCreate`` (a JVM that exited for want of memory, a cluster master restarting) was a
+ConfigError, so the batch DAG's process task failed without its retries on what a retry mends. Java missing stays a
+ConfigError (tests/engine/test_process.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fediscope.errors import ConfigError, EngineStartError
+from fediscope.orchestration import failing_at_once
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# build_session in a fresh process (a test process may hold a live session, which getOrCreate would return)
+SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from fediscope.engine.spark_engine import build_session
+try:
+    build_session("local[1]")
+except Exception as exc:
+    print(type(exc).__name__, isinstance(exc, __import__("fediscope.errors").errors.ConfigError))
+    print(exc)
+"""
+
+
+def test_a_jvm_that_exits_at_start_is_an_engine_start_error(tmp_path: Path) -> None:
+    """A ``java`` that is there (so the settings check passes) but exits at once, as a JVM refused its heap does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    java = bin_dir / "java"
+    java.write_text("#!/bin/sh\necho 'Error occurred during initialization of VM' >&2\nexit 1\n")
+    java.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in {"JAVA_HOME", "SPARK_HOME"}}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+
+    lines = done.stdout.splitlines()
+    assert lines and lines[0] == "EngineStartError False", done.stdout + done.stderr
+    assert lines[1].startswith("cannot start Spark with master 'local[1]': "), lines
+    assert "FEDISCOPE_ENGINE=duckdb" in lines[1]
+
+
+def test_a_scheduled_task_retries_an_engine_start_error_and_not_a_config_error() -> None:
+    with pytest.raises(EngineStartError), failing_at_once():
+        raise EngineStartError("cannot start Spark")
+    pytest.importorskip("airflow")
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException), failing_at_once():
+        raise ConfigError("engine=spark: Java not found")
