@@ -116,14 +116,18 @@ def test_origins_are_read_from_whole_uris_only() -> None:
     assert mapper.STATUS_URI_RE.pattern == __import__("fediscope.privacy").privacy.STATUS_URI_PATTERN
 
 
-def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("deletions", [True, False], ids=["with deletions", "no status_deletions"])
+def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path, deletions: bool) -> None:
     """The README's local pipe, as written (run from the repository's root, the lake in $LAKE), gives what
     run_local gives. Was: its paths mixed the lake's root and the repository's, so pasted as written it read
-    nothing and wrote an empty metrics.tsv."""
+    nothing and wrote an empty metrics.tsv; and on a lake without streamed deletions (the demo's) the mapper
+    stopped on the missing directory and the pipe wrote an empty metrics.tsv."""
     text = (MAPPER.parent / "README.md").read_text()
     block = text.split("## Locally", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     plain_only = tmp_path / "lake"
-    for path in [*raw_files(recorded_lake), *raw_files(recorded_lake, ("status_deletions",))]:
+    kept = [*raw_files(recorded_lake), *(raw_files(recorded_lake, ("status_deletions",)) if deletions else [])]
+    assert any("status_deletions" in str(path) for path in kept) == deletions
+    for path in kept:
         if not path.name.endswith(".gz"):
             target = plain_only / path.relative_to(recorded_lake)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -243,7 +247,8 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
     assert "-mapper 'python3 mapper.py --deletions deletions.jsonl'" in jobs[0]
     assert "input.dir.recursive=true" in jobs[0]
     assert "reducer.py,deletions.jsonl \\" in jobs[0] and "> deletions.jsonl" in text  # shipped, and built
-    assert 'mapper.py --deletions "$LAKE/raw/mastodon/status_deletions" |' in text  # the local pipe
+    assert 'DELETIONS=(--deletions "$LAKE/raw/mastodon/status_deletions")' in text  # the local pipe
+    assert 'mapper.py "${DELETIONS[@]}" |' in text
     assert "-mapper cat" in jobs[1]
     for entity in ("statuses", "accounts", "directory"):
         assert f"-input $RAW/{entity}" in jobs[0]
