@@ -45,6 +45,9 @@ SESSION_CONF = {
 }
 
 
+#: The log configuration of a local driver's JVM, when fediscope does not log at DEBUG.
+LOCAL_LOG4J2 = Path(__file__).with_name("spark_log4j2.properties")
+
 #: What :meth:`SparkEngine.register_raw` raises (``raise_error``) on a raw line that is not a JSON record, and how
 #: :func:`_job_failures` finds it again in the failure Spark reports.
 NOT_A_RECORD = "fediscope: not a record in "
@@ -149,6 +152,9 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
         builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
                    .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
+        if not log.isEnabledFor(logging.DEBUG):  # the JVM's start-up notices too: read before its log can be set
+            builder = builder.config("spark.driver.extraJavaOptions",
+                                     f"-Dlog4j2.configurationFile={LOCAL_LOG4J2.as_uri()}")
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         session = builder.getOrCreate()

@@ -59,3 +59,33 @@ def test_a_scheduled_task_retries_an_engine_start_error_and_not_a_config_error()
 
     with pytest.raises(AirflowFailException), failing_at_once():
         raise ConfigError("engine=spark: Java not found")
+
+
+# a local session started as fediscope starts it, with the process's log level from the command line
+QUIET_SCRIPT = f"""
+import logging, sys
+sys.path.insert(0, {str(ROOT)!r})
+logging.basicConfig(level=sys.argv[1])
+logging.getLogger("py4j").setLevel(logging.WARNING)
+from fediscope.engine.spark_engine import build_session
+print(build_session("local[1]").range(3).count())
+"""
+NOTICES = ("Using Spark's default log4j profile", "Setting default log level", "WARN NativeCodeLoader", "WARN Utils")
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
+def test_a_local_spark_starts_without_the_jvms_notices_unless_fediscope_logs_at_debug(level: str) -> None:
+    """Spark's default log profile printed about eight lines (its profile, the loopback address, the native Hadoop
+    library, how to set the log level) on every `fediscope process --engine spark`; at DEBUG they stay."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_"))}
+
+    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, level], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+    shown = [notice for notice in NOTICES if notice in done.stderr]
+    if level == "DEBUG":
+        assert "Using Spark's default log4j profile" in shown, done.stderr
+    else:
+        assert shown == [], done.stderr
