@@ -11,11 +11,13 @@ Pick one with :func:`open_engine` (``settings.engine``); always ``close()`` it (
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from fediscope.config import ENGINES, Settings
 from fediscope.engine.metrics import Metric
 from fediscope.engine.schema import CURATED, Table
 from fediscope.engine.workspace import Workspace
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import RESTORE_ADVICE
 
@@ -81,16 +83,31 @@ class Engine(ABC):
         replace every curated table (see :mod:`fediscope.engine.curation`)."""
         from fediscope.engine.curation import run_curation
 
-        summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
-                               allow_missing=allow_missing)
+        with self._errors_in_lake_terms():
+            summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
+                                   allow_missing=allow_missing)
         self._curated_views = False
         return summary
 
+    @contextmanager
+    def _errors_in_lake_terms(self) -> Iterator[None]:
+        """An error naming a file downloaded from a remote lake names the lake's file instead (same type)."""
+        try:
+            yield
+        except FediscopeError as exc:
+            text = self.workspace.in_lake_terms(str(exc)) if self._workspace is not None else str(exc)
+            if text == str(exc):
+                raise
+            renamed = copy.copy(exc)  # its type and attributes, the message changed
+            renamed.args = (text,)
+            raise renamed from exc
+
     def run_metric(self, metric: Metric) -> list[Row]:
         """Every row of one metric over the curated tables, in the metric's own (deterministic) order."""
-        if not self._curated_views:
-            self.register_curated_views()
-        return [{k: plain(v) for k, v in row.items()} for row in self.query(metric.sql)]
+        with self._errors_in_lake_terms():
+            if not self._curated_views:
+                self.register_curated_views()
+            return [{k: plain(v) for k, v in row.items()} for row in self.query(metric.sql)]
 
     def metric_table(self, metric: Metric) -> Any:
         """One metric's result as an Arrow table with the stores' column types (see
@@ -100,9 +117,10 @@ class Engine(ABC):
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
         from fediscope.engine.metric_state import normalize_table, without_unstorable_keys
 
-        if not self._curated_views:
-            self.register_curated_views()
-        return without_unstorable_keys(metric.name, normalize_table(self.query_arrow(metric.sql)), metric.key)
+        with self._errors_in_lake_terms():
+            if not self._curated_views:
+                self.register_curated_views()
+            return without_unstorable_keys(metric.name, normalize_table(self.query_arrow(metric.sql)), metric.key)
 
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""

@@ -313,6 +313,15 @@ class Workspace:
         if parent.name == "_staging" and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
 
+    def in_lake_terms(self, text: str) -> str:
+        """``text`` (an engine's error) with the paths of files downloaded from a remote lake given as the lake's:
+        the downloaded copies are deleted when the run ends, and what to restore or move is the lake's file."""
+        if self._tmp is None:
+            return text
+        from fediscope.redact import redact_url
+
+        return text.replace(str(self._tmp), redact_url(self.lake.url).rstrip("/"))
+
     def close(self) -> None:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

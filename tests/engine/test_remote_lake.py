@@ -4,6 +4,7 @@ Spark with ``spark_lake_uri`` reads and writes the lake's own directory and publ
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from doubles.webhdfs_server import WebHDFSDouble
@@ -162,3 +163,25 @@ def test_a_rebuild_on_webhdfs_removes_what_the_rules_no_longer_make(webhdfs_serv
     assert not remote.exists("curated/instance_peers")
     assert sorted(map(repr, read_table(hdfs_root, "statuses"))) == sorted(map(repr, read_table(local_dir, "statuses")))
     assert json.loads(remote.read("_state/curated_manifest.json"))["rules"] != "older"
+
+
+def test_an_error_about_a_damaged_raw_file_names_the_lakes_file_not_its_download(webhdfs_server: WebHDFSDouble,
+                                                                               tmp_path: Path) -> None:
+    """The engine reads a downloaded copy (deleted when the run ends): the message said to restore or move
+    ``/tmp/fediscope-workspace-…/raw/…``, a file that is gone by then; it names the file in the lake."""
+    from fediscope.errors import FediscopeError
+
+    url = webhdfs_server.lake_url("/lake")
+    _land_all(open_lake(url), BATCHES[:1])
+    damaged = next(webhdfs_server.local("/lake").rglob("*.jsonl"))
+    lines = damaged.read_bytes().splitlines(keepends=True)
+    damaged.write_bytes(b"".join([lines[0], b"this is {not json\n", *lines[1:]]))
+
+    with open_engine(settings_for(tmp_path / "unused", lake=url), "duckdb") as engine, \
+            pytest.raises(FediscopeError) as raised:
+        engine.curate()
+
+    message = str(raised.value)
+    in_lake = unquote(damaged.relative_to(webhdfs_server.local("/lake")).as_posix())  # the double's disk names
+    assert f'"{url.rstrip("/")}/{in_lake}"' in message, message
+    assert "fediscope-workspace-" not in message and "restore it from a copy" in message, message
