@@ -31,10 +31,8 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
-import re
 import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -218,16 +216,20 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
-    from fediscope.engine.spark_engine import find_java
+    from fediscope.engine.spark_engine import MIN_JAVA, find_java, java_major
 
     java = find_java(which)
     if java is None:
-        return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but no java on PATH (Spark runs on the JVM)",
+        home = os.environ.get("JAVA_HOME")
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH"
+        return Check("engine", FAIL, f"FEDISCOPE_ENGINE=spark but {where} (Spark runs on the JVM)",
                      f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
-    major = _java_major(java)
-    if major is not None and major < 17:
-        return Check("engine", FAIL, f"Java {major} found at {java}; Spark {_version('pyspark')} needs Java 17+",
-                     f"install Java 17 and put it first on PATH (or set JAVA_HOME), {fallback}")
+    major = java_major(java)
+    if major is not None and major < MIN_JAVA:
+        return Check("engine", FAIL,
+                     f"Java {major} found at {java}; Spark {_version('pyspark')} needs Java {MIN_JAVA}+",
+                     f"install Java 17 and set JAVA_HOME to it (Spark runs $JAVA_HOME/bin/java when it is set, "
+                     f"else java on PATH), {fallback}")
     master = settings.spark_master
     detail = f"pyspark {_version('pyspark')}, Java {major or '?'} at {java}, master {master}"
     if settings.spark_lake_uri:
@@ -247,18 +249,6 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
             return Check("engine", FAIL, f"{detail}: the Spark master does not accept connections ({exc})",
                          f"start the Spark master or fix FEDISCOPE_SPARK_MASTER, {fallback}")
     return Check("engine", OK, detail)
-
-
-def _java_major(java: str) -> int | None:
-    try:
-        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
-    if not match:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
 
 
 def _version(package: str) -> str:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -121,14 +122,31 @@ def is_local_master(master: str) -> bool:
 
 
 def find_java(which: Callable[[str], str | None] | None = None) -> str | None:
-    """The ``java`` executable Spark's launcher can start: on PATH, else ``$JAVA_HOME/bin/java``; None if absent.
+    """The ``java`` executable Spark's launcher will run, or None if it is not there: ``$JAVA_HOME/bin/java`` when
+    ``JAVA_HOME`` is set, else ``java`` on PATH, in that order, as ``spark-class`` chooses.
 
     PySpark runs the JVM itself (``spark-submit`` → ``java``), also for a cluster master: the driver is local.
     """
-    java = (which or shutil.which)("java")
-    if not java and os.environ.get("JAVA_HOME"):
-        java = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else (which or shutil.which)("java")
     return java if java and os.path.exists(java) else None
+
+
+#: The oldest Java the bundled Spark runs on.
+MIN_JAVA = 17
+
+
+def java_major(java: str) -> int | None:
+    """The major version ``java -version`` reports (``1.8.0`` is 8), or None when it does not say."""
+    try:
+        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
 
 
 def build_session(master: str, app_name: str = "fediscope") -> Any:
@@ -138,13 +156,20 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
                           "or use FEDISCOPE_ENGINE=duckdb") from None
-    if find_java() is None:  # otherwise py4j's JAVA_GATEWAY_EXITED, which does not say why
+    # a setting to fix, said as such (else py4j's JAVA_GATEWAY_EXITED, which does not say why, and a retry)
+    java = find_java()
+    if java is None:
         home = os.environ.get("JAVA_HOME")
-        where = f"no java on PATH, and JAVA_HOME={home} has no bin/java" if home else \
+        where = f"JAVA_HOME={home} has no bin/java (Spark runs that one when JAVA_HOME is set)" if home else \
             "no java on PATH, JAVA_HOME not set"
         raise ConfigError(f"engine=spark: Java not found ({where}); install Java 17 "
                           "(apt-get install openjdk-17-jre-headless) or use the duckdb engine "
                           "(--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
+    major = java_major(java)
+    if major is not None and major < MIN_JAVA:
+        raise ConfigError(f"engine=spark: Java {major} found at {java}; Spark needs Java {MIN_JAVA}+: install it "
+                          "(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it, or use the duckdb "
+                          "engine (--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

@@ -89,3 +89,46 @@ def test_a_local_spark_starts_without_the_jvms_notices_unless_fediscope_logs_at_
         assert "Using Spark's default log4j profile" in shown, done.stderr
     else:
         assert shown == [], done.stderr
+
+
+def _fake_java(directory: Path, version_line: str) -> Path:
+    """``directory/bin/java``, a script answering ``-version`` as a JDK does (on stderr), and nothing else."""
+    java = directory / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\nexit 1\n")
+    java.chmod(0o755)
+    return java
+
+
+@pytest.mark.parametrize(("version_line", "major"), [('openjdk version "11.0.22" 2024-01-16', 11),
+                                                     ('java version "1.8.0_402"', 8)])
+def test_a_java_too_old_for_spark_is_a_setting_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       version_line: str, major: int) -> None:
+    """Refused before the JVM starts (a ConfigError, not retried); it was JAVA_GATEWAY_EXITED, retried 3 times."""
+    from fediscope.engine.spark_engine import build_session
+
+    java = _fake_java(tmp_path / "jdk", version_line)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+
+    with pytest.raises(ConfigError) as raised:
+        build_session("local[1]")
+
+    assert str(raised.value).startswith(f"engine=spark: Java {major} found at {java}; Spark needs Java 17+")
+    assert "FEDISCOPE_ENGINE=duckdb" in str(raised.value)
+
+
+def test_java_home_is_the_java_spark_runs_even_with_another_on_path(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """spark-class runs $JAVA_HOME/bin/java when JAVA_HOME is set: a JAVA_HOME without one is refused as a setting
+    even though a java is on PATH (it was accepted, and Spark then failed to start)."""
+    from fediscope.engine.spark_engine import build_session, find_java
+
+    on_path = _fake_java(tmp_path / "path", 'openjdk version "17.0.12" 2024-07-16')
+    monkeypatch.setenv("PATH", f"{on_path.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "empty-jdk"))
+
+    assert find_java() is None
+    with pytest.raises(ConfigError, match=r"JAVA_HOME=.*empty-jdk has no bin/java \(Spark runs that one"):
+        build_session("local[1]")
+    monkeypatch.delenv("JAVA_HOME")
+    assert find_java() == str(on_path)
