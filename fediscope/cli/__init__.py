@@ -120,8 +120,13 @@ def _say_json_error(kind: str, message: str, exit_code: int) -> None:
         emit_json(error_document(kind, message, exit_code))
 
 
-def _json_in(args: list[str]) -> bool:
-    """Whether a command line asks for JSON (``--json``, ``--format json``, ``--format=json``)."""
+def _json_in(error: click.ClickException, args: list[str]) -> bool:
+    """Whether the command line that failed with ``error`` asks for JSON (``--json``, ``--format json``,
+    ``--format=json``) of a command that has that option (``gdpr export --json`` is an unknown option, not a
+    request: that command prints its own JSON)."""
+    context = error.ctx if isinstance(error, click.UsageError) else None
+    if context is None or not {"as_json", "fmt"} & {param.name for param in context.command.params}:
+        return False
     return "--json" in args or any(
         a.lower() == "--format=json" or a == "--format" and i + 1 < len(args) and args[i + 1].lower() == "json"
         for i, a in enumerate(args))
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> Any:
                 click.echo("fediscope: aborted", err=True)
                 sys.exit(130)
             if isinstance(exc, click.ClickException):
-                if isinstance(exc, click.UsageError) and _json_in(sys.argv[1:] if argv is None else argv):
+                if _json_in(exc, sys.argv[1:] if argv is None else argv):
                     JsonOutput.requested = True  # the command line failed before its options were read
                 _say_json_error(type(exc).__name__, exc.format_message(), exc.exit_code)
                 exc.show()

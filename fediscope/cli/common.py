@@ -131,8 +131,9 @@ def error_document(kind: str, message: str, exit_code: int) -> dict[str, Any]:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-    JsonOutput.printed = True
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    JsonOutput.printed = True  # before: an interrupt while a long document is written adds no second one
+    click.echo(text)
 
 
 def is_terminal() -> bool:

@@ -72,6 +72,16 @@ def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
     assert error["type"] == "NoSuchOption" and "--nope" in error["message"]
 
 
+@pytest.mark.parametrize("args", [("gdpr", "export", "--json", "--account", "a@b.example"),
+                                  ("--json", "process")])
+def test_json_given_where_the_command_has_no_such_option_is_not_a_request(cli_env, capsys, args) -> None:
+    """``gdpr export`` prints its own JSON on stdout (no --json): an error document there could be read as the
+    export; the group has no --json either."""
+    code, out, err = run(capsys, *args)
+
+    assert code == 2 and out == "" and "No such option '--json'" in err
+
+
 def test_report_format_json_without_a_store(cli_env, capsys) -> None:
     code, out, _err = run(capsys, "report", "--format", "json", "--no-charts")
 
@@ -150,3 +160,18 @@ def test_a_bug_is_a_document_naming_the_exception_not_quoting_it() -> None:
     error = error_of(done.stdout)
     assert error["type"] == "InternalError" and "RuntimeError" in error["message"]
     assert "secret-looking" not in done.stdout and "Traceback" in done.stderr
+
+
+def test_the_document_counts_as_printed_before_it_is_written(cli_env, capsys, monkeypatch) -> None:
+    """A Ctrl-C while a long document is being written must not add an error document after the partial one."""
+    from fediscope.cli import common
+
+    def interrupted_echo(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(common.click, "echo", interrupted_echo)
+    common.JsonOutput.reset()
+    common.JsonOutput.requested = True
+    with pytest.raises(KeyboardInterrupt):
+        common.emit_json({"rows": [1, 2, 3]})
+    assert common.JsonOutput.printed
