@@ -54,10 +54,11 @@ LOCAL_LOG4J2 = Path(__file__).with_name("spark_log4j2.properties")
 NOT_A_RECORD = "fediscope: not a record in "
 #: The raw reader's corrupt-record column, and the filter that fails a job on a line that is not a record: its text
 #: is there and neither ``meta`` nor ``data`` was read (a field of another type only nulls that field; referring to
-#: them also keeps Spark from refusing a query that would read the corrupt-record column alone).
+#: them also keeps Spark from refusing a query that would read the corrupt-record column alone). A line ``null``
+#: is an empty record, skipped, as DuckDB reads it (and Spark reads ``{}``).
 _CORRUPT = "_fediscope_corrupt_record"
 _STOP_AT_A_LINE_NOT_A_RECORD = (
-    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL "
+    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL AND trim(`{_CORRUPT}`) <> 'null' "
     f"THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) ELSE TRUE END")
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).

@@ -154,3 +154,33 @@ def test_a_line_that_is_not_a_record_stops_spark_curation_naming_the_file(lake: 
     assert message.endswith("restore it from a copy, or move it out of the lake, and run again"), message
     assert not (lake_dir / MANIFEST).exists()  # nothing curated: the next run reads every file again
     assert not list((lake_dir / "curated").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_dir: Path, tmp_path: Path,
+                                                         engine_name: str, request: pytest.FixtureRequest) -> None:
+    """``{}`` and ``null`` lines hold no record: both engines curate the rest as if they were not there (Spark
+    stopped on ``null``, which DuckDB reads as an empty record)."""
+    from fediscope.engine.base import open_engine
+    from fediscope.lake.local import LocalLake as Lake
+
+    first, _second = _two_batches(lake)
+    clean_dir = tmp_path / "clean"
+    _two_batches(Lake(clean_dir))
+    path = lake_dir / first
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b" null \n", *lines[1:]]))
+
+    if engine_name == "spark":
+        from fediscope.engine.spark_engine import SparkEngine
+
+        spark = request.getfixturevalue("spark")
+        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+            summary = engine.curate()
+    else:
+        with open_engine(settings_for(lake_dir), "duckdb") as engine:
+            summary = engine.curate()
+    with open_engine(settings_for(clean_dir), "duckdb") as engine:
+        clean = engine.curate()
+
+    assert summary.raw_files == 2 and summary.statuses_written == clean.statuses_written > 0
