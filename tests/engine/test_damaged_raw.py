@@ -159,7 +159,7 @@ def test_a_line_that_is_not_a_record_stops_spark_curation_naming_the_file(lake: 
 @pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_dir: Path, tmp_path: Path,
                                                          engine_name: str, request: pytest.FixtureRequest) -> None:
-    """``{}`` and ``null`` lines hold no record: both engines curate the rest as if they were not there (Spark
+    """Empty, ``{}`` and ``null`` lines hold no record: both engines curate the rest as if they were not there (Spark
     stopped on ``null``, which DuckDB reads as an empty record)."""
     from fediscope.engine.base import open_engine
     from fediscope.lake.local import LocalLake as Lake
@@ -169,7 +169,7 @@ def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_d
     _two_batches(Lake(clean_dir))
     path = lake_dir / first
     lines = path.read_bytes().splitlines(keepends=True)
-    path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b" null \n", *lines[1:]]))
+    path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b"\n", b" null \n", *lines[1:]]))
 
     if engine_name == "spark":
         from fediscope.engine.spark_engine import SparkEngine
