@@ -11,7 +11,6 @@ Pick one with :func:`open_engine` (``settings.engine``); always ``close()`` it (
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import decimal
 import math
@@ -96,11 +95,9 @@ class Engine(ABC):
             yield
         except FediscopeError as exc:
             text = self.workspace.in_lake_terms(str(exc)) if self._workspace is not None else str(exc)
-            if text == str(exc):
-                raise
-            renamed = copy.copy(exc)  # its type and attributes, the message changed
-            renamed.args = (text,)
-            raise renamed from exc
+            if text != str(exc):
+                exc.args = (text,)  # the same error (type, attributes, traceback), the message changed
+            raise
 
     def run_metric(self, metric: Metric) -> list[Row]:
         """Every row of one metric over the curated tables, in the metric's own (deterministic) order."""

@@ -58,7 +58,8 @@ NOT_A_RECORD = "fediscope: not a record in "
 #: is an empty record, skipped, as DuckDB reads it (and Spark reads ``{}``).
 _CORRUPT = "_fediscope_corrupt_record"
 _STOP_AT_A_LINE_NOT_A_RECORD = (
-    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL AND trim(`{_CORRUPT}`) <> 'null' "
+    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL "
+    f"AND trim(BOTH ' \\t\\r' FROM `{_CORRUPT}`) <> 'null' "
     f"THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) ELSE TRUE END")
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
@@ -150,6 +151,22 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+@contextmanager
+def _quiet_local_jvm(quiet: bool) -> Iterator[None]:
+    """While a local driver's JVM starts: its log configuration :data:`LOCAL_LOG4J2`, through log4j2's own
+    environment variable, which the JVM inherits. Not a Spark option (``spark.driver.extraJavaOptions`` given by
+    the builder would replace the user's own from ``spark-defaults.conf``), and not over a configuration file the
+    user chose that way."""
+    if not quiet or "LOG4J_CONFIGURATION_FILE" in os.environ:
+        yield
+        return
+    os.environ["LOG4J_CONFIGURATION_FILE"] = LOCAL_LOG4J2.as_uri()
+    try:
+        yield
+    finally:
+        os.environ.pop("LOG4J_CONFIGURATION_FILE", None)
+
+
 def build_session(master: str, app_name: str = "fediscope") -> Any:
     """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
     try:
@@ -178,12 +195,10 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
         builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
                    .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
-        if not log.isEnabledFor(logging.DEBUG):  # the JVM's start-up notices too: read before its log can be set
-            builder = builder.config("spark.driver.extraJavaOptions",
-                                     f"-Dlog4j2.configurationFile={LOCAL_LOG4J2.as_uri()}")
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
-        session = builder.getOrCreate()
+        with _quiet_local_jvm(is_local_master(master) and not log.isEnabledFor(logging.DEBUG)):
+            session = builder.getOrCreate()
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
         # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)

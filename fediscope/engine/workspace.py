@@ -318,9 +318,15 @@ class Workspace:
         the downloaded copies are deleted when the run ends, and what to restore or move is the lake's file."""
         if self._tmp is None:
             return text
+        from urllib.parse import quote, urlsplit
+
         from fediscope.redact import redact_url
 
-        return text.replace(str(self._tmp), redact_url(self.lake.url).rstrip("/"))
+        lake = urlsplit(redact_url(self.lake.url))._replace(query="", fragment="").geturl().rstrip("/")
+        tmp = str(self._tmp)
+        for form in (f"file://{quote(tmp)}", f"file:{quote(tmp)}", f"file://{tmp}", f"file:{tmp}", quote(tmp), tmp):
+            text = text.replace(form, lake)  # Spark names files as URIs (file:///…, %-encoded), DuckDB as paths
+        return text
 
     def close(self) -> None:
         if self._tmp is not None:

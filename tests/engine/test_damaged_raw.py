@@ -169,7 +169,7 @@ def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_d
     _two_batches(Lake(clean_dir))
     path = lake_dir / first
     lines = path.read_bytes().splitlines(keepends=True)
-    path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b"\n", b" null \n", *lines[1:]]))
+    path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b"\n", b" null \n", b"\tnull\r\n", *lines[1:]]))
 
     if engine_name == "spark":
         from fediscope.engine.spark_engine import SparkEngine

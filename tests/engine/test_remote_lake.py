@@ -185,3 +185,35 @@ def test_an_error_about_a_damaged_raw_file_names_the_lakes_file_not_its_download
     in_lake = unquote(damaged.relative_to(webhdfs_server.local("/lake")).as_posix())  # the double's disk names
     assert f'"{url.rstrip("/")}/{in_lake}"' in message, message
     assert "fediscope-workspace-" not in message and "restore it from a copy" in message, message
+
+
+def test_downloaded_copies_are_named_as_the_lakes_files_in_every_form_an_engine_gives() -> None:
+    """DuckDB names a file by its path, Spark by its URI (``file:///…``, percent-encoded); the lake's URL is given
+    without its query (``?user=``), which would otherwise sit in the middle of the path (review)."""
+    from fediscope.engine.workspace import Workspace
+
+    workspace = Workspace(open_lake("webhdfs://nn:9870/lake?user=etl"))
+    try:
+        tmp = str(workspace.root)
+        text = (f"DuckDB: {tmp}/raw/a.jsonl; Spark: file://{tmp}/raw/b.jsonl.gz and file:{tmp}/raw/c.jsonl; "
+                f"encoded: file://{tmp}/raw/instance=h:8080/d%20e.jsonl")
+        assert workspace.in_lake_terms(text) == (
+            "DuckDB: webhdfs://nn:9870/lake/raw/a.jsonl; Spark: webhdfs://nn:9870/lake/raw/b.jsonl.gz and "
+            "webhdfs://nn:9870/lake/raw/c.jsonl; encoded: webhdfs://nn:9870/lake/raw/instance=h:8080/d%20e.jsonl")
+    finally:
+        workspace.close()
+    assert Workspace(LocalLake(Path("/srv/lake"))).in_lake_terms("/srv/lake/raw/a.jsonl") == "/srv/lake/raw/a.jsonl"
+
+
+def test_an_error_renamed_keeps_its_type_and_attributes(webhdfs_server: WebHDFSDouble, tmp_path: Path) -> None:
+    """An error whose constructor takes more than a message (copying it to rename it failed with a TypeError)."""
+    from fediscope.sources.client import RateLimited
+
+    url = webhdfs_server.lake_url("/lake")
+    with open_engine(settings_for(tmp_path / "unused", lake=url), "duckdb") as engine:
+        downloaded = engine.workspace.root
+        with pytest.raises(RateLimited) as raised, engine._errors_in_lake_terms():
+            raise RateLimited(f"throttled reading {downloaded}/raw/x.jsonl", 3.0)
+
+    assert str(raised.value) == f"throttled reading {url.split('?')[0].rstrip('/')}/raw/x.jsonl"
+    assert raised.value.retry_after == 3.0

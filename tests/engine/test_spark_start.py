@@ -68,22 +68,27 @@ sys.path.insert(0, {str(ROOT)!r})
 logging.basicConfig(level=sys.argv[1])
 logging.getLogger("py4j").setLevel(logging.WARNING)
 from fediscope.engine.spark_engine import build_session
-print(build_session("local[1]").range(3).count())
+session = build_session("local[1]")
+print(session.range(3).count(), session.sparkContext._jvm.java.lang.System.getProperty("fediscope.test.marker"))
 """
 NOTICES = ("Using Spark's default log4j profile", "Setting default log level", "WARN NativeCodeLoader", "WARN Utils")
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
-def test_a_local_spark_starts_without_the_jvms_notices_unless_fediscope_logs_at_debug(level: str) -> None:
+def test_a_local_spark_starts_without_the_jvms_notices_unless_fediscope_logs_at_debug(level: str,
+                                                                                   tmp_path: Path) -> None:
     """Spark's default log profile printed about eight lines (its profile, the loopback address, the native Hadoop
-    library, how to set the log level) on every `fediscope process --engine spark`; at DEBUG they stay."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_"))}
+    library, how to set the log level) on every `fediscope process --engine spark`; at DEBUG they stay. The
+    driver's Java options of the user's spark-defaults.conf are kept (a first fix replaced them)."""
+    (tmp_path / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Dfediscope.test.marker=kept\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
+    env["SPARK_CONF_DIR"] = str(tmp_path)
 
     done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, level], capture_output=True, text=True, env=env,
                           timeout=300)
 
-    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+    assert done.returncode == 0 and done.stdout.split() == ["3", "kept"], done.stdout + done.stderr
     shown = [notice for notice in NOTICES if notice in done.stderr]
     if level == "DEBUG":
         assert "Using Spark's default log4j profile" in shown, done.stderr
