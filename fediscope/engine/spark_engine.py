@@ -156,8 +156,13 @@ def _quiet_local_jvm(quiet: bool) -> Iterator[None]:
     """While a local driver's JVM starts: its log configuration :data:`LOCAL_LOG4J2`, through log4j2's own
     environment variable, which the JVM inherits. Not a Spark option (``spark.driver.extraJavaOptions`` given by
     the builder would replace the user's own from ``spark-defaults.conf``), and not over a configuration file the
-    user chose that way."""
-    if not quiet or "LOG4J_CONFIGURATION_FILE" in os.environ:
+    user chose: through that variable, or a ``log4j2.*`` file in Spark's configuration directory."""
+    import pyspark
+
+    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)  # as pyspark's launcher finds it
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(spark_home, "conf")
+    own = "LOG4J_CONFIGURATION_FILE" in os.environ or any(Path(conf_dir).glob("log4j2*"))
+    if not quiet or own:
         yield
         return
     os.environ["LOG4J_CONFIGURATION_FILE"] = LOCAL_LOG4J2.as_uri()

@@ -137,3 +137,20 @@ def test_java_home_is_the_java_spark_runs_even_with_another_on_path(tmp_path: Pa
         build_session("local[1]")
     monkeypatch.delenv("JAVA_HOME")
     assert find_java() == str(on_path)
+
+
+@pytest.mark.spark
+def test_a_log4j2_file_in_sparks_configuration_directory_is_left_to_rule(tmp_path: Path) -> None:
+    """A user's own log configuration (SPARK_CONF_DIR/log4j2.properties, its own layout) is not replaced."""
+    (tmp_path / "log4j2.properties").write_text(
+        "rootLogger.level = info\nrootLogger.appenderRef.stderr.ref = console\nappender.console.type = Console\n"
+        "appender.console.name = console\nappender.console.target = SYSTEM_ERR\n"
+        "appender.console.layout.type = PatternLayout\nappender.console.layout.pattern = OWN %p %c{1}: %m%n\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
+    env["SPARK_CONF_DIR"] = str(tmp_path)
+
+    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, "WARNING"], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+    assert done.returncode == 0 and done.stdout.split()[0] == "3", done.stdout + done.stderr
+    assert "\nOWN WARN " in done.stderr, done.stderr[-2000:]  # its layout (pyspark's shell level is WARN)
