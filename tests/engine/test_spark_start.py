@@ -75,25 +75,42 @@ NOTICES = ("Using Spark's default log4j profile", "Setting default log level", "
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("level", ["WARNING", "DEBUG"])
-def test_a_local_spark_starts_without_the_jvms_notices_unless_fediscope_logs_at_debug(level: str,
-                                                                                   tmp_path: Path) -> None:
+def test_a_local_spark_starts_without_the_jvms_notices_and_keeps_the_users_java_options(tmp_path: Path) -> None:
     """Spark's default log profile printed about eight lines (its profile, the loopback address, the native Hadoop
-    library, how to set the log level) on every `fediscope process --engine spark`; at DEBUG they stay. The
-    driver's Java options of the user's spark-defaults.conf are kept (a first fix replaced them)."""
+    library, how to set the log level) on every `fediscope process --engine spark`. The driver's Java options of
+    the user's spark-defaults.conf are kept (a first fix replaced them). When the quiet configuration is not used
+    (DEBUG, the user's own): test_the_quiet_configuration_is_used_only_where_nothing_else_is_asked_for."""
     (tmp_path / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Dfediscope.test.marker=kept\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
     env["SPARK_CONF_DIR"] = str(tmp_path)
 
-    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, level], capture_output=True, text=True, env=env,
+    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, "WARNING"], capture_output=True, text=True, env=env,
                           timeout=300)
 
     assert done.returncode == 0 and done.stdout.split() == ["3", "kept"], done.stdout + done.stderr
-    shown = [notice for notice in NOTICES if notice in done.stderr]
-    if level == "DEBUG":
-        assert "Using Spark's default log4j profile" in shown, done.stderr
-    else:
-        assert shown == [], done.stderr
+    assert [notice for notice in NOTICES if notice in done.stderr] == [], done.stderr
+
+
+@pytest.mark.parametrize("case", ["quiet", "debug", "variable set", "log4j2 file in SPARK_CONF_DIR"])
+def test_the_quiet_configuration_is_used_only_where_nothing_else_is_asked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """It is put in place (log4j2's variable, which the JVM inherits) only while the JVM starts, and not at DEBUG, over
+    the user's own variable, or over a log4j2 file in Spark's configuration directory."""
+    from fediscope.engine.spark_engine import LOCAL_LOG4J2, _quiet_local_jvm
+
+    monkeypatch.delenv("LOG4J_CONFIGURATION_FILE", raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    if case == "variable set":
+        monkeypatch.setenv("LOG4J_CONFIGURATION_FILE", "/etc/mine.xml")
+    if case == "log4j2 file in SPARK_CONF_DIR":
+        (tmp_path / "log4j2.properties").write_text("rootLogger.level = info\n")
+
+    with _quiet_local_jvm(case != "debug"):
+        during = os.environ.get("LOG4J_CONFIGURATION_FILE")
+
+    assert during == {"quiet": LOCAL_LOG4J2.as_uri(), "variable set": "/etc/mine.xml"}.get(case)
+    assert os.environ.get("LOG4J_CONFIGURATION_FILE") == ("/etc/mine.xml" if case == "variable set" else None)
+    assert LOCAL_LOG4J2.is_file()
 
 
 def _fake_java(directory: Path, version_line: str) -> Path:
@@ -138,19 +155,3 @@ def test_java_home_is_the_java_spark_runs_even_with_another_on_path(tmp_path: Pa
     monkeypatch.delenv("JAVA_HOME")
     assert find_java() == str(on_path)
 
-
-@pytest.mark.spark
-def test_a_log4j2_file_in_sparks_configuration_directory_is_left_to_rule(tmp_path: Path) -> None:
-    """A user's own log configuration (SPARK_CONF_DIR/log4j2.properties, its own layout) is not replaced."""
-    (tmp_path / "log4j2.properties").write_text(
-        "rootLogger.level = info\nrootLogger.appenderRef.stderr.ref = console\nappender.console.type = Console\n"
-        "appender.console.name = console\nappender.console.target = SYSTEM_ERR\n"
-        "appender.console.layout.type = PatternLayout\nappender.console.layout.pattern = OWN %p %c{1}: %m%n\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
-    env["SPARK_CONF_DIR"] = str(tmp_path)
-
-    done = subprocess.run([sys.executable, "-c", QUIET_SCRIPT, "WARNING"], capture_output=True, text=True, env=env,
-                          timeout=300)
-
-    assert done.returncode == 0 and done.stdout.split()[0] == "3", done.stdout + done.stderr
-    assert "\nOWN WARN " in done.stderr, done.stderr[-2000:]  # its layout (pyspark's shell level is WARN)
