@@ -151,18 +151,25 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+def _users_log_configuration() -> bool:
+    """Whether the user chose the JVM's log configuration: log4j2's variable, or a ``log4j2*`` file in Spark's
+    configuration directory (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf`` as pyspark's launcher finds it)."""
+    if "LOG4J_CONFIGURATION_FILE" in os.environ:
+        return True
+    import pyspark
+
+    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(spark_home, "conf")
+    return any(Path(conf_dir).glob("log4j2*"))
+
+
 @contextmanager
 def _quiet_local_jvm(quiet: bool) -> Iterator[None]:
     """While a local driver's JVM starts: its log configuration :data:`LOCAL_LOG4J2`, through log4j2's own
     environment variable, which the JVM inherits. Not a Spark option (``spark.driver.extraJavaOptions`` given by
     the builder would replace the user's own from ``spark-defaults.conf``), and not over a configuration file the
     user chose: through that variable, or a ``log4j2.*`` file in Spark's configuration directory."""
-    import pyspark
-
-    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)  # as pyspark's launcher finds it
-    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(spark_home, "conf")
-    own = "LOG4J_CONFIGURATION_FILE" in os.environ or any(Path(conf_dir).glob("log4j2*"))
-    if not quiet or own:
+    if not quiet or _users_log_configuration():
         yield
         return
     os.environ["LOG4J_CONFIGURATION_FILE"] = LOCAL_LOG4J2.as_uri()
@@ -200,9 +207,11 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
         builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
                    .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
+    # a local driver's JVM logs only its errors, unless fediscope logs at DEBUG
+    quiet = is_local_master(master) and not log.isEnabledFor(logging.DEBUG)
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
-        with _quiet_local_jvm(is_local_master(master) and not log.isEnabledFor(logging.DEBUG)):
+        with _quiet_local_jvm(quiet):
             session = builder.getOrCreate()
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
@@ -210,7 +219,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         raise EngineStartError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
                                "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
                                "or use FEDISCOPE_ENGINE=duckdb)") from None
-    if is_local_master(master) and not log.isEnabledFor(logging.DEBUG):
+    if quiet:
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
         # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG
         session.sparkContext.setLogLevel("FATAL")
