@@ -127,9 +127,19 @@ def _json_in(error: click.ClickException, args: list[str]) -> bool:
     context = error.ctx if isinstance(error, click.UsageError) else None
     if context is None or not {"as_json", "fmt"} & {param.name for param in context.command.params}:
         return False
-    return "--json" in args or any(
-        a.lower() == "--format=json" or a == "--format" and i + 1 < len(args) and args[i + 1].lower() == "json"
-        for i, a in enumerate(args))
+    options = args[:args.index("--")] if "--" in args else args  # what follows "--" is arguments, not options
+    return "--json" in options or _last_format(options) == "json"
+
+
+def _last_format(args: list[str]) -> str | None:
+    """The value of the last ``--format`` (``--format X`` or ``--format=X``), lower-cased: click keeps the last."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg.startswith("--format="):
+            found = arg.removeprefix("--format=")
+        elif arg == "--format" and i + 1 < len(args):
+            found = args[i + 1]
+    return found.lower() if found is not None else None
 
 
 def _interrupted(terminated: bool = False) -> None:

@@ -62,7 +62,8 @@ def test_a_bad_option_value_is_a_document_with_exit_2(cli_env, capsys, args) -> 
     assert "Usage:" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("args", [("process", "--nope", "--json"), ("report", "--format", "json", "--nope")])
+@pytest.mark.parametrize("args", [("process", "--nope", "--json"), ("report", "--format", "json", "--nope"),
+                                  ("report", "--format=text", "--format=json", "--nope")])
 def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
     """click stops reading the command line there, before any option's value is looked at."""
     code, out, _err = run(capsys, *args)
@@ -70,6 +71,15 @@ def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
     assert code == 2
     error = error_of(out)
     assert error["type"] == "NoSuchOption" and "--nope" in error["message"]
+
+
+@pytest.mark.parametrize("args", [("report", "--format=json", "--format=text", "--nope"),
+                                  ("report", "--format", "json", "--format", "TEXT", "--nope")])
+def test_the_last_format_given_decides_as_click_reads_it(cli_env, capsys, args) -> None:
+    """click keeps the last ``--format``: an earlier ``json`` is not a request for a document."""
+    code, out, err = run(capsys, *args)
+
+    assert code == 2 and out == "" and "No such option '--nope'" in err
 
 
 @pytest.mark.parametrize("args", [("gdpr", "export", "--json", "--account", "a@b.example"),
