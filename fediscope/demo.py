@@ -156,10 +156,17 @@ class DemoApi:
         return self
 
     def stop(self) -> None:
+        """Let the worker threads finish the requests they serve, then close the loop's sockets.
+
+        In that order: a worker that finishes a request wakes the loop through its trigger, so a trigger closed
+        first was written to when closed (EBADF, a traceback in the demo's output) or, its number reused, into
+        another file; and the request was cut.
+        """
         def close_all() -> None:
             for channel in list(self.server._map.values()):
                 channel.close()
 
+        self.server.task_dispatcher.shutdown()
         if self._thread.is_alive():
             try:
                 self.server.trigger.pull_trigger(close_all)
@@ -168,7 +175,6 @@ class DemoApi:
             self._thread.join(timeout=5)
         else:
             close_all()
-        self.server.task_dispatcher.shutdown()
 
     def _close_without_trigger(self) -> None:
         """Stop the loop when its trigger cannot be pulled: close every channel from this thread, so that the

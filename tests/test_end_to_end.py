@@ -114,7 +114,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
 @pytest.mark.slow
 def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
     for run in (demo.first, demo.second):
-        assert "Traceback" not in run.stdout + run.stderr and "FAILED" not in run.stdout + run.stderr
+        if "Traceback" in run.stdout + run.stderr or "FAILED" in run.stdout + run.stderr:
+            pytest.fail(f"the demo printed a traceback or FAILED (whole output, not cut):\n{run.stdout}{run.stderr}")
         assert "Note:" not in run.stdout  # no note: the port was free, the instance kept its name
         for number, name in enumerate(("sample instance", "scraping API", "collect", "API check", "stream",
                                        "curate, metrics, SQLite", "report and charts", "results API"), start=1):

@@ -1,0 +1,59 @@
+"""The demo's scraping API stops cleanly while a worker thread is still finishing a request.
+
+A waitress worker that finishes a request wakes the server's loop through its trigger (a pipe). The demo closed
+every socket of the loop, the trigger included, while a worker could still be finishing one: the worker then
+wrote to a closed pipe (``OSError: [Errno 9] Bad file descriptor``, logged with a traceback by waitress in the
+demo's output, seen in a full test run), or into whatever file had been given the pipe's number meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from fediscope.demo import DemoApi, DemoContext, demo_settings
+
+
+def test_stop_waits_for_a_request_being_served_and_no_worker_writes_to_a_closed_trigger(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = demo_settings(DemoContext(base=tmp_path), "http://127.0.0.1:9", None)
+    api = DemoApi(settings.replace(api_key=("demo-api-stop-test-key-" + "x" * 24,))).start()
+    inside, release = threading.Event(), threading.Event()
+    served = api.server.application
+
+    def slow(environ: dict[str, Any], start_response: Any) -> Any:
+        inside.set()
+        release.wait(10)
+        return served(environ, start_response)
+
+    api.server.application = slow
+    answers: list[requests.Response | Exception] = []
+
+    def ask() -> None:
+        try:
+            answers.append(requests.get(f"{api.url}/health", timeout=10))
+        except requests.RequestException as exc:
+            answers.append(exc)
+
+    client = threading.Thread(target=ask)
+    client.start()
+    assert inside.wait(10), "the request never reached the app"
+    threading.Timer(0.3, release.set).start()  # the worker finishes its request after stop() has begun
+
+    with caplog.at_level(logging.WARNING, logger="waitress"):
+        started = time.monotonic()
+        api.stop()
+        client.join(10)
+        time.sleep(0.2)  # a worker that outlived stop() would pull the closed trigger now
+
+    assert len(answers) == 1 and isinstance(answers[0], requests.Response), f"the request was cut: {answers}"
+    assert answers[0].status_code == 200
+    assert not [r for r in caplog.records if r.name.startswith("waitress")], caplog.text
+    assert time.monotonic() - started < 5
+    assert not api._thread.is_alive()
