@@ -7,5 +7,11 @@ from airflow_harness import AirflowEnv, create_airflow_env
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
-    return create_airflow_env(tmp_path_factory.mktemp("airflow_home"))
+def airflow_template(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
+    """A freshly migrated metadata DB that no test uses: tests needing an Airflow of their own copy it."""
+    return create_airflow_env(tmp_path_factory.mktemp("airflow_template"))
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory, airflow_template: AirflowEnv) -> AirflowEnv:
+    return create_airflow_env(tmp_path_factory.mktemp("airflow_home"), template=airflow_template)

@@ -64,11 +64,11 @@ class Redone:
 
 
 @pytest.fixture(scope="module")
-def redone(tmp_path_factory: pytest.TempPathFactory) -> Redone:
+def redone(tmp_path_factory: pytest.TempPathFactory, airflow_template: AirflowEnv) -> Redone:
     """A failed run for 2026-03-02, then the backfill the DAG's doc gives for failed days over 2026-03-01..03."""
     # its own Airflow: only one backfill per DAG may be active, and the other test's never completes (no scheduler)
     work = tmp_path_factory.mktemp("backfill_failed")
-    env = create_airflow_env(work)
+    env = create_airflow_env(work, template=airflow_template)
     proc = env.airflow("dags", "reserialize")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # a real failed run (a manual run of that day): its lake does not exist, so `process` fails

@@ -44,10 +44,11 @@ def _targets(env: AirflowEnv) -> tuple[str, list[dict[str, str]] | None]:
     return output, ast.literal_eval(returned[-1].split(" [airflow.", 1)[0].strip()) if returned else None
 
 
-def test_the_readme_variable_gives_the_ingest_dag_its_sources(tmp_path: Path) -> None:
+def test_the_readme_variable_gives_the_ingest_dag_its_sources(tmp_path: Path, airflow_template: AirflowEnv) -> None:
     home = tmp_path / "airflow_home"
     home.mkdir()
-    env = create_airflow_env(home)  # its own metadata DB: the Variable set here must not reach other tests
+    # its own metadata DB: the Variable set here must not reach other tests
+    env = create_airflow_env(home, template=airflow_template)
     proc = env.airflow("dags", "reserialize")
     assert proc.returncode == 0, proc.stderr[-3000:]
 
