@@ -209,6 +209,7 @@ class MastodonDouble:
         self.statuses: list[dict[str, Any]] = []  # newest first
         self.add_statuses(statuses)
         self._server: ThreadingHTTPServer | None = None
+        self._stopped = threading.Event()  # ends the answers held back (slow, delay) when the double stops
         self._thread: threading.Thread | None = None
 
     # -- corpus -------------------------------------------------------------------------------------------
@@ -356,6 +357,7 @@ class MastodonDouble:
         class Handler(_Handler):
             server_double = double
 
+        self._stopped.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="mastodon-double",
@@ -364,6 +366,7 @@ class MastodonDouble:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -404,10 +407,11 @@ class MastodonDouble:
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         """(status, headers, body, fault name) for one GET."""
         fault = self._next_fault(path)
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay)
-        if self.delay:
-            time.sleep(self.delay)
+        held = (fault.delay if fault is not None and fault.kind == "slow" else 0.0) + self.delay
+        if held and self._stopped.wait(held):
+            # stopped meanwhile (the client gave up on a slow answer and the test ended): answering needs the
+            # server's address, gone now; the client is gone too
+            return 503, {}, b'{"error": "the double stopped"}', "stopped"
         headers, over = self._rate_headers()
         headers["Date"] = formatdate(usegmt=True)
         if (fault is not None and fault.kind == "throttle") or over:
