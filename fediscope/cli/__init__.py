@@ -121,25 +121,49 @@ def _say_json_error(kind: str, message: str, exit_code: int) -> None:
 
 
 def _json_in(error: click.ClickException, args: list[str]) -> bool:
-    """Whether the command line that failed with ``error`` asks for JSON (``--json``, ``--format json``,
-    ``--format=json``) of a command that has that option (``gdpr export --json`` is an unknown option, not a
-    request: that command prints its own JSON)."""
-    context = error.ctx if isinstance(error, click.UsageError) else None
-    if context is None or not {"as_json", "fmt"} & {param.name for param in context.command.params}:
+    """Whether the command line that failed with ``error`` before its options were read asks for JSON: ``--json``
+    or a last ``--format`` of ``json``, each only where the failed command has that option (``gdpr export --json``
+    is an unknown option, not a request: that command prints its own JSON), read as click reads the line (a
+    token that is another option's value is that value)."""
+    found = _failed_command(args) if isinstance(error, click.UsageError) else None
+    if found is None:
         return False
-    options = args[:args.index("--")] if "--" in args else args  # what follows "--" is arguments, not options
-    return "--json" in options or _last_format(options) == "json"
+    command, tokens = found
+    options = {name: param for param in command.params if isinstance(param, click.Option)
+               for name in (*param.opts, *param.secondary_opts)}
+    as_json, fmt = False, None
+    at = 0
+    while at < len(tokens):
+        name, has_value, value = tokens[at].partition("=")
+        if tokens[at] == "--":  # arguments only from here
+            break
+        param = options.get(name)
+        at += 1
+        if param is None:
+            continue
+        if param.name == "as_json" and not has_value:
+            as_json = True
+        elif not param.is_flag and not param.count:
+            if not has_value:  # the next token is the value, whatever it looks like
+                value = tokens[at] if at < len(tokens) else ""
+                at += param.nargs
+            if param.name == "fmt":
+                fmt = value
+    return as_json or (fmt or "").lower() == "json"
 
 
-def _last_format(args: list[str]) -> str | None:
-    """The value of the last ``--format`` (``--format X`` or ``--format=X``), lower-cased: click keeps the last."""
-    found = None
-    for i, arg in enumerate(args):
-        if arg.startswith("--format="):
-            found = arg.removeprefix("--format=")
-        elif arg == "--format" and i + 1 < len(args):
-            found = args[i + 1]
-    return found.lower() if found is not None else None
+def _failed_command(args: list[str]) -> tuple[click.Command, list[str]] | None:
+    """The command ``args`` name (``gdpr export``) and the tokens after its name; None for a group alone or an
+    unknown command. The groups have flags only (--help, --version): their first other token is the command."""
+    command: click.Command = cli
+    tokens = list(args)
+    while isinstance(command, click.Group):
+        at = next((i for i, token in enumerate(tokens) if not token.startswith("-")), None)
+        sub = command.get_command(click.Context(command), tokens[at]) if at is not None else None
+        if sub is None:
+            return None
+        command, tokens = sub, tokens[at + 1:]
+    return command, tokens
 
 
 def _interrupted(terminated: bool = False) -> None:

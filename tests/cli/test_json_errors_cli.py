@@ -63,7 +63,8 @@ def test_a_bad_option_value_is_a_document_with_exit_2(cli_env, capsys, args) -> 
 
 
 @pytest.mark.parametrize("args", [("process", "--nope", "--json"), ("report", "--format", "json", "--nope"),
-                                  ("report", "--format=text", "--format=json", "--nope")])
+                                  ("report", "--format=text", "--format=json", "--nope"),
+                                  ("report", "--store", "--", "--format=json", "--nope")])  # "--" is --store's value
 def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
     """click stops reading the command line there, before any option's value is looked at."""
     code, out, _err = run(capsys, *args)
@@ -73,13 +74,30 @@ def test_an_unknown_option_is_a_document_too(cli_env, capsys, args) -> None:
     assert error["type"] == "NoSuchOption" and "--nope" in error["message"]
 
 
-@pytest.mark.parametrize("args", [("report", "--format=json", "--format=text", "--nope"),
-                                  ("report", "--format", "json", "--format", "TEXT", "--nope")])
-def test_the_last_format_given_decides_as_click_reads_it(cli_env, capsys, args) -> None:
-    """click keeps the last ``--format``: an earlier ``json`` is not a request for a document."""
+@pytest.mark.parametrize("args, message", [
+    (("report", "--format=json", "--top"), "Option '--top' requires an argument"),
+    (("process", "--json", "--recurate=1"), "Option '--recurate' does not take a value"),
+])
+def test_an_option_used_wrongly_is_a_document(cli_env, capsys, args, message) -> None:
+    """click raises these without the command's context: the command is found from the command line."""
+    code, out, _err = run(capsys, *args)
+
+    assert code == 2
+    error = error_of(out)
+    assert error["type"] == "BadOptionUsage" and error["message"].startswith(message)
+
+
+@pytest.mark.parametrize("args", [
+    ("report", "--format=json", "--format=text", "--nope"),  # click keeps the last --format
+    ("report", "--format", "json", "--format", "TEXT", "--nope"),
+    ("report", "--store", "--format=json", "--nope"),  # "--format=json" is --store's value
+    ("report", "--json", "--nope"),  # report has --format, not --json
+    ("process", "--format=json", "--nope"),  # and process --json, not --format
+])
+def test_json_is_asked_for_only_as_click_reads_the_command_line(cli_env, capsys, args) -> None:
     code, out, err = run(capsys, *args)
 
-    assert code == 2 and out == "" and "No such option '--nope'" in err
+    assert code == 2 and out == "" and "No such option '--" in err
 
 
 @pytest.mark.parametrize("args", [("gdpr", "export", "--json", "--account", "a@b.example"),
