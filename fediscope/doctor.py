@@ -216,13 +216,12 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
-    from fediscope.engine.spark_engine import MIN_JAVA, find_java, java_major
+    from fediscope.engine.spark_engine import MIN_JAVA, find_java, java_major, java_not_found
 
     java = find_java(which)
     if java is None:
-        home = os.environ.get("JAVA_HOME")
-        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH"
-        return Check("engine", FAIL, f"FEDISCOPE_ENGINE=spark but {where} (Spark runs on the JVM)",
+        return Check("engine", FAIL, f"FEDISCOPE_ENGINE=spark but Java not found: {java_not_found()}; Spark runs "
+                     "on the JVM",
                      f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
     major = java_major(java)
     if major is not None and major < MIN_JAVA:

@@ -134,6 +134,14 @@ def find_java(which: Callable[[str], str | None] | None = None) -> str | None:
     return java if java and os.path.exists(java) else None
 
 
+def java_not_found() -> str:
+    """Why :func:`find_java` found none, in the terms of where Spark looks."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return f"JAVA_HOME={home} has no bin/java (Spark runs that one when JAVA_HOME is set)"
+    return "no java on PATH, JAVA_HOME not set"
+
+
 #: The oldest Java the bundled Spark runs on.
 MIN_JAVA = 17
 
@@ -189,10 +197,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     # a setting to fix, said as such (else py4j's JAVA_GATEWAY_EXITED, which does not say why, and a retry)
     java = find_java()
     if java is None:
-        home = os.environ.get("JAVA_HOME")
-        where = f"JAVA_HOME={home} has no bin/java (Spark runs that one when JAVA_HOME is set)" if home else \
-            "no java on PATH, JAVA_HOME not set"
-        raise ConfigError(f"engine=spark: Java not found ({where}); install Java 17 "
+        raise ConfigError(f"engine=spark: Java not found ({java_not_found()}); install Java 17 "
                           "(apt-get install openjdk-17-jre-headless) or use the duckdb engine "
                           "(--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
     major = java_major(java)
