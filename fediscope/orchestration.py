@@ -427,7 +427,8 @@ def _spark_jobs_dir() -> str:
 
     spec = importlib.util.find_spec("spark_jobs")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("spark_jobs is not installed next to fediscope; install the project (pip install .)")
+        raise ConfigError("spark_jobs is not installed next to fediscope; install the project "
+                          "(pip install -r requirements.txt .)")
     return list(spec.submodule_search_locations)[0]
 
 

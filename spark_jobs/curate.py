@@ -3,7 +3,7 @@
 The job is thin: it builds the settings (``FEDISCOPE_*`` / ``fediscope.toml``, then the arguments below), takes
 the SparkSession spark-submit configured, and calls :meth:`fediscope.engine.spark_engine.SparkEngine.curate`
 (the same code ``fediscope process --engine spark`` runs). All the work is Spark SQL, so only the driver needs
-the ``fediscope`` package (``pip install .``; run in client deploy mode) — executors run no Python.
+the ``fediscope`` package (``pip install -r requirements.txt .``; run in client deploy mode) — executors run no Python.
 
 Command (every executor must see the lake: an HDFS lake is named twice, ``FEDISCOPE_LAKE`` for fediscope's
 WebHDFS client and ``FEDISCOPE_SPARK_LAKE_URI`` for Spark; or a path on a shared mount; see

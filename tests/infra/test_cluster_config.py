@@ -78,3 +78,26 @@ def test_every_fediscope_service_uses_the_same_lake_and_pseudonym_key() -> None:
         values = {name: env.get(setting) for name, env in runs_fediscope.items()}
         assert None not in values.values(), f"{setting} is not set for {values}"
         assert len({v.split(":?")[0].rstrip("}") for v in values.values()}) == 1, f"{setting} differs: {values}"
+
+
+def test_the_namenode_is_formatted_on_first_start_and_kept_after() -> None:
+    """The apache/hadoop image formats the namenode only when ENSURE_NAMENODE_DIR does not exist. A volume's mount
+    point always exists, so the directory must lie inside the volume: on the mount point the namenode was never
+    formatted ("NameNode is not formatted"), outside any volume it would be formatted again at every start."""
+    namenode = COMPOSE["services"]["namenode"]
+    marker = Path(namenode["environment"]["ENSURE_NAMENODE_DIR"])
+    mounts = [Path(volume.split(":")[1]) for volume in namenode["volumes"]]
+    assert any(marker != mount and marker.is_relative_to(mount) for mount in mounts), (marker, mounts)
+    # the name directory Hadoop uses by default is /tmp/hadoop-<user>/dfs/name: the marker must be that directory
+    assert marker == Path(f"/tmp/hadoop-{namenode['user']}/dfs/name")
+    datanode = COMPOSE["services"]["datanode"]
+    assert any(Path(v.split(":")[1]) == Path(f"/tmp/hadoop-{datanode['user']}/dfs") for v in datanode["volumes"])
+
+
+def test_services_running_fediscope_install_its_dependencies() -> None:
+    """pyproject.toml declares no dependencies (the pins live in requirements.txt): `pip install -e .` alone
+    gives a fediscope that cannot import click or flask."""
+    services = COMPOSE["services"]
+    assert "pip install -q -r requirements.txt -e ." in " ".join(services["fediscope-api"]["command"])
+    extra = services["airflow"]["environment"]["_PIP_ADDITIONAL_REQUIREMENTS"]
+    assert extra.startswith("-r /opt/fediscope/requirements.txt ") and extra.endswith("-e /opt/fediscope"), extra
