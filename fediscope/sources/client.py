@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = "fediscope (+https://github.com/fediscope/fediscope; research collector)"
 #: Statuses that mean "try again later": 5xx except 501 (Not Implemented never heals), plus 408.
 TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
+#: The largest X-RateLimit-Limit / -Remaining read (Mastodon's default limit is 300): larger values are ignored.
+MAX_RATE_LIMIT_COUNT = 10**9
 
 
 class RateLimited(UpstreamError):
@@ -477,6 +479,15 @@ class MastodonClient:
         except MastodonNetworkError as exc:
             self._raise_final(exc.__context__, endpoint)
             raise _Transient(f"network error: {_network_cause(exc)}") from None
+        except RecursionError:
+            # Mastodon.py reads an error answer's body for its message and catches only ValueError: a body nested
+            # deeper than the decoder goes is an error answer without a message, mapped below as any other
+            if self._last_response is None or self._last_response.ok:
+                raise
+            response = self._last_response
+            if response.status_code == 429:
+                self._note_rate_limit(response.headers)
+                raise _TooManyRequests(response.headers) from None
         self._note_rate_limit(response.headers)
         status = response.status_code
         if status in TRANSIENT_STATUSES:
@@ -606,9 +617,11 @@ class MastodonClient:
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         def _int(name: str) -> int | None:
             try:
-                return int(headers[name])
+                value = int(headers[name])
             except (KeyError, TypeError, ValueError):
                 return None
+            # a count too large for the float pacing arithmetic (OverflowError) is no count an instance keeps
+            return value if abs(value) <= MAX_RATE_LIMIT_COUNT else None
 
         remaining, limit = _int("X-RateLimit-Remaining"), _int("X-RateLimit-Limit")
         reset = parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date"))
@@ -681,7 +694,7 @@ def _error_text(response: requests.Response) -> str:
     """Mastodon's ``{"error": "..."}`` message, if any, shortened for one log line."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes: no message
         return ""
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return f": {body['error'][:200]}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -41,6 +42,9 @@ def parse_reset(value: str | None, now: float | None = None, server_date: str | 
         number = float(text)
     except ValueError:
         number = None
+    if number is not None and not math.isfinite(number):  # "nan", "inf": no time at all (NaN waits compare false)
+        log.warning("ignoring unparseable X-RateLimit-Reset header %r", text[:60])
+        return None
     if number is not None:
         reset = number if number > 1e9 else now + number  # small numbers: seconds from now
     else:
