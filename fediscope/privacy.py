@@ -108,6 +108,10 @@ ACCOUNT_PSEUDONYMISED = ("id", "username", "acct", "display_name", "url", "uri")
 #: Account fields dropped (every other field is dropped too: the policy keeps an allowlist).
 ACCOUNT_DROPPED = ("note", "avatar", "avatar_static", "header", "header_static", "fields", "emojis",
                    "avatar_description", "header_description", "source", "roles", "hide_collections")
+#: The statuses that are public data; ``private`` (followers-only), ``direct`` and ``limited`` ones are never
+#: landed, whatever a token lets an instance answer (an account's timeline read with a follower's token, a stream),
+#: nor inside another status (a boost of one, a quote of one).
+PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 #: Status fields kept as they are.
 STATUS_KEPT = ("id", "created_at", "edited_at", "in_reply_to_id", "sensitive", "spoiler_text", "visibility",
                "language", "replies_count", "reblogs_count", "favourites_count", "quotes_count", "content",
@@ -628,6 +632,8 @@ class PrivacyPolicy:
             return reason
         out = status
         if isinstance(status.get("reblog"), dict):
+            if status["reblog"].get("visibility") not in PUBLIC_VISIBILITIES:
+                return "reblog_of_non_public"
             original = self._collected_status(status["reblog"], instance)
             if isinstance(original, str):
                 return "reblog_of_opted_out"
@@ -635,7 +641,8 @@ class PrivacyPolicy:
                 out = {**out, "reblog": original}
         quote = status.get("quote")
         if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-            quoted = self._collected_status(quote["quoted_status"], instance)
+            quoted = (self._collected_status(quote["quoted_status"], instance)
+                      if _is_public_status(quote["quoted_status"]) else "non_public")
             if quoted is not quote["quoted_status"]:
                 out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
         mentions = status.get("mentions")
@@ -739,12 +746,14 @@ class PrivacyPolicy:
             out["card"] = {k: status["card"].get(k) for k in ("type", "provider_name") if k in status["card"]}
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
+            if status["reblog"].get("visibility") not in PUBLIC_VISIBILITIES:
+                return "reblog_of_non_public"
             original = self._status(status["reblog"], instance)
             if isinstance(original, str):
                 return "reblog_of_opted_out"
             out["reblog"] = original
         if isinstance(quote, dict):
-            landed_quote = self._status(quoted, instance) if isinstance(quoted, dict) else None
+            landed_quote = self._status(quoted, instance) if _is_public_status(quoted) else None
             out["quote"] = {"state": quote.get("state"),
                             "quoted_status": landed_quote if isinstance(landed_quote, dict) else None}
         return out
@@ -1062,3 +1071,8 @@ def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
         "opt_out_tags": OPT_OUT_TAGS,
         "purposes": REGISTER_PURPOSES,
     }
+
+
+def _is_public_status(status: Any) -> bool:
+    """A nested status (a quoted one) that may be landed: an object whose visibility is public data."""
+    return isinstance(status, dict) and status.get("visibility") in PUBLIC_VISIBILITIES

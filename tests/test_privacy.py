@@ -25,6 +25,7 @@ from fediscope.privacy import (
     ACCOUNT_KEPT,
     ACCOUNT_PSEUDONYMISED,
     ERASED,
+    PUBLIC_VISIBILITIES,
     PrivacyPolicy,
     describe_policy,
     handle_domain_of,
@@ -155,6 +156,10 @@ def test_no_account_identifier_survives_landing(policy: PrivacyPolicy, pattern: 
     checked = 0
     for name, kind, raw, instance in recorded_entities(pattern):
         landed = policy.apply(kind, copy.deepcopy(raw), instance)
+        if kind == "statuses" and isinstance(raw.get("reblog"), dict) \
+                and raw["reblog"].get("visibility") not in PUBLIC_VISIBILITIES:
+            assert landed is None, f"{name}: a boost of a status that is not public was landed"  # a self-boost
+            continue
         assert landed is not None, f"{name}: a recorded {kind} entity was skipped"
         data = landed_bytes(landed)
         for value in identifiers(raw):
@@ -529,6 +534,37 @@ def test_quote_of_an_opted_out_account_lands_without_the_quoted_status(policy: P
     raw["quote"]["quoted_status"]["account"]["noindex"] = True
     landed = policy.status(raw, LOCAL)
     assert landed["quote"] == {"state": "accepted", "quoted_status": None}
+    assert not policy.counts  # the quoting status itself was landed
+
+
+@pytest.mark.parametrize("visibility", ["private", "direct", "limited"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_boost_of_a_status_that_is_not_public_is_skipped(visibility: str, enabled: bool) -> None:
+    """Was: only the boost's own visibility was checked, so a public boost of a followers-only status (which a
+    token that can see it, or another server, may answer) landed the status with its text."""
+    policy = PrivacyPolicy(key=KEY if enabled else None, enabled=enabled)
+    raw = boost_by_another_account()
+    assert raw["visibility"] in PUBLIC_VISIBILITIES and raw["reblog"]["visibility"] in PUBLIC_VISIBILITIES
+    assert policy.apply("statuses", copy.deepcopy(raw), LOCAL) is not None  # the recorded boost lands
+    raw["reblog"]["visibility"] = visibility
+    assert policy.apply("statuses", raw, LOCAL) is None
+    assert policy.counts == {"skipped_reblog_of_non_public": 1}
+
+
+@pytest.mark.parametrize("visibility", ["private", "direct"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_quote_of_a_status_that_is_not_public_lands_without_the_quoted_status(visibility: str,
+                                                                                enabled: bool) -> None:
+    policy = PrivacyPolicy(key=KEY if enabled else None, enabled=enabled)
+    raw = body("test_status_quote_revoke.json", 1)
+    quoted = raw["quote"]["quoted_status"]
+    assert quoted["visibility"] in PUBLIC_VISIBILITIES and quoted["content"]
+    assert policy.apply("statuses", copy.deepcopy(raw), LOCAL)["quote"]["quoted_status"] is not None
+    quoted["visibility"] = visibility
+    landed = policy.apply("statuses", copy.deepcopy(raw), LOCAL)
+    assert landed["quote"] == {**raw["quote"], "quoted_status": None} if not enabled else \
+        landed["quote"] == {"state": raw["quote"]["state"], "quoted_status": None}
+    assert quoted["content"] not in json.dumps(landed)
     assert not policy.counts  # the quoting status itself was landed
 
 

@@ -37,15 +37,18 @@ from fediscope.config import instance_domain
 from fediscope.engine.schema import DATA_SCHEMAS, Type
 from fediscope.errors import FediscopeError
 from fediscope.lake.layout import envelope
-from fediscope.privacy import PrivacyPolicy, handle_domain_of, may_have_handle_domain, proper_parent_domain
+from fediscope.privacy import (
+    PUBLIC_VISIBILITIES,
+    PrivacyPolicy,
+    handle_domain_of,
+    may_have_handle_domain,
+    proper_parent_domain,
+)
 from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
 
-#: The statuses that are public data; ``private`` (followers-only), ``direct`` and ``limited`` ones are never
-#: landed, whatever a token lets an instance answer (an account's timeline read with a follower's token, a stream).
-PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 #: Upper bounds Mastodon applies to ``limit`` per endpoint family.
 LIMITS = {"statuses": 40, "directory": 80, "trends_tags": 20}
 
