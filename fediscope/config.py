@@ -79,10 +79,25 @@ def _number(value: str) -> float:
         raise ValueError(f"{value!r} is not a number") from None
 
 
+#: Upper bounds of the numeric settings: far beyond any real use, and within what the arithmetic they feed takes
+#: (a date ``days`` ago, a socket timeout, float pacing): a larger value was a traceback where it was used.
+MAX_COUNT = 1_000_000_000
+MAX_DAYS = 36_500  # 100 years
+MAX_HOURS = MAX_DAYS * 24
+MAX_SECONDS = 7 * 24 * 3600.0  # a week
+
+
 def _positive_int(value: str) -> int:
     number = _integer(value)
-    if number < 0:
-        raise ValueError(f"expected a number >= 0, got {value!r}")
+    if not 0 <= number <= MAX_COUNT:
+        raise ValueError(f"expected a number from 0 to {MAX_COUNT:,}, got {value!r}")
+    return number
+
+
+def _days(value: str) -> int:
+    number = _integer(value)
+    if not 0 <= number <= MAX_DAYS:
+        raise ValueError(f"expected a number of days from 0 to {MAX_DAYS:,} (100 years), got {value!r}")
     return number
 
 
@@ -99,22 +114,22 @@ def _page_limit(value: str) -> int:
 
 def _seconds(value: str) -> float:
     number = _number(value)
-    if not 0 <= number < float("inf"):  # also refuses nan
-        raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
+    if not 0 <= number <= MAX_SECONDS:  # also refuses nan
+        raise ValueError(f"expected a number of seconds from 0 to {MAX_SECONDS:,.0f} (a week), got {value!r}")
     return number
 
 
 def _hours(value: str) -> float:
     number = _number(value)
-    if not 0 <= number < float("inf"):  # also refuses nan
-        raise ValueError(f"expected a number of hours >= 0, got {value!r}")
+    if not 0 <= number <= MAX_HOURS:  # also refuses nan
+        raise ValueError(f"expected a number of hours from 0 to {MAX_HOURS:,} (100 years), got {value!r}")
     return number
 
 
 def _timeout(value: str) -> float:
     number = _number(value)
-    if not 0 < number < float("inf"):  # also refuses nan
-        raise ValueError(f"expected a number of seconds > 0, got {value!r}")
+    if not 0 < number <= MAX_SECONDS:  # also refuses nan
+        raise ValueError(f"expected a number of seconds above 0, at most {MAX_SECONDS:,.0f} (a week), got {value!r}")
     return number
 
 
@@ -261,17 +276,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_max_wait", 300.0, "Longest wait in seconds for an instance's rate-limit window to "
             "reset; a longer throttle reports the source failed for this run.", _seconds),
     Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
-            "retention (0 keeps them forever).", _positive_int),
+            "retention (0 keeps them forever).", _days),
     Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
-            "(0 keeps them forever).", _positive_int),
+            "(0 keeps them forever).", _days),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
             hbase_prefix),
     Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
 )
 
 _KINDS: dict[Callable[[str], Any], str] = {
-    _bool: "boolean", _csv: "list", _positive_int: "integer", _page_limit: "integer", _seconds: "number",
-    _hours: "number", _timeout: "number", _iso_date: "date",
+    _bool: "boolean", _csv: "list", _positive_int: "integer", _days: "integer", _page_limit: "integer",
+    _seconds: "number", _hours: "number", _timeout: "number", _iso_date: "date",
 }
 
 

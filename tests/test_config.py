@@ -220,7 +220,7 @@ def test_durations_must_be_usable_seconds(name: str, value: str) -> None:
 def test_a_negative_timeout_is_refused_as_not_above_zero() -> None:
     """Was: -1 was refused as "expected … >= 0", and 0 then as "> 0"."""
     for value in ("-1", "0"):
-        with pytest.raises(ConfigError, match="expected a number of seconds > 0, got"):
+        with pytest.raises(ConfigError, match="expected a number of seconds above 0, at most 604,800"):
             load_settings(env={"FEDISCOPE_REQUEST_TIMEOUT": value})
 
 
@@ -480,3 +480,30 @@ def test_a_store_password_is_never_in_the_message() -> None:
 def test_overrides_from_code_are_taken_as_given() -> None:
     """Only overrides with an origin (command-line options) are parsed; code passes typed values."""
     assert load_settings(env={}, page_limit=10, engine="spark").page_limit == 10
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("FEDISCOPE_RETENTION_RAW_DAYS", "1000000", "days from 0 to 36,500"),
+    ("FEDISCOPE_RETENTION_CURATED_DAYS", "1" + "0" * 40, "days from 0 to 36,500"),
+    ("FEDISCOPE_REQUEST_TIMEOUT", "1e300", "seconds above 0, at most 604,800"),
+    ("FEDISCOPE_RETRY_BACKOFF", "1e9", "seconds from 0 to 604,800"),
+    ("FEDISCOPE_RATE_LIMIT_MAX_WAIT", "1e309", "seconds from 0 to 604,800"),
+    ("FEDISCOPE_REFRESH_HOURS", "1e300", "hours from 0 to 876,000"),
+    ("FEDISCOPE_SETTLE_HOURS", "876001", "hours from 0 to 876,000"),
+    ("FEDISCOPE_API_RATE_LIMIT", "1" + "0" * 400, "from 0 to 1,000,000,000"),
+    ("FEDISCOPE_BACKFILL_PAGES", "1000000001", "from 0 to 1,000,000,000"),
+])
+def test_numbers_beyond_any_use_are_refused_when_the_settings_load(name: str, value: str, expected: str) -> None:
+    """Was: accepted, then a traceback where used: `gdpr retention` with a million days (date value out of range),
+    `collect` with request_timeout 1e300 (a thread's OverflowError), the API with a 401-digit rate limit."""
+    with pytest.raises(ConfigError, match=f"{name} is invalid: expected a number of {expected}|"
+                                          f"{name} is invalid: expected a number {expected}"):
+        load_settings(env={name: value})
+
+
+def test_the_largest_rate_limit_accepted_works_in_the_api() -> None:
+    from api.ratelimit import RateLimiter
+    from fediscope.config import MAX_COUNT
+
+    settings = load_settings(env={"FEDISCOPE_API_RATE_LIMIT": str(MAX_COUNT)})
+    assert RateLimiter(settings.api_rate_limit).take("key") == 0

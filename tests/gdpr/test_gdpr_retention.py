@@ -75,3 +75,14 @@ def test_unreadable_partition_dates_are_left_alone(env) -> None:
     summary = apply_retention(env.settings.replace(retention_raw_days=1), today=TODAY)
     assert summary.skipped == ["raw/mastodon/statuses/instance=localhost:3000/dt=not-a-date"]
     assert env.lake.exists(odd) and not summary.deleted
+
+
+def test_the_longest_retention_accepted_keeps_everything(env) -> None:
+    """Was: a retention of a million days was accepted, and `gdpr retention` failed with a traceback (date value out
+    of range); the settings now stop at 100 years, and that works."""
+    from fediscope.config import MAX_DAYS, load_settings
+
+    land_recordings(env.lake, env.policy, fetched_at=fetched(3))
+    assert load_settings(env={"FEDISCOPE_RETENTION_RAW_DAYS": str(MAX_DAYS)}).retention_raw_days == MAX_DAYS
+    settings = env.settings.replace(retention_raw_days=MAX_DAYS, retention_curated_days=MAX_DAYS)
+    assert not apply_retention(settings, today=TODAY).deleted
