@@ -302,7 +302,7 @@ def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], genera
     raw = query.after or ""
     try:
         state = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), parse_constant=_no_constant)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: JSON nested deeper than json goes
         raise _bad_cursor("it is not one") from None
     if isinstance(state, dict) and set(state) == {"after", "generation", "prefix"}:
         raise _bad_cursor("it was given by an older fediscope API, without the metric it pages: start again from "

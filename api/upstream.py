@@ -249,8 +249,9 @@ class HandleDomains:
                       "cannot be either: %s", domain, exc)
             raise ApiError(503, "lake_unavailable",
                            f"instance {domain} did not answer its instance document and the handle domain "
-                           f"remembered for it in the lake (FEDISCOPE_LAKE) cannot be read ({exc}), so its accounts "
-                           "cannot be keyed as the collector keys them; check the lake and retry") from None
+                           "remembered for it in the lake (FEDISCOPE_LAKE) cannot be read (the server log says why), "
+                           "so its accounts cannot be keyed as the collector keys them; check the lake and retry"
+                           ) from None
 
 
 @dataclass

@@ -125,8 +125,13 @@ def test_a_damaged_memory_is_503_only_when_it_is_needed(
     response = live_api(settings).get("/v1/timelines/public", params={"instance": home.domain, "limit": 20})
     assert response.status_code == 503, response.text
     error = response.json()["error"]
-    assert error["code"] == "lake_unavailable" and "handle_domains.json" in error["message"]
+    assert error["code"] == "lake_unavailable" and "FEDISCOPE_LAKE" in error["message"]
     assert json.loads(response.text)  # the JSON error envelope, no traceback
+    path.unlink()
+    path.mkdir()  # unreadable: the reason names the file's path
+    response = live_api(settings).get("/v1/timelines/public", params={"instance": home.domain, "limit": 20})
+    assert response.status_code == 503, response.text
+    assert str(lake_dir) not in response.text  # where the lake lives is for the server log (api/README.md)
 
 
 def test_a_public_suffix_is_not_used_whether_declared_or_remembered(

@@ -166,6 +166,7 @@ def test_bad_cursors_are_400_naming_after(big_api: LiveApi) -> None:
         _cursor({**state, "after": [2**70, state["after"][1]]}),   # beyond what every store's numbers hold
         _cursor({**state, "after": [state["after"][0], 5]}),        # a number for a text key
         base64.urlsafe_b64encode(b'{"after":[NaN,"a"],"generation":null,"prefix":null}').decode().rstrip("="),
+        base64.urlsafe_b64encode(b"[" * 6000).decode(),  # deeper than json goes (RecursionError): was a 500
     ]
     for value in bad:
         assert_error(big_api.get(path, params={"limit": "5", "after": value}), 400, "invalid_parameter", "after")
