@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, Text, create_engine
-from sqlalchemy.dialects.mysql import insert
+from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine
+from sqlalchemy.dialects.mysql import LONGTEXT, insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -63,9 +63,14 @@ class MySQLStore(SQLStore):
         super().__init__(url, engine, read_only=read_only)
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
+        """Key text is ``VARCHAR`` (indexable, its length bounded). Other text is ``LONGTEXT``: ``TEXT`` holds
+        64 KiB, and one longer value (remote servers choose them) failed the whole write. A column with no value
+        yet is ``BIGINT``, not text: it may be the rank column, which is indexed, and MariaDB cannot index text
+        without a length; its first values widen it (``MODIFY``) like any other."""
         if type_ == "str" and key_text_length:
             return String(key_text_length)
-        return {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": Text(), "null": Text()}[type_]
+        return {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": LONGTEXT(),
+                "null": BigInteger()}[type_]
 
     def upsert(self, table: Table, value_columns: list[str]) -> Insert:
         statement = insert(table)

@@ -210,6 +210,24 @@ def test_widening_the_rank_column_keeps_the_order_right(metric_store):
         [("a", 10.0), ("c", 5.5), ("b", 3.0)]
 
 
+def test_a_rank_column_with_no_value_yet_is_stored_then_ranks_once_values_come(metric_store):
+    """Was (MariaDB): a rank column holding only NULLs was declared TEXT, which MariaDB cannot index: the write
+    failed ("Specified key was too long"), and so did every later run until values came (server_trending_tags
+    of a server whose trends have no `uses`)."""
+    assert metric_store.write(ACCOUNTS, [{"account": "a", "followers": None}, {"account": "b", "followers": None}])
+    assert [r["account"] for r in metric_store.top(ACCOUNTS, 5)] == ["a", "b"]
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 3}, {"account": "b", "followers": 7}])
+    assert [(r["account"], r["followers"]) for r in metric_store.top(ACCOUNTS, 5)] == [("b", 7), ("a", 3)]
+
+
+def test_a_text_value_longer_than_64_kib_is_stored_whole(metric_store):
+    """Was (MariaDB): text values were TEXT columns (64 KiB at most), and one longer value failed the whole write;
+    such values come from remote servers (a status's language, a tag)."""
+    long_text = "ü" * 70_000  # 140,000 bytes in UTF-8
+    metric_store.write(ACCOUNTS, [{"account": "a", "followers": 1, "note": long_text}])
+    assert metric_store.get(ACCOUNTS, ["a"])["note"] == long_text
+
+
 def test_a_changed_key_rebuilds_the_table(metric_store):
     metric_store.write(DAILY, DAYS)
     per_instance = metric("daily", "instance", rank="toots DESC")

@@ -88,7 +88,7 @@ def test_mariadb_tables_are_friendly_to_bi_tools(mariadb_url):
         types = dict(conn.execute(text("SELECT column_name, column_type FROM information_schema.columns "
                                        "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).all())
         assert types == {"account": "varchar(255)", "instance": "varchar(255)", "followers": "bigint(20)",
-                         "rate": "double", "bot": "tinyint(1)", "note": "text"}
+                         "rate": "double", "bot": "tinyint(1)", "note": "longtext"}
         collation = conn.execute(text("SELECT table_collation FROM information_schema.tables "
                                       "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).scalar()
         assert collation == "utf8mb4_nopad_bin"
@@ -130,7 +130,7 @@ def test_mariadb_widens_a_column_in_place(mariadb_url):
         types = dict(conn.execute(text("SELECT column_name, column_type FROM information_schema.columns "
                                        "WHERE table_schema = DATABASE() AND table_name = 'metric_top'")).all())
     engine.dispose()
-    assert types["rate"] == "double" and types["note"] == "text"
+    assert types["rate"] == "double" and types["note"] == "longtext"  # null (BIGINT) widened to text
     assert [(r["account"], r["rate"], r["note"]) for r in store.all(TOP)] == [("a", 1.0, None), ("b", 0.25, "text now")]
 
 
