@@ -242,7 +242,10 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
         from matplotlib import rc_context
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        with rc_context({"font.family": _font_families()}), warnings.catch_warnings(record=True) as caught:
+        # text.parse_math off: labels are data (a language, a tag, an account), never matplotlib math: "$\\frac$" in
+        # one failed the chart, "a$x$b" was drawn as italic "axb"
+        with rc_context({"font.family": _font_families(), "text.parse_math": False}), \
+                warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for name, (file_name, draw) in CHARTS.items():
                 result = run.get(name)

@@ -247,6 +247,36 @@ def test_characters_no_font_has_are_one_warning_not_one_per_character(tmp_path, 
         assert "日" in records[0].getMessage()
 
 
+def test_dollar_signs_in_data_are_drawn_as_written_not_as_math(tmp_path, monkeypatch):
+    """Was: matplotlib read "$…$" in a label as math: a language "$\\frac$" failed the chart (and `report` exited
+    1), a tag "a$x$b" was drawn as italic "axb". Labels come from remote servers' data."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from fediscope.charts import write_charts
+
+    drawn: list[tuple[str, bool]] = []
+    save = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        result = save(self, *args, **kwargs)  # drawn first: a label matplotlib cannot parse fails here
+        drawn.extend((text.get_text(), text.get_parse_math()) for text in self.findobj(Text) if text.get_text())
+        return result
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("languages"), [{"language": "$\\frac$", "toots": 3, "share": 0.75},
+                                               {"language": "en", "toots": 1, "share": 0.25}])
+    store.write(analysis.metric("hashtags_daily"), [
+        {"day": "2024-01-01", "tag": "a$x$b", "toots": 5, "accounts": 2, "engagement_total": 9, "engagement_mean": 2}])
+    run = analysis.run_analyses(store)
+    written = write_charts(run, tmp_path / "c")
+    assert not run.failed, run.failed
+    assert [p.name for p in written] == ["hashtags_per_day.png", "languages.png"]
+    labels = dict(drawn)
+    assert labels["$\\frac$"] is False and labels["#a$x$b"] is False, labels
+
+
 def test_a_chart_that_cannot_be_drawn_is_named_not_a_traceback(tmp_path):
     from fediscope.charts import write_charts
 
