@@ -8,7 +8,7 @@ not present in the new result (a full recomputation).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -324,7 +324,28 @@ def _sqlite_query_problem(url: str) -> str | None:
     if unknown or not options:
         return (f"has {'the option ' + repr(unknown[0]) if unknown else 'an empty query'} after its '?', which "
                 f"SQLite does not take (known: {', '.join(SQLITE_OPTIONS)}); a ? in the file name is written %3F")
+    for name, value in options:
+        if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
+            return f"has the option {name}={value!r}, which is not {expected[1]}"
     return None
+
+
+def _is_seconds(value: str) -> bool:
+    try:
+        return 0 <= float(value) < float("inf")  # also refuses nan
+    except ValueError:
+        return False
+
+
+#: What the driver's typed options take (SQLAlchemy converts them, and raised a bare ValueError when the store was
+#: opened, after the settings were found good).
+_SQLITE_OPTION_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "timeout": (_is_seconds, "a number of seconds >= 0"),
+    "detect_types": (lambda v: v.isdigit(), "an integer >= 0"),
+    "cached_statements": (lambda v: v.isdigit(), "an integer >= 0"),
+    "check_same_thread": (lambda v: v.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0", "t", "f",
+                                                   "y", "n"}, "true or false"),
+}
 
 
 def problem_text(exc: ValueError) -> str:

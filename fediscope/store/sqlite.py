@@ -31,7 +31,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
-from fediscope.store.port import SQLITE_FORMS
+from fediscope.store.port import SQLITE_FORMS, store_url_problem, url_error
 from fediscope.store.sql import SQLStore
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class SQLiteStore(SQLStore):
     directory and the catalog are never created, and a file that does not exist is a :class:`StoreError`."""
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
+        if url.startswith("sqlite:") and (problem := store_url_problem(url)):  # the settings check's words
+            raise url_error(url, problem)
         parsed = parse_sqlite_url(url)
         database = parsed.database or ""
         path = sqlite_file(url)
@@ -109,7 +111,7 @@ class SQLiteStore(SQLStore):
         try:
             engine = create_engine(parsed.set(drivername="sqlite"), connect_args={"timeout": 30})
         except (ArgumentError, ValueError, TypeError) as exc:  # e.g. a query parameter SQLite does not take
-            raise ConfigError(f"FEDISCOPE_STORE={redact_url(url)!r}: {exc}; {_SQLITE_FORMS}") from None
+            raise url_error(url, f"cannot be opened: {exc}; {_SQLITE_FORMS}") from None
         self._file = path if not read_only else None  # left in rollback-journal mode at close
 
         if read_only and path is not None:

@@ -53,7 +53,9 @@ def test_malformed_or_unsupported_urls_are_config_errors(url, words):
 
 
 @pytest.mark.parametrize("url", [f"mysql+pymysql://u:pw@{CLOSED}", f"mysql+pymysql://u:pw@{CLOSED}/db?charset=nope",
-                                 "mysqlx://u@h/db", "hbase://", "hbase://h:9090?colour=red", "hbase://h?timeout=0"])
+                                 "mysqlx://u@h/db", "hbase://", "hbase://h:9090?colour=red", "hbase://h?timeout=0",
+                                 "sqlite:////tmp/x.db?timeout=abc", "sqlite:////tmp/x.db?check_same_thread=maybe",
+                                 "sqlite:////tmp/x.db?cached_statements=many", "sqlite:////tmp/x.db?colour=red"])
 def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_check(url):
     """One set of rules (store_url_problem): the settings loader names where the URL came from, open_store and an
     adapter opened directly say the same about it (were: the adapters' own copies, one naming FEDISCOPE_STORE)."""
@@ -64,7 +66,10 @@ def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_ch
 
     problem = store_url_problem(url)
     assert problem
-    for opener in (open_store, HBaseStore if url.startswith("hbase") else MySQLStore):
+    from fediscope.store.sqlite import SQLiteStore
+
+    adapter = HBaseStore if url.startswith("hbase") else SQLiteStore if url.startswith("sqlite") else MySQLStore
+    for opener in (open_store, adapter):
         with pytest.raises(ConfigError) as info:
             opener(url)
         assert str(info.value) == f"the store URL {redact_url(url)!r} {problem}"
@@ -126,3 +131,14 @@ def test_reading_a_sqlite_store_that_does_not_exist_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     open_store(settings.store).close()  # a writer creates it; a reader then opens it
     open_for_reading(settings).close()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("abc", "a number of seconds"), ("nan", "a number of seconds"),
+                                                 ("-1", "a number of seconds")])
+def test_a_sqlite_option_of_the_wrong_type_is_refused_by_the_settings_check_naming_its_source(value, expected):
+    """Was: only the option's name was checked; the store then failed to open with the driver's bare ValueError,
+    naming FEDISCOPE_STORE even when the URL came from --store."""
+    url = f"sqlite:////tmp/metrics.db?timeout={value}"
+    with pytest.raises(ConfigError, match=f"FEDISCOPE_STORE is invalid: .*timeout={value!r}, which is not {expected}"):
+        load_settings(env={"FEDISCOPE_STORE": url})
+    assert load_settings(env={"FEDISCOPE_STORE": "sqlite:////tmp/metrics.db?timeout=2.5"}).store.endswith("=2.5")
