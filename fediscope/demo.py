@@ -155,16 +155,21 @@ class DemoApi:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Let the worker threads finish the requests they serve, then close the loop's sockets.
+    def stop(self, drain_seconds: float = 5.0) -> None:
+        """Let the worker threads finish the requests they serve, then close the loop's sockets, each connection
+        once the answer it is sending has been sent (for up to ``drain_seconds``; then it is cut).
 
         In that order: a worker that finishes a request wakes the loop through its trigger, so a trigger closed
         first was written to when closed (EBADF, a traceback in the demo's output) or, its number reused, into
-        another file; and the request was cut.
+        another file; and the request was cut. A connection closed at once cut an answer larger than what the
+        socket took at the first send (the rest waits in waitress's buffer for the loop to send it).
         """
         def close_all() -> None:
             for channel in list(self.server._map.values()):
-                channel.close()
+                if getattr(channel, "total_outbufs_len", 0):
+                    channel.close_when_flushed = True  # the loop sends the rest, then closes it
+                else:
+                    channel.close()  # the listening socket's close closes the trigger too
 
         self.server.task_dispatcher.shutdown()
         if self._thread.is_alive():
@@ -172,7 +177,10 @@ class DemoApi:
                 self.server.trigger.pull_trigger(close_all)
             except OSError:  # the trigger's pipe was closed under it (EBADF; seen once in a full test run)
                 self._close_without_trigger()
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=drain_seconds)
+            if self._thread.is_alive():  # a client that stopped reading: its answer is cut
+                self._close_without_trigger()
+                self._thread.join(timeout=5)
         else:
             close_all()
 

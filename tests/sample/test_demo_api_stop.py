@@ -69,3 +69,46 @@ def _releasing(method: Any, release: threading.Event) -> Any:
         return method(*args, **kwargs)
 
     return called
+
+
+def test_stop_sends_an_answer_being_sent_in_full(tmp_path: Path) -> None:
+    """An answer larger than what the socket takes at once waits in waitress's buffer for the loop to send it;
+    stop() closed the connection at once and cut it (the client read a short body). Now the loop sends the rest
+    first, for as long as the client reads (``drain_seconds``)."""
+    settings = demo_settings(DemoContext(base=tmp_path), "http://127.0.0.1:9", None)
+    api = DemoApi(settings.replace(api_key=("demo-api-stop-test-key-" + "x" * 24,))).start()
+    body = b"x" * (32 * 1024 * 1024)  # far more than the socket buffers hold
+
+    def large(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    api.server.application = large
+    with requests.get(f"{api.url}/large", stream=True, timeout=10) as response:
+        chunks = response.raw.stream(64 * 1024, decode_content=False)
+        received = len(next(chunks))
+        assert received < len(body)
+        stopping = threading.Thread(target=api.stop)
+        stopping.start()
+        time.sleep(0.3)  # stop() has begun while the rest of the answer waits in waitress's buffer
+        try:
+            received += sum(len(chunk) for chunk in chunks)
+        except Exception as exc:  # urllib3's ProtocolError (IncompleteRead) for a cut body
+            pytest.fail(f"the answer was cut after {received:,} of {len(body):,} bytes: {exc!r}")
+    stopping.join(10)
+    assert received == len(body)
+    assert not stopping.is_alive() and not api._thread.is_alive()
+
+
+def test_stop_cuts_an_answer_the_client_stopped_reading_after_drain_seconds(tmp_path: Path) -> None:
+    settings = demo_settings(DemoContext(base=tmp_path), "http://127.0.0.1:9", None)
+    api = DemoApi(settings.replace(api_key=("demo-api-stop-test-key-" + "x" * 24,))).start()
+    body = b"x" * (32 * 1024 * 1024)
+    api.server.application = lambda environ, start_response: (
+        start_response("200 OK", [("Content-Length", str(len(body)))]), [body])[1]
+    with requests.get(f"{api.url}/large", stream=True, timeout=10):
+        started = time.monotonic()
+        api.stop(drain_seconds=0.5)  # the client reads nothing more
+        assert time.monotonic() - started < 5
+    assert not api._thread.is_alive()
