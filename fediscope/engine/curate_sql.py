@@ -223,6 +223,13 @@ def _home(acct: str, domain: str) -> str:
             f"ELSE lower(meta.instance) END)")
 
 
+#: The largest reply, boost or favourite count curated. A count no server reaches (a broken or hostile one may send
+#: up to 2**63 - 1, which the landing checks let through) or a negative one is unknown, curated as 0: summed in a
+#: status's interactions and over many statuses it overflowed 64-bit arithmetic and stopped every curation (DuckDB)
+#: or metric (Spark). Far above any real count; the MapReduce mapper applies the same bound.
+MAX_ENGAGEMENT_COUNT = 2**32 - 1
+
+
 def _count(list_expr: str) -> str:
     return f"coalesce(array_length({list_expr}), 0)"
 
@@ -281,7 +288,8 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     is_reblog = "data.reblog.uri IS NOT NULL" if wrapper else "false"
 
     def engagement(column: str) -> str:  # a share event carries no engagement of its own
-        return f"CASE WHEN {is_reblog} THEN 0 ELSE coalesce({s}.{column}, 0) END"
+        count = f"{s}.{column}"
+        return f"CASE WHEN {is_reblog} THEN 0 WHEN {count} BETWEEN 0 AND {MAX_ENGAGEMENT_COUNT} THEN {count} ELSE 0 END"
 
     mention_acct = "coalesce(m.acct, '')"
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
@@ -514,20 +522,19 @@ GROUP BY instance, status_id, origin_ref
 """
 
 #: The partitions holding curated statuses that new deletions name (to be rewritten with their tombstones): by the
-#: row's own instance and id, by another copy merged into it (``copies``), or by ``origin_ref``.
+#: row's own instance and id, by another copy merged into it (``copies``), or by ``origin_ref``. Also where the
+#: row is a tombstone already: a run stopped after publishing the statuses but before the hashtags (a kill, a
+#: failed upload) reads the same deletions again, and only rewriting the day removes the status's hashtag rows.
 DELETED_DAYS = f"""
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
 FROM all_statuses AS s JOIN deletion_versions AS d ON d.instance = s.fetched_from AND d.status_id = s.status_id
-WHERE NOT s.deleted
 UNION
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
-FROM (SELECT dt, deleted, unnest(copies) AS copy FROM all_statuses) AS s
+FROM (SELECT dt, unnest(copies) AS copy FROM all_statuses) AS s
 JOIN deletion_versions AS d ON d.instance || '/' || d.status_id = s.copy
-WHERE NOT s.deleted
 UNION
 SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
 FROM ({_existing_statuses('all_statuses')}) AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
-WHERE NOT s.deleted
 """
 
 #: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none.

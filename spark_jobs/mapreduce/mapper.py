@@ -164,6 +164,8 @@ _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
 #: The BIGINT counts of a raw status and of a raw account (``fediscope.engine.schema``).
 _STATUS_COUNTS = ("replies_count", "reblogs_count", "favourites_count")
+#: The curation SQL's ``MAX_ENGAGEMENT_COUNT``: a reply, boost or favourite count above it, or negative, is unknown (0).
+MAX_ENGAGEMENT_COUNT = 2**32 - 1
 _ACCOUNT_COUNTS = ("statuses_count", "followers_count", "following_count")
 #: The entity directory of a raw lake path: ``…/raw/mastodon/<entity>/…``, the LAST such segment (the lake's own;
 #: the greedy prefix makes it the last, also when segments overlap: ``…/raw/mastodon/raw/mastodon/statuses/…``).
@@ -190,6 +192,12 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def engagement_count(count: int | None) -> int:
+    """A status's reply, boost or favourite count as curation reads it: 0 when unknown, negative or beyond
+    :data:`MAX_ENGAGEMENT_COUNT`."""
+    return count if count is not None and 0 <= count <= MAX_ENGAGEMENT_COUNT else 0
 
 
 def as_int(value: Any) -> int | None:
@@ -419,7 +427,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     if share:
         replies = reblogs = favourites = 0
     else:
-        replies, reblogs, favourites = (as_int(status.get(c)) or 0
+        replies, reblogs, favourites = (engagement_count(as_int(status.get(c)))
                                         for c in ("replies_count", "reblogs_count", "favourites_count"))
     edited, fetched = micros(as_text(status.get("edited_at"))), micros(as_text(meta.get("fetched_at")))
     if after_fetch(created, fetched) or after_fetch(edited, fetched):

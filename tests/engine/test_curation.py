@@ -401,6 +401,40 @@ def test_partitioned_writes_are_sorted_and_byte_identical_across_runs(tmp_path: 
     assert unsorted == [{"n": 0}]
 
 
+def test_a_run_stopped_between_the_statuses_and_the_hashtags_removes_a_deleted_status_s_tags_when_run_again(
+        lake: LocalLake, lake_dir: Path, duckdb_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the first run published the tombstone in `statuses`, then stopped (a kill, a failed upload) before
+    `hashtags`; the next run read the same deletion again, found the status a tombstone already and rewrote no day,
+    so the deleted toot stayed in every hashtag metric for good."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.engine.workspace import Workspace
+
+    status = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags") and not s.get("reblog"))
+    land(lake, "statuses", [status], at(1))
+    duckdb_engine().curate()
+    assert read_table(lake_dir, "hashtags")
+    land_deletion(lake, status["id"], INSTANCE, at(2))
+    publish = Workspace.publish
+
+    def stopped_before_the_hashtags(self: Workspace, table: str, *args: object, **kwargs: object) -> int:
+        if table == "hashtags":
+            raise KeyboardInterrupt
+        return publish(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "publish", stopped_before_the_hashtags)
+    with pytest.raises(KeyboardInterrupt):
+        duckdb_engine().curate()
+    monkeypatch.setattr(Workspace, "publish", publish)
+    assert [r["deleted"] for r in read_table(lake_dir, "statuses")] == [True]
+    assert read_table(lake_dir, "hashtags")  # the stopped run's state: the tags of a deleted status
+
+    summary = duckdb_engine().curate()  # the deletion is read again: the manifest was not saved
+    assert summary.raw_files == 1 and summary.partitions
+    assert [r["deleted"] for r in read_table(lake_dir, "statuses")] == [True]
+    assert not read_table(lake_dir, "hashtags")
+
+
 @pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy-on", "privacy-off"])
 def test_a_deletion_from_the_home_instance_reaches_a_copy_fetched_elsewhere(privacy_on: bool, lake: LocalLake,
                                                                              lake_dir: Path, duckdb_engine) -> None:

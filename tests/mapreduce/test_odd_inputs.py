@@ -145,6 +145,30 @@ def test_versions_dated_after_their_fetch_are_skipped_as_in_the_sql(tmp_path: Pa
         _same_rows(got[name], expected[name], name)
 
 
+def test_counts_no_server_reaches_are_unknown_to_both(tmp_path: Path) -> None:
+    """Was: each count up to 2**63 - 1 is landed (a 64-bit integer), but a status's interactions add three of them:
+    `favourites_count` 2**63 - 1 with one boost stopped every curation ("Overflow in addition of INT64"), naming no
+    file. A count beyond MAX_ENGAGEMENT_COUNT, or negative, is now unknown (0) in the SQL and in the mapper."""
+    from fediscope.engine.curate_sql import MAX_ENGAGEMENT_COUNT
+
+    assert mapper.MAX_ENGAGEMENT_COUNT == MAX_ENGAGEMENT_COUNT
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    _land(lake_dir, [
+        dict(base, favourites_count=3, reblogs_count=2, replies_count=1),
+        _variant(base, "1", favourites_count=2**63 - 1, reblogs_count=1, replies_count=MAX_ENGAGEMENT_COUNT),
+        _variant(base, "2", favourites_count=-(2**63), reblogs_count=MAX_ENGAGEMENT_COUNT + 1, replies_count=-1),
+    ])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (engagement,) = expected["account_engagement"]
+    assert engagement["toots"] == 3
+    assert engagement["favourites_total"] == 3 and engagement["reblogs_total"] == 3
+    assert engagement["replies_total"] == 1 + MAX_ENGAGEMENT_COUNT
+    for name in COLUMNS:
+        assert expected[name], name
+        _same_rows(got[name], expected[name], name)
+
+
 def test_the_mapper_tolerance_is_the_sql_one() -> None:
     from fediscope.engine.curate_sql import CLOCK_SKEW
 
@@ -239,11 +263,12 @@ def test_counts_no_64_bit_integer_holds_make_the_record_malformed(tmp_path: Path
     assert noisy.stdout == clean.stdout and clean.stdout.count("\nS\t") >= 2
     assert f"reporter:counter:fediscope,malformed_input_lines,{len(lines)}" in noisy.stderr
     assert "Traceback" not in noisy.stderr
-    # the largest and smallest 64-bit integers are counts like any other
+    # the largest and smallest 64-bit integers are read (not malformed), as counts no server reaches: unknown (0)
     for number in (str(2**63 - 1), str(-(2**63))):
         out = subprocess.run([sys.executable, str(MAPPER)], input=lines[0].replace("1e999", number) + "\n", env=env,
                              capture_output=True, text=True, check=True)
-        assert f"\t{number}\t" in out.stdout and "malformed_input_lines,0" in out.stderr
+        assert f"\t{number}\t" not in out.stdout and out.stdout.startswith("S\t")
+        assert "malformed_input_lines,0" in out.stderr
 
 
 def test_hashtags_longer_than_the_sql_limit_are_dropped_as_in_the_sql(tmp_path: Path) -> None:
