@@ -537,6 +537,12 @@ SELECT DISTINCT CAST(s.dt AS VARCHAR) AS dt
 FROM ({_existing_statuses('all_statuses')}) AS s JOIN deletion_versions AS d ON d.origin_ref = s.origin_ref
 """
 
+#: The partitions next to the new versions' days holding a status one of them is a version of (by URI).
+NEIGHBOUR_DAYS = """
+SELECT DISTINCT CAST(n.dt AS VARCHAR) AS dt
+FROM neighbour_statuses AS n JOIN (SELECT DISTINCT uri FROM status_versions) AS v ON n.uri = v.uri
+"""
+
 #: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none.
 HASHTAG_ROWS = """
 SELECT uri AS status_uri, tag, dt, created_at, account_key, instance,

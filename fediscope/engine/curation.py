@@ -40,7 +40,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -256,6 +256,8 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
         log.warning("curation: skipped %d status versions dated after their fetch (a remote clock or a forged date)",
                     summary.future_versions_skipped)
     found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
+    if not rebuild:
+        found |= _days_of_copies_across_midnight(engine, found)
     if new_deletions:
         summary.deletions = _merge_whole(engine, staged, STATUS_DELETIONS, ("deletion_versions", sql.DELETION_VERSIONS),
                                          sql.MERGE_DELETIONS, ["instance", "status_id"], rebuild)
@@ -276,6 +278,28 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
         _merge_partitions(engine, staged, summary, days, rebuild)
     if new_deletions:
         summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
+
+
+def _days_of_copies_across_midnight(engine: Engine, days: set[str]) -> set[str]:
+    """The days next to ``days`` whose curated statuses share a URI with a new version: two servers may date one
+    status on either side of midnight (a rounded or skewed ``created_at``), and the partition of the old row must
+    be merged too, or both rows stay (a full curation keeps one, the winner's). Only the neighbouring days are
+    read: copies of a status are dated a moment apart, not days."""
+    ws = engine.workspace
+    neighbours = sorted({str(day + timedelta(days=step)) for day in map(_day, days)
+                         if day is not None and date.min < day < date.max for step in (-1, 1)} - days)
+    existing = ws.partition_dirs(STATUSES.name, "dt", neighbours) if neighbours else []
+    if not existing:
+        return set()
+    engine.register_parquet("neighbour_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
+    return {str(r["dt"]) for r in engine.query(sql.NEIGHBOUR_DAYS)}
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # a day Python's calendar has no date for: no neighbours looked up
+        return None
 
 
 def _register_table(engine: Engine, view: str, table: Table) -> None:

@@ -401,6 +401,33 @@ def test_partitioned_writes_are_sorted_and_byte_identical_across_runs(tmp_path: 
     assert unsorted == [{"n": 0}]
 
 
+def test_copies_dated_on_either_side_of_midnight_are_one_status_incrementally_as_in_full(
+        tmp_path: Path) -> None:
+    """Two servers date one status a moment apart, across midnight (UTC): its copies fall into two day partitions.
+    Was: a run merged new versions only with the rows of their own day, so curating them in two runs kept both
+    rows (every metric counted the toot twice; top_toots sent a duplicate key), where one run kept one."""
+    from fediscope.engine.base import open_engine
+
+    status = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags") and not s.get("reblog"))
+    first = dict(status, created_at="2026-03-01T23:59:59.900Z", favourites_count=1)
+    second = dict(status, id="999", created_at="2026-03-02T00:00:00.000Z", favourites_count=5)
+    curated = {}
+    for how in ("full", "incremental"):
+        lake_dir = tmp_path / how / "lake"
+        lake = LocalLake(lake_dir)
+        land(lake, "statuses", [first], at(1), instance="a.example")
+        if how == "incremental":
+            with open_engine(settings_for(lake_dir), "duckdb") as engine:
+                engine.curate()
+        land(lake, "statuses", [second], at(2), instance="b.example")
+        with open_engine(settings_for(lake_dir), "duckdb") as engine:
+            engine.curate()
+        curated[how] = (read_table(lake_dir, "statuses"), read_table(lake_dir, "hashtags"))
+        (row,) = curated[how][0]
+        assert (str(row["dt"]), row["favourites_count"], row["fetched_from"]) == ("2026-03-02", 5, "b.example")
+    assert curated["incremental"] == curated["full"]
+
+
 def test_a_run_stopped_between_the_statuses_and_the_hashtags_removes_a_deleted_status_s_tags_when_run_again(
         lake: LocalLake, lake_dir: Path, duckdb_engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: the first run published the tombstone in `statuses`, then stopped (a kill, a failed upload) before
