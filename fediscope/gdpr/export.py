@@ -127,7 +127,7 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
     return {
         "subject": f"{subject.username}@{subject.domain}",
         "account_key": subject.key,
-        "suppressed": subject.key in suppressed,
+        "suppressed": subject.audit_id in suppressed,  # what erase lists: with privacy off, a digest of the key
         "opt_out_notes": notes.get(subject.key, []),  # pending: the next curation applies and deletes them
         "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
                        "status_links": sorted(traces.status_links)},

@@ -287,13 +287,18 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     """Clear names in the lake: the account's records still go; the audit log and the suppression list get a hash,
     never the name, and the next landing (privacy still off) skips the account. Was: with privacy off the
     suppression list was not kept, so the next collection landed the erased account again."""
+    from fediscope.gdpr.export import export_account
+
     env = _privacy_off(env)
     settings = env.settings
     owned = [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
     ids = {s["account"]["id"] for s in owned}
     assert owned and ids
+    assert not export_account(settings, SUBJECT, metrics={})["suppressed"]
 
     report = erase_account(settings, SUBJECT, metrics={})
+    # the right of access says it is suppressed (was: false, the list holding a digest of the clear key)
+    assert export_account(settings, SUBJECT, metrics={})["suppressed"]
 
     assert report.raw["records_removed"] >= len(owned) and report.warnings
     assert report.account_key.startswith("sha256:") and report.newly_suppressed
