@@ -130,7 +130,8 @@ def read_holder(lake: LakeBackend, path: str) -> tuple[LockHolder, bytes] | None
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
         pid = document.get("pid")
-        return LockHolder(pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        # a pid no process can have (os.kill raised OverflowError for one beyond 32 bits) is not recorded
+        return LockHolder(pid=pid if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31 else None,
                           host=_text(document.get("host")), started_at=_text(document.get("started_at")),
                           command=_text(document.get("command")), token=_text(document.get("token"))), raw
     except ValueError:

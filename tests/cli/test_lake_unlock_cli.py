@@ -173,3 +173,15 @@ def test_a_malformed_lock_file_is_described_once(local_lake: LakeBackend, capsys
     assert local_lake.read(LOCK) == b"{not json"
     code, out, err = run(capsys, "lake", "unlock", "--yes")
     assert (code, err) == (0, "") and out.count("not readable JSON") == 1 and not local_lake.exists(LOCK)
+
+
+@pytest.mark.parametrize("pid", [2**32, -(2**63), 0])
+def test_a_lock_naming_a_pid_no_process_has_is_shown_and_removed(local_lake: LakeBackend, capsys, pid: int) -> None:
+    """Was: os.kill(pid, 0) raised OverflowError for a pid beyond 32 bits, so every locking command failed with a
+    traceback, `lake unlock --yes` (the documented way out) included."""
+    local_lake.write_atomic(LOCK, lock_document(pid))
+    code, out, err = run(capsys, "gdpr", "retention")
+    assert code == 1 and "Traceback" not in err and "locked" in err, err
+    code, out, err = run(capsys, "lake", "unlock", "--yes")
+    assert (code, err) == (0, ""), err
+    assert not local_lake.exists(LOCK)
