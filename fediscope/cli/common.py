@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +14,20 @@ import click
 from fediscope.config import Settings, load_settings
 from fediscope.redact import RedactingFilter, secret_values
 from fediscope.sources.progress import break_open_line
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses ``nan`` and ``inf``: click lets NaN through any range (it compares
+    false with the bounds), and ``--duration nan`` streamed until killed, ``doctor --timeout nan`` failed every
+    instance check, as the ``FEDISCOPE_*`` settings refuse them."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def settings_from_context(**overrides: Any) -> Settings:

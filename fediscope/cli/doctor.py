@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from fediscope.cli.common import emit_json, json_option, settings_from_context
+from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, settings_from_context
 from fediscope.doctor import FAIL, OK, WARN, exit_code, format_check, run_checks
 
 
 @click.command()
 @json_option("Print the checks as JSON.")
-@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 120),
+@click.option("--timeout", default=5.0, show_default=True, type=FiniteFloatRange(0.1, 120),
               help="Seconds to wait for each instance.")
 def doctor(as_json: bool, timeout: float) -> None:
     """Check what fediscope is configured to use and print one line per check: OK, WARN or FAIL, with the fix.

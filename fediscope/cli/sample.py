@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from fediscope.cli.common import configure_logging
+from fediscope.cli.common import FiniteFloatRange, configure_logging
 
 
 def _loopback(host: str) -> bool:
@@ -57,7 +57,7 @@ def _parse_end(text: str | None) -> datetime | None:
               help="Address to bind. Keep a loopback address: the sample instance is for local use.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0 picks a free one).")
-@click.option("--grow", "grow_per_minute", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--grow", "grow_per_minute", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
               help="Add this many new statuses per minute while running, to demonstrate incremental collection.")
 @click.option("--rate-limit", type=click.IntRange(min=1), default=300, show_default=True,
               help="Requests per window advertised in X-RateLimit-Limit (Mastodon: 300 per 5 minutes).")

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from fediscope.cli.common import emit_json, json_option, settings_from_context
+from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.redact import redact_url
 from fediscope.sources.spec import parse_source
@@ -36,11 +36,11 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--timeline", "timelines", multiple=True, metavar="SOURCE",
               help="public (the federated timeline), local, or tag:NAME. Repeatable: one connection each, "
                    "run side by side. Default: public.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+@click.option("--duration", type=FiniteFloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop after this many seconds (default: run until Ctrl-C or SIGTERM).")
 @click.option("--max-events", type=click.IntRange(min=1), default=None,
               help="Stop a stream after this many events.")
-@click.option("--flush-seconds", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+@click.option("--flush-seconds", type=FiniteFloatRange(min=0.1), default=30.0, show_default=True,
               help="Land what was received at least this often.")
 @click.option("--flush-records", type=click.IntRange(min=1), default=500, show_default=True,
               help="… or as soon as this many items wait.")

@@ -206,3 +206,17 @@ def test_python_dash_m_fediscope_cli_is_the_command(tmp_path) -> None:
     bad = subprocess.run([sys.executable, "-m", "fediscope.cli", "process", "--engine", "nope"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "'nope'" in bad.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("stream", "--instance", "http://127.0.0.1:9", "--duration", "nan"),
+    ("stream", "--instance", "http://127.0.0.1:9", "--flush-seconds", "inf"),
+    ("doctor", "--timeout", "nan"),
+    ("sample-instance", "--port", "0", "--grow", "nan"),
+])
+def test_a_number_option_refuses_nan_and_inf(cli_env, capsys, args) -> None:
+    """Was: click's FloatRange let NaN through (it compares false with the bounds): `stream --duration nan` streamed
+    until killed, `doctor --timeout nan` failed every instance check, `--grow nan` grew by nan statuses."""
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"Invalid value for '{args[-2]}': '{args[-1]}' is not a finite number." in err, err
