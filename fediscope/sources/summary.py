@@ -69,6 +69,10 @@ class CollectSummary:
         return self._total("quarantined")
 
     @property
+    def out_of_range(self) -> int:
+        return self._total("out_of_range")
+
+    @property
     def pages(self) -> int:
         return self._total("pages")
 
@@ -99,7 +103,8 @@ class CollectSummary:
                     del source[name]
         return {
             "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
-            **refresh, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined, "pages": self.pages,
+            **refresh, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined,
+            "out_of_range": self.out_of_range, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
             "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
@@ -119,6 +124,8 @@ class CollectSummary:
                           f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or --max-pages)")
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
+        # what was fetched but is none of the above, so the counts add up to `fetched`
+        outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
-                f"policy {self.skipped}, quarantined {self.quarantined}{waits}")
+                f"policy {self.skipped}, quarantined {self.quarantined}{outside}{waits}")

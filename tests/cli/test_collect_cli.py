@@ -68,6 +68,30 @@ def test_one_line_summary(cli_env, capsys, mastodon_server) -> None:
     assert err == ""  # not a terminal: no progress output
 
 
+def test_the_summary_adds_up_when_statuses_fall_outside_the_walk(cli_env, capsys, mastodon_server,
+                                                                  monkeypatch) -> None:
+    """Was: statuses fetched but older than FEDISCOPE_BACKFILL_SINCE (or at the checkpoint, or not old enough to
+    settle) were in no count of the line and of the JSON totals (only per source): fetched 240, landed 225."""
+    from datetime import timedelta
+
+    mastodon_server.spacing = timedelta(days=2)
+    added = mastodon_server.add_statuses(3)  # two days apart, after the recorded ones
+    since = added[1]["created_at"][:10]
+    monkeypatch.setenv("FEDISCOPE_BACKFILL_SINCE", since)
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["out_of_range"] > 0 and summary["out_of_range"] == summary["sources"][0]["out_of_range"]
+    assert summary["fetched"] == (summary["landed"] + summary["skipped_by_privacy"] + summary["quarantined"]
+                                  + summary["out_of_range"])
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    assert code == 0, err
+    assert ", 0 already collected or outside the window" not in out  # the second run: nothing fetched below
+    code, out, err = run(capsys, "collect", "--lake", str(cli_env / "lake2"), "--instance", mastodon_server.url,
+                         "--timeline", "public")
+    assert f", {summary['out_of_range']} already collected or outside the window" in out, out
+
+
 def test_json_summary_and_max_pages(cli_env, capsys, mastodon_server) -> None:
     code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
                           "--timeline", "instance", "--max-pages", "2", "--json")
