@@ -199,27 +199,13 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                     attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
             result = SourceResult(domain, source.name)
             results.append(result)
-            try:
-                if source.paged:
-                    _collect_walk(ctx, clients[domain], source, result)
-                else:
-                    _collect_snapshot(ctx, clients[domain], source, result)
-            except FediscopeError as exc:
-                result.status, result.error = "failed", str(exc)
-                # on a terminal the progress line below says it already (and the summary lists it again)
-                log.log(logging.INFO if reporter.enabled else logging.WARNING,
-                        "source %s %s failed: %s", domain, source.name, exc)
-            except Exception as exc:  # a bug or surprise in one source must not stop the others
-                result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-                log.exception("source %s %s failed unexpectedly", domain, source.name)
-            # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
-            ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
-            reporter.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
-                          f"{result.pages} pages, {result.landed} landed"
-                          + (f", {result.refreshed} refreshed" if result.refreshed else "")
-                          + (f", {result.settled} settled" if result.settled else "")
-                          + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
-                          + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+            if _names_an_erased_account(ctx, source, domain):
+                # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace
+                log.warning("source %s %s names an erased account (on the suppression list): not collected; "
+                            "remove it from the sources", domain, source.name)
+                reporter.done(f"{domain} {source.name}", "not collected: an erased account")
+            else:
+                _collect_source(ctx, clients[domain], source, result)
             if last_of[domain] == index:
                 clients[domain].close()
     finally:  # also when a run is interrupted: no connection of it is left open
@@ -235,6 +221,40 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
 
 
 # -- paged sources ------------------------------------------------------------------------------------------
+def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
+    """Collect one source into ``result``; its failure is recorded there, never raised (other sources go on)."""
+    domain = client.domain
+    try:
+        if source.paged:
+            _collect_walk(ctx, client, source, result)
+        else:
+            _collect_snapshot(ctx, client, source, result)
+    except FediscopeError as exc:
+        result.status, result.error = "failed", str(exc)
+        # on a terminal the progress line below says it already (and the summary lists it again)
+        log.log(logging.INFO if ctx.progress.enabled else logging.WARNING,
+                "source %s %s failed: %s", domain, source.name, exc)
+    except Exception as exc:  # a bug or surprise in one source must not stop the others
+        result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        log.exception("source %s %s failed unexpectedly", domain, source.name)
+    # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
+    ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
+    ctx.progress.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
+                      f"{result.pages} pages, {result.landed} landed"
+                      + (f", {result.refreshed} refreshed" if result.refreshed else "")
+                      + (f", {result.settled} settled" if result.settled else "")
+                      + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
+                      + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+
+
+def _names_an_erased_account(ctx: _Context, source: SourceRef, domain: str) -> bool:
+    """Whether an ``account:`` / ``account_lookup:`` source names an account ``gdpr erase`` put on the suppression
+    list (its statuses would all be skipped, and its checkpoint would be written again)."""
+    if source.kind not in {"account", "account_lookup"} or not source.arg:
+        return False
+    return ctx.policy.skip_reason({"acct": source.arg}, domain) == "suppressed"
+
+
 def source_batch_tag(policy: PrivacyPolicy, source: SourceRef) -> str:
     """The source part of a batch id: the kind, plus a keyed digest of the argument (it may name an account)."""
     if source.arg is None:

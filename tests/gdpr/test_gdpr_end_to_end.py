@@ -63,3 +63,32 @@ def test_erased_account_leaves_no_trace_and_does_not_come_back(mastodon_server, 
     assert set(files_holding(everywhere, traces.values())) == allowed
     audit = [json.loads(line) for line in (lake_dir / AUDIT_PATH).read_text().splitlines()]
     assert [a["account_key"] for a in audit] == [key]
+
+
+def test_a_source_naming_an_erased_account_is_not_collected_and_writes_no_checkpoint(
+        mastodon_server, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: `account:NAME` of an erased account fetched its statuses (all skipped) and wrote its checkpoint again,
+    the erased account's newest status id, which the erasure had removed as a trace."""
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        backfill_pages=2)
+    username = Counter(s["account"]["acct"] for s in mastodon_server.public_statuses()).most_common(1)[0][0]
+    sources = [(mastodon_server.url, parse_source(f"account:{username}")), (mastodon_server.url, parse_source("local"))]
+    first = collector.run_collection(settings, sources, progress=False)
+    assert first.ok and first.sources[0].landed > 0
+    account = f"{username}@{mastodon_server.domain}"
+    erase_account(settings, account)
+    traces = find_traces(open_lake(settings.lake), subject_from_settings(settings, account))
+    allowed = {str(lake_dir / AUDIT_PATH), str(lake_dir / SUPPRESSED_PATH)}
+    assert set(files_holding([lake_dir], traces.values())) == allowed
+    asked = len(mastodon_server.requests_to("/api/v1/accounts"))
+
+    with caplog.at_level("WARNING", logger="fediscope.sources.collector"):
+        again = collector.run_collection(settings, sources, progress=False)
+
+    assert again.ok and (again.sources[0].pages, again.sources[0].fetched) == (0, 0)
+    assert len(mastodon_server.requests_to("/api/v1/accounts")) == asked  # nothing of it asked for
+    assert again.sources[1].pages > 0  # the other source is collected
+    assert "names an erased account" in caplog.text and username not in caplog.text.replace(
+        f"account:{username}", "")
+    assert set(files_holding([lake_dir], traces.values())) == allowed
