@@ -431,6 +431,9 @@ def stream(ctx: DemoContext) -> str:
     if summary.events["update"] < len(posted):
         raise RuntimeError(f"the public stream pushed {summary.events['update']} of the {len(posted)} public "
                            f"statuses the instance posted in {STREAM_SECONDS:g} s")
+    if ctx.collected is not None:  # the outputs' count of records this run landed: the collection's and these
+        landed = ctx.collected.landed + summary.landed + summary.deletions
+        ctx.details["raw lake (JSONL)"] = f"{landed} records landed by this run"
     return (f"the public stream pushed the {len(posted)} public statuses the instance posted while it was open; "
             f"landed {summary.landed} ({summary.skipped} left out by the privacy policy) in "
             f"{len(summary.batches)} batch file{'s' if len(summary.batches) != 1 else ''}")

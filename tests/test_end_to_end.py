@@ -125,6 +125,10 @@ def test_every_step_runs_and_says_where_the_outputs_are(demo: DemoRuns) -> None:
                      "demo-out/charts"):
             assert str(demo.base / path) in outputs
         assert "Java: " in run.stdout
+        # the records the run landed: the collection's and the stream's (was: the collection's only)
+        collected = int(re.search(r"^\[3/8\] collect: landed (\d+) records", run.stdout, re.MULTILINE).group(1))
+        streamed = int(re.search(r"^\[5/8\] stream: .*; landed (\d+) ", run.stdout, re.MULTILINE).group(1))
+        assert streamed > 0 and f"({collected + streamed} records landed by this run)" in outputs, outputs
 
 
 @pytest.mark.slow

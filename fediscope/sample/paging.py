@@ -39,8 +39,8 @@ def _id_param(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()):
-        raise ParamError(f"{name} must be a status id (digits only), got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:  # ids are 64-bit (int() refuses 4,300 digits)
+        raise ParamError(f"{name} must be a status id (up to 19 digits), got {raw[:40]!r}")
     return int(raw)
 
 

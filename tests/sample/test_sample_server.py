@@ -136,6 +136,8 @@ def test_not_found_and_bad_parameters(sample_server: SampleServer, http_get: Get
     assert bad.status == 400 and "max_id" in bad.json()["error"]
     superscript = http_get(f"{sample_server.url}/api/v1/timelines/public?max_id=%C2%B2")  # "²".isdigit() is True
     assert superscript.status == 400 and "max_id" in superscript.json()["error"]
+    huge = http_get(f"{sample_server.url}/api/v1/timelines/public?max_id={'9' * 5000}")  # int() refuses: was no answer
+    assert huge.status == 400 and "max_id" in huge.json()["error"]
     assert http_get(f"{sample_server.url}/api/v1/directory?offset=%C2%B2").status == 400
     assert http_get(f"{sample_server.url}/api/v1/directory?order=sideways").status == 400
     assert http_get(f"{sample_server.url}/api/v1/accounts/lookup").status == 400
