@@ -21,8 +21,6 @@ class FiniteFloatRange(click.FloatRange):
     false with the bounds), and ``--duration nan`` streamed until killed, ``doctor --timeout nan`` failed every
     instance check, as the ``FEDISCOPE_*`` settings refuse them."""
 
-    name = "finite float range"
-
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):

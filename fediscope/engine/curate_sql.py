@@ -654,6 +654,7 @@ STATEMENTS = {
     "deletion_versions": DELETION_VERSIONS,
     "status_deletions_merged": MERGE_DELETIONS,
     "deleted_days": DELETED_DAYS,
+    "neighbour_days": NEIGHBOUR_DAYS,
     "statuses_merged": MERGE_STATUSES,
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,

@@ -65,6 +65,9 @@ USER_AGENT = "fediscope (+https://github.com/fediscope/fediscope; research colle
 TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
 #: The largest X-RateLimit-Limit / -Remaining read (Mastodon's default limit is 300): larger values are ignored.
 MAX_RATE_LIMIT_COUNT = 10**9
+#: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
+#: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
+MAX_WINDOW_SECONDS = 24 * 3600.0
 
 
 class RateLimited(UpstreamError):
@@ -639,6 +642,8 @@ class MastodonClient:
         if rate.remaining is None or rate.reset_at is None or rate.reset_at <= now:
             return 0.0, ""
         left = rate.reset_at - now
+        if left > MAX_WINDOW_SECONDS:  # a reset no window reaches (1e300, the year 9999): the header says nothing
+            return 0.0, ""
         if rate.remaining <= 0:
             return left + 0.05, "reset"
         threshold = max(1, int((rate.limit or 300) * self.pace_fraction))
@@ -648,7 +653,7 @@ class MastodonClient:
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, capped at ``backoff_cap``."""
-        delay = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        delay = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt, 64)))  # 2**1024 is no float
         return delay / 2 + random.uniform(0, delay / 2)
 
     def _wait(self, seconds: float, what: str, kind: str = "rate_limit") -> None:

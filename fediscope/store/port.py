@@ -341,8 +341,8 @@ def _is_seconds(value: str) -> bool:
 #: opened, after the settings were found good).
 _SQLITE_OPTION_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
     "timeout": (_is_seconds, "a number of seconds >= 0"),
-    "detect_types": (lambda v: v.isdigit(), "an integer >= 0"),
-    "cached_statements": (lambda v: v.isdigit(), "an integer >= 0"),
+    "detect_types": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),  # "²".isdigit() is True
+    "cached_statements": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),
     "check_same_thread": (lambda v: v.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0", "t", "f",
                                                    "y", "n"}, "true or false"),
 }

@@ -79,6 +79,24 @@ def test_a_reset_that_is_no_time_is_ignored(reset: str, odd_server: _OddServer) 
     assert client.rate.reset_at is None and client.pacing_delay() == (0.0, "")
 
 
+@pytest.mark.parametrize("reset", ["1e300", "9999-12-31T00:00:00Z"])
+def test_a_reset_no_window_reaches_is_ignored(reset: str, odd_server: _OddServer) -> None:
+    """Was: with few requests left, the pacing wait (the window spread over them) was 5e299 s (sleep raised
+    OverflowError on every later request) or 4,000 years for the year 9999, whatever rate_limit_max_wait said."""
+    odd_server.headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": reset}
+    client = _client(odd_server)  # waiting at all fails the test
+    for _ in range(3):
+        assert client.get("/api/v1/timelines/public").status == 200
+    assert client.pacing_delay() == (0.0, "")
+
+
+def test_the_backoff_of_a_very_late_retry_is_the_cap() -> None:
+    """Was: 2**attempt as a float overflowed from attempt 1024 (a stream reconnecting for hours with a large
+    FEDISCOPE_MAX_RETRIES ended in a traceback)."""
+    client = MastodonClient("https://example.org", backoff_base=1.0, backoff_cap=60.0)
+    assert 30.0 <= client.backoff_delay(5000) <= 60.0
+
+
 @pytest.mark.parametrize("header", ["X-RateLimit-Limit", "X-RateLimit-Remaining"])
 def test_a_count_too_large_for_the_pacing_arithmetic_is_ignored(header: str, odd_server: _OddServer) -> None:
     """Was: a 401-digit ``X-RateLimit-Limit`` raised OverflowError (int too large to convert to float) on the next

@@ -55,7 +55,8 @@ def test_malformed_or_unsupported_urls_are_config_errors(url, words):
 @pytest.mark.parametrize("url", [f"mysql+pymysql://u:pw@{CLOSED}", f"mysql+pymysql://u:pw@{CLOSED}/db?charset=nope",
                                  "mysqlx://u@h/db", "hbase://", "hbase://h:9090?colour=red", "hbase://h?timeout=0",
                                  "sqlite:////tmp/x.db?timeout=abc", "sqlite:////tmp/x.db?check_same_thread=maybe",
-                                 "sqlite:////tmp/x.db?cached_statements=many", "sqlite:////tmp/x.db?colour=red"])
+                                 "sqlite:////tmp/x.db?cached_statements=many", "sqlite:////tmp/x.db?colour=red",
+                                 "sqlite:////tmp/x.db?detect_types=%C2%B2"])
 def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_check(url):
     """One set of rules (store_url_problem): the settings loader names where the URL came from, open_store and an
     adapter opened directly say the same about it (were: the adapters' own copies, one naming FEDISCOPE_STORE)."""
