@@ -632,7 +632,7 @@ class PrivacyPolicy:
             return reason
         out = status
         if isinstance(status.get("reblog"), dict):
-            if status["reblog"].get("visibility") not in PUBLIC_VISIBILITIES:
+            if not _is_public_status(status["reblog"]):
                 return "reblog_of_non_public"
             original = self._collected_status(status["reblog"], instance)
             if isinstance(original, str):
@@ -746,7 +746,7 @@ class PrivacyPolicy:
             out["card"] = {k: status["card"].get(k) for k in ("type", "provider_name") if k in status["card"]}
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
-            if status["reblog"].get("visibility") not in PUBLIC_VISIBILITIES:
+            if not _is_public_status(status["reblog"]):
                 return "reblog_of_non_public"
             original = self._status(status["reblog"], instance)
             if isinstance(original, str):
@@ -1074,5 +1074,5 @@ def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
 
 
 def _is_public_status(status: Any) -> bool:
-    """A nested status (a quoted one) that may be landed: an object whose visibility is public data."""
+    """A nested status (a boosted or quoted one) that may be landed: an object whose visibility is public data."""
     return isinstance(status, dict) and status.get("visibility") in PUBLIC_VISIBILITIES
