@@ -199,9 +199,24 @@ def _lower(text: str) -> str:
     return f"lower(replace(replace({text}, 'İ', 'i'), 'Σ', 'σ'))"
 
 
+#: The timestamps curation reads: ISO 8601 ``YYYY-MM-DD``, optionally ``T`` (or a space) ``hh:mm[:ss[.fraction]]``,
+#: optionally ``Z`` or an offset ``±hh[[:]mm]`` up to 18 hours; no offset is UTC. Any other text is unknown (NULL).
+#: The two engines' casts each accept more, but not the same more (DuckDB reads ``24:00:00`` and `` utc``, Spark
+#: ``+1`` and a space before the offset, …), and the same raw status must be curated alike on both: only this
+#: form, which both read the same, reaches the cast. A time without seconds gets ``:00`` first (Spark reads no such
+#: time). The MapReduce mapper applies the same pattern (``TIMESTAMP_RE`` there).
+TIMESTAMP_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
+                r"(Z|[+-](0[0-9]|1[0-7])(:?[0-5][0-9])?|[+-]18(:?00)?)?)?\z")
+
+
 def _ts(expr: str) -> str:
-    """A text timestamp in any ISO-like form with an offset → a UTC ``TIMESTAMP`` (NULL when unparseable)."""
-    return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    """A text timestamp of the form :data:`TIMESTAMP_RE` → a UTC ``TIMESTAMP`` (NULL when it is not of that form or
+    names no real time, such as February 30th)."""
+    # a time without seconds: its 17th character (after yyyy-mm-ddThh:mm) is no ':'
+    padded = (f"CASE WHEN length({expr}) > 10 AND substr({expr}, 17, 1) <> ':' "
+              f"THEN substr({expr}, 1, 16) || ':00' || substr({expr}, 17) ELSE {expr} END")
+    return (f"CASE WHEN regexp_matches({expr}, '{TIMESTAMP_RE}') "
+            f"THEN TRY_CAST(TRY_CAST({padded} AS TIMESTAMPTZ) AS TIMESTAMP) END")
 
 
 def _after_fetch(ts: str, fetched: str, day: bool = False) -> str:

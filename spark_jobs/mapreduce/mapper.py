@@ -151,6 +151,10 @@ _HOME_RE = re.compile(r"@([^@]+)\Z")
 STATUS_URI_RE = re.compile(r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$")
 _TS_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
                     r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?| [Uu][Tt][Cc])?\s*)?\Z")
+#: The curation SQL's ``TIMESTAMP_RE`` (``\\z`` there; ``[0-9]``, not ``\\d``, which matches other scripts' digits
+#: too): the one timestamp form curated, alike on every engine; any other text is unknown.
+TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?"
+                          r"(Z|[+-](0[0-9]|1[0-7])(:?[0-5][0-9])?|[+-]18(:?00)?)?)?\Z")
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400 * 1_000_000
@@ -227,29 +231,26 @@ def as_bool(value: Any) -> bool | None:
 
 
 def micros(value: Any) -> int | None:
-    """An ISO timestamp (any offset, or none = UTC) → microseconds since the epoch in UTC; None if unparseable.
+    """An ISO timestamp of the form :data:`TIMESTAMP_RE` → microseconds since the epoch in UTC; None for any
+    other text and for a time that does not exist (February 30th).
 
-    Mirrors ``TRY_CAST(TRY_CAST(x AS TIMESTAMPTZ) AS TIMESTAMP)`` in a UTC session for the ISO forms (``Z``,
-    ``±hh[:mm[:ss]]``, `` UTC``; not IANA zone names): fractions beyond microseconds are truncated, a date alone
-    is midnight, ``24:00:00`` the next midnight. Year ``0000`` (1 BC) is a year, as in DuckDB.
+    Mirrors the curation SQL's ``_ts``: fractions beyond microseconds are truncated, a date alone is midnight, no
+    offset is UTC. Year ``0000`` (1 BC) is a year, as in DuckDB.
     """
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not TIMESTAMP_RE.match(value):
         return None
     match = _TS_RE.match(value)
     if not match:
         return None
     year, month, day, hour, minute, second, fraction, offset = match.groups()
-    next_day = hour == "24" and int(minute) == int(second or 0) == 0 and not (fraction or "0").strip("0")
     # Python's dates start in year 1: year 0 is read 400 years later (the Gregorian calendar repeats every 400
     # years, :data:`_CYCLE_DAYS` days) and moved back
     shift = _CYCLE_DAYS if int(year) == 0 else 0
     try:
-        moment = datetime(int(year) + (400 if shift else 0), int(month), int(day), 0 if next_day else int(hour or 0),
+        moment = datetime(int(year) + (400 if shift else 0), int(month), int(day), int(hour or 0),
                           int(minute or 0), int(second or 0), int((fraction or "0")[:6].ljust(6, "0")), tzinfo=UTC)
     except ValueError:
         return None
-    if next_day:  # 24:00:00 is the end of the day, i.e. the next midnight
-        moment += timedelta(days=1)
     if offset and offset[0] in "+-":
         digits = offset[1:].replace(":", "")
         delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0), seconds=int(digits[4:6] or 0))

@@ -200,6 +200,8 @@ def test_mapper_skips_lines_that_are_not_envelopes(recorded_lake: Path) -> None:
 def test_timestamps_read_like_duckdb() -> None:
     import duckdb
 
+    from fediscope.engine.curate_sql import _ts
+
     samples = ["2026-08-01T13:55:50.338Z", "2026-08-01 13:55:50.338000+00:00", "2026-08-01T13:55:50+02:00",
                "2026-08-01T23:30:00-05:30", "2026-08-01", "2026-08-01T13:55:50.1234567Z", "2026-08-01 13:55",
                "garbage", "2026-13-01T00:00:00Z", "2026-08-01T10:00:00z", "2026-08-01T24:00:00Z",
@@ -210,8 +212,7 @@ def test_timestamps_read_like_duckdb() -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for text in samples:
-        (value,) = con.execute("SELECT epoch_us(TRY_CAST(TRY_CAST(? AS TIMESTAMPTZ) AS TIMESTAMP))",
-                               [text]).fetchone()
+        (value,) = con.execute(f"SELECT epoch_us({_ts('t')}) FROM (SELECT ? AS t)", [text]).fetchone()
         assert mapper.micros(text) == value, text
 
 
