@@ -19,6 +19,14 @@ safety net. `window` turns the run into the fetch days (`dt` partitions) to proc
   not the day before that Airflow puts in its data interval); without a logical date, the day it runs;
 * an Asset-triggered run covers the days from its oldest triggering event to now.
 
+Scheduled (daily), Asset-triggered and manual runs without a logical date also curate the raw files of **earlier**
+days that no run curated yet (`earlier: true` in `window`'s result; curation then has no lower bound, and reads
+only uncurated files): NiFi lands files without an Asset event, so files of a day that land after that day's run
+started (merge delay, landing retries, quarantined batches moved back), or a whole day whose daily run never
+happened (`catchup=False`, a scheduler down over midnight), are taken by the next such run. Backfill runs and
+manual runs given a logical date curate exactly their day (`earlier: false`); the metrics are always recomputed
+over all curated data.
+
 `process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store
 of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluster `spark_master`
 (`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
@@ -54,7 +62,8 @@ RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
 def fediscope_batch() -> None:
     @task(retries=0)
     def window() -> dict[str, str]:
-        """The days this run processes, from its data interval (or its triggering Asset events)."""
+        """The days this run processes, from its data interval (or its triggering Asset events), and whether it
+        also curates the uncurated raw files of earlier days."""
         return orch.window_from_context(get_current_context()).as_dict()
 
     # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
