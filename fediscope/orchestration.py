@@ -701,6 +701,20 @@ def log_retry(context: Mapping[str, Any]) -> None:
     log.warning("%s; retrying", failure_reason(context))
 
 
+#: Timeouts of the long tasks and of whole runs. A hung spark-submit, HDFS or store call would otherwise hold the
+#: lake lock forever and, with ``max_active_runs=1``, block every later run. A task past its timeout is stopped
+#: like a killed one (the lake lock is released, a running spark-submit job stopped: :func:`process_window`) and
+#: retried; a run past its ``dagrun_timeout`` fails with its running tasks stopped. Airflow reads these when it
+#: parses the DAG files (not from the ``fediscope_settings`` Variable, which only running tasks read): to change
+#: them, change them here or set ``execution_timeout`` on the task.
+PROCESS_TIMEOUT = timedelta(hours=4)  # curation + metrics + store of a run; a first Spark curation of months of
+#                                       raw data can take longer: raise it for that run, or run `fediscope process`
+BATCH_RUN_TIMEOUT = timedelta(hours=12)  # the process task's tries and waits in the queue behind other runs
+RETENTION_TIMEOUT = timedelta(hours=2)
+CHECK_TIMEOUT = timedelta(minutes=15)  # verify, lake_health, store_health
+MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)  # retention's retries span ~2.5 h while a batch holds the lock
+
+
 def default_args() -> dict[str, Any]:
     """Retries with exponential backoff and the one-line failure log, shared by the three DAGs.
 
