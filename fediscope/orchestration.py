@@ -17,7 +17,9 @@ logical date covers the UTC day of that date (``airflow dags trigger fediscope_b
 and ``airflow dags test fediscope_batch 2026-11-23`` process ``dt=2026-11-23``; the data interval Airflow gives
 such a run, the last full day before the trigger time or the date, is not used, nor when a backfill re-runs the
 failed run); a manual run without a logical date covers the day it runs; a run triggered by the raw-lake Asset
-has no data interval and covers the days from its oldest triggering event to its start.
+has no data interval and covers the days from its oldest triggering event to its start. Scheduled, Asset-triggered
+and undated manual runs also curate the raw files of earlier days no run curated yet (late NiFi landings, the day
+of a daily run that never happened); backfill runs and dated manual runs process exactly their day.
 
 A missing lake: the tasks that read or prune the lake (``process``, ``verify``, ``retention``,
 ``lake_health``) refuse a lake that does not exist or is not a directory, as ``fediscope process`` and ``fediscope
@@ -257,20 +259,34 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
 # -- batch windows --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchWindow:
-    """The fetch days (``dt`` partitions, UTC, both ends included) one batch run processes."""
+    """The fetch days (``dt`` partitions, UTC, both ends included) one batch run processes.
+
+    ``earlier``: the run also curates the raw files of days before ``since`` that no run curated yet (files that
+    landed after their day's run started, or the days of a run that never happened): curation then has no lower
+    bound (it reads only uncurated files, so this costs nothing when there are none). Scheduled, Asset-triggered
+    and undated manual runs set it (:func:`window_from_context`); backfill runs and manual runs given a logical
+    date process exactly their day.
+    """
 
     since: date
     until: date
+    earlier: bool = False
 
     def days(self) -> list[date]:
         return [self.since + timedelta(days=i) for i in range((self.until - self.since).days + 1)]
 
-    def as_dict(self) -> dict[str, str]:
-        return {"since": self.since.isoformat(), "until": self.until.isoformat()}
+    @property
+    def curate_since(self) -> date | None:
+        """The lower bound of curation: ``since``, or None when the run also takes uncurated earlier days."""
+        return None if self.earlier else self.since
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat(), "earlier": self.earlier}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, str]) -> BatchWindow:
-        return cls(date.fromisoformat(data["since"]), date.fromisoformat(data["until"]))
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchWindow:
+        return cls(date.fromisoformat(data["since"]), date.fromisoformat(data["until"]),
+                   bool(data.get("earlier", False)))
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -315,16 +331,24 @@ def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
     create --reprocess-behavior failed`` cleared keeps that interval but becomes a backfill run of its logical
     date's day (scheduled and backfill runs of the DAG's daily timetable start their interval at their logical
     date). Every other run is :func:`batch_window` of its data interval, ``run_after`` and triggering asset events.
+
+    Scheduled, Asset-triggered and undated manual runs also curate the raw files of earlier days that no run
+    curated yet (:attr:`BatchWindow.earlier`): NiFi lands files with no Asset event, so files of day D landing
+    after D's daily run started (merge delay, landing retries, quarantined batches moved back), or a whole day
+    whose daily run never happened (``catchup=False``, a scheduler down over midnight), would otherwise be left
+    uncurated by every later run. Backfill runs and manual runs given a logical date process exactly their day.
     """
     dag_run = context.get("dag_run")
+    run_type = _run_type(dag_run)
     logical = _utc(context.get("logical_date") or getattr(dag_run, "logical_date", None))
     start = _utc(context.get("data_interval_start"))
-    if logical is not None and (_run_type(dag_run) == "manual" or (start is not None and start != logical)):
+    if logical is not None and (run_type == "manual" or (start is not None and start != logical)):
         return BatchWindow(logical.date(), logical.date())
     events = context.get("triggering_asset_events") or {}
     times = [e.timestamp for evs in events.values() for e in evs if getattr(e, "timestamp", None)]
-    return batch_window(context.get("data_interval_start"), context.get("data_interval_end"),
-                        run_after=getattr(dag_run, "run_after", None), event_times=times)
+    window = batch_window(context.get("data_interval_start"), context.get("data_interval_end"),
+                          run_after=getattr(dag_run, "run_after", None), event_times=times)
+    return BatchWindow(window.since, window.until, earlier=run_type != "backfill")
 
 
 # -- the lake -------------------------------------------------------------------------------------------------
@@ -385,7 +409,8 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
     except LakeError as exc:
         raise type(exc)(f"{exc} {_LAKE_HINT}") from None
     binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
-    log.info("processing %s to %s with %s into %s", window.since, window.until,
+    log.info("processing %s to %s%s with %s into %s", window.since, window.until,
+             " and the uncurated raw files of earlier days" if window.earlier else "",
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
              _store_label(settings.store))
     if binary:
@@ -402,7 +427,8 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
                     "metrics": _run_spark_job(metrics_job, job_env, settings)}
     from fediscope.engine.process import run_process
 
-    return _as_dict(run_process(settings, engine=None, since=window.since, until=window.until, progress=False))
+    return _as_dict(run_process(settings, engine=None, since=window.curate_since, until=window.until,
+                                progress=False))
 
 
 def uses_spark_submit(settings: Settings) -> bool:
@@ -433,7 +459,8 @@ def _spark_jobs_dir() -> str:
 
 
 def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> list[list[str]]:
-    """The two ``spark-submit`` command lines (curation of the window, then every metric into the store).
+    """The two ``spark-submit`` command lines (curation of the window, then every metric into the store); the
+    curation has no ``--since`` when the window takes uncurated earlier days (:attr:`BatchWindow.earlier`).
 
     Secrets never go on a command line (visible to every user of the host): the store URL and the rest of the
     configuration travel in the environment, see :func:`spark_submit_env`.
@@ -445,7 +472,7 @@ def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> l
               "--conf", "spark.sql.session.timeZone=UTC"]
     return [
         [*common, "--name", f"fediscope-curate-{window.since}", posixpath.join(jobs, "curate.py"),
-         "--since", window.since.isoformat(), "--until", window.until.isoformat()],
+         *(["--since", window.since.isoformat()] if window.curate_since else []), "--until", window.until.isoformat()],
         [*common, "--name", f"fediscope-metrics-{window.until}", posixpath.join(jobs, "metrics.py")],
     ]
 
@@ -672,6 +699,20 @@ def log_failure(context: Mapping[str, Any]) -> None:
 def log_retry(context: Mapping[str, Any]) -> None:
     """``on_retry_callback``: the same line, as a warning (Airflow retries with exponential backoff)."""
     log.warning("%s; retrying", failure_reason(context))
+
+
+#: Timeouts of the long tasks and of whole runs. A hung spark-submit, HDFS or store call would otherwise hold the
+#: lake lock forever and, with ``max_active_runs=1``, block every later run. A task past its timeout is stopped
+#: like a killed one (the lake lock is released, a running spark-submit job stopped: :func:`process_window`) and
+#: retried; a run past its ``dagrun_timeout`` fails with its running tasks stopped. Airflow reads these when it
+#: parses the DAG files (not from the ``fediscope_settings`` Variable, which only running tasks read): to change
+#: them, change them here or set ``execution_timeout`` on the task.
+PROCESS_TIMEOUT = timedelta(hours=4)  # curation + metrics + store of a run; a first Spark curation of months of
+#                                       raw data can take longer: raise it for that run, or run `fediscope process`
+BATCH_RUN_TIMEOUT = timedelta(hours=12)  # the process task's tries and waits in the queue behind other runs
+RETENTION_TIMEOUT = timedelta(hours=2)
+CHECK_TIMEOUT = timedelta(minutes=15)  # verify, lake_health, store_health
+MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)  # retention's retries span ~2.5 h while a batch holds the lock
 
 
 def default_args() -> dict[str, Any]:

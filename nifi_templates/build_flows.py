@@ -64,6 +64,9 @@ LAKE_PARTITION = (
     "raw/mastodon/statuses/instance=${record.instance:isEmpty():ifElse('#{instance}', ${record.instance})}"
     "/dt=${record.fetched_at:isEmpty():ifElse(" + TODAY + ", ${record.fetched_at:substring(0, 10)})}"
 )
+#: Records per landed batch file, and how long a partition's bin waits for them before it is written anyway.
+MERGE_RECORDS = 5000
+MERGE_MAX_AGE = "2 min"
 QUARANTINE_DIR = "quarantine/instance=#{instance}/dt=" + TODAY
 QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', ${quarantine.reason})}-"
                    + BATCH_ID + ".json")
@@ -364,10 +367,12 @@ def build(kind: str) -> dict[str, Any]:
         "Merge Format": "Binary Concatenation",
         "Attribute Strategy": "Keep Only Common Attributes",
         "Correlation Attribute Name": "lake.partition",
-        "Minimum Number of Entries": "1",
-        "Maximum Number of Entries": "5000",
+        # a bin waits for its 5000 records or its Max Bin Age: with a smaller minimum, BinFiles hands a bin over
+        # as soon as its input queue is empty, so each 40-record page became a batch file (HDFS small files)
+        "Minimum Number of Entries": str(MERGE_RECORDS),
+        "Maximum Number of Entries": str(MERGE_RECORDS),
         "Maximum Number of Bins": "20",
-        "Max Bin Age": "2 min",
+        "Max Bin Age": MERGE_MAX_AGE,
         "Delimiter Strategy": "Text",
         "Demarcator": "\n",
         "Footer": "\n",

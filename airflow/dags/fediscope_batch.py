@@ -19,12 +19,26 @@ safety net. `window` turns the run into the fetch days (`dt` partitions) to proc
   not the day before that Airflow puts in its data interval); without a logical date, the day it runs;
 * an Asset-triggered run covers the days from its oldest triggering event to now.
 
+Scheduled (daily), Asset-triggered and manual runs without a logical date also curate the raw files of **earlier**
+days that no run curated yet (`earlier: true` in `window`'s result; curation then has no lower bound, and reads
+only uncurated files): NiFi lands files without an Asset event, so files of a day that land after that day's run
+started (merge delay, landing retries, quarantined batches moved back), or a whole day whose daily run never
+happened (`catchup=False`, a scheduler down over midnight), are taken by the next such run. Backfill runs and
+manual runs given a logical date curate exactly their day (`earlier: false`); the metrics are always recomputed
+over all curated data.
+
 `process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store
 of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluster `spark_master`
 (`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
 `verify` reads the metrics back from the store. One `process` runs at a time across all runs of the DAG,
 backfill runs included (each holds the lake lock from curation to the last store write): the others wait in the
 queue rather than fail on the lock.
+
+Timeouts: a `process` try that runs longer than 4 hours is stopped (the lake lock is released and a running
+spark-submit job stopped) and retried, `verify` after 15 minutes, and a whole run after 12 hours
+(`fediscope.orchestration.PROCESS_TIMEOUT`, `CHECK_TIMEOUT`, `BATCH_RUN_TIMEOUT`), so a hung Spark, HDFS or store
+call cannot block every later run. A first curation of months of raw data may need longer: run it with
+`fediscope process`, or raise the timeouts.
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
 """
@@ -47,6 +61,7 @@ RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=orch.BATCH_RUN_TIMEOUT,
     default_args=orch.default_args(),
     tags=["fediscope", "batch"],
     doc_md=__doc__,
@@ -54,19 +69,20 @@ RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
 def fediscope_batch() -> None:
     @task(retries=0)
     def window() -> dict[str, str]:
-        """The days this run processes, from its data interval (or its triggering Asset events)."""
+        """The days this run processes, from its data interval (or its triggering Asset events), and whether it
+        also curates the uncurated raw files of earlier days."""
         return orch.window_from_context(get_current_context()).as_dict()
 
     # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
     # starts up to 10 runs at once by default (its own --max-active-runs, not this DAG's max_active_runs), and all
     # but one would fail at once on the lake lock and soon run out of retries; queued here, they wait their turn
-    @task(max_active_tis_per_dag=1)
+    @task(max_active_tis_per_dag=1, execution_timeout=orch.PROCESS_TIMEOUT)
     def process(days: dict[str, str]) -> dict[str, Any]:
         """Curation, metrics and store loading for those days (idempotent)."""
         with orch.failing_at_once():  # a missing lake or a wrong setting fails now, not after 3 retries
             return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
 
-    @task(retries=1)
+    @task(retries=1, execution_timeout=orch.CHECK_TIMEOUT)
     def verify(summary: dict[str, Any]) -> dict[str, Any]:
         """The store answers with metric rows."""
         with orch.failing_at_once():

@@ -10,6 +10,10 @@
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
   check fails its task with the fix in the message (and the one-line failure log).
 
+Timeouts: `retention` is stopped after 2 hours (the lake lock is released) and retried, the health checks after
+15 minutes, a whole run after 8 hours (`fediscope.orchestration.RETENTION_TIMEOUT`, `CHECK_TIMEOUT`,
+`MAINTENANCE_RUN_TIMEOUT`).
+
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
 """
 
@@ -29,25 +33,26 @@ from fediscope import orchestration as orch
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=orch.MAINTENANCE_RUN_TIMEOUT,
     default_args=orch.default_args(),
     tags=["fediscope", "maintenance"],
     doc_md=__doc__,
 )
 def fediscope_maintenance() -> None:
-    @task
+    @task(execution_timeout=orch.CHECK_TIMEOUT)
     def lake_health() -> dict[str, Any]:
         """The lake is reachable and writable."""
         with orch.failing_at_once():
             return orch.check_lake(orch.task_settings())
 
-    @task
+    @task(execution_timeout=orch.CHECK_TIMEOUT)
     def store_health() -> dict[str, Any]:
         """The store is reachable and has its schema."""
         with orch.failing_at_once():
             return orch.check_store(orch.task_settings())
 
     # retention fails at once while a batch holds the lake lock: its retries (1, 2, 4, … 30 min) span ~2.5 h
-    @task(retries=9)
+    @task(retries=9, execution_timeout=orch.RETENTION_TIMEOUT)
     def retention() -> dict[str, Any]:
         """Partitions past retention are deleted, and stale temporary files of interrupted writes."""
         with orch.failing_at_once():

@@ -47,7 +47,10 @@ def check() -> None:
                                   "retry_delay": t.retry_delay.total_seconds(),
                                   "max_retry_delay": t.max_retry_delay.total_seconds() if t.max_retry_delay else None,
                                   "on_failure_callback": bool(t.on_failure_callback),
-                                  "max_active_tis_per_dag": t.max_active_tis_per_dag} for t in dag.tasks},
+                                  "max_active_tis_per_dag": t.max_active_tis_per_dag,
+                                  "execution_timeout": t.execution_timeout.total_seconds()
+                                  if t.execution_timeout else None} for t in dag.tasks},
+            "dagrun_timeout": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
         }
     _emit({"import_errors": bag.import_errors, "warnings": {k: list(v) for k, v in bag.captured_warnings.items()},
            "dags": dags, "seconds": time.monotonic() - started})

@@ -111,4 +111,4 @@ def test_a_failed_manual_run_redone_by_a_backfill_processes_its_own_day(redone: 
     proc = redone.env.airflow("tasks", "test", "fediscope_batch", "window", run["run_id"])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     returned = [line for line in (proc.stdout + proc.stderr).splitlines() if "Returned value was:" in line]
-    assert returned and "{'since': '2026-03-02', 'until': '2026-03-02'}" in returned[-1], returned
+    assert returned and "{'since': '2026-03-02', 'until': '2026-03-02', 'earlier': False}" in returned[-1], returned

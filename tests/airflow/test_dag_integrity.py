@@ -71,6 +71,20 @@ def test_batch_process_tasks_run_one_at_a_time_across_runs(bag: dict) -> None:
     assert tasks["process"]["max_active_tis_per_dag"] == 1
 
 
+def test_batch_and_maintenance_tasks_and_runs_time_out(bag: dict) -> None:
+    """A hung spark-submit, HDFS or store call must not hold the lake lock forever: with max_active_runs=1 it
+    would block every later run. The long tasks have an execution_timeout, the runs a dagrun_timeout."""
+    for dag_id in ("fediscope_batch", "fediscope_maintenance"):
+        dag = bag["dags"][dag_id]
+        assert dag["dagrun_timeout"], f"{dag_id}: no dagrun_timeout"
+        for task_id, task in dag["tasks"].items():
+            if task_id != "window":  # computes dates from the context, nothing that can hang
+                assert task["execution_timeout"], f"{dag_id}.{task_id}: no execution_timeout"
+                assert task["execution_timeout"] < dag["dagrun_timeout"], f"{dag_id}.{task_id}"
+    process = bag["dags"]["fediscope_batch"]["tasks"]["process"]
+    assert 3600 <= process["execution_timeout"] <= 6 * 3600
+
+
 def test_batch_is_scheduled_on_the_raw_asset_or_daily(bag: dict) -> None:
     assert bag["dags"]["fediscope_batch"]["timetable"] == "AssetOrTimeSchedule"
 

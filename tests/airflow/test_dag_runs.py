@@ -187,7 +187,7 @@ def test_batch_processes_exactly_the_days_of_its_data_interval(batch: dict[str, 
     assert result["state"] == "success", [(t["task_id"], t["state"]) for t in result["tasks"]]
     today = pipeline.day.isoformat()
     (window,) = _tasks(result, "window")
-    assert window["value"] == {"since": today, "until": today}
+    assert window["value"] == {"since": today, "until": today, "earlier": False}
 
 
 def test_batch_loads_metrics_matching_the_lake(batch: dict[str, Any], pipeline: Pipeline) -> None:

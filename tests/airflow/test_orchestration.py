@@ -166,8 +166,10 @@ def test_window_from_an_airflow_like_context_round_trips() -> None:
                "dag_run": SimpleNamespace(run_after=_utc(2026, 11, 23, 1)),
                "triggering_asset_events": {"raw": [event]}}
     window = orch.window_from_context(context)
-    assert window.as_dict() == {"since": "2026-11-22", "until": "2026-11-23"}
+    assert window.as_dict() == {"since": "2026-11-22", "until": "2026-11-23", "earlier": True}
     assert orch.BatchWindow.from_dict(window.as_dict()) == window
+    # the XCom of a run made before `earlier` existed
+    assert orch.BatchWindow.from_dict({"since": "2026-11-22", "until": "2026-11-23"}).earlier is False
 
 
 class _RunType(str, Enum):  # noqa: UP042 -- as the Task SDK declares it, str() is not the value
@@ -208,6 +210,28 @@ def test_manual_run_without_a_logical_date_covers_the_day_it_runs() -> None:
 def test_scheduled_and_backfill_runs_keep_their_data_interval(run_type: str) -> None:
     context = _context(run_type, _utc(2026, 3, 1), _utc(2026, 3, 1), _utc(2026, 3, 2), _utc(2026, 3, 2, 0, 5))
     assert orch.window_from_context(context).days() == [date(2026, 3, 1)]
+
+
+@pytest.mark.parametrize("run_type, logical, earlier", [
+    ("scheduled", _utc(2026, 3, 1), True),   # the daily run: also the late files of earlier days
+    ("backfill", _utc(2026, 3, 1), False),   # an explicit day: exactly that day
+    ("manual", _utc(2026, 3, 1), False),     # a dated manual run: exactly that day
+    ("manual", None, True),                  # "run now"
+])
+def test_which_runs_also_curate_uncurated_earlier_days(run_type: str, logical: datetime | None,
+                                                       earlier: bool) -> None:
+    start, end = (_utc(2026, 3, 1), _utc(2026, 3, 2)) if logical else (None, None)
+    context = _context(run_type, logical, start, end, _utc(2026, 3, 2, 0, 5))
+    window = orch.window_from_context(context)
+    assert window.earlier is earlier
+    assert window.curate_since == (None if earlier else window.since)
+
+
+def test_an_asset_triggered_run_also_curates_uncurated_earlier_days() -> None:
+    run = SimpleNamespace(run_type="asset_triggered", logical_date=None, run_after=_utc(2026, 3, 2, 10))
+    context = {"dag_run": run, "data_interval_start": None, "data_interval_end": None,
+               "triggering_asset_events": {"raw": [SimpleNamespace(timestamp=_utc(2026, 3, 2, 9))]}}
+    assert orch.window_from_context(context) == orch.BatchWindow(date(2026, 3, 2), date(2026, 3, 2), earlier=True)
 
 
 def test_a_manual_run_cleared_by_a_backfill_covers_its_logical_day() -> None:
@@ -327,6 +351,9 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
     assert curate["argv"][-5:-4][0].endswith("spark_jobs/curate.py")
     assert curate["argv"][-4:] == ["--since", "2026-11-22", "--until", "2026-11-23"]
     assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")
+    earlier = orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23), earlier=True)
+    curate_argv, _ = orch.spark_submit_jobs(settings, earlier, "spark-submit")
+    assert "--since" not in curate_argv and curate_argv[-2:] == ["--until", "2026-11-23"]
     for call in calls:
         assert not any("pw-123" in arg for arg in call["argv"]), "no password on a command line"
         assert (call["store"], call["lake"], call["engine"]) == (settings.store, lake, "spark")

@@ -321,6 +321,15 @@ def test_merge_writes_json_lines_per_partition(flow: dict[str, Any]) -> None:
     assert split["JsonPath Expression"] == "$.records"
 
 
+def test_merge_waits_for_full_batches_or_the_bin_age(flow: dict[str, Any]) -> None:
+    """MergeContent (BinFiles) hands over every bin holding its minimum as soon as its input queue is empty: a
+    minimum of 1 landed a batch file per page of 40 records (the HDFS small-files problem). The minimum is the
+    maximum, so a bin is written when full or when Max Bin Age has passed."""
+    merge = _processors(flow)["Merge into batch files"]["properties"]
+    assert merge["Minimum Number of Entries"] == merge["Maximum Number of Entries"] == "5000"
+    assert merge["Max Bin Age"] == "2 min", "a partition's records are landed at most 2 minutes after binning"
+
+
 def test_writes_are_atomic_and_never_overwrite(flow: dict[str, Any]) -> None:
     for proc in (_writer(flow), _processors(flow)["Quarantine"]):
         assert proc["properties"]["Conflict Resolution Strategy"] == "fail"
