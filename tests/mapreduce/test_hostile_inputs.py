@@ -7,6 +7,8 @@
   a malformed line, not a record with a mangled tag; a gzip-compressed input stops the mapper, saying so.
 * A damaged line of a deletions file stops the mapper (naming the file and line): skipping it would bring back
   the statuses it deletes.
+* ``run_local`` refuses a batch without a final newline (it would be glued to the next batch's first record) and
+  splits its output at ``\\n`` only (a tag may hold U+2028, U+0085, ``\\x1c``, ``\\v``).
 * A URI's host is lowered as DuckDB's ``lower`` lowers it (``İzmir``).
 """
 
@@ -26,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from fediscope.engine import curate_sql
-from fediscope.lake.batches import encode_jsonl
+from fediscope.lake.batches import encode_jsonl, write_batch
 from fediscope.lake.layout import envelope
+from fediscope.lake.local import LocalLake
 from spark_jobs.mapreduce import mapper
-from spark_jobs.mapreduce.run_local import MAPPER
+from spark_jobs.mapreduce.run_local import MAPPER, PipelineError, raw_files, run_lake
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 RUN_LOCAL = [sys.executable, str(MAPPER.parent / "run_local.py")]
@@ -180,6 +184,54 @@ def test_a_damaged_deletions_line_stops_the_mapper(recorded_lake: Path, tmp_path
             assert out.returncode == 2, (label, message)
             assert f"{damaged} line 2 is damaged" in message, message
             assert "Traceback" not in message and len(message.strip().splitlines()) == 1, message
+
+
+# --- run_local: batches without a final newline, output lines --------------------------------------------------
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_run_local_refuses_a_batch_without_a_final_newline(tmp_path: Path, compressed: bool) -> None:
+    statuses = _recorded_statuses()[:3]
+    lake = tmp_path / "lake"
+    first = write_batch(LocalLake(lake), "statuses", "localhost:3000",
+                        [envelope("localhost:3000", "/api/v1/x", s, fetched_at=T0 + timedelta(minutes=1))
+                         for s in statuses[:2]], fetched_at=T0 + timedelta(minutes=1), compressed=compressed)
+    write_batch(LocalLake(lake), "statuses", "localhost:3000",
+                [envelope("localhost:3000", "/api/v1/x", s, fetched_at=T0 + timedelta(minutes=2))
+                 for s in statuses[2:]], fetched_at=T0 + timedelta(minutes=2))
+    path = lake / first
+    assert raw_files(lake)[0] == path
+    text = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+    for cut in (text.rstrip(b"\n"), text[:-200]):  # a whole last record without its newline; a record cut short
+        path.write_bytes(gzip.compress(cut) if compressed else cut)
+        for mode in ([], ["--json"], ["--out", str(tmp_path / "metrics.tsv")]):
+            out = subprocess.run([*RUN_LOCAL, str(lake), *mode], capture_output=True, text=True, timeout=300)
+            assert out.returncode == 1, mode
+            assert out.stderr.startswith(f"run_local: the raw batch {path} is cut short or damaged: it does not end "
+                                         "with a newline"), out.stderr
+            assert out.stdout == ""
+        with pytest.raises(PipelineError, match="does not end with a newline"):
+            run_lake(lake)
+
+
+def test_run_local_splits_its_output_at_newlines_only(tmp_path: Path, sql_results) -> None:
+    base = _tagged_status()
+    names = ["caf\u2028Tag", "caf\u0085tag", "caf\x1ctag", "caf\x0btag", "caf\x0ctag", "caf\u2029tag"]
+    statuses = [{**copy.deepcopy(base), "id": f"{base['id']}{i}", "uri": f"{base['uri']}-{i}",
+                 "tags": [dict(base["tags"][0], name=name)]} for i, name in enumerate(names)]
+    lake = tmp_path / "lake"
+    at = T0 + timedelta(minutes=1)
+    write_batch(LocalLake(lake), "statuses", "localhost:3000",
+                [envelope("localhost:3000", "/api/v1/x", s, fetched_at=at) for s in statuses], fetched_at=at)
+    expected = sql_results(lake)
+    assert sorted(r["tag"] for r in expected["hashtags_daily"]) == sorted(mapper.fold(n) for n in names)
+    got = run_lake(lake, tmp_path / "metrics.tsv")
+    assert got["hashtags_daily"] == expected["hashtags_daily"]
+    out = subprocess.run([*RUN_LOCAL, str(lake), "--json"], capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["hashtags_daily"] == expected["hashtags_daily"]
+    # the benchmark's stage reads the output as run_lake does
+    bench = Path(__file__).resolve().parents[2] / "bench" / "stages.py"
+    assert ".splitlines()" not in bench.read_text().split("def mapreduce", 1)[1].split("\ndef ", 1)[0]
 
 
 # --- hosts lowered as DuckDB lowers them -----------------------------------------------------------------------
