@@ -185,7 +185,7 @@ def mapreduce(args: dict[str, Any]) -> dict[str, Any]:
     with open(out, "wb") as handle:
         run_pipeline(files, handle, deletions=deletions_dir(Path(args["lake"])))
     seconds = time.perf_counter() - started
-    rows = parse_output(out.read_text("utf-8", "surrogateescape").splitlines())
+    rows = parse_output(out.read_text("utf-8", "surrogateescape").split("\n"))  # not splitlines: U+2028…
     return {"seconds": round(seconds, 3), "files": len(files), "rows": {k: len(v) for k, v in rows.items()}}
 
 

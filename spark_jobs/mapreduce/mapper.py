@@ -24,8 +24,9 @@ deletion's, is a tombstone, as in the curation SQL. On a cluster the file is shi
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not JSON
-envelopes, or that hold a count no 64-bit integer can hold (which DuckDB's reader refuses), are skipped and
-counted; so are the lines of an input file whose path names no entity, or one that is not ``statuses``,
+envelopes, that are not UTF-8 text (bytes that are not UTF-8, a JSON escape of a lone surrogate such as
+``\\ud83d``), or that hold a count no 64-bit integer can hold (all of which DuckDB's reader refuses), are skipped
+and counted; so are the lines of an input file whose path names no entity, or one that is not ``statuses``,
 ``accounts`` or ``directory`` (counter ``unknown_entity_input_lines``, and a line on stderr).
 """
 
@@ -39,7 +40,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet  # annotations only: no runtime generics on old python3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,6 +56,12 @@ ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
 _WS = r"[\t\n\f\r ]"
 NOT_LINK_RE = re.compile(rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
                          rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
+_WS_CHARS = "\t\n\f\r "
+_WS_SPLIT_RE = re.compile(_WS)
+#: The start of a ``class`` or ``rel`` attribute's quoted value in an anchor, and the tokens that make the anchor
+#: no link (:data:`NOT_LINK_RE`, read by :func:`is_not_link`).
+_ATTRIBUTE_RE = re.compile(rf'{_WS}(class|rel){_WS}*={_WS}*"')
+_NOT_LINK_TOKENS = {"class": frozenset(("mention", "hashtag")), "rel": frozenset(("tag",))}
 #: The emoji characters of Unicode 17.0, as code point ranges: a copy of the curation SQL's
 #: (``fediscope.engine.curate_sql.EMOJI_PRESENTATION`` and the others, which say what they are; a test keeps the
 #: copies equal).
@@ -317,8 +324,43 @@ def _dicts(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _anchors(content: str) -> Iterator[str]:
+    """``ANCHOR_RE.findall(content)`` in linear time. Python's backtracking ``re`` takes quadratic time on a
+    ``<a `` with no ``>`` after it, trying every later ``<a `` to the end (``"<a " * n``); RE2 does not. An anchor
+    ends at the first ``>`` after its ``<a`` and a space, and once there is none, no later anchor can end."""
+    pos = 0
+    while True:
+        start = content.find("<a", pos)
+        if start < 0:
+            return
+        if start + 2 < len(content) and content[start + 2] in _WS_CHARS:
+            end = content.find(">", start + 3)
+            if end < 0:
+                return
+            yield content[start:end + 1]
+            pos = end + 1
+        else:
+            pos = start + 1
+
+
+def is_not_link(anchor: str) -> bool:
+    """``NOT_LINK_RE.search(anchor)`` in linear time (the regex backtracks quadratically over a long unclosed
+    ``class="mention mention …``): a ``class`` attribute whose quoted value has a ``mention`` or ``hashtag``
+    token, or a ``rel`` whose value has a ``tag`` token, tokens separated by the RE2 spaces of :data:`_WS`."""
+    for match in _ATTRIBUTE_RE.finditer(anchor):
+        end = anchor.find('"', match.end())
+        if end < 0:  # the value is not closed, nor is any later one
+            return False
+        tokens = _NOT_LINK_TOKENS[match.group(1)]
+        if not tokens.isdisjoint(_WS_SPLIT_RE.split(anchor[match.end():end])):
+            return True
+    return False
+
+
 def url_count(content: str) -> int:
-    return sum(1 for anchor in ANCHOR_RE.findall(content) if not NOT_LINK_RE.search(anchor))
+    """Links: anchors (:data:`ANCHOR_RE`) that are not mentions or hashtags (:data:`NOT_LINK_RE`), as the curation
+    SQL counts them, in linear time (:func:`_anchors`, :func:`is_not_link`)."""
+    return sum(1 for anchor in _anchors(content) if not is_not_link(anchor))
 
 
 def unicode_emoji_count(content: str) -> int:
@@ -329,8 +371,31 @@ def unicode_emoji_count(content: str) -> int:
     return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", content)))
 
 
+def strip_tags(content: str) -> str:
+    """``_TAG_RE.sub("", content)`` in linear time. The regex takes quadratic time on a ``<`` with no ``>`` after
+    it, trying every later ``<`` to the end (``"<" * n``); RE2 does not. A tag ends at the first ``>`` after its
+    ``<``, and once a ``<`` has none, no later ``<`` has one either."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        start = content.find("<", pos)
+        if start < 0:
+            break
+        end = content.find(">", start + 1)
+        if end < 0:
+            break
+        parts.append(content[pos:start])
+        pos = end + 1
+    if not pos:
+        return content
+    parts.append(content[pos:])
+    return "".join(parts)
+
+
 def content_length(content: str) -> int:
-    return len(_ENTITY_RE.sub("&", _TAG_RE.sub("", content)))
+    """Characters of ``content`` without its tags, a character reference counting as one (the curation SQL's
+    ``_visible_length``)."""
+    return len(_ENTITY_RE.sub("&", strip_tags(content)))
 
 
 def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None]:
@@ -357,12 +422,13 @@ def hashtags(status: dict[str, Any]) -> list[str]:
 
 
 def origin_ref(status: dict[str, Any]) -> str | None:
-    """The status's ``origin_ref`` as landed (privacy on), else ``host/id`` from a Mastodon URI, else None."""
+    """The status's ``origin_ref`` as landed (privacy on), else ``host/id`` from a Mastodon URI, else None. The host
+    is lowered as DuckDB's ``lower`` does (:func:`fold`), as in the curation SQL."""
     landed = as_text(status.get("origin_ref"))
     if landed is not None:
         return landed
     match = STATUS_URI_RE.fullmatch(as_text(status.get("uri")) or "")  # the whole URI, as the SQL requires
-    return f"{match.group(1).lower()}/{match.group(2)}" if match else None
+    return f"{fold(match.group(1))}/{match.group(2)}" if match else None
 
 
 def deletion_keys(record: Any) -> list[tuple[str, str] | str]:
@@ -378,10 +444,38 @@ def deletion_keys(record: Any) -> list[tuple[str, str] | str]:
     return [(instance, status_id), as_text(record["data"].get("origin_ref")) or f"{instance}/{status_id}"]
 
 
+class DeletionsError(ValueError):
+    """A line of a deletions file that cannot be read (:func:`load_deletions`); the message names the file and
+    line."""
+
+
+#: JSON escapes of a UTF-16 surrogate (``\ud83d``): a pair is one character, a lone one is no text.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+#: The gzip magic bytes at the start of a line, as the mapper reads its input (``surrogateescape``), or as a
+#: reader that replaced the undecodable byte or decoded it as Latin-1 gives them.
+_GZIP_STARTS = ("\x1f\udc8b", "\x1f\ufffd", "\x1f\x8b")
+
+
+def read_line(raw: str) -> Any:
+    """One JSON Lines line → its value (None for a blank line). Raises ValueError (as DuckDB's ``read_json`` refuses
+    the file) when it is not JSON, or not UTF-8 text: it holds bytes that are not UTF-8 (read with
+    ``surrogateescape``, as the mapper reads its input) or a JSON escape of a lone surrogate (``"\\ud83d"``)."""
+    if not raw.strip():
+        return None
+    if not raw.isascii():
+        raw.encode("utf-8")  # an undecodable byte (a surrogate here): UnicodeEncodeError, a ValueError
+    value = json.loads(raw)
+    if "\\u" in raw and _SURROGATE_ESCAPE_RE.search(raw):  # a pair decodes to one character; a lone one stays
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return value
+
+
 def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
     """Every streamed deletion in ``paths`` (JSON Lines files, plain or ``.gz``, or directories holding them;
     dot-files, which are in-flight writes, skipped), as :func:`deletion_keys`: (instance, id) pairs and origin
-    refs in one set. A path that does not exist is an error."""
+    refs in one set. A path that does not exist is an error, and so is a damaged line (:class:`DeletionsError`):
+    not JSON, or not UTF-8 text (:func:`read_line`), which stops the curation SQL too; skipping it would bring the
+    statuses it deletes back into the metrics."""
     found: set[tuple[str, str] | str] = set()
     for name in paths:
         path = Path(name)
@@ -391,13 +485,19 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
         for file in files:
             if file.name.startswith(".") or (path.is_dir() and not file.name.endswith((".jsonl", ".jsonl.gz"))):
                 continue
-            opener = gzip.open if file.name.endswith(".gz") else open
-            with opener(file, "rt", encoding="utf-8", errors="replace") as handle:
-                for raw in handle:
+            with (gzip.open(file, "rb") if file.name.endswith(".gz") else open(file, "rb")) as handle:
+                for number, data in enumerate(handle, 1):
                     try:
-                        found.update(deletion_keys(json.loads(raw)) if raw.strip() else ())
-                    except (ValueError, RecursionError):
-                        continue
+                        record = read_line(data.decode("utf-8"))
+                    except (ValueError, RecursionError) as exc:  # UnicodeError and JSONDecodeError are ValueErrors
+                        why = ("not UTF-8 text" if isinstance(exc, UnicodeError) else
+                               f"not JSON: {exc.msg} at character {exc.pos + 1}"
+                               if isinstance(exc, json.JSONDecodeError) else "not JSON: nested too deep")
+                        raise DeletionsError(f"{file} line {number} is damaged ({why}); skipping it would lose the "
+                                             "deletions it holds: restore the file from a copy, or move it "
+                                             "away") from None
+                    if record is not None:
+                        found.update(deletion_keys(record))
     return found
 
 
@@ -552,15 +652,22 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
     unknown_input = path_entity is not None and path_entity not in (*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES)
     malformed = written = unread = 0
     write = stdout.write
-    for raw in stdin:
+    for number, raw in enumerate(stdin, 1):
+        if raw.startswith(_GZIP_STARTS):
+            where = input_path_from_env(env) or "the input"
+            stderr.write(f"mapper: line {number} of {where} starts with the gzip magic bytes: the input is gzip-"
+                         "compressed, not JSON Lines; decompress it first (zcat, hdfs dfs -text), or run "
+                         "run_local.py, which decompresses .jsonl.gz batches (a cluster's input format does so "
+                         "only for file names ending with .gz)\n")
+            return 2
         if not raw.strip():
             continue
         if unknown_input:
             unread += 1
             continue
         try:
-            lines = map_record(json.loads(raw), path_entity, deleted)
-        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            lines = map_record(read_line(raw), path_entity, deleted)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeError are ValueErrors
             malformed += 1
             continue
         for line in lines:
@@ -576,8 +683,8 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
         stderr.write(f"reporter:counter:fediscope,unknown_entity_input_lines,{unread}\n")
     elif malformed:
-        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes or hold a count that is "
-                     "not a 64-bit integer\n")
+        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes, are not UTF-8 text or "
+                     "hold a count that is not a 64-bit integer\n")
     return 0
 
 
@@ -588,10 +695,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         deleted = load_deletions(args.deletions)
-    except (OSError, EOFError, zlib.error) as exc:  # missing, unreadable, or a truncated/corrupt .gz
+    except (OSError, EOFError, zlib.error, DeletionsError) as exc:  # missing, unreadable, a truncated/corrupt .gz,
+        # or a damaged line
         sys.stderr.write(f"mapper: cannot read the deletions: {exc or type(exc).__name__}\n")
         return 2
-    with open(sys.stdin.fileno(), encoding="utf-8", errors="replace", newline="\n", closefd=False) as stdin, \
+    with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False) as stdin, \
             open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,
                  buffering=1 << 16) as stdout:
         return run(stdin, stdout, sys.stderr, dict(os.environ), deleted)

@@ -13,9 +13,9 @@ Usage::
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
 ``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
-batch that cannot be read (a corrupt or truncated ``.gz``) stops it before any metric is written, naming the file
-(exit 1); when the reader of its output goes away (``run_local.py LAKE | head``) it stops quietly with the status
-of a Unix tool ended by SIGPIPE, 141.
+batch that cannot be read (a corrupt or truncated ``.gz``), or that does not end with a newline (cut short), stops
+it before any metric is written, naming the file (exit 1); when the reader of its output goes away
+(``run_local.py LAKE | head``) it stops quietly with the status of a Unix tool ended by SIGPIPE, 141.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import errno
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,14 +75,27 @@ def deletions_dir(lake: Path) -> list[Path]:
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
           stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
-    corrupt or truncated ``.gz`` batch, an unreadable file) is reported in ``errors`` as a :class:`PipelineError`
+    corrupt or truncated ``.gz`` batch, an unreadable file) or that does not end with a newline (cut short: its
+    last line would be glued to the next file's first, as ``fediscope.lake.batches.check_whole_batches`` refuses
+    it for the SQL curation) is reported in ``errors`` as a :class:`PipelineError`
     naming it, and the ``stages`` are killed before ``sink`` is closed, so that no stage sees the end of its input
     and no metric computed from part of the lake is written."""
     path: Path | None = None
     try:
         for path in files:
+            last = b"\n"
             with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
-                shutil.copyfileobj(handle, sink, 1 << 20)
+                while True:
+                    chunk = handle.read(1 << 20)
+                    if not chunk:
+                        break
+                    sink.write(chunk)
+                    last = chunk[-1:]
+            if last != b"\n":  # its last line would be glued to the next file's first: two records lost
+                raise PipelineError(f"the raw batch {path} is cut short or damaged: it does not end with a newline, "
+                                    "so its last record is incomplete (a batch is landed whole); restore it from a "
+                                    "copy, or move it out of the lake (its records are then not counted), and run "
+                                    "again")
     except BrokenPipeError:
         pass
     except (OSError, EOFError, zlib.error) as exc:  # gzip: BadGzipFile (an OSError), EOFError when truncated
@@ -184,7 +196,9 @@ def run_lake(lake: Path, out_path: Path | None = None) -> dict[str, list[dict[st
     with (open(out_path, "w+b") if out_path else tempfile.TemporaryFile()) as handle:
         run_pipeline(files, handle, deletions=deletions_dir(lake))
         handle.seek(0)
-        return parse_output(handle.read().decode("utf-8", "surrogateescape").splitlines())
+        # "\n" only: str.splitlines also breaks at U+2028, U+0085, \x1c, \v…, which a tag may hold; the empty
+        # text after the final newline is skipped by parse_output
+        return parse_output(handle.read().decode("utf-8", "surrogateescape").split("\n"))
 
 
 def main(argv: list[str] | None = None) -> int:
