@@ -17,7 +17,8 @@ keeping those the write itself is about to point its rows at (see :meth:`HBaseSt
 
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
-``-hsha``/``-nonblocking`` need framed). One connection pool per server and process.
+``-hsha``/``-nonblocking`` need framed). One connection pool per process for each server and set of these options
+(stores on one server with the same options share it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeou
     """The process-wide happybase pool for one Thrift server (opened eagerly: a wrong address fails here)."""
     import happybase
 
-    key = (host, port, transport, protocol)
+    # every option in the key: a store that asks for another timeout or pool size gets a pool that has them
+    key = (host, port, transport, protocol, size, timeout)
     with _POOLS_LOCK:
         if key not in _POOLS:
             _POOLS[key] = happybase.ConnectionPool(size, host=host, port=port, transport=transport,

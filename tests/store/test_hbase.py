@@ -279,6 +279,15 @@ def test_one_connection_pool_per_server_and_process(hbase_double, prefix):
     assert first._pool is second._pool
 
 
+def test_a_store_with_other_pool_options_gets_a_pool_with_them(hbase_double, prefix):
+    first = HBaseStore(hbase_double.url + "?timeout=30000&pool_size=4", table_prefix=prefix)
+    second = HBaseStore(hbase_double.url + "?timeout=200&pool_size=1", table_prefix=prefix + "x")
+    assert first._pool is not second._pool
+    assert (first._pool._queue.maxsize, second._pool._queue.maxsize) == (4, 1)
+    assert [c.timeout for c in second._pool._queue.queue] == [200]
+    assert HBaseStore(hbase_double.url + "?pool_size=1&timeout=200", table_prefix=prefix)._pool is second._pool
+
+
 def test_an_unreachable_server_is_a_clear_error():
     with pytest.raises(StoreError, match=r"HBase at 127\.0\.0\.1:1: could not connect.*hbase thrift start"):
         HBaseStore("hbase://127.0.0.1:1")
