@@ -183,7 +183,9 @@ def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
 
 def mysql_url(url: str, files: bool = True) -> Any:
     """The SQLAlchemy URL a MySQL/MariaDB store connects with: parsed as SQLAlchemy parses it (it takes unencoded
-    ``/ ? #`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one.
+    ``/ ?`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one. A URL with more than
+    one ``@`` before its query, or a ``#`` there, is refused (a password's ``@`` or ``#`` must be percent-encoded:
+    SQLAlchemy would take the rest of the password for the host, and ``urlsplit`` would end the URL at the ``#``).
 
     Raises :class:`StoreURLProblem` for what would fail at connect, or with a traceback inside PyMySQL, without
     the server having a say: another driver, no database, an ``ssl_ca``/``ssl_cert``/``ssl_key`` that is not a
@@ -197,10 +199,13 @@ def mysql_url(url: str, files: bool = True) -> Any:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    _check_unencoded_userinfo(url)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:  # not a ValueError
         raise ValueError(str(exc)) from None
+    if "@" in (parsed.host or "") or "@" in (parsed.database or ""):  # user:a?b@c@host/db: an @ after the ?
+        _check_unencoded_userinfo(url, force=True)
     backend = parsed.get_backend_name()
     if backend not in ("mysql", "mariadb"):
         raise StoreURLProblem(f"is not a MySQL/MariaDB URL (scheme {parsed.drivername!r}); use {MYSQL_FORM}")
@@ -224,6 +229,20 @@ def mysql_url(url: str, files: bool = True) -> Any:
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreURLProblem(f"cannot be used: {exc}; check the URL's query parameters") from None
     return parsed
+
+
+def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
+    """Refuse a URL whose part before the query holds more than one ``@``, or a ``#``: a password with an unencoded
+    ``@`` or ``#``, which SQLAlchemy parses at the first ``@`` (the rest of the password taken for the host) and
+    ``urlsplit`` at the ``#``. The password is never quoted."""
+    rest = url.split("://", 1)[-1]
+    head = rest.split("?", 1)[0]
+    if force or head.count("@") > 1 or "#" in head:
+        raise StoreURLProblem(
+            f"has {'a # before its query' if '#' in head and head.count('@') < 2 else 'more than one @'}: a "
+            "password holding "
+            "@ / # ? must be percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F), as in "
+            "mysql+pymysql://user:p%40ss@host:3306/<database>")
 
 
 def _readable(path: str) -> bool:
