@@ -327,7 +327,7 @@ def store_url_problem(url: str) -> str | None:
 
 #: The query options of a ``sqlite:`` URL that the driver takes (SQLAlchemy's pysqlite dialect); with ``uri=true``
 #: the path is a SQLite ``file:`` URI, whose own options SQLite reads.
-SQLITE_OPTIONS = ("timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements", "uri")
+SQLITE_OPTIONS = ("timeout", "detect_types", "check_same_thread", "cached_statements", "uri")
 
 
 def _sqlite_query_problem(url: str) -> str | None:
@@ -336,16 +336,20 @@ def _sqlite_query_problem(url: str) -> str | None:
     from urllib.parse import parse_qsl
 
     _, mark, query = url.partition("?")
-    options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
-    if not mark or any(name == "uri" for name, _value in options):  # a file: URI: its own options are SQLite's
+    if not mark:
         return None
+    options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
+    for name, value in options:  # the driver's own options, with or without uri=true
+        if name in _SQLITE_IGNORED:
+            return f"has the option {name}, {_SQLITE_IGNORED[name]}"
+        if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
+            return f"has the option {name}={value!r}, which is not {expected[1]}"
+    if any(name == "uri" and _TRUE_FALSE[value.strip().lower()] for name, value in options):
+        return None  # a file: URI: its other options are SQLite's own
     unknown = [name for name, _value in options if name not in SQLITE_OPTIONS]
     if unknown or not options:
         return (f"has {'the option ' + repr(unknown[0]) if unknown else 'an empty query'} after its '?', which "
                 f"SQLite does not take (known: {', '.join(SQLITE_OPTIONS)}); a ? in the file name is written %3F")
-    for name, value in options:
-        if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
-            return f"has the option {name}={value!r}, which is not {expected[1]}"
     return None
 
 
@@ -356,14 +360,24 @@ def _is_seconds(value: str) -> bool:
         return False
 
 
+#: The words SQLAlchemy reads as a boolean option's true or false (``sqlalchemy.util.asbool``).
+_TRUE_FALSE = {**dict.fromkeys(("true", "yes", "on", "y", "t", "1"), True),
+               **dict.fromkeys(("false", "no", "off", "n", "f", "0"), False)}
+
+
 #: What the driver's typed options take (SQLAlchemy converts them, and raised a bare ValueError when the store was
 #: opened, after the settings were found good).
 _SQLITE_OPTION_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
     "timeout": (_is_seconds, "a number of seconds >= 0"),
     "detect_types": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),  # "²".isdigit() is True
     "cached_statements": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),
-    "check_same_thread": (lambda v: v.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0", "t", "f",
-                                                   "y", "n"}, "true or false"),
+    "check_same_thread": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
+    "uri": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
+}
+#: Driver options a URL may name that never take effect: refused, saying why, rather than silently dropped.
+_SQLITE_IGNORED = {
+    "isolation_level": "which has no effect (SQLAlchemy does not pass it on to SQLite, and fediscope runs its own "
+                       "transactions): leave it out",
 }
 
 
