@@ -194,7 +194,9 @@ def _store_fix(settings: Settings) -> str:
         return ("check host, port, user and password in FEDISCOPE_STORE, and that the database exists "
                 "(infra/mariadb/bootstrap.py creates it and a least-privilege user)")
     if scheme == "hbase":
-        return "start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in FEDISCOPE_STORE"
+        return ("start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in FEDISCOPE_STORE, "
+                "and that its transport= and protocol= options match how the Thrift server was started (its socket "
+                "port, not HTTP mode or the REST port)")
     return "set FEDISCOPE_STORE=sqlite:///path/to/fediscope.db in a directory this user can write"
 
 

@@ -41,8 +41,9 @@ _HEADER_RE = re.compile(
     r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
     r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
 _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
-#: ``scheme://user:password@`` with SQLAlchemy's rule for the password (anything but ``@``): a database
-#: password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc for :func:`urllib.parse.urlsplit`.
+#: ``scheme://user:password@``: a database password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc
+#: for :func:`urllib.parse.urlsplit`; :func:`redact_url` masks it to the last ``@`` of the authority
+#: (:func:`_userinfo_end`), so that one with an unencoded ``@`` is not half shown either.
 _USERINFO_RE = re.compile(r"^(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
@@ -77,8 +78,12 @@ def redact_url(url: str) -> str:
     except ValueError:
         return redact_text(url)
     unparsed = _USERINFO_RE.match(url)
-    if unparsed and "@" not in parts.netloc:  # urlsplit stopped inside the password (an unencoded / ? #)
-        return unparsed.group("prefix") + MASK + url[unparsed.end("pw"):]
+    if unparsed:
+        # the password runs to the last @ of the authority: urlsplit stops inside one holding an unencoded / ? #,
+        # and SQLAlchemy's parse at its first @ (a password with an unencoded @ would be half shown)
+        end = _userinfo_end(url, unparsed.end("prefix"))
+        if url[unparsed.end("prefix"):end] != MASK:
+            return redact_url(unparsed.group("prefix") + MASK + url[end:])
     netloc, query = parts.netloc, parts.query
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -91,6 +96,16 @@ def redact_url(url: str) -> str:
     if (netloc, query) == (parts.netloc, parts.query):
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _userinfo_end(url: str, start: int) -> int:
+    """The index of the ``@`` that ends the userinfo starting at ``start``: the last ``@`` before the query, the
+    query being what follows the first ``?`` after a ``/`` after the first ``@`` (``user:pw@host/db?…``), so that
+    an ``@`` in a query value (``ssl_ca=/home/a@b/ca.pem``) is not taken for it."""
+    first = url.index("@", start)
+    slash = url.find("/", first)
+    query = url.find("?", slash) if slash >= 0 else -1
+    return url.rindex("@", start, query if query >= 0 else len(url))
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -420,6 +421,13 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("mysql+pymysql://u@h", r"names no database; use mysql\+pymysql://user:<password>@host:3306/<database>\."),
     ("mysqlx://u@h/db", r"is not a MySQL/MariaDB URL \(scheme 'mysqlx'\)"),
     ("mysql+pymysql://u:pw@h/db?charset=nope", "charset=nope is not a character set PyMySQL knows"),
+    # an unencoded @ or # in the password: SQLAlchemy took the rest of it for the host (doctor connected to 'Pass')
+    ("mysql+pymysql://fediscope:S3cr3t@Pass/word#99@127.0.0.1/fediscope",
+     r"'mysql\+pymysql://fediscope:\*\*\*@127\.0\.0\.1/fediscope' has more than one @: a password holding "
+     r"@ / # \? must be percent-encoded"),
+    ("mysql+pymysql://u:S3cr3t@Pass@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has more than one @"),
+    ("mysql+pymysql://u:S3cr3t?Pass@x@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has more than one @"),
+    ("mysql+pymysql://u:S3cr3t#Pass@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has a # before its query: a password"),
     ("mysql+pymysql://u:pw@h/db?connect_timeout=abc", "check the URL's query parameters"),
     ("hbase://", r"names no host; use hbase://host:9090\."),
     ("hbase://:9090", "names no host"),
@@ -436,6 +444,20 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
     path = write_toml(tmp_path, f"[fediscope]\nstore = {value!r}\n")
     with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] store is invalid: .*{expected}"):
         load_settings(env={}, toml_path=path)
+
+
+@pytest.mark.parametrize("value", ["mysql+pymysql://fediscope:S3cr3t@Pass/word#99@127.0.0.1/fediscope",
+                                   "mysql+pymysql://u:S3cr3t@Pass@h/db", "mysql+pymysql://u:S3cr3t#Pass@h/db"])
+def test_a_store_url_with_an_unencoded_at_or_hash_in_the_password_is_refused_without_showing_it(
+        tmp_path: Path, value: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\nstore = {value!r}\n")
+    for load in (lambda: load_settings(env={"FEDISCOPE_STORE": value}),
+                 lambda: load_settings(env={}, toml_path=path),
+                 lambda: load_settings(env={}, origins={"store": "--store"}, store=value)):
+        with pytest.raises(ConfigError, match="must be percent-encoded") as caught:
+            load()
+        assert not {"S3cr3t", "Pass", "word"} & set(re.split(r"[^A-Za-z0-9]+", str(caught.value))), caught.value
+    assert load_settings(env={"FEDISCOPE_STORE": "mysql+pymysql://u:S3cr3t%40Pass%23@h/db"}).store
 
 
 @pytest.mark.parametrize("value", [

@@ -439,3 +439,30 @@ def test_a_full_disk_is_named_as_such_in_the_fix() -> None:
     check = _guarded("lake", full, "set FEDISCOPE_LAKE to a directory this user can write")
     assert check.status == FAIL and "No space left on device" in check.detail
     assert "free space" in check.fix and "can write" not in check.fix
+
+
+def test_an_hbase_store_url_pointing_at_an_http_port_names_the_likely_cause(clean_env: Path) -> None:
+    """HBase's Thrift server in HTTP mode, or its REST port, answers HTTP: not a crash, and the fix says why."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            with client:
+                if client.recv(1000):
+                    client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        url = f"hbase://127.0.0.1:{server.getsockname()[1]}"
+        check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_STORE=url))))["store"]
+    finally:
+        server.close()
+    assert check.status == FAIL
+    assert "another transport or protocol" in check.detail and "HTTP" in check.detail, check
+    assert "transport= and protocol=" in check.fix, check

@@ -62,6 +62,13 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
     # SQLAlchemy takes a password with an unencoded / ? or # (anything but @); urlsplit ends the host there
     ("mysql+pymysql://writer:Sup3r#Secret/Pw@db.example/fediscope", "mysql+pymysql://writer:***@db.example/fediscope"),
     ("mysql+pymysql://writer:a/b?c@db:3306/x", "mysql+pymysql://writer:***@db:3306/x"),
+    # an unencoded @ too (refused as a store URL, but never half shown): masked to the authority's last @
+    ("mysql+pymysql://fediscope:S3cr3t@Pass/word#99@127.0.0.1/fediscope",
+     "mysql+pymysql://fediscope:***@127.0.0.1/fediscope"),
+    ("mysql+pymysql://u:a@b@h:3306/db?charset=utf8mb4", "mysql+pymysql://u:***@h:3306/db?charset=utf8mb4"),
+    ("mysql+pymysql://u:a?b@c@h/db", "mysql+pymysql://u:***@h/db"),
+    # an @ in a query value is not the end of the password
+    ("mysql+pymysql://u:pw@h/db?ssl_ca=/home/a@b/ca.pem", "mysql+pymysql://u:***@h/db?ssl_ca=/home/a@b/ca.pem"),
     # PyMySQL takes the password as a query parameter too, under either of its names
     ("mysql+pymysql://fed@db/x?password=QSsecret99", "mysql+pymysql://fed@db/x?password=***"),
     ("mysql+pymysql://fed@db/x?passwd=QSsecret99&charset=utf8mb4", "mysql+pymysql://fed@db/x?passwd=***&charset=utf8mb4"),

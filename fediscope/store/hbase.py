@@ -17,7 +17,8 @@ keeping those the write itself is about to point its rows at (see :meth:`HBaseSt
 
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
-``-hsha``/``-nonblocking`` need framed). One connection pool per server and process.
+``-hsha``/``-nonblocking`` need framed). One connection pool per process for each server and set of these options
+(stores on one server with the same options share it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeou
     """The process-wide happybase pool for one Thrift server (opened eagerly: a wrong address fails here)."""
     import happybase
 
-    key = (host, port, transport, protocol)
+    # every option in the key: a store that asks for another timeout or pool size gets a pool that has them
+    key = (host, port, transport, protocol, size, timeout)
     with _POOLS_LOCK:
         if key not in _POOLS:
             _POOLS[key] = happybase.ConnectionPool(size, host=host, port=port, transport=transport,
@@ -587,11 +589,46 @@ class HBaseStore(BaseStore):
 
         try:
             yield
-        except (TException, OSError) as exc:
-            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            hint = "; is the HBase Thrift server running (hbase thrift start -p 9090)?" \
-                if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__ else ""
-            raise StoreError(f"HBase at {self._address}: could not {doing}: {reason}{hint}") from exc
+        except (TException, OSError, *_protocol_errors()) as exc:
+            raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{_hint(exc)}") from exc
+
+
+_MISMATCH = ("the server may speak another transport or protocol than this URL asks for (its transport= and "
+             "protocol= options, default buffered and binary, must match how the Thrift server was started: -hsha or "
+             "-nonblocking need transport=framed, -c protocol=compact), or answer HTTP (Thrift in HTTP mode, the REST "
+             "port): point the URL at the Thrift server's socket port")
+
+
+def _protocol_errors() -> tuple[type[BaseException], ...]:
+    """thriftpy2's Cython binary protocol raises its own ProtocolError (an Exception, no TException) for a reply that
+    is not Thrift: an HTTP endpoint's answer, say."""
+    try:
+        from thriftpy2.protocol.cybin import ProtocolError
+    except ImportError:  # thriftpy2 without its Cython extension: TProtocolException (a TException) instead
+        return ()
+    return (ProtocolError,)
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, one line: an HBase IOError's message is bytes (happybase decodes nothing), and on a real
+    cluster a whole Java stack trace (Thrift1's getIOError sends getStackTraceAsString): its first line says it."""
+    reason: Any = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(reason, (bytes, bytearray)):
+        reason = bytes(reason).decode("utf-8", "replace")
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _hint(exc: BaseException) -> str:
+    from thriftpy2.protocol.exc import TProtocolException
+
+    if isinstance(exc, (TProtocolException, *_protocol_errors())):
+        return f"; {_MISMATCH}"
+    if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__:
+        if "read 0 bytes" in str(exc):  # the server closed the connection: also what a mismatch looks like
+            return f"; is the HBase Thrift server running (hbase thrift start -p 9090)? Or {_MISMATCH}"
+        return "; is the HBase Thrift server running (hbase thrift start -p 9090)?"
+    return ""
 
 
 def _after_prefix(prefix: bytes) -> bytes | None:

@@ -183,7 +183,9 @@ def unsupported_mysql_driver(backend: str, drivername: str) -> str | None:
 
 def mysql_url(url: str, files: bool = True) -> Any:
     """The SQLAlchemy URL a MySQL/MariaDB store connects with: parsed as SQLAlchemy parses it (it takes unencoded
-    ``/ ? #`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one.
+    ``/ ?`` in passwords), PyMySQL as its driver, ``charset=utf8mb4`` unless the URL sets one. A URL with more than
+    one ``@`` before its query, or a ``#`` there, is refused (a password's ``@`` or ``#`` must be percent-encoded:
+    SQLAlchemy would take the rest of the password for the host, and ``urlsplit`` would end the URL at the ``#``).
 
     Raises :class:`StoreURLProblem` for what would fail at connect, or with a traceback inside PyMySQL, without
     the server having a say: another driver, no database, an ``ssl_ca``/``ssl_cert``/``ssl_key`` that is not a
@@ -197,10 +199,13 @@ def mysql_url(url: str, files: bool = True) -> Any:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    _check_unencoded_userinfo(url)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:  # not a ValueError
         raise ValueError(str(exc)) from None
+    if "@" in (parsed.host or "") or "@" in (parsed.database or ""):  # user:a?b@c@host/db: an @ after the ?
+        _check_unencoded_userinfo(url, force=True)
     backend = parsed.get_backend_name()
     if backend not in ("mysql", "mariadb"):
         raise StoreURLProblem(f"is not a MySQL/MariaDB URL (scheme {parsed.drivername!r}); use {MYSQL_FORM}")
@@ -224,6 +229,20 @@ def mysql_url(url: str, files: bool = True) -> Any:
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreURLProblem(f"cannot be used: {exc}; check the URL's query parameters") from None
     return parsed
+
+
+def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
+    """Refuse a URL whose part before the query holds more than one ``@``, or a ``#``: a password with an unencoded
+    ``@`` or ``#``, which SQLAlchemy parses at the first ``@`` (the rest of the password taken for the host) and
+    ``urlsplit`` at the ``#``. The password is never quoted."""
+    rest = url.split("://", 1)[-1]
+    head = rest.split("?", 1)[0]
+    if force or head.count("@") > 1 or "#" in head:
+        raise StoreURLProblem(
+            f"has {'a # before its query' if '#' in head and head.count('@') < 2 else 'more than one @'}: a "
+            "password holding "
+            "@ / # ? must be percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F), as in "
+            "mysql+pymysql://user:p%40ss@host:3306/<database>")
 
 
 def _readable(path: str) -> bool:
@@ -308,7 +327,7 @@ def store_url_problem(url: str) -> str | None:
 
 #: The query options of a ``sqlite:`` URL that the driver takes (SQLAlchemy's pysqlite dialect); with ``uri=true``
 #: the path is a SQLite ``file:`` URI, whose own options SQLite reads.
-SQLITE_OPTIONS = ("timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements", "uri")
+SQLITE_OPTIONS = ("timeout", "detect_types", "check_same_thread", "cached_statements", "uri")
 
 
 def _sqlite_query_problem(url: str) -> str | None:
@@ -317,16 +336,20 @@ def _sqlite_query_problem(url: str) -> str | None:
     from urllib.parse import parse_qsl
 
     _, mark, query = url.partition("?")
-    options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
-    if not mark or any(name == "uri" for name, _value in options):  # a file: URI: its own options are SQLite's
+    if not mark:
         return None
+    options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
+    for name, value in options:  # the driver's own options, with or without uri=true
+        if name in _SQLITE_IGNORED:
+            return f"has the option {name}, {_SQLITE_IGNORED[name]}"
+        if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
+            return f"has the option {name}={value!r}, which is not {expected[1]}"
+    if any(name == "uri" and _TRUE_FALSE[value.strip().lower()] for name, value in options):
+        return None  # a file: URI: its other options are SQLite's own
     unknown = [name for name, _value in options if name not in SQLITE_OPTIONS]
     if unknown or not options:
         return (f"has {'the option ' + repr(unknown[0]) if unknown else 'an empty query'} after its '?', which "
                 f"SQLite does not take (known: {', '.join(SQLITE_OPTIONS)}); a ? in the file name is written %3F")
-    for name, value in options:
-        if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
-            return f"has the option {name}={value!r}, which is not {expected[1]}"
     return None
 
 
@@ -337,14 +360,24 @@ def _is_seconds(value: str) -> bool:
         return False
 
 
+#: The words SQLAlchemy reads as a boolean option's true or false (``sqlalchemy.util.asbool``).
+_TRUE_FALSE = {**dict.fromkeys(("true", "yes", "on", "y", "t", "1"), True),
+               **dict.fromkeys(("false", "no", "off", "n", "f", "0"), False)}
+
+
 #: What the driver's typed options take (SQLAlchemy converts them, and raised a bare ValueError when the store was
 #: opened, after the settings were found good).
 _SQLITE_OPTION_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
     "timeout": (_is_seconds, "a number of seconds >= 0"),
     "detect_types": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),  # "²".isdigit() is True
     "cached_statements": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),
-    "check_same_thread": (lambda v: v.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0", "t", "f",
-                                                   "y", "n"}, "true or false"),
+    "check_same_thread": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
+    "uri": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
+}
+#: Driver options a URL may name that never take effect: refused, saying why, rather than silently dropped.
+_SQLITE_IGNORED = {
+    "isolation_level": "which has no effect (SQLAlchemy does not pass it on to SQLite, and fediscope runs its own "
+                       "transactions): leave it out",
 }
 
 

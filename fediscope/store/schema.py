@@ -169,11 +169,18 @@ def coerce_query(value: Any, type_: str) -> tuple[bool, Any]:
     if kind == "str":
         return False, None
     if type_ == "float":
-        return True, float(value)
+        try:
+            return True, float(value)
+        except OverflowError:  # an int beyond any float: no stored float equals it
+            return False, None
     if type_ == "int":
         if kind == "float" and not value.is_integer():
             return False, None
-        return True, int(value)
+        number = int(value)
+        low, high = _INT64
+        if not low <= number <= high:  # no store holds such an integer (writes refuse it)
+            return False, None
+        return True, number
     # bool column
     if value in (0, 1):
         return True, bool(value)

@@ -47,6 +47,7 @@ from sqlalchemy import (
     false,
     func,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -383,9 +384,16 @@ def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any
 def _after(keys: list[Any], position: tuple[Any, ...]) -> Any:
     """The rows whose key comes after ``position`` in key order: ``(k1, k2) > (v1, v2)`` spelled out, with the first
     column's ``k1 >= v1`` in front so that both databases read a range of the primary key, not all of it."""
+    position = tuple(_bound(k, v) for k, v in zip(keys, position, strict=True))
     later = [and_(*(k == v for k, v in zip(keys[:i], position, strict=False)), keys[i] > position[i])
              for i in range(len(keys))]
     return and_(keys[0] >= position[0], or_(*later))
+
+
+def _bound(column: Any, value: Any) -> Any:
+    """``value`` as a bound parameter of ``column``'s type: SQLAlchemy refuses ``column > True`` (a bare Python bool
+    is taken for the SQL constant, which only ``=``/``IS`` take), and a boolean key or rank is paged past too."""
+    return literal(value, column.type)
 
 
 def _after_rank(rank: Any, descending: bool, keys: list[Any], position: tuple[Any, ...]) -> Any:
@@ -394,6 +402,7 @@ def _after_rank(rank: Any, descending: bool, keys: list[Any], position: tuple[An
     value, key = position[0], position[1:]
     if value is None:
         return and_(rank.is_(None), _after(keys, key))
+    value = _bound(rank, value)
     beyond = rank < value if descending else rank > value
     return or_(beyond, and_(rank == value, _after(keys, key)), rank.is_(None))
 

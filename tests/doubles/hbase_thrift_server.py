@@ -22,7 +22,8 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
   ``CellUtil.parseColumn`` does), while ``family:`` is the empty qualifier;
 * ``getRows*`` answer only the rows that exist; a scan's start row is inclusive and its stop row exclusive
   (the other way round for a reversed scan); a scanner pages with ``scannerGetList`` until an empty list;
-* unknown tables and families, enabled tables being deleted and disabled tables being used raise ``IOError``;
+* unknown tables and families, enabled tables being deleted and disabled tables being used raise ``IOError``,
+  whose message is a Java stack trace as HBase's (the exception on its first line, then ``\tat …`` frames);
   creating an existing table raises ``AlreadyExists``; unknown scanner ids raise ``IllegalArgument``;
 * filters (``filterString``) are not implemented and raise ``IOError`` rather than being ignored.
 
@@ -58,6 +59,14 @@ from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFacto
 
 IDL = Path(happybase.__file__).parent / "Hbase.thrift"
 hbase_thrift = thriftpy2.load(str(IDL), module_name="hbase_double_thrift")
+
+
+def _java_error(first_line: str) -> Exception:
+    """An ``IOError`` as HBase's Thrift1 handler sends it (``getIOError``): the message is the Java exception's whole
+    stack trace (``Throwables.getStackTraceAsString``), its first line the exception and its message."""
+    frames = "".join(f"\tat org.apache.hadoop.hbase.thrift.ThriftHBaseServiceHandler.call{i}(ThriftHBaseServiceHandler"
+                     f".java:{100 + i})\n" for i in range(20))
+    return hbase_thrift.IOError(message=f"{first_line}\n{frames}")
 
 
 Cell = tuple[bytes, int]  # (value, timestamp in milliseconds)
@@ -141,7 +150,7 @@ class HBaseHandler:
             if failure[:2] == [method, table]:
                 if failure[2] == 0:
                     self.failures.remove(failure)
-                    raise hbase_thrift.IOError(message=f"injected failure of {method} on {table.decode()}")
+                    raise _java_error(f"java.io.IOException: injected failure of {method} on {table.decode()}")
                 failure[2] -= 1
                 return
 
@@ -150,15 +159,15 @@ class HBaseHandler:
     def _table(self, name: bytes, enabled: bool = True) -> Table:
         table = self.tables.get(name)
         if table is None:
-            raise hbase_thrift.IOError(message=f"org.apache.hadoop.hbase.TableNotFoundException: {name.decode()}")
+            raise _java_error(f"org.apache.hadoop.hbase.TableNotFoundException: {name.decode()}")
         if enabled and not table.enabled:
-            raise hbase_thrift.IOError(message=f"org.apache.hadoop.hbase.TableNotEnabledException: {name.decode()}")
+            raise _java_error(f"org.apache.hadoop.hbase.TableNotEnabledException: {name.decode()}")
         return table
 
     def _check_family(self, table: Table, family: bytes) -> None:
         if family not in table.families:
-            raise hbase_thrift.IOError(
-                message=f"org.apache.hadoop.hbase.regionserver.NoSuchColumnFamilyException: {family.decode()}")
+            raise _java_error(
+                f"org.apache.hadoop.hbase.regionserver.NoSuchColumnFamilyException: {family.decode()}")
 
     def _select(self, table: Table, row: bytes, columns: list[bytes] | None, sort: bool = False) -> Any:
         cells = table.visible(row)
@@ -232,8 +241,8 @@ class HBaseHandler:
         self.calls["deleteTable"] += 1
         with self._lock:
             if self._table(tableName, enabled=False).enabled:
-                raise hbase_thrift.IOError(
-                    message=f"org.apache.hadoop.hbase.TableNotDisabledException: {tableName.decode()}")
+                raise _java_error(
+                    f"org.apache.hadoop.hbase.TableNotDisabledException: {tableName.decode()}")
             del self.tables[tableName]
 
     # -- reads ----------------------------------------------------------------------------------------------

@@ -151,6 +151,20 @@ def test_lookups_are_typed_like_the_column(metric_store):
         metric_store.get(hours, [3, 4])
 
 
+def test_a_lookup_value_no_64_bit_column_holds_matches_nothing(metric_store):
+    hours = metric("hours", "hour", rank="n DESC")
+    rates = metric("float_keys", "x")
+    metric_store.write(hours, [{"hour": 3, "n": 1}])
+    metric_store.write(rates, [{"x": 1.5, "n": 1}])
+    assert metric_store.get(hours, [2**64]) is None
+    assert metric_store.get(hours, [-(2**63) - 1]) is None
+    assert metric_store.scan_prefix(hours, 1e300) == []
+    assert metric_store.scan_prefix(hours, 10**30) == []
+    assert metric_store.delete_where(hours, "hour", 2**63) == 0
+    assert metric_store.get(rates, [10**400]) is None  # beyond any float
+    assert metric_store.all(hours) == [{"hour": 3, "n": 1}]
+
+
 def test_delete_where_erases_rows_everywhere(metric_store):
     metric_store.write(ACCOUNTS, ROWS)
     assert metric_store.delete_where(ACCOUNTS, "lang", "en") == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from pathlib import Path
 
@@ -279,6 +280,15 @@ def test_one_connection_pool_per_server_and_process(hbase_double, prefix):
     assert first._pool is second._pool
 
 
+def test_a_store_with_other_pool_options_gets_a_pool_with_them(hbase_double, prefix):
+    first = HBaseStore(hbase_double.url + "?timeout=30000&pool_size=4", table_prefix=prefix)
+    second = HBaseStore(hbase_double.url + "?timeout=200&pool_size=1", table_prefix=prefix + "x")
+    assert first._pool is not second._pool
+    assert (first._pool._queue.maxsize, second._pool._queue.maxsize) == (4, 1)
+    assert [c.timeout for c in second._pool._queue.queue] == [200]
+    assert HBaseStore(hbase_double.url + "?pool_size=1&timeout=200", table_prefix=prefix)._pool is second._pool
+
+
 def test_an_unreachable_server_is_a_clear_error():
     with pytest.raises(StoreError, match=r"HBase at 127\.0\.0\.1:1: could not connect.*hbase thrift start"):
         HBaseStore("hbase://127.0.0.1:1")
@@ -388,3 +398,76 @@ def test_double_deletes_write_markers_that_hide_puts_not_later_than_them(hbase_d
     table.put(b"r", {b"g:c": b"after compaction"}, timestamp=1)
     assert table.row(b"r") == {b"g:c": b"after compaction"}
     connection.close()
+
+
+@contextlib.contextmanager
+def http_endpoint():
+    """A port that answers as HTTP does (HBase's Thrift server in HTTP mode, its REST port, a proxy)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def answer(client: socket.socket) -> None:
+        with client:
+            if client.recv(1000):  # happybase's pool may open a connection it never uses
+                client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(client,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+MISMATCH = r"could not create tables: .*another transport or protocol.*transport= and protocol= options.*HTTP"
+
+
+@pytest.mark.parametrize("query", ["", "?protocol=compact", "?transport=framed"])
+def test_an_endpoint_that_answers_http_is_a_clear_error(query, capsys):
+    with http_endpoint() as port:
+        with pytest.raises(StoreError, match=rf"^HBase at 127\.0\.0\.1:{port}: {MISMATCH}"):
+            HBaseStore(f"hbase://127.0.0.1:{port}{query}")
+        url = f"hbase://127.0.0.1:{port}{query}{'&' if query else '?'}timeout=5000"
+        assert hbase_schema.main(["--create", "--url", url, "--prefix", "p"]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(MISMATCH, err), err
+
+
+def test_a_server_of_another_transport_or_protocol_is_named_as_a_possible_cause(prefix):
+    expected = r"read 0 bytes; is the HBase Thrift server running .*\? Or the server may speak another transport"
+    with HBaseThriftDouble(transport="framed") as server, pytest.raises(StoreError, match=expected):
+        HBaseStore(f"hbase://127.0.0.1:{server.port}?timeout=5000", table_prefix=prefix)
+
+
+def test_an_hbase_error_is_its_java_exception_line_decoded(store, connection, hbase_double, prefix):
+    store.write(TOP, [{"account": "a", "followers": 1}])
+    connection.disable_table("_top")
+    for read in (lambda: store.top(TOP, 3), lambda: store.write(TOP, [{"account": "a", "followers": 2}])):
+        with pytest.raises(StoreError) as caught:
+            read()
+        message = str(caught.value)
+        assert message.endswith(f": org.apache.hadoop.hbase.TableNotEnabledException: {prefix}_top"), message
+        assert "b'" not in message and "\n" not in message and "\tat " not in message
+
+
+def test_an_hbase_error_message_that_is_not_utf8_is_still_shown(store, hbase_double, monkeypatch):
+    from doubles.hbase_thrift_server import hbase_thrift
+
+    def failing(*args):
+        raise hbase_thrift.IOError(message=b"java.io.IOException: caf\xe9 closed\n\tat org.X.y(X.java:1)\n")
+
+    monkeypatch.setattr(hbase_double.handler, "getTableNames", failing)
+    with pytest.raises(StoreError, match=r"could not create tables: java\.io\.IOException: caf\ufffd closed$"):
+        store.create_tables({})

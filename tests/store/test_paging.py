@@ -72,6 +72,26 @@ def test_prefix_pages_are_the_prefixs_rows_once_in_key_order(metric_store: Metri
             assert keys([r for page in got for r in page]) == expected, (value, size)
 
 
+FLAGS = metric("flags", "is_bot, instance", rank="toots DESC")
+BY_BOT = metric("bot_ranked", "instance", rank="is_bot ASC")
+BOOL_ROWS = [{"is_bot": b, "instance": i, "toots": t}
+             for b, i, t in [(False, "a", 5), (True, "b", 3), (False, "c", 1), (True, "d", 5), (False, "e", None)]]
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_pages_go_past_a_boolean_key_or_rank_value(metric_store: MetricStore, size: int) -> None:
+    metric_store.write(FLAGS, BOOL_ROWS)
+    got = pages(lambda n, after: metric_store.top(FLAGS, n, after=after), size)
+    assert [r["instance"] for page in got for r in page] == ["a", "d", "b", "c", "e"]
+    got = pages(lambda n, after: metric_store.scan_prefix(FLAGS, False, n, after=after), size)
+    assert [r["instance"] for page in got for r in page] == ["a", "c", "e"]
+    metric_store.write(BY_BOT, BOOL_ROWS)
+    got = pages(lambda n, after: metric_store.top(BY_BOT, n, after=after), size)
+    assert [r["instance"] for page in got for r in page] == ["a", "c", "e", "b", "d"]
+    assert metric_store.top(FLAGS, 2, after={"toots": 5, "is_bot": False, "instance": "a"}) == [
+        {"is_bot": True, "instance": "d", "toots": 5}, {"is_bot": True, "instance": "b", "toots": 3}]
+
+
 def test_a_position_is_values_not_a_row_that_must_still_exist(metric_store: MetricStore) -> None:
     metric_store.write(DESC, ROWS)
     first = metric_store.top(DESC, 3)

@@ -43,6 +43,8 @@ def test_type_lattice(old, new, merged):
     (3, "int", (True, 3)), (3.0, "int", (True, 3)), (3.5, "int", (False, None)), ("3", "int", (False, None)),
     (True, "int", (True, 1)), (2, "float", (True, 2.0)), ("x", "str", (True, "x")), (1, "str", (False, None)),
     (1, "bool", (True, True)), (2, "bool", (False, None)), (None, "str", (False, None)), ("x", "null", (False, None)),
+    (2**63 - 1, "int", (True, 2**63 - 1)), (-(2**63), "int", (True, -(2**63))), (2**63, "int", (False, None)),
+    (-(2**63) - 1, "int", (False, None)), (1e300, "int", (False, None)), (10**400, "float", (False, None)),
 ])
 def test_lookup_values_are_coerced_to_the_column_type(value, type_, expected):
     assert coerce_query(value, type_) == expected

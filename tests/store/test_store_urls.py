@@ -56,7 +56,10 @@ def test_malformed_or_unsupported_urls_are_config_errors(url, words):
                                  "mysqlx://u@h/db", "hbase://", "hbase://h:9090?colour=red", "hbase://h?timeout=0",
                                  "sqlite:////tmp/x.db?timeout=abc", "sqlite:////tmp/x.db?check_same_thread=maybe",
                                  "sqlite:////tmp/x.db?cached_statements=many", "sqlite:////tmp/x.db?colour=red",
-                                 "sqlite:////tmp/x.db?detect_types=%C2%B2"])
+                                 "sqlite:////tmp/x.db?detect_types=%C2%B2", "sqlite:////tmp/x.db?uri=maybe",
+                                 "sqlite:///file:/tmp/x.db?mode=ro&uri=maybe", "sqlite:////tmp/x.db?isolation_level=FOO",
+                                 "sqlite:////tmp/x.db?isolation_level=IMMEDIATE",
+                                 "sqlite:///file:/tmp/x.db?uri=true&timeout=abc"])
 def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_check(url):
     """One set of rules (store_url_problem): the settings loader names where the URL came from, open_store and an
     adapter opened directly say the same about it (were: the adapters' own copies, one naming FEDISCOPE_STORE)."""
@@ -143,3 +146,18 @@ def test_a_sqlite_option_of_the_wrong_type_is_refused_by_the_settings_check_nami
     with pytest.raises(ConfigError, match=f"FEDISCOPE_STORE is invalid: .*timeout={value!r}, which is not {expected}"):
         load_settings(env={"FEDISCOPE_STORE": url})
     assert load_settings(env={"FEDISCOPE_STORE": "sqlite:////tmp/metrics.db?timeout=2.5"}).store.endswith("=2.5")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("uri=maybe", "uri='maybe', which is not true or false"),
+    ("mode=ro&uri=maybe", "uri='maybe', which is not true or false"),  # was: passed, then `process` failed
+    ("uri=true&cached_statements=many", "cached_statements='many', which is not an integer"),  # was: not checked
+    ("isolation_level=FOO", r"isolation_level, which has no effect \(SQLAlchemy does not pass it on"),  # was dropped
+    ("isolation_level=DEFERRED", "isolation_level, which has no effect"),
+    ("uri=false&mode=ro", "the option 'mode' after its '\\?', which SQLite does not take"),
+])
+def test_a_sqlite_uri_or_isolation_level_option_is_checked_by_the_settings(query, expected):
+    with pytest.raises(ConfigError, match=f"FEDISCOPE_STORE is invalid: .*{expected}"):
+        load_settings(env={"FEDISCOPE_STORE": f"sqlite:///file:/tmp/metrics.db?{query}"})
+    for fine in ("uri=true&mode=ro", "mode=ro&uri=Yes", "uri=0", "uri=true&timeout=5&mode=rwc"):
+        assert load_settings(env={"FEDISCOPE_STORE": f"sqlite:///file:/tmp/metrics.db?{fine}"}).store.endswith(fine)
