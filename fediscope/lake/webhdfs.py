@@ -353,6 +353,8 @@ class WebHDFSLake:
                     return done
                 except _FAILURES as exc:
                     if step == "CREATE":
+                        if self._never_reached_namenode(exc):
+                            temps.remove(tmp)  # the CREATE never got to the namenode: no file was made
                         tmp = None  # half written, or its datanode dying: the next attempt uses a new file
                     elif maybe_renamed or not isinstance(exc, HdfsError):  # no answer: the RENAME may have happened
                         assert tmp is not None  # set before the RENAME step
@@ -433,14 +435,37 @@ class WebHDFSLake:
         raise LakeError(f"cannot create {self.url} ({path}): the namenode refused to rename the temporary file "
                         "into place; check that the user may write there")
 
+    def _never_reached_namenode(self, exc: BaseException) -> bool:
+        """Whether a request failed before any connection to the namenode existed (refused, unresolvable, connect
+        timeout): it did nothing on the cluster."""
+        return (isinstance(exc, requests.ConnectionError) and _never_connected(exc)
+                and self._node(exc).startswith("namenode "))
+
     def _discard(self, tmp: str) -> None:
         """Remove a temporary file of a write (best effort). It runs as the write's error propagates, so it never
         raises a failure of its own: that would replace the write's error (urllib3's own errors included, which
-        reach us unwrapped when requests does not make the call itself, as from a streamed body)."""
+        reach us unwrapped when requests does not make the call itself, as from a streamed body).
+
+        The temporary file may never have been made (a CREATE refused, e.g. for permission, or one that failed
+        before the datanode created it), and then the DELETE's failure (refused too, the namenode unreachable) is
+        no news: the warning is given only when the file is still there after the failed DELETE, or when that
+        cannot be checked either."""
         try:
-            self._client.delete(tmp)
+            self._client.delete(tmp)  # False (no error) when there was nothing to remove
+            return
         except _FAILURES as exc:
-            log.warning("could not remove temporary file %s after a failed write: %s", self._shown(tmp), _what(exc))
+            failure = _what(exc)
+        try:
+            left = self._stat(tmp) is not None
+        except _FAILURES as exc:
+            log.warning("could not remove temporary file %s after a write (%s), nor check whether it is there "
+                        "(%s): it may be left behind, hidden from listings", self._shown(tmp), failure, _what(exc))
+            return
+        if left:
+            log.warning("could not remove temporary file %s after a write: %s; it is left behind, hidden from "
+                        "listings", self._shown(tmp), failure)
+        else:
+            log.debug("temporary file %s was never made (its DELETE failed: %s)", self._shown(tmp), failure)
 
     def read(self, path: str) -> bytes:
         target = self._abs(path)

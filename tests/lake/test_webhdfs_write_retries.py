@@ -242,3 +242,49 @@ def test_a_failed_clean_up_never_replaces_the_write_error(webhdfs_server: WebHDF
     # the lake's URL and the path below it (the URL's own path was shown twice: …/lake/lake/raw/…)
     assert f"temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
     assert left.startswith(".b.jsonl.") and lake.list("raw/mastodon/statuses") == []
+
+
+def test_writes_that_leave_nothing_behind_warn_about_no_temporary_file(webhdfs_server: WebHDFSDouble,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Was: a write whose CREATE was refused (here the user may not write) never made its temporary file, yet the
+    clean-up's DELETE, refused as well, warned that it "could not remove temporary file …"; so did a write to a
+    namenode that cannot be reached. Now the warning comes only when the file is really there."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.deny_users = {"bob"}
+    bob = WebHDFSLake(webhdfs_server.lake_url(user="bob"))
+    with caplog.at_level(logging.WARNING, logger="fediscope"):
+        lake.write_atomic(TARGET, DATA)  # a normal write, and one replacing a file
+        lake.write_atomic(TARGET, DATA + DATA)
+        assert lake.create_exclusive(TARGET, DATA) is False  # create-if-absent finding the file: not a failure
+        with pytest.raises(LakeError, match="AccessControlException"):
+            bob.write_atomic("raw/mastodon/statuses/c.jsonl", DATA)
+        with pytest.raises(LakeError, match="unreachable"):
+            WebHDFSLake("webhdfs://127.0.0.1:9/lake").write_atomic(TARGET, DATA)
+    assert count(webhdfs_server, "DELETE") == 2  # create_exclusive's temporary file, and bob's (refused)
+    assert caplog.text == ""
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]
+
+
+def test_a_temporary_file_really_left_behind_is_warned_about(webhdfs_server: WebHDFSDouble,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next("RENAME", "AccessControlException", "refused for the test")
+    webhdfs_server.fail_next("DELETE", "AccessControlException", "refused for the test")
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.webhdfs"), pytest.raises(LakeError):
+        lake.write_atomic(TARGET, DATA)
+    [left] = files_on_disk(webhdfs_server)
+    assert f"could not remove temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
+    assert "AccessControlException" in caplog.text and left.startswith(".b.jsonl.")
+
+
+def test_a_temporary_file_that_cannot_be_checked_either_is_warned_about(webhdfs_server: WebHDFSDouble,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next("RENAME", "AccessControlException", "refused for the test")
+    webhdfs_server.drop_next("DELETE")
+    webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "broken for the test")
+    with caplog.at_level(logging.WARNING, logger="fediscope.lake.webhdfs"), pytest.raises(LakeError):
+        lake.write_atomic(TARGET, DATA)
+    [left] = files_on_disk(webhdfs_server)
+    assert f"could not remove temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
+    assert "nor check whether it is there (RuntimeException): it may be left behind" in caplog.text
