@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from fediscope.errors import LakeError
@@ -101,10 +102,19 @@ class LocalLake:
             raise LakeError(f"cannot read {self._abs(path)}: {exc.strerror or exc}") from None
 
     def exists(self, path: str) -> bool:
-        return self._abs(path).exists()
+        return self._check(path, Path.exists)
 
     def is_dir(self, path: str) -> bool:
-        return self._abs(path).is_dir()
+        return self._check(path, Path.is_dir)
+
+    def _check(self, path: str, check: Callable[[Path], bool]) -> bool:
+        """``check(path)``; a path that cannot be looked at (a parent directory this user may not search) is a
+        LakeError naming it, not a PermissionError traceback (one that is missing, or below a file, is not there)."""
+        target = self._abs(path)
+        try:
+            return check(target)
+        except OSError as exc:
+            raise LakeError(f"cannot look at {target}: {exc.strerror or exc}") from None
 
     def _entry(self, p: Path) -> Entry | None:
         """The entry of ``p`` (a symbolic link followed); None for one that is not there to read: vanished

@@ -74,3 +74,25 @@ def test_an_unreadable_directory_is_an_error_naming_it(tmp_path: Path) -> None:
         locked.chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [f"cannot list {locked}: Permission denied"] * 2, done.stdout
+
+
+_LAKE_LS = """
+import sys
+from fediscope.cli import main
+main(["lake", "ls", "--lake", sys.argv[1]])
+"""
+
+
+def test_a_lake_below_a_directory_it_may_not_search_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Was: ``exists``/``is_dir`` let the PermissionError of ``stat`` escape, so ``fediscope lake ls`` (and every
+    command checking the lake first) ended in a traceback."""
+    parent = tmp_path / "parent"
+    (parent / "lake").mkdir(parents=True)
+    parent.chmod(0)
+    try:
+        done = subprocess.run([*without_dac_rights(), sys.executable, "-c", _LAKE_LS, str(parent / "lake")],
+                              capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    finally:
+        parent.chmod(0o755)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == f"fediscope: error: cannot look at {parent / 'lake'}: Permission denied"
