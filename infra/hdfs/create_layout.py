@@ -35,7 +35,7 @@ if importlib.util.find_spec("fediscope") is None:  # run from a checkout without
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fediscope.config import instance_domain, load_settings  # noqa: E402
-from fediscope.errors import FediscopeError  # noqa: E402
+from fediscope.errors import FediscopeError, LakeError  # noqa: E402
 from fediscope.lake.backend import LakeBackend, open_lake  # noqa: E402
 from fediscope.lake.layout import (  # noqa: E402
     AUDIT_ROOT,
@@ -60,11 +60,18 @@ def lake_directories(instances: Sequence[str] = ()) -> list[str]:
 
 
 def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[str]:
-    """Create each directory (existing ones are fine); returns those that did not exist before."""
+    """Create each directory (existing ones are fine); returns those that did not exist before. A path that is
+    a file, or a directory that cannot be made (permission denied, a read-only filesystem), is a LakeError naming
+    the path and the reason."""
+    if lake.exists("") and not lake.is_dir(""):
+        raise LakeError(f"the lake path {lake.url} is not a directory; point --lake / FEDISCOPE_LAKE at the "
+                        "lake's directory")
     created = []
     for directory in directories:
-        if lake.exists(directory):
+        if lake.is_dir(directory):
             continue
+        if lake.exists(directory):
+            raise LakeError(f"cannot create the directory {lake.url.rstrip('/')}/{directory}: a file is in the way")
         makedirs = getattr(lake, "makedirs", None)
         if makedirs is not None:
             makedirs(directory)
@@ -72,7 +79,11 @@ def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[st
             local = lake.local_path(directory)
             if local is None:
                 raise FediscopeError(f"{lake.url}: this lake backend cannot create directories")
-            os.makedirs(local, exist_ok=True)
+            try:
+                os.makedirs(local, exist_ok=True)
+            except OSError as exc:
+                raise LakeError(f"cannot create the directory {exc.filename or local}: {exc.strerror or exc}"
+                                ) from None
         created.append(directory)
     return created
 

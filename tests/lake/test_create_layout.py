@@ -7,15 +7,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from doubles.webhdfs_server import WebHDFSDouble
+from permissions import without_dac_rights
 
 from fediscope.lake.layout import ENTITIES, batch_path, quarantine_path, state_path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "hdfs" / "create_layout.py"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+def _run(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*(prefix or []), sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr and result.stderr.startswith("create_layout: error:"), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr.strip()
 
 
 def test_dry_run_lists_the_directories_the_writers_use() -> None:
@@ -72,3 +82,40 @@ def test_errors_are_one_line_and_non_zero() -> None:
     assert unreachable.stderr.startswith("create_layout: error:") and "Traceback" not in unreachable.stderr
     bad = _run("--dry-run", "--instance", "not a domain")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+# -- a local lake that cannot be laid out: one line naming the path and why, never an OSError's traceback -----
+
+
+def test_a_lake_path_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    """Was: os.makedirs' NotADirectoryError escaped as a traceback."""
+    (tmp_path / "lake").write_text("not a directory\n")
+    assert _one_line_error(_run("--lake", str(tmp_path / "lake"))) == (
+        f"create_layout: error: the lake path {tmp_path / 'lake'} is not a directory; point --lake / "
+        "FEDISCOPE_LAKE at the lake's directory")
+    assert "Not a directory" in _one_line_error(_run("--lake", str(tmp_path / "lake" / "below")))
+
+
+def test_a_file_where_a_layout_directory_goes_is_an_error(tmp_path: Path) -> None:
+    """Was: ``raw/mastodon`` being a file was reported as an existing directory, then creating the entity
+    directories below it ended in a traceback."""
+    (tmp_path / "lake" / "raw").mkdir(parents=True)
+    (tmp_path / "lake" / "raw" / "mastodon").write_text("")
+    assert _one_line_error(_run("--lake", str(tmp_path / "lake"))) == (
+        f"create_layout: error: cannot create the directory {tmp_path / 'lake'}/raw/mastodon: a file is in the way")
+
+
+@pytest.mark.parametrize("mode", [0o555, 0o000], ids=["parent not writable", "parent not searchable"])
+def test_a_parent_this_user_may_not_write_is_an_error(tmp_path: Path, mode: int) -> None:
+    """Run by a child that the permissions stop (as root too: without the capabilities that bypass them). Was:
+    PermissionError tracebacks, from os.makedirs or from the check whether a directory exists."""
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    parent.chmod(mode)
+    try:
+        result = _run("--lake", str(parent / "lake"), prefix=without_dac_rights())
+    finally:
+        parent.chmod(0o755)
+    line = _one_line_error(result)
+    assert str(parent / "lake") in line and line.endswith(": Permission denied"), line
+    assert not (parent / "lake").exists()
