@@ -53,16 +53,26 @@ Progress = Callable[[int, int], None]
 
 
 class _Counter:
-    """Counts the records of batch files for one listing, reporting each file read to ``progress``."""
+    """Counts the records of batch files for one listing, reporting each file read to ``progress``. A batch file
+    that cannot be read (no permission, vanished meanwhile) is not counted, as a damaged one is, and the listing
+    goes on: the reason is added to ``unreadable``."""
 
-    def __init__(self, backend: LakeBackend, total: int, progress: Progress | None) -> None:
+    def __init__(self, backend: LakeBackend, total: int, progress: Progress | None, unreadable: list[str]) -> None:
         self.backend, self.total, self.progress, self.done = backend, total, progress, 0
+        self.unreadable = unreadable
 
     def file(self, path: str) -> int | None:
-        """Records of a batch file, read from the lake (other files are not read); None for a damaged one."""
+        """Records of a batch file, read from the lake (other files are not read); None for a damaged or
+        unreadable one."""
         if not path.endswith(BATCH_SUFFIXES):
             return None
-        records = _count_records(self.backend.read(path), path)
+        try:
+            data = self.backend.read(path)
+        except LakeError as exc:
+            self.unreadable.append(str(exc))
+            records = None
+        else:
+            records = _count_records(data, path)
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -77,32 +87,44 @@ class _Counter:
         return sum(c for c in counts if c is not None), sum(1 for c in counts if c is None)
 
 
-def _file_row(backend: LakeBackend, path: str, records: bool) -> dict[str, object]:
+def _file_row(backend: LakeBackend, path: str, records: bool, unreadable: list[str]) -> dict[str, object]:
     """The row of one file named by ``path``: its size from its directory's listing, read only to count records
-    (or when the listing leaves it out: a hidden name)."""
+    (or when the listing leaves it out: a hidden name). One that cannot be read is listed all the same (its size
+    None when the listing did not give it), the reason added to ``unreadable``."""
     size = next((e.size for e in backend.list(posixpath.dirname(path)) if e.path == path and not e.is_dir), None)
-    data = backend.read(path) if records or size is None else None
-    return {"path": path, "type": "file", "bytes": len(data) if data is not None else size,
-            "records": _count_records(data, path) if records and data is not None else None}
+    data = None
+    if records or size is None:
+        try:
+            data = backend.read(path)
+        except LakeError as exc:
+            unreadable.append(str(exc))
+    row: dict[str, object] = {"path": path, "type": "file", "bytes": len(data) if data is not None else size,
+                              "records": _count_records(data, path) if records and data is not None else None}
+    if records and path.endswith(BATCH_SUFFIXES):
+        row["uncounted_files"] = int(row["records"] is None)
+    return row
 
 
-def listing(backend: LakeBackend, path: str, records: bool = False,
-            progress: Progress | None = None) -> list[dict[str, object]]:
+def listing(backend: LakeBackend, path: str, records: bool = False, progress: Progress | None = None,
+            unreadable: list[str] | None = None) -> list[dict[str, object]]:
     """Rows for ``lake ls``: one per child of ``path`` (or the file itself). ``records`` is counted only when
     ``records`` is true (it downloads each batch file: of a directory, every one below it, and says how many could
-    not be counted in ``uncounted_files``); otherwise it is None."""
+    not be counted, damaged or unreadable, in ``uncounted_files``; a batch file's row says 1 or 0 there);
+    otherwise it is None. A file that cannot be read does not stop the listing: why is appended to
+    ``unreadable``."""
+    unreadable = [] if unreadable is None else unreadable
     path = path.strip("/")
     entries = backend.list(path)
     if not entries and path and backend.is_dir(path):  # an empty directory
         return []
     if not entries and path and backend.exists(path):  # a file
-        return [_file_row(backend, path, records)]
+        return [_file_row(backend, path, records, unreadable)]
     if not entries and path:
         raise LakeError(f"{path!r} does not exist in the lake {backend.url}; try `fediscope lake ls` for the top")
     below = {entry.path: backend.walk(entry.path) for entry in entries if entry.is_dir}
     batches = sum(1 for e in [*entries, *(f for files in below.values() for f in files)]
                   if not e.is_dir and e.path.endswith(BATCH_SUFFIXES))
-    counter = _Counter(backend, batches, progress) if records else None
+    counter = _Counter(backend, batches, progress, unreadable) if records else None
     rows: list[dict[str, object]] = []
     for entry in entries:
         if entry.is_dir:
@@ -113,8 +135,11 @@ def listing(backend: LakeBackend, path: str, records: bool = False,
                 row["records"], row["uncounted_files"] = counter.directory(files)
             rows.append(row)
         else:
-            rows.append({"path": entry.path, "type": "file", "bytes": entry.size,
-                         "records": counter.file(entry.path) if counter is not None else None})
+            row = {"path": entry.path, "type": "file", "bytes": entry.size,
+                   "records": counter.file(entry.path) if counter is not None else None}
+            if counter is not None and entry.path.endswith(BATCH_SUFFIXES):
+                row["uncounted_files"] = int(row["records"] is None)
+            rows.append(row)
     return rows
 
 
@@ -127,6 +152,8 @@ def _terminal_progress(done: int, total: int) -> None:
 def _detail(row: dict[str, object]) -> str:
     """The middle column of a text row: a directory's files (and records), a file's records when counted."""
     if row["type"] != "dir":
+        if row.get("uncounted_files"):
+            return "not counted (unreadable)"
         return f"{row['records']} records" if row.get("records") is not None else ""
     text = f"{row['files']} files"
     if row.get("records") is not None:
@@ -149,8 +176,10 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     Directories (partitions) show how many files they hold and their size; files show their size. The listing
     reads metadata only. With --records, batch files also show their number of records, and directories the
     records of every batch file below them (and how many could not be read): each batch file is downloaded and
-    decompressed to count them. Without it, the text output ends with a hint when batch files were listed, and
-    --json gives "records": null for every row (with "records_counted": false).
+    decompressed to count them. A batch file that is damaged or cannot be read (no permission) is listed as not
+    counted ("uncounted_files" in --json, per row and for the whole listing) and the listing goes on; a warning on
+    stderr says why a file could not be read. Without --records, the text output ends with a hint when batch files
+    were listed, and --json gives "records": null for every row (with "records_counted": false).
 
     \b
     Examples:
@@ -161,20 +190,30 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
     require_lake(backend, chosen_by=LAKE_OPTION)  # a missing lake or a file is an error, not "(empty)"
+    unreadable: list[str] = []
     try:
-        rows = listing(backend, path, records=count_records, progress=_terminal_progress if is_terminal() else None)
+        rows = listing(backend, path, records=count_records, progress=_terminal_progress if is_terminal() else None,
+                       unreadable=unreadable)
     except FediscopeError:
         raise
     except ValueError as exc:
         raise LakeError(f"cannot list {path!r}: {exc}") from None
+    if unreadable:  # listed all the same, and counted apart (uncounted_files): why, on stderr
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        click.echo(f"fediscope: warning: {len(unreadable)} file(s) could not be read: "
+                   f"{unreadable[0]}{more}", err=True)
     if as_json:
-        emit_json({"lake": backend.url, "path": path, "records_counted": count_records, "entries": rows})
+        document: dict[str, object] = {"lake": backend.url, "path": path, "records_counted": count_records}
+        if count_records:  # the batch files of the whole listing that were not counted (damaged or unreadable)
+            document["uncounted_files"] = sum(int(row.get("uncounted_files") or 0) for row in rows)
+        emit_json({**document, "entries": rows})
         return
     if not rows:
         base, query = backend.url.partition("?")[::2]  # webhdfs://nn:9870/lake?user=etl: the path goes before '?'
         click.echo(f"(empty) {base.rstrip('/')}/{path.strip('/')}".rstrip("/") + (f"?{query}" if query else ""))
     for row in rows:
-        click.echo(f"{row['bytes']:>12,} B  {_detail(row):>14}  {row['path']}")
+        size = f"{row['bytes']:>12,}" if row["bytes"] is not None else f"{'?':>12}"
+        click.echo(f"{size} B  {_detail(row):>14}  {row['path']}")
     if not count_records and any(row["type"] == "file" and str(row["path"]).endswith(BATCH_SUFFIXES)
                                  for row in rows):
         click.echo(RECORDS_HINT)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
 from doubles.webhdfs_server import WebHDFSDouble
+from permissions import without_dac_rights
 
 from fediscope.cli.lake import RECORDS_HINT
 
@@ -170,3 +175,87 @@ def test_counting_records_reports_its_progress(lake_dir) -> None:
     rows = listing(open_lake(str(lake)), "raw/mastodon", records=True, progress=lambda *a: calls.append(a))
     assert [row["records"] for row in rows] == [3]
     assert calls == [(1, 2), (2, 2)]  # (batch files read, batch files to read)
+
+
+# -- files that cannot be read: listed, counted apart, the listing goes on ----------------------------------------
+
+
+def test_an_unreadable_batch_is_counted_apart_and_the_listing_goes_on(webhdfs_lake, capsys) -> None:
+    """Was: one batch file the lake refused to hand out (AccessControlException) ended ``lake ls --records`` with
+    "cannot read …", no listing at all; a damaged one was only left without a count."""
+    double, partition = webhdfs_lake
+    double.fail_next("OPEN", "AccessControlException", "Permission denied: user=etl, access=READ")
+    code, out, err = run(capsys, "lake", "ls", partition, "--records")
+    assert code == 0, err
+    assert [" ".join(line.split()[2:]) for line in out.splitlines()] == [
+        f"not counted (unreadable) {partition}/a.jsonl", f"1 records {partition}/b.jsonl.gz",
+        f"3 records {partition}/c.jsonl"]
+    assert err.startswith("fediscope: warning: 1 file(s) could not be read: cannot read ")
+    assert f"({partition}/a.jsonl): AccessControlException" in err and len(err.splitlines()) == 1
+
+    double.fail_next("OPEN", "AccessControlException", "Permission denied: user=etl, access=READ")
+    code, out, err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["uncounted_files"] == 1
+    (row,) = document["entries"]
+    assert (row["files"], row["records"], row["uncounted_files"]) == (3, 4, 1)
+
+    double.fail_next("OPEN", "AccessControlException", "Permission denied: user=etl, access=READ")
+    code, out, err = run(capsys, "lake", "ls", f"{partition}/c.jsonl", "--records", "--json")  # the file itself
+    assert code == 0 and json.loads(out)["entries"] == [{"path": f"{partition}/c.jsonl", "type": "file",
+                                                         "bytes": 27, "records": None, "uncounted_files": 1}]
+    code, out, err = run(capsys, "lake", "ls", partition, "--records", "--json")  # all readable again
+    document = json.loads(out)
+    assert (code, err, document["uncounted_files"]) == (0, "", 0)
+    assert [row["uncounted_files"] for row in document["entries"]] == [0, 0, 0]
+
+
+_LAKE_LS = """
+import sys
+from fediscope.cli import main
+main(["lake", "ls", *sys.argv[1:]])
+"""
+
+
+def test_a_batch_this_user_may_not_read_is_counted_apart(tmp_path) -> None:
+    """A local file with no read permission (chmod 000), listed by a child that permissions stop (as root too:
+    without the capabilities that bypass them)."""
+    lake = tmp_path / "lake"
+    partition = lake / "raw/mastodon/statuses/instance=a.example/dt=2026-11-01"
+    partition.mkdir(parents=True)
+    (partition / "good.jsonl").write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    (partition / "locked.jsonl").write_bytes(b'{"a": 1}\n')
+    (partition / "damaged.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 200)[:40])
+    (lake / "_state").mkdir()
+    (lake / "_state" / ".hidden.json").write_text("{}")  # listed by name only: its size is read from the file
+    locked = [partition / "locked.jsonl", lake / "_state" / ".hidden.json"]
+    for path in locked:
+        path.chmod(0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env["FEDISCOPE_LAKE"] = str(lake)
+
+    def ls(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*without_dac_rights(), sys.executable, "-c", _LAKE_LS, *args], capture_output=True,
+                              text=True, timeout=60, env=env, cwd=Path(__file__).parents[2])
+
+    try:
+        as_json, top, text, hidden = (ls("--records", "--json"), ls("raw", "--records"),
+                                      ls(partition.relative_to(lake).as_posix(), "--records"),
+                                      ls("_state/.hidden.json"))
+    finally:
+        for path in locked:
+            path.chmod(0o644)
+    reason = f"cannot read {partition / 'locked.jsonl'}: Permission denied"
+    for done in (as_json, top, text):
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr == f"fediscope: warning: 1 file(s) could not be read: {reason}\n"
+    document = json.loads(as_json.stdout)
+    rows = {row["path"]: row for row in document["entries"]}
+    assert (rows["raw/"]["files"], rows["raw/"]["records"], rows["raw/"]["uncounted_files"]) == (3, 2, 2)
+    assert document["uncounted_files"] == 2  # the unreadable one and the damaged one
+    assert "3 files, 2 records, 2 not counted (unreadable)  raw/mastodon/" in top.stdout
+    lines = {line.split()[-1].rsplit("/", 1)[-1]: line for line in text.stdout.splitlines()}
+    assert "not counted (unreadable)" in lines["locked.jsonl"] and "not counted" in lines["damaged.jsonl.gz"]
+    assert "2 records" in lines["good.jsonl"]
+    assert hidden.returncode == 0 and hidden.stdout.split() == ["?", "B", "_state/.hidden.json"], hidden.stderr
+    assert "cannot read" in hidden.stderr and "Traceback" not in hidden.stderr
