@@ -20,7 +20,10 @@ from cli_run import run as run_cli
 from doubles import free_port
 from doubles.tls import TLSServer
 
+from fediscope.config import Settings
 from fediscope.sources.client import MastodonClient, UpstreamTLSError, UpstreamUnavailable
+from fediscope.sources.spec import parse_source
+from fediscope.sources.stream import StreamRun
 
 
 @pytest.fixture
@@ -121,3 +124,44 @@ def test_collect_fails_a_tls_source_at_once_with_one_line(tls_server: TLSServer,
     assert "TLS error: [SSL: CERTIFICATE_VERIFY_FAILED]" in failed and "(not retried); " in failed
     assert "REQUESTS_CA_BUNDLE" in failed and "gave up" not in failed
     assert tls_server.connections <= 2  # the instance document and the timeline: once each, never retried
+
+
+# -- the stream ---------------------------------------------------------------------------------------------------
+
+def stream_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"lake": str(tmp_path / "lake"), "pseudonym_key": "test-pseudonym-key-not-secret",
+                              "retry_backoff": 0.5, "max_retries": 5, "request_timeout": 5.0}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def test_a_stream_stops_at_once_on_an_untrusted_certificate(tls_server: TLSServer, tmp_path: Path) -> None:
+    started = time.monotonic()
+    summary = StreamRun(stream_settings(tmp_path), tls_server.url(), parse_source("public"), duration=60).run()
+    assert time.monotonic() - started < 5
+    assert not summary.ok and summary.stopped == "error" and summary.failed_connections == 1, summary.line()
+    error = summary.error or ""
+    assert_one_line(error)
+    assert error.startswith("TLS error: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+                            "certificate (not retried); "), error
+    assert "REQUESTS_CA_BUNDLE" in error and "HTTPSConnectionPool" not in error
+    assert tls_server.requests == []  # nothing was sent over an unverified connection
+
+
+def test_a_stream_over_https_to_a_plain_http_server_stops_at_once(mastodon_server: Any, tmp_path: Path) -> None:
+    url = mastodon_server.url.replace("http://", "https://")
+    summary = StreamRun(stream_settings(tmp_path), url, parse_source("public"), duration=60).run()
+    assert not summary.ok and summary.stopped == "error" and summary.failed_connections == 1, summary.line()
+    assert "TLS error: [SSL: " in (summary.error or "") and "the server does not speak TLS" in (summary.error or "")
+
+
+def test_a_streams_network_error_is_worded_as_the_rest_clients(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    summary = StreamRun(stream_settings(tmp_path, retry_backoff=0.01, max_retries=1), dead, parse_source("public"),
+                        duration=30).run()
+    assert not summary.ok and summary.failed_connections == 2, summary.line()
+    assert summary.error is not None and summary.error.startswith("network error: [Errno ")
+    assert summary.error.endswith("Connection refused"), summary.error
+    with pytest.raises(UpstreamUnavailable) as info:
+        MastodonClient(dead, max_retries=0).get("/api/v1/instance")
+    assert f": {summary.error} (gave up after 1 attempts)" in str(info.value)  # the same words
