@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import click
 
 from fediscope.cli.common import FiniteFloatRange, configure_logging
+from fediscope.sample import MAX_GROW_PER_MINUTE
 
 
 def _loopback(host: str) -> bool:
@@ -57,8 +58,10 @@ def _parse_end(text: str | None) -> datetime | None:
               help="Address to bind. Keep a loopback address: the sample instance is for local use.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0 picks a free one).")
-@click.option("--grow", "grow_per_minute", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
-              help="Add this many new statuses per minute while running, to demonstrate incremental collection.")
+@click.option("--grow", "grow_per_minute", type=FiniteFloatRange(min=0, max=MAX_GROW_PER_MINUTE), default=0.0,
+              show_default=True,
+              help=f"Add this many new statuses per minute while running, to demonstrate incremental collection "
+                   f"(at most {MAX_GROW_PER_MINUTE}).")
 @click.option("--rate-limit", type=click.IntRange(min=1), default=300, show_default=True,
               help="Requests per window advertised in X-RateLimit-Limit (Mastodon: 300 per 5 minutes).")
 @click.option("--rate-period", type=click.IntRange(min=1), default=300, show_default=True,

@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fediscope.cli import cli
@@ -72,3 +74,35 @@ def test_a_host_it_cannot_bind_names_the_host_as_the_fix_not_the_port() -> None:
     assert result.returncode == 2
     assert "cannot listen on ::1:0" in result.stderr and "--host" in result.stderr
     assert "another --port" not in result.stderr
+
+
+def run_refused(*args: str) -> str:
+    """Run the real command with ``args``; it must refuse them at once: exit 2, nothing served, one error line on
+    stderr (click's usage lines aside), no traceback. Returns that line. (Was: served, or hung generating.)"""
+    result = subprocess.run([*FEDISCOPE, "sample-instance", "--statuses", "10", "--port", "0", *args],
+                            capture_output=True, text=True, timeout=30)  # a server that starts never exits
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    return line
+
+
+@pytest.mark.parametrize("rate", ["60001", "1e12", "1e300"])
+def test_a_grow_rate_over_60000_per_minute_is_refused(rate: str) -> None:
+    """Was: accepted; the grow thread then never slept and the corpus grew without bound (1e12: as fast as one
+    thread can generate, the server starved and its memory growing ~3 MB a second, until killed)."""
+    line = run_refused("--grow", rate)
+    assert line.startswith("Error: Invalid value for '--grow': ") and "0<=x<=60000" in line, line
+
+
+def test_a_grow_rate_of_60000_per_minute_is_served() -> None:
+    from fediscope.sample import MAX_GROW_PER_MINUTE
+    from fediscope.sample.instance import SampleInstance
+    from fediscope.sample.server import SampleServer
+
+    assert MAX_GROW_PER_MINUTE == 60_000
+    with SampleServer(SampleInstance.generate(10, 0), grow_per_minute=60_000) as server:
+        time.sleep(0.3)
+        assert len(server.instance.public_timeline_ids()) > 10
+    with pytest.raises(ValueError, match="between 0 and 60000"):
+        SampleServer(SampleInstance.generate(10, 0), grow_per_minute=60_001)
