@@ -388,9 +388,15 @@ class SampleServer:
     def _grow_loop(self) -> None:
         interval = 60.0 / self.grow_per_minute
         next_at = time.monotonic() + interval
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
-            self.instance.grow(1)
-            next_at += interval
+        while True:
+            # waited in steps of at most a minute: a tiny rate's interval (--grow 1e-300: 6e301 s) is no timeout
+            # that threading can wait (an OverflowError ended the thread with a traceback)
+            wait = next_at - time.monotonic()
+            if self._stop.wait(min(max(0.0, wait), 60.0)):
+                return
+            if wait <= 60.0:
+                self.instance.grow(1)
+                next_at += interval
 
     def stop(self) -> None:
         self._stop.set()

@@ -106,3 +106,20 @@ def test_a_grow_rate_of_60000_per_minute_is_served() -> None:
         assert len(server.instance.public_timeline_ids()) > 10
     with pytest.raises(ValueError, match="between 0 and 60000"):
         SampleServer(SampleInstance.generate(10, 0), grow_per_minute=60_001)
+
+
+def test_a_tiny_grow_rate_keeps_the_grow_thread_alive() -> None:
+    """Was: --grow 1e-300 (one status every 6e301 s) ended the grow thread with an OverflowError traceback (no
+    timeout that long can be waited); now it waits in steps, and stops at once."""
+    from fediscope.sample.instance import SampleInstance
+    from fediscope.sample.server import SampleServer
+
+    server = SampleServer(SampleInstance.generate(10, 0), grow_per_minute=1e-300).start()
+    try:
+        time.sleep(0.3)
+        (grow,) = [thread for thread in server._threads if thread.name == "sample-grow"]
+        assert grow.is_alive()
+    finally:
+        started = time.monotonic()
+        server.stop()
+    assert not grow.is_alive() and time.monotonic() - started < 5
