@@ -9,8 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -123,3 +126,27 @@ def test_a_tiny_grow_rate_keeps_the_grow_thread_alive() -> None:
         started = time.monotonic()
         server.stop()
     assert not grow.is_alive() and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("end", ["9999-12-31", "2300-01-01T00:00", "day after tomorrow"])
+def test_an_end_later_than_tomorrow_is_refused(end: str) -> None:
+    """Was: served a corpus of statuses dated in the future, their snowflake ids past 64 bits from the year 6429 on,
+    and the statuses --grow added got ids above them, out of step with their created_at."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    if end == "day after tomorrow":
+        end = (tomorrow + timedelta(days=1)).isoformat()
+    line = run_refused("--end", end)
+    assert line.startswith(f"Error: Invalid value for --end: '{end}' is later than tomorrow ("), line
+    assert any(f"({day.isoformat()} UTC)" in line for day in (tomorrow, tomorrow + timedelta(days=1))), line  # midnight
+
+
+def test_an_end_up_to_the_last_minute_of_tomorrow_is_accepted() -> None:
+    from fediscope.cli.sample import _parse_end
+
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert _parse_end(f"{tomorrow.isoformat()}T23:59") == datetime.combine(tomorrow, dtime(23, 59), tzinfo=UTC)
+    assert _parse_end("now") is not None and _parse_end("2020-01-01") is not None
+    with pytest.raises(click.BadParameter, match="later than tomorrow"):
+        _parse_end((tomorrow + timedelta(days=1)).isoformat())
+    with pytest.raises(click.BadParameter, match="later than tomorrow"):  # an offset is read in UTC
+        _parse_end(f"{tomorrow.isoformat()}T23:00-05:00")
