@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import ipaddress
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from fediscope.cli.common import FiniteFloatRange, configure_logging
+from fediscope.sample import MAX_GROW_PER_MINUTE
 
 
 def _loopback(host: str) -> bool:
@@ -22,7 +23,11 @@ def _loopback(host: str) -> bool:
 
 
 def _parse_end(text: str | None) -> datetime | None:
-    """``now`` → the current hour (UTC); ``YYYY-MM-DD[THH:MM]`` → that moment in UTC; None → the default."""
+    """``now`` → the current hour (UTC); ``YYYY-MM-DD[THH:MM]`` → that moment in UTC; None → the default.
+
+    An end later than tomorrow (UTC) is refused: the corpus' statuses would be dated in the future, their snowflake
+    ids ahead of any real instance's (past 64 bits from the year 6429), and the statuses ``--grow`` adds now would get
+    ids above them, out of step with their ``created_at``."""
     if text is None:
         return None
     if text.strip().lower() == "now":
@@ -40,6 +45,11 @@ def _parse_end(text: str | None) -> datetime | None:
     except OverflowError:
         raise click.BadParameter(f"{text!r} is too early: the corpus covers the {DEFAULT_WINDOW.days} days before "
                                  "it", param_hint="--end") from None
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    if moment >= datetime.combine(tomorrow + timedelta(days=1), datetime.min.time(), tzinfo=UTC):
+        raise click.BadParameter(f"{text!r} is later than tomorrow ({tomorrow.isoformat()} UTC): the corpus would "
+                                 "hold statuses from the future; give an earlier date, or 'now'",
+                                 param_hint="--end") from None
     return moment
 
 
@@ -51,14 +61,16 @@ def _parse_end(text: str | None) -> datetime | None:
 @click.option("--accounts", "n_accounts", type=click.IntRange(min=1), default=None,
               help="How many accounts to generate (default: about one per six statuses).")
 @click.option("--end", default=None, metavar="now|YYYY-MM-DD[THH:MM]",
-              help="End of the corpus' 14-day window (UTC). Default: a fixed date, so a seed always serves the "
-                   "same corpus; 'now' makes it end at the current hour.")
+              help="End of the corpus' 14-day window (UTC), at the latest tomorrow. Default: a fixed date, so a seed "
+                   "always serves the same corpus; 'now' makes it end at the current hour.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Keep a loopback address: the sample instance is for local use.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0 picks a free one).")
-@click.option("--grow", "grow_per_minute", type=FiniteFloatRange(min=0), default=0.0, show_default=True,
-              help="Add this many new statuses per minute while running, to demonstrate incremental collection.")
+@click.option("--grow", "grow_per_minute", type=FiniteFloatRange(min=0, max=MAX_GROW_PER_MINUTE), default=0.0,
+              show_default=True,
+              help=f"Add this many new statuses per minute while running, to demonstrate incremental collection "
+                   f"(at most {MAX_GROW_PER_MINUTE}).")
 @click.option("--rate-limit", type=click.IntRange(min=1), default=300, show_default=True,
               help="Requests per window advertised in X-RateLimit-Limit (Mastodon: 300 per 5 minutes).")
 @click.option("--rate-period", type=click.IntRange(min=1), default=300, show_default=True,

@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from fediscope.sample import MAX_GROW_PER_MINUTE
 from fediscope.sample.instance import SampleInstance
 from fediscope.sample.paging import (
     ParamError,
@@ -332,13 +333,16 @@ class SampleServer:
 
     ``rate_limit``/``rate_period`` set the advertised limit (Mastodon's default: 300 per 300 s);
     ``enforce_rate_limit`` makes it answer 429 past the limit; ``grow_per_minute`` adds that many new
-    statuses per minute in a background thread (and sends them on the open streams); ``stream_heartbeat`` is
+    statuses per minute in a background thread (and sends them on the open streams), at most
+    :data:`~fediscope.sample.MAX_GROW_PER_MINUTE` (a larger value is a ValueError); ``stream_heartbeat`` is
     the seconds between heartbeats on a quiet stream.
     """
 
     def __init__(self, instance: SampleInstance, host: str = "127.0.0.1", port: int = 0, *,
                  rate_limit: int = 300, rate_period: int = 300, enforce_rate_limit: bool = False,
                  grow_per_minute: float = 0.0, stream_heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        if not 0 <= grow_per_minute <= MAX_GROW_PER_MINUTE:  # NaN too
+            raise ValueError(f"grow_per_minute must be between 0 and {MAX_GROW_PER_MINUTE}, not {grow_per_minute!r}")
         self.instance = instance
         self.limiter = RateLimiter(rate_limit, rate_period, enforce_rate_limit)
         self.httpd = SampleHTTPServer((host, port), Routes(instance), self.limiter, stream_heartbeat)
@@ -384,9 +388,15 @@ class SampleServer:
     def _grow_loop(self) -> None:
         interval = 60.0 / self.grow_per_minute
         next_at = time.monotonic() + interval
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
-            self.instance.grow(1)
-            next_at += interval
+        while True:
+            # waited in steps of at most a minute: a tiny rate's interval (--grow 1e-300: 6e301 s) is no timeout
+            # that threading can wait (an OverflowError ended the thread with a traceback)
+            wait = next_at - time.monotonic()
+            if self._stop.wait(min(max(0.0, wait), 60.0)):
+                return
+            if wait <= 60.0:
+                self.instance.grow(1)
+                next_at += interval
 
     def stop(self) -> None:
         self._stop.set()

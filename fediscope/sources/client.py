@@ -5,7 +5,9 @@ behaviour lives in three small decorators around the one method that talks to Ma
 every endpoint gets it and none repeats it:
 
 * :func:`retry_transient` — 5xx answers, timeouts and connection errors are retried with exponential backoff
-  and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised.
+  and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised. A TLS failure
+  (a certificate that is not trusted or names another host, https to a server without TLS) is no transient
+  error: :class:`UpstreamTLSError` is raised at once, its message saying what to check.
 * :func:`handle_rate_limit` — an HTTP 429 waits until the window resets (``X-RateLimit-Reset`` or
   ``Retry-After``) and retries, unless the wait is longer than ``max_wait`` or the client was built with
   ``wait_on_rate_limit=False`` (the scraping API passes the wait on as ``Retry-After``): then
@@ -38,6 +40,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -86,6 +89,12 @@ class UpstreamUnavailable(UpstreamError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class UpstreamTLSError(UpstreamUnavailable):
+    """The TLS connection to the instance could not be set up: its certificate is not trusted or is for another
+    host name, or the server does not speak TLS there (https:// to a plain-HTTP port). Never retried: the same
+    connection fails the same way. The message gives the TLS reason and what to check (:func:`tls_error_text`)."""
 
 
 class ResponseTooLarge(UpstreamError):
@@ -523,6 +532,8 @@ class MastodonClient:
             raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within "
                                       f"{self._deadline_span or 0:g} s "
                                       "(the connection was cut; not retried)") from None
+        if (tls := tls_failure(cause)) is not None:
+            raise UpstreamTLSError(f"{self.domain}{endpoint}: {tls_error_text(tls)}") from None
         if isinstance(cause, _BodyTooLarge):
             raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
                                    f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
@@ -684,6 +695,72 @@ def _network_cause(exc: BaseException) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
+
+
+def network_error_text(exc: BaseException) -> str:
+    """One line for a request that failed on the network, as the REST client words it: ``TLS error: … (not
+    retried); <what to check>`` for a TLS failure (:func:`tls_failure`), else ``network error: <reason>``. The
+    streaming client describes its failed connections with it too."""
+    if (tls := tls_failure(exc)) is not None:
+        return tls_error_text(tls)
+    return f"network error: {_network_cause(exc)}"
+
+
+#: TLS errors that are the connection ending, not TLS refusing it (a server closing or restarting mid-handshake):
+#: these stay transient, retried as any dropped connection.
+_TLS_DROPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError, ssl.SSLWantReadError,
+              ssl.SSLWantWriteError)
+
+
+def tls_failure(exc: BaseException | None) -> str | None:
+    """The reason of the TLS failure behind a failed request (``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify
+    failed: self-signed certificate``), or None when it is no TLS failure, or one that a retry may heal (the
+    connection closed mid-handshake).
+
+    requests raises its ``SSLError`` when the TLS connection could not be set up; the ``ssl`` module's error is
+    found among the exceptions it wraps (urllib3's ``MaxRetryError`` → ``SSLError`` → ``ssl.SSLError``), reached
+    through ``__cause__``, ``__context__``, ``reason`` and ``args``. An ``ssl`` error while reading an answer's body
+    is no such failure (that connection was set up)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    setup = False  # a requests SSLError: the connection's TLS could not be set up
+    found: ssl.SSLError | None = None
+    while stack and len(seen) < 50:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        setup = setup or isinstance(current, requests.exceptions.SSLError)
+        if found is None and isinstance(current, ssl.SSLError):
+            found = current
+        stack += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    if not setup or found is None or isinstance(found, _TLS_DROPS):
+        return None
+    text = re.sub(r"\s*\(_ssl\.c:[0-9]+\)\s*$", "", " ".join(str(found).split()))
+    return text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
+
+
+def tls_error_text(reason: str) -> str:
+    """The one line of a TLS failure: its reason, that it is not retried, and what to check."""
+    return f"TLS error: {reason} (not retried); {_tls_hint(reason)}"
+
+
+def _tls_hint(reason: str) -> str:
+    """What to check for a TLS failure. requests verifies certificates against certifi's CA bundle, not the
+    system's, unless ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names another; ``SSL_CERT_FILE`` is not read."""
+    bundle = ("REQUESTS_CA_BUNDLE=<a CA bundle holding it> (fediscope trusts certifi's CA bundle, not the system's; "
+              "SSL_CERT_FILE is not read)")
+    if "mismatch" in reason or "not valid for" in reason:
+        return ("the certificate is for another host name: check the host in the instance URL (give the name the "
+                "certificate is for)")
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in reason:
+        return (f"the instance's certificate is not trusted: check the instance URL; for a private CA set {bundle}; "
+                "for an expired one, check this host's clock")
+    if any(marker in reason for marker in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "record layer failure",
+                                           "PACKET_LENGTH_TOO_LONG", "wrong version number")):
+        return ("the server does not speak TLS on that port: check the scheme and port of the instance URL (give a "
+                "server without TLS as http://host:port)")
+    return f"check the instance URL (https:// or http://, host, port); for a private CA set {bundle}"
 
 
 def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestException:

@@ -23,7 +23,9 @@ The stream is read in a thread; the calling thread flushes batches on time and c
 ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
 reopened with the client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a
 connection that brought events or stayed open past the read timeout counts as healthy), or at once when the server
-refuses the stream (401, 403, 404 …: a missing token does not heal). ``connections`` counts the connections that
+refuses the stream (401, 403, 404 …: a missing token does not heal) or TLS fails (a certificate that is not trusted
+or is for another host, https to a plain-HTTP port: the error says what to check); a network failure reads as the
+REST client's (``network error: [Errno 111] Connection refused``). ``connections`` counts the connections that
 opened (the streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends
 (``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it streamed
 nothing. One that streamed and then could not reconnect until the end is a success that reports its failed attempts
@@ -60,6 +62,7 @@ from typing import Any
 import requests
 from mastodon import StreamListener
 from mastodon.errors import MastodonError
+from urllib3.exceptions import HTTPError
 
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import ConfigError, FediscopeError
@@ -69,7 +72,7 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.sources.client import MastodonClient
+from fediscope.sources.client import MastodonClient, network_error_text, tls_failure
 from fediscope.sources.collector import source_batch_tag
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
@@ -467,7 +470,9 @@ class StreamRun:
         error = outcome.get("error")
         if error is None or listener.closing:  # closing: the run ended it (or ended the attempt to open it)
             return listener.received, None, False
-        permanent = isinstance(error, MastodonError) and self.client.last_status in REFUSALS
+        # a refusal, or a TLS failure (a certificate not trusted, https to a plain-HTTP port): reconnecting repeats it
+        permanent = (isinstance(error, MastodonError) and self.client.last_status in REFUSALS) or \
+            tls_failure(error) is not None
         described = self._describe(error)
         if not listener.opened:
             self.summary.failed_connections += 1
@@ -503,6 +508,9 @@ class StreamRun:
                     f"an access token for streams: set {token_env_name(self.client.domain)}")
         if isinstance(error, MastodonError) and status is not None and status >= 400:
             return f"the streaming server answered HTTP {status}"
+        if isinstance(error, (requests.exceptions.RequestException, HTTPError, OSError)):
+            # worded as the REST client words it: "network error: [Errno 111] Connection refused", "TLS error: …"
+            return network_error_text(error)
         text = " ".join(str(error).split())[:200]
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

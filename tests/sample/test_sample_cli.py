@@ -7,9 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from fediscope.cli import cli
@@ -72,3 +77,76 @@ def test_a_host_it_cannot_bind_names_the_host_as_the_fix_not_the_port() -> None:
     assert result.returncode == 2
     assert "cannot listen on ::1:0" in result.stderr and "--host" in result.stderr
     assert "another --port" not in result.stderr
+
+
+def run_refused(*args: str) -> str:
+    """Run the real command with ``args``; it must refuse them at once: exit 2, nothing served, one error line on
+    stderr (click's usage lines aside), no traceback. Returns that line. (Was: served, or hung generating.)"""
+    result = subprocess.run([*FEDISCOPE, "sample-instance", "--statuses", "10", "--port", "0", *args],
+                            capture_output=True, text=True, timeout=30)  # a server that starts never exits
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    return line
+
+
+@pytest.mark.parametrize("rate", ["60001", "1e12", "1e300"])
+def test_a_grow_rate_over_60000_per_minute_is_refused(rate: str) -> None:
+    """Was: accepted; the grow thread then never slept and the corpus grew without bound (1e12: as fast as one
+    thread can generate, the server starved and its memory growing ~3 MB a second, until killed)."""
+    line = run_refused("--grow", rate)
+    assert line.startswith("Error: Invalid value for '--grow': ") and "0<=x<=60000" in line, line
+
+
+def test_a_grow_rate_of_60000_per_minute_is_served() -> None:
+    from fediscope.sample import MAX_GROW_PER_MINUTE
+    from fediscope.sample.instance import SampleInstance
+    from fediscope.sample.server import SampleServer
+
+    assert MAX_GROW_PER_MINUTE == 60_000
+    with SampleServer(SampleInstance.generate(10, 0), grow_per_minute=60_000) as server:
+        time.sleep(0.3)
+        assert len(server.instance.public_timeline_ids()) > 10
+    with pytest.raises(ValueError, match="between 0 and 60000"):
+        SampleServer(SampleInstance.generate(10, 0), grow_per_minute=60_001)
+
+
+def test_a_tiny_grow_rate_keeps_the_grow_thread_alive() -> None:
+    """Was: --grow 1e-300 (one status every 6e301 s) ended the grow thread with an OverflowError traceback (no
+    timeout that long can be waited); now it waits in steps, and stops at once."""
+    from fediscope.sample.instance import SampleInstance
+    from fediscope.sample.server import SampleServer
+
+    server = SampleServer(SampleInstance.generate(10, 0), grow_per_minute=1e-300).start()
+    try:
+        time.sleep(0.3)
+        (grow,) = [thread for thread in server._threads if thread.name == "sample-grow"]
+        assert grow.is_alive()
+    finally:
+        started = time.monotonic()
+        server.stop()
+    assert not grow.is_alive() and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("end", ["9999-12-31", "2300-01-01T00:00", "day after tomorrow"])
+def test_an_end_later_than_tomorrow_is_refused(end: str) -> None:
+    """Was: served a corpus of statuses dated in the future, their snowflake ids past 64 bits from the year 6429 on,
+    and the statuses --grow added got ids above them, out of step with their created_at."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    if end == "day after tomorrow":
+        end = (tomorrow + timedelta(days=1)).isoformat()
+    line = run_refused("--end", end)
+    assert line.startswith(f"Error: Invalid value for --end: '{end}' is later than tomorrow ("), line
+    assert any(f"({day.isoformat()} UTC)" in line for day in (tomorrow, tomorrow + timedelta(days=1))), line  # midnight
+
+
+def test_an_end_up_to_the_last_minute_of_tomorrow_is_accepted() -> None:
+    from fediscope.cli.sample import _parse_end
+
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    assert _parse_end(f"{tomorrow.isoformat()}T23:59") == datetime.combine(tomorrow, dtime(23, 59), tzinfo=UTC)
+    assert _parse_end("now") is not None and _parse_end("2020-01-01") is not None
+    with pytest.raises(click.BadParameter, match="later than tomorrow"):
+        _parse_end((tomorrow + timedelta(days=1)).isoformat())
+    with pytest.raises(click.BadParameter, match="later than tomorrow"):  # an offset is read in UTC
+        _parse_end(f"{tomorrow.isoformat()}T23:00-05:00")

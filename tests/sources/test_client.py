@@ -210,9 +210,10 @@ def test_connection_refused_is_a_bounded_transient_failure() -> None:
 
 
 def test_a_tls_failure_says_the_tls_reason(mastodon_server) -> None:
-    """https to a server speaking plain HTTP: the reason is TLS's (was: urllib3's text cut before it)."""
+    """https to a server speaking plain HTTP: the reason is TLS's (was: urllib3's text cut before it); final at
+    once (tests/sources/test_tls_failures.py)."""
     client = MastodonClient(mastodon_server.url.replace("http://", "https://"), backoff_base=0.01, max_retries=0)
-    with pytest.raises(UpstreamUnavailable, match=r"network error: \[SSL: [A-Z_]+\] [a-z]"):  # OpenSSL words it
+    with pytest.raises(UpstreamUnavailable, match=r"TLS error: \[SSL: [A-Z_]+\] [a-z]"):  # OpenSSL words it
         client.get("/api/v1/instance")
 
 
