@@ -170,11 +170,28 @@ def _log_level(value: str) -> str:
     return value.strip().upper()
 
 
+def location_text_problem(value: str) -> str | None:
+    """What makes a location (a lake path or URL, a store URL) unusable as written, before its form is looked at:
+    a NUL or other control character (a NUL was a traceback deep in the file system calls), or whitespace around
+    it (``/data/lake `` created a directory named with a trailing space; ``hbase://h:9090 `` was read as port
+    ``9090 ``). A value that is only whitespace is left to the form's own check (it says "empty")."""
+    if "\x00" in value:
+        return "contains a NUL character (\\x00)"
+    if value.strip():
+        leading, trailing = value[:1].isspace(), value[-1:].isspace()
+        if leading or trailing:
+            where = "leading and trailing" if leading and trailing else "leading" if leading else "trailing"
+            return f"has {where} whitespace; remove it (a space, tab or newline there is a copy-paste slip)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains a control character (a tab, newline or the like)"
+    return None
+
+
 def _lake(value: str) -> str:
     """A lake URL the lake factory accepts (checked here so the message can name where it came from)."""
     from fediscope.lake.backend import lake_url_problem
 
-    if problem := lake_url_problem(value):
+    if problem := location_text_problem(value) or lake_url_problem(value):
         raise ValueError(f"{redact_url(value)!r}: {problem}")
     return value
 
@@ -184,7 +201,7 @@ def _store(value: str) -> str:
     anything), so a broken URL is reported when the settings load, naming where it came from."""
     from fediscope.store.port import store_url_problem
 
-    if problem := store_url_problem(value):
+    if problem := location_text_problem(value) or store_url_problem(value):
         raise ValueError(f"{redact_url(value)!r} {problem}")
     return value
 

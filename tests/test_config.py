@@ -390,6 +390,61 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
         load_settings(env={"FEDISCOPE_LAKE": "/fine"}, origins={"lake": "--lake"}, lake=value)
 
 
+LOCATION_SLIPS = [
+    # were accepted: a NUL was a traceback ("embedded null byte") at the first file system call, a trailing space
+    # created a lake directory named with it, a space or tab around a store URL failed later under another name
+    ("/data/la\x00ke", r"contains a NUL character \(\\x00\)"),
+    ("/data/lake ", "has trailing whitespace; remove it"),
+    (" /data/lake", "has leading whitespace; remove it"),
+    ("\t/data/lake\n", "has leading and trailing whitespace; remove it"),
+    ("/data/la\nke", r"contains a control character"),
+    ("webhdfs://nn:9870/lake ", "has trailing whitespace"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), LOCATION_SLIPS)
+def test_a_lake_with_a_nul_control_character_or_surrounding_whitespace_is_refused_at_load(
+        tmp_path: Path, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_LAKE is invalid: .*{expected}") as caught:
+        load_settings(env={"FEDISCOPE_LAKE": value})
+    assert "\n" not in str(caught.value) and "\x00" not in str(caught.value)  # one printable line
+    path = write_toml(tmp_path, f"[fediscope]\nlake = {_toml_string(value)}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] lake is invalid: .*{expected}"):
+        load_settings(env={}, toml_path=path)
+    with pytest.raises(ConfigError, match=f"^--lake is invalid: .*{expected}"):
+        load_settings(env={}, origins={"lake": "--lake"}, lake=value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("sqlite:////tmp/x\x00.db", r"contains a NUL character"),
+    ("sqlite:////tmp/x.db ", "has trailing whitespace"),
+    (" sqlite:////tmp/x.db", "has leading whitespace"),
+    ("hbase://h:9090\n", "has trailing whitespace"),  # was: "Port could not be cast to integer value as '9090\n'"
+    ("mysql+pymysql://u:Pa55\tw0rd99@h/db", "contains a control character"),
+    ("mysql+pymysql://u:Pa55w0rd99@h/db ", "has trailing whitespace"),
+])
+def test_a_store_url_with_a_nul_control_character_or_surrounding_whitespace_is_refused_at_load(
+        tmp_path: Path, value: str, expected: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\nstore = {_toml_string(value)}\n")
+    for load, origin in ((lambda: load_settings(env={"FEDISCOPE_STORE": value}), "FEDISCOPE_STORE"),
+                         (lambda: load_settings(env={}, toml_path=path), rf"{path}: \[fediscope\] store"),
+                         (lambda: load_settings(env={}, origins={"store": "--store"}, store=value), "--store")):
+        with pytest.raises(ConfigError, match=f"^{origin} is invalid: .*{expected}") as caught:
+            load()
+        message = str(caught.value)
+        assert "Pa55" not in message and "\n" not in message and "\x00" not in message
+
+
+def _toml_string(value: str) -> str:
+    """``value`` as a TOML basic string (control characters escaped as TOML wants them)."""
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 32 or c in '"\\' else c for c in value) + '"'
+
+
+@pytest.mark.parametrize("value", ["/data/my lake", "file:///data/my%20lake", "lake"])
+def test_a_lake_path_with_inner_spaces_is_still_accepted(value: str) -> None:
+    assert load_settings(env={"FEDISCOPE_LAKE": value}).lake == value
+
+
 def test_a_file_url_lake_is_the_percent_decoded_path(tmp_path: Path) -> None:
     from fediscope.lake.backend import open_lake
 
