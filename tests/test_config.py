@@ -172,6 +172,50 @@ def test_token_env_name_round_trips(instance: str) -> None:
     assert settings.token_for(instance) == TOKEN
 
 
+@pytest.mark.parametrize("variable", [
+    "FEDISCOPE_TOKEN_MASTODON.SOCIAL",  # the domain as written, as `env` sets it (was: never found)
+    "FEDISCOPE_TOKEN_mastodon.social",
+    "FEDISCOPE_TOKEN_Mastodon_Social",
+    "FEDISCOPE_TOKEN_MASTODON_SOCIAL",
+])
+def test_a_token_variable_is_found_whichever_way_its_instance_is_spelled(tmp_path: Path, variable: str) -> None:
+    settings = load_settings(env={variable: TOKEN})
+    for instance in ("mastodon.social", "https://Mastodon.social/", "MASTODON.SOCIAL"):
+        assert settings.token_for(instance) == TOKEN, instance
+    path = write_toml(tmp_path, '[tokens]\n"mastodon.social" = "from-toml"\n')
+    assert load_settings(env={variable: TOKEN}, toml_path=path).token_for("mastodon.social") == TOKEN  # env wins
+
+
+@pytest.mark.parametrize(("variable", "instance"), [
+    ("FEDISCOPE_TOKEN_MY-INSTANCE.EXAMPLE", "https://my-instance.example"),
+    ("FEDISCOPE_TOKEN_127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ("FEDISCOPE_TOKEN_LOCALHOST_3000", "localhost:3000"),
+])
+def test_a_token_variable_with_dashes_dots_or_a_port_is_found(variable: str, instance: str) -> None:
+    assert load_settings(env={variable: TOKEN}).token_for(instance) == TOKEN
+
+
+def test_two_spellings_of_one_token_variable_with_different_values_are_refused_without_the_values() -> None:
+    """Was: whichever the environment listed last won, silently."""
+    other = TOKEN[::-1]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"FEDISCOPE_TOKEN_MASTODON.SOCIAL": TOKEN, "FEDISCOPE_TOKEN_MASTODON_SOCIAL": other})
+    message = str(caught.value)
+    assert message == ("FEDISCOPE_TOKEN_MASTODON.SOCIAL and FEDISCOPE_TOKEN_MASTODON_SOCIAL set the token of the "
+                       "same instance to different values; keep one")
+    settings = load_settings(env={"FEDISCOPE_TOKEN_MASTODON.SOCIAL": TOKEN, "FEDISCOPE_TOKEN_MASTODON_SOCIAL": TOKEN})
+    assert settings.token_for("mastodon.social") == TOKEN  # the same value twice is no conflict
+
+
+def test_two_toml_keys_of_one_instance_with_different_tokens_are_refused_without_the_values(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, f'[tokens]\n"mastodon.social" = "{TOKEN}"\n'
+                                f'"https://Mastodon.social/" = "{TOKEN[::-1]}"\n')
+    with pytest.raises(ConfigError, match=r"\[tokens\] 'mastodon.social' and 'https://Mastodon.social/' name the "
+                                          r"same instance with different tokens; keep one") as caught:
+        load_settings(env={}, toml_path=path)
+    assert TOKEN not in str(caught.value) and TOKEN[::-1] not in str(caught.value)
+
+
 def test_sources_from_toml(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[[sources]]\ninstance = "https://mastodon.social"\n'
                                 'timelines = ["public", "tag:python"]\n\n[[sources]]\ninstance = "fosstodon.org"\n')
