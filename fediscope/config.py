@@ -361,8 +361,15 @@ class Settings:
         return f"Settings({', '.join(shown)})"
 
     def token_for(self, instance: str) -> str | None:
-        """The access token configured for an instance (by domain), or None for anonymous access."""
-        return self.tokens.get(_token_key(instance))
+        """The access token configured for an instance (by domain), or None for anonymous access. A token that
+        cannot be sent as it is (:func:`token_problem`) is a ConfigError naming where it is set, never the token
+        (was: the request library's error quoted it, and the collection summary printed that)."""
+        token = self.tokens.get(_token_key(instance))
+        if token and (problem := token_problem(token)):
+            raise ConfigError(f"the access token of {instance_domain(instance)} ({token_env_name(instance)} or "
+                              f"[tokens] in the config file) {problem}; use the token exactly as the instance "
+                              "issued it, or unset it to collect public data only")
+        return token
 
     def allowed_instances(self) -> set[str]:
         """Domains the scraping API may fetch: the allowlist plus every configured source."""
@@ -447,6 +454,25 @@ def token_variables(env: Mapping[str, str]) -> dict[str, list[str]]:
         if key is not None and env[name]:
             found.setdefault(key, []).append(name)
     return found
+
+
+def token_problem(token: str) -> str | None:
+    """What makes an access token unusable as written (None when it looks like one), never quoting it. Instances
+    issue tokens of letters, digits, ``-`` and ``_``: whitespace around one is a copy-paste slip (a newline
+    from a file), and an HTTP header cannot carry a control character or anything beyond ASCII."""
+    if not token:
+        return "is empty"
+    if not token.strip():
+        return "is only whitespace"
+    if token != token.strip():
+        return "has whitespace (a space or a newline) before or after it"
+    if any(c.isspace() for c in token):
+        return "contains whitespace"
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        return "contains a control character"
+    if not (token.isascii() and token.isprintable()):
+        return "contains characters other than printable ASCII"
+    return None
 
 
 def token_env_name(instance: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_variables
+from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_problem, token_variables
 
 #: Values people put in configuration files "for now".
 COMMON_SECRETS = frozenset({
@@ -80,7 +80,7 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
         found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
     variables = token_variables(env)
     for name, token in sorted(settings.tokens.items()):
-        if why := weakness(token, MIN_TOKEN):
+        if why := token_problem(token) or weakness(token, MIN_TOKEN):
             where = ", ".join(variables.get(name, ())) or f"the [tokens] entry of the config file for {name}"
             found.append(Finding("problem", where, f"access token {why}: use the "
                                  "token the instance issued (Preferences → Development → your application)"))

@@ -372,6 +372,32 @@ def test_a_token_variable_spelled_with_the_domain_is_sent_and_never_shown(secret
     assert not leaks(result.stdout + result.stderr)
 
 
+@pytest.mark.parametrize(("token", "problem"), [
+    (TOKEN + "\n", "has whitespace (a space or a newline) before or after it"),  # a file's newline kept
+    (TOKEN[:20] + " " + TOKEN[20:], "contains whitespace"),
+    (TOKEN[:20] + "\x7f" + TOKEN[20:], "contains a control character"),
+    ("   ", "is only whitespace"),
+])
+def test_a_token_that_cannot_be_sent_is_refused_before_any_request_without_showing_it(
+        secret_env: dict[str, str], mastodon_server, tmp_path: Path, token: str, problem: str) -> None:
+    """Was: the request library refused the header quoting it, and `collect` printed that with the token in clear
+    ("header value: 'Bearer tk-…\\n'"), exit 0; or a whitespace token was sent as it was."""
+    env = {**secret_env, token_env_name(mastodon_server.url): token}
+    for command in (("collect", "--instance", mastodon_server.url, "--max-pages", "1"),
+                    ("stream", "--instance", mastodon_server.url, "--duration", "5")):
+        result = run(env, tmp_path, *command)
+        assert result.returncode == 2, (command, result.stdout, result.stderr[-2000:])
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        error = result.stderr.splitlines()[-1]
+        assert error == (f"fediscope: error: the access token of {mastodon_server.domain} "
+                         f"({token_env_name(mastodon_server.url)} or [tokens] in the config file) {problem}; use the "
+                         "token exactly as the instance issued it, or unset it to collect public data only")
+        assert not leaks(result.stdout + result.stderr, (TOKEN, TOKEN[:20], TOKEN[20:]))
+    assert mastodon_server.log == []  # nothing was fetched
+    check = run(env, tmp_path, "config", "check")
+    assert check.returncode == 1 and f"access token {problem}" in check.stdout + check.stderr
+
+
 def test_collection_and_api_logs_at_debug_level_hold_no_secret(secret_env: dict[str, str], mastodon_server,
                                                                tmp_path: Path, caplog: pytest.LogCaptureFixture
                                                                ) -> None:
