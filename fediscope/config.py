@@ -170,11 +170,28 @@ def _log_level(value: str) -> str:
     return value.strip().upper()
 
 
+def location_text_problem(value: str) -> str | None:
+    """What makes a location (a lake path or URL, a store URL) unusable as written, before its form is looked at:
+    a NUL or other control character (a NUL was a traceback deep in the file system calls), or whitespace around
+    it (``/data/lake `` created a directory named with a trailing space; ``hbase://h:9090 `` was read as port
+    ``9090 ``). A value that is only whitespace is left to the form's own check (it says "empty")."""
+    if "\x00" in value:
+        return "contains a NUL character (\\x00)"
+    if value.strip():
+        leading, trailing = value[:1].isspace(), value[-1:].isspace()
+        if leading or trailing:
+            where = "leading and trailing" if leading and trailing else "leading" if leading else "trailing"
+            return f"has {where} whitespace; remove it (a space, tab or newline there is a copy-paste slip)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains a control character (a tab, newline or the like)"
+    return None
+
+
 def _lake(value: str) -> str:
     """A lake URL the lake factory accepts (checked here so the message can name where it came from)."""
     from fediscope.lake.backend import lake_url_problem
 
-    if problem := lake_url_problem(value):
+    if problem := location_text_problem(value) or lake_url_problem(value):
         raise ValueError(f"{redact_url(value)!r}: {problem}")
     return value
 
@@ -184,7 +201,7 @@ def _store(value: str) -> str:
     anything), so a broken URL is reported when the settings load, naming where it came from."""
     from fediscope.store.port import store_url_problem
 
-    if problem := store_url_problem(value):
+    if problem := location_text_problem(value) or store_url_problem(value):
         raise ValueError(f"{redact_url(value)!r} {problem}")
     return value
 
@@ -344,8 +361,15 @@ class Settings:
         return f"Settings({', '.join(shown)})"
 
     def token_for(self, instance: str) -> str | None:
-        """The access token configured for an instance (by domain), or None for anonymous access."""
-        return self.tokens.get(_token_key(instance))
+        """The access token configured for an instance (by domain), or None for anonymous access. A token that
+        cannot be sent as it is (:func:`token_problem`) is a ConfigError naming where it is set, never the token
+        (was: the request library's error quoted it, and the collection summary printed that)."""
+        token = self.tokens.get(_token_key(instance))
+        if token and (problem := token_problem(token)):
+            raise ConfigError(f"the access token of {instance_domain(instance)} ({token_env_name(instance)} or "
+                              f"[tokens] in the config file) {problem}; use the token exactly as the instance "
+                              "issued it, or unset it to collect public data only")
+        return token
 
     def allowed_instances(self) -> set[str]:
         """Domains the scraping API may fetch: the allowlist plus every configured source."""
@@ -395,13 +419,66 @@ def instance_base_url(instance: str) -> str:
     return f"{parts.scheme}://{domain}"
 
 
+#: Per-instance access tokens come from ``FEDISCOPE_TOKEN_<INSTANCE>`` variables.
+TOKEN_PREFIX = "FEDISCOPE_TOKEN_"
+
+
+def token_key(name: str) -> str:
+    """The one normal form under which a token is filed and looked up, whoever names the instance: lower-case,
+    every character but a letter or digit as ``_``. ``mastodon.social`` (an instance's domain, a ``[tokens]``
+    key), ``MASTODON.SOCIAL`` and ``MASTODON_SOCIAL`` (what follows ``FEDISCOPE_TOKEN_``) all give
+    ``mastodon_social``."""
+    return re.sub(r"[^a-z0-9]", "_", name.strip().lower())
+
+
 def _token_key(instance: str) -> str:
-    return re.sub(r"[^a-z0-9]", "_", instance_domain(instance))
+    """The key of an instance's token: its domain (``https://Mastodon.social/`` → ``mastodon.social``) in
+    :func:`token_key`'s form."""
+    return token_key(instance_domain(instance))
+
+
+def token_variable_key(variable: str) -> str | None:
+    """The key of the token a ``FEDISCOPE_TOKEN_<INSTANCE>`` variable sets (None for any other variable): the
+    suffix in :func:`token_key`'s form, so ``FEDISCOPE_TOKEN_MASTODON.SOCIAL``, ``FEDISCOPE_TOKEN_mastodon_social``
+    and ``FEDISCOPE_TOKEN_MASTODON_SOCIAL`` all set the token of ``mastodon.social``."""
+    if not variable.startswith(TOKEN_PREFIX):
+        return None
+    return token_key(variable[len(TOKEN_PREFIX):])
+
+
+def token_variables(env: Mapping[str, str]) -> dict[str, list[str]]:
+    """Token key → the names of the non-empty ``FEDISCOPE_TOKEN_*`` variables in ``env`` that set it (sorted)."""
+    found: dict[str, list[str]] = {}
+    for name in sorted(env):
+        key = token_variable_key(name)
+        if key is not None and env[name]:
+            found.setdefault(key, []).append(name)
+    return found
+
+
+def token_problem(token: str) -> str | None:
+    """What makes an access token unusable as written (None when it looks like one), never quoting it. Instances
+    issue tokens of letters, digits, ``-`` and ``_``: whitespace around one is a copy-paste slip (a newline
+    from a file), and an HTTP header cannot carry a control character or anything beyond ASCII."""
+    if not token:
+        return "is empty"
+    if not token.strip():
+        return "is only whitespace"
+    if token != token.strip():
+        return "has whitespace (a space or a newline) before or after it"
+    if any(c.isspace() for c in token):
+        return "contains whitespace"
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        return "contains a control character"
+    if not (token.isascii() and token.isprintable()):
+        return "contains characters other than printable ASCII"
+    return None
 
 
 def token_env_name(instance: str) -> str:
-    """``mastodon.social`` → ``FEDISCOPE_TOKEN_MASTODON_SOCIAL``."""
-    return "FEDISCOPE_TOKEN_" + _token_key(instance).upper()
+    """``mastodon.social`` → ``FEDISCOPE_TOKEN_MASTODON_SOCIAL`` (the spelling hints give; any spelling
+    :func:`token_variable_key` files under the same key is read too)."""
+    return TOKEN_PREFIX + _token_key(instance).upper()
 
 
 #: TOML value types each kind of setting takes besides a string (a string goes through the same parsing as an
@@ -519,13 +596,18 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; known: {', '.join(_BY_NAME)}")
             values[key] = _parse(_BY_NAME[key], raw, f"{path}: [fediscope] {key}")
+        named_by: dict[str, str] = {}
         for instance, token in document.get("tokens", {}).items():
             if not isinstance(token, str):
                 raise ConfigError(f"{path}: [tokens] {instance!r} must be a string (the instance's access token)")
             try:
-                tokens[_token_key(instance)] = token
+                key = _token_key(instance)
             except ConfigError as exc:
                 raise ConfigError(f"{path}: [tokens] {instance!r}: {exc}") from None
+            if key in tokens and tokens[key] != token:  # never the values: they are secrets
+                raise ConfigError(f"{path}: [tokens] {named_by[key]!r} and {instance!r} name the same instance "
+                                  "with different tokens; keep one")
+            tokens[key], named_by[key] = token, instance
         sources = _toml_sources(path, document)
     elif explicit:
         origin = "" if toml_path else " (FEDISCOPE_CONFIG)"
@@ -535,9 +617,11 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     for setting in SETTINGS:
         if setting.env in env:
             values[setting.name] = _parse(setting, env[setting.env], setting.env)
-    for key, raw in env.items():
-        if key.startswith("FEDISCOPE_TOKEN_") and raw:
-            tokens[key[len("FEDISCOPE_TOKEN_"):].lower()] = raw
+    for key, names in token_variables(env).items():  # over the file's [tokens]
+        if len({env[name] for name in names}) > 1:  # never the values: they are secrets
+            raise ConfigError(f"{' and '.join(names)} set the token of the same instance to different values; "
+                              "keep one")
+        tokens[key] = env[names[0]]
     for key, value in overrides.items():
         if key not in _BY_NAME and key not in {"tokens", "sources"}:
             raise ConfigError(f"unknown setting {key!r}")

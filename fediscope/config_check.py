@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from fediscope.config import SETTINGS, Settings
+from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_problem, token_variables
 
 #: Values people put in configuration files "for now".
 COMMON_SECRETS = frozenset({
@@ -30,7 +30,7 @@ MIN_API_KEY = 24
 MIN_TOKEN = 16  # Mastodon issues 43-character tokens
 HOW_TO_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 KNOWN_EXTRA_VARIABLES = ("FEDISCOPE_CONFIG",)
-EXTRA_PREFIXES = ("FEDISCOPE_TOKEN_", "FEDISCOPE_TEST_")
+EXTRA_PREFIXES = (TOKEN_PREFIX, "FEDISCOPE_TEST_")
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
                                  "clients could re-identify accounts; use separate secrets"))
     if len(set(api_keys)) < len(api_keys):
         found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
+    variables = token_variables(env)
     for name, token in sorted(settings.tokens.items()):
-        if why := weakness(token, MIN_TOKEN):
-            variable = f"FEDISCOPE_TOKEN_{name.upper()}"
-            where = variable if env.get(variable) else f"the [tokens] entry of the config file for {name}"
+        if why := token_problem(token) or weakness(token, MIN_TOKEN):
+            where = ", ".join(variables.get(name, ())) or f"the [tokens] entry of the config file for {name}"
             found.append(Finding("problem", where, f"access token {why}: use the "
                                  "token the instance issued (Preferences → Development → your application)"))
     try:

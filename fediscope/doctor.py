@@ -20,6 +20,11 @@ The checks and what they do:
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
   (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
   one the lake was landed with (its key check in ``_state/``, :mod:`fediscope.lake.key_check`) FAILs;
+* ``tokens`` — (when an instance or a token is configured) which configured instances (``[[sources]]`` and
+  ``FEDISCOPE_INSTANCES``) have an access token; a token that cannot be sent as written (empty, whitespace, a
+  control or non-ASCII character: :func:`fediscope.config.token_problem`) or a common default value FAILs, a
+  short or simple one WARNs, and so does a token of an instance no source or allowlist entry names (a mistyped
+  ``FEDISCOPE_TOKEN_…`` variable is never used). Tokens are never shown, only where they are set;
 * ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout.
 """
 
@@ -35,7 +40,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -44,8 +49,17 @@ from urllib.parse import urlsplit
 
 import requests
 
-from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
-from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, weakness
+from fediscope.config import (
+    TOKEN_PREFIX,
+    Settings,
+    instance_base_url,
+    instance_domain,
+    token_env_name,
+    token_key,
+    token_problem,
+    token_variables,
+)
+from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_text, redact_url, secret_values
 
@@ -345,6 +359,45 @@ def _lake_key_mismatch(settings: Settings) -> tuple[str, str] | None:
     return what, fix
 
 
+def check_tokens(settings: Settings, env: Mapping[str, str] | None = None) -> Check:
+    """The access tokens: which configured instance has one, and whether each token can be used. ``env``
+    (default: the process environment) only tells which ``FEDISCOPE_TOKEN_*`` variable set a token, so a finding
+    names it as it is spelled."""
+    variables = token_variables(os.environ if env is None else env)
+    configured: dict[str, str] = {}  # token key → the instance's domain
+    for instance in configured_instances(settings):
+        with contextlib.suppress(ConfigError):  # a bad address: its instance check FAILs
+            configured.setdefault(token_key(instance_domain(instance)), instance_domain(instance))
+
+    def where(key: str) -> str:  # a variable wins over the config file's [tokens]
+        return " and ".join(variables[key]) if key in variables else "[tokens] of the config file"
+
+    failed, warned = [], []
+    for key, token in sorted(settings.tokens.items()):
+        label = configured.get(key) or key
+        why = token_problem(token) or weakness(token, MIN_TOKEN)
+        if why:
+            (failed if token_problem(token) or _is_default(why) else warned).append(
+                f"the token of {label} ({where(key)}) {why}")
+        if key not in configured:
+            warned.append(f"the token for {key!r} ({where(key)}) is for no configured instance ([[sources]], "
+                          "FEDISCOPE_INSTANCES): only `collect --instance` and `stream --instance` of it use it")
+    with_token = [domain for key, domain in configured.items() if settings.tokens.get(key)]
+    without = [domain for key, domain in configured.items() if not settings.tokens.get(key)]
+    summary = (f"{len(with_token)} of {len(configured)} configured instance(s) have a token"
+               + (f" ({', '.join(with_token)})" if with_token else "")
+               + (f"; public data only for {', '.join(without)}" if without else ""))
+    fix = ("set the token the instance issued (Preferences → Development → your application) exactly as issued, "
+           f"in {TOKEN_PREFIX}<INSTANCE> or [tokens]; unset a token to collect public data only")
+    if failed:
+        return Check("tokens", FAIL, "; ".join(failed + warned), fix)
+    if warned:
+        return Check("tokens", WARN, "; ".join([summary, *warned]),
+                     "check the variable's spelling (the instance's domain: FEDISCOPE_TOKEN_MASTODON_SOCIAL for "
+                     "mastodon.social), or remove the token; " + fix)
+    return Check("tokens", OK, summary)
+
+
 # -- instances ----------------------------------------------------------------------------------------------
 
 
@@ -433,7 +486,8 @@ def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
 
 
 def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
-    """Every check, in a fixed order (lake, store, engine, api_key, pseudonym_key, instances), secrets scrubbed."""
+    """Every check, in a fixed order (lake, store, engine, api_key, pseudonym_key, tokens, instances), secrets
+    scrubbed."""
     checks = [
         _guarded("lake", lambda: check_lake(settings), _lake_fix(settings)),
         _guarded("store", lambda: check_store(settings), _store_fix(settings)),
@@ -443,6 +497,9 @@ def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
         _guarded("pseudonym_key", lambda: check_pseudonym_key(settings), "set FEDISCOPE_PSEUDONYM_KEY"),
     ]
     instances = configured_instances(settings)
+    if instances or settings.tokens:  # without either there is nothing to say about tokens
+        checks.append(_guarded("tokens", lambda: check_tokens(settings),
+                               f"set {TOKEN_PREFIX}<INSTANCE> or [tokens] in the config file"))
     if not instances:
         checks.append(Check("instances", WARN, "no instance configured",
                             "pass --instance URL to `fediscope collect`, or add [[sources]] to fediscope.toml"))

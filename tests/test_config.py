@@ -172,6 +172,50 @@ def test_token_env_name_round_trips(instance: str) -> None:
     assert settings.token_for(instance) == TOKEN
 
 
+@pytest.mark.parametrize("variable", [
+    "FEDISCOPE_TOKEN_MASTODON.SOCIAL",  # the domain as written, as `env` sets it (was: never found)
+    "FEDISCOPE_TOKEN_mastodon.social",
+    "FEDISCOPE_TOKEN_Mastodon_Social",
+    "FEDISCOPE_TOKEN_MASTODON_SOCIAL",
+])
+def test_a_token_variable_is_found_whichever_way_its_instance_is_spelled(tmp_path: Path, variable: str) -> None:
+    settings = load_settings(env={variable: TOKEN})
+    for instance in ("mastodon.social", "https://Mastodon.social/", "MASTODON.SOCIAL"):
+        assert settings.token_for(instance) == TOKEN, instance
+    path = write_toml(tmp_path, '[tokens]\n"mastodon.social" = "from-toml"\n')
+    assert load_settings(env={variable: TOKEN}, toml_path=path).token_for("mastodon.social") == TOKEN  # env wins
+
+
+@pytest.mark.parametrize(("variable", "instance"), [
+    ("FEDISCOPE_TOKEN_MY-INSTANCE.EXAMPLE", "https://my-instance.example"),
+    ("FEDISCOPE_TOKEN_127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ("FEDISCOPE_TOKEN_LOCALHOST_3000", "localhost:3000"),
+])
+def test_a_token_variable_with_dashes_dots_or_a_port_is_found(variable: str, instance: str) -> None:
+    assert load_settings(env={variable: TOKEN}).token_for(instance) == TOKEN
+
+
+def test_two_spellings_of_one_token_variable_with_different_values_are_refused_without_the_values() -> None:
+    """Was: whichever the environment listed last won, silently."""
+    other = TOKEN[::-1]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"FEDISCOPE_TOKEN_MASTODON.SOCIAL": TOKEN, "FEDISCOPE_TOKEN_MASTODON_SOCIAL": other})
+    message = str(caught.value)
+    assert message == ("FEDISCOPE_TOKEN_MASTODON.SOCIAL and FEDISCOPE_TOKEN_MASTODON_SOCIAL set the token of the "
+                       "same instance to different values; keep one")
+    settings = load_settings(env={"FEDISCOPE_TOKEN_MASTODON.SOCIAL": TOKEN, "FEDISCOPE_TOKEN_MASTODON_SOCIAL": TOKEN})
+    assert settings.token_for("mastodon.social") == TOKEN  # the same value twice is no conflict
+
+
+def test_two_toml_keys_of_one_instance_with_different_tokens_are_refused_without_the_values(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, f'[tokens]\n"mastodon.social" = "{TOKEN}"\n'
+                                f'"https://Mastodon.social/" = "{TOKEN[::-1]}"\n')
+    with pytest.raises(ConfigError, match=r"\[tokens\] 'mastodon.social' and 'https://Mastodon.social/' name the "
+                                          r"same instance with different tokens; keep one") as caught:
+        load_settings(env={}, toml_path=path)
+    assert TOKEN not in str(caught.value) and TOKEN[::-1] not in str(caught.value)
+
+
 def test_sources_from_toml(tmp_path: Path) -> None:
     path = write_toml(tmp_path, '[[sources]]\ninstance = "https://mastodon.social"\n'
                                 'timelines = ["public", "tag:python"]\n\n[[sources]]\ninstance = "fosstodon.org"\n')
@@ -388,6 +432,61 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
         load_settings(env={}, toml_path=path)
     with pytest.raises(ConfigError, match=f"^--lake is invalid: .*{expected}"):
         load_settings(env={"FEDISCOPE_LAKE": "/fine"}, origins={"lake": "--lake"}, lake=value)
+
+
+LOCATION_SLIPS = [
+    # were accepted: a NUL was a traceback ("embedded null byte") at the first file system call, a trailing space
+    # created a lake directory named with it, a space or tab around a store URL failed later under another name
+    ("/data/la\x00ke", r"contains a NUL character \(\\x00\)"),
+    ("/data/lake ", "has trailing whitespace; remove it"),
+    (" /data/lake", "has leading whitespace; remove it"),
+    ("\t/data/lake\n", "has leading and trailing whitespace; remove it"),
+    ("/data/la\nke", r"contains a control character"),
+    ("webhdfs://nn:9870/lake ", "has trailing whitespace"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), LOCATION_SLIPS)
+def test_a_lake_with_a_nul_control_character_or_surrounding_whitespace_is_refused_at_load(
+        tmp_path: Path, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_LAKE is invalid: .*{expected}") as caught:
+        load_settings(env={"FEDISCOPE_LAKE": value})
+    assert "\n" not in str(caught.value) and "\x00" not in str(caught.value)  # one printable line
+    path = write_toml(tmp_path, f"[fediscope]\nlake = {_toml_string(value)}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: \[fediscope\] lake is invalid: .*{expected}"):
+        load_settings(env={}, toml_path=path)
+    with pytest.raises(ConfigError, match=f"^--lake is invalid: .*{expected}"):
+        load_settings(env={}, origins={"lake": "--lake"}, lake=value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("sqlite:////tmp/x\x00.db", r"contains a NUL character"),
+    ("sqlite:////tmp/x.db ", "has trailing whitespace"),
+    (" sqlite:////tmp/x.db", "has leading whitespace"),
+    ("hbase://h:9090\n", "has trailing whitespace"),  # was: "Port could not be cast to integer value as '9090\n'"
+    ("mysql+pymysql://u:Pa55\tw0rd99@h/db", "contains a control character"),
+    ("mysql+pymysql://u:Pa55w0rd99@h/db ", "has trailing whitespace"),
+])
+def test_a_store_url_with_a_nul_control_character_or_surrounding_whitespace_is_refused_at_load(
+        tmp_path: Path, value: str, expected: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\nstore = {_toml_string(value)}\n")
+    for load, origin in ((lambda: load_settings(env={"FEDISCOPE_STORE": value}), "FEDISCOPE_STORE"),
+                         (lambda: load_settings(env={}, toml_path=path), rf"{path}: \[fediscope\] store"),
+                         (lambda: load_settings(env={}, origins={"store": "--store"}, store=value), "--store")):
+        with pytest.raises(ConfigError, match=f"^{origin} is invalid: .*{expected}") as caught:
+            load()
+        message = str(caught.value)
+        assert "Pa55" not in message and "\n" not in message and "\x00" not in message
+
+
+def _toml_string(value: str) -> str:
+    """``value`` as a TOML basic string (control characters escaped as TOML wants them)."""
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 32 or c in '"\\' else c for c in value) + '"'
+
+
+@pytest.mark.parametrize("value", ["/data/my lake", "file:///data/my%20lake", "lake"])
+def test_a_lake_path_with_inner_spaces_is_still_accepted(value: str) -> None:
+    assert load_settings(env={"FEDISCOPE_LAKE": value}).lake == value
 
 
 def test_a_file_url_lake_is_the_percent_decoded_path(tmp_path: Path) -> None:

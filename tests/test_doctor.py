@@ -118,13 +118,14 @@ def test_everything_fine_exits_zero(clean_env: Path, instance: FakeInstance) -> 
     code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url))
     lines = output.splitlines()
     assert code == 0, output
-    assert [line.split()[0] for line in lines[:-1]] == [OK] * 6
+    assert [line.split()[0] for line in lines[:-1]] == [OK] * 7
     assert "wrote, read and deleted a probe file" in lines[0]
     assert "not created yet; `fediscope process` creates it" in lines[1]
     assert not (clean_env / "fediscope.db").exists() and not list(clean_env.rglob("*.db"))  # doctor creates none
     assert "duckdb" in lines[2]
-    assert "version 4.6.4" in lines[5]  # the recorded server's version
-    assert lines[-1] == "doctor: 6 OK, 0 WARN, 0 FAIL"
+    assert lines[5].split()[1] == "tokens" and "0 of 1 configured instance(s) have a token" in lines[5]
+    assert "version 4.6.4" in lines[6]  # the recorded server's version
+    assert lines[-1] == "doctor: 7 OK, 0 WARN, 0 FAIL"
     assert instance.hits == ["/api/v1/instance"]
     assert not (clean_env / "lake" / "_doctor").exists()  # the probe leaves nothing behind
 
@@ -372,6 +373,84 @@ def test_api_key(clean_env: Path, keys: str, status: str) -> None:
     env = _env(clean_env, FEDISCOPE_API_KEY=keys)
     check = _by_name(run_checks(load_settings(env=env)))["api_key"]
     assert check.status == status
+
+
+# -- tokens -------------------------------------------------------------------------------------------------
+
+TOKEN = "tk-8sJ2mQ4xV7nB1cZ9kL5pR3wT6yH0dF2gA4eU7iO"
+
+
+def _token_line(output: str) -> str:
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("tokens ")]
+    return line
+
+
+def test_a_good_token_of_a_configured_instance_is_reported_never_shown(clean_env: Path,
+                                                                      instance: FakeInstance) -> None:
+    """Was: doctor said nothing about tokens. The variable spelled with the domain as written counts too."""
+    env = _env(clean_env, FEDISCOPE_INSTANCES=instance.url, **{f"FEDISCOPE_TOKEN_127.0.0.1:{instance.port}": TOKEN})
+    for args in ((), ("--json",)):
+        code, output = _doctor(env, *args)
+        assert code == 0, output
+        assert TOKEN not in output
+    report = _by_name([Check(**c) for c in json.loads(output)["checks"]])
+    assert report["tokens"] == Check("tokens", OK, f"1 of 1 configured instance(s) have a token "
+                                                   f"(127.0.0.1:{instance.port})")
+
+
+@pytest.mark.parametrize(("token", "why"), [
+    ("   ", "is only whitespace"),
+    (TOKEN + "\n", "has whitespace (a space or a newline) before or after it"),
+    (" " + TOKEN, "has whitespace (a space or a newline) before or after it"),
+    (TOKEN[:20] + " " + TOKEN[20:], "contains whitespace"),
+    (TOKEN[:20] + "\x1b" + TOKEN[20:], "contains a control character"),
+    (TOKEN[:20] + "é" + TOKEN[20:], "contains characters other than printable ASCII"),
+    ("changeme", "is a common default value"),
+])
+def test_a_token_that_cannot_work_fails_naming_its_variable(clean_env: Path, instance: FakeInstance, token: str,
+                                                            why: str) -> None:
+    variable = f"FEDISCOPE_TOKEN_127.0.0.1:{instance.port}"
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url, **{variable: token}))
+    assert code == 1, output
+    line = _token_line(output)
+    assert line.startswith(f"FAIL  tokens         the token of 127.0.0.1:{instance.port} ({variable}) {why} -> fix: "
+                           "set the token the instance issued"), line
+    for part in {token.strip(), TOKEN[:20], TOKEN[20:]} - {""}:
+        assert part not in output
+
+
+def test_an_empty_token_in_the_config_file_fails(clean_env: Path, instance: FakeInstance) -> None:
+    (clean_env / "fediscope.toml").write_text(f'[tokens]\n"{instance.url}" = ""\n\n'
+                                              f'[[sources]]\ninstance = "{instance.url}"\n')
+    code, output = _doctor(_env(clean_env))
+    assert code == 1, output
+    assert _token_line(output).startswith(f"FAIL  tokens         the token of 127.0.0.1:{instance.port} "
+                                          "([tokens] of the config file) is empty -> fix: ")
+
+
+def test_a_short_token_warns(clean_env: Path, instance: FakeInstance) -> None:
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url,
+                                **{f"FEDISCOPE_TOKEN_127_0_0_1_{instance.port}": "Zq4wE8rT2y"}))
+    assert code == 0, output
+    line = _token_line(output)
+    assert line.startswith("WARN  tokens ") and "is shorter than 16 characters" in line and "Zq4wE8rT2y" not in line
+
+
+def test_a_token_for_no_configured_instance_warns_naming_the_variable(clean_env: Path,
+                                                                     instance: FakeInstance) -> None:
+    """A mistyped FEDISCOPE_TOKEN_… is never used: collection silently goes without the token."""
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url,
+                                FEDISCOPE_TOKEN_MASTODON_SOCAIL=TOKEN))
+    assert code == 0, output
+    line = _token_line(output)
+    assert line.startswith(f"WARN  tokens         0 of 1 configured instance(s) have a token; public data only for "
+                           f"127.0.0.1:{instance.port}; the token for 'mastodon_socail' "
+                           "(FEDISCOPE_TOKEN_MASTODON_SOCAIL) is for no configured instance"), line
+    assert "check the variable's spelling" in line and TOKEN not in output
+
+
+def test_no_instance_and_no_token_means_no_token_line(clean_env: Path) -> None:
+    assert "tokens" not in _by_name(run_checks(load_settings(env=_env(clean_env))))
 
 
 # -- instances ----------------------------------------------------------------------------------------------

@@ -279,6 +279,14 @@ def test_a_weak_token_names_the_variable_it_came_from() -> None:
     assert problem.setting == "FEDISCOPE_TOKEN_MASTODON_SOCIAL"
 
 
+@pytest.mark.parametrize("variable", ["FEDISCOPE_TOKEN_mastodon_social", "FEDISCOPE_TOKEN_MASTODON.SOCIAL"])
+def test_a_weak_token_names_the_variable_as_it_is_spelled(variable: str) -> None:
+    """Was: a variable spelled otherwise than FEDISCOPE_TOKEN_MASTODON_SOCIAL was reported as a [tokens] entry."""
+    env = {variable: "xxx"}
+    (problem,) = check_settings(strong().replace(tokens=load_settings(env=env).tokens), env=env)
+    assert problem.setting == variable and "common default" in problem.message and "xxx" not in problem.message
+
+
 def test_mistyped_variables_and_privacy_off_are_warnings() -> None:
     findings = check_settings(strong(privacy=False, pseudonym_key=None),
                               env={"FEDISCOPE_PSEUDONYM_KY": "x", "FEDISCOPE_TOKEN_A_B": "y", "FEDISCOPE_CONFIG": "z"})
@@ -348,6 +356,46 @@ def test_full_run_never_shows_a_secret(secret_env: dict[str, str], mastodon_serv
     for command, text in outputs:
         assert not leaks(text), (command, leaks(text))
     assert not files_with_secrets(tmp_path / "lake", *tmp_path.glob("store.db*"))
+
+
+def test_a_token_variable_spelled_with_the_domain_is_sent_and_never_shown(secret_env: dict[str, str],
+                                                                          mastodon_server, tmp_path: Path) -> None:
+    """FEDISCOPE_TOKEN_127.0.0.1:PORT, the domain as written (as `env` sets it), is the instance's token (was: never
+    read: the collection went anonymous), and is masked in the DEBUG logs and the output like any token."""
+    env = {k: v for k, v in secret_env.items() if not k.startswith("FEDISCOPE_TOKEN_")}
+    env[f"FEDISCOPE_TOKEN_{mastodon_server.domain}"] = TOKEN
+    result = run(env, tmp_path, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                 "--max-pages", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert " INFO " in result.stderr  # logging was on (at DEBUG level)
+    assert f"Bearer {TOKEN}" in {s.authorization for s in mastodon_server.log}
+    assert not leaks(result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize(("token", "problem"), [
+    (TOKEN + "\n", "has whitespace (a space or a newline) before or after it"),  # a file's newline kept
+    (TOKEN[:20] + " " + TOKEN[20:], "contains whitespace"),
+    (TOKEN[:20] + "\x7f" + TOKEN[20:], "contains a control character"),
+    ("   ", "is only whitespace"),
+])
+def test_a_token_that_cannot_be_sent_is_refused_before_any_request_without_showing_it(
+        secret_env: dict[str, str], mastodon_server, tmp_path: Path, token: str, problem: str) -> None:
+    """Was: the request library refused the header quoting it, and `collect` printed that with the token in clear
+    ("header value: 'Bearer tk-…\\n'"), exit 0; or a whitespace token was sent as it was."""
+    env = {**secret_env, token_env_name(mastodon_server.url): token}
+    for command in (("collect", "--instance", mastodon_server.url, "--max-pages", "1"),
+                    ("stream", "--instance", mastodon_server.url, "--duration", "5")):
+        result = run(env, tmp_path, *command)
+        assert result.returncode == 2, (command, result.stdout, result.stderr[-2000:])
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        error = result.stderr.splitlines()[-1]
+        assert error == (f"fediscope: error: the access token of {mastodon_server.domain} "
+                         f"({token_env_name(mastodon_server.url)} or [tokens] in the config file) {problem}; use the "
+                         "token exactly as the instance issued it, or unset it to collect public data only")
+        assert not leaks(result.stdout + result.stderr, (TOKEN, TOKEN[:20], TOKEN[20:]))
+    assert mastodon_server.log == []  # nothing was fetched
+    check = run(env, tmp_path, "config", "check")
+    assert check.returncode == 1 and f"access token {problem}" in check.stdout + check.stderr
 
 
 def test_collection_and_api_logs_at_debug_level_hold_no_secret(secret_env: dict[str, str], mastodon_server,

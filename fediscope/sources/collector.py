@@ -155,7 +155,8 @@ class _Context:
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
-    """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``."""
+    """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``; ConfigError for a bad
+    address or an access token that cannot be sent (:meth:`~fediscope.config.Settings.token_for`)."""
     if targets is None:
         targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
         if not targets:
@@ -164,6 +165,7 @@ def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | N
     unique: dict[tuple[str, str], tuple[str, SourceRef]] = {}
     for instance, source in targets:
         instance_base_url(instance)  # ConfigError for a bad address
+        settings.token_for(instance)  # and for a token that cannot be sent: before any request
         unique.setdefault((instance_domain(instance), source.name), (instance, source))
     return list(unique.values())
 
@@ -173,7 +175,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     """Collect every target (default: ``settings.sources``) once; see the module docstring.
 
     ``max_pages`` bounds the pages walked per source in this run (the walk resumes next run). Raises
-    :class:`ConfigError` before any request when there is nothing to collect or no pseudonym key.
+    :class:`ConfigError` before any request when there is nothing to collect, no pseudonym key, or a target's
+    access token cannot be sent as it is written.
     """
     started = time.monotonic()
     targets = resolve_targets(settings, targets)

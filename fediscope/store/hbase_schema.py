@@ -49,6 +49,15 @@ def check_prefix(prefix: str) -> str:
         raise ConfigError(f"FEDISCOPE_HBASE_TABLE_PREFIX: {exc}") from None
 
 
+def option_prefix(prefix: str) -> str:
+    """A ``--prefix`` option's value, by the rule of FEDISCOPE_HBASE_TABLE_PREFIX (:func:`check_prefix`), an
+    error naming the option (was: it named the variable, and an empty ``--prefix`` took the variable's value)."""
+    try:
+        return hbase_prefix(prefix)
+    except ValueError as exc:
+        raise ConfigError(f"--prefix: {exc}") from None
+
+
 def data_table(prefix: str, metric: str) -> str:
     return f"{prefix}_{metric}"
 
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         from fediscope.cli.common import settings_from_context
 
         settings = settings_from_context()  # and logging: FEDISCOPE_LOG_LEVEL, secrets masked
-        prefix = check_prefix(args.prefix or settings.hbase_table_prefix)
+        prefix = option_prefix(args.prefix) if args.prefix is not None else check_prefix(settings.hbase_table_prefix)
         metrics = list(load_metrics().values())
         if args.shell:
             sys.stdout.write(shell_script(prefix, metrics))

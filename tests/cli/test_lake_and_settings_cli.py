@@ -118,6 +118,34 @@ def test_an_unusable_lake_variable_is_refused_naming_the_variable(cli_env, capsy
     assert "webhdfs://namenode:9870/path" in err
 
 
+def test_a_lake_with_a_trailing_space_is_refused_before_any_directory_is_made(cli_env, capsys,
+                                                                              monkeypatch) -> None:
+    """Was: `collect` created a lake directory named 'lake ' (and `lake ls` looked in it)."""
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / "lake") + " ")
+    code, out, err = run(capsys, "collect", "--instance", DEAD, "--max-pages", "1")
+    assert code == 2 and out == ""
+    message = _one_clear_line(err)
+    assert message.startswith("fediscope: error: FEDISCOPE_LAKE is invalid: ") and "trailing whitespace" in message
+    assert list(cli_env.iterdir()) == [cli_env / "afile"]
+
+
+def test_a_lake_with_a_nul_in_the_config_file_is_one_clear_line(cli_env, capsys) -> None:
+    """Was: a traceback ending in "ValueError: embedded null byte"."""
+    (cli_env / "fediscope.toml").write_text('[fediscope]\nlake = "la\\u0000ke"\n')
+    code, out, err = run(capsys, "lake", "ls")
+    assert code == 2 and out == ""
+    assert "fediscope.toml: [fediscope] lake is invalid: 'la\\x00ke': contains a NUL character" in \
+        _one_clear_line(err)
+
+
+def test_a_store_with_surrounding_whitespace_names_the_setting(cli_env, capsys, monkeypatch) -> None:
+    code, _out, err = run(capsys, "report", "--store", "hbase://h:9090 ")
+    assert code == 2 and "--store is invalid: 'hbase://h:9090 ' has trailing whitespace" in _one_clear_line(err)
+    monkeypatch.setenv("FEDISCOPE_STORE", f" sqlite:///{cli_env / 'metrics.db'}")
+    code, _out, err = run(capsys, "report")
+    assert code == 2 and "FEDISCOPE_STORE is invalid: " in _one_clear_line(err) and "leading whitespace" in err
+
+
 def test_a_broken_store_option_names_the_option(cli_env, capsys, monkeypatch) -> None:
     code, _out, err = run(capsys, "report", "--store", "hbase://:notaport")
     assert code == 2

@@ -323,6 +323,36 @@ def test_schema_command_errors(capsys):
     assert "needs an HBase store" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("prefix", ["bad prefix", "", "-first", "a/b", "p\u00e9"])
+@pytest.mark.parametrize("action", [["--shell"], ["--create", "--url", "hbase://127.0.0.1:1"]])
+def test_a_bad_prefix_option_is_refused_naming_the_option(tmp_path, prefix, action):
+    """Was: the error blamed FEDISCOPE_HBASE_TABLE_PREFIX (set right, or not at all), and an empty --prefix
+    silently took that variable's prefix."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    result = subprocess.run([sys.executable, "-m", "fediscope.store.hbase_schema", *action, f"--prefix={prefix}"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "", result
+    assert result.stderr == (f"hbase_schema: error: --prefix: use letters, digits, '_', '-' and '.' ('-' and '.' "
+                             f"not first), got {prefix!r}\n")
+
+
+def test_a_good_prefix_option_names_the_tables(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")},
+           "FEDISCOPE_HBASE_TABLE_PREFIX": "from_env"}
+    result = subprocess.run([sys.executable, "-m", "fediscope.store.hbase_schema", "--shell", "--prefix", "stage.v2"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "create 'stage.v2-catalog'" in result.stdout and "from_env" not in result.stdout
+
+
 def test_checked_in_shell_script_is_up_to_date():
     generated = hbase_schema.shell_script("fediscope", load_metrics().values())
     checked_in = (ROOT / "infra" / "hbase" / "create_tables.hbase").read_text()
