@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -163,6 +164,9 @@ def harden_session(session: requests.Session, allow_private: bool) -> requests.S
     """Harden a session for upstream requests: peer-address check (unless ``allow_private``), same-host
     redirects only, no proxies from the environment. Returns the same session."""
     session.trust_env = False
+    # trust_env off also drops REQUESTS_CA_BUNDLE: keep it (as requests reads it), so a private CA is trusted the
+    # way the collector trusts it and the TLS error's hint holds for the API too
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session.max_redirects = 3
     session.hooks["response"].append(_same_host_redirects_only)
     if not allow_private:

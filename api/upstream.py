@@ -83,6 +83,7 @@ from fediscope.sources.client import (
     ResponseTooLarge,
     UpstreamNotFound,
     UpstreamRejected,
+    UpstreamTLSError,
     UpstreamUnavailable,
 )
 from fediscope.sources.handle_domains import remember_handle_domain, remembered_handle_domain
@@ -470,6 +471,11 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                         f"instance {domain} redirected the request to another host (or too many times), which the "
                         "API does not follow; check the instance's address in FEDISCOPE_INSTANCES",
                         setting="FEDISCOPE_INSTANCES")
+    if isinstance(exc, UpstreamTLSError):  # the same handshake fails the same way: no Retry-After, no retry
+        return ApiError(502, "upstream_tls_error",
+                        f"instance {domain} could not be reached over TLS (its certificate is not trusted, is for "
+                        "another host name, or the server does not speak TLS there); not retried: the operator's "
+                        "log says what to check")
     if isinstance(exc, UpstreamRejected):
         hint = ""
         if exc.status in (401, 403):

@@ -62,6 +62,7 @@ from fediscope.config import (
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_text, redact_url, secret_values
+from fediscope.sources.client import tls_failure, tls_hint
 
 if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
@@ -430,9 +431,15 @@ def check_instance(instance: str, timeout: float = 5.0) -> Check:
         return Check(name, FAIL, f"{url}: no answer within {timeout:g} s",
                      "check the address and your network or proxy; a slow instance needs a larger "
                      "FEDISCOPE_REQUEST_TIMEOUT")
-    except requests.ConnectionError as exc:
+    except requests.ConnectionError as exc:  # requests' SSLError is one: a TLS failure says what to check
+        if (tls := tls_failure(exc)) is not None:
+            return Check(name, FAIL, f"{url}: TLS error: {tls}", tls_hint(tls))
         return Check(name, FAIL, f"{url}: unreachable ({_reason(exc)})",
                      "check the instance address (https://host[:port]), DNS and your network or proxy")
+    except OSError as exc:  # requests' own check that the CA bundle it was told to use exists
+        if (tls := tls_failure(exc)) is None:
+            raise
+        return Check(name, FAIL, f"{url}: TLS error: {tls}", tls_hint(tls))
     if response.status_code == 429:
         return Check(name, WARN, f"{url}: rate limited (HTTP 429)", "wait for the limit to reset; the collector "
                      "paces itself, but other clients on this address share the budget")

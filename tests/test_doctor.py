@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from doubles import free_port
+from doubles.tls import TLSServer
 from doubles.webhdfs_server import WebHDFSDouble
 
 from fediscope.cli import cli
@@ -473,6 +474,38 @@ def test_instance_answers(instance: FakeInstance, status: int, body: bytes, cont
     check = check_instance(instance.url, timeout=2)
     assert check.status == verdict
     assert words in check.detail + check.fix
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TLSServer]:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    with TLSServer(tmp_path / "tls") as server:
+        yield server
+
+
+def test_an_untrusted_certificate_fails_saying_how_to_trust_it(tls_server: TLSServer) -> None:
+    """Was: "unreachable (TLS certificate not trusted)" with a fix about DNS and the network."""
+    check = check_instance(tls_server.url(), timeout=2)
+    assert check.status == FAIL
+    assert "TLS error" in check.detail and "certificate verify failed" in check.detail
+    assert "REQUESTS_CA_BUNDLE" in check.fix and "DNS" not in check.fix
+
+
+def test_a_certificate_trusted_through_requests_ca_bundle_is_ok(tls_server: TLSServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.cert))
+    check = check_instance(tls_server.url(), timeout=2)
+    assert check.status == OK, check
+
+
+def test_a_ca_bundle_that_does_not_exist_fails_naming_the_variable(tls_server: TLSServer, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    check = check_instance(tls_server.url(), timeout=2)
+    assert check.status == FAIL and "missing.pem" in check.detail
+    assert "REQUESTS_CA_BUNDLE" in check.fix and "does not exist" in check.fix
+    assert tls_server.connections == 0  # refused before connecting
 
 
 def test_silent_instance_times_out() -> None:

@@ -712,6 +712,10 @@ _TLS_DROPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError, ssl.
               ssl.SSLWantWriteError)
 
 
+#: How requests says the CA bundle it was told to use (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) does not exist.
+_NO_CA_BUNDLE = "Could not find a suitable TLS CA certificate bundle"
+
+
 def tls_failure(exc: BaseException | None) -> str | None:
     """The reason of the TLS failure behind a failed request (``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify
     failed: self-signed certificate``), or None when it is no TLS failure, or one that a retry may heal (the
@@ -721,6 +725,8 @@ def tls_failure(exc: BaseException | None) -> str | None:
     found among the exceptions it wraps (urllib3's ``MaxRetryError`` → ``SSLError`` → ``ssl.SSLError``), reached
     through ``__cause__``, ``__context__``, ``reason`` and ``args``. An ``ssl`` error while reading an answer's body
     is no such failure (that connection was set up)."""
+    if isinstance(exc, OSError) and str(exc).startswith(_NO_CA_BUNDLE):  # requests' own check, before connecting
+        return " ".join(str(exc).split())
     seen: set[int] = set()
     stack: list[Any] = [exc]
     setup = False  # a requests SSLError: the connection's TLS could not be set up
@@ -742,14 +748,17 @@ def tls_failure(exc: BaseException | None) -> str | None:
 
 def tls_error_text(reason: str) -> str:
     """The one line of a TLS failure: its reason, that it is not retried, and what to check."""
-    return f"TLS error: {reason} (not retried); {_tls_hint(reason)}"
+    return f"TLS error: {reason} (not retried); {tls_hint(reason)}"
 
 
-def _tls_hint(reason: str) -> str:
+def tls_hint(reason: str) -> str:
     """What to check for a TLS failure. requests verifies certificates against certifi's CA bundle, not the
     system's, unless ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names another; ``SSL_CERT_FILE`` is not read."""
     bundle = ("REQUESTS_CA_BUNDLE=<a CA bundle holding it> (fediscope trusts certifi's CA bundle, not the system's; "
               "SSL_CERT_FILE is not read)")
+    if reason.startswith(_NO_CA_BUNDLE):
+        return ("REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names a CA bundle that does not exist: give the path of a "
+                "PEM file or directory holding the CA, or unset it to trust certifi's bundle")
     if "mismatch" in reason or "not valid for" in reason:
         return ("the certificate is for another host name: check the host in the instance URL (give the name the "
                 "certificate is for)")

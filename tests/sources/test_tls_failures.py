@@ -64,6 +64,23 @@ def test_an_untrusted_certificate_is_final_at_once_with_a_hint(tls_server: TLSSe
     assert isinstance(info.value, UpstreamUnavailable)  # the API and other callers map it as before
 
 
+def test_a_ca_bundle_that_does_not_exist_is_final_at_once_naming_the_variable(
+        tls_server: TLSServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: requests' "Could not find a suitable TLS CA certificate bundle" retried as a network error, six
+    attempts and ~20 s with the default backoff, without saying which setting named the missing file."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    waits: list[float] = []
+    client = slow_retrying_client(tls_server.url(), waits)
+    with pytest.raises(UpstreamTLSError) as info:
+        client.get("/api/v1/instance")
+    assert waits == [] and client.stats["retries"] == 0
+    assert tls_server.connections == 0  # refused before connecting
+    message = str(info.value)
+    assert_one_line(message)
+    assert "missing.pem" in message and "(not retried)" in message
+    assert "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) names a CA bundle that does not exist" in message
+
+
 def test_the_hint_is_right_requests_ca_bundle_is_read_and_ssl_cert_file_is_not(
         tls_server: TLSServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The hint names REQUESTS_CA_BUNDLE and says SSL_CERT_FILE is not read: both checked here."""
