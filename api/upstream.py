@@ -275,6 +275,8 @@ class Upstream:
         self.settings = settings
         self.guard = guard
         policy_from_settings(settings)  # fail at start, not on the first request, when the pseudonym key is missing
+        for domain in sorted(settings.allowed_instances()):  # and when a token cannot be sent (was a 500 per request)
+            settings.token_for(domain)
         self.suppression = Suppression(settings)
         self.policy_factory = policy_factory or (
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))

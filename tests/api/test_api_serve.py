@@ -259,6 +259,19 @@ def test_serve_api_without_keys_is_one_clear_line(tmp_path: Path, env: dict[str,
     assert time.monotonic() - started < 30
 
 
+def test_serve_api_with_a_token_that_cannot_be_sent_refuses_to_start(tmp_path: Path) -> None:
+    """Was: the server started and answered every request for that instance 500 (the token check ran per request)."""
+    token = "abc def\n"
+    env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
+               FEDISCOPE_INSTANCES="mastodon.example", FEDISCOPE_TOKEN_MASTODON_EXAMPLE=token)
+    result = subprocess.run([*COMMAND, "serve-api", "--port", "0"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "FEDISCOPE_TOKEN_MASTODON_EXAMPLE" in result.stderr and "mastodon.example" in result.stderr
+    assert "abc def" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("where", ["taken", "999.1.1.1"])
 def test_serve_api_that_cannot_listen_is_one_clear_line(tmp_path: Path, where: str) -> None:
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY)
