@@ -319,7 +319,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         ("lower(meta.instance)", "fetched_from"),
         (_ts(f"{s}.created_at"), "created_at"),
         (f"CAST({_ts(f'{s}.created_at')} AS DATE)", "dt"),
-        (f"{s}.language", "language"),
+        (_lower(f"{s}.language"), "language"),  # a language tag is case-insensitive (BCP 47): 'EN' is 'en'
         (f"{s}.visibility", "visibility"),
         (engagement("replies_count"), "replies_count"),
         (engagement("reblogs_count"), "reblogs_count"),

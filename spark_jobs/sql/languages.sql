@@ -1,7 +1,8 @@
 -- question: In which languages are toots written?
 -- key: language
 -- rank: toots DESC
--- The language the author's client declared; 'und' (undetermined, ISO 639) when none was declared.
+-- The language the author's client declared, lower-cased at curation ('EN' is 'en');
+-- 'und' (undetermined, ISO 639) when none was declared.
 -- share = the language's toots / all toots. Share events excluded.
 SELECT
   language,

@@ -176,6 +176,23 @@ def test_emoji_counts_on_a_recorded_status_with_emojis_added(lake: LocalLake, la
     assert row["content_length"] == len("Toot! 🎉 ❤️ 👍🏽 :blobcat: & more")
 
 
+def test_language_tags_are_one_value_whatever_their_case(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Language tags are case-insensitive (BCP 47) and servers other than Mastodon send them as their clients
+    wrote them: 'EN' and 'en' were two languages in the languages metric."""
+    recorded = snapshots("test_status_reblog_unreblog.json")[0]
+    assert recorded["language"] == "en"
+    versions = []
+    for n, language in enumerate(["EN", "en", "pt-BR", None]):
+        status = dict(recorded, id=f"{recorded['id']}{n}", uri=f"{recorded['uri']}/{n}", language=language)
+        versions.append(status)
+    land(lake, "statuses", versions, at(1), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    assert sorted((r["language"] or "") for r in read_table(lake_dir, "statuses")) == ["", "en", "en", "pt-br"]
+    shares = {r["language"]: r["toots"] for r in engine.run_metric(load_metrics()["languages"])}
+    assert shares == {"en": 2, "pt-br": 1, "und": 1}
+
+
 def test_links_are_told_from_mentions_and_hashtags_by_class_and_rel_tokens(lake: LocalLake, lake_dir: Path,
                                                                            duckdb_engine) -> None:
     """Was: any anchor holding "mention" anywhere (``href="…/honorable-mention"``) was taken for a mention, and
