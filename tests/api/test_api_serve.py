@@ -325,7 +325,7 @@ def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:
 def test_a_bare_allowlisted_host_is_fetched_over_https_and_the_log_says_why_it_failed(
         tmp_path: Path, mastodon_server: Any) -> None:
     """``FEDISCOPE_INSTANCES=127.0.0.1:PORT`` means https: the start line shows the URL each instance is fetched at,
-    and a server speaking plain HTTP fails with its reason in the log (the client only sees 502)."""
+    and a server speaking plain HTTP fails with its reason in the log (the client sees 502 upstream_tls_error)."""
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
                FEDISCOPE_INSTANCES=f"{mastodon_server.domain},{mastodon_server.url.replace('127.0.0.1', 'localhost')}",
                FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true")
@@ -339,7 +339,7 @@ def test_a_bare_allowlisted_host_is_fetched_over_https_and_the_log_says_why_it_f
         base = "http://127.0.0.1:" + re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1)  # type: ignore[union-attr]
         response = requests.get(f"{base}/v1/timelines/public", params={"instance": mastodon_server.domain},
                                 headers={"X-API-Key": KEY}, timeout=60)
-        assert_error(response, 502, "upstream_unavailable")
+        assert_error(response, 502, "upstream_tls_error")  # https to a plain-HTTP port: a TLS failure
     finally:
         process.terminate()
         _, err = process.communicate(timeout=10)
