@@ -376,9 +376,9 @@ def check_tokens(settings: Settings, env: Mapping[str, str] | None = None) -> Ch
     failed, warned = [], []
     for key, token in sorted(settings.tokens.items()):
         label = configured.get(key) or key
-        why = token_problem(token) or weakness(token, MIN_TOKEN)
-        if why:
-            (failed if token_problem(token) or _is_default(why) else warned).append(
+        problem = token_problem(token)
+        if why := problem or weakness(token, MIN_TOKEN):
+            (failed if problem or _is_default(why) else warned).append(
                 f"the token of {label} ({where(key)}) {why}")
         if key not in configured:
             warned.append(f"the token for {key!r} ({where(key)}) is for no configured instance ([[sources]], "
@@ -431,15 +431,13 @@ def check_instance(instance: str, timeout: float = 5.0) -> Check:
         return Check(name, FAIL, f"{url}: no answer within {timeout:g} s",
                      "check the address and your network or proxy; a slow instance needs a larger "
                      "FEDISCOPE_REQUEST_TIMEOUT")
-    except requests.ConnectionError as exc:  # requests' SSLError is one: a TLS failure says what to check
+    except OSError as exc:  # requests' ConnectionError (its SSLError too), or its own check of the CA bundle
         if (tls := tls_failure(exc)) is not None:
             return Check(name, FAIL, f"{url}: TLS error: {tls}", tls_hint(tls))
+        if not isinstance(exc, requests.ConnectionError):
+            raise
         return Check(name, FAIL, f"{url}: unreachable ({_reason(exc)})",
                      "check the instance address (https://host[:port]), DNS and your network or proxy")
-    except OSError as exc:  # requests' own check that the CA bundle it was told to use exists
-        if (tls := tls_failure(exc)) is None:
-            raise
-        return Check(name, FAIL, f"{url}: TLS error: {tls}", tls_hint(tls))
     if response.status_code == 429:
         return Check(name, WARN, f"{url}: rate limited (HTTP 429)", "wait for the limit to reset; the collector "
                      "paces itself, but other clients on this address share the budget")

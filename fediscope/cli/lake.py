@@ -66,13 +66,8 @@ class _Counter:
         unreadable one."""
         if not path.endswith(BATCH_SUFFIXES):
             return None
-        try:
-            data = self.backend.read(path)
-        except LakeError as exc:
-            self.unreadable.append(str(exc))
-            records = None
-        else:
-            records = _count_records(data, path)
+        data = _read_or_note(self.backend, path, self.unreadable)
+        records = _count_records(data, path) if data is not None else None
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -92,16 +87,26 @@ def _file_row(backend: LakeBackend, path: str, records: bool, unreadable: list[s
     (or when the listing leaves it out: a hidden name). One that cannot be read is listed all the same (its size
     None when the listing did not give it), the reason added to ``unreadable``."""
     size = next((e.size for e in backend.list(posixpath.dirname(path)) if e.path == path and not e.is_dir), None)
-    data = None
-    if records or size is None:
-        try:
-            data = backend.read(path)
-        except LakeError as exc:
-            unreadable.append(str(exc))
-    row: dict[str, object] = {"path": path, "type": "file", "bytes": len(data) if data is not None else size,
-                              "records": _count_records(data, path) if records and data is not None else None}
-    if records and path.endswith(BATCH_SUFFIXES):
-        row["uncounted_files"] = int(row["records"] is None)
+    data = _read_or_note(backend, path, unreadable) if records or size is None else None
+    return _file_entry_row(path, len(data) if data is not None else size,
+                           _count_records(data, path) if records and data is not None else None, records)
+
+
+def _read_or_note(backend: LakeBackend, path: str, unreadable: list[str]) -> bytes | None:
+    """A file's bytes; None when it cannot be read, why appended to ``unreadable``."""
+    try:
+        return backend.read(path)
+    except LakeError as exc:
+        unreadable.append(str(exc))
+        return None
+
+
+def _file_entry_row(path: str, size: int | None, records: int | None, counted: bool) -> dict[str, object]:
+    """A file's row; when records were ``counted``, a batch file's says in ``uncounted_files`` (1 or 0) whether
+    its records could not be."""
+    row: dict[str, object] = {"path": path, "type": "file", "bytes": size, "records": records}
+    if counted and path.endswith(BATCH_SUFFIXES):
+        row["uncounted_files"] = int(records is None)
     return row
 
 
@@ -135,11 +140,9 @@ def listing(backend: LakeBackend, path: str, records: bool = False, progress: Pr
                 row["records"], row["uncounted_files"] = counter.directory(files)
             rows.append(row)
         else:
-            row = {"path": entry.path, "type": "file", "bytes": entry.size,
-                   "records": counter.file(entry.path) if counter is not None else None}
-            if counter is not None and entry.path.endswith(BATCH_SUFFIXES):
-                row["uncounted_files"] = int(row["records"] is None)
-            rows.append(row)
+            rows.append(_file_entry_row(entry.path, entry.size,
+                                        counter.file(entry.path) if counter is not None else None,
+                                        counter is not None))
     return rows
 
 
