@@ -712,7 +712,29 @@ PROCESS_TIMEOUT = timedelta(hours=4)  # curation + metrics + store of a run; a f
 BATCH_RUN_TIMEOUT = timedelta(hours=12)  # the process task's tries and waits in the queue behind other runs
 RETENTION_TIMEOUT = timedelta(hours=2)
 CHECK_TIMEOUT = timedelta(minutes=15)  # verify, lake_health, store_health
-MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)  # retention's retries span ~2.5 h while a batch holds the lock
+RETRY_DELAY = timedelta(minutes=1)  # the first retry's delay; each next one doubles, up to MAX_RETRY_DELAY
+RETRY_BACKOFF = 2.0
+MAX_RETRY_DELAY = timedelta(minutes=30)
+
+
+def retries_spanning(span: timedelta) -> int:
+    """The fewest retries whose delays (:func:`default_args`' backoff, capped) add up to ``span`` at least.
+
+    A task that fails at once while a batch holds the lake lock (retention) needs retries outlasting the longest
+    a batch may hold it, the process task's timeout; fewer, and every maintenance run that meets a long batch
+    fails."""
+    retries, waited, delay = 0, timedelta(0), RETRY_DELAY
+    while waited < span:
+        waited += min(delay, MAX_RETRY_DELAY)
+        delay *= RETRY_BACKOFF
+        retries += 1
+    return retries
+
+
+#: retention's retries: they outlast a batch holding the lake lock until its timeout (12 retries, ~4 hours)
+RETENTION_RETRIES = retries_spanning(PROCESS_TIMEOUT)
+#: retention's retries while a batch holds the lock (~4 h), then a whole retention run (at most 2 h)
+MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)
 
 
 def default_args() -> dict[str, Any]:
@@ -723,9 +745,9 @@ def default_args() -> dict[str, Any]:
     return {
         "owner": "fediscope",
         "retries": 3,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": RETRY_BACKOFF,
+        "max_retry_delay": MAX_RETRY_DELAY,
         "on_failure_callback": log_failure,
         "on_retry_callback": log_retry,
     }

@@ -4,7 +4,8 @@
 * `retention`: deletes raw and quarantine partitions older than `retention_raw_days`
   (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
   `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever). It needs the lake lock,
-  so while a batch run holds it the task fails and is retried: 9 retries, about 2.5 hours in all. It also removes
+  so while a batch run holds it the task fails and is retried: 12 retries, about 4 hours in all, as long as a
+  batch's `process` task may hold the lock (its timeout). It also removes
   the hidden temporary files that interrupted writes left in the lake once they are a day old (its result's
   `temporary_files`: count, bytes, paths).
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
@@ -12,7 +13,7 @@
 
 Timeouts: `retention` is stopped after 2 hours (the lake lock is released) and retried, the health checks after
 15 minutes, a whole run after 8 hours (`fediscope.orchestration.RETENTION_TIMEOUT`, `CHECK_TIMEOUT`,
-`MAINTENANCE_RUN_TIMEOUT`).
+`MAINTENANCE_RUN_TIMEOUT`; retention's retries follow `PROCESS_TIMEOUT`).
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
 """
@@ -51,8 +52,8 @@ def fediscope_maintenance() -> None:
         with orch.failing_at_once():
             return orch.check_store(orch.task_settings())
 
-    # retention fails at once while a batch holds the lake lock: its retries (1, 2, 4, … 30 min) span ~2.5 h
-    @task(retries=9, execution_timeout=orch.RETENTION_TIMEOUT)
+    # retention fails at once while a batch holds the lake lock: its retries (1, 2, 4, … 30 min) outlast the batch
+    @task(retries=orch.RETENTION_RETRIES, execution_timeout=orch.RETENTION_TIMEOUT)
     def retention() -> dict[str, Any]:
         """Partitions past retention are deleted, and stale temporary files of interrupted writes."""
         with orch.failing_at_once():
