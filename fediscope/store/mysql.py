@@ -1,6 +1,6 @@
 """MySQL / MariaDB (``mysql+pymysql://user:password@host:3306/db``), the store for BI tools such as Superset.
 
-Tables use real column types (``BIGINT``, ``DOUBLE``, ``BOOL``, ``VARCHAR`` keys, ``TEXT`` values), a primary
+Tables use real column types (``BIGINT``, ``DOUBLE``, ``BOOL``, ``VARCHAR`` keys, ``LONGTEXT`` values), a primary
 key on the metric's key, an index on the rank column, and a binary, no-pad utf8mb4 collation (MariaDB's
 ``utf8mb4_nopad_bin``, MySQL 8.0.17+'s ``utf8mb4_0900_bin``, by the server connected to): keys compare byte
 for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the same
@@ -15,9 +15,18 @@ itself must exist::
 Readers (the results API, ``fediscope report``, BI tools) need SELECT only: a store opened for reading creates
 nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).
 
-A column whose type is not known yet (only NULLs so far) starts as ``TEXT`` and is changed with
-``ALTER TABLE … MODIFY COLUMN`` when values arrive; so is a column that widens (``BOOL`` → ``BIGINT`` →
-``DOUBLE``). Schema changes (DDL) commit on their own in MySQL; the rows of one write are one transaction.
+A column whose type is not known yet (only NULLs so far) starts as ``BIGINT`` (it may be the rank column, and
+MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values
+arrive; so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own
+in MySQL; the rows of one write are one transaction.
+
+Tables made by older fediscope versions (2026-12-02 and before) have ``TEXT`` text values, which hold 64 KiB (one
+longer value failed the whole write), and ``TEXT`` columns with no value yet. A store's first write of rows to such
+a table changes its text value columns (``TINYTEXT``, ``TEXT`` or ``MEDIUMTEXT``) to ``LONGTEXT`` the same way,
+``MODIFY``, once (:meth:`MySQLStore.outdated_columns`); key columns stay ``VARCHAR``, and the ``TEXT`` columns with
+no value yet change when their first values arrive, like any. MariaDB (10.11) copies the table for each such change,
+as it cannot change that type in place: readers go on meanwhile, other writers to that table wait. A store opened
+for reading alters nothing, so an older table keeps its ``TEXT`` columns until a writer writes to it.
 
 PyMySQL is the one driver fediscope depends on: ``mysql+pymysql://`` (or ``mariadb+pymysql://``; a URL without
 a driver uses it too), and a URL naming another driver (``mysql+mysqldb://``) is refused.
@@ -27,7 +36,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine
+from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, func, select
+from sqlalchemy import column as column_clause
+from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.mysql import LONGTEXT, insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
@@ -38,10 +49,15 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.store.port import mysql_url, problem_text, url_error
+from fediscope.store.schema import TableSchema
 from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
 MYSQL_COLLATION = "utf8mb4_0900_bin"  # MySQL's (8.0.17+), which has no utf8mb4_nopad_bin
+#: the text types narrower than LONGTEXT (TEXT: 64 KiB), as information_schema.columns.data_type names them
+NARROW_TEXT = frozenset({"tinytext", "text", "mediumtext"})
+_COLUMNS = table_clause("columns", *map(column_clause, ("table_schema", "table_name", "column_name", "data_type")),
+                        schema="information_schema")
 
 
 class MySQLStore(SQLStore):
@@ -81,6 +97,18 @@ class MySQLStore(SQLStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
+
+    def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
+        """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or
+        ``TINYTEXT``/``MEDIUMTEXT``. Key columns are ``VARCHAR`` and stay so. The types come from
+        ``information_schema.columns``, which names a column exactly (SQLAlchemy's reflection, parsing ``SHOW
+        CREATE TABLE`` on MariaDB, gives a name with a backtick back still escaped)."""
+        text_values = [name for name in schema.value_columns if schema.types[name] == "str"]
+        if not text_values:
+            return []
+        found = dict(conn.execute(select(_COLUMNS.c.column_name, _COLUMNS.c.data_type).where(
+            _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == table.name)).all())
+        return [name for name in text_values if str(found.get(name, "")).lower() in NARROW_TEXT]
 
 
 class _Inserted(ColumnElement[Any]):

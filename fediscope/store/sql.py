@@ -3,7 +3,9 @@
 Each metric is a table ``metric_<name>`` whose primary key is the metric's key (so an upsert by key is the
 database's own ``INSERT … ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``), with an index on the rank column for
 top-N reads and one on the prefix column when it is not the first key column. Tables are created on first
-write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one. ``fediscope_catalog`` holds one
+write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one; a column that an older fediscope
+declared narrower than today (MariaDB's ``TEXT`` values) is widened before a store's first write to its table
+(:meth:`SQLStore.outdated_columns`). ``fediscope_catalog`` holds one
 row per metric: its question, typed column list, row count and load time — handy in a BI tool too. A store
 opened for reading (``read_only``: the results API, ``fediscope report``) creates no catalog and reads a
 missing one as an empty store, so a database user with SELECT only can read.
@@ -93,6 +95,9 @@ class SQLStore(BaseStore):
             **self.table_options,
         )
         self._has_catalog = False
+        #: tables whose columns have today's types: created by this store, or checked (and widened) before its
+        #: first write to them (:meth:`_bring_up_to_date`)
+        self._current: set[str] = set()
         try:
             if read_only:  # creates nothing: a catalog that does not exist (yet) reads as an empty store
                 with self._errors("read the catalog"), self._engine.connect() as conn:
@@ -120,6 +125,11 @@ class SQLStore(BaseStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         """Change a column to a wider type in place (not needed where typing is dynamic)."""
+
+    def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
+        """The columns of an existing table that an older fediscope declared narrower than :meth:`column_type`
+        declares them now, to be changed with :meth:`widen` (none where typing is dynamic)."""
+        return []
 
     # -- catalog ------------------------------------------------------------------------------------------
 
@@ -216,6 +226,7 @@ class SQLStore(BaseStore):
         with self._errors(f"create table {table.name}"), self._engine.begin() as conn:
             table.drop(conn, checkfirst=True)  # a leftover without a catalog entry (an interrupted first write)
             conn.execute(CreateTable(table))
+        self._current.add(table.name)
 
     def _finish_create(self, schema: TableSchema) -> None:
         table = self.table(schema)
@@ -242,15 +253,32 @@ class SQLStore(BaseStore):
             for name in plan.widened:
                 self.widen(conn, table, name, table.c[name].type)
 
+    def _bring_up_to_date(self, schema: TableSchema, table: Table) -> None:
+        """Before this store's first rows to a table it did not create: widen (:meth:`widen`) the columns an older
+        fediscope declared narrower than today (:meth:`outdated_columns`: MariaDB's ``TEXT`` values, 64 KiB), so
+        that a value today's tables hold does not fail the write. Once per table and store, and only on writes: a
+        store opened for reading alters nothing."""
+        if table.name in self._current:
+            return
+        with self._errors(f"bring the column types of {table.name} up to date"), self._engine.begin() as conn:
+            for name in self.outdated_columns(conn, table, schema):
+                log.info("store %s: column %r of %s (made by an older fediscope) changed to %s", self._shown_url,
+                         name, table.name, table.c[name].type.compile(dialect=self._engine.dialect))
+                self.widen(conn, table, name, table.c[name].type)
+        self._current.add(table.name)
+
     # -- writes -------------------------------------------------------------------------------------------
 
     def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
-        """One transaction: stale keys deleted in ``IN (…)`` chunks, rows upserted with ``executemany``.
+        """One transaction: stale keys deleted in ``IN (…)`` chunks, rows upserted with ``executemany``; before it,
+        the first time this store writes to a table it did not create, that table's columns are brought up to date
+        (:meth:`_bring_up_to_date`).
 
         The upsert is compiled once and its rows go to the driver as tuples (:meth:`_driver_rows`): building
         SQLAlchemy's parameters row by row cost more than the database's own work on large writes.
         """
         table = self.table(schema)
+        self._bring_up_to_date(schema, table)
         keys = [table.c[k] for k in schema.key]
         with self._errors(f"write {len(rows)} rows to {table.name}"), self._engine.begin() as conn:
             for start in range(0, len(stale), CHUNK):

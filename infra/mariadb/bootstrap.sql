@@ -1,7 +1,8 @@
 -- fediscope on MariaDB: the database and two users with the least privilege they need.
 --
 --   fediscope     the pipeline's writer. fediscope.store.mysql creates one table per metric on first write,
---                 adds or widens columns when a metric changes (ALTER), rebuilds a table when its key changes
+--                 adds or widens columns when a metric changes (ALTER, also to change the TEXT value columns
+--                 of a table an older fediscope made to LONGTEXT), rebuilds a table when its key changes
 --                 (DROP + CREATE), keeps indexes on rank columns (INDEX) and upserts rows. Nothing else: no
 --                 GRANT OPTION, no FILE/PROCESS/SUPER, no access to any other database.
 --   fediscope_ro  read-only, for BI tools (Superset, Metabase) and analysts: SELECT on this database only.
