@@ -383,6 +383,22 @@ def test_doctor_warns_about_stale_temporary_files_on_a_local_lake(tmp_path: Path
     assert "`fediscope gdpr retention` removes them" in check.fix
 
 
+def test_doctor_warns_about_a_stale_nifi_dot_file_on_a_local_lake(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_atomic(BATCH, b"{}\n")
+    partition = _on_disk(LakeCase("local", lake, disk=lake.root), PARTITION)
+    settings = load_settings(env={}, toml_path=None, lake=str(lake.root))
+    _put(partition, ".20261120T120000Z-abcdef01.jsonl", b"being written", YOUNG)
+    assert check_lake(settings).status == OK
+
+    _put(partition, f".{NIFI_BATCH}", b"x" * 1024, OLD)
+    check = check_lake(settings)
+
+    assert check.status == WARN
+    assert f"1 temporary file (1.0 KiB) left by interrupted writes, older than 24 h, e.g. {PARTITION}/.{NIFI_BATCH}" \
+        in check.detail
+
+
 def test_sizes_read_as_people_write_them() -> None:
     assert [format_bytes(n) for n in (0, 1, 1023, 1536, 5 * 1024**2 + 1)] == [
         "0 bytes", "1 byte", "1023 bytes", "1.5 KiB", "5.0 MiB"]
