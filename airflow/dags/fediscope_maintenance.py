@@ -5,9 +5,9 @@
   (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
   `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever). It needs the lake lock,
   so while a batch run holds it the task fails and is retried: 12 retries, about 4 hours in all, as long as a
-  batch's `process` task may hold the lock (its timeout). It also removes
-  the hidden temporary files that interrupted writes left in the lake once they are a day old (its result's
-  `temporary_files`: count, bytes, paths).
+  batch's `process` task may hold the lock (its timeout). It also removes the hidden temporary files that
+  interrupted writes left in the lake once they are a day old, fediscope's own and the NiFi flows' in-flight
+  dot-files (its result's `temporary_files`: count, bytes, paths).
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
   check fails its task with the fix in the message (and the one-line failure log).
 

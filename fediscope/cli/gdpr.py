@@ -88,7 +88,8 @@ def export(account: str, out: Path | None) -> None:
 def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
 
-    Also removes the hidden temporary files that interrupted writes left in the lake, once a day old.
+    Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
+    flows' in-flight dot-files), once a day old.
     """
     from fediscope.gdpr.retention import apply_retention
     from fediscope.lake.backend import open_lake, require_lake

@@ -16,7 +16,10 @@ as with an erasure (the next run compares every metric with the store in full). 
 are not curated tables: deleting them changes no metric.
 
 Retention also removes the temporary files that interrupted writes left in the lake, once they are a day old
-(:mod:`fediscope.lake.debris`): whatever the retention settings, as the lake's regular clean-up.
+(:mod:`fediscope.lake.debris`): whatever the retention settings, as the lake's regular clean-up. Those are the
+hidden ``.<name>.<random>.tmp`` files of fediscope's own writers and the NiFi flows' in-flight dot-files (PutFile /
+PutHDFS write ``.<batch name>`` and rename it), the latter only with the flows' exact batch names in the raw
+statuses partitions and quarantine directories they land in; all are reported in ``temporary_files``.
 
 The maintenance DAG calls :func:`apply_retention` daily; ``fediscope gdpr retention --dry-run`` shows what it
 would delete. Deleting holds the lake lock (:mod:`fediscope.lake.lock`), so it fails at once while a ``fediscope

@@ -7,9 +7,22 @@ failed write removes its temporary file, but a process killed between writing an
 lost container) leaves it behind for good. Readers never see it (``list``/``walk`` hide such names; Hadoop and
 Spark skip dot-files), but such files pile up.
 
+The NiFi flows (``nifi_templates/``) land the same way: PutFile and PutHDFS (``Writing Strategy``
+``writeAndRename``) write ``.<filename>`` in the target directory and rename it to ``<filename>``. A NiFi killed
+in between, or a PutHDFS whose clean-up after a failed write did not reach the namenode, leaves that dot-file
+behind; a retry of the same FlowFile rewrites and renames it, but one that never comes (the FlowFile quarantined
+after its retries, a lost NiFi repository) leaves it for good. Such a file is a candidate only where and as the
+flows name it (:data:`NIFI_IN_FLIGHT_PATH`): ``.<yyyyMMddTHHmmssZ>-<8 hex>.jsonl`` directly in a
+``raw/mastodon/statuses/instance=<domain>/dt=<YYYY-MM-DD>/`` partition (``Name batch file``), and
+``.nifi_<fetch|landing|unprocessable>-<yyyyMMddTHHmmssZ>-<8 hex>.json`` directly in a
+``quarantine/instance=<domain>/dt=<YYYY-MM-DD>/`` directory (``Name quarantine file``). The flows set no
+``Last Modified Time``, so its modification time is its write's. Should NiFi retry such a FlowFile more than a day
+after the kill, just as the file is removed, the retry's rename fails and ``Retry landing`` writes it again:
+nothing is lost.
+
 :func:`remove_stale_temporary_files` removes the ones older than :data:`STALE_AFTER_SECONDS` (a day: no write
 takes that long, so a write under way is never touched, even one by a collector that holds no lake lock). Only
-names of exactly those two shapes are candidates: other dot-files (NiFi's in-flight ``.<name>``, Spark's
+those names are candidates: other dot-files (``.<name>`` of any other name or in any other directory, Spark's
 ``.crc``), lock files (``_state/<name>.lock`` and ``.lock.takeover``), checkpoints and data are never removed.
 **Whose clock.** A file's age is the storage's "now" minus the modification time the storage reports, both by
 the storage's clock: on a local lake that is this host's; on WebHDFS it is the namenode's, which sets the
@@ -43,11 +56,32 @@ CLOCK_NOTE_SECONDS = 300
 #: ``.<target name>.<random>.tmp``, where random is ``tempfile.mkstemp``'s 8 characters (LocalLake) or 12 hex
 #: digits (WebHDFSLake); the target name is whatever was being written (``b1.jsonl``, ``process.lock``).
 TEMPORARY_NAME = re.compile(r"\.[^/]+\.(?:[a-z0-9_]{8}|[0-9a-f]{12})\.tmp")
+#: A NiFi batch id, ``BATCH_ID`` of nifi_templates/build_flows.py: ``now()`` as ``yyyyMMdd'T'HHmmss'Z'`` (GMT), ``-``
+#: and the first 8 characters of the FlowFile's ``uuid`` (lower-case hex).
+_NIFI_BATCH_ID = r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
+_NIFI_PARTITION = r"instance=[^/]+/dt=[0-9]{4}-[0-9]{2}-[0-9]{2}"
+#: The lake path (relative to its root, as the backends report it: ``:`` unescaped) of a file the NiFi flows are
+#: writing: PutFile/PutHDFS's ``.<filename>`` beside the ``<filename>`` it becomes, in the directories the flows
+#: write to (``LAKE_PARTITION`` and ``QUARANTINE_DIR`` of build_flows.py) and nowhere else.
+NIFI_IN_FLIGHT_PATH = re.compile(
+    rf"raw/mastodon/statuses/{_NIFI_PARTITION}/\.{_NIFI_BATCH_ID}\.jsonl"
+    rf"|quarantine/{_NIFI_PARTITION}/\.nifi_(?:fetch|landing|unprocessable)-{_NIFI_BATCH_ID}\.json")
 
 
 def is_temporary_name(name: str) -> bool:
     """Whether a file name (no directory) is one of the backends' temporary names."""
     return TEMPORARY_NAME.fullmatch(name) is not None
+
+
+def is_nifi_in_flight(path: str) -> bool:
+    """Whether a lake path (relative to the root) is a dot-file the NiFi flows write before renaming it."""
+    return NIFI_IN_FLIGHT_PATH.fullmatch(path) is not None
+
+
+def is_temporary_path(path: str) -> bool:
+    """Whether a lake path is a temporary file of a write: the backends' (:func:`is_temporary_name`) or the NiFi
+    flows' (:func:`is_nifi_in_flight`)."""
+    return is_temporary_name(path.rsplit("/", 1)[-1]) or is_nifi_in_flight(path)
 
 
 def format_bytes(size: int) -> str:
@@ -110,14 +144,15 @@ def storage_now(lake: LakeBackend) -> float:
 
 def stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, now: float | None = None,
                           path: str = "") -> list[Entry]:
-    """The backends' temporary files below ``path`` (the whole lake by default) last modified more than
-    ``older_than`` seconds before ``now`` (by default :func:`storage_now`, the storage's clock). A file whose
-    modification time the storage does not report is never stale."""
+    """The temporary files of writes (:func:`is_temporary_path`: the backends' and the NiFi flows') below ``path``
+    (the whole lake by default) last modified more than ``older_than`` seconds before ``now`` (by default
+    :func:`storage_now`, the storage's clock). A file whose modification time the storage does not report is never
+    stale."""
     if older_than < 0:
         raise ValueError(f"older_than must be 0 or more seconds, not {older_than!r}")
     limit = (storage_now(lake) if now is None else now) - older_than
     return [entry for entry in lake.walk_hidden(path)
-            if not entry.is_dir and is_temporary_name(entry.path.rsplit("/", 1)[-1])
+            if not entry.is_dir and is_temporary_path(entry.path)
             and entry.mtime is not None and entry.mtime < limit]
 
 

@@ -1,6 +1,9 @@
 """Temporary files left by interrupted writes: found by their exact names once a day old, removed by retention,
 reported by doctor; everything else (young temporary files, other dot-files, locks, data) is left alone, and no
-reader ever sees them. Runs on a real local lake and on the WebHDFS double (``lake_case``)."""
+reader ever sees them. Runs on a real local lake and on the WebHDFS double (``lake_case``).
+
+The NiFi flows' in-flight dot-files (PutFile/PutHDFS write ``.<batch name>``, then rename it) are such files too,
+only with the flows' exact names where the flows write them. Was: retention left them in the partition forever."""
 
 from __future__ import annotations
 
@@ -20,12 +23,15 @@ from lake_cases import LakeCase, double_case
 from fediscope.cli.lake import listing
 from fediscope.config import load_settings
 from fediscope.doctor import OK, WARN, check_lake
+from fediscope.engine.manifest import list_raw_files
 from fediscope.errors import LakeLockedError
 from fediscope.gdpr.retention import apply_retention
 from fediscope.lake.debris import (
     STALE_AFTER_SECONDS,
     format_bytes,
+    is_nifi_in_flight,
     is_temporary_name,
+    is_temporary_path,
     remove_stale_temporary_files,
     stale_temporary_files,
 )
@@ -162,6 +168,122 @@ def test_mapreduce_input_ignores_temporary_files(tmp_path: Path, monkeypatch: py
     assert [p.relative_to(case.disk).as_posix() for p in raw_files(case.disk)] == [BATCH]
 
 
+# -- NiFi's in-flight dot-files ----------------------------------------------------------------------------------
+
+QUARANTINE = "quarantine/instance=localhost:3000/dt=2026-11-20"
+#: A batch name as the flows' ``Name batch file`` gives it (nifi_templates/build_flows.py BATCH_ID + ".jsonl").
+NIFI_BATCH = "20261120T101500Z-1a2b3c4d.jsonl"
+NIFI_QUARANTINED = "nifi_landing-20261120T101500Z-1a2b3c4d.json"
+#: The batches in PARTITION, in name order: one NiFi landed, one of the collector.
+LANDED = [f"{PARTITION}/{NIFI_BATCH}", BATCH]
+#: The same names in directories the flows never write to, and other names in the directories they write to.
+NIFI_LOOK_ALIKES = (
+    *(f"{PARTITION}/{name}" for name in (
+        ".20261120T101500Z-1A2B3C4D.jsonl", ".20261120T101500Z-1a2b3c4d.jsonl.gz", ".20261120T101500Z-1a2b3c4.jsonl",
+        ".2026112T101500Z-1a2b3c4d.jsonl", "..20261120T101500Z-1a2b3c4d.jsonl", ".20261120T101500Z-1a2b3c4d.json",
+        ".20261120T101500Z-1a2b3c4d.jsonl.keep", ".x20261120T101500Z-1a2b3c4d.jsonl",
+        "._20261120T101500Z-1a2b3c4d.jsonl", f".{NIFI_QUARANTINED}", ".b1.jsonl")),
+    *(f"{QUARANTINE}/{name}" for name in (
+        f".{NIFI_BATCH}", ".nifi_other-20261120T101500Z-1a2b3c4d.json", ".nifi_landing-20261120T101500Z-1a2b3c4d.jsonl",
+        ".nifi_landing-b1.json", ".statuses-20261120T101500Z-1a2b3c4d.json")),
+    f"raw/mastodon/accounts/instance=localhost:3000/dt=2026-11-20/.{NIFI_BATCH}",  # the flows land statuses only
+    f"raw/mastodon/statuses/instance=localhost:3000/.{NIFI_BATCH}",  # above the dt= directory
+    f"{PARTITION}/nested/.{NIFI_BATCH}",  # below it
+    f"raw/mastodon/statuses/instance=localhost:3000/dt=latest/.{NIFI_BATCH}",
+    f"raw/mastodon/statuses/dt=2026-11-20/.{NIFI_BATCH}",
+    f"mine/{PARTITION}/.{NIFI_BATCH}",
+    f"curated/statuses/dt=2026-11-20/.{NIFI_BATCH}",
+    f"_state/.{NIFI_BATCH}",
+    f".{NIFI_BATCH}",
+    f"quarantine/instance=localhost:3000/.{NIFI_QUARANTINED}",
+)
+
+
+def _put_at(case: LakeCase, path: str, data: bytes, mtime: float) -> None:
+    on_disk = _on_disk(case, path)
+    on_disk.parent.mkdir(parents=True, exist_ok=True)
+    _put(on_disk.parent, on_disk.name, data, mtime)
+
+
+def _nifi_debris(case: LakeCase) -> tuple[dict[str, int], set[str]]:
+    """A lake with a batch of the collector and one NiFi landed whole, a quarantine file of NiFi, the dot-files a
+    NiFi killed before its renames left (a day old: two batches, three quarantine files), one NiFi is writing now,
+    and look-alikes (all old). Returns the stale ones (lake path → size) and every other file on disk."""
+    lake = case.lake
+    lake.write_atomic(BATCH, b'{"meta": {}, "data": {}}\n')
+    lake.write_atomic(f"{PARTITION}/{NIFI_BATCH}", b'{"meta": {}, "data": {}}\n')
+    lake.write_atomic(f"{QUARANTINE}/{NIFI_QUARANTINED}", b"{}")
+    stale = {
+        f"{PARTITION}/.{NIFI_BATCH}": 300,  # the same name as a landed batch: a retry landed it, this copy is left
+        f"{PARTITION}/.20261120T235959Z-00ff9a0b.jsonl": 120,
+        f"{QUARANTINE}/.{NIFI_QUARANTINED}": 40,
+        f"{QUARANTINE}/.nifi_fetch-20261120T000000Z-0123abcd.json": 30,
+        f"{QUARANTINE}/.nifi_unprocessable-20261120T000001Z-89efcdab.json": 20,
+    }
+    for path, size in stale.items():
+        _put_at(case, path, b"x" * size, OLD)
+    _put_at(case, f"{PARTITION}/.20261120T120000Z-abcdef01.jsonl", b'{"meta": {}, "data"', YOUNG)  # under way
+    for path in NIFI_LOOK_ALIKES:
+        _put_at(case, path, b"keep", OLD)
+    assert case.disk is not None
+    stale_on_disk = {_on_disk(case, p).relative_to(case.disk).as_posix() for p in stale}
+    return stale, set(case.names_on_disk()) - stale_on_disk
+
+
+def test_nifi_in_flight_paths_are_exactly_the_flows_dot_files() -> None:
+    for path in (f"{PARTITION}/.{NIFI_BATCH}", f"{QUARANTINE}/.{NIFI_QUARANTINED}",
+                 f"{QUARANTINE}/.nifi_fetch-20261120T101500Z-1a2b3c4d.json",
+                 f"{QUARANTINE}/.nifi_unprocessable-20261120T101500Z-1a2b3c4d.json",
+                 "raw/mastodon/statuses/instance=mastodon.social/dt=2026-01-31/.20260131T235959Z-ffffffff.jsonl"):
+        assert is_nifi_in_flight(path) and is_temporary_path(path), path
+    for path in (*NIFI_LOOK_ALIKES, f"{PARTITION}/{NIFI_BATCH}", f"{QUARANTINE}/{NIFI_QUARANTINED}",
+                 f"/{PARTITION}/.{NIFI_BATCH}", f"{PARTITION}/.{NIFI_BATCH}/"):
+        assert not is_nifi_in_flight(path) and not is_temporary_path(path), path
+    assert is_temporary_path(f"{PARTITION}/{_webhdfs_temp_name('b1.jsonl')}")  # the backends' names, anywhere
+    assert is_temporary_path(f"_state/{_webhdfs_temp_name('process.lock')}")
+
+
+def test_stale_nifi_dot_files_are_removed_and_nothing_else(lake_case: LakeCase) -> None:
+    stale, others = _nifi_debris(lake_case)
+    lake = lake_case.lake
+
+    def readers() -> tuple[object, ...]:
+        return (lake.walk(""), lake.list(PARTITION), lake.list(QUARANTINE), listing(lake, "", records=True),
+                listing(lake, PARTITION, records=True), listing(lake, QUARANTINE), list_raw_files(lake))
+
+    seen_by_readers = readers()
+    assert {e.path for e in stale_temporary_files(lake)} == set(stale)
+
+    removed = remove_stale_temporary_files(lake)
+
+    assert sorted(removed.paths) == sorted(stale) and (removed.count, removed.bytes) == (5, 510)
+    assert not removed.failed
+    assert set(lake_case.names_on_disk()) == others  # the one being written, look-alikes, batches: kept
+    assert readers() == seen_by_readers
+    assert sorted(e.path for e in lake.walk(PARTITION)) == LANDED  # readers never saw them
+    assert [e.path for _, e in list_raw_files(lake)] == LANDED
+    later = remove_stale_temporary_files(lake, now=NOW + STALE_AFTER_SECONDS)  # a day after the write under way
+    assert later.paths == [f"{PARTITION}/.20261120T120000Z-abcdef01.jsonl"]
+
+
+def test_readers_never_see_nifi_dot_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lake ls`` (listing), curation's input (list_raw_files, for DuckDB and Spark alike) and the MapReduce
+    job's input leave NiFi's in-flight dot-files out, stale or not."""
+    from lake_cases import local_case
+
+    from spark_jobs.mapreduce.run_local import raw_files
+
+    case = local_case(tmp_path, monkeypatch)
+    _nifi_debris(case)
+    assert case.disk is not None
+    assert [p.relative_to(case.disk).as_posix() for p in raw_files(case.disk)] == LANDED
+    assert [e.path for _, e in list_raw_files(case.lake)] == LANDED
+    rows = sorted(listing(case.lake, PARTITION, records=True), key=lambda r: str(r["path"]))
+    assert [(r["path"], r.get("files"), r["records"]) for r in rows] == [
+        (LANDED[0], None, 1), (BATCH, None, 1), (f"{PARTITION}/nested/", 0, None)]  # only a dot-file there
+    assert [r["path"] for r in listing(case.lake, QUARANTINE)] == [f"{QUARANTINE}/{NIFI_QUARANTINED}"]
+
+
 # -- retention -------------------------------------------------------------------------------------------------
 
 
@@ -182,6 +304,23 @@ def test_retention_removes_stale_temporary_files(lake_case: LakeCase) -> None:
     assert not summary.deleted  # 0 days: every partition kept, the temporary files are removed all the same
     assert summary.as_dict()["temporary_files"] == {"count": 4, "bytes": 366, "older_than_hours": 24.0,
                                                     "paths": summary.temporary_files.paths, "failed": []}
+    assert set(lake_case.names_on_disk()) == others
+
+
+def test_retention_removes_stale_nifi_dot_files(lake_case: LakeCase) -> None:
+    stale, others = _nifi_debris(lake_case)
+    settings = load_settings(env={}, toml_path=None, lake=lake_case.lake.url, retention_raw_days=0,
+                             retention_curated_days=0)
+
+    dry = apply_retention(settings, dry_run=True, today=date(2026, 11, 23), lake=lake_case.lake)
+    assert sorted(dry.temporary_files.paths) == sorted(stale)
+    assert len(lake_case.names_on_disk()) == len(others) + len(stale)
+
+    summary = apply_retention(settings, today=date(2026, 11, 23), lake=lake_case.lake)
+
+    assert summary.as_dict()["temporary_files"] == {"count": 5, "bytes": 510, "older_than_hours": 24.0,
+                                                    "paths": summary.temporary_files.paths, "failed": []}
+    assert sorted(summary.temporary_files.paths) == sorted(stale)
     assert set(lake_case.names_on_disk()) == others
 
 
@@ -242,6 +381,22 @@ def test_doctor_warns_about_stale_temporary_files_on_a_local_lake(tmp_path: Path
     assert "1 temporary file (2.0 KiB) left by interrupted writes, older than 24 h" in check.detail
     assert "wrote, read and deleted a probe file" in check.detail
     assert "`fediscope gdpr retention` removes them" in check.fix
+
+
+def test_doctor_warns_about_a_stale_nifi_dot_file_on_a_local_lake(tmp_path: Path) -> None:
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_atomic(BATCH, b"{}\n")
+    partition = _on_disk(LakeCase("local", lake, disk=lake.root), PARTITION)
+    settings = load_settings(env={}, toml_path=None, lake=str(lake.root))
+    _put(partition, ".20261120T120000Z-abcdef01.jsonl", b"being written", YOUNG)
+    assert check_lake(settings).status == OK
+
+    _put(partition, f".{NIFI_BATCH}", b"x" * 1024, OLD)
+    check = check_lake(settings)
+
+    assert check.status == WARN
+    assert f"1 temporary file (1.0 KiB) left by interrupted writes, older than 24 h, e.g. {PARTITION}/.{NIFI_BATCH}" \
+        in check.detail
 
 
 def test_sizes_read_as_people_write_them() -> None:

@@ -378,6 +378,39 @@ def test_failures_end_in_the_quarantine_directory(flow: dict[str, Any], catalogu
     assert directory == _lake_directory(flow, quarantine_dir)
 
 
+
+@pytest.mark.parametrize("instance", ["mastodon.social", "127.0.0.1:8080"])
+def test_a_dot_file_an_interrupted_write_leaves_is_one_retention_removes(flow: dict[str, Any],
+                                                                         instance: str) -> None:
+    """PutFile and PutHDFS (writeAndRename, no compression codec) write ``.<filename>`` in the target directory and
+    rename it to ``<filename>``: a NiFi killed in between leaves the dot-file behind. ``fediscope.lake.debris``
+    recognises exactly the paths the flows give it (retention removes them a day old): a batch's in its partition,
+    a quarantine file's in its directory, for every quarantine reason the flow sets."""
+    from fediscope.lake.debris import is_nifi_in_flight
+
+    procs = _processors(flow)
+    values = _parameter_values(flow) | {"instance": instance}
+    for proc in (_writer(flow), procs["Quarantine"]):
+        assert proc["properties"].get("Compression Codec", "NONE") == "NONE", "a codec would add its extension"
+    record = {"record.instance": instance, "record.fetched_at": "2026-11-23T23:59:59.999Z"}
+    partition = evaluate(procs["Set lake path"]["properties"]["lake.partition"], record, values, now=SAMPLE_DAY)
+    quarantine_dir = evaluate(procs["Name quarantine file"]["properties"]["quarantine.dir"], {}, values,
+                              now=SAMPLE_DAY)
+    reasons = {p["properties"]["quarantine.reason"] for p in procs.values() if "quarantine.reason" in p["properties"]}
+    assert reasons == {"fetch", "landing"}
+    for uuid in ("9f8e7d6c-1111-4222-8333-444455556666", "00000000-0000-4000-8000-000000000000"):
+        name = evaluate(procs["Name batch file"]["properties"]["filename"], {"uuid": uuid}, values, now=SAMPLE_DAY)
+        assert is_nifi_in_flight(f"{partition}/.{name}"), name
+        assert not is_nifi_in_flight(f"{partition}/{name}")  # the landed batch is data
+        for reason in (*sorted(reasons), ""):  # none set: 'unprocessable'
+            quarantined = evaluate(procs["Name quarantine file"]["properties"]["filename"],
+                                   {"quarantine.reason": reason, "uuid": uuid}, values, now=SAMPLE_DAY)
+            assert is_nifi_in_flight(f"{quarantine_dir}/.{quarantined}"), quarantined
+            assert not is_nifi_in_flight(f"{quarantine_dir}/{quarantined}")
+            assert not is_nifi_in_flight(f"{partition}/.{quarantined}")  # each name only where the flows write it
+        assert not is_nifi_in_flight(f"{quarantine_dir}/.{name}")
+
+
 class _Walk:
     """Plays the cursor loop (Cursor → More pages? → Fetch page → Read cursor → Cursor) with the flow's rules."""
 
