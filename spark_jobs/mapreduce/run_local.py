@@ -13,8 +13,9 @@ Usage::
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
 ``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
-batch that cannot be read (a corrupt or truncated ``.gz``), or that does not end with a newline (cut short), stops
-it before any metric is written, naming the file (exit 1); when the reader of its output goes away
+batch that cannot be read (a corrupt or truncated ``.gz``), that is empty (no bytes), or that does not end with a
+newline (cut short), stops it before any metric is written, naming the file (exit 1), as it stops the SQL
+curation; when the reader of its output goes away
 (``run_local.py LAKE | head``) it stops quietly with the status of a Unix tool ended by SIGPIPE, 141.
 """
 
@@ -72,19 +73,28 @@ def deletions_dir(lake: Path) -> list[Path]:
     return [root] if root.is_dir() else []
 
 
+def empty_batch_message(path: Path) -> str:
+    """What curation says of an empty raw batch file (``fediscope.lake.batches.check_whole_batches``), word for
+    word: the README's Troubleshooting row covers both."""
+    return (f"the raw file {path} is empty: a batch is landed with its records, so it was emptied since; restore it "
+            "from a copy, or delete it, and run again")
+
+
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
           stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
-    corrupt or truncated ``.gz`` batch, an unreadable file) or that does not end with a newline (cut short: its
-    last line would be glued to the next file's first, as ``fediscope.lake.batches.check_whole_batches`` refuses
-    it for the SQL curation) is reported in ``errors`` as a :class:`PipelineError`
-    naming it, and the ``stages`` are killed before ``sink`` is closed, so that no stage sees the end of its input
-    and no metric computed from part of the lake is written."""
+    corrupt or truncated ``.gz`` batch, an unreadable file), that is empty (no bytes: a batch is landed with its
+    records) or that does not end with a newline (cut short: its last line would be glued to the next file's
+    first), as ``fediscope.lake.batches.check_whole_batches`` refuses it for the SQL curation, is reported in
+    ``errors`` as a :class:`PipelineError` naming it, and the ``stages`` are killed before ``sink`` is closed, so
+    that no stage sees the end of its input and no metric computed from part of the lake is written."""
     path: Path | None = None
     try:
         for path in files:
             last = b"\n"
             with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
+                if not os.fstat(handle.fileno()).st_size:  # of the file itself (a .gz: not even a gzip header)
+                    raise PipelineError(empty_batch_message(path))
                 while True:
                     chunk = handle.read(1 << 20)
                     if not chunk:
