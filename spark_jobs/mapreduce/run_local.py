@@ -102,7 +102,7 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
                     sink.write(chunk)
                     last = chunk[-1:]
             if last != b"\n":  # its last line would be glued to the next file's first: two records lost
-                raise PipelineError(f"the raw batch {path} is cut short or damaged: it does not end with a newline, "
+                raise PipelineError(f"the raw file {path} is cut short or damaged: it does not end with a newline, "
                                     "so its last record is incomplete (a batch is landed whole); restore it from a "
                                     "copy, or move it out of the lake (its records are then not counted), and run "
                                     "again")
@@ -111,7 +111,7 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
     except (OSError, EOFError, zlib.error) as exc:  # gzip: BadGzipFile (an OSError), EOFError when truncated
         for stage in stages:
             stage.kill()
-        errors.append(PipelineError(f"cannot read the raw batch {path}: {exc or type(exc).__name__}"))
+        errors.append(PipelineError(f"cannot read the raw file {path}: {exc or type(exc).__name__}"))
     except BaseException as exc:  # noqa: BLE001 - reported by the main thread
         for stage in stages:
             stage.kill()

@@ -6,6 +6,7 @@ collector lands them, then one batch damaged; both are run over them.
   with its records, so an empty one was emptied since. The mapper itself accepts an empty input: on a cluster an
   empty split is normal (it sees a split of a file, or a ``cat`` of several, never a whole batch), so the check is
   ``run_local``'s, which reads whole files as curation does.
+* A batch cut short (no final newline) is refused by both, in the same words.
 """
 
 from __future__ import annotations
@@ -124,3 +125,16 @@ def test_a_gzip_stream_of_no_records_is_no_records_to_both(tmp_path: Path) -> No
     assert got["account_engagement"]
     batches[0].unlink()
     assert got == run_lake(lake)
+
+
+def test_run_local_says_what_curation_says_of_a_batch_cut_short(tmp_path: Path) -> None:
+    """Up to what the records become (not curated / not counted), so the README's Troubleshooting row for
+    ``the raw file … is cut short or damaged`` covers both."""
+    lake, batches = _lake(tmp_path)
+    batches[0].write_bytes(batches[0].read_bytes()[:-200])
+    said = _curation_error(lake, tmp_path) or ""
+    common = said.split(" (its records are then")[0]
+    assert common.startswith(f"the raw file {batches[0]} is cut short or damaged: it does not end with a newline")
+    out = _run_local(lake)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith(f"run_local: {common} (its records are then not counted)"), out.stderr
