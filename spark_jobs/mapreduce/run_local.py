@@ -37,8 +37,10 @@ from pathlib import Path
 from typing import IO, Any
 
 try:  # imported as part of the repository (tests, the benchmark)
+    from spark_jobs.mapreduce.mapper import lake_files
     from spark_jobs.mapreduce.reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape
-except ImportError:  # run as a script next to reducer.py
+except ImportError:  # run as a script next to mapper.py and reducer.py
+    from mapper import lake_files  # type: ignore[no-redef]
     from reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -57,13 +59,13 @@ class PipelineError(RuntimeError):
 
 
 def raw_files(lake: Path, entities: Sequence[str] = ENTITIES) -> list[Path]:
-    """The raw batch files the jobs read, sorted (dot-files, which are in-flight writes, excluded)."""
+    """The raw batch files the jobs read, sorted (dot-files, which are in-flight writes, excluded; linked
+    directories followed, as curation follows them: :func:`mapper.lake_files`)."""
     files: list[Path] = []
     for entity in entities:
         root = lake.joinpath(*_ROOT, entity)
         if root.is_dir():
-            files.extend(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
-                         and p.name.endswith((".jsonl", ".jsonl.gz")))
+            files.extend(lake_files(root))
     return sorted(files)
 
 

@@ -7,6 +7,7 @@ collector lands them, then one batch damaged; both are run over them.
   empty split is normal (it sees a split of a file, or a ``cat`` of several, never a whole batch), so the check is
   ``run_local``'s, which reads whole files as curation does.
 * A batch cut short (no final newline) is refused by both, in the same words.
+* Partitions moved elsewhere and linked back are read by both; one that cannot be listed stops both.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from permissions import without_dac_rights
+from streamed_deletions import land_deletion
 
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
@@ -138,3 +141,42 @@ def test_run_local_says_what_curation_says_of_a_batch_cut_short(tmp_path: Path) 
     out = _run_local(lake)
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr.startswith(f"run_local: {common} (its records are then not counted)"), out.stderr
+
+
+def _link_back(directory: Path, elsewhere: Path) -> None:
+    """Move ``directory`` to ``elsewhere`` (another disk) and link it back, as an operator moving a partition does."""
+    shutil.move(str(directory), str(elsewhere))
+    directory.symlink_to(elsewhere, target_is_directory=True)
+
+
+def test_partitions_linked_from_elsewhere_are_read_as_curation_reads_them(tmp_path: Path, sql_results) -> None:
+    """A statuses partition and a deletions partition moved away and linked back: curation follows the links (as
+    the lake does), so must the chain (``Path.rglob`` skipped them: the batches not counted, the deleted status
+    counted)."""
+    lake, batches = _lake(tmp_path)
+    record = json.loads(batches[1].read_bytes().splitlines()[0])
+    land_deletion(LocalLake(lake), record["data"]["id"], INSTANCE, T0 + timedelta(minutes=5))
+    expected = sql_results(lake)  # copied with the links followed
+    assert expected["account_engagement"]
+    moved = tmp_path / "other-disk"
+    moved.mkdir()
+    _link_back(batches[0].parent.parent, moved / "statuses-instance")
+    (deletions,) = (lake / "raw" / "mastodon" / "status_deletions").iterdir()
+    _link_back(deletions, moved / "deletions-instance")
+    assert _curation_error(lake, tmp_path) is None
+    assert raw_files(lake) == batches
+    assert run_lake(lake) == expected
+
+
+def test_a_partition_that_cannot_be_listed_stops_run_local(tmp_path: Path) -> None:
+    """Curation stops on it ("cannot list …"); the chain skipped its batches without a word."""
+    lake, batches = _lake(tmp_path)
+    partition = batches[0].parent
+    partition.chmod(0)
+    try:
+        out = subprocess.run([*without_dac_rights(), *RUN_LOCAL, str(lake)], capture_output=True, text=True,
+                             timeout=300)
+    finally:
+        partition.chmod(0o755)
+    assert (out.returncode, out.stderr, out.stdout) == (1, f"run_local: cannot list {partition}: Permission denied\n",
+                                                        "")
