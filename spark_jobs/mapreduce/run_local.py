@@ -15,7 +15,7 @@ reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the 
 ``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
 batch that cannot be read (a corrupt or truncated ``.gz``), that is empty (no bytes), or that does not end with a
 newline (cut short), stops it before any metric is written, naming the file (exit 1), as it stops the SQL
-curation; when the reader of its output goes away
+curation; so does a streamed deletions batch that is empty or cut short. When the reader of its output goes away
 (``run_local.py LAKE | head``) it stops quietly with the status of a Unix tool ended by SIGPIPE, 141.
 """
 
@@ -82,6 +82,35 @@ def empty_batch_message(path: Path) -> str:
             "from a copy, or delete it, and run again")
 
 
+def cut_batch_message(path: Path) -> str:
+    """What curation says of a raw batch file that does not end with a newline, but for what its records become."""
+    return (f"the raw file {path} is cut short or damaged: it does not end with a newline, so its last record is "
+            "incomplete (a batch is landed whole); restore it from a copy, or move it out of the lake (its records "
+            "are then not counted), and run again")
+
+
+def check_deletions(paths: Sequence[Path]) -> None:
+    """Refuse the lake's streamed deletions files (the mapper's ``--deletions``: files, or directories of them) as
+    curation refuses them before reading any (``fediscope.lake.batches.check_whole_batches``): an empty one (no
+    bytes, also a ``.gz``), or a plain one that does not end with a newline. The mapper reads a deletions file
+    whole, line by line, so neither glues records together there, but each is a batch damaged since it was landed,
+    and the deletions it held are lost: the SQL curation stops on it, and so does this chain."""
+    for root in paths:
+        for path in lake_files(root) if root.is_dir() else [root]:
+            try:
+                with open(path, "rb") as handle:
+                    size = handle.seek(0, os.SEEK_END)
+                    if size and not path.name.endswith(".gz"):
+                        handle.seek(size - 1)
+                        last = handle.read(1)
+            except OSError as exc:
+                raise PipelineError(f"cannot read the raw file {path}: {exc.strerror or exc}") from None
+            if not size:
+                raise PipelineError(empty_batch_message(path))
+            if not path.name.endswith(".gz") and last != b"\n":
+                raise PipelineError(cut_batch_message(path))
+
+
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
           stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
@@ -104,10 +133,7 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
                     sink.write(chunk)
                     last = chunk[-1:]
             if last != b"\n":  # its last line would be glued to the next file's first: two records lost
-                raise PipelineError(f"the raw file {path} is cut short or damaged: it does not end with a newline, "
-                                    "so its last record is incomplete (a batch is landed whole); restore it from a "
-                                    "copy, or move it out of the lake (its records are then not counted), and run "
-                                    "again")
+                raise PipelineError(cut_batch_message(path))
     except BrokenPipeError:
         pass
     except (OSError, EOFError, zlib.error) as exc:  # gzip: BadGzipFile (an OSError), EOFError when truncated
@@ -126,7 +152,8 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
 def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
                  sort_buffer: str = "25%", deletions: Sequence[Path] = ()) -> None:
     """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file); ``deletions`` go to the
-    mapper as ``--deletions``. Raises PipelineError."""
+    mapper as ``--deletions`` (checked first: :func:`check_deletions`). Raises PipelineError."""
+    check_deletions(deletions)
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
     sort = ["sort", "-S", sort_buffer]
     mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path)))]

@@ -7,6 +7,7 @@ collector lands them, then one batch damaged; both are run over them.
   empty split is normal (it sees a split of a file, or a ``cat`` of several, never a whole batch), so the check is
   ``run_local``'s, which reads whole files as curation does.
 * A batch cut short (no final newline) is refused by both, in the same words.
+* A streamed deletions batch that is empty or cut short is refused by both (its deletions are lost).
 * Partitions moved elsewhere and linked back are read by both; one that cannot be listed stops both.
 """
 
@@ -180,3 +181,29 @@ def test_a_partition_that_cannot_be_listed_stops_run_local(tmp_path: Path) -> No
         partition.chmod(0o755)
     assert (out.returncode, out.stderr, out.stdout) == (1, f"run_local: cannot list {partition}: Permission denied\n",
                                                         "")
+
+
+@pytest.mark.parametrize("damage", ["empty", "empty .gz", "cut short"])
+def test_a_damaged_deletions_batch_stops_run_local_as_it_stops_curation(tmp_path: Path, damage: str) -> None:
+    """The deletions it held are lost: the SQL curation stops, and the chain must not count those statuses."""
+    lake, batches = _lake(tmp_path)
+    record = json.loads(batches[1].read_bytes().splitlines()[0])
+    land_deletion(LocalLake(lake), record["data"]["id"], INSTANCE, T0 + timedelta(minutes=5))
+    (landed,) = (lake / "raw" / "mastodon" / "status_deletions").rglob("*.jsonl")
+    damaged = landed.with_name(landed.name + ".gz") if damage == "empty .gz" else landed
+    data = b"" if damage.startswith("empty") else landed.read_bytes()[:-1]
+    landed.unlink()
+    damaged.write_bytes(data)
+    said = _curation_error(lake, tmp_path) or ""
+    out = _run_local(lake)
+    assert out.returncode == 1 and out.stdout == "", out.stderr
+    if damage == "empty":
+        assert out.stderr == f"run_local: {said}\n" == f"run_local: {empty_batch_message(damaged)}\n"
+    elif damage == "empty .gz":
+        assert "Input is not a GZIP stream" in said
+        assert out.stderr == f"run_local: {empty_batch_message(damaged)}\n"
+    else:
+        assert out.stderr.startswith(f"run_local: {said.split(' (its records are then')[0]} (its records are then "
+                                     "not counted)"), (out.stderr, said)
+    with pytest.raises(PipelineError, match=str(damaged)):
+        run_lake(lake)
