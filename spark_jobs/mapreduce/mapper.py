@@ -33,6 +33,7 @@ and counted; so are the lines of an input file whose path names no entity, or on
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import json
 import math
@@ -470,6 +471,35 @@ def read_line(raw: str) -> Any:
     return value
 
 
+def lake_files(root: Path) -> list[Path]:
+    """The batch files (``.jsonl``, ``.jsonl.gz``) below the directory ``root``, sorted; dot-files, which are
+    in-flight writes, left out. Symbolic links to directories are followed, each directory once, as the lake and
+    the SQL engines follow them (``fediscope.lake.local``; ``Path.rglob`` does not, and would skip a partition
+    moved to another disk and linked back). A directory that cannot be listed is an OSError naming it (``rglob``
+    skipped it without a word: its batches not read)."""
+    def unlistable(exc: OSError) -> None:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # one that vanished meanwhile lists nothing
+            raise OSError(f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for directory, subdirectories, names in os.walk(str(root), onerror=unlistable, followlinks=True):
+        try:
+            info = os.stat(directory)
+        except OSError as exc:
+            unlistable(exc)
+            continue
+        if (info.st_dev, info.st_ino) in seen:  # a link loop, or a directory linked twice
+            subdirectories[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        for name in names:
+            path = Path(directory, name)
+            if not name.startswith(".") and name.endswith((".jsonl", ".jsonl.gz")) and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
     """Every streamed deletion in ``paths`` (JSON Lines files, plain or ``.gz``, or directories holding them;
     dot-files, which are in-flight writes, skipped), as :func:`deletion_keys`: (instance, id) pairs and origin
@@ -481,9 +511,9 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
         path = Path(name)
         if not path.exists():
             raise FileNotFoundError(f"--deletions {name}: no such file or directory")
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = lake_files(path) if path.is_dir() else [path]
         for file in files:
-            if file.name.startswith(".") or (path.is_dir() and not file.name.endswith((".jsonl", ".jsonl.gz"))):
+            if file.name.startswith("."):
                 continue
             with (gzip.open(file, "rb") if file.name.endswith(".gz") else open(file, "rb")) as handle:
                 for number, data in enumerate(handle, 1):

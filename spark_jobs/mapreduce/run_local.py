@@ -13,8 +13,9 @@ Usage::
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
 ``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
-batch that cannot be read (a corrupt or truncated ``.gz``), or that does not end with a newline (cut short), stops
-it before any metric is written, naming the file (exit 1); when the reader of its output goes away
+batch that cannot be read (a corrupt or truncated ``.gz``), that is empty (no bytes), or that does not end with a
+newline (cut short), stops it before any metric is written, naming the file (exit 1), as it stops the SQL
+curation; so does a streamed deletions batch that is empty or cut short. When the reader of its output goes away
 (``run_local.py LAKE | head``) it stops quietly with the status of a Unix tool ended by SIGPIPE, 141.
 """
 
@@ -36,8 +37,10 @@ from pathlib import Path
 from typing import IO, Any
 
 try:  # imported as part of the repository (tests, the benchmark)
+    from spark_jobs.mapreduce.mapper import lake_files
     from spark_jobs.mapreduce.reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape
-except ImportError:  # run as a script next to reducer.py
+except ImportError:  # run as a script next to mapper.py and reducer.py
+    from mapper import lake_files  # type: ignore[no-redef]
     from reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -56,13 +59,13 @@ class PipelineError(RuntimeError):
 
 
 def raw_files(lake: Path, entities: Sequence[str] = ENTITIES) -> list[Path]:
-    """The raw batch files the jobs read, sorted (dot-files, which are in-flight writes, excluded)."""
+    """The raw batch files the jobs read, sorted (dot-files, which are in-flight writes, excluded; linked
+    directories followed, as curation follows them: :func:`mapper.lake_files`)."""
     files: list[Path] = []
     for entity in entities:
         root = lake.joinpath(*_ROOT, entity)
         if root.is_dir():
-            files.extend(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
-                         and p.name.endswith((".jsonl", ".jsonl.gz")))
+            files.extend(lake_files(root))
     return sorted(files)
 
 
@@ -72,19 +75,57 @@ def deletions_dir(lake: Path) -> list[Path]:
     return [root] if root.is_dir() else []
 
 
+def empty_batch_message(path: Path) -> str:
+    """What curation says of an empty raw batch file (``fediscope.lake.batches.check_whole_batches``), word for
+    word: the README's Troubleshooting row covers both."""
+    return (f"the raw file {path} is empty: a batch is landed with its records, so it was emptied since; restore it "
+            "from a copy, or delete it, and run again")
+
+
+def cut_batch_message(path: Path) -> str:
+    """What curation says of a raw batch file that does not end with a newline, but for what its records become."""
+    return (f"the raw file {path} is cut short or damaged: it does not end with a newline, so its last record is "
+            "incomplete (a batch is landed whole); restore it from a copy, or move it out of the lake (its records "
+            "are then not counted), and run again")
+
+
+def check_deletions(paths: Sequence[Path]) -> None:
+    """Refuse the lake's streamed deletions files (the mapper's ``--deletions``: files, or directories of them) as
+    curation refuses them before reading any (``fediscope.lake.batches.check_whole_batches``): an empty one (no
+    bytes, also a ``.gz``), or a plain one that does not end with a newline. The mapper reads a deletions file
+    whole, line by line, so neither glues records together there, but each is a batch damaged since it was landed,
+    and the deletions it held are lost: the SQL curation stops on it, and so does this chain."""
+    for root in paths:
+        for path in lake_files(root) if root.is_dir() else [root]:
+            try:
+                with open(path, "rb") as handle:
+                    size = handle.seek(0, os.SEEK_END)
+                    if size and not path.name.endswith(".gz"):
+                        handle.seek(size - 1)
+                        last = handle.read(1)
+            except OSError as exc:
+                raise PipelineError(f"cannot read the raw file {path}: {exc.strerror or exc}") from None
+            if not size:
+                raise PipelineError(empty_batch_message(path))
+            if not path.name.endswith(".gz") and last != b"\n":
+                raise PipelineError(cut_batch_message(path))
+
+
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
           stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
-    corrupt or truncated ``.gz`` batch, an unreadable file) or that does not end with a newline (cut short: its
-    last line would be glued to the next file's first, as ``fediscope.lake.batches.check_whole_batches`` refuses
-    it for the SQL curation) is reported in ``errors`` as a :class:`PipelineError`
-    naming it, and the ``stages`` are killed before ``sink`` is closed, so that no stage sees the end of its input
-    and no metric computed from part of the lake is written."""
+    corrupt or truncated ``.gz`` batch, an unreadable file), that is empty (no bytes: a batch is landed with its
+    records) or that does not end with a newline (cut short: its last line would be glued to the next file's
+    first), as ``fediscope.lake.batches.check_whole_batches`` refuses it for the SQL curation, is reported in
+    ``errors`` as a :class:`PipelineError` naming it, and the ``stages`` are killed before ``sink`` is closed, so
+    that no stage sees the end of its input and no metric computed from part of the lake is written."""
     path: Path | None = None
     try:
         for path in files:
             last = b"\n"
             with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
+                if not os.fstat(handle.fileno()).st_size:  # of the file itself (a .gz: not even a gzip header)
+                    raise PipelineError(empty_batch_message(path))
                 while True:
                     chunk = handle.read(1 << 20)
                     if not chunk:
@@ -92,16 +133,13 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
                     sink.write(chunk)
                     last = chunk[-1:]
             if last != b"\n":  # its last line would be glued to the next file's first: two records lost
-                raise PipelineError(f"the raw batch {path} is cut short or damaged: it does not end with a newline, "
-                                    "so its last record is incomplete (a batch is landed whole); restore it from a "
-                                    "copy, or move it out of the lake (its records are then not counted), and run "
-                                    "again")
+                raise PipelineError(cut_batch_message(path))
     except BrokenPipeError:
         pass
     except (OSError, EOFError, zlib.error) as exc:  # gzip: BadGzipFile (an OSError), EOFError when truncated
         for stage in stages:
             stage.kill()
-        errors.append(PipelineError(f"cannot read the raw batch {path}: {exc or type(exc).__name__}"))
+        errors.append(PipelineError(f"cannot read the raw file {path}: {exc or type(exc).__name__}"))
     except BaseException as exc:  # noqa: BLE001 - reported by the main thread
         for stage in stages:
             stage.kill()
@@ -114,7 +152,8 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
 def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
                  sort_buffer: str = "25%", deletions: Sequence[Path] = ()) -> None:
     """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file); ``deletions`` go to the
-    mapper as ``--deletions``. Raises PipelineError."""
+    mapper as ``--deletions`` (checked first: :func:`check_deletions`). Raises PipelineError."""
+    check_deletions(deletions)
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
     sort = ["sort", "-S", sort_buffer]
     mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path)))]

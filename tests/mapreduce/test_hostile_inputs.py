@@ -206,7 +206,7 @@ def test_run_local_refuses_a_batch_without_a_final_newline(tmp_path: Path, compr
         for mode in ([], ["--json"], ["--out", str(tmp_path / "metrics.tsv")]):
             out = subprocess.run([*RUN_LOCAL, str(lake), *mode], capture_output=True, text=True, timeout=300)
             assert out.returncode == 1, mode
-            assert out.stderr.startswith(f"run_local: the raw batch {path} is cut short or damaged: it does not end "
+            assert out.stderr.startswith(f"run_local: the raw file {path} is cut short or damaged: it does not end "
                                          "with a newline"), out.stderr
             assert out.stdout == ""
         with pytest.raises(PipelineError, match="does not end with a newline"):

@@ -99,9 +99,9 @@ def test_run_local_names_a_corrupt_gz_batch_and_prints_no_partial_metrics(record
     for mode in ([], ["--json"], ["--out", str(tmp_path / "metrics.tsv")]):
         out = subprocess.run([*RUN_LOCAL, str(lake), *mode], capture_output=True, text=True, timeout=300)
         assert out.returncode == 1, mode
-        assert out.stderr == f"run_local: cannot read the raw batch {corrupt}: Compressed file ended before the " \
+        assert out.stderr == f"run_local: cannot read the raw file {corrupt}: Compressed file ended before the " \
                              "end-of-stream marker was reached\n", mode
         assert out.stdout == "", mode  # nothing computed from part of the lake
     assert (tmp_path / "metrics.tsv").read_text() == ""
-    with pytest.raises(PipelineError, match=f"cannot read the raw batch {re.escape(str(corrupt))}: "):
+    with pytest.raises(PipelineError, match=f"cannot read the raw file {re.escape(str(corrupt))}: "):
         run_lake(lake)
