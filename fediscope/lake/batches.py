@@ -66,15 +66,17 @@ def check_whole_batches(paths: Sequence[str]) -> None:
     """Refuse raw batch files (local paths, as an engine reads them) that cannot be as they were landed: empty, or
     not ending with a newline. A batch is written whole (:func:`write_batch`, NiFi's merge with its newline
     footer), so either means it was cut or damaged since, and its last record is lost or partial: DuckDB drops
-    such a line without a word when the file is not the last it reads. Compressed batches are left to the
-    decompressor, which detects a cut itself; paths that are not local files (``hdfs://``) to the engine."""
+    such a line without a word when the file is not the last it reads. A compressed batch is refused here only when
+    empty (no bytes, not even a gzip header; DuckDB said "Input is not a GZIP stream"): a cut one is left to the
+    decompressor, which detects it itself; paths that are not local files (``hdfs://``) to the engine."""
     for path in paths:
-        if path.endswith(".gz") or "://" in path:
+        if "://" in path:
             continue
+        compressed = path.endswith(".gz")
         try:
             with open(path, "rb") as handle:
                 size = handle.seek(0, os.SEEK_END)
-                if size:
+                if size and not compressed:
                     handle.seek(size - 1)
                     last = handle.read(1)
         except OSError as exc:
@@ -82,7 +84,7 @@ def check_whole_batches(paths: Sequence[str]) -> None:
         if not size:
             raise LakeError(f"the raw file {path} is empty: a batch is landed with its records, so it was emptied "
                             "since; restore it from a copy, or delete it, and run again")
-        if last != b"\n":
+        if not compressed and last != b"\n":
             raise LakeError(f"the raw file {path} is cut short or damaged: it does not end with a newline, so its "
                             "last record is incomplete (a batch is landed whole); restore it from a copy, or move it "
                             "out of the lake (its records are then not curated), and run again")
