@@ -146,3 +146,20 @@ def test_doctor_and_config_check_refuse_a_malformed_store_url(cli_env, capsys, m
     assert line.startswith(f"fediscope: error: {origin} is invalid: '{store}' names no ")
     if store == NO_DATABASE:
         assert MYSQL_HINT in line  # the same hint as every other command's
+
+
+@pytest.mark.parametrize("store", ["sqlite://", "sqlite:///:memory:"])
+def test_config_check_flags_an_in_memory_store(cli_env, capsys, monkeypatch, store):
+    """Was: `config check` found no problem (exit 0) in a store that `process` and `report` refuse and `doctor`
+    FAILs."""
+    monkeypatch.setenv("FEDISCOPE_STORE", store)
+    monkeypatch.setenv("FEDISCOPE_API_KEY", "0123456789abcdefghijklmnopqrstuv")
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "a-strong-key-0123456789abcdefghijklmnopqrstuvwxyz")
+    from fediscope.cli import main
+
+    # main() returns click's exit code of `config check` (cli_run.run reads only a SystemExit)
+    assert main(["config", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "problem: FEDISCOPE_STORE: an in-memory SQLite database" in out and "1 problem(s)" in out, out
+    monkeypatch.setenv("FEDISCOPE_STORE", "sqlite:///fediscope.db")
+    assert main(["config", "check"]) in (None, 0), capsys.readouterr().out
