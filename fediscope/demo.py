@@ -35,6 +35,7 @@ import importlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import threading
@@ -684,8 +685,11 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     print(f"  {'pseudonym key':18} {shown(ctx.lake_dir / KEY_FILE)} (demo only; set FEDISCOPE_PSEUDONYM_KEY for "
           "real use)", file=out)
     if code == 0:
+        # `make demo` runs in the current directory: a run given --dir elsewhere is repeated with that --dir
+        again = ("`make demo`" if ctx.base.resolve() == Path.cwd().resolve() else
+                 f"`python -m fediscope.demo --dir {shlex.quote(shown(ctx.base))}`")
         print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
-              "`make demo` again: it collects only what is new.", file=out)
+              f"{again} again: it collects only what is new.", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)
     out.flush()

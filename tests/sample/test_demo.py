@@ -265,3 +265,16 @@ def test_another_port_is_a_usage_error_like_another_corpus(tmp_path: Path, capsy
                                         "127.0.0.1:8765: --port 0 would collect the whole corpus again"), err
     assert "--fresh --port 0" in err and "RuntimeError" not in err
     assert sorted(p.name for p in (tmp_path / "demo-lake" / "_state").iterdir()) == ["127.0.0.1:8765"]
+
+
+def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a run with ``--dir`` elsewhere ended "or run `make demo` again: it collects only what is new", which
+    runs the demo in the current directory: a new lake, collecting everything again."""
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path / "elsewhere dir", port=0), [], out) == 0, out.getvalue()
+    assert "or run `python -m fediscope.demo --dir './elsewhere dir'` again: it collects only what is new" in (
+        out.getvalue())
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0, out.getvalue()
+    assert "or run `make demo` again" in out.getvalue()
