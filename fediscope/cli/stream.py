@@ -97,7 +97,9 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     stop = threading.Event()
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,
                       flush_records=flush_records, flush_seconds=flush_seconds, stop=stop) for source in sources]
-    limit = f"for {duration:g} s" if duration else "until Ctrl-C"
+    stops = [f"{duration:g} s"] if duration else []
+    stops += [f"{max_events} events per timeline"] if max_events else []
+    limit = f"for up to {' or '.join(stops)}" if stops else "until Ctrl-C"
     click.echo(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into "
                f"{redact_url(settings.lake)}", err=True)
     with _stop_on_signals(stop):
