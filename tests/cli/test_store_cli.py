@@ -163,3 +163,17 @@ def test_config_check_flags_an_in_memory_store(cli_env, capsys, monkeypatch, sto
     assert "problem: FEDISCOPE_STORE: an in-memory SQLite database" in out and "1 problem(s)" in out, out
     monkeypatch.setenv("FEDISCOPE_STORE", "sqlite:///fediscope.db")
     assert main(["config", "check"]) in (None, 0), capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("store", "written"), [("fediscope.db", "sqlite:///fediscope.db"),
+                                                ("/data/metrics.db", "sqlite:////data/metrics.db")])
+@pytest.mark.parametrize("command", ["process", "report"])
+def test_a_bare_path_as_store_is_answered_with_its_sqlite_url(cli_env, capsys, command, store, written):
+    """Was: "'fediscope.db' is not a supported store URL (unsupported scheme '')", leaving the user to find out
+    that a SQLite file is written sqlite:///path."""
+    code, out, err = run(capsys, command, "--store", store)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert f"--store is invalid: '{store}' is a path, not a store URL; a SQLite file is written {written} " in line
+    assert "unsupported scheme" not in line
+    assert not (cli_env / store.lstrip("/")).exists()
