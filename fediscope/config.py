@@ -400,7 +400,7 @@ def instance_domain(instance: str) -> str:
         host, port = parts.hostname, parts.port  # .port raises for "host:abc" and "host:99999"
     except ValueError as exc:
         raise ConfigError(f"not an instance address: {instance!r} ({exc}; expected e.g. "
-                          "https://mastodon.social or http://127.0.0.1:8080)") from None
+                          "https://mastodon.social or http://127.0.0.1:8765)") from None
     if not host or not _HOST_RE.fullmatch(host.lower()):
         raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
     host = host.lower()

@@ -93,6 +93,18 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
     return found
 
 
+def _store_findings(settings: Settings) -> list[Finding]:
+    """A store every command refuses although the settings accept it (the Python API still opens it): SQLite in
+    memory, which `process` and `report` refuse and `doctor` FAILs."""
+    from fediscope.store.sqlite import sqlite_in_memory
+
+    if sqlite_in_memory(settings.store):
+        return [Finding("problem", "FEDISCOPE_STORE", "an in-memory SQLite database: whatever is stored in it is "
+                        "lost when a command ends, so `fediscope process` and `fediscope report` refuse it; use a "
+                        "file, e.g. sqlite:///fediscope.db")]
+    return []
+
+
 def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
     known = {s.env for s in SETTINGS} | set(KNOWN_EXTRA_VARIABLES)
     found = []
@@ -108,5 +120,5 @@ def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
 def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
     env = os.environ if env is None else env
-    findings = _secret_findings(settings, env) + _unknown_variables(env)
+    findings = _secret_findings(settings, env) + _store_findings(settings) + _unknown_variables(env)
     return sorted(findings, key=lambda f: f.level != "problem")

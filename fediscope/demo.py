@@ -35,6 +35,7 @@ import importlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import threading
@@ -250,6 +251,23 @@ def default_port(lake_dir: Path) -> int:
     return DEFAULT_PORT if not ports or DEFAULT_PORT in ports else ports[-1]
 
 
+def port_for(lake_dir: Path, port: int | None) -> int:
+    """The port a run serves the instance on: ``--port`` (``port``), else :func:`default_port`. Another port than
+    the one a lake was collected from (``--port 0`` included) is refused (ValueError), as another corpus is by
+    :func:`corpus_for`: the lake names partitions and checkpoints after host:port, so the whole corpus would be
+    collected again as a second instance and counted twice."""
+    if port is None:
+        return default_port(lake_dir)
+    collected = collected_ports(lake_dir)
+    if collected and port not in collected:
+        shown = ", ".join(f"127.0.0.1:{p}" for p in collected)
+        raise ValueError(f"this lake was collected from the sample instance on {shown}: --port {port} would "
+                         "collect the whole corpus again as a second instance and count it twice. Run without "
+                         f"--port (it uses {default_port(lake_dir)}), or start over: python -m "
+                         f"fediscope.demo --fresh --port {port}")
+    return port
+
+
 def remembered_corpus(lake_dir: Path) -> tuple[int, int] | None:
     """(statuses, seed) of the corpus this lake was collected from; None for a new lake (or one collected before
     the demo remembered it, or a damaged note: nothing to hold a re-run to)."""
@@ -280,19 +298,17 @@ def start_instance(ctx: DemoContext) -> str:
     from fediscope.sample.instance import SampleInstance
     from fediscope.sample.server import SampleServer
 
+    collected = collected_ports(ctx.lake_dir)
+    try:
+        port_for(ctx.lake_dir, ctx.port)  # `python -m fediscope.demo` refuses it before any step (exit 2)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
     # the corpus ends at the current hour, so "the last 7 days" analyses see it; re-runs within the hour
     # serve the very same corpus, and the statuses grown at "now" are what an incremental re-run collects
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
     if ctx.new_statuses:
         instance.grow(ctx.new_statuses)  # "new since last run": what an incremental re-run collects
-    collected = collected_ports(ctx.lake_dir)
-    if collected and ctx.port not in collected:  # `--port 0` or another port on a lake collected before
-        shown = ", ".join(f"127.0.0.1:{p}" for p in collected)
-        raise RuntimeError(f"this lake was collected from the sample instance on {shown}: --port {ctx.port} would "
-                           "collect the whole corpus again as a second instance and count it twice. Run without "
-                           f"--port (it uses {default_port(ctx.lake_dir)}), or start over: python -m "
-                           f"fediscope.demo --fresh --port {ctx.port}")
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:
@@ -669,8 +685,11 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     print(f"  {'pseudonym key':18} {shown(ctx.lake_dir / KEY_FILE)} (demo only; set FEDISCOPE_PSEUDONYM_KEY for "
           "real use)", file=out)
     if code == 0:
+        # `make demo` runs in the current directory: a run given --dir elsewhere is repeated with that --dir
+        again = ("`make demo`" if ctx.base.resolve() == Path.cwd().resolve() else
+                 f"`python -m fediscope.demo --dir {shlex.quote(shown(ctx.base))}`")
         print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
-              "`make demo` again: it collects only what is new.", file=out)
+              f"{again} again: it collects only what is new.", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)
     out.flush()
@@ -718,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.fresh:
             fresh_start(ctx)
         ctx.n_statuses, ctx.seed = corpus_for(ctx.lake_dir, args.statuses, args.seed)
-        ctx.port = args.port if args.port is not None else default_port(ctx.lake_dir)
+        ctx.port = port_for(ctx.lake_dir, args.port)
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         secrets_to_hide = [ctx.api_key, demo_key(ctx.lake_dir)]
     except ValueError as exc:

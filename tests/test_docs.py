@@ -44,3 +44,18 @@ def test_every_cli_command_is_documented_and_has_help() -> None:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage:" in result.output
+
+
+def test_python_dash_m_fediscope_is_the_command_too() -> None:
+    """Was: ``python -m fediscope`` answered "'fediscope' is a package and cannot be directly executed"; only
+    ``python -m fediscope.cli`` (the README's spelling, kept) ran the command."""
+    import subprocess
+    import sys
+
+    for module in ("fediscope", "fediscope.cli"):
+        result = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True,
+                                timeout=60, cwd=ROOT)
+        assert result.returncode == 0 and result.stdout.startswith("fediscope, version "), (module, result.stderr)
+        bad = subprocess.run([sys.executable, "-m", module, "process", "--engine", "sprk"], capture_output=True,
+                             text=True, timeout=60, cwd=ROOT)
+        assert bad.returncode == 2 and "'sprk' is not one of" in bad.stderr, (module, bad.stderr)

@@ -37,7 +37,7 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     \b
     Examples:
       fediscope collect --instance https://mastodon.social --timeline public --timeline tag:python
-      fediscope collect --instance http://127.0.0.1:8080 --max-pages 5 --json
+      fediscope collect --instance http://127.0.0.1:8765 --max-pages 5 --json   # the sample instance
     """
     if timelines and not instances:
         raise click.UsageError("--timeline needs at least one --instance (configured sources use their own "

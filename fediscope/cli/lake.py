@@ -38,13 +38,16 @@ def lake() -> None:
     """Inspect the lake and its lock (FEDISCOPE_LAKE: a directory or webhdfs://namenode:9870/path)."""
 
 
-def _count_records(data: bytes, path: str) -> int | None:
-    """Lines of a raw batch file (``.jsonl``/``.jsonl.gz``); None for other files and damaged ones."""
+def _count_records(data: bytes, path: str, damaged: list[str] | None = None) -> int | None:
+    """Lines of a raw batch file (``.jsonl``/``.jsonl.gz``); None for other files and damaged ones (whose path
+    is appended to ``damaged``)."""
     if not path.endswith(BATCH_SUFFIXES):
         return None
     try:
         return sum(1 for _ in decode_jsonl(data, path))
     except (ValueError, OSError, EOFError, zlib.error):  # not JSON Lines, not gzip, a truncated or damaged gzip
+        if damaged is not None:
+            damaged.append(path)
         return None
 
 
@@ -57,9 +60,10 @@ class _Counter:
     that cannot be read (no permission, vanished meanwhile) is not counted, as a damaged one is, and the listing
     goes on: the reason is added to ``unreadable``."""
 
-    def __init__(self, backend: LakeBackend, total: int, progress: Progress | None, unreadable: list[str]) -> None:
+    def __init__(self, backend: LakeBackend, total: int, progress: Progress | None, unreadable: list[str],
+                 damaged: list[str] | None = None) -> None:
         self.backend, self.total, self.progress, self.done = backend, total, progress, 0
-        self.unreadable = unreadable
+        self.unreadable, self.damaged = unreadable, damaged
 
     def file(self, path: str) -> int | None:
         """Records of a batch file, read from the lake (other files are not read); None for a damaged or
@@ -67,7 +71,7 @@ class _Counter:
         if not path.endswith(BATCH_SUFFIXES):
             return None
         data = _read_or_note(self.backend, path, self.unreadable)
-        records = _count_records(data, path) if data is not None else None
+        records = _count_records(data, path, self.damaged) if data is not None else None
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
@@ -82,14 +86,15 @@ class _Counter:
         return sum(c for c in counts if c is not None), sum(1 for c in counts if c is None)
 
 
-def _file_row(backend: LakeBackend, path: str, records: bool, unreadable: list[str]) -> dict[str, object]:
+def _file_row(backend: LakeBackend, path: str, records: bool, unreadable: list[str],
+              damaged: list[str] | None = None) -> dict[str, object]:
     """The row of one file named by ``path``: its size from its directory's listing, read only to count records
     (or when the listing leaves it out: a hidden name). One that cannot be read is listed all the same (its size
     None when the listing did not give it), the reason added to ``unreadable``."""
     size = next((e.size for e in backend.list(posixpath.dirname(path)) if e.path == path and not e.is_dir), None)
     data = _read_or_note(backend, path, unreadable) if records or size is None else None
     return _file_entry_row(path, len(data) if data is not None else size,
-                           _count_records(data, path) if records and data is not None else None, records)
+                           _count_records(data, path, damaged) if records and data is not None else None, records)
 
 
 def _read_or_note(backend: LakeBackend, path: str, unreadable: list[str]) -> bytes | None:
@@ -111,25 +116,25 @@ def _file_entry_row(path: str, size: int | None, records: int | None, counted: b
 
 
 def listing(backend: LakeBackend, path: str, records: bool = False, progress: Progress | None = None,
-            unreadable: list[str] | None = None) -> list[dict[str, object]]:
+            unreadable: list[str] | None = None, damaged: list[str] | None = None) -> list[dict[str, object]]:
     """Rows for ``lake ls``: one per child of ``path`` (or the file itself). ``records`` is counted only when
     ``records`` is true (it downloads each batch file: of a directory, every one below it, and says how many could
     not be counted, damaged or unreadable, in ``uncounted_files``; a batch file's row says 1 or 0 there);
     otherwise it is None. A file that cannot be read does not stop the listing: why is appended to
-    ``unreadable``."""
+    ``unreadable``; the path of a batch file that was read but is damaged is appended to ``damaged``."""
     unreadable = [] if unreadable is None else unreadable
     path = path.strip("/")
     entries = backend.list(path)
     if not entries and path and backend.is_dir(path):  # an empty directory
         return []
     if not entries and path and backend.exists(path):  # a file
-        return [_file_row(backend, path, records, unreadable)]
+        return [_file_row(backend, path, records, unreadable, damaged)]
     if not entries and path:
         raise LakeError(f"{path!r} does not exist in the lake {backend.url}; try `fediscope lake ls` for the top")
     below = {entry.path: backend.walk(entry.path) for entry in entries if entry.is_dir}
     batches = sum(1 for e in [*entries, *(f for files in below.values() for f in files)]
                   if not e.is_dir and e.path.endswith(BATCH_SUFFIXES))
-    counter = _Counter(backend, batches, progress, unreadable) if records else None
+    counter = _Counter(backend, batches, progress, unreadable, damaged) if records else None
     rows: list[dict[str, object]] = []
     for entry in entries:
         if entry.is_dir:
@@ -181,8 +186,9 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     records of every batch file below them (and how many could not be read): each batch file is downloaded and
     decompressed to count them. A batch file that is damaged or cannot be read (no permission) is listed as not
     counted ("uncounted_files" in --json, per row and for the whole listing) and the listing goes on; a warning on
-    stderr says why a file could not be read. Without --records, the text output ends with a hint when batch files
-    were listed, and --json gives "records": null for every row (with "records_counted": false).
+    stderr says why a file could not be read, and another names the damaged ones. Without --records, the text
+    output ends with a hint when batch files were listed, and --json gives "records": null for every row (with
+    "records_counted": false).
 
     \b
     Examples:
@@ -194,9 +200,10 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     backend = open_lake(settings.lake)
     require_lake(backend, chosen_by=LAKE_OPTION)  # a missing lake or a file is an error, not "(empty)"
     unreadable: list[str] = []
+    damaged: list[str] = []
     try:
         rows = listing(backend, path, records=count_records, progress=_terminal_progress if is_terminal() else None,
-                       unreadable=unreadable)
+                       unreadable=unreadable, damaged=damaged)
     except FediscopeError:
         raise
     except ValueError as exc:
@@ -205,6 +212,11 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
         click.echo(f"fediscope: warning: {len(unreadable)} file(s) could not be read: "
                    f"{unreadable[0]}{more}", err=True)
+    if damaged:  # read, but not whole JSON Lines: `fediscope process` stops on such a file, so say which
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        click.echo(f"fediscope: warning: {len(damaged)} batch file(s) damaged, not counted: {damaged[0]}{more}; "
+                   "`fediscope process` stops on a damaged raw file: restore it from a copy, or move it out of "
+                   "the lake", err=True)
     if as_json:
         document: dict[str, object] = {"lake": backend.url, "path": path, "records_counted": count_records}
         if count_records:  # the batch files of the whole listing that were not counted (damaged or unreadable)

@@ -13,8 +13,24 @@ import click
 
 from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, settings_from_context
 from fediscope.config import instance_base_url
+from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
-from fediscope.sources.spec import parse_source
+from fediscope.sources.spec import KINDS, SourceRef, parse_source
+
+#: What ``--timeline`` of ``fediscope stream`` takes (the streaming API's public timelines).
+STREAM_TIMELINES = "public, local or tag:NAME"
+
+
+def _stream_source(text: str) -> SourceRef:
+    """A ``--timeline`` of ``stream``: an unknown name is answered with what ``stream`` takes, not with the
+    collector's whole list (``instance``, ``account:ACCT``, … have no stream)."""
+    from fediscope.sources.stream import stream_endpoint
+
+    if text.strip().partition(":")[0].lower() not in KINDS:
+        raise ConfigError(f"unknown timeline {text!r}; stream {STREAM_TIMELINES}")
+    source = parse_source(text)
+    stream_endpoint(source)  # a source without a stream is refused before anything is opened
+    return source
 
 
 @contextmanager
@@ -62,7 +78,7 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     """
     settings = settings_from_context(lake=lake)
     instance_base_url(instance)
-    sources = [parse_source(t) for t in timelines or ("public",)]
+    sources = [_stream_source(t) for t in timelines or ("public",)]
     names = [s.name for s in sources]
     if len(set(names)) < len(names):
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
@@ -81,7 +97,9 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     stop = threading.Event()
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,
                       flush_records=flush_records, flush_seconds=flush_seconds, stop=stop) for source in sources]
-    limit = f"for {duration:g} s" if duration else "until Ctrl-C"
+    stops = [f"{duration:g} s"] if duration else []
+    stops += [f"{max_events} events per timeline"] if max_events else []
+    limit = f"for up to {' or '.join(stops)}" if stops else "until Ctrl-C"
     click.echo(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into "
                f"{redact_url(settings.lake)}", err=True)
     with _stop_on_signals(stop):

@@ -304,6 +304,9 @@ def store_url_problem(url: str) -> str | None:
 
     if not url.startswith(STORE_PREFIXES):
         scheme = url.split(":", 1)[0] if ":" in url else ""
+        if not scheme and url:  # a bare file path, the commonest slip: say how to write it as a SQLite URL
+            return (f"is a path, not a store URL; a SQLite file is written sqlite:///{url} (three slashes, then "
+                    "the path: sqlite:////absolute/path.db has four)")
         return f"is not a supported store URL (unsupported scheme {scheme!r}); {STORE_FORMS}"
     try:
         if url.startswith("sqlite:"):

@@ -35,8 +35,8 @@ if importlib.util.find_spec("fediscope") is None:  # run from a checkout without
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fediscope.config import instance_domain, load_settings  # noqa: E402
-from fediscope.errors import FediscopeError, LakeError  # noqa: E402
-from fediscope.lake.backend import LakeBackend, open_lake  # noqa: E402
+from fediscope.errors import ConfigError, FediscopeError, LakeError  # noqa: E402
+from fediscope.lake.backend import LakeBackend, lake_url_problem, open_lake  # noqa: E402
 from fediscope.lake.layout import (  # noqa: E402
     AUDIT_ROOT,
     CURATED_ROOT,
@@ -102,7 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             print("\n".join(directories))
             return 0
-        lake = open_lake(args.lake or load_settings().lake)
+        if args.lake is not None and (problem := lake_url_problem(args.lake)):
+            # named as given (--lake), not as the FEDISCOPE_LAKE it overrides; an empty --lake is refused too,
+            # not taken for "the configured lake"
+            from fediscope.redact import redact_url
+
+            raise ConfigError(f"--lake is invalid: {redact_url(args.lake)!r}: {problem}")
+        lake = open_lake(args.lake if args.lake is not None else load_settings().lake)
         created = create_directories(lake, directories)
     except (FediscopeError, ValueError) as exc:
         print(f"create_layout: error: {exc}", file=sys.stderr)

@@ -150,3 +150,15 @@ def test_lake_ls_lists_partitions_and_batches(cli_env, capsys, mastodon_server) 
 def test_lake_ls_of_a_missing_path_is_an_error(cli_env, capsys) -> None:
     code, _out, err = run(capsys, "lake", "ls", "raw/nothing-here")
     assert code == 1 and "does not exist" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("timeline", ["home", "publik", "user", "instance", "account:alice"])
+def test_stream_answers_a_wrong_timeline_with_what_it_streams(cli_env, capsys, timeline) -> None:
+    """Was: a typo (``publik``) or ``home`` was answered with the collector's list of sources (``instance``,
+    ``account:ACCT``, ``trends_tags``, …), which ``stream`` then refused one by one."""
+    code, out, err = run(capsys, "stream", "--instance", "http://127.0.0.1:9", "--timeline", timeline,
+                         "--duration", "1")
+    assert code == 2 and out == "", err
+    assert err.strip().endswith("stream public, local or tag:NAME"), err
+    assert "account:ACCT" not in err and "trends_tags" not in err and "Traceback" not in err
+    assert not (cli_env / "lake").exists()

@@ -146,3 +146,34 @@ def test_doctor_and_config_check_refuse_a_malformed_store_url(cli_env, capsys, m
     assert line.startswith(f"fediscope: error: {origin} is invalid: '{store}' names no ")
     if store == NO_DATABASE:
         assert MYSQL_HINT in line  # the same hint as every other command's
+
+
+@pytest.mark.parametrize("store", ["sqlite://", "sqlite:///:memory:"])
+def test_config_check_flags_an_in_memory_store(cli_env, capsys, monkeypatch, store):
+    """Was: `config check` found no problem (exit 0) in a store that `process` and `report` refuse and `doctor`
+    FAILs."""
+    monkeypatch.setenv("FEDISCOPE_STORE", store)
+    monkeypatch.setenv("FEDISCOPE_API_KEY", "0123456789abcdefghijklmnopqrstuv")
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "a-strong-key-0123456789abcdefghijklmnopqrstuvwxyz")
+    from fediscope.cli import main
+
+    # main() returns click's exit code of `config check` (cli_run.run reads only a SystemExit)
+    assert main(["config", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "problem: FEDISCOPE_STORE: an in-memory SQLite database" in out and "1 problem(s)" in out, out
+    monkeypatch.setenv("FEDISCOPE_STORE", "sqlite:///fediscope.db")
+    assert main(["config", "check"]) in (None, 0), capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("store", "written"), [("fediscope.db", "sqlite:///fediscope.db"),
+                                                ("/data/metrics.db", "sqlite:////data/metrics.db")])
+@pytest.mark.parametrize("command", ["process", "report"])
+def test_a_bare_path_as_store_is_answered_with_its_sqlite_url(cli_env, capsys, command, store, written):
+    """Was: "'fediscope.db' is not a supported store URL (unsupported scheme '')", leaving the user to find out
+    that a SQLite file is written sqlite:///path."""
+    code, out, err = run(capsys, command, "--store", store)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert f"--store is invalid: '{store}' is a path, not a store URL; a SQLite file is written {written} " in line
+    assert "unsupported scheme" not in line
+    assert not (cli_env / store.lstrip("/")).exists()

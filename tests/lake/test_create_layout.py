@@ -119,3 +119,21 @@ def test_a_parent_this_user_may_not_write_is_an_error(tmp_path: Path, mode: int)
     line = _one_line_error(result)
     assert str(parent / "lake") in line and line.endswith(": Permission denied"), line
     assert not (parent / "lake").exists()
+
+
+@pytest.mark.parametrize(("lake", "problem"), [
+    ("hdfs://namenode:8020/data/fediscope", "not hdfs://"),
+    ("", "empty"),
+])
+def test_a_lake_option_it_cannot_use_is_named_as_the_option(tmp_path: Path, lake: str, problem: str) -> None:
+    """Was: ``--lake hdfs://…`` was reported as ``FEDISCOPE_LAKE='hdfs://…'`` (a variable the user had not set),
+    and an empty ``--lake ''`` silently laid out the configured lake instead."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env["FEDISCOPE_LAKE"] = str(tmp_path / "configured")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--lake", lake], capture_output=True, text=True,
+                            timeout=60, env=env, cwd=tmp_path)
+    error = _one_line_error(result)
+    assert result.returncode == 2
+    assert error.startswith(f"create_layout: error: --lake is invalid: {lake!r}: ") and problem in error, error
+    assert "FEDISCOPE_LAKE=" not in error
+    assert not (tmp_path / "configured").exists()

@@ -29,6 +29,12 @@ def lake_dir(tmp_path, monkeypatch):
     return lake, partition
 
 
+def damaged_warning(path: str, count: int = 1) -> str:
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return (f"fediscope: warning: {count} batch file(s) damaged, not counted: {path}{more}; `fediscope process` "
+            "stops on a damaged raw file: restore it from a copy, or move it out of the lake\n")
+
+
 def test_an_empty_directory_is_listed_as_empty(lake_dir, capsys) -> None:
     """Was: "cannot read …/_state: Is a directory" (the empty directory was read as a file), exit 1."""
     lake, _partition = lake_dir
@@ -50,7 +56,7 @@ def test_a_damaged_gzip_batch_is_listed_without_a_record_count(lake_dir, capsys,
     (partition / "broken.jsonl.gz").write_bytes(broken)
     relative = partition.relative_to(_lake).as_posix()
     code, out, err = run(capsys, "lake", "ls", relative, "--records")
-    assert (code, err) == (0, "")
+    assert code == 0 and err == damaged_warning(f"{relative}/broken.jsonl.gz")
     lines = out.splitlines()
     assert [line.split()[-1] for line in lines] == [f"{relative}/broken.jsonl.gz", f"{relative}/good.jsonl",
                                                     f"{relative}/good.jsonl.gz"]
@@ -158,7 +164,7 @@ def test_a_damaged_batch_below_a_directory_is_reported_not_counted(lake_dir, cap
     lake, partition = lake_dir
     (partition / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 200)[:40])
     code, out, err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records")
-    assert (code, err) == (0, "")
+    assert code == 0 and err == damaged_warning(f"{partition.relative_to(lake).as_posix()}/broken.jsonl.gz")
     assert "3 files, 3 records, 1 not counted (unreadable)" in out
     code, out, _err = run(capsys, "lake", "ls", "raw/mastodon/statuses", "--records", "--json")
     (row,) = json.loads(out)["entries"]
@@ -246,9 +252,10 @@ def test_a_batch_this_user_may_not_read_is_counted_apart(tmp_path) -> None:
         for path in locked:
             path.chmod(0o644)
     reason = f"cannot read {partition / 'locked.jsonl'}: Permission denied"
+    damaged = damaged_warning(f"{partition.relative_to(lake).as_posix()}/damaged.jsonl.gz")
     for done in (as_json, top, text):
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-        assert done.stderr == f"fediscope: warning: 1 file(s) could not be read: {reason}\n"
+        assert done.stderr == f"fediscope: warning: 1 file(s) could not be read: {reason}\n{damaged}"
     document = json.loads(as_json.stdout)
     rows = {row["path"]: row for row in document["entries"]}
     assert (rows["raw/"]["files"], rows["raw/"]["records"], rows["raw/"]["uncounted_files"]) == (3, 2, 2)
@@ -259,3 +266,20 @@ def test_a_batch_this_user_may_not_read_is_counted_apart(tmp_path) -> None:
     assert "2 records" in lines["good.jsonl"]
     assert hidden.returncode == 0 and hidden.stdout.split() == ["?", "B", "_state/.hidden.json"], hidden.stderr
     assert "cannot read" in hidden.stderr and "Traceback" not in hidden.stderr
+
+
+def test_a_damaged_batch_is_named_on_stderr_as_the_readme_says(lake_dir, capsys) -> None:
+    """Was: a batch cut short (the file ``fediscope process`` then stops on) was listed ``not counted
+    (unreadable)`` without a word on stderr, unlike an unreadable one; the README promises one warning for both."""
+    lake, partition = lake_dir
+    relative = partition.relative_to(lake).as_posix()
+    (partition / "cut.jsonl").write_bytes(b'{"a": 1}\n{"a": ')
+    (partition / "cut2.jsonl").write_bytes(b'{"a"')
+    code, out, err = run(capsys, "lake", "ls", f"{relative}/cut.jsonl", "--records")
+    assert code == 0 and "not counted (unreadable)" in out
+    assert err == damaged_warning(f"{relative}/cut.jsonl")
+    code, out, err = run(capsys, "lake", "ls", "raw", "--records", "--json")
+    assert code == 0 and json.loads(out)["uncounted_files"] == 2
+    assert err == damaged_warning(f"{relative}/cut.jsonl", count=2)
+    code, _out, err = run(capsys, "lake", "ls", "raw")  # without --records nothing is read, nothing said
+    assert (code, err) == (0, "")

@@ -250,3 +250,31 @@ def test_another_port_on_a_collected_lake_is_refused_before_anything_is_collecte
     assert f"collected from the sample instance on 127.0.0.1:{used}: --port 0 would" in err.getvalue()
     assert f"Run without --port (it uses {used})" in err.getvalue() and "[2/2] collect" not in out.getvalue()
     assert sorted(p.name for p in (first.lake_dir / "_state").iterdir()) == before
+
+
+def test_another_port_is_a_usage_error_like_another_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: ``--port 0`` on a lake collected from 127.0.0.1:8765 generated the corpus, then stopped as a failed
+    step (``[1/8] sample instance: FAILED: RuntimeError: …``, exit 1), while another ``--statuses`` or ``--seed``
+    was refused up front (``fediscope demo: …``, exit 2): the README says they are refused the same way."""
+    from fediscope.demo import main
+
+    (tmp_path / "demo-lake" / "_state" / "127.0.0.1:8765").mkdir(parents=True)
+    assert main(["--dir", str(tmp_path), "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("fediscope demo: this lake was collected from the sample instance on "
+                                        "127.0.0.1:8765: --port 0 would collect the whole corpus again"), err
+    assert "--fresh --port 0" in err and "RuntimeError" not in err
+    assert sorted(p.name for p in (tmp_path / "demo-lake" / "_state").iterdir()) == ["127.0.0.1:8765"]
+
+
+def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a run with ``--dir`` elsewhere ended "or run `make demo` again: it collects only what is new", which
+    runs the demo in the current directory: a new lake, collecting everything again."""
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path / "elsewhere dir", port=0), [], out) == 0, out.getvalue()
+    assert "or run `python -m fediscope.demo --dir './elsewhere dir'` again: it collects only what is new" in (
+        out.getvalue())
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0, out.getvalue()
+    assert "or run `make demo` again" in out.getvalue()

@@ -425,6 +425,8 @@ def test_the_command_prints_a_summary_and_json(mastodon_server: Any, lake_dir: P
     assert document["ok"] is True and summary["ok"] is True and summary["source"] == "public"
     assert summary["events"]["delete"] == 1 and summary["deletions"] == 1
     assert summary["stopped"] == "max-events" and "streaming public from" in err
+    # was: "… until Ctrl-C" though the run was to stop after 6 events
+    assert "for up to 6 events per timeline into" in err and "Ctrl-C" not in err
     # several timelines: one connection each, side by side, one summary line each
     code, out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--timeline", "public",
                              "--timeline", "tag:python", "--max-events", "6", "--lake", str(lake_dir))
