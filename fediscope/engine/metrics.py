@@ -7,7 +7,9 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 * ``question`` — the one-line question the metric answers (required);
 * ``key`` — comma-separated columns that identify a row (required): re-running a batch overwrites rows with
   the same key, never duplicates them; stores build their primary keys / HBase row keys from it;
-* ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional);
+* ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional); a text rank column
+  outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
+  rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column).
 
 Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
