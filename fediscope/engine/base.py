@@ -110,14 +110,15 @@ class Engine(ABC):
         """One metric's result as an Arrow table with the stores' column types (see
         :func:`fediscope.engine.metric_state.normalize_table`): the rows :meth:`run_metric` gives, without
         building a Python object per value, so the incremental path can compare results in bulk; except that
-        rows whose text key no store can hold are left out here, the rows stores get
+        rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
         from fediscope.engine.metric_state import normalize_table, without_unstorable_keys
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
-            return without_unstorable_keys(metric.name, normalize_table(self.query_arrow(metric.sql)), metric.key)
+            return without_unstorable_keys(metric.name, normalize_table(self.query_arrow(metric.sql)), metric.key,
+                                           metric.rank_column)
 
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""

@@ -103,14 +103,16 @@ def normalize_table(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.schema.names)
 
 
-def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str]) -> pa.Table:
+def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank: str | None = None) -> pa.Table:
     """The result without rows whose text key is longer than a store key may be (``MAX_KEY_TEXT`` characters):
     such a value comes from a remote server (a language code, a status URI with privacy off), and refused by the
-    store it stopped every later run at the same row. The rows are left out, logged at WARNING with the count."""
+    store it stopped every later run at the same row. The rows are left out, logged at WARNING with the count.
+    So are rows whose value of a text ``rank`` column is that long: a rank value is part of a key too (of HBase's
+    rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`)."""
     from fediscope.store.schema import MAX_KEY_TEXT
 
     keep = None
-    for column in key:
+    for column in dict.fromkeys([*key, *([rank] if rank else [])]):
         if column in table.column_names and pa.types.is_string(table.schema.field(column).type):
             fits = pc.fill_null(pc.less_equal(pc.utf8_length(table[column]), MAX_KEY_TEXT), True)
             keep = fits if keep is None else pc.and_(keep, fits)
@@ -120,7 +122,8 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str]) -> p
     if kept.num_rows == table.num_rows:
         return table
     log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold",
-                name, table.num_rows - kept.num_rows, ", ".join(key), MAX_KEY_TEXT)
+                name, table.num_rows - kept.num_rows, ", ".join(dict.fromkeys([*key, *([rank] if rank else [])])),
+                MAX_KEY_TEXT)
     return kept
 
 

@@ -7,8 +7,11 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 * ``question`` — the one-line question the metric answers (required);
 * ``key`` — comma-separated columns that identify a row (required): re-running a batch overwrites rows with
   the same key, never duplicates them; stores build their primary keys / HBase row keys from it;
-* ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional);
-* ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column).
+* ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional); a text rank column
+  outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
+  rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
+* ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
+  that is not one of ``key``'s is refused when the file is read, with a :class:`ConfigError` naming the file.
 
 Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
 them), but :func:`check_column_names` refuses, for every store alike, what one of them cannot hold: empty
@@ -111,8 +114,13 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         rank_column = parts[0]
         rank_desc = len(parts) < 2 or parts[1].upper() != "ASC"
     key = tuple(k.strip() for k in header["key"].split(",") if k.strip())
-    named = [*key, *(c for c in (rank_column, header.get("prefix")) if c and c not in key)]
+    prefix = header.get("prefix")
+    named = [*key, *(c for c in (rank_column, prefix) if c and c not in key)]
     check_column_names(name, dict.fromkeys(named), source)
+    if prefix is not None and prefix not in key:
+        raise ConfigError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
+                          f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
+                          "order, and HBase's row keys start with it)")
     return Metric(name=name, question=header["question"], key=key, sql=text,
                   rank_column=rank_column, rank_desc=rank_desc, prefix_column=header.get("prefix"))
 

@@ -1,7 +1,8 @@
 """MySQL / MariaDB (``mysql+pymysql://user:password@host:3306/db``), the store for BI tools such as Superset.
 
 Tables use real column types (``BIGINT``, ``DOUBLE``, ``BOOL``, ``VARCHAR`` keys, ``LONGTEXT`` values), a primary
-key on the metric's key, an index on the rank column, and a binary, no-pad utf8mb4 collation (MariaDB's
+key on the metric's key, an index on the rank column (a text one by its first 255 characters, the most a text rank
+value holds: MariaDB cannot index ``LONGTEXT`` whole), and a binary, no-pad utf8mb4 collation (MariaDB's
 ``utf8mb4_nopad_bin``, MySQL 8.0.17+'s ``utf8mb4_0900_bin``, by the server connected to): keys compare byte
 for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the same
 code-point order as SQLite and HBase. The tests run MariaDB; MySQL has not been run here. Upserts are
@@ -49,7 +50,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.store.port import mysql_url, problem_text, url_error
-from fediscope.store.schema import TableSchema
+from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
 from fediscope.store.sql import AlterColumn, SQLStore
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
@@ -63,6 +64,10 @@ _COLUMNS = table_clause("columns", *map(column_clause, ("table_schema", "table_n
 class MySQLStore(SQLStore):
     table_options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": COLLATION,
                      "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
+    #: a text rank column (``LONGTEXT``) is indexed by a prefix: MariaDB cannot index text without a length, and
+    #: with the key, its whole length was over the 3072 bytes of an index; its values hold at most this many
+    #: characters (:data:`~fediscope.store.schema.MAX_KEY_TEXT`), so the prefix is each whole value
+    text_index_length = MAX_KEY_TEXT
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read.

@@ -323,6 +323,7 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         prepared = _retyped(schema, normalized, order)
     if typed is None:  # typed rows come from Arrow int64 columns: always in range
         _check_int_range(metric, schema, prepared)
+    _check_rank_text(metric, schema, prepared)
     by_key = _by_key(metric, schema, prepared)
     return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
                      widened=tuple(widened))
@@ -343,6 +344,21 @@ def _check_int_range(metric: Metric, schema: TableSchema, rows: list[Row]) -> No
             if value is not None and not low <= value <= high:
                 raise StoreError(f"metric {metric.name}: column {name!r} has the integer {value}, outside the 64-bit "
                                  "range the stores hold; CAST it to DOUBLE in the metric's SQL")
+
+
+def _check_rank_text(metric: Metric, schema: TableSchema, rows: list[Row]) -> None:
+    """Refuse a text rank value longer than a text key may be (:data:`MAX_KEY_TEXT`), on every store alike: HBase
+    keeps the value in the row keys of its rank index (at most 32767 bytes), MariaDB indexes the first
+    ``MAX_KEY_TEXT`` characters of it, and the results API's page cursors carry it. A text rank column that is a
+    key column is limited as a key (:func:`_by_key`)."""
+    rank = schema.rank_column
+    if not rank or rank in schema.key or schema.types.get(rank) != "str":
+        return
+    values = [row[rank] for row in rows if row[rank] is not None]
+    if max(map(len, values), default=0) > MAX_KEY_TEXT:
+        longest = max(values, key=len)
+        raise StoreError(f"metric {metric.name}: rank column {rank!r} has a value of {len(longest)} characters; "
+                         f"text rank values are limited to {MAX_KEY_TEXT}, as text keys are")
 
 
 def _retyped(schema: TableSchema, rows: list[Row], given: dict[str, str]) -> list[Row]:

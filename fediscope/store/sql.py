@@ -2,7 +2,8 @@
 
 Each metric is a table ``metric_<name>`` whose primary key is the metric's key (so an upsert by key is the
 database's own ``INSERT … ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE``), with an index on the rank column for
-top-N reads and one on the prefix column when it is not the first key column. Tables are created on first
+top-N reads (on MariaDB, of a text rank column's first 255 characters, the most a text rank value holds) and
+one on the prefix column when it is not the first key column. Tables are created on first
 write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one; a column that an older fediscope
 declared narrower than today (MariaDB's ``TEXT`` values) is widened before a store's first write to its table
 (:meth:`SQLStore.outdated_columns`). ``fediscope_catalog`` holds one
@@ -79,6 +80,8 @@ class SQLStore(BaseStore):
     """A :class:`~fediscope.store.port.MetricStore` over a SQLAlchemy engine; see the module docstring."""
 
     table_options: dict[str, Any] = {}
+    #: characters of a text value column a dialect's index may hold (None: whole values, as SQLite indexes them)
+    text_index_length: int | None = None
 
     def __init__(self, url: str, engine: Engine, read_only: bool = False) -> None:
         self.url = url
@@ -213,7 +216,16 @@ class SQLStore(BaseStore):
         table = Table(f"metric_{schema.metric}", MetaData(), *columns,
                       PrimaryKeyConstraint(*schema.key, name=f"pk_{schema.metric}"), **self.table_options)
         if schema.rank_column:
-            Index(f"rank_{schema.metric}", table.c[schema.rank_column], *(table.c[k] for k in schema.key))
+            rank = schema.rank_column
+            if self.text_index_length and schema.types.get(rank) == "str" and rank not in schema.key:
+                # a text value column (MariaDB's LONGTEXT) is indexed by its first characters only, the most a
+                # text key holds, so every value is indexed whole (MAX_KEY_TEXT); the ORDER BY of top-N compares
+                # the whole column, as SQLite and HBase do. The key is left out: the prefix index cannot give
+                # the order anyway, and InnoDB adds the primary key to every secondary index
+                length = {rank: self.text_index_length}
+                Index(f"rank_{schema.metric}", table.c[rank], mysql_length=length, mariadb_length=length)
+            else:  # a rank column that is a key column is named once (MariaDB refuses a column twice)
+                Index(f"rank_{schema.metric}", table.c[rank], *(table.c[k] for k in schema.key if k != rank))
         if schema.prefix != schema.key[0]:
             Index(f"prefix_{schema.metric}", table.c[schema.prefix])
         return table
