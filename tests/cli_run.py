@@ -19,11 +19,18 @@ def clean_env(tmp_path, monkeypatch, **variables: str):
     return tmp_path
 
 
+def exit_code(status: object) -> int:
+    """The exit code ``sys.exit(status)`` gives, as the installed ``fediscope`` script ends: ``sys.exit(main())``
+    (None is 0, an int itself, anything else 1)."""
+    return 0 if status is None else status if isinstance(status, int) else 1
+
+
 def run(capsys, *args: str) -> tuple[int, str, str]:
+    """``main``'s return value counts too: a command that ends with ``ctx.exit(1)`` returns 1 from ``main``
+    (click's non-standalone mode), which the script passes to ``sys.exit``."""
     try:
-        main(list(args))
-        code = 0
+        code = exit_code(main(list(args)))
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+        code = exit_code(exc.code)
     out, err = capsys.readouterr()
     return code, out, err

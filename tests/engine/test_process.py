@@ -107,9 +107,10 @@ def test_redact_url_hides_passwords() -> None:
 
 
 def _cli(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One successful command: ``main`` returns what the script's ``sys.exit`` gets, None or 0 for success."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    main(args)
+    assert main(args) in (None, 0)
 
 
 def test_cli_json_summary(landed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

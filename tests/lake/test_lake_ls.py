@@ -219,7 +219,7 @@ def test_an_unreadable_batch_is_counted_apart_and_the_listing_goes_on(webhdfs_la
 _LAKE_LS = """
 import sys
 from fediscope.cli import main
-main(["lake", "ls", *sys.argv[1:]])
+sys.exit(main(["lake", "ls", *sys.argv[1:]]))
 """
 
 

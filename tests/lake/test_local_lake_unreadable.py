@@ -79,7 +79,7 @@ def test_an_unreadable_directory_is_an_error_naming_it(tmp_path: Path) -> None:
 _LAKE_LS = """
 import sys
 from fediscope.cli import main
-main(["lake", "ls", "--lake", sys.argv[1]])
+sys.exit(main(["lake", "ls", "--lake", sys.argv[1]]))
 """
 
 
