@@ -251,6 +251,15 @@ def default_port(lake_dir: Path) -> int:
     return DEFAULT_PORT if not ports or DEFAULT_PORT in ports else ports[-1]
 
 
+def start_over_command(lake_dir: Path, *options: str) -> str:
+    """The command that deletes the demo lake ``lake_dir`` (and the outputs beside it) and runs the demo with
+    ``options``: ``--dir`` names the lake's directory unless it is the current one, so the command starts over
+    where the refused run was, not in the current directory."""
+    base = lake_dir.parent
+    where = [] if base.resolve() == Path.cwd().resolve() else ["--dir", shown(base)]
+    return shlex.join(["python", "-m", "fediscope.demo", *where, "--fresh", *options])
+
+
 def port_for(lake_dir: Path, port: int | None) -> int:
     """The port a run serves the instance on: ``--port`` (``port``), else :func:`default_port`. Another port than
     the one a lake was collected from (``--port 0`` included) is refused (ValueError), as another corpus is by
@@ -263,8 +272,8 @@ def port_for(lake_dir: Path, port: int | None) -> int:
         shown = ", ".join(f"127.0.0.1:{p}" for p in collected)
         raise ValueError(f"this lake was collected from the sample instance on {shown}: --port {port} would "
                          "collect the whole corpus again as a second instance and count it twice. Run without "
-                         f"--port (it uses {default_port(lake_dir)}), or start over: python -m "
-                         f"fediscope.demo --fresh --port {port}")
+                         f"--port (it uses {default_port(lake_dir)}), or start over: "
+                         f"{start_over_command(lake_dir, '--port', str(port))}")
     return port
 
 
@@ -289,8 +298,8 @@ def corpus_for(lake_dir: Path, statuses: int | None, seed: int | None) -> tuple[
     if wanted != remembered:
         raise ValueError(f"this lake was collected from the sample corpus of {remembered[0]} statuses (seed "
                          f"{remembered[1]}); --statuses {wanted[0]} --seed {wanted[1]} would collect another corpus "
-                         "into it and mix the two. Run without them, or start over with that corpus: python -m "
-                         f"fediscope.demo --fresh --statuses {wanted[0]} --seed {wanted[1]}")
+                         "into it and mix the two. Run without them, or start over with that corpus: "
+                         f"{start_over_command(lake_dir, '--statuses', str(wanted[0]), '--seed', str(wanted[1]))}")
     return remembered
 
 
@@ -316,7 +325,8 @@ def start_instance(ctx: DemoContext) -> str:
             raise RuntimeError(f"port {ctx.port} is in use ({exc.strerror or exc}), and this lake was collected "
                                f"from the sample instance on 127.0.0.1:{ctx.port}: another port would collect the "
                                "whole corpus again as a second instance and count it twice. Stop what uses the "
-                               "port and run again, or start over: python -m fediscope.demo --fresh --port 0") from None
+                               "port and run again, or start over: "
+                               f"{start_over_command(ctx.lake_dir, '--port', '0')}") from None
         server = SampleServer(instance, port=0, rate_limit=10_000)
         ctx.notes.append(f"port {ctx.port} was busy, the instance ran on {server.port}: the lake partitions of "
                          "this run are named after that port, and the next run uses it again")

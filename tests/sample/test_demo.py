@@ -267,6 +267,27 @@ def test_another_port_is_a_usage_error_like_another_corpus(tmp_path: Path, capsy
     assert sorted(p.name for p in (tmp_path / "demo-lake" / "_state").iterdir()) == ["127.0.0.1:8765"]
 
 
+def test_the_start_over_hint_keeps_the_dir_of_the_refused_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a run with ``--dir`` refused another ``--port`` or corpus with "start over: python -m fediscope.demo
+    --fresh …", which has no ``--dir``: it would start over in the current directory, leaving the lake as it was."""
+    from fediscope.demo import main
+
+    base = tmp_path / "elsewhere dir"
+    (base / "demo-lake" / "_state" / "127.0.0.1:8765").mkdir(parents=True)
+    (base / "demo-lake" / "_state" / "demo-corpus.json").write_text('{"statuses": 120, "seed": 7}')
+    monkeypatch.chdir(tmp_path)
+    assert main(["--dir", str(base), "--port", "0"]) == 2
+    assert "or start over: python -m fediscope.demo --dir './elsewhere dir' --fresh --port 0\n" in (
+        capsys.readouterr().err)
+    assert main(["--dir", str(base), "--seed", "8"]) == 2
+    assert ("start over with that corpus: python -m fediscope.demo --dir './elsewhere dir' --fresh --statuses 120 "
+            "--seed 8\n") in capsys.readouterr().err
+    monkeypatch.chdir(base)  # the lake is here: the hint needs no --dir
+    assert main(["--port", "0"]) == 2
+    assert "or start over: python -m fediscope.demo --fresh --port 0\n" in capsys.readouterr().err
+
+
 def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: a run with ``--dir`` elsewhere ended "or run `make demo` again: it collects only what is new", which
     runs the demo in the current directory: a new lake, collecting everything again."""
