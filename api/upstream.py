@@ -456,7 +456,7 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                         f"instance {domain} is rate limiting us; retry in {seconds} s",
                         headers={"Retry-After": str(seconds)}, retry_after=seconds)
     if isinstance(exc, UpstreamNotFound):
-        return ApiError(404, "upstream_not_found", f"{source.name} was not found on {domain}")
+        return ApiError(404, "upstream_not_found", source.not_found_on(domain))
     # the reason too (a TLS handshake with a server that speaks plain HTTP, a refused connection): the client
     # sees only "failed or timed out", so this line is where an operator finds out why
     log.warning("upstream failure for a %s source on %s: %s%s: %s", source.kind, domain, type(exc).__name__,

@@ -221,6 +221,9 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
 
 #: Sources whose answer is one object rather than a list of items.
 _SINGLE_OBJECT = {"instance", "account_lookup"}
+#: Sources that name an account: "not found" means the instance does not have it (a tag timeline answers an
+#: unknown tag with an empty list, and the other sources' endpoints exist on every Mastodon).
+_NAMES_AN_ACCOUNT = {"account", "account_lookup"}
 
 
 def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | None = None,
@@ -228,10 +231,17 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     """Fetch one page of ``source``. Paging parameters apply to paged sources (timelines) only.
 
     Raises the client's errors (:class:`~fediscope.sources.client.UpstreamError` subclasses) and
-    :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list).
+    :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list). For a source
+    naming an account the instance does not have, :class:`UpstreamNotFound` says so in
+    :meth:`~fediscope.sources.spec.SourceRef.not_found_on`'s words ("account:alice was not found on …").
     """
     paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
-    endpoint, response = _request(client, source, paging, limit)
+    try:
+        endpoint, response = _request(client, source, paging, limit)
+    except UpstreamNotFound as exc:
+        if source.kind not in _NAMES_AN_ACCOUNT:
+            raise
+        raise UpstreamNotFound(source.not_found_on(client.domain)) from exc
     fetched_at = datetime.now(UTC)
     body = decode_body(client.domain, endpoint, response)
     expect_object = source.kind in _SINGLE_OBJECT

@@ -57,6 +57,11 @@ class SourceRef:
         """The canonical text form, also the checkpoint name."""
         return f"{self.kind}:{self.arg}" if self.arg is not None else self.kind
 
+    def not_found_on(self, domain: str) -> str:
+        """``account:alice was not found on mastodon.social``: how the collector and the scraping API say that the
+        instance answered "not found" (HTTP 404/410) for this source."""
+        return f"{self.name} was not found on {domain}"
+
     def __str__(self) -> str:
         return self.name
 
