@@ -17,6 +17,7 @@ table under ``[fediscope]`` plus two tables of its own::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -479,6 +480,26 @@ def token_env_name(instance: str) -> str:
     """``mastodon.social`` → ``FEDISCOPE_TOKEN_MASTODON_SOCIAL`` (the spelling hints give; any spelling
     :func:`token_variable_key` files under the same key is read too)."""
     return TOKEN_PREFIX + _token_key(instance).upper()
+
+
+def token_label(key: str, settings: Settings, env: Mapping[str, str]) -> str:
+    """How ``config show``, ``config check`` and ``doctor`` name the token filed under ``key``, so that a user
+    finds where to change it; never the key itself (``127_0_0_1_8765``), which no one wrote.
+
+    The name is the domain of the configured instance ([[sources]], ``FEDISCOPE_INSTANCES``) the token is for, as
+    a ``[tokens]`` key names it (``127.0.0.1:8765``), else the ``FEDISCOPE_TOKEN_<INSTANCE>`` variable that sets
+    it. After it, in brackets, where the token is set unless the name says it already: the ``FEDISCOPE_TOKEN_*``
+    variable(s) as ``env`` spells them (a variable wins over the file), else ``[tokens] of the config file``.
+    """
+    variables = token_variables(env).get(key)
+    where = " and ".join(variables) if variables else "[tokens] of the config file"
+    for instance in [s.instance for s in settings.sources] + list(settings.instances):
+        with contextlib.suppress(ConfigError):  # a bad address is reported by its own check
+            if _token_key(instance) == key:
+                return f"{instance_domain(instance)} ({where})"
+    if variables:
+        return where
+    return f"{TOKEN_PREFIX}{key.upper()} ({where})"
 
 
 #: TOML value types each kind of setting takes besides a string (a string goes through the same parsing as an

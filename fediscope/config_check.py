@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_problem, token_variables
+from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_label, token_problem
 
 #: Values people put in configuration files "for now".
 COMMON_SECRETS = frozenset({
@@ -78,11 +78,9 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
                                  "clients could re-identify accounts; use separate secrets"))
     if len(set(api_keys)) < len(api_keys):
         found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
-    variables = token_variables(env)
-    for name, token in sorted(settings.tokens.items()):
+    for key, token in sorted(settings.tokens.items()):
         if why := token_problem(token) or weakness(token, MIN_TOKEN):
-            where = ", ".join(variables.get(name, ())) or f"the [tokens] entry of the config file for {name}"
-            found.append(Finding("problem", where, f"access token {why}: use the "
+            found.append(Finding("problem", token_label(key, settings, env), f"access token {why}: use the "
                                  "token the instance issued (Preferences → Development → your application)"))
     try:
         password = urlsplit(settings.store).password

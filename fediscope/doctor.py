@@ -56,8 +56,8 @@ from fediscope.config import (
     instance_domain,
     token_env_name,
     token_key,
+    token_label,
     token_problem,
-    token_variables,
 )
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
 from fediscope.errors import ConfigError, FediscopeError
@@ -364,24 +364,20 @@ def check_tokens(settings: Settings, env: Mapping[str, str] | None = None) -> Ch
     """The access tokens: which configured instance has one, and whether each token can be used. ``env``
     (default: the process environment) only tells which ``FEDISCOPE_TOKEN_*`` variable set a token, so a finding
     names it as it is spelled."""
-    variables = token_variables(os.environ if env is None else env)
+    env = os.environ if env is None else env
     configured: dict[str, str] = {}  # token key → the instance's domain
     for instance in configured_instances(settings):
         with contextlib.suppress(ConfigError):  # a bad address: its instance check FAILs
             configured.setdefault(token_key(instance_domain(instance)), instance_domain(instance))
 
-    def where(key: str) -> str:  # a variable wins over the config file's [tokens]
-        return " and ".join(variables[key]) if key in variables else "[tokens] of the config file"
-
     failed, warned = [], []
     for key, token in sorted(settings.tokens.items()):
-        label = configured.get(key) or key
+        label = token_label(key, settings, env)
         problem = token_problem(token)
         if why := problem or weakness(token, MIN_TOKEN):
-            (failed if problem or _is_default(why) else warned).append(
-                f"the token of {label} ({where(key)}) {why}")
+            (failed if problem or _is_default(why) else warned).append(f"the token of {label} {why}")
         if key not in configured:
-            warned.append(f"the token for {key!r} ({where(key)}) is for no configured instance ([[sources]], "
+            warned.append(f"the token of {label} is for no configured instance ([[sources]], "
                           "FEDISCOPE_INSTANCES): only `collect --instance` and `stream --instance` of it use it")
     with_token = [domain for key, domain in configured.items() if settings.tokens.get(key)]
     without = [domain for key, domain in configured.items() if not settings.tokens.get(key)]

@@ -445,8 +445,8 @@ def test_a_token_for_no_configured_instance_warns_naming_the_variable(clean_env:
     assert code == 0, output
     line = _token_line(output)
     assert line.startswith(f"WARN  tokens         0 of 1 configured instance(s) have a token; public data only for "
-                           f"127.0.0.1:{instance.port}; the token for 'mastodon_socail' "
-                           "(FEDISCOPE_TOKEN_MASTODON_SOCAIL) is for no configured instance"), line
+                           f"127.0.0.1:{instance.port}; the token of FEDISCOPE_TOKEN_MASTODON_SOCAIL is for no "
+                           "configured instance"), line
     assert "check the variable's spelling" in line and TOKEN not in output
 
 

@@ -261,7 +261,7 @@ def test_strong_configuration_has_no_problem() -> None:
     ({"pseudonym_key": "9f8e7d6c5b4a3921"}, "FEDISCOPE_PSEUDONYM_KEY", "shorter than 32"),
     ({"api_key": ("letmein:ro",)}, "FEDISCOPE_API_KEY", "common default"),
     ({"api_key": (PSEUDONYM_KEY,)}, "FEDISCOPE_API_KEY", "is the pseudonym key"),
-    ({"tokens": {"mastodon_social": "xxx"}}, "the [tokens] entry of the config file for mastodon_social",
+    ({"tokens": {"mastodon_social": "xxx"}}, "FEDISCOPE_TOKEN_MASTODON_SOCIAL ([tokens] of the config file)",
      "common default"),
 ])
 def test_weak_or_missing_secrets_are_problems(changes: dict, setting: str, words: str) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from fediscope.cli.common import emit_json, json_option, settings_from_context
-from fediscope.config import SETTINGS, URL_NAMES
+from fediscope.config import SETTINGS, URL_NAMES, token_label
 from fediscope.redact import redact_url
 
 
@@ -17,7 +19,11 @@ def config() -> None:
 @config.command("show")
 @json_option("Print as JSON.")
 def show(as_json: bool) -> None:
-    """Print every setting with its value; secrets (and passwords in URLs) are shown as ***."""
+    """Print every setting with its value; secrets (and passwords in URLs) are shown as ***.
+
+    Access tokens are listed by the configured instance each is for (else by its FEDISCOPE_TOKEN_<INSTANCE>
+    variable), with where it is set: the variable as spelled, or [tokens] of the config file (--json keeps the
+    key each token is filed under: the domain lower-cased, other characters as _)."""
     settings = settings_from_context()
     rows = {}
     for s in SETTINGS:
@@ -25,14 +31,15 @@ def show(as_json: bool) -> None:
         rows[s.name] = ("***" if value else None) if s.secret else value
         if s.name in URL_NAMES and isinstance(value, str):
             rows[s.name] = redact_url(value)  # a database password may sit in the store URL
-    rows["tokens"] = {k: "***" for k in settings.tokens}
+    rows["tokens"] = {k: "***" for k in settings.tokens}  # JSON keeps the keys tokens are filed under
     rows["sources"] = [{"instance": x.instance, "timelines": list(x.timelines)} for x in settings.sources]
     if as_json:
         emit_json(rows)
         return
     for s in SETTINGS:
         click.echo(f"{s.env:36} {rows[s.name]!s}")
-    click.echo(f"{'tokens':36} {', '.join(rows['tokens']) or '-'}")
+    labels = [token_label(k, settings, os.environ) for k in sorted(settings.tokens)]
+    click.echo(f"{'tokens':36} {', '.join(labels) or '-'}")
     for source in rows["sources"]:
         click.echo(f"{'source':36} {source['instance']} {' '.join(source['timelines'])}")
 

@@ -248,3 +248,29 @@ def test_a_number_option_refuses_nan_and_inf(cli_env, capsys, args) -> None:
     code, out, err = run(capsys, *args)
     assert code == 2 and out == "" and "Traceback" not in err
     assert f"Invalid value for '{args[-2]}': '{args[-1]}' is not a finite number." in err, err
+
+
+def test_config_show_check_and_doctor_name_a_token_as_the_user_set_it(cli_env, capsys, monkeypatch) -> None:
+    """Was: ``config check`` and ``config show`` named a [tokens] entry by the key it is filed under
+    (``127_0_0_1_18765``), which is in no file and no variable, while ``doctor`` named the instance."""
+    from fediscope.config import load_settings
+    from fediscope.doctor import check_tokens
+
+    (cli_env / "fediscope.toml").write_text('[tokens]\n"http://127.0.0.1:18765" = "short"\n')
+    monkeypatch.setenv("FEDISCOPE_INSTANCES", "http://127.0.0.1:18765")
+    monkeypatch.setenv("FEDISCOPE_TOKEN_mastodon.social", "changeme")  # for no configured instance
+    code, out, err = run(capsys, "config", "check")
+    assert code == 1, err
+    assert "problem: 127.0.0.1:18765 ([tokens] of the config file): access token is shorter than 16" in out, out
+    assert "problem: FEDISCOPE_TOKEN_mastodon.social: access token is a common default" in out, out
+    code, out, err = run(capsys, "config", "show")
+    assert code == 0, err
+    assert re.search(r"^tokens +127\.0\.0\.1:18765 \(\[tokens\] of the config file\), "
+                     r"FEDISCOPE_TOKEN_mastodon\.social$", out, re.M), out
+    doctor = check_tokens(load_settings()).detail
+    assert "the token of 127.0.0.1:18765 ([tokens] of the config file) is shorter" in doctor, doctor
+    assert "the token of FEDISCOPE_TOKEN_mastodon.social is for no configured instance" in doctor, doctor
+    assert "127_0_0_1" not in out + doctor and "mastodon_social" not in out + doctor
+    monkeypatch.delenv("FEDISCOPE_INSTANCES")  # a [tokens] entry for no configured instance: named by its variable
+    code, out, err = run(capsys, "config", "check")
+    assert "problem: FEDISCOPE_TOKEN_127_0_0_1_18765 ([tokens] of the config file): access token is shorter" in out
