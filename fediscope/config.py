@@ -595,6 +595,22 @@ def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
     return sources
 
 
+def _list_hint(instance: str) -> str:
+    """For an allowlist entry that holds ``;`` or several hosts apart by whitespace (``a.example;b.example``,
+    ``a.example b.example``): that the list is comma-separated, written out when every part is an instance
+    address with a dot or a port (``not a url`` is not three hosts); else nothing."""
+    parts = [part for part in re.split(r"[;\s]+", instance) if part]
+    hosts = []
+    for part in parts:
+        with contextlib.suppress(ConfigError):
+            if instance_domain(part) and ("." in part or ":" in part):
+                hosts.append(part)
+    if ";" not in instance and not len(hosts) == len(parts) > 1:
+        return ""
+    example = ",".join(hosts) if parts and len(hosts) == len(parts) else "a.example,b.example"
+    return f"; the list is comma-separated: FEDISCOPE_INSTANCES={example}"
+
+
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
                   origins: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides.
@@ -660,5 +676,5 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         try:
             instance_domain(instance)
         except ConfigError as exc:
-            raise ConfigError(f"FEDISCOPE_INSTANCES is invalid: {exc}") from None
+            raise ConfigError(f"FEDISCOPE_INSTANCES is invalid: {exc}{_list_hint(instance)}") from None
     return Settings(**values)

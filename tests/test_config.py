@@ -283,6 +283,30 @@ def test_a_malformed_allowlist_entry_names_the_setting() -> None:
         load_settings(env={"FEDISCOPE_INSTANCES": "mastodon.social,http://127.0.0.1:99999"})
 
 
+@pytest.mark.parametrize(("value", "hint"), [
+    ("a.example;b.example", "; the list is comma-separated: FEDISCOPE_INSTANCES=a.example,b.example"),
+    ("https://a.example; b.example:8080", "; the list is comma-separated: FEDISCOPE_INSTANCES=https://a.example,"
+                                          "b.example:8080"),
+    ("a.example b.example", "; the list is comma-separated: FEDISCOPE_INSTANCES=a.example,b.example"),
+    ("localhost:3000\t127.0.0.1:8765", "; the list is comma-separated: FEDISCOPE_INSTANCES=localhost:3000,"
+                                       "127.0.0.1:8765"),
+    ("not a url;", "; the list is comma-separated: FEDISCOPE_INSTANCES=a.example,b.example"),
+    ("not a url", None),  # no hosts apart by whitespace: no hint
+    ("mastodon.social,http://127.0.0.1:99999", None),
+])
+def test_an_allowlist_separated_otherwise_than_by_commas_says_how_to_write_it(value: str, hint: str | None) -> None:
+    """Was: "not an instance address: 'a.example;b.example' (expected e.g. https://mastodon.social)", with no
+    word of the list being comma-separated."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env={"FEDISCOPE_INSTANCES": value})
+    message = str(refused.value)
+    assert message.startswith("FEDISCOPE_INSTANCES is invalid: not an instance address") and "\n" not in message
+    if hint is None:
+        assert "comma" not in message, message
+    else:
+        assert message.endswith(hint), message
+
+
 def test_repr_never_shows_secrets(tmp_path: Path) -> None:
     path = write_toml(tmp_path, f'[tokens]\n"mastodon.social" = "{TOKEN}"\n')
     settings = load_settings(env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY, "FEDISCOPE_API_KEY": f"{API_KEY}:ro",

@@ -274,3 +274,11 @@ def test_config_show_check_and_doctor_name_a_token_as_the_user_set_it(cli_env, c
     monkeypatch.delenv("FEDISCOPE_INSTANCES")  # a [tokens] entry for no configured instance: named by its variable
     code, out, err = run(capsys, "config", "check")
     assert "problem: FEDISCOPE_TOKEN_127_0_0_1_18765 ([tokens] of the config file): access token is shorter" in out
+
+
+def test_a_semicolon_separated_allowlist_is_one_clear_line_with_the_comma_hint(cli_env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_INSTANCES", "a.example;b.example")
+    code, out, err = run(capsys, "config", "check")
+    assert code == 2 and out == ""
+    assert err.endswith("the list is comma-separated: FEDISCOPE_INSTANCES=a.example,b.example\n")
+    _one_clear_line(err)
