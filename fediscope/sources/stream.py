@@ -92,6 +92,11 @@ POLL = 0.1  # how often the calling thread checks the clock, the stop flag and t
 REFUSALS = frozenset({400, 401, 403, 404, 410, 422})
 
 
+#: How a summary line says why a run ended (``StreamSummary.stopped``; ``error`` gives "stopped by an error: …").
+STOP_REASONS = {"duration": "stopped at --duration", "max-events": "stopped at --max-events",
+                "stopped": "stopped on request (Ctrl-C or SIGTERM)"}
+
+
 @dataclass
 class StreamSummary:
     instance: str
@@ -106,7 +111,7 @@ class StreamSummary:
     connections: int = 0  # connections that opened (the streaming server answered 200)
     failed_connections: int = 0  # attempts that did not open (unreachable, an HTTP error), the run's end aside
     last_connection_error: str | None = None  # the last failed attempt's error
-    stopped: str = ""     # duration | max-events | stopped | error
+    stopped: str = ""     # duration | max-events | stopped (the stop event: Ctrl-C or SIGTERM in the CLI) | error
     error: str | None = None
     seconds: float = 0.0
 
@@ -124,7 +129,9 @@ class StreamSummary:
                 f"quarantined, {others} other events ignored")
         if self.malformed:
             text += f", {self.malformed} unreadable line{'s' if self.malformed != 1 else ''} skipped"
-        text += f"; stopped: {self.stopped}"
+        if self.stopped == "error" and self.error:
+            return f"{text}; stopped by an error: {self.error}"
+        text += f"; {STOP_REASONS.get(self.stopped, f'stopped: {self.stopped}')}"
         if self.error:
             return f"{text}; error: {self.error}"
         return text + (f"; last failed connection: {self.last_connection_error}" if self.last_connection_error else "")

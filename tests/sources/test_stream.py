@@ -155,6 +155,7 @@ def test_a_refused_stream_names_the_token_setting_and_is_not_retried(mastodon_se
                         duration=30).run()
     assert not summary.ok and "HTTP 401" in (summary.error or "") and "FEDISCOPE_TOKEN_" in (summary.error or "")
     assert summary.connections == 0 and summary.failed_connections == 1  # a missing token does not heal: no retry
+    assert summary.line().endswith(f"; stopped by an error: {summary.error}"), summary.line()  # was "stopped: error"
 
 
 def test_a_run_whose_duration_ends_before_any_connection_opened_fails(make_settings: Callable[..., Settings],
@@ -191,6 +192,7 @@ def test_a_run_that_streamed_stays_ok_when_later_connections_fail_until_the_dura
     assert summary.failed_connections >= 1 and "HTTP 503" in (summary.last_connection_error or "")
     assert f"(1 connection, {summary.failed_connections} failed)" in summary.line()
     assert "last failed connection: the streaming server answered HTTP 503" in summary.line()
+    assert "; stopped at --duration; last failed connection" in summary.line()  # was "stopped: duration"
     assert summary.to_dict()["failed_connections"] == summary.failed_connections
     assert summary.landed == len(lake.records("statuses")) > 0
 
@@ -497,3 +499,27 @@ def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_
     assert summary["stopped"] == "stopped" and summary["events"]["update"] == len(added) > 0
     assert summary["landed"] + summary["skipped"] == len(added) and summary["landed"] == len(lake.records("statuses"))
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+def test_the_summary_line_of_a_run_ended_by_a_signal_reads_naturally(tmp_path: Path, lake: Any) -> None:
+    """Was: "…; stopped: stopped" after Ctrl-C or SIGTERM."""
+    server = start_sample_server(100, seed=5, stream_heartbeat=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update(FEDISCOPE_LAKE=str(lake.root), FEDISCOPE_PSEUDONYM_KEY="stream-test-key")
+    command = [sys.executable, "-c", "from fediscope.cli import main; main()", "stream", "--instance", server.url]
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.instance.subscribers and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.stop()
+    assert process.returncode == 0, err
+    line = out.decode().strip()
+    assert line.startswith("stream ") and line.endswith("; stopped on request (Ctrl-C or SIGTERM)"), line
