@@ -31,7 +31,9 @@ class _Date(click.ParamType):
 @click.option("--until", type=_Date(), default=None,
               help="Curate only raw partitions fetched on or before this day (YYYY-MM-DD, UTC).")
 @click.option("--lake", default=None, metavar="URL", help="Lake to read (overrides FEDISCOPE_LAKE).")
-@click.option("--store", default=None, metavar="URL", help="Store to load (overrides FEDISCOPE_STORE).")
+@click.option("--store", default=None, metavar="URL",
+              help="Store to load (overrides FEDISCOPE_STORE). A SQLite file that does not exist is created, with "
+                   "any missing directories above it: check the path (`fediscope doctor` tells whether it exists).")
 @json_option("Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress on stderr (default: only when stderr is a terminal).")

@@ -210,7 +210,14 @@ def _leave_wal(path: Path) -> None:
 
 
 def _make_parent(path: Path) -> None:
-    """Create the directory of a SQLite file; a parent that is a file (or not writable) is one clear error."""
+    """Create the directory of a SQLite file, with every missing directory above it; a parent that is a file (or
+    not writable) is one clear error.
+
+    Deliberate, as for the lake (:func:`fediscope.lake.backend.prepare_lake`): a first ``fediscope process`` on a
+    new machine or Airflow worker (``sqlite:////data/fediscope/metrics.db``) works without a ``mkdir`` first, and
+    ``fediscope doctor`` checks a store not created yet only to be creatable (``not created yet; `fediscope
+    process` creates it``). The cost: a typo in the path makes a new, empty store there silently; ``doctor`` and
+    ``process --help`` say so."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

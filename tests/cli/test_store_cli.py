@@ -177,3 +177,14 @@ def test_a_bare_path_as_store_is_answered_with_its_sqlite_url(cli_env, capsys, c
     assert f"--store is invalid: '{store}' is a path, not a store URL; a SQLite file is written {written} " in line
     assert "unsupported scheme" not in line
     assert not (cli_env / store.lstrip("/")).exists()
+
+
+def test_process_creates_a_new_sqlite_store_with_its_directories_as_its_help_says(cli_env, capsys):
+    """Deliberate (a first run on a new machine or Airflow worker needs no mkdir; doctor checks such a store only to
+    be creatable), and now said in --help: a typo in the path makes a new store there."""
+    code, out, _err = run(capsys, "process", "--help")
+    assert code == 0 and "with any missing directories above it" in " ".join(out.split())
+    path = cli_env / "new" / "dir" / "x.db"
+    code, _out, err = run(capsys, "process", "--store", f"sqlite:///{path}")
+    assert code == 0, err
+    assert path.is_file()
