@@ -105,7 +105,9 @@ def create_tables(url: str, prefix: str, metrics: Iterable[Metric]) -> list[str]
     """Create the missing tables on the HBase Thrift server at ``url``; returns the names created."""
     from fediscope.store.hbase import HBaseStore
 
-    store = HBaseStore(url, table_prefix=prefix)
+    # read_only: opening the store does not create the catalog by itself, so the catalog is among the names
+    # returned when this call made it (the list printed by --create)
+    store = HBaseStore(url, table_prefix=prefix, read_only=True)
     try:
         return store.create_tables(all_tables(prefix, metrics))
     finally:
