@@ -504,3 +504,24 @@ def test_an_hbase_error_message_that_is_not_utf8_is_still_shown(store, hbase_dou
     monkeypatch.setattr(hbase_double.handler, "getTableNames", failing)
     with pytest.raises(StoreError, match=r"could not create tables: java\.io\.IOException: caf\ufffd closed$"):
         store.create_tables({})
+
+
+@pytest.mark.parametrize("action", ["--shell", "--create"])
+def test_schema_command_output_closed_early_stops_quietly(hbase_double, prefix, action):
+    """Was: ``python -m fediscope.store.hbase_schema --shell | head`` ended in a BrokenPipeError traceback. It stops
+    as a Unix tool ended by SIGPIPE does: nothing on stderr, status 141. The reader is gone before the first line."""
+    import os
+    import subprocess
+    import sys
+
+    args = [action, "--prefix", prefix] + (["--url", hbase_double.url] if action == "--create" else [])
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "fediscope.store.hbase_schema", *args], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+    if action == "--create":  # the tables were made before the output was lost
+        assert f"{prefix}-catalog".encode() in hbase_double.handler.tables
