@@ -4,6 +4,9 @@ The job is thin: it builds the settings (``FEDISCOPE_*`` / ``fediscope.toml``, t
 the SparkSession spark-submit configured, and calls :meth:`fediscope.engine.spark_engine.SparkEngine.curate`
 (the same code ``fediscope process --engine spark`` runs). All the work is Spark SQL, so only the driver needs
 the ``fediscope`` package (``pip install -r requirements.txt .``; run in client deploy mode) — executors run no Python.
+The driver runs in ``PYSPARK_DRIVER_PYTHON`` (else ``PYSPARK_PYTHON``, else ``python3`` on the ``PATH``): with a
+Spark installed apart from fediscope's virtualenv, set ``PYSPARK_DRIVER_PYTHON=/path/to/.venv/bin/python``, or the
+job stops at ``No module named 'fediscope'`` (the batch DAG sets it to the worker's Python itself).
 
 Command (every executor must see the lake: an HDFS lake is named twice, ``FEDISCOPE_LAKE`` for fediscope's
 WebHDFS client and ``FEDISCOPE_SPARK_LAKE_URI`` for Spark; or a path on a shared mount; see

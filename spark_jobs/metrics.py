@@ -4,6 +4,9 @@ Each metric is one SQL file written in DuckDB's dialect and translated to Spark 
 (:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views, runs every metric
 (or those named with ``--metric``) and writes each result to the metric store (``FEDISCOPE_STORE`` or
 ``--store``), replacing what the store held for it. Only the driver needs the ``fediscope`` package.
+The driver runs in ``PYSPARK_DRIVER_PYTHON`` (else ``PYSPARK_PYTHON``, else ``python3`` on the ``PATH``): with a
+Spark installed apart from fediscope's virtualenv, set ``PYSPARK_DRIVER_PYTHON=/path/to/.venv/bin/python``, or the
+job stops at ``No module named 'fediscope'`` (the batch DAG sets it to the worker's Python itself).
 
 Command::
 

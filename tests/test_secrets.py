@@ -295,6 +295,15 @@ def test_mistyped_variables_and_privacy_off_are_warnings() -> None:
     assert "did you mean FEDISCOPE_PSEUDONYM_KEY?" in next(f.message for f in findings if "KY" in f.setting)
 
 
+def test_the_mariadb_bootstrap_passwords_are_not_unknown_variables() -> None:
+    """Was: following infra/ (``export FEDISCOPE_DB_PASSWORD=…`` for infra/mariadb/bootstrap.py, or sourcing
+    infra/cluster/.env) made ``fediscope config check`` warn "FEDISCOPE_DB_PASSWORD: unknown variable, ignored: did
+    you mean FEDISCOPE_STORE?", for variables that are read, by the bootstrap script."""
+    env = {"FEDISCOPE_DB_PASSWORD": "w" * 24, "FEDISCOPE_DB_RO_PASSWORD": "r" * 24, "FEDISCOPE_DB_PASSWROD": "x"}
+    findings = check_settings(strong(), env=env)
+    assert [f.setting for f in findings] == ["FEDISCOPE_DB_PASSWROD"]  # a mistyped one is still named
+
+
 # -- full runs with known secrets ---------------------------------------------------------------------------
 @pytest.fixture()
 def secret_env(tmp_path: Path, mastodon_server) -> Iterator[dict[str, str]]:

@@ -17,6 +17,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from fediscope.errors import ConfigError, LakeError, NoLakeError
 
 
+def url_below(url: str, path: str) -> str:
+    """``path`` (relative to the lake root) as a URL below the lake's ``url``, for messages: the path goes before
+    any query, ``webhdfs://nn:9870/data/fediscope/curated?user=fediscope``, not after ``?user=…``."""
+    base, sep, query = url.partition("?")
+    joined = f"{base.rstrip('/')}/{path.lstrip('/')}" if path.strip("/") else base
+    return f"{joined}{sep}{query}"
+
+
 def hidden(name: str) -> bool:
     """Names ``list``/``walk`` never show: files being written. Ours end in ``.tmp``; NiFi's PutFile/PutHDFS
     write ``.<name>`` and rename it, and Hadoop tools skip dot-files for the same reason."""

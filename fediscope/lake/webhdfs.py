@@ -50,7 +50,7 @@ import urllib3
 from hdfs import HdfsError, InsecureClient
 
 from fediscope.errors import ConfigError, LakeError
-from fediscope.lake.backend import Entry, hidden, split_webhdfs_url
+from fediscope.lake.backend import Entry, hidden, split_webhdfs_url, url_below
 from fediscope.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class WebHDFSLake:
 
     def _shown(self, absolute: str) -> str:
         """An absolute path of the lake as log lines show it: the lake's (redacted) URL and the path below it."""
-        return f"{self.url.rstrip('/')}/{self._rel(absolute)}"
+        return url_below(self.url, self._rel(absolute))
 
     # -- errors -------------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ empties them of rows (what an interrupted first write left, the rows a rebuild r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -105,14 +106,28 @@ def create_tables(url: str, prefix: str, metrics: Iterable[Metric]) -> list[str]
     """Create the missing tables on the HBase Thrift server at ``url``; returns the names created."""
     from fediscope.store.hbase import HBaseStore
 
-    store = HBaseStore(url, table_prefix=prefix)
+    # read_only: opening the store does not create the catalog by itself, so the catalog is among the names
+    # returned when this call made it (the list printed by --create)
+    store = HBaseStore(url, table_prefix=prefix, read_only=True)
     try:
         return store.create_tables(all_tables(prefix, metrics))
     finally:
         store.close()
 
 
+#: The exit status of a Unix tool that SIGPIPE ended (128 + 13): ``--shell | head`` stops quietly with it.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader of the output is gone: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fediscope.store.hbase_schema",
                                      description="Create fediscope's HBase tables, or print them as a shell script.")
     action = parser.add_mutually_exclusive_group(required=True)

@@ -36,7 +36,7 @@ if importlib.util.find_spec("fediscope") is None:  # run from a checkout without
 
 from fediscope.config import instance_domain, load_settings  # noqa: E402
 from fediscope.errors import ConfigError, FediscopeError, LakeError  # noqa: E402
-from fediscope.lake.backend import LakeBackend, lake_url_problem, open_lake  # noqa: E402
+from fediscope.lake.backend import LakeBackend, lake_url_problem, open_lake, url_below  # noqa: E402
 from fediscope.lake.layout import (  # noqa: E402
     AUDIT_ROOT,
     CURATED_ROOT,
@@ -71,7 +71,7 @@ def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[st
         if lake.is_dir(directory):
             continue
         if lake.exists(directory):
-            raise LakeError(f"cannot create the directory {lake.url.rstrip('/')}/{directory}: a file is in the way")
+            raise LakeError(f"cannot create the directory {url_below(lake.url, directory)}: a file is in the way")
         makedirs = getattr(lake, "makedirs", None)
         if makedirs is not None:
             makedirs(directory)
@@ -88,7 +88,19 @@ def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[st
     return created
 
 
+#: The exit status of a Unix tool that SIGPIPE ended (128 + 13): ``create_layout.py … | head`` stops quietly.
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader of the output is gone: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
+        return BROKEN_PIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lake", default=None,
                         help="lake URL: webhdfs://namenode:9870/path[?user=NAME], file:///path or a path "
@@ -114,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"create_layout: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
     for directory in directories:
-        print(f"{'created' if directory in created else 'exists '} {lake.url.rstrip('/')}/{directory}")
+        print(f"{'created' if directory in created else 'exists '} {url_below(lake.url, directory)}")
     return 0
 
 

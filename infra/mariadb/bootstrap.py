@@ -51,8 +51,13 @@ def admin_connection_args(admin_url: str, password: str | None) -> dict[str, Any
     if "unix_socket" in query:
         args["unix_socket"] = query["unix_socket"]
     else:
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or out of range: urllib's message names neither the option nor the fix
+            raise BootstrapError(f"--admin-url {_safe(admin_url)!r}: the port is not a number from 1 to 65535, "
+                                 "use e.g. mysql://root@127.0.0.1:3306") from None
         args["host"] = parts.hostname or "127.0.0.1"
-        args["port"] = parts.port or 3306
+        args["port"] = port or 3306
     admin_password = unquote(parts.password) if parts.password else password
     if admin_password:
         args["password"] = admin_password
@@ -66,7 +71,9 @@ def store_url(admin_url: str, database: str) -> str:
     if "unix_socket" in query:
         return f"mysql+pymysql://fediscope:***@localhost/{database}?unix_socket={query['unix_socket'][-1]}"
     port = f":{parts.port}" if parts.port else ""
-    return f"mysql+pymysql://fediscope:***@{parts.hostname or '127.0.0.1'}{port}/{database}"
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets in a URL
+    return f"mysql+pymysql://fediscope:***@{host}{port}/{database}"
 
 
 def bootstrap(admin_url: str, password: str, ro_password: str | None = None, database: str = "fediscope",

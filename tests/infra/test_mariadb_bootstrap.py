@@ -116,6 +116,25 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert result.stderr.startswith("bootstrap: error: cannot connect") and "topsecret" not in result.stderr
 
 
+@pytest.mark.parametrize("admin_url", ["mysql://root:topsecret@127.0.0.1:notaport", "mysql://root@db:99999"])
+def test_an_admin_url_whose_port_is_not_a_port_is_one_clear_line(admin_url: str) -> None:
+    """Was: urllib's ValueError ("Port could not be cast to integer value") as a traceback."""
+    result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url", admin_url],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("bootstrap: error: --admin-url ") and len(result.stderr.splitlines()) == 1
+    assert "the port is not a number" in result.stderr and "topsecret" not in result.stderr
+
+
+def test_the_store_url_keeps_an_ipv6_host_in_brackets() -> None:
+    """Was: ``mysql+pymysql://fediscope:***@::1:3306/fediscope``, a URL whose host and port cannot be told apart."""
+    assert bootstrap_module.store_url("mysql://root@[::1]:3306", "fediscope") == \
+        "mysql+pymysql://fediscope:***@[::1]:3306/fediscope"
+    assert bootstrap_module.store_url("mysql://root@db:3306", "fediscope") == \
+        "mysql+pymysql://fediscope:***@db:3306/fediscope"
+
+
 def test_store_tests_grant_what_the_bootstrap_grants() -> None:
     """The store tests run as a user with the writer's privileges; keep the two lists the same."""
     from doubles.mariadb import WRITER_PRIVILEGES

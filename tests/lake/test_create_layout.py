@@ -137,3 +137,31 @@ def test_a_lake_option_it_cannot_use_is_named_as_the_option(tmp_path: Path, lake
     assert error.startswith(f"create_layout: error: --lake is invalid: {lake!r}: ") and problem in error, error
     assert "FEDISCOPE_LAKE=" not in error
     assert not (tmp_path / "configured").exists()
+
+
+def test_the_directories_are_shown_below_the_lake_path_not_after_its_query(webhdfs_server: WebHDFSDouble) -> None:
+    """Was: ``created webhdfs://…/data/fediscope?user=fediscope/raw/mastodon``, the path glued after ``?user=``,
+    a URL naming another place."""
+    url = webhdfs_server.lake_url("/data/shown", user="fediscope")
+    result = _run("--lake", url)
+    assert result.returncode == 0, result.stderr
+    base = f"webhdfs://{webhdfs_server.namenode_address}/data/shown"
+    assert f"created {base}/raw/mastodon?user=fediscope" in result.stdout.splitlines()
+    assert f"created {base}/_audit?user=fediscope" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "creating"])
+def test_output_closed_early_stops_quietly(tmp_path: Path, dry_run: bool) -> None:
+    """Was: ``create_layout.py … | head -1`` ended in a BrokenPipeError traceback. It stops as a Unix tool ended by
+    SIGPIPE does: nothing on stderr, status 141. The reader is gone before the first line (a closed pipe)."""
+    args = ["--dry-run"] if dry_run else ["--lake", str(tmp_path / "lake")]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, str(SCRIPT), *args], stdout=write_end, stderr=subprocess.PIPE,
+                                text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+    if not dry_run:
+        assert (tmp_path / "lake" / "_audit").is_dir()  # the directories were made before the output was lost
