@@ -28,7 +28,7 @@ COMMON_SECRETS = frozenset({
 MIN_PSEUDONYM_KEY = 32  # characters: e.g. secrets.token_hex(32) gives 64
 MIN_API_KEY = 24
 MIN_TOKEN = 16  # Mastodon issues 43-character tokens
-HOW_TO_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+HOW_TO_GENERATE = "generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
 #: FEDISCOPE_* variables that are not settings but are read by name: the config file's path, and the passwords of the
 #: users infra/mariadb/bootstrap.py creates (its docs export them, and infra/cluster/.env holds them)
 KNOWN_EXTRA_VARIABLES = ("FEDISCOPE_CONFIG", "FEDISCOPE_DB_PASSWORD", "FEDISCOPE_DB_RO_PASSWORD")

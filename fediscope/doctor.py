@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-GENERATE_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
+GENERATE_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 PROBE_DIR = "_doctor"
 
 

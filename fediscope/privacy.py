@@ -503,7 +503,7 @@ class PrivacyPolicy:
         if self.enabled and not self.key:
             raise ConfigError(
                 "no pseudonym key: set FEDISCOPE_PSEUDONYM_KEY to a long random secret, e.g. "
-                "export FEDISCOPE_PSEUDONYM_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))'), "
                 "or disable the privacy policy explicitly with FEDISCOPE_PRIVACY=off")
 
     # -- pseudonyms ---------------------------------------------------------------------------------------

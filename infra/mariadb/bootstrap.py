@@ -5,12 +5,14 @@ Connects as an administrator with PyMySQL (installed with fediscope), passes the
 session variables (bound parameters, never pasted into SQL text or shown on a command line), runs the
 statements, and prints the FEDISCOPE_STORE setting to use, password masked::
 
-    export FEDISCOPE_DB_PASSWORD="$(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+    export FEDISCOPE_DB_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
     export FEDISCOPE_DB_RO_PASSWORD=…            # optional: also create fediscope_ro (SELECT only)
     export MARIADB_ADMIN_PASSWORD=…              # or put it in --admin-url, or use a unix socket
     python infra/mariadb/bootstrap.py --admin-url mysql://root@db.example.org:3306 --user-host '10.0.%'
 
 ``--admin-url`` also accepts ``?unix_socket=/run/mysqld/mysqld.sock`` (e.g. root via socket authentication).
+A failure is one line on stderr: exit 2 for a bad option or setting (``--admin-url``, ``--database``, a missing or
+short password), 1 when the bootstrap itself fails (the server unreachable, a statement refused).
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ MIN_PASSWORD = 16
 
 
 class BootstrapError(Exception):
-    pass
+    """A failure of the bootstrap itself (the server unreachable, a statement refused): exit 1."""
+
+
+class UsageError(BootstrapError):
+    """A bad option or setting (``--database``, ``--admin-url``, a short password): exit 2, as a bad option is
+    for every fediscope command."""
 
 
 def statements(sql: str, database: str = "fediscope") -> list[str]:
     """The SQL file's statements (comments dropped), with the database name replaced when asked."""
     if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", database):
-        raise BootstrapError(f"--database {database!r}: use letters, digits and _ only")
+        raise UsageError(f"--database {database!r}: use letters, digits and _ only")
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
     text = "\n".join(lines).replace("`fediscope`", f"`{database}`")
     return [s.strip() for s in re.split(r";\s*\n", text + "\n") if s.strip()]
@@ -44,7 +51,7 @@ def statements(sql: str, database: str = "fediscope") -> list[str]:
 def admin_connection_args(admin_url: str, password: str | None) -> dict[str, Any]:
     parts = urlsplit(admin_url)
     if parts.scheme.split("+")[0] not in {"mysql", "mariadb"}:
-        raise BootstrapError(f"--admin-url must start with mysql:// or mariadb://, got {parts.scheme!r}")
+        raise UsageError(f"--admin-url must start with mysql:// or mariadb://, got {parts.scheme!r}")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     args: dict[str, Any] = {"user": unquote(parts.username or "root"), "charset": "utf8mb4",
                             "connect_timeout": 10, "autocommit": True}
@@ -54,7 +61,7 @@ def admin_connection_args(admin_url: str, password: str | None) -> dict[str, Any
         try:
             port = parts.port
         except ValueError:  # not a number, or out of range: urllib's message names neither the option nor the fix
-            raise BootstrapError(f"--admin-url {_safe(admin_url)!r}: the port is not a number from 1 to 65535, "
+            raise UsageError(f"--admin-url {_safe(admin_url)!r}: the port is not a number from 1 to 65535, "
                                  "use e.g. mysql://root@127.0.0.1:3306") from None
         args["host"] = parts.hostname or "127.0.0.1"
         args["port"] = port or 3306
@@ -81,8 +88,8 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
     """Create (or update) the database and users; safe to run again."""
     for name, value in (("FEDISCOPE_DB_PASSWORD", password), ("FEDISCOPE_DB_RO_PASSWORD", ro_password)):
         if value is not None and len(value) < MIN_PASSWORD:
-            raise BootstrapError(f"{name} is shorter than {MIN_PASSWORD} characters; use a long random value, "
-                                 "e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'")
+            raise UsageError(f"{name} is shorter than {MIN_PASSWORD} characters; use a long random value, "
+                                 "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'")
     import pymysql
 
     todo = statements(SQL_FILE.read_text(), database)
@@ -123,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     password = os.environ.get("FEDISCOPE_DB_PASSWORD")
     if not password:
         print("bootstrap: error: set FEDISCOPE_DB_PASSWORD to the password of the new 'fediscope' user, e.g. "
-              "export FEDISCOPE_DB_PASSWORD=\"$(python -c 'import secrets; print(secrets.token_urlsafe(24))')\"",
+              "export FEDISCOPE_DB_PASSWORD=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')\"",
               file=sys.stderr)
         return 2
     try:
@@ -131,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   args.user_host, os.environ.get("MARIADB_ADMIN_PASSWORD"))
     except BootstrapError as exc:
         print(f"bootstrap: error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     print(f"database {args.database} ready; users: fediscope (read-write)"
           + (", fediscope_ro (read-only)" if os.environ.get("FEDISCOPE_DB_RO_PASSWORD") else ""))
     print(f"FEDISCOPE_STORE={store_url(args.admin_url, args.database)}   (*** = FEDISCOPE_DB_PASSWORD)")

@@ -122,9 +122,23 @@ def test_an_admin_url_whose_port_is_not_a_port_is_one_clear_line(admin_url: str)
     result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url", admin_url],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("bootstrap: error: --admin-url ") and len(result.stderr.splitlines()) == 1
     assert "the port is not a number" in result.stderr and "topsecret" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "env", "said"), [
+    (["--admin-url", "postgres://root@127.0.0.1:5432"], {}, "--admin-url must start with mysql://"),
+    (["--database", "fedi-scope"], {}, "--database 'fedi-scope': use letters, digits and _ only"),
+    ([], {"FEDISCOPE_DB_PASSWORD": "short"}, "FEDISCOPE_DB_PASSWORD is shorter than"),
+])
+def test_a_bad_option_or_setting_exits_2_before_connecting(args: list[str], env: dict[str, str], said: str) -> None:
+    """A bad option or setting is exit 2, as the missing password is and as for every fediscope command (was 1,
+    the exit of a failed bootstrap); nothing is connected to (the default admin URL has no server here)."""
+    result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), *args], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW, **env})
+    assert (result.returncode, len(result.stderr.splitlines())) == (2, 1), result.stderr
+    assert result.stderr.startswith(f"bootstrap: error: {said}"), result.stderr
 
 
 def test_the_store_url_keeps_an_ipv6_host_in_brackets() -> None:
