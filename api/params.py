@@ -36,6 +36,9 @@ ACCT_MAX_LENGTH = 300
 PAGING = ("since_id", "max_id", "min_id", "limit")
 COMMON = ("instance", *PAGING)
 
+#: characters of an unknown parameter's name that its error quotes (and names as ``parameter``)
+NAME_SHOWN = 100
+
 _ID_RE = re.compile(ID_PATTERN)
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 _LIMIT_RE = re.compile(r"^[0-9]{1,3}$")
@@ -66,7 +69,10 @@ def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
     for name in args:
         if name not in allowed:
             accepted = f"this route accepts {', '.join(allowed)}" if allowed else "this route takes no parameters"
-            raise bad_parameter(name, f"unknown parameter {name!r}; {accepted}")
+            # quoted as far as the other messages quote (a name may be as long as the request line)
+            shown = name[:NAME_SHOWN]
+            raise bad_parameter(shown, f"unknown parameter {shown!r}{'…' if len(name) > NAME_SHOWN else ''}; "
+                                       f"{accepted}")
 
 
 def parse_instance(raw: str | None) -> tuple[str, str]:

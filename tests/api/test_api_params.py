@@ -96,3 +96,13 @@ def test_unknown_route_and_method(checked: LiveApi) -> None:
     response = checked.http.post(f"{checked.url}/v1/instance", headers={"X-API-Key": KEY}, timeout=30)
     assert_error(response, 405, "method_not_allowed")
     assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/v1/instance", "/health", "/v1/metrics/top_toots"])
+def test_a_long_unknown_parameter_is_not_echoed_whole(checked: LiveApi, path: str) -> None:
+    """Was: the 400 repeated an unknown parameter's name in full, in its message and as ``parameter`` (15 KB of it
+    for a 15 KB name), where every other message cuts what it quotes."""
+    name = "x" * 15_000
+    error = assert_error(checked.get(path, params={name: "1"}), 400, "invalid_parameter")
+    assert error["parameter"] == "x" * 100
+    assert len(error["message"]) < 400 and "unknown parameter 'xxx" in error["message"]
