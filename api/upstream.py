@@ -397,10 +397,10 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:
-    """An upstream paging cursor, or None when it is not an id this API accepts back (1 to 20 digits)."""
+    """An upstream paging cursor, or None when it is not an id this API accepts back (digits, at most 2^63-1)."""
     if cursor is None or _ID_RE.fullmatch(cursor):
         return cursor
-    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (1 to 20 digits)", domain, endpoint, rel,
+    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (digits, at most 2^63-1)", domain, endpoint, rel,
              cursor[:40])
     return None
 
