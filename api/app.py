@@ -29,6 +29,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
+from waitress.proxy_headers import PROXY_HEADERS, MalformedProxyHeader, clear_untrusted_headers, parse_proxy_headers
 from waitress.task import ErrorTask
 from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
 from werkzeug.exceptions import NotFound
@@ -291,17 +292,52 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
     from waitress.server import create_server
 
     options: dict[str, Any] = {}
-    if trusted_proxy:
-        options = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-                   "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"}}
+    if trusted_proxy:  # read by _forwarded (waitress's own reading answers a malformed header in text/plain)
+        app = _forwarded(app, trusted_proxy)  # type: ignore[assignment]
+        options["clear_untrusted_proxy_headers"] = False
     if host not in WILDCARD_HOSTS:  # SERVER_NAME of a request without Host (HTTP/1.0): see _check_host
         options["server_name"] = host
     server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
                            max_request_body_size=MAX_BODY_BYTES + 1, max_request_header_size=MAX_HEADER_BYTES,
-                           expose_tracebacks=False, clear_untrusted_proxy_headers=True, asyncore_use_poll=True,
-                           **options)
+                           expose_tracebacks=False, asyncore_use_poll=True,
+                           **{"clear_untrusted_proxy_headers": True, **options})
     # several listening sockets (a host name with an IPv4 and an IPv6 address) are servers of their own in the map
     for listener in {server, *getattr(server, "map", {}).values()}:
         if hasattr(listener, "channel_class"):
             listener.channel_class = _JsonErrorChannel
     return server
+
+
+#: The forwarded headers believed from ``FEDISCOPE_API_TRUSTED_PROXY``: the request's scheme, host and client address.
+FORWARDED_HEADERS = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"})
+
+
+def _forwarded(app: Any, trusted_proxy: str) -> Any:
+    """``app`` behind the trusted proxy: waitress's own reading of its forwarded headers (one proxy, the headers of
+    :data:`FORWARDED_HEADERS`), every proxy header of anyone else dropped, and a forwarded header it cannot read (an
+    unknown scheme, ``X-Forwarded-Proto: https, http`` from a proxy that appends to the client's) answered 400
+    ``invalid_forwarded_header`` in the API's envelope: waitress's middleware answered its text/plain page, without
+    the security headers."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        untrusted = PROXY_HEADERS
+        if environ.get("REMOTE_ADDR") == trusted_proxy:
+            try:
+                untrusted = parse_proxy_headers(environ, trusted_proxy_count=1,
+                                                trusted_proxy_headers=FORWARDED_HEADERS, logger=log)
+            except MalformedProxyHeader as exc:
+                log.warning("malformed %s from the trusted proxy %s: %s (%r)", exc.header, trusted_proxy,
+                            exc.reason, str(exc.value)[:100])
+                error = ApiError(400, "invalid_forwarded_header",
+                                 f"the reverse proxy in front of this API sent {exc.header} in a form that cannot be "
+                                 "read (one value of each forwarded header is expected, a scheme of http or https); "
+                                 "its operator must fix the proxy's configuration",
+                                 setting="FEDISCOPE_API_TRUSTED_PROXY")
+                body = json.dumps(envelope(error)).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(body))), *SECURITY_HEADERS.items()])
+                return [body]
+        clear_untrusted_headers(environ, untrusted, logger=log)
+        return app(environ, start_response)
+
+    return wsgi

@@ -55,12 +55,12 @@ class KeyRing:
             label = f"key#{position}" + (" (ro)" if read_only else "")
             if len(secret) < MIN_RECOMMENDED_LENGTH:
                 log.warning("API %s is shorter than %d characters; use e.g. "
-                            "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
                             label, MIN_RECOMMENDED_LENGTH)
             keys.append(ApiKey(label=label, read_only=read_only, digest=_digest(secret)))
         if not keys:
             raise ConfigError("the scraping API needs at least one key: set FEDISCOPE_API_KEY to a long random "
-                              "secret, e.g. export FEDISCOPE_API_KEY=$(python -c 'import secrets; "
+                              "secret, e.g. export FEDISCOPE_API_KEY=$(python3 -c 'import secrets; "
                               "print(secrets.token_urlsafe(32))') (comma-separate several keys to rotate them)")
         self.keys = tuple(keys)
 

@@ -214,7 +214,9 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
         out.append({"name": name, "in": "query", "required": False, "description": what,
                     "schema": {"type": "string", "pattern": params.ID_PATTERN}})
     out.append({"name": "limit", "in": "query", "required": False,
-                "description": "Items per page (Mastodon caps pages at 40).",
+                "description": "Items per page (Mastodon caps pages at 40); default FEDISCOPE_PAGE_LIMIT (40). "
+                               "Accepted but not applied by /v1/instance and /v1/instance/activity (which "
+                               "answers every week the instance sends).",
                 "schema": {"type": "integer", "minimum": params.LIMIT_MIN, "maximum": params.LIMIT_MAX}})
     for flag in route.flags:
         out.append({"name": flag, "in": "query", "required": False,

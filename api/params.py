@@ -3,10 +3,10 @@
 Every scraping route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
 parameter (the results routes take ``n``, ``prefix``, ``limit`` and ``after``: :func:`parse_results_query`). The bounds
 are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings (Mastodon ids are
-64-bit integers sent as strings, at most 20 digits), hashtags use Mastodon's tag charset
-and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`, shared with the
-collector). Unknown or repeated parameters are refused too, so a typo (``max-id``) fails loudly instead of
-silently fetching the newest page. The bounds below are also what :mod:`api.openapi` documents.
+signed 64-bit integers, PostgreSQL ``bigint``, sent as strings: at most 9223372036854775807), hashtags use
+Mastodon's tag charset and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`,
+shared with the collector). Unknown or repeated parameters are refused too, so a typo (``max-id``) fails loudly
+instead of silently fetching the newest page. The bounds below are also what :mod:`api.openapi` documents.
 """
 
 from __future__ import annotations
@@ -23,7 +23,27 @@ from fediscope.config import instance_domain
 from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
 
 LIMIT_MIN, LIMIT_MAX = 1, 40
-ID_PATTERN = r"^[0-9]{1,20}$"
+#: the largest Mastodon id (a PostgreSQL ``bigint``): a larger one was sent on, and the instance's refusal of it
+#: came back as a 502
+ID_MAX = 2**63 - 1
+
+
+def _digits_at_most(bound: int) -> str:
+    """A regex (ECMA's too, for the OpenAPI document) of the digit strings whose value is at most ``bound``, leading
+    zeros included, written with at most as many digits as ``bound``: shorter ones, then for each leading digit of
+    ``bound`` the strings that agree with it up to a smaller digit there."""
+    text = str(bound)
+    branches = [f"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for i, digit in enumerate(text):
+        if digit != "0":
+            rest = len(text) - i - 1
+            branches.append(text[:i] + (f"[0-{int(digit) - 1}]" if digit != "1" else "0")
+                            + (f"[0-9]{{{rest}}}" if rest else ""))
+    branches.append(text)
+    return "(" + "|".join(branches) + ")"
+
+
+ID_PATTERN = "^" + _digits_at_most(ID_MAX) + "$"
 PORT_PATTERN = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 # the scheme is case-insensitive (HTTP://host is http://host), spelled out so the pattern is ECMA too (OpenAPI)
 INSTANCE_PATTERN = (r"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
@@ -35,6 +55,9 @@ ACCT_PATTERN = ACCT_RE.pattern
 ACCT_MAX_LENGTH = 300
 PAGING = ("since_id", "max_id", "min_id", "limit")
 COMMON = ("instance", *PAGING)
+
+#: characters of an unknown parameter's name that its error quotes (and names as ``parameter``)
+NAME_SHOWN = 100
 
 _ID_RE = re.compile(ID_PATTERN)
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
@@ -66,7 +89,10 @@ def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
     for name in args:
         if name not in allowed:
             accepted = f"this route accepts {', '.join(allowed)}" if allowed else "this route takes no parameters"
-            raise bad_parameter(name, f"unknown parameter {name!r}; {accepted}")
+            # quoted as far as the other messages quote (a name may be as long as the request line)
+            shown = name[:NAME_SHOWN]
+            raise bad_parameter(shown, f"unknown parameter {shown!r}{'…' if len(name) > NAME_SHOWN else ''}; "
+                                       f"{accepted}")
 
 
 def parse_instance(raw: str | None) -> tuple[str, str]:
@@ -86,7 +112,7 @@ def parse_id(name: str, raw: str | None) -> str | None:
     if raw is None:
         return None
     if not _ID_RE.fullmatch(raw):
-        raise bad_parameter(name, f"{name} must be a Mastodon id: 1 to 20 digits (got {raw[:40]!r})")
+        raise bad_parameter(name, f"{name} must be a Mastodon id: digits, at most {ID_MAX} (got {raw[:40]!r})")
     return raw
 
 

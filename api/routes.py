@@ -55,10 +55,11 @@ ROUTES: tuple[Route, ...] = (
           "Paging parameters are accepted and validated but a snapshot has a single page."),
     Route("/v1/instance/activity", resources.InstanceActivity, "instance_activity", "Instance weekly activity",
           "Weekly statuses, logins and registrations, one record per week "
-          "(Mastodon GET /api/v1/instance/activity). A snapshot: a single page."),
+          "(Mastodon GET /api/v1/instance/activity). A snapshot: a single page, of every week the instance "
+          "sends (Mastodon: 12) whatever limit says."),
     Route("/v1/trends/tags", resources.TrendingTags, "trends_tags", "Trending hashtags",
           "The instance's trending hashtags, one record per tag (Mastodon GET /api/v1/trends/tags). "
-          "A snapshot: a single page."),
+          "A snapshot: a single page of at most limit tags (Mastodon serves at most 20)."),
     Route("/v1/analyses", results.Analyses, "analyses", "Analyses of the stored metrics",
           "Every analysis `fediscope report` runs, the metric it reads, and whether the store holds that metric.",
           records=False, results=()),

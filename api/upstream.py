@@ -397,10 +397,10 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:
-    """An upstream paging cursor, or None when it is not an id this API accepts back (1 to 20 digits)."""
+    """An upstream paging cursor, or None when it is not an id this API accepts back (digits, at most 2^63-1)."""
     if cursor is None or _ID_RE.fullmatch(cursor):
         return cursor
-    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (1 to 20 digits)", domain, endpoint, rel,
+    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (digits, at most 2^63-1)", domain, endpoint, rel,
              cursor[:40])
     return None
 
@@ -441,6 +441,17 @@ def _retry_after(seconds: float | None) -> int | None:
     return max(1, math.ceil(min(seconds, MAX_RETRY_AFTER)))
 
 
+#: The Mastodon endpoint behind each source an API route fetches, for the errors that name it.
+MASTODON_ENDPOINTS = {
+    "public": "/api/v1/timelines/public",
+    "local": "/api/v1/timelines/public?local=true",
+    "tag": "/api/v1/timelines/tag/:hashtag",
+    "instance": "/api/v2/instance (and /api/v1/instance)",
+    "instance_activity": "/api/v1/instance/activity",
+    "trends_tags": "/api/v1/trends/tags",
+}
+
+
 def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sent: bool = False,
                    retry_after: float | None = None) -> ApiError:
     """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed.
@@ -456,7 +467,13 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                         f"instance {domain} is rate limiting us; retry in {seconds} s",
                         headers={"Retry-After": str(seconds)}, retry_after=seconds)
     if isinstance(exc, UpstreamNotFound):
-        return ApiError(404, "upstream_not_found", source.not_found_on(domain))
+        if source.names_an_account:
+            return ApiError(404, "upstream_not_found", f"{source.not_found_on(domain)} (it answered 404 Not Found)")
+        endpoint = MASTODON_ENDPOINTS.get(source.kind, source.name)
+        return ApiError(404, "upstream_not_found",
+                        f"instance {domain} answered 404 Not Found for {endpoint}: it does not serve it (its "
+                        "administrators may have turned it off, as they can the weekly activity and trends, or it is "
+                        "not a Mastodon server)")
     # the reason too (a TLS handshake with a server that speaks plain HTTP, a refused connection): the client
     # sees only "failed or timed out", so this line is where an operator finds out why
     log.warning("upstream failure for a %s source on %s: %s%s: %s", source.kind, domain, type(exc).__name__,

@@ -253,7 +253,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
 def _names_an_erased_account(ctx: _Context, source: SourceRef, domain: str) -> bool:
     """Whether an ``account:`` / ``account_lookup:`` source names an account ``gdpr erase`` put on the suppression
     list (its statuses would all be skipped, and its checkpoint would be written again)."""
-    if source.kind not in {"account", "account_lookup"} or not source.arg:
+    if not source.names_an_account or not source.arg:
         return False
     return ctx.policy.skip_reason({"acct": source.arg}, domain) == "suppressed"
 

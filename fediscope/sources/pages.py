@@ -221,9 +221,6 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
 
 #: Sources whose answer is one object rather than a list of items.
 _SINGLE_OBJECT = {"instance", "account_lookup"}
-#: Sources that name an account: "not found" means the instance does not have it (a tag timeline answers an
-#: unknown tag with an empty list, and the other sources' endpoints exist on every Mastodon).
-_NAMES_AN_ACCOUNT = {"account", "account_lookup"}
 
 
 def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | None = None,
@@ -233,13 +230,13 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     Raises the client's errors (:class:`~fediscope.sources.client.UpstreamError` subclasses) and
     :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list). For a source
     naming an account the instance does not have, :class:`UpstreamNotFound` says so in
-    :meth:`~fediscope.sources.spec.SourceRef.not_found_on`'s words ("account:alice was not found on …").
+    :meth:`~fediscope.sources.spec.SourceRef.not_found_on`'s words ("account alice was not found on …").
     """
     paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
     try:
         endpoint, response = _request(client, source, paging, limit)
     except UpstreamNotFound as exc:
-        if source.kind not in _NAMES_AN_ACCOUNT:
+        if not source.names_an_account:  # "not found" of another source is its endpoint's: said as it is
             raise
         raise UpstreamNotFound(source.not_found_on(client.domain)) from exc
     fetched_at = datetime.now(UTC)

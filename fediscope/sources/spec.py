@@ -57,10 +57,17 @@ class SourceRef:
         """The canonical text form, also the checkpoint name."""
         return f"{self.kind}:{self.arg}" if self.arg is not None else self.kind
 
+    @property
+    def names_an_account(self) -> bool:
+        """Whether the source's argument is an account (``account:ACCT``, ``account_lookup:ACCT``), so that an
+        instance's "not found" means that account, not a missing endpoint."""
+        return ARGUMENTS.get(self.kind) == "ACCT"
+
     def not_found_on(self, domain: str) -> str:
-        """``account:alice was not found on mastodon.social``: how the collector and the scraping API say that the
-        instance answered "not found" (HTTP 404/410) for this source."""
-        return f"{self.name} was not found on {domain}"
+        """``account alice was not found on mastodon.social``: how the collector and the scraping API say that the
+        instance answered "not found" (HTTP 404/410) for a source naming an account (:attr:`names_an_account`)."""
+        what = f"account {self.arg}" if self.names_an_account else self.name
+        return f"{what} was not found on {domain}"
 
     def __str__(self) -> str:
         return self.name
@@ -78,7 +85,7 @@ def parse_source(text: str) -> SourceRef:
         if not TAG_RE.match(tag):
             raise ConfigError(f"invalid hashtag in {text!r}: use letters, digits and underscores, e.g. tag:python")
         return SourceRef("tag", tag.lower())
-    if kind in {"account", "account_lookup"}:
+    if ARGUMENTS.get(kind) == "ACCT":
         if not ACCT_RE.match(arg):
             raise ConfigError(f"invalid account in {text!r}: use account:user or account:user@domain")
         return SourceRef(kind, arg.lstrip("@"))

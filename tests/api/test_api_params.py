@@ -18,6 +18,8 @@ BAD_QUERY = [
     ("limit", "0"), ("limit", "41"), ("limit", "-1"), ("limit", "abc"), ("limit", "1.5"), ("limit", " 5"),
     ("limit", "1e1"), ("limit", "99999999999999999999"), ("limit", ""),
     ("max_id", "12a"), ("max_id", "-5"), ("max_id", "1" * 21), ("max_id", ""), ("max_id", "1 "),
+    # over Mastodon's 64-bit ids (PostgreSQL bigint): was sent on, and the instance's refusal came back as a 502
+    ("max_id", "9223372036854775808"), ("since_id", "99999999999999999999"), ("min_id", "1" * 20),
     ("since_id", "0x10"), ("since_id", "１２３"), ("min_id", "1.0"), ("min_id", "%"),
     ("instance", ""), ("instance", "https://user@host.example"), ("instance", "host.example/path"),
     ("instance", "host.example:99999"), ("instance", "host.example:0"), ("instance", "ftp://host.example"),
@@ -96,3 +98,19 @@ def test_unknown_route_and_method(checked: LiveApi) -> None:
     response = checked.http.post(f"{checked.url}/v1/instance", headers={"X-API-Key": KEY}, timeout=30)
     assert_error(response, 405, "method_not_allowed")
     assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/v1/instance", "/health", "/v1/metrics/top_toots"])
+def test_a_long_unknown_parameter_is_not_echoed_whole(checked: LiveApi, path: str) -> None:
+    """Was: the 400 repeated an unknown parameter's name in full, in its message and as ``parameter`` (15 KB of it
+    for a 15 KB name), where every other message cuts what it quotes."""
+    name = "x" * 15_000
+    error = assert_error(checked.get(path, params={name: "1"}), 400, "invalid_parameter")
+    assert error["parameter"] == "x" * 100
+    assert len(error["message"]) < 400 and "unknown parameter 'xxx" in error["message"]
+
+
+def test_the_largest_mastodon_id_is_taken(api: LiveApi, mastodon_server: Any) -> None:
+    for value in ("9223372036854775807", "0009223372036854775", "0"):
+        response = api.get("/v1/timelines/public", params={"instance": mastodon_server.domain, "max_id": value})
+        assert response.status_code == 200, (value, response.text)

@@ -178,7 +178,20 @@ def test_head_is_answered_like_get(api: LiveApi, mastodon_server: Any) -> None:
 def test_unknown_account_is_404(api: LiveApi, mastodon_server: Any) -> None:
     response = api.get("/v1/accounts/nobody_here/statuses", params={"instance": mastodon_server.domain})
     error = assert_error(response, 404, "upstream_not_found")
-    assert "nobody_here" in error["message"]
+    assert "account nobody_here was not found" in error["message"]
+
+
+@pytest.mark.parametrize(("path", "endpoint"), [("/v1/instance/activity", "/api/v1/instance/activity"),
+                                              ("/v1/trends/tags", "/api/v1/trends/tags"),
+                                              ("/v1/timelines/public", "/api/v1/timelines/public")])
+def test_an_endpoint_the_instance_does_not_serve_is_404_naming_it(api: LiveApi, mastodon_server: Any, path: str,
+                                                                  endpoint: str) -> None:
+    """Was: "instance_activity was not found on <host>" (the source's internal name, as if something called
+    instance_activity were missing), for an instance that answers 404 to an endpoint its admins turned off."""
+    mastodon_server.fail(status=404, times=1, path=endpoint)
+    error = assert_error(api.get(path, params={"instance": mastodon_server.domain}), 404, "upstream_not_found")
+    assert endpoint in error["message"] and "404" in error["message"], error
+    assert "instance_activity was" not in error["message"] and "public was" not in error["message"]
 
 
 def test_health_and_openapi_need_no_key(api: LiveApi) -> None:

@@ -168,10 +168,10 @@ def test_stream_answers_a_wrong_timeline_with_what_it_streams(cli_env, capsys, t
 def test_an_account_the_instance_does_not_have_is_named_with_the_instance(cli_env, capsys, mastodon_server,
                                                                            timeline) -> None:
     """Was: ``…/api/v1/accounts/lookup: not found (HTTP 404): Record not found``; the scraping API says the same
-    404 as "account:nosuchuser was not found on <instance>", and the collector now does too."""
+    404 as "account nosuchuser was not found on <instance>", and the collector now does too."""
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", timeline,
                          "--timeline", "public", "--json")
     assert code == 1, err
     failed = [s for s in json.loads(out)["sources"] if s["source"] == timeline]
-    assert failed[0]["error"] == f"{timeline} was not found on {mastodon_server.domain}", failed
-    assert f"failed: {timeline} was not found on {mastodon_server.domain}" in err and "Traceback" not in err
+    assert failed[0]["error"] == f"account nosuchuser was not found on {mastodon_server.domain}", failed
+    assert f"failed: account nosuchuser was not found on {mastodon_server.domain}" in err and "Traceback" not in err
