@@ -431,6 +431,19 @@ def test_source_timelines_are_checked_when_the_settings_load(tmp_path: Path, tim
     assert f"{path}: [[sources]] entry 2: {expected}" in str(info.value)
 
 
+def test_a_remote_account_with_a_dot_or_dash_in_its_name_is_a_source(tmp_path: Path) -> None:
+    """Mastodon takes ``.`` and ``-`` inside the user names of other servers' accounts (Pleroma's, Misskey's):
+    was "invalid account"; a local user name stays letters, digits and ``_``."""
+    path = write_toml(tmp_path, '[[sources]]\ninstance = "a.example"\n'
+                                'timelines = ["account:john.doe@pleroma.example", "account_lookup:ma-ry@x.example"]\n')
+    sources = load_settings(env={}, toml_path=path).sources
+    assert [t for s in sources for t in s.timelines] == ["account:john.doe@pleroma.example",
+                                                     "account_lookup:ma-ry@x.example"]
+    with pytest.raises(ConfigError, match="invalid account"):
+        load_settings(env={}, toml_path=write_toml(tmp_path, '[[sources]]\ninstance = "a.example"\n'
+                                                             'timelines = ["account:john.doe"]\n'))
+
+
 # -- lake and store URLs: refused when the settings load, naming where the value came from ------------------
 
 

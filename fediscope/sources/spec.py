@@ -15,7 +15,11 @@ from fediscope.errors import ConfigError
 
 #: Mastodon's hashtag charset: letters, digits, underscore and the middle dot family (no '#').
 TAG_RE = re.compile(r"^[\w\u00b7\u30fb\u200c]{1,100}$", re.UNICODE)
-ACCT_RE = re.compile(r"^@?[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
+#: An account: a local user name as Mastodon allows it (letters, digits, ``_``; at most 30), or a remote one
+#: (``user@domain``) as Mastodon's ``USERNAME_RE`` takes it from other servers: also ``.`` and ``-`` inside
+#: (``john.doe@pleroma.example``), at most 64 characters here.
+ACCT_RE = re.compile(r"^@?(?:[A-Za-z0-9_]{1,30}|[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,62}[A-Za-z0-9_])?(?=@))"
+                     r"(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
 
 #: kind → (lake entity, paged?)
 KINDS: dict[str, tuple[str, bool]] = {

@@ -72,10 +72,21 @@ def test_hashtags_in_mastodons_charset_are_accepted(api: LiveApi, mastodon_serve
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("acct", ["a%20b", "user@@x", "%40", "u" * 31, "user@dom%21ain", "us.er", "user%0A"])
+@pytest.mark.parametrize("acct", ["a%20b", "user@@x", "%40", "u" * 31, "user@dom%21ain", "us.er", "user%0A",
+                                  ".john@x.example", "john.@x.example", "u" * 65 + "@x.example"])
 def test_bad_account_is_400(checked: LiveApi, acct: str) -> None:
     response = checked.get(f"/v1/accounts/{acct}/statuses", params={"instance": OFFLINE_DOMAIN})
     assert_error(response, 400, parameter="acct")
+
+
+@pytest.mark.parametrize("acct", ["john.doe@pleroma.example", "jo-hn_d@x.example", "u" * 31 + "@x.example"])
+def test_remote_accounts_named_as_mastodon_allows_are_asked_for(api: LiveApi, mastodon_server: Any,
+                                                                acct: str) -> None:
+    """A remote user name may hold ``.`` and ``-`` and be longer than a local one's 30 (Mastodon's USERNAME_RE for
+    accounts of other servers); was 400. The instance is asked, and it has no such account here."""
+    response = api.get(f"/v1/accounts/{acct}/statuses", params={"instance": mastodon_server.domain})
+    error = assert_error(response, 404, "upstream_not_found")
+    assert f"account {acct} was not found" in error["message"], error
 
 
 def test_empty_path_parameter_is_404(checked: LiveApi) -> None:
