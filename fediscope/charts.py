@@ -116,19 +116,22 @@ def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
         ax.margins(x=0.12)
     else:
         _empty(ax, "no accounts")
-    ax.set_title(f"Top {len(rows)} accounts by followers")
+    ax.set_title(f"Top {len(rows)} accounts by followers" if rows else "Top accounts by followers")
     figure.savefig(path)
 
 
 def engagement_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     labels = [r["interactions_per_toot"] for r in result.rows]
-    values = [r["accounts"] for r in result.rows]
-    bars = ax.bar(labels, values, color=COLOR)
-    ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], padding=2, fontsize=8)
-    ax.set_xlabel("interactions (favourites + reblogs + replies) per toot")
-    ax.set_ylabel("accounts")
-    _thousands(ax.yaxis)
+    values = [r["accounts"] or 0 for r in result.rows]
+    if any(values):
+        bars = ax.bar(labels, values, color=COLOR)
+        ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], padding=2, fontsize=8)
+        ax.set_xlabel("interactions (favourites + reblogs + replies) per toot")
+        ax.set_ylabel("accounts")
+        _thousands(ax.yaxis)
+    else:  # every bucket 0: bars of height 0 on an axis from -0.05 to 0.05 ticked "0, 0, 0, -0, -0"
+        _empty(ax, "no accounts")
     median = result.summary.get("median_engagement_rate")
     subtitle = f"median engagement rate {median:.2%} of followers per toot" if median is not None else ""
     ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
@@ -174,7 +177,9 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
         ax.legend(fontsize=8, loc="upper left")
     else:
         _empty(ax, "no hashtags")
-    ax.set_title(f"Hashtags per day: the {len(result.summary.get('top_tags', []))} most used tags")
+    leaders = len(result.summary.get("top_tags", []))
+    shown = {0: "", 1: ": the most used tag"}.get(leaders, f": the {leaders} most used tags")
+    ax.set_title(f"Hashtags per day{shown}")
     figure.savefig(path)
 
 
@@ -200,7 +205,13 @@ def activity_chart(result: AnalysisResult, path: Path) -> None:
     for cell, toots in result.summary.get("grid", {}).items():
         weekday, hour = (int(x) for x in cell.split(":"))
         grid[(weekday - 1) % 7][hour % 24] = toots
-    image = ax.imshow(grid, aspect="auto", cmap="Blues")
+    if not any(map(any, grid)):  # no toots: one flat colour, a colour bar from -0.1 to 0.1 toots
+        _empty(ax, "no toots")
+        ax.set_title("When toots are posted (weekday × hour, UTC)")
+        figure.savefig(path)
+        return
+    # counts start at 0: scaled from the smallest cell, the quietest hour was white however many toots it had
+    image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0)
     ax.set_yticks(range(7), [d[:3] for d in WEEKDAYS])
     ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
     ax.set_xlabel("hour of day (UTC)")

@@ -319,3 +319,43 @@ def test_text_table_aligns_wide_and_combining_characters():
     assert table.splitlines()[2] == "日本語      5"
     assert format_value("tag", "語" * 30) == "語" * 19 + "…"  # 39 columns
     assert format_value("tag", "e\u0301" * 45).endswith("e\u0301…")
+
+
+def test_charts_of_empty_metrics_say_so_instead_of_drawing_empty_axes(tmp_path, monkeypatch):
+    """Was: with no accounts the engagement chart's y axis was ticked "0, 0, 0, -0, -0" (bars of height 0), the
+    activity heatmap was one flat colour over a colour bar from -0.1 to 0.1 toots, and titles read "Top 0
+    accounts by followers" and "the 0 most used tags"."""
+    from fediscope.charts import write_charts
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("top_accounts_by_followers", "account_engagement", "hashtags_daily", "activity_by_hour"):
+        store.write(analysis.metric(name), [])
+    store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])  # the store is not empty
+    figures = _drawn_figures(monkeypatch)
+    written = write_charts(analysis.run_analyses(store), tmp_path / "c")
+    assert [p.name for p in written] == ["top_accounts.png", "engagement_distribution.png", "hashtags_per_day.png",
+                                         "languages.png", "activity.png"]
+    charts = dict(zip((p.name for p in written), figures, strict=True))
+
+    def texts(name):
+        ax = charts[name].axes[0]
+        ticks = [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+        return ax.get_title(), [t.get_text() for t in ax.texts], ticks, len(charts[name].axes)
+
+    assert texts("engagement_distribution.png")[1:] == (["no accounts"], [], 1)
+    assert texts("activity.png")[1:] == (["no toots"], [], 1)  # no colour bar
+    assert texts("top_accounts.png")[0] == "Top accounts by followers"
+    assert texts("hashtags_per_day.png")[0] == "Hashtags per day"
+
+
+def test_the_activity_colour_scale_starts_at_zero_toots(tmp_path, monkeypatch):
+    """Was: scaled from the quietest cell, an hour with 40 toots was drawn white next to hours with 50."""
+    from fediscope.charts import activity_chart
+
+    cells = [{"weekday": day, "hour": hour, "toots": 40 + (hour % 3) * 5} for day in range(1, 8) for hour in range(24)]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("activity_by_hour"), cells)
+    figures = _drawn_figures(monkeypatch)
+    activity_chart(analysis.activity(store), tmp_path / "a.png")
+    image = figures[0].axes[0].images[0]
+    assert image.get_clim() == (0, 50)
