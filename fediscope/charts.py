@@ -20,6 +20,7 @@ from fediscope.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SIZE = (9, 5)
+LEGEND_WIDTH = 24  # characters of a legend entry (a hashtag may be 255)
 DPI = 110
 COLOR = "#4c72b0"
 ACCENT = "#dd8452"
@@ -165,16 +166,19 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
     per_day: dict[str, dict[str, int]] = result.summary.get("per_day", {})
     days = [r["day"] for r in result.rows]
     if days and per_day:
-        for tag in result.summary.get("top_tags", []):
-            ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=f"#{tag}")
+        tags = result.summary.get("top_tags", [])
+        for tag, label in zip(tags, _distinct_labels([f"#{tag}" for tag in tags], LEGEND_WIDTH), strict=True):
+            ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=label)
         ax.plot(days, [r["uses"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
                 label="all hashtag uses")
-        ax.set_ylabel("toots using the tag")
+        ax.set_ylabel("toots using the tag, per day")
         ax.set_ylim(bottom=0)
         _thousands(ax.yaxis)
         step = max(1, len(days) // 14)
         ax.set_xticks(range(0, len(days), step), days[::step], rotation=45, ha="right")
-        ax.legend(fontsize=8, loc="upper left")
+        # beside the plot, not in it: inside, it hid the lines of the first days (the busiest, "all hashtag
+        # uses", runs along the top), and a long tag stretched it across the whole chart
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     else:
         _empty(ax, "no hashtags")
     leaders = len(result.summary.get("top_tags", []))

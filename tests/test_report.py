@@ -359,3 +359,29 @@ def test_the_activity_colour_scale_starts_at_zero_toots(tmp_path, monkeypatch):
     activity_chart(analysis.activity(store), tmp_path / "a.png")
     image = figures[0].axes[0].images[0]
     assert image.get_clim() == (0, 50)
+
+
+def test_the_hashtag_legend_is_beside_the_lines_and_shortens_long_tags(tmp_path, monkeypatch):
+    """Was: the legend sat in the upper left of the plot, over the first days' lines (the dashed "all hashtag uses"
+    among them), and a 64-character tag was written out whole, the legend reaching across the chart."""
+    from fediscope.charts import write_charts
+
+    long_tag = "thisisaveryveryverylonghashtagthatkeepsgoingandgoingforever2024"
+    rows = [{"day": f"2024-01-0{day}", "tag": tag, "toots": 10 - i + day, "accounts": 2, "engagement_total": 9,
+             "engagement_mean": 2.0} for day in (1, 2, 3) for i, tag in enumerate([long_tag, "mastodon", "ελληνικά"])]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), rows)
+    figures = _drawn_figures(monkeypatch)
+    write_charts(analysis.run_analyses(store), tmp_path / "c")
+    figure = figures[0]
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["#thisisaveryveryverylon…", "#mastodon", "#ελληνικά", "all hashtag uses"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # laid out as saved
+    renderer = canvas.get_renderer()
+    assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    assert legend.get_window_extent(renderer).x1 <= figure.bbox.x1  # not cut off at the figure's edge
