@@ -140,21 +140,34 @@ def engagement_chart(result: AnalysisResult, path: Path) -> None:
     figure.savefig(path)
 
 
+def _month_ticks(ax: Any, months: list[str]) -> None:
+    """Ticks of a monthly series: over two years, at Januaries, labelled with the year (every few years for a
+    long series); else every month or few, labelled ``YYYY-MM``. Ticks every ``len // 12`` months from the first
+    fell on any month (2016-04, 2017-02, 2017-12, …), which made the years hard to read off."""
+    januaries = [i for i, month in enumerate(months) if month[4:] == "-01"]
+    if len(months) > 24 and januaries:
+        every = -(-len(januaries) // 12)  # at most 12 year labels
+        ticks = januaries[::every]
+        ax.set_xticks(ticks, [months[i][:4] for i in ticks])
+        return
+    step = max(1, len(months) // 12)
+    ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+
+
 def signups_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     months = [r["month"] for r in result.rows]
     if months:
         ax.bar(months, [r["accounts"] for r in result.rows], color=COLOR, label="new accounts")
-        ax.set_ylabel("accounts created")
+        ax.set_ylabel("accounts created per month (bars)", color=COLOR)
         _thousands(ax.yaxis)
         cumulative = ax.twinx()
         cumulative.plot(months, [r["accounts_cumulative"] for r in result.rows], color=ACCENT, marker=".",
                         label="cumulative")
-        cumulative.set_ylabel("cumulative", color=ACCENT)
+        cumulative.set_ylabel("accounts created so far (line)", color=ACCENT)
         cumulative.set_ylim(bottom=0)
         _thousands(cumulative.yaxis)
-        step = max(1, len(months) // 12)
-        ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+        _month_ticks(ax, months)
     else:
         _empty(ax, "no sign-ups")
     ax.set_title(result.title)

@@ -385,3 +385,26 @@ def test_the_hashtag_legend_is_beside_the_lines_and_shortens_long_tags(tmp_path,
     renderer = canvas.get_renderer()
     assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
     assert legend.get_window_extent(renderer).x1 <= figure.bbox.x1  # not cut off at the figure's edge
+
+
+def test_a_long_sign_up_series_is_ticked_at_years(tmp_path, monkeypatch):
+    """Was: a tick every len // 12 months from the first, at 2016-04, 2017-02, 2017-12, …; the axes said
+    "accounts created" and "cumulative" without telling which was the bars and which the line."""
+    from fediscope.charts import signups_chart
+
+    rows = [{"instance": "a.example", "month": f"{2016 + m // 12}-{m % 12 + 1:02d}", "accounts": m % 5 + 1}
+            for m in range(3, 131)]  # 2016-04 to 2026-11
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("signups_by_month"), rows)
+    figures = _drawn_figures(monkeypatch)
+    signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
+    bars, line = figures[0].axes
+    assert [t.get_text() for t in bars.get_xticklabels()] == [str(year) for year in range(2017, 2027)]
+    assert [round(t) for t in bars.get_xticks()] == [9 + 12 * i for i in range(10)]  # Januaries: 2017-01 is row 9
+    assert bars.get_ylabel() == "accounts created per month (bars)"
+    assert line.get_ylabel() == "accounts created so far (line)"
+    short = [{"instance": "a.example", "month": f"2024-{m:02d}", "accounts": 1} for m in range(1, 7)]
+    store = open_store(f"sqlite:///{tmp_path / 'n.db'}")
+    store.write(analysis.metric("signups_by_month"), short)
+    signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
+    assert [t.get_text() for t in figures[1].axes[0].get_xticklabels()] == [f"2024-{m:02d}" for m in range(1, 7)]
