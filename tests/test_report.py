@@ -408,3 +408,26 @@ def test_a_long_sign_up_series_is_ticked_at_years(tmp_path, monkeypatch):
     store.write(analysis.metric("signups_by_month"), short)
     signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
     assert [t.get_text() for t in figures[1].axes[0].get_xticklabels()] == [f"2024-{m:02d}" for m in range(1, 7)]
+
+
+def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_env):
+    """Was: "growth 6.00x" for a tag used 5 times against 0, an engagement rate and a lift with no word on what
+    they divide, hashtag "uses" that count a toot once per tag: a reader could not tell what the numbers meant."""
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    sections = {block.splitlines()[0]: block for block in out.split("\n\n")}
+
+    def definitions(title):
+        return next(line for line in sections[title].splitlines() if line.startswith("Definitions: "))
+
+    assert "growth = (current_toots + 1) / (previous_toots + 1)" in definitions(
+        "== Trending hashtags (last 7 days vs the 7 before) ==")
+    engagement = definitions("== Engagement distribution (accounts by interactions per toot) ==")
+    assert "engagement rate = interactions per toot / followers" in engagement
+    assert "undefined with 0 followers" in engagement
+    assert "engagement_rate = interactions_per_toot / followers_count" in definitions(
+        "== Accounts with the most interactions ==")
+    assert "a toot with 3 tags is 3 uses" in definitions("== Hashtags per day ==")
+    assert "lift_vs_none = interactions_mean / that of none" in definitions(
+        "== Engagement of toots with and without media ==")
+    assert "bot_share = bots / accounts" in definitions("== Share of bots ==")
