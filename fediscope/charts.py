@@ -133,8 +133,13 @@ def engagement_chart(result: AnalysisResult, path: Path) -> None:
         _thousands(ax.yaxis)
     else:  # every bucket 0: bars of height 0 on an axis from -0.05 to 0.05 ticked "0, 0, 0, -0, -0"
         _empty(ax, "no accounts")
+    from fediscope.report import format_value
+
     median = result.summary.get("median_engagement_rate")
-    subtitle = f"median engagement rate {median:.2%} of followers per toot" if median is not None else ""
+    # rounded as the text report rounds it (it said 3.0% where the chart said 2.97%), and over which accounts
+    subtitle = (f"median engagement rate {format_value('share', median)} of followers per toot, over the "
+                f"{result.summary.get('accounts_with_followers', 0):,} accounts with followers"
+                if median is not None else "")
     ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
                  + (f"\n{subtitle}" if subtitle else ""))
     figure.savefig(path)

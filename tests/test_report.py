@@ -11,7 +11,7 @@ from cli_run import clean_env, run
 
 from fediscope import analysis
 from fediscope.engine.metrics import parse_metric
-from fediscope.report import format_value, text_table
+from fediscope.report import Report, format_value, text_table
 from fediscope.store.port import open_store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -431,3 +431,24 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     assert "lift_vs_none = interactions_mean / that of none" in definitions(
         "== Engagement of toots with and without media ==")
     assert "bot_share = bots / accounts" in definitions("== Share of bots ==")
+
+
+def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path, monkeypatch):
+    """Was: the chart said "median engagement rate 2.97%" where the text report said 3.0%, and not that the median
+    is over the accounts with followers only."""
+    from fediscope.charts import engagement_chart
+
+    rows = [{"account_key": f"k{i}", "instance": "a.example", "followers_count": followers, "toots": 1,
+             "interactions_total": interactions, "interactions_per_toot": float(interactions),
+             "engagement_rate": interactions / followers if followers else None}
+            for i, (followers, interactions) in enumerate([(1000, 29), (1000, 30), (100, 3), (0, 4)])]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("account_engagement"), rows)
+    result = analysis.engagement_distribution(store)
+    figures = _drawn_figures(monkeypatch)
+    engagement_chart(result, tmp_path / "e.png")
+    title = figures[0].axes[0].get_title()
+    assert title.splitlines()[1] == ("median engagement rate 3.0% of followers per toot, over the 3 accounts with "
+                                     "followers")
+    text = Report("sqlite://", analysis.AnalysisRun([result], {"account_engagement": 4}, [])).section(result)
+    assert "median engagement rate: 3.0%" in text
