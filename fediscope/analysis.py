@@ -271,20 +271,44 @@ def instances(store: MetricStore, n: int = 10) -> AnalysisResult:
 
 # -- hashtags -------------------------------------------------------------------------------------------------
 
+#: The most days :func:`_every_day` fills in (about 5 years): one toot dated years back (an old toot a timeline
+#: walk or a refresh brought in) must not turn the series into thousands of empty days.
+MAX_FILLED_DAYS = 1830
+
+
+def _every_day(days: list[str]) -> list[str]:
+    """``days`` (sorted ``YYYY-MM-DD``) with the days between them that have no hashtag use, so the series (and its
+    chart, whose points are evenly spaced) does not draw a week without tags as one step from a day to the next;
+    unchanged if one is not an ISO date or they span more than :data:`MAX_FILLED_DAYS`."""
+    try:
+        dates = [date.fromisoformat(d) for d in days]
+    except ValueError:
+        return days
+    if not dates or [d.isoformat() for d in dates] != days:
+        return days
+    span = (dates[-1] - dates[0]).days
+    if span >= MAX_FILLED_DAYS:
+        log.info("hashtags per day: days from %s to %s: too many to fill in, the days without hashtags are left "
+                 "out", days[0], days[-1])
+        return days
+    return [date.fromordinal(dates[0].toordinal() + i).isoformat() for i in range(span + 1)]
+
+
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
 
     ``uses`` sums the metric's per-tag toots, so a toot with three tags is three uses, and ``uses_engagement``
     counts its engagement once per tag: they are not the day's tagged toots (the metric is per tag and day; a toot's
-    tags are not kept together there)."""
+    tags are not kept together there). Days between the first and the last without any hashtag use are rows of
+    zeros (as sign-ups' empty months), so the series has one row per calendar day."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         days[row["day"]].append(row)
     series = []
-    for day in sorted(days):
-        tags = sorted(days[day], key=lambda r: (-(r.get("toots") or 0), r["tag"]))
+    for day in _every_day(sorted(days)):
+        tags = sorted(days.get(day, []), key=lambda r: (-(r.get("toots") or 0), r["tag"]))
         series.append({"day": day, "tags": len(tags), "uses": sum(r.get("toots") or 0 for r in tags),
                        "uses_engagement": sum(r.get("engagement_total") or 0 for r in tags),
                        "top_tags": ", ".join(f"#{r['tag']} ({r.get('toots')})" for r in tags[:3])})

@@ -20,6 +20,7 @@ from fediscope.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SIZE = (9, 5)
+LEGEND_WIDTH = 24  # characters of a legend entry (a hashtag may be 255)
 DPI = 110
 COLOR = "#4c72b0"
 ACCENT = "#dd8452"
@@ -116,24 +117,46 @@ def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
         ax.margins(x=0.12)
     else:
         _empty(ax, "no accounts")
-    ax.set_title(f"Top {len(rows)} accounts by followers")
+    ax.set_title(f"Top {len(rows)} accounts by followers" if rows else "Top accounts by followers")
     figure.savefig(path)
 
 
 def engagement_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     labels = [r["interactions_per_toot"] for r in result.rows]
-    values = [r["accounts"] for r in result.rows]
-    bars = ax.bar(labels, values, color=COLOR)
-    ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], padding=2, fontsize=8)
-    ax.set_xlabel("interactions (favourites + reblogs + replies) per toot")
-    ax.set_ylabel("accounts")
-    _thousands(ax.yaxis)
+    values = [r["accounts"] or 0 for r in result.rows]
+    if any(values):
+        bars = ax.bar(labels, values, color=COLOR)
+        ax.bar_label(bars, labels=[f"{v:,}" if v else "" for v in values], padding=2, fontsize=8)
+        ax.set_xlabel("interactions (favourites + reblogs + replies) per toot")
+        ax.set_ylabel("accounts")
+        _thousands(ax.yaxis)
+    else:  # every bucket 0: bars of height 0 on an axis from -0.05 to 0.05 ticked "0, 0, 0, -0, -0"
+        _empty(ax, "no accounts")
+    from fediscope.report import format_value
+
     median = result.summary.get("median_engagement_rate")
-    subtitle = f"median engagement rate {median:.2%} of followers per toot" if median is not None else ""
+    # rounded as the text report rounds it (it said 3.0% where the chart said 2.97%), and over which accounts
+    subtitle = (f"median engagement rate {format_value('share', median)} of followers per toot, over the "
+                f"{result.summary.get('accounts_with_followers', 0):,} accounts with followers"
+                if median is not None else "")
     ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
                  + (f"\n{subtitle}" if subtitle else ""))
     figure.savefig(path)
+
+
+def _month_ticks(ax: Any, months: list[str]) -> None:
+    """Ticks of a monthly series: over two years, at Januaries, labelled with the year (every few years for a
+    long series); else every month or few, labelled ``YYYY-MM``. Ticks every ``len // 12`` months from the first
+    fell on any month (2016-04, 2017-02, 2017-12, …), which made the years hard to read off."""
+    januaries = [i for i, month in enumerate(months) if month[4:] == "-01"]
+    if len(months) > 24 and januaries:
+        every = -(-len(januaries) // 12)  # at most 12 year labels
+        ticks = januaries[::every]
+        ax.set_xticks(ticks, [months[i][:4] for i in ticks])
+        return
+    step = max(1, len(months) // 12)
+    ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
 
 
 def signups_chart(result: AnalysisResult, path: Path) -> None:
@@ -141,16 +164,15 @@ def signups_chart(result: AnalysisResult, path: Path) -> None:
     months = [r["month"] for r in result.rows]
     if months:
         ax.bar(months, [r["accounts"] for r in result.rows], color=COLOR, label="new accounts")
-        ax.set_ylabel("accounts created")
+        ax.set_ylabel("accounts created per month (bars)", color=COLOR)
         _thousands(ax.yaxis)
         cumulative = ax.twinx()
         cumulative.plot(months, [r["accounts_cumulative"] for r in result.rows], color=ACCENT, marker=".",
                         label="cumulative")
-        cumulative.set_ylabel("cumulative", color=ACCENT)
+        cumulative.set_ylabel("accounts created so far (line)", color=ACCENT)
         cumulative.set_ylim(bottom=0)
         _thousands(cumulative.yaxis)
-        step = max(1, len(months) // 12)
-        ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+        _month_ticks(ax, months)
     else:
         _empty(ax, "no sign-ups")
     ax.set_title(result.title)
@@ -162,19 +184,24 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
     per_day: dict[str, dict[str, int]] = result.summary.get("per_day", {})
     days = [r["day"] for r in result.rows]
     if days and per_day:
-        for tag in result.summary.get("top_tags", []):
-            ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=f"#{tag}")
+        tags = result.summary.get("top_tags", [])
+        for tag, label in zip(tags, _distinct_labels([f"#{tag}" for tag in tags], LEGEND_WIDTH), strict=True):
+            ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=label)
         ax.plot(days, [r["uses"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
                 label="all hashtag uses")
-        ax.set_ylabel("toots using the tag")
+        ax.set_ylabel("toots using the tag, per day")
         ax.set_ylim(bottom=0)
         _thousands(ax.yaxis)
         step = max(1, len(days) // 14)
         ax.set_xticks(range(0, len(days), step), days[::step], rotation=45, ha="right")
-        ax.legend(fontsize=8, loc="upper left")
+        # beside the plot, not in it: inside, it hid the lines of the first days (the busiest, "all hashtag
+        # uses", runs along the top), and a long tag stretched it across the whole chart
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     else:
         _empty(ax, "no hashtags")
-    ax.set_title(f"Hashtags per day: the {len(result.summary.get('top_tags', []))} most used tags")
+    leaders = len(result.summary.get("top_tags", []))
+    shown = {0: "", 1: ": the most used tag"}.get(leaders, f": the {leaders} most used tags")
+    ax.set_title(f"Hashtags per day{shown}")
     figure.savefig(path)
 
 
@@ -200,7 +227,13 @@ def activity_chart(result: AnalysisResult, path: Path) -> None:
     for cell, toots in result.summary.get("grid", {}).items():
         weekday, hour = (int(x) for x in cell.split(":"))
         grid[(weekday - 1) % 7][hour % 24] = toots
-    image = ax.imshow(grid, aspect="auto", cmap="Blues")
+    if not any(map(any, grid)):  # no toots: one flat colour, a colour bar from -0.1 to 0.1 toots
+        _empty(ax, "no toots")
+        ax.set_title("When toots are posted (weekday × hour, UTC)")
+        figure.savefig(path)
+        return
+    # counts start at 0: scaled from the smallest cell, the quietest hour was white however many toots it had
+    image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0)
     ax.set_yticks(range(7), [d[:3] for d in WEEKDAYS])
     ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
     ax.set_xlabel("hour of day (UTC)")

@@ -22,6 +22,34 @@ PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
 RATIO_COLUMNS = {"growth", "lift_vs_none"}
 MAX_TEXT = 40
 
+#: what an analysis's numbers mean where its column names do not say it (the definitions of the metric SQL in
+#: spark_jobs/sql/), printed under its headline numbers; a rate or a ratio without one was read as a plain count
+NOTES: dict[str, str] = {
+    "engagement_distribution":
+        "interactions = favourites + reblogs + replies; engagement rate = interactions per toot / followers, over "
+        "the accounts with followers (undefined with 0 followers); a bucket a-b holds the accounts with more than a "
+        "and at most b interactions per toot; share = of all accounts",
+    "top_engaged_accounts":
+        "interactions = favourites + reblogs + replies; engagement_rate = interactions_per_toot / followers_count "
+        "(- with 0 followers: undefined)",
+    "hashtags_per_day":
+        "uses = toots with the tag, summed over the day's tags (a toot with 3 tags is 3 uses); uses_engagement = "
+        "their interactions, counted once per tag; top_tags: the day's most used, with their uses",
+    "trending_hashtags":
+        "growth = (current_toots + 1) / (previous_toots + 1), the add-one smoothing of the metric: a tag not used "
+        "in the 7 days before shows current_toots + 1; window_end = the last day of the latest 7",
+    "languages": "share = of all toots (share events excluded); language as the author's client declared it",
+    "instances": "instance = the author's home server; accounts = distinct authors of its toots; share = of all toots",
+    "media_engagement":
+        "means per toot; any = toots with at least one attachment, image/video/gifv/audio = with at least one of "
+        "that type (a toot with an image and a video is in both); lift_vs_none = interactions_mean / that of none",
+    "content_features":
+        "share = toots_with / all toots; items = how many in all (a toot with 2 links counts 2); per_toot = items "
+        "/ all toots",
+    "bots_share": "bot_share = bots / accounts (every account collected, with or without toots); bot_toot_share = "
+                  "toots by bots / toots",
+}
+
 
 def format_value(column: str, value: Any) -> str:
     """One cell of a text table."""
@@ -119,6 +147,8 @@ class Report:
         summary = _summary_line(result.summary)
         if summary:
             parts.append(summary)
+        if result.name in NOTES:
+            parts.append(f"Definitions: {NOTES[result.name]}")
         parts.append(text_table(result.columns, rows) if rows else "(no rows)")
         if note:
             parts.append(note)

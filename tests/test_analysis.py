@@ -169,6 +169,23 @@ def test_hashtags_per_day_and_on_one_day(metric_store):
     assert day.summary["tags"] == 3
 
 
+def test_hashtags_per_day_has_a_row_for_each_day_also_those_without_tags(tmp_path):
+    """Was: days without any hashtag use were left out, so the table and the chart went from 2024-05-02 straight to
+    2024-05-05 as if they were neighbouring days (the chart's points are evenly spaced)."""
+    from fediscope.store.port import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    load(store, "hashtags_daily", [*HASHTAGS, {"day": "2024-05-05", "tag": "art", "toots": 2, "accounts": 1,
+                                               "engagement_total": 4, "engagement_mean": 2.0}])
+    result = analysis.hashtags_per_day(store)
+    assert [(r["day"], r["uses"]) for r in result.rows] == [
+        ("2024-05-01", 7), ("2024-05-02", 5), ("2024-05-03", 0), ("2024-05-04", 0), ("2024-05-05", 2)]
+    assert result.rows[2] == {"day": "2024-05-03", "tags": 0, "uses": 0, "uses_engagement": 0, "top_tags": ""}
+    assert result.summary["days"] == 5
+    assert analysis._every_day(["2019-01-01", "2024-12-31"]) == ["2019-01-01", "2024-12-31"]  # too long to fill
+    assert analysis._every_day(["2024-05-01", "May 3"]) == ["2024-05-01", "May 3"]
+
+
 def test_languages_top_and_the_rest(metric_store):
     rows = [{"language": lang, "toots": n, "share": n / 20} for lang, n in
             [("en", 10), ("de", 5), ("fr", 3), ("und", 1), ("ja", 1)]]

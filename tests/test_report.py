@@ -11,7 +11,7 @@ from cli_run import clean_env, run
 
 from fediscope import analysis
 from fediscope.engine.metrics import parse_metric
-from fediscope.report import format_value, text_table
+from fediscope.report import Report, format_value, text_table
 from fediscope.store.port import open_store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -319,3 +319,136 @@ def test_text_table_aligns_wide_and_combining_characters():
     assert table.splitlines()[2] == "日本語      5"
     assert format_value("tag", "語" * 30) == "語" * 19 + "…"  # 39 columns
     assert format_value("tag", "e\u0301" * 45).endswith("e\u0301…")
+
+
+def test_charts_of_empty_metrics_say_so_instead_of_drawing_empty_axes(tmp_path, monkeypatch):
+    """Was: with no accounts the engagement chart's y axis was ticked "0, 0, 0, -0, -0" (bars of height 0), the
+    activity heatmap was one flat colour over a colour bar from -0.1 to 0.1 toots, and titles read "Top 0
+    accounts by followers" and "the 0 most used tags"."""
+    from fediscope.charts import write_charts
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("top_accounts_by_followers", "account_engagement", "hashtags_daily", "activity_by_hour"):
+        store.write(analysis.metric(name), [])
+    store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])  # the store is not empty
+    figures = _drawn_figures(monkeypatch)
+    written = write_charts(analysis.run_analyses(store), tmp_path / "c")
+    assert [p.name for p in written] == ["top_accounts.png", "engagement_distribution.png", "hashtags_per_day.png",
+                                         "languages.png", "activity.png"]
+    charts = dict(zip((p.name for p in written), figures, strict=True))
+
+    def texts(name):
+        ax = charts[name].axes[0]
+        ticks = [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+        return ax.get_title(), [t.get_text() for t in ax.texts], ticks, len(charts[name].axes)
+
+    assert texts("engagement_distribution.png")[1:] == (["no accounts"], [], 1)
+    assert texts("activity.png")[1:] == (["no toots"], [], 1)  # no colour bar
+    assert texts("top_accounts.png")[0] == "Top accounts by followers"
+    assert texts("hashtags_per_day.png")[0] == "Hashtags per day"
+
+
+def test_the_activity_colour_scale_starts_at_zero_toots(tmp_path, monkeypatch):
+    """Was: scaled from the quietest cell, an hour with 40 toots was drawn white next to hours with 50."""
+    from fediscope.charts import activity_chart
+
+    cells = [{"weekday": day, "hour": hour, "toots": 40 + (hour % 3) * 5} for day in range(1, 8) for hour in range(24)]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("activity_by_hour"), cells)
+    figures = _drawn_figures(monkeypatch)
+    activity_chart(analysis.activity(store), tmp_path / "a.png")
+    image = figures[0].axes[0].images[0]
+    assert image.get_clim() == (0, 50)
+
+
+def test_the_hashtag_legend_is_beside_the_lines_and_shortens_long_tags(tmp_path, monkeypatch):
+    """Was: the legend sat in the upper left of the plot, over the first days' lines (the dashed "all hashtag uses"
+    among them), and a 64-character tag was written out whole, the legend reaching across the chart."""
+    from fediscope.charts import write_charts
+
+    long_tag = "thisisaveryveryverylonghashtagthatkeepsgoingandgoingforever2024"
+    rows = [{"day": f"2024-01-0{day}", "tag": tag, "toots": 10 - i + day, "accounts": 2, "engagement_total": 9,
+             "engagement_mean": 2.0} for day in (1, 2, 3) for i, tag in enumerate([long_tag, "mastodon", "ελληνικά"])]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), rows)
+    figures = _drawn_figures(monkeypatch)
+    write_charts(analysis.run_analyses(store), tmp_path / "c")
+    figure = figures[0]
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["#thisisaveryveryverylon…", "#mastodon", "#ελληνικά", "all hashtag uses"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # laid out as saved
+    renderer = canvas.get_renderer()
+    assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    assert legend.get_window_extent(renderer).x1 <= figure.bbox.x1  # not cut off at the figure's edge
+
+
+def test_a_long_sign_up_series_is_ticked_at_years(tmp_path, monkeypatch):
+    """Was: a tick every len // 12 months from the first, at 2016-04, 2017-02, 2017-12, …; the axes said
+    "accounts created" and "cumulative" without telling which was the bars and which the line."""
+    from fediscope.charts import signups_chart
+
+    rows = [{"instance": "a.example", "month": f"{2016 + m // 12}-{m % 12 + 1:02d}", "accounts": m % 5 + 1}
+            for m in range(3, 131)]  # 2016-04 to 2026-11
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("signups_by_month"), rows)
+    figures = _drawn_figures(monkeypatch)
+    signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
+    bars, line = figures[0].axes
+    assert [t.get_text() for t in bars.get_xticklabels()] == [str(year) for year in range(2017, 2027)]
+    assert [round(t) for t in bars.get_xticks()] == [9 + 12 * i for i in range(10)]  # Januaries: 2017-01 is row 9
+    assert bars.get_ylabel() == "accounts created per month (bars)"
+    assert line.get_ylabel() == "accounts created so far (line)"
+    short = [{"instance": "a.example", "month": f"2024-{m:02d}", "accounts": 1} for m in range(1, 7)]
+    store = open_store(f"sqlite:///{tmp_path / 'n.db'}")
+    store.write(analysis.metric("signups_by_month"), short)
+    signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
+    assert [t.get_text() for t in figures[1].axes[0].get_xticklabels()] == [f"2024-{m:02d}" for m in range(1, 7)]
+
+
+def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_env):
+    """Was: "growth 6.00x" for a tag used 5 times against 0, an engagement rate and a lift with no word on what
+    they divide, hashtag "uses" that count a toot once per tag: a reader could not tell what the numbers meant."""
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    sections = {block.splitlines()[0]: block for block in out.split("\n\n")}
+
+    def definitions(title):
+        return next(line for line in sections[title].splitlines() if line.startswith("Definitions: "))
+
+    assert "growth = (current_toots + 1) / (previous_toots + 1)" in definitions(
+        "== Trending hashtags (last 7 days vs the 7 before) ==")
+    engagement = definitions("== Engagement distribution (accounts by interactions per toot) ==")
+    assert "engagement rate = interactions per toot / followers" in engagement
+    assert "undefined with 0 followers" in engagement
+    assert "engagement_rate = interactions_per_toot / followers_count" in definitions(
+        "== Accounts with the most interactions ==")
+    assert "a toot with 3 tags is 3 uses" in definitions("== Hashtags per day ==")
+    assert "lift_vs_none = interactions_mean / that of none" in definitions(
+        "== Engagement of toots with and without media ==")
+    assert "bot_share = bots / accounts" in definitions("== Share of bots ==")
+
+
+def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path, monkeypatch):
+    """Was: the chart said "median engagement rate 2.97%" where the text report said 3.0%, and not that the median
+    is over the accounts with followers only."""
+    from fediscope.charts import engagement_chart
+
+    rows = [{"account_key": f"k{i}", "instance": "a.example", "followers_count": followers, "toots": 1,
+             "interactions_total": interactions, "interactions_per_toot": float(interactions),
+             "engagement_rate": interactions / followers if followers else None}
+            for i, (followers, interactions) in enumerate([(1000, 29), (1000, 30), (100, 3), (0, 4)])]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("account_engagement"), rows)
+    result = analysis.engagement_distribution(store)
+    figures = _drawn_figures(monkeypatch)
+    engagement_chart(result, tmp_path / "e.png")
+    title = figures[0].axes[0].get_title()
+    assert title.splitlines()[1] == ("median engagement rate 3.0% of followers per toot, over the 3 accounts with "
+                                     "followers")
+    text = Report("sqlite://", analysis.AnalysisRun([result], {"account_engagement": 4}, [])).section(result)
+    assert "median engagement rate: 3.0%" in text
