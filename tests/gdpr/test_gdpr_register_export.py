@@ -264,3 +264,31 @@ def test_another_link_as_an_account_says_what_is_expected(written: str) -> None:
 
     with pytest.raises(ConfigError, match=r"a link, but not a profile link \(https://host/@user\); expected ACCT"):
         parse_account(written)
+
+
+def test_a_domain_written_with_the_root_dot_is_the_same_account(landed, run_cli) -> None:
+    """Was: ``alice@mastodon.social.`` (the DNS root's dot, as a copied FQDN has it) was another key: the export
+    answered that nothing was held, and the erasure reported success, removed nothing and suppressed a key no
+    landing ever makes."""
+    user, _, domain = SUBJECT.partition("@")
+    host, _, port = domain.partition(":")
+    written = f"{user}@{host.upper()}.:{port}"
+    exported = json.loads(run_cli("gdpr", "export", "--account", written).out)
+    assert exported["account_key"] == landed.key(SUBJECT) and exported["raw"]["records"]
+    result = run_cli("gdpr", "erase", "--account", written, "--json")
+    assert result.code == 0 and json.loads(result.out)["raw"]["records_removed"] > 0
+    assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+
+
+@pytest.mark.parametrize("written", ["mailto:alice@mastodon.social", "acct:alice@mastodon.social",
+                                     "<alice@mastodon.social>", "alice!@mastodon.social"])
+def test_an_account_that_is_no_user_name_is_refused_touching_nothing(landed, run_cli, written) -> None:
+    """Was: ``mailto:alice@mastodon.social`` "erased" the user ``mailto:alice`` (exit 0, nothing found, a key
+    nobody has put on the suppression list)."""
+    for command in (("erase", "--yes"), ("export",)):
+        result = run_cli("gdpr", *command, "--account", written)
+        assert result.code == 2 and not result.out, result
+        assert result.err.startswith(f"fediscope: error: --account {written!r}: ")
+        assert "is not a user name" in result.err
+        assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    assert not landed.lake.exists("_state/suppressed.json") and not landed.lake.exists("_audit/erasures.jsonl")
