@@ -44,12 +44,13 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account
 
-    parse_account(account)  # a typo fails before anything is asked or touched
+    user, domain = parse_account(account)  # a typo fails before anything is asked or touched
     settings = settings_from_context()
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
-    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone
+    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone. It names
+    # the account as it will be erased (was "this account": a profile link or a typo was confirmed unseen)
     if sys.stdin.isatty() and not yes and not click.confirm(
-            "Erase this account from the lake and the store? This cannot be undone", default=False, err=True):
+            f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
         raise FediscopeError("not erased: declined")
     report = erase_account(settings, account, lake=lake)
     if as_json:

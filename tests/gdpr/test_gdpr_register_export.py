@@ -152,6 +152,7 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     assert result.code == 1
     assert json.loads(result.out)["error"]["message"] == "not erased: declined"
     assert "This cannot be undone [y/N]" in result.err and "not erased: declined" in result.err
+    assert f"Erase {SUBJECT} from the lake and the store?" in result.err  # was "Erase this account …"
     assert not export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
 
     monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
