@@ -111,6 +111,9 @@ def retention(dry_run: bool, as_json: bool) -> None:
     shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
     click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
                f"{verb} {shown or 'nothing'}")
+    if "curated" in totals:  # was unsaid: the store still showed the deleted days, as if retention had not run
+        click.echo(f"the store and the kept metric results {'would keep' if dry_run else 'keep'} the deleted days "
+                   "until the next `fediscope process`, which recomputes every metric")
     temporary = summary.temporary_files
     for path in temporary.paths if dry_run else ():
         click.echo(f"would remove {path} (a stale temporary file)")
