@@ -36,6 +36,15 @@ def test_register_is_generated_from_policy_and_settings(env) -> None:
     assert "s3cret-db-pass" not in text and settings.pseudonym_key not in text and "writer" not in text
 
 
+def test_register_dates_curated_retention_by_the_status_and_names_what_it_keeps(env) -> None:
+    """Was "Curated tables: 30 days after collection": retention deletes the statuses' and hashtags' dt= partitions,
+    the days the statuses were posted (a backfill of older ones goes at the next run), and no other curated table."""
+    text = build_register(env.settings.replace(retention_curated_days=30))
+    assert ("Curated statuses and hashtags: 30 days after the status was posted (not collected); the other curated "
+            "tables (the latest snapshot of each account,") in text
+    assert "after collection" not in text.split("Curated", 1)[1].split("\n", 1)[0]
+
+
 def test_register_flags_a_missing_key_and_privacy_off(env) -> None:
     assert "**NOT configured" in build_register(env.settings.replace(pseudonym_key=None))
     assert "**OFF — data is kept as collected**" in build_register(env.settings.replace(privacy=False))
