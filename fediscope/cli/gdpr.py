@@ -89,6 +89,10 @@ def export(account: str, out: Path | None) -> None:
 def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
 
+    Raw and quarantine partitions are dated by collection (FEDISCOPE_RETENTION_RAW_DAYS); the curated statuses and
+    hashtags by the day each status was posted (FEDISCOPE_RETENTION_CURATED_DAYS); the other curated tables are not
+    dated and are kept. Deleted curated days leave the store at the next `fediscope process`.
+
     Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
     flows' in-flight dot-files), once a day old.
     """
