@@ -44,12 +44,13 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account
 
-    parse_account(account)  # a typo fails before anything is asked or touched
+    user, domain = parse_account(account)  # a typo fails before anything is asked or touched
     settings = settings_from_context()
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
-    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone
+    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone. It names
+    # the account as it will be erased (was "this account": a profile link or a typo was confirmed unseen)
     if sys.stdin.isatty() and not yes and not click.confirm(
-            "Erase this account from the lake and the store? This cannot be undone", default=False, err=True):
+            f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
         raise FediscopeError("not erased: declined")
     report = erase_account(settings, account, lake=lake)
     if as_json:
@@ -88,6 +89,10 @@ def export(account: str, out: Path | None) -> None:
 def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
 
+    Raw and quarantine partitions are dated by collection (FEDISCOPE_RETENTION_RAW_DAYS); the curated statuses and
+    hashtags by the day each status was posted (FEDISCOPE_RETENTION_CURATED_DAYS); the other curated tables are not
+    dated and are kept. Deleted curated days leave the store at the next `fediscope process`.
+
     Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
     flows' in-flight dot-files), once a day old.
     """
@@ -110,6 +115,9 @@ def retention(dry_run: bool, as_json: bool) -> None:
     shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
     click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
                f"{verb} {shown or 'nothing'}")
+    if "curated" in totals:  # was unsaid: the store still showed the deleted days, as if retention had not run
+        click.echo(f"the store and the kept metric results {'would keep' if dry_run else 'keep'} the deleted days "
+                   "until the next `fediscope process`, which recomputes every metric")
     temporary = summary.temporary_files
     for path in temporary.paths if dry_run else ():
         click.echo(f"would remove {path} (a stale temporary file)")

@@ -43,8 +43,19 @@ def _erasure_count(lake: LakeBackend | None) -> int | None:
     return sum(1 for line in lake.read(AUDIT_PATH).splitlines() if line.strip())
 
 
-def _days(days: int) -> str:
-    return "kept until deleted by hand (0 = no limit)" if days == 0 else f"{days} days after collection"
+def _days(days: int, after: str = "collection") -> str:
+    return "kept until deleted by hand (0 = no limit)" if days == 0 else f"{days} days after {after}"
+
+
+def _curated_retention(days: int) -> str:
+    """Retention deletes the curated tables' ``dt=`` partitions, which are the statuses' own days (when posted), not
+    the collection's; the unpartitioned tables have none. Was: "N days after collection" for all of them, while a
+    backfill of older statuses went at the next run and the accounts table stayed for ever."""
+    if days == 0:
+        return f"Curated tables: {_days(days)}"
+    return (f"Curated statuses and hashtags: {_days(days, 'the status was posted (not collected)')}; the other "
+            "curated tables (the latest snapshot of each account, instance activity, trending tags, peers, "
+            "deletions) are not dated and are kept until deleted by hand")
 
 
 def _list(items: Any) -> str:
@@ -107,7 +118,7 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         "",
         "## Retention",
         f"- Raw lake (and quarantined items): {_days(settings.retention_raw_days)}.",
-        f"- Curated tables: {_days(settings.retention_curated_days)}.",
+        f"- {_curated_retention(settings.retention_curated_days)}.",
         "- Metrics: recomputed from the curated tables at each processing run.",
         "- Applied daily by the maintenance DAG (`fediscope gdpr retention`).",
         "",

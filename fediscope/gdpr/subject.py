@@ -60,6 +60,11 @@ class Subject:
 _PROFILE_LINK_RE = re.compile(r"(?:https?://)?([^/?#\s@]+)/@([^/?#@\s]+)(?:@([^/?#@\s]+))?/?", re.IGNORECASE)
 
 
+#: A user name as an account key can hold one: Mastodon's ``[a-z0-9_]`` with the ``.`` and ``-`` of other servers'
+#: names, and the e-mail characters the landing reads a ``user@domain`` written in a text with (``%``, ``+``).
+_USER_RE = re.compile(r"[\w.%+-]+")
+
+
 def parse_account(account: str) -> tuple[str, str]:
     """``@User@Mastodon.Social`` → ``("user", "mastodon.social")``, and so does its profile link
     ``https://mastodon.social/@User``; anything else is a clear error."""
@@ -73,7 +78,17 @@ def parse_account(account: str) -> tuple[str, str]:
     user, sep, domain = text.partition("@")
     if not sep or not user or not domain or "@" in domain or any(c.isspace() for c in text):
         raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")
-    return user.lower(), instance_domain(domain)
+    if not _USER_RE.fullmatch(user):  # was: ``mailto:alice@x`` "erased" user ``mailto:alice``, a key nobody has
+        raise ConfigError(f"--account {account!r}: {user!r} is not a user name (letters, digits, '_', '.', '-'); "
+                          "expected ACCT@INSTANCE, e.g. alice@mastodon.social")
+    domain = instance_domain(domain)
+    host, colon, port = domain.partition(":")
+    # the DNS root's dot (``mastodon.social.``) names the same server: was another key, so an erasure found nothing
+    # and suppressed a key no landing ever makes, and an export answered that nothing was held
+    host = host.rstrip(".")
+    if not host:
+        raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")
+    return user.lower(), host + colon + port
 
 
 def subject_from_settings(settings: Settings, account: str) -> Subject:

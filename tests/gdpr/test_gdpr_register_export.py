@@ -36,6 +36,15 @@ def test_register_is_generated_from_policy_and_settings(env) -> None:
     assert "s3cret-db-pass" not in text and settings.pseudonym_key not in text and "writer" not in text
 
 
+def test_register_dates_curated_retention_by_the_status_and_names_what_it_keeps(env) -> None:
+    """Was "Curated tables: 30 days after collection": retention deletes the statuses' and hashtags' dt= partitions,
+    the days the statuses were posted (a backfill of older ones goes at the next run), and no other curated table."""
+    text = build_register(env.settings.replace(retention_curated_days=30))
+    assert ("Curated statuses and hashtags: 30 days after the status was posted (not collected); the other curated "
+            "tables (the latest snapshot of each account,") in text
+    assert "after collection" not in text.split("Curated", 1)[1].split("\n", 1)[0]
+
+
 def test_register_flags_a_missing_key_and_privacy_off(env) -> None:
     assert "**NOT configured" in build_register(env.settings.replace(pseudonym_key=None))
     assert "**OFF — data is kept as collected**" in build_register(env.settings.replace(privacy=False))
@@ -152,6 +161,7 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     assert result.code == 1
     assert json.loads(result.out)["error"]["message"] == "not erased: declined"
     assert "This cannot be undone [y/N]" in result.err and "not erased: declined" in result.err
+    assert f"Erase {SUBJECT} from the lake and the store?" in result.err  # was "Erase this account …"
     assert not export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
 
     monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
@@ -264,3 +274,31 @@ def test_another_link_as_an_account_says_what_is_expected(written: str) -> None:
 
     with pytest.raises(ConfigError, match=r"a link, but not a profile link \(https://host/@user\); expected ACCT"):
         parse_account(written)
+
+
+def test_a_domain_written_with_the_root_dot_is_the_same_account(landed, run_cli) -> None:
+    """Was: ``alice@mastodon.social.`` (the DNS root's dot, as a copied FQDN has it) was another key: the export
+    answered that nothing was held, and the erasure reported success, removed nothing and suppressed a key no
+    landing ever makes."""
+    user, _, domain = SUBJECT.partition("@")
+    host, _, port = domain.partition(":")
+    written = f"{user}@{host.upper()}.:{port}"
+    exported = json.loads(run_cli("gdpr", "export", "--account", written).out)
+    assert exported["account_key"] == landed.key(SUBJECT) and exported["raw"]["records"]
+    result = run_cli("gdpr", "erase", "--account", written, "--json")
+    assert result.code == 0 and json.loads(result.out)["raw"]["records_removed"] > 0
+    assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+
+
+@pytest.mark.parametrize("written", ["mailto:alice@mastodon.social", "acct:alice@mastodon.social",
+                                     "<alice@mastodon.social>", "alice!@mastodon.social"])
+def test_an_account_that_is_no_user_name_is_refused_touching_nothing(landed, run_cli, written) -> None:
+    """Was: ``mailto:alice@mastodon.social`` "erased" the user ``mailto:alice`` (exit 0, nothing found, a key
+    nobody has put on the suppression list)."""
+    for command in (("erase", "--yes"), ("export",)):
+        result = run_cli("gdpr", *command, "--account", written)
+        assert result.code == 2 and not result.out, result
+        assert result.err.startswith(f"fediscope: error: --account {written!r}: ")
+        assert "is not a user name" in result.err
+        assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    assert not landed.lake.exists("_state/suppressed.json") and not landed.lake.exists("_audit/erasures.jsonl")

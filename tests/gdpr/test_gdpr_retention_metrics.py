@@ -110,3 +110,16 @@ def test_without_a_readable_manifest_the_kept_results_go(env) -> None:  # noqa: 
     apply_retention(env.settings.replace(retention_raw_days=0, retention_curated_days=33), today=TODAY)
 
     assert not list((env.lake_dir / "_state" / "metrics").rglob("*.parquet"))
+
+
+def test_the_cli_says_the_store_keeps_the_deleted_days_until_the_next_process(landed, run_cli, monkeypatch) -> None:
+    """Was unsaid: after `fediscope gdpr retention` deleted curated days, the store still served them (until the next
+    `fediscope process`), and nothing told the operator, who took them for gone."""
+    run_process(landed.settings, progress=False)
+    monkeypatch.setenv("FEDISCOPE_RETENTION_CURATED_DAYS", "1")  # the recorded days are older
+    for args, verb in ((("--dry-run",), "would keep"), ((), "keep")):
+        result = run_cli("gdpr", "retention", *args)
+        assert result.code == 0 and "curated " in result.out, result
+        assert (f"the store and the kept metric results {verb} the deleted days until the next `fediscope process`"
+                in result.out)
+    assert "until the next" not in run_cli("gdpr", "retention").out  # nothing deleted this time: nothing to say
