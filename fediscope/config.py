@@ -392,7 +392,11 @@ _HOST_RE = re.compile(r"^[a-z0-9.\-]+$")
 
 
 def instance_domain(instance: str) -> str:
-    """``https://mastodon.social/`` → ``mastodon.social``; ``127.0.0.1:8080`` stays as it is (port kept)."""
+    """``https://mastodon.social/`` → ``mastodon.social``; ``127.0.0.1:8080`` stays as it is (port kept).
+
+    A fully qualified name's final dot (``mastodon.social.``, the DNS root) is dropped: it names the same server,
+    and kept it would file that instance's records, and key its local accounts, apart from the same instance
+    written without it."""
     text = instance.strip()
     if "://" not in text:
         text = "https://" + text
@@ -402,9 +406,10 @@ def instance_domain(instance: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"not an instance address: {instance!r} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
-    if not host or not _HOST_RE.fullmatch(host.lower()):
+    host = (host or "").lower()
+    host = host[:-1] if host.endswith(".") else host
+    if not host or not _HOST_RE.fullmatch(host) or host.endswith("."):
         raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
-    host = host.lower()
     return f"{host}:{port}" if port else host
 
 

@@ -231,8 +231,17 @@ def test_source_with_a_bad_address_is_rejected(tmp_path: Path) -> None:
         load_settings(env={}, toml_path=path)
 
 
+@pytest.mark.parametrize("instance", ["mastodon.social.", "https://Mastodon.Social./", "mastodon.social.:443"])
+def test_a_fully_qualified_name_is_the_same_instance(instance: str) -> None:
+    """Was: ``mastodon.social.`` (the DNS root's dot) kept, so that instance's records were filed, and its local
+    accounts keyed, apart from the same instance written without it."""
+    assert instance_domain(instance) == ("mastodon.social:443" if instance.endswith(":443") else "mastodon.social")
+    assert instance_base_url(instance).removesuffix(":443") == "https://mastodon.social"
+    assert load_settings(env={"FEDISCOPE_INSTANCES": instance}).allowed_instances() == {instance_domain(instance)}
+
+
 @pytest.mark.parametrize("instance", ["http://127.0.0.1:99999", "mastodon.social:abc", "http://[::1",
-                                      "not a url", "https://under_score.example"])
+                                      "not a url", "https://under_score.example", "https://.", "mastodon.social.."])
 def test_malformed_instance_addresses_are_config_errors(instance: str) -> None:
     with pytest.raises(ConfigError, match="not an instance address"):
         instance_domain(instance)
