@@ -26,7 +26,6 @@ empties them of rows (what an interrupted first write left, the rows a rebuild r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 from fediscope.config import hbase_prefix
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
+from fediscope.pipes import quiet_on_broken_pipe
 from fediscope.redact import redact_url
 
 FAMILY_OPTIONS: dict[str, Any] = {"max_versions": 1}
@@ -115,16 +115,9 @@ def create_tables(url: str, prefix: str, metrics: Iterable[Metric]) -> list[str]
         store.close()
 
 
-#: The exit status of a Unix tool that SIGPIPE ended (128 + 13): ``--shell | head`` stops quietly with it.
-BROKEN_PIPE_EXIT = 141
-
-
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except BrokenPipeError:  # the reader of the output is gone: stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
-        return BROKEN_PIPE_EXIT
+    """The command; ``… | head`` stops it quietly with 141 (:func:`fediscope.pipes.quiet_on_broken_pipe`)."""
+    return quiet_on_broken_pipe(lambda: _main(argv))
 
 
 def _main(argv: list[str] | None) -> int:

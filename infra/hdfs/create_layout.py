@@ -46,6 +46,7 @@ from fediscope.lake.layout import (  # noqa: E402
     STATE_ROOT,
     partition_dir,
 )
+from fediscope.pipes import quiet_on_broken_pipe  # noqa: E402
 
 
 def lake_directories(instances: Sequence[str] = ()) -> list[str]:
@@ -88,16 +89,9 @@ def create_directories(lake: LakeBackend, directories: Sequence[str]) -> list[st
     return created
 
 
-#: The exit status of a Unix tool that SIGPIPE ended (128 + 13): ``create_layout.py … | head`` stops quietly.
-BROKEN_PIPE_EXIT = 141
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except BrokenPipeError:  # the reader of the output is gone: stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
-        return BROKEN_PIPE_EXIT
+    """The command; ``… | head`` stops it quietly with 141 (:func:`fediscope.pipes.quiet_on_broken_pipe`)."""
+    return quiet_on_broken_pipe(lambda: _main(argv))
 
 
 def _main(argv: Sequence[str] | None) -> int:
