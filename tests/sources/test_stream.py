@@ -472,28 +472,40 @@ def test_a_stop_ends_a_quiet_stream_at_once(make_settings: Callable[..., Setting
     assert run.summary.landed == len(lake.records("statuses")) > 0  # what was received was landed on the way out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_path: Path, lake: Any) -> None:
+def _stream_command_until(sig: int, tmp_path: Path, lake: Any, *options: str,
+                          grow: int = 0) -> tuple[subprocess.Popen[bytes], bytes, bytes, list[Any]]:
+    """``fediscope stream`` in a child process against a sample instance, sent ``sig`` once it is subscribed (and,
+    with ``grow``, a second after the instance posted that many statuses): the process, its output and error,
+    and the statuses posted that the public stream pushed."""
     server = start_sample_server(100, seed=5, stream_heartbeat=60)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
     env.update(FEDISCOPE_LAKE=str(lake.root), FEDISCOPE_PSEUDONYM_KEY="stream-test-key")
     command = [sys.executable, "-c", "from fediscope.cli import main; main()", "stream", "--instance", server.url,
-               "--flush-seconds", "600", "--json"]  # nothing is flushed before the signal
+               *options]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    added: list[Any] = []
     try:
         deadline = time.monotonic() + 30
         while not server.instance.subscribers and time.monotonic() < deadline:
             assert process.poll() is None, process.communicate()
             time.sleep(0.05)
-        added = [s for s in server.instance.grow(30) if server.instance.streams(s, "public")]
-        time.sleep(1.0)
+        if grow:
+            added = [s for s in server.instance.grow(grow) if server.instance.streams(s, "public")]
+            time.sleep(1.0)
         process.send_signal(sig)
         out, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
         server.stop()
+    return process, out, err, added
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_path: Path, lake: Any) -> None:
+    process, out, err, added = _stream_command_until(sig, tmp_path, lake, "--flush-seconds", "600", "--json",
+                                                     grow=30)  # nothing is flushed before the signal
     assert process.returncode == 0, err
     (summary,) = json.loads(out)["streams"]
     assert summary["stopped"] == "stopped" and summary["events"]["update"] == len(added) > 0
@@ -504,22 +516,7 @@ def test_a_signal_ends_the_command_after_landing_what_it_received(sig: int, tmp_
 @pytest.mark.slow
 def test_the_summary_line_of_a_run_ended_by_a_signal_reads_naturally(tmp_path: Path, lake: Any) -> None:
     """Was: "…; stopped: stopped" after Ctrl-C or SIGTERM."""
-    server = start_sample_server(100, seed=5, stream_heartbeat=60)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
-    env.update(FEDISCOPE_LAKE=str(lake.root), FEDISCOPE_PSEUDONYM_KEY="stream-test-key")
-    command = [sys.executable, "-c", "from fediscope.cli import main; main()", "stream", "--instance", server.url]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not server.instance.subscribers and time.monotonic() < deadline:
-            assert process.poll() is None, process.communicate()
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        server.stop()
+    process, out, err, _ = _stream_command_until(signal.SIGINT, tmp_path, lake)
     assert process.returncode == 0, err
     line = out.decode().strip()
     assert line.startswith("stream ") and line.endswith("; stopped on request (Ctrl-C or SIGTERM)"), line
