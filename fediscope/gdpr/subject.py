@@ -81,14 +81,9 @@ def parse_account(account: str) -> tuple[str, str]:
     if not _USER_RE.fullmatch(user):  # was: ``mailto:alice@x`` "erased" user ``mailto:alice``, a key nobody has
         raise ConfigError(f"--account {account!r}: {user!r} is not a user name (letters, digits, '_', '.', '-'); "
                           "expected ACCT@INSTANCE, e.g. alice@mastodon.social")
-    domain = instance_domain(domain)
-    host, colon, port = domain.partition(":")
-    # the DNS root's dot (``mastodon.social.``) names the same server: was another key, so an erasure found nothing
-    # and suppressed a key no landing ever makes, and an export answered that nothing was held
-    host = host.rstrip(".")
-    if not host:
-        raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")
-    return user.lower(), host + colon + port
+    # instance_domain drops the DNS root's dot (``mastodon.social.``), as the landing does: kept, it was another key,
+    # so an erasure found nothing and suppressed a key no landing makes, and an export answered that nothing was held
+    return user.lower(), instance_domain(domain)
 
 
 def subject_from_settings(settings: Settings, account: str) -> Subject:
