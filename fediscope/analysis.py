@@ -62,7 +62,40 @@ def metric(name: str) -> Metric:
 OWN_QUESTIONS: dict[str, str] = {
     "engagement_distribution": "How are accounts spread over interactions per toot, and what is the typical "
                                "engagement rate (interactions per toot per follower)?",
+    # the metric is per instance and month; the analysis sums over the instances (the API's ?instance= reads one)
+    "signups_over_time": "How many accounts were created each month, summed over the instances?",
+    # both read the weekday × hour grid (whose question asks for both); each shows one of its sums
+    "activity": "At which hours of the day (UTC) are toots posted, and on which weekday the most?",
+    "activity_by_weekday": "On which weekdays (UTC) are toots posted?",
 }
+
+#: what each analysis shows, in a few words: ``fediscope report --help`` lists them in :data:`ANALYSES`'s order
+#: (an analysis missing here is listed by its name; a test keeps them complete)
+SHORT_TITLES: dict[str, str] = {
+    "top_accounts": "top accounts by followers",
+    "engagement_distribution": "the engagement distribution",
+    "top_engaged_accounts": "the accounts with the most interactions",
+    "signups_over_time": "sign-ups over time",
+    "hashtags_per_day": "hashtags per day",
+    "trending_hashtags": "trending hashtags",
+    "server_trending_tags": "the tags the instances list as trending",
+    "languages": "languages",
+    "instances": "instances",
+    "top_toots": "top toots",
+    "media_engagement": "media engagement",
+    "content_features": "content features",
+    "mentions": "mentions",
+    "activity": "activity by hour",
+    "activity_by_weekday": "activity by weekday",
+    "bots_share": "the share of bots",
+    "instance_activity": "instance activity (as the instances report it)",
+    "federation": "federation (the peers each instance knows of)",
+}
+
+
+def short_title(name: str) -> str:
+    """What the analysis ``name`` shows, in a few words (its name when :data:`SHORT_TITLES` lacks it)."""
+    return SHORT_TITLES.get(name, name.replace("_", " "))
 
 
 def analysis_question(name: str, metric_name: str) -> str:
@@ -74,7 +107,7 @@ def _result(name: str, title: str, metric_name: str, columns: list[str], rows: l
             summary: dict[str, Any] | None = None, question: str | None = None,
             text_tail: int | None = None) -> AnalysisResult:
     _require(rows, *columns)
-    return AnalysisResult(name=name, title=title, question=question or metric(metric_name).question or title,
+    return AnalysisResult(name=name, title=title, question=question or analysis_question(name, metric_name) or title,
                           metric=metric_name, columns=columns, rows=[{c: r[c] for c in columns} for r in rows],
                           summary=summary or {}, text_tail=text_tail)
 
@@ -140,8 +173,7 @@ def engagement_distribution(store: MetricStore, n: int = 10) -> AnalysisResult:
         "mean_engagement_rate": statistics.fmean(rates) if rates else None,
     }
     return _result("engagement_distribution", "Engagement distribution (accounts by interactions per toot)",
-                   "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary,
-                   question=OWN_QUESTIONS["engagement_distribution"])
+                   "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary)
 
 
 def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -197,8 +229,9 @@ def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = No
                "first_month": series[0]["month"] if series else None,
                "busiest_month": busiest["month"] if busiest else None}
     title = f"Sign-ups over time ({instance})" if instance else "Sign-ups over time (all instances)"
+    question = f"How many accounts of {instance} were created each month?" if instance else None
     return _result("signups_over_time", title, "signups_by_month", ["month", "accounts", "accounts_cumulative"],
-                   series, summary, text_tail=2 * n)
+                   series, summary, question=question, text_tail=2 * n)
 
 
 def bots_share(store: MetricStore, n: int = 10) -> AnalysisResult:

@@ -452,3 +452,42 @@ def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path
                                      "followers")
     text = Report("sqlite://", analysis.AnalysisRun([result], {"account_engagement": 4}, [])).section(result)
     assert "median engagement rate: 3.0%" in text
+
+
+def test_the_help_lists_every_analysis_the_report_prints(capsys, loaded_store, cli_env):
+    """Was: the help, written out by hand, left out the engaged accounts, the instances' trending tags, instances,
+    instance activity and federation, which the report printed."""
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    printed = [a["name"] for a in json.loads(out)["analyses"]]
+    assert {"top_engaged_accounts", "server_trending_tags", "instances", "instance_activity", "federation"} <= set(
+        printed)
+    code, out, err = run(capsys, "report", "--help")
+    assert code == 0, err
+    listed = " ".join(out.split()).split("the store holds: ")[1].split(". Charts")[0].split(", ")
+    assert listed == [analysis.short_title(function.__name__) for function, _ in analysis.ANALYSES]
+    assert set(analysis.SHORT_TITLES) == {function.__name__ for function, _ in analysis.ANALYSES}
+    for name in printed:
+        assert analysis.short_title(name) in listed, name
+    assert "the accounts with the most interactions" in listed and "instances" in listed
+    assert "federation (the peers each instance knows of)" in listed
+    assert ", ".join(CHARTS) in " ".join(out.split())
+
+
+def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_env):
+    """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), and sign-ups,
+    summed over the instances, asked "per instance?"."""
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    questions = {a["name"]: a["question"] for a in json.loads(out)["analyses"]}
+    assert questions["activity_by_weekday"] == "On which weekdays (UTC) are toots posted?"
+    assert questions["activity"] != questions["activity_by_weekday"]
+    assert questions["signups_over_time"] == "How many accounts were created each month, summed over the instances?"
+    assert "per instance" not in questions["signups_over_time"]
+    code, out, err = run(capsys, "report", "--no-charts")
+    sections = {block.splitlines()[0]: block.splitlines()[1] for block in out.split("\n\n") if block.startswith("==")}
+    assert sections["== Activity by weekday (UTC) =="] == questions["activity_by_weekday"]
+    assert sections["== Sign-ups over time (all instances) =="] == questions["signups_over_time"]
+    store = open_store(loaded_store)
+    one = analysis.signups_over_time(store, instance="mastodon.social")
+    assert one.question == "How many accounts of mastodon.social were created each month?"
