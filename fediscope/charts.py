@@ -211,8 +211,12 @@ def languages_chart(result: AnalysisResult, path: Path) -> None:
     if rows:
         bars = ax.barh(range(len(rows)), [(r.get("share") or 0) * 100 for r in rows], color=COLOR)
         ax.set_yticks(range(len(rows)), [str(r["language"]) for r in rows])
-        ax.bar_label(bars, labels=[f"{(r.get('share') or 0):.1%}  ({r.get('toots') or 0:,})" for r in rows],
-                     padding=3, fontsize=8)
+        from fediscope.report import format_column
+
+        # the shares as the text report's column rounds them (it said 0.49% where the chart said 0.5%)
+        shares = format_column("share", [r.get("share") for r in rows])
+        labels = [f"{share}  ({r.get('toots') or 0:,})" for share, r in zip(shares, rows, strict=True)]
+        ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
         ax.set_xlabel("share of toots (%)")
         ax.margins(x=0.2)
     else:

@@ -491,3 +491,74 @@ def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_en
     store = open_store(loaded_store)
     one = analysis.signups_over_time(store, instance="mastodon.social")
     assert one.question == "How many accounts of mastodon.social were created each month?"
+
+
+def _section(result, stored=1):
+    return Report("sqlite://", analysis.AnalysisRun([result], {result.metric: stored}, [])).section(result)
+
+
+def _table_rows(section):
+    """The rows of a section's table, each split into its cells (below the header and its rule of dashes)."""
+    lines = section.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
+    return [line.split() for line in lines[rule + 1:]]
+
+
+
+
+def test_a_column_of_numbers_has_one_number_of_decimals_and_exact_zero_shares_are_zero(tmp_path):
+    """Was: replies_mean 0.655 next to 1.54 (three decimals beside two), 3.0 as "3", and a share of exactly 0
+    printed "0.00%", as if rounded down from a small share."""
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("media_engagement"), [
+        {"media_type": media, "toots": toots, "interactions_mean": mean, "favourites_mean": mean,
+         "reblogs_mean": 0.0, "replies_mean": replies}
+        for media, toots, mean, replies in [("none", 200, 2.0, 0.655), ("any", 40, 3.5, 1.54),
+                                            ("image", 30, 3.0, 3.0)]])
+    table = _table_rows(_section(analysis.media_engagement(store)))
+    assert [row[5] for row in table] == ["0.66", "1.54", "3.00"]  # replies_mean
+    assert [row[2] for row in table] == ["2.00", "3.50", "3.00"]  # interactions_mean
+    assert [row[4] for row in table] == ["0", "0", "0"]  # reblogs_mean: all whole
+    store.write(analysis.metric("content_features"), [
+        {"feature": "links", "toots_with": 123, "share": 0.123, "items": 130, "per_toot": 0.13},
+        {"feature": "audio", "toots_with": 0, "share": 0.0, "items": 0, "per_toot": 0.0},
+        {"feature": "polls", "toots_with": 4, "share": 0.004, "items": 4, "per_toot": 0.004}])
+    rows = {row[0]: row for row in _table_rows(_section(analysis.content_features(store)))}
+    assert rows["audio"][2] == "0%" and rows["polls"][2] == "0.40%" and rows["links"][2] == "12.30%"
+    assert [rows[f][4] for f in ("audio", "links", "polls")] == ["0.0000", "0.1300", "0.0040"]
+
+
+def test_a_column_of_dashes_is_aligned_as_the_numbers(tmp_path):
+    """Was: engagement_rate, "-" for every account without followers, was aligned left where numbers align
+    right (its header's start, not its end)."""
+    rows = [{"account_key": f"k{i}", "instance": "a.example", "followers_count": 0, "toots": 2,
+             "interactions_total": 10 * i, "interactions_per_toot": 5.0 * i, "engagement_rate": None}
+            for i in range(1, 4)]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("account_engagement"), rows)
+    lines = _section(analysis.top_engaged_accounts(store)).splitlines()
+    header = next(line for line in lines if line.startswith("account_key"))
+    body = lines[lines.index(header) + 2:]
+    end = header.index("engagement_rate") + len("engagement_rate")
+    assert all(line.endswith("-") and len(line) == end for line in body), body
+    toots_end = header.index("toots") + len("toots")
+    assert all(line[toots_end - 1] == "2" for line in body)
+
+
+def test_the_languages_chart_rounds_shares_as_the_text_report(tmp_path, monkeypatch):
+    """Was: the chart labelled a share of 0.49% "0.5%" (one decimal always) where the text said 0.49%."""
+    from fediscope.charts import languages_chart
+
+    counts = {"en": 9000, "de": 951, "eo": 49}
+    total = sum(counts.values())
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("languages"),
+                [{"language": lang, "toots": toots, "share": toots / total} for lang, toots in counts.items()])
+    result = analysis.languages(store)
+    figures = _drawn_figures(monkeypatch)
+    languages_chart(result, tmp_path / "l.png")
+    labels = [t.get_text() for t in figures[0].axes[0].texts]
+    assert labels == ["0.49%  (49)", "9.51%  (951)", "90.00%  (9,000)"]  # bottom to top
+    text = {row[0]: row[2] for row in _table_rows(_section(result))}
+    assert text == {"en": "90.00%", "de": "9.51%", "eo": "0.49%"}
+    assert [label.split()[0] for label in labels] == [text["eo"], text["de"], text["en"]]
