@@ -327,13 +327,26 @@ def _every_day(days: list[str]) -> list[str]:
     return [date.fromordinal(dates[0].toordinal() + i).isoformat() for i in range(span + 1)]
 
 
+def latest_fetch_day(store: MetricStore) -> str | None:
+    """The UTC day (``YYYY-MM-DD``) of the latest fetch of a status, as the ``trending_hashtags`` metric records it
+    (its ``latest_fetch_day``, the same in every row); None when the store does not hold it (no hashtags, or
+    metrics computed by a fediscope before the column)."""
+    rows = store.top(metric("trending_hashtags"), 1)
+    value = rows[0].get("latest_fetch_day") if rows else None
+    return value if isinstance(value, str) else None
+
+
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
 
     ``uses`` sums the metric's per-tag toots, so a toot with three tags is three uses, and ``uses_engagement``
     counts its engagement once per tag: they are not the day's tagged toots (the metric is per tag and day; a toot's
     tags are not kept together there). Days between the first and the last without any hashtag use are rows of
-    zeros (as sign-ups' empty months), so the series has one row per calendar day."""
+    zeros (as sign-ups' empty months), so the series has one row per calendar day.
+
+    ``summary["partial_day"]``: the last day, when it is the day of the latest fetch (:func:`latest_fetch_day`):
+    the collection stopped during it, so its numbers are a part of the day's, not a decline (None otherwise,
+    and when the store does not say when the latest fetch was)."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -349,8 +362,11 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     for row in rows:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
+    fetched = latest_fetch_day(store)
+    partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
-               "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders}}
+               "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
+               "latest_fetch_day": fetched, "partial_day": partial}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 

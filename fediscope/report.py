@@ -51,6 +51,11 @@ NOTES: dict[str, str] = {
 }
 
 
+#: under a daily series whose last day is the day of the latest fetch (``summary["partial_day"]``)
+PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped during it, so its numbers are a part "
+                "of the day's, not a decline")
+
+
 def format_value(column: str, value: Any) -> str:
     """One value on its own (a headline number); a table's column is :func:`format_column`'s."""
     if value is None:
@@ -172,6 +177,10 @@ class Report:
         if result.text_tail and len(rows) > result.text_tail:
             note = f"(the last {result.text_tail} of {len(rows)} rows; --format json has them all)"
             rows = rows[-result.text_tail:]
+        partial = result.summary.get("partial_day")
+        if partial is not None and "day" in result.columns:
+            rows = [dict(r, day=f"{r['day']} (partial)") if r.get("day") == partial else r for r in rows]
+            note = "\n".join(filter(None, [note, PARTIAL_NOTE]))
         parts = [f"== {result.title} ==", result.question]
         summary = _summary_line(result.summary)
         if summary:

@@ -498,10 +498,11 @@ def _section(result, stored=1):
 
 
 def _table_rows(section):
-    """The rows of a section's table, each split into its cells (below the header and its rule of dashes)."""
+    """The rows of a section's table, each split into its cells (below the header and its rule of dashes; the
+    notes under it, in parentheses, left out)."""
     lines = section.splitlines()
     rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
-    return [line.split() for line in lines[rule + 1:]]
+    return [line.split() for line in lines[rule + 1:] if not line.startswith("(")]
 
 
 
@@ -562,3 +563,41 @@ def test_the_languages_chart_rounds_shares_as_the_text_report(tmp_path, monkeypa
     text = {row[0]: row[2] for row in _table_rows(_section(result))}
     assert text == {"en": "90.00%", "de": "9.51%", "eo": "0.49%"}
     assert [label.split()[0] for label in labels] == [text["eo"], text["de"], text["en"]]
+
+
+@pytest.mark.parametrize("fetched", ["2024-01-10", "2024-01-11", None])
+def test_the_day_of_the_latest_fetch_is_marked_partial_in_text_and_chart(tmp_path, monkeypatch, fetched):
+    """Was: the last day, the one the collection stopped in, showed as a drop (text and chart) that read as a real
+    decline. Marked when it is the latest fetch's day, never dropped; unmarked when the fetch came a day later or
+    the store does not say (metrics computed before trending_hashtags had latest_fetch_day)."""
+    from fediscope.charts import hashtags_chart
+
+    days = [f"2024-01-{d:02d}" for d in range(1, 11)]
+    daily = [{"day": day, "tag": tag, "toots": 3 if day == days[-1] else 20 + i, "accounts": 2,
+              "engagement_total": 5, "engagement_mean": 1.0} for i, day in enumerate(days) for tag in ("a", "b")]
+    trending = [{"ranking": 1, "tag": "a", "window_end": days[-1], "current_toots": 7, "previous_toots": 3,
+                 "delta": 4, "growth": 2.0, "current_engagement": 35}]
+    if fetched:
+        trending[0]["latest_fetch_day"] = fetched
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), daily)
+    store.write(analysis.metric("trending_hashtags"), trending)
+    result = analysis.hashtags_per_day(store)
+    partial = fetched == days[-1]
+    assert [r["day"] for r in result.rows] == days and result.rows[-1]["uses"] == 6  # the day is kept, as it is
+    assert result.summary["partial_day"] == (days[-1] if partial else None)
+    text = _section(result)
+    table = _table_rows(text)
+    assert table[-1][:2] == (["2024-01-10", "(partial)"] if partial else ["2024-01-10", "2"])
+    assert sum("(partial)" in " ".join(row) for row in table) == partial
+    assert ("(partial): the day of the latest fetch" in text) == partial
+    figures = _drawn_figures(monkeypatch)
+    hashtags_chart(result, tmp_path / "h.png")
+    ax = figures[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    if partial:
+        assert ticks[-1] == "2024-01-10 (partial)" and sum("(partial)" in t for t in ticks) == 1
+        assert "partial day (latest fetch)" in legend
+    else:
+        assert not any("partial" in t for t in ticks + legend)
