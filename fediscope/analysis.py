@@ -62,7 +62,40 @@ def metric(name: str) -> Metric:
 OWN_QUESTIONS: dict[str, str] = {
     "engagement_distribution": "How are accounts spread over interactions per toot, and what is the typical "
                                "engagement rate (interactions per toot per follower)?",
+    # the metric is per instance and month; the analysis sums over the instances (the API's ?instance= reads one)
+    "signups_over_time": "How many accounts were created each month, summed over the instances?",
+    # both read the weekday × hour grid (whose question asks for both); each shows one of its sums
+    "activity": "At which hours of the day (UTC) are toots posted, and on which weekday the most?",
+    "activity_by_weekday": "On which weekdays (UTC) are toots posted?",
 }
+
+#: what each analysis shows, in a few words: ``fediscope report --help`` lists them in :data:`ANALYSES`'s order
+#: (an analysis missing here is listed by its name; a test keeps them complete)
+SHORT_TITLES: dict[str, str] = {
+    "top_accounts": "top accounts by followers",
+    "engagement_distribution": "the engagement distribution",
+    "top_engaged_accounts": "the accounts with the most interactions",
+    "signups_over_time": "sign-ups over time",
+    "hashtags_per_day": "hashtags per day",
+    "trending_hashtags": "trending hashtags",
+    "server_trending_tags": "the tags the instances list as trending",
+    "languages": "languages",
+    "instances": "instances",
+    "top_toots": "top toots",
+    "media_engagement": "media engagement",
+    "content_features": "content features",
+    "mentions": "mentions",
+    "activity": "activity by hour",
+    "activity_by_weekday": "activity by weekday",
+    "bots_share": "the share of bots",
+    "instance_activity": "instance activity (as the instances report it)",
+    "federation": "federation (the peers each instance knows of)",
+}
+
+
+def short_title(name: str) -> str:
+    """What the analysis ``name`` shows, in a few words (its name when :data:`SHORT_TITLES` lacks it)."""
+    return SHORT_TITLES.get(name, name.replace("_", " "))
 
 
 def analysis_question(name: str, metric_name: str) -> str:
@@ -74,7 +107,7 @@ def _result(name: str, title: str, metric_name: str, columns: list[str], rows: l
             summary: dict[str, Any] | None = None, question: str | None = None,
             text_tail: int | None = None) -> AnalysisResult:
     _require(rows, *columns)
-    return AnalysisResult(name=name, title=title, question=question or metric(metric_name).question or title,
+    return AnalysisResult(name=name, title=title, question=question or analysis_question(name, metric_name) or title,
                           metric=metric_name, columns=columns, rows=[{c: r[c] for c in columns} for r in rows],
                           summary=summary or {}, text_tail=text_tail)
 
@@ -140,8 +173,7 @@ def engagement_distribution(store: MetricStore, n: int = 10) -> AnalysisResult:
         "mean_engagement_rate": statistics.fmean(rates) if rates else None,
     }
     return _result("engagement_distribution", "Engagement distribution (accounts by interactions per toot)",
-                   "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary,
-                   question=OWN_QUESTIONS["engagement_distribution"])
+                   "account_engagement", ["interactions_per_toot", "accounts", "share"], buckets, summary)
 
 
 def top_engaged_accounts(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -197,8 +229,9 @@ def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = No
                "first_month": series[0]["month"] if series else None,
                "busiest_month": busiest["month"] if busiest else None}
     title = f"Sign-ups over time ({instance})" if instance else "Sign-ups over time (all instances)"
+    question = f"How many accounts of {instance} were created each month?" if instance else None
     return _result("signups_over_time", title, "signups_by_month", ["month", "accounts", "accounts_cumulative"],
-                   series, summary, text_tail=2 * n)
+                   series, summary, question=question, text_tail=2 * n)
 
 
 def bots_share(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -294,13 +327,26 @@ def _every_day(days: list[str]) -> list[str]:
     return [date.fromordinal(dates[0].toordinal() + i).isoformat() for i in range(span + 1)]
 
 
+def latest_fetch_day(store: MetricStore) -> str | None:
+    """The UTC day (``YYYY-MM-DD``) of the latest fetch of a status, as the ``trending_hashtags`` metric records it
+    (its ``latest_fetch_day``, the same in every row); None when the store does not hold it (no hashtags, or
+    metrics computed by a fediscope before the column)."""
+    rows = store.top(metric("trending_hashtags"), 1)
+    value = rows[0].get("latest_fetch_day") if rows else None
+    return value if isinstance(value, str) else None
+
+
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
 
     ``uses`` sums the metric's per-tag toots, so a toot with three tags is three uses, and ``uses_engagement``
     counts its engagement once per tag: they are not the day's tagged toots (the metric is per tag and day; a toot's
     tags are not kept together there). Days between the first and the last without any hashtag use are rows of
-    zeros (as sign-ups' empty months), so the series has one row per calendar day."""
+    zeros (as sign-ups' empty months), so the series has one row per calendar day.
+
+    ``summary["partial_day"]``: the last day, when it is the day of the latest fetch (:func:`latest_fetch_day`):
+    the collection stopped during it, so its numbers are a part of the day's, not a decline (None otherwise,
+    and when the store does not say when the latest fetch was)."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -316,8 +362,11 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     for row in rows:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
+    fetched = latest_fetch_day(store)
+    partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
-               "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders}}
+               "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
+               "latest_fetch_day": fetched, "partial_day": partial}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 

@@ -193,7 +193,16 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
         ax.set_ylim(bottom=0)
         _thousands(ax.yaxis)
         step = max(1, len(days) // 14)
-        ax.set_xticks(range(0, len(days), step), days[::step], rotation=45, ha="right")
+        ticks = list(range(0, len(days), step))
+        partial = result.summary.get("partial_day")
+        if partial is not None and days[-1] == partial:
+            # the day of the latest fetch, collected in part: hatched and named, else its drop read as a decline
+            last = len(days) - 1
+            ax.axvspan(last - 0.5, last + 0.5, facecolor="none", edgecolor="lightgrey", hatch="//", linewidth=0,
+                       label="partial day (latest fetch)")
+            ticks = [t for t in ticks if last - t >= max(step / 2, 1)] + [last]
+        labels = [f"{days[t]} (partial)" if days[t] == partial else days[t] for t in ticks]
+        ax.set_xticks(ticks, labels, rotation=45, ha="right")
         # beside the plot, not in it: inside, it hid the lines of the first days (the busiest, "all hashtag
         # uses", runs along the top), and a long tag stretched it across the whole chart
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
@@ -211,8 +220,12 @@ def languages_chart(result: AnalysisResult, path: Path) -> None:
     if rows:
         bars = ax.barh(range(len(rows)), [(r.get("share") or 0) * 100 for r in rows], color=COLOR)
         ax.set_yticks(range(len(rows)), [str(r["language"]) for r in rows])
-        ax.bar_label(bars, labels=[f"{(r.get('share') or 0):.1%}  ({r.get('toots') or 0:,})" for r in rows],
-                     padding=3, fontsize=8)
+        from fediscope.report import format_column
+
+        # the shares as the text report's column rounds them (it said 0.49% where the chart said 0.5%)
+        shares = format_column("share", [r.get("share") for r in rows])
+        labels = [f"{share}  ({r.get('toots') or 0:,})" for share, r in zip(shares, rows, strict=True)]
+        ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
         ax.set_xlabel("share of toots (%)")
         ax.margins(x=0.2)
     else:

@@ -51,23 +51,55 @@ NOTES: dict[str, str] = {
 }
 
 
+#: under a daily series whose last day is the day of the latest fetch (``summary["partial_day"]``)
+PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped during it, so its numbers are a part "
+                "of the day's, not a decline")
+
+
 def format_value(column: str, value: Any) -> str:
-    """One cell of a text table."""
+    """One value on its own (a headline number); a table's column is :func:`format_column`'s."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if column in PERCENT_COLUMNS and _is_number(value):
+        if value == 0:
+            return "0%"  # exact: "0.00%" read as a share rounded down to nothing
+        return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if column in PERCENT_COLUMNS:
-            return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}"
         if column in RATIO_COLUMNS:
             return f"{value:.2f}x"
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
     return _clip(str(value), MAX_TEXT)
+
+
+#: the most decimals a column of numbers is given (its smallest value below 1 asks for two significant digits)
+MAX_DECIMALS = 6
+
+
+def _decimals(values: list[float], least: int) -> int:
+    """Decimals that show each of ``values`` with at least two significant digits (``least`` at the least)."""
+    needed = [1 - math.floor(math.log10(abs(v))) for v in values if math.isfinite(v) and 0 < abs(v) < 1]
+    return min(max([least, *needed]), MAX_DECIMALS)
+
+
+def format_column(column: str, values: list[Any]) -> list[str]:
+    """The cells of one column of a text table (and of a chart's labels of the same numbers): its numbers with one
+    number of decimals (0.655 next to 1.54 read as a different precision), "0%" for an exact zero share, whole
+    numbers with thousands separators, ratios as 2.50x, text clipped to :data:`MAX_TEXT` columns."""
+    numbers = [float(v) for v in values if _is_number(v)]
+    if column in PERCENT_COLUMNS:
+        decimals = _decimals([v * 100 for v in numbers], 1) if numbers else 1
+        return [("0%" if v == 0 else f"{v:.{decimals}%}") if _is_number(v) else format_value(column, v)
+                for v in values]
+    if column in RATIO_COLUMNS or all(not math.isfinite(v) or v.is_integer() for v in numbers):
+        return [format_value(column, v) for v in values]
+    decimals = _decimals(numbers, 2)
+    return [f"{v:,.{decimals}f}" if _is_number(v) else format_value(column, v) for v in values]
 
 
 def _char_width(char: str) -> int:
@@ -107,10 +139,12 @@ def _is_number(value: Any) -> bool:
 
 
 def text_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    """Aligned columns: numbers to the right, text to the left."""
-    cells = [[format_value(c, row.get(c)) for c in columns] for row in rows]
+    """Aligned columns: numbers to the right (a column of "-" only too: numbers left undefined), text and yes/no
+    to the left; each column's numbers with one number of decimals (:func:`format_column`)."""
+    by_column = [format_column(c, [row.get(c) for row in rows]) for c in columns]
+    cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
     widths = [max([display_width(c), *(display_width(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    numeric = [any(_is_number(row.get(c)) for row in rows) for c in columns]
+    numeric = [not any(isinstance(row.get(c), (str, bool)) for row in rows) for c in columns]
 
     def line(values: list[str]) -> str:
         return "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
@@ -143,6 +177,10 @@ class Report:
         if result.text_tail and len(rows) > result.text_tail:
             note = f"(the last {result.text_tail} of {len(rows)} rows; --format json has them all)"
             rows = rows[-result.text_tail:]
+        partial = result.summary.get("partial_day")
+        if partial is not None and "day" in result.columns:
+            rows = [dict(r, day=f"{r['day']} (partial)") if r.get("day") == partial else r for r in rows]
+            note = "\n".join(filter(None, [note, PARTIAL_NOTE]))
         parts = [f"== {result.title} ==", result.question]
         summary = _summary_line(result.summary)
         if summary:

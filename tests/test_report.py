@@ -452,3 +452,152 @@ def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path
                                      "followers")
     text = Report("sqlite://", analysis.AnalysisRun([result], {"account_engagement": 4}, [])).section(result)
     assert "median engagement rate: 3.0%" in text
+
+
+def test_the_help_lists_every_analysis_the_report_prints(capsys, loaded_store, cli_env):
+    """Was: the help, written out by hand, left out the engaged accounts, the instances' trending tags, instances,
+    instance activity and federation, which the report printed."""
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    printed = [a["name"] for a in json.loads(out)["analyses"]]
+    assert {"top_engaged_accounts", "server_trending_tags", "instances", "instance_activity", "federation"} <= set(
+        printed)
+    code, out, err = run(capsys, "report", "--help")
+    assert code == 0, err
+    listed = " ".join(out.split()).split("the store holds: ")[1].split(". Charts")[0].split(", ")
+    assert listed == [analysis.short_title(function.__name__) for function, _ in analysis.ANALYSES]
+    assert set(analysis.SHORT_TITLES) == {function.__name__ for function, _ in analysis.ANALYSES}
+    for name in printed:
+        assert analysis.short_title(name) in listed, name
+    assert "the accounts with the most interactions" in listed and "instances" in listed
+    assert "federation (the peers each instance knows of)" in listed
+    assert ", ".join(CHARTS) in " ".join(out.split())
+
+
+def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_env):
+    """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), and sign-ups,
+    summed over the instances, asked "per instance?"."""
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    questions = {a["name"]: a["question"] for a in json.loads(out)["analyses"]}
+    assert questions["activity_by_weekday"] == "On which weekdays (UTC) are toots posted?"
+    assert questions["activity"] != questions["activity_by_weekday"]
+    assert questions["signups_over_time"] == "How many accounts were created each month, summed over the instances?"
+    assert "per instance" not in questions["signups_over_time"]
+    code, out, err = run(capsys, "report", "--no-charts")
+    sections = {block.splitlines()[0]: block.splitlines()[1] for block in out.split("\n\n") if block.startswith("==")}
+    assert sections["== Activity by weekday (UTC) =="] == questions["activity_by_weekday"]
+    assert sections["== Sign-ups over time (all instances) =="] == questions["signups_over_time"]
+    store = open_store(loaded_store)
+    one = analysis.signups_over_time(store, instance="mastodon.social")
+    assert one.question == "How many accounts of mastodon.social were created each month?"
+
+
+def _section(result, stored=1):
+    return Report("sqlite://", analysis.AnalysisRun([result], {result.metric: stored}, [])).section(result)
+
+
+def _table_rows(section):
+    """The rows of a section's table, each split into its cells (below the header and its rule of dashes; the
+    notes under it, in parentheses, left out)."""
+    lines = section.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
+    return [line.split() for line in lines[rule + 1:] if not line.startswith("(")]
+
+
+
+
+def test_a_column_of_numbers_has_one_number_of_decimals_and_exact_zero_shares_are_zero(tmp_path):
+    """Was: replies_mean 0.655 next to 1.54 (three decimals beside two), 3.0 as "3", and a share of exactly 0
+    printed "0.00%", as if rounded down from a small share."""
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("media_engagement"), [
+        {"media_type": media, "toots": toots, "interactions_mean": mean, "favourites_mean": mean,
+         "reblogs_mean": 0.0, "replies_mean": replies}
+        for media, toots, mean, replies in [("none", 200, 2.0, 0.655), ("any", 40, 3.5, 1.54),
+                                            ("image", 30, 3.0, 3.0)]])
+    table = _table_rows(_section(analysis.media_engagement(store)))
+    assert [row[5] for row in table] == ["0.66", "1.54", "3.00"]  # replies_mean
+    assert [row[2] for row in table] == ["2.00", "3.50", "3.00"]  # interactions_mean
+    assert [row[4] for row in table] == ["0", "0", "0"]  # reblogs_mean: all whole
+    store.write(analysis.metric("content_features"), [
+        {"feature": "links", "toots_with": 123, "share": 0.123, "items": 130, "per_toot": 0.13},
+        {"feature": "audio", "toots_with": 0, "share": 0.0, "items": 0, "per_toot": 0.0},
+        {"feature": "polls", "toots_with": 4, "share": 0.004, "items": 4, "per_toot": 0.004}])
+    rows = {row[0]: row for row in _table_rows(_section(analysis.content_features(store)))}
+    assert rows["audio"][2] == "0%" and rows["polls"][2] == "0.40%" and rows["links"][2] == "12.30%"
+    assert [rows[f][4] for f in ("audio", "links", "polls")] == ["0.0000", "0.1300", "0.0040"]
+
+
+def test_a_column_of_dashes_is_aligned_as_the_numbers(tmp_path):
+    """Was: engagement_rate, "-" for every account without followers, was aligned left where numbers align
+    right (its header's start, not its end)."""
+    rows = [{"account_key": f"k{i}", "instance": "a.example", "followers_count": 0, "toots": 2,
+             "interactions_total": 10 * i, "interactions_per_toot": 5.0 * i, "engagement_rate": None}
+            for i in range(1, 4)]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("account_engagement"), rows)
+    lines = _section(analysis.top_engaged_accounts(store)).splitlines()
+    header = next(line for line in lines if line.startswith("account_key"))
+    body = lines[lines.index(header) + 2:]
+    end = header.index("engagement_rate") + len("engagement_rate")
+    assert all(line.endswith("-") and len(line) == end for line in body), body
+    toots_end = header.index("toots") + len("toots")
+    assert all(line[toots_end - 1] == "2" for line in body)
+
+
+def test_the_languages_chart_rounds_shares_as_the_text_report(tmp_path, monkeypatch):
+    """Was: the chart labelled a share of 0.49% "0.5%" (one decimal always) where the text said 0.49%."""
+    from fediscope.charts import languages_chart
+
+    counts = {"en": 9000, "de": 951, "eo": 49}
+    total = sum(counts.values())
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("languages"),
+                [{"language": lang, "toots": toots, "share": toots / total} for lang, toots in counts.items()])
+    result = analysis.languages(store)
+    figures = _drawn_figures(monkeypatch)
+    languages_chart(result, tmp_path / "l.png")
+    labels = [t.get_text() for t in figures[0].axes[0].texts]
+    assert labels == ["0.49%  (49)", "9.51%  (951)", "90.00%  (9,000)"]  # bottom to top
+    text = {row[0]: row[2] for row in _table_rows(_section(result))}
+    assert text == {"en": "90.00%", "de": "9.51%", "eo": "0.49%"}
+    assert [label.split()[0] for label in labels] == [text["eo"], text["de"], text["en"]]
+
+
+@pytest.mark.parametrize("fetched", ["2024-01-10", "2024-01-11", None])
+def test_the_day_of_the_latest_fetch_is_marked_partial_in_text_and_chart(tmp_path, monkeypatch, fetched):
+    """Was: the last day, the one the collection stopped in, showed as a drop (text and chart) that read as a real
+    decline. Marked when it is the latest fetch's day, never dropped; unmarked when the fetch came a day later or
+    the store does not say (metrics computed before trending_hashtags had latest_fetch_day)."""
+    from fediscope.charts import hashtags_chart
+
+    days = [f"2024-01-{d:02d}" for d in range(1, 11)]
+    daily = [{"day": day, "tag": tag, "toots": 3 if day == days[-1] else 20 + i, "accounts": 2,
+              "engagement_total": 5, "engagement_mean": 1.0} for i, day in enumerate(days) for tag in ("a", "b")]
+    trending = [{"ranking": 1, "tag": "a", "window_end": days[-1], "current_toots": 7, "previous_toots": 3,
+                 "delta": 4, "growth": 2.0, "current_engagement": 35}]
+    if fetched:
+        trending[0]["latest_fetch_day"] = fetched
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), daily)
+    store.write(analysis.metric("trending_hashtags"), trending)
+    result = analysis.hashtags_per_day(store)
+    partial = fetched == days[-1]
+    assert [r["day"] for r in result.rows] == days and result.rows[-1]["uses"] == 6  # the day is kept, as it is
+    assert result.summary["partial_day"] == (days[-1] if partial else None)
+    text = _section(result)
+    table = _table_rows(text)
+    assert table[-1][:2] == (["2024-01-10", "(partial)"] if partial else ["2024-01-10", "2"])
+    assert sum("(partial)" in " ".join(row) for row in table) == partial
+    assert ("(partial): the day of the latest fetch" in text) == partial
+    figures = _drawn_figures(monkeypatch)
+    hashtags_chart(result, tmp_path / "h.png")
+    ax = figures[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    if partial:
+        assert ticks[-1] == "2024-01-10 (partial)" and sum("(partial)" in t for t in ticks) == 1
+        assert "partial day (latest fetch)" in legend
+    else:
+        assert not any("partial" in t for t in ticks + legend)

@@ -9,7 +9,10 @@
 -- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
 -- has a finite growth that still grows with its use. Only tags used in the current window are listed;
 -- ties in growth are broken by tag (the key), as the stores break them.
-WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day FROM statuses),
+-- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
+-- of hashtags_daily as partial, the collection having stopped during it.
+WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
+                        CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
   SELECT max(h.dt) AS last_day
   FROM hashtags AS h CROSS JOIN fetched AS f
@@ -38,7 +41,8 @@ SELECT
   previous_toots,
   current_toots - previous_toots AS delta,
   (current_toots + 1) / (previous_toots + 1) AS growth,
-  current_engagement
-FROM windows
+  current_engagement,
+  strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day
+FROM windows CROSS JOIN fetched AS f
 WHERE current_toots > 0
 ORDER BY ranking

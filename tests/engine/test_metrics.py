@@ -189,6 +189,30 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     assert [r["ranking"] for r in rows] == [1, 2, 3]
     daily = engine.run_metric(METRICS["hashtags_daily"])
     assert sum(r["toots"] for r in daily) == len(crafted)
+    assert {r["latest_fetch_day"] for r in rows} == {"2026-08-20"}  # fetched at 13:00 on the last day
+
+
+@pytest.mark.parametrize(("fetched_after", "partial"), [(timedelta(hours=1), "2026-08-20"), (timedelta(days=1), None)])
+def test_hashtags_per_day_marks_the_day_of_the_latest_fetch_partial(lake: LocalLake, duckdb_engine, tmp_path: Path,
+                                                                    fetched_after: timedelta, partial) -> None:
+    """Was: the day the collection stopped in, collected in part, was a drop in hashtags per day that read as a
+    decline; the store did not say when the latest fetch was. A day before the fetch's day is whole."""
+    from fediscope import analysis
+    from fediscope.store.port import open_store
+
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    last = datetime(2026, 8, 20, 12, tzinfo=UTC)
+    crafted = [_tagged(base, n, last - timedelta(days=ago), "tag") for n, ago in enumerate([2, 1, 1, 0], 1)]
+    land(lake, "statuses", crafted, last + fetched_after, policy())
+    engine = duckdb_engine()
+    engine.curate()
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("hashtags_daily", "trending_hashtags"):
+        store.write(METRICS[name], engine.run_metric(METRICS[name]))
+    result = analysis.hashtags_per_day(store)
+    assert [r["day"] for r in result.rows] == ["2026-08-18", "2026-08-19", "2026-08-20"]  # no day dropped
+    assert result.summary["latest_fetch_day"] == (last + fetched_after).date().isoformat()
+    assert result.summary["partial_day"] == partial
 
 
 def test_ranking_columns_follow_the_store_order(corpus_results: dict) -> None:
