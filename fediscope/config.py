@@ -21,7 +21,7 @@ import contextlib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date as _date
 from pathlib import Path
@@ -131,6 +131,18 @@ def _timeout(value: str) -> float:
     number = _number(value)
     if not 0 < number <= MAX_SECONDS:  # also refuses nan
         raise ValueError(f"expected a number of seconds above 0, at most {MAX_SECONDS:,.0f} (a week), got {value!r}")
+    return number
+
+
+#: The longest Airflow timeout a ``*_timeout_minutes`` setting takes: a week (a run longer than that is a hang).
+MAX_TIMEOUT_MINUTES = 7 * 24 * 60
+
+
+def _minutes(value: str) -> int:
+    number = _integer(value)
+    if not 1 <= number <= MAX_TIMEOUT_MINUTES:
+        raise ValueError(f"expected a whole number of minutes from 1 to {MAX_TIMEOUT_MINUTES:,} (a week), "
+                         f"got {value!r}")
     return number
 
 
@@ -299,12 +311,25 @@ SETTINGS: tuple[Setting, ...] = (
             "(0 keeps them forever).", _days),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
             hbase_prefix),
+    Setting("process_timeout_minutes", 240, "Airflow: minutes a try of fediscope_batch's process task (curation, "
+            "metrics, store) may run before it is stopped and retried; a first Spark curation of months of data "
+            "may need more. Read when Airflow parses the DAG files.", _minutes),
+    Setting("batch_run_timeout_minutes", None, "Airflow: minutes a whole fediscope_batch run may take, at least "
+            "the process timeout; unset, 720 (12 h) or 3 times the process timeout if that is longer. Read when "
+            "Airflow parses the DAG files.", _minutes),
+    Setting("retention_timeout_minutes", 120, "Airflow: minutes a try of fediscope_maintenance's retention task "
+            "may run before it is stopped and retried. Read when Airflow parses the DAG files.", _minutes),
+    Setting("check_timeout_minutes", 15, "Airflow: minutes the verify, lake_health and store_health tasks may "
+            "run. Read when Airflow parses the DAG files.", _minutes),
+    Setting("maintenance_run_timeout_minutes", None, "Airflow: minutes a whole fediscope_maintenance run may "
+            "take, at least retention's retries (which outlast the process timeout) plus one retention run; unset, "
+            "480 (8 h) or that least if it is longer. Read when Airflow parses the DAG files.", _minutes),
     Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
 )
 
 _KINDS: dict[Callable[[str], Any], str] = {
     _bool: "boolean", _csv: "list", _positive_int: "integer", _days: "integer", _page_limit: "integer",
-    _seconds: "number", _hours: "number", _timeout: "number", _iso_date: "date",
+    _seconds: "number", _hours: "number", _timeout: "number", _iso_date: "date", _minutes: "integer",
 }
 
 
@@ -344,6 +369,11 @@ class Settings:
     retention_raw_days: int = 90
     retention_curated_days: int = 0
     hbase_table_prefix: str = "fediscope"
+    process_timeout_minutes: int = 240
+    batch_run_timeout_minutes: int | None = None
+    retention_timeout_minutes: int = 120
+    check_timeout_minutes: int = 15
+    maintenance_run_timeout_minutes: int | None = None
     log_level: str = "WARNING"
     tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
     sources: tuple[SourceSpec, ...] = ()
@@ -557,13 +587,18 @@ TOML_TABLES = ("fediscope", "tokens", "sources")
 SOURCE_KEYS = ("instance", "timelines")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _toml_document(path: Path) -> dict[str, Any]:
+    """The file as TOML, unchecked; ConfigError when it cannot be read or is not TOML."""
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    document = _toml_document(path)
     unknown = [k for k in document if k not in TOML_TABLES]
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))}; settings go under "
@@ -616,6 +651,45 @@ def _list_hint(instance: str) -> str:
     return f"; the list is comma-separated: FEDISCOPE_INSTANCES={example}"
 
 
+def _config_path(env: Mapping[str, str], toml_path: str | Path | None) -> Path | None:
+    """The config file to read: ``toml_path``, else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists
+    (None if it does not); ConfigError when a named file does not exist."""
+    explicit = toml_path or env.get("FEDISCOPE_CONFIG")
+    path = Path(explicit or "fediscope.toml")
+    if path.exists():
+        return path
+    if explicit:
+        origin = "" if toml_path else " (FEDISCOPE_CONFIG)"
+        raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
+                          "at an existing file")
+    return None
+
+
+def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = None,
+                       toml_path: str | Path | None = None) -> Settings:
+    """Settings with only ``names`` read, from the config file's ``[fediscope]`` table and then ``FEDISCOPE_*``
+    variables as :func:`load_settings` reads them (same parsing, same messages naming the variable or the key);
+    every other setting keeps its default, and nothing else in the environment or the file is looked at.
+
+    For what must be read where a problem with an unrelated setting must not stop it: the Airflow DAG files
+    read their timeouts so when Airflow parses them (:func:`fediscope.orchestration.dag_timeouts`). A config
+    file that cannot be read as TOML is still an error (what it sets for ``names`` is unknown)."""
+    env = os.environ if env is None else env
+    wanted = [_BY_NAME[name] for name in names]
+    values: dict[str, Any] = {}
+    path = _config_path(env, toml_path)
+    if path is not None:
+        table = _toml_document(path).get("fediscope", {})
+        if isinstance(table, dict):
+            for setting in wanted:
+                if setting.name in table:
+                    values[setting.name] = _parse(setting, table[setting.name], f"{path}: [fediscope] {setting.name}")
+    for setting in wanted:
+        if setting.env in env:
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+    return Settings(**values)
+
+
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
                   origins: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides.
@@ -630,9 +704,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
 
-    explicit = toml_path or env.get("FEDISCOPE_CONFIG")
-    path = Path(explicit or "fediscope.toml")
-    if path.exists():
+    path = _config_path(env, toml_path)
+    if path is not None:
         document = _read_toml(path)
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
@@ -651,10 +724,6 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
                                   "with different tokens; keep one")
             tokens[key], named_by[key] = token, instance
         sources = _toml_sources(path, document)
-    elif explicit:
-        origin = "" if toml_path else " (FEDISCOPE_CONFIG)"
-        raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
-                          "at an existing file")
 
     for setting in SETTINGS:
         if setting.env in env:

@@ -105,6 +105,18 @@ def _store_findings(settings: Settings) -> list[Finding]:
     return []
 
 
+def _timeout_findings(settings: Settings) -> list[Finding]:
+    """A run timeout of the Airflow DAGs set shorter than what its run must hold, which stops the DAG files from
+    parsing (:func:`fediscope.orchestration.dag_timeouts`)."""
+    from fediscope.orchestration import TimeoutTooShort, dag_timeouts
+
+    try:
+        dag_timeouts(settings)
+    except TimeoutTooShort as exc:
+        return [Finding("problem", exc.variable, f"{exc} (the Airflow DAG files do not parse with it)")]
+    return []
+
+
 def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
     known = {s.env for s in SETTINGS} | set(KNOWN_EXTRA_VARIABLES)
     found = []
@@ -120,5 +132,6 @@ def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
 def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
     env = os.environ if env is None else env
-    findings = _secret_findings(settings, env) + _store_findings(settings) + _unknown_variables(env)
+    findings = (_secret_findings(settings, env) + _store_findings(settings) + _timeout_findings(settings)
+                + _unknown_variables(env))
     return sorted(findings, key=lambda f: f.level != "problem")

@@ -11,6 +11,11 @@ object whose keys are setting names (``{"lake": "webhdfs://nn:9870/lake", "engin
 TOML ``[[sources]]``), ``max_pages`` (pages per source per ingest run) and ``config`` (a TOML path). Keep
 secrets (pseudonym key, tokens) in the worker's environment or an Airflow secrets backend, not in the Variable.
 
+Timeouts and retention's retries (:class:`DagTimeouts`) are fixed when Airflow parses the DAG files, so the DAG
+files read them then (:func:`parse_time_timeouts`): the ``FEDISCOPE_*_TIMEOUT_MINUTES`` settings from the DAG
+processor's environment and ``fediscope.toml``, never the Variable (read by running tasks only), and nothing else
+of the configuration, so a wrong unrelated setting does not stop the DAGs from parsing.
+
 Date windows: a scheduled or backfilled ``fediscope_batch`` run covers the days of its data interval
 (``[start, end)``, so the daily run of 2026-11-23 processes exactly ``dt=2026-11-23``); a manual run given a
 logical date covers the UTC day of that date (``airflow dags trigger fediscope_batch --logical-date 2026-11-23``
@@ -45,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings
+from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings, load_settings_only
 from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
 
 if TYPE_CHECKING:
@@ -701,17 +706,6 @@ def log_retry(context: Mapping[str, Any]) -> None:
     log.warning("%s; retrying", failure_reason(context))
 
 
-#: Timeouts of the long tasks and of whole runs. A hung spark-submit, HDFS or store call would otherwise hold the
-#: lake lock forever and, with ``max_active_runs=1``, block every later run. A task past its timeout is stopped
-#: like a killed one (the lake lock is released, a running spark-submit job stopped: :func:`process_window`) and
-#: retried; a run past its ``dagrun_timeout`` fails with its running tasks stopped. Airflow reads these when it
-#: parses the DAG files (not from the ``fediscope_settings`` Variable, which only running tasks read): to change
-#: them, change them here or set ``execution_timeout`` on the task.
-PROCESS_TIMEOUT = timedelta(hours=4)  # curation + metrics + store of a run; a first Spark curation of months of
-#                                       raw data can take longer: raise it for that run, or run `fediscope process`
-BATCH_RUN_TIMEOUT = timedelta(hours=12)  # the process task's tries and waits in the queue behind other runs
-RETENTION_TIMEOUT = timedelta(hours=2)
-CHECK_TIMEOUT = timedelta(minutes=15)  # verify, lake_health, store_health
 RETRY_DELAY = timedelta(minutes=1)  # the first retry's delay; each next one doubles, up to MAX_RETRY_DELAY
 RETRY_BACKOFF = 2.0
 MAX_RETRY_DELAY = timedelta(minutes=30)
@@ -723,18 +717,114 @@ def retries_spanning(span: timedelta) -> int:
     A task that fails at once while a batch holds the lake lock (retention) needs retries outlasting the longest
     a batch may hold it, the process task's timeout; fewer, and every maintenance run that meets a long batch
     fails."""
-    retries, waited, delay = 0, timedelta(0), RETRY_DELAY
-    while waited < span:
-        waited += min(delay, MAX_RETRY_DELAY)
+    return len(_retry_delays(span))
+
+
+def _retry_delays(span: timedelta) -> list[timedelta]:
+    delays: list[timedelta] = []
+    delay = RETRY_DELAY
+    while sum(delays, timedelta(0)) < span:
+        delays.append(min(delay, MAX_RETRY_DELAY))
         delay *= RETRY_BACKOFF
-        retries += 1
-    return retries
+    return delays
 
 
-#: retention's retries: they outlast a batch holding the lake lock until its timeout (12 retries, ~4 hours)
-RETENTION_RETRIES = retries_spanning(PROCESS_TIMEOUT)
-#: retention's retries while a batch holds the lock (~4 h), then a whole retention run (at most 2 h)
-MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)
+#: The ``*_timeout_minutes`` settings the DAG files read when Airflow parses them (:func:`parse_time_timeouts`).
+TIMEOUT_SETTINGS = ("process_timeout_minutes", "batch_run_timeout_minutes", "retention_timeout_minutes",
+                    "check_timeout_minutes", "maintenance_run_timeout_minutes")
+#: The least a whole batch or maintenance run may take when its timeout is not set (the settings' defaults).
+MIN_BATCH_RUN_TIMEOUT = timedelta(hours=12)
+MIN_MAINTENANCE_RUN_TIMEOUT = timedelta(hours=8)
+
+
+class TimeoutTooShort(ConfigError):
+    """A run timeout set shorter than what its run must hold; ``variable`` names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class DagTimeouts:
+    """Timeouts of the long tasks and of whole runs, and retention's retries.
+
+    A hung spark-submit, HDFS or store call would otherwise hold the lake lock forever and, with
+    ``max_active_runs=1``, block every later run. A task past its timeout is stopped like a killed one (the lake
+    lock is released, a running spark-submit job stopped: :func:`process_window`) and retried; a run past its
+    ``dagrun_timeout`` fails with its running tasks stopped.
+
+    Set by the ``FEDISCOPE_*_TIMEOUT_MINUTES`` settings (or their keys in ``fediscope.toml``), which Airflow
+    reads when it parses the DAG files: :func:`parse_time_timeouts`. Not from the ``fediscope_settings``
+    Variable, which only running tasks read; a change takes effect when the DAG processor next parses the files
+    (within ``min_file_process_interval``, or restart it after changing its environment).
+    """
+
+    process: timedelta  # curation + metrics + store of a batch run (one try)
+    batch_run: timedelta  # the process task's tries and its waits in the queue behind other runs
+    retention: timedelta  # one try of retention
+    check: timedelta  # verify, lake_health, store_health
+    maintenance_run: timedelta  # retention's retries while a batch holds the lock, then a whole retention run
+    retention_retries: int  # they outlast a batch holding the lake lock until its timeout (12, ~4 h by default)
+
+
+def dag_timeouts(settings: Settings) -> DagTimeouts:
+    """The DAGs' timeouts from ``settings``; the run timeouts, when not set, derived so that they hold.
+
+    Retention's retries always follow the process timeout (:func:`retries_spanning`). Unset, a batch run may
+    take 12 hours or 3 process timeouts if that is longer; a maintenance run 8 hours, or retention's retries plus
+    one retention run if that is longer. Set, each run timeout must hold what it must (a batch run at least a
+    process try, a maintenance run retention's retries plus one retention run, both at least a check): a
+    ConfigError naming the variables otherwise."""
+    minutes = {name: getattr(settings, name) for name in TIMEOUT_SETTINGS}
+    process = timedelta(minutes=minutes["process_timeout_minutes"])
+    retention = timedelta(minutes=minutes["retention_timeout_minutes"])
+    check = timedelta(minutes=minutes["check_timeout_minutes"])
+    retention_wait = sum(_retry_delays(process), timedelta(0))  # the least its retries span (jitter only adds)
+
+    def run_timeout(name: str, least: timedelta, needs: str, default: timedelta) -> timedelta:
+        if minutes[name] is None:
+            return max(default, least)
+        chosen = timedelta(minutes=minutes[name])
+        if chosen < least:
+            env = _BY_NAME[name].env
+            raise TimeoutTooShort(env, f"{env} (or [fediscope] {name} of the config file) is too short: "
+                                       f"{minutes[name]} minutes, less than {needs}: {_whole_minutes(least)} "
+                                       "minutes; raise it to at least that, or unset it to have it derived")
+        return chosen
+
+    batch_run = run_timeout(
+        "batch_run_timeout_minutes", max(process, check),
+        "the process timeout (FEDISCOPE_PROCESS_TIMEOUT_MINUTES)" if process >= check
+        else "the check timeout (FEDISCOPE_CHECK_TIMEOUT_MINUTES)", max(MIN_BATCH_RUN_TIMEOUT, 3 * process))
+    maintenance_run = run_timeout(
+        "maintenance_run_timeout_minutes", max(retention_wait + retention, check),
+        "retention's retries, which outlast the process timeout (FEDISCOPE_PROCESS_TIMEOUT_MINUTES), plus one "
+        "retention run (FEDISCOPE_RETENTION_TIMEOUT_MINUTES)" if retention_wait + retention >= check
+        else "the check timeout (FEDISCOPE_CHECK_TIMEOUT_MINUTES)", MIN_MAINTENANCE_RUN_TIMEOUT)
+    return DagTimeouts(process=process, batch_run=batch_run, retention=retention, check=check,
+                       maintenance_run=maintenance_run, retention_retries=retries_spanning(process))
+
+
+def _whole_minutes(span: timedelta) -> int:
+    return -(-int(span.total_seconds()) // 60)
+
+
+def parse_time_timeouts(env: Mapping[str, str] | None = None) -> DagTimeouts:
+    """The timeouts as the DAG files read them when Airflow parses them: only the ``*_timeout_minutes`` settings,
+    from the DAG processor's ``FEDISCOPE_*`` variables and config file (``FEDISCOPE_CONFIG`` or
+    ``./fediscope.toml``), as :func:`~fediscope.config.load_settings` reads them; not the ``fediscope_settings``
+    Variable (read by running tasks only: reading it while parsing would query the metadata DB every parse).
+
+    Only these settings are read, so a problem with another setting (a mistyped lake URL) does not stop the DAGs
+    from parsing: the tasks report it when they run. A bad timeout, or one too short for what it must hold, is a
+    ConfigError with one line naming the variable (or the file's key), which Airflow shows as the DAG file's
+    import error (with a short traceback unless ``[core] dagbag_import_error_tracebacks`` is off): the DAG is
+    not scheduled until it is fixed, rather than run with a timeout that is not the one configured."""
+    try:
+        return dag_timeouts(load_settings_only(TIMEOUT_SETTINGS, env))
+    except ConfigError as exc:
+        raise ConfigError(f"fediscope DAG timeouts: {exc}") from None
 
 
 def default_args() -> dict[str, Any]:

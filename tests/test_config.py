@@ -674,3 +674,59 @@ def test_the_largest_rate_limit_accepted_works_in_the_api() -> None:
 
     settings = load_settings(env={"FEDISCOPE_API_RATE_LIMIT": str(MAX_COUNT)})
     assert RateLimiter(settings.api_rate_limit).take("key") == 0
+
+
+TIMEOUT_VARIABLES = ("FEDISCOPE_PROCESS_TIMEOUT_MINUTES", "FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES",
+                     "FEDISCOPE_RETENTION_TIMEOUT_MINUTES", "FEDISCOPE_CHECK_TIMEOUT_MINUTES",
+                     "FEDISCOPE_MAINTENANCE_RUN_TIMEOUT_MINUTES")
+
+
+@pytest.mark.parametrize("name", TIMEOUT_VARIABLES)
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", "from 1 to 10,080"), ("10081", "from 1 to 10,080"), ("4h", "'4h' is not an integer"),
+    ("2.5", "'2.5' is not an integer"), ("", "'' is not an integer"),
+])
+def test_airflow_timeouts_are_whole_minutes_up_to_a_week(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={name: value})
+    assert str(info.value).startswith(f"{name} is invalid: ") and expected in str(info.value)
+
+
+def test_airflow_timeouts_from_the_environment_and_the_file(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[fediscope]\nprocess_timeout_minutes = 600\ncheck_timeout_minutes = 30\n")
+    settings = load_settings(env={"FEDISCOPE_CHECK_TIMEOUT_MINUTES": "45"}, toml_path=path)
+    assert (settings.process_timeout_minutes, settings.check_timeout_minutes) == (600, 45)
+    assert settings.batch_run_timeout_minutes is None and settings.maintenance_run_timeout_minutes is None
+
+
+def test_reading_only_some_settings_ignores_problems_with_the_others(tmp_path: Path) -> None:
+    """What the DAG files read when Airflow parses them: a broken unrelated setting (in the environment or the
+    file, or a key the file should not hold) is left for the tasks to report."""
+    from fediscope.config import load_settings_only
+
+    path = write_toml(tmp_path, '[fediscope]\nprocess_timeout_minutes = 600\nengine = "flink"\nnot_a_setting = 1\n'
+                                "[elsewhere]\nx = 1\n")
+    env = {"FEDISCOPE_CONFIG": str(path), "FEDISCOPE_LAKE": "ftp://nowhere", "FEDISCOPE_CHECK_TIMEOUT_MINUTES": "30",
+           "FEDISCOPE_PRIVACY": "maybe"}
+    with pytest.raises(ConfigError):
+        load_settings(env=env)
+    only = load_settings_only(["process_timeout_minutes", "check_timeout_minutes", "retention_timeout_minutes"], env)
+    assert (only.process_timeout_minutes, only.check_timeout_minutes, only.retention_timeout_minutes) == (600, 30, 120)
+    assert only.engine == "duckdb" and only.lake == "./lake"  # not read: defaults
+
+
+@pytest.mark.parametrize(("env", "toml", "named"), [
+    ({"FEDISCOPE_PROCESS_TIMEOUT_MINUTES": "6h"}, "", "FEDISCOPE_PROCESS_TIMEOUT_MINUTES is invalid"),
+    ({}, "process_timeout_minutes = \"6h\"\n", "[fediscope] process_timeout_minutes is invalid"),
+    ({}, "process_timeout_minutes = true\n", "[fediscope] process_timeout_minutes is invalid: expected an integer"),
+    ({}, "process_timeout_minutes = 600\nnot toml", "not valid TOML"),
+])
+def test_reading_only_some_settings_still_reports_their_own_problems(tmp_path: Path, env: dict[str, str],
+                                                                     toml: str, named: str) -> None:
+    from fediscope.config import load_settings_only
+
+    path = write_toml(tmp_path, f"[fediscope]\n{toml}")
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_settings_only(["process_timeout_minutes"], env, toml_path=path)
+    with pytest.raises(ConfigError, match="FEDISCOPE_CONFIG"):  # a named file that is not there
+        load_settings_only(["process_timeout_minutes"], {"FEDISCOPE_CONFIG": str(tmp_path / "missing.toml")})

@@ -35,10 +35,13 @@ backfill runs included (each holds the lake lock from curation to the last store
 queue rather than fail on the lock.
 
 Timeouts: a `process` try that runs longer than 4 hours is stopped (the lake lock is released and a running
-spark-submit job stopped) and retried, `verify` after 15 minutes, and a whole run after 12 hours
-(`fediscope.orchestration.PROCESS_TIMEOUT`, `CHECK_TIMEOUT`, `BATCH_RUN_TIMEOUT`), so a hung Spark, HDFS or store
-call cannot block every later run. A first curation of months of raw data may need longer: run it with
-`fediscope process`, or raise the timeouts.
+spark-submit job stopped) and retried, `verify` after 15 minutes, and a whole run after 12 hours (or 3 process
+timeouts if that is longer), so a hung Spark, HDFS or store call cannot block every later run. A first curation
+of months of raw data may need longer: raise `FEDISCOPE_PROCESS_TIMEOUT_MINUTES` (and `FEDISCOPE_CHECK_TIMEOUT_MINUTES`,
+`FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES`, at least the process timeout), or run it with `fediscope process`. Airflow
+reads these when it parses this file, from the DAG processor's `FEDISCOPE_*` environment and `fediscope.toml`,
+not from the Variable `fediscope_settings` (read by running tasks only); a bad or too short value makes this file
+an import error naming the variable (`fediscope.orchestration.parse_time_timeouts`).
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`.
 """
@@ -53,6 +56,7 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, d
 from fediscope import orchestration as orch
 
 RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
+TIMEOUTS = orch.parse_time_timeouts()  # FEDISCOPE_*_TIMEOUT_MINUTES of the DAG processor, not the Variable
 
 
 @dag(
@@ -61,7 +65,7 @@ RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=orch.BATCH_RUN_TIMEOUT,
+    dagrun_timeout=TIMEOUTS.batch_run,
     default_args=orch.default_args(),
     tags=["fediscope", "batch"],
     doc_md=__doc__,
@@ -76,13 +80,13 @@ def fediscope_batch() -> None:
     # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
     # starts up to 10 runs at once by default (its own --max-active-runs, not this DAG's max_active_runs), and all
     # but one would fail at once on the lake lock and soon run out of retries; queued here, they wait their turn
-    @task(max_active_tis_per_dag=1, execution_timeout=orch.PROCESS_TIMEOUT)
+    @task(max_active_tis_per_dag=1, execution_timeout=TIMEOUTS.process)
     def process(days: dict[str, str]) -> dict[str, Any]:
         """Curation, metrics and store loading for those days (idempotent)."""
         with orch.failing_at_once():  # a missing lake or a wrong setting fails now, not after 3 retries
             return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
 
-    @task(retries=1, execution_timeout=orch.CHECK_TIMEOUT)
+    @task(retries=1, execution_timeout=TIMEOUTS.check)
     def verify(summary: dict[str, Any]) -> dict[str, Any]:
         """The store answers with metric rows."""
         with orch.failing_at_once():

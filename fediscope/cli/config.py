@@ -36,12 +36,13 @@ def show(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    width = max(36, *(len(s.env) + 1 for s in SETTINGS))
     for s in SETTINGS:
-        click.echo(f"{s.env:36} {rows[s.name]!s}")
+        click.echo(f"{s.env:{width}} {rows[s.name]!s}")
     labels = [token_label(k, settings, os.environ) for k in sorted(settings.tokens)]
-    click.echo(f"{'tokens':36} {', '.join(labels) or '-'}")
+    click.echo(f"{'tokens':{width}} {', '.join(labels) or '-'}")
     for source in rows["sources"]:
-        click.echo(f"{'source':36} {source['instance']} {' '.join(source['timelines'])}")
+        click.echo(f"{'source':{width}} {source['instance']} {' '.join(source['timelines'])}")
 
 
 @config.command("check")

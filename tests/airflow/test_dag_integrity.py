@@ -8,6 +8,7 @@ stack (DuckDB, Spark, pyarrow, Mastodon.py, Flask) at the top: that is checked i
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from airflow_harness import DAGS, AirflowEnv
@@ -114,3 +115,107 @@ print("RESULT", json.dumps({{"seconds": time.monotonic() - started,
     result = json.loads(proc.stdout.rsplit("RESULT ", 1)[1])
     assert result["heavy"] == [], f"{dag_file} imports {result['heavy']} at parse time; import inside tasks"
     assert result["seconds"] < 2.0, f"{dag_file} takes {result['seconds']:.2f}s to parse"
+
+
+HOUR = 3600.0
+
+
+def test_default_timeouts_are_unchanged(bag: dict) -> None:
+    """With no timeout set: process 4 h, verify and the health checks 15 min, a batch run 12 h, retention 2 h
+    retried 12 times (~4 h), a maintenance run 8 h."""
+    batch, maintenance = bag["dags"]["fediscope_batch"], bag["dags"]["fediscope_maintenance"]
+    assert batch["dagrun_timeout"] == 12 * HOUR and maintenance["dagrun_timeout"] == 8 * HOUR
+    assert batch["tasks"]["process"]["execution_timeout"] == 4 * HOUR
+    assert batch["tasks"]["verify"]["execution_timeout"] == 900
+    assert maintenance["tasks"]["retention"]["execution_timeout"] == 2 * HOUR
+    assert maintenance["tasks"]["retention"]["retries"] == 12
+    assert maintenance["tasks"]["lake_health"]["execution_timeout"] == 900
+    assert maintenance["tasks"]["store_health"]["execution_timeout"] == 900
+
+
+def test_timeouts_come_from_the_dag_processors_environment_and_config_file(airflow_env: AirflowEnv,
+                                                                             tmp_path) -> None:
+    """A first Spark curation of months of data needs more than 4 hours: set where Airflow parses the DAG files,
+    not by editing code. The run timeouts left unset are derived so they still hold the tasks' tries and retries;
+    a broken unrelated setting does not stop the DAGs from parsing (the tasks report it)."""
+    config = tmp_path / "fediscope.toml"
+    config.write_text("[fediscope]\nprocess_timeout_minutes = 600\nretention_timeout_minutes = 180\n"
+                      'engine = "flink"\n')
+    bag = airflow_env.run("check", extra_env={"FEDISCOPE_CONFIG": str(config), "FEDISCOPE_CHECK_TIMEOUT_MINUTES": "30",
+                                              "FEDISCOPE_LAKE": "ftp://not-a-lake"})
+    assert bag["import_errors"] == {}
+    batch, maintenance = bag["dags"]["fediscope_batch"], bag["dags"]["fediscope_maintenance"]
+    assert batch["tasks"]["process"]["execution_timeout"] == 10 * HOUR
+    assert batch["tasks"]["verify"]["execution_timeout"] == 30 * 60
+    assert batch["dagrun_timeout"] == 30 * HOUR  # 3 process timeouts, over the 12 h least
+    retention = maintenance["tasks"]["retention"]
+    assert retention["execution_timeout"] == 3 * HOUR
+    assert maintenance["tasks"]["lake_health"]["execution_timeout"] == 30 * 60
+    assert retry_window_seconds(retention) >= 10 * HOUR  # retention outwaits the longer batch
+    assert maintenance["dagrun_timeout"] >= retry_window_seconds(retention) + 3 * HOUR
+
+    explicit = airflow_env.run("check", extra_env={"FEDISCOPE_PROCESS_TIMEOUT_MINUTES": "300",
+                                                   "FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES": "900",
+                                                   "FEDISCOPE_MAINTENANCE_RUN_TIMEOUT_MINUTES": "1440"})
+    assert explicit["import_errors"] == {}
+    assert explicit["dags"]["fediscope_batch"]["dagrun_timeout"] == 15 * HOUR
+    assert explicit["dags"]["fediscope_maintenance"]["dagrun_timeout"] == 24 * HOUR
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"FEDISCOPE_PROCESS_TIMEOUT_MINUTES": "6h"},
+     "FEDISCOPE_PROCESS_TIMEOUT_MINUTES is invalid: '6h' is not an integer"),
+    ({"FEDISCOPE_PROCESS_TIMEOUT_MINUTES": "600", "FEDISCOPE_MAINTENANCE_RUN_TIMEOUT_MINUTES": "480"},
+     "FEDISCOPE_MAINTENANCE_RUN_TIMEOUT_MINUTES (or [fediscope] maintenance_run_timeout_minutes of the config file) "
+     "is too short: 480 minutes, less than retention's retries"),
+])
+def test_a_bad_timeout_is_an_import_error_of_one_line_naming_the_variable(airflow_env: AirflowEnv,
+                                                                           env: dict[str, str],
+                                                                           message: str) -> None:
+    """The DAGs that use the timeouts are not scheduled with ones other than configured: their files are import
+    errors whose message is one line naming the variable (Airflow adds the last frames of a traceback unless
+    ``[core] dagbag_import_error_tracebacks`` is off, then it is that line alone). Ingest, which has no such
+    timeout, still parses."""
+    bag = airflow_env.run("check", extra_env=env)
+    errors = {path.rsplit("/", 1)[-1]: text for path, text in bag["import_errors"].items()}
+    assert set(errors) == {"fediscope_batch.py", "fediscope_maintenance.py"}
+    assert set(bag["dags"]) == {"fediscope_ingest"}
+    for text in errors.values():
+        last = text.strip().splitlines()[-1]
+        assert last.startswith("fediscope.errors.ConfigError: fediscope DAG timeouts: ") and message in last, text
+        assert "fediscope/config.py" not in text, "the traceback ends in the DAG file, not the settings' parsing"
+
+    quiet = airflow_env.run("check", extra_env=env | {"AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False"})
+    for text in quiet["import_errors"].values():
+        assert "\n" not in text.strip() and "Traceback" not in text and message in text, text
+
+
+def test_run_timeouts_set_too_short_are_refused_naming_the_variable() -> None:
+    """Checked where the DAG files read them, and by `fediscope config check`."""
+    from fediscope.config import Settings
+    from fediscope.config_check import check_settings
+    from fediscope.errors import ConfigError
+    from fediscope.orchestration import dag_timeouts
+
+    cases = [
+        (Settings(process_timeout_minutes=600, batch_run_timeout_minutes=599),
+         "FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES (or [fediscope] batch_run_timeout_minutes of the config file) is too "
+         "short: 599 minutes, less than the process timeout "
+         "(FEDISCOPE_PROCESS_TIMEOUT_MINUTES): 600 minutes"),
+        (Settings(check_timeout_minutes=90, batch_run_timeout_minutes=60, process_timeout_minutes=30),
+         "FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES (or [fediscope] batch_run_timeout_minutes of the config file) is too "
+         "short: 60 minutes, less than the check timeout"),
+        (Settings(maintenance_run_timeout_minutes=360),  # retries span 241 min + one 120-min retention run
+         "FEDISCOPE_MAINTENANCE_RUN_TIMEOUT_MINUTES (or [fediscope] maintenance_run_timeout_minutes of the config "
+         "file) is too short: 360 minutes, less than retention's retries, "
+         "which outlast the process timeout (FEDISCOPE_PROCESS_TIMEOUT_MINUTES), plus one retention run "
+         "(FEDISCOPE_RETENTION_TIMEOUT_MINUTES): 361 minutes"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            dag_timeouts(settings)
+        variable = message.split()[0]
+        findings = [f for f in check_settings(settings, env={}) if f.setting == variable]
+        assert [f.level for f in findings] == ["problem"] and message in findings[0].message
+    assert dag_timeouts(Settings(maintenance_run_timeout_minutes=361)).maintenance_run.total_seconds() == 361 * 60
+    assert dag_timeouts(Settings(batch_run_timeout_minutes=240)).batch_run.total_seconds() == 4 * HOUR
