@@ -67,6 +67,10 @@ OWN_QUESTIONS: dict[str, str] = {
     # both read the weekday × hour grid (whose question asks for both); each shows one of its sums
     "activity": "At which hours of the day (UTC) are toots posted, and on which weekday the most?",
     "activity_by_weekday": "On which weekdays (UTC) are toots posted?",
+    # the top of account_engagement by its rank, total interactions (the metric asks about every account)
+    "top_engaged_accounts": "Which accounts' toots get the most interactions in all?",
+    # one row per instance: its latest complete week (the metric holds every week)
+    "instance_activity": "How active was each instance in its latest complete week, as it reports itself?",
 }
 
 #: what each analysis shows, in a few words: ``fediscope report --help`` lists them in :data:`ANALYSES`'s order

@@ -182,7 +182,8 @@ class Report:
             rows = [dict(r, day=f"{r['day']} (partial)") if r.get("day") == partial else r for r in rows]
             note = "\n".join(filter(None, [note, PARTIAL_NOTE]))
         parts = [f"== {result.title} ==", result.question]
-        summary = _summary_line(result.summary)
+        # the partial day is marked in the table itself: in the summary line it repeated the latest fetch day
+        summary = _summary_line({k: v for k, v in result.summary.items() if k != "partial_day"})
         if summary:
             parts.append(summary)
         if result.name in NOTES:

@@ -475,8 +475,9 @@ def test_the_help_lists_every_analysis_the_report_prints(capsys, loaded_store, c
 
 
 def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_env):
-    """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), and sign-ups,
-    summed over the instances, asked "per instance?"."""
+    """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), sign-ups,
+    summed over the instances, asked "per instance?", the top engaged accounts asked account_engagement's question
+    about every account, and instance activity, the latest week of each instance, asked "per week"."""
     code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
     assert code == 0, err
     questions = {a["name"]: a["question"] for a in json.loads(out)["analyses"]}
@@ -484,6 +485,10 @@ def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_en
     assert questions["activity"] != questions["activity_by_weekday"]
     assert questions["signups_over_time"] == "How many accounts were created each month, summed over the instances?"
     assert "per instance" not in questions["signups_over_time"]
+    # the top of account_engagement, and the latest week of instance_activity_weekly: not their metrics' questions
+    assert questions["top_engaged_accounts"] == "Which accounts' toots get the most interactions in all?"
+    assert questions["instance_activity"] == ("How active was each instance in its latest complete week, as it "
+                                              "reports itself?")
     code, out, err = run(capsys, "report", "--no-charts")
     sections = {block.splitlines()[0]: block.splitlines()[1] for block in out.split("\n\n") if block.startswith("==")}
     assert sections["== Activity by weekday (UTC) =="] == questions["activity_by_weekday"]
@@ -591,6 +596,9 @@ def test_the_day_of_the_latest_fetch_is_marked_partial_in_text_and_chart(tmp_pat
     assert table[-1][:2] == (["2024-01-10", "(partial)"] if partial else ["2024-01-10", "2"])
     assert sum("(partial)" in " ".join(row) for row in table) == partial
     assert ("(partial): the day of the latest fetch" in text) == partial
+    summary_line = text.splitlines()[2]
+    assert (f"latest fetch day: {fetched}" in summary_line) == bool(fetched), summary_line
+    assert "partial day" not in summary_line, summary_line  # the table marks it; the line repeated the fetch day
     figures = _drawn_figures(monkeypatch)
     hashtags_chart(result, tmp_path / "h.png")
     ax = figures[0].axes[0]
