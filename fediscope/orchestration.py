@@ -711,20 +711,17 @@ RETRY_BACKOFF = 2.0
 MAX_RETRY_DELAY = timedelta(minutes=30)
 
 
-def retries_spanning(span: timedelta) -> int:
-    """The fewest retries whose delays (:func:`default_args`' backoff, capped) add up to ``span`` at least.
+def retry_delays(span: timedelta) -> list[timedelta]:
+    """The delays of the fewest retries (:func:`default_args`' backoff, capped) that add up to ``span`` at least.
 
     A task that fails at once while a batch holds the lake lock (retention) needs retries outlasting the longest
     a batch may hold it, the process task's timeout; fewer, and every maintenance run that meets a long batch
     fails."""
-    return len(_retry_delays(span))
-
-
-def _retry_delays(span: timedelta) -> list[timedelta]:
     delays: list[timedelta] = []
-    delay = RETRY_DELAY
-    while sum(delays, timedelta(0)) < span:
+    waited, delay = timedelta(0), RETRY_DELAY
+    while waited < span:
         delays.append(min(delay, MAX_RETRY_DELAY))
+        waited += delays[-1]
         delay *= RETRY_BACKOFF
     return delays
 
@@ -771,7 +768,7 @@ class DagTimeouts:
 def dag_timeouts(settings: Settings) -> DagTimeouts:
     """The DAGs' timeouts from ``settings``; the run timeouts, when not set, derived so that they hold.
 
-    Retention's retries always follow the process timeout (:func:`retries_spanning`). Unset, a batch run may
+    Retention's retries always follow the process timeout (:func:`retry_delays`). Unset, a batch run may
     take 12 hours or 3 process timeouts if that is longer; a maintenance run 8 hours, or retention's retries plus
     one retention run if that is longer. Set, each run timeout must hold what it must (a batch run at least a
     process try, a maintenance run retention's retries plus one retention run, both at least a check): a
@@ -780,7 +777,8 @@ def dag_timeouts(settings: Settings) -> DagTimeouts:
     process = timedelta(minutes=minutes["process_timeout_minutes"])
     retention = timedelta(minutes=minutes["retention_timeout_minutes"])
     check = timedelta(minutes=minutes["check_timeout_minutes"])
-    retention_wait = sum(_retry_delays(process), timedelta(0))  # the least its retries span (jitter only adds)
+    retention_delays = retry_delays(process)
+    retention_wait = sum(retention_delays, timedelta(0))  # the least its retries span (jitter only adds)
 
     def run_timeout(name: str, least: timedelta, needs: str, default: timedelta) -> timedelta:
         if minutes[name] is None:
@@ -803,7 +801,7 @@ def dag_timeouts(settings: Settings) -> DagTimeouts:
         "retention run (FEDISCOPE_RETENTION_TIMEOUT_MINUTES)" if retention_wait + retention >= check
         else "the check timeout (FEDISCOPE_CHECK_TIMEOUT_MINUTES)", MIN_MAINTENANCE_RUN_TIMEOUT)
     return DagTimeouts(process=process, batch_run=batch_run, retention=retention, check=check,
-                       maintenance_run=maintenance_run, retention_retries=retries_spanning(process))
+                       maintenance_run=maintenance_run, retention_retries=len(retention_delays))
 
 
 def _whole_minutes(span: timedelta) -> int:

@@ -111,8 +111,9 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank
     rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`)."""
     from fediscope.store.schema import MAX_KEY_TEXT
 
+    limited = list(dict.fromkeys([*key, *([rank] if rank else [])]))  # the key's columns, then the rank's
     keep = None
-    for column in dict.fromkeys([*key, *([rank] if rank else [])]):
+    for column in limited:
         if column in table.column_names and pa.types.is_string(table.schema.field(column).type):
             fits = pc.fill_null(pc.less_equal(pc.utf8_length(table[column]), MAX_KEY_TEXT), True)
             keep = fits if keep is None else pc.and_(keep, fits)
@@ -122,8 +123,7 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank
     if kept.num_rows == table.num_rows:
         return table
     log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold",
-                name, table.num_rows - kept.num_rows, ", ".join(dict.fromkeys([*key, *([rank] if rank else [])])),
-                MAX_KEY_TEXT)
+                name, table.num_rows - kept.num_rows, ", ".join(limited), MAX_KEY_TEXT)
     return kept
 
 
