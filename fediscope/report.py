@@ -58,10 +58,12 @@ PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped 
 
 def format_value(column: str, value: Any) -> str:
     """One value on its own (a headline number); a table's column is :func:`format_column`'s."""
-    if value is None:
-        return "-"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"  # undefined: NaN is a 0/0 an engine left as it is, as None is one a store could not hold
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)  # "inf", not "inf%" or "infx"
     if column in PERCENT_COLUMNS and _is_number(value):
         if value == 0:
             return "0%"  # exact: "0.00%" read as a share rounded down to nothing
@@ -77,29 +79,42 @@ def format_value(column: str, value: Any) -> str:
     return _clip(str(value), MAX_TEXT)
 
 
-#: the most decimals a column of numbers is given (its smallest value below 1 asks for two significant digits)
+#: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
 MAX_DECIMALS = 6
 
 
+def _places(value: float, least: int) -> int:
+    """Decimals that show ``value``: ``least`` from 1 up, two significant digits below 1 (0.0041 takes 4), but
+    fewer where fewer show it exactly (3.5 takes 1, 0.004 takes 3, 6.0 none), and at most :data:`MAX_DECIMALS`.
+
+    The exact case is what keeps a column free of zeros that claim a precision no value has: 0.13 beside 0.004
+    read 0.1300 / 0.0040 (two significant digits for 0.004); with 3 decimals they read 0.130 / 0.004."""
+    magnitude = abs(value)
+    wanted = least if magnitude >= 1 else max(least, 1 - math.floor(math.log10(magnitude)))
+    wanted = min(wanted, MAX_DECIMALS)
+    # rel_tol: 0.07 * 100 is 7.000000000000001, a 7% share all the same
+    return next((d for d in range(wanted) if math.isclose(value, round(value, d), rel_tol=1e-9)), wanted)
+
+
 def _decimals(values: list[float], least: int) -> int:
-    """Decimals that show each of ``values`` with at least two significant digits (``least`` at the least)."""
-    needed = [1 - math.floor(math.log10(abs(v))) for v in values if math.isfinite(v) and 0 < abs(v) < 1]
-    return min(max([least, *needed]), MAX_DECIMALS)
+    """The decimals of a column: those of the value that needs the most (:func:`_places`); exact zeros need none."""
+    return max((_places(v, least) for v in values if v != 0), default=0)
 
 
 def format_column(column: str, values: list[Any]) -> list[str]:
     """The cells of one column of a text table (and of a chart's labels of the same numbers): its numbers with one
-    number of decimals (0.655 next to 1.54 read as a different precision), "0%" for an exact zero share, whole
-    numbers with thousands separators, ratios as 2.50x, text clipped to :data:`MAX_TEXT` columns."""
-    numbers = [float(v) for v in values if _is_number(v)]
+    number of decimals, so that they line up (0.655 next to 1.54 read as a different precision), as few as show
+    every value (:func:`_decimals`); "0%" for an exact zero share, whole numbers with thousands separators,
+    ratios with an x, "-" for an undefined value (None, NaN), text clipped to :data:`MAX_TEXT` columns."""
+    numbers = [float(v) for v in values if _is_finite(v)]
     if column in PERCENT_COLUMNS:
-        decimals = _decimals([v * 100 for v in numbers], 1) if numbers else 1
-        return [("0%" if v == 0 else f"{v:.{decimals}%}") if _is_number(v) else format_value(column, v)
+        decimals = _decimals([v * 100 for v in numbers], 1)
+        return [("0%" if v == 0 else f"{v:.{decimals}%}") if _is_finite(v) else format_value(column, v)
                 for v in values]
-    if column in RATIO_COLUMNS or all(not math.isfinite(v) or v.is_integer() for v in numbers):
+    if column not in RATIO_COLUMNS and all(v.is_integer() for v in numbers):
         return [format_value(column, v) for v in values]
-    decimals = _decimals(numbers, 2)
-    return [f"{v:,.{decimals}f}" if _is_number(v) else format_value(column, v) for v in values]
+    decimals, unit = _decimals(numbers, 2), "x" if column in RATIO_COLUMNS else ""
+    return [f"{v:,.{decimals}f}{unit}" if _is_finite(v) else format_value(column, v) for v in values]
 
 
 def _char_width(char: str) -> int:
@@ -136,6 +151,10 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 def text_table(columns: list[str], rows: list[dict[str, Any]]) -> str:

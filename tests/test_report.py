@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 
 import pytest
@@ -11,7 +12,7 @@ from cli_run import clean_env, run
 
 from fediscope import analysis
 from fediscope.engine.metrics import parse_metric
-from fediscope.report import Report, format_value, text_table
+from fediscope.report import Report, format_column, format_value, text_table
 from fediscope.store.port import open_store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -162,6 +163,8 @@ def test_format_value():
     assert format_value("mean", 0.012345) == "0.0123"
     assert format_value("bot", True) == "yes"
     assert format_value("x", None) == "-"
+    assert [format_value(c, math.nan) for c in ("mean", "share", "growth")] == ["-", "-", "-"]  # was nan%, nanx
+    assert format_value("share", math.inf) == "inf" and format_value("growth", -math.inf) == "-inf"
     assert format_value("uri", "u" * 60) == "u" * 39 + "…"
 
 
@@ -514,7 +517,8 @@ def _table_rows(section):
 
 def test_a_column_of_numbers_has_one_number_of_decimals_and_exact_zero_shares_are_zero(tmp_path):
     """Was: replies_mean 0.655 next to 1.54 (three decimals beside two), 3.0 as "3", and a share of exactly 0
-    printed "0.00%", as if rounded down from a small share."""
+    printed "0.00%", as if rounded down from a small share. Then: per_toot 0.13 beside 0.004 read 0.1300 / 0.0040
+    and means 2 / 3.5 read 2.00 / 3.50, zeros no value needs."""
     store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
     store.write(analysis.metric("media_engagement"), [
         {"media_type": media, "toots": toots, "interactions_mean": mean, "favourites_mean": mean,
@@ -523,15 +527,54 @@ def test_a_column_of_numbers_has_one_number_of_decimals_and_exact_zero_shares_ar
                                             ("image", 30, 3.0, 3.0)]])
     table = _table_rows(_section(analysis.media_engagement(store)))
     assert [row[5] for row in table] == ["0.66", "1.54", "3.00"]  # replies_mean
-    assert [row[2] for row in table] == ["2.00", "3.50", "3.00"]  # interactions_mean
+    assert [row[2] for row in table] == ["2.0", "3.5", "3.0"]  # interactions_mean: 3.5 needs one decimal
     assert [row[4] for row in table] == ["0", "0", "0"]  # reblogs_mean: all whole
     store.write(analysis.metric("content_features"), [
         {"feature": "links", "toots_with": 123, "share": 0.123, "items": 130, "per_toot": 0.13},
         {"feature": "audio", "toots_with": 0, "share": 0.0, "items": 0, "per_toot": 0.0},
         {"feature": "polls", "toots_with": 4, "share": 0.004, "items": 4, "per_toot": 0.004}])
     rows = {row[0]: row for row in _table_rows(_section(analysis.content_features(store)))}
-    assert rows["audio"][2] == "0%" and rows["polls"][2] == "0.40%" and rows["links"][2] == "12.30%"
-    assert [rows[f][4] for f in ("audio", "links", "polls")] == ["0.0000", "0.1300", "0.0040"]
+    assert rows["audio"][2] == "0%" and rows["polls"][2] == "0.4%" and rows["links"][2] == "12.3%"
+    assert [rows[f][4] for f in ("audio", "links", "polls")] == ["0.000", "0.130", "0.004"]
+
+
+@pytest.mark.parametrize(("column", "values", "cells"), [
+    # the smallest non-zero value shows two significant digits; the others take its decimals, so that they line up
+    ("per_toot", [0.13, 0.0041], ["0.1300", "0.0041"]),
+    # ... but no more than show every value: 0.004 is whole at 3 (was 0.1300 / 0.0040)
+    ("per_toot", [0.13, 0.004], ["0.130", "0.004"]),
+    ("mean", [1234.5, 0.5], ["1,234.5", "0.5"]),  # was 1,234.50 / 0.50
+    ("mean", [1234.5678, 0.5], ["1,234.57", "0.50"]),  # two decimals from 1 up
+    ("mean", [0.06002, 0.733], ["0.060", "0.733"]),  # a zero that rounding gives is kept: 0.06 would lose a digit
+    ("mean", [-0.25, -1234.5, 2.0], ["-0.25", "-1,234.50", "2.00"]),
+    ("mean", [0.0000012, 1.0], ["0.000001", "1.000000"]),  # at most MAX_DECIMALS
+    ("mean", [0.0, 0, 0.0], ["0", "0", "0"]),
+    ("share", [0.0, 0.0], ["0%", "0%"]),
+    ("mean", [None, math.nan, 1.25, 0.5], ["-", "-", "1.25", "0.50"]),  # was "nan" beside "-"
+    ("share", [None, math.nan, 0.07, 0.5], ["-", "-", "7%", "50%"]),  # 0.07 * 100 is 7.000000000000001
+    ("growth", [6.0, 2.0], ["6x", "2x"]),
+    ("growth", [None, math.nan, 1.5], ["-", "-", "1.5x"]),
+])
+def test_a_column_has_the_fewest_decimals_that_show_its_smallest_value(column, values, cells):
+    assert format_column(column, values) == cells
+
+
+def test_trending_declines_keep_their_significant_digits_in_text_and_every_digit_in_json(tmp_path):
+    """Was: growth (current + 1) / (previous + 1) with two decimals whatever its size: a tag used once against 250
+    times before (2/251) read "0.01x", and 6 read "6.00x". Growth is never negative (both counts are at least 0);
+    a decline is a growth below 1."""
+    counts = {"urbanism": (5, 0), "film": (8, 1), "python": (2, 5), "fading": (1, 250)}
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("trending_hashtags"), [
+        {"ranking": i, "tag": tag, "window_end": "2024-01-10", "current_toots": current, "previous_toots": previous,
+         "delta": current - previous, "growth": (current + 1) / (previous + 1), "current_engagement": 3}
+        for i, (tag, (current, previous)) in enumerate(counts.items(), 1)])
+    result = analysis.trending_hashtags(store)
+    growth = {row[0]: row[3] for row in _table_rows(_section(result))}
+    assert growth == {"urbanism": "6.0000x", "film": "4.5000x", "python": "0.5000x", "fading": "0.0080x"}
+    document = json.loads(json.dumps(Report("sqlite://", analysis.AnalysisRun([result], {}, [])).to_dict()))
+    assert {r["tag"]: r["growth"] for r in document["analyses"][0]["rows"]} == {
+        tag: (current + 1) / (previous + 1) for tag, (current, previous) in counts.items()}
 
 
 def test_a_column_of_dashes_is_aligned_as_the_numbers(tmp_path):
