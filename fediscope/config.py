@@ -420,13 +420,23 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 #: A host name as the lake can hold it in ``instance=<domain>`` (IDNs in their ``xn--`` form).
 _HOST_RE = re.compile(r"^[a-z0-9.\-]+$")
 
+#: The port each scheme an instance is reached over connects to when the address names none.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
 
 def instance_domain(instance: str) -> str:
     """``https://mastodon.social/`` → ``mastodon.social``; ``127.0.0.1:8080`` stays as it is (port kept).
 
-    A fully qualified name's final dot (``mastodon.social.``, the DNS root) is dropped: it names the same server,
-    and kept it would file that instance's records, and key its local accounts, apart from the same instance
-    written without it."""
+    What names the same server is the same instance (one lake partition, one token, one key for its local
+    accounts), so two spellings are dropped: a fully qualified name's final dot (``mastodon.social.``, the DNS
+    root), and the port the scheme connects to anyway (``https://mastodon.social:443``, ``http://host:80``; an
+    address without a scheme is https, so ``mastodon.social:443`` too). Any other port is kept, as it may be
+    another server (``http://host:443``, ``127.0.0.1:8080``).
+
+    An IPv6 address (``http://[::1]:8765``) is refused with a message saying so (was: "expected e.g.
+    https://mastodon.social"): the domain names lake partitions (``instance=<domain>``, a form the lake layout
+    checks), ``FEDISCOPE_TOKEN_*`` variables and account keys, none of them written for brackets and colons, and a
+    Mastodon instance has a host name anyway (one in ``/etc/hosts`` reaches a local server on an IPv6 address)."""
     text = instance.strip()
     if "://" not in text:
         text = "https://" + text
@@ -437,18 +447,23 @@ def instance_domain(instance: str) -> str:
         raise ConfigError(f"not an instance address: {instance!r} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
     host = (host or "").lower()
+    if ":" in host:  # only an IPv6 address in brackets gets here with a colon
+        raise ConfigError(f"not an instance address: {instance!r} (an IPv6 address, which fediscope does not take; "
+                          "use a host name that resolves to it, e.g. one added to /etc/hosts)")
     host = host[:-1] if host.endswith(".") else host
     if not host or not _HOST_RE.fullmatch(host) or host.endswith("."):
         raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
-    return f"{host}:{port}" if port else host
+    return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else host
 
 
 def instance_base_url(instance: str) -> str:
-    """The API base URL of an instance: keeps an explicit scheme, defaults to https."""
+    """The API base URL of an instance: keeps an explicit scheme, defaults to https. The host and port are
+    :func:`instance_domain`'s, so a port the scheme connects to anyway is left out (``https://host:443`` →
+    ``https://host``) and any other kept (``http://host:443``)."""
     text = instance.strip().rstrip("/")
     if "://" not in text:
         text = "https://" + text
-    domain = instance_domain(text)
+    domain = instance_domain(instance)  # its errors quote the address as written
     parts = urlsplit(text)
     if parts.scheme not in {"http", "https"}:
         raise ConfigError(f"instance {instance!r}: scheme must be http or https")

@@ -231,13 +231,58 @@ def test_source_with_a_bad_address_is_rejected(tmp_path: Path) -> None:
         load_settings(env={}, toml_path=path)
 
 
-@pytest.mark.parametrize("instance", ["mastodon.social.", "https://Mastodon.Social./", "mastodon.social.:443"])
+@pytest.mark.parametrize("instance", ["mastodon.social.", "https://Mastodon.Social./", "mastodon.social.:8443"])
 def test_a_fully_qualified_name_is_the_same_instance(instance: str) -> None:
     """Was: ``mastodon.social.`` (the DNS root's dot) kept, so that instance's records were filed, and its local
     accounts keyed, apart from the same instance written without it."""
-    assert instance_domain(instance) == ("mastodon.social:443" if instance.endswith(":443") else "mastodon.social")
-    assert instance_base_url(instance).removesuffix(":443") == "https://mastodon.social"
-    assert load_settings(env={"FEDISCOPE_INSTANCES": instance}).allowed_instances() == {instance_domain(instance)}
+    port = ":8443" if instance.endswith(":8443") else ""
+    assert instance_domain(instance) == f"mastodon.social{port}"
+    assert instance_base_url(instance) == f"https://mastodon.social{port}"
+    assert load_settings(env={"FEDISCOPE_INSTANCES": instance}).allowed_instances() == {f"mastodon.social{port}"}
+
+
+@pytest.mark.parametrize(("instance", "domain", "base_url"), [
+    ("https://mastodon.social:443", "mastodon.social", "https://mastodon.social"),
+    ("mastodon.social:443", "mastodon.social", "https://mastodon.social"),  # no scheme: https
+    ("https://Mastodon.Social.:443/", "mastodon.social", "https://mastodon.social"),
+    ("http://host:80", "host", "http://host"),
+    ("HTTP://Host:80/", "host", "http://host"),
+])
+def test_the_port_of_the_scheme_is_the_same_instance(instance: str, domain: str, base_url: str) -> None:
+    """Was: ``https://mastodon.social:443`` was instance ``mastodon.social:443``: another lake partition, another
+    token variable, another allowlist entry and another key for its local accounts than ``mastodon.social``."""
+    assert instance_domain(instance) == domain
+    assert instance_base_url(instance) == base_url  # the same server: the scheme kept, its port implied
+    settings = load_settings(env={"FEDISCOPE_INSTANCES": f"{domain},{instance}",
+                                  f"FEDISCOPE_TOKEN_{domain.upper()}": TOKEN})
+    assert settings.allowed_instances() == {domain}
+    assert settings.token_for(instance) == TOKEN
+
+
+@pytest.mark.parametrize(("instance", "domain", "base_url"), [
+    ("http://127.0.0.1:8080", "127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ("http://host:443", "host:443", "http://host:443"),  # https's port, but reached over http
+    ("https://host:80", "host:80", "https://host:80"),
+    ("host:80", "host:80", "https://host:80"),  # no scheme: https, so 80 is not its port
+])
+def test_any_other_port_is_kept(instance: str, domain: str, base_url: str) -> None:
+    assert instance_domain(instance) == domain
+    assert instance_base_url(instance) == base_url
+    assert load_settings(env={"FEDISCOPE_INSTANCES": f"host,{instance}"}).allowed_instances() == {"host", domain}
+
+
+@pytest.mark.parametrize("instance", ["http://[::1]:8765", "[::1]:8765", "https://[2001:db8::1]/",
+                                      "http://[::ffff:127.0.0.1]:3000"])
+def test_an_ipv6_address_is_refused_saying_so(instance: str) -> None:
+    """Was: "expected e.g. https://mastodon.social", which did not say what was wrong with ``http://[::1]:8765``."""
+    said = re.escape(f"not an instance address: {instance!r} (an IPv6 address, which fediscope does not take; "
+                     "use a host name that resolves to it, e.g. one added to /etc/hosts)")
+    with pytest.raises(ConfigError, match=f"^{said}$"):
+        instance_domain(instance)
+    with pytest.raises(ConfigError, match=f"^{said}$"):
+        instance_base_url(instance)
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_INSTANCES is invalid: {said}$"):
+        load_settings(env={"FEDISCOPE_INSTANCES": instance})
 
 
 @pytest.mark.parametrize("instance", ["http://127.0.0.1:99999", "mastodon.social:abc", "http://[::1",

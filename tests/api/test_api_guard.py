@@ -43,6 +43,36 @@ def test_the_configured_scheme_wins_over_the_requested_one(api: LiveApi, mastodo
     assert guard.base_url("secure.example") == "https://secure.example"
 
 
+@pytest.mark.parametrize(("configured", "requested", "looked_up"), [
+    ("https://secure.example:443", "secure.example", ("secure.example", 443)),
+    ("secure.example", "https://secure.example:443/", ("secure.example", 443)),
+    ("http://plain.example:80", "plain.example", ("plain.example", 80)),
+    ("http://plain.example:443", "http://plain.example:443", ("plain.example", 443)),  # without http://: https
+])
+def test_the_port_of_the_scheme_selects_the_same_instance(live_api: Callable[..., LiveApi], configured: str,
+                                                          requested: str, looked_up: tuple[str, int]) -> None:
+    """Was: ``https://secure.example:443`` on the allowlist and ``secure.example`` asked for (or the other way
+    round) were two instances: 403 instance_not_allowed. Now the request reaches the address check, at the
+    configured scheme's port (the TEST-NET address the resolver gives is refused there: nothing is fetched)."""
+    lookups: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append((host, port))
+        return ["192.0.2.1"]
+
+    live = live_api(make_settings(instances=(configured,)), {"FEDISCOPE_RESOLVER": resolver})
+    assert_error(live.get("/v1/instance", params={"instance": requested}), 403, "address_not_allowed")
+    assert lookups == [looked_up]
+
+
+def test_another_port_is_another_instance(live_api: Callable[..., LiveApi]) -> None:
+    """``http://plain.example:443`` is not ``plain.example`` (https's port, but over http)."""
+    live = live_api(make_settings(instances=("http://plain.example:443",)),
+                    {"FEDISCOPE_RESOLVER": lambda host, port: pytest.fail("no lookup expected")})
+    for requested in ("plain.example", "http://plain.example", "https://plain.example:443"):
+        assert_error(live.get("/v1/instance", params={"instance": requested}), 403, "instance_not_allowed")
+
+
 def test_allowlisted_loopback_instance_is_refused_without_the_local_opt_in(
         mastodon_server: Any, live_api: Callable[..., LiveApi]) -> None:
     live = live_api(make_settings(instances=(mastodon_server.url,)))
