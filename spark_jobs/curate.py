@@ -34,6 +34,9 @@ import json
 import sys
 from datetime import date
 
+#: how a refusal before curation ends (a missing or empty lake): curation has no store to leave alone
+NOTHING_CURATED = "nothing was curated"
+
 
 def day(text: str) -> date:
     """A ``YYYY-MM-DD`` argument; argparse turns the ValueError into a usage error (exit 2) naming the option."""
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     try:
         settings = settings_from_context(lake=args.lake or None, engine="spark")  # and logging: level, secrets masked
         # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
-        with job_lock(settings.lake, "spark_jobs/curate.py"):
+        with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):
             if spark is None:
                 from pyspark.sql import SparkSession
 

@@ -28,11 +28,13 @@ from fediscope.orchestration import require_batch_lake
 
 
 @contextmanager
-def job_lock(lake_url: str, command: str, *, curated: bool = False) -> Iterator[LockHolder]:
-    """Hold the lake lock for the job; ``curated``: the lake must also hold curated tables (the metrics job)."""
+def job_lock(lake_url: str, command: str, *, curated: bool = False, untouched: str | None = None
+             ) -> Iterator[LockHolder]:
+    """Hold the lake lock for the job; ``curated``: the lake must also hold curated tables (the metrics job);
+    ``untouched``: what a refused job says it left alone, the store unless given (the curation job has none)."""
     lake = open_lake(lake_url)
-    # LakeError, nothing created, the store not touched; its hint names --lake, which both jobs have
-    require_batch_lake(lake, chosen_by=LAKE_OPTION)
+    # LakeError, nothing created, nothing changed; its hint names --lake, which both jobs have
+    require_batch_lake(lake, chosen_by=LAKE_OPTION, untouched=untouched)
     with lake_lock(lake, command=command, inherit=os.environ.get(INHERIT_ENV) or None) as holder:
         if curated:  # under the lock: a curation running now is reported as holding it, not as missing
             require_curated(lake)

@@ -108,7 +108,8 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank
     such a value comes from a remote server (a language code, a status URI with privacy off), and refused by the
     store it stopped every later run at the same row. The rows are left out, logged at WARNING with the count.
     So are rows whose value of a text ``rank`` column is that long: a rank value is part of a key too (of HBase's
-    rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`)."""
+    rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`). And so are rows whose
+    key and rank together make an HBase row key longer than HBase takes (:func:`_without_long_row_keys`)."""
     from fediscope.store.schema import MAX_KEY_TEXT
 
     limited = list(dict.fromkeys([*key, *([rank] if rank else [])]))  # the key's columns, then the rank's
@@ -117,14 +118,35 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank
         if column in table.column_names and pa.types.is_string(table.schema.field(column).type):
             fits = pc.fill_null(pc.less_equal(pc.utf8_length(table[column]), MAX_KEY_TEXT), True)
             keep = fits if keep is None else pc.and_(keep, fits)
-    if keep is None:
+    kept = table if keep is None else table.filter(keep)
+    if kept.num_rows < table.num_rows:
+        log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold",
+                    name, table.num_rows - kept.num_rows, ", ".join(limited), MAX_KEY_TEXT)
+    return _without_long_row_keys(name, kept, key, rank)
+
+
+def _without_long_row_keys(name: str, table: pa.Table, key: Sequence[str], rank: str | None) -> pa.Table:
+    """The table without rows whose HBase row key would be longer than HBase takes (``MAX_ROW_LENGTH`` bytes), logged
+    at WARNING with the count: the stores refuse such a row alike (HBase would refuse its whole batch). Only a
+    metric with many text key columns can have one; for any other, nothing is read."""
+    from fediscope.store.rowkeys import MAX_ROW_LENGTH
+    from fediscope.store.schema import row_key_limit
+
+    if any(column not in table.column_names for column in [*key, *([rank] if rank else [])]):
+        return table  # the store names the missing column
+    types = arrow_types(table)
+    length = row_key_limit([types[k] for k in key], types[rank] if rank else None)
+    if length is None or table.num_rows == 0:
         return table
-    kept = table.filter(keep)
-    if kept.num_rows == table.num_rows:
+    keys = zip(*(table[k].to_pylist() for k in key), strict=True)
+    ranks = table[rank].to_pylist() if rank else [None] * table.num_rows
+    fits = [length(values, value) <= MAX_ROW_LENGTH for values, value in zip(keys, ranks, strict=True)]
+    if all(fits):
         return table
-    log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold",
-                name, table.num_rows - kept.num_rows, ", ".join(limited), MAX_KEY_TEXT)
-    return kept
+    log.warning("metric %s: %d row(s) left out: a key (%s) that makes an HBase row key longer than the %d bytes "
+                "HBase takes", name, fits.count(False), ", ".join(dict.fromkeys([*key, *([rank] if rank else [])])),
+                MAX_ROW_LENGTH)
+    return table.filter(pa.array(fits))
 
 
 def arrow_types(table: pa.Table) -> dict[str, str]:

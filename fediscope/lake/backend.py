@@ -169,6 +169,8 @@ def open_lake(url: str) -> LakeBackend:
 #: with a ``--lake`` option passes :data:`LAKE_OPTION`, so no hint names an option its command does not have.
 LAKE_SETTING = "FEDISCOPE_LAKE"
 LAKE_OPTION = "--lake / FEDISCOPE_LAKE"
+#: how a refused batch ends its message by default: what it left alone (the batches that write metrics)
+STORE_UNTOUCHED = "the store was not touched"
 
 
 def _not_a_directory(lake: LakeBackend, chosen_by: str) -> LakeError:
@@ -203,18 +205,20 @@ def holds_data(lake: LakeBackend) -> bool:
     return False
 
 
-def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, chosen_by: str = LAKE_SETTING) -> None:
+def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, chosen_by: str = LAKE_SETTING,
+                       untouched: str = STORE_UNTOUCHED) -> None:
     """For the batch (``fediscope process``, the batch DAG, the ``spark-submit`` jobs): the lake must exist, be a
     directory and hold raw batches or curated files. A run over an empty lake (a mistyped path, or run from another
     directory than a relative ./lake) would replace every metric in the store with nothing, so it is refused
-    before the store is touched, and nothing is created."""
+    before the store is touched, and nothing is created. ``untouched`` ends the message: what the refused run
+    left alone (a job that only curates has no store: ``nothing was curated``)."""
     try:
         require_lake(lake, collect_hint, chosen_by=chosen_by)
     except LakeError as exc:
-        raise type(exc)(f"{exc}; the store was not touched") from None
+        raise type(exc)(f"{exc}; {untouched}") from None
     if not holds_data(lake):
         raise NoLakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
-                        f"{collect_hint or _collect_hint(chosen_by)}; the store was not touched")
+                        f"{collect_hint or _collect_hint(chosen_by)}; {untouched}")
 
 
 def prepare_lake(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:

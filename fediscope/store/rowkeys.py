@@ -22,6 +22,10 @@ Encodings (each self-delimiting, so concatenations of them compare component by 
 
 A rank value starts with a marker byte (0x01 present, 0x02 NULL) so NULLs sort after every value whatever
 the direction; only the value bytes are inverted for a descending rank.
+
+HBase refuses a row key longer than :data:`MAX_ROW_LENGTH` bytes, and the whole batch that holds it. Text key
+values are limited in characters (``MAX_KEY_TEXT``), so only a metric with many text key columns can reach it:
+:func:`longest_row_key` tells whether one can, :func:`row_key_length` whether a row does.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ from fediscope.errors import StoreError
 
 _SIGN = 1 << 63
 _PRESENT, _NULL = b"\x01", b"\x02"
+#: the longest row key HBase takes, in bytes (``HConstants.MAX_ROW_LENGTH``, ``Short.MAX_VALUE``): a mutation of a
+#: longer one is refused ("Row length 32768 is > 32767"), and with it every row of its batch
+MAX_ROW_LENGTH = 32767
+_FIXED_LENGTH = {"int": 8, "float": 8, "bool": 1}
 
 
 def encode(value: Any, type_: str) -> bytes:
@@ -73,3 +81,24 @@ def encode_rank(value: Any, type_: str, descending: bool) -> bytes:
         return _NULL
     encoded = encode(value, type_)
     return _PRESENT + (invert(encoded) if descending else encoded)
+
+
+def longest_row_key(types: Sequence[str], rank_type: str | None, text_chars: int) -> int:
+    """The most bytes a row key of a metric can take: a data row's (key columns of ``types``) or, when it has a rank
+    column (of ``rank_type``), a rank entry's, which is the rank value then the key. A text value holds at most
+    ``text_chars`` characters, each at most 4 bytes of UTF-8, then its 2-byte terminator."""
+    def longest(type_: str) -> int:
+        return text_chars * 4 + 2 if type_ == "str" else _FIXED_LENGTH.get(type_, 0)
+
+    key = sum(map(longest, types))
+    return key if rank_type is None else len(_PRESENT) + longest(rank_type) + key
+
+
+def row_key_length(key: Sequence[Any], types: Sequence[str], rank: Any = None, rank_type: str | None = None) -> int:
+    """The bytes of a row's longest row key: its data row's, or its rank entry's when the metric has a rank column
+    (``rank_type``). A NULL key value (refused as such) and a value of a type no key holds count as nothing."""
+    def length(value: Any, type_: str) -> int:
+        return len(encode(value, type_)) if value is not None and (type_ == "str" or type_ in _FIXED_LENGTH) else 0
+
+    total = sum(length(v, t) for v, t in zip(key, types, strict=True))
+    return total if rank_type is None else len(_PRESENT) + length(rank, rank_type) + total

@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -28,6 +28,7 @@ from typing import Any
 
 from fediscope.engine.metrics import Metric, check_column_names
 from fediscope.errors import StoreError
+from fediscope.store.rowkeys import MAX_ROW_LENGTH, longest_row_key, row_key_length
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +326,7 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         _check_int_range(metric, schema, prepared)
     _check_rank_text(metric, schema, prepared)
     by_key = _by_key(metric, schema, prepared)
+    _check_row_key_length(metric, schema, by_key.values())
     return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
                      widened=tuple(widened))
 
@@ -359,6 +361,31 @@ def _check_rank_text(metric: Metric, schema: TableSchema, rows: list[Row]) -> No
         longest = max(values, key=len)
         raise StoreError(f"metric {metric.name}: rank column {rank!r} has a value of {len(longest)} characters; "
                          f"text rank values are limited to {MAX_KEY_TEXT}, as text keys are")
+
+
+def row_key_limit(key_types: Sequence[str], rank_type: str | None) -> Callable[[Sequence[Any], Any], int] | None:
+    """None when no row of a metric with these key (and rank) types can make a row key longer than HBase takes
+    (:data:`~fediscope.store.rowkeys.MAX_ROW_LENGTH`): every metric with fewer than 32 text key columns. Else
+    ``length(key values, rank value)``, the row's longest HBase row key in bytes, to check each row with."""
+    if longest_row_key(key_types, rank_type, MAX_KEY_TEXT) <= MAX_ROW_LENGTH:
+        return None
+    return lambda key, rank: row_key_length(key, key_types, rank, rank_type)
+
+
+def _check_row_key_length(metric: Metric, schema: TableSchema, rows: Collection[Row]) -> None:
+    """Refuse, on every store alike and before anything is written, a row whose HBase row key would be longer than
+    HBase takes: HBase refuses the whole batch holding it, saying only "Internal error processing mutateRows"."""
+    if not rows:
+        return  # a write of no rows may not know its key's types
+    rank = schema.rank_column
+    length = row_key_limit([schema.types[k] for k in schema.key], schema.types[rank] if rank else None)
+    if length is None:
+        return
+    for row in rows:
+        if (bytes_ := length(schema.key_of(row), row[rank] if rank else None)) > MAX_ROW_LENGTH:
+            columns = ", ".join(dict.fromkeys([*schema.key, *([rank] if rank else [])]))
+            raise StoreError(f"metric {metric.name}: a row's key ({columns}) makes a row key of {bytes_} bytes, "
+                             f"longer than the {MAX_ROW_LENGTH} HBase takes; use fewer text key columns")
 
 
 def _retyped(schema: TableSchema, rows: list[Row], given: dict[str, str]) -> list[Row]:

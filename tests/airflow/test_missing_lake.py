@@ -80,7 +80,9 @@ def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflo
 def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, job_name: str, extra: list[str],
                                                                lake_state: str) -> None:
     """Exit 1 with one line before Spark starts (pyspark is not imported) or the store is opened; the hint names
-    the job's own --lake option beside FEDISCOPE_LAKE (the DAG's tasks, which have no option, name the setting)."""
+    the job's own --lake option beside FEDISCOPE_LAKE (the DAG's tasks, which have no option, name the setting).
+    Each says what it left alone: the metrics job its store; curation, which has none, that nothing was curated
+    (was: "the store was not touched" from curation too)."""
     lake = tmp_path / "lake"
     if lake_state == "empty":
         lake.mkdir()
@@ -97,5 +99,6 @@ def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, j
                 "file": f"the lake path {lake} is not a directory"}[lake_state]
     assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: {expected}"), err
     assert "point --lake / FEDISCOPE_LAKE at" in err[0], err
-    assert err[0].endswith("the store was not touched")
+    assert err[0].endswith({"curate": "; nothing was curated", "metrics": "; the store was not touched"}[job_name])
+    assert job_name == "metrics" or "store" not in err[0], err
     assert _tree(tmp_path) == ([] if lake_state == "missing" else ["lake"]), "nothing created"

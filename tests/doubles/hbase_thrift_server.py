@@ -25,7 +25,14 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
 * unknown tables and families, enabled tables being deleted and disabled tables being used raise ``IOError``,
   whose message is a Java stack trace as HBase's (the exception on its first line, then ``\tat …`` frames);
   creating an existing table raises ``AlreadyExists``; unknown scanner ids raise ``IllegalArgument``;
-* filters (``filterString``) are not implemented and raise ``IOError`` rather than being ignored.
+* filters (``filterString``) are not implemented and raise ``IOError`` rather than being ignored;
+* a row key longer than ``MAX_ROW_LENGTH`` (32767 bytes, ``HConstants.MAX_ROW_LENGTH``) is refused, as
+  ``Mutation.checkRow`` refuses it ("Row length 32768 is > 32767") when the handler builds its Put or Delete:
+  ``mutateRow``/``mutateRowTs`` build it inside their ``try`` and answer ``IllegalArgument`` (the stack trace
+  again); ``mutateRows``/``mutateRowsTs`` build every row's Put and Delete before applying any, outside it, and
+  ``deleteAll``/``deleteAllRow`` catch only ``IOException``, so the ``IllegalArgumentException`` escapes the
+  handler and libthrift answers ``TApplicationException(INTERNAL_ERROR, "Internal error processing <method>")``
+  (the reason is only in the server's log). Either way the whole call is refused and nothing of it is applied.
 
 Anything else in the IDL answers ``IOError("not implemented by the test double")``. ``calls`` counts the
 calls by name, so tests can check that writes are batched. ``fail(method, table, skip=n)`` makes the
@@ -54,7 +61,7 @@ import pytest
 import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
 from thriftpy2.server import TThreadedServer
-from thriftpy2.thrift import TProcessor
+from thriftpy2.thrift import TApplicationException, TProcessor
 from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFactory, TServerSocket
 
 IDL = Path(happybase.__file__).parent / "Hbase.thrift"
@@ -67,6 +74,31 @@ def _java_error(first_line: str) -> Exception:
     frames = "".join(f"\tat org.apache.hadoop.hbase.thrift.ThriftHBaseServiceHandler.call{i}(ThriftHBaseServiceHandler"
                      f".java:{100 + i})\n" for i in range(20))
     return hbase_thrift.IOError(message=f"{first_line}\n{frames}")
+
+
+#: the longest row key HBase takes, in bytes (``HConstants.MAX_ROW_LENGTH``, ``Short.MAX_VALUE``)
+MAX_ROW_LENGTH = 32767
+
+
+def _row_length_error(row: bytes) -> str | None:
+    """What ``Mutation.checkRow`` says of a row key too long for HBase, or None when it takes it."""
+    if len(row) > MAX_ROW_LENGTH:
+        return f"java.lang.IllegalArgumentException: Row length {len(row)} is > {MAX_ROW_LENGTH}"
+    return None
+
+
+def _check_row_inside(row: bytes) -> None:
+    """A handler that builds its mutation inside its ``try``: ``IllegalArgument`` with the stack trace."""
+    if (error := _row_length_error(row)) is not None:
+        raise hbase_thrift.IllegalArgument(message=_java_error(error).message)
+
+
+def _check_rows_escaping(method: str, rows: list[bytes]) -> None:
+    """A handler that builds its mutations where its ``catch`` does not reach (or catches only ``IOException``):
+    the ``IllegalArgumentException`` escapes it, and libthrift's ``ProcessFunction`` answers an INTERNAL_ERROR
+    that names only the method."""
+    if any(_row_length_error(row) is not None for row in rows):
+        raise TApplicationException(TApplicationException.INTERNAL_ERROR, f"Internal error processing {method}")
 
 
 Cell = tuple[bytes, int]  # (value, timestamp in milliseconds)
@@ -278,18 +310,21 @@ class HBaseHandler:
         self.calls["mutateRow"] += 1
         with self._lock:
             self._injected_failure("mutateRow", tableName)
+            _check_row_inside(row)
             self._mutate(self._table(tableName), row, mutations)
 
     def mutateRowTs(self, tableName: bytes, row: bytes, mutations: list[Any], timestamp: int,
                     attributes: Any) -> None:
         with self._lock:
             self._injected_failure("mutateRowTs", tableName)
+            _check_row_inside(row)
             self._mutate(self._table(tableName), row, mutations, timestamp)
 
     def mutateRows(self, tableName: bytes, rowBatches: list[Any], attributes: Any) -> None:
         self.calls["mutateRows"] += 1
         with self._lock:
             self._injected_failure("mutateRows", tableName)
+            _check_rows_escaping("mutateRows", [batch.row for batch in rowBatches])  # before any is applied
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations)
@@ -297,6 +332,7 @@ class HBaseHandler:
     def mutateRowsTs(self, tableName: bytes, rowBatches: list[Any], timestamp: int, attributes: Any) -> None:
         with self._lock:
             self._injected_failure("mutateRowsTs", tableName)
+            _check_rows_escaping("mutateRowsTs", [batch.row for batch in rowBatches])  # before any is applied
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations, timestamp)
@@ -304,12 +340,14 @@ class HBaseHandler:
     def deleteAll(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> None:
         with self._lock:
             self._injected_failure("deleteAll", tableName)
+            _check_rows_escaping("deleteAll", [row])
             self._mutate(self._table(tableName), row, [hbase_thrift.Mutation(isDelete=True, column=column)])
 
     def deleteAllRow(self, tableName: bytes, row: bytes, attributes: Any) -> None:
         self.calls["deleteAllRow"] += 1
         with self._lock:
             self._injected_failure("deleteAllRow", tableName)
+            _check_rows_escaping("deleteAllRow", [row])
             table = self._table(tableName)
             stamp = self.clock()
             for family in table.families:

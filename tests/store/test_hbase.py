@@ -432,6 +432,39 @@ def test_double_deletes_write_markers_that_hide_puts_not_later_than_them(hbase_d
     connection.close()
 
 
+
+def test_double_refuses_a_row_key_longer_than_hbase_takes(hbase_double, prefix):
+    """HBase refuses a row key over 32767 bytes (Mutation.checkRow, HConstants.MAX_ROW_LENGTH): mutateRow answers
+    IllegalArgument; mutateRows (what a happybase put, delete or batch sends) and deleteAllRow an INTERNAL_ERROR
+    naming only the method, since the exception escapes their handler. The whole call is refused: the good row of
+    the batch is not written either. 32767 bytes are taken."""
+    import Hbase_thrift  # the IDL module happybase loads
+    from thriftpy2.thrift import TApplicationException
+
+    longest, too_long = b"k" * 32767, b"k" * 32768
+    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix)
+    connection.create_table("t", {"f": {}})
+    table = connection.table("t")
+    with pytest.raises(Hbase_thrift.IllegalArgument) as refused:
+        connection.client.mutateRow(table.name, too_long, [Hbase_thrift.Mutation(column=b"f:a", value=b"1")], {})
+    assert refused.value.message.splitlines()[0] == b"java.lang.IllegalArgumentException: Row length 32768 is > 32767"
+    with pytest.raises(TApplicationException) as internal, table.batch() as batch:
+        batch.put(b"good", {b"f:a": b"1"})
+        batch.put(too_long, {b"f:a": b"2"})
+    assert (internal.value.type, internal.value.message) == (TApplicationException.INTERNAL_ERROR,
+                                                             b"Internal error processing mutateRows")
+    with pytest.raises(TApplicationException) as internal:
+        connection.client.deleteAllRow(table.name, too_long, {})
+    assert internal.value.message == b"Internal error processing deleteAllRow"
+    assert list(table.scan()) == []
+    with table.batch() as batch:
+        batch.put(b"good", {b"f:a": b"1"})
+        batch.put(longest, {b"f:a": b"2"})
+    table.put(longest, {b"f:b": b"3"})
+    assert dict(table.scan()) == {b"good": {b"f:a": b"1"}, longest: {b"f:a": b"2", b"f:b": b"3"}}
+    connection.close()
+
+
 @contextlib.contextmanager
 def http_endpoint():
     """A port that answers as HTTP does (HBase's Thrift server in HTTP mode, its REST port, a proxy)."""

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from fediscope.errors import StoreError
-from fediscope.store.rowkeys import encode, encode_key, encode_rank
+from fediscope.store.rowkeys import encode, encode_key, encode_rank, longest_row_key, row_key_length
 
 INTS = [-(2**63), -(2**40), -1000, -1, 0, 1, 2, 255, 256, 10**9, 2**53 + 1, 2**63 - 1]
 FLOATS = [float("-inf"), -1e300, -2.5, -1.0, -1e-300, -5e-324, 0.0, 5e-324, 1e-300, 0.1, 0.30000000000000004,
@@ -57,3 +57,21 @@ def test_minus_zero_is_zero_and_limits_are_checked():
         encode(2**63, "int")
     with pytest.raises(StoreError, match="NULL"):
         encode(None, "int")
+
+
+def test_row_key_lengths_are_those_of_the_encoded_keys_and_bounded_by_the_longest():
+    """The lengths the row-key limit is checked with are the encodings' own: a data row's key, a rank entry's (the
+    rank value, NULL or inverted, then the key); and no value of at most 255 characters makes a longer one than
+    ``longest_row_key`` says (the worst text: four-byte characters; an escaped NUL takes two)."""
+    types = ["str", "int", "float", "bool", "str"]
+    worst = ["\U0001f418" * 255, -1, 2.5, True, "\U0001f418" * 255]
+    for key in (worst, ["a\x00b", 2**62, -0.0, False, ""], ["\x00" * 255, 0, 0.0, True, "é"]):
+        data = encode_key(key, types)
+        assert row_key_length(key, types) == len(data)
+        for rank, rank_type in (("\U0001f418" * 255, "str"), (None, "str"), (7, "int")):
+            entry = encode_rank(rank, rank_type, descending=True) + data
+            assert row_key_length(key, types, rank, rank_type) == len(entry)
+    assert row_key_length(worst, types) == longest_row_key(types, None, 255) == 2 * 1022 + 8 + 8 + 1
+    assert row_key_length(worst, types, "\U0001f418" * 255, "str") == longest_row_key(types, "str", 255)
+    assert row_key_length(["\x00" * 255], ["str"]) == 512 < longest_row_key(["str"], None, 255)
+    assert row_key_length([None, 1], ["str", "int"]) == 8  # a NULL key value, refused as such, counts as nothing
