@@ -307,8 +307,8 @@ SETTINGS: tuple[Setting, ...] = (
             "reset; a longer throttle reports the source failed for this run.", _seconds),
     Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
             "retention (0 keeps them forever).", _days),
-    Setting("retention_curated_days", 0, "Curated partitions older than this many days are deleted "
-            "(0 keeps them forever).", _days),
+    Setting("retention_curated_days", 0, "Curated statuses and hashtags posted, and account snapshots last "
+            "fetched, more than this many days ago are deleted (0 keeps them forever).", _days),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
             hbase_prefix),
     Setting("process_timeout_minutes", 240, "Airflow: minutes a try of fediscope_batch's process task (curation, "

@@ -606,8 +606,9 @@ def verify_store(settings: Settings) -> dict[str, Any]:
 
 # -- maintenance ----------------------------------------------------------------------------------------------
 def apply_retention(settings: Settings) -> dict[str, Any]:
-    """Delete raw and quarantine partitions older than ``retention_raw_days``, curated ones older than
-    ``retention_curated_days`` (0 keeps a layer forever); see :mod:`fediscope.gdpr.retention`."""
+    """Delete raw and quarantine partitions older than ``retention_raw_days``, curated ones and the account
+    snapshots last fetched before ``retention_curated_days`` (0 keeps a layer forever); see
+    :mod:`fediscope.gdpr.retention`."""
     from fediscope.gdpr.retention import apply_retention as run
     from fediscope.interrupts import stop_on_sigterm
 

@@ -2,8 +2,9 @@
 ### fediscope_maintenance — retention and health checks, daily
 
 * `retention`: deletes raw and quarantine partitions older than `retention_raw_days`
-  (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions older than
-  `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0: kept forever). It needs the lake lock,
+  (`FEDISCOPE_RETENTION_RAW_DAYS`, default 90; 0 keeps them forever), and curated partitions and account
+  snapshots (last fetched) older than `retention_curated_days` (`FEDISCOPE_RETENTION_CURATED_DAYS`, default 0:
+  kept forever; its result's `accounts`: the snapshots removed). It needs the lake lock,
   so while a batch run holds it the task fails and is retried: 12 retries, about 4 hours in all, as long as a
   batch's `process` task may hold the lock (its timeout: more retries when it is raised). It also removes the
   hidden temporary files that interrupted writes left in the lake once they are a day old, fediscope's own and

@@ -90,8 +90,10 @@ def retention(dry_run: bool, as_json: bool) -> None:
     """Delete lake partitions older than FEDISCOPE_RETENTION_RAW_DAYS / FEDISCOPE_RETENTION_CURATED_DAYS.
 
     Raw and quarantine partitions are dated by collection (FEDISCOPE_RETENTION_RAW_DAYS); the curated statuses and
-    hashtags by the day each status was posted (FEDISCOPE_RETENTION_CURATED_DAYS); the other curated tables are not
-    dated and are kept. Deleted curated days leave the store at the next `fediscope process`.
+    hashtags by the day each status was posted (FEDISCOPE_RETENTION_CURATED_DAYS), which also removes the latest
+    snapshot of each account not fetched within it; instance activity, tag trends, peers (per instance) and the
+    deletions are not dated and are kept. Deleted curated days and accounts leave the store at the next
+    `fediscope process`.
 
     Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
     flows' in-flight dot-files), once a day old.
@@ -112,12 +114,19 @@ def retention(dry_run: bool, as_json: bool) -> None:
     for path in summary.skipped:
         click.echo(f"skipped {path}: the dt= value is not a date", err=True)
     totals = summary.totals()
-    shown = ", ".join(f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items()))
+    shown = [f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items())]
+    accounts = summary.accounts
+    if accounts.removed:
+        shown.append(f"{accounts.removed} account snapshots last fetched before {accounts.fetched_before}")
     click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
-               f"{verb} {shown or 'nothing'}")
-    if "curated" in totals:  # was unsaid: the store still showed the deleted days, as if retention had not run
-        click.echo(f"the store and the kept metric results {'would keep' if dry_run else 'keep'} the deleted days "
+               f"{verb} {', '.join(shown) or 'nothing'}")
+    gone = " and ".join(what for what, found in (("the deleted days", "curated" in totals),
+                                                 ("the removed accounts", accounts.removed)) if found)
+    if gone:  # was unsaid: the store still showed the deleted days, as if retention had not run
+        click.echo(f"the store and the kept metric results {'would keep' if dry_run else 'keep'} {gone} "
                    "until the next `fediscope process`, which recomputes every metric")
+    if summary.curated_days:
+        click.echo("instance activity, tag trends, peers (per instance) and the deletions are not dated: kept")
     temporary = summary.temporary_files
     for path in temporary.paths if dry_run else ():
         click.echo(f"would remove {path} (a stale temporary file)")

@@ -1,4 +1,5 @@
-"""Finding and removing one account's rows in the curated Parquet tables (``<lake>/curated/<table>/…``).
+"""Finding and removing rows in the curated Parquet tables (``<lake>/curated/<table>/…``): one account's (erasure),
+or the account snapshots retention expires (:func:`drop_rows`).
 
 Parquet files are immutable: removing a row means writing the file again without it. Each affected file is
 read through the lake backend, filtered in memory and written back under the same name with
@@ -14,15 +15,16 @@ uses); in the remaining rows, its key is dropped from lists (``mentions``) and r
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fediscope.gdpr.subject import ERASED, Traces, contains_trace, scrub
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import CURATED_ROOT
+from fediscope.lake.layout import CURATED_ROOT, curated_dir
 
 STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
 #: Columns of other people's rows that hold one account key: where it is the account's, it becomes NULL, as the raw
@@ -32,8 +34,10 @@ STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
 KEY_REFERENCE_COLUMNS = ("quoted_account_key",)
 
 
-def curated_files(lake: LakeBackend) -> list[str]:
-    return [e.path for e in lake.walk(CURATED_ROOT) if e.path.endswith(".parquet")]
+def curated_files(lake: LakeBackend, table: str | None = None) -> list[str]:
+    """The Parquet files of every curated table, or of ``table`` alone."""
+    root = CURATED_ROOT if table is None else curated_dir(table)
+    return [e.path for e in lake.walk(root) if e.path.endswith(".parquet")]
 
 
 def table_of(path: str) -> str:
@@ -56,6 +60,14 @@ def write_table(lake: LakeBackend, path: str, table: pa.Table, codec: str) -> No
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression=codec)
     lake.write_atomic(path, sink.getvalue().to_pybytes())
+
+
+def replace_file(lake: LakeBackend, path: str, table: pa.Table, codec: str) -> None:
+    """Put ``table`` in place of the curated file at ``path`` (atomically), or delete the file when no row is left."""
+    if table.num_rows:
+        write_table(lake, path, table, codec)
+    else:
+        lake.delete(path)
 
 
 def _rows(lake: LakeBackend) -> Iterator[tuple[str, pa.Table, str]]:
@@ -128,12 +140,27 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Count
                 counts["files_deleted"] += 1
                 break
             counts["files_rewritten"] += 1
-        if not changed:
+        if changed:
+            replace_file(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
+    return counts
+
+
+def drop_rows(lake: LakeBackend, table: str, expired: Callable[[pa.Table], Any], counts: Counter[str],
+              dry_run: bool = False) -> Counter[str]:
+    """Remove from each file of the curated ``table`` the rows ``expired`` marks (a boolean mask over the file's rows;
+    NULL keeps a row), rewriting the file as an erasure does (:func:`replace_file`); files losing no row are not
+    touched. ``counts`` (``rows_removed``, ``files_rewritten``, ``files_deleted``) is added to before each file is
+    rewritten, so a caller whose run fails part-way still sees that the table changed; ``dry_run`` only counts."""
+    for path in curated_files(lake, table):
+        data, codec = read_table(lake, path)
+        mask = pc.fill_null(expired(data), False)
+        removed = pc.sum(mask).as_py() or 0
+        if not removed:
             continue
-        if rows:
-            write_table(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
-        else:
-            lake.delete(path)
+        counts["rows_removed"] += removed
+        counts["files_deleted" if removed == data.num_rows else "files_rewritten"] += 1
+        if not dry_run:
+            replace_file(lake, path, data.filter(pc.invert(mask)), codec)
     return counts
 
 

@@ -49,13 +49,16 @@ def _days(days: int, after: str = "collection") -> str:
 
 def _curated_retention(days: int) -> str:
     """Retention deletes the curated tables' ``dt=`` partitions, which are the statuses' own days (when posted), not
-    the collection's; the unpartitioned tables have none. Was: "N days after collection" for all of them, while a
-    backfill of older statuses went at the next run and the accounts table stayed for ever."""
+    the collection's, and the account snapshots last fetched before the same cutoff; the other unpartitioned
+    tables are kept. Was: "N days after collection" for all of them, while a backfill of older statuses went at the
+    next run; then the accounts table stayed for ever."""
     if days == 0:
         return f"Curated tables: {_days(days)}"
-    return (f"Curated statuses and hashtags: {_days(days, 'the status was posted (not collected)')}; the other "
-            "curated tables (the latest snapshot of each account, instance activity, trending tags, peers, "
-            "deletions) are not dated and are kept until deleted by hand")
+    last_seen = "the account was last fetched (an account not seen since is forgotten)"
+    return (f"Curated statuses and hashtags: {_days(days, 'the status was posted (not collected)')}; the latest "
+            f"snapshot of each account: {_days(days, last_seen)}; the other curated tables (instance activity, "
+            "trending tags and peers, which are per instance; deletions, the ids of deleted statuses) are not dated "
+            "and are kept until deleted by hand")
 
 
 def _list(items: Any) -> str:

@@ -4,16 +4,23 @@ Raw batches are partitioned by fetch date (``raw/mastodon/<entity>/instance=<dom
 retention deletes whole ``dt=`` directories: a partition is deleted when its date is more than
 ``FEDISCOPE_RETENTION_RAW_DAYS`` days before today (UTC). Quarantined items
 (``quarantine/instance=<domain>/dt=…``) are raw upstream data and follow the same setting. Curated tables
-follow ``FEDISCOPE_RETENTION_CURATED_DAYS`` on their ``dt`` partitions (the creation date of a status); tables
-without a ``dt`` partition (the latest account snapshot, instance activity) are kept whole. ``0`` keeps a
-layer forever. Metrics in the store are recomputed from the curated tables, so they shrink with them at the
-next processing run: deleting a curated partition starts a new generation of the curated tables (the curation
+follow ``FEDISCOPE_RETENTION_CURATED_DAYS`` on their ``dt`` partitions (the creation date of a status). The
+same setting forgets the accounts not seen within it: the latest snapshot of each account (``curated/accounts``,
+not partitioned) is removed when it was fetched (``fetched_at``) before the cutoff day, its files rewritten
+atomically as an erasure rewrites them (:func:`fediscope.gdpr.curated.drop_rows`); a snapshot without a fetch
+time is kept. The other unpartitioned tables (instance activity, tag trends and peers, per instance; the
+deletions, ids of deleted statuses) are kept whole. ``0`` keeps a layer forever. An incremental curation reads
+only raw files not curated yet (:mod:`fediscope.engine.manifest`), so a removed snapshot comes back only when
+the account is fetched again; raw files older than the curated retention that were never curated (or a rebuild,
+``--recurate``) bring back their snapshots until the next retention run, as they bring back expired statuses.
+Metrics in the store are recomputed from the curated tables, so they shrink with them at the next processing
+run: deleting a curated partition or account snapshot starts a new generation of the curated tables (the curation
 manifest's ``generation``, :mod:`fediscope.engine.manifest`), so ``fediscope process`` no longer finds its kept
 metric results (:mod:`fediscope.engine.metric_state`) current and recomputes every metric, even when nothing new
-was collected; the rows of the deleted days leave the store and the kept results then (written as the difference
-to the kept results, as after any curation). A lake whose manifest cannot be read loses its kept results instead,
-as with an erasure (the next run compares every metric with the store in full). Raw and quarantine partitions
-are not curated tables: deleting them changes no metric.
+was collected; the rows of the deleted days and accounts leave the store and the kept results then (written as
+the difference to the kept results, as after any curation). A lake whose manifest cannot be read loses its kept
+results instead, as with an erasure (the next run compares every metric with the store in full). Raw and
+quarantine partitions are not curated tables: deleting them changes no metric.
 
 Retention also removes the temporary files that interrupted writes left in the lake, once they are a day old
 (:mod:`fediscope.lake.debris`): whatever the retention settings, as the lake's regular clean-up. Those are the
@@ -29,11 +36,17 @@ process`` runs on the lake (the maintenance DAG's retry runs it again later); a 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from fediscope.config import Settings
+from fediscope.engine.schema import ACCOUNTS
+from fediscope.gdpr.curated import drop_rows
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.debris import STALE_AFTER_SECONDS, TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT
@@ -52,6 +65,17 @@ class Partition:
 
 
 @dataclass
+class AccountSnapshots:
+    """The latest account snapshots retention removed (or would with dry_run): those last fetched before
+    ``fetched_before`` (None: the curated retention is 0, every snapshot is kept)."""
+
+    fetched_before: str | None = None
+    removed: int = 0
+    files_rewritten: int = 0
+    files_deleted: int = 0
+
+
+@dataclass
 class RetentionSummary:
     today: str
     dry_run: bool
@@ -59,6 +83,7 @@ class RetentionSummary:
     curated_days: int
     deleted: list[Partition] = field(default_factory=list)  # deleted, or that would be with dry_run
     skipped: list[str] = field(default_factory=list)  # dt= directories whose date cannot be read
+    accounts: AccountSnapshots = field(default_factory=AccountSnapshots)  # curated account snapshots removed
     #: stale temporary files of interrupted writes removed (or that would be with dry_run)
     temporary_files: TemporaryCleanup = field(
         default_factory=lambda: TemporaryCleanup(dry_run=False, older_than_hours=STALE_AFTER_SECONDS / 3600))
@@ -127,10 +152,11 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
     curated_limit = cutoff(today, settings.retention_curated_days)
     if dry_run:
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
+        _expire_accounts(lake, curated_limit, summary, dry_run=True)
         summary.temporary_files = remove_stale_temporary_files(lake, dry_run=True)
         return summary
     # The lake lock (fediscope.lake.lock): a curation running meanwhile could record deleted raw files in its
-    # manifest, or publish a partition that was just deleted.
+    # manifest, publish a partition that was just deleted, or an accounts table without the removals.
     with lake_lock(lake, command="fediscope gdpr retention"):
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
         curated_changed = False
@@ -139,11 +165,37 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
                 curated_changed |= partition.layer == "curated"  # before: a half-deleted partition changed too
                 lake.delete(partition.path, recursive=True)
                 log.info("retention: deleted %s (%d files)", partition.path, partition.files)
+            _expire_accounts(lake, curated_limit, summary)
         finally:
-            if curated_changed:
+            if curated_changed or summary.accounts.removed:  # counted before each file is rewritten
                 _curated_tables_changed(lake)
         summary.temporary_files = remove_stale_temporary_files(lake)  # after the partitions: fewer to walk
     return summary
+
+
+def _expire_accounts(lake: LakeBackend, limit: date | None, summary: RetentionSummary,
+                     dry_run: bool = False) -> None:
+    """Remove (or with ``dry_run`` count) the account snapshots last fetched before ``limit``: the accounts not seen
+    within the curated retention. ``summary.accounts`` is filled in as files are rewritten."""
+    if limit is None:
+        return
+    accounts = summary.accounts
+    accounts.fetched_before = limit.isoformat()
+    start = datetime.combine(limit, time.min)  # UTC, as the curated timestamps are
+
+    def expired(table: pa.Table) -> pa.ChunkedArray:
+        fetched = table.column("fetched_at")
+        return pc.less(fetched, pa.scalar(start, pa.timestamp("us")).cast(fetched.type))
+
+    counts: Counter[str] = Counter()
+    try:
+        drop_rows(lake, ACCOUNTS.name, expired, counts, dry_run=dry_run)
+    finally:
+        accounts.removed = counts["rows_removed"]
+        accounts.files_rewritten, accounts.files_deleted = counts["files_rewritten"], counts["files_deleted"]
+    if accounts.removed and not dry_run:
+        log.info("retention: removed %d account snapshot(s) last fetched before %s", accounts.removed,
+                 accounts.fetched_before)
 
 
 def _curated_tables_changed(lake: LakeBackend) -> None:

@@ -29,6 +29,9 @@ STATUS_FILES = ("test_status_reply.json", "test_follow_with_notify_reblog.json",
                 "test_status_quote_revoke.json", "test_list_timeline.json")
 ACCOUNT_FILES = ("test_accounts.json", "test_directory.json")
 INSTANCE_FILES = ("test_instance.json", "test_instance_v1.json")
+#: Recordings of instance-level lists (no account's data): raw entity → (recording, endpoint).
+INSTANCE_LISTS = {"instance_activity": ("test_instance_activity.json", "/api/v1/instance/activity"),
+                  "instance_peers": ("test_instance_peers.json", "/api/v1/instance/peers")}
 
 
 def recorded(files: Iterable[str], kind: str) -> list[tuple[str, dict[str, Any]]]:
@@ -51,13 +54,16 @@ def recorded(files: Iterable[str], kind: str) -> list[tuple[str, dict[str, Any]]
     return found
 
 
-def land_recordings(lake: LakeBackend, policy: PrivacyPolicy, fetched_at: datetime | None = None) -> int:
-    """Land the recorded entities through the privacy policy into raw batches, the collector's way."""
+def land_recordings(lake: LakeBackend, policy: PrivacyPolicy, fetched_at: datetime | None = None,
+                    kinds: Iterable[str] = ("statuses", "accounts", "instance")) -> int:
+    """Land the recorded entities (of ``kinds``) through the privacy policy into raw batches, the collector's way."""
     fetched_at = fetched_at or datetime.now(UTC)
     batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for kind, files, endpoint in (("statuses", STATUS_FILES, "/api/v1/timelines/public"),
                                   ("accounts", ACCOUNT_FILES, "/api/v1/accounts/lookup"),
                                   ("instance", INSTANCE_FILES, "/api/v2/instance")):
+        if kind not in kinds:
+            continue
         for instance, item in recorded(files, kind):
             landed = policy.apply(kind, json.loads(json.dumps(item)), instance)
             if landed is not None:
@@ -68,6 +74,17 @@ def land_recordings(lake: LakeBackend, policy: PrivacyPolicy, fetched_at: dateti
             write_batch(lake, kind, instance, records[i:i + 25], fetched_at=fetched_at, compressed=i == 25)
             total += len(records[i:i + 25])
     return total
+
+
+def land_instance_lists(lake: LakeBackend, fetched_at: datetime) -> None:
+    """Land the recorded server's weekly activity and peer list (:data:`INSTANCE_LISTS`), one batch each."""
+    for entity, (name, endpoint) in INSTANCE_LISTS.items():
+        for interaction in json.loads((RECORDINGS / name).read_text())["interactions"]:
+            if interaction["response"]["status"] == 200:
+                instance = interaction["request"]["uri"].split("/")[2]
+                records = [envelope(instance, endpoint, item, fetched_at) for item in interaction["response"]["body"]]
+                write_batch(lake, entity, instance, records, fetched_at=fetched_at)
+                break
 
 
 # -- byte scans -------------------------------------------------------------------------------------------------

@@ -38,10 +38,13 @@ def test_register_is_generated_from_policy_and_settings(env) -> None:
 
 def test_register_dates_curated_retention_by_the_status_and_names_what_it_keeps(env) -> None:
     """Was "Curated tables: 30 days after collection": retention deletes the statuses' and hashtags' dt= partitions,
-    the days the statuses were posted (a backfill of older ones goes at the next run), and no other curated table."""
+    the days the statuses were posted (a backfill of older ones goes at the next run), and the account snapshots not
+    fetched within the same days (were kept for ever, "not dated"); the instance-level tables are kept."""
     text = build_register(env.settings.replace(retention_curated_days=30))
-    assert ("Curated statuses and hashtags: 30 days after the status was posted (not collected); the other curated "
-            "tables (the latest snapshot of each account,") in text
+    assert ("Curated statuses and hashtags: 30 days after the status was posted (not collected); the latest snapshot "
+            "of each account: 30 days after the account was last fetched (an account not seen since is forgotten); "
+            "the other curated tables (instance activity, trending tags and peers, which are per instance; deletions, "
+            "the ids of deleted statuses) are not dated and are kept until deleted by hand") in text
     assert "after collection" not in text.split("Curated", 1)[1].split("\n", 1)[0]
 
 

@@ -10,11 +10,11 @@ copies of them re-dated 2026-11-20), a real SQLite store, the DuckDB engine.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from gdpr_lake import LOCAL, STATUS_FILES, land_recordings, recorded
+from gdpr_lake import LOCAL, OTHERS, STATUS_FILES, SUBJECT, land_recordings, recorded
 
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.engine.metrics import load_metrics
@@ -28,13 +28,16 @@ TODAY = date(2026, 11, 23)
 RECENT = "2026-11-20"
 
 
-def land_recent_copies(env) -> int:  # noqa: ANN001
-    """The recorded public statuses of localhost:3000 again, created (and fetched) on :data:`RECENT`: each its own
-    status (another id and URI), so the curated tables hold two days."""
+def land_recent_copies(env, authors: set[str] | None = None) -> int:  # noqa: ANN001
+    """The recorded public statuses of localhost:3000 (of ``authors`` alone, by username, when given) again, created
+    (and fetched) on :data:`RECENT`: each its own status (another id and URI), so the curated tables hold two
+    days."""
     fetched = datetime.fromisoformat(f"{RECENT}T12:00:00+00:00").astimezone(UTC)
     records = []
     for instance, status in recorded(STATUS_FILES, "statuses"):
         if instance != LOCAL or status.get("reblog") or status["visibility"] != "public":
+            continue
+        if authors is not None and status["account"]["acct"] not in authors:
             continue
         copy = json.loads(json.dumps(status))
         copy.update(id=f"9{status['id']}", uri=status["uri"].replace(status["id"], f"9{status['id']}"),
@@ -123,3 +126,56 @@ def test_the_cli_says_the_store_keeps_the_deleted_days_until_the_next_process(la
         assert (f"the store and the kept metric results {verb} the deleted days until the next `fediscope process`"
                 in result.out)
     assert "until the next" not in run_cli("gdpr", "retention").out  # nothing deleted this time: nothing to say
+
+
+def stored_accounts(env) -> set[str]:  # noqa: ANN001
+    store = store_from_settings(env.settings)
+    try:
+        return {row["account_key"] for row in store.all(load_metrics()["top_accounts_by_followers"])}
+    finally:
+        store.close()
+
+
+def test_the_next_process_after_retention_drops_the_forgotten_accounts(env) -> None:  # noqa: ANN001
+    """Only account snapshots expire (the statuses were posted on RECENT): was kept for ever; now the removal starts
+    a new generation, as deleted days do, so the next run with nothing new recomputes the metrics without them."""
+    admin = OTHERS[0]
+    assert land_recent_copies(env, authors={admin.split("@")[0]}) > 3  # admin's snapshot is fetched on RECENT too
+    land_recordings(env.lake, env.policy, fetched_at=datetime(2026, 10, 1, 12, tzinfo=UTC), kinds=("accounts",))
+    run_process(env.settings, progress=False)
+    assert stored_accounts(env) == {env.key(a) for a in (*OTHERS, SUBJECT)}
+    assert run_process(env.settings, progress=False).metrics_skipped  # nothing new: not recomputed
+    generation = json.loads(env.lake.read(MANIFEST_PATH))["generation"]
+
+    retention = apply_retention(env.settings.replace(retention_raw_days=0, retention_curated_days=33), today=TODAY)
+
+    assert not retention.deleted and retention.accounts.removed == 2  # the two only looked up, on 2026-10-01
+    assert json.loads(env.lake.read(MANIFEST_PATH))["generation"] != generation
+    summary = run_process(env.settings, progress=False)
+    assert summary.curate["raw_files"] == 0 and not summary.metrics_skipped
+    assert stored_accounts(env) == {env.key(admin)}  # was: the forgotten accounts' rows stayed
+    assert run_process(env.settings, progress=False).metrics_skipped  # and current again afterwards
+
+
+def test_the_cli_reports_the_account_snapshots_removed(env, run_cli, monkeypatch) -> None:  # noqa: ANN001
+    """--dry-run and --json count them; the text says the store keeps them until the next `fediscope process` and
+    that the instance-level tables are kept."""
+    now = datetime.now(UTC)
+    land_recordings(env.lake, env.policy, fetched_at=now - timedelta(days=40), kinds=("accounts",))
+    run_process(env.settings, progress=False)
+    monkeypatch.setenv("FEDISCOPE_RETENTION_RAW_DAYS", "0")
+    monkeypatch.setenv("FEDISCOPE_RETENTION_CURATED_DAYS", "33")
+    cutoff = (now.date() - timedelta(days=33)).isoformat()
+
+    result = run_cli("gdpr", "retention", "--dry-run", "--json")
+    assert result.code == 0, result
+    assert json.loads(result.out)["accounts"] == {"fetched_before": cutoff, "removed": 2, "files_rewritten": 0,
+                                                  "files_deleted": 1}
+    for args, verb, kept in ((("--dry-run",), "would delete", "would keep"), ((), "deleted", "keep")):
+        result = run_cli("gdpr", "retention", *args)
+        assert result.code == 0, result
+        assert f": {verb} 2 account snapshots last fetched before {cutoff}\n" in result.out
+        assert (f"the store and the kept metric results {kept} the removed accounts until the next `fediscope "
+                "process`") in result.out
+        assert "instance activity, tag trends, peers (per instance) and the deletions are not dated: kept" in result.out
+    assert json.loads(run_cli("gdpr", "retention", "--json").out)["accounts"]["removed"] == 0
