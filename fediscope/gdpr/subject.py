@@ -56,8 +56,9 @@ class Subject:
 
 
 #: A profile link, as a browser shows it: ``https://host/@user``, or ``https://host/@user@remote`` (a remote
-#: account seen on ``host``); the scheme may be left out.
-_PROFILE_LINK_RE = re.compile(r"(?:https?://)?([^/?#\s@]+)/@([^/?#@\s]+)(?:@([^/?#@\s]+))?/?", re.IGNORECASE)
+#: account seen on ``host``); the scheme may be left out (then it is https, as for an instance address).
+_PROFILE_LINK_RE = re.compile(r"(?P<scheme>https?://)?(?P<host>[^/?#\s@]+)/@(?P<user>[^/?#@\s]+)"
+                              r"(?:@(?P<remote>[^/?#@\s]+))?/?", re.IGNORECASE)
 
 
 #: A user name as an account key can hold one: Mastodon's ``[a-z0-9_]`` with the ``.`` and ``-`` of other servers'
@@ -74,7 +75,10 @@ def parse_account(account: str) -> tuple[str, str]:
         if link is None:
             raise ConfigError(f"--account {account!r}: a link, but not a profile link (https://host/@user); "
                               "expected ACCT@INSTANCE, e.g. alice@mastodon.social")
-        text = f"{link.group(2)}@{link.group(3) or link.group(1)}"
+        # the host keeps the link's scheme, so instance_domain drops the port only when it is that scheme's:
+        # was ``http://host:80/@alice`` another account than ``http://host/@alice``, and ``http://host:443/@alice``
+        # the account of ``https://host``
+        text = f"{link['user']}@{link['remote'] or (link['scheme'] or '') + link['host']}"
     user, sep, domain = text.partition("@")
     if not sep or not user or not domain or "@" in domain or any(c.isspace() for c in text):
         raise ConfigError(f"--account {account!r}: expected ACCT@INSTANCE, e.g. alice@mastodon.social")

@@ -269,6 +269,27 @@ def test_an_account_is_given_as_a_handle_or_as_its_profile_link(written: str, ex
     assert parse_account(written) == expected
 
 
+@pytest.mark.parametrize(("written", "expected"), [
+    ("https://host/@alice", ("alice", "host")),
+    ("https://host:443/@alice", ("alice", "host")),
+    ("host:443/@alice", ("alice", "host")),  # no scheme: https
+    ("http://host/@alice", ("alice", "host")),
+    ("http://host:80/@alice", ("alice", "host")),  # was: host:80, another account
+    ("HTTP://Host:80/@Alice/", ("alice", "host")),  # was: host:80
+    ("http://host:443/@alice", ("alice", "host:443")),  # https's port over http: another server (was: host)
+    ("https://host:80/@alice", ("alice", "host:80")),
+    ("host:80/@alice", ("alice", "host:80")),
+])
+def test_a_profile_link_names_the_server_as_an_instance_address_does(written: str, expected: tuple[str, str]) -> None:
+    """The link's host is read with the link's own scheme, as ``instance_domain`` reads an instance address: the
+    scheme's port names the same server (the same account key), any other port another one."""
+    from fediscope.config import instance_domain
+    from fediscope.gdpr.subject import parse_account
+
+    assert parse_account(written) == expected
+    assert expected[1] == instance_domain(written.rsplit("/@", 1)[0])  # the lake's and the token's domain too
+
+
 @pytest.mark.parametrize("written", ["https://mastodon.social/users/alice", "https://mastodon.social/@alice/1170",
                                      "https://bob@mastodon.social/@alice", "mastodon.social/alice@x.social"])
 def test_another_link_as_an_account_says_what_is_expected(written: str) -> None:
