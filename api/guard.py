@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from api.errors import ApiError
-from fediscope.config import Settings, instance_base_url, instance_domain
+from fediscope.config import DEFAULT_PORTS, Settings, instance_base_url, instance_domain
 from fediscope.sources.client import ConnectHookAdapter
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class InstanceGuard:
             return
         parts = urlsplit(self.base_urls.get(domain) or f"https://{domain}")
         host = (parts.hostname or "").rstrip(".")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]  # instance_base_url gives http or https only
         named_local = host in METADATA_NAMES or host == "localhost" or host.endswith((".localhost", ".internal"))
         refused = _refusal(domain) if named_local else None
         if refused is None:
@@ -152,12 +152,23 @@ def _guard_connections(session: requests.Session) -> None:
             session.mount(prefix, ConnectHookAdapter(_check_peer))
 
 
+def _server_of(url: str) -> tuple[str | None, int | None]:
+    """The server ``url`` names, told apart as :func:`instance_domain` tells instances apart: its host, and its port
+    unless that is the one its scheme connects to anyway (None then). So ``https://host/`` and
+    ``https://host:443/`` are one server (was: a redirect between them was refused as "another host"), and so are
+    ``http://host/`` and ``http://host:80/``; ``https://host:8443/`` is another, and so is ``http://host:443/``
+    (https's port, over http). A redirect from ``http://host/`` to ``https://host/`` (an upgrade to TLS) stays
+    followed, as it was."""
+    parts = urlsplit(url)
+    return parts.hostname, None if parts.port == DEFAULT_PORTS.get(parts.scheme) else parts.port
+
+
 def _same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.is_redirect:
-        target = urlsplit(requests.compat.urljoin(response.url, response.headers.get("location", "")))
-        origin = urlsplit(response.url)
-        if (target.hostname, target.port) != (origin.hostname, origin.port):
-            raise requests.exceptions.InvalidURL(f"refused redirect from {origin.hostname} to another host")
+        target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
+        if _server_of(target) != _server_of(response.url):
+            raise requests.exceptions.InvalidURL(f"refused redirect from {urlsplit(response.url).hostname} to "
+                                                 "another host")
 
 
 def harden_session(session: requests.Session, allow_private: bool) -> requests.Session:

@@ -7,15 +7,20 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import requests
 from api_testing import LiveApi, assert_error, make_settings
+from doubles.tls import TLSServer
 
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session, is_public_address
+
+_Server = TypeVar("_Server")
 
 
 def test_instance_not_on_the_allowlist_is_403_naming_the_setting(api: LiveApi, mastodon_server: Any) -> None:
@@ -155,35 +160,55 @@ def test_hardened_session_refuses_non_public_peers(mastodon_server: Any) -> None
     assert allowed.get(mastodon_server.url + "/api/v1/instance", timeout=5).status_code == 200
 
 
+class _Redirects(BaseHTTPRequestHandler):
+    """Redirects ``/to?<url>`` to <url>; answers ``{"ok": true}`` elsewhere."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path.startswith("/to?"):
+            self.send_response(302)
+            self.send_header("Location", self.path[4:])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _bound(port: int, make: Callable[[], _Server]) -> _Server:
+    """``make()``, a server on 127.0.0.1:``port``; a loud skip when that port cannot be bound (80 and 443 need root,
+    and may be taken)."""
+    try:
+        return make()
+    except OSError as exc:
+        pytest.skip(f"SKIPPED LOUDLY: this test needs a server on 127.0.0.1:{port} (a scheme's default port), which "
+                    f"cannot be bound here ({exc})")
+
+
+@contextmanager
+def _redirect_server(port: int = 0) -> Iterator[int]:
+    """A server on 127.0.0.1:``port`` (0: any free one) that redirects ``/to?<url>`` to <url>; yields its port."""
+    server = _bound(port, lambda: ThreadingHTTPServer(("127.0.0.1", port), _Redirects))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def redirector() -> Iterator[Callable[[str], str]]:
     """A server on 127.0.0.1 that redirects ``/to?<url>`` to <url>."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if self.path.startswith("/to?"):
-                self.send_response(302)
-                self.send_header("Location", self.path[4:])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = b'{"ok": true}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    yield lambda target: f"http://127.0.0.1:{port}/to?{target.replace('{port}', str(port))}"
-    server.shutdown()
-    server.server_close()
+    with _redirect_server() as port:
+        yield lambda target: f"http://127.0.0.1:{port}/to?{target.replace('{port}', str(port))}"
 
 
 def test_redirects_to_another_host_are_refused(redirector: Callable[[str], str]) -> None:
@@ -191,6 +216,39 @@ def test_redirects_to_another_host_are_refused(redirector: Callable[[str], str])
     assert session.get(redirector("/done"), timeout=5).json() == {"ok": True}  # same host: followed
     with pytest.raises(requests.exceptions.InvalidURL, match="another host"):
         session.get(redirector("http://localhost:{port}/done"), timeout=5)
+
+
+@pytest.mark.parametrize(("origin", "target"), [
+    ("http://127.0.0.1", "http://127.0.0.1:80/done"),
+    ("http://127.0.0.1:80", "http://127.0.0.1/done"),
+])
+def test_a_redirect_naming_the_port_of_its_scheme_stays_on_the_host(origin: str, target: str) -> None:
+    """Was: refused as "another host" (the ports compared as written: none, and 80), though the same server."""
+    session = harden_session(requests.Session(), allow_private=True)
+    with _redirect_server(80):
+        response = session.get(f"{origin}/to?{target}", timeout=5)
+        with pytest.raises(requests.exceptions.InvalidURL, match="another host"):  # https's port, over http
+            session.get(f"{origin}/to?http://127.0.0.1:443/done", timeout=5)
+    assert response.json() == {"ok": True}
+    assert [hop.status_code for hop in response.history] == [302]
+
+
+def test_a_redirect_naming_https_port_stays_on_the_host(tmp_path: Path) -> None:
+    """Was: ``https://host/`` → ``https://host:443/`` refused as "another host"; and an upgrade from
+    ``http://host/`` to ``https://host/`` stays followed (the port each scheme connects to anyway is no other
+    server)."""
+    session = harden_session(requests.Session(), allow_private=True)
+    with _bound(443, lambda: TLSServer(tmp_path / "tls", port=443)) as tls, _redirect_server(80):
+        session.verify = str(tls.cert)
+        for origin, target in [("https://127.0.0.1", "https://127.0.0.1:443/api/v1/instance"),
+                               ("https://127.0.0.1:443", "https://127.0.0.1/api/v1/instance"),
+                               ("http://127.0.0.1", "https://127.0.0.1/api/v1/instance"),
+                               ("http://127.0.0.1:80", "https://127.0.0.1:443/api/v1/instance")]:
+            response = session.get(f"{origin}/to?{target}", timeout=5)
+            assert response.json()["uri"] == "localhost", (origin, target)
+        with pytest.raises(requests.exceptions.InvalidURL, match="another host"):  # another port: another server
+            session.get("https://127.0.0.1/to?https://127.0.0.1:8443/", timeout=5)
+    assert tls.requests.count("/api/v1/instance") == 4
 
 
 def test_environment_proxies_are_ignored() -> None:

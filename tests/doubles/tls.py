@@ -64,6 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.server.requests.append(self.path)
+        if self.path.startswith("/to?"):  # a redirect to the URL after the "?"
+            self.send_response(302)
+            self.send_header("Location", self.path[4:])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         path = self.path.split("?", 1)[0]
         body: Any = {"uri": "localhost", "domain": "localhost", "version": "4.3.0", "urls": {}} \
             if path == "/api/v1/instance" else []
@@ -81,12 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _TLSHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, port: int = 0) -> None:
         self.context = context
         self.connections = 0  # TCP connections accepted (TLS handshakes attempted)
         self.handshake_failures = 0
         self.requests: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
         sock, address = super().get_request()
@@ -107,16 +113,17 @@ class _TLSHTTPServer(ThreadingHTTPServer):
 
 
 class TLSServer:
-    """An HTTPS server answering the instance document and ``[]`` elsewhere, with a self-signed certificate for
-    ``hostname`` (and 127.0.0.1 unless ``ip_address`` is false) made in ``directory``. ``connections`` counts TCP
+    """An HTTPS server on 127.0.0.1 (on ``port``; 0: any free one) answering the instance document, a redirect to
+    ``<url>`` for ``/to?<url>`` and ``[]`` elsewhere, with a self-signed certificate for ``hostname`` (and
+    127.0.0.1 unless ``ip_address`` is false) made in ``directory``. ``connections`` counts TCP
     connections (each a TLS handshake attempt), ``requests`` the paths asked for over TLS."""
 
-    def __init__(self, directory: Path, hostname: str = "localhost", ip_address: bool = True) -> None:
+    def __init__(self, directory: Path, hostname: str = "localhost", ip_address: bool = True, port: int = 0) -> None:
         self.hostname = hostname
         self.cert, self.key = self_signed_certificate(directory, hostname, ip_address)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, self.key)
-        self._server = _TLSHTTPServer(context)
+        self._server = _TLSHTTPServer(context, port)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tls-double",
                                         daemon=True)
 
