@@ -166,7 +166,11 @@ def _server_of(url: str) -> tuple[str | None, int | None]:
 def _same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.is_redirect:
         target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
-        if _server_of(target) != _server_of(response.url):
+        try:
+            elsewhere = _server_of(target) != _server_of(response.url)
+        except ValueError:  # a port that is no port (":99999"): was a plain ValueError, 502 "failed or timed out"
+            elsewhere = True
+        if elsewhere:
             raise requests.exceptions.InvalidURL(f"refused redirect from {urlsplit(response.url).hostname} to "
                                                  "another host")
 

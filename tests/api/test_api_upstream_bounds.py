@@ -352,6 +352,16 @@ def test_a_redirect_to_the_metadata_service_is_reported_as_refused_and_not_retri
     assert len(instance.requests_to("/api/v1/timelines/public")) == 1
 
 
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/api/v1/timelines/public", "http://127.0.0.1:x/"])
+def test_a_redirect_to_a_port_that_is_no_port_is_reported_as_refused(
+        instance: FakeInstance, scraping: Callable[..., LiveApi], location: str) -> None:
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 302, b"", {"Location": location})
+    error = assert_error(scraping().get("/v1/timelines/public", params={"instance": instance.domain}), 502,
+                         "upstream_redirect_refused")  # was upstream_unavailable, "failed or timed out"
+    assert "timed out" not in error["message"]
+    assert len(instance.requests_to("/api/v1/timelines/public")) == 1
+
+
 def test_a_redirect_loop_is_refused_too(instance: FakeInstance, scraping: Callable[..., LiveApi]) -> None:
     instance.answers["/api/v1/timelines/public"] = lambda h: send(
         h, 302, b"", {"Location": "/api/v1/timelines/public?again=1"})
