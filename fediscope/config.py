@@ -308,7 +308,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
             "retention (0 keeps them forever).", _days),
     Setting("retention_curated_days", 0, "Curated statuses and hashtags posted, and account snapshots last "
-            "fetched, more than this many days ago are deleted (0 keeps them forever).", _days),
+            "fetched, more than this many days ago are deleted by retention and left out by curation (0 keeps them "
+            "forever).", _days),
     Setting("hbase_table_prefix", "fediscope", "Prefix of the HBase table names (one per environment).",
             hbase_prefix),
     Setting("process_timeout_minutes", 240, "Airflow: minutes a try of fediscope_batch's process task (curation, "

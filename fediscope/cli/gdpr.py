@@ -93,7 +93,7 @@ def retention(dry_run: bool, as_json: bool) -> None:
     hashtags by the day each status was posted (FEDISCOPE_RETENTION_CURATED_DAYS), which also removes the latest
     snapshot of each account not fetched within it; instance activity, tag trends, peers (per instance) and the
     deletions are not dated and are kept. Deleted curated days and accounts leave the store at the next
-    `fediscope process`.
+    `fediscope process`, whose curation leaves them out too (also when it rebuilds or curates old raw files).
 
     Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
     flows' in-flight dot-files), once a day old.

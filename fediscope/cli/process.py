@@ -56,6 +56,10 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     After a fediscope upgrade that changed the curation rules, rows curated before keep the old
     ones and the run says so; --recurate rebuilds every curated table from the raw lake.
 
+    Statuses posted, and account snapshots last fetched, before FEDISCOPE_RETENTION_CURATED_DAYS
+    are left out of the curated tables (and so of the store), as `fediscope gdpr retention` deletes
+    them; the run says how many.
+
     \b
     Examples:
       fediscope process

@@ -76,15 +76,16 @@ class Engine(ABC):
     # -- the interface other parts call ------------------------------------------------------------------
     def curate(self, since: dt.date | None = None, until: dt.date | None = None,
                progress: Callable[[str], None] | None = None, rebuild: bool = False,
-               allow_missing: bool = False) -> Any:
+               allow_missing: bool = False, today: dt.date | None = None) -> Any:
         """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary.
         ``progress`` is told each step as it starts (one line each). ``rebuild``: curate every raw file again and
-        replace every curated table (see :mod:`fediscope.engine.curation`)."""
+        replace every curated table (see :mod:`fediscope.engine.curation`). ``today`` (UTC, default today) dates
+        the curated retention's cutoff."""
         from fediscope.engine.curation import run_curation
 
         with self._errors_in_lake_terms():
             summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
-                                   allow_missing=allow_missing)
+                                   allow_missing=allow_missing, today=today)
         self._curated_views = False
         return summary
 

@@ -52,11 +52,16 @@ Rules, shared by both engines:
   would win over every later fetch of its status. Likewise an account's ``created_at`` after its snapshot's
   fetch is unknown (NULL: the account is kept), and an instance's activity week or trending-tag day that starts
   after the fetch is skipped. A record without a parseable ``fetched_at`` cannot be judged and is kept.
+* **Retention.** With a curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``), the merged statuses posted before
+  its cutoff day (by the ``dt`` of the status row: a reblog by its own day, whatever its original's) and the
+  latest account snapshots last fetched before it are not written (:func:`within_retention`), as
+  ``fediscope gdpr retention`` would delete them; their hashtag rows go with the statuses. The deletions are kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
 from fediscope.privacy import STATUS_URI_PATTERN
@@ -661,6 +666,25 @@ FROM (
 GROUP BY instance, peer
 """
 
+
+def within_retention(statement: str, column: str, first_day: date) -> str:
+    """The rows of ``statement`` whose ``column`` (a status's ``dt``, a snapshot's ``fetched_at``) falls on
+    ``first_day`` or later, or is NULL: the curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``, whose
+    ``first_day`` :func:`fediscope.gdpr.retention.curated_cutoff` gives), applied to the merged rows as retention
+    applies it to the curated tables (by the ``dt`` of the status row, by the latest snapshot's ``fetched_at``), so
+    curation writes no row retention would delete. It moves with the day of the run and is a setting, not a rule:
+    :func:`rules_fingerprint` does not see it, and a lake curated before is not told to re-curate."""
+    return (f"SELECT * FROM ({statement}) AS merged "
+            f"WHERE NOT coalesce(CAST({column} AS DATE) < DATE '{first_day.isoformat()}', false)")
+
+
+def distinct_count(key: str, views: Iterable[str]) -> str:
+    """How many distinct ``key`` values ``views`` hold together (one row, ``n``): the rows a merge of them that
+    keeps one row per ``key`` makes, before :func:`within_retention` leaves some out."""
+    union = " UNION ALL ".join(f"SELECT {key} FROM {view}" for view in views)
+    return f"SELECT count(DISTINCT {key}) AS n FROM ({union}) AS candidates"
+
+
 #: name → statement, in the order a curation run executes them (for documentation and the dialect tests).
 STATEMENTS = {
     "status_records": STATUS_RECORDS,
@@ -671,9 +695,13 @@ STATEMENTS = {
     "deleted_days": DELETED_DAYS,
     "neighbour_days": NEIGHBOUR_DAYS,
     "statuses_merged": MERGE_STATUSES,
+    "statuses_within_retention": within_retention(MERGE_STATUSES, "dt", date(2026, 1, 1)),
+    "statuses_candidates": distinct_count("uri", ["existing_statuses", "status_versions"]),
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,
     "accounts_merged": MERGE_ACCOUNTS,
+    "accounts_within_retention": within_retention(MERGE_ACCOUNTS, "fetched_at", date(2026, 1, 1)),
+    "accounts_candidates": distinct_count("account_key", ["existing_accounts", "account_versions"]),
     "activity_versions": ACTIVITY_VERSIONS,
     "activity_merged": MERGE_ACTIVITY,
     "trend_versions": TREND_VERSIONS,

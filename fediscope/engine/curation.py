@@ -14,6 +14,14 @@
 4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
    files in the manifest.
 
+**Retention.** With ``FEDISCOPE_RETENTION_CURATED_DAYS`` set, steps 2 and 3 write no status posted, and no
+latest account snapshot last fetched, before the cutoff day of :func:`fediscope.gdpr.retention.curated_cutoff`
+(the one ``fediscope gdpr retention`` deletes by; today in UTC): a rebuild, or a raw file older than the retention
+curated for the first time, would otherwise bring expired rows back until the next retention run. A rewritten
+``dt`` partition before the cutoff is thus removed (so is its hashtags partition). The statuses left out are
+counted (``statuses_left_out``, ``accounts_left_out``, ``retention_cutoff``) and said; their raw files are recorded
+in the manifest all the same, so they are not read again at every run. The deletions table is kept whole.
+
 **Curation rules.** The manifest records the rules the curated rows were made by
 (:func:`~fediscope.engine.curate_sql.rules_fingerprint`). When a fediscope upgrade changes them, the rows
 curated before keep the old rules while new rows get the new ones: the run says so (``rules_changed``, a
@@ -58,6 +66,7 @@ from fediscope.engine.schema import (
 )
 from fediscope.errors import ConfigError
 from fediscope.gdpr.opt_outs import apply_opt_outs
+from fediscope.gdpr.retention import curated_cutoff
 from fediscope.lake.batches import check_whole_batches
 
 if TYPE_CHECKING:
@@ -86,6 +95,10 @@ class CurateSummary:
     rebuilt: bool = False  # every raw file curated again and every curated table replaced
     nothing_to_rebuild: bool = False  # a rebuild asked for, but no raw file and no manifest: nothing was done
     opted_out_erased: int = 0  # accounts that opted out after records of theirs were landed (gdpr.opt_outs)
+    #: the first day the curated retention keeps (FEDISCOPE_RETENTION_CURATED_DAYS; None: 0, every day is kept)
+    retention_cutoff: str | None = None
+    statuses_left_out: int = 0  # statuses of the rewritten partitions posted before retention_cutoff: not written
+    accounts_left_out: int = 0  # latest account snapshots last fetched before retention_cutoff: not written
     seconds: float = 0.0
 
     @property
@@ -96,13 +109,25 @@ class CurateSummary:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
 
+def left_out_note(summary: dict[str, Any]) -> str:
+    """What the curated retention left out of a run (a :meth:`CurateSummary.as_dict`), as the progress and the
+    process summary say it; empty when nothing was."""
+    statuses, accounts = summary.get("statuses_left_out", 0), summary.get("accounts_left_out", 0)
+    if not (statuses or accounts):
+        return ""
+    posted = f"{statuses} status{'es' if statuses != 1 else ''} posted" if statuses else ""
+    fetched = (f"{accounts} account snapshot{'s' if accounts != 1 else ''} last fetched" if accounts else "")
+    return (f"{' and '.join(filter(None, (posted, fetched)))} before {summary.get('retention_cutoff')} left out "
+            "(FEDISCOPE_RETENTION_CURATED_DAYS)")
+
+
 def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
                  progress: Callable[[str], None] | None = None, rebuild: bool = False,
-                 allow_missing: bool = False) -> CurateSummary:
+                 allow_missing: bool = False, today: date | None = None) -> CurateSummary:
     """Curate the raw files not curated yet (see the module docstring); ``progress`` is told each step as it
     starts, so a long curation is not minutes of silence. ``rebuild`` curates every raw file again and replaces
     every curated table (refused with ``since``/``until``, and while curated raw files are missing unless
-    ``allow_missing``)."""
+    ``allow_missing``). ``today`` (UTC; default: today) dates the curated retention's cutoff."""
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
@@ -124,9 +149,11 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
         listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
         manifest = load_manifest(lake)  # and took those it deleted off the manifest (forget_erased_files)
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
+    first_day = curated_cutoff(engine.settings, today)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
                             raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,
-                            opted_out_erased=len(opted_out.erased))
+                            opted_out_erased=len(opted_out.erased),
+                            retention_cutoff=first_day.isoformat() if first_day else None)
     if rebuild:
         _check_rebuild(manifest, plan.present, allow_missing)
         say(f"curation: rebuilding every curated table from the {plan.total} raw files")
@@ -172,12 +199,11 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             say("curation: parsing the raw statuses and computing their columns")
             engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files or deletion_files:
-            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say, rebuild=rebuild)
+            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say, rebuild=rebuild,
+                             first_day=first_day)
         if status_files or account_files:
             say("curation: merging the account snapshots")
-            summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS),
-                                            sql.MERGE_ACCOUNTS, ["account_key"], rebuild)
-            summary.files_published += ws.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
+            _curate_accounts(engine, staged, summary, rebuild, first_day)
         if activity_files or trend_files or peer_files:
             say("curation: merging instance activity, trends and peers")
         if activity_files:
@@ -209,6 +235,9 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             manifest.rules = rules
         manifest.files.update(plan.sizes)
     save_manifest(lake, manifest)
+    if note := left_out_note(summary.as_dict()):
+        say(f"curation: {note}")
+        log.info("curation: %s", note)
     summary.seconds = time.perf_counter() - started
     log.info("curation: %s", summary.as_dict())
     return summary
@@ -243,11 +272,32 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
             log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
 
 
+def _curate_accounts(engine: Engine, staged: Path, summary: CurateSummary, rebuild: bool,
+                     first_day: date | None) -> None:
+    """Merge the new account snapshots into the accounts table and publish it, without the snapshots last fetched
+    before ``first_day`` (the curated retention's cutoff; None: all kept)."""
+    merge = sql.MERGE_ACCOUNTS if first_day is None else sql.within_retention(sql.MERGE_ACCOUNTS, "fetched_at",
+                                                                               first_day)
+    summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS), merge,
+                                    ["account_key"], rebuild)
+    if first_day is not None:
+        summary.accounts_left_out = _left_out(engine, "account_key", ["existing_accounts", "account_versions"],
+                                              summary.accounts)
+    summary.files_published += engine.workspace.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
+
+
+def _left_out(engine: Engine, key: str, views: list[str], kept: int) -> int:
+    """How many rows a merge of ``views`` (one per ``key``) made and :func:`~curate_sql.within_retention` left out,
+    of which ``kept`` were written."""
+    return int(engine.query(sql.distinct_count(key, views))[0]["n"]) - kept
+
+
 def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool,
-                     say: Callable[[str], None], rebuild: bool = False) -> None:
+                     say: Callable[[str], None], rebuild: bool = False, first_day: date | None = None) -> None:
     """Merge the new status versions into their partitions; with new deletions, also rewrite the partitions of
     the statuses they name, and stage the deletions table. A rebuild merges into nothing: every partition is made
-    from the raw versions alone."""
+    from the raw versions alone. Statuses posted before ``first_day`` (the curated retention's cutoff) are left
+    out: a partition of such a day that is rewritten is removed."""
     ws = engine.workspace
     say("curation: choosing the latest version of each status")
     summary.status_versions = engine.materialize("status_versions", sql.STATUS_VERSIONS)
@@ -275,7 +325,7 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     summary.partitions = days
     if days:
         say(f"curation: merging and writing {len(days)} day partition(s) of statuses and hashtags")
-        _merge_partitions(engine, staged, summary, days, rebuild)
+        _merge_partitions(engine, staged, summary, days, rebuild, first_day)
     if new_deletions:
         summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
 
@@ -312,14 +362,18 @@ def _register_table(engine: Engine, view: str, table: Table) -> None:
 
 
 def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days: list[str],
-                      rebuild: bool = False) -> None:
+                      rebuild: bool = False, first_day: date | None = None) -> None:
     ws = engine.workspace
     existing = [] if rebuild else ws.partition_dirs(STATUSES.name, "dt", days)
     if existing:
         engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
     else:
         engine.register_empty("existing_statuses", STATUSES)
-    summary.statuses_written = engine.materialize("statuses_merged", sql.MERGE_STATUSES)
+    merge = sql.MERGE_STATUSES if first_day is None else sql.within_retention(sql.MERGE_STATUSES, "dt", first_day)
+    summary.statuses_written = engine.materialize("statuses_merged", merge)
+    if first_day is not None:
+        summary.statuses_left_out = _left_out(engine, "uri", ["existing_statuses", "status_versions"],
+                                              summary.statuses_written)
     summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
     engine.write_table("statuses_merged", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])

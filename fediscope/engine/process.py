@@ -78,6 +78,8 @@ class ProcessSummary:
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
+        from fediscope.engine.curation import left_out_note
+
         cur = self.curate
         verb = "rebuilt the curated tables from" if cur.get("rebuilt") else "curated"
         curated = ("nothing to curate: --recurate found no raw files to rebuild the curated tables from (left as "
@@ -91,6 +93,8 @@ class ProcessSummary:
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
             curated += (f" ({future} status version{'s' if future != 1 else ''} dated after "
                         f"{'their' if future != 1 else 'its'} fetch skipped)")
+        if note := left_out_note(cur):  # expired by the curated retention (fediscope.gdpr.retention)
+            curated += f" ({note})"
         erased = cur.get("opted_out_erased", 0)
         if erased:  # records landed before their accounts opted out (fediscope.gdpr.opt_outs)
             curated += f" ({erased} opted-out account{'s' if erased != 1 else ''} erased)"

@@ -9,10 +9,10 @@ same setting forgets the accounts not seen within it: the latest snapshot of eac
 not partitioned) is removed when it was fetched (``fetched_at``) before the cutoff day, its files rewritten
 atomically as an erasure rewrites them (:func:`fediscope.gdpr.curated.drop_rows`); a snapshot without a fetch
 time is kept. The other unpartitioned tables (instance activity, tag trends and peers, per instance; the
-deletions, ids of deleted statuses) are kept whole. ``0`` keeps a layer forever. An incremental curation reads
-only raw files not curated yet (:mod:`fediscope.engine.manifest`), so a removed snapshot comes back only when
-the account is fetched again; raw files older than the curated retention that were never curated (or a rebuild,
-``--recurate``) bring back their snapshots until the next retention run, as they bring back expired statuses.
+deletions, ids of deleted statuses) are kept whole. ``0`` keeps a layer forever. Curation applies the same
+cutoff (:func:`curated_cutoff`): it writes no status posted, and no snapshot last fetched, before it, so neither
+a rebuild (``--recurate``) nor a raw file curated late (older than the curated retention, never curated) brings
+expired rows back; a removed snapshot comes back only when the account is fetched again within the retention.
 Metrics in the store are recomputed from the curated tables, so they shrink with them at the next processing
 run: deleting a curated partition or account snapshot starts a new generation of the curated tables (the curation
 manifest's ``generation``, :mod:`fediscope.engine.manifest`), so ``fediscope process`` no longer finds its kept
@@ -121,6 +121,14 @@ def cutoff(today: date, days: int) -> date | None:
     return today - timedelta(days=days) if days > 0 else None
 
 
+def curated_cutoff(settings: Settings, today: date | None = None) -> date | None:
+    """The first day the curated tables keep (None: ``retention_curated_days`` is 0, every day is kept): statuses
+    posted and account snapshots last fetched before it are expired. Retention deletes them; curation leaves them
+    out (:mod:`fediscope.engine.curation`), so a rebuild or a raw file curated late does not bring them back.
+    ``today`` defaults to today in UTC, the curated timestamps' zone."""
+    return cutoff(today or datetime.now(UTC).date(), settings.retention_curated_days)
+
+
 def _expired(lake: LakeBackend, layer: str, root: str, limit: date | None,
              summary: RetentionSummary) -> list[Partition]:
     if limit is None:
@@ -149,7 +157,7 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
     summary = RetentionSummary(today=today.isoformat(), dry_run=dry_run, raw_days=settings.retention_raw_days,
                                curated_days=settings.retention_curated_days)
     raw_limit = cutoff(today, settings.retention_raw_days)
-    curated_limit = cutoff(today, settings.retention_curated_days)
+    curated_limit = curated_cutoff(settings, today)
     if dry_run:
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
         _expire_accounts(lake, curated_limit, summary, dry_run=True)

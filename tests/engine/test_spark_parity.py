@@ -6,7 +6,7 @@ One SparkSession for the whole test session (the ``spark`` fixture of tests/conf
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -45,19 +45,22 @@ def _schema(lake_dir: Path, table: str) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in pq.read_schema(first)]
 
 
-def _curated_on_both(spark, lake_dir: Path, tmp_path: Path) -> Path:  # noqa: ANN001
-    """Curate the raw lake at ``lake_dir`` with Spark, and a copy of its raw files with DuckDB; the copy's root."""
+def _curated_on_both(spark, lake_dir: Path, tmp_path: Path, today: date | None = None,  # noqa: ANN001
+                     **settings: object) -> tuple[Path, dict[str, dict[str, object]]]:
+    """Curate the raw lake at ``lake_dir`` with Spark, and a copy of its raw files with DuckDB (``settings``
+    override both engines' settings; ``today`` dates the curated retention); the copy's root and each engine's
+    curation summary."""
     import shutil
 
     from fediscope.engine.duckdb_engine import DuckDBEngine
 
     twin = tmp_path / "twin" / "lake"
     shutil.copytree(lake_dir / "raw", twin / "raw")
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    with DuckDBEngine(settings_for(twin)) as engine:
-        engine.curate()
-    return twin
+    with SparkEngine(settings_for(lake_dir, **settings), spark=spark) as engine:
+        on_spark = engine.curate(today=today).as_dict()
+    with DuckDBEngine(settings_for(twin, **settings)) as engine:
+        on_duckdb = engine.curate(today=today).as_dict()
+    return twin, {"spark": on_spark, "duckdb": on_duckdb}
 
 
 def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
@@ -250,7 +253,7 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
     land(lake, "statuses", variants, at(1), None)
     (trend,) = interactions("test_suggested_tags.json")[1]["response"]["body"]
     land(lake, "trends_tags", [dict(trend, name=w) for w in words], at(1), endpoint="/api/v1/trends/tags")
-    twin = _curated_on_both(spark, lake_dir, tmp_path)
+    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
     assert {r["tag"] for r in read_table(twin, "hashtags")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}
     for table in ("statuses", "accounts", "hashtags", "tag_trends"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
@@ -263,8 +266,33 @@ def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake
                               "test_status_reply_with_quote.json")):
         for j, status in enumerate(snapshots(name)):
             land(lake, "statuses", [status], at(10 * i + j), policy())
-    twin = _curated_on_both(spark, lake_dir, tmp_path)
+    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
     assert _schema(lake_dir, "statuses") == _schema(twin, "statuses")
     assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
     quoted = {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} - {None}
     assert quoted == {policy().account_key("mastodonpy_test", "localhost:3000")}
+
+
+def test_spark_leaves_out_what_the_curated_retention_expires_as_duckdb_does(  # noqa: ANN001
+        spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:
+    """FEDISCOPE_RETENTION_CURATED_DAYS in curation: REAL recorded statuses posted (and fetched) on 2026-08-01, five
+    of admin's again and a recorded reblog, posted and fetched on 2026-08-20; a retention of 10 days on 2026-08-25
+    leaves out the first day (the reblog's original among it) and mastodonpy_test_2, fetched only then, alike on
+    both engines."""
+    old = [s for s in statuses("test_public_tl.json") if not s.get("reblog")]
+    land(lake, "statuses", old, at(0), policy())
+    reblog = snapshots("test_status_reblog_unreblog.json")[1]
+    posted = "2026-08-20T10:00:00.000Z"
+    recent = [dict(s, id=f"9{s['id']}", uri=s["uri"].replace(s["id"], f"9{s['id']}"), url=None, created_at=posted)
+              for s in [*[s for s in old if s["account"]["acct"] == "admin"][:5], reblog]]
+    land(lake, "statuses", recent, datetime(2026, 8, 20, 12, tzinfo=UTC), policy())
+
+    twin, summaries = _curated_on_both(spark, lake_dir, tmp_path, today=date(2026, 8, 25), retention_curated_days=10)
+
+    left_out = {name: (s["retention_cutoff"], s["statuses_left_out"], s["accounts_left_out"])
+                for name, s in summaries.items()}
+    assert left_out["spark"] == left_out["duckdb"]
+    assert left_out["spark"][0] == "2026-08-15" and left_out["spark"][1] > 5 and left_out["spark"][2] > 0
+    for table in ("statuses", "accounts", "hashtags"):
+        assert _rows(lake_dir, table) == _rows(twin, table), table
+    assert {str(r["dt"]) for r in read_table(lake_dir, "statuses")} == {"2026-08-20"}

@@ -87,6 +87,34 @@ def land_instance_lists(lake: LakeBackend, fetched_at: datetime) -> None:
                 break
 
 
+#: The day :func:`land_recent_copies` posts (and fetches) its copies of the recorded statuses on.
+RECENT = "2026-11-20"
+
+
+def land_recent_copies(lake: LakeBackend, policy: PrivacyPolicy, authors: set[str] | None = None,
+                       reblogs: bool = False) -> int:
+    """The recorded statuses of localhost:3000 (of ``authors`` alone, by username, when given) again, created (and
+    fetched) on :data:`RECENT`: each its own status (another id and URI), so the curated tables hold two days.
+    Public statuses only, or with ``reblogs`` the reblogs alone: a share event of :data:`RECENT` whose original
+    (embedded as recorded) was posted on the recorded day."""
+    fetched = datetime.fromisoformat(f"{RECENT}T12:00:00+00:00").astimezone(UTC)
+    records = []
+    for instance, status in recorded(STATUS_FILES, "statuses"):
+        if instance != LOCAL or bool(status.get("reblog")) != reblogs or (
+                not reblogs and status["visibility"] != "public"):
+            continue
+        if authors is not None and status["account"]["acct"] not in authors:
+            continue
+        copy = json.loads(json.dumps(status))
+        copy.update(id=f"9{status['id']}", uri=status["uri"].replace(status["id"], f"9{status['id']}"),
+                    url=None, created_at=f"{RECENT}T10:00:00.000Z")
+        landed = policy.apply("statuses", copy, instance)
+        if landed is not None:
+            records.append(envelope(instance, "/api/v1/timelines/public", landed, fetched))
+    write_batch(lake, "statuses", LOCAL, records, fetched_at=fetched)
+    return len(records)
+
+
 # -- byte scans -------------------------------------------------------------------------------------------------
 def file_bytes(path: Path) -> bytes:
     data = path.read_bytes()

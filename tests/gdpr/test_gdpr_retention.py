@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from gdpr_lake import OTHERS, SUBJECT, land_instance_lists, land_recordings
+from gdpr_lake import OTHERS, RECENT, SUBJECT, land_instance_lists, land_recent_copies, land_recordings
 
 from fediscope.engine.curation import CurateSummary
 from fediscope.gdpr.retention import AccountSnapshots, apply_retention
@@ -97,12 +100,12 @@ CUTOFF_33_DAYS = "2026-10-21"  # TODAY less 33 days: snapshots fetched before th
 ADMIN = OTHERS[0]  # an author of recorded statuses, never looked up: its snapshot is from the statuses' fetch alone
 
 
-def curate(settings) -> CurateSummary:  # noqa: ANN001
+def curate(settings, rebuild: bool = False) -> CurateSummary:  # noqa: ANN001
     from fediscope.engine.base import open_engine
     from fediscope.engine.curation import run_curation
 
     with open_engine(settings) as engine:
-        return run_curation(engine)
+        return run_curation(engine, rebuild=rebuild, today=TODAY)
 
 
 def accounts_fetched(lake_dir: Path) -> dict[str, datetime]:
@@ -207,3 +210,99 @@ def test_account_snapshots_are_not_removed_while_the_lake_is_locked(seen, live_p
     with pytest.raises(LakeLockedError, match=f"pid {live_pid}"):
         apply_retention(settings, today=TODAY)
     assert accounts_fetched(seen.lake_dir) == before
+
+
+# -- curation applies the curated retention: a rebuild or a raw file curated late brings no expired row back ---------
+def curated_rows(lake_dir: Path) -> dict[str, list[str]]:
+    """Every row of the curated statuses, hashtags and accounts (with its ``dt`` partition), sorted, as text."""
+    out: dict[str, list[str]] = {}
+    for table in ("statuses", "hashtags", "accounts"):
+        rows = []
+        for path in sorted((lake_dir / "curated" / table).rglob("*.parquet")):
+            part = {"dt": path.parent.name[3:]} if path.parent.name.startswith("dt=") else {}
+            rows += [json.dumps({**row, **part}, sort_keys=True, default=str)
+                     for row in pq.read_table(path, partitioning=None).to_pylist()]
+        out[table] = sorted(rows)
+    return out
+
+
+def statuses_by_day(rows: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+    days: dict[str, list[dict[str, Any]]] = {}
+    for text in rows["statuses"]:
+        row = json.loads(text)
+        days.setdefault(row["dt"], []).append(row)
+    return days
+
+
+def land_two_days(env) -> None:  # noqa: ANN001
+    """The recorded statuses (posted 2026-08-01) and their authors fetched 40 days before TODAY, the recorded
+    accounts looked up again 3 days before it, and on RECENT (fetched then too) the subject's public statuses again
+    and mastodonpy_test's reblog of its own recorded status (the original embedded as recorded: 2026-08-01)."""
+    land_recordings(env.lake, env.policy, fetched_at=fetched(40))
+    land_recordings(env.lake, env.policy, fetched_at=fetched(3), kinds=("accounts",))
+    assert land_recent_copies(env.lake, env.policy, authors={SUBJECT.split("@")[0]}) > 3
+    assert land_recent_copies(env.lake, env.policy, authors={OTHERS[1].split("@")[0]}, reblogs=True) == 1
+
+
+RETAINED = {"retention_raw_days": 0, "retention_curated_days": 33}
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["first-curation", "rebuild"])
+def test_curation_writes_only_what_retention_keeps(env, tmp_path: Path, rebuild: bool) -> None:  # noqa: ANN001
+    """Was: curation ignored FEDISCOPE_RETENTION_CURATED_DAYS, so a rebuild (`--recurate`) or a first curation of
+    old raw files wrote the expired statuses, hashtags and account snapshots back (and the same `process` stored
+    their metrics) until the next retention run. Now curation writes what curating everything, then retention,
+    leaves: by the same cutoff (TODAY less 33 days), statuses by their own day (a RECENT reblog is kept, its
+    original of 2026-08-01 is not), account snapshots by their last fetch (admin's, 40 days old, goes)."""
+    land_two_days(env)
+    twin = tmp_path / "twin"
+    shutil.copytree(env.lake_dir / "raw", twin / "raw")
+    everything = curate(env.settings.replace(lake=str(twin)))  # retention 0: every row
+    assert (everything.retention_cutoff, everything.statuses_left_out, everything.accounts_left_out) == (None, 0, 0)
+    curated_everything = curated_rows(twin)
+    apply_retention(env.settings.replace(lake=str(twin), **RETAINED), today=TODAY)
+    expired = statuses_by_day(curated_everything)["2026-08-01"]
+    if rebuild:
+        curate(env.settings)  # every day, with retention 0
+
+    summary = curate(env.settings.replace(**RETAINED), rebuild=rebuild)
+
+    assert curated_rows(env.lake_dir) == curated_rows(twin)
+    assert dt_dirs(env.lake_dir, "curated") == {f"dt={RECENT}"}
+    assert (summary.retention_cutoff, summary.statuses_left_out, summary.accounts_left_out) == (
+        CUTOFF_33_DAYS, len(expired), 1)
+    assert set(accounts_fetched(env.lake_dir)) == {env.key(SUBJECT), env.key(OTHERS[1])}
+    (reblog,) = [row for row in statuses_by_day(curated_rows(env.lake_dir))[RECENT] if row["is_reblog"]]
+    assert reblog["reblog_of_uri"] in {row["uri"] for row in expired}  # its original: left out, as retention does
+
+
+def test_a_raw_file_of_expired_statuses_curated_late_brings_none_back(env) -> None:  # noqa: ANN001
+    """A backfill or a batch landed late: its statuses and their authors' snapshots are expired. The raw file is
+    recorded as curated all the same, so it is not read again at every run."""
+    retained = env.settings.replace(**RETAINED)
+    land_recordings(env.lake, env.policy, fetched_at=fetched(3), kinds=("accounts",))
+    land_recent_copies(env.lake, env.policy, authors={SUBJECT.split("@")[0]})
+    curate(retained)
+    before = curated_rows(env.lake_dir)
+    land_recordings(env.lake, env.policy, fetched_at=fetched(40))
+
+    summary = curate(retained)
+
+    assert summary.raw_files > 0 and summary.statuses_left_out > 3 and summary.accounts_left_out == 1
+    assert curated_rows(env.lake_dir) == before
+    assert dt_dirs(env.lake_dir, "curated") == {f"dt={RECENT}"}
+    assert curate(retained).noop
+
+
+def test_an_expired_day_a_curation_rewrites_is_removed(env) -> None:  # noqa: ANN001
+    """Curated before the retention was set (or before its daily run): a new version of an expired status makes
+    curation rewrite its day, which it then writes without any of that day's statuses and hashtags."""
+    land_two_days(env)
+    curate(env.settings)
+    assert dt_dirs(env.lake_dir, "curated") == {"dt=2026-08-01", f"dt={RECENT}"}
+    land_recordings(env.lake, env.policy, fetched_at=fetched(1), kinds=("statuses",))  # fetched again
+
+    summary = curate(env.settings.replace(**RETAINED))
+
+    assert "2026-08-01" in summary.partitions and summary.statuses_left_out > 3
+    assert dt_dirs(env.lake_dir, "curated") == {f"dt={RECENT}"}

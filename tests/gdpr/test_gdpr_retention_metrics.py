@@ -14,39 +14,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from gdpr_lake import LOCAL, OTHERS, STATUS_FILES, SUBJECT, land_recordings, recorded
+from gdpr_lake import OTHERS, RECENT, SUBJECT, land_recent_copies, land_recordings
 
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.gdpr.retention import apply_retention
-from fediscope.lake.batches import write_batch
-from fediscope.lake.layout import envelope
 from fediscope.store.port import store_from_settings
 
 TODAY = date(2026, 11, 23)
-RECENT = "2026-11-20"
-
-
-def land_recent_copies(env, authors: set[str] | None = None) -> int:  # noqa: ANN001
-    """The recorded public statuses of localhost:3000 (of ``authors`` alone, by username, when given) again, created
-    (and fetched) on :data:`RECENT`: each its own status (another id and URI), so the curated tables hold two
-    days."""
-    fetched = datetime.fromisoformat(f"{RECENT}T12:00:00+00:00").astimezone(UTC)
-    records = []
-    for instance, status in recorded(STATUS_FILES, "statuses"):
-        if instance != LOCAL or status.get("reblog") or status["visibility"] != "public":
-            continue
-        if authors is not None and status["account"]["acct"] not in authors:
-            continue
-        copy = json.loads(json.dumps(status))
-        copy.update(id=f"9{status['id']}", uri=status["uri"].replace(status["id"], f"9{status['id']}"),
-                    url=None, created_at=f"{RECENT}T10:00:00.000Z")
-        landed = env.policy.apply("statuses", copy, instance)
-        if landed is not None:
-            records.append(envelope(instance, "/api/v1/timelines/public", landed, fetched))
-    write_batch(env.lake, "statuses", LOCAL, records, fetched_at=fetched)
-    return len(records)
 
 
 def stored_days(env) -> set[str]:  # noqa: ANN001
@@ -64,7 +40,7 @@ def kept_days(lake_dir: Path) -> set[str]:
 
 def test_the_next_process_after_curated_retention_drops_the_expired_days(env) -> None:  # noqa: ANN001
     land_recordings(env.lake, env.policy)
-    assert land_recent_copies(env) > 3
+    assert land_recent_copies(env.lake, env.policy) > 3
     run_process(env.settings, progress=False)
     assert stored_days(env) == kept_days(env.lake_dir) == {"2026-08-01", RECENT}
     assert run_process(env.settings, progress=False).metrics_skipped  # nothing new: not recomputed
@@ -140,7 +116,8 @@ def test_the_next_process_after_retention_drops_the_forgotten_accounts(env) -> N
     """Only account snapshots expire (the statuses were posted on RECENT): was kept for ever; now the removal starts
     a new generation, as deleted days do, so the next run with nothing new recomputes the metrics without them."""
     admin = OTHERS[0]
-    assert land_recent_copies(env, authors={admin.split("@")[0]}) > 3  # admin's snapshot is fetched on RECENT too
+    # admin's snapshot is fetched on RECENT too
+    assert land_recent_copies(env.lake, env.policy, authors={admin.split("@")[0]}) > 3
     land_recordings(env.lake, env.policy, fetched_at=datetime(2026, 10, 1, 12, tzinfo=UTC), kinds=("accounts",))
     run_process(env.settings, progress=False)
     assert stored_accounts(env) == {env.key(a) for a in (*OTHERS, SUBJECT)}
@@ -179,3 +156,20 @@ def test_the_cli_reports_the_account_snapshots_removed(env, run_cli, monkeypatch
                 "process`") in result.out
         assert "instance activity, tag trends, peers (per instance) and the deletions are not dated: kept" in result.out
     assert json.loads(run_cli("gdpr", "retention", "--json").out)["accounts"]["removed"] == 0
+
+
+def test_process_stores_no_status_older_than_the_curated_retention_and_says_so(env, capsys) -> None:  # noqa: ANN001
+    """Was: a `fediscope process` that curated statuses posted before the curated retention (a first run over old raw
+    files, or `--recurate`) stored their metrics too, until the next retention run and process took them out. The
+    recorded statuses (2026-08-01) are older than 33 days before today; their authors were fetched now."""
+    land_recordings(env.lake, env.policy)
+    cutoff = (datetime.now(UTC).date() - timedelta(days=33)).isoformat()
+
+    summary = run_process(env.settings.replace(retention_raw_days=0, retention_curated_days=33), progress=True)
+
+    left_out = summary.curate["statuses_left_out"]
+    assert left_out > 3 and summary.curate["statuses_written"] == 0 and summary.curate["accounts"] > 0
+    note = f"{left_out} statuses posted before {cutoff} left out (FEDISCOPE_RETENTION_CURATED_DAYS)"
+    assert f"({note})" in summary.line()
+    assert f"curation: {note}\n" in capsys.readouterr().err
+    assert stored_days(env) == set()  # was: {"2026-08-01"}
