@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,13 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+# A shell without job control starts a background command (`make test &`, `nohup make test &`) with SIGINT ignored,
+# and an ignored signal stays ignored across exec: every child the tests start could then not be stopped with
+# Ctrl-C, and the tests of Ctrl-C (exit 130, one line, no traceback) failed for that reason alone. A handler set
+# here is reset to the default in each child at exec, so children get SIGINT's normal meaning back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
