@@ -58,7 +58,8 @@ def _curated_retention(days: int) -> str:
     return (f"Curated statuses and hashtags: {_days(days, 'the status was posted (not collected)')}; the latest "
             f"snapshot of each account: {_days(days, last_seen)}; the other curated tables (instance activity, "
             "trending tags and peers, which are per instance; deletions, the ids of deleted statuses) are not dated "
-            "and are kept until deleted by hand")
+            "and are kept until deleted by hand. Curation applies the same cutoff: it writes no status or account "
+            "snapshot older than it, also when it rebuilds the tables or curates old raw files late")
 
 
 def _list(items: Any) -> str:

@@ -44,7 +44,9 @@ def test_register_dates_curated_retention_by_the_status_and_names_what_it_keeps(
     assert ("Curated statuses and hashtags: 30 days after the status was posted (not collected); the latest snapshot "
             "of each account: 30 days after the account was last fetched (an account not seen since is forgotten); "
             "the other curated tables (instance activity, trending tags and peers, which are per instance; deletions, "
-            "the ids of deleted statuses) are not dated and are kept until deleted by hand") in text
+            "the ids of deleted statuses) are not dated and are kept until deleted by hand. Curation applies the same "
+            "cutoff: it writes no status or account snapshot older than it, also when it rebuilds the tables or "
+            "curates old raw files late") in text
     assert "after collection" not in text.split("Curated", 1)[1].split("\n", 1)[0]
 
 
