@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# test processes (pytest-xdist; one test file per process at a time); TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: install system-deps test test-fast lint demo bench clean
 
@@ -22,10 +24,10 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install system-deps lint
-	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow and not spark and not airflow and not mariadb" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow and not spark and not airflow and not mariadb" $(PYTEST_ARGS)
 
 demo: install
 	@$(BIN)/python -m fediscope.demo $(DEMO_ARGS)
