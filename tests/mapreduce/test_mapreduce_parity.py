@@ -17,7 +17,7 @@ import subprocess
 import sys
 import zlib
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,7 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
         assert "-D mapreduce.partition.keypartitioner.options=-k1,2" in job
         assert "-partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner" in job
         assert "-reducer 'python3 reducer.py'" in job
-    assert "-mapper 'python3 mapper.py --deletions deletions.jsonl'" in jobs[0]
+    assert '-mapper "python3 mapper.py --deletions deletions.jsonl $FIRST_DAY"' in jobs[0]
     assert "input.dir.recursive=true" in jobs[0]
     assert "reducer.py,deletions.jsonl \\" in jobs[0] and "> deletions.jsonl" in text  # shipped, and built
     assert 'DELETIONS=(--deletions "$LAKE/raw/mastodon/status_deletions")' in text  # the local pipe
@@ -346,3 +346,22 @@ def test_cluster_counters_say_what_the_retention_expired(retention_lake: Path) -
     reducer.run(sorted(lines.getvalue().splitlines(keepends=True)), out, err, env)
     counters = dict(line.rsplit(",", 2)[1:] for line in err.getvalue().splitlines())
     assert int(counters["expired_statuses"]) > 100 and int(counters["expired_accounts"]) == len(NOT_REFETCHED)
+
+
+@pytest.mark.parametrize("days", [None, "0", "1", "30", "366"])
+def test_readme_cluster_first_day_is_the_curation_cutoff(days: str | None) -> None:
+    """The README's cluster commands give the mapper the first day curation keeps (none without a retention)."""
+    text = (MAPPER.parent / "README.md").read_text()
+    cluster = text.split("## On a cluster", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    block = cluster[cluster.index('FIRST_DAY=""'):]
+    block = block[:block.index("\nfi\n") + len("\nfi\n")] + 'printf %s "$FIRST_DAY"'
+    env = {k: v for k, v in os.environ.items() if k != "FEDISCOPE_RETENTION_CURATED_DAYS"}
+    if days is not None:
+        env["FEDISCOPE_RETENTION_CURATED_DAYS"] = days
+    before = datetime.now(UTC).date()
+    done = subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, env=env)
+    after = datetime.now(UTC).date()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    expected = {cutoff(today, int(days or 0)) for today in (before, after)}
+    assert (mapper.parse_day(done.stdout.split()[1]) if done.stdout else None) in expected, done.stdout
+    assert done.stdout == "" or done.stdout.split()[0] == "--first-day"
