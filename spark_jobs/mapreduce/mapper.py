@@ -21,6 +21,15 @@ loads them into memory, and a version fetched from that instance with that id, o
 deletion's, is a tombstone, as in the curation SQL. On a cluster the file is shipped to every mapper with
 ``-files`` (see ``README.md``).
 
+The curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``) is ``--first-day YYYY-MM-DD``, the first day curation
+keeps (``fediscope.gdpr.retention.curated_cutoff``): a status version posted before it (its ``created_at``'s UTC
+day, the curated ``dt``: a reblog by its own day, the original inside it by the original's) and an account
+snapshot fetched before it are *expired*. They are not dropped here but marked (the last field, ``1``): curation
+applies the retention to the version that wins, so an expired version that wins (a snapshot fetched before the day
+over one of unknown fetch time, which sorts last; a version whose server changed its ``created_at``) takes its
+status or account out, and the reducer does that; dropping it here would bring the losing version in instead.
+They are counted (Hadoop counter ``expired_versions``).
+
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not JSON
@@ -33,6 +42,7 @@ and counted; so are the lines of an input file whose path names no entity, or on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gzip
 import json
@@ -43,7 +53,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet  # annotations only: no runtime generics on old python3
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -165,6 +175,8 @@ TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]([01][0-9]|2[0-3]):[0
                           r"(Z|[+-](0[0-9]|1[0-7])(:?[0-5][0-9])?|[+-]18(:?00)?)?)?\Z")
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Hadoop nodes may have an older python3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The ``--first-day`` form: a day, as ``fediscope.gdpr.retention`` writes a cutoff.
+_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _DAY_US = 86_400 * 1_000_000
 _BIGINT_MIN, _BIGINT_MAX = -(1 << 63), (1 << 63) - 1
 #: Days in 400 Gregorian years, after which the calendar repeats.
@@ -536,15 +548,47 @@ def after_fetch(moment: int | None, fetched: int | None) -> bool:
     return moment is not None and fetched is not None and moment > fetched + CLOCK_SKEW_US
 
 
+def parse_day(text: str) -> date:
+    """A day written ``YYYY-MM-DD`` (only that form: ``date.fromisoformat`` takes others on newer Pythons);
+    ValueError saying so for any other text."""
+    if _DAY_RE.match(text):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(text)
+    raise ValueError(f"expected a day YYYY-MM-DD, got {text!r}")
+
+
+def first_day_micros(text: str) -> int:
+    """``--first-day YYYY-MM-DD`` → its midnight (UTC) in epoch microseconds: a version created before it is posted
+    before that day, as curation compares the ``dt`` (a ``created_at``'s UTC date) and a snapshot's ``fetched_at``
+    cast to a date with the day. ValueError (:func:`parse_day`) for any other text."""
+    return (parse_day(text) - _EPOCH.date()).days * _DAY_US
+
+
+def expired(moment: int | None, first_day: int | None) -> bool:
+    """A time (epoch microseconds) before ``first_day`` (:func:`first_day_micros`); never when either is unknown:
+    curation keeps a row whose day it cannot read."""
+    return moment is not None and first_day is not None and moment < first_day
+
+
+#: The marks of the last field of an ``S`` and an ``A`` line: expired by ``--first-day`` (:func:`expired`), or not.
+EXPIRED, KEPT = "1", "0"
+
+
+def is_expired(line: str) -> bool:
+    """An intermediate line marked expired (its last field)."""
+    return line.endswith("\t" + EXPIRED)
+
+
 def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
-                deleted: AbstractSet[object] = frozenset()) -> str | None:
+                deleted: AbstractSet[object] = frozenset(), first_day: int | None = None) -> str | None:
     """The ``S`` line of one status version; None when it has no URI, no parseable ``created_at`` (or one before
     the year 1 in UTC, :func:`utc_day`) or no author (no account key), or is created or edited after its fetch
     (:func:`after_fetch`), as the curation SQL skips it.
 
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
     fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
-    :func:`load_deletions`), is a tombstone.
+    :func:`load_deletions`), is a tombstone. One posted before ``first_day`` (:func:`first_day_micros`) is marked
+    expired.
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
@@ -584,12 +628,14 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         str(len(_dicts(status.get("media_attachments")))),
         escape(json.dumps(hashtags(status), ensure_ascii=False, separators=(",", ":"))),
         str(len(mention_keys(status, instance))),
+        EXPIRED if expired(created, first_day) else KEPT,
     ]
     return "\t".join(fields)
 
 
-def account_line(account: dict[str, Any], meta: dict[str, Any]) -> str | None:
-    """The ``A`` line of one account snapshot; None when no account key can be derived."""
+def account_line(account: dict[str, Any], meta: dict[str, Any], first_day: int | None = None) -> str | None:
+    """The ``A`` line of one account snapshot; None when no account key can be derived. One fetched before
+    ``first_day`` (:func:`first_day_micros`) is marked expired."""
     instance = as_text(meta.get("instance"))
     key = account_key(account, instance)
     if key is None:
@@ -606,6 +652,7 @@ def account_line(account: dict[str, Any], meta: dict[str, Any]) -> str | None:
         NULL if created is None else str(created),
         escape(home_instance(account, instance)),
         NULL if bot is None else ("1" if bot else "0"),
+        EXPIRED if expired(fetched, first_day) else KEPT,
     ]
     return "\t".join(fields)
 
@@ -628,8 +675,9 @@ def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
 
 
 def map_record(record: Any, path_entity: str | None = None,
-               deleted: AbstractSet[object] = frozenset()) -> list[str]:
-    """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses)."""
+               deleted: AbstractSet[object] = frozenset(), first_day: int | None = None) -> list[str]:
+    """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses); those posted or
+    fetched before ``first_day`` (:func:`first_day_micros`) marked expired."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
         raise ValueError("not a lake envelope")
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
@@ -645,15 +693,15 @@ def map_record(record: Any, path_entity: str | None = None,
                 if isinstance(status.get("account"), dict):
                     _check_counts(status["account"], _ACCOUNT_COUNTS)
         share = reblog is not None and as_text(reblog.get("uri")) is not None
-        lines.append(status_line(data, meta, share, deleted))
+        lines.append(status_line(data, meta, share, deleted, first_day))
         if share:
-            lines.append(status_line(reblog, meta, False, deleted))
+            lines.append(status_line(reblog, meta, False, deleted, first_day))
         for account in (data.get("account"), reblog.get("account") if reblog else None):
             if isinstance(account, dict):
-                lines.append(account_line(account, meta))
+                lines.append(account_line(account, meta, first_day))
     elif entity == "accounts":
         _check_counts(data, _ACCOUNT_COUNTS)
-        lines.append(account_line(data, meta))
+        lines.append(account_line(data, meta, first_day))
     return [line for line in lines if line is not None]
 
 
@@ -675,12 +723,12 @@ def path_entity_from_env(env: dict[str, str]) -> str | None:
 
 
 def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
-        deleted: AbstractSet[object] = frozenset()) -> int:
+        deleted: AbstractSet[object] = frozenset(), first_day: int | None = None) -> int:
     path_entity = path_entity_from_env(env)
     # an input file that is not a statuses/accounts/directory batch of a lake: its lines cannot be read as any
     # entity, so they are skipped, but counted and said (a wrong -input must not give empty metrics silently)
     unknown_input = path_entity is not None and path_entity not in (*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES)
-    malformed = written = unread = 0
+    malformed = written = unread = old = 0
     write = stdout.write
     for number, raw in enumerate(stdin, 1):
         if raw.startswith(_GZIP_STARTS):
@@ -696,12 +744,14 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
             unread += 1
             continue
         try:
-            lines = map_record(read_line(raw), path_entity, deleted)
+            lines = map_record(read_line(raw), path_entity, deleted, first_day)
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeError are ValueErrors
             malformed += 1
             continue
         for line in lines:
             write(line + "\n")
+            if first_day is not None:
+                old += is_expired(line)
         written += len(lines)
     if unknown_input:
         entities = ", ".join((*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES))
@@ -712,16 +762,28 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         stderr.write(f"reporter:counter:fediscope,map_lines_out,{written}\n")
         stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
         stderr.write(f"reporter:counter:fediscope,unknown_entity_input_lines,{unread}\n")
+        stderr.write(f"reporter:counter:fediscope,expired_versions,{old}\n")
     elif malformed:
         stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes, are not UTF-8 text or "
                      "hold a count that is not a 64-bit integer\n")
     return 0
 
 
+def _first_day_arg(text: str) -> int:
+    """argparse's reading of ``--first-day``: a usage error (exit 2) naming the option when it is not a day."""
+    try:
+        return first_day_micros(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mapper.py", description="fediscope Hadoop streaming mapper (job 1)")
     parser.add_argument("--deletions", action="append", default=[], metavar="PATH",
                         help="raw status_deletions JSON Lines (a file or a directory; repeatable)")
+    parser.add_argument("--first-day", type=_first_day_arg, metavar="YYYY-MM-DD",
+                        help="the curated retention's first day: status versions posted and account snapshots "
+                             "fetched before it are expired (default: none, every day is kept)")
     args = parser.parse_args(argv)
     try:
         deleted = load_deletions(args.deletions)
@@ -732,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False) as stdin, \
             open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,
                  buffering=1 << 16) as stdout:
-        return run(stdin, stdout, sys.stderr, dict(os.environ), deleted)
+        return run(stdin, stdout, sys.stderr, dict(os.environ), deleted, args.first_day)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,11 @@ Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per stat
 a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
 counts, longer text, smaller status id, smaller fetching instance — the SQL's exact ORDER BY. Deleted
 statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
-toward its original (through the original's own ``reblogs_count``) and never twice. Partial sums are
-combined in memory (per reducer task) before they are written, so job 2 reads few lines.
+toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
+winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
+is left out, as curation leaves it out; they are counted (Hadoop counters ``expired_statuses`` and
+``expired_accounts``; a line on stderr outside Hadoop). Partial sums are combined in memory (per reducer task)
+before they are written, so job 2 reads few lines.
 
 Job 2 writes the metric rows, one per line, tab-separated, ``\\N`` for NULL, ``true``/``false`` for booleans::
 
@@ -37,7 +40,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 NULL = "\\N"
@@ -128,6 +131,10 @@ def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
 
 
 # -- job 1: the latest version -------------------------------------------------------------------------------
+#: Where the mapper's expired mark (``mapper.EXPIRED``: ``1``) is, in an ``S`` and in an ``A`` line: their last field.
+S_EXPIRED, A_EXPIRED = 21, 10
+
+
 def status_order(f: list[str]) -> tuple[Any, ...]:
     """Sort key of an ``S`` line (smallest = the version that wins): curate_sql.STATUS_ORDER."""
     edited, fetched = _int(f[4]), _int(f[5])
@@ -196,15 +203,21 @@ class Partials:
         self.features = {name: [0, 0, 0] for name in FEATURES}
 
 
-def reduce_status(members: list[list[str]], partials: Partials) -> None:
+def reduce_status(members: list[list[str]], partials: Partials, left_out: dict[str, int]) -> None:
     latest = min(members, key=status_order)
+    if latest[S_EXPIRED] == "1":  # posted before the retention's first day: not curated
+        left_out["statuses"] += 1
+        return
     if latest[3] == "1" or latest[12] == "1":  # deleted, or a share event: no toot, no engagement
         return
     partials.add_toot(latest)
 
 
-def reduce_account(key: str, members: list[list[str]], out: TextIO) -> None:
+def reduce_account(key: str, members: list[list[str]], out: TextIO, left_out: dict[str, int]) -> None:
     f = min(members, key=account_order)
+    if f[A_EXPIRED] == "1":  # the latest snapshot was fetched before the retention's first day: not curated
+        left_out["accounts"] += 1
+        return
     # the snapshot: instance, then followers, following and statuses counts (\N when unknown), then bot
     out.write(f"E\t{bucket(key)}\t{key}\tA\t{f[8]}\t{f[5]}\t{f[6]}\t{f[4]}\t{f[9]}\n")
 
@@ -257,13 +270,25 @@ def reduce_feature(key: str, members: list[list[str]], out: TextIO) -> None:
               + "\n")
 
 
-def run(stdin: Iterable[str], stdout: TextIO) -> int:
+def report_left_out(left_out: dict[str, int], stderr: TextIO, env: Mapping[str, str]) -> None:
+    """Say what the curated retention left out: Hadoop counters in a task, else a line on stderr (when any)."""
+    if "mapreduce_task_id" in env or "mapred_task_id" in env:
+        for what, count in left_out.items():
+            stderr.write(f"reporter:counter:fediscope,expired_{what},{count}\n")
+    elif any(left_out.values()):
+        stderr.write(f"reducer: left out {left_out['statuses']} status(es) posted and {left_out['accounts']} "
+                     "account(s) last fetched before the mapper's --first-day (the curated retention)\n")
+
+
+def run(stdin: Iterable[str], stdout: TextIO, stderr: TextIO | None = None,
+        env: Mapping[str, str] | None = None) -> int:
     partials = Partials(stdout)
+    left_out = {"statuses": 0, "accounts": 0}
     for tag, key, members in groups(stdin):
         if tag == "S":
-            reduce_status(members, partials)
+            reduce_status(members, partials, left_out)
         elif tag == "A":
-            reduce_account(key, members, stdout)
+            reduce_account(key, members, stdout, left_out)
         elif tag == "E":
             reduce_account_metrics(key, members, stdout)
         elif tag == "H":
@@ -271,6 +296,7 @@ def run(stdin: Iterable[str], stdout: TextIO) -> int:
         elif tag == "F":
             reduce_feature(key, members, stdout)
     partials.flush()
+    report_left_out(left_out, stderr or sys.stderr, os.environ if env is None else env)
     return 0
 
 
@@ -285,7 +311,7 @@ def main() -> int:
                   closefd=False) as stdin, \
                 open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogateescape", newline="\n",
                      closefd=False, buffering=1 << 16) as stdout:
-            return run(stdin, stdout)
+            return run(stdin, stdout, sys.stderr, dict(os.environ))
     except BrokenPipeError:  # the reader is gone: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails
         return BROKEN_PIPE_EXIT

@@ -8,11 +8,13 @@ shell; ``.jsonl.gz`` batches are decompressed on the way in (Hadoop's input form
 
 Usage::
 
-    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json]
+    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json] [--retention-days N]
 
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
-``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). Standard library only. A
+``--json``, ``{metric: [row, …]}`` with typed values, each metric in its SQL order). The curated retention applies
+as curation applies it: ``--retention-days`` (default: ``FEDISCOPE_RETENTION_CURATED_DAYS``, 0 keeps every day)
+before today in UTC (``--today``) is the mapper's ``--first-day`` (:func:`first_day`). Standard library only. A
 batch that cannot be read (a corrupt or truncated ``.gz``), that is empty (no bytes), or that does not end with a
 newline (cut short), stops it before any metric is written, naming the file (exit 1), as it stops the SQL
 curation; so does a streamed deletions batch that is empty or cut short. When the reader of its output goes away
@@ -32,15 +34,16 @@ import sys
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
 try:  # imported as part of the repository (tests, the benchmark)
-    from spark_jobs.mapreduce.mapper import lake_files
+    from spark_jobs.mapreduce.mapper import lake_files, parse_day
     from spark_jobs.mapreduce.reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape
 except ImportError:  # run as a script next to mapper.py and reducer.py
-    from mapper import lake_files  # type: ignore[no-redef]
+    from mapper import lake_files, parse_day  # type: ignore[no-redef]
     from reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -54,8 +57,49 @@ _BOOL_COLUMNS = {"bot"}
 _TEXT_COLUMNS = {"account_key", "instance", "day", "tag", "feature"}
 
 
+#: The curated retention's setting (``fediscope.config``), the default of ``--retention-days``.
+RETENTION_VARIABLE = "FEDISCOPE_RETENTION_CURATED_DAYS"
+#: Its largest value (``fediscope.config.MAX_DAYS``, 100 years).
+MAX_DAYS = 36_500
+
+
 class PipelineError(RuntimeError):
     """A stage of the local pipe exited with an error (its stderr is in the message)."""
+
+
+def first_day(today: date, days: int) -> date | None:
+    """The first day the curated retention of ``days`` keeps (None: 0 keeps every day): the rule of
+    ``fediscope.gdpr.retention.cutoff``, which curation applies (this file imports nothing of fediscope's; a test
+    keeps the two equal)."""
+    return today - timedelta(days=days) if days > 0 else None
+
+
+def retention_days(text: str, where: str) -> int:
+    """A number of days of the curated retention, read as ``fediscope.config`` reads the setting; ValueError naming
+    ``where`` (the option or the variable) otherwise."""
+    try:
+        days = int(text.strip())
+    except ValueError:
+        days = -1
+    if not 0 <= days <= MAX_DAYS:
+        raise ValueError(f"{where}: expected a number of days from 0 to {MAX_DAYS:,} (100 years), got {text!r}")
+    return days
+
+
+def retention_first_day(days: str | None, today: str | None, env: Mapping[str, str]) -> date | None:
+    """The mapper's ``--first-day`` from ``--retention-days`` (else ``FEDISCOPE_RETENTION_CURATED_DAYS``, else 0) and
+    ``--today`` (else today in UTC, the day curation dates its cutoff by). ValueError saying what is wrong."""
+    number = (retention_days(days, "--retention-days") if days is not None else
+              retention_days(env[RETENTION_VARIABLE], RETENTION_VARIABLE) if env.get(RETENTION_VARIABLE, "").strip()
+              else 0)
+    if today is None:
+        day = datetime.now(timezone.utc).date()  # noqa: UP017 - datetime.UTC needs Python 3.11
+    else:
+        try:
+            day = parse_day(today)
+        except ValueError as exc:
+            raise ValueError(f"--today: {exc}") from None
+    return first_day(day, number)
 
 
 def raw_files(lake: Path, entities: Sequence[str] = ENTITIES) -> list[Path]:
@@ -150,13 +194,15 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
 
 
 def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
-                 sort_buffer: str = "25%", deletions: Sequence[Path] = ()) -> None:
+                 sort_buffer: str = "25%", deletions: Sequence[Path] = (), keep_from: date | None = None) -> None:
     """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file); ``deletions`` go to the
-    mapper as ``--deletions`` (checked first: :func:`check_deletions`). Raises PipelineError."""
+    mapper as ``--deletions`` (checked first: :func:`check_deletions`), ``keep_from`` (the curated retention's first
+    day, :func:`first_day`) as ``--first-day``. Raises PipelineError."""
     check_deletions(deletions)
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
     sort = ["sort", "-S", sort_buffer]
-    mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path)))]
+    mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path))),
+              *(["--first-day", keep_from.isoformat()] if keep_from else [])]
     stages = [mapper, sort, [python, str(REDUCER)], sort, [python, str(REDUCER)]]
     procs: list[subprocess.Popen[bytes]] = []
     stdin: Any = subprocess.PIPE
@@ -227,13 +273,15 @@ def parse_output(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def run_lake(lake: Path, out_path: Path | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Run the chain over a local lake and return the parsed metrics (the raw lines also go to ``out_path``)."""
+def run_lake(lake: Path, out_path: Path | None = None, keep_from: date | None = None
+             ) -> dict[str, list[dict[str, Any]]]:
+    """Run the chain over a local lake and return the parsed metrics (the raw lines also go to ``out_path``);
+    ``keep_from``: the curated retention's first day (:func:`first_day`; None keeps every day)."""
     files = raw_files(lake)
     if not files:
         raise PipelineError(f"no raw statuses/accounts batches under {lake / '/'.join(_ROOT)}")
     with (open(out_path, "w+b") if out_path else tempfile.TemporaryFile()) as handle:
-        run_pipeline(files, handle, deletions=deletions_dir(lake))
+        run_pipeline(files, handle, deletions=deletions_dir(lake), keep_from=keep_from)
         handle.seek(0)
         # "\n" only: str.splitlines also breaks at U+2028, U+0085, \x1c, \v…, which a tag may hold; the empty
         # text after the final newline is skipped by parse_output
@@ -245,10 +293,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lake", type=Path, help="local lake directory (holds raw/mastodon/…)")
     parser.add_argument("--out", type=Path, help="write the metric lines to this file")
     parser.add_argument("--json", action="store_true", help="print {metric: rows} as JSON instead of the lines")
+    parser.add_argument("--retention-days", metavar="N",
+                        help=f"the curated retention: statuses posted and accounts last fetched more than N days "
+                             f"before --today are left out, as curation leaves them out (default: "
+                             f"{RETENTION_VARIABLE}, else 0: every day is kept)")
+    parser.add_argument("--today", metavar="YYYY-MM-DD", help="the day the retention counts from (default: today, "
+                                                              "UTC)")
     args = parser.parse_args(argv)
     try:
+        keep_from = retention_first_day(args.retention_days, args.today, os.environ)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit 2
+    try:
         if args.json or args.out:
-            metrics = run_lake(args.lake, args.out)
+            metrics = run_lake(args.lake, args.out, keep_from)
             if args.json:
                 json.dump(metrics, sys.stdout, ensure_ascii=False, indent=1)
                 sys.stdout.write("\n")
@@ -257,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         if not files:
             raise PipelineError(f"no raw statuses/accounts batches under {args.lake / '/'.join(_ROOT)}")
         sys.stdout.flush()
-        run_pipeline(files, sys.stdout.buffer, deletions=deletions_dir(args.lake))
+        run_pipeline(files, sys.stdout.buffer, deletions=deletions_dir(args.lake), keep_from=keep_from)
         return 0
     except BrokenPipeError:  # the reader of the output is gone (``| head``): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails

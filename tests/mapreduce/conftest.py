@@ -100,6 +100,54 @@ def land_recordings(lake: LocalLake, policy: PrivacyPolicy) -> dict[str, int]:
     return counts
 
 
+#: The retention lake's second fetch, and the recorded accounts it does not see again (the recordings have four).
+REFETCHED = datetime(2026, 8, 3, 12, 0, tzinfo=UTC)
+NOT_REFETCHED = frozenset({"admin", "admin2"})
+
+
+def _by(item: dict[str, Any], accts: frozenset[str]) -> bool:
+    """The recorded status or account is one of ``accts``, by one, or reblogs one's status."""
+    reblog = item.get("reblog") if isinstance(item.get("reblog"), dict) else {}
+    return any(a.get("acct") in accts for a in (item, item.get("account") or {}, reblog.get("account") or {}))
+
+
+def recent_copy(status: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A recorded status as another status (another id and URI) posted two hours before ``at``; a reblog's original
+    stays as recorded (posted on the recorded day)."""
+    copied = copy.deepcopy(status)
+    copied.update(id=f"9{status['id']}", uri=status["uri"].replace(status["id"], f"9{status['id']}"), url=None,
+                  created_at=(at - timedelta(hours=2)).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    return copied
+
+
+def land_refetch(lake: LocalLake, policy: PrivacyPolicy, at: datetime = REFETCHED,
+                 not_again: frozenset[str] = NOT_REFETCHED) -> None:
+    """Land every recorded response again, fetched at ``at``, without the records of the accounts ``not_again``
+    (theirs, by them, reblogs of theirs), and with its statuses also posted anew (:func:`recent_copy`): the
+    statuses posted on 2026-08-02 (dated after the first fetch) are curated now, the copies are posted on the day
+    of ``at`` (the copied reblogs too, their originals on the recorded day), and the other accounts have a recent
+    snapshot; those of ``not_again`` were last fetched on 2026-08-01."""
+    for entity, instance, endpoint, items in recorded_fetches():
+        kind = "statuses" if entity == "statuses" else "accounts"
+        again = [item for item in items if not _by(item, not_again)]
+        if kind == "statuses":
+            again += [recent_copy(item, at) for item in again]
+        records = [envelope(instance, endpoint, data, fetched_at=at)
+                   for data in (policy.apply(kind, item, instance) for item in again) if data is not None]
+        write_batch(lake, entity, instance, records, fetched_at=at)
+
+
+@pytest.fixture(scope="session")
+def retention_lake(recorded_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The recorded lake (fetched on 2026-08-01) with a second fetch on 2026-08-03 (:func:`land_refetch`): a curated
+    retention whose first day is 2026-08-02 expires the statuses posted on 2026-08-01 and the accounts not fetched
+    again (:data:`NOT_REFETCHED`) (read-only; copy before curating)."""
+    root = tmp_path_factory.mktemp("mr-retention") / "lake"
+    shutil.copytree(recorded_lake, root)
+    land_refetch(LocalLake(root), PrivacyPolicy(key=KEY))
+    return root
+
+
 def settings_for(lake_dir: Path) -> Any:
     return load_settings(env={}, toml_path=None, lake=str(lake_dir), pseudonym_key=KEY.decode(),
                          store=f"sqlite:///{lake_dir.parent / 'metrics.db'}")

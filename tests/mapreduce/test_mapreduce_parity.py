@@ -10,21 +10,33 @@ import gzip
 import io
 import json
 import math
+import os
 import random
+import shutil
 import subprocess
 import sys
 import zlib
 from collections import defaultdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import NOT_REFETCHED, settings_for
 
+from fediscope.config import load_settings
 from fediscope.engine import curate_sql
-from spark_jobs.mapreduce import mapper, reducer
+from fediscope.engine.base import open_engine
+from fediscope.engine.metrics import load_metrics
+from fediscope.gdpr.retention import curated_cutoff, cutoff
+from spark_jobs.mapreduce import mapper, reducer, run_local
 from spark_jobs.mapreduce.run_local import MAPPER, deletions_dir, parse_output, raw_files, run_lake
 
 METRICS = tuple(reducer.COLUMNS)
+RUN_LOCAL = MAPPER.parent / "run_local.py"
+#: The retention test's "today" and FEDISCOPE_RETENTION_CURATED_DAYS: the first day kept is 2026-08-02, the day after
+#: the retention lake's first fetch (``conftest.retention_lake``).
+RETENTION_TODAY, RETENTION_DAYS = date(2026, 9, 1), 30
 
 
 def assert_same_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]], what: str) -> None:
@@ -245,7 +257,7 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
         assert "-D mapreduce.partition.keypartitioner.options=-k1,2" in job
         assert "-partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner" in job
         assert "-reducer 'python3 reducer.py'" in job
-    assert "-mapper 'python3 mapper.py --deletions deletions.jsonl'" in jobs[0]
+    assert '-mapper "python3 mapper.py --deletions deletions.jsonl $FIRST_DAY"' in jobs[0]
     assert "input.dir.recursive=true" in jobs[0]
     assert "reducer.py,deletions.jsonl \\" in jobs[0] and "> deletions.jsonl" in text  # shipped, and built
     assert 'DELETIONS=(--deletions "$LAKE/raw/mastodon/status_deletions")' in text  # the local pipe
@@ -253,3 +265,103 @@ def test_readme_commands_set_what_the_chain_relies_on() -> None:
     assert "-mapper cat" in jobs[1]
     for entity in ("statuses", "accounts", "directory"):
         assert f"-input $RAW/{entity}" in jobs[0]
+
+
+def test_retention_matches_the_sql_metrics_after_curation(retention_lake: Path, tmp_path: Path) -> None:
+    """Was: the chain read every raw status and account, so with FEDISCOPE_RETENTION_CURATED_DAYS set its metrics
+    still counted the statuses posted, and the accounts last fetched, before the cutoff, which curation leaves out.
+    Now run_local reads the setting and the mapper's --first-day expires them by the same cutoff (the statuses of
+    2026-08-01, the accounts not fetched again on 2026-08-03)."""
+    sql_lake = tmp_path / "sql" / "lake"
+    shutil.copytree(retention_lake / "raw", sql_lake / "raw")
+    settings = settings_for(sql_lake).replace(retention_curated_days=RETENTION_DAYS)
+    assert curated_cutoff(settings, RETENTION_TODAY) == date(2026, 8, 2)
+    metrics = load_metrics()
+    with open_engine(settings, "duckdb") as engine:
+        summary = engine.curate(today=RETENTION_TODAY)
+        expected = {name: engine.run_metric(metrics[name]) for name in METRICS}
+    assert summary.statuses_left_out > 100 and summary.accounts_left_out == len(NOT_REFETCHED), summary
+
+    env = {**os.environ, "FEDISCOPE_RETENTION_CURATED_DAYS": str(RETENTION_DAYS)}
+    done = subprocess.run([sys.executable, str(RUN_LOCAL), str(retention_lake), "--json",
+                           "--today", RETENTION_TODAY.isoformat()], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    for name in METRICS:
+        assert expected[name], f"{name}: the SQL metric is empty after retention; the comparison would be void"
+        assert_same_rows(got[name], expected[name], f"retention/{name}")
+    assert (f"left out {summary.statuses_left_out} status(es) posted and {summary.accounts_left_out} account(s) "
+            "last fetched before") in done.stderr
+    kept_all = run_lake(retention_lake)  # what the chain counted before: every status and account
+    assert len(kept_all["top_accounts_by_followers"]) > len(expected["top_accounts_by_followers"])
+
+
+@pytest.mark.parametrize("today", [date(2026, 9, 1), date(2024, 3, 1), date(2025, 3, 1), date(2000, 1, 1)])
+def test_run_local_cuts_off_where_curation_does(today: date, tmp_path: Path) -> None:
+    """run_local imports nothing of fediscope's: its first day must be fediscope's cutoff, also read from the
+    setting as fediscope reads it."""
+    for days in (0, 1, 29, 30, 365, 366, 36_500):
+        assert run_local.first_day(today, days) == cutoff(today, days), (today, days)
+        value = f" {days} "
+        settings = load_settings(env={"FEDISCOPE_RETENTION_CURATED_DAYS": value}, toml_path=None,
+                                 lake=str(tmp_path / "lake"), pseudonym_key="unused")
+        assert run_local.retention_first_day(None, today.isoformat(), {"FEDISCOPE_RETENTION_CURATED_DAYS": value}) \
+            == curated_cutoff(settings, today), (today, days)
+    assert run_local.retention_first_day(None, today.isoformat(), {}) is None  # unset: every day is kept
+
+
+@pytest.mark.parametrize(("argv", "env", "said"), [
+    (["--retention-days", "-1"], {}, "--retention-days: expected a number of days from 0 to 36,500"),
+    (["--retention-days", "a week"], {}, "--retention-days: expected a number of days"),
+    ([], {"FEDISCOPE_RETENTION_CURATED_DAYS": "thirty"}, "FEDISCOPE_RETENTION_CURATED_DAYS: expected a number"),
+    (["--retention-days", "30", "--today", "2026-02-30"], {}, "--today: expected a day YYYY-MM-DD, got '2026-02-30'"),
+])
+def test_run_local_refuses_a_bad_retention(recorded_lake: Path, argv: list[str], env: dict[str, str],
+                                           said: str) -> None:
+    done = subprocess.run([sys.executable, str(RUN_LOCAL), str(recorded_lake), "--json", *argv], capture_output=True,
+                          text=True, env={**os.environ, **env})
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "2026-8-1", "20260801", "yesterday", ""])
+def test_the_mapper_refuses_a_first_day_that_is_no_day(day: str) -> None:
+    done = subprocess.run([sys.executable, str(MAPPER), "--first-day", day], input="", capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert f"argument --first-day: expected a day YYYY-MM-DD, got {day!r}" in done.stderr
+
+
+def test_cluster_counters_say_what_the_retention_expired(retention_lake: Path) -> None:
+    """Under Hadoop the mapper counts the versions it marks expired and job 1's reducer the statuses and accounts
+    it leaves out (counters, not stderr lines)."""
+    env = {"mapreduce_task_id": "task_1"}
+    first_day = mapper.first_day_micros("2026-08-02")
+    lines, err = io.StringIO(), io.StringIO()
+    text = "".join((gzip.decompress(p.read_bytes()) if p.name.endswith(".gz") else p.read_bytes()).decode()
+                   for p in raw_files(retention_lake))
+    mapper.run(io.StringIO(text), lines, err, env, frozenset(), first_day)
+    marked = sum(mapper.is_expired(line) for line in lines.getvalue().splitlines())
+    assert marked > 100 and f"reporter:counter:fediscope,expired_versions,{marked}\n" in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    reducer.run(sorted(lines.getvalue().splitlines(keepends=True)), out, err, env)
+    counters = dict(line.rsplit(",", 2)[1:] for line in err.getvalue().splitlines())
+    assert int(counters["expired_statuses"]) > 100 and int(counters["expired_accounts"]) == len(NOT_REFETCHED)
+
+
+@pytest.mark.parametrize("days", [None, "0", "1", "30", "366"])
+def test_readme_cluster_first_day_is_the_curation_cutoff(days: str | None) -> None:
+    """The README's cluster commands give the mapper the first day curation keeps (none without a retention)."""
+    text = (MAPPER.parent / "README.md").read_text()
+    cluster = text.split("## On a cluster", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    block = cluster[cluster.index('FIRST_DAY=""'):]
+    block = block[:block.index("\nfi\n") + len("\nfi\n")] + 'printf %s "$FIRST_DAY"'
+    env = {k: v for k, v in os.environ.items() if k != "FEDISCOPE_RETENTION_CURATED_DAYS"}
+    if days is not None:
+        env["FEDISCOPE_RETENTION_CURATED_DAYS"] = days
+    before = datetime.now(UTC).date()
+    done = subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, env=env)
+    after = datetime.now(UTC).date()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    expected = {cutoff(today, int(days or 0)) for today in (before, after)}
+    assert (mapper.parse_day(done.stdout.split()[1]) if done.stdout else None) in expected, done.stdout
+    assert done.stdout == "" or done.stdout.split()[0] == "--first-day"

@@ -7,6 +7,8 @@ varied: its tags and its author's domain renamed, its author removed.
 * A status without an author has no account key: skipped by both.
 * A status version dated after its fetch (``created_at`` or ``edited_at`` beyond the clock-skew tolerance) is
   skipped by both; an author's ``created_at`` after the fetch is unknown to both.
+* The curated retention applies to the version that wins: an expired one that wins takes its status or account
+  out of both, also over a version that is not expired.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import copy
 import json
 import math
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import duckdb
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
 from fediscope.engine.metrics import load_metrics
+from fediscope.gdpr.retention import curated_cutoff
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
 from fediscope.lake.local import LocalLake
@@ -68,25 +71,32 @@ def _variant(base: dict[str, Any], suffix: str, **changes: Any) -> dict[str, Any
     return {**copy.deepcopy(base), "id": f"{base['id']}{suffix}", "uri": f"{base['uri']}-{suffix}", **changes}
 
 
-def _land(lake_dir: Path, statuses: list[dict[str, Any]], at: datetime = T0 + timedelta(minutes=1)) -> None:
-    """Privacy off (what upstream sent): keys are the lower-cased user@domain."""
+def _land(lake_dir: Path, statuses: list[dict[str, Any]], at: datetime = T0 + timedelta(minutes=1),
+          entity: str = "statuses", fetched_at: str | None = "landed") -> None:
+    """Privacy off (what upstream sent): keys are the lower-cased user@domain. ``fetched_at``: the envelopes'
+    (``landed``: ``at``; None: none)."""
     records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=at) for s in statuses]
-    write_batch(LocalLake(lake_dir), "statuses", "localhost:3000", records, fetched_at=at)
+    for record in records:
+        if fetched_at != "landed":
+            record["meta"]["fetched_at"] = fetched_at
+    write_batch(LocalLake(lake_dir), entity, "localhost:3000", records, fetched_at=at)
 
 
-def _sql_and_chain(lake_dir: Path, tmp_path: Path, future_skipped: int = 0
-                   ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+def _sql_and_chain(lake_dir: Path, tmp_path: Path, future_skipped: int = 0, retention_days: int = 0,
+                   today: date | None = None) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
     """The SQL metrics the chain reproduces (DuckDB over a copy of the lake, which skips ``future_skipped``
-    versions dated after their fetch) and the chain's."""
+    versions dated after their fetch; with a curated retention of ``retention_days`` before ``today``) and the
+    chain's (with the same retention)."""
     sql_lake = tmp_path / "sql" / "lake"
     shutil.copytree(lake_dir / "raw", sql_lake / "raw")
     metrics = load_metrics()
     settings = load_settings(env={}, toml_path=None, lake=str(sql_lake), pseudonym_key="unused-privacy-is-off",
-                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}", retention_curated_days=retention_days)
     with open_engine(settings, "duckdb") as engine:
-        assert engine.curate().future_versions_skipped == future_skipped
+        assert engine.curate(today=today).future_versions_skipped == future_skipped
         expected = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
-    return expected, run_lake(lake_dir, tmp_path / "metrics.tsv")
+    keep_from = curated_cutoff(settings, today)
+    return expected, run_lake(lake_dir, tmp_path / "metrics.tsv", keep_from)
 
 
 def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) -> None:
@@ -293,4 +303,31 @@ def test_hashtags_longer_than_the_sql_limit_are_dropped_as_in_the_sql(tmp_path: 
     (hashtag,) = [r for r in expected["content_features"] if r["feature"] == "hashtag"]
     assert (hashtag["toots_with"], hashtag["toots"], hashtag["items"]) == (2, 4, 2)
     for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
+def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) -> None:
+    """The curated retention (first day 2026-08-01 here) leaves out the merged rows, so what expires is the version
+    that wins: dropping every expired version before the merge would bring a losing one in instead. A status whose
+    server changed its ``created_at``: the version edited last wins and was posted on 2026-07-31, so the status is
+    gone, also its version of 2026-08-01. An account snapshot fetched on 2026-07-20 wins over one of unknown fetch
+    time (sorted last), so the account is gone; one with only a snapshot of unknown fetch time is kept by both."""
+    lake_dir = tmp_path / "lake"
+    base = dict(_tagged_status(), created_at="2026-08-01T10:00:00.000Z", edited_at=None)
+    moved = _variant(base, "moved", created_at="2026-07-31T23:00:00.000Z", edited_at="2026-08-01T13:00:00.000Z")
+    _land(lake_dir, [base, moved])
+    _land(lake_dir, [dict(moved, created_at="2026-08-01T09:00:00.000Z", edited_at=None, favourites_count=77)],
+          T0 + timedelta(minutes=2))
+    gone = dict(base["account"], acct="gone", username="gone", followers_count=12345)
+    kept = dict(base["account"], acct="unknown", username="unknown", followers_count=54321)
+    _land(lake_dir, [gone], datetime(2026, 7, 20, 12, tzinfo=UTC), entity="accounts")
+    _land(lake_dir, [dict(gone, followers_count=999), kept], entity="accounts", fetched_at=None)
+
+    expected, got = _sql_and_chain(lake_dir, tmp_path, retention_days=30, today=date(2026, 8, 31))
+    accounts = {row["account_key"] for row in expected["top_accounts_by_followers"]}
+    assert "unknown@localhost:3000" in accounts and "gone@localhost:3000" not in accounts
+    (engagement,) = expected["account_engagement"]
+    assert engagement["toots"] == 1 and engagement["favourites_total"] == base["favourites_count"]
+    for name in COLUMNS:
+        assert expected[name], name
         _same_rows(got[name], expected[name], name)
