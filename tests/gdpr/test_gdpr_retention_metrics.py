@@ -25,12 +25,16 @@ from fediscope.store.port import store_from_settings
 TODAY = date(2026, 11, 23)
 
 
-def stored_days(env) -> set[str]:  # noqa: ANN001
+def stored_values(env, metric: str, column: str) -> set[str]:  # noqa: ANN001
     store = store_from_settings(env.settings)
     try:
-        return {row["day"] for row in store.all(load_metrics()["hashtags_daily"])}
+        return {row[column] for row in store.all(load_metrics()[metric])}
     finally:
         store.close()
+
+
+def stored_days(env) -> set[str]:  # noqa: ANN001
+    return stored_values(env, "hashtags_daily", "day")
 
 
 def kept_days(lake_dir: Path) -> set[str]:
@@ -105,11 +109,7 @@ def test_the_cli_says_the_store_keeps_the_deleted_days_until_the_next_process(la
 
 
 def stored_accounts(env) -> set[str]:  # noqa: ANN001
-    store = store_from_settings(env.settings)
-    try:
-        return {row["account_key"] for row in store.all(load_metrics()["top_accounts_by_followers"])}
-    finally:
-        store.close()
+    return stored_values(env, "top_accounts_by_followers", "account_key")
 
 
 def test_the_next_process_after_retention_drops_the_forgotten_accounts(env) -> None:  # noqa: ANN001
