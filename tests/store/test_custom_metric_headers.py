@@ -242,3 +242,19 @@ def test_an_engine_error_in_the_sql_names_the_metric_and_its_file(compute, tmp_p
                                                                "percentile_approx does not exist")):
         compute("broken", "-- key: id", "SELECT 1 AS id, percentile_approx(2, 0.5) AS p\n")
 
+
+@pytest.mark.spark
+def test_a_metric_spark_cannot_run_alike_is_refused_on_spark_naming_the_file(tmp_path, spark, capfd):  # noqa: ANN001
+    """Was: a NotPortableError (a ValueError) traceback for a construct Spark would run differently (weekday
+    numbering, a first-match regexp_replace), and "Spark SQL failed: …" naming no file for a DuckDB-only function,
+    after pyspark's own logger had printed the JVM's stack trace of the failed query as a JSON line."""
+    compute = _computing(tmp_path, "spark", spark=spark)
+    run_one = next(compute)
+    where = f"metric weekdays ({tmp_path / 'metrics' / 'weekdays.sql'}): "
+    with pytest.raises(ConfigError, match=re.escape(where + "not portable to Spark SQL: isodow/dayofweek differ")):
+        run_one("weekdays", "-- key: d", "SELECT dayofweek(DATE '2026-12-04') AS d\n")
+    with pytest.raises(FediscopeError, match=re.escape(where + "Spark SQL failed: [UNRESOLVED_ROUTINE]")):
+        run_one("weekdays", "-- key: d", "SELECT jaro_winkler_similarity('toot', 'tooot') AS d\n")
+    assert "SQLQueryContextLogger" not in capfd.readouterr().err
+    assert run_one("weekdays", "-- key: d", "SELECT 1 AS d\n").to_pylist() == [{"d": 1}]
+    compute.close()
