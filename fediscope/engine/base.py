@@ -62,6 +62,18 @@ def rows_table(rows: list[dict[str, Any]]) -> Any:
     return pa.Table.from_pylist([{k: plain(v) for k, v in row.items()} for row in rows])
 
 
+@contextmanager
+def _naming(metric: Metric) -> Iterator[None]:
+    """An engine's error running a metric's SQL (a syntax error, an unknown function or column) names the metric
+    and its file first: the engine's own message names neither, and a run computes every metric."""
+    try:
+        yield
+    except FediscopeError as exc:
+        if not str(exc).startswith(metric.where):
+            exc.args = (f"{metric.where}: {exc}",)  # the same error (type, attributes, traceback)
+        raise
+
+
 class Engine(ABC):
     """Base class of the engines. Subclasses implement the primitives marked abstract."""
 
@@ -113,13 +125,17 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import normalize_table, without_unstorable_keys
+        from fediscope.engine.metric_state import check_result, normalize_table, without_unstorable_keys
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
-            return without_unstorable_keys(metric.name, normalize_table(self.query_arrow(metric.sql)), metric.key,
-                                           metric.rank_column)
+            with _naming(metric):
+                table = normalize_table(self.query_arrow(metric.sql))
+            # the rows no store can hold are left out first: a key repeated only among them is no mistake
+            table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
+            check_result(metric, table)
+            return table
 
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""

@@ -29,7 +29,8 @@ class NotPortableError(ValueError):
 
 
 def check_portable(sql: str, name: str = "query") -> None:
-    """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring."""
+    """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
+    starts with ``name``."""
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
@@ -61,7 +62,7 @@ def _is_list_expression(node: exp.Expression) -> bool:
 @lru_cache(maxsize=256)
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
-    check_portable(sql)
+    check_portable(sql, "not portable to Spark SQL")
     statements = sqlglot.transpile(sql, read="duckdb", write="spark")
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")

@@ -22,13 +22,16 @@ The header's columns are checked when the file is read, the result's when its ro
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from fediscope.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
 _HEADER_RE = re.compile(r"^--\s*(\w+)\s*:\s*(.+?)\s*$")
@@ -45,6 +48,12 @@ class Metric:
     rank_column: str | None = None
     rank_desc: bool = True
     prefix_column: str | None = None
+    source: str | None = field(default=None, compare=False)  # the SQL file, for messages (:func:`where`)
+
+    @property
+    def where(self) -> str:
+        """``metric <name> (<its SQL file>)``: how an error about the metric names it and the file to edit."""
+        return _where(self.name, self.source)
 
     @property
     def prefix(self) -> str:
@@ -103,7 +112,8 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         header[match.group(1).lower()] = match.group(2)
     for required in ("question", "key"):
         if required not in header:
-            raise ValueError(f"metric {name}: missing '-- {required}: …' header line")
+            raise ConfigError(f"{_where(name, source)}: missing '-- {required}: …' header line (the file starts "
+                              "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
     rank_column, rank_desc = None, True
     if "rank" in header:
         parts = header["rank"].split()
@@ -121,11 +131,33 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         raise ConfigError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
                           f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
                           "order, and HBase's row keys start with it)")
-    return Metric(name=name, question=header["question"], key=key, sql=text,
-                  rank_column=rank_column, rank_desc=rank_desc, prefix_column=header.get("prefix"))
+    return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
+                  rank_desc=rank_desc, prefix_column=header.get("prefix"), source=source)
+
+
+def read_metric(path: Path) -> Metric:
+    """The metric of one SQL file. Its name (the file name without ``.sql``) is its store table's name, so it is
+    checked here, as the file's encoding (UTF-8) is: either refused with a :class:`ConfigError` naming the file,
+    before anything runs, rather than by the store after every other metric was computed, or as a traceback."""
+    from fediscope.store.schema import metric_name_problem  # the store's rule; schema imports this module
+
+    problem = metric_name_problem(path.stem)
+    if problem:
+        raise ConfigError(f"metric file {path}: {problem}; rename the file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"metric file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"metric file {path}: cannot be read: {exc.strerror or exc}") from None
+    return parse_metric(path.stem, text, str(path))
 
 
 @cache
 def load_metrics(sql_dir: Path = SQL_DIR) -> dict[str, Metric]:
-    """Every metric, by name (the file name without ``.sql``), in name order."""
-    return {p.stem: parse_metric(p.stem, p.read_text(), str(p)) for p in sorted(sql_dir.glob("*.sql"))}
+    """Every metric, by name (the file name without ``.sql``), in name order. A file whose suffix is ``.sql`` in
+    another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one meant to be."""
+    for path in sorted(sql_dir.glob("*")):
+        if path.suffix.lower() == ".sql" and path.suffix != ".sql":
+            log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
+    return {p.stem: read_metric(p) for p in sorted(sql_dir.glob("*.sql"))}

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from fediscope.config import Settings
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
-from fediscope.engine.dialect import to_spark
+from fediscope.engine.dialect import NotPortableError, to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
 from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError
@@ -228,6 +228,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
         # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG
         session.sparkContext.setLogLevel("FATAL")
+        _quiet_query_context_loggers()
     if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
         # A new SparkContext puts its own SIGINT handler in place, which cancels the jobs through the py4j connection
         # the main thread is waiting on for its job's answer: Ctrl-C then failed with "reentrant call inside
@@ -236,6 +237,18 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         # relay's own thread instead.
         signal.signal(signal.SIGINT, handler)
     return session
+
+
+def _quiet_query_context_loggers() -> None:
+    """pyspark's own Python loggers print a failed query's error again, as a JSON line holding the JVM's stack
+    trace (a metric's SQL naming an unknown function, say), before the job's FediscopeError says it in one line:
+    on a quiet local driver only a CRITICAL one is shown, as the JVM's own log is left at FATAL."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # pragma: no cover - pyspark < 4 has neither those loggers nor the module
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class SparkEngine(Engine):
@@ -271,6 +284,8 @@ class SparkEngine(Engine):
 
         try:
             return self.spark.sql(to_spark(sql))
+        except NotPortableError as exc:  # a user's metric (ours are tested): a ValueError, else a traceback
+            raise ConfigError(str(exc)) from None
         except PySparkException as exc:
             raise FediscopeError(f"Spark SQL failed: {str(exc).splitlines()[0]}") from exc
 

@@ -40,11 +40,20 @@ _METRIC_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,56}$")
 MAX_KEY_TEXT = 255  # characters; MariaDB primary keys of utf8mb4 text are limited to 3072 bytes
 
 
+def metric_name_problem(name: str) -> str | None:
+    """Why no store can hold a metric of this name, or None: names become table names in every store, so they
+    are limited to ``[a-z][a-z0-9_]*`` (≤ 57)."""
+    if _METRIC_NAME_RE.match(name):
+        return None
+    return (f"metric name {name!r} cannot be stored: use lowercase letters, digits and '_' "
+            "(starting with a letter, at most 57 characters)")
+
+
 def check_metric_name(name: str) -> str:
-    """Metric names become table names in every store, so they are limited to ``[a-z][a-z0-9_]*`` (≤ 57)."""
-    if not _METRIC_NAME_RE.match(name):
-        raise StoreError(f"metric name {name!r} cannot be stored: use lowercase letters, digits and '_' "
-                         "(starting with a letter, at most 57 characters); rename spark_jobs/sql/<name>.sql")
+    """``name``, or a :class:`StoreError` when no store can hold it (:func:`metric_name_problem`)."""
+    problem = metric_name_problem(name)
+    if problem:
+        raise StoreError(f"{problem}; rename spark_jobs/sql/<name>.sql")
     return name
 
 

@@ -10,6 +10,7 @@ from fediscope.engine import curate_sql
 from fediscope.engine.dialect import NotPortableError, check_portable, to_spark
 from fediscope.engine.metrics import SQL_DIR, load_metrics, parse_metric
 from fediscope.engine.schema import CURATED, duckdb_columns, spark_ddl
+from fediscope.errors import ConfigError
 
 METRICS = load_metrics()
 
@@ -64,7 +65,7 @@ def test_portable_equivalents_pass() -> None:
 def test_metric_header_parsing() -> None:
     metric = parse_metric("m", "-- question: Why?\n-- key: a, b\n-- rank: n ASC\n-- prefix: b\nSELECT 1 ORDER BY 1")
     assert (metric.key, metric.rank_column, metric.rank_desc, metric.prefix) == (("a", "b"), "n", False, "b")
-    with pytest.raises(ValueError, match="key"):
+    with pytest.raises(ConfigError, match="key"):  # exit 2 naming the file, not a ValueError's traceback
         parse_metric("m", "-- question: Why?\nSELECT 1")
 
 

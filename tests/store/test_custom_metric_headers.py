@@ -1,6 +1,7 @@
 """Users' own metrics: SQL files in a metrics directory of their own, whose headers name a text rank column or a
 prefix column. Each metric is run by DuckDB, stored in SQLite, MariaDB and the HBase double side by side, and
-must read back the same from all three (the project's rule), or be refused when its file is read."""
+must read back the same from all three (the project's rule), or be refused when its file is read or its result
+computed, with one line naming the file (a ConfigError: exit 2)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from fediscope.config import load_settings
+from fediscope.engine.base import open_engine
 from fediscope.engine.metric_state import without_unstorable_keys
 from fediscope.engine.metrics import SQL_DIR, load_metrics
-from fediscope.errors import ConfigError, StoreError
+from fediscope.errors import ConfigError, FediscopeError, StoreError
 from fediscope.store.port import MetricStore, open_store
 from fediscope.store.schema import MAX_KEY_TEXT
-
-pytestmark = pytest.mark.mariadb
 
 #: names in code-point order (the order of SQLite's BINARY, MariaDB's utf8mb4_nopad_bin and HBase's row keys):
 #: capitals before small letters, "a" before "a " before "ab", accents and emoji after ASCII; ties and NULLs
@@ -68,6 +69,7 @@ def pages(store: MetricStore, metric, size: int) -> list[dict]:  # noqa: ANN001
             return rows
 
 
+@pytest.mark.mariadb
 @pytest.mark.parametrize("direction", ["ASC", "DESC"])
 def test_a_text_rank_column_outside_the_key_ranks_alike_on_every_store(tmp_path, stores, direction):
     """Was: on MariaDB every run failed to index the table ("Specified key was too long; max key length is 3072
@@ -93,6 +95,7 @@ def test_a_text_rank_column_outside_the_key_ranks_alike_on_every_store(tmp_path,
     assert answers["sqlite"] == answers["mariadb"] == answers["hbase"]
 
 
+@pytest.mark.mariadb
 def test_a_text_rank_column_that_is_a_key_column_ranks_alike_on_every_store(tmp_path, stores):
     """Was: on MariaDB every run failed to index the table ("Duplicate column name 'name'"): the rank index named
     the rank column, then every key column, that one again."""
@@ -112,6 +115,7 @@ def test_a_text_rank_column_that_is_a_key_column_ranks_alike_on_every_store(tmp_
     assert answers["sqlite"] == answers["mariadb"] == answers["hbase"]
 
 
+@pytest.mark.mariadb
 def test_a_text_rank_value_longer_than_a_key_may_be_is_refused_by_every_store(tmp_path, stores):
     """HBase keeps a rank value in its rank index's row keys (32767 bytes at most): a text rank value is limited as
     a text key is, by every store alike, and left out of a computed result as such a key is."""
@@ -148,3 +152,109 @@ def test_every_shipped_metric_has_its_prefix_and_rank_in_reach_of_every_store():
     assert metrics
     for name, metric in metrics.items():
         assert metric.prefix in metric.key, name
+
+
+@pytest.mark.parametrize("missing", ["question", "key"])
+def test_a_file_without_its_question_or_key_header_is_refused_naming_the_file(tmp_path, missing):
+    """Was: a ValueError, which the CLI printed as a traceback (it is no FediscopeError)."""
+    path = write_metric(tmp_path, "headless", "-- key: id")
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith(f"-- {missing}:")))
+    with pytest.raises(ConfigError, match=re.escape(f"metric headless ({path}): missing '-- {missing}: …' header")):
+        load_metrics.__wrapped__(tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+    """Was: a UnicodeDecodeError traceback (a file saved as Latin-1 by an editor)."""
+    path = tmp_path / "umlauts.sql"
+    path.write_bytes("-- question: Wie viele Töne?\n-- key: id\nSELECT 1 AS id\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: not UTF-8 text (byte 24); save it as UTF-8")):
+        load_metrics.__wrapped__(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["Languages", "toots-per-day", "2026_toots"])
+def test_a_file_name_no_store_can_hold_is_refused_when_the_file_is_read(tmp_path, name):
+    """Was: read, computed, and refused only when stored (after every other metric), by a message naming no file."""
+    path = write_metric(tmp_path, name, "-- key: id")
+    with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: metric name {name!r} cannot be stored: "
+                                                    "use lowercase letters") + ".*; rename the file$"):
+        load_metrics.__wrapped__(tmp_path)
+
+
+def test_a_file_with_the_sql_suffix_in_capitals_is_named_in_a_warning(tmp_path, caplog):
+    """Was: left out without a word, as if the metric did not exist."""
+    write_metric(tmp_path, "fine", "-- key: id")
+    shouting = tmp_path / "per_day.SQL"
+    shouting.write_text((tmp_path / "fine.sql").read_text())
+    assert list(load_metrics.__wrapped__(tmp_path)) == ["fine"]
+    assert f"{shouting} is not read: metric files end in '.sql' (lower case)" in caplog.text
+
+
+def _computing(tmp_path: Path, engine_name: str, **options: object) -> Iterator:
+    (tmp_path / "lake").mkdir()
+    settings = load_settings(env={}, toml_path=None, lake=str(tmp_path / "lake"), pseudonym_key="k" * 32,
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    with open_engine(settings, engine_name, **options) as engine:
+        def run_one(name: str, header: str, sql: str | None = None):  # noqa: ANN202
+            write_metric(metrics_dir, name, header, sql)
+            return engine.metric_table(load_metrics.__wrapped__(metrics_dir)[name])
+        yield run_one
+
+
+@pytest.fixture
+def compute(tmp_path: Path) -> Iterator:
+    """``compute(name, header, sql)``: the metric's result as the DuckDB engine computes it for a run."""
+    yield from _computing(tmp_path, "duckdb")
+
+
+def test_a_result_repeating_a_key_is_refused_naming_the_file_and_a_key(compute, tmp_path):
+    """Was: stored without a word, one row per key (whichever came last), though the header says the key
+    identifies a row: a metric keyed by instance but grouped by instance and language lost the languages."""
+    sql = ("SELECT instance, language, count(*) AS toots FROM (VALUES ('a.example', 'en'), ('a.example', 'de'), "
+           "('b.example', 'en')) AS t(instance, language) GROUP BY ALL ORDER BY ALL\n")
+    assert compute("per_language", "-- key: instance, language", sql).num_rows == 3
+    path = tmp_path / "metrics" / "per_instance.sql"
+    with pytest.raises(ConfigError, match=re.escape(f"metric per_instance ({path}): 1 row(s) repeat a key "
+                                                    "(instance='a.example' is in 2 rows); the '-- key: instance' "
+                                                    "columns must identify one row each")):
+        compute("per_instance", "-- key: instance", sql)
+
+
+@pytest.mark.parametrize("header", ["-- key: langauge", "-- key: id\n-- rank: tooots DESC"])
+def test_a_header_naming_a_column_the_result_lacks_is_refused_also_without_rows(compute, tmp_path, header):
+    """Was: a StoreError naming no file (exit 1), and nothing at all while the result had no rows: the mistake
+    then stopped a later run, once the data gave the metric rows."""
+    sql = "SELECT id, 'x' AS language, 1 AS toots FROM range(3) AS t(id) WHERE id > 5\n"
+    missing = "langauge" if "langauge" in header else "tooots"
+    with pytest.raises(ConfigError, match=re.escape(f"metric typo ({tmp_path / 'metrics' / 'typo.sql'}): column(s) "
+                                                    f"{missing} named in its header are not in the result, whose "
+                                                    "columns are id, language, toots")):
+        compute("typo", header, sql)
+
+
+def test_an_engine_error_in_the_sql_names_the_metric_and_its_file(compute, tmp_path):
+    """Was: "DuckDB failed: Parser Error: …" alone, which of a dozen metric files left to guess."""
+    where = f"metric broken ({tmp_path / 'metrics' / 'broken.sql'}): DuckDB failed: "
+    with pytest.raises(FediscopeError, match=re.escape(where + "Parser Error: syntax error")):
+        compute("broken", "-- key: id", "SELECT id, count(* AS n FROM range(3) AS t(id) GROUP BY id\n")
+    with pytest.raises(FediscopeError, match=re.escape(where + "Catalog Error: Scalar Function with name "
+                                                               "percentile_approx does not exist")):
+        compute("broken", "-- key: id", "SELECT 1 AS id, percentile_approx(2, 0.5) AS p\n")
+
+
+@pytest.mark.spark
+def test_a_metric_spark_cannot_run_alike_is_refused_on_spark_naming_the_file(tmp_path, spark, capfd):  # noqa: ANN001
+    """Was: a NotPortableError (a ValueError) traceback for a construct Spark would run differently (weekday
+    numbering, a first-match regexp_replace), and "Spark SQL failed: …" naming no file for a DuckDB-only function,
+    after pyspark's own logger had printed the JVM's stack trace of the failed query as a JSON line."""
+    compute = _computing(tmp_path, "spark", spark=spark)
+    run_one = next(compute)
+    where = f"metric weekdays ({tmp_path / 'metrics' / 'weekdays.sql'}): "
+    with pytest.raises(ConfigError, match=re.escape(where + "not portable to Spark SQL: isodow/dayofweek differ")):
+        run_one("weekdays", "-- key: d", "SELECT dayofweek(DATE '2026-12-04') AS d\n")
+    with pytest.raises(FediscopeError, match=re.escape(where + "Spark SQL failed: [UNRESOLVED_ROUTINE]")):
+        run_one("weekdays", "-- key: d", "SELECT jaro_winkler_similarity('toot', 'tooot') AS d\n")
+    assert "SQLQueryContextLogger" not in capfd.readouterr().err
+    assert run_one("weekdays", "-- key: d", "SELECT 1 AS d\n").to_pylist() == [{"d": 1}]
+    compute.close()
