@@ -154,9 +154,14 @@ def read_metric(path: Path) -> Metric:
 
 
 @cache
-def load_metrics(sql_dir: Path = SQL_DIR) -> dict[str, Metric]:
+def load_metrics(sql_dir: Path | None = None) -> dict[str, Metric]:
     """Every metric, by name (the file name without ``.sql``), in name order. A file whose suffix is ``.sql`` in
-    another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one meant to be."""
+    another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one meant to be.
+
+    ``sql_dir`` defaults to :data:`SQL_DIR`, looked up when called (a test points it at a directory of its own,
+    then calls ``load_metrics.cache_clear()``). A file that is not a metric raises; a failure is not cached, so
+    the next call reads the directory again."""
+    sql_dir = SQL_DIR if sql_dir is None else sql_dir
     for path in sorted(sql_dir.glob("*")):
         if path.suffix.lower() == ".sql" and path.suffix != ".sql":
             log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
