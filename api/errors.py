@@ -18,6 +18,8 @@ from typing import Any
 from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from fediscope.errors import MetricFileError
+
 log = logging.getLogger(__name__)
 
 #: HTTP status → default error code, for errors raised by Flask/werkzeug rather than by us.
@@ -87,8 +89,19 @@ def to_api_error(exc: BaseException) -> ApiError:
             405: "method not allowed on this route; see /openapi.json",
         }.get(status, exc.description or exc.name)
         return ApiError(status, DEFAULT_CODES.get(status, "http_error"), message, headers=headers)
+    if isinstance(exc, MetricFileError):
+        return metric_definition_error(exc)
     log.error("unhandled error while serving a request", exc_info=exc)
     return ApiError(500, "internal_error", "internal error; the server log has the details")
+
+
+def metric_definition_error(exc: MetricFileError) -> ApiError:
+    """500 for a metric SQL file on the server that is not a metric (a user's own, in ``spark_jobs/sql/``): every
+    route that reads the metric registry fails until the file is fixed, whatever the request, so not a 4xx, and
+    not worth retrying (no ``Retry-After``). The file and the reason go to the server log only, as the store's."""
+    log.error("a metric definition cannot be read: %s", exc)
+    return ApiError(500, "metric_definition_error", "a metric definition on the server (a SQL file of the metric "
+                    "registry) cannot be read; the server log has the reason")
 
 
 def handle_any(exc: BaseException) -> Response:

@@ -46,6 +46,8 @@ RESULTS_ERROR_STATUSES = {
     "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
     "431": "Request line and headers larger than the server's cap (16 KiB in all).",
+    "500": "(metric_definition_error) A metric definition on the server, one of its metric SQL files, cannot be "
+           "read; the server log has the reason. A retry does not help until the operator fixes the file.",
     "503": "The metrics store (FEDISCOPE_STORE) cannot be reached or read.",
 }
 

@@ -30,8 +30,10 @@ one store serves every request. A store that cannot be reached answers 503 (the 
 answers never name the store, where it lives is the operator's business); a store without the metric answers
 404 saying to run ``fediscope process``; a metric stored as another fediscope version wrote it (its table lacks a
 column the current schema reads, a value does not have its column's type, the rows lack a column an analysis
-reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. Rows are what the store
-holds: pseudonymous account keys, never a handle.
+reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. A metric SQL file of
+``spark_jobs/sql/`` that is not a metric (a user's own without its ``-- key:`` line, say) answers 500
+``metric_definition_error`` on every route that reads the registry (the file, again, only in the server log).
+Rows are what the store holds: pseudonymous account keys, never a handle.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_resul
 from fediscope.analysis import ANALYSES, Analysis, analysis_question
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import FediscopeError, StoreSchemaError
+from fediscope.errors import FediscopeError, MetricFileError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, PositionError, Row, open_existing
 from fediscope.store.sqlite import sqlite_file
@@ -119,9 +121,14 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
     store lives (host, user, path) is the operator's business, not every API key holder's.
 
     With ``metric``, a read of that metric's rows (by ``reader``, an analysis, if any): rows that are not what this
-    fediscope version reads become 409 ``stale_metric`` instead (:func:`_stale`)."""
+    fediscope version reads become 409 ``stale_metric`` instead (:func:`_stale`).
+
+    A metric SQL file that is not a metric is no store failure: an analysis reads the registry too
+    (:func:`fediscope.analysis.metric`), and that error is answered as itself (:func:`api.errors.to_api_error`)."""
     try:
         return call()
+    except MetricFileError:
+        raise
     except FediscopeError as exc:
         if metric is not None and isinstance(exc, StoreSchemaError):
             log.warning("results: metric %s in store %s lacks a column: %s", metric, shown, exc)

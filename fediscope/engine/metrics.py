@@ -11,7 +11,7 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
   outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
   rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
-  that is not one of ``key``'s is refused when the file is read, with a :class:`ConfigError` naming the file.
+  that is not one of ``key``'s is refused when the file is read, with a :class:`MetricFileError` naming the file.
 
 Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
 them), but :func:`check_column_names` refuses, for every store alike, what one of them cannot hold: empty
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from fediscope.errors import ConfigError
+from fediscope.errors import MetricFileError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def column_name_problem(column: str) -> str | None:
 
 def check_column_names(metric: str, columns: Iterable[str], source: str | None = None,
                        stored: Iterable[str] = ()) -> None:
-    """Raise :class:`ConfigError` naming the metric's file and the column when a store could not hold a column.
+    """Raise :class:`MetricFileError` naming the metric's file and the column when a store could not hold a column.
 
     ``source``: the metric's SQL file (default ``spark_jobs/sql/<metric>.sql``); ``stored``: the columns a store
     already holds for the metric, only checked against ``columns`` for names differing in case (a name stored
@@ -88,12 +88,12 @@ def check_column_names(metric: str, columns: Iterable[str], source: str | None =
     for column in columns:
         problem = column_name_problem(column)
         if problem:
-            raise ConfigError(f"{where}: column {column!r} cannot be stored: {problem}; "
-                              "rename it in the SQL (… AS new_name)")
+            raise MetricFileError(f"{where}: column {column!r} cannot be stored: {problem}; "
+                                  "rename it in the SQL (… AS new_name)")
         other = seen.setdefault(column.lower(), column)
         if other != column:
-            raise ConfigError(f"{where}: columns {other!r} and {column!r} differ only in case, which SQLite "
-                              "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
+            raise MetricFileError(f"{where}: columns {other!r} and {column!r} differ only in case, which SQLite "
+                                  "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
 
 
 def _where(metric: str, source: str | None) -> str:
@@ -112,15 +112,15 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         header[match.group(1).lower()] = match.group(2)
     for required in ("question", "key"):
         if required not in header:
-            raise ConfigError(f"{_where(name, source)}: missing '-- {required}: …' header line (the file starts "
-                              "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
+            raise MetricFileError(f"{_where(name, source)}: missing '-- {required}: …' header line (the file starts "
+                                  "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
     rank_column, rank_desc = None, True
     if "rank" in header:
         parts = header["rank"].split()
         if len(parts) > 2 or len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"):
-            raise ConfigError(f"{_where(name, source)}: '-- rank: "
-                              f"{header['rank']}' is not 'column [DESC|ASC]' (a column named in the header "
-                              "cannot contain spaces; rename it in the SQL with … AS new_name)")
+            raise MetricFileError(f"{_where(name, source)}: '-- rank: "
+                                  f"{header['rank']}' is not 'column [DESC|ASC]' (a column named in the header "
+                                  "cannot contain spaces; rename it in the SQL with … AS new_name)")
         rank_column = parts[0]
         rank_desc = len(parts) < 2 or parts[1].upper() != "ASC"
     key = tuple(k.strip() for k in header["key"].split(",") if k.strip())
@@ -128,28 +128,28 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
     named = [*key, *(c for c in (rank_column, prefix) if c and c not in key)]
     check_column_names(name, dict.fromkeys(named), source)
     if prefix is not None and prefix not in key:
-        raise ConfigError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
-                          f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
-                          "order, and HBase's row keys start with it)")
+        raise MetricFileError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
+                              f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
+                              "order, and HBase's row keys start with it)")
     return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
                   rank_desc=rank_desc, prefix_column=header.get("prefix"), source=source)
 
 
 def read_metric(path: Path) -> Metric:
     """The metric of one SQL file. Its name (the file name without ``.sql``) is its store table's name, so it is
-    checked here, as the file's encoding (UTF-8) is: either refused with a :class:`ConfigError` naming the file,
+    checked here, as the file's encoding (UTF-8) is: either refused with a :class:`MetricFileError` naming the file,
     before anything runs, rather than by the store after every other metric was computed, or as a traceback."""
     from fediscope.store.schema import metric_name_problem  # the store's rule; schema imports this module
 
     problem = metric_name_problem(path.stem)
     if problem:
-        raise ConfigError(f"metric file {path}: {problem}; rename the file")
+        raise MetricFileError(f"metric file {path}: {problem}; rename the file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"metric file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise MetricFileError(f"metric file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"metric file {path}: cannot be read: {exc.strerror or exc}") from None
+        raise MetricFileError(f"metric file {path}: cannot be read: {exc.strerror or exc}") from None
     return parse_metric(path.stem, text, str(path))
 
 
