@@ -1,7 +1,7 @@
 """A metric SQL file on the server that is not a metric (a user's own file in ``spark_jobs/sql/`` without its
 ``-- key:`` line, not UTF-8, or badly named): the results routes answer 500 ``metric_definition_error``, naming
 neither the file nor the store (the server log has both), not 503 ``store_unavailable`` (the store is fine) nor a
-bare ``internal_error``."""
+bare ``internal_error``; ``fediscope serve-api`` refuses to start with one line naming the file (exit 2)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_testing import LiveApi, assert_error, make_settings
+from api_testing import KEY, PSEUDONYM_KEY, LiveApi, assert_error, make_settings
+from cli_run import clean_env, run
 
 from api.openapi import build_document
 from fediscope.analysis import metric
@@ -73,6 +74,23 @@ def test_a_broken_metric_file_is_500_metric_definition_error(name: str, store_ur
     (sql_dir / name).unlink()  # fixed: served again (a refused registry is not cached)
     assert api.get("/v1/analyses/languages").status_code == 200
     assert api.get("/v1/metrics").status_code == 200
+
+
+def test_serve_api_with_a_broken_metric_file_refuses_to_start(tmp_path: Path, sql_dir: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
+              FEDISCOPE_LAKE=str(tmp_path / "lake"))
+    (sql_dir / "no_key.sql").write_bytes(BROKEN["no_key.sql"])
+
+    def listen(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("serve-api went on to listen with a broken metric file")
+
+    monkeypatch.setattr("api.app.make_server", listen)
+    code, out, err = run(capsys, "serve-api", "--port", "0")
+    assert code == 2, err
+    assert str(sql_dir / "no_key.sql") in err and "-- key:" in err and "not started" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_openapi_document_lists_it_on_the_results_routes() -> None:
