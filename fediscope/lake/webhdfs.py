@@ -207,6 +207,7 @@ class WebHDFSLake:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.http_url, self.root, user = parse_webhdfs_url(url)
         self.user = user or _login_name()
+        self.user_from_url = user is not None  # False: the login name, which differs between machines
         self.url = redact_url(url)
         self._client = _Client(self.http_url, user=self.user, timeout=timeout)
 
