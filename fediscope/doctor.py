@@ -95,7 +95,7 @@ def check_lake(settings: Settings) -> Check:
 
     started = time.monotonic()
     lake = open_lake(settings.lake)
-    where = redact_url(lake.url)
+    where = redact_url(lake.url) + _implicit_hdfs_user(lake)
     probe = f"{PROBE_DIR}/probe-{uuid.uuid4().hex[:12]}.txt"
     payload = f"fediscope doctor {uuid.uuid4().hex}\n".encode()
     created: list[Path] = []  # local directories the probe creates: removed again (doctor leaves nothing behind)
@@ -124,6 +124,15 @@ def check_lake(settings: Settings) -> Check:
                      "s); the lake is not created yet: `fediscope collect` creates it")
     detail = f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)"
     return _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
+
+
+def _implicit_hdfs_user(lake: LakeBackend) -> str:
+    """``, as HDFS user NAME, the local login name (…)`` for a WebHDFS lake whose URL names no user, else ``''``.
+    That user differs between the machines that run fediscope (an Airflow worker, a NiFi host), which a probe
+    that works from here does not show."""
+    if getattr(lake, "user_from_url", True):
+        return ""
+    return f", as HDFS user {lake.user}, the local login name (no ?user= in FEDISCOPE_LAKE)"  # type: ignore[attr-defined]
 
 
 def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:

@@ -200,6 +200,18 @@ def test_lake_over_webhdfs(clean_env: Path, webhdfs_server: WebHDFSDouble) -> No
     assert list(webhdfs_server.local("/lake").iterdir()) == []
 
 
+def test_lake_over_webhdfs_without_a_user_names_the_one_it_acts_as(clean_env: Path, webhdfs_server: WebHDFSDouble,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ?user= in the URL: WebHDFS acts as the local login name, which differs between machines (an Airflow
+    worker, a NiFi host): the OK line says which user the probe wrote as, and where that came from."""
+    monkeypatch.setattr("getpass.getuser", lambda: "airflow")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url()))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == OK
+    assert "as HDFS user airflow, the local login name (no ?user= in FEDISCOPE_LAKE)" in lake.detail
+    assert {user for *_rest, user in webhdfs_server.requests} == {"airflow"}
+
+
 def test_lake_with_unreachable_datanode(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
     webhdfs_server.datanode_address = f"127.0.0.1:{free_port()}"
     settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url()))

@@ -381,7 +381,8 @@ def _release(lake: LakeBackend, path: str, me: LockHolder) -> None:
             log.warning("lake lock %s is no longer this run's (removed by hand, or taken over): left as it is",
                         shown_path(lake, path))
     except LakeError as exc:
-        log.warning("could not remove the lake lock %s (%s); remove it by hand before the next run",
+        log.warning("could not remove the lake lock %s (%s); the next run on this host takes it over once this "
+                    "process has ended; from another host, `fediscope lake unlock` removes it",
                     shown_path(lake, path), exc)
     finally:
         _HELD.discard(me.token or "")

@@ -113,13 +113,35 @@ class _Unavailable(requests.HTTPError):
     answers, which the ``hdfs`` package turns into an HdfsError without the status."""
 
 
+def _foreign_error(response: requests.Response) -> HdfsError | None:
+    """An error answer in JSON that is not a WebHDFS ``RemoteException`` (another service's API on that port), as
+    an HdfsError without an exception name; None for any other answer. The ``hdfs`` package reads such a body
+    with ``json()['RemoteException']`` and fails with a KeyError or TypeError."""
+    if response.status_code < 400 or response.status_code == 401:  # 401: the package names it itself
+        return None
+    try:
+        remote = response.json()["RemoteException"]
+        if isinstance(remote, dict) and isinstance(remote.get("message"), str):
+            return None
+    except ValueError:  # not JSON: the package quotes the body itself
+        return None
+    except (KeyError, TypeError, IndexError):
+        pass
+    return HdfsError(f"HTTP {response.status_code} {response.reason or ''}".strip() + ": "
+                     + response.text[:200], exception=None)
+
+
 class _Client(InsecureClient):
-    """``InsecureClient`` whose requests raise :class:`_Unavailable` on a 502/503/504, so that it can be retried."""
+    """``InsecureClient`` whose requests raise :class:`_Unavailable` on a 502/503/504, so that it can be retried,
+    and an HdfsError on an error answer that is JSON but not WebHDFS's (see :func:`_foreign_error`)."""
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         response: requests.Response = super()._request(method, url, **kwargs)
         if response.status_code in _UNAVAILABLE_STATUSES:
             raise _Unavailable(f"{response.status_code} {response.reason or ''}".strip(), response=response)
+        foreign = _foreign_error(response)
+        if foreign is not None:
+            raise foreign
         return response
 
 
@@ -185,6 +207,7 @@ class WebHDFSLake:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.http_url, self.root, user = parse_webhdfs_url(url)
         self.user = user or _login_name()
+        self.user_from_url = user is not None  # False: the login name, which differs between machines
         self.url = redact_url(url)
         self._client = _Client(self.http_url, user=self.user, timeout=timeout)
 

@@ -37,7 +37,7 @@ from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
-from fediscope.store.port import WriteCounts, hbase_url, problem_text, url_error
+from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, plan_write
 
@@ -624,6 +624,11 @@ def _hint(exc: BaseException) -> str:
 
     if isinstance(exc, (TProtocolException, *_protocol_errors())):
         return f"; {_MISMATCH}"
+    if isinstance(exc, TimeoutError):  # socket.timeout: a read after the connection was made (opening one that
+        # times out is "Could not connect"): something listens there, so whether the server runs is not the question
+        return (f"; the server took the connection but gave no answer within the timeout (timeout= in the URL, "
+                f"{HBASE_DEFAULTS['timeout']} ms by default): an overloaded Thrift server, or another service on that "
+                "port; point the URL at the Thrift server's port (9090 by default)")
     if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__:
         if "read 0 bytes" in str(exc):  # the server closed the connection: also what a mismatch looks like
             return f"; is the HBase Thrift server running (hbase thrift start -p 9090)? Or {_MISMATCH}"

@@ -7,9 +7,11 @@ import http.server
 import socket
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from doubles import free_port
+from doubles.mastodon_server import MastodonDouble
 from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import REAL_WEBHDFS
 
@@ -221,6 +223,16 @@ def test_a_server_that_is_not_webhdfs_is_named_as_such(plain_http_server: int) -
     lake = WebHDFSLake(f"webhdfs://127.0.0.1:{plain_http_server}/lake")
     with pytest.raises(LakeError, match="did not answer like a WebHDFS namenode"):
         lake.read("f")
+
+
+def test_a_json_server_that_is_not_webhdfs_is_named_as_such(mastodon_server: MastodonDouble) -> None:
+    """A lake URL at the port of a JSON API (here the Mastodon double: its recorded 404 is JSON without a
+    RemoteException) is named as such; the ``hdfs`` package itself would fail with a KeyError (a traceback)."""
+    lake = WebHDFSLake(f"webhdfs://{urlsplit(mastodon_server.url).netloc}/lake")
+    for call in (lambda: lake.exists("f"), lambda: lake.list(""), lambda: lake.read("f"),
+                 lambda: lake.write_atomic("f", b"x")):
+        with pytest.raises(LakeError, match="did not answer like a WebHDFS namenode"):
+            call()
 
 
 # -- an error answer is an error, never "no such file" --------------------------------------------------------

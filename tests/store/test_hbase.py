@@ -517,6 +517,24 @@ def test_a_server_of_another_transport_or_protocol_is_named_as_a_possible_cause(
         HBaseStore(f"hbase://127.0.0.1:{server.port}?timeout=5000", table_prefix=prefix)
 
 
+def test_a_port_that_accepts_but_never_answers_is_not_called_a_server_that_is_not_running(prefix):
+    """A read that times out came after the connection was made (something listens there): the message says so and
+    names timeout= and the port, instead of asking whether the Thrift server runs."""
+    import socket
+
+    with socket.socket() as silent:  # listens, never reads nor answers: an overloaded server, or another service
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        port = silent.getsockname()[1]
+        with pytest.raises(StoreError) as caught:
+            HBaseStore(f"hbase://127.0.0.1:{port}?timeout=300", table_prefix=prefix)
+    message = str(caught.value)
+    assert message.startswith(f"HBase at 127.0.0.1:{port}: could not create tables: timed out; "), message
+    assert "is the HBase Thrift server running" not in message
+    assert "no answer within the timeout (timeout= in the URL, 30000 ms by default)" in message
+    assert "another service on that port" in message and "Thrift server's port" in message
+
+
 def test_an_hbase_error_is_its_java_exception_line_decoded(store, connection, hbase_double, prefix):
     store.write(TOP, [{"account": "a", "followers": 1}])
     connection.disable_table("_top")
