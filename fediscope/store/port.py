@@ -8,6 +8,7 @@ not present in the new result (a full recomputation).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -155,6 +156,9 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
 #: Store URL forms, as :func:`open_store` dispatches them. The password is the placeholder no redaction masks
 #: (:data:`~fediscope.redact.PASSWORD_PLACEHOLDER`), so a hint reads the same in every output.
 STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
+#: A store URL whose scheme lost its colon (``sqlite//x.db``, ``hbase//host:9090``): read as a bare path, it was
+#: answered with ``sqlite:///sqlite//x.db``.
+_MISSING_COLON_RE = re.compile(r"(sqlite|(?:mysql|mariadb)(?:\+\w+)?|hbase)//", re.IGNORECASE)
 MYSQL_FORM = f"mysql+pymysql://user:{PASSWORD_PLACEHOLDER}@host:3306/<database>"
 HBASE_FORM = "hbase://host:9090"
 STORE_FORMS = f"use sqlite:///path, {MYSQL_FORM} or {HBASE_FORM}"
@@ -302,6 +306,8 @@ def store_url_problem(url: str) -> str | None:
     parses it when it is opened)."""
     from urllib.parse import urlsplit
 
+    if slip := _MISSING_COLON_RE.match(url):  # sqlite//x.db: not the path "sqlite//x.db"
+        return f"is missing the ':' after {slip.group(1)!r} (write {slip.group(1)}://…); {STORE_FORMS}"
     if not url.startswith(STORE_PREFIXES):
         scheme = url.split(":", 1)[0] if ":" in url else ""
         if not scheme and url:  # a bare file path, the commonest slip: say how to write it as a SQLite URL

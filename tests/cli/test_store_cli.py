@@ -179,6 +179,18 @@ def test_a_bare_path_as_store_is_answered_with_its_sqlite_url(cli_env, capsys, c
     assert not (cli_env / store.lstrip("/")).exists()
 
 
+@pytest.mark.parametrize(("store", "scheme"), [("sqlite//x.db", "sqlite"), ("sqlite////data/x.db", "sqlite"),
+                                               ("hbase//host:9090", "hbase"),
+                                               ("mysql+pymysql//u@db/fediscope", "mysql+pymysql")])
+def test_a_store_url_without_its_colon_is_answered_as_such(cli_env, capsys, store, scheme):
+    """Was read as a bare path: "sqlite//x.db is a path, …; a SQLite file is written sqlite:///sqlite//x.db"."""
+    code, out, err = run(capsys, "report", "--store", store)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert f"--store is invalid: '{store}' is missing the ':' after '{scheme}' (write {scheme}://…)" in line, line
+    assert "is a path" not in line
+
+
 def test_process_creates_a_new_sqlite_store_with_its_directories_as_its_help_says(cli_env, capsys):
     """Deliberate (a first run on a new machine or Airflow worker needs no mkdir; doctor checks such a store only to
     be creatable), and now said in --help: a typo in the path makes a new store there."""
