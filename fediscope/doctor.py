@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -495,12 +495,20 @@ def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
         return Check(name, FAIL, message, fix)
 
 
+def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
+                          check: Callable[[], Check] | None = None) -> Check:
+    """The lake or store check (``check``, else :func:`check_lake` / :func:`check_store`) as ``fediscope doctor``
+    runs it: an exception becomes a FAIL with the fix the doctor prints for it (the Airflow health tasks too)."""
+    default, fix = {"lake": (check_lake, _lake_fix), "store": (check_store, _store_fix)}[name]
+    return _guarded(name, check or (lambda: default(settings)), fix(settings))
+
+
 def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
     """Every check, in a fixed order (lake, store, engine, api_key, pseudonym_key, tokens, instances), secrets
     scrubbed."""
     checks = [
-        _guarded("lake", lambda: check_lake(settings), _lake_fix(settings)),
-        _guarded("store", lambda: check_store(settings), _store_fix(settings)),
+        guarded_storage_check("lake", settings),
+        guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),

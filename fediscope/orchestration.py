@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings, load_settings_only
 from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
@@ -641,18 +641,13 @@ def _missing_lake_check(settings: Settings) -> Any:
     return None
 
 
-def _doctor_check(settings: Settings, name: str, error: type[FediscopeError]) -> dict[str, Any]:
+def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: type[FediscopeError]) -> dict[str, Any]:
     from fediscope import doctor
     from fediscope.redact import redact_text, secret_values
 
     check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
-    try:
-        result = _missing_lake_check(settings) if name == "lake" else None
-        result = result or check(settings)
-    except Exception as exc:  # noqa: BLE001 - a check that breaks is a failed check, reported with its reason
-        message = str(exc) if isinstance(exc, FediscopeError) else f"{type(exc).__name__}: {exc}"
-        result = doctor.Check(name, doctor.FAIL, message,
-                              "run `fediscope doctor` with the worker's configuration for the fix")
+    result = doctor.guarded_storage_check(name, settings, lambda: (  # a check that raises: the doctor's own fix
+        _missing_lake_check(settings) if name == "lake" else None) or check(settings))
     line = redact_text(doctor.format_check(result), secret_values(settings))
     if result.status == doctor.FAIL:
         raise error(f"{name} check failed: {line}")

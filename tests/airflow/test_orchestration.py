@@ -466,6 +466,24 @@ def test_unusable_lake_fails_its_task_with_the_fix(tmp_path: Path) -> None:
         orch.check_lake(settings)
 
 
+def test_unreachable_store_fails_its_task_with_the_doctors_fix(tmp_path: Path) -> None:
+    """The store check raising (a MySQL server that refuses the connection) gives the fix `fediscope doctor`
+    prints for it, not a pointer to run the doctor, and no password."""
+    import socket
+
+    from fediscope.errors import StoreError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = orch.settings_from_overrides({"store": f"mysql+pymysql://fedi:PwSecret99@127.0.0.1:{port}/fediscope"},
+                                            env={})
+    with pytest.raises(StoreError, match=r"^store check failed: FAIL +store .*-> fix: check host, port, user "
+                                         r"and password in FEDISCOPE_STORE") as info:
+        orch.check_store(settings)
+    assert "PwSecret99" not in str(info.value)
+
+
 def test_retention_deletes_old_raw_partitions_only(tmp_path: Path) -> None:
     from fediscope.lake import layout
 
