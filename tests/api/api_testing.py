@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -81,3 +82,18 @@ def assert_error(response: requests.Response, status: int, code: str | None = No
     if parameter is not None:
         assert error.get("parameter") == parameter, error
     return error
+
+
+def sqlite_store_holding(path: Path, rows_by_metric: dict[str, list[dict[str, Any]]]) -> str:
+    """The URL of a new SQLite store at ``path`` holding these metrics' rows (written with the real registry)."""
+    from fediscope.analysis import metric
+    from fediscope.store.port import open_store
+
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    try:
+        for name, rows in rows_by_metric.items():
+            store.write(metric(name), rows)
+    finally:
+        store.close()
+    return url

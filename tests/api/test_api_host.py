@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_testing import KEY, LiveApi, make_settings
-
-from fediscope.analysis import metric
-from fediscope.store.port import open_store
+from api_testing import KEY, LiveApi, make_settings, sqlite_store_holding
 
 PATH = "/v1/metrics/top_accounts_by_followers?limit=1"
 
@@ -38,12 +35,8 @@ def exchange(url: str, head: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture
 def paged_api(tmp_path: Path, live_api: Callable[..., LiveApi], sample_metric_rows: dict[str, list[Any]]) -> LiveApi:
-    url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    store = open_store(url)
-    try:
-        store.write(metric("top_accounts_by_followers"), sample_metric_rows["top_accounts_by_followers"])
-    finally:
-        store.close()
+    url = sqlite_store_holding(tmp_path / "metrics.db",
+                               {"top_accounts_by_followers": sample_metric_rows["top_accounts_by_followers"]})
     return live_api(make_settings(store=url))
 
 

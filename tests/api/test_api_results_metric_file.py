@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_testing import KEY, PSEUDONYM_KEY, LiveApi, assert_error, make_settings
+from api_testing import KEY, PSEUDONYM_KEY, LiveApi, assert_error, make_settings, sqlite_store_holding
 from cli_run import clean_env, run
 
 from api.openapi import build_document
-from fediscope.analysis import metric
 from fediscope.engine import metrics as registry
-from fediscope.store.port import open_store
 
 ROUTES = ("/v1/analyses", "/v1/analyses/languages", "/v1/metrics", "/v1/metrics/languages")
 
@@ -33,13 +31,7 @@ BROKEN = {
 @pytest.fixture
 def store_url(tmp_path: Path, sample_metric_rows: dict[str, list[Any]]) -> str:
     """A SQLite store holding the languages metric (written with the real registry)."""
-    url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    store = open_store(url)
-    try:
-        store.write(metric("languages"), sample_metric_rows["languages"])
-    finally:
-        store.close()
-    return url
+    return sqlite_store_holding(tmp_path / "metrics.db", {"languages": sample_metric_rows["languages"]})
 
 
 @pytest.fixture
