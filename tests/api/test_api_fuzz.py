@@ -18,12 +18,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_testing import KEY, LiveApi, make_settings
+from api_testing import KEY, LiveApi, make_settings, sqlite_store_holding
 from hypothesis import HealthCheck, settings
 
 from api.openapi import build_document
-from fediscope.analysis import metric
-from fediscope.store.port import open_store
 
 FUZZ_CONFIG = {
     "seed": 20261123,  # reproducible in CI; change it locally to explore
@@ -34,14 +32,7 @@ FUZZ_CONFIG = {
 @pytest.fixture(scope="module")
 def results_store(tmp_path_factory: pytest.TempPathFactory, sample_metric_rows: dict[str, list[Any]]) -> str:
     """A SQLite store holding every metric, so valid results requests go all the way through the analyses."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz-store') / 'metrics.db'}"
-    store = open_store(url)
-    try:
-        for name, rows in sample_metric_rows.items():
-            store.write(metric(name), rows)
-    finally:
-        store.close()
-    return url
+    return sqlite_store_holding(tmp_path_factory.mktemp("fuzz-store") / "metrics.db", sample_metric_rows)
 
 
 @pytest.fixture
