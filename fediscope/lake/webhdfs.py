@@ -41,6 +41,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -197,6 +198,24 @@ def _unescape(name: str) -> str:
     return re.sub(r"%(25|3A)", lambda m: "%" if m.group(1) == "25" else ":", name)
 
 
+#: What removes the temporary files a failed write leaves: :mod:`fediscope.lake.debris`, run by retention.
+_LEFT_BEHIND_REMOVAL = "`fediscope gdpr retention` removes such files once they are a day old"
+
+
+@dataclass(frozen=True)
+class _Leftover:
+    """A temporary file a write could not remove: as log lines show it, why its DELETE failed, and why its
+    presence could not be checked either (None: it was checked, and is there)."""
+
+    path: str
+    failure: str
+    unchecked: str | None = None
+
+    def describe(self) -> str:
+        """``<path> (RemoteDisconnected)``, or with ``; not checked: <why>`` when it may be gone."""
+        return f"{self.path} ({self.failure}{'; not checked: ' + self.unchecked if self.unchecked else ''})"
+
+
 class WebHDFSLake:
     """The lake on HDFS: ``WebHDFSLake("webhdfs://namenode:9870/data/fediscope?user=etl")``.
 
@@ -350,7 +369,9 @@ class WebHDFSLake:
           the target may be the file the first one put there).
 
         Failures that do not heal (403 and any other RemoteException but RetriableException, a refused connection)
-        and the last failure are raised as they came; every temporary file left is removed (best effort).
+        and the last failure are raised as they came; every temporary file left is removed (best effort), and
+        those that could not be are named in one warning (:meth:`_warn_left_behind`), however many attempts
+        made them.
         """
         parent, name = posixpath.split(target)
         temps: list[str] = []  # temporary files created (or perhaps half-created) here, to remove at the end
@@ -394,9 +415,8 @@ class WebHDFSLake:
                     log.info("retrying %s of %s in %.1f s after %s", step, self._shown(target), delay, _what(exc))
                     time.sleep(delay)
         finally:
-            for leftover in temps:
-                if leftover != moved:
-                    self._discard(leftover)
+            leftovers = [self._discard(leftover) for leftover in temps if leftover != moved]
+            self._warn_left_behind([left for left in leftovers if left is not None])
 
     def _check_landed(self, tmp: str, target: str, size: int) -> str:
         """After a RENAME whose outcome is unknown: "landed" (``tmp`` is gone and ``target`` is a file of ``size``
@@ -464,31 +484,50 @@ class WebHDFSLake:
         return (isinstance(exc, requests.ConnectionError) and _never_connected(exc)
                 and self._node(exc).startswith("namenode "))
 
-    def _discard(self, tmp: str) -> None:
-        """Remove a temporary file of a write (best effort). It runs as the write's error propagates, so it never
-        raises a failure of its own: that would replace the write's error (urllib3's own errors included, which
-        reach us unwrapped when requests does not make the call itself, as from a streamed body).
+    def _discard(self, tmp: str) -> _Leftover | None:
+        """Remove a temporary file of a write (best effort); what may be left behind, or None. It runs as the
+        write's error propagates, so it never raises a failure of its own: that would replace the write's error
+        (urllib3's own errors included, which reach us unwrapped when requests does not make the call itself, as
+        from a streamed body). It logs nothing either: the write's leftovers are named in one warning.
 
         The temporary file may never have been made (a CREATE refused, e.g. for permission, or one that failed
         before the datanode created it), and then the DELETE's failure (refused too, the namenode unreachable) is
-        no news: the warning is given only when the file is still there after the failed DELETE, or when that
+        no news: a leftover is reported only when the file is still there after the failed DELETE, or when that
         cannot be checked either."""
         try:
             self._client.delete(tmp)  # False (no error) when there was nothing to remove
-            return
+            return None
         except _FAILURES as exc:
             failure = _what(exc)
         try:
             left = self._stat(tmp) is not None
         except _FAILURES as exc:
-            log.warning("could not remove temporary file %s after a write (%s), nor check whether it is there "
-                        "(%s): it may be left behind, hidden from listings", self._shown(tmp), failure, _what(exc))
-            return
+            return _Leftover(self._shown(tmp), failure, unchecked=_what(exc))
         if left:
-            log.warning("could not remove temporary file %s after a write: %s; it is left behind, hidden from "
-                        "listings", self._shown(tmp), failure)
-        else:
-            log.debug("temporary file %s was never made (its DELETE failed: %s)", self._shown(tmp), failure)
+            return _Leftover(self._shown(tmp), failure)
+        log.debug("temporary file %s was never made (its DELETE failed: %s)", self._shown(tmp), failure)
+        return None
+
+    @staticmethod
+    def _warn_left_behind(leftovers: list[_Leftover]) -> None:
+        """One warning for the temporary files a write could not remove (none when there are none): a namenode
+        failing mid-write fails every attempt's clean-up, and a warning per file would bury the write's error."""
+        if not leftovers:
+            return
+        certain = all(left.unchecked is None for left in leftovers)
+        if len(leftovers) == 1:
+            [left] = leftovers
+            if certain:
+                log.warning("could not remove temporary file %s after a write: %s; it is left behind, hidden from "
+                            "listings; %s", left.path, left.failure, _LEFT_BEHIND_REMOVAL)
+            else:
+                log.warning("could not remove temporary file %s after a write (%s), nor check whether it is there "
+                            "(%s): it may be left behind, hidden from listings; %s", left.path, left.failure,
+                            left.unchecked, _LEFT_BEHIND_REMOVAL)
+            return
+        log.warning("could not remove %d temporary files after a write: %s; they %s left behind, hidden from "
+                    "listings; %s", len(leftovers), ", ".join(left.describe() for left in leftovers),
+                    "are" if certain else "may be", _LEFT_BEHIND_REMOVAL)
 
     def read(self, path: str) -> bytes:
         target = self._abs(path)

@@ -275,6 +275,7 @@ def test_a_temporary_file_really_left_behind_is_warned_about(webhdfs_server: Web
     [left] = files_on_disk(webhdfs_server)
     assert f"could not remove temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
     assert "AccessControlException" in caplog.text and left.startswith(".b.jsonl.")
+    assert "it is left behind, hidden from listings; `fediscope gdpr retention` removes such files" in caplog.text
 
 
 def test_a_temporary_file_that_cannot_be_checked_either_is_warned_about(webhdfs_server: WebHDFSDouble,
@@ -288,3 +289,22 @@ def test_a_temporary_file_that_cannot_be_checked_either_is_warned_about(webhdfs_
     [left] = files_on_disk(webhdfs_server)
     assert f"could not remove temporary file {lake.url}/raw/mastodon/statuses/{left} after" in caplog.text
     assert "nor check whether it is there (RuntimeException): it may be left behind" in caplog.text
+
+
+def test_a_namenode_failing_mid_write_warns_once_about_what_its_attempts_left(webhdfs_server: WebHDFSDouble,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Was: one WARNING per attempt. The datanode drops every upload (each attempt leaves a half-written temporary
+    file), then the namenode fails every clean-up request: one warning names the three files and what removes them."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    webhdfs_server.fail_next_write(after_bytes=100, times=attempts())
+    for _ in range(attempts()):
+        webhdfs_server.drop_next("DELETE")
+        webhdfs_server.fail_next("GETFILESTATUS", "RuntimeException", "namenode going down")
+    with caplog.at_level(logging.WARNING, logger="fediscope"), pytest.raises(LakeError, match="broke off"):
+        lake.write_atomic(TARGET, DATA)
+    left = files_on_disk(webhdfs_server)
+    assert len(left) == attempts() and count(webhdfs_server, "DELETE") == attempts()  # each one was tried
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "could not remove 3 temporary files" in warning and "may be left behind" in warning
+    assert all(f"{lake.url}/raw/mastodon/statuses/{name}" in warning for name in left)
+    assert "`fediscope gdpr retention` removes such files once they are a day old" in warning
