@@ -209,7 +209,12 @@ def load_metrics(sql_dir: Path | None = None) -> dict[str, Metric]:
     then calls ``load_metrics.cache_clear()``). A file that is not a metric raises; a failure is not cached, so
     the next call reads the directory again."""
     sql_dir = SQL_DIR if sql_dir is None else sql_dir
-    for path in sorted(sql_dir.glob("*")):
-        if path.suffix.lower() == ".sql" and path.suffix != ".sql":
-            log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
+    for path in unread_metric_files(sql_dir):
+        log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
     return {p.stem: read_metric(p) for p in sorted(sql_dir.glob("*.sql"))}
+
+
+def unread_metric_files(sql_dir: Path) -> list[Path]:
+    """The files of ``sql_dir`` that look like metric files but are not read: their suffix is ``.sql`` in another
+    case (``.SQL``)."""
+    return [path for path in sorted(sql_dir.glob("*")) if path.suffix.lower() == ".sql" and path.suffix != ".sql"]
