@@ -17,6 +17,9 @@ The checks and what they do:
   only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing);
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
+* ``metrics`` — reads every metric file (``spark_jobs/sql/``) as ``process`` and ``serve-api`` do: FAIL naming the
+  first file that does not define a metric (a missing header line, two SQL statements, …), WARN naming a file
+  that is not read (``.SQL`` in capitals); OK with the number of metrics;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
   (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
   one the lake was landed with (its key check in ``_state/``, :mod:`fediscope.lake.key_check`) FAILs;
@@ -283,6 +286,28 @@ def _version(package: str) -> str:
         return "?"
 
 
+# -- metrics ------------------------------------------------------------------------------------------------
+
+METRICS_FIX = ("fix the file as the error says, or move it out of the directory (README: \"Your own metric\"); "
+               "`process` and `serve-api` refuse to start while one is broken")
+
+
+def check_metrics() -> Check:
+    """The metric files, read afresh (not :func:`~fediscope.engine.metrics.load_metrics`'s cached registry). A
+    broken one raises its :class:`~fediscope.errors.MetricFileError`, naming the file: :func:`run_checks` makes it
+    the FAIL's detail, with :data:`METRICS_FIX`."""
+    from fediscope.engine import metrics as registry
+
+    sql_dir = registry.SQL_DIR
+    metrics = registry.load_metrics.__wrapped__(sql_dir)
+    detail = f"{len(metrics)} metric(s) in {sql_dir}"
+    unread = registry.unread_metric_files(sql_dir)
+    if unread:
+        return Check("metrics", WARN, f"{detail}; not read: {', '.join(p.name for p in unread)} (metric files end in "
+                     "'.sql', lower case)", "rename the file to end in '.sql' to have it read, or move it away")
+    return Check("metrics", OK, detail)
+
+
 # -- secrets ------------------------------------------------------------------------------------------------
 
 
@@ -504,13 +529,14 @@ def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
 
 
 def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
-    """Every check, in a fixed order (lake, store, engine, api_key, pseudonym_key, tokens, instances), secrets
+    """Every check, in a fixed order (lake, store, engine, metrics, api_key, pseudonym_key, tokens, instances), secrets
     scrubbed."""
     checks = [
         guarded_storage_check("lake", settings),
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
+        _guarded("metrics", check_metrics, METRICS_FIX),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
         _guarded("pseudonym_key", lambda: check_pseudonym_key(settings), "set FEDISCOPE_PSEUDONYM_KEY"),
     ]

@@ -32,6 +32,7 @@ from fediscope.doctor import (
     run_checks,
     scrub,
 )
+from fediscope.engine.metrics import SQL_DIR
 
 STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c-Hd5JfA0eUo3iRy6"
 STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG-mN1bV5cX9"
@@ -119,14 +120,17 @@ def test_everything_fine_exits_zero(clean_env: Path, instance: FakeInstance) -> 
     code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url))
     lines = output.splitlines()
     assert code == 0, output
-    assert [line.split()[0] for line in lines[:-1]] == [OK] * 7
+    assert [line.split()[1] for line in lines[:-1]] == ["lake", "store", "engine", "metrics", "api_key",
+                                                         "pseudonym_key", "tokens", "instance"]
+    assert [line.split()[0] for line in lines[:-1]] == [OK] * 8
     assert "wrote, read and deleted a probe file" in lines[0]
     assert "not created yet; `fediscope process` creates it" in lines[1]
     assert not (clean_env / "fediscope.db").exists() and not list(clean_env.rglob("*.db"))  # doctor creates none
     assert "duckdb" in lines[2]
-    assert lines[5].split()[1] == "tokens" and "0 of 1 configured instance(s) have a token" in lines[5]
-    assert "version 4.6.4" in lines[6]  # the recorded server's version
-    assert lines[-1] == "doctor: 7 OK, 0 WARN, 0 FAIL"
+    assert lines[3].endswith(f" {len(list(SQL_DIR.glob('*.sql')))} metric(s) in {SQL_DIR}")
+    assert "0 of 1 configured instance(s) have a token" in lines[6]
+    assert "version 4.6.4" in lines[7]  # the recorded server's version
+    assert lines[-1] == "doctor: 8 OK, 0 WARN, 0 FAIL"
     assert instance.hits == ["/api/v1/instance"]
     assert not (clean_env / "lake" / "_doctor").exists()  # the probe leaves nothing behind
 
@@ -307,6 +311,51 @@ def test_the_mysql_hint_reads_in_doctor_as_in_every_other_command(clean_env: Pat
     check = _by_name(run_checks(settings))["store"]
     assert check.status == FAIL and f"names no database; use {MYSQL_FORM}" in check.detail
     assert "Real-Secret-4711" not in check.detail + check.fix and "u:***@h" in check.detail
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def metrics_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The metric files' directory, a copy of the shipped one that a test adds its own files to."""
+    directory = tmp_path / "sql"
+    directory.mkdir()
+    for path in SQL_DIR.glob("*.sql"):
+        (directory / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr("fediscope.engine.metrics.SQL_DIR", directory)
+    return directory
+
+
+def test_a_users_own_metric_file_is_counted(clean_env: Path, metrics_dir: Path) -> None:
+    shipped = len(list(metrics_dir.glob("*.sql")))
+    (metrics_dir / "my_metric.sql").write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n;\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    assert check == Check("metrics", OK, f"{shipped + 1} metric(s) in {metrics_dir}")
+
+
+def test_a_broken_metric_file_fails_naming_the_file_in_text_and_json(clean_env: Path, metrics_dir: Path) -> None:
+    """Was: doctor said nothing about the metric files; `process` and `serve-api` then refused to start."""
+    broken = metrics_dir / "twice.sql"
+    broken.write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n; SELECT 2 AS n\n")
+    detail = f"metric twice ({broken}): holds 2 SQL statements; a metric file holds one SELECT"
+    code, output = _doctor(_env(clean_env))
+    assert code == 1, output
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert line.startswith(f"FAIL  metrics        {detail}") and "-> fix: fix the file as the error says" in line
+    assert "OK    store" in output and "OK    engine" in output  # the other checks still ran
+    code, output = _doctor(_env(clean_env), "--json")
+    report = json.loads(output)
+    assert code == 1 and report["ok"] is False and report["counts"][FAIL] == 1
+    check = _by_name([Check(**c) for c in report["checks"]])["metrics"]
+    assert check.status == FAIL and check.detail.startswith(detail) and "`process` and `serve-api`" in check.fix
+
+
+def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Path) -> None:
+    (metrics_dir / "per_day.SQL").write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    assert check.status == WARN and "not read: per_day.SQL (metric files end in '.sql'" in check.detail, check
+    assert "rename the file" in check.fix
 
 
 # -- engine -------------------------------------------------------------------------------------------------

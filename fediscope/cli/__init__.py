@@ -25,7 +25,7 @@ COMMANDS = {
     "process": ("fediscope.cli.process:process", "Curate the raw lake, compute metrics, load the store."),
     "report": ("fediscope.cli.report:report", "Print the analyses and write charts."),
     "gdpr": ("fediscope.cli.gdpr:gdpr", "Erasure, access export, retention and the processing register."),
-    "doctor": ("fediscope.cli.doctor:doctor", "Check lake, store, engine, API and instances."),
+    "doctor": ("fediscope.cli.doctor:doctor", "Check lake, store, engine, metric files, keys and instances."),
     "config": ("fediscope.cli.config:config", "Show or check the active configuration."),
 }
 

@@ -13,6 +13,9 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
   that is not one of ``key``'s is refused when the file is read, with a :class:`MetricFileError` naming the file.
 
+A file holding more than one SQL statement (``SELECT …; SELECT …``), or none, is refused the same way, on every
+engine alike (DuckDB would run each and keep the last one's result): :func:`statement_count`.
+
 Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
 them), but :func:`check_column_names` refuses, for every store alike, what one of them cannot hold: empty
 names, names over 64 characters or ending in a space, control characters, characters outside Unicode's basic
@@ -131,8 +134,52 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         raise MetricFileError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
                               f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
                               "order, and HBase's row keys start with it)")
+    count = statement_count(text)
+    if count is not None and count != 1:
+        raise MetricFileError(f"{_where(name, source)}: holds {count or 'no'} SQL statement{'s' if count else ''}; "
+                              "a metric file holds one SELECT (after its '-- ' header lines)")
     return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
                   rank_desc=rank_desc, prefix_column=header.get("prefix"), source=source)
+
+
+def statement_count(sql: str) -> int | None:
+    """How many SQL statements ``sql`` holds, as DuckDB's own parser splits them; None when it cannot parse them
+    (the engine then reports the syntax error, naming the metric's file).
+
+    Reading the metric files at every command's start must stay cheap, and importing duckdb alone takes a tenth of
+    a second, so text that is plainly one statement (:func:`_plainly_one_statement`; every shipped file) is
+    answered without the parser."""
+    if _plainly_one_statement(sql):
+        return 1
+    import duckdb  # only here: most commands that read metric files never need it otherwise
+
+    try:
+        with duckdb.connect() as con:
+            return len(con.extract_statements(sql))
+    except duckdb.Error:
+        return None
+
+
+#: what :func:`_plainly_one_statement` tells apart: a '…' string or "…" identifier (a doubled quote inside is two
+#: of them back to back, which splits statements no differently), a -- comment, a ';', a run of other characters;
+#: the last alternative (``other``, one character) is what it leaves to DuckDB's parser: a '/*' comment, a '$' (dollar
+#: quoting), a backslash (E'…' escapes), a quote left open
+_LEXEME = re.compile(r"""'[^']*'|"[^"]*"|--[^\n]*|;|[^'";$\\/-]+|/(?!\*)|-(?!-)|(?P<other>.)""", re.DOTALL)
+
+
+def _plainly_one_statement(sql: str) -> bool:
+    """True when ``sql`` is one statement by a lexer that knows strings, quoted identifiers and -- comments: no
+    ';' outside them but at the end. False when it holds anything else, or anything this lexer leaves to DuckDB's."""
+    parts, code = 0, False  # statements ended so far; whether the current one holds code yet
+    for match in _LEXEME.finditer(sql):
+        lexeme = match.group()
+        if lexeme == ";":
+            parts, code = parts + code, False
+        elif match.lastgroup == "other":
+            return False
+        elif not lexeme.startswith("--") and not lexeme.isspace():
+            code = True
+    return parts + code == 1
 
 
 def read_metric(path: Path) -> Metric:
@@ -162,7 +209,12 @@ def load_metrics(sql_dir: Path | None = None) -> dict[str, Metric]:
     then calls ``load_metrics.cache_clear()``). A file that is not a metric raises; a failure is not cached, so
     the next call reads the directory again."""
     sql_dir = SQL_DIR if sql_dir is None else sql_dir
-    for path in sorted(sql_dir.glob("*")):
-        if path.suffix.lower() == ".sql" and path.suffix != ".sql":
-            log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
+    for path in unread_metric_files(sql_dir):
+        log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
     return {p.stem: read_metric(p) for p in sorted(sql_dir.glob("*.sql"))}
+
+
+def unread_metric_files(sql_dir: Path) -> list[Path]:
+    """The files of ``sql_dir`` that look like metric files but are not read: their suffix is ``.sql`` in another
+    case (``.SQL``)."""
+    return [path for path in sorted(sql_dir.glob("*")) if path.suffix.lower() == ".sql" and path.suffix != ".sql"]

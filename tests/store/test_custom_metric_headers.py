@@ -6,6 +6,8 @@ computed, with one line naming the file (a ConfigError: exit 2)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
 from fediscope.engine.metric_state import without_unstorable_keys
 from fediscope.engine.metrics import SQL_DIR, load_metrics
-from fediscope.errors import ConfigError, FediscopeError, StoreError
+from fediscope.errors import ConfigError, FediscopeError, MetricFileError, StoreError
 from fediscope.store.port import MetricStore, open_store
 from fediscope.store.schema import MAX_KEY_TEXT
 
@@ -178,6 +180,46 @@ def test_a_file_name_no_store_can_hold_is_refused_when_the_file_is_read(tmp_path
     with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: metric name {name!r} cannot be stored: "
                                                     "use lowercase letters") + ".*; rename the file$"):
         load_metrics.__wrapped__(tmp_path)
+
+
+@pytest.mark.parametrize(("sql", "holds"), [
+    ("SELECT 1 AS id; SELECT 2 AS id\n", "2 SQL statements"),
+    ("SELECT 1 AS id, 2 AS n;\n-- the totals\nSELECT 3 AS total;\n", "2 SQL statements"),
+    ("SELECT 'a\n--'; SELECT 2 AS id", "2 SQL statements"),  # the second line starts in a string, not a comment
+    ("/* nothing yet */\n", "no SQL statement"),
+    ("\n", "no SQL statement"),
+])
+def test_a_file_holding_other_than_one_statement_is_refused_when_read_naming_the_file(compute, tmp_path, sql,
+                                                                                     holds):
+    """Was: DuckDB ran each statement and kept the last one's result (a metric of the wrong rows, or a missing
+    column error), Spark refused with "expected one SQL statement" naming no file, and a file of header lines
+    alone failed DuckDB's run with an AttributeError traceback."""
+    path = write_metric(tmp_path, "twice", "-- key: id", sql)
+    message = f"metric twice ({path}): holds {holds}; a metric file holds one SELECT"
+    with pytest.raises(MetricFileError, match=re.escape(message)):
+        load_metrics.__wrapped__(tmp_path)
+    with pytest.raises(MetricFileError, match=re.escape(message.replace(str(tmp_path), str(tmp_path / "metrics")))):
+        compute("twice", "-- key: id", sql)  # the engine never runs it
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 1 AS id;\n",
+    "SELECT 1 AS id; -- the only one; really\n/* and a note; after it */\n",
+    "-- a comment; with a semicolon\nSELECT ';' AS id, 'it''s; fine' AS \"a;b\"\n",
+    "SELECT 1 AS id /* ; */;;\n",
+    "SELECT $$;$$ AS id\n",
+])
+def test_one_statement_with_semicolons_in_comments_strings_or_at_its_end_is_one(tmp_path, sql):
+    write_metric(tmp_path, "once", "-- key: id", sql)
+    assert run(load_metrics.__wrapped__(tmp_path)["once"])[0]["id"] in (1, ";")
+
+
+def test_the_shipped_files_are_counted_as_one_statement_without_importing_duckdb():
+    """Every command reads the metric files when it starts; importing duckdb to parse them would add a tenth of a
+    second to commands that never use it (``fediscope report``, ``serve-api``)."""
+    code = ("import sys; from fediscope.engine.metrics import load_metrics; "
+            "assert len(load_metrics()) > 10; assert 'duckdb' not in sys.modules, 'duckdb imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=SQL_DIR.parent.parent)
 
 
 def test_a_file_with_the_sql_suffix_in_capitals_is_named_in_a_warning(tmp_path, caplog):
