@@ -413,11 +413,34 @@ def doc_text(doc: Path) -> str:
     return doc.read_text() if doc.suffix == ".md" else docstring_as_markdown(doc)
 
 
+def click_commands() -> Iterator[tuple[str, click.Command]]:
+    """Every fediscope command and subcommand, by its command line (``fediscope lake ls``)."""
+    pending: list[tuple[str, click.Command]] = [("fediscope", cli)]
+    while pending:
+        path, command = pending.pop()
+        yield path, command
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            pending += [(f"{path} {name}", command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+
+
+def help_examples() -> Iterator[tuple[str, str]]:
+    """The example command lines of each command's ``--help`` (its lines that start with ``fediscope``), as a
+    code block, by where they are shown."""
+    for path, command in click_commands():
+        lines = [line.strip() for line in f"{command.help or ''}\n{command.epilog or ''}".splitlines()
+                 if line.strip().startswith("fediscope ")]
+        if lines:
+            yield f"{path} --help", "\n".join(["```", *lines, "```"])
+
+
 def test_every_command_line_in_the_docs_names_commands_and_options_that_exist() -> None:
     problems, counts = [], {}
-    for doc in [*COMMAND_DOCS, *DOCSTRING_DOCS]:
-        where = doc.relative_to(ROOT).as_posix()
-        counts[where], doc_problems = check_text(doc_text(doc), where, doc.parent)
+    docs = [*((doc.relative_to(ROOT).as_posix(), doc_text(doc), doc.parent) for doc in [*COMMAND_DOCS,
+                                                                                         *DOCSTRING_DOCS]),
+            *((where, text, ROOT) for where, text in help_examples())]
+    for where, text, doc_dir in docs:
+        counts[where], doc_problems = check_text(text, where, doc_dir)
         problems += doc_problems
     assert not problems, "\n".join(problems)
     assert counts["README.md"] > 100 and all(counts[doc.relative_to(ROOT).as_posix()] for doc in COMMAND_DOCS), counts
@@ -430,14 +453,7 @@ FOREIGN_OPTIONS = {"--dist", "--reprocess-behavior"}
 @functools.cache
 def every_option_of_ours() -> frozenset[str]:
     """The options of every fediscope command and subcommand and of every argparse script in the repository."""
-    options: set[str] = set()
-    pending: list[click.Command] = [cli]
-    while pending:
-        command = pending.pop()
-        options |= set(click_signature(command).options)
-        if isinstance(command, click.Group):
-            ctx = click.Context(command)
-            pending += [command.get_command(ctx, name) for name in command.list_commands(ctx)]
+    options: set[str] = {name for _, command in click_commands() for name in click_signature(command).options}
     scripts = {*MODULE_SCRIPTS.values(), *(path.relative_to(ROOT).as_posix() for folder in SCRIPT_FOLDERS
                                           for path in (ROOT / folder).rglob("*.py")
                                           if "ArgumentParser(" in path.read_text())}
