@@ -50,8 +50,11 @@ def _tables(tmp_path: Path) -> set[str]:
 
 
 def _kept(tmp_path: Path) -> Path:
-    """The kept results of the test's store in the lake."""
-    return tmp_path / "lake" / SNAPSHOT_ROOT / store_id(f"sqlite:///{tmp_path / 'store.db'}")
+    """The kept results of the test's store in the lake (where ``fediscope process`` keeps them)."""
+    from fediscope.config import load_settings
+
+    settings = load_settings()
+    return tmp_path / "lake" / SNAPSHOT_ROOT / store_id(settings.store, settings.hbase_table_prefix)
 
 
 def _process_then_delete_the_file(cli_env: Path, capsys) -> None:
@@ -115,8 +118,9 @@ def test_store_drop_refuses_a_metric_that_still_has_its_sql_file(cli_env, capsys
     assert code == 0, err
     code, out, err = run(capsys, "store", "drop", "languages", "--yes")
     assert (code, out) == (2, "")
-    assert err.strip() == (f"fediscope: error: metric languages still has its SQL file {cli_env / 'sql' / 'languages.sql'}"
-                           ": delete the file first (while it exists, `fediscope process` stores the metric again)")
+    assert err.strip() == ("fediscope: error: metric languages still has its SQL file "
+                           f"{cli_env / 'sql' / 'languages.sql'}: delete the file first (while it exists, "
+                           "`fediscope process` stores the metric again)")
     assert "metric_languages" in _tables(cli_env)
 
 
