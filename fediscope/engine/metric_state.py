@@ -297,6 +297,18 @@ class MetricSnapshots:
         self.lake.write_atomic(f"{self.root}/{name}.parquet", buffer.getvalue())
         self.entries[name] = entry
 
+    def drop(self, name: str) -> bool:
+        """Delete one metric's kept rows and index entry (``fediscope store drop``); returns whether any were kept.
+        The index is rewritten at once, and only when it named the metric."""
+        path = f"{self.root}/{name}.parquet"
+        had_rows = self.lake.exists(path)
+        if had_rows:
+            self.lake.delete(path)
+        if self.entries.pop(name, None) is None:
+            return had_rows
+        self.flush()
+        return True
+
     def flush(self) -> None:
         written_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         body = {"version": 1, "store": self.label, "written_at": written_at,

@@ -214,6 +214,18 @@ def load_metrics(sql_dir: Path | None = None) -> dict[str, Metric]:
     return {p.stem: read_metric(p) for p in sorted(sql_dir.glob("*.sql"))}
 
 
+def metric_file(name: str, sql_dir: Path | None = None) -> Path:
+    """Where the SQL file of metric ``name`` is (or would be): ``<sql_dir>/<name>.sql``."""
+    return (SQL_DIR if sql_dir is None else sql_dir) / f"{name}.sql"
+
+
+def without_metric_file(names: Iterable[str], sql_dir: Path | None = None) -> list[str]:
+    """Of ``names`` (metrics a store holds), those whose SQL file is gone, in name order. Deleting a metric's file
+    leaves its table in the store, which ``fediscope process`` then names and ``fediscope store drop`` removes.
+    Only the file's presence counts (it is not read): a broken file still is the metric's."""
+    return sorted(name for name in names if not metric_file(name, sql_dir).is_file())
+
+
 def unread_metric_files(sql_dir: Path) -> list[Path]:
     """The files of ``sql_dir`` that look like metric files but are not read: their suffix is ``.sql`` in another
     case (``.SQL``)."""

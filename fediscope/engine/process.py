@@ -26,7 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from fediscope.config import Settings
-from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
 from fediscope.errors import LakeError
 from fediscope.redact import redact_url
 
@@ -57,6 +57,8 @@ class ProcessSummary:
     metrics: dict[str, MetricResult] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per step: start, curate, metrics, store, total
     metrics_skipped: bool = False  # every metric current (see metric_state): none recomputed
+    #: metrics the store holds whose SQL file is gone (``fediscope store drop`` removes them), in name order
+    without_sql_file: list[str] = field(default_factory=list)
 
     @property
     def metric_rows(self) -> int:
@@ -73,6 +75,7 @@ class ProcessSummary:
                                "reused": m.reused} for name, m in self.metrics.items()},
             "metric_rows": self.metric_rows,
             "metrics_skipped": self.metrics_skipped,
+            "stored_metrics_without_sql_file": self.without_sql_file,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -108,7 +111,17 @@ class ProcessSummary:
             deleted = sum(m.stale for m in self.metrics.values())
             stored = f"stored ({written} written" + (f", {deleted} deleted)" if deleted else ")")
         return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
-                f"{stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s")
+                f"{stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s{self._without_sql_file_note()}")
+
+    def _without_sql_file_note(self) -> str:
+        """``; the store holds 1 metric with no SQL file any more: …`` (empty when there is none)."""
+        names = self.without_sql_file
+        if not names:
+            return ""
+        how = f"`fediscope store drop {names[0]}` removes it" if len(names) == 1 else \
+            "`fediscope store drop NAME` removes one"
+        return (f"; the store holds {len(names)} metric{'s' if len(names) != 1 else ''} with no SQL file any "
+                f"more: {', '.join(names)} ({how})")
 
 
 class _Progress:
@@ -190,6 +203,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         generation = load_manifest(eng.lake).generation
         snapshots = MetricSnapshots(eng.lake, kept, summary.store)
         in_store = store.generations()
+        summary.without_sql_file = without_metric_file(n for n in in_store if n not in metrics)
         fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:

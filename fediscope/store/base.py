@@ -70,6 +70,12 @@ class BaseStore(ABC):
         """Remove the metric's tables and its catalog entry."""
 
     @abstractmethod
+    def _remove(self, metric: str) -> None:
+        """Remove the metric's tables for good (not only emptied, as :meth:`_drop` may leave them for a rebuild),
+        and its catalog entry: the catalog entry first, so that a removal stopped half-way leaves tables no
+        catalog entry lists, which the next first write of that name empties or replaces."""
+
+    @abstractmethod
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         """Apply added columns and widened types in place (the key and rank layout are unchanged)."""
 
@@ -217,6 +223,14 @@ class BaseStore(ABC):
         if deleted:
             self._commit(schema, metric.question, remaining)
         return deleted
+
+    def drop(self, metric: str) -> bool:
+        """See :meth:`~fediscope.store.port.MetricStore.drop`."""
+        self._check_writable(f"drop metric {metric}")
+        listed = self._load_schema(check_metric_name(metric)) is not None
+        self._remove(metric)  # also without a catalog entry: tables an interrupted first write left
+        log.info("metric=%s dropped from the store (it was %s)", metric, "listed" if listed else "not listed")
+        return listed
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                       row_count: int, columns: Sequence[str] | None = None) -> str | None:

@@ -137,6 +137,19 @@ class HBaseStore(BaseStore):
         # empty)
         time.sleep(_AFTER_DELETE)
 
+    def _remove(self, metric: str) -> None:
+        """Delete the catalog row, then disable and delete the data table and the rank index (whichever exist)."""
+        tables = layout.metric_tables(self.prefix, metric, ranked=True)
+        with self._connection(f"delete the tables of {metric}") as conn:
+            if self._catalog_exists(conn):
+                conn.table(layout.catalog_table(self.prefix)).delete(metric.encode())
+            existing = {name.decode() for name in conn.tables()}
+            for name in tables:
+                if name in existing:
+                    conn.delete_table(name, disable=True)
+        # a later first write of the same name puts its catalog row again: not in the delete marker's millisecond
+        time.sleep(_AFTER_DELETE)
+
     def _empty_or_create(self, tables: dict[str, dict[str, Any]]) -> None:
         """Create the missing ``tables``; empty the existing ones, which must have the layout's column families."""
         deleted = 0

@@ -104,6 +104,11 @@ class MetricStore(Protocol):
     def stored_metrics(self) -> dict[str, int]:
         """Every metric the store holds, with its row count, by name (empty for an empty store)."""
 
+    def drop(self, metric: str) -> bool:
+        """Remove a metric from the store: its tables (on HBase its rank index too) and its catalog entry, so it is
+        no longer among :meth:`stored_metrics` (``fediscope store drop``, for a metric whose SQL file was deleted).
+        Returns whether the catalog listed it; dropping a metric the store does not hold changes nothing."""
+
     def close(self) -> None: ...
 
 

@@ -252,6 +252,18 @@ class SQLStore(BaseStore):
             table.drop(conn, checkfirst=True)
             conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
 
+    def _remove(self, metric: str) -> None:
+        """``DROP TABLE metric_<name>`` (its indexes go with it) after deleting the catalog row. The table is named,
+        not built from the catalog's schema: a metric listed with no rows has no columns (and no table)."""
+        table = Table(f"metric_{metric}", MetaData())
+        with self._errors(f"drop table {table.name}"):
+            with self._engine.begin() as conn:
+                if self._catalog_exists(conn):
+                    conn.execute(delete(self._catalog).where(self._catalog.c.metric == metric))
+            with self._engine.begin() as conn:
+                table.drop(conn, checkfirst=True)
+        self._current.discard(table.name)
+
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         table = self.table(plan.schema)
         with self._errors(f"alter table {table.name}"), self._engine.begin() as conn:

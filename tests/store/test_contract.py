@@ -285,6 +285,51 @@ def test_an_unknown_metric_reads_as_empty(metric_store):
     assert [r["account"] for r in metric_store.top(ACCOUNTS, 3)] == ["alice", "carol"]
 
 
+def _metric_tables(store) -> set[str]:
+    """The store's metric tables, by the name it gives them without its own part (``metric_``, the HBase prefix)."""
+    if store.kind.startswith("hbase"):
+        with store._pool.connection() as conn:
+            names = [name.decode() for name in conn.tables()]
+        return {name.removeprefix(f"{store.prefix}_") for name in names if name.startswith(f"{store.prefix}_")}
+    from sqlalchemy import inspect
+
+    return {name.removeprefix("metric_") for name in inspect(store._engine).get_table_names()
+            if name.startswith("metric_")}
+
+
+def test_drop_removes_a_metrics_tables_and_catalog_entry_and_nothing_else(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(BY_DAY, DAYS)
+    ranked = {"accounts", "accounts-rank"} if metric_store.kind.startswith("hbase") else {"accounts"}
+    assert _metric_tables(metric_store) == {*ranked, "by_day"}
+    assert metric_store.drop("accounts") is True
+    assert _metric_tables(metric_store) == {"by_day"}
+    assert metric_store.stored_metrics() == {"by_day": 5}
+    assert metric_store.generation("accounts") is None and metric_store.column_types("accounts") == {}
+    assert metric_store.all(ACCOUNTS) == [] and metric_store.top(ACCOUNTS, 3) == []
+    assert metric_store.get(ACCOUNTS, ["alice"]) is None
+    assert len(metric_store.all(BY_DAY)) == 5
+    assert metric_store.drop("accounts") is False  # nothing left to drop: nothing changes
+    assert metric_store.stored_metrics() == {"by_day": 5}
+
+
+def test_a_dropped_metric_written_again_starts_afresh(metric_store):
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.drop("accounts")
+    per_lang = metric("accounts", "lang", rank="n ASC")  # another key and rank under the same name
+    assert metric_store.write(per_lang, [{"lang": "en", "n": 3}, {"lang": "fr", "n": 1}]) == 2
+    assert metric_store.top(per_lang, 5) == [{"lang": "fr", "n": 1}, {"lang": "en", "n": 3}]
+    assert metric_store.stored_metrics() == {"accounts": 2}
+    assert metric_store.column_types("accounts") == {"lang": "str", "n": "int"}
+
+
+def test_drop_removes_a_metric_listed_with_no_rows(metric_store):
+    assert metric_store.write(ACCOUNTS, []) == 0
+    assert metric_store.stored_metrics() == {"accounts": 0}
+    assert metric_store.drop("accounts") is True
+    assert metric_store.stored_metrics() == {} and _metric_tables(metric_store) == set()
+
+
 def test_an_empty_full_recomputation_empties_the_metric(metric_store):
     metric_store.write(ACCOUNTS, ROWS)
     assert metric_store.write(ACCOUNTS, []) == 0

@@ -34,6 +34,8 @@ def test_a_sqlite_file_without_a_catalog_reads_as_empty_and_stays_so(tmp_path: P
             store.write(metric("languages"), [{"language": "en", "statuses": 1, "share": 1.0}])
         with pytest.raises(StoreError, match="read"):
             store.delete_where(metric("languages"), "language", "en")
+        with pytest.raises(StoreError, match="cannot drop metric languages: .* opened for reading only"):
+            store.drop("languages")
     finally:
         store.close()
     assert _tables(path) == {"notes"}

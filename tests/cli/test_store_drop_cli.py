@@ -1,0 +1,155 @@
+"""A metric whose SQL file was deleted: ``fediscope process`` names it in its summary (text and --json), and
+``fediscope store drop NAME`` removes its table, catalog entry and kept results, refusing a metric that still has
+its file, a name the store does not hold, no confirmation, and a lake another run has locked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from cli_run import clean_env, run
+from lock_holders import lock_document
+
+import fediscope.engine.metrics as registry
+from fediscope.engine.metric_state import SNAPSHOT_ROOT, store_id
+
+KEY = "cli-store-drop-test-pseudonym-key"
+KEPT = ["languages", "bot_share"]  # two shipped metrics: a quick run that still has something to keep
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """No FEDISCOPE_* from the caller, cwd in tmp_path, a lake holding a small generated corpus, a SQLite store, and
+    the registry reading a directory of its own holding two shipped metrics and ``my_old_metric`` (a copy of one)."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    for name in KEPT:
+        shutil.copy(registry.SQL_DIR / f"{name}.sql", sql)
+    shutil.copy(registry.SQL_DIR / "languages.sql", sql / "my_old_metric.sql")
+    monkeypatch.setattr(registry, "SQL_DIR", sql)
+    registry.load_metrics.cache_clear()
+    yield tmp_path
+    registry.load_metrics.cache_clear()
+
+
+def _tables(tmp_path: Path) -> set[str]:
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _kept(tmp_path: Path) -> Path:
+    """The kept results of the test's store in the lake (where ``fediscope process`` keeps them)."""
+    from fediscope.config import load_settings
+
+    settings = load_settings()
+    return tmp_path / "lake" / SNAPSHOT_ROOT / store_id(settings.store, settings.hbase_table_prefix)
+
+
+def _process_then_delete_the_file(cli_env: Path, capsys) -> None:
+    code, out, err = run(capsys, "process", "--json")
+    assert code == 0, err
+    assert json.loads(out)["stored_metrics_without_sql_file"] == []
+    assert (_kept(cli_env) / "my_old_metric.parquet").is_file()
+    (cli_env / "sql" / "my_old_metric.sql").unlink()
+    registry.load_metrics.cache_clear()
+
+
+def test_process_names_a_stored_metric_whose_sql_file_is_gone(cli_env, capsys):
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    assert "no SQL file" not in out
+    (cli_env / "sql" / "my_old_metric.sql").unlink()
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    assert out.rstrip().endswith("; the store holds 1 metric with no SQL file any more: my_old_metric "
+                                 "(`fediscope store drop my_old_metric` removes it)")
+    (cli_env / "sql" / "bot_share.sql").unlink()
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "process", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["stored_metrics_without_sql_file"] == ["bot_share", "my_old_metric"]
+    assert sorted(summary["metrics"]) == ["languages"]
+
+
+def test_store_drop_removes_the_table_catalog_entry_and_kept_results(cli_env, capsys):
+    _process_then_delete_the_file(cli_env, capsys)
+    assert "metric_my_old_metric" in _tables(cli_env)
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document.pop("rows") > 0
+    assert document == {"metric": "my_old_metric", "store": f"sqlite:///{cli_env / 'store.db'}", "dropped": True,
+                        "kept_results_deleted": True}
+    assert _tables(cli_env) == {"fediscope_catalog", "metric_languages", "metric_bot_share"}
+    assert not (_kept(cli_env) / "my_old_metric.parquet").exists()
+    assert sorted(json.loads((_kept(cli_env) / "index.json").read_text())["metrics"]) == ["bot_share", "languages"]
+    assert not (cli_env / "lake" / "_state" / "process.lock").exists()  # the lock it held is released
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    assert "no SQL file" not in out
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes")  # gone now: unknown
+    assert code == 2 and "holds no metric 'my_old_metric'" in err
+
+
+def test_store_drop_says_what_it_dropped(cli_env, capsys):
+    _process_then_delete_the_file(cli_env, capsys)
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes")
+    assert code == 0, err
+    assert out.startswith("dropped metric my_old_metric (") and out.rstrip().endswith(
+        f"rows) from sqlite:///{cli_env / 'store.db'}; deleted its kept results from the lake")
+
+
+def test_store_drop_refuses_a_metric_that_still_has_its_sql_file(cli_env, capsys):
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    code, out, err = run(capsys, "store", "drop", "languages", "--yes")
+    assert (code, out) == (2, "")
+    assert err.strip() == ("fediscope: error: metric languages still has its SQL file "
+                           f"{cli_env / 'sql' / 'languages.sql'}: delete the file first (while it exists, "
+                           "`fediscope process` stores the metric again)")
+    assert "metric_languages" in _tables(cli_env)
+
+
+def test_store_drop_refuses_a_name_the_store_does_not_hold_listing_those_it_does(cli_env, capsys):
+    code, out, err = run(capsys, "store", "drop", "nothing_here", "--yes")  # no store file yet: created by nothing
+    assert code == 2 and "the metrics it holds: none" in err
+    assert not (cli_env / "store.db").exists()
+    _process_then_delete_the_file(cli_env, capsys)
+    code, out, err = run(capsys, "store", "drop", "nothing_here", "--yes", "--json")
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == (f"fediscope: error: the store sqlite:///{cli_env / 'store.db'} holds no metric "
+                           "'nothing_here'; the metrics it holds: bot_share, languages, my_old_metric")
+    assert json.loads(out)["error"]["exit_code"] == 2
+
+
+def test_store_drop_without_a_terminal_needs_yes_and_drops_nothing(cli_env, capsys):
+    _process_then_delete_the_file(cli_env, capsys)
+    code, out, err = run(capsys, "store", "drop", "my_old_metric")
+    assert code == 1
+    assert err.strip() == ("fediscope: error: not dropped: there is no terminal to confirm on; add --yes to drop "
+                           "the metric")
+    assert "metric_my_old_metric" in _tables(cli_env)
+    assert (_kept(cli_env) / "my_old_metric.parquet").is_file()
+
+
+def test_store_drop_waits_for_no_run_it_fails_while_the_lake_is_locked(cli_env, capsys, live_pid):
+    _process_then_delete_the_file(cli_env, capsys)
+    (cli_env / "lake" / "_state" / "process.lock").write_bytes(lock_document(live_pid))
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes")
+    assert code == 1 and "fediscope process" in err and "Traceback" not in err
+    assert "metric_my_old_metric" in _tables(cli_env)
+    assert (_kept(cli_env) / "my_old_metric.parquet").is_file()
