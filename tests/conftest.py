@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socketserver
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,22 @@ DATA = Path(__file__).parent / "data"
 # here is reset to the default in each child at exec, so children get SIGINT's normal meaning back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_print_handler_error = socketserver.BaseServer.handle_error
+
+
+def _quiet_on_disconnects(self: socketserver.BaseServer, request: object, client_address: object) -> None:
+    """The tests' HTTP servers (doubles, redirectors) print a handler's error with its traceback on stderr
+    (socketserver's default), also when the client merely went away first, which the tests cause on purpose
+    (timeouts, refused redirects, TLS failures): that printed a traceback into a passing run's log. Such a
+    disconnect is left unsaid; any other error is printed as before."""
+    if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return
+    _print_handler_error(self, request, client_address)
+
+
+socketserver.BaseServer.handle_error = _quiet_on_disconnects  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
