@@ -247,21 +247,19 @@ class SQLStore(BaseStore):
                 index.create(conn)
 
     def _drop(self, schema: TableSchema) -> None:
-        table = self.table(schema)
-        with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
-            table.drop(conn, checkfirst=True)
-            conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
+        """As :meth:`_remove`: a SQL store has nothing to keep of a table it rebuilds."""
+        self._remove(schema.metric)
 
     def _remove(self, metric: str) -> None:
-        """``DROP TABLE metric_<name>`` (its indexes go with it) after deleting the catalog row. The table is named,
-        not built from the catalog's schema: a metric listed with no rows has no columns (and no table)."""
+        """``DROP TABLE metric_<name>`` (its indexes go with it) after deleting the catalog row, in one transaction
+        (on MariaDB the DROP commits the delete first: a removal stopped in between leaves a table no catalog entry
+        lists, which the next first write replaces). The table is named, not built from the catalog's schema: a
+        metric listed with no rows has no columns (and no table)."""
         table = Table(f"metric_{metric}", MetaData())
-        with self._errors(f"drop table {table.name}"):
-            with self._engine.begin() as conn:
-                if self._catalog_exists(conn):
-                    conn.execute(delete(self._catalog).where(self._catalog.c.metric == metric))
-            with self._engine.begin() as conn:
-                table.drop(conn, checkfirst=True)
+        with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
+            if self._catalog_exists(conn):
+                conn.execute(delete(self._catalog).where(self._catalog.c.metric == metric))
+            table.drop(conn, checkfirst=True)
         self._current.discard(table.name)
 
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
