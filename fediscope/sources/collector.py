@@ -516,10 +516,14 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = _next_cursor(page, walk.cursor, full_page)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
-        if not page.items or reached or deep_enough or _nothing_below(page, walk.cursor, full_page):
+        walk_ended = not page.items or reached or _nothing_below(page, walk.cursor, full_page)
+        if walk_ended or deep_enough:
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
+            # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
+            # below this first one
+            result.backfill_cut = not walk_ended and len(page.items) >= full_page and next_cursor is not None
             return True, budget
         if next_cursor is None:  # the gap is not closed: newest_id must not move past what is not landed
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "

@@ -28,6 +28,9 @@ class SourceResult:
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window,
     #                        or not yet old enough for the settle pass
     caught_up: bool = False  # the run reached the checkpoint (or the backfill depth)
+    #: a first run stopped at ``backfill_pages`` with older statuses below it, which no later run collects
+    #: (later runs walk down to the checkpoint, the newest status)
+    backfill_cut: bool = False
     checkpoint: str | None = None  # newest id covered after the run
     batches: list[str] = field(default_factory=list)
 
@@ -98,7 +101,7 @@ class CollectSummary:
             refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
-            for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours"):
+            for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours", "backfill_cut"):
                 if not source[name]:
                     del source[name]
         return {
@@ -110,6 +113,16 @@ class CollectSummary:
             "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
             "sources": sources,
         }
+
+    def _backfill_cut_note(self) -> str:
+        """Says that a first run stopped at the backfill depth: its older statuses are never collected by a later
+        run, which a summary counting only what was landed would leave unsaid."""
+        cut = sum(s.backfill_cut for s in self.sources)
+        if not cut:
+            return ""
+        return (f"; first run stopped at FEDISCOPE_BACKFILL_PAGES on {cut} source{'s' if cut != 1 else ''}: older "
+                f"statuses are not collected, by this run or a later one; raise it or set FEDISCOPE_BACKFILL_SINCE "
+                f"before a source's first run")
 
     def line(self) -> str:
         """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2, …``."""
@@ -128,4 +141,4 @@ class CollectSummary:
         outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
-                f"policy {self.skipped}, quarantined {self.quarantined}{outside}{waits}")
+                f"policy {self.skipped}, quarantined {self.quarantined}{outside}{waits}{self._backfill_cut_note()}")

@@ -35,6 +35,27 @@ def test_first_run_walks_back_the_configured_number_of_pages(mastodon_server, ma
     assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == served_ids(mastodon_server)[0]
 
 
+def test_a_first_run_cut_by_the_backfill_depth_says_so(mastodon_server, make_settings, lake) -> None:
+    """Its older statuses are never collected (later runs stop at the checkpoint), so the summary says it."""
+    summary = run_collection(make_settings(backfill_pages=2), public(mastodon_server), progress=False)
+    assert summary.sources[0].backfill_cut and summary.to_dict()["sources"][0]["backfill_cut"] is True
+    assert "first run stopped at FEDISCOPE_BACKFILL_PAGES on 1 source: older statuses are not collected" in (
+        summary.line())
+    again = run_collection(make_settings(backfill_pages=2), public(mastodon_server), progress=False)
+    assert again.ok and again.landed == 0 and not again.sources[0].backfill_cut
+    assert "backfill_cut" not in again.to_dict()["sources"][0] and "FEDISCOPE_BACKFILL" not in again.line()
+
+
+@pytest.mark.parametrize(("statuses", "depth"), [(100, 1000), (25, 3)])
+def test_a_first_run_that_reaches_the_end_of_the_timeline_is_not_cut(make_settings, lake, statuses: int,
+                                                                     depth: int) -> None:
+    """10 statuses a page: an empty page ends the walk, or a short one (the timeline's last) at the depth."""
+    with MastodonDouble(statuses=statuses) as server:
+        summary = run_collection(make_settings(backfill_pages=depth), public(server), progress=False)
+    assert summary.landed == statuses and not summary.sources[0].backfill_cut
+    assert "FEDISCOPE_BACKFILL" not in summary.line()
+
+
 def test_first_run_stops_at_backfill_since(make_settings, lake) -> None:
     with MastodonDouble(statuses=30, spacing=timedelta(hours=6)) as server:
         since = (RECORDED_AT - timedelta(days=3)).date()
