@@ -92,9 +92,11 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
     \b
       fediscope sample-instance --statuses 5000 &
       export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+      export FEDISCOPE_BACKFILL_PAGES=1000   # the whole corpus: a first run walks back 10 pages by default
       fediscope collect --instance http://127.0.0.1:8765 --timeline local
 
     Keep the key for as long as you use the lake: a lake refuses landings and GDPR requests with another key.
+    A first run that stops at FEDISCOPE_BACKFILL_PAGES leaves the older statuses uncollected for good.
     """
     from fediscope.errors import ConfigError
     from fediscope.sample.instance import SampleInstance

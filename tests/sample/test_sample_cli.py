@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from fediscope.cli import cli
+from fediscope.sample.instance import SampleInstance
+from fediscope.sample.paging import PageRequest
+from fediscope.sample.server import SampleServer
 
 FEDISCOPE = [sys.executable, "-c", "from fediscope.cli import main; main()"]
 
@@ -150,3 +154,23 @@ def test_an_end_up_to_the_last_minute_of_tomorrow_is_accepted() -> None:
         _parse_end((tomorrow + timedelta(days=1)).isoformat())
     with pytest.raises(click.BadParameter, match="later than tomorrow"):  # an offset is read in UTC
         _parse_end(f"{tomorrow.isoformat()}T23:00-05:00")
+
+
+def test_the_help_example_collects_the_whole_local_timeline(tmp_path: Path) -> None:
+    """The help's commands, run as written (but for the port), land every local status: a first run stops at
+    FEDISCOPE_BACKFILL_PAGES (10 pages by default), which would keep 400 and never collect the rest."""
+    help_text = CliRunner().invoke(cli, ["sample-instance", "--help"]).output
+    env = {"FEDISCOPE_LAKE": str(tmp_path / "lake"), "FEDISCOPE_PSEUDONYM_KEY": "a-test-key-" + "x" * 40}
+    for name, value in re.findall(r"export (FEDISCOPE_\w+)=(\S+)", help_text):
+        env.setdefault(name, value)
+    statuses = re.search(r"fediscope sample-instance --statuses (\d+)", help_text)
+    collect = re.search(r"fediscope (collect --instance \S+ .*)", help_text)
+    assert statuses and collect
+    with SampleServer(SampleInstance.generate(int(statuses.group(1)), seed=0), rate_limit=100_000) as server:
+        args = collect.group(1).replace("http://127.0.0.1:8765", server.url).split()
+        result = CliRunner().invoke(cli, [*args, "--json"], env=env)
+        local = server.instance.public_timeline(PageRequest(limit=100_000), local=True)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert len(local) > 400 and summary["fetched"] == len(local)
+    assert "backfill_cut" not in summary["sources"][0]
