@@ -7,7 +7,8 @@ computed here, over rows the stores return in the same (key) order — so even f
 
 Each function takes the store (and a size) and returns an :class:`AnalysisResult`: a title, the question, the
 columns to show, the rows, and a few headline numbers (``summary``). :func:`run_analyses` runs them all in
-report order, skipping those whose metric is not in the store.
+report order, skipping those whose metric is not in the store. A stored metric no analysis reads (a user's own) is
+shown as it is stored: :func:`other_metrics`.
 """
 
 from __future__ import annotations
@@ -507,6 +508,64 @@ class AnalysisRun:
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
+
+
+#: the metrics an analysis reads; every other stored metric (a user's own) is shown as its rows: :func:`other_metrics`
+ANALYSED_METRICS = frozenset(name for _, name in ANALYSES)
+#: rows per read when every row of a metric is read (:func:`_rows_in_top_order`), as a results API page holds
+PAGE_ROWS = 1000
+
+
+@dataclass
+class MetricRows:
+    """A stored metric no analysis reads (a user's own, or one whose SQL file is gone), shown as it is stored: its
+    rows in the order of the store's top-N read (its rank column, ties by key; key order without a rank)."""
+
+    name: str
+    question: str | None  # its SQL file's "-- question:" line; None when the file is gone (the store keeps it)
+    columns: list[str]
+    rows: list[Row]
+    total_rows: int  # every row the store holds, ``rows`` being the first of them
+    error: str | None = None  # why its rows could not be read (then ``rows`` is empty)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "columns": self.columns, "rows": self.rows,
+                "total_rows": self.total_rows, "error": self.error}
+
+
+def other_metrics(store: MetricStore, stored: dict[str, int], limit: int | None) -> list[MetricRows]:
+    """Every metric of ``stored`` (:meth:`MetricStore.stored_metrics`) that no analysis reads, in name order, with
+    its first ``limit`` rows (every row with None). Read through the port alone, by the schema the store recorded
+    (:mod:`fediscope.store.base`), so a metric whose SQL file was deleted is read as well on every store."""
+    registry = load_metrics()
+    return [_metric_rows(store, name, registry.get(name), count, limit)
+            for name, count in sorted(stored.items()) if name not in ANALYSED_METRICS]
+
+
+def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count: int,
+                 limit: int | None) -> MetricRows:
+    question = registered.question if registered is not None else None
+    try:
+        columns = list(store.column_types(name))
+        rows = _rows_in_top_order(store, registered or metric(name), limit)
+    except (TypeError, ValueError, StoreSchemaError) as exc:  # a stored value or table this version cannot read
+        reason = f"{exc}; re-run `fediscope process` to store it again"
+        log.warning("metric=%s not shown: %s", name, reason)
+        return MetricRows(name, question, [], [], count, error=reason)
+    return MetricRows(name, question, columns, rows, count)
+
+
+def _rows_in_top_order(store: MetricStore, stored: Metric, limit: int | None) -> list[Row]:
+    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None), a page at a time: each read goes on
+    from the last row of the one before, as the results API pages."""
+    if limit is not None:
+        return store.top(stored, limit)
+    rows: list[Row] = []
+    while True:
+        page = store.top(stored, PAGE_ROWS, after=rows[-1] if rows else None)
+        rows.extend(page)
+        if len(page) < PAGE_ROWS:
+            return rows
 
 
 def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:

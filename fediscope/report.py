@@ -3,7 +3,9 @@
 :func:`build_report` runs every analysis (:mod:`fediscope.analysis`) over a store and, unless told not to,
 draws the charts (:mod:`fediscope.charts`); :class:`Report` renders the result. The text form is for a
 terminal (aligned columns, shares as percentages, long keys shortened); the JSON form keeps every value
-exact and every row (time series included), for scripts and dashboards.
+exact and every row (time series included), for scripts and dashboards. A stored metric no analysis reads (a
+user's own) follows the analyses as a table of its first rows (every row in JSON, under ``other_metrics``), without
+a chart.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import AnalysisResult, AnalysisRun, run_analyses
+from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, run_analyses
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 
@@ -189,6 +191,8 @@ class Report:
     run: AnalysisRun
     charts: list[Path] = field(default_factory=list)
     chart_dir: Path | None = None
+    #: the stored metrics no analysis reads (a user's own), shown as their rows, without charts
+    others: list[MetricRows] = field(default_factory=list)
 
     def section(self, result: AnalysisResult) -> str:
         rows = result.rows
@@ -212,11 +216,31 @@ class Report:
             parts.append(note)
         return "\n".join(parts)
 
+    def other_section(self, other: MetricRows) -> str:
+        """A metric no analysis reads: its question (or that its SQL file is gone), then its first rows as stored."""
+        parts = [f"== {other.name} =="]
+        if other.question is not None:
+            parts.append(other.question)
+        else:
+            parts.append(f"(its SQL file is gone; the store keeps it: `fediscope store drop {other.name}` removes it)")
+        if other.error is not None:
+            parts.append(f"Could not read {other.name}: {other.error}")
+            return "\n".join(parts)
+        parts.append(text_table(other.columns, other.rows) if other.rows else "(no rows)")
+        if other.total_rows > len(other.rows):
+            parts.append(f"(the first {len(other.rows)} of {other.total_rows:,} rows; --format json has them all)")
+        return "\n".join(parts)
+
+    @property
+    def unreadable(self) -> list[str]:
+        """The metrics no analysis reads whose rows could not be read."""
+        return [other.name for other in self.others if other.error is not None]
+
     def text(self) -> str:
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {len(self.run.stored)} metrics, "
                 f"{total:,} rows")
-        blocks = [head, *(self.section(r) for r in self.run.results)]
+        blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {reason}")
         if self.run.missing:
@@ -229,14 +253,18 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"store": self.store_url, "metrics": self.run.stored, "missing": self.run.missing,
                 "failed": self.run.failed,
-                "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts]}
+                "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
+                "other_metrics": {o.name: o.to_dict() for o in self.others}}
 
 
-def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True) -> Report:
-    """Run the analyses (raises StoreError on an empty store) and draw the charts into ``out_dir``."""
+def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True,
+                 every_row: bool = False) -> Report:
+    """Run the analyses (raises StoreError on an empty store), read the metrics no analysis reads (their first ``n``
+    rows, or with ``every_row`` all of them, as ``--format json`` gives them) and draw the charts into ``out_dir``."""
 
     run = run_analyses(store, n)
-    report = Report(store_url=redact_url(store.url), run=run)
+    report = Report(store_url=redact_url(store.url), run=run,
+                    others=other_metrics(store, run.stored, None if every_row else n))
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

@@ -68,6 +68,7 @@ def test_json_report_has_every_row_and_the_chart_paths(capsys, loaded_store, cli
     assert document["metrics"]["top_toots"] == len(sample_metric_rows["top_toots"])
     assert [os.path.basename(p) for p in document["charts"]] == CHARTS
     assert by_name["languages"]["question"] == "In which languages are toots written?"
+    assert document["other_metrics"] == {}  # every stored metric has an analysis
 
 
 def test_the_format_is_case_insensitive_as_every_enumerated_option(capsys, loaded_store, cli_env):

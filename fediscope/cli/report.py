@@ -33,6 +33,10 @@ def _help() -> str:
     from each) and prints each analysis whose metric the store holds: {", ".join(analyses)}. Charts, into
     --out: {", ".join(charts)}.
 
+    Every other stored metric (your own: a SQL file of spark_jobs/sql/, or one whose file is gone) follows them
+    as a table of its first --top rows, in the store's order (its rank column, else its key), without a chart;
+    --format json gives all its rows, under "other_metrics".
+
     \b
     Examples:
       fediscope report
@@ -47,7 +51,7 @@ def _help() -> str:
               show_default=True,
               help="Directory the PNG charts are written to (created if needed).")
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
-              help="Rows of each top-N analysis.")
+              help="Rows of each top-N analysis and of each other metric's table.")
 @click.option("--charts/--no-charts", default=True, show_default=True, help="Write the PNG charts.")
 @click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
 def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> None:
@@ -58,7 +62,7 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
 
     metric_store = open_for_reading(settings)  # creates nothing: a store that does not exist yet is an error
     try:
-        result = build_report(metric_store, out_dir=out, n=top_n, charts=charts)
+        result = build_report(metric_store, out_dir=out, n=top_n, charts=charts, every_row=fmt == "json")
     finally:
         metric_store.close()
     if fmt == "json":
@@ -67,4 +71,9 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
         click.echo(result.text(), nl=False)
     if result.run.failed:
         click.echo(f"fediscope: error: {len(result.run.failed)} analyses could not be computed (see above)", err=True)
+    if result.unreadable:
+        count = len(result.unreadable)
+        click.echo(f"fediscope: error: {count} other metric{'s' if count != 1 else ''} could not be read (see "
+                   f"above): {', '.join(result.unreadable)}", err=True)
+    if result.run.failed or result.unreadable:
         sys.exit(1)

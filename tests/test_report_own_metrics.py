@@ -1,0 +1,151 @@
+"""``fediscope report`` shows every stored metric no analysis reads (a user's own): a table of its first ``--top``
+rows in text, all of them under ``"other_metrics"`` in JSON, also once its SQL file is gone; no chart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+from cli_run import clean_env, run
+
+import fediscope.engine.metrics as registry
+from fediscope import analysis
+from fediscope.engine.metrics import parse_metric
+from fediscope.store.port import open_store
+
+KEY = "report-own-metric-test-pseudonym-key"
+SHIPPED = ["languages"]  # one built-in analysis's metric: its rows are the check of the own metric's
+#: the user's own metric: toots per language (as the shipped ``languages`` counts them, by other SQL) and a quarter of
+#: them, a column of decimals
+OWN = """-- question: How many toots are written in each language, and a quarter of that?
+-- key: language
+-- rank: toots DESC
+SELECT coalesce(nullif(language, ''), 'und') AS language, count(*) AS toots, count(*) / 4.0 AS quarter
+FROM statuses
+WHERE NOT is_reblog
+GROUP BY 1
+"""
+
+
+@pytest.fixture
+def processed(tmp_path, monkeypatch, capsys):
+    """A lake holding a small generated corpus, processed by `fediscope process` into a SQLite store, with the
+    registry reading a directory of its own: the shipped ``languages`` metric and the own metric ``language_mix``."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), 300, seed=7, policy=policy_from_settings(settings))
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    for name in SHIPPED:
+        shutil.copy(registry.SQL_DIR / f"{name}.sql", sql)
+    (sql / "language_mix.sql").write_text(OWN, encoding="utf-8")
+    monkeypatch.setattr(registry, "SQL_DIR", sql)
+    registry.load_metrics.cache_clear()
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    yield tmp_path
+    registry.load_metrics.cache_clear()
+
+
+def _expected(tmp_path) -> list[dict]:
+    """The own metric's rows, from the shipped ``languages`` metric in the store (toots desc, then language)."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        languages = store.all(analysis.metric("languages"))
+    finally:
+        store.close()
+    assert len(languages) > 3  # more rows than --top 3 shows
+    ranked = sorted(languages, key=lambda r: (-r["toots"], r["language"]))
+    return [{"language": r["language"], "toots": r["toots"], "quarter": r["toots"] / 4} for r in ranked]
+
+
+def _report_json(capsys, *args: str) -> dict:
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_json_gives_every_row_of_an_own_metric_under_other_metrics(processed, capsys):
+    document = _report_json(capsys, "--top", "3")
+    expected = _expected(processed)
+    assert document["other_metrics"] == {"language_mix": {
+        "question": "How many toots are written in each language, and a quarter of that?",
+        "columns": ["language", "toots", "quarter"], "rows": expected, "total_rows": len(expected), "error": None}}
+    assert document["metrics"]["language_mix"] == len(expected)
+    assert [a["name"] for a in document["analyses"]] == ["languages"]  # it is no analysis, and gets no chart
+
+
+def test_text_shows_an_own_metric_s_first_top_rows_and_how_many_there_are(processed, capsys):
+    expected = _expected(processed)
+    assert any(r["toots"] % 2 for r in expected)  # a quarter with two decimals somewhere: the column has two
+    code, out, err = run(capsys, "report", "--top", "3", "--out", "charts")
+    assert code == 0, err
+    section = out.split("== language_mix ==\n")[1]
+    lines = section.splitlines()
+    assert lines[0] == "How many toots are written in each language, and a quarter of that?"
+    assert lines[1].split() == ["language", "toots", "quarter"]
+    for line, row in zip(lines[3:6], expected[:3], strict=True):
+        assert line.split() == [row["language"], f"{row['toots']:,}", f"{row['quarter']:,.2f}"]
+    assert lines[6] == f"(the first 3 of {len(expected)} rows; --format json has them all)"
+    assert out.index("== Languages ==") < out.index("== language_mix ==")  # after the built-in analyses
+    assert sorted(p.name for p in (processed / "charts").iterdir()) == ["languages.png"]
+
+
+def test_an_own_metric_whose_sql_file_is_gone_is_still_shown(processed, capsys):
+    (processed / "sql" / "language_mix.sql").unlink()
+    registry.load_metrics.cache_clear()
+    document = _report_json(capsys)
+    expected = _expected(processed)
+    assert document["other_metrics"]["language_mix"]["question"] is None
+    assert document["other_metrics"]["language_mix"]["rows"] == expected
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    lines = out.split("== language_mix ==\n")[1].splitlines()
+    assert lines[0] == ("(its SQL file is gone; the store keeps it: `fediscope store drop language_mix` removes it)")
+    assert lines[3].split()[:2] == [expected[0]["language"], f"{expected[0]['toots']:,}"]
+
+
+def test_an_own_metric_whose_table_lost_a_column_is_named_and_the_report_exits_1(processed, capsys):
+    with sqlite3.connect(processed / "store.db") as conn:
+        conn.execute('ALTER TABLE "metric_language_mix" DROP COLUMN "quarter"')
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 1
+    assert "== Languages ==" in out
+    assert "Could not read language_mix: " in out and "re-run `fediscope process` to store it again" in out
+    assert "Traceback" not in err
+    assert "fediscope: error: 1 other metric could not be read (see above): language_mix" in err
+
+
+# -- the same on every store -----------------------------------------------------------------------------------
+
+ROWS = [{"tag": tag, "day": day, "uses": uses, "mean": mean}
+        for tag, day, uses, mean in [("a", "2024-01-01", 5, 0.5), ("b", "2024-01-01", 9, 1.25),
+                                     ("c", "2024-01-02", 5, None), ("d", "2024-01-02", None, 2.0),
+                                     ("e", "2024-01-03", 1, 0.004), ("f", "2024-01-03", 9, 3.0),
+                                     ("g", "2024-01-04", 2, 7.5)]]
+
+
+def test_other_metrics_read_alike_on_every_store_a_page_at_a_time(metric_store, monkeypatch):
+    """Rank order (uses desc, ties by key, no rank last) from each store, every row read in pages of 3."""
+    monkeypatch.setattr(analysis, "PAGE_ROWS", 3)
+    own = parse_metric("tag_uses", "-- question: q?\n-- key: tag, day\n-- rank: uses DESC\nSELECT 1")
+    metric_store.write(own, ROWS)
+    metric_store.write(analysis.metric("languages"), [{"language": "en", "toots": 2, "share": 1.0}])
+    stored = metric_store.stored_metrics()
+    ranked = [*sorted((r for r in ROWS if r["uses"] is not None), key=lambda r: (-r["uses"], r["tag"])),
+              *(r for r in ROWS if r["uses"] is None)]
+    (every,) = analysis.other_metrics(metric_store, stored, None)
+    assert (every.name, every.question, every.columns, every.total_rows) == ("tag_uses", None,
+                                                                              ["tag", "day", "uses", "mean"], 7)
+    assert every.rows == ranked
+    (first,) = analysis.other_metrics(metric_store, stored, 2)
+    assert first.rows == ranked[:2] and first.total_rows == 7
+
