@@ -387,7 +387,8 @@ def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
 
 def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
     rows = store.top(metric("trending_hashtags"), n)
-    return _result("trending_hashtags", "Trending hashtags (last 7 days vs the 7 before)", "trending_hashtags",
+    return _result("trending_hashtags", "Trending hashtags (the latest 7 days of data vs the 7 before)",
+                   "trending_hashtags",
                    ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
 
 

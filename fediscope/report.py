@@ -23,6 +23,9 @@ from fediscope.store.port import MetricStore
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
 RATIO_COLUMNS = {"growth", "lift_vs_none"}
 MAX_TEXT = 40
+#: text columns that list several values and get more room than :data:`MAX_TEXT` (hashtags per day's three most
+#: used tags with their uses: cut at 40 columns, the third tag was rarely whole and often the second was not)
+TEXT_WIDTHS = {"top_tags": 72}
 
 #: what an analysis's numbers mean where its column names do not say it (the definitions of the metric SQL in
 #: spark_jobs/sql/), printed under its headline numbers; a rate or a ratio without one was read as a plain count
@@ -78,7 +81,7 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    return _clip(str(value), MAX_TEXT)
+    return _clip(str(value), TEXT_WIDTHS.get(column, MAX_TEXT))
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
@@ -107,7 +110,8 @@ def format_column(column: str, values: list[Any]) -> list[str]:
     """The cells of one column of a text table (and of a chart's labels of the same numbers): its numbers with one
     number of decimals, so that they line up (0.655 next to 1.54 read as a different precision), as few as show
     every value (:func:`_decimals`); "0%" for an exact zero share, whole numbers with thousands separators,
-    ratios with an x, "-" for an undefined value (None, NaN), text clipped to :data:`MAX_TEXT` columns."""
+    ratios with an x, "-" for an undefined value (None, NaN), text clipped to :data:`MAX_TEXT` columns
+    (:data:`TEXT_WIDTHS` for a few)."""
     numbers = [float(v) for v in values if _is_finite(v)]
     if column in PERCENT_COLUMNS:
         decimals = _decimals([v * 100 for v in numbers], 1)

@@ -313,6 +313,15 @@ def test_a_chart_not_drawn_this_time_loses_its_file_of_an_earlier_report(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.png"]
 
 
+def test_the_days_top_tags_are_shown_whole_and_other_text_is_clipped_at_40_columns():
+    top = "#mastodon (249), #fediverse (120), #caturday (90)"  # 48 columns: was cut after "#fedive"
+    table = text_table(["top_tags", "tag"], [{"top_tags": top, "tag": "x" * 50}])
+    assert top in table
+    assert ("x" * 39 + "…") in table and "x" * 40 not in table
+    assert format_value("top_tags", "#a (1), " * 20).endswith("…")
+    assert len(format_value("top_tags", "#a (1), " * 20)) == 72
+
+
 def test_text_table_aligns_wide_and_combining_characters():
     table = text_table(["tag", "toots"], [{"tag": "日本語", "toots": 5}, {"tag": "cafe\u0301", "toots": 1234},
                                           {"tag": "🐘", "toots": 2}])
@@ -425,7 +434,7 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
         return next(line for line in sections[title].splitlines() if line.startswith("Definitions: "))
 
     assert "growth = (current_toots + 1) / (previous_toots + 1)" in definitions(
-        "== Trending hashtags (last 7 days vs the 7 before) ==")
+        "== Trending hashtags (the latest 7 days of data vs the 7 before) ==")
     engagement = definitions("== Engagement distribution (accounts by interactions per toot) ==")
     assert "engagement rate = interactions per toot / followers" in engagement
     assert "undefined with 0 followers" in engagement
