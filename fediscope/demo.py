@@ -700,6 +700,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                  f"`python -m fediscope.demo --dir {shlex.quote(shown(ctx.base))}`")
         print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
               f"{again} again: it collects only what is new.", file=out)
+        print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
+              "each listed with its question in fediscope_catalog; to add your own metric, see README "
+              "\"Your own metric\".", file=out)
     for note in ctx.notes:
         print(f"Note: {note}", file=out)
     out.flush()

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -141,6 +142,14 @@ def test_the_next_step_the_demo_suggests_runs_as_printed(demo: DemoRuns, tmp_pat
     done = subprocess.run([*command, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Top accounts by followers" in done.stdout and list(tmp_path.glob("*.png"))
+    # the line after it names the store's tables: they are there, as named
+    tables = re.search(r"^  (\S+) is plain SQLite: a table per metric \(metric_<name>, e.g. (metric_\w+)\), each "
+                       r"listed with its question in (\w+);", demo.second.stdout, re.MULTILINE)
+    assert tables, demo.second.stdout
+    with sqlite3.connect(REPO / tables.group(1)) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {tables.group(2), tables.group(3)} <= names
+        assert db.execute(f"SELECT count(*) FROM {tables.group(2)}").fetchone()[0] > 0
 
 
 @pytest.mark.slow
