@@ -14,7 +14,9 @@ The checks and what they do:
   them takes a request per directory);
 * ``store`` — opens the store and lists the metrics it holds (a read round trip; doctor writes nothing
   into a store, so no probe table appears in BI tools); a SQLite file that does not exist yet is not created,
-  only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing);
+  only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing); a table named as a
+  metric's that no catalog entry lists and no SQL file defines (left by an interrupted write) WARNs, naming it and
+  ``fediscope store drop NAME``, which removes it;
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/``) as ``process`` and ``serve-api`` do: FAIL naming the
@@ -185,10 +187,29 @@ def check_store(settings: Settings) -> Check:
         return Check("store", FAIL, f"{where}: {exc}", "fix FEDISCOPE_STORE")
     try:
         stored = _stored_metrics(store)
+        leftovers = _leftover_tables(store)
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
-    return Check("store", OK, f"{where}: connected, {stored} metric(s) stored")
+    detail = f"{where}: connected, {stored} metric(s) stored"
+    if leftovers:
+        tables = "; ".join(f"{', '.join(names)} (metric {name})" for name, names in leftovers.items())
+        return Check("store", WARN, f"{detail}; table(s) no catalog entry lists, left by an interrupted write or an "
+                                    f"older fediscope: {tables}",
+                     "remove them: " + "; ".join(f"fediscope store drop {name}" for name in leftovers))
+    return Check("store", OK, detail)
+
+
+def _leftover_tables(store: Any) -> dict[str, list[str]]:
+    """The tables of metrics that neither the catalog lists nor a SQL file defines (``fediscope store drop NAME``
+    removes them); those of a metric with its SQL file are replaced by its next first write (and on HBase may be
+    made beforehand), so they are no leftovers."""
+    if not hasattr(store, "unlisted_metrics"):
+        return {}
+    from fediscope.engine.metrics import without_metric_file
+
+    unlisted = store.unlisted_metrics()
+    return {name: unlisted[name] for name in without_metric_file(unlisted)}
 
 
 def _missing_sqlite(where: str, path: Path) -> Check:

@@ -5,7 +5,9 @@ metrics in its summary): BI tools still see it and the lake still keeps its last
 metric's tables and catalog entry from the configured store (:meth:`~fediscope.store.port.MetricStore.drop`) and
 its kept results under ``<lake>/_state/metrics/<store id>/`` (:mod:`fediscope.engine.metric_state`), holding the
 lake lock as ``fediscope process`` does, so that no run writes the store meanwhile. A metric that still has its
-SQL file is refused: the next ``fediscope process`` would only store it again.
+SQL file is refused: the next ``fediscope process`` would only store it again. A name the catalog does not list
+but whose tables the store holds (:meth:`~fediscope.store.port.MetricStore.unlisted_metrics`: left by a write or a
+removal stopped half-way, or made beforehand on HBase) is dropped the same way: its tables are removed.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     """Remove metric NAME, whose SQL file was deleted, from the store and the lake's kept results.
 
     Drops the metric's table (on HBase its tables, the rank index included) and its catalog entry, and deletes
-    its kept results (<lake>/_state/metrics/), holding the lake lock. Refused (exit 2) while
-    spark_jobs/sql/NAME.sql exists (delete the file first, or `fediscope process` stores it again) and for a
-    name the store does not hold (the error lists the ones it does). Asks for confirmation on a terminal; --yes
-    skips the question and is required without one.
+    its kept results (<lake>/_state/metrics/), holding the lake lock. A metric's leftover tables that no catalog
+    entry lists (a first write stopped before it listed the metric; `fediscope doctor` names them) are dropped
+    the same way. Refused (exit 2) while spark_jobs/sql/NAME.sql exists (delete the file first, or `fediscope
+    process` stores it again) and for a name the store holds neither (the error lists the ones it does). Asks
+    for confirmation on a terminal; --yes skips the question and is required without one.
 
     \b
     Examples:
@@ -63,30 +66,31 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     metric_store = open_existing(settings)
     try:
         stored = {} if metric_store is None else metric_store.stored_metrics()
-        if metric_store is None or name not in stored:
+        leftover = [] if metric_store is None or name in stored else metric_store.unlisted_metrics().get(name, [])
+        if metric_store is None or (name not in stored and not leftover):
             held = ", ".join(sorted(stored)) or "none"
             raise ConfigError(f"the store {shown} holds no metric {name!r}; the metrics it holds: {held}")
-        _confirm(name, shown, stored[name], yes)
+        what = (f"metric {name} ({stored[name]} rows)" if name in stored else
+                f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists")
+        _confirm(what, shown, yes)
         kept = _drop_everywhere(settings, metric_store, name)
     finally:
         if metric_store is not None:
             metric_store.close()
     if as_json:
-        emit_json({"metric": name, "store": shown, "rows": stored[name], "dropped": True,
-                   "kept_results_deleted": kept})
+        emit_json({"metric": name, "store": shown, "rows": stored.get(name), "dropped": True,
+                   "leftover_tables": leftover, "kept_results_deleted": kept})
         return
-    click.echo(f"dropped metric {name} ({stored[name]} rows) from {shown}"
-               + ("; deleted its kept results from the lake" if kept else ""))
+    click.echo(f"dropped {what} from {shown}" + ("; deleted its kept results from the lake" if kept else ""))
 
 
-def _confirm(name: str, shown: str, rows: int, yes: bool) -> None:
+def _confirm(what: str, shown: str, yes: bool) -> None:
     """Ask on stderr before dropping, as `lake unlock` does; without a terminal only --yes goes on."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise FediscopeError("not dropped: there is no terminal to confirm on; add --yes to drop the metric")
-    if not click.confirm(f"Drop metric {name} ({rows} rows) from {shown}? This cannot be undone", default=False,
-                         err=True):
+    if not click.confirm(f"Drop {what} from {shown}? This cannot be undone", default=False, err=True):
         raise FediscopeError("not dropped: declined")
 
 

@@ -111,6 +111,10 @@ class BaseStore(ABC):
         """Every metric the store holds, with its row count (from the catalog), by name."""
 
     @abstractmethod
+    def _metric_tables(self) -> dict[str, list[str]]:
+        """Every table named as a metric's table, by metric (catalog entry or not), with the tables' names."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     # -- the port -----------------------------------------------------------------------------------------
@@ -223,6 +227,12 @@ class BaseStore(ABC):
         if deleted:
             self._commit(schema, metric.question, remaining)
         return deleted
+
+    def unlisted_metrics(self) -> dict[str, list[str]]:
+        """See :meth:`~fediscope.store.port.MetricStore.unlisted_metrics`."""
+        tables = self._metric_tables()
+        listed = self.stored_metrics()
+        return {name: sorted(tables[name]) for name in sorted(tables) if name not in listed}
 
     def drop(self, metric: str) -> bool:
         """See :meth:`~fediscope.store.port.MetricStore.drop`."""

@@ -39,7 +39,7 @@ from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
-from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, plan_write
+from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, metric_name_problem, plan_write
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,17 @@ class HBaseStore(BaseStore):
     def stored_metrics(self) -> dict[str, int]:
         return self._read_catalog("read the catalog", lambda catalog: {
             key.decode(): int(cells[b"c:rows"]) for key, cells in catalog.scan(columns=[b"c:rows"])}, {})
+
+    def _metric_tables(self) -> dict[str, list[str]]:
+        """Tables named ``<prefix>_<name>`` or ``<prefix>_<name>-rank`` (:mod:`~fediscope.store.hbase_schema`)."""
+        found: dict[str, list[str]] = {}
+        with self._connection("list the tables") as conn:
+            names = [name.decode() for name in conn.tables()]
+        for name in names:
+            metric = layout.metric_of_table(self.prefix, name)
+            if metric is not None and not metric_name_problem(metric):
+                found.setdefault(metric, []).append(name)
+        return found
 
     # -- row keys -----------------------------------------------------------------------------------------
 

@@ -67,6 +67,15 @@ def rank_table(prefix: str, metric: str) -> str:
     return f"{prefix}_{metric}-rank"
 
 
+def metric_of_table(prefix: str, table: str) -> str | None:
+    """The metric whose data or rank table ``table`` is named as (:func:`data_table`, :func:`rank_table`), or None.
+    A table of another prefix that starts with this one and ``_`` (``fediscope_test_x`` for ``fediscope``) reads
+    as a metric's: HBase table names cannot tell them apart."""
+    if not table.startswith(f"{prefix}_"):
+        return None
+    return table[len(prefix) + 1:].removesuffix("-rank")
+
+
 def catalog_table(prefix: str) -> str:
     return f"{prefix}-catalog"
 

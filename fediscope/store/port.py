@@ -109,6 +109,12 @@ class MetricStore(Protocol):
         no longer among :meth:`stored_metrics` (``fediscope store drop``, for a metric whose SQL file was deleted).
         Returns whether the catalog listed it; dropping a metric the store does not hold changes nothing."""
 
+    def unlisted_metrics(self) -> dict[str, list[str]]:
+        """The metrics whose tables the store holds without a catalog entry, by name, each with those tables' names:
+        left by a first write stopped before it listed the metric (its table is created first), or by a removal
+        stopped between the two; on HBase also tables made beforehand (``hbase_schema --create``) for a metric not
+        written yet. :meth:`drop` removes them; the next first write of a metric replaces its own."""
+
     def close(self) -> None: ...
 
 

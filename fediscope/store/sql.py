@@ -66,13 +66,15 @@ from sqlalchemy.types import TypeEngine
 from fediscope.errors import ConfigError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.base import BaseStore
-from fediscope.store.schema import Row, TableSchema, WritePlan
+from fediscope.store.schema import Row, TableSchema, WritePlan, metric_name_problem
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1000
 DRIVER_CHUNK = 10_000  # rows per executemany of prepared tuples (PyMySQL folds them into ~1 MB INSERTs)
 CATALOG = "fediscope_catalog"
+#: The name of a metric's table is this and the metric's name.
+METRIC_TABLE_PREFIX = "metric_"
 T = TypeVar("T")
 
 
@@ -203,6 +205,12 @@ class SQLStore(BaseStore):
                                       .order_by(self._catalog.c.metric)).all(), [])
         return {name: count for name, count in rows}
 
+    def _metric_tables(self) -> dict[str, list[str]]:
+        with self._errors("list the tables"), self._engine.connect() as conn:
+            names = inspect(conn).get_table_names()
+        metrics = (name.removeprefix(METRIC_TABLE_PREFIX) for name in names if name.startswith(METRIC_TABLE_PREFIX))
+        return {metric: [f"{METRIC_TABLE_PREFIX}{metric}"] for metric in metrics if not metric_name_problem(metric)}
+
     # -- tables -------------------------------------------------------------------------------------------
 
     def table(self, schema: TableSchema) -> Table:
@@ -213,7 +221,7 @@ class SQLStore(BaseStore):
         columns = [Column(name, self.column_type(type_, key_length if name in schema.key else None),
                           nullable=name not in schema.key, autoincrement=False, quote=True)
                    for name, type_ in schema.columns]
-        table = Table(f"metric_{schema.metric}", MetaData(), *columns,
+        table = Table(f"{METRIC_TABLE_PREFIX}{schema.metric}", MetaData(), *columns,
                       PrimaryKeyConstraint(*schema.key, name=f"pk_{schema.metric}"), **self.table_options)
         if schema.rank_column:
             rank = schema.rank_column
@@ -255,7 +263,7 @@ class SQLStore(BaseStore):
         (on MariaDB the DROP commits the delete first: a removal stopped in between leaves a table no catalog entry
         lists, which the next first write replaces). The table is named, not built from the catalog's schema: a
         metric listed with no rows has no columns (and no table)."""
-        table = Table(f"metric_{metric}", MetaData())
+        table = Table(f"{METRIC_TABLE_PREFIX}{metric}", MetaData())
         with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
             if self._catalog_exists(conn):
                 conn.execute(delete(self._catalog).where(self._catalog.c.metric == metric))

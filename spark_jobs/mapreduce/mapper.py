@@ -32,11 +32,15 @@ They are counted (Hadoop counter ``expired_versions``).
 
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
-``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not JSON
-envelopes, that are not UTF-8 text (bytes that are not UTF-8, a JSON escape of a lone surrogate such as
-``\\ud83d``), or that hold a count no 64-bit integer can hold (all of which DuckDB's reader refuses), are skipped
-and counted; so are the lines of an input file whose path names no entity, or one that is not ``statuses``,
-``accounts`` or ``directory`` (counter ``unknown_entity_input_lines``, and a line on stderr).
+``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not records
+(:data:`SKIP_REASONS`: not UTF-8 text — bytes that are not UTF-8, a JSON escape of a lone surrogate such as
+``\\ud83d`` —, not JSON, JSON that is not an object, an object that is not a lake envelope, a count no 64-bit
+integer can hold; DuckDB's reader refuses them, or curation has nothing to read in them) are skipped and counted by
+reason (counters ``skipped_<reason>``, their sum ``malformed_input_lines``; outside Hadoop one line on stderr), or,
+with ``--strict``, stop the mapper (exit 2) with one line naming the input file and the line, as curation stops.
+Empty lines, ``{}`` and ``null`` hold no record: skipped without a word, as both engines skip them. The lines of
+an input file whose path names no entity, or one that is not ``statuses``, ``accounts`` or ``directory``, are
+skipped and counted too (counter ``unknown_entity_input_lines``, and a line on stderr).
 """
 
 from __future__ import annotations
@@ -469,6 +473,91 @@ _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 _GZIP_STARTS = ("\x1f\udc8b", "\x1f\ufffd", "\x1f\x8b")
 
 
+#: Why a line that is not a record is skipped (each a Hadoop counter ``skipped_<reason>``), and what it is. Empty
+#: lines, ``{}`` and ``null`` are none of these: they hold no record, and both engines skip them without a word.
+SKIP_REASONS = {
+    "not_utf8": "not UTF-8 text",
+    "not_json": "not JSON",
+    "not_an_object": "JSON that is not an object",
+    "not_an_envelope": "not a lake envelope",
+    "bad_count": "a count no 64-bit integer holds",
+}
+#: The mapper's exit status when ``--strict`` stops it on a line that is not a record (as on gzip input: bad input).
+NOT_A_RECORD_EXIT = 2
+#: What to do about a damaged raw batch: the words of curation's message (``fediscope.lake.batches``).
+RESTORE_ADVICE = "restore it from a copy, or move it out of the lake, and run again"
+#: The ``--strict`` stop of a mapper that does not know its input file (a pipe), which ``run_local.py`` reads back
+#: to name the file and its line (:func:`not_a_record_message`).
+PIPE_STOP_RE = re.compile(r"mapper: line ([0-9]+) of the input is not a JSON record \((.*)\); "
+                          + re.escape(RESTORE_ADVICE) + r"\Z")
+
+
+class NotARecord(ValueError):
+    """A line the mapper skips (``--strict``: stops on): ``reason`` is a key of :data:`SKIP_REASONS`, the message
+    says what the line is."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(SKIP_REASONS[reason] + (f": {detail}" if detail else ""))
+        self.reason = reason
+
+
+def _unreadable(exc: BaseException) -> NotARecord:
+    """What :func:`read_line`'s error (a UnicodeError, a JSONDecodeError, a RecursionError) says of the line."""
+    if isinstance(exc, UnicodeError):
+        return NotARecord("not_utf8")
+    if isinstance(exc, json.JSONDecodeError):
+        return NotARecord("not_json", f"{exc.msg} at character {exc.pos + 1}")
+    return NotARecord("not_json", "nested too deep")
+
+
+def _json_kind(value: Any) -> str:
+    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str) else
+            "a boolean" if isinstance(value, bool) else "a number")
+
+
+def read_record(raw: str) -> dict[str, Any] | None:
+    """One input line → its lake envelope; None for a line that holds no record (empty, ``{}``, ``null``: both
+    engines read it as a row of nothing and skip it). :class:`NotARecord` for any other line that is not an
+    envelope, an object whose ``data`` is an object and whose ``meta``, when set, is one: DuckDB's reader refuses
+    what is not JSON, not UTF-8, not an object, or a ``meta``/``data`` of another type, and curation has nothing to
+    read in an object without ``data``."""
+    try:
+        value = read_line(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeError and JSONDecodeError are ValueErrors
+        raise _unreadable(exc) from None
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise NotARecord("not_an_object", _json_kind(value))
+    if not isinstance(value.get("data"), dict):
+        raise NotARecord("not_an_envelope", "no data object")
+    if value.get("meta") is not None and not isinstance(value["meta"], dict):
+        raise NotARecord("not_an_envelope", "its meta is not an object")
+    return value
+
+
+def not_a_record_message(env: dict[str, str], number: int, exc: NotARecord) -> str:
+    """The ``--strict`` stop on line ``number`` of the mapper's input: under Hadoop naming the input file (and the
+    split's first byte when the split is not the file's start, where line numbers count from), else "the input"
+    (in :data:`PIPE_STOP_RE`'s form). Curation's words (``fediscope.lake.batches.decode_jsonl``)."""
+    path = input_path_from_env(env)
+    if path is None:
+        return f"mapper: line {number} of the input is not a JSON record ({exc}); {RESTORE_ADVICE}"
+    start = env.get("mapreduce_map_input_start") or env.get("map_input_start") or "0"
+    line = f"line {number}" if start == "0" else f"line {number} of its split from byte {start}"
+    return f"mapper: the raw file {path} is damaged: {line} is not a JSON record ({exc}); {RESTORE_ADVICE}"
+
+
+def skipped_summary(skipped: dict[str, int]) -> str | None:
+    """One line saying how many lines were skipped for each reason (None when none was)."""
+    total = sum(skipped.values())
+    if not total:
+        return None
+    reasons = ", ".join(f"{SKIP_REASONS.get(reason, reason)}: {count}" for reason, count in skipped.items() if count)
+    return (f"skipped {total} line(s) that are not records ({reasons}); the SQL curation stops on such a line "
+            "(--strict stops here too)")
+
+
 def read_line(raw: str) -> Any:
     """One JSON Lines line → its value (None for a blank line). Raises ValueError (as DuckDB's ``read_json`` refuses
     the file) when it is not JSON, or not UTF-8 text: it holds bytes that are not UTF-8 (read with
@@ -532,9 +621,7 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
                     try:
                         record = read_line(data.decode("utf-8"))
                     except (ValueError, RecursionError) as exc:  # UnicodeError and JSONDecodeError are ValueErrors
-                        why = ("not UTF-8 text" if isinstance(exc, UnicodeError) else
-                               f"not JSON: {exc.msg} at character {exc.pos + 1}"
-                               if isinstance(exc, json.JSONDecodeError) else "not JSON: nested too deep")
+                        why = _unreadable(exc)
                         raise DeletionsError(f"{file} line {number} is damaged ({why}); skipping it would lose the "
                                              "deletions it holds: restore the file from a copy, or move it "
                                              "away") from None
@@ -658,9 +745,13 @@ def account_line(account: dict[str, Any], meta: dict[str, Any], first_day: int |
 
 
 def _check_counts(entity: dict[str, Any], names: tuple[str, ...]) -> None:
-    """Raises ValueError when one of the counts ``names`` of ``entity`` is a number no 64-bit integer can hold."""
+    """Raises :class:`NotARecord` when one of the counts ``names`` of ``entity`` is a number no 64-bit integer
+    can hold."""
     for name in names:
-        as_int(entity.get(name))
+        try:
+            as_int(entity.get(name))
+        except ValueError as exc:
+            raise NotARecord("bad_count", f"{name} {exc}") from None
 
 
 def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
@@ -679,7 +770,7 @@ def map_record(record: Any, path_entity: str | None = None,
     """Every intermediate line of one raw envelope (empty when it carries nothing job 1 uses); those posted or
     fetched before ``first_day`` (:func:`first_day_micros`) marked expired."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
-        raise ValueError("not a lake envelope")
+        raise NotARecord("not_an_envelope", "no data object")
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
     data = record["data"]
     entity = entity_of(data, path_entity)
@@ -723,12 +814,18 @@ def path_entity_from_env(env: dict[str, str]) -> str | None:
 
 
 def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
-        deleted: AbstractSet[object] = frozenset(), first_day: int | None = None) -> int:
+        deleted: AbstractSet[object] = frozenset(), first_day: int | None = None, strict: bool = False,
+        counters: bool = False) -> int:
+    """Map ``stdin`` to ``stdout``. A line that is not a record (:func:`read_record`, a bad count) is skipped and
+    counted by reason, or with ``strict`` stops the mapper (exit :data:`NOT_A_RECORD_EXIT`, one line on
+    ``stderr``: :func:`not_a_record_message`). The counts go to ``stderr`` as Hadoop streaming counters under
+    Hadoop or with ``counters`` (``run_local.py`` reads them), else as one line (:func:`skipped_summary`)."""
     path_entity = path_entity_from_env(env)
     # an input file that is not a statuses/accounts/directory batch of a lake: its lines cannot be read as any
     # entity, so they are skipped, but counted and said (a wrong -input must not give empty metrics silently)
     unknown_input = path_entity is not None and path_entity not in (*_STATUS_ENTITIES, *_ACCOUNT_ENTITIES)
-    malformed = written = unread = old = 0
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    written = unread = old = 0
     write = stdout.write
     for number, raw in enumerate(stdin, 1):
         if raw.startswith(_GZIP_STARTS):
@@ -744,9 +841,13 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
             unread += 1
             continue
         try:
-            lines = map_record(read_line(raw), path_entity, deleted, first_day)
-        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeError are ValueErrors
-            malformed += 1
+            record = read_record(raw)
+            lines = [] if record is None else map_record(record, path_entity, deleted, first_day)
+        except NotARecord as exc:
+            if strict:
+                stderr.write(not_a_record_message(env, number, exc) + "\n")
+                return NOT_A_RECORD_EXIT
+            skipped[exc.reason] += 1
             continue
         for line in lines:
             write(line + "\n")
@@ -758,14 +859,17 @@ def run(stdin: TextIO, stdout: TextIO, stderr: TextIO, env: dict[str, str],
         why = (f"its entity {path_entity!r} is none of {entities}" if path_entity else
                "its path has no raw/mastodon/<entity>/ directory")
         stderr.write(f"mapper: skipped {unread} line(s) of {input_path_from_env(env)}: {why}\n")
-    if "mapreduce_task_id" in env or "mapred_task_id" in env:
+    if counters or "mapreduce_task_id" in env or "mapred_task_id" in env:
         stderr.write(f"reporter:counter:fediscope,map_lines_out,{written}\n")
-        stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{malformed}\n")
+        stderr.write(f"reporter:counter:fediscope,malformed_input_lines,{sum(skipped.values())}\n")
+        for reason, count in skipped.items():
+            stderr.write(f"reporter:counter:fediscope,skipped_{reason},{count}\n")
         stderr.write(f"reporter:counter:fediscope,unknown_entity_input_lines,{unread}\n")
         stderr.write(f"reporter:counter:fediscope,expired_versions,{old}\n")
-    elif malformed:
-        stderr.write(f"mapper: skipped {malformed} line(s) that are not lake envelopes, are not UTF-8 text or "
-                     "hold a count that is not a 64-bit integer\n")
+    else:
+        summary = skipped_summary(skipped)
+        if summary:
+            stderr.write(f"mapper: {summary}\n")
     return 0
 
 
@@ -784,6 +888,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-day", type=_first_day_arg, metavar="YYYY-MM-DD",
                         help="the curated retention's first day: status versions posted and account snapshots "
                              "fetched before it are expired (default: none, every day is kept)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop (exit 2) at the first line that is not a record, naming it, as the SQL curation "
+                             "stops, instead of skipping and counting it (empty lines, {} and null hold no record "
+                             "and are skipped either way)")
+    parser.add_argument("--counters", action="store_true",
+                        help="report the counts as Hadoop streaming counters on stderr also outside Hadoop (as "
+                             "run_local.py reads them)")
     args = parser.parse_args(argv)
     try:
         deleted = load_deletions(args.deletions)
@@ -794,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False) as stdin, \
             open(sys.stdout.fileno(), "w", encoding="utf-8", errors="surrogatepass", newline="\n", closefd=False,
                  buffering=1 << 16) as stdout:
-        return run(stdin, stdout, sys.stderr, dict(os.environ), deleted, args.first_day)
+        return run(stdin, stdout, sys.stderr, dict(os.environ), deleted, args.first_day, args.strict, args.counters)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ shell; ``.jsonl.gz`` batches are decompressed on the way in (Hadoop's input form
 
 Usage::
 
-    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json] [--retention-days N]
+    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json] [--retention-days N] [--strict]
 
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
@@ -17,18 +17,25 @@ as curation applies it: ``--retention-days`` (default: ``FEDISCOPE_RETENTION_CUR
 before today in UTC (``--today``) is the mapper's ``--first-day`` (:func:`first_day`). Standard library only. A
 batch that cannot be read (a corrupt or truncated ``.gz``), that is empty (no bytes), or that does not end with a
 newline (cut short), stops it before any metric is written, naming the file (exit 1), as it stops the SQL
-curation; so does a streamed deletions batch that is empty or cut short. When the reader of its output goes away
-(``run_local.py LAKE | head``) it stops quietly with the status of a Unix tool ended by SIGPIPE, 141.
+curation; so does a streamed deletions batch that is empty or cut short. A line that is not a record (not JSON,
+not UTF-8, not a lake envelope, a count no 64-bit integer holds) is skipped by the mapper, and a line on stderr
+says how many for each reason; with ``--strict`` the first one stops the run (exit 1), naming its file and line,
+as the SQL curation stops. Nothing is written (``--out`` or the standard output) unless the whole chain succeeds.
+When the reader of its output goes away (``run_local.py LAKE | head``) it stops quietly with the status of a Unix
+tool ended by SIGPIPE, 141.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import errno
 import gzip
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,10 +47,17 @@ from pathlib import Path
 from typing import IO, Any
 
 try:  # imported as part of the repository (tests, the benchmark)
-    from spark_jobs.mapreduce.mapper import lake_files, parse_day
+    from spark_jobs.mapreduce.mapper import (
+        PIPE_STOP_RE,
+        RESTORE_ADVICE,
+        SKIP_REASONS,
+        lake_files,
+        parse_day,
+        skipped_summary,
+    )
     from spark_jobs.mapreduce.reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape
 except ImportError:  # run as a script next to mapper.py and reducer.py
-    from mapper import lake_files, parse_day  # type: ignore[no-redef]
+    from mapper import PIPE_STOP_RE, RESTORE_ADVICE, SKIP_REASONS, lake_files, parse_day, skipped_summary  # type: ignore[no-redef]
     from reducer import BROKEN_PIPE_EXIT, COLUMNS, unescape  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +68,8 @@ ENTITIES = ("statuses", "accounts", "directory")
 DELETIONS = "status_deletions"
 _ROOT = ("raw", "mastodon")
 _BOOL_COLUMNS = {"bot"}
+#: A Hadoop streaming counter line of the mapper's stderr (``--counters``).
+_COUNTER_RE = re.compile(rb"reporter:counter:fediscope,([A-Za-z0-9_]+),([0-9]+)\Z")
 _TEXT_COLUMNS = {"account_key", "instance", "day", "tag", "feature"}
 
 
@@ -156,16 +172,20 @@ def check_deletions(paths: Sequence[Path]) -> None:
 
 
 def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
-          stages: Sequence[subprocess.Popen[bytes]] = ()) -> None:
+          stages: Sequence[subprocess.Popen[bytes]] = (), starts: list[tuple[int, Path]] | None = None) -> None:
     """``cat`` (and ``zcat`` for ``.gz``) the files into ``sink``, then close it. A file that cannot be read (a
     corrupt or truncated ``.gz`` batch, an unreadable file), that is empty (no bytes: a batch is landed with its
     records) or that does not end with a newline (cut short: its last line would be glued to the next file's
     first), as ``fediscope.lake.batches.check_whole_batches`` refuses it for the SQL curation, is reported in
     ``errors`` as a :class:`PipelineError` naming it, and the ``stages`` are killed before ``sink`` is closed, so
-    that no stage sees the end of its input and no metric computed from part of the lake is written."""
+    that no stage sees the end of its input and no metric computed from part of the lake is written. ``starts``
+    gets the number (from 1) of each file's first line in ``sink`` (:func:`line_of`)."""
     path: Path | None = None
+    lines = 0
     try:
         for path in files:
+            if starts is not None:
+                starts.append((lines + 1, path))
             last = b"\n"
             with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as handle:
                 if not os.fstat(handle.fileno()).st_size:  # of the file itself (a .gz: not even a gzip header)
@@ -175,6 +195,7 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
                     if not chunk:
                         break
                     sink.write(chunk)
+                    lines += chunk.count(b"\n")
                     last = chunk[-1:]
             if last != b"\n":  # its last line would be glued to the next file's first: two records lost
                 raise PipelineError(cut_batch_message(path))
@@ -193,15 +214,50 @@ def _feed(files: Iterable[Path], sink: IO[bytes], errors: list[BaseException],
             sink.close()
 
 
+def line_of(starts: Sequence[tuple[int, Path]], number: int) -> tuple[Path, int] | None:
+    """The file and line of line ``number`` of the mapper's input, from :func:`_feed`'s ``starts`` (every file
+    ends with a newline, else it is refused, so the lines of one file are never glued to the next's)."""
+    index = bisect.bisect_right([first for first, _ in starts], number) - 1
+    return None if index < 0 else (starts[index][1], number - starts[index][0] + 1)
+
+
+def split_counters(err: bytes) -> tuple[dict[str, int], bytes]:
+    """The mapper's stderr → its Hadoop streaming counters (``--counters``) and the rest of what it said."""
+    counters: dict[str, int] = {}
+    rest: list[bytes] = []
+    for line in err.splitlines(keepends=True):
+        match = _COUNTER_RE.match(line.rstrip(b"\n"))
+        if match:
+            counters[match.group(1).decode()] = int(match.group(2))
+        else:
+            rest.append(line)
+    return counters, b"".join(rest)
+
+
+def _mapper_failure(err: bytes, starts: Sequence[tuple[int, Path]]) -> str | None:
+    """The ``--strict`` stop of the mapper (a line of the input that is not a record) as curation says it, naming
+    the raw file and its line (``fediscope.lake.batches.decode_jsonl``); None for any other failure."""
+    match = PIPE_STOP_RE.match(err.decode(errors="replace").strip())
+    where = match and line_of(starts, int(match.group(1)))
+    if not where:
+        return None
+    path, line = where
+    return f"the raw file {path} is damaged: line {line} is not a JSON record ({match.group(2)}); {RESTORE_ADVICE}"
+
+
 def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.executable,
-                 sort_buffer: str = "25%", deletions: Sequence[Path] = (), keep_from: date | None = None) -> None:
+                 sort_buffer: str = "25%", deletions: Sequence[Path] = (), keep_from: date | None = None,
+                 strict: bool = False) -> dict[str, int]:
     """Run the chain over ``files``, writing the metric lines to ``out`` (a binary file); ``deletions`` go to the
     mapper as ``--deletions`` (checked first: :func:`check_deletions`), ``keep_from`` (the curated retention's first
-    day, :func:`first_day`) as ``--first-day``. Raises PipelineError."""
+    day, :func:`first_day`) as ``--first-day``; ``strict`` stops at a line that is not a record. Returns the
+    mapper's counters (the lines it skipped, by reason, are also said on stderr). Raises PipelineError; ``out``
+    then holds what the stages wrote before they stopped, so give it a file to throw away."""
     check_deletions(deletions)
     env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "utf-8"}
     sort = ["sort", "-S", sort_buffer]
-    mapper = [python, str(MAPPER), *(arg for path in deletions for arg in ("--deletions", str(path))),
+    mapper = [python, str(MAPPER), "--counters", *(["--strict"] if strict else []),
+              *(arg for path in deletions for arg in ("--deletions", str(path))),
               *(["--first-day", keep_from.isoformat()] if keep_from else [])]
     stages = [mapper, sort, [python, str(REDUCER)], sort, [python, str(REDUCER)]]
     procs: list[subprocess.Popen[bytes]] = []
@@ -215,14 +271,19 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
         procs.append(proc)
         stdin = proc.stdout
     errors: list[BaseException] = []
-    feeder = threading.Thread(target=_feed, args=(files, procs[0].stdin, errors, procs), daemon=True)
+    starts: list[tuple[int, Path]] = []
+    feeder = threading.Thread(target=_feed, args=(files, procs[0].stdin, errors, procs, starts), daemon=True)
     feeder.start()
     stderr: list[bytes] = [b""] * len(procs)
     readers = [threading.Thread(target=lambda i=i: stderr.__setitem__(i, procs[i].stderr.read()), daemon=True)
                for i in range(len(procs))]
     for reader in readers:
         reader.start()
-    codes = [proc.wait() for proc in procs]
+    codes = [procs[0].wait()]
+    if codes[0] != 0:  # the later stages would only work on part of the input: stop them
+        for proc in procs[1:]:
+            proc.kill()
+    codes += [proc.wait() for proc in procs[1:]]
     feeder.join()
     for reader in readers:
         reader.join()
@@ -231,12 +292,40 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
     if errors:
         raise errors[0] if isinstance(errors[0], PipelineError) else PipelineError(
             f"reading the raw files failed: {errors[0]}")
+    counters, stderr[0] = split_counters(stderr[0])
+    if codes[0] != 0:
+        stopped = _mapper_failure(stderr[0], starts)
+        if stopped:
+            raise PipelineError(stopped)
     for argv, code, err in zip(stages, codes, stderr, strict=True):
         name = Path(argv[1]).name if argv[0] == python else argv[0]
         if code != 0:
             raise PipelineError(f"{name} exited with {code}: {err.decode(errors='replace').strip()[-2000:]}")
         if err.strip():
             sys.stderr.write(err.decode(errors="replace"))
+    summary = skipped_summary({reason: counters.get(f"skipped_{reason}", 0) for reason in SKIP_REASONS})
+    if summary:
+        sys.stderr.write(f"run_local: {summary}\n")
+    return counters
+
+
+def publish(output: IO[bytes], out_path: Path) -> None:
+    """Copy ``output`` (a finished run's, read from its start) to ``out_path`` whole or not at all: through a file
+    next to it, renamed over it, so that a run stopped meanwhile leaves no partial file and an older one
+    untouched. A path that is not a regular file (``/dev/stdout``, a named pipe) is written to as it is."""
+    if out_path.exists() and not out_path.is_file():
+        with open(out_path, "wb") as handle:
+            shutil.copyfileobj(output, handle)
+        return
+    partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(partial, "wb") as handle:
+            shutil.copyfileobj(output, handle)
+        os.replace(partial, out_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
 
 
 def _value(column: str, field: str) -> Any:
@@ -273,19 +362,24 @@ def parse_output(lines: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def run_lake(lake: Path, out_path: Path | None = None, keep_from: date | None = None
+def run_lake(lake: Path, out_path: Path | None = None, keep_from: date | None = None, strict: bool = False
              ) -> dict[str, list[dict[str, Any]]]:
-    """Run the chain over a local lake and return the parsed metrics (the raw lines also go to ``out_path``);
-    ``keep_from``: the curated retention's first day (:func:`first_day`; None keeps every day)."""
+    """Run the chain over a local lake and return the parsed metrics (the raw lines also go to ``out_path``, once
+    the run succeeded: :func:`publish`); ``keep_from``: the curated retention's first day (:func:`first_day`; None
+    keeps every day); ``strict``: stop at a line that is not a record (:func:`run_pipeline`)."""
     files = raw_files(lake)
     if not files:
         raise PipelineError(f"no raw statuses/accounts batches under {lake / '/'.join(_ROOT)}")
-    with (open(out_path, "w+b") if out_path else tempfile.TemporaryFile()) as handle:
-        run_pipeline(files, handle, deletions=deletions_dir(lake), keep_from=keep_from)
+    with tempfile.TemporaryFile() as handle:
+        run_pipeline(files, handle, deletions=deletions_dir(lake), keep_from=keep_from, strict=strict)
         handle.seek(0)
         # "\n" only: str.splitlines also breaks at U+2028, U+0085, \x1c, \v…, which a tag may hold; the empty
         # text after the final newline is skipped by parse_output
-        return parse_output(handle.read().decode("utf-8", "surrogateescape").split("\n"))
+        metrics = parse_output(handle.read().decode("utf-8", "surrogateescape").split("\n"))
+        if out_path:
+            handle.seek(0)
+            publish(handle, out_path)
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"{RETENTION_VARIABLE}, else 0: every day is kept)")
     parser.add_argument("--today", metavar="YYYY-MM-DD", help="the day the retention counts from (default: today, "
                                                               "UTC)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop (exit 1, nothing written) at the first line that is not a record, naming its "
+                             "file and line, as the SQL curation stops, instead of skipping and counting it")
     args = parser.parse_args(argv)
     try:
         keep_from = retention_first_day(args.retention_days, args.today, os.environ)
@@ -306,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))  # exit 2
     try:
         if args.json or args.out:
-            metrics = run_lake(args.lake, args.out, keep_from)
+            metrics = run_lake(args.lake, args.out, keep_from, args.strict)
             if args.json:
                 json.dump(metrics, sys.stdout, ensure_ascii=False, indent=1)
                 sys.stdout.write("\n")
@@ -314,8 +411,12 @@ def main(argv: list[str] | None = None) -> int:
         files = raw_files(args.lake)
         if not files:
             raise PipelineError(f"no raw statuses/accounts batches under {args.lake / '/'.join(_ROOT)}")
-        sys.stdout.flush()
-        run_pipeline(files, sys.stdout.buffer, deletions=deletions_dir(args.lake), keep_from=keep_from)
+        with tempfile.TemporaryFile() as handle:  # printed once the whole chain succeeded
+            run_pipeline(files, handle, deletions=deletions_dir(args.lake), keep_from=keep_from, strict=args.strict)
+            handle.seek(0)
+            sys.stdout.flush()
+            shutil.copyfileobj(handle, sys.stdout.buffer)
+            sys.stdout.flush()
         return 0
     except BrokenPipeError:  # the reader of the output is gone (``| head``): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit fails

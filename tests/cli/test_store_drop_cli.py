@@ -1,6 +1,8 @@
 """A metric whose SQL file was deleted: ``fediscope process`` names it in its summary (text and --json), and
 ``fediscope store drop NAME`` removes its table, catalog entry and kept results, refusing a metric that still has
-its file, a name the store does not hold, no confirmation, and a lake another run has locked."""
+its file, a name the store does not hold, no confirmation, and a lake another run has locked. A metric's table left
+without a catalog entry (a first write killed half-way) is dropped the same way, and ``fediscope doctor`` names
+it."""
 
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def test_store_drop_removes_the_table_catalog_entry_and_kept_results(cli_env, ca
     document = json.loads(out)
     assert document.pop("rows") > 0
     assert document == {"metric": "my_old_metric", "store": f"sqlite:///{cli_env / 'store.db'}", "dropped": True,
-                        "kept_results_deleted": True}
+                        "leftover_tables": [], "kept_results_deleted": True}
     assert _tables(cli_env) == {"fediscope_catalog", "metric_languages", "metric_bot_share"}
     assert not (_kept(cli_env) / "my_old_metric.parquet").exists()
     assert sorted(json.loads((_kept(cli_env) / "index.json").read_text())["metrics"]) == ["bot_share", "languages"]
@@ -153,3 +155,71 @@ def test_store_drop_waits_for_no_run_it_fails_while_the_lake_is_locked(cli_env, 
     assert code == 1 and "fediscope process" in err and "Traceback" not in err
     assert "metric_my_old_metric" in _tables(cli_env)
     assert (_kept(cli_env) / "my_old_metric.parquet").is_file()
+
+
+def _leftover(cli_env: Path, name: str) -> None:
+    """The table of metric ``name`` as a first write killed before the catalog listed the metric leaves it."""
+    from fediscope.config import load_settings
+    from fediscope.engine.metrics import Metric
+    from fediscope.errors import StoreError
+    from fediscope.store.port import store_from_settings
+
+    store = store_from_settings(load_settings())
+
+    def killed(*_: object) -> None:
+        raise StoreError("killed (injected)")
+
+    store._save_schema = killed  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="injected"):
+        store.write(Metric(name, "Half written?", ("tag",), ""), [{"tag": "python", "uses": 2}])
+    store.close()
+    assert f"metric_{name}" in _tables(cli_env)
+
+
+def test_store_drop_removes_a_leftover_table_no_catalog_entry_lists(cli_env, capsys):
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    _leftover(cli_env, "half_written")
+    before = _tables(cli_env)
+    code, out, err = run(capsys, "store", "drop", "half_written")  # no terminal here: the question is not skipped
+    assert code == 1 and "add --yes" in err and _tables(cli_env) == before
+    code, out, err = run(capsys, "store", "drop", "half_written", "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"metric": "half_written", "store": f"sqlite:///{cli_env / 'store.db'}", "rows": None,
+                               "dropped": True, "leftover_tables": ["metric_half_written"],
+                               "kept_results_deleted": False}
+    assert _tables(cli_env) == before - {"metric_half_written"}
+    code, out, err = run(capsys, "store", "drop", "half_written", "--yes")  # gone now: unknown
+    assert code == 2 and "holds no metric 'half_written'" in err
+
+
+def test_store_drop_says_it_dropped_a_leftover_table(cli_env, capsys):
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    _leftover(cli_env, "half_written")
+    code, out, err = run(capsys, "store", "drop", "half_written", "--yes")
+    assert (code, out) == (0, f"dropped the leftover table(s) metric_half_written of metric half_written, which no "
+                              f"catalog entry lists from sqlite:///{cli_env / 'store.db'}\n"), err
+
+
+def test_doctor_names_a_leftover_table_and_the_command_that_removes_it(cli_env, capsys):
+    """Only tables of metrics without a SQL file: the next first write of one that has its file replaces its
+    table."""
+    from fediscope.config import load_settings
+    from fediscope.doctor import OK, WARN, check_store
+
+    _leftover(cli_env, "my_old_metric")  # a first write of a metric with its SQL file, stopped: no leftover
+    assert check_store(load_settings()).status == OK
+    _leftover(cli_env, "half_written")
+    check = check_store(load_settings())
+    assert check.status == WARN, check
+    assert check.detail == (f"sqlite:///{cli_env / 'store.db'}: connected, 0 metric(s) stored; table(s) no catalog "
+                            "entry lists, left by an interrupted write or an older fediscope: metric_half_written "
+                            "(metric half_written)")
+    assert check.fix == "remove them: fediscope store drop half_written"
+    code, _, err = run(capsys, "store", "drop", "half_written", "--yes")
+    assert code == 0, err
+    code, _, err = run(capsys, "process")  # writes my_old_metric over the table its stopped first write left
+    assert code == 0, err
+    check = check_store(load_settings())
+    assert check.status == OK and "3 metric(s) stored" in check.detail, check

@@ -9,6 +9,9 @@ collector lands them, then one batch damaged; both are run over them.
 * A batch cut short (no final newline) is refused by both, in the same words.
 * A streamed deletions batch that is empty or cut short is refused by both (its deletions are lost).
 * Partitions moved elsewhere and linked back are read by both; one that cannot be listed stops both.
+* A line that is not a record stops curation; the chain skips it and says how many for each reason (Hadoop
+  counters ``skipped_<reason>``, a line of ``run_local``), or with ``--strict`` stops, naming the file and line,
+  and writes nothing. Empty lines, ``{}`` and ``null`` hold no record: skipped by both without a word.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import copy
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +99,7 @@ def test_run_local_refuses_an_empty_batch_as_curation_does(tmp_path: Path, which
     for mode in ([], ["--json"], ["--out", str(tmp_path / "metrics.tsv")]):
         out = _run_local(lake, *mode)
         assert (out.returncode, out.stderr, out.stdout) == (1, f"run_local: {said}\n", ""), mode
-    assert (tmp_path / "metrics.tsv").read_text() == ""  # nothing computed from part of the lake
+    assert not (tmp_path / "metrics.tsv").exists()  # nothing computed from part of the lake
     with pytest.raises(PipelineError, match=" is empty: a batch is landed with its records"):
         run_lake(lake)
 
@@ -206,3 +210,96 @@ def test_a_damaged_deletions_batch_stops_run_local_as_it_stops_curation(tmp_path
                                      "not counted)"), (out.stderr, said)
     with pytest.raises(PipelineError, match=str(damaged)):
         run_lake(lake)
+
+
+#: Lines that hold no record: curation skips them, and so does the chain, without counting them.
+NO_RECORD = [b"\n", b"{}\n", b"null\n", b" null \n"]
+#: Lines that are not records, one of each reason the chain tells, and how it reports each.
+NOT_RECORDS = [b"this is {not json\n", b"[1, 2]\n", b'{"meta": {"instance": "x"}}\n', b"\xff\xfe\n"]
+NOT_RECORDS_SAID = ("run_local: skipped 4 line(s) that are not records (not UTF-8 text: 1, not JSON: 1, JSON that is "
+                    "not an object: 1, not a lake envelope: 1); the SQL curation stops on such a line (--strict "
+                    "stops here too)\n")
+
+
+def _insert(batch: Path, at: int, lines: list[bytes]) -> None:
+    """``lines`` put before line ``at`` (from 0) of a batch, plain or ``.gz``."""
+    compressed = batch.name.endswith(".gz")
+    data = batch.read_bytes()
+    records = (gzip.decompress(data) if compressed else data).splitlines(keepends=True)
+    text = b"".join([*records[:at], *lines, *records[at:]])
+    batch.write_bytes(gzip.compress(text) if compressed else text)
+
+
+def test_lines_holding_no_record_are_skipped_without_a_word(tmp_path: Path) -> None:
+    """Curation reads them as nothing (README: "Empty lines, {} and null hold no record"); the chain too."""
+    lake, batches = _lake(tmp_path)
+    clean = _run_local(lake)
+    _insert(batches[0], 1, NO_RECORD)
+    assert _curation_error(lake, tmp_path) is None
+    for strict in ([], ["--strict"]):
+        out = _run_local(lake, *strict)
+        assert (out.returncode, out.stderr, out.stdout) == (0, "", clean.stdout), strict
+    assert clean.returncode == 0 and clean.stdout
+
+
+def test_run_local_says_how_many_lines_it_skipped_for_each_reason(tmp_path: Path) -> None:
+    """The numbers are those of the lake without them, and stderr says that lines were skipped and why."""
+    lake, batches = _lake(tmp_path)
+    clean = _run_local(lake, "--json")
+    _insert(batches[0], 1, [*NO_RECORD, *NOT_RECORDS])
+    out = _run_local(lake, "--json")
+    assert (out.returncode, out.stderr) == (0, NOT_RECORDS_SAID)
+    assert json.loads(out.stdout) == json.loads(clean.stdout) and json.loads(out.stdout)["account_engagement"]
+    assert _curation_error(lake, tmp_path) is not None  # which is why it is said
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gz"])
+def test_strict_run_local_stops_at_a_line_that_is_not_a_record_naming_it(tmp_path: Path, compressed: bool) -> None:
+    """Its file and line (the second batch's: lines are counted per file, ``.gz`` decompressed), exit 1, and no
+    output: nothing on stdout, no ``--out`` file (one there before is left as it was), no partial file beside it."""
+    lake, batches = _lake(tmp_path, compressed)
+    _insert(batches[0], 1, NO_RECORD)
+    _insert(batches[1], 1, [b"null\n", b"[1, 2]\n", b"this is {not json\n"])
+    said = (f"run_local: the raw file {batches[1]} is damaged: line 3 is not a JSON record (JSON that is not an "
+            "object: an array); restore it from a copy, or move it out of the lake, and run again\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "before.tsv").write_text("an older run's metrics\n")
+    for mode in ([], ["--json"], ["--out", str(out_dir / "metrics.tsv")], ["--out", str(out_dir / "before.tsv")]):
+        out = _run_local(lake, "--strict", *mode)
+        assert (out.returncode, out.stderr, out.stdout) == (1, said, ""), mode
+    assert sorted(p.name for p in out_dir.iterdir()) == ["before.tsv"]
+    assert (out_dir / "before.tsv").read_text() == "an older run's metrics\n"
+    with pytest.raises(PipelineError, match=re.escape(said.removeprefix("run_local: ").strip())):
+        run_lake(lake, strict=True)
+    assert _run_local(lake, "--out", str(out_dir / "before.tsv")).returncode == 0  # without --strict: skipped
+    assert "\naccount_engagement\t" in (out_dir / "before.tsv").read_text()
+
+
+def _map_task(text: bytes, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """The mapper as a Hadoop streaming task runs it: its input file's path and task id in the environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("mapreduce_", "map_", "mapred_"))}
+    return subprocess.run([sys.executable, str(MAPPER), *args], input=text, capture_output=True, timeout=120,
+                          env={**clean, "mapreduce_task_id": "task_1", **env})
+
+
+def test_the_mapper_reports_skipped_lines_as_hadoop_counters_and_strict_names_the_file(tmp_path: Path) -> None:
+    lake, batches = _lake(tmp_path)
+    path = f"hdfs://nn:8020{batches[0]}"
+    records = batches[0].read_bytes().splitlines(keepends=True)
+    text = b"".join([records[0], *NO_RECORD, *NOT_RECORDS, b'{"data": {"uri": "u", "replies_count": 1e999}}\n',
+                     *records[1:]])
+    out = _map_task(text, mapreduce_map_input_file=path)
+    counters = [line for line in out.stderr.decode().splitlines() if "skipped_" in line or "malformed" in line]
+    assert out.returncode == 0 and counters == [
+        "reporter:counter:fediscope,malformed_input_lines,5", "reporter:counter:fediscope,skipped_not_utf8,1",
+        "reporter:counter:fediscope,skipped_not_json,1", "reporter:counter:fediscope,skipped_not_an_object,1",
+        "reporter:counter:fediscope,skipped_not_an_envelope,1", "reporter:counter:fediscope,skipped_bad_count,1"]
+    assert out.stdout == _map_task(b"".join(records), mapreduce_map_input_file=path).stdout != b""
+
+    stopped = _map_task(text, "--strict", mapreduce_map_input_file=path)
+    assert (stopped.returncode, stopped.stderr.decode()) == (2, (
+        f"mapper: the raw file {path} is damaged: line 6 is not a JSON record (not JSON: Expecting value at "
+        "character 1); restore it from a copy, or move it out of the lake, and run again\n"))
+    split = _map_task(text, "--strict", mapreduce_map_input_file=path, mapreduce_map_input_start="1048576")
+    assert b" is damaged: line 6 of its split from byte 1048576 is not a JSON record " in split.stderr

@@ -330,6 +330,28 @@ def test_drop_removes_a_metric_listed_with_no_rows(metric_store):
     assert metric_store.stored_metrics() == {} and _metric_tables(metric_store) == set()
 
 
+def test_tables_a_first_write_left_without_a_catalog_entry_are_listed_and_dropped(metric_store, monkeypatch):
+    """A first write stopped after its tables were made, before the catalog listed the metric (a run killed
+    there): the store lists those tables as unlisted (``fediscope doctor`` names them), and ``drop`` removes them.
+    Listed metrics are not among them."""
+    metric_store.write(BY_DAY, DAYS)
+
+    def killed(*_: object) -> None:
+        raise StoreError("killed (injected)")
+
+    monkeypatch.setattr(metric_store, "_save_schema", killed)
+    with pytest.raises(StoreError, match="injected"):
+        metric_store.write(ACCOUNTS, ROWS)
+    monkeypatch.undo()
+    ranked = {"accounts", "accounts-rank"} if metric_store.kind.startswith("hbase") else {"accounts"}
+    assert metric_store.stored_metrics() == {"by_day": 5} and _metric_tables(metric_store) == {*ranked, "by_day"}
+    prefix = f"{metric_store.prefix}_" if metric_store.kind.startswith("hbase") else "metric_"
+    assert metric_store.unlisted_metrics() == {"accounts": sorted(prefix + name for name in ranked)}
+    assert metric_store.drop("accounts") is False  # the catalog did not list it, but its tables go
+    assert _metric_tables(metric_store) == {"by_day"} and metric_store.unlisted_metrics() == {}
+    assert metric_store.stored_metrics() == {"by_day": 5} and len(metric_store.all(BY_DAY)) == 5
+
+
 def test_an_empty_full_recomputation_empties_the_metric(metric_store):
     metric_store.write(ACCOUNTS, ROWS)
     assert metric_store.write(ACCOUNTS, []) == 0
