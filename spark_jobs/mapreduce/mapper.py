@@ -554,8 +554,8 @@ def skipped_summary(skipped: dict[str, int]) -> str | None:
     if not total:
         return None
     reasons = ", ".join(f"{SKIP_REASONS.get(reason, reason)}: {count}" for reason, count in skipped.items() if count)
-    return (f"skipped {total} line(s) that are not records ({reasons}); the SQL curation stops on such a line "
-            "(--strict stops here too)")
+    return (f"skipped {total} line(s) that are not records ({reasons}); the SQL curation stops on such a line, "
+            "except an envelope without a data object, which it skips (--strict stops on each)")
 
 
 def read_line(raw: str) -> Any:

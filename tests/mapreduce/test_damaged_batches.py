@@ -217,8 +217,8 @@ NO_RECORD = [b"\n", b"{}\n", b"null\n", b" null \n"]
 #: Lines that are not records, one of each reason the chain tells, and how it reports each.
 NOT_RECORDS = [b"this is {not json\n", b"[1, 2]\n", b'{"meta": {"instance": "x"}}\n', b"\xff\xfe\n"]
 NOT_RECORDS_SAID = ("run_local: skipped 4 line(s) that are not records (not UTF-8 text: 1, not JSON: 1, JSON that is "
-                    "not an object: 1, not a lake envelope: 1); the SQL curation stops on such a line (--strict "
-                    "stops here too)\n")
+                    "not an object: 1, not a lake envelope: 1); the SQL curation stops on such a line, except an "
+                    "envelope without a data object, which it skips (--strict stops on each)\n")
 
 
 def _insert(batch: Path, at: int, lines: list[bytes]) -> None:
