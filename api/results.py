@@ -224,7 +224,8 @@ class Metrics(Resource):
         results = _results()
         parse_results_query(request.args, ())
         _, stored = _stored(results)
-        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(load_metrics().items())]
+        metrics = load_metrics(own_dir=results.settings.metrics_dir)
+        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(metrics.items())]
         return jsonify({"metrics": body})
 
 
@@ -236,7 +237,7 @@ class MetricRows(Resource):
         results = _results()
         query = parse_results_query(request.args, ("prefix", "limit", "after"))
         _check_name(name)
-        metrics = load_metrics()
+        metrics = load_metrics(own_dir=results.settings.metrics_dir)
         if name not in metrics:
             raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
         metric = metrics[name]
