@@ -31,8 +31,9 @@ answers never name the store, where it lives is the operator's business); a stor
 404 saying to run ``fediscope process``; a metric stored as another fediscope version wrote it (its table lacks a
 column the current schema reads, a value does not have its column's type, the rows lack a column an analysis
 reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. A metric SQL file of
-``spark_jobs/sql/`` that is not a metric (a user's own without its ``-- key:`` line, say) answers 500
-``metric_definition_error`` on every route that reads the registry (the file, again, only in the server log).
+``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR`` that is not a metric (a user's own without its ``-- key:`` line,
+say) answers 500 ``metric_definition_error`` on every route that reads the registry (the file, again, only in the
+server log).
 Rows are what the store holds: pseudonymous account keys, never a handle.
 """
 
@@ -218,7 +219,8 @@ class OneAnalysis(Resource):
 
 
 class Metrics(Resource):
-    """Every metric of ``spark_jobs/sql/`` with its key and rank, and its row count in the store."""
+    """Every metric of ``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR`` with its key and rank, and its row count
+    in the store."""
 
     def get(self) -> Response:
         results = _results()
