@@ -195,3 +195,15 @@ def test_the_spark_metrics_job_computes_an_own_metric(spark, cli_env: Path,  # n
     assert code == 0, err
     assert sorted((r["account_key"], r["toots"]) for r in json.loads(out.read_text())[OWN]) == \
         _stored_rows(cli_env, OWN)
+
+
+def test_an_own_file_ending_in_capitals_is_warned_about_not_read(cli_env: Path, caplog: pytest.LogCaptureFixture,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (cli_env / "mine" / "per_day.SQL").write_text(OWN_SQL)
+    code, out, err = run(capsys, "doctor", "--json")
+    (check,) = [c for c in json.loads(out)["checks"] if c["name"] == "metrics"]
+    assert check["status"] == "WARN" and "not read: per_day.SQL (metric files end in '.sql'" in check["detail"]
+    from fediscope.config import load_settings
+
+    assert sorted(registry.load_metrics(own_dir=load_settings().metrics_dir)) == sorted([*BUILT_IN, OWN])
+    assert f"{cli_env / 'mine' / 'per_day.SQL'} is not read: metric files end in '.sql'" in caplog.text
