@@ -96,9 +96,10 @@ def to_api_error(exc: BaseException) -> ApiError:
 
 
 def metric_definition_error(exc: MetricFileError) -> ApiError:
-    """500 for a metric SQL file on the server that is not a metric (a user's own, in ``spark_jobs/sql/``): every
-    route that reads the metric registry fails until the file is fixed, whatever the request, so not a 4xx, and
-    not worth retrying (no ``Retry-After``). The file and the reason go to the server log only, as the store's."""
+    """500 for a metric SQL file on the server that is not a metric (a user's own, in ``FEDISCOPE_METRICS_DIR``
+    or ``spark_jobs/sql/``): every route that reads the metric registry fails until the file is fixed, whatever
+    the request, so not a 4xx, and not worth retrying (no ``Retry-After``). The file and the reason go to the
+    server log only, as the store's."""
     log.error("a metric definition cannot be read: %s", exc)
     return ApiError(500, "metric_definition_error", "a metric definition on the server (a SQL file of the metric "
                     "registry) cannot be read; the server log has the reason")

@@ -31,8 +31,9 @@ answers never name the store, where it lives is the operator's business); a stor
 404 saying to run ``fediscope process``; a metric stored as another fediscope version wrote it (its table lacks a
 column the current schema reads, a value does not have its column's type, the rows lack a column an analysis
 reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. A metric SQL file of
-``spark_jobs/sql/`` that is not a metric (a user's own without its ``-- key:`` line, say) answers 500
-``metric_definition_error`` on every route that reads the registry (the file, again, only in the server log).
+``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR`` that is not a metric (a user's own without its ``-- key:`` line,
+say) answers 500 ``metric_definition_error`` on every route that reads the registry (the file, again, only in the
+server log).
 Rows are what the store holds: pseudonymous account keys, never a handle.
 """
 
@@ -218,13 +219,15 @@ class OneAnalysis(Resource):
 
 
 class Metrics(Resource):
-    """Every metric of ``spark_jobs/sql/`` with its key and rank, and its row count in the store."""
+    """Every metric of ``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR`` with its key and rank, and its row count
+    in the store."""
 
     def get(self) -> Response:
         results = _results()
         parse_results_query(request.args, ())
         _, stored = _stored(results)
-        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(load_metrics().items())]
+        metrics = load_metrics(own_dir=results.settings.metrics_dir)
+        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(metrics.items())]
         return jsonify({"metrics": body})
 
 
@@ -236,7 +239,7 @@ class MetricRows(Resource):
         results = _results()
         query = parse_results_query(request.args, ("prefix", "limit", "after"))
         _check_name(name)
-        metrics = load_metrics()
+        metrics = load_metrics(own_dir=results.settings.metrics_dir)
         if name not in metrics:
             raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
         metric = metrics[name]

@@ -68,8 +68,8 @@ ROUTES: tuple[Route, ...] = (
           "columns, rows and headline numbers. Contacts no instance.",
           records=False, results=("n",), path_params=("name",)),
     Route("/v1/metrics", results.Metrics, "metrics", "Stored metrics",
-          "Every metric (one SQL file of spark_jobs/sql/ each): its question, key, rank and prefix columns, and "
-          "how many rows the store holds.", records=False, results=()),
+          "Every metric (one SQL file each, of spark_jobs/sql/ or FEDISCOPE_METRICS_DIR): its question, key, "
+          "rank and prefix columns, and how many rows the store holds.", records=False, results=()),
     Route("/v1/metrics/<name>", results.MetricRows, "metric_rows", "A metric's rows",
           "A metric's first rows by its rank column, or with prefix the rows whose prefix column equals a value, "
           "in key order, as the store holds them; one page of them: the next page is the same request with after "

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
@@ -534,11 +535,13 @@ class MetricRows:
                 "total_rows": self.total_rows, "error": self.error}
 
 
-def other_metrics(store: MetricStore, stored: dict[str, int], limit: int | None) -> list[MetricRows]:
+def other_metrics(store: MetricStore, stored: dict[str, int], limit: int | None,
+                  own_dir: Path | None = None) -> list[MetricRows]:
     """Every metric of ``stored`` (:meth:`MetricStore.stored_metrics`) that no analysis reads, in name order, with
     its first ``limit`` rows (every row with None). Read through the port alone, by the schema the store recorded
-    (:mod:`fediscope.store.base`), so a metric whose SQL file was deleted is read as well on every store."""
-    registry = load_metrics()
+    (:mod:`fediscope.store.base`), so a metric whose SQL file was deleted is read as well on every store. Its
+    question is its SQL file's, built in or in ``own_dir`` (the ``metrics_dir`` setting)."""
+    registry = load_metrics(own_dir=own_dir)
     return [_metric_rows(store, name, registry.get(name), count, limit)
             for name, count in sorted(stored.items()) if name not in ANALYSED_METRICS]
 

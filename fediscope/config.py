@@ -219,6 +219,21 @@ def _store(value: str) -> str:
     return value
 
 
+def _metrics_dir(value: str) -> Path | None:
+    """The directory of the user's own metric files (:mod:`fediscope.engine.metrics`), made absolute: the Spark
+    jobs the batch DAG submits get it as it is, from another working directory. Empty is unset."""
+    from fediscope.engine.metrics import metrics_dir_problem
+
+    if not value.strip():
+        return None
+    if problem := location_text_problem(value):
+        raise ValueError(f"{value!r} {problem}")
+    path = Path(value).absolute()
+    if problem := metrics_dir_problem(path):
+        raise ValueError(problem)
+    return path
+
+
 #: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
 _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
                               r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")
@@ -269,6 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
             _spark_master),
     Setting("spark_lake_uri", None, "The lake's root as Spark addresses it (hdfs://namenode:8020/path for a "
             "webhdfs:// lake): Spark then reads and writes the lake directly, as a cluster needs.", _hadoop_uri),
+    Setting("metrics_dir", None, "A directory of your own metric SQL files, read beside the built-in ones of "
+            "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
@@ -349,6 +366,7 @@ class Settings:
     engine: str = "duckdb"
     spark_master: str = "local[2]"
     spark_lake_uri: str | None = None
+    metrics_dir: Path | None = None
     api_key: tuple[str, ...] = ()
     api_rate_limit: int = 120
     api_trusted_proxy: str | None = None

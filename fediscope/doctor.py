@@ -19,9 +19,10 @@ The checks and what they do:
   ``fediscope store drop NAME``, which removes it;
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
-* ``metrics`` — reads every metric file (``spark_jobs/sql/``) as ``process`` and ``serve-api`` do: FAIL naming the
-  first file that does not define a metric (a missing header line, two SQL statements, …), WARN naming a file
-  that is not read (``.SQL`` in capitals); OK with the number of metrics;
+* ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
+  ``serve-api`` do: FAIL naming every file that does not define a metric (a missing header line, two SQL
+  statements, …), one per line, or an own file named as a built-in metric; WARN naming a file that is not read
+  (``.SQL`` in capitals); OK with the number of metrics and the directories read;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
   (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
   one the lake was landed with (its key check in ``_state/``, :mod:`fediscope.lake.key_check`) FAILs;
@@ -313,16 +314,31 @@ METRICS_FIX = ("fix the file as the error says, or move it out of the directory 
                "`process` and `serve-api` refuse to start while one is broken")
 
 
-def check_metrics() -> Check:
-    """The metric files, read afresh (not :func:`~fediscope.engine.metrics.load_metrics`'s cached registry). A
-    broken one raises its :class:`~fediscope.errors.MetricFileError`, naming the file: :func:`run_checks` makes it
-    the FAIL's detail, with :data:`METRICS_FIX`."""
+def check_metrics(settings: Settings) -> Check:
+    """The metric files of both directories (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``), each read afresh
+    as :func:`~fediscope.engine.metrics.load_metrics` reads it (not its cached registry): a FAIL names every
+    broken file with its error, one per line, so that all are fixed in one go (``process`` and ``serve-api`` stop
+    at the first). A name clash between the directories, or an own directory gone, raises its
+    :class:`~fediscope.errors.MetricFileError`: :func:`run_checks` makes it the FAIL's detail, with
+    :data:`METRICS_FIX`."""
     from fediscope.engine import metrics as registry
+    from fediscope.errors import MetricFileError
 
-    sql_dir = registry.SQL_DIR
-    metrics = registry.load_metrics.__wrapped__(sql_dir)
-    detail = f"{len(metrics)} metric(s) in {sql_dir}"
-    unread = registry.unread_metric_files(sql_dir)
+    files = registry.metric_files(own_dir=settings.metrics_dir)
+    broken = []
+    for path in files.values():
+        try:
+            registry.read_metric(path)
+        except MetricFileError as exc:
+            broken.append(str(exc))
+    if len(broken) == 1:
+        return Check("metrics", FAIL, broken[0], METRICS_FIX)
+    if broken:
+        return Check("metrics", FAIL, "\n".join([f"{len(broken)} of {len(files)} metric files are broken:", *broken]),
+                     METRICS_FIX)
+    directories = registry.metric_dirs(own_dir=settings.metrics_dir)
+    detail = f"{len(files)} metric(s) in {' and '.join(map(str, directories))}"
+    unread = [path for directory in directories for path in registry.unread_metric_files(directory)]
     if unread:
         return Check("metrics", WARN, f"{detail}; not read: {', '.join(p.name for p in unread)} (metric files end in "
                      "'.sql', lower case)", "rename the file to end in '.sql' to have it read, or move it away")
@@ -557,7 +573,7 @@ def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
-        _guarded("metrics", check_metrics, METRICS_FIX),
+        _guarded("metrics", lambda: check_metrics(settings), METRICS_FIX),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
         _guarded("pseudonym_key", lambda: check_pseudonym_key(settings), "set FEDISCOPE_PSEUDONYM_KEY"),
     ]
@@ -588,6 +604,8 @@ def exit_code(checks: Iterable[Check]) -> int:
 
 
 def format_check(check: Check) -> str:
-    """``FAIL  store          <what was found> -> fix: <what to do>`` (one line)."""
-    line = f"{check.status:<5} {check.name:<14} {check.detail}"
+    """``FAIL  store          <what was found> -> fix: <what to do>`` (one line; a detail of several lines, as
+    the metrics check's list of broken files, has the later ones indented under the first)."""
+    detail = check.detail.replace("\n", "\n" + " " * 21)  # the width of the status and name columns
+    line = f"{check.status:<5} {check.name:<14} {detail}"
     return f"{line} -> fix: {check.fix}" if check.fix and check.status != OK else line

@@ -14,9 +14,10 @@ class ConfigError(FediscopeError):
 
 
 class MetricFileError(ConfigError):
-    """A metric's SQL file (``spark_jobs/sql/``) cannot be read or does not define a metric (no ``-- key:`` line,
-    not UTF-8, a bad file or column name). The message names the file and what to fix; the API answers it as 500
-    ``metric_definition_error``, keeping the file to its log."""
+    """A metric's SQL file (``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR``) cannot be read or does not define a
+    metric (no ``-- key:`` line, not UTF-8, a bad file or column name, a name of both directories). The message
+    names the file and what to fix; the API answers it as 500 ``metric_definition_error``, keeping the file to its
+    log."""
 
 
 class LakeError(FediscopeError):

@@ -504,6 +504,8 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     })
     if settings.spark_lake_uri:  # an HDFS lake as the executors address it (see fediscope.engine.workspace)
         out["FEDISCOPE_SPARK_LAKE_URI"] = settings.spark_lake_uri
+    if settings.metrics_dir:  # the user's own metric files, as an absolute path (the job's driver reads them)
+        out["FEDISCOPE_METRICS_DIR"] = str(settings.metrics_dir)
     return out
 
 
@@ -592,7 +594,7 @@ def verify_store(settings: Settings) -> dict[str, Any]:
 
     if not raw_batch_files(existing_lake(settings)):
         return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
-    metrics = load_metrics()
+    metrics = load_metrics(own_dir=settings.metrics_dir)
     store = open_for_reading(settings)  # read-only: a check creates nothing (no schema, no SQLite file)
     try:
         present = {name: len(store.top(metric, 1)) > 0 for name, metric in sorted(metrics.items())}

@@ -262,13 +262,13 @@ class Report:
 
 
 def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True,
-                 every_row: bool = False) -> Report:
+                 every_row: bool = False, metrics_dir: Path | None = None) -> Report:
     """Run the analyses (raises StoreError on an empty store), read the metrics no analysis reads (their first ``n``
     rows, or with ``every_row`` all of them, as ``--format json`` gives them) and draw the charts into ``out_dir``."""
 
     run = run_analyses(store, n)
     report = Report(store_url=redact_url(store.url), run=run,
-                    others=other_metrics(store, run.stored, None if every_row else n))
+                    others=other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir))
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

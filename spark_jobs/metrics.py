@@ -1,5 +1,8 @@
 """spark-submit entry point: compute the metrics of ``spark_jobs/sql/`` with Spark SQL and load the store.
 
+The metrics are those of ``spark_jobs/sql/`` and of the user's own directory, ``FEDISCOPE_METRICS_DIR`` (read
+on the driver; the batch DAG passes the worker's setting on, as an absolute path).
+
 Each metric is one SQL file written in DuckDB's dialect and translated to Spark SQL by sqlglot
 (:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views, runs every metric
 (or those named with ``--metric``) and writes each result to the metric store (``FEDISCOPE_STORE`` or
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     try:
         # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
         settings = settings_from_context(lake=args.lake or None, store=args.store or None, engine="spark")
-        metrics = load_metrics()
+        metrics = load_metrics(own_dir=settings.metrics_dir)
         unknown = sorted(set(args.metric) - set(metrics))
         if unknown:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")

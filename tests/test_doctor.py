@@ -351,6 +351,22 @@ def test_a_broken_metric_file_fails_naming_the_file_in_text_and_json(clean_env: 
     assert check.status == FAIL and check.detail.startswith(detail) and "`process` and `serve-api`" in check.fix
 
 
+def test_every_broken_metric_file_is_named_one_per_line(clean_env: Path, metrics_dir: Path) -> None:
+    """Was: the FAIL named the first broken file only, so a user fixed them one doctor run at a time."""
+    twice, no_key = metrics_dir / "twice.sql", metrics_dir / "a_no_key.sql"
+    twice.write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n; SELECT 2 AS n\n")
+    no_key.write_text("-- question: Which?\nSELECT 1 AS n\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    total = len(list(metrics_dir.glob("*.sql")))
+    assert check.status == FAIL and check.detail.splitlines() == [
+        f"2 of {total} metric files are broken:",
+        f"metric a_no_key ({no_key}): missing '-- key: …' header line (the file starts with '-- question: …' and "
+        "'-- key: column[, column…]' lines, then one SELECT)",
+        f"metric twice ({twice}): holds 2 SQL statements; a metric file holds one SELECT (after its '-- ' header "
+        "lines)"], check.detail
+    assert "`process` and `serve-api` refuse to start" in check.fix
+
+
 def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Path) -> None:
     (metrics_dir / "per_day.SQL").write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n\n")
     check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]

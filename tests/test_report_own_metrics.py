@@ -149,3 +149,16 @@ def test_other_metrics_read_alike_on_every_store_a_page_at_a_time(metric_store, 
     (first,) = analysis.other_metrics(metric_store, stored, 2)
     assert first.rows == ranked[:2] and first.total_rows == 7
 
+
+
+def test_an_own_metric_of_the_metrics_dir_is_shown_with_its_question(processed, capsys, monkeypatch):
+    """A metric kept in FEDISCOPE_METRICS_DIR (not beside the shipped ones) is the report's too, with its question."""
+    own = processed / "own"
+    own.mkdir()
+    (processed / "sql" / "language_mix.sql").rename(own / "language_mix.sql")
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(own))
+    registry.load_metrics.cache_clear()
+    document = _report_json(capsys)
+    assert document["other_metrics"]["language_mix"]["question"] == (
+        "How many toots are written in each language, and a quarter of that?")
+    assert document["other_metrics"]["language_mix"]["rows"] == _expected(processed)

@@ -33,9 +33,9 @@ def _help() -> str:
     from each) and prints each analysis whose metric the store holds: {", ".join(analyses)}. Charts, into
     --out: {", ".join(charts)}.
 
-    Every other stored metric (your own: a SQL file of spark_jobs/sql/, or one whose file is gone) follows them
-    as a table of its first --top rows, in the store's order (its rank column, else its key), without a chart;
-    --format json gives all its rows, under "other_metrics".
+    Every other stored metric (your own: a SQL file of FEDISCOPE_METRICS_DIR or spark_jobs/sql/, or one whose
+    file is gone) follows them as a table of its first --top rows, in the store's order (its rank column, else
+    its key), without a chart; --format json gives all its rows, under "other_metrics".
 
     \b
     Examples:
@@ -62,7 +62,8 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
 
     metric_store = open_for_reading(settings)  # creates nothing: a store that does not exist yet is an error
     try:
-        result = build_report(metric_store, out_dir=out, n=top_n, charts=charts, every_row=fmt == "json")
+        result = build_report(metric_store, out_dir=out, n=top_n, charts=charts, every_row=fmt == "json",
+                              metrics_dir=settings.metrics_dir)
     finally:
         metric_store.close()
     if fmt == "json":

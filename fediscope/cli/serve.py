@@ -42,7 +42,7 @@ def serve_api(host: str, port: int, threads: int) -> None:
     settings = settings_from_context()
     app = create_app(settings)
     _check_key(settings)
-    _check_metrics()
+    _check_metrics(settings)
     try:
         server = make_server(app, host=host, port=port, threads=threads, trusted_proxy=settings.api_trusted_proxy)
     except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
@@ -64,16 +64,16 @@ def serve_api(host: str, port: int, threads: int) -> None:
         server.close()
 
 
-def _check_metrics() -> None:
-    """Read every metric SQL file now: one that is not a metric (a user's own in ``spark_jobs/sql/``, without its
-    ``-- key:`` line, say) stops the start with one line naming the file, rather than the results routes answering
-    500 ``metric_definition_error`` to every request. The registry is read once (:func:`load_metrics` keeps it):
-    files changed later are read at the next start."""
+def _check_metrics(settings: Settings) -> None:
+    """Read every metric SQL file now, the built-in ones and those of ``FEDISCOPE_METRICS_DIR``: one that is not a
+    metric (a user's own, without its ``-- key:`` line, say) stops the start with one line naming the file, rather
+    than the results routes answering 500 ``metric_definition_error`` to every request. The registry is read once
+    (:func:`load_metrics` keeps it): files changed later are read at the next start."""
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import MetricFileError
 
     try:
-        load_metrics()
+        load_metrics(own_dir=settings.metrics_dir)
     except MetricFileError as exc:
         raise MetricFileError(f"{exc}; the API was not started (its results routes serve every metric)") from None
 

@@ -1,7 +1,8 @@
 """``fediscope store drop``: remove a metric whose SQL file was deleted from the store and the kept results.
 
-Deleting a metric's file in ``spark_jobs/sql/`` leaves its table in the store (``fediscope process`` names such
-metrics in its summary): BI tools still see it and the lake still keeps its last results. ``drop`` removes the
+Deleting a metric's file (in ``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR``) leaves its table in the store
+(``fediscope process`` names such metrics in its summary): BI tools still see it and the lake still keeps its last
+results. ``drop`` removes the
 metric's tables and catalog entry from the configured store (:meth:`~fediscope.store.port.MetricStore.drop`) and
 its kept results under ``<lake>/_state/metrics/<store id>/`` (:mod:`fediscope.engine.metric_state`), holding the
 lake lock as ``fediscope process`` does, so that no run writes the store meanwhile. A metric that still has its
@@ -45,22 +46,24 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     Drops the metric's table (on HBase its tables, the rank index included) and its catalog entry, and deletes
     its kept results (<lake>/_state/metrics/), holding the lake lock. A metric's leftover tables that no catalog
     entry lists (a first write stopped before it listed the metric; `fediscope doctor` names them) are dropped
-    the same way. Refused (exit 2) while spark_jobs/sql/NAME.sql exists (delete the file first, or `fediscope
-    process` stores it again) and for a name the store holds neither (the error lists the ones it does). Asks
-    for confirmation on a terminal; --yes skips the question and is required without one.
+    the same way. Refused (exit 2) while NAME.sql exists in spark_jobs/sql/ or FEDISCOPE_METRICS_DIR (delete the
+    file first, or `fediscope process` stores it again) and for a name the store holds neither way (the error
+    lists the ones it does). Asks for confirmation on a terminal; --yes skips the question and is required
+    without one.
 
     \b
     Examples:
       fediscope store drop my_old_metric
       fediscope store drop my_old_metric --yes --json
     """
-    from fediscope.engine.metrics import metric_file, without_metric_file
+    from fediscope.engine.metrics import metric_files
     from fediscope.store.port import open_existing, require_persistent
 
     settings = settings_from_context(store=store_url, lake=lake)
     require_persistent(settings.store)
-    if not without_metric_file([name]):
-        raise ConfigError(f"metric {name} still has its SQL file {metric_file(name)}: delete the file first "
+    sql_file = metric_files(own_dir=settings.metrics_dir).get(name)
+    if sql_file is not None:
+        raise ConfigError(f"metric {name} still has its SQL file {sql_file}: delete the file first "
                           "(while it exists, `fediscope process` stores the metric again)")
     shown = redact_url(settings.store)
     metric_store = open_existing(settings)

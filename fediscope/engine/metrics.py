@@ -1,4 +1,6 @@
-"""The metric registry: one SQL file per metric under ``spark_jobs/sql/``, read by every engine and store.
+"""The metric registry: one SQL file per metric under ``spark_jobs/sql/`` (the built-in metrics) and, when the
+``metrics_dir`` setting (``FEDISCOPE_METRICS_DIR``) names one, a directory of the user's own, read alike by every
+engine and store (:func:`metric_files`: a name may be in only one of them).
 
 Each file starts with a header of ``-- key: value`` lines, then one SELECT over the curated tables
 (``statuses``, ``accounts``, ``hashtags``, ``instance_activity``, ``tag_trends``, ``instance_peers``) written in
@@ -26,6 +28,7 @@ The header's columns are checked when the file is read, the result's when its ro
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,30 +203,71 @@ def read_metric(path: Path) -> Metric:
     return parse_metric(path.stem, text, str(path))
 
 
+def metrics_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the directory of a user's own metric files (``FEDISCOPE_METRICS_DIR``), or None.
+    A directory that cannot be listed would otherwise hold no metric files, without a word."""
+    if not path.exists():
+        return f"{path} does not exist; create it, or point the setting at the directory holding your metric files"
+    if not path.is_dir():
+        return f"{path} is not a directory; point the setting at the directory holding your metric files"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f"{path} cannot be read (permission denied); let this user read it"
+    return None
+
+
+def metric_dirs(sql_dir: Path | None = None, own_dir: Path | None = None) -> tuple[Path, ...]:
+    """The directories metric files are read from: the built-in one (``sql_dir``, default :data:`SQL_DIR`), then
+    the user's own (``own_dir``, the ``metrics_dir`` setting) when there is one."""
+    built_in = SQL_DIR if sql_dir is None else sql_dir
+    return (built_in,) if own_dir is None else (built_in, own_dir)
+
+
+def metric_files(sql_dir: Path | None = None, own_dir: Path | None = None) -> dict[str, Path]:
+    """Every metric's SQL file, by metric name (the file name without ``.sql``), in name order: the built-in ones
+    of ``sql_dir`` (default :data:`SQL_DIR`) and the user's own of ``own_dir`` (the ``metrics_dir`` setting), read
+    alike. Nothing is read here, only listed.
+
+    A file of ``own_dir`` named as a built-in metric is refused with a :class:`MetricFileError` naming both files:
+    a metric's name is its table in the store, so one would silently replace the other's rows. So is an ``own_dir``
+    that is gone or cannot be listed (:func:`metrics_dir_problem`; the settings check it when they load)."""
+    built_in, *own = metric_dirs(sql_dir, own_dir)
+    files = {path.stem: path for path in sorted(built_in.glob("*.sql"))}
+    for directory in own:
+        if problem := metrics_dir_problem(directory):
+            raise MetricFileError(f"the directory of your own metric files (FEDISCOPE_METRICS_DIR): {problem}")
+        for path in sorted(directory.glob("*.sql")):
+            if path.stem in files:
+                raise MetricFileError(f"metric file {path} has the name of the built-in metric {files[path.stem]}; "
+                                      "rename yours (a metric's name is its table in the store, so one cannot "
+                                      "replace the other)")
+            files[path.stem] = path
+    return dict(sorted(files.items()))
+
+
 @cache
-def load_metrics(sql_dir: Path | None = None) -> dict[str, Metric]:
-    """Every metric, by name (the file name without ``.sql``), in name order. A file whose suffix is ``.sql`` in
-    another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one meant to be.
+def load_metrics(sql_dir: Path | None = None, own_dir: Path | None = None) -> dict[str, Metric]:
+    """Every metric, by name (the file name without ``.sql``), in name order: those of :func:`metric_files`, the
+    built-in ones and the user's own (``own_dir``: pass the ``metrics_dir`` setting). A file whose suffix is
+    ``.sql`` in another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one
+    meant to be.
 
     ``sql_dir`` defaults to :data:`SQL_DIR`, looked up when called (a test points it at a directory of its own,
     then calls ``load_metrics.cache_clear()``). A file that is not a metric raises; a failure is not cached, so
     the next call reads the directory again."""
-    sql_dir = SQL_DIR if sql_dir is None else sql_dir
-    for path in unread_metric_files(sql_dir):
-        log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
-    return {p.stem: read_metric(p) for p in sorted(sql_dir.glob("*.sql"))}
+    files = metric_files(sql_dir, own_dir)
+    for directory in metric_dirs(sql_dir, own_dir):
+        for path in unread_metric_files(directory):
+            log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
+    return {name: read_metric(path) for name, path in files.items()}
 
 
-def metric_file(name: str, sql_dir: Path | None = None) -> Path:
-    """Where the SQL file of metric ``name`` is (or would be): ``<sql_dir>/<name>.sql``."""
-    return (SQL_DIR if sql_dir is None else sql_dir) / f"{name}.sql"
-
-
-def without_metric_file(names: Iterable[str], sql_dir: Path | None = None) -> list[str]:
-    """Of ``names`` (metrics a store holds), those whose SQL file is gone, in name order. Deleting a metric's file
-    leaves its table in the store, which ``fediscope process`` then names and ``fediscope store drop`` removes.
-    Only the file's presence counts (it is not read): a broken file still is the metric's."""
-    return sorted(name for name in names if not metric_file(name, sql_dir).is_file())
+def without_metric_file(names: Iterable[str], sql_dir: Path | None = None, own_dir: Path | None = None) -> list[str]:
+    """Of ``names`` (metrics a store holds), those whose SQL file is gone from both directories
+    (:func:`metric_files`), in name order. Deleting a metric's file leaves its table in the store, which
+    ``fediscope process`` then names and ``fediscope store drop`` removes. Only the file's presence counts (it is
+    not read): a broken file still is the metric's."""
+    files = metric_files(sql_dir, own_dir)
+    return sorted(name for name in names if name not in files)
 
 
 def unread_metric_files(sql_dir: Path) -> list[Path]:

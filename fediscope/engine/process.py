@@ -4,8 +4,8 @@ The three steps run in order with one engine (``settings.engine`` unless ``engin
 
 1. **curate** — raw files not yet curated (fetch dates ``since``..``until``) are merged into the curated
    Parquet tables (:mod:`fediscope.engine.curation`);
-2. **metrics** — the SQL files of ``spark_jobs/sql/`` run over the curated tables, whole (metrics always
-   describe every curated day, not only the window);
+2. **metrics** — the SQL files of ``spark_jobs/sql/`` and of the user's own directory (``metrics_dir``) run over
+   the curated tables, whole (metrics always describe every curated day, not only the window);
 3. **store** — each metric's rows replace what the store held for it, so a re-run never duplicates them.
 
 Runs after the first are incremental (:mod:`fediscope.engine.metric_state`): the rows last written are kept in
@@ -140,8 +140,9 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
                 recurate: bool = False, allow_missing: bool = False) -> ProcessSummary:
     """Curate, compute every metric, load the store; see the module docstring.
 
-    ``metrics`` defaults to every metric of ``spark_jobs/sql/``; ``engine_options`` go to the engine's
-    constructor (tests pass an existing SparkSession as ``{"spark": session}``). ``recurate`` rebuilds every
+    ``metrics`` defaults to every metric of ``spark_jobs/sql/`` and of the ``metrics_dir`` setting's directory;
+    ``engine_options`` go to the engine's constructor (tests pass an existing SparkSession as ``{"spark":
+    session}``). ``recurate`` rebuilds every
     curated table from the raw lake first (``allow_missing``: even when curated raw files are gone), see
     :mod:`fediscope.engine.curation`. The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
@@ -161,7 +162,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
         raise ConfigError("--force only applies to --recurate")
     require_persistent(settings.store)  # results and kept snapshots for a store that forgets them: refused
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
-    metrics = metrics if metrics is not None else load_metrics()
+    metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
 
@@ -203,7 +204,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         generation = load_manifest(eng.lake).generation
         snapshots = MetricSnapshots(eng.lake, kept, summary.store)
         in_store = store.generations()
-        summary.without_sql_file = without_metric_file(n for n in in_store if n not in metrics)
+        summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
+                                                       own_dir=settings.metrics_dir)
         fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:

@@ -58,6 +58,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fediscope.config import Settings
@@ -352,8 +353,10 @@ def erase_other_files(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
     return counts
 
 
-def account_metrics(metrics: Mapping[str, Metric] | None = None) -> dict[str, Metric]:
-    return dict(load_metrics() if metrics is None else metrics)
+def account_metrics(metrics: Mapping[str, Metric] | None = None, own_dir: Path | None = None) -> dict[str, Metric]:
+    """``metrics``, else every metric of the registry, the user's own (``own_dir``, the ``metrics_dir`` setting)
+    included: an own metric's table may hold the account's rows as a built-in one's may."""
+    return dict(load_metrics(own_dir=own_dir) if metrics is None else metrics)
 
 
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
@@ -455,8 +458,9 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
                 report.other["metric_snapshots"] = snapshots
             if store is not None:
                 deleted: Counter[str] = Counter()
+                registry = account_metrics(metrics, settings.metrics_dir)
                 for traces in found:
-                    deleted.update(erase_store(store, traces, account_metrics(metrics)))
+                    deleted.update(erase_store(store, traces, registry))
                 report.store = dict(deleted)
         finally:
             if own_store and store is not None:

@@ -111,9 +111,10 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     try:
         suppressed = load_suppressed(lake)
         notes = notes_about(lake, [each.key for each in (subject, *others)])
-        document = {**_export_one(lake, store, subject, metrics, suppressed, notes),
+        registry = {} if store is None else account_metrics(metrics, settings.metrics_dir)
+        document = {**_export_one(lake, store, subject, registry, suppressed, notes),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        document["also"] = [_export_one(lake, store, other, metrics, suppressed, notes) for other in others]
+        document["also"] = [_export_one(lake, store, other, registry, suppressed, notes) for other in others]
         return document
     finally:
         if own_store and store is not None:
@@ -121,7 +122,7 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
-                metrics: Mapping[str, Metric] | None, suppressed: set[str],
+                metrics: Mapping[str, Metric], suppressed: set[str],
                 notes: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
     traces = find_traces(lake, subject)
     return {
@@ -133,5 +134,5 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
                        "status_links": sorted(traces.status_links)},
         "raw": raw_about(lake, subject, traces),
         "curated": curated_rows_about(lake, traces),
-        "store": store_rows_about(store, traces, account_metrics(metrics)) if store is not None else {},
+        "store": store_rows_about(store, traces, metrics) if store is not None else {},
     }

@@ -143,7 +143,7 @@ def _main(argv: list[str] | None) -> int:
 
         settings = settings_from_context()  # and logging: FEDISCOPE_LOG_LEVEL, secrets masked
         prefix = option_prefix(args.prefix) if args.prefix is not None else check_prefix(settings.hbase_table_prefix)
-        metrics = list(load_metrics().values())
+        metrics = list(load_metrics(own_dir=settings.metrics_dir).values())
         if args.shell:
             sys.stdout.write(shell_script(prefix, metrics))
             return 0

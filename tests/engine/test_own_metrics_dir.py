@@ -1,0 +1,209 @@
+"""A directory of the user's own metric files (``FEDISCOPE_METRICS_DIR``), read beside ``spark_jobs/sql/``: its
+metrics are computed and stored by ``fediscope process``, served by the results routes, counted by ``doctor``,
+and not taken for metrics whose file is gone; a file named as a built-in metric, and a directory that is not
+there, are refused with one line naming them. ``doctor`` names every broken metric file, not only the first."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from cli_run import clean_env, run
+
+import fediscope.engine.metrics as registry
+
+KEY = "own-metrics-dir-test-pseudonym-key"
+API_KEY = "own-metrics-dir-api-key-7c1e9b04d2"
+BUILT_IN = ["languages"]  # one shipped metric: a quick run that still has a built-in metric beside the own one
+OWN = "toots_per_account"
+OWN_SQL = ("-- question: How many toots did each account post?\n-- key: account_key\n-- rank: toots DESC\n"
+           "SELECT account_key, count(*) AS toots FROM statuses WHERE NOT is_reblog GROUP BY account_key\n")
+NO_KEY = "-- question: Which languages, again?\nSELECT language FROM statuses\n"
+TWICE = "-- question: How many?\n-- key: n\nSELECT 1 AS n; SELECT 2 AS n\n"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """No FEDISCOPE_* from the caller, cwd in tmp_path, a lake holding a small generated corpus, a SQLite store,
+    the built-in metrics cut to ``languages`` (a copy of spark_jobs/sql/ holding it), and ``mine/`` holding the
+    user's own metric, set as FEDISCOPE_METRICS_DIR."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / f"{OWN}.sql").write_text(OWN_SQL)
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}", FEDISCOPE_API_KEY=API_KEY,
+              FEDISCOPE_METRICS_DIR=str(mine))
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
+    built_in = tmp_path / "sql"
+    built_in.mkdir()
+    for name in BUILT_IN:
+        shutil.copy(registry.SQL_DIR / f"{name}.sql", built_in)
+    monkeypatch.setattr(registry, "SQL_DIR", built_in)
+    registry.load_metrics.cache_clear()
+    yield tmp_path
+    registry.load_metrics.cache_clear()
+
+
+def _stored_rows(tmp_path: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        return sorted(conn.execute(f"SELECT account_key, toots FROM metric_{table}"))  # noqa: S608 - a metric name
+
+
+def test_an_own_metric_is_computed_stored_and_served(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "process", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert sorted(summary["metrics"]) == sorted([*BUILT_IN, OWN])
+    assert summary["metrics"][OWN]["rows"] > 0 and summary["stored_metrics_without_sql_file"] == []
+    stored = _stored_rows(cli_env, OWN)
+    assert len(stored) == summary["metrics"][OWN]["rows"] and sum(toots for _, toots in stored) > 0
+
+    from api import create_app
+    from fediscope.config import load_settings
+
+    client = create_app(load_settings()).test_client()
+    listed = client.get("/v1/metrics", headers={"X-API-Key": API_KEY})
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    mine = {m["name"]: m for m in listed.get_json()["metrics"]}[OWN]
+    assert mine["question"] == "How many toots did each account post?" and mine["key"] == ["account_key"]
+    page = client.get(f"/v1/metrics/{OWN}", query_string={"limit": 1000}, headers={"X-API-Key": API_KEY})
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert sorted((r["account_key"], r["toots"]) for r in page.get_json()["rows"]) == stored
+
+    code, out, err = run(capsys, "process")  # a second run: the own metric's file is there, not gone
+    assert code == 0, err
+    assert "no SQL file" not in out
+    code, out, err = run(capsys, "store", "drop", OWN, "--yes")
+    assert code == 2 and f"metric {OWN} still has its SQL file {cli_env / 'mine' / f'{OWN}.sql'}" in err, err
+    (cli_env / "mine" / f"{OWN}.sql").unlink()  # gone now: named, and dropped
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    assert f"with no SQL file any more: {OWN} (`fediscope store drop {OWN}` removes it)" in out
+    code, out, err = run(capsys, "store", "drop", OWN, "--yes")
+    assert code == 0, err
+
+
+def test_an_own_file_named_as_a_built_in_metric_is_refused(cli_env: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    clash = cli_env / "mine" / "languages.sql"
+    clash.write_text(OWN_SQL)
+    message = f"metric file {clash} has the name of the built-in metric {cli_env / 'sql' / 'languages.sql'}"
+    code, out, err = run(capsys, "process")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (cli_env / "store.db").exists()  # refused before anything was written
+    code, out, err = run(capsys, "doctor")
+    (line,) = [line for line in out.splitlines() if line[6:].startswith("metrics ")]
+    assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
+
+
+@pytest.mark.parametrize("made", ["missing", "file"])
+def test_a_metrics_dir_that_is_no_directory_is_refused_naming_the_variable(
+        made: str, cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    target = cli_env / "nowhere"
+    if made == "file":
+        target.write_text(OWN_SQL)
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(target))
+    problem = "does not exist" if made == "missing" else "is not a directory"
+    for command in (["process"], ["doctor"], ["serve-api", "--port", "0"], ["config", "check"]):
+        code, out, err = run(capsys, *command)
+        assert code == 2, (command, out, err)
+        assert f"FEDISCOPE_METRICS_DIR is invalid: {target} {problem}" in err and "Traceback" not in err, err
+
+
+def test_a_relative_metrics_dir_in_the_config_file_is_made_absolute(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The Spark jobs of the batch DAG run the driver from another directory: they get the absolute path."""
+    from fediscope.config import load_settings
+    from fediscope.orchestration import spark_submit_env
+
+    monkeypatch.delenv("FEDISCOPE_METRICS_DIR")
+    (cli_env / "fediscope.toml").write_text('[fediscope]\nmetrics_dir = "mine"\n')
+    settings = load_settings()
+    assert settings.metrics_dir == cli_env / "mine"
+    assert spark_submit_env(settings, {})["FEDISCOPE_METRICS_DIR"] == str(cli_env / "mine")
+    assert "FEDISCOPE_METRICS_DIR" not in spark_submit_env(settings.replace(metrics_dir=None), {})
+    (cli_env / "fediscope.toml").write_text('[fediscope]\nmetrics_dir = "gone"\n')
+    code, out, err = run(capsys, "process")
+    assert code == 2 and f"[fediscope] metrics_dir is invalid: {cli_env / 'gone'} does not exist" in err, err
+
+
+def test_config_check_knows_the_variable_and_config_show_lists_it(cli_env: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "config", "check", "--json")
+    findings = json.loads(out)["findings"]
+    assert not [f for f in findings if f["setting"] == "FEDISCOPE_METRICS_DIR"], findings  # was: unknown variable
+    code, out, err = run(capsys, "config", "show")
+    assert code == 0, err
+    (line,) = [line for line in out.splitlines() if line.startswith("FEDISCOPE_METRICS_DIR ")]
+    assert line.split()[-1] == str(cli_env / "mine")
+
+
+def test_doctor_counts_both_directories_and_names_every_broken_file(cli_env: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "doctor")
+    (line,) = [line for line in out.splitlines() if line[6:].startswith("metrics ")]
+    assert line == f"OK    metrics        2 metric(s) in {cli_env / 'sql'} and {cli_env / 'mine'}", out
+
+    no_key, twice = cli_env / "mine" / "no_key.sql", cli_env / "mine" / "twice.sql"
+    no_key.write_text(NO_KEY)
+    twice.write_text(TWICE)
+    code, out, err = run(capsys, "doctor")
+    assert code == 1, out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line[6:].startswith("metrics "))
+    assert lines[start] == "FAIL  metrics        2 of 4 metric files are broken:"
+    assert lines[start + 1].startswith(f"{' ' * 21}metric no_key ({no_key}): missing '-- key: …' header line")
+    assert lines[start + 2].startswith(f"{' ' * 21}metric twice ({twice}): holds 2 SQL statements")
+    assert "-> fix: fix the file as the error says" in lines[start + 2]
+    code, out, err = run(capsys, "doctor", "--json")
+    (check,) = [c for c in json.loads(out)["checks"] if c["name"] == "metrics"]
+    assert check["status"] == "FAIL" and check["detail"].splitlines()[1:] == [
+        line.strip().split(" -> fix:")[0] for line in lines[start + 1:start + 3]]
+
+
+def test_serve_api_refuses_to_start_with_a_broken_own_metric_file(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    broken = cli_env / "mine" / "no_key.sql"
+    broken.write_text(NO_KEY)
+    monkeypatch.setattr("api.app.make_server", lambda *a, **k: pytest.fail("serve-api went on to listen"))
+    code, out, err = run(capsys, "serve-api", "--port", "0")
+    assert code == 2 and f"metric no_key ({broken}): missing '-- key: …' header line" in err, err
+    assert "the API was not started" in err
+
+
+@pytest.mark.spark
+def test_the_spark_metrics_job_computes_an_own_metric(spark, cli_env: Path,  # noqa: ANN001 - lazy pyspark
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from spark_jobs import curate, metrics
+
+    assert curate.main([], spark=spark) == 0
+    capsys.readouterr()
+    out = cli_env / "results.json"
+    assert metrics.main(["--no-store", "--out", str(out), "--metric", OWN], spark=spark) == 0, capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)[OWN]["rows"] > 0
+    code, _, err = run(capsys, "process", "--engine", "duckdb", "--json")  # the same rows as DuckDB's
+    assert code == 0, err
+    assert sorted((r["account_key"], r["toots"]) for r in json.loads(out.read_text())[OWN]) == \
+        _stored_rows(cli_env, OWN)
+
+
+def test_an_own_file_ending_in_capitals_is_warned_about_not_read(cli_env: Path, caplog: pytest.LogCaptureFixture,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (cli_env / "mine" / "per_day.SQL").write_text(OWN_SQL)
+    code, out, err = run(capsys, "doctor", "--json")
+    (check,) = [c for c in json.loads(out)["checks"] if c["name"] == "metrics"]
+    assert check["status"] == "WARN" and "not read: per_day.SQL (metric files end in '.sql'" in check["detail"]
+    from fediscope.config import load_settings
+
+    assert sorted(registry.load_metrics(own_dir=load_settings().metrics_dir)) == sorted([*BUILT_IN, OWN])
+    assert f"{cli_env / 'mine' / 'per_day.SQL'} is not read: metric files end in '.sql'" in caplog.text
