@@ -70,3 +70,24 @@ def test_the_unreachable_mysql_store_is_reported_with_the_password_masked(tmp_pa
     assert code == 1 and "Can't connect to MySQL server" in err, err
     assert f"mysql+pymysql://fediscope:***@{CLOSED}/fediscope" in err
     assert_not_shown(password, out, err)
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+@pytest.mark.parametrize("command", [("config", "show"), ("doctor",), ("collect",)], ids=" ".join)
+def test_an_instance_address_with_a_password_is_refused_without_showing_it(tmp_path, monkeypatch, capsys,
+                                                                         password: str,
+                                                                         command: tuple[str, ...]) -> None:
+    """Was: accepted, the user and password dropped silently (fediscope never sends them), and the address shown as
+    typed by ``config show``; a password with an unencoded ``/`` was quoted by the port error."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"),
+              FEDISCOPE_INSTANCES=f"https://alice:{password}@mastodon.example")
+    code, out, err = run(capsys, *command)
+    assert code == 2 and "FEDISCOPE_INSTANCES is invalid" in err and "names a user or password" in err, err
+    assert "alice:***@mastodon.example" in err
+    assert_not_shown(password, out, err)
+
+
+def test_an_instance_address_with_a_token_in_its_query_is_quoted_masked(tmp_path, monkeypatch, capsys) -> None:
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_INSTANCES="ftp://mastodon.example/?access_token=Kq7wZx9vRt4Lm")
+    code, out, err = run(capsys, "collect", "--instance", "ftp://mastodon.example/?access_token=Kq7wZx9vRt4Lm")
+    assert code == 2 and "access_token=***" in err and "Kq7w" not in out + err, err
