@@ -91,3 +91,16 @@ def test_an_instance_address_with_a_token_in_its_query_is_quoted_masked(tmp_path
     clean_env(tmp_path, monkeypatch, FEDISCOPE_INSTANCES="ftp://mastodon.example/?access_token=Kq7wZx9vRt4Lm")
     code, out, err = run(capsys, "collect", "--instance", "ftp://mastodon.example/?access_token=Kq7wZx9vRt4Lm")
     assert code == 2 and "access_token=***" in err and "Kq7w" not in out + err, err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_config_show_masks_a_token_in_an_instance_address(tmp_path, monkeypatch, capsys, as_json: bool) -> None:
+    """Was: ``FEDISCOPE_INSTANCES`` and ``[[sources]]`` shown as typed, a ``?access_token=`` (which fediscope never
+    sends: tokens go in FEDISCOPE_TOKEN_<INSTANCE>) included."""
+    (tmp_path / "fediscope.toml").write_text('[[sources]]\ninstance = "https://b.example/?access_token=Rt4LmKq7wZx9"\n')
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_INSTANCES="https://a.example/?access_token=Kq7wZx9vRt4Lm")
+    code, out, err = run(capsys, "config", "show", *(["--json"] if as_json else []))
+    assert code == 0, err
+    assert "a.example/?access_token=***" in out and "b.example/?access_token=***" in out, out
+    assert_not_shown("Kq7wZx9vRt4Lm", out, err)
+    assert "Rt4LmKq7wZx9" not in out + err
