@@ -35,7 +35,7 @@ from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
-from api.auth import HEADER, KeyRing, may_call
+from api.auth import HEADER, KeyRing, RepeatedKeyHeader, may_call, presented_key
 from api.errors import DEFAULT_CODES, ApiError, bad_parameter, envelope, handle_any
 from api.guard import InstanceGuard, system_resolver
 from api.openapi import build_document
@@ -193,7 +193,11 @@ def _check_query_encoding(query: bytes) -> None:
 
 def _authenticate() -> None:
     state: ApiState = current_app.extensions["fediscope_api"]
-    key = state.keys.match(request.headers.get(HEADER))
+    try:
+        presented = presented_key(request.headers.get(HEADER))
+    except RepeatedKeyHeader as exc:  # the message names the header, never a value of it
+        raise ApiError(400, "repeated_api_key", str(exc)) from None
+    key = state.keys.match(presented)
     if key is None:
         raise ApiError(401, "unauthorized", f"missing or unknown API key: send it in the {HEADER} header "
                                             "(keys are configured in FEDISCOPE_API_KEY)")

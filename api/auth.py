@@ -76,6 +76,29 @@ class KeyRing:
         return found
 
 
+class RepeatedKeyHeader(ValueError):
+    """The key header came more than once (or as a comma-separated list) with values that differ."""
+
+
+def presented_key(header: str | None) -> str | None:
+    """The one key a request's :data:`HEADER` presents.
+
+    A header sent twice reaches the app as one value, joined with a comma (werkzeug's server writes ``a,b``,
+    waitress ``a, b``; RFC 9110 section 5.3 lets any proxy do the same), and some proxies duplicate headers. No key
+    holds a comma (``FEDISCOPE_API_KEY`` is a comma-separated list), so a comma separates values: when they are all
+    the same, that value is the key presented (the spaces a join adds are not part of it); when they differ,
+    :class:`RepeatedKeyHeader` — which key was meant cannot be guessed, and trying each would let one request
+    test several keys. A value without a comma is taken exactly as sent (``key `` is not ``key``).
+    """
+    if header is None or "," not in header:
+        return header
+    values = {value.strip(" \t") for value in header.split(",")}
+    if len(values) > 1:
+        raise RepeatedKeyHeader(f"the {HEADER} header was sent more than once (or as a comma-separated list) with "
+                                "different values; send it once, with one key")
+    return values.pop()
+
+
 def may_call(key: ApiKey, method: str) -> bool:
     """Read-only keys may use the read methods only."""
     return not key.read_only or method.upper() in READ_METHODS

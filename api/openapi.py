@@ -12,8 +12,9 @@ from api import params
 from api.routes import ROUTES, Route
 
 ERROR_STATUSES = {
-    "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, or "
-           "(invalid_host) an HTTP/1.1 request has no Host header, an empty one or several.",
+    "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
+           "(invalid_host) an HTTP/1.1 request has no Host header, an empty one or several, or (repeated_api_key) "
+           "X-API-Key was sent more than once with different values.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
            "or a read-only key called a write method.",
@@ -32,8 +33,9 @@ ERROR_STATUSES = {
 #: The results routes (api.results) read the metrics store and contact no instance.
 RESULTS_ERROR_STATUSES = {
     "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it; a path name "
-           "outside its pattern too), the request has a body, or (invalid_host) an HTTP/1.1 request has no Host "
-           "header, an empty one or several.",
+           "outside its pattern too), the request has a body, (invalid_host) an HTTP/1.1 request has no Host "
+           "header, an empty one or several, or (repeated_api_key) X-API-Key was sent more than once with "
+           "different values.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "A read-only key called a write method.",
     "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",
@@ -56,7 +58,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                                   "description": "One of the keys in FEDISCOPE_API_KEY."}},
+                                   "description": "One of the keys in FEDISCOPE_API_KEY. Sent more than once "
+                                                  "(a proxy may duplicate it), all values must be that same key."}},
     "schemas": {
         "Error": {
             "type": "object",

@@ -455,24 +455,39 @@ def instance_domain(instance: str) -> str:
     An IPv6 address (``http://[::1]:8765``) is refused with a message saying so (was: "expected e.g.
     https://mastodon.social"): the domain names lake partitions (``instance=<domain>``, a form the lake layout
     checks), ``FEDISCOPE_TOKEN_*`` variables and account keys, none of them written for brackets and colons, and a
-    Mastodon instance has a host name anyway (one in ``/etc/hosts`` reaches a local server on an IPv6 address)."""
+    Mastodon instance has a host name anyway (one in ``/etc/hosts`` reaches a local server on an IPv6 address).
+
+    An address with a user name or password (``https://user:pw@host``) is refused, its password masked: fediscope
+    sends neither (it dropped them silently, and showed the password in errors and ``config show``)."""
     text = instance.strip()
     if "://" not in text:
         text = "https://" + text
+    shown = _shown_address(instance, text)
     try:
+        if "@" in urlsplit(redact_url(text)).netloc:  # the masked URL: a password may hold an unencoded / ? #
+            raise ConfigError(f"not an instance address: {shown!r} (it names a user or password, which fediscope "
+                              "never sends: give the host alone, and an access token in FEDISCOPE_TOKEN_<INSTANCE>)")
         parts = urlsplit(text)
         host, port = parts.hostname, parts.port  # .port raises for "host:abc" and "host:99999"
     except ValueError as exc:
-        raise ConfigError(f"not an instance address: {instance!r} ({exc}; expected e.g. "
+        raise ConfigError(f"not an instance address: {shown!r} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
     host = (host or "").lower()
     if ":" in host:  # only an IPv6 address in brackets gets here with a colon
-        raise ConfigError(f"not an instance address: {instance!r} (an IPv6 address, which fediscope does not take; "
+        raise ConfigError(f"not an instance address: {shown!r} (an IPv6 address, which fediscope does not take; "
                           "use a host name that resolves to it, e.g. one added to /etc/hosts)")
     host = host[:-1] if host.endswith(".") else host
     if not host or not _HOST_RE.fullmatch(host) or host.endswith("."):
-        raise ConfigError(f"not an instance address: {instance!r} (expected e.g. https://mastodon.social)")
+        raise ConfigError(f"not an instance address: {shown!r} (expected e.g. https://mastodon.social)")
     return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else host
+
+
+def _shown_address(instance: str, url: str) -> str:
+    """An instance address as an error quotes it: as typed, unless it holds a password or a secret query parameter
+    (``?access_token=…``), then as :func:`~fediscope.redact.redact_url` masks ``url`` (the address with its
+    scheme)."""
+    masked = redact_url(url)
+    return instance if masked == url else masked
 
 
 def instance_base_url(instance: str) -> str:
@@ -485,7 +500,7 @@ def instance_base_url(instance: str) -> str:
     domain = instance_domain(instance)  # its errors quote the address as written
     parts = urlsplit(text)
     if parts.scheme not in {"http", "https"}:
-        raise ConfigError(f"instance {instance!r}: scheme must be http or https")
+        raise ConfigError(f"instance {_shown_address(instance, text)!r}: scheme must be http or https")
     return f"{parts.scheme}://{domain}"
 
 

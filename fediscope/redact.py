@@ -34,9 +34,14 @@ SUBSTRING_SECRET_LENGTH = 12
 #: Airflow task's error). Only this exact text is spared: a real password is masked whatever it is, and also this
 #: one when it is a known secret (:func:`mask_secrets` runs first).
 PASSWORD_PLACEHOLDER = "<password>"
-#: The password runs to the last ``@`` before the host (SQLAlchemy's rule: a password may hold a raw ``@``).
-_URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)"
-                              rf"(?!{re.escape(PASSWORD_PLACEHOLDER)}@)(?P<pw>[^/\s]+?)(?=@[^@/\s]*(?:[/\s]|$))")
+#: Where a URL password may start in free text: ``scheme://user:`` (the user may be empty, ``redis://:pw@host``; an
+#: IPv6 host ``[::1]:8080`` is no user). A quote just before the URL is captured: the URL ends at its twin.
+_URL_USERINFO_START_RE = re.compile(r"(?P<quote>['\"]?)\b(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s\[\]'\"]*:)")
+#: ``host:8080/…``: after ``scheme://host:`` a port and a path, not a password (``http://127.0.0.1:8123/@alice``).
+_PORT_AND_PATH_RE = re.compile(r"\d{1,5}/")
+#: The start of another URL: a password does not run into the next URL on the same line.
+_URL_START_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://")
+_WHITESPACE_RE = re.compile(r"\s")
 _HEADER_RE = re.compile(
     r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
     r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
@@ -111,11 +116,49 @@ def _userinfo_end(url: str, start: int) -> int:
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values, then anything shaped like a credential (headers, bearer tokens, URL
     passwords, secret query parameters)."""
-    text = mask_secrets(text, secrets)
-    text = _URL_PASSWORD_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _mask_url_passwords(mask_secrets(text, secrets))
     text = _HEADER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+
+
+def _mask_url_passwords(text: str) -> str:
+    """Mask the password of every ``scheme://user:password@host`` in ``text``, whole: to the last ``@`` before the
+    host, as :func:`redact_url` does (a password may hold ``/ ? # : @`` unencoded, and SQLAlchemy or an error
+    message repeats it as typed). Fediscope's own placeholder (:data:`PASSWORD_PLACEHOLDER`) is left as it is."""
+    pieces: list[str] = []
+    pos = 0
+    while (found := _URL_USERINFO_START_RE.search(text, pos)) is not None:
+        start = found.end()
+        end = _text_password_end(text, start, found.group("quote"))
+        if end is None or text[start:end] == PASSWORD_PLACEHOLDER:
+            pieces.append(text[pos:start])
+            pos = start
+            continue
+        pieces.append(text[pos:start] + MASK)
+        pos = end
+    return "".join(pieces) + text[pos:]
+
+
+def _text_password_end(text: str, start: int, quote: str) -> int | None:
+    """The index of the ``@`` ending a URL password that starts at ``start`` in free text, or None when what
+    follows ``scheme://host:`` is no password (no ``@`` in the URL, or a port and a path: ``host:8080/@alice``).
+
+    The URL ends at whitespace, at the quote it was opened with, or where another URL starts; within it the
+    password ends where :func:`_userinfo_end` says. A password that is digits then ``/`` (``u:12/ab@host``) cannot
+    be told from a port and a path: it is masked only where it is a known secret (:func:`mask_secrets`)."""
+    if _PORT_AND_PATH_RE.match(text, start):
+        return None
+    space = _WHITESPACE_RE.search(text, start)
+    stop = space.start() if space else len(text)
+    if quote:
+        closing = text.find(quote, start, stop)
+        stop = closing if closing >= 0 else stop
+    following = _URL_START_RE.search(text, start, stop)
+    stop = following.start() if following else stop
+    if text.find("@", start, stop) < 0:
+        return None
+    return _userinfo_end(text[:stop], start)
 
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:

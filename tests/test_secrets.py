@@ -110,11 +110,47 @@ def test_credential_shapes_are_masked_without_knowing_the_secret(text: str) -> N
 @pytest.mark.parametrize(("text", "expected"), [
     ("failed: mysql+pymysql://u:p@ss@db.example/x (timeout)", "failed: mysql+pymysql://u:***@db.example/x (timeout)"),
     ("postgresql://u:a@b@c@h:5432/d?x=1, then bob@x.org", "postgresql://u:***@h:5432/d?x=1, then bob@x.org"),
-    ("mysql://u:pw@host/x@y", "mysql://u:***@host/x@y"),
+    # a password may hold an unencoded / as well, so `pw@host/x` cannot be told from a password: masked, as
+    # redact_url masks it (a shown host is worth less than a half-shown password)
+    ("mysql://u:pw@host/x@y", "mysql://u:***@y"),
 ])
 def test_a_password_holding_an_at_sign_is_masked_whole(text: str, expected: str) -> None:
     """Was: masked only up to its first ``@`` (``u:***@ss@db.example``): the rest of the password was shown."""
     assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mysql+pymysql://fediscope:pa/ss@db.example:3306/fediscope",
+     "mysql+pymysql://fediscope:***@db.example:3306/fediscope"),
+    ("GET https://user:se/cret@host/x failed", "GET https://user:***@host/x failed"),
+    ("https://user:se/cret@host", "https://user:***@host"),
+    ("https://user:se#cr?et@host/x?a=b@c", "https://user:***@host/x?a=b@c"),  # the query's @ is no end of it
+    ("https://user:se:cr:et@host/x", "https://user:***@host/x"),
+    ("https://u:a/b@c/d@h:3306/x", "https://u:***@h:3306/x"),  # to the last @ before the host
+    ("redis://:pa/ss@h:6379/0", "redis://:***@h:6379/0"),  # no user name, a password all the same
+    ("cannot connect (mysql+pymysql://u:pa/ss@127.0.0.1:1/db): refused",
+     "cannot connect (mysql+pymysql://u:***@127.0.0.1:1/db): refused"),
+    ("store='mysql+pymysql://u:pa/ss@db/x', owner='a@b'", "store='mysql+pymysql://u:***@db/x', owner='a@b'"),
+    ('{"store":"mysql+pymysql://u:pa/ss@db/x","owner":"a@b"}', '{"store":"mysql+pymysql://u:***@db/x","owner":"a@b"}'),
+    ("x https://u:p/1@h1/a y https://u:p/2@h2/b z", "x https://u:***@h1/a y https://u:***@h2/b z"),
+    ("a=https://u:p/1@h1/x,b=https://h2:80/@y", "a=https://u:***@h1/x,b=https://h2:80/@y"),
+])
+def test_a_password_holding_a_slash_or_other_url_characters_is_masked_whole(text: str, expected: str) -> None:
+    """Was: a password with an unencoded ``/`` was not masked at all (``fediscope:pa/ss@db`` shown as it was)."""
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "write to bob@example.com or @alice@mastodon.example",
+    "see https://mastodon.example/@alice and https://mastodon.example/@alice@other.example",
+    "http://127.0.0.1:8123/@alice http://127.0.0.1:8123/@alice@x.org/123 http://[::1]:8080/@a",
+    "http://127.0.0.1:8123/api/v1/accounts/lookup?acct=alice@x.org",
+    "https://mastodon.example/api/v1/timelines/public?limit=40 https://m2.example:443/x",
+    "webhdfs://nn:9870/lake/raw/a@b",
+    "use mysql+pymysql://user:<password>@host:3306/<database>",
+])
+def test_text_without_a_url_password_is_left_as_it_is(text: str) -> None:
+    assert redact_text(text) == text
 
 
 def test_the_password_placeholder_of_fediscopes_hints_is_masked_nowhere() -> None:

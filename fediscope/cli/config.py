@@ -31,8 +31,10 @@ def show(as_json: bool) -> None:
         rows[s.name] = ("***" if value else None) if s.secret else value
         if s.name in URL_NAMES and isinstance(value, str):
             rows[s.name] = redact_url(value)  # a database password may sit in the store URL
+    # an instance address may carry a token in its query (?access_token=…), which fediscope never sends
+    rows["instances"] = tuple(redact_url(i) for i in settings.instances)
     rows["tokens"] = {k: "***" for k in settings.tokens}  # JSON keeps the keys tokens are filed under
-    rows["sources"] = [{"instance": x.instance, "timelines": list(x.timelines)} for x in settings.sources]
+    rows["sources"] = [{"instance": redact_url(x.instance), "timelines": list(x.timelines)} for x in settings.sources]
     if as_json:
         emit_json(rows)
         return

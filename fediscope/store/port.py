@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fediscope.engine.metrics import Metric
-from fediscope.redact import PASSWORD_PLACEHOLDER
+from fediscope.redact import PASSWORD_PLACEHOLDER, redact_url
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
@@ -281,7 +281,9 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
     a port that does not parse."""
     from urllib.parse import parse_qsl, urlsplit
 
-    parts = urlsplit(url)
+    # HBase's Thrift server takes no password: the URL is read with any password masked, which a password holding
+    # an unencoded / ? # would otherwise end the host at (and a port error would quote a piece of it)
+    parts = urlsplit(redact_url(url))
     port = parts.port  # raises ValueError for a broken port
     if parts.scheme != "hbase":
         raise StoreURLProblem(f"is not an HBase URL; use {HBASE_FORM}")
@@ -329,7 +331,8 @@ def store_url_problem(url: str) -> str | None:
         if url.startswith("sqlite:"):
             if not url.startswith("sqlite://"):
                 return f"is not a valid URL (a SQLite URL starts with sqlite:///); {SQLITE_FORMS}"
-            _, at, host = urlsplit(url).netloc.rpartition("@")
+            # the masked URL: urlsplit ends the host at a password's unencoded / ? #, and would take a piece of it
+            _, at, host = urlsplit(redact_url(url)).netloc.rpartition("@")
             if host:  # never the user or password before the @
                 return f"names a host ({host!r}), but a SQLite URL names a file, not a host; {SQLITE_FORMS}"
             if at:

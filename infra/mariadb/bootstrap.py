@@ -18,6 +18,7 @@ short password), 1 when the bootstrap itself fails (the server unreachable, a st
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
@@ -25,6 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if importlib.util.find_spec("fediscope") is None:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from fediscope.redact import redact_url  # noqa: E402
 
 SQL_FILE = Path(__file__).with_name("bootstrap.sql")
 MIN_PASSWORD = 16
@@ -52,6 +58,11 @@ def admin_connection_args(admin_url: str, password: str | None) -> dict[str, Any
     parts = urlsplit(admin_url)
     if parts.scheme.split("+")[0] not in {"mysql", "mariadb"}:
         raise UsageError(f"--admin-url must start with mysql:// or mariadb://, got {parts.scheme!r}")
+    if urlsplit(redact_url(admin_url)).hostname != parts.hostname:
+        # urlsplit ends the host at a password's first / ? #, and the rest of the password became the host or path
+        raise UsageError(f"--admin-url {redact_url(admin_url)!r}: the password holds an unencoded / ? # or @; "
+                         "percent-encode it (/ as %2F, ? as %3F, # as %23, @ as %40) or give it in "
+                         "MARIADB_ADMIN_PASSWORD")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     args: dict[str, Any] = {"user": unquote(parts.username or "root"), "charset": "utf8mb4",
                             "connect_timeout": 10, "autocommit": True}
@@ -61,8 +72,8 @@ def admin_connection_args(admin_url: str, password: str | None) -> dict[str, Any
         try:
             port = parts.port
         except ValueError:  # not a number, or out of range: urllib's message names neither the option nor the fix
-            raise UsageError(f"--admin-url {_safe(admin_url)!r}: the port is not a number from 1 to 65535, "
-                                 "use e.g. mysql://root@127.0.0.1:3306") from None
+            raise UsageError(f"--admin-url {redact_url(admin_url)!r}: the port is not a number from 1 to 65535, "
+                             "use e.g. mysql://root@127.0.0.1:3306") from None
         args["host"] = parts.hostname or "127.0.0.1"
         args["port"] = port or 3306
     admin_password = unquote(parts.password) if parts.password else password
@@ -96,7 +107,7 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
     try:
         connection = pymysql.connect(**admin_connection_args(admin_url, admin_password))
     except pymysql.MySQLError as exc:
-        raise BootstrapError(f"cannot connect as administrator to {_safe(admin_url)}: {exc.args[-1]}. Check "
+        raise BootstrapError(f"cannot connect as administrator to {redact_url(admin_url)}: {exc.args[-1]}. Check "
                              "host, port and the admin user/password (MARIADB_ADMIN_PASSWORD)") from None
     try:
         with connection.cursor() as cursor:
@@ -105,17 +116,10 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
             for statement in todo:
                 cursor.execute(statement)
     except pymysql.MySQLError as exc:
-        raise BootstrapError(f"bootstrap failed on {_safe(admin_url)}: {exc.args[-1]}. The admin user needs "
+        raise BootstrapError(f"bootstrap failed on {redact_url(admin_url)}: {exc.args[-1]}. The admin user needs "
                              "CREATE, CREATE USER and GRANT OPTION") from None
     finally:
         connection.close()
-
-
-def _safe(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

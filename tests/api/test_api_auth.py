@@ -3,6 +3,8 @@ and keys never written to the log."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +26,7 @@ def _concrete(path: str) -> str:
 
 @pytest.mark.parametrize("route", PROTECTED, ids=[r.endpoint for r in PROTECTED])
 @pytest.mark.parametrize("key", [None, "", "wrong-key-0123456789abcdef", KEY.upper(), KEY + " ", KEY[:-1],
-                                 RO_KEY + ":ro", f"{KEY},{OLD_KEY}"])
+                                 RO_KEY + ":ro", "wrong-key-0123456789abcdef, wrong-key-0123456789abcdef"])
 def test_missing_or_wrong_key_is_401(checked: LiveApi, route: Any, key: str | None) -> None:
     response = checked.get(_concrete(route.path), key=key, params={"instance": OFFLINE_DOMAIN})
     error = assert_error(response, 401, "unauthorized")
@@ -120,3 +122,60 @@ def test_keys_and_tokens_never_reach_the_log(mastodon_server: Any, live_api: Cal
     assert "key#1" in text  # the request log names the key by its label …
     for secret in (KEY, RO_KEY, OLD_KEY, "guess-0123456789abcdef", token):  # … and never by its value
         assert secret not in text
+
+
+# -- X-API-Key sent more than once ---------------------------------------------------------------------------------
+def _send(url: str, method: str, keys: list[str]) -> tuple[int, dict[str, Any]]:
+    """A request carrying one ``X-API-Key`` line per entry of ``keys`` (http.client: requests cannot repeat a
+    header); its status and JSON body."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest(method, "/v1/probe")
+        for key in keys:
+            connection.putheader("X-API-Key", key)
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read().decode()
+    finally:
+        connection.close()
+    for secret in (KEY, OLD_KEY, RO_KEY, "wrong-key-0123456789abcdef"):
+        assert secret not in body  # never echoed
+    return response.status, json.loads(body)
+
+
+@pytest.fixture
+def probe() -> Any:
+    """The app with a read and a write route that need a key (as every /v1 route does), served over HTTP."""
+    app = create_app(make_settings())
+    app.add_url_rule("/v1/probe", "probe", lambda: jsonify({"called": True}), methods=["GET", "POST"])
+    with serve_app(app) as live:
+        yield live
+
+
+@pytest.mark.parametrize("keys", [[KEY, KEY], [KEY, KEY, KEY], [f"{KEY}, {KEY}"], [f"{KEY},{KEY}", KEY]])
+def test_the_same_key_sent_more_than_once_is_accepted(probe: LiveApi, keys: list[str]) -> None:
+    """Was 401: the server joins the header's lines with a comma (``key,key``), which matched no key. Some proxies
+    duplicate headers; RFC 9110 section 5.3 makes two lines and one comma-joined line the same field."""
+    assert _send(probe.url, "GET", keys) == (200, {"called": True})
+
+
+@pytest.mark.parametrize("keys", [[KEY, OLD_KEY], [KEY, "wrong-key-0123456789abcdef"], [KEY, ""],
+                                  [f"{KEY},{OLD_KEY}"], [KEY, KEY, OLD_KEY]])
+def test_different_values_of_the_key_header_are_a_400_naming_the_header(probe: LiveApi, keys: list[str]) -> None:
+    """Which key was meant cannot be told (and trying each would test several keys with one request): 400, whether
+    the values are valid keys or not, and neither value in the answer."""
+    status, body = _send(probe.url, "GET", keys)
+    assert status == 400 and body["error"]["code"] == "repeated_api_key", body
+    assert "X-API-Key" in body["error"]["message"] and "more than once" in body["error"]["message"]
+
+
+def test_an_unknown_key_sent_twice_is_still_401(probe: LiveApi) -> None:
+    status, body = _send(probe.url, "GET", ["wrong-key-0123456789abcdef"] * 2)
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+
+
+def test_a_read_only_key_sent_twice_is_that_key(probe: LiveApi) -> None:
+    assert _send(probe.url, "GET", [RO_KEY, RO_KEY]) == (200, {"called": True})
+    status, body = _send(probe.url, "POST", [RO_KEY, RO_KEY])
+    assert (status, body["error"]["code"]) == (403, "read_only_key")

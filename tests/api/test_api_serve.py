@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -102,6 +103,29 @@ def test_serve_api_answers_over_waitress(served: str, mastodon_server: Any) -> N
                         headers={"X-API-Key": KEY}, timeout=30)
     assert page.status_code == 200 and page.json()["count"] == 3
     assert 'rel="next"' in page.headers["Link"]
+
+
+def test_serve_api_takes_the_same_key_sent_twice_and_refuses_two_different_ones(served: str,
+                                                                                mastodon_server: Any) -> None:
+    """waitress joins a repeated header with ", " (werkzeug's server with ","): the same key twice, as a proxy that
+    duplicates headers sends it, was 401; two different values are 400 ``repeated_api_key``, neither echoed."""
+    host, port = served.removeprefix("http://").rsplit(":", 1)
+    answers = []
+    for keys in ([KEY, KEY], [KEY, "other-key-0123456789abcdef"]):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            connection.putrequest("GET", f"/v1/instance?instance={mastodon_server.domain}")
+            for key in keys:
+                connection.putheader("X-API-Key", key)
+            connection.endheaders()
+            response = connection.getresponse()
+            answers.append((response.status, response.read().decode()))
+        finally:
+            connection.close()
+    (ok, instance), (refused, error) = answers
+    assert ok == 200 and json.loads(instance)["count"] == 1, instance
+    assert refused == 400 and json.loads(error)["error"]["code"] == "repeated_api_key", error
+    assert KEY not in error and "other-key" not in error
 
 
 

@@ -116,6 +116,22 @@ def test_unreachable_server_is_one_clear_line() -> None:
     assert result.stderr.startswith("bootstrap: error: cannot connect") and "topsecret" not in result.stderr
 
 
+@pytest.mark.parametrize("password", ["Kq7wZx/9vRt4", "Kq7w#Zx9v?Rt4", "Kq7w:Zx9v/Rt4", "Kq7w@Zx9v/Rt4",
+                                      "12/Zx9v@Rt4"])
+def test_an_admin_password_holding_unencoded_url_characters_is_never_shown(password: str) -> None:
+    """Was: ``--admin-url 'mysql://root:Kq7wZx/9vRt4@127.0.0.1:9'`` in the error, whole: urlsplit ends the host at
+    the ``/``, so the URL had "no password" to mask (and the port, or the host connected to, was a piece of it).
+    Now refused before connecting (exit 2), the password masked."""
+    result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url",
+                             f"mysql://root:{password}@127.0.0.1:9"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("bootstrap: error: --admin-url 'mysql://root:***@127.0.0.1:9': the password "
+                                    "holds an unencoded"), result.stderr
+    shown = result.stdout.lower() + result.stderr.lower()  # a host name is shown lower-cased
+    assert not [piece for piece in ("kq7w", "zx9v", "rt4") if piece in shown], result.stderr
+
+
 @pytest.mark.parametrize("admin_url", ["mysql://root:topsecret@127.0.0.1:notaport", "mysql://root@db:99999"])
 def test_an_admin_url_whose_port_is_not_a_port_is_one_clear_line(admin_url: str) -> None:
     """Was: urllib's ValueError ("Port could not be cast to integer value") as a traceback."""
