@@ -84,6 +84,7 @@ SHORT_TITLES: dict[str, str] = {
     "signups_over_time": "sign-ups over time",
     "hashtags_per_day": "hashtags per day",
     "trending_hashtags": "trending hashtags",
+    "hashtag_engagement": "hashtags by engagement (with and without media)",
     "server_trending_tags": "the tags the instances list as trending",
     "languages": "languages",
     "instances": "instances",
@@ -393,6 +394,44 @@ def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
                    ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
 
 
+def hashtag_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The ``n`` tags whose toots drew the most engagement, each with its engagement per toot with media and
+    without, and their ratio (``media_lift``: None where either is undefined or nothing without media engaged).
+
+    The summary gives the same over every tag use of every tag (a toot with 3 tags is 3 uses, as in hashtags per
+    day), from the metric's integer totals, so it is exact on every store."""
+    tags = metric("hashtag_engagement")
+    every = store.all(tags)
+    _require(every, "toots", "engagement_total", "toots_with_media", "engagement_with_media")
+    top = store.top(tags, n)
+    _require(top, "tag", "accounts", "engagement_per_toot", "engagement_per_toot_with_media",
+             "engagement_per_toot_without_media")
+    rows = [{"tag": r["tag"], "toots": r["toots"], "accounts": r["accounts"], "engagement_total": r["engagement_total"],
+             "per_toot": r["engagement_per_toot"], "toots_with_media": r["toots_with_media"],
+             "per_toot_with_media": r["engagement_per_toot_with_media"],
+             "per_toot_without_media": r["engagement_per_toot_without_media"],
+             "media_lift": _lift(r["engagement_per_toot_with_media"], r["engagement_per_toot_without_media"])}
+            for r in top]
+    uses = sum(r.get("toots") or 0 for r in every)
+    with_media = sum(r.get("toots_with_media") or 0 for r in every)
+    engagement = sum(r.get("engagement_total") or 0 for r in every)
+    media_engagement_total = sum(r.get("engagement_with_media") or 0 for r in every)
+    per_use_with = _share(media_engagement_total, with_media)
+    per_use_without = _share(engagement - media_engagement_total, uses - with_media)
+    summary = {"tags": len(every), "uses": uses, "uses_with_media": with_media,
+               "per_use_with_media": per_use_with, "per_use_without_media": per_use_without,
+               "lift_with_media": _lift(per_use_with, per_use_without)}
+    return _result("hashtag_engagement", "Hashtags by engagement", "hashtag_engagement",
+                   ["tag", "toots", "accounts", "engagement_total", "per_toot", "toots_with_media",
+                    "per_toot_with_media", "per_toot_without_media", "media_lift"], rows, summary)
+
+
+def _lift(with_media: float | None, without_media: float | None) -> float | None:
+    """Engagement per toot with media over that without; None when either is undefined (no such toots), or when
+    the toots without media drew none (no ratio to give)."""
+    return None if with_media is None or without_media is None else _share(with_media, without_media)
+
+
 def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
     """The tags the instances list as trending, by their own counts over the 7 days ending on each instance's
     latest reported day (the whole instance's use, next to what the collection holds of it)."""
@@ -486,6 +525,7 @@ ANALYSES: tuple[tuple[Analysis, str], ...] = (
     (signups_over_time, "signups_by_month"),
     (hashtags_per_day, "hashtags_daily"),
     (trending_hashtags, "trending_hashtags"),
+    (hashtag_engagement, "hashtag_engagement"),
     (server_trending_tags, "server_trending_tags"),
     (languages, "languages"),
     (instances, "instances"),

@@ -21,7 +21,7 @@ from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
-RATIO_COLUMNS = {"growth", "lift_vs_none"}
+RATIO_COLUMNS = {"growth", "lift_vs_none", "media_lift"}
 MAX_TEXT = 40
 #: text columns that list several values and get more room than :data:`MAX_TEXT` (hashtags per day's three most
 #: used tags with their uses: cut at 40 columns, the third tag was rarely whole and often the second was not)
@@ -43,6 +43,11 @@ NOTES: dict[str, str] = {
     "trending_hashtags":
         "growth = (current_toots + 1) / (previous_toots + 1), the add-one smoothing of the metric: a tag not used "
         "in the 7 days before shows current_toots + 1; window_end = the last day of the latest 7",
+    "hashtag_engagement":
+        "engagement = favourites + reblogs + replies of the toots using the tag (a boost is no use: it counts once, "
+        "in its original's reblogs); per_toot = engagement_total / toots; with media = at least one attachment; "
+        "per_toot_with_media / per_toot_without_media: - when the tag has no such toot; media_lift = "
+        "per_toot_with_media / per_toot_without_media; the per-use figures above count a toot once per tag it has",
     "languages": "share = of all toots (share events excluded); language as the author's client declared it",
     "instances": "instance = the author's home server; accounts = distinct authors of its toots; share = of all toots",
     "media_engagement":

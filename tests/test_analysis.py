@@ -186,6 +186,31 @@ def test_hashtags_per_day_has_a_row_for_each_day_also_those_without_tags(tmp_pat
     assert analysis._every_day(["2024-05-01", "May 3"]) == ["2024-05-01", "May 3"]
 
 
+def _tag(tag, toots, total, with_media, media_total):
+    """A hashtag_engagement row as the metric computes it from its totals."""
+    without = toots - with_media
+    return {"tag": tag, "toots": toots, "accounts": 1, "engagement_total": total, "engagement_per_toot": total / toots,
+            "toots_with_media": with_media, "engagement_with_media": media_total,
+            "engagement_per_toot_with_media": media_total / with_media if with_media else None,
+            "engagement_per_toot_without_media": (total - media_total) / without if without else None}
+
+
+def test_hashtag_engagement_ranks_tags_with_the_media_lift(metric_store):
+    load(metric_store, "hashtag_engagement", [
+        _tag("art", 4, 30, 2, 24), _tag("cats", 3, 30, 3, 30), _tag("news", 5, 12, 0, 0),
+        _tag("quiet", 2, 4, 1, 4)])
+    result = analysis.hashtag_engagement(metric_store, 3)
+    assert [r["tag"] for r in result.rows] == ["art", "cats", "news"]  # 30, 30 (a tie: by tag), 12
+    art, cats, news = result.rows
+    assert (art["per_toot_with_media"], art["per_toot_without_media"], art["media_lift"]) == (12.0, 3.0, 4.0)
+    assert (cats["per_toot_without_media"], cats["media_lift"]) == (None, None)  # no toot without media
+    assert (news["per_toot_with_media"], news["media_lift"]) == (None, None)  # no toot with media
+    assert analysis.hashtag_engagement(metric_store, 4).rows[3]["media_lift"] is None  # nothing without media: 0
+    # over every use of every tag: 6 with media drew 58, 8 without drew 18
+    assert result.summary == {"tags": 4, "uses": 14, "uses_with_media": 6, "per_use_with_media": 58 / 6,
+                              "per_use_without_media": 18 / 8, "lift_with_media": (58 / 6) / (18 / 8)}
+
+
 def test_languages_top_and_the_rest(metric_store):
     rows = [{"language": lang, "toots": n, "share": n / 20} for lang, n in
             [("en", 10), ("de", 5), ("fr", 3), ("und", 1), ("ja", 1)]]

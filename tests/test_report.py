@@ -40,7 +40,8 @@ def test_text_report_prints_every_analysis_and_writes_the_charts(capsys, loaded_
     code, out, err = run(capsys, "report", "--out", "charts")
     assert code == 0, err
     for title in ("== Top accounts by followers ==", "== Engagement distribution", "== Sign-ups over time",
-                  "== Hashtags per day ==", "== Trending hashtags", "== Languages ==", "== Top toots",
+                  "== Hashtags per day ==", "== Trending hashtags", "== Hashtags by engagement ==",
+                  "== Languages ==", "== Top toots",
                   "== Engagement of toots with and without media ==", "== Most-mentioned accounts ==",
                   "== Activity by hour", "== Activity by weekday", "== Share of bots =="):
         assert title in out
@@ -444,6 +445,9 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     assert "lift_vs_none = interactions_mean / that of none" in definitions(
         "== Engagement of toots with and without media ==")
     assert "bot_share = bots / accounts" in definitions("== Share of bots ==")
+    tags = definitions("== Hashtags by engagement ==")
+    assert "media_lift = per_toot_with_media / per_toot_without_media" in tags
+    assert "a boost is no use" in tags and "- when the tag has no such toot" in tags
 
 
 def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path, monkeypatch):

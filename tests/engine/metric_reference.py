@@ -262,6 +262,20 @@ def _interactions(s: dict[str, Any]) -> int:
     return s["favourites_count"] + s["reblogs_count"] + s["replies_count"]
 
 
+def hashtag_engagement_row(tag: str, toots: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``hashtag_engagement`` row of ``tag`` from the toots using it (each toot once): totals, and the means
+    per toot with media and without (None when the tag has no such toot)."""
+    with_media = [s for s in toots if s["media_count"] > 0]
+    without = [s for s in toots if s["media_count"] == 0]
+    total, media_total = sum(map(_interactions, toots)), sum(map(_interactions, with_media))
+    return {"tag": tag, "toots": len(toots), "accounts": len({s["account_key"] for s in toots}),
+            "engagement_total": total, "engagement_per_toot": total / len(toots),
+            "toots_with_media": len(with_media), "engagement_with_media": media_total,
+            "engagement_per_toot_with_media": media_total / len(with_media) if with_media else None,
+            "engagement_per_toot_without_media":
+                sum(map(_interactions, without)) / len(without) if without else None}
+
+
 def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]]
             ) -> dict[str, list[dict[str, Any]]]:
     """Every metric, as lists of rows in the documented order."""
@@ -342,6 +356,12 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
              "engagement_total": sum(map(_interactions, ss)),
              "engagement_mean": sum(map(_interactions, ss)) / len(ss)} for (day, tag), ss in daily.items()]
     out["hashtags_daily"] = sorted(rows, key=lambda r: (r["day"], -r["toots"], r["tag"]))
+
+    by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s, tag in tagged:
+        by_tag[tag].append(s)
+    out["hashtag_engagement"] = sorted((hashtag_engagement_row(tag, ss) for tag, ss in by_tag.items()),
+                                       key=lambda r: (-r["engagement_total"], r["tag"]))
 
     rows = []
     if tagged:

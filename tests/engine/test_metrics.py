@@ -192,6 +192,63 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     assert {r["latest_fetch_day"] for r in rows} == {"2026-08-20"}  # fetched at 13:00 on the last day
 
 
+def _hashtag_engagement_from_curated(lake_dir: Path) -> list[dict]:
+    """``hashtag_engagement`` recomputed in plain Python from the curated ``statuses`` Parquet (read with pyarrow,
+    not through an engine, nor through the curated hashtags table the SQL reads): every toot that is not a share
+    event or deleted, once per tag it has."""
+    by_tag: dict[str, list[dict]] = {}
+    for status in read_table(lake_dir, "statuses"):
+        if not status["is_reblog"] and not status["deleted"]:
+            for tag in status["hashtags"]:
+                by_tag.setdefault(tag, []).append(status)
+    return sorted((reference.hashtag_engagement_row(tag, toots) for tag, toots in by_tag.items()),
+                  key=lambda r: (-r["engagement_total"], r["tag"]))
+
+
+def test_hashtag_engagement_counts_a_boosted_toot_once_and_splits_media(lake: LocalLake, lake_dir: Path,
+                                                                        duckdb_engine) -> None:
+    """One row per tag: its toots, their engagement, and the engagement per toot with and without media. A tagged
+    toot that was also fetched through a boost is one toot, with its latest counts (the boost in its reblogs)."""
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    images = statuses("test_media_post_multiple.json", method="POST")[0]["media_attachments"]
+    other_author = next(s for s in statuses("test_public_tl.json", method="GET", path_contains="local=1")
+                        if s["account"]["acct"] != base["account"]["acct"])["account"]
+    day = datetime(2026, 7, 30, 12, tzinfo=UTC)
+    plan = [(["cats"], True), (["cats"], True), (["cats"], False), (["dogs"], False), (["dogs"], False),
+            (["birds"], True), (["cats", "birds"], True)]  # (tags, with media); toot n has n favourites
+    crafted = []
+    for n, (tags, with_media) in enumerate(plan, 1):
+        toot = _tagged(base, n, day, tags[0])
+        toot["tags"] = [{"name": t, "url": f"http://localhost:3000/tags/{t}"} for t in tags]
+        toot["media_attachments"] = copy.deepcopy(images) if with_media else []
+        crafted.append(toot)
+    crafted[4]["account"] = copy.deepcopy(other_author)
+    boost = snapshots("test_status_reblog_unreblog.json")[1]  # a recorded boost: a wrapper around its original
+    boost["reblog"] = dict(copy.deepcopy(crafted[3]), reblogs_count=1)  # the dogs toot, seen later, boosted once
+    land(lake, "statuses", crafted, at(1), policy())
+    land(lake, "statuses", [boost], at(60), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    curated = {s["uri"]: s for s in read_table(lake_dir, "statuses")}
+    (share,) = [s for s in curated.values() if s["is_reblog"]]  # the boost: a share event, its original curated
+    assert (curated[share["reblog_of_uri"]]["hashtags"], curated[share["reblog_of_uri"]]["reblogs_count"]) == (
+        ["dogs"], 1)
+    rows = engine.run_metric(METRICS["hashtag_engagement"])
+    assert_rows_equal(rows, _hashtag_engagement_from_curated(lake_dir), "hashtag_engagement")
+    got = {r["tag"]: r for r in rows}
+    assert [r["tag"] for r in rows] == ["birds", "cats", "dogs"]  # 13, 13 (a tie: by tag), then 10
+    # cats: toots 1, 2, 3 and 7 (also tagged birds: one use of each tag); 1, 2 and 7 with media
+    assert (got["cats"]["toots"], got["cats"]["toots_with_media"], got["cats"]["engagement_total"]) == (4, 3, 13)
+    assert got["cats"]["engagement_per_toot_with_media"] == 10 / 3
+    assert got["cats"]["engagement_per_toot_without_media"] == 3.0
+    # dogs: toots 4 (4 favourites + the boost's reblog, counted once) and 5 (another author); the boost is no toot
+    assert (got["dogs"]["toots"], got["dogs"]["accounts"], got["dogs"]["engagement_total"]) == (2, 2, 10)
+    assert got["dogs"]["engagement_per_toot_with_media"] is None  # no toot with media: undefined, not 0
+    assert got["dogs"]["engagement_per_toot_without_media"] == 5.0
+    assert got["birds"]["engagement_per_toot_with_media"] == 6.5
+    assert got["birds"]["engagement_per_toot_without_media"] is None
+
+
 @pytest.mark.parametrize(("fetched_after", "partial"), [(timedelta(hours=1), "2026-08-20"), (timedelta(days=1), None)])
 def test_hashtags_per_day_marks_the_day_of_the_latest_fetch_partial(lake: LocalLake, duckdb_engine, tmp_path: Path,
                                                                     fetched_after: timedelta, partial) -> None:
