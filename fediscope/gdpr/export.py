@@ -150,6 +150,13 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
             store.close()
 
 
+def holds_nothing(document: Mapping[str, Any]) -> bool:
+    """Does the export find nothing at all about the account, under any of its keys?"""
+    found = (document["raw"]["records"], document["raw"]["references"], document["curated"], document["store"],
+             document["opt_out_notes"], document["suppressed"])
+    return not any(found) and all(holds_nothing(other) for other in document.get("also", []))
+
+
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
                 metrics: Mapping[str, Metric], suppressed: set[str],
                 notes: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
