@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fediscope.cli.common import emit_json, json_option, settings_from_context
 from fediscope.errors import FediscopeError
+
+if TYPE_CHECKING:
+    from fediscope.gdpr.erase import ErasureReport
 
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or its profile link (https://mastodon.social/@alice)."
 
@@ -42,7 +46,7 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
-    from fediscope.gdpr.subject import parse_account
+    from fediscope.gdpr.subject import parse_account, unknown_instance_hint
 
     user, domain = parse_account(account)  # a typo fails before anything is asked or touched
     settings = settings_from_context()
@@ -53,6 +57,9 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
             f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
         raise FediscopeError("not erased: declined")
     report = erase_account(settings, account, lake=lake)
+    hint = unknown_instance_hint(lake, account) if _removed_nothing(report) else None
+    if hint:  # was silent: "raw: nothing; curated: nothing" about an account held under its instance's address
+        report.warnings.append(hint)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -63,6 +70,12 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
         click.echo(f"fediscope: warning: {warning}", err=True)
 
 
+def _removed_nothing(report: ErasureReport) -> bool:
+    """Did the erasure find nothing of the account? (``metric_snapshots`` are dropped by every erasure.)"""
+    other = {k: v for k, v in report.other.items() if k != "metric_snapshots"}
+    return not any((*report.raw.values(), *report.curated.values(), *report.store.values(), *other.values()))
+
+
 @gdpr.command()
 @click.option("--account", required=True, help=ACCOUNT_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON here (default: stdout).")
@@ -71,16 +84,21 @@ def export(account: str, out: Path | None) -> None:
 
     Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
     """
-    from fediscope.gdpr.export import export_account
+    from fediscope.gdpr.export import export_account, holds_nothing
+    from fediscope.gdpr.subject import unknown_instance_hint
+    from fediscope.lake.backend import open_lake
 
     settings = settings_from_context()
-    document = json.dumps(export_account(settings, account), indent=2, sort_keys=True, default=str,
-                          ensure_ascii=False)
+    exported = export_account(settings, account)
+    document = json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False)
     if out is None:
         click.echo(document)
-        return
-    _write(out, document + "\n")
-    click.echo(f"wrote {out}", err=True)
+    else:
+        _write(out, document + "\n")
+        click.echo(f"wrote {out}", err=True)
+    hint = unknown_instance_hint(open_lake(settings.lake), account) if holds_nothing(exported) else None
+    if hint:  # was silent: an answer "nothing held" about an account the lake holds under its instance's address
+        click.echo(f"fediscope: warning: {hint}", err=True)
 
 
 @gdpr.command()

@@ -42,6 +42,35 @@ from fediscope.lake.key_check import require_lake_key
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
+#: What each field of the export means, written into it (``about``): the person who asked reads the file, not the
+#: README, and the right of access is to an intelligible answer. Every field of the document has its line here.
+ABOUT: dict[str, str] = {
+    "about": "what each field of this document means; why we process the data, on which legal basis, for how "
+             "long and who receives it is in our record of processing (fediscope gdpr register)",
+    "subject": "the account this answer is about, as it was asked for (user@instance)",
+    "account_key": "the pseudonym that stands for the account everywhere in our data instead of its name; your "
+                   "name, profile link and ids are replaced by pseudonyms when your posts are collected",
+    "pseudonyms": "every pseudonym the data holds for the account: account_key, account_ids (the pseudonyms of "
+                  "your account's id on each server it was collected from) and status_links (the pseudonyms of "
+                  "the links of your posts, written urn:fediscope:…)",
+    "raw": "the collected records: records are yours (your profile snapshots, your posts and boosts, exactly as "
+           "kept: pseudonymised, with the fields we do not need removed); references are other people's posts "
+           "that refer to you, with only where they are and how (relation: mentions = they mention you, "
+           "replies_to = a reply to you, quotes = they quote your post, names = your pseudonym appears in them), "
+           "never their content",
+    "curated": "your rows in the analysis tables made from the collected records (statuses: one row per post, "
+               "accounts: the latest profile snapshot, hashtags: one row per hashtag of a post); a table named "
+               "'<table> (references)' lists other people's rows that refer to you, by the columns that do",
+    "store": "your rows in the computed results, per metric (such as your engagement or your place among the "
+             "most followed accounts)",
+    "suppressed": "true when the account was erased: later collections skip it",
+    "opt_out_notes": "opt-outs we noticed (noindex, #nobot … in your profile) and have not applied yet: the next "
+                     "processing run deletes what we hold about the account",
+    "also": "the same answer for the other names under which we may hold the same account (the server's own "
+            "address when its handles use another domain)",
+    "generated_at": "when this answer was made (UTC)",
+}
+
 
 def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[str]:
     """How another person's record refers to the account."""
@@ -112,13 +141,20 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
         suppressed = load_suppressed(lake)
         notes = notes_about(lake, [each.key for each in (subject, *others)])
         registry = {} if store is None else account_metrics(metrics, settings.metrics_dir)
-        document = {**_export_one(lake, store, subject, registry, suppressed, notes),
+        document = {"about": ABOUT, **_export_one(lake, store, subject, registry, suppressed, notes),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         document["also"] = [_export_one(lake, store, other, registry, suppressed, notes) for other in others]
         return document
     finally:
         if own_store and store is not None:
             store.close()
+
+
+def holds_nothing(document: Mapping[str, Any]) -> bool:
+    """Does the export find nothing at all about the account, under any of its keys?"""
+    found = (document["raw"]["records"], document["raw"]["references"], document["curated"], document["store"],
+             document["opt_out_notes"], document["suppressed"])
+    return not any(found) and all(holds_nothing(other) for other in document.get("also", []))
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,

@@ -27,6 +27,8 @@ from typing import Any
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import ENTITIES, RAW_ROOT, parse_partition
 from fediscope.privacy import (
     ERASED,
     PrivacyPolicy,
@@ -37,7 +39,8 @@ from fediscope.privacy import (
 )
 from fediscope.sources.handle_domains import served_domains
 
-__all__ = ["ERASED", "Subject", "Traces", "parse_account", "subject_from_settings", "subjects_from_settings"]
+__all__ = ["ERASED", "Subject", "Traces", "collected_instances", "parse_account", "subject_from_settings",
+           "subjects_from_settings", "unknown_instance_hint"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,32 @@ def subjects_from_settings(settings: Settings, account: str,
     subject = subject_from_settings(settings, account)
     others = sorted(served_domains(handle_domains, subject.domain) - {subject.domain})
     return [subject, *(subject_from_settings(settings, f"{subject.username}@{domain}") for domain in others)]
+
+
+def collected_instances(lake: LakeBackend) -> set[str]:
+    """The instances the raw lake holds records from (its ``instance=`` partitions, of every entity)."""
+    return {instance for entity in ENTITIES for entry in lake.list(f"{RAW_ROOT}/{entity}")
+            if entry.is_dir and (instance := parse_partition(entry.path).get("instance"))}
+
+
+def unknown_instance_hint(lake: LakeBackend, account: str) -> str | None:
+    """Why a request that found nothing may have asked under the wrong name, or None.
+
+    An instance's own accounts are held under the address it was collected from unless fediscope learned that its
+    handles use a parent domain (:mod:`fediscope.sources.handle_domains`): a server at ``127.0.0.1:8765`` (the
+    sample instance) or ``social.example.com`` whose handles read ``@alice@example.org`` holds alice as
+    ``alice@127.0.0.1:8765`` or ``alice@social.example.com``. Asked as ``alice@example.org``, the export answered
+    "nothing held" and the erasure erased nothing, with nothing to say the lake does hold her."""
+    user, domain = parse_account(account)
+    instances = collected_instances(lake)
+    if not instances or domain in instances:
+        return None
+    others = sorted(instances)
+    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    return (f"nothing is held under {user}@{domain}, and {domain} is not an instance this lake was collected from "
+            f"({shown}); if the account is a local account of one of them, its records are held under that "
+            f"instance's address: ask again as {user}@{others[0]}" + (" (or another of them)" if len(others) > 1
+                                                                       else ""))
 
 
 def subject_for_policy(policy: PrivacyPolicy, account: str) -> Subject:
