@@ -43,7 +43,8 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 
     Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
     <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
-    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
+    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with, or when a
+    metric file (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) is broken: it names the tables to erase from.
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint

@@ -9,11 +9,16 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 * ``question`` — the one-line question the metric answers (required);
 * ``key`` — comma-separated columns that identify a row (required): re-running a batch overwrites rows with
   the same key, never duplicates them; stores build their primary keys / HBase row keys from it;
-* ``rank`` — ``column DESC`` or ``column ASC``: the order top-N reads use (optional); a text rank column
+* ``rank`` — ``column DESC`` or ``column ASC`` (either word in any case; DESC when left out): the order top-N
+  reads use (optional); another word, or more than two, is refused when the file is read; a text rank column
   outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
   rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
   that is not one of ``key``'s is refused when the file is read, with a :class:`MetricFileError` naming the file.
+
+Each of these lines may be given once, with a value (:data:`HEADER_FORMS`): one given twice, or empty, is refused
+the same way, as is a ``key`` naming a column twice or holding an empty name (``a,,b``, ``a,``). Other
+``-- name: …`` lines are comments.
 
 A file holding more than one SQL statement (``SELECT …; SELECT …``), or none, is refused the same way, on every
 engine alike (DuckDB would run each and keep the last one's result): :func:`statement_count`.
@@ -40,7 +45,7 @@ from fediscope.errors import MetricFileError
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
-_HEADER_RE = re.compile(r"^--\s*(\w+)\s*:\s*(.+?)\s*$")
+_HEADER_RE = re.compile(r"^--\s*(\w+)\s*:(.*)$")
 MAX_COLUMN_NAME = 64  # characters: MariaDB's limit for identifiers
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -106,43 +111,86 @@ def _where(metric: str, source: str | None) -> str:
     return f"metric {metric} ({source or f'spark_jobs/sql/{metric}.sql'})"
 
 
+#: the header lines a metric file may hold, each at most once, and the value each takes
+HEADER_FORMS = {"question": "'-- question: <the question the metric answers>'",
+                "key": "'-- key: <column>[, <column>…]'",
+                "rank": "'-- rank: <column> [ASC|DESC]'",
+                "prefix": "'-- prefix: <one of the key columns>'"}
+
+
 def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
     """A metric from its SQL file's text; ``source`` names the file in error messages."""
+    where = _where(name, source)
+    header = _header(text, where)
+    for required in ("question", "key"):
+        if required not in header:
+            raise MetricFileError(f"{where}: missing '-- {required}: …' header line (the file starts "
+                                  "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
+    rank_column, rank_desc = _rank(header.get("rank"), where)
+    key = _key(header["key"], where)
+    prefix = header.get("prefix")
+    named = [*key, *(c for c in (rank_column, prefix) if c and c not in key)]
+    check_column_names(name, dict.fromkeys(named), source)
+    if prefix is not None and prefix not in key:
+        raise MetricFileError(f"{where}: '-- prefix: {prefix}' is not a key column; the prefix column "
+                              f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
+                              "order, and HBase's row keys start with it)")
+    count = statement_count(text)
+    if count is not None and count != 1:
+        raise MetricFileError(f"{where}: holds {count or 'no'} SQL statement{'s' if count else ''}; "
+                              "a metric file holds one SELECT (after its '-- ' header lines)")
+    return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
+                  rank_desc=rank_desc, prefix_column=prefix, source=source)
+
+
+def _header(text: str, where: str) -> dict[str, str]:
+    """The ``-- name: value`` lines before the SQL, by lower-case name. A line of :data:`HEADER_FORMS` given twice
+    or with no value is refused: the last one would silently win, and an empty one would be read as a comment.
+    Other names (``-- Note: …``) are comments."""
     header: dict[str, str] = {}
-    for line in text.splitlines():
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
         match = _HEADER_RE.match(line)
         if not match:
             if line.strip() and not line.lstrip().startswith("--"):
                 break
             continue
-        header[match.group(1).lower()] = match.group(2)
-    for required in ("question", "key"):
-        if required not in header:
-            raise MetricFileError(f"{_where(name, source)}: missing '-- {required}: …' header line (the file starts "
-                                  "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
-    rank_column, rank_desc = None, True
-    if "rank" in header:
-        parts = header["rank"].split()
-        if len(parts) > 2 or len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"):
-            raise MetricFileError(f"{_where(name, source)}: '-- rank: "
-                                  f"{header['rank']}' is not 'column [DESC|ASC]' (a column named in the header "
-                                  "cannot contain spaces; rename it in the SQL with … AS new_name)")
-        rank_column = parts[0]
-        rank_desc = len(parts) < 2 or parts[1].upper() != "ASC"
-    key = tuple(k.strip() for k in header["key"].split(",") if k.strip())
-    prefix = header.get("prefix")
-    named = [*key, *(c for c in (rank_column, prefix) if c and c not in key)]
-    check_column_names(name, dict.fromkeys(named), source)
-    if prefix is not None and prefix not in key:
-        raise MetricFileError(f"{_where(name, source)}: '-- prefix: {prefix}' is not a key column; the prefix column "
-                              f"must be one of '-- key: {header['key']}' (prefix reads give one value's rows in key "
-                              "order, and HBase's row keys start with it)")
-    count = statement_count(text)
-    if count is not None and count != 1:
-        raise MetricFileError(f"{_where(name, source)}: holds {count or 'no'} SQL statement{'s' if count else ''}; "
-                              "a metric file holds one SELECT (after its '-- ' header lines)")
-    return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
-                  rank_desc=rank_desc, prefix_column=header.get("prefix"), source=source)
+        name, value = match.group(1).lower(), match.group(2).strip()
+        if name not in HEADER_FORMS:
+            continue
+        if name in lines:
+            raise MetricFileError(f"{where}: '-- {name}:' is given twice (lines {lines[name]} and {number}); "
+                                  f"keep one {HEADER_FORMS[name]} line")
+        if not value:
+            raise MetricFileError(f"{where}: '-- {name}:' on line {number} is empty; "
+                                  f"the header line is {HEADER_FORMS[name]}")
+        header[name], lines[name] = value, number
+    return header
+
+
+def _rank(value: str | None, where: str) -> tuple[str | None, bool]:
+    """The rank column and whether it ranks descending, of a ``-- rank:`` value (None: no rank line)."""
+    if value is None:
+        return None, True
+    parts = value.split()
+    if len(parts) > 2 or len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"):
+        raise MetricFileError(f"{where}: '-- rank: {value}' is not {HEADER_FORMS['rank']} (ASC or DESC in any "
+                              "case, DESC when left out; a column named in the header cannot contain spaces: "
+                              "rename it in the SQL with … AS new_name)")
+    return parts[0], len(parts) < 2 or parts[1].upper() != "ASC"
+
+
+def _key(value: str, where: str) -> tuple[str, ...]:
+    """The key columns of a ``-- key:`` value: each named once, none empty (a stray comma often stands for a
+    column left out)."""
+    key = tuple(column.strip() for column in value.split(","))
+    if "" in key:
+        raise MetricFileError(f"{where}: '-- key: {value}' has an empty column name (a comma too many?); "
+                              f"the header line is {HEADER_FORMS['key']}")
+    twice = next((column for index, column in enumerate(key) if column in key[:index]), None)
+    if twice is not None:
+        raise MetricFileError(f"{where}: '-- key: {value}' names {twice!r} twice; name each key column once")
+    return key
 
 
 def statement_count(sql: str) -> int | None:

@@ -65,6 +65,7 @@ from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
@@ -359,6 +360,16 @@ def account_metrics(metrics: Mapping[str, Metric] | None = None, own_dir: Path |
     return dict(load_metrics(own_dir=own_dir) if metrics is None else metrics)
 
 
+def erasure_metrics(settings: Settings, metrics: Mapping[str, Metric] | None = None) -> dict[str, Metric]:
+    """The metrics whose store tables the erasure deletes the account's rows from (:func:`account_metrics`), read
+    before anything is touched: a broken or clashing metric file (an own one, ``FEDISCOPE_METRICS_DIR``) read at
+    the store step stopped the erasure half-way, the lake rewritten and the store not."""
+    try:
+        return account_metrics(metrics, settings.metrics_dir)
+    except MetricFileError as exc:
+        raise MetricFileError(f"{exc}; nothing was erased (fix the file, then run the erasure again)") from None
+
+
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
     """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it."""
     deleted: dict[str, int] = {}
@@ -400,11 +411,14 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
     lake.write_atomic(AUDIT_PATH, old + line)
 
 
-def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None) -> LakeBackend:
+def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None,
+                   metrics: Mapping[str, Metric] | None = None) -> LakeBackend:
     """The lake ``account`` would be erased from, once the checks that need no change pass: the account, the
-    pseudonym key, the lake and the key it was landed with. ``fediscope gdpr erase`` runs them before it asks
-    for confirmation, so a refused erasure is not confirmed first; :func:`erase_account` runs them again."""
+    pseudonym key, the metric files (:func:`erasure_metrics`), the lake and the key it was landed with. ``fediscope
+    gdpr erase`` runs them before it asks for confirmation, so a refused erasure is not confirmed first;
+    :func:`erase_account` runs them again."""
     subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
+    erasure_metrics(settings, metrics)
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
@@ -418,7 +432,8 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
 def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
                   lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
-    lake = check_erasable(settings, account, lake)
+    lake = check_erasable(settings, account, lake, metrics)
+    registry = erasure_metrics(settings, metrics)  # read by check_erasable, cached (load_metrics)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
@@ -458,7 +473,6 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
                 report.other["metric_snapshots"] = snapshots
             if store is not None:
                 deleted: Counter[str] = Counter()
-                registry = account_metrics(metrics, settings.metrics_dir)
                 for traces in found:
                     deleted.update(erase_store(store, traces, registry))
                 report.store = dict(deleted)

@@ -106,6 +106,22 @@ def test_an_own_file_named_as_a_built_in_metric_is_refused(cli_env: Path,
     assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
 
 
+@pytest.mark.parametrize(("header", "problem"), [
+    ("-- rank: toots ascending", "'-- rank: toots ascending' is not '-- rank: <column> [ASC|DESC]'"),
+    # was: an IndexError traceback
+    ("-- rank: ", "'-- rank:' on line 3 is empty; the header line is '-- rank: <column> [ASC|DESC]'"),
+    ("-- key: account_key, account_key", "'-- key: account_key, account_key' names 'account_key' twice"),
+])
+def test_process_refuses_a_malformed_header_of_an_own_metric_with_one_line(
+        header: str, problem: str, cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    own = cli_env / "mine" / f"{OWN}.sql"
+    own.write_text(OWN_SQL.replace("-- rank: toots DESC" if "rank" in header else "-- key: account_key", header))
+    code, out, err = run(capsys, "process")
+    assert code == 2 and f"metric {OWN} ({own}): {problem}" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert not (cli_env / "store.db").exists()  # refused before anything was computed or written
+
+
 @pytest.mark.parametrize("made", ["missing", "file"])
 def test_a_metrics_dir_that_is_no_directory_is_refused_naming_the_variable(
         made: str, cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,3 +55,54 @@ def test_an_own_metrics_rows_of_the_account_are_exported_and_erased(own_metric) 
     assert report.store.get(OWN) == 1, report.store
     rows = _own_rows(env.settings)
     assert rows and key not in {row["account_key"] for row in rows}
+
+
+def _files(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``directory`` with its bytes and modification time (ns)."""
+    return {str(path.relative_to(directory)): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("broken", ["no_key", "languages"])
+def test_a_broken_own_metric_file_stops_the_erasure_before_anything_is_touched(
+        own_metric, run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    """Was: the registry was read at the store step, after the lake had been rewritten and the account put on
+    the suppression list: a broken file, or one named as a built-in metric, stopped the erasure half-way."""
+    env = own_metric
+    path = env.settings.metrics_dir / f"{broken}.sql"
+    path.write_text("-- question: Which languages, again?\nSELECT language FROM statuses\n" if broken == "no_key"
+                    else OWN_SQL)
+    problem = ("missing '-- key: …' header line" if broken == "no_key"
+               else f"has the name of the built-in metric {tmp_path / 'sql' / 'languages.sql'}")
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(env.settings.metrics_dir))
+    registry.load_metrics.cache_clear()
+    lake = _files(env.lake_dir)
+    store = {name: value for name, value in _files(env.db.parent).items() if name.startswith("store.db")}
+    assert store and any(path.startswith("raw/") for path in lake)
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
+    assert result.code == 2 and problem in result.err and str(path) in result.err, result.err
+    assert _files(env.lake_dir) == lake
+    assert {n: v for n, v in _files(env.db.parent).items() if n.startswith("store.db")} == store
+    assert "nothing was erased" in result.err and len(result.err.strip().splitlines()) == 1, result.err
+
+    # on a terminal it is refused before the confirmation is asked
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("click.confirm", lambda *a, **k: pytest.fail("the erasure was confirmed first"))
+    result = run_cli("gdpr", "erase", "--account", SUBJECT)
+    assert result.code == 2 and problem in result.err, result.err
+    assert _files(env.lake_dir) == lake
+
+
+def test_a_broken_own_metric_file_stops_the_access_export_with_one_line(
+        own_metric, run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export reads the registry too (an own metric's table may hold the account's rows): a broken file is
+    one line naming it, and no partial answer is written."""
+    broken = own_metric.settings.metrics_dir / "no_key.sql"
+    broken.write_text("-- question: Which languages, again?\nSELECT language FROM statuses\n")
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(own_metric.settings.metrics_dir))
+    registry.load_metrics.cache_clear()
+    out = tmp_path / "export.json"
+    result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out))
+    assert result.code == 2 and f"metric no_key ({broken}): missing '-- key: …' header line" in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1 and not out.exists(), result.err

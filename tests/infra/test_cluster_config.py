@@ -101,3 +101,40 @@ def test_services_running_fediscope_install_its_dependencies() -> None:
     assert "pip install -q -r requirements.txt -e ." in " ".join(services["fediscope-api"]["command"])
     extra = services["airflow"]["environment"]["_PIP_ADDITIONAL_REQUIREMENTS"]
     assert extra.startswith("-r /opt/fediscope/requirements.txt ") and extra.endswith("-e /opt/fediscope"), extra
+
+
+def _mounts(service: dict) -> list[tuple[Path, Path, str]]:
+    """A service's bind mounts as (host path, container path, mode), ``${VAR:-default}`` read as its default and a
+    relative host path as compose reads it, from the compose file's directory."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        source, target, *mode = re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", volume).split(":")
+        mounts.append((CLUSTER / source if source.startswith(".") else Path(source), Path(target),
+                       mode[0] if mode else "rw"))
+    return mounts
+
+
+def test_own_metric_files_are_mounted_where_fediscope_metrics_dir_points() -> None:
+    """Airflow computes the own metrics (its spark-submit driver too) and serve-api reads them: in each service
+    that sets FEDISCOPE_METRICS_DIR, a read-only mount is there (a setting naming a missing directory stops every
+    fediscope command), outside the checkout's mount (Docker would make the mount point inside the checkout), from
+    a directory that ships empty of metric files (else Docker creates it, root's, and the example adds metrics)."""
+    services = COMPOSE["services"]
+    with_dir = {name: service for name, service in services.items()
+                if "FEDISCOPE_METRICS_DIR" in service.get("environment", {})}
+    assert {"airflow", "fediscope-api"} <= set(with_dir)
+    for name, service in with_dir.items():
+        value = Path(service["environment"]["FEDISCOPE_METRICS_DIR"])
+        mounts = _mounts(service)
+        found = [(source, mode) for source, target, mode in mounts if target == value]
+        assert len(found) == 1, f"{name}: FEDISCOPE_METRICS_DIR={value} is not one mounted directory: {mounts}"
+        source, mode = found[0]
+        assert mode == "ro", f"{name}: mount {value} read-write"
+        assert value.is_absolute() and not any(value != target and value.is_relative_to(target)
+                                               for _, target, _ in mounts), f"{name}: {value} inside another mount"
+        assert source.is_dir() and not list(source.glob("*.sql")), f"{name}: {source} is not an empty metrics dir"
+    # every mount of a metrics directory is what the service's setting names
+    for name, service in services.items():
+        for _source, target, _mode in _mounts(service):
+            if "metrics" in target.name:
+                assert service.get("environment", {}).get("FEDISCOPE_METRICS_DIR") == str(target), (name, target)

@@ -165,6 +165,55 @@ def test_a_file_without_its_question_or_key_header_is_refused_naming_the_file(tm
         load_metrics.__wrapped__(tmp_path)
 
 
+RANK_FORM = "is not '-- rank: <column> [ASC|DESC]' (ASC or DESC in any case, DESC when left out"
+Q = "-- question: Who is called what?\n"
+
+
+@pytest.mark.parametrize(("header", "problem"), [
+    # was: an IndexError traceback (a rank line whose value is blanks)
+    (Q + "-- key: id\n-- rank: ", "'-- rank:' on line 3 is empty; the header line is '-- rank: <column> [ASC|DESC]'"),
+    # was: read as a comment, so the metric had no rank (top-N reads in key order), or the first key column as prefix
+    (Q + "-- key: id\n-- rank:", "'-- rank:' on line 3 is empty; the header line is '-- rank: <column> [ASC|DESC]'"),
+    (Q + "-- key: id\n-- prefix:", "'-- prefix:' on line 3 is empty; the header line is "
+                                    "'-- prefix: <one of the key columns>'"),
+    # was: a question of one blank
+    ("-- question: \n-- key: id", "'-- question:' on line 1 is empty; the header line is '-- question: <the question"),
+    # was: the last line silently won (another question, a key that does not identify a row, a reversed rank)
+    (Q + "-- key: id\n-- question: Who else?", "'-- question:' is given twice (lines 1 and 3); keep one '-- question: "
+                                               "<the question the metric answers>' line"),
+    (Q + "-- key: id\n-- key: name", "'-- key:' is given twice (lines 2 and 3); keep one "
+                                     "'-- key: <column>[, <column>…]'"),
+    (Q + "-- key: id\n-- rank: letters DESC\n-- Rank: letters asc", "'-- rank:' is given twice (lines 3 and 4)"),
+    # was: read as the key (id), (), (id, name) and (id, name, id): a stray comma often stands for a column left
+    # out; an empty key failed later with an IndexError traceback, a repeated column as a store's SQL error
+    (Q + "-- key: id,", "'-- key: id,' has an empty column name (a comma too many?); the header line is "
+                        "'-- key: <column>[, <column>…]'"),
+    (Q + "-- key: ,", "'-- key: ,' has an empty column name"),
+    (Q + "-- key: id,, name", "'-- key: id,, name' has an empty column name"),
+    (Q + "-- key: id, name, id", "'-- key: id, name, id' names 'id' twice; name each key column once"),
+    # refused before too, by a message that named neither the header's form nor the words' case
+    (Q + "-- key: id\n-- rank: letters ascending", f"'-- rank: letters ascending' {RANK_FORM}"),
+    (Q + "-- key: id\n-- rank: letters DESC NULLS LAST", f"'-- rank: letters DESC NULLS LAST' {RANK_FORM}"),
+])
+def test_a_malformed_header_line_is_refused_naming_the_file_and_the_form(tmp_path, header, problem):
+    path = tmp_path / "malformed.sql"
+    path.write_text(f"{header}\nSELECT 1 AS id, 'a' AS name, 1 AS letters\n")
+    with pytest.raises(MetricFileError, match=re.escape(f"metric malformed ({path}): {problem}")):
+        load_metrics.__wrapped__(tmp_path)
+
+
+@pytest.mark.parametrize(("rank", "descending"), [
+    ("letters", True), ("letters DESC", True), ("letters desc", True),
+    ("letters ASC", False), ("letters asc", False), ("letters Asc", False),
+])
+def test_a_rank_line_takes_asc_or_desc_in_any_case_and_desc_when_left_out(tmp_path, rank, descending):
+    write_metric(tmp_path, "ranked", f"-- key: id, name\n-- rank: {rank}\n-- Note: comment lines of this form are "
+                                     "comments\n-- prefix: name")
+    metric = load_metrics.__wrapped__(tmp_path)["ranked"]
+    assert (metric.rank_column, metric.rank_desc, metric.key, metric.prefix) == \
+        ("letters", descending, ("id", "name"), "name")
+
+
 def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
     """Was: a UnicodeDecodeError traceback (a file saved as Latin-1 by an editor)."""
     path = tmp_path / "umlauts.sql"

@@ -182,7 +182,7 @@ def test_header_columns_are_checked_when_the_metric_files_are_read(tmp_path):
     (tmp_path / "long.sql").unlink()
     (tmp_path / "spaced.sql").write_text("-- question: q\n-- key: id\n-- rank: the count DESC\nSELECT 1\n")
     with pytest.raises(ConfigError, match=r"metric spaced \(.*spaced.sql\): '-- rank: the count DESC' is not "
-                                          r"'column \[DESC\|ASC\]'"):
+                                          r"'-- rank: <column> \[ASC\|DESC\]'"):
         load_metrics.__wrapped__(tmp_path)
     with pytest.raises(ConfigError, match="columns 'Day' and 'day' differ only in case"):
         parse_metric("cased", "-- question: q\n-- key: Day\n-- prefix: day\nSELECT 1")
