@@ -32,6 +32,7 @@ The header's columns are checked when the file is read, the result's when its ro
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -118,6 +119,14 @@ HEADER_FORMS = {"question": "'-- question: <the question the metric answers>'",
                 "prefix": "'-- prefix: <one of the key columns>'"}
 
 
+def _meant_header(name: str) -> str | None:
+    """The header name ``name`` (lower case, not one of :data:`HEADER_FORMS`) looks like a misspelling or a longer
+    form of (``keys``, ``prefx``, ``rank_by``), or None for a comment's word (``note``, ``see``)."""
+    longer = next((header for header in HEADER_FORMS if name.startswith(header)), None)
+    close = difflib.get_close_matches(name, HEADER_FORMS, n=1, cutoff=0.75)
+    return longer or (close[0] if close else None)
+
+
 def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
     """A metric from its SQL file's text; ``source`` names the file in error messages."""
     where = _where(name, source)
@@ -146,7 +155,8 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
 def _header(text: str, where: str) -> dict[str, str]:
     """The ``-- name: value`` lines before the SQL, by lower-case name. A line of :data:`HEADER_FORMS` given twice
     or with no value is refused: the last one would silently win, and an empty one would be read as a comment.
-    Other names (``-- Note: …``) are comments."""
+    Other names (``-- Note: …``) are comments, except one that looks like a misspelt header name (``-- keys:``,
+    ``-- prefx:``, ``-- ranking:``): read as a comment, it would leave the metric without that line unsaid."""
     header: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -157,6 +167,10 @@ def _header(text: str, where: str) -> dict[str, str]:
             continue
         name, value = match.group(1).lower(), match.group(2).strip()
         if name not in HEADER_FORMS:
+            meant = _meant_header(name)
+            if meant is not None:
+                raise MetricFileError(f"{where}: '-- {match.group(1)}:' on line {number} is no header line; did you "
+                                      f"mean {HEADER_FORMS[meant]}? (a comment line reads '-- note: …' or '-- …')")
             continue
         if name in lines:
             raise MetricFileError(f"{where}: '-- {name}:' is given twice (lines {lines[name]} and {number}); "

@@ -194,6 +194,12 @@ Q = "-- question: Who is called what?\n"
     # refused before too, by a message that named neither the header's form nor the words' case
     (Q + "-- key: id\n-- rank: letters ascending", f"'-- rank: letters ascending' {RANK_FORM}"),
     (Q + "-- key: id\n-- rank: letters DESC NULLS LAST", f"'-- rank: letters DESC NULLS LAST' {RANK_FORM}"),
+    # was: read as comments, so the metric silently had no rank, no prefix, or "missing '-- key:'" hid the typo
+    (Q + "-- key: id\n-- ranking: letters", "'-- ranking:' on line 3 is no header line; did you mean '-- rank: "
+                                            "<column> [ASC|DESC]'?"),
+    (Q + "-- key: id\n-- Prefx: id", "'-- Prefx:' on line 3 is no header line; did you mean '-- prefix: <one of"),
+    (Q + "-- keys: id", "'-- keys:' on line 2 is no header line; did you mean '-- key: <column>[, <column>…]'?"),
+    (Q + "-- key: id\n-- rank_by: letters", "'-- rank_by:' on line 3 is no header line; did you mean '-- rank:"),
 ])
 def test_a_malformed_header_line_is_refused_naming_the_file_and_the_form(tmp_path, header, problem):
     path = tmp_path / "malformed.sql"
