@@ -314,6 +314,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
                         page.endpoint, q.reason)
     setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
+    result.opted_out += landed.opted_out
     result.quarantined += len(landed.quarantined)
 
 
