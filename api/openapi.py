@@ -30,6 +30,10 @@ ERROR_STATUSES = {
            "landed with another pseudonym key or privacy mode than this API's.",
 }
 
+#: The routes naming an account add theirs.
+ERASED_ACCOUNT = ("(erased_account) The account was erased on request (fediscope gdpr erase): nothing of it is "
+                  "served, and the instance is not asked; remove it from the sources that ask for it.")
+
 #: The results routes (api.results) read the metrics store and contact no instance.
 RESULTS_ERROR_STATUSES = {
     "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it; a path name "
@@ -281,7 +285,9 @@ def _operation(route: Route) -> dict[str, Any]:
         responses = {"200": {"description": "The OpenAPI document.",
                              "content": {"application/json": {"schema": {"type": "object"}}}}}
         wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "414", "431"}}
-    for status, text in wanted.items():
+    if "acct" in route.path_params:
+        wanted = {**wanted, "410": ERASED_ACCOUNT}
+    for status, text in sorted(wanted.items()):
         responses[status] = _error(text, _RETRY_AFTER if status == "429" else None)
     operation: dict[str, Any] = {
         "operationId": route.endpoint,

@@ -21,10 +21,12 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
-  returning an erased account. The opted-out accounts a page meets are noted in the lake (each once per server
-  while its note is pending, again once a curation applied it: :class:`~fediscope.gdpr.opt_outs.PendingNotes`),
-  so the next curation erases what was landed of them before they opted out; a lake that cannot take the note
-  is logged, as the answer itself is right;
+  returning an erased account. A route naming an erased account (``/v1/accounts/<acct>/statuses``) is 410
+  ``erased_account`` before any request to the instance, as ``fediscope collect`` skips such a source
+  (:func:`~fediscope.gdpr.suppression.names_an_erased_account`). The opted-out accounts a page meets are noted
+  in the lake (each once per server while its note is pending, again once a curation applied it:
+  :class:`~fediscope.gdpr.opt_outs.PendingNotes`), so the next curation erases what was landed of them before
+  they opted out; a lake that cannot take the note is logged, as the answer itself is right;
 * the same quarantine: the malformed items of a page (left out of ``records``, counted in ``quarantined``), and a
   body that is not JSON or not the documented shape (502 ``upstream_malformed``), are written to
   ``<lake>/quarantine/`` by the collector's own :func:`~fediscope.sources.quarantine.quarantine_items` /
@@ -71,7 +73,7 @@ from api.params import ID_PATTERN, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
-from fediscope.gdpr.suppression import load_suppressed
+from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.key_check import KeyMismatchError, check_landing_key, key_mismatch
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
@@ -299,6 +301,12 @@ class Upstream:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
         policy = self.policy_factory()
+        if names_an_erased_account(policy, source, query.domain):
+            # as `fediscope collect` does not collect it: its page would be empty, but its cursors would be the
+            # erased account's status ids, and the instance would be asked for the account all the same
+            raise ApiError(410, "erased_account",
+                           f"this account of {query.domain} was erased on request (fediscope gdpr erase): nothing "
+                           "of it is served or landed; remove it from the sources (NiFi flow) that ask for it")
         client = self.client(base_url)
         throttled = _ThrottleWatch(client)
         try:

@@ -22,7 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fediscope.gdpr.subject import ERASED, Traces, contains_trace, scrub
+from fediscope.gdpr.subject import (
+    ERASED,
+    ORIGIN_REF_COLUMN,
+    STATUS_ID_COLUMN,
+    STATUS_INSTANCE_COLUMNS,
+    Traces,
+    contains_trace,
+    scrub,
+)
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT, curated_dir
 
@@ -80,17 +88,27 @@ def _as_list(traces: Traces | Sequence[Traces]) -> list[Traces]:
     return [traces] if isinstance(traces, Traces) else list(traces)
 
 
+#: The columns of a curated row that identify a status besides its link (:func:`~fediscope.gdpr.subject.names_status`).
+_STATUS_IDENTITY_COLUMNS = (STATUS_ID_COLUMN, *STATUS_INSTANCE_COLUMNS, ORIGIN_REF_COLUMN)
+
+
 def note_curated_traces(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> None:
-    """Add the links of the account's statuses known only to the curated tables (raw partitions may be gone);
-    for several keys of one account, each file is read once for all of them."""
+    """Add the links and ids (:attr:`Traces.status_ids`, :attr:`Traces.origin_refs`) of the account's statuses
+    known only to the curated tables (raw partitions may be gone); for several keys of one account, each file is
+    read once for all of them."""
     found = {each.key: each for each in _as_list(traces)}
     for _, table, _ in _rows(lake):
         if "account_key" not in table.column_names or "uri" not in table.column_names:
             continue
-        for row in table.select(["account_key", "uri"]).to_pylist():
+        columns = ["account_key", "uri", *(c for c in _STATUS_IDENTITY_COLUMNS if c in table.column_names)]
+        for row in table.select(columns).to_pylist():
             owner = found.get(row["account_key"])
-            if owner is not None and row["uri"] and row["uri"] != ERASED:
+            if owner is None:
+                continue
+            if row["uri"] and row["uri"] != ERASED:
                 owner.status_links.add(row["uri"])
+            owner.note_status(row.get(STATUS_ID_COLUMN), (row.get(c) for c in STATUS_INSTANCE_COLUMNS),
+                              row.get(ORIGIN_REF_COLUMN))
 
 
 def _belongs(row: dict[str, Any], traces: Traces) -> bool:

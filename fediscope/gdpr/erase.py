@@ -15,7 +15,8 @@ the account collectable again:
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
 4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables (``delete_where`` on ``account_key``,
-   then any row still holding a trace), quarantined files and checkpoints named after the account, and the
+   then any row still holding a trace, then any row identifying one of its statuses by id —
+   :func:`~fediscope.gdpr.subject.names_status`), quarantined files and checkpoints named after the account, and the
    metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
    process`` recomputes every metric — aggregates included — without the account;
 5. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
@@ -69,10 +70,13 @@ from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
+    ORIGIN_REF_COLUMN,
+    STATUS_ID_COLUMN,
     Subject,
     Traces,
     account_key_of,
     contains_trace,
+    names_status,
     nested_statuses,
     quoted_author,
     scrub,
@@ -371,18 +375,44 @@ def erasure_metrics(settings: Settings, metrics: Mapping[str, Metric] | None = N
 
 
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
-    """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it."""
+    """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it, then
+    any row identifying one of its statuses by id (:func:`~fediscope.gdpr.subject.names_status`: a metric keyed
+    by ``instance``/``status_id`` names no account, yet the status is the account's until the next ``fediscope
+    process`` recomputes it without)."""
     deleted: dict[str, int] = {}
     values = traces.values()
     for name, metric in metrics.items():
         count = store.delete_where(metric, "account_key", traces.key)
-        for row in store.all(metric):
+        rows = store.all(metric)
+        named = 0
+        statuses: list[Mapping[str, Any]] = []
+        for row in rows:
             column = next((c for c, v in row.items() if isinstance(v, str) and contains_trace(v, values)), None)
             if column is not None:
-                count += store.delete_where(metric, column, row[column])
+                named += store.delete_where(metric, column, row[column])
+            elif names_status(row, traces):
+                statuses.append(row)
+        if statuses:
+            named += _delete_rows(store, metric, statuses, len(rows) - named)
+        count += named
         if count:
             deleted[name] = count
     return deleted
+
+
+def _delete_rows(store: MetricStore, metric: Metric, rows: Sequence[Mapping[str, Any]], stored: int) -> int:
+    """Delete exactly ``rows`` of the ``stored`` rows of ``metric``, by their key (``delete_where`` takes one column,
+    and one status id may be another status's on another instance). When the metric's SQL file changed its key
+    since the store was written (the store cannot delete by the new one), by the identifying column alone: rows
+    of other statuses with the same id may go too, and the next ``fediscope process`` recomputes them."""
+    keys = [tuple(row.get(column) for column in metric.key) for row in rows]
+    if store.write_changes(metric, [], keys, row_count=stored - len(keys)) is not None:
+        return len(keys)
+    count = 0
+    for row in rows:
+        column = STATUS_ID_COLUMN if row.get(STATUS_ID_COLUMN) not in (None, "") else ORIGIN_REF_COLUMN
+        count += store.delete_where(metric, column, row[column])
+    return count
 
 
 def compact_sqlite(url: str) -> str | None:

@@ -31,6 +31,7 @@ from fediscope.gdpr.subject import (
     Traces,
     account_key_of,
     contains_trace,
+    names_status,
     nested_statuses,
     quoted_author,
     subjects_from_settings,
@@ -62,7 +63,8 @@ ABOUT: dict[str, str] = {
                "accounts: the latest profile snapshot, hashtags: one row per hashtag of a post); a table named "
                "'<table> (references)' lists other people's rows that refer to you, by the columns that do",
     "store": "your rows in the computed results, per metric (such as your engagement or your place among the "
-             "most followed accounts)",
+             "most followed accounts), and the rows about your posts (a result per post, such as the most "
+             "interacted-with posts)",
     "suppressed": "true when the account was erased: later collections skip it",
     "opt_out_notes": "opt-outs we noticed (noindex, #nobot … in your profile) and have not applied yet: the next "
                      "processing run deletes what we hold about the account",
@@ -115,7 +117,8 @@ def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, M
     found: dict[str, list[Any]] = {}
     for name, metric in metrics.items():
         rows = [row for row in store.all(metric) if row.get("account_key") == traces.key
-                or any(isinstance(v, str) and contains_trace(v, values) for v in row.values())]
+                or any(isinstance(v, str) and contains_trace(v, values) for v in row.values())
+                or names_status(row, traces)]
         if rows:
             found[name] = rows
     return found

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,6 +199,12 @@ class Traces:
     clear: bool = False
     ids: set[str] = field(default_factory=set)  # account id pseudonyms (one per serving instance), or instance/id
     status_links: set[str] = field(default_factory=set)  # uri/url of the subject's statuses
+    #: The subject's statuses as a metric may key them (:func:`names_status`): ``(instance, status id)`` pairs —
+    #: the id is the instance-local one, kept clear, paired with the instance it was fetched from and with the
+    #: author's home instance (curated ``fetched_from`` and ``instance``) —, and their ``origin_ref`` values. Never
+    #: among :meth:`values`: an id is a number found in many other places.
+    status_ids: set[tuple[str, str]] = field(default_factory=set)
+    origin_refs: set[str] = field(default_factory=set)
 
     def values(self) -> set[str]:
         """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at
@@ -229,8 +235,17 @@ class Traces:
                 if self._note_account(status.get("account"), instance):
                     self.status_links.update(str(status[k]) for k in ("uri", "url")
                                              if status.get(k) and status[k] != ERASED)
+                    self.note_status(status.get("id"), (instance, home_instance(status["account"], instance)),
+                                     status.get("origin_ref"))
                 for mention in status.get("mentions") or []:
                     self._note_account(mention, instance)
+
+    def note_status(self, status_id: Any, instances: Iterable[Any], origin_ref: Any = None) -> None:
+        """Remember one of the subject's statuses by its id on each of ``instances`` and its ``origin_ref``."""
+        if status_id not in (None, "", ERASED):
+            self.status_ids.update((str(each).lower(), str(status_id)) for each in instances if each)
+        if origin_ref not in (None, "", ERASED):
+            self.origin_refs.add(str(origin_ref))
 
     def _note_account(self, account: Any, instance: str) -> bool:
         if account_key_of(account, instance) != self.key:
@@ -238,6 +253,41 @@ class Traces:
         if account.get("id") not in (None, "", ERASED):
             self.ids.add(instance_account_id(instance, account["id"]) if self.clear else str(account["id"]))
         return True
+
+
+def home_instance(account: Any, instance: str) -> str:
+    """The home instance of a landed account object, as the curation's ``instance`` column has it: its ``domain``
+    (landed by the privacy policy), else the domain of a remote ``acct``, else the instance it was fetched from."""
+    if isinstance(account, dict):
+        if account.get("domain"):
+            return str(account["domain"]).lower()
+        acct = str(account.get("acct") or "")
+        if "@" in acct:
+            return acct.rsplit("@", 1)[1].lower()
+    return instance.lower()
+
+
+#: The columns that identify a status in a metric's row, as the curated ``statuses`` table names them: its id on an
+#: instance (``status_id`` with ``fetched_from`` or ``instance``), and ``origin_ref``. A status link (``uri``,
+#: ``status_uri``) is found as a trace (:meth:`Traces.values`).
+STATUS_ID_COLUMN = "status_id"
+STATUS_INSTANCE_COLUMNS = ("fetched_from", "instance")
+ORIGIN_REF_COLUMN = "origin_ref"
+
+
+def names_status(row: Mapping[str, Any], traces: Traces) -> bool:
+    """Does a row (of a metric, by its column names) identify one of the subject's statuses?
+
+    A status id is an instance's own number: it counts only with an instance column of the same row that it is
+    the subject's id on. Paired with the author's home instance as well as the instance it was fetched from (a
+    metric may select the curated ``instance`` with ``status_id``), another person's status of the same id on
+    that home instance may match too; its row is then recomputed by the next ``fediscope process``."""
+    status_id = row.get(STATUS_ID_COLUMN)
+    if status_id not in (None, "") and any(
+            (str(row[column]).lower(), str(status_id)) in traces.status_ids
+            for column in STATUS_INSTANCE_COLUMNS if row.get(column)):
+        return True
+    return row.get(ORIGIN_REF_COLUMN) not in (None, "") and str(row[ORIGIN_REF_COLUMN]) in traces.origin_refs
 
 
 #: A pseudonym (:meth:`fediscope.privacy.PrivacyPolicy.pseudonym`), or a status link made of one.

@@ -18,10 +18,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
+
+if TYPE_CHECKING:
+    from fediscope.privacy import PrivacyPolicy
+    from fediscope.sources.spec import SourceRef
 
 SUPPRESSED_PATH = f"{STATE_ROOT}/suppressed.json"
 
@@ -54,3 +59,13 @@ def add_suppressed(lake: LakeBackend, account_key: str, ids: Iterable[str] = ())
     document = {"accounts": sorted(accounts), "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     lake.write_atomic(SUPPRESSED_PATH, json.dumps(document, indent=1).encode())
     return new
+
+
+def names_an_erased_account(policy: PrivacyPolicy, source: SourceRef, domain: str) -> bool:
+    """Whether an ``account:`` / ``account_lookup:`` source of instance ``domain`` names an account ``gdpr erase``
+    put on the suppression list of ``policy``: nothing of it may be landed or served, so ``fediscope collect`` does
+    not collect it (its checkpoint, the account's newest status id, would be written again) and the scraping API
+    answers 410 ``erased_account``, both before any request to the instance."""
+    if not source.names_an_account or not source.arg:
+        return False
+    return policy.skip_reason({"acct": source.arg}, domain) == "suppressed"

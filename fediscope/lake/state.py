@@ -11,6 +11,7 @@ once and moved.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,18 @@ def checkpoint_source(source: str, policy: PrivacyPolicy | None) -> str:
     if kind not in PERSONAL_SOURCES or not sep or policy is None or not policy.enabled:
         return source
     return f"{kind}:{policy.pseudonym('source', source.lower())[1:13]}"
+
+
+def source_for_logs(source: str, policy: PrivacyPolicy | None) -> str:
+    """How a log line names a source: one naming an account by a digest of its handle — its checkpoint name
+    (:func:`checkpoint_source`, keyed) when the privacy policy is on, an unkeyed digest with privacy off —, so that
+    the handle does not reach the logs (Airflow keeps them); any other source as it is written."""
+    kind, sep, _arg = source.partition(":")
+    if kind not in PERSONAL_SOURCES or not sep:
+        return source
+    if policy is not None and policy.enabled:
+        return checkpoint_source(source, policy)
+    return f"{kind}:{hashlib.sha256(source.lower().encode()).hexdigest()[:12]}"
 
 
 def load_checkpoint(lake: LakeBackend, instance: str, source: str,

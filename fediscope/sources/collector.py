@@ -74,7 +74,7 @@ from typing import Any
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
-from fediscope.gdpr.suppression import load_suppressed
+from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
@@ -86,6 +86,7 @@ from fediscope.lake.state import (
     load_pass_mark,
     save_checkpoint,
     save_pass_mark,
+    source_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
@@ -202,11 +203,13 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                     attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
             result = SourceResult(domain, source.name)
             results.append(result)
-            if _names_an_erased_account(ctx, source, domain):
-                # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace
+            if names_an_erased_account(ctx.policy, source, domain):
+                # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
+                # Named by a digest, not the handle: logs end up in Airflow's (the sources list still has it)
+                named = source_for_logs(source.name, ctx.policy)
                 log.warning("source %s %s names an erased account (on the suppression list): not collected; "
-                            "remove it from the sources", domain, source.name)
-                reporter.done(f"{domain} {source.name}", "not collected: an erased account")
+                            "remove it from the sources", domain, named)
+                reporter.done(f"{domain} {named}", "not collected: an erased account")
             else:
                 _collect_source(ctx, clients[domain], source, result)
             if last_of[domain] == index:
@@ -249,13 +252,6 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
                       + ("" if result.caught_up or not source.paged else " (more to fetch)"))
 
-
-def _names_an_erased_account(ctx: _Context, source: SourceRef, domain: str) -> bool:
-    """Whether an ``account:`` / ``account_lookup:`` source names an account ``gdpr erase`` put on the suppression
-    list (its statuses would all be skipped, and its checkpoint would be written again)."""
-    if not source.names_an_account or not source.arg:
-        return False
-    return ctx.policy.skip_reason({"acct": source.arg}, domain) == "suppressed"
 
 
 def source_batch_tag(policy: PrivacyPolicy, source: SourceRef) -> str:
@@ -318,6 +314,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
                         page.endpoint, q.reason)
     setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
+    result.opted_out += landed.opted_out
     result.quarantined += len(landed.quarantined)
 
 

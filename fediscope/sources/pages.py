@@ -91,6 +91,8 @@ class Landed:
     records: list[dict[str, Any]]
     fetched: int
     skipped: int = 0
+    #: of ``skipped``: the items whose own account opted out (noindex, #nobot …; the policy's ``skipped_opt_out``)
+    opted_out: int = 0
     quarantined: list[QuarantinedItem] = field(default_factory=list)
 
 
@@ -552,6 +554,7 @@ def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, en
     entity = page.source.entity
     check = CHECKS.get(entity, lambda _item: None)
     landed = Landed(records=[], fetched=len(page.items))
+    opted_out_before = policy.counts["skipped_opt_out"]
     for item in page.items:
         problem = check(item)
         if problem:
@@ -571,4 +574,5 @@ def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, en
             landed.skipped += 1
             continue
         landed.records.append(envelope(domain, endpoint, record, fetched_at))
+    landed.opted_out = policy.counts["skipped_opt_out"] - opted_out_before
     return landed

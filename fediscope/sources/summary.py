@@ -23,7 +23,9 @@ class SourceResult:
     #: the settle pass stopped at its page budget with more statuses waiting: how many hours past ``settle_hours``
     #: the oldest of them is, about (None: it caught up, or did not run)
     settle_behind_hours: float | None = None
-    skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list)
+    skipped: int = 0  # dropped by the privacy policy (opt-outs, suppression list, not public)
+    #: of ``skipped``: records whose own account opted out (a count only: which accounts is never said)
+    opted_out: int = 0
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window,
     #                        or not yet old enough for the settle pass
@@ -68,6 +70,10 @@ class CollectSummary:
         return self._total("skipped")
 
     @property
+    def opted_out(self) -> int:
+        return self._total("opted_out")
+
+    @property
     def quarantined(self) -> int:
         return self._total("quarantined")
 
@@ -106,7 +112,8 @@ class CollectSummary:
                     del source[name]
         return {
             "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
-            **refresh, "skipped_by_privacy": self.skipped, "quarantined": self.quarantined,
+            **refresh, "skipped_by_privacy": self.skipped, "skipped_opted_out": self.opted_out,
+            "quarantined": self.quarantined,
             "out_of_range": self.out_of_range, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
@@ -125,7 +132,9 @@ class CollectSummary:
                 f"before a source's first run")
 
     def line(self) -> str:
-        """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2, …``."""
+        """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2 (1 opted out), …``:
+        the records skipped because their account opted out are told apart from the rest of the privacy policy's
+        (non-public statuses, erased accounts, boosts of either), so opt-outs can be seen."""
         failed = f" ({len(self.failed)} failed)" if self.failed else ""
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
@@ -139,6 +148,8 @@ class CollectSummary:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`
         outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
+        opted_out = f" ({self.opted_out} opted out)" if self.opted_out else ""
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
-                f"policy {self.skipped}, quarantined {self.quarantined}{outside}{waits}{self._backfill_cut_note()}")
+                f"policy {self.skipped}{opted_out}, quarantined {self.quarantined}{outside}{waits}"
+                f"{self._backfill_cut_note()}")

@@ -111,3 +111,12 @@ def test_security_headers_on_every_response(checked: LiveApi, path: str, key: st
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_erased_account_answer_is_documented_on_the_account_route_only(checked: LiveApi) -> None:
+    """410 erased_account (an account erased on request, api/upstream.py) is what a client of that route meets; the
+    routes that name no account never answer it."""
+    paths = checked.get("/openapi.json", key=None).json()["paths"]
+    gone = {path for path, item in paths.items() if "410" in item["get"]["responses"]}
+    assert gone == {"/v1/accounts/{acct}/statuses"}
+    assert "erased_account" in paths["/v1/accounts/{acct}/statuses"]["get"]["responses"]["410"]["description"]

@@ -175,3 +175,34 @@ def test_an_account_the_instance_does_not_have_is_named_with_the_instance(cli_en
     failed = [s for s in json.loads(out)["sources"] if s["source"] == timeline]
     assert failed[0]["error"] == f"account nosuchuser was not found on {mastodon_server.domain}", failed
     assert f"failed: account nosuchuser was not found on {mastodon_server.domain}" in err and "Traceback" not in err
+
+
+def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(cli_env, capsys,
+                                                                               mastodon_server) -> None:
+    """Was: "skipped by privacy policy N" mixed the statuses of accounts that opted out with those of erased
+    accounts (and non-public ones): opt-outs could not be seen. Counted apart now, never naming the accounts."""
+    from collections import Counter
+
+    from fediscope.config import Settings
+    from fediscope.gdpr.suppression import add_suppressed
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+
+    authors = Counter(s["account"]["acct"] for s in mastodon_server.public_statuses()).most_common(2)
+    (opted, opted_statuses), (erased, _) = authors
+    assert mastodon_server.set_account_note(opted, "<p>Please leave me out #nobot</p>") > 0
+    lake = open_lake(str(cli_env / "lake"))
+    policy = policy_from_settings(Settings(pseudonym_key=KEY))
+    add_suppressed(lake, policy.account_key(erased, mastodon_server.domain))
+
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["skipped_opted_out"] == summary["sources"][0]["opted_out"] == opted_statuses
+    assert summary["skipped_by_privacy"] > summary["skipped_opted_out"]  # the erased account's too
+    code, out, err = run(capsys, "collect", "--lake", str(cli_env / "lake2"), "--instance", mastodon_server.url,
+                         "--timeline", "public")
+    assert code == 0, err
+    assert f"skipped by privacy policy {opted_statuses} ({opted_statuses} opted out)" in out, out
+    for text in (out, err):
+        assert opted not in text and policy.account_key(opted, mastodon_server.domain) not in text

@@ -3,6 +3,7 @@ in it, and the erasure deletes them, as for a built-in metric (both read the reg
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -20,29 +21,70 @@ OWN_SQL = ("-- question: How many toots did each account post?\n-- key: account_
            "SELECT account_key, count(*) AS toots FROM statuses GROUP BY account_key\n")
 
 
-@pytest.fixture
-def own_metric(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The landed recordings processed with the built-in metrics cut to ``languages`` (no account in it) and the
-    own metric of ``mine/``, keyed by account."""
+#: Own metrics keyed by a status and naming no account: by its id on an instance (either instance column of the
+#: curated statuses), by its origin_ref, and by its link.
+BY_STATUS = {
+    "favourites_by_home_and_id": "-- key: instance, status_id\nSELECT instance, status_id, favourites_count "
+                                 "FROM statuses WHERE NOT is_reblog\n",
+    "favourites_by_fetched_id": "-- key: fetched_from, status_id\nSELECT fetched_from, status_id, "
+                                "favourites_count FROM statuses WHERE NOT is_reblog\n",
+    "favourites_by_origin": "-- key: origin_ref\nSELECT origin_ref, max(favourites_count) AS favourites "
+                            "FROM statuses WHERE NOT is_reblog AND origin_ref IS NOT NULL GROUP BY origin_ref\n",
+    "favourites_by_uri": "-- key: uri\nSELECT uri, favourites_count FROM statuses WHERE NOT is_reblog\n",
+}
+
+
+def _process_with(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: dict[str, str]):  # noqa: ANN001
+    """Process ``env``'s lake with the built-in metrics cut to ``languages`` (no account in it) and the own
+    metrics ``own`` (name → SQL after the question line) of ``mine/``."""
     mine, built_in = tmp_path / "mine", tmp_path / "sql"
     mine.mkdir()
     built_in.mkdir()
-    (mine / f"{OWN}.sql").write_text(OWN_SQL)
+    for name, sql in own.items():
+        (mine / f"{name}.sql").write_text(f"-- question: {name}?\n{sql}")
     shutil.copy(registry.SQL_DIR / "languages.sql", built_in)
     monkeypatch.setattr(registry, "SQL_DIR", built_in)
     registry.load_metrics.cache_clear()
-    landed.settings = landed.settings.replace(metrics_dir=mine)
-    run_process(landed.settings, progress=False)
-    yield landed
+    env.settings = env.settings.replace(metrics_dir=mine)
+    run_process(env.settings, progress=False)
+    return env
+
+
+@pytest.fixture
+def own_metric(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The landed recordings processed with the own metric of ``mine/``, keyed by account."""
+    yield _process_with(landed, tmp_path, monkeypatch, {OWN: OWN_SQL.split("\n", 1)[1]})
     registry.load_metrics.cache_clear()
 
 
-def _own_rows(settings) -> list[dict]:  # noqa: ANN001
+@pytest.fixture
+def by_status(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The landed recordings processed with the own metrics keyed by a status (:data:`BY_STATUS`)."""
+    yield _process_with(landed, tmp_path, monkeypatch, BY_STATUS)
+    registry.load_metrics.cache_clear()
+
+
+def _own_rows(settings, name: str = OWN) -> list[dict]:  # noqa: ANN001
     store = open_store(settings.store)
     try:
-        return store.all(registry.load_metrics(own_dir=settings.metrics_dir)[OWN])
+        return store.all(registry.load_metrics(own_dir=settings.metrics_dir)[name])
     finally:
         store.close()
+
+
+def _statuses_of(env, account: str) -> list[dict]:  # noqa: ANN001
+    """The curated statuses (not boosts) of ``account``."""
+    import pyarrow.parquet as pq
+
+    key = env.key(account)
+    return [row for path in sorted((env.lake_dir / "curated" / "statuses").rglob("*.parquet"))
+            for row in pq.read_table(path).to_pylist() if row["account_key"] == key and not row["is_reblog"]]
+
+
+def _identity(metric: str, row: dict) -> tuple:
+    """The key of ``metric``'s row for a curated status row (or for a row of the metric itself)."""
+    columns = BY_STATUS[metric].split("\n", 1)[0].removeprefix("-- key: ").split(", ")
+    return tuple(str(row[column]) for column in columns)
 
 
 def test_an_own_metrics_rows_of_the_account_are_exported_and_erased(own_metric) -> None:
@@ -106,3 +148,35 @@ def test_a_broken_own_metric_file_stops_the_access_export_with_one_line(
     result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out))
     assert result.code == 2 and f"metric no_key ({broken}): missing '-- key: …' header line" in result.err, result.err
     assert len(result.err.strip().splitlines()) == 1 and not out.exists(), result.err
+
+
+@pytest.mark.parametrize("metric", sorted(BY_STATUS))
+def test_an_own_metric_keyed_by_the_accounts_statuses_loses_their_rows(by_status, metric: str) -> None:
+    """Keyed by a status, the rows name no account; they are the account's statuses all the same. Without erasing
+    them, the results API served them until the next ``fediscope process``."""
+    env = by_status
+    own = {_identity(metric, row) for row in _statuses_of(env, SUBJECT)}
+    assert own, "the recordings hold statuses of the subject"
+    before = {_identity(metric, row) for row in _own_rows(env.settings, metric)}
+    assert own <= before
+    exported = export_account(env.settings, SUBJECT)
+    assert {_identity(metric, row) for row in exported["store"][metric]} == own
+    report = erase_account(env.settings, SUBJECT)
+    assert report.store.get(metric) == len(own), report.store
+    # exactly the account's: the other statuses' rows stay
+    assert {_identity(metric, row) for row in _own_rows(env.settings, metric)} == before - own
+
+
+def test_a_status_keyed_metric_whose_key_changed_since_the_store_was_written_loses_the_rows_too(by_status) -> None:
+    """The store deletes by the stored key; with the metric's file now naming another key it cannot, and the
+    account's rows go by their status id (other statuses' rows of the same id would go too, recomputed by the
+    next process)."""
+    env = by_status
+    metric = "favourites_by_home_and_id"
+    own = {_identity(metric, row) for row in _statuses_of(env, SUBJECT)}
+    stored = registry.load_metrics(own_dir=env.settings.metrics_dir)[metric]
+    changed = dataclasses.replace(stored, key=("status_id",))
+    report = erase_account(env.settings, SUBJECT, metrics={metric: changed})
+    assert report.store == {metric: len(own)}
+    left = {_identity(metric, row) for row in _own_rows(env.settings, metric)}
+    assert left and not left & own
