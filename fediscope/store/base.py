@@ -55,6 +55,10 @@ class BaseStore(ABC):
         """Every catalog entry, by metric, in one read of the catalog."""
 
     @abstractmethod
+    def _load_question(self, metric: str) -> str | None:
+        """The question the catalog entry of a metric records, or None when there is no entry."""
+
+    @abstractmethod
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None: ...
 
     @abstractmethod
@@ -288,6 +292,15 @@ class BaseStore(ABC):
         """See :meth:`~fediscope.store.port.MetricStore.column_types`."""
         schema = self._load_schema(metric)
         return dict(schema.types) if schema is not None else {}
+
+    def recorded_metric(self, metric: str) -> Metric | None:
+        """See :meth:`~fediscope.store.port.MetricStore.recorded_metric`."""
+        schema = self._load_schema(metric)
+        if schema is None:
+            return None
+        return Metric(name=schema.metric, question=self._load_question(metric) or "", key=schema.key, sql="",
+                      rank_column=schema.rank_column, rank_desc=schema.rank_desc,
+                      prefix_column=schema.prefix_column)
 
     def __enter__(self) -> BaseStore:
         return self

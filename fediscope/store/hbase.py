@@ -231,6 +231,11 @@ class HBaseStore(BaseStore):
             key.decode(): TableSchema.from_json(cells[b"c:definition"])
             for key, cells in catalog.scan(columns=[b"c:definition"])}, {})
 
+    def _load_question(self, metric: str) -> str | None:
+        row = self._read_catalog(f"read the catalog entry of {metric}",
+                                 lambda catalog: catalog.row(metric.encode(), columns=[b"c:question"]), {})
+        return row[b"c:question"].decode() if b"c:question" in row else None
+
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         cells = {b"c:definition": schema.to_json().encode(), b"c:question": question.encode(),
                  b"c:rows": str(row_count).encode(),

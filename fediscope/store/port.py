@@ -76,6 +76,12 @@ class MetricStore(Protocol):
         """Each stored column's logical type (``null``, ``bool``, ``int``, ``float``, ``str``), as the catalog
         recorded it at the last write, also when the metric holds no rows now; empty when none was recorded."""
 
+    def recorded_metric(self, metric: str) -> Metric | None:
+        """The metric as the catalog recorded it at its last write: its key, rank and prefix columns and its question
+        (``sql`` empty), also when it holds no rows now; None when the store holds nothing for it. How a metric whose
+        SQL file is gone (or is not in this shell's ``FEDISCOPE_METRICS_DIR``) is addressed by its stored key: the
+        erasure deletes exactly its rows about the account (:mod:`fediscope.gdpr.erase`)."""
+
     def get(self, metric: Metric, key: Sequence[Any]) -> Row | None:
         """The row with exactly this key (values in the order of ``metric.key``), or None."""
 

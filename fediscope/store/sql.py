@@ -191,6 +191,12 @@ class SQLStore(BaseStore):
             lambda conn: conn.execute(select(self._catalog.c.metric, self._catalog.c.definition)).all(), [])
         return {name: TableSchema.from_json(definition) for name, definition in rows}
 
+    def _load_question(self, metric: str) -> str | None:
+        return self._read_catalog(
+            f"read the catalog entry of {metric}",
+            lambda conn: conn.execute(select(self._catalog.c.question).where(self._catalog.c.metric == metric))
+            .scalar(), None)
+
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         values = {"metric": schema.metric, "question": question, "definition": schema.to_json(),
                   "row_count": row_count, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}

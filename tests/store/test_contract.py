@@ -285,6 +285,35 @@ def test_an_unknown_metric_reads_as_empty(metric_store):
     assert [r["account"] for r in metric_store.top(ACCOUNTS, 3)] == ["alice", "carol"]
 
 
+def test_the_recorded_metric_is_the_last_writes_key_rank_prefix_and_question(metric_store):
+    """What a metric whose SQL file is gone is read and erased by: the layout the catalog recorded, not a file's."""
+    assert metric_store.recorded_metric("accounts") is None
+    metric_store.write(ACCOUNTS, ROWS)
+    metric_store.write(BY_DAY, DAYS)
+    metric_store.write(RATES, [{"bucket": "a", "share": 0.5}])
+    recorded = {name: metric_store.recorded_metric(name) for name in ("accounts", "by_day", "rates")}
+    assert {name: (m.name, m.question, m.key, m.rank_column, m.rank_desc, m.prefix_column, m.sql)
+            for name, m in recorded.items()} == {
+        "accounts": ("accounts", "test metric accounts", ("account",), "followers", True, None, ""),
+        "by_day": ("by_day", "test metric by_day", ("instance", "day"), None, True, "day", ""),
+        "rates": ("rates", "test metric rates", ("bucket",), "share", False, None, ""),
+    }
+    accounts = recorded["accounts"]
+    # it addresses the stored rows by their key: a read, and a deletion of exactly one key that keeps the question
+    assert [r["account"] for r in metric_store.top(accounts, 2)] == ["erin", "alice"]
+    assert metric_store.write_changes(accounts, [], [("alice",)], row_count=4) is not None
+    assert sorted(r["account"] for r in metric_store.all(ACCOUNTS)) == ["bob", "carol", "dave", "erin"]
+    assert metric_store.recorded_metric("accounts") == accounts
+    # the last write's layout, not the first's
+    per_lang = metric("accounts", "lang", rank="n ASC")
+    metric_store.write(per_lang, [{"lang": "en", "n": 3}])
+    assert metric_store.recorded_metric("accounts").key == ("lang",)
+    metric_store.drop("accounts")
+    assert metric_store.recorded_metric("accounts") is None
+    metric_store.write(ACCOUNTS, [])  # listed with no rows (no table): its key is recorded
+    assert metric_store.recorded_metric("accounts").key == ("account",)
+
+
 def _metric_tables(store) -> set[str]:
     """The store's metric tables, by the name it gives them without its own part (``metric_``, the HBase prefix)."""
     if store.kind.startswith("hbase"):
