@@ -14,9 +14,11 @@ the account collectable again:
    that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
-4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables (``delete_where`` on ``account_key``,
-   then any row still holding a trace, then any row identifying one of its statuses by id —
-   :func:`~fediscope.gdpr.subject.names_status`), quarantined files and checkpoints named after the account, and the
+4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
+   lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`) — (``delete_where`` on
+   ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
+   :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
+   warning, :func:`unlisted_tables`), quarantined files and checkpoints named after the account, and the
    metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
    process`` recomputes every metric — aggregates included — without the account;
 5. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
@@ -65,7 +67,7 @@ from typing import Any
 from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
-from fediscope.engine.metrics import Metric, load_metrics
+from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.opt_outs import forget_opt_outs
@@ -365,20 +367,54 @@ def account_metrics(metrics: Mapping[str, Metric] | None = None, own_dir: Path |
 
 
 def erasure_metrics(settings: Settings, metrics: Mapping[str, Metric] | None = None) -> dict[str, Metric]:
-    """The metrics whose store tables the erasure deletes the account's rows from (:func:`account_metrics`), read
-    before anything is touched: a broken or clashing metric file (an own one, ``FEDISCOPE_METRICS_DIR``) read at
-    the store step stopped the erasure half-way, the lake rewritten and the store not."""
+    """The registry's metrics (:func:`account_metrics`), read before anything is touched, so that a broken or
+    clashing metric file (an own one, ``FEDISCOPE_METRICS_DIR``) refuses the erasure up front (read at the store
+    step, it stopped the erasure half-way, the lake rewritten and the store not). The store step itself goes
+    through the store's catalog (:func:`stored_metrics`), not these."""
     try:
         return account_metrics(metrics, settings.metrics_dir)
     except MetricFileError as exc:
         raise MetricFileError(f"{exc}; nothing was erased (fix the file, then run the erasure again)") from None
 
 
+def stored_metrics(store: MetricStore) -> dict[str, Metric]:
+    """Every metric the store lists (its catalog), by name, as the store recorded it at its last write
+    (:meth:`~fediscope.store.port.MetricStore.recorded_metric`): the tables the erasure and the access export search.
+    Not the registry's: a metric whose SQL file was deleted, or an own metric whose ``FEDISCOPE_METRICS_DIR`` is
+    not set in this shell, keeps its rows (``fediscope report`` shows them) until ``fediscope store drop``; and the
+    stored rows are keyed by the recorded key, also when the file names another since."""
+    recorded = {name: store.recorded_metric(name) for name in store.stored_metrics()}
+    return {name: metric for name, metric in recorded.items() if metric is not None}
+
+
+def unlisted_tables(store: MetricStore, own_dir: Path | None = None) -> str | None:
+    """The store's tables that no catalog entry lists (:meth:`~fediscope.store.port.MetricStore.unlisted_metrics`),
+    named with how to remove them, or None when there are none.
+
+    No catalog entry records their columns' types, so their rows cannot be read (an HBase cell is bytes of a type
+    only the catalog tells): the erasure and the export cannot search them, and neither drops them itself — they
+    may be the only copy of an interrupted write's rows, or (HBase) tables made beforehand. A metric's whose SQL
+    file is gone (``own_dir``: the ``metrics_dir`` setting) go with ``fediscope store drop NAME``; those of a metric
+    still defined are replaced by its next write (``fediscope process``)."""
+    unlisted = store.unlisted_metrics()
+    if not unlisted:
+        return None
+    gone = set(without_metric_file(unlisted, own_dir=own_dir))
+    tables = "; ".join(f"{', '.join(names)} (metric {name})" for name, names in unlisted.items())
+    remedies = [f"`fediscope store drop {name}`" for name in unlisted if name in gone]
+    defined = [name for name in unlisted if name not in gone]
+    if defined:
+        remedies.append(f"`fediscope process` (it writes {', '.join(defined)} anew, replacing them)")
+    return (f"the store holds table(s) that no catalog entry lists, left by an interrupted write or removal: "
+            f"{tables}; without a recorded schema their rows cannot be read, so they were not searched for the "
+            f"account and may still hold its rows: remove them with {' and '.join(remedies)}")
+
+
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
-    """Delete the account's rows from every metric table: by ``account_key``, then any row still naming it, then
-    any row identifying one of its statuses by id (:func:`~fediscope.gdpr.subject.names_status`: a metric keyed
-    by ``instance``/``status_id`` names no account, yet the status is the account's until the next ``fediscope
-    process`` recomputes it without)."""
+    """Delete the account's rows from every metric table (``metrics``: :func:`stored_metrics`): by
+    ``account_key``, then any row still naming it, then any row identifying one of its statuses by id
+    (:func:`~fediscope.gdpr.subject.names_status`: a metric keyed by ``instance``/``status_id`` names no account,
+    yet the status is the account's until the next ``fediscope process`` recomputes it without)."""
     deleted: dict[str, int] = {}
     values = traces.values()
     for name, metric in metrics.items():
@@ -463,7 +499,6 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
                   lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
     lake = check_erasable(settings, account, lake, metrics)
-    registry = erasure_metrics(settings, metrics)  # read by check_erasable, cached (load_metrics)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
@@ -502,10 +537,14 @@ def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Met
             if snapshots:
                 report.other["metric_snapshots"] = snapshots
             if store is not None:
+                # every metric the store lists, as it recorded them: also one whose SQL file is gone
+                tables = stored_metrics(store)
                 deleted: Counter[str] = Counter()
                 for traces in found:
-                    deleted.update(erase_store(store, traces, registry))
+                    deleted.update(erase_store(store, traces, tables))
                 report.store = dict(deleted)
+                if warning := unlisted_tables(store, settings.metrics_dir):
+                    report.warnings.append(warning)
         finally:
             if own_store and store is not None:
                 store.close()

@@ -11,6 +11,7 @@ source it was noted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from fediscope.gdpr.erase import (
     find_traces,
     is_owned,
     read_batch_text,
+    stored_metrics,
+    unlisted_tables,
 )
 from fediscope.gdpr.opt_outs import notes_about
 from fediscope.gdpr.subject import (
@@ -42,6 +45,8 @@ from fediscope.lake.batches import decode_jsonl, raw_batch_files
 from fediscope.lake.key_check import require_lake_key
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
+
+log = logging.getLogger(__name__)
 
 #: What each field of the export means, written into it (``about``): the person who asked reads the file, not the
 #: README, and the right of access is to an intelligible answer. Every field of the document has its line here.
@@ -113,6 +118,8 @@ def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, 
 
 
 def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, list[Any]]:
+    """The account's rows in each metric table of ``metrics`` (:func:`~fediscope.gdpr.erase.stored_metrics`), as
+    the erasure finds them: by ``account_key``, by a trace in any text column, by one of its statuses' ids."""
     values = traces.values()
     found: dict[str, list[Any]] = {}
     for name, metric in metrics.items():
@@ -143,10 +150,15 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
     try:
         suppressed = load_suppressed(lake)
         notes = notes_about(lake, [each.key for each in (subject, *others)])
-        registry = {} if store is None else account_metrics(metrics, settings.metrics_dir)
-        document = {"about": ABOUT, **_export_one(lake, store, subject, registry, suppressed, notes),
+        tables: dict[str, Metric] = {}
+        if store is not None:
+            account_metrics(metrics, settings.metrics_dir)  # a broken metric file is refused, as the erasure does
+            tables = stored_metrics(store)  # every metric the store lists, also one whose SQL file is gone
+            if warning := unlisted_tables(store, settings.metrics_dir):
+                log.warning("%s", warning)
+        document = {"about": ABOUT, **_export_one(lake, store, subject, tables, suppressed, notes),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        document["also"] = [_export_one(lake, store, other, registry, suppressed, notes) for other in others]
+        document["also"] = [_export_one(lake, store, other, tables, suppressed, notes) for other in others]
         return document
     finally:
         if own_store and store is not None:

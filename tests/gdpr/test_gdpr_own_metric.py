@@ -3,18 +3,19 @@ in it, and the erasure deletes them, as for a built-in metric (both read the reg
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 from gdpr_lake import SUBJECT
 
 import fediscope.engine.metrics as registry
+from fediscope.analysis import metric as stored_metric
 from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
-from fediscope.store.port import open_store
+from fediscope.store.port import store_from_settings
 
 OWN = "toots_per_account"
 OWN_SQL = ("-- question: How many toots did each account post?\n-- key: account_key\n"
@@ -57,6 +58,16 @@ def own_metric(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     registry.load_metrics.cache_clear()
 
 
+@pytest.fixture(params=["sqlite", "hbase"])
+def own_metric_on(request: pytest.FixtureRequest, landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """:func:`own_metric` on a SQLite store, and on HBase (the Thrift double)."""
+    if request.param == "hbase":
+        landed.settings = landed.settings.replace(store=request.getfixturevalue("hbase_double").url,
+                                                  hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
+    yield _process_with(landed, tmp_path, monkeypatch, {OWN: OWN_SQL.split("\n", 1)[1]})
+    registry.load_metrics.cache_clear()
+
+
 @pytest.fixture
 def by_status(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The landed recordings processed with the own metrics keyed by a status (:data:`BY_STATUS`)."""
@@ -65,9 +76,18 @@ def by_status(landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _own_rows(settings, name: str = OWN) -> list[dict]:  # noqa: ANN001
-    store = open_store(settings.store)
+    store = store_from_settings(settings)
     try:
         return store.all(registry.load_metrics(own_dir=settings.metrics_dir)[name])
+    finally:
+        store.close()
+
+
+def _stored_rows(settings, name: str) -> list[dict]:  # noqa: ANN001
+    """Every row of ``name`` as the store holds it, without its SQL file (the store reads by the metric's name)."""
+    store = store_from_settings(settings)
+    try:
+        return store.all(stored_metric(name))
     finally:
         store.close()
 
@@ -168,15 +188,83 @@ def test_an_own_metric_keyed_by_the_accounts_statuses_loses_their_rows(by_status
 
 
 def test_a_status_keyed_metric_whose_key_changed_since_the_store_was_written_loses_the_rows_too(by_status) -> None:
-    """The store deletes by the stored key; with the metric's file now naming another key it cannot, and the
-    account's rows go by their status id (other statuses' rows of the same id would go too, recomputed by the
-    next process)."""
+    """The store's rows are keyed by the key it recorded; with the metric's file now naming another key, the
+    erasure still deletes exactly the account's rows, by the recorded key (was: by their status id alone, other
+    statuses' rows of the same id going too)."""
     env = by_status
     metric = "favourites_by_home_and_id"
     own = {_identity(metric, row) for row in _statuses_of(env, SUBJECT)}
-    stored = registry.load_metrics(own_dir=env.settings.metrics_dir)[metric]
-    changed = dataclasses.replace(stored, key=("status_id",))
-    report = erase_account(env.settings, SUBJECT, metrics={metric: changed})
-    assert report.store == {metric: len(own)}
-    left = {_identity(metric, row) for row in _own_rows(env.settings, metric)}
-    assert left and not left & own
+    before = {_identity(metric, row) for row in _own_rows(env.settings, metric)}
+    path = env.settings.metrics_dir / f"{metric}.sql"
+    path.write_text(path.read_text().replace("-- key: instance, status_id", "-- key: status_id"))
+    registry.load_metrics.cache_clear()
+    report = erase_account(env.settings, SUBJECT)
+    assert report.store[metric] == len(own), report.store
+    assert {_identity(metric, row) for row in _stored_rows(env.settings, metric)} == before - own
+
+
+def _without_its_file(env, how: str):  # noqa: ANN001
+    """The settings of a shell where the own metrics' SQL files are not read: ``unset`` (FEDISCOPE_METRICS_DIR not
+    set) or ``deleted`` (the file gone, the directory still set)."""
+    registry.load_metrics.cache_clear()
+    if how == "unset":
+        return env.settings.replace(metrics_dir=None)
+    for path in env.settings.metrics_dir.glob("*.sql"):
+        path.unlink()
+    return env.settings
+
+
+@pytest.mark.parametrize("how", ["unset", "deleted"])
+def test_an_own_metric_without_its_file_is_exported_and_erased_all_the_same(own_metric_on, how: str) -> None:
+    """The store keeps an own metric's rows whatever this shell's FEDISCOPE_METRICS_DIR says (``fediscope report``
+    shows them): the export lists the account's and the erasure deletes them, by the key the store recorded. Was:
+    both went through the registry alone, and the rows stayed."""
+    env = own_metric_on
+    key = env.key(SUBJECT)
+    before = _own_rows(env.settings)
+    assert key in {row["account_key"] for row in before}
+    settings = _without_its_file(env, how)
+    assert OWN not in registry.load_metrics(own_dir=settings.metrics_dir)
+    exported = export_account(settings, SUBJECT)
+    assert [row["account_key"] for row in exported["store"][OWN]] == [key]
+    report = erase_account(settings, SUBJECT)
+    assert report.store.get(OWN) == 1, report.store
+    rows = _stored_rows(settings, OWN)
+    assert sorted(map(str, rows)) == sorted(str(row) for row in before if row["account_key"] != key)
+    assert OWN not in export_account(settings, SUBJECT)["store"]
+
+
+def test_status_keyed_own_metrics_without_their_files_lose_the_accounts_statuses(by_status) -> None:
+    """The status-identity matching (instance or fetched_from with status_id, origin_ref, a status link) works by
+    the recorded schema too: exactly the account's statuses' rows go, exported first."""
+    env = by_status
+    own = {metric: {_identity(metric, row) for row in _statuses_of(env, SUBJECT)} for metric in BY_STATUS}
+    before = {metric: {_identity(metric, row) for row in _own_rows(env.settings, metric)} for metric in BY_STATUS}
+    assert all(own.values()) and all(own[m] <= before[m] for m in BY_STATUS)
+    settings = _without_its_file(env, "unset")
+    exported = export_account(settings, SUBJECT)
+    assert {m: {_identity(m, row) for row in exported["store"].get(m, [])} for m in BY_STATUS} == own
+    report = erase_account(settings, SUBJECT)
+    assert {m: report.store.get(m) for m in BY_STATUS} == {m: len(own[m]) for m in BY_STATUS}
+    assert {m: {_identity(m, row) for row in _stored_rows(settings, m)} for m in BY_STATUS} == \
+        {m: before[m] - own[m] for m in BY_STATUS}
+
+
+def test_tables_no_catalog_entry_lists_are_named_by_the_erasure_and_the_export(own_metric, run_cli, caplog) -> None:
+    """A table left without a catalog entry (a removal stopped half-way) cannot be read without a recorded schema:
+    the erasure and the export say so, naming it and how to remove it, instead of answering as if it were searched."""
+    import sqlite3
+
+    env = own_metric
+    with sqlite3.connect(env.db) as conn:
+        conn.execute("CREATE TABLE metric_old_thing (account_key TEXT PRIMARY KEY, n INTEGER)")
+        conn.execute("INSERT INTO metric_old_thing VALUES (?, 1)", (env.key(SUBJECT),))
+    conn.close()
+    registry.load_metrics.cache_clear()
+    named = ("metric_old_thing (metric old_thing)", "`fediscope store drop old_thing`")
+    result = run_cli("gdpr", "export", "--account", SUBJECT)
+    assert result.code == 0 and all(part in result.err for part in named), result.err
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
+    warning = next(line for line in result.err.splitlines() if "no catalog entry lists" in line)
+    assert result.code == 0 and warning.startswith("fediscope: warning: ") and all(p in warning for p in named)
+    assert "toots_per_account" not in warning  # listed, and erased
