@@ -43,8 +43,10 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 
     Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
     <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
+    Every metric the store lists is erased from, also one whose SQL file is gone (or whose FEDISCOPE_METRICS_DIR
+    is not set here); tables no catalog entry lists cannot be read, and a warning names them.
     Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with, or when a
-    metric file (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) is broken: it names the tables to erase from.
+    metric file (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) is broken.
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint

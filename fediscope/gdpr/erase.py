@@ -438,9 +438,10 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
 
 def _delete_rows(store: MetricStore, metric: Metric, rows: Sequence[Mapping[str, Any]], stored: int) -> int:
     """Delete exactly ``rows`` of the ``stored`` rows of ``metric``, by their key (``delete_where`` takes one column,
-    and one status id may be another status's on another instance). When the metric's SQL file changed its key
-    since the store was written (the store cannot delete by the new one), by the identifying column alone: rows
-    of other statuses with the same id may go too, and the next ``fediscope process`` recomputes them."""
+    and one status id may be another status's on another instance); ``metric`` is as the store recorded it
+    (:func:`stored_metrics`), so its key is the stored rows'. When the store cannot delete by it all the same (a
+    write changed the metric's key meanwhile), by the identifying column alone: rows of other statuses with the
+    same id may go too, and the next ``fediscope process`` recomputes them."""
     keys = [tuple(row.get(column) for column in metric.key) for row in rows]
     if store.write_changes(metric, [], keys, row_count=stored - len(keys)) is not None:
         return len(keys)
