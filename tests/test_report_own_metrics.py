@@ -4,11 +4,11 @@ rows in text, all of them under ``"other_metrics"`` in JSON, also once its SQL f
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 
 import pytest
 from cli_run import clean_env, run
+from metric_fixtures import land_generated_corpus, shipped_metrics_dir
 
 import fediscope.engine.metrics as registry
 from fediscope import analysis
@@ -35,20 +35,9 @@ def processed(tmp_path, monkeypatch, capsys):
     registry reading a directory of its own: the shipped ``languages`` metric and the own metric ``language_mix``."""
     clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
               FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
-    from fediscope.config import load_settings
-    from fediscope.lake.backend import open_lake
-    from fediscope.privacy import policy_from_settings
-    from fediscope.sample.landing import write_raw_lake
-
-    settings = load_settings()
-    write_raw_lake(open_lake(settings.lake), 300, seed=7, policy=policy_from_settings(settings))
-    sql = tmp_path / "sql"
-    sql.mkdir()
-    for name in SHIPPED:
-        shutil.copy(registry.SQL_DIR / f"{name}.sql", sql)
+    land_generated_corpus(300)
+    sql = shipped_metrics_dir(tmp_path / "sql", SHIPPED, monkeypatch)
     (sql / "language_mix.sql").write_text(OWN, encoding="utf-8")
-    monkeypatch.setattr(registry, "SQL_DIR", sql)
-    registry.load_metrics.cache_clear()
     code, _, err = run(capsys, "process")
     assert code == 0, err
     yield tmp_path

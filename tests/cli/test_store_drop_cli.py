@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cli_run import clean_env, run
 from lock_holders import lock_document
+from metric_fixtures import land_generated_corpus, shipped_metrics_dir
 
 import fediscope.engine.metrics as registry
 from fediscope.engine.metric_state import SNAPSHOT_ROOT, store_id
@@ -28,20 +29,9 @@ def cli_env(tmp_path, monkeypatch):
     the registry reading a directory of its own holding two shipped metrics and ``my_old_metric`` (a copy of one)."""
     clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
               FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
-    from fediscope.config import load_settings
-    from fediscope.lake.backend import open_lake
-    from fediscope.privacy import policy_from_settings
-    from fediscope.sample.landing import write_raw_lake
-
-    settings = load_settings()
-    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
-    sql = tmp_path / "sql"
-    sql.mkdir()
-    for name in KEPT:
-        shutil.copy(registry.SQL_DIR / f"{name}.sql", sql)
-    shutil.copy(registry.SQL_DIR / "languages.sql", sql / "my_old_metric.sql")
-    monkeypatch.setattr(registry, "SQL_DIR", sql)
-    registry.load_metrics.cache_clear()
+    land_generated_corpus(40)
+    sql = shipped_metrics_dir(tmp_path / "sql", KEPT, monkeypatch)
+    shutil.copy(sql / "languages.sql", sql / "my_old_metric.sql")
     yield tmp_path
     registry.load_metrics.cache_clear()
 

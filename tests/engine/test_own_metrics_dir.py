@@ -6,12 +6,12 @@ there, are refused with one line naming them. ``doctor`` names every broken metr
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
+from metric_fixtures import land_generated_corpus, shipped_metrics_dir
 
 import fediscope.engine.metrics as registry
 
@@ -36,19 +36,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
               FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}", FEDISCOPE_API_KEY=API_KEY,
               FEDISCOPE_METRICS_DIR=str(mine))
-    from fediscope.config import load_settings
-    from fediscope.lake.backend import open_lake
-    from fediscope.privacy import policy_from_settings
-    from fediscope.sample.landing import write_raw_lake
-
-    settings = load_settings()
-    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
-    built_in = tmp_path / "sql"
-    built_in.mkdir()
-    for name in BUILT_IN:
-        shutil.copy(registry.SQL_DIR / f"{name}.sql", built_in)
-    monkeypatch.setattr(registry, "SQL_DIR", built_in)
-    registry.load_metrics.cache_clear()
+    land_generated_corpus(40)
+    shipped_metrics_dir(tmp_path / "sql", BUILT_IN, monkeypatch)
     yield tmp_path
     registry.load_metrics.cache_clear()
 
