@@ -43,10 +43,11 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 
     Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
     <lake>/_audit/erasures.jsonl. Run it when no collection is running; running it twice is harmless.
-    Every metric the store lists is erased from, also one whose SQL file is gone (or whose FEDISCOPE_METRICS_DIR
-    is not set here); tables no catalog entry lists cannot be read, and a warning names them.
-    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with, or when a
-    metric file (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) is broken.
+    Every metric the store lists is erased from, by the key the store recorded, also one whose SQL file is gone
+    (or whose FEDISCOPE_METRICS_DIR is not set here); tables no catalog entry lists cannot be read, and a warning
+    names them. The metric files (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) are not read: a broken or clashing one
+    does not hold the erasure up.
+    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint
@@ -85,6 +86,9 @@ def _removed_nothing(report: ErasureReport) -> bool:
 def export(account: str, out: Path | None) -> None:
     """Everything held about one account, as JSON (right of access).
 
+    Searches every metric the store lists, by the key the store recorded, not the metric files: a broken or
+    clashing one (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) does not hold the answer up. Tables no catalog entry
+    lists cannot be read, and a warning names them.
     Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
     """
     from fediscope.gdpr.export import export_account, holds_nothing

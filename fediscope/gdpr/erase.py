@@ -15,7 +15,8 @@ the account collectable again:
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
 4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
-   lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`) — (``delete_where`` on
+   lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
+   read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
    warning, :func:`unlisted_tables`), quarantined files and checkpoints named after the account, and the
@@ -67,7 +68,7 @@ from typing import Any
 from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
-from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
+from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.opt_outs import forget_opt_outs
@@ -360,23 +361,6 @@ def erase_other_files(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
     return counts
 
 
-def account_metrics(metrics: Mapping[str, Metric] | None = None, own_dir: Path | None = None) -> dict[str, Metric]:
-    """``metrics``, else every metric of the registry, the user's own (``own_dir``, the ``metrics_dir`` setting)
-    included: an own metric's table may hold the account's rows as a built-in one's may."""
-    return dict(load_metrics(own_dir=own_dir) if metrics is None else metrics)
-
-
-def erasure_metrics(settings: Settings, metrics: Mapping[str, Metric] | None = None) -> dict[str, Metric]:
-    """The registry's metrics (:func:`account_metrics`), read before anything is touched, so that a broken or
-    clashing metric file (an own one, ``FEDISCOPE_METRICS_DIR``) refuses the erasure up front (read at the store
-    step, it stopped the erasure half-way, the lake rewritten and the store not). The store step itself goes
-    through the store's catalog (:func:`stored_metrics`), not these."""
-    try:
-        return account_metrics(metrics, settings.metrics_dir)
-    except MetricFileError as exc:
-        raise MetricFileError(f"{exc}; nothing was erased (fix the file, then run the erasure again)") from None
-
-
 def stored_metrics(store: MetricStore) -> dict[str, Metric]:
     """Every metric the store lists (its catalog), by name, as the store recorded it at its last write
     (:meth:`~fediscope.store.port.MetricStore.recorded_metric`): the tables the erasure and the access export search.
@@ -389,25 +373,38 @@ def stored_metrics(store: MetricStore) -> dict[str, Metric]:
 
 def unlisted_tables(store: MetricStore, own_dir: Path | None = None) -> str | None:
     """The store's tables that no catalog entry lists (:meth:`~fediscope.store.port.MetricStore.unlisted_metrics`),
-    named with how to remove them, or None when there are none.
+    named with how to remove them (:func:`_removal`), or None when there are none.
 
     No catalog entry records their columns' types, so their rows cannot be read (an HBase cell is bytes of a type
     only the catalog tells): the erasure and the export cannot search them, and neither drops them itself — they
-    may be the only copy of an interrupted write's rows, or (HBase) tables made beforehand. A metric's whose SQL
-    file is gone (``own_dir``: the ``metrics_dir`` setting) go with ``fediscope store drop NAME``; those of a metric
-    still defined are replaced by its next write (``fediscope process``)."""
+    may be the only copy of an interrupted write's rows, or (HBase) tables made beforehand."""
     unlisted = store.unlisted_metrics()
     if not unlisted:
         return None
-    gone = set(without_metric_file(unlisted, own_dir=own_dir))
     tables = "; ".join(f"{', '.join(names)} (metric {name})" for name, names in unlisted.items())
-    remedies = [f"`fediscope store drop {name}`" for name in unlisted if name in gone]
-    defined = [name for name in unlisted if name not in gone]
-    if defined:
-        remedies.append(f"`fediscope process` (it writes {', '.join(defined)} anew, replacing them)")
     return (f"the store holds table(s) that no catalog entry lists, left by an interrupted write or removal: "
             f"{tables}; without a recorded schema their rows cannot be read, so they were not searched for the "
-            f"account and may still hold its rows: remove them with {' and '.join(remedies)}")
+            f"account and may still hold its rows: remove them with {_removal(list(unlisted), own_dir)}")
+
+
+def _removal(names: Sequence[str], own_dir: Path | None) -> str:
+    """How to remove the unlisted tables of the metrics ``names``: those of a metric whose SQL file is gone
+    (``own_dir``: the ``metrics_dir`` setting) with ``fediscope store drop NAME``, those of a metric still defined
+    by its next write (``fediscope process``). The metric files only choose the remedy: when they cannot be listed
+    (an own file named as a built-in metric, a missing ``own_dir``), both are named with the reason, and the
+    erasure or export goes on — it searches the store's catalog, not the files."""
+    try:
+        gone = set(without_metric_file(names, own_dir=own_dir))
+    except MetricFileError as exc:
+        drops = ", ".join(f"`fediscope store drop {name}`" for name in names)
+        return (f"{drops} where the metric's SQL file is gone, or `fediscope process` where the metric is still "
+                f"defined (it writes its table anew, replacing them); the metric files could not be listed to tell "
+                f"which: {exc}")
+    remedies = [f"`fediscope store drop {name}`" for name in names if name in gone]
+    defined = [name for name in names if name not in gone]
+    if defined:
+        remedies.append(f"`fediscope process` (it writes {', '.join(defined)} anew, replacing them)")
+    return " and ".join(remedies)
 
 
 def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, int]:
@@ -478,14 +475,13 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
     lake.write_atomic(AUDIT_PATH, old + line)
 
 
-def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None,
-                   metrics: Mapping[str, Metric] | None = None) -> LakeBackend:
+def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None) -> LakeBackend:
     """The lake ``account`` would be erased from, once the checks that need no change pass: the account, the
-    pseudonym key, the metric files (:func:`erasure_metrics`), the lake and the key it was landed with. ``fediscope
-    gdpr erase`` runs them before it asks for confirmation, so a refused erasure is not confirmed first;
-    :func:`erase_account` runs them again."""
+    pseudonym key, the lake and the key it was landed with. ``fediscope gdpr erase`` runs them before it asks for
+    confirmation, so a refused erasure is not confirmed first; :func:`erase_account` runs them again. The metric
+    files are not read: the store step searches the store's catalog (:func:`stored_metrics`), so a broken or
+    clashing file, unrelated to the account, does not hold up a request the law gives a deadline."""
     subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
-    erasure_metrics(settings, metrics)
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
@@ -496,10 +492,10 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
     return lake
 
 
-def erase_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
-                  lake: LakeBackend | None = None, store: MetricStore | None = None) -> ErasureReport:
+def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
+                  store: MetricStore | None = None) -> ErasureReport:
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
-    lake = check_erasable(settings, account, lake, metrics)
+    lake = check_erasable(settings, account, lake)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))

@@ -20,7 +20,6 @@ from fediscope.config import Settings
 from fediscope.engine.metrics import Metric
 from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
-    account_metrics,
     entity_and_instance,
     find_traces,
     is_owned,
@@ -131,14 +130,18 @@ def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, M
     return found
 
 
-def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Metric] | None = None,
-                   lake: LakeBackend | None = None, store: MetricStore | None = None) -> dict[str, Any]:
+def export_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
+                   store: MetricStore | None = None) -> dict[str, Any]:
     """The access export of ``account`` (``user@instance``) as a JSON-compatible dict.
 
     An account of an instance whose handles use a parent domain may also be held under the key of the domain it
     is served from (records landed before fediscope learned the handle domain, or by a run that could not read the
     instance document; :mod:`fediscope.sources.handle_domains`): the same export of every such key is in ``also``,
-    as the erasure covers those keys too."""
+    as the erasure covers those keys too.
+
+    The metric tables searched are those the store lists, as it recorded them
+    (:func:`~fediscope.gdpr.erase.stored_metrics`): the metric files are never read, so a broken or clashing one
+    does not hold the answer up."""
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path would answer the request with "nothing held"
     require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
@@ -152,7 +155,6 @@ def export_account(settings: Settings, account: str, *, metrics: Mapping[str, Me
         notes = notes_about(lake, [each.key for each in (subject, *others)])
         tables: dict[str, Metric] = {}
         if store is not None:
-            account_metrics(metrics, settings.metrics_dir)  # a broken metric file is refused, as the erasure does
             tables = stored_metrics(store)  # every metric the store lists, also one whose SQL file is gone
             if warning := unlisted_tables(store, settings.metrics_dir):
                 log.warning("%s", warning)

@@ -17,7 +17,7 @@ HANDLE = f"{USER}@social.example.org"
 
 def test_every_field_of_the_export_is_explained_in_it(landed) -> None:
     """Was: a document of pseudonyms, `urn:fediscope:` links and table names with nothing to say what they are."""
-    document = export_account(landed.settings, SUBJECT, metrics={})
+    document = export_account(landed.settings, SUBJECT)
     assert document["raw"]["records"]  # a real answer, not an empty one
     about = document["about"]
     assert set(document) == set(about)

@@ -27,7 +27,6 @@ POSTS = Metric(name="gdpr_test_posts_per_account", question="How many statuses d
                key=("account_key",), sql="-- test metric, rows written by the test")
 MENTIONED = Metric(name="gdpr_test_mentioned", question="Who is mentioned by whom?",
                    key=("status_uri", "mentioned"), sql="-- test metric, rows written by the test")
-METRICS = {m.name: m for m in (POSTS, MENTIONED)}
 
 
 def raw_records(env) -> list[dict]:
@@ -93,7 +92,7 @@ def test_erasure_leaves_no_trace_in_any_file(processed) -> None:
     assert any(p.startswith(str(env.db)) for p in before)  # the scan can see the store too
     others_before = Counter(s["account"]["acct"] for s in raw_statuses(env))
 
-    report = erase_account(env.settings, SUBJECT, metrics=METRICS)
+    report = erase_account(env.settings, SUBJECT)
 
     after = files_holding(everywhere(env), traces.values())
     assert {p: set(found) for p, found in after.items()} == {  # where the pseudonyms must stay, by design
@@ -117,7 +116,7 @@ def test_others_records_keep_their_content_without_the_reference(processed) -> N
     replies_before = [s for s in raw_statuses(env)
                       if any(m["acct"] == key for m in s["mentions"]) and s["account"]["acct"] != key]
     assert replies_before
-    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    erase_account(env.settings, SUBJECT)
     versions = {(s["uri"], "content" in s): s for s in raw_statuses(env)}  # a deleted status: "text" only
     for before in replies_before:
         after = versions[(before["uri"], "content" in before)]
@@ -135,8 +134,8 @@ def test_others_records_keep_their_content_without_the_reference(processed) -> N
 def test_audit_line_and_suppression_list(processed) -> None:
     env = processed
     key = env.key(SUBJECT)
-    first = erase_account(env.settings, SUBJECT, metrics=METRICS)
-    again = erase_account(env.settings, "@MastodonPy_Test_2@LocalHost:3000", metrics=METRICS)  # same account
+    first = erase_account(env.settings, SUBJECT)
+    again = erase_account(env.settings, "@MastodonPy_Test_2@LocalHost:3000")  # same account
     assert first.newly_suppressed and not again.newly_suppressed
     assert not any(again.raw.values()) and not any(again.curated.values()) and again.store == {}
     ids = find_traces(env.lake, subject_from_settings(env.settings, SUBJECT)).ids
@@ -152,7 +151,7 @@ def test_audit_line_and_suppression_list(processed) -> None:
 def test_a_new_landing_does_not_bring_the_account_back(processed) -> None:
     env = processed
     key = env.key(SUBJECT)
-    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    erase_account(env.settings, SUBJECT)
     policy = policy_from_settings(env.settings, suppressed=load_suppressed(env.lake))
     land_recordings(env.lake, policy)  # the collector's way: the policy built with the suppression list
     assert policy.counts["skipped_suppressed"] > 0 and policy.counts["skipped_reblog_of_opted_out"] > 0
@@ -184,7 +183,7 @@ def test_a_pseudonym_the_landing_glued_to_a_dot_or_hyphen_in_text_is_erased_too(
     write_batch(env.lake, "statuses", instance, [envelope(instance, "/api/v1/timelines/public", landed_reply,
                                                            datetime.now(UTC))])
 
-    erase_account(env.settings, SUBJECT, metrics={})
+    erase_account(env.settings, SUBJECT)
 
     assert set(files_holding([env.lake_dir], [key])) == {str(env.lake_dir / AUDIT_PATH),
                                                           str(env.lake_dir / SUPPRESSED_PATH)}
@@ -196,7 +195,7 @@ def test_without_the_suppression_list_the_account_would_come_back(processed) -> 
     """The control for the test above: the same landing, without the list, lands the account again."""
     env = processed
     key = env.key(SUBJECT)
-    erase_account(env.settings, SUBJECT, metrics=METRICS)
+    erase_account(env.settings, SUBJECT)
     land_recordings(env.lake, policy_from_settings(env.settings))
     assert any("/raw/" in p for p in files_holding([env.lake_dir], [key]))
 
@@ -204,7 +203,7 @@ def test_without_the_suppression_list_the_account_would_come_back(processed) -> 
 def test_erasing_an_unknown_account_changes_nothing_but_the_lists(landed) -> None:
     env = landed
     before = {p: p.read_bytes() for p in env.lake_dir.rglob("*") if p.is_file()}
-    report = erase_account(env.settings, "nobody@localhost:3000", metrics=METRICS)
+    report = erase_account(env.settings, "nobody@localhost:3000")
     assert not any(report.raw.values()) and not any(report.curated.values())
     after = {p: p.read_bytes() for p in env.lake_dir.rglob("*") if p.is_file()}
     changed = {p.relative_to(env.lake_dir).as_posix() for p in after if before.get(p) != after[p]}
@@ -214,12 +213,12 @@ def test_erasing_an_unknown_account_changes_nothing_but_the_lists(landed) -> Non
 @pytest.mark.parametrize("account", ["mastodonpy_test_2", "a@", "@b", "a b@c", "a@b@c"])
 def test_account_must_be_acct_at_instance(env, account: str) -> None:
     with pytest.raises(ConfigError, match="ACCT@INSTANCE"):
-        erase_account(env.settings, account, metrics=METRICS)
+        erase_account(env.settings, account)
 
 
 def test_erasure_needs_the_pseudonym_key(env) -> None:
     with pytest.raises(ConfigError, match="FEDISCOPE_PSEUDONYM_KEY"):
-        erase_account(env.settings.replace(pseudonym_key=None), SUBJECT, metrics=METRICS)
+        erase_account(env.settings.replace(pseudonym_key=None), SUBJECT)
 
 
 def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Path) -> None:
@@ -236,7 +235,7 @@ def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Pat
     traces = find_traces(lake, subject_from_settings(settings, SUBJECT))
     assert files_holding([webhdfs_server.root], traces.values())
 
-    report = erase_account(settings, SUBJECT, metrics={}, lake=lake)
+    report = erase_account(settings, SUBJECT, lake=lake)
 
     assert report.raw["records_removed"] > 0
     held = files_holding([webhdfs_server.root], traces.values())
@@ -268,7 +267,7 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
                              [body_entry("not_json", b"<html>502</html>", 502, "text/html", keep_raw=True)],
                              batch_id="b2")
 
-    report = erase_account(env.settings, SUBJECT, metrics={})
+    report = erase_account(env.settings, SUBJECT)
 
     assert report.other == {"checkpoints_deleted": 4, "quarantined_files_deleted": 1}
     assert load_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle") is None
@@ -294,11 +293,11 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     owned = [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
     ids = {s["account"]["id"] for s in owned}
     assert owned and ids
-    assert not export_account(settings, SUBJECT, metrics={})["suppressed"]
+    assert not export_account(settings, SUBJECT)["suppressed"]
 
-    report = erase_account(settings, SUBJECT, metrics={})
+    report = erase_account(settings, SUBJECT)
     # the right of access says it is suppressed (was: false, the list holding a digest of the clear key)
-    assert export_account(settings, SUBJECT, metrics={})["suppressed"]
+    assert export_account(settings, SUBJECT)["suppressed"]
 
     assert report.raw["records_removed"] >= len(owned) and report.warnings
     assert report.account_key.startswith("sha256:") and report.newly_suppressed
@@ -344,9 +343,9 @@ def test_with_privacy_off_erasing_a_name_inside_another_leaves_the_other_alone(e
     raw_before, curated_before = raw_records(env), curated_rows(env)
     assert "mastodonpy_test_2@localhost:3000" in json.dumps(curated_before, default=str)
 
-    exported = export_account(env.settings, "test_2@localhost:3000", metrics={})
+    exported = export_account(env.settings, "test_2@localhost:3000")
     assert not exported["raw"]["records"] and not exported["raw"]["references"] and not exported["curated"]
-    report = erase_account(env.settings, "test_2@localhost:3000", metrics={})
+    report = erase_account(env.settings, "test_2@localhost:3000")
 
     assert not report.raw.get("records_scrubbed") and not report.curated
     assert raw_records(env) == raw_before and curated_rows(env) == curated_before
@@ -375,7 +374,7 @@ def test_with_privacy_off_an_account_id_is_not_erased_from_other_numbers(env) ->
                 fetched_at=fetched)
     curate(env)
 
-    erase_account(env.settings, "Mastodon@mastodon.social", metrics={})
+    erase_account(env.settings, "Mastodon@mastodon.social")
 
     statuses = [s for s in raw_statuses(env) if s["id"] == status["id"]]
     assert len(statuses) == 1 and statuses[0] == status  # the status of another person, untouched

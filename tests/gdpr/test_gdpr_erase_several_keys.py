@@ -187,9 +187,9 @@ def test_two_keys_erased_in_one_erasure_as_one_by_one_reading_each_file_once_per
     single = CountingLake(one_by_one.lake)
 
     # one by one: the lake does not remember the handle domain, so each erasure has one key
-    first = erase_account(one_by_one, f"{USER}@{HANDLE}", metrics=METRICS, lake=single)
+    first = erase_account(one_by_one, f"{USER}@{HANDLE}", lake=single)
     single_reads = Counter(single.reads)
-    second = erase_account(one_by_one, f"{USER}@{SERVED}", metrics=METRICS)
+    second = erase_account(one_by_one, f"{USER}@{SERVED}")
     assert first.also_keys == [] and second.also_keys == []
     assert first.raw["records_removed"] and second.raw["records_removed"]  # each key had records of its own
 
@@ -200,7 +200,7 @@ def test_two_keys_erased_in_one_erasure_as_one_by_one_reading_each_file_once_per
     curated_files = sorted(p.relative_to(Path(together.lake)).as_posix()
                            for p in Path(together.lake).rglob("curated/**/*.parquet"))
     assert raw_files and curated_files
-    report = erase_account(together, f"{USER}@{HANDLE}", metrics=METRICS, lake=lake)
+    report = erase_account(together, f"{USER}@{HANDLE}", lake=lake)
     reads, writes = Counter(lake.reads), Counter(lake.writes)
     assert report.account_key == handle_key and report.also_keys == [served_key]
 

@@ -38,7 +38,7 @@ def three_notes(env: Any) -> tuple[str, str, str, str, str]:
 
 def test_the_export_lists_the_pending_notes_naming_the_account(landed, run_cli, tmp_path) -> None:
     key, _other, alone, shared, _others = three_notes(landed)
-    exported = export_account(landed.settings, SUBJECT, metrics={})
+    exported = export_account(landed.settings, SUBJECT)
     assert exported["opt_out_notes"] == [
         {"path": alone, "source": "stream", "noted_at": note_body(landed, alone)["noted_at"]},
         {"path": shared, "source": "collect", "noted_at": note_body(landed, shared)["noted_at"]},
@@ -50,7 +50,7 @@ def test_the_export_lists_the_pending_notes_naming_the_account(landed, run_cli, 
     written = json.loads(out.read_text())
     assert written["account_key"] == key and [n["path"] for n in written["opt_out_notes"]] == [alone, shared]
     # an account named by no note has an empty list, not a missing field
-    assert export_account(landed.settings, OTHERS[1], metrics={})["opt_out_notes"] == []
+    assert export_account(landed.settings, OTHERS[1])["opt_out_notes"] == []
 
 
 def test_erasure_removes_the_account_from_the_notes_and_keeps_the_others(landed, run_cli) -> None:
@@ -85,9 +85,9 @@ def test_an_unreadable_note_holding_the_key_is_exported_and_erased(landed) -> No
     key = landed.key(SUBJECT)
     broken = f"{OPT_OUTS_ROOT}/broken.json"
     landed.lake.write_atomic(broken, f'{{"keys": ["{key}"'.encode())  # cut short: no run can read it
-    assert export_account(landed.settings, SUBJECT, metrics={})["opt_out_notes"] == [
+    assert export_account(landed.settings, SUBJECT)["opt_out_notes"] == [
         {"path": broken, "source": None, "noted_at": None, "unreadable": True}]
-    report = erase_account(landed.settings, SUBJECT, metrics={})
+    report = erase_account(landed.settings, SUBJECT)
     assert report.other["opt_out_notes_removed"] == 1 and not landed.lake.exists(broken)
 
 
@@ -101,12 +101,12 @@ def test_every_key_of_the_account_is_exported_and_erased_from_the_notes(env) -> 
     both = note_opt_outs(env.lake, [handle_key, served_key, bystander], "collect")
     served_only = note_opt_outs(env.lake, [served_key], "stream")
 
-    exported = export_account(env.settings, f"alice@{handle}", metrics={})
+    exported = export_account(env.settings, f"alice@{handle}")
     assert [n["path"] for n in exported["opt_out_notes"]] == [both]
     assert [(a["account_key"], [n["path"] for n in a["opt_out_notes"]]) for a in exported["also"]] == [
         (served_key, [both, served_only])]
 
-    report = erase_account(env.settings, f"alice@{handle}", metrics={})
+    report = erase_account(env.settings, f"alice@{handle}")
     assert report.other["opt_out_notes_removed"] == 2
     assert pending_opt_outs(env.lake) == ({bystander}, [both])
     assert note_body(env, both)["keys"] == [bystander]
@@ -133,7 +133,7 @@ def test_notes_written_during_an_erasure_are_never_lost(landed) -> None:
     writer = threading.Thread(target=land)
     writer.start()
     try:
-        report = erase_account(landed.settings, SUBJECT, metrics={})
+        report = erase_account(landed.settings, SUBJECT)
     finally:
         done.set()
         writer.join(timeout=60)
@@ -161,6 +161,6 @@ def test_a_note_applied_while_the_export_reads_the_notes_is_left_out(landed, mon
         return read(self, path)
 
     monkeypatch.setattr(LocalLake, "read", curation_meanwhile)
-    exported = export_account(landed.settings, SUBJECT, metrics={})
+    exported = export_account(landed.settings, SUBJECT)
     assert applied == [alone] and not landed.lake.exists(alone) and not landed.lake.exists(shared)
     assert exported["account_key"] == key and exported["opt_out_notes"] == []

@@ -170,7 +170,7 @@ def test_the_access_export_of_an_account_only_quoted_names_the_quote_post_not_it
                                                        fetched_at=fetched)], fetched_at=fetched)
     run_process(env.settings, progress=False)
 
-    exported = export_account(env.settings, f"{original['account']['acct']}@{LOCAL}", metrics={})
+    exported = export_account(env.settings, f"{original['account']['acct']}@{LOCAL}")
 
     assert not exported["raw"]["records"] and "statuses" not in exported["curated"]  # nothing of its own
     (raw,) = exported["raw"]["references"]

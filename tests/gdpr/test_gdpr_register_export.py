@@ -57,13 +57,13 @@ def test_register_flags_a_missing_key_and_privacy_off(env) -> None:
 
 def test_register_counts_erasures_from_the_audit_log(landed) -> None:
     assert "Erasures performed (audit log `_audit/erasures.jsonl`): 0" in build_register(landed.settings, landed.lake)
-    erase_account(landed.settings, SUBJECT, metrics={})
+    erase_account(landed.settings, SUBJECT)
     assert "Erasures performed (audit log `_audit/erasures.jsonl`): 1" in build_register(landed.settings, landed.lake)
 
 
 def test_export_holds_what_erasure_removes(landed) -> None:
     key = landed.key(SUBJECT)
-    exported = export_account(landed.settings, SUBJECT, metrics={})
+    exported = export_account(landed.settings, SUBJECT)
     json.dumps(exported, default=str)  # the CLI writes it as JSON
     assert exported["subject"] == SUBJECT and exported["account_key"] == key and not exported["suppressed"]
     records = exported["raw"]["records"]
@@ -77,10 +77,10 @@ def test_export_holds_what_erasure_removes(landed) -> None:
     assert all("record" not in ref for ref in exported["raw"]["references"])  # others' content is not exported
     assert exported["pseudonyms"]["account_ids"] and exported["pseudonyms"]["status_links"]
 
-    report = erase_account(landed.settings, SUBJECT, metrics={})
+    report = erase_account(landed.settings, SUBJECT)
     assert report.raw["records_removed"] == len(records)
     assert report.raw["records_scrubbed"] == len(exported["raw"]["references"])
-    after = export_account(landed.settings, SUBJECT, metrics={})
+    after = export_account(landed.settings, SUBJECT)
     assert after["suppressed"] and not after["raw"]["records"] and not after["raw"]["references"]
 
 
@@ -167,13 +167,13 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     assert json.loads(result.out)["error"]["message"] == "not erased: declined"
     assert "This cannot be undone [y/N]" in result.err and "not erased: declined" in result.err
     assert f"Erase {SUBJECT} from the lake and the store?" in result.err  # was "Erase this account …"
-    assert not export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+    assert not export_account(landed.settings, SUBJECT)["suppressed"]
 
     monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
     result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
     assert result.code == 0 and "This cannot be undone" in result.err
     assert json.loads(result.out)["raw"]["records_removed"] > 0
-    assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+    assert export_account(landed.settings, SUBJECT)["suppressed"]
 
 
 def _batch_of(landed, wanted) -> str:
@@ -212,7 +212,7 @@ def test_a_rebuild_after_an_erasure_that_emptied_raw_files_needs_no_force(landed
     only_theirs, boosts = _batch_of(landed, _theirs), _batch_of(landed, _boost_of_theirs)
     run_process(landed.settings, progress=False)
     assert {only_theirs, boosts} <= set(load_manifest(landed.lake).files)
-    report = erase_account(landed.settings, SUBJECT, metrics={})
+    report = erase_account(landed.settings, SUBJECT)
     assert report.raw["files_deleted"] >= 2
     assert not landed.lake.exists(only_theirs) and not landed.lake.exists(boosts)
     listed = load_manifest(landed.lake).files
@@ -236,7 +236,7 @@ def test_an_erased_accounts_boosts_of_another_persons_status_stay_listed(landed)
     booster = OTHERS[0].split("@")[0]
     boosts = _batch_of(landed, lambda item: item["account"]["acct"] == booster and _boost_of_theirs(item))
     run_process(landed.settings, progress=False)
-    erase_account(landed.settings, OTHERS[0], metrics={})
+    erase_account(landed.settings, OTHERS[0])
     assert not landed.lake.exists(boosts) and boosts in load_manifest(landed.lake).files
     with pytest.raises(ConfigError, match=r"emptied by an erasure that left other people's rows curated.*--force"):
         run_process(landed.settings, progress=False, recurate=True)
@@ -313,7 +313,7 @@ def test_a_domain_written_with_the_root_dot_is_the_same_account(landed, run_cli)
     assert exported["account_key"] == landed.key(SUBJECT) and exported["raw"]["records"]
     result = run_cli("gdpr", "erase", "--account", written, "--json")
     assert result.code == 0 and json.loads(result.out)["raw"]["records_removed"] > 0
-    assert export_account(landed.settings, SUBJECT, metrics={})["suppressed"]
+    assert export_account(landed.settings, SUBJECT)["suppressed"]
 
 
 @pytest.mark.parametrize("written", ["mailto:alice@mastodon.social", "acct:alice@mastodon.social",
