@@ -101,7 +101,8 @@ COMPONENTS: dict[str, Any] = {
         },
         "RecordsPage": {
             "type": "object",
-            "required": ["records", "count", "next", "prev", "instance", "source", "skipped", "quarantined"],
+            "required": ["records", "count", "next", "prev", "instance", "source", "skipped", "opted_out",
+                         "quarantined"],
             "properties": {
                 "records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
                 "count": {"type": "integer", "minimum": 0},
@@ -113,7 +114,12 @@ COMPONENTS: dict[str, Any] = {
                          "description": "Cursor of newer items, or null."},
                 "instance": {"type": "string"},
                 "source": {"type": "string"},
-                "skipped": {"type": "integer", "minimum": 0},
+                "skipped": {"type": "integer", "minimum": 0,
+                            "description": "Items the privacy policy left out (of accounts that opted out or were "
+                                           "erased, statuses that are not public, boosts of these)."},
+                "opted_out": {"type": "integer", "minimum": 0,
+                              "description": "Of skipped: the items whose own account opted out (noindex, #nobot …). "
+                                             "A count only: which accounts is never said."},
                 "quarantined": {"type": "integer", "minimum": 0},
             },
         },

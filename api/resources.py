@@ -3,12 +3,14 @@
 A records route answers one page::
 
     {"records": [<lake envelope>, ...], "count": 20, "next": {"max_id": "1150…"}, "prev": {"min_id": "1151…"},
-     "instance": "mastodon.social", "source": "tag:python", "skipped": 1, "quarantined": 0}
+     "instance": "mastodon.social", "source": "tag:python", "skipped": 1, "opted_out": 1, "quarantined": 0}
 
 and the same cursors as a ``Link`` header (``rel="next"`` walks back to older items, ``rel="prev"`` forward
 to newer ones), so a NiFi InvokeHTTP loop can page without parsing the body. ``records`` are exactly what
 the collector would land for that page (same fetch and privacy code); ``skipped`` counts entities the privacy
-policy dropped (opt-outs, erasures) and ``quarantined`` those that were malformed.
+policy dropped (opt-outs, erasures, non-public statuses), ``opted_out`` those of them whose own account opted out
+(as ``fediscope collect`` counts them: a number, never which accounts), and ``quarantined`` those that were
+malformed.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class RecordsResource(Resource):
             "instance": query.domain,
             "source": source.name,
             "skipped": result.skipped,
+            "opted_out": result.opted_out,
             "quarantined": result.quarantined,
         }
         response = jsonify(body)

@@ -264,7 +264,8 @@ class Fetched:
     records: list[dict[str, Any]]
     next_max_id: str | None
     prev_min_id: str | None
-    skipped: int
+    skipped: int  # left out by the privacy policy
+    opted_out: int  # of ``skipped``: because their own account opted out (a count only, never which accounts)
     quarantined: int
 
 
@@ -332,7 +333,7 @@ class Upstream:
         return Fetched(records=landed.records,
                        next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
                        prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
-                       skipped=landed.skipped, quarantined=len(landed.quarantined))
+                       skipped=landed.skipped, opted_out=landed.opted_out, quarantined=len(landed.quarantined))
 
     def _open_lake(self) -> LakeBackend:
         return open_lake(self.settings.lake)

@@ -79,6 +79,7 @@ from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.sse import Event, SSEParser
+from fediscope.sources.summary import opted_out_note
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,9 @@ class StreamSummary:
     events: Counter[str] = field(default_factory=Counter)  # every event received, by name
     landed: int = 0       # status records landed (new statuses and edits)
     deletions: int = 0    # deletion records landed
-    skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts)
+    skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts, not public)
+    #: of ``skipped``: statuses whose own account opted out (a count only: which accounts is never said)
+    opted_out: int = 0
     quarantined: int = 0  # payloads that were not what the API documents
     malformed: int = 0    # lines of the event stream that could not be read (not UTF-8), skipped
     batches: list[str] = field(default_factory=list)
@@ -125,8 +128,8 @@ class StreamSummary:
         text = (f"stream {self.instance} {self.source}: {sum(self.events.values())} events in {self.seconds:.0f} s "
                 f"({self.connections} connection{'s' if self.connections != 1 else ''}{failed}); landed {self.landed} "
                 f"statuses ({self.events['status.update']} edits) and {self.deletions} deletions in "
-                f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy, {self.quarantined} "
-                f"quarantined, {others} other events ignored")
+                f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy"
+                f"{opted_out_note(self.opted_out)}, {self.quarantined} quarantined, {others} other events ignored")
         if self.malformed:
             text += f", {self.malformed} unreadable line{'s' if self.malformed != 1 else ''} skipped"
         if self.stopped == "error" and self.error:
@@ -139,8 +142,8 @@ class StreamSummary:
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
                 "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
-                "skipped": self.skipped, "quarantined": self.quarantined, "malformed": self.malformed,
-                "batches": self.batches,
+                "skipped": self.skipped, "opted_out": self.opted_out, "quarantined": self.quarantined,
+                "malformed": self.malformed, "batches": self.batches,
                 "connections": self.connections, "failed_connections": self.failed_connections,
                 "last_connection_error": self.last_connection_error, "stopped": self.stopped, "error": self.error,
                 "seconds": round(self.seconds, 3), "ok": self.ok}
@@ -232,12 +235,13 @@ class _Buffer:
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
-        skipped = 0
+        skipped = opted_out = 0
         for event, received_at in items:
             if event.name == "delete":
                 self._deletion(event, received_at, deletions, quarantined, policy)
             else:
-                skipped += self._status(event, received_at, statuses, quarantined, policy)
+                left_out, left_out_opted = self._status(event, received_at, statuses, quarantined, policy)
+                skipped, opted_out = skipped + left_out, opted_out + left_out_opted
         for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
             if entity in done:
                 continue
@@ -250,6 +254,7 @@ class _Buffer:
             else:
                 self.summary.landed += len(records)
                 self.summary.skipped += skipped
+                self.summary.opted_out += opted_out
         if quarantined and "quarantine" not in done:
             write_quarantine(self.lake, self.domain, self.endpoint, quarantined, batch_id, items[0][1])
             self.summary.quarantined += len(quarantined)
@@ -260,21 +265,22 @@ class _Buffer:
                  len(statuses), len(deletions), len(quarantined))
 
     def _status(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
-                quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> int:
-        """Land one status event into ``out`` (or ``quarantined``); returns 1 when the policy left it out."""
+                quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> tuple[int, int]:
+        """Land one status event into ``out`` (or ``quarantined``); returns (skipped, opted out): (1, 0) when the
+        policy left it out, (1, 1) when that was because its account opted out, else (0, 0)."""
         try:
             item = json.loads(event.data)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
             why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
             quarantined.append(item_entry(f"{event.name} event: payload is {why}", event.data,
                                           keep_raw=not policy.enabled))
-            return 0
+            return 0, 0
         page = Page(self.source, self.domain, self.endpoint, [item], fetched_at=received_at)
         landed = land_page(page, policy)
         out.extend(landed.records)
         quarantined.extend(item_entry(f"{event.name} event: {q.reason}", q.item, keep_raw=not policy.enabled)
                            for q in landed.quarantined)
-        return landed.skipped
+        return landed.skipped, landed.opted_out
 
     def _deletion(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
                   quarantined: list[dict[str, Any]], policy: PrivacyPolicy) -> None:

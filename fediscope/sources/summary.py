@@ -6,6 +6,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def opted_out_note(opted_out: int) -> str:
+    """`` (1 opted out)``, said after a count of what the privacy policy skipped (nothing when none opted out): the
+    records skipped because their own account opted out, told apart from the rest (non-public statuses, erased
+    accounts, boosts of either), so opt-outs can be seen. ``collect`` and ``stream`` say it alike."""
+    return f" ({opted_out} opted out)" if opted_out else ""
+
+
 @dataclass
 class SourceResult:
     """Counts for one (instance, source) in one run. ``status`` is ``ok`` or ``failed`` (with ``error``)."""
@@ -148,8 +155,7 @@ class CollectSummary:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`
         outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
-        opted_out = f" ({self.opted_out} opted out)" if self.opted_out else ""
         return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
-                f"policy {self.skipped}{opted_out}, quarantined {self.quarantined}{outside}{waits}"
-                f"{self._backfill_cut_note()}")
+                f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
+                f"{waits}{self._backfill_cut_note()}")

@@ -11,6 +11,7 @@ import pytest
 import requests
 from api_testing import LiveApi, assert_error, make_settings
 from doubles.mastodon_server import MastodonDouble
+from privacy_skips import opt_out_one_author_and_erase_another
 
 from fediscope.config import token_env_name
 from fediscope.lake.backend import open_lake
@@ -162,6 +163,25 @@ def test_opted_out_authors_are_noted_once_for_the_next_curation(
         assert author["acct"] not in {r["data"]["account"]["acct"] for r in again["records"]}
     noted, notes = pending_opt_outs(open_lake(settings.lake))
     assert noted == {author["acct"]} and len(notes) == 1
+
+
+def test_the_answer_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(
+        mastodon_server: Any, live_api: Callable[..., LiveApi], tmp_path: Any) -> None:
+    """Was: ``skipped`` mixed the statuses of accounts that opted out with those of erased accounts: opt-outs could
+    not be seen. ``opted_out`` counts them apart (of ``skipped``), as `fediscope collect` does, naming no account."""
+    settings = make_settings(instances=(mastodon_server.url,), allow_private_addresses=True,
+                             lake=str(tmp_path / "lake"))
+    policy = policy_from_settings(settings)
+    page = mastodon_server.public_statuses()[:40]  # the page asked for: the 40 newest
+    skips = opt_out_one_author_and_erase_another(mastodon_server, open_lake(settings.lake), policy, among=page)
+    response = live_api(settings).get("/v1/timelines/public", params=_params(mastodon_server, limit=40))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["opted_out"] == skips.opted_statuses > 0
+    assert body["skipped"] > body["opted_out"]  # the erased account's too
+    assert body["count"] + body["skipped"] + body["quarantined"] == len(page)
+    assert skips.opted not in response.text
+    assert policy.account_key(skips.opted, mastodon_server.domain) not in response.text
 
 
 def test_an_account_is_noted_again_once_its_note_was_applied(

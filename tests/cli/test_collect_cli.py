@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cli_run import clean_env, run
+from privacy_skips import opt_out_one_author_and_erase_another
 
 KEY = "cli-test-pseudonym-key-2b8e4f0a6c1d9e3f7a5b"  # a strong one: a weak key is warned about on stderr
 
@@ -181,19 +182,13 @@ def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(cl
                                                                                mastodon_server) -> None:
     """Was: "skipped by privacy policy N" mixed the statuses of accounts that opted out with those of erased
     accounts (and non-public ones): opt-outs could not be seen. Counted apart now, never naming the accounts."""
-    from collections import Counter
-
     from fediscope.config import Settings
-    from fediscope.gdpr.suppression import add_suppressed
     from fediscope.lake.backend import open_lake
     from fediscope.privacy import policy_from_settings
 
-    authors = Counter(s["account"]["acct"] for s in mastodon_server.public_statuses()).most_common(2)
-    (opted, opted_statuses), (erased, _) = authors
-    assert mastodon_server.set_account_note(opted, "<p>Please leave me out #nobot</p>") > 0
-    lake = open_lake(str(cli_env / "lake"))
     policy = policy_from_settings(Settings(pseudonym_key=KEY))
-    add_suppressed(lake, policy.account_key(erased, mastodon_server.domain))
+    skips = opt_out_one_author_and_erase_another(mastodon_server, open_lake(str(cli_env / "lake")), policy)
+    opted, opted_statuses = skips.opted, skips.opted_statuses
 
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public", "--json")
     assert code == 0, err

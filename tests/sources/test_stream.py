@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from cli_run import run as run_cli
 from doubles import free_port
+from privacy_skips import opt_out_one_author_and_erase_another
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
@@ -333,6 +334,34 @@ def test_an_opted_out_author_is_noted_for_the_next_curation(mastodon_server: Any
                                                             instance_domain(mastodon_server.url))
     noted, notes = pending_opt_outs(open_lake(str(lake.root)))
     assert noted == {key} and len(notes) == 1
+
+
+def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(
+        mastodon_server: Any, make_settings: Callable[..., Settings], lake_dir: Path, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: "N left out by the privacy policy" (and ``skipped`` in --json) mixed the statuses of accounts that opted
+    out with those of erased accounts: opt-outs could not be seen. Counted apart now, as `fediscope collect` counts
+    them, never naming the accounts."""
+    settings = make_settings()
+    policy = policy_from_settings(settings)
+    skips = opt_out_one_author_and_erase_another(mastodon_server, open_lake(settings.lake), policy)
+    statuses = mastodon_server.public_statuses()  # recorded, as served now: the opted-out author's bio says so
+    body = b"".join(b"event: update\ndata: " + json.dumps(s).encode() + b"\n\n" for s in statuses)
+    mastodon_server.stream(body, body)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", settings.pseudonym_key)
+    options = ("stream", "--instance", mastodon_server.url, "--max-events", str(len(statuses)), "--lake",
+               str(lake_dir))
+    code, out, err = run_cli(capsys, *options, "--json")
+    assert code == 0, err
+    (summary,) = json.loads(out)["streams"]
+    assert summary["opted_out"] == skips.opted_statuses > 0
+    assert summary["skipped"] > summary["opted_out"]  # the erased account's too
+    assert summary["landed"] + summary["skipped"] == len(statuses)
+    code, out, err = run_cli(capsys, *options)
+    assert code == 0, err
+    assert f"{summary['skipped']} left out by the privacy policy ({skips.opted_statuses} opted out), " in out, out
+    for text in (out, err):
+        assert skips.opted not in text and policy.account_key(skips.opted, mastodon_server.domain) not in text
 
 
 def test_a_long_running_stream_notes_an_account_again_once_its_note_was_applied(
