@@ -42,7 +42,8 @@ RESULTS_ERROR_STATUSES = {
            "different values.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "A read-only key called a write method.",
-    "404": "No such route, analysis or metric, or the store does not hold the metric yet (run fediscope process).",
+    "404": "No such route or analysis, no metric of that name (neither a SQL file nor stored), or the store does not "
+           "hold the metric yet (run fediscope process).",
     "405": "Method not allowed on this route.",
     "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
@@ -158,10 +159,11 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "metrics": {"type": "array", "items": {
                     "type": "object",
-                    "required": ["name", "question", "key", "prefix", "rank", "stored", "rows"],
+                    "required": ["name", "question", "key", "prefix", "rank", "stored", "rows", "sql_file"],
                     "properties": {
                         "name": {"type": "string"},
-                        "question": {"type": "string"},
+                        "question": {"type": "string", "description": "Its SQL file's question; without the file, "
+                                                                      "the one the store recorded."},
                         "key": {"type": "array", "items": {"type": "string"}},
                         "prefix": {"type": "string", "description": "The key column prefix reads match."},
                         "rank": {"type": "object", "nullable": True, "required": ["column", "order"],
@@ -169,6 +171,12 @@ COMPONENTS: dict[str, Any] = {
                                                 "order": {"type": "string", "enum": ["asc", "desc"]}}},
                         "stored": {"type": "boolean"},
                         "rows": {"type": "integer", "nullable": True, "minimum": 0},
+                        "sql_file": {"type": "boolean",
+                                     "description": "A SQL file of spark_jobs/sql/ or FEDISCOPE_METRICS_DIR defines "
+                                                    "it. False: a metric the store holds whose file is gone (deleted, "
+                                                    "or in a FEDISCOPE_METRICS_DIR not given to the API), served by "
+                                                    "the key, rank and prefix the store recorded, until `fediscope "
+                                                    "store drop` removes it."},
                     },
                 }},
             },

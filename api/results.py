@@ -7,8 +7,12 @@ dashboard shows what the report prints:
 
 * ``GET /v1/analyses`` — every analysis, the metric it reads and whether the store holds it;
 * ``GET /v1/analyses/<name>?n=10`` — one analysis, as ``fediscope report --format json`` gives it;
-* ``GET /v1/metrics`` — every metric: its question, key, rank and prefix columns, and its stored row count;
-* ``GET /v1/metrics/<name>?limit=100`` — its first rows by its rank column (in key order when it has none);
+* ``GET /v1/metrics`` — every metric: its question, key, rank and prefix columns, and its stored row count; the
+  metrics of the SQL files (``sql_file`` true) and every other metric the store holds (``sql_file`` false: its file
+  was deleted, or is in a ``FEDISCOPE_METRICS_DIR`` not set for the API), as ``fediscope report`` shows them;
+* ``GET /v1/metrics/<name>?limit=100`` — its first rows by its rank column (in key order when it has none); a
+  metric without its SQL file by the key, rank and prefix the store recorded at its last write
+  (:meth:`~fediscope.store.port.MetricStore.recorded_metric`);
   with ``prefix=<value>``, the rows whose prefix column equals the value (one account's, one instance's, one
   day's), in key order; with ``after=<cursor>`` (the ``next.after`` of the page before, also its ``Link:
   rel="next"``), the page after that one, so every row of a metric of any size can be read, 1,000 at a time.
@@ -180,11 +184,21 @@ def _not_stored(what: str) -> ApiError:
 ANALYSIS_TABLE: dict[str, tuple[Analysis, str]] = {function.__name__: (function, name) for function, name in ANALYSES}
 
 
-def _metric_info(metric: Metric, rows: int | None) -> dict[str, Any]:
+def _metric_info(metric: Metric, rows: int | None, sql_file: bool) -> dict[str, Any]:
     rank = ({"column": metric.rank_column, "order": "desc" if metric.rank_desc else "asc"}
             if metric.rank_column else None)
     return {"name": metric.name, "question": metric.question, "key": list(metric.key), "prefix": metric.prefix,
-            "rank": rank, "stored": rows is not None, "rows": rows}
+            "rank": rank, "stored": rows is not None, "rows": rows, "sql_file": sql_file}
+
+
+def _recorded(results: ResultsStore, store: MetricStore | None, stored: dict[str, int], name: str) -> Metric | None:
+    """The stored metric ``name`` as the store recorded it at its last write, or None when the store does not hold it
+    (also when it was dropped since ``stored`` was read): how a metric without its SQL file (deleted, or in a
+    ``FEDISCOPE_METRICS_DIR`` the API is not given) is read, as ``fediscope report`` reads it
+    (:func:`fediscope.analysis.other_metrics`)."""
+    if store is None or name not in stored:
+        return None
+    return _store_call(results.shown, lambda: store.recorded_metric(name))
 
 
 class Analyses(Resource):
@@ -219,16 +233,18 @@ class OneAnalysis(Resource):
 
 
 class Metrics(Resource):
-    """Every metric of ``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR`` with its key and rank, and its row count
-    in the store."""
+    """Every metric of ``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``, and every other metric the store holds (its
+    SQL file gone), with its key and rank, and its row count in the store."""
 
     def get(self) -> Response:
         results = _results()
         parse_results_query(request.args, ())
-        _, stored = _stored(results)
+        store, stored = _stored(results)
         metrics = load_metrics(own_dir=results.settings.metrics_dir)
-        body = [_metric_info(metric, stored.get(name)) for name, metric in sorted(metrics.items())]
-        return jsonify({"metrics": body})
+        body = [_metric_info(metric, stored.get(name), sql_file=True) for name, metric in metrics.items()]
+        without_file = (_recorded(results, store, stored, name) for name in set(stored) - set(metrics))
+        body += [_metric_info(metric, stored[metric.name], sql_file=False) for metric in without_file if metric]
+        return jsonify({"metrics": sorted(body, key=lambda entry: entry["name"])})
 
 
 class MetricRows(Resource):
@@ -240,10 +256,11 @@ class MetricRows(Resource):
         query = parse_results_query(request.args, ("prefix", "limit", "after"))
         _check_name(name)
         metrics = load_metrics(own_dir=results.settings.metrics_dir)
-        if name not in metrics:
-            raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
-        metric = metrics[name]
         store, stored = _stored(results)
+        # without a SQL file: a metric the store holds, by its recorded definition; else no metric at all
+        metric = metrics.get(name) or _recorded(results, store, stored, name)
+        if metric is None:
+            raise ApiError(404, "unknown_metric", f"no metric named {name[:64]!r}; GET /v1/metrics lists them")
         if store is None or name not in stored:
             raise _not_stored(f"no metric {name}")
         columns = _position_columns(metric, ranked=query.prefix is None)

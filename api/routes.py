@@ -68,11 +68,13 @@ ROUTES: tuple[Route, ...] = (
           "columns, rows and headline numbers. Contacts no instance.",
           records=False, results=("n",), path_params=("name",)),
     Route("/v1/metrics", results.Metrics, "metrics", "Stored metrics",
-          "Every metric (one SQL file each, of spark_jobs/sql/ or FEDISCOPE_METRICS_DIR): its question, key, "
-          "rank and prefix columns, and how many rows the store holds.", records=False, results=()),
+          "Every metric (one SQL file each, of spark_jobs/sql/ or FEDISCOPE_METRICS_DIR), and every other metric "
+          "the store holds (sql_file false: its file is gone): its question, key, rank and prefix columns, and how "
+          "many rows the store holds.", records=False, results=()),
     Route("/v1/metrics/<name>", results.MetricRows, "metric_rows", "A metric's rows",
           "A metric's first rows by its rank column, or with prefix the rows whose prefix column equals a value, "
-          "in key order, as the store holds them; one page of them: the next page is the same request with after "
-          "set to the answer's next.after (also its Link rel=\"next\"), until next is null.",
+          "in key order, as the store holds them (a metric whose SQL file is gone by the key, rank and prefix the "
+          "store recorded); one page of them: the next page is the same request with after set to the answer's "
+          "next.after (also its Link rel=\"next\"), until next is null.",
           records=False, results=("prefix", "limit", "after"), path_params=("name",)),
 )
