@@ -564,14 +564,15 @@ class MetricRows:
     rows in the order of the store's top-N read (its rank column, ties by key; key order without a rank)."""
 
     name: str
-    question: str | None  # its SQL file's "-- question:" line; None when the file is gone (the store keeps it)
+    question: str | None  # its SQL file's "-- question:" line, else the one the store recorded (None: neither)
     columns: list[str]
     rows: list[Row]
     total_rows: int  # every row the store holds, ``rows`` being the first of them
     error: str | None = None  # why its rows could not be read (then ``rows`` is empty)
+    sql_file: bool = True  # False when its SQL file is gone (the store keeps it: ``fediscope store drop`` removes it)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "columns": self.columns, "rows": self.rows,
+        return {"question": self.question, "sql_file": self.sql_file, "columns": self.columns, "rows": self.rows,
                 "total_rows": self.total_rows, "error": self.error}
 
 
@@ -588,15 +589,20 @@ def other_metrics(store: MetricStore, stored: dict[str, int], limit: int | None,
 
 def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count: int,
                  limit: int | None) -> MetricRows:
+    """Its rows, read by its SQL file's definition, else by the one the store recorded at its last write (its key,
+    rank and prefix; its question too, as the results API gives it)."""
     question = registered.question if registered is not None else None
+    sql_file = registered is not None
     try:
+        recorded = registered or store.recorded_metric(name) or metric(name)
+        question = question or recorded.question or None
         columns = list(store.column_types(name))
-        rows = _rows_in_top_order(store, registered or metric(name), limit)
+        rows = _rows_in_top_order(store, recorded, limit)
     except (TypeError, ValueError, StoreSchemaError) as exc:  # a stored value or table this version cannot read
         reason = f"{exc}; re-run `fediscope process` to store it again"
         log.warning("metric=%s not shown: %s", name, reason)
-        return MetricRows(name, question, [], [], count, error=reason)
-    return MetricRows(name, question, columns, rows, count)
+        return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
+    return MetricRows(name, question, columns, rows, count, sql_file=sql_file)
 
 
 def _rows_in_top_order(store: MetricStore, stored: Metric, limit: int | None) -> list[Row]:

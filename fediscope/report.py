@@ -230,7 +230,7 @@ class Report:
         parts = [f"== {other.name} =="]
         if other.question is not None:
             parts.append(other.question)
-        else:
+        if not other.sql_file:
             parts.append(f"(its SQL file is gone; the store keeps it: `fediscope store drop {other.name}` removes it)")
         if other.error is not None:
             parts.append(f"Could not read {other.name}: {other.error}")

@@ -67,7 +67,8 @@ def test_json_gives_every_row_of_an_own_metric_under_other_metrics(processed, ca
     expected = _expected(processed)
     assert document["other_metrics"] == {"language_mix": {
         "question": "How many toots are written in each language, and a quarter of that?",
-        "columns": ["language", "toots", "quarter"], "rows": expected, "total_rows": len(expected), "error": None}}
+        "sql_file": True, "columns": ["language", "toots", "quarter"], "rows": expected, "total_rows": len(expected),
+        "error": None}}
     assert document["metrics"]["language_mix"] == len(expected)
     assert [a["name"] for a in document["analyses"]] == ["languages"]  # it is no analysis, and gets no chart
 
@@ -93,13 +94,17 @@ def test_an_own_metric_whose_sql_file_is_gone_is_still_shown(processed, capsys):
     registry.load_metrics.cache_clear()
     document = _report_json(capsys)
     expected = _expected(processed)
-    assert document["other_metrics"]["language_mix"]["question"] is None
+    # the question is the one the store recorded at the last write (as the results API gives it)
+    assert document["other_metrics"]["language_mix"]["question"] == (
+        "How many toots are written in each language, and a quarter of that?")
+    assert document["other_metrics"]["language_mix"]["sql_file"] is False
     assert document["other_metrics"]["language_mix"]["rows"] == expected
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
     lines = out.split("== language_mix ==\n")[1].splitlines()
-    assert lines[0] == ("(its SQL file is gone; the store keeps it: `fediscope store drop language_mix` removes it)")
-    assert lines[3].split()[:2] == [expected[0]["language"], f"{expected[0]['toots']:,}"]
+    assert lines[0] == "How many toots are written in each language, and a quarter of that?"
+    assert lines[1] == ("(its SQL file is gone; the store keeps it: `fediscope store drop language_mix` removes it)")
+    assert lines[4].split()[:2] == [expected[0]["language"], f"{expected[0]['toots']:,}"]
 
 
 def test_an_own_metric_whose_table_lost_a_column_is_named_and_the_report_exits_1(processed, capsys):
@@ -132,8 +137,9 @@ def test_other_metrics_read_alike_on_every_store_a_page_at_a_time(metric_store, 
     ranked = [*sorted((r for r in ROWS if r["uses"] is not None), key=lambda r: (-r["uses"], r["tag"])),
               *(r for r in ROWS if r["uses"] is None)]
     (every,) = analysis.other_metrics(metric_store, stored, None)
-    assert (every.name, every.question, every.columns, every.total_rows) == ("tag_uses", None,
-                                                                              ["tag", "day", "uses", "mean"], 7)
+    # no SQL file: read by the key and rank the store recorded, with the question it recorded
+    assert (every.name, every.question, every.sql_file, every.columns, every.total_rows) == (
+        "tag_uses", "q?", False, ["tag", "day", "uses", "mean"], 7)
     assert every.rows == ranked
     (first,) = analysis.other_metrics(metric_store, stored, 2)
     assert first.rows == ranked[:2] and first.total_rows == 7
