@@ -61,13 +61,14 @@ class BaseStore(ABC):
     @abstractmethod
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None: ...
 
-    @abstractmethod
-    def _create(self, schema: TableSchema) -> None: ...
+    def _create(self, schema: TableSchema) -> None:
+        """Create the metric's tables, empty (for :meth:`_load`; an adapter overriding that needs none)."""
+        raise NotImplementedError
 
-    @abstractmethod
     def _finish_create(self, schema: TableSchema) -> None:
         """After a table made by :meth:`_create` received its first rows: what is cheaper to build over the
-        loaded rows than to keep up row by row (the SQL stores' secondary indexes)."""
+        loaded rows than to keep up row by row (for :meth:`_load`)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _drop(self, schema: TableSchema) -> None:
@@ -78,6 +79,17 @@ class BaseStore(ABC):
         """Remove the metric's tables for good (not only emptied, as :meth:`_drop` may leave them for a rebuild),
         and its catalog entry: the catalog entry first, so that a removal stopped half-way leaves tables no
         catalog entry lists, which the next first write of that name empties or replaces."""
+
+    def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
+        """Give the metric new tables of ``schema`` holding exactly ``rows`` (never empty): its first write
+        (``replaced`` None), or a rebuild of the tables of ``replaced``. Here: drop, create, upsert, finish, each
+        seen by readers as it happens; the SQL stores override it to swap the loaded table in at once
+        (:meth:`fediscope.store.sql.SQLStore._load`)."""
+        if replaced is not None:
+            self._drop(replaced)
+        self._create(schema)
+        self._upsert(schema, rows, [])
+        self._finish_create(schema)
 
     @abstractmethod
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
@@ -152,26 +164,24 @@ class BaseStore(ABC):
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
             vanished = _vanished(existing, before, plan)
             self._begin_change(existing, metric.question, len(plan.rows))
-            self._drop(existing)
-            existing = None
             if not plan.rows:  # computed, but empty: listed with 0 rows, as a first empty write is
+                self._drop(existing)
                 self._commit(_listed_empty(metric), metric.question, 0)
                 return WriteCounts(0, 0, vanished)
+            replaced, existing = existing, None
         else:
-            vanished = 0
+            vanished, replaced = 0, None
         created = existing is None
         if created:
-            self._create(plan.schema)
+            self._load(replaced, plan.schema, plan.rows)
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
             changed, stale, count = self._diff(existing, plan, replace)
             if changed or stale or plan.schema != existing:
                 self._begin_change(existing, metric.question, count)
             self._evolve_if_needed(existing, plan)
-        if changed or stale:
-            self._upsert(plan.schema, changed, stale)
-        if created:
-            self._finish_create(plan.schema)
+            if changed or stale:
+                self._upsert(plan.schema, changed, stale)
         unchanged = not (created or changed or stale or plan.schema != existing)
         self._commit(plan.schema, metric.question, count, unchanged=existing if unchanged else None)
         log.debug("metric=%s wrote %d rows (%d new or changed, %d stale deleted; replace=%s, now %d)",

@@ -19,7 +19,9 @@ nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).
 A column whose type is not known yet (only NULLs so far) starts as ``BIGINT`` (it may be the rank column, and
 MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values
 arrive; so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own
-in MySQL; the rows of one write are one transaction.
+in MySQL; the rows of one write are one transaction. A new or rebuilt table is loaded as ``_new_<metric>`` and
+swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load <fediscope.store.sql.SQLStore._load>`), so a reader
+never finds the metric's table missing or half-loaded.
 
 Tables made by older fediscope versions (2026-12-02 and before) have ``TEXT`` text values, which hold 64 KiB (one
 longer value failed the whole write), and ``TEXT`` columns with no value yet. A store's first write of rows to such

@@ -6,7 +6,10 @@ top-N reads (on MariaDB, of a text rank column's first 255 characters, the most 
 one on the prefix column when it is not the first key column. Tables are created on first
 write and grow a column (``ALTER TABLE … ADD COLUMN``) when a metric gains one; a column that an older fediscope
 declared narrower than today (MariaDB's ``TEXT`` values) is widened before a store's first write to its table
-(:meth:`SQLStore.outdated_columns`). ``fediscope_catalog`` holds one
+(:meth:`SQLStore.outdated_columns`). A first write and a rebuild (a changed key or rank, a column gone) load the
+whole table before a reader can see it (:meth:`SQLStore._load`), and the rows one write changes are one
+transaction: a reader sees a metric's table with its old rows or with all its new rows, never no table, an empty
+one or a part of the rows. ``fediscope_catalog`` holds one
 row per metric: its question, typed column list, row count and load time — handy in a BI tool too. A store
 opened for reading (``read_only``: the results API, ``fediscope report``) creates no catalog and reads a
 missing one as an empty store, so a database user with SELECT only can read.
@@ -75,6 +78,9 @@ DRIVER_CHUNK = 10_000  # rows per executemany of prepared tuples (PyMySQL folds 
 CATALOG = "fediscope_catalog"
 #: The name of a metric's table is this and the metric's name.
 METRIC_TABLE_PREFIX = "metric_"
+#: A table being loaded (:meth:`SQLStore._load`) has this name and the metric's until it replaces the metric's table,
+#: which has the other one until it is dropped: at most 62 characters, within MariaDB's 64
+LOADING_PREFIX, REPLACED_PREFIX = "_new_", "_old_"
 T = TypeVar("T")
 
 
@@ -219,15 +225,16 @@ class SQLStore(BaseStore):
 
     # -- tables -------------------------------------------------------------------------------------------
 
-    def table(self, schema: TableSchema) -> Table:
-        """The SQLAlchemy table of a metric, built from its schema (no reflection round trip)."""
+    def table(self, schema: TableSchema, name: str | None = None) -> Table:
+        """The SQLAlchemy table of a metric, built from its schema (no reflection round trip); ``name``: the
+        same table under another name (:meth:`_load`)."""
         text_keys = sum(schema.types[k] == "str" for k in schema.key)
         key_length = min(255, 768 // max(text_keys, 1))
         # quote=True: quoted in every statement, not only when the dialect's reserved-word list knows the name
         columns = [Column(name, self.column_type(type_, key_length if name in schema.key else None),
                           nullable=name not in schema.key, autoincrement=False, quote=True)
                    for name, type_ in schema.columns]
-        table = Table(f"{METRIC_TABLE_PREFIX}{schema.metric}", MetaData(), *columns,
+        table = Table(name or f"{METRIC_TABLE_PREFIX}{schema.metric}", MetaData(), *columns,
                       PrimaryKeyConstraint(*schema.key, name=f"pk_{schema.metric}"), **self.table_options)
         if schema.rank_column:
             rank = schema.rank_column
@@ -244,21 +251,34 @@ class SQLStore(BaseStore):
             Index(f"prefix_{schema.metric}", table.c[schema.prefix])
         return table
 
-    def _create(self, schema: TableSchema) -> None:
-        """The table without its secondary indexes: :meth:`_finish_create` builds them over the first rows,
-        about twice as fast as updating them row by row (measured on SQLite with 90,000 rows). A write
-        interrupted in between leaves no catalog entry, so the next one drops the table and starts over."""
+    def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
+        """A first write or a rebuild, swapped in at once: the table is created, loaded and indexed under another
+        name (``_new_<metric>``), then ``RENAME TABLE metric_<m> TO _old_<m>, _new_<m> TO metric_<m>`` (one atomic
+        statement; it waits for the queries still reading the old table) and the old one dropped. A reader (a BI
+        tool, the results API) sees the old table with its old rows or the new one with all its rows, never no
+        table or a table half-loaded. A load stopped half-way leaves ``_new_<metric>`` (stopped between the
+        rename and the drop, ``_old_<metric>``), which the metric's next load drops; it has no catalog entry, so
+        that load is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
         table = self.table(schema)
-        with self._errors(f"create table {table.name}"), self._engine.begin() as conn:
-            table.drop(conn, checkfirst=True)  # a leftover without a catalog entry (an interrupted first write)
-            conn.execute(CreateTable(table))
+        aside = self.table(schema, name=LOADING_PREFIX + schema.metric)
+        old = Table(REPLACED_PREFIX + schema.metric, MetaData())
+        quoted = self._engine.dialect.identifier_preparer.format_table
+        with self._errors(f"load table {table.name}"):
+            with self._engine.begin() as conn:
+                aside.drop(conn, checkfirst=True)  # leftovers of a load stopped half-way
+                old.drop(conn, checkfirst=True)
+                conn.execute(CreateTable(aside))
+            with self._engine.begin() as conn:
+                self._write_rows(conn, aside, schema, rows, [])
+            with self._engine.begin() as conn:
+                create_indexes(conn, aside)
+                if inspect(conn).has_table(table.name):
+                    conn.exec_driver_sql(f"RENAME TABLE {quoted(table)} TO {quoted(old)}, "
+                                         f"{quoted(aside)} TO {quoted(table)}")
+                    old.drop(conn)
+                else:
+                    conn.exec_driver_sql(f"RENAME TABLE {quoted(aside)} TO {quoted(table)}")
         self._current.add(table.name)
-
-    def _finish_create(self, schema: TableSchema) -> None:
-        table = self.table(schema)
-        with self._errors(f"index table {table.name}"), self._engine.begin() as conn:
-            for index in sorted(table.indexes, key=lambda i: str(i.name)):
-                index.create(conn)
 
     def _drop(self, schema: TableSchema) -> None:
         """As :meth:`_remove`: a SQL store has nothing to keep of a table it rebuilds."""
@@ -315,24 +335,29 @@ class SQLStore(BaseStore):
         """
         table = self.table(schema)
         self._bring_up_to_date(schema, table)
-        keys = [table.c[k] for k in schema.key]
         with self._errors(f"write {len(rows)} rows to {table.name}"), self._engine.begin() as conn:
-            for start in range(0, len(stale), CHUNK):
-                conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
-            statement = self.upsert(table, schema.value_columns)
-            compiled = statement.compile(dialect=self._engine.dialect)
-            order = list(compiled.positiontup or ()) if compiled.positional else []
-            if sorted(order) != sorted(schema.names):  # a dialect with named parameters: SQLAlchemy's own path
-                for start in range(0, len(rows), CHUNK):
-                    conn.execute(statement, rows[start:start + CHUNK])
-                return
-            tuples = self._driver_rows(table, order, rows)
-            # in primary-key order: each row then lands next to the previous one in the key's B-tree (SQLite's
-            # table, InnoDB's clustered index) instead of at a random page (SQLite, the 222,000 rows of the bench's
-            # metrics: their executemany took 1.4 s sorted, 1.9 s shuffled)
-            tuples.sort(key=itemgetter(*(order.index(k) for k in schema.key)))  # typed keys: one type a column
-            for start in range(0, len(tuples), DRIVER_CHUNK):
-                conn.exec_driver_sql(compiled.string, tuples[start:start + DRIVER_CHUNK])
+            self._write_rows(conn, table, schema, rows, stale)
+
+    def _write_rows(self, conn: Any, table: Table, schema: TableSchema, rows: list[Row],
+                    stale: list[tuple[Any, ...]]) -> None:
+        """In ``conn``'s transaction: delete the ``stale`` keys, upsert ``rows``."""
+        keys = [table.c[k] for k in schema.key]
+        for start in range(0, len(stale), CHUNK):
+            conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
+        statement = self.upsert(table, schema.value_columns)
+        compiled = statement.compile(dialect=self._engine.dialect)
+        order = list(compiled.positiontup or ()) if compiled.positional else []
+        if sorted(order) != sorted(schema.names):  # a dialect with named parameters: SQLAlchemy's own path
+            for start in range(0, len(rows), CHUNK):
+                conn.execute(statement, rows[start:start + CHUNK])
+            return
+        tuples = self._driver_rows(table, order, rows)
+        # in primary-key order: each row then lands next to the previous one in the key's B-tree (SQLite's
+        # table, InnoDB's clustered index) instead of at a random page (SQLite, the 222,000 rows of the bench's
+        # metrics: their executemany took 1.4 s sorted, 1.9 s shuffled)
+        tuples.sort(key=itemgetter(*(order.index(k) for k in schema.key)))  # typed keys: one type a column
+        for start in range(0, len(tuples), DRIVER_CHUNK):
+            conn.exec_driver_sql(compiled.string, tuples[start:start + DRIVER_CHUNK])
 
     def _driver_rows(self, table: Table, order: list[str], rows: list[Row]) -> list[tuple[Any, ...]]:
         """Rows as the positional parameter tuples of the compiled upsert, each value through the bind processor
@@ -443,6 +468,13 @@ class AlterColumn(ExecutableDDLElement):
 def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any) -> str:
     table = compiler.preparer.format_table(element.column.table)
     return f"ALTER TABLE {table} {element.verb} COLUMN {compiler.get_column_specification(element.column)}"
+
+
+def create_indexes(conn: Any, table: Table) -> None:
+    """A loaded table's secondary indexes: built over its rows, about twice as fast as updating them row by row
+    (measured on SQLite with 90,000 rows)."""
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        index.create(conn)
 
 
 def _after(keys: list[Any], position: tuple[Any, ...]) -> Any:

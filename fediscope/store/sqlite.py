@@ -26,13 +26,15 @@ from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, 
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.port import SQLITE_FORMS, store_url_problem, url_error
-from fediscope.store.sql import SQLStore
+from fediscope.store.schema import Row, TableSchema
+from fediscope.store.sql import SQLStore, create_indexes
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,21 @@ class SQLiteStore(SQLStore):
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         return _TYPES[type_]
+
+    def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
+        """A first write or a rebuild in one transaction (SQLite's DDL is transactional): the old table (or a
+        leftover without a catalog entry) dropped, the new one created, loaded and indexed. A reader (WAL) sees
+        the old table with its old rows until the commit, then the new one with all its rows; never no table or a
+        table half-loaded. ``BEGIN IMMEDIATE`` is sent by hand: Python's sqlite3 begins a transaction on its own
+        only before an INSERT, UPDATE or DELETE, so the ``DROP`` and ``CREATE`` would each commit at once."""
+        table = self.table(schema)
+        with self._errors(f"load table {table.name}"), self._engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            table.drop(conn, checkfirst=True)
+            conn.execute(CreateTable(table))
+            self._write_rows(conn, table, schema, rows, [])
+            create_indexes(conn, table)
+        self._current.add(table.name)
 
     def upsert(self, table: Table, value_columns: list[str]) -> Insert:
         statement = insert(table)

@@ -2,8 +2,10 @@
 --
 --   fediscope     the pipeline's writer. fediscope.store.mysql creates one table per metric on first write,
 --                 adds or widens columns when a metric changes (ALTER, also to change the TEXT value columns
---                 of a table an older fediscope made to LONGTEXT), rebuilds a table when its key changes
---                 (DROP + CREATE), keeps indexes on rank columns (INDEX) and upserts rows. Nothing else: no
+--                 of a table an older fediscope made to LONGTEXT), loads a new or rebuilt table (its key or
+--                 rank changed, a column gone) as _new_<metric> and swaps it in (CREATE, RENAME TABLE, DROP:
+--                 readers never find the table missing or half-loaded), keeps indexes on rank columns (INDEX)
+--                 and upserts rows. Nothing else: no
 --                 GRANT OPTION, no FILE/PROCESS/SUPER, no access to any other database.
 --   fediscope_ro  read-only, for BI tools (Superset, Metabase) and analysts: SELECT on this database only.
 --

@@ -90,6 +90,8 @@ def test_bootstrap_creates_least_privilege_users(mariadb_server) -> None:
     with _connect(mariadb_server, "fediscope_ro", READER_PW, "fediscope_t1") as conn, conn.cursor() as cur:
         cur.execute("SELECT tag FROM metric_infra_probe")
         assert [row[0] for row in cur.fetchall()] == ["python"]
+        cur.execute("SELECT metric, row_count FROM fediscope_catalog")  # which table answers which question
+        assert cur.fetchall() == (("infra_probe", 1),)
         for statement in ("INSERT INTO metric_infra_probe (tag) VALUES ('x')", "CREATE TABLE t (a INT)",
                           "DELETE FROM metric_infra_probe"):
             with pytest.raises(pymysql.err.OperationalError):

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from fediscope.config import load_settings
 from fediscope.engine.metrics import parse_metric
@@ -44,18 +45,18 @@ def _indexes(conn: sqlite3.Connection, table: str) -> dict[str, list[str]]:
 
 
 def test_a_first_write_interrupted_before_its_indexes_is_done_again_whole(tmp_path, monkeypatch):
-    """The secondary indexes are built after a new table's first rows; a write that stops in between leaves no
-    catalog entry, so the next write starts the table over and ends with its indexes."""
+    """The secondary indexes are built after a new table's first rows, in the same transaction on SQLite: a write
+    that stops in between leaves neither a catalog entry nor a table, and the next write ends with its indexes."""
     path = tmp_path / "m.db"
     store = open_store(f"sqlite:///{path}")
 
-    def fail(schema):
-        raise StoreError("disk full (injected)")
+    def fail(conn, table):
+        raise OperationalError("CREATE INDEX …", {}, sqlite3.OperationalError("disk full (injected)"))
 
-    monkeypatch.setattr(store, "_finish_create", fail)
+    monkeypatch.setattr("fediscope.store.sqlite.create_indexes", fail)
     with pytest.raises(StoreError, match="injected"):
         store.write(TOP, ROWS)
-    assert store.stored_metrics() == {}
+    assert store.stored_metrics() == {} and store.unlisted_metrics() == {}
     monkeypatch.undo()
     assert store.write(TOP, ROWS) == 1 and store.all(TOP) == ROWS
     store.close()
