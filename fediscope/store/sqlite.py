@@ -1,9 +1,10 @@
 """SQLite, the default store (``sqlite:///path/to/fediscope.db``): a single file, nothing to run.
 
 SQLite types are per value, not per column (a column's declared type is only an "affinity"), which is why the
-logical types live in the catalog (:mod:`fediscope.store.schema`): a widened column needs no ``ALTER``, and a
-column whose type is not known yet (every value NULL so far) is declared ``BLOB`` — the affinity that stores
-whatever comes later unchanged.
+logical types live in the catalog (:mod:`fediscope.store.schema`). A column whose type is not known yet (every
+value NULL so far) is declared ``BLOB`` — the affinity that stores whatever comes later unchanged — and a widened
+column's values need no change; its declaration, which BI tools go by, is brought up to date by copying the table
+(:meth:`SQLiteStore._evolve`).
 
 A writer runs the file in WAL mode (``synchronous=NORMAL``), so a report can read while a batch writes, and
 leaves it in rollback-journal mode when it closes the store (:meth:`SQLiteStore.close`). A WAL file at rest needs
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, event
+from sqlalchemy import BigInteger, Boolean, Double, Table, Text, create_engine, event, false, literal_column, select
+from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -33,8 +35,8 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.port import SQLITE_FORMS, store_url_problem, url_error
-from fediscope.store.schema import Row, TableSchema
-from fediscope.store.sql import SQLStore, create_indexes
+from fediscope.store.schema import Row, TableSchema, WritePlan
+from fediscope.store.sql import LOADING_PREFIX, SQLStore, create_indexes
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,31 @@ class SQLiteStore(SQLStore):
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         return _TYPES[type_]
+
+    def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
+        """Added columns as on every SQL store; a widened column (bool → int → float, or a column with no value
+        until now, declared ``BLOB``) also gets its new declared type. Values need none (typing is per value), but a
+        BI tool types a column by its declaration (a ``BOOLEAN`` holding 5 shown as true, a ``BLOB`` as binary), and
+        SQLite cannot change a column's type: the table is copied into one declaring today's types, in one
+        transaction, so a reader sees the old table or the new one."""
+        if not plan.widened:
+            super()._evolve(old, plan)
+            return
+        table = self.table(plan.schema)
+        aside = self.table(plan.schema, name=LOADING_PREFIX + plan.schema.metric)
+        quoted = self._engine.dialect.identifier_preparer.format_table
+        with self._errors(f"change the column types of {table.name}"), self._engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            present = set(conn.execute(select(literal_column("*")).select_from(table).where(false())).keys())
+            names = [name for name in plan.schema.names if name in present]  # not the columns added now
+            aside.drop(conn, checkfirst=True)
+            conn.execute(CreateTable(aside))
+            conn.execute(plain_insert(aside).from_select(names, select(*(table.c[name] for name in names))))
+            table.drop(conn)  # its indexes with it: index names are the database's, not the table's
+            conn.exec_driver_sql(f"ALTER TABLE {quoted(aside)} RENAME TO {quoted(table)}")
+            create_indexes(conn, table)
+        log.info("store %s: table %s copied to change the declared type of %s", redact_url(self.url), table.name,
+                 ", ".join(plan.widened))
 
     def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
         """A first write or a rebuild in one transaction (SQLite's DDL is transactional): the old table (or a

@@ -99,6 +99,8 @@ CASES = {
     "rows change": (holds(OLD), holds(NEW), as_rows(OLD), as_rows(NEW)),
     "rank changes": (holds(OLD), holds(NEW, RANKED_BY_RATE), as_rows(OLD), as_rows(NEW)),
     "key changes": (holds(OLD), holds(NEW, KEYED_BY_TWO), as_rows(OLD), as_rows(NEW)),
+    "a column widens": (holds([dict(r, flag=True) for r in OLD]), holds([dict(r, flag=2.5) for r in OLD]),
+                        as_rows([dict(r, flag=1) for r in OLD]), as_rows([dict(r, flag=2.5) for r in OLD])),
     "a column goes": (holds(OLD), lambda store: store.write(RANKED_BY_FOLLOWERS, NEW_WITHOUT_INSTANCE, types=TYPES),
                       as_rows(OLD), as_rows(NEW_WITHOUT_INSTANCE)),
 }

@@ -64,6 +64,31 @@ def test_a_first_write_interrupted_before_its_indexes_is_done_again_whole(tmp_pa
         assert set(_indexes(conn, "metric_top")) == {"rank_top", "prefix_top"}
 
 
+def test_sqlite_declares_a_widened_column_with_its_new_type(tmp_path):
+    """A BI tool types a column by its declaration: after a bool column gets 5, a column with no value so far gets
+    0.5 and an int column 2.5, they are declared BIGINT, DOUBLE and DOUBLE (were BOOLEAN, BLOB and BIGINT: 5 shown
+    as true, 0.5 as binary), with every row, the indexes and the added column kept."""
+    path = tmp_path / "m.db"
+    store = open_store(f"sqlite:///{path}")
+    first = dict(ROWS[0], bot=True, rate=None, n=5)
+    store.write(TOP, [first])
+    later = dict(ROWS[0], account="b", bot=5, rate=0.5, n=2.5, added="new")
+    store.write(TOP, [later], replace=False)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(metric_top)")}
+        assert [columns[c] for c in ("bot", "rate", "n", "added")] == ["BIGINT", "DOUBLE", "DOUBLE", "TEXT"]
+        assert conn.execute("SELECT account, bot, rate, n, added FROM metric_top ORDER BY account").fetchall() \
+            == [("a", 1, None, 5.0, None), ("b", 5, 0.5, 2.5, "new")]
+        assert _indexes(conn, "metric_top") == {"rank_top": ["followers", "account", "instance"],
+                                                "prefix_top": ["instance"]}
+        assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == \
+            ["fediscope_catalog", "metric_top"]
+    reopened = open_store(f"sqlite:///{path}")
+    assert reopened.all(TOP) == [dict(first, n=5.0, bot=1, added=None), dict(later, bot=5)]
+    reopened.close()
+
+
 def test_sqlite_relative_and_memory_urls(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     relative = open_store("sqlite:///rel/m.db")
