@@ -80,6 +80,13 @@ def test_unknown_name_is_refused_listing_the_stored_ones_and_keeps_an_existing_o
     assert sorted(p.name for p in processed.iterdir()) == before
 
 
+def test_an_out_file_that_cannot_be_written_is_one_line_exit_2(processed, capsys):  # noqa: F811
+    code, out, err = run(capsys, "store", "export", "language_mix", "--out", "no/such/dir/mix.csv")
+    assert (code, out) == (2, "")
+    assert err == ("fediscope: error: cannot write no/such/dir/mix.csv: No such file or directory; choose another "
+                   "--out (or leave it out to print to stdout)\n")
+
+
 def test_out_keeps_an_existing_file_when_a_read_fails_half_way(processed, capsys, monkeypatch):  # noqa: F811
     """The first page is written to the temporary file, the second read fails: the file is as it was, no temporary
     file is left, and its mode is kept by a later export that succeeds."""
