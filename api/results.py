@@ -47,7 +47,6 @@ import base64
 import binascii
 import json
 import logging
-import math
 import re
 import threading
 from typing import Any
@@ -64,7 +63,7 @@ from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, MetricFileError, StoreSchemaError
 from fediscope.redact import redact_url
-from fediscope.store.port import MetricStore, PositionError, Row, open_existing
+from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
 
 log = logging.getLogger(__name__)
@@ -375,29 +374,14 @@ def _next_link(query: ResultsQuery, cursor: str) -> str:
 
 
 def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: ResultsStore) -> Any:
-    """The query's text as the prefix column's stored type (``activity_by_hour`` is prefixed by an integer
-    weekday); a query string has none, so the type is the one the store's catalog records for the column (what
-    the store's own lookups coerce to; a stored row would not tell it when the metric holds none). A number must
-    be written exactly as the API writes it back (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as
-    ``true`` or ``false``; 400 otherwise."""
+    """The query's text as the prefix column's stored type (:func:`fediscope.store.port.prefix_value`, by the type
+    the store's catalog records for the column: a stored row would not tell it when the metric holds none); 400
+    when it cannot be one."""
     types = _store_call(results.shown, lambda: store.column_types(metric.name), metric.name)
-    stored = types.get(metric.prefix)
-    if stored == "bool":
-        if raw not in ("true", "false"):
-            raise _bad_prefix(metric, "true or false", "booleans", raw)
-        return raw == "true"
-    if stored not in ("int", "float"):
-        return raw
-    pattern, number = (_INT_TEXT, int) if stored == "int" else (_FLOAT_TEXT, float)
-    value = number(raw) if pattern.fullmatch(raw) else None
-    if value is None or not math.isfinite(value) or not -2**63 <= value < 2**63:  # what every store's numbers hold
-        raise _bad_prefix(metric, "a number", "numbers", raw)
-    return value
-
-
-#: the text forms of the numbers a prefix may be: what JSON (and so the API's answers) writes
-_INT_TEXT = re.compile(r"0|-?[1-9][0-9]{0,18}")
-_FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?")
+    try:
+        return prefix_value(raw, types.get(metric.prefix))
+    except PrefixValueError as exc:
+        raise _bad_prefix(metric, exc.wanted, exc.holds, raw) from None
 
 
 def _bad_prefix(metric: Metric, wanted: str, holds: str, raw: str) -> ApiError:

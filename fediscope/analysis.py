@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -594,7 +594,7 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
     question = registered.question if registered is not None else None
     sql_file = registered is not None
     try:
-        recorded = registered or store.recorded_metric(name) or metric(name)
+        recorded = stored_definition(store, name, registered)
         question = question or recorded.question or None
         columns = list(store.column_types(name))
         rows = _rows_in_top_order(store, recorded, limit)
@@ -605,17 +605,45 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
     return MetricRows(name, question, columns, rows, count, sql_file=sql_file)
 
 
+def stored_definition(store: MetricStore, name: str, registered: Metric | None = None) -> Metric:
+    """How a stored metric is read: by its SQL file's definition (``registered``) when it has one, else by the key,
+    rank and prefix the store recorded at its last write (:meth:`MetricStore.recorded_metric`), else by its name
+    alone."""
+    return registered or store.recorded_metric(name) or metric(name)
+
+
 def _rows_in_top_order(store: MetricStore, stored: Metric, limit: int | None) -> list[Row]:
-    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None), a page at a time: each read goes on
-    from the last row of the one before, as the results API pages."""
+    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None), a page at a time
+    (:func:`pages_in_top_order`)."""
     if limit is not None:
         return store.top(stored, limit)
-    rows: list[Row] = []
+    return [row for page in pages_in_top_order(store, stored) for row in page]
+
+
+def pages_in_top_order(store: MetricStore, stored: Metric) -> Iterator[list[Row]]:
+    """Every row of ``stored`` in the order of :meth:`MetricStore.top` (its rank column, ties by key; key order
+    without a rank), :data:`PAGE_ROWS` at a time: each read goes on from the last row of the one before, as the
+    results API pages, so no read counts past the rows before it."""
+    return _pages(lambda after: store.top(stored, PAGE_ROWS, after=after))
+
+
+def pages_of_prefix(store: MetricStore, stored: Metric, value: Any) -> Iterator[list[Row]]:
+    """The rows of ``stored`` whose prefix column equals ``value``, in key order (:meth:`MetricStore.scan_prefix`),
+    :data:`PAGE_ROWS` at a time, as :func:`pages_in_top_order` pages."""
+    return _pages(lambda after: store.scan_prefix(stored, value, PAGE_ROWS, after=after))
+
+
+def _pages(read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
+    """The pages ``read(after)`` gives, each after the last row of the one before, until one is not full; no empty
+    page."""
+    after: Row | None = None
     while True:
-        page = store.top(stored, PAGE_ROWS, after=rows[-1] if rows else None)
-        rows.extend(page)
+        page = read(after)
+        if page:
+            yield page
         if len(page) < PAGE_ROWS:
-            return rows
+            return
+        after = page[-1]
 
 
 def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:

@@ -12,9 +12,15 @@ BROKEN_PIPE_EXIT = 141
 
 def quiet_on_broken_pipe(run: Callable[[], int]) -> int:
     """``run()``'s exit status, or :data:`BROKEN_PIPE_EXIT` without a traceback when its output's reader left.
-    Standard output is pointed at ``/dev/null`` then, so that flushing it at exit fails no more."""
+    Standard output is pointed at ``/dev/null`` then (:func:`silence_stdout`)."""
     try:
         return run()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return BROKEN_PIPE_EXIT
+
+
+def silence_stdout() -> None:
+    """Point standard output at ``/dev/null`` once its reader has gone, so that flushing it at exit does not fail
+    again (Python would print an "Exception ignored" message)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -24,7 +24,8 @@ COMMANDS = {
     "lake": ("fediscope.cli.lake:lake", "Inspect the lake (ls) and remove a stale lake lock (unlock)."),
     "process": ("fediscope.cli.process:process", "Curate the raw lake, compute metrics, load the store."),
     "report": ("fediscope.cli.report:report", "Print the analyses and write charts."),
-    "store": ("fediscope.cli.store:store", "Drop a stored metric whose SQL file was deleted (drop)."),
+    "store": ("fediscope.cli.store:store", "Export a stored metric's rows (export), or drop one whose SQL file was "
+                                           "deleted (drop)."),
     "gdpr": ("fediscope.cli.gdpr:gdpr", "Erasure, access export, retention and the processing register."),
     "doctor": ("fediscope.cli.doctor:doctor", "Check lake, store, engine, metric files, keys and instances."),
     "config": ("fediscope.cli.config:config", "Show or check the active configuration."),

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import stat
 import sys
-from collections.abc import Iterable
-from typing import Any
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
 from fediscope.config import Settings, load_settings
+from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, secret_values
 from fediscope.sources.progress import break_open_line
 
@@ -151,3 +157,50 @@ def emit_json(data: Any) -> None:
 
 def is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def out_error(out: Path, exc: OSError) -> ConfigError:
+    """An ``--out`` file that cannot be written: one clear line, not a traceback."""
+    return ConfigError(f"cannot write {out}: {exc.strerror or exc}; choose another --out (or leave it out to print "
+                       "to stdout)")
+
+
+@contextmanager
+def atomic_out(out: Path) -> Iterator[Callable[[bytes], Any]]:
+    """The ``write`` of an ``--out`` file written whole or not at all: a hidden temporary file beside it
+    (``.<name>.<random>.tmp``), synced and renamed over it at the end; removed, leaving a file already there as it
+    was, when the body fails (or is interrupted). The file gets the mode ``open(out, "w")`` would give it: an
+    existing file's, else the umask's. Failing to create, write or rename it is a :func:`out_error`; what else
+    fails in the body between two writes (a store read) is not taken for one."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise out_error(out, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            yield lambda data: _write_out(file, out, data)
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+                os.chmod(tmp, _new_mode(out))
+                os.replace(tmp, out)
+            except OSError as exc:
+                raise out_error(out, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # gone already once renamed
+
+
+def _write_out(file: BinaryIO, out: Path, data: bytes) -> None:
+    try:
+        file.write(data)
+    except OSError as exc:  # a full disk
+        raise out_error(out, exc) from None
+
+
+def _new_mode(out: Path) -> int:
+    try:
+        return stat.S_IMODE(out.stat().st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask

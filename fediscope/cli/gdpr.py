@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fediscope.cli.common import emit_json, json_option, settings_from_context
+from fediscope.cli.common import emit_json, json_option, out_error, settings_from_context
 from fediscope.errors import FediscopeError
 
 if TYPE_CHECKING:
@@ -20,13 +20,10 @@ ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or it
 
 def _write(out: Path, text: str) -> None:
     """Write an --out file; a path that cannot be written is one clear line, not a traceback."""
-    from fediscope.errors import ConfigError
-
     try:
         out.write_text(text)
     except OSError as exc:
-        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}; choose another --out (or leave it out "
-                          "to print to stdout)") from None
+        raise out_error(out, exc) from None
 
 
 @click.group()

@@ -1,4 +1,9 @@
-"""``fediscope store drop``: remove a metric whose SQL file was deleted from the store and the kept results.
+"""``fediscope store export``: a stored metric's rows as CSV or JSON Lines; ``fediscope store drop``: remove a metric
+whose SQL file was deleted from the store and the kept results.
+
+``export`` reads the configured store (SQLite, MariaDB or HBase) through the port alone, a page at a time
+(:mod:`fediscope.store.export`), to stdout or atomically to ``--out``; a reader that leaves early (``… | head``) ends
+it quietly with exit 141, as a Unix tool ended by SIGPIPE (:mod:`fediscope.pipes`).
 
 Deleting a metric's file (in ``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR``) leaves its table in the store
 (``fediscope process`` names such metrics in its summary): BI tools still see it and the lake still keeps its last
@@ -14,11 +19,13 @@ removal stopped half-way, or made beforehand on HBase) is dropped the same way: 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from fediscope.cli.common import emit_json, json_option, settings_from_context
+from fediscope.cli.common import atomic_out, emit_json, is_terminal, json_option, settings_from_context
 from fediscope.config import Settings
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_url
@@ -29,7 +36,92 @@ if TYPE_CHECKING:
 
 @click.group()
 def store() -> None:
-    """Manage what the metric store holds (FEDISCOPE_STORE)."""
+    """Export or drop what the metric store holds (FEDISCOPE_STORE)."""
+
+
+@store.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"], case_sensitive=False), default="csv",
+              show_default=True, help="CSV with a header row, or JSON Lines (one object per row).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Write here, whole or not at all (default: stdout).")
+@click.option("--prefix", default=None, metavar="VALUE", help="Only the rows whose prefix column (GET /v1/metrics "
+              "names it) holds VALUE, in key order.")
+@click.option("--store", "store_url", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
+def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url: str | None) -> None:
+    """Write every row of stored metric NAME as CSV or JSON Lines, for pandas, R or a spreadsheet.
+
+    Reads the store (SQLite, MariaDB or HBase alike) a page at a time, in its top-N order: the rank column, ties
+    by key (key order for a metric without a rank), by the key and rank the store recorded, so a metric whose SQL
+    file is gone is exported too. --prefix gives one prefix value's rows in key order (a number as JSON writes it,
+    a boolean as true or false). CSV: a header of the stored columns, empty for NULL, true/false for booleans,
+    floats with every digit; JSON Lines: the exact values. --out writes a temporary file beside FILE and renames
+    it at the end: a run that fails leaves FILE as it was. A name the store does not hold is refused (exit 2),
+    listing the ones it does. On a terminal, the rows written so far show on stderr.
+
+    \b
+    Examples:
+      fediscope store export languages > languages.csv
+      fediscope store export account_engagement --format jsonl --out engagement.jsonl
+      fediscope store export signups_by_month --prefix mastodon.social
+    """
+    from fediscope.store.port import open_existing, require_persistent
+
+    settings = settings_from_context(store=store_url)
+    require_persistent(settings.store)
+    metric_store = open_existing(settings, read_only=True)
+    try:
+        held = _holding(metric_store, name, redact_url(settings.store))
+        written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix))
+    finally:
+        if metric_store is not None:
+            metric_store.close()
+    if out is not None:
+        click.echo(f"exported {written} rows of {name} to {out}", err=True)
+
+
+def _holding(metric_store: MetricStore | None, name: str, shown: str) -> MetricStore:
+    """The store, when it holds metric ``name``; else a :class:`ConfigError` listing the metrics it holds (None: a
+    SQLite file that does not exist holds none)."""
+    stored = {} if metric_store is None else metric_store.stored_metrics()
+    if metric_store is None or name not in stored:
+        held = ", ".join(sorted(stored)) or "none"
+        raise ConfigError(f"the store {shown} holds no metric {name!r}; the metrics it holds: {held}")
+    return metric_store
+
+
+def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any],
+            prefix: str | None) -> int:
+    """The rows written; a --prefix its column's type cannot hold is a :class:`ConfigError`."""
+    from fediscope.analysis import stored_definition
+    from fediscope.store.export import Progress, export_rows
+    from fediscope.store.port import PrefixValueError
+
+    try:
+        return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, is_terminal()))
+    except PrefixValueError as exc:
+        column = stored_definition(metric_store, name).prefix
+        raise ConfigError(f"--prefix must be {exc.wanted} for metric {name} (its prefix column {column} holds "
+                          f"{exc.holds}, written as JSON writes them, without spaces or leading zeros; got "
+                          f"{prefix!r})") from None
+
+
+def _export_to(out: Path | None, run: Callable[[Callable[[bytes], Any]], int]) -> int:
+    """``run(write)`` writing to ``out`` (atomically: :func:`~fediscope.cli.common.atomic_out`), or to stdout, whose
+    reader leaving early (``… | head``) stops it quietly with exit 141, as SIGPIPE stops a Unix tool."""
+    from fediscope.pipes import BROKEN_PIPE_EXIT, silence_stdout
+
+    if out is not None:
+        with atomic_out(out) as write:
+            return run(write)
+    try:
+        sys.stdout.flush()  # anything written as text before goes first
+        written = run(sys.stdout.buffer.write)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(BROKEN_PIPE_EXIT)
+    return written
 
 
 @store.command("drop")

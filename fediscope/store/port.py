@@ -8,6 +8,7 @@ not present in the new result (a full recomputation).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,40 @@ Row = dict[str, Any]
 class PositionError(ValueError):
     """An ``after`` position (:meth:`MetricStore.top`) that is not one of the metric's: a column missing, or a value
     its column's type cannot hold."""
+
+
+class PrefixValueError(ValueError):
+    """A prefix value given as text (:func:`prefix_value`) that its column's type cannot hold: ``wanted`` says what it
+    must be (``a number``), ``holds`` what the column holds (``numbers``)."""
+
+    def __init__(self, wanted: str, holds: str) -> None:
+        super().__init__(f"must be {wanted}")
+        self.wanted, self.holds = wanted, holds
+
+
+#: the text forms of the numbers a prefix may be: what JSON (and so the results API's answers and a JSON Lines
+#: export) writes
+_INT_TEXT = re.compile(r"0|-?[1-9][0-9]{0,18}")
+_FLOAT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?")
+
+
+def prefix_value(raw: str, column_type: str | None) -> Any:
+    """A prefix given as text (a query string, a command line) as its column's stored type (``activity_by_hour``
+    is prefixed by an integer weekday): text has none, so the type is the one the store's catalog records for the
+    column (:meth:`MetricStore.column_types`, what the store's own lookups coerce to). A number must be written
+    exactly as JSON writes it (``3``: not `` 3``, ``03``, ``+3`` or ``3.0``), a boolean as ``true`` or ``false``;
+    :class:`PrefixValueError` otherwise."""
+    if column_type == "bool":
+        if raw not in ("true", "false"):
+            raise PrefixValueError("true or false", "booleans")
+        return raw == "true"
+    if column_type not in ("int", "float"):
+        return raw
+    pattern, number = (_INT_TEXT, int) if column_type == "int" else (_FLOAT_TEXT, float)
+    value = number(raw) if pattern.fullmatch(raw) else None
+    if value is None or not math.isfinite(value) or not -2**63 <= value < 2**63:  # what every store's numbers hold
+        raise PrefixValueError("a number", "numbers")
+    return value
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ URLS = (
     "hbase://fediscope:{pw}@" + CLOSED,  # an HBase URL: its port check
 )
 COMMANDS = (("config", "show"), ("config", "check"), ("doctor",), ("doctor", "--json"), ("report",),
-            ("report", "--format", "json"), ("store", "drop", "gone_metric", "--yes"))
+            ("report", "--format", "json"), ("store", "drop", "gone_metric", "--yes"),
+            ("store", "export", "gone_metric"))
 
 
 def pieces(password: str) -> list[str]:

@@ -1,0 +1,118 @@
+"""A stored metric's rows as a file for pandas, R or a spreadsheet (``fediscope store export``): CSV or JSON Lines.
+
+The rows are read through the store port alone (:mod:`fediscope.store.port`), a page at a time, by the key, rank and
+prefix the store recorded at the metric's last write (:func:`fediscope.analysis.stored_definition`), so SQLite,
+MariaDB and HBase give the same file, also for a metric whose SQL file is gone. The order is the store's top-N
+order (:func:`fediscope.analysis.pages_in_top_order`: rank column, ties by key; key order without a rank), or with
+a prefix value that value's rows in key order (:func:`fediscope.analysis.pages_of_prefix`), as the results API
+pages them.
+
+CSV: a header of the stored columns (:meth:`~fediscope.store.port.MetricStore.column_types`' order), then the
+values as Python's :mod:`csv` writes them (its ``excel`` dialect: quoted where needed, ``\\r\\n`` line ends), None
+as an empty field, booleans as ``true``/``false``, floats with ``repr``'s precision (they read back the same).
+JSON Lines: one JSON object per row, its values exact (an integer stays an integer). Both UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+from fediscope.analysis import pages_in_top_order, pages_of_prefix, stored_definition
+from fediscope.store.port import MetricStore, Row, prefix_value
+
+FORMATS = ("csv", "jsonl")
+#: seconds between two progress updates on a terminal
+PROGRESS_SECONDS = 2.0
+
+
+def csv_cell(value: Any) -> Any:
+    """A stored value as a CSV field: None empty, a boolean ``true``/``false`` (as JSON writes it; Python's ``True``
+    would be read as text by R and pandas), a float by ``repr`` (every digit that tells it apart), else as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _csv_text(lines: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(lines)
+    return buffer.getvalue()
+
+
+def _page_text(page: list[Row], columns: list[str], fmt: str) -> str:
+    if fmt == "csv":
+        return _csv_text([[csv_cell(row.get(column)) for column in columns] for row in page])
+    return "".join(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+                   for row in page)
+
+
+class Progress:
+    """``exporting NAME: 12,000 rows`` on a terminal's stderr, rewritten in place at most every
+    :data:`PROGRESS_SECONDS`, and cleared at the end; nothing when disabled (stderr not a terminal)."""
+
+    def __init__(self, name: str, enabled: bool, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.enabled, self.stream, self.clock = name, enabled, stream, clock
+        self._last = clock()
+        self._shown = False
+
+    def rows(self, written: int) -> None:
+        now = self.clock()
+        if not self.enabled or now - self._last < PROGRESS_SECONDS:
+            return
+        self._last, self._shown = now, True
+        self._write(f"\rexporting {self.name}: {written:,} rows")
+
+    def close(self) -> None:
+        if self._shown:
+            self._write("\r" + " " * 60 + "\r")
+            self._shown = False
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stderr
+        stream.write(text)
+        stream.flush()
+
+
+def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any], prefix: str | None = None,
+                progress: Progress | None = None) -> int:
+    """Write every row of the stored metric ``name`` (or, with ``prefix``, those whose prefix column holds that
+    value, given as text: :func:`~fediscope.store.port.prefix_value`, which raises
+    :class:`~fediscope.store.port.PrefixValueError`) in format ``fmt`` (:data:`FORMATS`) through ``write``, a page
+    at a time; returns how many rows were written. The caller checks that the store holds ``name``."""
+    definition = stored_definition(store, name)
+    types = store.column_types(name)
+    pages = (pages_in_top_order(store, definition) if prefix is None else
+             pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix))))
+    return _write_pages(pages, list(types), fmt, write, progress)
+
+
+def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],
+                 progress: Progress | None) -> int:
+    written = 0
+    header = fmt == "csv"
+    try:
+        for page in pages:
+            columns = columns or list(page[0])  # a store that recorded no column types: the rows' own columns
+            text = _page_text(page, columns, fmt)
+            write(((_csv_text([columns]) if header else "") + text).encode())
+            header = False
+            written += len(page)
+            if progress is not None:
+                progress.rows(written)
+    finally:
+        if progress is not None:  # before an error's line, too
+            progress.close()
+    if header and columns:  # no row: the header alone
+        write(_csv_text([columns]).encode())
+    return written

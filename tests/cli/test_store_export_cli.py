@@ -1,0 +1,215 @@
+"""``fediscope store export NAME``: a stored metric's rows as CSV or JSON Lines, read through the store port (SQLite,
+MariaDB and HBase alike) a page at a time in the store's top-N order, or one prefix value's rows in key order; to
+stdout, or atomically to ``--out``; a name the store does not hold is refused listing those it does; a reader that
+leaves early (``| head``) stops it quietly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from cli_run import clean_env, run
+from test_report_own_metrics import _expected, processed  # noqa: F401 - `processed` is a fixture
+
+from fediscope import analysis
+from fediscope.engine.metrics import parse_metric
+from fediscope.store.export import Progress
+from fediscope.store.sqlite import SQLiteStore
+
+
+def _csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def _as_csv(row: dict) -> dict[str, str]:
+    """A stored row as the CSV holds it: None empty, booleans true/false, floats by repr, the rest as text."""
+    def cell(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return repr(value) if isinstance(value, float) else str(value)
+    return {column: cell(value) for column, value in row.items()}
+
+
+# -- a SQLite store filled by `fediscope process` -----------------------------------------------------------------
+
+def test_csv_of_a_processed_metric_reads_back_as_the_store_rows_in_rank_order(processed, capsys):  # noqa: F811
+    expected = _expected(processed)  # toots desc, ties by language: the metric's rank order
+    code, out, err = run(capsys, "store", "export", "language_mix")
+    assert (code, err) == (0, "")  # stderr is no terminal: no progress, and no closing line without --out
+    header, rows = _csv_rows(out)
+    assert header == ["language", "toots", "quarter"]
+    assert rows == [_as_csv(row) for row in expected]
+    assert any(float(row["quarter"]) % 1 for row in rows)  # a quarter with decimals: floats written as such
+
+
+def test_jsonl_of_a_processed_metric_has_the_exact_values(processed, capsys):  # noqa: F811
+    code, out, err = run(capsys, "store", "export", "language_mix", "--format", "jsonl")
+    assert (code, err) == (0, "")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows == _expected(processed)
+    assert all(type(row["toots"]) is int and type(row["quarter"]) is float for row in rows)
+
+
+def test_out_writes_the_file_and_says_so(processed, capsys):  # noqa: F811
+    code, out, _ = run(capsys, "store", "export", "language_mix")
+    assert code == 0
+    code, printed, err = run(capsys, "store", "export", "language_mix", "--out", "mix.csv")
+    assert (code, printed) == (0, "")
+    assert err == f"exported {len(_expected(processed))} rows of language_mix to mix.csv\n"
+    assert (processed / "mix.csv").read_bytes() == out.encode()
+    assert not [p.name for p in processed.iterdir() if p.name.startswith(".mix.csv")]  # no temporary file left
+
+
+def test_unknown_name_is_refused_listing_the_stored_ones_and_keeps_an_existing_out_file(processed, capsys):  # noqa: F811
+    kept = processed / "old.csv"
+    kept.write_text("an earlier export\n")
+    before = sorted(p.name for p in processed.iterdir())
+    code, out, err = run(capsys, "store", "export", "no_such_metric", "--out", "old.csv")
+    assert (code, out) == (2, "")
+    assert err == (f"fediscope: error: the store sqlite:///{processed / 'store.db'} holds no metric 'no_such_metric'; "
+                   "the metrics it holds: language_mix, languages\n")
+    assert kept.read_text() == "an earlier export\n"
+    assert sorted(p.name for p in processed.iterdir()) == before
+
+
+def test_an_out_file_that_cannot_be_written_is_one_line_exit_2(processed, capsys):  # noqa: F811
+    code, out, err = run(capsys, "store", "export", "language_mix", "--out", "no/such/dir/mix.csv")
+    assert (code, out) == (2, "")
+    assert err == ("fediscope: error: cannot write no/such/dir/mix.csv: No such file or directory; choose another "
+                   "--out (or leave it out to print to stdout)\n")
+
+
+def test_out_keeps_an_existing_file_when_a_read_fails_half_way(processed, capsys, monkeypatch):  # noqa: F811
+    """The first page is written to the temporary file, the second read fails: the file is as it was, no temporary
+    file is left, and its mode is kept by a later export that succeeds."""
+    from fediscope.errors import StoreError
+
+    monkeypatch.setattr(analysis, "PAGE_ROWS", 2)
+    target = processed / "mix.csv"
+    target.write_text("an earlier export\n")
+    target.chmod(0o640)
+    read = SQLiteStore.top
+    calls = []
+
+    def failing_second_page(self, metric, n, after=None):
+        calls.append(after)
+        if len(calls) == 2:
+            raise StoreError("the store went away")
+        return read(self, metric, n, after=after)
+
+    monkeypatch.setattr(SQLiteStore, "top", failing_second_page)
+    code, out, err = run(capsys, "store", "export", "language_mix", "--out", "mix.csv")
+    assert (code, out, err) == (1, "", "fediscope: error: the store went away\n")
+    assert len(calls) == 2 and calls[1] is not None  # it failed after a page had been written
+    assert target.read_text() == "an earlier export\n"
+    assert sorted(p.name for p in processed.iterdir() if "mix" in p.name) == ["mix.csv"]
+    monkeypatch.setattr(SQLiteStore, "top", read)
+    code, _, err = run(capsys, "store", "export", "language_mix", "--out", "mix.csv")
+    assert code == 0, err
+    assert _csv_rows(target.read_bytes().decode())[1] == [_as_csv(row) for row in _expected(processed)]
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_reader_that_leaves_early_stops_it_quietly(processed):  # noqa: F811
+    """``fediscope store export NAME | head``: exit 141 as SIGPIPE ends a Unix tool, nothing on stderr. The reader
+    is gone before the first line (a closed pipe)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "fediscope.cli", "store", "export", "language_mix"],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+# -- the same on every store ---------------------------------------------------------------------------------------
+
+ROWS = [{"tag": tag, "day": day, "uses": uses, "mean": mean, "bot": bot}
+        for tag, day, uses, mean, bot in [("a", "2024-01-01", 5, 0.5, True), ("b", "2024-01-01", 9, 1.25, False),
+                                          ("c", "2024-01-02", 5, None, None), ("d", "2024-01-02", None, 2.0, True),
+                                          ("e", "2024-01-03", 1, 0.004, False), ("f", "2024-01-02", 9, 3.0, None),
+                                          ("g", "2024-01-04", 2, 7.5, True)]]
+#: a metric of one's own, no SQL file: read by the key, rank and prefix the store recorded
+DAY_USES = parse_metric("day_uses", "-- question: q?\n-- key: day, tag\n-- rank: uses DESC\nSELECT 1")
+
+
+@pytest.fixture
+def exporting(metric_store, tmp_path, monkeypatch):
+    """``metric_store`` holding ``day_uses`` and an integer-prefixed metric, the CLI pointed at it, pages of 3."""
+    url = metric_store.url
+    extra = {"FEDISCOPE_HBASE_TABLE_PREFIX": metric_store.prefix} if url.startswith("hbase://") else {}
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_STORE=url, **extra)
+    monkeypatch.setattr(analysis, "PAGE_ROWS", 3)
+    metric_store.write(DAY_USES, ROWS)
+    by_hour = parse_metric("by_hour", "-- question: h?\n-- key: hour, tag\nSELECT 1")
+    metric_store.write(by_hour, [{"hour": hour, "tag": tag, "toots": toots}
+                                 for hour, tag, toots in [(3, "x", 1), (2, "y", 2), (3, "a", 3), (12, "z", 4)]])
+    return metric_store
+
+
+def test_every_store_exports_every_row_in_rank_order_a_page_at_a_time(exporting, capsys):
+    ranked = [*sorted((r for r in ROWS if r["uses"] is not None), key=lambda r: (-r["uses"], r["day"], r["tag"])),
+              *(r for r in ROWS if r["uses"] is None)]
+    code, out, err = run(capsys, "store", "export", "day_uses", "--format", "jsonl")
+    assert (code, err) == (0, "")
+    assert [json.loads(line) for line in out.splitlines()] == ranked
+    code, out, err = run(capsys, "store", "export", "day_uses")
+    assert (code, err) == (0, "")
+    assert _csv_rows(out) == (["tag", "day", "uses", "mean", "bot"], [_as_csv(row) for row in ranked])
+
+
+def test_every_store_exports_one_prefix_value_in_key_order(exporting, capsys):
+    code, out, err = run(capsys, "store", "export", "day_uses", "--prefix", "2024-01-02", "--format", "jsonl")
+    assert (code, err) == (0, "")
+    assert [json.loads(line) for line in out.splitlines()] == [ROWS[2], ROWS[3], ROWS[5]]  # c, d, f: by key
+    code, out, err = run(capsys, "store", "export", "by_hour", "--prefix", "3")  # an integer prefix column
+    assert (code, err) == (0, "")
+    assert _csv_rows(out) == (["hour", "tag", "toots"], [{"hour": "3", "tag": "a", "toots": "3"},
+                                                         {"hour": "3", "tag": "x", "toots": "1"}])
+    code, out, err = run(capsys, "store", "export", "day_uses", "--prefix", "1999-01-01")
+    assert (code, out, err) == (0, "tag,day,uses,mean,bot\r\n", "")  # no row: the header alone
+
+
+def test_a_prefix_its_column_cannot_hold_is_one_line_exit_2(exporting, capsys):
+    code, out, err = run(capsys, "store", "export", "by_hour", "--prefix", "03")
+    assert (code, out) == (2, "")
+    assert err == ("fediscope: error: --prefix must be a number for metric by_hour (its prefix column hour holds "
+                   "numbers, written as JSON writes them, without spaces or leading zeros; got '03')\n")
+
+
+def test_every_store_refuses_a_name_it_does_not_hold(exporting, capsys):
+    code, out, err = run(capsys, "store", "export", "nothing_here")
+    assert (code, out) == (2, "")
+    assert err.endswith("holds no metric 'nothing_here'; the metrics it holds: by_hour, day_uses\n")
+
+
+# -- progress ------------------------------------------------------------------------------------------------------
+
+def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared():
+    stream, now = io.StringIO(), [100.0]
+    progress = Progress("day_uses", True, stream, clock=lambda: now[0])
+    progress.rows(1000)  # too soon after the start
+    now[0] += 2.5
+    progress.rows(2000)
+    now[0] += 1
+    progress.rows(3000)  # too soon after the last
+    now[0] += 2
+    progress.rows(4000)
+    progress.close()
+    assert stream.getvalue() == ("\rexporting day_uses: 2,000 rows\rexporting day_uses: 4,000 rows"
+                                 "\r" + " " * 60 + "\r")
+    quiet = io.StringIO()
+    off = Progress("day_uses", False, quiet, clock=lambda: now[0])
+    now[0] += 10
+    off.rows(5000)
+    off.close()
+    assert quiet.getvalue() == ""
