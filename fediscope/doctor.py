@@ -188,7 +188,7 @@ def check_store(settings: Settings) -> Check:
         return Check("store", FAIL, f"{where}: {exc}", "fix FEDISCOPE_STORE")
     try:
         stored = _stored_metrics(store)
-        leftovers = _leftover_tables(store)
+        leftovers = _leftover_tables(store, settings.metrics_dir)
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
@@ -201,16 +201,16 @@ def check_store(settings: Settings) -> Check:
     return Check("store", OK, detail)
 
 
-def _leftover_tables(store: Any) -> dict[str, list[str]]:
-    """The tables of metrics that neither the catalog lists nor a SQL file defines (``fediscope store drop NAME``
-    removes them); those of a metric with its SQL file are replaced by its next first write (and on HBase may be
-    made beforehand), so they are no leftovers."""
+def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:
+    """The tables of metrics that neither the catalog lists nor a SQL file defines, built in or in ``own_dir`` (the
+    ``metrics_dir`` setting) (``fediscope store drop NAME`` removes them); those of a metric with its SQL file are
+    replaced by its next first write (and on HBase may be made beforehand), so they are no leftovers."""
     if not hasattr(store, "unlisted_metrics"):
         return {}
     from fediscope.engine.metrics import without_metric_file
 
     unlisted = store.unlisted_metrics()
-    return {name: unlisted[name] for name in without_metric_file(unlisted)}
+    return {name: unlisted[name] for name in without_metric_file(unlisted, own_dir=own_dir)}
 
 
 def _missing_sqlite(where: str, path: Path) -> Check:

@@ -213,3 +213,17 @@ def test_doctor_names_a_leftover_table_and_the_command_that_removes_it(cli_env, 
     assert code == 0, err
     check = check_store(load_settings())
     assert check.status == OK and "3 metric(s) stored" in check.detail, check
+
+
+def test_doctor_takes_a_metric_of_the_metrics_dir_for_one_with_its_sql_file(cli_env, capsys, monkeypatch):
+    """A leftover table of an own metric (FEDISCOPE_METRICS_DIR) is no leftover either: its file defines it."""
+    from fediscope.config import load_settings
+    from fediscope.doctor import OK, check_store
+
+    own = cli_env / "own"
+    own.mkdir()
+    (own / "my_own_metric.sql").write_text("-- question: Mine?\n-- key: tag\nSELECT 'x' AS tag\n")
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(own))
+    _leftover(cli_env, "my_own_metric")
+    check = check_store(load_settings())
+    assert check.status == OK, check
