@@ -85,9 +85,14 @@ def _holding(metric_store: MetricStore | None, name: str, shown: str) -> MetricS
     SQLite file that does not exist holds none)."""
     stored = {} if metric_store is None else metric_store.stored_metrics()
     if metric_store is None or name not in stored:
-        held = ", ".join(sorted(stored)) or "none"
-        raise ConfigError(f"the store {shown} holds no metric {name!r}; the metrics it holds: {held}")
+        raise _not_held(shown, name, stored)
     return metric_store
+
+
+def _not_held(shown: str, name: str, stored: dict[str, int]) -> ConfigError:
+    """The refusal of a metric name the store does not hold, listing those it does."""
+    held = ", ".join(sorted(stored)) or "none"
+    return ConfigError(f"the store {shown} holds no metric {name!r}; the metrics it holds: {held}")
 
 
 def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any],
@@ -163,8 +168,7 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
         stored = {} if metric_store is None else metric_store.stored_metrics()
         leftover = [] if metric_store is None or name in stored else metric_store.unlisted_metrics().get(name, [])
         if metric_store is None or (name not in stored and not leftover):
-            held = ", ".join(sorted(stored)) or "none"
-            raise ConfigError(f"the store {shown} holds no metric {name!r}; the metrics it holds: {held}")
+            raise _not_held(shown, name, stored)
         what = (f"metric {name} ({stored[name]} rows)" if name in stored else
                 f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists")
         _confirm(what, shown, yes)
