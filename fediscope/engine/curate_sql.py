@@ -39,7 +39,8 @@ Rules, shared by both engines:
   not curated: only its author is kept, so an account that opts out is found also where it is only quoted
   (:mod:`fediscope.gdpr.opt_outs`).
 * **Accounts** keep the latest snapshot per account key (newest ``fetched_at``), from the accounts and
-  directory endpoints and from every status author.
+  directory endpoints and from every status author; ties are broken on every column (:data:`MERGE_ACCOUNTS`),
+  so the winner does not depend on which run curated which snapshot.
 * The **account key** is the pseudonym the privacy policy put in ``acct`` (records landed with privacy on carry
   ``account.domain``); with privacy off it is ``user@domain`` in lower case.
 * ``dt`` of a status is the UTC date of its ``created_at``, which never changes, so every version of a status
@@ -592,7 +593,11 @@ MERGE_ACCOUNTS = _latest(
     f"({_select(ACCOUNTS, 'existing_accounts')} UNION ALL {_select(ACCOUNTS, 'account_versions')}) AS candidates",
     "account_key",
     "fetched_at DESC NULLS LAST, coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
-    "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC")
+    "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC, "
+    # every other column too, so that snapshots fetched at the same moment (two instances' views of an account,
+    # collected side by side) have one winner whatever the order they were curated in: a flag set wins
+    # (the reducer of spark_jobs/mapreduce orders its bot flag alike), then the latest status day
+    'bot DESC NULLS LAST, "group" DESC NULLS LAST, last_status_at DESC NULLS LAST')
 
 
 def _day(expr: str) -> str:

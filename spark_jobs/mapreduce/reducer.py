@@ -147,13 +147,15 @@ def status_order(f: list[str]) -> tuple[Any, ...]:
 
 
 def account_order(f: list[str]) -> tuple[Any, ...]:
-    """Sort key of an ``A`` line: newest fetch, then the larger counts, the older account, the smaller instance."""
+    """Sort key of an ``A`` line: newest fetch, then the larger counts, the older account, the smaller instance,
+    then a bot flag set before one unset before an unknown one (the SQL's order, ``MERGE_ACCOUNTS``)."""
     fetched = _int(f[3])
     counts = [_int(x) for x in f[4:7]]
     created = _int(f[7])
+    bot = _int(f[9])
     return (_nulls_last(None if fetched is None else -fetched),
             *(-(c if c is not None else -1) for c in counts),
-            _nulls_last(created), _nulls_last(unescape(f[8])))
+            _nulls_last(created), _nulls_last(unescape(f[8])), _nulls_last(None if bot is None else -bot))
 
 
 class Partials:

@@ -243,6 +243,35 @@ def test_accounts_keep_the_latest_snapshot(lake: LocalLake, lake_dir: Path, duck
     assert accounts[key]["bot"] is False and accounts[key]["group"] is False
 
 
+@pytest.mark.parametrize("flipped_first", [False, True], ids=["flipped landed second", "flipped landed first"])
+def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
+        flipped_first: bool, tmp_path: Path) -> None:
+    """Two views of the same accounts fetched in the same millisecond (two instances collected side by side) that
+    agree on every count but not on ``bot``, ``group`` or ``last_status_at``: the same snapshot wins whether both
+    are curated in one run or one run after the other, and whichever was landed first. Was: the order left a tie
+    between them, so a day-by-day lake and one curated from scratch held different accounts."""
+    from fediscope.engine.base import open_engine
+
+    listed = interactions("test_directory.json")[0]["response"]["body"]
+    other_view = [{**a, "bot": not a["bot"], "group": not a["group"], "last_status_at": "2020-01-01"}
+                  for a in listed]
+    batches = [other_view, listed] if flipped_first else [listed, other_view]
+    curated = {}
+    for how in ("one run", "run after run"):
+        lake_dir = tmp_path / how / "lake"
+        for items in batches:
+            land(LocalLake(lake_dir), "directory", items, at(10), policy(), endpoint="/api/v1/directory")
+            if how == "run after run":
+                with open_engine(settings_for(lake_dir), "duckdb") as engine:
+                    engine.curate()
+        if how == "one run":
+            with open_engine(settings_for(lake_dir), "duckdb") as engine:
+                engine.curate()
+        curated[how] = sorted(read_table(lake_dir, "accounts"), key=lambda a: a["account_key"])
+    assert curated["run after run"] == curated["one run"]
+    assert all(a["bot"] is True and a["group"] is True for a in curated["one run"])  # a flag set wins a tie
+
+
 def test_instance_activity_weeks(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
     land(lake, "instance_activity", weeks, at(1), endpoint="/api/v1/instance/activity")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
@@ -330,4 +331,20 @@ def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) 
     assert engagement["toots"] == 1 and engagement["favourites_total"] == base["favourites_count"]
     for name in COLUMNS:
         assert expected[name], name
+        _same_rows(got[name], expected[name], name)
+
+
+@pytest.mark.parametrize("bot_first", [True, False], ids=["bot view landed first", "bot view landed second"])
+def test_snapshots_fetched_at_the_same_moment_give_the_sql_bot_flag(bot_first: bool, tmp_path: Path) -> None:
+    """Two views of an account fetched in the same millisecond that agree on every count but not on ``bot``: the
+    chain picks the snapshot the SQL picks (a flag set wins the tie), whichever input file comes first."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    views = [dict(base["account"], bot=True), dict(base["account"], bot=False)]
+    for view in views if bot_first else views[::-1]:
+        _land(lake_dir, [view], entity="accounts")
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (account,) = expected["top_accounts_by_followers"]
+    assert account["bot"] is True
+    for name in COLUMNS:
         _same_rows(got[name], expected[name], name)
