@@ -148,6 +148,36 @@ class SampleInstance:
             self._derived.clear()
         return updated
 
+    def edit(self, status_id: int | str, content: str, at: datetime | None = None) -> Status:
+        """Edit a status as its author would: new ``content`` and ``edited_at`` now (or ``at``); thread-safe.
+
+        Like :meth:`engage`, the status is replaced by an updated copy. Raises KeyError for an unknown id.
+        """
+        sid = int(status_id)
+        moment = (at or datetime.now(UTC)).astimezone(UTC)
+        edited_at = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as the corpus writes it
+        with self._lock:
+            self.statuses[sid] = {**self.statuses[sid], "content": content, "edited_at": edited_at}
+            self._json.pop(sid, None)
+            self._derived.clear()
+        return self.statuses[sid]
+
+    def set_followers(self, account_id: str, followers: int) -> dict[str, Any]:
+        """Give an account ``followers`` followers; thread-safe. Raises KeyError for an unknown id.
+
+        The account's entity is changed in place, as every status of the account embeds that same object: the
+        account lookup, the directory and every status served afterwards carry the new count (the generator's
+        objects change, so the corpus no longer is the seed's as generated).
+        """
+        if not isinstance(followers, int) or isinstance(followers, bool) or followers < 0:
+            raise ValueError(f"followers must be an integer >= 0, got {followers!r}")
+        with self._lock:
+            entity = self.accounts[account_id].entity
+            entity["followers_count"] = followers
+            self._json.clear()  # the statuses embedding the account
+            self._derived.clear()
+        return entity
+
     # -- lookups ---------------------------------------------------------------------------------------------
     def domain_of(self, status: Status) -> str:
         return self.accounts[status["account"]["id"]].domain

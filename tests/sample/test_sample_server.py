@@ -220,6 +220,26 @@ def test_grow_adds_newer_statuses_seen_with_min_id(http_get: Get) -> None:
         assert all(int(s["id"]) > int(newest) for s in added)
 
 
+def test_edits_and_follower_counts_are_served_once_changed(http_get: Get) -> None:
+    """What a walk over several days needs besides new statuses: an edited status is served with its new content
+    and ``edited_at``; an account's new follower count in its lookup and in every status embedding it."""
+    with SampleServer(SampleInstance.generate(200, seed=2)) as server:
+        base = f"{server.url}/api/v1/timelines/public?limit=40"
+        first = http_get(base).json()  # cached by the server: the change must reach what it serves next
+        status, author = first[0], first[0]["account"]
+        server.instance.edit(status["id"], "<p>edited</p>", at=datetime(2026, 8, 1, 12, 0, 0, 500000, tzinfo=UTC))
+        server.instance.set_followers(author["id"], author["followers_count"] + 1000)
+        again = {s["id"]: s for s in http_get(base).json()}
+        assert again[status["id"]]["content"] == "<p>edited</p>"
+        assert again[status["id"]]["edited_at"] == "2026-08-01T12:00:00.500Z"
+        embedding = [s for s in again.values() if s["account"]["id"] == author["id"]]
+        assert embedding and {s["account"]["followers_count"] for s in embedding} == {author["followers_count"] + 1000}
+        looked_up = http_get(f"{server.url}/api/v1/accounts/lookup?acct={author['acct']}").json()
+        assert looked_up["followers_count"] == author["followers_count"] + 1000
+        with pytest.raises(ValueError, match="followers must be an integer >= 0"):
+            server.instance.set_followers(author["id"], -1)
+
+
 def test_read_only(sample_server: SampleServer) -> None:
     request = urllib.request.Request(f"{sample_server.url}/api/v1/statuses", data=b"status=hi", method="POST")
     with pytest.raises(urllib.error.HTTPError) as raised:
