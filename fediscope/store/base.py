@@ -81,7 +81,8 @@ class BaseStore(ABC):
         catalog entry lists, which the next first write of that name empties or replaces."""
 
     def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
-        """Give the metric new tables of ``schema`` holding exactly ``rows`` (never empty): its first write
+        """Give the metric new tables of ``schema`` holding exactly ``rows`` (none for a result with no rows whose
+        column types are known, :func:`~.schema.plan_write`): its first write
         (``replaced`` None), or a rebuild of the tables of ``replaced``. Here: drop, create, upsert, finish, each
         seen by readers as it happens; the SQL stores override it to swap the loaded table in at once
         (:meth:`fediscope.store.sql.SQLStore._load`)."""
@@ -145,12 +146,12 @@ class BaseStore(ABC):
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
         existing = self._stored(check_metric_name(metric.name))
-        if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
+        plan = plan_write(metric, rows, existing, types=types)
+        if existing is None and not plan.schema.columns:  # computed, no rows, no column types: listed, no table
             listed = _listed_empty(metric)
             before = self._load_schema(metric.name)
             self._commit(listed, metric.question, 0, unchanged=before if before == listed else None)
             return WriteCounts(0, 0, 0)
-        plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
         # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
         dropped = _columns_not_in(existing, types) if replace else []
@@ -164,7 +165,7 @@ class BaseStore(ABC):
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
             vanished = _vanished(existing, before, plan)
             self._begin_change(existing, metric.question, len(plan.rows))
-            if not plan.rows:  # computed, but empty: listed with 0 rows, as a first empty write is
+            if not plan.schema.columns:  # computed, no rows, no column types: listed, no table, as a first such write
                 self._drop(existing)
                 self._commit(_listed_empty(metric), metric.question, 0)
                 return WriteCounts(0, 0, vanished)
@@ -441,7 +442,9 @@ def _position(schema: TableSchema, after: Mapping[str, Any], ranked: bool) -> tu
 
 
 def _listed_empty(metric: Metric) -> TableSchema:
-    """The catalog entry of a metric computed with no rows: listed with 0 rows, no table."""
+    """The catalog entry of a metric computed with no rows whose column types are unknown (a write without
+    ``types``): listed with 0 rows, no table. With ``types`` (``fediscope process`` gives them) such a metric gets
+    its empty table instead, so that a BI tool finds the table and its columns whether or not there are rows."""
     return TableSchema(metric=metric.name, key=metric.key, columns=())
 
 

@@ -84,9 +84,12 @@ class MetricStore(Protocol):
         the caller knows them; it then promises rows with exactly those columns in that order, values of those
         types already normalized, and ``null`` for a column whose values are all None (see
         :func:`fediscope.store.schema.plan_write`). The write stores the same as without ``types``, faster, with
-        one difference: with ``replace``, ``types`` names every column of the result, so a stored column not
+        two differences: with ``replace``, ``types`` names every column of the result, so a stored column not
         among them (dropped from the metric's SQL) is dropped from the store too; without ``types`` the stored
-        columns are kept.
+        columns are kept. And a write of no rows with ``types`` (the result's schema, ``fediscope process``) gives
+        a metric not stored yet its empty table with those columns (a BI tool finds it), and leaves a stored one
+        its table, emptied; without ``types`` it knows no column, and a metric not stored yet is only listed
+        (0 rows, no table).
         """
 
     def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,

@@ -288,7 +288,7 @@ class SQLStore(BaseStore):
         """``DROP TABLE metric_<name>`` (its indexes go with it) after deleting the catalog row, in one transaction
         (on MariaDB the DROP commits the delete first: a removal stopped in between leaves a table no catalog entry
         lists, which the next first write replaces). The table is named, not built from the catalog's schema: a
-        metric listed with no rows has no columns (and no table)."""
+        metric listed without column types (written with no rows and no ``types``) has no columns (and no table)."""
         table = Table(f"{METRIC_TABLE_PREFIX}{metric}", MetaData())
         with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
             if self._catalog_exists(conn):
