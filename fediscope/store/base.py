@@ -131,6 +131,16 @@ class BaseStore(ABC):
     def _metric_tables(self) -> dict[str, list[str]]:
         """Every table named as a metric's table, by metric (catalog entry or not), with the tables' names."""
 
+    def _stopped_load_tables(self) -> dict[str, list[str]]:
+        """The tables a load of a metric stopped half-way left beside its table, by metric, whether the catalog
+        lists the metric or not (MariaDB's ``_new_<metric>`` and ``_old_<metric>``); none here."""
+        return {}
+
+    def _remove_stopped_loads(self, metric: str) -> None:
+        """Before a write of ``metric``: drop what a load of it stopped half-way left (:meth:`_stopped_load_tables`),
+        which only a load of the metric would otherwise drop; nothing here."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -145,7 +155,8 @@ class BaseStore(ABC):
                       types: Mapping[str, str] | None = None) -> WriteCounts:
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
-        existing = self._stored(check_metric_name(metric.name))
+        self._remove_stopped_loads(check_metric_name(metric.name))
+        existing = self._stored(metric.name)
         plan = plan_write(metric, rows, existing, types=types)
         if existing is None and not plan.schema.columns:  # computed, no rows, no column types: listed, no table
             listed = _listed_empty(metric)
@@ -247,7 +258,10 @@ class BaseStore(ABC):
         """See :meth:`~fediscope.store.port.MetricStore.unlisted_metrics`."""
         tables = self._metric_tables()
         listed = self.stored_metrics()
-        return {name: sorted(tables[name]) for name in sorted(tables) if name not in listed}
+        found = {name: set(names) for name, names in tables.items() if name not in listed}
+        for name, names in self._stopped_load_tables().items():  # listed metric or not: no catalog entry names them
+            found.setdefault(name, set()).update(names)
+        return {name: sorted(found[name]) for name in sorted(found)}
 
     def drop(self, metric: str) -> bool:
         """See :meth:`~fediscope.store.port.MetricStore.drop`."""
@@ -270,7 +284,8 @@ class BaseStore(ABC):
         among ``columns``) and nothing was written.
         """
         self._check_writable(f"write metric {metric.name}")
-        existing = self._stored(check_metric_name(metric.name))
+        self._remove_stopped_loads(check_metric_name(metric.name))
+        existing = self._stored(metric.name)
         if existing is None or _columns_not_in(existing, columns):
             return None
         plan = plan_write(metric, rows, existing)

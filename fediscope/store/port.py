@@ -157,7 +157,10 @@ class MetricStore(Protocol):
         """The metrics whose tables the store holds without a catalog entry, by name, each with those tables' names:
         left by a first write stopped before it listed the metric (its table is created first), or by a removal
         stopped between the two; on HBase also tables made beforehand (``hbase_schema --create``) for a metric not
-        written yet. :meth:`drop` removes them; the next first write of a metric replaces its own."""
+        written yet. On MariaDB also, for a listed metric too, the ``_new_<metric>`` (``_old_<metric>``) table a
+        load (a first write or a rebuild) stopped before (after) its ``RENAME TABLE`` left, which may hold rows.
+        :meth:`drop` removes them; the next first write of a metric replaces its own, and its next write of any
+        kind removes what a stopped load of it left."""
 
     def close(self) -> None: ...
 
