@@ -279,8 +279,9 @@ class SQLStore(BaseStore):
         statement; it waits for the queries still reading the old table) and the old one dropped. A reader (a BI
         tool, the results API) sees the old table with its old rows or the new one with all its rows, never no
         table or a table half-loaded. A load stopped half-way leaves ``_new_<metric>`` (stopped between the
-        rename and the drop, ``_old_<metric>``), which the metric's next load drops; it has no catalog entry, so
-        that load is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
+        rename and the drop, ``_old_<metric>``), which the metric's next write drops (:meth:`_remove_stopped_loads`),
+        :meth:`unlisted_metrics` lists and :meth:`drop` removes; a first write stopped so has no catalog entry, so
+        the next one is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
         table = self.table(schema)
         aside = self.table(schema, name=LOADING_PREFIX + schema.metric)
         old = Table(REPLACED_PREFIX + schema.metric, MetaData())
