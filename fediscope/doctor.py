@@ -204,7 +204,8 @@ def check_store(settings: Settings) -> Check:
 def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:
     """The tables of metrics that neither the catalog lists nor a SQL file defines, built in or in ``own_dir`` (the
     ``metrics_dir`` setting) (``fediscope store drop NAME`` removes them); those of a metric with its SQL file are
-    replaced by its next first write (and on HBase may be made beforehand), so they are no leftovers."""
+    replaced by its next first write (and on HBase may be made beforehand), and what a MariaDB load of it stopped
+    half-way left (``_new_<name>``) is dropped by its next write, so they are no leftovers."""
     if not hasattr(store, "unlisted_metrics"):
         return {}
     from fediscope.engine.metrics import without_metric_file

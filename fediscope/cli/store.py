@@ -166,11 +166,13 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     metric_store = open_existing(settings)
     try:
         stored = {} if metric_store is None else metric_store.stored_metrics()
-        leftover = [] if metric_store is None or name in stored else metric_store.unlisted_metrics().get(name, [])
+        # a listed metric's too: a MariaDB load stopped half-way leaves _new_<name> (or _old_<name>) beside it
+        leftover = [] if metric_store is None else metric_store.unlisted_metrics().get(name, [])
         if metric_store is None or (name not in stored and not leftover):
             raise _not_held(shown, name, stored)
-        what = (f"metric {name} ({stored[name]} rows)" if name in stored else
-                f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists")
+        what = f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists"
+        if name in stored:
+            what = f"metric {name} ({stored[name]} rows)" + (f" and {what}" if leftover else "")
         _confirm(what, shown, yes)
         kept = _drop_everywhere(settings, metric_store, name)
     finally:

@@ -66,7 +66,14 @@ def store_id(shown_url: str, table_prefix: str = "") -> str:
 # -- the rows as the stores hold them ----------------------------------------------------------------------------
 
 def _plain_column(column: pa.ChunkedArray) -> pa.Array:
-    """Any other type, value by value through :func:`~fediscope.engine.base.plain` (what row reads give)."""
+    """Any other type, value by value through :func:`~fediscope.engine.base.plain` (what row reads give). With no
+    values, the type :func:`plain` gives every value of the column: text (a date, a timestamp), or for a list
+    (:func:`plain` keeps lists) the null type Arrow infers from nothing; so a result with no rows has the column
+    type a result with rows has, for the metric's empty table (:func:`arrow_types`)."""
+    if len(column) == 0:
+        kind = column.type
+        listed = pa.types.is_nested(kind) and not pa.types.is_struct(kind)  # lists and maps: plain() keeps lists
+        return pa.array([], pa.null() if listed else pa.string())
     return pa.array([plain(v) for v in column.to_pylist()])
 
 
@@ -183,11 +190,14 @@ def arrow_types(table: pa.Table) -> dict[str, str]:
 
     int64 → ``int``, float64 → ``float``, bool → ``bool``, string → ``str``; a column whose values are all NULL
     is ``null`` whatever its Arrow type, as a store infers it from the values (an int64 column of NULLs must not
-    create an int column that a store without ``types`` would have left untyped). Any other Arrow type (a list
-    from :func:`_plain_column`) is named as Arrow names it, which makes the store infer from the values instead.
+    create an int column that a store without ``types`` would have left untyped). A result with no rows has no
+    values to go by: its columns have their Arrow types, with which a store makes the metric's empty table (see
+    :func:`~fediscope.store.schema.plan_write`). Any other Arrow type (a list from :func:`_plain_column`) is named
+    as Arrow names it, which makes the store infer from the values instead.
     """
     names = {"int64": "int", "double": "float", "bool": "bool", "string": "str", "null": "null"}
-    return {field.name: "null" if column.null_count == len(column) else names.get(str(field.type), str(field.type))
+    rows = table.num_rows
+    return {field.name: "null" if rows and column.null_count == rows else names.get(str(field.type), str(field.type))
             for field, column in zip(table.schema, table.columns, strict=True)}
 
 

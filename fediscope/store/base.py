@@ -81,7 +81,8 @@ class BaseStore(ABC):
         catalog entry lists, which the next first write of that name empties or replaces."""
 
     def _load(self, replaced: TableSchema | None, schema: TableSchema, rows: list[Row]) -> None:
-        """Give the metric new tables of ``schema`` holding exactly ``rows`` (never empty): its first write
+        """Give the metric new tables of ``schema`` holding exactly ``rows`` (none for a result with no rows whose
+        column types are known, :func:`~.schema.plan_write`): its first write
         (``replaced`` None), or a rebuild of the tables of ``replaced``. Here: drop, create, upsert, finish, each
         seen by readers as it happens; the SQL stores override it to swap the loaded table in at once
         (:meth:`fediscope.store.sql.SQLStore._load`)."""
@@ -130,6 +131,16 @@ class BaseStore(ABC):
     def _metric_tables(self) -> dict[str, list[str]]:
         """Every table named as a metric's table, by metric (catalog entry or not), with the tables' names."""
 
+    def _stopped_load_tables(self) -> dict[str, list[str]]:
+        """The tables a load of a metric stopped half-way left beside its table, by metric, whether the catalog
+        lists the metric or not (MariaDB's ``_new_<metric>`` and ``_old_<metric>``); none here."""
+        return {}
+
+    def _remove_stopped_loads(self, metric: str) -> None:
+        """Before a write of ``metric``: drop what a load of it stopped half-way left (:meth:`_stopped_load_tables`),
+        which only a load of the metric would otherwise drop; nothing here."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -144,13 +155,14 @@ class BaseStore(ABC):
                       types: Mapping[str, str] | None = None) -> WriteCounts:
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
-        existing = self._stored(check_metric_name(metric.name))
-        if existing is None and not rows:  # computed, but empty: listed with 0 rows, no table yet
+        self._remove_stopped_loads(check_metric_name(metric.name))
+        existing = self._stored(metric.name)
+        plan = plan_write(metric, rows, existing, types=types)
+        if existing is None and not plan.schema.columns:  # computed, no rows, no column types: listed, no table
             listed = _listed_empty(metric)
             before = self._load_schema(metric.name)
             self._commit(listed, metric.question, 0, unchanged=before if before == listed else None)
             return WriteCounts(0, 0, 0)
-        plan = plan_write(metric, rows, existing, types=types)
         written = len(plan.rows)
         # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
         dropped = _columns_not_in(existing, types) if replace else []
@@ -164,7 +176,7 @@ class BaseStore(ABC):
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
             vanished = _vanished(existing, before, plan)
             self._begin_change(existing, metric.question, len(plan.rows))
-            if not plan.rows:  # computed, but empty: listed with 0 rows, as a first empty write is
+            if not plan.schema.columns:  # computed, no rows, no column types: listed, no table, as a first such write
                 self._drop(existing)
                 self._commit(_listed_empty(metric), metric.question, 0)
                 return WriteCounts(0, 0, vanished)
@@ -246,7 +258,10 @@ class BaseStore(ABC):
         """See :meth:`~fediscope.store.port.MetricStore.unlisted_metrics`."""
         tables = self._metric_tables()
         listed = self.stored_metrics()
-        return {name: sorted(tables[name]) for name in sorted(tables) if name not in listed}
+        found = {name: set(names) for name, names in tables.items() if name not in listed}
+        for name, names in self._stopped_load_tables().items():  # listed metric or not: no catalog entry names them
+            found.setdefault(name, set()).update(names)
+        return {name: sorted(found[name]) for name in sorted(found)}
 
     def drop(self, metric: str) -> bool:
         """See :meth:`~fediscope.store.port.MetricStore.drop`."""
@@ -269,7 +284,8 @@ class BaseStore(ABC):
         among ``columns``) and nothing was written.
         """
         self._check_writable(f"write metric {metric.name}")
-        existing = self._stored(check_metric_name(metric.name))
+        self._remove_stopped_loads(check_metric_name(metric.name))
+        existing = self._stored(metric.name)
         if existing is None or _columns_not_in(existing, columns):
             return None
         plan = plan_write(metric, rows, existing)
@@ -441,7 +457,9 @@ def _position(schema: TableSchema, after: Mapping[str, Any], ranked: bool) -> tu
 
 
 def _listed_empty(metric: Metric) -> TableSchema:
-    """The catalog entry of a metric computed with no rows: listed with 0 rows, no table."""
+    """The catalog entry of a metric computed with no rows whose column types are unknown (a write without
+    ``types``): listed with 0 rows, no table. With ``types`` (``fediscope process`` gives them) such a metric gets
+    its empty table instead, so that a BI tool finds the table and its columns whether or not there are rows."""
     return TableSchema(metric=metric.name, key=metric.key, columns=())
 
 

@@ -84,9 +84,12 @@ class MetricStore(Protocol):
         the caller knows them; it then promises rows with exactly those columns in that order, values of those
         types already normalized, and ``null`` for a column whose values are all None (see
         :func:`fediscope.store.schema.plan_write`). The write stores the same as without ``types``, faster, with
-        one difference: with ``replace``, ``types`` names every column of the result, so a stored column not
+        two differences: with ``replace``, ``types`` names every column of the result, so a stored column not
         among them (dropped from the metric's SQL) is dropped from the store too; without ``types`` the stored
-        columns are kept.
+        columns are kept. And a write of no rows with ``types`` (the result's schema, ``fediscope process``) gives
+        a metric not stored yet its empty table with those columns (a BI tool finds it), and leaves a stored one
+        its table, emptied; without ``types`` it knows no column, and a metric not stored yet is only listed
+        (0 rows, no table).
         """
 
     def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
@@ -154,7 +157,10 @@ class MetricStore(Protocol):
         """The metrics whose tables the store holds without a catalog entry, by name, each with those tables' names:
         left by a first write stopped before it listed the metric (its table is created first), or by a removal
         stopped between the two; on HBase also tables made beforehand (``hbase_schema --create``) for a metric not
-        written yet. :meth:`drop` removes them; the next first write of a metric replaces its own."""
+        written yet. On MariaDB also, for a listed metric too, the ``_new_<metric>`` (``_old_<metric>``) table a
+        load (a first write or a rebuild) stopped before (after) its ``RENAME TABLE`` left, which may hold rows.
+        :meth:`drop` removes them; the next first write of a metric replaces its own, and its next write of any
+        kind removes what a stopped load of it left."""
 
     def close(self) -> None: ...
 

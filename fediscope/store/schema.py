@@ -277,13 +277,16 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
     Normalisation and inference are skipped, and so is rebuilding the rows when the merged schema is exactly
     ``types`` (the plan's rows are then the caller's dicts: they must not be changed afterwards); a column the
     store keeps wider (an int column stored as float) is cast as usual. The plan is the one the call without
-    ``types`` gives for the same rows. A type name outside :data:`TYPES` makes the call infer as without ``types``.
+    ``types`` gives for the same rows, except with no rows: inference then knows no column, while ``types`` (the
+    result schema's own types) give the schema of the metric's empty table, so that a metric computed with no
+    rows has its table and columns as one with rows does. A type name outside :data:`TYPES` makes the call infer
+    as without ``types``.
     """
     check_metric_name(metric.name)
     typed = types if types is not None and all(t in TYPES for t in types.values()) else None
     if typed is not None:
         normalized = rows if isinstance(rows, list) else list(rows)
-        order = dict(typed) if normalized else {}
+        order = dict(typed)
         if normalized and list(normalized[0]) != list(order):  # cheap guard against a caller mixing things up
             raise ValueError(f"metric {metric.name}: the rows' columns {list(normalized[0])} are not the given "
                              f"types' columns {list(order)}")
@@ -293,11 +296,12 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         order = _infer_types(metric, normalized)
     # a name no store can hold is refused before anything is written
     check_column_names(metric.name, order, stored=existing.names if existing is not None else ())
-    missing = [k for k in metric.key if k not in order] if normalized else []
+    known = bool(normalized) or typed is not None  # the result's columns are known: from its rows or its types
+    missing = [k for k in metric.key if k not in order] if known else []
     if missing:
         raise StoreError(f"metric {metric.name}: key column(s) {', '.join(missing)} missing from the result; "
                          f"the SQL must select every column named in its '-- key:' header")
-    if metric.rank_column and normalized and metric.rank_column not in order:
+    if metric.rank_column and known and metric.rank_column not in order:
         raise StoreError(f"metric {metric.name}: rank column {metric.rank_column!r} is not in the result")
 
     rebuild = False

@@ -109,6 +109,8 @@ class SQLStore(BaseStore):
         #: tables whose columns have today's types: created by this store, or checked (and widened) before its
         #: first write to them (:meth:`_bring_up_to_date`)
         self._current: set[str] = set()
+        #: the tables stopped loads left, by metric, once listed (:meth:`_remove_stopped_loads`)
+        self._stopped: dict[str, list[str]] | None = None
         try:
             if read_only:  # creates nothing: a catalog that does not exist (yet) reads as an empty store
                 with self._errors("read the catalog"), self._engine.connect() as conn:
@@ -218,10 +220,30 @@ class SQLStore(BaseStore):
         return {name: count for name, count in rows}
 
     def _metric_tables(self) -> dict[str, list[str]]:
+        return _by_metric(self._table_names(), (METRIC_TABLE_PREFIX,))
+
+    def _stopped_load_tables(self) -> dict[str, list[str]]:
+        """The ``_new_<metric>`` and ``_old_<metric>`` tables a load stopped half-way left (:meth:`_load`): only
+        MariaDB leaves them, whose DDL commits at once; SQLite loads in one transaction, rolled back when stopped."""
+        return _by_metric(self._table_names(), (LOADING_PREFIX, REPLACED_PREFIX))
+
+    def _remove_stopped_loads(self, metric: str) -> None:
+        """Drop the tables a load of ``metric`` stopped half-way left: the tables are listed once per store (at its
+        first write), as only a stopped run leaves them; this store's own loads note theirs until done
+        (:meth:`_load`), so a load that failed here is cleaned up by the next write too."""
+        if self._stopped is None:
+            self._stopped = self._stopped_load_tables()
+        names = self._stopped.pop(metric, [])
+        if not names:
+            return
+        with self._errors(f"drop table(s) {', '.join(names)}"), self._engine.begin() as conn:
+            for name in names:
+                Table(name, MetaData()).drop(conn, checkfirst=True)
+        log.info("metric=%s dropped %s, left by a load of it that stopped half-way", metric, ", ".join(names))
+
+    def _table_names(self) -> list[str]:
         with self._errors("list the tables"), self._engine.connect() as conn:
-            names = inspect(conn).get_table_names()
-        metrics = (name.removeprefix(METRIC_TABLE_PREFIX) for name in names if name.startswith(METRIC_TABLE_PREFIX))
-        return {metric: [f"{METRIC_TABLE_PREFIX}{metric}"] for metric in metrics if not metric_name_problem(metric)}
+            return inspect(conn).get_table_names()
 
     # -- tables -------------------------------------------------------------------------------------------
 
@@ -257,12 +279,15 @@ class SQLStore(BaseStore):
         statement; it waits for the queries still reading the old table) and the old one dropped. A reader (a BI
         tool, the results API) sees the old table with its old rows or the new one with all its rows, never no
         table or a table half-loaded. A load stopped half-way leaves ``_new_<metric>`` (stopped between the
-        rename and the drop, ``_old_<metric>``), which the metric's next load drops; it has no catalog entry, so
-        that load is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
+        rename and the drop, ``_old_<metric>``), which the metric's next write drops (:meth:`_remove_stopped_loads`),
+        :meth:`unlisted_metrics` lists and :meth:`drop` removes; a first write stopped so has no catalog entry, so
+        the next one is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
         table = self.table(schema)
         aside = self.table(schema, name=LOADING_PREFIX + schema.metric)
         old = Table(REPLACED_PREFIX + schema.metric, MetaData())
         quoted = self._engine.dialect.identifier_preparer.format_table
+        if self._stopped is not None:  # until done, what this load makes is what a stopped one leaves (a failure)
+            self._stopped[schema.metric] = [aside.name, old.name]
         with self._errors(f"load table {table.name}"):
             with self._engine.begin() as conn:
                 aside.drop(conn, checkfirst=True)  # leftovers of a load stopped half-way
@@ -278,6 +303,8 @@ class SQLStore(BaseStore):
                     old.drop(conn)
                 else:
                     conn.exec_driver_sql(f"RENAME TABLE {quoted(aside)} TO {quoted(table)}")
+        if self._stopped is not None:
+            self._stopped.pop(schema.metric, None)
         self._current.add(table.name)
 
     def _drop(self, schema: TableSchema) -> None:
@@ -288,13 +315,18 @@ class SQLStore(BaseStore):
         """``DROP TABLE metric_<name>`` (its indexes go with it) after deleting the catalog row, in one transaction
         (on MariaDB the DROP commits the delete first: a removal stopped in between leaves a table no catalog entry
         lists, which the next first write replaces). The table is named, not built from the catalog's schema: a
-        metric listed with no rows has no columns (and no table)."""
+        metric listed without column types (written with no rows and no ``types``) has no columns (and no table).
+        The tables a load of the metric stopped half-way left (``_new_<name>``, ``_old_<name>``) are dropped too."""
         table = Table(f"{METRIC_TABLE_PREFIX}{metric}", MetaData())
         with self._errors(f"drop table {table.name}"), self._engine.begin() as conn:
             if self._catalog_exists(conn):
                 conn.execute(delete(self._catalog).where(self._catalog.c.metric == metric))
             table.drop(conn, checkfirst=True)
+            for prefix in (LOADING_PREFIX, REPLACED_PREFIX):
+                Table(prefix + metric, MetaData()).drop(conn, checkfirst=True)
         self._current.discard(table.name)
+        if self._stopped is not None:
+            self._stopped.pop(metric, None)
 
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         table = self.table(plan.schema)
@@ -468,6 +500,16 @@ class AlterColumn(ExecutableDDLElement):
 def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any) -> str:
     table = compiler.preparer.format_table(element.column.table)
     return f"ALTER TABLE {table} {element.verb} COLUMN {compiler.get_column_specification(element.column)}"
+
+
+def _by_metric(names: Iterable[str], prefixes: tuple[str, ...]) -> dict[str, list[str]]:
+    """The table ``names`` that are a prefix of ``prefixes`` followed by a metric's name, by that metric."""
+    found: dict[str, list[str]] = {}
+    for name in sorted(names):
+        prefix = next((p for p in prefixes if name.startswith(p)), None)
+        if prefix is not None and not metric_name_problem(metric := name[len(prefix):]):
+            found.setdefault(metric, []).append(name)
+    return found
 
 
 def create_indexes(conn: Any, table: Table) -> None:

@@ -183,6 +183,18 @@ def test_store_drop_removes_a_leftover_table_no_catalog_entry_lists(cli_env, cap
     assert code == 2 and "holds no metric 'half_written'" in err
 
 
+def test_store_drop_removes_what_a_stopped_load_left_beside_a_listed_metric(cli_env, capsys):
+    """A MariaDB load stopped before its RENAME leaves ``_new_<metric>`` beside the metric's table (made by hand
+    here: SQLite loads in one transaction); dropping the metric removes it too, and says so."""
+    _process_then_delete_the_file(cli_env, capsys)
+    with sqlite3.connect(cli_env / "store.db") as conn:
+        conn.execute("CREATE TABLE _new_my_old_metric (language TEXT PRIMARY KEY, toots BIGINT)")
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes", "--json")
+    assert code == 0, err
+    assert json.loads(out)["leftover_tables"] == ["_new_my_old_metric"]
+    assert not {"metric_my_old_metric", "_new_my_old_metric"} & _tables(cli_env)
+
+
 def test_store_drop_says_it_dropped_a_leftover_table(cli_env, capsys):
     code, _, err = run(capsys, "process")
     assert code == 0, err

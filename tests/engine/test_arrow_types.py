@@ -24,7 +24,22 @@ def test_arrow_types_names_the_store_types_and_null_for_all_null_columns() -> No
     assert arrow_types(table) == {"i": "int", "f": "float", "b": "bool", "s": "str", "d": "int", "int_nulls": "null",
                                   "nan_only": "null", "nulls": "null", "list": "list<item: int64>"}
     assert list(arrow_types(table)) == table.schema.names
-    assert arrow_types(table.slice(0, 0)) == dict.fromkeys(table.schema.names, "null")  # no rows: nothing known
+    # no rows: no values to go by, so each column has its Arrow type (the metric's empty table gets them)
+    assert arrow_types(table.slice(0, 0)) == {"i": "int", "f": "float", "b": "bool", "s": "str", "d": "int",
+                                              "int_nulls": "int", "nan_only": "float", "nulls": "null",
+                                              "list": "list<item: int64>"}
+
+
+def test_an_empty_result_has_the_column_types_a_result_with_rows_has() -> None:
+    """A date or timestamp column is text once normalised (its values as ISO text): with no rows too, not the null
+    type Arrow gives a column built from no values, which would make a text key column a number column."""
+    import datetime as dt
+
+    result = pa.table({"day": pa.array([dt.date(2024, 5, 1)]), "at": pa.array([dt.datetime(2024, 5, 1, 12)]),
+                       "n": pa.array([1], pa.int16()), "tags": pa.array([["a"]])})
+    with_rows, without = normalize_table(result), normalize_table(result.slice(0, 0))
+    assert arrow_types(with_rows) == {"day": "str", "at": "str", "n": "int", "tags": "list<item: string>"}
+    assert arrow_types(without) == {**arrow_types(with_rows), "tags": "null"}
 
 
 def test_arrow_types_give_the_plan_inference_gives() -> None:

@@ -212,3 +212,33 @@ def test_an_own_file_ending_in_capitals_is_warned_about_not_read(cli_env: Path, 
 
     assert sorted(registry.load_metrics(own_dir=load_settings().metrics_dir)) == sorted([*BUILT_IN, OWN])
     assert f"{cli_env / 'mine' / 'per_day.SQL'} is not read: metric files end in '.sql'" in caplog.text
+
+
+QUIET = "quiet_days"
+QUIET_SQL = ("-- question: On which days were toots posted?\n-- key: day\n-- rank: toots DESC\n"
+             "SELECT CAST(created_at AS DATE) AS day, count(*) AS toots, avg(content_length) AS mean_length\n"
+             "FROM statuses WHERE {condition} GROUP BY 1\n")
+
+
+def _declared(tmp_path: Path, table: str) -> tuple[list[tuple[str, str]], int]:
+    """A metric table's columns with their declared types, as a BI tool reads them, and its row count."""
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        columns = [(name, kind) for _, name, kind, *_ in conn.execute(f"PRAGMA table_info(metric_{table})")]
+        return columns, conn.execute(f"SELECT count(*) FROM metric_{table}").fetchone()[0]  # noqa: S608
+
+
+def test_an_own_metric_with_no_rows_has_its_table_with_typed_columns(cli_env: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A dashboard on a metric that has no rows (yet, or any more) finds its table, empty, with the columns and
+    declared types it has with rows; before, the table was made only once there were rows, and a rows-to-none
+    change of columns dropped it."""
+    own = cli_env / "mine" / f"{QUIET}.sql"
+    columns = [("day", "TEXT"), ("toots", "BIGINT"), ("mean_length", "DOUBLE")]
+    for condition, rows in (("false", False), ("true", True), ("false", False)):
+        own.write_text(QUIET_SQL.format(condition=condition))
+        registry.load_metrics.cache_clear()
+        code, out, err = run(capsys, "process", "--json")
+        assert code == 0, err
+        assert (json.loads(out)["metrics"][QUIET]["rows"] > 0) == rows
+        declared, count = _declared(cli_env, QUIET)
+        assert declared == columns and (count > 0) == rows

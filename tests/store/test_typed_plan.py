@@ -53,8 +53,20 @@ def test_an_all_null_column_must_be_typed_null_as_inference_types_it():
     same(plan_write(M, rows, None, types={"k": "str", "day": "int", "n": "null"}), plan_write(M, rows, None))
 
 
-def test_no_rows_and_unknown_type_names_plan_as_without_types():
-    same(plan_write(M, [], None, types=TYPES), plan_write(M, [], None))
+def test_no_rows_plan_the_given_types_as_the_empty_tables_schema():
+    """Without rows, inference knows no column; the given types (the result's schema) are the empty table's."""
+    assert plan_write(M, [], None).schema.columns == ()
+    typed = plan_write(M, [], None, types=TYPES)
+    assert typed.schema.columns == tuple(TYPES.items()) and typed.rows == [] and not typed.rebuild
+    stored = plan_write(M, ROWS, None).schema
+    assert plan_write(M, [], stored, types=TYPES).schema == stored  # the same result's table: nothing changes
+    widened = plan_write(M, [], stored, types={**TYPES, "bot": "int", "extra": "str"})
+    assert (widened.widened, widened.added, widened.rebuild) == (("bot",), ("extra",), False)
+    assert plan_write(M, [], stored, types={**TYPES, "day": "str"}).rebuild  # a key column's type changed
+
+
+def test_unknown_type_names_plan_as_without_types():
+    same(plan_write(M, [], None, types={**TYPES, "tags": "list<item: string>"}), plan_write(M, [], None))
     rows = [{"k": "a", "day": 1, "n": 1, "tags": ["x"]}]
     with pytest.raises(StoreError, match="cannot store a value of type list"):  # inferred, so refused as usual
         plan_write(M, rows, None, types={"k": "str", "day": "int", "n": "int", "tags": "list<item: string>"})
