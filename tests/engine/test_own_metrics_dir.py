@@ -111,6 +111,34 @@ def test_process_refuses_a_malformed_header_of_an_own_metric_with_one_line(
     assert not (cli_env / "store.db").exists()  # refused before anything was computed or written
 
 
+@pytest.mark.parametrize(("sql", "problem"), [
+    # the header's mistake, found when the file is read
+    (OWN_SQL.replace("-- rank: toots DESC", "-- rank: toots DESC\n-- rank: toots ASC"),
+     "'-- rank:' is given twice (lines 3 and 4)"),
+    # the SQL's, found when DuckDB runs it: was exit 1, "type": "FediscopeError"
+    (OWN_SQL.replace("count(*)", "count(*"), 'DuckDB failed: Parser Error: syntax error at or near "AS"'),
+    (OWN_SQL.replace("NOT is_reblog", "NOT is_boost"),
+     'DuckDB failed: Binder Error: Referenced column "is_boost" not found in FROM clause!'),
+    # the result's, found when it is computed: was exit 2, but "type": "ConfigError"
+    (OWN_SQL.replace("-- rank: toots DESC", "-- rank: tooots DESC"),
+     "column(s) tooots named in its header are not in the result, whose columns are account_key, toots"),
+])
+def test_a_mistake_in_an_own_metric_file_exits_2_with_one_line_or_one_json_document(
+        sql: str, problem: str, cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whether the header or the SQL is wrong, the file is the user's input to fix: exit 2 (a header's mistake
+    always was), one line naming the file and the error, and one JSON error document of the same type."""
+    own = cli_env / "mine" / f"{OWN}.sql"
+    own.write_text(sql)
+    message = f"metric {OWN} ({own}): {problem}"
+    code, out, err = run(capsys, "process")
+    assert code == 2 and err.startswith(f"fediscope: error: {message}"), err
+    assert len(err.strip().splitlines()) == 1, err
+    code, out, err = run(capsys, "process", "--json")
+    error = json.loads(out)["error"]
+    assert code == 2 and (error["type"], error["exit_code"]) == ("MetricFileError", 2), out
+    assert error["message"].startswith(message) and "\n" not in error["message"], out
+
+
 @pytest.mark.parametrize("made", ["missing", "file"])
 def test_a_metrics_dir_that_is_no_directory_is_refused_naming_the_variable(
         made: str, cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
