@@ -204,6 +204,20 @@ def test_doctor_counts_both_directories_and_names_every_broken_file(cli_env: Pat
         line.strip().split(" -> fix:")[0] for line in lines[start + 1:start + 3]]
 
 
+def test_a_rank_line_with_a_comma_is_refused_when_read_and_failed_by_doctor(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: read as the rank column "toots,", so doctor said OK and process refused it only once computed."""
+    own = cli_env / "mine" / f"{OWN}.sql"
+    own.write_text(OWN_SQL.replace("-- rank: toots DESC", "-- rank: toots,"))
+    message = f"metric {OWN} ({own}): '-- rank: toots,' holds a comma; a metric ranks by one column"
+    code, out, err = run(capsys, "doctor")
+    (line,) = [line for line in out.splitlines() if line[6:].startswith("metrics ")]
+    assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
+    code, out, err = run(capsys, "process")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (cli_env / "store.db").exists()  # refused before anything was computed or written
+
+
 def test_serve_api_refuses_to_start_with_a_broken_own_metric_file(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     broken = cli_env / "mine" / "no_key.sql"

@@ -194,6 +194,11 @@ Q = "-- question: Who is called what?\n"
     # refused before too, by a message that named neither the header's form nor the words' case
     (Q + "-- key: id\n-- rank: letters ascending", f"'-- rank: letters ascending' {RANK_FORM}"),
     (Q + "-- key: id\n-- rank: letters DESC NULLS LAST", f"'-- rank: letters DESC NULLS LAST' {RANK_FORM}"),
+    # was: read as the rank column "letters," (or "letters,name"), refused only once the result was computed
+    (Q + "-- key: id\n-- rank: letters,", "'-- rank: letters,' holds a comma; a metric ranks by one column: the "
+                                           "header line is '-- rank: <column> [ASC|DESC]'"),
+    (Q + "-- key: id\n-- rank: letters, DESC", "'-- rank: letters, DESC' holds a comma"),
+    (Q + "-- key: id\n-- rank: letters,name", "'-- rank: letters,name' holds a comma"),
     # was: read as comments, so the metric silently had no rank, no prefix, or "missing '-- key:'" hid the typo
     (Q + "-- key: id\n-- ranking: letters", "'-- ranking:' on line 3 is no header line; did you mean '-- rank: "
                                             "<column> [ASC|DESC]'?"),
