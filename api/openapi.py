@@ -48,7 +48,9 @@ RESULTS_ERROR_STATUSES = {
     "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
            "it); re-run fediscope process. Or (stale_cursor) the metric was written again since the page whose "
-           "next.after was given: start again from the first page.",
+           "next.after was given: start again from the first page. Or (cursor_too_long) the next page's cursor "
+           "would be longer than after takes (a key of many long text columns): fediscope store export reads "
+           "every row.",
     "413": "Request body larger than the cap.",
     "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key; retry after Retry-After seconds.",

@@ -315,7 +315,8 @@ def _cursor(metric: Metric, columns: list[str], last: Row, generation: str | Non
                     metric.name, len(cursor), AFTER_MAX_LENGTH)
         raise ApiError(409, "cursor_too_long", f"metric {metric.name} has a key too long to page past (the next "
                                                f"page's cursor would be over {AFTER_MAX_LENGTH} characters): read "
-                                               "its rows with `fediscope report` or from the store itself")
+                                               f"every row with `fediscope store export {metric.name}` (CSV or "
+                                               "JSON Lines)")
     return cursor
 
 

@@ -78,6 +78,7 @@ class DemoContext:
     api: DemoApi | None = None
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     collected: Any = None  # the collector's CollectSummary
+    streamed: Any = None  # the stream step's StreamSummary
     public_before: str | None = None  # the public timeline's checkpoint before this run's collection
     analyses: list[dict[str, Any]] | None = None  # the report's analyses (as --format json gives them)
     outputs: dict[str, str] = field(default_factory=dict)  # name -> path
@@ -381,8 +382,16 @@ def collect(ctx: DemoContext) -> str:
              "the whole corpus" if ctx.public_before is None else "only what is new since the last run")
     return (f"landed {summary.landed} records in {summary.pages} pages: {statuses} statuses from "
             f"{_count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
-            f"{_count(len(summary.sources) - len(timelines), 'snapshot source')}; {summary.skipped} left out by "
-            f"the privacy policy, {summary.quarantined} quarantined")
+            f"{_count(len(summary.sources) - len(timelines), 'snapshot source')}; {_left_out(summary)}")
+
+
+def _left_out(summary: Any) -> str:
+    """What the privacy policy left out of a collection's or a stream's landing, and what was quarantined, as
+    ``fediscope collect`` and ``stream`` count them (the opted-out apart)."""
+    from fediscope.sources.summary import opted_out_note
+
+    return (f"{summary.skipped} left out by the privacy policy{opted_out_note(summary.opted_out)}, "
+            f"{summary.quarantined} quarantined")
 
 
 def check_api(ctx: DemoContext) -> str:
@@ -451,7 +460,7 @@ def stream(ctx: DemoContext) -> str:
         time.sleep(0.02)
     stop.set()
     reader.join(10)
-    summary = run.summary
+    summary = ctx.streamed = run.summary
     if not summary.ok:
         raise RuntimeError(f"the public stream failed: {summary.error}")
     if summary.events["update"] < len(posted):
@@ -461,8 +470,7 @@ def stream(ctx: DemoContext) -> str:
         landed = ctx.collected.landed + summary.landed + summary.deletions
         ctx.details["raw lake (JSONL)"] = f"{landed} records landed by this run"
     return (f"the public stream pushed the {len(posted)} public statuses the instance posted while it was open; "
-            f"landed {summary.landed} ({summary.skipped} left out by the privacy policy) in "
-            f"{len(summary.batches)} batch file{'s' if len(summary.batches) != 1 else ''}")
+            f"landed {summary.landed} in {_count(len(summary.batches), 'batch file')}; {_left_out(summary)}")
 
 
 def process(ctx: DemoContext) -> str:

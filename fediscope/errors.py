@@ -15,9 +15,17 @@ class ConfigError(FediscopeError):
 
 class MetricFileError(ConfigError):
     """A metric's SQL file (``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR``) cannot be read or does not define a
-    metric (no ``-- key:`` line, not UTF-8, a bad file or column name, a name of both directories). The message
+    metric (no ``-- key:`` line, not UTF-8, a bad file or column name, a name of both directories), or whose SQL an
+    engine refuses (:class:`SqlError`) or whose result does not fit its header (a key repeated). The message
     names the file and what to fix; the API answers it as 500 ``metric_definition_error``, keeping the file to its
     log."""
+
+
+class SqlError(FediscopeError):
+    """An engine refused a statement's SQL text before reading a row: a syntax error, an unknown table, column or
+    function, arguments of the wrong types, or (Spark) a construct it would run differently. In fediscope's own SQL
+    a bug (exit 1); in a metric file's, the file's mistake, which the engine reports as a :class:`MetricFileError`
+    naming the file (exit 2), as it does a header's."""
 
 
 class LakeError(FediscopeError):

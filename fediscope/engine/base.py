@@ -24,7 +24,7 @@ from fediscope.config import ENGINES, Settings
 from fediscope.engine.metrics import Metric
 from fediscope.engine.schema import CURATED, Table
 from fediscope.engine.workspace import Workspace
-from fediscope.errors import ConfigError, FediscopeError
+from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import RESTORE_ADVICE
 
@@ -65,9 +65,12 @@ def rows_table(rows: list[dict[str, Any]]) -> Any:
 @contextmanager
 def _naming(metric: Metric) -> Iterator[None]:
     """An engine's error running a metric's SQL (a syntax error, an unknown function or column) names the metric
-    and its file first: the engine's own message names neither, and a run computes every metric."""
+    and its file first: the engine's own message names neither, and a run computes every metric. An error in the
+    SQL's text (:class:`SqlError`) is the file's mistake, as a header's is: a :class:`MetricFileError` (exit 2)."""
     try:
         yield
+    except SqlError as exc:
+        raise MetricFileError(f"{metric.where}: {exc}") from exc
     except FediscopeError as exc:
         if not str(exc).startswith(metric.where):
             exc.args = (f"{metric.where}: {exc}",)  # the same error (type, attributes, traceback)

@@ -34,7 +34,7 @@ def check_portable(sql: str, name: str = "query") -> None:
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
-        raise NotPortableError(f"{name}: not valid DuckDB SQL: {exc}") from None
+        raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
     for node in tree.walk():
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
@@ -53,6 +53,16 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.Length) and _is_list_expression(node.this):
             raise NotPortableError(f"{name}: length() of a list becomes a string LENGTH in Spark; "
                                    "use array_length()")
+
+
+def _parse_error(exc: sqlglot.errors.ParseError) -> str:
+    """sqlglot's parse error in one line: its own message spans lines, the text near the error underlined with
+    terminal escape codes. Its column is where the token named ends, so the token is named instead."""
+    if not exc.errors:
+        return str(exc).splitlines()[0]
+    error = exc.errors[0]
+    near = f" near {error['highlight']!r}" if error.get("highlight") else ""
+    return f"{error['description']} at line {error['line']}{near}"
 
 
 def _is_list_expression(node: exp.Expression) -> bool:

@@ -22,17 +22,23 @@ from fediscope.config import Settings
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
-from fediscope.errors import FediscopeError
+from fediscope.errors import FediscopeError, SqlError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 
 log = logging.getLogger(__name__)
 
 
+#: what DuckDB raises about a statement's text, before it reads a row (:class:`SqlError`)
+_SQL_TEXT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
 def _failure(exc: duckdb.Error) -> FediscopeError:
     """A DuckDB error as one line; about a file DuckDB could not read (a raw batch's JSON, a curated Parquet file),
-    with what to do."""
+    with what to do; about the statement's text, a :class:`SqlError`."""
     error = str(exc).splitlines()[0].rstrip()
+    if isinstance(exc, _SQL_TEXT_ERRORS):
+        return SqlError(f"DuckDB failed: {error}")
     hint = ""
     if "in file" in error and ".json" in error and ("Malformed JSON" in error or "UTF-8" in error):
         hint = RAW_DAMAGE_HINT

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from fediscope.engine.base import plain
 from fediscope.engine.metrics import Metric
-from fediscope.errors import ConfigError, LakeError
+from fediscope.errors import LakeError, MetricFileError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 from fediscope.timestamps import parse_iso
@@ -112,16 +112,16 @@ def normalize_table(table: pa.Table) -> pa.Table:
 
 
 def check_result(metric: Metric, table: pa.Table) -> None:
-    """Refuse, with a :class:`ConfigError` naming the metric's file, a result that does not fit its header: a key
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a result that does not fit its header: a key
     or rank column the SQL does not select (also when it returns no rows, which would otherwise pass until a
     later run has some), or two rows with one key. A store keeps one row per key, so such rows were silently
     collapsed into whichever came last, though the header says the key identifies a row."""
     named = list(dict.fromkeys([*metric.key, *([metric.rank_column] if metric.rank_column else [])]))
     missing = [column for column in named if column not in table.column_names]
     if missing:
-        raise ConfigError(f"{metric.where}: column(s) {', '.join(missing)} named in its header are not in the "
-                          f"result, whose columns are {', '.join(table.column_names) or 'none'}; select them "
-                          "or fix the '-- key:'/'-- rank:' line")
+        raise MetricFileError(f"{metric.where}: column(s) {', '.join(missing)} named in its header are not in the "
+                              f"result, whose columns are {', '.join(table.column_names) or 'none'}; select them "
+                              "or fix the '-- key:'/'-- rank:' line")
     if table.num_rows < 2:
         return
     keys = table.select(list(metric.key))
@@ -134,9 +134,9 @@ def check_result(metric: Metric, table: pa.Table) -> None:
     repeated = counts.filter(pc.greater(counts["count_all"], 1)).slice(0, 1).to_pylist()[0]
     count = repeated.pop("count_all")
     shown = ", ".join(f"{column}={value!r}" for column, value in repeated.items())
-    raise ConfigError(f"{metric.where}: {table.num_rows - counts.num_rows} row(s) repeat a key ({shown} is in "
-                      f"{count} rows); the '-- key: {', '.join(metric.key)}' columns must identify one row each: "
-                      "add the column that tells them apart to the key, or GROUP BY the key")
+    raise MetricFileError(f"{metric.where}: {table.num_rows - counts.num_rows} row(s) repeat a key ({shown} is in "
+                          f"{count} rows); the '-- key: {', '.join(metric.key)}' columns must identify one row "
+                          "each: add the column that tells them apart to the key, or GROUP BY the key")
 
 
 def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank: str | None = None) -> pa.Table:

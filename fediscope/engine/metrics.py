@@ -10,7 +10,7 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
 * ``key`` — comma-separated columns that identify a row (required): re-running a batch overwrites rows with
   the same key, never duplicates them; stores build their primary keys / HBase row keys from it;
 * ``rank`` — ``column DESC`` or ``column ASC`` (either word in any case; DESC when left out): the order top-N
-  reads use (optional); another word, or more than two, is refused when the file is read; a text rank column
+  reads use (optional); another word, more than two, or a comma is refused when the file is read; a text rank column
   outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
   rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
@@ -186,6 +186,9 @@ def _rank(value: str | None, where: str) -> tuple[str | None, bool]:
     """The rank column and whether it ranks descending, of a ``-- rank:`` value (None: no rank line)."""
     if value is None:
         return None, True
+    if "," in value:  # as in a key line, a stray comma often stands for a column too many or left out
+        raise MetricFileError(f"{where}: '-- rank: {value}' holds a comma; a metric ranks by one column: the header "
+                              f"line is {HEADER_FORMS['rank']}")
     parts = value.split()
     if len(parts) > 2 or len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC"):
         raise MetricFileError(f"{where}: '-- rank: {value}' is not {HEADER_FORMS['rank']} (ASC or DESC in any "

@@ -30,7 +30,7 @@ from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, 
 from fediscope.engine.dialect import NotPortableError, to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
-from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError
+from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError, SqlError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import RESTORE_ADVICE
@@ -280,12 +280,16 @@ class SparkEngine(Engine):
         return self.settings.spark_lake_uri
 
     def _sql(self, sql: str) -> Any:
-        from pyspark.errors import PySparkException
+        """``sql`` run: its text refused (not portable, not valid, an unknown table, column or function) is a
+        :class:`SqlError`, which a metric's run reports as its file's mistake."""
+        from pyspark.errors import AnalysisException, PySparkException
 
         try:
             return self.spark.sql(to_spark(sql))
         except NotPortableError as exc:  # a user's metric (ours are tested): a ValueError, else a traceback
-            raise ConfigError(str(exc)) from None
+            raise SqlError(str(exc)) from None
+        except AnalysisException as exc:  # ParseException included: what Spark refuses before running a job
+            raise SqlError(f"Spark SQL failed: {str(exc).splitlines()[0]}") from exc
         except PySparkException as exc:
             raise FediscopeError(f"Spark SQL failed: {str(exc).splitlines()[0]}") from exc
 

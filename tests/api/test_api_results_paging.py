@@ -238,3 +238,33 @@ def test_a_cursor_outlives_a_write_that_changes_no_row(metric_store: MetricStore
     assert [r["account_key"] for r in page["rows"]] == ranked_keys(rows)[5:10]
     metric_store.write(top, rows[1:])  # a row gone: the cursor is stale
     assert_error(api.get("/v1/metrics/top_accounts_by_followers", params={"after": after}), 409, "stale_cursor")
+
+
+def test_a_key_too_long_to_page_past_is_409_naming_the_export_command(tmp_path: Path,
+                                                                       live_api: Callable[..., LiveApi]) -> None:
+    """An own metric keyed by many long text columns: the next page's cursor would exceed what ``after`` takes, so
+    the first page is 409 ``cursor_too_long``, pointing at ``fediscope store export``, which reads every row."""
+    import fediscope.engine.metrics as registry
+
+    key = [f"k{i}" for i in range(1, 10)]  # 9 values of 255 three-byte characters: a cursor of ~9,300 characters
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "long_keys.sql").write_text(f"-- question: Which long names?\n-- key: {', '.join(key)}\n"
+                                       f"SELECT {', '.join(key)}, n FROM t\n", encoding="utf-8")
+    registry.load_metrics.cache_clear()
+    url = f"sqlite:///{tmp_path / 'long.db'}"
+    store = open_store(url)
+    try:
+        store.write(registry.load_metrics(own_dir=own)["long_keys"],
+                    [{**{k: "語" * 255 for k in key[:-1]}, key[-1]: str(n) * 255, "n": n} for n in (1, 2)])
+    finally:
+        store.close()
+    api = live_api(make_settings(store=url, metrics_dir=own))
+    try:
+        error = assert_error(api.get("/v1/metrics/long_keys", params={"limit": "1"}), 409, "cursor_too_long")
+        assert error["message"] == ("metric long_keys has a key too long to page past (the next page's cursor would "
+                                    "be over 8192 characters): read every row with `fediscope store export "
+                                    "long_keys` (CSV or JSON Lines)"), error
+        assert ok(api.get("/v1/metrics/long_keys", params={"limit": "2"}))["count"] == 2  # one page needs no cursor
+    finally:
+        registry.load_metrics.cache_clear()

@@ -57,6 +57,14 @@ def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) ->
         check_portable(sql)
 
 
+def test_sql_that_does_not_parse_is_refused_in_one_line_naming_where() -> None:
+    """Was: sqlglot's own message, over two lines with the text near the error underlined in terminal escape
+    codes: on Spark, a metric file's syntax error was then printed over two lines, escape codes and all."""
+    with pytest.raises(NotPortableError) as raised:
+        check_portable("SELECT a,\n  count(* FROM statuses", "metric m")
+    assert str(raised.value) == "metric m: not valid DuckDB SQL: Expecting ) at line 2 near 'FROM'"
+
+
 def test_portable_equivalents_pass() -> None:
     check_portable("SELECT array_length(list_filter(hashtags, lambda t: t = 'x')), "
                    "regexp_replace(content, 'a', 'b', 'g'), strftime(created_at, '%Y-%m-%d %H:%M') FROM statuses")

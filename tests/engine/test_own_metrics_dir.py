@@ -111,6 +111,34 @@ def test_process_refuses_a_malformed_header_of_an_own_metric_with_one_line(
     assert not (cli_env / "store.db").exists()  # refused before anything was computed or written
 
 
+@pytest.mark.parametrize(("sql", "problem"), [
+    # the header's mistake, found when the file is read
+    (OWN_SQL.replace("-- rank: toots DESC", "-- rank: toots DESC\n-- rank: toots ASC"),
+     "'-- rank:' is given twice (lines 3 and 4)"),
+    # the SQL's, found when DuckDB runs it: was exit 1, "type": "FediscopeError"
+    (OWN_SQL.replace("count(*)", "count(*"), 'DuckDB failed: Parser Error: syntax error at or near "AS"'),
+    (OWN_SQL.replace("NOT is_reblog", "NOT is_boost"),
+     'DuckDB failed: Binder Error: Referenced column "is_boost" not found in FROM clause!'),
+    # the result's, found when it is computed: was exit 2, but "type": "ConfigError"
+    (OWN_SQL.replace("-- rank: toots DESC", "-- rank: tooots DESC"),
+     "column(s) tooots named in its header are not in the result, whose columns are account_key, toots"),
+])
+def test_a_mistake_in_an_own_metric_file_exits_2_with_one_line_or_one_json_document(
+        sql: str, problem: str, cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whether the header or the SQL is wrong, the file is the user's input to fix: exit 2 (a header's mistake
+    always was), one line naming the file and the error, and one JSON error document of the same type."""
+    own = cli_env / "mine" / f"{OWN}.sql"
+    own.write_text(sql)
+    message = f"metric {OWN} ({own}): {problem}"
+    code, out, err = run(capsys, "process")
+    assert code == 2 and err.startswith(f"fediscope: error: {message}"), err
+    assert len(err.strip().splitlines()) == 1, err
+    code, out, err = run(capsys, "process", "--json")
+    error = json.loads(out)["error"]
+    assert code == 2 and (error["type"], error["exit_code"]) == ("MetricFileError", 2), out
+    assert error["message"].startswith(message) and "\n" not in error["message"], out
+
+
 @pytest.mark.parametrize("made", ["missing", "file"])
 def test_a_metrics_dir_that_is_no_directory_is_refused_naming_the_variable(
         made: str, cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,6 +202,20 @@ def test_doctor_counts_both_directories_and_names_every_broken_file(cli_env: Pat
     (check,) = [c for c in json.loads(out)["checks"] if c["name"] == "metrics"]
     assert check["status"] == "FAIL" and check["detail"].splitlines()[1:] == [
         line.strip().split(" -> fix:")[0] for line in lines[start + 1:start + 3]]
+
+
+def test_a_rank_line_with_a_comma_is_refused_when_read_and_failed_by_doctor(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: read as the rank column "toots,", so doctor said OK and process refused it only once computed."""
+    own = cli_env / "mine" / f"{OWN}.sql"
+    own.write_text(OWN_SQL.replace("-- rank: toots DESC", "-- rank: toots,"))
+    message = f"metric {OWN} ({own}): '-- rank: toots,' holds a comma; a metric ranks by one column"
+    code, out, err = run(capsys, "doctor")
+    (line,) = [line for line in out.splitlines() if line[6:].startswith("metrics ")]
+    assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
+    code, out, err = run(capsys, "process")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (cli_env / "store.db").exists()  # refused before anything was computed or written
 
 
 def test_serve_api_refuses_to_start_with_a_broken_own_metric_file(cli_env: Path, monkeypatch: pytest.MonkeyPatch,

@@ -169,6 +169,24 @@ def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
     assert all(r["meta"]["instance"].startswith("127.0.0.1:") for p in files for r in read_batch(lake, p))
 
 
+def test_the_collect_and_stream_lines_count_the_opted_out_apart(tmp_path: Path) -> None:
+    """Was: "N left out by the privacy policy" alone in both lines, where `fediscope collect` and `stream` tell the
+    statuses of accounts that opted out apart: "N left out by the privacy policy (M opted out)"."""
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect", "stream")]
+    ctx = DemoContext(base=tmp_path, n_statuses=2000, port=0, new_statuses=5)  # seed 7: both meet opted-out authors
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    collected, streamed = ctx.collected, ctx.streamed
+    assert collected.opted_out and streamed.opted_out, (collected, streamed)  # else this test shows nothing
+    lines = out.getvalue().splitlines()
+    (collect,) = [line for line in lines if line.startswith("[2/3] collect: ")]
+    assert (f"; {collected.skipped} left out by the privacy policy ({collected.opted_out} opted out), "
+            f"{collected.quarantined} quarantined (") in collect, collect
+    (stream,) = [line for line in lines if line.startswith("[3/3] stream: ")]
+    assert (f"; landed {streamed.landed} in 1 batch file; {streamed.skipped} left out by the privacy policy "
+            f"({streamed.opted_out} opted out), {streamed.quarantined} quarantined (") in stream, stream
+
+
 def test_a_busy_port_never_lands_the_corpus_again_as_a_second_instance(tmp_path: Path) -> None:
     """Was: with the port busy the demo served the instance on any free port, so each such run collected the
     whole corpus again under another instance name (127.0.0.1:<port>) and the analyses counted it twice."""

@@ -194,6 +194,11 @@ Q = "-- question: Who is called what?\n"
     # refused before too, by a message that named neither the header's form nor the words' case
     (Q + "-- key: id\n-- rank: letters ascending", f"'-- rank: letters ascending' {RANK_FORM}"),
     (Q + "-- key: id\n-- rank: letters DESC NULLS LAST", f"'-- rank: letters DESC NULLS LAST' {RANK_FORM}"),
+    # was: read as the rank column "letters," (or "letters,name"), refused only once the result was computed
+    (Q + "-- key: id\n-- rank: letters,", "'-- rank: letters,' holds a comma; a metric ranks by one column: the "
+                                           "header line is '-- rank: <column> [ASC|DESC]'"),
+    (Q + "-- key: id\n-- rank: letters, DESC", "'-- rank: letters, DESC' holds a comma"),
+    (Q + "-- key: id\n-- rank: letters,name", "'-- rank: letters,name' holds a comma"),
     # was: read as comments, so the metric silently had no rank, no prefix, or "missing '-- key:'" hid the typo
     (Q + "-- key: id\n-- ranking: letters", "'-- ranking:' on line 3 is no header line; did you mean '-- rank: "
                                             "<column> [ASC|DESC]'?"),
@@ -331,13 +336,21 @@ def test_a_header_naming_a_column_the_result_lacks_is_refused_also_without_rows(
 
 
 def test_an_engine_error_in_the_sql_names_the_metric_and_its_file(compute, tmp_path):
-    """Was: "DuckDB failed: Parser Error: …" alone, which of a dozen metric files left to guess."""
+    """Was: "DuckDB failed: Parser Error: …" alone, which of a dozen metric files left to guess; then a plain
+    FediscopeError (exit 1) where a header's mistake is a MetricFileError (exit 2), though both are the file's."""
     where = f"metric broken ({tmp_path / 'metrics' / 'broken.sql'}): DuckDB failed: "
-    with pytest.raises(FediscopeError, match=re.escape(where + "Parser Error: syntax error")):
+    with pytest.raises(MetricFileError, match=re.escape(where + "Parser Error: syntax error")):
         compute("broken", "-- key: id", "SELECT id, count(* AS n FROM range(3) AS t(id) GROUP BY id\n")
-    with pytest.raises(FediscopeError, match=re.escape(where + "Catalog Error: Scalar Function with name "
-                                                               "percentile_approx does not exist")):
+    with pytest.raises(MetricFileError, match=re.escape(where + "Catalog Error: Scalar Function with name "
+                                                                "percentile_approx does not exist")):
         compute("broken", "-- key: id", "SELECT 1 AS id, percentile_approx(2, 0.5) AS p\n")
+    with pytest.raises(MetricFileError, match=re.escape(where + 'Binder Error: Referenced column "nope" not found')):
+        compute("broken", "-- key: id", "SELECT nope AS id FROM range(3)\n")
+    # a failure while the rows are read (here a value a cast refuses) is no mistake of the text: exit 1, still named
+    with pytest.raises(FediscopeError, match=re.escape(where + "Conversion Error: Could not convert")) as raised:
+        compute("broken", "-- key: id", "SELECT id, CAST(CASE WHEN id = 2 THEN 'x' ELSE '1' END AS INTEGER) AS n "
+                                        "FROM range(3) AS t(id)\n")
+    assert not isinstance(raised.value, ConfigError)
 
 
 @pytest.mark.spark
@@ -348,10 +361,17 @@ def test_a_metric_spark_cannot_run_alike_is_refused_on_spark_naming_the_file(tmp
     compute = _computing(tmp_path, "spark", spark=spark)
     run_one = next(compute)
     where = f"metric weekdays ({tmp_path / 'metrics' / 'weekdays.sql'}): "
-    with pytest.raises(ConfigError, match=re.escape(where + "not portable to Spark SQL: isodow/dayofweek differ")):
+    with pytest.raises(MetricFileError, match=re.escape(where + "not portable to Spark SQL: isodow/dayofweek differ")):
         run_one("weekdays", "-- key: d", "SELECT dayofweek(DATE '2026-12-04') AS d\n")
-    with pytest.raises(FediscopeError, match=re.escape(where + "Spark SQL failed: [UNRESOLVED_ROUTINE]")):
+    # was: a FediscopeError (exit 1), where DuckDB's engine refuses the same mistakes with a MetricFileError (exit 2)
+    with pytest.raises(MetricFileError, match=re.escape(where + "Spark SQL failed: [UNRESOLVED_ROUTINE]")):
         run_one("weekdays", "-- key: d", "SELECT jaro_winkler_similarity('toot', 'tooot') AS d\n")
+    with pytest.raises(MetricFileError, match=re.escape(where + "Spark SQL failed: [UNRESOLVED_COLUMN")):
+        run_one("weekdays", "-- key: d", "SELECT nope AS d FROM range(3)\n")
+    # was: sqlglot's message over two lines, terminal escape codes and all
+    with pytest.raises(MetricFileError, match=re.escape(where + "not portable to Spark SQL: not valid DuckDB SQL: "
+                                                                "Expecting ) at line 3 near 'AS'") + "$"):
+        run_one("weekdays", "-- key: d", "SELECT count(* AS d\n")
     assert "SQLQueryContextLogger" not in capfd.readouterr().err
     assert run_one("weekdays", "-- key: d", "SELECT 1 AS d\n").to_pylist() == [{"d": 1}]
     compute.close()
