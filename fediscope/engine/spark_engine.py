@@ -354,7 +354,10 @@ class SparkEngine(Engine):
         with _job_failures():
             if self._flat(frame):
                 return frame.toArrow()
-            return rows_table([row.asDict(recursive=True) for row in frame.collect()])
+            rows = [row.asDict(recursive=True) for row in frame.collect()]
+            # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
+            # table is typed from them, as DuckDB's is)
+            return rows_table(rows) if rows else frame.limit(0).toArrow()
 
     @staticmethod
     def _flat(frame: Any) -> bool:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
+import pytest
+from engine_data import settings_for
 
 from fediscope.engine.metric_state import arrow_types, normalize_table
 from fediscope.engine.metrics import parse_metric
@@ -51,3 +55,22 @@ def test_arrow_types_give_the_plan_inference_gives() -> None:
     typed = plan_write(metric, rows, None, types=arrow_types(table))
     assert typed == plan_write(metric, rows, None)
     assert typed.schema.columns == (("k", "str"), ("n", "int"), ("share", "float"), ("bot", "bool"), ("none", "null"))
+
+
+@pytest.mark.spark
+def test_an_empty_spark_result_outside_the_arrow_path_keeps_its_columns(tmp_path: Path, spark: object) -> None:
+    """A timestamp or list column sends a Spark result through ``collect()``: with no rows that gave a table without
+    columns, so a metric with no rows was refused ("columns are none") on Spark alone, DuckDB typing its table."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.engine.spark_engine import SparkEngine
+
+    sql = ("SELECT 'a' AS k, CAST('2024-05-01 12:00:00' AS TIMESTAMP) AS at, 1 AS n, {tags} AS tags "
+           "FROM (SELECT 1 AS one) AS t WHERE one = 0")
+    settings = settings_for(tmp_path / "lake")
+    with SparkEngine(settings, spark=spark) as engine:
+        on_spark = normalize_table(engine.query_arrow(sql.format(tags="array('x')")))
+    with DuckDBEngine(settings) as engine:
+        on_duckdb = normalize_table(engine.query_arrow(sql.format(tags="['x']")))
+    assert on_spark.num_rows == on_duckdb.num_rows == 0
+    assert on_spark.schema.names == ["k", "at", "n", "tags"]
+    assert arrow_types(on_spark) == arrow_types(on_duckdb)
