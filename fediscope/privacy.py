@@ -26,8 +26,9 @@ suppression list (erasure requests) are skipped, together with every status they
 opted-out ones are kept in :attr:`PrivacyPolicy.opted_out`, for :mod:`fediscope.gdpr.opt_outs` to erase what was
 landed of them before they opted out); in other people's statuses, mentions of a suppressed account are dropped
 and its handles and links become ``[erased]`` (the list also holds its id pseudonyms, so replies to it lose
-``in_reply_to_account_id``, and their ``in_reply_to_id`` becomes ``[erased]``). With the policy off (``FEDISCOPE_PRIVACY=off``) records land as collected, but
-opted-out and erased accounts are skipped and noted all the same (:meth:`PrivacyPolicy._as_collected`).
+``in_reply_to_account_id``, and their ``in_reply_to_id`` becomes ``[erased]``). With the policy off
+(``FEDISCOPE_PRIVACY=off``) records land as collected, but opted-out and erased accounts are skipped and noted all
+the same (:meth:`PrivacyPolicy._as_collected`).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain

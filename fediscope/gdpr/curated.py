@@ -123,7 +123,8 @@ def _belongs(row: dict[str, Any], traces: Traces, table: str) -> bool:
     API or any archive of it. Later copies of such a status need no tombstone: the suppression list keeps the
     account's statuses from being landed again."""
     if table == STATUS_DELETIONS.name:
-        return traces.names_deletion(row.get("instance"), row.get(STATUS_ID_COLUMN), row.get(ORIGIN_REF_COLUMN))
+        return traces.with_deletions and traces.names_deletion(row.get("instance"), row.get(STATUS_ID_COLUMN),
+                                                               row.get(ORIGIN_REF_COLUMN))
     return row.get("account_key") == traces.key or any(
         row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
 

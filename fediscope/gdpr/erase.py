@@ -159,7 +159,7 @@ def is_deletion_of(entity: str, data: Any, instance: str, traces: Traces) -> boo
     """Is this landed record a streamed deletion of one of the account's statuses
     (:meth:`~fediscope.gdpr.subject.Traces.names_deletion`; its ``origin_ref`` as the curation reads it: landed
     with privacy off, ``instance/id``)? Erased with the account: its instance and id name the status's author."""
-    if entity != STATUS_DELETIONS.name or not isinstance(data, dict):
+    if entity != STATUS_DELETIONS.name or not isinstance(data, dict) or not traces.with_deletions:
         return False
     return traces.names_deletion(instance, data.get("id"),
                                  data.get("origin_ref") or status_copy(instance, data.get("id")))
@@ -167,7 +167,7 @@ def is_deletion_of(entity: str, data: Any, instance: str, traces: Traces) -> boo
 
 def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
     """Fast path of a raw deletion batch: can it hold a deletion of one of the account's statuses?"""
-    if parse_partition(path).get("entity") != STATUS_DELETIONS.name:
+    if parse_partition(path).get("entity") != STATUS_DELETIONS.name or not traces.with_deletions:
         return False
     needles = traces.origin_refs | {copy.rsplit("/", 1)[1] for copy in traces.status_copies}
     return any(needle.encode() in raw for needle in needles)

@@ -210,6 +210,10 @@ class Traces:
     #: with the home instance, where it may be another status's). What a streamed deletion (:meth:`names_deletion`)
     #: or another person's ``in_reply_to_id`` names. Never among :meth:`values`.
     status_copies: set[str] = field(default_factory=set)
+    #: Whether the streamed deletions of the subject's statuses (:meth:`names_deletion`) go with it. Not for an
+    #: opt-out (:mod:`fediscope.gdpr.opt_outs`): it is not suppressed, so an account that opts back in may be landed
+    #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
+    with_deletions: bool = True
 
     def values(self) -> set[str]:
         """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at

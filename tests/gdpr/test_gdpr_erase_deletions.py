@@ -120,3 +120,21 @@ def test_deletions_of_other_people_still_apply_and_the_account_does_not_come_bac
     assert [row["status_id"] for row in statuses if row["deleted"]] == [other["id"]]
     assert _deletions(_curated(env, "status_deletions")) == {(LOCAL, other["id"])}
     assert files_holding([env.lake_dir, *store_files(env.db)], subject_ids) == {}
+
+
+def test_an_opt_out_keeps_the_deletions_of_the_accounts_statuses(with_deletions, run_cli) -> None:
+    """An opted-out account is not suppressed: once it opts back in it is landed again, and a lagging copy of a status
+    it deleted must still be a tombstone. Its statuses go, the deletions of them stay (its replies' ids go too)."""
+    from fediscope.gdpr.opt_outs import note_opt_outs
+
+    env = with_deletions
+    key = env.key(SUBJECT)
+    before = _deletions(_curated(env, "status_deletions"))
+    note_opt_outs(env.lake, [key], "test")
+    result = run_cli("process", "--json")
+    assert result.code == 0 and json.loads(result.out)["curate"]["opted_out_erased"] == 1, result.err
+    assert not [row for row in _curated(env, "statuses") if row["account_key"] == key]
+    assert _deletions(_curated(env, "status_deletions")) == before
+    assert len(_raw(env, "status_deletions")) == len(before)
+    subject_ids = {s["id"] for s in _statuses_of(env, SUBJECT)}
+    assert not [row for row in _curated(env, "statuses") if row["in_reply_to_id"] in subject_ids]
