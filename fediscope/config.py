@@ -42,6 +42,10 @@ class Setting:
     help: str
     parse: Callable[[str], Any] = str
     secret: bool = False
+    #: Why the thing a well-formed value names cannot be used now (a directory that is not there), or None: checked
+    #: once every source is read, on the value that won (:func:`_check_usable`), so a command that does not use it
+    #: may go on with a warning instead (``unusable`` of :func:`load_settings`).
+    usable: Callable[[Any], str | None] | None = None
 
     @property
     def env(self) -> str:
@@ -221,17 +225,19 @@ def _store(value: str) -> str:
 
 def _metrics_dir(value: str) -> Path | None:
     """The directory of the user's own metric files (:mod:`fediscope.engine.metrics`), made absolute: the Spark
-    jobs the batch DAG submits get it as it is, from another working directory. Empty is unset."""
-    from fediscope.engine.metrics import metrics_dir_problem
-
+    jobs the batch DAG submits get it as it is, from another working directory. Empty is unset. Whether it is a
+    readable directory is :func:`_metrics_dir_usable`'s question."""
     if not value.strip():
         return None
     if problem := location_text_problem(value):
         raise ValueError(f"{value!r} {problem}")
-    path = Path(value).absolute()
-    if problem := metrics_dir_problem(path):
-        raise ValueError(problem)
-    return path
+    return Path(value).absolute()
+
+
+def _metrics_dir_usable(path: Path | None) -> str | None:
+    from fediscope.engine.metrics import metrics_dir_problem
+
+    return None if path is None else metrics_dir_problem(path)
 
 
 #: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
@@ -285,7 +291,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spark_lake_uri", None, "The lake's root as Spark addresses it (hdfs://namenode:8020/path for a "
             "webhdfs:// lake): Spark then reads and writes the lake directly, as a cluster needs.", _hadoop_uri),
     Setting("metrics_dir", None, "A directory of your own metric SQL files, read beside the built-in ones of "
-            "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir),
+            "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir,
+            usable=_metrics_dir_usable),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
             "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
@@ -627,6 +634,26 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         raise ConfigError(f"{origin} is invalid: {detail}. {setting.help}") from None
 
 
+#: What :func:`load_settings` is given to hear of a setting whose value names something that cannot be used now
+#: (``origin`` — the variable, TOML key or option it came from — and the problem), instead of refusing it.
+Unusable = Callable[[str, str], None]
+
+
+def _check_usable(wanted: Iterable[Setting], values: Mapping[str, Any], origin_of: Mapping[str, str],
+                  unusable: Unusable | None) -> None:
+    """Check what the parsed values of ``wanted`` name (:attr:`Setting.usable`), as they stand once every source is
+    read: a problem is a ConfigError worded as a parse error, or passed to ``unusable`` when given. A value set
+    from code (an override without an origin) is taken as given, as it is not parsed either."""
+    for setting in wanted:
+        origin = origin_of.get(setting.name)
+        if setting.usable is None or origin is None:
+            continue
+        if problem := setting.usable(values.get(setting.name)):
+            if unusable is None:
+                raise ConfigError(f"{origin} is invalid: {problem}. {setting.help}")
+            unusable(origin, problem)
+
+
 def _toml_text(raw: Any) -> str:
     """A typed TOML value as it would be written in an environment variable (``true``, ``5``, ``2026-01-31``)."""
     return str(raw).lower() if isinstance(raw, bool) else str(raw)
@@ -726,30 +753,41 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
     env = os.environ if env is None else env
     wanted = [_BY_NAME[name] for name in names]
     values: dict[str, Any] = {}
+    origin_of: dict[str, str] = {}
     path = _config_path(env, toml_path)
     if path is not None:
         table = _toml_document(path).get("fediscope", {})
         if isinstance(table, dict):
             for setting in wanted:
                 if setting.name in table:
-                    values[setting.name] = _parse(setting, table[setting.name], f"{path}: [fediscope] {setting.name}")
+                    origin_of[setting.name] = f"{path}: [fediscope] {setting.name}"
+                    values[setting.name] = _parse(setting, table[setting.name], origin_of[setting.name])
     for setting in wanted:
         if setting.env in env:
+            origin_of[setting.name] = setting.env
             values[setting.name] = _parse(setting, env[setting.env], setting.env)
+    _check_usable(wanted, values, origin_of, None)
     return Settings(**values)
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
-                  origins: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+                  origins: Mapping[str, str] | None = None, unusable: Unusable | None = None,
+                  **overrides: Any) -> Settings:
     """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides.
 
     ``origins`` names where an override came from, e.g. ``{"lake": "--lake"}`` for a command-line option: such
     an override is validated like the environment's value, and an error names the option (an error about a
     value from the environment names the variable, one from the file its TOML key).
+
+    A well-formed value naming something that cannot be used now (:attr:`Setting.usable`: a
+    ``FEDISCOPE_METRICS_DIR`` that does not exist) is refused as an invalid one, unless ``unusable`` is given: it
+    is then told (the origin and the problem) and the value is kept as set. Only for a command that does not use
+    that setting beyond a hint: ``gdpr erase`` and ``gdpr export`` never read the metric files.
     """
     env = os.environ if env is None else env
     origins = origins or {}
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    origin_of: dict[str, str] = {}
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
 
@@ -759,7 +797,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; known: {', '.join(_BY_NAME)}")
-            values[key] = _parse(_BY_NAME[key], raw, f"{path}: [fediscope] {key}")
+            origin_of[key] = f"{path}: [fediscope] {key}"
+            values[key] = _parse(_BY_NAME[key], raw, origin_of[key])
         named_by: dict[str, str] = {}
         for instance, token in document.get("tokens", {}).items():
             if not isinstance(token, str):
@@ -776,6 +815,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
 
     for setting in SETTINGS:
         if setting.env in env:
+            origin_of[setting.name] = setting.env
             values[setting.name] = _parse(setting, env[setting.env], setting.env)
     for key, names in token_variables(env).items():  # over the file's [tokens]
         if len({env[name] for name in names}) > 1:  # never the values: they are secrets
@@ -785,7 +825,13 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
     for key, value in overrides.items():
         if key not in _BY_NAME and key not in {"tokens", "sources"}:
             raise ConfigError(f"unknown setting {key!r}")
-        values[key] = _parse(_BY_NAME[key], value, origins[key]) if key in origins else value
+        if key in origins:
+            origin_of[key] = origins[key]
+            values[key] = _parse(_BY_NAME[key], value, origins[key])
+        else:
+            origin_of.pop(key, None)
+            values[key] = value
+    _check_usable(SETTINGS, values, origin_of, unusable)
     if "tokens" not in overrides:
         values["tokens"] = tokens
     if "sources" not in overrides:

@@ -26,8 +26,9 @@ suppression list (erasure requests) are skipped, together with every status they
 opted-out ones are kept in :attr:`PrivacyPolicy.opted_out`, for :mod:`fediscope.gdpr.opt_outs` to erase what was
 landed of them before they opted out); in other people's statuses, mentions of a suppressed account are dropped
 and its handles and links become ``[erased]`` (the list also holds its id pseudonyms, so replies to it lose
-``in_reply_to_account_id``). With the policy off (``FEDISCOPE_PRIVACY=off``) records land as collected, but
-opted-out and erased accounts are skipped and noted all the same (:meth:`PrivacyPolicy._as_collected`).
+``in_reply_to_account_id``, and their ``in_reply_to_id`` becomes ``[erased]``). With the policy off
+(``FEDISCOPE_PRIVACY=off``) records land as collected, but opted-out and erased accounts are skipped and noted all
+the same (:meth:`PrivacyPolicy._as_collected`).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
@@ -653,10 +654,10 @@ class PrivacyPolicy:
                 out = {**out, "mentions": kept}
         replied_to = status.get("in_reply_to_account_id")
         # an erased account's ids are listed as digests of instance/id (fediscope.gdpr.erase), as privacy on lists
-        # its id pseudonyms: a reply to it keeps in_reply_to_id but no longer says whose status that was
+        # its id pseudonyms: a reply to it no longer says whose status, nor which (_unreplied)
         if self.suppressed and replied_to not in (None, "") \
                 and self._on_suppression_list(instance_account_id(instance, replied_to)):
-            out = {**out, "in_reply_to_account_id": None}
+            out = _unreplied(out)
         return out
 
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
@@ -718,7 +719,9 @@ class PrivacyPolicy:
         out["in_reply_to_account_id"] = None
         if status.get("in_reply_to_account_id") is not None:
             replied_to = self.id_pseudonym(instance, status["in_reply_to_account_id"])
-            out["in_reply_to_account_id"] = None if replied_to in self.suppressed else replied_to
+            out["in_reply_to_account_id"] = replied_to
+            if replied_to in self.suppressed:
+                out = _unreplied(out)
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
         out["mentions"] = [landed for landed in (self._mention(m, instance) for m in mentions)
                            if landed["acct"] not in self.suppressed and landed["id"] not in self.suppressed]
@@ -1051,6 +1054,16 @@ def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any],
                 slots += [(t, key) for t in rule["translations"].values() if isinstance(t, dict)
                           for key in _RULE_TEXTS]
     return [(holder, key) for holder, key in slots if isinstance(holder.get(key), str)]
+
+
+def _unreplied(status: dict[str, Any]) -> dict[str, Any]:
+    """A reply to an erased account's status, landed without whose status it was (``in_reply_to_account_id``) nor
+    which (``in_reply_to_id`` becomes :data:`ERASED`: a status id on a known instance names its author through the
+    instance's API); still a reply, as ``fediscope gdpr erase`` leaves the replies it finds."""
+    out = {**status, "in_reply_to_account_id": None}
+    if status.get("in_reply_to_id") not in (None, ""):
+        out["in_reply_to_id"] = ERASED
+    return out
 
 
 def policy_from_settings(settings: Settings, suppressed: Iterable[str] = ()) -> PrivacyPolicy:

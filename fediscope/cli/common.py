@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from fediscope.config import Settings, load_settings
+from fediscope.config import Settings, Unusable, load_settings
 from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, secret_values
 from fediscope.sources.progress import break_open_line
@@ -34,14 +34,16 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
-def settings_from_context(**overrides: Any) -> Settings:
+def settings_from_context(*, unusable: Unusable | None = None, **overrides: Any) -> Settings:
     """Load settings once per command; CLI options given explicitly override configuration.
 
     Each keyword is the setting a command-line option of the same name sets (``lake`` from ``--lake``): its
     value is validated like the environment's, and an error names the option, not ``FEDISCOPE_LAKE``.
+    ``unusable``: see :func:`~fediscope.config.load_settings` (a command that does not use what such a setting
+    names goes on, and says so).
     """
     given = {k: v for k, v in overrides.items() if v is not None}
-    settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, **given)
+    settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
     configure_logging(settings.log_level, secrets=secret_values(settings))
     return settings
 

@@ -13,6 +13,7 @@ from fediscope.cli.common import emit_json, json_option, out_error, settings_fro
 from fediscope.errors import FediscopeError
 
 if TYPE_CHECKING:
+    from fediscope.config import Settings
     from fediscope.gdpr.erase import ErasureReport
 
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or its profile link (https://mastodon.social/@alice)."
@@ -24,6 +25,18 @@ def _write(out: Path, text: str) -> None:
         out.write_text(text)
     except OSError as exc:
         raise out_error(out, exc) from None
+
+
+def _request_settings(warnings: list[str]) -> Settings:
+    """The settings of an erasure or access export. They never read the metric files (they search the store's
+    catalog), so a ``FEDISCOPE_METRICS_DIR`` that cannot be used (gone, not a directory, unreadable) does not hold
+    up a request the law gives a deadline, as every other command's refusal would: it is kept for the hint about
+    unlisted tables, and one warning in ``warnings`` says it was ignored."""
+    def ignored(origin: str, problem: str) -> None:
+        warnings.append(f"{origin} is ignored: {problem} (erasure and access export do not read metric files; "
+                        "every other command refuses it)")
+
+    return settings_from_context(unusable=ignored)
 
 
 @click.group()
@@ -50,7 +63,8 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint
 
     user, domain = parse_account(account)  # a typo fails before anything is asked or touched
-    settings = settings_from_context()
+    ignored: list[str] = []
+    settings = _request_settings(ignored)
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
     # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone. It names
     # the account as it will be erased (was "this account": a profile link or a typo was confirmed unseen)
@@ -58,6 +72,7 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
             f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
         raise FediscopeError("not erased: declined")
     report = erase_account(settings, account, lake=lake)
+    report.warnings[:0] = ignored  # in --json too, and on stderr once, with the others
     hint = unknown_instance_hint(lake, account) if _removed_nothing(report) else None
     if hint:  # was silent: "raw: nothing; curated: nothing" about an account held under its instance's address
         report.warnings.append(hint)
@@ -92,7 +107,10 @@ def export(account: str, out: Path | None) -> None:
     from fediscope.gdpr.subject import unknown_instance_hint
     from fediscope.lake.backend import open_lake
 
-    settings = settings_from_context()
+    ignored: list[str] = []
+    settings = _request_settings(ignored)
+    for warning in ignored:
+        click.echo(f"fediscope: warning: {warning}", err=True)
     exported = export_account(settings, account)
     document = json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False)
     if out is None:

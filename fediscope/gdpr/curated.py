@@ -9,7 +9,8 @@ the account are not touched.
 
 Rows are removed when they *are* the account's (``account_key`` equals its key) or describe one of its statuses
 (``uri``, ``status_uri`` or ``reblog_of_uri`` is one of its status links — boosts of its statuses, its hashtag
-uses); in the remaining rows, its key is dropped from lists (``mentions``) and replaced in text.
+uses; ``status_deletions``: a deletion of one of them, by a copy's instance and id or by its ``origin_ref``); in the
+remaining rows, its key is dropped from lists (``mentions``) and replaced in text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.gdpr.subject import (
     ERASED,
     ORIGIN_REF_COLUMN,
@@ -30,6 +32,7 @@ from fediscope.gdpr.subject import (
     Traces,
     contains_trace,
     scrub,
+    status_copy,
 )
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT, curated_dir
@@ -88,8 +91,9 @@ def _as_list(traces: Traces | Sequence[Traces]) -> list[Traces]:
     return [traces] if isinstance(traces, Traces) else list(traces)
 
 
-#: The columns of a curated row that identify a status besides its link (:func:`~fediscope.gdpr.subject.names_status`).
-_STATUS_IDENTITY_COLUMNS = (STATUS_ID_COLUMN, *STATUS_INSTANCE_COLUMNS, ORIGIN_REF_COLUMN)
+#: The columns of a curated row that identify a status besides its link (:func:`~fediscope.gdpr.subject.names_status`),
+#: and its other copies.
+_STATUS_IDENTITY_COLUMNS = (STATUS_ID_COLUMN, *STATUS_INSTANCE_COLUMNS, ORIGIN_REF_COLUMN, "copies")
 
 
 def note_curated_traces(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> None:
@@ -108,29 +112,43 @@ def note_curated_traces(lake: LakeBackend, traces: Traces | Sequence[Traces]) ->
             if row["uri"] and row["uri"] != ERASED:
                 owner.status_links.add(row["uri"])
             owner.note_status(row.get(STATUS_ID_COLUMN), (row.get(c) for c in STATUS_INSTANCE_COLUMNS),
-                              row.get(ORIGIN_REF_COLUMN))
+                              row.get(ORIGIN_REF_COLUMN),
+                              copies=[status_copy(row.get("fetched_from"), row.get(STATUS_ID_COLUMN)),
+                                      *(row.get("copies") or [])])
 
 
-def _belongs(row: dict[str, Any], traces: Traces) -> bool:
+def _belongs(row: dict[str, Any], traces: Traces, table: str) -> bool:
+    """Is the row the account's: its own, one describing one of its statuses, or (``status_deletions``) a
+    deletion of one of its statuses — a status id on a known instance names its author, through the instance's
+    API or any archive of it. Later copies of such a status need no tombstone: the suppression list keeps the
+    account's statuses from being landed again."""
+    if table == STATUS_DELETIONS.name:
+        return traces.with_deletions and traces.names_deletion(row.get("instance"), row.get(STATUS_ID_COLUMN),
+                                                               row.get(ORIGIN_REF_COLUMN))
     return row.get("account_key") == traces.key or any(
         row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
 
 
-def _scrubbed(row: dict[str, Any], key: str, values: set[str]) -> dict[str, Any]:
-    """A kept row without the account: :data:`KEY_REFERENCE_COLUMNS` holding ``key`` set to NULL, then every trace
-    in ``values`` scrubbed (the same object when nothing changes)."""
-    named = [column for column in KEY_REFERENCE_COLUMNS if row.get(column) == key]
+def _scrubbed(row: dict[str, Any], traces: Traces, values: set[str]) -> dict[str, Any]:
+    """A kept row without the account: :data:`KEY_REFERENCE_COLUMNS` holding its key set to NULL, an
+    ``in_reply_to_id`` naming one of its statuses (on the row's ``fetched_from``) replaced by :data:`ERASED` (the
+    row stays a reply, as the raw record it was curated from does), then every trace in ``values`` scrubbed (the
+    same object when nothing changes)."""
+    named = [column for column in KEY_REFERENCE_COLUMNS if row.get(column) == traces.key]
     if named:
         row = {**row, **dict.fromkeys(named, None)}
+    if status_copy(row.get("fetched_from"), row.get("in_reply_to_id")) in traces.status_copies:
+        row = {**row, "in_reply_to_id": ERASED}
     return scrub(row, values) if contains_trace(row, values) else row
 
 
-def _erase_rows(rows: list[dict[str, Any]], traces: Traces) -> tuple[list[dict[str, Any]], Counter[str] | None]:
-    """One key's step over the rows of one file: the rows kept (scrubbed), and the rows removed and scrubbed (None
-    when the key changes nothing in the file)."""
+def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
+                table: str) -> tuple[list[dict[str, Any]], Counter[str] | None]:
+    """One key's step over the rows of one file of ``table``: the rows kept (scrubbed), and the rows removed and
+    scrubbed (None when the key changes nothing in the file)."""
     values = traces.values()
-    kept = [row for row in rows if not _belongs(row, traces)]
-    scrubbed = [_scrubbed(row, traces.key, values) for row in kept]
+    kept = [row for row in rows if not _belongs(row, traces, table)]
+    scrubbed = [_scrubbed(row, traces, values) for row in kept]
     changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
     if len(kept) == len(rows) and not changed:
         return rows, None
@@ -149,7 +167,7 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Count
         rows = table.to_pylist()
         changed = False
         for each in found:
-            rows, step = _erase_rows(rows, each)
+            rows, step = _erase_rows(rows, each, table_of(path))
             if step is None:
                 continue
             counts.update(step)
@@ -190,7 +208,7 @@ def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict
     values = traces.values()
     for path, table, _ in _rows(lake):
         for row in table.to_pylist():
-            if _belongs(row, traces):
+            if _belongs(row, traces, table_of(path)):
                 found.setdefault(table_of(path), []).append(row)
             elif contains_trace(row, values):
                 reference = {c: row[c] for c in ("uri", "status_uri", "created_at") if c in row}

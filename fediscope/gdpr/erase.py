@@ -8,8 +8,11 @@ the account collectable again:
    id pseudonyms (with privacy off: digests of ``instance/id``) join the suppression list too (later replies to
    the account lose the reference);
 3. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
-   account and directory records; in other records, mentions of it are dropped from ``mentions``, a reply's
-   ``in_reply_to_account_id`` becomes null, a quote of its status loses ``quoted_status``, an instance whose
+   account and directory records, and the streamed deletions of its statuses (:func:`is_deletion_of`: a status id
+   on a known instance names its author; the suppression list, not a tombstone, keeps the status from coming
+   back); in other records, mentions of it are dropped from ``mentions``, a reply to its status loses
+   ``in_reply_to_account_id`` (null) and ``in_reply_to_id`` (``[erased]``: still a reply, to a status nobody can
+   look up), a quote of its status loses ``quoted_status``, an instance whose
    contact it is loses ``contact.account``; whatever still names it (its handle inside the text of a status
    that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
@@ -69,10 +72,12 @@ from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, without_metric_file
+from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
+    ERASED,
     ORIGIN_REF_COLUMN,
     STATUS_ID_COLUMN,
     Subject,
@@ -84,6 +89,7 @@ from fediscope.gdpr.subject import (
     quoted_author,
     scrub,
     status_author,
+    status_copy,
     subject_from_settings,
     subjects_from_settings,
 )
@@ -149,6 +155,24 @@ def is_owned(entity: str, data: Any, instance: str, key: str) -> bool:
     return False
 
 
+def is_deletion_of(entity: str, data: Any, instance: str, traces: Traces) -> bool:
+    """Is this landed record a streamed deletion of one of the account's statuses
+    (:meth:`~fediscope.gdpr.subject.Traces.names_deletion`; its ``origin_ref`` as the curation reads it: landed
+    with privacy off, ``instance/id``)? Erased with the account: its instance and id name the status's author."""
+    if entity != STATUS_DELETIONS.name or not isinstance(data, dict) or not traces.with_deletions:
+        return False
+    return traces.names_deletion(instance, data.get("id"),
+                                 data.get("origin_ref") or status_copy(instance, data.get("id")))
+
+
+def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
+    """Fast path of a raw deletion batch: can it hold a deletion of one of the account's statuses?"""
+    if parse_partition(path).get("entity") != STATUS_DELETIONS.name or not traces.with_deletions:
+        return False
+    needles = traces.origin_refs | {copy.rsplit("/", 1)[1] for copy in traces.status_copies}
+    return any(needle.encode() in raw for needle in needles)
+
+
 def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
     """Cut the references of a kept record to the account (see the module docstring, step 3)."""
     if not isinstance(data, dict):
@@ -157,8 +181,10 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
         for status in nested_statuses(data):
             if isinstance(status.get("mentions"), list):
                 status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
-            if traces.is_account_id(status.get("in_reply_to_account_id"), instance):
+            if traces.replies_to(status, instance):  # the status replied to is the account's: whose, and which
                 status["in_reply_to_account_id"] = None
+                if status.get("in_reply_to_id") not in (None, ""):  # still a reply (is_reply), to nobody known
+                    status["in_reply_to_id"] = ERASED
             if quoted_author(status, instance) == traces.key:
                 status["quote"]["quoted_status"] = None
     elif entity == "instance":
@@ -214,7 +240,8 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
     counts: Counter[str] = Counter()
     for record, old in zip(records, before, strict=True):
         entity, instance = entity_and_instance(path, record)
-        if is_owned(entity, record.get("data"), instance, traces.key):
+        if is_owned(entity, record.get("data"), instance, traces.key) or is_deletion_of(
+                entity, record.get("data"), instance, traces):
             counts["records_removed"] += 1
             continue
         old = json.dumps(record, sort_keys=True) if old is None else old
@@ -241,7 +268,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
     for path in raw_batch_files(lake):
         text = read_batch_text(lake, path)
         # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
-        active = [(traces, values) for subject, traces, values in keys if _may_hold(text, subject, values)]
+        active = [(traces, values) for subject, traces, values in keys
+                  if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
         if not active:
             continue
         records = list(decode_jsonl(text, name=path))
@@ -278,6 +306,8 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
     status, its hashtags and its author's snapshot)."""
     entity, instance = entity_and_instance(path, record)
     data = record.get("data")
+    if entity == STATUS_DELETIONS.name:  # its curated row went with the erasure too
+        return any(is_deletion_of(entity, data, instance, traces) for _subject, traces, _values in keys)
     if entity in {"accounts", "directory"}:
         owner = account_key_of(data, instance)
     elif entity == "statuses" and isinstance(data, dict):

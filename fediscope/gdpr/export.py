@@ -22,6 +22,7 @@ from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
     entity_and_instance,
     find_traces,
+    is_deletion_of,
     is_owned,
     read_batch_text,
     stored_metrics,
@@ -105,7 +106,7 @@ def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, 
         for record in decode_jsonl(read_batch_text(lake, path), name=path):
             entity, instance = entity_and_instance(path, record)
             data = record.get("data")
-            if is_owned(entity, data, instance, traces.key):
+            if is_owned(entity, data, instance, traces.key) or is_deletion_of(entity, data, instance, traces):
                 own.append({"path": path, "entity": entity, "record": record})
             elif contains_trace(record, values) or (not subject.pseudonymised and _relations(
                     entity, data, instance, traces) != ["names"]):

@@ -361,6 +361,8 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
                         domain=key.partition("@")[2]) for key in keys]
     found = find_all_traces(lake, subjects)
+    for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
+        traces.with_deletions = False
     raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)))
     curated: Counter[str] = erase_curated(lake, found)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go

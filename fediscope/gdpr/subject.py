@@ -205,6 +205,15 @@ class Traces:
     #: among :meth:`values`: an id is a number found in many other places.
     status_ids: set[tuple[str, str]] = field(default_factory=set)
     origin_refs: set[str] = field(default_factory=set)
+    #: The copies of the subject's statuses exactly, as ``instance/id`` (the curation's ``copies``): each id paired
+    #: only with the instance it was fetched from, where it is that status's id (:attr:`status_ids` also pairs it
+    #: with the home instance, where it may be another status's). What a streamed deletion (:meth:`names_deletion`)
+    #: or another person's ``in_reply_to_id`` names. Never among :meth:`values`.
+    status_copies: set[str] = field(default_factory=set)
+    #: Whether the streamed deletions of the subject's statuses (:meth:`names_deletion`) go with it. Not for an
+    #: opt-out (:mod:`fediscope.gdpr.opt_outs`): it is not suppressed, so an account that opts back in may be landed
+    #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
+    with_deletions: bool = True
 
     def values(self) -> set[str]:
         """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at
@@ -236,16 +245,38 @@ class Traces:
                     self.status_links.update(str(status[k]) for k in ("uri", "url")
                                              if status.get(k) and status[k] != ERASED)
                     self.note_status(status.get("id"), (instance, home_instance(status["account"], instance)),
-                                     status.get("origin_ref"))
+                                     status.get("origin_ref"), copies=[status_copy(instance, status.get("id"))])
                 for mention in status.get("mentions") or []:
                     self._note_account(mention, instance)
 
-    def note_status(self, status_id: Any, instances: Iterable[Any], origin_ref: Any = None) -> None:
-        """Remember one of the subject's statuses by its id on each of ``instances`` and its ``origin_ref``."""
+    def note_status(self, status_id: Any, instances: Iterable[Any], origin_ref: Any = None,
+                    copies: Iterable[str | None] = ()) -> None:
+        """Remember one of the subject's statuses by its id on each of ``instances``, its ``origin_ref`` and its
+        exact ``copies`` (``instance/id``, :func:`status_copy`)."""
         if status_id not in (None, "", ERASED):
             self.status_ids.update((str(each).lower(), str(status_id)) for each in instances if each)
         if origin_ref not in (None, "", ERASED):
             self.origin_refs.add(str(origin_ref))
+        self.status_copies.update(copy for copy in copies if copy)
+
+    def names_deletion(self, instance: Any, status_id: Any, origin_ref: Any) -> bool:
+        """Does a streamed deletion (the reporting instance, its id of the status, the deletion's ``origin_ref``)
+        name one of the subject's statuses? Exactly: by a copy of it, or by its ``origin_ref`` (a deletion from its
+        home instance). Never by the home-instance pairs of :attr:`status_ids`: a deletion of another status with
+        that id would be erased, and that status could come back if collected again."""
+        return status_copy(instance, status_id) in self.status_copies or (
+            origin_ref not in (None, "", ERASED) and str(origin_ref) in self.origin_refs)
+
+    def replies_to(self, status: Mapping[str, Any], instance: str) -> bool:
+        """Does ``status``, another person's, fetched from ``instance``, reply to one of the subject's statuses? By
+        its ``in_reply_to_account_id`` (then its ``in_reply_to_id`` is remembered as a copy of the subject's status:
+        a curated row holds only that id) or by its ``in_reply_to_id`` being a known copy."""
+        copy = status_copy(instance, status.get("in_reply_to_id"))
+        if self.is_account_id(status.get("in_reply_to_account_id"), instance):
+            if copy:
+                self.status_copies.add(copy)
+            return True
+        return copy in self.status_copies
 
     def _note_account(self, account: Any, instance: str) -> bool:
         if account_key_of(account, instance) != self.key:
@@ -253,6 +284,14 @@ class Traces:
         if account.get("id") not in (None, "", ERASED):
             self.ids.add(instance_account_id(instance, account["id"]) if self.clear else str(account["id"]))
         return True
+
+
+def status_copy(instance: Any, status_id: Any) -> str | None:
+    """``instance/id``: one copy of a status, its id on the instance it was fetched from (the curation's
+    ``fetched_from || '/' || status_id``, an entry of ``copies``); None without both, or for an erased id."""
+    if instance in (None, "") or status_id in (None, "", ERASED):
+        return None
+    return f"{str(instance).lower()}/{status_id}"
 
 
 def home_instance(account: Any, instance: str) -> str:

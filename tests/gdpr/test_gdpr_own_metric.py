@@ -292,3 +292,37 @@ def test_tables_no_catalog_entry_lists_are_named_by_the_erasure_and_the_export(o
     warning = next(line for line in result.err.splitlines() if "no catalog entry lists" in line)
     assert result.code == 0 and warning.startswith("fediscope: warning: ") and all(p in warning for p in named)
     assert "toots_per_account" not in warning  # listed, and erased
+
+
+@pytest.mark.parametrize("made", ["missing", "file"])
+def test_an_unusable_metrics_dir_is_ignored_with_one_warning_by_the_erasure_and_the_export_only(
+        own_metric, run_cli, monkeypatch: pytest.MonkeyPatch, made: str) -> None:
+    """A FEDISCOPE_METRICS_DIR that is gone (or is a file) made every command refuse its settings (exit 2), the
+    erasure and the access export too, which never read the metric files. They now run and say once that it was
+    ignored; every command that reads metric files still refuses it with the same line."""
+    env = own_metric
+    key = env.key(SUBJECT)
+    target = env.settings.metrics_dir.parent / "nowhere"
+    if made == "file":
+        target.write_text(OWN_SQL)
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(target))
+    problem = "does not exist" if made == "missing" else "is not a directory"
+    refused = f"FEDISCOPE_METRICS_DIR is invalid: {target} {problem}"
+    ignored = f"fediscope: warning: FEDISCOPE_METRICS_DIR is ignored: {target} {problem}"
+    for command in (["process"], ["report"], ["doctor"]):
+        result = run_cli(*command)
+        assert result.code == 2 and refused in result.err and "Traceback" not in result.err, (command, result.err)
+
+    result = run_cli("gdpr", "export", "--account", SUBJECT)
+    assert result.code == 0, result.err
+    assert result.err.splitlines() == [next(line for line in result.err.splitlines() if line.startswith(ignored))]
+    assert [row["account_key"] for row in json.loads(result.out)["store"][OWN]] == [key]
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
+    assert result.code == 0, result.err
+    assert len(result.err.splitlines()) == 1 and result.err.startswith(ignored), result.err
+    report = json.loads(result.out)
+    assert report["store"] == {OWN: 1} and report["raw"]["records_removed"] > 0
+    assert report["warnings"] == [result.err.strip().removeprefix("fediscope: warning: ")]
+    rows = _stored_rows(env.settings, OWN)
+    assert rows and key not in {row["account_key"] for row in rows}
