@@ -22,7 +22,8 @@ Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-l
 summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope
 process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or
 holds no data; exits 2 with a usage line for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after
-``--until``, ``--recurate`` with either, ``--force`` without it). ``--recurate`` rebuilds every curated table
+``--until``, ``--recurate`` with either, ``--force`` without it) and with one line for a bad setting (a
+``FEDISCOPE_*`` value, ``fediscope.toml``). ``--recurate`` rebuilds every curated table
 from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
 (:mod:`fediscope.engine.curation`).
 """
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
                                         allow_missing=args.force)
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures
     print(json.dumps(summary.as_dict(), sort_keys=True))
     return 0
 

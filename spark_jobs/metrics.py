@@ -22,8 +22,9 @@ Command::
 Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
 nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), or when the store cannot be
-opened (checked before Spark starts: nothing is computed) or is an in-memory SQLite database; exits 2 with a
-usage line when ``--out`` names a directory or a folder that is not there.
+opened (checked before Spark starts: nothing is computed); exits 2 with a usage line when ``--out`` names a
+directory or a folder that is not there, and with one line, as ``fediscope process`` does, for a bad setting, an
+in-memory SQLite store, an unknown ``--metric`` or a metric file that is wrong (its header, its SQL or its result).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
                     store.close()
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures
     print(json.dumps(summary, sort_keys=True))
     return 0
 

@@ -83,6 +83,39 @@ def test_an_unreachable_store_fails_before_spark_starts(processed: Path) -> None
 
 def test_an_in_memory_store_is_refused_before_spark_starts(processed: Path) -> None:
     status, err = _job(processed, "--store", "sqlite://", "--metric", "languages")
-    assert status == "1 False", err
+    assert status == "2 False", err  # a bad setting, as `fediscope process` exits
     assert len(err) == 1 and err[0].startswith("fediscope metrics: error: the store 'sqlite://' (--store, "
                                                "FEDISCOPE_STORE or [fediscope] store) is an in-memory SQLite database")
+
+
+def test_a_bad_metric_file_or_name_exits_2_as_fediscope_process_does(processed: Path, tmp_path: Path) -> None:
+    """A metric file the user wrote that is wrong, or an unknown --metric, is their input's mistake: exit 2, as
+    `fediscope process` exits (the job exited 1 for every failure), one line naming it, before Spark starts."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "broken.sql").write_text("-- question: q\n-- key: k\n-- key: k\nSELECT 1 AS k\n")
+    code = (f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
+            f"os.environ['FEDISCOPE_METRICS_DIR'] = {str(own)!r}\n"
+            f"code = main(['--lake', {str(processed)!r}, '--no-store']); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    err = job.stderr.strip().splitlines()
+    assert job.stdout.strip() == "2 False", job.stderr
+    assert len(err) == 1 and err[0].startswith("fediscope metrics: error: ") and "broken.sql" in err[0], err
+
+    status, err = _job(processed, "--no-store", "--metric", "no_such_metric")
+    assert status == "2 False", err
+    assert len(err) == 1 and err[0].startswith("fediscope metrics: error: unknown metric(s) no_such_metric"), err
+
+
+@pytest.mark.parametrize("job_name", ["curate", "metrics"])
+def test_a_bad_setting_exits_2_from_either_spark_job(processed: Path, tmp_path: Path, job_name: str) -> None:
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.{job_name} import main\n"
+            f"code = main(['--lake', {str(processed)!r}]); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")} | {"FEDISCOPE_PRIVACY": "maybe"}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    err = job.stderr.strip().splitlines()
+    assert job.stdout.strip() == "2 False", job.stderr
+    assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: ") and "FEDISCOPE_PRIVACY" in err[0], err
