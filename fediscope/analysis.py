@@ -18,7 +18,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +343,18 @@ def latest_fetch_day(store: MetricStore) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def partial_days(days: list[str], fetched: str | None) -> list[str]:
+    """The days of a daily series (``days``, in order) collected only in part: its first day, where the collection's
+    walk back in time began (it was cut by ``FEDISCOPE_BACKFILL_PAGES``, or the collection started from its first
+    run's moment: the day's statuses before the oldest one collected are missing; the store cannot tell a walk that
+    reached the timeline's beginning or ``FEDISCOPE_BACKFILL_SINCE``), and its last day when it is the day of the
+    latest fetch (``fetched``, :func:`latest_fetch_day`: the collection stopped during it). Empty for no days; one
+    day for a one-day series."""
+    if not days:
+        return []
+    return list(dict.fromkeys([days[0], *([days[-1]] if days[-1] == fetched else [])]))
+
+
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
 
@@ -351,9 +363,11 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     tags are not kept together there). Days between the first and the last without any hashtag use are rows of
     zeros (as sign-ups' empty months), so the series has one row per calendar day.
 
-    ``summary["partial_day"]``: the last day, when it is the day of the latest fetch (:func:`latest_fetch_day`):
-    the collection stopped during it, so its numbers are a part of the day's, not a decline (None otherwise,
-    and when the store does not say when the latest fetch was)."""
+    ``summary["partial_days"]``: the days collected in part (:func:`partial_days`): the first day (the collection
+    began during it, so a rise after it is not growth; ``first_day_partial``) and the last when it is the day of
+    the latest fetch (the collection stopped during it, so its drop is not a decline). ``summary["partial_day"]``
+    is that last day alone (None when it is not the latest fetch's day, or the store does not say when that was),
+    as it was before the first day was marked."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -370,10 +384,11 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
     fetched = latest_fetch_day(store)
-    partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
+    last_partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
-               "latest_fetch_day": fetched, "partial_day": partial}
+               "latest_fetch_day": fetched, "partial_day": last_partial,
+               "partial_days": partial_days([r["day"] for r in series], fetched), "first_day_partial": bool(series)}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
@@ -387,11 +402,28 @@ def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
                    {"day": day, "tags": len(rows)})
 
 
+#: the days the metric's two windows span together (the latest 7 and the 7 before, ``trending_hashtags.sql``)
+TRENDING_DAYS = 14
+
+
 def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The tags used more in the latest 7 days of data than in the 7 before.
+
+    ``summary["previous_window_partial"]``: the 7 days before reach the first day with hashtag data (the metric's
+    ``first_day``, where the collection began: collected in part, :func:`partial_days`) or days before it, so their
+    counts are low and the growth overstated; None when the store does not say (metrics computed before the
+    column)."""
     rows = store.top(metric("trending_hashtags"), n)
+    first = rows[0].get("first_day") if rows else None
+    end = rows[0].get("window_end") if rows else None
+    partial = None
+    if isinstance(first, str) and isinstance(end, str):
+        start = date.fromisoformat(end) - timedelta(days=TRENDING_DAYS - 1)
+        partial = date.fromisoformat(first) >= start
     return _result("trending_hashtags", "Trending hashtags (the latest 7 days of data vs the 7 before)",
                    "trending_hashtags",
-                   ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
+                   ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows,
+                   {"first_day": first if isinstance(first, str) else None, "previous_window_partial": partial})
 
 
 def hashtag_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:

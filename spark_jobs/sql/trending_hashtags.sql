@@ -11,21 +11,24 @@
 -- ties in growth are broken by tag (the key), as the stores break them.
 -- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
 -- of hashtags_daily as partial, the collection having stopped during it.
+-- first_day = the first day with hashtag data (every row the same), where the collection's walk back in time
+-- began: collected in part, so the report says when the 7 days before reach it (their counts are then low).
 WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
                         CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
-  SELECT max(h.dt) AS last_day
+  SELECT max(h.dt) AS last_day, min(h.dt) AS first_day
   FROM hashtags AS h CROSS JOIN fetched AS f
   WHERE f.last_fetch_day IS NULL OR h.dt <= f.last_fetch_day
 ),
 aged AS (
-  SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day
+  SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day, b.first_day
   FROM hashtags AS h CROSS JOIN bounds AS b
 ),
 windows AS (
   SELECT
     tag,
     max(last_day) AS last_day,
+    max(first_day) AS first_day,
     sum(CASE WHEN age BETWEEN 0 AND 6 THEN 1 ELSE 0 END) AS current_toots,
     sum(CASE WHEN age BETWEEN 7 AND 13 THEN 1 ELSE 0 END) AS previous_toots,
     sum(CASE WHEN age BETWEEN 0 AND 6 THEN engagement ELSE 0 END) AS current_engagement
@@ -42,7 +45,8 @@ SELECT
   current_toots - previous_toots AS delta,
   (current_toots + 1) / (previous_toots + 1) AS growth,
   current_engagement,
-  strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day
+  strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day,
+  strftime(first_day, '%Y-%m-%d') AS first_day
 FROM windows CROSS JOIN fetched AS f
 WHERE current_toots > 0
 ORDER BY ranking

@@ -380,7 +380,8 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e,
-                 "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat()}
+                 "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat(),
+                 "first_day": min(s["dt"] for s, _ in tagged if s["dt"] <= bound).isoformat()}
                 for i, (tag, c, p, e) in enumerate(trending, 1)]
     out["trending_hashtags"] = rows
 

@@ -192,6 +192,51 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     assert {r["latest_fetch_day"] for r in rows} == {"2026-08-20"}  # fetched at 13:00 on the last day
 
 
+@pytest.mark.parametrize(("first_ago", "previous_partial"), [(9, True), (13, True), (14, False)])
+def test_the_first_day_is_partial_in_hashtags_per_day_and_in_the_trending_window(
+        lake: LocalLake, duckdb_engine, tmp_path: Path, first_ago: int, previous_partial: bool) -> None:
+    """Was: the first day, where the collection's walk back in time began (FEDISCOPE_BACKFILL_PAGES cut it late in
+    that day), showed one toot against the next days' several, and read as growth; and trending hashtags compared
+    the latest 7 days with 7 days that began on (or before) that day, its growth overstated, without saying so.
+    The first day is marked in the summary, the text table and the JSON; the trending note says when the 7 days
+    before reach it (13 days before the window's end: its first day)."""
+    from fediscope import analysis
+    from fediscope.report import FIRST_DAY_NOTE, Report
+    from fediscope.store.port import open_store
+
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    last = datetime(2026, 8, 20, 12, tzinfo=UTC)
+    walk_began = last - timedelta(days=first_ago) + timedelta(hours=11)  # 23:00: the day's last hour alone
+    plan = [walk_began] + [last - timedelta(days=ago) for ago in range(first_ago - 1, -1, -1) for _ in range(3)]
+    crafted = [_tagged(base, n, created, "tag") for n, created in enumerate(plan, 1)]
+    land(lake, "statuses", crafted, last + timedelta(days=1), policy())  # the last day is whole: fetched after it
+    engine = duckdb_engine()
+    engine.curate()
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("hashtags_daily", "trending_hashtags"):
+        store.write(METRICS[name], engine.run_metric(METRICS[name]))
+    first = walk_began.date().isoformat()
+    result = analysis.hashtags_per_day(store)
+    assert [(r["day"], r["uses"]) for r in result.rows[:2]] == [(first, 1), ((walk_began + timedelta(days=1))
+                                                                             .date().isoformat(), 3)]
+    assert result.summary["partial_days"] == [first] and result.summary["first_day_partial"] is True
+    assert result.summary["partial_day"] is None  # the last day: fetched a day after it
+    trending = analysis.trending_hashtags(store)
+    assert trending.summary == {"first_day": first, "previous_window_partial": previous_partial}
+    report = Report("sqlite://", analysis.AnalysisRun([result, trending], {"hashtags_daily": 1,
+                                                                           "trending_hashtags": 1}, []))
+    text = report.section(result)
+    table = [line for line in text.splitlines() if line.startswith("2026-")]
+    assert table[0].startswith(f"{first} (partial)") and sum("(partial)" in line for line in table) == 1
+    assert FIRST_DAY_NOTE in text and "first day partial" not in text
+    said = report.section(trending)
+    assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == \
+        previous_partial
+    assert "previous window partial" not in said
+    (shown,) = [a for a in report.to_dict()["analyses"] if a["name"] == "hashtags_per_day"]
+    assert shown["summary"]["partial_days"] == [first]
+
+
 def _hashtag_engagement_from_curated(lake_dir: Path) -> list[dict]:
     """``hashtag_engagement`` recomputed in plain Python from the curated ``statuses`` Parquet (read with pyarrow,
     not through an engine, nor through the curated hashtags table the SQL reads): every toot that is not a share
