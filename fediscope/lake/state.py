@@ -119,5 +119,37 @@ def save_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pas
     _write(lake, state_path(instance, checkpoint_source(source, policy), collection_pass), checkpoint)
 
 
+#: The pass name under which :func:`save_walk_start` keeps where a source's first walk began.
+WALK_START = "start"
+#: How a first walk ended (:func:`save_walk_start`): at the timeline's end (nothing older), at
+#: ``FEDISCOPE_BACKFILL_SINCE`` (a status older than it was seen), cut by ``FEDISCOPE_BACKFILL_PAGES`` (older
+#: statuses exist and are never collected), or ``now``: ``FEDISCOPE_BACKFILL_PAGES=0``, nothing walked back.
+WALK_ENDS = ("end", "since", "cut", "now")
+
+
+def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_id: str | None,
+                    oldest_created_at: str | None, policy: PrivacyPolicy | None = None) -> None:
+    """Record where a source's collection begins, when its first walk back in time ends: how it ended
+    (:data:`WALK_ENDS`) and the oldest status it landed in the run that ended it (its id and ``created_at``; None
+    when that run landed none; on ``now`` the newest status then, not landed: the collection begins after it).
+    On ``end`` or ``since`` the first day collected is whole; on ``cut`` or ``now`` it holds only the statuses
+    from the oldest on. Kept as ``_state/<domain>/start/<source>.json`` (named like the checkpoint; an erasure of
+    the account a source names deletes it with the checkpoint); a source started over (its checkpoint deleted)
+    records its new first walk."""
+    if ended not in WALK_ENDS:
+        raise ValueError(f"unknown end of a walk {ended!r}; known: {', '.join(WALK_ENDS)}")
+    extra = {"ended": ended, "oldest_created_at": oldest_created_at}
+    _write(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
+           Checkpoint(oldest_id, datetime.now(UTC).isoformat(timespec="seconds"), extra))
+
+
+def load_walk_start(lake: LakeBackend, instance: str, source: str,
+                    policy: PrivacyPolicy | None = None) -> Checkpoint | None:
+    """The record :func:`save_walk_start` kept (``newest_id`` holds the oldest id; ``extra`` how the walk ended),
+    or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
+    path = state_path(instance, checkpoint_source(source, policy), WALK_START)
+    return _read(lake, path) if lake.exists(path) else None
+
+
 def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:
     lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())
