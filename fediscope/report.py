@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, run_analyses
+from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, partial_marks, run_analyses
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 
@@ -64,9 +64,15 @@ NOTES: dict[str, str] = {
 #: under a daily series whose last day is the day of the latest fetch (``summary["partial_day"]``)
 PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped during it, so its numbers are a part "
                 "of the day's, not a decline")
-#: under a daily series whose first day is shown (:func:`fediscope.analysis.partial_days`)
-FIRST_DAY_NOTE = ("(partial), first day: the collection's walk back in time began during it, so unless it reached the "
-                  "timeline's beginning or FEDISCOPE_BACKFILL_SINCE its numbers are a part of the day's, not a rise")
+#: under a daily series whose first day is shown and partial (``summary["first_day_partial"]`` True)
+FIRST_DAY_NOTE = ("(partial), first day: the collection began during it (its walk back in time was cut by "
+                  "FEDISCOPE_BACKFILL_PAGES, or it started from its first run), so its numbers are a part of the "
+                  "day's, not a rise")
+#: under a daily series whose first day is shown and the lake does not say whether it is whole (None)
+FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it, and the lake does not say whether "
+                          "its walk back in time reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (its "
+                          "sources were first collected before fediscope recorded it): its numbers may be a part of "
+                          "the day's")
 #: under trending hashtags when the 7 days before reach the first day with data (``previous_window_partial``)
 PREVIOUS_WINDOW_NOTE = ("(partial): the 7 days before reach the first day with hashtag data ({first}), where the "
                         "collection began: their counts are low, so the growth is overstated")
@@ -203,15 +209,18 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def _mark_partial_days(result: AnalysisResult, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """``rows`` (those shown) with each partial day of the series marked "(partial)", and the notes that say why:
-    the first day's when the series' first day is shown, the latest fetch's when its last day is that one."""
+    """``rows`` (those shown) with each partial day of the series marked "(partial)" (a first day not known to be
+    whole or partial "(partial?)"), and the notes that say why: the first day's when the series' first day is
+    shown, the latest fetch's when its last day is that one."""
+    marks = partial_marks(result)
     summary = result.summary
-    last = summary.get("partial_day")
-    days = set(summary.get("partial_days") or ([] if last is None else [last]))
-    first = result.rows[0].get("day") if summary.get("first_day_partial") and result.rows else None
+    first = result.rows[0].get("day") if result.rows else None
+    state = summary.get("first_day_partial", False)
+    first_note = FIRST_DAY_NOTE if state is True else FIRST_DAY_UNKNOWN_NOTE if state is None else None
     shown = {r.get("day") for r in rows}
-    notes = [text for day, text in ((first, FIRST_DAY_NOTE), (last, PARTIAL_NOTE)) if day is not None and day in shown]
-    return [dict(r, day=f"{r['day']} (partial)") if r.get("day") in days else r for r in rows], notes
+    notes = [text for day, text in ((first, first_note), (summary.get("partial_day"), PARTIAL_NOTE))
+             if text is not None and day is not None and day in shown]
+    return [dict(r, day=f"{r['day']} {marks[r['day']]}") if r.get("day") in marks else r for r in rows], notes
 
 
 @dataclass

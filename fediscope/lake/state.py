@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import posixpath
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import state_path
+from fediscope.lake.layout import STATE_ROOT, state_path
+from fediscope.timestamps import parse_iso
 
 if TYPE_CHECKING:
     from fediscope.privacy import PrivacyPolicy
+
+log = logging.getLogger(__name__)
 
 
 class UnreadableCheckpoint(ValueError):
@@ -149,6 +154,41 @@ def load_walk_start(lake: LakeBackend, instance: str, source: str,
     or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
     path = state_path(instance, checkpoint_source(source, policy), WALK_START)
     return _read(lake, path) if lake.exists(path) else None
+
+
+@dataclass(frozen=True)
+class CollectionStart:
+    """Where one source's collection begins, without the source (the metrics' ``collection_starts`` table: a
+    source may name a person): its instance's domain, how its first walk ended (:data:`WALK_ENDS`) and the UTC day
+    of the oldest status recorded (None when the record holds none)."""
+
+    instance: str
+    ended: str
+    oldest_day: date | None
+
+
+def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
+    """Every record :func:`save_walk_start` kept in the lake (``_state/<domain>/start/*.json``), sorted; a record
+    that is not one (unreadable, an unknown end) is left out with a warning: the day it would speak for is then
+    told by the others, or unknown."""
+    starts = []
+    for domain in (e for e in lake.list(STATE_ROOT) if e.is_dir):
+        for entry in lake.list(posixpath.join(domain.path, WALK_START)):
+            if entry.is_dir or not entry.path.endswith(".json"):
+                continue
+            try:
+                extra = _read(lake, entry.path).extra
+            except UnreadableCheckpoint as exc:
+                log.warning("%s is not a record of where a collection begins (%s): left out", entry.path, exc)
+                continue
+            ended = extra.get("ended") if isinstance(extra, dict) else None
+            if ended not in WALK_ENDS:
+                log.warning("%s does not say how a first walk ended (%r): left out", entry.path, ended)
+                continue
+            oldest = parse_iso(extra.get("oldest_created_at"))
+            starts.append(CollectionStart(posixpath.basename(domain.path), ended,
+                                          oldest.astimezone(UTC).date() if oldest else None))
+    return sorted(starts, key=lambda s: (s.instance, s.ended, s.oldest_day or date.min))
 
 
 def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:

@@ -93,6 +93,40 @@ def test_the_first_walk_records_where_the_collection_begins(make_settings, lake_
         assert again.ok and load_walk_start(lake, server.domain, "public") == start
 
 
+@pytest.mark.parametrize(("backfill_pages", "first_day_partial"), [(2, True), (1000, False)])
+def test_the_report_marks_the_first_day_as_the_first_walk_ended(make_settings, lake_dir, tmp_path, backfill_pages,
+                                                                first_day_partial) -> None:
+    """Was: the report marked the hashtag series' first day "(partial)" always, also when the first walk reached
+    the timeline's beginning (the whole day collected): the store could not tell. A walk cut by
+    FEDISCOPE_BACKFILL_PAGES marks it "(partial)", one that reached the end leaves it unmarked; a lake without
+    the records (collected before them) marks it "(partial?)", also when nothing else changed since the last run."""
+    from fediscope import analysis
+    from fediscope.engine.process import run_process
+    from fediscope.lake.layout import STATE_ROOT
+    from fediscope.store.port import open_store
+
+    store_url = f"sqlite:///{tmp_path / 'm.db'}"
+    # 30 statuses a minute apart: every one on the recorded day, the first and only day of the series
+    with MastodonDouble(statuses=30) as server:
+        settings = make_settings(backfill_pages=backfill_pages, store=store_url)
+        assert run_collection(settings, public(server), progress=False).ok
+        domain = server.domain
+    run_process(settings, progress=False)
+    store = open_store(store_url)
+    result = analysis.hashtags_per_day(store)
+    assert [r["day"] for r in result.rows] == [RECORDED_AT.date().isoformat()]
+    assert result.summary["first_day_partial"] is first_day_partial
+    assert result.summary["partial_days"] == ([result.rows[0]["day"]] if first_day_partial else [])
+    assert analysis.partial_marks(result) == ({result.rows[0]["day"]: "(partial)"} if first_day_partial else {})
+
+    assert open_lake(settings.lake).delete(f"{STATE_ROOT}/{domain}/start", recursive=True)  # as collected before
+    again = run_process(settings, progress=False)
+    assert not again.metrics_skipped and again.metrics["trending_hashtags"].stored
+    result = analysis.hashtags_per_day(store)
+    assert result.summary["first_day_partial"] is None and result.summary["partial_days"] == []
+    assert analysis.partial_marks(result) == {result.rows[0]["day"]: "(partial?)"}
+
+
 def test_backfill_zero_starts_from_now(mastodon_server, make_settings, lake) -> None:
     run_collection(make_settings(backfill_pages=0), public(mastodon_server), progress=False)
     assert lake.status_ids() == set()
