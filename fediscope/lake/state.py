@@ -132,11 +132,12 @@ WALK_START = "start"
 WALK_ENDS = ("end", "since", "cut", "now")
 
 
-def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_id: str | None,
-                    oldest_created_at: str | None, policy: PrivacyPolicy | None = None) -> None:
+def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_created_at: str | None,
+                    policy: PrivacyPolicy | None = None) -> None:
     """Record where a source's collection begins, when its first walk back in time ends: how it ended
-    (:data:`WALK_ENDS`) and the oldest status it landed in the run that ended it (its id and ``created_at``; None
-    when that run landed none; on ``now`` the newest status then, not landed: the collection begins after it).
+    (:data:`WALK_ENDS`) and the ``created_at`` of the oldest status it landed in the run that ended it (None when
+    that run landed none; on ``now`` the newest status then, not landed: the collection begins after it). Not the
+    status's id: with its instance an id names its author, whom an erasure would have to find here.
     On ``end`` or ``since`` the first day collected is whole; on ``cut`` or ``now`` it holds only the statuses
     from the oldest on. Kept as ``_state/<domain>/start/<source>.json`` (named like the checkpoint; an erasure of
     the account a source names deletes it with the checkpoint); a source started over (its checkpoint deleted)
@@ -145,12 +146,12 @@ def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, o
         raise ValueError(f"unknown end of a walk {ended!r}; known: {', '.join(WALK_ENDS)}")
     extra = {"ended": ended, "oldest_created_at": oldest_created_at}
     _write(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
-           Checkpoint(oldest_id, datetime.now(UTC).isoformat(timespec="seconds"), extra))
+           Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"), extra))
 
 
 def load_walk_start(lake: LakeBackend, instance: str, source: str,
                     policy: PrivacyPolicy | None = None) -> Checkpoint | None:
-    """The record :func:`save_walk_start` kept (``newest_id`` holds the oldest id; ``extra`` how the walk ended),
+    """The record :func:`save_walk_start` kept (``extra``: how the walk ended, the oldest status's time),
     or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
     path = state_path(instance, checkpoint_source(source, policy), WALK_START)
     return _read(lake, path) if lake.exists(path) else None

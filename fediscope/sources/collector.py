@@ -484,7 +484,7 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id), ctx.policy)
     # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
     newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
-    save_walk_start(ctx.lake, client.domain, source.name, "now", *newest, ctx.policy)
+    save_walk_start(ctx.lake, client.domain, source.name, "now", newest[1], ctx.policy)
     result.caught_up, result.checkpoint = True, page.newest_id
 
 
@@ -534,7 +534,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             result.backfill_cut = not walk_ended and len(page.items) >= full_page and next_cursor is not None
             if first_run:
                 ended = "since" if reached else "cut" if result.backfill_cut else "end"
-                save_walk_start(ctx.lake, domain, name, ended, *oldest, ctx.policy)
+                save_walk_start(ctx.lake, domain, name, ended, oldest[1], ctx.policy)
             return True, budget
         if next_cursor is None:  # the gap is not closed: newest_id must not move past what is not landed
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "

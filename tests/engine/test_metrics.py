@@ -223,7 +223,7 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     land(lake, "statuses", crafted, last + timedelta(days=1), policy())  # the last day is whole: fetched after it
     for n, ended in enumerate(starts):
         began = walk_began + timedelta(days=1) if ended.startswith("later:") else walk_began
-        save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.removeprefix("later:"), str(n),
+        save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.removeprefix("later:"),
                         began.isoformat().replace("+00:00", "Z"), policy())
     engine = duckdb_engine()
     engine.curate()

@@ -107,7 +107,7 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
     metric = METRICS["trending_hashtags"]
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         first = duck.run_metric(metric)[0]["first_day"]
-    save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, "1", f"{first}T23:00:00.000Z")
+    save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{first}T23:00:00.000Z")
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         expected = duck.run_metric(metric)
     assert {r["first_day_partial"] for r in expected} == {ended == "cut"}

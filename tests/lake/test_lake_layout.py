@@ -145,9 +145,9 @@ def test_collection_starts_are_read_without_sources_and_a_damaged_record_is_left
 
     lake = LocalLake(tmp_path / "lake")
     policy = PrivacyPolicy(key=b"k" * 32)
-    save_walk_start(lake, "mastodon.social", "account:Gargron", "cut", "9", "2026-08-01T23:30:00.000-02:00", policy)
-    save_walk_start(lake, "mastodon.social", "public", "end", None, None)
-    save_walk_start(lake, "example.org:8080", "tag:python", "since", "7", "2026-07-31T00:00:00.000Z")
+    save_walk_start(lake, "mastodon.social", "account:Gargron", "cut", "2026-08-01T23:30:00.000-02:00", policy)
+    save_walk_start(lake, "mastodon.social", "public", "end", None)
+    save_walk_start(lake, "example.org:8080", "tag:python", "since", "2026-07-31T00:00:00.000Z")
     lake.write_atomic(state_path("example.org:8080", "local", "start"), b"{not json")
     lake.write_atomic(state_path("example.org:8080", "public", "start"), b'{"extra": {"ended": "maybe"}}')
     save_checkpoint(lake, "mastodon.social", "public", Checkpoint("12"))  # a checkpoint: not a start record
