@@ -18,7 +18,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -334,13 +334,55 @@ def _every_day(days: list[str]) -> list[str]:
     return [date.fromordinal(dates[0].toordinal() + i).isoformat() for i in range(span + 1)]
 
 
+def _trending_head(store: MetricStore) -> Row:
+    """The first row of ``trending_hashtags`` (empty without one): the columns every row repeats are read there."""
+    rows = store.top(metric("trending_hashtags"), 1)
+    return rows[0] if rows else {}
+
+
 def latest_fetch_day(store: MetricStore) -> str | None:
     """The UTC day (``YYYY-MM-DD``) of the latest fetch of a status, as the ``trending_hashtags`` metric records it
     (its ``latest_fetch_day``, the same in every row); None when the store does not hold it (no hashtags, or
     metrics computed by a fediscope before the column)."""
-    rows = store.top(metric("trending_hashtags"), 1)
-    value = rows[0].get("latest_fetch_day") if rows else None
+    value = _trending_head(store).get("latest_fetch_day")
     return value if isinstance(value, str) else None
+
+
+def first_day_partial(store: MetricStore, first: str | None) -> bool | None:
+    """Whether the first day with hashtag data (``first``) was collected in part, as ``trending_hashtags`` records it
+    (``first_day_partial``, from the lake's records of where each source's collection begins): True when a source
+    whose collection began that day was cut by ``FEDISCOPE_BACKFILL_PAGES`` or started from its first run's moment,
+    False when every such source reached the timeline's beginning or ``FEDISCOPE_BACKFILL_SINCE``; None when
+    unknown: no record is of that day (sources first collected before fediscope kept them), metrics computed before
+    the column, or a metric whose first day is not ``first``."""
+    head = _trending_head(store)
+    value = head.get("first_day_partial")
+    return value if isinstance(value, bool) and first is not None and head.get("first_day") == first else None
+
+
+def partial_days(days: list[str], fetched: str | None, first_partial: bool | None) -> list[str]:
+    """The days of a daily series (``days``, in order) collected only in part: its first day when
+    ``first_partial`` (:func:`first_day_partial`) is True, and its last day when it is the day of the latest fetch
+    (``fetched``, :func:`latest_fetch_day`: the collection stopped during it). A first day not known to be whole
+    or partial (None) is not among them: the report marks it "(partial?)". Empty for no days; one day for a
+    one-day series."""
+    if not days:
+        return []
+    marked = [days[0]] if first_partial else []
+    return list(dict.fromkeys([*marked, *([days[-1]] if days[-1] == fetched else [])]))
+
+
+def partial_marks(result: AnalysisResult) -> dict[str, str]:
+    """The days of a daily series to mark, and how: "(partial)" for the days collected in part
+    (``summary["partial_days"]``, else the latest fetch's ``partial_day`` alone), "(partial?)" for a first day the
+    lake does not say is whole (``summary["first_day_partial"]`` None); the text table and the chart mark these."""
+    summary = result.summary
+    last = summary.get("partial_day")
+    marks = dict.fromkeys(summary.get("partial_days") or ([] if last is None else [last]), "(partial)")
+    first = result.rows[0].get("day") if result.rows else None
+    if "first_day_partial" in summary and summary["first_day_partial"] is None and first is not None:
+        marks.setdefault(first, "(partial?)")
+    return marks
 
 
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -351,9 +393,12 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     tags are not kept together there). Days between the first and the last without any hashtag use are rows of
     zeros (as sign-ups' empty months), so the series has one row per calendar day.
 
-    ``summary["partial_day"]``: the last day, when it is the day of the latest fetch (:func:`latest_fetch_day`):
-    the collection stopped during it, so its numbers are a part of the day's, not a decline (None otherwise,
-    and when the store does not say when the latest fetch was)."""
+    ``summary["partial_days"]``: the days collected in part (:func:`partial_days`): the first day when the
+    collection began during it (so a rise after it is not growth) and the last when it is the day of the latest
+    fetch (the collection stopped during it, so its drop is not a decline). ``summary["first_day_partial"]`` says
+    which the first day is (:func:`first_day_partial`: True, False, or None when the lake does not say; False
+    without days). ``summary["partial_day"]`` is that last day alone (None when it is not the latest fetch's day,
+    or the store does not say when that was), as it was before the first day was marked."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -370,10 +415,13 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
     fetched = latest_fetch_day(store)
-    partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
+    last_partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
+    first_partial = first_day_partial(store, series[0]["day"]) if series else False
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
-               "latest_fetch_day": fetched, "partial_day": partial}
+               "latest_fetch_day": fetched, "partial_day": last_partial,
+               "partial_days": partial_days([r["day"] for r in series], fetched, first_partial),
+               "first_day_partial": first_partial}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
@@ -387,11 +435,29 @@ def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
                    {"day": day, "tags": len(rows)})
 
 
+#: the days the metric's two windows span together (the latest 7 and the 7 before, ``trending_hashtags.sql``)
+TRENDING_DAYS = 14
+
+
 def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The tags used more in the latest 7 days of data than in the 7 before.
+
+    ``summary["previous_window_partial"]``: the 7 days before reach days before the first day with hashtag data
+    (the metric's ``first_day``, where the collection began), or begin on it and it is not known to be whole
+    (:func:`first_day_partial`), so their counts are low and the growth overstated; None when the store does not
+    say (metrics computed before the column)."""
     rows = store.top(metric("trending_hashtags"), n)
+    first = rows[0].get("first_day") if rows else None
+    end = rows[0].get("window_end") if rows else None
+    partial = None
+    if isinstance(first, str) and isinstance(end, str):
+        start = date.fromisoformat(end) - timedelta(days=TRENDING_DAYS - 1)
+        begins = date.fromisoformat(first)
+        partial = begins > start or (begins == start and rows[0].get("first_day_partial") is not False)
     return _result("trending_hashtags", "Trending hashtags (the latest 7 days of data vs the 7 before)",
                    "trending_hashtags",
-                   ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows)
+                   ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows,
+                   {"first_day": first if isinstance(first, str) else None, "previous_window_partial": partial})
 
 
 def hashtag_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun
+from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
 from fediscope.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,14 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
             ax.axvspan(last - 0.5, last + 0.5, facecolor="none", edgecolor="lightgrey", hatch="//", linewidth=0,
                        label="partial day (latest fetch)")
             ticks = [t for t in ticks if last - t >= max(step / 2, 1)] + [last]
-        labels = [f"{days[t]} (partial)" if days[t] == partial else days[t] for t in ticks]
+        marks = partial_marks(result)
+        if days[0] in marks and days[0] != partial:
+            # the first day, where the walk back in time began (in part, or maybe): hatched and named, else the rise
+            # after it read as growth (always a tick: ticks start at 0)
+            ax.axvspan(-0.5, 0.5, facecolor="none", edgecolor="lightgrey", hatch="\\\\", linewidth=0,
+                       label=("partial day" if marks[days[0]] == "(partial)" else "maybe partial day")
+                       + " (collection began)")
+        labels = [f"{days[t]} {marks[days[t]]}" if days[t] in marks else days[t] for t in ticks]
         ax.set_xticks(ticks, labels, rotation=45, ha="right")
         # beside the plot, not in it: inside, it hid the lines of the first days (the busiest, "all hashtag
         # uses", runs along the top), and a long tag stretched it across the whole chart

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, run_analyses
+from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, partial_marks, run_analyses
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 
@@ -64,6 +64,20 @@ NOTES: dict[str, str] = {
 #: under a daily series whose last day is the day of the latest fetch (``summary["partial_day"]``)
 PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped during it, so its numbers are a part "
                 "of the day's, not a decline")
+#: under a daily series whose first day is shown and partial (``summary["first_day_partial"]`` True)
+FIRST_DAY_NOTE = ("(partial), first day: the collection began during it (its walk back in time was cut by "
+                  "FEDISCOPE_BACKFILL_PAGES, or it started from its first run), so its numbers are a part of the "
+                  "day's, not a rise")
+#: under a daily series whose first day is shown and the lake does not say whether it is whole (None)
+FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it, and the lake does not say whether "
+                          "its walk back in time reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (its "
+                          "sources were first collected before fediscope recorded it): its numbers may be a part of "
+                          "the day's")
+#: under trending hashtags when the 7 days before reach the first day with data (``previous_window_partial``)
+PREVIOUS_WINDOW_NOTE = ("(partial): the 7 days before reach the first day with hashtag data ({first}), where the "
+                        "collection began: their counts are low, so the growth is overstated")
+#: summary entries the table's marks and the notes under it say (the summary line repeated them)
+_SAID_UNDER_THE_TABLE = ("partial_day", "partial_days", "first_day_partial", "previous_window_partial")
 
 
 def format_value(column: str, value: Any) -> str:
@@ -194,6 +208,21 @@ def _summary_line(summary: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _mark_partial_days(result: AnalysisResult, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """``rows`` (those shown) with each partial day of the series marked "(partial)" (a first day not known to be
+    whole or partial "(partial?)"), and the notes that say why: the first day's when the series' first day is
+    shown, the latest fetch's when its last day is that one."""
+    marks = partial_marks(result)
+    summary = result.summary
+    first = result.rows[0].get("day") if result.rows else None
+    state = summary.get("first_day_partial", False)
+    first_note = FIRST_DAY_NOTE if state is True else FIRST_DAY_UNKNOWN_NOTE if state is None else None
+    shown = {r.get("day") for r in rows}
+    notes = [text for day, text in ((first, first_note), (summary.get("partial_day"), PARTIAL_NOTE))
+             if text is not None and day is not None and day in shown]
+    return [dict(r, day=f"{r['day']} {marks[r['day']]}") if r.get("day") in marks else r for r in rows], notes
+
+
 @dataclass
 class Report:
     store_url: str
@@ -209,13 +238,14 @@ class Report:
         if result.text_tail and len(rows) > result.text_tail:
             note = f"(the last {result.text_tail} of {len(rows)} rows; --format json has them all)"
             rows = rows[-result.text_tail:]
-        partial = result.summary.get("partial_day")
-        if partial is not None and "day" in result.columns:
-            rows = [dict(r, day=f"{r['day']} (partial)") if r.get("day") == partial else r for r in rows]
-            note = "\n".join(filter(None, [note, PARTIAL_NOTE]))
+        if "day" in result.columns:
+            rows, partial_notes = _mark_partial_days(result, rows)
+            note = "\n".join(filter(None, [note, *partial_notes]))
+        if result.summary.get("previous_window_partial"):
+            note = "\n".join(filter(None, [note, PREVIOUS_WINDOW_NOTE.format(first=result.summary.get("first_day"))]))
         parts = [f"== {result.title} ==", result.question]
-        # the partial day is marked in the table itself: in the summary line it repeated the latest fetch day
-        summary = _summary_line({k: v for k, v in result.summary.items() if k != "partial_day"})
+        # the partial days are marked in the table itself: in the summary line they repeated the latest fetch day
+        summary = _summary_line({k: v for k, v in result.summary.items() if k not in _SAID_UNDER_THE_TABLE})
         if summary:
             parts.append(summary)
         if result.name in NOTES:

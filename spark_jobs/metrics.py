@@ -4,7 +4,8 @@ The metrics are those of ``spark_jobs/sql/`` and of the user's own directory, ``
 on the driver; the batch DAG passes the worker's setting on, as an absolute path).
 
 Each metric is one SQL file written in DuckDB's dialect and translated to Spark SQL by sqlglot
-(:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views, runs every metric
+(:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views (and
+``collection_starts``, read by the driver from the lake's ``_state/<domain>/start/`` records), runs every metric
 (or those named with ``--metric``) and writes each result to the metric store (``FEDISCOPE_STORE`` or
 ``--store``), replacing what the store held for it. Only the driver needs the ``fediscope`` package.
 The driver runs in ``PYSPARK_DRIVER_PYTHON`` (else ``PYSPARK_PYTHON``, else ``python3`` on the ``PATH``): with a

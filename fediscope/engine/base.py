@@ -22,11 +22,12 @@ from typing import Any
 
 from fediscope.config import ENGINES, Settings
 from fediscope.engine.metrics import Metric
-from fediscope.engine.schema import CURATED, Table
+from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import RESTORE_ADVICE
+from fediscope.lake.state import CollectionStart, collection_starts
 
 Row = dict[str, Any]
 
@@ -87,6 +88,7 @@ class Engine(ABC):
         self.lake = lake or open_lake(settings.lake)
         self._workspace: Workspace | None = None
         self._curated_views = False
+        self._starts: list[CollectionStart] | None = None
 
     # -- the interface other parts call ------------------------------------------------------------------
     def curate(self, since: dt.date | None = None, until: dt.date | None = None,
@@ -144,9 +146,17 @@ class Engine(ABC):
         """A query's result as an Arrow table; engines with a native Arrow path override this."""
         return rows_table(self.query(sql))
 
+    def collection_starts(self) -> list[CollectionStart]:
+        """The lake's records of where each source's collection begins, read once per engine: the metrics'
+        ``collection_starts`` table and ``fediscope process``'s check of whether a metric reading it is current
+        see the same records."""
+        if self._starts is None:
+            self._starts = collection_starts(self.lake)
+        return self._starts
+
     def register_curated_views(self) -> None:
         """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``,
-        ``tag_trends``, ``instance_peers``."""
+        ``tag_trends``, ``instance_peers``, and the table ``collection_starts`` (:data:`COLLECTION_STARTS`)."""
         for table in CURATED.values():
             directory = self.workspace.table_dir(table.name)
             view = table.name if table.name != "statuses" else "curated_statuses"
@@ -155,6 +165,8 @@ class Engine(ABC):
             else:
                 self.register_empty(view, table)
         self.execute("CREATE OR REPLACE TEMP VIEW statuses AS SELECT * FROM curated_statuses WHERE NOT deleted")
+        self.register_rows(COLLECTION_STARTS.name, COLLECTION_STARTS,
+                           [(s.instance, s.ended, s.oldest_day) for s in self.collection_starts()])
         self._curated_views = True
 
     @property
@@ -191,6 +203,11 @@ class Engine(ABC):
     @abstractmethod
     def register_empty(self, view: str, table: Table) -> None:
         """An empty view with ``table``'s columns and types."""
+
+    @abstractmethod
+    def register_rows(self, view: str, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        """A view (or temp table) named ``view`` with ``table``'s columns holding ``rows`` (a few, given as
+        Python values in column order)."""
 
     @abstractmethod
     def materialize(self, name: str, sql: str) -> int:

@@ -116,6 +116,16 @@ class DuckDBEngine(Engine):
         cols = ", ".join(f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"' for c, t in table.columns.items())
         self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {cols} WHERE false")
 
+    def register_rows(self, view: str, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        cols = ", ".join(f'"{c}" {duckdb_type(t)}' for c, t in table.columns.items())
+        self._run(f"CREATE OR REPLACE TEMP TABLE {view} ({cols})")
+        if rows:
+            try:
+                self.con.executemany(f"INSERT INTO {view} VALUES ({', '.join('?' * len(table.columns))})",
+                                     [list(r) for r in rows])
+            except duckdb.Error as exc:
+                raise _failure(exc) from exc
+
     def materialize(self, name: str, sql: str) -> int:
         """A temp table of ``sql``'s rows, in no particular order: every reader of an intermediate table sorts or
         groups it, and keeping the scan order made the one pass over the raw statuses a quarter slower."""

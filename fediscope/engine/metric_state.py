@@ -3,7 +3,8 @@
 ``<lake>/_state/metrics/<store id>/`` holds, per metric, the rows last written to that store (``<metric>.parquet``)
 and one ``index.json`` saying for each metric what those rows were computed from:
 
-* ``sql_sha256`` — the metric's SQL text (a changed SQL file is recomputed even when no data is new);
+* ``sql_sha256`` — the metric's SQL text (a changed SQL file is recomputed even when no data is new), and for a
+  metric reading ``collection_starts`` the lake's records of where the collections begin;
 * ``curated`` — the generation of the curated tables (:attr:`fediscope.engine.manifest.Manifest.generation`;
   every curation that publishes anything starts a new one);
 * ``store_generation`` — the generation the store gave the metric when the rows were written (every write or

@@ -18,6 +18,7 @@ A failing metric stops the run before the store is touched, so the store never m
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -33,6 +34,7 @@ from fediscope.redact import redact_url
 if TYPE_CHECKING:
     from fediscope.engine.metric_state import MetricSnapshots
     from fediscope.lake.backend import LakeBackend
+    from fediscope.lake.state import CollectionStart
     from fediscope.store.port import MetricStore
 
 log = logging.getLogger(__name__)
@@ -188,7 +190,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
              started: float, kept: str, recurate: bool = False, allow_missing: bool = False) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
-    from fediscope.engine.metric_state import MetricSnapshots, sql_fingerprint
+    from fediscope.engine.metric_state import MetricSnapshots
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -206,7 +208,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         in_store = store.generations()
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
-        fingerprints = {n: sql_fingerprint(m.sql) for n, m in metrics.items()}
+        fingerprints = {n: _input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
         stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:
             if metric_name not in stale:  # current: the store holds exactly the kept rows, so their count
@@ -251,6 +253,18 @@ def _prune_snapshots(lake: LakeBackend, keep: str) -> None:
         prune_unused(lake, keep=keep)
     except LakeError as exc:  # only a cleanup: the run's results are stored
         log.warning("process: could not delete unused metric snapshots: %s", exc)
+
+
+def _input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:
+    """What a metric's kept rows are current for besides the curated tables: its SQL, and for a metric reading
+    ``collection_starts`` those records too (a first walk can end, or an erasure delete its record, without
+    changing the curated tables)."""
+    from fediscope.engine.metric_state import sql_fingerprint
+    from fediscope.engine.schema import COLLECTION_STARTS
+
+    if COLLECTION_STARTS.name not in metric.sql:
+        return sql_fingerprint(metric.sql)
+    return sql_fingerprint(metric.sql + "\n" + json.dumps([[s.instance, s.ended, str(s.oldest_day)] for s in starts]))
 
 
 def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,

@@ -177,5 +177,12 @@ CURATED: dict[str, Table] = {t.name: t for t in (STATUSES, ACCOUNTS, HASHTAGS, I
                                                  TAG_TRENDS, INSTANCE_PEERS, STATUS_DELETIONS)}
 
 
+#: Where each source's collection begins (:func:`fediscope.lake.state.collection_starts`): not curated but read
+#: from the lake's ``_state/<domain>/start/`` records when the metrics run, beside the curated tables, so a metric
+#: can tell whether the first day collected is whole (``trending_hashtags``'s ``first_day_partial``). No source
+#: names: a source may name a person.
+COLLECTION_STARTS = Table("collection_starts", {"instance": "string", "ended": "string", "oldest_day": "date"})
+
+
 def table_spark_ddl(table: Table, columns: list[str] | None = None) -> str:
     return ", ".join(f"`{c}` {spark_type(table.columns[c])}" for c in (columns or list(table.columns)))

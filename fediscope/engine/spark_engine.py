@@ -328,6 +328,9 @@ class SparkEngine(Engine):
     def register_empty(self, view: str, table: Table) -> None:
         self._view(self.spark.createDataFrame([], table_spark_ddl(table)), view)
 
+    def register_rows(self, view: str, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        self._view(self.spark.createDataFrame(list(rows), table_spark_ddl(table)), view)
+
     def materialize(self, name: str, sql: str) -> int:
         from pyspark import StorageLevel
 

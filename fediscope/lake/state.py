@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import posixpath
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import state_path
+from fediscope.lake.layout import STATE_ROOT, state_path
+from fediscope.timestamps import parse_iso
 
 if TYPE_CHECKING:
     from fediscope.privacy import PrivacyPolicy
+
+log = logging.getLogger(__name__)
 
 
 class UnreadableCheckpoint(ValueError):
@@ -117,6 +122,74 @@ def save_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pas
                    policy: PrivacyPolicy | None = None) -> None:
     checkpoint = Checkpoint(mark, datetime.now(UTC).isoformat(timespec="seconds"))
     _write(lake, state_path(instance, checkpoint_source(source, policy), collection_pass), checkpoint)
+
+
+#: The pass name under which :func:`save_walk_start` keeps where a source's first walk began.
+WALK_START = "start"
+#: How a first walk ended (:func:`save_walk_start`): at the timeline's end (nothing older), at
+#: ``FEDISCOPE_BACKFILL_SINCE`` (a status older than it was seen), cut by ``FEDISCOPE_BACKFILL_PAGES`` (older
+#: statuses exist and are never collected), or ``now``: ``FEDISCOPE_BACKFILL_PAGES=0``, nothing walked back.
+WALK_ENDS = ("end", "since", "cut", "now")
+
+
+def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_created_at: str | None,
+                    policy: PrivacyPolicy | None = None) -> None:
+    """Record where a source's collection begins, when its first walk back in time ends: how it ended
+    (:data:`WALK_ENDS`) and the ``created_at`` of the oldest status it landed in the run that ended it (None when
+    that run landed none; on ``now`` the newest status then, not landed: the collection begins after it). Not the
+    status's id: with its instance an id names its author, whom an erasure would have to find here.
+    On ``end`` or ``since`` the first day collected is whole; on ``cut`` or ``now`` it holds only the statuses
+    from the oldest on. Kept as ``_state/<domain>/start/<source>.json`` (named like the checkpoint; an erasure of
+    the account a source names deletes it with the checkpoint); a source started over (its checkpoint deleted)
+    records its new first walk."""
+    if ended not in WALK_ENDS:
+        raise ValueError(f"unknown end of a walk {ended!r}; known: {', '.join(WALK_ENDS)}")
+    extra = {"ended": ended, "oldest_created_at": oldest_created_at}
+    _write(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
+           Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"), extra))
+
+
+def load_walk_start(lake: LakeBackend, instance: str, source: str,
+                    policy: PrivacyPolicy | None = None) -> Checkpoint | None:
+    """The record :func:`save_walk_start` kept (``extra``: how the walk ended, the oldest status's time),
+    or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
+    path = state_path(instance, checkpoint_source(source, policy), WALK_START)
+    return _read(lake, path) if lake.exists(path) else None
+
+
+@dataclass(frozen=True)
+class CollectionStart:
+    """Where one source's collection begins, without the source (the metrics' ``collection_starts`` table: a
+    source may name a person): its instance's domain, how its first walk ended (:data:`WALK_ENDS`) and the UTC day
+    of the oldest status recorded (None when the record holds none)."""
+
+    instance: str
+    ended: str
+    oldest_day: date | None
+
+
+def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
+    """Every record :func:`save_walk_start` kept in the lake (``_state/<domain>/start/*.json``), sorted; a record
+    that is not one (unreadable, an unknown end) is left out with a warning: the day it would speak for is then
+    told by the others, or unknown."""
+    starts = []
+    for domain in (e for e in lake.list(STATE_ROOT) if e.is_dir):
+        for entry in lake.list(posixpath.join(domain.path, WALK_START)):
+            if entry.is_dir or not entry.path.endswith(".json"):
+                continue
+            try:
+                extra = _read(lake, entry.path).extra
+            except UnreadableCheckpoint as exc:
+                log.warning("%s is not a record of where a collection begins (%s): left out", entry.path, exc)
+                continue
+            ended = extra.get("ended") if isinstance(extra, dict) else None
+            if ended not in WALK_ENDS:
+                log.warning("%s does not say how a first walk ended (%r): left out", entry.path, ended)
+                continue
+            oldest = parse_iso(extra.get("oldest_created_at"))
+            starts.append(CollectionStart(posixpath.basename(domain.path), ended,
+                                          oldest.astimezone(UTC).date() if oldest else None))
+    return sorted(starts, key=lambda s: (s.instance, s.ended, s.oldest_day or date.min))
 
 
 def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:

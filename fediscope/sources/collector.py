@@ -5,7 +5,10 @@ holding ``newest_id``, the newest status id whose whole history down to the prev
 A run walks a *gap*: from the newest status down to the checkpoint, page by page, newest first, with
 ``since_id=<checkpoint>`` and ``max_id=<cursor>``, the oldest status id of the page above (the ``Link`` header's
 ``max_id`` only for a page without one). The first run has no checkpoint: it walks back ``backfill_pages``
-pages, or down to ``backfill_since``. A cursor must lie below the one before it: when paging cannot go on
+pages, or down to ``backfill_since``; where it ended (the timeline's end, the since-date, cut by the depth, or
+``backfill_pages = 0``: from now) and the oldest status it landed are recorded once, in
+``<lake>/_state/<domain>/start/`` (:func:`~fediscope.lake.state.save_walk_start`): whether the first day
+collected is whole. A cursor must lie below the one before it: when paging cannot go on
 before the gap is closed (the instance ignores ``max_id`` and answers the same statuses again, or a page without
 ids has no Link below it), the source fails with "paging stalled at max_id=…", its walk kept for the next run.
 
@@ -86,6 +89,7 @@ from fediscope.lake.state import (
     load_pass_mark,
     save_checkpoint,
     save_pass_mark,
+    save_walk_start,
     source_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
@@ -478,6 +482,9 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
     save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id), ctx.policy)
+    # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
+    newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
+    save_walk_start(ctx.lake, client.domain, source.name, "now", newest[1], ctx.policy)
     result.caught_up, result.checkpoint = True, page.newest_id
 
 
@@ -488,6 +495,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
     first_run = walk.lower is None
     full_page = page_size(settings.page_limit, "statuses")
     since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
+    oldest: tuple[str | None, str | None] = (None, None)  # the oldest status this run landed of a first walk
     while True:
         if budget is not None and budget <= 0:
             result.caught_up, result.checkpoint = False, checkpoint.newest_id
@@ -509,6 +517,9 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             _land(ctx, client, replace(page, items=items), result, batch_id)
             if first_run and settings.settle_hours > 0:
                 _note_young(ctx, client.domain, name, page, items)
+            landed = _oldest(items)
+            if first_run and landed[0] is not None and (oldest[0] is None or id_key(landed[0]) < id_key(oldest[0])):
+                oldest = landed
         walk.pages += 1
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
         next_cursor = _next_cursor(page, walk.cursor, full_page)
@@ -521,6 +532,9 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
             # below this first one
             result.backfill_cut = not walk_ended and len(page.items) >= full_page and next_cursor is not None
+            if first_run:
+                ended = "since" if reached else "cut" if result.backfill_cut else "end"
+                save_walk_start(ctx.lake, domain, name, ended, oldest[1], ctx.policy)
             return True, budget
         if next_cursor is None:  # the gap is not closed: newest_id must not move past what is not landed
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "
@@ -528,6 +542,17 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk.cursor = next_cursor
         save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
                         ctx.policy)
+
+
+def _oldest(items: list[Any]) -> tuple[str | None, str | None]:
+    """The id and ``created_at`` (as sent) of the oldest of ``items`` among the ids of their usual kind
+    (:func:`usual_ids`); (None, None) without one."""
+    ids = usual_ids(items)
+    if not ids:
+        return None, None
+    lowest = min(ids, key=id_key)
+    created = next((i.get("created_at") for i in items if isinstance(i, dict) and i.get("id") == lowest), None)
+    return lowest, created if isinstance(created, str) else None
 
 
 #: Ids whose time part falls before this are not Mastodon snowflakes (sequential ids, other software).

@@ -11,21 +11,34 @@
 -- ties in growth are broken by tag (the key), as the stores break them.
 -- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
 -- of hashtags_daily as partial, the collection having stopped during it.
+-- first_day = the first day with hashtag data (every row the same), where the collection's walk back in time
+-- began; first_day_partial = whether it was collected in part, from the lake's records of where each source's
+-- collection begins (collection_starts, registered beside the curated tables): true when a source whose oldest
+-- status falls on it was cut by FEDISCOPE_BACKFILL_PAGES or started from now (its earlier statuses that day are
+-- not collected), false when every such source reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (a
+-- day: the whole day is collected), NULL when no record is of that day (a lake collected before the records).
 WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
                         CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
-  SELECT max(h.dt) AS last_day
+  SELECT max(h.dt) AS last_day, min(h.dt) AS first_day
   FROM hashtags AS h CROSS JOIN fetched AS f
   WHERE f.last_fetch_day IS NULL OR h.dt <= f.last_fetch_day
 ),
+first_day_state AS (
+  SELECT CASE WHEN max(CASE WHEN s.ended IN ('cut', 'now') THEN 1 ELSE 0 END) = 1 THEN true
+              WHEN count(*) > 0 THEN false END AS first_day_partial
+  FROM collection_starts AS s CROSS JOIN bounds AS b
+  WHERE s.oldest_day = b.first_day
+),
 aged AS (
-  SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day
+  SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day, b.first_day
   FROM hashtags AS h CROSS JOIN bounds AS b
 ),
 windows AS (
   SELECT
     tag,
     max(last_day) AS last_day,
+    max(first_day) AS first_day,
     sum(CASE WHEN age BETWEEN 0 AND 6 THEN 1 ELSE 0 END) AS current_toots,
     sum(CASE WHEN age BETWEEN 7 AND 13 THEN 1 ELSE 0 END) AS previous_toots,
     sum(CASE WHEN age BETWEEN 0 AND 6 THEN engagement ELSE 0 END) AS current_engagement
@@ -42,7 +55,9 @@ SELECT
   current_toots - previous_toots AS delta,
   (current_toots + 1) / (previous_toots + 1) AS growth,
   current_engagement,
-  strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day
-FROM windows CROSS JOIN fetched AS f
+  strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day,
+  strftime(first_day, '%Y-%m-%d') AS first_day,
+  p.first_day_partial
+FROM windows CROSS JOIN fetched AS f CROSS JOIN first_day_state AS p
 WHERE current_toots > 0
 ORDER BY ranking

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -276,9 +276,10 @@ def hashtag_engagement_row(tag: str, toots: list[dict[str, Any]]) -> dict[str, A
                 sum(map(_interactions, without)) / len(without) if without else None}
 
 
-def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]]
-            ) -> dict[str, list[dict[str, Any]]]:
-    """Every metric, as lists of rows in the documented order."""
+def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]],
+            starts: Sequence[tuple[str, str, date | None]] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Every metric, as lists of rows in the documented order; ``starts``: the lake's ``collection_starts`` rows
+    (instance, ended, oldest_day), none in the corpus."""
     toots = _toots(statuses)
     out: dict[str, list[dict[str, Any]]] = {}
 
@@ -378,9 +379,15 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
                 windows[tag][1] += 1
         trending = [(tag, c, p, e) for tag, (c, p, e) in windows.items() if c > 0]
         trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
+        first = min(s["dt"] for s, _ in tagged if s["dt"] <= bound)
+        # the walks that began on the first day: one cut (or started from now) leaves it partial, else it is whole;
+        # unknown without one
+        began = [ended for _, ended, day in starts if day == first]
+        partial = any(ended in ("cut", "now") for ended in began) if began else None
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e,
-                 "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat()}
+                 "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat(),
+                 "first_day": first.isoformat(), "first_day_partial": partial}
                 for i, (tag, c, p, e) in enumerate(trending, 1)]
     out["trending_hashtags"] = rows
 

@@ -192,6 +192,71 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     assert {r["latest_fetch_day"] for r in rows} == {"2026-08-20"}  # fetched at 13:00 on the last day
 
 
+@pytest.mark.parametrize(("first_ago", "starts", "first_partial", "previous_partial"), [
+    (9, ["cut"], True, True), (13, ["cut"], True, True), (14, ["cut"], True, False),
+    (13, ["since", "now"], True, True),  # one source cut (or started from now) that day: partial
+    (13, ["end", "since"], False, False),  # every source that began that day collected it whole
+    (9, ["end"], False, True),  # whole, but the 7 days before begin before it: days without data
+    (13, [], None, True),  # no record (a lake collected before them): not known
+    (13, ["later:cut"], None, True),  # a source that began the next day says nothing of the first
+])
+def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
+        lake: LocalLake, duckdb_engine, tmp_path: Path, first_ago: int, starts: list[str], first_partial: bool | None,
+        previous_partial: bool) -> None:
+    """Was: the first day, where the collection's walk back in time began, was marked "(partial)" always: the store
+    could not tell a walk cut by FEDISCOPE_BACKFILL_PAGES (one toot that day against the next days' several, read
+    as growth) from one that reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (the whole day). The
+    metric reads the lake's records of where each source's collection begins (``collection_starts``): the first day
+    is marked "(partial)" in the summary, the text table and the JSON when a source began on it cut, not at all
+    when it is whole, "(partial?)" when no record says; the trending note says when the 7 days before reach it (13
+    days before the window's end: its first day) unless it is whole, or reach days before it."""
+    from fediscope import analysis
+    from fediscope.lake.state import save_walk_start
+    from fediscope.report import FIRST_DAY_NOTE, FIRST_DAY_UNKNOWN_NOTE, Report
+    from fediscope.store.port import open_store
+
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    last = datetime(2026, 8, 20, 12, tzinfo=UTC)
+    walk_began = last - timedelta(days=first_ago) + timedelta(hours=11)  # 23:00: the day's last hour alone
+    plan = [walk_began] + [last - timedelta(days=ago) for ago in range(first_ago - 1, -1, -1) for _ in range(3)]
+    crafted = [_tagged(base, n, created, "tag") for n, created in enumerate(plan, 1)]
+    land(lake, "statuses", crafted, last + timedelta(days=1), policy())  # the last day is whole: fetched after it
+    for n, ended in enumerate(starts):
+        began = walk_began + timedelta(days=1) if ended.startswith("later:") else walk_began
+        save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.removeprefix("later:"),
+                        began.isoformat().replace("+00:00", "Z"), policy())
+    engine = duckdb_engine()
+    engine.curate()
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("hashtags_daily", "trending_hashtags"):
+        store.write(METRICS[name], engine.run_metric(METRICS[name]))
+    first = walk_began.date().isoformat()
+    result = analysis.hashtags_per_day(store)
+    assert [(r["day"], r["uses"]) for r in result.rows[:2]] == [(first, 1), ((walk_began + timedelta(days=1))
+                                                                             .date().isoformat(), 3)]
+    assert result.summary["first_day_partial"] is first_partial
+    assert result.summary["partial_days"] == ([first] if first_partial else [])
+    assert result.summary["partial_day"] is None  # the last day: fetched a day after it
+    trending = analysis.trending_hashtags(store)
+    assert trending.summary == {"first_day": first, "previous_window_partial": previous_partial}
+    report = Report("sqlite://", analysis.AnalysisRun([result, trending], {"hashtags_daily": 1,
+                                                                           "trending_hashtags": 1}, []))
+    text = report.section(result)
+    table = [line for line in text.splitlines() if line.startswith("2026-")]
+    mark = {True: " (partial) ", False: "  ", None: " (partial?) "}[first_partial]
+    assert table[0].startswith(f"{first}{mark}") and sum("(partial" in line for line in table) == (
+        first_partial is not False)
+    assert (FIRST_DAY_NOTE in text, FIRST_DAY_UNKNOWN_NOTE in text) == (first_partial is True, first_partial is None)
+    assert "first day partial" not in text
+    said = report.section(trending)
+    assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == \
+        previous_partial
+    assert "previous window partial" not in said
+    (shown,) = [a for a in report.to_dict()["analyses"] if a["name"] == "hashtags_per_day"]
+    assert shown["summary"]["partial_days"] == result.summary["partial_days"]
+    assert shown["summary"]["first_day_partial"] is first_partial
+
+
 def _hashtag_engagement_from_curated(lake_dir: Path) -> list[dict]:
     """``hashtag_engagement`` recomputed in plain Python from the curated ``statuses`` Parquet (read with pyarrow,
     not through an engine, nor through the curated hashtags table the SQL reads): every toot that is not a share

@@ -92,6 +92,29 @@ def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) 
                 assert table.schema.names == duck.metric_table(metric).schema.names, name
 
 
+@pytest.mark.parametrize("ended", ["cut", "end"])
+def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpus: Path, tmp_path: Path,  # noqa: ANN001
+                                                            ended: str) -> None:
+    """The corpus has no records of where its collections begin (``first_day_partial`` NULL on both): a copy with
+    one, of a walk that began on the first day with hashtag data, ``ended`` as given, on both engines."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.lake.state import save_walk_start
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(curated_corpus, lake_dir)
+    metric = METRICS["trending_hashtags"]
+    with DuckDBEngine(settings_for(lake_dir)) as duck:
+        first = duck.run_metric(metric)[0]["first_day"]
+    save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{first}T23:00:00.000Z")
+    with DuckDBEngine(settings_for(lake_dir)) as duck:
+        expected = duck.run_metric(metric)
+    assert {r["first_day_partial"] for r in expected} == {ended == "cut"}
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        assert_rows_equal(engine.run_metric(metric), expected)
+
+
 def test_instance_activity_weekly_is_identical_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
                                                                lake_dir: Path) -> None:
     """The corpus has no instance activity: answers of three days (the recorded one, a day and a week later;

@@ -245,7 +245,15 @@ def test_erasure_works_through_the_webhdfs_backend(webhdfs_server, tmp_path: Pat
 def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> None:
     from gdpr_lake import recorded
 
-    from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
+    from fediscope.lake.state import (
+        Checkpoint,
+        load_checkpoint,
+        load_pass_mark,
+        load_walk_start,
+        save_checkpoint,
+        save_pass_mark,
+        save_walk_start,
+    )
     from fediscope.sources.quarantine import body_entry, item_entry, write_quarantine
 
     env = landed
@@ -258,6 +266,8 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
     save_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", "3")
     save_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", "4", env.policy)
     save_pass_mark(env.lake, "localhost:3000", "account:admin", "settle", "5", env.policy)
+    # where its first walk began (_state/<domain>/start/…): names the account as the checkpoint does
+    save_walk_start(env.lake, "localhost:3000", "account:mastodonpy_test_2", "cut", None, env.policy)
     (_, status), *_ = [(i, s) for i, s in recorded(["test_status_reply.json"], "statuses")
                        if s["account"]["acct"] == "mastodonpy_test_2"]
     status["account"]["followers_count"] = "many"  # malformed: quarantined by the collector, raw item kept
@@ -269,7 +279,8 @@ def test_checkpoints_and_quarantine_naming_the_account_are_deleted(landed) -> No
 
     report = erase_account(env.settings, SUBJECT)
 
-    assert report.other == {"checkpoints_deleted": 4, "quarantined_files_deleted": 1}
+    assert report.other == {"checkpoints_deleted": 5, "quarantined_files_deleted": 1}
+    assert load_walk_start(env.lake, "localhost:3000", "account:mastodonpy_test_2", env.policy) is None
     assert load_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle") is None
     assert load_pass_mark(env.lake, "localhost:3000", "account:mastodonpy_test_2", "settle", env.policy) is None
     assert load_pass_mark(env.lake, "localhost:3000", "account:admin", "settle", env.policy) == "5"

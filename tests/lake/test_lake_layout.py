@@ -133,3 +133,28 @@ def test_checkpoints_of_account_sources_are_named_after_a_keyed_digest(tmp_path)
     assert load_checkpoint(lake, "mastodon.social", "account:Gargron", policy).newest_id == "42"
     assert [e.path for e in lake.walk("_state") if not e.is_dir] == [
         state_path("mastodon.social", checkpoint_source("account:Gargron", policy))]
+
+
+def test_collection_starts_are_read_without_sources_and_a_damaged_record_is_left_out(tmp_path, caplog) -> None:
+    """The metrics' ``collection_starts`` rows: instance, how the first walk ended and the UTC day of its oldest
+    status (a ``created_at`` with an offset is that moment's UTC day), no source name; a record that is not one
+    (not JSON, an unknown end) is left out with a warning naming it, not a failure of the metrics."""
+    from fediscope.lake.local import LocalLake
+    from fediscope.lake.state import Checkpoint, CollectionStart, collection_starts, save_checkpoint, save_walk_start
+    from fediscope.privacy import PrivacyPolicy
+
+    lake = LocalLake(tmp_path / "lake")
+    policy = PrivacyPolicy(key=b"k" * 32)
+    save_walk_start(lake, "mastodon.social", "account:Gargron", "cut", "2026-08-01T23:30:00.000-02:00", policy)
+    save_walk_start(lake, "mastodon.social", "public", "end", None)
+    save_walk_start(lake, "example.org:8080", "tag:python", "since", "2026-07-31T00:00:00.000Z")
+    lake.write_atomic(state_path("example.org:8080", "local", "start"), b"{not json")
+    lake.write_atomic(state_path("example.org:8080", "public", "start"), b'{"extra": {"ended": "maybe"}}')
+    save_checkpoint(lake, "mastodon.social", "public", Checkpoint("12"))  # a checkpoint: not a start record
+    with caplog.at_level("WARNING"):
+        starts = collection_starts(lake)
+    assert starts == [CollectionStart("example.org:8080", "since", date(2026, 7, 31)),
+                      CollectionStart("mastodon.social", "cut", date(2026, 8, 2)),
+                      CollectionStart("mastodon.social", "end", None)]
+    assert [r.getMessage().split()[0] for r in caplog.records] == [
+        state_path("example.org:8080", "local", "start"), state_path("example.org:8080", "public", "start")]

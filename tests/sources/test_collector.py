@@ -12,6 +12,7 @@ from doubles.mastodon_server import RECORDED_AT, MastodonDouble
 from fediscope.errors import ConfigError
 from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import open_lake
+from fediscope.lake.state import load_walk_start
 from fediscope.privacy import PrivacyPolicy
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
@@ -63,6 +64,67 @@ def test_first_run_stops_at_backfill_since(make_settings, lake) -> None:
         expected = {s["id"] for s in server.public_statuses() if s["created_at"][:10] >= since.isoformat()}
     assert 0 < len(expected) < 30
     assert lake.status_ids() == expected
+
+
+@pytest.mark.parametrize(("overrides", "ended", "oldest_at"), [
+    ({"backfill_pages": 2}, "cut", 19),  # 10 a page: the 20th newest is the oldest landed; older ones exist
+    ({"backfill_pages": 1000}, "end", 29),  # an empty page below the last: the timeline's beginning
+    ({"backfill_since": (RECORDED_AT - timedelta(days=3)).date().isoformat()}, "since", None),
+    ({"backfill_pages": 0}, "now", 0),  # nothing landed: the collection begins after the newest status
+])
+def test_the_first_walk_records_where_the_collection_begins(make_settings, lake_dir, overrides, ended,
+                                                            oldest_at) -> None:
+    """Was: nothing in the lake said where a source's first walk back in time stopped (the checkpoint keeps the
+    newest id only, ``backfill_cut`` is in that run's summary alone), so the first day collected could not be told
+    whole (the timeline's beginning, FEDISCOPE_BACKFILL_SINCE) from cut. Recorded once, by the first walk."""
+    with MastodonDouble(statuses=30, spacing=timedelta(hours=6)) as server:
+        settings = make_settings(**overrides)
+        run_collection(settings, public(server), progress=False)
+        served = server.public_statuses()
+        lake = open_lake(settings.lake)
+        start = load_walk_start(lake, server.domain, "public")
+        assert start is not None and start.extra is not None and start.extra["ended"] == ended
+        if oldest_at is None:  # the oldest status created on or after the since-day
+            oldest_at = max(i for i, s in enumerate(served) if s["created_at"][:10] >= overrides["backfill_since"])
+        # its time, not its id: with the instance an id names its author
+        assert (start.newest_id, start.extra["oldest_created_at"]) == (None, served[oldest_at]["created_at"])
+        server.add_statuses(3)
+        again = run_collection(settings, public(server), progress=False)  # not a first walk: the record stays
+        assert again.ok and load_walk_start(lake, server.domain, "public") == start
+
+
+@pytest.mark.parametrize(("backfill_pages", "first_day_partial"), [(2, True), (1000, False)])
+def test_the_report_marks_the_first_day_as_the_first_walk_ended(make_settings, lake_dir, tmp_path, backfill_pages,
+                                                                first_day_partial) -> None:
+    """Was: the report marked the hashtag series' first day "(partial)" always, also when the first walk reached
+    the timeline's beginning (the whole day collected): the store could not tell. A walk cut by
+    FEDISCOPE_BACKFILL_PAGES marks it "(partial)", one that reached the end leaves it unmarked; a lake without
+    the records (collected before them) marks it "(partial?)", also when nothing else changed since the last run."""
+    from fediscope import analysis
+    from fediscope.engine.process import run_process
+    from fediscope.lake.layout import STATE_ROOT
+    from fediscope.store.port import open_store
+
+    store_url = f"sqlite:///{tmp_path / 'm.db'}"
+    # 30 statuses a minute apart: every one on the recorded day, the first and only day of the series
+    with MastodonDouble(statuses=30) as server:
+        settings = make_settings(backfill_pages=backfill_pages, store=store_url)
+        assert run_collection(settings, public(server), progress=False).ok
+        domain = server.domain
+    run_process(settings, progress=False)
+    store = open_store(store_url)
+    result = analysis.hashtags_per_day(store)
+    assert [r["day"] for r in result.rows] == [RECORDED_AT.date().isoformat()]
+    assert result.summary["first_day_partial"] is first_day_partial
+    assert result.summary["partial_days"] == ([result.rows[0]["day"]] if first_day_partial else [])
+    assert analysis.partial_marks(result) == ({result.rows[0]["day"]: "(partial)"} if first_day_partial else {})
+
+    assert open_lake(settings.lake).delete(f"{STATE_ROOT}/{domain}/start", recursive=True)  # as collected before
+    again = run_process(settings, progress=False)
+    assert not again.metrics_skipped and again.metrics["trending_hashtags"].stored
+    result = analysis.hashtags_per_day(store)
+    assert result.summary["first_day_partial"] is None and result.summary["partial_days"] == []
+    assert analysis.partial_marks(result) == {result.rows[0]["day"]: "(partial?)"}
 
 
 def test_backfill_zero_starts_from_now(mastodon_server, make_settings, lake) -> None:
