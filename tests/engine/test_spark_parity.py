@@ -167,7 +167,7 @@ def test_spark_submit_entry_points(spark, lake: LocalLake, lake_dir: Path, tmp_p
     assert sorted(summary) == chosen and all(s["stored"] == s["rows"] > 0 for s in summary.values())
     results = json.loads(out.read_text())
     assert results["languages"] and {r["language"] for r in results["languages"]} == {"en", "ja"}
-    assert metrics.main(["--lake", str(lake_dir), "--metric", "nope", "--no-store"], spark=spark) == 1
+    assert metrics.main(["--lake", str(lake_dir), "--metric", "nope", "--no-store"], spark=spark) == 2  # a bad argument
     assert "unknown metric(s) nope" in capsys.readouterr().err
 
 
