@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: what DuckDB raises about a statement's text, before it reads a row (:class:`SqlError`)
 _SQL_TEXT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+#: the statements :meth:`DuckDBEngine.result_columns` binds: queries (``SELECT``, ``FROM …``, ``WITH …``, ``VALUES``),
+#: and ``PIVOT``, which DuckDB parses as several statements (MULTI), the last its query
+_QUERIES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
 
 
 def _failure(exc: duckdb.Error) -> FediscopeError:
@@ -134,6 +137,20 @@ class DuckDBEngine(Engine):
     def query_arrow(self, sql: str) -> Any:
         try:
             return self.con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _failure(exc) from exc
+
+    def result_columns(self, sql: str) -> list[str]:
+        """DuckDB binds a query when it makes a relation of it, and runs it only when asked for rows: the
+        relation's columns are the result's, with no row read. Any other statement it runs when it makes the
+        relation (a ``COPY … TO`` writes its file), so one is refused here, not run, with a :class:`SqlError` (its
+        result would be its row count, which :meth:`metric_table` refuses as lacking the header's columns)."""
+        try:
+            kind = self.con.extract_statements(sql)[0].type
+            if kind not in _QUERIES:
+                raise SqlError(f"DuckDB failed: a {kind.name} statement is not a query; a metric file holds one "
+                               "SELECT")
+            return list(self.con.sql(sql).columns)
         except duckdb.Error as exc:
             raise _failure(exc) from exc
 
