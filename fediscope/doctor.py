@@ -20,8 +20,11 @@ The checks and what they do:
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
-  ``serve-api`` do: FAIL naming every file that does not define a metric (a missing header line, two SQL
-  statements, …), one per line, or an own file named as a built-in metric; WARN naming a file that is not read
+  ``serve-api`` do, and has DuckDB bind each one's SQL to empty curated tables of the real schemas (no lake
+  needed, no row read, a few milliseconds a metric): FAIL naming every file that does not define a metric (a
+  missing header line, two SQL statements, …) or whose SQL ``process`` would stop at (a syntax error, an unknown
+  table, column or function, a statement that is no query, a ``-- key:``/``-- rank:`` column the result lacks),
+  one per line with the error, or an own file named as a built-in metric; WARN naming a file that is not read
   (``.SQL`` in capitals); OK with the number of metrics and the directories read;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
   (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
@@ -312,26 +315,21 @@ def _version(package: str) -> str:
 # -- metrics ------------------------------------------------------------------------------------------------
 
 METRICS_FIX = ("fix the file as the error says, or move it out of the directory (README: \"Your own metric\"); "
-               "`process` and `serve-api` refuse to start while one is broken")
+               "`process` and `serve-api` refuse to start while one's header is broken, and `process` stores no "
+               "metric while one's SQL fails")
 
 
 def check_metrics(settings: Settings) -> Check:
     """The metric files of both directories (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``), each read afresh
-    as :func:`~fediscope.engine.metrics.load_metrics` reads it (not its cached registry): a FAIL names every
-    broken file with its error, one per line, so that all are fixed in one go (``process`` and ``serve-api`` stop
-    at the first). A name clash between the directories, or an own directory gone, raises its
-    :class:`~fediscope.errors.MetricFileError`: :func:`run_checks` makes it the FAIL's detail, with
-    :data:`METRICS_FIX`."""
+    as :func:`~fediscope.engine.metrics.load_metrics` reads it (not its cached registry), then its SQL bound
+    (:func:`_broken_metric_files`): a FAIL names every broken file with its error, one per line, so that all are
+    fixed in one go (``process`` and ``serve-api`` stop at the first). A name clash between the directories, or an
+    own directory gone, raises its :class:`~fediscope.errors.MetricFileError`: :func:`run_checks` makes it the
+    FAIL's detail, with :data:`METRICS_FIX`."""
     from fediscope.engine import metrics as registry
-    from fediscope.errors import MetricFileError
 
     files = registry.metric_files(own_dir=settings.metrics_dir)
-    broken = []
-    for path in files.values():
-        try:
-            registry.read_metric(path)
-        except MetricFileError as exc:
-            broken.append(str(exc))
+    broken = _broken_metric_files(settings, files.values())
     if len(broken) == 1:
         return Check("metrics", FAIL, broken[0], METRICS_FIX)
     if broken:
@@ -344,6 +342,26 @@ def check_metrics(settings: Settings) -> Check:
         return Check("metrics", WARN, f"{detail}; not read: {', '.join(p.name for p in unread)} (metric files end in "
                      "'.sql', lower case)", "rename the file to end in '.sql' to have it read, or move it away")
     return Check("metrics", OK, detail)
+
+
+def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[str]:
+    """What is wrong with each metric file that is broken, in ``paths``' order: its header (as ``process`` reads
+    it), then its SQL, bound by DuckDB to empty curated tables of the real schemas (the SQL is written in DuckDB's
+    dialect whichever engine runs it): a syntax error, an unknown table, column or function, or a result lacking
+    a column the header names, as ``process`` would find them running it. Nothing is read from the lake, which
+    need not exist yet; binding takes a few milliseconds a metric."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.engine.metrics import read_metric
+
+    broken = []
+    with DuckDBEngine(settings) as engine:
+        engine.register_curated_views(empty=True)
+        for path in paths:
+            try:
+                engine.check_metric(read_metric(path))
+            except FediscopeError as exc:
+                broken.append(str(exc))
+    return broken
 
 
 # -- secrets ------------------------------------------------------------------------------------------------

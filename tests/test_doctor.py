@@ -32,7 +32,9 @@ from fediscope.doctor import (
     run_checks,
     scrub,
 )
-from fediscope.engine.metrics import SQL_DIR
+from fediscope.engine.duckdb_engine import DuckDBEngine
+from fediscope.engine.metrics import SQL_DIR, read_metric
+from fediscope.errors import MetricFileError
 
 STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c-Hd5JfA0eUo3iRy6"
 STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG-mN1bV5cX9"
@@ -372,6 +374,80 @@ def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Pa
     check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
     assert check.status == WARN and "not read: per_day.SQL (metric files end in '.sql'" in check.detail, check
     assert "rename the file" in check.fix
+
+
+#: own metric files whose header is fine but whose SQL `process` stops at, and the error doctor names each with
+BROKEN_SQL = {
+    "syntax": ("SELEC instance, count(*) AS toots FROM statuses GROUP BY instance",
+               'DuckDB failed: Parser Error: syntax error at or near "SELEC"'),
+    "unknown_column": ("SELECT instance, count(*) AS toots FROM statuses WHERE langauge = 'en' GROUP BY instance",
+                       'DuckDB failed: Binder Error: Referenced column "langauge" not found in FROM clause!'),
+    "unknown_table": ("SELECT instance, count(*) AS toots FROM status GROUP BY instance",
+                      "DuckDB failed: Catalog Error: Table with name status does not exist!"),
+    "key_not_selected": ("SELECT count(*) AS toots FROM statuses",
+                         "column(s) instance named in its header are not in the result, whose columns are toots; "
+                         "select them or fix the '-- key:'/'-- rank:' line"),
+    # DuckDB runs a statement that is not a query as soon as it is given one: refused unrun (no file written)
+    "no_query": ("COPY (SELECT 'a' AS instance, 1 AS toots) TO 'written.csv'",
+                 "DuckDB failed: a COPY statement is not a query; a metric file holds one SELECT"),
+}
+
+
+def _own_metric(directory: Path, name: str, sql: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{name}.sql"
+    path.write_text(f"-- question: How many toots per instance?\n-- key: instance\n-- rank: toots DESC\n{sql}\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", BROKEN_SQL)
+def test_an_own_metric_whose_sql_process_would_stop_at_fails(clean_env: Path, kind: str) -> None:
+    """Was: doctor read the header only and said OK; `process` then stopped at the SQL (exit 2) after curating.
+    Doctor binds the SQL to empty curated tables, with no lake there (none is created)."""
+    sql, error = BROKEN_SQL[kind]
+    own = clean_env / "own"
+    path = _own_metric(own, kind, sql)
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own)))
+    assert code == 1, output
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert line.startswith(f"FAIL  metrics        metric {kind} ({path}): {error} -> fix: fix the file"), line
+    assert "`process` stores no metric while one's SQL fails" in line
+    assert "OK    lake" in output and not (clean_env / "lake").exists()
+    assert not (clean_env / "written.csv").exists()
+
+
+@pytest.mark.parametrize("kind", BROKEN_SQL)
+def test_doctor_names_a_broken_sql_as_process_does(clean_env: Path, kind: str) -> None:
+    """The FAIL's line is the error `process` stops with running the metric (here over empty curated tables)."""
+    own = clean_env / "own"
+    metric = read_metric(_own_metric(own, kind, BROKEN_SQL[kind][0]))
+    with DuckDBEngine(load_settings(env=_env(clean_env))) as engine:
+        engine.register_curated_views(empty=True)
+        with pytest.raises(MetricFileError) as stopped:
+            engine.metric_table(metric)
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own)))))["metrics"]
+    assert check.status == FAIL and check.detail == str(stopped.value)
+    assert not (clean_env / "written.csv").exists()
+
+
+def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env: Path, metrics_dir: Path) -> None:
+    no_key, syntax = metrics_dir / "b_no_key.sql", _own_metric(metrics_dir, "a_syntax", BROKEN_SQL["syntax"][0])
+    no_key.write_text("-- question: Which?\nSELECT 1 AS n\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    lines = check.detail.splitlines()
+    assert check.status == FAIL and lines[0] == f"2 of {len(list(metrics_dir.glob('*.sql')))} metric files are broken:"
+    assert lines[1].startswith(f"metric a_syntax ({syntax}): DuckDB failed: Parser Error")
+    assert lines[2].startswith(f"metric b_no_key ({no_key}): missing '-- key: …' header line")
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in SQL_DIR.glob("*.sql")))
+def test_every_built_in_metric_binds_to_the_curated_schemas(clean_env: Path, name: str) -> None:
+    metric = read_metric(SQL_DIR / f"{name}.sql")
+    with DuckDBEngine(load_settings(env=_env(clean_env))) as engine:
+        engine.register_curated_views(empty=True)
+        engine.check_metric(metric)  # a MetricFileError naming the file and DuckDB's message otherwise
+        columns = engine.result_columns(metric.sql)
+    assert {*metric.key, metric.rank_column or metric.key[0]} <= set(columns)
 
 
 # -- engine -------------------------------------------------------------------------------------------------

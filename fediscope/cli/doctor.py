@@ -20,10 +20,11 @@ def doctor(as_json: bool, timeout: float) -> None:
 
     The lake gets a probe file written, read back and deleted; the store is opened and read; the engine is
     tried (DuckDB, or pyspark + Java 17 for Spark); the metric files (spark_jobs/sql/ and FEDISCOPE_METRICS_DIR)
-    are read, naming every broken one; the API and pseudonym keys are checked for presence and strength (never
-    shown); the instances' access tokens for whether they are set and usable, and for FEDISCOPE_TOKEN_ variables
-    no configured instance uses (never shown); each configured instance is asked for GET /api/v1/instance. Exits
-    1 if any check FAILs, 0 otherwise (warnings included).
+    are read and their SQL bound by DuckDB to empty curated tables, naming every broken one; the API and
+    pseudonym keys are checked for presence and strength (never shown); the instances' access tokens for whether
+    they are set and usable, and for FEDISCOPE_TOKEN_ variables no configured instance uses (never shown); each
+    configured instance is asked for GET /api/v1/instance. Exits 1 if any check FAILs, 0 otherwise (warnings
+    included).
     """
     settings = settings_from_context()
     checks = run_checks(settings, timeout=timeout)

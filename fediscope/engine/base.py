@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.config import ENGINES, Settings
-from fediscope.engine.metrics import Metric
+from fediscope.engine.metrics import Metric, check_column_names, check_result_columns
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
@@ -85,10 +85,18 @@ class Engine(ABC):
 
     def __init__(self, settings: Settings, lake: LakeBackend | None = None) -> None:
         self.settings = settings
-        self.lake = lake or open_lake(settings.lake)
+        self._lake = lake
         self._workspace: Workspace | None = None
         self._curated_views = False
         self._starts: list[CollectionStart] | None = None
+
+    @property
+    def lake(self) -> LakeBackend:
+        """The lake (``settings.lake`` unless one was given), opened when first used: binding metric SQL to empty
+        curated views (:meth:`check_metric`, ``fediscope doctor``) needs none, and works before the lake exists."""
+        if self._lake is None:
+            self._lake = open_lake(self.settings.lake)
+        return self._lake
 
     # -- the interface other parts call ------------------------------------------------------------------
     def curate(self, since: dt.date | None = None, until: dt.date | None = None,
@@ -142,6 +150,25 @@ class Engine(ABC):
             check_result(metric, table)
             return table
 
+    def check_metric(self, metric: Metric) -> None:
+        """Refuse, with a :class:`MetricFileError` naming the metric's file, a metric whose SQL the engine does not
+        accept over the curated views (a syntax error, an unknown table, column or function), or whose result lacks
+        a column its header names or has one no store can hold: what :meth:`metric_table` and the store's write
+        refuse, found by binding the SQL (:meth:`result_columns`) without reading a row. ``fediscope doctor`` runs it
+        on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake."""
+        with self._errors_in_lake_terms():
+            if not self._curated_views:
+                self.register_curated_views()
+            with _naming(metric):
+                columns = self.result_columns(metric.sql)
+            check_result_columns(metric, columns)
+            check_column_names(metric.name, columns, metric.source)
+
+    def result_columns(self, sql: str) -> list[str]:
+        """The names of ``sql``'s result columns, from binding the statement alone (no row is read). Only the DuckDB
+        engine binds a statement alone (:meth:`check_metric` uses it)."""
+        raise NotImplementedError(f"the {self.name} engine does not bind SQL alone; use the duckdb engine")
+
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""
         return rows_table(self.query(sql))
@@ -154,19 +181,22 @@ class Engine(ABC):
             self._starts = collection_starts(self.lake)
         return self._starts
 
-    def register_curated_views(self) -> None:
+    def register_curated_views(self, empty: bool = False) -> None:
         """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``,
-        ``tag_trends``, ``instance_peers``, and the table ``collection_starts`` (:data:`COLLECTION_STARTS`)."""
+        ``tag_trends``, ``instance_peers``, ``status_deletions``, and the table ``collection_starts``
+        (:data:`COLLECTION_STARTS`): of the lake's curated tables and records, or with ``empty`` of none (each
+        table's columns and types, no rows, the lake not read: :meth:`check_metric`)."""
         for table in CURATED.values():
-            directory = self.workspace.table_dir(table.name)
             view = table.name if table.name != "statuses" else "curated_statuses"
-            if self.workspace.has_parquet(directory):
+            directory = None if empty else self.workspace.table_dir(table.name)
+            if directory is not None and self.workspace.has_parquet(directory):
                 self.register_parquet(view, table, [directory], root=directory)
             else:
                 self.register_empty(view, table)
         self.execute("CREATE OR REPLACE TEMP VIEW statuses AS SELECT * FROM curated_statuses WHERE NOT deleted")
+        starts = [] if empty else self.collection_starts()
         self.register_rows(COLLECTION_STARTS.name, COLLECTION_STARTS,
-                           [(s.instance, s.ended, s.oldest_day) for s in self.collection_starts()])
+                           [(s.instance, s.ended, s.oldest_day) for s in starts])
         self._curated_views = True
 
     @property

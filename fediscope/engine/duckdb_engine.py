@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: what DuckDB raises about a statement's text, before it reads a row (:class:`SqlError`)
 _SQL_TEXT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+#: the statements :meth:`DuckDBEngine._relation` takes: queries (``SELECT``, ``FROM …``, ``WITH …``, ``VALUES``),
+#: and ``PIVOT``, which DuckDB parses as several statements (MULTI), the last its query
+_QUERIES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
 
 
 def _failure(exc: duckdb.Error) -> FediscopeError:
@@ -143,9 +146,26 @@ class DuckDBEngine(Engine):
 
     def query_arrow(self, sql: str) -> Any:
         try:
-            return self.con.sql(sql).to_arrow_table()
+            return self._relation(sql).to_arrow_table()
         except duckdb.Error as exc:
             raise _failure(exc) from exc
+
+    def result_columns(self, sql: str) -> list[str]:
+        """The relation's columns (:meth:`_relation`): DuckDB binds a query when it makes a relation of it, and runs
+        it only when asked for rows, so no row is read."""
+        try:
+            return list(self._relation(sql).columns)
+        except duckdb.Error as exc:
+            raise _failure(exc) from exc
+
+    def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """A relation of the query ``sql`` (a metric's), bound, not run. DuckDB runs any other statement as soon as
+        it makes a relation of it (a ``COPY … TO`` writes its file, a ``DROP`` drops), and its result is a row count
+        that lacks the metric's columns: it is refused unrun, a :class:`SqlError`."""
+        kind = self.con.extract_statements(sql)[0].type
+        if kind not in _QUERIES:
+            raise SqlError(f"DuckDB failed: a {kind.name} statement is not a query; a metric file holds one SELECT")
+        return self.con.sql(sql)
 
     def execute(self, sql: str) -> None:
         self._run(sql)

@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fediscope.engine.base import plain
-from fediscope.engine.metrics import Metric
+from fediscope.engine.metrics import Metric, check_result_columns
 from fediscope.errors import LakeError, MetricFileError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
@@ -117,12 +117,7 @@ def check_result(metric: Metric, table: pa.Table) -> None:
     or rank column the SQL does not select (also when it returns no rows, which would otherwise pass until a
     later run has some), or two rows with one key. A store keeps one row per key, so such rows were silently
     collapsed into whichever came last, though the header says the key identifies a row."""
-    named = list(dict.fromkeys([*metric.key, *([metric.rank_column] if metric.rank_column else [])]))
-    missing = [column for column in named if column not in table.column_names]
-    if missing:
-        raise MetricFileError(f"{metric.where}: column(s) {', '.join(missing)} named in its header are not in the "
-                              f"result, whose columns are {', '.join(table.column_names) or 'none'}; select them "
-                              "or fix the '-- key:'/'-- rank:' line")
+    check_result_columns(metric, table.column_names)
     if table.num_rows < 2:
         return
     keys = table.select(list(metric.key))

@@ -36,7 +36,7 @@ import difflib
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -106,6 +106,17 @@ def check_column_names(metric: str, columns: Iterable[str], source: str | None =
         if other != column:
             raise MetricFileError(f"{where}: columns {other!r} and {column!r} differ only in case, which SQLite "
                                   "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
+
+
+def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a result whose ``columns`` lack a key or
+    rank column the header names (checked also when the result has no rows, or only bound: ``fediscope doctor``)."""
+    named = list(dict.fromkeys([*metric.key, *([metric.rank_column] if metric.rank_column else [])]))
+    missing = [column for column in named if column not in columns]
+    if missing:
+        raise MetricFileError(f"{metric.where}: column(s) {', '.join(missing)} named in its header are not in the "
+                              f"result, whose columns are {', '.join(columns) or 'none'}; select them "
+                              "or fix the '-- key:'/'-- rank:' line")
 
 
 def _where(metric: str, source: str | None) -> str:
