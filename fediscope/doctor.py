@@ -349,7 +349,10 @@ def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[str]
     it), then its SQL, bound by DuckDB to empty curated tables of the real schemas (the SQL is written in DuckDB's
     dialect whichever engine runs it): a syntax error, an unknown table, column or function, or a result lacking
     a column the header names, as ``process`` would find them running it. Nothing is read from the lake, which
-    need not exist yet; binding takes a few milliseconds a metric."""
+    need not exist yet; binding takes a few milliseconds a metric. With ``FEDISCOPE_ENGINE=spark``, a construct
+    Spark would run differently (:func:`~fediscope.engine.dialect.check_portable`, pure Python: no Java started)
+    too, as ``process`` refuses it there."""
+    from fediscope.engine.dialect import NotPortableError, to_spark
     from fediscope.engine.duckdb_engine import DuckDBEngine
     from fediscope.engine.metrics import read_metric
 
@@ -358,7 +361,12 @@ def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[str]
         engine.register_curated_views(empty=True)
         for path in paths:
             try:
-                engine.check_metric(read_metric(path))
+                metric = read_metric(path)
+                engine.check_metric(metric)
+                if settings.engine == "spark":
+                    to_spark(metric.sql)
+            except NotPortableError as exc:
+                broken.append(f"{metric.where}: {exc}")
             except FediscopeError as exc:
                 broken.append(str(exc))
     return broken

@@ -430,6 +430,22 @@ def test_doctor_names_a_broken_sql_as_process_does(clean_env: Path, kind: str) -
     assert not (clean_env / "written.csv").exists()
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_metric_spark_would_run_differently_fails_when_spark_is_the_engine(clean_env: Path, engine: str) -> None:
+    """Was: doctor said OK and `process --engine spark` stopped at it (exit 2) after curating. DuckDB runs it as
+    written, so only the Spark engine's doctor FAILs; the check is sqlglot's, no Java started."""
+    own = clean_env / "own"
+    path = _own_metric(own, "weekdays", "SELECT instance, max(dayofweek(created_at)) AS toots FROM statuses "
+                                        "GROUP BY instance")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own), FEDISCOPE_ENGINE=engine))
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    if engine == "duckdb":
+        assert line.startswith("OK    metrics"), line
+    else:
+        assert line.startswith(f"FAIL  metrics        metric weekdays ({path}): not portable to Spark SQL: "
+                               "isodow/dayofweek differ between DuckDB and Spark"), line
+
+
 def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env: Path, metrics_dir: Path) -> None:
     no_key, syntax = metrics_dir / "b_no_key.sql", _own_metric(metrics_dir, "a_syntax", BROKEN_SQL["syntax"][0])
     no_key.write_text("-- question: Which?\nSELECT 1 AS n\n")
