@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.config import Settings, SourceSpec, instance_domain
+from fediscope.wording import count
 
 DEFAULT_STATUSES = 5000
 DEFAULT_PORT = 8765
@@ -380,9 +381,10 @@ def collect(ctx: DemoContext) -> str:
     statuses = sum(s.landed for s in timelines)
     since = ("resuming the interrupted last run" if resumed else
              "the whole corpus" if ctx.public_before is None else "only what is new since the last run")
-    return (f"landed {summary.landed} records in {summary.pages} pages: {statuses} statuses from "
-            f"{_count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
-            f"{_count(len(summary.sources) - len(timelines), 'snapshot source')}; {_left_out(summary)}")
+    return (f"landed {count(summary.landed, 'record')} in {count(summary.pages, 'page')}: "
+            f"{count(statuses, 'status')} from "
+            f"{count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
+            f"{count(len(summary.sources) - len(timelines), 'snapshot source')}; {_left_out(summary)}")
 
 
 def _left_out(summary: Any) -> str:
@@ -433,7 +435,7 @@ def check_api(ctx: DemoContext) -> str:
                            f"missing in) what the collector landed, e.g. status {differ[0]}")
     if not served:
         return f"scraping API at {ctx.api.url}: nothing new on the public timeline since the last run"
-    return (f"scraping API at {ctx.api.url} served {served} records in {_count(pages, 'page')}, identical to the "
+    return (f"scraping API at {ctx.api.url} served {served} records in {count(pages, 'page')}, identical to the "
             "collector's")
 
 
@@ -470,13 +472,13 @@ def stream(ctx: DemoContext) -> str:
         landed = ctx.collected.landed + summary.landed + summary.deletions
         ctx.details["raw lake (JSONL)"] = f"{landed} records landed by this run"
     return (f"the public stream pushed the {len(posted)} public statuses the instance posted while it was open; "
-            f"landed {summary.landed} in {_count(len(summary.batches), 'batch file')}; {_left_out(summary)}")
+            f"landed {summary.landed} in {count(len(summary.batches), 'batch file')}; {_left_out(summary)}")
 
 
 def process(ctx: DemoContext) -> str:
     from fediscope.engine.curate_sql import rules_fingerprint
     from fediscope.engine.manifest import load_manifest
-    from fediscope.engine.process import run_process
+    from fediscope.engine.process import curated_counts, run_process
     from fediscope.lake.backend import open_lake
 
     settings = ctx.need_settings()
@@ -486,14 +488,14 @@ def process(ctx: DemoContext) -> str:
     summary = run_process(settings, progress=False, recurate=recurate)
     ctx.outputs["curated (Parquet)"] = str(ctx.lake_dir / "curated")
     ctx.outputs["SQLite db"] = str(ctx.db_path)
-    ctx.details["SQLite db"] = f"{len(summary.metrics)} metrics, {summary.metric_rows} rows"
+    ctx.details["SQLite db"] = f"{count(len(summary.metrics), 'metric')}, {count(summary.metric_rows, 'row')}"
     cur = summary.curate
     verb = "rebuilt (curated by an older fediscope) from" if cur.get("rebuilt") else "curated"
     curated = ("nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
-               f"{verb} {cur.get('raw_files', 0)} raw files into {cur.get('statuses_written', 0)} statuses "
-               f"({_count(len(cur.get('partitions', [])), 'daily partition')}, {cur.get('accounts', 0)} accounts)")
+               f"{verb} {count(cur.get('raw_files', 0), 'raw file')}{curated_counts(cur)}")
     written = sum(m.stored or 0 for m in summary.metrics.values())
-    return (f"{summary.engine}: {curated}; {len(summary.metrics)} metrics, {summary.metric_rows} rows in SQLite "
+    return (f"{summary.engine}: {curated}; {count(len(summary.metrics), 'metric')}, "
+            f"{count(summary.metric_rows, 'row')} in SQLite "
             f"({written} new or changed written)")
 
 
@@ -563,10 +565,6 @@ STEPS: list[Step] = [
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def _domain(settings: Settings) -> str:
     return instance_domain(settings.sources[0].instance)
 
@@ -695,7 +693,7 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     finally:
         ctx.stop_servers()
     verdict = ("Interrupted" if code == 130 else "Stopped" if stopped else
-               f"Done with {_count(failed, 'failed step')}" if failed else "Done")
+               f"Done with {count(failed, 'failed step')}" if failed else "Done")
     print(f"\n{verdict} in {time.monotonic() - started:.1f} s. Outputs:", file=out)
     for name, where in {"lake": str(ctx.lake_dir), **ctx.outputs}.items():
         detail = f" ({ctx.details[name]})" if name in ctx.details else ""

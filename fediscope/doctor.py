@@ -72,6 +72,7 @@ from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, we
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_text, redact_url, secret_values
 from fediscope.sources.client import tls_failure, tls_hint
+from fediscope.wording import count
 
 if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
@@ -155,8 +156,7 @@ def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
     if not stale:
         return None
     size = format_bytes(sum(e.size for e in stale))
-    plural = "s" if len(stale) != 1 else ""
-    return Check("lake", WARN, f"{detail}; {len(stale)} temporary file{plural} ({size}) left by interrupted writes, "
+    return Check("lake", WARN, f"{detail}; {count(len(stale), 'temporary file')} ({size}) left by interrupted writes, "
                  f"older than {STALE_AFTER_SECONDS // 3600} h, e.g. {stale[0].path}",
                  "`fediscope gdpr retention` removes them (the fediscope_maintenance DAG runs it daily; "
                  "`--dry-run` first lists everything it would delete)")

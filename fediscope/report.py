@@ -19,6 +19,7 @@ from typing import Any
 from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, partial_marks, run_analyses
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
+from fediscope.wording import count
 
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
 RATIO_COLUMNS = {"growth", "lift_vs_none", "media_lift"}
@@ -236,7 +237,7 @@ class Report:
         rows = result.rows
         note = ""
         if result.text_tail and len(rows) > result.text_tail:
-            note = f"(the last {result.text_tail} of {len(rows)} rows; --format json has them all)"
+            note = f"(the last {result.text_tail} of {count(len(rows), 'row')}; --format json has them all)"
             rows = rows[-result.text_tail:]
         if "day" in result.columns:
             rows, partial_notes = _mark_partial_days(result, rows)
@@ -267,7 +268,8 @@ class Report:
             return "\n".join(parts)
         parts.append(text_table(other.columns, other.rows) if other.rows else "(no rows)")
         if other.total_rows > len(other.rows):
-            parts.append(f"(the first {len(other.rows)} of {other.total_rows:,} rows; --format json has them all)")
+            parts.append(f"(the first {len(other.rows)} of {count(other.total_rows, 'row', thousands=True)}; "
+                         "--format json has them all)")
         return "\n".join(parts)
 
     @property
@@ -277,8 +279,8 @@ class Report:
 
     def text(self) -> str:
         total = sum(self.run.stored.values())
-        head = (f"fediscope report · store {self.store_url} · {len(self.run.stored)} metrics, "
-                f"{total:,} rows")
+        head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
+                f"{count(total, 'row', thousands=True)}")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {reason}")

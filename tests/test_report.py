@@ -186,7 +186,7 @@ def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_
     assert code == 1
     assert "== Languages ==" in out
     assert "Could not compute signups_over_time: metric signups_by_month: column 'month' missing" in out
-    assert "Traceback" not in err and "1 analyses could not be computed" in err
+    assert "Traceback" not in err and "1 analysis could not be computed (see above)" in err
 
 
 # -- charts and text with awkward data -------------------------------------------------------------------------

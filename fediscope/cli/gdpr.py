@@ -11,6 +11,7 @@ import click
 
 from fediscope.cli.common import emit_json, json_option, out_error, settings_from_context
 from fediscope.errors import FediscopeError
+from fediscope.wording import count
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
@@ -150,14 +151,14 @@ def retention(dry_run: bool, as_json: bool) -> None:
         return
     verb = "would delete" if dry_run else "deleted"
     for partition in summary.deleted:
-        click.echo(f"{verb} {partition.path} ({partition.files} files, {partition.bytes} bytes)")
+        click.echo(f"{verb} {partition.path} ({count(partition.files, 'file')}, {count(partition.bytes, 'byte')})")
     for path in summary.skipped:
         click.echo(f"skipped {path}: the dt= value is not a date", err=True)
     totals = summary.totals()
-    shown = [f"{layer} {t['partitions']} partitions" for layer, t in sorted(totals.items())]
+    shown = [f"{layer} {count(t['partitions'], 'partition')}" for layer, t in sorted(totals.items())]
     accounts = summary.accounts
     if accounts.removed:
-        shown.append(f"{accounts.removed} account snapshots last fetched before {accounts.fetched_before}")
+        shown.append(f"{count(accounts.removed, 'account snapshot')} last fetched before {accounts.fetched_before}")
     click.echo(f"retention (raw {_kept(summary.raw_days)}, curated {_kept(summary.curated_days)}): "
                f"{verb} {', '.join(shown) or 'nothing'}")
     gone = " and ".join(what for what, found in (("the deleted days", "curated" in totals),
@@ -177,7 +178,7 @@ def retention(dry_run: bool, as_json: bool) -> None:
 
 def _kept(days: int) -> str:
     """``90`` → ``90 days``; ``0`` (the setting's 'keep forever') → ``kept forever``."""
-    return f"{days} days" if days else "kept forever"
+    return count(days, "day") if days else "kept forever"
 
 
 @gdpr.command()

@@ -28,6 +28,7 @@ from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
+from fediscope.wording import count
 
 BATCH_SUFFIXES = (".jsonl", ".jsonl.gz")
 RECORDS_HINT = "(records not counted: add --records to read the batch files and count them)"
@@ -162,10 +163,10 @@ def _detail(row: dict[str, object]) -> str:
     if row["type"] != "dir":
         if row.get("uncounted_files"):
             return "not counted (unreadable)"
-        return f"{row['records']} records" if row.get("records") is not None else ""
-    text = f"{row['files']} files"
+        return count(int(row["records"]), "record") if row.get("records") is not None else ""
+    text = count(int(row["files"]), "file")
     if row.get("records") is not None:
-        text += f", {row['records']} records"
+        text += f", {count(int(row['records']), 'record')}"
     if row.get("uncounted_files"):
         text += f", {row['uncounted_files']} not counted (unreadable)"
     return text

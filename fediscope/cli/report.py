@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from fediscope.cli.common import emit_json, json_format_option, settings_from_context
+from fediscope.wording import count
 
 DEFAULT_OUT = Path("fediscope-out")
 
@@ -71,10 +72,10 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     else:
         click.echo(result.text(), nl=False)
     if result.run.failed:
-        click.echo(f"fediscope: error: {len(result.run.failed)} analyses could not be computed (see above)", err=True)
+        click.echo(f"fediscope: error: {count(len(result.run.failed), 'analysis', 'analyses')} could not be computed "
+                   "(see above)", err=True)
     if result.unreadable:
-        count = len(result.unreadable)
-        click.echo(f"fediscope: error: {count} other metric{'s' if count != 1 else ''} could not be read (see "
+        click.echo(f"fediscope: error: {count(len(result.unreadable), 'other metric')} could not be read (see "
                    f"above): {', '.join(result.unreadable)}", err=True)
     if result.run.failed or result.unreadable:
         sys.exit(1)

@@ -29,6 +29,7 @@ from fediscope.cli.common import atomic_out, emit_json, is_terminal, json_option
 from fediscope.config import Settings
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_url
+from fediscope.wording import count
 
 if TYPE_CHECKING:
     from fediscope.store.port import MetricStore
@@ -77,7 +78,7 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
         if metric_store is not None:
             metric_store.close()
     if out is not None:
-        click.echo(f"exported {written} rows of {name} to {out}", err=True)
+        click.echo(f"exported {count(written, 'row')} of {name} to {out}", err=True)
 
 
 def _holding(metric_store: MetricStore | None, name: str, shown: str) -> MetricStore:
@@ -172,7 +173,7 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
             raise _not_held(shown, name, stored)
         what = f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists"
         if name in stored:
-            what = f"metric {name} ({stored[name]} rows)" + (f" and {what}" if leftover else "")
+            what = f"metric {name} ({count(stored[name], 'row')})" + (f" and {what}" if leftover else "")
         _confirm(what, shown, yes)
         kept = _drop_everywhere(settings, metric_store, name)
     finally:

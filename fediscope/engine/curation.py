@@ -68,6 +68,7 @@ from fediscope.errors import ConfigError
 from fediscope.gdpr.opt_outs import apply_opt_outs
 from fediscope.gdpr.retention import curated_cutoff
 from fediscope.lake.batches import check_whole_batches
+from fediscope.wording import count
 
 if TYPE_CHECKING:
     from fediscope.engine.base import Engine
@@ -91,6 +92,9 @@ class CurateSummary:
     peers: int = 0  # rows of the instance_peers table after the run (0 when not rewritten)
     deletions: int = 0  # rows of the status_deletions table after the run (0 when not rewritten)
     files_published: int = 0
+    #: the curated tables this run rewrote (merged into, or removed by a rebuild), in name order; a count above
+    #: of a table not listed (``accounts``, ``peers``…) is 0 because the run did not touch it, not because it is empty
+    tables_rewritten: list[str] = field(default_factory=list)
     rules_changed: bool = False  # curated rows were made by other curation rules (see the module docstring)
     rebuilt: bool = False  # every raw file curated again and every curated table replaced
     nothing_to_rebuild: bool = False  # a rebuild asked for, but no raw file and no manifest: nothing was done
@@ -115,8 +119,8 @@ def left_out_note(summary: dict[str, Any]) -> str:
     statuses, accounts = summary.get("statuses_left_out", 0), summary.get("accounts_left_out", 0)
     if not (statuses or accounts):
         return ""
-    posted = f"{statuses} status{'es' if statuses != 1 else ''} posted" if statuses else ""
-    fetched = (f"{accounts} account snapshot{'s' if accounts != 1 else ''} last fetched" if accounts else "")
+    posted = f"{count(statuses, 'status')} posted" if statuses else ""
+    fetched = f"{count(accounts, 'account snapshot')} last fetched" if accounts else ""
     return (f"{' and '.join(filter(None, (posted, fetched)))} before {summary.get('retention_cutoff')} left out "
             "(FEDISCOPE_RETENTION_CURATED_DAYS)")
 
@@ -145,7 +149,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     # for in the raw files not curated yet, whatever the window)
     opted_out = apply_opt_outs(lake, lambda: plan_curation(lake, manifest, listed=listed).files)
     if opted_out.erased:
-        say(f"curation: erased {len(opted_out.erased)} account(s) that opted out after records of theirs were landed")
+        say(f"curation: erased {count(len(opted_out.erased), 'account')} that opted out after records of theirs were "
+            "landed")
         listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
         manifest = load_manifest(lake)  # and took those it deleted off the manifest (forget_erased_files)
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
@@ -156,7 +161,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
                             retention_cutoff=first_day.isoformat() if first_day else None)
     if rebuild:
         _check_rebuild(manifest, plan.present, allow_missing)
-        say(f"curation: rebuilding every curated table from the {plan.total} raw files")
+        say(f"curation: rebuilding every curated table from the {count(plan.total, 'raw file')}")
     elif manifest.files and manifest.rules != rules:
         summary.rules_changed = True
         log.warning("curation: the curated tables were made by other curation rules (%s; these are %s): rows "
@@ -185,7 +190,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)",
              plan.total, len(status_files), len(account_files), len(activity_files), len(trend_files),
              len(peer_files), len(deletion_files))
-    say(f"curation: {plan.total} new raw files ({len(status_files)} of statuses, {len(account_files)} of accounts)")
+    say(f"curation: {count(plan.total, 'new raw file')} ({len(status_files)} of statuses, {len(account_files)} of "
+        "accounts)")
     engine.register_raw("raw_statuses", "statuses", status_files)
     engine.register_raw("raw_accounts", "accounts", account_files)
     engine.register_raw("raw_instance_activity", "instance_activity", activity_files)
@@ -210,16 +216,15 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             summary.instance_weeks = _merge_whole(
                 engine, staged, INSTANCE_ACTIVITY_TABLE, ("activity_versions", sql.ACTIVITY_VERSIONS),
                 sql.MERGE_ACTIVITY, ["instance", "week"], rebuild)
-            summary.files_published += ws.publish(INSTANCE_ACTIVITY_TABLE.name,
-                                                  staged / INSTANCE_ACTIVITY_TABLE.name)
+            _publish(engine, summary, INSTANCE_ACTIVITY_TABLE.name, staged / INSTANCE_ACTIVITY_TABLE.name)
         if trend_files:
             summary.trend_days = _merge_whole(engine, staged, TAG_TRENDS, ("trend_versions", sql.TREND_VERSIONS),
                                               sql.MERGE_TRENDS, ["instance", "tag", "day"], rebuild)
-            summary.files_published += ws.publish(TAG_TRENDS.name, staged / TAG_TRENDS.name)
+            _publish(engine, summary, TAG_TRENDS.name, staged / TAG_TRENDS.name)
         if peer_files:
             summary.peers = _merge_whole(engine, staged, INSTANCE_PEERS, ("peer_sightings", sql.PEER_SIGHTINGS),
                                          sql.MERGE_PEERS, ["instance", "peer"], rebuild)
-            summary.files_published += ws.publish(INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
+            _publish(engine, summary, INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
         if rebuild:
             _drop_unmade(engine, staged, summary, {
                 ACCOUNTS.name: bool(status_files or account_files), INSTANCE_ACTIVITY_TABLE.name: bool(activity_files),
@@ -243,6 +248,14 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     return summary
 
 
+def _publish(engine: Engine, summary: CurateSummary, table: str, staged: Path, column: str | None = None,
+             values: list[str] | None = None) -> None:
+    """Publish what the run staged for ``table`` (:meth:`~fediscope.engine.workspace.Workspace.publish`), counting
+    its files and noting the table as rewritten."""
+    summary.files_published += engine.workspace.publish(table, staged, column, values)
+    summary.tables_rewritten = sorted({*summary.tables_rewritten, table})
+
+
 def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -> None:
     missing = manifest.missing_files(present)
     if missing and not allow_missing:
@@ -263,12 +276,12 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
     for table in (STATUSES, HASHTAGS):
         stale = sorted(set(ws.partition_values(table.name, "dt")) - set(summary.partitions))
         if stale:
-            ws.publish(table.name, staged / f"_nothing_{table.name}", "dt", stale)
+            _publish(engine, summary, table.name, staged / f"_nothing_{table.name}", "dt", stale)
             log.info("curation: the rebuild removed %d %s partition(s) no raw status makes any more", len(stale),
                      table.name)
     for name, was_made in made.items():
         if not was_made and ws.lake_has_table(name):
-            ws.publish(name, staged / f"_nothing_{name}")
+            _publish(engine, summary, name, staged / f"_nothing_{name}")
             log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
 
 
@@ -283,7 +296,7 @@ def _curate_accounts(engine: Engine, staged: Path, summary: CurateSummary, rebui
     if first_day is not None:
         summary.accounts_left_out = _left_out(engine, "account_key", ["existing_accounts", "account_versions"],
                                               summary.accounts)
-    summary.files_published += engine.workspace.publish(ACCOUNTS.name, staged / ACCOUNTS.name)
+    _publish(engine, summary, ACCOUNTS.name, staged / ACCOUNTS.name)
 
 
 def _left_out(engine: Engine, key: str, views: list[str], kept: int) -> int:
@@ -324,10 +337,10 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     days = sorted(found)
     summary.partitions = days
     if days:
-        say(f"curation: merging and writing {len(days)} day partition(s) of statuses and hashtags")
+        say(f"curation: merging and writing {count(len(days), 'day partition')} of statuses and hashtags")
         _merge_partitions(engine, staged, summary, days, rebuild, first_day)
     if new_deletions:
-        summary.files_published += ws.publish(STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
+        _publish(engine, summary, STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
 
 
 def _days_of_copies_across_midnight(engine: Engine, days: set[str]) -> set[str]:
@@ -377,8 +390,8 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
     summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
     engine.write_table("statuses_merged", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])
-    summary.files_published += ws.publish(STATUSES.name, staged / STATUSES.name, "dt", days)
-    summary.files_published += ws.publish(HASHTAGS.name, staged / HASHTAGS.name, "dt", days)
+    _publish(engine, summary, STATUSES.name, staged / STATUSES.name, "dt", days)
+    _publish(engine, summary, HASHTAGS.name, staged / HASHTAGS.name, "dt", days)
 
 
 def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str, str], merge: str,

@@ -30,6 +30,7 @@ from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
 from fediscope.errors import LakeError
 from fediscope.redact import redact_url
+from fediscope.wording import count
 
 if TYPE_CHECKING:
     from fediscope.engine.metric_state import MetricSnapshots
@@ -90,30 +91,30 @@ class ProcessSummary:
         curated = ("nothing to curate: --recurate found no raw files to rebuild the curated tables from (left as "
                    "they are)" if cur.get("nothing_to_rebuild") else
                    "nothing new to curate" if cur.get("noop") and not cur.get("rebuilt") else
-                   f"{verb} {cur.get('raw_files', 0)} raw files ({cur.get('statuses_written', 0)} statuses in "
-                   f"{len(cur.get('partitions', []))} partitions, {cur.get('accounts', 0)} accounts)")
+                   f"{verb} {count(cur.get('raw_files', 0), 'raw file')}{curated_counts(cur)}")
         if cur.get("rules_changed"):  # a fediscope upgrade changed how statuses are curated (curation.py)
             curated += " (rows curated before were made by other curation rules: --recurate rebuilds them)"
         future = cur.get("future_versions_skipped", 0)
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
-            curated += (f" ({future} status version{'s' if future != 1 else ''} dated after "
-                        f"{'their' if future != 1 else 'its'} fetch skipped)")
+            curated += (f" ({count(future, 'status version')} dated after {'its' if future == 1 else 'their'} "
+                        "fetch skipped)")
         if note := left_out_note(cur):  # expired by the curated retention (fediscope.gdpr.retention)
             curated += f" ({note})"
         erased = cur.get("opted_out_erased", 0)
         if erased:  # records landed before their accounts opted out (fediscope.gdpr.opt_outs)
-            curated += f" ({erased} opted-out account{'s' if erased != 1 else ''} erased)"
+            curated += f" ({count(erased, 'opted-out account')} erased)"
         outside = cur.get("raw_files_outside_window", 0)
         if outside:  # left for a run with another (or no) --since/--until
-            curated += f" ({outside} new raw files outside --since/--until left uncurated)"
+            curated += f" ({count(outside, 'new raw file')} outside --since/--until left uncurated)"
         if self.metrics_skipped:
             stored = "unchanged (not recomputed)"
         else:
             written = sum(m.stored or 0 for m in self.metrics.values())
             deleted = sum(m.stale for m in self.metrics.values())
             stored = f"stored ({written} written" + (f", {deleted} deleted)" if deleted else ")")
-        return (f"process ({self.engine}): {curated}; {len(self.metrics)} metrics, {self.metric_rows} rows "
-                f"{stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s{self._without_sql_file_note()}")
+        return (f"process ({self.engine}): {curated}; {count(len(self.metrics), 'metric')}, "
+                f"{count(self.metric_rows, 'row')} {stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s"
+                f"{self._without_sql_file_note()}")
 
     def _without_sql_file_note(self) -> str:
         """``; the store holds 1 metric with no SQL file any more: …`` (empty when there is none)."""
@@ -122,8 +123,22 @@ class ProcessSummary:
             return ""
         how = f"`fediscope store drop {names[0]}` removes it" if len(names) == 1 else \
             "`fediscope store drop NAME` removes one"
-        return (f"; the store holds {len(names)} metric{'s' if len(names) != 1 else ''} with no SQL file any "
-                f"more: {', '.join(names)} ({how})")
+        return f"; the store holds {count(len(names), 'metric')} with no SQL file any more: {', '.join(names)} ({how})"
+
+
+def curated_counts(curate: dict[str, Any]) -> str:
+    """`` (82 statuses in 1 partition, 40 accounts)``: the rows of the statuses and accounts tables a curation run
+    (a :meth:`~fediscope.engine.curation.CurateSummary.as_dict`) rewrote. A table the run did not rewrite is left
+    out (its count is 0 in the summary, not its size): new raw files holding only streamed deletions rewrite the
+    partitions of the statuses they name, not the accounts; empty when neither table was rewritten."""
+    rewritten = curate.get("tables_rewritten", [])
+    counts = []
+    if "statuses" in rewritten:
+        counts.append(f"{count(curate.get('statuses_written', 0), 'status')} in "
+                      f"{count(len(curate.get('partitions', [])), 'partition')}")
+    if "accounts" in rewritten:
+        counts.append(count(curate.get("accounts", 0), "account"))
+    return f" ({', '.join(counts)})" if counts else ""
 
 
 class _Progress:
@@ -200,7 +215,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing)
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
-        show(f"process: curated {curated.raw_files} raw files in {summary.seconds['curate']:.1f} s")
+        show(f"process: curated {count(curated.raw_files, 'raw file')} in {summary.seconds['curate']:.1f} s")
 
         step = time.perf_counter()
         generation = load_manifest(eng.lake).generation
@@ -222,13 +237,13 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
             log.info("process: the %d metrics in the store are current, not recomputed", len(metrics))
             return
         if len(stale) < len(metrics):
-            show(f"process: {len(metrics) - len(stale)} metrics current, recomputing {len(stale)}")
+            show(f"process: {count(len(metrics) - len(stale), 'metric')} current, recomputing {len(stale)}")
         results: dict[str, Any] = {}
         for i, metric_name in enumerate(stale, 1):
             t = time.perf_counter()
             results[metric_name] = eng.metric_table(metrics[metric_name])
             summary.metrics[metric_name] = MetricResult(results[metric_name].num_rows, time.perf_counter() - t)
-            show(f"process: metric {i}/{len(stale)} {metric_name}: {results[metric_name].num_rows} rows")
+            show(f"process: metric {i}/{len(stale)} {metric_name}: {count(results[metric_name].num_rows, 'row')}")
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -241,7 +256,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     finally:
         snapshots.close()
     changed = sum(m.stored or 0 for m in summary.metrics.values())
-    show(f"process: stored {summary.metric_rows} rows in {summary.store} ({changed} written)")
+    show(f"process: stored {count(summary.metric_rows, 'row')} in {summary.store} ({changed} written)")
     summary.seconds["store"] = time.perf_counter() - step
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, LakeBackend
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def is_temporary_path(path: str) -> bool:
 def format_bytes(size: int) -> str:
     """``512 bytes``, ``1.2 KiB``, ``3.4 MiB``, ``5.0 GiB``."""
     if size < 1024:
-        return f"{size} byte{'s' if size != 1 else ''}"
+        return count(size, "byte")
     value = float(size)
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024
@@ -115,8 +116,7 @@ class TemporaryCleanup:
         if not self.paths:
             return f"no stale temporary files (older than {self.older_than_hours:g} h)"
         verb = "would remove" if self.dry_run else "removed"
-        plural = "s" if self.count != 1 else ""
-        return (f"{verb} {self.count} stale temporary file{plural} ({format_bytes(self.bytes)}) left by interrupted "
+        return (f"{verb} {count(self.count, 'stale temporary file')} ({format_bytes(self.bytes)}) left by interrupted "
                 f"writes, older than {self.older_than_hours:g} h")
 
     def as_dict(self) -> dict[str, Any]:

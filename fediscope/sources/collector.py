@@ -111,6 +111,7 @@ from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
 from fediscope.timestamps import parse_iso, snowflake, snowflake_ms, to_ms
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
     ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
     ctx.progress.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
-                      f"{result.pages} pages, {result.landed} landed"
+                      f"{count(result.pages, 'page')}, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
                       + (f", {result.settled} settled" if result.settled else "")
                       + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")

@@ -80,6 +80,7 @@ from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.sse import Event, SSEParser
 from fediscope.sources.summary import opted_out_note
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,14 @@ class StreamSummary:
     def line(self) -> str:
         others = sum(n for name, n in self.events.items() if name not in STATUS_EVENTS | {"delete"})
         failed = f", {self.failed_connections} failed" if self.failed_connections else ""
-        text = (f"stream {self.instance} {self.source}: {sum(self.events.values())} events in {self.seconds:.0f} s "
-                f"({self.connections} connection{'s' if self.connections != 1 else ''}{failed}); landed {self.landed} "
-                f"statuses ({self.events['status.update']} edits) and {self.deletions} deletions in "
-                f"{len(self.batches)} batches; {self.skipped} left out by the privacy policy"
-                f"{opted_out_note(self.opted_out)}, {self.quarantined} quarantined, {others} other events ignored")
+        text = (f"stream {self.instance} {self.source}: {count(sum(self.events.values()), 'event')} in "
+                f"{self.seconds:.0f} s ({count(self.connections, 'connection')}{failed}); landed "
+                f"{count(self.landed, 'status')} ({count(self.events['status.update'], 'edit')}) and "
+                f"{count(self.deletions, 'deletion')} in {count(len(self.batches), 'batch')}; {self.skipped} left out "
+                f"by the privacy policy{opted_out_note(self.opted_out)}, {self.quarantined} quarantined, "
+                f"{count(others, 'other event')} ignored")
         if self.malformed:
-            text += f", {self.malformed} unreadable line{'s' if self.malformed != 1 else ''} skipped"
+            text += f", {count(self.malformed, 'unreadable line')} skipped"
         if self.stopped == "error" and self.error:
             return f"{text}; stopped by an error: {self.error}"
         text += f"; {STOP_REASONS.get(self.stopped, f'stopped: {self.stopped}')}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fediscope.wording import count
+
 
 def opted_out_note(opted_out: int) -> str:
     """`` (1 opted out)``, said after a count of what the privacy policy skipped (nothing when none opted out): the
@@ -134,7 +136,7 @@ class CollectSummary:
         cut = sum(s.backfill_cut for s in self.sources)
         if not cut:
             return ""
-        return (f"; first run stopped at FEDISCOPE_BACKFILL_PAGES on {cut} source{'s' if cut != 1 else ''}: older "
+        return (f"; first run stopped at FEDISCOPE_BACKFILL_PAGES on {count(cut, 'source')}: older "
                 f"statuses are not collected, by this run or a later one; raise it or set FEDISCOPE_BACKFILL_SINCE "
                 f"before a source's first run")
 
@@ -149,13 +151,13 @@ class CollectSummary:
         refreshed += f", settled {self.settled}" if self.settled else ""
         behind = [s.settle_behind_hours for s in self.sources if s.settle_behind_hours]
         if behind:
-            refreshed += (f" (settle pass behind on {len(behind)} source{'s' if len(behind) != 1 else ''}, up to "
+            refreshed += (f" (settle pass behind on {count(len(behind), 'source')}, up to "
                           f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or --max-pages)")
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`
         outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
-        return (f"collected {len(self.sources)} source{'s' if len(self.sources) != 1 else ''}{failed} in "
+        return (f"collected {count(len(self.sources), 'source')}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
                 f"{waits}{self._backfill_cut_note()}")

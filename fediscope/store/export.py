@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from fediscope.analysis import pages_in_top_order, pages_of_prefix, stored_definition
 from fediscope.store.port import MetricStore, Row, prefix_value
+from fediscope.wording import count
 
 FORMATS = ("csv", "jsonl")
 #: seconds between two progress updates on a terminal
@@ -71,7 +72,7 @@ class Progress:
         if not self.enabled or now - self._last < PROGRESS_SECONDS:
             return
         self._last, self._shown = now, True
-        self._write(f"\rexporting {self.name}: {written:,} rows")
+        self._write(f"\rexporting {self.name}: {count(written, 'row', thousands=True)}")
 
     def close(self) -> None:
         if self._shown:

@@ -179,6 +179,19 @@ def test_every_store_exports_one_prefix_value_in_key_order(exporting, capsys):
     assert (code, out, err) == (0, "tag,day,uses,mean,bot\r\n", "")  # no row: the header alone
 
 
+def test_every_store_exports_a_metric_computed_with_no_rows_as_its_header_alone(exporting, capsys, tmp_path):
+    """A metric whose result had no rows: the CSV is its header alone, from the columns the store recorded for it
+    (the header is otherwise written with the first page); JSON Lines has no line."""
+    none_yet = parse_metric("none_yet", "-- question: n?\n-- key: tag\n-- rank: uses DESC\nSELECT 1")
+    exporting.write(none_yet, [], types={"tag": "str", "uses": "int", "share": "float"})
+    assert run(capsys, "store", "export", "none_yet") == (0, "tag,uses,share\r\n", "")
+    assert run(capsys, "store", "export", "none_yet", "--format", "jsonl") == (0, "", "")
+    out = tmp_path / "none_yet.csv"
+    assert run(capsys, "store", "export", "none_yet", "--out", str(out)) == (0, "",
+                                                                            f"exported 0 rows of none_yet to {out}\n")
+    assert out.read_bytes() == b"tag,uses,share\r\n"
+
+
 def test_a_prefix_its_column_cannot_hold_is_one_line_exit_2(exporting, capsys):
     code, out, err = run(capsys, "store", "export", "by_hour", "--prefix", "03")
     assert (code, out) == (2, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +71,10 @@ def test_progress_goes_to_stderr(landed: Path, capsys: pytest.CaptureFixture[str
     # curation's own steps, in order: at 500,000 statuses it runs ~15 s that were silent
     steps = [line.split()[1] for line in err.splitlines() if line.startswith("curation: ")]
     assert steps[0].isdigit() and steps[1:4] == ["parsing", "choosing", "merging"], steps
-    assert "day partition(s) of statuses and hashtags" in err
+    assert "curation: merging and writing 1 day partition of statuses and hashtags\n" in err  # all on one day
+    # a count of 1 takes the singular ("1 rows", "1 partitions" were said)
+    assert re.findall(r"\b1 [a-z ]*?(?:rows|partitions|files|metrics)\b", err) == [], err
+    assert ": 1 row\n" in err
 
 
 def test_since_after_until_is_refused(landed: Path) -> None:
@@ -89,6 +93,29 @@ def test_the_summary_line_names_raw_files_left_outside_the_window(landed: Path) 
                                      "--since/--until left uncurated); ")
     inside = run_process(settings_for(landed), progress=False)
     assert "outside" not in inside.line() and inside.curate["raw_files"] == 4
+
+
+def test_a_run_curating_only_streamed_deletions_does_not_count_the_accounts(landed: Path, lake: LocalLake) -> None:
+    """New raw files holding only streamed deletions rewrite the partitions of the statuses they name, not the
+    accounts table: the summary line left it said "0 accounts", as if there were none."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.lake.batches import raw_batch_files, read_batch
+
+    few = {"top_accounts_by_followers": METRICS["top_accounts_by_followers"]}
+    first = run_process(settings_for(landed), progress=False, metrics=few)
+    accounts = first.curate["accounts"]
+    assert accounts > 1 and f", {accounts} accounts); 1 metric, " in first.line()
+    record = next(read_batch(lake, raw_batch_files(lake, "statuses")[0]))
+    land_deletion(lake, record["data"]["id"], record["meta"]["instance"], at(5))
+    second = run_process(settings_for(landed), progress=False, metrics=few)
+    curate = second.as_dict()["curate"]  # the --json document's
+    assert curate["accounts"] == 0 and len(curate["partitions"]) == 1 and curate["statuses_written"] > 1
+    assert second.line().startswith(f"process (duckdb): curated 1 raw file ({curate['statuses_written']} statuses "
+                                    "in 1 partition); 1 metric, ")
+    # --json keeps "accounts": 0 (0 when not rewritten) and says which tables the run rewrote
+    assert "accounts" in first.curate["tables_rewritten"]
+    assert curate["tables_rewritten"] == ["hashtags", "status_deletions", "statuses"]
 
 
 @pytest.mark.parametrize("store", ["sqlite://", "sqlite:///:memory:"])

@@ -60,7 +60,7 @@ def test_a_damaged_gzip_batch_is_listed_without_a_record_count(lake_dir, capsys,
     lines = out.splitlines()
     assert [line.split()[-1] for line in lines] == [f"{relative}/broken.jsonl.gz", f"{relative}/good.jsonl",
                                                     f"{relative}/good.jsonl.gz"]
-    assert "records" not in lines[0] and "2 records" in lines[1] and "1 records" in lines[2]
+    assert "records" not in lines[0] and "2 records" in lines[1] and " 1 record " in lines[2]
 
 
 def test_an_empty_directory_of_a_webhdfs_lake_is_named_by_a_well_formed_url(webhdfs_server, tmp_path, monkeypatch,
@@ -130,7 +130,7 @@ def test_lake_ls_counts_records_when_asked(webhdfs_lake, capsys) -> None:
     double, partition = webhdfs_lake
     code, out, err = run(capsys, "lake", "ls", partition, "--records")
     assert (code, err) == (0, "")
-    assert [" ".join(line.split()[2:4]) for line in out.splitlines()] == ["2 records", "1 records", "3 records"]
+    assert [" ".join(line.split()[2:4]) for line in out.splitlines()] == ["2 records", "1 record", "3 records"]
     assert RECORDS_HINT not in out
     assert _opens(double) == 2 * 3  # namenode and datanode, once per batch file
     code, out, _err = run(capsys, "lake", "ls", partition, "--records", "--json")
@@ -194,7 +194,7 @@ def test_an_unreadable_batch_is_counted_apart_and_the_listing_goes_on(webhdfs_la
     code, out, err = run(capsys, "lake", "ls", partition, "--records")
     assert code == 0, err
     assert [" ".join(line.split()[2:]) for line in out.splitlines()] == [
-        f"not counted (unreadable) {partition}/a.jsonl", f"1 records {partition}/b.jsonl.gz",
+        f"not counted (unreadable) {partition}/a.jsonl", f"1 record {partition}/b.jsonl.gz",
         f"3 records {partition}/c.jsonl"]
     assert err.startswith("fediscope: warning: 1 file(s) could not be read: cannot read ")
     assert f"({partition}/a.jsonl): AccessControlException" in err and len(err.splitlines()) == 1

@@ -1,0 +1,25 @@
+"""Counts in the lines a person reads (progress, summaries): ``1 raw file``, ``2 raw files``.
+
+Only the human output uses this; the ``--json`` documents keep their own field names.
+"""
+
+from __future__ import annotations
+
+_ES_ENDINGS = ("s", "x", "z", "ch", "sh")
+
+
+def plural_of(noun: str) -> str:
+    """The plural of ``noun`` (its last word) by the regular English rules: ``status`` → ``statuses``,
+    ``batch`` → ``batches``, ``directory`` → ``directories``, ``raw file`` → ``raw files``; an irregular noun
+    (``analysis``) is given to :func:`count` with its plural."""
+    if noun.endswith(_ES_ENDINGS):
+        return noun + "es"
+    if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def count(n: int, noun: str, plural: str | None = None, *, thousands: bool = False) -> str:
+    """``n`` and ``noun``, in the plural unless ``n`` is 1 (``0 rows``, ``1 row``, ``2 rows``); ``plural`` for a
+    noun the regular rules get wrong; ``thousands`` separates them (``12,345 rows``), as the report does."""
+    return (f"{n:,}" if thousands else str(n)) + " " + (noun if n == 1 else plural or plural_of(noun))

@@ -1,0 +1,22 @@
+"""Counts in the human output take the singular for 1 (``1 raw file``, not ``1 raw files``): fediscope.wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from fediscope.wording import count
+
+
+@pytest.mark.parametrize("n, noun, said", [
+    (0, "row", "0 rows"), (1, "row", "1 row"), (2, "row", "2 rows"),
+    (1, "raw file", "1 raw file"), (4, "raw file", "4 raw files"),
+    (1, "status", "1 status"), (82, "status", "82 statuses"),
+    (3, "batch", "3 batches"), (2, "directory", "2 directories"), (7, "day", "7 days"),
+])
+def test_count_says_the_noun_in_the_plural_unless_there_is_one(n: int, noun: str, said: str) -> None:
+    assert count(n, noun) == said
+
+
+def test_an_irregular_plural_is_given_and_thousands_can_be_separated() -> None:
+    assert (count(1, "analysis", "analyses"), count(3, "analysis", "analyses")) == ("1 analysis", "3 analyses")
+    assert (count(12345, "row", thousands=True), count(1, "row", thousands=True)) == ("12,345 rows", "1 row")
