@@ -7,7 +7,7 @@ page by id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def parse_iso(text: object) -> datetime | None:
@@ -40,3 +40,15 @@ def snowflake(ms: int, low: int) -> int:
 def snowflake_ms(snowflake_id: int | str) -> int:
     """The creation time (Unix milliseconds) inside a snowflake id."""
     return int(snowflake_id) >> 16
+
+
+#: Ids whose time part falls before this are not Mastodon snowflakes (sequential ids, other software).
+SNOWFLAKES_SINCE = datetime(2017, 1, 1, tzinfo=UTC)
+
+
+def is_snowflake(status_id: str) -> bool:
+    """Whether ``status_id`` is a Mastodon snowflake: ASCII digits whose time part falls between 2017 and
+    tomorrow (not a sequential id of older or other software, nor text)."""
+    if not (status_id.isascii() and status_id.isdigit()):
+        return False
+    return to_ms(SNOWFLAKES_SINCE) <= snowflake_ms(status_id) <= to_ms(datetime.now(UTC) + timedelta(days=1))

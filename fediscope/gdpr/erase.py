@@ -7,7 +7,12 @@ the account collectable again:
 2. **find** (first pass): the id pseudonyms and status links that point at the account (:class:`Traces`); the
    id pseudonyms (with privacy off: digests of ``instance/id``) join the suppression list too (later replies to
    the account lose the reference);
-3. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
+3. **checkpoints**: those of an ``account:`` source for the account are deleted, and every other checkpoint or settle
+   mark holding the id of one of its statuses (or of a boost of one) on that instance — with the instance, the id
+   names its author — is moved to an id that names none, down for the ids below which all is landed, up for a
+   walk's cursor, so the next collection fetches some statuses again but skips none
+   (:mod:`fediscope.gdpr.cursors`). Before any raw file is rewritten, so that running it again still finds the ids;
+4. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
    account and directory records, and the streamed deletions of its statuses (:func:`is_deletion_of`: a status id
    on a known instance names its author; the suppression list, not a tombstone, keeps the status from coming
    back); in other records, mentions of it are dropped from ``mentions``, a reply to its status loses
@@ -17,17 +22,17 @@ the account collectable again:
    that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
-4. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
+5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
-   warning, :func:`unlisted_tables`), quarantined files and checkpoints named after the account, and the
+   warning, :func:`unlisted_tables`), quarantined files naming the account, and the
    metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
    process`` recomputes every metric — aggregates included — without the account;
-5. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
+6. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
    deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
-6. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
+7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
 
 **One account, several keys.** Local accounts of a server served from ``social.example.com`` whose handles are
 ``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule existed, or by a
@@ -39,7 +44,7 @@ domains remembered in ``<lake>/_state/handle_domains.json`` (:mod:`fediscope.sou
 served-domain handle separately.
 
 The keys share the passes: step 2 reads each raw batch and curated file once and collects the traces of every key
-(:func:`find_all_traces`); steps 3 and 4 read each file once more and apply the keys one after the other to its
+(:func:`find_all_traces`); steps 4 and 5 read each file once more and apply the keys one after the other to its
 records in memory — the asked key first, as erasing them one by one would — so an affected file is rewritten
 once, whatever the number of keys. The counts are those of erasing the keys one by one (a record one key
 scrubbed and the next one removed counts once for each; ``files_rewritten`` counts one rewrite per key that
@@ -75,6 +80,7 @@ from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
+from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
     ERASED,
@@ -174,7 +180,7 @@ def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
 
 
 def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
-    """Cut the references of a kept record to the account (see the module docstring, step 3)."""
+    """Cut the references of a kept record to the account (see the module docstring, step 4)."""
     if not isinstance(data, dict):
         return data
     if entity == "statuses":
@@ -257,7 +263,7 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
 
 
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
-    """Step 3 for every key of the account (``found``: each key with its traces, the asked key first): each raw
+    """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
     file of only the keys' own records leaves the curated manifest too (:func:`_authored_by`,
@@ -354,11 +360,9 @@ def _checkpoint_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str
     return names | {checkpoint_source(name, policy) for name in names}
 
 
-def erase_other_files(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
-                      policy: PrivacyPolicy | None = None) -> Counter[str]:
-    """Quarantined files that name the account, and checkpoints of an ``account:<name>`` source for it (named
-    after the handle, or after its keyed digest when ``policy`` — the one that collected — is given), for every
-    key in ``found`` (each quarantined file is read once; a file is counted for the first key that names it)."""
+def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
+    """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
+    counted for the first key that names it)."""
     counts: Counter[str] = Counter()
     keys = [(subject, traces.values()) for subject, traces in found]
     for entry in lake.walk(QUARANTINE_ROOT):
@@ -369,6 +373,25 @@ def erase_other_files(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
         if any(_quarantine_names(data, subject, values) for subject, values in keys):
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
+    return counts
+
+
+def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+                      policy: PrivacyPolicy | None = None) -> tuple[Counter[str], list[str]]:
+    """The checkpoints (and pass marks, walk starts) of an ``account:<name>`` source for the account (named after
+    the handle, or after its keyed digest when ``policy`` — the one that collected — is given) are deleted, for
+    every key in ``found``; then every other checkpoint holding one of its status ids is moved
+    (:func:`~fediscope.gdpr.cursors.move_checkpoints`). Returns the counts and the warnings of the move.
+
+    Before the raw lake is rewritten: an interrupted erasure run again still finds the status ids."""
+    counts = _delete_account_checkpoints(lake, found, policy)
+    moved, warnings = move_checkpoints(lake, [traces for _, traces in found])
+    return counts + moved, warnings
+
+
+def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+                                policy: PrivacyPolicy | None) -> Counter[str]:
+    counts: Counter[str] = Counter()
     names = [_checkpoint_names(subject, policy) for subject, _ in found]
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
@@ -555,9 +578,11 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
                 elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
                     add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
             keys = list(zip(subjects, found, strict=True))
+            checkpoints, warnings = erase_checkpoints(lake, keys, policy)
+            report.warnings.extend(warnings)
             report.raw = dict(erase_raw(lake, keys))
             report.curated = dict(erase_curated(lake, found))
-            report.other = dict(erase_other_files(lake, keys, policy))
+            report.other = dict(checkpoints + erase_quarantined(lake, keys))
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

@@ -210,6 +210,11 @@ class Traces:
     #: with the home instance, where it may be another status's). What a streamed deletion (:meth:`names_deletion`)
     #: or another person's ``in_reply_to_id`` names. Never among :meth:`values`.
     status_copies: set[str] = field(default_factory=set)
+    #: Other people's boosts of the subject's statuses, as ``instance/id`` (the boost's own id): the erasure removes
+    #: them whole (:func:`~fediscope.gdpr.erase.is_owned`), yet with its instance a boost's id still leads to the
+    #: subject's status. Only the checkpoints are searched for them (:mod:`fediscope.gdpr.cursors`); never among
+    #: :meth:`values`.
+    boost_copies: set[str] = field(default_factory=set)
     #: Whether the streamed deletions of the subject's statuses (:meth:`names_deletion`) go with it. Not for an
     #: opt-out (:mod:`fediscope.gdpr.opt_outs`): it is not suppressed, so an account that opts back in may be landed
     #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
@@ -240,6 +245,9 @@ class Traces:
             self._note_account(contact.get("account") if isinstance(contact, dict) else None, instance)
             self._note_account(data.get("contact_account"), instance)
         elif entity == "statuses":
+            if status_author(data.get("reblog"), instance) == self.key and (
+                    boost := status_copy(instance, data.get("id"))):
+                self.boost_copies.add(boost)
             for status in nested_statuses(data):
                 if self._note_account(status.get("account"), instance):
                     self.status_links.update(str(status[k]) for k in ("uri", "url")

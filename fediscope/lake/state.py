@@ -78,15 +78,16 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str,
         legacy = state_path(instance, source)
         if name == source or not lake.exists(legacy):
             return Checkpoint()
-        checkpoint = _read(lake, legacy)  # named after the handle by an older fediscope: move it
-        _write(lake, path, checkpoint)
+        checkpoint = read_state(lake, legacy)  # named after the handle by an older fediscope: move it
+        write_state(lake, path, checkpoint)
         lake.delete(legacy)
         return checkpoint
-    return _read(lake, path)
+    return read_state(lake, path)
 
 
-def _read(lake: LakeBackend, path: str) -> Checkpoint:
-    """The checkpoint in ``path``; :class:`UnreadableCheckpoint` when the file is not one."""
+def read_state(lake: LakeBackend, path: str) -> Checkpoint:
+    """The checkpoint (or pass mark, or walk start) in ``path``, a lake path; :class:`UnreadableCheckpoint` when the
+    file is not one."""
     try:
         raw = json.loads(lake.read(path))
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deeply
@@ -99,7 +100,7 @@ def _read(lake: LakeBackend, path: str) -> Checkpoint:
 def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint,
                     policy: PrivacyPolicy | None = None) -> None:
     checkpoint.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _write(lake, state_path(instance, checkpoint_source(source, policy)), checkpoint)
+    write_state(lake, state_path(instance, checkpoint_source(source, policy)), checkpoint)
 
 
 def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str,
@@ -111,7 +112,7 @@ def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pas
     if not lake.exists(path):
         return None
     try:
-        mark = _read(lake, path).newest_id
+        mark = read_state(lake, path).newest_id
     except UnreadableCheckpoint as exc:
         raise ValueError(f"{path} is not a {collection_pass} mark ({str(exc).partition(':')[0]}); delete it to "
                          f"start the {collection_pass} pass over from the checkpoint") from None
@@ -121,9 +122,11 @@ def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pas
 def save_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str, mark: str,
                    policy: PrivacyPolicy | None = None) -> None:
     checkpoint = Checkpoint(mark, datetime.now(UTC).isoformat(timespec="seconds"))
-    _write(lake, state_path(instance, checkpoint_source(source, policy), collection_pass), checkpoint)
+    write_state(lake, state_path(instance, checkpoint_source(source, policy), collection_pass), checkpoint)
 
 
+#: The pass name under which the settle pass keeps its mark (:func:`save_pass_mark`).
+SETTLE_PASS = "settle"
 #: The pass name under which :func:`save_walk_start` keeps where a source's first walk began.
 WALK_START = "start"
 #: How a first walk ended (:func:`save_walk_start`): at the timeline's end (nothing older), at
@@ -145,7 +148,7 @@ def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, o
     if ended not in WALK_ENDS:
         raise ValueError(f"unknown end of a walk {ended!r}; known: {', '.join(WALK_ENDS)}")
     extra = {"ended": ended, "oldest_created_at": oldest_created_at}
-    _write(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
+    write_state(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
            Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"), extra))
 
 
@@ -154,7 +157,7 @@ def load_walk_start(lake: LakeBackend, instance: str, source: str,
     """The record :func:`save_walk_start` kept (``extra``: how the walk ended, the oldest status's time),
     or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
     path = state_path(instance, checkpoint_source(source, policy), WALK_START)
-    return _read(lake, path) if lake.exists(path) else None
+    return read_state(lake, path) if lake.exists(path) else None
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
             if entry.is_dir or not entry.path.endswith(".json"):
                 continue
             try:
-                extra = _read(lake, entry.path).extra
+                extra = read_state(lake, entry.path).extra
             except UnreadableCheckpoint as exc:
                 log.warning("%s is not a record of where a collection begins (%s): left out", entry.path, exc)
                 continue
@@ -192,5 +195,5 @@ def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
     return sorted(starts, key=lambda s: (s.instance, s.ended, s.oldest_day or date.min))
 
 
-def _write(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:
+def write_state(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:
     lake.write_atomic(path, json.dumps(asdict(checkpoint)).encode())

@@ -83,6 +83,7 @@ from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
 from fediscope.lake.lock import shown_path
 from fediscope.lake.state import (
+    SETTLE_PASS,
     Checkpoint,
     UnreadableCheckpoint,
     load_checkpoint,
@@ -110,7 +111,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
-from fediscope.timestamps import parse_iso, snowflake, snowflake_ms, to_ms
+from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
 
 log = logging.getLogger(__name__)
@@ -556,16 +557,10 @@ def _oldest(items: list[Any]) -> tuple[str | None, str | None]:
     return lowest, created if isinstance(created, str) else None
 
 
-#: Ids whose time part falls before this are not Mastodon snowflakes (sequential ids, other software).
-_SNOWFLAKES_SINCE = datetime(2017, 1, 1, tzinfo=UTC)
-
-
 def _snowflake_before(status_id: str, moment: datetime) -> str:
-    """The lower of ``status_id`` and the first snowflake of ``moment``, when ``status_id`` is a snowflake (its
-    time falls between 2017 and tomorrow); ``status_id`` itself for any other kind of id."""
-    if not (status_id.isascii() and status_id.isdigit()):
-        return status_id
-    if not to_ms(_SNOWFLAKES_SINCE) <= snowflake_ms(status_id) <= to_ms(datetime.now(UTC) + timedelta(days=1)):
+    """The lower of ``status_id`` and the first snowflake of ``moment``, when ``status_id`` is a snowflake
+    (:func:`~fediscope.timestamps.is_snowflake`); ``status_id`` itself for any other kind of id."""
+    if not is_snowflake(status_id):
         return status_id
     return str(min(int(status_id), snowflake(to_ms(moment), 0)))
 
@@ -648,13 +643,13 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     try:
-        mark = load_pass_mark(ctx.lake, domain, name, "settle", ctx.policy)
+        mark = load_pass_mark(ctx.lake, domain, name, SETTLE_PASS, ctx.policy)
     except ValueError as exc:
         raise LakeError(str(exc)) from None
     if mark is None:
         start = _first_settle_mark(ctx, domain, name, started_from, result.checkpoint)
         if start is not None:
-            save_pass_mark(ctx.lake, domain, name, "settle", start, ctx.policy)
+            save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, start, ctx.policy)
             log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
         return
     age = timedelta(hours=settings.settle_hours)
@@ -681,7 +676,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if ready:
             _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
         if next_mark != mark:
-            save_pass_mark(ctx.lake, domain, name, "settle", next_mark, ctx.policy)
+            save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, next_mark, ctx.policy)
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
                           result.refreshed + result.settled)
         if young or next_mark == mark:

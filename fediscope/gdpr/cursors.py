@@ -1,0 +1,222 @@
+"""Checkpoints and pass marks that hold an erased account's status ids, moved to ids that name none of them.
+
+A paged source's checkpoint (``_state/<domain>/<source>.json``: ``newest_id`` and, while a gap is walked,
+``extra.walk`` with ``lower``, ``upper`` and ``cursor``; :mod:`fediscope.sources.collector`) and its settle pass's
+mark (``_state/<domain>/settle/<source>.json``) hold status ids of that instance, and with the instance a status id
+names its author. The erasure (:mod:`fediscope.gdpr.erase`) moves each such id that is one of the account's
+statuses there (:attr:`~fediscope.gdpr.subject.Traces.status_copies`) or another person's boost of one
+(:attr:`~fediscope.gdpr.subject.Traces.boost_copies`), in the direction that can only make the collector fetch
+again what it has, never skip what it has not:
+
+* the ids at and below which everything is landed — ``newest_id`` and the walk's ``lower`` (the next
+  ``since_id``), the walk's ``upper`` (the checkpoint the walk ends with) and the settle mark (the next
+  ``min_id``) — move **down**;
+* the walk's ``cursor`` — the next ``max_id``, below which the rest of the gap is not landed yet — moves **up**.
+
+Each moves to the nearest id, in the collector's order (:func:`~fediscope.sources.pages.id_key`, an id of the same
+kind), of another status landed from that instance that the erasure keeps: what is fetched again in between is then
+the account's statuses, which the suppression list keeps out, and statuses that were never landed; curation
+deduplicates the rest. The ids landed are read from that instance's raw statuses, once, only when one of its state
+files needs them. Without such a status:
+
+* a lower id that is a Mastodon snowflake moves to the first snowflake of its minute (or of an earlier one, when
+  that is one of the account's ids): a time, no status;
+* a cursor is dropped (the walk goes down again from the newest status to its ``lower``: nothing kept was landed
+  above the cursor) and so is an ``upper`` (the next page sets it again, lower);
+* a checkpoint of another kind of id is deleted, with a warning: the source starts over like a new one, and its first
+  walk goes back only ``FEDISCOPE_BACKFILL_PAGES`` pages; a settle mark too (the pass starts again at the
+  checkpoint, and statuses landed but not settled yet keep the counts of their first fetch).
+
+Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
+finds the same ids.
+"""
+
+from __future__ import annotations
+
+import functools
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fediscope.gdpr.subject import Traces
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.lake.layout import STATE_ROOT, parse_partition
+from fediscope.lake.state import SETTLE_PASS, Checkpoint, UnreadableCheckpoint, read_state, write_state
+from fediscope.sources.pages import id_key, same_id_kind
+from fediscope.timestamps import is_snowflake, snowflake, snowflake_ms
+
+#: The ids of a walk (``extra.walk``) that bound what is landed from below, and the one bounding it from above.
+_LOWER_WALK_IDS = ("lower", "upper")
+_UPPER_WALK_IDS = ("cursor",)
+_MINUTE_MS = 60_000
+
+
+def erased_status_ids(found: Sequence[Traces]) -> dict[str, set[str]]:
+    """Instance (lower case) → the ids there of the account's statuses and of other people's boosts of them, for
+    every key of the account."""
+    ids: dict[str, set[str]] = {}
+    for traces in found:
+        for copy in traces.status_copies | traces.boost_copies:
+            instance, _, status_id = copy.partition("/")
+            ids.setdefault(instance, set()).add(status_id)
+    return ids
+
+
+@dataclass
+class _Landed:
+    """The ids of the statuses landed from one instance that the erasure keeps, in the collector's order."""
+
+    ids: list[str] = field(default_factory=list)
+
+    def below(self, status_id: str) -> str | None:
+        """The nearest id of the same kind below ``status_id``, or None."""
+        at = bisect_left(self.ids, id_key(status_id), key=id_key)
+        return self.ids[at - 1] if at and same_id_kind(self.ids[at - 1], status_id) else None
+
+    def above(self, status_id: str) -> str | None:
+        """The nearest id of the same kind above ``status_id``, or None."""
+        at = bisect_right(self.ids, id_key(status_id), key=id_key)
+        return self.ids[at] if at < len(self.ids) and same_id_kind(self.ids[at], status_id) else None
+
+
+def landed_ids(lake: LakeBackend, domain: str, erased: set[str]) -> _Landed:
+    """The ids of the statuses (as timelines list them: a boost by its own id) in the raw partitions of ``domain``,
+    but ``erased``."""
+    found: set[str] = set()
+    for path in raw_batch_files(lake, "statuses"):
+        if parse_partition(path).get("instance", "").lower() != domain:
+            continue
+        for record in decode_jsonl(lake.read(path), path, name=path):
+            data = record.get("data")
+            status_id = data.get("id") if isinstance(data, dict) else None
+            if isinstance(status_id, str) and status_id and status_id not in erased:
+                found.add(status_id)
+    return _Landed(sorted(found, key=id_key))
+
+
+def _landed_once(cache: dict[str, _Landed], lake: LakeBackend, domain: str, erased: set[str]) -> _Landed:
+    """:func:`landed_ids`, read once per instance and erasure (``cache``)."""
+    if domain not in cache:
+        cache[domain] = landed_ids(lake, domain, erased)
+    return cache[domain]
+
+
+def _minute_before(status_id: str, erased: set[str]) -> str | None:
+    """The first snowflake of the minute of ``status_id`` (of an earlier minute when that one is erased or not
+    below it), or None when ``status_id`` is not a snowflake."""
+    if not is_snowflake(status_id):
+        return None
+    ms = snowflake_ms(status_id) // _MINUTE_MS * _MINUTE_MS
+    while (floor := snowflake(ms, 0)) >= int(status_id) or str(floor) in erased:
+        ms -= _MINUTE_MS
+    return str(floor)
+
+
+def lower_id(status_id: str, erased: set[str], landed: _Landed) -> str | None:
+    """Where an id below which (and at which) everything is landed moves: see the module docstring."""
+    return landed.below(status_id) or _minute_before(status_id, erased)
+
+
+@dataclass
+class _Moved:
+    """What one state file became: rewritten (``checkpoint``), deleted (None), or left alone (``changed`` False)."""
+
+    checkpoint: Checkpoint | None
+    changed: bool = True
+
+
+def _erased(value: Any, erased: set[str]) -> bool:
+    return isinstance(value, str) and value in erased
+
+
+def _move_walk(walk: dict[str, Any], erased: set[str], landed: Callable[[], _Landed]) -> dict[str, Any] | None:
+    """``extra.walk`` with its erased ids moved; None when its ``lower`` has no id below it to move to."""
+    moved = dict(walk)
+    for name in _LOWER_WALK_IDS:
+        if _erased(moved.get(name), erased):
+            moved[name] = lower_id(moved[name], erased, landed())
+            if moved[name] is None and name == "lower":  # None would make the walk a new source's first one
+                return None
+    for name in _UPPER_WALK_IDS:
+        if _erased(moved.get(name), erased):
+            moved[name] = landed().above(moved[name])
+    return moved
+
+
+def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], landed: Callable[[], _Landed]) -> _Moved:
+    """One checkpoint (or settle mark, ``settle``) with its erased ids moved (module docstring)."""
+    extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
+    walk = extra.get("walk") if extra is not None and not settle else None
+    walk = walk if isinstance(walk, dict) else None
+    if not _erased(checkpoint.newest_id, erased) and not any(_erased(v, erased) for v in (walk or {}).values()):
+        return _Moved(checkpoint, changed=False)
+    newest = checkpoint.newest_id
+    if _erased(newest, erased):
+        newest = lower_id(newest, erased, landed())
+        if newest is None:
+            return _Moved(None)
+    if walk is not None:
+        walk = _move_walk(walk, erased, landed)
+        if walk is None:
+            return _Moved(None)
+        extra = {**(extra or {}), "walk": walk}
+    return _Moved(Checkpoint(newest, checkpoint.updated_at, extra))
+
+
+def _state_file(path: str) -> tuple[str, bool] | None:
+    """(domain, is a settle mark) of a checkpoint (``_state/<domain>/<source>.json``) or settle mark
+    (``_state/<domain>/settle/<source>.json``); None for any other file under ``_state``."""
+    parts = path.split("/")
+    if not path.endswith(".json") or parts[0] != STATE_ROOT:
+        return None
+    if len(parts) == 3:
+        return parts[1].lower(), False
+    if len(parts) == 4 and parts[2] == SETTLE_PASS:
+        return parts[1].lower(), True
+    return None
+
+
+def move_checkpoints(lake: LakeBackend, found: Sequence[Traces]) -> tuple[Counter[str], list[str]]:
+    """Move every checkpoint and settle mark id that is one of the account's statuses (every key in ``found``) or a
+    boost of one (module docstring). Returns the counts (``checkpoints_moved``: files rewritten;
+    ``checkpoints_deleted``: files that had no id to move to) and a warning for each file deleted. A file that is
+    not a checkpoint is left to the collector, which names it when it reads it."""
+    erased = erased_status_ids(found)
+    counts: Counter[str] = Counter()
+    warnings: list[str] = []
+    cache: dict[str, _Landed] = {}
+    for entry in lake.walk(STATE_ROOT):
+        place = _state_file(entry.path)
+        if place is None or not erased.get(place[0]):
+            continue
+        domain, settle = place
+        try:
+            checkpoint = read_state(lake, entry.path)
+        except UnreadableCheckpoint:
+            continue
+        moved = _move_checkpoint(checkpoint, settle, erased[domain], functools.partial(
+            _landed_once, cache, lake, domain, erased[domain]))
+        if not moved.changed:
+            continue
+        if moved.checkpoint is not None:
+            write_state(lake, entry.path, moved.checkpoint)
+            counts["checkpoints_moved"] += 1
+            continue
+        lake.delete(entry.path)
+        counts["checkpoints_deleted"] += 1
+        warnings.append(_deleted_warning(entry.path, domain, settle))
+    return counts, warnings
+
+
+def _deleted_warning(path: str, domain: str, settle: bool) -> str:
+    head = (f"{path} held the id of one of the account's statuses, and no status of anybody else landed from "
+            f"{domain} lies below it (nor is the id a Mastodon snowflake): it was deleted")
+    if settle:
+        return (f"{head}; that source's settle pass starts again at its checkpoint, and the statuses landed but not "
+                f"settled yet keep the counts of their first fetch")
+    return (f"{head}; that source starts over like a new one at its next collection: its first walk goes back "
+            f"FEDISCOPE_BACKFILL_PAGES pages, and statuses posted since its last collection below that depth are "
+            f"not collected")
