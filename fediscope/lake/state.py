@@ -138,23 +138,25 @@ WALK_ENDS = ("end", "since", "cut", "now")
 def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_created_at: str | None,
                     policy: PrivacyPolicy | None = None) -> None:
     """Record where a source's collection begins, when its first walk back in time ends: how it ended
-    (:data:`WALK_ENDS`) and the ``created_at`` of the oldest status it landed in the run that ended it (None when
-    that run landed none; on ``now`` the newest status then, not landed: the collection begins after it). Not the
-    status's id: with its instance an id names its author, whom an erasure would have to find here.
+    (:data:`WALK_ENDS`) and the UTC day of the oldest status it landed in the run that ended it (from its
+    ``created_at``; None when that run landed none; on ``now`` the newest status then, not landed: the collection
+    begins after it). The day alone, not the status's id or time: with its instance an id names its author, and a
+    Mastodon id is its time to the millisecond and a few bits, so the time would nearly name it too.
     On ``end`` or ``since`` the first day collected is whole; on ``cut`` or ``now`` it holds only the statuses
     from the oldest on. Kept as ``_state/<domain>/start/<source>.json`` (named like the checkpoint; an erasure of
     the account a source names deletes it with the checkpoint); a source started over (its checkpoint deleted)
     records its new first walk."""
     if ended not in WALK_ENDS:
         raise ValueError(f"unknown end of a walk {ended!r}; known: {', '.join(WALK_ENDS)}")
-    extra = {"ended": ended, "oldest_created_at": oldest_created_at}
+    oldest = parse_iso(oldest_created_at)
+    extra = {"ended": ended, "oldest_day": oldest.astimezone(UTC).date().isoformat() if oldest else None}
     write_state(lake, state_path(instance, checkpoint_source(source, policy), WALK_START),
-           Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"), extra))
+                Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"), extra))
 
 
 def load_walk_start(lake: LakeBackend, instance: str, source: str,
                     policy: PrivacyPolicy | None = None) -> Checkpoint | None:
-    """The record :func:`save_walk_start` kept (``extra``: how the walk ended, the oldest status's time),
+    """The record :func:`save_walk_start` kept (``extra``: how the walk ended, the oldest status's day),
     or None for a source whose first walk ended before fediscope recorded it (or has not ended)."""
     path = state_path(instance, checkpoint_source(source, policy), WALK_START)
     return read_state(lake, path) if lake.exists(path) else None
@@ -189,10 +191,16 @@ def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
             if ended not in WALK_ENDS:
                 log.warning("%s does not say how a first walk ended (%r): left out", entry.path, ended)
                 continue
-            oldest = parse_iso(extra.get("oldest_created_at"))
-            starts.append(CollectionStart(posixpath.basename(domain.path), ended,
-                                          oldest.astimezone(UTC).date() if oldest else None))
+            starts.append(CollectionStart(posixpath.basename(domain.path), ended, _day(extra.get("oldest_day"))))
     return sorted(starts, key=lambda s: (s.instance, s.ended, s.oldest_day or date.min))
+
+
+def _day(value: Any) -> date | None:
+    """A ``YYYY-MM-DD`` day of a record, or None for none or anything else (the day is then unknown)."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
 
 
 def write_state(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:

@@ -156,5 +156,8 @@ def test_collection_starts_are_read_without_sources_and_a_damaged_record_is_left
     assert starts == [CollectionStart("example.org:8080", "since", date(2026, 7, 31)),
                       CollectionStart("mastodon.social", "cut", date(2026, 8, 2)),
                       CollectionStart("mastodon.social", "end", None)]
+    # the day alone is kept, not the status's time (a snowflake id is its time and a few bits)
+    kept = [p.read_text() for p in (tmp_path / "lake").rglob("start/*.json")]
+    assert len(kept) == 5 and not any("23:30" in text or "T00:00" in text for text in kept)
     assert [r.getMessage().split()[0] for r in caplog.records] == [
         state_path("example.org:8080", "local", "start"), state_path("example.org:8080", "public", "start")]
