@@ -4,7 +4,8 @@ deletions arrive; each day `fediscope collect` (with the refresh pass, which lan
 incremental `fediscope process`, and then:
 
 * the store and `fediscope report --format json` equal those of a `fediscope process` from scratch over a copy of
-  the same raw lake into a fresh store (floats to 1e-9), and so do the curated tables;
+  the same raw lake (with its records of where each collection began, which the metrics read) into a fresh store
+  (floats to 1e-9), and so do the curated tables;
 * a second `fediscope process` with nothing new changes nothing: not a store row, not a curated Parquet byte.
 
 The engine tests check day-by-day curation and metric writes over a generated lake split by day; this one goes
@@ -30,6 +31,7 @@ from streamed_deletions import land_deletion
 
 from fediscope.config import load_settings
 from fediscope.lake.local import LocalLake
+from fediscope.lake.state import WALK_START
 from fediscope.privacy import policy_from_settings
 from fediscope.sample.instance import SampleInstance
 from fediscope.sample.server import SampleServer
@@ -127,6 +129,8 @@ def test_a_week_of_daily_runs_equals_processing_from_scratch(server: SampleServe
 
         scratch = tmp_path / f"scratch-{day}"
         shutil.copytree(lake_dir / "raw", scratch / "lake" / "raw")
+        for starts in (lake_dir / "_state").glob(f"*/{WALK_START}"):  # not curated: kept beside the checkpoints
+            shutil.copytree(starts, scratch / "lake" / "_state" / starts.parent.name / WALK_START)
         scratch_store = f"sqlite:///{scratch / 'fresh.db'}"
         _process(capsys, "--lake", str(scratch / "lake"), "--store", scratch_store)
         assert _close(stored_rows(store), stored_rows(scratch_store), f"day {day}: store") == []

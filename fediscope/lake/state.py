@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT, state_path
+from fediscope.sources.spec import KINDS
 from fediscope.timestamps import parse_iso
 
 if TYPE_CHECKING:
@@ -133,6 +134,9 @@ WALK_START = "start"
 #: ``FEDISCOPE_BACKFILL_SINCE`` (a status older than it was seen), cut by ``FEDISCOPE_BACKFILL_PAGES`` (older
 #: statuses exist and are never collected), or ``now``: ``FEDISCOPE_BACKFILL_PAGES=0``, nothing walked back.
 WALK_ENDS = ("end", "since", "cut", "now")
+#: How :func:`collection_starts` lists a timeline with a checkpoint but no record of its first walk: collected
+#: before fediscope kept one (or its first walk has not ended yet). Its oldest day is not known either.
+WALK_UNKNOWN = "unknown"
 
 
 def save_walk_start(lake: LakeBackend, instance: str, source: str, ended: str, oldest_created_at: str | None,
@@ -165,8 +169,9 @@ def load_walk_start(lake: LakeBackend, instance: str, source: str,
 @dataclass(frozen=True)
 class CollectionStart:
     """Where one source's collection begins, without the source (the metrics' ``collection_starts`` table: a
-    source may name a person): its instance's domain, how its first walk ended (:data:`WALK_ENDS`) and the UTC day
-    of the oldest status recorded (None when the record holds none)."""
+    source may name a person): its instance's domain, how its first walk ended (:data:`WALK_ENDS`, or
+    :data:`WALK_UNKNOWN` for a timeline without a record) and the UTC day of the oldest status recorded (None when
+    the record holds none)."""
 
     instance: str
     ended: str
@@ -176,22 +181,27 @@ class CollectionStart:
 def collection_starts(lake: LakeBackend) -> list[CollectionStart]:
     """Every record :func:`save_walk_start` kept in the lake (``_state/<domain>/start/*.json``), sorted; a record
     that is not one (unreadable, an unknown end) is left out with a warning: the day it would speak for is then
-    told by the others, or unknown."""
+    told by the others, or unknown. A timeline with a checkpoint but no record (first collected by an older
+    fediscope, or its first walk not ended) is a row :data:`WALK_UNKNOWN` without a day: it may have begun on any
+    day, cut, so no day can be called whole for it."""
     starts = []
     for domain in (e for e in lake.list(STATE_ROOT) if e.is_dir):
-        for entry in lake.list(posixpath.join(domain.path, WALK_START)):
-            if entry.is_dir or not entry.path.endswith(".json"):
-                continue
+        instance = posixpath.basename(domain.path)
+        recorded = set()
+        for entry in _json_files(lake, posixpath.join(domain.path, WALK_START)):
+            recorded.add(posixpath.basename(entry))
             try:
-                extra = read_state(lake, entry.path).extra
+                extra = read_state(lake, entry).extra
             except UnreadableCheckpoint as exc:
-                log.warning("%s is not a record of where a collection begins (%s): left out", entry.path, exc)
+                log.warning("%s is not a record of where a collection begins (%s): left out", entry, exc)
                 continue
             ended = extra.get("ended") if isinstance(extra, dict) else None
             if ended not in WALK_ENDS:
-                log.warning("%s does not say how a first walk ended (%r): left out", entry.path, ended)
+                log.warning("%s does not say how a first walk ended (%r): left out", entry, ended)
                 continue
-            starts.append(CollectionStart(posixpath.basename(domain.path), ended, _day(extra.get("oldest_day"))))
+            starts.append(CollectionStart(instance, ended, _day(extra.get("oldest_day"))))
+        starts.extend(CollectionStart(instance, WALK_UNKNOWN, None) for entry in _json_files(lake, domain.path)
+                      if _is_timeline(entry) and posixpath.basename(entry) not in recorded)
     return sorted(starts, key=lambda s: (s.instance, s.ended, s.oldest_day or date.min))
 
 
@@ -201,6 +211,19 @@ def _day(value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
     except ValueError:
         return None
+
+
+def _json_files(lake: LakeBackend, directory: str) -> list[str]:
+    """The ``.json`` files directly in ``directory`` (none when it does not exist)."""
+    return [e.path for e in lake.list(directory) if not e.is_dir and e.path.endswith(".json")]
+
+
+def _is_timeline(checkpoint_file: str) -> bool:
+    """Is this checkpoint (``_state/<domain>/<source>.json``, :func:`~fediscope.lake.layout.state_path`) a
+    timeline's, whose first walk :func:`save_walk_start` records? Not a snapshot source's (``instance``,
+    ``directory``, ``account_lookup:…``)."""
+    kind = posixpath.basename(checkpoint_file).removesuffix(".json").partition("__")[0]
+    return kind in KINDS and KINDS[kind][0] == "statuses"
 
 
 def write_state(lake: LakeBackend, path: str, checkpoint: Checkpoint) -> None:

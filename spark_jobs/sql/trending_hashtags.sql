@@ -16,7 +16,8 @@
 -- collection begins (collection_starts, registered beside the curated tables): true when a source whose oldest
 -- status falls on it was cut by FEDISCOPE_BACKFILL_PAGES or started from now (its earlier statuses that day are
 -- not collected), false when every such source reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (a
--- day: the whole day is collected), NULL when no record is of that day (a lake collected before the records).
+-- day: the whole day is collected), NULL when no record is of that day (a lake collected before the records), or
+-- when a timeline was first collected before the records (ended 'unknown': it may have begun that day, cut).
 WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
                         CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
@@ -25,10 +26,12 @@ bounds AS (
   WHERE f.last_fetch_day IS NULL OR h.dt <= f.last_fetch_day
 ),
 first_day_state AS (
-  SELECT CASE WHEN max(CASE WHEN s.ended IN ('cut', 'now') THEN 1 ELSE 0 END) = 1 THEN true
-              WHEN count(*) > 0 THEN false END AS first_day_partial
+  SELECT CASE WHEN max(CASE WHEN s.oldest_day = b.first_day AND s.ended IN ('cut', 'now') THEN 1 ELSE 0 END) = 1
+                THEN true
+              WHEN max(CASE WHEN s.ended = 'unknown' THEN 1 ELSE 0 END) = 1 THEN NULL
+              WHEN max(CASE WHEN s.oldest_day = b.first_day THEN 1 ELSE 0 END) = 1 THEN false END
+           AS first_day_partial
   FROM collection_starts AS s CROSS JOIN bounds AS b
-  WHERE s.oldest_day = b.first_day
 ),
 aged AS (
   SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day, b.first_day

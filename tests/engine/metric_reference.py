@@ -381,9 +381,10 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
         first = min(s["dt"] for s, _ in tagged if s["dt"] <= bound)
         # the walks that began on the first day: one cut (or started from now) leaves it partial, else it is whole;
-        # unknown without one
+        # unknown without one, or beside a timeline collected before the records (it may have begun that day)
         began = [ended for _, ended, day in starts if day == first]
-        partial = any(ended in ("cut", "now") for ended in began) if began else None
+        partial = True if any(ended in ("cut", "now") for ended in began) else None if (
+            not began or any(ended == "unknown" for _, ended, _ in starts)) else False
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e,
                  "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat(),

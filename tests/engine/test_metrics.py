@@ -198,6 +198,9 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     (13, ["end", "since"], False, False),  # every source that began that day collected it whole
     (9, ["end"], False, True),  # whole, but the 7 days before begin before it: days without data
     (13, [], None, True),  # no record (a lake collected before them): not known
+    # a source first collected before the records (its checkpoint, no record: an upgraded lake) may have begun
+    # that day, cut: whole is not known; a source cut that day leaves it partial all the same
+    (13, ["end", "unrecorded"], None, True), (13, ["cut", "unrecorded"], True, True),
     (13, ["later:cut"], None, True),  # a source that began the next day says nothing of the first
 ])
 def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
@@ -211,7 +214,7 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     when it is whole, "(partial?)" when no record says; the trending note says when the 7 days before reach it (13
     days before the window's end: its first day) unless it is whole, or reach days before it."""
     from fediscope import analysis
-    from fediscope.lake.state import save_walk_start
+    from fediscope.lake.state import Checkpoint, save_checkpoint, save_walk_start
     from fediscope.report import FIRST_DAY_NOTE, FIRST_DAY_UNKNOWN_NOTE, Report
     from fediscope.store.port import open_store
 
@@ -222,6 +225,9 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     crafted = [_tagged(base, n, created, "tag") for n, created in enumerate(plan, 1)]
     land(lake, "statuses", crafted, last + timedelta(days=1), policy())  # the last day is whole: fetched after it
     for n, ended in enumerate(starts):
+        if ended == "unrecorded":  # what an older fediscope left: the checkpoint alone
+            save_checkpoint(lake, "mastodon.social", "public", Checkpoint("1"), policy())
+            continue
         began = walk_began + timedelta(days=1) if ended.startswith("later:") else walk_began
         save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.removeprefix("later:"),
                         began.isoformat().replace("+00:00", "Z"), policy())

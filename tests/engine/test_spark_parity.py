@@ -92,15 +92,17 @@ def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) 
                 assert table.schema.names == duck.metric_table(metric).schema.names, name
 
 
-@pytest.mark.parametrize("ended", ["cut", "end"])
+@pytest.mark.parametrize(("ended", "unrecorded", "partial"), [("cut", False, True), ("end", False, False),
+                                                               ("end", True, None)])
 def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpus: Path, tmp_path: Path,  # noqa: ANN001
-                                                            ended: str) -> None:
+                                                            ended: str, unrecorded: bool, partial: bool | None) -> None:
     """The corpus has no records of where its collections begin (``first_day_partial`` NULL on both): a copy with
-    one, of a walk that began on the first day with hashtag data, ``ended`` as given, on both engines."""
+    one, of a walk that began on the first day with hashtag data, ``ended`` as given, on both engines; with
+    ``unrecorded``, also a timeline collected before the records (a checkpoint alone)."""
     import shutil
 
     from fediscope.engine.duckdb_engine import DuckDBEngine
-    from fediscope.lake.state import save_walk_start
+    from fediscope.lake.state import Checkpoint, save_checkpoint, save_walk_start
 
     lake_dir = tmp_path / "lake"
     shutil.copytree(curated_corpus, lake_dir)
@@ -108,9 +110,11 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         first = duck.run_metric(metric)[0]["first_day"]
     save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{first}T23:00:00.000Z")
+    if unrecorded:
+        save_checkpoint(LocalLake(lake_dir), "mastodon.social", "local", Checkpoint("1"))
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         expected = duck.run_metric(metric)
-    assert {r["first_day_partial"] for r in expected} == {ended == "cut"}
+    assert {r["first_day_partial"] for r in expected} == {partial}
     with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
         assert_rows_equal(engine.run_metric(metric), expected)
 

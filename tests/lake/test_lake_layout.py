@@ -161,3 +161,30 @@ def test_collection_starts_are_read_without_sources_and_a_damaged_record_is_left
     assert len(kept) == 5 and not any("23:30" in text or "T00:00" in text for text in kept)
     assert [r.getMessage().split()[0] for r in caplog.records] == [
         state_path("example.org:8080", "local", "start"), state_path("example.org:8080", "public", "start")]
+
+
+def test_collection_starts_name_the_timelines_first_collected_before_the_records(tmp_path) -> None:
+    """Was: a lake collected by an older fediscope (checkpoints, no records of where the walks began) gained a
+    record for a source first collected after the upgrade, and the metrics saw only that one: a first day whole for
+    it was called whole, though the older sources may have begun on it cut. Each timeline with a checkpoint but no
+    record is a row ``unknown`` (no day); snapshot sources, pass marks and recorded timelines are none."""
+    from fediscope.lake.local import LocalLake
+    from fediscope.lake.state import (
+        Checkpoint,
+        CollectionStart,
+        collection_starts,
+        save_checkpoint,
+        save_pass_mark,
+        save_walk_start,
+    )
+    from fediscope.privacy import PrivacyPolicy
+
+    lake = LocalLake(tmp_path / "lake")
+    policy = PrivacyPolicy(key=b"k" * 32)
+    for source in ("public", "local", "tag:python", "account:Gargron", "instance_activity", "account_lookup:Gargron",
+                   "directory"):
+        save_checkpoint(lake, "mastodon.social", source, Checkpoint("12"), policy)
+    save_walk_start(lake, "mastodon.social", "tag:python", "end", "2026-08-01T10:00:00.000Z")
+    save_pass_mark(lake, "example.org", "public", "settle", "12")  # a mark, not a checkpoint
+    assert collection_starts(lake) == [CollectionStart("mastodon.social", "end", date(2026, 8, 1))] + [
+        CollectionStart("mastodon.social", "unknown", None)] * 3  # public, local, account:<digest>
