@@ -381,9 +381,11 @@ BROKEN_SQL = {
     "syntax": ("SELEC instance, count(*) AS toots FROM statuses GROUP BY instance",
                'DuckDB failed: Parser Error: syntax error at or near "SELEC"'),
     "unknown_column": ("SELECT instance, count(*) AS toots FROM statuses WHERE langauge = 'en' GROUP BY instance",
-                       'DuckDB failed: Binder Error: Referenced column "langauge" not found in FROM clause!'),
+                       'DuckDB failed: Binder Error: Referenced column "langauge" not found in FROM clause! '
+                       '(did you mean "language"?)'),
     "unknown_table": ("SELECT instance, count(*) AS toots FROM status GROUP BY instance",
-                      "DuckDB failed: Catalog Error: Table with name status does not exist!"),
+                      'DuckDB failed: Catalog Error: Table with name status does not exist! '
+                      '(did you mean "statuses"?)'),
     "key_not_selected": ("SELECT count(*) AS toots FROM statuses",
                          "column(s) instance named in its header are not in the result, whose columns are toots; "
                          "select them or fix the '-- key:'/'-- rank:' line"),

@@ -41,13 +41,27 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
     with what to do; about the statement's text, a :class:`SqlError`."""
     error = str(exc).splitlines()[0].rstrip()
     if isinstance(exc, _SQL_TEXT_ERRORS):
-        return SqlError(f"DuckDB failed: {error}")
+        return SqlError(f"DuckDB failed: {error}{_suggestion(str(exc))}")
     hint = ""
     if "in file" in error and ".json" in error and ("Malformed JSON" in error or "UTF-8" in error):
         hint = RAW_DAMAGE_HINT
     elif ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
         hint = CURATED_DAMAGE_HINT
     return FediscopeError(f"DuckDB failed: {error}{hint}")
+
+
+def _suggestion(message: str) -> str:
+    """DuckDB's own suggestion for a misspelt name, which it gives on a line of its own ("Candidate bindings:
+    "language", "account_key", …" — the likeliest first —, "Did you mean "length"?"), to go on the error's one
+    line: the likeliest name, or nothing."""
+    for line in message.splitlines()[1:]:
+        line = line.strip()
+        if line.startswith("Candidate bindings:"):
+            names = line.removeprefix("Candidate bindings:").strip().lstrip(":").strip()
+            return f" (did you mean {names.split(', ')[0]}?)" if names else ""
+        if line.startswith("Did you mean"):
+            return f" ({line[0].lower()}{line[1:]})"
+    return ""
 
 
 def _literal(text: str) -> str:

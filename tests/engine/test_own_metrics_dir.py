@@ -118,7 +118,7 @@ def test_process_refuses_a_malformed_header_of_an_own_metric_with_one_line(
     # the SQL's, found when DuckDB runs it: was exit 1, "type": "FediscopeError"
     (OWN_SQL.replace("count(*)", "count(*"), 'DuckDB failed: Parser Error: syntax error at or near "AS"'),
     (OWN_SQL.replace("NOT is_reblog", "NOT is_boost"),
-     'DuckDB failed: Binder Error: Referenced column "is_boost" not found in FROM clause!'),
+     'DuckDB failed: Binder Error: Referenced column "is_boost" not found in FROM clause! (did you mean "is_reblog"?)'),
     # the result's, found when it is computed: was exit 2, but "type": "ConfigError"
     (OWN_SQL.replace("-- rank: toots DESC", "-- rank: tooots DESC"),
      "column(s) tooots named in its header are not in the result, whose columns are account_key, toots"),
