@@ -27,6 +27,9 @@ files needs them. Without such a status:
   walk goes back only ``FEDISCOPE_BACKFILL_PAGES`` pages; a settle mark too (the pass starts again at the
   checkpoint, and statuses landed but not settled yet keep the counts of their first fetch).
 
+A later collection saves none of the account's status ids again: the collector moves them the same way before it
+saves (:mod:`fediscope.sources.collector`, which reuses :func:`minute_before` and :func:`minute_after`).
+
 Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
 finds the same ids.
 """
@@ -104,9 +107,9 @@ def _landed_once(cache: dict[str, _Landed], lake: LakeBackend, domain: str, eras
     return cache[domain]
 
 
-def _minute_before(status_id: str, erased: set[str]) -> str | None:
+def minute_before(status_id: str, erased: set[str]) -> str | None:
     """The first snowflake of the minute of ``status_id`` (of an earlier minute when that one is erased or not
-    below it), or None when ``status_id`` is not a snowflake."""
+    below it), or None when ``status_id`` is not a snowflake: a time below it, no status."""
     if not is_snowflake(status_id):
         return None
     ms = snowflake_ms(status_id) // _MINUTE_MS * _MINUTE_MS
@@ -115,9 +118,20 @@ def _minute_before(status_id: str, erased: set[str]) -> str | None:
     return str(floor)
 
 
+def minute_after(status_id: str, erased: set[str]) -> str | None:
+    """The first snowflake of the minute after that of ``status_id`` (of a later minute when that one is erased),
+    or None when ``status_id`` is not a snowflake: a time above it, no status (where a cursor moves up to)."""
+    if not is_snowflake(status_id):
+        return None
+    ms = snowflake_ms(status_id) // _MINUTE_MS * _MINUTE_MS + _MINUTE_MS
+    while str(ceiling := snowflake(ms, 0)) in erased:
+        ms += _MINUTE_MS
+    return str(ceiling)
+
+
 def lower_id(status_id: str, erased: set[str], landed: _Landed) -> str | None:
     """Where an id below which (and at which) everything is landed moves: see the module docstring."""
-    return landed.below(status_id) or _minute_before(status_id, erased)
+    return landed.below(status_id) or minute_before(status_id, erased)
 
 
 @dataclass

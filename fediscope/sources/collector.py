@@ -21,6 +21,13 @@ before a kill (its cursor not yet saved) is fetched again and *overwrites* the s
 second copy. Hence no status is lost and none lands twice in the same partition (``dt`` is the fetch day: a
 page re-fetched on another day lands in that day's partition; curation deduplicates by URI).
 
+**No state file names a status the lake does not keep.** With its instance a status id names its author, so the
+ids a walk saves (``newest_id``, the walk's ``upper`` and ``cursor``, the settle mark) are never those of the
+statuses the privacy policy skips for whose they are — an erased (suppressed) or opted-out account's, and boosts
+of them: such an id is saved lower (``cursor``: higher), at the page's nearest other status or the first snowflake
+of its minute (the next minute for a cursor), as ``gdpr erase`` moves them (:mod:`fediscope.gdpr.cursors`). That
+only fetches some of the skipped statuses again; the walk itself pages on with the real ids.
+
 Two known limits of Mastodon paging: statuses of remote servers that arrive late with an id below the checkpoint
 are not seen by ``since_id`` walks; and on a *first* run killed while landing the very first page, the resumed
 run starts from the newest status again, so its backfill depth is counted from the new top.
@@ -76,6 +83,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
+from fediscope.gdpr.cursors import minute_after, minute_before
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -426,6 +434,74 @@ def _newer(a: str | None, b: str | None) -> str | None:
     return a if id_key(a) >= id_key(b) else b
 
 
+@dataclass(frozen=True)
+class _Withheld:
+    """The ids of a page's statuses the lake does not keep for whose they are (:func:`_withheld`), and the page's
+    other ids (of its usual kind, :func:`usual_ids`): where an id to be saved moves when it is one of the first."""
+
+    ids: frozenset[str]
+    kept: tuple[str, ...]
+
+
+def _withheld(ctx: _Context, client: MastodonClient, page: Page) -> _Withheld:
+    """The statuses of ``page`` the privacy policy skips for their author or the author of the status they boost:
+    an erased (suppressed) account, or one that opted out. No state file may hold their ids: with the instance an
+    id names its author, the erasure has just moved such ids out of the checkpoints (:mod:`fediscope.gdpr.cursors`),
+    and the lake keeps nothing else of an opted-out account's statuses. The instance's handle domain is learned
+    first, so that its local accounts are keyed as when they are landed."""
+    _learn_handle_domain(ctx, client, page)
+    ids = frozenset(i["id"] for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
+                    and _skipped_for_its_author(ctx.policy, i, client.domain))
+    return _Withheld(ids, tuple(i for i in usual_ids(page.items) if i not in ids))
+
+
+def _skipped_for_its_author(policy: PrivacyPolicy, status: dict[str, Any], domain: str) -> bool:
+    boosted = status.get("reblog")
+    authors = [status.get("account"), boosted.get("account") if isinstance(boosted, dict) else None]
+    try:
+        return any(isinstance(a, dict) and policy.skip_reason(a, domain) is not None for a in authors)
+    except (KeyError, TypeError, ValueError, AttributeError):  # no acct: quarantined when landed, not skipped
+        return False
+
+
+def _saved_down(status_id: str | None, withheld: _Withheld) -> str | None:
+    """What is saved for ``status_id`` where an id bounds the landed statuses from above (a checkpoint's
+    ``newest_id``, a walk's ``upper``, the settle mark: everything at or below it is landed), lower being only
+    fetched again: the id itself, unless it is withheld (:func:`_withheld`); then the higher of the page's nearest
+    kept id below it and the first snowflake of its minute (:func:`~fediscope.gdpr.cursors.minute_before`, as the
+    erasure moves such ids), so that a timeline the account fills still moves on; None when neither exists (a
+    text id with no kept id below it on the page: the caller keeps what it had)."""
+    if status_id is None or status_id not in withheld.ids:
+        return status_id
+    below = [i for i in withheld.kept if same_id_kind(i, status_id) and id_key(i) < id_key(status_id)]
+    moved = [i for i in (max(below, key=id_key, default=None), minute_before(status_id, set(withheld.ids)))
+             if i is not None]
+    return max(moved, key=id_key, default=None)
+
+
+def _saved_up(cursor: str | None, withheld: _Withheld) -> str | None:
+    """What is saved for a walk's ``cursor`` (the next ``max_id``: below it the gap is not landed yet), higher
+    being only fetched again: the cursor itself, unless it is withheld; then the lower of the page's nearest kept
+    id above it and the first snowflake of the next minute (:func:`~fediscope.gdpr.cursors.minute_after`); None
+    when neither exists."""
+    if cursor is None or cursor not in withheld.ids:
+        return cursor
+    above = [i for i in withheld.kept if same_id_kind(i, cursor) and id_key(i) > id_key(cursor)]
+    moved = [i for i in (min(above, key=id_key, default=None), minute_after(cursor, set(withheld.ids)))
+             if i is not None]
+    return min(moved, key=id_key, default=None)
+
+
+def _lower_cursor(saved: str | None, candidate: str | None) -> str | None:
+    """The cursor a walk saves after a page: ``candidate`` when it lies below the one saved before (None: the
+    newest page), else that one again: a resumed run then fetches again the pages walked since (harmless: the
+    withheld statuses are skipped again, the others deduplicated by curation) and skips nothing."""
+    if candidate is None or (saved is not None and (not same_id_kind(candidate, saved)
+                                                    or id_key(candidate) >= id_key(saved))):
+        return saved
+    return candidate
+
+
 def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
     """Walk the gap above the checkpoint. A walk resumed from an earlier run is followed by a fresh one, so
     statuses published while the collector was down are fetched in the same run. Once caught up, the refresh
@@ -483,11 +559,12 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """``backfill_pages = 0``: land nothing on a first run, just remember the newest status."""
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(page.newest_id), ctx.policy)
+    newest_id = _saved_down(page.newest_id, _withheld(ctx, client, page))
+    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(newest_id), ctx.policy)
     # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
     newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
     save_walk_start(ctx.lake, client.domain, source.name, "now", newest[1], ctx.policy)
-    result.caught_up, result.checkpoint = True, page.newest_id
+    result.caught_up, result.checkpoint = True, newest_id
 
 
 def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
@@ -498,6 +575,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
     full_page = page_size(settings.page_limit, "statuses")
     since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
     oldest: tuple[str | None, str | None] = (None, None)  # the oldest status this run landed of a first walk
+    saved_cursor = walk.cursor  # the cursor saved with the walk: never a withheld status's id (_saved_up)
     while True:
         if budget is not None and budget <= 0:
             result.caught_up, result.checkpoint = False, checkpoint.newest_id
@@ -513,12 +591,13 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             floor = _page_floor(page, full_page)
             reached = floor is None or not same_id_kind(floor, walk.lower) or id_key(floor) <= id_key(walk.lower)
         result.out_of_range += len(page.items) - len(items)
+        withheld = _withheld(ctx, client, page)
         if walk.upper is None:
-            walk.upper = page.newest_id
+            walk.upper = _saved_down(page.newest_id, withheld)
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
             if first_run and settings.settle_hours > 0:
-                _note_young(ctx, client.domain, name, page, items)
+                _note_young(ctx, client.domain, name, page, [i for i in items if i.get("id") not in withheld.ids])
             landed = _oldest(items)
             if first_run and landed[0] is not None and (oldest[0] is None or id_key(landed[0]) < id_key(oldest[0])):
                 oldest = landed
@@ -542,8 +621,9 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "
                            "the walk is kept and the next run resumes there")
         walk.cursor = next_cursor
-        save_checkpoint(ctx.lake, domain, name, Checkpoint(checkpoint.newest_id, extra={"walk": asdict(walk)}),
-                        ctx.policy)
+        saved_cursor = _lower_cursor(saved_cursor, _saved_up(next_cursor, withheld))
+        save_checkpoint(ctx.lake, domain, name, Checkpoint(
+            checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}), ctx.policy)
 
 
 def _oldest(items: list[Any]) -> tuple[str | None, str | None]:
@@ -656,6 +736,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     full_page = page_size(settings.page_limit, "statuses")
     page: Page | None = None
     ready: list[dict[str, Any]] = []
+    saved_mark = mark  # the mark saved: never a withheld status's id (_saved_down), so it may lag behind ``mark``
     for _ in range(max_pages):
         batch_id = f"{_source_tag(ctx, source)}-settle-n{_safe(mark, '0')}"
         page = _fetch(ctx, client, source, result, batch_id, min_id=mark)
@@ -675,8 +756,10 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         result.out_of_range += len(page.items) - len(ready)
         if ready:
             _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
-        if next_mark != mark:
-            save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, next_mark, ctx.policy)
+        moved = _saved_down(next_mark, _withheld(ctx, client, page)) if next_mark != mark else None
+        if moved is not None and same_id_kind(moved, saved_mark) and id_key(moved) > id_key(saved_mark):
+            save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, moved, ctx.policy)
+            saved_mark = moved
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
                           result.refreshed + result.settled)
         if young or next_mark == mark:

@@ -213,12 +213,16 @@ class MastodonDouble:
         self._thread: threading.Thread | None = None
 
     # -- corpus -------------------------------------------------------------------------------------------
-    def add_statuses(self, count: int) -> list[dict[str, Any]]:
-        """Publish ``count`` new statuses (newer than all others), cloned from the recorded ones."""
+    def add_statuses(self, count: int, author: str | None = None) -> list[dict[str, Any]]:
+        """Publish ``count`` new statuses (newer than all others), cloned from the recorded ones (of the account
+        whose ``acct`` is ``author`` only, when given)."""
         added = []
         with self._lock:
+            templates = [t for t in self._templates if author is None or t["account"]["acct"] == author]
+            if not templates:
+                raise ValueError(f"no recorded status of {author!r}")
             for _ in range(count):
-                template = self._templates[(self._clones * _stride(len(self._templates))) % len(self._templates)]
+                template = templates[(self._clones * _stride(len(templates))) % len(templates)]
                 self._newest_at += self.spacing
                 status = copy.deepcopy(template)
                 new_id = snowflake(self._newest_at, self._clones)

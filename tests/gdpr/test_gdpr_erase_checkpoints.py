@@ -181,3 +181,131 @@ def test_ids_move_to_the_nearest_other_status_or_a_time_and_a_boost_of_the_accou
     assert [w for w in report["warnings"] if "starts over" in w and "FEDISCOPE_BACKFILL_PAGES" in w]
     assert load_checkpoint(env.lake, LOCAL, "tag:mastodon").newest_id == "117020593473214477"
     assert load_checkpoint(env.lake, "other.example", "public").newest_id == "117020593780198542"
+
+
+# -- collections after the erasure: the account's new statuses are skipped, and their ids are not saved either ----
+ERASED_ACCT = "mastodonpy_test"  # one of the double's three authors (the fewest statuses)
+
+
+def _erase_author(env, run_cli, mastodon_server) -> tuple[str, str]:  # noqa: ANN001
+    """Collect the whole timeline, then erase :data:`ERASED_ACCT`; (its acct as served, its account)."""
+    _collect(run_cli, env.url)
+    _erase(run_cli, f"{ERASED_ACCT}@{env.domain}")
+    return ERASED_ACCT, f"{ERASED_ACCT}@{env.domain}"
+
+
+def _split(mastodon_server, acct: str) -> tuple[list[str], list[str]]:  # noqa: ANN001
+    """(the account's status ids, everybody else's) as the double serves them now, newest first."""
+    served = mastodon_server.public_statuses()
+    return [s["id"] for s in served if _is_of(s, acct)], [s["id"] for s in served if not _is_of(s, acct)]
+
+
+def _nothing_of_it_saved_or_landed(env, mastodon_server, acct: str, account: str) -> None:  # noqa: ANN001
+    theirs, others = _split(mastodon_server, acct)
+    assert files_holding([env.lake_dir / "_state"], theirs) == {}
+    landed = _landed_ids(env)
+    assert set(others) <= landed and not landed & set(theirs)
+    assert not files_holding([env.lake_dir / "raw"], [env.key(account)])
+
+
+def test_a_collection_after_the_erasure_saves_no_id_of_the_accounts_new_statuses(
+        double_env, run_cli, mastodon_server) -> None:  # noqa: ANN001
+    env = double_env
+    acct, account = _erase_author(env, run_cli, mastodon_server)
+    mastodon_server.add_statuses(5)  # others post; then the erased account does, on top of the timeline
+    newest = mastodon_server.add_statuses(3, author=acct)
+
+    _collect(run_cli, env.url)
+
+    _nothing_of_it_saved_or_landed(env, mastodon_server, acct, account)
+    theirs, others = _split(mastodon_server, acct)
+    checkpoint = load_checkpoint(env.lake, env.domain, "public").newest_id
+    # below the account's newest status, yet not below the minute it was posted in: the timeline moves on
+    top = max(int(s["id"]) for s in newest)
+    assert int(others[0]) < int(checkpoint) < top
+    assert snowflake_ms(checkpoint) == snowflake_ms(top) // 60_000 * 60_000
+    # the next collection fetches again only that status (skipped again), nothing older
+    again = _collect(run_cli, env.url)
+    assert (again["fetched"], again["landed"]) == (1, 0)
+    _nothing_of_it_saved_or_landed(env, mastodon_server, acct, account)
+
+
+def test_a_newest_page_all_of_the_erased_account_and_a_walk_stopped_on_it_save_none_of_its_ids(
+        double_env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    env = double_env
+    acct, account = _erase_author(env, run_cli, mastodon_server)
+    monkeypatch.setenv("FEDISCOPE_PAGE_LIMIT", "10")
+    mastodon_server.add_statuses(4)
+    mastodon_server.add_statuses(25, author=acct)  # the newest pages are the account's alone
+
+    stopped = _collect(run_cli, env.url, "--max-pages", "1")  # killed, in effect, after a page of its statuses
+
+    assert stopped["landed"] == 0
+    theirs, _others = _split(mastodon_server, acct)
+    walk = load_checkpoint(env.lake, env.domain, "public").extra["walk"]
+    # the cursor moved up (re-fetching some of the account's statuses, skipped again), never down
+    assert int(walk["cursor"]) > int(theirs[9]) and int(walk["upper"]) < int(theirs[0])
+    assert files_holding([env.lake_dir / "_state"], theirs) == {}
+
+    _collect(run_cli, env.url)  # resumes the walk, down to the checkpoint of the first collection
+
+    _nothing_of_it_saved_or_landed(env, mastodon_server, acct, account)
+    again = _collect(run_cli, env.url)
+    assert (again["fetched"], again["landed"]) == (1, 0)  # not the whole run of the account's statuses again
+
+
+def test_settle_marks_and_opted_out_accounts_statuses_are_not_saved_either(
+        double_env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The settle pass walks up over the account's statuses; an opted-out account's statuses are skipped too, and
+    their ids are not kept anywhere else in the lake."""
+    env = double_env
+    monkeypatch.setenv("FEDISCOPE_SETTLE_HOURS", "1")  # the double's statuses are months old: all settle at once
+    acct, account = _erase_author(env, run_cli, mastodon_server)
+    assert mastodon_server.set_account_note("admin", "<p>#nobot</p>")
+    mastodon_server.add_statuses(6)
+    mastodon_server.add_statuses(2, author=acct)
+    opted_out = [s["id"] for s in mastodon_server.add_statuses(2, author="admin")]  # the newest statuses
+
+    summary = _collect(run_cli, env.url)
+
+    assert summary["settled"] > 0
+    theirs, _others = _split(mastodon_server, acct)
+    assert files_holding([env.lake_dir / "_state"], theirs + opted_out) == {}
+    assert not _landed_ids(env) & set(theirs + opted_out)
+
+
+def _collect_local(run_cli, env) -> dict[str, Any]:  # noqa: ANN001
+    """The public timeline again and a first collection of the local one (here the same statuses)."""
+    return _collect(run_cli, env.url, "--timeline", "local")
+
+
+def test_a_new_source_started_from_now_does_not_start_at_the_accounts_newest_status(
+        double_env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    env = double_env
+    acct, _account = _erase_author(env, run_cli, mastodon_server)
+    mastodon_server.add_statuses(2, author=acct)
+    monkeypatch.setenv("FEDISCOPE_BACKFILL_PAGES", "0")  # land nothing, remember the newest status
+
+    _collect_local(run_cli, env)
+
+    theirs, others = _split(mastodon_server, acct)
+    assert files_holding([env.lake_dir / "_state"], theirs) == {}
+    assert int(others[0]) < int(load_checkpoint(env.lake, env.domain, "local").newest_id) < int(theirs[0])
+
+
+def test_a_first_settle_mark_is_not_just_below_one_of_the_accounts_statuses(
+        double_env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A source's first run starts its settle pass just below the oldest status it landed while young: an id
+    that gives the status away (one more), so never one of the account's (here the timeline's oldest)."""
+    env = double_env
+    _collect(run_cli, env.url)
+    served = mastodon_server.public_statuses()
+    acct = served[-1]["account"]["acct"]
+    _erase(run_cli, f"{acct}@{env.domain}")
+    monkeypatch.setenv("FEDISCOPE_SETTLE_HOURS", "100000")  # every status is still young
+
+    _collect_local(run_cli, env)
+
+    theirs, others = _split(mastodon_server, acct)
+    mark = load_pass_mark(env.lake, env.domain, "local", "settle")
+    assert str(int(mark) + 1) == others[-1] and others[-1] not in theirs
