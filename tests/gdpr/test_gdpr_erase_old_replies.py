@@ -9,6 +9,7 @@ today's erasure with the reply ids put back, or by today's landing with the old 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from gdpr_lake import LOCAL, SUBJECT, files_holding, land_recordings, recorded, 
 
 from fediscope.gdpr.erase import AUDIT_PATH
 from fediscope.gdpr.old_replies import is_old_reply, may_hold
-from fediscope.gdpr.subject import ERASED, nested_statuses
+from fediscope.gdpr.subject import ERASED, account_key_of, nested_statuses
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.batches import encode_jsonl, raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
@@ -59,15 +60,19 @@ def _land_other_replies(env, policy) -> None:  # noqa: ANN001
     write_batch(env.lake, "statuses", LOCAL, records)
 
 
-@pytest.fixture()
-def lake_with_replies(landed, run_cli):
+@pytest.fixture(params=[True, False], ids=["privacy-on", "privacy-off"])
+def lake_with_replies(env, run_cli, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """The recordings (admin's reply to the subject's status among them) and mastodonpy_test's replies to its own
-    statuses, landed and processed."""
-    env = landed
+    statuses, landed (pseudonymised, or as collected) and processed."""
+    if not request.param:  # clear ids in in_reply_to_account_id; the lake's records are parsed without a fast path
+        env = dataclasses.replace(env, settings=env.settings.replace(privacy=False, pseudonym_key=None))
+        monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
+        monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    assert land_recordings(env.lake, env.policy) > 50
     _land_other_replies(env, env.policy)
     assert run_cli("process").code == 0
     admin = env.key(f"admin@{LOCAL}")
-    env.answered = {s["in_reply_to_id"] for s in _replies(_raw(env)) if s["account"]["acct"] == admin}
+    env.answered = {s["in_reply_to_id"] for s in _replies(_raw(env)) if account_key_of(s["account"], LOCAL) == admin}
     assert len(env.answered) == 1  # admin's reply to the subject's status
     env.kept = {s["in_reply_to_id"] for s in _replies(_raw(env))} - env.answered
     assert env.kept  # the other replies
