@@ -164,8 +164,7 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     applied to its rows one after the other, and it is rewritten once; the counts are those of erasing the keys
     one by one (``files_rewritten``: one per key that changed the file). With ``old_replies`` (filled by the raw
     pass, :func:`~fediscope.gdpr.erase.erase_raw`), the same pass then scrubs the reply ids an older erasure left
-    in the rows kept (:mod:`fediscope.gdpr.old_replies`): ``old_reply_ids_scrubbed`` rows, and one more
-    ``files_rewritten`` for a file only that changed."""
+    in the rows kept (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake):
@@ -183,9 +182,8 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
             counts["files_rewritten"] += 1
         if old_replies is not None and old_replies.copies and rows:
             scrubbed = [old_replies.scrub_row(row) for row in rows]
-            if old := sum(1 for before, after in zip(rows, scrubbed, strict=True) if before is not after):
+            if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):
                 rows, changed = scrubbed, True
-                counts.update(old_reply_ids_scrubbed=old, files_rewritten=1)
         if changed:
             replace_file(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
     return counts

@@ -23,7 +23,8 @@ the account collectable again:
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
-   erased (:mod:`fediscope.gdpr.old_replies`: ``old_reply_ids_scrubbed``);
+   erased (:mod:`fediscope.gdpr.old_replies`; counted under ``other``: ``old_reply_records_scrubbed``,
+   ``old_reply_rows_scrubbed``);
 5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
@@ -275,8 +276,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     :func:`~fediscope.engine.manifest.forget_erased_files`).
 
     With ``old_replies``, the same pass then scrubs the reply ids an older erasure left in the records kept
-    (:mod:`fediscope.gdpr.old_replies`), counted as ``old_reply_ids_scrubbed`` (records) and as one more
-    ``files_rewritten`` for a file only that changed."""
+    (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
+    alone is not in ``files_rewritten``)."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
@@ -301,8 +302,7 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                 counts["files_deleted"] += 1
                 break  # gone: the later keys have nothing left in it
             counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
-        if leftovers and records and (scrubbed := _scrub_old_replies(path, records, old_replies)):
-            counts.update(old_reply_ids_scrubbed=scrubbed, files_rewritten=1)
+        if leftovers and records and _scrub_old_replies(path, records, old_replies):
             changed = True
         if not changed:
             continue
@@ -317,15 +317,15 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     return counts
 
 
-def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> int:
-    """How many of a batch's ``records`` held an old reply id, scrubbed in place (:mod:`fediscope.gdpr.old_replies`)."""
+def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> bool:
+    """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?"""
     if old_replies is None:
-        return 0
-    scrubbed = 0
+        return False
+    found = False
     for record in records:
         entity, instance = entity_and_instance(path, record)
-        scrubbed += old_replies.scrub_record(entity, record.get("data"), instance)
-    return scrubbed
+        found |= old_replies.scrub_record(entity, record.get("data"), instance)
+    return found
 
 
 def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject, Traces, Any]]) -> bool:
@@ -608,7 +608,7 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             old_replies = OldReplies()
             report.raw = dict(erase_raw(lake, keys, old_replies))
             report.curated = dict(erase_curated(lake, found, old_replies))
-            report.other = dict(checkpoints + erase_quarantined(lake, keys))
+            report.other = dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

@@ -56,9 +56,18 @@ def may_hold(text: bytes) -> bool:
 class OldReplies:
     """The old replies of one erasure run: scrubbed from the raw records first (:meth:`scrub_record`), which notes
     the copies of the statuses they reply to (``instance/id``, :func:`~fediscope.gdpr.subject.status_copy`), then
-    from the curated rows replying to those copies (:meth:`scrub_row`)."""
+    from the curated rows replying to those copies (:meth:`scrub_row`). Counted apart from the erased account's
+    records and rows (:meth:`counts`): they are nobody's in particular, and an erasure of an account the lake does
+    not hold must still say it found nothing of it."""
 
     copies: set[str] = field(default_factory=set)
+    records: int = 0  # raw records scrubbed
+    rows: int = 0  # curated rows scrubbed
+
+    def counts(self) -> dict[str, int]:
+        """``old_reply_records_scrubbed`` and ``old_reply_rows_scrubbed``, those that are not 0."""
+        counts = {"old_reply_records_scrubbed": self.records, "old_reply_rows_scrubbed": self.rows}
+        return {name: value for name, value in counts.items() if value}
 
     def scrub_record(self, entity: str, data: Any, instance: str) -> bool:
         """Scrub the old replies in one raw record's ``data`` (fetched from ``instance``) in place; whether any."""
@@ -71,11 +80,13 @@ class OldReplies:
                     self.copies.add(copy)
                 status["in_reply_to_id"] = ERASED
                 found = True
+        self.records += found
         return found
 
     def scrub_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """A curated row whose ``in_reply_to_id`` replies to a copy :meth:`scrub_record` met, with it replaced by
         :data:`ERASED`; else the same object."""
         if self.copies and status_copy(row.get("fetched_from"), row.get("in_reply_to_id")) in self.copies:
+            self.rows += 1
             return {**row, "in_reply_to_id": ERASED}
         return row
