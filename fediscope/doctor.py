@@ -12,6 +12,10 @@ The checks and what they do:
   and, on HDFS, that both the namenode and the datanodes are reachable); on a local lake it WARNs about
   temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`; not on HDFS, where finding
   them takes a request per directory);
+* ``curation`` — (for a lake with curated tables only) reads the curated manifest alone: WARN when the curated
+  tables were made by other curation rules than this fediscope's (an upgrade changed them; ``fediscope process``
+  warns the same, ``rules_changed``), with the fix ``fediscope process --recurate``; FAIL when the manifest cannot be
+  read (``process`` stops on it too);
 * ``store`` — opens the store and lists the metrics it holds (a read round trip; doctor writes nothing
   into a store, so no probe table appears in BI tools); a SQLite file that does not exist yet is not created,
   only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing); a table named as a
@@ -167,6 +171,36 @@ def _lake_fix(settings: Settings) -> str:
         return ("check the namenode address in FEDISCOPE_LAKE (webhdfs://namenode:9870/path?user=NAME), that the "
                 "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py)")
     return "set FEDISCOPE_LAKE to a directory this user can write (or file:///path, webhdfs://namenode:9870/path)"
+
+
+# -- curation rules ---------------------------------------------------------------------------------------
+
+
+#: The fix of a curated manifest that cannot be read (its error names the file); ``process`` stops on it too.
+CURATION_FIX = ("restore the curated manifest from a backup, or delete it: the next `fediscope process` curates "
+                "every raw file again (the same result, only slower)")
+RECURATE_FIX = ("`fediscope process --recurate` rebuilds every curated table from the raw lake by this fediscope's "
+                "rules (until then `process` goes on incrementally, and the rows curated before keep the old rules)")
+
+
+def check_curation(settings: Settings) -> Check | None:
+    """Whether the curated tables were made by this fediscope's curation rules, as the curated manifest records
+    them (:mod:`fediscope.engine.manifest`); None without a lake or a manifest (nothing curated yet). Reads the
+    manifest alone: the same comparison ``fediscope process`` warns about (``rules_changed``). A manifest that
+    cannot be read raises its :class:`~fediscope.errors.LakeError`, which names the fix: ``process`` stops on it."""
+    from fediscope.engine.curate_sql import rules_fingerprint
+    from fediscope.engine.manifest import MANIFEST_PATH, load_manifest
+    from fediscope.lake.backend import open_lake
+
+    lake = open_lake(settings.lake)
+    if not lake.exists(MANIFEST_PATH):
+        return None
+    manifest, rules = load_manifest(lake), rules_fingerprint()
+    if manifest.files and manifest.rules != rules:
+        made_by = f"rules {manifest.rules}" if manifest.rules else "rules not recorded (an older fediscope)"
+        return Check("curation", WARN, f"the curated tables were made by other curation rules ({made_by}; this "
+                     f"fediscope's are {rules}): an upgrade changed how raw records are curated", RECURATE_FIX)
+    return Check("curation", OK, f"the curated tables were made by this fediscope's curation rules ({rules})")
 
 
 # -- store --------------------------------------------------------------------------------------------------
@@ -576,12 +610,29 @@ def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
-        message = str(exc) or type(exc).__name__
-        if not isinstance(exc, FediscopeError):
-            message = f"{type(exc).__name__}: {message}"
-        if "No space left on device" in message or "Disk quota exceeded" in message:
-            fix = "free space on that disk (or raise the quota), or point the setting at a disk with room"
-        return Check(name, FAIL, message, fix)
+        return _failure(name, exc, fix)
+
+
+def _failure(name: str, exc: Exception, fix: str) -> Check:
+    """The FAIL of a check that raised ``exc``: its own message, and ``fix`` (or, for a full disk, how to free it)."""
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, FediscopeError):
+        message = f"{type(exc).__name__}: {message}"
+    if "No space left on device" in message or "Disk quota exceeded" in message:
+        fix = "free space on that disk (or raise the quota), or point the setting at a disk with room"
+    return Check(name, FAIL, message, fix)
+
+
+def _curation_line(settings: Settings, lake: Check) -> list[Check]:
+    """The ``curation`` check (:func:`check_curation`) as doctor runs it: none when the ``lake`` check failed (an
+    unusable lake is said once) or nothing was curated yet; an exception is a FAIL, as in :func:`_guarded`."""
+    if lake.status == FAIL:
+        return []
+    try:
+        check = check_curation(settings)
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
+        return [_failure("curation", exc, CURATION_FIX)]
+    return [check] if check is not None else []
 
 
 def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
@@ -593,10 +644,11 @@ def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
 
 
 def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
-    """Every check, in a fixed order (lake, store, engine, metrics, api_key, pseudonym_key, tokens, instances), secrets
-    scrubbed."""
-    checks = [
-        guarded_storage_check("lake", settings),
+    """Every check, in a fixed order (lake, curation, store, engine, metrics, api_key, pseudonym_key, tokens,
+    instances; ``curation`` only for a lake with curated tables), secrets scrubbed."""
+    lake = guarded_storage_check("lake", settings)
+    checks = [lake, *_curation_line(settings, lake)]
+    checks += [
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),

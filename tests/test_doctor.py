@@ -286,6 +286,81 @@ def test_sqlite_store_reports_its_metrics(clean_env: Path) -> None:
     assert check.status == OK and "1 metric(s) stored" in check.detail
 
 
+# -- curation rules -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def curated_lake(clean_env: Path, recordings_dir: Path) -> dict[str, str]:
+    """A lake landed from a recorded public timeline and processed by `fediscope process`: the env to run in."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+    from fediscope.privacy import PrivacyPolicy
+
+    policy = PrivacyPolicy(key=STRONG_KEY.encode())
+    records = [envelope("localhost:3000", "/api/v1/timelines/public", landed)
+               for interaction in json.loads((recordings_dir / "test_public_tl.json").read_text())["interactions"]
+               if interaction["response"]["status"] == 200 and isinstance(interaction["response"]["body"], list)
+               for status in interaction["response"]["body"]
+               if (landed := policy.status(status, "localhost:3000")) is not None]
+    assert records
+    write_batch(open_lake(str(clean_env / "lake")), "statuses", "localhost:3000", records)
+    env = _env(clean_env)
+    result = CliRunner().invoke(cli, ["process"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def _set_manifest_rules(lake: Path, rules: str | None) -> None:
+    """What an older fediscope's curation left: its rules in the manifest (None: none, as before they were recorded)."""
+    from fediscope.engine.manifest import MANIFEST_PATH
+
+    path = lake / MANIFEST_PATH
+    body = json.loads(path.read_text())
+    body.pop("rules", None)
+    if rules is not None:
+        body["rules"] = rules
+    path.write_text(json.dumps(body))
+
+
+def test_curated_tables_of_this_fediscopes_rules_are_ok(curated_lake: dict[str, str]) -> None:
+    from fediscope.engine.curate_sql import rules_fingerprint
+
+    code, output = _doctor(curated_lake)
+    line = next(line for line in output.splitlines() if line.split()[1] == "curation")
+    assert line.startswith(OK) and rules_fingerprint() in line and "--recurate" not in line
+    assert [line.split()[1] for line in output.splitlines()[:3]] == ["lake", "curation", "store"]
+
+
+@pytest.mark.parametrize("recorded", ["0123456789abcdef", None], ids=["other-rules", "rules-not-recorded"])
+def test_curated_tables_of_older_rules_warn_with_the_recurate_fix(clean_env: Path, curated_lake: dict[str, str],
+                                                                   recorded: str | None) -> None:
+    """Was: doctor said nothing; only `fediscope process` warned that the curated tables were made by other curation
+    rules (an upgrade), so a deployment checked with doctor after an upgrade looked fine."""
+    _set_manifest_rules(clean_env / "lake", recorded)
+    code, output = _doctor(curated_lake, "--json")
+    check = _by_name([Check(**c) for c in json.loads(output)["checks"]])["curation"]
+    assert code == 0 and check.status == WARN, check  # a warning: process goes on incrementally
+    assert "made by other curation rules" in check.detail
+    assert (recorded or "rules not recorded (an older fediscope)") in check.detail
+    assert check.fix.startswith("`fediscope process --recurate` rebuilds every curated table")
+    code, text = _doctor(curated_lake)
+    assert "WARN  curation" in text and "-> fix: `fediscope process --recurate`" in text
+
+
+def test_an_unreadable_curated_manifest_fails_and_nothing_curated_says_nothing(clean_env: Path,
+                                                                               curated_lake: dict[str, str]) -> None:
+    from fediscope.engine.manifest import MANIFEST_PATH
+
+    (clean_env / "lake" / MANIFEST_PATH).write_text("{not json")
+    code, output = _doctor(curated_lake)
+    line = next(line for line in output.splitlines() if line.split()[1] == "curation")
+    assert code == 1 and line.startswith(FAIL) and "curated_manifest.json is corrupt" in line, output
+    (clean_env / "lake" / MANIFEST_PATH).unlink()
+    code, output = _doctor(curated_lake)
+    assert "curation" not in [line.split()[1] for line in output.splitlines()[:-1]]
+
+
 def test_store_adapter_missing(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "fediscope.store.sqlite", None)  # importing it now raises ImportError
     check = _by_name(run_checks(load_settings(env=_env(clean_env))))["store"]

@@ -87,9 +87,14 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
         click.echo(f"fediscope: warning: {warning}", err=True)
 
 
+#: What every erasure changes, found of the account or not (:func:`_removed_nothing`).
+_ANY_ERASURE = frozenset({"metric_snapshots", "old_reply_records_scrubbed", "old_reply_rows_scrubbed"})
+
+
 def _removed_nothing(report: ErasureReport) -> bool:
-    """Did the erasure find nothing of the account? (``metric_snapshots`` are dropped by every erasure.)"""
-    other = {k: v for k, v in report.other.items() if k != "metric_snapshots"}
+    """Did the erasure find nothing of the account? (``metric_snapshots`` are dropped, and the reply ids an older
+    release kept scrubbed, by every erasure, whoever it is for: :mod:`fediscope.gdpr.old_replies`.)"""
+    other = {k: v for k, v in report.other.items() if k not in _ANY_ERASURE}
     return not any((*report.raw.values(), *report.curated.values(), *report.store.values(), *other.values()))
 
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fediscope.engine.schema import STATUS_DELETIONS
+from fediscope.gdpr.old_replies import OldReplies
 from fediscope.gdpr.subject import (
     ERASED,
     ORIGIN_REF_COLUMN,
@@ -155,12 +156,15 @@ def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
     return scrubbed, Counter(rows_removed=len(rows) - len(kept), rows_scrubbed=changed)
 
 
-def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Counter[str]:
+def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
+                  old_replies: OldReplies | None = None) -> Counter[str]:
     """Rewrite every curated file that holds a trace of the account. Counts rows and files touched.
 
     With the traces of several keys of one account (the asked key first), each file is read once, the keys are
     applied to its rows one after the other, and it is rewritten once; the counts are those of erasing the keys
-    one by one (``files_rewritten``: one per key that changed the file)."""
+    one by one (``files_rewritten``: one per key that changed the file). With ``old_replies`` (filled by the raw
+    pass, :func:`~fediscope.gdpr.erase.erase_raw`), the same pass then scrubs the reply ids an older erasure left
+    in the rows kept (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake):
@@ -176,6 +180,10 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces]) -> Count
                 counts["files_deleted"] += 1
                 break
             counts["files_rewritten"] += 1
+        if old_replies is not None and old_replies.copies and rows:
+            scrubbed = [old_replies.scrub_row(row) for row in rows]
+            if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):
+                rows, changed = scrubbed, True
         if changed:
             replace_file(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
     return counts

@@ -21,7 +21,10 @@ the account collectable again:
    contact it is loses ``contact.account``; whatever still names it (its handle inside the text of a status
    that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
-   still say "this status mentioned somebody who asked to be forgotten", and no metric needs it;
+   still say "this status mentioned somebody who asked to be forgotten", and no metric needs it. The same pass, and
+   the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
+   erased (:mod:`fediscope.gdpr.old_replies`; counted under ``other``: ``old_reply_records_scrubbed``,
+   ``old_reply_rows_scrubbed``);
 5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
@@ -81,6 +84,8 @@ from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
+from fediscope.gdpr.old_replies import OldReplies
+from fediscope.gdpr.old_replies import may_hold as may_hold_old_replies
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
     ERASED,
@@ -262,12 +267,17 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
     return kept, dumped, counts
 
 
-def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
+def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+              old_replies: OldReplies | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
     file of only the keys' own records leaves the curated manifest too (:func:`_authored_by`,
-    :func:`~fediscope.engine.manifest.forget_erased_files`)."""
+    :func:`~fediscope.engine.manifest.forget_erased_files`).
+
+    With ``old_replies``, the same pass then scrubs the reply ids an older erasure left in the records kept
+    (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
+    alone is not in ``files_rewritten``)."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
@@ -276,7 +286,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
         # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
         active = [(traces, values) for subject, traces, values in keys
                   if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
-        if not active:
+        leftovers = old_replies is not None and may_hold_old_replies(text)
+        if not active and not leftovers:
             continue
         records = list(decode_jsonl(text, name=path))
         dumped: list[str | None] = [None] * len(records)
@@ -291,6 +302,8 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
                 counts["files_deleted"] += 1
                 break  # gone: the later keys have nothing left in it
             counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
+        if leftovers and records and _scrub_old_replies(path, records, old_replies):
+            changed = True
         if not changed:
             continue
         if records:
@@ -302,6 +315,17 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Cou
                 deleted.append(path)
     forget_erased_files(lake, deleted)
     return counts
+
+
+def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> bool:
+    """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?"""
+    if old_replies is None:
+        return False
+    found = False
+    for record in records:
+        entity, instance = entity_and_instance(path, record)
+        found |= old_replies.scrub_record(entity, record.get("data"), instance)
+    return found
 
 
 def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject, Traces, Any]]) -> bool:
@@ -580,9 +604,11 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             keys = list(zip(subjects, found, strict=True))
             checkpoints, warnings = erase_checkpoints(lake, keys, policy)
             report.warnings.extend(warnings)
-            report.raw = dict(erase_raw(lake, keys))
-            report.curated = dict(erase_curated(lake, found))
-            report.other = dict(checkpoints + erase_quarantined(lake, keys))
+            # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies)
+            old_replies = OldReplies()
+            report.raw = dict(erase_raw(lake, keys, old_replies))
+            report.curated = dict(erase_curated(lake, found, old_replies))
+            report.other = dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)
