@@ -164,7 +164,9 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     applied to its rows one after the other, and it is rewritten once; the counts are those of erasing the keys
     one by one (``files_rewritten``: one per key that changed the file). With ``old_replies`` (filled by the raw
     pass, :func:`~fediscope.gdpr.erase.erase_raw`), the same pass then scrubs the reply ids an older erasure left
-    in the rows kept (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned."""
+    in the rows kept, and the ``in_reply_to_id`` of rows whose statuses' raw records say ``[erased]`` (what an
+    interrupted erasure scrubbed in the raw lake only: :mod:`fediscope.gdpr.old_replies`), counted there, not in
+    the counts returned."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake):
@@ -180,7 +182,7 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
                 counts["files_deleted"] += 1
                 break
             counts["files_rewritten"] += 1
-        if old_replies is not None and old_replies.copies and rows:
+        if old_replies and rows:
             scrubbed = [old_replies.scrub_row(row) for row in rows]
             if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):
                 rows, changed = scrubbed, True

@@ -277,44 +277,55 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
 
     With ``old_replies``, the same pass then scrubs the reply ids an older erasure left in the records kept
     (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
-    alone is not in ``files_rewritten``)."""
+    alone is not in ``files_rewritten``), and notes the statuses whose records (as left) say ``[erased]``, so that
+    the curated pass scrubs their rows too, also those an interrupted erasure scrubbed the records of
+    (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`)."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
     for path in raw_batch_files(lake):
-        text = read_batch_text(lake, path)
-        # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
-        active = [(traces, values) for subject, traces, values in keys
-                  if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
-        leftovers = old_replies is not None and may_hold_old_replies(text)
-        if not active and not leftovers:
-            continue
-        records = list(decode_jsonl(text, name=path))
-        dumped: list[str | None] = [None] * len(records)
-        changed = False
-        for traces, values in active:
-            records, dumped, step = _erase_records(path, records, dumped, traces, values)
-            if not step:
-                continue
-            counts.update(step)
-            changed = True
-            if not records:
-                counts["files_deleted"] += 1
-                break  # gone: the later keys have nothing left in it
-            counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
-        if leftovers and records and _scrub_old_replies(path, records, old_replies):
-            changed = True
-        if not changed:
-            continue
-        if records:
-            payload = encode_jsonl(records)
-            lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
-        else:
-            lake.delete(path)
-            if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
-                deleted.append(path)
+        _erase_batch(lake, path, keys, old_replies, counts, deleted)
     forget_erased_files(lake, deleted)
     return counts
+
+
+def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Traces, set[str]]],
+                 old_replies: OldReplies | None, counts: Counter[str], deleted: list[str]) -> None:
+    """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
+    ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
+    text = read_batch_text(lake, path)
+    # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
+    active = [(traces, values) for subject, traces, values in keys
+              if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
+    leftovers = old_replies is not None and may_hold_old_replies(text)
+    records = list(decode_jsonl(text, name=path)) if active or leftovers else []
+    dumped: list[str | None] = [None] * len(records)
+    changed = False
+    for traces, values in active:
+        records, dumped, step = _erase_records(path, records, dumped, traces, values)
+        if not step:
+            continue
+        counts.update(step)
+        changed = True
+        if not records:
+            counts["files_deleted"] += 1
+            break  # gone: the later keys have nothing left in it
+        counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
+    if leftovers and records and _scrub_old_replies(path, records, old_replies):
+        changed = True
+    if not changed:
+        if old_replies is not None:  # what an interrupted erasure scrubbed here, for the curated pass
+            old_replies.note_erased(text, path)
+        return
+    if records:
+        payload = encode_jsonl(records)
+        if old_replies is not None:
+            old_replies.note_erased(payload, path)
+        lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
+        return
+    if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
+        deleted.append(path)
+    lake.delete(path)
 
 
 def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> bool:

@@ -21,6 +21,13 @@ lake landed with privacy on writes a null for an absent one, so there it is.
 The curated ``statuses`` table has no ``in_reply_to_account_id``: its rows are matched by the copies of the statuses
 replied to that the raw pass scrubbed (``fetched_from`` and ``in_reply_to_id``, as :class:`OldReplies` notes them),
 so a curated row whose raw files are gone (raw retention shorter than curated) keeps its id.
+
+**An interrupted erasure.** An erasure stopped after its raw pass and before (or part-way through) its curated one
+leaves curated rows with ids whose raw records it scrubbed: the reply ids above, and the ids of the erased account's
+statuses in other people's replies once the partition holding those statuses was rewritten. Run again, it meets
+neither in the raw lake any more. So the curated pass also scrubs the ``in_reply_to_id`` of a row whose status (its
+``uri``) says :data:`ERASED` in a raw record (:meth:`OldReplies.note_erased`): every copy of a reply answers the same
+status, and only an erasure or a landing after one writes the marker. Counted as an old reply row.
 """
 
 from __future__ import annotations
@@ -31,10 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fediscope.gdpr.subject import ERASED, nested_statuses, status_copy
+from fediscope.lake.batches import decode_jsonl
 
 #: Byte patterns of the two halves of a leftover, for the fast path over a raw batch's lines (:func:`may_hold`).
 _NULL_ACCOUNT = re.compile(rb'"in_reply_to_account_id"\s*:\s*null')
 _SET_REPLY_ID = re.compile(rb'"in_reply_to_id"\s*:\s*(?!null\b|""|"\[erased\]")')
+#: A reply an erasure (or a landing after one) scrubbed, for the fast path of :meth:`OldReplies.note_erased`.
+_ERASED_REPLY_ID = re.compile(rb'"in_reply_to_id"\s*:\s*"\[erased\]"')
 
 
 def is_old_reply(status: Mapping[str, Any]) -> bool:
@@ -61,8 +71,14 @@ class OldReplies:
     not hold must still say it found nothing of it."""
 
     copies: set[str] = field(default_factory=set)
+    #: The statuses (``uri``) whose raw records say their ``in_reply_to_id`` is :data:`ERASED` (:meth:`note_erased`)
+    erased: set[str] = field(default_factory=set)
     records: int = 0  # raw records scrubbed
     rows: int = 0  # curated rows scrubbed
+
+    def __bool__(self) -> bool:
+        """Whether the curated pass has any row to look for."""
+        return bool(self.copies or self.erased)
 
     def counts(self) -> dict[str, int]:
         """``old_reply_records_scrubbed`` and ``old_reply_rows_scrubbed``, those that are not 0."""
@@ -83,10 +99,24 @@ class OldReplies:
         self.records += found
         return found
 
+    def note_erased(self, text: bytes, name: str) -> None:
+        """Remember the statuses of a raw batch (decompressed, one record a line; ``name`` for a damaged line's
+        error) whose ``in_reply_to_id`` is :data:`ERASED`. Only the lines that say so are parsed (the others are
+        blanked, so a damaged line's number stays right)."""
+        if _ERASED_REPLY_ID.search(text) is None:
+            return
+        lines = b"\n".join(line if _ERASED_REPLY_ID.search(line) else b"" for line in text.splitlines())
+        for record in decode_jsonl(lines, name=name):
+            self.erased.update(str(status["uri"]) for status in nested_statuses(record.get("data"))
+                               if status.get("in_reply_to_id") == ERASED and status.get("uri"))
+
     def scrub_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A curated row whose ``in_reply_to_id`` replies to a copy :meth:`scrub_record` met, with it replaced by
-        :data:`ERASED`; else the same object."""
-        if self.copies and status_copy(row.get("fetched_from"), row.get("in_reply_to_id")) in self.copies:
+        """A curated row whose ``in_reply_to_id`` replies to a copy :meth:`scrub_record` met, or whose status's raw
+        records say :data:`ERASED` (:meth:`note_erased`), with it replaced by :data:`ERASED`; else the same
+        object."""
+        if row.get("in_reply_to_id") in (None, "", ERASED):
+            return row
+        if status_copy(row.get("fetched_from"), row["in_reply_to_id"]) in self.copies or row.get("uri") in self.erased:
             self.rows += 1
             return {**row, "in_reply_to_id": ERASED}
         return row

@@ -139,3 +139,30 @@ def files_holding(roots: Iterable[Path], needles: Iterable[str]) -> dict[str, li
 
 def store_files(db: Path) -> list[Path]:
     return [p for p in db.parent.glob(db.name + "*") if p.is_file()]
+
+
+# -- interruptions ----------------------------------------------------------------------------------------------
+def stop_after(monkeypatch: Any, prefix: str, writes: int) -> list[str]:
+    """Make the lake stop (Ctrl-C: KeyboardInterrupt) right after its ``writes``-th rewrite or deletion of a file
+    under ``prefix`` (``raw/``, ``curated/statuses/``), as an erasure interrupted there; ``writes=0`` stops at the
+    first such write, before it is made. Returns the paths written until then."""
+    from fediscope.lake.local import LocalLake
+
+    written: list[str] = []
+    write_atomic, delete = LocalLake.write_atomic, LocalLake.delete
+
+    def stopping(real: Any) -> Any:
+        def change(self: LocalLake, path: str, *args: Any, **kwargs: Any) -> Any:
+            if path.startswith(prefix) and len(written) >= writes:
+                raise KeyboardInterrupt
+            result = real(self, path, *args, **kwargs)
+            if path.startswith(prefix):
+                written.append(path)
+                if len(written) >= writes:
+                    raise KeyboardInterrupt
+            return result
+        return change
+
+    monkeypatch.setattr(LocalLake, "write_atomic", stopping(write_atomic))
+    monkeypatch.setattr(LocalLake, "delete", stopping(delete))
+    return written

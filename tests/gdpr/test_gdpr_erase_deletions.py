@@ -12,12 +12,23 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from gdpr_lake import LOCAL, OTHERS, SUBJECT, files_holding, land_recordings, store_files
+from gdpr_lake import (
+    LOCAL,
+    OTHERS,
+    RECENT,
+    SUBJECT,
+    files_holding,
+    land_recent_copies,
+    land_recordings,
+    stop_after,
+    store_files,
+)
 from streamed_deletions import land_deletion
 
 from fediscope.gdpr.subject import ERASED
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
 from fediscope.privacy import policy_from_settings
 
 RECEIVED = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -138,3 +149,41 @@ def test_an_opt_out_keeps_the_deletions_of_the_accounts_statuses(with_deletions,
     assert len(_raw(env, "status_deletions")) == len(before)
     subject_ids = {s["id"] for s in _statuses_of(env, SUBJECT)}
     assert not [row for row in _curated(env, "statuses") if row["in_reply_to_id"] in subject_ids]
+
+
+@pytest.mark.parametrize("stop", [("raw/", 0), ("raw/", 1), ("curated/", 0), ("curated/statuses/", 1)],
+                         ids=["before-raw", "mid-raw", "before-curated", "mid-curated"])
+def test_an_interrupted_erasure_run_again_leaves_no_id_of_the_accounts_statuses(
+        with_deletions, run_cli, monkeypatch: pytest.MonkeyPatch, stop: tuple[str, int]) -> None:
+    """An erasure stopped (Ctrl-C) after the checkpoints moved, part-way through the raw batches, between the raw and
+    the curated pass or part-way through the curated statuses, then run again: no byte of the lake or the store holds
+    an id of the subject's statuses — deletions, checkpoints, and the replies to them, among which admin's reply
+    collected again and posted on another day (another partition than the status it answers).
+
+    Was (mid-curated): the first run rewrote the partition holding the subject's statuses and stopped before the one
+    holding that reply; run again, it found the subject's statuses neither in the raw batches nor in the curated
+    rows, and the reply kept their id."""
+    env = with_deletions
+    assert land_recent_copies(env.lake, env.policy, authors={"admin"}) > 0
+    assert run_cli("process").code == 0
+    subject_ids = {s["id"] for s in _statuses_of(env, SUBJECT)}
+    recent = [row for row in _curated(env, "statuses") if str(row["created_at"]).startswith(RECENT)
+              and row["in_reply_to_id"] in subject_ids]
+    assert recent  # admin's reply, again, a day of its own
+    newest = max(subject_ids, key=int)
+    save_checkpoint(env.lake, LOCAL, "public", Checkpoint(newest))
+    everywhere = [env.lake_dir, *store_files(env.db)]
+
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, *stop)
+        assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 130
+    assert files_holding(everywhere, subject_ids)  # stopped before it was done
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
+    assert result.code == 0, result.err
+    assert files_holding(everywhere, subject_ids) == {}
+    assert load_checkpoint(env.lake, LOCAL, "public").newest_id not in subject_ids
+    assert _deletions(_curated(env, "status_deletions")) == {(LOCAL, env.deleted["other"]["id"])}
+    after = {row["uri"]: row for row in _curated(env, "statuses")}
+    assert all(after[row["uri"]]["in_reply_to_id"] == ERASED for row in recent)
+

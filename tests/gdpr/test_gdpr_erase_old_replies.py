@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from gdpr_lake import LOCAL, SUBJECT, files_holding, land_recordings, recorded, store_files
+from gdpr_lake import LOCAL, SUBJECT, files_holding, land_recordings, recorded, stop_after, store_files
 
 from fediscope.gdpr.erase import AUDIT_PATH
 from fediscope.gdpr.old_replies import is_old_reply, may_hold
@@ -150,6 +150,33 @@ def test_any_erasure_scrubs_the_reply_ids_an_older_erasure_kept(old_erasure, run
 
     again = run_cli("gdpr", "erase", "--account", account, "--yes")  # nothing left: the summary names none
     assert again.code == 0 and "old reply" not in again.out
+
+
+@pytest.mark.parametrize(("stop", "process"), [(("raw/", 1), False), (("curated/", 0), False), (("curated/", 0), True)],
+                         ids=["mid-raw", "before-curated", "then-process"])
+def test_an_interrupted_scrub_is_finished_by_the_next_erasure(old_erasure, run_cli, monkeypatch: pytest.MonkeyPatch,
+                                                              stop: tuple[str, int], process: bool) -> None:
+    """Was: an erasure stopped after rewriting the raw batches (Ctrl-C, a lost machine) left the curated rows with
+    the old reply ids for good. The raw records were scrubbed, so running it again found no old reply to note the
+    replied-to statuses from, and no curated row was matched. Now the curated pass also scrubs a row whose status
+    says ``[erased]`` in its raw records, and the erasure run again finishes the first one. A ``fediscope process``
+    in between need not: it reads the rewritten batches again, but their versions tie with the curated rows (the
+    same fetch, the same counts), and the merge may keep either."""
+    env = old_erasure
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, *stop)
+        assert run_cli("gdpr", "erase", "--account", NOBODY, "--yes").code == 130
+    if process:
+        assert run_cli("process").code == 0
+    left = [p for p in files_holding(_everywhere(env), env.answered) if "/curated/" in p]
+    assert left or process
+
+    result = run_cli("gdpr", "erase", "--account", NOBODY, "--yes", "--json")
+    assert result.code == 0, result.err
+    assert files_holding(_everywhere(env), env.answered) == {}
+    assert json.loads(result.out)["other"].get("old_reply_rows_scrubbed", 0) == len(left)
+    kept = {row["in_reply_to_id"] for rows in _curated(env).values() for row in rows}
+    assert env.kept < kept and ERASED in kept
 
 
 def test_the_summary_counts_them_apart_from_the_account(old_erasure, run_cli) -> None:
