@@ -283,9 +283,11 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
-    for path in raw_batch_files(lake):
-        _erase_batch(lake, path, keys, old_replies, counts, deleted)
-    forget_erased_files(lake, deleted)
+    try:
+        for path in raw_batch_files(lake):
+            _erase_batch(lake, path, keys, old_replies, counts, deleted)
+    finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
+        forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
     return counts
 
 

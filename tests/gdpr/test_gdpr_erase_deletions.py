@@ -187,3 +187,21 @@ def test_an_interrupted_erasure_run_again_leaves_no_id_of_the_accounts_statuses(
     after = {row["uri"]: row for row in _curated(env, "statuses")}
     assert all(after[row["uri"]]["in_reply_to_id"] == ERASED for row in recent)
 
+
+def test_a_batch_deleted_before_the_erasure_was_stopped_leaves_the_manifest(
+        with_deletions, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw batch of only the subject's records (here one of its deletions), deleted by an erasure stopped right
+    after (Ctrl-C), leaves the curated manifest as it does when the erasure finishes: ``process --recurate`` then
+    needs no ``--force``. Was: the manifest was updated once the raw pass was over, so the stopped erasure left the
+    file listed, and running it again could not tell (the file was gone): the rebuild was refused as if retention
+    had deleted a file whose rows were still curated."""
+    env = with_deletions
+    with monkeypatch.context() as interrupted:
+        deleted = stop_after(interrupted, "raw/mastodon/status_deletions/", 1)
+        assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 130
+    assert deleted and not env.lake.exists(deleted[0])
+    assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 0
+
+    result = run_cli("process", "--recurate")
+    assert result.code == 0, result.err
+    assert _deletions(_curated(env, "status_deletions")) == {(LOCAL, env.deleted["other"]["id"])}
