@@ -56,6 +56,17 @@ a status landed under both, an id pseudonym, which depends on the instance and n
 of both, and is gone once the first key is applied, so the result is that of erasing the keys one by one. An
 interrupted erasure leaves every file either untouched or rewritten for all keys; running it again finishes it.
 
+**Interrupted.** Run again, an erasure stopped anywhere (Ctrl-C, SIGTERM, a lost machine) finishes it: the
+checkpoints move before any raw file is rewritten, while the status ids are still found; once the raw batches are
+rewritten, the account's curated rows still name its statuses (their copies, ``origin_ref``, links), and the curated
+``status_deletions`` are rewritten before the ``statuses`` (the lake lists them in that order), so the deletions of
+its statuses are still matched; what neither names any more — a reply's ``in_reply_to_id`` in a curated partition
+rewritten after the one holding its statuses, or an old reply's — is found by the raw records of the reply, which
+say ``[erased]`` (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`). A raw file of only the account's
+records leaves the curated manifest even when the erasure stops right after deleting it (:func:`erase_raw`). A
+``fediscope process`` in between does not finish it: it reads the rewritten batches again, but their versions tie
+with the curated rows (the same fetch), and the merge may keep either.
+
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
 suppressed); running it again is harmless. It holds the lake lock (:mod:`fediscope.lake.lock`) throughout, so
