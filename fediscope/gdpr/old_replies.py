@@ -107,7 +107,8 @@ class OldReplies:
             return
         lines = b"\n".join(line if _ERASED_REPLY_ID.search(line) else b"" for line in text.splitlines())
         for record in decode_jsonl(lines, name=name):
-            self.erased.update(str(status["uri"]) for status in nested_statuses(record.get("data"))
+            data = record.get("data") if isinstance(record, dict) else None
+            self.erased.update(str(status["uri"]) for status in nested_statuses(data)
                                if status.get("in_reply_to_id") == ERASED and status.get("uri"))
 
     def scrub_row(self, row: dict[str, Any]) -> dict[str, Any]:
