@@ -584,6 +584,15 @@ class PrivacyPolicy:
         """With privacy off the list holds digests of the clear keys (:func:`clear_key_digest`)."""
         return (key if self.enabled else clear_key_digest(key)) in self.suppressed
 
+    def replies_to_suppressed(self, replied_to: Any, instance: str) -> bool:
+        """Is ``replied_to``, a status's ``in_reply_to_account_id`` as landed from ``instance`` (an id pseudonym; with
+        privacy off the instance's own id), an erased account's? ``gdpr erase`` lists the id pseudonyms, or with
+        privacy off digests of ``instance/id``. A reply to it is landed :func:`_unreplied`, and the erasure scrubs
+        one a lake still holds (:mod:`fediscope.gdpr.old_replies`)."""
+        if not self.suppressed or replied_to in (None, "", ERASED):
+            return False
+        return self._on_suppression_list(str(replied_to) if self.enabled else instance_account_id(instance, replied_to))
+
     # -- privacy off: records as collected, opt-outs and erasures still honoured ----------------------------------
     def _as_collected(self, entity: str, record: Any, instance: str) -> Any | None:
         """Privacy off keeps what is landed as collected (no pseudonyms, nothing dropped), but not whom: an account
@@ -652,11 +661,8 @@ class PrivacyPolicy:
                                                 and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
             if len(kept) != len(mentions):
                 out = {**out, "mentions": kept}
-        replied_to = status.get("in_reply_to_account_id")
-        # an erased account's ids are listed as digests of instance/id (fediscope.gdpr.erase), as privacy on lists
-        # its id pseudonyms: a reply to it no longer says whose status, nor which (_unreplied)
-        if self.suppressed and replied_to not in (None, "") \
-                and self._on_suppression_list(instance_account_id(instance, replied_to)):
+        # a reply to an erased account no longer says whose status, nor which (_unreplied)
+        if self.replies_to_suppressed(status.get("in_reply_to_account_id"), instance):
             out = _unreplied(out)
         return out
 
@@ -718,9 +724,8 @@ class PrivacyPolicy:
             out["origin_ref"] = self.origin_ref(*origin)
         out["in_reply_to_account_id"] = None
         if status.get("in_reply_to_account_id") is not None:
-            replied_to = self.id_pseudonym(instance, status["in_reply_to_account_id"])
-            out["in_reply_to_account_id"] = replied_to
-            if replied_to in self.suppressed:
+            out["in_reply_to_account_id"] = self.id_pseudonym(instance, status["in_reply_to_account_id"])
+            if self.replies_to_suppressed(out["in_reply_to_account_id"], instance):
                 out = _unreplied(out)
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
         out["mentions"] = [landed for landed in (self._mention(m, instance) for m in mentions)

@@ -23,8 +23,8 @@ the account collectable again:
    name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
-   erased (:mod:`fediscope.gdpr.old_replies`; counted under ``other``: ``old_reply_records_scrubbed``,
-   ``old_reply_rows_scrubbed``);
+   erased, and the replies to any account id on the suppression list, as landing does (:mod:`fediscope.gdpr.
+   old_replies`; counted under ``other``: ``old_reply_records_scrubbed``, ``old_reply_rows_scrubbed``);
 5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
@@ -62,7 +62,9 @@ rewritten, the account's curated rows still name its statuses (their copies, ``o
 ``status_deletions`` are rewritten before the ``statuses`` (the lake lists them in that order), so the deletions of
 its statuses are still matched; what neither names any more — a reply's ``in_reply_to_id`` in a curated partition
 rewritten after the one holding its statuses, or an old reply's — is found by the raw records of the reply, which
-say ``[erased]`` (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`). A raw file of only the account's
+say ``[erased]`` (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`); a reply that is linked to the
+account by its ``in_reply_to_account_id`` alone, once the records holding the account's ids are rewritten, by the
+suppression list, which holds them. A raw file of only the account's
 records leaves the curated manifest even when the erasure stops right after deleting it (:func:`erase_raw`). A
 ``fediscope process`` in between does not finish it: it reads the rewritten batches again, but their versions tie
 with the curated rows (the same fetch), and the merge may keep either.
@@ -96,7 +98,6 @@ from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.old_replies import OldReplies
-from fediscope.gdpr.old_replies import may_hold as may_hold_old_replies
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
     ERASED,
@@ -115,7 +116,7 @@ from fediscope.gdpr.subject import (
     subject_from_settings,
     subjects_from_settings,
 )
-from fediscope.gdpr.suppression import add_suppressed
+from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.key_check import require_lake_key
@@ -310,7 +311,7 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Tra
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
     active = [(traces, values) for subject, traces, values in keys
               if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
-    leftovers = old_replies is not None and may_hold_old_replies(text)
+    leftovers = old_replies is not None and old_replies.may_hold(text)
     records = list(decode_jsonl(text, name=path)) if active or leftovers else []
     dumped: list[str | None] = [None] * len(records)
     changed = False
@@ -628,8 +629,9 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             keys = list(zip(subjects, found, strict=True))
             checkpoints, warnings = erase_checkpoints(lake, keys, policy)
             report.warnings.extend(warnings)
-            # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies)
-            old_replies = OldReplies()
+            # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
+            # and the replies to an erased account's ids, listed now and by earlier erasures (as landing scrubs them)
+            old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
             report.raw = dict(erase_raw(lake, keys, old_replies))
             report.curated = dict(erase_curated(lake, found, old_replies))
             report.other = dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()

@@ -28,6 +28,15 @@ statuses in other people's replies once the partition holding those statuses was
 neither in the raw lake any more. So the curated pass also scrubs the ``in_reply_to_id`` of a row whose status (its
 ``uri``) says :data:`ERASED` in a raw record (:meth:`OldReplies.note_erased`): every copy of a reply answers the same
 status, and only an erasure or a landing after one writes the marker. Counted as an old reply row.
+
+**A reply to an erased account's id.** A reply whose ``in_reply_to_account_id`` is on the suppression list (an id
+pseudonym; with privacy off, the digest of ``instance/id``: :meth:`~fediscope.privacy.PrivacyPolicy.
+replies_to_suppressed`, the rule landing applies) is scrubbed the same way (``in_reply_to_account_id`` null,
+``in_reply_to_id`` :data:`ERASED`), its curated rows matched as above. An erasure finds the replies to the account it
+erases by the account's ids, but those are known only from its records and the mentions of it: stopped after
+rewriting those, run again it no longer knows them, and a reply neither mentioning the account nor answering a
+status the lake holds kept both ids. The list has them, not tied to the account, so such a reply is counted here,
+whoever's it was, as is one landed by a collection that started before the erasure.
 """
 
 from __future__ import annotations
@@ -39,12 +48,16 @@ from typing import Any
 
 from fediscope.gdpr.subject import ERASED, nested_statuses, status_copy
 from fediscope.lake.batches import decode_jsonl
+from fediscope.privacy import PrivacyPolicy, _unreplied
 
 #: Byte patterns of the two halves of a leftover, for the fast path over a raw batch's lines (:func:`may_hold`).
 _NULL_ACCOUNT = re.compile(rb'"in_reply_to_account_id"\s*:\s*null')
 _SET_REPLY_ID = re.compile(rb'"in_reply_to_id"\s*:\s*(?!null\b|""|"\[erased\]")')
 #: A reply an erasure (or a landing after one) scrubbed, for the fast path of :meth:`OldReplies.note_erased`.
 _ERASED_REPLY_ID = re.compile(rb'"in_reply_to_id"\s*:\s*"\[erased\]"')
+#: The account ids replies name, for the fast path of a reply to an erased account (:meth:`OldReplies.may_hold`):
+#: Mastodon's ids are strings, but a number (another server's) is read too.
+_REPLIED_TO = re.compile(rb'"in_reply_to_account_id"\s*:\s*(?:"([^"\\]+)"|(\d+))')
 
 
 def is_old_reply(status: Mapping[str, Any]) -> bool:
@@ -70,6 +83,10 @@ class OldReplies:
     records and rows (:meth:`counts`): they are nobody's in particular, and an erasure of an account the lake does
     not hold must still say it found nothing of it."""
 
+    #: The landing policy holding the suppression list, as the lake was landed (privacy on or off): a reply whose
+    #: ``in_reply_to_account_id`` it says is an erased account's (:meth:`~fediscope.privacy.PrivacyPolicy.
+    #: replies_to_suppressed`) is scrubbed too, as landing scrubs it (module docstring)
+    suppression: PrivacyPolicy | None = None
     copies: set[str] = field(default_factory=set)
     #: The statuses (``uri``) whose raw records say their ``in_reply_to_id`` is :data:`ERASED` (:meth:`note_erased`)
     erased: set[str] = field(default_factory=set)
@@ -85,19 +102,34 @@ class OldReplies:
         counts = {"old_reply_records_scrubbed": self.records, "old_reply_rows_scrubbed": self.rows}
         return {name: value for name, value in counts.items() if value}
 
+    def may_hold(self, text: bytes) -> bool:
+        """Fast path of a raw batch (decompressed): can a record of it hold an old reply, or a reply to an erased
+        account? With privacy off (ids kept as ``instance/id`` digests) any reply may: its records are parsed."""
+        if may_hold(text):
+            return True
+        if self.suppression is None or not self.suppression.suppressed:
+            return False
+        replied = (b"".join(match.groups(b"")).decode() for match in _REPLIED_TO.finditer(text))
+        return any(not self.suppression.enabled or value in self.suppression.suppressed for value in replied)
+
     def scrub_record(self, entity: str, data: Any, instance: str) -> bool:
-        """Scrub the old replies in one raw record's ``data`` (fetched from ``instance``) in place; whether any."""
+        """Scrub the old replies and the replies to an erased account in one raw record's ``data`` (fetched from
+        ``instance``) in place; whether any."""
         if entity != "statuses":
             return False
         found = False
         for status in nested_statuses(data):
-            if is_old_reply(status):
-                if copy := status_copy(instance, status["in_reply_to_id"]):
+            if is_old_reply(status) or self._replies_to_erased(status, instance):
+                if copy := status_copy(instance, status.get("in_reply_to_id")):
                     self.copies.add(copy)
-                status["in_reply_to_id"] = ERASED
+                status.update(_unreplied(status))
                 found = True
         self.records += found
         return found
+
+    def _replies_to_erased(self, status: Mapping[str, Any], instance: str) -> bool:
+        return self.suppression is not None and self.suppression.replies_to_suppressed(
+            status.get("in_reply_to_account_id"), instance)
 
     def note_erased(self, text: bytes, name: str) -> None:
         """Remember the statuses of a raw batch (decompressed, one record a line; ``name`` for a damaged line's

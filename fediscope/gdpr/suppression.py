@@ -6,8 +6,9 @@ skips the account, its statuses and boosts of them, counted as ``skipped_suppres
 
 The list lives in ``<lake>/_state/suppressed.json`` next to the checkpoints, so it travels with the lake (local
 or HDFS) and every collector and API process that lands into this lake sees it. It holds pseudonyms only (the
-account key, and the account's id pseudonyms so that replies to it lose ``in_reply_to_account_id``), never a
-clear name; it is therefore tied to the pseudonym key: after a key rotation, re-erase
+account key, and the account's id pseudonyms so that replies to it lose ``in_reply_to_account_id`` and
+``in_reply_to_id``, at landing and, for one the lake holds, at the next erasure: :mod:`fediscope.gdpr.old_replies`),
+never a clear name; it is therefore tied to the pseudonym key: after a key rotation, re-erase
 the accounts on it (see the processing register). An account erased from a lake landed with privacy off is
 listed as the digest of its clear key (:func:`fediscope.privacy.clear_key_digest`), and its ids as digests of
 ``instance/id``, which the policy then compares (privacy off keeps no pseudonyms).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,12 @@ import pytest
 from gdpr_lake import LOCAL, SUBJECT, files_holding, land_recordings, recorded, stop_after, store_files
 
 from fediscope.gdpr.erase import AUDIT_PATH
-from fediscope.gdpr.old_replies import is_old_reply, may_hold
+from fediscope.gdpr.old_replies import OldReplies, is_old_reply, may_hold
 from fediscope.gdpr.subject import ERASED, account_key_of, nested_statuses
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.batches import encode_jsonl, raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import policy_from_settings
+from fediscope.privacy import clear_key_digest, policy_from_settings
 
 #: Recorded replies of mastodonpy_test to its own statuses: replies to nobody erased, which keep their ids.
 OTHER_REPLIES = ("test_id_hook_in_reply_to.json", "test_status_reply_with_quote.json")
@@ -228,3 +229,83 @@ def test_only_a_null_account_id_beside_a_reply_id_is_an_old_reply() -> None:
     assert may_hold(line) and may_hold(line.replace(b'":null', b'": null'))
     assert not may_hold(encode_jsonl([{"data": reply}]))
     assert not may_hold(encode_jsonl([{"data": {**reply, "in_reply_to_account_id": None, "in_reply_to_id": ERASED}}]))
+
+
+#: The recorded reply of admin to the subject's status.
+REPLY = next(s for _, s in recorded(["test_status_reply.json"], "statuses") if s["in_reply_to_id"])
+#: Its mention of the subject, as a handle in its text (a reply whose author deleted it from the text).
+_HANDLE = re.compile(r'<span class="h-card"[^>]*><a [^>]*>@<span>[^<]*</span></a></span>\s*')
+
+
+@pytest.fixture()
+def unmentioned_reply(lake_with_replies: Any, run_cli: Any) -> Any:
+    """``lake_with_replies`` without the subject's statuses, plus admin's reply to one of them (never collected)
+    that does not mention the subject: its ``in_reply_to_account_id`` is its only link to the subject."""
+    env = lake_with_replies
+    for path, records in _raw(env).items():  # the subject's statuses and the replies naming them, never collected
+        kept = [r for r in records if not any(account_key_of(s["account"], LOCAL) == env.key(SUBJECT)
+                                              or s.get("in_reply_to_id") in env.answered
+                                              for s in nested_statuses(r["data"]))]
+        if not kept:
+            env.lake.delete(path)
+        elif kept != records:
+            _write_raw(env, path, kept)
+    assert not [s for s in _replies(_raw(env)) if s["in_reply_to_id"] in env.answered]
+    reply = {**json.loads(json.dumps(REPLY)), "mentions": [], "content": _HANDLE.sub("", REPLY["content"])}
+    assert "mastodonpy_test_2" not in json.dumps({k: v for k, v in reply.items() if k != "account"})
+    landed = env.policy.apply("statuses", reply, LOCAL)
+    fetched = datetime.now(UTC) + timedelta(days=1)  # a partition of its own, after every other
+    env.reply_path = write_batch(env.lake, "statuses", LOCAL,
+                                 [envelope(LOCAL, "/api/v1/timelines/public", landed, fetched)], fetched_at=fetched)
+    assert raw_batch_files(env.lake)[-1] == env.reply_path  # the erasure's raw pass rewrites it last
+    assert run_cli("process", "--recurate").code == 0
+    env.reply_uri, env.replied_to = landed["uri"], landed["in_reply_to_account_id"]  # privacy off: the clear id
+    assert [row for rows in _curated(env).values() for row in rows if row["in_reply_to_id"] in env.answered]
+    return env
+
+
+@pytest.mark.parametrize("account", [SUBJECT, NOBODY])
+def test_a_reply_linked_by_its_account_id_alone_is_scrubbed_after_an_interrupted_erasure(
+        unmentioned_reply, run_cli, monkeypatch: pytest.MonkeyPatch, account: str) -> None:
+    """An erasure stopped (Ctrl-C) after rewriting the raw batches that held the subject's id (its account records,
+    the statuses mentioning it), before the one holding a reply to it that neither mentions it nor answers a status
+    the lake holds, then run again (or any erasure after it). Was: the rerun no longer knew the subject's ids (they
+    are on the suppression list, but not tied to the subject), so the reply kept them, raw and curated. Now a reply
+    whose ``in_reply_to_account_id`` is on the suppression list is scrubbed as landing scrubs it (``_unreplied``),
+    counted as an old reply: nobody's in particular."""
+    env = unmentioned_reply
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, env.reply_path, 0)
+        assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 130
+    suppressed = str(env.lake_dir / "_state" / "suppressed.json")
+    assert files_holding(_everywhere(env), env.answered)
+    listed = env.replied_to if env.settings.privacy else clear_key_digest(f"{LOCAL}/{env.replied_to}")
+    assert listed in load_suppressed(env.lake)  # by the first run, which found the subject's ids
+
+    result = run_cli("gdpr", "erase", "--account", account, "--yes", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+
+    assert files_holding(_everywhere(env), env.answered) == {}
+    assert set(files_holding(_everywhere(env), [env.replied_to])) <= {suppressed}
+    (reply,) = [s for s in _replies(_raw(env)) if s["uri"] == env.reply_uri]
+    assert (reply["in_reply_to_id"], reply["in_reply_to_account_id"]) == (ERASED, None)
+    rows = [row for rows in _curated(env).values() for row in rows if row["uri"] == reply["uri"]]
+    assert rows and all(row["in_reply_to_id"] == ERASED and row["is_reply"] for row in rows)
+    assert {k: report["other"].get(k) for k in ("old_reply_records_scrubbed", "old_reply_rows_scrubbed")} == {
+        "old_reply_records_scrubbed": 1, "old_reply_rows_scrubbed": len(rows)}
+    kept = {s["in_reply_to_id"] for s in _replies(_raw(env))}
+    assert env.kept < kept  # the replies to nobody erased keep their ids
+
+
+def test_the_fast_path_reads_a_batch_whose_reply_names_a_suppressed_account_id(env) -> None:  # noqa: ANN001
+    """With privacy on, a batch is parsed for replies to an erased account only when one of its replies names an id
+    pseudonym on the suppression list (the reply below is not an old reply: both its ids are set)."""
+    landed = env.policy.apply("statuses", json.loads(json.dumps(REPLY)), LOCAL)
+    line = encode_jsonl([envelope(LOCAL, "/api/v1/timelines/public", landed)])
+    assert landed["in_reply_to_account_id"] and not may_hold(line)
+    listed = policy_from_settings(env.settings, suppressed={landed["in_reply_to_account_id"]})
+    assert OldReplies(suppression=listed).may_hold(line)
+    assert OldReplies(suppression=listed).may_hold(line.replace(b'":"', b'": "'))
+    assert not OldReplies(suppression=policy_from_settings(env.settings, suppressed={env.key(SUBJECT)})).may_hold(line)
+    assert not OldReplies(suppression=env.policy).may_hold(line) and not OldReplies().may_hold(line)
