@@ -179,6 +179,27 @@ def test_an_interrupted_scrub_is_finished_by_the_next_erasure(old_erasure, run_c
     assert env.kept < kept and ERASED in kept
 
 
+def test_a_process_after_an_erasure_stopped_after_its_raw_pass_keeps_the_scrubbed_replies(
+        lake_with_replies, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure stopped after rewriting the raw batches, before the curated pass (Ctrl-C, a lost machine), then a
+    ``fediscope process``: it reads the rewritten batches again (their size changed), and their versions of other
+    people's statuses tie with the curated rows (the same fetch, the same counts). The erasure's version wins, so
+    the reply to the account's status keeps ``[erased]`` and no row mentions the account. Was: the unscrubbed row
+    won (its text, still holding the account's handle, is longer) and the reply id was back in the curated
+    statuses until the erasure was run again."""
+    env = lake_with_replies
+    key = env.key(SUBJECT) if env.settings.privacy else SUBJECT
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, "curated/", 0)
+        assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 130
+    assert run_cli("process").code == 0
+
+    others = [row for rows in _curated(env).values() for row in rows if row["account_key"] != key]
+    assert {row["in_reply_to_id"] for row in others} & env.answered == set()
+    assert ERASED in {row["in_reply_to_id"] for row in others}
+    assert not [row for row in others if key in row["mentions"] or row["quoted_account_key"] == key]
+
+
 def test_the_summary_counts_them_apart_from_the_account(old_erasure, run_cli) -> None:
     """They are nobody's in particular: an account the lake does not hold is still said to be found nowhere, with
     the hint about an instance the lake was not collected from."""
