@@ -272,21 +272,6 @@ def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
     assert all(a["bot"] is True and a["group"] is True for a in curated["one run"])  # a flag set wins a tie
 
 
-def _as_erased(records: list[dict], accounts: tuple[str, ...], scratch: Path) -> list[dict]:
-    """Landed status ``records`` as ``fediscope gdpr erase`` of each of ``accounts`` rewrites them: its raw pass
-    (:func:`~fediscope.gdpr.erase.erase_raw`) over a scratch lake holding them alone; the fetch time is kept."""
-    from fediscope.gdpr.erase import erase_raw, find_all_traces
-    from fediscope.gdpr.subject import subject_for_policy
-    from fediscope.lake.batches import raw_batch_files, write_batch
-
-    lake = LocalLake(scratch)
-    write_batch(lake, "statuses", INSTANCE, records, fetched_at=at(10))
-    for account in accounts:
-        subject = subject_for_policy(policy(), account)
-        erase_raw(lake, list(zip([subject], find_all_traces(lake, [subject]), strict=True)))
-    return [record for path in raw_batch_files(lake) for record in read_batch(lake, path)]
-
-
 @pytest.mark.parametrize("erased_first", [False, True], ids=["erased batch second", "erased batch first"])
 def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_two(
         erased_first: bool, tmp_path: Path) -> None:
@@ -296,19 +281,18 @@ def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_t
     tie on the fetch and the counts. The erasure's version wins, whether both are curated in one run or one after
     the other, whichever batch comes first. Was: the longer (unscrubbed) text won the tie, or the file order
     decided, so the erased account's reply id and mention came back into the curated statuses."""
+    from erased_versions import as_erased, reply_and_quote
+
     from fediscope.engine.base import open_engine
     from fediscope.gdpr.subject import ERASED
     from fediscope.lake.batches import write_batch
     from fediscope.lake.layout import envelope
 
-    reply = next(s for s in statuses("test_status_reply.json") if s["in_reply_to_id"])
-    quote = next(s for s in statuses("test_status_quote_revoke.json") if (s.get("quote") or {}).get("quoted_status"))
-    replied_to = f"{reply['mentions'][0]['acct']}@{INSTANCE}"
-    quoted = f"{quote['quote']['quoted_status']['account']['acct']}@{INSTANCE}"
+    reply, quote, accounts = reply_and_quote()
     privacy = policy()
     landed = [envelope(INSTANCE, "/api/v1/timelines/public", privacy.apply("statuses", s, INSTANCE), at(10))
               for s in (reply, quote)]
-    erased = _as_erased(landed, (replied_to, quoted), tmp_path / "scratch")
+    erased = as_erased(landed, accounts, at(10), tmp_path / "scratch", privacy)
     assert len(erased) == 2 and erased != landed
     batches = [erased, landed] if erased_first else [landed, erased]
     curated = {}
