@@ -20,8 +20,11 @@ Rules, shared by both engines:
 
 * **One row per status URI.** Versions of a status come from every fetch of it: direct, or embedded as the
   original of a reblog. The latest version wins: a deletion tombstone (``deleted: true``) first, then the
-  newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
-  the larger counts, so the result never depends on file order.
+  newest ``edited_at``, then the newest ``fetched_at``, then the larger counts. Of one fetch (two copies of it, or
+  a version and the one ``fediscope gdpr erase`` rewrote it to, keeping the fetch time), the erasure's version
+  wins: a reply id ``[erased]``, fewer mentions, no quoted author, before the longer text
+  (:data:`STATUS_ORDER`); every other column breaks what ties remain, so the result never depends on file order
+  or on which run curated which version.
 * **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
   id of the status) turns into tombstones, in whichever partition they are, the version fetched from that
   instance with that id, and every version whose ``origin_ref`` (its home instance and its id there, read from a

@@ -160,8 +160,8 @@ def test_an_interrupted_scrub_is_finished_by_the_next_erasure(old_erasure, run_c
     the old reply ids for good. The raw records were scrubbed, so running it again found no old reply to note the
     replied-to statuses from, and no curated row was matched. Now the curated pass also scrubs a row whose status
     says ``[erased]`` in its raw records, and the erasure run again finishes the first one. A ``fediscope process``
-    in between need not: it reads the rewritten batches again, but their versions tie with the curated rows (the
-    same fetch, the same counts), and the merge may keep either."""
+    in between reads the rewritten batches again, and their versions win over the curated rows (the same fetch: the
+    ``[erased]`` reply id wins the tie), so it leaves no old reply id for the erasure to count."""
     env = old_erasure
     with monkeypatch.context() as interrupted:
         stop_after(interrupted, *stop)
