@@ -20,8 +20,11 @@ Rules, shared by both engines:
 
 * **One row per status URI.** Versions of a status come from every fetch of it: direct, or embedded as the
   original of a reblog. The latest version wins: a deletion tombstone (``deleted: true``) first, then the
-  newest ``edited_at``, then the newest ``fetched_at``; remaining ties (two copies of one fetch) are broken by
-  the larger counts, so the result never depends on file order.
+  newest ``edited_at``, then the newest ``fetched_at``, then the larger counts. Of one fetch (two copies of it, or
+  a version and the one ``fediscope gdpr erase`` rewrote it to, keeping the fetch time), the erasure's version
+  wins: a reply id ``[erased]``, fewer mentions, no quoted author, before the longer text
+  (:data:`STATUS_ORDER`); every other column breaks what ties remain, so the result never depends on file order
+  or on which run curated which version.
 * **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
   id of the status) turns into tombstones, in whichever partition they are, the version fetched from that
   instance with that id, and every version whose ``origin_ref`` (its home instance and its id there, read from a
@@ -65,7 +68,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
-from fediscope.privacy import STATUS_URI_PATTERN
+from fediscope.privacy import ERASED, STATUS_URI_PATTERN
 
 #: The emoji characters of Unicode 17.0 (emoji-data.txt, UTS #51) as inclusive code point ranges, generated from the
 #: ``regex`` package's ``\p{}`` data; tests/engine/test_emoji_count.py checks them against it and prints new ones
@@ -445,13 +448,36 @@ STATUS_VERSIONS = _versions(f"NOT coalesce({_FUTURE_VERSION}, false)")
 #: How many versions of the new raw records were skipped as dated after their fetch (one row, ``n``).
 FUTURE_VERSIONS = f"SELECT count(*) AS n FROM ({_versions(f'coalesce({_FUTURE_VERSION}, false)')}) AS skipped"
 
+#: What an erasure (``fediscope gdpr erase``, :mod:`fediscope.gdpr.erase`) leaves in another person's status
+#: version, whose raw batch it rewrites keeping the fetch time: a reply to the erased account's status says
+#: :data:`~fediscope.privacy.ERASED` in ``in_reply_to_id``, a mention of it is dropped, a quote of its status has no
+#: quoted author (``quoted_account_key`` NULL). Of two versions of one fetch, the one that says so wins, before the
+#: text's length (the erasure also shortens a text holding the account's handle or links), so a ``fediscope
+#: process`` that reads a rewritten batch again never brings the reference back. The MapReduce mapper writes these
+#: three on its ``S`` lines, and its reducer orders them alike.
+_ERASED_FIRST = (f"coalesce(in_reply_to_id = '{ERASED}', false) DESC, {_count('mentions')} ASC, "
+                 "quoted_account_key IS NULL DESC")
+
+#: The columns a version differs in when nothing before tells (two copies of one fetch, or an erasure's version and
+#: the one it rewrote), in a fixed order, so the winner never depends on which run or file brought which version:
+#: first those the MapReduce reducer sees (its ``S`` lines), in its order, then every other column. Not ``uri`` (the
+#: same for every version), ``deleted`` and ``copies``: a curated row's are those of the merge that made it, not the
+#: version's, so ordering by them would make the winner depend on the runs before.
+_EVERY_COLUMN = ", ".join(
+    f'"{column}" ASC NULLS LAST' for column in (
+        "is_reblog", "account_key", "dt", "url_count", "custom_emoji_count", "unicode_emoji_count", "media_count",
+        "hashtags", "quoted_account_key", "instance", "created_at", "language", "visibility", "image_count",
+        "video_count", "gifv_count", "audio_count", "mentions", "is_reply", "in_reply_to_id", "reblog_of_uri",
+        "origin_ref"))
+
 #: Which version of a status wins (the curated row), latest first. Not whether it was deleted: a deletion makes
 #: every version of its status a tombstone (:data:`MERGE_STATUSES`), so the winner is the same row whether the
-#: deletion came in the run that curated the versions or in a later one.
+#: deletion came in the run that curated the versions or in a later one. Of one fetch, the erasure's version
+#: (:data:`_ERASED_FIRST`); the rest is a total order (:data:`_EVERY_COLUMN`).
 STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
-                "favourites_count DESC, content_length DESC, status_id ASC NULLS LAST, fetched_from ASC, "
-                "quoted_account_key ASC NULLS FIRST")
+                f"favourites_count DESC, {_ERASED_FIRST}, content_length DESC, status_id ASC NULLS LAST, "
+                f"fetched_from ASC, {_EVERY_COLUMN}")
 
 
 def _existing_statuses(source: str) -> str:

@@ -66,8 +66,10 @@ say ``[erased]`` (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`); a
 account by its ``in_reply_to_account_id`` alone, once the records holding the account's ids are rewritten, by the
 suppression list, which holds them. A raw file of only the account's
 records leaves the curated manifest even when the erasure stops right after deleting it (:func:`erase_raw`). A
-``fediscope process`` in between does not finish it: it reads the rewritten batches again, but their versions tie
-with the curated rows (the same fetch), and the merge may keep either.
+``fediscope process`` in between does not finish it (the account's own curated rows stay until the erasure is run
+again), but it undoes none of it: it reads the rewritten batches again, and their versions of other people's
+statuses, which tie with the curated rows on the fetch and the counts, win the merge
+(:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted author).
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is

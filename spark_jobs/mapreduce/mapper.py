@@ -657,6 +657,22 @@ def expired(moment: int | None, first_day: int | None) -> bool:
     return moment is not None and first_day is not None and moment < first_day
 
 
+#: What ``fediscope gdpr erase`` writes in place of a reply's ``in_reply_to_id`` to an erased account's status
+#: (``fediscope.privacy.ERASED``).
+ERASED = "[erased]"
+
+
+def erasure_marks(status: dict[str, Any], instance: str | None) -> tuple[bool, bool]:
+    """Whether the version's ``in_reply_to_id`` is :data:`ERASED`, and whether it quotes a status with a known author
+    (the curated ``quoted_account_key`` is set): with the mention count, what the curation SQL prefers in the version
+    an erasure rewrote (``curate_sql._ERASED_FIRST``)."""
+    quote = status.get("quote")
+    quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
+    author = quoted.get("account") if isinstance(quoted, dict) else None
+    return (as_text(status.get("in_reply_to_id")) == ERASED,
+            isinstance(author, dict) and account_key(author, instance) is not None)
+
+
 #: The marks of the last field of an ``S`` and an ``A`` line: expired by ``--first-day`` (:func:`expired`), or not.
 EXPIRED, KEPT = "1", "0"
 
@@ -697,6 +713,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     status_id = as_text(status.get("id"))
     tombstone = as_bool(status.get("deleted")) or (deleted and (
         (_lower(instance), status_id) in deleted or origin_ref(status) in deleted))
+    reply_erased, quotes = erasure_marks(status, instance)
     fields = [
         "S", bucket(uri), escape(uri),
         "1" if tombstone else "0",
@@ -715,6 +732,8 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         str(len(_dicts(status.get("media_attachments")))),
         escape(json.dumps(hashtags(status), ensure_ascii=False, separators=(",", ":"))),
         str(len(mention_keys(status, instance))),
+        "1" if reply_erased else "0",
+        "1" if quotes else "0",
         EXPIRED if expired(created, first_day) else KEPT,
     ]
     return "\t".join(fields)

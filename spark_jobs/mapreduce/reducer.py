@@ -12,7 +12,8 @@ Standard library only. Input lines are sorted so that lines with the same first 
 
 Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is
 a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
-counts, longer text, smaller status id, smaller fetching instance — the SQL's exact ORDER BY. Deleted
+counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
+smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY. Deleted
 statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
 toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
 winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
@@ -132,18 +133,25 @@ def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
 
 # -- job 1: the latest version -------------------------------------------------------------------------------
 #: Where the mapper's expired mark (``mapper.EXPIRED``: ``1``) is, in an ``S`` and in an ``A`` line: their last field.
-S_EXPIRED, A_EXPIRED = 21, 10
+S_EXPIRED, A_EXPIRED = 23, 10
 
 
 def status_order(f: list[str]) -> tuple[Any, ...]:
-    """Sort key of an ``S`` line (smallest = the version that wins): curate_sql.STATUS_ORDER."""
+    """Sort key of an ``S`` line (smallest = the version that wins): curate_sql.STATUS_ORDER, a tombstone first.
+    Of one fetch, the version an erasure rewrote (its reply id ``[erased]``, fewer mentions, no quoted author), then
+    the longer text, the smaller status id and fetching instance, then the other fields of the line in the SQL's
+    order (a share event last, the account key, the day, the counts, the hashtags): where the SQL's winner and this
+    one differ, they differ in no field the metrics read."""
     edited, fetched = _int(f[4]), _int(f[5])
     replies, reblogs, favourites = int(f[6]), int(f[7]), int(f[8])
     return (f[3] != "1",
             _nulls_last(None if edited is None else -edited),
             _nulls_last(None if fetched is None else -fetched),
-            -(replies + reblogs + favourites), -replies, -reblogs, -favourites, -int(f[9]),
-            _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])))
+            -(replies + reblogs + favourites), -replies, -reblogs, -favourites,
+            f[21] != "1", int(f[20]), f[22] == "1",
+            -int(f[9]), _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])),
+            f[12], _nulls_last(unescape(f[13])), f[14], *(int(n) for n in f[15:19]),
+            json.loads(unescape(f[19]) or "[]"))
 
 
 def account_order(f: list[str]) -> tuple[Any, ...]:

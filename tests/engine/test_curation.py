@@ -272,6 +272,49 @@ def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
     assert all(a["bot"] is True and a["group"] is True for a in curated["one run"])  # a flag set wins a tie
 
 
+@pytest.mark.parametrize("erased_first", [False, True], ids=["erased batch second", "erased batch first"])
+def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_two(
+        erased_first: bool, tmp_path: Path) -> None:
+    """An erasure rewrites raw batches keeping their ``fetched_at``: a reply to the erased account's status gets
+    ``in_reply_to_id`` ``[erased]`` and loses its mention (and the handle in its text), a quote of its status loses
+    the quoted status. A ``fediscope process`` that reads such a batch again meets two versions of each status that
+    tie on the fetch and the counts. The erasure's version wins, whether both are curated in one run or one after
+    the other, whichever batch comes first. Was: the longer (unscrubbed) text won the tie, or the file order
+    decided, so the erased account's reply id and mention came back into the curated statuses."""
+    from erased_versions import as_erased, reply_and_quote
+
+    from fediscope.engine.base import open_engine
+    from fediscope.gdpr.subject import ERASED
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    reply, quote, accounts = reply_and_quote()
+    privacy = policy()
+    landed = [envelope(INSTANCE, "/api/v1/timelines/public", privacy.apply("statuses", s, INSTANCE), at(10))
+              for s in (reply, quote)]
+    erased = as_erased(landed, accounts, at(10), tmp_path / "scratch", privacy)
+    assert len(erased) == 2 and erased != landed
+    batches = [erased, landed] if erased_first else [landed, erased]
+    curated = {}
+    for how in ("one run", "run after run"):
+        lake_dir = tmp_path / how / "lake"
+        for records, batch_id in zip(batches, ("20260801T141000Z-0000000a", "20260801T141000Z-0000000b"),
+                                     strict=True):
+            write_batch(LocalLake(lake_dir), "statuses", INSTANCE, records, fetched_at=at(10), batch_id=batch_id)
+            if how == "run after run":
+                with open_engine(settings_for(lake_dir), "duckdb") as engine:
+                    engine.curate()
+        if how == "one run":
+            with open_engine(settings_for(lake_dir), "duckdb") as engine:
+                engine.curate()
+        curated[how] = {row["status_id"]: row for row in read_table(lake_dir, "statuses")}
+    assert curated["run after run"] == curated["one run"]
+    rows = curated["one run"]
+    assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[reply["id"]]["is_reply"]
+    assert rows[reply["id"]]["mentions"] == []
+    assert rows[quote["id"]]["quoted_account_key"] is None
+
+
 def test_instance_activity_weeks(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     weeks = interactions("test_instance_activity.json")[0]["response"]["body"]
     land(lake, "instance_activity", weeks, at(1), endpoint="/api/v1/instance/activity")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from engine_data import (
+    INSTANCE,
     activity_answered_later,
     assert_rows_equal,
     at,
@@ -323,3 +324,31 @@ def test_spark_leaves_out_what_the_curated_retention_expires_as_duckdb_does(  # 
     for table in ("statuses", "accounts", "hashtags"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
     assert {str(r["dt"]) for r in read_table(lake_dir, "statuses")} == {"2026-08-20"}
+
+
+def test_versions_of_one_fetch_have_the_same_winner_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                                    tmp_path: Path) -> None:
+    """Versions that tie on the fetch and the counts: a REAL reply and quote and their versions as an erasure
+    rewrote them, and two copies of a REAL tagged status that differ only in their hashtag lists (the lists compare
+    alike on both engines). The same rows on Spark as on DuckDB: the erasure's version of each."""
+    from erased_versions import as_erased, reply_and_quote
+
+    from fediscope.gdpr.subject import ERASED
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    reply, quote, accounts = reply_and_quote()
+    privacy = policy()
+    landed = [envelope(INSTANCE, "/api/v1/timelines/public", privacy.apply("statuses", s, INSTANCE), at(10))
+              for s in (reply, quote)]
+    tagged = next(s for s in statuses("test_hashtag_tl.json") if s["tags"] and not s["reblog"])
+    write_batch(lake, "statuses", INSTANCE, landed, fetched_at=at(10))
+    write_batch(lake, "statuses", INSTANCE, as_erased(landed, accounts, at(10), tmp_path / "scratch", privacy),
+                fetched_at=at(10))
+    for names in (["a", "b"], ["a!"]):
+        land(lake, "statuses", [{**tagged, "tags": [dict(tagged["tags"][0], name=n) for n in names]}], at(11), privacy)
+    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
+    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
+    rows = {row["status_id"]: row for row in read_table(lake_dir, "statuses")}
+    assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[quote["id"]]["quoted_account_key"] is None
+    assert rows[tagged["id"]]["hashtags"] == ["a", "b"]  # ['a', 'b'] sorts before ['a!'], as 'a' before 'a!'

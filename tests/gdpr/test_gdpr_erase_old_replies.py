@@ -161,8 +161,8 @@ def test_an_interrupted_scrub_is_finished_by_the_next_erasure(old_erasure, run_c
     the old reply ids for good. The raw records were scrubbed, so running it again found no old reply to note the
     replied-to statuses from, and no curated row was matched. Now the curated pass also scrubs a row whose status
     says ``[erased]`` in its raw records, and the erasure run again finishes the first one. A ``fediscope process``
-    in between need not: it reads the rewritten batches again, but their versions tie with the curated rows (the
-    same fetch, the same counts), and the merge may keep either."""
+    in between reads the rewritten batches again, and their versions win over the curated rows (the same fetch: the
+    ``[erased]`` reply id wins the tie), so it leaves no old reply id for the erasure to count."""
     env = old_erasure
     with monkeypatch.context() as interrupted:
         stop_after(interrupted, *stop)
@@ -178,6 +178,27 @@ def test_an_interrupted_scrub_is_finished_by_the_next_erasure(old_erasure, run_c
     assert json.loads(result.out)["other"].get("old_reply_rows_scrubbed", 0) == len(left)
     kept = {row["in_reply_to_id"] for rows in _curated(env).values() for row in rows}
     assert env.kept < kept and ERASED in kept
+
+
+def test_a_process_after_an_erasure_stopped_after_its_raw_pass_keeps_the_scrubbed_replies(
+        lake_with_replies, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure stopped after rewriting the raw batches, before the curated pass (Ctrl-C, a lost machine), then a
+    ``fediscope process``: it reads the rewritten batches again (their size changed), and their versions of other
+    people's statuses tie with the curated rows (the same fetch, the same counts). The erasure's version wins, so
+    the reply to the account's status keeps ``[erased]`` and no row mentions the account. Was: the unscrubbed row
+    won (its text, still holding the account's handle, is longer) and the reply id was back in the curated
+    statuses until the erasure was run again."""
+    env = lake_with_replies
+    key = env.key(SUBJECT) if env.settings.privacy else SUBJECT
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, "curated/", 0)
+        assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 130
+    assert run_cli("process").code == 0
+
+    others = [row for rows in _curated(env).values() for row in rows if row["account_key"] != key]
+    assert {row["in_reply_to_id"] for row in others} & env.answered == set()
+    assert ERASED in {row["in_reply_to_id"] for row in others}
+    assert not [row for row in others if key in row["mentions"] or row["quoted_account_key"] == key]
 
 
 def test_the_summary_counts_them_apart_from_the_account(old_erasure, run_cli) -> None:

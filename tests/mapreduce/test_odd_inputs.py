@@ -32,7 +32,7 @@ from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
 from fediscope.lake.local import LocalLake
 from spark_jobs.mapreduce import mapper
-from spark_jobs.mapreduce.reducer import COLUMNS
+from spark_jobs.mapreduce.reducer import COLUMNS, status_order
 from spark_jobs.mapreduce.run_local import run_lake
 
 RECORDING = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings" / "test_hashtag_tl.json"
@@ -348,3 +348,35 @@ def test_snapshots_fetched_at_the_same_moment_give_the_sql_bot_flag(bot_first: b
     assert account["bot"] is True
     for name in COLUMNS:
         _same_rows(got[name], expected[name], name)
+
+
+@pytest.mark.parametrize("erased_first", [True, False], ids=["erased batch first", "erased batch second"])
+def test_the_version_an_erasure_rewrote_wins_in_the_chain_as_in_the_sql(erased_first: bool, tmp_path: Path) -> None:
+    """A reply to an account and a quote of its status, and their versions as the erasure of that account rewrote
+    them (the same fetch: ``[erased]`` reply id, no mention, no quoted status): the chain keeps the erasure's
+    version as the SQL does (no toot with a mention), whichever input file comes first, and job 1's reducer picks it
+    in whichever order its input lists the versions (Hadoop sorts by key only). Was: of versions tying on its
+    order, the first listed won."""
+    from erased_versions import INSTANCE, as_erased, reply_and_quote
+
+    from fediscope.privacy import ERASED
+
+    assert mapper.ERASED == ERASED  # the mapper's copy (standard library only)
+    reply, quote, accounts = reply_and_quote()
+    at = T0 + timedelta(minutes=1)
+    landed = [envelope(INSTANCE, "/api/v1/timelines/public", status, fetched_at=at) for status in (reply, quote)]
+    erased = as_erased(landed, accounts, at, tmp_path / "scratch")
+    assert erased != landed
+    lake_dir = tmp_path / "lake"
+    for records in [erased, landed] if erased_first else [landed, erased]:
+        write_batch(LocalLake(lake_dir), "statuses", INSTANCE, records, fetched_at=at)
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    mentions = next(row for row in expected["content_features"] if row["feature"] == "mention")
+    assert mentions["toots"] == 2 and mentions["toots_with"] == 0
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+    for status, before, after in zip((reply, quote), landed, erased, strict=True):
+        versions = [line for record in (before, after) for line in mapper.map_record(record) if line.startswith("S\t")]
+        assert len(versions) == 2 and versions[0] != versions[1], status["uri"]
+        for listed in (versions, versions[::-1]):
+            assert min((line.split("\t") for line in listed), key=status_order) == versions[1].split("\t")
