@@ -72,7 +72,8 @@ ABOUT: dict[str, str] = {
              "interacted-with posts)",
     "suppressed": "true when the account was erased: later collections skip it",
     "opt_out_notes": "opt-outs we noticed (noindex, #nobot … in your profile) and have not applied yet: the next "
-                     "processing run deletes what we hold about the account",
+                     "processing run deletes what we hold about the account (erasing: true marks a deletion that "
+                     "was started and stopped before it finished; the next processing run finishes it)",
     "also": "the same answer for the other names under which we may hold the same account (the server's own "
             "address when its handles use another domain)",
     "generated_at": "when this answer was made (UTC)",

@@ -26,9 +26,20 @@ used to stay until somebody asked for an erasure. Now:
    removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
 
+**Interrupted.** Before the erasure starts, the keys it erases are written down in one more note,
+``<lake>/_state/opt_outs/erasing.json`` (``"erasing": true``, pseudonyms only), deleted after the other notes, once
+the erasure is done. A curation stopped part-way through it (Ctrl-C, a lost machine) has rewritten the curated
+accounts table and the raw lake already, so the account is found nowhere any more, yet its curated statuses may
+remain: the next curation erases the keys of that note without looking for them. What the stopped pass left of a
+reply to one of the account's statuses in a curated partition it had not reached yet (the status id, which the
+raw records of the reply no longer hold) is found as ``fediscope gdpr erase`` finds it, by those raw records, which
+say ``[erased]`` (:class:`~fediscope.gdpr.old_replies.OldReplies`, without a suppression list; the same pass
+scrubs the reply ids an older release left, whoever's, counted under ``other`` in the audit line).
+
 A pending note is data about the account like any other: ``fediscope gdpr export`` lists the notes naming its
-key(s) (:func:`notes_about`), and ``fediscope gdpr erase`` removes its key(s) from them (:func:`forget_opt_outs`),
-rather than leaving the pseudonym there until the next curation.
+key(s) (:func:`notes_about`; the marker of a stopped erasure too, ``"erasing": true``), and ``fediscope gdpr
+erase`` removes its key(s) from them, the marker included (:func:`forget_opt_outs`), rather than leaving the
+pseudonym there until the next curation.
 
 Unlike an erasure request, the account does not go on the suppression list: an opt-out is withdrawn by removing
 the tag (or ``noindex``), and the account is then landed again like any other. Quarantined files and
@@ -60,6 +71,9 @@ from fediscope.lake.layout import STATE_ROOT
 log = logging.getLogger(__name__)
 
 OPT_OUTS_ROOT = f"{STATE_ROOT}/opt_outs"
+#: The note of an opt-out erasure started and not finished (:func:`_mark_erasing`); landing runs name their notes
+#: by time, never so
+ERASING_PATH = f"{OPT_OUTS_ROOT}/erasing.json"
 #: Raw entities whose records can be an account's own (its statuses and boosts, its account snapshots).
 _OWN_ENTITIES = ("statuses", "accounts", "directory")
 
@@ -182,9 +196,11 @@ def _notes_naming(lake: LakeBackend, wanted: set[str],
 
 def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The pending notes naming each of ``keys`` (for an access export): key → ``{"path", "source",
-    "noted_at"}`` of every note holding it, oldest first. An unreadable note whose bytes hold the key is listed
-    too, with ``"unreadable": true`` (the next curation deletes it unread). The export does not hold the lake
-    lock: a note a curation applied (deleted) after it was listed is no longer pending, and is left out."""
+    "noted_at"}`` of every note holding it, oldest first; the marker of an opt-out erasure a stopped curation
+    started (:func:`_mark_erasing`) last, with ``"erasing": true`` (``noted_at``: when it started). An unreadable
+    note whose bytes hold the key is listed too, with ``"unreadable": true`` (the next curation deletes it unread).
+    The export does not hold the lake lock: a note a curation applied (deleted) after it was listed is no longer
+    pending, and is left out."""
     wanted = set(keys)
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
     for path, raw, body in _notes_naming(lake, wanted, applied_meanwhile=True):
@@ -194,7 +210,8 @@ def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[s
                     found[key].append({"path": path, "source": None, "noted_at": None, "unreadable": True})
             continue
         for key in wanted.intersection(body["keys"]):
-            found[key].append({"path": path, "source": body.get("source"), "noted_at": body.get("noted_at")})
+            found[key].append({"path": path, "source": body.get("source"), "noted_at": body.get("noted_at"),
+                               **({"erasing": True} if path == ERASING_PATH else {})})
     return found
 
 
@@ -232,9 +249,11 @@ class OptOutReport:
     erased: list[str] = field(default_factory=list)
     raw: dict[str, int] = field(default_factory=dict)
     curated: dict[str, int] = field(default_factory=dict)
+    other: dict[str, int] = field(default_factory=dict)  # reply ids scrubbed (OldReplies.counts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated}
+        return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated,
+                "other": self.other}
 
 
 #: Where the curated tables name an account that an opt-out erases: the accounts table holds every status author
@@ -324,7 +343,10 @@ def apply_opt_outs(lake: LakeBackend,
     report = OptOutReport(noted=len(keys))
     if not files:
         return report
-    owners, predates = _curated_account_keys(lake, keys) if keys else (set(), False)
+    # an erasure a stopped curation started: its accounts may be found nowhere any more, yet not all erased
+    owners = _erasing_keys(lake) & keys
+    found, predates = _curated_account_keys(lake, keys - owners) if keys - owners else (set(), False)
+    owners |= found
     if keys - owners:
         not_curated = (uncurated or (lambda: _uncurated_files(lake)))()
         owners |= _uncurated_owners(lake, keys - owners, not_curated)
@@ -339,22 +361,50 @@ def apply_opt_outs(lake: LakeBackend,
             owners |= _uncurated_owners(lake, keys - owners, {"statuses": curated})
     if owners:
         report.erased = sorted(owners)
-        report.raw, report.curated = _erase(lake, report.erased)
+        _mark_erasing(lake, report.erased)
+        report.raw, report.curated, report.other = _erase(lake, report.erased)
         log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
                     "lake and the curated tables (%s raw records, %s curated rows)", len(owners),
                     report.raw.get("records_removed", 0), report.curated.get("rows_removed", 0))
     for path in files:
-        lake.delete(path)
+        if path != ERASING_PATH:
+            lake.delete(path)
+    if lake.exists(ERASING_PATH):  # last, the erasure done (listed above only when a stopped run wrote it)
+        lake.delete(ERASING_PATH)
     log.info("opt-outs: %d noted account(s) checked, %d erased", len(keys), len(owners))
     return report
 
 
-def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+def _mark_erasing(lake: LakeBackend, keys: list[str]) -> None:
+    """Note, before the erasure of ``keys`` starts, that it has: the marker (:data:`ERASING_PATH`) is a note like
+    the others (so the access export lists it, and ``fediscope gdpr erase`` removes a key from it), with
+    ``"erasing": true``; kept with the keys of an earlier stopped erasure, and deleted after the notes."""
+    keys = sorted(set(keys) | _erasing_keys(lake))
+    body = {"source": "curation", "noted_at": datetime.now(UTC).isoformat(timespec="seconds"), "keys": keys,
+            "erasing": True}
+    lake.write_atomic(ERASING_PATH, json.dumps(body).encode())
+
+
+def _erasing_keys(lake: LakeBackend) -> set[str]:
+    """The keys of an opt-out erasure started and not finished (:func:`_mark_erasing`); none when its marker is
+    unreadable (it is then deleted with the notes, as any unreadable note)."""
+    if not lake.exists(ERASING_PATH):
+        return set()
+    try:
+        return set(_parse_note(lake.read(ERASING_PATH))["keys"])
+    except ValueError:
+        return set()
+
+
+def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """One erasure pass for every key (:mod:`fediscope.gdpr.erase`, without the suppression list), one audit
-    line for them all."""
+    line for them all: the raw, curated and other counts (the reply ids scrubbed by :class:`~fediscope.gdpr.
+    old_replies.OldReplies`: those of another person's reply to a status of the account, which a stopped erasure
+    left in a curated row while it scrubbed the raw records, and those an older release left, whoever's)."""
     from fediscope.engine.metric_state import forget as forget_metric_snapshots
     from fediscope.gdpr.curated import erase_curated
     from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
+    from fediscope.gdpr.old_replies import OldReplies
     from fediscope.gdpr.subject import Subject
 
     # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
@@ -363,10 +413,11 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     found = find_all_traces(lake, subjects)
     for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
         traces.with_deletions = False
-    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)))
-    curated: Counter[str] = erase_curated(lake, found)
+    old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
+    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)), old_replies)
+    curated: Counter[str] = erase_curated(lake, found, old_replies)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
     append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
                         "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
-                        "curated": dict(curated)})
-    return dict(raw), dict(curated)
+                        "curated": dict(curated), **({"other": old_replies.counts()} if old_replies.counts() else {})})
+    return dict(raw), dict(curated), old_replies.counts()
