@@ -70,9 +70,10 @@ FIRST_DAY_NOTE = ("(partial), first day: the collection began during it (its wal
                   "FEDISCOPE_BACKFILL_PAGES, or it started from its first run), so its numbers are a part of the "
                   "day's, not a rise")
 #: under a daily series whose first day is shown and the lake does not say whether it is whole (None)
-FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it, and the lake does not say whether "
+FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it, and the store does not say whether "
                           "its walk back in time reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (its "
-                          "sources were first collected before fediscope recorded it): its numbers may be a part of "
+                          "sources were first collected before fediscope recorded it, or the store's metrics were "
+                          "computed before: `fediscope process` recomputes them): its numbers may be a part of "
                           "the day's")
 #: under trending hashtags when the 7 days before reach the first day with data (``previous_window_partial``)
 PREVIOUS_WINDOW_NOTE = ("(partial): the 7 days before reach the first day with hashtag data ({first}), where the "
