@@ -6,6 +6,7 @@ import html
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -243,6 +244,22 @@ def test_accounts_keep_the_latest_snapshot(lake: LocalLake, lake_dir: Path, duck
     assert accounts[key]["bot"] is False and accounts[key]["group"] is False
 
 
+def _curated_both_ways(tmp_path: Path, lands: list[Callable[[LocalLake], object]]) -> tuple[Path, Path]:
+    """Two lakes given the same batches in the same order (each of ``lands`` lands one): one curated once at the
+    end, one curated after every batch (a day-by-day lake); their directories, in that order."""
+    from fediscope.engine.base import open_engine
+
+    one_run, run_after_run = tmp_path / "one run" / "lake", tmp_path / "run after run" / "lake"
+    for land_batch in lands:
+        land_batch(LocalLake(one_run))
+        land_batch(LocalLake(run_after_run))
+        with open_engine(settings_for(run_after_run), "duckdb") as engine:
+            engine.curate()
+    with open_engine(settings_for(one_run), "duckdb") as engine:
+        engine.curate()
+    return one_run, run_after_run
+
+
 @pytest.mark.parametrize("flipped_first", [False, True], ids=["flipped landed second", "flipped landed first"])
 def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
         flipped_first: bool, tmp_path: Path) -> None:
@@ -250,26 +267,17 @@ def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
     agree on every count but not on ``bot``, ``group`` or ``last_status_at``: the same snapshot wins whether both
     are curated in one run or one run after the other, and whichever was landed first. Was: the order left a tie
     between them, so a day-by-day lake and one curated from scratch held different accounts."""
-    from fediscope.engine.base import open_engine
 
     listed = interactions("test_directory.json")[0]["response"]["body"]
     other_view = [{**a, "bot": not a["bot"], "group": not a["group"], "last_status_at": "2020-01-01"}
                   for a in listed]
     batches = [other_view, listed] if flipped_first else [listed, other_view]
-    curated = {}
-    for how in ("one run", "run after run"):
-        lake_dir = tmp_path / how / "lake"
-        for items in batches:
-            land(LocalLake(lake_dir), "directory", items, at(10), policy(), endpoint="/api/v1/directory")
-            if how == "run after run":
-                with open_engine(settings_for(lake_dir), "duckdb") as engine:
-                    engine.curate()
-        if how == "one run":
-            with open_engine(settings_for(lake_dir), "duckdb") as engine:
-                engine.curate()
-        curated[how] = sorted(read_table(lake_dir, "accounts"), key=lambda a: a["account_key"])
-    assert curated["run after run"] == curated["one run"]
-    assert all(a["bot"] is True and a["group"] is True for a in curated["one run"])  # a flag set wins a tie
+    lands = [lambda lake, items=items: land(lake, "directory", items, at(10), policy(), endpoint="/api/v1/directory")
+             for items in batches]
+    one_run, run_after_run = (sorted(read_table(lake_dir, "accounts"), key=lambda a: a["account_key"])
+                              for lake_dir in _curated_both_ways(tmp_path, lands))
+    assert run_after_run == one_run
+    assert all(a["bot"] is True and a["group"] is True for a in one_run)  # a flag set wins a tie
 
 
 @pytest.mark.parametrize("erased_first", [False, True], ids=["erased batch second", "erased batch first"])
@@ -283,7 +291,6 @@ def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_t
     decided, so the erased account's reply id and mention came back into the curated statuses."""
     from erased_versions import as_erased, reply_and_quote
 
-    from fediscope.engine.base import open_engine
     from fediscope.gdpr.subject import ERASED
     from fediscope.lake.batches import write_batch
     from fediscope.lake.layout import envelope
@@ -295,21 +302,13 @@ def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_t
     erased = as_erased(landed, accounts, at(10), tmp_path / "scratch", privacy)
     assert len(erased) == 2 and erased != landed
     batches = [erased, landed] if erased_first else [landed, erased]
-    curated = {}
-    for how in ("one run", "run after run"):
-        lake_dir = tmp_path / how / "lake"
-        for records, batch_id in zip(batches, ("20260801T141000Z-0000000a", "20260801T141000Z-0000000b"),
-                                     strict=True):
-            write_batch(LocalLake(lake_dir), "statuses", INSTANCE, records, fetched_at=at(10), batch_id=batch_id)
-            if how == "run after run":
-                with open_engine(settings_for(lake_dir), "duckdb") as engine:
-                    engine.curate()
-        if how == "one run":
-            with open_engine(settings_for(lake_dir), "duckdb") as engine:
-                engine.curate()
-        curated[how] = {row["status_id"]: row for row in read_table(lake_dir, "statuses")}
-    assert curated["run after run"] == curated["one run"]
-    rows = curated["one run"]
+    lands = [lambda lake, records=records, batch_id=batch_id: write_batch(
+                 lake, "statuses", INSTANCE, records, fetched_at=at(10), batch_id=batch_id)
+             for records, batch_id in zip(batches, ("20260801T141000Z-0000000a", "20260801T141000Z-0000000b"),
+                                          strict=True)]
+    rows, run_after_run = ({row["status_id"]: row for row in read_table(lake_dir, "statuses")}
+                           for lake_dir in _curated_both_ways(tmp_path, lands))
+    assert run_after_run == rows
     assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[reply["id"]]["is_reply"]
     assert rows[reply["id"]]["mentions"] == []
     assert rows[quote["id"]]["quoted_account_key"] is None
