@@ -340,22 +340,22 @@ def _trending_head(store: MetricStore) -> Row:
     return rows[0] if rows else {}
 
 
-def latest_fetch_day(store: MetricStore) -> str | None:
+def latest_fetch_day(head: Row) -> str | None:
     """The UTC day (``YYYY-MM-DD``) of the latest fetch of a status, as the ``trending_hashtags`` metric records it
-    (its ``latest_fetch_day``, the same in every row); None when the store does not hold it (no hashtags, or
-    metrics computed by a fediscope before the column)."""
-    value = _trending_head(store).get("latest_fetch_day")
+    (its ``latest_fetch_day``, the same in every row: ``head``, :func:`_trending_head`); None when the store does
+    not hold it (no hashtags, or metrics computed by a fediscope before the column)."""
+    value = head.get("latest_fetch_day")
     return value if isinstance(value, str) else None
 
 
-def first_day_partial(store: MetricStore, first: str | None) -> bool | None:
+def first_day_partial(head: Row, first: str | None) -> bool | None:
     """Whether the first day with hashtag data (``first``) was collected in part, as ``trending_hashtags`` records it
     (``first_day_partial``, from the lake's records of where each source's collection begins): True when a source
     whose collection began that day was cut by ``FEDISCOPE_BACKFILL_PAGES`` or started from its first run's moment,
     False when every such source reached the timeline's beginning or ``FEDISCOPE_BACKFILL_SINCE``; None when
     unknown: no record is of that day (sources first collected before fediscope kept them), metrics computed before
-    the column, or a metric whose first day is not ``first``."""
-    head = _trending_head(store)
+    the column, or a metric whose first day is not ``first``. ``head``: the metric's first row
+    (:func:`_trending_head`), whose ``first_day`` and ``first_day_partial`` every row repeats."""
     value = head.get("first_day_partial")
     return value if isinstance(value, bool) and first is not None and head.get("first_day") == first else None
 
@@ -414,9 +414,10 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     for row in rows:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
-    fetched = latest_fetch_day(store)
+    head = _trending_head(store)  # one read for the two columns every row of trending_hashtags repeats
+    fetched = latest_fetch_day(head)
     last_partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
-    first_partial = first_day_partial(store, series[0]["day"]) if series else False
+    first_partial = first_day_partial(head, series[0]["day"]) if series else False
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
                "latest_fetch_day": fetched, "partial_day": last_partial,

@@ -587,7 +587,7 @@ class PrivacyPolicy:
     def replies_to_suppressed(self, replied_to: Any, instance: str) -> bool:
         """Is ``replied_to``, a status's ``in_reply_to_account_id`` as landed from ``instance`` (an id pseudonym; with
         privacy off the instance's own id), an erased account's? ``gdpr erase`` lists the id pseudonyms, or with
-        privacy off digests of ``instance/id``. A reply to it is landed :func:`_unreplied`, and the erasure scrubs
+        privacy off digests of ``instance/id``. A reply to it is landed :func:`unreplied`, and the erasure scrubs
         one a lake still holds (:mod:`fediscope.gdpr.old_replies`)."""
         if not self.suppressed or replied_to in (None, "", ERASED):
             return False
@@ -661,9 +661,9 @@ class PrivacyPolicy:
                                                 and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
             if len(kept) != len(mentions):
                 out = {**out, "mentions": kept}
-        # a reply to an erased account no longer says whose status, nor which (_unreplied)
+        # a reply to an erased account no longer says whose status, nor which (unreplied)
         if self.replies_to_suppressed(status.get("in_reply_to_account_id"), instance):
-            out = _unreplied(out)
+            out = unreplied(out)
         return out
 
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
@@ -726,7 +726,7 @@ class PrivacyPolicy:
         if status.get("in_reply_to_account_id") is not None:
             out["in_reply_to_account_id"] = self.id_pseudonym(instance, status["in_reply_to_account_id"])
             if self.replies_to_suppressed(out["in_reply_to_account_id"], instance):
-                out = _unreplied(out)
+                out = unreplied(out)
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
         out["mentions"] = [landed for landed in (self._mention(m, instance) for m in mentions)
                            if landed["acct"] not in self.suppressed and landed["id"] not in self.suppressed]
@@ -1061,7 +1061,7 @@ def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any],
     return [(holder, key) for holder, key in slots if isinstance(holder.get(key), str)]
 
 
-def _unreplied(status: dict[str, Any]) -> dict[str, Any]:
+def unreplied(status: dict[str, Any]) -> dict[str, Any]:
     """A reply to an erased account's status, landed without whose status it was (``in_reply_to_account_id``) nor
     which (``in_reply_to_id`` becomes :data:`ERASED`: a status id on a known instance names its author through the
     instance's API); still a reply, as ``fediscope gdpr erase`` leaves the replies it finds."""

@@ -102,7 +102,6 @@ from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.old_replies import OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.subject import (
-    ERASED,
     ORIGIN_REF_COLUMN,
     STATUS_ID_COLUMN,
     Subject,
@@ -125,7 +124,7 @@ from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
-from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings, unreplied
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
@@ -206,10 +205,8 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
         for status in nested_statuses(data):
             if isinstance(status.get("mentions"), list):
                 status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
-            if traces.replies_to(status, instance):  # the status replied to is the account's: whose, and which
-                status["in_reply_to_account_id"] = None
-                if status.get("in_reply_to_id") not in (None, ""):  # still a reply (is_reply), to nobody known
-                    status["in_reply_to_id"] = ERASED
+            if traces.replies_to(status, instance):  # the status replied to is the account's: as landing leaves it
+                status.update(unreplied(status))
             if quoted_author(status, instance) == traces.key:
                 status["quote"]["quoted_status"] = None
     elif entity == "instance":

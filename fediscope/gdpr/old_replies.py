@@ -2,7 +2,7 @@
 
 A reply to an erased account's status loses ``in_reply_to_account_id`` (null) and ``in_reply_to_id`` (:data:`ERASED`:
 a status id on a known instance names its author through the instance's API), in the raw lake, the curated
-statuses, and at landing after the erasure (:func:`fediscope.privacy._unreplied`). Releases before that nulled
+statuses, and at landing after the erasure (:func:`fediscope.privacy.unreplied`). Releases before that nulled
 the account id but **kept** the status id, and running their erasure again finds nothing: the account's statuses
 are gone, so their ids can no longer be matched.
 
@@ -48,7 +48,7 @@ from typing import Any
 
 from fediscope.gdpr.subject import ERASED, nested_statuses, status_copy
 from fediscope.lake.batches import decode_jsonl
-from fediscope.privacy import PrivacyPolicy, _unreplied
+from fediscope.privacy import PrivacyPolicy, unreplied
 
 #: Byte patterns of the two halves of a leftover, for the fast path over a raw batch's lines (:func:`may_hold`).
 _NULL_ACCOUNT = re.compile(rb'"in_reply_to_account_id"\s*:\s*null')
@@ -122,7 +122,7 @@ class OldReplies:
             if is_old_reply(status) or self._replies_to_erased(status, instance):
                 if copy := status_copy(instance, status.get("in_reply_to_id")):
                     self.copies.add(copy)
-                status.update(_unreplied(status))
+                status.update(unreplied(status))
                 found = True
         self.records += found
         return found

@@ -221,7 +221,7 @@ def test_replies_an_older_landing_kept_the_id_of_are_scrubbed_too(lake_with_repl
     assert run_cli("gdpr", "erase", "--account", SUBJECT, "--yes").code == 0
     assert files_holding(_everywhere(env), env.answered) == {}
     with monkeypatch.context() as old_release:
-        old_release.setattr(fediscope.privacy, "_unreplied", lambda status: {**status, "in_reply_to_account_id": None})
+        old_release.setattr(fediscope.privacy, "unreplied", lambda status: {**status, "in_reply_to_account_id": None})
         policy = policy_from_settings(env.settings, suppressed=load_suppressed(env.lake))
         land_recordings(env.lake, policy, fetched_at=datetime.now(UTC) + timedelta(minutes=1))  # the newest version
     assert run_cli("process").code == 0
@@ -292,7 +292,7 @@ def test_a_reply_linked_by_its_account_id_alone_is_scrubbed_after_an_interrupted
     the statuses mentioning it), before the one holding a reply to it that neither mentions it nor answers a status
     the lake holds, then run again (or any erasure after it). Was: the rerun no longer knew the subject's ids (they
     are on the suppression list, but not tied to the subject), so the reply kept them, raw and curated. Now a reply
-    whose ``in_reply_to_account_id`` is on the suppression list is scrubbed as landing scrubs it (``_unreplied``),
+    whose ``in_reply_to_account_id`` is on the suppression list is scrubbed as landing scrubs it (``unreplied``),
     counted as an old reply: nobody's in particular."""
     env = unmentioned_reply
     with monkeypatch.context() as interrupted:
