@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOT_REFETCHED, settings_for
+from mapreduce_lakes import NOT_REFETCHED, settings_for
 
 from fediscope.config import load_settings
 from fediscope.engine import curate_sql
