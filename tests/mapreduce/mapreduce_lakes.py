@@ -1,9 +1,10 @@
 """The MapReduce tests' raw lakes: landed from REAL recordings the way a collector lands them.
 
-Every successful recorded response is one fetch (its own batch, fetched a minute after the previous one), from the instance in the request URL, through the
-privacy policy. Statuses fetched several times (post → edit → fetch, post → reblog → unreblog) therefore land
-as several versions, which is what the "latest version wins" rule is about. A module of its own (not the
-conftest) so that tests import it by a name no other test directory's conftest shadows.
+Every successful recorded response is one fetch (its own batch, fetched a minute after the previous one), from
+the instance in the request URL, through the privacy policy. Statuses fetched several times (post → edit →
+fetch, post → reblog → unreblog) therefore land as several versions, which is what the "latest version wins"
+rule is about. A module of its own (not the conftest) so that tests import it by a name no other test
+directory's conftest shadows.
 """
 
 from __future__ import annotations
