@@ -194,17 +194,24 @@ def secret_values(settings: Any) -> list[str]:
         found.append(settings.pseudonym_key)
     found += [t for t in (getattr(settings, "tokens", {}) or {}).values() if t]
     for url in (getattr(settings, "store", ""), getattr(settings, "lake", "")):
-        unparsed = _USERINFO_RE.match(str(url))
-        try:
-            password = urlsplit(str(url)).password
-        except ValueError:
-            password = None
-        if unparsed and (password is None or len(unparsed.group("pw")) > len(password)):
-            password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
-        if password:
-            found.append(password)
-        found += _query_secrets(str(url))
+        found += url_secrets(str(url))
     return [s for s in dict.fromkeys(found) if s]
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? #`` in it), and
+    the values of secret query parameters."""
+    found: list[str] = []
+    unparsed = _USERINFO_RE.match(url)
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if unparsed and (password is None or len(unparsed.group("pw")) > len(password)):
+        password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
+    if password:
+        found.append(password)
+    return found + _query_secrets(url)
 
 
 def _query_secrets(url: str) -> list[str]:

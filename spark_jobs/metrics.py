@@ -14,12 +14,14 @@ job stops at ``No module named 'fediscope'`` (the batch DAG sets it to the worke
 
 Command::
 
+    export FEDISCOPE_STORE='mysql+pymysql://fediscope:…@db/fediscope'  # or in fediscope.toml: not in `ps`
     spark-submit --master spark://spark-master:7077 --deploy-mode client \\
         --conf spark.sql.session.timeZone=UTC \\
-        spark_jobs/metrics.py --lake /shared/fediscope-lake --store 'mysql+pymysql://fediscope:…@db/fediscope' \\
+        spark_jobs/metrics.py --lake /shared/fediscope-lake \\
         [--metric top_accounts_by_followers --metric languages] [--no-store] [--out results.json]
 
-``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results).
+``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results). A
+``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
 Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
 nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), or when the store cannot be

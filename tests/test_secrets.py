@@ -94,6 +94,26 @@ def test_a_mistyped_store_url_is_refused_without_its_password(url: str, capsys: 
     assert code == 2 and "SECRETPW" not in out + err and "u:***@h" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("url", ["mysql+pymysql://fediscope:SECRETPW@127.0.0.1:1/db",
+                                 "mysql+pymysql://fediscope@127.0.0.1:1/db?password=SECRETPW"])
+def test_a_password_in_store_option_is_warned_of_never_shown(url: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command line is in other users' `ps` and the shell history: --store with a password gets one warning
+    naming the safer places; the same URL in FEDISCOPE_STORE, or a store URL without a password, gets none."""
+    from cli_run import clean_env, run
+
+    clean_env(tmp_path, monkeypatch)
+    code, out, err = run(capsys, "report", "--no-charts", "--store", url)
+    assert err.count("warning: --store holds a password") == 1 and "FEDISCOPE_STORE or fediscope.toml" in err
+    assert code == 1 and "SECRETPW" not in out + err and "Traceback" not in err
+    monkeypatch.setenv("FEDISCOPE_STORE", url)
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 1 and "holds a password" not in err and "SECRETPW" not in out + err
+    code, out, err = run(capsys, "report", "--no-charts", "--store", f"sqlite:///{tmp_path / 'm.db'}")
+    assert "holds a password" not in err
+
+
 @pytest.mark.parametrize("text", [
     f"GET /x headers={{'Authorization': 'Bearer {TOKEN}', 'User-Agent': 'fediscope'}}",
     f"Authorization: Bearer {TOKEN}",

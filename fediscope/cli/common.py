@@ -18,7 +18,7 @@ import click
 
 from fediscope.config import Settings, Unusable, load_settings
 from fediscope.errors import ConfigError
-from fediscope.redact import RedactingFilter, secret_values
+from fediscope.redact import RedactingFilter, secret_values, url_secrets
 from fediscope.sources.progress import break_open_line
 
 
@@ -45,7 +45,17 @@ def settings_from_context(*, unusable: Unusable | None = None, **overrides: Any)
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
     configure_logging(settings.log_level, secrets=secret_values(settings))
+    _warn_of_passwords_in_options(given)
     return settings
+
+
+def _warn_of_passwords_in_options(given: dict[str, Any]) -> None:
+    """One warning on stderr per option (``--store``, ``--lake``) whose URL holds a password: a command line is
+    seen by other users' ``ps`` and kept in shell history. The password itself is never shown."""
+    for name in ("store", "lake"):
+        if isinstance(given.get(name), str) and url_secrets(given[name]):
+            print(f"fediscope: warning: --{name} holds a password, which other users' `ps` and your shell history "
+                  f"see; give the URL in FEDISCOPE_{name.upper()} or fediscope.toml instead", file=sys.stderr)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
