@@ -34,27 +34,28 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
-def settings_from_context(*, unusable: Unusable | None = None, **overrides: Any) -> Settings:
+def settings_from_context(*, unusable: Unusable | None = None, program: str = "fediscope",
+                          **overrides: Any) -> Settings:
     """Load settings once per command; CLI options given explicitly override configuration.
 
     Each keyword is the setting a command-line option of the same name sets (``lake`` from ``--lake``): its
     value is validated like the environment's, and an error names the option, not ``FEDISCOPE_LAKE``.
     ``unusable``: see :func:`~fediscope.config.load_settings` (a command that does not use what such a setting
-    names goes on, and says so).
+    names goes on, and says so). ``program`` starts a warning's line (``fediscope metrics`` for the Spark job).
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
     configure_logging(settings.log_level, secrets=secret_values(settings))
-    _warn_of_passwords_in_options(given)
+    _warn_of_passwords_in_options(given, program)
     return settings
 
 
-def _warn_of_passwords_in_options(given: dict[str, Any]) -> None:
+def _warn_of_passwords_in_options(given: dict[str, Any], program: str) -> None:
     """One warning on stderr per option (``--store``, ``--lake``) whose URL holds a password: a command line is
     seen by other users' ``ps`` and kept in shell history. The password itself is never shown."""
     for name in ("store", "lake"):
         if isinstance(given.get(name), str) and url_secrets(given[name]):
-            print(f"fediscope: warning: --{name} holds a password, which other users' `ps` and your shell history "
+            print(f"{program}: warning: --{name} holds a password, which other users' `ps` and your shell history "
                   f"see; give the URL in FEDISCOPE_{name.upper()} or fediscope.toml instead", file=sys.stderr)
 
 
