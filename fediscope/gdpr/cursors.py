@@ -13,22 +13,24 @@ again what it has, never skip what it has not:
   ``min_id``) — move **down**;
 * the walk's ``cursor`` — the next ``max_id``, below which the rest of the gap is not landed yet — moves **up**.
 
-Each moves to the nearest id, in the collector's order (:func:`~fediscope.sources.pages.id_key`, an id of the same
-kind), of another status landed from that instance that the erasure keeps: what is fetched again in between is then
-the account's statuses, which the suppression list keeps out, and statuses that were never landed; curation
-deduplicates the rest. The ids landed are read from that instance's raw statuses, once, only when one of its state
-files needs them. Without such a status:
+Each moves by the least (:func:`moved_down`, :func:`moved_up`), to whichever is nearer on its side of: the nearest
+id, in the collector's order (:func:`~fediscope.sources.pages.id_key`, an id of the same kind), of another status
+landed from that instance that the erasure keeps; and, for a Mastodon snowflake, a time — the first snowflake of its
+minute going down, of the next minute going up (of the minute beyond, when that one is one of the account's ids).
+What is fetched again in between is then the account's statuses, which the suppression list keeps out, and
+statuses that were never landed; curation deduplicates the rest. The ids landed are read from that instance's raw
+statuses, once, only when one of its state files needs them. An id with neither (not a snowflake, and no such
+status on its side):
 
-* a lower id that is a Mastodon snowflake moves to the first snowflake of its minute (or of an earlier one, when
-  that is one of the account's ids): a time, no status;
 * a cursor is dropped (the walk goes down again from the newest status to its ``lower``: nothing kept was landed
   above the cursor) and so is an ``upper`` (the next page sets it again, lower);
-* a checkpoint of another kind of id is deleted, with a warning: the source starts over like a new one, and its first
-  walk goes back only ``FEDISCOPE_BACKFILL_PAGES`` pages; a settle mark too (the pass starts again at the
-  checkpoint, and statuses landed but not settled yet keep the counts of their first fetch).
+* a checkpoint (its ``newest_id`` or its walk's ``lower``) is deleted, with a warning: the source starts over like a
+  new one, and its first walk goes back only ``FEDISCOPE_BACKFILL_PAGES`` pages; a settle mark too (the pass starts
+  again at the checkpoint, and statuses landed but not settled yet keep the counts of their first fetch).
 
-A later collection saves none of the account's status ids again: the collector moves them the same way before it
-saves (:mod:`fediscope.sources.collector`, which reuses :func:`minute_before` and :func:`minute_after`).
+A later collection saves none of the account's status ids again: before it saves, the collector moves them with the
+same :func:`moved_down` and :func:`moved_up`, given the kept statuses of the page it fetched
+(:mod:`fediscope.sources.collector`), so an id lands where the erasure would have moved it.
 
 Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
 finds the same ids.
@@ -39,7 +41,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,10 +71,15 @@ def erased_status_ids(found: Sequence[Traces]) -> dict[str, set[str]]:
 
 
 @dataclass
-class _Landed:
-    """The ids of the statuses landed from one instance that the erasure keeps, in the collector's order."""
+class KeptIds:
+    """Ids of statuses that are kept (landed from one instance and kept by the erasure, or on a page the collector
+    lands), in the collector's order: where an erased or withheld id finds its nearest kept neighbours."""
 
     ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, ids: Iterable[str]) -> KeptIds:
+        return cls(sorted(ids, key=id_key))
 
     def below(self, status_id: str) -> str | None:
         """The nearest id of the same kind below ``status_id``, or None."""
@@ -85,7 +92,7 @@ class _Landed:
         return self.ids[at] if at < len(self.ids) and same_id_kind(self.ids[at], status_id) else None
 
 
-def landed_ids(lake: LakeBackend, domain: str, erased: set[str]) -> _Landed:
+def landed_ids(lake: LakeBackend, domain: str, erased: set[str]) -> KeptIds:
     """The ids of the statuses (as timelines list them: a boost by its own id) in the raw partitions of ``domain``,
     but ``erased``."""
     found: set[str] = set()
@@ -97,17 +104,17 @@ def landed_ids(lake: LakeBackend, domain: str, erased: set[str]) -> _Landed:
             status_id = data.get("id") if isinstance(data, dict) else None
             if isinstance(status_id, str) and status_id and status_id not in erased:
                 found.add(status_id)
-    return _Landed(sorted(found, key=id_key))
+    return KeptIds.of(found)
 
 
-def _landed_once(cache: dict[str, _Landed], lake: LakeBackend, domain: str, erased: set[str]) -> _Landed:
+def _landed_once(cache: dict[str, KeptIds], lake: LakeBackend, domain: str, erased: set[str]) -> KeptIds:
     """:func:`landed_ids`, read once per instance and erasure (``cache``)."""
     if domain not in cache:
         cache[domain] = landed_ids(lake, domain, erased)
     return cache[domain]
 
 
-def minute_before(status_id: str, erased: set[str]) -> str | None:
+def minute_before(status_id: str, erased: Collection[str]) -> str | None:
     """The first snowflake of the minute of ``status_id`` (of an earlier minute when that one is erased or not
     below it), or None when ``status_id`` is not a snowflake: a time below it, no status."""
     if not is_snowflake(status_id):
@@ -118,7 +125,7 @@ def minute_before(status_id: str, erased: set[str]) -> str | None:
     return str(floor)
 
 
-def minute_after(status_id: str, erased: set[str]) -> str | None:
+def minute_after(status_id: str, erased: Collection[str]) -> str | None:
     """The first snowflake of the minute after that of ``status_id`` (of a later minute when that one is erased),
     or None when ``status_id`` is not a snowflake: a time above it, no status (where a cursor moves up to)."""
     if not is_snowflake(status_id):
@@ -129,9 +136,22 @@ def minute_after(status_id: str, erased: set[str]) -> str | None:
     return str(ceiling)
 
 
-def lower_id(status_id: str, erased: set[str], landed: _Landed) -> str | None:
-    """Where an id below which (and at which) everything is landed moves: see the module docstring."""
-    return landed.below(status_id) or minute_before(status_id, erased)
+def moved_down(status_id: str, below: str | None, erased: Collection[str]) -> str | None:
+    """Where ``status_id``, one of ``erased`` (or withheld), moves from a place at and below which everything is
+    landed (a checkpoint's ``newest_id``, a walk's ``lower`` and ``upper``, a settle mark): down, which only fetches
+    again, by the least — to the higher of ``below``, the nearest kept id below it (:meth:`KeptIds.below`), and
+    :func:`minute_before`. None when neither exists (an id that is not a snowflake, nothing kept below it): what
+    that means is the caller's."""
+    found = [i for i in (below, minute_before(status_id, erased)) if i is not None]
+    return max(found, key=id_key, default=None)
+
+
+def moved_up(status_id: str, above: str | None, erased: Collection[str]) -> str | None:
+    """Where a walk's cursor (the next ``max_id``: below it the gap is not landed yet) that is one of ``erased`` (or
+    withheld) moves: up, which only fetches again, by the least — to the lower of ``above``, the nearest kept id
+    above it (:meth:`KeptIds.above`), and :func:`minute_after`. None when neither exists."""
+    found = [i for i in (above, minute_after(status_id, erased)) if i is not None]
+    return min(found, key=id_key, default=None)
 
 
 @dataclass
@@ -146,21 +166,21 @@ def _erased(value: Any, erased: set[str]) -> bool:
     return isinstance(value, str) and value in erased
 
 
-def _move_walk(walk: dict[str, Any], erased: set[str], landed: Callable[[], _Landed]) -> dict[str, Any] | None:
+def _move_walk(walk: dict[str, Any], erased: set[str], landed: Callable[[], KeptIds]) -> dict[str, Any] | None:
     """``extra.walk`` with its erased ids moved; None when its ``lower`` has no id below it to move to."""
     moved = dict(walk)
     for name in _LOWER_WALK_IDS:
-        if _erased(moved.get(name), erased):
-            moved[name] = lower_id(moved[name], erased, landed())
+        if _erased(value := moved.get(name), erased):
+            moved[name] = moved_down(value, landed().below(value), erased)
             if moved[name] is None and name == "lower":  # None would make the walk a new source's first one
                 return None
     for name in _UPPER_WALK_IDS:
-        if _erased(moved.get(name), erased):
-            moved[name] = landed().above(moved[name])
+        if _erased(value := moved.get(name), erased):
+            moved[name] = moved_up(value, landed().above(value), erased)
     return moved
 
 
-def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], landed: Callable[[], _Landed]) -> _Moved:
+def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], landed: Callable[[], KeptIds]) -> _Moved:
     """One checkpoint (or settle mark, ``settle``) with its erased ids moved (module docstring)."""
     extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
     walk = extra.get("walk") if extra is not None and not settle else None
@@ -169,7 +189,7 @@ def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], lan
         return _Moved(checkpoint, changed=False)
     newest = checkpoint.newest_id
     if _erased(newest, erased):
-        newest = lower_id(newest, erased, landed())
+        newest = moved_down(newest, landed().below(newest), erased)
         if newest is None:
             return _Moved(None)
     if walk is not None:
@@ -201,7 +221,7 @@ def move_checkpoints(lake: LakeBackend, found: Sequence[Traces]) -> tuple[Counte
     erased = erased_status_ids(found)
     counts: Counter[str] = Counter()
     warnings: list[str] = []
-    cache: dict[str, _Landed] = {}
+    cache: dict[str, KeptIds] = {}
     for entry in lake.walk(STATE_ROOT):
         place = _state_file(entry.path)
         if place is None or not erased.get(place[0]):

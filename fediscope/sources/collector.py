@@ -25,8 +25,9 @@ page re-fetched on another day lands in that day's partition; curation deduplica
 ids a walk saves (``newest_id``, the walk's ``upper`` and ``cursor``, the settle mark) are never those of the
 statuses the privacy policy skips for whose they are — an erased (suppressed) or opted-out account's, and boosts
 of them: such an id is saved lower (``cursor``: higher), at the page's nearest other status or the first snowflake
-of its minute (the next minute for a cursor), as ``gdpr erase`` moves them (:mod:`fediscope.gdpr.cursors`). That
-only fetches some of the skipped statuses again; the walk itself pages on with the real ids.
+of its minute (the next minute for a cursor), whichever is nearer, by the functions ``gdpr erase`` moves them with
+(:func:`~fediscope.gdpr.cursors.moved_down`, :func:`~fediscope.gdpr.cursors.moved_up`). That only fetches some of
+the skipped statuses again; the walk itself pages on with the real ids.
 
 Two known limits of Mastodon paging: statuses of remote servers that arrive late with an id below the checkpoint
 are not seen by ``since_id`` walks; and on a *first* run killed while landing the very first page, the resumed
@@ -83,7 +84,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
-from fediscope.gdpr.cursors import minute_after, minute_before
+from fediscope.gdpr.cursors import KeptIds, moved_down, moved_up
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -440,7 +441,7 @@ class _Withheld:
     other ids (of its usual kind, :func:`usual_ids`): where an id to be saved moves when it is one of the first."""
 
     ids: frozenset[str]
-    kept: tuple[str, ...]
+    kept: KeptIds
 
 
 def _withheld(ctx: _Context, client: MastodonClient, page: Page) -> _Withheld:
@@ -452,7 +453,7 @@ def _withheld(ctx: _Context, client: MastodonClient, page: Page) -> _Withheld:
     _learn_handle_domain(ctx, client, page)
     ids = frozenset(i["id"] for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
                     and _skipped_for_its_author(ctx.policy, i, client.domain))
-    return _Withheld(ids, tuple(i for i in usual_ids(page.items) if i not in ids))
+    return _Withheld(ids, KeptIds.of(i for i in usual_ids(page.items) if i not in ids))
 
 
 def _skipped_for_its_author(policy: PrivacyPolicy, status: dict[str, Any], domain: str) -> bool:
@@ -466,30 +467,24 @@ def _skipped_for_its_author(policy: PrivacyPolicy, status: dict[str, Any], domai
 
 def _saved_down(status_id: str | None, withheld: _Withheld) -> str | None:
     """What is saved for ``status_id`` where an id bounds the landed statuses from above (a checkpoint's
-    ``newest_id``, a walk's ``upper``, the settle mark: everything at or below it is landed), lower being only
-    fetched again: the id itself, unless it is withheld (:func:`_withheld`); then the higher of the page's nearest
-    kept id below it and the first snowflake of its minute (:func:`~fediscope.gdpr.cursors.minute_before`, as the
-    erasure moves such ids), so that a timeline the account fills still moves on; None when neither exists (a
-    text id with no kept id below it on the page: the caller keeps what it had)."""
+    ``newest_id``, a walk's ``upper``, the settle mark: everything at or below it is landed): the id itself, unless
+    it is withheld (:func:`_withheld`); then where the erasure would move it, given the page's kept ids
+    (:func:`~fediscope.gdpr.cursors.moved_down`: the nearest kept id below it or the first snowflake of its minute,
+    whichever is higher), so that a timeline the account fills still moves on; None when neither exists (a text id
+    with no kept id below it on the page: the caller keeps what it had)."""
     if status_id is None or status_id not in withheld.ids:
         return status_id
-    below = [i for i in withheld.kept if same_id_kind(i, status_id) and id_key(i) < id_key(status_id)]
-    moved = [i for i in (max(below, key=id_key, default=None), minute_before(status_id, set(withheld.ids)))
-             if i is not None]
-    return max(moved, key=id_key, default=None)
+    return moved_down(status_id, withheld.kept.below(status_id), withheld.ids)
 
 
 def _saved_up(cursor: str | None, withheld: _Withheld) -> str | None:
-    """What is saved for a walk's ``cursor`` (the next ``max_id``: below it the gap is not landed yet), higher
-    being only fetched again: the cursor itself, unless it is withheld; then the lower of the page's nearest kept
-    id above it and the first snowflake of the next minute (:func:`~fediscope.gdpr.cursors.minute_after`); None
-    when neither exists."""
+    """What is saved for a walk's ``cursor`` (the next ``max_id``: below it the gap is not landed yet): the cursor
+    itself, unless it is withheld; then where the erasure would move it (:func:`~fediscope.gdpr.cursors.moved_up`:
+    the page's nearest kept id above it or the first snowflake of the next minute, whichever is lower); None when
+    neither exists."""
     if cursor is None or cursor not in withheld.ids:
         return cursor
-    above = [i for i in withheld.kept if same_id_kind(i, cursor) and id_key(i) > id_key(cursor)]
-    moved = [i for i in (min(above, key=id_key, default=None), minute_after(cursor, set(withheld.ids)))
-             if i is not None]
-    return min(moved, key=id_key, default=None)
+    return moved_up(cursor, withheld.kept.above(cursor), withheld.ids)
 
 
 def _lower_cursor(saved: str | None, candidate: str | None) -> str | None:

@@ -61,6 +61,11 @@ def _above(ids: list[str], status_id: str) -> str:
     return min((i for i in ids if int(i) > int(status_id)), key=int)
 
 
+def _minute_start(status_id: str, later: int = 0) -> str:
+    """The first snowflake of the minute of ``status_id`` (of the ``later``-th minute after it): a time, no status."""
+    return str(snowflake((snowflake_ms(status_id) // 60_000 + later) * 60_000, 0))
+
+
 @pytest.fixture()
 def double_env(env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001
     """The env, collecting the whole public timeline of the double on a first run."""
@@ -91,9 +96,10 @@ def test_a_checkpoint_at_the_accounts_newest_status_moves_below_it_and_nothing_i
 
     assert report["other"]["checkpoints_moved"] == 2
     assert _audit(env)["other"]["checkpoints_moved"] == 2
-    # down to the nearest status of somebody else: only the account's statuses lie in between
-    assert load_checkpoint(env.lake, env.domain, "public").newest_id == _below(others, served[0]["id"])
-    assert load_pass_mark(env.lake, env.domain, "public", "settle") == _below(others, theirs[-1])
+    # down by the least: to the first id of its minute, above the nearest status of somebody else (a minute older)
+    newest = load_checkpoint(env.lake, env.domain, "public").newest_id
+    assert newest == _minute_start(served[0]["id"]) and int(_below(others, served[0]["id"])) < int(newest)
+    assert load_pass_mark(env.lake, env.domain, "public", "settle") == _minute_start(theirs[-1])
     assert {p: p.read_bytes() for p in untouched} == untouched
     assert files_holding([env.lake_dir / "_state"], theirs) == {}
 
@@ -127,8 +133,10 @@ def test_a_walk_cursor_at_the_accounts_status_moves_up_and_the_walk_loses_nothin
 
     assert report["other"]["checkpoints_moved"] == 1
     moved = load_checkpoint(env.lake, env.domain, "public").extra["walk"]
-    # up, never down: the statuses below the old cursor are not landed yet
-    assert moved["cursor"] == _above(others, served[9]["id"])
+    # up, never down (the statuses below the old cursor are not landed yet), by the least: to the first id of the
+    # next minute, below the nearest status of somebody else
+    assert moved["cursor"] == _minute_start(served[9]["id"], later=1)
+    assert int(served[9]["id"]) < int(moved["cursor"]) < int(_above(others, served[9]["id"]))
     assert moved["upper"] == (served[0]["id"] if served[0]["id"] in others else _below(others, served[0]["id"]))
     assert files_holding([env.lake_dir / "_state"], theirs) == {}
 
@@ -169,8 +177,10 @@ def test_ids_move_to_the_nearest_other_status_or_a_time_and_a_boost_of_the_accou
     assert report["other"]["checkpoints_deleted"] == 1
     public = load_checkpoint(env.lake, LOCAL, "public")
     assert public.newest_id == "117020593473214477"
+    # the cursor …701 moves up to the minute after its own: nearer than …261, the next status of somebody else
     assert public.extra["walk"] == {"lower": "117020583080889590", "upper": "117020593473214477",
-                                    "cursor": "117020598436551261", "pages": 3}
+                                    "cursor": _minute_start("117020593741189701", later=1), "pages": 3}
+    assert int(public.extra["walk"]["cursor"]) < 117020598436551261
     # the first snowflake of the minute of the account's oldest status: a time, no status
     oldest = 117020569685834492
     floor = load_checkpoint(env.lake, LOCAL, "local").newest_id
@@ -309,3 +319,35 @@ def test_a_first_settle_mark_is_not_just_below_one_of_the_accounts_statuses(
     theirs, others = _split(mastodon_server, acct)
     mark = load_pass_mark(env.lake, env.domain, "local", "settle")
     assert str(int(mark) + 1) == others[-1] and others[-1] not in theirs
+
+
+def test_an_erasure_and_a_collection_move_the_same_ids_to_the_same_place(
+        double_env, run_cli, mastodon_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """One rule (:func:`~fediscope.gdpr.cursors.moved_down`, :func:`~fediscope.gdpr.cursors.moved_up`): a walk
+    stopped on a page whose newest and oldest statuses are the account's holds the same ids whether the account
+    was erased after the page was collected (the erasure moves them) or before (the collection never saves them).
+    Statuses a minute apart: each id moves the least, to a time in the next minute on its side, not as far as the
+    nearest status of somebody else."""
+    env = double_env
+    monkeypatch.setenv("FEDISCOPE_PAGE_LIMIT", "10")
+    mastodon_server.add_statuses(1, author=ERASED_ACCT)  # the page's oldest: the walk's cursor
+    mastodon_server.add_statuses(8, author="admin")
+    mastodon_server.add_statuses(1, author=ERASED_ACCT)  # the page's newest: the walk's upper
+    page = mastodon_server.public_statuses()[:10]
+    assert [_is_of(s, ERASED_ACCT) for s in page] == [True] + [False] * 8 + [True]
+    _collect(run_cli, env.url, "--max-pages", "1")
+    walk = load_checkpoint(env.lake, env.domain, "public").extra["walk"]
+    assert (walk["upper"], walk["cursor"]) == (page[0]["id"], page[9]["id"])
+
+    _erase(run_cli, f"{ERASED_ACCT}@{env.domain}")
+    erased = load_checkpoint(env.lake, env.domain, "public").extra["walk"]
+    # the same page, collected after the erasure by a new source (the double's local timeline serves it too)
+    result = run_cli("collect", "--instance", env.url, "--timeline", "local", "--json", "--max-pages", "1")
+    assert result.code == 0, result.err + result.out
+    collected = load_checkpoint(env.lake, env.domain, "local").extra["walk"]
+
+    assert (collected["upper"], collected["cursor"]) == (erased["upper"], erased["cursor"])
+    minute = [snowflake(snowflake_ms(s["id"]) // 60_000 * 60_000, 0) for s in page]
+    assert (erased["upper"], erased["cursor"]) == (str(minute[0]), str(minute[8]))
+    assert int(page[1]["id"]) < minute[0] < int(page[0]["id"]) and int(page[9]["id"]) < minute[8] < int(page[8]["id"])
+    assert files_holding([env.lake_dir / "_state"], [s["id"] for s in page if _is_of(s, ERASED_ACCT)]) == {}
