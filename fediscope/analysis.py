@@ -369,7 +369,14 @@ def partial_days(days: list[str], fetched: str | None, first_partial: bool | Non
     if not days:
         return []
     marked = [days[0]] if first_partial else []
-    return list(dict.fromkeys([*marked, *([days[-1]] if days[-1] == fetched else [])]))
+    last = last_day_partial(days, fetched)
+    return list(dict.fromkeys([*marked, *([last] if last is not None else [])]))
+
+
+def last_day_partial(days: list[str], fetched: str | None) -> str | None:
+    """The last of ``days`` when it is the day of the latest fetch (``fetched``): the collection stopped during it,
+    so it is collected in part; None otherwise (also when the store does not say when that fetch was)."""
+    return days[-1] if days and fetched is not None and days[-1] == fetched else None
 
 
 def partial_marks(result: AnalysisResult) -> dict[str, str]:
@@ -416,12 +423,12 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
     head = _trending_head(store)  # one read for the two columns every row of trending_hashtags repeats
     fetched = latest_fetch_day(head)
-    last_partial = series[-1]["day"] if series and fetched is not None and series[-1]["day"] == fetched else None
-    first_partial = first_day_partial(head, series[0]["day"]) if series else False
+    series_days = [r["day"] for r in series]
+    first_partial = first_day_partial(head, series_days[0]) if series else False
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
-               "latest_fetch_day": fetched, "partial_day": last_partial,
-               "partial_days": partial_days([r["day"] for r in series], fetched, first_partial),
+               "latest_fetch_day": fetched, "partial_day": last_day_partial(series_days, fetched),
+               "partial_days": partial_days(series_days, fetched, first_partial),
                "first_day_partial": first_partial}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
