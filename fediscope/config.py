@@ -403,10 +403,16 @@ class Settings:
     log_level: str = "WARNING"
     tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
     sources: tuple[SourceSpec, ...] = ()
+    #: Where each setting's value came from, as a message names it (:meth:`origin`): the TOML key and file
+    #: (``fediscope.toml: [fediscope] store``), the variable or the command-line option. Not compared: the same
+    #: values are the same settings wherever they were set.
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
         shown = []
         for f in fields(self):
+            if f.name == "origins":
+                continue
             value = getattr(self, f.name)
             if f.name in SECRET_NAMES and value:
                 value = "***"
@@ -432,10 +438,18 @@ class Settings:
         """Domains the scraping API may fetch: the allowlist plus every configured source."""
         return {instance_domain(i) for i in self.instances} | {instance_domain(s.instance) for s in self.sources}
 
+    def origin(self, name: str) -> str:
+        """Where setting ``name`` is changed, as an error or finding about its value names it: where the value came
+        from (a TOML key names its file: a user who configures fediscope only there has no variable set), else
+        (a default, or a value set from code) its ``FEDISCOPE_*`` variable."""
+        return self.origins.get(name) or _BY_NAME[name].env
+
     def replace(self, **changes: Any) -> Settings:
+        """These settings with ``changes``, which no longer come from where the values they replace came from."""
         from dataclasses import replace
 
-        return replace(self, **changes)
+        origins = {name: where for name, where in self.origins.items() if name not in changes}
+        return replace(self, **{"origins": origins, **changes})
 
 
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
@@ -465,7 +479,9 @@ def instance_domain(instance: str) -> str:
     Mastodon instance has a host name anyway (one in ``/etc/hosts`` reaches a local server on an IPv6 address).
 
     An address with a user name or password (``https://user:pw@host``) is refused, its password masked: fediscope
-    sends neither (it dropped them silently, and showed the password in errors and ``config show``)."""
+    sends neither (it dropped them silently, and showed the password in errors and ``config show``). So is one with
+    a path, query or fragment (``https://mastodon.social/@Gargron``), which were dropped silently too: Mastodon
+    serves its API at the root of its host."""
     text = instance.strip()
     if "://" not in text:
         text = "https://" + text
@@ -479,6 +495,10 @@ def instance_domain(instance: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"not an instance address: {shown!r} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ConfigError(f"not an instance address: {shown!r} (a path, query or fragment, which fediscope would "
+                          "drop: an instance is the server alone, e.g. https://mastodon.social; an account is a "
+                          "source, account:NAME)")
     host = (host or "").lower()
     if ":" in host:  # only an IPv6 address in brackets gets here with a colon
         raise ConfigError(f"not an instance address: {shown!r} (an IPv6 address, which fediscope does not take; "
@@ -767,7 +787,7 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
             origin_of[setting.name] = setting.env
             values[setting.name] = _parse(setting, env[setting.env], setting.env)
     _check_usable(wanted, values, origin_of, None)
-    return Settings(**values)
+    return Settings(**values, origins=origin_of)
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
@@ -845,5 +865,6 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         try:
             instance_domain(instance)
         except ConfigError as exc:
-            raise ConfigError(f"FEDISCOPE_INSTANCES is invalid: {exc}{_list_hint(instance)}") from None
-    return Settings(**values)
+            where = origin_of.get("instances", _BY_NAME["instances"].env)
+            raise ConfigError(f"{where} is invalid: {exc}{_list_hint(instance)}") from None
+    return Settings(**values, origins=origin_of)

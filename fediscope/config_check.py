@@ -38,7 +38,7 @@ EXTRA_PREFIXES = (TOKEN_PREFIX, "FEDISCOPE_TEST_")
 @dataclass(frozen=True)
 class Finding:
     level: str  # "problem" (non-zero exit) or "warning"
-    setting: str  # the environment variable (or TOML key) to change
+    setting: str  # where to change it: the TOML key and file, the variable (:meth:`Settings.origin`), or a token's
     message: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,25 +61,25 @@ def weakness(value: str, min_length: int) -> str | None:
 def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding]:
     found: list[Finding] = []
     if settings.privacy and not settings.pseudonym_key:
-        found.append(Finding("problem", "FEDISCOPE_PSEUDONYM_KEY",
+        found.append(Finding("problem", settings.origin("pseudonym_key"),
                              f"not set: collection refuses to start without it; {HOW_TO_GENERATE}"))
     elif settings.pseudonym_key and (why := weakness(settings.pseudonym_key, MIN_PSEUDONYM_KEY)):
-        found.append(Finding("problem", "FEDISCOPE_PSEUDONYM_KEY", f"{why}: anyone guessing it can re-identify "
+        found.append(Finding("problem", settings.origin("pseudonym_key"), f"{why}: anyone guessing it can re-identify "
                              f"every account; {HOW_TO_GENERATE} (changing it changes every pseudonym)"))
     if not settings.privacy:
-        found.append(Finding("warning", "FEDISCOPE_PRIVACY", "the privacy policy is off: account identifiers are "
-                             "landed in clear (opt-outs and erasures are still honoured)"))
+        found.append(Finding("warning", settings.origin("privacy"), "the privacy policy is off: account identifiers "
+                             "are landed in clear (opt-outs and erasures are still honoured)"))
     api_keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
     if not api_keys:
-        found.append(Finding("warning", "FEDISCOPE_API_KEY", "no API key: the scraping API cannot be used"))
+        found.append(Finding("warning", settings.origin("api_key"), "no API key: the scraping API cannot be used"))
     for i, key in enumerate(api_keys, 1):
         if why := weakness(key, MIN_API_KEY):
-            found.append(Finding("problem", "FEDISCOPE_API_KEY", f"API key #{i} {why}; {HOW_TO_GENERATE}"))
+            found.append(Finding("problem", settings.origin("api_key"), f"API key #{i} {why}; {HOW_TO_GENERATE}"))
         if settings.pseudonym_key and key == settings.pseudonym_key:
-            found.append(Finding("problem", "FEDISCOPE_API_KEY", f"API key #{i} is the pseudonym key: API "
+            found.append(Finding("problem", settings.origin("api_key"), f"API key #{i} is the pseudonym key: API "
                                  "clients could re-identify accounts; use separate secrets"))
     if len(set(api_keys)) < len(api_keys):
-        found.append(Finding("warning", "FEDISCOPE_API_KEY", "the same API key is listed twice"))
+        found.append(Finding("warning", settings.origin("api_key"), "the same API key is listed twice"))
     for key, token in sorted(settings.tokens.items()):
         if why := token_problem(token) or weakness(token, MIN_TOKEN):
             found.append(Finding("problem", token_label(key, settings, env), f"access token {why}: use the "
@@ -89,7 +89,7 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
     except ValueError:
         password = None
     if password and weakness(password, 12):
-        found.append(Finding("warning", "FEDISCOPE_STORE", f"the database password {weakness(password, 12)}"))
+        found.append(Finding("warning", settings.origin("store"), f"the database password {weakness(password, 12)}"))
     return found
 
 
@@ -99,9 +99,9 @@ def _store_findings(settings: Settings) -> list[Finding]:
     from fediscope.store.sqlite import sqlite_in_memory
 
     if sqlite_in_memory(settings.store):
-        return [Finding("problem", "FEDISCOPE_STORE", "an in-memory SQLite database: whatever is stored in it is "
-                        "lost when a command ends, so `fediscope process` and `fediscope report` refuse it; use a "
-                        "file, e.g. sqlite:///fediscope.db")]
+        return [Finding("problem", settings.origin("store"), "an in-memory SQLite database: whatever is stored in "
+                        "it is lost when a command ends, so `fediscope process` and `fediscope report` refuse it; use "
+                        "a file, e.g. sqlite:///fediscope.db")]
     return []
 
 

@@ -215,7 +215,7 @@ def check_store(settings: Settings) -> Check:
         path = sqlite_file(settings.store)
         if path is not None and not path.exists():  # opening it would create it: say whether `process` can
             return _missing_sqlite(where, path)
-        require_persistent(settings.store)
+        require_persistent(settings.store, settings.origin("store"))
         store = store_from_settings(settings, read_only=True)  # a read: creates no catalog, needs no CREATE right
     except ImportError as exc:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",

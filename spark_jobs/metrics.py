@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
             raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
         chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
         if not args.no_store:
-            require_persistent(settings.store)  # results written to an in-memory SQLite store would be lost
+            # results written to an in-memory SQLite store would be lost
+            require_persistent(settings.store, settings.origin("store"))
         # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
         # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
         # with nothing curated is refused (curated=True): its metrics would all be empty.

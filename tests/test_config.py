@@ -45,7 +45,7 @@ def test_defaults_come_from_the_settings_table() -> None:
 def test_settings_table_and_dataclass_are_in_sync() -> None:
     from dataclasses import fields
 
-    names = [f.name for f in fields(Settings) if f.name not in {"tokens", "sources"}]
+    names = [f.name for f in fields(Settings) if f.name not in {"tokens", "sources", "origins"}]
     assert names == [s.name for s in SETTINGS]
     for setting in SETTINGS:
         assert getattr(Settings(), setting.name) == setting.default
@@ -292,6 +292,38 @@ def test_malformed_instance_addresses_are_config_errors(instance: str) -> None:
         instance_domain(instance)
     with pytest.raises(ConfigError, match="not an instance address"):
         instance_base_url(instance)
+
+
+@pytest.mark.parametrize("instance", ["http://127.0.0.1:8765/api", "https://mastodon.social/@Gargron",
+                                      "https://mastodon.social/?local=true", "https://mastodon.social/#top"])
+def test_an_instance_address_with_a_path_is_refused(tmp_path: Path, instance: str) -> None:
+    """Was: the path, query or fragment dropped without a word, so ``https://mastodon.social/@Gargron`` in
+    ``[[sources]]`` collected the instance's timelines, not that account's."""
+    with pytest.raises(ConfigError, match=re.escape(f"not an instance address: {instance!r} (a path, query or "
+                                                    "fragment")):
+        instance_domain(instance)
+    path = write_toml(tmp_path, f'[[sources]]\ninstance = "{instance}"\n')
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: [[sources]] entry 1: not an instance address")):
+        load_settings(env={}, toml_path=path)
+    with pytest.raises(ConfigError, match="^FEDISCOPE_INSTANCES is invalid: not an instance address"):
+        load_settings(env={"FEDISCOPE_INSTANCES": instance})
+    path.write_text(f'[fediscope]\ninstances = ["{instance}"]\n')  # was: named FEDISCOPE_INSTANCES, not the file
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: [fediscope] instances is invalid: not an instance")):
+        load_settings(env={}, toml_path=path)
+
+
+def test_settings_name_where_each_value_came_from(tmp_path: Path) -> None:
+    """What a message about a setting names: the TOML key and file, the variable or the option it was set by,
+    else (a default) the variable to set; a value changed from code has no origin left."""
+    path = write_toml(tmp_path, '[fediscope]\nstore = "sqlite:///x.db"\nlake = "/from/toml"\n')
+    settings = load_settings(env={"FEDISCOPE_LAKE": "/from/env"}, toml_path=path, engine="duckdb",
+                             origins={"engine": "--engine"})
+    assert settings.origin("store") == f"{path}: [fediscope] store"
+    assert settings.origin("lake") == "FEDISCOPE_LAKE"
+    assert settings.origin("engine") == "--engine"
+    assert settings.origin("pseudonym_key") == "FEDISCOPE_PSEUDONYM_KEY"
+    assert settings.replace(store="sqlite:///y.db").origin("store") == "FEDISCOPE_STORE"
+    assert settings.replace(lake="/x").origin("store") == f"{path}: [fediscope] store"
 
 
 @pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[4,2]", "spark://m:7077",

@@ -328,6 +328,14 @@ def test_weak_or_missing_secrets_are_problems(changes: dict, setting: str, words
     assert not leaks(problems[0].message, tuple(secret_values(settings)))
 
 
+def test_a_weak_secret_set_in_the_config_file_names_its_key_and_file(tmp_path: Path) -> None:
+    """Was: FEDISCOPE_PSEUDONYM_KEY and FEDISCOPE_API_KEY, also for values set in fediscope.toml alone."""
+    path = tmp_path / "conf.toml"
+    path.write_text('[fediscope]\npseudonym_key = "changeme"\napi_key = "letmein:ro"\n')
+    findings = check_settings(load_settings(env={}, toml_path=path), env={})
+    assert {f.setting for f in findings} == {f"{path}: [fediscope] pseudonym_key", f"{path}: [fediscope] api_key"}
+
+
 def test_a_weak_token_names_the_variable_it_came_from() -> None:
     """Was: always FEDISCOPE_TOKEN_…, also for a token set in fediscope.toml's [tokens]."""
     settings = strong(tokens={"mastodon_social": "xxx"})

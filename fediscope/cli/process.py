@@ -78,7 +78,8 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     from fediscope.lake.backend import LAKE_OPTION, open_lake, require_batch_lake
     from fediscope.store.port import require_persistent
 
-    require_persistent(settings.store)  # before any work: an in-memory store would lose every row at exit
+    # before any work: an in-memory store would lose every row at exit
+    require_persistent(settings.store, settings.origin("store"))
     require_batch_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
 
     summary = run_process(settings, engine=engine, since=since, until=until,

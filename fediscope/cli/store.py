@@ -69,7 +69,7 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
     from fediscope.store.port import open_existing, require_persistent
 
     settings = settings_from_context(store=store_url)
-    require_persistent(settings.store)
+    require_persistent(settings.store, settings.origin("store"))
     metric_store = open_existing(settings, read_only=True)
     try:
         held = _holding(metric_store, name, redact_url(settings.store))
@@ -158,7 +158,7 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     from fediscope.store.port import open_existing, require_persistent
 
     settings = settings_from_context(store=store_url, lake=lake)
-    require_persistent(settings.store)
+    require_persistent(settings.store, settings.origin("store"))
     sql_file = metric_files(own_dir=settings.metrics_dir).get(name)
     if sql_file is not None:
         raise ConfigError(f"metric {name} still has its SQL file {sql_file}: delete the file first "

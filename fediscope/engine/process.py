@@ -177,7 +177,8 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
         raise ConfigError("--recurate curates every raw file: it cannot be combined with --since/--until")
     if allow_missing and not recurate:
         raise ConfigError("--force only applies to --recurate")
-    require_persistent(settings.store)  # results and kept snapshots for a store that forgets them: refused
+    # results and kept snapshots for a store that forgets them: refused
+    require_persistent(settings.store, settings.origin("store"))
     show = _Progress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine

@@ -174,20 +174,20 @@ def store_from_settings(settings: Settings, read_only: bool = False) -> MetricSt
     return open_store(settings.store, read_only=read_only, **options)
 
 
-def require_persistent(url: str) -> None:
+def require_persistent(url: str, origin: str | None = None) -> None:
     """Refuse a store that keeps nothing once the process ends (SQLite in memory: ``sqlite://``, ``sqlite:///``,
     ``sqlite:///:memory:``): ``fediscope process`` would report rows stored that are gone when it exits, and
     ``fediscope report`` could only ever find it empty. For the commands a user runs; the Python API still
-    opens such stores (tests use them)."""
+    opens such stores (tests use them). ``origin``: where the URL was set (:meth:`Settings.origin
+    <fediscope.config.Settings.origin>`), which the error names; without it, every place it may come from."""
     from fediscope.errors import ConfigError
     from fediscope.redact import redact_url
     from fediscope.store.sqlite import sqlite_in_memory
 
     if sqlite_in_memory(url):
-        # the URL may come from --store, FEDISCOPE_STORE or fediscope.toml: the settings do not say which
-        raise ConfigError(f"the store {redact_url(url)!r} (--store, FEDISCOPE_STORE or [fediscope] store) is an "
-                          "in-memory SQLite database: whatever is stored in it is lost when the command ends; use "
-                          "a file, e.g. sqlite:///fediscope.db")
+        where = origin or "--store, FEDISCOPE_STORE or [fediscope] store"
+        raise ConfigError(f"the store {redact_url(url)!r} ({where}) is an in-memory SQLite database: whatever is "
+                          "stored in it is lost when the command ends; use a file, e.g. sqlite:///fediscope.db")
 
 
 def open_for_reading(settings: Settings) -> MetricStore:
@@ -195,7 +195,7 @@ def open_for_reading(settings: Settings) -> MetricStore:
     (:func:`require_persistent`), opened read-only (``read_only=True``: nothing created, so a database user
     with SELECT only will do), and never created by the read — a SQLite file that does not exist yet is
     refused (:class:`~fediscope.errors.StoreError`) instead of being reported empty."""
-    require_persistent(settings.store)
+    require_persistent(settings.store, settings.origin("store"))
     return store_from_settings(settings, read_only=True)
 
 

@@ -84,6 +84,20 @@ def test_an_in_memory_store_from_the_environment_is_refused(cli_env, capsys, mon
     assert code == 2 and "in-memory" in one_line_error(err)
 
 
+@pytest.mark.parametrize("command", ["process", "report", "config check"])
+def test_an_in_memory_store_from_the_config_file_names_the_file_and_key(cli_env, capsys, command):
+    """Was: "(--store, FEDISCOPE_STORE or [fediscope] store)" for `process` and `report`, and `config check` named
+    FEDISCOPE_STORE, for a store set in ./fediscope.toml alone: neither said which file, nor which of the three."""
+    (cli_env / "fediscope.toml").write_text('[fediscope]\nstore = "sqlite://"\n')
+    code, out, err = run(capsys, *command.split())
+    if command == "config check":
+        assert code == 1 and "problem: fediscope.toml: [fediscope] store: an in-memory SQLite database" in out, out
+        return
+    line = one_line_error(err)
+    assert code == 2 and out == ""
+    assert "'sqlite://' (fediscope.toml: [fediscope] store) is an in-memory SQLite database" in line, line
+
+
 def test_report_creates_no_store(cli_env, capsys):
     code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'newdir' / 'x.db'}")
     assert code == 1 and out == ""

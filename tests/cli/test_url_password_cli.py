@@ -99,13 +99,19 @@ def test_an_instance_address_with_a_token_in_its_query_is_quoted_masked(tmp_path
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_config_show_masks_a_token_in_an_instance_address(tmp_path, monkeypatch, capsys, as_json: bool) -> None:
+@pytest.mark.parametrize("where", ["toml", "env"])
+def test_config_show_masks_a_token_in_an_instance_address(tmp_path, monkeypatch, capsys, as_json: bool,
+                                                          where: str) -> None:
     """Was: ``FEDISCOPE_INSTANCES`` and ``[[sources]]`` shown as typed, a ``?access_token=`` (which fediscope never
-    sends: tokens go in FEDISCOPE_TOKEN_<INSTANCE>) included."""
-    (tmp_path / "fediscope.toml").write_text('[[sources]]\ninstance = "https://b.example/?access_token=Rt4LmKq7wZx9"\n')
-    clean_env(tmp_path, monkeypatch, FEDISCOPE_INSTANCES="https://a.example/?access_token=Kq7wZx9vRt4Lm")
+    sends: tokens go in FEDISCOPE_TOKEN_<INSTANCE>) included; then shown masked, the query dropped silently. An
+    address with a query is now refused, and the error masks the token."""
+    token = "Rt4LmKq7wZx9" if where == "toml" else "Kq7wZx9vRt4Lm"
+    if where == "toml":
+        (tmp_path / "fediscope.toml").write_text(f'[[sources]]\ninstance = "https://b.example/?access_token={token}"\n')
+    clean_env(tmp_path, monkeypatch, **({"FEDISCOPE_INSTANCES": f"https://a.example/?access_token={token}"}
+                                        if where == "env" else {}))
     code, out, err = run(capsys, "config", "show", *(["--json"] if as_json else []))
-    assert code == 0, err
-    assert "a.example/?access_token=***" in out and "b.example/?access_token=***" in out, out
-    assert_not_shown("Kq7wZx9vRt4Lm", out, err)
-    assert "Rt4LmKq7wZx9" not in out + err
+    assert code == 2, out + err
+    named = "fediscope.toml: [[sources]] entry 1" if where == "toml" else "FEDISCOPE_INSTANCES is invalid"
+    assert named in out + err and "?access_token=***' (a path, query or fragment" in out + err, out + err
+    assert_not_shown(token, out, err)
