@@ -721,6 +721,10 @@ def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
         timelines = source.get("timelines", ["public"])
         if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
             raise ConfigError(f"{where}: 'timelines' must be a list of strings")
+        if not timelines:  # was: an entry that silently collected nothing
+            raise ConfigError(f"{where}: 'timelines' is empty, so nothing would be collected from "
+                              f"{source['instance'].strip()}: list what to collect (left out, it is [\"public\"]), "
+                              "or remove the entry")
         try:
             instance_base_url(source["instance"])  # the address collect connects to: a domain, http(s) only
             for timeline in timelines:  # a typo fails here (and in `config check`), not at the next collection

@@ -141,6 +141,8 @@ def test_typed_toml_values_are_accepted(tmp_path: Path) -> None:
     ("[[sources]]\ntimelines = ['public']\n", "entry 1 has no 'instance'"),
     ("[[sources]]\ninstance = 'a.example'\ntimeline = ['public']\n", "entry 1: unknown key(s) 'timeline'"),
     ("[[sources]]\ninstance = 'a.example'\ntimelines = 'public'\n", "'timelines' must be a list of strings"),
+    ("[[sources]]\ninstance = 'a.example'\ntimelines = []\n", "entry 1: 'timelines' is empty, so nothing would be "
+     "collected from a.example: list what to collect (left out, it is [\"public\"]), or remove the entry"),
     ("[tokens]\n'a.example' = 5\n", "[tokens] 'a.example' must be a string"),
     # were: let through until `collect` (no TOML entry named), and an error naming no file
     ("[[sources]]\ninstance = 'ftp://a.example'\n", "entry 1: instance 'ftp://a.example': scheme must be http"),
