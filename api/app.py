@@ -35,7 +35,7 @@ from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import RequestRedirect
 
-from api.auth import HEADER, KeyRing, RepeatedKeyHeader, may_call, presented_key
+from api.auth import HEADER, KeyRing, RepeatedKeyHeader, may_call, presented_key, unknown_key_message
 from api.errors import DEFAULT_CODES, ApiError, bad_parameter, envelope, handle_any
 from api.guard import InstanceGuard, system_resolver
 from api.openapi import build_document
@@ -199,8 +199,7 @@ def _authenticate() -> None:
         raise ApiError(400, "repeated_api_key", str(exc)) from None
     key = state.keys.match(presented)
     if key is None:
-        raise ApiError(401, "unauthorized", f"missing or unknown API key: send it in the {HEADER} header "
-                                            "(keys are configured in FEDISCOPE_API_KEY)")
+        raise ApiError(401, "unauthorized", unknown_key_message(presented))
     g.key_label = key.label
     if not may_call(key, request.method):
         raise ApiError(403, "read_only_key", f"this API key is read-only ({key.label}); {request.method} needs "

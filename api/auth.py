@@ -99,6 +99,17 @@ def presented_key(header: str | None) -> str | None:
     return values.pop()
 
 
+def unknown_key_message(presented: str | None) -> str:
+    """The 401's message. A value ending in :data:`READ_ONLY_SUFFIX` is most likely a read-only key copied from
+    ``FEDISCOPE_API_KEY`` as written there (``secret:ro``), where the suffix only marks it: the client sends
+    ``secret``. The hint depends on the value sent alone, never on the configured keys, so it reveals nothing."""
+    message = f"missing or unknown API key: send it in the {HEADER} header (keys are configured in FEDISCOPE_API_KEY)"
+    if presented and presented.endswith(READ_ONLY_SUFFIX):
+        message += (f"; a read-only key is sent without the '{READ_ONLY_SUFFIX}' that marks it in FEDISCOPE_API_KEY "
+                    "(FEDISCOPE_API_KEY=secret:ro: send X-API-Key: secret)")
+    return message
+
+
 def may_call(key: ApiKey, method: str) -> bool:
     """Read-only keys may use the read methods only."""
     return not key.read_only or method.upper() in READ_METHODS

@@ -122,7 +122,8 @@ COMMON_PARAMETERS: list[dict[str, Any]] = [
     {"name": "api_url", "value": "http://fediscope-api:8000",
      "description": "Base URL of the fediscope scraping API (`fediscope serve-api`), without a trailing slash."},
     {"name": "api_key", "sensitive": True,
-     "description": "One of the keys in FEDISCOPE_API_KEY on the API side; sent as the X-API-Key header."},
+     "description": "One of the keys in FEDISCOPE_API_KEY on the API side, without the ':ro' that marks a "
+                    "read-only key there (read-only suffices); sent as the X-API-Key header."},
     {"name": "instance", "value": "mastodon.social",
      "description": "Domain of the Mastodon instance to collect (as in the lake: host, or host:port)."},
     {"name": "hashtag", "value": "python", "description": "Hashtag to follow, without '#'."},

@@ -33,6 +33,19 @@ def test_missing_or_wrong_key_is_401(checked: LiveApi, route: Any, key: str | No
     assert "X-API-Key" in error["message"]
 
 
+def test_a_key_sent_with_its_ro_suffix_is_401_saying_to_send_it_without(checked: LiveApi) -> None:
+    """``FEDISCOPE_API_KEY`` marks a read-only key ``secret:ro``; clients send ``secret``. A client (a NiFi ``api_key``)
+    given the entry as written was told only "missing or unknown API key", and every page was quarantined. The hint
+    depends on what was sent alone (any value ending in ``:ro`` gets it), so it tells nothing about the keys."""
+    for sent in (RO_KEY + ":ro", "wrong-key-0123456789abcdef:ro"):
+        error = assert_error(checked.get("/v1/instance", key=sent, params={"instance": OFFLINE_DOMAIN}), 401,
+                             "unauthorized")
+        assert "without the ':ro'" in error["message"] and RO_KEY not in error["message"]
+    error = assert_error(checked.get("/v1/instance", key="wrong-key-0123456789abcdef",
+                                     params={"instance": OFFLINE_DOMAIN}), 401, "unauthorized")
+    assert ":ro" not in error["message"]
+
+
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.public], ids=lambda r: r.endpoint)
 def test_public_routes_need_no_key(checked: LiveApi, route: Any) -> None:
     assert checked.get(route.path, key=None).status_code == 200

@@ -273,6 +273,66 @@ def test_fetch_url_is_a_route_the_api_serves(flow: dict[str, Any]) -> None:
     assert (query.domain, query.max_id, query.since_id, query.limit) == (values["instance"], "105", "99", 40)
 
 
+def test_readme_lets_a_copied_flow_fetch_only_routes_of_statuses(flow: dict[str, Any], build_flows: Any) -> None:
+    """``Set lake path`` lands every record under ``raw/mastodon/statuses/``: the flow and a copy of it may fetch the
+    routes whose records are statuses (as ``fediscope collect`` lands them), and no other. The README pointed at
+    ``/openapi.json`` for "every route", so a copy fetching ``/v1/trends/tags`` would land tags among the statuses."""
+    api = pytest.importorskip("api", reason="the scraping API (api/) is not in this checkout")
+    if not hasattr(api, "create_app"):
+        pytest.skip("api.create_app does not exist yet")
+    from api.params import PageQuery
+    from api.routes import ROUTES
+    from fediscope.config import Settings
+
+    readme = (build_flows.HERE / "README.md").read_text()
+    paragraph = next(p for p in readme.split("\n\n") if p.startswith("The flows fetch a single hashtag."))
+    adapter = api.create_app(Settings(api_key=("k",), pseudonym_key="test-key")).url_map.bind("api.example")
+    # a parameter (#{hashtag}) or a placeholder (<user@domain>) in a path stands for one path segment
+    fetched = _processors(flow)["Fetch page"]["properties"]["HTTP URL"].partition("?")[0].removeprefix("#{api_url}")
+    named = {adapter.match(re.sub(r"#\{\w+\}|<[^>]+>", "x", path))[0]
+             for path in (fetched, *re.findall(r"#\{api_url\}(/v1/[^?`\s]*)", paragraph))}
+    query = PageQuery(instance="a.example", domain="a.example")
+    lands = {route.endpoint: route.resource().source(query, tag="python", acct="Gargron").entity
+             for route in ROUTES if route.records}
+    assert named == {endpoint for endpoint, entity in lands.items() if entity == "statuses"}, \
+        f"README: name every route of statuses, and no other (routes: {lands})"
+    assert "raw/mastodon/statuses/" in paragraph, "README: say where a copy lands what it fetches"
+
+
+def test_every_json_path_the_flow_reads_is_in_the_documented_answer(flow: dict[str, Any]) -> None:
+    """The paths ``Read cursor``, ``One record per FlowFile`` and ``Read record meta`` read are fields of the answer
+    the API documents (its OpenAPI ``RecordsPage``, whose match with the real answers the API tests check): a field
+    renamed on one side only would make every walk end after its first page, or land records in no partition."""
+    api = pytest.importorskip("api", reason="the scraping API (api/) is not in this checkout")
+    if not hasattr(api, "create_app"):
+        pytest.skip("api.create_app does not exist yet")
+    from api.openapi import build_document
+
+    schemas = build_document()["components"]["schemas"]
+
+    def field(schema: dict[str, Any], steps: list[str]) -> dict[str, Any] | None:
+        for step in steps:
+            while "$ref" in schema or schema.get("type") == "array":
+                schema = schemas[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema["items"]
+            if step not in schema.get("properties", {}):
+                return None
+            schema = schema["properties"][step]
+        return schema
+
+    procs = _processors(flow)
+    page = {"$ref": "#/components/schemas/RecordsPage"}
+    reads = {name: {k: v for k, v in procs[name]["properties"].items()
+                    if procs[name]["propertyDescriptors"][k].get("dynamic")} for name in ("Read cursor",
+                                                                                       "Read record meta")}
+    paths = [(page, path) for path in reads["Read cursor"].values()]
+    paths.append((page, procs["One record per FlowFile"]["properties"]["JsonPath Expression"]))
+    paths += [({"$ref": "#/components/schemas/Record"}, path) for path in reads["Read record meta"].values()]
+    for schema, path in paths:
+        assert path.startswith("$."), path
+        assert field(schema, path.removeprefix("$.").split(".")) is not None, \
+            f"{path} is not in the API's documented answer"
+
+
 def test_api_key_is_sent_as_a_sensitive_header(flow: dict[str, Any]) -> None:
     fetch = _processors(flow)["Fetch page"]
     assert fetch["properties"]["X-API-Key"] == "#{api_key}"
