@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -360,9 +360,29 @@ def first_day_partial(head: Row, first: str | None) -> bool | None:
     return value if isinstance(value, bool) and first is not None and head.get("first_day") == first else None
 
 
-def partial_days(days: list[str], fetched: str | None, first_partial: bool | None) -> list[str]:
+def partial_start_days(head: Row) -> list[str]:
+    """The days after the first with hashtag data on which a source's collection began in part, as
+    ``trending_hashtags`` records them (``partial_start_days``, from the lake's records of where each source's
+    collection begins; the days alone, never which source): a source added later (an instance, a hashtag, an
+    account) whose first walk back in time was cut by ``FEDISCOPE_BACKFILL_PAGES`` or started from its first run
+    counts from the middle of that day, so the rise there is not growth. Empty when there are none, or the store
+    does not say (metrics computed before the column: nothing is marked, as before). ``head``: the metric's first
+    row (:func:`_trending_head`)."""
+    value = head.get("partial_start_days")
+    return [day for day in value.split(",") if day] if isinstance(value, str) else []
+
+
+def source_start_days(days: list[str], began: Collection[str]) -> list[str]:
+    """The days of a daily series (``days``, in order) after its first on which a source's collection began in part
+    (``began``: :func:`partial_start_days`); the first day is :func:`first_day_partial`'s."""
+    return [day for day in days[1:] if day in began]
+
+
+def partial_days(days: list[str], fetched: str | None, first_partial: bool | None,
+                 began: Collection[str] = ()) -> list[str]:
     """The days of a daily series (``days``, in order) collected only in part: its first day when
-    ``first_partial`` (:func:`first_day_partial`) is True, and its last day when it is the day of the latest fetch
+    ``first_partial`` (:func:`first_day_partial`) is True, the later days on which a source's collection began in
+    part (``began``: :func:`source_start_days`), and its last day when it is the day of the latest fetch
     (``fetched``, :func:`latest_fetch_day`: the collection stopped during it). A first day not known to be whole
     or partial (None) is not among them: the report marks it "(partial?)". Empty for no days; one day for a
     one-day series."""
@@ -370,7 +390,7 @@ def partial_days(days: list[str], fetched: str | None, first_partial: bool | Non
         return []
     marked = [days[0]] if first_partial else []
     last = last_day_partial(days, fetched)
-    return list(dict.fromkeys([*marked, *([last] if last is not None else [])]))
+    return list(dict.fromkeys([*marked, *source_start_days(days, began), *([last] if last is not None else [])]))
 
 
 def last_day_partial(days: list[str], fetched: str | None) -> str | None:
@@ -401,11 +421,13 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     zeros (as sign-ups' empty months), so the series has one row per calendar day.
 
     ``summary["partial_days"]``: the days collected in part (:func:`partial_days`): the first day when the
-    collection began during it (so a rise after it is not growth) and the last when it is the day of the latest
-    fetch (the collection stopped during it, so its drop is not a decline). ``summary["first_day_partial"]`` says
-    which the first day is (:func:`first_day_partial`: True, False, or None when the lake does not say; False
-    without days). ``summary["partial_day"]`` is that last day alone (None when it is not the latest fetch's day,
-    or the store does not say when that was), as it was before the first day was marked."""
+    collection began during it (so a rise after it is not growth), the later days on which a source added later
+    began in part (``summary["source_start_days"]``, :func:`source_start_days`: the rise there is that source's
+    statuses beginning), and the last when it is the day of the latest fetch (the collection stopped during it, so
+    its drop is not a decline). ``summary["first_day_partial"]`` says which the first day is
+    (:func:`first_day_partial`: True, False, or None when the lake does not say; False without days).
+    ``summary["partial_day"]`` is that last day alone (None when it is not the latest fetch's day, or the store
+    does not say when that was), as it was before the first day was marked."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)
@@ -421,15 +443,16 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     for row in rows:
         totals[row["tag"]] += row.get("toots") or 0
     leaders = sorted(totals, key=lambda t: (-totals[t], t))[:5]
-    head = _trending_head(store)  # one read for the two columns every row of trending_hashtags repeats
+    head = _trending_head(store)  # one read for the columns every row of trending_hashtags repeats
     fetched = latest_fetch_day(head)
     series_days = [r["day"] for r in series]
     first_partial = first_day_partial(head, series_days[0]) if series else False
+    began = set(partial_start_days(head))
     summary = {"days": len(series), "tags": len(totals), "top_tags": leaders,
                "per_day": {tag: {r["day"]: r.get("toots") or 0 for r in rows if r["tag"] == tag} for tag in leaders},
                "latest_fetch_day": fetched, "partial_day": last_day_partial(series_days, fetched),
-               "partial_days": partial_days(series_days, fetched, first_partial),
-               "first_day_partial": first_partial}
+               "partial_days": partial_days(series_days, fetched, first_partial, began),
+               "first_day_partial": first_partial, "source_start_days": source_start_days(series_days, began)}
     return _result("hashtags_per_day", "Hashtags per day", "hashtags_daily",
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
@@ -453,19 +476,31 @@ def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
     ``summary["previous_window_partial"]``: the 7 days before reach days before the first day with hashtag data
     (the metric's ``first_day``, where the collection began), or begin on it and it is not known to be whole
     (:func:`first_day_partial`), so their counts are low and the growth overstated; None when the store does not
-    say (metrics computed before the column)."""
+    say (metrics computed before the column). ``summary["window_partial_days"]``: the days of the two windows after
+    that first day on which a source's collection began in part (:func:`partial_start_days`; which window:
+    :func:`trending_window`): the tags it collects count from then on, so their growth is overstated too."""
     rows = store.top(metric("trending_hashtags"), n)
     first = rows[0].get("first_day") if rows else None
     end = rows[0].get("window_end") if rows else None
     partial = None
+    began: list[str] = []
     if isinstance(first, str) and isinstance(end, str):
         start = date.fromisoformat(end) - timedelta(days=TRENDING_DAYS - 1)
         begins = date.fromisoformat(first)
         partial = begins > start or (begins == start and rows[0].get("first_day_partial") is not False)
+        began = [day for day in partial_start_days(rows[0]) if start.isoformat() <= day <= end]
     return _result("trending_hashtags", "Trending hashtags (the latest 7 days of data vs the 7 before)",
                    "trending_hashtags",
                    ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows,
-                   {"first_day": first if isinstance(first, str) else None, "previous_window_partial": partial})
+                   {"first_day": first if isinstance(first, str) else None, "previous_window_partial": partial,
+                    "window_partial_days": began})
+
+
+def trending_window(day: str, end: str) -> str:
+    """Which of trending's two windows, ending on ``end`` (its ``window_end``), holds ``day`` (both ``YYYY-MM-DD``):
+    "the latest 7 days" or "the 7 days before"."""
+    latest = date.fromisoformat(day) > date.fromisoformat(end) - timedelta(days=TRENDING_DAYS // 2)
+    return "the latest 7 days" if latest else "the 7 days before"
 
 
 def hashtag_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:

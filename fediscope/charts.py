@@ -179,6 +179,17 @@ def signups_chart(result: AnalysisResult, path: Path) -> None:
     figure.savefig(path)
 
 
+def _mark_source_starts(ax: Any, days: list[str], began: list[str], ticks: list[int], step: int) -> list[int]:
+    """Hatch the later days on which a source's collection began in part (``began``), else the rise there read as
+    growth; ``ticks`` with a tick on each of them (the regular ticks too close to one left out)."""
+    where = [days.index(day) for day in began if day in days]
+    for n, at in enumerate(where):
+        ax.axvspan(at - 0.5, at + 0.5, facecolor="none", edgecolor="lightgrey", hatch="xx", linewidth=0,
+                   label="_nolegend_" if n else "partial day (a source's collection began)")
+    kept = [t for t in ticks if all(abs(t - at) > step / 2 for at in where) or t in (0, len(days) - 1)]
+    return sorted({*kept, *where})
+
+
 def hashtags_chart(result: AnalysisResult, path: Path) -> None:
     figure, ax = _figure()
     per_day: dict[str, dict[str, int]] = result.summary.get("per_day", {})
@@ -208,6 +219,7 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
             ax.axvspan(-0.5, 0.5, facecolor="none", edgecolor="lightgrey", hatch="\\\\", linewidth=0,
                        label=("partial day" if marks[days[0]] == "(partial)" else "maybe partial day")
                        + " (collection began)")
+        ticks = _mark_source_starts(ax, days, result.summary.get("source_start_days") or [], ticks, step)
         labels = [f"{days[t]} {marks[days[t]]}" if days[t] in marks else days[t] for t in ticks]
         ax.set_xticks(ticks, labels, rotation=45, ha="right")
         # beside the plot, not in it: inside, it hid the lines of the first days (the busiest, "all hashtag

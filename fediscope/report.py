@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fediscope.analysis import AnalysisResult, AnalysisRun, MetricRows, other_metrics, partial_marks, run_analyses
+from fediscope.analysis import (
+    AnalysisResult,
+    AnalysisRun,
+    MetricRows,
+    other_metrics,
+    partial_marks,
+    run_analyses,
+    trending_window,
+)
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 from fediscope.wording import count
@@ -75,11 +83,22 @@ FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it
                           "sources were first collected before fediscope recorded it, or the store's metrics were "
                           "computed before: `fediscope process` recomputes them): its numbers may be a part of "
                           "the day's")
+#: under a daily series with later days shown on which a source's collection began in part
+#: (``summary["source_start_days"]``): {days} the days, {it} "it" or "each"
+SOURCE_START_NOTE = ("(partial), {days}: a source's collection began during {it} (a source added later, its walk "
+                     "back in time cut by FEDISCOPE_BACKFILL_PAGES, or started from its first run), so the rise "
+                     "from the day before is that source's statuses beginning, not growth")
+#: under trending hashtags when the collection of a source added later began in part within its 14 days
+#: (``window_partial_days``): {days} each day with the window it falls in
+WINDOW_START_NOTE = ("(partial): on {days} a source's collection began in part (a source added later, cut by "
+                     "FEDISCOPE_BACKFILL_PAGES or started from its first run): the tags it collects count from then "
+                     "on, so their growth is overstated")
 #: under trending hashtags when the 7 days before reach the first day with data (``previous_window_partial``)
 PREVIOUS_WINDOW_NOTE = ("(partial): the 7 days before reach the first day with hashtag data ({first}), where the "
                         "collection began: their counts are low, so the growth is overstated")
 #: summary entries the table's marks and the notes under it say (the summary line repeated them)
-_SAID_UNDER_THE_TABLE = ("partial_day", "partial_days", "first_day_partial", "previous_window_partial")
+_SAID_UNDER_THE_TABLE = ("partial_day", "partial_days", "first_day_partial", "previous_window_partial",
+                         "source_start_days", "window_partial_days")
 
 
 def format_value(column: str, value: Any) -> str:
@@ -213,16 +232,28 @@ def _summary_line(summary: dict[str, Any]) -> str:
 def _mark_partial_days(result: AnalysisResult, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """``rows`` (those shown) with each partial day of the series marked "(partial)" (a first day not known to be
     whole or partial "(partial?)"), and the notes that say why: the first day's when the series' first day is
-    shown, the latest fetch's when its last day is that one."""
+    shown, the later days' on which a source's collection began when one of them is, the latest fetch's when its
+    last day is that one."""
     marks = partial_marks(result)
     summary = result.summary
     first = result.rows[0].get("day") if result.rows else None
     state = summary.get("first_day_partial", False)
     first_note = FIRST_DAY_NOTE if state is True else FIRST_DAY_UNKNOWN_NOTE if state is None else None
     shown = {r.get("day") for r in rows}
-    notes = [text for day, text in ((first, first_note), (summary.get("partial_day"), PARTIAL_NOTE))
+    began = [day for day in summary.get("source_start_days") or [] if day in shown]
+    began_note = SOURCE_START_NOTE.format(days=", ".join(began), it="it" if len(began) == 1 else "each")
+    notes = [text for day, text in ((first, first_note), (began[0] if began else None, began_note),
+                                    (summary.get("partial_day"), PARTIAL_NOTE))
              if text is not None and day is not None and day in shown]
     return [dict(r, day=f"{r['day']} {marks[r['day']]}") if r.get("day") in marks else r for r in rows], notes
+
+
+def _window_start_note(result: AnalysisResult) -> str:
+    """:data:`WINDOW_START_NOTE` for trending hashtags: each day a source's collection began in part, with the
+    window it falls in (the windows end on the rows' ``window_end``)."""
+    end = str(result.rows[0].get("window_end"))
+    days = ", ".join(f"{day} ({trending_window(day, end)})" for day in result.summary["window_partial_days"])
+    return WINDOW_START_NOTE.format(days=days)
 
 
 @dataclass
@@ -245,6 +276,8 @@ class Report:
             note = "\n".join(filter(None, [note, *partial_notes]))
         if result.summary.get("previous_window_partial"):
             note = "\n".join(filter(None, [note, PREVIOUS_WINDOW_NOTE.format(first=result.summary.get("first_day"))]))
+        if result.summary.get("window_partial_days") and result.rows:
+            note = "\n".join(filter(None, [note, _window_start_note(result)]))
         parts = [f"== {result.title} ==", result.question]
         # the partial days are marked in the table itself: in the summary line they repeated the latest fetch day
         summary = _summary_line({k: v for k, v in result.summary.items() if k not in _SAID_UNDER_THE_TABLE})

@@ -671,3 +671,39 @@ def test_the_day_of_the_latest_fetch_is_marked_partial_in_text_and_chart(tmp_pat
         assert "partial day (latest fetch)" in legend
     else:
         assert not any("partial" in t for t in ticks[1:]) and "partial day (latest fetch)" not in legend
+
+
+def test_the_days_a_source_added_later_began_are_marked_in_text_chart_and_trending(tmp_path, monkeypatch):
+    """Was: only the series' first day was marked: a source added later (its walk cut by FEDISCOPE_BACKFILL_PAGES,
+    or started from its first run) made a rise on the day it began that read as growth. The days trending_hashtags
+    records (``partial_start_days``) are marked "(partial)" in the table (the note names the days shown) and the
+    chart (hatched, each a tick), and trending says which of its windows each day of its 14 falls in."""
+    from fediscope.charts import hashtags_chart
+
+    days = [f"2024-01-{d:02d}" for d in range(1, 31)]
+    daily = [{"day": day, "tag": "a", "toots": 10, "accounts": 2, "engagement_total": 5, "engagement_mean": 0.5}
+             for day in days]
+    trending = [{"ranking": 1, "tag": "a", "window_end": days[-1], "current_toots": 70, "previous_toots": 70,
+                 "delta": 0, "growth": 1.0, "current_engagement": 35, "latest_fetch_day": "2024-02-01",
+                 "first_day": days[0], "first_day_partial": False,
+                 "partial_start_days": "2024-01-10,2024-01-20,2024-01-28"}]
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), daily)
+    store.write(analysis.metric("trending_hashtags"), trending)
+    result = analysis.hashtags_per_day(store)
+    assert result.summary["partial_days"] == result.summary["source_start_days"] == [
+        "2024-01-10", "2024-01-20", "2024-01-28"]
+    text = _section(result)  # the last 20 days: 2024-01-10 is not shown
+    assert [row[0] for row in _table_rows(text) if row[1] == "(partial)"] == ["2024-01-20", "2024-01-28"]
+    assert "(partial), 2024-01-20, 2024-01-28: a source's collection began during each" in text
+    figures = _drawn_figures(monkeypatch)
+    hashtags_chart(result, tmp_path / "h.png")
+    ax = figures[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert [t for t in ticks if "partial" in t] == [f"{d} (partial)" for d in ("2024-01-10", "2024-01-20",
+                                                                                 "2024-01-28")]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend.count("partial day (a source's collection began)") == 1
+    said = _section(analysis.trending_hashtags(store))
+    assert ("(partial): on 2024-01-20 (the 7 days before), 2024-01-28 (the latest 7 days) a source's collection "
+            "began in part") in said

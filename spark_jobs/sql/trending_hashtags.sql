@@ -18,6 +18,10 @@
 -- not collected), false when every such source reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (a
 -- day: the whole day is collected), NULL when no record is of that day (a lake collected before the records), or
 -- when a timeline was first collected before the records (ended 'unknown': it may have begun that day, cut).
+-- partial_start_days = the later days (after first_day, up to the window's end) on which a source's collection
+-- began in part (cut or started from now: a source added later, whose statuses count from the middle of that
+-- day, so the rise there is not growth), as sorted comma-separated YYYY-MM-DD days (every row the same), ''
+-- when none: days alone, never which source.
 WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
                         CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
@@ -32,6 +36,12 @@ first_day_state AS (
               WHEN max(CASE WHEN s.oldest_day = b.first_day THEN 1 ELSE 0 END) = 1 THEN false END
            AS first_day_partial
   FROM collection_starts AS s CROSS JOIN bounds AS b
+),
+start_days AS (
+  SELECT coalesce(array_to_string(list_sort(list(DISTINCT strftime(s.oldest_day, '%Y-%m-%d'))), ','), '')
+           AS partial_start_days
+  FROM collection_starts AS s CROSS JOIN bounds AS b
+  WHERE s.ended IN ('cut', 'now') AND s.oldest_day > b.first_day AND s.oldest_day <= b.last_day
 ),
 aged AS (
   SELECT h.tag, h.engagement, date_diff('day', h.dt, b.last_day) AS age, b.last_day, b.first_day
@@ -60,7 +70,8 @@ SELECT
   current_engagement,
   strftime(f.latest_fetch_day, '%Y-%m-%d') AS latest_fetch_day,
   strftime(first_day, '%Y-%m-%d') AS first_day,
-  p.first_day_partial
-FROM windows CROSS JOIN fetched AS f CROSS JOIN first_day_state AS p
+  p.first_day_partial,
+  d.partial_start_days
+FROM windows CROSS JOIN fetched AS f CROSS JOIN first_day_state AS p CROSS JOIN start_days AS d
 WHERE current_toots > 0
 ORDER BY ranking

@@ -385,10 +385,13 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         began = [ended for _, ended, day in starts if day == first]
         partial = True if any(ended in ("cut", "now") for ended in began) else None if (
             not began or any(ended == "unknown" for _, ended, _ in starts)) else False
+        # the later days (up to the window's end) on which a walk began cut or from now: a source added later
+        later = ",".join(sorted({day.isoformat() for _, ended, day in starts
+                                 if ended in ("cut", "now") and day is not None and first < day <= last}))
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e,
                  "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat(),
-                 "first_day": first.isoformat(), "first_day_partial": partial}
+                 "first_day": first.isoformat(), "first_day_partial": partial, "partial_start_days": later}
                 for i, (tag, c, p, e) in enumerate(trending, 1)]
     out["trending_hashtags"] = rows
 

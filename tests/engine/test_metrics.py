@@ -202,6 +202,9 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     # that day, cut: whole is not known; a source cut that day leaves it partial all the same
     (13, ["end", "unrecorded"], None, True), (13, ["cut", "unrecorded"], True, True),
     (13, ["later:cut"], None, True),  # a source that began the next day says nothing of the first
+    # a source added later whose walk was cut (or started from now) marks the day it began; one that collected the
+    # whole of that day (the timeline's beginning, FEDISCOPE_BACKFILL_SINCE) does not
+    (13, ["end", "later:now"], False, False), (13, ["end", "later:end", "later:since"], False, False),
 ])
 def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
         lake: LocalLake, duckdb_engine, tmp_path: Path, first_ago: int, starts: list[str], first_partial: bool | None,
@@ -212,7 +215,9 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     metric reads the lake's records of where each source's collection begins (``collection_starts``): the first day
     is marked "(partial)" in the summary, the text table and the JSON when a source began on it cut, not at all
     when it is whole, "(partial?)" when no record says; the trending note says when the 7 days before reach it (13
-    days before the window's end: its first day) unless it is whole, or reach days before it."""
+    days before the window's end: its first day) unless it is whole, or reach days before it. A later day on which
+    a source began cut or from now (one added later) is marked "(partial)" too, and trending says which window it
+    is in."""
     from fediscope import analysis
     from fediscope.lake.state import Checkpoint, save_checkpoint, save_walk_start
     from fediscope.report import FIRST_DAY_NOTE, FIRST_DAY_UNKNOWN_NOTE, Report
@@ -236,28 +241,33 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
     for name in ("hashtags_daily", "trending_hashtags"):
         store.write(METRICS[name], engine.run_metric(METRICS[name]))
-    first = walk_began.date().isoformat()
+    first, second = walk_began.date().isoformat(), (walk_began + timedelta(days=1)).date().isoformat()
+    later = [second] if {"later:cut", "later:now"} & set(starts) else []
     result = analysis.hashtags_per_day(store)
-    assert [(r["day"], r["uses"]) for r in result.rows[:2]] == [(first, 1), ((walk_began + timedelta(days=1))
-                                                                             .date().isoformat(), 3)]
+    assert [(r["day"], r["uses"]) for r in result.rows[:2]] == [(first, 1), (second, 3)]
     assert result.summary["first_day_partial"] is first_partial
-    assert result.summary["partial_days"] == ([first] if first_partial else [])
+    assert result.summary["partial_days"] == ([first] if first_partial else []) + later
+    assert result.summary["source_start_days"] == later
     assert result.summary["partial_day"] is None  # the last day: fetched a day after it
     trending = analysis.trending_hashtags(store)
-    assert trending.summary == {"first_day": first, "previous_window_partial": previous_partial}
+    assert trending.summary == {"first_day": first, "previous_window_partial": previous_partial,
+                                "window_partial_days": later}
     report = Report("sqlite://", analysis.AnalysisRun([result, trending], {"hashtags_daily": 1,
                                                                            "trending_hashtags": 1}, []))
     text = report.section(result)
     table = [line for line in text.splitlines() if line.startswith("2026-")]
     mark = {True: " (partial) ", False: "  ", None: " (partial?) "}[first_partial]
     assert table[0].startswith(f"{first}{mark}") and sum("(partial" in line for line in table) == (
-        first_partial is not False)
+        first_partial is not False) + len(later)
+    assert table[1].startswith(f"{second} (partial) ") == bool(later)
+    assert (f"(partial), {second}: a source's collection began during it" in text) == bool(later)
     assert (FIRST_DAY_NOTE in text, FIRST_DAY_UNKNOWN_NOTE in text) == (first_partial is True, first_partial is None)
     assert "first day partial" not in text
     said = report.section(trending)
     assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == \
         previous_partial
     assert "previous window partial" not in said
+    assert (f"(partial): on {second} (the 7 days before) a source's collection began in part" in said) == bool(later)
     (shown,) = [a for a in report.to_dict()["analyses"] if a["name"] == "hashtags_per_day"]
     assert shown["summary"]["partial_days"] == result.summary["partial_days"]
     assert shown["summary"]["first_day_partial"] is first_partial

@@ -99,7 +99,8 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
                                                             ended: str, unrecorded: bool, partial: bool | None) -> None:
     """The corpus has no records of where its collections begin (``first_day_partial`` NULL on both): a copy with
     one, of a walk that began on the first day with hashtag data, ``ended`` as given, on both engines; with
-    ``unrecorded``, also a timeline collected before the records (a checkpoint alone)."""
+    ``unrecorded``, also a timeline collected before the records (a checkpoint alone). Sources added later began on
+    the window's last day, one cut, one from now and one whole: ``partial_start_days`` names that day once."""
     import shutil
 
     from fediscope.engine.duckdb_engine import DuckDBEngine
@@ -109,13 +110,18 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
     shutil.copytree(curated_corpus, lake_dir)
     metric = METRICS["trending_hashtags"]
     with DuckDBEngine(settings_for(lake_dir)) as duck:
-        first = duck.run_metric(metric)[0]["first_day"]
+        head = duck.run_metric(metric)[0]
+    first, last = head["first_day"], head["window_end"]
+    assert first < last and head["partial_start_days"] == ""
     save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{first}T23:00:00.000Z")
+    for source, later in (("tag:cut", "cut"), ("tag:now", "now"), ("tag:whole", "since")):
+        save_walk_start(LocalLake(lake_dir), "mastodon.social", source, later, f"{last}T12:00:00.000Z")
     if unrecorded:
         save_checkpoint(LocalLake(lake_dir), "mastodon.social", "local", Checkpoint("1"))
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         expected = duck.run_metric(metric)
     assert {r["first_day_partial"] for r in expected} == {partial}
+    assert {r["partial_start_days"] for r in expected} == {last}
     with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
         assert_rows_equal(engine.run_metric(metric), expected)
 

@@ -128,6 +128,55 @@ def test_the_report_marks_the_first_day_as_the_first_walk_ended(make_settings, l
     assert analysis.partial_marks(result) == {result.rows[0]["day"]: "(partial?)"}
 
 
+@pytest.mark.parametrize(("added", "statuses", "ended", "marked"), [
+    ({"backfill_pages": 1}, 40, "cut", True),  # 10 a page: its oldest landed status 2¼ days before its newest
+    ({"backfill_since": "2026-07-30"}, 40, "since", False),  # the whole of that day collected
+    ({}, 10, "end", False),  # the instance's timeline begins that day: nothing before it to collect
+])
+def test_a_source_added_later_marks_the_day_its_collection_begins_in_part(make_settings, tmp_path, added, statuses,
+                                                                         ended, marked) -> None:
+    """Was: only the series' first day was marked. A second instance collected from a later day on, its first walk
+    cut by FEDISCOPE_BACKFILL_PAGES, adds its statuses from the middle of that day: the rise from the day before
+    is its collection beginning, not growth; the report marks that day "(partial)" and says why, and trending
+    says the day falls in its windows. A source whose walk reached its timeline's beginning or
+    FEDISCOPE_BACKFILL_SINCE collected the whole day: nothing is marked."""
+    from fediscope import analysis
+    from fediscope.engine.process import run_process
+    from fediscope.report import Report
+    from fediscope.store.port import open_store
+
+    store_url = f"sqlite:///{tmp_path / 'm.db'}"
+    # 6 hours apart: the first instance's 40 statuses from 2026-07-22 06:00 (its first tagged toot at 12:00) to
+    # 2026-08-01 00:00, collected to the timeline's beginning: the series' first day, whole
+    with MastodonDouble(statuses=40, spacing=timedelta(hours=6), newest_at=RECORDED_AT - timedelta(hours=14)) as first:
+        assert run_collection(make_settings(store=store_url), public(first), progress=False).ok
+    # days later a second instance (other statuses: ids of other minutes), its newest on 2026-08-01 as well
+    with MastodonDouble(statuses=statuses, spacing=timedelta(hours=6),
+                        newest_at=RECORDED_AT - timedelta(minutes=7)) as second:
+        settings = make_settings(store=store_url, **added)
+        assert run_collection(settings, public(second), progress=False).ok
+        start = load_walk_start(open_lake(settings.lake), second.domain, "public")
+    assert start is not None and start.extra is not None and start.extra["ended"] == ended
+    began = start.extra["oldest_day"]
+    assert began == "2026-07-30"
+    run_process(settings, progress=False)
+    store = open_store(store_url)
+    result = analysis.hashtags_per_day(store)
+    days = [r["day"] for r in result.rows]
+    assert days[0] == "2026-07-22" and days[-1] == "2026-08-01" and result.summary["first_day_partial"] is False
+    assert result.summary["partial_days"] == ([began] if marked else [])
+    assert analysis.partial_marks(result) == ({began: "(partial)"} if marked else {})
+    trending = analysis.trending_hashtags(store)
+    assert trending.summary["window_partial_days"] == ([began] if marked else [])
+    report = Report(store_url, analysis.AnalysisRun([result, trending], {}, []))
+    text = report.section(result)
+    (row,) = [line for line in text.splitlines() if line.startswith(began)]
+    assert row.startswith(f"{began} (partial) ") == marked
+    assert (f"(partial), {began}: a source's collection began during it" in text) == marked
+    assert (f"on {began} (the latest 7 days) a source's collection began in part" in report.section(trending)) == \
+        marked
+
+
 def test_backfill_zero_starts_from_now(mastodon_server, make_settings, lake) -> None:
     run_collection(make_settings(backfill_pages=0), public(mastodon_server), progress=False)
     assert lake.status_ids() == set()
