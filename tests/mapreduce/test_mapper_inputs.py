@@ -109,6 +109,18 @@ def test_run_local_refuses_an_out_it_cannot_write_before_the_chain_runs(recorded
     assert done.returncode == 0 and "\naccount_engagement\t" in done.stdout, done.stderr
 
 
+def test_the_reducer_refuses_an_option_instead_of_ignoring_it() -> None:
+    """It takes none: ``--first-day`` meant for the mapper (which marks the expired versions) was ignored, exit 0,
+    and the curated retention silently not applied."""
+    reducer = str(Path(MAPPER).with_name("reducer.py"))
+    done = subprocess.run([sys.executable, reducer, "--first-day", "2026-08-02"], input="", capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] == "reducer.py: error: unrecognized arguments: --first-day 2026-08-02"
+    bare = subprocess.run([sys.executable, reducer], input="", capture_output=True, text=True, timeout=60)
+    assert (bare.returncode, bare.stdout, bare.stderr) == (0, "", "")
+
+
 def test_run_local_names_a_corrupt_gz_batch_and_prints_no_partial_metrics(recorded_lake: Path,
                                                                             tmp_path: Path) -> None:
     lake = tmp_path / "lake"
