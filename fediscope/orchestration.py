@@ -484,9 +484,17 @@ def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> l
     ]
 
 
+#: The settings the ``spark-submit`` jobs read (:func:`spark_submit_env` hands each to them): the lake as fediscope
+#: and as Spark address it, the store, the engine, the user's metric files (an absolute path), the log level, and
+#: the curated retention, which curation applies (statuses posted before its first day are left out).
+SPARK_JOB_SETTINGS = ("lake", "spark_lake_uri", "store", "hbase_table_prefix", "engine", "spark_master",
+                      "metrics_dir", "log_level", "retention_curated_days")
+
+
 def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
-    """The worker's environment plus the settings the Spark jobs read (``FEDISCOPE_*``; the jobs call
-    ``load_settings()``), so Variable overrides reach them too.
+    """The worker's environment plus the settings the Spark jobs read (:data:`SPARK_JOB_SETTINGS`, as
+    ``FEDISCOPE_*``; the jobs call ``load_settings()``), so the Variable's values reach them as they reach a task
+    (the Variable's ``retention_curated_days`` did not: a cluster curation kept the statuses it expires).
 
     The jobs' driver runs in this worker's Python (``PYSPARK_DRIVER_PYTHON``), the one that has fediscope
     installed: spark-submit would otherwise start ``python3`` from the ``PATH``, often another interpreter than
@@ -497,15 +505,13 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     out = dict(env)
     if not out.get("PYSPARK_DRIVER_PYTHON") and not out.get("PYSPARK_PYTHON") and sys.executable:
         out["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    out.update({
-        "FEDISCOPE_LAKE": settings.lake, "FEDISCOPE_STORE": settings.store, "FEDISCOPE_ENGINE": "spark",
-        "FEDISCOPE_SPARK_MASTER": settings.spark_master, "FEDISCOPE_HBASE_TABLE_PREFIX": settings.hbase_table_prefix,
-        "FEDISCOPE_LOG_LEVEL": settings.log_level,
-    })
-    if settings.spark_lake_uri:  # an HDFS lake as the executors address it (see fediscope.engine.workspace)
-        out["FEDISCOPE_SPARK_LAKE_URI"] = settings.spark_lake_uri
-    if settings.metrics_dir:  # the user's own metric files, as an absolute path (the job's driver reads them)
-        out["FEDISCOPE_METRICS_DIR"] = str(settings.metrics_dir)
+    for name in SPARK_JOB_SETTINGS:
+        value = getattr(settings, name)
+        if value is None:  # unset for the task: unset for the jobs too
+            out.pop(_BY_NAME[name].env, None)
+        else:
+            out[_BY_NAME[name].env] = _env_text(name, value)
+    out["FEDISCOPE_ENGINE"] = "spark"
     return out
 
 

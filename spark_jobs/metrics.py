@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from spark_jobs.mapreduce.run_local import out_path_problem
+
     parser = argparse.ArgumentParser(prog="spark_jobs/metrics.py", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", help="lake path (overrides FEDISCOPE_LAKE)")
     parser.add_argument("--store", help="metric store URL (overrides FEDISCOPE_STORE)")
@@ -52,12 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-store", action="store_true", help="compute only; do not write the store")
     parser.add_argument("--out", type=Path, help="also write {metric: rows} as JSON to this file")
     args = parser.parse_args(argv)
-    if args.out is not None:  # checked before Spark starts: the file is written only after every metric ran
-        if args.out.is_dir():
-            parser.error(f"--out {args.out} is a directory; name a file")
-        folder = args.out.parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            parser.error(f"--out {args.out}: the directory {folder} does not exist or is not writable")
+    # checked before Spark starts: the file is written only after every metric ran
+    if args.out is not None and (problem := out_path_problem(args.out)):
+        parser.error(f"--out {problem}")
     return args
 
 

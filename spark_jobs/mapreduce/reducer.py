@@ -37,6 +37,7 @@ descending, ties by account key), so each account's row is written by the reduce
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -315,7 +316,16 @@ def run(stdin: Iterable[str], stdout: TextIO, stderr: TextIO | None = None,
 BROKEN_PIPE_EXIT = 141
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """No options: both jobs run ``reducer.py`` bare. One given is a usage error (exit 2) rather than ignored (an
+    ``--first-day`` meant for the mapper, which marks the expired versions, would otherwise change nothing)."""
+    parser = argparse.ArgumentParser(prog="reducer.py", description="fediscope Hadoop streaming reducer (jobs 1 "
+                                     "and 2: it tells them apart by their lines); it takes no options")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)
     try:
         with open(sys.stdin.fileno(), encoding="utf-8", errors="surrogateescape", newline="\n",
                   closefd=False) as stdin, \

@@ -8,7 +8,8 @@ shell; ``.jsonl.gz`` batches are decompressed on the way in (Hadoop's input form
 
 Usage::
 
-    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json] [--retention-days N] [--strict]
+    python spark_jobs/mapreduce/run_local.py LAKE_DIR [--out metrics.tsv] [--json] [--retention-days N]
+        [--today YYYY-MM-DD] [--strict]
 
 reads ``LAKE_DIR/raw/mastodon/{statuses,accounts,directory}/**`` (and hands the mapper
 ``LAKE_DIR/raw/mastodon/status_deletions`` as ``--deletions`` when it exists) and prints the metric lines (or, with
@@ -20,7 +21,9 @@ newline (cut short), stops it before any metric is written, naming the file (exi
 curation; so does a streamed deletions batch that is empty or cut short. A line that is not a record (not JSON,
 not UTF-8, not a lake envelope, a count no 64-bit integer holds) is skipped by the mapper, and a line on stderr
 says how many for each reason; with ``--strict`` the first one stops the run (exit 1), naming its file and line,
-as the SQL curation stops. Nothing is written (``--out`` or the standard output) unless the whole chain succeeds.
+as the SQL curation stops. An ``--out`` it cannot write (a directory, or in a folder that is not there or not
+writable) is a usage error (exit 2) before anything is read. Nothing is written (``--out`` or the standard
+output) unless the whole chain succeeds.
 When the reader of its output goes away (``run_local.py LAKE | head``) it stops quietly with the status of a Unix
 tool ended by SIGPIPE, 141.
 """
@@ -328,6 +331,21 @@ def publish(output: IO[bytes], out_path: Path) -> None:
         raise
 
 
+def out_path_problem(out_path: Path) -> str | None:
+    """Why ``--out`` cannot be written, said before any work is done (None: it can be). :func:`publish` writes a
+    file beside it and renames it, so its directory must exist and be writable; a path that is no regular file
+    but no directory either (``/dev/stdout``, a named pipe) is written to as it is. Shared with
+    ``spark_jobs/metrics.py``, whose ``--out`` is checked before Spark starts."""
+    if out_path.is_dir():
+        return f"{out_path} is a directory; name a file"
+    if out_path.exists() and not out_path.is_file():
+        return None
+    folder = out_path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return f"{out_path}: the directory {folder} does not exist or is not writable"
+    return None
+
+
 def _value(column: str, field: str) -> Any:
     if field == "\\N":
         return None
@@ -401,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         keep_from = retention_first_day(args.retention_days, args.today, os.environ)
     except ValueError as exc:
         parser.error(str(exc))  # exit 2
+    if args.out is not None and (problem := out_path_problem(args.out)):
+        parser.error(f"--out {problem}")  # before the chain runs, not once it is done (exit 1, a temporary name)
     try:
         if args.json or args.out:
             metrics = run_lake(args.lake, args.out, keep_from, args.strict)

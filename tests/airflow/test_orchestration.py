@@ -446,6 +446,27 @@ def test_local_spark_and_duckdb_run_in_the_worker() -> None:
     assert orch.spark_submit_binary({"PATH": ""}) is None
 
 
+def test_spark_submit_jobs_read_the_variables_settings_as_the_task_does(tmp_path: Path) -> None:
+    """The jobs call load_settings() on the environment they are given: every setting they read has the task's
+    value, the Variable's included. Before, the Variable's retention_curated_days did not reach them, so a
+    cluster curation kept the statuses the curated retention expires (a local engine left them out)."""
+    from fediscope.config import load_settings
+
+    overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(tmp_path / "lake"),
+                 "store": f"sqlite:///{tmp_path / 'store.db'}", "retention_curated_days": 30,
+                 "hbase_table_prefix": "staging", "log_level": "INFO",
+                 "spark_lake_uri": "hdfs://namenode:8020/data/fediscope"}
+    task = orch.settings_from_overrides(overrides, env={})
+    worker = {"FEDISCOPE_RETENTION_CURATED_DAYS": "7", "FEDISCOPE_SPARK_LAKE_URI": "hdfs://old:8020/lake"}
+    job = load_settings(env=orch.spark_submit_env(task, worker))
+    assert job.retention_curated_days == 30
+    for name in orch.SPARK_JOB_SETTINGS:
+        assert getattr(job, name) == getattr(task, name), name
+    # a setting the task leaves unset is unset for the jobs, whatever the worker's environment held
+    job = load_settings(env=orch.spark_submit_env(task.replace(spark_lake_uri=None), worker))
+    assert job.spark_lake_uri is None
+
+
 # -- maintenance ------------------------------------------------------------------------------------------------
 def test_health_checks_pass_on_a_writable_lake_and_a_sqlite_store(tmp_path: Path) -> None:
     (tmp_path / "lake").mkdir()

@@ -87,6 +87,40 @@ def test_run_local_stops_quietly_when_its_output_is_closed(recorded_lake: Path) 
         assert (out.returncode, out.stderr) == (141, ""), mode
 
 
+def test_run_local_refuses_an_out_it_cannot_write_before_the_chain_runs(recorded_lake: Path,
+                                                                         tmp_path: Path) -> None:
+    """A usage error (exit 2) naming ``--out``, as ``spark_jobs/metrics.py`` gives. Before, the whole chain ran
+    first, then it failed with exit 1 naming a temporary file (``[Errno 2] … '/missing/.m.tsv.123.tmp'``) or
+    ``[Errno 21] Is a directory``."""
+    folder = tmp_path / "missing"
+    for out, said in ((folder / "m.tsv", f"{folder / 'm.tsv'}: the directory {folder} does not exist or is not "
+                                         "writable"),
+                      (tmp_path, f"{tmp_path} is a directory; name a file")):
+        # a lake that does not exist: refused for --out before the lake is even looked at
+        for lake in (recorded_lake, tmp_path / "no-lake"):
+            done = subprocess.run([*RUN_LOCAL, str(lake), "--out", str(out)], capture_output=True, text=True,
+                                  timeout=300)
+            assert (done.returncode, done.stdout) == (2, ""), (out, lake)
+            assert done.stderr.splitlines()[-1] == f"run_local.py: error: --out {said}", done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # a path that is no regular file but no directory either is written to as it is
+    done = subprocess.run([*RUN_LOCAL, str(recorded_lake), "--out", "/dev/stdout"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "\naccount_engagement\t" in done.stdout, done.stderr
+
+
+def test_the_reducer_refuses_an_option_instead_of_ignoring_it() -> None:
+    """It takes none: ``--first-day`` meant for the mapper (which marks the expired versions) was ignored, exit 0,
+    and the curated retention silently not applied."""
+    reducer = str(Path(MAPPER).with_name("reducer.py"))
+    done = subprocess.run([sys.executable, reducer, "--first-day", "2026-08-02"], input="", capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] == "reducer.py: error: unrecognized arguments: --first-day 2026-08-02"
+    bare = subprocess.run([sys.executable, reducer], input="", capture_output=True, text=True, timeout=60)
+    assert (bare.returncode, bare.stdout, bare.stderr) == (0, "", "")
+
+
 def test_run_local_names_a_corrupt_gz_batch_and_prints_no_partial_metrics(recorded_lake: Path,
                                                                             tmp_path: Path) -> None:
     lake = tmp_path / "lake"
