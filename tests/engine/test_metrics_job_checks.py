@@ -84,8 +84,8 @@ def test_an_unreachable_store_fails_before_spark_starts(processed: Path) -> None
 def test_an_in_memory_store_is_refused_before_spark_starts(processed: Path) -> None:
     status, err = _job(processed, "--store", "sqlite://", "--metric", "languages")
     assert status == "2 False", err  # a bad setting, as `fediscope process` exits
-    assert len(err) == 1 and err[0].startswith("fediscope metrics: error: the store 'sqlite://' (--store, "
-                                               "FEDISCOPE_STORE or [fediscope] store) is an in-memory SQLite database")
+    assert len(err) == 1 and err[0].startswith("fediscope metrics: error: the store 'sqlite://' (--store) is an "
+                                               "in-memory SQLite database")
 
 
 def test_a_bad_metric_file_or_name_exits_2_as_fediscope_process_does(processed: Path, tmp_path: Path) -> None:
