@@ -19,8 +19,9 @@ from fediscope.sources.spec import SOURCES_HELP, parse_source
 @click.option("--timeline", "timelines", multiple=True, metavar="SOURCE",
               help=f"What to collect from every --instance: {SOURCES_HELP}. Repeatable; default: public.")
 @click.option("--max-pages", type=click.IntRange(min=1), default=None,
-              help="Pages walked per source in this run (the walk resumes next run). Default: until caught up "
-                   "with the checkpoint, or down to the backfill depth on a first run.")
+              help="Pages walked per source in this run (a timeline's walk resumes next run; the directory is "
+                   "taken from its first page each run). Default: until caught up with the checkpoint, or down to "
+                   "the backfill depth on a first run and for the directory.")
 @click.option("--lake", default=None, metavar="URL", help="Lake to land into (overrides FEDISCOPE_LAKE).")
 @json_option("Print the summary as JSON on stdout.")
 @click.option("--progress/--no-progress", default=None,
@@ -29,9 +30,11 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
             as_json: bool, progress: bool | None) -> None:
     """Collect from Mastodon instances into the raw lake, incrementally and resumably.
 
-    Each (instance, source) keeps a checkpoint in <lake>/_state/: a run fetches everything newer than it,
+    Each timeline keeps a checkpoint in <lake>/_state/: a run fetches everything newer than it,
     walking Link-header pages; a first run walks back FEDISCOPE_BACKFILL_PAGES pages (or down to
     FEDISCOPE_BACKFILL_SINCE). Killing a run and starting it again loses nothing and lands nothing twice.
+    The other sources are taken anew each run; the directory page by page (offset), up to --max-pages
+    (default: FEDISCOPE_BACKFILL_PAGES) pages of FEDISCOPE_PAGE_LIMIT accounts.
     Exits 1 when a source failed (the others are still collected).
 
     \b

@@ -54,7 +54,9 @@ checkpoint for other ids), and on a source's very first run below the backfilled
 ``settle_hours``.
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
-Snapshot sources (instance, activity, peers, trends, directory, account lookup) are fetched whole each run.
+Snapshot sources (instance, activity, peers, trends, directory, account lookup) are taken anew each run, without a
+checkpoint: one answer each, except the directory, which Mastodon pages by ``offset``: it is walked from its first
+page to its end or the run's page budget (``--max-pages``; without it ``backfill_pages``), each page its own batch.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (``social.example.com`` serving ``@alice@example.com``; see :mod:`fediscope.privacy`): it is learned
@@ -265,7 +267,17 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
                       + (f", {result.settled} settled" if result.settled else "")
                       + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
-                      + ("" if result.caught_up or not source.paged else " (more to fetch)"))
+                      + _more_note(source, result))
+
+
+def _more_note(source: SourceRef, result: SourceResult) -> str:
+    """What a source's progress line adds when the page budget stopped it: a walk goes on next run, a directory
+    does not (each run takes it anew from its first page)."""
+    if result.caught_up:
+        return ""
+    if source.paged:
+        return " (more to fetch)"
+    return " (more accounts in the directory: raise --max-pages)" if source.offset_paged else ""
 
 
 
@@ -783,12 +795,58 @@ def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------
 def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
-    batch_id = new_batch_id()
-    page = _fetch(ctx, client, source, result, batch_id)
-    result.pages, result.fetched = 1, len(page.items)
-    _land(ctx, client, page, result, batch_id)
-    ctx.progress.page(f"{client.domain} {source.name}", 1, result.fetched, result.landed)
-    fetched_at = page.fetched_at.isoformat(timespec="seconds")
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(extra={"last_fetched_at": fetched_at}),
-                    ctx.policy)
-    result.caught_up = True
+    """Take a snapshot source anew: its checkpoint only records when (no cursor moves the next run on).
+
+    A source paged by offset (the directory) is walked page after page, ``offset`` moving on by what each page
+    held, until a short or empty page (the end), a page with no account not already landed this run (an instance
+    ignoring ``offset``), or the page budget (:func:`_snapshot_pages`): then ``caught_up`` stays False. Each page
+    lands as its own batch; an account listed again on a later page (it moved up the list meanwhile) is counted
+    ``out_of_range``, not landed twice.
+    """
+    run_id = new_batch_id()
+    full = page_size(ctx.settings.page_limit, source.entity)
+    seen: set[str] = set()
+    offset, first_fetch = 0, None
+    for _ in range(_snapshot_pages(ctx, source)):
+        batch_id = f"{run_id}-o{offset}" if offset else run_id
+        page = _fetch(ctx, client, source, result, batch_id, **({"offset": offset} if source.offset_paged else {}))
+        first_fetch = first_fetch or page.fetched_at
+        result.pages += 1
+        result.fetched += len(page.items)
+        items = _not_seen(page.items, seen)
+        result.out_of_range += len(page.items) - len(items)
+        _land(ctx, client, replace(page, items=items), result, batch_id)
+        ctx.progress.page(f"{client.domain} {source.name}", result.pages, result.fetched, result.landed)
+        if not source.offset_paged or len(page.items) < full or not items:
+            if page.items and not items:
+                log.warning("%s %s: the page at offset=%d holds only accounts already landed (the instance "
+                            "ignores offset?); the walk stops there", client.domain, source.name, offset)
+            result.caught_up = True
+            break
+        offset += len(page.items)
+    if first_fetch is not None:
+        save_checkpoint(ctx.lake, client.domain, source.name,
+                        Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}), ctx.policy)
+
+
+def _snapshot_pages(ctx: _Context, source: SourceRef) -> int:
+    """Pages a snapshot may take in this run: one answer, or for a source paged by offset ``--max-pages``; without
+    it the depth of a timeline's first walk, ``backfill_pages`` (at least one): each run of it is a first walk, and
+    a big instance's directory runs to thousands of pages."""
+    if not source.offset_paged:
+        return 1
+    return ctx.max_pages if ctx.max_pages is not None else max(1, ctx.settings.backfill_pages)
+
+
+def _not_seen(items: list[Any], seen: set[str]) -> list[Any]:
+    """``items`` without those whose id is in ``seen`` (adding the others' ids to it); items without a usable id
+    are kept (landing quarantines them)."""
+    kept = []
+    for item in items:
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(item_id, str) and item_id:
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+        kept.append(item)
+    return kept

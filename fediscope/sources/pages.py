@@ -14,6 +14,10 @@ How Mastodon pages: a timeline answers newest first, at most ``limit`` (40) stat
 returning the newest items first, and ``min_id`` returns the items just above it (walking forward). Ids are
 strings; on Mastodon they are snowflakes that sort by time (compare them as numbers when they are digits).
 
+The directory pages otherwise, as Mastodon's ``Api::V1::DirectoriesController`` does: ``offset`` (how many
+accounts to skip) and ``limit`` (at most 80), no ``Link`` header; ``fetch_page(..., offset=N)`` asks for the page
+starting there.
+
 ``fetch_handle_domain`` asks an instance for the domain of its local accounts' handles (a server served from
 ``social.example.com`` may hand out ``@alice@example.com``), which every landing path registers with the privacy
 policy before landing that instance's pages (:meth:`~fediscope.privacy.PrivacyPolicy.use_handle_domain`). A
@@ -216,8 +220,8 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
         except UpstreamNotFound:  # Mastodon 3.0 – 3.4 served trending tags at /api/v1/trends
             return "/api/v1/trends", client.get("/api/v1/trends", params)
     if kind == "directory":
-        return "/api/v1/directory", client.get("/api/v1/directory",
-                                               {"limit": page_size(limit, "directory"), "order": "active"})
+        return "/api/v1/directory", client.get("/api/v1/directory", {
+            **paging, "limit": page_size(limit, "directory"), "order": "active"})
     raise ValueError(f"unsupported source kind {kind!r}")
 
 
@@ -226,15 +230,18 @@ _SINGLE_OBJECT = {"instance", "account_lookup"}
 
 
 def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | None = None,
-               max_id: str | None = None, min_id: str | None = None, limit: int = 40) -> Page:
-    """Fetch one page of ``source``. Paging parameters apply to paged sources (timelines) only.
+               max_id: str | None = None, min_id: str | None = None, offset: int | None = None,
+               limit: int = 40) -> Page:
+    """Fetch one page of ``source``. The id parameters apply to paged sources (timelines) only, ``offset`` to the
+    sources paged by offset (:attr:`~fediscope.sources.spec.SourceRef.offset_paged`: the directory) only.
 
     Raises the client's errors (:class:`~fediscope.sources.client.UpstreamError` subclasses) and
     :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list). For a source
     naming an account the instance does not have, :class:`UpstreamNotFound` says so in
     :meth:`~fediscope.sources.spec.SourceRef.not_found_on`'s words ("account alice was not found on …").
     """
-    paging = {"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else {}
+    paging: dict[str, Any] = ({"since_id": since_id, "max_id": max_id, "min_id": min_id} if source.paged else
+                              {"offset": offset or None} if source.offset_paged else {})
     try:
         endpoint, response = _request(client, source, paging, limit)
     except UpstreamNotFound as exc:

@@ -2,8 +2,10 @@
 
 A source is written ``public``, ``local``, ``tag:NAME``, ``account:ACCT`` (``user`` or ``user@domain``),
 ``instance``, ``instance_activity``, ``instance_peers``, ``trends_tags``, ``directory`` or
-``account_lookup:ACCT`` (:data:`SOURCES_HELP`, shown by the CLI and in errors). Paged sources
-(timelines, directory) walk Link-header pages and keep a checkpoint; snapshot sources are fetched whole.
+``account_lookup:ACCT`` (:data:`SOURCES_HELP`, shown by the CLI and in errors). Paged sources (the timelines)
+walk Link-header pages down to a checkpoint. The others are snapshots, taken anew each run without a checkpoint:
+fetched whole, except the directory, which Mastodon pages by ``offset`` (no ``Link`` header): it is walked page by
+page within the run's page budget (:data:`OFFSET_PAGED`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ TAG_RE = re.compile(r"^[\w\u00b7\u30fb\u200c]{1,100}$", re.UNICODE)
 ACCT_RE = re.compile(r"^@?(?:[A-Za-z0-9_]{1,30}|[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,62}[A-Za-z0-9_])?(?=@))"
                      r"(@[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
 
-#: kind → (lake entity, paged?)
+#: kind → (lake entity, paged by id with Link headers and a checkpoint?)
 KINDS: dict[str, tuple[str, bool]] = {
     "public": ("statuses", True),
     "local": ("statuses", True),
@@ -34,6 +36,9 @@ KINDS: dict[str, tuple[str, bool]] = {
     "directory": ("directory", False),
     "account_lookup": ("accounts", False),
 }
+
+#: Snapshot kinds Mastodon pages by ``offset`` (how many items to skip) and ``limit``, without a ``Link`` header.
+OFFSET_PAGED = frozenset({"directory"})
 
 #: kind → how its argument is written (kinds without one take none)
 ARGUMENTS = {"tag": "NAME", "account": "ACCT", "account_lookup": "ACCT"}
@@ -55,6 +60,11 @@ class SourceRef:
     @property
     def paged(self) -> bool:
         return KINDS[self.kind][1]
+
+    @property
+    def offset_paged(self) -> bool:
+        """A snapshot walked by ``offset`` pages (:data:`OFFSET_PAGED`), not fetched in one answer."""
+        return self.kind in OFFSET_PAGED
 
     @property
     def name(self) -> str:
