@@ -352,8 +352,9 @@ def first_day_partial(head: Row, first: str | None) -> bool | None:
     """Whether the first day with hashtag data (``first``) was collected in part, as ``trending_hashtags`` records it
     (``first_day_partial``, from the lake's records of where each source's collection begins): True when a source
     whose collection began that day was cut by ``FEDISCOPE_BACKFILL_PAGES`` or started from its first run's moment,
-    False when every such source reached the timeline's beginning or ``FEDISCOPE_BACKFILL_SINCE``; None when
-    unknown: no record is of that day (sources first collected before fediscope kept them), metrics computed before
+    False when every such source reached the timeline's beginning or ``FEDISCOPE_BACKFILL_SINCE``, or a source
+    began before it (on a day without hashtags: it collected the whole first day); None when unknown: no record is
+    of that day or before (sources first collected before fediscope kept them), metrics computed before
     the column, or a metric whose first day is not ``first``. ``head``: the metric's first row
     (:func:`_trending_head`), whose ``first_day`` and ``first_day_partial`` every row repeats."""
     value = head.get("first_day_partial")

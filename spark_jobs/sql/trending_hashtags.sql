@@ -16,7 +16,8 @@
 -- collection begins (collection_starts, registered beside the curated tables): true when a source whose oldest
 -- status falls on it was cut by FEDISCOPE_BACKFILL_PAGES or started from now (its earlier statuses that day are
 -- not collected), false when every such source reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (a
--- day: the whole day is collected), NULL when no record is of that day (a lake collected before the records), or
+-- day: the whole day is collected) or a source began before it (a day without hashtags: that source collected
+-- the whole first day), NULL when no record is of that day or before (a lake collected before the records), or
 -- when a timeline was first collected before the records (ended 'unknown': it may have begun that day, cut).
 -- partial_start_days = the later days (after first_day, up to the window's end) on which a source's collection
 -- began in part (cut or started from now: a source added later, whose statuses count from the middle of that
@@ -33,7 +34,7 @@ first_day_state AS (
   SELECT CASE WHEN max(CASE WHEN s.oldest_day = b.first_day AND s.ended IN ('cut', 'now') THEN 1 ELSE 0 END) = 1
                 THEN true
               WHEN max(CASE WHEN s.ended = 'unknown' THEN 1 ELSE 0 END) = 1 THEN NULL
-              WHEN max(CASE WHEN s.oldest_day = b.first_day THEN 1 ELSE 0 END) = 1 THEN false END
+              WHEN max(CASE WHEN s.oldest_day <= b.first_day THEN 1 ELSE 0 END) = 1 THEN false END
            AS first_day_partial
   FROM collection_starts AS s CROSS JOIN bounds AS b
 ),

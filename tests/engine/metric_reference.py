@@ -380,11 +380,13 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         trending = [(tag, c, p, e) for tag, (c, p, e) in windows.items() if c > 0]
         trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
         first = min(s["dt"] for s, _ in tagged if s["dt"] <= bound)
-        # the walks that began on the first day: one cut (or started from now) leaves it partial, else it is whole;
-        # unknown without one, or beside a timeline collected before the records (it may have begun that day)
+        # the walks that began on the first day: one cut (or started from now) leaves it partial, else it is whole
+        # when a walk began on it or before (a day without tags); unknown without one, or beside a timeline
+        # collected before the records (it may have begun that day)
         began = [ended for _, ended, day in starts if day == first]
+        covered = any(day is not None and day <= first for _, _, day in starts)
         partial = True if any(ended in ("cut", "now") for ended in began) else None if (
-            not began or any(ended == "unknown" for _, ended, _ in starts)) else False
+            not covered or any(ended == "unknown" for _, ended, _ in starts)) else False
         # the later days (up to the window's end) on which a walk began cut or from now: a source added later
         later = ",".join(sorted({day.isoformat() for _, ended, day in starts
                                  if ended in ("cut", "now") and day is not None and first < day <= last}))

@@ -205,6 +205,9 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     # a source added later whose walk was cut (or started from now) marks the day it began; one that collected the
     # whole of that day (the timeline's beginning, FEDISCOPE_BACKFILL_SINCE) does not
     (13, ["end", "later:now"], False, False), (13, ["end", "later:end", "later:since"], False, False),
+    # was "(partial?)": a source that began the day before, on a day without hashtags, collected the whole first
+    # day, cut or not
+    (13, ["earlier:end"], False, False), (13, ["earlier:cut"], False, False), (9, ["earlier:cut"], False, True),
 ])
 def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
         lake: LocalLake, duckdb_engine, tmp_path: Path, first_ago: int, starts: list[str], first_partial: bool | None,
@@ -233,8 +236,8 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
         if ended == "unrecorded":  # what an older fediscope left: the checkpoint alone
             save_checkpoint(lake, "mastodon.social", "public", Checkpoint("1"), policy())
             continue
-        began = walk_began + timedelta(days=1) if ended.startswith("later:") else walk_began
-        save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.removeprefix("later:"),
+        began = walk_began + timedelta(days={"later": 1, "earlier": -1}.get(ended.partition(":")[0], 0))
+        save_walk_start(lake, "mastodon.social", f"account:source{n}", ended.rpartition(":")[2],
                         began.isoformat().replace("+00:00", "Z"), policy())
     engine = duckdb_engine()
     engine.curate()

@@ -93,15 +93,20 @@ def test_every_metric_is_identical_on_both_engines(spark, curated_corpus: Path) 
                 assert table.schema.names == duck.metric_table(metric).schema.names, name
 
 
-@pytest.mark.parametrize(("ended", "unrecorded", "partial"), [("cut", False, True), ("end", False, False),
-                                                               ("end", True, None)])
+@pytest.mark.parametrize(("ended", "unrecorded", "began", "partial"), [
+    ("cut", False, "first", True), ("end", False, "first", False), ("end", True, "first", None),
+    ("cut", False, "before", False),  # a walk cut the day before the first with hashtags collected the first whole
+])
 def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpus: Path, tmp_path: Path,  # noqa: ANN001
-                                                            ended: str, unrecorded: bool, partial: bool | None) -> None:
+                                                            ended: str, unrecorded: bool, began: str,
+                                                            partial: bool | None) -> None:
     """The corpus has no records of where its collections begin (``first_day_partial`` NULL on both): a copy with
-    one, of a walk that began on the first day with hashtag data, ``ended`` as given, on both engines; with
-    ``unrecorded``, also a timeline collected before the records (a checkpoint alone). Sources added later began on
-    the window's last day, one cut, one from now and one whole: ``partial_start_days`` names that day once."""
+    one, of a walk that began on the first day with hashtag data (or the day ``before``), ``ended`` as given, on
+    both engines; with ``unrecorded``, also a timeline collected before the records (a checkpoint alone). Sources
+    added later began on the window's last day, one cut, one from now and one whole: ``partial_start_days`` names
+    that day once."""
     import shutil
+    from datetime import date, timedelta
 
     from fediscope.engine.duckdb_engine import DuckDBEngine
     from fediscope.lake.state import Checkpoint, save_checkpoint, save_walk_start
@@ -113,7 +118,8 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
         head = duck.run_metric(metric)[0]
     first, last = head["first_day"], head["window_end"]
     assert first < last and head["partial_start_days"] == ""
-    save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{first}T23:00:00.000Z")
+    day = first if began == "first" else (date.fromisoformat(first) - timedelta(days=1)).isoformat()
+    save_walk_start(LocalLake(lake_dir), "mastodon.social", "public", ended, f"{day}T23:00:00.000Z")
     for source, later in (("tag:cut", "cut"), ("tag:now", "now"), ("tag:whole", "since")):
         save_walk_start(LocalLake(lake_dir), "mastodon.social", source, later, f"{last}T12:00:00.000Z")
     if unrecorded:
