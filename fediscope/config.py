@@ -18,6 +18,7 @@ table under ``[fediscope]`` plus two tables of its own::
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
 import tomllib
@@ -706,6 +707,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return document
 
 
+def _known_settings_hint(key: str) -> str:
+    """What an unknown ``[fediscope]`` key is most likely meant to be (``backfill_page`` → ``backfill_pages``), or,
+    when none is close, every known setting."""
+    close = difflib.get_close_matches(key.lower(), list(_BY_NAME), n=1, cutoff=0.7)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(_BY_NAME)}"
+
+
 def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
     sources = []
     for i, source in enumerate(document.get("sources", [])):
@@ -820,7 +828,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         document = _read_toml(path)
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
-                raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; known: {', '.join(_BY_NAME)}")
+                raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; {_known_settings_hint(key)}")
             origin_of[key] = f"{path}: [fediscope] {key}"
             values[key] = _parse(_BY_NAME[key], raw, origin_of[key])
         named_by: dict[str, str] = {}

@@ -132,7 +132,9 @@ def test_typed_toml_values_are_accepted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("toml", "expected"), [
-    ("[fediscope]\nlakes = '/x'\n", "unknown setting [fediscope] 'lakes'"),
+    ("[fediscope]\nlakes = '/x'\n", "unknown setting [fediscope] 'lakes'; did you mean 'lake'?"),
+    ("[fediscope]\nBackfill_Page = 3\n", "unknown setting [fediscope] 'Backfill_Page'; did you mean 'backfill_pages'?"),
+    ("[fediscope]\ncolour = 'red'\n", "unknown setting [fediscope] 'colour'; known: lake, "),
     ("lake = '/x'\n", "unknown top-level key(s) 'lake'"),
     ("[fediscop]\nlake = '/x'\n", "unknown top-level key(s) 'fediscop'"),
     ("fediscope = 1\n", "'fediscope' must be a [fediscope] table"),
