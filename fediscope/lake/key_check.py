@@ -119,24 +119,32 @@ def _key(settings: Settings) -> str | None:
 
 
 def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING,
-                     recorded: str | None = None, expected: str | None = None) -> str:
+                     recorded: str | None = None, expected: str | None = None,
+                     settings: Settings | None = None) -> str:
     """The one line that says the key (or the privacy mode) is not the lake's, what was therefore not done
-    (``outcome``), and the fix."""
+    (``outcome``), and the fix, naming where the key and the privacy mode were set (``settings``'
+    :meth:`~fediscope.config.Settings.origin`: a user who configures fediscope in ``fediscope.toml`` alone has no
+    variable to unset)."""
     from fediscope.redact import redact_url
 
     where = redact_url(lake.url)
+    key_from = settings.origin("pseudonym_key") if settings is not None else "FEDISCOPE_PSEUDONYM_KEY"
+    privacy_from = settings.origin("privacy") if settings is not None else "FEDISCOPE_PRIVACY"
+    by_variable = privacy_from == "FEDISCOPE_PRIVACY"
     if recorded == PRIVACY_OFF:
         return (f"this lake was landed with FEDISCOPE_PRIVACY=off ({where}: its {KEY_CHECK_PATH} says so), so it "
                 f"holds account names in clear, which pseudonyms never match; {outcome}. Set FEDISCOPE_PRIVACY=off "
                 f"as its collectors do, or point {chosen_by} at a lake landed with the privacy policy on")
     if expected == PRIVACY_OFF:
-        return (f"FEDISCOPE_PRIVACY=off, but this lake was landed with the privacy policy on ({where}: its "
+        said = "FEDISCOPE_PRIVACY=off" if by_variable else f"the privacy policy is off ({privacy_from})"
+        undo = "unset FEDISCOPE_PRIVACY" if by_variable else f"remove {privacy_from}"
+        return (f"{said}, but this lake was landed with the privacy policy on ({where}: its "
                 f"{KEY_CHECK_PATH} holds its pseudonym key's check), so its records hold pseudonyms, which names "
-                f"in clear never match; {outcome}. Turn the privacy policy on (unset FEDISCOPE_PRIVACY) with the "
+                f"in clear never match; {outcome}. Turn the privacy policy on ({undo}) with the "
                 f"lake's FEDISCOPE_PSEUDONYM_KEY, or point {chosen_by} at a lake landed with privacy off")
-    return (f"FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with ({where}: its "
+    return (f"{key_from} is not the key this lake was landed with ({where}: its "
             f"{KEY_CHECK_PATH} was recorded with another key), so its pseudonyms match none of the lake's records; "
-            f"{outcome}. Set FEDISCOPE_PSEUDONYM_KEY to the key the lake was landed with (the one the collectors, "
+            f"{outcome}. Set {key_from} to the key the lake was landed with (the one the collectors, "
             f"e.g. the Airflow workers, use), or point {chosen_by} at the lake of this key")
 
 
@@ -146,7 +154,7 @@ def key_mismatch(settings: Settings, lake: LakeBackend, outcome: str) -> str | N
     recorded = read_key_check(lake) if expected else None
     if expected is None or recorded is None or hmac.compare_digest(recorded, expected):
         return None
-    return mismatch_message(lake, outcome, recorded=recorded, expected=expected)
+    return mismatch_message(lake, outcome, recorded=recorded, expected=expected, settings=settings)
 
 
 def require_lake_key(settings: Settings, lake: LakeBackend, outcome: str) -> None:
@@ -185,7 +193,8 @@ def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str =
         recorded = read_key_check(lake)  # another run recorded one meanwhile: compare with it
     if recorded is not None and not hmac.compare_digest(recorded, expected):
         raise KeyMismatchError(mismatch_message(lake, outcome, chosen_by=chosen_by, recorded=recorded,
-                                                expected=expected) + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
+                                                expected=expected, settings=settings)
+                               + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
     return False
 
 

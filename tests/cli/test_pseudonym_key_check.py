@@ -166,6 +166,30 @@ def test_privacy_off_on_a_pseudonymised_lake_is_refused(capsys, monkeypatch, ser
     assert _files(lake_dir) == before
 
 
+def test_a_key_or_privacy_set_in_the_config_file_is_named_there(capsys, monkeypatch, server, lake_dir,
+                                                               tmp_path) -> None:
+    """Was: "Set FEDISCOPE_PSEUDONYM_KEY …", "unset FEDISCOPE_PRIVACY" to a user who set neither variable, the key
+    and the privacy mode being in fediscope.toml: the refusal names the file and key to change."""
+    assert _collect(capsys, server)[0] == 0
+    before = _files(lake_dir)
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    toml = tmp_path / "fediscope.toml"
+    monkeypatch.setenv("FEDISCOPE_CONFIG", str(toml))
+    toml.write_text(f'[fediscope]\npseudonym_key = "{OTHER}"\n')
+    code, out, err = _collect(capsys, server)
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    named = f"{toml}: [fediscope] pseudonym_key"
+    assert f"error: {named} is not the key this lake was landed with" in err and f"Set {named} to the key" in err
+    assert "FEDISCOPE_PSEUDONYM_KEY" not in err and OTHER not in err
+    toml.write_text("[fediscope]\nprivacy = false\n")
+    code, out, err = _collect(capsys, server)
+    named = f"{toml}: [fediscope] privacy"
+    assert code == 2 and f"error: the privacy policy is off ({named}), but this lake was landed with the privacy " \
+        "policy on" in err and f"Turn the privacy policy on (remove {named})" in err, err
+    assert "FEDISCOPE_PRIVACY" not in err
+    assert _files(lake_dir) == before
+
+
 def test_a_lake_landed_with_privacy_off_refuses_the_privacy_policy(capsys, monkeypatch, server, lake_dir,
                                                                    tmp_path) -> None:
     monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "clear-lake"))  # the environment of lake_dir, another lake
