@@ -476,25 +476,34 @@ def trending_hashtags(store: MetricStore, n: int = 10) -> AnalysisResult:
 
     ``summary["previous_window_partial"]``: the 7 days before reach days before the first day with hashtag data
     (the metric's ``first_day``, where the collection began), or begin on it and it is not known to be whole
-    (:func:`first_day_partial`), so their counts are low and the growth overstated; None when the store does not
-    say (metrics computed before the column). ``summary["window_partial_days"]``: the days of the two windows after
-    that first day on which a source's collection began in part (:func:`partial_start_days`; which window:
-    :func:`trending_window`): the tags it collects count from then on, so their growth is overstated too."""
+    (:func:`first_day_partial`), so their counts are low (or, not known whole, may be) and the growth overstated;
+    None when the store does not say (metrics computed before the column). ``summary["first_day_partial"]``: that
+    first day's :func:`first_day_partial` (None: not known whole, as on a lake first collected by an older
+    fediscope; the report then says the growth may be overstated). ``summary["window_partial_days"]``: the days of
+    the two windows after that first day on which a source's collection began in part (:func:`partial_start_days`;
+    which window: :func:`trending_window`): the tags it collects count from then on, so their growth is overstated
+    too."""
     rows = store.top(metric("trending_hashtags"), n)
     first = rows[0].get("first_day") if rows else None
     end = rows[0].get("window_end") if rows else None
     partial = None
     began: list[str] = []
     if isinstance(first, str) and isinstance(end, str):
-        start = date.fromisoformat(end) - timedelta(days=TRENDING_DAYS - 1)
-        begins = date.fromisoformat(first)
-        partial = begins > start or (begins == start and rows[0].get("first_day_partial") is not False)
-        began = [day for day in partial_start_days(rows[0]) if start.isoformat() <= day <= end]
+        start = trending_start(end)
+        partial = first > start or (first == start and rows[0].get("first_day_partial") is not False)
+        began = [day for day in partial_start_days(rows[0]) if start <= day <= end]
     return _result("trending_hashtags", "Trending hashtags (the latest 7 days of data vs the 7 before)",
                    "trending_hashtags",
                    ["tag", "current_toots", "previous_toots", "growth", "current_engagement", "window_end"], rows,
                    {"first_day": first if isinstance(first, str) else None, "previous_window_partial": partial,
+                    "first_day_partial": first_day_partial(rows[0], first) if rows else None,
                     "window_partial_days": began})
+
+
+def trending_start(end: str) -> str:
+    """The first of trending's 14 days (the first of the 7 days before), the window ending on ``end`` (its
+    ``window_end``; both ``YYYY-MM-DD``)."""
+    return (date.fromisoformat(end) - timedelta(days=TRENDING_DAYS - 1)).isoformat()
 
 
 def trending_window(day: str, end: str) -> str:

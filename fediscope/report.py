@@ -23,6 +23,7 @@ from fediscope.analysis import (
     other_metrics,
     partial_marks,
     run_analyses,
+    trending_start,
     trending_window,
 )
 from fediscope.redact import redact_url
@@ -96,6 +97,11 @@ WINDOW_START_NOTE = ("(partial): on {days} a source's collection began in part (
 #: under trending hashtags when the 7 days before reach the first day with data (``previous_window_partial``)
 PREVIOUS_WINDOW_NOTE = ("(partial): the 7 days before reach the first day with hashtag data ({first}), where the "
                         "collection began: their counts are low, so the growth is overstated")
+#: instead of :data:`PREVIOUS_WINDOW_NOTE` when those 7 days begin on that first day and the store does not say whether
+#: it is whole (``summary["first_day_partial"]`` None: a lake first collected by an older fediscope)
+PREVIOUS_WINDOW_UNKNOWN_NOTE = ("(partial?): the 7 days before begin on the first day with hashtag data ({first}), "
+                                "where the collection began, and the store does not say whether that day is whole "
+                                "(see hashtags per day): their counts may be low, so the growth may be overstated")
 #: summary entries the table's marks and the notes under it say (the summary line repeated them)
 _SAID_UNDER_THE_TABLE = ("partial_day", "partial_days", "first_day_partial", "previous_window_partial",
                          "source_start_days", "window_partial_days")
@@ -256,6 +262,15 @@ def _window_start_note(result: AnalysisResult) -> str:
     return WINDOW_START_NOTE.format(days=days)
 
 
+def _previous_window_note(result: AnalysisResult) -> str:
+    """Trending's note when its 7 days before reach the first day with hashtag data or days before it: said as a
+    fact, unless they begin on that day and the store does not know whether it is whole."""
+    first = result.summary.get("first_day")
+    end = result.rows[0].get("window_end") if result.rows else None
+    unknown = result.summary.get("first_day_partial") is None and isinstance(end, str) and first == trending_start(end)
+    return (PREVIOUS_WINDOW_UNKNOWN_NOTE if unknown else PREVIOUS_WINDOW_NOTE).format(first=first)
+
+
 @dataclass
 class Report:
     store_url: str
@@ -275,7 +290,7 @@ class Report:
             rows, partial_notes = _mark_partial_days(result, rows)
             note = "\n".join(filter(None, [note, *partial_notes]))
         if result.summary.get("previous_window_partial"):
-            note = "\n".join(filter(None, [note, PREVIOUS_WINDOW_NOTE.format(first=result.summary.get("first_day"))]))
+            note = "\n".join(filter(None, [note, _previous_window_note(result)]))
         if result.summary.get("window_partial_days") and result.rows:
             note = "\n".join(filter(None, [note, _window_start_note(result)]))
         parts = [f"== {result.title} ==", result.question]

@@ -67,6 +67,7 @@ from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.layout import STATE_ROOT
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +357,9 @@ def apply_opt_outs(lake: LakeBackend,
             scanned = set(not_curated.get("statuses", []))
             curated = [path for path in raw_batch_files(lake, "statuses") if path not in scanned]
             log.warning("opt-outs: statuses curated before fediscope kept quoted_account_key cannot tell whom they "
-                        "quote: reading %d raw statuses files for quotes of %d noted account(s); run `fediscope "
-                        "process --recurate` once to make this lookup cheap again", len(curated), len(keys - owners))
+                        "quote: reading %s for quotes of %s; run `fediscope process --recurate` once to make this "
+                        "lookup cheap again", count(len(curated), "raw statuses file"),
+                        count(len(keys - owners), "noted account"))
             owners |= _uncurated_owners(lake, keys - owners, {"statuses": curated})
     if owners:
         report.erased = sorted(owners)

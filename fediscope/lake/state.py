@@ -6,7 +6,7 @@ re-fetches (and re-lands into a new batch) at most the last page; readers dedupl
 An ``account:NAME`` or ``account_lookup:NAME`` source names a person, so with the privacy policy on (pass
 ``policy``) its checkpoint file is named after a keyed digest of the source (:func:`checkpoint_source`), as its
 batch ids are, not after the handle. A checkpoint written under the clear name by an older fediscope is read
-once and moved.
+once and moved, or deleted when the source's checkpoint is next saved.
 """
 
 from __future__ import annotations
@@ -100,8 +100,14 @@ def read_state(lake: LakeBackend, path: str) -> Checkpoint:
 
 def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint,
                     policy: PrivacyPolicy | None = None) -> None:
+    """Write ``checkpoint`` under the source's name (:func:`checkpoint_source`). A checkpoint an older fediscope
+    named after the handle is deleted then: a snapshot source (``account_lookup:``) never loads its checkpoint,
+    so :func:`load_checkpoint` would never move it, and the handle would stay in the lake in its name."""
     checkpoint.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    write_state(lake, state_path(instance, checkpoint_source(source, policy)), checkpoint)
+    name = checkpoint_source(source, policy)
+    write_state(lake, state_path(instance, name), checkpoint)
+    if name != source and lake.exists(legacy := state_path(instance, source)):
+        lake.delete(legacy)
 
 
 def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str,

@@ -198,6 +198,7 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     (13, ["end", "since"], False, False),  # every source that began that day collected it whole
     (9, ["end"], False, True),  # whole, but the 7 days before begin before it: days without data
     (13, [], None, True),  # no record (a lake collected before them): not known
+    (9, [], None, True),  # not known, but the 7 days before begin before it: days without data, partial for sure
     # a source first collected before the records (its checkpoint, no record: an upgraded lake) may have begun
     # that day, cut: whole is not known; a source cut that day leaves it partial all the same
     (13, ["end", "unrecorded"], None, True), (13, ["cut", "unrecorded"], True, True),
@@ -254,7 +255,7 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     assert result.summary["partial_day"] is None  # the last day: fetched a day after it
     trending = analysis.trending_hashtags(store)
     assert trending.summary == {"first_day": first, "previous_window_partial": previous_partial,
-                                "window_partial_days": later}
+                                "first_day_partial": first_partial, "window_partial_days": later}
     report = Report("sqlite://", analysis.AnalysisRun([result, trending], {"hashtags_daily": 1,
                                                                            "trending_hashtags": 1}, []))
     text = report.section(result)
@@ -267,8 +268,12 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     assert (FIRST_DAY_NOTE in text, FIRST_DAY_UNKNOWN_NOTE in text) == (first_partial is True, first_partial is None)
     assert "first day partial" not in text
     said = report.section(trending)
-    assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == \
-        previous_partial
+    # was "(partial): … their counts are low" also when the first day is not known to be partial (an upgraded lake)
+    unsure = previous_partial and first_partial is None and first_ago == 13
+    assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == (
+        previous_partial and not unsure)
+    assert (f"(partial?): the 7 days before begin on the first day with hashtag data ({first}), where the "
+            "collection began, and the store does not say whether that day is whole" in said) == unsure
     assert "previous window partial" not in said
     assert (f"(partial): on {second} (the 7 days before) a source's collection began in part" in said) == bool(later)
     (shown,) = [a for a in report.to_dict()["analyses"] if a["name"] == "hashtags_per_day"]

@@ -93,7 +93,9 @@ def test_an_account_only_quoted_in_statuses_curated_before_the_column_is_erased(
         summary = run_process(env.settings, progress=False, recurate=recurate)
 
     assert summary.curate["opted_out_erased"] == 1
-    assert any("--recurate" in r.getMessage() and "1 noted account" in r.getMessage() for r in caplog.records)
+    # was "reading 1 raw statuses files for quotes of 1 noted account(s)"
+    assert any("--recurate" in r.getMessage() and "reading 1 raw statuses file for quotes of 1 noted account;"
+               in r.getMessage() for r in caplog.records)
     assert quoted_key.encode() not in _raw_bytes(env)
     assert [r["quoted_account_key"] for r in _curated_statuses(env.lake_dir)] == [None]
     assert pending_opt_outs(env.lake) == (set(), [])

@@ -434,3 +434,21 @@ def test_an_unreadable_checkpoint_names_its_file(mastodon_server, make_settings,
     assert not summary.ok and f"the checkpoint of {mastodon_server.domain} public is unreadable" in failed.error
     assert f"delete {path} to start this source over" in failed.error, failed.error
     assert "AttributeError" not in failed.error and path.read_text() == content  # left for the user
+
+
+@pytest.mark.parametrize("source", ["account_lookup:mastodonpy_test", "account:mastodonpy_test_2"])
+def test_a_checkpoint_an_older_fediscope_named_after_the_handle_is_gone_after_the_next_run(
+        mastodon_server, make_settings, lake_dir, source: str) -> None:
+    """Was: an ``account_lookup:`` source (a snapshot, which never reads its checkpoint) wrote its keyed one
+    beside the older fediscope's ``account_lookup__<handle>.json``, which stayed in the lake for good, the handle
+    in its name; an ``account:`` source's was moved when read, and still is."""
+    from fediscope.lake.layout import state_path
+
+    legacy = lake_dir / state_path(mastodon_server.domain, source)  # as a fediscope before 2026-12-01 named it
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text('{"newest_id": null, "updated_at": "2026-11-23T10:00:00+00:00", "extra": null}')
+    summary = run_collection(make_settings(), [(mastodon_server.url, parse_source(source))], progress=False)
+    assert summary.ok and summary.landed > 0
+    handle = source.partition(":")[2]
+    assert [p.name for p in lake_dir.joinpath("_state").rglob("*") if handle in p.name] == []
+    assert len(list(legacy.parent.glob(f"{source.partition(':')[0]}__*.json"))) == 1
