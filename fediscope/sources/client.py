@@ -522,6 +522,20 @@ class MastodonClient:
         """The HTTP status of the last answer this client's session received (a stream's connection included)."""
         return self._last_response.status_code if self._last_response is not None else None
 
+    def last_answer_wait(self) -> float | None:
+        """Seconds the last answer asked to wait before asking again (a streaming connection's refusal, which
+        :meth:`get`'s decorators never see): its ``Retry-After``, or for a 429 without one, the reset of its
+        rate-limit window; None when it is no error answer or names no wait."""
+        response = self._last_response
+        if response is None or response.status_code < 400:
+            return None
+        now = time.time()
+        wait = parse_retry_after(response.headers.get("Retry-After"), now)
+        if wait is None and response.status_code == 429:
+            reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now, response.headers.get("Date"))
+            wait = None if reset is None else max(0.0, reset - now)
+        return wait
+
     # -- helpers --------------------------------------------------------------------------------------------
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_response = response

@@ -21,7 +21,9 @@ them (see :mod:`fediscope.sources.client`, "Why raw JSON"), decoded as their ``C
 compress the stream); a line that is not UTF-8 text is skipped, counted (``malformed``) and warned of once a run.
 The stream is read in a thread; the calling thread flushes batches on time and closes the connection when the run
 ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
-reopened with the client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a
+reopened with the client's backoff, and a refused one no sooner than its ``Retry-After`` (a 429 without one: its
+``X-RateLimit-Reset``) asks; a wait longer than ``max_wait`` stops the run at once, as it fails a collected source.
+The run stops with the error when ``max_retries`` reconnections in a row fail (a
 connection that brought events or stayed open past the read timeout counts as healthy), or at once when the server
 refuses the stream (401, 403, 404 …: a missing token does not heal) or TLS fails (a certificate that is not trusted
 or is for another host, https to a plain-HTTP port: the error says what to check); a network failure reads as the
@@ -402,7 +404,7 @@ class StreamRun:
         failures = 0
         while not self._done():
             connected_at = self.clock()
-            received, error, permanent = self._connection()
+            received, error, permanent, asked = self._connection()
             if self._done():
                 return
             # a connection that brought events, or stayed open past the read timeout (heartbeats), was healthy
@@ -410,10 +412,15 @@ class StreamRun:
             failures = 0 if healthy else failures + 1
             if error is None:  # the server ended the stream (a restart): open it again
                 error = "the server closed the stream"
+            if asked is not None and asked > self.client.max_wait:  # as collect does: not retried sooner, nor waited
+                error += (f"; it asks to retry in {asked:.0f} s, longer than the {self.client.max_wait:g} s we wait "
+                          "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+                permanent = True
             if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
                 self._fail(error)
                 return
-            delay = self.client.backoff_delay(max(failures - 1, 0))
+            # no sooner than the refusal's Retry-After (a 429's window reset) asks
+            delay = max(self.client.backoff_delay(max(failures - 1, 0)), asked or 0.0)
             log.warning("stream %s %s: %s; reconnecting in %.1f s", self.client.domain, self.source.name, error,
                         delay)
             self._sleep(delay)
@@ -450,9 +457,9 @@ class StreamRun:
                         self.client.domain, self.source.name)
         self.summary.malformed += lines
 
-    def _connection(self) -> tuple[int, str | None, bool]:
+    def _connection(self) -> tuple[int, str | None, bool, float | None]:
         """One connection, read in a thread until it ends or the run does: (events received, error or None,
-        whether the error is a refusal that retrying will not heal)."""
+        whether the error is a refusal that retrying will not heal, the seconds a refusal asked to wait or None)."""
         listener = _Listener(self._on_event, self._on_malformed)
         outcome: dict[str, BaseException] = {}
 
@@ -484,7 +491,7 @@ class StreamRun:
             self.summary.connections += 1
         error = outcome.get("error")
         if error is None or listener.closing:  # closing: the run ended it (or ended the attempt to open it)
-            return listener.received, None, False
+            return listener.received, None, False, None
         # a refusal, or a TLS failure (a certificate not trusted, https to a plain-HTTP port): reconnecting repeats it
         permanent = (isinstance(error, MastodonError) and self.client.last_status in REFUSALS) or \
             tls_failure(error) is not None
@@ -492,7 +499,9 @@ class StreamRun:
         if not listener.opened:
             self.summary.failed_connections += 1
             self.summary.last_connection_error = described
-        return listener.received, described, permanent
+        # Mastodon.py raises a MastodonError for an answer other than 200: the client's last answer is that one
+        asked = self.client.last_answer_wait() if isinstance(error, MastodonError) else None
+        return listener.received, described, permanent, asked
 
     def _flush_on_time(self) -> None:
         """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),

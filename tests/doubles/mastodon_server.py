@@ -54,6 +54,7 @@ from fediscope import timestamps
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 RECORDED_AT = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
 NOT_FOUND = {"error": "Record not found"}  # Mastodon's recorded 404 body
+_TOO_MANY = json.dumps({"error": "Too many requests"}).encode()
 
 
 # -- the recordings ---------------------------------------------------------------------------------------
@@ -329,10 +330,14 @@ class MastodonDouble:
         return max(bodies, key=lambda b: b.count("event: ")).encode()
 
     def stream_answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status."""
+        """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status (with
+        its ``Retry-After``, when given), a ``throttle`` fault a 429 as :meth:`answer` does."""
         fault = self._next_fault(path)
         if fault is not None and fault.kind == "status":
-            return fault.status, {}, json.dumps({"error": "Error"}).encode()
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return fault.status, headers, json.dumps({"error": "Error"}).encode()
+        if fault is not None and fault.kind == "throttle":
+            return 429, self._throttle_headers(fault.reset_in, fault.reset_style), _TOO_MANY
         if path not in {"/api/v1/streaming/public", "/api/v1/streaming/public/local", "/api/v1/streaming/hashtag",
                         "/api/v1/streaming/hashtag/local"}:
             return 404, {}, json.dumps(NOT_FOUND).encode()
@@ -408,6 +413,20 @@ class MastodonDouble:
                    "X-RateLimit-Reset": reset.isoformat(timespec="microseconds").replace("+00:00", "Z")}
         return headers, remaining < 0
 
+    @staticmethod
+    def _throttle_headers(reset_in: float, style: str) -> dict[str, str]:
+        """The headers of a 429 whose window resets in ``reset_in`` s, said as ``style`` does (:meth:`throttle`)."""
+        reset_at = time.time() + reset_in
+        headers = {"X-RateLimit-Remaining": "0"}
+        if style == "iso":
+            headers["X-RateLimit-Reset"] = datetime.fromtimestamp(reset_at, UTC).isoformat(
+                timespec="microseconds").replace("+00:00", "Z")
+        elif style == "epoch":
+            headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
+        elif style == "retry_after":
+            headers["Retry-After"] = str(max(0, round(reset_in)))
+        return headers
+
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         """(status, headers, body, fault name) for one GET."""
         fault = self._next_fault(path)
@@ -422,17 +441,8 @@ class MastodonDouble:
             reset_in = fault.reset_in if fault is not None and fault.kind == "throttle" else (
                 self._window_start + self.ratelimit_window - time.time())
             style = fault.reset_style if fault is not None and fault.kind == "throttle" else "iso"
-            headers["X-RateLimit-Remaining"] = "0"
-            reset_at = time.time() + reset_in
-            headers.pop("X-RateLimit-Reset")
-            if style == "iso":
-                headers["X-RateLimit-Reset"] = datetime.fromtimestamp(reset_at, UTC).isoformat(
-                    timespec="microseconds").replace("+00:00", "Z")
-            elif style == "epoch":
-                headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
-            elif style == "retry_after":
-                headers["Retry-After"] = str(max(0, round(reset_in)))
-            return 429, headers, json.dumps({"error": "Too many requests"}).encode(), "throttle"
+            headers.pop("X-RateLimit-Reset")  # a throttle of another style names no reset
+            return 429, {**headers, **self._throttle_headers(reset_in, style)}, _TOO_MANY, "throttle"
         if fault is not None and fault.kind == "status":
             if fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after

@@ -1,0 +1,56 @@
+"""``fediscope stream`` reconnecting, and what its summary says, against the recorded Mastodon double.
+
+The double replays the REAL recorded event stream (``update``, ``notification``, ``status.update``, ``delete``);
+its faults answer a streaming connection with an error status (and ``Retry-After``), a 429, or a body cut short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fediscope.config import Settings
+from fediscope.sources.spec import parse_source
+from fediscope.sources.stream import StreamRun
+
+STREAM = "/api/v1/streaming/public"
+
+
+def stream_request_times(double: Any) -> list[float]:
+    return [served.at for served in double.requests_to(STREAM)]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_reconnection_waits_as_long_as_the_refusal_s_retry_after_asks(
+        status: int, mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    """Was: the next attempt came after the backoff alone (0.01 s here), however long Retry-After asked for."""
+    mastodon_server.fail(status, times=1, path=STREAM, retry_after="2")
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.ok and summary.connections == 1 and summary.failed_connections == 1, summary.line()
+    first, second = stream_request_times(mastodon_server)
+    assert second - first >= 1.9
+
+
+def test_a_429_without_retry_after_waits_for_the_rate_limit_window(mastodon_server: Any,
+                                                                  make_settings: Callable[..., Settings]) -> None:
+    """Mastodon's 429 says when its window resets in ``X-RateLimit-Reset`` (ISO 8601), not in Retry-After."""
+    mastodon_server.throttle(reset_in=2, times=1, path=STREAM)
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.ok and "HTTP 429" in (summary.last_connection_error or ""), summary.line()
+    first, second = stream_request_times(mastodon_server)
+    assert second - first >= 1.5
+
+
+def test_a_retry_after_beyond_the_longest_wait_stops_the_stream_with_why(
+        mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    """As ``collect`` does: a throttle longer than FEDISCOPE_RATE_LIMIT_MAX_WAIT fails at once, saying so (was:
+    retried after the backoff, FEDISCOPE_MAX_RETRIES times, against the instance's request)."""
+    mastodon_server.fail(429, times=10, path=STREAM, retry_after="3600")
+    summary = StreamRun(make_settings(rate_limit_max_wait=10.0), mastodon_server.url, parse_source("public"),
+                        duration=30).run()
+    assert not summary.ok and summary.stopped == "error" and summary.seconds < 5, summary.line()
+    assert len(mastodon_server.requests_to(STREAM)) == 1
+    assert summary.error == ("the streaming server answered HTTP 429; it asks to retry in 3600 s, longer than "
+                             "the 10 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
