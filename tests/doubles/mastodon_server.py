@@ -126,6 +126,10 @@ class Fault:
         return self.path is None or path.startswith(self.path)
 
 
+class CutShort(bytes):
+    """A streaming body whose connection breaks off: its ``Content-Length`` announces more than is sent."""
+
+
 @dataclass
 class Served:
     """One request the double answered."""
@@ -320,7 +324,8 @@ class MastodonDouble:
         return self._add(Fault("malformed", times=times, after=after, path=path, malformation=how))
 
     def stream(self, *bodies: bytes) -> None:
-        """Serve these event-stream bodies to the next streaming connections (one each), in order."""
+        """Serve these event-stream bodies to the next streaming connections (one each), in order; a
+        :class:`CutShort` body is sent, then the connection is closed before the rest its length announced."""
         with self._lock:
             self.stream_bodies.extend(bodies)
 
@@ -579,9 +584,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + (1000 if isinstance(body, CutShort) else 0)))
             self.end_headers()
             self.wfile.write(body)
+            if isinstance(body, CutShort):
+                self.close_connection = True  # the rest never comes: the client reads IncompleteRead
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
 

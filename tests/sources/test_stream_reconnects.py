@@ -6,10 +6,12 @@ its faults answer a streaming connection with an error status (and ``Retry-After
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from doubles.mastodon_server import CutShort
 
 from fediscope.config import Settings
 from fediscope.sources.spec import parse_source
@@ -54,3 +56,17 @@ def test_a_retry_after_beyond_the_longest_wait_stops_the_stream_with_why(
     assert len(mastodon_server.requests_to(STREAM)) == 1
     assert summary.error == ("the streaming server answered HTTP 429; it asks to retry in 3600 s, longer than "
                              "the 10 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+
+
+def test_a_stream_that_breaks_off_is_reopened_and_its_break_read_plainly(
+        mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """Was: ``network error: IncompleteRead(0 bytes read)', IncompleteRead(0 bytes read))`` (urllib3's tuple text
+    cut at its first colon)."""
+    recorded = mastodon_server.recorded_stream()
+    mastodon_server.stream(CutShort(recorded))
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.stream"):
+        summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=12).run()
+    assert summary.ok and summary.connections == 2 and sum(summary.events.values()) == 12, summary.line()
+    (warning,) = [r.getMessage() for r in caplog.records if "reconnecting" in r.getMessage()]
+    assert "network error: Connection broken: IncompleteRead(" in warning, warning
+    assert "'" not in warning and warning.count("(") == warning.count(")"), warning
