@@ -107,6 +107,7 @@ class StreamSummary:
     source: str
     events: Counter[str] = field(default_factory=Counter)  # every event received, by name
     landed: int = 0       # status records landed (new statuses and edits)
+    edits: int = 0        # of ``landed``: edits (``status.update``); those the privacy policy left out are not
     deletions: int = 0    # deletion records landed
     skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts, not public)
     #: of ``skipped``: statuses whose own account opted out (a count only: which accounts is never said)
@@ -130,7 +131,7 @@ class StreamSummary:
         failed = f", {self.failed_connections} failed" if self.failed_connections else ""
         text = (f"stream {self.instance} {self.source}: {count(sum(self.events.values()), 'event')} in "
                 f"{self.seconds:.0f} s ({count(self.connections, 'connection')}{failed}); landed "
-                f"{count(self.landed, 'status')} ({count(self.events['status.update'], 'edit')}) and "
+                f"{count(self.landed, 'status')} ({count(self.edits, 'edit')}) and "
                 f"{count(self.deletions, 'deletion')} in {count(len(self.batches), 'batch')}; {self.skipped} left out "
                 f"by the privacy policy{opted_out_note(self.opted_out)}, {self.quarantined} quarantined, "
                 f"{count(others, 'other event')} ignored")
@@ -145,7 +146,7 @@ class StreamSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
-                "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
+                "landed": self.landed, "edits": self.edits, "deletions": self.deletions,
                 "skipped": self.skipped, "opted_out": self.opted_out, "quarantined": self.quarantined,
                 "malformed": self.malformed, "batches": self.batches,
                 "connections": self.connections, "failed_connections": self.failed_connections,
@@ -239,13 +240,15 @@ class _Buffer:
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
-        skipped = opted_out = 0
+        skipped = opted_out = edits = 0
         for event, received_at in items:
             if event.name == "delete":
                 self._deletion(event, received_at, deletions, quarantined, policy)
             else:
+                before = len(statuses)
                 left_out, left_out_opted = self._status(event, received_at, statuses, quarantined, policy)
                 skipped, opted_out = skipped + left_out, opted_out + left_out_opted
+                edits += len(statuses) - before if event.name == "status.update" else 0
         for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
             if entity in done:
                 continue
@@ -257,6 +260,7 @@ class _Buffer:
                 self.summary.deletions += len(records)
             else:
                 self.summary.landed += len(records)
+                self.summary.edits += edits
                 self.summary.skipped += skipped
                 self.summary.opted_out += opted_out
         if quarantined and "quarantine" not in done:

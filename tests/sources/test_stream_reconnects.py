@@ -6,15 +6,22 @@ its faults answer a streaming connection with an error status (and ``Retry-After
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run as run_cli
 from doubles.mastodon_server import CutShort
 
 from fediscope.config import Settings
+from fediscope.gdpr.suppression import add_suppressed
+from fediscope.lake.backend import open_lake
+from fediscope.privacy import policy_from_settings
 from fediscope.sources.spec import parse_source
+from fediscope.sources.sse import SSEParser
 from fediscope.sources.stream import StreamRun
 
 STREAM = "/api/v1/streaming/public"
@@ -70,3 +77,36 @@ def test_a_stream_that_breaks_off_is_reopened_and_its_break_read_plainly(
     (warning,) = [r.getMessage() for r in caplog.records if "reconnecting" in r.getMessage()]
     assert "network error: Connection broken: IncompleteRead(" in warning, warning
     assert "'" not in warning and warning.count("(") == warning.count(")"), warning
+
+
+def test_an_edit_the_privacy_policy_left_out_is_not_counted_as_landed(
+        mastodon_server: Any, make_settings: Callable[..., Settings], lake_dir: Path, capsys: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edited status's author is erased: neither version lands. Was: ``landed 0 statuses (1 edit)`` and
+    ``"edits": 1`` (the edits received, not those landed)."""
+    settings = make_settings()
+    events = SSEParser().feed(mastodon_server.recorded_stream())
+    edited = json.loads(next(e.data for e in events if e.name == "status.update"))
+    policy = policy_from_settings(settings)
+    add_suppressed(open_lake(settings.lake), policy.account_key(edited["account"]["acct"], mastodon_server.domain))
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", settings.pseudonym_key)
+    options = ("stream", "--instance", mastodon_server.url, "--max-events", "6", "--lake", str(lake_dir))
+    code, out, err = run_cli(capsys, *options, "--json")
+    (summary,) = json.loads(out)["streams"]
+    assert code == 0 and summary["events"]["status.update"] == 1, err
+    assert summary["landed"] == 0 and summary["edits"] == 0 and summary["skipped"] == 3
+    code, out, err = run_cli(capsys, *options)
+    assert code == 0 and "landed 0 statuses (0 edits) and 1 deletion" in out, out
+
+
+def test_an_edit_that_lands_is_counted(mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.landed == 2 and summary.to_dict()["edits"] == 1 and "landed 2 statuses (1 edit)" in summary.line()
+
+
+def test_the_start_line_counts_one_event_in_the_singular(mastodon_server: Any, lake_dir: Path, capsys: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "test-pseudonym-key-not-secret")
+    code, _out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--max-events", "1",
+                              "--lake", str(lake_dir))
+    assert code == 0 and "for up to 1 event per timeline into" in err, err  # was "1 events"
