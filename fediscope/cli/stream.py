@@ -16,6 +16,7 @@ from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
 from fediscope.sources.spec import KINDS, SourceRef, parse_source
+from fediscope.wording import count
 
 #: What ``--timeline`` of ``fediscope stream`` takes (the streaming API's public timelines).
 STREAM_TIMELINES = "public, local or tag:NAME"
@@ -98,7 +99,7 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,
                       flush_records=flush_records, flush_seconds=flush_seconds, stop=stop) for source in sources]
     stops = [f"{duration:g} s"] if duration else []
-    stops += [f"{max_events} events per timeline"] if max_events else []
+    stops += [f"{count(max_events, 'event')} per timeline"] if max_events else []
     limit = f"for up to {' or '.join(stops)}" if stops else "until Ctrl-C"
     click.echo(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into "
                f"{redact_url(settings.lake)}", err=True)

@@ -522,6 +522,20 @@ class MastodonClient:
         """The HTTP status of the last answer this client's session received (a stream's connection included)."""
         return self._last_response.status_code if self._last_response is not None else None
 
+    def last_answer_wait(self) -> float | None:
+        """Seconds the last answer asked to wait before asking again (a streaming connection's refusal, which
+        :meth:`get`'s decorators never see): its ``Retry-After``, or for a 429 without one, the reset of its
+        rate-limit window; None when it is no error answer or names no wait."""
+        response = self._last_response
+        if response is None or response.status_code < 400:
+            return None
+        now = time.time()
+        wait = parse_retry_after(response.headers.get("Retry-After"), now)
+        if wait is None and response.status_code == 429:
+            reset = parse_reset(response.headers.get("X-RateLimit-Reset"), now, response.headers.get("Date"))
+            wait = None if reset is None else max(0.0, reset - now)
+        return wait
+
     # -- helpers --------------------------------------------------------------------------------------------
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._last_response = response
@@ -692,9 +706,26 @@ def _network_cause(exc: BaseException) -> str:
     text = " ".join(str(exc).split(":", 1)[-1].split())
     if found := _ERRNO_RE.search(text) or _SSL_RE.search(text):
         return found.group(0).strip()
+    if (broken := _broken_connection(exc)) is not None:
+        return broken
     if "timed out" in text.lower():
         return "timed out"
     return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
+
+
+def _broken_connection(exc: BaseException) -> str | None:
+    """urllib3's ``ProtocolError(message, cause)`` (a connection that broke off or was aborted, a stream's too)
+    wrapped in ``exc``, as one plain reason: the operating system's (``[Errno 104] Connection reset by peer``), else
+    its message and its cause's text (``Connection broken: IncompleteRead(0 bytes read)``, ``Connection aborted:
+    Remote end closed connection without response``); None when there is none. Its own text is a tuple's repr."""
+    for current in _wrapped(exc):
+        if isinstance(current, ProtocolError) and len(current.args) == 2:
+            message, cause = str(current.args[0]).rstrip(". "), current.args[1]
+            if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+                return f"[Errno {cause.errno}] {cause.strerror}"
+            reason = " ".join(str(cause).split())
+            return message if not reason or reason in message else f"{message}: {reason}"
+    return None
 
 
 def network_error_text(exc: BaseException) -> str:
@@ -727,23 +758,30 @@ def tls_failure(exc: BaseException | None) -> str | None:
     is no such failure (that connection was set up)."""
     if isinstance(exc, OSError) and str(exc).startswith(_NO_CA_BUNDLE):  # requests' own check, before connecting
         return " ".join(str(exc).split())
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
     setup = False  # a requests SSLError: the connection's TLS could not be set up
     found: ssl.SSLError | None = None
+    for current in _wrapped(exc):
+        setup = setup or isinstance(current, requests.exceptions.SSLError)
+        if found is None and isinstance(current, ssl.SSLError):
+            found = current
+    if not setup or found is None or isinstance(found, _TLS_DROPS):
+        return None
+    text = re.sub(r"\s*\(_ssl\.c:[0-9]+\)\s*$", "", " ".join(str(found).split()))
+    return text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
+
+
+def _wrapped(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it wraps, each once: through ``__cause__``, ``__context__``, ``reason`` (urllib3)
+    and ``args`` (requests and urllib3 pass the cause as an argument)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
     while stack and len(seen) < 50:
         current = stack.pop()
         if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
-        setup = setup or isinstance(current, requests.exceptions.SSLError)
-        if found is None and isinstance(current, ssl.SSLError):
-            found = current
+        yield current
         stack += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-    if not setup or found is None or isinstance(found, _TLS_DROPS):
-        return None
-    text = re.sub(r"\s*\(_ssl\.c:[0-9]+\)\s*$", "", " ".join(str(found).split()))
-    return text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
 
 
 def tls_error_text(reason: str) -> str:

@@ -21,7 +21,9 @@ them (see :mod:`fediscope.sources.client`, "Why raw JSON"), decoded as their ``C
 compress the stream); a line that is not UTF-8 text is skipped, counted (``malformed``) and warned of once a run.
 The stream is read in a thread; the calling thread flushes batches on time and closes the connection when the run
 ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
-reopened with the client's backoff; the run stops with the error when ``max_retries`` reconnections in a row fail (a
+reopened with the client's backoff, and a refused one no sooner than its ``Retry-After`` (a 429 without one: its
+``X-RateLimit-Reset``) asks; a wait longer than ``max_wait`` stops the run at once, as it fails a collected source.
+The run stops with the error when ``max_retries`` reconnections in a row fail (a
 connection that brought events or stayed open past the read timeout counts as healthy), or at once when the server
 refuses the stream (401, 403, 404 …: a missing token does not heal) or TLS fails (a certificate that is not trusted
 or is for another host, https to a plain-HTTP port: the error says what to check); a network failure reads as the
@@ -105,6 +107,7 @@ class StreamSummary:
     source: str
     events: Counter[str] = field(default_factory=Counter)  # every event received, by name
     landed: int = 0       # status records landed (new statuses and edits)
+    edits: int = 0        # of ``landed``: edits (``status.update``); those the privacy policy left out are not
     deletions: int = 0    # deletion records landed
     skipped: int = 0      # statuses the privacy policy left out (opt-outs, erased accounts, not public)
     #: of ``skipped``: statuses whose own account opted out (a count only: which accounts is never said)
@@ -128,7 +131,7 @@ class StreamSummary:
         failed = f", {self.failed_connections} failed" if self.failed_connections else ""
         text = (f"stream {self.instance} {self.source}: {count(sum(self.events.values()), 'event')} in "
                 f"{self.seconds:.0f} s ({count(self.connections, 'connection')}{failed}); landed "
-                f"{count(self.landed, 'status')} ({count(self.events['status.update'], 'edit')}) and "
+                f"{count(self.landed, 'status')} ({count(self.edits, 'edit')}) and "
                 f"{count(self.deletions, 'deletion')} in {count(len(self.batches), 'batch')}; {self.skipped} left out "
                 f"by the privacy policy{opted_out_note(self.opted_out)}, {self.quarantined} quarantined, "
                 f"{count(others, 'other event')} ignored")
@@ -143,7 +146,7 @@ class StreamSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
-                "landed": self.landed, "edits": self.events["status.update"], "deletions": self.deletions,
+                "landed": self.landed, "edits": self.edits, "deletions": self.deletions,
                 "skipped": self.skipped, "opted_out": self.opted_out, "quarantined": self.quarantined,
                 "malformed": self.malformed, "batches": self.batches,
                 "connections": self.connections, "failed_connections": self.failed_connections,
@@ -237,13 +240,15 @@ class _Buffer:
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
         quarantined: list[dict[str, Any]] = []
-        skipped = opted_out = 0
+        skipped = opted_out = edits = 0
         for event, received_at in items:
             if event.name == "delete":
                 self._deletion(event, received_at, deletions, quarantined, policy)
             else:
+                before = len(statuses)
                 left_out, left_out_opted = self._status(event, received_at, statuses, quarantined, policy)
                 skipped, opted_out = skipped + left_out, opted_out + left_out_opted
+                edits += len(statuses) - before if event.name == "status.update" else 0
         for entity, records in (("statuses", statuses), (DELETIONS, deletions)):
             if entity in done:
                 continue
@@ -255,6 +260,7 @@ class _Buffer:
                 self.summary.deletions += len(records)
             else:
                 self.summary.landed += len(records)
+                self.summary.edits += edits
                 self.summary.skipped += skipped
                 self.summary.opted_out += opted_out
         if quarantined and "quarantine" not in done:
@@ -402,7 +408,7 @@ class StreamRun:
         failures = 0
         while not self._done():
             connected_at = self.clock()
-            received, error, permanent = self._connection()
+            received, error, permanent, asked = self._connection()
             if self._done():
                 return
             # a connection that brought events, or stayed open past the read timeout (heartbeats), was healthy
@@ -410,10 +416,15 @@ class StreamRun:
             failures = 0 if healthy else failures + 1
             if error is None:  # the server ended the stream (a restart): open it again
                 error = "the server closed the stream"
+            if asked is not None and asked > self.client.max_wait:  # as collect does: not retried sooner, nor waited
+                error += (f"; it asks to retry in {asked:.0f} s, longer than the {self.client.max_wait:g} s we wait "
+                          "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+                permanent = True
             if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
                 self._fail(error)
                 return
-            delay = self.client.backoff_delay(max(failures - 1, 0))
+            # no sooner than the refusal's Retry-After (a 429's window reset) asks
+            delay = max(self.client.backoff_delay(max(failures - 1, 0)), asked or 0.0)
             log.warning("stream %s %s: %s; reconnecting in %.1f s", self.client.domain, self.source.name, error,
                         delay)
             self._sleep(delay)
@@ -450,9 +461,9 @@ class StreamRun:
                         self.client.domain, self.source.name)
         self.summary.malformed += lines
 
-    def _connection(self) -> tuple[int, str | None, bool]:
+    def _connection(self) -> tuple[int, str | None, bool, float | None]:
         """One connection, read in a thread until it ends or the run does: (events received, error or None,
-        whether the error is a refusal that retrying will not heal)."""
+        whether the error is a refusal that retrying will not heal, the seconds a refusal asked to wait or None)."""
         listener = _Listener(self._on_event, self._on_malformed)
         outcome: dict[str, BaseException] = {}
 
@@ -484,7 +495,7 @@ class StreamRun:
             self.summary.connections += 1
         error = outcome.get("error")
         if error is None or listener.closing:  # closing: the run ended it (or ended the attempt to open it)
-            return listener.received, None, False
+            return listener.received, None, False, None
         # a refusal, or a TLS failure (a certificate not trusted, https to a plain-HTTP port): reconnecting repeats it
         permanent = (isinstance(error, MastodonError) and self.client.last_status in REFUSALS) or \
             tls_failure(error) is not None
@@ -492,7 +503,9 @@ class StreamRun:
         if not listener.opened:
             self.summary.failed_connections += 1
             self.summary.last_connection_error = described
-        return listener.received, described, permanent
+        # Mastodon.py raises a MastodonError for an answer other than 200: the client's last answer is that one
+        asked = self.client.last_answer_wait() if isinstance(error, MastodonError) else None
+        return listener.received, described, permanent, asked
 
     def _flush_on_time(self) -> None:
         """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),

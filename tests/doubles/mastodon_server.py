@@ -54,6 +54,7 @@ from fediscope import timestamps
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 RECORDED_AT = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)
 NOT_FOUND = {"error": "Record not found"}  # Mastodon's recorded 404 body
+_TOO_MANY = json.dumps({"error": "Too many requests"}).encode()
 
 
 # -- the recordings ---------------------------------------------------------------------------------------
@@ -123,6 +124,10 @@ class Fault:
 
     def matches(self, path: str) -> bool:
         return self.path is None or path.startswith(self.path)
+
+
+class CutShort(bytes):
+    """A streaming body whose connection breaks off: its ``Content-Length`` announces more than is sent."""
 
 
 @dataclass
@@ -319,7 +324,8 @@ class MastodonDouble:
         return self._add(Fault("malformed", times=times, after=after, path=path, malformation=how))
 
     def stream(self, *bodies: bytes) -> None:
-        """Serve these event-stream bodies to the next streaming connections (one each), in order."""
+        """Serve these event-stream bodies to the next streaming connections (one each), in order; a
+        :class:`CutShort` body is sent, then the connection is closed before the rest its length announced."""
         with self._lock:
             self.stream_bodies.extend(bodies)
 
@@ -329,10 +335,14 @@ class MastodonDouble:
         return max(bodies, key=lambda b: b.count("event: ")).encode()
 
     def stream_answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status."""
+        """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status (with
+        its ``Retry-After``, when given), a ``throttle`` fault a 429 as :meth:`answer` does."""
         fault = self._next_fault(path)
         if fault is not None and fault.kind == "status":
-            return fault.status, {}, json.dumps({"error": "Error"}).encode()
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return fault.status, headers, json.dumps({"error": "Error"}).encode()
+        if fault is not None and fault.kind == "throttle":
+            return 429, self._throttle_headers(fault.reset_in, fault.reset_style), _TOO_MANY
         if path not in {"/api/v1/streaming/public", "/api/v1/streaming/public/local", "/api/v1/streaming/hashtag",
                         "/api/v1/streaming/hashtag/local"}:
             return 404, {}, json.dumps(NOT_FOUND).encode()
@@ -408,6 +418,20 @@ class MastodonDouble:
                    "X-RateLimit-Reset": reset.isoformat(timespec="microseconds").replace("+00:00", "Z")}
         return headers, remaining < 0
 
+    @staticmethod
+    def _throttle_headers(reset_in: float, style: str) -> dict[str, str]:
+        """The headers of a 429 whose window resets in ``reset_in`` s, said as ``style`` does (:meth:`throttle`)."""
+        reset_at = time.time() + reset_in
+        headers = {"X-RateLimit-Remaining": "0"}
+        if style == "iso":
+            headers["X-RateLimit-Reset"] = datetime.fromtimestamp(reset_at, UTC).isoformat(
+                timespec="microseconds").replace("+00:00", "Z")
+        elif style == "epoch":
+            headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
+        elif style == "retry_after":
+            headers["Retry-After"] = str(max(0, round(reset_in)))
+        return headers
+
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         """(status, headers, body, fault name) for one GET."""
         fault = self._next_fault(path)
@@ -422,17 +446,8 @@ class MastodonDouble:
             reset_in = fault.reset_in if fault is not None and fault.kind == "throttle" else (
                 self._window_start + self.ratelimit_window - time.time())
             style = fault.reset_style if fault is not None and fault.kind == "throttle" else "iso"
-            headers["X-RateLimit-Remaining"] = "0"
-            reset_at = time.time() + reset_in
-            headers.pop("X-RateLimit-Reset")
-            if style == "iso":
-                headers["X-RateLimit-Reset"] = datetime.fromtimestamp(reset_at, UTC).isoformat(
-                    timespec="microseconds").replace("+00:00", "Z")
-            elif style == "epoch":
-                headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
-            elif style == "retry_after":
-                headers["Retry-After"] = str(max(0, round(reset_in)))
-            return 429, headers, json.dumps({"error": "Too many requests"}).encode(), "throttle"
+            headers.pop("X-RateLimit-Reset")  # a throttle of another style names no reset
+            return 429, {**headers, **self._throttle_headers(reset_in, style)}, _TOO_MANY, "throttle"
         if fault is not None and fault.kind == "status":
             if fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after
@@ -569,9 +584,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + (1000 if isinstance(body, CutShort) else 0)))
             self.end_headers()
             self.wfile.write(body)
+            if isinstance(body, CutShort):
+                self.close_connection = True  # the rest never comes: the client reads IncompleteRead
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
 

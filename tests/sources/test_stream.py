@@ -264,13 +264,13 @@ def test_the_summary_line_says_one_of_each_in_the_singular() -> None:
     """Was: "1 events … landed 1 statuses (1 edits) and 1 deletions in 1 batches; … 1 other events ignored"."""
     from fediscope.sources.stream import StreamSummary
 
-    summary = StreamSummary(instance="mastodon.test", source="public", landed=1, deletions=1, batches=["b"],
+    summary = StreamSummary(instance="mastodon.test", source="public", landed=1, edits=1, deletions=1, batches=["b"],
                             connections=1, stopped="duration",
                             events=Counter({"status.update": 1, "delete": 1, "notification": 1}))
     assert summary.line() == ("stream mastodon.test public: 3 events in 0 s (1 connection); landed 1 status (1 edit) "
                               "and 1 deletion in 1 batch; 0 left out by the privacy policy, 0 quarantined, 1 other "
                               "event ignored; stopped at --duration")
-    summary.events = Counter({"update": 2})
+    summary.events, summary.edits = Counter({"update": 2}), 0
     assert summary.line().startswith("stream mastodon.test public: 2 events in 0 s (1 connection); landed 1 status "
                                      "(0 edits) and 1 deletion in 1 batch; 0 left out by the privacy policy, "
                                      "0 quarantined, 0 other events ignored")
