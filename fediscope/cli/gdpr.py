@@ -88,12 +88,14 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
 
 
 #: What every erasure changes, found of the account or not (:func:`_removed_nothing`).
-_ANY_ERASURE = frozenset({"metric_snapshots", "old_reply_records_scrubbed", "old_reply_rows_scrubbed"})
+_ANY_ERASURE = frozenset({"metric_snapshots", "old_reply_records_scrubbed", "old_reply_rows_scrubbed",
+                          "content_rows_recounted"})
 
 
 def _removed_nothing(report: ErasureReport) -> bool:
     """Did the erasure find nothing of the account? (``metric_snapshots`` are dropped, and the reply ids an older
-    release kept scrubbed, by every erasure, whoever it is for: :mod:`fediscope.gdpr.old_replies`.)"""
+    release kept scrubbed, by every erasure, whoever it is for: :mod:`fediscope.gdpr.old_replies`; so are the
+    content columns of rows whose text an earlier erasure rewrote: :mod:`fediscope.gdpr.texts`.)"""
     other = {k: v for k, v in report.other.items() if k not in _ANY_ERASURE}
     return not any((*report.raw.values(), *report.curated.values(), *report.store.values(), *other.values()))
 

@@ -400,6 +400,13 @@ def _unprefixed(columns: list[tuple[str, str]], prefix: str) -> str:
 
 _STATUS = _status_columns("data", wrapper=True)
 _ORIGINAL = _status_columns("data.reblog", wrapper=False)
+
+#: The curated status columns computed from the status's text (``content``): what changes in another person's row
+#: when ``fediscope gdpr erase`` rewrites the text of its raw record (:mod:`fediscope.gdpr.texts`).
+CONTENT_COLUMNS = tuple(name for expr, name in _STATUS if "data.content" in expr)
+#: The curated status columns that are the merge's, not one version's (:data:`MERGE_STATUSES`): every other column of
+#: a curated row is that of the version that won.
+MERGED_COLUMNS = ("deleted", "copies")
 _AUTHOR = _account_columns("data.account")
 _ORIGINAL_AUTHOR = _account_columns("data.reblog.account")
 

@@ -10,7 +10,8 @@ the account are not touched.
 Rows are removed when they *are* the account's (``account_key`` equals its key) or describe one of its statuses
 (``uri``, ``status_uri`` or ``reblog_of_uri`` is one of its status links — boosts of its statuses, its hashtag
 uses; ``status_deletions``: a deletion of one of them, by a copy's instance and id or by its ``origin_ref``); in the
-remaining rows, its key is dropped from lists (``mentions``) and replaced in text.
+remaining rows, its key is dropped from lists (``mentions``) and replaced in text; a ``statuses`` row whose text the
+raw pass rewrote gets the columns curation computes from the text anew (:mod:`fediscope.gdpr.texts`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fediscope.gdpr.subject import (
     scrub,
     status_copy,
 )
+from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT, curated_dir
 
@@ -157,7 +159,7 @@ def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
 
 
 def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
-                  old_replies: OldReplies | None = None) -> Counter[str]:
+                  old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None) -> Counter[str]:
     """Rewrite every curated file that holds a trace of the account. Counts rows and files touched.
 
     With the traces of several keys of one account (the asked key first), each file is read once, the keys are
@@ -166,7 +168,9 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     pass, :func:`~fediscope.gdpr.erase.erase_raw`), the same pass then scrubs the reply ids an older erasure left
     in the rows kept, and the ``in_reply_to_id`` of rows whose statuses' raw records say ``[erased]`` (what an
     interrupted erasure scrubbed in the raw lake only: :mod:`fediscope.gdpr.old_replies`), counted there, not in
-    the counts returned."""
+    the counts returned. With ``texts`` (filled by the raw pass too), the ``statuses`` rows whose text an erasure
+    rewrote in the raw lake then get the content columns a curation of the rewritten record gives
+    (:mod:`fediscope.gdpr.texts`), counted there."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake):
@@ -186,6 +190,9 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
             scrubbed = [old_replies.scrub_row(row) for row in rows]
             if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):
                 rows, changed = scrubbed, True
+        if texts is not None and rows and table_of(path) == "statuses":
+            recounted = texts.recount(rows, table.schema, lake)
+            rows, changed = recounted, changed or recounted is not rows
         if changed:
             replace_file(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
     return counts

@@ -24,7 +24,11 @@ the account collectable again:
    still say "this status mentioned somebody who asked to be forgotten", and no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
    erased, and the replies to any account id on the suppression list, as landing does (:mod:`fediscope.gdpr.
-   old_replies`; counted under ``other``: ``old_reply_records_scrubbed``, ``old_reply_rows_scrubbed``);
+   old_replies`; counted under ``other``: ``old_reply_records_scrubbed``, ``old_reply_rows_scrubbed``). It also
+   notes the status records whose text says ``[erased]``, so that the curated pass gives their rows the columns
+   curation computes from the text (``content_length``, …) as a curation of the rewritten record gives them, also
+   where an earlier erasure rewrote the text (:mod:`fediscope.gdpr.texts`; counted under ``other``:
+   ``content_rows_recounted``);
 5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
@@ -118,6 +122,7 @@ from fediscope.gdpr.subject import (
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
+from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.key_check import require_lake_key
@@ -279,7 +284,7 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
 
 
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
-              old_replies: OldReplies | None = None) -> Counter[str]:
+              old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
@@ -290,20 +295,23 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
     alone is not in ``files_rewritten``), and notes the statuses whose records (as left) say ``[erased]``, so that
     the curated pass scrubs their rows too, also those an interrupted erasure scrubbed the records of
-    (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`)."""
+    (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`). With ``texts``, it notes the status records whose
+    text says ``[erased]`` as left (:meth:`~fediscope.gdpr.texts.RewrittenTexts.note`), so that the curated pass
+    gives their rows the content columns a curation of them gives (:mod:`fediscope.gdpr.texts`)."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
     try:
         for path in raw_batch_files(lake):
-            _erase_batch(lake, path, keys, old_replies, counts, deleted)
+            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts)
     finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
         forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
     return counts
 
 
 def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Traces, set[str]]],
-                 old_replies: OldReplies | None, counts: Counter[str], deleted: list[str]) -> None:
+                 old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
+                 texts: RewrittenTexts | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
     ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
     text = read_batch_text(lake, path)
@@ -327,18 +335,26 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Tra
     if leftovers and records and _scrub_old_replies(path, records, old_replies):
         changed = True
     if not changed:
-        if old_replies is not None:  # what an interrupted erasure scrubbed here, for the curated pass
-            old_replies.note_erased(text, path)
+        _note_erased(path, text, old_replies, texts)  # what an earlier erasure scrubbed here, for the curated pass
         return
     if records:
         payload = encode_jsonl(records)
-        if old_replies is not None:
-            old_replies.note_erased(payload, path)
+        _note_erased(path, payload, old_replies, texts)
         lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
         return
     if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
         deleted.append(path)
     lake.delete(path)
+
+
+def _note_erased(path: str, text: bytes, old_replies: OldReplies | None, texts: RewrittenTexts | None) -> None:
+    """Tell the curated pass what a raw batch (``text``: decompressed, as the erasure leaves it) says ``[erased]``:
+    the replies (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`), the texts
+    (:meth:`~fediscope.gdpr.texts.RewrittenTexts.note`)."""
+    if old_replies is not None:
+        old_replies.note_erased(text, path)
+    if texts is not None:
+        texts.note(path, text)
 
 
 def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> bool:
@@ -631,9 +647,12 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
             # and the replies to an erased account's ids, listed now and by earlier erasures (as landing scrubs them)
             old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
-            report.raw = dict(erase_raw(lake, keys, old_replies))
-            report.curated = dict(erase_curated(lake, found, old_replies))
-            report.other = dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
+            # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
+            texts = RewrittenTexts()
+            report.raw = dict(erase_raw(lake, keys, old_replies, texts))
+            report.curated = dict(erase_curated(lake, found, old_replies, texts))
+            report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
+                            | texts.counts())
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

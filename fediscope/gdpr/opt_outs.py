@@ -408,6 +408,7 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
     from fediscope.gdpr.old_replies import OldReplies
     from fediscope.gdpr.subject import Subject
+    from fediscope.gdpr.texts import RewrittenTexts
 
     # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
     subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
@@ -416,10 +417,12 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
         traces.with_deletions = False
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
-    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)), old_replies)
-    curated: Counter[str] = erase_curated(lake, found, old_replies)
+    texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
+    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)), old_replies, texts)
+    curated: Counter[str] = erase_curated(lake, found, old_replies, texts)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
+    other = old_replies.counts() | texts.counts()
     append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
                         "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
-                        "curated": dict(curated), **({"other": old_replies.counts()} if old_replies.counts() else {})})
-    return dict(raw), dict(curated), old_replies.counts()
+                        "curated": dict(curated), **({"other": other} if other else {})})
+    return dict(raw), dict(curated), other

@@ -1,0 +1,149 @@
+"""The curated columns computed from a status's text, after an erasure rewrote the text (fediscope.gdpr.texts).
+
+The recordings landed through the privacy policy (the subject's handle is in the text of another person's reply to
+it and of a status mentioning it), curated by the real DuckDB curation. Was: the erasure replaced the handle by
+``[erased]`` in the raw records and scrubbed the curated rows, but those kept the ``content_length`` of the text
+before (34 where a curation of the rewritten record gives 17), and a ``fediscope process`` reading the rewritten
+batches again kept it too (the longer text wins a tie of one fetch): the lake differed from its rebuild.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from gdpr_lake import KEY, SUBJECT, stop_after
+
+from fediscope.config import Settings
+from fediscope.engine.base import open_engine
+from fediscope.engine.curate_sql import CONTENT_COLUMNS
+from fediscope.engine.process import run_process
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.opt_outs import note_opt_outs
+from fediscope.gdpr.subject import ERASED
+from fediscope.gdpr.texts import RewrittenTexts
+from fediscope.lake.batches import raw_batch_files, read_batch
+
+NOBODY = "nobody-here@localhost:3000"
+
+
+def curated_tables(lake_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every curated table's rows (each file's, the ``dt`` of its directory added), in a fixed order."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((lake_dir / "curated").rglob("*.parquet")):
+        day = {"dt": path.parent.name.split("=", 1)[1]} if path.parent.name.startswith("dt=") else {}
+        tables.setdefault(path.relative_to(lake_dir / "curated").parts[0], []).extend(
+            {**row, **day} for row in pq.read_table(path).to_pylist())
+    return {name: sorted(rows, key=repr) for name, rows in tables.items()}
+
+
+def rebuilt(env: Any, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The curated tables ``fediscope process --recurate`` makes of a copy of the env's lake as it is now."""
+    copy = tmp_path / "rebuilt"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(env.lake_dir, copy)
+    with open_engine(Settings(lake=str(copy), store=f"sqlite:///{tmp_path / 'rebuilt.db'}",
+                              pseudonym_key=KEY)) as engine:
+        engine.curate(rebuild=True)
+    return curated_tables(copy)
+
+
+def assert_same(got: dict[str, list[dict[str, Any]]], want: dict[str, list[dict[str, Any]]]) -> None:
+    """Table by table, row by row, column by column (so a failure names the column)."""
+    assert sorted(got) == sorted(want)
+    for table in want:
+        by_rest = {repr(sorted((k, v) for k, v in r.items() if k not in CONTENT_COLUMNS)): r for r in want[table]}
+        for row in got[table]:
+            expected = by_rest.get(repr(sorted((k, v) for k, v in row.items() if k not in CONTENT_COLUMNS)))
+            assert expected is not None, (table, row)
+            assert {c: row[c] for c in row if row[c] != expected[c]} == {}, (table, row.get("uri"))
+        assert got[table] == want[table], table
+
+
+def texts_with_erased(env: Any) -> set[str]:
+    """The statuses (uri) whose raw text says [erased]."""
+    return {record["data"]["uri"] for path in raw_batch_files(env.lake, "statuses")
+            for record in read_batch(env.lake, path) if ERASED in (record["data"].get("content") or "")}
+
+
+def lengths(tables: dict[str, list[dict[str, Any]]], uris: set[str]) -> dict[str, int]:
+    return {row["uri"]: row["content_length"] for row in tables["statuses"] if row["uri"] in uris}
+
+
+@pytest.fixture()
+def curated(landed):
+    """The recordings landed and processed (DuckDB, SQLite)."""
+    run_process(landed.settings, progress=False)
+    return landed
+
+
+def test_the_curated_rows_of_rewritten_texts_are_those_of_a_rebuild(curated, run_cli, tmp_path: Path) -> None:
+    env = curated
+    before = curated_tables(env.lake_dir)
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
+
+    assert result.code == 0, result.err
+    rewritten = texts_with_erased(env)
+    assert len(rewritten) >= 2  # the reply to the subject and a status mentioning it
+    erased = curated_tables(env.lake_dir)
+    shorter = lengths(erased, rewritten)
+    assert all(shorter[uri] < length for uri, length in lengths(before, rewritten).items()), shorter
+    assert f"content rows recounted {len(rewritten)}" in result.out
+    assert_same(erased, rebuilt(env, tmp_path))
+
+    assert run_cli("process").code == 0  # reads the rewritten batches again: changes nothing
+    assert_same(curated_tables(env.lake_dir), erased)
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def test_an_erasure_stopped_before_its_curated_pass_finishes_it_when_run_again(
+        curated, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Stopped (Ctrl-C) after the raw pass, before the first curated statuses file: run again, the raw records no
+    longer hold the subject, but their text says [erased], which is what the curated pass recounts by."""
+    env = curated
+    with monkeypatch.context() as interrupted:
+        stop_after(interrupted, "curated/statuses/", 0)
+        with pytest.raises(KeyboardInterrupt):
+            erase_account(env.settings, SUBJECT)
+    assert texts_with_erased(env)
+
+    erase_account(env.settings, SUBJECT)
+
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def test_rows_an_older_release_left_are_recounted_by_the_next_erasure(
+        curated, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A lake erased by a release that did not recount (its rows keep the longer length): any erasure after, of an
+    account the lake does not even hold, gives them the rebuild's, counted apart (nobody's in particular)."""
+    env = curated
+    with monkeypatch.context() as older:
+        older.setattr(RewrittenTexts, "recount", lambda self, rows, schema, lake: rows)
+        erase_account(env.settings, SUBJECT)
+    want = rebuilt(env, tmp_path)
+    rewritten = texts_with_erased(env)
+    assert lengths(curated_tables(env.lake_dir), rewritten) != lengths(want, rewritten)
+
+    report = erase_account(env.settings, NOBODY)
+
+    assert report.other["content_rows_recounted"] == len(rewritten)
+    assert not report.curated and not report.raw.get("records_removed")
+    assert_same(curated_tables(env.lake_dir), want)
+    assert "content_rows_recounted" not in erase_account(env.settings, NOBODY).other  # nothing left to recount
+
+
+def test_an_opt_out_erasure_recounts_the_texts_it_rewrites(curated, tmp_path: Path) -> None:
+    """The erasure ``fediscope process`` runs for an account that opted out (fediscope.gdpr.opt_outs) rewrites the
+    texts mentioning it too, and curates the rewritten batches in the same run."""
+    env = curated
+    note_opt_outs(env.lake, [env.key(SUBJECT)], "collect")
+
+    summary = run_process(env.settings, progress=False)
+
+    assert summary.curate["opted_out_erased"] == 1
+    assert texts_with_erased(env)
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
