@@ -7,11 +7,12 @@ value holds: MariaDB cannot index ``LONGTEXT`` whole), and a binary, no-pad utf8
 for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the same
 code-point order as SQLite and HBase. The tests run MariaDB; MySQL has not been run here. Upserts are
 ``INSERT … ON DUPLICATE KEY UPDATE`` sent in batches (PyMySQL folds them into multi-row inserts). The database
-itself must exist::
+itself must exist: ``infra/mariadb/bootstrap.py`` creates it with a least-privilege writer and a read-only user;
+by hand, as an administrator::
 
     CREATE DATABASE fediscope CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin;  -- MySQL: utf8mb4_0900_bin
     CREATE USER 'fediscope'@'%' IDENTIFIED BY '…';
-    GRANT ALL ON fediscope.* TO 'fediscope'@'%';
+    GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP ON fediscope.* TO 'fediscope'@'%';
 
 Readers (the results API, ``fediscope report``, BI tools) need SELECT only: a store opened for reading creates
 nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import quote
 
 import pymysql
 import pytest
+from doubles.mariadb import WRITER_PRIVILEGES
 
 from fediscope.engine.metrics import Metric
 from fediscope.store.port import open_store
@@ -44,6 +46,22 @@ def test_statements_are_split_and_renamed() -> None:
     assert not any(s.lstrip().startswith("--") for s in todo)
     with pytest.raises(bootstrap_module.BootstrapError):
         bootstrap_module.statements("", "x`; DROP DATABASE mysql; --")
+
+
+def _granted(text: str) -> set[str]:
+    """The privileges of every ``GRANT … ON`` in ``text`` (SQL or a docstring quoting it)."""
+    return {p.strip().upper() for found in re.findall(r"GRANT\s+(.+?)\s+ON\b", text) for p in found.split(",")}
+
+
+def test_the_store_docstring_grants_what_bootstrap_grants_the_writer() -> None:
+    """fediscope/store/mysql.py shows how to set up a database by hand: the writer it creates gets the privileges
+    bootstrap.sql gives ``fediscope``, not ``ALL`` (which adds rights the store never uses: TRIGGER, EVENT, CREATE
+    VIEW, CREATE ROUTINE, LOCK TABLES…)."""
+    import fediscope.store.mysql as mysql_store
+
+    sql = (INFRA / "bootstrap.sql").read_text()
+    writer = next(s for s in bootstrap_module.statements(sql) if "TO ''fediscope''@" in s and "GRANT" in s)
+    assert _granted(mysql_store.__doc__ or "") == _granted(writer) == set(WRITER_PRIVILEGES.split(", "))
 
 
 def test_short_passwords_are_refused_before_connecting() -> None:
