@@ -17,7 +17,7 @@ raw pass rewrote gets the columns curation computes from the text anew (:mod:`fe
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from typing import Any
 
 import pyarrow as pa
@@ -132,7 +132,7 @@ def _belongs(row: dict[str, Any], traces: Traces, table: str) -> bool:
         row.get(column) in traces.status_links for column in STATUS_LINK_COLUMNS if row.get(column))
 
 
-def _scrubbed(row: dict[str, Any], traces: Traces, values: set[str]) -> dict[str, Any]:
+def _scrubbed(row: dict[str, Any], traces: Traces, values: Set[str]) -> dict[str, Any]:
     """A kept row without the account: :data:`KEY_REFERENCE_COLUMNS` holding its key set to NULL, an
     ``in_reply_to_id`` naming one of its statuses (on the row's ``fetched_from``) replaced by :data:`ERASED` (the
     row stays a reply, as the raw record it was curated from does), then every trace in ``values`` scrubbed (the

@@ -89,7 +89,7 @@ import json
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,7 +223,7 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
     return data
 
 
-def _may_hold(raw: bytes, subject: Subject, values: set[str]) -> bool:
+def _may_hold(raw: bytes, subject: Subject, values: Set[str]) -> bool:
     """Fast path: a file whose bytes hold no trace needs no parsing (clear names need parsing: ``acct`` of a
     local account has no domain)."""
     return not subject.pseudonymised or any(v.encode() in raw for v in values)
@@ -258,7 +258,7 @@ def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject]) -> list[Trac
 
 
 def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | None], traces: Traces,
-                   values: set[str]) -> tuple[list[dict[str, Any]], list[str | None], Counter[str]]:
+                   values: Set[str]) -> tuple[list[dict[str, Any]], list[str | None], Counter[str]]:
     """One key's step over the records of one batch: the records kept, their JSON (``sort_keys``: what tells a
     changed record, reused as ``before`` by the next key; ``before`` holds None for records not dumped yet), and
     the records removed and scrubbed."""
@@ -309,7 +309,7 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     return counts
 
 
-def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Traces, set[str]]],
+def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Traces, Set[str]]],
                  old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
                  texts: RewrittenTexts | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
@@ -390,7 +390,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
 
 
 # -- everything else ----------------------------------------------------------------------------------------
-def _quarantine_names(data: bytes, subject: Subject, values: set[str]) -> bool:
+def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
     """Does a quarantined file name the account? Quarantine may keep raw upstream items (clear names): look
     for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
     if any(v.encode() in data for v in values):

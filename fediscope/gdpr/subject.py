@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,13 +220,14 @@ class Traces:
     #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
     with_deletions: bool = True
 
-    def values(self) -> set[str]:
+    def values(self) -> frozenset[str]:
         """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at
-        the subject. A clear id only as the path of an id-based profile link of its instance (``…/ap/users/ID``)."""
+        the subject. A clear id only as the path of an id-based profile link of its instance (``…/ap/users/ID``).
+        Frozen: :func:`contains_trace` and :func:`scrub` build their search of it once, not per string."""
         if self.clear:
-            return {self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
-                                                   (each.partition("/") for each in self.ids))}
-        return {self.key, *self.ids, *self.status_links}
+            return frozenset({self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
+                                                             (each.partition("/") for each in self.ids))})
+        return frozenset({self.key, *self.ids, *self.status_links})
 
     def is_account_id(self, value: Any, instance: str) -> bool:
         """Is ``value``, an account id field of a record landed from ``instance``, the subject's id there?"""
@@ -357,13 +358,44 @@ def _words(traces: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(_word(t) for t in traces))
 
 
-def _present(value: str, traces: set[str]) -> tuple[str, ...]:
-    if not any(t in value for t in traces):  # most texts hold none: the erasure and export look at every string
+@functools.lru_cache(maxsize=32)
+def _any_of(traces: frozenset[str]) -> re.Pattern[str]:
+    """A pattern found in a text exactly when one of ``traces`` is in it, as a prefix tree of the traces: its search
+    reads each character of the text once or a few times, however many traces there are. Testing each trace in
+    turn read every string of the lake once per trace: with the thousands of status links of an account that
+    posted a lot, erasing it from a lake of 100,000 statuses took four minutes, nearly all of it here."""
+    if "" in traces:
+        return re.compile("")
+    tree: dict[str, Any] = {}
+    for trace in traces:
+        node = tree
+        for char in trace:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a trace ends here
+    return re.compile(_alternatives(tree) if tree else "(?!)")
+
+
+def _alternatives(node: dict[str, Any]) -> str:
+    """The regular expression of a prefix tree's branches: a trace ending at ``node`` (its ``""`` key) ends the
+    match there, as the shortest trace suffices to tell that one is present."""
+    if "" in node:
+        return ""
+    branches = [re.escape(char) + _alternatives(child) for char, child in sorted(node.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def _frozen(traces: Set[str]) -> frozenset[str]:
+    return traces if isinstance(traces, frozenset) else frozenset(traces)
+
+
+def _present(value: str, traces: Set[str]) -> tuple[str, ...]:
+    frozen = _frozen(traces)
+    if _any_of(frozen).search(value) is None:  # most texts hold none: the erasure and export look at every string
         return ()
-    return tuple(sorted((t for t in traces if t in value), key=len, reverse=True))
+    return tuple(sorted((t for t in frozen if t in value), key=len, reverse=True))
 
 
-def scrub(value: Any, traces: set[str]) -> Any:
+def scrub(value: Any, traces: Set[str]) -> Any:
     """``value`` with every trace removed: list items equal to one dropped, each one in a text (as a whole word)
     rewritten."""
     if isinstance(value, str):
@@ -376,7 +408,7 @@ def scrub(value: Any, traces: set[str]) -> Any:
     return value
 
 
-def contains_trace(value: Any, traces: set[str]) -> bool:
+def contains_trace(value: Any, traces: Set[str]) -> bool:
     """Does ``value`` hold one of ``traces`` (a whole string, or a whole word of one: see :func:`scrub`)?"""
     if isinstance(value, str):
         present = _present(value, traces)
