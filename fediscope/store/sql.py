@@ -222,6 +222,9 @@ class SQLStore(BaseStore):
     def _metric_tables(self) -> dict[str, list[str]]:
         return _by_metric(self._table_names(), (METRIC_TABLE_PREFIX,))
 
+    def _tables_of(self, schema: TableSchema) -> list[str]:
+        return [f"{METRIC_TABLE_PREFIX}{schema.metric}"]
+
     def _stopped_load_tables(self) -> dict[str, list[str]]:
         """The ``_new_<metric>`` and ``_old_<metric>`` tables a load stopped half-way left (:meth:`_load`): only
         MariaDB leaves them, whose DDL commits at once; SQLite loads in one transaction, rolled back when stopped."""
