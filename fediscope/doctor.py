@@ -20,7 +20,10 @@ The checks and what they do:
   into a store, so no probe table appears in BI tools); a SQLite file that does not exist yet is not created,
   only checked to be creatable, and an in-memory SQLite store FAILs (it keeps nothing); a table named as a
   metric's that no catalog entry lists and no SQL file defines (left by an interrupted write) WARNs, naming it and
-  ``fediscope store drop NAME``, which removes it;
+  ``fediscope store drop NAME``, which removes it; a metric the catalog lists whose table is missing (dropped by
+  hand; on HBase its data or rank table), which every read of it fails on, FAILs, naming the table and
+  ``fediscope process``, which writes the metric again (or ``fediscope store drop NAME`` when no SQL file defines
+  it);
 * ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
   ``spark://`` master accepting connections;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
@@ -226,16 +229,50 @@ def check_store(settings: Settings) -> Check:
     try:
         stored = _stored_metrics(store)
         leftovers = _leftover_tables(store, settings.metrics_dir)
+        missing = store.missing_tables() if hasattr(store, "missing_tables") else {}
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
     detail = f"{where}: connected, {stored} metric(s) stored"
+    if missing:
+        return _missing_tables(detail, missing, leftovers, settings.metrics_dir)
     if leftovers:
-        tables = "; ".join(f"{', '.join(names)} (metric {name})" for name, names in leftovers.items())
-        return Check("store", WARN, f"{detail}; table(s) no catalog entry lists, left by an interrupted write or an "
-                                    f"older fediscope: {tables}",
-                     "remove them: " + "; ".join(f"fediscope store drop {name}" for name in leftovers))
+        return Check("store", WARN, _leftovers_detail(detail, leftovers), _leftovers_fix(leftovers))
     return Check("store", OK, detail)
+
+
+MISSING_TABLES_FIX = "`fediscope process` rewrites them: every row of each, its tables made again"
+
+
+def _tables_by_metric(tables: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{', '.join(names)} (metric {name})" for name, names in tables.items())
+
+
+def _leftovers_detail(detail: str, leftovers: Mapping[str, list[str]]) -> str:
+    return (f"{detail}; table(s) no catalog entry lists, left by an interrupted write or an older fediscope: "
+            f"{_tables_by_metric(leftovers)}")
+
+
+def _leftovers_fix(leftovers: Iterable[str]) -> str:
+    return "remove them: " + "; ".join(f"fediscope store drop {name}" for name in leftovers)
+
+
+def _missing_tables(detail: str, missing: Mapping[str, list[str]], leftovers: Mapping[str, list[str]],
+                    own_dir: Path | None) -> Check:
+    """The FAIL of a store whose catalog lists metrics whose tables are gone (dropped by hand): every read of them
+    fails (``report``, ``store export``, the results API). ``fediscope process`` writes such a metric anew; one
+    without its SQL file it does not compute, and ``fediscope store drop`` removes it."""
+    from fediscope.engine.metrics import without_metric_file
+
+    orphans = without_metric_file(missing, own_dir=own_dir)
+    fixes = [MISSING_TABLES_FIX] if set(missing) - set(orphans) else []
+    fixes += [f"`fediscope store drop {name}` (no SQL file defines it)" for name in orphans]
+    if leftovers:
+        detail = _leftovers_detail(detail, leftovers)
+        fixes.append(_leftovers_fix(leftovers))
+    return Check("store", FAIL, f"{detail}; metric(s) the catalog lists whose table(s) are missing (dropped by "
+                                f"hand?), which every read of them fails on: {_tables_by_metric(missing)}",
+                 "; ".join(fixes))
 
 
 def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:

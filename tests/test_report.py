@@ -707,3 +707,39 @@ def test_the_days_a_source_added_later_began_are_marked_in_text_chart_and_trendi
     said = _section(analysis.trending_hashtags(store))
     assert ("(partial): on 2024-01-20 (the 7 days before), 2024-01-28 (the latest 7 days) a source's collection "
             "began in part") in said
+
+
+def test_a_table_dropped_by_hand_fails_doctor_and_the_next_process_makes_report_work_again(
+        capsys, cli_env, monkeypatch):
+    """Was: report stopped at the missing table while doctor said OK, and process reported the metric "unchanged
+    (not recomputed)" without making its table again."""
+    import sqlite3
+
+    from doubles.sample_metrics import SEED, STATUSES
+
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    store = cli_env / "pipeline.db"
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / "lake"))
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{store}")
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "sample-metrics-test-key")
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), STATUSES, seed=SEED, policy=policy_from_settings(settings))
+    assert run(capsys, "process")[0] == 0
+    with sqlite3.connect(store) as connection:
+        connection.execute("DROP TABLE metric_languages")
+
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 1 and "metric_languages" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "doctor")
+    store_line = next(line for line in out.splitlines() if " store " in f" {line} ")
+    assert store_line.startswith("FAIL") and "metric_languages (metric languages)" in store_line, out
+    assert "`fediscope process` rewrites them" in out
+
+    code, out, err = run(capsys, "process")
+    assert code == 0 and "unchanged (not recomputed)" not in out and "stored (0 written)" not in out, out + err
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0 and "== Languages ==" in out, err

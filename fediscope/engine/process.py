@@ -221,7 +221,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         step = time.perf_counter()
         generation = load_manifest(eng.lake).generation
         snapshots = MetricSnapshots(eng.lake, kept, summary.store)
-        in_store = store.generations()
+        in_store = _generations(store)
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
         fingerprints = {n: _input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
@@ -281,6 +281,17 @@ def _input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:
     if COLLECTION_STARTS.name not in metric.sql:
         return sql_fingerprint(metric.sql)
     return sql_fingerprint(metric.sql + "\n" + json.dumps([[s.instance, s.ended, str(s.oldest_day)] for s in starts]))
+
+
+def _generations(store: MetricStore) -> dict[str, str | None]:
+    """Each stored metric's generation (:meth:`~fediscope.store.port.MetricStore.generations`), None for one whose
+    tables are missing (dropped by hand: :meth:`~fediscope.store.port.MetricStore.missing_tables`): its kept
+    results no longer describe the store, so it is recomputed and written in full (the store's write makes its
+    tables again, and logs it), where it was reported "unchanged (not recomputed)" with the store still without
+    them."""
+    generations = store.generations()
+    generations.update(dict.fromkeys(store.missing_tables()))
+    return generations
 
 
 def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,

@@ -131,6 +131,15 @@ class BaseStore(ABC):
     def _metric_tables(self) -> dict[str, list[str]]:
         """Every table named as a metric's table, by metric (catalog entry or not), with the tables' names."""
 
+    @abstractmethod
+    def _table_names(self) -> list[str]:
+        """The name of every table the store holds (one round trip)."""
+
+    @abstractmethod
+    def _tables_of(self, schema: TableSchema) -> list[str]:
+        """The names of the tables a metric stored with ``schema`` (one with columns) has: on HBase its rank table
+        too when it is ranked."""
+
     def _stopped_load_tables(self) -> dict[str, list[str]]:
         """The tables a load of a metric stopped half-way left beside its table, by metric, whether the catalog
         lists the metric or not (MariaDB's ``_new_<metric>`` and ``_old_<metric>``); none here."""
@@ -156,7 +165,7 @@ class BaseStore(ABC):
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
         self._remove_stopped_loads(check_metric_name(metric.name))
-        existing = self._stored(metric.name)
+        existing = self._without_missing_tables(self._stored(metric.name))
         plan = plan_write(metric, rows, existing, types=types)
         if existing is None and not plan.schema.columns:  # computed, no rows, no column types: listed, no table
             listed = _listed_empty(metric)
@@ -263,6 +272,15 @@ class BaseStore(ABC):
             found.setdefault(name, set()).update(names)
         return {name: sorted(found[name]) for name in sorted(found)}
 
+    def missing_tables(self) -> dict[str, list[str]]:
+        """See :meth:`~fediscope.store.port.MetricStore.missing_tables`."""
+        schemas = {name: schema for name, schema in self._load_schemas().items() if schema.columns}
+        if not schemas:  # nothing listed with a table: no need to list the tables
+            return {}
+        present = set(self._table_names())
+        found = {name: self._absent_tables(schemas[name], present) for name in sorted(schemas)}
+        return {name: tables for name, tables in found.items() if tables}
+
     def drop(self, metric: str) -> bool:
         """See :meth:`~fediscope.store.port.MetricStore.drop`."""
         self._check_writable(f"drop metric {metric}")
@@ -280,13 +298,13 @@ class BaseStore(ABC):
         (:mod:`fediscope.engine.metric_state`). Skips the full read and comparison :meth:`write` makes.
         ``row_count`` is the metric's row count afterwards; ``columns``, when given, every column of the result.
         Returns the metric's generation afterwards (the one it had when nothing changed), or None when the change
-        needs the full path (no table yet, a schema change that rebuilds the table, or a stored column that is not
-        among ``columns``) and nothing was written.
+        needs the full path (no table yet, a table of it missing: :meth:`missing_tables`, a schema change that
+        rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
         """
         self._check_writable(f"write metric {metric.name}")
         self._remove_stopped_loads(check_metric_name(metric.name))
         existing = self._stored(metric.name)
-        if existing is None or _columns_not_in(existing, columns):
+        if existing is None or _columns_not_in(existing, columns) or self._absent_tables(existing):
             return None
         plan = plan_write(metric, rows, existing)
         if plan.rebuild:
@@ -374,6 +392,27 @@ class BaseStore(ABC):
         generation = kept or uuid.uuid4().hex
         self._save_schema(with_fields(schema, generation=generation), question, row_count)
         return generation
+
+    def _absent_tables(self, schema: TableSchema, present: set[str] | None = None) -> list[str]:
+        """The tables of a metric stored with ``schema`` (one with columns) that the store does not hold (dropped
+        by hand); ``present``: every table's name, when already listed."""
+        present = set(self._table_names()) if present is None else present
+        return [name for name in self._tables_of(schema) if name not in present]
+
+    def _without_missing_tables(self, existing: TableSchema | None) -> TableSchema | None:
+        """Before a write: ``existing``, or None when a table of it is missing (:meth:`missing_tables`), after
+        removing what is left of the metric (its catalog entry, on HBase its other table's rows), so that the
+        write is a first write: every row written, the tables made again. Without this such a write compared the
+        result with a table that is not there (an error), or left a rank table missing for good."""
+        if existing is None:
+            return None
+        absent = self._absent_tables(existing)
+        if not absent:
+            return existing
+        log.warning("metric=%s its table(s) %s are missing from the store (dropped by hand?): writing every row "
+                    "anew", existing.metric, ", ".join(absent))
+        self._drop(existing)
+        return None
 
     def _stored(self, metric: str) -> TableSchema | None:
         """The schema of a metric that has a table (not of one only listed in the catalog with no rows)."""

@@ -255,13 +255,19 @@ class HBaseStore(BaseStore):
     def _metric_tables(self) -> dict[str, list[str]]:
         """Tables named ``<prefix>_<name>`` or ``<prefix>_<name>-rank`` (:mod:`~fediscope.store.hbase_schema`)."""
         found: dict[str, list[str]] = {}
-        with self._connection("list the tables") as conn:
-            names = [name.decode() for name in conn.tables()]
-        for name in names:
+        for name in self._table_names():
             metric = layout.metric_of_table(self.prefix, name)
             if metric is not None and not metric_name_problem(metric):
                 found.setdefault(metric, []).append(name)
         return found
+
+    def _table_names(self) -> list[str]:
+        with self._connection("list the tables") as conn:
+            return [name.decode() for name in conn.tables()]
+
+    def _tables_of(self, schema: TableSchema) -> list[str]:
+        """Its data table, and its rank table when it is ranked (:func:`~.hbase_schema.metric_tables`)."""
+        return list(layout.metric_tables(self.prefix, schema.metric, schema.rank_column is not None))
 
     # -- row keys -----------------------------------------------------------------------------------------
 

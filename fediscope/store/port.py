@@ -162,6 +162,14 @@ class MetricStore(Protocol):
         :meth:`drop` removes them; the next first write of a metric replaces its own, and its next write of any
         kind removes what a stopped load of it left."""
 
+    def missing_tables(self) -> dict[str, list[str]]:
+        """The metrics the catalog lists whose tables the store does not hold (dropped by hand), by name, each with
+        the missing tables' names: ``metric_<name>`` on the SQL stores; on HBase its data table, or its rank table
+        when it is ranked. A metric listed with no columns (computed with no rows and no column types: see
+        :meth:`write`) has no table by design and is never among them. Every read of such a metric fails on the
+        missing table; its next :meth:`write` is a first write (every row written, its tables made again), and
+        :meth:`write_changes` returns None for it. ``fediscope doctor`` FAILs naming them."""
+
     def close(self) -> None: ...
 
 

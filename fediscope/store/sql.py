@@ -50,6 +50,7 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    event,
     false,
     func,
     inspect,
@@ -59,6 +60,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
@@ -88,6 +90,8 @@ class SQLStore(BaseStore):
     """A :class:`~fediscope.store.port.MetricStore` over a SQLAlchemy engine; see the module docstring."""
 
     table_options: dict[str, Any] = {}
+    #: what a failure to reach the database is called (:meth:`_errors`): a server is connected to, a file opened
+    connecting = "connect to the store"
     #: characters of a text value column a dialect's index may hold (None: whole values, as SQLite indexes them)
     text_index_length: int | None = None
 
@@ -95,6 +99,7 @@ class SQLStore(BaseStore):
         self.url = url
         self.read_only = read_only
         self._engine = engine
+        event.listen(engine, "handle_error", _note_connect_failure)
         self._shown_url = redact_url(url)  # every secret masked: the password, also one in the query string
         self._catalog = Table(
             CATALOG, MetaData(),
@@ -221,6 +226,9 @@ class SQLStore(BaseStore):
 
     def _metric_tables(self) -> dict[str, list[str]]:
         return _by_metric(self._table_names(), (METRIC_TABLE_PREFIX,))
+
+    def _tables_of(self, schema: TableSchema) -> list[str]:
+        return [f"{METRIC_TABLE_PREFIX}{schema.metric}"]
 
     def _stopped_load_tables(self) -> dict[str, list[str]]:
         """The ``_new_<metric>`` and ``_old_<metric>`` tables a load stopped half-way left (:meth:`_load`): only
@@ -466,7 +474,23 @@ class SQLStore(BaseStore):
             driver = getattr(exc, "orig", None)
             reason = str(driver or exc).splitlines()[0]
             kind = StoreSchemaError if _missing_column(driver) else StoreError
+            if getattr(exc, _CONNECTING, False):  # not what was being done: no connection was made for it
+                doing = self.connecting
             raise kind(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+
+
+#: the attribute :func:`_note_connect_failure` sets on an error raised while connecting
+_CONNECTING = "fediscope_while_connecting"
+
+
+def _note_connect_failure(context: ExceptionContext) -> None:
+    """Mark an error the database raised while a connection was being made (a wrong password, no server at that
+    address, a SQLite file that cannot be opened): :meth:`SQLStore._errors` then says it could not connect, not
+    that it could not do what it was about to ("could not create the catalog table: (1045, Access denied…)").
+    SQLAlchemy's own marks do not tell them apart: the error has no statement, but neither has one raised by a
+    COMMIT; its handle_error event has no connection only for an error raised while connecting."""
+    if context.connection is None and context.sqlalchemy_exception is not None:
+        setattr(context.sqlalchemy_exception, _CONNECTING, True)
 
 
 #: MySQL's and MariaDB's ER_BAD_FIELD_ERROR, "Unknown column"

@@ -102,6 +102,8 @@ class SQLiteStore(SQLStore):
     """``read_only=True`` opens the file with SQLite's ``mode=ro`` (and ``PRAGMA query_only``): the file, its
     directory and the catalog are never created, and a file that does not exist is a :class:`StoreError`."""
 
+    connecting = "open the store"
+
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         if url.startswith("sqlite:") and (problem := store_url_problem(url)):  # the settings check's words
             raise url_error(url, problem)

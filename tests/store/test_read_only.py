@@ -67,11 +67,12 @@ def test_a_missing_sqlite_file_is_refused_without_creating_anything(tmp_path: Pa
     assert not path.parent.exists()
 
 
-def test_a_corrupt_sqlite_file_is_a_read_error_not_a_create_error(tmp_path: Path) -> None:
+def test_a_corrupt_sqlite_file_is_an_open_error_not_a_create_error(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.db"
     path.write_bytes(b"not a database" * 200)
-    with pytest.raises(StoreError, match="could not read the catalog"):
+    with pytest.raises(StoreError, match="could not open the store: file is not a database") as info:
         open_store(f"sqlite:///{path}", read_only=True)
+    assert "create" not in str(info.value)
 
 
 def test_hbase_opened_for_reading_creates_no_catalog_table(hbase_double: Any,

@@ -101,7 +101,7 @@ def test_sqlite_relative_and_memory_urls(tmp_path, monkeypatch):
 
 def test_sqlite_unreadable_file_is_a_store_error(tmp_path):
     (tmp_path / "bad.db").write_text("this is not a database" * 100)
-    with pytest.raises(StoreError, match="could not create the catalog table"):
+    with pytest.raises(StoreError, match="could not open the store: file is not a database"):
         open_store(f"sqlite:///{tmp_path / 'bad.db'}")
 
 
@@ -165,14 +165,14 @@ def test_mariadb_wrong_password_is_a_clear_error_without_the_password(mariadb_ur
     wrong = mariadb_url.replace("fediscope-test-password", "not-the-password")
     with pytest.raises(StoreError) as caught:
         open_store(wrong)
-    assert "Access denied" in str(caught.value)
+    assert "could not connect to the store: (1045, \"Access denied" in str(caught.value)  # not the catalog table
     assert "not-the-password" not in str(caught.value) and "***" in str(caught.value)
 
 
 def test_mysql_url_problems_are_config_errors():
     with pytest.raises(ConfigError, match="names no database"):
         open_store("mysql+pymysql://u:p@127.0.0.1:3306")
-    with pytest.raises(StoreError, match="could not create the catalog table"):
+    with pytest.raises(StoreError, match=r"could not connect to the store: \(2003, "):  # not the catalog table
         open_store("mysql+pymysql://u:secret@127.0.0.1:1/db", connect_timeout=1)
 
 
