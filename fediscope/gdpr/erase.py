@@ -6,7 +6,8 @@ the account collectable again:
 1. the account key goes on the suppression list (later collections skip the account, its statuses and boosts);
 2. **find** (first pass): the id pseudonyms and status links that point at the account (:class:`Traces`); the
    id pseudonyms (with privacy off: digests of ``instance/id``) join the suppression list too (later replies to
-   the account lose the reference);
+   the account lose the reference); what it finds, and what a stopped run of the same erasure had found, is kept
+   in ``<lake>/_state/erasing_traces.json`` until step 7 is done (:mod:`fediscope.gdpr.resume`);
 3. **checkpoints**: those of an ``account:`` source for the account are deleted, and every other checkpoint or settle
    mark holding the id of one of its statuses (or of a boost of one) on that instance — with the instance, the id
    names its author — is moved to an id that names none, down for the ids below which all is landed, up for a
@@ -39,7 +40,8 @@ the account collectable again:
    process`` recomputes every metric — aggregates included — without the account;
 6. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
    deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
-7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``.
+7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``;
+   then the traces kept at step 2 are removed.
 
 **One account, several keys.** Local accounts of a server served from ``social.example.com`` whose handles are
 ``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule existed, or by a
@@ -60,20 +62,24 @@ a status landed under both, an id pseudonym, which depends on the instance and n
 of both, and is gone once the first key is applied, so the result is that of erasing the keys one by one. An
 interrupted erasure leaves every file either untouched or rewritten for all keys; running it again finishes it.
 
-**Interrupted.** Run again, an erasure stopped anywhere (Ctrl-C, SIGTERM, a lost machine) finishes it: the
-checkpoints move before any raw file is rewritten, while the status ids are still found; once the raw batches are
-rewritten, the account's curated rows still name its statuses (their copies, ``origin_ref``, links), and the curated
-``status_deletions`` are rewritten before the ``statuses`` (the lake lists them in that order), so the deletions of
-its statuses are still matched; what neither names any more — a reply's ``in_reply_to_id`` in a curated partition
-rewritten after the one holding its statuses, or an old reply's — is found by the raw records of the reply, which
-say ``[erased]`` (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`); a reply that is linked to the
-account by its ``in_reply_to_account_id`` alone, once the records holding the account's ids are rewritten, by the
-suppression list, which holds them. A raw file of only the account's
-records leaves the curated manifest even when the erasure stops right after deleting it (:func:`erase_raw`). A
-``fediscope process`` in between does not finish it (the account's own curated rows stay until the erasure is run
-again), but it undoes none of it: it reads the rewritten batches again, and their versions of other people's
-statuses, which tie with the curated rows on the fetch and the counts, win the merge
-(:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted author).
+**Interrupted.** Run again, an erasure stopped anywhere (Ctrl-C, SIGTERM, a lost machine) finishes it: it starts
+from what the stopped run found, kept at step 2 (:mod:`fediscope.gdpr.resume`) — so another person's boost of the
+account's status, named by the status's link alone in a curated partition the stopped run had not reached, and the
+store's rows of its statuses by id, are found although the raw records and the curated rows that held the link and
+the ids are rewritten already; besides, the checkpoints move before any raw file is rewritten, while the status ids
+are still found; once the raw batches are rewritten, the account's curated rows still name its statuses (their
+copies, ``origin_ref``, links), and the curated ``status_deletions`` are rewritten before the ``statuses`` (the lake
+lists them in that order), so the deletions of its statuses are still matched; what neither names any more — a
+reply's ``in_reply_to_id`` in a curated partition rewritten after the one holding its statuses, or an old reply's —
+is found by the raw records of the reply, which say ``[erased]``
+(:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`); a reply that is linked to the account by its
+``in_reply_to_account_id`` alone, once the records holding the account's ids are rewritten, by the suppression list,
+which holds them. A raw file of only the account's records leaves the curated manifest even when the erasure stops
+right after deleting it (:func:`erase_raw`). A ``fediscope process`` in between does not finish it (the account's
+own curated rows stay until the erasure is run again), but it undoes none of it: it reads the rewritten batches
+again, and their versions of other people's statuses, which tie with the curated rows on the fetch and the counts,
+win the merge (:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted
+author).
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
@@ -105,6 +111,7 @@ from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.old_replies import OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs
+from fediscope.gdpr.resume import forget_traces, resume_traces
 from fediscope.gdpr.subject import (
     ORIGIN_REF_COLUMN,
     STATUS_ID_COLUMN,
@@ -636,12 +643,14 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             policy = policy_from_settings(settings) if subject.pseudonymised else None
             # every key in one pass of each kind (module docstring, "The keys share the passes")
             found = find_all_traces(lake, subjects)
-            for each, traces in zip(subjects, found, strict=True):  # before any file is rewritten
+            keys = list(zip(subjects, found, strict=True))
+            # with what a stopped run of it found, kept for this run and any after (fediscope.gdpr.resume)
+            report.warnings.extend(resume_traces(lake, keys))
+            for each, traces in keys:  # before any file is rewritten
                 if each.pseudonymised:
                     add_suppressed(lake, each.key, traces.ids)
                 elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
                     add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
-            keys = list(zip(subjects, found, strict=True))
             checkpoints, warnings = erase_checkpoints(lake, keys, policy)
             report.warnings.extend(warnings)
             # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
@@ -681,5 +690,6 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
         append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
                             **({"also_keys": report.also_keys} if report.also_keys else {}),
                             "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
+        forget_traces(lake, subjects)  # done: a run again needs them no more
     log.info("erasure done: %s", report.summary())
     return report

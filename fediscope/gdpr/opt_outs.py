@@ -30,11 +30,15 @@ used to stay until somebody asked for an erasure. Now:
 ``<lake>/_state/opt_outs/erasing.json`` (``"erasing": true``, pseudonyms only), deleted after the other notes, once
 the erasure is done. A curation stopped part-way through it (Ctrl-C, a lost machine) has rewritten the curated
 accounts table and the raw lake already, so the account is found nowhere any more, yet its curated statuses may
-remain: the next curation erases the keys of that note without looking for them. What the stopped pass left of a
-reply to one of the account's statuses in a curated partition it had not reached yet (the status id, which the
-raw records of the reply no longer hold) is found as ``fediscope gdpr erase`` finds it, by those raw records, which
-say ``[erased]`` (:class:`~fediscope.gdpr.old_replies.OldReplies`, without a suppression list; the same pass
-scrubs the reply ids an older release left, whoever's, counted under ``other`` in the audit line).
+remain: the next curation erases the keys of that note without looking for them, starting from the traces the
+stopped erasure had found (:mod:`fediscope.gdpr.resume`: ``<lake>/_state/erasing_traces.json``, kept as ``fediscope
+gdpr erase`` keeps them, so another person's boost of one of the account's statuses in a curated partition the
+stopped pass had not reached is erased too, although nothing else links it to the account any more). What the
+stopped pass left of a reply to one of the account's statuses in a curated partition it had not reached yet (the
+status id, which the raw records of the reply no longer hold) is found as ``fediscope gdpr erase`` finds it, by
+those raw records, which say ``[erased]`` (:class:`~fediscope.gdpr.old_replies.OldReplies`, without a suppression
+list; the same pass scrubs the reply ids an older release left, whoever's, counted under ``other`` in the audit
+line).
 
 A pending note is data about the account like any other: ``fediscope gdpr export`` lists the notes naming its
 key(s) (:func:`notes_about`; the marker of a stopped erasure too, ``"erasing": true``), and ``fediscope gdpr
@@ -407,6 +411,7 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     from fediscope.gdpr.curated import erase_curated
     from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
     from fediscope.gdpr.old_replies import OldReplies
+    from fediscope.gdpr.resume import forget_traces, resume_traces
     from fediscope.gdpr.subject import Subject
     from fediscope.gdpr.texts import RewrittenTexts
 
@@ -416,13 +421,16 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     found = find_all_traces(lake, subjects)
     for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
         traces.with_deletions = False
+    keys = list(zip(subjects, found, strict=True))
+    resume_traces(lake, keys)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
     texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
-    raw: Counter[str] = erase_raw(lake, list(zip(subjects, found, strict=True)), old_replies, texts)
+    raw: Counter[str] = erase_raw(lake, keys, old_replies, texts)
     curated: Counter[str] = erase_curated(lake, found, old_replies, texts)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
     other = old_replies.counts() | texts.counts()
     append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
                         "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
                         "curated": dict(curated), **({"other": other} if other else {})})
+    forget_traces(lake, subjects)
     return dict(raw), dict(curated), other

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fediscope.config import Settings, instance_domain
@@ -228,6 +228,27 @@ class Traces:
             return frozenset({self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
                                                              (each.partition("/") for each in self.ids))})
         return frozenset({self.key, *self.ids, *self.status_links})
+
+    def found(self) -> dict[str, list[Any]]:
+        """Everything found (each set field: ids, links, status ids, ``origin_ref`` values, copies), as JSON can
+        hold it, sorted: what :mod:`fediscope.gdpr.resume` keeps for an erasure run again."""
+        return {name: sorted(list(each) if isinstance(each, tuple) else each for each in values)
+                for name, values in self._sets().items()}
+
+    def add_found(self, found: Mapping[str, Any]) -> None:
+        """Add what :meth:`found` gave (read back from JSON: pairs as lists). ValueError when it is not that."""
+        sets = self._sets()
+        for name, values in found.items():
+            if name not in sets or not isinstance(values, list):
+                raise ValueError(f"not a set of traces: {name!r}")
+            for value in values:
+                pair = isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+                if not (isinstance(value, str) or pair):
+                    raise ValueError(f"not a trace in {name}: {value!r}")
+                sets[name].add(tuple(value) if pair else value)
+
+    def _sets(self) -> dict[str, set[Any]]:
+        return {f.name: value for f in fields(self) if isinstance(value := getattr(self, f.name), set)}
 
     def is_account_id(self, value: Any, instance: str) -> bool:
         """Is ``value``, an account id field of a record landed from ``instance``, the subject's id there?"""

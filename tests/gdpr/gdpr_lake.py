@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
@@ -139,6 +141,17 @@ def files_holding(roots: Iterable[Path], needles: Iterable[str]) -> dict[str, li
 
 def store_files(db: Path) -> list[Path]:
     return [p for p in db.parent.glob(db.name + "*") if p.is_file()]
+
+
+# -- comparisons ----------------------------------------------------------------------------------------------
+def curated_tables(lake_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every curated table's rows (each file's, the ``dt`` of its directory added), in a fixed order."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((lake_dir / "curated").rglob("*.parquet")):
+        day = {"dt": path.parent.name.split("=", 1)[1]} if path.parent.name.startswith("dt=") else {}
+        tables.setdefault(path.relative_to(lake_dir / "curated").parts[0], []).extend(
+            {**row, **day} for row in pq.read_table(path).to_pylist())
+    return {name: sorted(rows, key=repr) for name, rows in tables.items()}
 
 
 # -- interruptions ----------------------------------------------------------------------------------------------

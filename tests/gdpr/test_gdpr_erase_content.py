@@ -13,9 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
-from gdpr_lake import KEY, SUBJECT, stop_after
+from gdpr_lake import KEY, SUBJECT, curated_tables, stop_after
 
 from fediscope.config import Settings
 from fediscope.engine.base import open_engine
@@ -28,16 +27,6 @@ from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.batches import raw_batch_files, read_batch
 
 NOBODY = "nobody-here@localhost:3000"
-
-
-def curated_tables(lake_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every curated table's rows (each file's, the ``dt`` of its directory added), in a fixed order."""
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted((lake_dir / "curated").rglob("*.parquet")):
-        day = {"dt": path.parent.name.split("=", 1)[1]} if path.parent.name.startswith("dt=") else {}
-        tables.setdefault(path.relative_to(lake_dir / "curated").parts[0], []).extend(
-            {**row, **day} for row in pq.read_table(path).to_pylist())
-    return {name: sorted(rows, key=repr) for name, rows in tables.items()}
 
 
 def rebuilt(env: Any, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:

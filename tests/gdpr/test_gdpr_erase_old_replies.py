@@ -23,6 +23,7 @@ from gdpr_lake import LOCAL, SUBJECT, files_holding, land_recordings, recorded, 
 
 from fediscope.gdpr.erase import AUDIT_PATH
 from fediscope.gdpr.old_replies import OldReplies, is_old_reply, may_hold
+from fediscope.gdpr.resume import TRACES_PATH
 from fediscope.gdpr.subject import ERASED, account_key_of, nested_statuses
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.batches import encode_jsonl, raw_batch_files, read_batch, write_batch
@@ -291,9 +292,11 @@ def test_a_reply_linked_by_its_account_id_alone_is_scrubbed_after_an_interrupted
     """An erasure stopped (Ctrl-C) after rewriting the raw batches that held the subject's id (its account records,
     the statuses mentioning it), before the one holding a reply to it that neither mentions it nor answers a status
     the lake holds, then run again (or any erasure after it). Was: the rerun no longer knew the subject's ids (they
-    are on the suppression list, but not tied to the subject), so the reply kept them, raw and curated. Now a reply
-    whose ``in_reply_to_account_id`` is on the suppression list is scrubbed as landing scrubs it (``unreplied``),
-    counted as an old reply: nobody's in particular."""
+    are on the suppression list, but not tied to the subject), so the reply kept them, raw and curated. Now the
+    subject's erasure run again starts from the ids the stopped run found (fediscope.gdpr.resume) and scrubs the reply
+    as the subject's; any other erasure scrubs a reply whose ``in_reply_to_account_id`` is on the suppression list as
+    landing scrubs it (``unreplied``), counted as an old reply: nobody's in particular. What the stopped run found is
+    kept until the subject's erasure is run again."""
     env = unmentioned_reply
     with monkeypatch.context() as interrupted:
         stop_after(interrupted, env.reply_path, 0)
@@ -308,13 +311,19 @@ def test_a_reply_linked_by_its_account_id_alone_is_scrubbed_after_an_interrupted
     report = json.loads(result.out)
 
     assert files_holding(_everywhere(env), env.answered) == {}
-    assert set(files_holding(_everywhere(env), [env.replied_to])) <= {suppressed}
+    kept_traces = str(env.lake_dir / TRACES_PATH)
+    assert set(files_holding(_everywhere(env), [env.replied_to])) <= {suppressed, kept_traces}
+    assert (kept_traces in files_holding(_everywhere(env), [env.replied_to])) == (account == NOBODY)
     (reply,) = [s for s in _replies(_raw(env)) if s["uri"] == env.reply_uri]
     assert (reply["in_reply_to_id"], reply["in_reply_to_account_id"]) == (ERASED, None)
     rows = [row for rows in _curated(env).values() for row in rows if row["uri"] == reply["uri"]]
     assert rows and all(row["in_reply_to_id"] == ERASED and row["is_reply"] for row in rows)
-    assert {k: report["other"].get(k) for k in ("old_reply_records_scrubbed", "old_reply_rows_scrubbed")} == {
-        "old_reply_records_scrubbed": 1, "old_reply_rows_scrubbed": len(rows)}
+    old = {k: report["other"].get(k) for k in ("old_reply_records_scrubbed", "old_reply_rows_scrubbed")}
+    if account == NOBODY:
+        assert old == {"old_reply_records_scrubbed": 1, "old_reply_rows_scrubbed": len(rows)}
+    else:  # the subject's reply: the raw pass stopped before its batch, the last one
+        assert old == {"old_reply_records_scrubbed": None, "old_reply_rows_scrubbed": None}
+        assert report["raw"]["records_scrubbed"] == 1
     kept = {s["in_reply_to_id"] for s in _replies(_raw(env))}
     assert env.kept < kept  # the replies to nobody erased keep their ids
 

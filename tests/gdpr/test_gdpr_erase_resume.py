@@ -1,0 +1,172 @@
+"""An erasure stopped part-way through its curated pass and run again gives what an uninterrupted erasure gives.
+
+The recordings (admin boosts the subject's status) landed through the real privacy policy, with admin's boost landed
+again as a share event posted on a later day (:func:`~gdpr_lake.land_recent_copies`): its curated row lies in a later
+``statuses`` partition than the subject's status it boosts. Curated by the real DuckDB curation, metric rows in a real
+SQLite store by ``fediscope process``. One copy of the lake and store is erased in one go, the other is stopped
+(Ctrl-C) after the first curated ``statuses`` partition was rewritten — the one holding the subject's statuses —
+then erased again.
+
+Was: the run again left admin's later boost in the curated statuses (and the store's rows of the subject's statuses
+by id). A boost row names the status it boosts by its link only, which the erasure knew from the raw records (erased
+by the first run) or from the subject's curated rows (rewritten by the first run): found nowhere any more.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gdpr_lake import KEY, RECENT, SUBJECT, curated_tables, land_recent_copies, land_recordings, stop_after
+
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric
+from fediscope.engine.process import run_process
+from fediscope.gdpr.erase import erase_account, stored_metrics
+from fediscope.gdpr.opt_outs import note_opt_outs
+from fediscope.gdpr.resume import TRACES_PATH
+from fediscope.lake.backend import open_lake
+from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.privacy import policy_from_settings
+from fediscope.store.port import open_store
+
+#: Metrics that name a status by its id alone (a result per status, no account column, no link): the erasure finds
+#: their rows of the subject's statuses by the ids it knows (fediscope.gdpr.subject.names_status).
+BY_ID = Metric(name="gdpr_test_by_status_id", question="How often was each status boosted?",
+               key=("fetched_from", "status_id"), sql="-- test metric, rows written by the test")
+BY_ORIGIN = Metric(name="gdpr_test_by_origin_ref", question="How often was each status favourited?",
+                   key=("origin_ref",), sql="-- test metric, rows written by the test")
+
+
+def _settings(root: Path, privacy: bool) -> Settings:
+    return Settings(lake=str(root / "lake"), store=f"sqlite:///{root / 'store.db'}",
+                    **({"pseudonym_key": KEY} if privacy else {"privacy": False}))
+
+
+def _raw(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    lake = open_lake(settings.lake)
+    return {path: list(read_batch(lake, path)) for path in raw_batch_files(lake)}
+
+
+def _store(settings: Settings) -> dict[str, list[str]]:
+    """Every metric table's rows, as the store lists its metrics."""
+    store = open_store(settings.store)
+    try:
+        return {name: sorted(json.dumps(row, sort_keys=True, default=str) for row in store.all(metric))
+                for name, metric in stored_metrics(store).items()}
+    finally:
+        store.close()
+
+
+def _fill_store(settings: Settings) -> None:
+    """A row of :data:`BY_ID` and of :data:`BY_ORIGIN` for every curated status."""
+    rows = curated_tables(Path(settings.lake))["statuses"]
+    store = open_store(settings.store)
+    try:
+        store.write(BY_ID, list({(r["fetched_from"], r["status_id"]): {
+            "fetched_from": r["fetched_from"], "status_id": r["status_id"], "reblogs": r["reblogs_count"]}
+            for r in rows}.values()))
+        store.write(BY_ORIGIN, list({r["origin_ref"]: {"origin_ref": r["origin_ref"], "favourites": r[
+            "favourites_count"]} for r in rows if r["origin_ref"]}.values()))
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=[True, False], ids=["privacy-on", "privacy-off"])
+def twins(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Settings, Settings]:
+    """Two identical copies (lake and store) of the processed lake, admin's later boost in it."""
+    base = _settings(tmp_path / "base", request.param)
+    lake, policy = open_lake(base.lake), policy_from_settings(base)
+    assert land_recordings(lake, policy) > 50
+    assert land_recent_copies(lake, policy, authors={"admin"}, reblogs=True) == 1
+    run_process(base, progress=False)
+    _fill_store(base)
+    copies = []
+    for name in ("interrupted", "uninterrupted"):
+        shutil.copytree(tmp_path / "base", tmp_path / name)
+        copies.append(_settings(tmp_path / name, request.param))
+    return copies[0], copies[1]
+
+
+def _boosts_of_the_subject(settings: Settings) -> list[dict[str, Any]]:
+    key = policy_from_settings(settings).account_key(SUBJECT) if settings.privacy else SUBJECT
+    rows = curated_tables(Path(settings.lake))["statuses"]
+    links = {row["uri"] for row in rows if row["account_key"] == key}
+    return [row for row in rows if row["reblog_of_uri"] in links]
+
+
+def test_an_erasure_stopped_in_its_curated_pass_and_run_again_leaves_what_an_uninterrupted_one_leaves(
+        twins: tuple[Settings, Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    interrupted, uninterrupted = twins
+    boosts = _boosts_of_the_subject(interrupted)
+    assert sorted(row["dt"] for row in boosts) == ["2026-08-01", RECENT]  # admin's boost, and again a later day
+    stored = _store(interrupted)
+    assert stored[BY_ID.name] and stored[BY_ORIGIN.name] and stored == _store(uninterrupted)
+
+    erase_account(uninterrupted, SUBJECT)
+    with monkeypatch.context() as stopped:
+        written = stop_after(stopped, "curated/statuses/", 1)
+        with pytest.raises(KeyboardInterrupt):
+            erase_account(interrupted, SUBJECT)
+    assert len(written) == 1 and "dt=2026-08-01" in written[0]  # the subject's statuses, not the later boost's day
+    lake = open_lake(interrupted.lake)
+    assert lake.exists(TRACES_PATH)  # what the stopped erasure knew, kept for the run again
+    if interrupted.privacy:  # pseudonyms only
+        assert SUBJECT.split("@")[0].encode() not in lake.read(TRACES_PATH)
+
+    erase_account(interrupted, SUBJECT)
+
+    left = {row["uri"] for row in curated_tables(Path(interrupted.lake))["statuses"]}
+    assert left.isdisjoint(row["uri"] for row in boosts)
+    assert curated_tables(Path(interrupted.lake)) == curated_tables(Path(uninterrupted.lake))
+    assert _raw(interrupted) == _raw(uninterrupted)
+    assert _store(interrupted) == _store(uninterrupted)
+    assert not lake.exists(TRACES_PATH) and not open_lake(uninterrupted.lake).exists(TRACES_PATH)
+
+
+def test_an_opt_out_erasure_stopped_in_its_curated_pass_is_finished_as_an_uninterrupted_one(
+        twins: tuple[Settings, Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opt-out erasure a curation runs (fediscope.gdpr.opt_outs) keeps what it found alike: the next curation,
+    which finishes it, erases admin's later boost of the subject's status too."""
+    interrupted, uninterrupted = twins
+    boosts = _boosts_of_the_subject(interrupted)
+    assert len(boosts) == 2
+    for settings in twins:
+        key = policy_from_settings(settings).account_key(SUBJECT) if settings.privacy else SUBJECT
+        note_opt_outs(open_lake(settings.lake), [key], "stream")
+
+    assert run_process(uninterrupted, progress=False).curate["opted_out_erased"] == 1
+    with monkeypatch.context() as stopped:
+        written = stop_after(stopped, "curated/statuses/", 1)
+        with pytest.raises(KeyboardInterrupt):
+            run_process(interrupted, progress=False)
+    assert len(written) == 1 and "dt=2026-08-01" in written[0]
+    assert open_lake(interrupted.lake).exists(TRACES_PATH)
+    run_process(interrupted, progress=False)
+
+    left = {row["uri"] for row in curated_tables(Path(interrupted.lake))["statuses"]}
+    assert left.isdisjoint(row["uri"] for row in boosts)
+    assert curated_tables(Path(interrupted.lake)) == curated_tables(Path(uninterrupted.lake))
+    assert _raw(interrupted) == _raw(uninterrupted)
+    assert not open_lake(interrupted.lake).exists(TRACES_PATH)
+
+
+def test_an_unreadable_note_is_named_and_replaced_and_other_accounts_entries_are_kept(
+        twins: tuple[Settings, Settings]) -> None:
+    """A damaged note does not hold the erasure up (the law gives it a deadline): the report says what may remain, and
+    the erasure goes on with what it finds. Another account's entry (its erasure stopped) stays for its run again."""
+    settings, _ = twins
+    lake = open_lake(settings.lake)
+    lake.write_atomic(TRACES_PATH, b"{not json")
+    report = erase_account(settings, SUBJECT)
+    assert [w for w in report.warnings if TRACES_PATH in w and "unreadable" in w and "boost" in w]
+    assert not lake.exists(TRACES_PATH)
+
+    other = {"somebody-else": {"status_links": ["urn:fediscope:u000000000000000000000000"]}}
+    lake.write_atomic(TRACES_PATH, json.dumps(other).encode())
+    report = erase_account(settings, SUBJECT)
+    assert not [w for w in report.warnings if TRACES_PATH in w]
+    assert json.loads(lake.read(TRACES_PATH)) == other
