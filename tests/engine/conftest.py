@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from engine_data import policy, settings_for
 from streamed_deletions import land_deletions
 
+from fediscope.config import Settings
 from fediscope.engine.base import Engine, open_engine
 from fediscope.lake.local import LocalLake
 
@@ -87,6 +89,23 @@ def corpus_lake(corpus_raw: Path, tmp_path: Path) -> Path:
     target = tmp_path / "lake"
     shutil.copytree(corpus_raw / "raw", target / "raw")
     return target
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
+                        pytest.param("hbase", id="hbase")])
+def corpus_settings_on_every_store(request: pytest.FixtureRequest, corpus_lake: Path,
+                                   tmp_path: Path) -> Iterator[Settings]:
+    """Settings of :func:`corpus_lake` with each store in turn: a SQLite file, the test MariaDB server, the HBase
+    double (a table prefix of its own)."""
+    kind = request.param
+    if kind == "sqlite":
+        yield settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    elif kind == "mariadb":
+        yield settings_for(corpus_lake, store=request.getfixturevalue("mariadb_url"))
+    else:
+        yield settings_for(corpus_lake, store=request.getfixturevalue("hbase_double").url,
+                           hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
 
 
 @pytest.fixture(scope="session")

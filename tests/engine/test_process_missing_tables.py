@@ -6,8 +6,6 @@ kept results matched the catalog's generation), leaving every read of it failing
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +31,9 @@ def _metrics() -> dict[str, Metric]:
     return {name: every[name] for name in NAMES}
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
-                        pytest.param("hbase", id="hbase")])
-def settings(request: pytest.FixtureRequest, corpus_lake: Path, tmp_path: Path) -> Iterator[Settings]:
-    kind = request.param
-    if kind == "sqlite":
-        yield settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'metrics.db'}")
-    elif kind == "mariadb":
-        yield settings_for(corpus_lake, store=request.getfixturevalue("mariadb_url"))
-    else:
-        yield settings_for(corpus_lake, store=request.getfixturevalue("hbase_double").url,
-                           hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
+@pytest.fixture
+def settings(corpus_settings_on_every_store: Settings) -> Settings:
+    return corpus_settings_on_every_store
 
 
 def _drop_by_hand(settings: Settings) -> list[str]:

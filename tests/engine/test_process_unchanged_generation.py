@@ -5,8 +5,6 @@ the next run that does change rows still writes only the difference, ending as a
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,18 +37,9 @@ def _days(lake_dir: Path) -> list[date]:
     return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
-                        pytest.param("hbase", id="hbase")])
-def settings(request: pytest.FixtureRequest, corpus_lake: Path, tmp_path: Path) -> Iterator[Settings]:
-    kind = request.param
-    if kind == "sqlite":
-        yield settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'metrics.db'}")
-    elif kind == "mariadb":
-        yield settings_for(corpus_lake, store=request.getfixturevalue("mariadb_url"))
-    else:
-        yield settings_for(corpus_lake, store=request.getfixturevalue("hbase_double").url,
-                           hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
+@pytest.fixture
+def settings(corpus_settings_on_every_store: Settings) -> Settings:
+    return corpus_settings_on_every_store
 
 
 def _generations(settings: Settings) -> dict[str, str | None]:
