@@ -164,11 +164,12 @@ def _of(erase: dict[str, Any]) -> str:
 
 
 def _erased(erase: dict[str, Any], statuses: int | None) -> str:
-    """The erasure step's note below the table: its lake, and what it removed or scrubbed."""
+    """The erasure step's note below its row: its lake, and what it removed or scrubbed (its statuses/s are
+    the lake's statuses over its seconds)."""
     lake = ("a copy of the DuckDB full run's lake" if erase.get("corpus_statuses") == statuses else
-            f"the lake of a {erase.get('corpus_statuses') or 0:,}-status corpus of its own (--erase-statuses)")
-    return (f"(gdpr erase, from {lake}: {erase['raw_records']:,} raw records, {erase['curated_rows']:,} "
-            f"curated rows and {erase['store_rows']:,} store rows removed or scrubbed; statuses/s over the lake's)")
+            f"a {erase.get('corpus_statuses') or 0:,}-status corpus of its own (--erase-statuses)")
+    return (f"from {lake}: {erase['raw_records']:,} raw records, {erase['curated_rows']:,} curated rows, "
+            f"{erase['store_rows']:,} store rows removed or scrubbed")
 
 
 def table(results: dict[str, Any]) -> str:
@@ -221,12 +222,12 @@ def table(results: dict[str, Any]) -> str:
         memory = _fmt_mib(stages, stage) if show_memory else ""
         lines.append(f"{label:<{width}}  {_fmt_seconds(seconds):>10}  {_fmt_rate(records, seconds):>12}  "
                      f"{memory:>9}")
+        if stage == "erase":
+            lines.append(f"  {_erased(stages['erase'], (results.get('params') or {}).get('statuses'))}")
     repeat = (results.get("params") or {}).get("repeat", 1)
     if repeat > 1:
         lines.append(f"(baseline and DuckDB steps: the median of {repeat} runs, every run's seconds in the JSON; "
                      "Spark and MapReduce: one run)")
-    if "seconds" in (stages.get("erase") or {}):
-        lines.append(_erased(stages["erase"], (results.get("params") or {}).get("statuses")))
     lines.append("")
     lines.append("ratios")
     for name, value in ratios(stages).items():
