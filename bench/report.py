@@ -104,6 +104,8 @@ def ratios(stages: dict[str, Any]) -> dict[str, float | None]:
             _sum(_get(stages, "duckdb", "engine_start_seconds"), _get(stages, "baseline", "features_seconds")),
             _get(stages, "baseline", "seconds")),
         "floor_incremental_vs_full": _ratio(_get(stages, "duckdb_incremental", "engine_start_seconds"), duck_total),
+        # the DuckDB full run of the lake it erased from (that of a corpus of its own when the benchmark's is larger)
+        "erase_vs_duckdb_full": _ratio(_get(stages, "erase", "seconds"), _get(stages, "erase", "process_seconds")),
     }
 
 
@@ -153,6 +155,23 @@ def _written(stages: dict[str, Any], stage: str) -> str:
     return f"{written:,} of {held:,} rows written"
 
 
+def _of(erase: dict[str, Any]) -> str:
+    """' (890 of 101,432 statuses)' for the erasure step's label: the account's statuses of the lake's (nothing
+    when it did not run)."""
+    if "lake_statuses" not in erase:
+        return ""
+    return f" ({erase.get('account_statuses') or 0:,} of {erase['lake_statuses']:,} statuses)"
+
+
+def _erased(erase: dict[str, Any], statuses: int | None) -> str:
+    """The erasure step's note below its row: its lake, and what it removed or scrubbed (its statuses/s are
+    the lake's statuses over its seconds)."""
+    lake = ("a copy of the DuckDB full run's lake" if erase.get("corpus_statuses") == statuses else
+            f"a {erase.get('corpus_statuses') or 0:,}-status corpus of its own (--erase-statuses)")
+    return (f"from {lake}: {erase['raw_records']:,} raw records, {erase['curated_rows']:,} curated rows, "
+            f"{erase['store_rows']:,} store rows removed or scrubbed")
+
+
 def table(results: dict[str, Any]) -> str:
     """The human-readable report: one line per measured step, then ratios and targets."""
     stages = results["stages"]
@@ -180,6 +199,8 @@ def table(results: dict[str, Any]) -> str:
          _get(stages, "duckdb_incremental", "store_seconds"), None, False),
         ("duckdb_incremental", "DuckDB incremental: whole run (+1% new data)",
          _get(stages, "duckdb_incremental", "total_seconds"), n_new, True),
+        ("erase", f"gdpr erase: most active account{_of(stages.get('erase') or {})}",
+         _get(stages, "erase", "seconds"), _get(stages, "erase", "lake_statuses"), True),
         ("spark", "Spark JVM start (session)", _get(stages, "spark", "jvm_start_seconds"), None, False),
         ("spark", "Spark curate (raw JSON -> Parquet)", _get(stages, "spark", "curate_seconds"), n, False),
         ("spark", "Spark metrics, all (curated Parquet)", _get(stages, "spark", "metrics_seconds"), n, False),
@@ -201,6 +222,8 @@ def table(results: dict[str, Any]) -> str:
         memory = _fmt_mib(stages, stage) if show_memory else ""
         lines.append(f"{label:<{width}}  {_fmt_seconds(seconds):>10}  {_fmt_rate(records, seconds):>12}  "
                      f"{memory:>9}")
+        if stage == "erase":
+            lines.append(f"  {_erased(stages['erase'], (results.get('params') or {}).get('statuses'))}")
     repeat = (results.get("params") or {}).get("repeat", 1)
     if repeat > 1:
         lines.append(f"(baseline and DuckDB steps: the median of {repeat} runs, every run's seconds in the JSON; "

@@ -3,8 +3,8 @@
 Usage::
 
     python -m bench.run [--statuses 500000] [--engines duckdb,spark,mapreduce] [--seed 7] [--repeat 3]
-                        [--workdir DIR] [--keep] [--results-dir bench/results] [--spark-master local[2]]
-                        [--spark-driver-memory 4g]
+                        [--erase-statuses 100000] [--workdir DIR] [--keep] [--results-dir bench/results]
+                        [--spark-master local[2]] [--spark-driver-memory 4g]
 
 Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per step):
 
@@ -13,15 +13,20 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
 2. the bare DuckDB ``read_json`` baseline over the raw statuses;
 3. ``fediscope process`` on DuckDB over a fresh lake (hard links to the raw files; nothing curated yet);
 4. the incremental run: the 1% new files are added to that lake and ``fediscope process`` runs again;
-5. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
+5. ``fediscope gdpr erase`` of the account with the most curated statuses, once, from a copy of the last full
+   run's lake and store (made before its incremental run) — or, when ``--statuses`` is over ``--erase-statuses``
+   (100,000 by default), from a corpus of that many statuses of its own, generated and processed for it: the
+   erasure's time grows faster than the lake (tens of seconds at 100,000 statuses, minutes at 500,000).
+   ``--erase-statuses 0`` leaves it out; like the streaming step, it runs with the ``duckdb`` engine;
+6. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
    reason, when Java or pyspark is missing;
-6. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
-7. the MapReduce chain over the raw files.
+7. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
+8. the MapReduce chain over the raw files.
 
 Steps 2 to 4 take seconds each and are run ``--repeat`` times (3 by default; the incremental run each time
 after a full run over a fresh lake); each step keeps its median run, whose figures the table and the ratios use,
-and the JSON lists the seconds of every run (``runs_seconds``). The Spark and MapReduce steps take minutes and
-run once.
+and the JSON lists the seconds of every run (``runs_seconds``). The erasure, Spark and MapReduce steps take tens of
+seconds to minutes and run once.
 
 Then it prints a table (seconds, statuses/s, peak MiB), the ratios and the targets (PASS / MISS / SKIP, as
 measured), and writes everything as JSON to ``bench/results/<UTC timestamp>.json``. Everything runs on this
@@ -46,11 +51,13 @@ from typing import Any
 
 from bench.measure import Measured, StageError, run_stage
 from bench.report import ratios, table, targets
+from bench.stages import most_active_account
 from fediscope.engine.spark_engine import find_java
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STREAM_EVENTS = 50_000  # statuses pushed through `fediscope stream` (at most the corpus size)
+ERASE_STATUSES = 100_000  # the largest corpus the gdpr erase step erases from (`--erase-statuses`)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +73,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "a corpus already generated there with the same size and seed is reused")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (default: delete it)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON result is written")
+    parser.add_argument("--erase-statuses", type=int, default=ERASE_STATUSES,
+                        help="the gdpr erase step erases from the DuckDB full run's lake when --statuses is at most "
+                        f"this, else from a corpus of this many statuses of its own; 0: no erase step "
+                        f"(default {ERASE_STATUSES})")
     parser.add_argument("--spark-master", default="local[2]", help="Spark master (default local[2])")
     parser.add_argument("--spark-driver-memory", default="4g", help="Spark driver heap (default 4g)")
     args = parser.parse_args(argv)
@@ -79,6 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--new-fraction must be in (0, 0.5]")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.erase_statuses != 0 and args.erase_statuses < 100:
+        parser.error("--erase-statuses must be 0 (no erase step) or at least 100")
     args.engines = engines
     return args
 
@@ -141,7 +154,8 @@ def machine() -> dict[str, Any]:
 def _stage(name: str, args: dict[str, Any], which: str = "", env: dict[str, str] | None = None) -> Measured:
     label = f"{name} ({which})" if which else name
     progress(f"{label}: running")
-    measured = run_stage(name if name in ("generate", "baseline", "mapreduce", "stream") else "process", args, env)
+    measured = run_stage(name if name in ("generate", "baseline", "mapreduce", "stream", "erase") else "process",
+                         args, env)
     progress(f"{label}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
     return measured
 
@@ -161,8 +175,24 @@ def _repeated(name: str, args: dict[str, Any], repeat: int, key: str) -> dict[st
                    key)
 
 
-def _duckdb_runs(workdir: Path, base: Path, new: Path, repeat: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``repeat`` pairs of a full run over a fresh lake and the incremental run after it; the median of each."""
+def copy_processed(lake: Path, store: Path, lake_copy: Path, store_copy: Path) -> None:
+    """A copy of a processed lake and its SQLite store that an erasure can rewrite without touching them: the raw
+    batches hard-linked (:func:`link_tree`: lake writes replace files, never change them in place), the rest of the
+    lake (curated Parquet, state) and the store copied."""
+    shutil.rmtree(lake_copy, ignore_errors=True)
+    store_copy.unlink(missing_ok=True)
+    link_tree(lake / "raw", lake_copy / "raw")
+    for entry in lake.iterdir():
+        if entry.name != "raw":
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, lake_copy / entry.name)
+    shutil.copy2(store, store_copy)
+
+
+def _duckdb_runs(workdir: Path, base: Path, new: Path, repeat: int,
+                 keep: tuple[Path, Path] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``repeat`` pairs of a full run over a fresh lake and the incremental run after it; the median of each.
+    With ``keep`` (a lake and a store path), the last full run's lake and store are copied there
+    (:func:`copy_processed`) before its incremental run changes them."""
     lake, store = workdir / "lake-duckdb", workdir / "duckdb-metrics.db"
     process = {"lake": str(lake), "store": str(store), "engine": "duckdb"}
     full: list[Measured] = []
@@ -173,10 +203,41 @@ def _duckdb_runs(workdir: Path, base: Path, new: Path, repeat: int) -> tuple[dic
         store.unlink(missing_ok=True)
         link_tree(base / "raw", lake / "raw")
         full.append(_stage("duckdb", process, which))
+        if keep is not None and i == repeat:
+            copy_processed(lake, store, *keep)
         added = link_tree(new / "raw", lake / "raw")
         progress(f"duckdb_incremental: {added} new raw files added")
         incremental.append(_stage("duckdb_incremental", process, which))
     return _median(full, "total_seconds"), _median(incremental, "total_seconds")
+
+
+def _erasure(lake: Path, store: Path, args: argparse.Namespace, lake_statuses: int,
+             process_seconds: float) -> dict[str, Any]:
+    """``fediscope gdpr erase`` of the most active account of the corpus of ``args.statuses`` from ``lake`` and
+    ``store`` (processed by a DuckDB full run of ``process_seconds``; ``lake_statuses`` status records landed),
+    once: it takes tens of seconds where the DuckDB steps take seconds."""
+    who = most_active_account(lake, args.statuses, args.seed)
+    progress(f"erase: the most active account has {who['account_statuses']:,} curated statuses")
+    measured = _stage("erase", {"lake": str(lake), "store": str(store), **who}).as_dict()
+    return {**measured, "corpus_statuses": args.statuses, "lake_statuses": lake_statuses,
+            "process_seconds": process_seconds}
+
+
+def _erasure_of_own_corpus(workdir: Path, lake: Path, store: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The erasure on a corpus of ``--erase-statuses`` statuses (same seed) when the benchmark's is larger: its
+    time grows faster than the lake (the account's traces grow with it), and at 500,000 statuses it alone would
+    take minutes. The corpus is generated (reused with ``--workdir``, as the main one) and processed once on DuckDB,
+    that run's seconds kept for the ratio; neither is a step of the table."""
+    own = argparse.Namespace(**{**vars(args), "statuses": args.erase_statuses})
+    holder: dict[str, Any] = {"stages": {}}
+    base, _ = corpus(workdir, own, holder)
+    shutil.rmtree(lake, ignore_errors=True)
+    store.unlink(missing_ok=True)
+    link_tree(base / "raw", lake / "raw")
+    processed = _stage("erase_lake", {"lake": str(lake), "store": str(store), "engine": "duckdb"},
+                       f"processing its {args.erase_statuses:,}-status corpus")
+    return _erasure(lake, store, own, holder["stages"]["generate"]["corpus"]["statuses"],
+                    processed.result["total_seconds"])
 
 
 #: What a landed raw record holds; a reused corpus must have been landed with the same (2: statuses carry
@@ -215,7 +276,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
         "params": {"statuses": args.statuses, "seed": args.seed, "engines": args.engines, "repeat": args.repeat,
-                   "new_fraction": args.new_fraction, "spark_master": args.spark_master,
+                   "new_fraction": args.new_fraction, "erase_statuses": args.erase_statuses,
+                   "spark_master": args.spark_master,
                    "spark_driver_memory": args.spark_driver_memory},
         "machine": {**machine(), "load_average_at_start": list(os.getloadavg())},
         "stages": {},
@@ -236,7 +298,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stages["baseline"].update(features_seconds=floor["seconds"])
 
         if "duckdb" in args.engines:
-            stages["duckdb"], stages["duckdb_incremental"] = _duckdb_runs(workdir, base, new, args.repeat)
+            erased = workdir / "lake-erase", workdir / "erase-metrics.db"
+            on_full_lake = 0 < args.statuses <= args.erase_statuses  # else a smaller corpus of its own, or none
+            stages["duckdb"], stages["duckdb_incremental"] = _duckdb_runs(workdir, base, new, args.repeat,
+                                                                          erased if on_full_lake else None)
+            if on_full_lake:
+                stages["erase"] = _erasure(*erased, args, stages["generate"]["corpus"]["statuses"],
+                                           stages["duckdb"]["total_seconds"])
+            elif args.erase_statuses:
+                stages["erase"] = _erasure_of_own_corpus(workdir, *erased, args)
+            else:
+                stages["erase"] = {"skipped": "--erase-statuses 0"}
 
         if "spark" in args.engines:
             reason = spark_unavailable()

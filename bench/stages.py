@@ -17,6 +17,10 @@
   cat | mapper | sort | reducer | sort | reducer).
 * ``stream`` — ``fediscope stream`` (:class:`fediscope.sources.stream.StreamRun`) landing statuses of the corpus
   that a local server pushes as one public stream as fast as it can: the streaming path's own throughput.
+* ``erase`` — ``fediscope gdpr erase`` (:func:`fediscope.gdpr.erase.erase_account`, what the command runs once
+  confirmed) of one account from a copy of a processed lake and its store: raw batches, curated Parquet, store
+  rows. :func:`most_active_account` picks the account (the one with the most curated statuses, by its clear
+  name from the generator): the erasure that finds the most traces of the account in every file it reads.
 
 Each prints ``BENCH_RESULT {json}`` as its last stdout line; progress goes to stderr.
 """
@@ -262,7 +266,61 @@ def stream(args: dict[str, Any]) -> dict[str, Any]:
             "mib": round(len(body) / 2**20, 1)}
 
 
-STAGES = {"generate": generate, "baseline": baseline, "process": process, "mapreduce": mapreduce, "stream": stream}
+def most_active_account(lake: Path, statuses: int, seed: int) -> dict[str, Any]:
+    """The account with the most curated statuses in ``lake`` (ties: the smaller key), with its clear
+    ``user@domain`` found by pseudonymising the generator's accounts (``statuses`` and ``seed`` of the corpus) with
+    the benchmark's key: the lake holds only pseudonyms, and an erasure is asked for by the clear name."""
+    import duckdb
+
+    from fediscope.gdpr.curated import curated_files
+    from fediscope.gdpr.subject import subject_for_policy
+    from fediscope.lake.local import LocalLake
+    from fediscope.privacy import PrivacyPolicy
+    from fediscope.sample.corpus import CorpusGenerator
+
+    files = [str(lake / path) for path in curated_files(LocalLake(lake), "statuses")]
+    if not files:
+        raise RuntimeError(f"no curated statuses in {lake}: run fediscope process first")
+    key, count = duckdb.connect().execute(
+        "SELECT account_key, count(*) AS n FROM read_parquet(?) WHERE account_key IS NOT NULL "
+        "GROUP BY account_key ORDER BY n DESC, account_key LIMIT 1", [files]).fetchone()
+    policy = PrivacyPolicy(key=PSEUDONYM_KEY.encode())
+    for info in CorpusGenerator(statuses, seed).accounts:
+        account = f"{info.entity['username']}@{info.domain}"
+        if subject_for_policy(policy, account).key == key:
+            return {"account": account, "account_key": key, "account_statuses": int(count)}
+    raise RuntimeError(f"account key {key} is none of the generated accounts ({statuses} statuses, seed {seed})")
+
+
+def erase(args: dict[str, Any]) -> dict[str, Any]:
+    """Erase ``args["account"]`` from the lake and store in ``args`` (a copy: the erasure rewrites them)."""
+    from fediscope.config import load_settings
+    from fediscope.gdpr.erase import erase_account
+
+    loading = time.perf_counter()  # as for process: checking the lake and store URLs is part of what a user pays
+    settings = load_settings(env={}, toml_path=None, lake=args["lake"], store=f"sqlite:///{args['store']}",
+                             pseudonym_key=PSEUDONYM_KEY, engine="duckdb")
+    settings_seconds = time.perf_counter() - loading
+    say(f"erase: {args['account_statuses']:,} curated statuses of the most active account, from every raw batch, "
+        "curated file and stored metric")
+    started = time.perf_counter()
+    report = erase_account(settings, args["account"]).as_dict()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(settings_seconds + seconds, 3), "erase_seconds": round(seconds, 3),
+            "settings_seconds": round(settings_seconds, 3), "account_statuses": args["account_statuses"],
+            "raw_records": _erased(report["raw"]), "raw_files": _erased(report["raw"], files=True),
+            "curated_rows": _erased(report["curated"]), "curated_files": _erased(report["curated"], files=True),
+            "store_rows": sum(report["store"].values()), "account": args["account"], "report": report}
+
+
+def _erased(counts: dict[str, int], files: bool = False) -> int:
+    """Records (or rows) removed or scrubbed in an erasure report's counts; with ``files``, the files rewritten or
+    deleted (``files_*``)."""
+    return sum(v for k, v in counts.items() if k.startswith("files_") == files)
+
+
+STAGES = {"generate": generate, "baseline": baseline, "process": process, "mapreduce": mapreduce, "stream": stream,
+          "erase": erase}
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     assert results["params"]["statuses"] == 2000 and results["params"]["engines"] == ["duckdb"]
     assert results["machine"]["cpus"] >= 1 and len(results["machine"]["load_average_at_start"]) == 3
     stages = results["stages"]
-    assert set(stages) == {"generate", "baseline", "duckdb", "duckdb_incremental", "stream"}
+    assert set(stages) == {"generate", "baseline", "duckdb", "duckdb_incremental", "stream", "erase"}
     corpus, new = stages["generate"]["corpus"], stages["generate"]["new_data"]
     # the streaming path landed as many statuses as the local server pushed (at most the corpus)
     assert stages["stream"]["events"] == stages["stream"]["landed"] + stages["stream"]["skipped"] == min(
@@ -62,6 +63,74 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     assert "targets" in out.stdout and str(result_file) in out.stdout
     assert "the median of 2 runs" in out.stdout
     assert not (tmp_path / "work" / "lake-spark").exists()
+    _assert_erased_from_copy(stages, tmp_path / "work", out.stdout, results["ratios"])
+
+
+def _account_rows(lake: Path, key: str) -> int:
+    """The curated statuses rows of ``key`` in ``lake``."""
+    import duckdb
+
+    return duckdb.connect().execute("SELECT count(*) FROM read_parquet(?) WHERE account_key = ?",
+                                    [str(lake / "curated" / "statuses" / "*" / "*.parquet"), key]).fetchone()[0]
+
+
+def _raw_files_naming(lake: Path, key: str) -> int:
+    return sum(key in p.read_text() for p in (lake / "raw").rglob("*.jsonl") if p.is_file())
+
+
+def _assert_erased_from_copy(stages: dict, work: Path, stdout: str, ratios: dict) -> None:
+    """The erase step erased the most active account from a copy of the DuckDB full run's lake and store, and
+    neither that lake nor the generated corpus lost anything."""
+    erase, corpus = stages["erase"], stages["generate"]["corpus"]
+    key = erase["report"]["account_key"]
+    full_lake = work / "lake-duckdb"
+    # the most active account: no account has more curated statuses in the full run's lake
+    import duckdb
+
+    top = duckdb.connect().execute(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM read_parquet(?) GROUP BY account_key)",
+        [str(full_lake / "curated" / "statuses" / "*" / "*.parquet")]).fetchone()[0]
+    assert erase["account_statuses"] == _account_rows(full_lake, key) == top > 1
+    assert erase["account"].endswith(".example") and "@" in erase["account"]
+    assert erase["corpus_statuses"] == 2000 and erase["lake_statuses"] == corpus["statuses"]
+    assert erase["process_seconds"] == stages["duckdb"]["total_seconds"]
+    assert 0 < erase["erase_seconds"] <= erase["seconds"] <= erase["wall_seconds"] and erase["peak_rss_mib"] > 0
+    # every version of each of its statuses, and its account snapshot, removed from the raw batches
+    assert erase["report"]["raw"]["records_removed"] > erase["account_statuses"]
+    assert erase["raw_records"] == sum(v for k, v in erase["report"]["raw"].items() if not k.startswith("files_"))
+    assert erase["curated_rows"] >= erase["report"]["curated"]["rows_removed"] >= erase["account_statuses"]
+    assert erase["store_rows"] == sum(erase["report"]["store"].values()) > 0
+    # the copy was erased; the full run's lake and the generated corpus (hard links) kept every record
+    assert _account_rows(work / "lake-erase", key) == 0 and _raw_files_naming(work / "lake-erase", key) == 0
+    base = next(work.glob("corpus-2000-*")) / "base"
+    assert _raw_files_naming(full_lake, key) == _raw_files_naming(base, key) > 0
+    assert ratios["erase_vs_duckdb_full"] == pytest.approx(erase["seconds"] / erase["process_seconds"], rel=1e-3)
+    assert (f"gdpr erase: most active account ({erase['account_statuses']:,} of {corpus['statuses']:,} statuses)"
+            in stdout)
+    assert (f"\n  from a copy of the DuckDB full run's lake: {erase['raw_records']:,} raw records, "
+            f"{erase['curated_rows']:,} curated rows, {erase['store_rows']:,} store rows removed") in stdout
+
+
+@pytest.mark.slow
+def test_bench_erases_from_a_smaller_corpus_of_its_own(tmp_path: Path) -> None:
+    """Past --erase-statuses, the erase step runs on a corpus of that size of its own, and says so."""
+    results_dir = tmp_path / "results"
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "400", "--erase-statuses", "200",
+                          "--engines", "duckdb", "--repeat", "1", "--results-dir", str(results_dir),
+                          "--workdir", str(tmp_path / "work")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (result_file,) = results_dir.glob("*.json")
+    results = json.loads(result_file.read_text())
+    erase, main = results["stages"]["erase"], results["stages"]["generate"]["corpus"]
+    assert results["params"]["erase_statuses"] == 200 and erase["corpus_statuses"] == 200
+    own = json.loads(next((tmp_path / "work").glob("corpus-200-*/corpus.json")).read_text())["corpus"]
+    assert erase["lake_statuses"] == own["statuses"] < main["statuses"]
+    assert erase["account_statuses"] > 0 and erase["report"]["raw"]["records_removed"] > erase["account_statuses"]
+    assert erase["process_seconds"] > 0 and erase["process_seconds"] != results["stages"]["duckdb"]["total_seconds"]
+    assert _account_rows(tmp_path / "work" / "lake-erase", erase["report"]["account_key"]) == 0
+    assert "\n  from a 200-status corpus of its own (--erase-statuses): " in out.stdout
+    assert f"({erase['account_statuses']:,} of {own['statuses']:,} statuses)" in out.stdout
 
 
 def test_targets_pass_miss_and_skip_as_measured() -> None:
@@ -107,6 +176,28 @@ def test_floors_give_the_headroom_a_target_leaves() -> None:
     assert not {t.name: t for t in report.targets(stages)}["duckdb_within_2x_of_read_json"].below_floor
 
 
+def test_erase_step_in_the_table_and_ratios() -> None:
+    stages = {
+        "generate": {"corpus": {"statuses": 500_000}, "new_data": {}},
+        "duckdb": {"total_seconds": 40.0},
+        "erase": {"seconds": 50.0, "process_seconds": 10.0, "lake_statuses": 100_000, "corpus_statuses": 100_000,
+                  "account_statuses": 890, "raw_records": 1097, "curated_rows": 1673, "store_rows": 4,
+                  "peak_rss_mib": 261.0},
+    }
+    # the ratio is to the DuckDB full run of the lake erased from (its own corpus here), not the benchmark's
+    assert report.ratios(stages)["erase_vs_duckdb_full"] == pytest.approx(5.0)
+    text = report.table({"stages": stages, "params": {"statuses": 500_000}})
+    row = next(line for line in text.splitlines() if line.startswith("gdpr erase: most active account"))
+    # statuses/s over the lake's statuses (100,000 / 50 s), not the benchmark corpus'
+    assert "(890 of 100,000 statuses)" in row and row.split()[-3:] == ["50.00", "2,000", "261"]
+    assert (f"{row}\n  from a 100,000-status corpus of its own (--erase-statuses): 1,097 raw records, "
+            "1,673 curated rows, 4 store rows removed or scrubbed\n") in text
+    skipped = report.table({"stages": {**stages, "erase": {"skipped": "--erase-statuses 0"}}})
+    assert re.search(r"^gdpr erase: most active account +skipped: --erase-statuses 0$", skipped, re.MULTILINE)
+    assert "removed or scrubbed" not in skipped
+    assert "erase_vs_duckdb_full" not in skipped
+
+
 def test_spark_is_skipped_with_the_reason_when_java_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(run.shutil, "which", lambda name: None)
@@ -124,3 +215,10 @@ def test_repeat_must_be_positive() -> None:
     out = subprocess.run([sys.executable, "-m", "bench.run", "--repeat", "0"], cwd=ROOT,
                          capture_output=True, text=True, check=False, env={**os.environ})
     assert out.returncode == 2 and "--repeat must be at least 1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_erase_statuses_must_be_zero_or_a_corpus_size() -> None:
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--erase-statuses", "50"], cwd=ROOT,
+                         capture_output=True, text=True, check=False, env={**os.environ})
+    assert out.returncode == 2 and "--erase-statuses must be 0 (no erase step) or at least 100" in out.stderr
+    assert "Traceback" not in out.stderr
