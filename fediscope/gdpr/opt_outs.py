@@ -421,11 +421,11 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     found = find_all_traces(lake, subjects)
     for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
         traces.with_deletions = False
-    keys = list(zip(subjects, found, strict=True))
-    resume_traces(lake, keys)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
+    pairs = list(zip(subjects, found, strict=True))
+    resume_traces(lake, pairs)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
     texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
-    raw: Counter[str] = erase_raw(lake, keys, old_replies, texts)
+    raw: Counter[str] = erase_raw(lake, pairs, old_replies, texts)
     curated: Counter[str] = erase_curated(lake, found, old_replies, texts)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
     other = old_replies.counts() | texts.counts()
