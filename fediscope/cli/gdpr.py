@@ -109,6 +109,8 @@ def export(account: str, out: Path | None) -> None:
     Searches every metric the store lists, by the key the store recorded, not the metric files: a broken or
     clashing one (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) does not hold the answer up. Tables no catalog entry
     lists cannot be read, and a warning names them.
+    After an erasure of the account was stopped, it also starts from what that erasure kept
+    (<lake>/_state/erasing_traces.json, only the account's entries; read, never written) and says "erasing": true.
     Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
     """
     from fediscope.gdpr.export import export_account, holds_nothing

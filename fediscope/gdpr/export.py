@@ -6,13 +6,17 @@ table — and, for other people's records that refer to it (a mention, a reply, 
 they refer to it, not those people's content. The pseudonym is part of the export (it is the account's data);
 the clear name appears only as the request's subject. Opt-out notes not applied yet that name the account's key
 (:mod:`fediscope.gdpr.opt_outs`) are listed in ``opt_out_notes``: which note file, when and by which landing
-source it was noted.
+source it was noted. An erasure of the account that was started and stopped before it finished keeps what it found
+(:mod:`fediscope.gdpr.resume`): the export starts from that too, so it lists the rows the finished erasure removes
+(another person's boost of the account's status, a metric's row of its status by id, tied to the account by nothing
+the lake still holds), and says so in ``erasing``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +25,7 @@ from fediscope.engine.metrics import Metric
 from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
     entity_and_instance,
-    find_traces,
+    find_all_traces,
     is_deletion_of,
     is_owned,
     read_batch_text,
@@ -29,6 +33,7 @@ from fediscope.gdpr.erase import (
     unlisted_tables,
 )
 from fediscope.gdpr.opt_outs import notes_about
+from fediscope.gdpr.resume import kept_traces
 from fediscope.gdpr.subject import (
     Subject,
     Traces,
@@ -71,6 +76,9 @@ ABOUT: dict[str, str] = {
              "most followed accounts), and the rows about your posts (a result per post, such as the most "
              "interacted-with posts)",
     "suppressed": "true when the account was erased: later collections skip it",
+    "erasing": "true when an erasure of the account was started and stopped before it finished: what it had found "
+               "is kept until it finishes, and the rows listed here are those the finished erasure deletes; running "
+               "it again (for an opt-out: the next processing run) finishes it",
     "opt_out_notes": "opt-outs we noticed (noindex, #nobot … in your profile) and have not applied yet: the next "
                      "processing run deletes what we hold about the account (erasing: true marks a deletion that "
                      "was started and stopped before it finished; the next processing run finishes it)",
@@ -149,20 +157,25 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
     require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
-    subject, *others = subjects_from_settings(settings, account, load_handle_domains(lake))
+    subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
+    # the traces of every key as the erasure finds them (one pass), with what a stopped erasure of it kept
+    found = list(zip(subjects, find_all_traces(lake, subjects), strict=True))
+    erasing = {each.audit_id for each in kept_traces(lake, found)[0]}
+    (subject, traces), *others = found
     own_store = store is None
     store = store or open_existing(settings)  # None: a SQLite store not created yet (nothing held there)
     try:
         suppressed = load_suppressed(lake)
-        notes = notes_about(lake, [each.key for each in (subject, *others)])
+        notes = notes_about(lake, [each.key for each in subjects])
         tables: dict[str, Metric] = {}
         if store is not None:
             tables = stored_metrics(store)  # every metric the store lists, also one whose SQL file is gone
             if warning := unlisted_tables(store, settings.metrics_dir):
                 log.warning("%s", warning)
-        document = {"about": ABOUT, **_export_one(lake, store, subject, tables, suppressed, notes),
+        held = _Held(tables, suppressed, notes, erasing)
+        document = {"about": ABOUT, **_export_one(lake, store, subject, traces, held),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        document["also"] = [_export_one(lake, store, other, tables, suppressed, notes) for other in others]
+        document["also"] = [_export_one(lake, store, other, other_traces, held) for other, other_traces in others]
         return document
     finally:
         if own_store and store is not None:
@@ -172,22 +185,32 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
 def holds_nothing(document: Mapping[str, Any]) -> bool:
     """Does the export find nothing at all about the account, under any of its keys?"""
     found = (document["raw"]["records"], document["raw"]["references"], document["curated"], document["store"],
-             document["opt_out_notes"], document["suppressed"])
+             document["opt_out_notes"], document["suppressed"], document["erasing"])
     return not any(found) and all(holds_nothing(other) for other in document.get("also", []))
 
 
-def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject,
-                metrics: Mapping[str, Metric], suppressed: set[str],
-                notes: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    traces = find_traces(lake, subject)
+@dataclass(frozen=True)
+class _Held:
+    """What the export reads once for every key of the account."""
+
+    metrics: Mapping[str, Metric]
+    suppressed: set[str]
+    notes: Mapping[str, list[dict[str, Any]]]
+    erasing: set[str]  # audit ids of the keys whose erasure was started and not finished
+
+
+def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, traces: Traces,
+                held: _Held) -> dict[str, Any]:
     return {
         "subject": f"{subject.username}@{subject.domain}",
         "account_key": subject.key,
-        "suppressed": subject.audit_id in suppressed,  # what erase lists: with privacy off, a digest of the key
-        "opt_out_notes": notes.get(subject.key, []),  # pending: the next curation applies and deletes them
+        "suppressed": subject.audit_id in held.suppressed,  # what erase lists: with privacy off, a digest of the key
+        # like the suppression list and the kept traces, by audit id (never the handle)
+        "erasing": subject.audit_id in held.erasing,
+        "opt_out_notes": held.notes.get(subject.key, []),  # pending: the next curation applies and deletes them
         "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
                        "status_links": sorted(traces.status_links)},
         "raw": raw_about(lake, subject, traces),
         "curated": curated_rows_about(lake, traces),
-        "store": store_rows_about(store, traces, metrics) if store is not None else {},
+        "store": store_rows_about(store, traces, held.metrics) if store is not None else {},
     }

@@ -18,6 +18,10 @@ lake held it: pseudonyms and the instances' own status ids with privacy on, the 
 off; it lives only until the erasure is done. ``fediscope gdpr erase`` and the opt-out erasure of a curation
 (:mod:`fediscope.gdpr.opt_outs`) keep it alike, under the lake lock, and share it: run for the same account, either
 finishes what the other started.
+
+The access export (:mod:`fediscope.gdpr.export`) reads the entries of the account's keys too (:func:`kept_traces`),
+never writes the file: during a stopped erasure it lists what the finished erasure would remove, and says the
+erasure was started.
 """
 
 from __future__ import annotations
@@ -54,6 +58,28 @@ def _save(lake: LakeBackend, entries: dict[str, Any]) -> None:
         lake.delete(TRACES_PATH)
 
 
+def _add_kept(entries: dict[str, Any], found: Sequence[tuple[Subject, Traces]]) -> list[Subject]:
+    """Add to each key's traces its entry of ``entries``; the keys that had one. ValueError on a malformed entry."""
+    started = [subject for subject, _ in found if subject.audit_id in entries]
+    for subject, traces in found:
+        traces.add_found(entries.get(subject.audit_id, {}))
+    return started
+
+
+def kept_traces(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> tuple[list[Subject], str | None]:
+    """Read only (an access export: no lake lock, nothing written): add to each key's traces what a stopped erasure
+    of it kept. Returns the keys whose erasure was started and not finished, and a warning when the file is
+    unreadable (nothing is then added: the next erasure replaces it). Other keys' entries are read, never returned."""
+    try:
+        return _add_kept(_load(lake), found), None
+    except (ValueError, LakeError) as exc:
+        warning = (f"{TRACES_PATH}, what a stopped erasure found, is unreadable ({exc}): rows tied to the account "
+                   f"only by it (another person's boost of its status, a metric's row of its status by id) are not "
+                   f"listed, nor whether an erasure of the account was started")
+        log.warning("%s", warning)
+        return [], warning
+
+
 def resume_traces(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> list[str]:
     """Add to each key's traces what a stopped erasure of it found (its entry in :data:`TRACES_PATH`), then keep
     them all there. Call under the lake lock, before any file is rewritten. Returns a warning when the file is
@@ -61,8 +87,7 @@ def resume_traces(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) ->
     warnings: list[str] = []
     try:
         entries = _load(lake)
-        for subject, traces in found:
-            traces.add_found(entries.get(subject.audit_id, {}))
+        _add_kept(entries, found)
     except (ValueError, LakeError) as exc:
         entries = {}
         warnings.append(f"{TRACES_PATH}, what a stopped erasure found, is unreadable ({exc}) and was replaced: rows "

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import KEY, RECENT, SUBJECT, curated_tables, land_recent_copies, land_recordings, stop_after
+from gdpr_lake import KEY, OTHERS, RECENT, SUBJECT, curated_tables, land_recent_copies, land_recordings, stop_after
 
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric
 from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import erase_account, stored_metrics
+from fediscope.gdpr.export import export_account
 from fediscope.gdpr.opt_outs import note_opt_outs
 from fediscope.gdpr.resume import TRACES_PATH
 from fediscope.lake.backend import open_lake
@@ -170,3 +171,59 @@ def test_an_unreadable_note_is_named_and_replaced_and_other_accounts_entries_are
     report = erase_account(settings, SUBJECT)
     assert not [w for w in report.warnings if TRACES_PATH in w]
     assert json.loads(lake.read(TRACES_PATH)) == other
+
+
+def _without_time(document: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in document.items() if name != "generated_at"}
+
+
+def test_an_export_during_a_stopped_erasure_lists_what_the_erasure_will_remove_and_says_it_was_started(
+        twins: tuple[Settings, Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The access export reads what the stopped erasure kept: admin's later boost of the subject's status and the
+    store's rows of its statuses by id, tied to the subject by nothing else any more, are listed — exactly the
+    rows the uninterrupted erasure removed — and ``erasing`` says an erasure was started and not finished. Was: the
+    export missed them and said nothing of the erasure. Another account's export shows nothing of the entry."""
+    interrupted, uninterrupted = twins
+    boosts = _boosts_of_the_subject(interrupted)
+    assert export_account(interrupted, SUBJECT)["erasing"] is False
+    before = _store(uninterrupted)
+    erase_account(uninterrupted, SUBJECT)
+    removed = {name: sorted(set(rows) - set(_store(uninterrupted).get(name, []))) for name, rows in before.items()}
+    assert removed[BY_ID.name] and removed[BY_ORIGIN.name]
+    with monkeypatch.context() as stopped:
+        stop_after(stopped, "curated/statuses/", 1)
+        with pytest.raises(KeyboardInterrupt):
+            erase_account(interrupted, SUBJECT)
+    lake = open_lake(interrupted.lake)
+    kept = lake.read(TRACES_PATH)
+
+    document = export_account(interrupted, SUBJECT)
+
+    assert document["erasing"] is True and "erasing" in document["about"]
+    listed = {row["uri"] for row in document["curated"]["statuses"]}
+    later = [row["uri"] for row in boosts if row["dt"] == RECENT]
+    assert later and listed.issuperset(later)  # admin's boost in the partition the erasure had not reached
+    exported = {name: sorted(json.dumps(row, sort_keys=True, default=str) for row in rows)
+                for name, rows in document["store"].items()}
+    assert {name: exported.get(name, []) for name in (BY_ID.name, BY_ORIGIN.name)} == {
+        name: removed[name] for name in (BY_ID.name, BY_ORIGIN.name)}
+    assert lake.read(TRACES_PATH) == kept  # an export writes nothing
+
+    for other in OTHERS:  # the entry is the subject's: another account's export is as without it
+        with_entry = export_account(interrupted, other)
+        lake.delete(TRACES_PATH)
+        assert with_entry["erasing"] is False
+        assert _without_time(with_entry) == _without_time(export_account(interrupted, other))
+        lake.write_atomic(TRACES_PATH, kept)
+
+
+def test_an_export_with_an_unreadable_note_of_a_stopped_erasure_answers_and_says_what_it_may_miss(
+        twins: tuple[Settings, Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """The export never writes the note (the next erasure replaces it): it answers without it, and warns."""
+    settings, _ = twins
+    lake = open_lake(settings.lake)
+    lake.write_atomic(TRACES_PATH, b"{not json")
+    document = export_account(settings, SUBJECT)
+    assert document["erasing"] is False and document["curated"]["statuses"]  # what the lake holds, still listed
+    assert [r for r in caplog.records if TRACES_PATH in r.getMessage() and "unreadable" in r.getMessage()]
+    assert lake.read(TRACES_PATH) == b"{not json"

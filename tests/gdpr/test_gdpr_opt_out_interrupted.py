@@ -42,7 +42,9 @@ def test_an_opt_out_erasure_stopped_in_its_curated_pass_is_finished_by_the_next_
         assert run_cli("process").code == 130
     assert pending_opt_outs(env.lake)[0] == {key}  # the notes are still there for the next curation
     assert not [row for row in _rows(env, "accounts") if row["account_key"] == key]  # rewritten before the stop
-    notes = export_account(env.settings, SUBJECT)["opt_out_notes"]  # the access export tells the erasure started
+    document = export_account(env.settings, SUBJECT)  # the access export tells the erasure started
+    assert document["erasing"] is True  # what the stopped erasure found is kept (fediscope.gdpr.resume)
+    notes = document["opt_out_notes"]
     assert [(note["source"], note.get("erasing", False)) for note in notes] == [("stream", False), ("curation", True)]
 
     assert run_cli("process").code == 0
