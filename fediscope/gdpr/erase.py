@@ -119,6 +119,8 @@ from fediscope.gdpr.subject import (
     Traces,
     account_key_of,
     contains_trace,
+    may_hold_in_json,
+    may_hold_trace,
     names_status,
     nested_statuses,
     quoted_author,
@@ -206,7 +208,7 @@ def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
     if parse_partition(path).get("entity") != STATUS_DELETIONS.name or not traces.with_deletions:
         return False
     needles = traces.origin_refs | {copy.rsplit("/", 1)[1] for copy in traces.status_copies}
-    return any(needle.encode() in raw for needle in needles)
+    return may_hold_trace(raw, needles)
 
 
 def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
@@ -233,7 +235,7 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
 def _may_hold(raw: bytes, subject: Subject, values: Set[str]) -> bool:
     """Fast path: a file whose bytes hold no trace needs no parsing (clear names need parsing: ``acct`` of a
     local account has no domain)."""
-    return not subject.pseudonymised or any(v.encode() in raw for v in values)
+    return not subject.pseudonymised or may_hold_trace(raw, values)
 
 
 def read_batch_text(lake: LakeBackend, path: str) -> bytes:
@@ -280,7 +282,8 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
             continue
         old = json.dumps(record, sort_keys=True) if old is None else old
         record["data"] = _unlink(entity, record.get("data"), instance, traces)
-        if contains_trace(record, values):
+        # ``old`` is the record's JSON before _unlink, which only takes away: no trace in it, none in the record
+        if may_hold_in_json(old, values) and contains_trace(record, values):
             record = scrub(record, values)
         new = json.dumps(record, sort_keys=True)
         if new != old:
@@ -400,7 +403,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
 def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
     """Does a quarantined file name the account? Quarantine may keep raw upstream items (clear names): look
     for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
-    if any(v.encode() in data for v in values):
+    if may_hold_trace(data, values):
         return True
     lowered = data.lower()
     user, domain = subject.username.encode(), subject.domain.encode()
