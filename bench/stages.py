@@ -304,7 +304,7 @@ def erase(args: dict[str, Any]) -> dict[str, Any]:
     say(f"erase: {args['account_statuses']:,} curated statuses of the most active account, from every raw batch, "
         "curated file and stored metric")
     started = time.perf_counter()
-    report = erase_account(settings, args["account"]).as_dict()
+    report = erase_account(settings, args["account"], progress=say).as_dict()  # its passes, as process shows its steps
     seconds = time.perf_counter() - started
     return {"seconds": round(settings_seconds + seconds, 3), "erase_seconds": round(seconds, 3),
             "settings_seconds": round(settings_seconds, 3), "account_statuses": args["account_statuses"],

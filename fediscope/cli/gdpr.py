@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fediscope.cli.common import emit_json, json_option, out_error, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, settings_from_context
 from fediscope.errors import FediscopeError
 from fediscope.wording import count
 
@@ -49,7 +49,9 @@ def gdpr() -> None:
 @click.option("--account", required=True, help=ACCOUNT_HELP)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (asked only when stdin is a terminal).")
 @json_option("Print the report as JSON.")
-def erase(account: str, yes: bool, as_json: bool) -> None:
+@click.option("--progress/--no-progress", default=None,
+              help="Show each pass and how far it got on stderr (default: only when stderr is a terminal).")
+def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None:
     """Remove an account from the raw lake, curated tables and store, and suppress it in later collections.
 
     Prints what was removed and appends an audit line (pseudonym and counts, never the clear name) to
@@ -62,6 +64,7 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint
+    from fediscope.step_progress import LineProgress
 
     user, domain = parse_account(account)  # a typo fails before anything is asked or touched
     ignored: list[str] = []
@@ -72,7 +75,8 @@ def erase(account: str, yes: bool, as_json: bool) -> None:
     if sys.stdin.isatty() and not yes and not click.confirm(
             f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
         raise FediscopeError("not erased: declined")
-    report = erase_account(settings, account, lake=lake)
+    show = LineProgress(is_terminal() if progress is None else progress)
+    report = erase_account(settings, account, lake=lake, progress=show)
     report.warnings[:0] = ignored  # in --json too, and on stderr once, with the others
     hint = unknown_instance_hint(lake, account) if _removed_nothing(report) else None
     if hint:  # was silent: "raw: nothing; curated: nothing" about an account held under its instance's address

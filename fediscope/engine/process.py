@@ -24,12 +24,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
 from fediscope.errors import LakeError
 from fediscope.redact import redact_url
+from fediscope.step_progress import LineProgress
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -141,16 +142,6 @@ def curated_counts(curate: dict[str, Any]) -> str:
     return f" ({', '.join(counts)})" if counts else ""
 
 
-class _Progress:
-    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
-        self.enabled, self.stream = enabled, stream or sys.stderr
-
-    def __call__(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-
 def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
                 until: date | None = None, progress: bool | None = None,
                 metrics: dict[str, Metric] | None = None, engine_options: dict[str, Any] | None = None,
@@ -179,7 +170,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
         raise ConfigError("--force only applies to --recurate")
     # results and kept snapshots for a store that forgets them: refused
     require_persistent(settings.store, settings.origin("store"))
-    show = _Progress(sys.stderr.isatty() if progress is None else progress)
+    show = LineProgress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
@@ -202,7 +193,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
 
 def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
-             summary: ProcessSummary, show: _Progress, engine_options: dict[str, Any], store: MetricStore,
+             summary: ProcessSummary, show: LineProgress, engine_options: dict[str, Any], store: MetricStore,
              started: float, kept: str, recurate: bool = False, allow_missing: bool = False) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest

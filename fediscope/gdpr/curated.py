@@ -39,6 +39,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import CURATED_ROOT, curated_dir
+from fediscope.step_progress import in_steps
 
 STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
 #: Columns of other people's rows that hold one account key: where it is the account's, it becomes NULL, as the raw
@@ -84,8 +85,9 @@ def replace_file(lake: LakeBackend, path: str, table: pa.Table, codec: str) -> N
         lake.delete(path)
 
 
-def _rows(lake: LakeBackend) -> Iterator[tuple[str, pa.Table, str]]:
-    for path in curated_files(lake):
+def _rows(lake: LakeBackend, progress: Callable[[str], None] | None = None,
+          label: str = "") -> Iterator[tuple[str, pa.Table, str]]:
+    for path in in_steps(curated_files(lake), label, progress):
         table, codec = read_table(lake, path)
         yield path, table, codec
 
@@ -159,7 +161,8 @@ def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
 
 
 def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
-                  old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None) -> Counter[str]:
+                  old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
+                  progress: Callable[[str], None] | None = None) -> Counter[str]:
     """Rewrite every curated file that holds a trace of the account. Counts rows and files touched.
 
     With the traces of several keys of one account (the asked key first), each file is read once, the keys are
@@ -170,10 +173,10 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     interrupted erasure scrubbed in the raw lake only: :mod:`fediscope.gdpr.old_replies`), counted there, not in
     the counts returned. With ``texts`` (filled by the raw pass too), the ``statuses`` rows whose text an erasure
     rewrote in the raw lake then get the content columns a curation of the rewritten record gives
-    (:mod:`fediscope.gdpr.texts`), counted there."""
+    (:mod:`fediscope.gdpr.texts`), counted there. ``progress`` is told how far the pass got."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
-    for path, table, codec in _rows(lake):
+    for path, table, codec in _rows(lake, progress, "erase: curated files"):
         rows = table.to_pylist()
         changed = False
         for each in found:

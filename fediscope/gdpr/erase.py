@@ -95,7 +95,7 @@ import json
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +119,8 @@ from fediscope.gdpr.subject import (
     Traces,
     account_key_of,
     contains_trace,
+    may_hold_in_json,
+    may_hold_trace,
     names_status,
     nested_statuses,
     quoted_author,
@@ -138,7 +140,9 @@ from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings, unreplied
 from fediscope.sources.handle_domains import load_handle_domains
+from fediscope.step_progress import in_steps
 from fediscope.store.port import MetricStore, open_existing
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +210,7 @@ def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
     if parse_partition(path).get("entity") != STATUS_DELETIONS.name or not traces.with_deletions:
         return False
     needles = traces.origin_refs | {copy.rsplit("/", 1)[1] for copy in traces.status_copies}
-    return any(needle.encode() in raw for needle in needles)
+    return may_hold_trace(raw, needles)
 
 
 def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
@@ -233,7 +237,7 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
 def _may_hold(raw: bytes, subject: Subject, values: Set[str]) -> bool:
     """Fast path: a file whose bytes hold no trace needs no parsing (clear names need parsing: ``acct`` of a
     local account has no domain)."""
-    return not subject.pseudonymised or any(v.encode() in raw for v in values)
+    return not subject.pseudonymised or may_hold_trace(raw, values)
 
 
 def read_batch_text(lake: LakeBackend, path: str) -> bytes:
@@ -246,11 +250,12 @@ def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
     return find_all_traces(lake, [subject])[0]
 
 
-def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject]) -> list[Traces]:
+def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject],
+                    progress: Callable[[str], None] | None = None) -> list[Traces]:
     """:func:`find_traces` of every key of one account (``subjects``), in one read of each raw batch and curated
-    file: the traces of each key, in the order of ``subjects``."""
+    file: the traces of each key, in the order of ``subjects``. ``progress`` is told how far the raw pass got."""
     found = [Traces(key=subject.key, clear=not subject.pseudonymised) for subject in subjects]
-    for path in raw_batch_files(lake):
+    for path in in_steps(raw_batch_files(lake), "erase: finding the account in the raw batches", progress):
         text = read_batch_text(lake, path)
         holding = [traces for subject, traces in zip(subjects, found, strict=True)
                    if _may_hold(text, subject, {subject.key})]
@@ -280,7 +285,8 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
             continue
         old = json.dumps(record, sort_keys=True) if old is None else old
         record["data"] = _unlink(entity, record.get("data"), instance, traces)
-        if contains_trace(record, values):
+        # ``old`` is the record's JSON before _unlink, which only takes away: no trace in it, none in the record
+        if may_hold_in_json(old, values) and contains_trace(record, values):
             record = scrub(record, values)
         new = json.dumps(record, sort_keys=True)
         if new != old:
@@ -291,7 +297,8 @@ def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | 
 
 
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
-              old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None) -> Counter[str]:
+              old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
+              progress: Callable[[str], None] | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
@@ -304,12 +311,13 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     the curated pass scrubs their rows too, also those an interrupted erasure scrubbed the records of
     (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`). With ``texts``, it notes the status records whose
     text says ``[erased]`` as left (:meth:`~fediscope.gdpr.texts.RewrittenTexts.note`), so that the curated pass
-    gives their rows the content columns a curation of them gives (:mod:`fediscope.gdpr.texts`)."""
+    gives their rows the content columns a curation of them gives (:mod:`fediscope.gdpr.texts`). ``progress`` is
+    told how far the pass got."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [(subject, traces, traces.values()) for subject, traces in found]
     try:
-        for path in raw_batch_files(lake):
+        for path in in_steps(raw_batch_files(lake), "erase: raw batches", progress):
             _erase_batch(lake, path, keys, old_replies, counts, deleted, texts)
     finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
         forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
@@ -400,7 +408,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
 def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
     """Does a quarantined file name the account? Quarantine may keep raw upstream items (clear names): look
     for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
-    if any(v.encode() in data for v in values):
+    if may_hold_trace(data, values):
         return True
     lowered = data.lower()
     user, domain = subject.username.encode(), subject.domain.encode()
@@ -617,8 +625,9 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
 
 
 def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
-                  store: MetricStore | None = None) -> ErasureReport:
-    """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means."""
+                  store: MetricStore | None = None, progress: Callable[[str], None] | None = None) -> ErasureReport:
+    """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means. ``progress``
+    (``fediscope gdpr erase`` on a terminal) is told each pass, and how far each long one got."""
     lake = check_erasable(settings, account, lake)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
@@ -642,7 +651,7 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
                                        "people's status text stay as collected")
             policy = policy_from_settings(settings) if subject.pseudonymised else None
             # every key in one pass of each kind (module docstring, "The keys share the passes")
-            found = find_all_traces(lake, subjects)
+            found = find_all_traces(lake, subjects, progress)
             keys = list(zip(subjects, found, strict=True))
             # with what a stopped run of it found, kept for this run and any after (fediscope.gdpr.resume)
             report.warnings.extend(resume_traces(lake, keys))
@@ -658,8 +667,8 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
             # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
             texts = RewrittenTexts()
-            report.raw = dict(erase_raw(lake, keys, old_replies, texts))
-            report.curated = dict(erase_curated(lake, found, old_replies, texts))
+            report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
+            report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
             report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
                             | texts.counts())
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
@@ -670,6 +679,8 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             if store is not None:
                 # every metric the store lists, as it recorded them: also one whose SQL file is gone
                 tables = stored_metrics(store)
+                if progress is not None:
+                    progress(f"erase: the store's {count(len(tables), 'metric table')}")
                 deleted: Counter[str] = Counter()
                 for traces in found:
                     deleted.update(erase_store(store, traces, tables))

@@ -20,6 +20,7 @@ The clear name lives only in memory: the audit log and the suppression list rece
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field, fields
@@ -219,15 +220,25 @@ class Traces:
     #: opt-out (:mod:`fediscope.gdpr.opt_outs`): it is not suppressed, so an account that opts back in may be landed
     #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
     with_deletions: bool = True
+    _values: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def values(self) -> frozenset[str]:
         """Every value that, found in a record (whole, or as a word of a text: :func:`contains_trace`), points at
         the subject. A clear id only as the path of an id-based profile link of its instance (``…/ap/users/ID``).
-        Frozen: :func:`contains_trace` and :func:`scrub` build their search of it once, not per string."""
+        Frozen: :func:`contains_trace` and :func:`scrub` build their search of it once, not per string.
+
+        The same object as the last call's while the values are the same: the search is cached by the set, and a
+        lookup with an equal set of another object compares the two element by element, for every string looked
+        at (the erasure called this once per file: each string of the lake cost as much as the account has status
+        links, an erasure grew with the lake times the account's statuses)."""
         if self.clear:
-            return frozenset({self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
-                                                             (each.partition("/") for each in self.ids))})
-        return frozenset({self.key, *self.ids, *self.status_links})
+            values = frozenset({self.key, *self.status_links, *(f"{instance}/ap/users/{i}" for instance, _, i in
+                                                               (each.partition("/") for each in self.ids))})
+        else:
+            values = frozenset({self.key, *self.ids, *self.status_links})
+        if values != self._values:
+            self._values = values
+        return self._values
 
     def found(self) -> dict[str, list[Any]]:
         """Everything found (each set field: ids, links, status ids, ``origin_ref`` values, copies), as JSON can
@@ -387,13 +398,26 @@ def _any_of(traces: frozenset[str]) -> re.Pattern[str]:
     posted a lot, erasing it from a lake of 100,000 statuses took four minutes, nearly all of it here."""
     if "" in traces:
         return re.compile("")
+    return re.compile(_alternatives(_prefix_tree(traces)) or "(?!)")
+
+
+@functools.lru_cache(maxsize=32)
+def _any_of_bytes(traces: frozenset[str]) -> re.Pattern[bytes]:
+    """:func:`_any_of` for the bytes of a file: found exactly when the UTF-8 encoding of a trace is in them (the
+    tree is built over the bytes, each read as the Latin-1 character of its value)."""
+    return re.compile(_any_of(frozenset(trace.encode().decode("latin-1") for trace in traces)).pattern
+                      .encode("latin-1"))
+
+
+def _prefix_tree(traces: Iterable[str]) -> dict[str, Any]:
+    """The traces as a prefix tree of their characters; the key ``""`` marks where a trace ends."""
     tree: dict[str, Any] = {}
     for trace in traces:
         node = tree
         for char in trace:
             node = node.setdefault(char, {})
-        node[""] = {}  # a trace ends here
-    return re.compile(_alternatives(tree) if tree else "(?!)")
+        node[""] = {}
+    return tree
 
 
 def _alternatives(node: dict[str, Any]) -> str:
@@ -405,37 +429,65 @@ def _alternatives(node: dict[str, Any]) -> str:
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
+def may_hold_trace(raw: bytes, traces: Set[str]) -> bool:
+    """Is the encoding of one of ``traces`` in ``raw`` (a file's bytes)? One search of the bytes, however many
+    traces: testing each trace in turn read every raw batch once per trace, which grew with the lake times the
+    traces of the account (at 100,000 statuses, a third of an erasure)."""
+    return _any_of_bytes(_frozen(traces)).search(raw) is not None
+
+
+def may_hold_in_json(text: str, traces: Set[str]) -> bool:
+    """Can a value whose JSON is ``text`` (as :func:`json.dumps` writes it by default) hold one of ``traces``? False
+    only when it cannot: JSON escapes each character of a string on its own, so a trace in a string of the value
+    is, escaped, in its JSON. One search of the JSON is much cheaper than :func:`contains_trace` walking the value."""
+    return _any_of(_json_forms(_frozen(traces))).search(text) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _json_forms(traces: frozenset[str]) -> frozenset[str]:
+    return frozenset(json.dumps(trace)[1:-1] for trace in traces)
+
+
 def _frozen(traces: Set[str]) -> frozenset[str]:
     return traces if isinstance(traces, frozenset) else frozenset(traces)
 
 
-def _present(value: str, traces: Set[str]) -> tuple[str, ...]:
-    frozen = _frozen(traces)
-    if _any_of(frozen).search(value) is None:  # most texts hold none: the erasure and export look at every string
+def _present(value: str, traces: frozenset[str], pattern: re.Pattern[str]) -> tuple[str, ...]:
+    if pattern.search(value) is None:  # most texts hold none: the erasure and export look at every string
         return ()
-    return tuple(sorted((t for t in frozen if t in value), key=len, reverse=True))
+    return tuple(sorted((t for t in traces if t in value), key=len, reverse=True))
 
 
 def scrub(value: Any, traces: Set[str]) -> Any:
     """``value`` with every trace removed: list items equal to one dropped, each one in a text (as a whole word)
     rewritten."""
+    frozen = _frozen(traces)
+    return _scrub(value, frozen, _any_of(frozen))
+
+
+def _scrub(value: Any, traces: frozenset[str], pattern: re.Pattern[str]) -> Any:
     if isinstance(value, str):
-        present = _present(value, traces)
+        present = _present(value, traces, pattern)
         return _words(present).sub(ERASED, value) if present else value
     if isinstance(value, list):
-        return [scrub(v, traces) for v in value if not (isinstance(v, str) and v in traces)]
+        return [_scrub(v, traces, pattern) for v in value if not (isinstance(v, str) and v in traces)]
     if isinstance(value, dict):
-        return {k: scrub(v, traces) for k, v in value.items()}
+        return {k: _scrub(v, traces, pattern) for k, v in value.items()}
     return value
 
 
 def contains_trace(value: Any, traces: Set[str]) -> bool:
     """Does ``value`` hold one of ``traces`` (a whole string, or a whole word of one: see :func:`scrub`)?"""
+    frozen = _frozen(traces)
+    return _contains(value, frozen, _any_of(frozen))
+
+
+def _contains(value: Any, traces: frozenset[str], pattern: re.Pattern[str]) -> bool:
     if isinstance(value, str):
-        present = _present(value, traces)
+        present = _present(value, traces, pattern)
         return bool(present) and _words(present).search(value) is not None
     if isinstance(value, list):
-        return any(contains_trace(v, traces) for v in value)
+        return any(_contains(v, traces, pattern) for v in value)
     if isinstance(value, dict):
-        return any(contains_trace(v, traces) for v in value.values())
+        return any(_contains(v, traces, pattern) for v in value.values())
     return False

@@ -394,3 +394,21 @@ def test_with_privacy_off_an_account_id_is_not_erased_from_other_numbers(env) ->
     assert status["id"] in {r["status_id"] for r in curated_rows(env)["statuses"]}
     (instance,) = [r["data"] for r in raw_records(env) if r["data"].get("domain") == "mastodon.social"]
     assert instance["contact"]["account"] is None  # the subject's own reference is cut
+
+
+def test_the_passes_are_shown_on_stderr_only_when_asked_and_the_json_stays_alone_on_stdout(processed, run_cli) -> None:
+    """Like ``fediscope process``: progress on stderr on a terminal (here stderr is not one) or with --progress;
+    the report on stdout either way."""
+    batches = len(raw_batch_files(processed.lake))
+    quiet = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
+    assert quiet.code == 0 and json.loads(quiet.out)["raw"]["records_removed"] > 0
+    assert "erase:" not in quiet.err
+
+    shown = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json", "--progress")
+    assert shown.code == 0 and json.loads(shown.out)["account_key"] == processed.key(SUBJECT)
+    lines = [line for line in shown.err.splitlines() if line.startswith("erase:")]
+    left = len(raw_batch_files(processed.lake))  # the first erasure deleted the batches of only the account's own
+    assert f"erase: finding the account in the raw batches: {left}/{left}" in lines
+    assert f"erase: raw batches: {left}/{left}" in lines and left <= batches
+    assert any(line.startswith("erase: curated files: ") for line in lines)
+    assert any(line.startswith("erase: the store's ") for line in lines)

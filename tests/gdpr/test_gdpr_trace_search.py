@@ -7,9 +7,11 @@ rows) took 3 min 56 s, where ``fediscope process`` of the same lake took 3.4 s."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from fediscope.gdpr.subject import ERASED, contains_trace, scrub
+from fediscope.gdpr.subject import ERASED, Traces, contains_trace, may_hold_in_json, may_hold_trace, scrub
 
 LINKS = frozenset(f"https://x.social/users/bob/statuses/{n}" for n in range(100_000, 105_000))
 TRACES = LINKS | {"a5bdca5217c93e352619a6618"}
@@ -44,3 +46,44 @@ def test_a_shorter_trace_inside_a_longer_one_leaves_the_longer_one_whole() -> No
     traces = {"https://x.social/@bob", "https://x.social/@bob/123"}
     assert scrub("a https://x.social/@bob/123 b https://x.social/@bob", traces) == f"a {ERASED} b {ERASED}"
     assert scrub(["https://x.social/@bob", "kept"], set(traces)) == ["kept"]
+
+
+#: Traces a lake may hold that JSON or UTF-8 write otherwise than the text: non-ASCII (an IRI, an IDN written in
+#: Unicode, an emoji), a quote and a backslash.
+ODD = ["https://bücher.example/@bob/1", "https://x.social/@bob/😀", 'https://x.social/@bob/"q"', "a\\b@x.social"]
+
+
+@pytest.mark.parametrize("trace", ODD)
+def test_a_file_is_skipped_only_when_its_bytes_hold_no_trace(trace: str) -> None:
+    """The raw pass reads a batch only when :func:`may_hold_trace` finds a trace in its bytes (UTF-8, as landed)."""
+    traces = TRACES | {trace}
+    assert may_hold_trace(f"see {trace} now".encode(), traces)
+    assert may_hold_trace(b"https://x.social/users/bob/statuses/104999", traces)
+    assert not may_hold_trace(b"https://x.social/users/bob/statuses/10499 and " + trace[:-1].encode(), traces)
+
+
+@pytest.mark.parametrize("trace", ODD)
+def test_a_record_is_walked_unless_its_json_cannot_hold_a_trace(trace: str) -> None:
+    """The raw pass looks for traces in a record only when :func:`may_hold_in_json` finds one in its JSON, as
+    :func:`json.dumps` writes it (non-ASCII, quotes and backslashes escaped)."""
+    traces = TRACES | {trace}
+    record = {"data": {"content": f"<p>see {trace}</p>", "tags": ["x", trace]}}
+    assert contains_trace(record, traces)
+    assert may_hold_in_json(json.dumps(record, sort_keys=True), traces)
+    other = {"data": {"content": f"<p>see {trace[:-1]}</p>"}}
+    assert not may_hold_in_json(json.dumps(other, sort_keys=True), traces)
+
+
+def test_the_traces_are_the_same_object_until_they_change() -> None:
+    """The search built of the traces is cached by the set: an equal set of another object is compared element by
+    element with the cached one for every string looked at (the erasure grew with the lake times the account's
+    statuses), so :meth:`Traces.values` hands out one object while the values stay the same."""
+    traces = Traces(key="a5bdca5217c93e352619a6618", status_links=set(LINKS))
+    first = traces.values()
+    assert traces.values() is first
+    traces.status_copies.add("x.social/1")  # not among the values
+    assert traces.values() is first
+    traces.status_links.add("https://x.social/users/bob/statuses/1")
+    changed = traces.values()
+    assert changed == first | {"https://x.social/users/bob/statuses/1"}
+    assert traces.values() is changed
