@@ -23,6 +23,7 @@ protocol must match how the Thrift server was started (``hbase thrift start`` de
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -615,7 +616,7 @@ class HBaseStore(BaseStore):
 
     @contextmanager
     def _connection(self, doing: str) -> Iterator[Any]:
-        with self._errors(doing), self._pool.connection() as conn:
+        with self._errors(doing), self._pool.connection() as conn, _replaced_on_error(conn):
             yield conn
 
     @contextmanager
@@ -626,6 +627,33 @@ class HBaseStore(BaseStore):
             yield
         except (TException, OSError, *_protocol_errors()) as exc:
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{_hint(exc)}") from exc
+
+
+@contextmanager
+def _replaced_on_error(conn: Any) -> Iterator[None]:
+    """A pooled connection left by an error goes back to the pool on a new socket, never on the one it had.
+
+    Thrift answers on a connection in the order it was asked: a call cut off between its request and its reply
+    (an error while reading the reply, Ctrl-C, SIGTERM's Terminated) leaves the rest of that reply in the socket,
+    and the next call on the connection reads it as its own answer; thriftpy2 checks neither the method name nor
+    the sequence number, so that call fails (``No protocol version header``) or, worse, returns another call's
+    answer. happybase's pool replaces a connection only after a TException or an OSError (a timeout included):
+    not after thriftpy2's ProtocolError (an Exception of its Cython protocol), nor after anything else raised
+    while a call was out. Those are replaced here (happybase's own way, ``_refresh_thrift_client``), and opened
+    again at once, so that an outer block of the same thread that goes on with ``conn`` has a working
+    connection; if that fails, the pool opens it when it hands it out next."""
+    from thriftpy2.thrift import TException
+
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, (TException, OSError)):  # those the pool replaces itself
+            with contextlib.suppress(TException, OSError):
+                conn.close()
+            conn._refresh_thrift_client()
+            with contextlib.suppress(TException, OSError):
+                conn.open()
+        raise
 
 
 _MISMATCH = ("the server may speak another transport or protocol than this URL asks for (its transport= and "

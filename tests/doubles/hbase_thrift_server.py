@@ -38,6 +38,8 @@ Anything else in the IDL answers ``IOError("not implemented by the test double")
 calls by name, so tests can check that writes are batched. ``fail(method, table, skip=n)`` makes the
 (n+1)-th next call of a write method on a table raise ``IOError`` once, changing nothing, as a write cut
 off by a lost connection or a failed region server would, so tests can stop a write between two batches.
+``garble(method)`` puts a stray byte before the next reply to ``method``, so tests can see what a client does with
+a reply stream out of step (thriftpy2: ``ProtocolError: No protocol version header``).
 ``clock`` (a callable returning milliseconds) can be replaced, e.g. ``monkeypatch.setattr(hbase_double,
 "clock", lambda: 1000)``, to make every call land in the same millisecond. ``table(name).rows`` is what a
 read sees (rows with visible cells, each cell a ``(value, timestamp)``); ``stored`` and the ``*_markers``
@@ -423,6 +425,23 @@ def _increment(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
 
 
+class _Processor(TProcessor):
+    """The service's processor, able to garble a reply (see :meth:`HBaseThriftDouble.garble`)."""
+
+    def __init__(self, handler: HBaseHandler) -> None:
+        super().__init__(hbase_thrift.Hbase, handler)
+        self.garbled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def send_result(self, oprot: Any, api: str, result: Any, seqid: int) -> None:
+        with self._lock:
+            stray = api in self.garbled
+            self.garbled.discard(api)
+        if stray:
+            oprot.trans.write(b"x")
+        super().send_result(oprot, api, result, seqid)
+
+
 class _Server(TThreadedServer):
     """TThreadedServer whose socket is bound before serving, so port 0 can be resolved first."""
 
@@ -447,7 +466,8 @@ class HBaseThriftDouble:
                          # binary-typed fields (row keys, values) stay bytes either way
                          "compact": lambda: TCompactProtocolFactory()}[protocol]()
         self._socket = TServerSocket(host="127.0.0.1", port=0, client_timeout=None)
-        self._server = _Server(TProcessor(hbase_thrift.Hbase, self.handler), self._socket,
+        self._processor = _Processor(self.handler)
+        self._server = _Server(self._processor, self._socket,
                                iprot_factory=proto_factory, itrans_factory=trans_factory)
         self._server.daemon = True
         self._thread: threading.Thread | None = None
@@ -478,6 +498,13 @@ class HBaseThriftDouble:
     def fail(self, method: str, table: str, skip: int = 0) -> None:
         """See :meth:`HBaseHandler.fail`."""
         self.handler.fail(method, table.encode(), skip)
+
+    def garble(self, method: str) -> None:
+        """Make the next reply to ``method`` start with a stray byte, once: what a client reads when something else
+        in its process wrote into the connection, or when it reads a reply it did not ask for (a call cut off
+        between its request and its reply, whose answer is still in the socket). The call's own work is done."""
+        with self._processor._lock:
+            self._processor.garbled.add(method)
 
     def start(self) -> HBaseThriftDouble:
         self._socket.listen()

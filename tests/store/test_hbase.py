@@ -535,6 +535,51 @@ def test_a_port_that_accepts_but_never_answers_is_not_called_a_server_that_is_no
     assert "another service on that port" in message and "Thrift server's port" in message
 
 
+def test_a_reply_out_of_step_fails_its_call_and_the_next_call_gets_its_own_answer(hbase_double, prefix):
+    """A reply stream out of step (the first bytes read are not a Thrift message header: thriftpy2's ``ProtocolError:
+    No protocol version header``, seen once in a loaded test run) fails that call; the pooled connection is then
+    replaced. It was given back to the pool as it was (the ProtocolError is no TException, the only errors after
+    which happybase's pool replaces a connection), and every later call on it read the rest of that reply: failing,
+    or taking another call's answer for its own."""
+    store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=5000", table_prefix=prefix)  # one connection
+    store.write(TOP, [{"account": "a", "followers": 1}, {"account": "b", "followers": 2}])
+    hbase_double.garble("getRowWithColumns")
+    with pytest.raises(StoreError, match=r"could not read the catalog entry of top: No protocol version header"):
+        store.get(TOP, ["a"])
+    for _ in range(3):
+        assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}
+        assert store.get(TOP, ["b"]) == {"account": "b", "followers": 2}
+    assert store.stored_metrics() == {"top": 2}
+
+
+def test_a_reply_later_than_the_timeout_is_never_taken_for_the_next_calls(hbase_double, prefix, monkeypatch):
+    """A call whose reply comes after ``timeout=`` fails with a clear error; its late reply is not read by the next
+    call on the pooled connection (which would take it for its own answer)."""
+    import threading
+    import time
+
+    store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=300", table_prefix=prefix)  # one connection
+    store.write(TOP, [{"account": "a", "followers": 1}, {"account": "b", "followers": 2}])
+    handler = hbase_double.handler
+    answered = threading.Event()
+
+    def late(*args):  # noqa: ANN002, ANN202
+        monkeypatch.setattr(handler, "getRowWithColumns", type(handler).getRowWithColumns.__get__(handler))
+        time.sleep(1)
+        try:
+            return type(handler).getRowWithColumns(handler, *args)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(handler, "getRowWithColumns", late)
+    with pytest.raises(StoreError, match=r"could not read the catalog entry of top: timed out; the server took"):
+        store.get(TOP, ["a"])
+    assert answered.wait(5)  # the late reply has been sent
+    for _ in range(3):
+        assert store.get(TOP, ["b"]) == {"account": "b", "followers": 2}
+        assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}
+
+
 def test_an_hbase_error_is_its_java_exception_line_decoded(store, connection, hbase_double, prefix):
     store.write(TOP, [{"account": "a", "followers": 1}])
     connection.disable_table("_top")
