@@ -30,7 +30,6 @@ the statuses newer than the last run (the API check then compares those).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
 import os
@@ -46,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
 from fediscope.wording import count
 
@@ -137,73 +137,15 @@ class Step:
 
 
 # -- the scraping API in this process -----------------------------------------------------------------------------
-class DemoApi:
-    """The scraping API (``api.create_app``) served by waitress in a background thread, as ``serve-api`` does.
-
-    waitress has no public "stop" for a server running in another thread. Its loop runs while its socket map
-    is not empty, and its trigger runs a function inside the loop thread; so :meth:`stop` asks the loop to close
-    every socket it holds (the listening socket, open keep-alive connections, the trigger itself), the loop
-    then ends by itself, and the worker threads are shut down.
-    """
+class DemoApi(BackgroundServer):
+    """The scraping API (``api.create_app``) served by waitress in a background thread, as ``serve-api`` does."""
 
     def __init__(self, settings: Settings, threads: int = 2) -> None:
         from api import create_app
         from api.app import make_server
 
-        self.server: Any = make_server(create_app(settings), "127.0.0.1", 0, threads)  # as `fediscope serve-api`
+        super().__init__(make_server(create_app(settings), "127.0.0.1", 0, threads), name="demo-api")  # as serve-api
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self._thread = threading.Thread(target=self.server.run, name="demo-api", daemon=True)
-
-    def start(self) -> DemoApi:
-        self._thread.start()
-        return self
-
-    def stop(self, drain_seconds: float = 5.0) -> None:
-        """Let the worker threads finish the requests they serve, then close the loop's sockets, each connection
-        once the answer it is sending has been sent (for up to ``drain_seconds``; then it is cut).
-
-        In that order: a worker that finishes a request wakes the loop through its trigger, so a trigger closed
-        first was written to when closed (EBADF, a traceback in the demo's output) or, its number reused, into
-        another file; and the request was cut. A connection closed at once cut an answer larger than what the
-        socket took at the first send (the rest waits in waitress's buffer for the loop to send it).
-        """
-        def close_all() -> None:
-            for channel in list(self.server._map.values()):
-                if getattr(channel, "total_outbufs_len", 0):
-                    channel.close_when_flushed = True  # the loop sends the rest, then closes it
-                else:
-                    channel.close()  # the listening socket's close closes the trigger too
-
-        self.server.task_dispatcher.shutdown()
-        if self._thread.is_alive():
-            try:
-                self.server.trigger.pull_trigger(close_all)
-            except OSError:  # the trigger's pipe was closed under it (EBADF; seen once in a full test run)
-                self._close_without_trigger()
-            self._thread.join(timeout=drain_seconds)
-            if self._thread.is_alive():  # a client that stopped reading: its answer is cut
-                self._close_without_trigger()
-                self._thread.join(timeout=5)
-        else:
-            close_all()
-
-    def _close_without_trigger(self) -> None:
-        """Stop the loop when its trigger cannot be pulled: close every channel from this thread, so that the
-        loop finds its map empty and ends. The trigger is only taken out of the map (waitress's own "closed"
-        flag set): its pipe's write end is gone, and closing that number again could close whatever reuses it.
-        A listening server's own ``close`` would close the trigger again, so it is closed as a plain channel."""
-        from waitress import wasyncore
-        from waitress.server import BaseWSGIServer
-
-        trigger = self.server.trigger
-        trigger._closed = True
-        trigger.del_channel()
-        for channel in list(self.server._map.values()):
-            with contextlib.suppress(OSError):
-                if isinstance(channel, BaseWSGIServer):
-                    wasyncore.dispatcher.close(channel)
-                else:
-                    channel.close()
 
 
 # -- the steps ---------------------------------------------------------------------------------------------------

@@ -330,11 +330,11 @@ def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:
     """waitress waits with ``select`` unless told otherwise, which cannot watch descriptor 1024 or above: the
     loop thread died and every request hung (the in-process demo API of a long test run, CI of stop 20)."""
     import resource
-    import threading
 
     from flask import Flask
 
     from api.app import make_server
+    from fediscope.background_server import BackgroundServer
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 1200
@@ -347,14 +347,13 @@ def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     server = None
     try:
-        server = make_server(app, "127.0.0.1", 0, 1)
-        assert server.socket.fileno() >= 1024
-        threading.Thread(target=server.run, daemon=True).start()
-        answer = requests.get(f"http://127.0.0.1:{server.effective_port}/ping", timeout=10)
+        server = BackgroundServer(make_server(app, "127.0.0.1", 0, 1)).start()
+        assert server.server.socket.fileno() >= 1024
+        answer = requests.get(f"http://127.0.0.1:{server.server.effective_port}/ping", timeout=10)
         assert answer.status_code == 200 and answer.text == "pong"
     finally:
         if server is not None:
-            server.close()
+            server.stop()
         for fd in held:
             os.close(fd)
         if soft < wanted:

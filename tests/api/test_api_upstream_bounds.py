@@ -429,13 +429,12 @@ def test_dribbling_instances_do_not_starve_the_waitress_threads(instance: FakeIn
     test closed, a warning in every run)."""
     from api import create_app
     from api.app import make_server
+    from fediscope.background_server import BackgroundServer
 
     instance.answers["/api/v1/timelines/public"] = dribble(instance)
     app = create_app(make_settings(instances=(instance.url,), allow_private_addresses=True, request_timeout=1.0))
-    server = make_server(app, "127.0.0.1", 0, 2)
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    server = BackgroundServer(make_server(app, "127.0.0.1", 0, 2)).start()
+    url = f"http://127.0.0.1:{server.server.effective_port}"
     answers: list[int] = []
 
     def scrape() -> None:
@@ -462,4 +461,4 @@ def test_dribbling_instances_do_not_starve_the_waitress_threads(instance: FakeIn
             scraper.join(10)
         assert answers == [502, 502]
     finally:
-        server.close()
+        server.stop()
