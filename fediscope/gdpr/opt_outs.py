@@ -205,8 +205,8 @@ def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[s
     "noted_at"}`` of every note holding it, oldest first; the marker of an opt-out erasure a stopped curation
     started (:func:`_mark_erasing`) last, with ``"erasing": true`` (``noted_at``: when it started). An unreadable
     note whose bytes hold the key is listed too, with ``"unreadable": true`` (the next curation deletes it unread).
-    The export does not hold the lake lock: a note a curation applied (deleted) after it was listed is no longer
-    pending, and is left out."""
+    A note deleted between listing and reading it is no longer pending, and is left out (the export holds the lake
+    lock, so no curation applies one meanwhile: this covers a note removed by hand)."""
     wanted = set(keys)
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
     for path, raw, body in _notes_naming(lake, wanted, applied_meanwhile=True):
