@@ -116,6 +116,8 @@ def export(account: str, out: Path | None) -> None:
     After an erasure of the account was stopped, it also starts from what that erasure kept
     (<lake>/_state/erasing_traces.json, only the account's entries; read, never written) and says "erasing": true.
     Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
+    Holds the lake lock while it reads, so an erasure cannot finish in between: while another run (process,
+    gdpr erase, retention, another export) holds it, it stops at once with one line naming it (exit 1).
     """
     from fediscope.gdpr.export import export_account, holds_nothing
     from fediscope.gdpr.subject import unknown_instance_hint

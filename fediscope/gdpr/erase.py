@@ -235,8 +235,8 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
 
 
 def _may_hold(raw: bytes, subject: Subject, values: Set[str]) -> bool:
-    """Fast path: a file whose bytes hold no trace needs no parsing (clear names need parsing: ``acct`` of a
-    local account has no domain)."""
+    """Fast path: a file whose bytes hold no trace, in any form JSON may write it (:func:`~fediscope.gdpr.subject.
+    may_hold_trace`), needs no parsing (clear names need parsing: ``acct`` of a local account has no domain)."""
     return not subject.pseudonymised or may_hold_trace(raw, values)
 
 
@@ -410,9 +410,9 @@ def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
     for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
     if may_hold_trace(data, values):
         return True
-    lowered = data.lower()
-    user, domain = subject.username.encode(), subject.domain.encode()
-    if any(p in lowered for p in (user + b"@" + domain, domain + b"/@" + user, domain + b"/users/" + user)):
+    user, domain = subject.username, subject.domain
+    # in any form JSON may write them (a NiFi file may write ``/`` as ``\/``): fediscope.gdpr.subject.may_hold_trace
+    if may_hold_trace(data.lower(), {f"{user}@{domain}", f"{domain}/@{user}", f"{domain}/users/{user}"}):
         return True
     try:
         document = json.loads(data)

@@ -48,6 +48,7 @@ from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
 from fediscope.lake.key_check import require_lake_key
+from fediscope.lake.lock import lake_lock
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
@@ -151,13 +152,25 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
 
     The metric tables searched are those the store lists, as it recorded them
     (:func:`~fediscope.gdpr.erase.stored_metrics`): the metric files are never read, so a broken or clashing one
-    does not hold the answer up."""
+    does not hold the answer up.
+
+    It holds the lake lock (:mod:`fediscope.lake.lock`) while it reads, as the erasure and ``fediscope process`` do
+    while they write: an erasure (or a curation applying an opt-out) finishing during the export made its answer
+    list rows already gone beside others read after, a mix no moment of the lake held. While another run holds the
+    lock it fails at once with :class:`~fediscope.errors.LakeLockedError` naming it, exporting nothing."""
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path would answer the request with "nothing held"
     require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
+    with lake_lock(lake, command="fediscope gdpr export"):
+        return _export_locked(settings, lake, store, subjects)
+
+
+def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | None,
+                   subjects: list[Subject]) -> dict[str, Any]:
+    """:func:`export_account` once the lake lock is held."""
     # the traces of every key as the erasure finds them (one pass), with what a stopped erasure of it kept
     found = list(zip(subjects, find_all_traces(lake, subjects), strict=True))
     erasing = {each.audit_id for each in kept_traces(lake, found)[0]}

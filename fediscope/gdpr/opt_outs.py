@@ -68,6 +68,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediscope.errors import LakeError
+from fediscope.gdpr.subject import may_hold_trace
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.layout import STATE_ROOT
@@ -190,7 +191,7 @@ def _notes_naming(lake: LakeBackend, wanted: set[str],
             if not applied_meanwhile or lake.exists(path):
                 raise
             continue
-        if not any(key.encode() in raw for key in wanted):
+        if not may_hold_trace(raw, wanted):  # a note is written with ensure_ascii: a non-ASCII clear key escaped
             continue
         try:
             body: dict[str, Any] | None = _parse_note(raw)
@@ -204,14 +205,14 @@ def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[s
     "noted_at"}`` of every note holding it, oldest first; the marker of an opt-out erasure a stopped curation
     started (:func:`_mark_erasing`) last, with ``"erasing": true`` (``noted_at``: when it started). An unreadable
     note whose bytes hold the key is listed too, with ``"unreadable": true`` (the next curation deletes it unread).
-    The export does not hold the lake lock: a note a curation applied (deleted) after it was listed is no longer
-    pending, and is left out."""
+    A note deleted between listing and reading it is no longer pending, and is left out (the export holds the lake
+    lock, so no curation applies one meanwhile: this covers a note removed by hand)."""
     wanted = set(keys)
     found: dict[str, list[dict[str, Any]]] = {key: [] for key in wanted}
     for path, raw, body in _notes_naming(lake, wanted, applied_meanwhile=True):
         if body is None:
             for key in wanted:
-                if key.encode() in raw:
+                if may_hold_trace(raw, {key}):
                     found[key].append({"path": path, "source": None, "noted_at": None, "unreadable": True})
             continue
         for key in wanted.intersection(body["keys"]):
@@ -324,10 +325,11 @@ def _may_name(text: bytes, lowered: bytes, key: str) -> bool:
     """Fast path of :func:`_uncurated_owners`: can a raw file of ``text`` (``lowered``: in lower case) hold a record
     of the account ``key``? A pseudonym is written as it is; a clear key (privacy off, ``user@domain`` in lower
     case) is not: a local account's ``acct`` has no domain and a name may be in upper case (``Gargron``), so only
-    its name is looked for, in any case."""
+    its name is looked for, in any case, in every form JSON may write it (:func:`~fediscope.gdpr.subject.
+    may_hold_trace`: a name holding a non-ASCII character may be escaped)."""
     if "@" not in key:
         return key.encode() in text
-    return key.partition("@")[0].encode() in lowered
+    return may_hold_trace(lowered, {key.partition("@")[0]})
 
 
 def _quotes(entity: str, data: Any, instance: str, key: str) -> bool:

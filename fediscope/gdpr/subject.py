@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -403,10 +403,52 @@ def _any_of(traces: frozenset[str]) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=32)
 def _any_of_bytes(traces: frozenset[str]) -> re.Pattern[bytes]:
-    """:func:`_any_of` for the bytes of a file: found exactly when the UTF-8 encoding of a trace is in them (the
-    tree is built over the bytes, each read as the Latin-1 character of its value)."""
-    return re.compile(_any_of(frozenset(trace.encode().decode("latin-1") for trace in traces)).pattern
-                      .encode("latin-1"))
+    """:func:`_any_of` for the bytes of a JSON file: found when a trace is in them in any form a JSON writer may give
+    it (:func:`_json_byte_forms`). The pattern is over the bytes, each read as the Latin-1 character of its value."""
+    if "" in traces:
+        return re.compile(b"")
+    return re.compile((_alternatives(_prefix_tree(traces), _json_byte_forms) or "(?!)").encode("latin-1"))
+
+
+#: The short escapes of JSON (RFC 8259): what a writer may put for these characters instead of themselves.
+_SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+#: Printable ASCII characters some writers escape as ``\\uXXXX``: HTML-safe output (Go's encoding/json, Flask's
+#: htmlsafe dumps, Jackson's and Gson's HTML escaping).
+_HTML_ESCAPED = frozenset("<>&'=")
+
+
+def _json_byte_forms(char: str) -> str:
+    """The regular expression (over bytes read as Latin-1) of every way a JSON writer may write ``char`` inside a
+    string: itself in UTF-8, and, for a character some writer escapes, its short escape (``\\"``, ``\\\\``,
+    ``\\/``, ``\\n`` …) and its ``\\uXXXX`` escape in either case of hex digits (a UTF-16 surrogate pair beyond
+    U+FFFF). Those are: the short-escaped ones, the other control characters, DEL, the HTML-sensitive
+    :data:`_HTML_ESCAPED` and every non-ASCII character (``ensure_ascii``). The project writes raw batches with
+    ``ensure_ascii=False`` (:func:`~fediscope.lake.batches.encode_jsonl`), which escapes only ``"``, ``\\`` and
+    control characters; a batch NiFi landed was written again by its JSON library (which may write ``/`` as
+    ``\\/``), and other files (opt-out notes, quarantine) are written with ``ensure_ascii``. Letters, digits and
+    the other printable ASCII characters — all a pseudonym holds — are matched as themselves, so the pattern of
+    pseudonyms is as fast as a plain search."""
+    plain = re.escape(char.encode("utf-8", "surrogatepass").decode("latin-1"))
+    if " " <= char <= "~" and char not in _SHORT_ESCAPES and char not in _HTML_ESCAPED:
+        return plain
+    forms = [plain, "".join(_u_escape(unit) for unit in _utf16_units(char))]
+    if char in _SHORT_ESCAPES:
+        forms.append(re.escape("\\" + _SHORT_ESCAPES[char]))
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _utf16_units(char: str) -> list[int]:
+    code = ord(char)
+    if code < 0x10000:
+        return [code]
+    code -= 0x10000
+    return [0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)]
+
+
+def _u_escape(unit: int) -> str:
+    """``\\uXXXX`` of one UTF-16 code unit, its hex digits in either case (Python writes ``\\u00e9``, Jackson
+    ``\\u00E9``)."""
+    return re.escape("\\u") + "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{unit:04x}")
 
 
 def _prefix_tree(traces: Iterable[str]) -> dict[str, Any]:
@@ -420,19 +462,23 @@ def _prefix_tree(traces: Iterable[str]) -> dict[str, Any]:
     return tree
 
 
-def _alternatives(node: dict[str, Any]) -> str:
-    """The regular expression of a prefix tree's branches: a trace ending at ``node`` (its ``""`` key) ends the
-    match there, as the shortest trace suffices to tell that one is present."""
+def _alternatives(node: dict[str, Any], form: Callable[[str], str] = re.escape) -> str:
+    """The regular expression of a prefix tree's branches, each character as ``form`` writes it: a trace ending at
+    ``node`` (its ``""`` key) ends the match there, as the shortest trace suffices to tell that one is present."""
     if "" in node:
         return ""
-    branches = [re.escape(char) + _alternatives(child) for char, child in sorted(node.items())]
+    branches = [form(char) + _alternatives(child, form) for char, child in sorted(node.items())]
     return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 def may_hold_trace(raw: bytes, traces: Set[str]) -> bool:
-    """Is the encoding of one of ``traces`` in ``raw`` (a file's bytes)? One search of the bytes, however many
-    traces: testing each trace in turn read every raw batch once per trace, which grew with the lake times the
-    traces of the account (at 100,000 statuses, a third of an erasure)."""
+    """Can ``raw`` (the bytes of a JSON or JSON Lines file) hold one of ``traces`` in a string? False only when no
+    trace is in them in any form a JSON writer may give it (:func:`_json_byte_forms`: as UTF-8, and escaped —
+    ``"``, ``\\``, control characters by every writer, non-ASCII ones with ``ensure_ascii``, ``/`` as ``\\/`` by
+    some): searched as written alone, a trace holding such a character was not found in a file that held it, and
+    the file was skipped with the trace left in it. One search of the bytes, however many traces: testing each
+    trace in turn read every raw batch once per trace, which grew with the lake times the traces of the account
+    (at 100,000 statuses, a third of an erasure)."""
     return _any_of_bytes(_frozen(traces)).search(raw) is not None
 
 

@@ -3,7 +3,8 @@
 ``fediscope process`` (curation, metrics and store), ``spark_jobs/curate.py``, ``fediscope gdpr erase`` and
 ``fediscope gdpr retention`` all rewrite the curation manifest or the raw and curated files; two of them at once
 on one lake would race (a curation could publish rows an erasure had just removed, or record files in the
-manifest that retention had deleted). Each takes the same lock::
+manifest that retention had deleted). Each takes the same lock, and so does ``fediscope gdpr export``, which only
+reads, so that its answer is what the lake held at one moment (an erasure finishing meanwhile made it stale)::
 
     with lake_lock(lake, command="fediscope process"):
         ...

@@ -55,7 +55,8 @@ ODD = ["https://bücher.example/@bob/1", "https://x.social/@bob/😀", 'https://
 
 @pytest.mark.parametrize("trace", ODD)
 def test_a_file_is_skipped_only_when_its_bytes_hold_no_trace(trace: str) -> None:
-    """The raw pass reads a batch only when :func:`may_hold_trace` finds a trace in its bytes (UTF-8, as landed)."""
+    """The raw pass reads a batch only when :func:`may_hold_trace` finds a trace in its bytes (here as UTF-8; as JSON
+    writers escape it: test_gdpr_escaped_traces.py)."""
     traces = TRACES | {trace}
     assert may_hold_trace(f"see {trace} now".encode(), traces)
     assert may_hold_trace(b"https://x.social/users/bob/statuses/104999", traces)
