@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from privacy_skips import NOBOT_NOTE
 
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
+from fediscope.lake.backend import open_lake
+from fediscope.lake.state import load_walk_start
 from fediscope.privacy import (
     ACCOUNT_DROPPED,
     ACCOUNT_KEPT,
@@ -35,6 +38,8 @@ from fediscope.privacy import (
     policy_from_settings,
     proper_parent_domain,
 )
+from fediscope.sources.collector import run_collection
+from fediscope.sources.spec import parse_source
 
 RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
 LOCAL = "localhost:3000"  # the recorded server (see tests/data/README.md)
@@ -566,6 +571,21 @@ def test_a_quote_of_a_status_that_is_not_public_lands_without_the_quoted_status(
         landed["quote"] == {"state": raw["quote"]["state"], "quoted_status": None}
     assert quoted["content"] not in json.dumps(landed)
     assert not policy.counts  # the quoting status itself was landed
+
+
+def test_where_a_walk_began_keeps_no_day_of_a_status_it_skipped(tmp_path: Path, mastodon_server) -> None:
+    """Was: the record of where a source's first walk ended (``_state/<domain>/start/``) kept the UTC day of the
+    oldest status the walk fetched, also one the privacy policy skipped for its author: an ``account:`` source of an
+    account that opted out kept the day of its oldest post, although nothing of it was landed."""
+    settings = Settings(lake=str(tmp_path / "lake"), pseudonym_key=KEY.decode(), backfill_pages=1000, page_limit=10,
+                        retry_backoff=0.01)
+    author = mastodon_server.public_statuses()[0]["account"]["acct"]
+    assert mastodon_server.set_account_note(author, NOBOT_NOTE) > 0
+    source = parse_source(f"account:{author}@{mastodon_server.domain}")
+    summary = run_collection(settings, [(mastodon_server.url, source)], progress=False)
+    assert summary.ok and summary.skipped > 0 and summary.landed == 0
+    start = load_walk_start(open_lake(settings.lake), mastodon_server.domain, source.name, PrivacyPolicy(key=KEY))
+    assert start is not None and start.extra == {"ended": "end", "oldest_day": None}
 
 
 # -- privacy off: records as collected, but opt-outs and erasures still honoured ---------------------------------

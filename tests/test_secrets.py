@@ -471,6 +471,24 @@ def test_a_token_that_cannot_be_sent_is_refused_before_any_request_without_showi
     assert check.returncode == 1 and f"access token {problem}" in check.stdout + check.stderr
 
 
+@pytest.mark.parametrize(("status", "said"), [(401, "refused (HTTP 401)"), (404, "not found (HTTP 404)"),
+                                           (422, "HTTP 422")])
+def test_a_token_the_instance_quotes_in_its_error_is_never_shown(secret_env: dict[str, str], mastodon_server,
+                                                                 tmp_path: Path, status: int, said: str) -> None:
+    """A server (or a proxy in front of it) that quotes the token it was sent in its ``{"error": …}`` message. Was:
+    the log line was masked, but `collect`'s summary (the `failed:` line on stderr, `failed` and the source's
+    `error` in `--json`) showed the token in clear."""
+    mastodon_server.fail(status, times=2, error=f"The access token is invalid (Bearer {TOKEN}, token={TOKEN})")
+    for command in (("collect", "--instance", mastodon_server.url, "--timeline", "public", "--max-pages", "1"),
+                    ("collect", "--instance", mastodon_server.url, "--timeline", "public", "--max-pages", "1",
+                     "--json")):
+        result = run(secret_env, tmp_path, *command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr[-2000:])
+        assert f"{said}: The access token is invalid (Bearer ***, token=***)" in result.stdout + result.stderr
+        assert not leaks(result.stdout + result.stderr), command
+    assert f"Bearer {TOKEN}" in {s.authorization for s in mastodon_server.log}  # the token was in flight
+
+
 def test_collection_and_api_logs_at_debug_level_hold_no_secret(secret_env: dict[str, str], mastodon_server,
                                                                tmp_path: Path, caplog: pytest.LogCaptureFixture
                                                                ) -> None:

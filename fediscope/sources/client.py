@@ -59,6 +59,7 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
 from fediscope.errors import UpstreamError
+from fediscope.redact import redact_text
 from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -504,16 +505,16 @@ class MastodonClient:
         status = response.status_code
         if status in TRANSIENT_STATUSES:
             raise _Transient(f"HTTP {status}", status, parse_retry_after(response.headers.get("Retry-After")))
+        said = _error_text(response, (self.access_token,) if self.access_token else ())
         if status in (404, 410):
-            raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){_error_text(response)}")
+            raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){said}")
         if status in (401, 403):
             hint = (f"the access token of {token_env_name(self.domain)} was sent and refused: check it and its "
                     "scopes (read)" if self.access_token else
                     f"if the instance needs a login for this, set {token_env_name(self.domain)}")
-            raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){_error_text(response)}; "
-                                   f"{hint}", status)
+            raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){said}; {hint}", status)
         if status >= 400:
-            raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{_error_text(response)}", status)
+            raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{said}", status)
         return RawResponse(status=status, headers=response.headers, content=response.content,
                            url=response.url, endpoint=endpoint, domain=self.domain)
 
@@ -819,12 +820,15 @@ def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestExcepti
     return requests.exceptions.ConnectionError(exc)
 
 
-def _error_text(response: requests.Response) -> str:
-    """Mastodon's ``{"error": "..."}`` message, if any, shortened for one log line."""
+def _error_text(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
+    """Mastodon's ``{"error": "..."}`` message, if any, shortened for one log line, with ``secrets`` (the token the
+    request sent) and anything shaped like a credential masked (:func:`~fediscope.redact.redact_text`): a server or
+    proxy may quote what it was sent, and the message reaches outputs the logging filter never sees (`collect`'s
+    summary, its ``--json``). Masked before it is shortened, so that no cut-off part of a secret stays."""
     try:
         body = response.json()
     except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes: no message
         return ""
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f": {body['error'][:200]}"
+        return f": {redact_text(body['error'], secrets)[:200]}"
     return ""

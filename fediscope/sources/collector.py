@@ -603,9 +603,10 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             walk.upper = _saved_down(page.newest_id, withheld)
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
+            kept = [i for i in items if not isinstance(i, dict) or i.get("id") not in withheld.ids]  # by author
             if first_run and settings.settle_hours > 0:
-                _note_young(ctx, client.domain, name, page, [i for i in items if i.get("id") not in withheld.ids])
-            landed = _oldest(items)
+                _note_young(ctx, client.domain, name, page, kept)
+            landed = _oldest(kept)  # the walk's start record keeps no day of a status it skipped
             if first_run and landed[0] is not None and (oldest[0] is None or id_key(landed[0]) < id_key(oldest[0])):
                 oldest = landed
         walk.pages += 1

@@ -119,6 +119,7 @@ class Fault:
     reset_style: str = "iso"  # "iso" | "epoch" | "retry_after" | "none"
     malformation: str = "not_json"
     retry_after: str | None = None  # a status fault's Retry-After header
+    error: str = "Something went wrong"  # a status fault's Mastodon error message ({"error": ...})
     seen: int = 0
     fired: int = 0
 
@@ -299,11 +300,11 @@ class MastodonDouble:
         return fault
 
     def fail(self, status: int = 503, times: int = 1, path: str | None = None, after: int = 0,
-             retry_after: str | None = None) -> Fault:
-        """Answer ``times`` matching requests with HTTP ``status`` (and Mastodon's error JSON), with a
-        ``Retry-After`` header when given."""
+             retry_after: str | None = None, error: str = "Something went wrong") -> Fault:
+        """Answer ``times`` matching requests with HTTP ``status`` (and Mastodon's error JSON, ``error`` its
+        message), with a ``Retry-After`` header when given."""
         return self._add(Fault("status", times=times, after=after, path=path, status=status,
-                               retry_after=retry_after))
+                               retry_after=retry_after, error=error))
 
     def throttle(self, reset_in: float = 0.5, times: int = 1, path: str | None = None, after: int = 0,
                  style: str = "iso") -> Fault:
@@ -451,7 +452,7 @@ class MastodonDouble:
         if fault is not None and fault.kind == "status":
             if fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after
-            return fault.status, headers, json.dumps({"error": "Something went wrong"}).encode(), "status"
+            return fault.status, headers, json.dumps({"error": fault.error}).encode(), "status"
         status, extra, body = self._route(path, params)
         headers.update(extra)
         name = fault.kind if fault is not None else None
