@@ -610,6 +610,9 @@ class HBaseStore(BaseStore):
 
     # -- plumbing -----------------------------------------------------------------------------------------
 
+    def _table_not_found(self, error: StoreError) -> bool:
+        return "TableNotFoundException" in str(error)  # the Java exception's name, first in the reason
+
     def close(self) -> None:
         """Nothing to release: the connection pool is shared by every store of the process."""
 
