@@ -47,8 +47,10 @@ RESULTS_ERROR_STATUSES = {
     "405": "Method not allowed on this route.",
     "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
-           "it); re-run fediscope process. Or (stale_cursor) the metric was written again since the page whose "
-           "next.after was given: start again from the first page. Or (cursor_too_long) the next page's cursor "
+           "it); re-run fediscope process. Or (missing_table) the store's catalog lists the metric but its table "
+           "was dropped by hand: run fediscope process to write it again. Or (stale_cursor) the metric was "
+           "written again since the page whose next.after was given: start again from the first page. Or "
+           "(cursor_too_long) the next page's cursor "
            "would be longer than after takes (a key of many long text columns): fediscope store export reads "
            "every row.",
     "413": "Request body larger than the cap.",

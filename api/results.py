@@ -34,7 +34,8 @@ one store serves every request. A store that cannot be reached answers 503 (the 
 answers never name the store, where it lives is the operator's business); a store without the metric answers
 404 saying to run ``fediscope process``; a metric stored as another fediscope version wrote it (its table lacks a
 column the current schema reads, a value does not have its column's type, the rows lack a column an analysis
-reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``. A metric SQL file of
+reads) answers 409 ``stale_metric`` saying to re-run ``fediscope process``; a metric the catalog lists whose
+table was dropped by hand answers 409 ``missing_table``, saying the same. A metric SQL file of
 ``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR`` that is not a metric (a user's own without its ``-- key:`` line,
 say) answers 500 ``metric_definition_error`` on every route that reads the registry (the file, again, only in the
 server log).
@@ -61,7 +62,7 @@ from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_resul
 from fediscope.analysis import ANALYSES, Analysis, analysis_question
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import FediscopeError, MetricFileError, StoreSchemaError
+from fediscope.errors import FediscopeError, MetricFileError, MissingTableError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
@@ -133,6 +134,10 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
         return call()
     except MetricFileError:
         raise
+    except MissingTableError as exc:  # the store answers: a retry does not help, `fediscope process` does
+        log.warning("results: %s", exc)
+        raise ApiError(409, "missing_table", f"metric {exc.metric}: its table is missing from the metrics store "
+                                             f"(dropped by hand?): {exc.fix}") from None
     except FediscopeError as exc:
         if metric is not None and isinstance(exc, StoreSchemaError):
             log.warning("results: metric %s in store %s lacks a column: %s", metric, shown, exc)

@@ -34,6 +34,12 @@ from fediscope.redact import redact_url
 from fediscope.sources.spec import parse_source
 
 
+class HintedValueError(ValueError):
+    """A setting's parse error that already says how to write the value (a store or lake URL's problem, worded as
+    the store or lake reports it when opened: ``…; use sqlite:///path, …``): the setting's help, which lists the
+    same forms, is not appended to it (:func:`_parse`)."""
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configurable value: its attribute name, environment variable, default and help text."""
@@ -210,7 +216,7 @@ def _lake(value: str) -> str:
     from fediscope.lake.backend import lake_url_problem
 
     if problem := location_text_problem(value) or lake_url_problem(value):
-        raise ValueError(f"{redact_url(value)!r}: {problem}")
+        raise HintedValueError(f"{redact_url(value)!r}: {problem}")
     return value
 
 
@@ -220,7 +226,7 @@ def _store(value: str) -> str:
     from fediscope.store.port import store_url_problem
 
     if problem := location_text_problem(value) or store_url_problem(value):
-        raise ValueError(f"{redact_url(value)!r} {problem}")
+        raise HintedValueError(f"{redact_url(value)!r} {problem}")
     return value
 
 
@@ -652,7 +658,8 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         detail = "the value cannot be parsed" if setting.secret else str(exc)
-        raise ConfigError(f"{origin} is invalid: {detail}. {setting.help}") from None
+        help_text = "" if isinstance(exc, HintedValueError) else f" {setting.help}"
+        raise ConfigError(f"{origin} is invalid: {detail}.{help_text}") from None
 
 
 #: What :func:`load_settings` is given to hear of a setting whose value names something that cannot be used now

@@ -54,6 +54,27 @@ class StoreError(FediscopeError):
     """The metrics store cannot be reached or written."""
 
 
+class MissingTableError(StoreError):
+    """A read of a metric the store's catalog lists whose table(s) are not there (dropped by hand:
+    :meth:`~fediscope.store.port.MetricStore.missing_tables`). The store itself answers; ``fediscope process``
+    writes the metric again, every row, its tables made again. ``metric`` names it, for an answer that names no
+    store (the results API)."""
+
+    def __init__(self, store: str, metric: str, tables: list[str]) -> None:
+        self.store, self.metric, self.tables = store, metric, tables
+        table = f"table {tables[0]} is" if len(tables) == 1 else f"tables {', '.join(tables)} are"
+        super().__init__(f"store {store}: metric {metric}: its {table} missing (dropped by hand?): {self.fix}; "
+                         "`fediscope doctor` lists every missing table")
+
+    @property
+    def fix(self) -> str:
+        return (f"run `fediscope process` to write it again (`fediscope store drop {self.metric}` if no SQL file "
+                "defines it any more)")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, list[str]]]:  # its arguments are not its message
+        return type(self), (self.store, self.metric, self.tables)
+
+
 class StoreSchemaError(StoreError):
     """A stored metric's table lacks a column this fediscope version reads (another version stored it)."""
 

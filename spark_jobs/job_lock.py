@@ -9,8 +9,9 @@ lock is not taken over while the job still runs, even when the Airflow task that
 Before the lock, the lake must exist and hold data (:func:`fediscope.orchestration.require_batch_lake`, the check
 of ``fediscope process``): the lock file would otherwise create a mistyped lake, and the metrics job would replace
 every metric in the store with the empty results of an empty lake. The metrics job (``curated=True``) also needs
-something curated (:func:`require_curated`, checked once the lock is held): a lake holding raw batches only (the
-metrics job run before ``spark_jobs/curate.py``, or pointed at a copy of ``raw/``) would empty every metric too.
+something curated (:func:`require_curated`, checked once the lock is held, or before it when the lake has no
+``_state/`` directory, which taking the lock would create): a lake holding raw batches only (the metrics job run
+before ``spark_jobs/curate.py``, or pointed at a copy of ``raw/``) would empty every metric too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LAKE_OPTION, LakeBackend, open_lake
-from fediscope.lake.layout import CURATED_ROOT
+from fediscope.lake.layout import CURATED_ROOT, STATE_ROOT
 from fediscope.lake.lock import INHERIT_ENV, LockHolder, lake_lock
 from fediscope.orchestration import require_batch_lake
 
@@ -35,6 +36,10 @@ def job_lock(lake_url: str, command: str, *, curated: bool = False, untouched: s
     lake = open_lake(lake_url)
     # LakeError, nothing created, nothing changed; its hint names --lake, which both jobs have
     require_batch_lake(lake, chosen_by=LAKE_OPTION, untouched=untouched)
+    if curated and not lake.exists(STATE_ROOT):
+        # no _state/: no run holds the lock (its file lives there), so none is curating now; refused before the
+        # lock file would create _state/ in a lake never curated (a copy of raw/), and leave it behind, empty
+        require_curated(lake)
     with lake_lock(lake, command=command, inherit=os.environ.get(INHERIT_ENV) or None) as holder:
         if curated:  # under the lock: a curation running now is reported as holding it, not as missing
             require_curated(lake)

@@ -811,3 +811,26 @@ def test_reading_only_some_settings_still_reports_their_own_problems(tmp_path: P
         load_settings_only(["process_timeout_minutes"], env, toml_path=path)
     with pytest.raises(ConfigError, match="FEDISCOPE_CONFIG"):  # a named file that is not there
         load_settings_only(["process_timeout_minutes"], {"FEDISCOPE_CONFIG": str(tmp_path / "missing.toml")})
+
+
+@pytest.mark.parametrize(("name", "value", "form"), [
+    ("store", "foo://x", "hbase://host:9090"),
+    ("store", "sqlite//x.db", "hbase://host:9090"),
+    ("store", "hbase://", "hbase://host:9090"),
+    ("store", "sqlite://h/x.db", "sqlite:///relative"),
+    ("lake", "foo://x", "webhdfs://namenode:9870/path"),
+])
+def test_a_broken_location_lists_the_accepted_forms_once(tmp_path: Path, name: str, value: str, form: str) -> None:
+    """The URL's problem says how to write one; the setting's help, appended after it, listed the forms again."""
+    path = write_toml(tmp_path, f"[fediscope]\n{name} = {value!r}\n")
+    for load in (lambda: load_settings(env={f"FEDISCOPE_{name.upper()}": value}),
+                 lambda: load_settings(env={}, toml_path=path)):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value).count(form) == 1, caught.value
+
+
+def test_a_location_of_the_wrong_toml_type_still_gets_the_settings_help(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[fediscope]\nstore = 5\n")
+    with pytest.raises(ConfigError, match=r"expected a string, got a number \(5\)\. Where metrics are stored: "):
+        load_settings(env={}, toml_path=path)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace as with_fields
 from typing import Any
 
 from fediscope.engine.metrics import Metric
-from fediscope.errors import StoreError
+from fediscope.errors import MissingTableError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.port import WriteCounts
 from fediscope.store.schema import (
@@ -151,6 +152,11 @@ class BaseStore(ABC):
         return None
 
     @abstractmethod
+    def _table_not_found(self, error: StoreError) -> bool:
+        """Whether a failed read's error is the database's own "no such table" (not, say, a table the user may not
+        read, which a listing of the tables may leave out as well)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     # -- the port -----------------------------------------------------------------------------------------
@@ -225,7 +231,8 @@ class BaseStore(ABC):
             if not ok:
                 return None
             typed.append(value)
-        raw = self._get(schema, tuple(typed))
+        with self._reading(schema):
+            raw = self._get(schema, tuple(typed))
         return schema.decode(raw) if raw is not None else None
 
     def scan_prefix(self, metric: Metric, prefix: Any, limit: int | None = None,
@@ -237,18 +244,25 @@ class BaseStore(ABC):
         ok, value = coerce_query(prefix, schema.types[schema.prefix])
         if not ok:
             return []
-        return [schema.decode(r) for r in self._scan_prefix(schema, value, limit, position)]
+        with self._reading(schema):
+            raw = self._scan_prefix(schema, value, limit, position)
+        return [schema.decode(r) for r in raw]
 
     def top(self, metric: Metric, n: int, after: Mapping[str, Any] | None = None) -> list[Row]:
         schema = self._stored(metric.name)
         if schema is None or n <= 0:
             return []
         position = None if after is None else _position(schema, after, ranked=True)
-        return [schema.decode(r) for r in self._top(schema, n, position)]
+        with self._reading(schema):
+            raw = self._top(schema, n, position)
+        return [schema.decode(r) for r in raw]
 
     def all(self, metric: Metric) -> list[Row]:
         schema = self._stored(metric.name)
-        return [] if schema is None else self._all_rows(schema)
+        if schema is None:
+            return []
+        with self._reading(schema):
+            return self._all_rows(schema)
 
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
         self._check_writable(f"delete rows of metric {metric.name}")
@@ -258,7 +272,8 @@ class BaseStore(ABC):
         ok, value = coerce_query(value, schema.types[column])
         if not ok:
             return 0
-        deleted, remaining = self._delete_where(schema, column, value)
+        with self._reading(schema):
+            deleted, remaining = self._delete_where(schema, column, value)
         if deleted:
             self._commit(schema, metric.question, remaining)
         return deleted
@@ -398,6 +413,26 @@ class BaseStore(ABC):
         by hand); ``present``: every table's name, when already listed."""
         present = set(self._table_names()) if present is None else present
         return [name for name in self._tables_of(schema) if name not in present]
+
+    @contextmanager
+    def _reading(self, schema: TableSchema) -> Iterator[None]:
+        """Read the rows of the metric stored with ``schema``: a read that fails because a table of it is missing
+        (:meth:`missing_tables`) raises :class:`MissingTableError`, naming the metric and the fix, instead of the
+        database's "no such table" (``Table '…' doesn't exist``, ``TableNotFoundException``): when the error says
+        so and the store's tables confirm it. They are only listed after such a failure, so a read that works
+        costs nothing more."""
+        try:
+            yield
+        except StoreError as exc:
+            if isinstance(exc, MissingTableError) or not self._table_not_found(exc):
+                raise
+            try:
+                absent = self._absent_tables(schema)
+            except StoreError:  # the store cannot be asked: the read's own error says why
+                absent = []
+            if not absent:
+                raise
+            raise MissingTableError(redact_url(self.url), schema.metric, absent) from exc
 
     def _without_missing_tables(self, existing: TableSchema | None) -> TableSchema | None:
         """Before a write: ``existing``, or None when a table of it is missing (:meth:`missing_tables`), after

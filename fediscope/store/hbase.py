@@ -87,7 +87,7 @@ class HBaseStore(BaseStore):
         self.prefix = layout.check_prefix(table_prefix)
         self._address = f"{host}:{port}"
         self._batch_size = settings["batch_size"]
-        with self._errors("connect"):
+        with self._errors("connect to the store"):
             self._pool = _pool(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
                                settings["timeout"])
         self.read_only = read_only
@@ -611,6 +611,9 @@ class HBaseStore(BaseStore):
 
     # -- plumbing -----------------------------------------------------------------------------------------
 
+    def _table_not_found(self, error: StoreError) -> bool:
+        return "TableNotFoundException" in str(error)  # the Java exception's name, first in the reason
+
     def close(self) -> None:
         """Nothing to release: the connection pool is shared by every store of the process."""
 
@@ -672,9 +675,24 @@ def _protocol_errors() -> tuple[type[BaseException], ...]:
     return (ProtocolError,)
 
 
+def _socket_error(exc: BaseException) -> OSError | None:
+    """The socket's own error behind thriftpy2's "Could not connect to ('host', 9090)", which it raises while
+    handling it and so keeps only as the context: the resolver's "Name or service not known", "Connection
+    refused"."""
+    from thriftpy2.transport import TTransportException
+
+    if not isinstance(exc, TTransportException) or exc.type != TTransportException.NOT_OPEN:
+        return None
+    context = exc.__cause__ or exc.__context__
+    return context if isinstance(context, OSError) else None
+
+
 def _reason(exc: BaseException) -> str:
     """What went wrong, one line: an HBase IOError's message is bytes (happybase decodes nothing), and on a real
-    cluster a whole Java stack trace (Thrift1's getIOError sends getStackTraceAsString): its first line says it."""
+    cluster a whole Java stack trace (Thrift1's getIOError sends getStackTraceAsString): its first line says it.
+    A connection that could not be made: the socket's reason (the address is already in the message)."""
+    if (socket_error := _socket_error(exc)) is not None:
+        return socket_error.strerror or str(socket_error) or type(socket_error).__name__
     reason: Any = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     if isinstance(reason, (bytes, bytearray)):
         reason = bytes(reason).decode("utf-8", "replace")
@@ -687,6 +705,8 @@ def _hint(exc: BaseException) -> str:
 
     if isinstance(exc, (TProtocolException, *_protocol_errors())):
         return f"; {_MISMATCH}"
+    if isinstance(_socket_error(exc), socket.gaierror):  # no Thrift server to ask about: the name does not resolve
+        return "; check the host name in the store URL (this machine cannot resolve it)"
     if isinstance(exc, TimeoutError):  # socket.timeout: a read after the connection was made (opening one that
         # times out is "Could not connect"): something listens there, so whether the server runs is not the question
         return (f"; the server took the connection but gave no answer within the timeout (timeout= in the URL, "

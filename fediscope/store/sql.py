@@ -463,6 +463,9 @@ class SQLStore(BaseStore):
         with self._errors(f"read {what}"), self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def _table_not_found(self, error: StoreError) -> bool:
+        return _missing_table(getattr(error.__cause__, "orig", None))
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -495,6 +498,8 @@ def _note_connect_failure(context: ExceptionContext) -> None:
 
 #: MySQL's and MariaDB's ER_BAD_FIELD_ERROR, "Unknown column"
 _MYSQL_UNKNOWN_COLUMN = 1054
+#: MySQL's and MariaDB's ER_NO_SUCH_TABLE, "Table '…' doesn't exist"
+_MYSQL_NO_SUCH_TABLE = 1146
 
 
 def _missing_column(driver: Any) -> bool:
@@ -504,6 +509,15 @@ def _missing_column(driver: Any) -> bool:
         return str(driver).startswith("no such column")
     args = getattr(driver, "args", None)
     return isinstance(args, tuple) and args[:1] == (_MYSQL_UNKNOWN_COLUMN,)
+
+
+def _missing_table(driver: Any) -> bool:
+    """Whether the database driver's error says a table the statement names does not exist: SQLite's "no such
+    table", MySQL's error 1146 (not 1142, a table the user may not read)."""
+    if isinstance(driver, sqlite3.OperationalError):
+        return str(driver).startswith("no such table")
+    args = getattr(driver, "args", None)
+    return isinstance(args, tuple) and args[:1] == (_MYSQL_NO_SUCH_TABLE,)
 
 
 class AlterColumn(ExecutableDDLElement):

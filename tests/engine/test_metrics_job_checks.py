@@ -67,6 +67,7 @@ def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(process
                    "process`) first; the store was not touched"]
     assert stored_rows(store) == rows
     assert _files(raw_only) == files  # no lock left behind, nothing curated
+    assert sorted(p.name for p in raw_only.iterdir()) == ["raw"]  # was: an empty _state/ the lock file made
 
 
 def test_an_unreachable_store_fails_before_spark_starts(processed: Path) -> None:

@@ -290,8 +290,23 @@ def test_a_store_with_other_pool_options_gets_a_pool_with_them(hbase_double, pre
 
 
 def test_an_unreachable_server_is_a_clear_error():
-    with pytest.raises(StoreError, match=r"HBase at 127\.0\.0\.1:1: could not connect.*hbase thrift start"):
+    with pytest.raises(StoreError, match=r"^HBase at 127\.0\.0\.1:1: could not connect to the store: Connection "
+                                         r"refused; is the HBase Thrift server running \(hbase thrift start"):
         HBaseStore("hbase://127.0.0.1:1")
+
+
+def test_a_host_that_does_not_resolve_is_named_with_the_resolvers_reason():
+    """Was "could not connect: Could not connect to ('no-such-host.invalid', 9090); is the HBase Thrift server
+    running?": thriftpy2 keeps the resolver's reason only as the context of its own error."""
+    import socket
+
+    with pytest.raises(socket.gaierror) as resolving:  # what this machine's resolver says (DNS or not)
+        socket.getaddrinfo("no-such-host.invalid", 9090)
+    with pytest.raises(StoreError) as caught:
+        HBaseStore("hbase://no-such-host.invalid:9090")
+    assert str(caught.value) == (f"HBase at no-such-host.invalid:9090: could not connect to the store: "
+                                 f"{resolving.value.strerror}; check the host name in the store URL (this machine "
+                                 "cannot resolve it)")
 
 
 @pytest.mark.parametrize(("url", "options", "message"), [
