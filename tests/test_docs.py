@@ -532,3 +532,136 @@ def test_the_docs_check_ignores_arguments_prose_and_placeholders() -> None:
     text = ("`hdfs dfs -chown fediscope /data` `fediscope: stopped` `fediscope <command> --help` `make <target>` "
             "`fediscope … --json` `[fediscope]` `FEDISCOPE_PSEUDONYM_KEY=<the collectors' key> fediscope serve-api`")
     assert check_text(text, "doc.md", ROOT)[1] == []
+
+
+# --- the README's tables: settings' defaults, built-in metrics, Troubleshooting's messages --------------------------
+
+def readme_section(title: str) -> str:
+    """The text of the README's ``## title`` section, up to the next ``## `` heading."""
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the markdown tables in ``text``, as their cells (``\\|`` inside a cell kept as ``|``)."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not re.fullmatch(r"\|( --- \|)+", line):
+            rows.append([cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def readme_defaults(text: str) -> dict[str, str]:
+    """The settings table's Default cell of each ``FEDISCOPE_*`` row: a code span's text, or ``—`` for none."""
+    return {match.group(1): cells[1].strip("`") for cells in table_rows(text)
+            if len(cells) == 3 and (match := re.fullmatch(r"`(FEDISCOPE_[A-Z_]+)`", cells[0]))}
+
+
+def default_mismatches(documented: dict[str, str]) -> list[str]:
+    """The settings whose README default is not their default in fediscope/config.py: the README's value is read
+    with the setting's own parser (``30`` is the float 30.0, ``true`` is True), ``—`` stands for none."""
+    problems = []
+    for setting in SETTINGS:
+        shown = documented.get(setting.env)
+        if shown is None:
+            problems.append(f"{setting.env}: no row in the settings table")
+        elif shown == "—":
+            if setting.default not in (None, ()):
+                problems.append(f"{setting.env}: README says no default, config.py has {setting.default!r}")
+        elif setting.parse(shown) != setting.default:
+            problems.append(f"{setting.env}: README says {shown}, config.py has {setting.default!r}")
+    return problems
+
+
+def test_the_readme_settings_table_gives_each_settings_default() -> None:
+    documented = readme_defaults(readme_section("Configuration"))
+    assert not default_mismatches(documented), default_mismatches(documented)
+    assert default_mismatches({**documented, "FEDISCOPE_BACKFILL_PAGES": "20"}) == [
+        "FEDISCOPE_BACKFILL_PAGES: README says 20, config.py has 10"]
+    assert default_mismatches({**documented, "FEDISCOPE_LOG_LEVEL": "—"}) == [
+        "FEDISCOPE_LOG_LEVEL: README says no default, config.py has 'WARNING'"]
+
+
+def test_the_readme_metric_table_lists_every_built_in_metric_with_its_key() -> None:
+    from fediscope.engine.metrics import SQL_DIR, load_metrics
+
+    section = readme_section("Processing: curation, metrics, stores, report")
+    documented = {cells[0].strip("`"): tuple(key.strip() for key in cells[2].split(","))
+                  for cells in table_rows(section) if len(cells) == 3 and re.fullmatch(r"`[a-z0-9_]+`", cells[0])}
+    actual = {name: metric.key for name, metric in load_metrics(SQL_DIR, None).items()}
+    assert documented == actual
+
+
+#: Troubleshooting quotes that are no message of ours: what a database, its driver or DuckDB says, which fediscope
+#: passes on after its own words
+FOREIGN_MESSAGES = {"no such table", "Table '", "' doesn't exist", "TableNotFoundException", "1045",
+                    "Access denied", "2003", "Can't connect", "Malformed JSON in file"}
+#: Troubleshooting quotes that fediscope composes at run time from several strings: the quote, by the strings of
+#: the code it is made of (each must still be in the code)
+COMPOSED_MESSAGES = {
+    # SQLStore._errors: f"store {url}: could not {doing}: {reason}", doing = f"read {what}" | its `connecting`
+    "could not read metric_": ("could not \x00: \x00", "read \x00", "metric_"),
+    "could not connect to the store": ("could not \x00: \x00", "connect to the store"),
+    "could not open the store": ("could not \x00: \x00", "open the store"),
+    # key_check.mismatch_message: f"{key_from} is not the key …", key_from the setting's origin
+    "FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with": (
+        "\x00 is not the key this lake was landed with (\x00: its ", "FEDISCOPE_PSEUDONYM_KEY"),
+    "pseudonym_key is not the key": ("\x00 is not the key this lake was landed with (\x00: its ",
+                                     "[fediscope] \x00"),
+}
+
+
+def string_literals(path: Path) -> Iterator[str]:
+    """The strings of a Python file, an f-string's fields as ``\\x00``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+        elif isinstance(node, ast.JoinedStr):
+            yield "".join(part.value if isinstance(part, ast.Constant) else "\x00" for part in node.values)
+
+
+@functools.cache
+def code_strings() -> str:
+    """Every string of the code that prints messages (and of the test doubles, which print the skip reasons)."""
+    folders = ("fediscope", "api", "spark_jobs", "tests/doubles")
+    return "\n".join(text for folder in folders for path in sorted((ROOT / folder).rglob("*.py"))
+                     for text in string_literals(path))
+
+
+def in_code(fragment: str) -> bool:
+    """Whether a message fragment is in a string of the code: a number in it may be an f-string field there
+    (`Java 11 found` is ``f"Java {major} found"``)."""
+    pattern = "".join(r"(?:\d+|\x00)" if part.isdigit() else re.escape(part)
+                      for part in re.split(r"(\d+)", fragment) if part)
+    return re.search(pattern, code_strings()) is not None
+
+
+def message_fragments(quote: str) -> list[str]:
+    """The words of a quoted message that the code must print as they are: the pieces between its placeholders
+    (``…``, ``<name>``, ``N``) and between what is composed (``: ``, brackets, quotes)."""
+    pieces = re.split(r"…|<[^<>]*>|\bN\b|: |[()\"]|, |\[fediscope\] ", quote)
+    return [piece.strip() for piece in pieces if len(piece.strip()) > 3 and not re.fullmatch(r"[\W\d]+", piece)]
+
+
+def unprinted_fragments(section: str) -> list[str]:
+    """The fragments of the Symptom column's quoted messages that no string of the code holds."""
+    missing = []
+    for cells in table_rows(section):
+        if cells[0] == "Symptom":
+            continue
+        for quote in re.findall(r"`([^`]+)`", cells[0]):
+            if quote.startswith("fediscope ") or quote in COMMANDS or quote == "store export":
+                continue  # a command, not a message
+            for fragment in message_fragments(quote):
+                if fragment in FOREIGN_MESSAGES:
+                    continue
+                composed = next((parts for start, parts in COMPOSED_MESSAGES.items() if start in fragment), None)
+                if not all(in_code(part) for part in composed or (fragment,)):
+                    missing.append(f"{quote!r}: {fragment!r}")
+    return missing
+
+
+def test_every_message_the_troubleshooting_table_quotes_is_one_the_code_prints() -> None:
+    section = readme_section("Troubleshooting")
+    assert not unprinted_fragments(section), unprinted_fragments(section)
+    reworded = section.replace("is cut short or damaged", "is truncated")
+    assert unprinted_fragments(reworded) == ["'the raw file … is truncated': 'is truncated'"]
