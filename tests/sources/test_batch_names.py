@@ -42,7 +42,7 @@ def _curate(settings: Settings) -> None:
 
 
 def _names(root: Path) -> list[str]:
-    """Every file of the lake (relative path), and the curated manifest's entries."""
+    """The path of every file of the lake (relative to its root)."""
     return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
 
 
@@ -114,9 +114,9 @@ def test_old_and_new_names_in_one_partition_are_curated_once(double, make_settin
     settings = make_settings()
     _collect(settings, double)
     lake = open_lake(str(lake_dir))
-    newest = sorted((lake_dir / "raw").rglob("*.jsonl"))
-    assert newest and all(re.fullmatch(r"public-[0-9a-f]{16}\.jsonl", p.name) for p in newest)
-    page = newest[0]
+    batches = sorted((lake_dir / "raw").rglob("*.jsonl"))
+    assert batches and all(re.fullmatch(r"public-[0-9a-f]{16}\.jsonl", p.name) for p in batches)
+    page = batches[0]
     records = list(read_batch(lake, str(page.relative_to(lake_dir))))
     old = f"public-s0-m{records[-1]['data']['id']}"  # as an older fediscope named a page
     at = datetime.fromisoformat(records[0]["meta"]["fetched_at"].replace("Z", "+00:00"))
