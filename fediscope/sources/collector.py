@@ -16,9 +16,10 @@ ids has no Link below it), the source fails with "paging stalled at max_id=…",
 earlier would skip the rest of the gap forever), so the walk in progress is persisted in the checkpoint's
 ``extra`` (``{"walk": {"lower", "upper", "cursor", "pages"}}``) after every page is durable, and a run resumes
 an unfinished walk where it stopped. Batch ids are deterministic per page — source, ``lower`` and the page's
-``max_id`` cursor (``head`` for the first page) — and batch files are written atomically, so a page landed just
-before a kill (its cursor not yet saved) is fetched again and *overwrites* the same file instead of adding a
-second copy. Hence no status is lost and none lands twice in the same partition (``dt`` is the fetch day: a
+``max_id`` cursor (``head`` for the first page); with privacy on, a keyed digest of those ids, which may be
+those of statuses skipped for their author (:func:`_page_name`) — and batch files are written atomically, so a
+page landed just before a kill (its cursor not yet saved) is fetched again and *overwrites* the same file instead
+of adding a second copy. Hence no status is lost and none lands twice in the same partition (``dt`` is the fetch day: a
 page re-fetched on another day lands in that day's partition; curation deduplicates by URI).
 
 **No state file names a status the lake does not keep.** With its instance a status id names its author, so the
@@ -300,9 +301,22 @@ def _safe(value: str | None, default: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", value) if value else default
 
 
+def _page_name(ctx: _Context, source: SourceRef, head: str, ids: str) -> str:
+    """The batch id of a timeline page: ``<source tag>-<head><ids>``, where ``ids`` are the ids the page is asked
+    with (``s<since_id>-m<max_id>``, ``n<mark>``). With privacy on a keyed digest of that whole name stands in for
+    ``ids``: ``max_id`` is the oldest status of the page above, maybe one skipped for its author, and with its
+    instance a status id names its author. Either way the same page of the same walk always gets the same name
+    (lands in the same file), and two pages two names: ``public-3f9c…`` (16 hex digits), ``public-settle-…``,
+    ``public-refresh-<run start>-…``."""
+    prefix = f"{_source_tag(ctx, source)}-{head}"
+    if not ctx.policy.enabled:
+        return prefix + ids
+    return prefix + ctx.policy.pseudonym("batch", prefix + ids)[1:17]
+
+
 def page_batch_id(ctx: _Context, source: SourceRef, walk: Walk) -> str:
     """Deterministic per page: the same page of the same walk always lands in the same file."""
-    return f"{_source_tag(ctx, source)}-s{_safe(walk.lower, '0')}-m{_safe(walk.cursor, 'head')}"
+    return _page_name(ctx, source, "", f"s{_safe(walk.lower, '0')}-m{_safe(walk.cursor, 'head')}")
 
 
 def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, batch_id: str,
@@ -691,7 +705,7 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
     stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
     cursor = _just_above(started_from)
     for _ in range(max_pages):
-        batch_id = f"{_source_tag(ctx, source)}-refresh-{stamp}-m{_safe(cursor, 'head')}"
+        batch_id = _page_name(ctx, source, f"refresh-{stamp}-", f"m{_safe(cursor, 'head')}")
         page = _fetch(ctx, client, source, result, batch_id, since_id=None, max_id=cursor)
         result.pages += 1
         result.fetched += len(page.items)
@@ -746,7 +760,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     ready: list[dict[str, Any]] = []
     saved_mark = mark  # the mark saved: never a withheld status's id (_saved_down), so it may lag behind ``mark``
     for _ in range(max_pages):
-        batch_id = f"{_source_tag(ctx, source)}-settle-n{_safe(mark, '0')}"
+        batch_id = _page_name(ctx, source, "settle-", f"n{_safe(mark, '0')}")
         page = _fetch(ctx, client, source, result, batch_id, min_id=mark)
         result.pages += 1
         result.fetched += len(page.items)
