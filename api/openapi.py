@@ -111,9 +111,10 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "records": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
                 "count": {"type": "integer", "minimum": 0},
-                "next": {"type": "object", "nullable": True, "required": ["max_id"],
-                         "properties": {"max_id": {"type": "string"}},
-                         "description": "Cursor of the next (older) page, or null at the end."},
+                "next": {"type": "object", "nullable": True,
+                         "properties": {"max_id": {"type": "string"}, "offset": {"type": "integer", "minimum": 0}},
+                         "description": "Cursor of the next page, or null at the end: max_id (older statuses) on "
+                                        "the timelines, offset on the routes paged by offset (/v1/trends/tags)."},
                 "prev": {"type": "object", "nullable": True, "required": ["min_id"],
                          "properties": {"min_id": {"type": "string"}},
                          "description": "Cursor of newer items, or null."},
@@ -245,9 +246,14 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
                                "Accepted but not applied by /v1/instance and /v1/instance/activity (which "
                                "answers every week the instance sends).",
                 "schema": {"type": "integer", "minimum": params.LIMIT_MIN, "maximum": params.LIMIT_MAX}})
+    extra = {
+        "local": {"description": "true for the local timeline only.", "schema": {"type": "boolean"}},
+        "offset": {"description": "How many items to skip (Mastodon's offset paging): the next page is the "
+                                  "answer's next.offset. Default 0.",
+                   "schema": {"type": "integer", "minimum": 0, "maximum": params.OFFSET_MAX}},
+    }
     for flag in route.flags:
-        out.append({"name": flag, "in": "query", "required": False,
-                    "description": "true for the local timeline only.", "schema": {"type": "boolean"}})
+        out.append({"name": flag, "in": "query", "required": False, **extra[flag]})
     return out
 
 

@@ -23,6 +23,9 @@ from fediscope.config import instance_domain
 from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
 
 LIMIT_MIN, LIMIT_MAX = 1, 40
+#: the largest ``offset`` (the routes paged by offset: /v1/trends/tags): Mastodon takes any, a list of trending tags
+#: is some dozens long, and a page beyond its end is empty
+OFFSET_MAX = 100_000
 #: the largest Mastodon id (a PostgreSQL ``bigint``): a larger one was sent on, and the instance's refusal of it
 #: came back as a 502
 ID_MAX = 2**63 - 1
@@ -62,6 +65,7 @@ NAME_SHOWN = 100
 _ID_RE = re.compile(ID_PATTERN)
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 _LIMIT_RE = re.compile(r"^[0-9]{1,3}$")
+_OFFSET_RE = re.compile(r"^[0-9]{1,6}$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class PageQuery:
     min_id: str | None = None
     limit: int = LIMIT_MAX
     local: bool = False
+    offset: int = 0  # the routes paged by offset only (``offset`` among their extra parameters)
 
 
 def _single(args: MultiDict[str, str], name: str) -> str | None:
@@ -130,6 +135,11 @@ def parse_limit(raw: str | None, default: int = LIMIT_MAX) -> int:
     return _whole_number("limit", raw, _LIMIT_RE, LIMIT_MIN, LIMIT_MAX)
 
 
+def parse_offset(raw: str | None) -> int:
+    """``offset``: how many items to skip, 0 (the default) to :data:`OFFSET_MAX`."""
+    return 0 if raw is None else _whole_number("offset", raw, _OFFSET_RE, 0, OFFSET_MAX)
+
+
 def parse_bool(name: str, raw: str | None) -> bool:
     if raw is None:
         return False
@@ -140,7 +150,8 @@ def parse_bool(name: str, raw: str | None) -> bool:
 
 def parse_query(args: MultiDict[str, str], *, extra: tuple[str, ...] = (), default_limit: int = LIMIT_MAX
                 ) -> PageQuery:
-    """Validate the query string of a records route (``extra`` names route-specific flags such as ``local``)."""
+    """Validate the query string of a records route (``extra`` names route-specific parameters: ``local``,
+    ``offset``)."""
     _check_known(args, (*COMMON, *extra))
     instance, domain = parse_instance(_single(args, "instance"))
     return PageQuery(
@@ -151,6 +162,7 @@ def parse_query(args: MultiDict[str, str], *, extra: tuple[str, ...] = (), defau
         min_id=parse_id("min_id", _single(args, "min_id")),
         limit=parse_limit(_single(args, "limit"), default_limit),
         local=parse_bool("local", _single(args, "local")) if "local" in extra else False,
+        offset=parse_offset(_single(args, "offset")) if "offset" in extra else 0,
     )
 
 

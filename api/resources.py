@@ -59,7 +59,7 @@ class OpenApi(Resource):
 class RecordsResource(Resource):
     """One page of one source, landed as the collector lands it."""
 
-    #: route-specific query flags besides ``instance`` and the paging parameters
+    #: route-specific query parameters besides ``instance`` and the paging ones: ``local``, ``offset``
     flags: tuple[str, ...] = ()
 
     def source(self, query: PageQuery, **path: str) -> SourceRef:
@@ -73,7 +73,8 @@ class RecordsResource(Resource):
         body = {
             "records": result.records,
             "count": len(result.records),
-            "next": {"max_id": result.next_max_id} if result.next_max_id else None,
+            "next": ({"max_id": result.next_max_id} if result.next_max_id else
+                     {"offset": result.next_offset} if result.next_offset is not None else None),
             "prev": {"min_id": result.prev_min_id} if result.prev_min_id else None,
             "instance": query.domain,
             "source": source.name,
@@ -85,6 +86,8 @@ class RecordsResource(Resource):
         links = []
         if result.next_max_id:
             links.append(_link(query, {"max_id": result.next_max_id}, "next"))
+        elif result.next_offset is not None:
+            links.append(_link(query, {"offset": str(result.next_offset)}, "next"))
         if result.prev_min_id:
             links.append(_link(query, {"min_id": result.prev_min_id}, "prev"))
         if links:
@@ -120,5 +123,7 @@ class InstanceActivity(RecordsResource):
 
 
 class TrendingTags(RecordsResource):
+    flags = ("offset",)
+
     def source(self, query: PageQuery, **path: str) -> SourceRef:
         return SourceRef("trends_tags")

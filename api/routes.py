@@ -21,7 +21,7 @@ class Route:
     description: str
     records: bool = True            # a records route (instance + paging) or a plain one (health, openapi)
     public: bool = False            # reachable without an API key
-    flags: tuple[str, ...] = ()     # extra boolean query flags
+    flags: tuple[str, ...] = ()     # extra query parameters of the route: local, offset
     path_params: tuple[str, ...] = ()
     results: tuple[str, ...] | None = None  # a results route (api.results): the query parameters it takes
 
@@ -58,8 +58,9 @@ ROUTES: tuple[Route, ...] = (
           "(Mastodon GET /api/v1/instance/activity). A snapshot: a single page, of every week the instance "
           "sends (Mastodon: 12) whatever limit says."),
     Route("/v1/trends/tags", resources.TrendingTags, "trends_tags", "Trending hashtags",
-          "The instance's trending hashtags, one record per tag (Mastodon GET /api/v1/trends/tags). "
-          "A snapshot: a single page of at most limit tags (Mastodon serves at most 20)."),
+          "One page of the instance's trending hashtags, one record per tag (Mastodon GET /api/v1/trends/tags): "
+          "at most limit tags (Mastodon serves at most 20) from offset; next.offset starts the next page "
+          "(Mastodon 3.0-3.4, GET /api/v1/trends: one page, next is null).", flags=("offset",)),
     Route("/v1/analyses", results.Analyses, "analyses", "Analyses of the stored metrics",
           "Every analysis `fediscope report` runs, the metric it reads, and whether the store holds that metric.",
           records=False, results=()),

@@ -69,7 +69,7 @@ import requests
 
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
-from api.params import ID_PATTERN, PageQuery
+from api.params import ID_PATTERN, OFFSET_MAX, PageQuery
 from fediscope.config import Settings, token_env_name
 from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
@@ -264,6 +264,7 @@ class Fetched:
     records: list[dict[str, Any]]
     next_max_id: str | None
     prev_min_id: str | None
+    next_offset: int | None  # the routes paged by offset: where their next page starts (None: this is the last)
     skipped: int  # left out by the privacy policy
     opted_out: int  # of ``skipped``: because their own account opted out (a count only, never which accounts)
     quarantined: int
@@ -313,7 +314,7 @@ class Upstream:
         try:
             try:
                 page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
-                                  min_id=query.min_id, limit=query.limit)
+                                  min_id=query.min_id, offset=query.offset, limit=query.limit)
             except UpstreamError as exc:
                 if isinstance(exc, MalformedResponse):
                     self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
@@ -333,6 +334,8 @@ class Upstream:
         return Fetched(records=landed.records,
                        next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
                        prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
+                       next_offset=page.next_offset if page.next_offset is None or page.next_offset <= OFFSET_MAX
+                       else None,
                        skipped=landed.skipped, opted_out=landed.opted_out, quarantined=len(landed.quarantined))
 
     def _open_lake(self) -> LakeBackend:
@@ -403,6 +406,8 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
     page.items = page.items[:cap]
     if source.paged:
         page.next_max_id = min_id_of(page.items)
+    if page.next_offset is not None:  # continue after the last item kept
+        page.next_offset = query.offset + cap
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:

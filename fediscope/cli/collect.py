@@ -33,8 +33,9 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     Each timeline keeps a checkpoint in <lake>/_state/: a run fetches everything newer than it,
     walking Link-header pages; a first run walks back FEDISCOPE_BACKFILL_PAGES pages (or down to
     FEDISCOPE_BACKFILL_SINCE). Killing a run and starting it again loses nothing and lands nothing twice.
-    The other sources are taken anew each run; the directory page by page (offset), up to --max-pages
-    (default: FEDISCOPE_BACKFILL_PAGES) pages of FEDISCOPE_PAGE_LIMIT accounts.
+    The other sources are taken anew each run; the directory and the trending tags page by page
+    (offset), up to --max-pages (default: FEDISCOPE_BACKFILL_PAGES) pages of FEDISCOPE_PAGE_LIMIT
+    accounts (at most 20 tags).
     Exits 1 when a source failed (the others are still collected).
 
     \b

@@ -56,8 +56,9 @@ checkpoint for other ids), and on a source's very first run below the backfilled
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are taken anew each run, without a
-checkpoint: one answer each, except the directory, which Mastodon pages by ``offset``: it is walked from its first
-page to its end or the run's page budget (``--max-pages``; without it ``backfill_pages``), each page its own batch.
+checkpoint: one answer each, except the directory and the trending tags, which Mastodon pages by ``offset``: they
+are walked from their first page to their end or the run's page budget (``--max-pages``; without it
+``backfill_pages``), each page its own batch (Mastodon 3.0–3.4's trending tags, ``/api/v1/trends``: one page).
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (``social.example.com`` serving ``@alice@example.com``; see :mod:`fediscope.privacy`): it is learned
@@ -272,13 +273,13 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
 
 
 def _more_note(source: SourceRef, result: SourceResult) -> str:
-    """What a source's progress line adds when the page budget stopped it: a walk goes on next run, a directory
-    does not (each run takes it anew from its first page)."""
+    """What a source's progress line adds when the page budget stopped it: a walk goes on next run, a walk by
+    offset (the directory, the trending tags) does not (each run takes it anew from its first page)."""
     if result.caught_up:
         return ""
     if source.paged:
         return " (more to fetch)"
-    return " (more accounts in the directory: raise --max-pages)" if source.offset_paged else ""
+    return f" ({source.offset_walk.more}: raise --max-pages)" if source.offset_walk else ""
 
 
 
@@ -812,14 +813,14 @@ def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str 
 def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
     """Take a snapshot source anew: its checkpoint only records when (no cursor moves the next run on).
 
-    A source paged by offset (the directory) is walked page after page, ``offset`` moving on by what each page
-    held, until a short or empty page (the end), a page with no account not already landed this run (an instance
+    A source paged by offset (the directory, the trending tags) is walked page after page from where each page says
+    the next starts (:attr:`~fediscope.sources.pages.Page.next_offset`: the trending tags' ``Link`` header, the
+    directory's full pages) until its last page, a page with nothing not already landed this run (an instance
     ignoring ``offset``), or the page budget (:func:`_snapshot_pages`): then ``caught_up`` stays False. Each page
-    lands as its own batch; an account listed again on a later page (it moved up the list meanwhile) is counted
+    lands as its own batch; an item listed again on a later page (the list shifted meanwhile) is counted
     ``out_of_range``, not landed twice.
     """
     run_id = new_batch_id()
-    full = page_size(ctx.settings.page_limit, source.entity)
     seen: set[str] = set()
     offset, first_fetch = 0, None
     for _ in range(_snapshot_pages(ctx, source)):
@@ -828,17 +829,18 @@ def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, 
         first_fetch = first_fetch or page.fetched_at
         result.pages += 1
         result.fetched += len(page.items)
-        items = _not_seen(page.items, seen)
+        items = _not_seen(page.items, seen, source.entity)
         result.out_of_range += len(page.items) - len(items)
         _land(ctx, client, replace(page, items=items), result, batch_id)
         ctx.progress.page(f"{client.domain} {source.name}", result.pages, result.fetched, result.landed)
-        if not source.offset_paged or len(page.items) < full or not items:
+        if page.next_offset is None or not items:
             if page.items and not items:
-                log.warning("%s %s: the page at offset=%d holds only accounts already landed (the instance "
-                            "ignores offset?); the walk stops there", client.domain, source.name, offset)
+                log.warning("%s %s: the page at offset=%d holds only %s already landed (the instance ignores "
+                            "offset?); the walk stops there", client.domain, source.name, offset,
+                            source.offset_walk.items if source.offset_walk else "items")
             result.caught_up = True
             break
-        offset += len(page.items)
+        offset = page.next_offset
     if first_fetch is not None:
         save_checkpoint(ctx.lake, client.domain, source.name,
                         Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}), ctx.policy)
@@ -853,15 +855,18 @@ def _snapshot_pages(ctx: _Context, source: SourceRef) -> int:
     return ctx.max_pages if ctx.max_pages is not None else max(1, ctx.settings.backfill_pages)
 
 
-def _not_seen(items: list[Any], seen: set[str]) -> list[Any]:
-    """``items`` without those whose id is in ``seen`` (adding the others' ids to it); items without a usable id
-    are kept (landing quarantines them)."""
+def _not_seen(items: list[Any], seen: set[str], entity: str) -> list[Any]:
+    """``items`` without those whose key is in ``seen`` (adding the others' keys to it); items without a usable
+    key are kept (landing quarantines them). The key is an account's id; a trending tag's name, lowered as curation
+    keys it (Mastodon sent tags without an ``id`` before 4.x)."""
+    tags = entity == "trends_tags"
     kept = []
     for item in items:
-        item_id = item.get("id") if isinstance(item, dict) else None
-        if isinstance(item_id, str) and item_id:
-            if item_id in seen:
+        key = item.get("name" if tags else "id") if isinstance(item, dict) else None
+        if isinstance(key, str) and key:
+            key = key.lower() if tags else key
+            if key in seen:
                 continue
-            seen.add(item_id)
+            seen.add(key)
         kept.append(item)
     return kept

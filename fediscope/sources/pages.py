@@ -14,9 +14,13 @@ How Mastodon pages: a timeline answers newest first, at most ``limit`` (40) stat
 returning the newest items first, and ``min_id`` returns the items just above it (walking forward). Ids are
 strings; on Mastodon they are snowflakes that sort by time (compare them as numbers when they are digits).
 
-The directory pages otherwise, as Mastodon's ``Api::V1::DirectoriesController`` does: ``offset`` (how many
-accounts to skip) and ``limit`` (at most 80), no ``Link`` header; ``fetch_page(..., offset=N)`` asks for the page
-starting there.
+The directory and the trending tags page otherwise: ``offset`` (how many items to skip) and ``limit`` (the
+directory at most 80, the trending tags 20); ``fetch_page(..., offset=N)`` asks for the page starting there, and
+:attr:`Page.next_offset` says where the next one starts. Mastodon's ``Api::V1::DirectoriesController`` sends no
+``Link`` header (a full page means there may be more); ``Api::V1::Trends::TagsController`` (Mastodon 3.5 and
+later) sends ``Link: <…/api/v1/trends/tags?offset=20>; rel="next"`` exactly when its page was full by its own limit,
+which ``MAX_TRENDING_TAGS`` may make smaller than the one asked for. Mastodon 3.0–3.4 served the trending tags at
+``/api/v1/trends``, without ``offset``: one page there.
 
 ``fetch_handle_domain`` asks an instance for the domain of its local accounts' handles (a server served from
 ``social.example.com`` may hand out ``@alice@example.com``), which every landing path registers with the privacy
@@ -67,6 +71,8 @@ class Page:
     items: list[Any]
     next_max_id: str | None = None
     prev_min_id: str | None = None
+    #: where the next page of a source paged by offset starts (:func:`next_offset`); None: this page is its last
+    next_offset: int | None = None
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     status: int = 200
 
@@ -216,9 +222,9 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
     if kind == "trends_tags":
         params = {"limit": page_size(limit, "trends_tags")}
         try:
-            return "/api/v1/trends/tags", client.get("/api/v1/trends/tags", params)
-        except UpstreamNotFound:  # Mastodon 3.0 – 3.4 served trending tags at /api/v1/trends
-            return "/api/v1/trends", client.get("/api/v1/trends", params)
+            return "/api/v1/trends/tags", client.get("/api/v1/trends/tags", {**paging, **params})
+        except UpstreamNotFound:  # Mastodon 3.0 – 3.4 served trending tags at /api/v1/trends, without offset
+            return TRENDS_BEFORE_3_5, client.get(TRENDS_BEFORE_3_5, params)
     if kind == "directory":
         return "/api/v1/directory", client.get("/api/v1/directory", {
             **paging, "limit": page_size(limit, "directory"), "order": "active"})
@@ -227,13 +233,33 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
 
 #: Sources whose answer is one object rather than a list of items.
 _SINGLE_OBJECT = {"instance", "account_lookup"}
+#: Where Mastodon 3.0–3.4 served the trending tags: one page, it takes no ``offset``.
+TRENDS_BEFORE_3_5 = "/api/v1/trends"
+#: Digits of an offset read from a ``Link`` header (a longer one is no offset of a real list).
+_OFFSET_RE = re.compile(r"^[0-9]{1,15}$")
+
+
+def next_offset(page: Page, offset: int, links: dict[str, str], asked: int) -> int | None:
+    """Where the page after ``page`` (of a source paged by offset, asked for at ``offset`` with ``limit=asked``)
+    starts, or None when ``page`` is the last (see the module docstring): the ``offset`` of the ``Link`` header's
+    ``next`` when the answer has a ``Link`` header (the trending tags), else after a full page (the directory);
+    never past ``/api/v1/trends``, which takes no ``offset``. A ``next`` that does not move past ``offset`` ends
+    the walk too, so a server's odd link cannot send it round in circles."""
+    if not page.source.offset_paged or page.endpoint == TRENDS_BEFORE_3_5:
+        return None
+    if links:
+        found = _query_param(links["next"], "offset") if "next" in links else None
+        moved = int(found) if found is not None and _OFFSET_RE.match(found) else None
+        return moved if moved is not None and moved > offset else None
+    return offset + len(page.items) if len(page.items) >= asked else None
 
 
 def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | None = None,
                max_id: str | None = None, min_id: str | None = None, offset: int | None = None,
                limit: int = 40) -> Page:
     """Fetch one page of ``source``. The id parameters apply to paged sources (timelines) only, ``offset`` to the
-    sources paged by offset (:attr:`~fediscope.sources.spec.SourceRef.offset_paged`: the directory) only.
+    sources paged by offset (:attr:`~fediscope.sources.spec.SourceRef.offset_paged`: the directory, the trending
+    tags) only; :attr:`Page.next_offset` says where their next page starts.
 
     Raises the client's errors (:class:`~fediscope.sources.client.UpstreamError` subclasses) and
     :class:`MalformedResponse` when the body is not JSON or not the documented shape (object vs. list). For a source
@@ -260,8 +286,10 @@ def fetch_page(client: MastodonClient, source: SourceRef, *, since_id: str | Non
     links = response.links()
     next_max = _query_param(links["next"], "max_id") if "next" in links else None
     prev_min = _query_param(links["prev"], "min_id", "since_id") if "prev" in links else None
-    return Page(source=source, instance=client.domain, endpoint=endpoint, items=items, next_max_id=next_max,
+    page = Page(source=source, instance=client.domain, endpoint=endpoint, items=items, next_max_id=next_max,
                 prev_min_id=prev_min, fetched_at=fetched_at, status=response.status)
+    page.next_offset = next_offset(page, offset or 0, links, page_size(limit, source.entity))
+    return page
 
 
 # -- the handle domain --------------------------------------------------------------------------------------

@@ -4,14 +4,15 @@ A source is written ``public``, ``local``, ``tag:NAME``, ``account:ACCT`` (``use
 ``instance``, ``instance_activity``, ``instance_peers``, ``trends_tags``, ``directory`` or
 ``account_lookup:ACCT`` (:data:`SOURCES_HELP`, shown by the CLI and in errors). Paged sources (the timelines)
 walk Link-header pages down to a checkpoint. The others are snapshots, taken anew each run without a checkpoint:
-fetched whole, except the directory, which Mastodon pages by ``offset`` (no ``Link`` header): it is walked page by
-page within the run's page budget (:data:`OFFSET_PAGED`).
+fetched whole, except the directory and the trending tags, which Mastodon pages by ``offset``: they are walked page
+by page within the run's page budget (:data:`OFFSET_PAGED`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fediscope.errors import ConfigError
 
@@ -37,8 +38,20 @@ KINDS: dict[str, tuple[str, bool]] = {
     "account_lookup": ("accounts", False),
 }
 
-#: Snapshot kinds Mastodon pages by ``offset`` (how many items to skip) and ``limit``, without a ``Link`` header.
-OFFSET_PAGED = frozenset({"directory"})
+class OffsetWalk(NamedTuple):
+    """How the walk of a source paged by offset is named when the page budget cuts it short."""
+
+    walk: str  # "the directory walk stopped …"
+    items: str  # "… more accounts listed"
+    more: str  # the progress line's "(more accounts in the directory: raise --max-pages)"
+
+
+#: Snapshot kinds Mastodon pages by ``offset`` (how many items to skip) and ``limit``: the directory without a
+#: ``Link`` header, the trending tags (Mastodon 3.5 and later) with one whose ``rel="next"`` gives the next offset.
+OFFSET_PAGED: dict[str, OffsetWalk] = {
+    "directory": OffsetWalk("directory", "accounts", "more accounts in the directory"),
+    "trends_tags": OffsetWalk("trending tags", "tags", "more trending tags"),
+}
 
 #: kind → how its argument is written (kinds without one take none)
 ARGUMENTS = {"tag": "NAME", "account": "ACCT", "account_lookup": "ACCT"}
@@ -65,6 +78,11 @@ class SourceRef:
     def offset_paged(self) -> bool:
         """A snapshot walked by ``offset`` pages (:data:`OFFSET_PAGED`), not fetched in one answer."""
         return self.kind in OFFSET_PAGED
+
+    @property
+    def offset_walk(self) -> OffsetWalk | None:
+        """How this source's offset walk is named (None: it has none)."""
+        return OFFSET_PAGED.get(self.kind)
 
     @property
     def name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fediscope.sources.spec import OFFSET_PAGED
 from fediscope.wording import count
 
 
@@ -140,15 +141,17 @@ class CollectSummary:
                 f"statuses are not collected, by this run or a later one; raise it or set FEDISCOPE_BACKFILL_SINCE "
                 f"before a source's first run")
 
-    def _directory_cut_note(self) -> str:
-        """Says that a directory walk stopped at its page budget with more accounts listed: each run takes the
-        directory anew from its first page, so a later run does not take the rest either (only the progress line
-        and ``--json``'s ``caught_up`` said so)."""
-        cut = [s for s in self.sources if s.source == "directory" and s.status == "ok" and not s.caught_up]
-        if not cut:
-            return ""
-        return (f"; the directory walk stopped at its page budget on {count(len(cut), 'instance')}, more accounts "
-                "listed: raise --max-pages (or FEDISCOPE_BACKFILL_PAGES) to take them")
+    def _offset_cut_notes(self) -> str:
+        """Says that a walk by offset (the directory, the trending tags) stopped at its page budget with more
+        listed: each run takes the list anew from its first page, so a later run does not take the rest either
+        (only the progress line and ``--json``'s ``caught_up`` said so)."""
+        notes = []
+        for kind, walk in OFFSET_PAGED.items():
+            cut = [s for s in self.sources if s.source == kind and s.status == "ok" and not s.caught_up]
+            if cut:
+                notes.append(f"; the {walk.walk} walk stopped at its page budget on {count(len(cut), 'instance')}, "
+                             f"more {walk.items} listed: raise --max-pages (or FEDISCOPE_BACKFILL_PAGES) to take them")
+        return "".join(notes)
 
     def line(self) -> str:
         """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2 (1 opted out), …``:
@@ -170,4 +173,4 @@ class CollectSummary:
         return (f"collected {count(len(self.sources), 'source')}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
-                f"{waits}{self._backfill_cut_note()}{self._directory_cut_note()}")
+                f"{waits}{self._backfill_cut_note()}{self._offset_cut_notes()}")

@@ -60,6 +60,18 @@ def test_local_flag_belongs_to_the_public_timeline_only(checked: LiveApi) -> Non
     assert_error(response, 400, parameter="local")
 
 
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "", " 5", "1e3", "100001", "9" * 30, "１２"])
+def test_offset_is_a_whole_number_within_bounds(checked: LiveApi, value: str) -> None:
+    response = checked.get("/v1/trends/tags", params={"instance": OFFLINE_DOMAIN, "offset": value})
+    error = assert_error(response, 400, parameter="offset")
+    assert "from 0 to 100000" in error["message"]
+
+
+@pytest.mark.parametrize("path", [p for p in RECORDS_ROUTES if p != "/v1/trends/tags"])
+def test_offset_belongs_to_the_routes_paged_by_offset_only(checked: LiveApi, path: str) -> None:
+    assert_error(checked.get(path, params={"instance": OFFLINE_DOMAIN, "offset": "10"}), 400, parameter="offset")
+
+
 @pytest.mark.parametrize("tag", ["a-b", "%23python", "a%20b", "a.b", "x" * 101, "caf%C3%A9%21", "tag%0A"])
 def test_bad_hashtag_is_400(checked: LiveApi, tag: str) -> None:
     response = checked.get(f"/v1/timelines/tag/{tag}", params={"instance": OFFLINE_DOMAIN})

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from api_testing import KEY, RO_KEY, LiveApi, assert_error, make_settings
+from doubles.mastodon_server import MastodonDouble
 
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.client import MastodonClient
@@ -173,6 +174,38 @@ def test_head_is_answered_like_get(api: LiveApi, mastodon_server: Any) -> None:
                              headers={"X-API-Key": KEY}, timeout=30)
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_trending_tags_page_by_offset_as_the_collector_walks_them(api: LiveApi, mastodon_server: Any) -> None:
+    """Was: one page of at most 20 tags, and ``offset`` refused: the tags after the first page could not be had."""
+    mastodon_server.add_trending_tags(25 - len(mastodon_server.tags))
+    names, params, pages = [], {"instance": mastodon_server.domain, "limit": 10}, 0
+    while True:
+        response = api.get("/v1/trends/tags", params=params)
+        body = response.json()
+        assert response.status_code == 200 and body["prev"] is None, response.text
+        names += [r["data"]["name"] for r in body["records"]]
+        pages += 1
+        if body["next"] is None:
+            assert "Link" not in response.headers
+            break
+        link = requests.utils.parse_header_links(response.headers["Link"])[0]
+        assert link["rel"] == "next" and f"offset={body['next']['offset']}" in link["url"]
+        assert _without_fetch_time(body["records"]) == _without_fetch_time(
+            _collector_records(mastodon_server, SourceRef("trends_tags"), offset=params.get("offset"), limit=10))
+        params = {**params, "offset": body["next"]["offset"]}
+    assert pages == 3 and names == [t["name"] for t in mastodon_server.tags]
+
+
+def test_trending_tags_of_mastodon_3_4_are_one_page(live_api: Any) -> None:
+    """``/api/v1/trends`` takes no offset: no ``next`` (it would answer the first page again)."""
+    with MastodonDouble(statuses=5, trends_offset=False) as old:
+        old.add_trending_tags(25 - len(old.tags))
+        api = live_api(make_settings(instances=(old.url,), allow_private_addresses=True))
+        response = api.get("/v1/trends/tags", params={"instance": old.domain, "limit": 10})
+    body = response.json()
+    assert response.status_code == 200 and body["next"] is None and "Link" not in response.headers
+    assert [r["data"]["name"] for r in body["records"]] == [t["name"] for t in old.tags[:10]]
 
 
 def test_unknown_account_is_404(api: LiveApi, mastodon_server: Any) -> None:

@@ -13,6 +13,9 @@ else) talks to it exactly as to an instance:
   set to the id's time, one account entity per acct; every other field as recorded), honouring ``max_id``,
   ``since_id``, ``min_id`` and ``limit`` like Mastodon and answering with ``Link`` headers
   (``rel="next"`` → ``max_id``, ``rel="prev"`` → ``min_id``);
+* the trending tags (``/api/v1/trends/tags``) are the recorded tag entities (more with
+  :meth:`MastodonDouble.add_trending_tags`), paged by ``offset`` and ``limit`` with Mastodon's ``Link`` header;
+  ``trends_offset=False`` serves them as Mastodon 3.0–3.4 did, at ``/api/v1/trends`` without ``offset``;
 * every answer carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (ISO 8601, as Mastodon sends it) for a
   window of ``ratelimit_limit`` requests per ``ratelimit_window`` seconds; exceeding it gives a real 429;
 * the streaming API (``/api/v1/streaming/public[/local]``, ``/api/v1/streaming/hashtag[/local]``) replays the
@@ -188,18 +191,22 @@ class MastodonDouble:
 
     def __init__(self, recordings: Path | str = RECORDINGS, *, statuses: int = 100, newest_at: datetime = RECORDED_AT,
                  spacing: timedelta = timedelta(minutes=1), ratelimit_limit: int = 300,
-                 ratelimit_window: float = 300.0, instance_v2: bool = True, delay: float = 0.0,
+                 ratelimit_window: float = 300.0, instance_v2: bool = True, trends_offset: bool = True,
+                 delay: float = 0.0,
                  hostname: str | None = None, handle_domain: str | None = None,
                  accounts_domain: str | None = None) -> None:
         data = _load(str(recordings))
         self._by_path = data["by_path"]
         self._templates = data["statuses"]
         self._recorded_authors = data["authors"]  # before canonicalisation: their ids live on in status uris
-        self.tags = copy.deepcopy(data["tags"])
+        self.tags = copy.deepcopy(data["tags"])  # trending, in rank order
+        self._tag_templates = data["tags"]
         self.spacing = spacing
         self.ratelimit_limit = ratelimit_limit
         self.ratelimit_window = ratelimit_window
         self.instance_v2 = instance_v2
+        self.trends_offset = trends_offset  # Mastodon 3.5+: /api/v1/trends/tags, paged by offset; else /api/v1/trends
+        self.trends_default_limit = 10  # Mastodon's MAX_TRENDING_TAGS: a page holds at most twice as many
         self.delay = delay  # seconds added to every answer (kill-and-resume tests)
         self.hostname = hostname  # the name in url/domain instead of 127.0.0.1
         self.handle_domain = handle_domain  # the instance documents' domain (v2) / uri (v1) instead of the recorded
@@ -240,6 +247,22 @@ class MastodonDouble:
                 self._clones += 1
                 added.append(status)
             self.statuses = sorted(added, key=lambda s: int(s["id"]), reverse=True) + self.statuses
+        return added
+
+    def add_trending_tags(self, count: int) -> list[dict[str, Any]]:
+        """Make ``count`` more hashtags trend, ranked after those trending now: the recorded tag entities cloned
+        with a new ``name`` (the recorded one and a number; in ``url`` too) and ``id``, their history as recorded."""
+        with self._lock:
+            templates, added = self._tag_templates, []
+            for _ in range(count):
+                number = len(self.tags)
+                template = templates[number % len(templates)]
+                tag = copy.deepcopy(template)
+                tag["name"] = f"{template['name']}{number}"
+                tag["url"] = template["url"].replace(f"/tags/{template['name']}", f"/tags/{tag['name']}")
+                tag["id"] = str(1000 + number)
+                self.tags.append(tag)
+                added.append(tag)
         return added
 
     def set_account_note(self, acct: str, note: str) -> int:
@@ -504,10 +527,33 @@ class MastodonDouble:
             if isinstance(body, dict) and self.handle_domain is not None:
                 body["uri" if path.endswith("v1/instance") else "domain"] = self.handle_domain
             return status, headers, body
-        if path == "/api/v1/trends/tags":
-            limit = min(int(params.get("limit") or 10), 20)
-            return 200, {}, copy.deepcopy(self.tags[:limit])
+        if path in {"/api/v1/trends/tags", "/api/v1/trends"}:
+            served = "/api/v1/trends/tags" if self.trends_offset else "/api/v1/trends"
+            return self._trends(path, params) if path == served else (404, {}, NOT_FOUND)
         return self._recorded(path)
+
+    def _trends(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        """The trending tags as Mastodon serves them: ``limit`` (default ``trends_default_limit``, Mastodon's
+        ``MAX_TRENDING_TAGS``: 10; at most twice that) of them from ``offset``, and a
+        ``Link`` header as ``Api::V1::Trends::TagsController`` writes it (``next`` when the page is full, ``prev``
+        when ``offset`` > ``limit``, ``limit`` kept). Mastodon 3.0–3.4 (``trends_offset`` False) serves them at
+        ``/api/v1/trends``, which takes no ``offset`` and sends no ``Link``."""
+        try:
+            default = self.trends_default_limit
+            limit = min(abs(int(params.get("limit") or default)), 2 * default)
+            offset = int(params.get("offset") or 0) if self.trends_offset else 0
+        except ValueError:
+            return 400, {}, {"error": "invalid paging parameter"}
+        page = self.tags[offset:offset + limit]
+        links = []
+        if self.trends_offset:
+            keep = {"limit": params["limit"]} if "limit" in params else {}
+            base = self.url + path
+            if len(page) == limit:
+                links.append(f'<{base}?{urlencode({**keep, "offset": offset + limit})}>; rel="next"')
+            if offset > limit:
+                links.append(f'<{base}?{urlencode({**keep, "offset": offset - limit})}>; rel="prev"')
+        return 200, {"Link": ", ".join(links)} if links else {}, copy.deepcopy(page)
 
     def _recorded(self, path: str) -> tuple[int, dict[str, str], Any]:
         recorded = self._by_path.get(path)
