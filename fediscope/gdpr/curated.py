@@ -5,7 +5,9 @@ Parquet files are immutable: removing a row means writing the file again without
 read through the lake backend, filtered in memory and written back under the same name with
 :meth:`~fediscope.lake.backend.LakeBackend.write_atomic` (same schema, same compression), so a reader sees the
 old file or the new one, never half of one; a file left without rows is deleted. Files that hold no trace of
-the account are not touched.
+the account are not touched. Only the rows in which Arrow finds a trace or an id of the account (or what the raw
+pass noted, below) become Python objects and go through the steps (:func:`_candidates`); the others are copied into
+the rewritten file as they were read.
 
 Rows are removed when they *are* the account's (``account_key`` equals its key) or describe one of its statuses
 (``uri``, ``status_uri`` or ``reblog_of_uri`` is one of its status links — boosts of its statuses, its hashtag
@@ -16,6 +18,7 @@ raw pass rewrote gets the columns curation computes from the text anew (:mod:`fe
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence, Set
 from typing import Any
@@ -110,7 +113,9 @@ def note_curated_traces(lake: LakeBackend, traces: Traces | Sequence[Traces]) ->
         if "account_key" not in table.column_names or "uri" not in table.column_names:
             continue
         columns = ["account_key", "uri", *(c for c in _STATUS_IDENTITY_COLUMNS if c in table.column_names)]
-        for row in table.select(columns).to_pylist():
+        # only the keys' rows become Python objects: the others are skipped below anyway
+        theirs = table.select(columns).filter(_equal_to_any(table["account_key"], set(found)))
+        for row in theirs.to_pylist():
             owner = found.get(row["account_key"])
             if owner is None:
                 continue
@@ -148,16 +153,17 @@ def _scrubbed(row: dict[str, Any], traces: Traces, values: Set[str]) -> dict[str
 
 
 def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
-                table: str) -> tuple[list[dict[str, Any]], Counter[str] | None]:
-    """One key's step over the rows of one file of ``table``: the rows kept (scrubbed), and the rows removed and
-    scrubbed (None when the key changes nothing in the file)."""
+                table: str) -> tuple[list[int], list[dict[str, Any]], Counter[str] | None]:
+    """One key's step over the rows of one file of ``table``: the indices in ``rows`` of the rows kept, those rows
+    (scrubbed), and the rows removed and scrubbed (None when the key changes nothing in the file)."""
     values = traces.values()
-    kept = [row for row in rows if not _belongs(row, traces, table)]
+    keep = [i for i, row in enumerate(rows) if not _belongs(row, traces, table)]
+    kept = [rows[i] for i in keep]
     scrubbed = [_scrubbed(row, traces, values) for row in kept]
     changed = sum(1 for before, after in zip(kept, scrubbed, strict=True) if before is not after)
     if len(kept) == len(rows) and not changed:
-        return rows, None
-    return scrubbed, Counter(rows_removed=len(rows) - len(kept), rows_scrubbed=changed)
+        return keep, rows, None
+    return keep, scrubbed, Counter(rows_removed=len(rows) - len(kept), rows_scrubbed=changed)
 
 
 def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
@@ -177,15 +183,23 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake, progress, "erase: curated files"):
-        rows = table.to_pylist()
+        name = table_of(path)
+        uris = texts.uris(lake) if texts is not None and name == "statuses" else frozenset()
+        positions = _indices(_candidates(table, found, old_replies, uris))
+        if not positions:  # no row any step below could change: the file stays as it is
+            continue
+        looked_at = positions
+        rows = table.take(pa.array(positions, pa.int64())).to_pylist()
+        others = table.num_rows - len(positions)  # rows no step changes, kept as they are
         changed = False
         for each in found:
-            rows, step = _erase_rows(rows, each, table_of(path))
+            kept, rows, step = _erase_rows(rows, each, name)
             if step is None:
                 continue
+            positions = [positions[i] for i in kept]
             counts.update(step)
             changed = True
-            if not rows:
+            if not rows and not others:
                 counts["files_deleted"] += 1
                 break
             counts["files_rewritten"] += 1
@@ -193,12 +207,133 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
             scrubbed = [old_replies.scrub_row(row) for row in rows]
             if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):
                 rows, changed = scrubbed, True
-        if texts is not None and rows and table_of(path) == "statuses":
+        if texts is not None and rows and name == "statuses":
             recounted = texts.recount(rows, table.schema, lake)
             rows, changed = recounted, changed or recounted is not rows
         if changed:
-            replace_file(lake, path, pa.Table.from_pylist(rows, schema=table.schema), codec)
+            replace_file(lake, path, _spliced(table, looked_at, positions, rows), codec)
     return counts
+
+
+# -- which rows the erasure's Python steps need to see ---------------------------------------------------------
+# A curated file holds thousands of rows and one account a handful of them: every row made a Python dict and walked
+# for traces was most of an erasure's curated pass. A row is looked at only when pyarrow says some step may change
+# it (:func:`_candidates`: a superset of the rows the steps change, never a decision of its own); every other row
+# is copied into the rewritten file as it was read.
+
+def _candidates(table: pa.Table, found: Sequence[Traces], old_replies: OldReplies | None,
+                uris: Set[Any]) -> pa.ChunkedArray:
+    """A boolean mask of the rows of ``table`` (a curated file) that the erasure of ``found`` may change: those with a
+    string holding one of a key's values anywhere (:func:`_holds_any`: a superset of
+    :func:`~fediscope.gdpr.subject.contains_trace`, which looks for them as whole words, and of the rows
+    :func:`_belongs` and :func:`_scrubbed` match by a key or a link, which are values), those naming one of its
+    statuses by id (a deletion, a reply: :func:`_belongs`, :func:`_scrubbed`), those ``old_replies`` may scrub
+    (:meth:`~fediscope.gdpr.old_replies.OldReplies.scrub_row`), and those whose ``uri`` is among ``uris``, the
+    statuses :meth:`~fediscope.gdpr.texts.RewrittenTexts.recount` may give new content columns. No row outside it is
+    changed by the steps, in whatever order they run: a row none of the keys changes reaches the next one as it was."""
+    traces = list(found)
+    deleted = set().union(*(each.status_copies for each in traces if each.with_deletions))
+    origin_refs = set().union(*(each.origin_refs for each in traces if each.with_deletions))
+    replied = set().union(*(each.status_copies for each in traces), old_replies.copies if old_replies else ())
+    # a copy ``instance/id`` by its id alone: the instance's case is folded by Python's rules, not Arrow's
+    masks = [_equal_to_any(_column(table, STATUS_ID_COLUMN), _copy_ids(deleted)),
+             _equal_to_any(_column(table, ORIGIN_REF_COLUMN), origin_refs),
+             _equal_to_any(_column(table, "in_reply_to_id"), _copy_ids(replied)),
+             _equal_to_any(_column(table, "uri"), set(old_replies.erased) if old_replies else set()),
+             _equal_to_any(_column(table, "uri"), uris),
+             _holds_any(table, frozenset().union(*(each.values() for each in traces)))]
+    mask = pa.chunked_array([pa.array([False] * table.num_rows, pa.bool_())])
+    for each in masks:
+        if each is not None:
+            mask = pc.or_(mask, each)
+    return mask
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    return table[name] if name in table.column_names else None
+
+
+def _equal_to_any(column: pa.ChunkedArray | None, values: Set[Any]) -> pa.ChunkedArray | None:
+    """Which values of ``column`` (None: a column the file lacks) are, as text, one of ``values`` (None among them:
+    which are null); None when none can be."""
+    if column is None or not values:
+        return None
+    text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+    found = pc.is_in(text, value_set=pa.array(sorted(str(v) for v in values if v is not None), pa.string()),
+                     skip_nulls=True)
+    return pc.or_(found, pc.is_null(text)) if None in values else found
+
+
+def _copy_ids(copies: Set[str]) -> set[str]:
+    """The status ids that may be those of ``copies`` (``instance/id``, :func:`~fediscope.gdpr.subject.status_copy`):
+    every part after a ``/``, so an id holding one is there too."""
+    return {copy[i + 1:] for copy in copies for i, char in enumerate(copy) if char == "/"}
+
+
+def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
+    """Which rows hold one of ``values`` inside a string, at any depth (lists, structs, maps), or None for no values.
+    Values of other types hold none, as :func:`~fediscope.gdpr.subject.contains_trace` sees them. Every string of the
+    file is searched in one call: Arrow compiles the pattern (thousands of links, for an account that posted a lot)
+    once per call."""
+    if not values:
+        return None
+    leaves = [leaf for offset, column in _whole_columns(table)
+              for leaf in _string_leaves(column, pa.array(range(offset, offset + len(column)), pa.int64()))]
+    if not leaves:
+        return pa.array([False] * table.num_rows, pa.bool_())
+    strings = pa.concat_arrays([pc.cast(strings, pa.large_string()) for strings, _ in leaves])
+    rows = pa.concat_arrays([rows for _, rows in leaves])
+    pattern = "|".join(_re2_literal(value) for value in sorted(values))
+    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, pattern), False))
+    return pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pc.unique(held))
+
+
+def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
+    """Each chunk of each column of ``table``, with the index of its first row."""
+    for column in table.columns:
+        offset = 0
+        for chunk in column.chunks:
+            yield offset, chunk
+            offset += len(chunk)
+
+
+def _re2_literal(text: str) -> str:
+    """``text`` as a pattern of RE2 (Arrow's regular expressions) that matches it literally."""
+    return "".join("\\" + char if char in string.punctuation else char for char in text)
+
+
+def _string_leaves(array: pa.Array, rows: pa.Array) -> Iterator[tuple[pa.Array, pa.Array]]:
+    """The strings in ``array`` (its values, or those nested in its lists, structs or maps), each array of them with
+    the row each string is in (``rows``: the row of each value of ``array``)."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        yield from _string_leaves(array.dictionary_decode(), rows)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        yield array, rows
+    elif pa.types.is_map(kind):  # as the list of its entries (no kernel flattens a map)
+        yield from _string_leaves(array.cast(pa.list_(pa.struct([kind.key_field, kind.item_field]))), rows)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        yield from _string_leaves(pc.list_flatten(array), pc.take(rows, pc.list_parent_indices(array)))
+    elif pa.types.is_struct(kind):
+        for field in array.flatten():
+            yield from _string_leaves(field, rows)
+
+
+def _indices(mask: pa.ChunkedArray | pa.Array) -> list[int]:
+    return pc.indices_nonzero(mask).to_pylist()
+
+
+def _spliced(table: pa.Table, looked_at: Sequence[int], kept: Sequence[int], rows: list[dict[str, Any]]) -> pa.Table:
+    """``table`` with the rows looked at in Python (at ``looked_at``) replaced by ``rows``, those left of them (at
+    ``kept``, in order): the rows removed gone, every other row as it was read, in the file's order."""
+    size = table.num_rows
+    order = list(range(size))
+    for position in looked_at:
+        order[position] = -1
+    for i, position in enumerate(kept):
+        order[position] = size + i
+    changed = pa.Table.from_pylist(rows, schema=table.schema)
+    return pa.concat_tables([table, changed]).take(pa.array([i for i in order if i >= 0], pa.int64()))
 
 
 def drop_rows(lake: LakeBackend, table: str, expired: Callable[[pa.Table], Any], counts: Counter[str],

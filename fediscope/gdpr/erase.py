@@ -269,15 +269,62 @@ def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject],
     return found
 
 
-def _erase_records(path: str, records: list[dict[str, Any]], before: list[str | None], traces: Traces,
-                   values: Set[str]) -> tuple[list[dict[str, Any]], list[str | None], Counter[str]]:
+@dataclass(frozen=True)
+class _Line:
+    """A line of a raw batch not parsed: no step has found anything it may change in its bytes. Written back as it
+    was read."""
+
+    number: int  # from 1, as a damaged line's error names it
+    data: bytes
+
+    def parse(self, path: str) -> dict[str, Any]:
+        """The record of the line (:func:`~fediscope.lake.batches.decode_jsonl`'s error when it is not one)."""
+        return next(decode_jsonl(b"\n" * (self.number - 1) + self.data, name=path))
+
+
+_Entry = dict[str, Any] | _Line
+
+
+def _lines(text: bytes) -> list[_Entry]:
+    """The records of a batch (decompressed), each as its line, unparsed; blank lines left out, as read."""
+    return [_Line(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _encoded(entries: Sequence[_Entry]) -> bytes:
+    """A batch of ``entries``: the lines not parsed as they were read, the records parsed encoded anew."""
+    return b"".join(entry.data + b"\n" if isinstance(entry, _Line) else encode_jsonl([entry]) for entry in entries)
+
+
+def _needles(traces: Traces, values: Set[str]) -> frozenset[str]:
+    """What a line's bytes hold when one key's step may change its record: a trace, the id of a copy of one of the
+    account's statuses (a reply's ``in_reply_to_id``, :meth:`~fediscope.gdpr.subject.Traces.replies_to`; a deletion's
+    id, :func:`is_deletion_of`: every part after a ``/`` of ``instance/id``, so an id holding one is there too) or
+    one of their ``origin_ref`` values (a deletion's)."""
+    ids = {copy[i + 1:] for copy in traces.status_copies for i, char in enumerate(copy) if char == "/"}
+    return frozenset({*values, *ids, *traces.origin_refs})
+
+
+def _erase_records(path: str, records: list[_Entry], before: list[str | None], traces: Traces,
+                   values: Set[str], subject: Subject | None = None) -> tuple[list[_Entry], list[str | None],
+                                                                           Counter[str]]:
     """One key's step over the records of one batch: the records kept, their JSON (``sort_keys``: what tells a
     changed record, reused as ``before`` by the next key; ``before`` holds None for records not dumped yet), and
-    the records removed and scrubbed."""
-    kept: list[dict[str, Any]] = []
+    the records removed and scrubbed. A record still a :class:`_Line` is parsed only when its bytes may hold what
+    the step changes (:func:`_needles`, as the records are met: a reply may add a copy), else kept as it is;
+    ``subject`` None parses them all."""
+    kept: list[_Entry] = []
     dumped: list[str | None] = []
     counts: Counter[str] = Counter()
+    needles, copies = frozenset(), -1
     for record, old in zip(records, before, strict=True):
+        if isinstance(record, _Line):
+            if subject is not None and len(traces.status_copies) != copies:
+                needles, copies = _needles(traces, values), len(traces.status_copies)
+            if subject is not None and not _may_hold(record.data, subject, needles):
+                kept.append(record)
+                dumped.append(None)
+                continue
+            record = record.parse(path)
         entity, instance = entity_and_instance(path, record)
         if is_owned(entity, record.get("data"), instance, traces.key) or is_deletion_of(
                 entity, record.get("data"), instance, traces):
@@ -331,14 +378,15 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Tra
     ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
-    active = [(traces, values) for subject, traces, values in keys
+    active = [(subject, traces, values) for subject, traces, values in keys
               if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
     leftovers = old_replies is not None and old_replies.may_hold(text)
-    records = list(decode_jsonl(text, name=path)) if active or leftovers else []
+    # each record as its line: parsed only where a step's bytes prefilter finds something (_erase_records)
+    records = _lines(text) if active or leftovers else []
     dumped: list[str | None] = [None] * len(records)
     changed = False
-    for traces, values in active:
-        records, dumped, step = _erase_records(path, records, dumped, traces, values)
+    for subject, traces, values in active:
+        records, dumped, step = _erase_records(path, records, dumped, traces, values, subject)
         if not step:
             continue
         counts.update(step)
@@ -353,7 +401,7 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Tra
         _note_erased(path, text, old_replies, texts)  # what an earlier erasure scrubbed here, for the curated pass
         return
     if records:
-        payload = encode_jsonl(records)
+        payload = _encoded(records)
         _note_erased(path, payload, old_replies, texts)
         lake.write_atomic(path, gzip.compress(payload) if path.endswith(".gz") else payload)
         return
@@ -372,12 +420,18 @@ def _note_erased(path: str, text: bytes, old_replies: OldReplies | None, texts: 
         texts.note(path, text)
 
 
-def _scrub_old_replies(path: str, records: list[dict[str, Any]], old_replies: OldReplies | None) -> bool:
-    """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?"""
+def _scrub_old_replies(path: str, records: list[_Entry], old_replies: OldReplies | None) -> bool:
+    """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?
+    A line not parsed yet is parsed (in place) when its bytes may hold one (:meth:`~fediscope.gdpr.old_replies.
+    OldReplies.may_hold`)."""
     if old_replies is None:
         return False
     found = False
-    for record in records:
+    for i, record in enumerate(records):
+        if isinstance(record, _Line):
+            if not old_replies.may_hold(record.data):
+                continue
+            record = records[i] = record.parse(path)
         entity, instance = entity_and_instance(path, record)
         found |= old_replies.scrub_record(entity, record.get("data"), instance)
     return found

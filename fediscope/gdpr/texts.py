@@ -85,6 +85,11 @@ class RewrittenTexts:
         self.rows += changed
         return out if changed else rows
 
+    def uris(self, lake: LakeBackend) -> frozenset[Any]:
+        """The ``uri`` of every version of the noted records (curated on the first call, as by :meth:`recount`):
+        :meth:`recount` changes no row with another."""
+        return frozenset(self._curated(lake)) if self.records else frozenset()
+
     def _curated(self, lake: LakeBackend) -> dict[str, list[dict[str, Any]]]:
         if self._versions is None:
             self._versions = {}
