@@ -70,7 +70,7 @@ import requests
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
 from api.params import ID_PATTERN, OFFSET_MAX, PageQuery
-from fediscope.config import Settings, token_env_name
+from fediscope.config import Settings
 from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
@@ -87,6 +87,7 @@ from fediscope.sources.client import (
     UpstreamRejected,
     UpstreamTLSError,
     UpstreamUnavailable,
+    refused_hint,
 )
 from fediscope.sources.handle_domains import remember_handle_domain, remembered_handle_domain
 from fediscope.sources.pages import (
@@ -510,11 +511,7 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                         "another host name, or the server does not speak TLS there); not retried: the operator's "
                         "log says what to check")
     if isinstance(exc, UpstreamRejected):
-        hint = ""
-        if exc.status in (401, 403):
-            hint = (f"; the access token of {token_env_name(domain)} was sent and refused: check the token and "
-                    "its scopes (read)" if token_sent else
-                    f"; if it needs a login for this, set {token_env_name(domain)}")
+        hint = f"; {refused_hint(domain, token_sent)}" if exc.status in (401, 403) else ""
         return ApiError(502, "upstream_rejected", f"instance {domain} refused the request "
                                                   f"(HTTP {exc.status}){hint}", upstream_status=exc.status)
     if isinstance(exc, UpstreamUnavailable):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import StoreError, StoreSchemaError
+from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, Row
 
@@ -717,8 +717,10 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
         question = question or recorded.question or None
         columns = list(store.column_types(name))
         rows = _rows_in_top_order(store, recorded, limit)
-    except (TypeError, ValueError, StoreSchemaError) as exc:  # a stored value or table this version cannot read
-        reason = f"{exc}; re-run `fediscope process` to store it again"
+    except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
+        # version cannot read, or a table dropped by hand
+        reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
+                  else f"{exc}; re-run `fediscope process` to store it again")
         log.warning("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
     return MetricRows(name, question, columns, rows, count, sql_file=sql_file)
@@ -765,6 +767,16 @@ def _pages(read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
         after = page[-1]
 
 
+def _failure(exc: Exception, metric_name: str) -> str:
+    """Why an analysis of ``metric_name`` could not be computed, worded for a report that names the store: a table
+    dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it reads."""
+    if isinstance(exc, MissingTableError):
+        return f"metric {exc.metric}: {exc.problem}: {exc.fix}"
+    reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
+    return (f"metric {metric_name}: {reason}; its SQL and fediscope/analysis.py disagree (re-run `fediscope "
+            "process` after updating fediscope)")
+
+
 def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     """Every analysis whose metric the store holds; raises StoreError when the store holds nothing."""
     stored = store.stored_metrics()
@@ -782,12 +794,11 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             continue
         try:
             run.results.append(analysis(store, n))
-        except (KeyError, TypeError, ValueError, StoreSchemaError) as exc:  # rows without the columns it reads
-            # (StoreSchemaError: the stored table itself lacks a column its catalog names; the other analyses go on,
-            # as the results API answers 409 for that metric alone)
-            reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
-            run.failed[analysis.__name__] = (f"metric {metric_name}: {reason}; its SQL and fediscope/analysis.py "
-                                             "disagree (re-run `fediscope process` after updating fediscope)")
+        except (KeyError, TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # rows without the
+            # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
+            # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
+            # answers 409 for that metric alone
+            run.failed[analysis.__name__] = _failure(exc, metric_name)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
 

@@ -36,8 +36,9 @@ from fediscope.sources.spec import parse_source
 
 class HintedValueError(ValueError):
     """A setting's parse error that already says how to write the value (a store or lake URL's problem, worded as
-    the store or lake reports it when opened: ``…; use sqlite:///path, …``): the setting's help, which lists the
-    same forms, is not appended to it (:func:`_parse`)."""
+    the store or lake reports it when opened: ``…; use sqlite:///path, …``; the values an enumerated setting takes;
+    a Spark master URL's forms): the setting's help, which lists the same forms, is not appended to it
+    (:func:`_parse`)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ MAX_PAGE_LIMIT = 40
 def _page_limit(value: str) -> int:
     number = _integer(value)
     if not 1 <= number <= MAX_PAGE_LIMIT:
-        raise ValueError(f"expected a number from 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap), got {value!r}")
+        raise HintedValueError(f"expected a number from 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap), "
+                               f"got {value!r}")
     return number
 
 
@@ -173,13 +175,13 @@ def _iso_date(value: str) -> str:
     try:
         return _date.fromisoformat(value.strip()).isoformat()
     except ValueError:
-        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise HintedValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
 def _engine(value: str) -> str:
     """Case-insensitive like every enumerated setting (``SPARK`` is ``spark``)."""
     if value.strip().lower() not in ENGINES:
-        raise ValueError(f"expected one of {', '.join(ENGINES)}, got {value!r}")
+        raise HintedValueError(f"expected one of {', '.join(ENGINES)}, got {value!r}")
     return value.strip().lower()
 
 
@@ -190,7 +192,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def _log_level(value: str) -> str:
     """Case-insensitive (``info`` is ``INFO``); kept upper-case, as :mod:`logging` names levels."""
     if value.strip().upper() not in LOG_LEVELS:
-        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        raise HintedValueError(f"expected DEBUG, INFO, WARNING or ERROR (any case), got {value!r}")
     return value.strip().upper()
 
 
@@ -273,16 +275,18 @@ def _hadoop_uri(value: str) -> str | None:
     if not value:
         return None
     if not _HADOOP_URI_RE.fullmatch(value + "/"):
-        raise ValueError(f"expected a Hadoop filesystem URI such as hdfs://namenode:8020/fediscope, got {value!r}")
+        raise HintedValueError("expected the lake's root as a Hadoop filesystem URI such as "
+                               f"hdfs://namenode:8020/fediscope, got {value!r}")
     if value.split("://", 1)[0].lower() in ("webhdfs", "swebhdfs"):
-        raise ValueError("Spark cannot read webhdfs:// with pyspark's bundled Hadoop client (it fails on the "
+        raise HintedValueError("Spark cannot read webhdfs:// with pyspark's bundled Hadoop client (it fails on the "
                          "namenode's error answers); give the namenode's RPC address, hdfs://namenode:8020/path")
     return value
 
 
 def _spark_master(value: str) -> str:
     if not _SPARK_MASTER_RE.fullmatch(value.strip()):
-        raise ValueError(f"expected local[N], local[*], spark://host:7077, yarn or k8s://…, got {value!r}")
+        raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
+                               f"k8s://…, got {value!r}")
     return value.strip()
 
 SETTINGS: tuple[Setting, ...] = (

@@ -78,7 +78,7 @@ from fediscope.config import (
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_text, redact_url, secret_values
-from fediscope.sources.client import tls_failure, tls_hint
+from fediscope.sources.client import refused_hint, tls_failure, tls_hint
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -586,12 +586,17 @@ def _instance_check_name(instance: str) -> str:
         return f"instance {instance}"
 
 
-def check_instance(instance: str, timeout: float = 5.0) -> Check:
+def check_instance(instance: str, timeout: float = 5.0, token: str | None = None) -> Check:
+    """Ask the instance what it is (``/api/v1/instance``), sending ``token`` (its configured access token) as the
+    collector sends it: a 401 or 403 is then the token refused (FAIL: every request of a collection would be), not a
+    missing one."""
     name = _instance_check_name(instance)
     url = f"{instance_base_url(instance)}/api/v1/instance"
+    headers = {"User-Agent": "fediscope-doctor", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     try:
-        response = requests.get(url, timeout=timeout, headers={"User-Agent": "fediscope-doctor",
-                                                               "Accept": "application/json"})
+        response = requests.get(url, timeout=timeout, headers=headers)
     except requests.Timeout:
         return Check(name, FAIL, f"{url}: no answer within {timeout:g} s",
                      "check the address and your network or proxy; a slow instance needs a larger "
@@ -606,6 +611,8 @@ def check_instance(instance: str, timeout: float = 5.0) -> Check:
     if response.status_code == 429:
         return Check(name, WARN, f"{url}: rate limited (HTTP 429)", "wait for the limit to reset; the collector "
                      "paces itself, but other clients on this address share the budget")
+    if response.status_code in (401, 403) and token:
+        return Check(name, FAIL, f"{url}: HTTP {response.status_code}", refused_hint(instance, token_sent=True))
     if response.status_code in (401, 403):
         return Check(name, WARN, f"{url}: HTTP {response.status_code}, the instance requires authentication",
                      f"set an access token: {token_env_name(instance)}=… or [tokens] in fediscope.toml")
@@ -624,6 +631,15 @@ def check_instance(instance: str, timeout: float = 5.0) -> Check:
     users = (body.get("stats") or {}).get("user_count") if isinstance(body.get("stats"), dict) else None
     extra = f", {users} users" if isinstance(users, int) else ""
     return Check(name, OK, f"{url}: version {version}" + (f" ({title[:60]})" if title else "") + extra)
+
+
+def _sendable_token(settings: Settings, instance: str) -> str | None:
+    """The access token the collector sends to ``instance``, or None: also for one that cannot be sent as written
+    (the tokens check FAILs it), so that the instance is still asked, without it."""
+    try:
+        return settings.token_for(instance)
+    except ConfigError:
+        return None
 
 
 def _reason(exc: Exception) -> str:
@@ -702,7 +718,8 @@ def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
                             "pass --instance URL to `fediscope collect`, or add [[sources]] to fediscope.toml"))
     else:
         with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
-            checks += pool.map(lambda i: _guarded(_instance_check_name(i), lambda: check_instance(i, timeout),
+            checks += pool.map(lambda i: _guarded(_instance_check_name(i),
+                                                  lambda: check_instance(i, timeout, _sendable_token(settings, i)),
                                                   "use the instance's address, e.g. https://mastodon.social"),
                                instances)
     return scrub(checks, secret_values(settings))

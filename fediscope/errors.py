@@ -62,9 +62,15 @@ class MissingTableError(StoreError):
 
     def __init__(self, store: str, metric: str, tables: list[str]) -> None:
         self.store, self.metric, self.tables = store, metric, tables
-        table = f"table {tables[0]} is" if len(tables) == 1 else f"tables {', '.join(tables)} are"
-        super().__init__(f"store {store}: metric {metric}: its {table} missing (dropped by hand?): {self.fix}; "
+        super().__init__(f"store {store}: metric {metric}: {self.problem}: {self.fix}; "
                          "`fediscope doctor` lists every missing table")
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, without the store or the metric (a report names them already)."""
+        tables = self.tables
+        table = f"table {tables[0]} is" if len(tables) == 1 else f"tables {', '.join(tables)} are"
+        return f"its {table} missing (dropped by hand?)"
 
     @property
     def fix(self) -> str:

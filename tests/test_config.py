@@ -834,3 +834,25 @@ def test_a_location_of_the_wrong_toml_type_still_gets_the_settings_help(tmp_path
     path = write_toml(tmp_path, "[fediscope]\nstore = 5\n")
     with pytest.raises(ConfigError, match=r"expected a string, got a number \(5\)\. Where metrics are stored: "):
         load_settings(env={}, toml_path=path)
+
+
+@pytest.mark.parametrize(("name", "value", "form"), [
+    ("spark_master", "foo", "local[*]"),
+    ("engine", "foo", "spark"),
+    ("log_level", "foo", "WARNING"),
+    ("page_limit", "99", "1 to 40"),
+    ("backfill_since", "foo", "YYYY-MM-DD"),
+    ("spark_lake_uri", "/shared/lake", "hdfs://namenode:8020/"),
+    ("spark_lake_uri", "webhdfs://nn:9870/lake", "hdfs://namenode:8020/"),
+])
+def test_a_setting_whose_error_lists_its_forms_lists_them_once(tmp_path: Path, name: str, value: str,
+                                                                form: str) -> None:
+    """The validator's message says how to write the value; the setting's help, appended after it, listed the same
+    forms again ("expected local[N], … got 'foo'. Spark master URL when engine=spark (local[*], …)")."""
+    path = write_toml(tmp_path, f"[fediscope]\n{name} = {value!r}\n")
+    for load in (lambda: load_settings(env={f"FEDISCOPE_{name.upper()}": value}),
+                 lambda: load_settings(env={}, toml_path=path)):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value).count(form) == 1, caught.value
+        assert repr(value) in str(caught.value) or "webhdfs" in str(caught.value)

@@ -48,6 +48,7 @@ class FakeInstance:
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
     hits: list[str] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)  # each request's Authorization header
     port: int = 0
 
     @property
@@ -65,6 +66,7 @@ def instance(recordings_dir: Path) -> Iterator[FakeInstance]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             fake.hits.append(self.path)
+            fake.authorizations.append(self.headers.get("Authorization"))
             status, body = (fake.status, fake.body) if self.path.rstrip("/") == "/api/v1/instance" else (404, b"{}")
             self.send_response(status)
             self.send_header("Content-Type", fake.content_type)
@@ -720,6 +722,27 @@ def test_instance_answers(instance: FakeInstance, status: int, body: bytes, cont
     check = check_instance(instance.url, timeout=2)
     assert check.status == verdict
     assert words in check.detail + check.fix
+
+
+def test_a_token_the_instance_refuses_fails_saying_it_was_sent_and_refused(clean_env: Path, instance: FakeInstance,
+                                                                          recordings_dir: Path) -> None:
+    """Was: "set an access token" (a WARN) though one was set: doctor did not send it, and said the same for any
+    401. It sends the token as the collector does, and says what the collector says of a 401 then."""
+    recording = json.loads((recordings_dir / "test_unauthed_home_tl_throws.json").read_text())
+    refused = next(i["response"] for i in recording["interactions"] if i["response"]["status"] == 401)
+    instance.status, instance.body = 401, json.dumps(refused["body"]).encode()
+    variable = f"FEDISCOPE_TOKEN_127_0_0_1_{instance.port}"
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url, **{variable: TOKEN}))
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("instance ")]
+    assert code == 1 and line.startswith("FAIL  instance"), output
+    assert f"the access token of {variable} was sent and refused: check it and its scopes (read)" in line, line
+    assert "set an access token" not in output and TOKEN not in output
+    assert instance.authorizations == [f"Bearer {TOKEN}"]
+
+    code, output = _doctor(_env(clean_env, FEDISCOPE_INSTANCES=instance.url))  # no token: one may be needed
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("instance ")]
+    assert line.startswith("WARN  instance") and f"set an access token: {variable}=…" in line, line
+    assert instance.authorizations[-1] is None
 
 
 @pytest.fixture

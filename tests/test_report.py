@@ -733,7 +733,8 @@ def test_a_table_dropped_by_hand_fails_doctor_and_the_next_process_makes_report_
         connection.execute("DROP TABLE metric_languages")
 
     code, out, err = run(capsys, "report", "--no-charts")
-    assert code == 1 and "metric_languages" in err and "Traceback" not in err
+    assert code == 1 and "its table metric_languages is missing" in out and "Traceback" not in err
+    assert "== Top accounts by followers ==" in out  # the other analyses are printed
     code, out, _ = run(capsys, "doctor")
     store_line = next(line for line in out.splitlines() if " store " in f" {line} ")
     assert store_line.startswith("FAIL") and "metric_languages (metric languages)" in store_line, out
@@ -743,3 +744,28 @@ def test_a_table_dropped_by_hand_fails_doctor_and_the_next_process_makes_report_
     assert code == 0 and "unchanged (not recomputed)" not in out and "stored (0 written)" not in out, out + err
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 0 and "== Languages ==" in out, err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_metric_table_dropped_by_hand_is_named_and_the_other_analyses_are_printed(capsys, loaded_store, cli_env,
+                                                                                    fmt):
+    """Was: the report stopped at the first analysis whose table was gone (MissingTableError), printing none. Now,
+    as for a table that lacks a column, that analysis says why and how to fix it, the others are printed, exit 1."""
+    import sqlite3
+
+    with sqlite3.connect(loaded_store.removeprefix("sqlite:///")) as connection:
+        connection.execute("DROP TABLE metric_languages")
+    code, out, err = run(capsys, "report", "--format", fmt, "--no-charts")
+    assert code == 1 and "Traceback" not in err
+    assert "fediscope: error: 1 analysis could not be computed (see above)" in err
+    said = ("metric languages: its table metric_languages is missing (dropped by hand?): run `fediscope process` to "
+            "write it again (`fediscope store drop languages` if no SQL file defines it any more)")
+    if fmt == "json":
+        document = json.loads(out)
+        assert document["failed"] == {"languages": said}
+        names = {a["name"] for a in document["analyses"]}
+        assert "languages" not in names and {"top_accounts", "hashtags_per_day", "activity"} <= names
+    else:
+        assert f"Could not compute languages: {said}" in out
+        assert "== Languages ==" not in out
+        assert "== Top accounts by followers ==" in out and "== Activity by hour" in out

@@ -459,7 +459,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
 
 
 # -- everything else ----------------------------------------------------------------------------------------
-def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
+def _quarantine_names(path: str, data: bytes, subject: Subject, values: Set[str]) -> bool:
     """Does a quarantined file name the account? Quarantine may keep raw upstream items (clear names): look
     for account objects whose ``acct`` resolves to the subject, its handle and profile links, and traces."""
     if may_hold_trace(data, values):
@@ -468,21 +468,48 @@ def _quarantine_names(data: bytes, subject: Subject, values: Set[str]) -> bool:
     # in any form JSON may write them (a NiFi file may write ``/`` as ``\/``): fediscope.gdpr.subject.may_hold_trace
     if may_hold_trace(data.lower(), {f"{user}@{domain}", f"{domain}/@{user}", f"{domain}/users/{user}"}):
         return True
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return False
-    instance = str(document.get("instance") or "") if isinstance(document, dict) else ""
+    return any(_names_account(document, _document_instance(path, document), f"{user}@{domain}")
+               for document in _json_documents(data))
+
+
+def _document_instance(path: str, document: Any) -> str:
+    """The instance a quarantined document's accounts were fetched from, which a local ``acct`` is of: a quarantine
+    file's own ``instance`` (:mod:`fediscope.sources.quarantine`), else a landed record's (a line of a NiFi batch
+    quarantined whole: its ``meta``), else the file's partition's."""
+    if isinstance(document, dict) and document.get("instance"):
+        return str(document["instance"])
+    if isinstance(document, dict):
+        return entity_and_instance(path, document)[1]
+    return parse_partition(path).get("instance", "")
+
+
+def _names_account(document: Any, instance: str, key: str) -> bool:
+    """Does a JSON document hold an account object whose key (its ``acct`` of ``instance``) is ``key``?"""
     stack: list[Any] = [document]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
-            if account_key_of(value, instance) == f"{subject.username}@{subject.domain}":
+            if account_key_of(value, instance) == key:
                 return True
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
     return False
+
+
+def _json_documents(data: bytes) -> list[Any]:
+    """The JSON documents of a quarantined file: the one it is (what :mod:`fediscope.sources.quarantine` writes),
+    else one a line (JSON Lines: a NiFi batch quarantined whole, landed records each naming its instance), a line
+    that is not JSON left out (the others are still looked at); none when the file is neither."""
+    try:
+        return [json.loads(data)]
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
+        pass
+    documents = []
+    for line in data.splitlines():
+        with contextlib.suppress(ValueError, RecursionError):
+            documents.append(json.loads(line))
+    return documents
 
 
 def _checkpoint_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
@@ -503,7 +530,7 @@ def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
                 data = gzip.decompress(data)
-        if any(_quarantine_names(data, subject, values) for subject, values in keys):
+        if any(_quarantine_names(entry.path, data, subject, values) for subject, values in keys):
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
     return counts

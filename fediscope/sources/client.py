@@ -509,9 +509,7 @@ class MastodonClient:
         if status in (404, 410):
             raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){said}")
         if status in (401, 403):
-            hint = (f"the access token of {token_env_name(self.domain)} was sent and refused: check it and its "
-                    "scopes (read)" if self.access_token else
-                    f"if the instance needs a login for this, set {token_env_name(self.domain)}")
+            hint = refused_hint(self.domain, token_sent=bool(self.access_token))
             raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){said}; {hint}", status)
         if status >= 400:
             raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{said}", status)
@@ -788,6 +786,16 @@ def _wrapped(exc: BaseException | None) -> Iterator[BaseException]:
 def tls_error_text(reason: str) -> str:
     """The one line of a TLS failure: its reason, that it is not retried, and what to check."""
     return f"TLS error: {reason} (not retried); {tls_hint(reason)}"
+
+
+def refused_hint(instance: str, token_sent: bool) -> str:
+    """What to do about a 401 or 403 from ``instance``: with a token sent, it was refused (check it and its scopes);
+    without one, the instance may need a login for it (set one). Said alike by the collector, the scraping API and
+    ``fediscope doctor``."""
+    variable = token_env_name(instance)
+    if token_sent:
+        return f"the access token of {variable} was sent and refused: check it and its scopes (read)"
+    return f"if the instance needs a login for this, set {variable}"
 
 
 def tls_hint(reason: str) -> str:

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 _POOLS: dict[tuple[Any, ...], Any] = {}
 _POOLS_LOCK = threading.Lock()
+#: the keys of the pools (:func:`_pool`) on which a call has been answered: their server speaks the transport and
+#: protocol the URL asks for, so a reply that is not Thrift is a reply stream out of step, not a mismatch
+#: (:func:`_hint`)
+_ANSWERED: set[tuple[Any, ...]] = set()
 #: catalog cell: ``1`` while a write or erasure of the metric changes its rank index, ``0`` once it is done
 _RANK_PENDING = b"c:rank_pending"
 #: seconds to let pass after a sweep deleted rank entries before anything else is written, so that a later put of
@@ -54,12 +58,17 @@ _AFTER_DELETE = 0.005
 T = TypeVar("T")
 
 
-def _pool(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> Any:
-    """The process-wide happybase pool for one Thrift server (opened eagerly: a wrong address fails here)."""
+def _pool_key(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> tuple[Any, ...]:
+    # every option in the key: a store that asks for another timeout or pool size gets a pool that has them
+    return (host, port, transport, protocol, size, timeout)
+
+
+def _pool(key: tuple[Any, ...]) -> Any:
+    """The process-wide happybase pool for one Thrift server (opened eagerly: a wrong address fails here); ``key``
+    is :func:`_pool_key`'s."""
     import happybase
 
-    # every option in the key: a store that asks for another timeout or pool size gets a pool that has them
-    key = (host, port, transport, protocol, size, timeout)
+    host, port, transport, protocol, size, timeout = key
     with _POOLS_LOCK:
         if key not in _POOLS:
             _POOLS[key] = happybase.ConnectionPool(size, host=host, port=port, transport=transport,
@@ -74,6 +83,7 @@ def close_pools() -> None:
             while not pool._queue.empty():
                 pool._queue.get_nowait().close()
         _POOLS.clear()
+        _ANSWERED.clear()
 
 
 class HBaseStore(BaseStore):
@@ -87,9 +97,10 @@ class HBaseStore(BaseStore):
         self.prefix = layout.check_prefix(table_prefix)
         self._address = f"{host}:{port}"
         self._batch_size = settings["batch_size"]
+        self._pool_key = _pool_key(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
+                                   settings["timeout"])
         with self._errors("connect to the store"):
-            self._pool = _pool(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
-                               settings["timeout"])
+            self._pool = _pool(self._pool_key)
         self.read_only = read_only
         self._has_catalog = False
         if read_only:
@@ -621,6 +632,7 @@ class HBaseStore(BaseStore):
     def _connection(self, doing: str) -> Iterator[Any]:
         with self._errors(doing), self._pool.connection() as conn, _replaced_on_error(conn):
             yield conn
+        _ANSWERED.add(self._pool_key)  # not after an error: the block raised
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -629,7 +641,8 @@ class HBaseStore(BaseStore):
         try:
             yield
         except (TException, OSError, *_protocol_errors()) as exc:
-            raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{_hint(exc)}") from exc
+            hint = _hint(exc, answered=self._pool_key in _ANSWERED)
+            raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
 
 
 @contextmanager
@@ -700,11 +713,20 @@ def _reason(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _hint(exc: BaseException) -> str:
+#: What a reply that is not Thrift means once the server has answered calls of this pool: not a server of another
+#: transport or protocol, but a reply stream out of step (a call cut off between its request and its reply left the
+#: rest of that reply in the socket); :func:`_replaced_on_error` (or happybase's pool) has opened the connection again.
+_OUT_OF_STEP = ("the reply was out of step with the call (this server has answered before, so it speaks this URL's "
+                "transport and protocol): the connection was opened again; run the command again")
+
+
+def _hint(exc: BaseException, answered: bool = False) -> str:
+    """What to check about ``exc``; ``answered``: whether the server has answered a call of this store's pool
+    before (then a reply that is not Thrift is no transport or protocol mismatch)."""
     from thriftpy2.protocol.exc import TProtocolException
 
     if isinstance(exc, (TProtocolException, *_protocol_errors())):
-        return f"; {_MISMATCH}"
+        return f"; {_OUT_OF_STEP if answered else _MISMATCH}"
     if isinstance(_socket_error(exc), socket.gaierror):  # no Thrift server to ask about: the name does not resolve
         return "; check the host name in the store URL (this machine cannot resolve it)"
     if isinstance(exc, TimeoutError):  # socket.timeout: a read after the connection was made (opening one that

@@ -156,3 +156,28 @@ def test_a_quarantined_nifi_batch_written_with_escaped_slashes_is_erased(env: An
     report = erase_account(env.settings, SUBJECT)
     assert report.other.get("quarantined_files_deleted") == 1
     assert not env.lake.exists(path)
+
+
+def test_a_quarantined_json_lines_batch_is_read_line_by_line_for_the_account(env: Any) -> None:
+    """Privacy off: a NiFi batch quarantined whole, JSON Lines, holds the subject's account record without its
+    links (``url`` and ``uri`` null: why it was refused), so its bytes hold neither the account's key nor a link of
+    it; the record's ``acct`` and ``instance`` name it. Was: the file, not one JSON document, was not read at all,
+    and stayed; a batch of other accounts stays."""
+    env = _privacy_off(env)
+    land_recordings(env.lake, policy_from_settings(env.settings))
+    accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
+    subject = {**copy.deepcopy(accounts[USER]), "url": None, "uri": None}
+    other = copy.deepcopy(next(a for acct, a in accounts.items() if acct != USER))
+    day = "quarantine/instance=" + LOCAL + "/dt=2026-08-01/"
+    named = day + "nifi_landing-20260801T000000Z-0a1b2c3d.json"
+    others = day + "nifi_landing-20260801T000000Z-4e5f6a7b.json"
+    env.lake.write_atomic(named, encode_jsonl([envelope(LOCAL, "/api/v1/directory", account, None)
+                                               for account in (other, subject)]))
+    env.lake.write_atomic(others, encode_jsonl([envelope(LOCAL, "/api/v1/directory", other, None)] * 2))
+    data = env.lake.read(named)
+    assert data.count(b"\n") == 2 and SUBJECT.encode() not in data and f"{LOCAL}/@{USER}".encode() not in data
+    assert f"{LOCAL}/ap/users/{subject['id']}".encode() not in data
+
+    report = erase_account(env.settings, SUBJECT)
+    assert report.other.get("quarantined_files_deleted") == 1
+    assert not env.lake.exists(named) and env.lake.exists(others)

@@ -567,6 +567,31 @@ def test_a_reply_out_of_step_fails_its_call_and_the_next_call_gets_its_own_answe
     assert store.stored_metrics() == {"top": 2}
 
 
+def test_a_reply_out_of_step_after_working_calls_is_not_called_another_transport_or_protocol(hbase_double, prefix):
+    """Was: the hint of a server of another transport or protocol, though this one had answered every call before
+    on the same connection: the reply stream was out of step, and the connection has been opened again."""
+    store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=5000", table_prefix=prefix)  # one connection
+    store.write(TOP, [{"account": "a", "followers": 1}])
+    hbase_double.garble("getRowWithColumns")
+    with pytest.raises(StoreError) as caught:
+        store.get(TOP, ["a"])
+    message = str(caught.value)
+    assert message.startswith(f"HBase at 127.0.0.1:{hbase_double.port}: could not read the catalog entry of top: No "
+                              "protocol version header; the reply was out of step with the call"), message
+    assert "the connection was opened again" in message and "another transport" not in message, message
+    assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}  # as said: opened again
+
+
+def test_a_first_reply_that_is_not_thrift_still_names_another_transport_or_protocol(hbase_double, prefix):
+    """The first call of a new pool: nothing says yet that the server speaks this URL's transport and protocol."""
+    hbase_double.garble("getTableNames")  # the first call a store makes (it creates its catalog table)
+    with pytest.raises(StoreError) as caught:  # timeout=4999: a pool of its own, no call answered on it yet
+        HBaseStore(hbase_double.url + "?pool_size=1&timeout=4999", table_prefix=prefix)
+    message = str(caught.value)
+    assert "could not create tables: No protocol version header; the server may speak another transport" in message
+    assert "out of step" not in message, message
+
+
 def test_a_reply_later_than_the_timeout_is_never_taken_for_the_next_calls(hbase_double, prefix, monkeypatch):
     """A call whose reply comes after ``timeout=`` fails with a clear error; its late reply is not read by the next
     call on the pooled connection (which would take it for its own answer)."""
