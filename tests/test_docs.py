@@ -602,8 +602,9 @@ COMPOSED_MESSAGES = {
     "could not read metric_": ("could not \x00: \x00", "read \x00", "metric_"),
     "could not connect to the store": ("could not \x00: \x00", "connect to the store"),
     "could not open the store": ("could not \x00: \x00", "open the store"),
-    # MissingTableError: f"store {store}: metric {metric}: its {table} missing …", table = f"table {name} is"
-    "its table metric_": ("store \x00: metric \x00: its \x00 missing (dropped by hand?): \x00; ", "table \x00 is"),
+    # MissingTableError: f"store {store}: metric {metric}: {problem}: …", problem = f"its {table} missing …"
+    "its table metric_": ("store \x00: metric \x00: \x00: \x00; ", "its \x00 missing (dropped by hand?)",
+                          "table \x00 is"),
     # key_check.mismatch_message: f"{key_from} is not the key …", key_from the setting's origin
     "FEDISCOPE_PSEUDONYM_KEY is not the key this lake was landed with": (
         "\x00 is not the key this lake was landed with (\x00: its ", "FEDISCOPE_PSEUDONYM_KEY"),
