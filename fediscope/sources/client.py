@@ -180,6 +180,10 @@ class _BodyTooLarge(requests.exceptions.RequestException):
     """Internal: the answer grew beyond ``max_body_bytes`` (raised by the body hook)."""
 
 
+#: The largest answer (decoded) a client reads unless told otherwise: the biggest real ones (a page of 40 statuses
+#: of 100,000 characters each, as Pleroma/Akkoma may allow; a large instance's peer list) are a few MiB, while a
+#: hostile or broken server may send hundreds of MiB (or a gzip bomb) that would all be decoded in memory.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Bytes asked for per read of a bounded body (read1: whatever has arrived, at most this much).
 _READ_SIZE = 64 * 1024
 
@@ -366,10 +370,10 @@ class MastodonClient:
     raises :class:`UpstreamUnavailable` without a retry (a server that dribbles will dribble again), and no retry
     is started that could not finish in time. ``attempt_deadline`` (seconds, None = none) bounds each attempt
     alone the same way (one HTTP request, connect to last byte; the waits for a rate-limit reset, for pacing and
-    between retries do not count), and is not retried either. ``max_body_bytes`` (None = no cap) stops reading
-    an answer that grows beyond it (decoded size; a larger ``Content-Length`` is refused before reading) with
-    :class:`ResponseTooLarge`. The scraping API sets ``deadline`` and ``max_body_bytes``; the collector sets
-    ``attempt_deadline``.
+    between retries do not count), and is not retried either. ``max_body_bytes`` (:data:`MAX_BODY_BYTES` unless
+    given; None = no cap) stops reading an answer that grows beyond it (decoded size; a larger ``Content-Length``
+    is refused before reading) with :class:`ResponseTooLarge`, not retried. The scraping API sets ``deadline`` and
+    a smaller ``max_body_bytes``; the collector sets ``attempt_deadline``.
     """
 
     instance: str
@@ -383,7 +387,7 @@ class MastodonClient:
     wait_on_rate_limit: bool = True
     deadline: float | None = None
     attempt_deadline: float | None = None
-    max_body_bytes: int | None = None
+    max_body_bytes: int | None = MAX_BODY_BYTES
     on_wait: Callable[[str, float, str], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     rate: RateLimitState = field(default_factory=RateLimitState)

@@ -24,7 +24,8 @@ class Event:
     data: str       # the payload text (JSON for statuses, a bare id for deletions)
 
 
-#: The longest line kept (bytes). A Mastodon status is a few KiB of JSON, and a large one some hundreds; a longer
+#: The longest line kept (bytes), and the most data an event may gather over its lines. A Mastodon status is a
+#: few KiB of JSON, and a large one some hundreds; a longer
 #: line (a broken or hostile server: a compressed stream can unpack to gigabytes) is skipped and counted.
 MAX_LINE_BYTES = 8 * 1024 * 1024
 
@@ -34,7 +35,8 @@ class SSEParser:
 
     An unfinished line waits as a list of its pieces, joined once its end arrives: joining the buffer again for
     every chunk made a long line cost quadratic time (32 MB in 64 KiB chunks: 9 s). A line over
-    :data:`MAX_LINE_BYTES` is dropped as it grows, and counted as malformed."""
+    :data:`MAX_LINE_BYTES` is dropped as it grows, and counted as malformed; so is an event whose ``data:`` lines
+    add up to more (each line under the cap, the blank line ending the event never coming)."""
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []  # the unfinished line's pieces
@@ -42,6 +44,8 @@ class SSEParser:
         self._skipping = False  # the unfinished line is over the cap: dropped up to its end
         self._name: str | None = None
         self._data: list[str] | None = None
+        self._data_size = 0  # bytes of the event's data lines so far
+        self._data_skipped = False  # the event's data went over the cap: dropped up to its end
         self.comments = 0  # greetings and heartbeats seen
         self.malformed = 0  # lines that were not UTF-8, or over MAX_LINE_BYTES (skipped)
 
@@ -74,8 +78,11 @@ class SSEParser:
 
     def _line(self, raw: bytes) -> Event | None:
         if not raw:  # end of an event
-            name, data = self._name, self._data
-            self._name, self._data = None, None
+            name, data, skipped = self._name, self._data, self._data_skipped
+            self._name, self._data, self._data_size, self._data_skipped = None, None, 0, False
+            if skipped:
+                self.malformed += 1
+                return None
             if data is None:
                 return None  # an event without data is not dispatched (the spec's rule)
             return Event(name or "message", "\n".join(data))
@@ -92,6 +99,12 @@ class SSEParser:
             value = value[1:]
         if field == "event":
             self._name = value
-        elif field == "data":
-            self._data = [*(self._data or []), value]
+        elif field == "data" and not self._data_skipped:
+            self._data_size += len(raw)
+            if self._data_size > MAX_LINE_BYTES:
+                self._data, self._data_skipped = None, True
+            elif self._data is None:
+                self._data = [value]
+            else:
+                self._data.append(value)  # not a new list per line: that was quadratic in the event's lines
         return None  # "id" and "retry" are not used by Mastodon

@@ -89,6 +89,29 @@ def test_a_line_over_the_cap_is_skipped_and_counted_and_the_next_event_parsed(mo
     assert parser.malformed == 2
 
 
+def test_an_event_whose_data_lines_add_up_over_the_cap_is_skipped_and_counted(monkeypatch) -> None:
+    """Was: each ``data:`` line was under the cap, but an event's lines were kept however many came (a server
+    sending 1 MiB data lines and never the blank line ending the event: 600 MiB held, and growing)."""
+    monkeypatch.setattr("fediscope.sources.sse.MAX_LINE_BYTES", 1000)
+    parser = SSEParser()
+    got = []
+    for chunk in (b"event: update\n", *[b"data: " + b"x" * 400 + b"\n"] * 3, b"data: more\n\n",  # 1,200+: skipped
+                  b"event: update\ndata: " + b"a" * 490 + b"\ndata: " + b"b" * 490 + b"\n\n"):  # 981: kept
+        got += [(e.name, e.data) for e in parser.feed(chunk)]
+    assert got == [("update", "a" * 490 + "\n" + "b" * 490)]
+    assert parser.malformed == 1  # the event, once (not each of its lines)
+
+
+def test_an_event_of_many_short_data_lines_is_parsed_in_linear_time() -> None:
+    """Was: each ``data:`` line copied the event's list of lines so far (80,000 empty lines, 480 KB: 13 s; the
+    8 MiB an event may hold: over an hour of one core, the stream's reader stuck in it)."""
+    parser = SSEParser()
+    started = time.monotonic()
+    [event] = parser.feed(b"event: update\n" + b"data:\n" * 200_000 + b"\n")
+    assert time.monotonic() - started < 3.0  # linear: a fraction of a second; quadratic: minutes
+    assert event.data == "\n" * 199_999 and parser.malformed == 0
+
+
 # -- runs against the recorded double --------------------------------------------------------------------------
 
 def test_a_run_lands_statuses_edits_and_deletions_privately(mastodon_server: Any,
