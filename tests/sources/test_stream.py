@@ -102,14 +102,13 @@ def test_an_event_whose_data_lines_add_up_over_the_cap_is_skipped_and_counted(mo
     assert parser.malformed == 1  # the event, once (not each of its lines)
 
 
-def test_an_event_of_many_short_data_lines_is_parsed_in_linear_time() -> None:
-    """Was: each ``data:`` line copied the event's list of lines so far (80,000 empty lines, 480 KB: 13 s; the
-    8 MiB an event may hold: over an hour of one core, the stream's reader stuck in it)."""
+def test_an_event_of_many_short_data_lines_is_one_event_of_all_of_them() -> None:
+    """An event's ``data:`` lines are gathered by appending: each line copied the list of lines so far (80,000
+    empty lines, 480 KB: 13 s; the 8 MiB an event may hold: over an hour of one core, the stream's reader stuck
+    in it). Not timed here (the project's rule): this holds the result, the code's comment the reason."""
     parser = SSEParser()
-    started = time.monotonic()
-    [event] = parser.feed(b"event: update\n" + b"data:\n" * 200_000 + b"\n")
-    assert time.monotonic() - started < 3.0  # linear: a fraction of a second; quadratic: minutes
-    assert event.data == "\n" * 199_999 and parser.malformed == 0
+    [event] = parser.feed(b"event: update\n" + b"data:\n" * 200_000 + b"data: end\n\n")
+    assert event.data == "\n" * 200_000 + "end" and parser.malformed == 0
 
 
 # -- runs against the recorded double --------------------------------------------------------------------------
