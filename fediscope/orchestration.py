@@ -89,13 +89,12 @@ def parse_overrides(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(raw)
 
 
-def _env_text(name: str, value: Any) -> str:
+def _env_text(value: Any) -> str:
+    """A parsed setting's value as its ``FEDISCOPE_*`` variable is written (for the ``spark-submit`` jobs)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        raise ConfigError(f"Airflow Variable {VARIABLE}: {name} must be a string, number or list")
     return str(value)
 
 
@@ -118,20 +117,30 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
                             env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (``FEDISCOPE_*``, ``fediscope.toml``) overridden by the Variable's values.
 
-    Values go through the same parsing and validation as environment variables, so ``"engine": "sparkk"``
-    fails with the same message as ``FEDISCOPE_ENGINE=sparkk``.
+    Each value is checked as a typed value of ``fediscope.toml`` is (a string setting takes no ``123``, ``true``
+    or list, an integer one no ``2.5``) and then parsed as an environment variable's, so ``"engine": "sparkk"``
+    fails with the message of ``FEDISCOPE_ENGINE=sparkk``, naming the Variable's key instead. A ``null`` is
+    refused: it would silently leave the worker's value (or the default) in place.
     """
     values = parse_overrides(overrides)
     merged = dict(os.environ if env is None else env)
-    for name, value in values.items():
-        if name in _BY_NAME and value is not None:
-            merged[_BY_NAME[name].env] = _env_text(name, value)
-    if values.get("config"):
+    if values.get("config") is not None:
         merged["FEDISCOPE_CONFIG"] = str(values["config"])
+    settings = {name: value for name, value in values.items() if name in _BY_NAME}
+    for name, value in settings.items():
+        if value is None:
+            raise ConfigError(f"{_variable_origin(name)} is null; set a value, or remove the key to use the "
+                              f"workers' {_BY_NAME[name].env} (or the default)")
     extra: dict[str, Any] = {}
     if "sources" in values:
         extra["sources"] = _sources(values["sources"])
-    return load_settings(env=merged, **extra)
+    return load_settings(env=merged, origins={name: _variable_origin(name) for name in settings},
+                         **settings, **extra)
+
+
+def _variable_origin(name: str) -> str:
+    """How an error or ``fediscope doctor`` names a setting the Variable gave: ``Airflow Variable …: lake``."""
+    return f"Airflow Variable {VARIABLE}: {name}"
 
 
 def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
@@ -510,7 +519,7 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
         if value is None:  # unset for the task: unset for the jobs too
             out.pop(_BY_NAME[name].env, None)
         else:
-            out[_BY_NAME[name].env] = _env_text(name, value)
+            out[_BY_NAME[name].env] = _env_text(value)
     out["FEDISCOPE_ENGINE"] = "spark"
     return out
 
