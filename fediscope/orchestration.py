@@ -11,8 +11,8 @@ object whose keys are setting names (``{"lake": "webhdfs://nn:9870/lake", "engin
 TOML ``[[sources]]``), ``max_pages`` (pages per source per ingest run) and ``config`` (a TOML path). Keep
 secrets (pseudonym key, tokens) in the worker's environment or an Airflow secrets backend, not in the Variable.
 
-Timeouts and retention's retries (:class:`DagTimeouts`) are fixed when Airflow parses the DAG files, so the DAG
-files read them then (:func:`parse_time_timeouts`): the ``FEDISCOPE_*_TIMEOUT_MINUTES`` settings from the DAG
+Timeouts, retention's and process's retries (:class:`DagTimeouts`) are fixed when Airflow parses the DAG files, so
+the DAG files read them then (:func:`parse_time_timeouts`): the ``FEDISCOPE_*_TIMEOUT_MINUTES`` settings from the DAG
 processor's environment and ``fediscope.toml``, never the Variable (read by running tasks only), and nothing else
 of the configuration, so a wrong unrelated setting does not stop the DAGs from parsing.
 
@@ -89,13 +89,12 @@ def parse_overrides(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(raw)
 
 
-def _env_text(name: str, value: Any) -> str:
+def _env_text(value: Any) -> str:
+    """A parsed setting's value as its ``FEDISCOPE_*`` variable is written (for the ``spark-submit`` jobs)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        raise ConfigError(f"Airflow Variable {VARIABLE}: {name} must be a string, number or list")
     return str(value)
 
 
@@ -118,20 +117,30 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
                             env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (``FEDISCOPE_*``, ``fediscope.toml``) overridden by the Variable's values.
 
-    Values go through the same parsing and validation as environment variables, so ``"engine": "sparkk"``
-    fails with the same message as ``FEDISCOPE_ENGINE=sparkk``.
+    Each value is checked as a typed value of ``fediscope.toml`` is (a string setting takes no ``123``, ``true``
+    or list, an integer one no ``2.5``) and then parsed as an environment variable's, so ``"engine": "sparkk"``
+    fails with the message of ``FEDISCOPE_ENGINE=sparkk``, naming the Variable's key instead. A ``null`` is
+    refused: it would silently leave the worker's value (or the default) in place.
     """
     values = parse_overrides(overrides)
     merged = dict(os.environ if env is None else env)
-    for name, value in values.items():
-        if name in _BY_NAME and value is not None:
-            merged[_BY_NAME[name].env] = _env_text(name, value)
-    if values.get("config"):
+    if values.get("config") is not None:
         merged["FEDISCOPE_CONFIG"] = str(values["config"])
+    settings = {name: value for name, value in values.items() if name in _BY_NAME}
+    for name, value in settings.items():
+        if value is None:
+            raise ConfigError(f"{_variable_origin(name)} is null; set a value, or remove the key to use the "
+                              f"workers' {_BY_NAME[name].env} (or the default)")
     extra: dict[str, Any] = {}
     if "sources" in values:
         extra["sources"] = _sources(values["sources"])
-    return load_settings(env=merged, **extra)
+    return load_settings(env=merged, origins={name: _variable_origin(name) for name in settings},
+                         **settings, **extra)
+
+
+def _variable_origin(name: str) -> str:
+    """How an error or ``fediscope doctor`` names a setting the Variable gave: ``Airflow Variable …: lake``."""
+    return f"Airflow Variable {VARIABLE}: {name}"
 
 
 def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
@@ -510,7 +519,7 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
         if value is None:  # unset for the task: unset for the jobs too
             out.pop(_BY_NAME[name].env, None)
         else:
-            out[_BY_NAME[name].env] = _env_text(name, value)
+            out[_BY_NAME[name].env] = _env_text(value)
     out["FEDISCOPE_ENGINE"] = "spark"
     return out
 
@@ -712,6 +721,7 @@ def log_retry(context: Mapping[str, Any]) -> None:
     log.warning("%s; retrying", failure_reason(context))
 
 
+DEFAULT_RETRIES = 3
 RETRY_DELAY = timedelta(minutes=1)  # the first retry's delay; each next one doubles, up to MAX_RETRY_DELAY
 RETRY_BACKOFF = 2.0
 MAX_RETRY_DELAY = timedelta(minutes=30)
@@ -750,7 +760,7 @@ class TimeoutTooShort(ConfigError):
 
 @dataclass(frozen=True)
 class DagTimeouts:
-    """Timeouts of the long tasks and of whole runs, and retention's retries.
+    """Timeouts of the long tasks and of whole runs, and the retries of retention and of the batch's process task.
 
     A hung spark-submit, HDFS or store call would otherwise hold the lake lock forever and, with
     ``max_active_runs=1``, block every later run. A task past its timeout is stopped like a killed one (the lake
@@ -769,12 +779,14 @@ class DagTimeouts:
     check: timedelta  # verify, lake_health, store_health
     maintenance_run: timedelta  # retention's retries while a batch holds the lock, then a whole retention run
     retention_retries: int  # they outlast a batch holding the lake lock until its timeout (12, ~4 h by default)
+    process_retries: int  # they outlast a retention try holding the lake lock (8, ~2 h by default; at least 3)
 
 
 def dag_timeouts(settings: Settings) -> DagTimeouts:
     """The DAGs' timeouts from ``settings``; the run timeouts, when not set, derived so that they hold.
 
-    Retention's retries always follow the process timeout (:func:`retry_delays`). Unset, a batch run may
+    Retention's retries always follow the process timeout (:func:`retry_delays`), and the process task's the
+    retention timeout: each fails at once on the lake lock the other holds. Unset, a batch run may
     take 12 hours or 3 process timeouts if that is longer; a maintenance run 8 hours, or retention's retries plus
     one retention run if that is longer. Set, each run timeout must hold what it must (a batch run at least a
     process try, a maintenance run retention's retries plus one retention run, both at least a check): a
@@ -807,7 +819,8 @@ def dag_timeouts(settings: Settings) -> DagTimeouts:
         "retention run (FEDISCOPE_RETENTION_TIMEOUT_MINUTES)" if retention_wait + retention >= check
         else "the check timeout (FEDISCOPE_CHECK_TIMEOUT_MINUTES)", MIN_MAINTENANCE_RUN_TIMEOUT)
     return DagTimeouts(process=process, batch_run=batch_run, retention=retention, check=check,
-                       maintenance_run=maintenance_run, retention_retries=len(retention_delays))
+                       maintenance_run=maintenance_run, retention_retries=len(retention_delays),
+                       process_retries=max(DEFAULT_RETRIES, len(retry_delays(retention))))
 
 
 def _whole_minutes(span: timedelta) -> int:
@@ -838,7 +851,7 @@ def default_args() -> dict[str, Any]:
     """
     return {
         "owner": "fediscope",
-        "retries": 3,
+        "retries": DEFAULT_RETRIES,
         "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": RETRY_BACKOFF,
         "max_retry_delay": MAX_RETRY_DELAY,

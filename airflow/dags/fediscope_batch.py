@@ -32,7 +32,9 @@ of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluste
 (`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
 `verify` reads the metrics back from the store. One `process` runs at a time across all runs of the DAG,
 backfill runs included (each holds the lake lock from curation to the last store write): the others wait in the
-queue rather than fail on the lock.
+queue rather than fail on the lock. While `fediscope_maintenance`'s retention holds the lock, `process` fails and
+is retried: 8 retries, about 2 hours in all, as long as a retention try may run (more when
+`FEDISCOPE_RETENTION_TIMEOUT_MINUTES` is raised).
 
 Timeouts: a `process` try that runs longer than 4 hours is stopped (the lake lock is released and a running
 spark-submit job stopped) and retried, `verify` after 15 minutes, and a whole run after 12 hours (or 3 process
@@ -80,7 +82,9 @@ def fediscope_batch() -> None:
     # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
     # starts up to 10 runs at once by default (its own --max-active-runs, not this DAG's max_active_runs), and all
     # but one would fail at once on the lake lock and soon run out of retries; queued here, they wait their turn
-    @task(max_active_tis_per_dag=1, execution_timeout=TIMEOUTS.process)
+    # it also fails at once while a retention (fediscope_maintenance) holds the lake lock: its retries (1, 2, 4, …
+    # 30 min) outlast a retention try
+    @task(max_active_tis_per_dag=1, execution_timeout=TIMEOUTS.process, retries=TIMEOUTS.process_retries)
     def process(days: dict[str, str]) -> dict[str, Any]:
         """Curation, metrics and store loading for those days (idempotent)."""
         with orch.failing_at_once():  # a missing lake or a wrong setting fails now, not after 3 retries

@@ -69,6 +69,16 @@ def test_retention_outwaits_a_long_batch_holding_the_lake_lock(bag: dict) -> Non
     assert maintenance["dagrun_timeout"] >= retry_window_seconds(retention) + retention["execution_timeout"]
 
 
+def test_batch_process_outwaits_a_retention_holding_the_lake_lock(bag: dict) -> None:
+    """The other way round: a batch's process fails at once while the daily retention holds the lake lock (as
+    long as a retention try may run: its timeout, 2 h); 3 retries (1 + 2 + 4 minutes) failed every batch run that
+    met a retention of more than 7 minutes."""
+    process = bag["dags"]["fediscope_batch"]["tasks"]["process"]
+    retention = bag["dags"]["fediscope_maintenance"]["tasks"]["retention"]
+    assert retry_window_seconds(process) >= retention["execution_timeout"] >= 3600
+    assert process["retries"] == 8  # 1 + 2 + 4 + 8 + 16 + 30 + 30 + 30 minutes
+
+
 def test_batch_process_tasks_run_one_at_a_time_across_runs(bag: dict) -> None:
     """Every batch run's ``process`` holds the lake lock; a backfill starts up to 10 runs at once (its own
     ``--max-active-runs``, not the DAG's ``max_active_runs``): without a limit of one task instance across runs,
@@ -152,6 +162,7 @@ def test_timeouts_come_from_the_dag_processors_environment_and_config_file(airfl
     assert retention["execution_timeout"] == 3 * HOUR
     assert maintenance["tasks"]["lake_health"]["execution_timeout"] == 30 * 60
     assert retry_window_seconds(retention) >= 10 * HOUR  # retention outwaits the longer batch
+    assert retry_window_seconds(batch["tasks"]["process"]) >= 3 * HOUR  # and the batch the longer retention
     assert maintenance["dagrun_timeout"] >= retry_window_seconds(retention) + 3 * HOUR
 
     explicit = airflow_env.run("check", extra_env={"FEDISCOPE_PROCESS_TIMEOUT_MINUTES": "300",

@@ -51,9 +51,41 @@ def test_variable_overrides_the_environment_and_is_parsed_like_it() -> None:
     assert settings.store == "sqlite:///env.db"
 
 
-def test_invalid_value_in_variable_fails_like_the_environment_variable() -> None:
-    with pytest.raises(ConfigError, match="FEDISCOPE_ENGINE"):
-        orch.settings_from_overrides({"engine": "sparkk"}, env={})
+def test_invalid_value_in_variable_fails_like_the_environment_variable_naming_the_variable() -> None:
+    """Same parsing and message as FEDISCOPE_ENGINE=sparkk, but naming where the value came from."""
+    with pytest.raises(ConfigError) as from_env:
+        orch.settings_from_overrides({}, env={"FEDISCOPE_ENGINE": "sparkk"})
+    with pytest.raises(ConfigError) as from_variable:
+        orch.settings_from_overrides({"engine": "sparkk"}, env={"FEDISCOPE_ENGINE": "duckdb"})
+    assert str(from_variable.value) == str(from_env.value).replace(
+        "FEDISCOPE_ENGINE", "Airflow Variable fediscope_settings: engine"), str(from_variable.value)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"lake": 123}, "lake is invalid: expected a string, got a number (123)"),
+    ({"lake": True}, "lake is invalid: expected a string, got a boolean (true)"),
+    ({"lake": ["/a", "/b"]}, "lake is invalid: expected a string, got a list"),
+    ({"engine": ["duckdb"]}, "engine is invalid: expected a string, got a list"),
+    ({"max_retries": [1]}, "max_retries is invalid: expected an integer, got a list"),
+    ({"max_retries": 2.5}, "max_retries is invalid: expected an integer, got a number (2.5)"),
+    ({"pseudonym_key": 1234567890123456}, "pseudonym_key is invalid: expected a string, got a number."),
+    ({"lake": None}, "lake is null"),
+])
+def test_a_variable_value_of_the_wrong_json_type_is_refused_not_coerced(overrides: dict, message: str) -> None:
+    """A wrong JSON type is checked as a typed TOML value is: {"lake": 123} was the relative lake './123' of the
+    worker's directory (which ingest would create), null the worker's FEDISCOPE_LAKE or './lake'."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides(overrides, env={"FEDISCOPE_LAKE": "/env/lake"})
+    assert f"Airflow Variable fediscope_settings: {message}" in str(info.value), str(info.value)
+    assert "1234567890123456" not in str(info.value)  # a secret's value is never repeated
+
+
+def test_variable_values_of_their_settings_json_types_are_taken() -> None:
+    settings = orch.settings_from_overrides({"max_retries": 2, "request_timeout": 2.5, "privacy": False,
+                                             "instances": ["a.example"], "refresh_hours": "6"}, env={})
+    assert (settings.max_retries, settings.request_timeout, settings.privacy) == (2, 2.5, False)
+    assert (settings.instances, settings.refresh_hours) == (("a.example",), 6.0)
+    assert settings.origins["max_retries"] == "Airflow Variable fediscope_settings: max_retries"
 
 
 def test_sources_and_config_path_from_variable(tmp_path: Path) -> None:
