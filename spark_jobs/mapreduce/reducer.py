@@ -234,6 +234,12 @@ def reduce_account(key: str, members: list[list[str]], out: TextIO, left_out: di
 
 
 # -- job 2: the metrics ----------------------------------------------------------------------------------------
+def known_count(count: int | None) -> int:
+    """An account's count as the SQL metrics give it: 0 when unknown, i.e. missing or below 0 (-1 is what a server
+    hiding the count sends)."""
+    return count if count is not None and count > 0 else 0
+
+
 def reduce_account_metrics(key: str, members: list[list[str]], out: TextIO) -> None:
     """One account's ``top_accounts_by_followers`` row (when its snapshot is known) and, when it has toots, its
     ``account_engagement`` row."""
@@ -250,13 +256,14 @@ def reduce_account_metrics(key: str, members: list[list[str]], out: TextIO) -> N
             instance, followers = unescape(f[4]), _int(f[5])
             following, statuses = _int(f[6]), _int(f[7])
             out.write(row_line("top_accounts_by_followers", (
-                unescape(key), instance, followers or 0, following or 0, statuses or 0, f[8] == "1")) + "\n")
+                unescape(key), instance, known_count(followers), known_count(following), known_count(statuses),
+                f[8] == "1")) + "\n")
     if not toots:
         return
     interactions = favourites + reblogs + replies
     rate = interactions / toots / followers if followers is not None and followers > 0 else None
     out.write(row_line("account_engagement", (
-        unescape(key), instance, followers or 0, toots, favourites, reblogs, replies, interactions,
+        unescape(key), instance, known_count(followers), toots, favourites, reblogs, replies, interactions,
         favourites / toots, reblogs / toots, replies / toots, interactions / toots, rate)) + "\n")
 
 

@@ -5,7 +5,9 @@
 -- The interactions of a toot are its favourites + reblogs + replies, from the toot's latest snapshot.
 -- engagement_rate = interactions per toot per follower = interactions_total / toots / followers_count.
 -- Zero-follower case: with 0 (or unknown) followers the rate is undefined and engagement_rate is NULL;
--- interactions_per_toot still describes those accounts.
+-- interactions_per_toot still describes those accounts. A follower count below 0 is unknown (a server hiding it
+-- sends -1: glitch-soc, and Mastodon for a remote account that hides it): followers_count is then 0, as when the
+-- count is missing.
 WITH per_account AS (
   SELECT
     account_key,
@@ -21,7 +23,7 @@ WITH per_account AS (
 SELECT
   p.account_key,
   a.instance,
-  coalesce(a.followers_count, 0) AS followers_count,
+  greatest(coalesce(a.followers_count, 0), 0) AS followers_count,
   p.toots,
   p.favourites_total,
   p.reblogs_total,

@@ -258,6 +258,11 @@ def _toots(statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in statuses.values() if not s["is_reblog"] and not s["deleted"]]
 
 
+def _known(count: int | None) -> int:
+    """An account's count, 0 when unknown: missing, or below 0 (what a server hiding it sends)."""
+    return count if count is not None and count > 0 else 0
+
+
 def _interactions(s: dict[str, Any]) -> int:
     return s["favourites_count"] + s["reblogs_count"] + s["replies_count"]
 
@@ -283,11 +288,11 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     toots = _toots(statuses)
     out: dict[str, list[dict[str, Any]]] = {}
 
-    ranked = sorted(accounts.values(), key=lambda a: (-(a["followers_count"] or 0), a["account_key"]))
+    ranked = sorted(accounts.values(), key=lambda a: (-_known(a["followers_count"]), a["account_key"]))
     out["top_accounts_by_followers"] = [
         {"account_key": a["account_key"], "instance": a["instance"],
-         "followers_count": a["followers_count"] or 0, "following_count": a["following_count"] or 0,
-         "statuses_count": a["statuses_count"] or 0, "bot": bool(a["bot"])} for a in ranked]
+         "followers_count": _known(a["followers_count"]), "following_count": _known(a["following_count"]),
+         "statuses_count": _known(a["statuses_count"]), "bot": bool(a["bot"])} for a in ranked]
 
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in toots:
@@ -299,11 +304,11 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         total = fav + reb + rep
         followers = (accounts.get(key) or {}).get("followers_count")
         rows.append({"account_key": key, "instance": (accounts.get(key) or {}).get("instance"),
-                     "followers_count": followers or 0, "toots": n, "favourites_total": fav,
+                     "followers_count": _known(followers), "toots": n, "favourites_total": fav,
                      "reblogs_total": reb, "replies_total": rep, "interactions_total": total,
                      "favourites_mean": fav / n, "reblogs_mean": reb / n, "replies_mean": rep / n,
                      "interactions_per_toot": total / n,
-                     "engagement_rate": total / n / followers if followers else None})
+                     "engagement_rate": total / n / followers if _known(followers) else None})
     out["account_engagement"] = sorted(rows, key=lambda r: (-r["interactions_total"], r["account_key"]))
 
     monthly = Counter((a["instance"], a["created_at"].strftime("%Y-%m")) for a in accounts.values()

@@ -148,6 +148,27 @@ def test_engagement_rate_is_per_toot_per_follower_and_null_without_followers(lak
     assert other_row["followers_count"] == 0 and other_row["engagement_rate"] is None
 
 
+def test_a_hidden_follower_count_is_unknown_not_negative(lake: LocalLake, duckdb_engine) -> None:
+    """A server hiding an account's follower count sends -1 (glitch-soc; Mastodon for a remote account that hides
+    it): the count is unknown, so the metrics give it as 0, like a missing one, and the engagement rate is NULL.
+    Was: -1 followers published in ``top_accounts_by_followers`` and ``account_engagement``."""
+    by_admin = statuses("test_public_tl.json", method="GET", path_contains="local=1")
+    admin = next(s for s in by_admin if s["account"]["acct"] == "admin")
+    hidden = _with_account(admin, -1)
+    hidden["account"]["following_count"] = -1
+    hidden["favourites_count"] = 3
+    land(lake, "statuses", [_with_account(admin, 5)], at(1), policy())
+    land(lake, "statuses", [hidden], at(2), policy())  # the latest snapshot: its count hidden
+    engine = duckdb_engine()
+    engine.curate()
+    key = policy().account_key("admin", INSTANCE)
+    (engaged,) = [r for r in engine.run_metric(METRICS["account_engagement"]) if r["account_key"] == key]
+    assert engaged["interactions_total"] == 3
+    assert engaged["followers_count"] == 0 and engaged["engagement_rate"] is None
+    (account,) = [r for r in engine.run_metric(METRICS["top_accounts_by_followers"]) if r["account_key"] == key]
+    assert (account["followers_count"], account["following_count"]) == (0, 0)
+
+
 def test_weekday_and_hour_are_utc_and_iso(lake: LocalLake, duckdb_engine) -> None:
     status = snapshots("test_status_reblog_unreblog.json")[0]
     late = copy.deepcopy(status)

@@ -196,6 +196,9 @@ def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Pat
 
     for i, name in enumerate(("test_status_reblog_unreblog.json", "test_status_edit.json", "test_status_reply.json")):
         land(lake, "statuses", statuses(name), at(i), policy())
+    reply = statuses("test_status_reply.json")[-1]  # its author's counts hidden (-1) in the latest snapshot
+    land(lake, "statuses", [dict(reply, account=dict(reply["account"], followers_count=-1, following_count=-1))],
+         at(3), policy())
     twin = tmp_path / "twin" / "lake"
     shutil.copytree(lake_dir / "raw", twin / "raw")
     spark_settings = settings_for(lake_dir)

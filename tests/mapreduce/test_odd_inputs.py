@@ -334,6 +334,21 @@ def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) 
         _same_rows(got[name], expected[name], name)
 
 
+def test_a_hidden_follower_count_counts_as_unknown_in_the_chain_as_in_the_sql(tmp_path: Path) -> None:
+    """Follower and following counts of -1 (what a server hiding them sends) are unknown: 0 in both metrics of the
+    chain and the SQL, and no engagement rate."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    _land(lake_dir, [dict(base, account=dict(base["account"], followers_count=-1, following_count=-1))])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (account,) = expected["top_accounts_by_followers"]
+    assert (account["followers_count"], account["following_count"]) == (0, 0)
+    (engagement,) = expected["account_engagement"]
+    assert engagement["followers_count"] == 0 and engagement["engagement_rate"] is None
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
 @pytest.mark.parametrize("bot_first", [True, False], ids=["bot view landed first", "bot view landed second"])
 def test_snapshots_fetched_at_the_same_moment_give_the_sql_bot_flag(bot_first: bool, tmp_path: Path) -> None:
     """Two views of an account fetched in the same millisecond that agree on every count but not on ``bot``: the
