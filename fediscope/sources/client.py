@@ -7,7 +7,9 @@ every endpoint gets it and none repeats it:
 * :func:`retry_transient` — 5xx answers, timeouts and connection errors are retried with exponential backoff
   and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised. A TLS failure
   (a certificate that is not trusted or names another host, https to a server without TLS) is no transient
-  error: :class:`UpstreamTLSError` is raised at once, its message saying what to check.
+  error: :class:`UpstreamTLSError` is raised at once, its message saying what to check. Nor is a redirect to another
+  host or port (:mod:`fediscope.sources.redirects`: the session follows redirects on the same server only):
+  :class:`RedirectRefused` is raised at once, saying where it points.
 * :func:`handle_rate_limit` — an HTTP 429 waits until the window resets (``X-RateLimit-Reset`` or
   ``Retry-After``) and retries, unless the wait is longer than ``max_wait`` or the client was built with
   ``wait_on_rate_limit=False`` (the scraping API passes the wait on as ``Retry-After``): then
@@ -61,6 +63,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain, token
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
 from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
+from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +411,8 @@ class MastodonClient:
             session.mount("http://", ConnectHookAdapter(self._watch))
             session.mount("https://", ConnectHookAdapter(self._watch))
         session.hooks["response"].append(self._remember)
+        # a redirect to another server is refused before its body is read (fediscope.sources.redirects)
+        session.hooks["response"].append(same_host_redirects_only)
         session.hooks["response"].append(self._read_bounded)
         self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
                             ratelimit_method="throw", request_timeout=self.timeout, version_check_mode="none",
@@ -554,6 +559,8 @@ class MastodonClient:
         if isinstance(cause, _BodyTooLarge):
             raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
                                    f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
+        if (elsewhere := refused_redirect(cause)) is not None:
+            raise RedirectRefused(f"{self.domain}{endpoint}: {elsewhere.explained()}") from None
         if isinstance(cause, requests.exceptions.TooManyRedirects):
             raise RedirectRefused(f"{self.domain}{endpoint}: too many redirects ({str(cause)[:200]})") from None
         # a redirect the hardened session refused (another host, a private address); not a malformed proxy setting
@@ -771,6 +778,12 @@ def tls_failure(exc: BaseException | None) -> str | None:
         return None
     text = re.sub(r"\s*\(_ssl\.c:[0-9]+\)\s*$", "", " ".join(str(found).split()))
     return text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
+
+
+def refused_redirect(exc: BaseException | None) -> RedirectElsewhere | None:
+    """The redirect to another server that ``exc`` is (or wraps), refused by
+    :func:`~fediscope.sources.redirects.same_host_redirects_only`; None when it is none."""
+    return next((current for current in _wrapped(exc) if isinstance(current, RedirectElsewhere)), None)
 
 
 def _wrapped(exc: BaseException | None) -> Iterator[BaseException]:

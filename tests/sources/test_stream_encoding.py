@@ -29,8 +29,8 @@ def _compressing(double: Any, compress: Callable[[bytes], bytes]) -> None:
     """Make ``double``'s streaming answers arrive as a compressing proxy forwards them (``Content-Encoding: gzip``)."""
     answer = double.stream_answer
 
-    def compressed(path: str) -> tuple[int, dict[str, str], bytes]:
-        status, headers, body = answer(path)
+    def compressed(path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = answer(path, query)
         if status != 200:
             return status, headers, body
         return status, {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}, compress(body)
