@@ -718,6 +718,8 @@ def _network_cause(exc: BaseException) -> str:
         return found.group(0).strip()
     if (broken := _broken_connection(exc)) is not None:
         return broken
+    if (damaged := _damaged_encoding(exc)) is not None:
+        return damaged
     if "timed out" in text.lower():
         return "timed out"
     return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
@@ -735,6 +737,24 @@ def _broken_connection(exc: BaseException) -> str | None:
                 return f"[Errno {cause.errno}] {cause.strerror}"
             reason = " ".join(str(cause).split())
             return message if not reason or reason in message else f"{message}: {reason}"
+    return None
+
+
+#: The encoding urllib3 names when an answer's body cannot be decoded as its ``Content-Encoding`` says.
+_ENCODING_RE = re.compile(r"content-encoding: ([A-Za-z0-9_.-]+)")
+
+
+def _damaged_encoding(exc: BaseException) -> str | None:
+    """urllib3's ``DecodeError(message, cause)`` (a body that is not what its ``Content-Encoding`` says: a corrupt
+    gzip stream) wrapped in ``exc``, as one plain reason: ``the answer's gzip encoding is damaged (Error -3 while
+    decompressing data: incorrect header check)``; None when there is none. Its own text is a tuple's repr."""
+    for current in _wrapped(exc):
+        if isinstance(current, DecodeError):
+            message = str(current.args[0]) if current.args else ""
+            named = _ENCODING_RE.search(message)
+            cause = " ".join(str(current.args[1]).split()) if len(current.args) > 1 else ""
+            text = f"the answer's {named.group(1) if named else 'content'} encoding is damaged"
+            return f"{text} ({cause})" if cause else text
     return None
 
 

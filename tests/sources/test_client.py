@@ -166,6 +166,17 @@ def test_a_5xx_retry_after_longer_than_max_wait_is_not_retried(mastodon_server) 
     assert waits == [] and len(mastodon_server.log) == 1
 
 
+def test_a_damaged_gzip_answer_is_one_readable_line(mastodon_server) -> None:
+    """Was: ``network error: ('Received response with content-encoding: gzip, but failed to decode it.',
+    error('Error -3 while decompressing data: incorrect header check'))`` (urllib3's tuple)."""
+    mastodon_server.damage_gzip(times=10)
+    with pytest.raises(UpstreamUnavailable) as info:
+        client_for(mastodon_server, max_retries=1).get("/api/v1/instance/peers")
+    assert str(info.value) == (f"{mastodon_server.domain}/api/v1/instance/peers: network error: the answer's gzip "
+                               "encoding is damaged (Error -3 while decompressing data: incorrect header check) "
+                               "(gave up after 2 attempts)")
+
+
 def test_no_retry_is_started_that_would_end_after_the_deadline(mastodon_server) -> None:
     """A deadline bounds the whole get(), retries included (before, a timeout was retried once more: up to twice
     the deadline)."""
