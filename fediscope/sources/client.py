@@ -77,6 +77,24 @@ MAX_RATE_LIMIT_COUNT = 10**9
 MAX_WINDOW_SECONDS = 24 * 3600.0
 
 
+#: The longest wait a message says in seconds: an instance may ask for any (``Retry-After: 1e30``), and 31 digits tell
+#: a reader nothing the words "more than a year" do not.
+LONGEST_SAID_WAIT = 365 * 24 * 3600.0
+
+
+def wait_text(seconds: float, digits: int = 0) -> str:
+    """A wait an instance asked for, as a message says it: ``600 s``; beyond a year (or infinite) ``more than a
+    year``."""
+    return f"{seconds:.{digits}f} s" if seconds <= LONGEST_SAID_WAIT else "more than a year"
+
+
+def too_long_wait_text(asked: float, max_wait: float) -> str:
+    """Why a wait the instance asked for is not waited: ``it asks to retry in 3600 s, longer than the 300 s we wait
+    (FEDISCOPE_RATE_LIMIT_MAX_WAIT)``. Said alike for a 429, a 5xx and a refused stream."""
+    return (f"it asks to retry in {wait_text(asked)}, longer than the {max_wait:g} s we wait "
+            "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+
+
 class RateLimited(UpstreamError):
     """The instance throttles us for ``retry_after`` seconds (longer than we are willing to wait)."""
 
@@ -235,11 +253,11 @@ def handle_rate_limit(method: _F) -> _F:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
                 if not self.wait_on_rate_limit:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in {wait:.1f} s",
-                                      wait) from None
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in "
+                                      f"{wait_text(wait, 1)}", wait) from None
                 if wait > self.max_wait:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited for {wait:.0f} s, longer than the "
-                                      f"{self.max_wait:.0f} s we wait; run again later", wait) from None
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); "
+                                      f"{too_long_wait_text(wait, self.max_wait)}; run again later", wait) from None
                 if attempt >= self.max_retries:
                     raise RateLimited(f"{self.domain}{endpoint}: still rate limited after {attempt + 1} attempts",
                                       wait) from None
@@ -603,7 +621,7 @@ class MastodonClient:
         if attempt >= self.max_retries:
             return ""
         if retry_after is not None and retry_after > self.max_wait:
-            return f"; it asks to retry in {retry_after:.0f} s, longer than the {self.max_wait:g} s we wait"
+            return f"; {too_long_wait_text(retry_after, self.max_wait)}"
         if self._deadline_at is not None and time.monotonic() + delay >= self._deadline_at:
             return f"; a retry in {delay:.1f} s would end after the {self.deadline:g} s deadline"
         return None

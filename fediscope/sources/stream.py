@@ -75,7 +75,13 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.sources.client import MastodonClient, network_error_text, refused_redirect, tls_failure
+from fediscope.sources.client import (
+    MastodonClient,
+    network_error_text,
+    refused_redirect,
+    tls_failure,
+    too_long_wait_text,
+)
 from fediscope.sources.collector import source_batch_tag
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
@@ -418,8 +424,7 @@ class StreamRun:
             if error is None:  # the server ended the stream (a restart): open it again
                 error = "the server closed the stream"
             if asked is not None and asked > self.client.max_wait:  # as collect does: not retried sooner, nor waited
-                error += (f"; it asks to retry in {asked:.0f} s, longer than the {self.client.max_wait:g} s we wait "
-                          "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+                error += f"; {too_long_wait_text(asked, self.client.max_wait)}"
                 permanent = True
             if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
                 self._fail(error)
