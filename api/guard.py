@@ -13,8 +13,9 @@ The API fetches the ``instance`` a client names, so two checks stand before ever
 
 A name can resolve differently a moment later (DNS rebinding), so the check is repeated where it cannot be
 dodged: :func:`harden_session` makes the upstream ``requests`` session one whose connections check the address they
-actually connected to before a byte is sent, and which refuses redirects to another host. Proxies from the
-environment are ignored by that session: the API talks to the allowlisted instances directly.
+actually connected to before a byte is sent, and which refuses redirects to another host (the rule of
+:mod:`fediscope.sources.redirects`, which ``fediscope collect`` and ``fediscope stream`` follow too). Proxies from
+the environment are ignored by that session: the API talks to the allowlisted instances directly.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -32,6 +32,7 @@ import requests
 from api.errors import ApiError
 from fediscope.config import DEFAULT_PORTS, Settings, instance_base_url, instance_domain
 from fediscope.sources.client import ConnectHookAdapter
+from fediscope.sources.redirects import same_host_redirects_only
 
 log = logging.getLogger(__name__)
 
@@ -152,29 +153,6 @@ def _guard_connections(session: requests.Session) -> None:
             session.mount(prefix, ConnectHookAdapter(_check_peer))
 
 
-def _server_of(url: str) -> tuple[str | None, int | None]:
-    """The server ``url`` names, told apart as :func:`instance_domain` tells instances apart: its host, and its port
-    unless that is the one its scheme connects to anyway (None then). So ``https://host/`` and
-    ``https://host:443/`` are one server (was: a redirect between them was refused as "another host"), and so are
-    ``http://host/`` and ``http://host:80/``; ``https://host:8443/`` is another, and so is ``http://host:443/``
-    (https's port, over http). A redirect from ``http://host/`` to ``https://host/`` (an upgrade to TLS) stays
-    followed, as it was."""
-    parts = urlsplit(url)
-    return parts.hostname, None if parts.port == DEFAULT_PORTS.get(parts.scheme) else parts.port
-
-
-def _same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    if response.is_redirect:
-        target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
-        try:
-            elsewhere = _server_of(target) != _server_of(response.url)
-        except ValueError:  # a port that is no port (":99999"): was a plain ValueError, 502 "failed or timed out"
-            elsewhere = True
-        if elsewhere:
-            raise requests.exceptions.InvalidURL(f"refused redirect from {urlsplit(response.url).hostname} to "
-                                                 "another host")
-
-
 def harden_session(session: requests.Session, allow_private: bool) -> requests.Session:
     """Harden a session for upstream requests: peer-address check (unless ``allow_private``), same-host
     redirects only, no proxies from the environment. Returns the same session."""
@@ -183,7 +161,8 @@ def harden_session(session: requests.Session, allow_private: bool) -> requests.S
     # way the collector trusts it and the TLS error's hint holds for the API too
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session.max_redirects = 3
-    session.hooks["response"].append(_same_host_redirects_only)
+    if same_host_redirects_only not in session.hooks["response"]:  # a MastodonClient's session has it already
+        session.hooks["response"].insert(0, same_host_redirects_only)
     if not allow_private:
         _guard_connections(session)
     return session

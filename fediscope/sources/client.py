@@ -7,7 +7,9 @@ every endpoint gets it and none repeats it:
 * :func:`retry_transient` — 5xx answers, timeouts and connection errors are retried with exponential backoff
   and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised. A TLS failure
   (a certificate that is not trusted or names another host, https to a server without TLS) is no transient
-  error: :class:`UpstreamTLSError` is raised at once, its message saying what to check.
+  error: :class:`UpstreamTLSError` is raised at once, its message saying what to check. Nor is a redirect to another
+  host or port (:mod:`fediscope.sources.redirects`: the session follows redirects on the same server only):
+  :class:`RedirectRefused` is raised at once, saying where it points.
 * :func:`handle_rate_limit` — an HTTP 429 waits until the window resets (``X-RateLimit-Reset`` or
   ``Retry-After``) and retries, unless the wait is longer than ``max_wait`` or the client was built with
   ``wait_on_rate_limit=False`` (the scraping API passes the wait on as ``Retry-After``): then
@@ -61,6 +63,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain, token
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
 from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
+from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,24 @@ MAX_RATE_LIMIT_COUNT = 10**9
 #: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
 #: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
 MAX_WINDOW_SECONDS = 24 * 3600.0
+
+
+#: The longest wait a message says in seconds: an instance may ask for any (``Retry-After: 1e30``), and 31 digits tell
+#: a reader nothing the words "more than a year" do not.
+LONGEST_SAID_WAIT = 365 * 24 * 3600.0
+
+
+def wait_text(seconds: float, digits: int = 0) -> str:
+    """A wait an instance asked for, as a message says it: ``600 s``; beyond a year (or infinite) ``more than a
+    year``."""
+    return f"{seconds:.{digits}f} s" if seconds <= LONGEST_SAID_WAIT else "more than a year"
+
+
+def too_long_wait_text(asked: float, max_wait: float) -> str:
+    """Why a wait the instance asked for is not waited: ``it asks to retry in 3600 s, longer than the 300 s we wait
+    (FEDISCOPE_RATE_LIMIT_MAX_WAIT)``. Said alike for a 429, a 5xx and a refused stream."""
+    return (f"it asks to retry in {wait_text(asked)}, longer than the {max_wait:g} s we wait "
+            "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
 
 
 class RateLimited(UpstreamError):
@@ -232,11 +253,11 @@ def handle_rate_limit(method: _F) -> _F:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
                 if not self.wait_on_rate_limit:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in {wait:.1f} s",
-                                      wait) from None
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in "
+                                      f"{wait_text(wait, 1)}", wait) from None
                 if wait > self.max_wait:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited for {wait:.0f} s, longer than the "
-                                      f"{self.max_wait:.0f} s we wait; run again later", wait) from None
+                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); "
+                                      f"{too_long_wait_text(wait, self.max_wait)}; run again later", wait) from None
                 if attempt >= self.max_retries:
                     raise RateLimited(f"{self.domain}{endpoint}: still rate limited after {attempt + 1} attempts",
                                       wait) from None
@@ -408,6 +429,8 @@ class MastodonClient:
             session.mount("http://", ConnectHookAdapter(self._watch))
             session.mount("https://", ConnectHookAdapter(self._watch))
         session.hooks["response"].append(self._remember)
+        # a redirect to another server is refused before its body is read (fediscope.sources.redirects)
+        session.hooks["response"].append(same_host_redirects_only)
         session.hooks["response"].append(self._read_bounded)
         self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
                             ratelimit_method="throw", request_timeout=self.timeout, version_check_mode="none",
@@ -554,6 +577,8 @@ class MastodonClient:
         if isinstance(cause, _BodyTooLarge):
             raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
                                    f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
+        if (elsewhere := refused_redirect(cause)) is not None:
+            raise RedirectRefused(f"{self.domain}{endpoint}: {elsewhere.explained()}") from None
         if isinstance(cause, requests.exceptions.TooManyRedirects):
             raise RedirectRefused(f"{self.domain}{endpoint}: too many redirects ({str(cause)[:200]})") from None
         # a redirect the hardened session refused (another host, a private address); not a malformed proxy setting
@@ -596,7 +621,7 @@ class MastodonClient:
         if attempt >= self.max_retries:
             return ""
         if retry_after is not None and retry_after > self.max_wait:
-            return f"; it asks to retry in {retry_after:.0f} s, longer than the {self.max_wait:g} s we wait"
+            return f"; {too_long_wait_text(retry_after, self.max_wait)}"
         if self._deadline_at is not None and time.monotonic() + delay >= self._deadline_at:
             return f"; a retry in {delay:.1f} s would end after the {self.deadline:g} s deadline"
         return None
@@ -711,6 +736,8 @@ def _network_cause(exc: BaseException) -> str:
         return found.group(0).strip()
     if (broken := _broken_connection(exc)) is not None:
         return broken
+    if (damaged := _damaged_encoding(exc)) is not None:
+        return damaged
     if "timed out" in text.lower():
         return "timed out"
     return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
@@ -728,6 +755,24 @@ def _broken_connection(exc: BaseException) -> str | None:
                 return f"[Errno {cause.errno}] {cause.strerror}"
             reason = " ".join(str(cause).split())
             return message if not reason or reason in message else f"{message}: {reason}"
+    return None
+
+
+#: The encoding urllib3 names when an answer's body cannot be decoded as its ``Content-Encoding`` says.
+_ENCODING_RE = re.compile(r"content-encoding: ([A-Za-z0-9_.-]+)")
+
+
+def _damaged_encoding(exc: BaseException) -> str | None:
+    """urllib3's ``DecodeError(message, cause)`` (a body that is not what its ``Content-Encoding`` says: a corrupt
+    gzip stream) wrapped in ``exc``, as one plain reason: ``the answer's gzip encoding is damaged (Error -3 while
+    decompressing data: incorrect header check)``; None when there is none. Its own text is a tuple's repr."""
+    for current in _wrapped(exc):
+        if isinstance(current, DecodeError):
+            message = str(current.args[0]) if current.args else ""
+            named = _ENCODING_RE.search(message)
+            cause = " ".join(str(current.args[1]).split()) if len(current.args) > 1 else ""
+            text = f"the answer's {named.group(1) if named else 'content'} encoding is damaged"
+            return f"{text} ({cause})" if cause else text
     return None
 
 
@@ -771,6 +816,12 @@ def tls_failure(exc: BaseException | None) -> str | None:
         return None
     text = re.sub(r"\s*\(_ssl\.c:[0-9]+\)\s*$", "", " ".join(str(found).split()))
     return text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
+
+
+def refused_redirect(exc: BaseException | None) -> RedirectElsewhere | None:
+    """The redirect to another server that ``exc`` is (or wraps), refused by
+    :func:`~fediscope.sources.redirects.same_host_redirects_only`; None when it is none."""
+    return next((current for current in _wrapped(exc) if isinstance(current, RedirectElsewhere)), None)
 
 
 def _wrapped(exc: BaseException | None) -> Iterator[BaseException]:

@@ -23,17 +23,18 @@ The stream is read in a thread; the calling thread flushes batches on time and c
 ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
 reopened with the client's backoff, and a refused one no sooner than its ``Retry-After`` (a 429 without one: its
 ``X-RateLimit-Reset``) asks; a wait longer than ``max_wait`` stops the run at once, as it fails a collected source.
-The run stops with the error when ``max_retries`` reconnections in a row fail (a
-connection that brought events or stayed open past the read timeout counts as healthy), or at once when the server
-refuses the stream (401, 403, 404 …: a missing token does not heal) or TLS fails (a certificate that is not trusted
-or is for another host, https to a plain-HTTP port: the error says what to check); a network failure reads as the
-REST client's (``network error: [Errno 111] Connection refused``). ``connections`` counts the connections that
-opened (the streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends
-(``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it streamed
-nothing. One that streamed and then could not reconnect until the end is a success that reports its failed attempts
-and the last one's error (``last_connection_error``). A lake that cannot be written is retried at the next flush
-(the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what could not be landed in
-the end is counted in the error.
+The run stops with the error when ``max_retries`` reconnections in a row fail (a connection that brought events or
+stayed open past the read timeout counts as healthy), or at once when the server refuses the stream (401, 403, 404
+…: a missing token does not heal), TLS fails (a certificate that is not trusted or is for another host, https to a
+plain-HTTP port: the error says what to check) or the streaming server redirects to another host (not followed, as
+the REST client does not: :mod:`fediscope.sources.redirects`); a network failure reads as the REST client's
+(``network error: [Errno 111] Connection refused``). ``connections`` counts the connections that opened (the
+streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends (``duration``,
+``stop``) without any connection having opened failed, with the last attempt's error: it streamed nothing. One that
+streamed and then could not reconnect until the end is a success that reports its failed attempts and the last one's
+error (``last_connection_error``). A lake that cannot be written is retried at the next flush (the items wait in
+memory), ``max_retries`` times in a row; every exit path flushes, and what could not be landed in the end is counted
+in the error.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
@@ -74,7 +75,13 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.sources.client import MastodonClient, network_error_text, tls_failure
+from fediscope.sources.client import (
+    MastodonClient,
+    network_error_text,
+    refused_redirect,
+    tls_failure,
+    too_long_wait_text,
+)
 from fediscope.sources.collector import source_batch_tag
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
@@ -417,8 +424,7 @@ class StreamRun:
             if error is None:  # the server ended the stream (a restart): open it again
                 error = "the server closed the stream"
             if asked is not None and asked > self.client.max_wait:  # as collect does: not retried sooner, nor waited
-                error += (f"; it asks to retry in {asked:.0f} s, longer than the {self.client.max_wait:g} s we wait "
-                          "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+                error += f"; {too_long_wait_text(asked, self.client.max_wait)}"
                 permanent = True
             if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
                 self._fail(error)
@@ -496,9 +502,10 @@ class StreamRun:
         error = outcome.get("error")
         if error is None or listener.closing:  # closing: the run ended it (or ended the attempt to open it)
             return listener.received, None, False, None
-        # a refusal, or a TLS failure (a certificate not trusted, https to a plain-HTTP port): reconnecting repeats it
+        # a refusal, a TLS failure (a certificate not trusted, https to a plain-HTTP port) or a redirect to another
+        # host: reconnecting repeats it
         permanent = (isinstance(error, MastodonError) and self.client.last_status in REFUSALS) or \
-            tls_failure(error) is not None
+            tls_failure(error) is not None or refused_redirect(error) is not None
         described = self._describe(error)
         if not listener.opened:
             self.summary.failed_connections += 1
@@ -534,6 +541,8 @@ class StreamRun:
         if isinstance(error, MastodonError) and status in (401, 403):
             return (f"the streaming server refused the connection (HTTP {status}); most instances need "
                     f"an access token for streams: set {token_env_name(self.client.domain)}")
+        if (elsewhere := refused_redirect(error)) is not None:
+            return elsewhere.explained("the streaming server")
         if isinstance(error, MastodonError) and status is not None and status >= 400:
             return f"the streaming server answered HTTP {status}"
         if isinstance(error, (requests.exceptions.RequestException, HTTPError, OSError)):

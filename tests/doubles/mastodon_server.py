@@ -27,8 +27,9 @@ else) talks to it exactly as to an instance:
   resolve there) and ``handle_domain`` replaces ``domain`` (v2) / ``uri`` (v1) of the recorded instance
   documents; ``accounts_domain`` serves the corpus as another instance sees it: every local ``acct`` of a
   timeline's statuses (author, mentions, reblogged and quoted authors) becomes ``acct@accounts_domain``;
-* faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow` and :meth:`malformed`
-  (each for ``times`` matching requests, optionally after ``after`` of them, optionally on one path prefix).
+* faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow`, :meth:`malformed`,
+  :meth:`redirect` and :meth:`damage_gzip` (each for ``times`` matching requests, optionally after ``after`` of
+  them, optionally on one path prefix).
 
 Use the ``mastodon_server`` pytest fixture (a fresh, started double per test) or ``with MastodonDouble() as m``.
 """
@@ -112,7 +113,7 @@ def snowflake_time(status_id: str) -> datetime:
 # -- faults -----------------------------------------------------------------------------------------------
 @dataclass
 class Fault:
-    kind: str  # "status" | "throttle" | "slow" | "malformed"
+    kind: str  # "status" | "throttle" | "slow" | "malformed" | "redirect" | "damaged_gzip"
     times: int = 1
     after: int = 0
     path: str | None = None
@@ -123,6 +124,7 @@ class Fault:
     malformation: str = "not_json"
     retry_after: str | None = None  # a status fault's Retry-After header
     error: str = "Something went wrong"  # a status fault's Mastodon error message ({"error": ...})
+    location: str = ""  # a redirect fault's target: a base URL (the request's path and query are appended) or a URL
     seen: int = 0
     fired: int = 0
 
@@ -347,6 +349,25 @@ class MastodonDouble:
             raise ValueError(f"unknown malformation {how!r}; known: {MALFORMATIONS}")
         return self._add(Fault("malformed", times=times, after=after, path=path, malformation=how))
 
+    def redirect(self, to: str, status: int = 302, times: int = 1, path: str | None = None,
+                 after: int = 0) -> Fault:
+        """Answer ``times`` matching requests (streaming connections too) with a redirect (HTTP ``status``) to
+        ``to``: a base URL (``http://host:port``, the request's path and query appended), or a URL with a path of
+        its own, taken as it is."""
+        return self._add(Fault("redirect", times=times, after=after, path=path, status=status, location=to))
+
+    def damage_gzip(self, times: int = 1, path: str | None = None, after: int = 0) -> Fault:
+        """Send ``times`` matching answers with ``Content-Encoding: gzip`` over a body that is no gzip stream (a
+        broken proxy): the client cannot decode it."""
+        return self._add(Fault("damaged_gzip", times=times, after=after, path=path))
+
+    @staticmethod
+    def _redirect_answer(fault: Fault, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
+        target = fault.location
+        if urlsplit(target).path in {"", "/"}:
+            target = target.rstrip("/") + path + (f"?{query}" if query else "")
+        return fault.status, {"Location": target}, b""
+
     def stream(self, *bodies: bytes) -> None:
         """Serve these event-stream bodies to the next streaming connections (one each), in order; a
         :class:`CutShort` body is sent, then the connection is closed before the rest its length announced."""
@@ -358,10 +379,13 @@ class MastodonDouble:
         bodies = [r["body"] for _q, r in self._by_path.get("/api/v1/streaming/user", []) if r["status"] == 200]
         return max(bodies, key=lambda b: b.count("event: ")).encode()
 
-    def stream_answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
+    def stream_answer(self, path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status (with
-        its ``Retry-After``, when given), a ``throttle`` fault a 429 as :meth:`answer` does."""
+        its ``Retry-After``, when given), a ``throttle`` fault a 429 as :meth:`answer` does, a ``redirect`` its
+        redirect, a ``damaged_gzip`` the stream under a ``Content-Encoding: gzip`` it does not have."""
         fault = self._next_fault(path)
+        if fault is not None and fault.kind == "redirect":
+            return self._redirect_answer(fault, path, query)
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             return fault.status, headers, json.dumps({"error": "Error"}).encode()
@@ -372,7 +396,10 @@ class MastodonDouble:
             return 404, {}, json.dumps(NOT_FOUND).encode()
         with self._lock:
             body = self.stream_bodies.pop(0) if self.stream_bodies else self.recorded_stream()
-        return 200, {"Content-Type": "text/event-stream", "Cache-Control": "private, no-store"}, body
+        headers = {"Content-Type": "text/event-stream", "Cache-Control": "private, no-store"}
+        if fault is not None and fault.kind == "damaged_gzip":
+            headers["Content-Encoding"] = "gzip"
+        return 200, headers, body
 
     def requests_to(self, path_prefix: str) -> list[Served]:
         with self._lock:
@@ -459,6 +486,8 @@ class MastodonDouble:
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         """(status, headers, body, fault name) for one GET."""
         fault = self._next_fault(path)
+        if fault is not None and fault.kind == "redirect":
+            return (*self._redirect_answer(fault, path, urlencode(params)), "redirect")
         held = (fault.delay if fault is not None and fault.kind == "slow" else 0.0) + self.delay
         if held and self._stopped.wait(held):
             # stopped meanwhile (the client gave up on a slow answer and the test ended): answering needs the
@@ -491,6 +520,8 @@ class MastodonDouble:
                 return 200, headers, json.dumps({"items": body} if isinstance(body, list) else [body]).encode(), name
             if isinstance(body, list):
                 body = _malform_items(body, how)
+        if fault is not None and fault.kind == "damaged_gzip":
+            headers["Content-Encoding"] = "gzip"  # over the plain JSON: no gzip header, "incorrect header check"
         return status, headers, json.dumps(body).encode(), name
 
     def _route(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -620,7 +651,7 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         double = self.server_double
         if path.startswith("/api/v1/streaming/"):
-            status, headers, body = double.stream_answer(path)
+            status, headers, body = double.stream_answer(path, parts.query)
             fault = None
         else:
             status, headers, body, fault = double.answer(path, params)

@@ -166,6 +166,41 @@ def test_a_5xx_retry_after_longer_than_max_wait_is_not_retried(mastodon_server) 
     assert waits == [] and len(mastodon_server.log) == 1
 
 
+@pytest.mark.parametrize("value", [str(10**30), "1e999", "99999999"])
+def test_an_absurd_retry_after_is_said_as_more_than_a_year_for_a_5xx_and_a_429_alike(mastodon_server,
+                                                                                      value: str) -> None:
+    """Was: ``it asks to retry in 1000000000000000019884624838656 s`` (a 503), ``rate limited for inf s`` (a 429)."""
+    mastodon_server.fail(503, times=1, retry_after=value)
+    mastodon_server.fail(429, times=1, retry_after=value)
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        client_for(mastodon_server, max_wait=5).get("/api/v1/instance/peers")
+    with pytest.raises(RateLimited) as limited:
+        client_for(mastodon_server, max_wait=5).get("/api/v1/instance/peers")
+    said = "it asks to retry in more than a year, longer than the 5 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)"
+    assert str(unavailable.value) == f"{mastodon_server.domain}/api/v1/instance/peers: HTTP 503 (gave up after 1 " \
+                                     f"attempts; {said})"
+    assert str(limited.value) == f"{mastodon_server.domain}/api/v1/instance/peers: rate limited (HTTP 429); {said}; " \
+                                 "run again later"
+
+
+def test_a_429_within_a_year_is_said_in_seconds(mastodon_server) -> None:
+    mastodon_server.fail(429, times=1, retry_after="600")
+    with pytest.raises(RateLimited, match=r": rate limited \(HTTP 429\); it asks to retry in 600 s, longer than the "
+                                          r"5 s we wait \(FEDISCOPE_RATE_LIMIT_MAX_WAIT\); run again later$"):
+        client_for(mastodon_server, max_wait=5).get("/api/v1/instance/peers")
+
+
+def test_a_damaged_gzip_answer_is_one_readable_line(mastodon_server) -> None:
+    """Was: ``network error: ('Received response with content-encoding: gzip, but failed to decode it.',
+    error('Error -3 while decompressing data: incorrect header check'))`` (urllib3's tuple)."""
+    mastodon_server.damage_gzip(times=10)
+    with pytest.raises(UpstreamUnavailable) as info:
+        client_for(mastodon_server, max_retries=1).get("/api/v1/instance/peers")
+    assert str(info.value) == (f"{mastodon_server.domain}/api/v1/instance/peers: network error: the answer's gzip "
+                               "encoding is damaged (Error -3 while decompressing data: incorrect header check) "
+                               "(gave up after 2 attempts)")
+
+
 def test_no_retry_is_started_that_would_end_after_the_deadline(mastodon_server) -> None:
     """A deadline bounds the whole get(), retries included (before, a timeout was retried once more: up to twice
     the deadline)."""

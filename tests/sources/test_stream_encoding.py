@@ -29,8 +29,8 @@ def _compressing(double: Any, compress: Callable[[bytes], bytes]) -> None:
     """Make ``double``'s streaming answers arrive as a compressing proxy forwards them (``Content-Encoding: gzip``)."""
     answer = double.stream_answer
 
-    def compressed(path: str) -> tuple[int, dict[str, str], bytes]:
-        status, headers, body = answer(path)
+    def compressed(path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = answer(path, query)
         if status != 200:
             return status, headers, body
         return status, {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}, compress(body)
@@ -59,6 +59,19 @@ def test_a_gzip_compressed_stream_lands_what_an_uncompressed_one_does(
     assert summary.deletions == 1
     served = mastodon_server.requests_to("/api/v1/streaming/public")
     assert len(served) == 1
+
+
+def test_a_stream_whose_gzip_is_damaged_is_reopened_and_its_error_read_plainly(
+        mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """Was: ``network error: gzip, but failed to decode it.', error('Error -3 while decompressing data: incorrect
+    header check'))`` (urllib3's tuple text cut at its first colon)."""
+    mastodon_server.damage_gzip(times=1, path="/api/v1/streaming/public")
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.stream"):
+        summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.ok and summary.connections == 2 and summary.events == Counter(RECORDED_EVENTS), summary.line()
+    (warning,) = [r.getMessage() for r in caplog.records if "reconnecting" in r.getMessage()]
+    assert ": network error: the answer's gzip encoding is damaged (Error -3 while decompressing data: incorrect " \
+           "header check); reconnecting in " in warning, warning
 
 
 def test_lines_that_cannot_be_read_are_counted_and_warned_of_once(

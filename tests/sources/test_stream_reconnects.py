@@ -65,6 +65,16 @@ def test_a_retry_after_beyond_the_longest_wait_stops_the_stream_with_why(
                              "the 10 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
 
 
+def test_an_absurd_retry_after_of_the_streaming_server_is_said_as_collect_says_it(
+        mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    """Was: ``it asks to retry in 1000000000000000019884624838656 s``."""
+    mastodon_server.fail(503, times=10, path=STREAM, retry_after=str(10**30))
+    summary = StreamRun(make_settings(rate_limit_max_wait=10.0), mastodon_server.url, parse_source("public"),
+                        duration=30).run()
+    assert summary.error == ("the streaming server answered HTTP 503; it asks to retry in more than a year, longer "
+                             "than the 10 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)"), summary.line()
+
+
 def test_a_stream_that_breaks_off_is_reopened_and_its_break_read_plainly(
         mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
     """Was: ``network error: IncompleteRead(0 bytes read)', IncompleteRead(0 bytes read))`` (urllib3's tuple text
