@@ -446,7 +446,8 @@ def test_every_command_line_in_the_docs_names_commands_and_options_that_exist() 
     assert counts["README.md"] > 100 and all(counts[doc.relative_to(ROOT).as_posix()] for doc in COMMAND_DOCS), counts
 
 
-#: options the docs name of commands that are not ours: pytest-xdist's, `airflow backfill create`'s, `airflow dags trigger`'s
+#: options the docs name of commands that are not ours: pytest-xdist's, `airflow backfill create`'s and
+#: `airflow dags trigger`'s
 FOREIGN_OPTIONS = {"--dist", "--reprocess-behavior", "--logical-date"}
 
 
