@@ -47,7 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 STATUSES = 300
 NEW = 10  # statuses the instance gains at each run
 TIMELINES = 3  # public, local and one hashtag: the paged sources of the demo
-BATCH_NAME = re.compile(r"^(?P<source>.+)-s[^/]*-m[^/]*\.jsonl(\.gz)?$")
+#: a timeline page's batch: ``<source>-s<since_id>-m<max_id>``, or (privacy on, as in the demo) ``<source>-<16 hex>``
+BATCH_NAME = re.compile(r"^(?P<source>.+?)-(?:s[^/]*-m[^/]*|[0-9a-f]{16})\.jsonl(\.gz)?$")
 STREAM_NAME = re.compile(r"^(?P<source>[a-z]+)-stream-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl$")
 API_LINE = re.compile(r"API check: scraping API at http://127\.0\.0\.1:(?P<port>\d+) served (?P<served>\d+) records "
                       r"in \d+ pages?, identical to the collector's")
