@@ -553,7 +553,8 @@ def _lift(with_media: float | None, without_media: float | None) -> float | None
 
 def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
     """The tags the instances list as trending, by their own counts over the 7 days ending on each instance's
-    latest reported day (the whole instance's use, next to what the collection holds of it)."""
+    latest reported day (the whole instance's use, next to what the collection holds of it: the collected toots
+    of the days collected, None when none of the 7 was)."""
     rows = store.all(metric("server_trending_tags"))
     _require(rows, "instance", "tag", "day", "uses", "collected_toots")
     latest: dict[str, date] = {}
@@ -567,9 +568,10 @@ def server_trending_tags(store: MetricStore, n: int = 10) -> AnalysisResult:
             continue
         total = totals.setdefault((row["instance"], row["tag"]), {
             "instance": row["instance"], "tag": row["tag"], "uses_7d": 0, "uses_latest_day": 0,
-            "collected_toots_7d": 0, "latest_day": end.isoformat()})
+            "collected_toots_7d": None, "latest_day": end.isoformat()})
         total["uses_7d"] += row.get("uses") or 0
-        total["collected_toots_7d"] += row.get("collected_toots") or 0
+        if row.get("collected_toots") is not None:  # None: a day not collected (before it began, or retention)
+            total["collected_toots_7d"] = (total["collected_toots_7d"] or 0) + row["collected_toots"]
         if row["day"] == total["latest_day"]:
             total["uses_latest_day"] = row.get("uses") or 0
     shown = sorted(totals.values(), key=lambda r: (-r["uses_7d"], r["instance"], r["tag"]))[:n]

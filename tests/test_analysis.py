@@ -288,6 +288,16 @@ def test_server_trending_tags_sums_each_instances_last_7_reported_days(metric_st
     assert result.summary == {"instances": 2, "tags": 3}
 
 
+def test_server_trending_tags_leaves_days_not_collected_out_of_the_collected_toots(metric_store):
+    """A day before the collection's first (or deleted by the curated retention) has no collected count (NULL), so
+    a window of only such days has none either, rather than 0 toots collected."""
+    load(metric_store, "server_trending_tags", [
+        {"instance": "x.example", "tag": t, "day": d, "uses": 5, "accounts": 1, "collected_toots": c}
+        for t, d, c in [("cats", "2024-05-10", 2), ("cats", "2024-05-09", None), ("dogs", "2024-05-08", None)]])
+    result = analysis.server_trending_tags(metric_store)
+    assert [(r["tag"], r["collected_toots_7d"]) for r in result.rows] == [("cats", 2), ("dogs", None)]
+
+
 def test_federation_lists_the_instances_with_the_most_peers(metric_store):
     load(metric_store, "federation_peers", [
         {"instance": i, "latest_fetch": "2024-05-10", "peers": p, "new_peers_7d": 1, "gone_peers": 0,

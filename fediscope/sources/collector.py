@@ -388,12 +388,20 @@ def _in_range(items: list[Any], lower: str | None, since: date | None,
             if lower is not None and same_id_kind(item["id"], lower) and id_key(item["id"]) <= id_key(lower):
                 reached = True  # the instance ignored since_id
                 continue
-            created = item.get("created_at")
-            if since is not None and isinstance(created, str) and created[:10] < since.isoformat():
+            if since is not None and _posted_before(item.get("created_at"), since):
                 reached = True
                 continue
         kept.append(item)
     return kept, reached
+
+
+def _posted_before(created: object, since: date) -> bool:
+    """Whether ``created`` (a status's ``created_at``) falls before the UTC day ``since``. A server may write it
+    with an offset (``…T21:00:00-05:00`` is the next day in UTC); the day of its text would put such a status on
+    the other side of the since-date than curation, which dates statuses by their UTC day. A time that cannot be
+    read places nothing: the status is landed with its page (curation skips it)."""
+    moment = parse_iso(created)
+    return moment is not None and moment.astimezone(UTC).date() < since
 
 
 def _page_floor(page: Page, asked: int) -> str | None:

@@ -453,8 +453,9 @@ def server_trending_tags(lake: LakeBackend, statuses: dict[str, dict[str, Any]])
             if key not in latest or version > latest[key]:
                 latest[key] = version
     collected = Counter((tag, s["dt"]) for s in _toots(statuses) for tag in s["hashtags"])
+    first_day = min((day for _, day in collected), default=None)  # days before it were not collected
     rows = [{"instance": instance, "tag": tag, "day": day.isoformat(), "uses": uses, "accounts": accounts,
-             "collected_toots": collected[(tag, day)]}
+             "collected_toots": None if first_day is None or day < first_day else collected[(tag, day)]}
             for (instance, tag, day), (_, uses, accounts) in latest.items()]
     return sorted(rows, key=lambda r: (r["instance"], r["day"], -r["uses"], r["tag"]))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import metric_reference as reference
@@ -65,6 +65,33 @@ def test_metric_matches_the_reference(name: str, curated_corpus: Path, corpus_re
         expected = reference.metrics(statuses_ref, accounts_ref)[name]
     assert expected, f"the corpus gives {name} no rows: the comparison would prove nothing"
     assert_rows_equal(corpus_results[name], expected, name)
+
+
+def test_server_trending_tags_collects_no_count_for_days_the_curated_retention_deleted(corpus_lake: Path) -> None:
+    """The instances' own counts are kept by the curated retention, the toots of those days are not: their
+    collected count is unknown (NULL), not 0 toots collected (was: 0 beside the instance's own count, as though
+    the collection had missed every toot with the tag). The days kept are unchanged."""
+    from engine_data import settings_for
+
+    from fediscope.engine.base import open_engine
+    from fediscope.gdpr.retention import apply_retention
+
+    settings = settings_for(corpus_lake)
+    metric = METRICS["server_trending_tags"]
+    with open_engine(settings, "duckdb") as engine:
+        engine.curate()
+        before = {(r["instance"], r["tag"], r["day"]): r for r in engine.run_metric(metric)}
+    cut = sorted({day for _, _, day in before})[3]  # a day inside the instances' 7 reported days
+    apply_retention(settings.replace(retention_raw_days=0, retention_curated_days=10),
+                    today=date.fromisoformat(cut) + timedelta(days=10))
+    with open_engine(settings, "duckdb") as engine:
+        engine.curate()
+        after = {(r["instance"], r["tag"], r["day"]): r for r in engine.run_metric(metric)}
+    assert after.keys() == before.keys()
+    deleted = [key for key in before if key[2] < cut]
+    assert any(before[key]["collected_toots"] for key in deleted), "no toot of a deleted day: the test proves nothing"
+    assert all(after[key]["collected_toots"] is None for key in deleted)
+    assert all(after[key] == before[key] for key in before if key[2] >= cut)
 
 
 def test_every_metric_row_has_its_key_and_keys_are_unique(corpus_results: dict) -> None:

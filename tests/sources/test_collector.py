@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from doubles.mastodon_server import RECORDED_AT, MastodonDouble
@@ -16,6 +16,7 @@ from fediscope.lake.state import load_walk_start
 from fediscope.privacy import PrivacyPolicy
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
+from fediscope.timestamps import parse_iso
 
 TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"  # the hashtag of the recorded pagination tests
 
@@ -62,6 +63,23 @@ def test_first_run_stops_at_backfill_since(make_settings, lake) -> None:
         since = (RECORDED_AT - timedelta(days=3)).date()
         run_collection(make_settings(backfill_since=since.isoformat()), public(server), progress=False)
         expected = {s["id"] for s in server.public_statuses() if s["created_at"][:10] >= since.isoformat()}
+    assert 0 < len(expected) < 30
+    assert lake.status_ids() == expected
+
+
+@pytest.mark.parametrize("offset", [timedelta(hours=-5), timedelta(hours=5, minutes=30)])
+def test_backfill_since_is_a_utc_day_also_for_dates_given_with_an_offset(make_settings, lake,
+                                                                        offset: timedelta) -> None:
+    """A server that writes ``created_at`` in its own zone (``…T21:00:00-05:00``, which is 02:00 the next day in
+    UTC) is walked down to the same statuses as one writing UTC: the since-date is a UTC day, as curation's days
+    are (the day's text alone put a status 5 hours either side of midnight on the wrong side)."""
+    zone = timezone(offset)
+    with MastodonDouble(statuses=30, spacing=timedelta(hours=6)) as server:
+        since = (RECORDED_AT - timedelta(days=3)).date()
+        expected = {s["id"] for s in server.public_statuses() if s["created_at"][:10] >= since.isoformat()}
+        for status in server.public_statuses():
+            status["created_at"] = parse_iso(status["created_at"]).astimezone(zone).isoformat(timespec="milliseconds")
+        run_collection(make_settings(backfill_since=since.isoformat()), public(server), progress=False)
     assert 0 < len(expected) < 30
     assert lake.status_ids() == expected
 
