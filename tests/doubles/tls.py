@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.server.requests.append(self.path)
-        path = self.path.split("?", 1)[0]
+        path = self.path.split("?", 1)[0].rstrip("/") or "/"  # Mastodon.py asks for /api/v1/instance/
         location = self.path[4:] if self.path.startswith("/to?") else self.server.redirects.get(path)
         if location is not None:  # a redirect to the URL after the "?", or the one set for this path
             self.send_response(302)
@@ -74,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body: Any = {"uri": "localhost", "domain": "localhost", "version": "4.3.0", "urls": {}} \
             if path == "/api/v1/instance" else []
+        if path == "/api/v1/instance" and self.server.streaming_url is not None:
+            body["urls"]["streaming_api"] = self.server.streaming_url
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -94,6 +96,7 @@ class _TLSHTTPServer(ThreadingHTTPServer):
         self.handshake_failures = 0
         self.requests: list[str] = []
         self.redirects: dict[str, str] = {}  # path → where it redirects to (TLSServer.redirects)
+        self.streaming_url: str | None = None  # urls.streaming_api of the instance document (TLSServer.streaming_url)
         super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
@@ -144,6 +147,15 @@ class TLSServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    @property
+    def streaming_url(self) -> str | None:
+        """The streaming server the instance document names (``urls.streaming_api``; None: it names none)."""
+        return self._server.streaming_url
+
+    @streaming_url.setter
+    def streaming_url(self, url: str | None) -> None:
+        self._server.streaming_url = url
 
     @property
     def redirects(self) -> dict[str, str]:
