@@ -13,9 +13,10 @@ The API fetches the ``instance`` a client names, so two checks stand before ever
 
 A name can resolve differently a moment later (DNS rebinding), so the check is repeated where it cannot be
 dodged: :func:`harden_session` makes the upstream ``requests`` session one whose connections check the address they
-actually connected to before a byte is sent, and which refuses redirects to another host (the rule of
-:mod:`fediscope.sources.redirects`, which ``fediscope collect`` and ``fediscope stream`` follow too). Proxies from
-the environment are ignored by that session: the API talks to the allowlisted instances directly.
+actually connected to before a byte is sent, and which refuses redirects to another host or from https to plain
+HTTP (the rule of :mod:`fediscope.sources.redirects`, which ``fediscope collect`` and ``fediscope stream`` follow
+too). Proxies from the environment are ignored by that session: the API talks to the allowlisted instances
+directly.
 """
 
 from __future__ import annotations

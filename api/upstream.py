@@ -502,8 +502,8 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                                                    "not read; try again later")
     if isinstance(exc, RedirectRefused):
         return ApiError(502, "upstream_redirect_refused",
-                        f"instance {domain} redirected the request to another host (or too many times), which the "
-                        "API does not follow; check the instance's address in FEDISCOPE_INSTANCES",
+                        f"instance {domain} redirected the request to another host or to plain HTTP (or too many "
+                        "times), which the API does not follow; check the instance's address in FEDISCOPE_INSTANCES",
                         setting="FEDISCOPE_INSTANCES")
     if isinstance(exc, UpstreamTLSError):  # the same handshake fails the same way: no Retry-After, no retry
         return ApiError(502, "upstream_tls_error",

@@ -7,9 +7,12 @@ Mastodon JSON. So every upstream session (:class:`~fediscope.sources.client.Mast
 the scraping API use too) carries :func:`same_host_redirects_only`: a redirect is followed when it stays on the
 server the answer came from, path and query changing freely, and ``http://host/`` → ``https://host/`` (an upgrade to
 TLS on the ports the schemes connect to anyway) too; one to another host or port is refused before a connection is
-made, with :class:`RedirectElsewhere`. The collector's connections go only to the configured instance (and the
-streaming server it names), so a redirect cannot lead them to an address the configuration did not; the API's
-address check (``FEDISCOPE_ALLOW_PRIVATE_ADDRESSES``, :mod:`api.guard`) holds on its connections besides.
+made, with :class:`RedirectElsewhere`, and so is one from ``https://`` to ``http://`` on the same server (a
+downgrade, was followed: requests drops the token then, but the request and its answer would travel unencrypted).
+The collector's connections go only to the configured instance (and the streaming server it names, when that is the
+instance's host or a subdomain of it: :mod:`fediscope.sources.streaming_server`), so a redirect cannot lead them to
+an address the configuration did not; the API's address check (``FEDISCOPE_ALLOW_PRIVATE_ADDRESSES``,
+:mod:`api.guard`) holds on its connections besides.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ class RedirectElsewhere(requests.exceptions.InvalidURL):
     ``target`` the (absolute) URL it points to."""
 
     def __init__(self, origin: str, target: str) -> None:
-        super().__init__(f"refused redirect from {urlsplit(origin).hostname} to another host: "
-                         f"{_shown_target(target)}")
+        where = "plain HTTP" if is_downgrade(origin, target) else "another host"
+        super().__init__(f"refused redirect from {urlsplit(origin).hostname} to {where}: {_shown_target(target)}")
         self.origin, self.target = origin, target
 
     def explained(self, who: str = "the instance") -> str:
@@ -56,10 +59,13 @@ class RedirectElsewhere(requests.exceptions.InvalidURL):
         shown = f"[{host}]" if ":" in host else host  # an IPv6 address
         shown += f":{port}" if port is not None else ""
         try:
-            same_host = server_of(self.origin)[0] == host
+            origin = server_of(self.origin)
         except ValueError:
-            same_host = False
-        what = "another port" if same_host else "another host"
+            origin = (None, None)
+        if origin == (host, port) and is_downgrade(self.origin, self.target):
+            return (f"{who} redirects from https to http://{shown} (a downgrade to plain HTTP, unencrypted): not "
+                    f"followed; configure http://{shown} as the instance if it is served over plain HTTP only")
+        what = "another port" if origin[0] == host else "another host"
         text = f"{who} redirects to {shown} ({what}): not followed"
         if scheme in DEFAULT_PORTS:
             text += f"; configure {scheme}://{shown} as the instance if that is where it lives"
@@ -72,9 +78,15 @@ def _shown_target(target: str) -> str:
     return shown if len(shown) <= 200 else shown[:200] + " …"
 
 
+def is_downgrade(origin: str, target: str) -> bool:
+    """Whether going from ``origin`` to ``target`` leaves TLS for plain HTTP (``https://`` → ``http://``)."""
+    return urlsplit(origin).scheme.lower() == "https" and urlsplit(target).scheme.lower() == "http"
+
+
 def same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Response hook: raise :class:`RedirectElsewhere` for a redirect to another server (see :func:`server_of`),
-    before requests follows it."""
+    or from https to plain HTTP (was: followed when the host and port were the same), before requests follows
+    it."""
     if not response.is_redirect:
         return
     target = urljoin(response.url, response.headers.get("location", ""))
@@ -82,5 +94,5 @@ def same_host_redirects_only(response: requests.Response, *args: Any, **kwargs: 
         elsewhere = server_of(target) != server_of(response.url)
     except ValueError:  # a port that is no port (":99999"): was a plain ValueError, 502 "failed or timed out"
         elsewhere = True
-    if elsewhere:
+    if elsewhere or is_downgrade(response.url, target):
         raise RedirectElsewhere(response.url, target)

@@ -15,26 +15,29 @@ a public timeline the moment the instance sees it. This module keeps one stream 
 * anything else (``notification``, ``filters_changed``, announcements) is counted and dropped.
 
 **Connection.** Mastodon.py opens the stream (it finds the streaming server from the instance's
-``urls.streaming_api``, sends the token and user agent); the listener reads the raw bytes itself
-(:mod:`fediscope.sources.sse`) rather than through Mastodon.py's event objects, so payloads land as the server sent
-them (see :mod:`fediscope.sources.client`, "Why raw JSON"), decoded as their ``Content-Encoding`` says (a proxy may
-compress the stream); a line that is not UTF-8 text is skipped, counted (``malformed``) and warned of once a run.
-The stream is read in a thread; the calling thread flushes batches on time and closes the connection when the run
-ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in the CLI). A dropped connection is
-reopened with the client's backoff, and a refused one no sooner than its ``Retry-After`` (a 429 without one: its
-``X-RateLimit-Reset``) asks; a wait longer than ``max_wait`` stops the run at once, as it fails a collected source.
-The run stops with the error when ``max_retries`` reconnections in a row fail (a connection that brought events or
-stayed open past the read timeout counts as healthy), or at once when the server refuses the stream (401, 403, 404
-…: a missing token does not heal), TLS fails (a certificate that is not trusted or is for another host, https to a
-plain-HTTP port: the error says what to check) or the streaming server redirects to another host (not followed, as
-the REST client does not: :mod:`fediscope.sources.redirects`); a network failure reads as the REST client's
-(``network error: [Errno 111] Connection refused``). ``connections`` counts the connections that opened (the
-streaming server answered 200), ``failed_connections`` the attempts that did not; a run that ends (``duration``,
-``stop``) without any connection having opened failed, with the last attempt's error: it streamed nothing. One that
-streamed and then could not reconnect until the end is a success that reports its failed attempts and the last one's
-error (``last_connection_error``). A lake that cannot be written is retried at the next flush (the items wait in
-memory), ``max_retries`` times in a row; every exit path flushes, and what could not be landed in the end is counted
-in the error.
+``urls.streaming_api``, sends the token and user agent). That server is checked once, before anything is opened: it
+must be the instance's host or a subdomain of it, over TLS from an https instance, else the run stops at once,
+nothing sent there (:mod:`fediscope.sources.streaming_server`); the checked address serves every reconnection. The
+listener reads the raw bytes itself (:mod:`fediscope.sources.sse`) rather than through Mastodon.py's event objects,
+so payloads land as the server sent them (see :mod:`fediscope.sources.client`, "Why raw JSON"), decoded as their
+``Content-Encoding`` says (a proxy may compress the stream); a line that is not UTF-8 text is skipped, counted
+(``malformed``) and warned of once a run. The stream is read in a thread; the calling thread flushes batches on time
+and closes the connection when the run ends (``duration``, ``max_events``, or ``stop`` — set by SIGINT/SIGTERM in
+the CLI). A dropped connection is reopened with the client's backoff, and a refused one no sooner than its
+``Retry-After`` (a 429 without one: its ``X-RateLimit-Reset``) asks; a wait longer than ``max_wait`` stops the run
+at once, as it fails a collected source. The run stops with the error when ``max_retries`` reconnections in a row
+fail (a connection that brought events or stayed open past the read timeout counts as healthy), or at once when the
+server refuses the stream (401, 403, 404 …: a missing token does not heal), TLS fails (a certificate that is not
+trusted or is for another host, https to a plain-HTTP port: the error says what to check) or the streaming server
+redirects to another host or from https to plain HTTP (not followed, as the REST client does not:
+:mod:`fediscope.sources.redirects`); a network
+failure reads as the REST client's (``network error: [Errno 111] Connection refused``). ``connections`` counts the
+connections that opened (the streaming server answered 200), ``failed_connections`` the attempts that did not; a run
+that ends (``duration``, ``stop``) without any connection having opened failed, with the last attempt's error: it
+streamed nothing. One that streamed and then could not reconnect until the end is a success that reports its failed
+attempts and the last one's error (``last_connection_error``). A lake that cannot be written is retried at the next
+flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what could not be
+landed in the end is counted in the error.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
@@ -57,7 +60,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +91,7 @@ from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.sse import Event, SSEParser
+from fediscope.sources.streaming_server import pin_streaming_server
 from fediscope.sources.summary import opted_out_note
 from fediscope.wording import count
 
@@ -381,6 +385,8 @@ class StreamRun:
         self._flush_at = started + self.flush_seconds
         self._flush_failures = 0
         try:
+            with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
+                pin_streaming_server(self.client)  # refuses another host's before any connection to it
             if self.buffer.handle_domain is None and self.settings.privacy:
                 # once per run; never raises for what the instance does (LakeError for a damaged memory file)
                 self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
@@ -475,11 +481,8 @@ class StreamRun:
 
         def read() -> None:
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+                with self._warnings_logged():
                     self._open(listener)
-                for warning in caught:
-                    log.warning("stream %s: %s", self.client.domain, warning.message)
             except BaseException as exc:  # noqa: BLE001 - reported by the calling thread
                 outcome["error"] = exc
 
@@ -513,6 +516,17 @@ class StreamRun:
         # Mastodon.py raises a MastodonError for an answer other than 200: the client's last answer is that one
         asked = self.client.last_answer_wait() if isinstance(error, MastodonError) else None
         return listener.received, described, permanent, asked
+
+    @contextlib.contextmanager
+    def _warnings_logged(self) -> Iterator[None]:
+        """Mastodon.py's warnings, raised in the block, as this run's log lines (also when the block raises)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            finally:
+                for warning in caught:
+                    log.warning("stream %s: %s", self.client.domain, warning.message)
 
     def _flush_on_time(self) -> None:
         """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),

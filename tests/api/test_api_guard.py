@@ -251,5 +251,17 @@ def test_a_redirect_naming_https_port_stays_on_the_host(tmp_path: Path) -> None:
     assert tls.requests.count("/api/v1/instance") == 4
 
 
+def test_a_redirect_from_https_to_plain_http_is_refused(tmp_path: Path) -> None:
+    """Was: ``https://host/`` → ``http://host/`` followed (the same server by host and the schemes' own ports), so
+    the request went on, and its answer came back, unencrypted: here the plain-HTTP server on port 80 answered."""
+    session = harden_session(requests.Session(), allow_private=True)
+    with _bound(443, lambda: TLSServer(tmp_path / "tls", port=443)) as tls, _redirect_server(80):
+        session.verify = str(tls.cert)
+        with pytest.raises(requests.exceptions.InvalidURL, match=r"^refused redirect from 127\.0\.0\.1 to plain "
+                                                                 r"HTTP: http://127\.0\.0\.1/done$"):
+            session.get("https://127.0.0.1/to?http://127.0.0.1/done", timeout=5)
+        assert session.get("http://127.0.0.1/done", timeout=5).json() == {"ok": True}  # the target is there
+
+
 def test_environment_proxies_are_ignored() -> None:
     assert harden_session(requests.Session(), allow_private=False).trust_env is False

@@ -21,7 +21,8 @@ else) talks to it exactly as to an instance:
 * the streaming API (``/api/v1/streaming/public[/local]``, ``/api/v1/streaming/hashtag[/local]``) replays the
   recorded event stream with the most events (a user stream: ``update``, ``notification``, ``status.update``
   and ``delete`` of real statuses), then ends the response; :meth:`MastodonDouble.stream` queues other bodies
-  for the next connections. The instance documents name the double as its streaming server;
+  for the next connections. The instance documents name the double as its streaming server (``ws://`` and its
+  address), or ``streaming_url`` when a test sets it (only that value of the recorded documents changes);
 * a server whose handles are not of the host it is served from (``LOCAL_DOMAIN`` ≠ ``WEB_DOMAIN``):
   ``hostname`` names the double in ``url``/``domain`` (it still listens on 127.0.0.1: the test makes that name
   resolve there) and ``handle_domain`` replaces ``domain`` (v2) / ``uri`` (v1) of the recorded instance
@@ -45,7 +46,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,7 @@ class MastodonDouble:
         self.hostname = hostname  # the name in url/domain instead of 127.0.0.1
         self.handle_domain = handle_domain  # the instance documents' domain (v2) / uri (v1) instead of the recorded
         self.accounts_domain = accounts_domain  # local accts of timelines served as acct@accounts_domain
+        self.streaming_url: str | None = None  # the streaming server the instance documents name (None: the double)
         self.faults: list[Fault] = []
         self.log: list[Served] = []
         self.stream_bodies: list[bytes] = []  # served to the next streaming connections, then the recorded one
@@ -494,7 +495,6 @@ class MastodonDouble:
             # server's address, gone now; the client is gone too
             return 503, {}, b'{"error": "the double stopped"}', "stopped"
         headers, over = self._rate_headers()
-        headers["Date"] = formatdate(usegmt=True)
         if (fault is not None and fault.kind == "throttle") or over:
             reset_in = fault.reset_in if fault is not None and fault.kind == "throttle" else (
                 self._window_start + self.ratelimit_window - time.time())
@@ -549,12 +549,13 @@ class MastodonDouble:
             return 404, {}, NOT_FOUND
         if path == "/api/v2/instance" and not self.instance_v2:
             return 404, {}, NOT_FOUND
-        if path in {"/api/v1/instance", "/api/v2/instance"}:  # name the double as the streaming server
+        if path in {"/api/v1/instance", "/api/v2/instance"}:  # name the streaming server (the double itself)
             status, headers, body = self._recorded(path)
+            streaming = self.streaming_url or "ws://" + self.domain
             if isinstance(body, dict) and path.endswith("v1/instance"):
-                body.setdefault("urls", {})["streaming_api"] = "ws://" + self.domain
+                body.setdefault("urls", {})["streaming_api"] = streaming
             elif isinstance(body, dict):
-                body.setdefault("configuration", {}).setdefault("urls", {})["streaming"] = "ws://" + self.domain
+                body.setdefault("configuration", {}).setdefault("urls", {})["streaming"] = streaming
             if isinstance(body, dict) and self.handle_domain is not None:
                 body["uri" if path.endswith("v1/instance") else "domain"] = self.handle_domain
             return status, headers, body

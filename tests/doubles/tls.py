@@ -64,15 +64,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.server.requests.append(self.path)
-        if self.path.startswith("/to?"):  # a redirect to the URL after the "?"
+        path = self.path.split("?", 1)[0].rstrip("/") or "/"  # Mastodon.py asks for /api/v1/instance/
+        location = self.path[4:] if self.path.startswith("/to?") else self.server.redirects.get(path)
+        if location is not None:  # a redirect to the URL after the "?", or the one set for this path
             self.send_response(302)
-            self.send_header("Location", self.path[4:])
+            self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        path = self.path.split("?", 1)[0]
         body: Any = {"uri": "localhost", "domain": "localhost", "version": "4.3.0", "urls": {}} \
             if path == "/api/v1/instance" else []
+        if path == "/api/v1/instance" and self.server.streaming_url is not None:
+            body["urls"]["streaming_api"] = self.server.streaming_url
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -92,6 +95,8 @@ class _TLSHTTPServer(ThreadingHTTPServer):
         self.connections = 0  # TCP connections accepted (TLS handshakes attempted)
         self.handshake_failures = 0
         self.requests: list[str] = []
+        self.redirects: dict[str, str] = {}  # path → where it redirects to (TLSServer.redirects)
+        self.streaming_url: str | None = None  # urls.streaming_api of the instance document (TLSServer.streaming_url)
         super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
@@ -114,9 +119,10 @@ class _TLSHTTPServer(ThreadingHTTPServer):
 
 class TLSServer:
     """An HTTPS server on 127.0.0.1 (on ``port``; 0: any free one) answering the instance document, a redirect to
-    ``<url>`` for ``/to?<url>`` and ``[]`` elsewhere, with a self-signed certificate for ``hostname`` (and
-    127.0.0.1 unless ``ip_address`` is false) made in ``directory``. ``connections`` counts TCP
-    connections (each a TLS handshake attempt), ``requests`` the paths asked for over TLS."""
+    ``<url>`` for ``/to?<url>`` (and for a path set in ``redirects``, to where it says) and ``[]`` elsewhere,
+    with a self-signed certificate for ``hostname`` (and 127.0.0.1 unless ``ip_address`` is false) made in
+    ``directory``. ``connections`` counts TCP connections (each a TLS handshake attempt), ``requests`` the paths
+    asked for over TLS."""
 
     def __init__(self, directory: Path, hostname: str = "localhost", ip_address: bool = True, port: int = 0) -> None:
         self.hostname = hostname
@@ -141,6 +147,20 @@ class TLSServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    @property
+    def streaming_url(self) -> str | None:
+        """The streaming server the instance document names (``urls.streaming_api``; None: it names none)."""
+        return self._server.streaming_url
+
+    @streaming_url.setter
+    def streaming_url(self, url: str | None) -> None:
+        self._server.streaming_url = url
+
+    @property
+    def redirects(self) -> dict[str, str]:
+        """Path (without query) → the ``Location`` it is redirected to; set by the test."""
+        return self._server.redirects
 
     def __enter__(self) -> TLSServer:
         self._thread.start()

@@ -18,9 +18,10 @@ from cli_run import clean_env
 from cli_run import run as run_cli
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.tls import TLSServer
 
 from fediscope.config import Settings
-from fediscope.sources.client import MastodonClient, RedirectRefused
+from fediscope.sources.client import MastodonClient, RedirectRefused, UpstreamTLSError
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 from fediscope.sources.stream import StreamRun
@@ -106,6 +107,32 @@ def test_a_redirect_to_a_port_that_is_no_port_is_refused_as_invalid(mastodon_ser
     with pytest.raises(RedirectRefused, match=r"redirects to an invalid address \(http://127\.0\.0\.1:99999/x\): "
                                               r"not followed$"):
         MastodonClient(mastodon_server.url, max_retries=3, backoff_base=0.01).get(TIMELINE)
+
+
+def test_a_redirect_from_https_to_plain_http_on_the_same_server_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: followed (the same host and port), the request sent on unencrypted: here to the TLS port, whose
+    handshake then failed; on ports 443 and 80 it reaches a plain-HTTP server (tests/api/test_api_guard.py)."""
+    with TLSServer(tmp_path / "tls") as tls:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.cert))
+        tls.redirects[TIMELINE] = f"http://localhost:{tls.port}{TIMELINE}"
+        client = MastodonClient(tls.url(), max_retries=3, backoff_base=0.01, timeout=2.0)
+        with pytest.raises(RedirectRefused) as info:
+            client.get(TIMELINE)
+        assert tls.connections == 1 and tls.requests == [TIMELINE]  # nothing asked over plain HTTP
+    assert str(info.value) == (f"localhost:{tls.port}{TIMELINE}: the instance redirects from https to "
+                               f"http://localhost:{tls.port} (a downgrade to plain HTTP, unencrypted): not followed; "
+                               f"configure http://localhost:{tls.port} as the instance if it is served over plain "
+                               "HTTP only")
+    assert client.stats["retries"] == 0
+
+
+def test_an_upgrade_from_http_to_https_on_the_same_server_stays_followed(mastodon_server: Any) -> None:
+    """Only the downgrade is refused: ``http://`` → ``https://`` (the same host and port) is followed, as before
+    (here to the double's plain-HTTP port, whose TLS handshake then fails: the redirect was followed)."""
+    mastodon_server.redirect(mastodon_server.url.replace("http://", "https://"), times=1, path=TIMELINE)
+    with pytest.raises(UpstreamTLSError):
+        MastodonClient(mastodon_server.url, max_retries=0).get(TIMELINE)
 
 
 # -- stream -------------------------------------------------------------------------------------------------------
