@@ -36,6 +36,7 @@ from fediscope.gdpr.subject import (
     STATUS_INSTANCE_COLUMNS,
     Traces,
     contains_trace,
+    copy_ids,
     scrub,
     status_copy,
 )
@@ -236,9 +237,9 @@ def _candidates(table: pa.Table, found: Sequence[Traces], old_replies: OldReplie
     origin_refs = set().union(*(each.origin_refs for each in traces if each.with_deletions))
     replied = set().union(*(each.status_copies for each in traces), old_replies.copies if old_replies else ())
     # a copy ``instance/id`` by its id alone: the instance's case is folded by Python's rules, not Arrow's
-    masks = [_equal_to_any(_column(table, STATUS_ID_COLUMN), _copy_ids(deleted)),
+    masks = [_equal_to_any(_column(table, STATUS_ID_COLUMN), copy_ids(deleted)),
              _equal_to_any(_column(table, ORIGIN_REF_COLUMN), origin_refs),
-             _equal_to_any(_column(table, "in_reply_to_id"), _copy_ids(replied)),
+             _equal_to_any(_column(table, "in_reply_to_id"), copy_ids(replied)),
              _equal_to_any(_column(table, "uri"), set(old_replies.erased) if old_replies else set()),
              _equal_to_any(_column(table, "uri"), uris),
              _holds_any(table, frozenset().union(*(each.values() for each in traces)))]
@@ -262,12 +263,6 @@ def _equal_to_any(column: pa.ChunkedArray | None, values: Set[Any]) -> pa.Chunke
     found = pc.is_in(text, value_set=pa.array(sorted(str(v) for v in values if v is not None), pa.string()),
                      skip_nulls=True)
     return pc.or_(found, pc.is_null(text)) if None in values else found
-
-
-def _copy_ids(copies: Set[str]) -> set[str]:
-    """The status ids that may be those of ``copies`` (``instance/id``, :func:`~fediscope.gdpr.subject.status_copy`):
-    every part after a ``/``, so an id holding one is there too."""
-    return {copy[i + 1:] for copy in copies for i, char in enumerate(copy) if char == "/"}
 
 
 def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
