@@ -99,3 +99,16 @@ def test_several_patterns_asked_from_a_later_line_on() -> None:
     assert search.holds(0, [first])  # "ab"
     assert not search.holds(1, [first]) and search.holds(1, [first, second])  # "q": the second pattern, asked anew
     assert [search.holds(i, [first, second]) for i in range(2, len(LINES))] == [False, True, True, False, True]
+
+
+def test_needles_added_one_by_one_are_all_searched_by_a_few_patterns() -> None:
+    traces = Traces(key="k0123456789abcdef01234567")
+    needles = _Needles(traces, traces.values())
+    for n in range(1, 65):  # one new copy of the account's statuses at a time, as replies add them
+        traces.status_copies.add(f"x.social/{1000 + n}")
+        patterns = needles.patterns()
+        assert len(patterns) <= (n + 1).bit_length(), (n, len(patterns))
+
+    assert all(any(p.search(b'"id":"%d"' % (1000 + n)) for p in patterns) for n in range(1, 65))
+    assert any(p.search(traces.key.encode()) for p in patterns)
+    assert not any(p.search(b'"id":"999"') for p in patterns)
