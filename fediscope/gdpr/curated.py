@@ -231,7 +231,9 @@ def _candidates(table: pa.Table, found: Sequence[Traces], old_replies: OldReplie
     statuses by id (a deletion, a reply: :func:`_belongs`, :func:`_scrubbed`), those ``old_replies`` may scrub
     (:meth:`~fediscope.gdpr.old_replies.OldReplies.scrub_row`), and those whose ``uri`` is among ``uris``, the
     statuses :meth:`~fediscope.gdpr.texts.RewrittenTexts.recount` may give new content columns. No row outside it is
-    changed by the steps, in whatever order they run: a row none of the keys changes reaches the next one as it was."""
+    changed by the steps, in whatever order they run: a row none of the keys changes reaches the next one as it was.
+    The access export's rows (:func:`curated_rows_about`: those :func:`_belongs` gives, and those holding a trace)
+    are among them too."""
     traces = list(found)
     deleted = set().union(*(each.status_copies for each in traces if each.with_deletions))
     origin_refs = set().union(*(each.origin_refs for each in traces if each.with_deletions))
@@ -353,11 +355,15 @@ def drop_rows(lake: LakeBackend, table: str, expired: Callable[[pa.Table], Any],
 def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict[str, Any]]]:
     """For an access request: the account's own rows, and the rows of others that refer to it, per table (under
     ``<table> (references)``: where the row is and which of its columns refer to the account — ``mentions``,
-    ``quoted_account_key`` — never the rest of another person's row)."""
+    ``quoted_account_key`` — never the rest of another person's row). Only the rows Arrow finds a trace or an id of
+    the account in become Python objects (:func:`_candidates`, as for the erasure)."""
     found: dict[str, list[dict[str, Any]]] = {}
     values = traces.values()
     for path, table, _ in _rows(lake):
-        for row in table.to_pylist():
+        positions = _indices(_candidates(table, [traces], None, frozenset()))
+        if not positions:
+            continue
+        for row in table.take(pa.array(positions, pa.int64())).to_pylist():
             if _belongs(row, traces, table_of(path)):
                 found.setdefault(table_of(path), []).append(row)
             elif contains_trace(row, values):
