@@ -18,6 +18,7 @@ raw pass rewrote gets the columns curation computes from the text anew (:mod:`fe
 
 from __future__ import annotations
 
+import functools
 import string
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence, Set
@@ -275,14 +276,13 @@ def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
     if not values:
         return None
     leaves = [leaf for offset, column in _whole_columns(table)
-              for leaf in _string_leaves(column, pa.array(range(offset, offset + len(column)), pa.int64()))]
+              for leaf in _string_leaves(column, pa.arange(offset, offset + len(column)))]
     if not leaves:
         return pa.array([False] * table.num_rows, pa.bool_())
     strings = pa.concat_arrays([pc.cast(strings, pa.large_string()) for strings, _ in leaves])
     rows = pa.concat_arrays([rows for _, rows in leaves])
-    pattern = "|".join(_re2_literal(value) for value in sorted(values))
-    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, pattern), False))
-    return pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pc.unique(held))
+    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, _re2_any_of(values)), False))
+    return pc.is_in(pa.arange(0, table.num_rows), value_set=pc.unique(held))
 
 
 def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
@@ -292,6 +292,13 @@ def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
         for chunk in column.chunks:
             yield offset, chunk
             offset += len(chunk)
+
+
+@functools.lru_cache(maxsize=8)
+def _re2_any_of(values: frozenset[str]) -> str:
+    """The RE2 pattern found where one of ``values`` is: made once per erasure or export, not once per file (thousands
+    of links, each escaped character by character)."""
+    return "|".join(_re2_literal(value) for value in sorted(values))
 
 
 def _re2_literal(text: str) -> str:
