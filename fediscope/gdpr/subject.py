@@ -505,7 +505,12 @@ def may_hold_in_json(text: str, traces: Set[str]) -> bool:
 
 @functools.lru_cache(maxsize=32)
 def _json_forms(traces: frozenset[str]) -> frozenset[str]:
-    return frozenset(json.dumps(trace)[1:-1] for trace in traces)
+    """The traces as :func:`json.dumps` writes them inside a string; ``traces`` itself when that is each as it is (a
+    pseudonym, a link): an equal set of another object, the key of :func:`_any_of`'s cache first, made each lookup of
+    ``traces`` there compare the two element by element (:meth:`Traces.values`), for every string an erasure looks
+    at."""
+    forms = frozenset(json.dumps(trace)[1:-1] for trace in traces)
+    return traces if forms == traces else forms
 
 
 def _frozen(traces: Set[str]) -> frozenset[str]:
