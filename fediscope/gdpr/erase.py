@@ -112,7 +112,7 @@ from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
-from fediscope.gdpr.old_replies import OldReplies
+from fediscope.gdpr.old_replies import LINE_PATTERNS, OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.resume import forget_traces, resume_traces
 from fediscope.gdpr.subject import (
@@ -283,8 +283,12 @@ class _Line:
     data: bytes
 
     def parse(self, path: str) -> dict[str, Any]:
-        """The record of the line (:func:`~fediscope.lake.batches.decode_jsonl`'s error when it is not one)."""
-        return next(decode_jsonl(b"\n" * (self.number - 1) + self.data, name=path))
+        """The record of the line (:func:`~fediscope.lake.batches.decode_jsonl`'s error when it is not one: read
+        again after as many blank lines as came before it, so that the error names its number)."""
+        try:
+            return json.loads(self.data)  # as decode_jsonl reads a line
+        except ValueError:
+            return next(decode_jsonl(b"\n" * (self.number - 1) + self.data, name=path))
 
 
 _Entry = dict[str, Any] | _Line
@@ -343,7 +347,10 @@ class _LineSearch:
     """Which of a batch's unparsed lines hold what a search finds: the lines' bytes are searched together, once per
     pattern, from the line asked about on — a search of each line on its own cost more than the search itself (80,000
     lines at 100,000 statuses, most of the raw pass). Line ``i`` holds a match exactly when ``pattern.search`` of its
-    bytes alone finds one: a match found across the end of a line is checked against that line alone."""
+    bytes alone finds one: a match found across the end of a line is checked against that line alone (a search
+    between ``pos`` and ``endpos`` is that of the slice for a pattern with no lookbehind nor ``^``, and the lines'
+    patterns have none: the traces' (:func:`~fediscope.gdpr.subject.trace_search`), the old replies'
+    (:data:`~fediscope.gdpr.old_replies.LINE_PATTERNS`: their lookahead matches no newline))."""
 
     def __init__(self, lines: Sequence[_Line]) -> None:
         self._data = [line.data for line in lines]
@@ -515,13 +522,16 @@ def _note_erased(path: str, text: bytes, old_replies: OldReplies | None, texts: 
 def _scrub_old_replies(path: str, records: list[_Entry], old_replies: OldReplies | None) -> bool:
     """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?
     A line not parsed yet is parsed (in place) when its bytes may hold one (:meth:`~fediscope.gdpr.old_replies.
-    OldReplies.may_hold`)."""
+    OldReplies.may_hold`), asked only of the lines a search of them all finds a reply in
+    (:data:`~fediscope.gdpr.old_replies.LINE_PATTERNS`)."""
     if old_replies is None:
         return False
     found = False
+    lines, line = _LineSearch([record for record in records if isinstance(record, _Line)]), -1
     for i, record in enumerate(records):
         if isinstance(record, _Line):
-            if not old_replies.may_hold(record.data):
+            line += 1
+            if not lines.holds(line, LINE_PATTERNS) or not old_replies.may_hold(record.data):
                 continue
             record = records[i] = record.parse(path)
         entity, instance = entity_and_instance(path, record)

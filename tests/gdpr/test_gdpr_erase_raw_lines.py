@@ -7,18 +7,31 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import SUBJECT
+from gdpr_lake import LOCAL, STATUS_FILES, SUBJECT, recorded
 
 from fediscope.config import Settings
 from fediscope.gdpr import erase
-from fediscope.gdpr.erase import _erase_records, _Line, _LineSearch, _Needles, erase_account, find_traces
+from fediscope.gdpr.erase import (
+    _erase_records,
+    _Line,
+    _lines,
+    _LineSearch,
+    _Needles,
+    _scrub_old_replies,
+    erase_account,
+    find_traces,
+)
+from fediscope.gdpr.old_replies import OldReplies
 from fediscope.gdpr.subject import ERASED, Traces, subject_from_settings, trace_search
 from fediscope.lake.backend import open_lake
-from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.layout import batch_path, envelope
+from fediscope.privacy import policy_from_settings
 
 
 def _copy(settings: Settings, to: Path) -> Settings:
@@ -112,3 +125,23 @@ def test_needles_added_one_by_one_are_all_searched_by_a_few_patterns() -> None:
     assert all(any(p.search(b'"id":"%d"' % (1000 + n)) for p in patterns) for n in range(1, 65))
     assert any(p.search(traces.key.encode()) for p in patterns)
     assert not any(p.search(b'"id":"999"') for p in patterns)
+
+
+def test_a_reply_to_an_erased_account_is_looked_at_without_a_reply_id(env: Any) -> None:
+    """The old replies' line search (:data:`~fediscope.gdpr.old_replies.LINE_PATTERNS`) finds a reply to an erased
+    account by its account id alone: its ``in_reply_to_id`` may be null, or erased already."""
+    statuses = [env.policy.apply("statuses", json.loads(json.dumps(status)), LOCAL)
+                for instance, status in recorded(STATUS_FILES, "statuses") if instance == LOCAL]
+    reply = next(status for status in statuses if status["in_reply_to_account_id"])
+    others = [status for status in statuses if not status["in_reply_to_account_id"]][:3]
+    for replied in (None, ERASED):
+        reply["in_reply_to_id"] = replied
+        records = [envelope(LOCAL, "/api/v1/timelines/public", status) for status in [*others, reply, *others]]
+        lines = _lines(encode_jsonl(records))
+        listed = policy_from_settings(env.settings, suppressed={reply["in_reply_to_account_id"]})
+
+        assert _scrub_old_replies(batch_path("statuses", LOCAL, date(2026, 11, 20), "b1"), lines,
+                                  OldReplies(suppression=listed))
+        assert [type(each).__name__ for each in lines] == ["_Line"] * 3 + ["dict"] + ["_Line"] * 3
+        assert lines[3]["data"]["in_reply_to_account_id"] is None
+        assert lines[3]["data"]["in_reply_to_id"] == replied
