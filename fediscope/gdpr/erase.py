@@ -322,7 +322,10 @@ class _Needles:
     with the newest ones while these are not larger (as a binary counter carries): at most log2(needles) patterns,
     each needle compiled into at most that many over the erasure. A line holds a needle exactly when one of the
     patterns finds something in it (:func:`~fediscope.gdpr.subject.trace_search` finds whether any of a set is
-    there)."""
+    there). Not the needles a batch ends with, searched before its first line: a line holding only the id of a copy
+    that a later line adds would be parsed, written anew (not as read) and, damaged, refused, where the erasure
+    applying the needles as it meets the lines keeps it as read; so the lines after a new needle are searched again
+    for it alone (:class:`_LineSearch`, from the line reached on)."""
 
     def __init__(self, traces: Traces, values: Set[str]) -> None:
         self._traces, self._values = traces, values
