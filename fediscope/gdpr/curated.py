@@ -18,6 +18,7 @@ raw pass rewrote gets the columns curation computes from the text anew (:mod:`fe
 
 from __future__ import annotations
 
+import functools
 import string
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence, Set
@@ -36,6 +37,7 @@ from fediscope.gdpr.subject import (
     STATUS_INSTANCE_COLUMNS,
     Traces,
     contains_trace,
+    copy_ids,
     scrub,
     status_copy,
 )
@@ -230,15 +232,17 @@ def _candidates(table: pa.Table, found: Sequence[Traces], old_replies: OldReplie
     statuses by id (a deletion, a reply: :func:`_belongs`, :func:`_scrubbed`), those ``old_replies`` may scrub
     (:meth:`~fediscope.gdpr.old_replies.OldReplies.scrub_row`), and those whose ``uri`` is among ``uris``, the
     statuses :meth:`~fediscope.gdpr.texts.RewrittenTexts.recount` may give new content columns. No row outside it is
-    changed by the steps, in whatever order they run: a row none of the keys changes reaches the next one as it was."""
+    changed by the steps, in whatever order they run: a row none of the keys changes reaches the next one as it was.
+    The access export's rows (:func:`curated_rows_about`: those :func:`_belongs` gives, and those holding a trace)
+    are among them too."""
     traces = list(found)
     deleted = set().union(*(each.status_copies for each in traces if each.with_deletions))
     origin_refs = set().union(*(each.origin_refs for each in traces if each.with_deletions))
     replied = set().union(*(each.status_copies for each in traces), old_replies.copies if old_replies else ())
     # a copy ``instance/id`` by its id alone: the instance's case is folded by Python's rules, not Arrow's
-    masks = [_equal_to_any(_column(table, STATUS_ID_COLUMN), _copy_ids(deleted)),
+    masks = [_equal_to_any(_column(table, STATUS_ID_COLUMN), copy_ids(deleted)),
              _equal_to_any(_column(table, ORIGIN_REF_COLUMN), origin_refs),
-             _equal_to_any(_column(table, "in_reply_to_id"), _copy_ids(replied)),
+             _equal_to_any(_column(table, "in_reply_to_id"), copy_ids(replied)),
              _equal_to_any(_column(table, "uri"), set(old_replies.erased) if old_replies else set()),
              _equal_to_any(_column(table, "uri"), uris),
              _holds_any(table, frozenset().union(*(each.values() for each in traces)))]
@@ -264,12 +268,6 @@ def _equal_to_any(column: pa.ChunkedArray | None, values: Set[Any]) -> pa.Chunke
     return pc.or_(found, pc.is_null(text)) if None in values else found
 
 
-def _copy_ids(copies: Set[str]) -> set[str]:
-    """The status ids that may be those of ``copies`` (``instance/id``, :func:`~fediscope.gdpr.subject.status_copy`):
-    every part after a ``/``, so an id holding one is there too."""
-    return {copy[i + 1:] for copy in copies for i, char in enumerate(copy) if char == "/"}
-
-
 def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
     """Which rows hold one of ``values`` inside a string, at any depth (lists, structs, maps), or None for no values.
     Values of other types hold none, as :func:`~fediscope.gdpr.subject.contains_trace` sees them. Every string of the
@@ -278,14 +276,13 @@ def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
     if not values:
         return None
     leaves = [leaf for offset, column in _whole_columns(table)
-              for leaf in _string_leaves(column, pa.array(range(offset, offset + len(column)), pa.int64()))]
+              for leaf in _string_leaves(column, pa.arange(offset, offset + len(column)))]
     if not leaves:
         return pa.array([False] * table.num_rows, pa.bool_())
     strings = pa.concat_arrays([pc.cast(strings, pa.large_string()) for strings, _ in leaves])
     rows = pa.concat_arrays([rows for _, rows in leaves])
-    pattern = "|".join(_re2_literal(value) for value in sorted(values))
-    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, pattern), False))
-    return pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pc.unique(held))
+    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, _re2_any_of(values)), False))
+    return pc.is_in(pa.arange(0, table.num_rows), value_set=pc.unique(held))
 
 
 def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
@@ -295,6 +292,13 @@ def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
         for chunk in column.chunks:
             yield offset, chunk
             offset += len(chunk)
+
+
+@functools.lru_cache(maxsize=8)
+def _re2_any_of(values: frozenset[str]) -> str:
+    """The RE2 pattern found where one of ``values`` is: made once per erasure or export, not once per file (thousands
+    of links, each escaped character by character)."""
+    return "|".join(_re2_literal(value) for value in sorted(values))
 
 
 def _re2_literal(text: str) -> str:
@@ -358,11 +362,15 @@ def drop_rows(lake: LakeBackend, table: str, expired: Callable[[pa.Table], Any],
 def curated_rows_about(lake: LakeBackend, traces: Traces) -> dict[str, list[dict[str, Any]]]:
     """For an access request: the account's own rows, and the rows of others that refer to it, per table (under
     ``<table> (references)``: where the row is and which of its columns refer to the account — ``mentions``,
-    ``quoted_account_key`` — never the rest of another person's row)."""
+    ``quoted_account_key`` — never the rest of another person's row). Only the rows Arrow finds a trace or an id of
+    the account in become Python objects (:func:`_candidates`, as for the erasure)."""
     found: dict[str, list[dict[str, Any]]] = {}
     values = traces.values()
     for path, table, _ in _rows(lake):
-        for row in table.to_pylist():
+        positions = _indices(_candidates(table, [traces], None, frozenset()))
+        if not positions:
+            continue
+        for row in table.take(pa.array(positions, pa.int64())).to_pylist():
             if _belongs(row, traces, table_of(path)):
                 found.setdefault(table_of(path), []).append(row)
             elif contains_trace(row, values):

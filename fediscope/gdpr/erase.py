@@ -93,13 +93,16 @@ import contextlib
 import gzip
 import json
 import logging
+import re
 import sqlite3
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
@@ -109,7 +112,7 @@ from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
-from fediscope.gdpr.old_replies import OldReplies
+from fediscope.gdpr.old_replies import LINE_PATTERNS, OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs
 from fediscope.gdpr.resume import forget_traces, resume_traces
 from fediscope.gdpr.subject import (
@@ -119,6 +122,7 @@ from fediscope.gdpr.subject import (
     Traces,
     account_key_of,
     contains_trace,
+    copy_ids,
     may_hold_in_json,
     may_hold_trace,
     names_status,
@@ -129,6 +133,7 @@ from fediscope.gdpr.subject import (
     status_copy,
     subject_from_settings,
     subjects_from_settings,
+    trace_search,
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
@@ -278,8 +283,12 @@ class _Line:
     data: bytes
 
     def parse(self, path: str) -> dict[str, Any]:
-        """The record of the line (:func:`~fediscope.lake.batches.decode_jsonl`'s error when it is not one)."""
-        return next(decode_jsonl(b"\n" * (self.number - 1) + self.data, name=path))
+        """The record of the line (:func:`~fediscope.lake.batches.decode_jsonl`'s error when it is not one: read
+        again after as many blank lines as came before it, so that the error names its number)."""
+        try:
+            return json.loads(self.data)  # as decode_jsonl reads a line
+        except ValueError:
+            return next(decode_jsonl(b"\n" * (self.number - 1) + self.data, name=path))
 
 
 _Entry = dict[str, Any] | _Line
@@ -298,29 +307,122 @@ def _encoded(entries: Sequence[_Entry]) -> bytes:
 def _needles(traces: Traces, values: Set[str]) -> frozenset[str]:
     """What a line's bytes hold when one key's step may change its record: a trace, the id of a copy of one of the
     account's statuses (a reply's ``in_reply_to_id``, :meth:`~fediscope.gdpr.subject.Traces.replies_to`; a deletion's
-    id, :func:`is_deletion_of`: every part after a ``/`` of ``instance/id``, so an id holding one is there too) or
-    one of their ``origin_ref`` values (a deletion's)."""
-    ids = {copy[i + 1:] for copy in traces.status_copies for i, char in enumerate(copy) if char == "/"}
-    return frozenset({*values, *ids, *traces.origin_refs})
+    id, :func:`is_deletion_of`: :func:`~fediscope.gdpr.subject.copy_ids`) or one of their ``origin_ref`` values (a
+    deletion's)."""
+    return frozenset({*values, *copy_ids(traces.status_copies), *traces.origin_refs})
+
+
+class _Needles:
+    """The byte searches of one key's :func:`_needles`, for every batch of an erasure.
+
+    The needles grow while the raw pass runs: a reply to the account whose status's copy was not known adds it
+    (:meth:`~fediscope.gdpr.subject.Traces.replies_to`), and with it a needle, for the lines after it. Compiling all
+    of them again for each new copy took half a second for an account of a thousand statuses (thousands of
+    alternatives), per copy; so the needles are held in a few patterns, those found anew in one of their own, merged
+    with the newest ones while these are not larger (as a binary counter carries): at most log2(needles) patterns,
+    each needle compiled into at most that many over the erasure. A line holds a needle exactly when one of the
+    patterns finds something in it (:func:`~fediscope.gdpr.subject.trace_search` finds whether any of a set is
+    there). Not the needles a batch ends with, searched before its first line: a line holding only the id of a copy
+    that a later line adds would be parsed, written anew (not as read) and, damaged, refused, where the erasure
+    applying the needles as it meets the lines keeps it as read; so the lines after a new needle are searched again
+    for it alone (:class:`_LineSearch`, from the line reached on)."""
+
+    def __init__(self, traces: Traces, values: Set[str]) -> None:
+        self._traces, self._values = traces, values
+        self._compiled: set[str] = set()
+        self._parts: list[tuple[frozenset[str], re.Pattern[bytes]]] = []
+        self._copies = -1  # how many copies the traces had when the needles were last made (they only grow)
+
+    def patterns(self) -> list[re.Pattern[bytes]]:
+        """The searches of the needles as the traces are now."""
+        if len(self._traces.status_copies) != self._copies:
+            self._copies = len(self._traces.status_copies)
+            new = _needles(self._traces, self._values) - self._compiled
+            if new:
+                self._compiled |= new
+                while self._parts and len(self._parts[-1][0]) <= len(new):
+                    new |= self._parts.pop()[0]
+                self._parts.append((new, trace_search(new)))
+        return [pattern for _, pattern in self._parts]
+
+
+class _LineSearch:
+    """Which of a batch's unparsed lines hold what a search finds: the lines' bytes are searched together, once per
+    pattern, from the line asked about on — a search of each line on its own cost more than the search itself (80,000
+    lines at 100,000 statuses, most of the raw pass). Line ``i`` holds a match exactly when ``pattern.search`` of its
+    bytes alone finds one: a match found across the end of a line is checked against that line alone (a search
+    between ``pos`` and ``endpos`` is that of the slice for a pattern with no lookbehind nor ``^``, and the lines'
+    patterns have none: the traces' (:func:`~fediscope.gdpr.subject.trace_search`), the old replies'
+    (:data:`~fediscope.gdpr.old_replies.LINE_PATTERNS`: their lookahead matches no newline))."""
+
+    def __init__(self, lines: Sequence[_Line]) -> None:
+        self._data = [line.data for line in lines]
+        self._text = b"\n".join(self._data)
+        self._starts = list(accumulate((len(data) + 1 for data in self._data[:-1]), initial=0))
+        #: for each pattern asked about, by its id (a pattern's hash reads all its compiled code, each time): the
+        #: pattern (held, so that its id is no other's) and the first line holding a match at or after the last line
+        #: asked about
+        self._next: dict[int, tuple[re.Pattern[bytes], int]] = {}
+
+    def holds(self, index: int, patterns: Sequence[re.Pattern[bytes]]) -> bool:
+        """Does line ``index`` (of the lines given, in order; asked in increasing order) hold a match of any of
+        ``patterns``?"""
+        for pattern in patterns:
+            _, found = self._next.get(id(pattern), (pattern, -1))
+            if found < index:  # a new pattern, or the line found last is behind
+                found = self._find(pattern, index)
+                self._next[id(pattern)] = pattern, found
+            if found == index:
+                return True
+        return False
+
+    def _find(self, pattern: re.Pattern[bytes], index: int) -> int:
+        """The first line from ``index`` on whose bytes hold a match of ``pattern`` (the number of lines: none)."""
+        while index < len(self._data):
+            match = pattern.search(self._text, self._starts[index])
+            if match is None:
+                return len(self._data)
+            index = bisect_right(self._starts, match.start()) - 1
+            end = self._starts[index] + len(self._data[index])
+            if match.end() <= end or pattern.search(self._text, self._starts[index], end) is not None:
+                return index
+            index += 1
+        return len(self._data)
+
+
+class _Key(NamedTuple):
+    """One key of the account, as the raw pass applies it: its subject, traces, their values (:meth:`~fediscope.
+    gdpr.subject.Traces.values`) and the searches of its needles (None: every line is parsed, as for clear names:
+    :func:`_may_hold`)."""
+
+    subject: Subject
+    traces: Traces
+    values: Set[str]
+    needles: _Needles | None
+
+
+def _key(subject: Subject, traces: Traces) -> _Key:
+    values = traces.values()
+    return _Key(subject, traces, values, _Needles(traces, values) if subject.pseudonymised else None)
 
 
 def _erase_records(path: str, records: list[_Entry], before: list[str | None], traces: Traces,
-                   values: Set[str], subject: Subject | None = None) -> tuple[list[_Entry], list[str | None],
+                   values: Set[str], needles: _Needles | None = None) -> tuple[list[_Entry], list[str | None],
                                                                            Counter[str]]:
     """One key's step over the records of one batch: the records kept, their JSON (``sort_keys``: what tells a
     changed record, reused as ``before`` by the next key; ``before`` holds None for records not dumped yet), and
     the records removed and scrubbed. A record still a :class:`_Line` is parsed only when its bytes may hold what
-    the step changes (:func:`_needles`, as the records are met: a reply may add a copy), else kept as it is;
-    ``subject`` None parses them all."""
+    the step changes (``needles``, as they are when the line is met: a reply may add a copy, and a needle for the
+    lines after it), else kept as it is; ``needles`` None parses them all."""
     kept: list[_Entry] = []
     dumped: list[str | None] = []
     counts: Counter[str] = Counter()
-    needles, copies = frozenset(), -1
+    lines = _LineSearch([record for record in records if isinstance(record, _Line)]) if needles is not None else None
+    line = -1
     for record, old in zip(records, before, strict=True):
         if isinstance(record, _Line):
-            if subject is not None and len(traces.status_copies) != copies:
-                needles, copies = _needles(traces, values), len(traces.status_copies)
-            if subject is not None and not _may_hold(record.data, subject, needles):
+            line += 1
+            if lines is not None and needles is not None and not lines.holds(line, needles.patterns()):
                 kept.append(record)
                 dumped.append(None)
                 continue
@@ -362,7 +464,7 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     told how far the pass got."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
-    keys = [(subject, traces, traces.values()) for subject, traces in found]
+    keys = [_key(subject, traces) for subject, traces in found]
     try:
         for path in in_steps(raw_batch_files(lake), "erase: raw batches", progress):
             _erase_batch(lake, path, keys, old_replies, counts, deleted, texts)
@@ -371,22 +473,22 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     return counts
 
 
-def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[tuple[Subject, Traces, Set[str]]],
+def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
                  old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
                  texts: RewrittenTexts | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
     ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
-    active = [(subject, traces, values) for subject, traces, values in keys
-              if _may_hold(text, subject, values) or _may_name_deletion(path, text, traces)]
+    active = [key for key in keys
+              if _may_hold(text, key.subject, key.values) or _may_name_deletion(path, text, key.traces)]
     leftovers = old_replies is not None and old_replies.may_hold(text)
     # each record as its line: parsed only where a step's bytes prefilter finds something (_erase_records)
     records = _lines(text) if active or leftovers else []
     dumped: list[str | None] = [None] * len(records)
     changed = False
-    for subject, traces, values in active:
-        records, dumped, step = _erase_records(path, records, dumped, traces, values, subject)
+    for key in active:
+        records, dumped, step = _erase_records(path, records, dumped, key.traces, key.values, key.needles)
         if not step:
             continue
         counts.update(step)
@@ -423,13 +525,16 @@ def _note_erased(path: str, text: bytes, old_replies: OldReplies | None, texts: 
 def _scrub_old_replies(path: str, records: list[_Entry], old_replies: OldReplies | None) -> bool:
     """Did any of a batch's ``records`` hold an old reply id (scrubbed in place, :mod:`fediscope.gdpr.old_replies`)?
     A line not parsed yet is parsed (in place) when its bytes may hold one (:meth:`~fediscope.gdpr.old_replies.
-    OldReplies.may_hold`)."""
+    OldReplies.may_hold`), asked only of the lines a search of them all finds a reply in
+    (:data:`~fediscope.gdpr.old_replies.LINE_PATTERNS`)."""
     if old_replies is None:
         return False
     found = False
+    lines, line = _LineSearch([record for record in records if isinstance(record, _Line)]), -1
     for i, record in enumerate(records):
         if isinstance(record, _Line):
-            if not old_replies.may_hold(record.data):
+            line += 1
+            if not lines.holds(line, LINE_PATTERNS) or not old_replies.may_hold(record.data):
                 continue
             record = records[i] = record.parse(path)
         entity, instance = entity_and_instance(path, record)
@@ -437,7 +542,7 @@ def _scrub_old_replies(path: str, records: list[_Entry], old_replies: OldReplies
     return found
 
 
-def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject, Traces, Any]]) -> bool:
+def _authored_by(path: str, record: dict[str, Any], keys: Sequence[_Key]) -> bool:
     """Is this raw record one of the erased keys' own (their account, their status, their boost of their own
     status), and not another person's boost of their status, nor their boost of another person's status? A file of
     only such records can leave the curated manifest once deleted: nothing curated from it survives the erasure
@@ -446,7 +551,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
     entity, instance = entity_and_instance(path, record)
     data = record.get("data")
     if entity == STATUS_DELETIONS.name:  # its curated row went with the erasure too
-        return any(is_deletion_of(entity, data, instance, traces) for _subject, traces, _values in keys)
+        return any(is_deletion_of(entity, data, instance, key.traces) for key in keys)
     if entity in {"accounts", "directory"}:
         owner = account_key_of(data, instance)
     elif entity == "statuses" and isinstance(data, dict):
@@ -455,7 +560,7 @@ def _authored_by(path: str, record: dict[str, Any], keys: Sequence[tuple[Subject
             return False  # their boost of another person's status: curation keeps that status and its author
     else:
         return False
-    return any(owner == traces.key for _subject, traces, _values in keys)
+    return any(owner == key.traces.key for key in keys)
 
 
 # -- everything else ----------------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ _ERASED_REPLY_ID = re.compile(rb'"in_reply_to_id"\s*:\s*"\[erased\]"')
 #: The account ids replies name, for the fast path of a reply to an erased account (:meth:`OldReplies.may_hold`):
 #: Mastodon's ids are strings, but a number (another server's) is read too.
 _REPLIED_TO = re.compile(rb'"in_reply_to_account_id"\s*:\s*(?:"([^"\\]+)"|(\d+))')
+#: A line :meth:`OldReplies.may_hold` finds something in holds a match of one of these (the reply id :func:`may_hold`
+#: needs, the account id a reply to an erased account names): the raw pass looks no further at a line without.
+LINE_PATTERNS = (_SET_REPLY_ID, _REPLIED_TO)
 
 
 def is_old_reply(status: Mapping[str, Any]) -> bool:

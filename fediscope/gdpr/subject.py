@@ -479,7 +479,21 @@ def may_hold_trace(raw: bytes, traces: Set[str]) -> bool:
     the file was skipped with the trace left in it. One search of the bytes, however many traces: testing each
     trace in turn read every raw batch once per trace, which grew with the lake times the traces of the account
     (at 100,000 statuses, a third of an erasure)."""
-    return _any_of_bytes(_frozen(traces)).search(raw) is not None
+    return trace_search(traces).search(raw) is not None
+
+
+def trace_search(traces: Set[str]) -> re.Pattern[bytes]:
+    """The search :func:`may_hold_trace` makes: ``trace_search(traces).search(raw)`` finds something exactly when
+    ``may_hold_trace(raw, traces)``. For a caller that searches many texts, or parts of one (``pos``, ``endpos``: the
+    pattern has no anchor nor lookaround, so a search between them is that of the slice), with the same traces: the
+    pattern is cached by the set, and looking up an equal set of another object compares them element by element."""
+    return _any_of_bytes(_frozen(traces))
+
+
+def copy_ids(copies: Iterable[str]) -> set[str]:
+    """The status ids that may be those of ``copies`` (``instance/id``, :func:`status_copy`): every part after a
+    ``/``, so an id holding one is there too (an instance's address may hold a ``/``)."""
+    return {copy[i + 1:] for copy in copies for i, char in enumerate(copy) if char == "/"}
 
 
 def may_hold_in_json(text: str, traces: Set[str]) -> bool:
@@ -491,7 +505,12 @@ def may_hold_in_json(text: str, traces: Set[str]) -> bool:
 
 @functools.lru_cache(maxsize=32)
 def _json_forms(traces: frozenset[str]) -> frozenset[str]:
-    return frozenset(json.dumps(trace)[1:-1] for trace in traces)
+    """The traces as :func:`json.dumps` writes them inside a string; ``traces`` itself when that is each as it is (a
+    pseudonym, a link): an equal set of another object, the key of :func:`_any_of`'s cache first, made each lookup of
+    ``traces`` there compare the two element by element (:meth:`Traces.values`), for every string an erasure looks
+    at."""
+    forms = frozenset(json.dumps(trace)[1:-1] for trace in traces)
+    return traces if forms == traces else forms
 
 
 def _frozen(traces: Set[str]) -> frozenset[str]:

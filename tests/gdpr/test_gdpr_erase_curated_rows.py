@@ -16,8 +16,8 @@ from gdpr_lake import SUBJECT
 from fediscope.config import Settings
 from fediscope.engine.process import run_process
 from fediscope.gdpr import curated
-from fediscope.gdpr.curated import erase_curated
-from fediscope.gdpr.erase import erase_account, find_all_traces
+from fediscope.gdpr.curated import curated_rows_about, erase_curated
+from fediscope.gdpr.erase import erase_account, find_all_traces, find_traces
 from fediscope.gdpr.subject import subject_from_settings
 from fediscope.lake.backend import open_lake
 
@@ -109,3 +109,15 @@ def test_the_curated_pass_alone_gives_what_looking_at_every_row_gives(processed:
     assert filtered["rows_removed"] > 0 and filtered["rows_scrubbed"] > 0
     assert filtered == walked
     assert _curated_files(processed.settings) == _curated_files(every_row)
+
+
+def test_the_export_with_the_row_filter_finds_what_looking_at_every_row_finds(processed: Any,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    traces = find_traces(processed.lake, subject_from_settings(processed.settings, SUBJECT))
+    filtered = curated_rows_about(processed.lake, traces)
+    with monkeypatch.context() as patch:
+        patch.setattr(curated, "_candidates", _every_row)  # the export as it was: each row of each file in Python
+        walked = curated_rows_about(processed.lake, traces)
+
+    assert filtered["statuses"] and filtered["statuses (references)"], sorted(filtered)
+    assert filtered == walked  # every row, in the same order

@@ -88,3 +88,17 @@ def test_the_traces_are_the_same_object_until_they_change() -> None:
     changed = traces.values()
     assert changed == first | {"https://x.social/users/bob/statuses/1"}
     assert traces.values() is changed
+
+
+def test_the_json_search_of_traces_json_writes_as_they_are_shares_their_search() -> None:
+    """:func:`may_hold_in_json` searches the traces as JSON writes them: for pseudonyms and links, the traces
+    themselves. Were they an equal set of another object, the first to reach the search's cache, every
+    :func:`contains_trace` of the traces after it would compare the two element by element."""
+    from fediscope.gdpr.subject import _any_of, _json_forms
+
+    traces = Traces(key="a5bdca5217c93e352619a6618", status_links=set(LINKS)).values()
+    assert _json_forms(traces) is traces
+    assert may_hold_in_json(json.dumps({"content": min(LINKS)}), traces)
+    assert _any_of(_json_forms(traces)) is _any_of(traces)
+    odd = traces | {'say "hi"'}
+    assert _json_forms(odd) == (odd - {'say "hi"'}) | {'say \\"hi\\"'}
