@@ -85,6 +85,9 @@ class CurateSummary:
     future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
     statuses_written: int = 0  # rows of the rewritten statuses partitions
     partitions: list[str] = field(default_factory=list)  # dt partitions of statuses/hashtags rewritten
+    #: of ``partitions``, those that hold no status after the run (every row left out by the curated retention or
+    #: deleted): removed, so not counted as holding the statuses (:func:`fediscope.engine.process.curated_counts`)
+    partitions_emptied: list[str] = field(default_factory=list)
     hashtags_written: int = 0
     accounts: int = 0  # rows of the accounts table after the run (0 when not rewritten)
     instance_weeks: int = 0
@@ -384,6 +387,8 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
         engine.register_empty("existing_statuses", STATUSES)
     merge = sql.MERGE_STATUSES if first_day is None else sql.within_retention(sql.MERGE_STATUSES, "dt", first_day)
     summary.statuses_written = engine.materialize("statuses_merged", merge)
+    holding = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM statuses_merged")}
+    summary.partitions_emptied = [day for day in days if day not in holding]
     if first_day is not None:
         summary.statuses_left_out = _left_out(engine, "uri", ["existing_statuses", "status_versions"],
                                               summary.statuses_written)

@@ -131,12 +131,16 @@ def curated_counts(curate: dict[str, Any]) -> str:
     """`` (82 statuses in 1 partition, 40 accounts)``: the rows of the statuses and accounts tables a curation run
     (a :meth:`~fediscope.engine.curation.CurateSummary.as_dict`) rewrote. A table the run did not rewrite is left
     out (its count is 0 in the summary, not its size): new raw files holding only streamed deletions rewrite the
-    partitions of the statuses they name, not the accounts; empty when neither table was rewritten."""
+    partitions of the statuses they name, not the accounts; empty when neither table was rewritten. Partitions
+    the run rewrote without a row (the curated retention or deletions left nothing in them) are counted apart:
+    `` (449 statuses in 8 partitions, 7 partitions emptied)``."""
     rewritten = curate.get("tables_rewritten", [])
     counts = []
     if "statuses" in rewritten:
+        emptied = len(curate.get("partitions_emptied", []))
         counts.append(f"{count(curate.get('statuses_written', 0), 'status')} in "
-                      f"{count(len(curate.get('partitions', [])), 'partition')}")
+                      f"{count(len(curate.get('partitions', [])) - emptied, 'partition')}"
+                      + (f", {count(emptied, 'partition')} emptied" if emptied else ""))
     if "accounts" in rewritten:
         counts.append(count(curate.get("accounts", 0), "account"))
     return f" ({', '.join(counts)})" if counts else ""

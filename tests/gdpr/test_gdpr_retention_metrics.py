@@ -173,3 +173,16 @@ def test_process_stores_no_status_older_than_the_curated_retention_and_says_so(e
     assert f"({note})" in summary.line()
     assert f"curation: {note}\n" in capsys.readouterr().err
     assert stored_days(env) == set()  # was: {"2026-08-01"}
+
+
+def test_a_partition_the_curated_retention_empties_is_not_counted_as_holding_statuses(env) -> None:  # noqa: ANN001
+    """Was: ``curated 2 raw files (N statuses in 2 partitions)`` while one of the two day partitions the run
+    rewrote held nothing (every status of 2026-08-01 left out by the curated retention): it is counted apart."""
+    land_recordings(env.lake, env.policy)
+    land_recent_copies(env.lake, env.policy)
+    days = (datetime.now(UTC).date() - date.fromisoformat(RECENT)).days + 5  # keeps RECENT, not 2026-08-01
+    summary = run_process(env.settings.replace(retention_curated_days=days), progress=False)
+
+    assert summary.curate["partitions_emptied"] == ["2026-08-01"]
+    assert sorted(summary.curate["partitions"]) == ["2026-08-01", RECENT]
+    assert "statuses in 1 partition, 1 partition emptied, " in summary.line()
