@@ -225,9 +225,9 @@ def _erasure(lake: Path, store: Path, args: argparse.Namespace, lake_statuses: i
 
 def _erasure_of_own_corpus(workdir: Path, lake: Path, store: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The erasure on a corpus of ``--erase-statuses`` statuses (same seed) when the benchmark's is larger: it
-    takes many times a full run (about 10× at 100,000 statuses), and at 500,000 statuses it alone would take
-    minutes. The corpus is generated (reused with ``--workdir``, as the main one) and processed once on DuckDB,
-    that run's seconds kept for the ratio; neither is a step of the table."""
+    takes a few times a full run (about 2× at 100,000 statuses), and at 500,000 statuses it alone would take
+    far longer than the other DuckDB steps. The corpus is generated (reused with ``--workdir``, as the main one)
+    and processed once on DuckDB, that run's seconds kept for the ratio; neither is a step of the table."""
     own = argparse.Namespace(**{**vars(args), "statuses": args.erase_statuses})
     holder: dict[str, Any] = {"stages": {}}
     base, _ = corpus(workdir, own, holder)
