@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
 from fediscope.sources.spec import parse_source
+from fediscope.timestamps import parse_day
 
 
 class HintedValueError(ValueError):
@@ -173,7 +174,7 @@ def hbase_prefix(value: str) -> str:
 
 def _iso_date(value: str) -> str:
     try:
-        return _date.fromisoformat(value.strip()).isoformat()
+        return parse_day(value.strip()).isoformat()
     except ValueError:
         raise HintedValueError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 

@@ -7,7 +7,21 @@ page by id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
+
+#: A day as the options and settings that take one spell it: exactly ``YYYY-MM-DD`` in ASCII digits.
+DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str) -> date:
+    """``text`` written exactly ``YYYY-MM-DD`` as a date; ValueError for any other text.
+
+    ``date.fromisoformat`` alone is looser since Python 3.11: it also takes ``20261128`` and ISO week dates
+    (``2026-W48-1``), which the messages saying ``YYYY-MM-DD`` would then not describe."""
+    if not DAY_RE.fullmatch(text):
+        raise ValueError(f"not a date written YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
 
 
 def parse_iso(text: object) -> datetime | None:

@@ -35,6 +35,8 @@ import json
 import sys
 from datetime import date
 
+from fediscope.timestamps import parse_day
+
 #: how a refusal before curation ends (a missing or empty lake): curation has no store to leave alone
 NOTHING_CURATED = "nothing was curated"
 
@@ -42,7 +44,7 @@ NOTHING_CURATED = "nothing was curated"
 def day(text: str) -> date:
     """A ``YYYY-MM-DD`` argument; argparse turns the ValueError into a usage error (exit 2) naming the option."""
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 

@@ -131,6 +131,23 @@ def test_typed_toml_values_are_accepted(tmp_path: Path) -> None:
     assert settings.instances == ("a.example", "b.example")
 
 
+@pytest.mark.parametrize("value", ["20260131", "2026-W05-6", "2026W056", " 20260131 "])
+def test_backfill_since_takes_only_a_date_written_yyyy_mm_dd(tmp_path: Path, value: str) -> None:
+    """Python 3.11's ``date.fromisoformat`` also takes ``20260131`` and ISO week dates; the setting took them too
+    (as 2026-01-31), although its message and help say YYYY-MM-DD."""
+    path = write_toml(tmp_path, f"[fediscope]\nbackfill_since = {value!r}\n")
+    for origin, load in (("FEDISCOPE_BACKFILL_SINCE", lambda: load_settings(env={"FEDISCOPE_BACKFILL_SINCE": value})),
+                         (f"{path}: [fediscope] backfill_since",
+                          lambda: load_settings(env={}, toml_path=path))):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value) == f"{origin} is invalid: expected a date YYYY-MM-DD, got {value!r}."
+
+
+def test_backfill_since_takes_a_date_written_yyyy_mm_dd_around_spaces() -> None:
+    assert load_settings(env={"FEDISCOPE_BACKFILL_SINCE": " 2026-01-31 "}).backfill_since == "2026-01-31"
+
+
 @pytest.mark.parametrize(("toml", "expected"), [
     ("[fediscope]\nlakes = '/x'\n", "unknown setting [fediscope] 'lakes'; did you mean 'lake'?"),
     ("[fediscope]\nBackfill_Page = 3\n", "unknown setting [fediscope] 'Backfill_Page'; did you mean 'backfill_pages'?"),

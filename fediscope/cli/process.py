@@ -8,6 +8,7 @@ import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
 from fediscope.config import ENGINES
+from fediscope.timestamps import parse_day
 
 
 class _Date(click.ParamType):
@@ -17,7 +18,7 @@ class _Date(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value))
+            return parse_day(str(value))
         except ValueError:
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23", param, ctx)
 

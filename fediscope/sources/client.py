@@ -64,6 +64,7 @@ from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
 from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
 from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
+from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +260,8 @@ def handle_rate_limit(method: _F) -> _F:
                     raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); "
                                       f"{too_long_wait_text(wait, self.max_wait)}; run again later", wait) from None
                 if attempt >= self.max_retries:
-                    raise RateLimited(f"{self.domain}{endpoint}: still rate limited after {attempt + 1} attempts",
-                                      wait) from None
+                    raise RateLimited(f"{self.domain}{endpoint}: still rate limited after "
+                                      f"{count(attempt + 1, 'attempt')}", wait) from None
                 attempt += 1
                 self.stats["rate_limited"] += 1
                 self._wait(wait, f"the rate-limit window of {self.domain} to reset (HTTP 429 on {endpoint})")
@@ -287,8 +288,9 @@ def retry_transient(method: _F) -> _F:
                     delay = max(delay, exc.retry_after)
                 why = self._no_retry_reason(attempt, delay, exc.retry_after)
                 if why is not None:
-                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after {attempt + 1} "
-                                              f"attempts{why})", exc.status, exc.retry_after) from None
+                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after "
+                                              f"{count(attempt + 1, 'attempt')}{why})", exc.status,
+                                              exc.retry_after) from None
                 attempt += 1
                 self.stats["retries"] += 1
                 self._wait(delay, f"retry {attempt}/{self.max_retries} of {self.domain}{endpoint} after {exc}",

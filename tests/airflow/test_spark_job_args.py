@@ -20,6 +20,8 @@ pytestmark = pytest.mark.airflow
     (["--since", "2026-11-25", "--until", "2026-11-20"], "--since 2026-11-25 is after --until 2026-11-20"),
     (["--since", "23/11/2026"], "argument --since: '23/11/2026' is not a date (YYYY-MM-DD)"),
     (["--until", "2026-02-30"], "argument --until: '2026-02-30' is not a date (YYYY-MM-DD)"),
+    (["--since", "20261123"], "argument --since: '20261123' is not a date (YYYY-MM-DD)"),
+    (["--until", "2026-W48-1"], "argument --until: '2026-W48-1' is not a date (YYYY-MM-DD)"),
     (["--recurate", "--since", "2026-11-20"], "--recurate curates every raw file; leave out --since/--until"),
     (["--force"], "--force only applies with --recurate"),
 ])

@@ -140,6 +140,16 @@ def test_5xx_burst_then_success_is_retried_with_backoff(mastodon_server) -> None
     assert client.stats["retries"] == 3
 
 
+def test_a_single_attempt_is_worded_in_the_singular(mastodon_server) -> None:
+    """Was: ``(gave up after 1 attempts)`` and ``still rate limited after 1 attempts``."""
+    mastodon_server.fail(500, times=1)
+    with pytest.raises(UpstreamUnavailable, match=r": HTTP 500 \(gave up after 1 attempt\)$"):
+        client_for(mastodon_server, max_retries=0).get("/api/v1/instance/peers")
+    mastodon_server.throttle(reset_in=0.05, times=1)
+    with pytest.raises(RateLimited, match=r": still rate limited after 1 attempt$"):
+        client_for(mastodon_server, max_retries=0).get("/api/v1/instance/peers")
+
+
 def test_retries_are_bounded(mastodon_server) -> None:
     mastodon_server.fail(500, times=100)
     with pytest.raises(UpstreamUnavailable, match="gave up after 3 attempts") as info:
@@ -178,7 +188,7 @@ def test_an_absurd_retry_after_is_said_as_more_than_a_year_for_a_5xx_and_a_429_a
         client_for(mastodon_server, max_wait=5).get("/api/v1/instance/peers")
     said = "it asks to retry in more than a year, longer than the 5 s we wait (FEDISCOPE_RATE_LIMIT_MAX_WAIT)"
     assert str(unavailable.value) == f"{mastodon_server.domain}/api/v1/instance/peers: HTTP 503 (gave up after 1 " \
-                                     f"attempts; {said})"
+                                     f"attempt; {said})"
     assert str(limited.value) == f"{mastodon_server.domain}/api/v1/instance/peers: rate limited (HTTP 429); {said}; " \
                                  "run again later"
 

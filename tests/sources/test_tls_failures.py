@@ -181,4 +181,4 @@ def test_a_streams_network_error_is_worded_as_the_rest_clients(tmp_path: Path) -
     assert summary.error.endswith("Connection refused"), summary.error
     with pytest.raises(UpstreamUnavailable) as info:
         MastodonClient(dead, max_retries=0).get("/api/v1/instance")
-    assert f": {summary.error} (gave up after 1 attempts)" in str(info.value)  # the same words
+    assert f": {summary.error} (gave up after 1 attempt)" in str(info.value)  # the same words
