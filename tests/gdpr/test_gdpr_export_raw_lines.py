@@ -9,7 +9,6 @@ another person's status), processed by ``fediscope process``."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -132,7 +131,6 @@ def test_with_privacy_on_only_the_lines_holding_a_needle_are_parsed(lake: Settin
 def test_a_batch_the_search_finds_nothing_in_is_not_split_into_lines(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings(tmp_path, True)
-    shutil.rmtree(tmp_path / "lake", ignore_errors=True)
     assert land_recordings(open_lake(settings.lake), policy_from_settings(settings), kinds=("instance",)) > 0
     split: list[bytes] = []
     lines = erase._lines
