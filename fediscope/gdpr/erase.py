@@ -97,7 +97,7 @@ import re
 import sqlite3
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -388,6 +388,32 @@ class _LineSearch:
                 return index
             index += 1
         return len(self._data)
+
+
+def concern_search(subject: Subject, traces: Traces) -> re.Pattern[bytes] | None:
+    """What a raw line's bytes hold when its record may concern the key, for a pass whose traces do not grow while
+    it runs (the access export): a trace, or the id of a copy of one of its statuses or an ``origin_ref`` of one (a
+    streamed deletion of it, :func:`is_deletion_of`) — the needles of the erasure (:func:`_needles`). None for clear
+    names: every line is parsed, as :func:`_may_hold` has the erasure do (``acct`` of a local account has no
+    domain)."""
+    return trace_search(_needles(traces, traces.values())) if subject.pseudonymised else None
+
+
+def records_found(path: str, text: bytes, search: re.Pattern[bytes] | None) -> Iterator[dict[str, Any]]:
+    """The records of a raw batch (``text``: decompressed) whose lines' bytes hold what ``search``
+    (:func:`concern_search`) finds, in order: a batch it finds nothing in is not split into lines, and a line it
+    finds nothing in is not parsed — nor refused when damaged, as the erasure keeps such a line as read. Every
+    record with ``search`` None, as :func:`~fediscope.lake.batches.decode_jsonl` reads them."""
+    if search is None:
+        yield from decode_jsonl(text, name=path)
+        return
+    if search.search(text) is None:
+        return
+    lines = [line for line in _lines(text) if isinstance(line, _Line)]  # all of them: none is parsed yet
+    found = _LineSearch(lines)
+    for index, line in enumerate(lines):
+        if found.holds(index, [search]):
+            yield line.parse(path)
 
 
 class _Key(NamedTuple):

@@ -24,11 +24,13 @@ from fediscope.config import Settings
 from fediscope.engine.metrics import Metric
 from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
+    concern_search,
     entity_and_instance,
     find_all_traces,
     is_deletion_of,
     is_owned,
     read_batch_text,
+    records_found,
     stored_metrics,
     unlisted_tables,
 )
@@ -46,7 +48,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
-from fediscope.lake.batches import decode_jsonl, raw_batch_files
+from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.lock import lake_lock
 from fediscope.sources.handle_domains import load_handle_domains
@@ -109,11 +111,19 @@ def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[st
 
 
 def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, list[dict[str, Any]]]:
+    """The account's raw records and other people's references to it.
+
+    A record is listed when it is the account's (:func:`~fediscope.gdpr.erase.is_owned`: its key), a deletion of
+    one of its statuses (:func:`~fediscope.gdpr.erase.is_deletion_of`: a copy's id, an ``origin_ref``) or holds a
+    trace (:func:`_relations` then only tells how): with a pseudonymised key, each is in the line's bytes, so only
+    the lines a search of a batch finds one of them in are parsed (:func:`~fediscope.gdpr.erase.records_found`, the
+    erasure's needles); with clear names every line is (a local account's ``acct`` has no domain)."""
     own: list[dict[str, Any]] = []
     references: list[dict[str, Any]] = []
     values = traces.values()
+    search = concern_search(subject, traces)
     for path in raw_batch_files(lake):
-        for record in decode_jsonl(read_batch_text(lake, path), name=path):
+        for record in records_found(path, read_batch_text(lake, path), search):
             entity, instance = entity_and_instance(path, record)
             data = record.get("data")
             if is_owned(entity, data, instance, traces.key) or is_deletion_of(entity, data, instance, traces):
