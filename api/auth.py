@@ -3,7 +3,8 @@
 Keys come from ``FEDISCOPE_API_KEY`` (comma-separated). Rotation: add the new key next to the old one,
 move clients over, then remove the old key; both work in between. A key written ``secret:ro`` is read-only:
 it may call the read methods (GET, HEAD, OPTIONS) and gets 403 on any other method. Every route the API
-serves today is a read route (they fetch from Mastodon and return records; nothing on the server changes),
+serves today is a read route (they fetch from Mastodon and return records; none lands them, though a scraping
+request may write the lake's bookkeeping: quarantine, opt-out notes, handle domains, the key check),
 so ``:ro`` keys can call all of them; the check is made on the HTTP method, so any write route added later
 is refused to read-only keys without anything to remember.
 

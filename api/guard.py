@@ -44,10 +44,18 @@ Resolver = Callable[[str, int], list[str]]
 METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
                             "instance-data.ec2.internal"})
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: IPv6 documentation space (RFC 9637), which Python 3.11's ``is_global`` does not know yet.
+_DOCUMENTATION_V6 = ipaddress.ip_network("3fff::/20")
 
 
 def is_public_address(address: IPAddress) -> bool:
-    """True only for global unicast addresses (what a public Mastodon instance has)."""
+    """True only for global unicast addresses (what a public Mastodon instance has).
+
+    ``is_global`` alone is not enough on Python 3.11: it calls IPv4-compatible (``::7f00:1``) and local-use NAT64
+    (``64:ff9b:1::/48``, RFC 8215, translated into a private IPv4 network) addresses global, as it does the other
+    IETF-reserved IPv6 space, site-local ``fec0::/10`` and the documentation range ``3fff::/20``: all refused here.
+    Global unicast is ``2000::/3`` (none of it reserved), and the well-known NAT64 prefix keeps being judged by the
+    IPv4 address inside it (checked before the reserved ``::/8`` it lies in)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public_address(address.ipv4_mapped)
@@ -55,7 +63,9 @@ def is_public_address(address: IPAddress) -> bool:
             return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         if address.sixtofour is not None and not is_public_address(address.sixtofour):
             return False
-    return address.is_global and not address.is_multicast
+        if address.is_site_local or address in _DOCUMENTATION_V6:
+            return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -89,7 +89,11 @@ def test_allowlisted_loopback_instance_is_refused_without_the_local_opt_in(
 
 REFUSED = ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
            "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00:ec2::254", "::ffff:10.0.0.1",
-           "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:db8::1"]
+           "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:db8::1",
+           # ranges Python 3.11's is_global still calls global: IPv4-compatible (::/96, deprecated), local-use
+           # NAT64 (RFC 8215: 64:ff9b:1::/48, translated into a private IPv4 network), site-local (fec0::/10),
+           # documentation (RFC 9637: 3fff::/20), other IETF-reserved space (5f00::/16, SRv6)
+           "::7f00:1", "::a00:1", "64:ff9b:1::a00:1", "64:ff9b:1::808:808", "fec0::1", "3fff::1", "5f00::1"]
 PUBLIC = ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"]
 
 
