@@ -281,7 +281,11 @@ def _holds_any(table: pa.Table, values: frozenset[str]) -> pa.Array | None:
         return pa.array([False] * table.num_rows, pa.bool_())
     strings = pa.concat_arrays([pc.cast(strings, pa.large_string()) for strings, _ in leaves])
     rows = pa.concat_arrays([rows for _, rows in leaves])
-    held = pc.filter(rows, pc.fill_null(pc.match_substring_regex(strings, _re2_any_of(values)), False))
+    found = None
+    for pattern in _re2_any_of(values):
+        matched = pc.fill_null(pc.match_substring_regex(strings, pattern), False)
+        found = matched if found is None else pc.or_(found, matched)
+    held = pc.filter(rows, found)
     return pc.is_in(pa.arange(0, table.num_rows), value_set=pc.unique(held))
 
 
@@ -294,11 +298,19 @@ def _whole_columns(table: pa.Table) -> Iterator[tuple[int, pa.Array]]:
             offset += len(chunk)
 
 
+#: The most values one RE2 pattern holds: RE2 refuses to compile a pattern past its memory budget ("pattern too large
+#: - compile failed" at about 50,000 status links, an account of some 25,000 statuses), so more are searched by
+#: several patterns.
+RE2_VALUES_PER_PATTERN = 5000
+
+
 @functools.lru_cache(maxsize=8)
-def _re2_any_of(values: frozenset[str]) -> str:
-    """The RE2 pattern found where one of ``values`` is: made once per erasure or export, not once per file (thousands
-    of links, each escaped character by character)."""
-    return "|".join(_re2_literal(value) for value in sorted(values))
+def _re2_any_of(values: frozenset[str]) -> tuple[str, ...]:
+    """The RE2 patterns found where one of ``values`` is, :data:`RE2_VALUES_PER_PATTERN` values each: made once per
+    erasure or export, not once per file (thousands of links, each escaped character by character)."""
+    ordered = sorted(values)
+    return tuple("|".join(_re2_literal(value) for value in ordered[start:start + RE2_VALUES_PER_PATTERN])
+                 for start in range(0, len(ordered), RE2_VALUES_PER_PATTERN))
 
 
 def _re2_literal(text: str) -> str:

@@ -95,6 +95,16 @@ def test_a_trace_is_found_in_strings_nested_in_lists_structs_and_maps() -> None:
     assert curated._holds_any(table, frozenset({"5"})).to_pylist() == [False] * 9  # numbers hold no text
 
 
+def test_the_traces_of_an_account_of_tens_of_thousands_of_statuses_are_all_searched() -> None:
+    """Was: one RE2 pattern of all the account's values, which RE2 refuses past its memory budget ("pattern too
+    large - compile failed", an ArrowInvalid out of the erasure) at about 50,000 status links."""
+    values = frozenset(f"urn:fediscope:{n:032x}/statuses/{10**15 + n}" for n in range(60_000))
+    first, last = sorted(values)[0], sorted(values)[-1]
+    table = pa.table({"uri": pa.array(["none here", f"boost of {last}", first, "urn:fediscope:0/statuses/1"])})
+
+    assert curated._holds_any(table, values).to_pylist() == [False, True, True, False]
+
+
 def test_the_curated_pass_alone_gives_what_looking_at_every_row_gives(processed: Any, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the raw pass before it (raw batches retention dropped), only the rows' own values lead to them."""
