@@ -505,19 +505,21 @@ _MYSQL_NO_SUCH_TABLE = 1146
 def _missing_column(driver: Any) -> bool:
     """Whether the database driver's error says a table lacks a column the statement names: SQLite's "no such
     column", MySQL's error 1054 (a metric stored by another fediscope version, not a store that cannot be read)."""
-    if isinstance(driver, sqlite3.OperationalError):
-        return str(driver).startswith("no such column")
-    args = getattr(driver, "args", None)
-    return isinstance(args, tuple) and args[:1] == (_MYSQL_UNKNOWN_COLUMN,)
+    return _driver_says(driver, "no such column", _MYSQL_UNKNOWN_COLUMN)
 
 
 def _missing_table(driver: Any) -> bool:
     """Whether the database driver's error says a table the statement names does not exist: SQLite's "no such
     table", MySQL's error 1146 (not 1142, a table the user may not read)."""
+    return _driver_says(driver, "no such table", _MYSQL_NO_SUCH_TABLE)
+
+
+def _driver_says(driver: Any, sqlite_prefix: str, mysql_code: int) -> bool:
+    """Whether a driver's error is SQLite's starting with ``sqlite_prefix`` or MySQL's numbered ``mysql_code``."""
     if isinstance(driver, sqlite3.OperationalError):
-        return str(driver).startswith("no such table")
+        return str(driver).startswith(sqlite_prefix)
     args = getattr(driver, "args", None)
-    return isinstance(args, tuple) and args[:1] == (_MYSQL_NO_SUCH_TABLE,)
+    return isinstance(args, tuple) and args[:1] == (mysql_code,)
 
 
 class AlterColumn(ExecutableDDLElement):
