@@ -10,6 +10,9 @@ from fediscope.cli.common import emit_json, json_option, settings_from_context
 from fediscope.config import SETTINGS, URL_NAMES, token_label
 from fediscope.redact import redact_url
 
+#: What ``config show`` prints for a setting that is unset (None) or empty (no API keys, no instances, no tokens).
+UNSET = "-"
+
 
 @click.group()
 def config() -> None:
@@ -40,11 +43,21 @@ def show(as_json: bool) -> None:
         return
     width = max(36, *(len(s.env) + 1 for s in SETTINGS))
     for s in SETTINGS:
-        click.echo(f"{s.env:{width}} {rows[s.name]!s}")
+        click.echo(f"{s.env:{width}} {_shown(rows[s.name])}")
     labels = [token_label(k, settings, os.environ) for k in sorted(settings.tokens)]
-    click.echo(f"{'tokens':{width}} {', '.join(labels) or '-'}")
+    click.echo(f"{'tokens':{width}} {', '.join(labels) or UNSET}")
     for source in rows["sources"]:
         click.echo(f"{'source':{width}} {source['instance']} {' '.join(source['timelines'])}")
+
+
+def _shown(value: object) -> str:
+    """A setting's value as ``config show`` prints it: ``-`` when unset or empty (not Python's ``None`` or
+    ``()``), a list comma-separated as its variable takes it, anything else as ``str`` gives it."""
+    if value is None or value in ((), ""):
+        return UNSET
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 @config.command("check")

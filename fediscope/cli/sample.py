@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,12 @@ import click
 
 from fediscope.cli.common import FiniteFloatRange, configure_logging
 from fediscope.sample import MAX_GROW_PER_MINUTE
+from fediscope.timestamps import DAY_RE
+
+#: ``--end`` as its help spells it: ``YYYY-MM-DD``, optionally ``THH:MM`` and a UTC offset (``Z``, ``+05:30``).
+#: ``datetime.fromisoformat`` alone also takes ``20261101``, week dates (``2026-W44-1``), ``2026-11-01 12`` and
+#: seconds, none of which the help or the error describes.
+END_RE = re.compile(DAY_RE.pattern + r"(?:T[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})?)?")
 
 
 def _loopback(host: str) -> bool:
@@ -23,17 +30,21 @@ def _loopback(host: str) -> bool:
 
 
 def _parse_end(text: str | None) -> datetime | None:
-    """``now`` → the current hour (UTC); ``YYYY-MM-DD[THH:MM]`` → that moment in UTC; None → the default.
+    """``now`` → the current hour (UTC); ``YYYY-MM-DD[THH:MM]`` (see :data:`END_RE`) → that moment in UTC; None →
+    the default.
 
     An end later than tomorrow (UTC) is refused: the corpus' statuses would be dated in the future, their snowflake
     ids ahead of any real instance's (past 64 bits from the year 6429), and the statuses ``--grow`` adds now would get
     ids above them, out of step with their ``created_at``."""
     if text is None:
         return None
-    if text.strip().lower() == "now":
+    spelled = text.strip()
+    if spelled.lower() == "now":
         return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        if not END_RE.fullmatch(spelled):
+            raise ValueError(spelled)
+        moment = datetime.fromisoformat(spelled)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not 'now' or a date such as 2026-11-01 or 2026-11-01T12:00",
                                  param_hint="--end") from None
@@ -61,8 +72,9 @@ def _parse_end(text: str | None) -> datetime | None:
 @click.option("--accounts", "n_accounts", type=click.IntRange(min=1), default=None,
               help="How many accounts to generate (default: about one per six statuses).")
 @click.option("--end", default=None, metavar="now|YYYY-MM-DD[THH:MM]",
-              help="End of the corpus' 14-day window (UTC), at the latest tomorrow. Default: a fixed date, so a seed "
-                   "always serves the same corpus; 'now' makes it end at the current hour.")
+              help="End of the corpus' 14-day window (UTC; a time may carry an offset, Z or +01:00), at the latest "
+                   "tomorrow. Default: a fixed date, so a seed always serves the same corpus; 'now' makes it end at "
+                   "the current hour.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. Keep a loopback address: the sample instance is for local use.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,

@@ -210,14 +210,6 @@ def is_deletion_of(entity: str, data: Any, instance: str, traces: Traces) -> boo
                                  data.get("origin_ref") or status_copy(instance, data.get("id")))
 
 
-def _may_name_deletion(path: str, raw: bytes, traces: Traces) -> bool:
-    """Fast path of a raw deletion batch: can it hold a deletion of one of the account's statuses?"""
-    if parse_partition(path).get("entity") != STATUS_DELETIONS.name or not traces.with_deletions:
-        return False
-    needles = traces.origin_refs | {copy.rsplit("/", 1)[1] for copy in traces.status_copies}
-    return may_hold_trace(raw, needles)
-
-
 def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
     """Cut the references of a kept record to the account (see the module docstring, step 4)."""
     if not isinstance(data, dict):
@@ -432,6 +424,20 @@ def _key(subject: Subject, traces: Traces) -> _Key:
     return _Key(subject, traces, values, _Needles(traces, values) if subject.pseudonymised else None)
 
 
+def _may_change(path: str, raw: bytes, key: _Key) -> bool:
+    """Fast path of one key over a raw batch (``raw``: decompressed): can its bytes hold what the key's step changes?
+    A trace (:func:`_may_hold`); in a batch of streamed deletions, also a deletion of one of the account's statuses
+    (:func:`is_deletion_of`): the id of a copy of one, or an ``origin_ref``. Those are searched with the key's
+    needles (:class:`_Needles`: the traces too), compiled once per erasure and as the copies grow, not made anew
+    for each deletion batch (a set of every copy's id and ``origin_ref``, built, hashed and compared with the
+    cached one's, per batch). The needles hold each part of a copy after a ``/`` (:func:`~fediscope.gdpr.subject.
+    copy_ids`), not only its id; each such part ends with the id, so they find the same batches."""
+    if (key.needles is not None and key.traces.with_deletions
+            and parse_partition(path).get("entity") == STATUS_DELETIONS.name):
+        return any(pattern.search(raw) is not None for pattern in key.needles.patterns())
+    return _may_hold(raw, key.subject, key.values)
+
+
 def _erase_records(path: str, records: list[_Entry], before: list[str | None], traces: Traces,
                    values: Set[str], needles: _Needles | None = None) -> tuple[list[_Entry], list[str | None],
                                                                            Counter[str]]:
@@ -506,8 +512,7 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
     ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
-    active = [key for key in keys
-              if _may_hold(text, key.subject, key.values) or _may_name_deletion(path, text, key.traces)]
+    active = [key for key in keys if _may_change(path, text, key)]
     leftovers = old_replies is not None and old_replies.may_hold(text)
     # each record as its line: parsed only where a step's bytes prefilter finds something (_erase_records)
     records = _lines(text) if active or leftovers else []

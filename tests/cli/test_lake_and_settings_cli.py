@@ -250,6 +250,30 @@ def test_a_number_option_refuses_nan_and_inf(cli_env, capsys, args) -> None:
     assert f"Invalid value for '{args[-2]}': '{args[-1]}' is not a finite number." in err, err
 
 
+def test_config_show_prints_an_unset_or_empty_setting_as_a_dash_and_a_list_comma_separated(cli_env, capsys,
+                                                                                            monkeypatch) -> None:
+    """Was: ``None`` for an unset setting, ``()`` for an empty list and ``('a.example', 'b.example')`` for a set one
+    (Python's spellings), while the tokens line said ``-``. --json keeps null and lists."""
+    import json
+
+    monkeypatch.setenv("FEDISCOPE_INSTANCES", "a.example, b.example")
+    code, out, err = run(capsys, "config", "show")
+    assert code == 0, err
+    shown = dict(line.split(None, 1) for line in out.splitlines())
+    for name in ("FEDISCOPE_SPARK_LAKE_URI", "FEDISCOPE_API_KEY", "FEDISCOPE_BACKFILL_SINCE",
+                 "FEDISCOPE_BATCH_RUN_TIMEOUT_MINUTES", "tokens"):
+        assert shown[name] == "-", (name, out)
+    assert shown["FEDISCOPE_INSTANCES"] == "a.example,b.example", out
+    assert shown["FEDISCOPE_PSEUDONYM_KEY"] == "***" and shown["FEDISCOPE_BACKFILL_PAGES"] == "10", out
+    assert not re.search(r" (None|\(.*\))$", out, re.M), out
+
+    monkeypatch.delenv("FEDISCOPE_INSTANCES")
+    code, out, err = run(capsys, "config", "show", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["instances"] == [] and document["tokens"] == {}, out
+    assert document["spark_lake_uri"] is None and document["api_key"] is None and document["backfill_pages"] == 10
+
+
 def test_config_show_check_and_doctor_name_a_token_as_the_user_set_it(cli_env, capsys, monkeypatch) -> None:
     """Was: ``config check`` and ``config show`` named a [tokens] entry by the key it is filed under
     (``127_0_0_1_18765``), which is in no file and no variable, while ``doctor`` named the instance."""

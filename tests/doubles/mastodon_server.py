@@ -417,14 +417,20 @@ class MastodonDouble:
     def domain(self) -> str:
         return self.url.split("://", 1)[1]
 
-    def start(self) -> MastodonDouble:
+    def handler(self) -> type[_Handler]:
+        """The request handler class of the double's server. A subclass answering some requests its own way returns
+        its own subclass of :class:`_Handler` (with ``server_double`` set to it): :meth:`start` and :meth:`stop`
+        serve it as they serve this one."""
         double = self
 
         class Handler(_Handler):
             server_double = double
 
+        return Handler
+
+    def start(self) -> MastodonDouble:
         self._stopped.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="mastodon-double",
                                         daemon=True)

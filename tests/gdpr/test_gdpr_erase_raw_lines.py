@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from fediscope.gdpr.erase import (
 from fediscope.gdpr.old_replies import OldReplies
 from fediscope.gdpr.subject import ERASED, Traces, subject_from_settings, trace_search
 from fediscope.lake.backend import open_lake
-from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files, read_batch
 from fediscope.lake.layout import batch_path, envelope
 from fediscope.privacy import policy_from_settings
 
@@ -145,3 +145,37 @@ def test_a_reply_to_an_erased_account_is_looked_at_without_a_reply_id(env: Any) 
         assert [type(each).__name__ for each in lines] == ["_Line"] * 3 + ["dict"] + ["_Line"] * 3
         assert lines[3]["data"]["in_reply_to_account_id"] is None
         assert lines[3]["data"]["in_reply_to_id"] == replied
+
+
+def test_the_deletion_batches_are_searched_with_needles_made_once_per_erasure(landed: Any,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: each raw batch of streamed deletions made a set of the id of every copy of the account's statuses and
+    of every ``origin_ref`` anew, which the pattern cache then hashed and compared with the one it held, element by
+    element: each deletion batch cost as much as the account has statuses. Now the key's needles
+    (:class:`~fediscope.gdpr.erase._Needles`) search them, made once: no set searched is made again."""
+    from streamed_deletions import land_deletion
+
+    from fediscope.gdpr import subject as subject_module
+
+    subject = subject_from_settings(landed.settings, SUBJECT)
+    mine = sorted(find_traces(landed.lake, subject).status_copies)[:3]
+    received = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    for copy in [*mine, f"{LOCAL}/1"]:  # the last: of no status of the account
+        instance, _, status_id = copy.rpartition("/")
+        land_deletion(landed.lake, status_id, instance, received, landed.policy)
+    traces = find_traces(landed.lake, subject)
+    searched: list[frozenset[str]] = []  # held: no set's id is reused by another
+    original = subject_module._any_of_bytes
+
+    def spy(needles: frozenset[str]) -> Any:
+        searched.append(needles)
+        return original(needles)
+
+    monkeypatch.setattr(subject_module, "_any_of_bytes", spy)
+    erase.erase_raw(landed.lake, [(subject, traces)])
+
+    left = [record["data"]["id"] for path in raw_batch_files(landed.lake, "status_deletions")
+            for record in read_batch(landed.lake, path)]
+    assert left == ["1"], left  # the account's deletions went, each batch searched
+    made = {id(needles): needles for needles in searched}
+    assert len(made) == len(set(made.values())), [len(needles) for needles in made.values()]

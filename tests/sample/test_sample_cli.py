@@ -67,6 +67,17 @@ def test_bad_end_is_refused() -> None:
     assert result.exit_code == 2 and "--end" in result.output
 
 
+@pytest.mark.parametrize("end", ["20250101", "2025-W01-3", "2025-01-01 12:00", "2025-01-01T12", "2025-01-01t12:00",
+                                 "2025-01-01T12:00:00", "2025-01-01T12:00+0530"])
+def test_an_end_not_written_as_its_help_says_is_refused(end: str) -> None:
+    """--end takes ``YYYY-MM-DD[THH:MM]`` (and an offset), as ``process --since`` takes only ``YYYY-MM-DD``. Was:
+    ``datetime.fromisoformat`` read all of these (basic and week dates, a space, an hour alone, seconds) and served,
+    although the error for a bad --end names only the two spellings."""
+    line = run_refused("--end", end)
+    assert line == (f"Error: Invalid value for --end: {end!r} is not 'now' or a date such as 2026-11-01 or "
+                    "2026-11-01T12:00"), line
+
+
 def test_an_end_too_early_for_the_corpus_window_is_a_usage_error() -> None:
     """Was: --end 0001-01-05 generated until the window's start overflowed: a traceback (OverflowError)."""
     result = CliRunner().invoke(cli, ["sample-instance", "--end", "0001-01-05", "--port", "0"])

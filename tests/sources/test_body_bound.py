@@ -9,9 +9,7 @@ The answers are the recorded double's (tests/doubles/mastodon_server.py), padded
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -31,7 +29,7 @@ class PaddingDouble(MastodonDouble):
     announce = True
     padded = 0  # answers sent padded
 
-    def start(self) -> PaddingDouble:
+    def handler(self) -> type[_Handler]:
         double = self
 
         class Handler(_Handler):
@@ -61,11 +59,7 @@ class PaddingDouble(MastodonDouble):
                 except OSError:
                     pass  # the client stopped reading
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
+        return Handler
 
 
 @pytest.fixture

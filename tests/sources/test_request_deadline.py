@@ -8,10 +8,8 @@ The answers are the recorded double's (tests/doubles/mastodon_server.py), only s
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -43,7 +41,7 @@ class DribblingDouble(MastodonDouble):
             self.timeline_answers += 1
             return self.dribble_after < self.timeline_answers <= self.dribble_after + self.dribbles
 
-    def start(self) -> DribblingDouble:
+    def handler(self) -> type[_Handler]:
         double = self
 
         class Handler(_Handler):
@@ -72,11 +70,7 @@ class DribblingDouble(MastodonDouble):
                 except OSError:
                     pass  # the client cut the connection
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
+        return Handler
 
 
 @pytest.fixture
