@@ -329,7 +329,7 @@ class Report:
     def text(self) -> str:
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
-                f"{count(total, 'row', thousands=True)}")
+                f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {reason}")
@@ -341,7 +341,8 @@ class Report:
         return "\n\n".join(blocks) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"store": self.store_url, "metrics": self.run.stored, "missing": self.run.missing,
+        return {"store": self.store_url, "period": self.run.period.to_dict(), "metrics": self.run.stored,
+                "missing": self.run.missing,
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
                 "other_metrics": {o.name: o.to_dict() for o in self.others}}
