@@ -1,4 +1,5 @@
-"""``fediscope report`` says which days its numbers cover (text head, JSON ``period``, each chart's footnote).
+"""``fediscope report`` says which days its numbers cover (text head, JSON ``period``, each chart's footnote), and
+marks the first day of what ``fediscope process --since`` curated as the lake's records say it is.
 
 One lake, collected from the sample instance by the CLI on two fetch days: three days ago at 13:00 (the first walk,
 to the timeline's beginning; the instance's statuses end at noon), then today, after statuses were posted that
@@ -19,6 +20,9 @@ import pytest
 from cli_run import clean_env, exit_code, run
 
 from fediscope.cli import main
+from fediscope.engine.base import starts_in_curated
+from fediscope.lake.state import CollectionStart
+from fediscope.report import FIRST_DAY_NOTE
 from fediscope.sample.instance import SampleInstance
 from fediscope.sample.server import SampleServer
 
@@ -113,3 +117,42 @@ def test_the_report_says_the_days_it_covers_in_text_json_and_every_chart(lake, t
     assert len(figures) == len(list((tmp_path / "charts").glob("*.png"))) == 6
     for figure in figures:
         assert f"Period: {said}" in [text.get_text() for text in figure.texts]
+
+
+def test_a_since_window_that_leaves_out_the_first_walk_marks_its_first_day_partial(lake, capsys):
+    """Was: ``fediscope process --since`` today, over a lake whose first walk (to the timeline's beginning) was
+    fetched days before, curated the later fetch alone, whose statuses begin in the afternoon of the first fetch's
+    day: that day lacked its morning, yet it was called whole (the lake's record says the collection began on an
+    earlier day, whole). Now it is marked "(partial)"; once a run without --since curates the first walk, the
+    series begins on the timeline's first day, whole, as the record says."""
+    today = datetime.now(UTC).date().isoformat()
+    _process(capsys, "--since", today)
+    report = _json_report(capsys)
+    hashtags = _hashtags_per_day(report)
+    assert [row["day"] for row in hashtags["rows"]] == [FIRST_DAY, NEXT_DAY]
+    assert hashtags["summary"]["first_day_partial"] is True and hashtags["summary"]["partial_days"] == [FIRST_DAY]
+    assert report["period"]["first_day"] == FIRST_DAY and report["period"]["first_day_partial"] is True
+    code, text, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    assert f"Period: toots posted {FIRST_DAY} (partial) to {NEXT_DAY} " in text
+    assert any(line.startswith(f"{FIRST_DAY} (partial) ") for line in text.splitlines())
+    assert FIRST_DAY_NOTE in text
+
+    _process(capsys)  # curates the first fetch too
+    hashtags = _hashtags_per_day(_json_report(capsys))
+    assert hashtags["rows"][0]["day"] < FIRST_DAY
+    assert hashtags["summary"]["first_day_partial"] is False and hashtags["summary"]["partial_days"] == []
+
+
+@pytest.mark.parametrize(("fetched", "cut"), [("2024-01-09", True), ("2024-01-08", False)])
+def test_files_left_out_cut_the_first_curated_day_only_when_they_can_hold_its_statuses(fetched, cut):
+    """A status dated more than an hour after its fetch is never curated, so raw files fetched two days or more
+    before the first curated posted day hold none of that day's statuses: the records stand."""
+    records = [CollectionStart("a.example", "end", datetime(2024, 1, 1).date()), CollectionStart("a.example",
+                                                                                                 "unknown", None)]
+    first = {"a.example": datetime(2024, 1, 10).date()}
+    starts = starts_in_curated(records, {"a.example": datetime.fromisoformat(fetched).date()}, first)
+    if cut:
+        assert starts == [CollectionStart("a.example", "cut", first["a.example"]), records[1]]
+    else:
+        assert starts == records
