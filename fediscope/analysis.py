@@ -458,6 +458,60 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
 
+@dataclass(frozen=True)
+class Period:
+    """The UTC days the report's numbers cover, as the store holds them: the first and last day of hashtags per day
+    (the posted days of the toots with hashtags: no metric keeps the posted day of every toot), each with its mark
+    (:func:`partial_marks`: "(partial)", "(partial?)" or none), and the day of the latest fetch of a status. All None
+    when the store holds no hashtag use (or hashtags per day was not computed)."""
+
+    first_day: str | None = None
+    last_day: str | None = None
+    first_mark: str | None = None
+    last_mark: str | None = None
+    latest_fetch_day: str | None = None
+    days: int = 0
+
+    @property
+    def known(self) -> bool:
+        return self.first_day is not None
+
+    def describe(self) -> str:
+        """One line for the text report's head and the charts' footnote."""
+        if not self.known:
+            return ("not known: the store holds no toot with a hashtag (the report reads the posted days from "
+                    "hashtags per day)")
+        first, last = (" ".join(filter(None, pair)) for pair in ((self.first_day, self.first_mark),
+                                                                 (self.last_day, self.last_mark)))
+        fetched = f"; latest fetch on {self.latest_fetch_day}" if self.latest_fetch_day else ""
+        return f"toots posted {first} to {last} (UTC days with hashtag use){fetched}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``--format json``'s ``period``: the days, whether each is partial (the first: true, false or null when
+        the store does not say, as ``first_day_partial``), the latest fetch's day, and the metric they are read
+        from."""
+        return {"first_day": self.first_day, "last_day": self.last_day,
+                "first_day_partial": _mark_state(self.first_mark) if self.known else None,
+                "last_day_partial": _mark_state(self.last_mark) if self.known else None,
+                "latest_fetch_day": self.latest_fetch_day, "days": self.days, "metric": "hashtags_daily"}
+
+
+def _mark_state(mark: str | None) -> bool | None:
+    """A day's :func:`partial_marks` mark as JSON: "(partial)" true, "(partial?)" null (not known), none false."""
+    return {None: False, "(partial)": True}.get(mark)
+
+
+def covered_period(result: AnalysisResult | None) -> Period:
+    """The :class:`Period` of hashtags per day's ``result`` (None: not computed): its first and last day with their
+    marks, the latest fetch's day it read."""
+    if result is None or not result.rows:
+        return Period()
+    marks = partial_marks(result)
+    first, last = result.rows[0]["day"], result.rows[-1]["day"]
+    return Period(first_day=first, last_day=last, first_mark=marks.get(first), last_mark=marks.get(last),
+                  latest_fetch_day=result.summary.get("latest_fetch_day"), days=len(result.rows))
+
+
 def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
     """The tags of one day, most used first (a prefix read: the day is the metric's prefix column)."""
     rows = store.scan_prefix(metric("hashtags_daily"), day)
@@ -671,6 +725,11 @@ class AnalysisRun:
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
+
+    @property
+    def period(self) -> Period:
+        """The days the numbers cover (:func:`covered_period`)."""
+        return covered_period(self.get("hashtags_per_day"))
 
 
 #: the metrics an analysis reads; every other stored metric (a user's own) is shown as its rows: :func:`other_metrics`

@@ -100,7 +100,15 @@ def _empty(ax: Any, message: str) -> None:
     ax.set_yticks([])
 
 
-def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
+def _save(figure: Any, path: Path, footnote: str) -> None:
+    """Write ``figure`` to ``path``, with ``footnote`` (the period the numbers cover) small under it: a chart is
+    often read apart from the report that drew it."""
+    if footnote:
+        figure.supxlabel(footnote, fontsize=7, color="grey")
+    figure.savefig(path)
+
+
+def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     rows = list(reversed(result.rows))  # largest at the top
     keys = [_without_instance(r["account_key"], r.get("instance")) for r in rows]
@@ -118,10 +126,10 @@ def top_accounts_chart(result: AnalysisResult, path: Path) -> None:
     else:
         _empty(ax, "no accounts")
     ax.set_title(f"Top {len(rows)} accounts by followers" if rows else "Top accounts by followers")
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
-def engagement_chart(result: AnalysisResult, path: Path) -> None:
+def engagement_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     labels = [r["interactions_per_toot"] for r in result.rows]
     values = [r["accounts"] or 0 for r in result.rows]
@@ -142,7 +150,7 @@ def engagement_chart(result: AnalysisResult, path: Path) -> None:
                 if median is not None else "")
     ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
                  + (f"\n{subtitle}" if subtitle else ""))
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
 def _month_ticks(ax: Any, months: list[str]) -> None:
@@ -159,7 +167,7 @@ def _month_ticks(ax: Any, months: list[str]) -> None:
     ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
 
 
-def signups_chart(result: AnalysisResult, path: Path) -> None:
+def signups_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     months = [r["month"] for r in result.rows]
     if months:
@@ -176,7 +184,7 @@ def signups_chart(result: AnalysisResult, path: Path) -> None:
     else:
         _empty(ax, "no sign-ups")
     ax.set_title(result.title)
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
 def _mark_source_starts(ax: Any, days: list[str], began: list[str], ticks: list[int], step: int) -> list[int]:
@@ -190,7 +198,7 @@ def _mark_source_starts(ax: Any, days: list[str], began: list[str], ticks: list[
     return sorted({*kept, *where})
 
 
-def hashtags_chart(result: AnalysisResult, path: Path) -> None:
+def hashtags_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     per_day: dict[str, dict[str, int]] = result.summary.get("per_day", {})
     days = [r["day"] for r in result.rows]
@@ -230,10 +238,10 @@ def hashtags_chart(result: AnalysisResult, path: Path) -> None:
     leaders = len(result.summary.get("top_tags", []))
     shown = {0: "", 1: ": the most used tag"}.get(leaders, f": the {leaders} most used tags")
     ax.set_title(f"Hashtags per day{shown}")
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
-def languages_chart(result: AnalysisResult, path: Path) -> None:
+def languages_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     rows = list(reversed(result.rows))
     if rows:
@@ -250,10 +258,10 @@ def languages_chart(result: AnalysisResult, path: Path) -> None:
     else:
         _empty(ax, "no toots")
     ax.set_title(f"Languages of {result.summary.get('toots', 0):,} toots")
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
-def activity_chart(result: AnalysisResult, path: Path) -> None:
+def activity_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
     grid = [[0] * 24 for _ in range(7)]
     for cell, toots in result.summary.get("grid", {}).items():
@@ -262,7 +270,7 @@ def activity_chart(result: AnalysisResult, path: Path) -> None:
     if not any(map(any, grid)):  # no toots: one flat colour, a colour bar from -0.1 to 0.1 toots
         _empty(ax, "no toots")
         ax.set_title("When toots are posted (weekday × hour, UTC)")
-        figure.savefig(path)
+        _save(figure, path, footnote)
         return
     # counts start at 0: scaled from the smallest cell, the quietest hour was white however many toots it had
     image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0)
@@ -271,11 +279,11 @@ def activity_chart(result: AnalysisResult, path: Path) -> None:
     ax.set_xlabel("hour of day (UTC)")
     figure.colorbar(image, ax=ax, label="toots")
     ax.set_title("When toots are posted (weekday × hour, UTC)")
-    figure.savefig(path)
+    _save(figure, path, footnote)
 
 
 #: analysis name → (file name, drawing function)
-CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path], None]]] = {
+CHARTS: dict[str, tuple[str, Callable[[AnalysisResult, Path, str], None]]] = {
     "top_accounts": ("top_accounts.png", top_accounts_chart),
     "engagement_distribution": ("engagement_distribution.png", engagement_chart),
     "signups_over_time": ("signups_over_time.png", signups_chart),
@@ -303,6 +311,7 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
     character)."""
     written = []
     missing: dict[str, None] = {}
+    footnote = f"Period: {run.period.describe()}"
     try:
         from matplotlib import rc_context
 
@@ -320,7 +329,7 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
                     continue
                 tmp = path.with_suffix(".tmp.png")
                 try:
-                    draw(result, tmp)
+                    draw(result, tmp, footnote)
                 except (KeyError, TypeError, ValueError) as exc:  # rows of a metric whose columns changed
                     tmp.unlink(missing_ok=True)
                     run.failed[f"{name} chart"] = f"cannot draw {file_name}: {type(exc).__name__}: {exc}"

@@ -76,8 +76,8 @@ PARTIAL_NOTE = ("(partial): the day of the latest fetch; the collection stopped 
                 "of the day's, not a decline")
 #: under a daily series whose first day is shown and partial (``summary["first_day_partial"]`` True)
 FIRST_DAY_NOTE = ("(partial), first day: the collection began during it (its walk back in time was cut by "
-                  "FEDISCOPE_BACKFILL_PAGES, or it started from its first run), so its numbers are a part of the "
-                  "day's, not a rise")
+                  "FEDISCOPE_BACKFILL_PAGES, or it started from its first run, or `fediscope process --since` left "
+                  "out what was fetched before), so its numbers are a part of the day's, not a rise")
 #: under a daily series whose first day is shown and the lake does not say whether it is whole (None)
 FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it, and the store does not say whether "
                           "its walk back in time reached the timeline's beginning or FEDISCOPE_BACKFILL_SINCE (its "
@@ -87,8 +87,9 @@ FIRST_DAY_UNKNOWN_NOTE = ("(partial?), first day: the collection began during it
 #: under a daily series with later days shown on which a source's collection began in part
 #: (``summary["source_start_days"]``): {days} the days, {it} "it" or "each"
 SOURCE_START_NOTE = ("(partial), {days}: a source's collection began during {it} (a source added later, its walk "
-                     "back in time cut by FEDISCOPE_BACKFILL_PAGES, or started from its first run), so the rise "
-                     "from the day before is that source's statuses beginning, not growth")
+                     "back in time cut by FEDISCOPE_BACKFILL_PAGES, or started from its first run; or `fediscope "
+                     "process --since` left out what it fetched before), so the rise from the day before is that "
+                     "source's statuses beginning, not growth")
 #: under trending hashtags when the collection of a source added later began in part within its 14 days
 #: (``window_partial_days``): {days} each day with the window it falls in
 WINDOW_START_NOTE = ("(partial): on {days} a source's collection began in part (a source added later, cut by "
@@ -329,7 +330,7 @@ class Report:
     def text(self) -> str:
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
-                f"{count(total, 'row', thousands=True)}")
+                f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {reason}")
@@ -341,7 +342,8 @@ class Report:
         return "\n\n".join(blocks) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"store": self.store_url, "metrics": self.run.stored, "missing": self.run.missing,
+        return {"store": self.store_url, "period": self.run.period.to_dict(), "metrics": self.run.stored,
+                "missing": self.run.missing,
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
                 "other_metrics": {o.name: o.to_dict() for o in self.others}}

@@ -34,6 +34,9 @@ def _help() -> str:
     from each) and prints each analysis whose metric the store holds: {", ".join(analyses)}. Charts, into
     --out: {", ".join(charts)}.
 
+    The report's head (JSON: "period"; each chart: its footnote) says which days the numbers cover: the first
+    and last UTC day with hashtag use, "(partial)" when collected in part, and the day of the latest fetch.
+
     Every other stored metric (your own: a SQL file of FEDISCOPE_METRICS_DIR or spark_jobs/sql/, or one whose
     file is gone) follows them as a table of its first --top rows, in the store's order (its rank column, else
     its key), without a chart; --format json gives all its rows, under "other_metrics".

@@ -112,6 +112,7 @@ class Engine(ABC):
             summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
                                    allow_missing=allow_missing, today=today)
         self._curated_views = False
+        self._starts = None  # what the run curated decides where the curated statuses begin
         return summary
 
     @contextmanager
@@ -174,18 +175,40 @@ class Engine(ABC):
         return rows_table(self.query(sql))
 
     def collection_starts(self) -> list[CollectionStart]:
-        """The lake's records of where each source's collection begins, read once per engine: the metrics'
-        ``collection_starts`` table and ``fediscope process``'s check of whether a metric reading it is current
-        see the same records."""
+        """Where each source's collection begins in the curated tables, read once per curation: the lake's records
+        (:func:`~fediscope.lake.state.collection_starts`), but for an instance whose earlier raw status files
+        ``fediscope process --since`` left uncurated, a ``cut`` start on the first day of its curated statuses
+        (:func:`starts_in_curated`). The metrics' ``collection_starts`` table and ``fediscope process``'s check of
+        whether a metric reading it is current see the same starts."""
         if self._starts is None:
-            self._starts = collection_starts(self.lake)
+            from fediscope.engine.manifest import left_out_before_curated, load_manifest
+
+            starts = collection_starts(self.lake)
+            left_out = left_out_before_curated(self.lake, load_manifest(self.lake))
+            self._starts = starts_in_curated(starts, left_out, self._first_posted_days()) if left_out else starts
         return self._starts
+
+    def _first_posted_days(self) -> dict[str, dt.date]:
+        """The first posted day (``dt``) of the curated statuses fetched from each instance."""
+        if not self._curated_views:
+            self._register_curated_tables(empty=False)
+        rows = self.query("SELECT fetched_from, min(dt) AS first_day FROM statuses GROUP BY fetched_from")
+        return {str(row["fetched_from"]).lower(): row["first_day"] for row in rows
+                if row["fetched_from"] is not None and isinstance(row["first_day"], dt.date)}
 
     def register_curated_views(self, empty: bool = False) -> None:
         """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``,
         ``tag_trends``, ``instance_peers``, ``status_deletions``, and the table ``collection_starts``
         (:data:`COLLECTION_STARTS`): of the lake's curated tables and records, or with ``empty`` of none (each
         table's columns and types, no rows, the lake not read: :meth:`check_metric`)."""
+        self._register_curated_tables(empty)
+        starts = [] if empty else self.collection_starts()
+        self.register_rows(COLLECTION_STARTS.name, COLLECTION_STARTS,
+                           [(s.instance, s.ended, s.oldest_day) for s in starts])
+        self._curated_views = True
+
+    def _register_curated_tables(self, empty: bool) -> None:
+        """The views of :meth:`register_curated_views` but ``collection_starts``."""
         for table in CURATED.values():
             view = table.name if table.name != "statuses" else "curated_statuses"
             directory = None if empty else self.workspace.table_dir(table.name)
@@ -194,10 +217,6 @@ class Engine(ABC):
             else:
                 self.register_empty(view, table)
         self.execute("CREATE OR REPLACE TEMP VIEW statuses AS SELECT * FROM curated_statuses WHERE NOT deleted")
-        starts = [] if empty else self.collection_starts()
-        self.register_rows(COLLECTION_STARTS.name, COLLECTION_STARTS,
-                           [(s.instance, s.ended, s.oldest_day) for s in starts])
-        self._curated_views = True
 
     @property
     def workspace(self) -> Workspace:
@@ -254,6 +273,22 @@ class Engine(ABC):
     @abstractmethod
     def write_table(self, name: str, table: Table, out_dir: Path, order_by: Sequence[str]) -> None:
         """Write the materialised ``name`` as Parquet under ``out_dir`` (``col=value/`` dirs when partitioned)."""
+
+
+def starts_in_curated(starts: list[CollectionStart], left_out: dict[str, dt.date],
+                      first_days: dict[str, dt.date]) -> list[CollectionStart]:
+    """``starts`` (the lake's records) as the curated tables have them, when raw status files fetched before the
+    first curated one of an instance were left uncurated (``left_out``: the latest such fetch day per instance,
+    :func:`~fediscope.engine.manifest.left_out_before_curated`): that instance's curated statuses begin on their first
+    posted day (``first_days``) where a later fetch's walk began, so that day is collected in part (a ``cut`` start),
+    and its records of days up to it (where its collection began, not curated) no longer speak for the curated
+    tables. Unchanged for an instance whose left-out files were all fetched more than a day before that day: they
+    cannot hold its statuses (curation skips a status dated more than an hour after its fetch)."""
+    cut = {instance: first_days[instance] for instance, fetched in left_out.items()
+           if instance in first_days and fetched >= first_days[instance] - dt.timedelta(days=1)}
+    kept = [s for s in starts if s.instance not in cut or s.oldest_day is None or s.oldest_day > cut[s.instance]]
+    return sorted([*kept, *(CollectionStart(instance, "cut", day) for instance, day in cut.items())],
+                  key=lambda s: (s.instance, s.ended, s.oldest_day or dt.date.min))
 
 
 def open_engine(settings: Settings, name: str | None = None, **options: Any) -> Engine:

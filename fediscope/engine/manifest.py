@@ -119,3 +119,29 @@ def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = No
         files[entity].append(entry.path)
         sizes[entry.path] = entry.size
     return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside, present=present)
+
+
+def left_out_before_curated(lake: LakeBackend, manifest: Manifest) -> dict[str, date]:
+    """Per instance, the latest fetch day of its raw status files no curation took in that were fetched before every
+    one of its curated ones: what ``fediscope process --since`` left out of the curated tables (the raw files of a
+    collection's first walk among them, most often). The curated statuses of such an instance begin where a later
+    fetch's walk began, not where the lake's records say its collection began. An instance with no curated status
+    file is not listed (it adds no status); files retention deleted are gone from the lake, not left out."""
+    curated: dict[str, date] = {}
+    uncurated: dict[str, list[date]] = {}
+    for entry in lake.walk(f"{RAW_ROOT}/statuses"):
+        if entry.is_dir or not entry.path.endswith((".jsonl", ".jsonl.gz")):
+            continue
+        partition = parse_partition(entry.path)
+        try:
+            day = date.fromisoformat(partition.get("dt", ""))
+        except ValueError:
+            continue
+        instance = partition.get("instance", "").lower()
+        if entry.path in manifest.files:  # curated (an erasure's rewrite of it too, in any size)
+            curated[instance] = min(day, curated.get(instance, day))
+        else:
+            uncurated.setdefault(instance, []).append(day)
+    left = {instance: max((d for d in days if d < curated[instance]), default=None)
+            for instance, days in uncurated.items() if instance in curated}
+    return {instance: day for instance, day in left.items() if day is not None}
