@@ -14,8 +14,8 @@ Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per stat
 a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
 counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
 smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY; per account
-the snapshot with the fewest unknown counts (a hidden -1 never replaces a known count), then the one fetched from
-the account's home server, then the newest fetch, and so on (``curate_sql.ACCOUNT_ORDER``). Deleted
+the snapshot with the fewest missing counts, then the one fetched from the account's home server (a count it hides
+stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and so on (``curate_sql.ACCOUNT_ORDER``). Deleted
 statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
 toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
 winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
@@ -160,15 +160,17 @@ def status_order(f: list[str]) -> tuple[Any, ...]:
 
 
 def account_order(f: list[str]) -> tuple[Any, ...]:
-    """Sort key of an ``A`` line: the fewest unknown counts (missing or below 0: a hidden -1 never wins over a known
-    count), the home server's snapshot, the newest fetch, then the larger counts, the older account, the smaller
+    """Sort key of an ``A`` line: the fewest missing counts, the home server's snapshot (also one hiding a count),
+    of other servers' copies the one hiding the fewest counts (a remote -1 never wins over a known count), the newest
+    fetch, then the larger counts, the older account, the smaller
     instance, then a bot flag set before one unset before an unknown one (the SQL's order,
     ``curate_sql.ACCOUNT_ORDER``)."""
     fetched = _int(f[3])
     counts = [_int(x) for x in f[4:7]]
     created = _int(f[7])
     bot = _int(f[9])
-    return (sum(c is None or c < 0 for c in counts), f[A_FROM_HOME] != "1",
+    home = f[A_FROM_HOME] == "1"
+    return (sum(c is None for c in counts), not home, 0 if home else sum(c is not None and c < 0 for c in counts),
             _nulls_last(None if fetched is None else -fetched),
             *(-(c if c is not None else -1) for c in counts),
             _nulls_last(created), _nulls_last(unescape(f[8])), _nulls_last(None if bot is None else -bot))

@@ -214,10 +214,14 @@ def from_home(row: dict[str, Any]) -> bool:
 
 
 def account_order(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The larger wins: fewer unknown counts (below 0 or missing), the home server's, the newest fetch, the larger
-    counts (the rest of the SQL's order never decides between the snapshots the reference corpus holds)."""
-    counts = [row[c] if row[c] is not None else -1 for c in ("statuses_count", "followers_count", "following_count")]
-    return (-sum(c < 0 for c in counts), from_home(row), row["fetched_at"], *counts)
+    """The larger wins: fewer missing counts, the home server's (even hiding a count), of other servers' copies the
+    one hiding fewer counts (below 0), the newest fetch, the larger counts (the rest of the SQL's order never decides
+    between the snapshots the reference corpus holds)."""
+    names = ("statuses_count", "followers_count", "following_count")
+    counts = [row[c] if row[c] is not None else -1 for c in names]
+    home = from_home(row)
+    hidden = 0 if home else sum(row[c] is not None and row[c] < 0 for c in names)
+    return (-sum(row[c] is None for c in names), home, -hidden, row["fetched_at"], *counts)
 
 
 def curate_accounts(status_records: list[dict[str, Any]], account_records: list[dict[str, Any]]

@@ -1,6 +1,6 @@
 """Which snapshot of an account the curated ``accounts`` row keeps when several servers showed the account: the
-snapshot its home server gave (the newest of those) over the copies other servers cache, and never a hidden (-1)
-count over a known one.
+snapshot its home server gave (the newest of those, also one hiding a count) over the copies other servers cache,
+and of those never a hidden (-1) count over a known one.
 
 Input: a REAL recorded status (``test_public_tl.json``, posted on the recorded server ``localhost:3000``), landed as
 its home server gave it and as other servers show it (:func:`engine_data.federated_copy`: their own id of the
@@ -107,28 +107,37 @@ def test_without_a_home_snapshot_the_newest_remote_one_with_known_counts_wins(tm
         assert (_counts(row), row["fetched_from"], row["fetched_at"]) == (HOME, REMOTE, _naive(at(2)))
 
 
-def test_a_hidden_count_never_replaces_a_known_one_and_stays_hidden_when_none_is_known(lake: LocalLake,
-                                                                                         lake_dir: Path,
-                                                                                         duckdb_engine) -> None:
-    """Also a home server that hides the counts (glitch-soc sends -1 for its own accounts) does not replace a count
-    known from elsewhere. Where every snapshot hides it, the curated row keeps the -1 the servers sent, which the
-    metrics count as 0 (unknown)."""
+def test_a_count_the_home_server_hides_stays_hidden_and_counts_as_unknown(lake: LocalLake, lake_dir: Path,
+                                                                         duckdb_engine) -> None:
+    """A home server that hides the counts (glitch-soc sends -1 for its own accounts: the account's choice) is not
+    overruled by a count another server cached, maybe from before the account hid it; the newest home snapshot wins
+    also over an older home one that showed them. The curated row keeps the -1 the server sent, which the metrics
+    count as 0 (unknown)."""
+    post = _post()
+    _lander(post, HOME, 1, privacy=policy())(lake)
+    _lander(federated_copy(post, "8880001"), STALE, 2, REMOTE, policy())(lake)
+    _lander(post, HIDDEN, 3, privacy=policy())(lake)
+    _lander(federated_copy(post, "8880001"), STALE, 4, OTHER, policy())(lake)
+    with open_engine(settings_for(lake_dir), "duckdb") as engine:
+        engine.curate()
+        (top,) = engine.run_metric(load_metrics()["top_accounts_by_followers"])
+    row = _only_account(lake_dir)
+    assert (_counts(row), row["fetched_from"], row["fetched_at"]) == (HIDDEN, INSTANCE, _naive(at(3)))
+    assert (top["followers_count"], top["following_count"], top["statuses_count"]) == (0, 0, 40)
+
+
+def test_a_snapshot_missing_a_count_never_wins_over_one_that_has_it(lake: LocalLake, lake_dir: Path,
+                                                                   duckdb_engine) -> None:
+    """A record without a count (a malformed or truncated copy, even the home server's newest) does not replace a
+    snapshot that has all of them."""
     post = _post()
     _lander(federated_copy(post, "8880001"), STALE, 1, REMOTE, policy())(lake)
-    _lander(post, HIDDEN, 2, privacy=policy())(lake)
+    missing = author_counts(post, *HOME)
+    del missing["account"]["followers_count"]
+    land(lake, "statuses", [missing], at(2), policy(), instance=INSTANCE)
     duckdb_engine().curate()
     row = _only_account(lake_dir)
     assert (_counts(row), row["fetched_from"]) == (STALE, REMOTE)
-
-    hidden_only = lake_dir.parent / "hidden only" / "lake"
-    _lander(post, HIDDEN, 1, privacy=policy())(LocalLake(hidden_only))
-    _lander(federated_copy(post, "8880001"), HIDDEN, 2, REMOTE, policy())(LocalLake(hidden_only))
-    with open_engine(settings_for(hidden_only), "duckdb") as engine:
-        engine.curate()
-        (top,) = engine.run_metric(load_metrics()["top_accounts_by_followers"])
-    row = _only_account(hidden_only)
-    assert (_counts(row), row["fetched_from"]) == (HIDDEN, INSTANCE)  # both hide: the home server's
-    assert (top["followers_count"], top["following_count"], top["statuses_count"]) == (0, 0, 40)
 
 
 def test_a_server_serving_a_handle_domain_is_the_home_of_its_accounts(tmp_path: Path) -> None:

@@ -379,6 +379,25 @@ def test_the_home_servers_snapshot_wins_in_the_chain_as_in_the_sql(home_seen: bo
         _same_rows(got[name], expected[name], name)
 
 
+def test_a_count_the_home_server_hides_stays_hidden_in_the_chain_as_in_the_sql(tmp_path: Path) -> None:
+    """The recorded status as its home server gave it hiding followers and follows (-1: the account's choice), and
+    as another server shows it later with counts it cached: both keep the home server's snapshot (0: unknown)."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    author = base["account"]
+    home = dict(base, account=dict(author, followers_count=-1, following_count=-1, statuses_count=40))
+    stale = dict(base, id=f"{base['id']}1", account=dict(author, acct=f"{author['acct']}@localhost:3000",
+                                                           followers_count=100, following_count=70,
+                                                           statuses_count=35))
+    _land(lake_dir, [home], T0 + timedelta(minutes=1))
+    _land(lake_dir, [stale], T0 + timedelta(minutes=2), instance="other.example")
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (account,) = expected["top_accounts_by_followers"]
+    assert (account["followers_count"], account["following_count"], account["statuses_count"]) == (0, 0, 40)
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
 @pytest.mark.parametrize("bot_first", [True, False], ids=["bot view landed first", "bot view landed second"])
 def test_snapshots_fetched_at_the_same_moment_give_the_sql_bot_flag(bot_first: bool, tmp_path: Path) -> None:
     """Two views of an account fetched in the same millisecond that agree on every count but not on ``bot``: the
