@@ -41,9 +41,14 @@ Rules, shared by both engines:
   a quote, or when the quoted status is withheld: revoked, or its author opted out). The quoted status itself is
   not curated: only its author is kept, so an account that opts out is found also where it is only quoted
   (:mod:`fediscope.gdpr.opt_outs`).
-* **Accounts** keep the latest snapshot per account key (newest ``fetched_at``), from the accounts and
-  directory endpoints and from every status author; ties are broken on every column (:data:`MERGE_ACCOUNTS`),
-  so the winner does not depend on which run curated which snapshot.
+* **Accounts** keep one snapshot per account key, from the accounts and directory endpoints and from every status
+  author (``fetched_from``: the instance it was fetched from). An account is seen from its home server and from
+  other servers, whose copy (in a status federated to them) holds the counts they cached, often stale, and -1 for
+  a count the account hides. A snapshot missing a count never wins over one that has it; then the home server's
+  snapshot wins (the newest of those, also when it hides a count: the account's choice, not replaced by a count
+  another server cached before it), else the other server's copy hiding the fewest counts (a remote -1 never
+  replaces a count another server knows), the newest of those (:data:`ACCOUNT_ORDER`). Ties are broken on every column (:data:`MERGE_ACCOUNTS`), so the winner does
+  not depend on which run curated which snapshot.
 * The **account key** is the pseudonym the privacy policy put in ``acct`` (records landed with privacy on carry
   ``account.domain``); with privacy off it is ``user@domain`` in lower case.
 * ``dt`` of a status is the UTC date of its ``created_at``, which never changes, so every version of a status
@@ -375,6 +380,7 @@ def _account_columns(a: str) -> list[tuple[str, str]]:
         (f'{a}."group"', "group"),
         (f"CAST({_ts(f'{a}.last_status_at')} AS DATE)", "last_status_at"),
         (_ts("meta.fetched_at"), "fetched_at"),
+        ("lower(meta.instance)", "fetched_from"),
     ]
 
 
@@ -621,16 +627,46 @@ SELECT {_ACCOUNT_SNAPSHOT} FROM (
 WHERE account_key IS NOT NULL
 """
 
+#: The counts of an account snapshot; one below 0 (a server hiding it sends -1) or missing is unknown, as the
+#: metrics read it (0 there).
+ACCOUNT_COUNTS = ("followers_count", "following_count", "statuses_count")
+#: How many of a snapshot's counts are missing (a record without them), and how many are hidden (below 0: -1 is what
+#: a server sends for a count the account hides).
+_MISSING_COUNTS = " + ".join(f"CASE WHEN {c} IS NULL THEN 1 ELSE 0 END" for c in ACCOUNT_COUNTS)
+_HIDDEN_COUNTS = " + ".join(f"CASE WHEN {c} < 0 THEN 1 ELSE 0 END" for c in ACCOUNT_COUNTS)
+
+
+def _from_home(instance: str, fetched_from: str) -> str:
+    """Whether an account snapshot was fetched from the account's home server: the instance it was fetched from is
+    the account's domain (``instance``), or a subdomain of it, a server serving handles of a parent domain
+    (``social.example.com`` for ``@alice@example.com``: :meth:`fediscope.privacy.PrivacyPolicy.use_handle_domain`).
+    False when either is unknown (a row curated before ``fetched_from`` existed). The MapReduce mapper has the same
+    rule (``from_home``)."""
+    host = f"regexp_extract({fetched_from}, '^[^:]*', 0)"  # without a port
+    return (f"coalesce({instance} = {fetched_from} OR (length({instance}) > 0 "
+            f"AND right({host}, length({instance}) + 1) = '.' || {instance}), false)")
+
+
+#: Which snapshot of an account wins, first first: the one with the fewest missing counts (a record without them),
+#: then the home server's (other servers show the copy they cached, often stale; a count the home server hides
+#: stays hidden), then of other servers' copies the one hiding the fewest counts (a remote -1 never replaces a count
+#: another server knows), then the newest fetch, then the larger counts; then every other column, so that snapshots fetched at the same moment
+#: (two instances' views of an account, collected side by side) have one winner whatever the order they were
+#: curated in: a flag set wins (the reducer of spark_jobs/mapreduce orders its bot flag alike), then the latest
+#: status day, then the instance fetched from. A total order: the winner is one snapshot, the same whichever run
+#: curated which snapshot.
+_HOME = _from_home("instance", "fetched_from")
+ACCOUNT_ORDER = (f"{_MISSING_COUNTS} ASC, {_HOME} DESC, CASE WHEN {_HOME} THEN 0 ELSE {_HIDDEN_COUNTS} END ASC, "
+                 "fetched_at DESC NULLS LAST, "
+                 "coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
+                 "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC, "
+                 'bot DESC NULLS LAST, "group" DESC NULLS LAST, last_status_at DESC NULLS LAST, '
+                 "fetched_from ASC NULLS LAST")
+
 MERGE_ACCOUNTS = _latest(
     ACCOUNTS,
     f"({_select(ACCOUNTS, 'existing_accounts')} UNION ALL {_select(ACCOUNTS, 'account_versions')}) AS candidates",
-    "account_key",
-    "fetched_at DESC NULLS LAST, coalesce(statuses_count, -1) DESC, coalesce(followers_count, -1) DESC, "
-    "coalesce(following_count, -1) DESC, created_at ASC NULLS LAST, instance ASC, "
-    # every other column too, so that snapshots fetched at the same moment (two instances' views of an account,
-    # collected side by side) have one winner whatever the order they were curated in: a flag set wins
-    # (the reducer of spark_jobs/mapreduce orders its bot flag alike), then the latest status day
-    'bot DESC NULLS LAST, "group" DESC NULLS LAST, last_status_at DESC NULLS LAST')
+    "account_key", ACCOUNT_ORDER)
 
 
 def _day(expr: str) -> str:

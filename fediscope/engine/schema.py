@@ -145,7 +145,7 @@ STATUSES = Table("statuses", {
 ACCOUNTS = Table("accounts", {
     "account_key": "string", "instance": "string", "followers_count": "bigint", "following_count": "bigint",
     "statuses_count": "bigint", "created_at": "timestamp", "bot": "boolean", "group": "boolean",
-    "last_status_at": "date", "fetched_at": "timestamp",
+    "last_status_at": "date", "fetched_at": "timestamp", "fetched_from": "string",
 })
 
 HASHTAGS = Table("hashtags", {

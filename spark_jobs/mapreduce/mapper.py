@@ -7,7 +7,8 @@ or already decompressed (Hadoop's ``TextInputFormat`` decompresses ``.jsonl.gz``
 intermediate lines ``reducer.py`` reads, one record per line, fields separated by tabs::
 
     S  <part>  <uri>          <version fields>   one version of a status (a record, or the original inside a reblog)
-    A  <part>  <account_key>  <snapshot fields>  one snapshot of an account (accounts/directory entry, or an author)
+    A  <part>  <account_key>  <snapshot fields>  one snapshot of an account (accounts/directory entry, or an author),
+                                                 with whether it was fetched from the account's home server
 
 ``<part>`` is the partition field (a hash bucket of the key): the documented ``hadoop jar`` command partitions
 on the first two fields and sorts on the first three, so every version of one status meets in one reducer call.
@@ -335,6 +336,16 @@ def home_instance(account: dict[str, Any], instance: str | None) -> str | None:
         match = _HOME_RE.search(acct)
         return fold(match.group(1)) if match else ""
     return _lower(instance)
+
+
+def from_home(home: str | None, instance: str | None) -> bool:
+    """Whether an account snapshot fetched from ``instance`` comes from the account's home server (``home``, see
+    :func:`home_instance`): ``instance`` is that domain or a subdomain of it, a server serving handles of a parent
+    domain (``curate_sql._from_home``)."""
+    if home is None or instance is None:
+        return False
+    fetched = fold(instance)
+    return home == fetched or (home != "" and fetched.split(":", 1)[0].endswith("." + home))
 
 
 def _dicts(value: Any) -> list[Any]:
@@ -750,14 +761,16 @@ def account_line(account: dict[str, Any], meta: dict[str, Any], first_day: int |
     if after_fetch(created, fetched):  # created after the snapshot was fetched: unknown, as in the SQL
         created = None
     bot = as_bool(account.get("bot"))
+    home = home_instance(account, instance)
     fields = [
         "A", bucket(key), escape(key),
         NULL if fetched is None else str(fetched),
         *(NULL if v is None else str(v) for v in (as_int(account.get(c)) for c in
                                                    ("statuses_count", "followers_count", "following_count"))),
         NULL if created is None else str(created),
-        escape(home_instance(account, instance)),
+        escape(home),
         NULL if bot is None else ("1" if bot else "0"),
+        "1" if from_home(home, instance) else "0",
         EXPIRED if expired(fetched, first_day) else KEPT,
     ]
     return "\t".join(fields)

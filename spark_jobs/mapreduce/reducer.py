@@ -5,7 +5,7 @@ Standard library only. Input lines are sorted so that lines with the same first 
 ``part``, ``key``) are adjacent; the ``TAG`` says which job a line belongs to, so one script serves both::
 
     job 1 (after mapper.py)       S  <part> <uri>           versions of a status → the latest one wins
-                                  A  <part> <account_key>   snapshots of an account → the latest one wins
+                                  A  <part> <account_key>   snapshots of an account → the home server's latest one wins
     job 2 (mapper: cat)           E  <part> <account_key>   per-account toot totals (S) and the snapshot (A)
                                   H  <part> <day> <tag>     per (day, tag, author) toots and engagement
                                   F  <part> <feature>       per-feature partial counts
@@ -13,7 +13,9 @@ Standard library only. Input lines are sorted so that lines with the same first 
 Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is
 a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
 counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
-smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY. Deleted
+smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY; per account
+the snapshot with the fewest missing counts, then the one fetched from the account's home server (a count it hides
+stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and so on (``curate_sql.ACCOUNT_ORDER``). Deleted
 statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
 toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
 winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
@@ -134,7 +136,9 @@ def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
 
 # -- job 1: the latest version -------------------------------------------------------------------------------
 #: Where the mapper's expired mark (``mapper.EXPIRED``: ``1``) is, in an ``S`` and in an ``A`` line: their last field.
-S_EXPIRED, A_EXPIRED = 23, 10
+S_EXPIRED, A_EXPIRED = 23, 11
+#: Where an ``A`` line says whether the snapshot was fetched from the account's home server (``1``).
+A_FROM_HOME = 10
 
 
 def status_order(f: list[str]) -> tuple[Any, ...]:
@@ -156,13 +160,18 @@ def status_order(f: list[str]) -> tuple[Any, ...]:
 
 
 def account_order(f: list[str]) -> tuple[Any, ...]:
-    """Sort key of an ``A`` line: newest fetch, then the larger counts, the older account, the smaller instance,
-    then a bot flag set before one unset before an unknown one (the SQL's order, ``MERGE_ACCOUNTS``)."""
+    """Sort key of an ``A`` line: the fewest missing counts, the home server's snapshot (also one hiding a count),
+    of other servers' copies the one hiding the fewest counts (a remote -1 never wins over a known count), the newest
+    fetch, then the larger counts, the older account, the smaller
+    instance, then a bot flag set before one unset before an unknown one (the SQL's order,
+    ``curate_sql.ACCOUNT_ORDER``)."""
     fetched = _int(f[3])
     counts = [_int(x) for x in f[4:7]]
     created = _int(f[7])
     bot = _int(f[9])
-    return (_nulls_last(None if fetched is None else -fetched),
+    home = f[A_FROM_HOME] == "1"
+    return (sum(c is None for c in counts), not home, 0 if home else sum(c is not None and c < 0 for c in counts),
+            _nulls_last(None if fetched is None else -fetched),
             *(-(c if c is not None else -1) for c in counts),
             _nulls_last(created), _nulls_last(unescape(f[8])), _nulls_last(None if bot is None else -bot))
 

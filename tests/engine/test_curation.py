@@ -6,7 +6,6 @@ import html
 import re
 import shutil
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from engine_data import (
     ORIGIN_CASES,
     T0,
     at,
+    curated_both_ways,
     derived_origins,
     interactions,
     land,
@@ -244,22 +244,6 @@ def test_accounts_keep_the_latest_snapshot(lake: LocalLake, lake_dir: Path, duck
     assert accounts[key]["bot"] is False and accounts[key]["group"] is False
 
 
-def _curated_both_ways(tmp_path: Path, lands: list[Callable[[LocalLake], object]]) -> tuple[Path, Path]:
-    """Two lakes given the same batches in the same order (each of ``lands`` lands one): one curated once at the
-    end, one curated after every batch (a day-by-day lake); their directories, in that order."""
-    from fediscope.engine.base import open_engine
-
-    one_run, run_after_run = tmp_path / "one run" / "lake", tmp_path / "run after run" / "lake"
-    for land_batch in lands:
-        land_batch(LocalLake(one_run))
-        land_batch(LocalLake(run_after_run))
-        with open_engine(settings_for(run_after_run), "duckdb") as engine:
-            engine.curate()
-    with open_engine(settings_for(one_run), "duckdb") as engine:
-        engine.curate()
-    return one_run, run_after_run
-
-
 @pytest.mark.parametrize("flipped_first", [False, True], ids=["flipped landed second", "flipped landed first"])
 def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
         flipped_first: bool, tmp_path: Path) -> None:
@@ -275,7 +259,7 @@ def test_snapshots_fetched_at_the_same_moment_pick_one_winner_in_one_run_or_two(
     lands = [lambda lake, items=items: land(lake, "directory", items, at(10), policy(), endpoint="/api/v1/directory")
              for items in batches]
     one_run, run_after_run = (sorted(read_table(lake_dir, "accounts"), key=lambda a: a["account_key"])
-                              for lake_dir in _curated_both_ways(tmp_path, lands))
+                              for lake_dir in curated_both_ways(tmp_path, lands))
     assert run_after_run == one_run
     assert all(a["bot"] is True and a["group"] is True for a in one_run)  # a flag set wins a tie
 
@@ -307,7 +291,7 @@ def test_the_version_an_erasure_rewrote_wins_over_the_same_fetch_in_one_run_or_t
              for records, batch_id in zip(batches, ("20260801T141000Z-0000000a", "20260801T141000Z-0000000b"),
                                           strict=True)]
     rows, run_after_run = ({row["status_id"]: row for row in read_table(lake_dir, "statuses")}
-                           for lake_dir in _curated_both_ways(tmp_path, lands))
+                           for lake_dir in curated_both_ways(tmp_path, lands))
     assert run_after_run == rows
     assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[reply["id"]]["is_reply"]
     assert rows[reply["id"]]["mentions"] == []

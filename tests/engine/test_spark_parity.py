@@ -16,6 +16,8 @@ from engine_data import (
     activity_answered_later,
     assert_rows_equal,
     at,
+    author_counts,
+    federated_copy,
     interactions,
     land,
     policy,
@@ -314,6 +316,32 @@ def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake
     assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
     quoted = {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} - {None}
     assert quoted == {policy().account_key("mastodonpy_test", "localhost:3000")}
+
+
+def test_an_accounts_home_snapshot_wins_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                               tmp_path: Path) -> None:
+    """REAL recorded statuses of two authors, each as its home server gave it and, fetched later, as other servers
+    show it (their own id, the author's ``acct`` with its domain; only the counts change): one author's home is the
+    recorded server, the other's a server serving a handle domain (``social.example.com`` for ``example.com``).
+    The same account rows on Spark as on DuckDB: the home server's counts, not the remote hidden (-1) or stale
+    ones."""
+    privacy = policy()
+    assert privacy.use_handle_domain("social.example.com", "example.com") == "example.com"
+    post = statuses("test_public_tl.json", method="POST")[0]
+    admin = next(s for s in statuses("test_public_tl.json", method="GET", path_contains="local=1")
+                 if s["account"]["acct"] == "admin")
+    for status, home, domain in ((post, INSTANCE, INSTANCE), (admin, "social.example.com", "example.com")):
+        land(lake, "statuses", [author_counts(status, 120, 80, 40)], at(1), privacy, instance=home)
+        copy = federated_copy(status, "8880001", home=domain)
+        land(lake, "statuses", [author_counts(copy, -1, -1, 40)], at(2), privacy, instance="remote.example")
+        land(lake, "statuses", [author_counts(copy, 100, 70, 35)], at(3), privacy, instance="other.example")
+    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
+    assert _schema(lake_dir, "accounts") == _schema(twin, "accounts")
+    assert _rows(lake_dir, "accounts") == _rows(twin, "accounts")
+    rows = sorted(read_table(lake_dir, "accounts"), key=lambda r: r["instance"])
+    assert [(r["followers_count"], r["following_count"], r["statuses_count"]) for r in rows] == [(120, 80, 40)] * 2
+    assert [(r["instance"], r["fetched_from"]) for r in rows] == [("example.com", "social.example.com"),
+                                                                  (INSTANCE, INSTANCE)]
 
 
 def test_spark_leaves_out_what_the_curated_retention_expires_as_duckdb_does(  # noqa: ANN001

@@ -73,14 +73,14 @@ def _variant(base: dict[str, Any], suffix: str, **changes: Any) -> dict[str, Any
 
 
 def _land(lake_dir: Path, statuses: list[dict[str, Any]], at: datetime = T0 + timedelta(minutes=1),
-          entity: str = "statuses", fetched_at: str | None = "landed") -> None:
+          entity: str = "statuses", fetched_at: str | None = "landed", instance: str = "localhost:3000") -> None:
     """Privacy off (what upstream sent): keys are the lower-cased user@domain. ``fetched_at``: the envelopes'
-    (``landed``: ``at``; None: none)."""
-    records = [envelope("localhost:3000", "/api/v1/timelines/tag/x", s, fetched_at=at) for s in statuses]
+    (``landed``: ``at``; None: none); ``instance``: the server they were fetched from."""
+    records = [envelope(instance, "/api/v1/timelines/tag/x", s, fetched_at=at) for s in statuses]
     for record in records:
         if fetched_at != "landed":
             record["meta"]["fetched_at"] = fetched_at
-    write_batch(LocalLake(lake_dir), entity, "localhost:3000", records, fetched_at=at)
+    write_batch(LocalLake(lake_dir), entity, instance, records, fetched_at=at)
 
 
 def _sql_and_chain(lake_dir: Path, tmp_path: Path, future_skipped: int = 0, retention_days: int = 0,
@@ -345,6 +345,55 @@ def test_a_hidden_follower_count_counts_as_unknown_in_the_chain_as_in_the_sql(tm
     assert (account["followers_count"], account["following_count"]) == (0, 0)
     (engagement,) = expected["account_engagement"]
     assert engagement["followers_count"] == 0 and engagement["engagement_rate"] is None
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
+@pytest.mark.parametrize("home_seen", [True, False], ids=["home snapshot", "no home snapshot"])
+@pytest.mark.parametrize("remote_first", [True, False], ids=["remote landed first", "remote landed second"])
+def test_the_home_servers_snapshot_wins_in_the_chain_as_in_the_sql(home_seen: bool, remote_first: bool,
+                                                                   tmp_path: Path) -> None:
+    """The recorded status as its home server gave it, and, fetched later, as two other servers show it (their own
+    id of the status, the author's ``acct`` with its domain): one with stale counts, one hiding followers and follows
+    (-1); only the counts change. The chain keeps the home server's counts as the SQL does; without a home snapshot,
+    the newest one that knows them, not the hidden one. Was: the newest fetch won in both."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    author = base["account"]
+    assert "@" not in author["acct"]  # a local account of the recorded server, localhost:3000
+    remote_author = dict(author, acct=f"{author['acct']}@localhost:3000")
+    home = dict(base, account=dict(author, followers_count=120, following_count=80, statuses_count=40))
+    stale = dict(base, id=f"{base['id']}1", account=dict(remote_author, followers_count=100, following_count=70,
+                                                           statuses_count=35))
+    hidden = dict(base, id=f"{base['id']}2", account=dict(remote_author, followers_count=-1, following_count=-1))
+    remote = [("other.example", stale, 2), ("remote.example", hidden, 3)]
+    lands = [*remote, ("localhost:3000", home, 1)] if remote_first else [("localhost:3000", home, 1), *remote]
+    for instance, status, minutes in lands:
+        if home_seen or status is not home:
+            _land(lake_dir, [status], T0 + timedelta(minutes=minutes), instance=instance)
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (account,) = expected["top_accounts_by_followers"]
+    counts = (account["followers_count"], account["following_count"], account["statuses_count"])
+    assert counts == ((120, 80, 40) if home_seen else (100, 70, 35))
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
+def test_a_count_the_home_server_hides_stays_hidden_in_the_chain_as_in_the_sql(tmp_path: Path) -> None:
+    """The recorded status as its home server gave it hiding followers and follows (-1: the account's choice), and
+    as another server shows it later with counts it cached: both keep the home server's snapshot (0: unknown)."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    author = base["account"]
+    home = dict(base, account=dict(author, followers_count=-1, following_count=-1, statuses_count=40))
+    stale = dict(base, id=f"{base['id']}1", account=dict(author, acct=f"{author['acct']}@localhost:3000",
+                                                           followers_count=100, following_count=70,
+                                                           statuses_count=35))
+    _land(lake_dir, [home], T0 + timedelta(minutes=1))
+    _land(lake_dir, [stale], T0 + timedelta(minutes=2), instance="other.example")
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (account,) = expected["top_accounts_by_followers"]
+    assert (account["followers_count"], account["following_count"], account["statuses_count"]) == (0, 0, 40)
     for name in COLUMNS:
         _same_rows(got[name], expected[name], name)
 
