@@ -47,8 +47,8 @@ Rules, shared by both engines:
   a count the account hides. A snapshot missing a count never wins over one that has it; then the home server's
   snapshot wins (the newest of those, also when it hides a count: the account's choice, not replaced by a count
   another server cached before it), else the other server's copy hiding the fewest counts (a remote -1 never
-  replaces a count another server knows), the newest of those (:data:`ACCOUNT_ORDER`). Ties are broken on every column (:data:`MERGE_ACCOUNTS`), so the winner does
-  not depend on which run curated which snapshot.
+  replaces a count another server knows), the newest of those (:data:`ACCOUNT_ORDER`). Ties are broken on every
+  column (:data:`MERGE_ACCOUNTS`), so the winner does not depend on which run curated which snapshot.
 * The **account key** is the pseudonym the privacy policy put in ``acct`` (records landed with privacy on carry
   ``account.domain``); with privacy off it is ``user@domain`` in lower case.
 * ``dt`` of a status is the UTC date of its ``created_at``, which never changes, so every version of a status
@@ -650,11 +650,11 @@ def _from_home(instance: str, fetched_from: str) -> str:
 #: Which snapshot of an account wins, first first: the one with the fewest missing counts (a record without them),
 #: then the home server's (other servers show the copy they cached, often stale; a count the home server hides
 #: stays hidden), then of other servers' copies the one hiding the fewest counts (a remote -1 never replaces a count
-#: another server knows), then the newest fetch, then the larger counts; then every other column, so that snapshots fetched at the same moment
-#: (two instances' views of an account, collected side by side) have one winner whatever the order they were
-#: curated in: a flag set wins (the reducer of spark_jobs/mapreduce orders its bot flag alike), then the latest
-#: status day, then the instance fetched from. A total order: the winner is one snapshot, the same whichever run
-#: curated which snapshot.
+#: another server knows), then the newest fetch, then the larger counts; then every other column, so that
+#: snapshots fetched at the same moment (two instances' views of an account, collected side by side) have one
+#: winner whatever the order they were curated in: a flag set wins (the reducer of spark_jobs/mapreduce orders its
+#: bot flag alike), then the latest status day, then the instance fetched from. A total order: the winner is one
+#: snapshot, the same whichever run curated which snapshot.
 _HOME = _from_home("instance", "fetched_from")
 ACCOUNT_ORDER = (f"{_MISSING_COUNTS} ASC, {_HOME} DESC, CASE WHEN {_HOME} THEN 0 ELSE {_HIDDEN_COUNTS} END ASC, "
                  "fetched_at DESC NULLS LAST, "

@@ -15,9 +15,10 @@ a deletion tombstone first, then the newest ``edited_at``, then the newest ``fet
 counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
 smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY; per account
 the snapshot with the fewest missing counts, then the one fetched from the account's home server (a count it hides
-stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and so on (``curate_sql.ACCOUNT_ORDER``). Deleted
-statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
-toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
+stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and so on
+(``curate_sql.ACCOUNT_ORDER``). Deleted statuses then drop out, and share events (reblogs) carry no engagement and
+are not toots, so a reblog counts toward its original (through the original's own ``reblogs_count``) and never
+twice. A status or account whose
 winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
 is left out, as curation leaves it out; they are counted (Hadoop counters ``expired_statuses`` and
 ``expired_accounts``; a line on stderr outside Hadoop). Partial sums are combined in memory (per reducer task)
