@@ -134,6 +134,19 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
         assert_rows_equal(engine.run_metric(metric), expected)
 
 
+def test_the_first_posted_day_per_instance_is_identical_on_both_engines(spark, curated_corpus: Path) -> None:  # noqa: ANN001
+    """What decides whether a ``fediscope process --since`` window's first day is cut (:func:`~fediscope.engine.base.
+    starts_in_curated`): each instance's first posted day of its curated statuses, a ``date`` on both engines (a
+    string or a timestamp from Spark's partition column would drop every instance and mark no day)."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    with DuckDBEngine(settings_for(curated_corpus)) as duck:
+        expected = duck._first_posted_days()
+    assert expected and all(type(day) is date for day in expected.values())
+    with SparkEngine(settings_for(curated_corpus), spark=spark) as engine:
+        assert engine._first_posted_days() == expected
+
+
 def test_instance_activity_weekly_is_identical_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
                                                                lake_dir: Path) -> None:
     """The corpus has no instance activity: answers of three days (the recorded one, a day and a week later;
@@ -324,14 +337,15 @@ def test_an_accounts_home_snapshot_wins_alike_on_both_engines(spark, lake: Local
     show it (their own id, the author's ``acct`` with its domain; only the counts change): one author's home is the
     recorded server, the other's a server serving a handle domain (``social.example.com`` for ``example.com``).
     The same account rows on Spark as on DuckDB: the home server's counts, not the remote hidden (-1) or stale
-    ones."""
+    ones; the second author's home server hides followers and follows, which stay hidden."""
     privacy = policy()
     assert privacy.use_handle_domain("social.example.com", "example.com") == "example.com"
     post = statuses("test_public_tl.json", method="POST")[0]
     admin = next(s for s in statuses("test_public_tl.json", method="GET", path_contains="local=1")
                  if s["account"]["acct"] == "admin")
-    for status, home, domain in ((post, INSTANCE, INSTANCE), (admin, "social.example.com", "example.com")):
-        land(lake, "statuses", [author_counts(status, 120, 80, 40)], at(1), privacy, instance=home)
+    for status, home, domain, counts in ((post, INSTANCE, INSTANCE, (120, 80, 40)),
+                                         (admin, "social.example.com", "example.com", (-1, -1, 40))):
+        land(lake, "statuses", [author_counts(status, *counts)], at(1), privacy, instance=home)
         copy = federated_copy(status, "8880001", home=domain)
         land(lake, "statuses", [author_counts(copy, -1, -1, 40)], at(2), privacy, instance="remote.example")
         land(lake, "statuses", [author_counts(copy, 100, 70, 35)], at(3), privacy, instance="other.example")
@@ -339,7 +353,8 @@ def test_an_accounts_home_snapshot_wins_alike_on_both_engines(spark, lake: Local
     assert _schema(lake_dir, "accounts") == _schema(twin, "accounts")
     assert _rows(lake_dir, "accounts") == _rows(twin, "accounts")
     rows = sorted(read_table(lake_dir, "accounts"), key=lambda r: r["instance"])
-    assert [(r["followers_count"], r["following_count"], r["statuses_count"]) for r in rows] == [(120, 80, 40)] * 2
+    counts = [(r["followers_count"], r["following_count"], r["statuses_count"]) for r in rows]
+    assert counts == [(-1, -1, 40), (120, 80, 40)]
     assert [(r["instance"], r["fetched_from"]) for r in rows] == [("example.com", "social.example.com"),
                                                                   (INSTANCE, INSTANCE)]
 
