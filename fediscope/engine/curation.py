@@ -142,11 +142,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     rules = sql.rules_fingerprint()
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
-    if restored := ws.recover_interrupted_publish():
-        log.warning("curation: %d curated partition(s) a stopped run had moved aside were put back", restored)
-    if stale := ws.remove_stale_staging():
-        log.info("curation: removed %d staging director%s left by runs that were stopped", stale,
-                 "y" if stale == 1 else "ies")
+    ws.tidy_stopped_runs()
     listed = list_raw_files(lake)
     # before anything is read: the records of accounts that opted out since they were landed go first (looked
     # for in the raw files not curated yet, whatever the window)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import CURATED_ROOT, curated_dir
+from fediscope.lake.layout import CURATED_ROOT, STAGING_DIR, curated_dir
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class Workspace:
         """Remove the staging directories runs left behind (killed, a power cut) and return how many there were.
         Called by a run holding the lake lock, before it stages anything: no other run is writing one then. Left
         in place, their partial Parquet files (pseudonymous rows an erasure does not reach) stayed for good."""
-        path = curated_dir("_staging")
+        path = STAGING_DIR
         if self.direct:
             if not self.lake.exists(path):
                 return 0
@@ -224,10 +224,19 @@ class Workspace:
                     restored += 1
         return restored
 
+    def tidy_stopped_runs(self) -> None:
+        """:meth:`recover_interrupted_publish`, then :meth:`remove_stale_staging`, logging what they did. For a run
+        holding the lake lock, before it reads or rewrites curated files (a curation, an erasure, retention)."""
+        if restored := self.recover_interrupted_publish():
+            log.warning("%d curated partition(s) a stopped curation had moved aside were put back", restored)
+        if stale := self.remove_stale_staging():
+            log.info("removed %d staging director%s left by curations that were stopped", stale,
+                     "y" if stale == 1 else "ies")
+
     def new_staging_dir(self) -> Location:
         """An empty directory for one run's output, on the same filesystem as the curated tables (in direct
         mode a location in the lake the engine creates when it writes there)."""
-        staging = self.root / curated_dir("_staging") / uuid.uuid4().hex[:12]
+        staging = self.root / STAGING_DIR / uuid.uuid4().hex[:12]
         if not self.direct:
             Path(staging).mkdir(parents=True)
         return staging
@@ -332,3 +341,15 @@ class Workspace:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+
+def tidy_stopped_runs(lake: LakeBackend) -> None:
+    """:meth:`Workspace.tidy_stopped_runs` for a command without an engine (``fediscope gdpr erase``, ``fediscope
+    gdpr retention``), holding the lake lock: what a curation killed outright left (a partition moved aside, its
+    staged output with a file cut short) is put right as the next curation would, before the command reads the
+    curated files. On a remote lake there is nothing of the kind to tidy (a remote workspace stages locally)."""
+    workspace = Workspace(lake)
+    try:
+        workspace.tidy_stopped_runs()
+    finally:
+        workspace.close()

@@ -43,7 +43,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.layout import CURATED_ROOT, curated_dir
+from fediscope.lake.layout import CURATED_ROOT, curated_dir, is_staged
 from fediscope.step_progress import in_steps
 
 STATUS_LINK_COLUMNS = ("uri", "status_uri", "reblog_of_uri")
@@ -55,9 +55,11 @@ KEY_REFERENCE_COLUMNS = ("quoted_account_key",)
 
 
 def curated_files(lake: LakeBackend, table: str | None = None) -> list[str]:
-    """The Parquet files of every curated table, or of ``table`` alone."""
+    """The Parquet files of every curated table, or of ``table`` alone. A curation's staged output is not curated
+    data: left by a run killed outright, it may hold a file cut short (the next curation, or an erasure, removes it:
+    :func:`~fediscope.engine.workspace.tidy_stopped_runs`)."""
     root = CURATED_ROOT if table is None else curated_dir(table)
-    return [e.path for e in lake.walk(root) if e.path.endswith(".parquet")]
+    return [e.path for e in lake.walk(root) if e.path.endswith(".parquet") and not is_staged(e.path)]
 
 
 def table_of(path: str) -> str:

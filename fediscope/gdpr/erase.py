@@ -109,6 +109,7 @@ from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.engine.schema import STATUS_DELETIONS
+from fediscope.engine.workspace import tidy_stopped_runs
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
@@ -856,6 +857,8 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
         own_store = store is None
         # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
         store = store or open_existing(settings)
+        # what a `fediscope process` killed outright left: its staged output holds the account's rows too
+        tidy_stopped_runs(lake)
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"),
                                also_keys=[other.audit_id for other in subjects[1:]])
         try:

@@ -46,10 +46,11 @@ import pyarrow.compute as pc
 
 from fediscope.config import Settings
 from fediscope.engine.schema import ACCOUNTS
+from fediscope.engine.workspace import tidy_stopped_runs
 from fediscope.gdpr.curated import drop_rows
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.debris import STALE_AFTER_SECONDS, TemporaryCleanup, remove_stale_temporary_files
-from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT
+from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT, is_staged
 from fediscope.lake.lock import lake_lock
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ def _expired(lake: LakeBackend, layer: str, root: str, limit: date | None,
         return []
     expired = []
     for path in _dt_dirs(lake, root):
+        if is_staged(path):  # a stopped curation's output, not a curated day (the real run removes it first)
+            continue
         text = path.rsplit("/", 1)[-1][3:]
         try:
             day = date.fromisoformat(text)
@@ -166,6 +169,7 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
     # The lake lock (fediscope.lake.lock): a curation running meanwhile could record deleted raw files in its
     # manifest, publish a partition that was just deleted, or an accounts table without the removals.
     with lake_lock(lake, command="fediscope gdpr retention"):
+        tidy_stopped_runs(lake)  # before the curated files are read or rewritten, as a curation does
         summary.deleted = _all_expired(lake, raw_limit, curated_limit, summary)
         curated_changed = False
         try:

@@ -77,6 +77,17 @@ def curated_dir(table: str) -> str:
     return f"{CURATED_ROOT}/{table}"
 
 
+#: Where a curation stages its output before renaming it into place, one directory per run
+#: (:mod:`fediscope.engine.workspace`): never curated data, and a run killed outright leaves its files there, one of
+#: them possibly cut short.
+STAGING_DIR = curated_dir("_staging")
+
+
+def is_staged(path: str) -> bool:
+    """Whether a lake path (relative to the root) is below :data:`STAGING_DIR`."""
+    return path.strip("/").startswith(STAGING_DIR + "/")
+
+
 def state_path(instance: str, source: str, collection_pass: str | None = None) -> str:
     """Checkpoint file of one (instance, source): ``_state/<domain>/<source>.json``; the mark of another pass
     over the source's timeline (``settle``) is ``_state/<domain>/<pass>/<source>.json``."""

@@ -1,0 +1,93 @@
+"""``fediscope process`` killed outright (SIGKILL, the OOM killer, a reboot) while it loads the store, then run
+again, leaves the store as an uninterrupted run does: no row twice, none missing, none stale.
+
+The store phase writes one metric after another, each write followed by its kept result
+(:mod:`fediscope.engine.metric_state`: ``<metric>.parquet``), and the index naming what the kept results are current
+for only at the end. A kill in between leaves metrics written with their kept results and an index of the run
+before, or a metric written without its kept result: the run again must compare those with the store in full, not
+send the difference to an older snapshot. The real CLI runs in a child process that ends with ``os._exit`` at a
+fixed kept-result write (no clean-up of any kind runs: the lake lock stays, the SQLite store stays in WAL mode),
+so the kill point is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pytest
+from engine_data import KEY, settings_for
+
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import run_process
+from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.layout import parse_partition
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+METRICS = load_metrics()
+LOCK = "_state/process.lock"
+
+# The real entry point, dying at the n-th kept-result write: "before" it (the metric is in the store, its kept
+# result is not) or "after" it.
+KILLED_AT_A_SAVE = textwrap.dedent("""
+    import os, sys
+    from fediscope.cli import main
+    from fediscope.engine import metric_state
+
+    WHEN, NTH = sys.argv[1], int(sys.argv[2])
+    real, saves = metric_state.MetricSnapshots.save, []
+
+    def save(self, *args, **kwargs):
+        saves.append(args[0])
+        if WHEN == "before" and len(saves) == NTH:
+            os._exit(137)
+        real(self, *args, **kwargs)
+        if WHEN == "after" and len(saves) == NTH:
+            os._exit(137)
+
+    metric_state.MetricSnapshots.save = save
+    main(sys.argv[3:])
+""")
+
+
+def _store_contents(url: str) -> dict[str, list[dict]]:
+    store = open_store(url)
+    try:
+        return {name: store.all(metric) for name, metric in METRICS.items()}
+    finally:
+        store.close()
+
+
+def _days(lake_dir: Path) -> list[date]:
+    return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
+
+
+def _killed_process(lake_dir: Path, store: str, when: str, nth: int) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update(FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+    result = subprocess.run([sys.executable, "-c", KILLED_AT_A_SAVE, when, str(nth), "process", "--lake",
+                             str(lake_dir), "--store", store, "--no-progress"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 137, result.stderr
+    assert (lake_dir / LOCK).exists()  # killed outright: nothing was released
+
+
+@pytest.mark.parametrize(("when", "nth"), [("before", 1), ("after", 1), ("before", 6), ("after", len(METRICS))])
+def test_a_process_killed_while_storing_and_run_again_stores_what_an_uninterrupted_run_does(
+        corpus_lake: Path, tmp_path: Path, when: str, nth: int) -> None:
+    settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'killed.db'}")
+    run_process(settings, until=_days(corpus_lake)[-2], progress=False)  # the days before: kept results to compare
+
+    _killed_process(corpus_lake, settings.store, when, nth)  # the last day, killed while storing
+    again = run_process(settings, progress=False)  # takes the dead run's lock over
+
+    assert again.curate["noop"]  # the killed run had published the last day's curation
+    full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
+    run_process(full, progress=False)
+    assert _store_contents(settings.store) == _store_contents(full.store)
+    assert run_process(settings, progress=False).metrics_skipped  # and then current: nothing left to redo
