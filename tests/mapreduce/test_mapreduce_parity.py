@@ -149,7 +149,9 @@ def test_shell_pipe_from_the_readme(recorded_lake: Path, tmp_path: Path, deletio
     script = script.replace("> metrics.tsv", f"> '{out}'")
     assert script.count(str(plain_only)) == 1 and script.count(sys.executable) == 3 and str(out) in script
     done = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True, cwd=MAPPER.parents[2])
-    assert done.returncode == 0 and done.stderr == "", done.stderr
+    # nothing said but what the reducer left out (the recordings hold statuses that are not public)
+    said = [line for line in done.stderr.splitlines() if not line.startswith("reducer: left out ")]
+    assert done.returncode == 0 and said == [], done.stderr
     assert parse_output(out.read_text().splitlines()) == run_lake(plain_only)
 
 
