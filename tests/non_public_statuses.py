@@ -33,6 +33,17 @@ def recorded(name: str, keep: Any = lambda _status: True) -> dict[str, Any]:
     raise LookupError(f"no such status in {name}")
 
 
+def timeline(name: str) -> list[dict[str, Any]]:
+    """Every status of the successful responses of the recording ``name`` (copies), in recorded order."""
+    found = []
+    for interaction in json.loads((RECORDINGS / name).read_text())["interactions"]:
+        body = interaction["response"]["body"]
+        if interaction["response"]["status"] == 200:
+            found += [copy.deepcopy(i) for i in (body if isinstance(body, list) else [body])
+                      if isinstance(i, dict) and "content" in i]
+    return found
+
+
 def with_visibility(status: dict[str, Any], visibility: str | None) -> dict[str, Any]:
     """A copy of the recorded ``status`` that differs ONLY in its ``visibility``."""
     return dict(copy.deepcopy(status), visibility=visibility)

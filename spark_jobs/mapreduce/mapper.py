@@ -30,6 +30,12 @@ over one of unknown fetch time, which sorts last; a version whose server changed
 status or account out, and the reducer does that; dropping it here would bring the losing version in instead.
 They are counted (Hadoop counter ``expired_versions``).
 
+A status version that is not public (its ``visibility`` neither ``public`` nor ``unlisted`` nor missing, or a share
+of such a status: what landing never lands, but raw files landed by other means may hold) is marked (``0`` in the
+field before the last), not dropped: curation leaves a status out when its LATEST version is not public, and the
+reducer does that. No account snapshot is read from such a version, and a quoted status that is not public has no
+author, as in the curation SQL.
+
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not records

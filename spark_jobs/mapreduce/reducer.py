@@ -10,15 +10,17 @@ Standard library only. Input lines are sorted so that lines with the same first 
                                   H  <part> <day> <tag>     per (day, tag, author) toots and engagement
                                   F  <part> <feature>       per-feature partial counts
 
-Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is
-a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
-counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
-smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY. Deleted
-statuses then drop out, and share events (reblogs) carry no engagement and are not toots, so a reblog counts
-toward its original (through the original's own ``reblogs_count``) and never twice. A status or account whose
-winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
-is left out, as curation leaves it out; they are counted (Hadoop counters ``expired_statuses`` and
-``expired_accounts``; a line on stderr outside Hadoop). Partial sums are combined in memory (per reducer task)
+Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is a
+deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger counts, the
+version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text, smaller status
+id, smaller fetching instance, one that is not public, then the other fields of its line — the SQL's ORDER BY. A
+status whose winning version the mapper marked not public (followers-only, direct…: raw files landed by other means
+than the collectors) is left out, as curation leaves it out (Hadoop counter ``non_public_statuses``; a line on
+stderr outside Hadoop). Deleted statuses then drop out, and share events (reblogs) carry no engagement and are not
+toots, so a reblog counts toward its original (through the original's own ``reblogs_count``) and never twice. A
+status or account whose winning version the mapper marked expired (posted or fetched before its ``--first-day``, the
+curated retention) is left out, as curation leaves it out; they are counted (Hadoop counters ``expired_statuses``
+and ``expired_accounts``; a line on stderr outside Hadoop). Partial sums are combined in memory (per reducer task)
 before they are written, so job 2 reads few lines.
 
 Job 2 writes the metric rows, one per line, tab-separated, ``\\N`` for NULL, ``true``/``false`` for booleans::
