@@ -61,6 +61,11 @@ Rules, shared by both engines:
   would win over every later fetch of its status. Likewise an account's ``created_at`` after its snapshot's
   fetch is unknown (NULL: the account is kept), and an instance's activity week or trending-tag day that starts
   after the fetch is skipped. A record without a parseable ``fetched_at`` cannot be judged and is kept.
+* **Only public statuses.** A status whose latest version is not public (its ``visibility`` neither ``public``
+  nor ``unlisted``, nor missing: :data:`~fediscope.privacy.PUBLIC_VISIBILITIES`, the landing's rule) is not
+  curated (:data:`PUBLIC_STATUSES`, counted), nor are its hashtags; a share event of such a status is not public
+  either; no author snapshot is read from a version that is not public, and no author of a quoted status that is
+  not (``quoted_account_key`` NULL). Landing keeps none of these; raw files landed by other means may.
 * **Retention.** With a curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``), the merged statuses posted before
   its cutoff day (by the ``dt`` of the status row: a reblog by its own day, whatever its original's) and the
   latest account snapshots last fetched before it are not written (:func:`within_retention`), as
@@ -73,7 +78,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
-from fediscope.privacy import ERASED, STATUS_URI_PATTERN
+from fediscope.privacy import ERASED, PUBLIC_VISIBILITIES, STATUS_URI_PATTERN
 
 #: The emoji characters of Unicode 17.0 (emoji-data.txt, UTS #51) as inclusive code point ranges, generated from the
 #: ``regex`` package's ``\p{}`` data; tests/engine/test_emoji_count.py checks them against it and prints new ones
@@ -307,6 +312,23 @@ def _origin_ref(uri: str) -> str:
             f"1)) || '/' || regexp_extract({uri}, '{pattern}', 2) END")
 
 
+def _public(visibility: str) -> str:
+    """True when a ``visibility`` is public data, as landing judges it (:data:`~fediscope.privacy.PUBLIC_VISIBILITIES`:
+    ``public``, ``unlisted``, or none given); never NULL. The MapReduce mapper has the same rule."""
+    named = ", ".join(f"'{v}'" for v in PUBLIC_VISIBILITIES if v is not None)
+    missing = f"{visibility} IS NULL OR " if None in PUBLIC_VISIBILITIES else ""
+    return f"coalesce({missing}{visibility} IN ({named}), false)"
+
+
+def _visibility(s: str, wrapper: bool) -> str:
+    """The curated ``visibility`` of a version: its own, but a share event of a status that is not public takes
+    that status's (a public boost of a followers-only post is no public data either: landing skips the record)."""
+    if not wrapper:
+        return f"{s}.visibility"
+    return (f"CASE WHEN data.reblog.uri IS NOT NULL AND NOT {_public('data.reblog.visibility')} "
+            f"THEN data.reblog.visibility ELSE {s}.visibility END")
+
+
 def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     """The curated columns (expression, name) of one status version, read from the struct ``s`` (``data`` or
     ``data.reblog``).
@@ -324,7 +346,8 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
                    f"THEN {_lower(mention_acct)} ELSE {_lower(f'{mention_acct} || {AT_INSTANCE}')} END")
     text = f"coalesce({s}.content, '')"
-    quoted = f"{s}.quote.quoted_status.account"
+    quoted_status = f"{s}.quote.quoted_status"
+    quoted = f"{quoted_status}.account"
     return [
         (f"{s}.uri", "uri"),
         (f"CAST({s}.id AS VARCHAR)", "status_id"),
@@ -334,7 +357,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_ts(f"{s}.created_at"), "created_at"),
         (f"CAST({_ts(f'{s}.created_at')} AS DATE)", "dt"),
         (_lower(f"{s}.language"), "language"),  # a language tag is case-insensitive (BCP 47): 'EN' is 'en'
-        (f"{s}.visibility", "visibility"),
+        (_visibility(s, wrapper), "visibility"),
         (engagement("replies_count"), "replies_count"),
         (engagement("reblogs_count"), "reblogs_count"),
         (engagement("favourites_count"), "favourites_count"),
@@ -363,7 +386,9 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_ts("meta.fetched_at"), "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
         (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
-        (_key(f"coalesce({quoted}.acct, {quoted}.username)", f"{quoted}.domain"), "quoted_account_key"),
+        # the author of a quoted status that is not public is not kept (landing drops such a quoted status)
+        (f"CASE WHEN {_public(f'{quoted_status}.visibility')} THEN "
+         f"{_key(f'coalesce({quoted}.acct, {quoted}.username)', f'{quoted}.domain')} END", "quoted_account_key"),
     ]
 
 
@@ -486,11 +511,12 @@ _EVERY_COLUMN = ", ".join(
 #: Which version of a status wins (the curated row), latest first. Not whether it was deleted: a deletion makes
 #: every version of its status a tombstone (:data:`MERGE_STATUSES`), so the winner is the same row whether the
 #: deletion came in the run that curated the versions or in a later one. Of one fetch, the erasure's version
-#: (:data:`_ERASED_FIRST`); the rest is a total order (:data:`_EVERY_COLUMN`).
+#: (:data:`_ERASED_FIRST`); of versions alike in all the reducer of spark_jobs/mapreduce reads, one that is not
+#: public (:data:`PUBLIC_STATUSES` then leaves the status out); the rest is a total order (:data:`_EVERY_COLUMN`).
 STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
                 f"favourites_count DESC, {_ERASED_FIRST}, content_length DESC, status_id ASC NULLS LAST, "
-                f"fetched_from ASC, {_EVERY_COLUMN}")
+                f"fetched_from ASC, {_public('visibility')} ASC, {_EVERY_COLUMN}")
 
 
 def _existing_statuses(source: str) -> str:
@@ -530,15 +556,16 @@ _EVERY_COPY = ("list_filter(list_sort(list_distinct(list_concat(flatten(list(coa
 #: The winner's other copies: every copy but its own, NULL when none is left.
 _OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, ''))"
 
-#: The curated statuses of the affected partitions: existing rows and new versions, latest version per URI
-#: (:data:`STATUS_ORDER`). A status that an instance reported deleted (``status_deletions_merged``: a version
-#: fetched from that instance with that id, a curated row that has that copy among its ``copies``, or the
-#: status's ``origin_ref``) is a tombstone, every version of it: the tombstone wins over any copy of the status
-#: fetched from another instance, also when the copy the deletion names was superseded by an earlier run (the
-#: curated row keeps every copy merged into it, so an incremental run deletes what a full run over the same raw
-#: files does, and keeps the same row). ``copies`` holds the copies merged into the row besides its own
-#: ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only for statuses
-#: with several versions, never as a window list, which would give each of a status's k versions all k copies.
+#: The latest version of every status of the affected partitions: existing rows and new versions, one per URI
+#: (:data:`STATUS_ORDER`), whatever its visibility (:data:`PUBLIC_STATUSES` keeps the curated ones). A status that an
+#: instance reported deleted (``status_deletions_merged``: a version fetched from that instance with that id, a curated
+#: row that has that copy among its ``copies``, or the status's ``origin_ref``) is a tombstone, every version of it: the
+#: tombstone wins over any copy of the status fetched from another instance, also when the copy the deletion names was
+#: superseded by an earlier run (the curated row keeps every copy merged into it, so an incremental run deletes what a
+#: full run over the same raw files does, and keeps the same row). ``copies`` holds the copies merged into the row
+#: besides its own ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only
+#: for statuses with several versions, never as a window list, which would give each of a status's k versions all k
+#: copies.
 MERGE_STATUSES = f"""
 WITH ranked AS (
   SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank,
@@ -554,6 +581,19 @@ SELECT {", ".join('w."status_deleted" AS "deleted"' if c == "deleted" else
 FROM ranked AS w LEFT JOIN merged_copies AS m ON m.uri = w.uri
 WHERE w.version_rank = 1
 """
+
+#: The curated statuses of the affected partitions: those of :data:`MERGE_STATUSES` (materialized as
+#: ``statuses_latest``) whose latest version is public (:func:`_public`). Landing keeps no other status
+#: (:mod:`fediscope.sources.pages`), but raw files landed by other means (NiFi, an older release, a copy) may hold
+#: some: a followers-only, direct or limited status, or one of a visibility landing does not know, leaves the
+#: curated tables, and so every metric, with its hashtags. Only the latest version counts: a status public once and
+#: later edited to followers-only leaves them; the versions that are not public take part in the merge for that.
+#: They are not kept (a non-public status leaves no row), so an older public version curated by a LATER run (a raw
+#: file landed late) comes back until a rebuild (``--recurate``) curates every version together.
+PUBLIC_STATUSES = f"SELECT * FROM statuses_latest WHERE {_public('visibility')}"
+
+#: How many statuses of the merge :data:`PUBLIC_STATUSES` left out (one row, ``n``).
+NON_PUBLIC_STATUSES = f"SELECT count(*) AS n FROM statuses_latest WHERE NOT {_public('visibility')}"
 
 #: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status,
 #: and the ``origin_ref`` of that pair (landed pseudonymised with privacy on; ``instance/id`` with privacy off).
@@ -612,7 +652,8 @@ FROM (SELECT *, unnest(hashtags) AS tag FROM statuses_merged WHERE NOT is_reblog
 
 
 #: Account snapshots from the accounts/directory endpoints, status authors and reblogged authors (a record
-#: without an author has a NULL key: skipped). A ``created_at`` after the snapshot's fetch is unknown (NULL).
+#: without an author has a NULL key: skipped). A ``created_at`` after the snapshot's fetch is unknown (NULL). An
+#: author is read only from a version that is public (:func:`_public`), as landing lands no other.
 _ACCOUNT_SNAPSHOT = ", ".join(
     f'CASE WHEN {_after_fetch("created_at", "fetched_at")} THEN NULL ELSE created_at END AS "created_at"'
     if name == "created_at" else f'"{name}"' for _, name in _AUTHOR)
@@ -620,9 +661,9 @@ ACCOUNT_VERSIONS = f"""
 SELECT {_ACCOUNT_SNAPSHOT} FROM (
   SELECT {_columns(_account_columns("data"))} FROM raw_accounts
   UNION ALL
-  SELECT {_unprefixed(_AUTHOR, "a_")} FROM status_records
+  SELECT {_unprefixed(_AUTHOR, "a_")} FROM status_records WHERE {_public('"s_visibility"')}
   UNION ALL
-  SELECT {_unprefixed(_ORIGINAL_AUTHOR, "ra_")} FROM status_records
+  SELECT {_unprefixed(_ORIGINAL_AUTHOR, "ra_")} FROM status_records WHERE {_public('"r_visibility"')}
 ) AS snapshots
 WHERE account_key IS NOT NULL
 """
@@ -768,9 +809,10 @@ STATEMENTS = {
     "status_deletions_merged": MERGE_DELETIONS,
     "deleted_days": DELETED_DAYS,
     "neighbour_days": NEIGHBOUR_DAYS,
-    "statuses_merged": MERGE_STATUSES,
-    "statuses_within_retention": within_retention(MERGE_STATUSES, "dt", date(2026, 1, 1)),
-    "statuses_candidates": distinct_count("uri", ["existing_statuses", "status_versions"]),
+    "statuses_latest": MERGE_STATUSES,
+    "statuses_merged": PUBLIC_STATUSES,
+    "non_public_statuses": NON_PUBLIC_STATUSES,
+    "statuses_within_retention": within_retention(PUBLIC_STATUSES, "dt", date(2026, 1, 1)),
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,
     "accounts_merged": MERGE_ACCOUNTS,

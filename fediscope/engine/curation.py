@@ -5,7 +5,9 @@
 2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`; those
    dated after their fetch are skipped and counted, ``future_versions_skipped``), merged
    with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
-   of ``hashtags``, derived from them) are rewritten whole. Other partitions are not touched.
+   of ``hashtags``, derived from them) are rewritten whole. A status whose latest version is not public is left
+   out, and counted (``non_public_left_out``; :data:`~fediscope.engine.curate_sql.PUBLIC_STATUSES`). Other
+   partitions are not touched.
    Streamed deletions (``status_deletions``) are merged into their own table first; the partitions holding a
    status a new deletion names are rewritten too, with that status as a tombstone.
 3. **Accounts**, **instance activity**, **tag trends** (the instances' own daily counts of their trending
@@ -83,6 +85,9 @@ class CurateSummary:
     raw_files_outside_window: int = 0  # not yet curated, but outside --since/--until
     status_versions: int = 0  # status versions found in the new files (reblog originals included)
     future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
+    #: statuses of the rewritten partitions whose latest version is not public (followers-only, direct, limited or
+    #: an unknown visibility: curate_sql.PUBLIC_STATUSES): not written, nor their hashtags
+    non_public_left_out: int = 0
     statuses_written: int = 0  # rows of the rewritten statuses partitions
     partitions: list[str] = field(default_factory=list)  # dt partitions of statuses/hashtags rewritten
     #: of ``partitions``, those that hold no status after the run (every row left out by the curated retention or
@@ -381,13 +386,18 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
         engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
     else:
         engine.register_empty("existing_statuses", STATUSES)
-    merge = sql.MERGE_STATUSES if first_day is None else sql.within_retention(sql.MERGE_STATUSES, "dt", first_day)
+    latest = engine.materialize("statuses_latest", sql.MERGE_STATUSES)
+    summary.non_public_left_out = int(engine.query(sql.NON_PUBLIC_STATUSES)[0]["n"])
+    if summary.non_public_left_out:
+        log.warning("curation: left out %d statuses whose latest version is not public (landed by other means than "
+                    "fediscope's collectors, or by an older release)", summary.non_public_left_out)
+    merge = (sql.PUBLIC_STATUSES if first_day is None else
+             sql.within_retention(sql.PUBLIC_STATUSES, "dt", first_day))
     summary.statuses_written = engine.materialize("statuses_merged", merge)
     holding = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM statuses_merged")}
     summary.partitions_emptied = [day for day in days if day not in holding]
-    if first_day is not None:
-        summary.statuses_left_out = _left_out(engine, "uri", ["existing_statuses", "status_versions"],
-                                              summary.statuses_written)
+    if first_day is not None:  # the public statuses the retention left out
+        summary.statuses_left_out = latest - summary.non_public_left_out - summary.statuses_written
     summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
     engine.write_table("statuses_merged", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])

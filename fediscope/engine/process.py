@@ -99,6 +99,9 @@ class ProcessSummary:
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
             curated += (f" ({count(future, 'status version')} dated after {'its' if future == 1 else 'their'} "
                         "fetch skipped)")
+        non_public = cur.get("non_public_left_out", 0)
+        if non_public:  # raw files landed by other means than the collectors (curate_sql.PUBLIC_STATUSES)
+            curated += f" ({count(non_public, 'status')} not public (followers-only, direct…) left out)"
         if note := left_out_note(cur):  # expired by the curated retention (fediscope.gdpr.retention)
             curated += f" ({note})"
         erased = cur.get("opted_out_erased", 0)

@@ -44,8 +44,10 @@ _STATUS_FIELDS: dict[str, Type] = {
     "emojis": [{"shortcode": "string"}],  # only counted: a list needs an element type
     "mentions": [{"acct": "string", "url": "string"}],
     "media_attachments": [{"type": "string"}],
-    # whose status a quote post quotes (only its author: an opt-out of that author must find the quote)
-    "quote": {"quoted_status": {"account": {"acct": "string", "username": "string", "domain": "string"}}},
+    # whose status a quote post quotes (only its author: an opt-out of that author must find the quote), and
+    # whether that status is public (curation keeps no author of a quoted status that is not)
+    "quote": {"quoted_status": {"visibility": "string",
+                                "account": {"acct": "string", "username": "string", "domain": "string"}}},
 }
 
 #: A status, with the reblogged original nested one level deep (an original is never itself a reblog).

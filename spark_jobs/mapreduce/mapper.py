@@ -31,6 +31,12 @@ over one of unknown fetch time, which sorts last; a version whose server changed
 status or account out, and the reducer does that; dropping it here would bring the losing version in instead.
 They are counted (Hadoop counter ``expired_versions``).
 
+A status version that is not public (its ``visibility`` neither ``public`` nor ``unlisted`` nor missing, or a share
+of such a status: what landing never lands, but raw files landed by other means may hold) is marked (``0`` in the
+field before the last), not dropped: curation leaves a status out when its LATEST version is not public, and the
+reducer does that. No account snapshot is read from such a version, and a quoted status that is not public has no
+author, as in the curation SQL.
+
 Which entity a line is: under Hadoop the input file's path (``mapreduce_map_input_file``) names it, by its last
 ``raw/mastodon/<entity>/`` segment; otherwise (``cat files | mapper.py``) the record's shape does — a status has
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not records
@@ -189,6 +195,9 @@ _CYCLE_DAYS = 146_097
 #: How far after its fetch a status may be dated (a remote clock running fast), in microseconds: the curation SQL's
 #: ``CLOCK_SKEW``. A version created or edited later than that is impossible and skipped, as the SQL skips it.
 CLOCK_SKEW_US = 3600 * 1_000_000
+#: The visibilities of a status that is public data (none given counts as public): a copy of
+#: ``fediscope.privacy.PUBLIC_VISIBILITIES``, the rule of landing and of the curation SQL (a test keeps them equal).
+PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
 #: The BIGINT counts of a raw status and of a raw account (``fediscope.engine.schema``).
@@ -641,6 +650,17 @@ def load_deletions(paths: Iterable[str]) -> set[tuple[str, str] | str]:
     return found
 
 
+def is_public(status: Any) -> bool:
+    """A status (or the quoted status of a quote; None: no quote) whose ``visibility`` is public data, as the curation
+    SQL reads it (its ``_public``)."""
+    return not isinstance(status, dict) or as_text(status.get("visibility")) in PUBLIC_VISIBILITIES
+
+
+def version_is_public(status: dict[str, Any], share: bool) -> bool:
+    """A status version the curation SQL may curate: public, and a share event only of a public status."""
+    return is_public(status) and not (share and not is_public(status.get("reblog")))
+
+
 def after_fetch(moment: int | None, fetched: int | None) -> bool:
     """A time (epoch microseconds) later than its fetch plus :data:`CLOCK_SKEW_US`; never when either is unknown."""
     return moment is not None and fetched is not None and moment > fetched + CLOCK_SKEW_US
@@ -675,17 +695,19 @@ ERASED = "[erased]"
 
 def erasure_marks(status: dict[str, Any], instance: str | None) -> tuple[bool, bool]:
     """Whether the version's ``in_reply_to_id`` is :data:`ERASED`, and whether it quotes a status with a known author
-    (the curated ``quoted_account_key`` is set): with the mention count, what the curation SQL prefers in the version
-    an erasure rewrote (``curate_sql._ERASED_FIRST``)."""
+    (the curated ``quoted_account_key`` is set; never for a quoted status that is not public): with the mention count,
+    what the curation SQL prefers in the version an erasure rewrote (``curate_sql._ERASED_FIRST``)."""
     quote = status.get("quote")
     quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
-    author = quoted.get("account") if isinstance(quoted, dict) else None
+    author = quoted.get("account") if isinstance(quoted, dict) and is_public(quoted) else None
     return (as_text(status.get("in_reply_to_id")) == ERASED,
             isinstance(author, dict) and account_key(author, instance) is not None)
 
 
 #: The marks of the last field of an ``S`` and an ``A`` line: expired by ``--first-day`` (:func:`expired`), or not.
 EXPIRED, KEPT = "1", "0"
+#: The marks of the field before it in an ``S`` line: the version is public (:func:`version_is_public`), or not.
+PUBLIC, NOT_PUBLIC = "1", "0"
 
 
 def is_expired(line: str) -> bool:
@@ -702,7 +724,8 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     ``share`` marks the outer record of a reblog: a share event, with zero engagement of its own. A version
     fetched from an instance that reported its id deleted, or whose origin a deletion names (``deleted``, see
     :func:`load_deletions`), is a tombstone. One posted before ``first_day`` (:func:`first_day_micros`) is marked
-    expired.
+    expired. One that is not public (:func:`version_is_public`) is marked so, not dropped: the reducer leaves its
+    status out when it wins, as curation does (dropping it here would bring an older public version in).
     """
     uri = as_text(status.get("uri"))
     created = micros(as_text(status.get("created_at")))
@@ -745,6 +768,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         str(len(mention_keys(status, instance))),
         "1" if reply_erased else "0",
         "1" if quotes else "0",
+        PUBLIC if version_is_public(status, share) else NOT_PUBLIC,
         EXPIRED if expired(created, first_day) else KEPT,
     ]
     return "\t".join(fields)
@@ -819,7 +843,9 @@ def map_record(record: Any, path_entity: str | None = None,
         lines.append(status_line(data, meta, share, deleted, first_day))
         if share:
             lines.append(status_line(reblog, meta, False, deleted, first_day))
-        for account in (data.get("account"), reblog.get("account") if reblog else None):
+        # an author only of a public version, as the curation SQL reads them (ACCOUNT_VERSIONS)
+        for account in (data.get("account") if version_is_public(data, share) else None,
+                        reblog.get("account") if reblog and is_public(reblog) else None):
             if isinstance(account, dict):
                 lines.append(account_line(account, meta, first_day))
     elif entity == "accounts":

@@ -10,18 +10,20 @@ Standard library only. Input lines are sorted so that lines with the same first 
                                   H  <part> <day> <tag>     per (day, tag, author) toots and engagement
                                   F  <part> <feature>       per-feature partial counts
 
-Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is
-a deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger
-counts, the version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text,
-smaller status id, smaller fetching instance, then the other fields of its line — the SQL's ORDER BY; per account
-the snapshot with the fewest missing counts, then the one fetched from the account's home server (a count it hides
-stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and so on
-(``curate_sql.ACCOUNT_ORDER``). Deleted statuses then drop out, and share events (reblogs) carry no engagement and
-are not toots, so a reblog counts toward its original (through the original's own ``reblogs_count``) and never
-twice. A status or account whose
-winning version the mapper marked expired (posted or fetched before its ``--first-day``, the curated retention)
-is left out, as curation leaves it out; they are counted (Hadoop counters ``expired_statuses`` and
-``expired_accounts``; a line on stderr outside Hadoop). Partial sums are combined in memory (per reducer task)
+Job 1 applies the curation rules of ``fediscope/engine/curate_sql.py``: per status URI the version that wins is a
+deletion tombstone first, then the newest ``edited_at``, then the newest ``fetched_at``, then the larger counts, the
+version an erasure rewrote (``[erased]`` reply id, fewer mentions, no quoted author), longer text, smaller status
+id, smaller fetching instance, one that is not public, then the other fields of its line — the SQL's ORDER BY; per
+account the snapshot with the fewest missing counts, then the one fetched from the account's home server (a count
+it hides stays hidden), then of other servers' copies the one hiding the fewest counts, then the newest fetch, and
+so on (``curate_sql.ACCOUNT_ORDER``). A status whose winning version the mapper marked not public (followers-only,
+direct…: raw files landed by other means than the collectors) is left out, as curation leaves it out (Hadoop
+counter ``non_public_statuses``; a line on stderr outside Hadoop). Deleted statuses then drop out, and share events
+(reblogs) carry no engagement and are not toots, so a reblog counts toward its original (through the original's own
+``reblogs_count``) and never twice. A status or account whose winning version the mapper marked expired (posted or
+fetched before its ``--first-day``, the curated retention) is left out, as curation leaves it out; they are counted
+(Hadoop counters ``expired_statuses`` and ``expired_accounts``; a line on stderr outside Hadoop). Partial sums are
+combined in memory (per reducer task)
 before they are written, so job 2 reads few lines.
 
 Job 2 writes the metric rows, one per line, tab-separated, ``\\N`` for NULL, ``true``/``false`` for booleans::
@@ -137,7 +139,9 @@ def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
 
 # -- job 1: the latest version -------------------------------------------------------------------------------
 #: Where the mapper's expired mark (``mapper.EXPIRED``: ``1``) is, in an ``S`` and in an ``A`` line: their last field.
-S_EXPIRED, A_EXPIRED = 23, 11
+S_EXPIRED, A_EXPIRED = 24, 11
+#: Where the mapper's public mark (``mapper.PUBLIC``: ``1``; ``0``: the version is not public) is in an ``S`` line.
+S_PUBLIC = 23
 #: Where an ``A`` line says whether the snapshot was fetched from the account's home server (``1``).
 A_FROM_HOME = 10
 
@@ -147,7 +151,8 @@ def status_order(f: list[str]) -> tuple[Any, ...]:
     Of one fetch, the version an erasure rewrote (its reply id ``[erased]``, fewer mentions, no quoted author), then
     the longer text, the smaller status id and fetching instance, then the other fields of the line in the SQL's
     order (a share event last, the account key, the day, the counts, the hashtags): where the SQL's winner and this
-    one differ, they differ in no field the metrics read."""
+    one differ, they differ in no field the metrics read. Before those, a version that is not public wins, as in the
+    SQL, so that whether a status is left out never depends on the fields this order does not see."""
     edited, fetched = _int(f[4]), _int(f[5])
     replies, reblogs, favourites = int(f[6]), int(f[7]), int(f[8])
     return (f[3] != "1",
@@ -155,7 +160,7 @@ def status_order(f: list[str]) -> tuple[Any, ...]:
             _nulls_last(None if fetched is None else -fetched),
             -(replies + reblogs + favourites), -replies, -reblogs, -favourites,
             f[21] != "1", int(f[20]), f[22] == "1",
-            -int(f[9]), _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])),
+            -int(f[9]), _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])), f[S_PUBLIC] == "1",
             f[12], _nulls_last(unescape(f[13])), f[14], *(int(n) for n in f[15:19]),
             json.loads(unescape(f[19]) or "[]"))
 
@@ -226,6 +231,9 @@ class Partials:
 
 def reduce_status(members: list[list[str]], partials: Partials, left_out: dict[str, int]) -> None:
     latest = min(members, key=status_order)
+    if latest[S_PUBLIC] != "1":  # its latest version is not public (followers-only, direct…): not curated
+        left_out["non_public"] += 1
+        return
     if latest[S_EXPIRED] == "1":  # posted before the retention's first day: not curated
         left_out["statuses"] += 1
         return
@@ -299,11 +307,17 @@ def reduce_feature(key: str, members: list[list[str]], out: TextIO) -> None:
 
 
 def report_left_out(left_out: dict[str, int], stderr: TextIO, env: Mapping[str, str]) -> None:
-    """Say what the curated retention left out: Hadoop counters in a task, else a line on stderr (when any)."""
+    """Say what job 1 left out, the statuses that are not public and what the curated retention expired: Hadoop
+    counters in a task, else a line on stderr for each (when any)."""
     if "mapreduce_task_id" in env or "mapred_task_id" in env:
-        for what, count in left_out.items():
-            stderr.write(f"reporter:counter:fediscope,expired_{what},{count}\n")
-    elif any(left_out.values()):
+        stderr.write(f"reporter:counter:fediscope,non_public_statuses,{left_out['non_public']}\n")
+        for what in ("statuses", "accounts"):
+            stderr.write(f"reporter:counter:fediscope,expired_{what},{left_out[what]}\n")
+        return
+    if left_out["non_public"]:
+        stderr.write(f"reducer: left out {left_out['non_public']} status(es) whose latest version is not public "
+                     "(followers-only, direct…)\n")
+    if left_out["statuses"] or left_out["accounts"]:
         stderr.write(f"reducer: left out {left_out['statuses']} status(es) posted and {left_out['accounts']} "
                      "account(s) last fetched before the mapper's --first-day (the curated retention)\n")
 
@@ -311,7 +325,7 @@ def report_left_out(left_out: dict[str, int], stderr: TextIO, env: Mapping[str, 
 def run(stdin: Iterable[str], stdout: TextIO, stderr: TextIO | None = None,
         env: Mapping[str, str] | None = None) -> int:
     partials = Partials(stdout)
-    left_out = {"statuses": 0, "accounts": 0}
+    left_out = {"non_public": 0, "statuses": 0, "accounts": 0}
     for tag, key, members in groups(stdin):
         if tag == "S":
             reduce_status(members, partials, left_out)

@@ -123,6 +123,18 @@ def raw_records(lake: LakeBackend, entity: str) -> list[dict[str, Any]]:
 
 
 # -- curation ----------------------------------------------------------------------------------------------
+def is_public(s: Any) -> bool:
+    """A status (or None: none) whose visibility is public data, as landing judges it."""
+    from fediscope.privacy import PUBLIC_VISIBILITIES
+
+    return not isinstance(s, dict) or s.get("visibility") in PUBLIC_VISIBILITIES
+
+
+def version_is_public(s: dict[str, Any]) -> bool:
+    """A version curation keeps when it wins: public, and a boost only of a public status."""
+    return is_public(s) and is_public(s.get("reblog"))
+
+
 def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) -> dict[str, Any]:
     content = s.get("content") or ""
     media = Counter(m.get("type") for m in s.get("media_attachments") or [])
@@ -138,6 +150,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "uri": s["uri"], "status_id": s.get("id"), "account_key": account_key(s["account"], instance),
         "instance": home(s["account"], instance), "fetched_from": instance.lower(), "created_at": created,
         "dt": created.date(), "language": s.get("language"), "visibility": s.get("visibility"),
+        "public": version_is_public(s),
         "replies_count": 0 if share else s.get("replies_count") or 0,
         "reblogs_count": 0 if share else s.get("reblogs_count") or 0,
         "favourites_count": 0 if share else s.get("favourites_count") or 0,
@@ -156,7 +169,8 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
 
 def quoted_account_key(s: dict[str, Any], instance: str) -> str | None:
     """The key of the author of the status ``s`` quotes (None: no quote, or its status withheld)."""
-    quoted = ((s.get("quote") or {}).get("quoted_status") or {}).get("account")
+    quoted_status = (s.get("quote") or {}).get("quoted_status") or {}
+    quoted = quoted_status.get("account") if is_public(quoted_status) else None
     if not isinstance(quoted, dict) or not (quoted.get("acct") or quoted.get("username")):
         return None
     return account_key(quoted, instance)
@@ -192,7 +206,8 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
         others = sorted({f"{v['fetched_from']}/{v['status_id']}" for v in versions if v["status_id"] is not None}
                         - {f"{winner['fetched_from']}/{winner['status_id']}"})
         winner["copies"] = others or None  # the copies merged into the row besides its own
-        latest[uri] = winner
+        if winner.pop("public"):  # a status whose latest version is not public is not curated
+            latest[uri] = winner
     return latest
 
 
@@ -227,9 +242,10 @@ def account_order(row: dict[str, Any]) -> tuple[Any, ...]:
 def curate_accounts(status_records: list[dict[str, Any]], account_records: list[dict[str, Any]]
                     ) -> dict[str, dict[str, Any]]:
     snapshots = [account_row(r["data"], r["meta"]) for r in account_records]
-    for r in status_records:
-        snapshots.append(account_row(r["data"]["account"], r["meta"]))
-        if r["data"].get("reblog"):
+    for r in status_records:  # authors of public versions only
+        if version_is_public(r["data"]):
+            snapshots.append(account_row(r["data"]["account"], r["meta"]))
+        if r["data"].get("reblog") and is_public(r["data"]["reblog"]):
             snapshots.append(account_row(r["data"]["reblog"]["account"], r["meta"]))
     latest: dict[str, dict[str, Any]] = {}
     for row in snapshots:

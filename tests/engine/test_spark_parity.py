@@ -410,3 +410,31 @@ def test_versions_of_one_fetch_have_the_same_winner_on_both_engines(spark, lake:
     rows = {row["status_id"]: row for row in read_table(lake_dir, "statuses")}
     assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[quote["id"]]["quoted_account_key"] is None
     assert rows[tagged["id"]]["hashtags"] == ["a", "b"]  # ['a', 'b'] sorts before ['a!'], as 'a' before 'a!'
+
+
+def test_spark_leaves_out_the_statuses_that_are_not_public_as_duckdb_does(  # noqa: ANN001
+        spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:
+    """Raw files landed by other means than the collectors: REAL recorded statuses with only their visibility changed
+    (tests/non_public_statuses.py) — a tagged status later fetched followers-only, a public boost of a followers-only
+    status, a quote of one. One Spark curation: the rows DuckDB makes, none of those statuses, the same count."""
+    from non_public_statuses import boost, land_raw, recorded, tagged, with_visibility
+
+    land(lake, "statuses", statuses("test_public_tl.json"), at(0), policy())
+    land_raw(lake, [tagged()], at(1), policy())
+    land_raw(lake, [with_visibility(tagged(), "private")], at(2), policy())  # the latest version wins: not public
+    shared = boost()
+    shared["reblog"] = with_visibility(shared["reblog"], "private")
+    quote = recorded("test_status_post_with_quote.json", lambda s: (s.get("quote") or {}).get("quoted_status"))
+    quote["quote"]["quoted_status"] = with_visibility(quote["quote"]["quoted_status"], "direct")
+    land_raw(lake, [shared, quote], at(3))  # as collected, without privacy: the policy would drop the private parts
+
+    twin, summaries = _curated_on_both(spark, lake_dir, tmp_path)
+
+    uris = {r["uri"] for r in read_table(lake_dir, "statuses")}
+    assert policy().apply("statuses", tagged(), INSTANCE)["uri"] not in uris
+    assert not uris & {shared["uri"], shared["reblog"]["uri"]} and quote["uri"] in uris
+    assert {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} == {None}
+    assert "hoot" not in {r["tag"] for r in read_table(lake_dir, "hashtags")}
+    assert summaries["spark"]["non_public_left_out"] == summaries["duckdb"]["non_public_left_out"] == 3
+    for table in ("statuses", "accounts", "hashtags"):
+        assert _rows(lake_dir, table) == _rows(twin, table), table

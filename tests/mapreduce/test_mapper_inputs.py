@@ -84,7 +84,9 @@ def test_run_local_stops_quietly_when_its_output_is_closed(recorded_lake: Path) 
                                  text=True, timeout=300)
         finally:
             os.close(write_end)
-        assert (out.returncode, out.stderr) == (141, ""), mode
+        # nothing but what the reducer says it left out (the recordings hold statuses that are not public)
+        said = [line for line in out.stderr.splitlines() if not line.startswith("reducer: left out ")]
+        assert (out.returncode, said) == (141, []), mode
 
 
 def test_run_local_refuses_an_out_it_cannot_write_before_the_chain_runs(recorded_lake: Path,
