@@ -592,6 +592,84 @@ def test_the_readme_metric_table_lists_every_built_in_metric_with_its_key() -> N
     assert documented == actual
 
 
+#: code spans of the metric table's questions that are no column (besides the tables metrics read): an empty text
+METRIC_TABLE_NON_COLUMNS = {"''"}
+
+
+def metric_table_column_mentions(section: str) -> dict[str, set[str]]:
+    """The code spans (`followers_count`) each row of the README's metric table names in its question that look
+    like a column name: a lower-case identifier, no setting, metric or table name."""
+    from fediscope.engine.schema import COLLECTION_STARTS, CURATED
+
+    tables = {*CURATED, COLLECTION_STARTS.name}
+    mentions = {}
+    for cells in table_rows(section):
+        if len(cells) == 3 and re.fullmatch(r"`[a-z0-9_]+`", cells[0]):
+            spans = set(re.findall(r"`([^`]+)`", cells[1])) - METRIC_TABLE_NON_COLUMNS - tables
+            mentions[cells[0].strip("`")] = {span for span in spans if re.fullmatch(r"[a-z][a-z0-9_]*", span)}
+    return mentions
+
+
+def unknown_metric_columns(mentions: dict[str, set[str]]) -> list[str]:
+    """The mentioned columns that are not in their metric's result, bound by DuckDB to empty curated tables (as
+    ``fediscope doctor`` binds the metric files: no lake, a few milliseconds a metric)."""
+    from fediscope.config import load_settings
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.engine.metrics import SQL_DIR, load_metrics
+
+    metrics = load_metrics(SQL_DIR, None)
+    problems = []
+    with DuckDBEngine(load_settings(env={}, toml_path=None)) as engine:
+        engine.register_curated_views(empty=True)
+        for name, spans in sorted(mentions.items()):
+            columns = set(engine.result_columns(metrics[name].sql))
+            problems += [f"{name}: `{span}` is no column of it" for span in sorted(spans - columns - set(metrics))]
+    return problems
+
+
+def test_the_readme_metric_table_names_only_columns_its_metrics_have() -> None:
+    """A column renamed in a metric's SQL (`followers_count`, `first_day_partial`) leaves its question stale."""
+    mentions = metric_table_column_mentions(readme_section("Processing: curation, metrics, stores, report"))
+    assert sum(map(len, mentions.values())) >= 5, mentions  # the check reads the table
+    assert not unknown_metric_columns(mentions), unknown_metric_columns(mentions)
+    assert unknown_metric_columns({"account_engagement": {"follower_count"}}) == [
+        "account_engagement: `follower_count` is no column of it"]
+
+
+def test_the_readme_names_every_curated_table() -> None:
+    from fediscope.engine.schema import CURATED
+
+    curation = README.split("**Curation** turns raw JSON Lines", 1)[1].split("Unicode emojis", 1)[0]
+    assert [name for name in CURATED if f"`{name}`" not in curation] == []
+
+
+def link_problems(text: str, doc: Path) -> list[str]:
+    """The relative links of a markdown document (``[x](api/README.md#results-routes)``) whose file does not exist,
+    or whose ``#anchor`` is no heading of that markdown file (GitHub's anchors: lower case, spaces as ``-``)."""
+    problems = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # https://…
+        path, _, anchor = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        if not file.exists():
+            problems.append(f"{doc.relative_to(ROOT)}: {target}: no such file")
+        elif anchor and file.suffix == ".md":
+            headings = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+                        for line in file.read_text().splitlines() if line.startswith("#")}
+            if anchor not in headings:
+                problems.append(f"{doc.relative_to(ROOT)}: {target}: no heading #{anchor}")
+    return problems
+
+
+def test_every_relative_link_of_the_docs_points_at_a_file_and_heading_that_exist() -> None:
+    assert [problem for doc in COMMAND_DOCS for problem in link_problems(doc.read_text(), doc)] == []
+    broken = "see [the API](api/README.md#result-routes) and [NiFi](nifi_templates/READ.md), [x](https://a.b)"
+    assert link_problems(broken, ROOT / "README.md") == [
+        "README.md: api/README.md#result-routes: no heading #result-routes",
+        "README.md: nifi_templates/READ.md: no such file"]
+
+
 #: Troubleshooting quotes that are no message of ours: what a database, its driver or DuckDB says, which fediscope
 #: passes on after its own words
 FOREIGN_MESSAGES = {"no such table", "Table '", "' doesn't exist", "TableNotFoundException", "1045",

@@ -58,7 +58,8 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
     a boolean as true or false). CSV: a header of the stored columns, empty for NULL, true/false for booleans,
     floats with every digit; JSON Lines: the exact values. --out writes a temporary file beside FILE and renames
     it at the end: a run that fails leaves FILE as it was. A name the store does not hold is refused (exit 2),
-    listing the ones it does. On a terminal, the rows written so far show on stderr.
+    listing the ones it does; a SQLite store not created yet is an error, as for `fediscope report`. On a
+    terminal, the rows written so far show on stderr.
 
     \b
     Examples:
@@ -66,26 +67,23 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
       fediscope store export account_engagement --format jsonl --out engagement.jsonl
       fediscope store export signups_by_month --prefix mastodon.social
     """
-    from fediscope.store.port import open_existing, require_persistent
+    from fediscope.store.port import open_for_reading
 
     settings = settings_from_context(store=store_url)
-    require_persistent(settings.store, settings.origin("store"))
-    metric_store = open_existing(settings, read_only=True)
+    metric_store = open_for_reading(settings)  # as `fediscope report`: a store not created yet is said so
     try:
         held = _holding(metric_store, name, redact_url(settings.store))
         written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix))
     finally:
-        if metric_store is not None:
-            metric_store.close()
+        metric_store.close()
     if out is not None:
         click.echo(f"exported {count(written, 'row')} of {name} to {out}", err=True)
 
 
-def _holding(metric_store: MetricStore | None, name: str, shown: str) -> MetricStore:
-    """The store, when it holds metric ``name``; else a :class:`ConfigError` listing the metrics it holds (None: a
-    SQLite file that does not exist holds none)."""
-    stored = {} if metric_store is None else metric_store.stored_metrics()
-    if metric_store is None or name not in stored:
+def _holding(metric_store: MetricStore, name: str, shown: str) -> MetricStore:
+    """The store, when it holds metric ``name``; else a :class:`ConfigError` listing the metrics it holds."""
+    stored = metric_store.stored_metrics()
+    if name not in stored:
         raise _not_held(shown, name, stored)
     return metric_store
 

@@ -115,9 +115,10 @@ def normalize_table(table: pa.Table) -> pa.Table:
 def check_result(metric: Metric, table: pa.Table) -> None:
     """Refuse, with a :class:`MetricFileError` naming the metric's file, a result that does not fit its header: a key
     or rank column the SQL does not select (also when it returns no rows, which would otherwise pass until a
-    later run has some), or two rows with one key. A store keeps one row per key, so such rows were silently
-    collapsed into whichever came last, though the header says the key identifies a row."""
+    later run has some), a NULL in a key column, or two rows with one key. A store keeps one row per key, so such
+    rows were silently collapsed into whichever came last, though the header says the key identifies a row."""
     check_result_columns(metric, table.column_names)
+    _refuse_null_keys(metric, table)
     if table.num_rows < 2:
         return
     keys = table.select(list(metric.key))
@@ -133,6 +134,17 @@ def check_result(metric: Metric, table: pa.Table) -> None:
     raise MetricFileError(f"{metric.where}: {table.num_rows - counts.num_rows} row(s) repeat a key ({shown} is in "
                           f"{count} rows); the '-- key: {', '.join(metric.key)}' columns must identify one row "
                           "each: add the column that tells them apart to the key, or GROUP BY the key")
+
+
+def _refuse_null_keys(metric: Metric, table: pa.Table) -> None:
+    """A NULL in a key column identifies no row: every store refuses it, but only at the write, naming no file (a
+    StoreError, exit 1); refused here as the metric file's mistake, as a repeated key is."""
+    for column in metric.key:
+        nulls = table.column(column).null_count
+        if nulls:
+            raise MetricFileError(f"{metric.where}: key column {column} is NULL in {nulls} row(s); the "
+                                  f"'-- key: {', '.join(metric.key)}' columns must identify each row: "
+                                  f"COALESCE({column}, …) in the SQL, or leave those rows out")
 
 
 def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank: str | None = None) -> pa.Table:

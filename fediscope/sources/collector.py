@@ -641,10 +641,10 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             newest = _newer(checkpoint.newest_id, walk.upper)
             save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
             result.caught_up, result.checkpoint = True, newest
-            # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
-            # below this first one
-            result.backfill_cut = not walk_ended and len(page.items) >= full_page and next_cursor is not None
-            if first_run:
+            if first_run:  # only a first walk sets it: the fresh walk that follows a resumed one must not reset it
+                # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
+                # below this first one
+                result.backfill_cut = not walk_ended and len(page.items) >= full_page and next_cursor is not None
                 ended = "since" if reached else "cut" if result.backfill_cut else "end"
                 save_walk_start(ctx.lake, domain, name, ended, oldest[1], ctx.policy)
             return True, budget

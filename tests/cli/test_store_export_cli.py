@@ -80,6 +80,21 @@ def test_unknown_name_is_refused_listing_the_stored_ones_and_keeps_an_existing_o
     assert sorted(p.name for p in processed.iterdir()) == before
 
 
+def test_a_sqlite_store_not_created_yet_is_said_so_as_the_report_says_it(tmp_path, monkeypatch, capsys):
+    """Was: ``the store … holds no metric 'languages'; the metrics it holds: none`` (exit 2), as if the name were
+    wrong, when the store path is (the default ``sqlite:///fediscope.db`` after ``make demo``, a typo): the same
+    error as ``fediscope report`` now, and still nothing is created."""
+    from cli_run import clean_env
+
+    clean_env(tmp_path, monkeypatch)  # the default store, sqlite:///fediscope.db, not created
+    code, out, err = run(capsys, "store", "export", "languages", "--out", "languages.csv")
+    assert (code, out) == (1, "")
+    assert err == ("fediscope: error: the SQLite store fediscope.db does not exist yet: run "
+                   "`fediscope process` first (it curates the lake, computes the metrics and creates the store), "
+                   "or point --store / FEDISCOPE_STORE at an existing one\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_an_out_file_that_cannot_be_written_is_one_line_exit_2(processed, capsys):  # noqa: F811
     code, out, err = run(capsys, "store", "export", "language_mix", "--out", "no/such/dir/mix.csv")
     assert (code, out) == (2, "")

@@ -48,6 +48,20 @@ def test_a_first_run_cut_by_the_backfill_depth_says_so(mastodon_server, make_set
     assert "backfill_cut" not in again.to_dict()["sources"][0] and "FEDISCOPE_BACKFILL" not in again.line()
 
 
+def test_a_resumed_first_run_cut_by_the_backfill_depth_says_so_too(mastodon_server, make_settings, lake) -> None:
+    """Was: a first walk stopped by ``--max-pages`` (the README's own example) and resumed by the next run, which
+    then stopped at FEDISCOPE_BACKFILL_PAGES, said nothing: the fresh walk above the checkpoint that follows a
+    resumed one reset ``backfill_cut``, though the lake recorded the first walk as cut."""
+    settings = make_settings(backfill_pages=3)
+    first = run_collection(settings, public(mastodon_server), max_pages=2, progress=False)
+    assert first.ok and not first.sources[0].caught_up and not first.sources[0].backfill_cut
+    resumed = run_collection(settings, public(mastodon_server), progress=False)
+    assert resumed.ok and resumed.sources[0].caught_up and resumed.sources[0].backfill_cut
+    assert resumed.to_dict()["sources"][0]["backfill_cut"] is True
+    assert "first run stopped at FEDISCOPE_BACKFILL_PAGES on 1 source" in resumed.line()
+    assert lake.status_ids() == set(served_ids(mastodon_server)[:30])
+
+
 @pytest.mark.parametrize(("statuses", "depth"), [(100, 1000), (25, 3)])
 def test_a_first_run_that_reaches_the_end_of_the_timeline_is_not_cut(make_settings, lake, statuses: int,
                                                                      depth: int) -> None:

@@ -323,6 +323,21 @@ def test_a_result_repeating_a_key_is_refused_naming_the_file_and_a_key(compute, 
         compute("per_instance", "-- key: instance", sql)
 
 
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_result_with_a_null_key_is_refused_naming_the_file(compute, tmp_path, rows):
+    """Was: ``metric per_language: key column(s) language are NULL in a row …``, a StoreError from the store's
+    write naming no file (exit 1), though a NULL key is the metric file's mistake as a repeated one is (exit 2):
+    toots whose client declared no language are common."""
+    sql = ("SELECT instance, language, count(*) AS toots FROM (VALUES ('a.example', 'en'), ('a.example', NULL), "
+           "('b.example', 'en')) AS t(instance, language) GROUP BY ALL "
+           f"ORDER BY language NULLS FIRST LIMIT {rows}\n")
+    path = tmp_path / "metrics" / "per_language.sql"
+    with pytest.raises(MetricFileError, match=re.escape(f"metric per_language ({path}): key column language is "
+                                                        "NULL in 1 row(s); the '-- key: instance, language' columns "
+                                                        "must identify each row: COALESCE(language, …) in the SQL")):
+        compute("per_language", "-- key: instance, language", sql)
+
+
 @pytest.mark.parametrize("header", ["-- key: langauge", "-- key: id\n-- rank: tooots DESC"])
 def test_a_header_naming_a_column_the_result_lacks_is_refused_also_without_rows(compute, tmp_path, header):
     """Was: a StoreError naming no file (exit 1), and nothing at all while the result had no rows: the mistake
