@@ -129,9 +129,11 @@ COMPONENTS: dict[str, Any] = {
                 "quarantined": {"type": "integer", "minimum": 0},
             },
         },
+        # null rides on the string branch: OpenAPI 3.0.3 gives `nullable` effect only beside a `type`, so on the
+        # oneOf itself it allowed nothing, and strict validators refused every row holding a NULL
         "Row": {"type": "object", "description": "One stored row: column name → string, number, boolean or null.",
-                "additionalProperties": {"nullable": True, "oneOf": [
-                    {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+                "additionalProperties": {"oneOf": [
+                    {"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}},
         "AnalysisList": {
             "type": "object",
             "required": ["analyses"],
