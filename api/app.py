@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
@@ -128,6 +128,8 @@ def _guard_request() -> Response | None:
         # Flask answers a routing redirect itself, bypassing the error handlers: an HTML page. None is expected
         # (no slash merging, no rule with a trailing slash), so any is a path that is not a route
         raise NotFound()
+    if _sent_path(request.environ).startswith("//"):
+        raise NotFound()
     if request.routing_exception is not None:
         raise request.routing_exception
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -142,6 +144,19 @@ def _guard_request() -> Response | None:
         _authenticate()
     _check_query_encoding(request.query_string)
     return None
+
+
+def _sent_path(environ: dict[str, Any]) -> str:
+    """The request's path as the client sent it, percent-escapes decoded. Paths are matched as sent
+    (``/v1//metrics`` is no route), but waitress and werkzeug's router both drop leading slashes (``//v1/metrics``
+    and ``/%2Fv1/metrics`` were served as ``/v1/metrics``), so a reverse proxy's rule on a path prefix (refusing
+    ``/v1/timelines/``) was passed by doubling the first slash. ``REQUEST_URI`` is the request target as sent
+    (waitress and werkzeug's server set it), in absolute form too (``http://host//v1/metrics``)."""
+    target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+    path = target.partition("?")[0]
+    if not path.startswith("/") and "://" in path:  # absolute form: the path follows the authority
+        path = "/" + path.partition("://")[2].partition("/")[2]
+    return unquote(path)
 
 
 def _check_host() -> None:

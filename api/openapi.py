@@ -10,6 +10,7 @@ from typing import Any
 
 from api import params
 from api.routes import ROUTES, Route
+from api.upstream import MAX_RETRY_AFTER
 
 ERROR_STATUSES = {
     "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
@@ -64,6 +65,11 @@ RESULTS_ERROR_STATUSES = {
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,
                                 "schema": {"type": "integer", "minimum": 0}}}
+#: a 502 passes on the Retry-After of the instance's own 5xx answer, when it sent one
+_UPSTREAM_RETRY_AFTER = {"Retry-After": {**_RETRY_AFTER["Retry-After"], "required": False,
+                                         "description": "Seconds the instance asked to wait (its 5xx answer's "
+                                                        f"Retry-After, at most {MAX_RETRY_AFTER}), when it said."}}
+_ERROR_HEADERS = {"429": _RETRY_AFTER, "502": _UPSTREAM_RETRY_AFTER}
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -129,9 +135,11 @@ COMPONENTS: dict[str, Any] = {
                 "quarantined": {"type": "integer", "minimum": 0},
             },
         },
+        # null rides on the string branch: OpenAPI 3.0.3 gives `nullable` effect only beside a `type`, so on the
+        # oneOf itself it allowed nothing, and strict validators refused every row holding a NULL
         "Row": {"type": "object", "description": "One stored row: column name → string, number, boolean or null.",
-                "additionalProperties": {"nullable": True, "oneOf": [
-                    {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+                "additionalProperties": {"oneOf": [
+                    {"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}},
         "AnalysisList": {
             "type": "object",
             "required": ["analyses"],
@@ -312,7 +320,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if "acct" in route.path_params:
         wanted = {**wanted, "410": ERASED_ACCOUNT}
     for status, text in sorted(wanted.items()):
-        responses[status] = _error(text, _RETRY_AFTER if status == "429" else None)
+        responses[status] = _error(text, _ERROR_HEADERS.get(status))
     operation: dict[str, Any] = {
         "operationId": route.endpoint,
         "summary": route.summary,

@@ -383,3 +383,26 @@ def test_a_bare_allowlisted_host_is_fetched_over_https_and_the_log_says_why_it_f
         _, err = process.communicate(timeout=10)
     warning = next(line for line in err.splitlines() if "upstream failure" in line)
     assert "WARNING" in warning and re.search(r"SSL|ssl", warning), warning
+
+
+@pytest.mark.parametrize("path", [b"//v1/metrics", b"///v1/analyses", b"//health", b"//openapi.json",
+                                  b"//v1/timelines/public?instance=a.example", b"http://127.0.0.1//v1/metrics",
+                                  b"/%2Fv1/metrics", b"/%2f%2F/v1/metrics"])
+@pytest.mark.parametrize("key", [b"", f"X-API-Key: {KEY}\r\n".encode()], ids=["no-key", "key"])
+def test_serve_api_matches_leading_slashes_as_sent_too(served: str, path: bytes, key: bytes) -> None:
+    """Was: under waitress ``//v1/metrics`` was served as ``/v1/metrics`` (waitress and werkzeug's router drop
+    leading slashes) while ``/v1//metrics`` is 404, so a reverse proxy's rule refusing ``/v1/timelines/`` by path
+    prefix was passed by ``//v1/timelines/...``. Paths are matched as sent: an empty segment is no route. (Sent
+    raw: requests sends ``//v1/metrics`` as ``/v1/metrics``.)"""
+    head, body = _raw_get(served, b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + key
+                          + b"Connection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404"), head
+    assert b"application/json" in head and b"\r\nLocation:" not in head
+    assert json.loads(body)["error"]["code"] == "not_found"
+
+
+def test_serve_api_serves_a_request_target_in_absolute_form(served: str) -> None:
+    head, body = _raw_get(served, b"GET http://127.0.0.1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  b"Connection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert json.loads(body) == {"status": "ok"}

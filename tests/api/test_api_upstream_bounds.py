@@ -168,6 +168,12 @@ def test_a_503_asking_for_longer_than_the_deadline_is_not_retried_and_its_retry_
     assert_error(response, 502, "upstream_unavailable")
     assert response.headers["Retry-After"] == "30"
     assert len(instance.requests_to("/api/v1/timelines/public")) == 1
+    # and the served document says a 502 may carry it (was: only the 429's was declared)
+    paths = live.get("/openapi.json", key=None).json()["paths"]
+    for path, item in paths.items():
+        if "502" in item["get"]["responses"]:
+            header = item["get"]["responses"]["502"]["headers"]["Retry-After"]
+            assert header["required"] is False and header["schema"]["type"] == "integer", path
 
 
 def test_the_deadline_is_at_most_the_documented_bound(instance: FakeInstance, scraping: Callable[..., LiveApi],
