@@ -11,6 +11,7 @@ from typing import Any
 from api import params
 from api.routes import ROUTES, Route
 from api.upstream import MAX_RETRY_AFTER
+from fediscope import __version__
 
 ERROR_STATUSES = {
     "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
@@ -335,7 +336,7 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def build_document(version: str = "0.1.0") -> dict[str, Any]:
+def build_document(version: str = __version__) -> dict[str, Any]:
     """The whole OpenAPI 3.0 document."""
     return {
         "openapi": "3.0.3",

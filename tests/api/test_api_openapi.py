@@ -120,3 +120,10 @@ def test_the_erased_account_answer_is_documented_on_the_account_route_only(check
     gone = {path for path, item in paths.items() if "410" in item["get"]["responses"]}
     assert gone == {"/v1/accounts/{acct}/statuses"}
     assert "erased_account" in paths["/v1/accounts/{acct}/statuses"]["get"]["responses"]["410"]["description"]
+
+
+def test_the_document_names_the_package_version() -> None:
+    """Was: a literal "0.1.0" beside ``fediscope.__version__``, bound to drift at the next release."""
+    import fediscope
+
+    assert build_document()["info"]["version"] == fediscope.__version__
