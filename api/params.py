@@ -64,8 +64,9 @@ NAME_SHOWN = 100
 
 _ID_RE = re.compile(ID_PATTERN)
 _INSTANCE_RE = re.compile(INSTANCE_PATTERN)
-_LIMIT_RE = re.compile(r"^[0-9]{1,3}$")
-_OFFSET_RE = re.compile(r"^[0-9]{1,6}$")
+#: How many digits a number parameter may be written with (leading zeros included; the OpenAPI document does not
+#: bound them, but an unbounded string would make ``int()`` parse thousands of digits).
+LIMIT_DIGITS, OFFSET_DIGITS = 3, 6
 
 
 @dataclass(frozen=True)
@@ -121,23 +122,24 @@ def parse_id(name: str, raw: str | None) -> str | None:
     return raw
 
 
-def _whole_number(name: str, raw: str, digits: re.Pattern[str], low: int, high: int) -> int:
-    """``raw`` as a whole number from ``low`` to ``high`` (written with at most as many digits as ``digits``
-    allows), else a 400 naming the parameter."""
-    if not digits.fullmatch(raw) or not low <= int(raw) <= high:
-        raise bad_parameter(name, f"{name} must be a whole number from {low} to {high} (got {raw[:40]!r})")
+def _whole_number(name: str, raw: str, digits: int, low: int, high: int) -> int:
+    """``raw`` as a whole number from ``low`` to ``high``, written with at most ``digits`` digits, else a 400 naming
+    the parameter and both bounds (``limit=0040`` is in range but too long: the message says why)."""
+    if not (0 < len(raw) <= digits and raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise bad_parameter(name, f"{name} must be a whole number from {low} to {high}, written with at most {digits} "
+                                  f"digits (got {raw[:40]!r})")
     return int(raw)
 
 
 def parse_limit(raw: str | None, default: int = LIMIT_MAX) -> int:
     if raw is None:
         return min(max(default, LIMIT_MIN), LIMIT_MAX)
-    return _whole_number("limit", raw, _LIMIT_RE, LIMIT_MIN, LIMIT_MAX)
+    return _whole_number("limit", raw, LIMIT_DIGITS, LIMIT_MIN, LIMIT_MAX)
 
 
 def parse_offset(raw: str | None) -> int:
     """``offset``: how many items to skip, 0 (the default) to :data:`OFFSET_MAX`."""
-    return 0 if raw is None else _whole_number("offset", raw, _OFFSET_RE, 0, OFFSET_MAX)
+    return 0 if raw is None else _whole_number("offset", raw, OFFSET_DIGITS, 0, OFFSET_MAX)
 
 
 def parse_bool(name: str, raw: str | None) -> bool:
@@ -225,7 +227,7 @@ PREFIX_MAX_LENGTH = 300
 AFTER_MAX_LENGTH = 8192
 AFTER_PATTERN = r"^[A-Za-z0-9_-]{1," + str(AFTER_MAX_LENGTH) + r"}$"
 NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
-_COUNT_RE = re.compile(r"^[0-9]{1,4}$")
+COUNT_DIGITS = 4
 _AFTER_RE = re.compile(AFTER_PATTERN)
 
 
@@ -240,7 +242,7 @@ class ResultsQuery:
 
 
 def parse_count(name: str, raw: str | None, default: int) -> int:
-    return default if raw is None else _whole_number(name, raw, _COUNT_RE, RESULTS_MIN, RESULTS_MAX)
+    return default if raw is None else _whole_number(name, raw, COUNT_DIGITS, RESULTS_MIN, RESULTS_MAX)
 
 
 def parse_results_query(args: MultiDict[str, str], allowed: tuple[str, ...]) -> ResultsQuery:

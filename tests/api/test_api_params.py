@@ -67,6 +67,15 @@ def test_offset_is_a_whole_number_within_bounds(checked: LiveApi, value: str) ->
     assert "from 0 to 100000" in error["message"]
 
 
+@pytest.mark.parametrize(("name", "value", "digits"), [("limit", "0040", 3), ("offset", "0000001", 6)])
+def test_a_number_in_range_written_too_long_is_told_why(checked: LiveApi, name: str, value: str, digits: int) -> None:
+    """Was: ``limit=0040`` was refused as "must be a whole number from 1 to 40", which it is; the message now says
+    how many digits the number may be written with."""
+    response = checked.get("/v1/trends/tags", params={"instance": OFFLINE_DOMAIN, name: value})
+    error = assert_error(response, 400, parameter=name)
+    assert f"written with at most {digits} digits (got {value!r})" in error["message"], error
+
+
 @pytest.mark.parametrize("path", [p for p in RECORDS_ROUTES if p != "/v1/trends/tags"])
 def test_offset_belongs_to_the_routes_paged_by_offset_only(checked: LiveApi, path: str) -> None:
     assert_error(checked.get(path, params={"instance": OFFLINE_DOMAIN, "offset": "10"}), 400, parameter="offset")
