@@ -79,7 +79,11 @@ right after deleting it (:func:`erase_raw`). A ``fediscope process`` in between 
 own curated rows stay until the erasure is run again), but it undoes none of it: it reads the rewritten batches
 again, and their versions of other people's statuses, which tie with the curated rows on the fetch and the counts,
 win the merge (:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted
-author).
+author). Killed outright in the store pass (SIGKILL, the OOM killer: no clean-up runs), between a metric's deletion
+and its record in the store's catalog, it leaves the rows gone but the catalog's row count and generation of before
+(or a provisional one); the run again, which finds none of the account's rows left, records every metric it passes
+anew when its catalog entry disagrees with the rows (:func:`erase_store`), so the store ends as an uninterrupted
+erasure leaves it, not at the next ``fediscope process``.
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
@@ -761,7 +765,10 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
     """Delete the account's rows from every metric table (``metrics``: :func:`stored_metrics`): by
     ``account_key``, then any row still naming it, then any row identifying one of its statuses by id
     (:func:`~fediscope.gdpr.subject.names_status`: a metric keyed by ``instance``/``status_id`` names no account,
-    yet the status is the account's until the next ``fediscope process`` recomputes it without)."""
+    yet the status is the account's until the next ``fediscope process`` recomputes it without). Then the catalog
+    entry is made to agree with the rows left (:meth:`~fediscope.store.port.MetricStore.settle`): an erasure killed
+    between a deletion and its record in the catalog left the count of before, and the generation of before or a
+    provisional one, which the run again, finding nothing left to delete, would otherwise keep."""
     deleted: dict[str, int] = {}
     values = traces.values()
     for name, metric in metrics.items():
@@ -777,6 +784,9 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
                 statuses.append(row)
         if statuses:
             named += _delete_rows(store, metric, statuses, len(rows) - named)
+        # a run killed after deleting rows, before the catalog recorded it (rows gone, count and generation of
+        # before): this run finds none left and deletes nothing, so the catalog is recorded anew here
+        store.settle(metric, len(rows) - named)
         count += named
         if count:
             deleted[name] = count
