@@ -35,9 +35,13 @@ the account collectable again:
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
-   warning, :func:`unlisted_tables`), quarantined files naming the account, and the
-   metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
-   process`` recomputes every metric — aggregates included — without the account;
+   warning, :func:`unlisted_tables`), quarantined files naming the account, every temporary file a write killed
+   before its rename left in the lake once it is a day old, as ``fediscope gdpr retention`` removes them (counted
+   under ``other``: ``temporary_files_removed``; a collection killed between writing a raw batch and renaming it
+   leaves the batch's records there, perhaps the account's; younger ones, perhaps a write under way, are left and
+   named in a warning: :func:`temporary_file_warnings`), and the metric results kept for incremental runs
+   (:mod:`fediscope.engine.metric_state`), so the next ``fediscope process`` recomputes every metric — aggregates
+   included — without the account;
 6. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
    deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
 7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``;
@@ -144,6 +148,7 @@ from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.debris import TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
@@ -715,6 +720,33 @@ def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject
     return counts
 
 
+def temporary_file_warnings(cleanup: TemporaryCleanup) -> list[str]:
+    """What the erasure says of the temporary files it left (:func:`~fediscope.lake.debris.
+    remove_stale_temporary_files`): those it could not remove, and those too young to be removed safely.
+
+    A write lands a file under a hidden temporary name and renames it into place; killed in between, it leaves that
+    file, which may hold the account's records and which no reader (nor the erasure's passes) sees. Collectors
+    (``collect``, ``stream``, NiFi) take no lake lock, so a young one may be a write under way: removing it would make
+    that write fail (its rename finds nothing) and lose what it lands, and rewriting it would race the writer. Only
+    those a day old are removed, as retention removes them."""
+    warnings = []
+    if cleanup.failed:
+        warnings.append(f"{count(len(cleanup.failed), 'stale temporary file')} of interrupted writes, which may hold "
+                        f"the account's records, could not be removed: {'; '.join(cleanup.failed)}; remove them by "
+                        f"hand")
+    if cleanup.young:
+        known = [when for _, when in cleanup.young if when is not None]
+        after = (f"from {datetime.fromtimestamp(max(known), UTC).isoformat(timespec='minutes')} (storage clock)"
+                 if known else "once the storage reports their age")
+        warnings.append(
+            f"{count(len(cleanup.young), 'temporary file')} of writes under way or stopped less than "
+            f"{cleanup.older_than_hours:g} h ago {'was' if len(cleanup.young) == 1 else 'were'} left in place and "
+            f"may hold the account's records: {', '.join(path for path, _ in cleanup.young)}; a collection writing "
+            f"them lands them (run the erasure again once it is done), and a killed write's are removed by "
+            f"`fediscope gdpr erase` run again (or `fediscope gdpr retention`) {after}")
+    return warnings
+
+
 def stored_metrics(store: MetricStore) -> dict[str, Metric]:
     """Every metric the store lists (its catalog), by name, as the store recorded it at its last write
     (:meth:`~fediscope.store.port.MetricStore.recorded_metric`): the tables the erasure and the access export search.
@@ -901,6 +933,11 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
             report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
                             | texts.counts())
+            # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
+            temporary = remove_stale_temporary_files(lake)
+            if temporary.count:
+                report.other["temporary_files_removed"] = temporary.count
+            report.warnings.extend(temporary_file_warnings(temporary))
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

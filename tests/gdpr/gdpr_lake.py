@@ -124,8 +124,10 @@ def land_recent_copies(lake: LakeBackend, policy: PrivacyPolicy, authors: set[st
 
 # -- byte scans -------------------------------------------------------------------------------------------------
 def file_bytes(path: Path) -> bytes:
+    """A file's bytes, and a gzip file's decompressed too (known by its magic number: the temporary file of a
+    ``.jsonl.gz`` batch is named ``….jsonl.gz.<random>.tmp``)."""
     data = path.read_bytes()
-    if path.name.endswith(".gz"):
+    if data.startswith(b"\x1f\x8b"):
         data += gzip.decompress(data)
     return data
 
