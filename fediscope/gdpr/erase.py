@@ -35,9 +35,13 @@ the account collectable again:
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
-   warning, :func:`unlisted_tables`), quarantined files naming the account, and the
-   metric results kept for incremental runs (:mod:`fediscope.engine.metric_state`), so the next ``fediscope
-   process`` recomputes every metric — aggregates included — without the account;
+   warning, :func:`unlisted_tables`), quarantined files naming the account, every temporary file a write killed
+   before its rename left in the lake once it is a day old, as ``fediscope gdpr retention`` removes them (counted
+   under ``other``: ``temporary_files_removed``; a collection killed between writing a raw batch and renaming it
+   leaves the batch's records there, perhaps the account's; younger ones, perhaps a write under way, are left and
+   named in a warning: :func:`temporary_file_warnings`), and the metric results kept for incremental runs
+   (:mod:`fediscope.engine.metric_state`), so the next ``fediscope process`` recomputes every metric — aggregates
+   included — without the account;
 6. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
    deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
 7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``;
@@ -79,7 +83,11 @@ right after deleting it (:func:`erase_raw`). A ``fediscope process`` in between 
 own curated rows stay until the erasure is run again), but it undoes none of it: it reads the rewritten batches
 again, and their versions of other people's statuses, which tie with the curated rows on the fetch and the counts,
 win the merge (:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted
-author).
+author). Killed outright in the store pass (SIGKILL, the OOM killer: no clean-up runs), between a metric's deletion
+and its record in the store's catalog, it leaves the rows gone but the catalog's row count and generation of before
+(or a provisional one); the run again, which finds none of the account's rows left, records every metric it passes
+anew when its catalog entry disagrees with the rows (:func:`erase_store`), so the store ends as an uninterrupted
+erasure leaves it, not at the next ``fediscope process``.
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
@@ -140,6 +148,7 @@ from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.debris import TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
@@ -711,6 +720,33 @@ def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject
     return counts
 
 
+def temporary_file_warnings(cleanup: TemporaryCleanup) -> list[str]:
+    """What the erasure says of the temporary files it left (:func:`~fediscope.lake.debris.
+    remove_stale_temporary_files`): those it could not remove, and those too young to be removed safely.
+
+    A write lands a file under a hidden temporary name and renames it into place; killed in between, it leaves that
+    file, which may hold the account's records and which no reader (nor the erasure's passes) sees. Collectors
+    (``collect``, ``stream``, NiFi) take no lake lock, so a young one may be a write under way: removing it would make
+    that write fail (its rename finds nothing) and lose what it lands, and rewriting it would race the writer. Only
+    those a day old are removed, as retention removes them."""
+    warnings = []
+    if cleanup.failed:
+        warnings.append(f"{count(len(cleanup.failed), 'stale temporary file')} of interrupted writes, which may hold "
+                        f"the account's records, could not be removed: {'; '.join(cleanup.failed)}; remove them by "
+                        f"hand")
+    if cleanup.young:
+        known = [when for _, when in cleanup.young if when is not None]
+        after = (f"from {datetime.fromtimestamp(max(known), UTC).isoformat(timespec='minutes')} (storage clock)"
+                 if known else "once the storage reports their age")
+        warnings.append(
+            f"{count(len(cleanup.young), 'temporary file')} of writes under way or stopped less than "
+            f"{cleanup.older_than_hours:g} h ago {'was' if len(cleanup.young) == 1 else 'were'} left in place and "
+            f"may hold the account's records: {', '.join(path for path, _ in cleanup.young)}; a collection writing "
+            f"them lands them (run the erasure again once it is done), and a killed write's are removed by "
+            f"`fediscope gdpr erase` run again (or `fediscope gdpr retention`) {after}")
+    return warnings
+
+
 def stored_metrics(store: MetricStore) -> dict[str, Metric]:
     """Every metric the store lists (its catalog), by name, as the store recorded it at its last write
     (:meth:`~fediscope.store.port.MetricStore.recorded_metric`): the tables the erasure and the access export search.
@@ -761,7 +797,10 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
     """Delete the account's rows from every metric table (``metrics``: :func:`stored_metrics`): by
     ``account_key``, then any row still naming it, then any row identifying one of its statuses by id
     (:func:`~fediscope.gdpr.subject.names_status`: a metric keyed by ``instance``/``status_id`` names no account,
-    yet the status is the account's until the next ``fediscope process`` recomputes it without)."""
+    yet the status is the account's until the next ``fediscope process`` recomputes it without). Then the catalog
+    entry is made to agree with the rows left (:meth:`~fediscope.store.port.MetricStore.settle`): an erasure killed
+    between a deletion and its record in the catalog left the count of before, and the generation of before or a
+    provisional one, which the run again, finding nothing left to delete, would otherwise keep."""
     deleted: dict[str, int] = {}
     values = traces.values()
     for name, metric in metrics.items():
@@ -777,6 +816,9 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
                 statuses.append(row)
         if statuses:
             named += _delete_rows(store, metric, statuses, len(rows) - named)
+        # a run killed after deleting rows, before the catalog recorded it (rows gone, count and generation of
+        # before): this run finds none left and deletes nothing, so the catalog is recorded anew here
+        store.settle(metric, len(rows) - named)
         count += named
         if count:
             deleted[name] = count
@@ -891,6 +933,11 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
             report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
                             | texts.counts())
+            # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
+            temporary = remove_stale_temporary_files(lake)
+            if temporary.count:
+                report.other["temporary_files_removed"] = temporary.count
+            report.warnings.extend(temporary_file_warnings(temporary))
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)

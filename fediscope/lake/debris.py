@@ -106,6 +106,9 @@ class TemporaryCleanup:
     paths: list[str] = field(default_factory=list)
     bytes: int = 0
     failed: list[str] = field(default_factory=list)  # "<path>: <why>" of files that could not be removed
+    #: the temporary files left in place because they are younger (a write may be under way), each with when it is
+    #: old enough, by the storage's clock (seconds since the epoch; None: the storage reports no modification time)
+    young: list[tuple[str, float | None]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -148,20 +151,33 @@ def stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SEC
     (the whole lake by default) last modified more than ``older_than`` seconds before ``now`` (by default
     :func:`storage_now`, the storage's clock). A file whose modification time the storage does not report is never
     stale."""
+    stale, _ = _split_by_age(lake, older_than, now, path)
+    return stale
+
+
+def _split_by_age(lake: LakeBackend, older_than: float, now: float | None, path: str = ""
+                  ) -> tuple[list[Entry], list[Entry]]:
+    """The temporary files of writes below ``path``, in one walk: (the stale ones, the others)."""
     if older_than < 0:
         raise ValueError(f"older_than must be 0 or more seconds, not {older_than!r}")
     limit = (storage_now(lake) if now is None else now) - older_than
-    return [entry for entry in lake.walk_hidden(path)
-            if not entry.is_dir and is_temporary_path(entry.path)
-            and entry.mtime is not None and entry.mtime < limit]
+    stale: list[Entry] = []
+    young: list[Entry] = []
+    for entry in lake.walk_hidden(path):
+        if not entry.is_dir and is_temporary_path(entry.path):
+            (stale if entry.mtime is not None and entry.mtime < limit else young).append(entry)
+    return stale, young
 
 
 def remove_stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, *,
                                  dry_run: bool = False, now: float | None = None) -> TemporaryCleanup:
     """Remove (with ``dry_run`` only list) the lake's stale temporary files; see the module docstring. A file that
-    cannot be removed is reported in ``failed`` and the others are still removed."""
+    cannot be removed is reported in ``failed`` and the others are still removed; the younger ones are listed in
+    ``young``."""
     cleanup = TemporaryCleanup(dry_run=dry_run, older_than_hours=older_than / 3600)
-    for entry in stale_temporary_files(lake, older_than, now):
+    stale, young = _split_by_age(lake, older_than, now)
+    cleanup.young = [(entry.path, None if entry.mtime is None else entry.mtime + older_than) for entry in young]
+    for entry in stale:
         if not dry_run:
             try:
                 if not lake.delete(entry.path):

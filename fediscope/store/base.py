@@ -336,6 +336,29 @@ class BaseStore(ABC):
                   len(keys), row_count)
         return self._commit(plan.schema, metric.question, row_count, unchanged=existing if unchanged else None)
 
+    def settle(self, metric: Metric, row_count: int) -> bool:
+        """See :meth:`~fediscope.store.port.MetricStore.settle`.
+
+        A write or deletion changes the rows, then records the metric in the catalog (:meth:`_commit`; HBase has no
+        transactions, and the SQL stores commit them apart), so a process killed in between (SIGKILL, OOM, reboot:
+        no clean-up runs) leaves the catalog behind the rows. A retry that finds nothing left to change commits
+        nothing, so the stale entry stayed until the metric's next write: the erasure calls this once it is done with
+        a metric (:func:`~fediscope.gdpr.erase.erase_store`). The caller holds the lake lock, so no write changes the
+        rows between its count and this."""
+        self._check_writable(f"record metric {metric.name}")
+        schema = self._stored(metric.name)
+        if schema is None:
+            return False
+        recorded = self.stored_metrics().get(metric.name)
+        provisional = (schema.generation or "").startswith(PROVISIONAL)
+        if recorded == row_count and not provisional:
+            return False
+        log.info("metric=%s: the catalog said %s rows%s, the table holds %d: recorded anew (a change was stopped "
+                 "before it was recorded)", metric.name, recorded, " under a provisional generation" if provisional
+                 else "", row_count)
+        self._commit(schema, metric.question, row_count)
+        return True
+
     def generations(self) -> dict[str, str | None]:
         """Every stored metric's generation: a new random value at each write or erasure that changes the metric's
         rows or columns, so a reader that noted it can tell whether anyone changed the metric since (None: written

@@ -103,6 +103,12 @@ class MetricStore(Protocol):
         ``columns``: every column of the metric's result, when known (a stored column outside them needs ``write``
         to drop it)."""
 
+    def settle(self, metric: Metric, row_count: int) -> bool:
+        """Make the catalog entry of ``metric`` agree with its rows, which the caller has just counted
+        (``row_count``): a change stopped outright after its rows changed and before the catalog recorded them leaves
+        the row count of before, and the generation of before or a provisional one; they are then recorded anew,
+        under a new generation. Returns whether the entry was stale (an entry that agrees is left alone)."""
+
     def generations(self) -> dict[str, str | None]:
         """Each stored metric's generation, which changes at every write or erasure that changes the metric's rows
         or columns (a write that changes nothing keeps it)."""

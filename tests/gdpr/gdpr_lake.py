@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -12,10 +13,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from fediscope.lake.backend import LakeBackend
-from fediscope.lake.batches import write_batch
+from fediscope.config import Settings
+from fediscope.engine.metrics import Metric
+from fediscope.gdpr.erase import stored_metrics
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import PrivacyPolicy
+from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.store.port import open_store
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings"
 LOCAL = "localhost:3000"  # the recorded server
@@ -119,8 +124,10 @@ def land_recent_copies(lake: LakeBackend, policy: PrivacyPolicy, authors: set[st
 
 # -- byte scans -------------------------------------------------------------------------------------------------
 def file_bytes(path: Path) -> bytes:
+    """A file's bytes, and a gzip file's decompressed too (known by its magic number: the temporary file of a
+    ``.jsonl.gz`` batch is named ``….jsonl.gz.<random>.tmp``)."""
     data = path.read_bytes()
-    if path.name.endswith(".gz"):
+    if data.startswith(b"\x1f\x8b"):
         data += gzip.decompress(data)
     return data
 
@@ -179,3 +186,67 @@ def stop_after(monkeypatch: Any, prefix: str, writes: int) -> list[str]:
     monkeypatch.setattr(LocalLake, "write_atomic", stopping(write_atomic))
     monkeypatch.setattr(LocalLake, "delete", stopping(delete))
     return written
+
+
+# -- a processed lake and its store, twice ---------------------------------------------------------------------
+#: Metrics that name a status by its id alone (a result per status, no account column, no link): the erasure finds
+#: their rows of the subject's statuses by the ids it knows (fediscope.gdpr.subject.names_status).
+BY_ID = Metric(name="gdpr_test_by_status_id", question="How often was each status boosted?",
+               key=("fetched_from", "status_id"), sql="-- test metric, rows written by the test")
+BY_ORIGIN = Metric(name="gdpr_test_by_origin_ref", question="How often was each status favourited?",
+                   key=("origin_ref",), sql="-- test metric, rows written by the test")
+
+
+def lake_settings(root: Path, privacy: bool = True) -> Settings:
+    """``root/lake`` and the SQLite store ``root/store.db``, with the test key (or privacy off)."""
+    return Settings(lake=str(root / "lake"), store=f"sqlite:///{root / 'store.db'}",
+                    **({"pseudonym_key": KEY} if privacy else {"privacy": False}))
+
+
+def raw_records(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """Every raw batch's records, by path."""
+    lake = open_lake(settings.lake)
+    return {path: list(read_batch(lake, path)) for path in raw_batch_files(lake)}
+
+
+def store_rows(settings: Settings) -> dict[str, list[str]]:
+    """Every metric table's rows, as the store lists its metrics."""
+    store = open_store(settings.store)
+    try:
+        return {name: sorted(json.dumps(row, sort_keys=True, default=str) for row in store.all(metric))
+                for name, metric in stored_metrics(store).items()}
+    finally:
+        store.close()
+
+
+def fill_status_metrics(settings: Settings) -> None:
+    """A row of :data:`BY_ID` and of :data:`BY_ORIGIN` for every curated status."""
+    rows = curated_tables(Path(settings.lake))["statuses"]
+    store = open_store(settings.store)
+    try:
+        store.write(BY_ID, list({(r["fetched_from"], r["status_id"]): {
+            "fetched_from": r["fetched_from"], "status_id": r["status_id"], "reblogs": r["reblogs_count"]}
+            for r in rows}.values()))
+        store.write(BY_ORIGIN, list({r["origin_ref"]: {"origin_ref": r["origin_ref"], "favourites": r[
+            "favourites_count"]} for r in rows if r["origin_ref"]}.values()))
+    finally:
+        store.close()
+
+
+def processed_twins(root: Path, privacy: bool = True) -> tuple[Settings, Settings]:
+    """Two identical copies (lake and store), ``root/interrupted`` and ``root/uninterrupted``, of a lake landed from
+    the recordings with admin's boost of the subject's status landed again on :data:`RECENT`, processed by
+    ``fediscope process`` (the built-in metrics in a SQLite store) and :func:`fill_status_metrics`."""
+    from fediscope.engine.process import run_process
+
+    base = lake_settings(root / "base", privacy)
+    lake, policy = open_lake(base.lake), policy_from_settings(base)
+    assert land_recordings(lake, policy) > 50
+    assert land_recent_copies(lake, policy, authors={"admin"}, reblogs=True) == 1
+    run_process(base, progress=False)
+    fill_status_metrics(base)
+    copies = []
+    for name in ("interrupted", "uninterrupted"):
+        shutil.copytree(root / "base", root / name)
+        copies.append(lake_settings(root / name, privacy))
+    return copies[0], copies[1]

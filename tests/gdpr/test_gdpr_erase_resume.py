@@ -15,81 +15,37 @@ by the first run) or from the subject's curated rows (rewritten by the first run
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import KEY, OTHERS, RECENT, SUBJECT, curated_tables, land_recent_copies, land_recordings, stop_after
+from gdpr_lake import (
+    BY_ID,
+    BY_ORIGIN,
+    OTHERS,
+    RECENT,
+    SUBJECT,
+    curated_tables,
+    processed_twins,
+    raw_records,
+    stop_after,
+    store_rows,
+)
 
 from fediscope.config import Settings
-from fediscope.engine.metrics import Metric
 from fediscope.engine.process import run_process
-from fediscope.gdpr.erase import erase_account, stored_metrics
+from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.gdpr.opt_outs import note_opt_outs
 from fediscope.gdpr.resume import TRACES_PATH
 from fediscope.lake.backend import open_lake
-from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.privacy import policy_from_settings
-from fediscope.store.port import open_store
-
-#: Metrics that name a status by its id alone (a result per status, no account column, no link): the erasure finds
-#: their rows of the subject's statuses by the ids it knows (fediscope.gdpr.subject.names_status).
-BY_ID = Metric(name="gdpr_test_by_status_id", question="How often was each status boosted?",
-               key=("fetched_from", "status_id"), sql="-- test metric, rows written by the test")
-BY_ORIGIN = Metric(name="gdpr_test_by_origin_ref", question="How often was each status favourited?",
-                   key=("origin_ref",), sql="-- test metric, rows written by the test")
-
-
-def _settings(root: Path, privacy: bool) -> Settings:
-    return Settings(lake=str(root / "lake"), store=f"sqlite:///{root / 'store.db'}",
-                    **({"pseudonym_key": KEY} if privacy else {"privacy": False}))
-
-
-def _raw(settings: Settings) -> dict[str, list[dict[str, Any]]]:
-    lake = open_lake(settings.lake)
-    return {path: list(read_batch(lake, path)) for path in raw_batch_files(lake)}
-
-
-def _store(settings: Settings) -> dict[str, list[str]]:
-    """Every metric table's rows, as the store lists its metrics."""
-    store = open_store(settings.store)
-    try:
-        return {name: sorted(json.dumps(row, sort_keys=True, default=str) for row in store.all(metric))
-                for name, metric in stored_metrics(store).items()}
-    finally:
-        store.close()
-
-
-def _fill_store(settings: Settings) -> None:
-    """A row of :data:`BY_ID` and of :data:`BY_ORIGIN` for every curated status."""
-    rows = curated_tables(Path(settings.lake))["statuses"]
-    store = open_store(settings.store)
-    try:
-        store.write(BY_ID, list({(r["fetched_from"], r["status_id"]): {
-            "fetched_from": r["fetched_from"], "status_id": r["status_id"], "reblogs": r["reblogs_count"]}
-            for r in rows}.values()))
-        store.write(BY_ORIGIN, list({r["origin_ref"]: {"origin_ref": r["origin_ref"], "favourites": r[
-            "favourites_count"]} for r in rows if r["origin_ref"]}.values()))
-    finally:
-        store.close()
 
 
 @pytest.fixture(params=[True, False], ids=["privacy-on", "privacy-off"])
 def twins(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Settings, Settings]:
     """Two identical copies (lake and store) of the processed lake, admin's later boost in it."""
-    base = _settings(tmp_path / "base", request.param)
-    lake, policy = open_lake(base.lake), policy_from_settings(base)
-    assert land_recordings(lake, policy) > 50
-    assert land_recent_copies(lake, policy, authors={"admin"}, reblogs=True) == 1
-    run_process(base, progress=False)
-    _fill_store(base)
-    copies = []
-    for name in ("interrupted", "uninterrupted"):
-        shutil.copytree(tmp_path / "base", tmp_path / name)
-        copies.append(_settings(tmp_path / name, request.param))
-    return copies[0], copies[1]
+    return processed_twins(tmp_path, request.param)
 
 
 def _boosts_of_the_subject(settings: Settings) -> list[dict[str, Any]]:
@@ -104,8 +60,8 @@ def test_an_erasure_stopped_in_its_curated_pass_and_run_again_leaves_what_an_uni
     interrupted, uninterrupted = twins
     boosts = _boosts_of_the_subject(interrupted)
     assert sorted(row["dt"] for row in boosts) == ["2026-08-01", RECENT]  # admin's boost, and again a later day
-    stored = _store(interrupted)
-    assert stored[BY_ID.name] and stored[BY_ORIGIN.name] and stored == _store(uninterrupted)
+    stored = store_rows(interrupted)
+    assert stored[BY_ID.name] and stored[BY_ORIGIN.name] and stored == store_rows(uninterrupted)
 
     erase_account(uninterrupted, SUBJECT)
     with monkeypatch.context() as stopped:
@@ -123,8 +79,8 @@ def test_an_erasure_stopped_in_its_curated_pass_and_run_again_leaves_what_an_uni
     left = {row["uri"] for row in curated_tables(Path(interrupted.lake))["statuses"]}
     assert left.isdisjoint(row["uri"] for row in boosts)
     assert curated_tables(Path(interrupted.lake)) == curated_tables(Path(uninterrupted.lake))
-    assert _raw(interrupted) == _raw(uninterrupted)
-    assert _store(interrupted) == _store(uninterrupted)
+    assert raw_records(interrupted) == raw_records(uninterrupted)
+    assert store_rows(interrupted) == store_rows(uninterrupted)
     assert not lake.exists(TRACES_PATH) and not open_lake(uninterrupted.lake).exists(TRACES_PATH)
 
 
@@ -151,7 +107,7 @@ def test_an_opt_out_erasure_stopped_in_its_curated_pass_is_finished_as_an_uninte
     left = {row["uri"] for row in curated_tables(Path(interrupted.lake))["statuses"]}
     assert left.isdisjoint(row["uri"] for row in boosts)
     assert curated_tables(Path(interrupted.lake)) == curated_tables(Path(uninterrupted.lake))
-    assert _raw(interrupted) == _raw(uninterrupted)
+    assert raw_records(interrupted) == raw_records(uninterrupted)
     assert not open_lake(interrupted.lake).exists(TRACES_PATH)
 
 
@@ -186,9 +142,9 @@ def test_an_export_during_a_stopped_erasure_lists_what_the_erasure_will_remove_a
     interrupted, uninterrupted = twins
     boosts = _boosts_of_the_subject(interrupted)
     assert export_account(interrupted, SUBJECT)["erasing"] is False
-    before = _store(uninterrupted)
+    before = store_rows(uninterrupted)
     erase_account(uninterrupted, SUBJECT)
-    removed = {name: sorted(set(rows) - set(_store(uninterrupted).get(name, []))) for name, rows in before.items()}
+    removed = {name: sorted(set(rows) - set(store_rows(uninterrupted).get(name, []))) for name, rows in before.items()}
     assert removed[BY_ID.name] and removed[BY_ORIGIN.name]
     with monkeypatch.context() as stopped:
         stop_after(stopped, "curated/statuses/", 1)

@@ -151,6 +151,9 @@ def test_young_temporary_files_become_stale_a_day_after_their_write(lake_case: L
     young = {e.path for e in lake_case.lake.walk_hidden(PARTITION) if is_temporary_name(e.path.rsplit("/", 1)[1])
              and e.mtime is not None and e.mtime > OLD + 60}
     assert len(young) == 2
+    kept = remove_stale_temporary_files(lake_case.lake, dry_run=True, now=NOW)
+    assert young == {path for path, _ in kept.young} and not young & set(kept.paths)
+    assert all(when is not None and NOW < when <= NOW + STALE_AFTER_SECONDS for _, when in kept.young)  # then stale
     later = remove_stale_temporary_files(lake_case.lake, now=NOW + STALE_AFTER_SECONDS)
     assert young <= set(later.paths)
 

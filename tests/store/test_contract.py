@@ -754,3 +754,44 @@ def test_a_row_whose_key_is_too_long_for_an_hbase_row_key_is_refused_and_left_ou
     assert metric_store.write(WIDE, kept.to_pylist()) == 2
     assert metric_store.all(WIDE) == [short, LONGEST_ROW]  # key order: "b" < "🐘"
     assert metric_store.get(WIDE, list(LONGEST_ROW.values())) == LONGEST_ROW
+
+
+def _killed(*_args, **_kwargs):
+    """A catalog update that never happens: the process died after changing the rows."""
+    raise StoreError("killed")
+
+
+def test_settle_records_a_deletion_the_catalog_missed_and_leaves_an_agreeing_entry_alone(metric_store, monkeypatch):
+    """An erasure killed between deleting rows and recording them in the catalog left the count and the generation of
+    before; the run again deletes nothing (no row is left to delete), so nothing recorded the change until
+    ``settle``, given the rows it counted (fediscope.gdpr.erase.erase_store)."""
+    metric_store.write(ACCOUNTS, ROWS)
+    before = metric_store.generation("accounts")
+    with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_commit", _killed)
+        with pytest.raises(StoreError, match="killed"):
+            metric_store.delete_where(ACCOUNTS, "account", "bob")
+    assert metric_store.delete_where(ACCOUNTS, "account", "bob") == 0  # the run again: nothing left to delete
+    assert (metric_store.stored_metrics(), metric_store.generation("accounts")) == ({"accounts": 5}, before)
+
+    assert metric_store.settle(ACCOUNTS, len(metric_store.all(ACCOUNTS))) is True
+    settled = metric_store.generation("accounts")
+    assert metric_store.stored_metrics() == {"accounts": 4} and settled not in (None, before)
+    assert metric_store.settle(ACCOUNTS, 4) is False  # agrees: the generation stays, for readers paging with it
+    assert metric_store.generation("accounts") == settled
+    assert metric_store.settle(metric("never_written", "account"), 0) is False
+
+
+def test_settle_ends_a_provisional_generation_a_stopped_change_left(metric_store, monkeypatch):
+    """A deletion by key (``write_changes``) stopped after its rows changed leaves a provisional generation with the
+    right count: settled, it gets a generation of its own, so a reader that noted the provisional one is told."""
+    metric_store.write(ACCOUNTS, ROWS)
+    with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_commit", _killed)
+        with pytest.raises(StoreError, match="killed"):
+            metric_store.write_changes(ACCOUNTS, [], [("bob",)], 4)
+    during = metric_store.generation("accounts")
+    assert metric_store.stored_metrics() == {"accounts": 4}
+    assert metric_store.settle(ACCOUNTS, 4) is True
+    assert metric_store.generation("accounts") not in (None, during)
+    assert metric_store.settle(ACCOUNTS, 4) is False
