@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import sqlite3
 import struct
@@ -151,6 +152,23 @@ def test_the_next_step_the_demo_suggests_runs_as_printed(demo: DemoRuns, tmp_pat
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {tables.group(2), tables.group(3)} <= names
         assert db.execute(f"SELECT count(*) FROM {tables.group(2)}").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_make_clean_removes_what_the_demo_made_and_nothing_else(demo: DemoRuns, tmp_path: Path) -> None:
+    """README: "`make clean` removes what `make demo` made". Every output the demo lists goes (they are all in
+    demo-lake/ and demo-out/); was: it also removed a ./demo.db, which the demo never writes (its store is
+    demo-out/demo.db) but a user's own store could be (``fediscope report --help`` showed ``sqlite:///demo.db``)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(demo.base, checkout)  # the fixture's outputs stay for the other tests
+    (checkout / "demo.db").write_bytes(b"a store of the user's own")
+    listed = re.findall(rf"{re.escape(str(demo.base))}/(\S+)", demo.second.stdout.split("Outputs:")[1])
+    assert len(listed) >= 6 and all((checkout / path).exists() for path in listed), listed
+    done = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean"], cwd=checkout, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in checkout.iterdir()) == ["demo.db"]
+    assert (checkout / "demo.db").read_bytes() == b"a store of the user's own"
 
 
 @pytest.mark.slow
