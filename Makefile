@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# what `make demo` writes (python -m fediscope.demo: its --dir, by default here); `make clean` removes it
+DEMO_OUTPUTS := demo-lake demo-out
 # test processes (pytest-xdist; one test file per process at a time); TEST_WORKERS=0 runs the suite in one process
 TEST_WORKERS ?= 2
 
@@ -36,4 +38,4 @@ bench: install
 	@$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf demo-lake demo-out demo.db .pytest_cache .ruff_cache spark-warehouse
+	rm -rf $(DEMO_OUTPUTS) .pytest_cache .ruff_cache spark-warehouse

@@ -9,13 +9,30 @@ connections, the trigger itself), and the loop ends by itself.
 while the loop and the workers go on, and a worker that finishes a request later writes its wake-up byte to the
 pipe's old descriptor number, which by then may be another socket of the process (a byte ``x`` before a Thrift
 reply: "No protocol version header").
+
+Its dispatcher's "Task queue depth is N" is logged at DEBUG, not as a warning (:class:`_QueueAtDebug`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from typing import Any
+
+
+class _QueueAtDebug(logging.LoggerAdapter):
+    """Stands for the ``waitress.queue`` logger in one server's dispatcher: its warnings are logged at DEBUG.
+
+    waitress warns "Task queue depth is 1" whenever a request waits for a worker, which on an embedded server is
+    this process's own client: a keep-alive request sent before waitress counted the worker that served the last
+    one idle (``make demo`` printed it now and then). That is no load to warn of. Errors (waitress logs a failed
+    request on its ``waitress`` logger, not this one) are untouched, and ``fediscope serve-api`` keeps waitress's
+    own warning, which there can mean too few ``--threads``.
+    """
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        super().log(logging.DEBUG if level <= logging.WARNING else level, msg, *args, **kwargs)
 
 
 class BackgroundServer:
@@ -23,6 +40,7 @@ class BackgroundServer:
 
     def __init__(self, server: Any, name: str = "waitress") -> None:
         self.server = server
+        server.task_dispatcher.queue_logger = _QueueAtDebug(logging.getLogger("waitress.queue"), {})
         self._thread = threading.Thread(target=server.run, name=name, daemon=True)
 
     def start(self) -> Any:

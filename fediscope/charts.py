@@ -16,6 +16,7 @@ from typing import Any
 
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
 from fediscope.errors import ConfigError
+from fediscope.wording import some_of
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +350,7 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
         else:
             log.debug("matplotlib: %s", warning.message)
     if missing:
-        shown = ", ".join(list(missing)[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = some_of(list(missing))
         log.warning("charts: %d character(s) no installed font has are drawn as boxes (%s); install fonts that "
                     "have them (Debian: fonts-noto-cjk, fonts-noto-core)", len(missing), shown)
     return written

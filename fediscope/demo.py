@@ -47,6 +47,7 @@ from typing import Any
 
 from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
+from fediscope.errors import FediscopeError
 from fediscope.wording import count
 
 DEFAULT_STATUSES = 5000
@@ -63,6 +64,11 @@ API_PAGE_LIMIT = 40
 #: Lines of the report printed at the end (the whole report is in the report file).
 EXCERPT_SECTIONS = 2
 INSTALL_HINT = "the installation is incomplete: run `make install` (or delete .venv and run `make demo` again)"
+
+
+class DemoStepError(FediscopeError, RuntimeError):
+    """A step failed in a way its message says (a busy port, an answer that differs): printed without a type
+    name, as the CLI prints fediscope's errors (:func:`one_line`). A RuntimeError too, as the one it replaces."""
 
 
 @dataclass
@@ -101,7 +107,7 @@ class DemoContext:
 
     def need_settings(self) -> Settings:
         if self.settings is None:
-            raise RuntimeError("the sample instance step did not run")
+            raise DemoStepError("the sample instance step did not run")
         return self.settings
 
     def stop_servers(self) -> None:
@@ -255,7 +261,7 @@ def start_instance(ctx: DemoContext) -> str:
     try:
         port_for(ctx.lake_dir, ctx.port)  # `python -m fediscope.demo` refuses it before any step (exit 2)
     except ValueError as exc:
-        raise RuntimeError(str(exc)) from None
+        raise DemoStepError(str(exc)) from None
     # the corpus ends at the current hour, so "the last 7 days" analyses see it; re-runs within the hour
     # serve the very same corpus, and the statuses grown at "now" are what an incremental re-run collects
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -266,11 +272,11 @@ def start_instance(ctx: DemoContext) -> str:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:
         if ctx.port in collected:  # another port would land the whole corpus again, as a second instance
-            raise RuntimeError(f"port {ctx.port} is in use ({exc.strerror or exc}), and this lake was collected "
-                               f"from the sample instance on 127.0.0.1:{ctx.port}: another port would collect the "
-                               "whole corpus again as a second instance and count it twice. Stop what uses the "
-                               "port and run again, or start over: "
-                               f"{start_over_command(ctx.lake_dir, '--port', '0')}") from None
+            raise DemoStepError(f"port {ctx.port} is in use ({exc.strerror or exc}), and this lake was collected "
+                                f"from the sample instance on 127.0.0.1:{ctx.port}: another port would collect the "
+                                "whole corpus again as a second instance and count it twice. Stop what uses the "
+                                "port and run again, or start over: "
+                                f"{start_over_command(ctx.lake_dir, '--port', '0')}") from None
         server = SampleServer(instance, port=0, rate_limit=10_000)
         ctx.notes.append(f"port {ctx.port} was busy, the instance ran on {server.port}: the lake partitions of "
                          "this run are named after that port, and the next run uses it again")
@@ -318,7 +324,7 @@ def collect(ctx: DemoContext) -> str:
     ctx.outputs["raw lake (JSONL)"] = str(ctx.lake_dir / "raw")
     ctx.details["raw lake (JSONL)"] = f"{summary.landed} records landed by this run"
     if summary.failed:
-        raise RuntimeError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
+        raise DemoStepError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
     statuses = sum(s.landed for s in timelines)
     since = ("resuming the interrupted last run" if resumed else
@@ -344,7 +350,7 @@ def check_api(ctx: DemoContext) -> str:
 
     settings = ctx.need_settings()
     if ctx.api is None or ctx.collected is None:
-        raise RuntimeError("the scraping API and collect steps did not run")
+        raise DemoStepError("the scraping API and collect steps did not run")
     domain = _domain(settings)
     landed = _landed_public(settings, domain)
     url: str | None = f"{ctx.api.url}/v1/timelines/public"
@@ -358,8 +364,8 @@ def check_api(ctx: DemoContext) -> str:
         while url and pages < API_PAGES:
             response = session.get(url, params=params, timeout=30)
             if response.status_code != 200:
-                raise RuntimeError(f"the scraping API answered HTTP {response.status_code} to GET "
-                                   f"/v1/timelines/public: {_api_message(response)}")
+                raise DemoStepError(f"the scraping API answered HTTP {response.status_code} to GET "
+                                    f"/v1/timelines/public: {_api_message(response)}")
             body = response.json()
             pages += 1
             records = [r for r in body["records"]
@@ -373,8 +379,8 @@ def check_api(ctx: DemoContext) -> str:
             url = response.links.get("next", {}).get("url")  # the API's Link header: rel="next" is older
             params = None  # the next URL carries its own query
     if differ:
-        raise RuntimeError(f"{len(differ)} of the {served} records the scraping API served differ from (or are "
-                           f"missing in) what the collector landed, e.g. status {differ[0]}")
+        raise DemoStepError(f"{len(differ)} of the {served} records the scraping API served differ from (or are "
+                            f"missing in) what the collector landed, e.g. status {differ[0]}")
     if not served:
         return f"scraping API at {ctx.api.url}: nothing new on the public timeline since the last run"
     return (f"scraping API at {ctx.api.url} served {served} records in {count(pages, 'page')}, identical to the "
@@ -388,7 +394,7 @@ def stream(ctx: DemoContext) -> str:
 
     settings = ctx.need_settings()
     if ctx.server is None:
-        raise RuntimeError("the sample instance step did not run")
+        raise DemoStepError("the sample instance step did not run")
     instance = ctx.server.instance
     stop = threading.Event()
     run = StreamRun(settings, settings.sources[0].instance, SourceRef("public"), duration=STREAM_SECONDS,
@@ -406,10 +412,10 @@ def stream(ctx: DemoContext) -> str:
     reader.join(10)
     summary = ctx.streamed = run.summary
     if not summary.ok:
-        raise RuntimeError(f"the public stream failed: {summary.error}")
+        raise DemoStepError(f"the public stream failed: {summary.error}")
     if summary.events["update"] < len(posted):
-        raise RuntimeError(f"the public stream pushed {summary.events['update']} of the {len(posted)} public "
-                           f"statuses the instance posted in {STREAM_SECONDS:g} s")
+        raise DemoStepError(f"the public stream pushed {summary.events['update']} of the {len(posted)} public "
+                            f"statuses the instance posted in {STREAM_SECONDS:g} s")
     if ctx.collected is not None:  # the outputs' count of records this run landed: the collection's and these
         landed = ctx.collected.landed + summary.landed + summary.deletions
         ctx.details["raw lake (JSONL)"] = f"{landed} records landed by this run"
@@ -469,7 +475,7 @@ def check_results_api(ctx: DemoContext) -> str:
     import requests
 
     if ctx.api is None or ctx.analyses is None:
-        raise RuntimeError("the scraping API and report steps did not run")
+        raise DemoStepError("the scraping API and report steps did not run")
     differ: list[str] = []
     with requests.Session() as session:
         session.headers["X-API-Key"] = ctx.api_key
@@ -480,8 +486,8 @@ def check_results_api(ctx: DemoContext) -> str:
             if got != expected:
                 differ.append(expected["name"])
     if differ:
-        raise RuntimeError(f"the results API answered {len(differ)} of {len(ctx.analyses)} analyses differently "
-                           f"from the report: {', '.join(differ)}")
+        raise DemoStepError(f"the results API answered {len(differ)} of {len(ctx.analyses)} analyses differently "
+                            f"from the report: {', '.join(differ)}")
     return (f"{ctx.api.url}/v1/analyses served the {len(ctx.analyses)} analyses of the report identically "
             f"({len(stored)} of {len(listed)} analyses have their metric stored)")
 
@@ -489,8 +495,8 @@ def check_results_api(ctx: DemoContext) -> str:
 def _results_get(session: Any, url: str, **params: str) -> Any:
     response = session.get(url, params=params, timeout=30)
     if response.status_code != 200:
-        raise RuntimeError(f"the results API answered HTTP {response.status_code} to GET "
-                           f"{url.split('/', 3)[-1]}: {_api_message(response)}")
+        raise DemoStepError(f"the results API answered HTTP {response.status_code} to GET "
+                            f"{url.split('/', 3)[-1]}: {_api_message(response)}")
     return response.json()
 
 
@@ -537,8 +543,12 @@ def _api_message(response: Any) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    """``ErrorType: message`` on one line (messages of fediscope errors already say what to do)."""
+    """``exc``'s message on one line: a fediscope error's alone (it says what went wrong and what to do, as
+    ``fediscope: error: …`` does), any other after its type name (``KeyError: 'id'``: there the type says what
+    went wrong)."""
     message = " ".join(str(exc).split())
+    if isinstance(exc, FediscopeError) and message:
+        return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

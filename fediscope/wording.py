@@ -23,3 +23,9 @@ def count(n: int, noun: str, plural: str | None = None, *, thousands: bool = Fal
     """``n`` and ``noun``, in the plural unless ``n`` is 1 (``0 rows``, ``1 row``, ``2 rows``); ``plural`` for a
     noun the regular rules get wrong; ``thousands`` separates them (``12,345 rows``), as the report does."""
     return (f"{n:,}" if thousands else str(n)) + " " + (noun if n == 1 else plural or plural_of(noun))
+
+
+def some_of(items: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``items``, comma-separated, and how many more there are: ``a, b, c, d, e and 2 more``
+    (a line naming hundreds of sources or characters would bury what it says)."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fediscope.wording import count
+from fediscope.wording import count, some_of
 
 
 @pytest.mark.parametrize("n, noun, said", [
@@ -20,3 +20,9 @@ def test_count_says_the_noun_in_the_plural_unless_there_is_one(n: int, noun: str
 def test_an_irregular_plural_is_given_and_thousands_can_be_separated() -> None:
     assert (count(1, "analysis", "analyses"), count(3, "analysis", "analyses")) == ("1 analysis", "3 analyses")
     assert (count(12345, "row", thousands=True), count(1, "row", thousands=True)) == ("12,345 rows", "1 row")
+
+
+@pytest.mark.parametrize("items, said", [([], ""), (["a"], "a"), (list("abcde"), "a, b, c, d, e"),
+                                             (list("abcdefg"), "a, b, c, d, e and 2 more")])
+def test_some_of_names_the_first_five_and_counts_the_rest(items: list[str], said: str) -> None:
+    assert some_of(items) == said

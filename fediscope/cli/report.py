@@ -45,7 +45,7 @@ def _help() -> str:
     Examples:
       fediscope report
       fediscope report --format json --out ./demo-out
-      fediscope report --store sqlite:///demo.db --top 20 --no-charts
+      fediscope report --store sqlite:///demo-out/demo.db --top 20 --no-charts   # make demo's store
     """
 
 

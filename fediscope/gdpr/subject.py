@@ -39,6 +39,7 @@ from fediscope.privacy import (
     policy_from_settings,
 )
 from fediscope.sources.handle_domains import served_domains
+from fediscope.wording import some_of
 
 __all__ = ["ERASED", "Subject", "Traces", "collected_instances", "parse_account", "subject_from_settings",
            "subjects_from_settings", "unknown_instance_hint"]
@@ -138,7 +139,7 @@ def unknown_instance_hint(lake: LakeBackend, account: str) -> str | None:
     if not instances or domain in instances:
         return None
     others = sorted(instances)
-    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    shown = some_of(others)
     return (f"nothing is held under {user}@{domain}, and {domain} is not an instance this lake was collected from "
             f"({shown}); if the account is a local account of one of them, its records are held under that "
             f"instance's address: ask again as {user}@{others[0]}" + (" (or another of them)" if len(others) > 1

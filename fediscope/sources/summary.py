@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fediscope.sources.spec import OFFSET_PAGED
-from fediscope.wording import count
+from fediscope.sources.spec import OFFSET_PAGED, parse_source
+from fediscope.wording import count, some_of
 
 
 def opted_out_note(opted_out: int) -> str:
@@ -141,6 +141,17 @@ class CollectSummary:
                 f"statuses are not collected, by this run or a later one; raise it or set FEDISCOPE_BACKFILL_SINCE "
                 f"before a source's first run")
 
+    def _walk_cut_note(self) -> str:
+        """Says which timeline walks ``--max-pages`` stopped with more statuses to fetch: unlike a walk by offset,
+        each resumes at the next run where this one stopped (only the progress line and ``--json``'s
+        ``caught_up`` said so). A source with no page walked (an erased account's, not collected) is none of them."""
+        cut = [f"{s.instance} {s.source}" for s in self.sources
+               if s.status == "ok" and not s.caught_up and s.pages and parse_source(s.source).paged]
+        if not cut:
+            return ""
+        return (f"; the timeline walk stopped at its page budget (--max-pages) on {count(len(cut), 'source')} "
+                f"({some_of(cut)}), more statuses to fetch: the next run resumes there")
+
     def _offset_cut_notes(self) -> str:
         """Says that a walk by offset (the directory, the trending tags) stopped at its page budget with more
         listed: each run takes the list anew from its first page, so a later run does not take the rest either
@@ -173,4 +184,4 @@ class CollectSummary:
         return (f"collected {count(len(self.sources), 'source')}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
-                f"{waits}{self._backfill_cut_note()}{self._offset_cut_notes()}")
+                f"{waits}{self._backfill_cut_note()}{self._walk_cut_note()}{self._offset_cut_notes()}")

@@ -106,6 +106,24 @@ def test_json_summary_and_max_pages(cli_env, capsys, mastodon_server) -> None:
         assert key in summary
 
 
+def test_the_text_summary_names_the_timeline_walks_the_page_budget_stopped(cli_env, capsys, mastodon_server,
+                                                                         monkeypatch) -> None:
+    """Was: only the directory and trending tags walks were said to be cut in the text summary; a timeline walk
+    stopped by --max-pages (``"caught_up": false`` in --json) was not, so a user could not tell from the line that
+    the next run goes on. The walk that the next run resumes, and cuts at FEDISCOPE_BACKFILL_PAGES, says that."""
+    monkeypatch.setenv("FEDISCOPE_BACKFILL_PAGES", "3")  # 20 statuses a page, 100 served
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                         "--timeline", "instance", "--max-pages", "2")
+    assert code == 0, err
+    assert out.strip().endswith(
+        "; the timeline walk stopped at its page budget (--max-pages) on 1 source "
+        f"({mastodon_server.domain} public), more statuses to fetch: the next run resumes there"), out
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    assert code == 0, err
+    assert "landed 20," in out and "first run stopped at FEDISCOPE_BACKFILL_PAGES on 1 source" in out
+    assert "page budget" not in out
+
+
 def test_a_failed_source_exits_1_after_the_summary(cli_env, capsys, mastodon_server) -> None:
     mastodon_server.fail(503, times=100, path="/api/v1/timelines/tag/")
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot",

@@ -95,6 +95,7 @@ def test_a_source_naming_an_erased_account_is_not_collected_and_writes_no_checkp
     assert len(mastodon_server.requests_to("/api/v1/accounts")) == asked  # nothing of it asked for
     assert again.sources[1].pages > 0  # the other source is collected
     assert "names an erased account" in caplog.text and username not in caplog.text
+    assert username not in again.line() and "page budget" not in again.line()  # not a walk cut short
     named = source_for_logs(f"account:{username}", policy_from_settings(settings))
     assert named in caplog.text
     if privacy:

@@ -76,6 +76,19 @@ def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
     assert ran == ["ok"] and "Stopped in" in out.getvalue() and str(tmp_path / "demo-lake") in out.getvalue()
 
 
+def test_a_step_failing_with_a_fediscope_error_says_its_message_alone(tmp_path: Path) -> None:
+    """As ``fediscope: error: …`` says it: the message of a fediscope error says what went wrong and what to do, and
+    its type name (was: ``FAILED: StoreError: …``) tells the reader nothing more. Another error keeps it (above)."""
+    from fediscope.errors import StoreError
+
+    def boom(ctx: DemoContext) -> str:
+        raise StoreError("cannot open the store: demo-out/demo.db is a directory")
+
+    out, err = io.StringIO(), io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path), [Step("store", (), boom)], out, err) == 1
+    assert err.getvalue() == "[1/1] store: FAILED: cannot open the store: demo-out/demo.db is a directory\n"
+
+
 def test_a_failing_step_that_is_not_essential_lets_the_next_run(tmp_path: Path) -> None:
     ran: list[str] = []
 
@@ -215,7 +228,9 @@ def test_a_busy_port_never_lands_the_corpus_again_as_a_second_instance(tmp_path:
         out, err = io.StringIO(), io.StringIO()
         again = DemoContext(base=tmp_path, n_statuses=100, port=default_port(first.lake_dir), new_statuses=2)
         assert run_demo(again, steps, out, err) == 1
-    assert f"port {used} is in use" in err.getvalue() and "second instance" in err.getvalue()
+    # one line without an exception's type name (was: "FAILED: RuntimeError: port … is in use")
+    assert err.getvalue().startswith(f"[1/2] sample instance: FAILED: port {used} is in use ("), err.getvalue()
+    assert err.getvalue().count("\n") == 1 and "second instance" in err.getvalue()
     assert "[2/2] collect" not in out.getvalue()
     assert sorted(p.name for p in (first.lake_dir / "_state").iterdir()) == before
 
@@ -266,6 +281,7 @@ def test_another_port_on_a_collected_lake_is_refused_before_anything_is_collecte
     out, err = io.StringIO(), io.StringIO()
     assert run_demo(DemoContext(base=tmp_path, n_statuses=100, port=0, new_statuses=2), steps, out, err) == 1
     assert f"collected from the sample instance on 127.0.0.1:{used}: --port 0 would" in err.getvalue()
+    assert err.getvalue().startswith("[1/2] sample instance: FAILED: this lake was collected"), err.getvalue()
     assert f"Run without --port (it uses {used})" in err.getvalue() and "[2/2] collect" not in out.getvalue()
     assert sorted(p.name for p in (first.lake_dir / "_state").iterdir()) == before
 

@@ -112,3 +112,46 @@ def test_stop_cuts_an_answer_the_client_stopped_reading_after_drain_seconds(tmp_
         api.stop(drain_seconds=0.5)  # the client reads nothing more
         assert time.monotonic() - started < 5
     assert not api._thread.is_alive()
+
+
+def test_a_queued_request_is_no_warning_but_an_error_in_the_app_still_is(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """``make demo`` printed ``WARNING waitress.queue Task queue depth is 1`` now and then: a keep-alive client's
+    next request reached the demo's own API before waitress counted the worker that served the last one idle. A
+    request waiting for a worker of an embedded server is no load to warn of (it is logged at DEBUG); an error
+    serving a request is still an error."""
+    settings = demo_settings(DemoContext(base=tmp_path), "http://127.0.0.1:9", None)
+    api = DemoApi(settings.replace(api_key=("demo-api-stop-test-key-" + "x" * 24,)), threads=1).start()
+    inside, release = threading.Event(), threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("broken on purpose")
+        inside.set()
+        release.wait(10)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    api.server.application = app
+    answers: list[int] = []
+    clients = [threading.Thread(target=lambda: answers.append(requests.get(f"{api.url}/slow", timeout=10)
+                                                              .status_code)) for _ in range(2)]
+    try:
+        with caplog.at_level(logging.DEBUG, logger="waitress"):
+            clients[0].start()
+            assert inside.wait(10), "the request never reached the app"
+            clients[1].start()  # the one worker is busy: this request waits in the queue
+            deadline = time.monotonic() + 10
+            while not [r for r in caplog.records if "queue depth" in r.getMessage()] and time.monotonic() < deadline:
+                time.sleep(0.02)
+            release.set()
+            for client in clients:
+                client.join(10)
+            assert requests.get(f"{api.url}/boom", timeout=10).status_code == 500
+    finally:
+        release.set()
+        api.stop()
+    assert answers == [200, 200]
+    queued = [r for r in caplog.records if r.getMessage() == "Task queue depth is 1"]
+    assert queued and {r.levelno for r in queued} == {logging.DEBUG}, caplog.text
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR and "/boom" in r.getMessage()], caplog.text
