@@ -47,7 +47,7 @@ from typing import Any
 
 from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
-from fediscope.errors import FediscopeError
+from fediscope.errors import FediscopeError, one_line
 from fediscope.wording import count
 
 DEFAULT_STATUSES = 5000
@@ -540,16 +540,6 @@ def _api_message(response: Any) -> str:
         return str(response.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return response.text[:200]
-
-
-def one_line(exc: BaseException) -> str:
-    """``exc``'s message on one line: a fediscope error's alone (it says what went wrong and what to do, as
-    ``fediscope: error: …`` does), any other after its type name (``KeyError: 'id'``: there the type says what
-    went wrong)."""
-    message = " ".join(str(exc).split())
-    if isinstance(exc, FediscopeError) and message:
-        return message
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def excerpt(text: str, sections: int) -> str:

@@ -76,7 +76,7 @@ from fediscope.config import (
     token_problem,
 )
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
-from fediscope.errors import ConfigError, FediscopeError
+from fediscope.errors import ConfigError, FediscopeError, one_line
 from fediscope.redact import redact_text, redact_url, secret_values
 from fediscope.sources.client import refused_hint, tls_failure, tls_hint
 from fediscope.wording import count
@@ -668,9 +668,7 @@ def _guarded(name: str, check: Callable[[], Check], fix: str) -> Check:
 
 def _failure(name: str, exc: Exception, fix: str) -> Check:
     """The FAIL of a check that raised ``exc``: its own message, and ``fix`` (or, for a full disk, how to free it)."""
-    message = str(exc) or type(exc).__name__
-    if not isinstance(exc, FediscopeError):
-        message = f"{type(exc).__name__}: {message}"
+    message = one_line(exc)
     if "No space left on device" in message or "Disk quota exceeded" in message:
         fix = "free space on that disk (or raise the quota), or point the setting at a disk with room"
     return Check(name, FAIL, message, fix)

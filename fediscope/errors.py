@@ -7,6 +7,16 @@ class FediscopeError(Exception):
     exit_code = 1
 
 
+def one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line: a fediscope error's alone (it says what went wrong and what to do, as
+    ``fediscope: error: …`` does), any other after its type name (``KeyError: 'id'``: there the type says what
+    went wrong). The demo's failed steps and doctor's FAILs print it."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, FediscopeError) and message:
+        return message
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 class ConfigError(FediscopeError):
     """A setting is missing or invalid. The message names the setting and how to fix it."""
 

@@ -847,3 +847,14 @@ def test_an_hbase_store_url_pointing_at_an_http_port_names_the_likely_cause(clea
     assert check.status == FAIL
     assert "another transport or protocol" in check.detail and "HTTP" in check.detail, check
     assert "transport= and protocol=" in check.fix, check
+
+
+def test_a_failure_spanning_lines_is_one_line_as_the_demo_prints_it() -> None:
+    """Was: doctor kept a message's line breaks (a library's multi-line error broke its report's layout), while the
+    demo printed the same error on one line; both print :func:`fediscope.errors.one_line` now."""
+    from fediscope.doctor import _failure
+    from fediscope.errors import ConfigError
+
+    assert _failure("lake", OSError("cannot list\n  the lake:\tdenied"), "fix it").detail == (
+        "OSError: cannot list the lake: denied")
+    assert _failure("store", ConfigError("bad store URL"), "fix it").detail == "bad store URL"
