@@ -9,14 +9,17 @@ the clear name appears only as the request's subject. Opt-out notes not applied 
 source it was noted. An erasure of the account that was started and stopped before it finished keeps what it found
 (:mod:`fediscope.gdpr.resume`): the export starts from that too, so it lists the rows the finished erasure removes
 (another person's boost of the account's status, a metric's row of its status by id, tied to the account by nothing
-the lake still holds), and says so in ``erasing``.
+the lake still holds), and says so in ``erasing``. The hidden temporary files of raw batches whose write was
+killed before its rename (or is under way) are read too, and what they hold is marked ``unfinished_write``
+(:func:`raw_about`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +52,7 @@ from fediscope.gdpr.subject import (
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.debris import unfinished_raw_batches
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.lock import lake_lock
 from fediscope.sources.handle_domains import load_handle_domains
@@ -71,7 +75,10 @@ ABOUT: dict[str, str] = {
            "kept: pseudonymised, with the fields we do not need removed); references are other people's posts "
            "that refer to you, with only where they are and how (relation: mentions = they mention you, "
            "replies_to = a reply to you, quotes = they quote your post, names = your pseudonym appears in them), "
-           "never their content",
+           "never their content; an entry with unfinished_write: true is in a hidden temporary file (its path) "
+           "left by a collection stopped before it finished writing the file, or still writing it: we hold it "
+           "until that collection finishes or, for a stopped one, until an erasure or our retention run deletes it "
+           "once a day old",
     "curated": "your rows in the analysis tables made from the collected records (statuses: one row per post, "
                "accounts: the latest profile snapshot, hashtags: one row per hashtag of a post); a table named "
                "'<table> (references)' lists other people's rows that refer to you, by the columns that do",
@@ -117,24 +124,46 @@ def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, 
     one of its statuses (:func:`~fediscope.gdpr.erase.is_deletion_of`: a copy's id, an ``origin_ref``) or holds a
     trace (:func:`_relations` then only tells how): with a pseudonymised key, each is in the line's bytes, so only
     the lines a search of a batch finds one of them in are parsed (:func:`~fediscope.gdpr.erase.records_found`, the
-    erasure's needles); with clear names every line is (a local account's ``acct`` has no domain)."""
-    own: list[dict[str, Any]] = []
-    references: list[dict[str, Any]] = []
-    values = traces.values()
-    search = concern_search(subject, traces)
+    erasure's needles); with clear names every line is (a local account's ``acct`` has no domain).
+
+    The temporary files of raw batches' writes killed before their rename (or under way) are searched too, first
+    (:func:`~fediscope.lake.debris.unfinished_raw_batches`: read only, a cut last line left out): the lake holds
+    their records until the erasure or retention removes them a day later. What they hold is listed with
+    ``unfinished_write``: true. Read before the batches are listed, a file renamed into place meanwhile is then
+    listed as its batch (perhaps twice, never not at all)."""
+    found = _Found(subject, traces, concern_search(subject, traces))
+    for path, text in unfinished_raw_batches(lake):
+        found.add(path, text, unfinished=True)
     for path in raw_batch_files(lake):
-        for record in records_found(path, read_batch_text(lake, path), search):
+        found.add(path, read_batch_text(lake, path))
+    return {"records": found.own, "references": found.references}
+
+
+@dataclass
+class _Found:
+    """The account's raw records and the references to it that :func:`raw_about` found so far."""
+
+    subject: Subject
+    traces: Traces
+    search: re.Pattern[bytes] | None
+    own: list[dict[str, Any]] = field(default_factory=list)
+    references: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, path: str, text: bytes, unfinished: bool = False) -> None:
+        """Those of one raw batch (``text``: decompressed); ``unfinished``: a temporary file of its write."""
+        traces, values = self.traces, self.traces.values()
+        flag = {"unfinished_write": True} if unfinished else {}
+        for record in records_found(path, text, self.search):
             entity, instance = entity_and_instance(path, record)
             data = record.get("data")
             if is_owned(entity, data, instance, traces.key) or is_deletion_of(entity, data, instance, traces):
-                own.append({"path": path, "entity": entity, "record": record})
-            elif contains_trace(record, values) or (not subject.pseudonymised and _relations(
+                self.own.append({"path": path, "entity": entity, "record": record, **flag})
+            elif contains_trace(record, values) or (not self.subject.pseudonymised and _relations(
                     entity, data, instance, traces) != ["names"]):
                 where = data.get("uri") if isinstance(data, dict) and entity == "statuses" else None
-                references.append({"path": path, "entity": entity, "status": where,
-                                   "relation": _relations(entity, data, instance, traces),
-                                   "fetched_at": (record.get("meta") or {}).get("fetched_at")})
-    return {"records": own, "references": references}
+                self.references.append({"path": path, "entity": entity, "status": where,
+                                        "relation": _relations(entity, data, instance, traces),
+                                        "fetched_at": (record.get("meta") or {}).get("fetched_at"), **flag})
 
 
 def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, list[Any]]:
@@ -181,8 +210,9 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
 def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | None,
                    subjects: list[Subject]) -> dict[str, Any]:
     """:func:`export_account` once the lake lock is held."""
-    # the traces of every key as the erasure finds them (one pass), with what a stopped erasure of it kept
-    found = list(zip(subjects, find_all_traces(lake, subjects), strict=True))
+    # the traces of every key as the erasure finds them (one pass; also in the unfinished writes the export lists),
+    # with what a stopped erasure of it kept
+    found = list(zip(subjects, find_all_traces(lake, subjects, unfinished=True), strict=True))
     erasing = {each.audit_id for each in kept_traces(lake, found)[0]}
     (subject, traces), *others = found
     own_store = store is None

@@ -33,19 +33,26 @@ when the server's answer gives no time is this host's clock used, with a warning
 
 ``fediscope gdpr retention`` (and so the maintenance DAG) runs it; ``fediscope doctor`` warns about such files on a
 local lake (walking a large lake over WebHDFS, one request per directory, is too slow for a health check).
+
+:func:`unfinished_raw_batches` reads (never changes) those of raw batches, of any age, for the access export: a
+collection killed between writing a batch and renaming it leaves the batch's records there, perhaps the data
+subject's, until the file is removed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, LakeBackend
+from fediscope.lake.layout import RAW_ROOT
 from fediscope.wording import count
 
 log = logging.getLogger(__name__)
@@ -83,6 +90,62 @@ def is_temporary_path(path: str) -> bool:
     """Whether a lake path is a temporary file of a write: the backends' (:func:`is_temporary_name`) or the NiFi
     flows' (:func:`is_nifi_in_flight`)."""
     return is_temporary_name(path.rsplit("/", 1)[-1]) or is_nifi_in_flight(path)
+
+
+def temporary_target(path: str) -> str | None:
+    """The name of the file a temporary file of a write (a lake path or a name) becomes once renamed:
+    ``.b1.jsonl.ab12cd34.tmp`` (the backends') and ``.<batch id>.jsonl`` (the NiFi flows') are ``b1.jsonl`` and
+    ``<batch id>.jsonl``; None when it is no such file (:func:`is_temporary_path`)."""
+    name = path.rsplit("/", 1)[-1]
+    if is_temporary_name(name):
+        return name[1:].rsplit(".", 2)[0]
+    return name[1:] if is_nifi_in_flight(path) else None
+
+
+def unfinished_raw_batches(lake: LakeBackend) -> Iterator[tuple[str, bytes]]:
+    """Each temporary file of a raw batch's write (:func:`temporary_target` a ``.jsonl`` or ``.jsonl.gz``), of any
+    age, with its records' lines as far as they were written (decompressed): read only, never changed.
+
+    Collectors take no lake lock, so such a file may be a write under way: its last line may be cut (left out
+    unless it is whole JSON), a file renamed into place meanwhile is left out (its batch is listed after it), and a
+    compressed one is decompressed as far as it goes (a write under way has no gzip trailer yet)."""
+    for entry in lake.walk_hidden(RAW_ROOT):
+        target = temporary_target(entry.path)
+        if entry.is_dir or target is None or not target.endswith((".jsonl", ".jsonl.gz")):
+            continue
+        try:
+            data = lake.read(entry.path)
+        except LakeError:
+            if lake.exists(entry.path):
+                raise
+            continue  # renamed into place (or removed) meanwhile
+        text = _decompressed_part(entry.path, data) if target.endswith(".gz") else data
+        if text is not None:
+            yield entry.path, _whole_lines(entry.path, text)
+
+
+def _decompressed_part(path: str, data: bytes) -> bytes | None:
+    """The bytes a gzip stream cut anywhere holds as far as it goes; None (and a warning) when it is damaged."""
+    try:
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data)
+    except zlib.error as exc:
+        log.warning("the temporary file %s of an unfinished write is not gzip as far as it goes (%s): not read", path,
+                    exc)
+        return None
+
+
+def _whole_lines(path: str, text: bytes) -> bytes:
+    """``text`` without a last line a write under way (or killed) cut: one not ended by a newline that is not JSON."""
+    head, newline, tail = text.rpartition(b"\n")
+    if not tail.strip():
+        return text
+    try:
+        json.loads(tail)
+    except ValueError:
+        log.info("the last line of the temporary file %s of an unfinished write is cut (%d bytes): left out", path,
+                 len(tail))
+        return head + newline
+    return text
 
 
 def format_bytes(size: int) -> str:
