@@ -138,7 +138,10 @@ COMPONENTS: dict[str, Any] = {
         },
         # null rides on the string branch: OpenAPI 3.0.3 gives `nullable` effect only beside a `type`, so on the
         # oneOf itself it allowed nothing, and strict validators refused every row holding a NULL
-        "Row": {"type": "object", "description": "One stored row: column name → string, number, boolean or null.",
+        "Row": {"type": "object", "description": "One stored row: column name → string, number, boolean or null. "
+                                                 "A column its metric lists in timestamps (GET /v1/metrics) is a "
+                                                 "date-time string, RFC 3339 in UTC (2026-11-01T12:00:00Z); date "
+                                                 "columns are YYYY-MM-DD.",
                 "additionalProperties": {"oneOf": [
                     {"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}},
         "AnalysisList": {
@@ -173,7 +176,8 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "metrics": {"type": "array", "items": {
                     "type": "object",
-                    "required": ["name", "question", "key", "prefix", "rank", "stored", "rows", "sql_file"],
+                    "required": ["name", "question", "key", "prefix", "rank", "timestamps", "stored", "rows",
+                                 "sql_file"],
                     "properties": {
                         "name": {"type": "string"},
                         "question": {"type": "string", "description": "Its SQL file's question; without the file, "
@@ -183,6 +187,13 @@ COMPONENTS: dict[str, Any] = {
                         "rank": {"type": "object", "nullable": True, "required": ["column", "order"],
                                  "properties": {"column": {"type": "string"},
                                                 "order": {"type": "string", "enum": ["asc", "desc"]}}},
+                        "timestamps": {"type": "array", "items": {"type": "string"},
+                                       "description": "Its columns holding a moment in time (its SQL file's "
+                                                      "'-- timestamps:' line): each row gives them as strings of "
+                                                      "format date-time, RFC 3339 in UTC with Z "
+                                                      "(2026-11-01T12:00:00Z, fractional seconds when stored). "
+                                                      "Empty for a metric without its SQL file: the store does not "
+                                                      "record them, so they come as stored."},
                         "stored": {"type": "boolean"},
                         "rows": {"type": "integer", "nullable": True, "minimum": 0},
                         "sql_file": {"type": "boolean",

@@ -17,6 +17,11 @@ dashboard shows what the report prints:
   day's), in key order; with ``after=<cursor>`` (the ``next.after`` of the page before, also its ``Link:
   rel="next"``), the page after that one, so every row of a metric of any size can be read, 1,000 at a time.
 
+A metric's ``-- timestamps:`` columns (:attr:`fediscope.engine.metrics.Metric.timestamp_columns`, listed as
+``timestamps`` by ``GET /v1/metrics``) are stored as UTC text ``YYYY-MM-DD HH:MM:SS`` and answered as RFC 3339 UTC
+(``2026-11-01T12:00:00Z``: :func:`fediscope.timestamps.rfc3339_rows`), as ``fediscope report --format json`` gives
+them; cursors and the ``prefix`` echo keep the stored values, which is what the store compares.
+
 A cursor is the position of the page's last row (its rank value and key, base64url JSON; the store reads on
 from there, a scan from a start row on HBase: :meth:`fediscope.store.port.MetricStore.top`)
 with the prefix and the metric's generation (:meth:`~fediscope.store.port.MetricStore.generation`). Paging on
@@ -66,6 +71,7 @@ from fediscope.errors import FediscopeError, MetricFileError, MissingTableError,
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
+from fediscope.timestamps import rfc3339_rows
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +198,8 @@ def _metric_info(metric: Metric, rows: int | None, sql_file: bool) -> dict[str, 
     rank = ({"column": metric.rank_column, "order": "desc" if metric.rank_desc else "asc"}
             if metric.rank_column else None)
     return {"name": metric.name, "question": metric.question, "key": list(metric.key), "prefix": metric.prefix,
-            "rank": rank, "stored": rows is not None, "rows": rows, "sql_file": sql_file}
+            "rank": rank, "timestamps": list(metric.timestamp_columns), "stored": rows is not None, "rows": rows,
+            "sql_file": sql_file}
 
 
 def _recorded(results: ResultsStore, store: MetricStore | None, stored: dict[str, int], name: str) -> Metric | None:
@@ -232,8 +239,9 @@ class OneAnalysis(Resource):
         store, stored = _stored(results)
         if store is None or metric_name not in stored:
             raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
-        result = _store_call(results.shown, lambda: function(store, query.n), metric_name, name)
-        return jsonify(result.to_dict())
+        # to_dict inside: a stored timestamp that is none (its RFC 3339 form) is a stale metric too
+        result = _store_call(results.shown, lambda: function(store, query.n).to_dict(), metric_name, name)
+        return jsonify(result)
 
 
 class Metrics(Resource):
@@ -283,8 +291,9 @@ class MetricRows(Resource):
         rows, more = rows[:query.limit], len(rows) > query.limit
         cursor = _cursor(metric, columns, rows[-1], generation, query.prefix) if more else None
         order = "key" if prefix is not None or metric.rank_column is None else "rank"
+        shown = _store_call(results.shown, lambda: rfc3339_rows(rows, metric.timestamp_columns), name)
         response = jsonify({"metric": name, "question": metric.question, "prefix": prefix, "order": order,
-                            "limit": query.limit, "count": len(rows), "rows": rows,
+                            "limit": query.limit, "count": len(rows), "rows": shown,
                             "next": {"after": cursor} if cursor else None})
         if cursor:
             response.headers["Link"] = _next_link(query, cursor)

@@ -26,6 +26,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore, Row
+from fediscope.timestamps import rfc3339_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,20 @@ class AnalysisResult:
     rows: list[Row]
     summary: dict[str, Any] = field(default_factory=dict)
     text_tail: int | None = None  # a long time series: the text report shows only its last rows
+    #: the metric's ``-- timestamps:`` columns among ``columns``: stored text, given by :meth:`to_dict` as RFC 3339
+    timestamps: tuple[str, ...] = ()
+    json_rows: list[Row] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # converted here, in the analysis: a stored value that is no timestamp is refused with the analysis' other
+        # errors (ValueError), not when the report's JSON is printed
+        self.json_rows = rfc3339_rows(self.rows, self.timestamps)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as ``--format json`` and the results API give it: timestamps as RFC 3339 UTC (``…Z``), the
+        text report showing them as stored."""
         return {"name": self.name, "title": self.title, "question": self.question, "metric": self.metric,
-                "columns": self.columns, "rows": self.rows, "summary": self.summary}
+                "columns": self.columns, "rows": self.json_rows, "summary": self.summary}
 
 
 def metric(name: str) -> Metric:
@@ -116,7 +127,8 @@ def _result(name: str, title: str, metric_name: str, columns: list[str], rows: l
     _require(rows, *columns)
     return AnalysisResult(name=name, title=title, question=question or analysis_question(name, metric_name) or title,
                           metric=metric_name, columns=columns, rows=[{c: r[c] for c in columns} for r in rows],
-                          summary=summary or {}, text_tail=text_tail)
+                          summary=summary or {}, text_tail=text_tail,
+                          timestamps=tuple(c for c in metric(metric_name).timestamp_columns if c in columns))
 
 
 def _require(rows: list[Row], *columns: str) -> None:
@@ -750,10 +762,13 @@ class MetricRows:
     total_rows: int  # every row the store holds, ``rows`` being the first of them
     error: str | None = None  # why its rows could not be read (then ``rows`` is empty)
     sql_file: bool = True  # False when its SQL file is gone (the store keeps it: ``fediscope store drop`` removes it)
+    #: ``rows`` as ``--format json`` gives them: its SQL file's ``-- timestamps:`` columns as RFC 3339 UTC
+    json_rows: list[Row] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "sql_file": self.sql_file, "columns": self.columns, "rows": self.rows,
-                "total_rows": self.total_rows, "error": self.error}
+        return {"question": self.question, "sql_file": self.sql_file, "columns": self.columns,
+                "rows": self.rows if self.json_rows is None else self.json_rows, "total_rows": self.total_rows,
+                "error": self.error}
 
 
 def other_metrics(store: MetricStore, stored: dict[str, int], limit: int | None,
@@ -778,13 +793,14 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
         question = question or recorded.question or None
         columns = list(store.column_types(name))
         rows = _rows_in_top_order(store, recorded, limit)
+        json_rows = rfc3339_rows(rows, recorded.timestamp_columns)  # the store does not record them: its file's
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
         # version cannot read, or a table dropped by hand
         reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
                   else f"{exc}; re-run `fediscope process` to store it again")
         log.warning("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
-    return MetricRows(name, question, columns, rows, count, sql_file=sql_file)
+    return MetricRows(name, question, columns, rows, count, sql_file=sql_file, json_rows=json_rows)
 
 
 def stored_definition(store: MetricStore, name: str, registered: Metric | None = None) -> Metric:

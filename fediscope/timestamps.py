@@ -8,7 +8,9 @@ page by id.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 #: A day as the options and settings that take one spell it: exactly ``YYYY-MM-DD`` in ASCII digits.
 DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -34,6 +36,35 @@ def parse_iso(text: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rfc3339_utc(value: object) -> str | None:
+    """A stored UTC timestamp (a metric's ``-- timestamps:`` column) as RFC 3339 UTC with ``Z``:
+    ``2026-11-01 12:00:00`` → ``2026-11-01T12:00:00Z``, fractional seconds kept (as microseconds:
+    ``…12:00:00.250000Z``); None stays None.
+
+    Every store hands such a value back as the text the metric wrote (its logical type is text, so SQLite, MariaDB's
+    LONGTEXT and HBase's bytes all decode to ``str``), which is read as UTC unless it carries an offset (then it is
+    converted to UTC); a ``datetime`` is taken the same way (naive as UTC), should a store ever return one.
+    Without the ``Z``, JavaScript's ``new Date("2026-11-01 12:00:00")`` takes the text as local time. ValueError
+    for anything else (the column holds no timestamp: the metric's header names the wrong column)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else parse_iso(value)
+    if moment is None or len(str(value)) <= len("YYYY-MM-DD"):  # a date alone is no moment in time
+        raise ValueError(f"not a UTC timestamp written YYYY-MM-DD HH:MM:SS: {str(value)[:40]!r}")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def rfc3339_rows(rows: list[dict[str, Any]], columns: Collection[str]) -> list[dict[str, Any]]:
+    """``rows`` with their ``columns`` (a metric's ``timestamp_columns``) as :func:`rfc3339_utc` gives them, for an
+    answer: new dicts, the rows themselves unchanged (a page's cursor holds the stored values). A column a row
+    lacks is left out, as before."""
+    if not columns:
+        return rows
+    return [{name: rfc3339_utc(value) if name in columns else value for name, value in row.items()} for row in rows]
 
 
 def to_ms(moment: datetime) -> int:

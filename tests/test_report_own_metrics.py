@@ -176,3 +176,27 @@ def test_an_own_metric_of_the_metrics_dir_is_shown_with_its_question(processed, 
     assert document["other_metrics"]["language_mix"]["question"] == (
         "How many toots are written in each language, and a quarter of that?")
     assert document["other_metrics"]["language_mix"]["rows"] == _expected(processed)
+
+
+def test_json_gives_an_own_metric_s_timestamp_columns_as_rfc3339_utc(processed, capsys):
+    """Was: its ``-- timestamps:`` column came as the stored ``YYYY-MM-DD HH:MM:SS``, which JavaScript reads as local
+    time; JSON gives it as the results API does (RFC 3339 with Z), the text report as stored."""
+    (processed / "sql" / "newest_toot.sql").write_text(
+        "-- question: When was each language's newest toot posted?\n-- key: language\n-- timestamps: newest\n"
+        "SELECT coalesce(nullif(language, ''), 'und') AS language,\n"
+        "       strftime(max(created_at), '%Y-%m-%d %H:%M:%S') AS newest\nFROM statuses GROUP BY 1\n",
+        encoding="utf-8")
+    registry.load_metrics.cache_clear()
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    store = open_store(f"sqlite:///{processed / 'store.db'}")
+    try:
+        stored = {r["language"]: r["newest"] for r in store.all(registry.load_metrics()["newest_toot"])}
+    finally:
+        store.close()
+    rows = _report_json(capsys)["other_metrics"]["newest_toot"]["rows"]
+    assert rows and {r["language"]: r["newest"] for r in rows} == {
+        language: text.replace(" ", "T") + "Z" for language, text in stored.items()}
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    assert next(iter(stored.values())) in out.split("== newest_toot ==\n")[1]

@@ -14,7 +14,12 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
   outside the key holds at most ``MAX_KEY_TEXT`` (255) characters per value, as a text key does, since HBase's
   rank index keeps the value in its row keys (:mod:`fediscope.store.schema`);
 * ``prefix`` — the key column that prefix reads use (optional, defaults to the first key column); a column
-  that is not one of ``key``'s is refused when the file is read, with a :class:`MetricFileError` naming the file.
+  that is not one of ``key``'s is refused when the file is read, with a :class:`MetricFileError` naming the file;
+* ``timestamps`` — comma-separated columns holding UTC timestamps, as text ``YYYY-MM-DD HH:MM:SS`` (optional;
+  ``strftime(…, '%Y-%m-%d %H:%M:%S')`` of a UTC time): the stores keep such a value as that text (they know no
+  time type), and the results API and ``fediscope report --format json`` give it as RFC 3339 UTC
+  (``2026-11-01T12:00:00Z``, :func:`fediscope.timestamps.rfc3339_utc`), which JavaScript's ``Date`` reads as UTC,
+  not as local time. Date-only columns (``YYYY-MM-DD``) are not listed: they are no moment in time.
 
 Each of these lines may be given once, with a value (:data:`HEADER_FORMS`): one given twice, or empty, is refused
 the same way, as is a ``key`` naming a column twice or holding an empty name (``a,,b``, ``a,``). Other
@@ -60,6 +65,8 @@ class Metric:
     rank_column: str | None = None
     rank_desc: bool = True
     prefix_column: str | None = None
+    #: the ``-- timestamps:`` columns: UTC timestamps stored as text (see the module docstring)
+    timestamp_columns: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)  # the SQL file, for messages (:func:`where`)
 
     @property
@@ -112,11 +119,12 @@ def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:
     """Refuse, with a :class:`MetricFileError` naming the metric's file, a result whose ``columns`` lack a key or
     rank column the header names (checked also when the result has no rows, or only bound: ``fediscope doctor``)."""
     named = list(dict.fromkeys([*metric.key, *([metric.rank_column] if metric.rank_column else [])]))
+    named += [column for column in metric.timestamp_columns if column not in named]
     missing = [column for column in named if column not in columns]
     if missing:
         raise MetricFileError(f"{metric.where}: column(s) {', '.join(missing)} named in its header are not in the "
                               f"result, whose columns are {', '.join(columns) or 'none'}; select them "
-                              "or fix the '-- key:'/'-- rank:' line")
+                              "or fix the '-- key:'/'-- rank:'/'-- timestamps:' line")
 
 
 def _where(metric: str, source: str | None) -> str:
@@ -127,7 +135,8 @@ def _where(metric: str, source: str | None) -> str:
 HEADER_FORMS = {"question": "'-- question: <the question the metric answers>'",
                 "key": "'-- key: <column>[, <column>…]'",
                 "rank": "'-- rank: <column> [ASC|DESC]'",
-                "prefix": "'-- prefix: <one of the key columns>'"}
+                "prefix": "'-- prefix: <one of the key columns>'",
+                "timestamps": "'-- timestamps: <column>[, <column>…]'"}
 
 
 def _meant_header(name: str) -> str | None:
@@ -149,7 +158,8 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
     rank_column, rank_desc = _rank(header.get("rank"), where)
     key = _key(header["key"], where)
     prefix = header.get("prefix")
-    named = [*key, *(c for c in (rank_column, prefix) if c and c not in key)]
+    timestamps = _columns("timestamps", header["timestamps"], where) if "timestamps" in header else ()
+    named = [*key, *(c for c in (rank_column, prefix, *timestamps) if c and c not in key)]
     check_column_names(name, dict.fromkeys(named), source)
     if prefix is not None and prefix not in key:
         raise MetricFileError(f"{where}: '-- prefix: {prefix}' is not a key column; the prefix column "
@@ -160,7 +170,7 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
         raise MetricFileError(f"{where}: holds {count or 'no'} SQL statement{'s' if count else ''}; "
                               "a metric file holds one SELECT (after its '-- ' header lines)")
     return Metric(name=name, question=header["question"], key=key, sql=text, rank_column=rank_column,
-                  rank_desc=rank_desc, prefix_column=prefix, source=source)
+                  rank_desc=rank_desc, prefix_column=prefix, timestamp_columns=timestamps, source=source)
 
 
 def _header(text: str, where: str) -> dict[str, str]:
@@ -209,16 +219,21 @@ def _rank(value: str | None, where: str) -> tuple[str | None, bool]:
 
 
 def _key(value: str, where: str) -> tuple[str, ...]:
-    """The key columns of a ``-- key:`` value: each named once, none empty (a stray comma often stands for a
-    column left out)."""
-    key = tuple(column.strip() for column in value.split(","))
-    if "" in key:
-        raise MetricFileError(f"{where}: '-- key: {value}' has an empty column name (a comma too many?); "
-                              f"the header line is {HEADER_FORMS['key']}")
-    twice = next((column for index, column in enumerate(key) if column in key[:index]), None)
+    """The key columns of a ``-- key:`` value (:func:`_columns`)."""
+    return _columns("key", value, where)
+
+
+def _columns(line: str, value: str, where: str) -> tuple[str, ...]:
+    """The columns of a ``-- key:`` or ``-- timestamps:`` value: each named once, none empty (a stray comma often
+    stands for a column left out)."""
+    columns = tuple(column.strip() for column in value.split(","))
+    if "" in columns:
+        raise MetricFileError(f"{where}: '-- {line}: {value}' has an empty column name (a comma too many?); "
+                              f"the header line is {HEADER_FORMS[line]}")
+    twice = next((column for index, column in enumerate(columns) if column in columns[:index]), None)
     if twice is not None:
-        raise MetricFileError(f"{where}: '-- key: {value}' names {twice!r} twice; name each key column once")
-    return key
+        raise MetricFileError(f"{where}: '-- {line}: {value}' names {twice!r} twice; name each {line} column once")
+    return columns
 
 
 def statement_count(sql: str) -> int | None:

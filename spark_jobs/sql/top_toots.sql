@@ -1,9 +1,10 @@
 -- question: Which toots got the most interactions (favourites + reblogs + replies)?
 -- key: status_uri
 -- rank: interactions DESC
+-- timestamps: created_at
 -- Content popularity: the 1000 most interacted-with toots (share events excluded), ranked by interactions;
 -- ties are broken by URI (the key), as the stores break them, so every engine and store ranks alike.
--- created_at is UTC.
+-- created_at is UTC (stored as this text; the results API gives it as RFC 3339, 2026-11-01T12:00:00Z).
 SELECT
   row_number() OVER (ORDER BY interactions DESC, status_uri) AS ranking,
   *

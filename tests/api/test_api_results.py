@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,30 @@ def test_prefix_rows_are_one_value_in_key_order(results_api: LiveApi,
     assert ok(results_api.get("/v1/metrics/hashtags_daily", params={"prefix": "1999-01-01"}))["rows"] == []
 
 
+RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def test_timestamps_are_rfc3339_utc_and_dates_stay_dates(results_api: LiveApi,
+                                                         sample_metric_rows: dict[str, list[Any]]) -> None:
+    """Was: top_toots.created_at came as the stored text ``2026-10-22 15:06:50``, which JavaScript's ``new Date``
+    reads as local time; a dashboard in another time zone showed the toots at the wrong hour."""
+    stored = {r["status_uri"]: r["created_at"] for r in sample_metric_rows["top_toots"]}
+    assert all(re.fullmatch(r"[0-9-]{10} [0-9:]{8}", text) for text in stored.values())  # what the store holds
+    listed = {m["name"]: m["timestamps"] for m in ok(results_api.get("/v1/metrics"))["metrics"]}
+    assert listed["top_toots"] == ["created_at"] and listed["hashtags_daily"] == []
+    rows = ok(results_api.get("/v1/metrics/top_toots", params={"limit": "1000"}))["rows"]
+    analysis = ok(results_api.get("/v1/analyses/top_toots", params={"n": "5"}))["rows"]
+    assert len(rows) == len(stored) and analysis == [{c: r[c] for c in analysis[0]} for r in rows[:5]]
+    for row in rows:
+        given, text = row["created_at"], stored[row["status_uri"]]
+        assert given == text.replace(" ", "T") + "Z" and RFC3339_UTC.fullmatch(given)
+        moment = datetime.fromisoformat(given)  # Python 3.11 reads the Z, as JavaScript's Date does
+        assert moment.utcoffset() == timedelta(0)
+        assert moment == datetime.fromisoformat(text).replace(tzinfo=UTC)
+    daily = ok(results_api.get("/v1/metrics/hashtags_daily", params={"limit": "5"}))["rows"]
+    assert daily and all(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", r["day"]) for r in daily)
+
+
 @pytest.mark.slow
 def test_every_store_answers_alike(metric_store: MetricStore, sample_metric_rows: dict[str, list[Any]],
                                    sqlite_url: str, live_api: Callable[..., LiveApi]) -> None:
@@ -145,6 +171,7 @@ def test_every_store_answers_alike(metric_store: MetricStore, sample_metric_rows
     day = str(sample_metric_rows["hashtags_daily"][0]["day"])
     paths = [(f"/v1/analyses/{function.__name__}", {"n": "5"}) for function, _ in ANALYSES] + [
         ("/v1/metrics/account_engagement", {"limit": "20"}),
+        ("/v1/metrics/top_toots", {"limit": "20"}),  # timestamps, given as RFC 3339 from each store's text
         ("/v1/metrics/hashtags_daily", {"prefix": day}),
         ("/v1/metrics/activity_by_hour", {"prefix": "2"}),
         ("/v1/metrics", {}),

@@ -90,3 +90,17 @@ def test_the_openapi_document_lists_it_on_the_results_routes() -> None:
     for path in ("/v1/analyses", "/v1/analyses/{name}", "/v1/metrics", "/v1/metrics/{name}"):
         assert "metric_definition_error" in paths[path]["get"]["responses"]["500"]["description"]
         assert "headers" not in paths[path]["get"]["responses"]["500"]  # no Retry-After
+
+
+def test_a_timestamps_line_naming_a_column_without_timestamps_is_409_stale_metric(
+        store_url: str, sql_dir: Path, live_api: Callable[..., LiveApi]) -> None:
+    """A column the metric's ``-- timestamps:`` line names but whose stored values are no timestamps (the line names
+    the wrong column, or the store holds what another version wrote) cannot be given as RFC 3339: 409 with the
+    value's reason, not a 500 or the value as stored."""
+    path = sql_dir / "languages.sql"
+    path.write_text(path.read_text().replace("-- key: language\n", "-- key: language\n-- timestamps: language\n"))
+    api = live_api(make_settings(store=store_url))
+    error = assert_error(api.get("/v1/metrics/languages"), 409, "stale_metric")
+    assert "not a UTC timestamp written YYYY-MM-DD HH:MM:SS" in error["message"], error
+    error = assert_error(api.get("/v1/analyses/languages"), 409, "stale_metric")
+    assert "not a UTC timestamp" in error["message"], error

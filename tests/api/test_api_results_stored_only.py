@@ -95,8 +95,8 @@ def every_row(api: LiveApi, limit: int, **params: str) -> list[dict[str, Any]]:
 def assert_listed_without_file(api: LiveApi) -> None:
     listed = {m["name"]: m for m in ok(api.get("/v1/metrics"))["metrics"]}
     assert listed[NAME] == {"name": NAME, "question": QUESTION, "key": ["tag", "day"], "prefix": "day",
-                            "rank": {"column": "uses", "order": "desc"}, "stored": True, "rows": len(ROWS),
-                            "sql_file": False}
+                            "rank": {"column": "uses", "order": "desc"}, "timestamps": [], "stored": True,
+                            "rows": len(ROWS), "sql_file": False}
     assert listed["languages"]["sql_file"] is True and listed["languages"]["rows"] == 1
     assert listed["top_toots"]["sql_file"] is True and listed["top_toots"]["stored"] is False
     names = [m["name"] for m in ok(api.get("/v1/metrics"))["metrics"]]

@@ -205,6 +205,13 @@ Q = "-- question: Who is called what?\n"
     (Q + "-- key: id\n-- Prefx: id", "'-- Prefx:' on line 3 is no header line; did you mean '-- prefix: <one of"),
     (Q + "-- keys: id", "'-- keys:' on line 2 is no header line; did you mean '-- key: <column>[, <column>…]'?"),
     (Q + "-- key: id\n-- rank_by: letters", "'-- rank_by:' on line 3 is no header line; did you mean '-- rank:"),
+    # the timestamps line is read as the key line is
+    (Q + "-- key: id\n-- timestamps: name,", "'-- timestamps: name,' has an empty column name (a comma too many?); "
+                                              "the header line is '-- timestamps: <column>[, <column>…]'"),
+    (Q + "-- key: id\n-- timestamps: name, name", "'-- timestamps: name, name' names 'name' twice; name each "
+                                                   "timestamps column once"),
+    (Q + "-- key: id\n-- timestamp: name", "'-- timestamp:' on line 3 is no header line; did you mean "
+                                            "'-- timestamps: <column>[, <column>…]'?"),
 ])
 def test_a_malformed_header_line_is_refused_naming_the_file_and_the_form(tmp_path, header, problem):
     path = tmp_path / "malformed.sql"
@@ -338,7 +345,8 @@ def test_a_result_with_a_null_key_is_refused_naming_the_file(compute, tmp_path, 
         compute("per_language", "-- key: instance, language", sql)
 
 
-@pytest.mark.parametrize("header", ["-- key: langauge", "-- key: id\n-- rank: tooots DESC"])
+@pytest.mark.parametrize("header", ["-- key: langauge", "-- key: id\n-- rank: tooots DESC",
+                                    "-- key: id\n-- timestamps: tooots"])
 def test_a_header_naming_a_column_the_result_lacks_is_refused_also_without_rows(compute, tmp_path, header):
     """Was: a StoreError naming no file (exit 1), and nothing at all while the result had no rows: the mistake
     then stopped a later run, once the data gave the metric rows."""
