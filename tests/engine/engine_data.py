@@ -13,16 +13,18 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from fediscope.config import Settings, load_settings
+from fediscope.engine.metrics import load_metrics
 from fediscope.lake.backend import LakeBackend
-from fediscope.lake.batches import write_batch
-from fediscope.lake.layout import envelope
+from fediscope.lake.batches import raw_batch_files, write_batch
+from fediscope.lake.layout import envelope, parse_partition
+from fediscope.lake.local import LocalLake
 from fediscope.privacy import PrivacyPolicy
 from fediscope.store.port import open_store
 
@@ -218,3 +220,17 @@ def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
         return {name: store.all(metric) for name, metric in load_metrics().items()}
     finally:
         store.close()
+
+
+def store_contents(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every shipped metric's rows in the store at ``url``: what two runs that should agree are compared by."""
+    store = open_store(url)
+    try:
+        return {name: store.all(metric) for name, metric in load_metrics().items()}
+    finally:
+        store.close()
+
+
+def raw_days(lake_dir: Path) -> list[date]:
+    """The days (``dt``) of the lake's raw batches, in order: the days a run can be ``until``."""
+    return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})

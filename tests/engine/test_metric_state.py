@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from engine_data import settings_for
+from engine_data import raw_days, settings_for, store_contents
 
 from fediscope.config import load_settings
 from fediscope.engine.metric_state import (
@@ -24,29 +24,15 @@ from fediscope.engine.metric_state import (
 )
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
-from fediscope.lake.batches import raw_batch_files
-from fediscope.lake.layout import parse_partition
 from fediscope.lake.local import LocalLake
 from fediscope.store.port import open_store
 
 METRICS = load_metrics()
 
 
-def _store_contents(url: str) -> dict[str, list[dict]]:
-    store = open_store(url)
-    try:
-        return {name: store.all(metric) for name, metric in METRICS.items()}
-    finally:
-        store.close()
-
-
-def _days(lake_dir: Path) -> list[date]:
-    return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
-
-
 def test_day_by_day_changes_only_equal_a_full_computation(corpus_lake: Path, tmp_path: Path) -> None:
     incremental = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'incremental.db'}")
-    days = _days(corpus_lake)
+    days = raw_days(corpus_lake)
     first = run_process(incremental, until=days[-3], progress=False)
     assert all(m.stored == m.rows for m in first.metrics.values())  # nothing kept yet: every row written
     for day in days[-2:]:
@@ -58,12 +44,12 @@ def test_day_by_day_changes_only_equal_a_full_computation(corpus_lake: Path, tmp
 
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     assert run_process(full, progress=False).metrics_skipped is False  # another store: its own snapshots
-    assert _store_contents(incremental.store) == _store_contents(full.store)
+    assert store_contents(incremental.store) == store_contents(full.store)
 
 
 def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Path, tmp_path: Path) -> None:
     settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'm.db'}")
-    days = _days(corpus_lake)
+    days = raw_days(corpus_lake)
     run_process(settings, until=days[-2], progress=False)
     metric = METRICS["signups_by_month"]
     store = open_store(settings.store)
@@ -75,7 +61,7 @@ def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Pat
     run_process(settings, progress=False)  # the last day; a write of the differences only would not restore
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     run_process(full, progress=False)
-    assert _store_contents(settings.store) == _store_contents(full.store)
+    assert store_contents(settings.store) == store_contents(full.store)
 
 
 def test_a_full_comparison_counts_only_what_it_changed(corpus_lake: Path, tmp_path: Path) -> None:
@@ -97,7 +83,7 @@ def test_a_full_comparison_counts_only_what_it_changed(corpus_lake: Path, tmp_pa
     assert not result.reused and (result.stored, result.stale) == (gone, 1), result
     assert [n for n, m in again.metrics.items() if not m.reused] == ["signups_by_month"]
     assert f"({gone} written, 1 deleted)" in again.line()
-    assert _store_contents(settings.store)["signups_by_month"] == rows
+    assert store_contents(settings.store)["signups_by_month"] == rows
 
 
 def test_a_changed_metric_sql_is_recomputed_without_new_data(corpus_lake: Path, tmp_path: Path) -> None:
@@ -252,7 +238,7 @@ def test_snapshots_of_a_store_unused_for_a_month_are_deleted(corpus_lake: Path, 
     # the store whose snapshots were deleted is compared in full on its next run, and stays right
     again = run_process(settings_for(corpus_lake, store=urls["old"]), progress=False)
     assert not any(m.reused for m in again.metrics.values())
-    assert _store_contents(urls["old"]) == _store_contents(urls["current"])
+    assert store_contents(urls["old"]) == store_contents(urls["current"])
 
 
 def test_a_run_with_nothing_to_recompute_still_deletes_unused_snapshots(corpus_lake: Path, tmp_path: Path) -> None:

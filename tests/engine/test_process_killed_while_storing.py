@@ -16,18 +16,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import date
 from pathlib import Path
 
 import pytest
-from engine_data import KEY, settings_for
+from engine_data import KEY, raw_days, settings_for, store_contents
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
-from fediscope.lake.batches import raw_batch_files
-from fediscope.lake.layout import parse_partition
-from fediscope.lake.local import LocalLake
-from fediscope.store.port import open_store
 
 METRICS = load_metrics()
 LOCK = "_state/process.lock"
@@ -55,18 +50,6 @@ KILLED_AT_A_SAVE = textwrap.dedent("""
 """)
 
 
-def _store_contents(url: str) -> dict[str, list[dict]]:
-    store = open_store(url)
-    try:
-        return {name: store.all(metric) for name, metric in METRICS.items()}
-    finally:
-        store.close()
-
-
-def _days(lake_dir: Path) -> list[date]:
-    return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
-
-
 def _killed_process(lake_dir: Path, store: str, when: str, nth: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
     env.update(FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
@@ -81,7 +64,7 @@ def _killed_process(lake_dir: Path, store: str, when: str, nth: int) -> None:
 def test_a_process_killed_while_storing_and_run_again_stores_what_an_uninterrupted_run_does(
         corpus_lake: Path, tmp_path: Path, when: str, nth: int) -> None:
     settings = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'killed.db'}")
-    run_process(settings, until=_days(corpus_lake)[-2], progress=False)  # the days before: kept results to compare
+    run_process(settings, until=raw_days(corpus_lake)[-2], progress=False)  # the days before: kept results to compare
 
     _killed_process(corpus_lake, settings.store, when, nth)  # the last day, killed while storing
     again = run_process(settings, progress=False)  # takes the dead run's lock over
@@ -89,5 +72,5 @@ def test_a_process_killed_while_storing_and_run_again_stores_what_an_uninterrupt
     assert again.curate["noop"]  # the killed run had published the last day's curation
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     run_process(full, progress=False)
-    assert _store_contents(settings.store) == _store_contents(full.store)
+    assert store_contents(settings.store) == store_contents(full.store)
     assert run_process(settings, progress=False).metrics_skipped  # and then current: nothing left to redo
