@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, stored_rows
-from non_public_statuses import boost, land_raw, tagged, with_visibility
+from non_public_statuses import boost, land_raw, tagged, visible, with_visibility
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
@@ -76,8 +76,7 @@ def test_the_latest_version_decides(lake: LocalLake, lake_dir: Path, runs: str) 
 
 
 def public_rows(lake_dir: Path) -> list[dict]:
-    """The curated statuses but the markers of those not public (curate_sql.NON_PUBLIC_MARKERS)."""
-    return [r for r in read_table(lake_dir, "statuses") if r["visibility"] in ("public", "unlisted", None)]
+    return visible(read_table(lake_dir, "statuses"))
 
 
 def test_an_older_public_version_landed_late_stays_out(lake: LakeBackend, lake_dir: Path, tmp_path: Path) -> None:
