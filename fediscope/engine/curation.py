@@ -402,7 +402,8 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
     if first_day is not None:  # the public statuses the retention left out
         summary.statuses_left_out = latest - markers - summary.statuses_written
     summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
-    engine.materialize("statuses_curated", sql.CURATED_STATUS_ROWS)
+    # a view, not a copy: the rows are read once, by the write below
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW statuses_curated AS {sql.CURATED_STATUS_ROWS}")
     engine.write_table("statuses_curated", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])
     _publish(engine, summary, STATUSES.name, staged / STATUSES.name, "dt", days)
