@@ -209,6 +209,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
         summary.seconds["start"] = time.perf_counter() - started
+        # a Spark session takes seconds to start (a JVM, or a cluster master's executors): said, as each step is
+        show(f"process: started the {name} engine in {summary.seconds['start']:.1f} s")
         step = time.perf_counter()
         show("process: curating the raw lake")
         curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing)

@@ -221,9 +221,8 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
         # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)
-        raise EngineStartError(f"cannot start Spark with master {master!r}: {str(exc).splitlines()[0]} "
-                               "(check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed, "
-                               "or use FEDISCOPE_ENGINE=duckdb)") from None
+        raise EngineStartError(f"cannot start Spark with master {master!r}: {_start_failure(exc, master)}, "
+                               "or use FEDISCOPE_ENGINE=duckdb") from None
     if quiet:
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
         # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG
@@ -237,6 +236,22 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         # relay's own thread instead.
         signal.signal(signal.SIGINT, handler)
     return session
+
+
+def _start_failure(exc: Exception, master: str) -> str:
+    """Why ``getOrCreate`` failed, with where to look. When the JVM exits before it answers (pyspark's
+    ``JAVA_GATEWAY_EXITED``, which says no more), Java was found and is recent enough, so what remains is what the
+    JVM was started with, and the JVM has said which on stderr just above: a driver memory it refuses
+    (``-Xmxbanana``), a Java option, too little free memory, or a cluster master's own settings (yarn without
+    ``HADOOP_CONF_DIR``). Pointing at FEDISCOPE_SPARK_MASTER and Java then sent users to the wrong place."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "JAVA_GATEWAY_EXITED" not in first:
+        return f"{first} (check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed)"
+    options = ("the driver memory or Java options given by SPARK_DRIVER_MEMORY, PYSPARK_SUBMIT_ARGS or "
+               "spark-defaults.conf, or free memory")
+    if not is_local_master(master):
+        options += ", or this master's own settings"
+    return f"its Java process exited at start; the JVM's message above says why: check {options}"
 
 
 def _quiet_query_context_loggers() -> None:

@@ -33,22 +33,38 @@ except Exception as exc:
 """
 
 
-def test_a_jvm_that_exits_at_start_is_an_engine_start_error(tmp_path: Path) -> None:
-    """A ``java`` that is there (so the settings check passes) but exits at once, as a JVM refused its heap does."""
+def _start_with_a_java_that_exits(tmp_path: Path) -> list[str]:
+    """build_session's error (its type, then its message) with a ``java`` that is there (so the settings check
+    passes) but exits at once, as a JVM refused its heap (``SPARK_DRIVER_MEMORY=banana``) does."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     java = bin_dir / "java"
-    java.write_text("#!/bin/sh\necho 'Error occurred during initialization of VM' >&2\nexit 1\n")
+    java.write_text("#!/bin/sh\necho 'Invalid maximum heap size: -Xmxbanana' >&2\nexit 1\n")
     java.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in {"JAVA_HOME", "SPARK_HOME"}}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
 
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    assert "-Xmxbanana" in done.stderr, done.stderr  # the JVM's own reason stays on stderr, above the error
+    return done.stdout.splitlines()
 
-    lines = done.stdout.splitlines()
-    assert lines and lines[0] == "EngineStartError False", done.stdout + done.stderr
+
+def test_a_jvm_that_exits_at_start_is_an_engine_start_error(tmp_path: Path) -> None:
+    lines = _start_with_a_java_that_exits(tmp_path)
+    assert lines and lines[0] == "EngineStartError False", lines
     assert lines[1].startswith("cannot start Spark with master 'local[1]': "), lines
     assert "FEDISCOPE_ENGINE=duckdb" in lines[1]
+
+
+def test_a_jvm_that_exits_at_start_points_at_what_it_was_started_with(tmp_path: Path) -> None:
+    """Was: "[JAVA_GATEWAY_EXITED] … (check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed …)" for a bad
+    ``SPARK_DRIVER_MEMORY``, after the checks had found Java 17 and a valid master: it now names where the JVM's
+    options come from and the JVM's own message printed above it."""
+    message = _start_with_a_java_that_exits(tmp_path)[1]
+
+    assert "its Java process exited at start; the JVM's message above says why" in message, message
+    assert "SPARK_DRIVER_MEMORY, PYSPARK_SUBMIT_ARGS or spark-defaults.conf" in message
+    assert "check FEDISCOPE_SPARK_MASTER" not in message
 
 
 def test_a_scheduled_task_retries_an_engine_start_error_and_not_a_config_error() -> None:
