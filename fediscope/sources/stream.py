@@ -387,13 +387,8 @@ class StreamRun:
         # since when no connection is open, and how many attempts failed since (said when one opens again)
         self._lost_at, self._failed_since = started, 0
         try:
-            with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
-                pin_streaming_server(self.client)  # refuses another host's before any connection to it
-            if self.buffer.handle_domain is None and self.settings.privacy:
-                # once per run; never raises for what the instance does (LakeError for a damaged memory file)
-                self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
-                                                                  fetch_handle_domain(self.client))
-            self._loop()
+            if self._unless_ended(self._prepare):
+                self._loop()
         except FediscopeError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not lose what was received: land it, report it
@@ -415,6 +410,41 @@ class StreamRun:
             self.summary.error = (self.summary.last_connection_error
                                   or "no connection to the streaming server opened before the run ended")
         return self.summary
+
+    def _prepare(self) -> None:
+        """What is asked of the instance once, before the stream is opened: its streaming server, checked, and the
+        handle domain of its local accounts."""
+        with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
+            pin_streaming_server(self.client)  # refuses another host's before any connection to it
+        if self.buffer.handle_domain is None and self.settings.privacy:
+            # once per run; never raises for what the instance does (LakeError for a damaged memory file)
+            self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
+                                                              fetch_handle_domain(self.client))
+
+    def _unless_ended(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` in a thread while the run goes on; False when the run ended first (Ctrl-C, SIGTERM,
+        ``duration``), else what ``work`` raised is raised here.
+
+        The instance document is asked for with the client's timeouts and retries: an instance that accepts the
+        connection and never answers holds it for minutes, and a stop must not wait for that (systemd kills the
+        process 30 s after SIGTERM). The thread left behind (a daemon) holds nothing received."""
+        outcome: dict[str, BaseException] = {}
+
+        def target() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - raised again by the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"stream-prepare-{self.client.domain}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(POLL)
+            if self._done():
+                return False
+        if "error" in outcome:
+            raise outcome["error"]
+        return True
 
     def _fail(self, error: str) -> None:
         self.summary.error, self.summary.stopped = error, "error"
