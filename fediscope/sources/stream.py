@@ -384,14 +384,11 @@ class StreamRun:
         self._deadline = started + self.duration if self.duration is not None else None
         self._flush_at = started + self.flush_seconds
         self._flush_failures = 0
+        # since when no connection is open, and how many attempts failed since (said when one opens again)
+        self._lost_at, self._failed_since = started, 0
         try:
-            with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
-                pin_streaming_server(self.client)  # refuses another host's before any connection to it
-            if self.buffer.handle_domain is None and self.settings.privacy:
-                # once per run; never raises for what the instance does (LakeError for a damaged memory file)
-                self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
-                                                                  fetch_handle_domain(self.client))
-            self._loop()
+            if self._unless_ended(self._prepare):
+                self._loop()
         except FediscopeError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not lose what was received: land it, report it
@@ -414,6 +411,41 @@ class StreamRun:
                                   or "no connection to the streaming server opened before the run ended")
         return self.summary
 
+    def _prepare(self) -> None:
+        """What is asked of the instance once, before the stream is opened: its streaming server, checked, and the
+        handle domain of its local accounts."""
+        with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
+            pin_streaming_server(self.client)  # refuses another host's before any connection to it
+        if self.buffer.handle_domain is None and self.settings.privacy:
+            # once per run; never raises for what the instance does (LakeError for a damaged memory file)
+            self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
+                                                              fetch_handle_domain(self.client))
+
+    def _unless_ended(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` in a thread while the run goes on; False when the run ended first (Ctrl-C, SIGTERM,
+        ``duration``), else what ``work`` raised is raised here.
+
+        The instance document is asked for with the client's timeouts and retries: an instance that accepts the
+        connection and never answers holds it for minutes, and a stop must not wait for that (systemd kills the
+        process 30 s after SIGTERM). The thread left behind (a daemon) holds nothing received."""
+        outcome: dict[str, BaseException] = {}
+
+        def target() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - raised again by the calling thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"stream-prepare-{self.client.domain}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(POLL)
+            if self._done():
+                return False
+        if "error" in outcome:
+            raise outcome["error"]
+        return True
+
     def _fail(self, error: str) -> None:
         self.summary.error, self.summary.stopped = error, "error"
 
@@ -424,6 +456,8 @@ class StreamRun:
             received, error, permanent, asked = self._connection()
             if self._done():
                 return
+            if self._lost_at is None:  # it had opened: the stream is lost from now
+                self._lost_at = self.clock()
             # a connection that brought events, or stayed open past the read timeout (heartbeats), was healthy
             healthy = received > 0 or self.clock() - connected_at >= self.read_timeout
             failures = 0 if healthy else failures + 1
@@ -491,6 +525,7 @@ class StreamRun:
         try:
             while reader.is_alive():
                 reader.join(POLL)
+                self._note_opened(listener)
                 if self._done():
                     break
                 if self.clock() >= self._flush_at or (len(self.buffer) >= self.flush_records
@@ -500,6 +535,7 @@ class StreamRun:
             if reader.is_alive():
                 listener.close()
                 reader.join(5)
+        self._note_opened(listener)  # one that opened and ended within a poll
         if listener.opened:
             self.summary.connections += 1
         error = outcome.get("error")
@@ -512,10 +548,24 @@ class StreamRun:
         described = self._describe(error)
         if not listener.opened:
             self.summary.failed_connections += 1
+            self._failed_since += 1
             self.summary.last_connection_error = described
         # Mastodon.py raises a MastodonError for an answer other than 200: the client's last answer is that one
         asked = self.client.last_answer_wait() if isinstance(error, MastodonError) else None
         return listener.received, described, permanent, asked
+
+    def _note_opened(self, listener: _Listener) -> None:
+        """Once per connection that opened after the stream was lost (or after failed first attempts): a warning
+        that closes the ``reconnecting`` ones, so a log whose last line is a failure means the stream is down. It
+        says how long no connection was open: what was posted meanwhile waits for the scheduled collect."""
+        if not listener.opened or self._lost_at is None:
+            return
+        if self.summary.connections or self._failed_since:
+            after = f"after {count(self._failed_since, 'failed attempt')}, " if self._failed_since else ""
+            log.warning("stream %s %s: connected%s (%s%.1f s without a connection)", self.client.domain,
+                        self.source.name, " again" if self.summary.connections else "", after,
+                        self.clock() - self._lost_at)
+        self._lost_at, self._failed_since = None, 0
 
     @contextlib.contextmanager
     def _warnings_logged(self) -> Iterator[None]:

@@ -539,6 +539,24 @@ def test_a_stop_ends_a_quiet_stream_at_once(make_settings: Callable[..., Setting
     assert run.summary.landed == len(lake.records("statuses")) > 0  # what was received was landed on the way out
 
 
+@pytest.mark.parametrize("path", ["/api/v2/instance", "/api/v1/instance"])
+def test_a_stop_ends_a_run_whose_instance_does_not_answer_before_the_stream(
+        path: str, mastodon_server: Any, make_settings: Callable[..., Settings]) -> None:
+    """The instance document (where the instance streams) is asked for before the stream opens. Was: Ctrl-C and
+    SIGTERM waited for its requests to time out (each ``FEDISCOPE_REQUEST_TIMEOUT``, 30 s by default, v2 then v1),
+    past systemd's 30 s before SIGKILL; here the answer is held back for a minute."""
+    mastodon_server.slow(60, times=3, path=path)
+    stop = threading.Event()
+    run = StreamRun(make_settings(request_timeout=120.0), mastodon_server.url, parse_source("public"), stop=stop)
+    thread = threading.Thread(target=run.run)
+    thread.start()
+    threading.Timer(0.5, stop.set).start()  # when the request is held, or before: either way it must end now
+    thread.join(30)
+    assert not thread.is_alive(), "the run waited for the instance document"
+    assert run.summary.stopped == "stopped" and run.summary.connections == 0, run.summary.line()
+    assert not run.summary.ok  # it streamed nothing, as a run stopped while its stream cannot connect
+
+
 def _stream_command_until(sig: int, tmp_path: Path, lake: Any, *options: str,
                           grow: int = 0) -> tuple[subprocess.Popen[bytes], bytes, bytes, list[Any]]:
     """``fediscope stream`` in a child process against a sample instance, sent ``sig`` once it is subscribed (and,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,37 @@ def test_the_start_line_counts_one_event_in_the_singular(mastodon_server: Any, l
     code, _out, err = run_cli(capsys, "stream", "--instance", mastodon_server.url, "--max-events", "1",
                               "--lake", str(lake_dir))
     assert code == 0 and "for up to 1 event per timeline into" in err, err  # was "1 events"
+
+
+def _connected_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if ": connected" in r.getMessage()]
+
+
+def test_a_stream_reopened_after_a_break_says_so_in_the_log(
+        mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    """Was: the log's last line read ``… reconnecting in 0.5 s`` for as long as the new connection lasted (days), as
+    it would if every attempt since had failed: nothing said the stream was back."""
+    mastodon_server.stream(CutShort(mastodon_server.recorded_stream()))
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.stream"):
+        summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=12).run()
+    assert summary.ok and summary.connections == 2, summary.line()
+    (line,) = _connected_lines(caplog)
+    assert re.fullmatch(rf"stream {re.escape(summary.instance)} public: connected again \(\d+\.\d s without a "
+                        r"connection\)", line), line
+
+
+def test_a_stream_opened_after_failed_attempts_says_how_many(
+        mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    mastodon_server.fail(503, times=2, path=STREAM)
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.stream"):
+        summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.ok and summary.failed_connections == 2, summary.line()
+    (line,) = _connected_lines(caplog)
+    assert ": connected (after 2 failed attempts, " in line, line
+
+
+def test_a_first_connection_that_opens_at_once_logs_nothing(
+        mastodon_server: Any, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.stream"):
+        summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=6).run()
+    assert summary.ok and summary.connections == 1 and not _connected_lines(caplog), summary.line()
