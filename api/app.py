@@ -129,7 +129,8 @@ def _guard_request() -> Response | None:
         # (no slash merging, no rule with a trailing slash), so any is a path that is not a route
         raise NotFound()
     if _sent_path(request.environ).startswith("//"):
-        raise NotFound()
+        raise ApiError(404, "not_found", "no route starts with '//': paths are matched as sent; join routes to the "
+                                         "API's base URL without its trailing slash (http://host:port/v1/…)")
     if request.routing_exception is not None:
         raise request.routing_exception
     if (request.content_length or 0) > MAX_BODY_BYTES:

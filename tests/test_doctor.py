@@ -465,7 +465,7 @@ BROKEN_SQL = {
                       '(did you mean "statuses"?)'),
     "key_not_selected": ("SELECT count(*) AS toots FROM statuses",
                          "column(s) instance named in its header are not in the result, whose columns are toots; "
-                         "select them or fix the '-- key:'/'-- rank:' line"),
+                         "select them or fix the '-- key:'/'-- rank:'/'-- timestamps:' line"),
     # DuckDB runs a statement that is not a query as soon as it is given one: refused unrun (no file written)
     "no_query": ("COPY (SELECT 'a' AS instance, 1 AS toots) TO 'written.csv'",
                  "DuckDB failed: a COPY statement is not a query; a metric file holds one SELECT"),

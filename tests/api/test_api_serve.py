@@ -398,7 +398,10 @@ def test_serve_api_matches_leading_slashes_as_sent_too(served: str, path: bytes,
                           + b"Connection: close\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404"), head
     assert b"application/json" in head and b"\r\nLocation:" not in head
-    assert json.loads(body)["error"]["code"] == "not_found"
+    error = json.loads(body)["error"]
+    assert error["code"] == "not_found"
+    if path.startswith(b"//") or b"//v1" in path:  # percent-encoded slashes are sent as written: another path
+        assert "without its trailing slash" in error["message"], error
 
 
 def test_serve_api_serves_a_request_target_in_absolute_form(served: str) -> None:
