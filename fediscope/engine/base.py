@@ -26,7 +26,7 @@ from fediscope.engine.metrics import Metric, check_column_names, check_result_co
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
-from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.backend import Entry, LakeBackend, open_lake
 from fediscope.lake.batches import RESTORE_ADVICE
 from fediscope.lake.state import CollectionStart, collection_starts
 
@@ -90,6 +90,9 @@ class Engine(ABC):
         self._workspace: Workspace | None = None
         self._curated_views = False
         self._starts: list[CollectionStart] | None = None
+        #: the raw batch files the last curation listed (:func:`~fediscope.engine.manifest.list_raw_files`), so that
+        #: :meth:`collection_starts` does not walk the raw lake a second time
+        self.raw_listing: list[tuple[str, Entry]] | None = None
 
     @property
     def lake(self) -> LakeBackend:
@@ -185,7 +188,7 @@ class Engine(ABC):
             from fediscope.engine.manifest import left_out_before_curated, load_manifest
 
             starts = collection_starts(self.lake)
-            left_out = left_out_before_curated(self.lake, load_manifest(self.lake))
+            left_out = left_out_before_curated(self.lake, load_manifest(self.lake), self.raw_listing)
             self._starts = starts_in_curated(starts, left_out, self._first_posted_days()) if left_out else starts
         return self._starts
 

@@ -161,6 +161,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
         listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
         manifest = load_manifest(lake)  # and took those it deleted off the manifest (forget_erased_files)
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
+    engine.raw_listing = listed  # the files this run saw: where the curated statuses begin is read from them too
     first_day = curated_cutoff(engine.settings, today)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
                             raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,

@@ -91,7 +91,9 @@ class CurationPlan:
 
 
 def list_raw_files(lake: LakeBackend) -> list[tuple[str, Entry]]:
-    """(entity, entry) of every raw batch file of a curated entity: the one walk of the raw lake a curation makes."""
+    """(entity, entry) of every raw batch file of a curated entity: the one walk of the raw lake a curation makes
+    (``fediscope process`` reads where the curated statuses begin from it too: :meth:`~fediscope.engine.base.Engine.
+    collection_starts`)."""
     return [(entity, entry) for entity in CURATED_ENTITIES for entry in lake.walk(f"{RAW_ROOT}/{entity}")
             if not entry.is_dir and entry.path.endswith((".jsonl", ".jsonl.gz"))]
 
@@ -121,17 +123,21 @@ def plan_curation(lake: LakeBackend, manifest: Manifest, since: date | None = No
     return CurationPlan(files=files, sizes=sizes, skipped_outside_window=outside, present=present)
 
 
-def left_out_before_curated(lake: LakeBackend, manifest: Manifest) -> dict[str, date]:
+def left_out_before_curated(lake: LakeBackend, manifest: Manifest,
+                            listed: list[tuple[str, Entry]] | None = None) -> dict[str, date]:
     """Per instance, the latest fetch day of its raw status files no curation took in that were fetched before every
     one of its curated ones: what ``fediscope process --since`` left out of the curated tables (the raw files of a
     collection's first walk among them, most often). The curated statuses of such an instance begin where a later
     fetch's walk began, not where the lake's records say its collection began. An instance with no curated status
-    file is not listed (it adds no status); files retention deleted are gone from the lake, not left out."""
+    file is not listed (it adds no status); files retention deleted are gone from the lake, not left out.
+    ``listed``: the lake's :func:`list_raw_files`, when the caller walked it already (a curation in this process:
+    one walk of the raw lake per run, which over WebHDFS is a request per directory)."""
     curated: dict[str, date] = {}
     uncurated: dict[str, list[date]] = {}
-    for entry in lake.walk(f"{RAW_ROOT}/statuses"):
-        if entry.is_dir or not entry.path.endswith((".jsonl", ".jsonl.gz")):
-            continue
+    statuses = ([entry for entity, entry in listed if entity == "statuses"] if listed is not None else
+                [entry for entry in lake.walk(f"{RAW_ROOT}/statuses")
+                 if not entry.is_dir and entry.path.endswith((".jsonl", ".jsonl.gz"))])
+    for entry in statuses:
         partition = parse_partition(entry.path)
         try:
             day = date.fromisoformat(partition.get("dt", ""))
