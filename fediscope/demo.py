@@ -63,7 +63,9 @@ STREAM_POSTS = 12
 API_PAGE_LIMIT = 40
 #: Lines of the report printed at the end (the whole report is in the report file).
 EXCERPT_SECTIONS = 2
-INSTALL_HINT = "the installation is incomplete: run `make install` (or delete .venv and run `make demo` again)"
+INSTALL_HINT = ("run it through `make demo` (or `.venv/bin/python -m fediscope.demo`), not another Python; if that "
+                "is the one, the installation is incomplete: run `make install` (or delete .venv and run `make demo` "
+                "again)")
 
 
 class DemoStepError(FediscopeError, RuntimeError):
@@ -207,7 +209,7 @@ def start_over_command(lake_dir: Path, *options: str) -> str:
     where the refused run was, not in the current directory."""
     base = lake_dir.parent
     where = [] if base.resolve() == Path.cwd().resolve() else ["--dir", shown(base)]
-    return shlex.join(["python", "-m", "fediscope.demo", *where, "--fresh", *options])
+    return shlex.join([python_command(), "-m", "fediscope.demo", *where, "--fresh", *options])
 
 
 def port_for(lake_dir: Path, port: int | None) -> int:
@@ -566,6 +568,12 @@ def shown(path: Path | str) -> str:
         return str(path)
 
 
+def python_command() -> str:
+    """This interpreter as the reader should type it (``./.venv/bin/python`` after ``make demo``): a bare ``python``
+    in a hint is the system's, which lacks the demo's packages (and ``--fresh`` had already deleted the lake)."""
+    return shown(sys.executable)
+
+
 def _cli_command() -> str:
     """How to call the ``fediscope`` command of this interpreter from the current directory (the venv's script
     beside it, as ``make demo`` installs it), or plain ``fediscope`` when there is none."""
@@ -584,6 +592,16 @@ def java_available() -> bool:
 
 
 # -- running ------------------------------------------------------------------------------------------------------
+def installation_problem(steps: Sequence[Step] = STEPS) -> str | None:
+    """The line saying which step cannot run for a module that does not import, or None: checked before anything
+    runs or is deleted (``--fresh``)."""
+    for step in steps:
+        problem = step.import_problem()
+        if problem is not None:
+            return f"fediscope demo: step {step.name!r} cannot run: {problem}; {INSTALL_HINT}"
+    return None
+
+
 def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, err: Any = None) -> int:
     """Run every step in order; returns the exit code (0: every step succeeded).
 
@@ -592,11 +610,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     out = out or ctx.out or sys.stdout
     err = err or sys.stderr
     ctx.out = out
-    for step in steps:  # before anything runs: a broken installation is one clear line, not a half-done demo
-        problem = step.import_problem()
-        if problem is not None:
-            print(f"fediscope demo: step {step.name!r} cannot run: {problem}; {INSTALL_HINT}", file=err)
-            return 1
+    if problem := installation_problem(steps):  # before anything runs: one clear line, not a half-done demo
+        print(problem, file=err)
+        return 1
     started = time.monotonic()
     print(f"fediscope demo in {ctx.base} ({ctx.n_statuses} statuses, seed {ctx.seed})", file=out)
     if java_available():
@@ -645,7 +661,7 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     if code == 0:
         # `make demo` runs in the current directory: a run given --dir elsewhere is repeated with that --dir
         again = ("`make demo`" if ctx.base.resolve() == Path.cwd().resolve() else
-                 f"`python -m fediscope.demo --dir {shlex.quote(shown(ctx.base))}`")
+                 f"`{shlex.join([python_command(), '-m', 'fediscope.demo', '--dir', shown(ctx.base)])}`")
         print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
               f"{again} again: it collects only what is new.", file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
@@ -694,6 +710,9 @@ def fresh_start(ctx: DemoContext) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ctx = DemoContext(base=args.dir.resolve(), new_statuses=args.new_statuses)
+    if args.fresh and (problem := installation_problem(STEPS)):  # not deleting a lake the demo cannot then rebuild
+        print(problem, file=sys.stderr)
+        return 1
     try:
         if args.fresh:
             fresh_start(ctx)

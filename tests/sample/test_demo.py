@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from fediscope.demo import KEY_FILE, STEPS, DemoContext, Step, demo_key, demo_settings, fresh_start, run_demo
+from fediscope.demo import (
+    KEY_FILE,
+    STEPS,
+    DemoContext,
+    Step,
+    demo_key,
+    demo_settings,
+    fresh_start,
+    python_command,
+    run_demo,
+)
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.local import LocalLake
 
@@ -311,15 +321,16 @@ def test_the_start_over_hint_keeps_the_dir_of_the_refused_run(tmp_path: Path, ca
     (base / "demo-lake" / "_state" / "127.0.0.1:8765").mkdir(parents=True)
     (base / "demo-lake" / "_state" / "demo-corpus.json").write_text('{"statuses": 120, "seed": 7}')
     monkeypatch.chdir(tmp_path)
+    python = python_command()  # the interpreter running the demo: a bare `python` is the system's
     assert main(["--dir", str(base), "--port", "0"]) == 2
-    assert "or start over: python -m fediscope.demo --dir './elsewhere dir' --fresh --port 0\n" in (
+    assert f"or start over: {python} -m fediscope.demo --dir './elsewhere dir' --fresh --port 0\n" in (
         capsys.readouterr().err)
     assert main(["--dir", str(base), "--seed", "8"]) == 2
-    assert ("start over with that corpus: python -m fediscope.demo --dir './elsewhere dir' --fresh --statuses 120 "
-            "--seed 8\n") in capsys.readouterr().err
+    assert (f"start over with that corpus: {python} -m fediscope.demo --dir './elsewhere dir' --fresh --statuses "
+            "120 --seed 8\n") in capsys.readouterr().err
     monkeypatch.chdir(base)  # the lake is here: the hint needs no --dir
     assert main(["--port", "0"]) == 2
-    assert "or start over: python -m fediscope.demo --fresh --port 0\n" in capsys.readouterr().err
+    assert f"or start over: {python_command()} -m fediscope.demo --fresh --port 0\n" in capsys.readouterr().err
 
 
 def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,8 +339,27 @@ def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     assert run_demo(DemoContext(base=tmp_path / "elsewhere dir", port=0), [], out) == 0, out.getvalue()
-    assert "or run `python -m fediscope.demo --dir './elsewhere dir'` again: it collects only what is new" in (
-        out.getvalue())
+    assert (f"or run `{python_command()} -m fediscope.demo --dir './elsewhere dir'` again: it collects only what is "
+            "new") in out.getvalue()
     out = io.StringIO()
     assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0, out.getvalue()
     assert "or run `make demo` again" in out.getvalue()
+
+
+def test_fresh_deletes_nothing_when_a_step_cannot_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: ``--fresh`` deleted the lake and outputs first, then found a module that does not import (the system
+    Python, as the start-over hint spelt it: ``python -m fediscope.demo --fresh``) and stopped: the lake was gone
+    and no step ran. Now the installation is checked first and the hint names the interpreter to use."""
+    from fediscope import demo
+
+    lake = tmp_path / "demo-lake"
+    (lake / "raw" / "kept").mkdir(parents=True)
+    (tmp_path / "demo-out").mkdir()
+    (tmp_path / "demo-out" / "report.txt").write_text("kept")
+    broken = Step(STEPS[0].name, ("fediscope_no_such_module",), STEPS[0].run)
+    monkeypatch.setattr(demo, "STEPS", (broken, *STEPS[1:]))
+    assert demo.main(["--dir", str(tmp_path), "--fresh"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot run: fediscope_no_such_module" in err and "make demo" in err, err
+    assert (lake / "raw" / "kept").is_dir() and (tmp_path / "demo-out" / "report.txt").read_text() == "kept"
