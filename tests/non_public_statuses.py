@@ -16,7 +16,7 @@ from typing import Any
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import PrivacyPolicy
+from fediscope.privacy import PUBLIC_VISIBILITIES, PrivacyPolicy
 
 RECORDINGS = Path(__file__).resolve().parent / "data" / "mastodon" / "recordings"
 INSTANCE = "localhost:3000"  # the recorded server
@@ -67,3 +67,9 @@ def land_raw(lake: LakeBackend, items: list[dict[str, Any]], fetched_at: datetim
                for data in ((policy.apply("statuses", s, INSTANCE) if policy else s) for s in items)
                if data is not None]
     write_batch(lake, "statuses", INSTANCE, records, fetched_at=fetched_at)
+
+
+def visible(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The curated ``statuses`` rows (read from the files) but the markers of statuses that are not public
+    (``curate_sql.NON_PUBLIC_MARKERS``): what the metrics see of them, tombstones apart."""
+    return [row for row in rows if row["visibility"] in PUBLIC_VISIBILITIES]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fediscope.config import ENGINES, Settings
+from fediscope.engine.curate_sql import VISIBLE_STATUSES
 from fediscope.engine.metrics import Metric, check_column_names, check_result_columns
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
@@ -200,10 +201,10 @@ class Engine(ABC):
                 if row["fetched_from"] is not None and isinstance(row["first_day"], dt.date)}
 
     def register_curated_views(self, empty: bool = False) -> None:
-        """Views ``statuses`` (tombstones excluded), ``accounts``, ``hashtags``, ``instance_activity``,
-        ``tag_trends``, ``instance_peers``, ``status_deletions``, and the table ``collection_starts``
-        (:data:`COLLECTION_STARTS`): of the lake's curated tables and records, or with ``empty`` of none (each
-        table's columns and types, no rows, the lake not read: :meth:`check_metric`)."""
+        """Views ``statuses`` (tombstones and the markers of statuses not public excluded), ``accounts``,
+        ``hashtags``, ``instance_activity``, ``tag_trends``, ``instance_peers``, ``status_deletions``, and the table
+        ``collection_starts`` (:data:`COLLECTION_STARTS`): of the lake's curated tables and records, or with
+        ``empty`` of none (each table's columns and types, no rows, the lake not read: :meth:`check_metric`)."""
         self._register_curated_tables(empty)
         starts = [] if empty else self.collection_starts()
         self.register_rows(COLLECTION_STARTS.name, COLLECTION_STARTS,
@@ -219,7 +220,7 @@ class Engine(ABC):
                 self.register_parquet(view, table, [directory], root=directory)
             else:
                 self.register_empty(view, table)
-        self.execute("CREATE OR REPLACE TEMP VIEW statuses AS SELECT * FROM curated_statuses WHERE NOT deleted")
+        self.execute(f"CREATE OR REPLACE TEMP VIEW statuses AS {VISIBLE_STATUSES}")
 
     @property
     def workspace(self) -> Workspace:

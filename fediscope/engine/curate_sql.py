@@ -77,7 +77,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table
+from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table, duckdb_type
 from fediscope.privacy import ERASED, PUBLIC_VISIBILITIES, STATUS_URI_PATTERN
 
 #: The emoji characters of Unicode 17.0 (emoji-data.txt, UTS #51) as inclusive code point ranges, generated from the
@@ -510,13 +510,15 @@ _EVERY_COLUMN = ", ".join(
 
 #: Which version of a status wins (the curated row), latest first. Not whether it was deleted: a deletion makes
 #: every version of its status a tombstone (:data:`MERGE_STATUSES`), so the winner is the same row whether the
-#: deletion came in the run that curated the versions or in a later one. Of one fetch, the erasure's version
-#: (:data:`_ERASED_FIRST`); of versions alike in all the reducer of spark_jobs/mapreduce reads, one that is not
-#: public (:data:`PUBLIC_STATUSES` then leaves the status out); the rest is a total order (:data:`_EVERY_COLUMN`).
+#: deletion came in the run that curated the versions or in a later one. Of versions alike in time and counts, one
+#: that is not public (:data:`PUBLIC_STATUSES` then leaves the status out): so a marker, which keeps only the columns
+#: read up to there (:data:`NON_PUBLIC_MARKERS`), wins or loses as the version it stands for; the reducer of
+#: spark_jobs/mapreduce orders alike. Then, of one fetch, the erasure's version (:data:`_ERASED_FIRST`); the rest is
+#: a total order (:data:`_EVERY_COLUMN`).
 STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
                 "replies_count + reblogs_count + favourites_count DESC, replies_count DESC, reblogs_count DESC, "
-                f"favourites_count DESC, {_ERASED_FIRST}, content_length DESC, status_id ASC NULLS LAST, "
-                f"fetched_from ASC, {_public('visibility')} ASC, {_EVERY_COLUMN}")
+                f"favourites_count DESC, {_public('visibility')} ASC, {_ERASED_FIRST}, content_length DESC, "
+                f"status_id ASC NULLS LAST, fetched_from ASC, {_EVERY_COLUMN}")
 
 
 def _existing_statuses(source: str) -> str:
@@ -588,12 +590,40 @@ WHERE w.version_rank = 1
 #: some: a followers-only, direct or limited status, or one of a visibility landing does not know, leaves the
 #: curated tables, and so every metric, with its hashtags. Only the latest version counts: a status public once and
 #: later edited to followers-only leaves them; the versions that are not public take part in the merge for that.
-#: They are not kept (a non-public status leaves no row), so an older public version curated by a LATER run (a raw
-#: file landed late) comes back until a rebuild (``--recurate``) curates every version together.
+#: The winner that is not public stays in the curated table as a marker (:data:`NON_PUBLIC_MARKERS`), so that an
+#: older public version curated by a LATER run (a raw file landed late) loses to it, as in a rebuild.
 PUBLIC_STATUSES = f"SELECT * FROM statuses_latest WHERE {_public('visibility')}"
 
-#: How many statuses of the merge :data:`PUBLIC_STATUSES` left out (one row, ``n``).
-NON_PUBLIC_STATUSES = f"SELECT count(*) AS n FROM statuses_latest WHERE NOT {_public('visibility')}"
+#: How many statuses of the merge :data:`PUBLIC_STATUSES` left out that have a version in this run's raw files (one
+#: row, ``n``): the markers of statuses left out by an earlier run, merged again as their partition is rewritten,
+#: are not counted (nor said) again.
+NON_PUBLIC_STATUSES = (f"SELECT count(*) AS n FROM statuses_latest WHERE NOT {_public('visibility')} "
+                       "AND uri IN (SELECT uri FROM status_versions)")
+
+#: The columns a marker of a status that is not public keeps: those :data:`STATUS_ORDER` reads before whether a
+#: version is public (a marker only ever competes on those: after them a version that is not public wins, and which
+#: of two such versions wins leaves a marker either way), those that place it (``dt``), name it for the deletions
+#: (its copies, ``origin_ref``) and for an erasure (``account_key``, ``reblog_of_uri``). Every other column (the
+#: text's counts, the hashtags, the mentions, the language, the reply and the quoted author) is NULL: the curated
+#: lake keeps nothing of such a status's content.
+MARKER_COLUMNS = ("uri", "status_id", "account_key", "instance", "fetched_from", "created_at", "dt", "visibility",
+                  "replies_count", "reblogs_count", "favourites_count", "is_reblog", "reblog_of_uri", "edited_at",
+                  "fetched_at", "deleted", "origin_ref", "copies")
+
+#: The statuses of the merge whose latest version is not public, as markers (:data:`MARKER_COLUMNS`): written to the
+#: curated table with the public ones, so they take part in later merges (an older public version landed late loses
+#: to the marker; a newer one wins and brings the status back), but never seen by a metric (the ``statuses`` view,
+#: :data:`VISIBLE_STATUSES`), nor their hashtags (:data:`HASHTAG_ROWS` reads :data:`PUBLIC_STATUSES`).
+NON_PUBLIC_MARKERS = ("SELECT " + ", ".join(f'"{c}"' if c in MARKER_COLUMNS else
+                                             f'CAST(NULL AS {duckdb_type(t)}) AS "{c}"'
+                                             for c, t in STATUSES.columns.items())
+                      + f" FROM statuses_latest WHERE NOT {_public('visibility')}")
+
+#: The rows written to the curated statuses table: the public statuses and the markers (both within the retention).
+CURATED_STATUS_ROWS = "SELECT * FROM statuses_merged UNION ALL SELECT * FROM status_markers_kept"
+
+#: What the metrics read as ``statuses``: the curated rows but tombstones and markers of statuses not public.
+VISIBLE_STATUSES = f"SELECT * FROM curated_statuses WHERE NOT deleted AND {_public('visibility')}"
 
 #: Deletions reported by the streaming API (``delete`` events): the reporting instance and its id of the status,
 #: and the ``origin_ref`` of that pair (landed pseudonymised with privacy on; ``instance/id`` with privacy off).
@@ -813,6 +843,9 @@ STATEMENTS = {
     "statuses_merged": PUBLIC_STATUSES,
     "non_public_statuses": NON_PUBLIC_STATUSES,
     "statuses_within_retention": within_retention(PUBLIC_STATUSES, "dt", date(2026, 1, 1)),
+    "status_markers": NON_PUBLIC_MARKERS,
+    "status_markers_kept": within_retention("SELECT * FROM status_markers", "dt", date(2026, 1, 1)),
+    "statuses_curated": CURATED_STATUS_ROWS,
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,
     "accounts_merged": MERGE_ACCOUNTS,

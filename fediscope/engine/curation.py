@@ -6,8 +6,9 @@
    dated after their fetch are skipped and counted, ``future_versions_skipped``), merged
    with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
    of ``hashtags``, derived from them) are rewritten whole. A status whose latest version is not public is left
-   out, and counted (``non_public_left_out``; :data:`~fediscope.engine.curate_sql.PUBLIC_STATUSES`). Other
-   partitions are not touched.
+   out, and counted (``non_public_left_out``; :data:`~fediscope.engine.curate_sql.PUBLIC_STATUSES`), but for a
+   marker row no metric reads (:data:`~fediscope.engine.curate_sql.NON_PUBLIC_MARKERS`), so that an older public
+   version curated by a later run loses to it as in a rebuild. Other partitions are not touched.
    Streamed deletions (``status_deletions``) are merged into their own table first; the partitions holding a
    status a new deletion names are rewritten too, with that status as a tombstone.
 3. **Accounts**, **instance activity**, **tag trends** (the instances' own daily counts of their trending
@@ -85,13 +86,15 @@ class CurateSummary:
     raw_files_outside_window: int = 0  # not yet curated, but outside --since/--until
     status_versions: int = 0  # status versions found in the new files (reblog originals included)
     future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
-    #: statuses of the rewritten partitions whose latest version is not public (followers-only, direct, limited or
-    #: an unknown visibility: curate_sql.PUBLIC_STATUSES): not written, nor their hashtags
+    #: statuses with a version in the new files whose latest version is not public (followers-only, direct, limited
+    #: or an unknown visibility: curate_sql.PUBLIC_STATUSES): not curated, nor their hashtags (written only as a
+    #: marker no metric reads, which keeps an older public version landed late out: curate_sql.NON_PUBLIC_MARKERS)
     non_public_left_out: int = 0
     statuses_written: int = 0  # rows of the rewritten statuses partitions
     partitions: list[str] = field(default_factory=list)  # dt partitions of statuses/hashtags rewritten
     #: of ``partitions``, those that hold no status after the run (every row left out by the curated retention or
-    #: deleted): removed, so not counted as holding the statuses (:func:`fediscope.engine.process.curated_counts`)
+    #: deleted; markers of statuses not public, curate_sql.NON_PUBLIC_MARKERS, apart): removed (but for such markers),
+    #: so not counted as holding the statuses (:func:`fediscope.engine.process.curated_counts`)
     partitions_emptied: list[str] = field(default_factory=list)
     hashtags_written: int = 0
     accounts: int = 0  # rows of the accounts table after the run (0 when not rewritten)
@@ -392,18 +395,25 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
     if summary.non_public_left_out:
         log.warning("curation: left out %d statuses whose latest version is not public (landed by other means than "
                     "fediscope's collectors, or by an older release)", summary.non_public_left_out)
-    merge = (sql.PUBLIC_STATUSES if first_day is None else
-             sql.within_retention(sql.PUBLIC_STATUSES, "dt", first_day))
-    summary.statuses_written = engine.materialize("statuses_merged", merge)
+    summary.statuses_written = engine.materialize("statuses_merged", _within(sql.PUBLIC_STATUSES, first_day))
+    markers = engine.materialize("status_markers", sql.NON_PUBLIC_MARKERS)
+    engine.materialize("status_markers_kept", _within("SELECT * FROM status_markers", first_day))
     holding = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM statuses_merged")}
     summary.partitions_emptied = [day for day in days if day not in holding]
     if first_day is not None:  # the public statuses the retention left out
-        summary.statuses_left_out = latest - summary.non_public_left_out - summary.statuses_written
+        summary.statuses_left_out = latest - markers - summary.statuses_written
     summary.hashtags_written = engine.materialize("hashtag_rows", sql.HASHTAG_ROWS)
-    engine.write_table("statuses_merged", STATUSES, staged / STATUSES.name, ["uri"])
+    # a view, not a copy: the rows are read once, by the write below
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW statuses_curated AS {sql.CURATED_STATUS_ROWS}")
+    engine.write_table("statuses_curated", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])
     _publish(engine, summary, STATUSES.name, staged / STATUSES.name, "dt", days)
     _publish(engine, summary, HASHTAGS.name, staged / HASHTAGS.name, "dt", days)
+
+
+def _within(statement: str, first_day: date | None) -> str:
+    """``statement``'s statuses within the curated retention (all of them without one)."""
+    return statement if first_day is None else sql.within_retention(statement, "dt", first_day)
 
 
 def _merge_whole(engine: Engine, staged: Path, table: Table, versions: tuple[str, str], merge: str,

@@ -148,19 +148,20 @@ A_FROM_HOME = 10
 
 def status_order(f: list[str]) -> tuple[Any, ...]:
     """Sort key of an ``S`` line (smallest = the version that wins): curate_sql.STATUS_ORDER, a tombstone first.
-    Of one fetch, the version an erasure rewrote (its reply id ``[erased]``, fewer mentions, no quoted author), then
-    the longer text, the smaller status id and fetching instance, then the other fields of the line in the SQL's
-    order (a share event last, the account key, the day, the counts, the hashtags): where the SQL's winner and this
-    one differ, they differ in no field the metrics read. Before those, a version that is not public wins, as in the
-    SQL, so that whether a status is left out never depends on the fields this order does not see."""
+    Of versions alike in time and counts, one that is not public wins, as in the SQL, so that whether a status is left
+    out never depends on the fields this order does not see (nor on those the SQL's markers do not keep). Then, of one
+    fetch, the version an erasure rewrote (its reply id ``[erased]``, fewer mentions, no quoted author), then the
+    longer text, the smaller status id and fetching instance, then the other fields of the line in the SQL's order (a
+    share event last, the account key, the day, the counts, the hashtags): where the SQL's winner and this one
+    differ, they differ in no field the metrics read."""
     edited, fetched = _int(f[4]), _int(f[5])
     replies, reblogs, favourites = int(f[6]), int(f[7]), int(f[8])
     return (f[3] != "1",
             _nulls_last(None if edited is None else -edited),
             _nulls_last(None if fetched is None else -fetched),
-            -(replies + reblogs + favourites), -replies, -reblogs, -favourites,
+            -(replies + reblogs + favourites), -replies, -reblogs, -favourites, f[S_PUBLIC] == "1",
             f[21] != "1", int(f[20]), f[22] == "1",
-            -int(f[9]), _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])), f[S_PUBLIC] == "1",
+            -int(f[9]), _nulls_last(unescape(f[10])), _nulls_last(unescape(f[11])),
             f[12], _nulls_last(unescape(f[13])), f[14], *(int(n) for n in f[15:19]),
             json.loads(unescape(f[19]) or "[]"))
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, stored_rows
-from non_public_statuses import boost, land_raw, tagged, with_visibility
+from non_public_statuses import boost, land_raw, tagged, visible, with_visibility
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
+from fediscope.lake.backend import LakeBackend
 from fediscope.lake.local import LocalLake
 
 METRICS = load_metrics()
@@ -44,7 +45,7 @@ def test_a_status_that_is_not_public_leaves_every_table_and_metric(lake: LocalLa
     got, expected = stored_rows(settings_for(lake_dir).store), stored_rows(settings_for(twin).store)
     for name in METRICS:
         assert_rows_equal(got[name], expected[name], name)
-    assert landed_uri(hidden) not in {r["uri"] for r in read_table(lake_dir, "statuses")}
+    assert landed_uri(hidden) not in {r["uri"] for r in public_rows(lake_dir)}
     assert "hoot" not in {r["tag"] for r in read_table(lake_dir, "hashtags")}
     assert summary.curate["non_public_left_out"] == 1
     assert "1 status not public (followers-only, direct…) left out" in summary.line()
@@ -66,12 +67,47 @@ def test_the_latest_version_decides(lake: LocalLake, lake_dir: Path, runs: str) 
     last = fetched("private", 2)
     if runs == "one run":
         last = run_process(settings, progress=False).curate
-    assert read_table(lake_dir, "statuses") == [] and read_table(lake_dir, "hashtags") == []
+    assert public_rows(lake_dir) == [] and read_table(lake_dir, "hashtags") == []
     assert last["non_public_left_out"] == 1
     fetched("public", 3)
     run_process(settings, progress=False)
     assert [r["uri"] for r in read_table(lake_dir, "statuses")] == [landed_uri(base)]
     assert {r["tag"] for r in read_table(lake_dir, "hashtags")} == {"hoot"}
+
+
+def public_rows(lake_dir: Path) -> list[dict]:
+    return visible(read_table(lake_dir, "statuses"))
+
+
+def test_an_older_public_version_landed_late_stays_out(lake: LakeBackend, lake_dir: Path, tmp_path: Path) -> None:
+    """Was: a status public, then followers-only, left no row; a raw file of an earlier fetch (public) landed late
+    and curated by a later run brought it back until ``--recurate``. The status now stays gone, and every metric and
+    the curated statuses equal those of a rebuild of the same lake. The marker it leaves keeps none of its content."""
+    base = tagged()
+    settings = settings_for(lake_dir)
+    land(lake, "statuses", statuses("test_public_tl.json"), at(0), policy())
+    land_raw(lake, [with_visibility(base, "public")], at(1), policy())
+    run_process(settings, progress=False)
+    land_raw(lake, [with_visibility(base, "private")], at(3), policy())
+    assert run_process(settings, progress=False).curate["non_public_left_out"] == 1
+    land_raw(lake, [with_visibility(base, "unlisted")], at(2), policy())  # an earlier fetch, landed late
+    late = run_process(settings, progress=False).curate
+    assert late["raw_files"] == 1 and late["non_public_left_out"] == 1
+
+    assert landed_uri(base) not in {r["uri"] for r in public_rows(lake_dir)}
+    assert "hoot" not in {r["tag"] for r in read_table(lake_dir, "hashtags")}
+    (marker,) = [r for r in read_table(lake_dir, "statuses") if r["uri"] == landed_uri(base)]
+    assert marker["visibility"] == "private" and marker["account_key"] is not None
+    assert all(marker[c] is None for c in ("hashtags", "mentions", "content_length", "language", "url_count"))
+
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir, twin)
+    run_process(settings_for(twin), progress=False, recurate=True)
+    got, expected = stored_rows(settings.store), stored_rows(settings_for(twin).store)
+    for name in METRICS:
+        assert_rows_equal(got[name], expected[name], name)
+    by_uri = sorted(read_table(lake_dir, "statuses"), key=lambda r: r["uri"])
+    assert by_uri == sorted(read_table(twin, "statuses"), key=lambda r: r["uri"])
 
 
 def test_a_boost_of_a_status_that_is_not_public_is_curated_as_nothing(lake: LocalLake, lake_dir: Path) -> None:
@@ -82,7 +118,7 @@ def test_a_boost_of_a_status_that_is_not_public_is_curated_as_nothing(lake: Loca
     assert shared["visibility"] == "unlisted"
     land_raw(lake, [shared], at(1))  # as collected, without privacy: the policy would drop the whole record
     summary = run_process(settings_for(lake_dir), progress=False)
-    assert read_table(lake_dir, "statuses") == [] and read_table(lake_dir, "accounts") == []
+    assert public_rows(lake_dir) == [] and read_table(lake_dir, "accounts") == []
     assert summary.curate["non_public_left_out"] == 2  # the share event and its original
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from gdpr_lake import KEY, SUBJECT, curated_tables, stop_after
+from non_public_statuses import visible
 
 from fediscope.config import Settings
 from fediscope.engine.base import open_engine
@@ -59,13 +60,13 @@ def texts_with_erased(env: Any) -> set[str]:
 
 
 def curated_of(tables: dict[str, list[dict[str, Any]]], uris: set[str]) -> set[str]:
-    """Those of ``uris`` the curated ``tables`` hold: not the direct messages of the recordings (curation keeps only
-    public statuses)."""
-    return uris & {row["uri"] for row in tables["statuses"]}
+    """Those of ``uris`` the curated ``tables`` hold as public statuses: not the direct messages of the recordings
+    (curation keeps of those only a marker without content, which no recount touches)."""
+    return uris & {row["uri"] for row in visible(tables["statuses"])}
 
 
 def lengths(tables: dict[str, list[dict[str, Any]]], uris: set[str]) -> dict[str, int]:
-    return {row["uri"]: row["content_length"] for row in tables["statuses"] if row["uri"] in uris}
+    return {row["uri"]: row["content_length"] for row in visible(tables["statuses"]) if row["uri"] in uris}
 
 
 @pytest.fixture()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gdpr_lake import SUBJECT, files_holding, store_files
+from non_public_statuses import visible
 
 import fediscope.engine.metrics as registry
 from fediscope.analysis import metric as stored_metric
@@ -98,12 +99,12 @@ def _stored_rows(settings, name: str) -> list[dict]:  # noqa: ANN001
 
 
 def _statuses_of(env, account: str) -> list[dict]:  # noqa: ANN001
-    """The curated statuses (not boosts) of ``account``."""
+    """The curated statuses (not boosts) of ``account`` that metrics see (not the markers of those not public)."""
     import pyarrow.parquet as pq
 
     key = env.key(account)
     return [row for path in sorted((env.lake_dir / "curated" / "statuses").rglob("*.parquet"))
-            for row in pq.read_table(path).to_pylist() if row["account_key"] == key and not row["is_reblog"]]
+            for row in visible(pq.read_table(path).to_pylist()) if row["account_key"] == key and not row["is_reblog"]]
 
 
 def _identity(metric: str, row: dict) -> tuple:
