@@ -80,8 +80,9 @@ ABOUT: dict[str, str] = {
            "until that collection finishes or, for a stopped one, until an erasure or our retention run deletes it "
            "once a day old",
     "curated": "your rows in the analysis tables made from the collected records (statuses: one row per post; "
-               "accounts: one profile snapshot, your home server's when we have it; hashtags: one row per hashtag "
-               "of a post); a table named "
+               "a post that is not public, such as followers-only, is kept only as a marker without its text, "
+               "hashtags or mentions, so that no analysis counts it; accounts: one profile snapshot, your home "
+               "server's when we have it; hashtags: one row per hashtag of a post); a table named "
                "'<table> (references)' lists other people's rows that refer to you, by the columns that do",
     "store": "your rows in the computed results, per metric (such as your engagement or your place among the "
              "most followed accounts), and the rows about your posts (a result per post, such as the most "
