@@ -105,7 +105,9 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     the pseudonym key) and anything shaped like a credential are masked in every line, tracebacks included.
     """
     root = logging.getLogger()
-    if getattr(root, "_fediscope_configured", False):
+    # configured already when our handler is there (not merely marked: a host that reconfigures logging, such as
+    # Airflow, drops the handlers and would leave every later warning without one)
+    if any(isinstance(handler, _StderrHandler) for handler in root.handlers):
         root.setLevel(level.upper())
         for handler in root.handlers:
             for log_filter in handler.filters:
@@ -118,7 +120,6 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler.addFilter(_py4j_interrupt_noise)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    root._fediscope_configured = True  # type: ignore[attr-defined]
     for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
