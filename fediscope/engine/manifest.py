@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -90,11 +91,11 @@ class CurationPlan:
         return sum(len(v) for v in self.files.values())
 
 
-def list_raw_files(lake: LakeBackend) -> list[tuple[str, Entry]]:
+def list_raw_files(lake: LakeBackend, entities: Sequence[str] = CURATED_ENTITIES) -> list[tuple[str, Entry]]:
     """(entity, entry) of every raw batch file of a curated entity: the one walk of the raw lake a curation makes
     (``fediscope process`` reads where the curated statuses begin from it too: :meth:`~fediscope.engine.base.Engine.
     collection_starts`)."""
-    return [(entity, entry) for entity in CURATED_ENTITIES for entry in lake.walk(f"{RAW_ROOT}/{entity}")
+    return [(entity, entry) for entity in entities for entry in lake.walk(f"{RAW_ROOT}/{entity}")
             if not entry.is_dir and entry.path.endswith((".jsonl", ".jsonl.gz"))]
 
 
@@ -134,10 +135,8 @@ def left_out_before_curated(lake: LakeBackend, manifest: Manifest,
     one walk of the raw lake per run, which over WebHDFS is a request per directory)."""
     curated: dict[str, date] = {}
     uncurated: dict[str, list[date]] = {}
-    statuses = ([entry for entity, entry in listed if entity == "statuses"] if listed is not None else
-                [entry for entry in lake.walk(f"{RAW_ROOT}/statuses")
-                 if not entry.is_dir and entry.path.endswith((".jsonl", ".jsonl.gz"))])
-    for entry in statuses:
+    listed = list_raw_files(lake, ("statuses",)) if listed is None else listed
+    for entry in (entry for entity, entry in listed if entity == "statuses"):
         partition = parse_partition(entry.path)
         try:
             day = date.fromisoformat(partition.get("dt", ""))

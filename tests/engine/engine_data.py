@@ -213,18 +213,7 @@ def federated_copy(status: dict[str, Any], status_id: str, home: str = INSTANCE)
 
 def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
     """Every metric's rows as the store at ``store_url`` holds them, by metric name."""
-    from fediscope.engine.metrics import load_metrics
-
     store = open_store(store_url)
-    try:
-        return {name: store.all(metric) for name, metric in load_metrics().items()}
-    finally:
-        store.close()
-
-
-def store_contents(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every shipped metric's rows in the store at ``url``: what two runs that should agree are compared by."""
-    store = open_store(url)
     try:
         return {name: store.all(metric) for name, metric in load_metrics().items()}
     finally:

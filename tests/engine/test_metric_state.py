@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from engine_data import raw_days, settings_for, store_contents
+from engine_data import raw_days, settings_for, stored_rows
 
 from fediscope.config import load_settings
 from fediscope.engine.metric_state import (
@@ -44,7 +44,7 @@ def test_day_by_day_changes_only_equal_a_full_computation(corpus_lake: Path, tmp
 
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     assert run_process(full, progress=False).metrics_skipped is False  # another store: its own snapshots
-    assert store_contents(incremental.store) == store_contents(full.store)
+    assert stored_rows(incremental.store) == stored_rows(full.store)
 
 
 def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Path, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_a_store_changed_by_someone_else_gets_a_full_comparison(corpus_lake: Pat
     run_process(settings, progress=False)  # the last day; a write of the differences only would not restore
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     run_process(full, progress=False)
-    assert store_contents(settings.store) == store_contents(full.store)
+    assert stored_rows(settings.store) == stored_rows(full.store)
 
 
 def test_a_full_comparison_counts_only_what_it_changed(corpus_lake: Path, tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_a_full_comparison_counts_only_what_it_changed(corpus_lake: Path, tmp_pa
     assert not result.reused and (result.stored, result.stale) == (gone, 1), result
     assert [n for n, m in again.metrics.items() if not m.reused] == ["signups_by_month"]
     assert f"({gone} written, 1 deleted)" in again.line()
-    assert store_contents(settings.store)["signups_by_month"] == rows
+    assert stored_rows(settings.store)["signups_by_month"] == rows
 
 
 def test_a_changed_metric_sql_is_recomputed_without_new_data(corpus_lake: Path, tmp_path: Path) -> None:
@@ -238,7 +238,7 @@ def test_snapshots_of_a_store_unused_for_a_month_are_deleted(corpus_lake: Path, 
     # the store whose snapshots were deleted is compared in full on its next run, and stays right
     again = run_process(settings_for(corpus_lake, store=urls["old"]), progress=False)
     assert not any(m.reused for m in again.metrics.values())
-    assert store_contents(urls["old"]) == store_contents(urls["current"])
+    assert stored_rows(urls["old"]) == stored_rows(urls["current"])
 
 
 def test_a_run_with_nothing_to_recompute_still_deletes_unused_snapshots(corpus_lake: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from engine_data import KEY, raw_days, settings_for, store_contents
+from engine_data import KEY, raw_days, settings_for, stored_rows
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
@@ -72,5 +72,5 @@ def test_a_process_killed_while_storing_and_run_again_stores_what_an_uninterrupt
     assert again.curate["noop"]  # the killed run had published the last day's curation
     full = settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'full.db'}")
     run_process(full, progress=False)
-    assert store_contents(settings.store) == store_contents(full.store)
+    assert stored_rows(settings.store) == stored_rows(full.store)
     assert run_process(settings, progress=False).metrics_skipped  # and then current: nothing left to redo
