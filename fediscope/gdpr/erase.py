@@ -148,7 +148,7 @@ from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
-from fediscope.lake.debris import TemporaryCleanup, remove_stale_temporary_files, unfinished_raw_batches
+from fediscope.lake.debris import TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
@@ -258,15 +258,16 @@ def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
 
 
 def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject],
-                    progress: Callable[[str], None] | None = None, unfinished: bool = False) -> list[Traces]:
+                    progress: Callable[[str], None] | None = None,
+                    unfinished: Sequence[tuple[str, bytes]] = ()) -> list[Traces]:
     """:func:`find_traces` of every key of one account (``subjects``), in one read of each raw batch and curated
     file: the traces of each key, in the order of ``subjects``. ``progress`` is told how far the raw pass got.
     ``unfinished`` (the access export, which lists their records): the temporary files of raw batches' writes
-    killed before their rename or under way too (:func:`~fediscope.lake.debris.unfinished_raw_batches`), first."""
+    killed before their rename or under way, as :func:`~fediscope.lake.debris.unfinished_raw_batches` read them,
+    searched first."""
     found = [Traces(key=subject.key, clear=not subject.pseudonymised) for subject in subjects]
-    if unfinished:
-        for path, text in unfinished_raw_batches(lake):
-            _note_batch_traces(path, text, subjects, found)
+    for path, text in unfinished:
+        _note_batch_traces(path, text, subjects, found)
     for path in in_steps(raw_batch_files(lake), "erase: finding the account in the raw batches", progress):
         _note_batch_traces(path, read_batch_text(lake, path), subjects, found)
     note_curated_traces(lake, found)

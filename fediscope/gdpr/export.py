@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,7 +119,8 @@ def _relations(entity: str, data: Any, instance: str, traces: Traces) -> list[st
     return sorted(set(found)) or ["names"]
 
 
-def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, list[dict[str, Any]]]:
+def raw_about(lake: LakeBackend, subject: Subject, traces: Traces,
+              unfinished: Sequence[tuple[str, bytes]] = ()) -> dict[str, list[dict[str, Any]]]:
     """The account's raw records and other people's references to it.
 
     A record is listed when it is the account's (:func:`~fediscope.gdpr.erase.is_owned`: its key), a deletion of
@@ -128,13 +129,14 @@ def raw_about(lake: LakeBackend, subject: Subject, traces: Traces) -> dict[str, 
     the lines a search of a batch finds one of them in are parsed (:func:`~fediscope.gdpr.erase.records_found`, the
     erasure's needles); with clear names every line is (a local account's ``acct`` has no domain).
 
-    The temporary files of raw batches' writes killed before their rename (or under way) are searched too, first
-    (:func:`~fediscope.lake.debris.unfinished_raw_batches`: read only, a cut last line left out): the lake holds
+    The temporary files of raw batches' writes killed before their rename (or under way), ``unfinished`` as
+    :func:`~fediscope.lake.debris.unfinished_raw_batches` read them (a cut last line left out), are searched too,
+    first (read once per export, for every key): the lake holds
     their records until the erasure or retention removes them a day later. What they hold is listed with
     ``unfinished_write``: true. Read before the batches are listed, a file renamed into place meanwhile is then
     listed as its batch (perhaps twice, never not at all)."""
     found = _Found(subject, traces, concern_search(subject, traces))
-    for path, text in unfinished_raw_batches(lake):
+    for path, text in unfinished:
         found.add(path, text, unfinished=True)
     for path in raw_batch_files(lake):
         found.add(path, read_batch_text(lake, path))
@@ -214,7 +216,8 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
     """:func:`export_account` once the lake lock is held."""
     # the traces of every key as the erasure finds them (one pass; also in the unfinished writes the export lists),
     # with what a stopped erasure of it kept
-    found = list(zip(subjects, find_all_traces(lake, subjects, unfinished=True), strict=True))
+    unfinished = list(unfinished_raw_batches(lake))  # read once: for the traces, then each key's raw records
+    found = list(zip(subjects, find_all_traces(lake, subjects, unfinished=unfinished), strict=True))
     erasing = {each.audit_id for each in kept_traces(lake, found)[0]}
     (subject, traces), *others = found
     own_store = store is None
@@ -227,7 +230,7 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
             tables = stored_metrics(store)  # every metric the store lists, also one whose SQL file is gone
             if warning := unlisted_tables(store, settings.metrics_dir):
                 log.warning("%s", warning)
-        held = _Held(tables, suppressed, notes, erasing)
+        held = _Held(tables, suppressed, notes, erasing, unfinished)
         document = {"about": ABOUT, **_export_one(lake, store, subject, traces, held),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         document["also"] = [_export_one(lake, store, other, other_traces, held) for other, other_traces in others]
@@ -252,6 +255,8 @@ class _Held:
     suppressed: set[str]
     notes: Mapping[str, list[dict[str, Any]]]
     erasing: set[str]  # audit ids of the keys whose erasure was started and not finished
+    #: the temporary files of raw batches' writes, as :func:`~fediscope.lake.debris.unfinished_raw_batches` read them
+    unfinished: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, traces: Traces,
@@ -265,7 +270,7 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, 
         "opt_out_notes": held.notes.get(subject.key, []),  # pending: the next curation applies and deletes them
         "pseudonyms": {"account_key": subject.key, "account_ids": sorted(traces.ids),
                        "status_links": sorted(traces.status_links)},
-        "raw": raw_about(lake, subject, traces),
+        "raw": raw_about(lake, subject, traces, held.unfinished),
         "curated": curated_rows_about(lake, traces),
         "store": store_rows_about(store, traces, held.metrics) if store is not None else {},
     }
