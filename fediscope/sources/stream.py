@@ -428,16 +428,7 @@ class StreamRun:
         The instance document is asked for with the client's timeouts and retries: an instance that accepts the
         connection and never answers holds it for minutes, and a stop must not wait for that (systemd kills the
         process 30 s after SIGTERM). The thread left behind (a daemon) holds nothing received."""
-        outcome: dict[str, BaseException] = {}
-
-        def target() -> None:
-            try:
-                work()
-            except BaseException as exc:  # noqa: BLE001 - raised again by the calling thread
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=target, name=f"stream-prepare-{self.client.domain}", daemon=True)
-        worker.start()
+        worker, outcome = _started(work, f"stream-prepare-{self.client.domain}")
         while worker.is_alive():
             worker.join(POLL)
             if self._done():
@@ -511,17 +502,12 @@ class StreamRun:
         """One connection, read in a thread until it ends or the run does: (events received, error or None,
         whether the error is a refusal that retrying will not heal, the seconds a refusal asked to wait or None)."""
         listener = _Listener(self._on_event, self._on_malformed)
-        outcome: dict[str, BaseException] = {}
 
         def read() -> None:
-            try:
-                with self._warnings_logged():
-                    self._open(listener)
-            except BaseException as exc:  # noqa: BLE001 - reported by the calling thread
-                outcome["error"] = exc
+            with self._warnings_logged():
+                self._open(listener)
 
-        reader = threading.Thread(target=read, name=f"stream-{self.client.domain}", daemon=True)
-        reader.start()
+        reader, outcome = _started(read, f"stream-{self.client.domain}")
         try:
             while reader.is_alive():
                 reader.join(POLL)
@@ -615,3 +601,18 @@ class StreamRun:
         text = " ".join(str(error).split())[:200]
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
+
+def _started(work: Callable[[], None], name: str) -> tuple[threading.Thread, dict[str, BaseException]]:
+    """``work`` started in a daemon thread (a stop does not wait for it), and where what it raised is kept
+    (``"error"``) for the thread watching it to report or raise."""
+    outcome: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - reported by the watching thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread, outcome
