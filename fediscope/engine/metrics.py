@@ -156,7 +156,7 @@ def parse_metric(name: str, text: str, source: str | None = None) -> Metric:
             raise MetricFileError(f"{where}: missing '-- {required}: …' header line (the file starts "
                                   "with '-- question: …' and '-- key: column[, column…]' lines, then one SELECT)")
     rank_column, rank_desc = _rank(header.get("rank"), where)
-    key = _key(header["key"], where)
+    key = _columns("key", header["key"], where)
     prefix = header.get("prefix")
     timestamps = _columns("timestamps", header["timestamps"], where) if "timestamps" in header else ()
     named = [*key, *(c for c in (rank_column, prefix, *timestamps) if c and c not in key)]
@@ -216,11 +216,6 @@ def _rank(value: str | None, where: str) -> tuple[str | None, bool]:
                               "case, DESC when left out; a column named in the header cannot contain spaces: "
                               "rename it in the SQL with … AS new_name)")
     return parts[0], len(parts) < 2 or parts[1].upper() != "ASC"
-
-
-def _key(value: str, where: str) -> tuple[str, ...]:
-    """The key columns of a ``-- key:`` value (:func:`_columns`)."""
-    return _columns("key", value, where)
 
 
 def _columns(line: str, value: str, where: str) -> tuple[str, ...]:
