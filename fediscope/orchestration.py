@@ -430,8 +430,10 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
              _store_label(settings.store))
     if binary:
+        from fediscope.engine.spark_engine import require_reachable_master
         from fediscope.lake.lock import INHERIT_ENV, lake_lock
 
+        require_reachable_master(settings.spark_master)  # else spark-submit's JVM retries it for over a minute
         curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
         job_env = spark_submit_env(settings, env)
         # one lock across both jobs, so no other run rewrites the lake between curation and metrics
