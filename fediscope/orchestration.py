@@ -407,7 +407,10 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
     ``k8s://…``) submits ``spark_jobs/curate.py`` then ``spark_jobs/metrics.py`` with ``spark-submit`` (from
     ``$SPARK_HOME/bin`` or the ``PATH``) in client mode, so the driver runs on the worker and the executors on
     the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session. The
-    two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`).
+    two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`). A
+    ``spark://`` or ``k8s://`` master that takes no connection fails first, before the lock, an
+    :class:`~fediscope.errors.EngineStartError` the task retries
+    (:func:`~fediscope.engine.spark_engine.require_reachable_master`).
     """
     from fediscope.interrupts import stop_on_sigterm
 
