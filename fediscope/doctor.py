@@ -24,8 +24,10 @@ The checks and what they do:
   hand; on HBase its data or rank table), which every read of it fails on, FAILs, naming the table and
   ``fediscope process``, which writes the metric again (or ``fediscope store drop NAME`` when no SQL file defines
   it);
-* ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a
-  ``spark://`` master accepting connections;
+* ``engine`` — DuckDB importable and working; for Spark: pyspark importable, Java 17+ on PATH, and a cluster
+  master accepting TCP connections as ``process`` probes it before it starts the JVM
+  (:func:`fediscope.engine.spark_engine.unreachable_master`: one of a ``spark://`` URL's masters, a ``k8s://``
+  URL's API server; nothing for ``yarn``);
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
   ``serve-api`` do, and has DuckDB bind each one's SQL to empty curated tables of the real schemas (no lake
   needed, no row read, a few milliseconds a metric): FAIL naming every file that does not define a metric (a
@@ -53,7 +55,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -342,7 +343,14 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
-    from fediscope.engine.spark_engine import MIN_JAVA, find_java, java_major, java_not_found
+    from fediscope.engine.spark_engine import (
+        MASTER_KINDS,
+        MIN_JAVA,
+        find_java,
+        java_major,
+        java_not_found,
+        unreachable_master,
+    )
 
     java = find_java(which)
     if java is None:
@@ -364,15 +372,14 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
                      "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (the same "
                      "directory as Spark addresses it), or use a local[*] master")
-    if master.startswith("spark://"):
-        hosts = master[len("spark://"):].split(",")
-        host, _, port = hosts[0].partition(":")
-        try:
-            with socket.create_connection((host, int(port or 7077)), timeout=3):
-                pass
-        except (OSError, ValueError) as exc:
-            return Check("engine", FAIL, f"{detail}: the Spark master does not accept connections ({exc})",
-                         f"start the Spark master or fix FEDISCOPE_SPARK_MASTER, {fallback}")
+    try:
+        failures = unreachable_master(master)  # what `process` probes before it starts the JVM
+    except ConfigError as exc:
+        return Check("engine", FAIL, f"{detail}: {exc}", "fix FEDISCOPE_SPARK_MASTER")
+    if failures:
+        kind = MASTER_KINDS[master.partition("://")[0]]
+        return Check("engine", FAIL, f"{detail}: {kind} does not accept connections ({failures})",
+                     f"start {kind} or fix FEDISCOPE_SPARK_MASTER, {fallback}")
     return Check("engine", OK, detail)
 
 

@@ -407,7 +407,10 @@ def process_window(settings: Settings, window: BatchWindow, env: Mapping[str, st
     ``k8s://…``) submits ``spark_jobs/curate.py`` then ``spark_jobs/metrics.py`` with ``spark-submit`` (from
     ``$SPARK_HOME/bin`` or the ``PATH``) in client mode, so the driver runs on the worker and the executors on
     the cluster; without a ``spark-submit`` it falls back to ``run_process`` with a pyspark client session. The
-    two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`).
+    two jobs run under one lake lock, held here and handed to them (:data:`fediscope.lake.lock.INHERIT_ENV`). A
+    ``spark://`` or ``k8s://`` master that takes no connection fails first, before the lock, an
+    :class:`~fediscope.errors.EngineStartError` the task retries
+    (:func:`~fediscope.engine.spark_engine.require_reachable_master`).
     """
     from fediscope.interrupts import stop_on_sigterm
 
@@ -430,8 +433,10 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
              f"spark-submit --master {settings.spark_master}" if binary else settings.engine,
              _store_label(settings.store))
     if binary:
+        from fediscope.engine.spark_engine import require_reachable_master
         from fediscope.lake.lock import INHERIT_ENV, lake_lock
 
+        require_reachable_master(settings.spark_master)  # else spark-submit's JVM retries it for over a minute
         curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
         job_env = spark_submit_env(settings, env)
         # one lock across both jobs, so no other run rewrites the lake between curation and metrics

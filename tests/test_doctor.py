@@ -567,6 +567,34 @@ def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     assert check.status == FAIL and "Java 17" in check.detail and "does not accept connections" in check.detail
 
 
+@pytest.mark.parametrize("case", ["standby answers", "no port", "k8s api server down"])
+def test_spark_master_as_process_probes_it(clean_env: Path, case: str) -> None:
+    """The probe `process` runs before it starts the JVM. Was: the first master of a spark:// URL alone (a standby
+    answering FAILed), port 7077 for one without a port (which Spark refuses: OK, then `process` failed), and no
+    probe of a k8s:// API server (OK, then the JVM retried it for over a minute)."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed")
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        master = {"standby answers": f"spark://127.0.0.1:{free_port()},127.0.0.1:{port}",
+                  "no port": "spark://127.0.0.1", "k8s api server down": f"k8s://http://127.0.0.1:{free_port()}"}[case]
+        settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER=master))
+        check = check_engine(settings, which=lambda _name: str(fake_java))
+    if case == "standby answers":
+        assert check.status == OK, check
+    elif case == "no port":
+        assert check.status == FAIL and "Spark needs each master's port, e.g. spark://host:7077" in check.detail
+    else:
+        assert check.status == FAIL, check
+        assert "the Kubernetes API server does not accept connections (127.0.0.1:" in check.detail
+        assert "start the Kubernetes API server or fix FEDISCOPE_SPARK_MASTER" in check.fix
+
+
 @pytest.mark.parametrize("lake_uri", [None, "hdfs://namenode:8020/data/fediscope"])
 def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_env: Path, lake_uri: str | None) -> None:
     if importlib.util.find_spec("pyspark") is None:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -159,6 +160,94 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+#: How long the probe of a cluster master waits for each address to take a connection (the JVM itself retries a
+#: master that does not answer for over a minute, then says only that the SparkContext could not start).
+MASTER_PROBE_SECONDS = 5.0
+
+#: The masters whose address the probe knows, and what to call the one that answers there.
+MASTER_KINDS = {"spark": "the Spark master", "k8s": "the Kubernetes API server"}
+
+
+def master_addresses(master: str) -> list[tuple[str, int]]:
+    """The ``(host, port)`` addresses a driver for ``master`` connects to first; any one that answers is enough.
+
+    ``spark://h1:p1,h2:p2``: each master of a standalone cluster (several with standby masters); Spark refuses
+    one without a port ("Invalid master URL"), so that is a :class:`ConfigError` here. ``k8s://[https://]host[:port]``:
+    the API server, https when no scheme is given, as Spark's ``checkAndGetK8sMasterUrl`` reads it. None for a local
+    master, for ``yarn`` (the ResourceManager's address is in HADOOP_CONF_DIR's yarn-site.xml, which only Hadoop's
+    client reads: nothing to probe here) and for ``mesos://`` (a ZooKeeper URL, Spark 4 no longer runs it).
+    """
+    scheme, _, rest = master.partition("://")
+    if scheme == "spark":
+        return [_spark_master_address(master, part) for part in rest.split(",")]
+    if scheme == "k8s":
+        api = urlsplit(rest if "://" in rest else f"https://{rest}")
+        if api.scheme not in ("http", "https") or not api.hostname:
+            return []  # Spark names what is wrong with it
+        try:
+            port = api.port
+        except ValueError:
+            raise ConfigError(f"FEDISCOPE_SPARK_MASTER={master}: the API server's port is not a number") from None
+        return [(api.hostname, port or (443 if api.scheme == "https" else 80))]
+    return []
+
+
+def _spark_master_address(master: str, part: str) -> tuple[str, int]:
+    """``host:port`` of one master of a ``spark://`` URL ([v6 address] in brackets)."""
+    address = urlsplit(f"//{part.strip()}")
+    try:
+        port = address.port
+    except ValueError:
+        port = None
+    if not address.hostname or port is None or address.path or address.query or address.fragment:
+        given = repr(part.strip()) if part.strip() else "an empty address"
+        raise ConfigError(f"FEDISCOPE_SPARK_MASTER={master}: {given} is not host:port; "
+                          "Spark needs each master's port, e.g. spark://host:7077 (spark://h1:7077,h2:7077 with "
+                          "standby masters)")
+    return address.hostname, port
+
+
+def unreachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS) -> str | None:
+    """Why no address of ``master`` (:func:`master_addresses`) takes a TCP connection within ``timeout`` seconds
+    each, as one line naming each address and its failure; None when one does, or when there is nothing to probe.
+    A connection taken is not a master that will accept the application (a wrong service on that port is found
+    by the JVM), but it is what the JVM would retry for over a minute without saying why."""
+    failures = []
+    for host, port in master_addresses(master):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            failures.append(f"{_host_port(host, port)}: {_connect_failure(exc, timeout)}")
+    return "; ".join(failures) or None
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _connect_failure(exc: OSError, timeout: float) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"the host name does not resolve ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS) -> None:
+    """An :class:`EngineStartError` (retried by a scheduled task: a master restarting answers again) when no
+    address of a cluster ``master`` takes a connection, before a JVM is started for it."""
+    failures = unreachable_master(master, timeout)
+    if failures is None:
+        return
+    kind = MASTER_KINDS[master.partition("://")[0]]
+    what = f"{kind} of {master} does not answer" if ";" not in failures else f"no address of {master} answers"
+    raise EngineStartError(f"cannot start Spark: {what} ({failures}): is {kind} running, and is "
+                           "FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb")
+
+
 def _users_log_configuration() -> bool:
     """Whether the user chose the JVM's log configuration: log4j2's variable, or a ``log4j2*`` file in Spark's
     configuration directory (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf`` as pyspark's launcher finds it)."""
@@ -205,6 +294,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         raise ConfigError(f"engine=spark: Java {major} found at {java}; Spark needs Java {MIN_JAVA}+: install it "
                           "(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it, or use the duckdb "
                           "engine (--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
+    require_reachable_master(master)  # else the JVM retries it for over a minute, then fails without saying why
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

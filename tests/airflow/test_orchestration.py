@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -367,9 +369,19 @@ def spark_home(tmp_path: Path) -> Path:
     return home
 
 
-def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def spark_master() -> Iterator[str]:
+    """A ``spark://`` master URL whose address takes connections (a plain TCP listener: what the probe asks)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield f"spark://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, spark_master: str,
+                                                          tmp_path: Path) -> None:
     lake = str(_lake_with_data(tmp_path / "lake"))
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "spark://master:7077",
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": spark_master,
                                              "store": "mysql+pymysql://fediscope:pw-123@db/fediscope",
                                              "lake": lake}, env={})
     assert orch.uses_spark_submit(settings)
@@ -379,7 +391,7 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
     assert result["curate"] == {"job": "curate.py"} and result["metrics"] == {"job": "metrics.py"}
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     curate, metrics = calls
-    assert curate["argv"][:4] == ["--master", "spark://master:7077", "--deploy-mode", "client"]
+    assert curate["argv"][:4] == ["--master", spark_master, "--deploy-mode", "client"]
     assert curate["argv"][-5:-4][0].endswith("spark_jobs/curate.py")
     assert curate["argv"][-4:] == ["--since", "2026-11-22", "--until", "2026-11-23"]
     assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")
@@ -394,6 +406,26 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, tmp_
         assert call["lock"]["job_runs_under"] == "fediscope batch 2026-11-22..2026-11-23 (spark-submit)"
         assert call["lock"]["another_run"].startswith(f"the lake {lake} is locked by another run: fediscope batch")
     assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released after the jobs
+
+
+def test_a_cluster_master_that_does_not_answer_fails_before_spark_submit(spark_home: Path, tmp_path: Path) -> None:
+    """Was: spark-submit's JVM retried the master for over a minute, then the task failed with Spark's own last
+    log line. Now an EngineStartError naming the master (a scheduled task retries it), before any job is submitted
+    and before the lake is locked."""
+    from fediscope.errors import EngineStartError
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        master = f"spark://127.0.0.1:{closed.getsockname()[1]}"
+    lake = _lake_with_data(tmp_path / "lake")
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": master, "lake": str(lake)}, env={})
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+
+    with pytest.raises(EngineStartError, match=rf"the Spark master of {master} does not answer \(127\.0\.0\.1:\d+: "
+                                               r"connection refused"):
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    assert not (tmp_path / "calls.jsonl").exists()  # no job was submitted
+    assert not (lake / "_state" / "process.lock").exists()
 
 
 # a batch task as Airflow runs it: its task runner's SIGTERM handler (which calls on_kill) is in place

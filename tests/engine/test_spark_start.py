@@ -9,8 +9,11 @@ ConfigError (tests/engine/test_process.py).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -171,3 +174,130 @@ def test_java_home_is_the_java_spark_runs_even_with_another_on_path(tmp_path: Pa
     monkeypatch.delenv("JAVA_HOME")
     assert find_java() == str(on_path)
 
+
+
+# -- a cluster master that does not answer -------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that was bound, then closed: nothing listens there (a connection is refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _listening() -> Iterator[int]:
+    """A plain TCP listener on 127.0.0.1 (what the probe asks of a master: to take a connection), its port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def _recording_java(directory: Path) -> tuple[Path, Path]:
+    """``directory/bin/java`` answering ``-version`` as Java 17 (build_session's check runs that) and recording any
+    other run, such as Spark's launcher starting the driver's JVM, in ``directory/jvm-started`` before it exits 1."""
+    started = directory / "jvm-started"
+    java = directory / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\n"
+                    "if [ \"$1\" = -version ]; then echo 'openjdk version \"17.0.12\" 2024-07-16' >&2; exit 0; fi\n"
+                    f"echo \"$@\" >> '{started}'\nexit 1\n")
+    java.chmod(0o755)
+    return java.parent, started
+
+
+@pytest.mark.parametrize("master, reason", [
+    ("spark://127.0.0.1:{closed}", "127.0.0.1:{closed}: connection refused (nothing listens on that port)"),
+    ("spark://nohost.invalid:7077", "nohost.invalid:7077: the host name does not resolve"),
+    ("spark://nohost.invalid:7077,127.0.0.1:{closed}", "nohost.invalid:7077: the host name does not resolve"),
+])
+def test_process_with_a_master_that_does_not_answer_fails_before_starting_the_jvm(
+        tmp_path: Path, master: str, reason: str) -> None:
+    """Was: the driver's JVM started and retried the master for about 86 s, then `process` ended with Spark's
+    "Could not initialize SparkContext"-kind message naming neither the address nor what to check. Now the master's
+    address is probed first: one line naming it and the failure, exit 1 (an EngineStartError, retried by a
+    scheduled task: a master restarting answers again), and Spark's launcher never ran ``java``."""
+    from engine_data import KEY, at, land, policy, statuses
+
+    from fediscope.lake.local import LocalLake
+
+    closed = _closed_port()
+    master, reason = master.format(closed=closed), reason.format(closed=closed)
+    land(LocalLake(tmp_path / "lake"), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    bin_dir, jvm_started = _recording_java(tmp_path / "jdk")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "JAVA_HOME", "LOG4J"))}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PYTHONPATH=str(ROOT), FEDISCOPE_ENGINE="spark",
+               FEDISCOPE_SPARK_MASTER=master, FEDISCOPE_LAKE=str(tmp_path / "lake"),
+               FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'metrics.db'}", FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+
+    done = subprocess.run([sys.executable, "-m", "fediscope", "process"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+
+    assert not jvm_started.exists(), jvm_started.read_text()
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("process: ")]  # its progress lines
+    assert done.returncode == 1 and len(errors) == 1, done.stderr
+    assert errors[0].startswith("fediscope: error: cannot start Spark: "), errors
+    assert master in errors[0] and reason in errors[0], errors
+    assert "is the Spark master running, and is FEDISCOPE_SPARK_MASTER its right address?" in errors[0]
+
+
+def test_a_listening_master_passes_the_probe() -> None:
+    """Any one address of a master with standby masters answering is enough; so is a k8s API server's."""
+    from fediscope.engine.spark_engine import require_reachable_master, unreachable_master
+
+    closed = _closed_port()
+    with _listening() as port:
+        assert unreachable_master(f"spark://127.0.0.1:{port}") is None
+        assert unreachable_master(f"spark://127.0.0.1:{closed},127.0.0.1:{port}") is None
+        assert unreachable_master(f"k8s://http://127.0.0.1:{port}") is None
+        require_reachable_master(f"spark://127.0.0.1:{port}")
+    assert unreachable_master(f"spark://127.0.0.1:{port}") == (
+        f"127.0.0.1:{port}: connection refused (nothing listens on that port)")
+    with pytest.raises(EngineStartError, match=r"the Kubernetes API server of k8s://http://127\.0\.0\.1:\d+ does "
+                                               r"not answer \(127\.0\.0\.1:\d+: connection refused"):
+        require_reachable_master(f"k8s://http://127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("master, addresses", [
+    ("spark://m1:7077", [("m1", 7077)]),
+    ("spark://m1:7077, m2:7078", [("m1", 7077), ("m2", 7078)]),
+    ("spark://[::1]:7077", [("::1", 7077)]),
+    ("k8s://https://api.example:6443", [("api.example", 6443)]),
+    ("k8s://api.example:6443", [("api.example", 6443)]),  # https when no scheme is given, as Spark reads it
+    ("k8s://https://api.example", [("api.example", 443)]),
+    ("k8s://http://api.example", [("api.example", 80)]),
+    ("yarn", []),  # its ResourceManager is in HADOOP_CONF_DIR's yarn-site.xml: nothing to probe
+    ("local[2]", []),
+])
+def test_the_addresses_a_master_is_probed_at(master: str, addresses: list[tuple[str, int]]) -> None:
+    from fediscope.engine.spark_engine import master_addresses
+
+    assert master_addresses(master) == addresses
+
+
+@pytest.mark.parametrize("master", ["spark://m1", "spark://m1:7077,m2", "spark://m1:x", "spark://m1:7077,",
+                                    "spark://m1:7077/"])
+def test_a_spark_master_without_its_port_is_a_setting_to_fix(master: str) -> None:
+    """Spark refuses it ("Invalid master URL", after starting the JVM); probing port 7077 instead would pass a
+    master that Spark then refuses. A ConfigError: no retry mends it."""
+    from fediscope.engine.spark_engine import require_reachable_master
+
+    with pytest.raises(ConfigError, match=r"is not host:port; Spark needs each master's port, e\.g\. "
+                                          r"spark://host:7077"):
+        require_reachable_master(master)
+
+
+def test_a_master_whose_connection_times_out_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A firewall that drops the packets: the probe's wait ends (no real wait here: the connection fails as a timed
+    out one does), and the line says how long it waited."""
+    from fediscope.engine import spark_engine
+
+    def timed_out(address: tuple[str, int], timeout: float) -> socket.socket:
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(spark_engine.socket, "create_connection", timed_out)
+    assert spark_engine.unreachable_master("spark://m1:7077,m2:7077", timeout=5) == (
+        "m1:7077: no answer within 5 s; m2:7077: no answer within 5 s")
