@@ -470,12 +470,16 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
                    ["day", "tags", "uses", "uses_engagement", "top_tags"], series, summary, text_tail=2 * n)
 
 
+#: the metric the report's period is read from (:func:`posted_period`); no analysis shows it as a section
+PERIOD_METRIC = "posted_days"
+
+
 @dataclass(frozen=True)
 class Period:
-    """The UTC days the report's numbers cover, as the store holds them: the first and last day of hashtags per day
-    (the posted days of the toots with hashtags: no metric keeps the posted day of every toot), each with its mark
-    (:func:`partial_marks`: "(partial)", "(partial?)" or none), and the day of the latest fetch of a status. All None
-    when the store holds no hashtag use (or hashtags per day was not computed)."""
+    """The UTC days the report's numbers cover, as the store holds them: the first and last posted day of the
+    curated statuses (``posted_days``' row ``'*'``: every status, with or without hashtags), each with its mark
+    ("(partial)", "(partial?)" or none, as :func:`partial_marks` marks a daily series), and the day of the latest
+    fetch of a status. All None when the store holds no status, or no ``posted_days`` (``computed`` False)."""
 
     first_day: str | None = None
     last_day: str | None = None
@@ -483,6 +487,7 @@ class Period:
     last_mark: str | None = None
     latest_fetch_day: str | None = None
     days: int = 0
+    computed: bool = True  # False: the store holds no posted_days (metrics computed before it)
 
     @property
     def known(self) -> bool:
@@ -491,12 +496,12 @@ class Period:
     def describe(self) -> str:
         """One line for the text report's head and the charts' footnote."""
         if not self.known:
-            return ("not known: the store holds no toot with a hashtag (the report reads the posted days from "
-                    "hashtags per day)")
+            return ("not known: the store holds no curated status" if self.computed else
+                    f"not known: the store holds no {PERIOD_METRIC} (run `fediscope process` to compute it)")
         first, last = (" ".join(filter(None, pair)) for pair in ((self.first_day, self.first_mark),
                                                                  (self.last_day, self.last_mark)))
         fetched = f"; latest fetch on {self.latest_fetch_day}" if self.latest_fetch_day else ""
-        return f"toots posted {first} to {last} (UTC days with hashtag use){fetched}"
+        return f"statuses posted {first} to {last} (UTC days){fetched}"
 
     def to_dict(self) -> dict[str, Any]:
         """``--format json``'s ``period``: the days, whether each is partial (the first: true, false or null when
@@ -505,7 +510,7 @@ class Period:
         return {"first_day": self.first_day, "last_day": self.last_day,
                 "first_day_partial": _mark_state(self.first_mark) if self.known else None,
                 "last_day_partial": _mark_state(self.last_mark) if self.known else None,
-                "latest_fetch_day": self.latest_fetch_day, "days": self.days, "metric": "hashtags_daily"}
+                "latest_fetch_day": self.latest_fetch_day, "days": self.days, "metric": PERIOD_METRIC}
 
 
 def _mark_state(mark: str | None) -> bool | None:
@@ -513,15 +518,22 @@ def _mark_state(mark: str | None) -> bool | None:
     return {None: False, "(partial)": True}.get(mark)
 
 
-def covered_period(result: AnalysisResult | None) -> Period:
-    """The :class:`Period` of hashtags per day's ``result`` (None: not computed): its first and last day with their
-    marks, the latest fetch's day it read."""
-    if result is None or not result.rows:
+def posted_period(store: MetricStore, stored: Collection[str]) -> Period:
+    """The :class:`Period` of ``posted_days``' row ``'*'`` (``stored``: the metrics the store holds): its first day
+    marked "(partial)" when its ``first_day_partial`` is true and "(partial?)" when the store does not say (NULL),
+    its last day "(partial)" when it is the day of the latest fetch (the collection stopped during it), as
+    hashtags per day marks its days (:func:`partial_days`)."""
+    if PERIOD_METRIC not in stored:
+        return Period(computed=False)
+    row = store.get(metric(PERIOD_METRIC), ("*",))
+    if row is None or not isinstance(row.get("first_day"), str) or not isinstance(row.get("last_day"), str):
         return Period()
-    marks = partial_marks(result)
-    first, last = result.rows[0]["day"], result.rows[-1]["day"]
-    return Period(first_day=first, last_day=last, first_mark=marks.get(first), last_mark=marks.get(last),
-                  latest_fetch_day=result.summary.get("latest_fetch_day"), days=len(result.rows))
+    first, last, fetched = row["first_day"], row["last_day"], latest_fetch_day(row)
+    state = row.get("first_day_partial")
+    first_mark = "(partial)" if state is True else None if state is False else "(partial?)"
+    return Period(first_day=first, last_day=last, first_mark=first_mark,
+                  last_mark="(partial)" if last_day_partial([last], fetched) else None,
+                  latest_fetch_day=fetched, days=int(row.get("days") or 0))
 
 
 def hashtags_on(store: MetricStore, day: str, n: int = 10) -> AnalysisResult:
@@ -734,18 +746,16 @@ class AnalysisRun:
     stored: dict[str, int]
     missing: list[str]
     failed: dict[str, str] = field(default_factory=dict)  # analysis → why (a metric changed its columns)
+    #: the days the numbers cover (:func:`posted_period`)
+    period: Period = field(default_factory=Period)
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
 
-    @property
-    def period(self) -> Period:
-        """The days the numbers cover (:func:`covered_period`)."""
-        return covered_period(self.get("hashtags_per_day"))
 
-
-#: the metrics an analysis reads; every other stored metric (a user's own) is shown as its rows: :func:`other_metrics`
-ANALYSED_METRICS = frozenset(name for _, name in ANALYSES)
+#: the metrics an analysis (or the report's period) reads; every other stored metric (a user's own) is shown as its
+#: rows: :func:`other_metrics`
+ANALYSED_METRICS = frozenset(name for _, name in ANALYSES) | {PERIOD_METRIC}
 #: rows per read when every row of a metric is read (:func:`_rows_in_top_order`), as a results API page holds
 PAGE_ROWS = 1000
 
@@ -864,6 +874,13 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
         raise StoreError(f"the metrics in {redact_url(store.url)} have no rows: the lake held no data when "
                          "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
     run = AnalysisRun(results=[], stored=stored, missing=[])
+    try:
+        run.period = posted_period(store, stored)
+    except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
+        run.failed["period"] = _failure(exc, PERIOD_METRIC)
+        log.warning("period not read: %s", run.failed["period"])
+    if PERIOD_METRIC not in stored:
+        run.missing.append(PERIOD_METRIC)
     for analysis, metric_name in ANALYSES:
         if metric_name not in stored:
             if metric_name not in run.missing:

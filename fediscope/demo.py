@@ -22,9 +22,11 @@ a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is 
 Every step is required: a module that does not import stops the demo before it starts, a failing step stops it
 there, each with one line on stderr and exit status 1 (never a traceback).
 
-The sample corpus covers the 14 days up to the current hour. Running the demo again is incremental: the
-instance gains a few statuses "now" at each run, and the collector, resuming from its checkpoints, lands only
-the statuses newer than the last run (the API check then compares those).
+The sample corpus covers 14 days up to a few hours before the current hour. Each run the instance gains
+``--new`` statuses posted from then (or from the newest status the last run collected) to now, spread with the
+corpus's day/night rhythm (all at the run's moment, they made a spike in the activity heatmap), their ids in the
+order of their times. Running the demo again is incremental: the collector, resuming from its checkpoints, lands
+only the statuses newer than the last run (the API check then compares those).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,49 @@ def collected_ports(lake_dir: Path) -> list[int]:
     return [port for _, port in sorted(found)]
 
 
+def new_statuses_span(n_statuses: int, new_statuses: int, hour: datetime) -> timedelta:
+    """The whole hours before ``hour`` the ``new_statuses`` of a run are posted over (and ``hour`` so far): as
+    many as the corpus of ``n_statuses`` takes to post that many there, at its day/night rhythm
+    (:func:`~fediscope.sample.clock.diurnal_weight`: more hours at night), at most its window. So they neither all
+    fall in the run's hour (a spike in the activity heatmap) nor leave the hours since the corpus's end emptier
+    than the corpus has them. 0 without new statuses."""
+    from fediscope.sample.clock import diurnal_weight
+    from fediscope.sample.corpus import DEFAULT_WINDOW
+
+    if new_statuses <= 0:
+        return timedelta(0)
+    window = int(DEFAULT_WINDOW / timedelta(hours=1))
+    weights = [diurnal_weight(moment.hour, moment.weekday())
+               for moment in (hour - timedelta(hours=back) for back in range(1, window + 1))]
+    per_weight, expected, span = max(n_statuses, 1) / sum(weights), 0.0, 0
+    while expected < new_statuses and span < window:
+        expected += per_weight * weights[span]
+        span += 1
+    return timedelta(hours=span)
+
+
+def newest_collected(lake_dir: Path, port: int) -> datetime | None:
+    """When the newest status the lake's timeline checkpoints of the sample instance on ``port`` hold was posted
+    (the time inside its snowflake id), or None before any collection. A run's new statuses come after it: an
+    incremental collection asks only for ids above the checkpoints."""
+    from fediscope.lake.local import LocalLake
+    from fediscope.lake.state import UnreadableCheckpoint, read_state
+    from fediscope.timestamps import snowflake_ms
+
+    lake = LocalLake(lake_dir)
+    newest = []
+    for entry in lake.list(f"_state/127.0.0.1:{port}"):
+        if entry.is_dir or not entry.path.endswith(".json"):
+            continue
+        try:
+            checkpoint = read_state(lake, entry.path)
+        except UnreadableCheckpoint:
+            continue  # the collection says so when it reads it
+        if checkpoint.newest_id is not None and checkpoint.newest_id.isascii() and checkpoint.newest_id.isdigit():
+            newest.append(snowflake_ms(checkpoint.newest_id))
+    return datetime.fromtimestamp(max(newest) / 1000, UTC) if newest else None
+
+
 def default_port(lake_dir: Path) -> int:
     """The port a run without ``--port`` serves the instance on: the one the lake was collected from (the lake
     names partitions and checkpoints after host:port, so another port would collect the corpus again as a
@@ -264,12 +309,15 @@ def start_instance(ctx: DemoContext) -> str:
         port_for(ctx.lake_dir, ctx.port)  # `python -m fediscope.demo` refuses it before any step (exit 2)
     except ValueError as exc:
         raise DemoStepError(str(exc)) from None
-    # the corpus ends at the current hour, so "the last 7 days" analyses see it; re-runs within the hour
-    # serve the very same corpus, and the statuses grown at "now" are what an incremental re-run collects
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # the corpus ends a few hours before the current hour, so "the last 7 days" analyses see it; re-runs within
+    # the hour serve the very same corpus. The statuses "new since the last run" (what an incremental re-run
+    # collects) are posted from then to now with the corpus's day/night rhythm, after what the last run collected
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    end = hour - new_statuses_span(ctx.n_statuses, ctx.new_statuses, hour)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
     if ctx.new_statuses:
-        instance.grow(ctx.new_statuses)  # "new since last run": what an incremental re-run collects
+        newest = newest_collected(ctx.lake_dir, ctx.port)
+        instance.grow(ctx.new_statuses, since=end if newest is None else max(end, newest))
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:
@@ -685,7 +733,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"collected from, else {DEFAULT_PORT}; the lake names partitions and checkpoints "
                              "after host:port, so keep one port for incremental re-runs)")
     parser.add_argument("--new", type=int, default=25, dest="new_statuses",
-                        help="statuses the instance gains at each run (what an incremental re-run collects)")
+                        help="statuses the instance gains at each run, posted over the hours since the corpus or the "
+                             "last run (what an incremental re-run collects)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where demo-lake/ and demo-out/ go")
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")

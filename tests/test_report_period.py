@@ -88,6 +88,17 @@ def _json_report(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return json.loads(out)
 
 
+def _first_posted_day() -> str:
+    """The first posted day of the curated statuses, as the curated ``statuses`` view holds them."""
+    from fediscope.config import load_settings
+    from fediscope.engine.base import open_engine
+
+    with open_engine(load_settings(), "duckdb") as engine:
+        engine.register_curated_views()
+        (row,) = engine.query("SELECT strftime(min(dt), '%Y-%m-%d') AS first FROM statuses")
+    return str(row["first"])
+
+
 def _hashtags_per_day(report: dict[str, Any]) -> dict[str, Any]:
     return next(a for a in report["analyses"] if a["name"] == "hashtags_per_day")
 
@@ -100,14 +111,15 @@ def test_the_report_says_the_days_it_covers_in_text_json_and_every_chart(lake, t
 
     _process(capsys)
     report = _json_report(capsys)
-    days = [row["day"] for row in _hashtags_per_day(report)["rows"]]
+    first = _first_posted_day()
     today = datetime.now(UTC).date().isoformat()
-    assert days[0] < FIRST_DAY and days[-1] == NEXT_DAY  # the first walk reached the timeline's beginning
-    assert report["period"] == {"first_day": days[0], "last_day": NEXT_DAY, "first_day_partial": False,
-                                "last_day_partial": False, "latest_fetch_day": today, "days": len(days),
-                                "metric": "hashtags_daily"}
+    assert first < FIRST_DAY  # the first walk reached the timeline's beginning
+    days = (datetime.fromisoformat(NEXT_DAY) - datetime.fromisoformat(first)).days + 1
+    assert report["period"] == {"first_day": first, "last_day": NEXT_DAY, "first_day_partial": False,
+                                "last_day_partial": False, "latest_fetch_day": today, "days": days,
+                                "metric": "posted_days"}
 
-    said = f"toots posted {days[0]} to {NEXT_DAY} (UTC days with hashtag use); latest fetch on {today}"
+    said = f"statuses posted {first} to {NEXT_DAY} (UTC days); latest fetch on {today}"
     figures: list[Figure] = []
     save = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
@@ -134,7 +146,7 @@ def test_a_since_window_that_leaves_out_the_first_walk_marks_its_first_day_parti
     assert report["period"]["first_day"] == FIRST_DAY and report["period"]["first_day_partial"] is True
     code, text, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
-    assert f"Period: toots posted {FIRST_DAY} (partial) to {NEXT_DAY} " in text
+    assert f"Period: statuses posted {FIRST_DAY} (partial) to {NEXT_DAY} " in text
     assert any(line.startswith(f"{FIRST_DAY} (partial) ") for line in text.splitlines())
     assert FIRST_DAY_NOTE in text
 

@@ -164,6 +164,15 @@ class CorpusGenerator:
         """One more status created at ``moment`` (or just after the newest one, if that is later)."""
         return self._status(max(to_ms(moment), (self._last_id >> 16) + 1))
 
+    def statuses_between(self, count: int, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """``count`` more statuses created from ``since`` to ``until`` (from just after the newest one, if that is
+        later), oldest first, drawn with the corpus's day/night rhythm (:func:`sorted_times`) rather than all at
+        one moment: their ids increase with ``created_at`` and are above every id before. The times have a random
+        source of their own, so the statuses (authors, content) are those :meth:`status_at` would have made."""
+        start = max(to_ms(since), (self._last_id >> 16) + 1)
+        times = sorted_times(Random(f"{self.seed}:grown:{start}"), count, start, max(to_ms(until), start + 1))
+        return [self._status(ms) for ms in times]
+
     def account_entities(self) -> list[dict[str, Any]]:
         return [a.entity for a in self.accounts]
 

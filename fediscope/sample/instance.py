@@ -83,11 +83,14 @@ class SampleInstance:
             for tag in status["tags"]:
                 self._by_tag[tag["name"].lower()].append(sid)
 
-    def grow(self, count: int, at: datetime | None = None) -> list[Status]:
-        """Add ``count`` new statuses created now (or at ``at``); they page in above everything else."""
+    def grow(self, count: int, at: datetime | None = None, since: datetime | None = None) -> list[Status]:
+        """Add ``count`` new statuses created now (or at ``at``), or with ``since`` spread from then to that moment
+        with the corpus's day/night rhythm (:meth:`~fediscope.sample.corpus.CorpusGenerator.statuses_between`);
+        they page in above everything else (newer ids, in the order of their ``created_at``)."""
         moment = at or datetime.now(UTC)
         with self._lock:
-            added = [self.generator.status_at(moment) for _ in range(count)]
+            added = ([self.generator.status_at(moment) for _ in range(count)] if since is None
+                     else self.generator.statuses_between(count, since, moment))
             for status in added:
                 self._index(status)
             self._views.clear()

@@ -91,21 +91,33 @@ def corpus_lake(corpus_raw: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
-                        pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
-                        pytest.param("hbase", id="hbase")])
-def corpus_settings_on_every_store(request: pytest.FixtureRequest, corpus_lake: Path,
-                                   tmp_path: Path) -> Iterator[Settings]:
-    """Settings of :func:`corpus_lake` with each store in turn: a SQLite file, the test MariaDB server, the HBase
-    double (a table prefix of its own)."""
+#: the stores a test ``on_every_store`` runs on: a SQLite file, the test MariaDB server, the HBase double
+EVERY_STORE = [pytest.param("sqlite", id="sqlite"), pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
+               pytest.param("hbase", id="hbase")]
+
+
+def settings_on_store(request: pytest.FixtureRequest, lake: Path, tmp_path: Path) -> Settings:
+    """Settings of the lake ``lake`` with the store of ``request.param`` (:data:`EVERY_STORE`; the HBase double with a
+    table prefix of its own)."""
     kind = request.param
     if kind == "sqlite":
-        yield settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'metrics.db'}")
-    elif kind == "mariadb":
-        yield settings_for(corpus_lake, store=request.getfixturevalue("mariadb_url"))
-    else:
-        yield settings_for(corpus_lake, store=request.getfixturevalue("hbase_double").url,
-                           hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
+        return settings_for(lake, store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    if kind == "mariadb":
+        return settings_for(lake, store=request.getfixturevalue("mariadb_url"))
+    return settings_for(lake, store=request.getfixturevalue("hbase_double").url,
+                        hbase_table_prefix=f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(params=EVERY_STORE)
+def corpus_settings_on_every_store(request: pytest.FixtureRequest, corpus_lake: Path, tmp_path: Path) -> Settings:
+    """Settings of :func:`corpus_lake` with each store in turn (:func:`settings_on_store`)."""
+    return settings_on_store(request, corpus_lake, tmp_path)
+
+
+@pytest.fixture(params=EVERY_STORE)
+def settings_on_every_store(request: pytest.FixtureRequest, lake_dir: Path, tmp_path: Path) -> Settings:
+    """Settings of :func:`lake_dir` with each store in turn (:func:`settings_on_store`)."""
+    return settings_on_store(request, lake_dir, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -211,6 +211,15 @@ def federated_copy(status: dict[str, Any], status_id: str, home: str = INSTANCE)
     return dict(status, id=status_id, account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
 
 
+def variant(base: dict[str, Any], suffix: str, **changes: Any) -> dict[str, Any]:
+    """Another status derived from a recorded one: its own id and URI, and ``changes``."""
+    status = copy.deepcopy(base)
+    status["id"] = f"{base['id']}{suffix}"
+    status["uri"] = f"{base['uri']}-{suffix}"
+    status.update(changes)
+    return status
+
+
 def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
     """Every metric's rows as the store at ``store_url`` holds them, by metric name."""
     store = open_store(store_url)

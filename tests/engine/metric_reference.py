@@ -309,6 +309,39 @@ def hashtag_engagement_row(tag: str, toots: list[dict[str, Any]]) -> dict[str, A
                 sum(map(_interactions, without)) / len(without) if without else None}
 
 
+def first_day_partial(starts: Sequence[tuple[str, str, date | None]], first: date) -> bool | None:
+    """Whether the day ``first`` was collected in part, by the ``collection_starts`` rows ``starts``: the walks that
+    began on it, one cut (or started from now) leaves it partial, else it is whole when a walk began on it or
+    before (a day without tags); unknown without one, or beside a timeline collected before the records (it may
+    have begun that day)."""
+    began = [ended for _, ended, day in starts if day == first]
+    covered = any(day is not None and day <= first for _, _, day in starts)
+    return True if any(ended in ("cut", "now") for ended in began) else None if (
+        not covered or any(ended == "unknown" for _, ended, _ in starts)) else False
+
+
+def posted_days(statuses: dict[str, dict[str, Any]],
+                starts: Sequence[tuple[str, str, date | None]] = ()) -> list[dict[str, Any]]:
+    """``posted_days``: per instance fetched from (and ``'*'`` for all), the first and last posted day of the
+    visible statuses (boosts included), their count, the latest fetch's day and whether the first day is partial
+    (by that instance's ``starts``; every one for ``'*'``)."""
+    scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in statuses.values():
+        if not s["deleted"]:
+            scopes[s["fetched_from"]].append(s)
+            scopes["*"].append(s)
+    rows = []
+    for scope in sorted(scopes):
+        members = scopes[scope]
+        first, last = min(s["dt"] for s in members), max(s["dt"] for s in members)
+        own = [start for start in starts if scope == "*" or start[0] == scope]
+        rows.append({"instance": scope, "first_day": first.isoformat(), "last_day": last.isoformat(),
+                     "days": (last - first).days + 1, "statuses": len(members),
+                     "latest_fetch_day": max(s["fetched_at"] for s in members).date().isoformat(),
+                     "first_day_partial": first_day_partial(own, first)})
+    return rows
+
+
 def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, Any]],
             starts: Sequence[tuple[str, str, date | None]] = ()) -> dict[str, list[dict[str, Any]]]:
     """Every metric, as lists of rows in the documented order; ``starts``: the lake's ``collection_starts`` rows
@@ -413,13 +446,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
         trending = [(tag, c, p, e) for tag, (c, p, e) in windows.items() if c > 0]
         trending.sort(key=lambda t: (-(t[1] + 1) / (t[2] + 1), t[0]))
         first = min(s["dt"] for s, _ in tagged if s["dt"] <= bound)
-        # the walks that began on the first day: one cut (or started from now) leaves it partial, else it is whole
-        # when a walk began on it or before (a day without tags); unknown without one, or beside a timeline
-        # collected before the records (it may have begun that day)
-        began = [ended for _, ended, day in starts if day == first]
-        covered = any(day is not None and day <= first for _, _, day in starts)
-        partial = True if any(ended in ("cut", "now") for ended in began) else None if (
-            not covered or any(ended == "unknown" for _, ended, _ in starts)) else False
+        partial = first_day_partial(starts, first)
         # the later days (up to the window's end) on which a walk began cut or from now: a source added later
         later = ",".join(sorted({day.isoformat() for _, ended, day in starts
                                  if ended in ("cut", "now") and day is not None and first < day <= last}))
@@ -464,6 +491,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
                      "toots": len(scoped), "bot_toots": bot_toots,
                      "bot_toot_share": bot_toots / len(scoped) if scoped else None})
     out["bot_share"] = rows
+    out["posted_days"] = posted_days(statuses, starts)
     return out
 
 

@@ -19,7 +19,17 @@ import metric_reference as reference
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses, stored_rows
+from engine_data import (
+    assert_rows_equal,
+    at,
+    land,
+    policy,
+    read_table,
+    settings_for,
+    statuses,
+    stored_rows,
+    variant,
+)
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
@@ -32,15 +42,6 @@ FUTURE = "2099-01-01T00:00:00.000Z"
 def tagged_status() -> dict[str, Any]:
     """A recorded status with a hashtag (not a reblog)."""
     return next(s for s in statuses("test_hashtag_tl.json") if s.get("tags") and not s.get("reblog"))
-
-
-def variant(base: dict[str, Any], suffix: str, **changes: Any) -> dict[str, Any]:
-    """Another status derived from a recorded one: its own id and URI, and ``changes``."""
-    status = copy.deepcopy(base)
-    status["id"] = f"{base['id']}{suffix}"
-    status["uri"] = f"{base['uri']}-{suffix}"
-    status.update(changes)
-    return status
 
 
 def land_real(lake: LocalLake) -> None:

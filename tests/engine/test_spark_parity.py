@@ -128,10 +128,12 @@ def test_the_first_day_partial_is_identical_on_both_engines(spark, curated_corpu
         save_checkpoint(LocalLake(lake_dir), "mastodon.social", "local", Checkpoint("1"))
     with DuckDBEngine(settings_for(lake_dir)) as duck:
         expected = duck.run_metric(metric)
+        posted = duck.run_metric(METRICS["posted_days"])  # its first day is read from the same records
     assert {r["first_day_partial"] for r in expected} == {partial}
     assert {r["partial_start_days"] for r in expected} == {last}
     with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
         assert_rows_equal(engine.run_metric(metric), expected)
+        assert_rows_equal(engine.run_metric(METRICS["posted_days"]), posted)
 
 
 def test_the_first_posted_day_per_instance_is_identical_on_both_engines(spark, curated_corpus: Path) -> None:  # noqa: ANN001

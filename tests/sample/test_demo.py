@@ -363,3 +363,50 @@ def test_fresh_deletes_nothing_when_a_step_cannot_import(tmp_path: Path, monkeyp
     err = capsys.readouterr().err
     assert "cannot run: fediscope_no_such_module" in err and "make demo" in err, err
     assert (lake / "raw" / "kept").is_dir() and (tmp_path / "demo-out" / "report.txt").read_text() == "kept"
+
+
+def _grown_in_a_run(ctx: DemoContext, steps: list[Step]) -> list[dict]:
+    """Run ``steps`` (the sample instance's first); the statuses its instance posted after its corpus (the last
+    ``new_statuses`` by id), kept before the demo stops the instance."""
+    from dataclasses import replace
+
+    kept: list[dict] = []
+
+    def start(context: DemoContext) -> str:
+        said = steps[0].run(context)
+        statuses = context.server.instance.statuses
+        kept.extend(statuses[i] for i in sorted(statuses)[-context.new_statuses - 1:])
+        return said
+
+    assert run_demo(ctx, [replace(steps[0], run=start), *steps[1:]], io.StringIO()) == 0
+    return kept
+
+
+def test_the_new_statuses_of_a_run_are_spread_over_the_hours_before_it_in_id_order(tmp_path: Path) -> None:
+    """Was: the "new since the last run" statuses were all created at the moment of the run, so the report's
+    activity heatmap (hour × weekday) had a spike at the run's hour. Now they are posted over the hours from the
+    corpus's end to now (as long as the corpus takes to post as many), with its day/night rhythm, their ids
+    (Mastodon snowflakes) in the order of their ``created_at`` and above the corpus's; a re-run's come after what
+    the last run collected, so the incremental collection sees them."""
+    from datetime import UTC, datetime
+
+    from fediscope.demo import default_port
+    from fediscope.lake.state import load_checkpoint
+    from fediscope.timestamps import snowflake_ms, to_ms
+
+    instance = [s for s in STEPS if s.name == "sample instance"]
+    corpus_newest, *grown = _grown_in_a_run(DemoContext(base=tmp_path, n_statuses=500, port=0, new_statuses=25),
+                                            instance)
+    created = [datetime.fromisoformat(s["created_at"]) for s in grown]
+    assert len(grown) == 25 and len({moment.replace(minute=0, second=0, microsecond=0) for moment in created}) > 1
+    assert created == sorted(created) and created[-1] <= datetime.now(UTC)
+    assert [snowflake_ms(s["id"]) for s in grown] == [to_ms(moment) for moment in created]
+    assert int(corpus_newest["id"]) < int(grown[0]["id"])
+
+    base = tmp_path / "rerun"
+    first = DemoContext(base=base, n_statuses=500, port=0, new_statuses=25)
+    _grown_in_a_run(first, [*instance, *(s for s in STEPS if s.name == "collect")])
+    again = DemoContext(base=base, n_statuses=500, port=default_port(first.lake_dir), new_statuses=25)
+    _, *grown = _grown_in_a_run(again, instance)
+    public = load_checkpoint(LocalLake(first.lake_dir), f"127.0.0.1:{again.port}", "public").newest_id
+    assert public is not None and int(grown[0]["id"]) > int(public)

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -218,6 +218,24 @@ def test_grow_adds_newer_statuses_seen_with_min_id(http_get: Get) -> None:
         expected = sorted((s["id"] for s in added if on_public_timeline(s)), key=int, reverse=True)
         assert [s["id"] for s in fresh] == expected and expected
         assert all(int(s["id"]) > int(newest) for s in added)
+
+
+def test_grow_since_spreads_the_new_statuses_over_the_hours_in_id_order(http_get: Get) -> None:
+    """``grow(since=…)`` posts the statuses from ``since`` to ``at`` with the corpus's day/night rhythm, not all at
+    ``at`` (the demo's spike in the activity heatmap); they still page in above the corpus, newest id first,
+    the newest posted last."""
+    end = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    with SampleServer(SampleInstance.generate(200, seed=2, end=end)) as server:
+        base = f"{server.url}/api/v1/timelines/public"
+        newest = http_get(f"{base}?limit=1").json()[0]["id"]
+        added = server.instance.grow(30, at=end + timedelta(hours=12), since=end)
+        created = [datetime.fromisoformat(s["created_at"]) for s in added]
+        assert created == sorted(created) and end <= created[0] and created[-1] < end + timedelta(hours=12)
+        assert len({moment.hour for moment in created}) > 3
+        assert [int(s["id"]) for s in added] == sorted(int(s["id"]) for s in added)
+        fresh = http_get(f"{base}?min_id={newest}&limit=40").json()
+        assert [s["id"] for s in fresh] == sorted((s["id"] for s in added if on_public_timeline(s)), key=int,
+                                                  reverse=True)
 
 
 def test_edits_and_follower_counts_are_served_once_changed(http_get: Get) -> None:
