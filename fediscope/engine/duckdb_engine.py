@@ -110,7 +110,7 @@ class DuckDBEngine(Engine):
             return
         spec = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items()) + "}"
         self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT meta, data FROM read_json({_list(files)}, "
-                  f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 67108864)")
+                  f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 16777216)")
 
     def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
         files = [f for p in paths for f in parquet_files(Path(p))]
