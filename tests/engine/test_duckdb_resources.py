@@ -109,6 +109,16 @@ def test_the_limit_is_named_where_it_was_set(tmp_path: Path) -> None:
             engine.materialize("big", BIG)
 
 
+def test_no_room_left_to_spill_names_the_temporary_directory(tmp_path: Path, temp_root: Path) -> None:
+    with DuckDBEngine(settings_for(tmp_path / "lake", duckdb_memory_limit="64MB", duckdb_threads=1)) as engine:
+        engine.execute("SET max_temp_directory_size = '1MB'")  # as if the disk under TMPDIR were full
+        with pytest.raises(FediscopeError) as info:
+            engine.materialize("big", BIG)
+    assert str(info.value).startswith(f"DuckDB ran out of disk space to spill to in {temp_root} (the temporary "
+                                      "directory): free space there, or point TMPDIR at a disk with more room")
+    assert "\n" not in str(info.value)
+
+
 def test_no_directory_to_spill_to_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refused(**_: object) -> str:
         raise PermissionError(13, "Permission denied")
