@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,8 @@ class DuckDBEngine(Engine):
         self.memory_limit = memory_limit or settings.duckdb_memory_limit
         self.threads = threads or settings.duckdb_threads
         self.spill_dir = _spill_dir()
+        # removed on close, or when the engine is collected or the interpreter exits without a close
+        self._remove_spill_dir = weakref.finalize(self, shutil.rmtree, str(self.spill_dir), ignore_errors=True)
         config: dict[str, str | int] = {"temp_directory": str(self.spill_dir)}
         if self.threads:
             config["threads"] = int(self.threads)
@@ -107,7 +110,7 @@ class DuckDBEngine(Engine):
         try:
             self.con = duckdb.connect(config=config)
         except BaseException:
-            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self._remove_spill_dir()
             raise
         # Ctrl-C ends a running query at once (fediscope.interrupts), not when its pipeline ends
         self._stop_relaying = on_interrupt(self.con.interrupt)
@@ -255,7 +258,7 @@ class DuckDBEngine(Engine):
         try:
             self.con.close()
         finally:
-            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self._remove_spill_dir()
 
     def close(self) -> None:
         try:

@@ -5,6 +5,7 @@ of memory is one line naming the limit and the setting to raise."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -188,3 +189,14 @@ def test_process_within_a_small_limit_spills_and_gives_the_unlimited_results(
     with pytest.raises(FediscopeError, match="^DuckDB ran out of memory under its memory limit of 96MB"):
         run_process(settings_for(lakes["no_spilling"], duckdb_memory_limit="96MB", duckdb_threads=1),
                     progress=False)
+
+
+def test_an_engine_never_closed_leaves_no_spill_directory_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from fediscope.config import Settings; from fediscope.engine.duckdb_engine import "
+              "DuckDBEngine; engine = DuckDBEngine(Settings()); print(engine.spill_dir)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**os.environ, "TMPDIR": str(tmp_path)}, cwd=tmp_path)
+    assert Path(done.stdout.strip()).parent == tmp_path and list(tmp_path.iterdir()) == []
