@@ -284,6 +284,41 @@ def _hadoop_uri(value: str) -> str | None:
     return value
 
 
+#: DuckDB's memory size syntax (its ``memory_limit`` setting): a number and a unit, 1000- or 1024-based, any case,
+#: spaces allowed between (``2GB``, ``512 MiB``, ``1.5g``), or a share of the machine's memory (``50%``).
+_MEMORY_SIZE_RE = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)\s*(?:[KMGT]B?|[KMGT]iB|%)", re.IGNORECASE)
+
+
+def _memory_size(value: str) -> str | None:
+    """A memory size DuckDB's ``memory_limit`` takes (:data:`_MEMORY_SIZE_RE`), kept as written for DuckDB to read;
+    empty is unset (DuckDB's default, 80% of the machine's memory). Checked here, not by DuckDB, so that loading
+    the settings need not import it; a limit too small to run anything is not refused here: ``process`` says so,
+    naming the setting, when DuckDB runs out of memory under it."""
+    text = value.strip()
+    if not text:
+        return None
+    if not _MEMORY_SIZE_RE.fullmatch(text) or not float(re.sub(r"[^\d.]", "", text)) > 0:
+        raise HintedValueError(f"expected a size above 0 such as 2GB or 512MiB (KB, MB, GB, TB count in 1000s; "
+                               f"KiB, MiB, GiB, TiB in 1024s) or a share of the memory such as 50%, got {value!r}")
+    if text.endswith("%") and float(text.rstrip("% ")) > 100:
+        raise HintedValueError(f"a share of the memory is at most 100%, got {value!r}")
+    return text
+
+
+#: The most DuckDB threads a setting asks for: far more than any machine's cores (DuckDB starts as many as asked).
+MAX_THREADS = 1024
+
+
+def _threads(value: str) -> int | None:
+    """A number of threads from 1 to :data:`MAX_THREADS`; empty is unset (DuckDB's default, one per core)."""
+    if not value.strip():
+        return None
+    number = _integer(value)
+    if not 1 <= number <= MAX_THREADS:
+        raise ValueError(f"expected a number of threads from 1 to {MAX_THREADS:,}, got {value!r}")
+    return number
+
+
 def _spark_master(value: str) -> str:
     if not _SPARK_MASTER_RE.fullmatch(value.strip()):
         raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
@@ -302,6 +337,11 @@ SETTINGS: tuple[Setting, ...] = (
             _spark_master),
     Setting("spark_lake_uri", None, "The lake's root as Spark addresses it (hdfs://namenode:8020/path for a "
             "webhdfs:// lake): Spark then reads and writes the lake directly, as a cluster needs.", _hadoop_uri),
+    Setting("duckdb_memory_limit", None, "Most memory DuckDB (engine=duckdb) may use before it spills to a "
+            "temporary directory, in DuckDB's size syntax (2GB, 512MiB, 50%); unset, DuckDB's default, 80% of the "
+            "machine's memory.", _memory_size),
+    Setting("duckdb_threads", None, "Threads DuckDB (engine=duckdb) runs a query on; unset, one per core. Fewer "
+            "threads need less memory.", _threads),
     Setting("metrics_dir", None, "A directory of your own metric SQL files, read beside the built-in ones of "
             "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir,
             usable=_metrics_dir_usable),
@@ -367,6 +407,7 @@ SETTINGS: tuple[Setting, ...] = (
 _KINDS: dict[Callable[[str], Any], str] = {
     _bool: "boolean", _csv: "list", _positive_int: "integer", _days: "integer", _page_limit: "integer",
     _seconds: "number", _hours: "number", _timeout: "number", _iso_date: "date", _minutes: "integer",
+    _threads: "integer",
 }
 
 
@@ -385,6 +426,8 @@ class Settings:
     engine: str = "duckdb"
     spark_master: str = "local[2]"
     spark_lake_uri: str | None = None
+    duckdb_memory_limit: str | None = None
+    duckdb_threads: int | None = None
     metrics_dir: Path | None = None
     api_key: tuple[str, ...] = ()
     api_rate_limit: int = 120

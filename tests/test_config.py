@@ -873,3 +873,40 @@ def test_a_setting_whose_error_lists_its_forms_lists_them_once(tmp_path: Path, n
             load()
         assert str(caught.value).count(form) == 1, caught.value
         assert repr(value) in str(caught.value) or "webhdfs" in str(caught.value)
+
+
+@pytest.mark.parametrize(("value", "kept"), [("2GB", "2GB"), ("512 MiB", "512 MiB"), ("1.5g", "1.5g"),
+                                             ("50%", "50%"), (" 300mb ", "300mb"), (".5GiB", ".5GiB")])
+def test_duckdb_memory_limit_takes_duckdbs_size_syntax_and_duckdb_takes_it_too(value: str, kept: str) -> None:
+    """Checked without DuckDB when the settings load: every form accepted must be one DuckDB accepts."""
+    import duckdb
+
+    settings = load_settings(env={"FEDISCOPE_DUCKDB_MEMORY_LIMIT": value})
+    assert settings.duckdb_memory_limit == kept
+    with duckdb.connect(config={"memory_limit": kept}) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+@pytest.mark.parametrize("value", ["lots", "2", "0GB", "0.0MB", "-1GB", "2GBs", "1e3MB", "200%", "2 G B"])
+def test_a_memory_limit_duckdb_would_refuse_or_that_is_zero_is_refused_when_the_settings_load(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"FEDISCOPE_DUCKDB_MEMORY_LIMIT": value})
+    message = str(info.value)
+    assert message.startswith("FEDISCOPE_DUCKDB_MEMORY_LIMIT is invalid: ") and repr(value) in message
+    assert ("such as 2GB" in message or "at most 100%" in message) and "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1025"])
+def test_duckdb_threads_is_a_positive_number(value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^FEDISCOPE_DUCKDB_THREADS is invalid: .*{value}"):
+        load_settings(env={"FEDISCOPE_DUCKDB_THREADS": value})
+
+
+def test_duckdb_resources_are_unset_by_default_and_typed_in_toml(tmp_path: Path) -> None:
+    assert (Settings().duckdb_memory_limit, Settings().duckdb_threads) == (None, None)
+    assert load_settings(env={"FEDISCOPE_DUCKDB_MEMORY_LIMIT": "", "FEDISCOPE_DUCKDB_THREADS": ""}) == Settings()
+    settings = load_settings(env={}, toml_path=write_toml(
+        tmp_path, '[fediscope]\nduckdb_memory_limit = "1GB"\nduckdb_threads = 2\n'))
+    assert (settings.duckdb_memory_limit, settings.duckdb_threads) == ("1GB", 2)
+    with pytest.raises(ConfigError, match=r"\[fediscope\] duckdb_memory_limit is invalid: expected a string"):
+        load_settings(env={}, toml_path=write_toml(tmp_path, "[fediscope]\nduckdb_memory_limit = 2\n"))

@@ -2,8 +2,12 @@
 
 DuckDB reads the raw JSON Lines with ``read_json(files, format='newline_delimited', columns={...})`` and the
 curated tables with ``read_parquet(..., hive_partitioning=true)``, runs the shared SQL as written, and writes
-Parquet with ``COPY (...) TO dir (FORMAT parquet, PARTITION_BY (dt))``. The connection is in memory; large
-intermediate results spill to a temporary directory. The session time zone is UTC, so ``TIMESTAMPTZ`` values
+Parquet with ``COPY (...) TO dir (FORMAT parquet, PARTITION_BY (dt))``. The connection is in memory, within
+``FEDISCOPE_DUCKDB_MEMORY_LIMIT`` on ``FEDISCOPE_DUCKDB_THREADS`` threads (DuckDB's defaults, 80% of the memory and
+one thread per core, when unset); what does not fit spills to a directory of its own under the system's temporary
+directory (``TMPDIR``), removed when the engine closes. DuckDB's own choice for an in-memory connection is ``.tmp``
+in the current directory: a file left in the user's directory (or a failure where it is read-only), and on a
+WebHDFS lake there is no lake directory to use instead. The session time zone is UTC, so ``TIMESTAMPTZ`` values
 (the raw timestamps carry offsets) convert to UTC wall-clock ``TIMESTAMP`` values.
 
 This module must not import pyspark: demo runs and the default engine need no Java.
@@ -12,6 +16,9 @@ This module must not import pyspark: demo runs and the default engine need no Ja
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,34 +79,79 @@ def _list(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
 
 
+def _spill_dir() -> Path:
+    """A new directory (mode 0700: spilled rows are the lake's) under the system's temporary directory, where DuckDB
+    spills what does not fit its memory limit; a FediscopeError when none can be made."""
+    try:
+        return Path(tempfile.mkdtemp(prefix="fediscope-duckdb-"))
+    except OSError as exc:  # also tempfile's "No usable temporary directory found"
+        raise FediscopeError(f"cannot make a directory for DuckDB to spill to under the temporary directory "
+                             f"({exc.strerror or exc}): point TMPDIR at a writable directory") from None
+
+
 class DuckDBEngine(Engine):
     name = "duckdb"
 
     def __init__(self, settings: Settings, lake: LakeBackend | None = None, threads: int | None = None,
                  memory_limit: str | None = None) -> None:
+        """``threads`` and ``memory_limit``: instead of ``settings.duckdb_threads`` and
+        ``settings.duckdb_memory_limit``."""
         super().__init__(settings, lake)
-        self.con = duckdb.connect()
+        self.memory_limit = memory_limit or settings.duckdb_memory_limit
+        self.threads = threads or settings.duckdb_threads
+        self.spill_dir = _spill_dir()
+        # removed on close, or when the engine is collected or the interpreter exits without a close
+        self._remove_spill_dir = weakref.finalize(self, shutil.rmtree, str(self.spill_dir), ignore_errors=True)
+        config: dict[str, str | int] = {"temp_directory": str(self.spill_dir)}
+        if self.threads:
+            config["threads"] = int(self.threads)
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        try:
+            self.con = duckdb.connect(config=config)
+        except BaseException:
+            self._remove_spill_dir()
+            raise
         # Ctrl-C ends a running query at once (fediscope.interrupts), not when its pipeline ends
         self._stop_relaying = on_interrupt(self.con.interrupt)
         try:
-            self.con.execute("SET TimeZone = 'UTC'")
+            self._run("SET TimeZone = 'UTC'")
             # The shared SQL sums a list with array_sum, the name sqlglot translates to Spark's AGGREGATE; DuckDB
             # calls it list_sum (see curate_sql._visible_length).
-            self.con.execute("CREATE OR REPLACE TEMP MACRO array_sum(elements) AS list_sum(elements)")
-            if threads:
-                self.con.execute(f"SET threads = {int(threads)}")
-            if memory_limit:
-                self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+            self._run("CREATE OR REPLACE TEMP MACRO array_sum(elements) AS list_sum(elements)")
         except BaseException:  # nobody will close an engine that was never made: the relay would keep it forever
-            self._stop_relaying()
-            self.con.close()
+            self._close_connection()
             raise
+
+    def _failure(self, exc: duckdb.Error) -> FediscopeError:
+        """:func:`_failure`, but running out of memory, or of room to spill, says what to change."""
+        text = str(exc)
+        detail = text.splitlines()[0].removeprefix("Out of Memory Error: ").rstrip()
+        if "max_temp_directory_size" in text or str(self.spill_dir) in text:
+            return FediscopeError(f"DuckDB ran out of disk space to spill to in {self.spill_dir.parent} (the "
+                                  "temporary directory): free space there, or point TMPDIR at a disk with more room "
+                                  f"(DuckDB: {detail})")
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return FediscopeError(self._out_of_memory(detail))
+        return _failure(exc)
+
+    def _out_of_memory(self, detail: str) -> str:
+        """What to change when DuckDB ran out of memory: the limit's setting (named where it was set), and the
+        threads' unless there is one thread already."""
+        where = self.settings.origin("duckdb_memory_limit")
+        if self.memory_limit:
+            limit, fix = f"its memory limit of {self.memory_limit} ({where})", f"raise {where}"
+        else:
+            limit, fix = "its default memory limit, 80% of this machine's memory", f"set {where} higher (e.g. 90%)"
+        if self.threads != 1:
+            fix += f", or lower {self.settings.origin('duckdb_threads')} (each thread needs memory of its own)"
+        return f"DuckDB ran out of memory under {limit}: {fix} (DuckDB: {detail})"
 
     def _run(self, sql: str) -> Any:
         try:
             return self.con.execute(sql)
         except duckdb.Error as exc:
-            raise _failure(exc) from exc
+            raise self._failure(exc) from exc
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
         """A view: curation reads each raw entity in one statement (see ``curate_sql.STATUS_RECORDS``)."""
@@ -110,7 +162,7 @@ class DuckDBEngine(Engine):
             return
         spec = "{" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items()) + "}"
         self._run(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT meta, data FROM read_json({_list(files)}, "
-                  f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 67108864)")
+                  f"format = 'newline_delimited', columns = {spec}, maximum_object_size = 16777216)")
 
     def register_parquet(self, view: str, table: Table, paths: Sequence[Path], root: Path) -> None:
         files = [f for p in paths for f in parquet_files(Path(p))]
@@ -141,7 +193,7 @@ class DuckDBEngine(Engine):
                 self.con.executemany(f"INSERT INTO {view} VALUES ({', '.join('?' * len(table.columns))})",
                                      [list(r) for r in rows])
             except duckdb.Error as exc:
-                raise _failure(exc) from exc
+                raise self._failure(exc) from exc
 
     def materialize(self, name: str, sql: str) -> int:
         """A temp table of ``sql``'s rows, in no particular order: every reader of an intermediate table sorts or
@@ -162,7 +214,7 @@ class DuckDBEngine(Engine):
         try:
             return self._relation(sql).to_arrow_table()
         except duckdb.Error as exc:
-            raise _failure(exc) from exc
+            raise self._failure(exc) from exc
 
     def result_columns(self, sql: str) -> list[str]:
         """The relation's columns (:meth:`_relation`): DuckDB binds a query when it makes a relation of it, and runs
@@ -170,7 +222,7 @@ class DuckDBEngine(Engine):
         try:
             return list(self._relation(sql).columns)
         except duckdb.Error as exc:
-            raise _failure(exc) from exc
+            raise self._failure(exc) from exc
 
     def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
         """A relation of the query ``sql`` (a metric's), bound, not run. DuckDB runs any other statement as soon as
@@ -201,9 +253,15 @@ class DuckDBEngine(Engine):
             self._run(f"COPY (SELECT {cols} FROM {name} ORDER BY {order}) "
                       f"TO {_literal(str(out_dir / 'part-0.parquet'))} (FORMAT parquet)")
 
-    def close(self) -> None:
+    def _close_connection(self) -> None:
         self._stop_relaying()
         try:
             self.con.close()
+        finally:
+            self._remove_spill_dir()
+
+    def close(self) -> None:
+        try:
+            self._close_connection()
         finally:
             super().close()
