@@ -65,9 +65,13 @@ STREAM_POSTS = 12
 API_PAGE_LIMIT = 40
 #: Lines of the report printed at the end (the whole report is in the report file).
 EXCERPT_SECTIONS = 2
+#: what to do when a module does not import: in a checkout run by ``make demo``, and in any other installation
 INSTALL_HINT = ("run it through `make demo` (or `.venv/bin/python -m fediscope.demo`), not another Python; if that "
                 "is the one, the installation is incomplete: run `make install` (or delete .venv and run `make demo` "
                 "again)")
+PIP_INSTALL_HINT = ("run it with the Python fediscope is installed in (its venv's `bin/python -m fediscope.demo`); if "
+                    "that is the one, the installation is incomplete: install fediscope again with its dependencies "
+                    "(`pip install` of the wheel or the source directory, without --no-deps)")
 
 
 class DemoStepError(FediscopeError, RuntimeError):
@@ -616,6 +620,17 @@ def shown(path: Path | str) -> str:
         return str(path)
 
 
+def run_by_make() -> bool:
+    """Whether ``make demo`` started this run (make sets ``MAKELEVEL`` for its recipes): only then do the hints name
+    make's targets; a fediscope installed with pip has no Makefile beside it."""
+    return bool(os.environ.get("MAKELEVEL"))
+
+
+def install_hint() -> str:
+    """What to do when a step's module does not import (the hint of make, or of a pip installation)."""
+    return INSTALL_HINT if run_by_make() else PIP_INSTALL_HINT
+
+
 def python_command() -> str:
     """This interpreter as the reader should type it (``./.venv/bin/python`` after ``make demo``): a bare ``python``
     in a hint is the system's, which lacks the demo's packages (and ``--fresh`` had already deleted the lake)."""
@@ -646,7 +661,7 @@ def installation_problem(steps: Sequence[Step] = STEPS) -> str | None:
     for step in steps:
         problem = step.import_problem()
         if problem is not None:
-            return f"fediscope demo: step {step.name!r} cannot run: {problem}; {INSTALL_HINT}"
+            return f"fediscope demo: step {step.name!r} cannot run: {problem}; {install_hint()}"
     return None
 
 
@@ -667,8 +682,10 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
               file=out)
     else:
+        how = ("`make system-deps` installs it as root" if run_by_make() else
+               "Debian: `apt-get install openjdk-17-jre-headless`")
         print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
-              "engine needs Java 17+ (`make system-deps` installs it as root).", file=out)
+              f"engine needs Java 17+ ({how}).", file=out)
     code, failed, stopped = 0, 0, False
     from fediscope.cli import SigintWatch  # click and fediscope.errors only
 
@@ -708,8 +725,10 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
           "real use)", file=out)
     if code == 0:
         # `make demo` runs in the current directory: a run given --dir elsewhere is repeated with that --dir
-        again = ("`make demo`" if ctx.base.resolve() == Path.cwd().resolve() else
-                 f"`{shlex.join([python_command(), '-m', 'fediscope.demo', '--dir', shown(ctx.base)])}`")
+        here = ctx.base.resolve() == Path.cwd().resolve()
+        where = [] if here else ["--dir", shown(ctx.base)]
+        again = ("`make demo`" if here and run_by_make() else
+                 f"`{shlex.join([python_command(), '-m', 'fediscope.demo', *where])}`")
         print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
               f"{again} again: it collects only what is new.", file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
@@ -779,7 +798,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from fediscope.cli.common import configure_logging
     except Exception as exc:
-        print(f"fediscope demo: cannot import fediscope.cli.common ({one_line(exc)}); {INSTALL_HINT}",
+        print(f"fediscope demo: cannot import fediscope.cli.common ({one_line(exc)}); {install_hint()}",
               file=sys.stderr)
         return 1
     configure_logging("WARNING", secrets=secrets_to_hide)  # warnings as single lines, keys masked

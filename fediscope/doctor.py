@@ -173,7 +173,8 @@ def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
 def _lake_fix(settings: Settings) -> str:
     if urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"}:
         return ("check the namenode address in FEDISCOPE_LAKE (webhdfs://namenode:9870/path?user=NAME), that the "
-                "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py)")
+                "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py "
+                "of fediscope's source repository creates it)")
     return "set FEDISCOPE_LAKE to a directory this user can write (or file:///path, webhdfs://namenode:9870/path)"
 
 
@@ -317,7 +318,8 @@ def _store_fix(settings: Settings) -> str:
     scheme = urlsplit(settings.store).scheme
     if scheme.startswith(("mysql", "mariadb")):
         return ("check host, port, user and password in FEDISCOPE_STORE, and that the database exists "
-                "(infra/mariadb/bootstrap.py creates it and a least-privilege user)")
+                "(infra/mariadb/bootstrap.py of fediscope's source repository creates it and a least-privilege "
+                "user)")
     if scheme == "hbase":
         return ("start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in FEDISCOPE_STORE, "
                 "and that its transport= and protocol= options match how the Thrift server was started (its socket "

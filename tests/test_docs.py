@@ -80,7 +80,8 @@ COMMAND_DOCS = sorted({ROOT / "README.md", ROOT / "api" / "README.md", ROOT / "n
                        *(ROOT / "infra").rglob("README.md"), *(ROOT / "spark_jobs").rglob("README.md")})
 #: ``python -m`` modules of this repository that the docs may show, by the script file that holds their parser.
 MODULE_SCRIPTS = {"fediscope.demo": "fediscope/demo.py", "bench.run": "bench/run.py",
-                  "fediscope.store.hbase_schema": "fediscope/store/hbase_schema.py"}
+                  "fediscope.store.hbase_schema": "fediscope/store/hbase_schema.py",
+                  "spark_jobs.mapreduce.run_local": "spark_jobs/mapreduce/run_local.py"}
 SCRIPT_FOLDERS = ("bench", "infra", "nifi_templates", "spark_jobs")  # where the argparse scripts live
 OWN_PACKAGES = ("fediscope", "bench", "spark_jobs", "api", "infra", "nifi_templates", "airflow")
 #: make variables whose value is the command line of another command: ``make demo DEMO_ARGS="--fresh"``.

@@ -264,7 +264,7 @@ def test_a_broken_installation_stops_the_demo_with_one_line(tmp_path: Path) -> N
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text('raise ImportError("duckdb is broken on purpose")\n')
     path = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
-    run = run_demo(tmp_path / "demo", "--port", "0", env={"PYTHONPATH": path})
+    run = run_demo(tmp_path / "demo", "--port", "0", env={"PYTHONPATH": path, "MAKELEVEL": "1"})  # as make demo
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert "duckdb is broken on purpose" in run.stderr and "make install" in run.stderr

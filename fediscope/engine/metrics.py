@@ -315,8 +315,14 @@ def metric_files(sql_dir: Path | None = None, own_dir: Path | None = None) -> di
 
     A file of ``own_dir`` named as a built-in metric is refused with a :class:`MetricFileError` naming both files:
     a metric's name is its table in the store, so one would silently replace the other's rows. So is an ``own_dir``
-    that is gone or cannot be listed (:func:`metrics_dir_problem`; the settings check it when they load)."""
+    that is gone or cannot be listed (:func:`metrics_dir_problem`; the settings check it when they load), and a
+    built-in directory that is not there: an installation that lacks it would otherwise compute no metric and say
+    nothing (``spark_jobs/sql/`` is package data of the wheel, beside the ``fediscope`` package)."""
     built_in, *own = metric_dirs(sql_dir, own_dir)
+    if not built_in.is_dir():
+        raise MetricFileError(f"the built-in metric files are missing: {built_in} is not a directory, so this "
+                              "fediscope installation is incomplete; reinstall fediscope (its wheel holds "
+                              "spark_jobs/sql/)")
     files = {path.stem: path for path in sorted(built_in.glob("*.sql"))}
     for directory in own:
         if problem := metrics_dir_problem(directory):

@@ -283,7 +283,8 @@ class WebHDFSLake:
         user = self.user
         if kind == "AccessControlException":
             return (f"{text}. The HDFS user {user} lacks permission: set ?user=NAME in FEDISCOPE_LAKE to a user "
-                    "that owns the lake directory, or create it with infra/hdfs/create_layout.py")
+                    "that owns the lake directory, or create it with infra/hdfs/create_layout.py (in fediscope's "
+                    "source repository: it is not installed with the package)")
         if kind == "SafeModeException":
             return f"{text}. The namenode is in safe mode (starting up, or low on space); wait or check its log"
         if kind == "StandbyException":

@@ -95,6 +95,22 @@ def test_an_own_file_named_as_a_built_in_metric_is_refused(cli_env: Path,
     assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
 
 
+def test_a_missing_built_in_metric_directory_is_an_incomplete_installation(
+        cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: a wheel without spark_jobs/sql/ installed a ``fediscope process`` that computed no metric and exited 0."""
+    gone = cli_env / "site-packages" / "spark_jobs" / "sql"
+    monkeypatch.setattr(registry, "SQL_DIR", gone)
+    registry.load_metrics.cache_clear()
+    message = (f"the built-in metric files are missing: {gone} is not a directory, so this fediscope installation "
+               "is incomplete; reinstall fediscope")
+    code, out, err = run(capsys, "process")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (cli_env / "store.db").exists()
+    code, out, err = run(capsys, "doctor")
+    (line,) = [line for line in out.splitlines() if line[6:].startswith("metrics ")]
+    assert code == 1 and line.startswith(f"FAIL  metrics        {message}"), out
+
+
 @pytest.mark.parametrize(("header", "problem"), [
     ("-- rank: toots ascending", "'-- rank: toots ascending' is not '-- rank: <column> [ASC|DESC]'"),
     # was: an IndexError traceback

@@ -95,8 +95,9 @@ def test_the_namenode_is_formatted_on_first_start_and_kept_after() -> None:
 
 
 def test_services_running_fediscope_install_its_dependencies() -> None:
-    """pyproject.toml declares no dependencies (the pins live in requirements.txt): `pip install -e .` alone
-    gives a fediscope that cannot import click or flask."""
+    """Was: pyproject.toml declared no dependencies, and `pip install -e .` alone gave a fediscope that could not
+    import click or flask. It now reads them from requirements.txt (tests/test_packaging.py), which the services
+    still install by name, pinned."""
     services = COMPOSE["services"]
     assert "pip install -q -r requirements.txt -e ." in " ".join(services["fediscope-api"]["command"])
     extra = services["airflow"]["environment"]["_PIP_ADDITIONAL_REQUIREMENTS"]

@@ -53,7 +53,8 @@ def test_settings_ignore_the_environment(tmp_path: Path, monkeypatch: pytest.Mon
     assert "tag:python" in settings.sources[0].timelines
 
 
-def test_a_missing_module_stops_the_demo_before_any_step(tmp_path: Path) -> None:
+def test_a_missing_module_stops_the_demo_before_any_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAKELEVEL", "1")  # run by `make demo`
     ran: list[str] = []
 
     def ok(ctx: DemoContext) -> str:
@@ -67,6 +68,25 @@ def test_a_missing_module_stops_the_demo_before_any_step(tmp_path: Path) -> None
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "step 'later' cannot run: fediscope.not_written_yet (ModuleNotFoundError" in lines[0]
     assert "make install" in lines[0]
+    # a fediscope installed with pip: no Makefile to name
+    monkeypatch.delenv("MAKELEVEL")
+    err = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path), steps, io.StringIO(), err) == 1
+    assert "install fediscope again with its dependencies" in err.getvalue() and "make" not in err.getvalue()
+
+
+def test_the_java_hint_names_make_only_under_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fediscope import demo
+
+    monkeypatch.setattr(demo, "java_available", lambda: False)
+    monkeypatch.delenv("MAKELEVEL", raising=False)
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0
+    assert "engine needs Java 17+ (Debian: `apt-get install openjdk-17-jre-headless`)" in out.getvalue()
+    monkeypatch.setenv("MAKELEVEL", "1")
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0
+    assert "engine needs Java 17+ (`make system-deps` installs it as root)" in out.getvalue()
 
 
 def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
@@ -341,9 +361,15 @@ def test_the_next_hint_repeats_the_run_where_it_went(tmp_path: Path, monkeypatch
     assert run_demo(DemoContext(base=tmp_path / "elsewhere dir", port=0), [], out) == 0, out.getvalue()
     assert (f"or run `{python_command()} -m fediscope.demo --dir './elsewhere dir'` again: it collects only what is "
             "new") in out.getvalue()
+    monkeypatch.setenv("MAKELEVEL", "1")  # run by `make demo`, in the current directory
     out = io.StringIO()
     assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0, out.getvalue()
     assert "or run `make demo` again" in out.getvalue()
+    # was: `make demo` too for a fediscope installed with pip, which has no Makefile
+    monkeypatch.delenv("MAKELEVEL")
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0, out.getvalue()
+    assert f"or run `{python_command()} -m fediscope.demo` again: it collects only what is new" in out.getvalue()
 
 
 def test_fresh_deletes_nothing_when_a_step_cannot_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -359,6 +385,7 @@ def test_fresh_deletes_nothing_when_a_step_cannot_import(tmp_path: Path, monkeyp
     (tmp_path / "demo-out" / "report.txt").write_text("kept")
     broken = Step(STEPS[0].name, ("fediscope_no_such_module",), STEPS[0].run)
     monkeypatch.setattr(demo, "STEPS", (broken, *STEPS[1:]))
+    monkeypatch.setenv("MAKELEVEL", "1")  # run by `make demo`
     assert demo.main(["--dir", str(tmp_path), "--fresh"]) == 1
     err = capsys.readouterr().err
     assert "cannot run: fediscope_no_such_module" in err and "make demo" in err, err
