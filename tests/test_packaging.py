@@ -113,10 +113,16 @@ def test_the_wheel_declares_the_requirements_and_the_version(wheel: Path) -> Non
 
 def _dependency_paths() -> list[str]:
     """The directories this interpreter imports installed packages from: ``sys.path`` less the checkout (named by
-    PYTHONPATH and pytest's ``pythonpath``) and the standard library."""
+    PYTHONPATH and pytest's ``pythonpath``) and the standard library. The venv's own directories stay, also when
+    the venv lies inside the checkout (``make test``'s ``.venv``)."""
     stdlib = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+    venv = Path(sys.prefix).resolve()
+
+    def of_checkout(path: Path) -> bool:
+        return path.is_relative_to(REPO) and not path.is_relative_to(venv)
+
     return [p for p in dict.fromkeys(sys.path)
-            if p and p not in stdlib and Path(p).is_dir() and not Path(p).resolve().is_relative_to(REPO)]
+            if p and p not in stdlib and Path(p).is_dir() and not of_checkout(Path(p).resolve())]
 
 
 @pytest.fixture(scope="module")
