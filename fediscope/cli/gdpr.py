@@ -9,13 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fediscope.cli.common import (
-    emit_json,
-    is_terminal,
-    json_option,
-    out_error,
-    settings_from_context,
-)
+from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, settings_from_context
 from fediscope.console import readable_json
 from fediscope.errors import FediscopeError
 from fediscope.wording import count
