@@ -2,15 +2,17 @@
 
 Python encodes ``sys.stdout`` and ``sys.stderr`` as the locale says (``LANG=en_US.ISO-8859-1``), or as
 ``PYTHONIOENCODING`` says (``ascii``, ``latin-1``), and by default raises ``UnicodeEncodeError`` on a character
-that encoding lacks: a hashtag in Japanese, an emoji, a lake path with an accent, or the ``…`` of a progress line
-ended a command with a traceback, part of its output lost. :func:`tolerate_unencodable_output` makes such a
+that encoding lacks: a hashtag in Japanese, an emoji, a lake path with an accent, or the ``…`` of fediscope's own
+text ended a command with a traceback, its output lost. :func:`tolerate_unencodable_output` makes such a
 character readable text instead: the typographic punctuation fediscope prints in its ASCII form (``…`` as ``...``),
-anything else as a Python escape (``\\U0001f389``, ``\\u65e5``). A UTF-8 terminal (the usual case, and what Python
-3.11 uses under ``LC_ALL=C``, coercing the C locale to UTF-8) sees every character as it is.
+anything else as a Python escape (``\\U0001f389``, ``\\u65e5``). A UTF-8 terminal sees every character as it is;
+so does ``LC_ALL=C`` or ``LANG=C`` (Python 3.11 then writes UTF-8: UTF-8 mode, or the C locale coerced to
+C.UTF-8), but not ``LC_ALL=C PYTHONUTF8=0`` (ASCII). On an ASCII stdout, click (``click.echo``, most of the CLI's
+output) writes UTF-8 of its own accord; Latin-1 and other encodings get the replacements.
 
 JSON on standard output stays valid JSON: :func:`fediscope.cli.common.emit_json` writes ``\\uXXXX`` escapes
-(``ensure_ascii``), which every encoding holds. Files fediscope writes are UTF-8 whatever the locale; they are not
-affected by this.
+(``ensure_ascii``), and :func:`readable_json` does where the encoding lacks a character of the document. Files
+fediscope writes are UTF-8 whatever the locale; they are not affected by this.
 """
 
 from __future__ import annotations
