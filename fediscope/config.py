@@ -740,9 +740,15 @@ SOURCE_KEYS = ("instance", "timelines")
 
 
 def _toml_document(path: Path) -> dict[str, Any]:
-    """The file as TOML, unchecked; ConfigError when it cannot be read or is not TOML."""
+    """The file as TOML, unchecked; ConfigError when it cannot be read or is not TOML.
+
+    Its bytes are read as the environment's are (``os.fsdecode``: the file system's encoding, UTF-8 on a UTF-8
+    locale and under ``LC_ALL=C``): a value names the same file as the same bytes in ``FEDISCOPE_LAKE`` would. As
+    UTF-8 whatever the locale, a non-ASCII lake path could not be opened under a Latin-1 or ASCII locale (a
+    traceback); as the locale's text encoding (``read_text()``), any non-ASCII byte made the file "not valid TOML"
+    under an ASCII one."""
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(os.fsdecode(path.read_bytes()))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except OSError as exc:

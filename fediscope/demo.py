@@ -49,6 +49,7 @@ from typing import Any
 
 from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
+from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError, one_line
 from fediscope.wording import count
 
@@ -167,12 +168,12 @@ def demo_key(lake_dir: Path) -> str:
     """The demo's pseudonym key: generated once (random), kept beside the checkpoints, readable only by you."""
     path = lake_dir / KEY_FILE
     if path.exists():
-        key = path.read_text().strip()
+        key = path.read_text(encoding="utf-8").strip()
         if key:
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key + "\n")
+    path.write_text(key + "\n", encoding="utf-8")
     os.chmod(path, 0o600)
     return key
 
@@ -282,7 +283,7 @@ def remembered_corpus(lake_dir: Path) -> tuple[int, int] | None:
     """(statuses, seed) of the corpus this lake was collected from; None for a new lake (or one collected before
     the demo remembered it, or a damaged note: nothing to hold a re-run to)."""
     try:
-        note = json.loads((lake_dir / CORPUS_FILE).read_text())
+        note = json.loads((lake_dir / CORPUS_FILE).read_text(encoding="utf-8"))
         return int(note["statuses"]), int(note["seed"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -341,7 +342,7 @@ def start_instance(ctx: DemoContext) -> str:
     ctx.server = server.start()
     note = ctx.lake_dir / CORPUS_FILE
     note.parent.mkdir(parents=True, exist_ok=True)
-    note.write_text(json.dumps({"statuses": ctx.n_statuses, "seed": ctx.seed}) + "\n")
+    note.write_text(json.dumps({"statuses": ctx.n_statuses, "seed": ctx.seed}) + "\n", encoding="utf-8")
     trending = instance.trending_tags()
     ctx.settings = demo_settings(ctx, server.url, trending[0]["name"] if trending else None)
     public = len(instance.public_timeline_ids())
@@ -766,16 +767,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def fresh_start(ctx: DemoContext) -> None:
     key_path = ctx.lake_dir / KEY_FILE
-    key = key_path.read_text() if key_path.exists() else None
+    key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     for directory in (ctx.lake_dir, ctx.out_dir):
         shutil.rmtree(directory, ignore_errors=True)
     if key:
         key_path.parent.mkdir(parents=True, exist_ok=True)
-        key_path.write_text(key)
+        key_path.write_text(key, encoding="utf-8")
         os.chmod(key_path, 0o600)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerate_unencodable_output()  # a Latin-1 or ASCII terminal: `…`, a CJK hashtag or the --dir path is no crash
     args = parse_args(argv)
     ctx = DemoContext(base=args.dir.resolve(), new_statuses=args.new_statuses)
     if args.fresh and (problem := installation_problem(STEPS)):  # not deleting a lake the demo cannot then rebuild

@@ -564,7 +564,8 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     from fediscope.redact import redact_text, secret_values
 
     name = argv[argv.index("--name") + 1]
-    with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as job:
+    with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="replace") as job:  # a JVM log line the locale cannot decode is no crash
         try:
             stdout, stderr = job.communicate()
         except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first

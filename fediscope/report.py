@@ -11,7 +11,6 @@ a chart.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from fediscope.analysis import (
     trending_start,
     trending_window,
 )
+from fediscope.console import clip, display_width
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 from fediscope.wording import count
@@ -128,7 +128,7 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    return _clip(str(value), TEXT_WIDTHS.get(column, MAX_TEXT))
+    return clip(str(value), TEXT_WIDTHS.get(column, MAX_TEXT))
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
@@ -168,33 +168,6 @@ def format_column(column: str, values: list[Any]) -> list[str]:
         return [format_value(column, v) for v in values]
     decimals, unit = _decimals(numbers, 2), "x" if column in RATIO_COLUMNS else ""
     return [f"{v:,.{decimals}f}{unit}" if _is_finite(v) else format_value(column, v) for v in values]
-
-
-def _char_width(char: str) -> int:
-    """Terminal columns of one character: 2 for wide ones (CJK, most emoji), 0 for combining marks and
-    zero-width ones (variation selectors, joiners), else 1."""
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def display_width(text: str) -> int:
-    """Terminal columns ``text`` takes (``len`` counts a CJK hashtag's characters, not their width)."""
-    return sum(map(_char_width, text)) if not text.isascii() else len(text)
-
-
-def _clip(text: str, width: int) -> str:
-    """``text`` in at most ``width`` columns, cut with "…" (never inside a character's combining marks)."""
-    if display_width(text) <= width:
-        return text
-    used, end = 1, 0  # the "…" takes one column
-    for end, char in enumerate(text):  # noqa: B007 - end is used after the loop
-        used += _char_width(char)
-        if used > width:
-            break
-    while end > 0 and _char_width(text[end]) == 0:  # keep a base character with its marks
-        end -= 1
-    return text[:end] + "…"
 
 
 def _pad(text: str, width: int, right: bool) -> str:

@@ -468,10 +468,10 @@ def main(argv: list[str]) -> int:
         path = HERE / filename
         text = render_text(kind)
         if check:
-            if not path.exists() or path.read_text() != text:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(filename)
         else:
-            path.write_text(text)
+            path.write_text(text, encoding="utf-8")  # NiFi reads flow definitions as UTF-8, whatever the locale
     if stale:
         print(f"out of date: {', '.join(stale)}; run python nifi_templates/build_flows.py", file=sys.stderr)
         return 1

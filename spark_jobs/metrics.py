@@ -130,7 +130,7 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
 
         rows = {name: table.to_pylist() for name, table in results.items()}
         try:
-            args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str))
+            args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str), encoding="utf-8")
         except OSError as exc:  # removed or made read-only since the start: one line, exit 1
             raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
     if store is not None:

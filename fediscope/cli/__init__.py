@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError
 from fediscope.interrupts import SignalRelay
 
@@ -183,9 +184,12 @@ def main(argv: list[str] | None = None) -> Any:
     Ctrl-C is one line and exit 130, also when a library reported it as an error of its own. A command asked for
     JSON (``--json``, ``--format json``) that fails before printing its document prints an error document on
     stdout instead (:func:`~fediscope.cli.common.error_document`), so a script reading it has something to parse.
+    A character the terminal's encoding lacks (an emoji on a Latin-1 or ASCII terminal) is printed readably
+    instead of failing (:mod:`fediscope.console`).
     """
     from fediscope.cli.common import JsonOutput
 
+    tolerate_unencodable_output()
     JsonOutput.reset()
     with SigintWatch() as sigint:
         try:

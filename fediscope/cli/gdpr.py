@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, settings_from_context
+from fediscope.console import readable_json
 from fediscope.errors import FediscopeError
 from fediscope.wording import count
 
@@ -21,9 +22,10 @@ ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or it
 
 
 def _write(out: Path, text: str) -> None:
-    """Write an --out file; a path that cannot be written is one clear line, not a traceback."""
+    """Write an --out file, in UTF-8 whatever the locale; a path that cannot be written is one clear line, not a
+    traceback."""
     try:
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise out_error(out, exc) from None
 
@@ -128,11 +130,10 @@ def export(account: str, out: Path | None) -> None:
     for warning in ignored:
         click.echo(f"fediscope: warning: {warning}", err=True)
     exported = export_account(settings, account)
-    document = json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False)
     if out is None:
-        click.echo(document)
+        click.echo(readable_json(exported, indent=2, sort_keys=True, default=str))
     else:
-        _write(out, document + "\n")
+        _write(out, json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
         click.echo(f"wrote {out}", err=True)
     hint = unknown_instance_hint(open_lake(settings.lake), account) if holds_nothing(exported) else None
     if hint:  # was silent: an answer "nothing held" about an account the lake holds under its instance's address

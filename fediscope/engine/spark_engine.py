@@ -150,7 +150,7 @@ MIN_JAVA = 17
 def java_major(java: str) -> int | None:
     """The major version ``java -version`` reports (``1.8.0`` is 8), or None when it does not say."""
     try:
-        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+        result = subprocess.run([java, "-version"], capture_output=True, text=True, errors="replace", timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)

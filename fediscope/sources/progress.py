@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TextIO
+
+from fediscope.console import as_shown, clip, display_width
 
 #: The Progress whose status line is open (written without its newline), if any: see :func:`break_open_line`.
 _open: Progress | None = None
@@ -31,11 +34,21 @@ class Progress:
         self.stream = stream or sys.stderr
         self._line = ""
 
+    def _fitted(self, text: str, newline: bool) -> str:
+        """``text`` as the stream shows it (:func:`~fediscope.console.as_shown`); a line left open on a terminal
+        cut to its width: a longer one wraps, and ``\\r`` then rewrites only its last row, leaving the others
+        behind at every update (a narrow terminal, or a long tag name). A finished line is shown whole."""
+        shown = as_shown(text, self.stream)
+        if newline or not self.stream.isatty():
+            return shown
+        return clip(shown, shutil.get_terminal_size().columns - 1, ellipsis=as_shown("\u2026", self.stream))
+
     def _write(self, text: str, newline: bool = False) -> None:
         global _open
         if not self.enabled:
             return
-        pad = max(0, len(self._line) - len(text))
+        text = self._fitted(text, newline)
+        pad = max(0, display_width(self._line) - display_width(text))
         self.stream.write("\r" + text + " " * pad + ("\n" if newline else ""))
         self.stream.flush()
         self._line = "" if newline else text

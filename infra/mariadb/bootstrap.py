@@ -103,7 +103,7 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
                                  "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'")
     import pymysql
 
-    todo = statements(SQL_FILE.read_text(), database)
+    todo = statements(SQL_FILE.read_text(encoding="utf-8"), database)
     try:
         connection = pymysql.connect(**admin_connection_args(admin_url, admin_password))
     except pymysql.MySQLError as exc:

@@ -425,8 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.json or args.out:
             metrics = run_lake(args.lake, args.out, keep_from, args.strict)
             if args.json:
-                json.dump(metrics, sys.stdout, ensure_ascii=False, indent=1)
-                sys.stdout.write("\n")
+                # UTF-8 as the metric lines, whatever the locale (a Latin-1 stdout failed on a CJK hashtag); a lone
+                # surrogate becomes its \u escape, which JSON reads as such
+                text = json.dumps(metrics, ensure_ascii=False, indent=1) + "\n"
+                sys.stdout.flush()
+                sys.stdout.buffer.write(text.encode("utf-8", "backslashreplace"))
+                sys.stdout.flush()
             return 0
         files = raw_files(args.lake)
         if not files:

@@ -53,3 +53,30 @@ def test_nothing_is_added_without_an_open_line_or_on_another_stream() -> None:
     progress.done("a public", "1 pages, 40 landed")
     break_open_line(mine)  # no open line: nothing to end
     assert mine.getvalue().count("\n") == 1
+
+
+class _Terminal(io.StringIO):
+    """A terminal's stderr, as the progress line sees it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_open_line_fits_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was written whole: on a terminal narrower than the line it wrapped, and each ``\\r`` update rewrote only its
+    last row, leaving the others behind. A wide (CJK) tag name counts its columns, not its characters."""
+    from fediscope.report import display_width
+
+    monkeypatch.setenv("COLUMNS", "40")
+    terminal = _Terminal()
+    progress = Progress(True, terminal)
+    progress.page("mastodon.example tag:日本語のタグ", 12, 480, 470)
+    progress.page("a public", 1, 4, 4)
+    progress.done("mastodon.example tag:日本語のタグ", "12 pages, 470 landed")  # a finished line is whole
+    first, second, done = terminal.getvalue().split("\r")[1:]
+    assert first == "mastodon.example tag:日本語のタグ: pag…" and display_width(first) == 39
+    assert second == "a public: page 1, 4 fetched, 4 landed  "  # padded over the wide line it rewrites
+    assert done == "mastodon.example tag:日本語のタグ: 12 pages, 470 landed\n"
+    pipe = io.StringIO()  # a pipe (--progress) has no width: the whole line
+    Progress(True, pipe).page("mastodon.example tag:日本語のタグ", 12, 480, 470)
+    assert pipe.getvalue() == "\rmastodon.example tag:日本語のタグ: page 12, 480 fetched, 470 landed"

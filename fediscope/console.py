@@ -1,0 +1,128 @@
+"""Standard output and error that never fail on a character their encoding lacks.
+
+Python encodes ``sys.stdout`` and ``sys.stderr`` as the locale says (``LANG=en_US.ISO-8859-1``), or as
+``PYTHONIOENCODING`` says (``ascii``, ``latin-1``), and by default raises ``UnicodeEncodeError`` on a character
+that encoding lacks: a hashtag in Japanese, an emoji, a lake path with an accent, or the ``…`` of fediscope's own
+text ended a command with a traceback, its output lost. :func:`tolerate_unencodable_output` makes such a
+character readable text instead: the typographic punctuation fediscope prints in its ASCII form (``…`` as ``...``),
+anything else as a Python escape (``\\U0001f389``, ``\\u65e5``). A UTF-8 terminal sees every character as it is;
+so does ``LC_ALL=C`` or ``LANG=C`` (Python 3.11 then writes UTF-8: UTF-8 mode, or the C locale coerced to
+C.UTF-8), but not ``LC_ALL=C PYTHONUTF8=0`` (ASCII). On an ASCII stdout, click (``click.echo``, most of the CLI's
+output) writes UTF-8 of its own accord; Latin-1 and other encodings get the replacements.
+
+JSON on standard output stays valid JSON: :func:`fediscope.cli.common.emit_json` writes ``\\uXXXX`` escapes
+(``ensure_ascii``), and :func:`readable_json` does where the encoding lacks a character of the document. Files
+fediscope writes are UTF-8 whatever the locale; they are not affected by this.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import sys
+import unicodedata
+from typing import Any, TextIO
+
+#: The name under which :func:`_readable` is registered as a codec error handler.
+ERRORS = "fediscope-readable"
+
+#: ASCII forms of the punctuation fediscope's own messages use (an ASCII or Latin-1 terminal shows these, not
+#: an escape: "collecting..." rather than "collecting \u2026").
+ASCII_FORMS = {
+    "\u2026": "...",  # …
+    "\u2014": "-",  # —
+    "\u2013": "-",  # –
+    "\u2192": "->",  # →
+    "\u2190": "<-",  # ←
+    "\u00b7": "-",  # ·
+    "\u30fb": "-",  # ・
+    "\u00d7": "x",  # ×
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u00a0": " ",  # no-break space
+    "\u2265": ">=",
+    "\u2264": "<=",
+}
+
+
+def _readable(error: UnicodeError) -> tuple[str | bytes, int]:
+    """Encode error handler for the first unencodable character: its :data:`ASCII_FORMS` entry, else ``\\x..``,
+    ``\\u....`` or ``\\U........`` (as ``backslashreplace``); a byte of an undecodable file name (a lone surrogate
+    ``U+DC80``-``U+DCFF``) is that byte again, as ``surrogateescape`` writes it (``ls`` shows such a name so too).
+    The codec calls it again for the next one. Decoding errors are left to fail as they would."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    char = error.object[error.start]
+    if "\udc80" <= char <= "\udcff":
+        return bytes([ord(char) - 0xDC00]), error.start + 1
+    return ASCII_FORMS.get(char) or char.encode("ascii", "backslashreplace").decode("ascii"), error.start + 1
+
+
+codecs.register_error(ERRORS, _readable)
+
+
+def tolerate_unencodable_output() -> None:
+    """Make ``sys.stdout`` and ``sys.stderr`` replace what their encoding cannot hold (see the module's text)
+    instead of raising. The encoding is kept; a stream that is not a plain text file (a host's, such as
+    Airflow's log writer), or that already has a lenient error handler, is left as it is."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "surrogateescape"):
+            stream.reconfigure(errors=ERRORS)
+
+
+def stdout_holds(text: str, stream: TextIO | None = None) -> bool:
+    """Whether ``stream`` (standard output) writes every character of ``text`` as it is: its encoding holds them
+    (an ASCII one never holds a non-ASCII character, although click writes UTF-8 to it)."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def readable_json(data: Any, **options: Any) -> str:
+    """``data`` as JSON (``json.dumps`` ``options``) for standard output: its non-ASCII characters as they are
+    where standard output's encoding holds them all (a UTF-8 terminal), else as ``\\u`` escapes
+    (``ensure_ascii``). Left to :func:`tolerate_unencodable_output`, a Latin-1 terminal would get ``\\U0001f389``
+    for an emoji, which is not JSON."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    return text if stdout_holds(text) else json.dumps(data, ensure_ascii=True, **options)
+
+
+def char_width(char: str) -> int:
+    """Terminal columns of one character: 2 for wide ones (CJK, most emoji), 0 for combining marks and
+    zero-width ones (variation selectors, joiners), else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (``len`` counts a CJK hashtag's characters, not their width)."""
+    return sum(map(char_width, text)) if not text.isascii() else len(text)
+
+
+def clip(text: str, width: int, ellipsis: str = "\u2026") -> str:
+    """``text`` in at most ``width`` columns, cut with ``ellipsis`` ("…"; never inside a character's combining
+    marks)."""
+    if display_width(text) <= width:
+        return text
+    used, end = display_width(ellipsis), 0
+    for end, char in enumerate(text):  # noqa: B007 - end is used after the loop
+        used += char_width(char)
+        if used > width:
+            break
+    while end > 0 and char_width(text[end]) == 0:  # keep a base character with its marks
+        end -= 1
+    return text[:end] + ellipsis
+
+
+def as_shown(text: str, stream: TextIO) -> str:
+    """``text`` as ``stream`` shows it once :func:`tolerate_unencodable_output` has replaced what its encoding
+    lacks (``\\u65e5`` for a CJK character on a Latin-1 terminal): what a line's width is measured on."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return text.encode(encoding, ERRORS).decode(encoding, "surrogateescape")
