@@ -103,7 +103,8 @@ def _removed_nothing(report: ErasureReport) -> bool:
     release kept scrubbed, by every erasure, whoever it is for: :mod:`fediscope.gdpr.old_replies`; so are the
     content columns of rows whose text an earlier erasure rewrote: :mod:`fediscope.gdpr.texts`.)"""
     other = {k: v for k, v in report.other.items() if k not in _ANY_ERASURE}
-    return not any((*report.raw.values(), *report.curated.values(), *report.store.values(), *other.values()))
+    return not report.unfinished_writes and not any((*report.raw.values(), *report.curated.values(),
+                                                     *report.store.values(), *other.values()))
 
 
 @gdpr.command()

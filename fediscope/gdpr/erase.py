@@ -38,14 +38,31 @@ the account collectable again:
    warning, :func:`unlisted_tables`), quarantined files naming the account, every temporary file a write killed
    before its rename left in the lake once it is a day old, as ``fediscope gdpr retention`` removes them (counted
    under ``other``: ``temporary_files_removed``; a collection killed between writing a raw batch and renaming it
-   leaves the batch's records there, perhaps the account's; younger ones, perhaps a write under way, are left and
-   named in a warning: :func:`temporary_file_warnings`), and the metric results kept for incremental runs
+   leaves the batch's records there, perhaps the account's), and the metric results kept for incremental runs
    (:mod:`fediscope.engine.metric_state`), so the next ``fediscope process`` recomputes every metric — aggregates
    included — without the account;
 6. pending opt-out notes (:mod:`fediscope.gdpr.opt_outs`) lose the account's key(s): a note naming only them is
-   deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``);
+   deleted, one naming other accounts too is rewritten atomically without them (``opt_out_notes_removed``); then,
+   when unfinished writes hold the account's records (below), one note is left for them;
 7. an audit line (time, pseudonym, counts — never the clear name) is appended to ``<lake>/_audit/erasures.jsonl``;
    then the traces kept at step 2 are removed.
+
+**Unfinished writes.** A collector lands a raw batch under a hidden temporary name and renames it into place, and
+takes no lake lock. The temporary files of raw batches' writes, of any age, are read at step 2 (one walk of the
+lake's hidden files, :func:`~fediscope.lake.debris.list_temporary_files`, also the one step 5 removes the day-old
+ones from), so what only they hold of the account (its id pseudonyms, its statuses' links and ids) is among its
+traces: on the suppression list, searched for in the checkpoints, the curated tables and the store. A file younger
+than a day may be a write under way: removing it would lose the collection's batch, and rewriting it would race
+the collector, which renames its own bytes into place. So it is left, and when it holds the account's records
+(what the raw pass would change in it were it a batch, :func:`unfinished_holding`), the erasure is not finished
+for it, and says so: the report lists it (``unfinished_writes``, also counted in the audit line), a warning names
+it, and a pending note (:func:`~fediscope.gdpr.opt_outs.note_opt_outs`, ``"source": "gdpr erase"``, with the
+files) has the first ``fediscope process`` after one of them has landed erase the account's keys again, in the
+raw lake and the curated tables, before it reads anything (:mod:`fediscope.gdpr.opt_outs`, "Unfinished writes");
+the note waits while a file is unfinished, and goes once none is left (a killed write's is removed a day later,
+by this erasure run again or ``fediscope gdpr retention``). Running the erasure again once the collection is done
+finishes it at once. Young temporary files that are not a raw batch's are not searched: they are named in a
+warning, as possibly holding the account's records (:func:`temporary_file_warnings`).
 
 **One account, several keys.** Local accounts of a server served from ``social.example.com`` whose handles are
 ``@alice@example.com`` are keyed as ``alice@example.com``, but records landed before that rule existed, or by a
@@ -122,7 +139,7 @@ from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.old_replies import LINE_PATTERNS, OldReplies
-from fediscope.gdpr.opt_outs import forget_opt_outs
+from fediscope.gdpr.opt_outs import forget_opt_outs, note_opt_outs
 from fediscope.gdpr.resume import forget_traces, resume_traces
 from fediscope.gdpr.subject import (
     ORIGIN_REF_COLUMN,
@@ -148,7 +165,12 @@ from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
-from fediscope.lake.debris import TemporaryCleanup, remove_stale_temporary_files
+from fediscope.lake.debris import (
+    TemporaryCleanup,
+    list_temporary_files,
+    remove_stale_temporary_files,
+    unfinished_raw_batches,
+)
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
@@ -179,6 +201,10 @@ class ErasureReport:
     #: the same account's other keys (pseudonyms, or hashes), erased in the same run: under the served domains of
     #: the instances remembered with its handle domain (module docstring); the counts above include them
     also_keys: list[str] = field(default_factory=list)
+    #: the temporary files of raw batches' unfinished writes, left in place (too young to remove: perhaps a write
+    #: under way), that hold the account's records: a pending note has the next curation erase them once landed
+    #: (:func:`unfinished_holding`)
+    unfinished_writes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,8 +288,8 @@ def find_all_traces(lake: LakeBackend, subjects: Sequence[Subject],
                     unfinished: Sequence[tuple[str, bytes]] = ()) -> list[Traces]:
     """:func:`find_traces` of every key of one account (``subjects``), in one read of each raw batch and curated
     file: the traces of each key, in the order of ``subjects``. ``progress`` is told how far the raw pass got.
-    ``unfinished`` (the access export, which lists their records): the temporary files of raw batches' writes
-    killed before their rename or under way, as :func:`~fediscope.lake.debris.unfinished_raw_batches` read them,
+    ``unfinished`` (the erasure and the access export, module docstrings): the temporary files of raw batches'
+    writes killed before their rename or under way, as :func:`~fediscope.lake.debris.unfinished_raw_batches` read them,
     searched first."""
     found = [Traces(key=subject.key, clear=not subject.pseudonymised) for subject in subjects]
     for path, text in unfinished:
@@ -730,30 +756,67 @@ def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject
     return counts
 
 
-def temporary_file_warnings(cleanup: TemporaryCleanup) -> list[str]:
+def unfinished_holding(unfinished: Sequence[tuple[str, bytes]], cleanup: TemporaryCleanup,
+                       found: Sequence[tuple[Subject, Traces]]) -> list[str]:
+    """The temporary files of raw batches' unfinished writes (``unfinished``, as :func:`~fediscope.lake.debris.
+    unfinished_raw_batches` read them) that the erasure left in place as too young to remove (``cleanup``) and that
+    hold the account's records: those the raw pass would change for one of its keys, were they batches
+    (:func:`_erase_records`, on a copy: never written), as far as they were written when read."""
+    left = {path for path, _ in cleanup.young}
+    keys = [_key(subject, traces) for subject, traces in found]
+    return [path for path, text in unfinished if path in left and _would_change(path, text, keys)]
+
+
+def _would_change(path: str, text: bytes, keys: Sequence[_Key]) -> bool:
+    """Would the raw pass change a batch of ``text`` (decompressed) for any of ``keys``?"""
+    for key in keys:
+        if _may_change(path, text, key):
+            records = _lines(text)
+            if _erase_records(path, records, [None] * len(records), key.traces, key.values, key.needles)[2]:
+                return True
+    return False
+
+
+def temporary_file_warnings(cleanup: TemporaryCleanup, holding: Sequence[str] = (),
+                            searched: Set[str] = frozenset()) -> list[str]:
     """What the erasure says of the temporary files it left (:func:`~fediscope.lake.debris.
-    remove_stale_temporary_files`): those it could not remove, and those too young to be removed safely.
+    remove_stale_temporary_files`): those it could not remove, those of raw batches' unfinished writes that hold the
+    account's records (``holding``: :func:`unfinished_holding`), and the other young ones it did not search (not
+    in ``searched``: not a raw batch's), which may hold them.
 
     A write lands a file under a hidden temporary name and renames it into place; killed in between, it leaves that
-    file, which may hold the account's records and which no reader (nor the erasure's passes) sees. Collectors
-    (``collect``, ``stream``, NiFi) take no lake lock, so a young one may be a write under way: removing it would make
-    that write fail (its rename finds nothing) and lose what it lands, and rewriting it would race the writer. Only
+    file, which no reader (nor the erasure's passes) sees. Collectors (``collect``, ``stream``, NiFi) take no lake
+    lock, so a young one may be a write under way: removing it would make that write fail (its rename finds nothing)
+    and lose what it lands, and rewriting it would race the writer (which renames its own bytes into place). Only
     those a day old are removed, as retention removes them."""
     warnings = []
     if cleanup.failed:
         warnings.append(f"{count(len(cleanup.failed), 'stale temporary file')} of interrupted writes, which may hold "
                         f"the account's records, could not be removed: {'; '.join(cleanup.failed)}; remove them by "
                         f"hand")
-    if cleanup.young:
-        known = [when for _, when in cleanup.young if when is not None]
-        after = (f"from {datetime.fromtimestamp(max(known), UTC).isoformat(timespec='minutes')} (storage clock)"
-                 if known else "once the storage reports their age")
+    young = [(path, when) for path, when in cleanup.young if path in holding or path not in searched]
+    if not young:
+        return warnings
+    known = [when for _, when in young if when is not None]
+    after = (f"from {datetime.fromtimestamp(max(known), UTC).isoformat(timespec='minutes')} (storage clock)"
+             if known else "once the storage reports their age")
+    removal = (f"a killed write's are removed by `fediscope gdpr erase` run again (or `fediscope gdpr retention`) "
+               f"{after}")
+    if holding:
         warnings.append(
-            f"{count(len(cleanup.young), 'temporary file')} of writes under way or stopped less than "
-            f"{cleanup.older_than_hours:g} h ago {'was' if len(cleanup.young) == 1 else 'were'} left in place and "
-            f"may hold the account's records: {', '.join(path for path, _ in cleanup.young)}; a collection writing "
-            f"them lands them (run the erasure again once it is done), and a killed write's are removed by "
-            f"`fediscope gdpr erase` run again (or `fediscope gdpr retention`) {after}")
+            f"{count(len(holding), 'temporary file')} of raw batches' writes under way or stopped less than "
+            f"{cleanup.older_than_hours:g} h ago {'holds' if len(holding) == 1 else 'hold'} the account's records "
+            f"and {'was' if len(holding) == 1 else 'were'} left in place: {', '.join(holding)}; the erasure is not "
+            f"finished for {'it' if len(holding) == 1 else 'them'}: a collection writing them lands them, and the "
+            f"next `fediscope process` after that erases the account again (a pending note says so; or run the "
+            f"erasure again once the collection is done); {removal}")
+    unsearched = [path for path, _ in young if path not in holding]
+    if unsearched:
+        warnings.append(
+            f"{count(len(unsearched), 'temporary file')} of writes under way or stopped less than "
+            f"{cleanup.older_than_hours:g} h ago {'was' if len(unsearched) == 1 else 'were'} left in place and "
+            f"may hold the account's records: {', '.join(unsearched)}; a collection writing them lands them (run the "
+            f"erasure again once it is done), and {removal}")
     return warnings
 
 
@@ -922,8 +985,12 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
                 report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): handles and links inside other "
                                        "people's status text stay as collected")
             policy = policy_from_settings(settings) if subject.pseudonymised else None
+            # the lake's temporary files, in one walk: those of raw batches' unfinished writes (any age) are searched
+            # for the traces too, and the day-old ones removed after the passes (fediscope.lake.debris)
+            temporary_files = list_temporary_files(lake)
+            unfinished = list(unfinished_raw_batches(lake, temporary_files.entries))
             # every key in one pass of each kind (module docstring, "The keys share the passes")
-            found = find_all_traces(lake, subjects, progress)
+            found = find_all_traces(lake, subjects, progress, unfinished=unfinished)
             keys = list(zip(subjects, found, strict=True))
             # with what a stopped run of it found, kept for this run and any after (fediscope.gdpr.resume)
             report.warnings.extend(resume_traces(lake, keys))
@@ -944,10 +1011,12 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
                             | texts.counts())
             # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
-            temporary = remove_stale_temporary_files(lake)
+            temporary = remove_stale_temporary_files(lake, listed=temporary_files)
             if temporary.count:
                 report.other["temporary_files_removed"] = temporary.count
-            report.warnings.extend(temporary_file_warnings(temporary))
+            report.unfinished_writes = unfinished_holding(unfinished, temporary, keys)
+            report.warnings.extend(temporary_file_warnings(temporary, report.unfinished_writes,
+                                                           {path for path, _ in unfinished}))
             # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
             # so the next `fediscope process` recomputes every metric and compares it with the store in full.
             snapshots = forget_metric_snapshots(lake)
@@ -975,8 +1044,12 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
         notes = forget_opt_outs(lake, [each.key for each in subjects])
         if notes:
             report.other["opt_out_notes_removed"] = notes
+        if report.unfinished_writes:  # after: the next curation erases them once landed (fediscope.gdpr.opt_outs)
+            note_opt_outs(lake, [each.key for each in subjects], "gdpr erase", report.unfinished_writes)
         append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
                             **({"also_keys": report.also_keys} if report.also_keys else {}),
+                            **({"unfinished_writes": len(report.unfinished_writes)} if report.unfinished_writes
+                               else {}),
                             "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
         forget_traces(lake, subjects)  # done: a run again needs them no more
     log.info("erasure done: %s", report.summary())

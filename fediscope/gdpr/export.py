@@ -93,7 +93,11 @@ ABOUT: dict[str, str] = {
                "it again (for an opt-out: the next processing run) finishes it",
     "opt_out_notes": "opt-outs we noticed (noindex, #nobot … in your profile) and have not applied yet: the next "
                      "processing run deletes what we hold about the account (erasing: true marks a deletion that "
-                     "was started and stopped before it finished; the next processing run finishes it)",
+                     "was started and stopped before it finished; the next processing run finishes it); a note "
+                     "with unfinished_writes was left by an erasure of the account: those hidden temporary files of "
+                     "a collection's unfinished writes held your records and could not be touched while it might "
+                     "still be writing them; the first processing run after one of them is finished deletes what "
+                     "it landed, and the note goes once none is left",
     "also": "the same answer for the other names under which we may hold the same account (the server's own "
             "address when its handles use another domain)",
     "generated_at": "when this answer was made (UTC)",

@@ -45,6 +45,19 @@ key(s) (:func:`notes_about`; the marker of a stopped erasure too, ``"erasing": t
 erase`` removes its key(s) from them, the marker included (:func:`forget_opt_outs`), rather than leaving the
 pseudonym there until the next curation.
 
+**Unfinished writes.** ``fediscope gdpr erase`` leaves a note of its own (``"source": "gdpr erase"``) when
+temporary files of raw batches' writes younger than a day, which it must not touch (a collector may be writing
+them: it takes no lake lock), hold the account's records (:mod:`fediscope.gdpr.erase`, "Unfinished writes"). The
+note names those files (``unfinished_writes``) besides the account's keys. A curation applying it looks, for each
+file, whether it is still there (the note is then kept: the write is unfinished), else whether the batch it is
+renamed to is (:func:`~fediscope.lake.debris.temporary_destination`: it has landed): then the keys are erased
+without looking for them — a landed file may hold no record of the account's own, only a mention of it in another
+person's status, which the look-up above does not find —, as the erasure would have (the streamed deletions of the
+account's statuses go too, as for every key on the suppression list). The note goes once none of its files is left
+(a killed write's is removed a day later, by retention or an erasure) or, as any note, when the erasure is run
+again. Looked for in that order, a file renamed between the two looks is seen as still there, never as gone and not
+landed.
+
 Unlike an erasure request, the account does not go on the suppression list: an opt-out is withdrawn by removing
 the tag (or ``noindex``), and the account is then landed again like any other. Quarantined files and
 checkpoints named after the account are left alone: with the privacy policy on, quarantine keeps no raw item,
@@ -62,7 +75,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +84,7 @@ from fediscope.errors import LakeError
 from fediscope.gdpr.subject import may_hold_trace
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.debris import temporary_destination
 from fediscope.lake.layout import STATE_ROOT
 from fediscope.wording import count
 
@@ -80,18 +94,26 @@ OPT_OUTS_ROOT = f"{STATE_ROOT}/opt_outs"
 #: The note of an opt-out erasure started and not finished (:func:`_mark_erasing`); landing runs name their notes
 #: by time, never so
 ERASING_PATH = f"{OPT_OUTS_ROOT}/erasing.json"
+#: The field of a note an erasure leaves for the temporary files of unfinished writes holding the account's records
+#: (module docstring, "Unfinished writes")
+UNFINISHED_WRITES = "unfinished_writes"
 #: Raw entities whose records can be an account's own (its statuses and boosts, its account snapshots).
 _OWN_ENTITIES = ("statuses", "accounts", "directory")
 
 
-def note_opt_outs(lake: LakeBackend, keys: Iterable[str], source: str) -> str | None:
-    """Note the account keys of opted-out accounts a landing run met (none: nothing written); returns the file."""
+def note_opt_outs(lake: LakeBackend, keys: Iterable[str], source: str,
+                  unfinished_writes: Sequence[str] = ()) -> str | None:
+    """Note the account keys of opted-out accounts a landing run met (none: nothing written); returns the file.
+    ``unfinished_writes`` (an erasure, module docstring "Unfinished writes"): the temporary files holding the
+    keys' records that the erasure had to leave; the note waits for them (:func:`_unfinished_writes`)."""
     wanted = sorted(set(keys))
     if not wanted:
         return None
     now = datetime.now(UTC)
     path = f"{OPT_OUTS_ROOT}/{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}.json"
-    body = {"source": source, "noted_at": now.isoformat(timespec="seconds"), "keys": wanted}
+    body: dict[str, Any] = {"source": source, "noted_at": now.isoformat(timespec="seconds"), "keys": wanted}
+    if unfinished_writes:
+        body[UNFINISHED_WRITES] = sorted(unfinished_writes)
     lake.write_atomic(path, json.dumps(body).encode())
     log.debug("opt-outs: %d noted by %s in %s", len(wanted), source, path)
     return path
@@ -170,14 +192,53 @@ def _parse_note(raw: bytes) -> dict[str, Any]:
 def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
     """The keys noted and not applied yet, and the note files they come from. An unreadable note is logged and
     listed (so it is deleted with the others): it cannot be read by any later run either."""
+    keys, files, _ = _pending(lake)
+    return keys, files
+
+
+def _pending(lake: LakeBackend) -> tuple[set[str], list[str], dict[str, dict[str, Any]]]:
+    """:func:`pending_opt_outs`, and the notes (path → body) waiting for unfinished writes
+    (:data:`UNFINISHED_WRITES`)."""
     keys: set[str] = set()
+    unfinished: dict[str, dict[str, Any]] = {}
     files = _note_files(lake)
     for path in files:
         try:
-            keys.update(_parse_note(lake.read(path))["keys"])
+            body = _parse_note(lake.read(path))
         except ValueError as exc:
             log.warning("opt-outs: %s is unreadable (%s); deleted with the notes applied", path, exc)
-    return keys, files
+            continue
+        keys.update(body["keys"])
+        if isinstance(body.get(UNFINISHED_WRITES), list):
+            unfinished[path] = body
+    return keys, files, unfinished
+
+
+def _unfinished_writes(lake: LakeBackend, notes: Mapping[str, dict[str, Any]]
+                       ) -> tuple[set[str], dict[str, list[str]]]:
+    """Of the notes an erasure left for unfinished writes (``notes``, module docstring "Unfinished writes"): the keys
+    of those one of whose files has landed since (renamed into place: erased without looking for them, as a landed
+    file may hold only a mention of the account, which the look-up does not find), and the notes still waiting for
+    a file, each with the files it still waits for. A file is looked for before its target: a rename between the two
+    looks is seen as still waiting, never as gone and not landed."""
+    landed: set[str] = set()
+    waiting: dict[str, list[str]] = {}
+    for path, body in notes.items():
+        for temporary in body[UNFINISHED_WRITES]:
+            if not isinstance(temporary, str):
+                continue
+            if lake.exists(temporary):
+                waiting.setdefault(path, []).append(temporary)
+            elif (target := temporary_destination(temporary)) is not None and lake.exists(target):
+                landed.update(body["keys"])
+    return landed, waiting
+
+
+def _wait(lake: LakeBackend, path: str, body: dict[str, Any], files: list[str]) -> None:
+    """Keep the note ``path`` (``body``) waiting for ``files`` alone: those landed or gone are done with (once the
+    curation's erasure is done: a stopped one finds them again)."""
+    if files != body[UNFINISHED_WRITES]:
+        lake.write_atomic(path, json.dumps({**body, UNFINISHED_WRITES: files}).encode())
 
 
 def _notes_naming(lake: LakeBackend, wanted: set[str],
@@ -217,7 +278,8 @@ def notes_about(lake: LakeBackend, keys: Iterable[str]) -> dict[str, list[dict[s
             continue
         for key in wanted.intersection(body["keys"]):
             found[key].append({"path": path, "source": body.get("source"), "noted_at": body.get("noted_at"),
-                               **({"erasing": True} if path == ERASING_PATH else {})})
+                               **({"erasing": True} if path == ERASING_PATH else {}),
+                               **({UNFINISHED_WRITES: body[UNFINISHED_WRITES]} if UNFINISHED_WRITES in body else {})})
     return found
 
 
@@ -346,12 +408,14 @@ def apply_opt_outs(lake: LakeBackend,
     the module docstring). Call under the lake lock, before curation reads anything. ``uncurated`` gives the raw
     files not curated yet, by entity, asked only when a noted account is not in the curated tables: a curation
     passes its own plan, from the walk of the raw lake it makes anyway; without it they are planned here."""
-    keys, files = pending_opt_outs(lake)
+    keys, files, unfinished = _pending(lake)
     report = OptOutReport(noted=len(keys))
     if not files:
         return report
+    # an erasure's unfinished writes that have landed since, and the notes still waiting for one (kept, at the end)
+    landed, waiting = _unfinished_writes(lake, unfinished)
     # an erasure a stopped curation started: its accounts may be found nowhere any more, yet not all erased
-    owners = _erasing_keys(lake) & keys
+    owners = (_erasing_keys(lake) | landed) & keys
     found, predates = _curated_account_keys(lake, keys - owners) if keys - owners else (set(), False)
     owners |= found
     if keys - owners:
@@ -375,7 +439,9 @@ def apply_opt_outs(lake: LakeBackend,
                     "lake and the curated tables (%s raw records, %s curated rows)", len(owners),
                     report.raw.get("records_removed", 0), report.curated.get("rows_removed", 0))
     for path in files:
-        if path != ERASING_PATH:
+        if path in waiting:
+            _wait(lake, path, unfinished[path], waiting[path])
+        elif path != ERASING_PATH:
             lake.delete(path)
     if lake.exists(ERASING_PATH):  # last, the erasure done (listed above only when a stopped run wrote it)
         lake.delete(ERASING_PATH)
@@ -415,14 +481,18 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     from fediscope.gdpr.old_replies import OldReplies
     from fediscope.gdpr.resume import forget_traces, resume_traces
     from fediscope.gdpr.subject import Subject
+    from fediscope.gdpr.suppression import load_suppressed
     from fediscope.gdpr.texts import RewrittenTexts
 
     # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
     subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
                         domain=key.partition("@")[2]) for key in keys]
     found = find_all_traces(lake, subjects)
-    for traces in found:  # not suppressed: the deletions of its statuses stay tombstones, should it come back
-        traces.with_deletions = False
+    suppressed = load_suppressed(lake)
+    for subject, traces in zip(subjects, found, strict=True):
+        # not suppressed: the deletions of its statuses stay tombstones, should it come back; suppressed (erased, a
+        # note for its unfinished writes: module docstring), they go with it, as `fediscope gdpr erase` removes them
+        traces.with_deletions = subject.audit_id in suppressed
     pairs = list(zip(subjects, found, strict=True))
     resume_traces(lake, pairs)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it

@@ -34,9 +34,11 @@ when the server's answer gives no time is this host's clock used, with a warning
 ``fediscope gdpr retention`` (and so the maintenance DAG) runs it; ``fediscope doctor`` warns about such files on a
 local lake (walking a large lake over WebHDFS, one request per directory, is too slow for a health check).
 
-:func:`unfinished_raw_batches` reads (never changes) those of raw batches, of any age, for the access export: a
-collection killed between writing a batch and renaming it leaves the batch's records there, perhaps the data
-subject's, until the file is removed.
+:func:`unfinished_raw_batches` reads (never changes) those of raw batches, of any age, for the access export and
+the erasure's search of the account's traces: a collection killed between writing a batch and renaming it leaves the
+batch's records there, perhaps the data subject's, until the file is removed. The erasure lists the lake's temporary
+files once (:func:`list_temporary_files`) and hands that listing to both, rather than walking the hidden files twice
+(over WebHDFS one request per directory).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,14 +104,27 @@ def temporary_target(path: str) -> str | None:
     return name[1:] if is_nifi_in_flight(path) else None
 
 
-def unfinished_raw_batches(lake: LakeBackend) -> Iterator[tuple[str, bytes]]:
+def temporary_destination(path: str) -> str | None:
+    """The lake path a temporary file of a write (a lake path) is renamed to: :func:`temporary_target` in the same
+    directory; None when it is no such file."""
+    target = temporary_target(path)
+    if target is None:
+        return None
+    directory, _, _ = path.rpartition("/")
+    return f"{directory}/{target}" if directory else target
+
+
+def unfinished_raw_batches(lake: LakeBackend, listed: Sequence[Entry] | None = None) -> Iterator[tuple[str, bytes]]:
     """Each temporary file of a raw batch's write (:func:`temporary_target` a ``.jsonl`` or ``.jsonl.gz``), of any
-    age, with its records' lines as far as they were written (decompressed): read only, never changed.
+    age, with its records' lines as far as they were written (decompressed): read only, never changed. Among
+    ``listed`` (the lake's temporary files as :func:`list_temporary_files` found them: a caller that walks the whole
+    lake for them anyway), else found by a walk of the raw lake's hidden files.
 
     Collectors take no lake lock, so such a file may be a write under way: its last line may be cut (left out
     unless it is whole JSON), a file renamed into place meanwhile is left out (its batch is listed after it), and a
     compressed one is decompressed as far as it goes (a write under way has no gzip trailer yet)."""
-    for entry in lake.walk_hidden(RAW_ROOT):
+    entries = lake.walk_hidden(RAW_ROOT) if listed is None else [e for e in listed if e.path.startswith(f"{RAW_ROOT}/")]
+    for entry in entries:
         target = temporary_target(entry.path)
         if entry.is_dir or target is None or not target.endswith((".jsonl", ".jsonl.gz")):
             continue
@@ -208,37 +223,54 @@ def storage_now(lake: LakeBackend) -> float:
     return server
 
 
+@dataclass(frozen=True)
+class TemporaryFiles:
+    """The temporary files of writes below a directory, found in one walk of its hidden files
+    (:func:`list_temporary_files`), and the storage's time just before that walk."""
+
+    now: float
+    entries: list[Entry]
+
+
+def list_temporary_files(lake: LakeBackend, path: str = "", now: float | None = None) -> TemporaryFiles:
+    """The temporary files of writes (:func:`is_temporary_path`: the backends' and the NiFi flows') below ``path``
+    (the whole lake by default), with ``now`` (by default :func:`storage_now`, the storage's clock, read before the
+    walk: a file written during it is never older than that)."""
+    now = storage_now(lake) if now is None else now
+    return TemporaryFiles(now, [entry for entry in lake.walk_hidden(path)
+                                if not entry.is_dir and is_temporary_path(entry.path)])
+
+
 def stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, now: float | None = None,
                           path: str = "") -> list[Entry]:
-    """The temporary files of writes (:func:`is_temporary_path`: the backends' and the NiFi flows') below ``path``
-    (the whole lake by default) last modified more than ``older_than`` seconds before ``now`` (by default
-    :func:`storage_now`, the storage's clock). A file whose modification time the storage does not report is never
-    stale."""
-    stale, _ = _split_by_age(lake, older_than, now, path)
+    """The temporary files of writes below ``path`` (the whole lake by default) last modified more than
+    ``older_than`` seconds before ``now`` (:func:`list_temporary_files`). A file whose modification time the storage
+    does not report is never stale."""
+    stale, _ = _split_by_age(list_temporary_files(lake, path, now), older_than)
     return stale
 
 
-def _split_by_age(lake: LakeBackend, older_than: float, now: float | None, path: str = ""
-                  ) -> tuple[list[Entry], list[Entry]]:
-    """The temporary files of writes below ``path``, in one walk: (the stale ones, the others)."""
+def _split_by_age(listed: TemporaryFiles, older_than: float) -> tuple[list[Entry], list[Entry]]:
+    """The temporary files ``listed``: (the stale ones, the others)."""
     if older_than < 0:
         raise ValueError(f"older_than must be 0 or more seconds, not {older_than!r}")
-    limit = (storage_now(lake) if now is None else now) - older_than
+    limit = listed.now - older_than
     stale: list[Entry] = []
     young: list[Entry] = []
-    for entry in lake.walk_hidden(path):
-        if not entry.is_dir and is_temporary_path(entry.path):
-            (stale if entry.mtime is not None and entry.mtime < limit else young).append(entry)
+    for entry in listed.entries:
+        (stale if entry.mtime is not None and entry.mtime < limit else young).append(entry)
     return stale, young
 
 
 def remove_stale_temporary_files(lake: LakeBackend, older_than: float = STALE_AFTER_SECONDS, *,
-                                 dry_run: bool = False, now: float | None = None) -> TemporaryCleanup:
+                                 dry_run: bool = False, now: float | None = None,
+                                 listed: TemporaryFiles | None = None) -> TemporaryCleanup:
     """Remove (with ``dry_run`` only list) the lake's stale temporary files; see the module docstring. A file that
     cannot be removed is reported in ``failed`` and the others are still removed; the younger ones are listed in
-    ``young``."""
+    ``young``. ``listed``: the lake's temporary files as :func:`list_temporary_files` found them earlier (its time,
+    not ``now``, judges their age; one gone meanwhile is passed over), else they are listed now."""
     cleanup = TemporaryCleanup(dry_run=dry_run, older_than_hours=older_than / 3600)
-    stale, young = _split_by_age(lake, older_than, now)
+    stale, young = _split_by_age(listed or list_temporary_files(lake, now=now), older_than)
     cleanup.young = [(entry.path, None if entry.mtime is None else entry.mtime + older_than) for entry in young]
     for entry in stale:
         if not dry_run:

@@ -1,0 +1,180 @@
+"""``fediscope gdpr erase`` and the account's records in the temporary files of raw batches' unfinished writes.
+
+A collector lands a batch by writing it to a hidden ``.<name>.<random>.tmp`` beside its target and renaming it into
+place (:meth:`~fediscope.lake.local.LocalLake.write_atomic`); collectors take no lake lock. A temporary file less
+than a day old may be a write under way, so the erasure neither removes nor rewrites it (the collector would rename
+the old bytes into place, or fail). Was: the erasure did not read such files at all — what only they held of the
+account (its id pseudonyms) missed the suppression list, its warning said only that they "may hold" the account's
+records, and once the collector renamed one into place, nothing erased the records it landed: the account was back
+in the raw lake, and the next curation published it again.
+
+Now the erasure reads them (of any age) for the account's traces, names exactly those that hold its records
+(``unfinished_writes``), and leaves a pending note that the next curation applies once such a file has landed
+(:mod:`fediscope.gdpr.opt_outs`). The temporary files are made by the backend's own temporary-file writer from the
+bytes of landed batches holding the account, each batch then removed, as a collector killed (or still running)
+between writing and renaming it leaves the lake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gdpr_lake import LOCAL, SUBJECT, files_holding
+
+from fediscope.engine.process import run_process
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.export import export_account
+from fediscope.gdpr.opt_outs import apply_opt_outs, pending_opt_outs
+from fediscope.gdpr.suppression import load_suppressed
+from fediscope.lake.local import LocalLake
+
+
+def _unfinished(lake_dir: Path, batch: Path) -> str:
+    """The lake path of the temporary file of a write of ``batch`` not renamed yet (the batch not landed)."""
+    temporary = Path(LocalLake._write_temporary(batch, batch.read_bytes()))
+    batch.unlink()
+    return temporary.relative_to(lake_dir).as_posix()
+
+
+def _land(lake_dir: Path, temporary: str, batch: Path) -> None:
+    """The collector's rename of its temporary file into place, after the erasure."""
+    os.rename(lake_dir / temporary, batch)
+
+
+def _holding(env: Any, needles: list[str], *roots: str) -> set[str]:
+    return set(files_holding([env.lake_dir / root for root in roots], needles))
+
+
+def _statuses_batch(env: Any, key: str) -> Path:
+    return Path(sorted(p for p in files_holding([env.lake_dir / "raw"], [key]) if "/statuses/" in p)[0])
+
+
+def test_ids_only_an_unfinished_write_holds_go_on_the_suppression_list(landed) -> None:
+    """Later landings drop replies to (and mentions of) an erased account by the ids on the suppression list: an id
+    pseudonym held only by an unfinished write was left off it."""
+    ids = export_account(landed.settings, SUBJECT)["pseudonyms"]["account_ids"]
+    assert ids
+    for batch in files_holding([landed.lake_dir / "raw"], ids):
+        _unfinished(landed.lake_dir, Path(batch))
+    assert all(Path(p).name.startswith(".") for p in _holding(landed, ids, "raw"))  # only unfinished writes
+
+    erase_account(landed.settings, SUBJECT)
+
+    assert set(ids) <= load_suppressed(landed.lake)
+
+
+def test_the_erasure_names_the_unfinished_writes_holding_the_account_and_the_next_curation_erases_them_once_landed(
+        landed, run_cli) -> None:  # noqa: ANN001
+    key = landed.key(SUBJECT)
+    batch = _statuses_batch(landed, key)
+    pseudonyms = export_account(landed.settings, SUBJECT)["pseudonyms"]
+    ids = pseudonyms["account_ids"]
+    traces = [key, *ids, *pseudonyms["status_links"]]
+    other = next(Path(p) for p in sorted(files_holding([landed.lake_dir / "raw"], [LOCAL]))
+                 if p.endswith(".jsonl") and not files_holding([Path(p)], traces))
+    temporary = _unfinished(landed.lake_dir, batch)
+    _unfinished(landed.lake_dir, other)  # a write under way that holds nothing of the account: not named
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
+
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["unfinished_writes"] == [temporary]
+    assert [w for w in report["warnings"] if temporary in w and "holds the account's records" in w
+            and "next `fediscope process`" in w]
+    assert not [w for w in report["warnings"] if "may hold" in w]  # the other one was read: nothing of the account
+    assert (landed.lake_dir / temporary).exists()  # perhaps a write under way: never touched
+    keys, _notes = pending_opt_outs(landed.lake)
+    assert keys == {key}
+    assert export_account(landed.settings, SUBJECT)["opt_out_notes"][0]["unfinished_writes"] == [temporary]
+
+    _land(landed.lake_dir, temporary, batch)  # the collector renames it into place
+    assert _holding(landed, [key, *ids], "raw") == {str(batch)}
+
+    summary = run_process(landed.settings, progress=False)
+
+    assert summary.curate["opted_out_erased"] == 1
+    assert _holding(landed, [key, *ids], "raw", "curated") == set()
+    assert pending_opt_outs(landed.lake) == (set(), [])
+
+
+def _erased_with_a_write_under_way(env: Any) -> tuple[str, str, Path]:
+    key = env.key(SUBJECT)
+    batch = _statuses_batch(env, key)
+    temporary = _unfinished(env.lake_dir, batch)
+    assert erase_account(env.settings, SUBJECT).unfinished_writes == [temporary]
+    return key, temporary, batch
+
+
+def _landed_holding(env: Any, key: str) -> set[str]:
+    """The raw batches (not the temporary files) holding ``key``."""
+    return {p for p in _holding(env, [key], "raw") if not Path(p).name.startswith(".")}
+
+
+def test_the_note_waits_while_the_write_is_unfinished_and_goes_once_its_file_is_removed(landed) -> None:
+    """A curation before the collector renames the file must not use up the note (the file would land after it,
+    and nothing would erase it); a killed write's file, removed a day later, ends the wait."""
+    key, temporary, _batch = _erased_with_a_write_under_way(landed)
+
+    report = apply_opt_outs(landed.lake)  # a curation while the write is still unfinished
+
+    assert report.erased == []
+    assert pending_opt_outs(landed.lake)[0] == {key}
+    (landed.lake_dir / temporary).unlink()  # a killed write's file, removed by retention (or an erasure) a day later
+    assert apply_opt_outs(landed.lake).erased == []
+    assert pending_opt_outs(landed.lake) == (set(), [])
+
+
+@pytest.mark.parametrize("landed_before_rerun", [True, False], ids=["landed", "unfinished"])
+def test_running_the_erasure_again_replaces_the_note(landed, landed_before_rerun: bool) -> None:
+    """The erasure run again (as its warning says) erases what has landed meanwhile and leaves one note only while
+    a write holding the account is still unfinished."""
+    key, temporary, batch = _erased_with_a_write_under_way(landed)
+    if landed_before_rerun:
+        _land(landed.lake_dir, temporary, batch)
+
+    again = erase_account(landed.settings, SUBJECT)
+
+    assert again.unfinished_writes == ([] if landed_before_rerun else [temporary])
+    assert pending_opt_outs(landed.lake)[0] == (set() if landed_before_rerun else {key})
+    assert len(pending_opt_outs(landed.lake)[1]) == (0 if landed_before_rerun else 1)
+    assert not _landed_holding(landed, key)
+
+
+def test_the_erasure_walks_the_hidden_files_once(landed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the unfinished writes costs no walk of its own (over WebHDFS, one request per directory): the
+    listing that finds the day-old temporary files to remove is the one read."""
+    key = landed.key(SUBJECT)
+    _unfinished(landed.lake_dir, _statuses_batch(landed, key))
+    walks: list[str] = []
+    original = LocalLake.walk_hidden
+
+    def counted(self: LocalLake, path: str) -> list[Any]:
+        walks.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(LocalLake, "walk_hidden", counted)
+    report = erase_account(landed.settings, SUBJECT)
+    assert report.unfinished_writes and walks == [""]
+
+
+def test_a_note_erases_once_per_landed_write_and_waits_for_the_others(landed) -> None:
+    """Two writes holding the account: the curation after the first lands erases it, and the note then waits for
+    the second alone (the first is not erased again at every curation)."""
+    key = landed.key(SUBJECT)
+    first, second = sorted(Path(p) for p in files_holding([landed.lake_dir / "raw"], [key]))[:2]
+    temporaries = {_unfinished(landed.lake_dir, first): first, _unfinished(landed.lake_dir, second): second}
+    assert sorted(erase_account(landed.settings, SUBJECT).unfinished_writes) == sorted(temporaries)
+    (landed_one, batch), (waiting, _) = sorted(temporaries.items())
+    _land(landed.lake_dir, landed_one, batch)
+
+    assert apply_opt_outs(landed.lake).erased == [key]
+
+    assert not _landed_holding(landed, key)
+    (note,) = pending_opt_outs(landed.lake)[1]
+    assert json.loads(landed.lake.read(note))["unfinished_writes"] == [waiting]
+    assert apply_opt_outs(landed.lake).erased == []  # nothing landed since: no erasure again
