@@ -124,7 +124,7 @@ def test_no_directory_to_spill_to_is_one_line(tmp_path: Path, monkeypatch: pytes
     def refused(**_: object) -> str:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(duckdb_engine.tempfile, "mkdtemp", refused)
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)
     with pytest.raises(FediscopeError, match="^cannot make a directory for DuckDB to spill to under the temporary "
                                              "directory \\(Permission denied\\): point TMPDIR at a writable"):
         DuckDBEngine(settings_for(tmp_path / "lake"))
