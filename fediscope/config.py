@@ -337,11 +337,12 @@ SETTINGS: tuple[Setting, ...] = (
             _spark_master),
     Setting("spark_lake_uri", None, "The lake's root as Spark addresses it (hdfs://namenode:8020/path for a "
             "webhdfs:// lake): Spark then reads and writes the lake directly, as a cluster needs.", _hadoop_uri),
-    Setting("duckdb_memory_limit", None, "Most memory DuckDB (engine=duckdb) may use before it spills to a "
-            "temporary directory, in DuckDB's size syntax (2GB, 512MiB, 50%); unset, DuckDB's default, 80% of the "
-            "machine's memory.", _memory_size),
-    Setting("duckdb_threads", None, "Threads DuckDB (engine=duckdb) runs a query on; unset, one per core. Fewer "
-            "threads need less memory.", _threads),
+    Setting("duckdb_memory_limit", None, "Most memory DuckDB (engine=duckdb; with any engine, process's comparison "
+            "of recomputed metrics with the last run's) may use before it spills to a temporary directory, in "
+            "DuckDB's size syntax (2GB, 512MiB, 50%); unset, DuckDB's default, 80% of the machine's memory.",
+            _memory_size),
+    Setting("duckdb_threads", None, "Threads DuckDB (engine=duckdb; with any engine, process's metric comparison) "
+            "runs a query on; unset, one per core. Fewer threads need less memory.", _threads),
     Setting("metrics_dir", None, "A directory of your own metric SQL files, read beside the built-in ones of "
             "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir,
             usable=_metrics_dir_usable),

@@ -5,7 +5,8 @@ curated tables with ``read_parquet(..., hive_partitioning=true)``, runs the shar
 Parquet with ``COPY (...) TO dir (FORMAT parquet, PARTITION_BY (dt))``. The connection is in memory, within
 ``FEDISCOPE_DUCKDB_MEMORY_LIMIT`` on ``FEDISCOPE_DUCKDB_THREADS`` threads (DuckDB's defaults, 80% of the memory and
 one thread per core, when unset); what does not fit spills to a directory of its own under the system's temporary
-directory (``TMPDIR``), removed when the engine closes. DuckDB's own choice for an in-memory connection is ``.tmp``
+directory (``TMPDIR``), removed when the engine closes (:mod:`fediscope.engine.duckdb_connection`, which also
+removes those of processes killed outright). DuckDB's own choice for an in-memory connection is ``.tmp``
 in the current directory: a file left in the user's directory (or a failure where it is read-only), and on a
 WebHDFS lake there is no lake directory to use instead. The session time zone is UTC, so ``TIMESTAMPTZ`` values
 (the raw timestamps carry offsets) convert to UTC wall-clock ``TIMESTAMP`` values.
@@ -16,9 +17,6 @@ This module must not import pyspark: demo runs and the default engine need no Ja
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import duckdb
 
 from fediscope.config import Settings
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row
+from fediscope.engine.duckdb_connection import open_connection
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
 from fediscope.errors import FediscopeError, SqlError
@@ -79,16 +78,6 @@ def _list(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
 
 
-def _spill_dir() -> Path:
-    """A new directory (mode 0700: spilled rows are the lake's) under the system's temporary directory, where DuckDB
-    spills what does not fit its memory limit; a FediscopeError when none can be made."""
-    try:
-        return Path(tempfile.mkdtemp(prefix="fediscope-duckdb-"))
-    except OSError as exc:  # also tempfile's "No usable temporary directory found"
-        raise FediscopeError(f"cannot make a directory for DuckDB to spill to under the temporary directory "
-                             f"({exc.strerror or exc}): point TMPDIR at a writable directory") from None
-
-
 class DuckDBEngine(Engine):
     name = "duckdb"
 
@@ -97,21 +86,9 @@ class DuckDBEngine(Engine):
         """``threads`` and ``memory_limit``: instead of ``settings.duckdb_threads`` and
         ``settings.duckdb_memory_limit``."""
         super().__init__(settings, lake)
-        self.memory_limit = memory_limit or settings.duckdb_memory_limit
-        self.threads = threads or settings.duckdb_threads
-        self.spill_dir = _spill_dir()
-        # removed on close, or when the engine is collected or the interpreter exits without a close
-        self._remove_spill_dir = weakref.finalize(self, shutil.rmtree, str(self.spill_dir), ignore_errors=True)
-        config: dict[str, str | int] = {"temp_directory": str(self.spill_dir)}
-        if self.threads:
-            config["threads"] = int(self.threads)
-        if self.memory_limit:
-            config["memory_limit"] = self.memory_limit
-        try:
-            self.con = duckdb.connect(config=config)
-        except BaseException:
-            self._remove_spill_dir()
-            raise
+        self._own = open_connection(settings, threads, memory_limit)
+        self.memory_limit, self.threads = self._own.memory_limit, self._own.threads
+        self.con, self.spill_dir = self._own.con, self._own.spill_dir
         # Ctrl-C ends a running query at once (fediscope.interrupts), not when its pipeline ends
         self._stop_relaying = on_interrupt(self.con.interrupt)
         try:
@@ -255,10 +232,7 @@ class DuckDBEngine(Engine):
 
     def _close_connection(self) -> None:
         self._stop_relaying()
-        try:
-            self.con.close()
-        finally:
-            self._remove_spill_dir()
+        self._own.close()
 
     def close(self) -> None:
         try:

@@ -11,10 +11,12 @@ and one ``index.json`` saying for each metric what those rows were computed from
   erasure in any store gives the metric a new one, see :meth:`fediscope.store.base.BaseStore.generations`).
 
 With all three current, the metric is not recomputed at all. With only the data changed, the metric is
-recomputed and compared with the kept rows *in DuckDB* (``EXCEPT`` both ways, vectorised), and only the rows
-that differ — new or changed rows, and the keys of rows that disappeared — go to the store. When the store was
-changed by someone else in between (an erasure, another lake writing to it, a restore), its generation differs
-and the write falls back to the store's own full comparison, so the store never drifts from the metric.
+recomputed and compared with the kept rows *in DuckDB* (``EXCEPT`` both ways, vectorised; within the DuckDB memory
+limit and threads of the settings, spilling to a directory of its own: :mod:`fediscope.engine.duckdb_connection`),
+and only the rows that differ — new or changed rows, and the keys of rows that disappeared — go to the store.
+When the store was changed by someone else in between (an erasure, another lake writing to it, a restore), its
+generation differs and the write falls back to the store's own full comparison, so the store never drifts from
+the metric.
 
 The directory is per store (the id hashes the store URL without its password) because two stores fed from one
 lake hold different histories. The rows are pseudonymous metric results, the same as the store holds; erasure
@@ -35,7 +37,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,10 @@ from fediscope.errors import LakeError, MetricFileError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 from fediscope.timestamps import parse_iso
+
+if TYPE_CHECKING:
+    from fediscope.config import Settings
+    from fediscope.engine.duckdb_connection import OwnConnection
 
 log = logging.getLogger(__name__)
 
@@ -220,13 +226,16 @@ class Delta:
 def diff(new: pa.Table, old: pa.Table, key: Sequence[str], con: Any = None) -> Delta | None:
     """``new`` against ``old`` (both normalised), compared in DuckDB; None when they cannot be compared
     (different columns) and the caller must write everything. ``con``: a DuckDB connection to reuse (opening
-    one costs tens of milliseconds)."""
+    one costs tens of milliseconds); without one, one of :func:`~fediscope.engine.duckdb_connection.open_connection`
+    with DuckDB's default limits (never one that spills to the current directory)."""
     import duckdb
+
+    from fediscope.engine.duckdb_connection import open_connection
 
     if new.schema.names != old.schema.names or any(k not in new.schema.names for k in key):
         return None
-    own = con is None
-    con = duckdb.connect() if own else con
+    own = open_connection(None) if con is None else None
+    con = own.con if own is not None else con
     try:
         con.register("new_rows", new)
         con.register("old_rows", old)
@@ -239,8 +248,8 @@ def diff(new: pa.Table, old: pa.Table, key: Sequence[str], con: Any = None) -> D
     finally:
         con.unregister("new_rows")
         con.unregister("old_rows")
-        if own:
-            con.close()
+        if own is not None:
+            own.close()
     return Delta(changed=changed.to_pylist(), stale=[tuple(row) for row in stale])
 
 
@@ -262,15 +271,17 @@ class SnapshotEntry:
 class MetricSnapshots:
     """The kept results of one store's metrics (see the module docstring)."""
 
-    def __init__(self, lake: LakeBackend, store: str, label: str = "") -> None:
+    def __init__(self, lake: LakeBackend, store: str, label: str = "", settings: Settings | None = None) -> None:
         """``store``: the directory name (:func:`store_id`); ``label``: the store as the index names it (its URL
-        without the password), for whoever looks at the directory."""
+        without the password), for whoever looks at the directory; ``settings``: the DuckDB memory limit and
+        threads the comparisons run within (:func:`~fediscope.engine.duckdb_connection.open_connection`)."""
         self.lake = lake
         self.store = store
         self.label = label
         self.root = f"{SNAPSHOT_ROOT}/{store}"
         self.entries: dict[str, SnapshotEntry] = {}
-        self._con: Any = None  # DuckDB, for the comparisons
+        self.settings = settings
+        self._own: OwnConnection | None = None  # DuckDB, for the comparisons
         index = f"{self.root}/index.json"
         if lake.exists(index):
             try:
@@ -281,19 +292,19 @@ class MetricSnapshots:
 
     def changes(self, name: str, table: pa.Table, key: Sequence[str]) -> Delta | None:
         """How ``table`` differs from the kept rows of ``name`` (None: nothing kept, or not comparable)."""
-        import duckdb
+        from fediscope.engine.duckdb_connection import open_connection
 
         old = self.table(name)
         if old is None:
             return None
-        if self._con is None:
-            self._con = duckdb.connect()
-        return diff(table, old, key, self._con)
+        if self._own is None:
+            self._own = open_connection(self.settings)
+        return diff(table, old, key, self._own.con)
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
     def entry(self, name: str) -> SnapshotEntry | None:
         return self.entries.get(name)

@@ -220,7 +220,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
 
         step = time.perf_counter()
         generation = load_manifest(eng.lake).generation
-        snapshots = MetricSnapshots(eng.lake, kept, summary.store)
+        snapshots = MetricSnapshots(eng.lake, kept, summary.store, settings)
         in_store = _generations(store)
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)

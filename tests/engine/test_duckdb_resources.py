@@ -19,6 +19,7 @@ from engine_data import at, land, policy, read_table, settings_for, statuses, st
 
 import fediscope.engine.duckdb_engine as duckdb_engine
 from fediscope.config import load_settings
+from fediscope.engine import metric_state
 from fediscope.engine.base import open_engine
 from fediscope.engine.duckdb_engine import DuckDBEngine
 from fediscope.engine.process import run_process
@@ -124,7 +125,7 @@ def test_no_directory_to_spill_to_is_one_line(tmp_path: Path, monkeypatch: pytes
     def refused(**_: object) -> str:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(duckdb_engine.tempfile, "mkdtemp", refused)
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)
     with pytest.raises(FediscopeError, match="^cannot make a directory for DuckDB to spill to under the temporary "
                                              "directory \\(Permission denied\\): point TMPDIR at a writable"):
         DuckDBEngine(settings_for(tmp_path / "lake"))
@@ -200,3 +201,32 @@ def test_an_engine_never_closed_leaves_no_spill_directory_at_exit(tmp_path: Path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           env={**os.environ, "TMPDIR": str(tmp_path)}, cwd=tmp_path)
     assert Path(done.stdout.strip()).parent == tmp_path and list(tmp_path.iterdir()) == []
+
+
+def test_process_reruns_compare_metrics_within_the_settings_spilling_to_a_directory_of_ours(
+        tmp_path: Path, temp_root: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The comparison of a recomputed metric with its kept rows (metric_state.diff) runs on a connection with the
+    memory limit and threads of the settings and a spill directory of its own under TMPDIR, not DuckDB's ``.tmp`` in
+    the current directory."""
+    lake_dir = tmp_path / "lake"
+    settings = settings_for(lake_dir)
+    clean_env(cwd, monkeypatch, FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_STORE=settings.store,
+              FEDISCOPE_PSEUDONYM_KEY=str(settings.pseudonym_key), FEDISCOPE_DUCKDB_MEMORY_LIMIT="300MiB",
+              FEDISCOPE_DUCKDB_THREADS="1")
+    compared: list[tuple[object, ...]] = []
+    real_diff = metric_state.diff
+
+    def diff(new: object, old: object, key: object, con: duckdb.DuckDBPyConnection) -> object:
+        compared.append(con.execute("SELECT current_setting('memory_limit'), current_setting('threads'), "
+                                    "current_setting('temp_directory')").fetchone())
+        return real_diff(new, old, key, con)
+
+    monkeypatch.setattr(metric_state, "diff", diff)
+    for minutes, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json")):
+        land(LocalLake(lake_dir), "statuses", statuses(name), at(minutes), policy())
+        code, _out, err = run(capsys, "process")
+        assert code == 0, err
+    assert compared and {(limit, threads) for limit, threads, _ in compared} == {("300.0 MiB", 1)}
+    assert {Path(str(spill)).parent for _, _, spill in compared} == {temp_root}
+    assert list(temp_root.iterdir()) == [] and list(cwd.iterdir()) == []
