@@ -259,8 +259,12 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
     for name, what in (("since_id", "Return items newer than this id."),
                        ("max_id", "Return items older than this id (the next page)."),
                        ("min_id", "Return items immediately newer than this id.")):
-        out.append({"name": name, "in": "query", "required": False, "description": what,
-                    "schema": {"type": "string", "pattern": params.ID_PATTERN}})
+        out.append({"name": name, "in": "query", "required": False,
+                    "description": f"{what} An id as the instance writes it: digits on Mastodon, ASCII letters and "
+                                   "digits on other servers (GoToSocial's ULIDs, Pleroma's FlakeIds); the answer's "
+                                   "next and prev give it.",
+                    "schema": {"type": "string", "pattern": params.ID_PATTERN, "minLength": 1,
+                               "maxLength": params.ID_MAX_LENGTH}})
     out.append({"name": "limit", "in": "query", "required": False,
                 "description": "Items per page (Mastodon caps pages at 40); default FEDISCOPE_PAGE_LIMIT (40). "
                                "Accepted but not applied by /v1/instance and /v1/instance/activity (which "

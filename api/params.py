@@ -3,7 +3,9 @@
 Every scraping route takes ``instance`` and the Mastodon paging parameters; each bad value is a 400 naming the
 parameter (the results routes take ``n``, ``prefix``, ``limit`` and ``after``: :func:`parse_results_query`). The bounds
 are Mastodon's own: ``limit`` 1–40 (Mastodon caps pages at 40), ids are digit strings (Mastodon ids are
-signed 64-bit integers, PostgreSQL ``bigint``, sent as strings: at most 9223372036854775807), hashtags use
+signed 64-bit integers, PostgreSQL ``bigint``, sent as strings: at most 9223372036854775807) or, for the other
+servers of the fediverse behind the Mastodon API, text ids of ASCII letters and digits (GoToSocial's ULIDs,
+Pleroma's and Akkoma's FlakeIds, Misskey's ids: :func:`parse_id`), hashtags use
 Mastodon's tag charset and accounts its ``user`` / ``user@domain`` form (both from :mod:`fediscope.sources.spec`,
 shared with the collector). Unknown or repeated parameters are refused too, so a typo (``max-id``) fails loudly
 instead of silently fetching the newest page. The bounds below are also what :mod:`api.openapi` documents.
@@ -46,7 +48,16 @@ def _digits_at_most(bound: int) -> str:
     return "(" + "|".join(branches) + ")"
 
 
-ID_PATTERN = "^" + _digits_at_most(ID_MAX) + "$"
+#: the longest id taken: a text id of another fediverse server is 10 (Misskey's aid) to 26 (GoToSocial's ULID)
+#: characters, a Pleroma/Akkoma FlakeId about 18; 64 leaves room for others (a 32-digit hex digest) and bounds
+#: what is sent on to the instance
+ID_MAX_LENGTH = 64
+#: a Mastodon id (digits, at most :data:`ID_MAX`: a longer digit string is no id of any server behind the
+#: Mastodon API, and Mastodon refused it with an error that came back as a 502), or a text id of another server:
+#: ASCII letters and digits with at least one letter, at most :data:`ID_MAX_LENGTH` of them (``maxLength`` in the
+#: OpenAPI document; :func:`is_id` checks both). No other character: an id is sent on in a query string and handed
+#: back in a ``Link`` header, and none of these servers writes one.
+ID_PATTERN = "^(" + _digits_at_most(ID_MAX) + "|[0-9]*[A-Za-z][0-9A-Za-z]*)$"
 PORT_PATTERN = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 # the scheme is case-insensitive (HTTP://host is http://host), spelled out so the pattern is ECMA too (OpenAPI)
 INSTANCE_PATTERN = (r"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
@@ -114,11 +125,21 @@ def parse_instance(raw: str | None) -> tuple[str, str]:
     return raw, instance_domain(raw)
 
 
+def is_id(value: str) -> bool:
+    """Whether ``value`` is an id the API takes (:data:`ID_PATTERN`, at most :data:`ID_MAX_LENGTH` characters):
+    what a ``since_id``/``max_id``/``min_id`` may be, and so what a cursor it hands out may be."""
+    return len(value) <= ID_MAX_LENGTH and _ID_RE.fullmatch(value) is not None
+
+
 def parse_id(name: str, raw: str | None) -> str | None:
+    """An id parameter: a Mastodon id or another server's text id (:data:`ID_PATTERN`), else a 400 naming it."""
     if raw is None:
         return None
-    if not _ID_RE.fullmatch(raw):
-        raise bad_parameter(name, f"{name} must be a Mastodon id: digits, at most {ID_MAX} (got {raw[:40]!r})")
+    if not is_id(raw):
+        raise bad_parameter(name, f"{name} must be an id of the instance: 1 to {ID_MAX_LENGTH} ASCII letters and "
+                                  f"digits (a Mastodon id is digits, at most {ID_MAX}; other servers' ids, such as "
+                                  f"ULIDs, have letters too), as its next/prev cursors give it "
+                                  f"(got {raw[:40]!r}{'…' if len(raw) > 40 else ''})")
     return raw
 
 

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +68,7 @@ import requests
 
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
-from api.params import ID_PATTERN, OFFSET_MAX, PageQuery
+from api.params import ID_MAX_LENGTH, OFFSET_MAX, PageQuery, is_id
 from fediscope.config import Settings
 from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
@@ -105,8 +104,6 @@ from fediscope.sources.ratelimit import parse_retry_after
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
-
-_ID_RE = re.compile(ID_PATTERN)
 
 MAX_RETRIES = 1
 #: Seconds one upstream request may take, retry included, from its first connect to the last byte of the body.
@@ -412,11 +409,12 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:
-    """An upstream paging cursor, or None when it is not an id this API accepts back (digits, at most 2^63-1)."""
-    if cursor is None or _ID_RE.fullmatch(cursor):
+    """An upstream paging cursor, or None when it is not an id this API accepts back (:func:`api.params.is_id`: a
+    Mastodon id, or another server's text id such as a ULID)."""
+    if cursor is None or is_id(cursor):
         return cursor
-    log.info("%s %s: dropped the rel=%s cursor %r: not a Mastodon id (digits, at most 2^63-1)", domain, endpoint, rel,
-             cursor[:40])
+    log.info("%s %s: dropped the rel=%s cursor %r: not an id the API takes back (ASCII letters and digits, at most "
+             "%d; digits alone at most 2^63-1)", domain, endpoint, rel, cursor[:40], ID_MAX_LENGTH)
     return None
 
 

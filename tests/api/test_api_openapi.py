@@ -47,6 +47,7 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
     by_name = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert by_name["limit"]["minimum"] == params.LIMIT_MIN and by_name["limit"]["maximum"] == params.LIMIT_MAX
     assert by_name["max_id"]["pattern"] == params.ID_PATTERN
+    assert (by_name["max_id"]["minLength"], by_name["max_id"]["maxLength"]) == (1, params.ID_MAX_LENGTH)
     assert by_name["instance"]["pattern"] == params.INSTANCE_PATTERN
     assert by_name["local"] == {"type": "boolean"}
     rows = {p["name"]: p for p in document["paths"]["/v1/metrics/{name}"]["get"]["parameters"]}

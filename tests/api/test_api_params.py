@@ -17,10 +17,11 @@ RECORDS_ROUTES = ["/v1/timelines/public", "/v1/timelines/tag/python", "/v1/accou
 BAD_QUERY = [
     ("limit", "0"), ("limit", "41"), ("limit", "-1"), ("limit", "abc"), ("limit", "1.5"), ("limit", " 5"),
     ("limit", "1e1"), ("limit", "99999999999999999999"), ("limit", ""),
-    ("max_id", "12a"), ("max_id", "-5"), ("max_id", "1" * 21), ("max_id", ""), ("max_id", "1 "),
+    # ids are digits (Mastodon) or ASCII letters and digits (ULIDs, FlakeIds: "12a" and "0x10" are ids), at most 64
+    ("max_id", "12a-"), ("max_id", "-5"), ("max_id", "1" * 21), ("max_id", ""), ("max_id", "1 "), ("max_id", "a" * 65),
     # over Mastodon's 64-bit ids (PostgreSQL bigint): was sent on, and the instance's refusal came back as a 502
     ("max_id", "9223372036854775808"), ("since_id", "99999999999999999999"), ("min_id", "1" * 20),
-    ("since_id", "0x10"), ("since_id", "１２３"), ("min_id", "1.0"), ("min_id", "%"),
+    ("since_id", "0x_10"), ("since_id", "１２３"), ("min_id", "1.0"), ("min_id", "%"),
     ("instance", ""), ("instance", "https://user@host.example"), ("instance", "host.example/path"),
     ("instance", "host.example:99999"), ("instance", "host.example:0"), ("instance", "ftp://host.example"),
     ("instance", "host.example?x=1"), ("instance", "host..example"), ("instance", "-host.example"),

@@ -41,6 +41,7 @@ import contextlib
 import copy
 import functools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -94,6 +95,17 @@ def _load(recordings: str) -> dict[str, Any]:
     for status in public:
         status["account"] = canonical.setdefault(status["account"]["acct"], status["account"])
     return {"by_path": by_path, "statuses": public, "tags": list(tags.values()), "authors": authors}
+
+
+_LEADING_INTEGER = re.compile(r"\s*[+-]?[0-9]+")
+
+
+def _as_mastodon_reads(value: str) -> int | None:
+    """A paging id as Mastodon's database query reads it (ActiveModel's integer type, Rails 7): the number its
+    text starts with (``12a`` is 12), or NULL (None) when it starts with none (a ULID, ``abc``), which no id
+    equals or exceeds: the page is empty, HTTP 200."""
+    match = _LEADING_INTEGER.match(value)
+    return int(match.group()) if match else None
 
 
 def _stride(n: int) -> int:
@@ -620,16 +632,19 @@ class MastodonDouble:
 
     def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]
               ) -> tuple[int, dict[str, str], Any]:
-        """Mastodon's paging: newest first; max_id/since_id exclusive bounds; min_id = the items just above."""
+        """Mastodon's paging: newest first; max_id/since_id exclusive bounds; min_id = the items just above. An id
+        is read as Mastodon's query reads it (:func:`_as_mastodon_reads`): one that is not a number (another
+        server's text id) matches nothing, an empty page."""
         try:
             limit = max(1, min(int(params.get("limit") or 20), 40))
-            max_id = int(params["max_id"]) if params.get("max_id") else None
-            since_id = int(params["since_id"]) if params.get("since_id") else None
-            min_id = int(params["min_id"]) if params.get("min_id") else None
         except ValueError:
             return 400, {}, {"error": "invalid paging parameter"}
-        chosen = [s for s in pool if (max_id is None or int(s["id"]) < max_id)
-                  and (since_id is None or int(s["id"]) > since_id) and (min_id is None or int(s["id"]) > min_id)]
+        given = {name: params[name] for name in ("max_id", "since_id", "min_id") if params.get(name)}
+        bounds = {name: _as_mastodon_reads(value) for name, value in given.items()}
+        max_id, since_id, min_id = (bounds.get(name) for name in ("max_id", "since_id", "min_id"))
+        chosen = [] if None in bounds.values() else [
+            s for s in pool if (max_id is None or int(s["id"]) < max_id)
+            and (since_id is None or int(s["id"]) > since_id) and (min_id is None or int(s["id"]) > min_id)]
         chosen = chosen[-limit:] if min_id is not None else chosen[:limit]
         if self.accounts_domain is not None:
             chosen = [self._seen_remotely(s) for s in chosen]
