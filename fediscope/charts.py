@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fediscope import __version__
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
 from fediscope.errors import ConfigError
 from fediscope.wording import some_of
@@ -106,7 +107,15 @@ def _save(figure: Any, path: Path, footnote: str) -> None:
     often read apart from the report that drew it."""
     if footnote:
         figure.supxlabel(footnote, fontsize=7, color="grey")
-    figure.savefig(path)
+    figure.savefig(path, metadata=png_metadata())
+
+
+def png_metadata() -> dict[str, str]:
+    """The PNG text chunks of a chart: what drew it, and nothing of when (matplotlib's PNG writer adds no date), so
+    the same data drawn by the same versions gives the same bytes."""
+    import matplotlib
+
+    return {"Software": f"fediscope {__version__} (matplotlib {matplotlib.__version__})"}
 
 
 def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fediscope import __version__
 from fediscope.analysis import (
     AnalysisResult,
     AnalysisRun,
@@ -26,6 +27,7 @@ from fediscope.analysis import (
     trending_window,
 )
 from fediscope.console import clip, display_width
+from fediscope.engine.provenance import METRIC_FIELDS, run_fields
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 from fediscope.wording import count
@@ -245,6 +247,52 @@ def _previous_window_note(result: AnalysisResult) -> str:
     return (PREVIOUS_WINDOW_UNKNOWN_NOTE if unknown else PREVIOUS_WINDOW_NOTE).format(first=first)
 
 
+def report_provenance(recorded: dict[str, dict[str, Any] | None], top: int) -> dict[str, Any]:
+    """The report's ``provenance``: this report's own settings (``report``), each run whose rows the store holds with
+    the metrics it computed (``runs``, usually one; in the order of their first metric's name), each metric's SQL
+    fingerprint and whether it is one of the ``metrics_dir`` files (``metrics``), and the metrics written without a
+    record (``unrecorded``: by an older fediscope). Nothing in it is of the time of the run: two reports of the same
+    data, made alike, are byte for byte the same. See :mod:`fediscope.engine.provenance`."""
+    runs: list[dict[str, Any]] = []
+    metrics: dict[str, dict[str, Any]] = {}
+    for name, provenance in sorted(recorded.items()):
+        if provenance is None:
+            continue
+        fields = run_fields(provenance)
+        found = next((r for r in runs if r["run"] == fields), None)
+        if found is None:
+            runs.append({"run": fields, "metrics": [name]})
+        else:
+            found["metrics"].append(name)
+        metrics[name] = {k: provenance.get(k) for k in METRIC_FIELDS}
+    return {"report": {"fediscope_version": __version__, "top": top}, "runs": runs, "metrics": metrics,
+            "unrecorded": sorted(name for name, provenance in recorded.items() if provenance is None)}
+
+
+def _describe_run(run: dict[str, Any]) -> str:
+    """One run of :func:`report_provenance` in words (the text report's head)."""
+    first, days = run.get("curated_from_day"), run.get("retention_curated_days")
+    retention = "every curated day kept" if first is None else f"curated days from {first} (retention {days} days)"
+    window = run.get("window") or {}
+    since, until = window.get("since"), window.get("until")
+    curated = ("" if since is None and until is None
+               else f", that run curated fetch days {since or '…'} to {until or '…'}")
+    return (f"fediscope {run.get('fediscope_version')} ({run.get('engine')} engine) over inputs {run.get('inputs')} "
+            f"({count(run.get('raw_files') or 0, 'raw file', thousands=True)}), {retention}{curated}")
+
+
+def provenance_lines(provenance: dict[str, Any]) -> list[str]:
+    """The text report's lines saying what computed the stored metrics (:func:`report_provenance`)."""
+    runs, unrecorded = provenance["runs"], provenance["unrecorded"]
+    if len(runs) == 1 and not unrecorded:
+        return [f"Computed by: {_describe_run(runs[0]['run'])}"]
+    lines = [f"Computed by: {_describe_run(r['run'])}: {', '.join(r['metrics'])}" for r in runs]
+    if unrecorded:
+        lines.append("Computed by: not recorded (an older fediscope; `fediscope process` records it): "
+                     + ", ".join(unrecorded))
+    return lines
+
+
 @dataclass
 class Report:
     store_url: str
@@ -253,6 +301,8 @@ class Report:
     chart_dir: Path | None = None
     #: the stored metrics no analysis reads (a user's own), shown as their rows, without charts
     others: list[MetricRows] = field(default_factory=list)
+    #: what computed the stored metrics (:func:`report_provenance`)
+    provenance: dict[str, Any] = field(default_factory=lambda: report_provenance({}, 0))
 
     def section(self, result: AnalysisResult) -> str:
         rows = result.rows
@@ -303,7 +353,8 @@ class Report:
     def text(self) -> str:
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
-                f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}")
+                f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}\n"
+                + "\n".join(provenance_lines(self.provenance)))
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {reason}")
@@ -319,7 +370,7 @@ class Report:
                 "missing": self.run.missing,
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
-                "other_metrics": {o.name: o.to_dict() for o in self.others}}
+                "other_metrics": {o.name: o.to_dict() for o in self.others}, "provenance": self.provenance}
 
 
 def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True,
@@ -329,7 +380,8 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
 
     run = run_analyses(store, n)
     report = Report(store_url=redact_url(store.url), run=run,
-                    others=other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir))
+                    others=other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir),
+                    provenance=report_provenance(store.provenances(), n))
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

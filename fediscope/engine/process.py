@@ -205,6 +205,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots
+    from fediscope.engine.provenance import metric_provenance, run_provenance
+    from fediscope.gdpr.retention import curated_cutoff
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -248,8 +250,11 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
+    run = run_provenance(settings, name, load_manifest(eng.lake), since, until, curated_cutoff(settings))
     try:
         for metric_name in stale:
+            store.provenance = metric_provenance(run, metrics[metric_name], fingerprints[metric_name],
+                                                 settings.metrics_dir)
             _store_metric(store, snapshots, metrics[metric_name], results[metric_name],
                           summary.metrics[metric_name], fingerprints[metric_name], generation,
                           in_store.get(metric_name))

@@ -44,6 +44,10 @@ class BaseStore(ABC):
     url: str
     #: opened for reading (``open_store(url, read_only=True)``): nothing is created, writes are refused
     read_only: bool = False
+    #: what computes the rows written next (:mod:`fediscope.engine.provenance`), set by ``fediscope process`` per
+    #: metric and recorded with its catalog entry; None: a write that computes nothing (an erasure) keeps the
+    #: recorded one
+    provenance: dict[str, Any] | None = None
 
     # -- primitives every adapter implements -------------------------------------------------------------
 
@@ -365,6 +369,10 @@ class BaseStore(ABC):
         by an older fediscope). A write that changes nothing keeps it (see :meth:`_commit`)."""
         return {name: schema.generation for name, schema in self._load_schemas().items()}
 
+    def provenances(self) -> dict[str, dict[str, Any] | None]:
+        """See :meth:`~fediscope.store.port.MetricStore.provenances`."""
+        return {name: schema.provenance for name, schema in sorted(self._load_schemas().items())}
+
     def generation(self, metric: str) -> str | None:
         """One metric's generation (see :meth:`generations`); None when the store holds nothing for it."""
         schema = self._load_schema(metric)
@@ -412,7 +420,8 @@ class BaseStore(ABC):
         briefly ahead of the rows, as it is behind them without this). The generation is marked provisional
         (:data:`PROVISIONAL`): a write that fails after changing rows leaves it, and the retry, finding nothing
         left to change, must not keep it (a reader that noted it mid-write would page on over changed rows)."""
-        self._save_schema(with_fields(existing, generation=PROVISIONAL + uuid.uuid4().hex), question, row_count)
+        self._save_schema(with_fields(existing, generation=PROVISIONAL + uuid.uuid4().hex,
+                                      provenance=self._provenance(existing)), question, row_count)
 
     def _commit(self, schema: TableSchema, question: str, row_count: int,
                 unchanged: TableSchema | None = None) -> str:
@@ -428,8 +437,19 @@ class BaseStore(ABC):
         if kept is not None and kept.startswith(PROVISIONAL):
             kept = None
         generation = kept or uuid.uuid4().hex
-        self._save_schema(with_fields(schema, generation=generation), question, row_count)
+        self._save_schema(with_fields(schema, generation=generation, provenance=self._provenance(schema)), question,
+                          row_count)
         return generation
+
+    def _provenance(self, schema: TableSchema) -> dict[str, Any] | None:
+        """What the rows about to be recorded came from: :attr:`provenance` when set, else what the catalog recorded
+        (a write that computes nothing, such as an erasure, does not change what computed the rest)."""
+        if self.provenance is not None:
+            return self.provenance
+        if schema.provenance is not None:
+            return schema.provenance
+        recorded = self._load_schema(schema.metric)
+        return recorded.provenance if recorded is not None else None
 
     def _absent_tables(self, schema: TableSchema, present: set[str] | None = None) -> list[str]:
         """The tables of a metric stored with ``schema`` (one with columns) that the store does not hold (dropped

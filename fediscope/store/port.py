@@ -75,6 +75,9 @@ class WriteCounts:
 
 class MetricStore(Protocol):
     url: str
+    #: what computes the rows written next, recorded with each metric written (``fediscope process`` sets it per
+    #: metric: :mod:`fediscope.engine.provenance`); None keeps what the catalog recorded
+    provenance: dict[str, Any] | None
 
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
               types: Mapping[str, str] | None = None) -> int:
@@ -112,6 +115,11 @@ class MetricStore(Protocol):
     def generations(self) -> dict[str, str | None]:
         """Each stored metric's generation, which changes at every write or erasure that changes the metric's rows
         or columns (a write that changes nothing keeps it)."""
+
+    def provenances(self) -> dict[str, dict[str, Any] | None]:
+        """Each stored metric's provenance, as ``fediscope process`` recorded it at the metric's last write (what
+        computed its rows: :mod:`fediscope.engine.provenance`); None for one written without it (by an older
+        fediscope)."""
 
     def generation(self, metric: str) -> str | None:
         """One metric's generation (None when the store holds nothing for it)."""

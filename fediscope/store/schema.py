@@ -210,6 +210,9 @@ class TableSchema:
     #: A new random value at every write or erasure that changes the metric (see BaseStore.generations); not
     #: layout.
     generation: str | None = field(default=None, compare=False)
+    #: What computed the rows (:mod:`fediscope.engine.provenance`), recorded by ``fediscope process`` at each write;
+    #: None when written otherwise (a test, or a fediscope that did not record it). Not layout.
+    provenance: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     types: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -243,7 +246,8 @@ class TableSchema:
     def to_json(self) -> str:
         return json.dumps({"metric": self.metric, "key": list(self.key), "columns": [list(c) for c in self.columns],
                            "rank_column": self.rank_column, "rank_desc": self.rank_desc,
-                           "prefix_column": self.prefix_column, "generation": self.generation})
+                           "prefix_column": self.prefix_column, "generation": self.generation,
+                           "provenance": self.provenance})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TableSchema:
@@ -251,7 +255,8 @@ class TableSchema:
         return cls(metric=data["metric"], key=tuple(data["key"]),
                    columns=tuple((name, type_) for name, type_ in data["columns"]),
                    rank_column=data.get("rank_column"), rank_desc=data.get("rank_desc", True),
-                   prefix_column=data.get("prefix_column"), generation=data.get("generation"))
+                   prefix_column=data.get("prefix_column"), generation=data.get("generation"),
+                   provenance=data.get("provenance") if isinstance(data.get("provenance"), dict) else None)
 
 
 @dataclass(frozen=True)
