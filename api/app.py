@@ -301,8 +301,9 @@ class _JsonErrorTask(ErrorTask):
         }.get(status, f"{error.reason.lower()}: {error.body}")
         body = json.dumps(envelope(ApiError(status, DEFAULT_CODES.get(status, "http_error"), message))).encode()
         self.status = f"{status} {error.reason}"
-        # refused before the app: no route, no key; the address is the peer's (the proxy's, behind one)
-        log_access(self.request.command, "(refused by the server)", status, _peer(self.channel))
+        # refused before the app: no route, no key; the address is the peer's (the proxy's, behind one). A request
+        # line that could not be read has no method (the parser sets none)
+        log_access(getattr(self.request, "command", None), "(refused by the server)", status, _peer(self.channel))
         self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS.items()])
         self.set_close_on_finish()
         self.content_length = len(body)

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,14 @@ def _oversized_headers(base: str) -> int:
         connection.close()
 
 
+def _malformed_request_line(base: str) -> int:
+    """A request line waitress cannot read (a lower-case method): its 400, answered before a method is known."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"get /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        return int(sock.recv(65536).split(b" ", 2)[1])
+
+
 def test_serve_api_logs_one_json_access_line_per_request(tmp_path: Path, mastodon_server: Any) -> None:
     statuses: list[int] = []
 
@@ -76,17 +85,19 @@ def test_serve_api_logs_one_json_access_line_per_request(tmp_path: Path, mastodo
         ]:
             statuses.append(requests.get(base + path, headers=headers, params=params, timeout=30).status_code)
         statuses.append(_oversized_headers(base))  # refused by waitress, before the app
+        statuses.append(_malformed_request_line(base))
 
     lines = serve_requests(tmp_path, mastodon_server, send, FEDISCOPE_LOG_FORMAT="json", FEDISCOPE_LOG_LEVEL="INFO")
     records = [json.loads(line) for line in lines]  # every line is JSON
-    assert statuses == [200, 200, 401, 404, 400, 400, 431]
+    assert statuses == [200, 200, 401, 404, 400, 400, 431, 400]
     access = [r for r in records if r["logger"] == "api.access"]
     assert [(r["method"], r["route"], r["status"]) for r in access] == [
         ("GET", "/health", 200), ("GET", "/v1/instance", 200), ("GET", "/v1/instance", 401),
         ("GET", "(no route)", 404), ("GET", "(refused: malformed forwarded header)", 400),
-        ("GET", "(refused: malformed forwarded header)", 400), ("GET", "(refused by the server)", 431)]
-    assert [r["key_label"] for r in access] == [None, "key#1", None, None, None, None, None]
-    assert [r["client"] for r in access] == ["127.0.0.1", "203.0.113.9", *["127.0.0.1"] * 5]
+        ("GET", "(refused: malformed forwarded header)", 400), ("GET", "(refused by the server)", 431),
+        (None, "(refused by the server)", 400)]
+    assert [r["key_label"] for r in access] == [None, "key#1", *[None] * 6]
+    assert [r["client"] for r in access] == ["127.0.0.1", "203.0.113.9", *["127.0.0.1"] * 6]
     assert all(r["level"] == "INFO" and isinstance(r["duration_ms"], float) for r in access[:4])
     assert access[1]["message"].startswith("GET /v1/instance 200 ") and "key=key#1 client=203.0.113.9" in \
         access[1]["message"]
