@@ -46,6 +46,8 @@ from api.upstream import Upstream
 from fediscope.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
+#: One INFO line per request (quiet at the default level, WARNING): ``FEDISCOPE_LOG_LEVEL=INFO`` shows it.
+access_log = logging.getLogger("api.access")
 
 #: The API takes no request bodies; anything larger than this is refused (413) before it is read, anything
 #: smaller (but not empty) once read (400).
@@ -231,10 +233,22 @@ def _finish_response(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     elapsed = (time.monotonic() - g.get("started", time.monotonic())) * 1000
-    # the route template and the key's label only: never the key, the query string or an account in the path
     route = request.url_rule.rule if request.url_rule is not None else "(no route)"
-    log.info("%s %s %s %d %.0fms", request.method, route, g.get("key_label", "-"), response.status_code, elapsed)
+    log_access(request.method, route, response.status_code, request.remote_addr, elapsed, g.get("key_label"))
     return response
+
+
+def log_access(method: str | None, route: str, status: int, client: str | None, duration_ms: float | None = None,
+               key: str | None = None) -> None:
+    """The access line of a request, on ``api.access`` at INFO: method, the route's template, status, duration, the
+    API key's label (``key#2``) and the client's address (the one the trusted proxy forwarded, behind it). The
+    route template and the key's label only: never the key, the query string or an account in the path. Its
+    fields are the JSON log line's too (``FEDISCOPE_LOG_FORMAT=json``)."""
+    shown = "-" if duration_ms is None else f"{duration_ms:.0f}ms"
+    access_log.info("%s %s %d %s key=%s client=%s", method or "-", route, status, shown, key or "-", client or "-",
+                    extra={"method": method, "route": route, "status": status,
+                           "duration_ms": None if duration_ms is None else round(duration_ms, 1),
+                           "key_label": key, "client": client})
 
 
 # -- the server: waitress, with its own refusals in the API's envelope ------------------------------------------
@@ -287,10 +301,18 @@ class _JsonErrorTask(ErrorTask):
         }.get(status, f"{error.reason.lower()}: {error.body}")
         body = json.dumps(envelope(ApiError(status, DEFAULT_CODES.get(status, "http_error"), message))).encode()
         self.status = f"{status} {error.reason}"
+        # refused before the app: no route, no key; the address is the peer's (the proxy's, behind one). A request
+        # line that could not be read has no method (the parser sets none)
+        log_access(getattr(self.request, "command", None), "(refused by the server)", status, _peer(self.channel))
         self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS.items()])
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
+
+
+def _peer(channel: Any) -> str | None:
+    addr = getattr(channel, "addr", None)
+    return str(addr[0]) if isinstance(addr, tuple) and addr else None
 
 
 class _JsonErrorChannel(HTTPChannel):
@@ -353,6 +375,8 @@ def _forwarded(app: Any, trusted_proxy: str) -> Any:
                                  "its operator must fix the proxy's configuration",
                                  setting="FEDISCOPE_API_TRUSTED_PROXY")
                 body = json.dumps(envelope(error)).encode()
+                log_access(environ.get("REQUEST_METHOD"), "(refused: malformed forwarded header)", 400,
+                           environ.get("REMOTE_ADDR"))
                 start_response("400 Bad Request", [("Content-Type", "application/json"),
                                                    ("Content-Length", str(len(body))), *SECURITY_HEADERS.items()])
                 return [body]

@@ -188,6 +188,7 @@ def _engine(value: str) -> str:
 
 ENGINES = ("duckdb", "spark")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 def _log_level(value: str) -> str:
@@ -195,6 +196,13 @@ def _log_level(value: str) -> str:
     if value.strip().upper() not in LOG_LEVELS:
         raise HintedValueError(f"expected DEBUG, INFO, WARNING or ERROR (any case), got {value!r}")
     return value.strip().upper()
+
+
+def _log_format(value: str) -> str:
+    """Case-insensitive (``JSON`` is ``json``), as every enumerated setting."""
+    if value.strip().lower() not in LOG_FORMATS:
+        raise HintedValueError(f"expected text or json (any case), got {value!r}")
+    return value.strip().lower()
 
 
 def location_text_problem(value: str) -> str | None:
@@ -403,6 +411,8 @@ SETTINGS: tuple[Setting, ...] = (
             "take, at least retention's retries (which outlast the process timeout) plus one retention run; unset, "
             "480 (8 h) or that least if it is longer. Read when Airflow parses the DAG files.", _minutes),
     Setting("log_level", "WARNING", "Logging level: DEBUG, INFO, WARNING, ERROR (any case).", _log_level),
+    Setting("log_format", "text", "Format of the log lines on stderr: text (time level logger message) or json "
+            "(one JSON object per line, for a log shipper).", _log_format),
 )
 
 _KINDS: dict[Callable[[str], Any], str] = {
@@ -457,6 +467,7 @@ class Settings:
     check_timeout_minutes: int = 15
     maintenance_run_timeout_minutes: int | None = None
     log_level: str = "WARNING"
+    log_format: str = "text"
     tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
     sources: tuple[SourceSpec, ...] = ()
     #: Where each setting's value came from, as a message names it (:meth:`origin`): the TOML key and file

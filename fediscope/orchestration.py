@@ -513,7 +513,8 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     The jobs' driver runs in this worker's Python (``PYSPARK_DRIVER_PYTHON``), the one that has fediscope
     installed: spark-submit would otherwise start ``python3`` from the ``PATH``, often another interpreter than
     the worker's virtualenv (``No module named 'fediscope'``). A ``PYSPARK_DRIVER_PYTHON`` or ``PYSPARK_PYTHON``
-    of the worker's environment is left as it is."""
+    of the worker's environment is left as it is. The jobs log text lines, whatever the worker's
+    ``FEDISCOPE_LOG_FORMAT``: see below."""
     import sys
 
     out = dict(env)
@@ -526,6 +527,10 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
         else:
             out[_BY_NAME[name].env] = _env_text(value)
     out["FEDISCOPE_ENGINE"] = "spark"
+    # the job's output is read by the task, not shipped: its summary is the last line of stdout that starts with "{"
+    # (spark-submit merges the driver's stderr into it: a JSON log line would be taken for the summary), and its
+    # failure is found in text lines (job_failure_line); the tail copied into the task log is text, as the rest of it
+    out[_BY_NAME["log_format"].env] = "text"
     return out
 
 

@@ -220,8 +220,40 @@ def _query_secrets(url: str) -> list[str]:
     return [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() in SECRET_PARAMS and v]
 
 
+#: The attributes every :class:`logging.LogRecord` has (this Python's), and those formatters add: any other is a
+#: field the code passed with ``extra=`` (:func:`extra_fields`).
+STANDARD_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))) | {
+    "message", "asctime"}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields the code passed with ``extra=`` (``log.info("...", extra={"status": 200})``)."""
+    return {k: v for k, v in vars(record).items() if k not in STANDARD_RECORD_ATTRIBUTES and not k.startswith("_")}
+
+
+def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` with its secrets masked: a string by :func:`redact_text`, a dict, list or tuple item by item (a
+    tuple comes back a list); numbers, booleans and None as they are. Any other object is kept as it is, unless its
+    ``str()`` (what a formatter shows of it) holds a secret: then that text, masked. A value without a secret comes
+    back as the same object, so a host's own record attributes (Airflow's) keep their types."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        masked: Any = {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+        return value if masked == value else masked
+    if isinstance(value, (list, tuple)):
+        masked = [redact_value(v, secrets) for v in value]
+        return value if masked == list(value) else masked
+    text = str(value)
+    shown = redact_text(text, secrets)
+    return value if shown == text else shown
+
+
 class RedactingFilter(logging.Filter):
-    """A handler filter that rewrites each record's message (and traceback text) with :func:`redact_text`.
+    """A handler filter that rewrites each record's message (and traceback text, and the fields passed with
+    ``extra=``, which a JSON formatter shows) with :func:`redact_text`.
 
     Install it on handlers, not loggers: a logger's filters do not see records propagated from child loggers.
     """
@@ -246,6 +278,9 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact_text(record.exc_text, self.secrets)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info, self.secrets)
+        for name, value in extra_fields(record).items():
+            if (masked := redact_value(value, self.secrets)) is not value:
+                setattr(record, name, masked)
         return True
 
 

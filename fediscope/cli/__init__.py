@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import signal
 import sys
 import threading
@@ -174,7 +175,9 @@ def _interrupted(terminated: bool = False) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
     message, code = ("stopped (SIGTERM)", 128 + signal.SIGTERM) if terminated else ("interrupted", 130)
     _say_json_error("Interrupted", message, code)
-    click.echo(f"fediscope: {message}", err=True)
+    from fediscope.cli.common import say
+
+    say(message, level=logging.WARNING, prefix="fediscope: ", exit_code=code)
     sys.exit(code)
 
 
@@ -187,10 +190,11 @@ def main(argv: list[str] | None = None) -> Any:
     A character the terminal's encoding lacks (an emoji on a Latin-1 or ASCII terminal) is printed readably
     instead of failing (:mod:`fediscope.console`).
     """
-    from fediscope.cli.common import JsonOutput
+    from fediscope.cli.common import JsonOutput, logs_json, reset_log_format, say
 
     tolerate_unencodable_output()
     JsonOutput.reset()
+    reset_log_format()
     with SigintWatch() as sigint:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
@@ -203,11 +207,11 @@ def main(argv: list[str] | None = None) -> Any:
                 _interrupted(sigint.terminated)
             if isinstance(exc, FediscopeError):
                 _say_json_error(type(exc).__name__, str(exc), exc.exit_code)
-                click.echo(f"fediscope: error: {exc}", err=True)
+                say(str(exc), level=logging.ERROR, prefix="fediscope: error: ", exit_code=exc.exit_code)
                 sys.exit(exc.exit_code)
             if isinstance(exc, click.exceptions.Abort):
                 _say_json_error("Aborted", "aborted", 130)
-                click.echo("fediscope: aborted", err=True)
+                say("aborted", level=logging.WARNING, prefix="fediscope: ", exit_code=130)
                 sys.exit(130)
             if isinstance(exc, click.ClickException):
                 if _json_in(exc, sys.argv[1:] if argv is None else argv):
@@ -217,4 +221,7 @@ def main(argv: list[str] | None = None) -> Any:
                 sys.exit(exc.exit_code)
             # a bug: its traceback follows on stderr (the document does not quote it: it may hold anything)
             _say_json_error("InternalError", f"unexpected {type(exc).__name__}; see the traceback on stderr", 1)
+            if logs_json():  # the traceback as one JSON line (masked), not as lines a log shipper cannot parse
+                say(f"unexpected {type(exc).__name__}", level=logging.CRITICAL, exc_info=exc, exit_code=1)
+                sys.exit(1)
             raise

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
 from fediscope.sources.spec import SOURCES_HELP, parse_source
@@ -74,6 +75,7 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     else:
         click.echo(summary.line())
         for failed in summary.failed:
-            click.echo(f"  failed: {failed.instance} {failed.source}: {failed.error}", err=True)
+            say(f"failed: {failed.instance} {failed.source}: {failed.error}", level=logging.ERROR, prefix="  ",
+                instance=failed.instance, source=failed.source)
     if not summary.ok:
         sys.exit(1)

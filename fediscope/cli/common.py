@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +19,7 @@ import click
 
 from fediscope.config import Settings, Unusable, load_settings
 from fediscope.errors import ConfigError
-from fediscope.redact import RedactingFilter, secret_values, url_secrets
+from fediscope.redact import RedactingFilter, extra_fields, secret_values, url_secrets
 from fediscope.sources.progress import break_open_line
 
 
@@ -45,7 +46,7 @@ def settings_from_context(*, unusable: Unusable | None = None, program: str = "f
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
-    configure_logging(settings.log_level, secrets=secret_values(settings))
+    configure_logging(settings.log_level, secrets=secret_values(settings), fmt=settings.log_format)
     _warn_of_passwords_in_options(given, program)
     return settings
 
@@ -55,8 +56,9 @@ def _warn_of_passwords_in_options(given: dict[str, Any], program: str) -> None:
     seen by other users' ``ps`` and kept in shell history. The password itself is never shown."""
     for name in ("store", "lake"):
         if isinstance(given.get(name), str) and url_secrets(given[name]):
-            print(f"{program}: warning: --{name} holds a password, which other users' `ps` and your shell history "
-                  f"see; give the URL in FEDISCOPE_{name.upper()} or fediscope.toml instead", file=sys.stderr)
+            say(f"--{name} holds a password, which other users' `ps` and your shell history see; give the URL in "
+                f"FEDISCOPE_{name.upper()} or fediscope.toml instead", level=logging.WARNING,
+                prefix=f"{program}: warning: ")
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -98,8 +100,40 @@ def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:
     return True
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Quiet, structured logging to stderr: ``time level logger key=value message``.
+#: The text log format: ``time level logger message``.
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+#: The keys of a JSON log line that a field passed with ``extra=`` does not replace.
+JSON_KEYS = ("time", "level", "logger", "message", "exception", "stack")
+
+
+class JsonFormatter(logging.Formatter):
+    """``FEDISCOPE_LOG_FORMAT=json``: one JSON object per line, for a log shipper (Loki, Elasticsearch, journald's
+    readers): ``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``, ``message``, ``exception`` (the
+    traceback's text) when there is one, ``stack`` when asked for, then the fields the code passed with ``extra=``
+    (never over those keys). The handler's :class:`~fediscope.redact.RedactingFilter` runs first, so all of it is
+    masked; ASCII only (``\\u`` escapes), so no stream encoding can break a line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            document["exception"] = record.exc_text
+        if record.stack_info:
+            document["stack"] = self.formatStack(record.stack_info)
+        for name, value in extra_fields(record).items():
+            if name not in JSON_KEYS:
+                document[name] = value
+        return json.dumps(document, default=str)
+
+
+def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> None:
+    """Quiet logging to stderr, one line per record: ``time level logger message`` (``fmt`` ``text``), or a JSON
+    object (``json``: :class:`JsonFormatter`; Python's own warnings are logged then, so that they are such lines
+    too).
 
     The handler carries a :class:`~fediscope.redact.RedactingFilter`: the known ``secrets`` (tokens, API keys,
     the pseudonym key) and anything shaped like a credential are masked in every line, tracebacks included.
@@ -107,21 +141,59 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     # configured already when our handler is there (not merely marked: a host that reconfigures logging, such as
     # Airflow, drops the handlers and would leave every later warning without one)
-    if any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+    handler = _our_handler()
+    if handler is not None:
         root.setLevel(level.upper())
-        for handler in root.handlers:
-            for log_filter in handler.filters:
+        for each in root.handlers:
+            for log_filter in each.filters:
                 if isinstance(log_filter, RedactingFilter):
                     log_filter.add_secrets(secrets)
+    else:
+        handler = _StderrHandler()
+        handler.addFilter(RedactingFilter(secrets))
+        handler.addFilter(_py4j_interrupt_noise)
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+        for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _set_format(handler, fmt)
+
+
+def _our_handler() -> _StderrHandler | None:
+    return next((h for h in logging.getLogger().handlers if isinstance(h, _StderrHandler)), None)
+
+
+def _set_format(handler: logging.Handler, fmt: str) -> None:
+    as_json = fmt == "json"
+    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
+    logging.captureWarnings(as_json)
+
+
+def reset_log_format() -> None:
+    """Text log lines again, until a command's settings say otherwise (:func:`main` at its start): a command run
+    in the same process after one with ``json`` (a test's) must not print its early errors as JSON."""
+    if (handler := _our_handler()) is not None:
+        _set_format(handler, "text")
+
+
+def logs_json() -> bool:
+    """Whether log lines are JSON objects now (``FEDISCOPE_LOG_FORMAT=json``, logging set up by a command)."""
+    handler = _our_handler()
+    return handler is not None and isinstance(handler.formatter, JsonFormatter)
+
+
+def say(message: str, *, level: int = logging.INFO, prefix: str = "", exc_info: Any = None, **fields: Any) -> None:
+    """A line for the operator on stderr that a command prints whatever the log level (its error, a server's
+    banner, a warning about its options): ``prefix`` + ``message`` as text; with ``FEDISCOPE_LOG_FORMAT=json`` a
+    JSON log line instead (logger ``fediscope``, ``level``, ``fields`` as its extra fields, ``exc_info``'s
+    traceback), masked like every log line, so that a log shipper reading stderr can parse every line of it."""
+    handler = _our_handler()
+    if handler is None or not isinstance(handler.formatter, JsonFormatter):
+        click.echo(prefix + message, err=True)
         return
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
-    handler.addFilter(_py4j_interrupt_noise)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    record = logging.LogRecord("fediscope", level, "", 0, message, None, exc_info)
+    record.__dict__.update(fields)
+    handler.handle(record)
 
 
 class JsonOutput:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, say, settings_from_context
 from fediscope.console import readable_json
 from fediscope.errors import FediscopeError
 from fediscope.wording import count
@@ -90,7 +91,7 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
         if report.newly_suppressed:
             click.echo("added to the suppression list: later collections skip this account")
     for warning in report.warnings:
-        click.echo(f"fediscope: warning: {warning}", err=True)
+        say(warning, level=logging.WARNING, prefix="fediscope: warning: ")
 
 
 #: What every erasure changes, found of the account or not (:func:`_removed_nothing`).
@@ -129,16 +130,16 @@ def export(account: str, out: Path | None) -> None:
     ignored: list[str] = []
     settings = _request_settings(ignored)
     for warning in ignored:
-        click.echo(f"fediscope: warning: {warning}", err=True)
+        say(warning, level=logging.WARNING, prefix="fediscope: warning: ")
     exported = export_account(settings, account)
     if out is None:
         click.echo(readable_json(exported, indent=2, sort_keys=True, default=str))
     else:
         _write(out, json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
-        click.echo(f"wrote {out}", err=True)
+        say(f"wrote {out}")
     hint = unknown_instance_hint(open_lake(settings.lake), account) if holds_nothing(exported) else None
     if hint:  # was silent: an answer "nothing held" about an account the lake holds under its instance's address
-        click.echo(f"fediscope: warning: {hint}", err=True)
+        say(hint, level=logging.WARNING, prefix="fediscope: warning: ")
 
 
 @gdpr.command()
@@ -170,7 +171,7 @@ def retention(dry_run: bool, as_json: bool) -> None:
     for partition in summary.deleted:
         click.echo(f"{verb} {partition.path} ({count(partition.files, 'file')}, {count(partition.bytes, 'byte')})")
     for path in summary.skipped:
-        click.echo(f"skipped {path}: the dt= value is not a date", err=True)
+        say(f"skipped {path}: the dt= value is not a date", level=logging.WARNING)
     totals = summary.totals()
     shown = [f"{layer} {count(t['partitions'], 'partition')}" for layer, t in sorted(totals.items())]
     accounts = summary.accounts
@@ -190,7 +191,7 @@ def retention(dry_run: bool, as_json: bool) -> None:
         click.echo(f"would remove {path} (a stale temporary file)")
     click.echo(temporary.describe())
     for failure in temporary.failed:
-        click.echo(f"fediscope: warning: could not remove the temporary file {failure}", err=True)
+        say(f"could not remove the temporary file {failure}", level=logging.WARNING, prefix="fediscope: warning: ")
 
 
 def _kept(days: int) -> str:
@@ -212,4 +213,4 @@ def register(out: Path | None) -> None:
         click.echo(text, nl=False)
         return
     _write(out, text)
-    click.echo(f"wrote {out}", err=True)
+    say(f"wrote {out}")

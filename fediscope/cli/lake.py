@@ -14,6 +14,7 @@ run here (unless ``--force``).
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import socket
 import sys
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
@@ -211,13 +212,13 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
         raise LakeError(f"cannot list {path!r}: {exc}") from None
     if unreadable:  # listed all the same, and counted apart (uncounted_files): why, on stderr
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
-        click.echo(f"fediscope: warning: {len(unreadable)} file(s) could not be read: "
-                   f"{unreadable[0]}{more}", err=True)
+        say(f"{len(unreadable)} file(s) could not be read: {unreadable[0]}{more}", level=logging.WARNING,
+            prefix="fediscope: warning: ")
     if damaged:  # read, but not whole JSON Lines: `fediscope process` stops on such a file, so say which
         more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
-        click.echo(f"fediscope: warning: {len(damaged)} batch file(s) damaged, not counted: {damaged[0]}{more}; "
-                   "`fediscope process` stops on a damaged raw file: restore it from a copy, or move it out of "
-                   "the lake", err=True)
+        say(f"{len(damaged)} batch file(s) damaged, not counted: {damaged[0]}{more}; `fediscope process` stops on "
+            "a damaged raw file: restore it from a copy, or move it out of the lake", level=logging.WARNING,
+            prefix="fediscope: warning: ")
     if as_json:
         document: dict[str, object] = {"lake": backend.url, "path": path, "records_counted": count_records}
         if count_records:  # the batch files of the whole listing that were not counted (damaged or unreadable)

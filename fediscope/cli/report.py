@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from fediscope.cli.common import emit_json, json_format_option, settings_from_context
+from fediscope.cli.common import emit_json, json_format_option, say, settings_from_context
 from fediscope.wording import count
 
 DEFAULT_OUT = Path("fediscope-out")
@@ -75,10 +76,10 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     else:
         click.echo(result.text(), nl=False)
     if result.run.failed:
-        click.echo(f"fediscope: error: {count(len(result.run.failed), 'analysis', 'analyses')} could not be computed "
-                   "(see above)", err=True)
+        say(f"{count(len(result.run.failed), 'analysis', 'analyses')} could not be computed (see above)",
+            level=logging.ERROR, prefix="fediscope: error: ")
     if result.unreadable:
-        click.echo(f"fediscope: error: {count(len(result.unreadable), 'other metric')} could not be read (see "
-                   f"above): {', '.join(result.unreadable)}", err=True)
+        say(f"{count(len(result.unreadable), 'other metric')} could not be read (see above): "
+            f"{', '.join(result.unreadable)}", level=logging.ERROR, prefix="fediscope: error: ")
     if result.run.failed or result.unreadable:
         sys.exit(1)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import click
 
-from fediscope.cli.common import FiniteFloatRange, configure_logging
+from fediscope.cli.common import FiniteFloatRange, configure_logging, say
+from fediscope.config import load_settings_only
 from fediscope.sample import MAX_GROW_PER_MINUTE
 from fediscope.timestamps import DAY_RE
 
@@ -114,10 +116,11 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
     from fediscope.sample.instance import SampleInstance
     from fediscope.sample.server import SampleServer
 
-    configure_logging(log_level)
+    # FEDISCOPE_LOG_FORMAT alone: this stand-in for an instance reads no other setting (the level is --log-level)
+    configure_logging(log_level, fmt=load_settings_only(["log_format"]).log_format)
     if not _loopback(host):
-        click.echo(f"fediscope: warning: binding {host}, not a loopback address: anyone who can reach it can "
-                   "read the sample corpus", err=True)
+        say(f"binding {host}, not a loopback address: anyone who can reach it can read the sample corpus",
+            level=logging.WARNING, prefix="fediscope: warning: ")
     started = time.monotonic()
     instance = SampleInstance.generate(n_statuses, seed, n_accounts=n_accounts, end=_parse_end(end))
     try:
@@ -134,10 +137,10 @@ def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str
     click.echo(server.url)
     if grow_per_minute:
         click.echo(f"growing by {grow_per_minute:g} statuses per minute")
-    click.echo("Ctrl-C to stop", err=True)
+    say("Ctrl-C to stop")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        say("stopped")
     finally:
         server.httpd.server_close()

@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from fediscope.cli.common import settings_from_context
+from fediscope.cli.common import say, settings_from_context
 from fediscope.config import Settings
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def serve_api(host: str, port: int, threads: int) -> None:
     listening = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
     urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in listening)
     allowed = ", ".join(sorted(allowed_base_urls(settings).values())) or "none (set FEDISCOPE_INSTANCES)"
-    click.echo(f"fediscope API on {urls} (OpenAPI at /openapi.json); "
-               f"instances allowed: {allowed}; Ctrl-C stops", err=True)
+    say(f"fediscope API on {urls} (OpenAPI at /openapi.json); instances allowed: {allowed}; Ctrl-C stops")
     try:
         server.run()
     except KeyboardInterrupt:

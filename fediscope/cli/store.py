@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fediscope.cli.common import atomic_out, emit_json, is_terminal, json_option, settings_from_context
+from fediscope.cli.common import atomic_out, emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.config import Settings
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import redact_url
@@ -77,7 +77,7 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
     finally:
         metric_store.close()
     if out is not None:
-        click.echo(f"exported {count(written, 'row')} of {name} to {out}", err=True)
+        say(f"exported {count(written, 'row')} of {name} to {out}")
 
 
 def _holding(metric_store: MetricStore, name: str, shown: str) -> MetricStore:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, settings_from_context
+from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, say, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
@@ -101,8 +101,7 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     stops = [f"{duration:g} s"] if duration else []
     stops += [f"{count(max_events, 'event')} per timeline"] if max_events else []
     limit = f"for up to {' or '.join(stops)}" if stops else "until Ctrl-C"
-    click.echo(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into "
-               f"{redact_url(settings.lake)}", err=True)
+    say(f"streaming {', '.join(names)} from {runs[0].summary.instance} {limit} into {redact_url(settings.lake)}")
     with _stop_on_signals(stop):
         summaries = _run_all(runs)
     ok = all(s.ok for s in summaries)

@@ -531,6 +531,14 @@ def test_spark_submit_jobs_read_the_variables_settings_as_the_task_does(tmp_path
     assert job.spark_lake_uri is None
 
 
+def test_spark_submit_jobs_log_text_whatever_the_workers_log_format() -> None:
+    """The task reads a job's summary as the last line of its stdout starting with "{", and spark-submit merges the
+    driver's stderr into that stdout: with a worker's FEDISCOPE_LOG_FORMAT=json (meant for its own logs) passed on,
+    a JSON log line logged after the summary (as the Spark session closes) would be taken for it."""
+    task = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn"}, env={})
+    assert orch.spark_submit_env(task, {"FEDISCOPE_LOG_FORMAT": "json"})["FEDISCOPE_LOG_FORMAT"] == "text"
+
+
 # -- maintenance ------------------------------------------------------------------------------------------------
 def test_health_checks_pass_on_a_writable_lake_and_a_sqlite_store(tmp_path: Path) -> None:
     (tmp_path / "lake").mkdir()
