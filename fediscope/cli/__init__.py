@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> Any:
     A character the terminal's encoding lacks (an emoji on a Latin-1 or ASCII terminal) is printed readably
     instead of failing (:mod:`fediscope.console`).
     """
-    from fediscope.cli.common import JsonOutput, logs_json, reset_log_format, say
+    from fediscope.cli.common import JsonOutput, logs_json, masked_traceback, reset_log_format, say
 
     tolerate_unencodable_output()
     JsonOutput.reset()
@@ -224,4 +224,5 @@ def main(argv: list[str] | None = None) -> Any:
             if logs_json():  # the traceback as one JSON line (masked), not as lines a log shipper cannot parse
                 say(f"unexpected {type(exc).__name__}", level=logging.CRITICAL, exc_info=exc, exit_code=1)
                 sys.exit(1)
-            raise
+            click.echo(masked_traceback(exc).rstrip("\n"), err=True)  # masked as log lines are
+            sys.exit(1)

@@ -19,7 +19,7 @@ import click
 
 from fediscope.config import Settings, Unusable, load_settings
 from fediscope.errors import ConfigError
-from fediscope.redact import RedactingFilter, extra_fields, secret_values, url_secrets
+from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.sources.progress import break_open_line
 
 
@@ -194,6 +194,17 @@ def say(message: str, *, level: int = logging.INFO, prefix: str = "", exc_info: 
     record = logging.LogRecord("fediscope", level, "", 0, message, None, exc_info)
     record.__dict__.update(fields)
     handler.handle(record)
+
+
+def masked_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback as Python prints it, with the secrets the logging knows (tokens, API keys, the
+    pseudonym key: :func:`configure_logging`'s) and anything shaped like a credential masked, as in a log line:
+    an exception's text may quote a URL with its password or a header with its token."""
+    import traceback
+
+    handler = _our_handler()
+    secrets = {s for f in (handler.filters if handler else ()) if isinstance(f, RedactingFilter) for s in f.secrets}
+    return redact_text("".join(traceback.format_exception(exc)), secrets)
 
 
 class JsonOutput:

@@ -156,7 +156,7 @@ SCRIPT = textwrap.dedent("""
     @click.command()
     @json_option("Print as JSON.")
     def boom(as_json):
-        raise RuntimeError("secret-looking detail")
+        raise RuntimeError("secret-looking detail from https://user:hunter2@db.example/x, Bearer abc.def.ghi")
 
     cli.COMMANDS["spin"] = ("__main__:spin", "waits")
     cli.COMMANDS["boom"] = ("__main__:boom", "fails on a bug")
@@ -188,6 +188,16 @@ def test_a_bug_is_a_document_naming_the_exception_not_quoting_it() -> None:
     error = error_of(done.stdout)
     assert error["type"] == "InternalError" and "RuntimeError" in error["message"]
     assert "secret-looking" not in done.stdout and "Traceback" in done.stderr
+
+
+def test_a_bugs_traceback_is_masked_as_log_lines_are() -> None:
+    """An exception's text may quote a URL with its password or a token: the traceback on stderr masks them."""
+    done = subprocess.run([sys.executable, "-c", SCRIPT, "boom"], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("Traceback (most recent call last):")
+    assert "RuntimeError: secret-looking detail" in done.stderr
+    assert "hunter2" not in done.stderr and "abc.def.ghi" not in done.stderr
 
 
 def test_the_document_counts_as_printed_before_it_is_written(cli_env, capsys, monkeypatch) -> None:
