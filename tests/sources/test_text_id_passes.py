@@ -92,3 +92,16 @@ def test_a_first_runs_young_statuses_settle_as_on_mastodon(kind: str, tmp_path: 
     assert 10 < len(settled) <= len(young) == 15 and set(settled) <= set(young)
     assert sorted(text_settled) == sorted(server.text(i) for i in settled)
     assert text_run.settled == mastodon_run.settled == len(settled)
+
+
+@pytest.mark.parametrize("kind", ["ulid", "flake"])
+def test_when_a_first_run_landed_nothing_older_only_its_oldest_status_does_not_settle(
+        kind: str, tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """Every status of the first run is younger than settle_hours: on Mastodon the mark starts just below the
+    oldest, for text ids (no "just below", no older status landed) at the oldest, which alone never settles."""
+    numbers, texts, server = both_servers(kind, tmp_path, make_settings,
+                                          lambda run: {"settle_hours": 1 if run == 1 else 0.001})
+    (_mastodon_run, settled), (_text_run, text_settled) = numbers, texts
+    oldest = server.public_statuses()[-1]["id"]
+    assert oldest in settled and len(settled) > 20
+    assert sorted(text_settled) == sorted(server.text(i) for i in settled if i != oldest)
