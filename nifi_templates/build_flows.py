@@ -102,6 +102,24 @@ def _if(condition: str, yes: str, no: str) -> str:
     return "${" + condition[2:-1] + ":ifElse(" + yes + ", " + no + ")}"
 
 
+def _on(expression: str, functions: str) -> str:
+    """``expression`` (``${…}``) with more functions applied to its value: ``_on("${a}", ":isEmpty()")``."""
+    return "${" + expression[2:-1] + functions + "}"
+
+
+_CHECKPOINT = "${getStateValue('newest_id')}"
+#: Both the walk's top and the checkpoint are numbers (Mastodon's snowflakes; the initial '0'): NiFi's ``gt``
+#: reads anything else (a ULID, a FlakeId) as null, and is false.
+_BOTH_NUMBERS = _on(_UPPER, ":matches('[0-9]+'):and(" + _on(_CHECKPOINT, ":matches('[0-9]+')") + ")")
+#: Where a closed walk moves the checkpoint: to its top, unless it has none (an empty first page) or, both being
+#: numbers, the top is not above the checkpoint. The Expression Language cannot order text, and need not: the
+#: top is the newest status of a walk asked with ``since_id=<checkpoint>``, above it in the server's own order
+#: (GoToSocial's ULIDs and Pleroma's FlakeIds are ordered by time as text of one length; Pleroma's older
+#: numeric ids lie below every FlakeId).
+_MOVED = _if(_on(_UPPER, ":isEmpty()"), _CHECKPOINT,
+             _if(_BOTH_NUMBERS, _if(_on(_UPPER, ":gt(" + _CHECKPOINT + ")"), _UPPER, _CHECKPOINT), _UPPER))
+
+
 #: ``Cursor``'s rules, evaluated against the incoming attributes and the state as it was before this FlowFile
 #: (UpdateAttribute writes every one of them to state too; only ``newest_id`` and ``resume_*`` are read back).
 #: The checkpoint moves only when a walk has closed its gap down to the previous checkpoint, like the collector's
@@ -112,8 +130,7 @@ CURSOR = {
     "max_id": _if(_TIMER, _state("resume_max_id"), "${next.max_id}"),
     "since_id": "${page:isEmpty():ifElse(${getStateValue('newest_id')}, ${since_id})}",
     "walk.upper": _if(_TIMER, _state("resume_upper"), _UPPER),
-    "newest_id": _if(_CLOSED, "${" + _UPPER[2:-1] + ":gt(${getStateValue('newest_id')}):ifElse("
-                     + _UPPER + ", ${getStateValue('newest_id')})}", "${getStateValue('newest_id')}"),
+    "newest_id": _if(_CLOSED, _MOVED, _CHECKPOINT),
     "resume_max_id": _if(_CLOSED, "''", _if(_SPENT, "${next.max_id}", "${getStateValue('resume_max_id')}")),
     "resume_upper": _if(_CLOSED, "''", _if(_SPENT, _UPPER, "${getStateValue('resume_upper')}")),
 }

@@ -36,7 +36,8 @@ run starts from the newest status again, so its backfill depth is counted from t
 
 **The refresh pass** (opt-in, ``refresh_hours > 0``). A status is landed once, with its engagement counts as of
 that fetch, minutes after it was posted. After a gap walk has caught up, the run walks down again from the
-checkpoint it started with (``max_id``, no ``since_id``) and lands again the statuses created in the last
+checkpoint it started with (``max_id`` just above it, no ``since_id``; for a text id, which has no next id, from
+the newest page, leaving out the statuses above the checkpoint) and lands again the statuses created in the last
 ``refresh_hours`` (at most ``refresh_max_pages`` pages, and no more than what ``max_pages`` leaves of the run's
 page budget); curation keeps the latest fetch, so their counts become current. The pass never moves the
 checkpoint and its batch ids carry the run's start time. It is best effort: when it fails, the source still
@@ -52,7 +53,7 @@ first younger status (at most ``settle_max_pages`` pages, within what ``max_page
 in ``<lake>/_state/<domain>/settle/``; on a source collected before, it starts at the statuses posted
 ``settle_hours`` before the run that first has the pass on (found by their snowflake ids; at that run's
 checkpoint for other ids), and on a source's very first run below the backfilled statuses still younger than
-``settle_hours``.
+``settle_hours`` (for text ids, at the status landed just below them).
 Best effort, like the refresh pass (its error is reported in ``refresh_error``).
 
 Snapshot sources (instance, activity, peers, trends, directory, account lookup) are taken anew each run, without a
@@ -168,6 +169,9 @@ class _Context:
     #: (domain, source) → the oldest status a source's first run landed while it was younger than
     #: ``settle_hours``: where the settle pass starts (the older ones were already settled when first landed)
     settle_from: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (domain, source) → the status that first run landed just below its ``settle_from`` (old enough then): where
+    #: the settle pass starts for a text id, which has no "just below" a server is sure to take
+    settle_below: dict[tuple[str, str], str] = field(default_factory=dict)
     #: domain → its handle domain (None: its local accounts are keyed by the domain itself), learned this run
     handle_domains: dict[str, str | None] = field(default_factory=dict)
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
@@ -677,22 +681,37 @@ def _snowflake_before(status_id: str, moment: datetime) -> str:
 
 
 def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[Any]) -> None:
-    """Remember the oldest status of a first run's page still younger than ``settle_hours`` (the settle pass
-    starts below it)."""
+    """Remember the oldest status of a first run's pages still younger than ``settle_hours`` (the settle pass
+    starts below it), and the status landed just below that one (``settle_below``). ``items`` are the page's
+    statuses kept for the lake, each page below the one before (the walk's order), so the first status met below
+    the youngest so far is the nearest below it."""
     cutoff = page.fetched_at - timedelta(hours=ctx.settings.settle_hours)
-    young = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]
-             and (created := _created_at(i)) is not None and created > cutoff]
     key = (domain, name)
-    if key in ctx.settle_from:
-        young.append(ctx.settle_from[key])
-    if young:
-        ctx.settle_from[key] = min(young, key=id_key)
+    dated = [(i["id"], created) for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]
+             and (created := _created_at(i)) is not None]
+    for status_id, created in sorted(dated, key=lambda pair: id_key(pair[0]), reverse=True):
+        youngest = ctx.settle_from.get(key)
+        below = youngest is not None and same_id_kind(status_id, youngest) and id_key(status_id) < id_key(youngest)
+        if created > cutoff and (youngest is None or below):
+            ctx.settle_from[key] = status_id
+            ctx.settle_below.pop(key, None)  # the one noted was above this one
+        elif below and key not in ctx.settle_below:
+            ctx.settle_below[key] = status_id
 
 
-def _just_above(status_id: str) -> str:
-    """A ``max_id`` (exclusive) that still includes ``status_id``: the next number for snowflakes; other ids
-    cannot be incremented, so their page starts just below them."""
-    return str(int(status_id) + 1) if status_id.isascii() and status_id.isdigit() else status_id
+def _just_above(status_id: str) -> str | None:
+    """A ``max_id`` (exclusive) that still includes ``status_id``: the next number for snowflakes. A text id has no
+    "next" a server is sure to read as meant (Pleroma decodes a FlakeId as a number, the next character may lie
+    outside a server's alphabet): None, the newest page, whose statuses above ``status_id`` the caller leaves out
+    (:func:`_above`)."""
+    return str(int(status_id) + 1) if is_number_id(status_id) else None
+
+
+def _above(item: Any, bound: str) -> bool:
+    """Whether ``item`` is a status whose id lies above ``bound`` (an id of the other kind cannot be placed: no)."""
+    status_id = item.get("id") if isinstance(item, dict) else None
+    return (isinstance(status_id, str) and bool(status_id) and same_id_kind(status_id, bound)
+            and id_key(status_id) > id_key(bound))
 
 
 def _created_at(item: Any) -> datetime | None:
@@ -704,9 +723,12 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
     """The refresh pass (module docstring): land again the statuses at or below ``started_from`` (the checkpoint
     this run started with) created in the last ``refresh_hours``. Statuses above it were landed by this run.
 
-    Stops at the first page reaching past the window, an empty page or ``max_pages``; paging that cannot go on
-    (see :func:`_next_cursor`) raises :class:`UpstreamError`. Items of the page that reaches past the window, and
-    any at or above the page's ``max_id``, are counted ``out_of_range``. The checkpoint is not touched.
+    The first page is asked with ``max_id`` just above ``started_from`` (:func:`_just_above`), or for a text id
+    (GoToSocial's ULIDs, Pleroma's FlakeIds), which has no such neighbour, without ``max_id``: the newest page,
+    walked down past the statuses above ``started_from``, which are left out. Stops at the first page reaching
+    past the window, an empty page or ``max_pages``; paging that cannot go on (see :func:`_next_cursor`) raises
+    :class:`UpstreamError`. Items of the page that reaches past the window, any at or above the page's
+    ``max_id`` and any above ``started_from`` are counted ``out_of_range``. The checkpoint is not touched.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     window = timedelta(hours=settings.refresh_hours)
@@ -721,6 +743,8 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
         cutoff = page.fetched_at - window
         items, older = [], False
         for item in _in_range(page.items, None, None, below=cursor)[0]:
+            if _above(item, started_from):  # landed by this run's gap walk (a text checkpoint: the newest page)
+                continue
             created = _created_at(item)
             if created is not None and created >= cutoff:
                 items.append(item)
@@ -750,7 +774,8 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     is set to the first snowflake id of ``settle_hours`` ago, so what earlier runs landed in that time settles
     too (to the checkpoint this run started from, for ids that are not snowflakes). On a source's very first run
     it is set just below the oldest status that run landed while younger than ``settle_hours`` (the older ones
-    had their settled counts when first landed), or to the new checkpoint when there was none.
+    had their settled counts when first landed; for a text id, which has no "just below", at the status it landed
+    below that one), or to the new checkpoint when there was none.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     try:
@@ -812,9 +837,13 @@ def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str 
     if started_from is not None:  # collected before: include what earlier runs landed in the last N hours
         return _snowflake_before(started_from, ctx.started_at - timedelta(hours=ctx.settings.settle_hours))
     youngest = ctx.settle_from.get((domain, name))
-    if youngest is not None and youngest.isascii() and youngest.isdigit():
+    if youngest is None:
+        return checkpoint
+    if is_number_id(youngest):
         return str(int(youngest) - 1)  # min_id is exclusive: just below it
-    return checkpoint
+    # a text id has no "just below" (see _just_above): the status landed below it, settled when landed; with
+    # none (the run landed nothing older) the youngest itself, which alone then does not settle
+    return ctx.settle_below.get((domain, name), youngest)
 
 
 # -- snapshot sources ---------------------------------------------------------------------------------------

@@ -50,15 +50,20 @@ def _bool(value: Any) -> bool:
     return text == "true"
 
 
+#: What NiFi reads as a whole number or a decimal (``NumberParsing``: Java's literals, hex floats left out)
+_WHOLE_RE = re.compile(r"[-+]?(\d+|0[xX][0-9a-fA-F]+)")
+_DECIMAL_RE = re.compile(r"[-+]?(Infinity|NaN|\d+\.\d+|\d+(\.\d+)?[eE][-+]?\d+|\.\d+([eE][-+]?\d+)?)")
+
+
 def _number(value: Any) -> int | float | None:
-    """NiFi's numeric functions give null for a null or empty subject instead of failing."""
+    """A subject or argument as NiFi's numeric functions read it (``NumberCastEvaluator``): null for a null or
+    empty value and for text that is not a number (a ULID), never a failure; ``gt`` and the other comparisons
+    are then false, the arithmetic null."""
     text = _text(value).strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+    if _WHOLE_RE.fullmatch(text):
+        sign, digits = (-1 if text[0] == "-" else 1), text.lstrip("+-")
+        return sign * int(digits, 16 if digits[:2] in ("0x", "0X") else 10)
+    return float(text) if _DECIMAL_RE.fullmatch(text) else None
 
 
 def _java_date_format(moment: datetime, pattern: str) -> str:
@@ -123,6 +128,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "or": lambda s, other: _bool(s) or _bool(other),
     "ifElse": lambda s, yes, no: yes if _bool(s) else no,
     "equals": lambda s, other: _text(s) == _text(other),
+    # the whole subject against a Java regular expression; a null subject matches nothing
+    "matches": lambda s, regex: s is not None and re.fullmatch(_text(regex), _text(s)) is not None,
     "prepend": lambda s, other: _text(other) + _text(s),
     "append": lambda s, other: _text(s) + _text(other),
     "plus": _arith(lambda a, b: a + b),
@@ -143,8 +150,12 @@ SUBJECTLESS = {"now", "literal", "getStateValue"}
 
 
 class _Parser:
+    """Parses and evaluates at once. ``ifElse`` evaluates only the branch its subject chooses, as NiFi's
+    ``IfElseEvaluator`` does: the other is parsed (its functions must be known) with ``live`` off."""
+
     def __init__(self, text: str, ctx: Context) -> None:
         self.text, self.pos, self.ctx = text, 0, ctx
+        self.live = True
 
     def error(self, message: str) -> ELError:
         return ELError(f"{message} at {self.pos} in {self.text!r}")
@@ -178,10 +189,14 @@ class _Parser:
         value = self.subject()
         while self.peek(":"):
             self.pos += 1
-            name, args = self.call()
+            branches: tuple[bool, ...] = ()
+            if self.live and self.text.startswith("ifElse(", self.pos):
+                chosen = _bool(value)
+                branches = (chosen, not chosen)
+            name, args = self.call(branches)
             if name not in FUNCTIONS:
                 raise self.error(f"function {name!r} unknown to this evaluator")
-            value = FUNCTIONS[name](value, *args)
+            value = FUNCTIONS[name](value, *args) if self.live else None
         self.expect("}")
         return value
 
@@ -207,7 +222,8 @@ class _Parser:
             raise self.error("empty attribute name")
         return self.ctx.attributes.get(name)
 
-    def call(self) -> tuple[str, list[Any]]:
+    def call(self, branches: tuple[bool, ...] = ()) -> tuple[str, list[Any]]:
+        """A function's name and arguments; ``branches`` says which arguments are evaluated (default: all)."""
         match = _IDENT_RE.match(self.text, self.pos)
         if not match:
             raise self.error("expected a function name")
@@ -215,8 +231,11 @@ class _Parser:
         self.expect("(")
         args: list[Any] = []
         self.skip_ws()
+        outer = self.live
         while not self.peek(")"):
+            self.live = outer and (branches[len(args)] if len(args) < len(branches) else True)
             args.append(self.argument())
+            self.live = outer
             self.skip_ws()
             if self.peek(","):
                 self.pos += 1

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from nifi_el import FUNCTIONS, SUBJECTLESS, evaluate, functions_used, parameter_references
+from doubles.fediverse_ids import KINDS
+from doubles.mastodon_server import RECORDED_AT, snowflake
+from nifi_el import FUNCTIONS, SUBJECTLESS, ELError, evaluate, functions_used, parameter_references
 
 from fediscope.lake import layout
 
@@ -521,7 +523,7 @@ def _json_path(body: dict[str, Any], path: str) -> str:
     return "" if value is None else str(value)
 
 
-def _page(ids: list[int], has_next: bool) -> dict[str, Any]:
+def _page(ids: list[Any], has_next: bool) -> dict[str, Any]:
     return {"records": [{"data": {"id": str(i)}} for i in ids], "count": len(ids),
             "next": {"max_id": str(ids[-1])} if has_next and ids else None,
             "prev": {"min_id": str(ids[0])} if ids else None}
@@ -558,23 +560,26 @@ def test_readme_documents_every_parameter_and_processor(flow: dict[str, Any], bu
 class _Timeline:
     """A hashtag timeline answering like Mastodon through the API: the newest ``limit`` ids below ``max_id`` and
     above ``since_id``, a ``next`` cursor while the page has items. ``fail`` lists max_id cursors whose request
-    fails for good (retries exhausted) once."""
+    fails for good (retries exhausted) once. ``order``: how the server orders its ids (text ids: by what they
+    decode to, as GoToSocial and Pleroma compare them)."""
 
-    def __init__(self, ids: list[int], limit: int = 2) -> None:
-        self.ids, self.limit, self.fail = sorted(ids, reverse=True), limit, set[str]()
-        self.served: set[int] = set()
+    def __init__(self, ids: list[Any], limit: int = 2, order: Callable[[str], int] = int) -> None:
+        self.order, self.limit, self.fail = order, limit, set[str]()
+        self.ids = sorted(ids, key=lambda i: order(str(i)), reverse=True)
+        self.served: set[Any] = set()
 
     def __call__(self, query: dict[str, str]) -> dict[str, Any] | None:
         if query.get("max_id") in self.fail:
             self.fail.discard(query["max_id"])
             return None
-        upper, lower = int(query.get("max_id", 10**18)), int(query.get("since_id", 0))
-        page = [i for i in self.ids if lower < i < upper][:self.limit]
+        upper = self.order(query["max_id"]) if "max_id" in query else 2**128
+        lower = self.order(query["since_id"]) if "since_id" in query else -1
+        page = [i for i in self.ids if lower < self.order(str(i)) < upper][:self.limit]
         self.served.update(page)
         return _page(page, has_next=True)
 
-    def post(self, *ids: int) -> None:
-        self.ids = sorted([*self.ids, *ids], reverse=True)
+    def post(self, *ids: Any) -> None:
+        self.ids = sorted([*self.ids, *ids], key=lambda i: self.order(str(i)), reverse=True)
 
 
 def test_a_walk_that_spends_max_pages_is_resumed_and_skips_nothing(flow: dict[str, Any]) -> None:
@@ -590,6 +595,60 @@ def test_a_walk_that_spends_max_pages_is_resumed_and_skips_nothing(flow: dict[st
     assert timeline.served == set(range(7, 27)), f"never fetched: {sorted(set(range(7, 27)) - timeline.served)}"
     assert walk.state["newest_id"] == "26"
     assert walk.walk(timeline)[0].endswith("since_id=26"), "caught up: the next walk starts above the newest"
+
+
+@pytest.mark.parametrize("kind", ["ulid", "flake"])
+def test_the_checkpoint_moves_with_text_ids(flow: dict[str, Any], kind: str) -> None:
+    """GoToSocial's ULIDs, Pleroma's FlakeIds: NiFi's ``gt`` reads them as null (false), so the checkpoint has
+    to move to a closed walk's top without it; the walks are then the snowflake test's above."""
+    encode, decode = KINDS[kind]
+    ids = [encode(snowflake(RECORDED_AT + timedelta(minutes=n), n)) for n in range(1, 27)]
+    walk, timeline = _Walk(flow), _Timeline(ids[:6], order=decode)
+    walk.walk(timeline)
+    assert walk.state["newest_id"] == ids[5]
+    timeline.served.clear()
+    timeline.post(*ids[6:])  # 20 new statuses: 10 pages, max_pages is 3
+    for _ in range(6):
+        walk.walk(timeline)
+    assert timeline.served == set(ids[6:])
+    assert walk.state["newest_id"] == ids[-1]
+    assert walk.walk(timeline)[0].endswith(f"since_id={ids[-1]}"), "caught up: the next walk starts above the newest"
+    assert walk.state["newest_id"] == ids[-1], "an empty walk keeps the checkpoint"
+
+
+@pytest.mark.parametrize(("checkpoint", "top", "moved"), [
+    ("0", "150", "150"), ("99", "150", "150"),
+    ("150", "99", "150"),  # numbers are compared: a top below the checkpoint (since_id ignored) does not move it
+    ("150", "", "150"),  # an empty first page has no top
+    ("0", "01J5ZK3V8Q0000000000000000", "01J5ZK3V8Q0000000000000000"),  # the first walk of a GoToSocial server
+    ("01J5ZK3V8Q0000000000000000", "01J5ZK3V9R0000000000000000", "01J5ZK3V9R0000000000000000"),
+    ("1234", "AeNwR5ICJrX4YhF8ee", "AeNwR5ICJrX4YhF8ee"),  # Pleroma: a pre-FlakeId number, then a FlakeId
+])
+def test_a_closed_walk_moves_the_checkpoint_to_its_top(flow: dict[str, Any], checkpoint: str, top: str,
+                                                       moved: str) -> None:
+    rule = _processors(flow)["Cursor"]["properties"]["newest_id"]
+    closed = {"page": "2", "next.max_id": "", "since_id": checkpoint, "walk.upper": top}
+    assert evaluate(rule, closed, _parameter_values(flow), state={"newest_id": checkpoint}) == moved
+    # max_pages spent: the walk goes on next poll; a first walk (no checkpoint yet) ends there, its backfill
+    spent = closed | {"page": "10", "next.max_id": "5"}
+    assert evaluate(rule, spent, _parameter_values(flow), state={"newest_id": checkpoint}) == \
+        (moved if checkpoint == "0" else checkpoint)
+
+
+def test_the_evaluator_reads_numbers_and_branches_as_nifi_does() -> None:
+    """``gt`` of text that is no number is false (``NumberCastEvaluator`` gives null), ``matches`` matches the
+    whole subject, and ``ifElse`` evaluates only the branch it chooses (``IfElseEvaluator``)."""
+    ulid = "01J5ZK3V8Q0000000000000000"
+    assert evaluate("${a:gt(5)}", {"a": ulid}) == "false" and evaluate("${a:gt(5)}", {"a": "7"}) == "true"
+    assert evaluate("${a:gt(${b})}", {"a": "7", "b": ulid}) == "false"
+    assert evaluate("${a:plus(1)}", {"a": ulid}) == "" and evaluate("${a:plus(1)}", {"a": "0x1F"}) == "32"
+    assert [evaluate("${a:matches('[0-9]+')}", {"a": a} if a is not None else {})
+            for a in ("123", "12a", "", None, ulid)] == ["true", "false", "false", "false", "false"]
+    assert evaluate("${a:equals('x'):ifElse('chosen', ${a:not()})}", {"a": "x"}) == "chosen"
+    with pytest.raises(ELError):
+        evaluate("${a:equals('y'):ifElse('chosen', ${a:not()})}", {"a": "x"})  # the chosen branch still fails
+    with pytest.raises(ELError, match="unknown"):
+        evaluate("${a:equals('x'):ifElse('chosen', ${a:noSuchFunction()})}", {"a": "x"})  # NiFi compiles both
 
 
 def test_a_walk_that_fails_half_way_is_walked_again(flow: dict[str, Any]) -> None:
