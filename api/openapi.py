@@ -146,7 +146,7 @@ COMPONENTS: dict[str, Any] = {
                     {"type": "string", "nullable": True}, {"type": "number"}, {"type": "boolean"}]}},
         "AnalysisList": {
             "type": "object",
-            "required": ["analyses"],
+            "required": ["analyses", "period", "provenance"],
             "properties": {
                 "analyses": {"type": "array", "items": {
                     "type": "object",
@@ -155,6 +155,14 @@ COMPONENTS: dict[str, Any] = {
                                    "question": {"type": "string"},
                                    "stored": {"type": "boolean", "description": "The store holds its metric."}},
                 }},
+                "period": {"type": "object", "nullable": True,
+                           "description": "The days the analyses cover, as `fediscope report --format json` gives "
+                                          "its period (first_day, last_day, first_day_partial, last_day_partial, "
+                                          "latest_fetch_day, days, metric); null when posted_days cannot be read "
+                                          "by this version (re-run fediscope process)."},
+                "provenance": {"type": "object", "required": ["runs", "metrics", "unrecorded"],
+                               "description": "What computed the stored metrics, as the report's provenance "
+                                              "without its report part: runs, metrics, unrecorded."},
             },
         },
         "Analysis": {

@@ -64,11 +64,12 @@ from werkzeug.urls import iri_to_uri
 
 from api.errors import ApiError, bad_parameter
 from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_results_query
-from fediscope.analysis import ANALYSES, Analysis, analysis_question
+from fediscope.analysis import ANALYSES, PERIOD_METRIC, Analysis, Period, analysis_question, posted_period
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, MetricFileError, MissingTableError, StoreSchemaError
 from fediscope.redact import redact_url
+from fediscope.report import report_provenance
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
 from fediscope.timestamps import rfc3339_rows
@@ -218,11 +219,35 @@ class Analyses(Resource):
     def get(self) -> Response:
         results = _results()
         parse_results_query(request.args, ())
-        _, stored = _stored(results)
+        store, stored = _stored(results)
         # the analysis' own question (engagement_distribution asks another than its metric's), as its answer gives it
         body = [{"name": name, "metric": metric_name, "question": analysis_question(name, metric_name),
                  "stored": metric_name in stored} for name, (_, metric_name) in ANALYSIS_TABLE.items()]
-        return jsonify({"analyses": body})
+        return jsonify({"analyses": body, "period": _period(results, store, stored),
+                        "provenance": _provenance(results, store)})
+
+
+def _period(results: ResultsStore, store: MetricStore | None, stored: dict[str, int]) -> dict[str, Any] | None:
+    """The days the analyses cover, as the report's ``period`` (:func:`fediscope.analysis.posted_period`); None when
+    ``posted_days`` cannot be read as this version reads it (logged: the list of analyses is still answered, as the
+    report is, and ``GET /v1/metrics/posted_days`` says what is wrong)."""
+    if store is None:
+        return Period(computed=False).to_dict()
+    try:
+        return _store_call(results.shown, lambda: posted_period(store, stored).to_dict(), PERIOD_METRIC, "period")
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        return None
+
+
+def _provenance(results: ResultsStore, store: MetricStore | None) -> dict[str, Any]:
+    """What computed the stored metrics, as the report's ``provenance`` without its ``report`` part (the report's own
+    settings): ``runs``, ``metrics``, ``unrecorded`` (:func:`fediscope.report.report_provenance`)."""
+    recorded = {} if store is None else _store_call(results.shown, store.provenances)
+    provenance = report_provenance(recorded, 0)
+    del provenance["report"]
+    return provenance
 
 
 class OneAnalysis(Resource):

@@ -227,7 +227,9 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
         fingerprints = {n: _input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
-        stale = [n for n in metrics if not _current(snapshots, n, fingerprints[n], generation, in_store)]
+        unrecorded = _unrecorded(store)
+        stale = [n for n in metrics
+                 if n in unrecorded or not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:
             if metric_name not in stale:  # current: the store holds exactly the kept rows, so their count
                 summary.metrics[metric_name] = MetricResult(rows=snapshots.entries[metric_name].rows, seconds=0.0,
@@ -297,6 +299,14 @@ def _generations(store: MetricStore) -> dict[str, str | None]:
     generations = store.generations()
     generations.update(dict.fromkeys(store.missing_tables()))
     return generations
+
+
+def _unrecorded(store: MetricStore) -> set[str]:
+    """The stored metrics whose catalog entry records no provenance (written by a fediscope from before it was
+    recorded: :mod:`fediscope.engine.provenance`). Their kept results may be current, but what computed them is not
+    known, so they are recomputed once: the write changes no row when they are the same (the metric keeps its
+    generation) and records the run; otherwise they would stay unrecorded for as long as nothing new is curated."""
+    return {name for name, provenance in store.provenances().items() if provenance is None}
 
 
 def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,

@@ -69,11 +69,35 @@ def test_analyses_are_what_the_report_prints(results_api: LiveApi, sqlite_url: s
     listed = ok(results_api.get("/v1/analyses"))
     assert [a["name"] for a in listed["analyses"]] == [function.__name__ for function, _ in ANALYSES]
     assert all(a["stored"] for a in listed["analyses"])
-    assert set(listed) == {"analyses"}  # answers do not name the store
+    assert set(listed) == {"analyses", "period", "provenance"}  # answers do not name the store
     assert len(report["analyses"]) >= 12
     for expected in report["analyses"]:
         got = ok(results_api.get(f"/v1/analyses/{expected['name']}", params={"n": "7"}))
         assert got == expected, expected["name"]
+
+
+def test_the_analyses_list_gives_the_period_and_provenance_the_report_gives(tmp_path: Path, capsys: Any,
+                                                                            live_api: Callable[..., LiveApi],
+                                                                            sample_metric_rows: dict[str, Any]) -> None:
+    """Was: the report's head (the days its numbers cover, what computed them) was nowhere in the results routes, so a
+    dashboard could not say which period its analyses cover."""
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        for i, (name, rows) in enumerate(sorted(sample_metric_rows.items())):
+            # two runs, and the first metrics as an older fediscope wrote them (no record)
+            store.provenance = None if i < 2 else {"engine": "duckdb", "inputs": f"run {i % 2}", "sql": name,
+                                                   "own": False}
+            store.write(metric(name), rows)
+    finally:
+        store.close()
+    code, out, err = run(capsys, "report", "--store", url, "--format", "json", "--no-charts")
+    assert code == 0, err
+    report = json.loads(out)
+    listed = ok(live_api(make_settings(store=url)).get("/v1/analyses"))
+    assert listed["period"] == report["period"] and listed["period"]["first_day"] is not None
+    assert listed["provenance"] == {k: v for k, v in report["provenance"].items() if k != "report"}
+    assert len(listed["provenance"]["runs"]) == 2 and len(listed["provenance"]["unrecorded"]) == 2
 
 
 def test_the_analyses_list_gives_each_analysis_its_own_question(results_api: LiveApi) -> None:

@@ -121,3 +121,21 @@ def test_a_mariadb_table_the_user_may_not_read_is_503(catalog_reader: str,
     assert api.get("/v1/metrics").json()["metrics"]  # the catalog is read
     for path in ("/v1/analyses/languages", "/v1/metrics/languages"):
         assert_error(api.get(path), 503, "store_unavailable")
+
+
+def test_a_posted_days_without_a_column_leaves_the_analyses_listed_with_no_period(
+        tmp_path: Path, sample_metric_rows: dict[str, list[Any]], live_api: Callable[..., LiveApi]) -> None:
+    """The list of analyses reads the report's period from ``posted_days``: one the store holds as another version
+    wrote it gives ``"period": null`` (the report too goes on without it), not a 409 of the whole list."""
+    path = tmp_path / "metrics.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        store.write(metric("posted_days"), sample_metric_rows["posted_days"])
+    finally:
+        store.close()
+    _alter(path, "ALTER TABLE metric_posted_days DROP COLUMN first_day")
+    api = live_api(make_settings(store=f"sqlite:///{path}"))
+    response = api.get("/v1/analyses")
+    assert response.status_code == 200, response.text
+    assert response.json()["period"] is None
+    assert_stale(api.get("/v1/metrics/posted_days"), "posted_days")

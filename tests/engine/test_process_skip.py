@@ -49,3 +49,39 @@ def test_new_data_still_recomputes_every_metric(landed: Path, lake: LocalLake) -
     again = run_process(settings, progress=False)
     assert not again.curate["noop"] and not again.metrics_skipped
     assert set(again.metrics) == set(METRICS) and all(m.seconds > 0 for m in again.metrics.values())
+
+
+def _forget_provenance(url: str) -> None:
+    """Each catalog entry as a fediscope from before provenance wrote it: its ``definition`` JSON without the field."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    with con:
+        for metric, definition in con.execute("SELECT metric, definition FROM fediscope_catalog").fetchall():
+            data = json.loads(definition)
+            del data["provenance"]
+            con.execute("UPDATE fediscope_catalog SET definition = ? WHERE metric = ?", (json.dumps(data), metric))
+    con.close()
+
+
+def test_metrics_an_older_fediscope_stored_are_recomputed_once_to_record_their_provenance(landed: Path) -> None:
+    settings = settings_for(landed)
+    first = run_process(settings, progress=False)
+    store = open_store(settings.store)
+    generations = store.generations()
+    store.close()
+    _forget_provenance(settings.store)  # an upgrade: kept results current, provenance never recorded
+
+    upgraded = run_process(settings, progress=False)
+    assert upgraded.curate["noop"] and not upgraded.metrics_skipped
+    assert not any(m.reused for m in upgraded.metrics.values())
+    assert all(m.stored == 0 and m.stale == 0 for m in upgraded.metrics.values())  # the same rows: none written
+    assert {n: m.rows for n, m in upgraded.metrics.items()} == {n: m.rows for n, m in first.metrics.items()}
+    store = open_store(settings.store)
+    try:
+        assert all(p is not None and p["engine"] == "duckdb" for p in store.provenances().values())
+        assert store.generations() == generations  # nothing changed: an API client's page cursors stay valid
+    finally:
+        store.close()
+    assert run_process(settings, progress=False).metrics_skipped  # recorded: not again
