@@ -261,7 +261,9 @@ def test_writes_that_leave_nothing_behind_warn_about_no_temporary_file(webhdfs_s
         with pytest.raises(LakeError, match="unreachable"):
             WebHDFSLake("webhdfs://127.0.0.1:9/lake").write_atomic(TARGET, DATA)
     assert count(webhdfs_server, "DELETE") == 2  # create_exclusive's temporary file, and bob's (refused)
-    assert caplog.text == ""
+    # fediscope's own lines only: another library's INFO lines (hdfs.client's "Instantiated …") pass too when an
+    # earlier test in the same worker left the root logger at INFO
+    assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []
     assert files_on_disk(webhdfs_server) == ["b.jsonl"]
 
 
