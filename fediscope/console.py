@@ -20,6 +20,8 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import os
+import shutil
 import sys
 import unicodedata
 from typing import Any, TextIO
@@ -126,3 +128,22 @@ def as_shown(text: str, stream: TextIO) -> str:
     lacks (``\\u65e5`` for a CJK character on a Latin-1 terminal): what a line's width is measured on."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, ERRORS).decode(encoding, "surrogateescape")
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """Columns of the terminal ``stream`` writes to: ``COLUMNS`` when set (as :func:`shutil.get_terminal_size`
+    reads it), else the window size of ``stream``'s own terminal, asked each time (a resized window, a tmux split).
+    Not :func:`shutil.get_terminal_size` alone: it asks standard output's terminal, and standard output is a file
+    in ``fediscope store export NAME > rows.csv`` or ``fediscope collect --json > summary.json`` (it then says 80
+    columns, whatever the terminal stderr writes to)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # no file descriptor, or no terminal's
+        columns = 0
+    return columns if columns > 0 else shutil.get_terminal_size().columns

@@ -30,3 +30,27 @@ def test_the_streams_are_reconfigured_and_json_stays_json(monkeypatch: pytest.Mo
     assert json.loads(raw.getvalue().decode("latin-1")) == document
     print("\u65e5 \u2026")
     assert raw.getvalue().endswith(b"\\u65e5 ...\n")
+
+
+def test_terminal_columns_are_those_of_the_streams_own_terminal(monkeypatch) -> None:
+    """Not standard output's (``shutil.get_terminal_size``), a file in ``fediscope store export NAME > rows.csv``:
+    it then said 80 columns whatever the width of the terminal stderr writes to. ``COLUMNS`` still wins."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    from fediscope.console import terminal_columns
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+        with open(slave, "w", closefd=False) as stderr:
+            assert terminal_columns(stderr) == 40
+            monkeypatch.setenv("COLUMNS", "33")
+            assert terminal_columns(stderr) == 33
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -20,7 +20,7 @@ import click
 from fediscope.config import Settings, Unusable, load_settings
 from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
-from fediscope.sources.progress import break_open_line
+from fediscope.step_progress import break_open_line
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -81,7 +81,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
     def emit(self, record: logging.LogRecord) -> None:
-        break_open_line(sys.stderr)  # not after a collector's progress text, on its own line
+        break_open_line(sys.stderr)  # not after a progress line's text (collect, store export): on its own line
         super().emit(record)
 
 

@@ -29,6 +29,7 @@ from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
+from fediscope.step_progress import StatusLine
 from fediscope.wording import count
 
 BATCH_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -153,10 +154,16 @@ def listing(backend: LakeBackend, path: str, records: bool = False, progress: Pr
     return rows
 
 
-def _terminal_progress(done: int, total: int) -> None:
-    """``counting records: 12/340 batch files`` on stderr, rewritten in place; the line is cleared at the end."""
-    end = "\r" + " " * 60 + "\r" if done == total else ""
-    click.echo(f"\rcounting records: {done}/{total} batch files{end}", err=True, nl=False)
+def _terminal_progress() -> Progress:
+    """``counting records: 12/340 batch files`` on stderr's :class:`~fediscope.step_progress.StatusLine`
+    (rewritten in place, cut to the terminal's width); the line is cleared after the last file."""
+    line = StatusLine()
+
+    def show(done: int, total: int) -> None:
+        line.show(f"counting records: {done}/{total} batch files")
+        if done == total:
+            line.clear()
+    return show
 
 
 def _detail(row: dict[str, object]) -> str:
@@ -204,7 +211,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     unreadable: list[str] = []
     damaged: list[str] = []
     try:
-        rows = listing(backend, path, records=count_records, progress=_terminal_progress if is_terminal() else None,
+        rows = listing(backend, path, records=count_records, progress=_terminal_progress() if is_terminal() else None,
                        unreadable=unreadable, damaged=damaged)
     except FediscopeError:
         raise

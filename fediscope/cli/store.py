@@ -59,7 +59,7 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
     floats with every digit; JSON Lines: the exact values. --out writes a temporary file beside FILE and renames
     it at the end: a run that fails leaves FILE as it was. A name the store does not hold is refused (exit 2),
     listing the ones it does; a SQLite store not created yet is an error, as for `fediscope report`. On a
-    terminal, the rows written so far show on stderr.
+    terminal, the rows written so far show on stderr (not when the rows themselves are printed there).
 
     \b
     Examples:
@@ -73,7 +73,9 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
     metric_store = open_for_reading(settings)  # as `fediscope report`: a store not created yet is said so
     try:
         held = _holding(metric_store, name, redact_url(settings.store))
-        written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix))
+        # the count on stderr's terminal, unless the rows go to that terminal too: it would run into them
+        progress = is_terminal() and (out is not None or not sys.stdout.isatty())
+        written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix, progress))
     finally:
         metric_store.close()
     if out is not None:
@@ -95,14 +97,14 @@ def _not_held(shown: str, name: str, stored: dict[str, int]) -> ConfigError:
 
 
 def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any],
-            prefix: str | None) -> int:
+            prefix: str | None, progress: bool) -> int:
     """The rows written; a --prefix its column's type cannot hold is a :class:`ConfigError`."""
     from fediscope.analysis import stored_definition
     from fediscope.store.export import Progress, export_rows
     from fediscope.store.port import PrefixValueError
 
     try:
-        return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, is_terminal()))
+        return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, progress))
     except PrefixValueError as exc:
         column = stored_definition(metric_store, name).prefix
         raise ConfigError(f"--prefix must be {exc.wanted} for metric {name} (its prefix column {column} holds "

@@ -18,12 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from fediscope.analysis import pages_in_top_order, pages_of_prefix, stored_definition
+from fediscope.step_progress import StatusLine
 from fediscope.store.port import MetricStore, Row, prefix_value
 from fediscope.wording import count
 
@@ -59,30 +59,25 @@ def _page_text(page: list[Row], columns: list[str], fmt: str) -> str:
 
 class Progress:
     """``exporting NAME: 12,000 rows`` on a terminal's stderr, rewritten in place at most every
-    :data:`PROGRESS_SECONDS`, and cleared at the end; nothing when disabled (stderr not a terminal)."""
+    :data:`PROGRESS_SECONDS` (a :class:`~fediscope.step_progress.StatusLine`: cut to the terminal's width), and
+    cleared at the end; nothing when disabled (stderr not a terminal), nor on a stream that is no terminal."""
 
     def __init__(self, name: str, enabled: bool, stream: TextIO | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.name, self.enabled, self.stream, self.clock = name, enabled, stream, clock
+        self.name, self.clock = name, clock
+        self.line = StatusLine(stream) if enabled else None
         self._last = clock()
-        self._shown = False
 
     def rows(self, written: int) -> None:
         now = self.clock()
-        if not self.enabled or now - self._last < PROGRESS_SECONDS:
+        if self.line is None or now - self._last < PROGRESS_SECONDS:
             return
-        self._last, self._shown = now, True
-        self._write(f"\rexporting {self.name}: {count(written, 'row', thousands=True)}")
+        self._last = now
+        self.line.show(f"exporting {self.name}: {count(written, 'row', thousands=True)}")
 
     def close(self) -> None:
-        if self._shown:
-            self._write("\r" + " " * 60 + "\r")
-            self._shown = False
-
-    def _write(self, text: str) -> None:
-        stream = self.stream or sys.stderr
-        stream.write(text)
-        stream.flush()
+        if self.line is not None:
+            self.line.clear()
 
 
 def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any], prefix: str | None = None,

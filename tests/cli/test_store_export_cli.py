@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from cli_run import clean_env, run
+from terminal_screen import TerminalStream
 from test_report_own_metrics import _expected, processed  # noqa: F401 - `processed` is a fixture
 
 from fediscope import analysis
@@ -222,8 +223,9 @@ def test_every_store_refuses_a_name_it_does_not_hold(exporting, capsys):
 
 # -- progress ------------------------------------------------------------------------------------------------------
 
-def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared():
-    stream, now = io.StringIO(), [100.0]
+def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    stream, now = TerminalStream(), [100.0]
     progress = Progress("day_uses", True, stream, clock=lambda: now[0])
     progress.rows(1000)  # too soon after the start
     now[0] += 2.5
@@ -234,7 +236,13 @@ def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared():
     progress.rows(4000)
     progress.close()
     assert stream.getvalue() == ("\rexporting day_uses: 2,000 rows\rexporting day_uses: 4,000 rows"
-                                 "\r" + " " * 60 + "\r")
+                                 "\r" + " " * 30 + "\r")  # blanked by its width: 60 spaces wrapped a narrow one
+    piped = io.StringIO()  # not a terminal: nothing, enabled or not (the CLI enables it on a terminal alone)
+    on_a_pipe = Progress("day_uses", True, piped, clock=lambda: now[0])
+    now[0] += 10
+    on_a_pipe.rows(5000)
+    on_a_pipe.close()
+    assert piped.getvalue() == ""
     quiet = io.StringIO()
     off = Progress("day_uses", False, quiet, clock=lambda: now[0])
     now[0] += 10

@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 
 import pytest
 from doubles.mastodon_server import RECORDED_AT, MastodonDouble
+from terminal_screen import stderr_as_a_wide_terminal
 
 from fediscope.errors import ConfigError
 from fediscope.gdpr.suppression import add_suppressed
@@ -391,7 +392,9 @@ def test_several_instances_each_with_its_own_token(make_settings, lake, tmp_path
         assert partitions == {f"instance={one.domain}", f"instance={two.domain}"}
 
 
-def test_progress_goes_to_the_terminal_stream_only_when_asked(mastodon_server, make_settings, capsys) -> None:
+def test_progress_goes_to_the_terminal_stream_only_when_asked(mastodon_server, make_settings, capsys,
+                                                             monkeypatch) -> None:
+    stderr_as_a_wide_terminal(monkeypatch)  # each page on the status line: a log gets only the final lines
     mastodon_server.throttle(reset_in=0.1, after=1)
     run_collection(make_settings(), public(mastodon_server), progress=True)
     err = capsys.readouterr().err

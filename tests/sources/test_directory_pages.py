@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from terminal_screen import stderr_as_a_wide_terminal
 
 from fediscope.privacy import PrivacyPolicy
 from fediscope.sample.instance import SampleInstance
@@ -56,7 +57,8 @@ def make_settings(make_settings):
     return lambda **overrides: make_settings(**{"privacy": False, "pseudonym_key": None, **overrides})
 
 
-def test_a_budget_of_pages_lands_that_many_full_pages(server, make_settings, lake, capsys) -> None:
+def test_a_budget_of_pages_lands_that_many_full_pages(server, make_settings, lake, capsys, monkeypatch) -> None:
+    stderr_as_a_wide_terminal(monkeypatch)  # each page on the status line: a log gets only the final lines
     assert len(served(server)) > 3 * PAGE  # more accounts than the budget takes
     summary = run_collection(make_settings(), directory(server), max_pages=3, progress=True)
     result = summary.sources[0]

@@ -10,9 +10,11 @@ import io
 import logging
 
 import pytest
+from terminal_screen import TerminalStream
 
 from fediscope.cli.common import configure_logging
-from fediscope.sources.progress import Progress, break_open_line
+from fediscope.sources.progress import Progress
+from fediscope.step_progress import break_open_line
 
 
 @pytest.fixture
@@ -26,17 +28,18 @@ def fresh_logging():
     root._fediscope_configured = saved[2]  # type: ignore[attr-defined]
 
 
-def test_a_warning_during_progress_gets_its_own_line(capsys, fresh_logging) -> None:
+def test_a_warning_during_progress_gets_its_own_line(monkeypatch: pytest.MonkeyPatch, fresh_logging) -> None:
     import sys
 
+    monkeypatch.setattr(sys, "stderr", TerminalStream())
+    monkeypatch.setenv("COLUMNS", "200")
     configure_logging("WARNING")
     progress = Progress(True, sys.stderr)
     progress.page("x.social public", 3, 120, 120)
     logging.getLogger("fediscope.test").warning("source x.social tag:a failed: boom")
     progress.page("x.social public", 4, 160, 160)
     progress.done("x.social public", "4 pages, 160 landed")
-    err = capsys.readouterr().err
-    lines = err.split("\n")
+    lines = sys.stderr.getvalue().split("\n")
     assert lines[0] == "\rx.social public: page 3, 120 fetched, 120 landed"
     assert lines[1].endswith("WARNING fediscope.test source x.social tag:a failed: boom")
     assert lines[2].startswith("\rx.social public: page 4")
@@ -45,7 +48,7 @@ def test_a_warning_during_progress_gets_its_own_line(capsys, fresh_logging) -> N
 
 
 def test_nothing_is_added_without_an_open_line_or_on_another_stream() -> None:
-    other, mine = io.StringIO(), io.StringIO()
+    other, mine = TerminalStream(), TerminalStream()
     progress = Progress(True, mine)
     progress.page("a public", 1, 40, 40)
     break_open_line(other)  # another stream: the open line stays open, nothing written anywhere
@@ -55,20 +58,13 @@ def test_nothing_is_added_without_an_open_line_or_on_another_stream() -> None:
     assert mine.getvalue().count("\n") == 1
 
 
-class _Terminal(io.StringIO):
-    """A terminal's stderr, as the progress line sees it."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 def test_the_open_line_fits_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Was written whole: on a terminal narrower than the line it wrapped, and each ``\\r`` update rewrote only its
     last row, leaving the others behind. A wide (CJK) tag name counts its columns, not its characters."""
     from fediscope.report import display_width
 
     monkeypatch.setenv("COLUMNS", "40")
-    terminal = _Terminal()
+    terminal = TerminalStream()
     progress = Progress(True, terminal)
     progress.page("mastodon.example tag:日本語のタグ", 12, 480, 470)
     progress.page("a public", 1, 4, 4)
@@ -77,6 +73,21 @@ def test_the_open_line_fits_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -
     assert first == "mastodon.example tag:日本語のタグ: pag…" and display_width(first) == 39
     assert second == "a public: page 1, 4 fetched, 4 landed  "  # padded over the wide line it rewrites
     assert done == "mastodon.example tag:日本語のタグ: 12 pages, 470 landed\n"
-    pipe = io.StringIO()  # a pipe (--progress) has no width: the whole line
-    Progress(True, pipe).page("mastodon.example tag:日本語のタグ", 12, 480, 470)
-    assert pipe.getvalue() == "\rmastodon.example tag:日本語のタグ: page 12, 480 fetched, 470 landed"
+
+
+def test_a_pipe_or_a_log_file_gets_no_carriage_return(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: ``collect --progress 2> collect.log`` wrote each page as a ``\\r`` line into the log. Now the final
+    lines, whole, and a plain line per page no more often than every PLAIN_SECONDS."""
+    from fediscope.sources import progress as module
+
+    pipe = io.StringIO()
+    progress = Progress(True, pipe)
+    progress.page("mastodon.example tag:日本語のタグ", 12, 480, 470)  # too soon after the start: not logged
+    progress.wait("mastodon.example's rate limit", 3)
+    progress.done("mastodon.example tag:日本語のタグ", "12 pages, 470 landed")
+    assert pipe.getvalue() == ("  waiting 3.0 s for mastodon.example's rate limit\n"
+                               "mastodon.example tag:日本語のタグ: 12 pages, 470 landed\n")
+    monkeypatch.setattr(module, "PLAIN_SECONDS", 0.0)  # very long work: each update is past the interval
+    log = io.StringIO()
+    Progress(True, log).page("a public", 1, 40, 40)
+    assert log.getvalue() == "a public: page 1, 40 fetched, 40 landed\n"
