@@ -1,3 +1,3 @@
 """fediscope: collect public Mastodon data into a lake and turn it into engagement analytics."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
