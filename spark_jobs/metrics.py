@@ -7,7 +7,9 @@ Each metric is one SQL file written in DuckDB's dialect and translated to Spark 
 (:func:`fediscope.engine.dialect.to_spark`); the job registers the curated tables as views (and
 ``collection_starts``, read by the driver from the lake's ``_state/<domain>/start/`` records), runs every metric
 (or those named with ``--metric``) and writes each result to the metric store (``FEDISCOPE_STORE`` or
-``--store``), replacing what the store held for it. Only the driver needs the ``fediscope`` package.
+``--store``), replacing what the store held for it, with what computed it (its provenance, as ``fediscope process
+--engine spark`` records it, :mod:`fediscope.engine.provenance`, but with ``window`` null: this job curates nothing,
+``spark_jobs/curate.py`` does). Only the driver needs the ``fediscope`` package.
 The driver runs in ``PYSPARK_DRIVER_PYTHON`` (else ``PYSPARK_PYTHON``, else ``python3`` on the ``PATH``): with a
 Spark installed apart from fediscope's virtualenv, set ``PYSPARK_DRIVER_PYTHON=/path/to/.venv/bin/python``, or the
 job stops at ``No module named 'fediscope'`` (the batch DAG sets it to the worker's Python itself).
@@ -40,6 +42,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fediscope.config import Settings
+    from fediscope.engine.metrics import Metric
+    from fediscope.lake.backend import LakeBackend
+    from fediscope.lake.state import CollectionStart
     from fediscope.store.port import MetricStore
 
 
@@ -125,6 +131,7 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
             started = time.perf_counter()
             results[name] = engine.metric_table(metric)  # the rows run_metric gives, as typed Arrow columns
             summary[name] = {"rows": results[name].num_rows, "seconds": round(time.perf_counter() - started, 3)}
+        starts = engine.collection_starts()  # what the metrics read of them, for their provenance's ``sql``
     if args.out:
         from fediscope.errors import ConfigError
 
@@ -134,10 +141,24 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
         except OSError as exc:  # removed or made read-only since the start: one line, exit 1
             raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
     if store is not None:
+        provenance = _provenance(settings, engine.lake, chosen, starts)
         for name, metric in chosen.items():
             table = results[name]  # typed: a column removed from the SQL is dropped from the store too
+            store.provenance = provenance[name]
             summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
     return summary
+
+
+def _provenance(settings: Settings, lake: LakeBackend, chosen: dict[str, Metric],
+                starts: list[CollectionStart]) -> dict[str, dict[str, Any]]:
+    """Each metric's provenance, as ``fediscope process`` records it (:mod:`fediscope.engine.provenance`), so the
+    store says this job computed the rows, not whatever wrote the metric before. Its ``window`` is null: this job
+    curates nothing (``spark_jobs/curate.py`` does, and the batch DAG gives the window to that job only)."""
+    from fediscope.engine.provenance import input_fingerprint, lake_run_provenance, metric_provenance
+
+    run = lake_run_provenance(settings, "spark", lake, None)
+    return {name: metric_provenance(run, metric, input_fingerprint(metric, starts), settings.metrics_dir)
+            for name, metric in chosen.items()}
 
 
 if __name__ == "__main__":

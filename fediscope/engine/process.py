@@ -18,7 +18,6 @@ A failing metric stops the run before the store is touched, so the store never m
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -36,7 +35,6 @@ from fediscope.wording import count
 if TYPE_CHECKING:
     from fediscope.engine.metric_state import MetricSnapshots
     from fediscope.lake.backend import LakeBackend
-    from fediscope.lake.state import CollectionStart
     from fediscope.store.port import MetricStore
 
 log = logging.getLogger(__name__)
@@ -205,8 +203,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots
-    from fediscope.engine.provenance import metric_provenance, run_provenance
-    from fediscope.gdpr.retention import curated_cutoff
+    from fediscope.engine.provenance import input_fingerprint, lake_run_provenance, metric_provenance
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -226,7 +223,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         in_store = _generations(store)
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
-        fingerprints = {n: _input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
+        fingerprints = {n: input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
         unrecorded = _unrecorded(store)
         stale = [n for n in metrics
                  if n in unrecorded or not _current(snapshots, n, fingerprints[n], generation, in_store)]
@@ -252,7 +249,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    run = run_provenance(settings, name, load_manifest(eng.lake), since, until, curated_cutoff(settings))
+    run = lake_run_provenance(settings, name, eng.lake, (since, until))
     try:
         for metric_name in stale:
             store.provenance = metric_provenance(run, metrics[metric_name], fingerprints[metric_name],
@@ -276,18 +273,6 @@ def _prune_snapshots(lake: LakeBackend, keep: str) -> None:
         prune_unused(lake, keep=keep)
     except LakeError as exc:  # only a cleanup: the run's results are stored
         log.warning("process: could not delete unused metric snapshots: %s", exc)
-
-
-def _input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:
-    """What a metric's kept rows are current for besides the curated tables: its SQL, and for a metric reading
-    ``collection_starts`` those records too (a first walk can end, or an erasure delete its record, without
-    changing the curated tables)."""
-    from fediscope.engine.metric_state import sql_fingerprint
-    from fediscope.engine.schema import COLLECTION_STARTS
-
-    if COLLECTION_STARTS.name not in metric.sql:
-        return sql_fingerprint(metric.sql)
-    return sql_fingerprint(metric.sql + "\n" + json.dumps([[s.instance, s.ended, str(s.oldest_day)] for s in starts]))
 
 
 def _generations(store: MetricStore) -> dict[str, str | None]:

@@ -1,6 +1,6 @@
 """What computed a metric's stored rows: recorded with the metric in the store's catalog by ``fediscope process``
-and given by ``fediscope report`` (``"provenance"`` in ``--format json``), so two reports can be told apart by what
-made them, not by when.
+and by ``spark_jobs/metrics.py`` (the batch DAG's Spark job), and given by ``fediscope report`` (``"provenance"`` in
+``--format json``), so two reports can be told apart by what made them, not by when.
 
 A metric's provenance holds nothing of the time of the run: two runs over the same lake with the same fediscope and
 settings record the same provenance, and their reports are byte for byte the same. What changes the numbers is in it:
@@ -12,7 +12,8 @@ settings record the same provenance, and their reports are byte for byte the sam
 * ``retention_curated_days`` and ``curated_from_day``: curation leaves out what is older than that day, which moves
   with the day the run is made (``null`` when every day is kept);
 * ``window``: that run's ``--since``/``--until`` (the raw files it curated; the curated tables keep what earlier runs
-  curated, which ``inputs`` says);
+  curated, which ``inputs`` says); ``null`` for a run that curated nothing: ``spark_jobs/metrics.py``, whose
+  curation is ``spark_jobs/curate.py``'s run (the batch DAG passes its window to that job only);
 * per metric, ``sql``: a fingerprint of its SQL (and, for a metric that reads them, of the lake's records of where each
   collection began), and ``own``: whether it is one of the ``metrics_dir`` files.
 """
@@ -23,12 +24,19 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fediscope import __version__
 from fediscope.config import Settings
 from fediscope.engine.manifest import Manifest
 from fediscope.engine.metrics import Metric
+
+if TYPE_CHECKING:
+    from fediscope.lake.backend import LakeBackend
+    from fediscope.lake.state import CollectionStart
+
+#: a run's curation window: its ``--since`` and ``--until``, or None for a run that curated nothing
+Window = tuple[date | None, date | None] | None
 
 #: the fields of a metric's provenance that are its own, not its run's (:func:`run_fields`)
 METRIC_FIELDS = ("sql", "own")
@@ -41,14 +49,41 @@ def inputs_fingerprint(manifest: Manifest) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def run_provenance(settings: Settings, engine: str, manifest: Manifest, since: date | None, until: date | None,
+def run_provenance(settings: Settings, engine: str, manifest: Manifest, window: Window,
                    curated_from: date | None) -> dict[str, Any]:
     """The part of every metric's provenance that its run sets (see the module docstring)."""
     return {"fediscope_version": __version__, "engine": engine, "inputs": inputs_fingerprint(manifest),
             "raw_files": len(manifest.files), "curation_rules": manifest.rules,
             "retention_curated_days": settings.retention_curated_days,
             "curated_from_day": curated_from.isoformat() if curated_from else None,
-            "window": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None}}
+            "window": None if window is None else {"since": _day(window[0]), "until": _day(window[1])}}
+
+
+def lake_run_provenance(settings: Settings, engine: str, lake: LakeBackend, window: Window) -> dict[str, Any]:
+    """:func:`run_provenance` of a run over ``lake`` as its curated tables are now (their manifest, the curated
+    retention's first day as of today): what ``fediscope process`` and ``spark_jobs/metrics.py`` record, once
+    their metrics are computed, under the lake lock."""
+    from fediscope.engine.manifest import load_manifest
+    from fediscope.gdpr.retention import curated_cutoff
+
+    return run_provenance(settings, engine, load_manifest(lake), window, curated_cutoff(settings))
+
+
+def input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:
+    """What a metric's rows are computed from besides the curated tables: its SQL, and for a metric reading
+    ``collection_starts`` those records too (a first walk can end, or an erasure delete its record, without
+    changing the curated tables). ``fediscope process`` keeps results current for it
+    (:mod:`fediscope.engine.metric_state`); its first 16 hex digits are the provenance's ``sql``."""
+    from fediscope.engine.metric_state import sql_fingerprint
+    from fediscope.engine.schema import COLLECTION_STARTS
+
+    if COLLECTION_STARTS.name not in metric.sql:
+        return sql_fingerprint(metric.sql)
+    return sql_fingerprint(metric.sql + "\n" + json.dumps([[s.instance, s.ended, str(s.oldest_day)] for s in starts]))
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def metric_provenance(run: dict[str, Any], metric: Metric, fingerprint: str, own_dir: Path | None) -> dict[str, Any]:

@@ -44,9 +44,9 @@ class BaseStore(ABC):
     url: str
     #: opened for reading (``open_store(url, read_only=True)``): nothing is created, writes are refused
     read_only: bool = False
-    #: what computes the rows written next (:mod:`fediscope.engine.provenance`), set by ``fediscope process`` per
-    #: metric and recorded with its catalog entry; None: a write that computes nothing (an erasure) keeps the
-    #: recorded one
+    #: what computes the rows written next (:mod:`fediscope.engine.provenance`), set by ``fediscope process``
+    #: (and ``spark_jobs/metrics.py``) per metric and recorded with its catalog entry; None: a write that computes
+    #: nothing (an erasure) keeps the recorded one
     provenance: dict[str, Any] | None = None
 
     # -- primitives every adapter implements -------------------------------------------------------------

@@ -75,8 +75,9 @@ class WriteCounts:
 
 class MetricStore(Protocol):
     url: str
-    #: what computes the rows written next, recorded with each metric written (``fediscope process`` sets it per
-    #: metric: :mod:`fediscope.engine.provenance`); None keeps what the catalog recorded
+    #: what computes the rows written next, recorded with each metric written (``fediscope process`` and
+    #: ``spark_jobs/metrics.py`` set it per metric: :mod:`fediscope.engine.provenance`); None keeps what the
+    #: catalog recorded
     provenance: dict[str, Any] | None
 
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
@@ -117,9 +118,9 @@ class MetricStore(Protocol):
         or columns (a write that changes nothing keeps it)."""
 
     def provenances(self) -> dict[str, dict[str, Any] | None]:
-        """Each stored metric's provenance, as ``fediscope process`` recorded it at the metric's last write (what
-        computed its rows: :mod:`fediscope.engine.provenance`); None for one written without it (by an older
-        fediscope)."""
+        """Each stored metric's provenance, as ``fediscope process`` (or ``spark_jobs/metrics.py``) recorded it at
+        the metric's last write (what computed its rows: :mod:`fediscope.engine.provenance`); None for one written
+        without it (by an older fediscope)."""
 
     def generation(self, metric: str) -> str | None:
         """One metric's generation (None when the store holds nothing for it)."""

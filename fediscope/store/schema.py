@@ -210,8 +210,9 @@ class TableSchema:
     #: A new random value at every write or erasure that changes the metric (see BaseStore.generations); not
     #: layout.
     generation: str | None = field(default=None, compare=False)
-    #: What computed the rows (:mod:`fediscope.engine.provenance`), recorded by ``fediscope process`` at each write;
-    #: None when written otherwise (a test, or a fediscope that did not record it). Not layout.
+    #: What computed the rows (:mod:`fediscope.engine.provenance`), recorded by ``fediscope process`` and
+    #: ``spark_jobs/metrics.py`` at each write; None when written otherwise (a test, or a fediscope that did not
+    #: record it). Not layout.
     provenance: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     types: dict[str, str] = field(init=False, repr=False, compare=False)
 

@@ -1,0 +1,110 @@
+"""``spark_jobs/metrics.py`` (the batch DAG's Spark path, after ``spark_jobs/curate.py``) records what computed the
+rows it stores, as ``fediscope process`` does (:mod:`fediscope.engine.provenance`). Before, it set no provenance: a
+store it wrote alone said "unrecorded", and one a local ``fediscope process`` had written kept that run's record
+while the job changed the rows.
+
+One SparkSession for the whole test session (the ``spark`` fixture of tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_data import at, land, policy, settings_for, statuses
+
+from fediscope.engine.manifest import load_manifest
+from fediscope.engine.metrics import load_metrics
+from fediscope.engine.process import run_process
+from fediscope.engine.provenance import inputs_fingerprint
+from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
+
+pytestmark = pytest.mark.spark
+#: posted_days reads collection_starts: its ``sql`` fingerprint covers those records too
+CHOSEN = ("languages", "posted_days", "top_toots")
+METRICS = {name: metric for name, metric in load_metrics().items() if name in CHOSEN}
+
+
+@pytest.fixture
+def jobs_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs read their settings as spark-submit runs them: the environment and ./fediscope.toml (none here)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("FEDISCOPE_METRICS_DIR", "FEDISCOPE_RETENTION_CURATED_DAYS", "FEDISCOPE_STORE", "FEDISCOPE_LAKE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "unused-by-these-jobs")
+
+
+def _batch_jobs(spark: Any, lake_dir: Path, store: str) -> None:  # noqa: ANN401 - a SparkSession
+    """spark_jobs/curate.py then spark_jobs/metrics.py, as the batch DAG submits them (its window's ``--until``
+    goes to curate.py only)."""
+    from spark_jobs import curate, metrics
+
+    assert curate.main(["--lake", str(lake_dir)], spark=spark) == 0
+    assert metrics.main(["--lake", str(lake_dir), "--store", store, *[f"--metric={m}" for m in CHOSEN]],
+                        spark=spark) == 0
+
+
+def _recorded(url: str) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """The store's provenances and generations."""
+    store = open_store(url)
+    try:
+        return store.provenances(), store.generations()
+    finally:
+        store.close()
+
+
+def test_the_spark_metrics_job_records_what_process_records_on_the_same_lake(
+        spark: Any, lake: LocalLake, lake_dir: Path, tmp_path: Path, jobs_env: None,  # noqa: ANN401
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json", "test_media_post_multiple.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    twin = tmp_path / "twin" / "lake"
+    shutil.copytree(lake_dir / "raw", twin / "raw")
+    jobs_store = settings_for(lake_dir).store
+    _batch_jobs(spark, lake_dir, jobs_store)
+    twin_settings = settings_for(twin)
+    run_process(twin_settings, engine="spark", metrics=METRICS, progress=False, engine_options={"spark": spark})
+    capsys.readouterr()
+
+    by_job, _ = _recorded(jobs_store)
+    by_process, _ = _recorded(twin_settings.store)
+    assert sorted(by_job) == sorted(by_process) == sorted(CHOSEN)
+    inputs = inputs_fingerprint(load_manifest(lake))
+    for name in CHOSEN:
+        job, process = by_job[name], by_process[name]
+        assert job is not None, f"{name}: stored without provenance"
+        assert job["engine"] == "spark" and job["inputs"] == inputs and job["raw_files"] == 3, name
+        # the only field that differs: process curated (no --since/--until), the job curated nothing
+        assert process["window"] == {"since": None, "until": None} and job["window"] is None, name
+        assert job == {**process, "window": None}, name
+
+
+def test_the_spark_metrics_job_replaces_the_record_of_an_earlier_local_process(
+        spark: Any, lake: LocalLake, lake_dir: Path, jobs_env: None,  # noqa: ANN401
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json")):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    settings = settings_for(lake_dir)
+    run_process(settings, engine="duckdb", metrics=METRICS, progress=False)
+    local, generations = _recorded(settings.store)
+    assert all(local[name]["engine"] == "duckdb" for name in CHOSEN)
+
+    _batch_jobs(spark, lake_dir, settings.store)  # nothing new: the same rows, computed by Spark
+    same, kept = _recorded(settings.store)
+    assert kept == generations  # no row changed: every generation (and API cursor) kept, as process keeps them
+    for name in CHOSEN:  # but the record names the run that wrote them last
+        assert same[name] == {**local[name], "engine": "spark", "window": None}, name
+
+    land(lake, "statuses", statuses("test_media_post_multiple.json"), at(5), policy())
+    _batch_jobs(spark, lake_dir, settings.store)
+    capsys.readouterr()
+    later, changed = _recorded(settings.store)
+    assert changed["languages"] != generations["languages"]  # the job changed these rows
+    inputs = inputs_fingerprint(load_manifest(lake))
+    assert inputs != local["languages"]["inputs"]
+    for name in CHOSEN:  # before, the catalog kept the local run's record (its inputs) over the job's new rows
+        assert later[name]["inputs"] == inputs and later[name]["raw_files"] == 3, name
+        assert later[name]["engine"] == "spark" and later[name]["sql"] == local[name]["sql"], name
