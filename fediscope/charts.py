@@ -16,6 +16,7 @@ from typing import Any
 
 from fediscope import __version__
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
+from fediscope.console import printable
 from fediscope.errors import ConfigError
 from fediscope.wording import some_of
 
@@ -71,15 +72,21 @@ def _count(value: float) -> str:
     return f"{value:.2g}".replace("e+", "e")
 
 
+def label(value: Any) -> str:
+    """A chart's text of a value a server sent (a tag, a language, an instance): its control characters as escapes
+    (:func:`~fediscope.console.printable`), as the text report shows them, rather than boxes no font can fill."""
+    return printable(str(value))
+
+
 def _short(key: Any, width: int = 14) -> str:
-    text = str(key)
+    text = label(key)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _distinct_labels(keys: list[Any], width: int = 14) -> list[str]:
     """Keys shortened to ``width`` characters (pseudonyms are long), yet told apart: keys that end-truncation
     makes alike (long handles sharing a beginning, with privacy off) keep their ends instead, or else whole."""
-    texts = [str(k) for k in keys]
+    texts = [label(k) for k in keys]
     distinct = len(set(texts))
     shortened = [_short(t, width) for t in texts]
     if len(set(shortened)) == distinct:
@@ -122,7 +129,8 @@ def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -
     figure, ax = _figure()
     rows = list(reversed(result.rows))  # largest at the top
     keys = [_without_instance(r["account_key"], r.get("instance")) for r in rows]
-    labels = [f"{key}  ({r.get('instance') or '?'})" for key, r in zip(_distinct_labels(keys), rows, strict=True)]
+    labels = [f"{key}  ({label(r.get('instance') or '?')})"
+              for key, r in zip(_distinct_labels(keys), rows, strict=True)]
     values = [r.get("followers_count") or 0 for r in rows]
     if rows:
         # bars at positions, labelled after: as categories, two accounts whose shortened labels are the same
@@ -256,7 +264,7 @@ def languages_chart(result: AnalysisResult, path: Path, footnote: str = "") -> N
     rows = list(reversed(result.rows))
     if rows:
         bars = ax.barh(range(len(rows)), [(r.get("share") or 0) * 100 for r in rows], color=COLOR)
-        ax.set_yticks(range(len(rows)), [str(r["language"]) for r in rows])
+        ax.set_yticks(range(len(rows)), [label(r["language"]) for r in rows])
         from fediscope.report import format_column
 
         # the shares as the text report's column rounds them (it said 0.49% where the chart said 0.5%)

@@ -13,6 +13,11 @@ output) writes UTF-8 of its own accord; Latin-1 and other encodings get the repl
 JSON on standard output stays valid JSON: :func:`fediscope.cli.common.emit_json` writes ``\\uXXXX`` escapes
 (``ensure_ascii``), and :func:`readable_json` does where the encoding lacks a character of the document. Files
 fediscope writes are UTF-8 whatever the locale; they are not affected by this.
+
+What a remote server chose (a hashtag, a language, a trend's name, an error body it sent, a file name in the lake)
+is printed through :func:`printable`: a control character in it would act on the operator's terminal instead of
+being shown (an escape sequence clearing the screen, an OSC 8 hyperlink or OSC 52 clipboard write, a carriage
+return overwriting the line, a bidi override reversing what follows), or forge a line of a log.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import codecs
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import unicodedata
@@ -48,6 +54,34 @@ ASCII_FORMS = {
     "\u2265": ">=",
     "\u2264": "<=",
 }
+
+
+#: What :func:`printable` escapes: C0 controls (tab and newline too), DEL, C1 controls, the line and paragraph
+#: separators, and the bidirectional formatting characters (the Arabic letter mark, LRM/RLM, the embeddings and
+#: overrides U+202A-U+202E, the isolates U+2066-U+2069), which reorder what a terminal shows after them ("Trojan
+#: Source"). Zero-width joiners and variation selectors stay: emoji need them, and they move nothing.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: The usual short escapes of the commonest controls.
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}")
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with each character of :data:`UNPRINTABLE` (but those in ``keep``, such as ``"\\n"`` for a
+    text of several lines) written as a visible escape: ``\\x1b``, ``\\r``, ``\\n``, ``\\u202e``. For a terminal or
+    a text log line, never for data written to a file: ``#tag\\x1b[2J`` is shown as those characters rather than
+    clearing the screen. The escapes of DEL and what follows it are JSON's, so a JSON text stays valid JSON
+    (``json.dumps`` escapes the C0 controls itself)."""
+    if text.isprintable() and text.isascii():  # the common case, without a regular expression
+        return text
+    if not keep:
+        return UNPRINTABLE.sub(_escape, text)
+    return UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
 
 
 def _readable(error: UnicodeError) -> tuple[str | bytes, int]:
@@ -92,7 +126,10 @@ def readable_json(data: Any, **options: Any) -> str:
     (``ensure_ascii``). Left to :func:`tolerate_unencodable_output`, a Latin-1 terminal would get ``\\U0001f389``
     for an emoji, which is not JSON."""
     text = json.dumps(data, ensure_ascii=False, **options)
-    return text if stdout_holds(text) else json.dumps(data, ensure_ascii=True, **options)
+    if not stdout_holds(text):
+        return json.dumps(data, ensure_ascii=True, **options)
+    # on a terminal the C1 controls and bidi overrides JSON leaves as they are are escaped too (still JSON)
+    return printable(text, keep="\n") if sys.stdout.isatty() else text  # keep: its indentation's lines
 
 
 def char_width(char: str) -> int:

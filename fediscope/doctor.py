@@ -77,6 +77,7 @@ from fediscope.config import (
     token_problem,
 )
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
+from fediscope.console import printable
 from fediscope.errors import ConfigError, FediscopeError, one_line
 from fediscope.redact import redact_text, redact_url, secret_values
 from fediscope.sources.client import refused_hint, tls_failure, tls_hint
@@ -746,6 +747,7 @@ def exit_code(checks: Iterable[Check]) -> int:
 def format_check(check: Check) -> str:
     """``FAIL  store          <what was found> -> fix: <what to do>`` (one line; a detail of several lines, as
     the metrics check's list of broken files, has the later ones indented under the first)."""
-    detail = check.detail.replace("\n", "\n" + " " * 21)  # the width of the status and name columns
+    # a detail may quote what an instance answered: its control characters are shown, not obeyed
+    detail = printable(check.detail, keep="\n").replace("\n", "\n" + " " * 21)  # the status and name columns
     line = f"{check.status:<5} {check.name:<14} {detail}"
-    return f"{line} -> fix: {check.fix}" if check.fix and check.status != OK else line
+    return f"{line} -> fix: {printable(check.fix)}" if check.fix and check.status != OK else line

@@ -581,9 +581,10 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
         secrets = secret_values(settings)
         for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
             tail = text.splitlines()[-SPARK_LOG_TAIL:]
-            if tail:
-                log.warning("spark-submit %s %s (last %d lines):\n%s", name, stream, len(tail),
-                            redact_text("\n".join(tail), secrets))
+            if tail:  # a record per line: a text log line shows a value's newlines as escapes
+                log.warning("spark-submit %s %s (last %d lines):", name, stream, len(tail))
+                for line in tail:
+                    log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
         reason = job_failure_line(proc.stdout, proc.stderr)
         raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {proc.returncode}): {reason}", secrets))
     for line in reversed(proc.stdout.splitlines()):

@@ -26,7 +26,7 @@ from fediscope.analysis import (
     trending_start,
     trending_window,
 )
-from fediscope.console import clip, display_width
+from fediscope.console import clip, display_width, printable
 from fediscope.engine.provenance import METRIC_FIELDS, run_fields
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
@@ -130,7 +130,8 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    return clip(str(value), TEXT_WIDTHS.get(column, MAX_TEXT))
+    # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed
+    return clip(printable(str(value)), TEXT_WIDTHS.get(column, MAX_TEXT))
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
@@ -337,7 +338,7 @@ class Report:
         if not other.sql_file:
             parts.append(f"(its SQL file is gone; the store keeps it: `fediscope store drop {other.name}` removes it)")
         if other.error is not None:
-            parts.append(f"Could not read {other.name}: {other.error}")
+            parts.append(f"Could not read {other.name}: {printable(other.error)}")
             return "\n".join(parts)
         parts.append(text_table(other.columns, other.rows) if other.rows else "(no rows)")
         if other.total_rows > len(other.rows):
@@ -357,7 +358,7 @@ class Report:
                 + "\n".join(provenance_lines(self.provenance)))
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
-            blocks.append(f"Could not compute {name}: {reason}")
+            blocks.append(f"Could not compute {name}: {printable(reason)}")
         if self.run.missing:
             blocks.append("Not in the store (run `fediscope process` to compute them): "
                           + ", ".join(self.run.missing))

@@ -5,7 +5,8 @@ Two kinds: :class:`LineProgress` writes each step as a line of its own (``fedisc
 erase``); :class:`StatusLine` rewrites one line in place with ``\\r`` on a terminal (the collector's pages,
 ``fediscope store export``'s rows, ``fediscope lake ls --records``' files), cut to the terminal's width, and writes
 no ``\\r`` at all to a pipe or a file (a log): only its final lines there, and for long work a plain line now and
-then.
+then. Either shows the control characters of its text as escapes (:func:`~fediscope.console.printable`): a
+progress line names sources, tags and lake files, which a server or another writer of the lake chose.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO, TypeVar
 
-from fediscope.console import as_shown, clip, display_width, terminal_columns
+from fediscope.console import as_shown, clip, display_width, printable, terminal_columns
 
 T = TypeVar("T")
 
@@ -53,6 +54,7 @@ class StatusLine:
         self._shown = ""  # the open line as written on the terminal ("" when none is open)
 
     def show(self, text: str) -> None:
+        text = printable(text)
         if self.terminal:
             shown = as_shown(text, self.stream)
             width = terminal_columns(self.stream) - 1  # the last column: some terminals wrap on it already
@@ -61,6 +63,7 @@ class StatusLine:
             self._plain(text)
 
     def finish(self, text: str) -> None:
+        text = printable(text)
         if self.terminal:
             self._rewrite(as_shown(text, self.stream), "\n")
         else:
@@ -103,7 +106,7 @@ class LineProgress:
 
     def __call__(self, text: str) -> None:
         if self.enabled:
-            self.stream.write(text + "\n")
+            self.stream.write(printable(text) + "\n")
             self.stream.flush()
 
 

@@ -6,8 +6,9 @@ import io
 import json
 
 import pytest
+from doubles.hostile_strings import RAW_CONTROLS, VARIANTS
 
-from fediscope.console import ERRORS, readable_json, tolerate_unencodable_output
+from fediscope.console import ERRORS, printable, readable_json, tolerate_unencodable_output
 
 
 @pytest.mark.parametrize(("text", "encoding", "shown"), [
@@ -54,3 +55,45 @@ def test_terminal_columns_are_those_of_the_streams_own_terminal(monkeypatch) -> 
     finally:
         os.close(master)
         os.close(slave)
+
+
+# -- printable: what a server sent, shown on a terminal rather than obeyed ------------------------------------------
+@pytest.mark.parametrize(("text", "shown"), [
+    ("#tag\x1b[2J", "#tag\\x1b[2J"),  # CSI: clears the screen
+    ("\x1b]8;;https://evil.invalid/\x07x\x1b]8;;\x07", "\\x1b]8;;https://evil.invalid/\\x07x\\x1b]8;;\\x07"),
+    ("a\rb\nc\td", "a\\rb\\nc\\td"),
+    ("x\x00\x08\x7f\x9b2J", "x\\x00\\x08\\u007f\\u009b2J"),  # NUL, BS, DEL, C1 CSI
+    ("abc\u202edef\u2066g\u2069\u200e\u061c", "abc\\u202edef\\u2066g\\u2069\\u200e\\u061c"),  # bidi
+    ("line\u2028sep", "line\\u2028sep"),
+    # kept: CJK, accents, an emoji sequence's zero-width joiner and variation selector
+    *[(kept, kept) for kept in ("\u65e5\u672c caf\u00e9 \U0001f469\u200d\U0001f52c \u2764\ufe0f",)],
+    ("plain #tag", "plain #tag"),
+])
+def test_printable_escapes_what_acts_on_a_terminal(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_printable_leaves_no_control_of_a_hostile_variant(variant: str) -> None:
+    text = VARIANTS[variant]("mastopytesttag")
+    assert RAW_CONTROLS.search(printable(text)) is None and "mastopytesttag" in printable(text)
+
+
+def test_printable_keeps_what_it_is_told_to() -> None:
+    assert printable("one\ntwo\x1b[2J\r", keep="\n") == "one\ntwo\\x1b[2J\\r"
+
+
+def test_printable_json_is_still_json() -> None:
+    document = {"tag": "".join(transform("t") for transform in VARIANTS.values())}
+    text = printable(json.dumps(document, ensure_ascii=False))
+    assert RAW_CONTROLS.search(text) is None and json.loads(text) == document
+
+
+def test_readable_json_on_a_terminal_escapes_what_json_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the access export printed on a terminal held the C1 controls and bidi overrides of a status as they
+    were (JSON escapes only the C0 controls)."""
+    document = {"text": "caf\u00e9 \x9b2J \u202eevil", "n": [1, 2]}
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    text = readable_json(document, indent=2)
+    assert RAW_CONTROLS.search(text.replace("\n", "")) is None and "caf\u00e9" in text and json.loads(text) == document
+    assert len(text.splitlines()) > 1  # its indentation's lines stay lines

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from fediscope.config import Settings, Unusable, load_settings
+from fediscope.console import printable
 from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.step_progress import break_open_line
@@ -100,6 +101,45 @@ def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:
     return True
 
 
+class _PrintableValues(logging.Filter):
+    """Text log lines show the control characters of a logged value as escapes (:func:`~fediscope.console.printable`):
+    a hashtag, an error body or a user agent holding ``\\n2026-01-01 … ERROR …`` would forge a log line of its own,
+    ``\\r`` would hide the real one on a terminal, an escape sequence would act on the terminal of whoever reads the
+    log. The values only (``%s`` and the like, all fediscope logs with): a message's own newlines stay, as does
+    the record's traceback, whose lines are only cleared of the other control characters. JSON log lines are left
+    to :class:`JsonFormatter` (JSON escapes them all). Runs before the handler's
+    :class:`~fediscope.redact.RedactingFilter`, which puts the values into the message."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(self.handler.formatter, JsonFormatter):
+            return True
+        if isinstance(record.args, dict):
+            record.args = {key: _printable_value(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_printable_value(value) for value in record.args)
+        if isinstance(record.msg, str):
+            record.msg = printable(record.msg, keep="\n")
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable(record.exc_text, keep="\n")
+        return True
+
+
+def _printable_value(value: Any) -> Any:
+    """``value`` as a text log line may show it: as it is (a number stays a number for ``%d``), or, when its text
+    holds a control character, that text with them escaped."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    shown = printable(text)
+    return value if shown == text else shown
+
+
 #: The text log format: ``time level logger message``.
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: The keys of a JSON log line that a field passed with ``extra=`` does not replace.
@@ -150,6 +190,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text"
                     log_filter.add_secrets(secrets)
     else:
         handler = _StderrHandler()
+        handler.addFilter(_PrintableValues(handler))  # first: the redacting filter puts the values into the message
         handler.addFilter(RedactingFilter(secrets))
         handler.addFilter(_py4j_interrupt_noise)
         root.addHandler(handler)
@@ -186,10 +227,12 @@ def say(message: str, *, level: int = logging.INFO, prefix: str = "", exc_info: 
     """A line for the operator on stderr that a command prints whatever the log level (its error, a server's
     banner, a warning about its options): ``prefix`` + ``message`` as text; with ``FEDISCOPE_LOG_FORMAT=json`` a
     JSON log line instead (logger ``fediscope``, ``level``, ``fields`` as its extra fields, ``exc_info``'s
-    traceback), masked like every log line, so that a log shipper reading stderr can parse every line of it."""
+    traceback), masked like every log line, so that a log shipper reading stderr can parse every line of it. The
+    text line shows control characters as escapes (:func:`~fediscope.console.printable`): an error may quote what
+    a server sent."""
     handler = _our_handler()
     if handler is None or not isinstance(handler.formatter, JsonFormatter):
-        click.echo(prefix + message, err=True)
+        click.echo(prefix + printable(message), err=True)  # an error may quote what a server sent
         return
     record = logging.LogRecord("fediscope", level, "", 0, message, None, exc_info)
     record.__dict__.update(fields)
@@ -204,7 +247,8 @@ def masked_traceback(exc: BaseException) -> str:
 
     handler = _our_handler()
     secrets = {s for f in (handler.filters if handler else ()) if isinstance(f, RedactingFilter) for s in f.secrets}
-    return redact_text("".join(traceback.format_exception(exc)), secrets)
+    # its lines stay lines; an escape sequence an error quotes from a server is shown, not obeyed
+    return printable(redact_text("".join(traceback.format_exception(exc)), secrets), keep="\n")
 
 
 class JsonOutput:

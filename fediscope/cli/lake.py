@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
+from fediscope.console import printable
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
@@ -237,7 +238,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
         click.echo(f"(empty) {base.rstrip('/')}/{path.strip('/')}".rstrip("/") + (f"?{query}" if query else ""))
     for row in rows:
         size = f"{row['bytes']:>12,}" if row["bytes"] is not None else f"{'?':>12}"
-        click.echo(f"{size} B  {_detail(row):>14}  {row['path']}")
+        click.echo(f"{size} B  {_detail(row):>14}  {printable(str(row['path']))}")  # any writer names its files
     if not count_records and any(row["type"] == "file" and str(row["path"]).endswith(BATCH_SUFFIXES)
                                  for row in rows):
         click.echo(RECORDS_HINT)

@@ -75,7 +75,9 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
         held = _holding(metric_store, name, redact_url(settings.store))
         # the count on stderr's terminal, unless the rows go to that terminal too: it would run into them
         progress = is_terminal() and (out is not None or not sys.stdout.isatty())
-        written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix, progress))
+        on_terminal = out is None and sys.stdout.isatty()  # the rows themselves printed there: shown, not obeyed
+        written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix, progress,
+                                                         on_terminal))
     finally:
         metric_store.close()
     if out is not None:
@@ -97,14 +99,15 @@ def _not_held(shown: str, name: str, stored: dict[str, int]) -> ConfigError:
 
 
 def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any],
-            prefix: str | None, progress: bool) -> int:
+            prefix: str | None, progress: bool, on_terminal: bool = False) -> int:
     """The rows written; a --prefix its column's type cannot hold is a :class:`ConfigError`."""
     from fediscope.analysis import stored_definition
     from fediscope.store.export import Progress, export_rows
     from fediscope.store.port import PrefixValueError
 
     try:
-        return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, progress))
+        return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, progress),
+                           for_terminal=on_terminal)
     except PrefixValueError as exc:
         column = stored_definition(metric_store, name).prefix
         raise ConfigError(f"--prefix must be {exc.wanted} for metric {name} (its prefix column {column} holds "

@@ -11,6 +11,10 @@ CSV: a header of the stored columns (:meth:`~fediscope.store.port.MetricStore.co
 values as Python's :mod:`csv` writes them (its ``excel`` dialect: quoted where needed, ``\\r\\n`` line ends), None
 as an empty field, booleans as ``true``/``false``, floats with ``repr``'s precision (they read back the same).
 JSON Lines: one JSON object per row, its values exact (an integer stays an integer). Both UTF-8.
+
+Rows printed on a terminal (``for_terminal``) show the control characters of their text as escapes
+(:func:`~fediscope.console.printable`: a hashtag is what a server sent, and its escape sequences would act on the
+terminal); a file or a pipe gets the values as stored.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from fediscope.analysis import pages_in_top_order, pages_of_prefix, stored_definition
+from fediscope.console import printable
 from fediscope.step_progress import StatusLine
 from fediscope.store.port import MetricStore, Row, prefix_value
 from fediscope.wording import count
@@ -50,11 +55,17 @@ def _csv_text(lines: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _page_text(page: list[Row], columns: list[str], fmt: str) -> str:
+def _page_text(page: list[Row], columns: list[str], fmt: str, for_terminal: bool = False) -> str:
+    shown: Callable[[Any], Any] = _printable_cell if for_terminal else lambda value: value
     if fmt == "csv":
-        return _csv_text([[csv_cell(row.get(column)) for column in columns] for row in page])
-    return "".join(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+        return _csv_text([[shown(csv_cell(row.get(column))) for column in columns] for row in page])
+    # JSON escapes the C0 controls itself; printable's escapes of the others are JSON's too: still JSON Lines
+    return "".join(shown(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":"))) + "\n"
                    for row in page)
+
+
+def _printable_cell(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
 
 
 class Progress:
@@ -81,26 +92,27 @@ class Progress:
 
 
 def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any], prefix: str | None = None,
-                progress: Progress | None = None) -> int:
+                progress: Progress | None = None, for_terminal: bool = False) -> int:
     """Write every row of the stored metric ``name`` (or, with ``prefix``, those whose prefix column holds that
     value, given as text: :func:`~fediscope.store.port.prefix_value`, which raises
     :class:`~fediscope.store.port.PrefixValueError`) in format ``fmt`` (:data:`FORMATS`) through ``write``, a page
-    at a time; returns how many rows were written. The caller checks that the store holds ``name``."""
+    at a time; returns how many rows were written. The caller checks that the store holds ``name``. ``for_terminal``:
+    the rows are printed on a terminal (see the module's text)."""
     definition = stored_definition(store, name)
     types = store.column_types(name)
     pages = (pages_in_top_order(store, definition) if prefix is None else
              pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix))))
-    return _write_pages(pages, list(types), fmt, write, progress)
+    return _write_pages(pages, list(types), fmt, write, progress, for_terminal)
 
 
 def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],
-                 progress: Progress | None) -> int:
+                 progress: Progress | None, for_terminal: bool = False) -> int:
     written = 0
     header = fmt == "csv"
     try:
         for page in pages:
             columns = columns or list(page[0])  # a store that recorded no column types: the rows' own columns
-            text = _page_text(page, columns, fmt)
+            text = _page_text(page, columns, fmt, for_terminal)
             write(((_csv_text([columns]) if header else "") + text).encode())
             header = False
             written += len(page)
