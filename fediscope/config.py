@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date as _date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fediscope.errors import ConfigError
@@ -832,9 +832,17 @@ def _list_hint(instance: str) -> str:
     return f"; the list is comma-separated: FEDISCOPE_INSTANCES={example}"
 
 
-def _config_path(env: Mapping[str, str], toml_path: str | Path | None) -> Path | None:
+#: ``toml_path`` of a caller that reads a config file only when it names one: False
+TomlPath = str | Path | Literal[False] | None
+
+
+def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> Path | None:
     """The config file to read: ``toml_path``, else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists
-    (None if it does not); ConfigError when a named file does not exist."""
+    (None if it does not); ConfigError when a named file does not exist. ``toml_path=False`` reads none, whatever
+    the current directory holds: settings built in code (:mod:`fediscope.python_api`) must not change with the
+    directory a notebook was started in."""
+    if toml_path is False:
+        return None
     explicit = toml_path or env.get("FEDISCOPE_CONFIG")
     path = Path(explicit or "fediscope.toml")
     if path.exists():
@@ -847,7 +855,7 @@ def _config_path(env: Mapping[str, str], toml_path: str | Path | None) -> Path |
 
 
 def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = None,
-                       toml_path: str | Path | None = None) -> Settings:
+                       toml_path: TomlPath = None) -> Settings:
     """Settings with only ``names`` read, from the config file's ``[fediscope]`` table and then ``FEDISCOPE_*``
     variables as :func:`load_settings` reads them (same parsing, same messages naming the variable or the key);
     every other setting keeps its default, and nothing else in the environment or the file is looked at.
@@ -875,14 +883,15 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
     return Settings(**values, origins=origin_of)
 
 
-def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | None = None, *,
+def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = None, *,
                   origins: Mapping[str, str] | None = None, unusable: Unusable | None = None,
                   **overrides: Any) -> Settings:
     """Build the settings from defaults, then ``fediscope.toml``, then ``FEDISCOPE_*``, then overrides.
 
     ``origins`` names where an override came from, e.g. ``{"lake": "--lake"}`` for a command-line option: such
     an override is validated like the environment's value, and an error names the option (an error about a
-    value from the environment names the variable, one from the file its TOML key).
+    value from the environment names the variable, one from the file its TOML key). ``toml_path``: the config file
+    to read, else ``FEDISCOPE_CONFIG``'s, else ``./fediscope.toml`` when there is one; ``False``: none.
 
     A well-formed value naming something that cannot be used now (:attr:`Setting.usable`: a
     ``FEDISCOPE_METRICS_DIR`` that does not exist) is refused as an invalid one, unless ``unusable`` is given: it
@@ -929,7 +938,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: str | Path | 
         tokens[key] = env[names[0]]
     for key, value in overrides.items():
         if key not in _BY_NAME and key not in {"tokens", "sources"}:
-            raise ConfigError(f"unknown setting {key!r}")
+            raise ConfigError(f"unknown setting {key!r}; {_known_settings_hint(key)}")
         if key in origins:
             origin_of[key] = origins[key]
             values[key] = _parse(_BY_NAME[key], value, origins[key])

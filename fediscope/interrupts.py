@@ -198,6 +198,44 @@ def stop_on_sigterm(what: str = "the task") -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
+def keyboard_interrupts() -> Iterator[None]:
+    """For a caller of fediscope's Python functions (a notebook's cell, a script): Ctrl-C (SIGINT) during the block
+    reaches the caller as KeyboardInterrupt, and at once.
+
+    At once: a :class:`SignalRelay` interrupts registered native work (a running DuckDB query). As
+    KeyboardInterrupt: DuckDB ends the query Ctrl-C stopped with ``RuntimeError: Query interrupted``, which a
+    notebook showed as a failure (and a script's ``except KeyboardInterrupt`` missed); any error out of the block
+    after SIGINT arrived is raised as KeyboardInterrupt, with that error as its cause. The command line does the
+    same with its own watch (:class:`fediscope.cli.SigintWatch`), which also covers SIGTERM.
+
+    The SIGINT handler in place (Python's, or a host's such as IPython's) is still called, then put back on exit.
+    Outside the main thread (where no signal handler can be set, and no KeyboardInterrupt arrives), or where
+    SIGINT is ignored or handled outside Python, nothing changes. A BaseException (:class:`Terminated`) is never
+    replaced.
+    """
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if not callable(previous):
+        yield
+        return
+    seen: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        seen.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        with SignalRelay():
+            yield
+    except Exception as exc:
+        if seen:
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 #: py4j methods that send one command to the JVM and read its answer on the connection ``self``.
 _PY4J_SEND = frozenset({"ClientServerConnection.send_command", "GatewayConnection.send_command"})
 

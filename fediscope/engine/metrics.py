@@ -336,21 +336,39 @@ def metric_files(sql_dir: Path | None = None, own_dir: Path | None = None) -> di
     return dict(sorted(files.items()))
 
 
-@cache
 def load_metrics(sql_dir: Path | None = None, own_dir: Path | None = None) -> dict[str, Metric]:
     """Every metric, by name (the file name without ``.sql``), in name order: those of :func:`metric_files`, the
     built-in ones and the user's own (``own_dir``: pass the ``metrics_dir`` setting). A file whose suffix is
     ``.sql`` in another case (``.SQL``) is not a metric file: it is named in a warning, as it looks like one
     meant to be.
 
-    ``sql_dir`` defaults to :data:`SQL_DIR`, looked up when called (a test points it at a directory of its own,
-    then calls ``load_metrics.cache_clear()``). A file that is not a metric raises; a failure is not cached, so
-    the next call reads the directory again."""
+    ``sql_dir`` defaults to :data:`SQL_DIR`, looked up when called. The files are read once, and again when one was
+    added, removed or changed (its size or modification time) since: a long-lived interpreter (a notebook calling
+    :func:`fediscope.python_api.process` while its own metric file is being written) runs the SQL the file holds
+    now, not the SQL it held at the first call. A file that is not a metric raises; a failure is not kept, so the
+    next call reads the directory again. ``load_metrics.cache_clear()`` forgets what was read."""
     files = metric_files(sql_dir, own_dir)
-    for directory in metric_dirs(sql_dir, own_dir):
+    return _read_metrics(tuple((name, path, _stamp(path)) for name, path in files.items()),
+                         tuple(metric_dirs(sql_dir, own_dir)))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What changes when a file is written: its modification time (ns) and size."""
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
+
+
+@cache
+def _read_metrics(files: tuple[tuple[str, Path, tuple[int, int]], ...],
+                  directories: tuple[Path, ...]) -> dict[str, Metric]:
+    """:func:`load_metrics`' reading, kept for as long as ``files`` (name, path, :func:`_stamp`) stay the same."""
+    for directory in directories:
         for path in unread_metric_files(directory):
             log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
-    return {name: read_metric(path) for name, path in files.items()}
+    return {name: read_metric(path) for name, path, _ in files}
+
+
+load_metrics.cache_clear = _read_metrics.cache_clear  # type: ignore[attr-defined]
 
 
 def without_metric_file(names: Iterable[str], sql_dir: Path | None = None, own_dir: Path | None = None) -> list[str]:

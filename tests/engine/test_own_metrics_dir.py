@@ -6,7 +6,9 @@ there, are refused with one line naming them. ``doctor`` names every broken metr
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -300,3 +302,22 @@ def test_an_own_metric_with_no_rows_has_its_table_with_typed_columns(cli_env: Pa
         assert (json.loads(out)["metrics"][QUIET]["rows"] > 0) == rows
         declared, count = _declared(cli_env, QUIET)
         assert declared == columns and (count > 0) == rows
+
+
+def test_an_own_metric_file_changed_in_a_long_lived_process_is_read_again(tmp_path: Path) -> None:
+    """Was: the files were read once per process (a notebook editing its own metric ran the first SQL it read, and a
+    deleted file's metric was still computed)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    path = mine / f"{OWN}.sql"
+    path.write_text(OWN_SQL)
+    assert registry.load_metrics(own_dir=mine)[OWN].rank_column == "toots"
+    path.write_text(OWN_SQL.replace("-- rank: toots DESC\n", "").replace("count(*)", "count(DISTINCT id)"))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later time stamp, whatever the clock's grain
+    changed = registry.load_metrics(own_dir=mine)[OWN]
+    assert changed.rank_column is None and "count(DISTINCT id)" in changed.sql
+    (mine / "second.sql").write_text(OWN_SQL)
+    assert sorted(registry.load_metrics(own_dir=mine)) == sorted([*registry.load_metrics(), OWN, "second"])
+    path.unlink()
+    assert OWN not in registry.load_metrics(own_dir=mine)
+    assert registry.load_metrics(own_dir=mine) is registry.load_metrics(own_dir=mine)  # unchanged: read once

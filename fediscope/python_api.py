@@ -1,0 +1,163 @@
+"""fediscope from Python (a notebook, a script): settings built in code, ``process``, the analyses as objects.
+
+The same work as the commands, without their terminal: nothing is printed unless asked (``progress=True``;
+warnings go to the ``fediscope`` loggers, and no logging handler is added: configure logging as you like), and
+errors are raised, not turned into exit codes: a :class:`~fediscope.errors.FediscopeError` (``ConfigError`` for
+a bad value, ``LakeError``, ``StoreError``…) carries the one-line message the command would print.
+
+Each call opens what it uses (the lake lock, the DuckDB connection or Spark session, the store) and closes it
+before returning, so calling it again, from the same or another thread, starts afresh. Ctrl-C (a notebook's
+"interrupt the kernel") stops a call at once and is raised as KeyboardInterrupt
+(:func:`~fediscope.interrupts.keyboard_interrupts`); what the interrupted run had not finished is left as an
+interrupted ``fediscope process`` leaves it (the lock released, nothing half-written in the store), and the next
+call goes on from there.
+
+Example (after ``make demo``, in the directory holding ``demo-lake``)::
+
+    from fediscope import python_api as fs
+
+    settings = fs.settings(lake="demo-lake", store="sqlite:///notebook.db")
+    print(fs.process(settings).line())
+    for result in fs.analyses(settings, n=3).results:
+        print(result.title, result.rows)  # rows: a list of dicts, which pandas.DataFrame(result.rows) takes
+    languages = fs.analysis(settings, "languages").rows
+
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from fediscope.analysis import ANALYSES, AnalysisResult, AnalysisRun, run_analyses
+from fediscope.config import SETTINGS, Settings, load_settings
+from fediscope.engine.process import ProcessSummary, run_process
+from fediscope.errors import ConfigError, StoreError
+from fediscope.interrupts import keyboard_interrupts
+from fediscope.timestamps import parse_day
+
+if TYPE_CHECKING:
+    from fediscope.store.port import MetricStore
+
+__all__ = ["analyses", "analysis", "analysis_names", "metric_rows", "process", "settings"]
+
+_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+def settings(*, environment: bool = False, config_file: str | os.PathLike[str] | None = None,
+             **values: Any) -> Settings:
+    """Settings built in code: the defaults, then ``config_file`` (a ``fediscope.toml``) when given, then the
+    ``FEDISCOPE_*`` variables when ``environment`` is true, then ``values`` by setting name (``lake``, ``store``,
+    ``engine``, ``privacy``, ``duckdb_memory_limit``…: the names ``fediscope config show`` lists).
+
+    Without ``environment``, neither the process environment nor a ``./fediscope.toml`` is read, so a notebook
+    gets the same settings whichever directory it was started in; with it, they are read as the commands read
+    them. Each value is checked as the variable's text would be (``engine="sprak"`` is a ConfigError naming the
+    argument); a path may be a :class:`~pathlib.Path`, a list a tuple. ``tokens`` (instance → access token) and
+    ``sources`` are taken as given.
+    """
+    given = {name: _as_setting_value(value) for name, value in values.items()}
+    origins = {name: f"the {name!r} argument" for name in given if name in _NAMES}
+    env: Mapping[str, str] = os.environ if environment else {}
+    toml_path = config_file if config_file is not None else None if environment else False
+    return load_settings(env=env, toml_path=toml_path, origins=origins, **given)
+
+
+def _as_setting_value(value: Any) -> Any:
+    """A value as a TOML file could give it (what :func:`~fediscope.config.load_settings` checks): a path as its
+    text, a tuple as a list."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def process(settings: Settings, *, since: date | str | None = None, until: date | str | None = None,
+            recurate: bool = False, allow_missing: bool = False, progress: bool = False) -> ProcessSummary:
+    """``fediscope process``: curate the lake's new raw files, compute every metric, load the store.
+
+    ``since``/``until`` (a date or ``YYYY-MM-DD``) limit the fetch days curated, ``recurate``/``allow_missing``
+    are ``--recurate``/``--force``; ``progress=True`` prints the command's progress lines on stderr. As the
+    command, it refuses a lake that holds no data (a mistyped path would store empty metrics) and an in-memory
+    store, before anything is written. The summary's :meth:`~fediscope.engine.process.ProcessSummary.as_dict` is
+    ``--json``'s document, :meth:`~fediscope.engine.process.ProcessSummary.line` the command's line.
+    """
+    from fediscope.lake.backend import open_lake, require_batch_lake
+
+    first, last = _day(since, "since"), _day(until, "until")
+    require_batch_lake(open_lake(settings.lake), chosen_by=settings.origin("lake"))
+    with keyboard_interrupts():
+        return run_process(settings, since=first, until=last, progress=progress, recurate=recurate,
+                           allow_missing=allow_missing)
+
+
+def _day(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return parse_day(str(value))
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
+
+
+def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
+    """Every analysis ``fediscope report`` shows, over the stored metrics: an
+    :class:`~fediscope.analysis.AnalysisRun` whose ``results`` are :class:`~fediscope.analysis.AnalysisResult`
+    (``name``, ``title``, ``question``, ``columns``, ``rows`` as a list of dicts, ``summary``; ``to_dict()`` is
+    the report's JSON), with ``missing`` (metrics not stored) and ``failed`` (analysis → why). ``n``: rows per
+    top-N analysis. The store is opened read-only and closed again; StoreError when it holds no metrics yet."""
+    with keyboard_interrupts(), _reading(settings) as store:
+        return run_analyses(store, n)
+
+
+def analysis_names() -> list[str]:
+    """The analyses' names, in report order (what :func:`analysis` takes)."""
+    return [function.__name__ for function, _ in ANALYSES]
+
+
+def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
+    """One analysis by name (:func:`analysis_names`), as :func:`analyses` gives it; StoreError when the store does
+    not hold the metric it reads."""
+    table = {function.__name__: (function, metric) for function, metric in ANALYSES}
+    if name not in table:
+        raise ConfigError(f"no analysis named {name!r}; the analyses are: {', '.join(table)}")
+    function, metric = table[name]
+    with keyboard_interrupts(), _reading(settings) as store:
+        if metric not in store.stored_metrics():
+            raise StoreError(f"the store holds no metric {metric} (read by analysis {name}): run `fediscope "
+                             "process` (fediscope.python_api.process) first")
+        return function(store, n)
+
+
+def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """A stored metric's rows as ``fediscope store export`` gives them (every row, or the first ``limit``), in the
+    order of its rank column (ties by key; key order without a rank): for a metric no analysis shows, such as one
+    of your own (the ``metrics_dir`` setting). StoreError when the store does not hold it."""
+    from fediscope.analysis import pages_in_top_order, stored_definition
+    from fediscope.engine.metrics import load_metrics
+
+    with keyboard_interrupts(), _reading(settings) as store:
+        if name not in store.stored_metrics():
+            raise StoreError(f"the store holds no metric {name}: run `fediscope process` (fediscope.python_api."
+                             "process) first, or see fediscope.python_api.analyses(settings).stored for those it holds")
+        stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
+        if limit is not None:
+            return store.top(stored, limit)
+        return [row for page in pages_in_top_order(store, stored) for row in page]
+
+
+@contextmanager
+def _reading(settings: Settings) -> Iterator[MetricStore]:
+    """The configured store opened for reading (:func:`~fediscope.store.port.open_for_reading`), closed after."""
+    from fediscope.store.port import open_for_reading
+
+    store = open_for_reading(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+

@@ -1,0 +1,230 @@
+"""fediscope from Python, as a notebook uses it (:mod:`fediscope.python_api`): settings built in code, the pipeline
+called again and again in one long-lived interpreter, from the main thread and a worker thread, and Ctrl-C.
+
+Found by walking it: ``run_process`` interrupted by Ctrl-C raised ``RuntimeError: Query interrupted`` (DuckDB's),
+not KeyboardInterrupt, and only when DuckDB next looked (a long query ran on for a minute and more); an own metric
+file edited (or deleted) between two runs in one interpreter was run as first read (``load_metrics`` cached it for
+the life of the process); settings given from code were taken unchecked (``engine="sprak"``), and
+``load_settings(env={})`` still read a ``./fediscope.toml`` of whatever directory the notebook started in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import signal
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from child_process import child
+
+from fediscope import python_api as fs
+from fediscope.errors import ConfigError, NoLakeError, StoreError
+from fediscope.lake.local import LocalLake
+from fediscope.privacy import PrivacyPolicy
+from fediscope.sample.landing import write_raw_lake
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = b"python-api-tests-pseudonym-key-5b0e27c9a4"
+
+
+def land(lake: Path, statuses: int = 200) -> Path:
+    """A generated corpus landed in ``lake`` as the collectors would (privacy applied)."""
+    write_raw_lake(LocalLake(lake), statuses, seed=5, policy=PrivacyPolicy(key=KEY))
+    return lake
+
+
+PER_LANGUAGE = "FROM statuses WHERE language IS NOT NULL GROUP BY language"
+
+
+def own_metric(directory: Path, sql: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    path = directory / "toots_per_language.sql"
+    path.write_text(f"-- question: How many toots in each language?\n-- key: language\n-- rank: toots DESC\n{sql}\n")
+    return path
+
+
+@pytest.fixture
+def no_outside_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A notebook started in ``tmp_path``, whose environment names another lake and whose directory holds a
+    fediscope.toml that cannot be read: settings built in code must use neither."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "not-this-lake"))
+    monkeypatch.setenv("FEDISCOPE_ENGINE", "spark")
+    (tmp_path / "fediscope.toml").write_text("[fediscope]\nnot_a_setting = 1\n")
+    return tmp_path
+
+
+def test_settings_built_in_code_read_neither_the_environment_nor_the_current_directory(
+        no_outside_config: Path) -> None:
+    settings = fs.settings(lake=no_outside_config / "lake", store="sqlite:///metrics.db")
+    assert (settings.lake, settings.store, settings.engine) == (str(no_outside_config / "lake"),
+                                                                "sqlite:///metrics.db", "duckdb")
+    with pytest.raises(ConfigError, match=r"fediscope.toml: unknown setting \[fediscope\] 'not_a_setting'"):
+        fs.settings(environment=True)  # as the commands read them
+    (no_outside_config / "fediscope.toml").unlink()
+    assert fs.settings(environment=True).engine == "spark"
+
+
+def test_settings_given_in_code_are_checked_as_the_variables_are(no_outside_config: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^the 'engine' argument is invalid: expected one of duckdb, spark, "
+                                          r"got 'sprak'"):
+        fs.settings(engine="sprak")
+    with pytest.raises(ConfigError, match=r"^unknown setting 'lakes'; did you mean 'lake'\?$"):
+        fs.settings(lakes="lake")
+    with pytest.raises(ConfigError, match=r"^the 'duckdb_memory_limit' argument is invalid"):
+        fs.settings(duckdb_memory_limit="lots")
+    settings = fs.settings(privacy="off", engine="DuckDB", instances=("a.example", "b.example"))
+    assert (settings.privacy, settings.engine, settings.instances) == (False, "duckdb", ("a.example", "b.example"))
+
+
+def test_process_refuses_a_lake_without_data_and_creates_nothing(no_outside_config: Path) -> None:
+    settings = fs.settings(lake="lake", store="sqlite:///out/metrics.db")
+    with pytest.raises(NoLakeError, match=r"^no lake at .*lake: it does not exist; run `fediscope collect` first, "
+                                          r"or point the 'lake' argument at the lake you collected into; the store "
+                                          r"was not touched$"):
+        fs.process(settings)
+    assert sorted(p.name for p in no_outside_config.iterdir()) == ["fediscope.toml"]
+    with pytest.raises(ConfigError, match=r"^since='last week' is not a date; use YYYY-MM-DD"):
+        fs.process(settings, since="last week")
+
+
+def _interpreter_state() -> tuple[object, ...]:
+    """What a library call must leave as it found it: logging handlers, SIGINT's handler and the wakeup fd, the
+    threads, the open file descriptors."""
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+    return (list(logging.getLogger().handlers), list(logging.getLogger("fediscope").handlers),
+            signal.getsignal(signal.SIGINT), wakeup, sorted(t.name for t in threading.enumerate()),
+            len(os.listdir("/proc/self/fd")))
+
+
+def test_calls_again_and_again_from_the_main_thread_and_a_worker_leave_nothing_behind(
+        no_outside_config: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    spill = no_outside_config / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spill))  # where DuckDB's spill directories go
+    settings = fs.settings(lake=land(no_outside_config / "lake"), store="sqlite:///metrics.db")
+    before = _interpreter_state()
+    first = fs.process(settings)
+    assert first.curate["raw_files"] > 0 and first.metric_rows > 0
+    run = fs.analyses(settings, n=3)
+    assert run.missing == [] and run.failed == {}
+    languages = fs.analysis(settings, "languages", 3)
+    assert languages.rows == run.get("languages").rows and len(languages.rows) == 4  # 3, and "other"
+    assert set(languages.rows[0]) == {"language", "toots", "share"}
+    assert fs.metric_rows(settings, "languages", 2) == [
+        {k: row[k] for k in ("language", "toots", "share")} for row in fs.metric_rows(settings, "languages")[:2]]
+
+    again: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            again["process"] = fs.process(settings)
+            again["analyses"] = fs.analyses(settings, n=3)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            again["error"] = exc
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(60)
+    assert "error" not in again, again
+    assert again["process"].metrics_skipped  # type: ignore[attr-defined]
+    assert [r.rows for r in again["analyses"].results] == [r.rows for r in run.results]  # type: ignore[attr-defined]
+    assert fs.process(settings).metrics_skipped
+    assert _interpreter_state() == before
+    assert list(spill.iterdir()) == []
+    assert capfd.readouterr() == ("", "")  # nothing printed unless asked (progress=True)
+
+
+def test_an_own_metric_file_edited_between_two_runs_is_run_as_it_is_now(no_outside_config: Path) -> None:
+    mine = no_outside_config / "mine"
+    path = own_metric(mine, f"SELECT language, count(*) AS toots {PER_LANGUAGE}")
+    settings = fs.settings(lake=land(no_outside_config / "lake"), store="sqlite:///metrics.db", metrics_dir=mine)
+    fs.process(settings)
+    counted = fs.metric_rows(settings, "toots_per_language")
+    assert counted and all(row["toots"] > 0 for row in counted)
+    own_metric(mine, f"SELECT language, 10 * count(*) AS toots {PER_LANGUAGE}")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later time stamp, whatever the clock's grain
+    summary = fs.process(settings)
+    assert not summary.metrics["toots_per_language"].reused
+    assert fs.metric_rows(settings, "toots_per_language") == [{**row, "toots": 10 * row["toots"]} for row in counted]
+    path.unlink()
+    assert "toots_per_language" not in fs.process(settings).metrics
+    with pytest.raises(StoreError, match="the store holds no metric nope"):
+        fs.metric_rows(settings, "nope")
+    with pytest.raises(ConfigError, match="^no analysis named 'nope'; the analyses are: top_accounts, "):
+        fs.analysis(settings, "nope")
+
+
+#: A notebook's cell: fs.process over a lake with an own metric of one long DuckDB pipeline (about a minute), which
+#: Ctrl-C stops; then the same settings once the metric file is gone. Prints what it saw on stdout.
+NOTEBOOK = textwrap.dedent("""
+    import signal, sys
+    from pathlib import Path
+    from fediscope import python_api as fs
+
+    root = Path(sys.argv[1])
+    slow = root / "mine" / "slow.sql"
+    settings = fs.settings(lake=root / "lake", store=f"sqlite:///{root / 'metrics.db'}", metrics_dir=root / "mine")
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        fs.process(settings, progress=True)
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", flush=True)
+    except BaseException as exc:
+        print("not KeyboardInterrupt:", type(exc).__name__, exc, flush=True)
+    print("handler restored:", signal.getsignal(signal.SIGINT) is handler, "wakeup fd:", signal.set_wakeup_fd(-1))
+    slow.unlink()
+    summary = fs.process(settings)
+    print("again:", "slow" not in summary.metrics, len(summary.metrics), flush=True)
+""")
+
+
+def test_ctrl_c_stops_process_at_once_as_keyboard_interrupt_and_the_next_call_goes_on(tmp_path: Path) -> None:
+    land(tmp_path / "lake")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "slow.sql").write_text(
+        "-- question: How long?\n-- key: n\nSELECT count(*) AS n FROM range(3000000000) t(i) WHERE hash(i) % 7 = 1\n")
+    with child([sys.executable, "-c", NOTEBOOK, str(tmp_path)]) as process:
+        assert process.stderr is not None
+        for line in process.stderr:  # the progress lines: the metrics step starts after this one
+            if line.startswith("process: curated"):
+                break
+        time.sleep(0.5)  # the slow metric runs
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=300)
+        waited = time.monotonic() - sent
+    assert process.returncode == 0, err
+    assert out.splitlines() == ["KeyboardInterrupt", "handler restored: True wakeup fd: -1", "again: True 18"], err
+    assert waited < 20, f"ended {waited:.1f} s after Ctrl-C"
+
+
+def _examples() -> list[tuple[str, str]]:
+    """The Python examples of the docs: :mod:`fediscope.python_api`'s (its docstring's ``Example::`` block) and
+    every ```python block of the README."""
+    docstring = fs.__doc__ or ""
+    block = docstring.split("::\n", 1)[1].splitlines()  # the literal block after "Example (…)::"
+    module_example = textwrap.dedent("\n".join(itertools.takewhile(lambda line: not line or line[:4] == "    ", block)))
+    readme = (ROOT / "README.md").read_text()
+    return [("fediscope.python_api", module_example),
+            *((f"README.md block {i + 1}", code) for i, code in
+              enumerate(re.findall(r"^```python\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)))]
+
+
+@pytest.mark.parametrize(("where", "code"), _examples(), ids=[where for where, _ in _examples()])
+def test_the_documented_python_examples_run_as_written(where: str, code: str, no_outside_config: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Each example runs verbatim in a directory holding ``demo-lake`` (what ``make demo`` leaves)."""
+    (no_outside_config / "fediscope.toml").unlink()
+    land(no_outside_config / "demo-lake")
+    exec(compile(code, where, "exec"), {"__name__": "__main__"})  # noqa: S102 - the docs' own example
+    out = capsys.readouterr().out
+    assert "process (duckdb): curated" in out and "Top accounts" in out, out
