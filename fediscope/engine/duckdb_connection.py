@@ -19,7 +19,9 @@ directory of this user's (not a symlink) and whose lock file it can lock itself:
 another process's: not after the pid is reused, nor for a process of another user or in another container
 sharing the directory. A process writes its pid into the lock file only once it holds the lock, so an empty
 lock file is one being made (or one whose process was killed in that instant: an empty directory) and is left
-alone, as is a directory without one (made by a fediscope older than this).
+alone, as is a directory without one (made by a fediscope older than this). On a file system that refuses
+``flock`` (NFS without its lock daemon) the lock file stays empty: the directory is removed at close, never by
+another process.
 """
 
 from __future__ import annotations
@@ -59,15 +61,19 @@ class SpillDirectory:
         try:
             self.path = Path(tempfile.mkdtemp(prefix=PREFIX))
         except OSError as exc:  # also tempfile's "No usable temporary directory found"
-            raise FediscopeError(f"cannot make a directory for DuckDB to spill to under the temporary directory "
-                                 f"({exc.strerror or exc}): point TMPDIR at a writable directory") from None
+            raise _unusable(exc) from None
         try:
             lock = _lock(self.path)
-        except OSError:
+        except OSError as exc:  # its lock file: no room left for it (ENOSPC), say
             shutil.rmtree(self.path, ignore_errors=True)
-            raise
+            raise _unusable(exc) from None
         # removed on remove(), or when collected or the interpreter exits without it
         self.remove = weakref.finalize(self, _remove, str(self.path), lock)
+
+
+def _unusable(exc: OSError) -> FediscopeError:
+    return FediscopeError(f"cannot make a directory for DuckDB to spill to under the temporary directory "
+                          f"({exc.strerror or exc}): point TMPDIR at a writable directory")
 
 
 def _lock(directory: Path) -> int | None:
@@ -81,6 +87,13 @@ def _lock(directory: Path) -> int | None:
     fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:  # a file system without locks (NFS without its lock daemon: ENOLCK)
+        os.close(fd)
+        # the lock file stays empty, so no process takes the directory for abandoned; it is removed at close
+        log.debug("DuckDB: no lock on %s (%s): not removable by another process if this one is killed", directory,
+                  exc.strerror or exc)
+        return None
+    try:
         os.write(fd, f"{os.getpid()}\n".encode())
     except OSError:
         os.close(fd)

@@ -219,6 +219,9 @@ def unreachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS) -> st
                 return None
         except OSError as exc:
             failures.append(f"{_host_port(host, port)}: {_connect_failure(exc, timeout)}")
+        except UnicodeError as exc:  # the resolver's idna codec: an empty or over-long label ("a..b")
+            reason = exc.__cause__ or exc.__context__ or exc
+            failures.append(f"{_host_port(host, port)}: the host name is not valid ({reason})")
     return "; ".join(failures) or None
 
 

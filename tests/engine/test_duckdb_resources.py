@@ -131,6 +131,48 @@ def test_no_directory_to_spill_to_is_one_line(tmp_path: Path, monkeypatch: pytes
         DuckDBEngine(settings_for(tmp_path / "lake"))
 
 
+def test_a_temporary_directory_without_file_locks_still_runs(tmp_path: Path, temp_root: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TMPDIR whose file system refuses flock (an NFS mount without its lock daemon: ENOLCK): the engine runs,
+    its directory is removed at close, and no other process takes it for abandoned (its lock file stays empty)."""
+    import errno
+
+    from fediscope.engine import duckdb_connection
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(duckdb_connection.fcntl, "flock", no_locks)
+    engine = DuckDBEngine(settings_for(tmp_path / "lake"))
+    try:
+        assert engine.spill_dir.parent == temp_root
+        assert (engine.spill_dir / duckdb_connection.LOCK_NAME).read_bytes() == b""
+        assert duckdb_connection.remove_abandoned() == [] and engine.spill_dir.is_dir()
+    finally:
+        engine.close()
+    assert list(temp_root.iterdir()) == []
+
+
+def test_no_room_for_the_lock_file_is_one_line(tmp_path: Path, temp_root: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full TMPDIR can take the directory (mkdir) and not the pid written into its lock file: one line, and the
+    directory made is removed again."""
+    import errno
+
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if data.strip().isdigit():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(FediscopeError, match="^cannot make a directory for DuckDB to spill to under the temporary "
+                                             "directory \\(No space left on device\\)"):
+        DuckDBEngine(settings_for(tmp_path / "lake"))
+    assert list(temp_root.iterdir()) == []
+
+
 def test_process_under_an_absurd_limit_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     lake_dir = tmp_path / "lake"

@@ -301,3 +301,14 @@ def test_a_master_whose_connection_times_out_is_said_so(monkeypatch: pytest.Monk
     monkeypatch.setattr(spark_engine.socket, "create_connection", timed_out)
     assert spark_engine.unreachable_master("spark://m1:7077,m2:7077", timeout=5) == (
         "m1:7077: no answer within 5 s; m2:7077: no answer within 5 s")
+
+
+@pytest.mark.parametrize("master", ["spark://a..b:7077", f"spark://{'x' * 70}.example:7077", "k8s://https://.api"])
+def test_a_master_whose_host_name_is_not_valid_is_said_so(master: str) -> None:
+    """Python's resolver refuses an empty or over-long label with a UnicodeError (the idna codec), not an OSError:
+    it is one more address that does not answer, not a traceback."""
+    from fediscope.engine.spark_engine import require_reachable_master, unreachable_master
+
+    assert "the host name is not valid (label empty or too long)" in (unreachable_master(master, timeout=1) or "")
+    with pytest.raises(EngineStartError, match="the host name is not valid"):
+        require_reachable_master(master, timeout=1)
