@@ -84,3 +84,11 @@ def test_json_task_logs_keep_the_value_as_sent(airflow_env: AirflowEnv) -> None:
     assert proc.returncode == 0, proc.stderr[-6000:]
     shown = json.loads(proc.stdout.splitlines()[-1])
     assert shown == {"covered": 1, "events": [f"failed: {value}"]}, shown
+
+
+def test_no_line_of_the_task_output_is_forged(ingest: dict[str, Any]) -> None:
+    """Also the task's traceback, which Airflow prints itself (the failed collection's message, escaped by
+    ``orchestration.collect_target``)."""
+    output = ingest["_output"]
+    assert not any(line.startswith(FORGED) for line in output.splitlines()), output[-6000:]
+    assert RAW_CONTROLS.findall(output.replace("\n", "")) == [], output[-6000:]
