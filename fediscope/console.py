@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -82,6 +83,59 @@ def printable(text: str, keep: str = "") -> str:
     if not keep:
         return UNPRINTABLE.sub(_escape, text)
     return UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+
+
+class PrintableValues(logging.Filter):
+    """Text log lines show the control characters of a logged value as escapes (:func:`printable`): a hashtag, an
+    error body or a user agent holding ``\\n2026-01-01 … ERROR …`` would forge a log line of its own, ``\\r``
+    would hide the real one on a terminal, an escape sequence would act on the terminal of whoever reads the log.
+    The values only (``%s`` and the like, all fediscope logs with): a message's own newlines stay, as does the
+    record's traceback, whose lines are only cleared of the other control characters. A handler whose lines are
+    JSON (:func:`writes_text`) is left alone: its encoder escapes them all. Goes before the handler's
+    :class:`~fediscope.redact.RedactingFilter`, which puts the values into the message."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not writes_text(self.handler.formatter):  # asked each time: a handler's format may change
+            return True
+        if isinstance(record.args, dict):
+            record.args = {key: _printable_value(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_printable_value(value) for value in record.args)
+        if isinstance(record.msg, str):
+            record.msg = printable(record.msg, keep="\n")
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable(record.exc_text, keep="\n")
+        return True
+
+
+def writes_text(formatter: logging.Formatter | None) -> bool:
+    """Whether a handler with ``formatter`` writes text lines, not JSON: JSON lines come from a formatter that says
+    so (``json_lines``: fediscope's :class:`~fediscope.cli.common.JsonFormatter`) and from structlog's
+    ``ProcessorFormatter`` rendering with anything but its ``ConsoleRenderer`` (Airflow 3's task process sends
+    its log to the supervisor as JSON; ``dag.test()`` and Airflow's console render text with a
+    ``ConsoleRenderer``)."""
+    if getattr(formatter, "json_lines", False):
+        return False
+    structlog = sys.modules.get("structlog")  # a ProcessorFormatter's module is imported already
+    if structlog is not None and isinstance(formatter, structlog.stdlib.ProcessorFormatter):
+        return isinstance(formatter.processors[-1], structlog.dev.ConsoleRenderer)  # the last one renders
+    return True
+
+
+def _printable_value(value: Any) -> Any:
+    """``value`` as a text log line may show it: as it is (a number stays a number for ``%d``), or, when its text
+    holds a control character, that text with them escaped."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = str(value)
+    shown = printable(text)
+    return value if shown == text else shown
 
 
 def _readable(error: UnicodeError) -> tuple[str | bytes, int]:

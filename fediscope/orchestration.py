@@ -263,9 +263,13 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     result = _as_dict(summary)
     failed = result.get("failed") or []
     if failed:  # the upstream's own error text may repeat a secret (an echoed token): mask the known ones
+        from fediscope.console import printable
         from fediscope.redact import redact_text, secret_values
 
-        raise UpstreamError(redact_text("collecting " + "; ".join(map(str, failed)), secret_values(settings)))
+        # and may hold control characters: Airflow prints this message in the task's traceback itself, through no
+        # filter of fediscope's (a newline in it would forge a log line of ``dag.test()``'s text output)
+        raise UpstreamError(printable(redact_text("collecting " + "; ".join(map(str, failed)),
+                                                  secret_values(settings))))
     log.info("collected %s: landed %s records", target_label(target), result.get("landed"))
     return result
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from fediscope.console import PrintableValues
+
 MASK = "***"
 #: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
 SECRET_PARAMS = frozenset({"access_token", "refresh_token", "token", "api_key", "apikey", "key", "password",
@@ -286,7 +288,9 @@ class RedactingFilter(logging.Filter):
 
 def install_redacting_filter(secrets: Iterable[str] = (), logger: str = "fediscope") -> list[logging.Handler]:
     """Put a :class:`RedactingFilter` on every handler that records of ``logger`` (and its children) reach:
-    its own handlers and those of its ancestors up to where propagation stops.
+    its own handlers and those of its ancestors up to where propagation stops; and before it a
+    :class:`~fediscope.console.PrintableValues`, which escapes the control characters of logged values where
+    the handler writes text lines (:func:`_install_printable_values`).
 
     For hosts that set up logging themselves (Airflow's task runner puts its handler on the root logger),
     where the CLI's :func:`~fediscope.cli.common.configure_logging` never ran. Idempotent: a handler that
@@ -303,6 +307,18 @@ def install_redacting_filter(secrets: Iterable[str] = (), logger: str = "fedisco
                 handler.addFilter(RedactingFilter(secrets))
             else:
                 existing.add_secrets(secrets)
+            _install_printable_values(handler)
             covered.append(handler)
         current = current.parent if current.propagate else None
     return covered
+
+
+def _install_printable_values(handler: logging.Handler) -> None:
+    """Put a :class:`~fediscope.console.PrintableValues` on ``handler`` (unless it has one: the CLI's handler
+    does), just before its :class:`RedactingFilter`, which puts the values into the message. It acts only while
+    the handler writes text lines: an Airflow task's log as ``dag.test()`` prints it, not the JSON the task
+    process sends to Airflow's supervisor in a deployment (JSON escapes the control characters itself)."""
+    if any(isinstance(f, PrintableValues) for f in handler.filters):
+        return
+    redacting = next(i for i, f in enumerate(handler.filters) if isinstance(f, RedactingFilter))
+    handler.filters.insert(redacting, PrintableValues(handler))

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from fediscope.config import Settings, Unusable, load_settings
-from fediscope.console import printable
+from fediscope.console import PrintableValues, printable
 from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.step_progress import break_open_line
@@ -101,45 +101,6 @@ def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:
     return True
 
 
-class _PrintableValues(logging.Filter):
-    """Text log lines show the control characters of a logged value as escapes (:func:`~fediscope.console.printable`):
-    a hashtag, an error body or a user agent holding ``\\n2026-01-01 … ERROR …`` would forge a log line of its own,
-    ``\\r`` would hide the real one on a terminal, an escape sequence would act on the terminal of whoever reads the
-    log. The values only (``%s`` and the like, all fediscope logs with): a message's own newlines stay, as does
-    the record's traceback, whose lines are only cleared of the other control characters. JSON log lines are left
-    to :class:`JsonFormatter` (JSON escapes them all). Runs before the handler's
-    :class:`~fediscope.redact.RedactingFilter`, which puts the values into the message."""
-
-    def __init__(self, handler: logging.Handler) -> None:
-        super().__init__()
-        self.handler = handler
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(self.handler.formatter, JsonFormatter):
-            return True
-        if isinstance(record.args, dict):
-            record.args = {key: _printable_value(value) for key, value in record.args.items()}
-        elif isinstance(record.args, tuple):
-            record.args = tuple(_printable_value(value) for value in record.args)
-        if isinstance(record.msg, str):
-            record.msg = printable(record.msg, keep="\n")
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = printable(record.exc_text, keep="\n")
-        return True
-
-
-def _printable_value(value: Any) -> Any:
-    """``value`` as a text log line may show it: as it is (a number stays a number for ``%d``), or, when its text
-    holds a control character, that text with them escaped."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    text = str(value)
-    shown = printable(text)
-    return value if shown == text else shown
-
-
 #: The text log format: ``time level logger message``.
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: The keys of a JSON log line that a field passed with ``extra=`` does not replace.
@@ -152,6 +113,9 @@ class JsonFormatter(logging.Formatter):
     traceback's text) when there is one, ``stack`` when asked for, then the fields the code passed with ``extra=``
     (never over those keys). The handler's :class:`~fediscope.redact.RedactingFilter` runs first, so all of it is
     masked; ASCII only (``\\u`` escapes), so no stream encoding can break a line."""
+
+    #: JSON escapes every control character itself: :class:`~fediscope.console.PrintableValues` leaves these lines.
+    json_lines = True
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
@@ -190,7 +154,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text"
                     log_filter.add_secrets(secrets)
     else:
         handler = _StderrHandler()
-        handler.addFilter(_PrintableValues(handler))  # first: the redacting filter puts the values into the message
+        handler.addFilter(PrintableValues(handler))  # first: the redacting filter puts the values into the message
         handler.addFilter(RedactingFilter(secrets))
         handler.addFilter(_py4j_interrupt_noise)
         root.addHandler(handler)
