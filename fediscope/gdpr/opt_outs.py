@@ -53,9 +53,13 @@ file, whether it is still there (the note is then kept: the write is unfinished)
 renamed to is (:func:`~fediscope.lake.debris.temporary_destination`: it has landed): then the keys are erased
 without looking for them — a landed file may hold no record of the account's own, only a mention of it in another
 person's status, which the look-up above does not find —, as the erasure would have (the streamed deletions of the
-account's statuses go too, as for every key on the suppression list). The note goes once none of its files is left
-(a killed write's is removed a day later, by retention or an erasure) or, as any note, when the erasure is run
-again. Looked for in that order, a file renamed between the two looks is seen as still there, never as gone and not
+account's statuses go too, as for every key on the suppression list). While such a note waits (a file still
+there, none landed), a key only such notes name is neither looked for nor counted as noted (:class:`OptOutReport`):
+the erasure found and erased what the lake held of it, and nothing lands it again (it is on the suppression list).
+Was: every curation until the file landed or went (up to a day) looked it up again in the curated tables, perhaps
+in the raw files too, and counted it as noted, although nothing was applied. The note goes once none of its files
+is left (a killed write's is removed a day later, by retention or an erasure) or, as any note, when the erasure is
+run again. Looked for in that order, a file renamed between the two looks is seen as still there, never as gone and not
 landed.
 
 Unlike an erasure request, the account does not go on the suppression list: an opt-out is withdrawn by removing
@@ -192,26 +196,34 @@ def _parse_note(raw: bytes) -> dict[str, Any]:
 def pending_opt_outs(lake: LakeBackend) -> tuple[set[str], list[str]]:
     """The keys noted and not applied yet, and the note files they come from. An unreadable note is logged and
     listed (so it is deleted with the others): it cannot be read by any later run either."""
-    keys, files, _ = _pending(lake)
-    return keys, files
+    files, notes = _pending(lake)
+    return _keys_of(notes.values()), files
 
 
-def _pending(lake: LakeBackend) -> tuple[set[str], list[str], dict[str, dict[str, Any]]]:
-    """:func:`pending_opt_outs`, and the notes (path → body) waiting for unfinished writes
-    (:data:`UNFINISHED_WRITES`)."""
-    keys: set[str] = set()
-    unfinished: dict[str, dict[str, Any]] = {}
+def _pending(lake: LakeBackend) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The pending note files (:func:`pending_opt_outs`), and the body of each readable one (path → body)."""
+    notes: dict[str, dict[str, Any]] = {}
     files = _note_files(lake)
     for path in files:
         try:
-            body = _parse_note(lake.read(path))
+            notes[path] = _parse_note(lake.read(path))
         except ValueError as exc:
             log.warning("opt-outs: %s is unreadable (%s); deleted with the notes applied", path, exc)
-            continue
-        keys.update(body["keys"])
-        if isinstance(body.get(UNFINISHED_WRITES), list):
-            unfinished[path] = body
-    return keys, files, unfinished
+    return files, notes
+
+
+def _keys_of(notes: Iterable[dict[str, Any]]) -> set[str]:
+    """Every key the note bodies ``notes`` name."""
+    return {key for body in notes for key in body["keys"]}
+
+
+def _waiting_only(notes: Mapping[str, dict[str, Any]], waiting: Mapping[str, list[str]], landed: set[str]) -> set[str]:
+    """The keys named only by notes still waiting for unfinished writes (``waiting``, none of whose files has
+    landed: not in ``landed``). They are neither looked up nor counted as noted: the erasure that left the note
+    found and erased what the lake held of them, and the note is applied once a file lands (module docstring,
+    "Unfinished writes"); looking them up at every curation until then was repeated work for nothing."""
+    return (_keys_of(body for path, body in notes.items() if path in waiting) - landed
+            - _keys_of(body for path, body in notes.items() if path not in waiting))
 
 
 def _unfinished_writes(lake: LakeBackend, notes: Mapping[str, dict[str, Any]]
@@ -408,12 +420,14 @@ def apply_opt_outs(lake: LakeBackend,
     the module docstring). Call under the lake lock, before curation reads anything. ``uncurated`` gives the raw
     files not curated yet, by entity, asked only when a noted account is not in the curated tables: a curation
     passes its own plan, from the walk of the raw lake it makes anyway; without it they are planned here."""
-    keys, files, unfinished = _pending(lake)
-    report = OptOutReport(noted=len(keys))
+    files, notes = _pending(lake)
     if not files:
-        return report
+        return OptOutReport()
+    unfinished = {path: body for path, body in notes.items() if isinstance(body.get(UNFINISHED_WRITES), list)}
     # an erasure's unfinished writes that have landed since, and the notes still waiting for one (kept, at the end)
     landed, waiting = _unfinished_writes(lake, unfinished)
+    keys = _keys_of(notes.values()) - _waiting_only(notes, waiting, landed)
+    report = OptOutReport(noted=len(keys))
     # an erasure a stopped curation started: its accounts may be found nowhere any more, yet not all erased
     owners = (_erasing_keys(lake) | landed) & keys
     found, predates = _curated_account_keys(lake, keys - owners) if keys - owners else (set(), False)

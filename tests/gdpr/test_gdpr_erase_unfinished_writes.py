@@ -28,7 +28,7 @@ from gdpr_lake import LOCAL, SUBJECT, files_holding
 from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
-from fediscope.gdpr.opt_outs import apply_opt_outs, pending_opt_outs
+from fediscope.gdpr.opt_outs import apply_opt_outs, note_opt_outs, pending_opt_outs
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.local import LocalLake
 
@@ -178,3 +178,60 @@ def test_a_note_erases_once_per_landed_write_and_waits_for_the_others(landed) ->
     (note,) = pending_opt_outs(landed.lake)[1]
     assert json.loads(landed.lake.read(note))["unfinished_writes"] == [waiting]
     assert apply_opt_outs(landed.lake).erased == []  # nothing landed since: no erasure again
+
+
+def _looked_up(env: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """Apply the notes as a curation does; the curated tables walked and the plans of uncurated raw files asked for
+    meanwhile (the look-up of the noted keys), and the report."""
+    walked: list[str] = []
+    original = LocalLake.walk
+
+    def counted(self: LocalLake, path: str) -> list[Any]:
+        walked.append(path)
+        return original(self, path)
+
+    planned: list[str] = []
+
+    def uncurated() -> dict[str, list[str]]:
+        planned.append("asked")
+        return {}
+
+    monkeypatch.setattr(LocalLake, "walk", counted)
+    env.report = apply_opt_outs(env.lake, uncurated)
+    monkeypatch.undo()
+    return [path for path in walked if path.startswith("curated")], planned
+
+
+def test_a_note_waiting_for_a_write_is_not_looked_up_until_the_write_lands(landed,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: every curation while the write was unfinished (up to a day) looked the note's keys up in the curated
+    tables and the uncurated raw files, and counted them as noted, although nothing was applied."""
+    key, temporary, batch = _erased_with_a_write_under_way(landed)
+
+    curated, planned = _looked_up(landed, monkeypatch)  # a curation while the write is still unfinished
+
+    assert (landed.report.noted, landed.report.erased, curated, planned) == (0, [], [], [])
+    assert pending_opt_outs(landed.lake)[0] == {key}  # still waiting
+    _land(landed.lake_dir, temporary, batch)
+    assert _landed_holding(landed, key)
+
+    _curated, planned = _looked_up(landed, monkeypatch)  # the next curation after the collector renamed it
+
+    assert (landed.report.noted, landed.report.erased, planned) == (1, [key], [])  # erased without looking for it
+    assert not _landed_holding(landed, key)
+    assert pending_opt_outs(landed.lake) == (set(), [])
+
+
+def test_a_key_noted_again_by_a_landing_run_is_looked_up_while_the_erasure_note_waits(
+        landed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only keys whose every note waits for a write are passed over: one a landing run noted too is looked up (and
+    counted) as any other, and the waiting note is kept."""
+    key, _temporary, _batch = _erased_with_a_write_under_way(landed)
+    (waiting,) = pending_opt_outs(landed.lake)[1]
+    note_opt_outs(landed.lake, [key], "stream")
+
+    curated, planned = _looked_up(landed, monkeypatch)
+
+    assert (landed.report.noted, landed.report.erased) == (1, [])  # erased already: nothing of it found
+    assert curated and planned
+    assert pending_opt_outs(landed.lake) == ({key}, [waiting])

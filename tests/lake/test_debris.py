@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_run import clean_env, run
@@ -308,6 +309,28 @@ def test_retention_removes_stale_temporary_files(lake_case: LakeCase) -> None:
     assert summary.as_dict()["temporary_files"] == {"count": 4, "bytes": 366, "older_than_hours": 24.0,
                                                     "paths": summary.temporary_files.paths, "failed": []}
     assert set(lake_case.names_on_disk()) == others
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_retention_walks_the_hidden_files_once(lake_case: LakeCase, monkeypatch: pytest.MonkeyPatch,
+                                               dry_run: bool) -> None:
+    """One walk of the lake's hidden files per run (over WebHDFS, one request per directory), as the erasure's."""
+    stale, _others = _debris(lake_case)
+    lake = lake_case.lake
+    lake.delete("_state/process.lock")  # retention takes the lake lock itself
+    lake.delete("_state/process.lock.takeover")
+    settings = load_settings(env={}, toml_path=None, lake=lake.url, retention_raw_days=0, retention_curated_days=0)
+    walks: list[str] = []
+    original = type(lake).walk_hidden
+
+    def counted(self: Any, path: str) -> list[Any]:
+        walks.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(type(lake), "walk_hidden", counted)
+    summary = apply_retention(settings, dry_run=dry_run, today=date(2026, 11, 23), lake=lake)
+
+    assert sorted(summary.temporary_files.paths) == sorted(stale) and walks == [""]
 
 
 def test_retention_removes_stale_nifi_dot_files(lake_case: LakeCase) -> None:
