@@ -77,7 +77,7 @@ def test_a_text_rank_column_outside_the_key_ranks_alike_on_every_store(tmp_path,
     """Was: on MariaDB every run failed to index the table ("Specified key was too long; max key length is 3072
     bytes"): the rank index was the text rank column, LONGTEXT, with the key."""
     write_metric(tmp_path, "named", f"-- key: id\n-- rank: name {direction}")
-    metric = load_metrics.__wrapped__(tmp_path)["named"]
+    metric = load_metrics(tmp_path)["named"]
     rows = run(metric)
     want = expected_top(rows, "name", direction == "DESC", ("id",))
     for kind, store in stores.items():
@@ -104,7 +104,7 @@ def test_a_text_rank_column_that_is_a_key_column_ranks_alike_on_every_store(tmp_
     write_metric(tmp_path, "by_name", "-- key: day, name\n-- rank: name DESC",
                  "SELECT day, name, count(*) AS n FROM (VALUES ('2026-12-01', 'b'), ('2026-12-01', 'a'), "
                  "('2026-12-02', 'b'), ('2026-12-02', 'Ä'), ('2026-12-02', 'c')) AS t(day, name) GROUP BY ALL\n")
-    metric = load_metrics.__wrapped__(tmp_path)["by_name"]
+    metric = load_metrics(tmp_path)["by_name"]
     rows = run(metric)
     want = expected_top(rows, "name", True, ("day", "name"))
     assert want[0] == ("2026-12-02", "Ä")
@@ -122,7 +122,7 @@ def test_a_text_rank_value_longer_than_a_key_may_be_is_refused_by_every_store(tm
     """HBase keeps a rank value in its rank index's row keys (32767 bytes at most): a text rank value is limited as
     a text key is, by every store alike, and left out of a computed result as such a key is."""
     write_metric(tmp_path, "named", "-- key: id\n-- rank: name ASC")
-    metric = load_metrics.__wrapped__(tmp_path)["named"]
+    metric = load_metrics(tmp_path)["named"]
     rows = [{"id": 1, "name": "a"}, {"id": 2, "name": "x" * (MAX_KEY_TEXT + 1)}]
     for kind, store in stores.items():
         with pytest.raises(StoreError, match=rf"metric named: rank column 'name' has a value of {MAX_KEY_TEXT + 1} "
@@ -138,19 +138,19 @@ def test_a_prefix_column_outside_the_key_is_refused_when_the_metric_is_read(tmp_
     write with a bare KeyError, and a text one outside the key made the stores' layouts (HBase's row keys start
     with the prefix column) and the documented reads ("one prefix value's rows in key order") not hold."""
     write_metric(tmp_path, "fine", "-- key: id, name\n-- prefix: name")
-    assert load_metrics.__wrapped__(tmp_path)["fine"].prefix == "name"
+    assert load_metrics(tmp_path)["fine"].prefix == "name"
     path = write_metric(tmp_path, "outside", "-- key: id\n-- rank: letters DESC\n-- prefix: name")
     message = (f"metric outside ({path}): '-- prefix: name' is not a key column; the prefix column must be one of "
                "'-- key: id'")
     with pytest.raises(ConfigError, match=re.escape(message)):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
     path.write_text(path.read_text().replace("-- prefix: name", "-- prefix: nowhere"))
     with pytest.raises(ConfigError, match=re.escape(f"({path}): '-- prefix: nowhere' is not a key column")):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
 
 
 def test_every_shipped_metric_has_its_prefix_and_rank_in_reach_of_every_store():
-    metrics = load_metrics.__wrapped__(SQL_DIR)
+    metrics = load_metrics(SQL_DIR)
     assert metrics
     for name, metric in metrics.items():
         assert metric.prefix in metric.key, name
@@ -162,7 +162,7 @@ def test_a_file_without_its_question_or_key_header_is_refused_naming_the_file(tm
     path = write_metric(tmp_path, "headless", "-- key: id")
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith(f"-- {missing}:")))
     with pytest.raises(ConfigError, match=re.escape(f"metric headless ({path}): missing '-- {missing}: …' header")):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
 
 
 RANK_FORM = "is not '-- rank: <column> [ASC|DESC]' (ASC or DESC in any case, DESC when left out"
@@ -217,7 +217,7 @@ def test_a_malformed_header_line_is_refused_naming_the_file_and_the_form(tmp_pat
     path = tmp_path / "malformed.sql"
     path.write_text(f"{header}\nSELECT 1 AS id, 'a' AS name, 1 AS letters\n")
     with pytest.raises(MetricFileError, match=re.escape(f"metric malformed ({path}): {problem}")):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
 
 
 @pytest.mark.parametrize(("rank", "descending"), [
@@ -227,7 +227,7 @@ def test_a_malformed_header_line_is_refused_naming_the_file_and_the_form(tmp_pat
 def test_a_rank_line_takes_asc_or_desc_in_any_case_and_desc_when_left_out(tmp_path, rank, descending):
     write_metric(tmp_path, "ranked", f"-- key: id, name\n-- rank: {rank}\n-- Note: comment lines of this form are "
                                      "comments\n-- prefix: name")
-    metric = load_metrics.__wrapped__(tmp_path)["ranked"]
+    metric = load_metrics(tmp_path)["ranked"]
     assert (metric.rank_column, metric.rank_desc, metric.key, metric.prefix) == \
         ("letters", descending, ("id", "name"), "name")
 
@@ -237,7 +237,7 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
     path = tmp_path / "umlauts.sql"
     path.write_bytes("-- question: Wie viele Töne?\n-- key: id\nSELECT 1 AS id\n".encode("latin-1"))
     with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: not UTF-8 text (byte 24); save it as UTF-8")):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["Languages", "toots-per-day", "2026_toots"])
@@ -246,7 +246,7 @@ def test_a_file_name_no_store_can_hold_is_refused_when_the_file_is_read(tmp_path
     path = write_metric(tmp_path, name, "-- key: id")
     with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: metric name {name!r} cannot be stored: "
                                                     "use lowercase letters") + ".*; rename the file$"):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
 
 
 @pytest.mark.parametrize(("sql", "holds"), [
@@ -264,7 +264,7 @@ def test_a_file_holding_other_than_one_statement_is_refused_when_read_naming_the
     path = write_metric(tmp_path, "twice", "-- key: id", sql)
     message = f"metric twice ({path}): holds {holds}; a metric file holds one SELECT"
     with pytest.raises(MetricFileError, match=re.escape(message)):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
     with pytest.raises(MetricFileError, match=re.escape(message.replace(str(tmp_path), str(tmp_path / "metrics")))):
         compute("twice", "-- key: id", sql)  # the engine never runs it
 
@@ -278,7 +278,7 @@ def test_a_file_holding_other_than_one_statement_is_refused_when_read_naming_the
 ])
 def test_one_statement_with_semicolons_in_comments_strings_or_at_its_end_is_one(tmp_path, sql):
     write_metric(tmp_path, "once", "-- key: id", sql)
-    assert run(load_metrics.__wrapped__(tmp_path)["once"])[0]["id"] in (1, ";")
+    assert run(load_metrics(tmp_path)["once"])[0]["id"] in (1, ";")
 
 
 def test_the_shipped_files_are_counted_as_one_statement_without_importing_duckdb():
@@ -294,7 +294,7 @@ def test_a_file_with_the_sql_suffix_in_capitals_is_named_in_a_warning(tmp_path, 
     write_metric(tmp_path, "fine", "-- key: id")
     shouting = tmp_path / "per_day.SQL"
     shouting.write_text((tmp_path / "fine.sql").read_text())
-    assert list(load_metrics.__wrapped__(tmp_path)) == ["fine"]
+    assert list(load_metrics(tmp_path)) == ["fine"]
     assert f"{shouting} is not read: metric files end in '.sql' (lower case)" in caplog.text
 
 
@@ -307,7 +307,7 @@ def _computing(tmp_path: Path, engine_name: str, **options: object) -> Iterator:
     with open_engine(settings, engine_name, **options) as engine:
         def run_one(name: str, header: str, sql: str | None = None):  # noqa: ANN202
             write_metric(metrics_dir, name, header, sql)
-            return engine.metric_table(load_metrics.__wrapped__(metrics_dir)[name])
+            return engine.metric_table(load_metrics(metrics_dir)[name])
         yield run_one
 
 

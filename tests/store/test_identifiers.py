@@ -178,12 +178,12 @@ def test_header_columns_are_checked_when_the_metric_files_are_read(tmp_path):
     (tmp_path / "long.sql").write_text(f"-- question: q\n-- key: {'k' * 65}\nSELECT 1\n")
     with pytest.raises(ConfigError, match=rf"metric long \({re.escape(str(tmp_path))}/long.sql\): column "
                                           r"'k{65}' cannot be stored: the name has 65 characters"):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
     (tmp_path / "long.sql").unlink()
     (tmp_path / "spaced.sql").write_text("-- question: q\n-- key: id\n-- rank: the count DESC\nSELECT 1\n")
     with pytest.raises(ConfigError, match=r"metric spaced \(.*spaced.sql\): '-- rank: the count DESC' is not "
                                           r"'-- rank: <column> \[ASC\|DESC\]'"):
-        load_metrics.__wrapped__(tmp_path)
+        load_metrics(tmp_path)
     with pytest.raises(ConfigError, match="columns 'Day' and 'day' differ only in case"):
         parse_metric("cased", "-- question: q\n-- key: Day\n-- prefix: day\nSELECT 1")
 
@@ -191,4 +191,4 @@ def test_header_columns_are_checked_when_the_metric_files_are_read(tmp_path):
 def test_the_shipped_metrics_all_have_storable_names():
     from fediscope.engine.metrics import SQL_DIR
 
-    assert load_metrics.__wrapped__(SQL_DIR)  # parse_metric checks the header's columns
+    assert load_metrics(SQL_DIR)  # parse_metric checks the header's columns
