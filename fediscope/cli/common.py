@@ -195,7 +195,7 @@ def say(message: str, *, level: int = logging.INFO, prefix: str = "", exc_info: 
     text line shows control characters as escapes (:func:`~fediscope.console.printable`): an error may quote what
     a server sent."""
     handler = _our_handler()
-    if handler is None or not isinstance(handler.formatter, JsonFormatter):
+    if handler is None or not logs_json():
         click.echo(prefix + printable(message), err=True)  # an error may quote what a server sent
         return
     record = logging.LogRecord("fediscope", level, "", 0, message, None, exc_info)
