@@ -33,7 +33,9 @@ same :func:`moved_down` and :func:`moved_up`, given the kept statuses of the pag
 (:mod:`fediscope.sources.collector`), so an id lands where the erasure would have moved it.
 
 Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
-finds the same ids.
+finds the same ids. A curation that finishes an erasure (records of the account landed after it, from a write that
+was unfinished: :mod:`fediscope.gdpr.opt_outs`, "Unfinished writes") moves them with the same
+:func:`move_checkpoints`.
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ the collector, which renames its own bytes into place. So it is left, and when i
 for it, and says so: the report lists it (``unfinished_writes``, also counted in the audit line), a warning names
 it, and a pending note (:func:`~fediscope.gdpr.opt_outs.note_opt_outs`, ``"source": "gdpr erase"``, with the
 files) has the first ``fediscope process`` after one of them has landed erase the account's keys again, in the
-raw lake and the curated tables, before it reads anything (:mod:`fediscope.gdpr.opt_outs`, "Unfinished writes");
+raw lake and the curated tables, before it reads anything, moving the checkpoints off its status ids as step 3
+does (a collector that was running saves its checkpoint at the newest status it landed) and writing an audit line
+``"action": "erase"`` of its own (:mod:`fediscope.gdpr.opt_outs`, "Unfinished writes");
 the note waits while a file is unfinished, and goes once none is left (a killed write's is removed a day later,
 by this erasure run again or ``fediscope gdpr retention``). Running the erasure again once the collection is done
 finishes it at once. Young temporary files that are not a raw batch's are not searched: they are named in a

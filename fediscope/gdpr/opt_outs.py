@@ -23,7 +23,10 @@ used to stay until somebody asked for an erasure. Now:
    mentions of it dropped from other people's statuses, and the statuses of it they quote;
    :mod:`fediscope.gdpr.erase`). The
    kept metric results are dropped, so the metrics computed next leave it out and the store's rows of it are
-   removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys);
+   removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys); the
+   accounts on the suppression list (erased by ``fediscope gdpr erase``, whose records landed after it: below,
+   "Unfinished writes") are erased in a pass of their own that finishes that erasure as the command would have,
+   checkpoints included, and audited as an erasure (``"action": "erase"``, their keys);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
 
 **Interrupted.** Before the erasure starts, the keys it erases are written down in one more note,
@@ -52,8 +55,13 @@ note names those files (``unfinished_writes``) besides the account's keys. A cur
 file, whether it is still there (the note is then kept: the write is unfinished), else whether the batch it is
 renamed to is (:func:`~fediscope.lake.debris.temporary_destination`: it has landed): then the keys are erased
 without looking for them — a landed file may hold no record of the account's own, only a mention of it in another
-person's status, which the look-up above does not find —, as the erasure would have (the streamed deletions of the
-account's statuses go too, as for every key on the suppression list). While such a note waits (a file still
+person's status, which the look-up above does not find —, as the erasure would have, as for every key on the
+suppression list: the streamed deletions of the account's statuses go too, and before any raw file is rewritten
+every checkpoint and settle mark holding the id of one of its statuses (or of a boost of one) is moved off it with
+the erasure's own :func:`~fediscope.gdpr.cursors.move_checkpoints` (a collector that started before the erasure
+saves its checkpoint at the newest status it landed, perhaps the account's; ``checkpoints_moved`` under ``other``).
+That pass writes its own audit line, ``"action": "erase"`` as the erasure's, so that an auditor can match the two;
+was: the opt-outs' line, and the checkpoints kept the ids. While such a note waits (a file still
 there, none landed), a key only such notes name is neither looked for nor counted as noted (:class:`OptOutReport`):
 the erasure found and erased what the lake held of it, and nothing lands it again (it is on the suppression list).
 Was: every curation until the file landed or went (up to a day) looked it up again in the curated tables, perhaps
@@ -85,7 +93,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fediscope.errors import LakeError
-from fediscope.gdpr.subject import may_hold_trace
+from fediscope.gdpr.subject import Subject, may_hold_trace
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import temporary_destination
@@ -329,7 +337,8 @@ class OptOutReport:
     erased: list[str] = field(default_factory=list)
     raw: dict[str, int] = field(default_factory=dict)
     curated: dict[str, int] = field(default_factory=dict)
-    other: dict[str, int] = field(default_factory=dict)  # reply ids scrubbed (OldReplies.counts)
+    #: reply ids scrubbed (OldReplies.counts), content rows recounted, checkpoints moved (erased accounts: _erase)
+    other: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated,
@@ -448,10 +457,7 @@ def apply_opt_outs(lake: LakeBackend,
     if owners:
         report.erased = sorted(owners)
         _mark_erasing(lake, report.erased)
-        report.raw, report.curated, report.other = _erase(lake, report.erased)
-        log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
-                    "lake and the curated tables (%s raw records, %s curated rows)", len(owners),
-                    report.raw.get("records_removed", 0), report.curated.get("rows_removed", 0))
+        report.raw, report.curated, report.other = _erase(lake, report.erased)  # each pass logs what it erased
     for path in files:
         if path in waiting:
             _wait(lake, path, unfinished[path], waiting[path])
@@ -485,38 +491,80 @@ def _erasing_keys(lake: LakeBackend) -> set[str]:
 
 
 def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """One erasure pass for every key (:mod:`fediscope.gdpr.erase`, without the suppression list), one audit
-    line for them all: the raw, curated and other counts (the reply ids scrubbed by :class:`~fediscope.gdpr.
-    old_replies.OldReplies`: those of another person's reply to a status of the account, which a stopped erasure
-    left in a curated row while it scrubbed the raw records, and those an older release left, whoever's)."""
-    from fediscope.engine.metric_state import forget as forget_metric_snapshots
-    from fediscope.gdpr.curated import erase_curated
-    from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
-    from fediscope.gdpr.old_replies import OldReplies
-    from fediscope.gdpr.resume import forget_traces, resume_traces
-    from fediscope.gdpr.subject import Subject
+    """Erase ``keys`` (:mod:`fediscope.gdpr.erase`, without adding them to the suppression list); the raw, curated
+    and other counts of every pass.
+
+    The keys on the suppression list are accounts ``fediscope gdpr erase`` erased: records of theirs found now (a
+    note it left for its unfinished writes, one of which has landed since; a landing run that met them before the
+    erasure) are what it could not erase, and erasing them finishes it, as it would have — in a pass of their own,
+    audited as an erasure (``"action": "erase"``), that also moves the checkpoints off their status ids and removes
+    the deletions of their statuses (:func:`_erase_pass`). The other keys are opted-out accounts: one pass, audited
+    as an opt-out (``"action": "opt_out"``). One pass and one audit line for all the keys of one kind."""
     from fediscope.gdpr.suppression import load_suppressed
-    from fediscope.gdpr.texts import RewrittenTexts
 
     # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
     subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
                         domain=key.partition("@")[2]) for key in keys]
-    found = find_all_traces(lake, subjects)
     suppressed = load_suppressed(lake)
-    for subject, traces in zip(subjects, found, strict=True):
-        # not suppressed: the deletions of its statuses stay tombstones, should it come back; suppressed (erased, a
-        # note for its unfinished writes: module docstring), they go with it, as `fediscope gdpr erase` removes them
-        traces.with_deletions = subject.audit_id in suppressed
+    raw: Counter[str] = Counter()
+    curated: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    for erased in (True, False):
+        group = [subject for subject in subjects if (subject.audit_id in suppressed) is erased]
+        if group:
+            counts = _erase_pass(lake, group, erased)
+            for total, each in zip((raw, curated, other), counts, strict=True):
+                total.update(each)
+    return dict(raw), dict(curated), dict(other)
+
+
+def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
+                ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """One erasure pass for every subject, one audit line for them all: the raw, curated and other counts (the reply
+    ids scrubbed by :class:`~fediscope.gdpr.old_replies.OldReplies`: those of another person's reply to a status of
+    the account, which a stopped erasure left in a curated row while it scrubbed the raw records, and those an older
+    release left, whoever's). ``erased``: accounts ``fediscope gdpr erase`` erased (:func:`_erase`), whose erasure
+    this finishes as that command does: the deletions of their statuses go too, and before any raw file is
+    rewritten, the checkpoints and settle marks holding one of their status ids are moved off it with the
+    command's own :func:`~fediscope.gdpr.cursors.move_checkpoints` (counted under ``other``; a checkpoint deleted
+    is logged as the command warns of it). Not erased (an opt-out, off the suppression list): the deletions stay
+    tombstones, should it come back, and the checkpoints are left alone, as they were before."""
+    from fediscope.engine.metric_state import forget as forget_metric_snapshots
+    from fediscope.gdpr.curated import erase_curated
+    from fediscope.gdpr.cursors import move_checkpoints
+    from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
+    from fediscope.gdpr.old_replies import OldReplies
+    from fediscope.gdpr.resume import forget_traces, resume_traces
+    from fediscope.gdpr.texts import RewrittenTexts
+
+    found = find_all_traces(lake, subjects)
+    for traces in found:
+        traces.with_deletions = erased
     pairs = list(zip(subjects, found, strict=True))
     resume_traces(lake, pairs)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
+    moved: Counter[str] = Counter()
+    if erased:  # before any raw file is rewritten: a stopped pass run again still finds the ids
+        moved, warnings = move_checkpoints(lake, found)
+        for warning in warnings:
+            log.warning("opt-outs: %s", warning)
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
     texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
     raw: Counter[str] = erase_raw(lake, pairs, old_replies, texts)
     curated: Counter[str] = erase_curated(lake, found, old_replies, texts)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
-    other = old_replies.counts() | texts.counts()
-    append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"), "action": "opt_out",
+    other = dict(moved) | old_replies.counts() | texts.counts()
+    append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "action": "erase" if erased else "opt_out",
                         "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
                         "curated": dict(curated), **({"other": other} if other else {})})
+    if erased:
+        log.warning("opt-outs: finished the erasure of %d account(s) erased by `fediscope gdpr erase`, records of "
+                    "whose were landed after it; erased from the raw lake and the curated tables (%s raw records, "
+                    "%s curated rows, %s moved)", len(subjects), raw.get("records_removed", 0),
+                    curated.get("rows_removed", 0), count(moved["checkpoints_moved"], "checkpoint"))
+    else:
+        log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
+                    "lake and the curated tables (%s raw records, %s curated rows)", len(subjects),
+                    raw.get("records_removed", 0), curated.get("rows_removed", 0))
     forget_traces(lake, subjects)
     return dict(raw), dict(curated), other

@@ -23,14 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import LOCAL, SUBJECT, files_holding
+from gdpr_lake import LOCAL, OTHERS, SUBJECT, files_holding
 
 from fediscope.engine.process import run_process
-from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.erase import AUDIT_PATH, erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.gdpr.opt_outs import apply_opt_outs, note_opt_outs, pending_opt_outs
+from fediscope.gdpr.subject import status_author
 from fediscope.gdpr.suppression import load_suppressed
+from fediscope.lake.batches import read_batch
+from fediscope.lake.layout import parse_partition
 from fediscope.lake.local import LocalLake
+from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
 
 
 def _unfinished(lake_dir: Path, batch: Path) -> str:
@@ -235,3 +239,64 @@ def test_a_key_noted_again_by_a_landing_run_is_looked_up_while_the_erasure_note_
     assert (landed.report.noted, landed.report.erased) == (1, [])  # erased already: nothing of it found
     assert curated and planned
     assert pending_opt_outs(landed.lake) == ({key}, [waiting])
+
+
+def _ids_of(env: Any, batch: Path, key: str) -> tuple[str, list[str]]:
+    """(instance, the ids there of ``key``'s statuses and of boosts of them) in the raw ``batch``."""
+    path = batch.relative_to(env.lake_dir).as_posix()
+    instance = parse_partition(path)["instance"]
+    ids = [r["data"]["id"] for r in read_batch(env.lake, path)
+           if key in {status_author(s, instance) for s in (r["data"], r["data"].get("reblog"))}]
+    return instance, ids
+
+
+def _audit_lines(env: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (env.lake_dir / AUDIT_PATH).read_text().splitlines()]
+
+
+def test_the_curation_finishing_the_erasure_moves_the_checkpoints_and_audits_it_as_the_erasure(landed) -> None:
+    """A collector that started before the erasure renames its batch into place after it and then saves its
+    checkpoint at the newest status it landed: one of the account's (it did not know the account was suppressed).
+    Was: the curation erasing the landed records left that id in the checkpoint (only `fediscope gdpr erase` moved
+    checkpoints: with the instance, the id names its author), and audited its erasure as an opt-out's, which an
+    auditor could not match to the erasure it finished."""
+    key, temporary, batch = _erased_with_a_write_under_way(landed)
+    _land(landed.lake_dir, temporary, batch)
+    instance, theirs = _ids_of(landed, batch, key)
+    assert theirs
+    newest = max(theirs, key=int)
+    save_checkpoint(landed.lake, instance, "public", Checkpoint(newest))  # the collector's save, after landing
+    before = len(_audit_lines(landed))
+
+    summary = run_process(landed.settings, progress=False)
+
+    assert summary.curate["opted_out_erased"] == 1
+    assert not _landed_holding(landed, key)
+    assert files_holding([landed.lake_dir / "_state"], theirs) == {}
+    moved = load_checkpoint(landed.lake, instance, "public").newest_id
+    assert moved is not None and int(moved) < int(newest)  # down: the next collection fetches again, skips nothing
+    (audit,) = _audit_lines(landed)[before:]
+    assert (audit["action"], audit["account_keys"]) == ("erase", [key])
+    assert audit["other"]["checkpoints_moved"] == 1
+
+
+def test_a_curation_finishing_an_erasure_and_applying_an_opt_out_audits_each_as_what_it_is(landed) -> None:
+    """The same curation erases a landed write of an erased account and an opted-out account's records: one audit
+    line for each, the erasure's as an erasure (its checkpoint moved), the opt-out's as an opt-out."""
+    key, temporary, batch = _erased_with_a_write_under_way(landed)
+    _land(landed.lake_dir, temporary, batch)
+    instance, theirs = _ids_of(landed, batch, key)
+    save_checkpoint(landed.lake, instance, "public", Checkpoint(max(theirs, key=int)))
+    other = landed.key(OTHERS[0])
+    note_opt_outs(landed.lake, [other], "stream")
+    before = len(_audit_lines(landed))
+
+    report = apply_opt_outs(landed.lake)
+
+    assert report.erased == sorted([key, other])
+    audits = _audit_lines(landed)[before:]
+    assert [(a["action"], a["account_keys"]) for a in audits] == [("erase", [key]), ("opt_out", [other])]
+    assert audits[0]["other"]["checkpoints_moved"] == 1
+    assert files_holding([landed.lake_dir / "_state"], theirs) == {}
+    assert not _landed_holding(landed, key) and not _landed_holding(landed, other)
+    assert report.other["checkpoints_moved"] == 1
