@@ -86,6 +86,21 @@ def test_a_commands_error_is_a_json_line_with_its_exit_code(tmp_path: Path, mast
     assert not [s for s in SECRETS + (PSEUDONYM_KEY[::-1],) if s in result.stderr]
 
 
+def test_a_stream_that_failed_says_why_in_a_json_line_its_summary_stays_on_stdout(tmp_path: Path,
+                                                                                   mastodon_server: Any) -> None:
+    """As ``collect`` says a failed source: was only in the summary on stdout, so the log store had no error line
+    for a stream a cron job or a service ran and that failed for good (exit 1). stdout is unchanged (``--json`` for
+    a document there)."""
+    mastodon_server.fail(401, times=5, path="/api/v1/streaming/public")
+    result = fediscope(env_of(tmp_path), tmp_path, "stream", "--instance", mastodon_server.url, "--duration", "30")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"stream {mastodon_server.domain} public: 0 events")
+    assert "stopped by an error: the streaming server refused the connection (HTTP 401)" in result.stdout
+    (failed,) = [r for r in json_lines(result.stderr) if r["level"] == "ERROR"]
+    assert (failed["logger"], failed["instance"], failed["source"]) == ("fediscope", mastodon_server.domain, "public")
+    assert failed["message"].startswith(f"failed: {mastodon_server.domain} public: the streaming server refused")
+
+
 @pytest.mark.parametrize("value", ["yaml", "JSONL", ""])
 def test_a_log_format_other_than_text_or_json_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
     result = fediscope({**env_of(tmp_path), "FEDISCOPE_LOG_FORMAT": value}, tmp_path, "config", "show")
