@@ -170,6 +170,21 @@ def _failed_command(args: list[str]) -> tuple[click.Command, list[str]] | None:
     return command, tokens
 
 
+def _show_click_error(error: click.ClickException) -> None:
+    """click's error (a usage error: ``Usage: …``, ``Try …``, ``Error: …``) as click prints it; with
+    ``FEDISCOPE_LOG_FORMAT=json`` one JSON line instead: the message (the help text itself for a group given no
+    command), ``exit_code``, and ``usage`` (``fediscope collect [OPTIONS]``) for a usage error."""
+    from fediscope.cli.common import logs_json, say
+
+    if not logs_json():
+        error.show()
+        return
+    fields: dict[str, Any] = {"exit_code": error.exit_code}
+    if isinstance(error, click.UsageError) and error.ctx is not None:
+        fields["usage"] = error.ctx.get_usage().removeprefix("Usage:").strip()
+    say(error.format_message(), level=logging.ERROR, **fields)
+
+
 def _interrupted(terminated: bool = False) -> None:
     if threading.current_thread() is threading.main_thread():  # everything is cleaned up: another Ctrl-C now
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
@@ -190,7 +205,14 @@ def main(argv: list[str] | None = None) -> Any:
     A character the terminal's encoding lacks (an emoji on a Latin-1 or ASCII terminal) is printed readably
     instead of failing (:mod:`fediscope.console`).
     """
-    from fediscope.cli.common import JsonOutput, logs_json, masked_traceback, reset_log_format, say
+    from fediscope.cli.common import (
+        JsonOutput,
+        logs_json,
+        masked_traceback,
+        reset_log_format,
+        say,
+        use_log_format_without_settings,
+    )
 
     tolerate_unencodable_output()
     JsonOutput.reset()
@@ -199,8 +221,10 @@ def main(argv: list[str] | None = None) -> Any:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
         except KeyboardInterrupt:
+            use_log_format_without_settings()
             _interrupted(sigint.terminated)
         except Exception as exc:
+            use_log_format_without_settings()  # a usage error, or settings that cannot be read: no format chosen
             # e.g. DuckDB's "RuntimeError: Query interrupted", or click's Abort for Ctrl-C (its KeyboardInterrupt
             # as cause, also when a handler other than the watch's raised it)
             if sigint.seen or isinstance(exc, click.exceptions.Abort) and isinstance(exc.__cause__, KeyboardInterrupt):
@@ -217,7 +241,7 @@ def main(argv: list[str] | None = None) -> Any:
                 if _json_in(exc, sys.argv[1:] if argv is None else argv):
                     JsonOutput.requested = True  # the command line failed before its options were read
                 _say_json_error(type(exc).__name__, exc.format_message(), exc.exit_code)
-                exc.show()
+                _show_click_error(exc)
                 sys.exit(exc.exit_code)
             # a bug: its traceback follows on stderr (the document does not quote it: it may hold anything)
             _say_json_error("InternalError", f"unexpected {type(exc).__name__}; see the traceback on stderr", 1)

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from fediscope.config import Settings, Unusable, load_settings
+from fediscope.config import Settings, Unusable, load_settings, load_settings_only
 from fediscope.console import PrintableValues, printable
 from fediscope.errors import ConfigError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
@@ -134,6 +134,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, default=str)
 
 
+class _LogFormat:
+    """Whether the running command has set its log format (:func:`configure_logging`, once its settings are read):
+    until then an error is said in the format :func:`log_format_without_settings` finds."""
+
+    chosen = False
+
+
 def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> None:
     """Quiet logging to stderr, one line per record: ``time level logger message`` (``fmt`` ``text``), or a JSON
     object (``json``: :class:`JsonFormatter`; Python's own warnings are logged then, so that they are such lines
@@ -179,6 +186,32 @@ def reset_log_format() -> None:
     in the same process after one with ``json`` (a test's) must not print its early errors as JSON."""
     if (handler := _our_handler()) is not None:
         _set_format(handler, "text")
+    _LogFormat.chosen = False
+
+
+def log_format_without_settings() -> str:
+    """The log format for what is said before a command's settings are read, or when they cannot be: click's usage
+    errors, and the error that the settings cannot be read (a malformed ``fediscope.toml``, an invalid
+    ``FEDISCOPE_*`` value). ``log_format`` as the settings read it (``FEDISCOPE_LOG_FORMAT`` over the config
+    file's ``[fediscope] log_format``); from the environment alone when the config file cannot be read (the
+    error may be that very file); ``text`` when neither gives a valid value."""
+    for toml_path in (None, False):  # False: no config file
+        try:
+            return load_settings_only(["log_format"], toml_path=toml_path).log_format
+        except Exception:  # any: this only chooses how the error at hand is said, never replaces it
+            continue
+    return "text"
+
+
+def use_log_format_without_settings() -> None:
+    """Before an error is said: JSON log lines when the command has not set its log format
+    (:func:`log_format_without_settings` says ``json``), so that a log shipper can parse that error too."""
+    if _LogFormat.chosen or log_format_without_settings() != "json":
+        return
+    if (handler := _our_handler()) is None:
+        configure_logging("WARNING", fmt="json")
+    else:
+        _set_format(handler, "json")
 
 
 def logs_json() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -110,6 +111,9 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     else:
         for summary in summaries:
             click.echo(summary.line())
+        for failed in (s for s in summaries if not s.ok):  # as collect's: the reason reaches stderr's log too
+            say(f"failed: {failed.instance} {failed.source}: {failed.error}", level=logging.ERROR, prefix="  ",
+                instance=failed.instance, source=failed.source)
     if not ok:
         sys.exit(1)
 

@@ -86,6 +86,21 @@ def test_a_commands_error_is_a_json_line_with_its_exit_code(tmp_path: Path, mast
     assert not [s for s in SECRETS + (PSEUDONYM_KEY[::-1],) if s in result.stderr]
 
 
+def test_a_stream_that_failed_says_why_in_a_json_line_its_summary_stays_on_stdout(tmp_path: Path,
+                                                                                   mastodon_server: Any) -> None:
+    """As ``collect`` says a failed source: was only in the summary on stdout, so the log store had no error line
+    for a stream a cron job or a service ran and that failed for good (exit 1). stdout is unchanged (``--json`` for
+    a document there)."""
+    mastodon_server.fail(401, times=5, path="/api/v1/streaming/public")
+    result = fediscope(env_of(tmp_path), tmp_path, "stream", "--instance", mastodon_server.url, "--duration", "30")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"stream {mastodon_server.domain} public: 0 events")
+    assert "stopped by an error: the streaming server refused the connection (HTTP 401)" in result.stdout
+    (failed,) = [r for r in json_lines(result.stderr) if r["level"] == "ERROR"]
+    assert (failed["logger"], failed["instance"], failed["source"]) == ("fediscope", mastodon_server.domain, "public")
+    assert failed["message"].startswith(f"failed: {mastodon_server.domain} public: the streaming server refused")
+
+
 @pytest.mark.parametrize("value", ["yaml", "JSONL", ""])
 def test_a_log_format_other_than_text_or_json_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
     result = fediscope({**env_of(tmp_path), "FEDISCOPE_LOG_FORMAT": value}, tmp_path, "config", "show")
@@ -100,6 +115,112 @@ def test_text_stays_the_default_and_json_is_any_case(tmp_path: Path) -> None:
     assert shown["log_format"] == "text"
     shown = json.loads(fediscope({**env, "FEDISCOPE_LOG_FORMAT": "JSON"}, tmp_path, "config", "show", "--json").stdout)
     assert shown["log_format"] == "json"
+
+
+# -- before the settings are read: click's usage errors, and settings that cannot be read ----------------------------
+@pytest.mark.parametrize(("args", "message", "usage"), [
+    (("collect", "--bogus"), "No such option '--bogus'.", "fediscope collect [OPTIONS]"),
+    (("store", "export"), "Missing argument 'NAME'.", "fediscope store export [OPTIONS] NAME"),
+    (("report", "--format", "yaml"), "Invalid value for '--format': 'yaml' is not one of 'text', 'json'.",
+     "fediscope report [OPTIONS]"),
+    (("stream",), "Missing option '--instance'.", "fediscope stream [OPTIONS]"),
+    (("bogus",), "No such command 'bogus'.", "fediscope [OPTIONS] COMMAND [ARGS]..."),
+])
+def test_a_usage_error_is_one_json_line_with_exit_2(tmp_path: Path, args: tuple[str, ...], message: str,
+                                                    usage: str) -> None:
+    """Was: click's ``Usage: …`` / ``Try …`` / ``Error: …`` lines, in text whatever the log format (a cron job's
+    mistyped option reached the log store as four lines it could not parse). Text stays click's own."""
+    result = fediscope(env_of(tmp_path), tmp_path, *args)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    (record,) = json_lines(result.stderr)
+    assert (record["level"], record["logger"], record["message"]) == ("ERROR", "fediscope", message)
+    assert (record["exit_code"], record["usage"]) == (2, usage)
+
+    text = fediscope({**env_of(tmp_path), "FEDISCOPE_LOG_FORMAT": "text"}, tmp_path, *args)
+    assert text.returncode == 2 and text.stderr.startswith(f"Usage: {usage}\n") and f"Error: {message}" in text.stderr
+
+
+def test_a_usage_error_of_a_command_asked_for_json_keeps_its_document_on_stdout(tmp_path: Path) -> None:
+    result = fediscope(env_of(tmp_path), tmp_path, "collect", "--max-pages", "x", "--json")
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"]["type"] == "BadParameter"
+    (record,) = json_lines(result.stderr)
+    assert "Invalid value for '--max-pages'" in record["message"] and record["exit_code"] == 2
+
+
+def test_a_group_given_no_command_gives_its_help_in_one_json_line(tmp_path: Path) -> None:
+    result = fediscope(env_of(tmp_path), tmp_path, "gdpr")
+    assert (result.returncode, result.stdout) == (2, "")
+    (record,) = json_lines(result.stderr)
+    assert record["message"].startswith("Usage: fediscope gdpr [OPTIONS] COMMAND") and "erase" in record["message"]
+
+
+def test_usage_errors_in_one_process_follow_each_runs_log_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process (a test's, CliRunner's, a host's): JSON for the run with ``FEDISCOPE_LOG_FORMAT=json``, click's
+    text again for the next run without it."""
+    from cli_run import clean_env, run
+
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LOG_FORMAT="json")
+    code, out, err = run(capsys, "collect", "--bogus")
+    assert (code, out) == (2, "") and json_lines(err)[0]["message"] == "No such option '--bogus'."
+    monkeypatch.delenv("FEDISCOPE_LOG_FORMAT")
+    code, out, err = run(capsys, "collect", "--bogus")
+    assert (code, out) == (2, "") and err.startswith("Usage: fediscope collect [OPTIONS]\n")
+
+
+#: (what fediscope.toml holds, or None for none; FEDISCOPE_* set beside FEDISCOPE_LOG_FORMAT=json; the error)
+UNREADABLE_SETTINGS = [
+    ("[fediscope\nlake = 1\n", {}, "fediscope.toml: not valid TOML (Expected ']'"),
+    ('[fediscope]\nlog_format = "text"\nlake = 1\n', {},  # the environment's json over the file's text
+     "fediscope.toml: [fediscope] lake is invalid: expected a string, got a number (1)."),
+    ('[fediscope]\nlake_dir = "x"\n', {}, "fediscope.toml: unknown setting [fediscope] 'lake_dir'; known: lake, "),
+    (None, {"FEDISCOPE_MAX_RETRIES": "x"}, "FEDISCOPE_MAX_RETRIES is invalid: 'x' is not an integer."),
+    (None, {"FEDISCOPE_CONFIG": "missing.toml"}, "config file missing.toml (FEDISCOPE_CONFIG) does not exist"),
+]
+
+
+@pytest.mark.parametrize(("toml", "variables", "message"), UNREADABLE_SETTINGS)
+def test_settings_that_cannot_be_read_are_one_json_line_with_the_environments_json(
+        tmp_path: Path, toml: str | None, variables: dict[str, str], message: str) -> None:
+    """Was: ``fediscope: error: …`` in text, as the log format is itself a setting: the environment's
+    ``FEDISCOPE_LOG_FORMAT`` is read on its own, also when the config file is what cannot be read."""
+    if toml is not None:
+        (tmp_path / "fediscope.toml").write_text(toml, encoding="utf-8")
+    result = fediscope(env_of(tmp_path, **variables), tmp_path, "config", "show")
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    (record,) = json_lines(result.stderr)
+    assert (record["level"], record["logger"], record["exit_code"]) == ("ERROR", "fediscope", 2)
+    assert record["message"].startswith(message), record["message"]
+    assert not [s for s in SECRETS if s in result.stderr]
+
+
+def test_sample_instance_with_an_unreadable_config_file_is_one_json_line(tmp_path: Path) -> None:
+    """``sample-instance`` reads ``FEDISCOPE_LOG_FORMAT`` alone (its own way), from the same file."""
+    (tmp_path / "fediscope.toml").write_text("[fediscope\n", encoding="utf-8")
+    result = fediscope(env_of(tmp_path), tmp_path, "sample-instance", "--port", "0")
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    (record,) = json_lines(result.stderr)
+    assert record["message"].startswith("fediscope.toml: not valid TOML") and record["exit_code"] == 2
+
+
+def test_a_config_file_that_is_a_directory_is_one_json_line(tmp_path: Path) -> None:
+    (tmp_path / "fediscope.toml").mkdir()
+    result = fediscope(env_of(tmp_path), tmp_path, "config", "show")
+    assert result.returncode == 2
+    (record,) = json_lines(result.stderr)
+    assert record["message"] == "cannot read config file fediscope.toml: Is a directory"
+
+
+def test_the_config_files_log_format_is_honoured_unless_the_environment_sets_one(tmp_path: Path) -> None:
+    """``[fediscope] log_format = "json"`` is read for the error about another setting; ``FEDISCOPE_LOG_FORMAT``
+    wins over it, as it does once the settings are read."""
+    (tmp_path / "fediscope.toml").write_text('[fediscope]\nlog_format = "json"\n', encoding="utf-8")
+    env = {k: v for k, v in env_of(tmp_path, FEDISCOPE_MAX_RETRIES="x").items() if k != "FEDISCOPE_LOG_FORMAT"}
+    (record,) = json_lines(fediscope(env, tmp_path, "config", "show").stderr)
+    assert record["message"].startswith("FEDISCOPE_MAX_RETRIES is invalid") and record["exit_code"] == 2
+    result = fediscope({**env, "FEDISCOPE_LOG_FORMAT": "text"}, tmp_path, "config", "show")
+    assert result.returncode == 2 and result.stderr.startswith("fediscope: error: FEDISCOPE_MAX_RETRIES is invalid")
 
 
 # -- the formatter, in-process: what a record holds reaches the line, masked ----------------------------------------
