@@ -85,33 +85,78 @@ def printable(text: str, keep: str = "") -> str:
     return UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
 
 
+#: The record attribute where :class:`~fediscope.redact.RedactingFilter` leaves the message as a text line shows it
+#: (its values' control characters escaped, its secrets masked), when that differs from the message: once the filter
+#: has put the values into the message they can no longer be told from its own lines.
+PRINTABLE_MESSAGE = "_fediscope_printable_message"
+
+
 class PrintableValues(logging.Filter):
     """Text log lines show the control characters of a logged value as escapes (:func:`printable`): a hashtag, an
     error body or a user agent holding ``\\n2026-01-01 … ERROR …`` would forge a log line of its own, ``\\r``
     would hide the real one on a terminal, an escape sequence would act on the terminal of whoever reads the log.
     The values only (``%s`` and the like, all fediscope logs with): a message's own newlines stay, as does the
     record's traceback, whose lines are only cleared of the other control characters. A handler whose lines are
-    JSON (:func:`writes_text`) is left alone: its encoder escapes them all. Goes before the handler's
-    :class:`~fediscope.redact.RedactingFilter`, which puts the values into the message."""
+    JSON (:func:`writes_text`) is left alone: its encoder escapes them all.
+
+    Escaping is this handler's presentation, not the record's: the handler formats an escaped copy
+    (:func:`printable_record`) and the record every other handler of the logger gets is left as it is (a JSON
+    file beside a terminal keeps the values as sent; a text handler after a JSON one still escapes them). Logging
+    (before Python 3.12) lets a filter change the record only in place, so this one acts when its handler formats:
+    it wraps the handler's ``format``; as a filter it passes every record, and only marks the handler as covered.
+    Secrets are another matter: :class:`~fediscope.redact.RedactingFilter` masks them in the record itself."""
 
     def __init__(self, handler: logging.Handler) -> None:
         super().__init__()
         self.handler = handler
+        handler_format = handler.format
+
+        def format_printable(record: logging.LogRecord) -> str:
+            # asked each time: a handler's format may change
+            return handler_format(printable_record(record) if writes_text(handler.formatter) else record)
+
+        handler.format = format_printable  # type: ignore[method-assign]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not writes_text(self.handler.formatter):  # asked each time: a handler's format may change
-            return True
-        if isinstance(record.args, dict):
-            record.args = {key: _printable_value(value) for key, value in record.args.items()}
-        elif isinstance(record.args, tuple):
-            record.args = tuple(_printable_value(value) for value in record.args)
-        if isinstance(record.msg, str):
-            record.msg = printable(record.msg, keep="\n")
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = printable(record.exc_text, keep="\n")
         return True
+
+
+def printable_args(args: Any) -> Any:
+    """A record's ``args`` with each value as a text line shows it (:func:`printable`; a number stays a number)."""
+    if isinstance(args, dict):
+        return {key: _printable_value(value) for key, value in args.items()}
+    if isinstance(args, tuple):
+        return tuple(_printable_value(value) for value in args)
+    return args
+
+
+def printable_message(record: logging.LogRecord) -> str:
+    """The message of ``record`` with its values' control characters escaped and its own newlines kept (a message
+    that cannot be formatted: all of it escaped, as :class:`~fediscope.redact.RedactingFilter` shows it)."""
+    # a message that is not a string (``log.error(exc)``) is a value too
+    template = printable(record.msg, keep="\n") if isinstance(record.msg, str) else printable(str(record.msg))
+    try:
+        return template % printable_args(record.args) if record.args else template
+    except Exception:  # a broken format string: its repr, as the redacting filter writes it
+        return printable(f"{record.msg!r} {record.args!r}")
+
+
+def printable_record(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` as a text log line shows it (:class:`PrintableValues`): a copy with the control characters of its
+    message's values escaped (:data:`PRINTABLE_MESSAGE` where the redacting filter left it) and those of its
+    traceback but newlines; ``record`` itself when there is nothing to escape. The record is not changed."""
+    message = record.__dict__.get(PRINTABLE_MESSAGE)
+    if message is None:
+        message = printable_message(record)
+    exc_text = record.exc_text
+    if record.exc_info and not exc_text:
+        exc_text = logging.Formatter().formatException(record.exc_info)
+    exc_text = printable(exc_text, keep="\n") if exc_text else exc_text
+    if not record.args and message == record.msg and exc_text == record.exc_text:
+        return record
+    copy = logging.makeLogRecord(vars(record))
+    copy.msg, copy.args, copy.exc_text = message, None, exc_text
+    return copy
 
 
 def writes_text(formatter: logging.Formatter | None) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fediscope.console import PrintableValues
+from fediscope.console import PRINTABLE_MESSAGE, PrintableValues, printable, printable_message
 
 MASK = "***"
 #: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
@@ -44,9 +44,14 @@ _PORT_AND_PATH_RE = re.compile(r"\d{1,5}/")
 #: The start of another URL: a password does not run into the next URL on the same line.
 _URL_START_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _WHITESPACE_RE = re.compile(r"\s")
+#: Header names whose value is a credential, in any case (``Authorization``, ``AUTHORIZATION``, ``x-api-key``).
+_HEADER_NAMES = r"\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)"
 _HEADER_RE = re.compile(
-    r"(?P<prefix>\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)['\"]?\s*[:=]\s*['\"]?"
+    r"(?P<prefix>" + _HEADER_NAMES + r"['\"]?\s*[:=]\s*['\"]?"
     r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
+#: A dict key naming such a header (``{"X-API-Key": …}`` passed with ``extra=``, which a JSON line shows as it is).
+_HEADER_KEY_RE = re.compile(_HEADER_NAMES + r"$", re.IGNORECASE)
+_AUTH_SCHEME_RE = re.compile(r"(?:bearer|basic|token)\s+", re.IGNORECASE)
 _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
 #: ``scheme://user:password@``: a database password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc
 #: for :func:`urllib.parse.urlsplit`; :func:`redact_url` masks it to the last ``@`` of the authority
@@ -164,25 +169,25 @@ def _text_password_end(text: str, start: int, quote: str) -> int | None:
 
 
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """Replace each known secret in ``text`` with ``***``, longest first.
+    """Replace each known secret in ``text`` with ``***``, longest first, in any case.
 
-    The rule, so that a short secret does not garble ordinary words (an API key ``short`` must not turn
-    "shorter than 16 characters" into "***er than 16 characters"):
+    Any case: ``TK-8SJ2…`` holds the token ``tk-8sJ2…`` but for the case of its letters (and is the whole of a hex
+    key, such as a pseudonym key made with ``token_hex``), and a message may show a secret in capitals. The rule,
+    so that a short secret does not garble ordinary words (an API key ``short`` must not turn "shorter than 16
+    characters" into "***er than 16 characters"):
 
     * a secret of :data:`SUBSTRING_SECRET_LENGTH` characters or more is masked wherever it occurs — such a
       string does not occur inside ordinary words by chance, and it may be glued to other text (a path, a
       concatenated header value);
     * a shorter secret is masked only where it stands alone: not directly preceded or followed by a letter,
-      digit or underscore. Every stand-alone occurrence is masked (``key=short``, ``'short'``, ``short.``); only
-      a longer word that merely contains it (``shorter``) is left as it is;
+      digit or underscore. Every stand-alone occurrence is masked (``key=short``, ``'short'``, ``short.``,
+      ``SHORT``); only a longer word that merely contains it (``shorter``) is left as it is;
     * a secret shorter than :data:`MIN_SECRET_LENGTH` is not masked at all (it would match everywhere);
       ``fediscope config check`` flags such values as weak.
     """
     for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        if len(secret) >= SUBSTRING_SECRET_LENGTH:
-            text = text.replace(secret, MASK)
-        else:
-            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", MASK, text)
+        pattern = re.escape(secret) if len(secret) >= SUBSTRING_SECRET_LENGTH else rf"(?<!\w){re.escape(secret)}(?!\w)"
+        text = re.sub(pattern, MASK, text, flags=re.IGNORECASE)
     return text
 
 
@@ -243,7 +248,7 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets)
     if isinstance(value, dict):
-        masked: Any = {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+        masked: Any = {redact_value(k, secrets): _redact_item(k, v, secrets) for k, v in value.items()}
         return value if masked == value else masked
     if isinstance(value, (list, tuple)):
         masked = [redact_value(v, secrets) for v in value]
@@ -253,9 +258,28 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value if shown == text else shown
 
 
+def _redact_item(key: Any, value: Any, secrets: Iterable[str]) -> Any:
+    """The value of a dict item, masked as :func:`redact_text` masks ``key: value`` in a text line: the value of a
+    header that holds a credential (:data:`_HEADER_NAMES`, any case: ``{"X-API-KEY": …}``) is masked whole, whatever
+    it looks like, but for its scheme (``Bearer ***``)."""
+    if isinstance(key, str) and isinstance(value, str) and value and _HEADER_KEY_RE.search(key):
+        scheme = _AUTH_SCHEME_RE.match(value)
+        return (scheme.group() if scheme else "") + MASK
+    return redact_value(value, secrets)
+
+
 class RedactingFilter(logging.Filter):
     """A handler filter that rewrites each record's message (and traceback text, and the fields passed with
     ``extra=``, which a JSON formatter shows) with :func:`redact_text`.
+
+    It masks the record itself, in place, so every handler the record reaches after this one gets it masked too.
+    Deliberately: a secret is no handler's presentation, and the guarantee is that none reaches any handler
+    fediscope sets up or covers (each carries this filter: :func:`install_redacting_filter`); a handler added later,
+    which fediscope never saw, gets masked records only where it comes after a covered one. A text line's escapes of
+    control characters are a presentation (:class:`~fediscope.console.PrintableValues`) and change no record: the
+    filter leaves the message with its values escaped, masked the same way, in a private attribute
+    (:data:`~fediscope.console.PRINTABLE_MESSAGE`) for a text handler to show, since once the values are in the
+    message they cannot be told from its own lines.
 
     Install it on handlers, not loggers: a logger's filters do not see records propagated from child loggers.
     """
@@ -273,7 +297,12 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the record (nor crash the program)
             message = f"{record.msg!r} {record.args!r}"
+        shown = record.__dict__.get(PRINTABLE_MESSAGE)  # left by another handler's filter, masked already
+        if shown is None:
+            shown = self._printable_message(record, message)
         record.msg, record.args = redact_text(message, self.secrets), None
+        if shown is not None:
+            setattr(record, PRINTABLE_MESSAGE, redact_text(shown, self.secrets))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -285,12 +314,28 @@ class RedactingFilter(logging.Filter):
                 setattr(record, name, masked)
         return True
 
+    def _printable_message(self, record: logging.LogRecord, message: str) -> str | None:
+        """The message as a text line shows it (:func:`~fediscope.console.printable_message`), from the values
+        masked one by one (an escape must not break up the shape of a credential: ``Authorization:\\tBearer``),
+        or None where that is the message's own text with its controls but newlines escaped."""
+        if not record.args:
+            return None
+        args = record.args
+        if isinstance(args, dict):
+            masked_args: Any = {key: redact_value(value, self.secrets) for key, value in args.items()}
+        elif isinstance(args, tuple):
+            masked_args = tuple(redact_value(value, self.secrets) for value in args)
+        else:
+            masked_args = args
+        shown = printable_message(logging.makeLogRecord({"msg": record.msg, "args": masked_args}))
+        return None if shown == printable(message, keep="\n") else shown
+
 
 def install_redacting_filter(secrets: Iterable[str] = (), logger: str = "fediscope") -> list[logging.Handler]:
     """Put a :class:`RedactingFilter` on every handler that records of ``logger`` (and its children) reach:
-    its own handlers and those of its ancestors up to where propagation stops; and before it a
+    its own handlers and those of its ancestors up to where propagation stops; and a
     :class:`~fediscope.console.PrintableValues`, which escapes the control characters of logged values where
-    the handler writes text lines (:func:`_install_printable_values`).
+    the handler writes text lines (:func:`_install_printable_values`), in what that handler writes only.
 
     For hosts that set up logging themselves (Airflow's task runner puts its handler on the root logger),
     where the CLI's :func:`~fediscope.cli.common.configure_logging` never ran. Idempotent: a handler that
@@ -315,10 +360,8 @@ def install_redacting_filter(secrets: Iterable[str] = (), logger: str = "fedisco
 
 def _install_printable_values(handler: logging.Handler) -> None:
     """Put a :class:`~fediscope.console.PrintableValues` on ``handler`` (unless it has one: the CLI's handler
-    does), just before its :class:`RedactingFilter`, which puts the values into the message. It acts only while
-    the handler writes text lines: an Airflow task's log as ``dag.test()`` prints it, not the JSON the task
-    process sends to Airflow's supervisor in a deployment (JSON escapes the control characters itself)."""
-    if any(isinstance(f, PrintableValues) for f in handler.filters):
-        return
-    redacting = next(i for i, f in enumerate(handler.filters) if isinstance(f, RedactingFilter))
-    handler.filters.insert(redacting, PrintableValues(handler))
+    does). It acts only while the handler writes text lines: an Airflow task's log as ``dag.test()`` prints it, not
+    the JSON the task process sends to Airflow's supervisor in a deployment (JSON escapes the control characters
+    itself); and only on what that handler writes, never on the record other handlers get."""
+    if not any(isinstance(f, PrintableValues) for f in handler.filters):
+        handler.addFilter(PrintableValues(handler))

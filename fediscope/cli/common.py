@@ -161,7 +161,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text"
                     log_filter.add_secrets(secrets)
     else:
         handler = _StderrHandler()
-        handler.addFilter(PrintableValues(handler))  # first: the redacting filter puts the values into the message
+        handler.addFilter(PrintableValues(handler))  # escapes what this handler writes, not the record
         handler.addFilter(RedactingFilter(secrets))
         handler.addFilter(_py4j_interrupt_noise)
         root.addHandler(handler)
