@@ -120,6 +120,7 @@ from fediscope.sources.pages import (
     page_size,
     same_id_kind,
     usual_ids,
+    well_formed_ids,
 )
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
@@ -800,8 +801,9 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         result.fetched += len(page.items)
         cutoff = page.fetched_at - age
         ready, next_mark, young = [], mark, False
-        for item in sorted((i for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
-                            and i["id"] and id_key(i["id"]) > id_key(mark)), key=lambda i: id_key(i["id"])):
+        placed = _placed_ids(page, mark)
+        for item in sorted((i for i in page.items if isinstance(i, dict) and i.get("id") in placed
+                            and id_key(i["id"]) > id_key(mark)), key=lambda i: id_key(i["id"])):
             created = _created_at(item)
             if created is not None and created > cutoff:
                 young = True  # this one and every newer one wait for a later run
@@ -813,7 +815,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if ready:
             _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
         moved = _saved_down(next_mark, _withheld(ctx, client, page)) if next_mark != mark else None
-        if moved is not None and same_id_kind(moved, saved_mark) and id_key(moved) > id_key(saved_mark):
+        if moved is not None and id_key(moved) > id_key(saved_mark):  # from a number to a text id too (Pleroma)
             save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, moved, ctx.policy)
             saved_mark = moved
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
@@ -829,6 +831,14 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
             result.settle_behind_hours = round(max(behind, 0.1), 1)
             log.info("%s %s: the settle pass stopped at its page budget, about %.1f h behind", domain, name,
                      result.settle_behind_hours)
+
+
+def _placed_ids(page: Page, mark: str) -> set[str]:
+    """The ids of ``page`` the settle pass places against its ``mark``: those of the page's usual kind
+    (:func:`usual_ids`) and those of the mark's. Across kinds :func:`id_key` is Pleroma's order (its old numeric
+    ids below its FlakeIds), so a mark among those numbers moves on to the FlakeIds above them; a text id among
+    Mastodon's snowflakes is a malformed item's, which must not become the next ``min_id``."""
+    return set(usual_ids(page.items)) | {i for i in well_formed_ids(page.items) if same_id_kind(i, mark)}
 
 
 def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str | None,
