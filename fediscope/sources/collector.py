@@ -36,8 +36,9 @@ run starts from the newest status again, so its backfill depth is counted from t
 
 **The refresh pass** (opt-in, ``refresh_hours > 0``). A status is landed once, with its engagement counts as of
 that fetch, minutes after it was posted. After a gap walk has caught up, the run walks down again from the
-checkpoint it started with (``max_id`` just above it, no ``since_id``; for a text id, which has no next id, from
-the newest page, leaving out the statuses above the checkpoint) and lands again the statuses created in the last
+checkpoint it started with (``max_id`` just above it, no ``since_id``; for a text id, which has no next id, just
+below the lowest status the gap walk landed above it, or, when it landed none, from the newest page, leaving out
+the statuses above the checkpoint) and lands again the statuses created in the last
 ``refresh_hours`` (at most ``refresh_max_pages`` pages, and no more than what ``max_pages`` leaves of the run's
 page budget); curation keeps the latest fetch, so their counts become current. The pass never moves the
 checkpoint and its batch ids carry the run's start time. It is best effort: when it fails, the source still
@@ -120,6 +121,7 @@ from fediscope.sources.pages import (
     page_size,
     same_id_kind,
     usual_ids,
+    well_formed_ids,
 )
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
@@ -172,6 +174,9 @@ class _Context:
     #: (domain, source) → the status that first run landed just below its ``settle_from`` (old enough then): where
     #: the settle pass starts for a text id, which has no "just below" a server is sure to take
     settle_below: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (domain, source) → the lowest status this run's gap walks met above the checkpoint the run started with:
+    #: the ``max_id`` of the refresh pass's first page for a text id, which has no "just above" (see _refresh)
+    refresh_below: dict[tuple[str, str], str] = field(default_factory=dict)
     #: domain → its handle domain (None: its local accounts are keyed by the domain itself), learned this run
     handle_domains: dict[str, str | None] = field(default_factory=dict)
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
@@ -630,6 +635,8 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             walk.upper = _saved_down(page.newest_id, withheld)
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
+            if walk.lower is not None:
+                _note_lowest_new(ctx, (domain, name), items, walk.lower)
             kept = [i for i in items if not isinstance(i, dict) or i.get("id") not in withheld.ids]  # by author
             if first_run and settings.settle_hours > 0:
                 _note_young(ctx, client.domain, name, page, kept)
@@ -699,11 +706,20 @@ def _note_young(ctx: _Context, domain: str, name: str, page: Page, items: list[A
             ctx.settle_below[key] = status_id
 
 
+def _note_lowest_new(ctx: _Context, key: tuple[str, str], items: list[Any], lower: str) -> None:
+    """Remember the lowest of ``items`` (landed by a gap walk down to ``lower``) above ``lower`` and below the one
+    remembered (``ctx.refresh_below``): the lowest status a run landed above its checkpoint."""
+    for item in items:
+        noted = ctx.refresh_below.get(key)
+        if _above(item, lower) and (noted is None or not _above(item, noted)):
+            ctx.refresh_below[key] = item["id"]
+
+
 def _just_above(status_id: str) -> str | None:
     """A ``max_id`` (exclusive) that still includes ``status_id``: the next number for snowflakes. A text id has no
     "next" a server is sure to read as meant (Pleroma decodes a FlakeId as a number, the next character may lie
-    outside a server's alphabet): None, the newest page, whose statuses above ``status_id`` the caller leaves out
-    (:func:`_above`)."""
+    outside a server's alphabet): None (the caller asks below a status it met above ``status_id``, or for the
+    newest page, whose statuses above ``status_id`` it leaves out: :func:`_above`)."""
     return str(int(status_id) + 1) if is_number_id(status_id) else None
 
 
@@ -723,18 +739,24 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
     """The refresh pass (module docstring): land again the statuses at or below ``started_from`` (the checkpoint
     this run started with) created in the last ``refresh_hours``. Statuses above it were landed by this run.
 
-    The first page is asked with ``max_id`` just above ``started_from`` (:func:`_just_above`), or for a text id
-    (GoToSocial's ULIDs, Pleroma's FlakeIds), which has no such neighbour, without ``max_id``: the newest page,
-    walked down past the statuses above ``started_from``, which are left out. Stops at the first page reaching
-    past the window, an empty page or ``max_pages``; paging that cannot go on (see :func:`_next_cursor`) raises
-    :class:`UpstreamError`. Items of the page that reaches past the window, any at or above the page's
-    ``max_id`` and any above ``started_from`` are counted ``out_of_range``. The checkpoint is not touched.
+    The first page is asked with ``max_id`` just above ``started_from`` (:func:`_just_above`). A text id
+    (GoToSocial's ULIDs, Pleroma's FlakeIds) has no such neighbour: there it is asked with ``max_id`` the lowest
+    status this run's gap walk landed above ``started_from`` (``ctx.refresh_below``; the server's own id), so
+    that the pass does not spend its pages walking down again through what the gap walk just landed; without one
+    (nothing new), without ``max_id``: the newest page, whose statuses above ``started_from`` are left out.
+    Stops at the first page reaching past the window, an empty page or ``max_pages``; paging that cannot go on
+    (see :func:`_next_cursor`) raises :class:`UpstreamError`. Items of the page that reaches past the window, any
+    at or above the page's ``max_id`` and any above ``started_from`` are counted ``out_of_range``. The checkpoint
+    is not touched.
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     window = timedelta(hours=settings.refresh_hours)
     full_page = page_size(settings.page_limit, "statuses")
     stamp = ctx.started_at.strftime("%Y%m%dT%H%M%S")
     cursor = _just_above(started_from)
+    lowest_new = ctx.refresh_below.get((domain, name))
+    if cursor is None and lowest_new is not None and _above({"id": lowest_new}, started_from):
+        cursor = lowest_new
     for _ in range(max_pages):
         batch_id = _page_name(ctx, source, f"refresh-{stamp}-", f"m{_safe(cursor, 'head')}")
         page = _fetch(ctx, client, source, result, batch_id, since_id=None, max_id=cursor)
@@ -800,8 +822,9 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         result.fetched += len(page.items)
         cutoff = page.fetched_at - age
         ready, next_mark, young = [], mark, False
-        for item in sorted((i for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
-                            and i["id"] and id_key(i["id"]) > id_key(mark)), key=lambda i: id_key(i["id"])):
+        placed = _placed_ids(page, mark)
+        for item in sorted((i for i in page.items if isinstance(i, dict) and i.get("id") in placed
+                            and id_key(i["id"]) > id_key(mark)), key=lambda i: id_key(i["id"])):
             created = _created_at(item)
             if created is not None and created > cutoff:
                 young = True  # this one and every newer one wait for a later run
@@ -813,7 +836,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if ready:
             _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
         moved = _saved_down(next_mark, _withheld(ctx, client, page)) if next_mark != mark else None
-        if moved is not None and same_id_kind(moved, saved_mark) and id_key(moved) > id_key(saved_mark):
+        if moved is not None and id_key(moved) > id_key(saved_mark):  # from a number to a text id too (Pleroma)
             save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, moved, ctx.policy)
             saved_mark = moved
         ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
@@ -829,6 +852,14 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
             result.settle_behind_hours = round(max(behind, 0.1), 1)
             log.info("%s %s: the settle pass stopped at its page budget, about %.1f h behind", domain, name,
                      result.settle_behind_hours)
+
+
+def _placed_ids(page: Page, mark: str) -> set[str]:
+    """The ids of ``page`` the settle pass places against its ``mark``: those of the page's usual kind
+    (:func:`usual_ids`) and those of the mark's. Across kinds :func:`id_key` is Pleroma's order (its old numeric
+    ids below its FlakeIds), so a mark among those numbers moves on to the FlakeIds above them; a text id among
+    Mastodon's snowflakes is a malformed item's, which must not become the next ``min_id``."""
+    return set(usual_ids(page.items)) | {i for i in well_formed_ids(page.items) if same_id_kind(i, mark)}
 
 
 def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str | None,

@@ -108,12 +108,18 @@ class Landed:
 
 # -- ids ----------------------------------------------------------------------------------------------------
 def id_key(value: str) -> tuple[int, int, str]:
-    """Sort key of an id: numerically when it is ASCII digits (Mastodon snowflakes), else as text (ULIDs …;
-    ``²`` or ``١٢`` too: ``isdigit`` alone takes them, and ``int`` fails on the first)."""
-    return (1, int(value), "") if is_number_id(value) else (0, 0, value)
+    """Sort key of an id, older first as the servers order their statuses: numerically when it is ASCII digits
+    (Mastodon's snowflakes: ``"999" < "1000"``), else as text (GoToSocial's ULIDs, Pleroma's and Akkoma's
+    base62 FlakeIds, which sort as their ASCII; ``²`` or ``١٢`` too: ``isdigit`` alone takes them, and ``int``
+    fails on the first); every number below every text id. That is Pleroma's order: the statuses it stored
+    before it moved to FlakeIds keep their numeric ids (``"9876"``), which it reads as FlakeIds of time 0
+    (``FlakeId.from_string``), older than any other. On Mastodon a text id, and on GoToSocial a number, is
+    malformed: the callers keep the page's usual kind (:func:`usual_ids`)."""
+    return (0, int(value), "") if is_number_id(value) else (1, 0, value)
 
 
-def _ids(items: list[Any]) -> list[str]:
+def well_formed_ids(items: list[Any]) -> list[str]:
+    """The ids of ``items`` that are non-empty strings, in their order, of either kind."""
     return [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"]]
 
 
@@ -123,26 +129,27 @@ def is_number_id(value: str) -> bool:
 
 
 def same_id_kind(a: str, b: str) -> bool:
-    """Whether two ids can be ordered against each other: both numbers or both text. :func:`id_key` sorts every
-    text id below every number, which says nothing about which status is older."""
+    """Whether two ids are of one kind: both numbers or both text. :func:`id_key` sorts every number below every
+    text id, as Pleroma does (its pre-FlakeId numeric ids are the oldest), which says nothing on a server of one
+    kind, where the other kind is a malformed item's."""
     return is_number_id(a) == is_number_id(b)
 
 
 def usual_ids(items: list[Any]) -> list[str]:
     """The well-formed ids of ``items`` in their order, keeping only the page's usual kind (numbers or text:
     whichever most ids are), so that a malformed item's odd id does not bound the page."""
-    ids = _ids(items)
+    ids = well_formed_ids(items)
     numbers = [i for i in ids if is_number_id(i)]
     return numbers if 2 * len(numbers) >= len(ids) else [i for i in ids if not is_number_id(i)]
 
 
 def max_id_of(items: list[Any]) -> str | None:
-    ids = _ids(items)
+    ids = well_formed_ids(items)
     return max(ids, key=id_key) if ids else None
 
 
 def min_id_of(items: list[Any]) -> str | None:
-    ids = _ids(items)
+    ids = well_formed_ids(items)
     return min(ids, key=id_key) if ids else None
 
 

@@ -178,3 +178,34 @@ class TextIdDouble(MastodonDouble):
             headers = {**headers, "Link": _CURSOR.sub(lambda m: f"{m[1]}={quote(self._encode(m[2]))}",
                                                       headers["Link"])}
         return status, headers, rewrite_ids(body, self._encode)
+
+
+class PleromaDouble(TextIdDouble):
+    """:class:`TextIdDouble` serving FlakeIds, except for its ``numbered`` oldest statuses (at the start): a Pleroma
+    instance older than its FlakeIds, whose statuses of before keep their numeric ids. They are numbered from
+    ``first_number`` by ``step`` (``"95"``, ``"98"`` … ``"101"``: of differing lengths) and Pleroma places them
+    as FlakeIds of time 0 (``FlakeId.from_string``: a number shorter than 18 characters), below every other id;
+    as paging bounds it reads any number so, the ones between them too."""
+
+    def __init__(self, numbered: int, *, first_number: int = 95, step: int = 3, **kwargs: Any) -> None:
+        super().__init__("flake", **kwargs)
+        old = sorted((s["id"] for s in self.statuses), key=int)[:numbered]
+        self._numbers = {snowflake_id: str(first_number + i * step) for i, snowflake_id in enumerate(old)}
+        self._snowflakes = sorted((int(number), int(snowflake_id)) for snowflake_id, number in self._numbers.items())
+        self._encode, self._decode = self._pleroma_id, self._from_pleroma_id
+
+    def _pleroma_id(self, snowflake_id: str) -> str:
+        return self._numbers.get(snowflake_id) or flake_id(snowflake_id)
+
+    def _from_pleroma_id(self, text: str) -> int:
+        """The snowflake a paging id stands for: a FlakeId's own; a number's, when it is one of the old statuses',
+        else just above the old status numbered below it (0: below them all), so that the double's exclusive
+        bounds compare as Pleroma's do."""
+        if not (text.isascii() and text.isdigit() and len(text) < 18):
+            return from_flake_id(text)
+        number = int(text)
+        below = [(n, s) for n, s in self._snowflakes if n <= number]
+        if not below:
+            return 0
+        n, snowflake_id = below[-1]
+        return snowflake_id if n == number else snowflake_id + 1

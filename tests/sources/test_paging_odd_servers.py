@@ -6,7 +6,7 @@ Found by a review of 307623a (the next page is asked below the page's oldest sta
 * one status listed first out of id order (a pinned post) made its id the next ``max_id``: the statuses between
   it and the rest of the page were never landed, silently (the Link header was right);
 and, older than that commit, one item whose id is of the other kind (``abc`` among snowflakes, digits among text
-ids) closed the walk (every text id sorts below every number) or became the checkpoint, so what lay below it was
+ids) closed the walk (every text id sorted below every number then) or became the checkpoint, so what lay below it was
 never landed, silently.
 
 The answers are the recorded double's (tests/doubles/mastodon_server.py); only their paging or ids are altered.

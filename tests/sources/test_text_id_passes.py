@@ -105,3 +105,18 @@ def test_when_a_first_run_landed_nothing_older_only_its_oldest_status_does_not_s
     oldest = server.public_statuses()[-1]["id"]
     assert oldest in settled and len(settled) > 20
     assert sorted(text_settled) == sorted(server.text(i) for i in settled if i != oldest)
+
+
+@pytest.mark.parametrize("kind", ["ulid", "flake"])
+def test_the_refresh_pass_spends_no_page_on_the_statuses_the_gap_walk_just_landed(
+        kind: str, tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """More new statuses than the refresh pass has pages for (25: three pages of ten). Was, for text ids: the pass
+    began at the newest page and walked down through them again, its two pages spent above the checkpoint and
+    nothing refreshed; it begins below the lowest of them, as on Mastodon."""
+    numbers, texts, server = both_servers(kind, tmp_path, make_settings,
+                                          lambda _run: {"refresh_hours": 0.25, "refresh_max_pages": 2}, new=25)
+    (mastodon_run, refreshed), (text_run, text_refreshed) = numbers, texts
+    assert server.public_statuses()[25]["id"] in refreshed and 10 < len(refreshed) <= 15
+    assert sorted(text_refreshed) == sorted(server.text(i) for i in refreshed)  # was: none
+    assert text_run.refreshed == mastodon_run.refreshed and text_run.landed == mastodon_run.landed
+    assert text_run.pages == mastodon_run.pages == 6  # the gap walk: 10, 10, 5 and an empty page; the pass: 2
