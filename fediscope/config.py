@@ -328,9 +328,16 @@ def _threads(value: str) -> int | None:
 
 
 def _spark_master(value: str) -> str:
+    """A master URL of a form Spark accepts, whose addresses the engine can probe before it starts a JVM (each
+    master of ``spark://…`` with its port): refused when the settings load, whatever the command, as a broken
+    store or lake URL is, not when the engine starts."""
+    from fediscope.engine.spark_master import master_problem
+
     if not _SPARK_MASTER_RE.fullmatch(value.strip()):
         raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
                                f"k8s://…, got {value!r}")
+    if problem := master_problem(value.strip()):
+        raise HintedValueError(f"{value.strip()!r}: {problem}")
     return value.strip()
 
 SETTINGS: tuple[Setting, ...] = (

@@ -19,11 +19,13 @@ fediscope.engine.workspace)::
         spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23] [--recurate [--force]]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
-summary as JSON on stdout; exits 1 with one line on stderr when curation fails, or when another run (``fediscope
-process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), or when the lake does not exist or
-holds no data; exits 2 with a usage line for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after
-``--until``, ``--recurate`` with either, ``--force`` without it) and with one line for a bad setting (a
-``FEDISCOPE_*`` value, ``fediscope.toml``). ``--recurate`` rebuilds every curated table
+summary as JSON on stdout; exits 1 with one line on stderr when curation fails, when another run (``fediscope
+process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist or
+holds no data, or when the master given to ``spark-submit --master`` takes no connection (probed before the
+SparkContext connects to it, :func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a usage line
+for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after ``--until``, ``--recurate`` with either,
+``--force`` without it) and with one line for a bad setting (a ``FEDISCOPE_*`` value, ``fediscope.toml``, a
+``spark-submit --master spark://host`` without its port). ``--recurate`` rebuilds every curated table
 from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
 (:mod:`fediscope.engine.curation`).
 """
@@ -73,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
-    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.engine.spark_engine import SparkEngine, submitted_session
     from fediscope.errors import FediscopeError
     from spark_jobs.job_lock import job_lock
 
@@ -83,10 +85,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
                                          program="fediscope curate")  # and logging: level, secrets masked
         # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
         with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):
-            if spark is None:
-                from pyspark.sql import SparkSession
-
-                spark = SparkSession.builder.appName("fediscope-curate").getOrCreate()
+            if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
+                spark = submitted_session("fediscope-curate")
             with SparkEngine(settings, spark=spark) as engine:
                 summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
                                         allow_missing=args.force)

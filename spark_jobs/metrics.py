@@ -26,10 +26,12 @@ Command::
 ``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
 Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
-nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), or when the store cannot be
-opened (checked before Spark starts: nothing is computed); exits 2 with a usage line when ``--out`` names a
-directory or a folder that is not there, and with one line, as ``fediscope process`` does, for a bad setting, an
-in-memory SQLite store, an unknown ``--metric`` or a metric file that is wrong (its header, its SQL or its result).
+nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), when the store cannot be
+opened (checked before Spark starts: nothing is computed), or when the master spark-submit was given takes no
+connection (probed before the SparkContext connects to it, as in ``spark_jobs/curate.py``); exits 2 with a usage
+line when ``--out`` names a directory or a folder that is not there, and with one line, as ``fediscope process``
+does, for a bad setting (``spark-submit --master spark://host`` too), an in-memory SQLite store, an
+unknown ``--metric`` or a metric file that is wrong (its header, its SQL or its result).
 """
 
 from __future__ import annotations
@@ -119,12 +121,10 @@ def _open_store(settings: Any) -> MetricStore:
 def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Namespace,
                        spark: object, store: MetricStore | None) -> dict[str, Any]:
     from fediscope.engine.metric_state import arrow_types
-    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.engine.spark_engine import SparkEngine, submitted_session
 
-    if spark is None:
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.builder.appName("fediscope-metrics").getOrCreate()
+    if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
+        spark = submitted_session("fediscope-metrics")
     results, summary = {}, {}
     with SparkEngine(settings, spark=spark) as engine:
         for name, metric in chosen.items():

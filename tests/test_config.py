@@ -360,6 +360,26 @@ def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> Non
         load_settings(env={"FEDISCOPE_SPARK_MASTER": master})
 
 
+@pytest.mark.parametrize(("master", "problem"), [
+    ("spark://m1", "'m1' is not host:port; Spark needs each master's port, e.g. spark://host:7077"),
+    ("spark://m1:7077,m2", "'m2' is not host:port"),
+    ("spark://m1:7077,", "an empty address is not host:port"),
+    ("k8s://https://api.example:x", "the API server's port is not a number"),
+])
+def test_a_master_the_engine_could_not_probe_is_refused_when_the_settings_load(tmp_path: Path, master: str,
+                                                                                problem: str) -> None:
+    """Refused as a broken store or lake URL is, whatever the command, by the parser the engine probes the master
+    with (fediscope.engine.spark_master). Was: loaded, and refused only when the Spark engine started (`doctor`
+    FAILed, `process --engine duckdb` ran on with it)."""
+    path = write_toml(tmp_path, f'[fediscope]\nspark_master = "{master}"\n')
+    for origin, load in (("FEDISCOPE_SPARK_MASTER", lambda: load_settings(env={"FEDISCOPE_SPARK_MASTER": master})),
+                         (f"{path}: [fediscope] spark_master", lambda: load_settings(env={}, toml_path=path))):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value).startswith(f"{origin} is invalid: {master!r}: {problem}"), caught.value
+        assert "Spark master URL when engine=spark" not in str(caught.value)  # the help: its forms once
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("FEDISCOPE_REQUEST_TIMEOUT", "-5"), ("FEDISCOPE_REQUEST_TIMEOUT", "0"), ("FEDISCOPE_RETRY_BACKOFF", "-1"),
     ("FEDISCOPE_RATE_LIMIT_MAX_WAIT", "nan"), ("FEDISCOPE_RETRY_BACKOFF", "inf"),

@@ -583,7 +583,10 @@ def test_spark_master_as_process_probes_it(clean_env: Path, case: str) -> None:
         port = listener.getsockname()[1]
         master = {"standby answers": f"spark://127.0.0.1:{free_port()},127.0.0.1:{port}",
                   "no port": "spark://127.0.0.1", "k8s api server down": f"k8s://http://127.0.0.1:{free_port()}"}[case]
-        settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER=master))
+        if case == "no port":  # refused when loaded from the environment (tests/test_config.py): set from code
+            settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark"), spark_master=master)
+        else:
+            settings = load_settings(env=_env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER=master))
         check = check_engine(settings, which=lambda _name: str(fake_java))
     if case == "standby answers":
         assert check.status == OK, check

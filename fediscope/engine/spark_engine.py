@@ -30,6 +30,7 @@ from fediscope.config import Settings
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import NotPortableError, to_spark
 from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
+from fediscope.engine.spark_master import SETTING, master_addresses
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
 from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError, SqlError
 from fediscope.interrupts import on_interrupt
@@ -168,52 +169,14 @@ MASTER_PROBE_SECONDS = 5.0
 MASTER_KINDS = {"spark": "the Spark master", "k8s": "the Kubernetes API server"}
 
 
-def master_addresses(master: str) -> list[tuple[str, int]]:
-    """The ``(host, port)`` addresses a driver for ``master`` connects to first; any one that answers is enough.
-
-    ``spark://h1:p1,h2:p2``: each master of a standalone cluster (several with standby masters); Spark refuses
-    one without a port ("Invalid master URL"), so that is a :class:`ConfigError` here. ``k8s://[https://]host[:port]``:
-    the API server, https when no scheme is given, as Spark's ``checkAndGetK8sMasterUrl`` reads it. None for a local
-    master, for ``yarn`` (the ResourceManager's address is in HADOOP_CONF_DIR's yarn-site.xml, which only Hadoop's
-    client reads: nothing to probe here) and for ``mesos://`` (a ZooKeeper URL, Spark 4 no longer runs it).
-    """
-    scheme, _, rest = master.partition("://")
-    if scheme == "spark":
-        return [_spark_master_address(master, part) for part in rest.split(",")]
-    if scheme == "k8s":
-        api = urlsplit(rest if "://" in rest else f"https://{rest}")
-        if api.scheme not in ("http", "https") or not api.hostname:
-            return []  # Spark names what is wrong with it
-        try:
-            port = api.port
-        except ValueError:
-            raise ConfigError(f"FEDISCOPE_SPARK_MASTER={master}: the API server's port is not a number") from None
-        return [(api.hostname, port or (443 if api.scheme == "https" else 80))]
-    return []
-
-
-def _spark_master_address(master: str, part: str) -> tuple[str, int]:
-    """``host:port`` of one master of a ``spark://`` URL ([v6 address] in brackets)."""
-    address = urlsplit(f"//{part.strip()}")
-    try:
-        port = address.port
-    except ValueError:
-        port = None
-    if not address.hostname or port is None or address.path or address.query or address.fragment:
-        given = repr(part.strip()) if part.strip() else "an empty address"
-        raise ConfigError(f"FEDISCOPE_SPARK_MASTER={master}: {given} is not host:port; "
-                          "Spark needs each master's port, e.g. spark://host:7077 (spark://h1:7077,h2:7077 with "
-                          "standby masters)")
-    return address.hostname, port
-
-
-def unreachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS) -> str | None:
+def unreachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS, origin: str = SETTING) -> str | None:
     """Why no address of ``master`` (:func:`master_addresses`) takes a TCP connection within ``timeout`` seconds
     each, as one line naming each address and its failure; None when one does, or when there is nothing to probe.
     A connection taken is not a master that will accept the application (a wrong service on that port is found
-    by the JVM), but it is what the JVM would retry for over a minute without saying why."""
+    by the JVM), but it is what the JVM would retry for over a minute without saying why. The addresses are tried
+    one after the other: standby masters that all drop the connection cost ``timeout`` each."""
     failures = []
-    for host, port in master_addresses(master):
+    for host, port in master_addresses(master, origin):
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 return None
@@ -239,16 +202,26 @@ def _connect_failure(exc: OSError, timeout: float) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS) -> None:
+#: Where the master of a job of ``spark_jobs/`` is set (spark-submit's ``--master`` sets it): not the setting.
+SUBMITTED_MASTER = "spark.master"
+
+#: What to check when a master does not answer, by where it was set.
+_MASTER_CHECK = {SETTING: "FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb",
+                 SUBMITTED_MASTER: "spark.master (spark-submit's --master) its right address?"}
+
+
+def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS, origin: str = SETTING) -> None:
     """An :class:`EngineStartError` (retried by a scheduled task: a master restarting answers again) when no
-    address of a cluster ``master`` takes a connection, before a JVM is started for it."""
-    failures = unreachable_master(master, timeout)
+    address of a cluster ``master`` takes a connection, before a JVM is started for it; a :class:`ConfigError`
+    when it has no address to probe where it needs one (:func:`master_addresses`). ``origin``: where the master
+    was set, named as what to check (the setting, or spark-submit's ``--master`` for :func:`submitted_session`)."""
+    failures = unreachable_master(master, timeout, origin)
     if failures is None:
         return
     kind = MASTER_KINDS[master.partition("://")[0]]
     what = f"{kind} of {master} does not answer" if ";" not in failures else f"no address of {master} answers"
-    raise EngineStartError(f"cannot start Spark: {what} ({failures}): is {kind} running, and is "
-                           "FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb")
+    check = _MASTER_CHECK.get(origin, f"{origin} its right address?")
+    raise EngineStartError(f"cannot start Spark: {what} ({failures}): is {kind} running, and is {check}")
 
 
 def _users_log_configuration() -> bool:
@@ -329,6 +302,28 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
         # relay's own thread instead.
         signal.signal(signal.SIGINT, handler)
     return session
+
+
+def submitted_session(app_name: str) -> Any:
+    """The SparkSession of a job of ``spark_jobs/``, on the master spark-submit was given (its ``--master``, else
+    ``spark.master`` of ``--conf`` or ``spark-defaults.conf``, else ``local[*]``; run by hand, the same through
+    ``PYSPARK_SUBMIT_ARGS``), which is probed first as :func:`build_session` probes its own: a master that takes
+    no connection is an :class:`EngineStartError` in one line, not the SparkContext's retries for over a minute.
+
+    Only the SparkContext connects to the master, not the driver's JVM: spark-submit started that one already
+    (pyspark finds it by ``PYSPARK_GATEWAY_PORT``); run by hand, it is started here as ``getOrCreate`` would start
+    it. The master is read from that JVM's configuration, so what is probed is what the SparkContext will use; a
+    master it does not hold (or a session already running) is not probed. Nothing else of :func:`build_session`
+    applies: the job runs with the configuration it was submitted with."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is None:
+        SparkContext._ensure_initialized()  # the driver's JVM (py4j's gateway), which getOrCreate starts first
+        master = SparkConf().get("spark.master", None)
+        if master:
+            require_reachable_master(master, origin=SUBMITTED_MASTER)
+    return SparkSession.builder.appName(app_name).getOrCreate()
 
 
 def _start_failure(exc: Exception, master: str) -> str:

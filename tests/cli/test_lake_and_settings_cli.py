@@ -155,6 +155,20 @@ def test_a_broken_store_option_names_the_option(cli_env, capsys, monkeypatch) ->
     assert code == 2 and err.startswith("fediscope: error: FEDISCOPE_STORE is invalid: 'hbase://:notaport'")
 
 
+@pytest.mark.parametrize("command", [["process", "--engine", "duckdb"], ["doctor"], ["config", "check"]])
+def test_a_spark_master_without_its_port_is_refused_by_every_command(cli_env, capsys, command) -> None:
+    """As a broken store or lake URL: the settings are wrong, whichever engine the command runs. Was: `process
+    --engine duckdb` ran on, `doctor` FAILed its engine check (exit 1), `config check` passed the value."""
+    (cli_env / "lake").mkdir()
+    (cli_env / "fediscope.toml").write_text('[fediscope]\nspark_master = "spark://spark-master"\n')
+    code, out, err = run(capsys, *command)
+    assert code == 2 and out == ""
+    assert _one_clear_line(err).startswith("fediscope: error: fediscope.toml: [fediscope] spark_master is invalid: "
+                                           "'spark://spark-master': 'spark-master' is not host:port; Spark needs "
+                                           "each master's port, e.g. spark://host:7077")
+    assert not (cli_env / "metrics.db").exists()
+
+
 def test_a_broken_toml_value_names_the_key(cli_env, capsys) -> None:
     (cli_env / "fediscope.toml").write_text("[fediscope]\nlake = true\n")
     code, _out, err = run(capsys, "lake", "ls")

@@ -9,6 +9,7 @@ ConfigError (tests/engine/test_process.py).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -312,3 +313,57 @@ def test_a_master_whose_host_name_is_not_valid_is_said_so(master: str) -> None:
     assert "the host name is not valid (label empty or too long)" in (unreachable_master(master, timeout=1) or "")
     with pytest.raises(EngineStartError, match="the host name is not valid"):
         require_reachable_master(master, timeout=1)
+
+
+# -- the master of a job of spark_jobs/, as spark-submit gives it ---------------------------------------------
+
+
+def _lake_files(lake_dir: Path) -> list[str]:
+    return sorted(p.relative_to(lake_dir).as_posix() for p in lake_dir.rglob("*") if p.is_file())
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("job, master, exit_code, line", [
+    ("curate", "spark://127.0.0.1:{closed}",
+     1, "fediscope curate: error: cannot start Spark: the Spark master of spark://127.0.0.1:{closed} does not answer "
+        "(127.0.0.1:{closed}: connection refused (nothing listens on that port)): is the Spark master running, and "
+        "is spark.master (spark-submit's --master) its right address?"),
+    ("metrics", "spark://127.0.0.1",
+     2, "fediscope metrics: error: spark.master=spark://127.0.0.1: '127.0.0.1' is not host:port; Spark needs each "
+        "master's port, e.g. spark://host:7077 (spark://h1:7077,h2:7077 with standby masters)"),
+])
+def test_a_spark_job_probes_the_master_spark_submit_gave_it(tmp_path: Path, job: str, master: str, exit_code: int,
+                                                            line: str) -> None:
+    """spark_jobs/curate.py and metrics.py under spark-submit: the master of ``--master`` (not FEDISCOPE_SPARK_MASTER,
+    unset here) is probed before the SparkContext connects to it, as `fediscope process --engine spark` probes its
+    own. Was: the SparkContext retried a master that took no connection for over a minute, then the job ended in
+    a Python traceback; a master without its port, in Spark's "Invalid master URL" traceback."""
+    import pyspark
+    from engine_data import KEY, at, land, policy, settings_for, statuses
+
+    from fediscope.engine.process import run_process
+    from fediscope.lake.local import LocalLake
+
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ or set JAVA_HOME")
+    lake_dir = tmp_path / "lake"
+    land(LocalLake(lake_dir), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    if job == "metrics":  # it runs on a curated lake only
+        run_process(settings_for(lake_dir), progress=False)
+    before = _lake_files(lake_dir)
+    closed = _closed_port()
+    master, line = master.format(closed=closed), line.format(closed=closed)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_"))}
+    env.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, PYTHONPATH=str(ROOT),
+               FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+
+    done = subprocess.run([str(spark_submit), "--master", master, "--deploy-mode", "client",
+                           str(ROOT / "spark_jobs" / f"{job}.py"), "--lake", str(lake_dir),
+                           *(["--no-store"] if job == "metrics" else [])],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+
+    # spark-submit passes the driver's stderr on as its stdout; the JVM's own log is on its stderr
+    assert (done.returncode, done.stdout.splitlines()) == (exit_code, [line]), done.stderr[-3000:]
+    assert _lake_files(lake_dir) == before  # nothing curated, the lake lock released

@@ -1,0 +1,74 @@
+"""The addresses inside a Spark master URL: each master of ``spark://h1:p1,h2:p2``, a ``k8s://`` API server.
+
+One parser, for two readers: the settings refuse a master Spark would refuse (a ``spark://`` master without its
+port) when they load (:func:`fediscope.config.load_settings`, as a broken store or lake URL), and the Spark engine
+probes these addresses before it starts a JVM for them (:func:`fediscope.engine.spark_engine.unreachable_master`),
+also for a master that did not come from the settings (spark-submit's ``--master``). Imports nothing heavy: the
+settings of every command read it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fediscope.errors import ConfigError
+
+#: Where a master comes from, unless said otherwise: the setting.
+SETTING = "FEDISCOPE_SPARK_MASTER"
+
+
+def master_addresses(master: str, origin: str = SETTING) -> list[tuple[str, int]]:
+    """The ``(host, port)`` addresses a driver for ``master`` connects to first; any one that answers is enough.
+
+    ``spark://h1:p1,h2:p2``: each master of a standalone cluster (several with standby masters); Spark refuses
+    one without a port ("Invalid master URL"), so that is a :class:`ConfigError` here, naming ``origin`` (where the
+    master was set). ``k8s://[https://]host[:port]``: the API server, https when no scheme is given, as Spark's
+    ``checkAndGetK8sMasterUrl`` reads it. None for a local master, for ``yarn`` (the ResourceManager's address is
+    in HADOOP_CONF_DIR's yarn-site.xml, which only Hadoop's client reads: nothing to probe here) and for
+    ``mesos://`` (a ZooKeeper URL, Spark 4 no longer runs it).
+    """
+    try:
+        return _addresses(master)
+    except ValueError as exc:
+        raise ConfigError(f"{origin}={master}: {exc}") from None
+
+
+def master_problem(master: str) -> str | None:
+    """What makes the addresses of ``master`` unusable (:func:`master_addresses`'s refusal, without where it came
+    from), or None: for the settings, which name the variable, TOML key or option themselves."""
+    try:
+        _addresses(master)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _addresses(master: str) -> list[tuple[str, int]]:
+    """:func:`master_addresses`; ValueError saying what is wrong with one."""
+    scheme, _, rest = master.partition("://")
+    if scheme == "spark":
+        return [_spark_master_address(part) for part in rest.split(",")]
+    if scheme == "k8s":
+        api = urlsplit(rest if "://" in rest else f"https://{rest}")
+        if api.scheme not in ("http", "https") or not api.hostname:
+            return []  # Spark names what is wrong with it
+        try:
+            port = api.port
+        except ValueError:
+            raise ValueError("the API server's port is not a number") from None
+        return [(api.hostname, port or (443 if api.scheme == "https" else 80))]
+    return []
+
+
+def _spark_master_address(part: str) -> tuple[str, int]:
+    """``host:port`` of one master of a ``spark://`` URL ([v6 address] in brackets)."""
+    address = urlsplit(f"//{part.strip()}")
+    try:
+        port = address.port
+    except ValueError:
+        port = None
+    if not address.hostname or port is None or address.path or address.query or address.fragment:
+        given = repr(part.strip()) if part.strip() else "an empty address"
+        raise ValueError(f"{given} is not host:port; Spark needs each master's port, e.g. spark://host:7077 "
+                         "(spark://h1:7077,h2:7077 with standby masters)")
+    return address.hostname, port
