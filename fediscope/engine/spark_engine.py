@@ -252,6 +252,20 @@ def _quiet_local_jvm(quiet: bool) -> Iterator[None]:
         os.environ.pop("LOG4J_CONFIGURATION_FILE", None)
 
 
+def require_java(prefix: str, alternative: str = "") -> None:
+    """A :class:`ConfigError` (``prefix`` first, ``alternative`` last) when the Java Spark's launcher would run is
+    missing or older than :data:`MIN_JAVA`: a setting to fix, said as such, where pyspark would raise
+    ``JAVA_GATEWAY_EXITED``, which does not say why (and Airflow would retry it)."""
+    java = find_java()
+    if java is None:
+        raise ConfigError(f"{prefix}Java not found ({java_not_found()}); install Java 17 "
+                          f"(apt-get install openjdk-17-jre-headless){alternative}")
+    major = java_major(java)
+    if major is not None and major < MIN_JAVA:
+        raise ConfigError(f"{prefix}Java {major} found at {java}; Spark needs Java {MIN_JAVA}+: install it "
+                          f"(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it{alternative}")
+
+
 def build_session(master: str, app_name: str = "fediscope") -> Any:
     """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
     try:
@@ -259,17 +273,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
                           "or use FEDISCOPE_ENGINE=duckdb") from None
-    # a setting to fix, said as such (else py4j's JAVA_GATEWAY_EXITED, which does not say why, and a retry)
-    java = find_java()
-    if java is None:
-        raise ConfigError(f"engine=spark: Java not found ({java_not_found()}); install Java 17 "
-                          "(apt-get install openjdk-17-jre-headless) or use the duckdb engine "
-                          "(--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
-    major = java_major(java)
-    if major is not None and major < MIN_JAVA:
-        raise ConfigError(f"engine=spark: Java {major} found at {java}; Spark needs Java {MIN_JAVA}+: install it "
-                          "(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it, or use the duckdb "
-                          "engine (--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
+    require_java("engine=spark: ", " or use the duckdb engine (--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
     require_reachable_master(master)  # else the JVM retries it for over a minute, then fails without saying why
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
@@ -319,7 +323,12 @@ def submitted_session(app_name: str) -> Any:
     from pyspark.sql import SparkSession
 
     if SparkContext._active_spark_context is None:
-        SparkContext._ensure_initialized()  # the driver's JVM (py4j's gateway), which getOrCreate starts first
+        if "PYSPARK_GATEWAY_PORT" not in os.environ:  # run by hand: the JVM is started here, with this Java
+            require_java("cannot start Spark: ", "; or run the job with spark-submit on a machine that has it")
+        try:
+            SparkContext._ensure_initialized()  # the driver's JVM (py4j's gateway), which getOrCreate starts first
+        except Exception as exc:  # py4j and pyspark raise plain exceptions
+            raise EngineStartError(f"cannot start Spark: {_start_failure(exc, '')}") from None
         master = SparkConf().get("spark.master", None)
         if master:
             require_reachable_master(master, origin=SUBMITTED_MASTER)

@@ -367,3 +367,36 @@ def test_a_spark_job_probes_the_master_spark_submit_gave_it(tmp_path: Path, job:
     # spark-submit passes the driver's stderr on as its stdout; the JVM's own log is on its stderr
     assert (done.returncode, done.stdout.splitlines()) == (exit_code, [line]), done.stderr[-3000:]
     assert _lake_files(lake_dir) == before  # nothing curated, the lake lock released
+
+
+@pytest.mark.parametrize("job", ["curate", "metrics"])
+def test_a_spark_job_run_by_hand_without_java_says_so_in_one_line(tmp_path: Path, job: str) -> None:
+    """spark_jobs/*.py run with python (no spark-submit, so the driver's JVM is started by the job): Java that is
+    not there is a setting to fix, said in one line with exit 2, as `fediscope process --engine spark` says it.
+    Was: pyspark's JAVA_GATEWAY_EXITED traceback. Needs no Java: the check is made before any JVM."""
+    from engine_data import KEY, at, land, policy, settings_for, statuses
+
+    from fediscope.engine.process import run_process
+    from fediscope.lake.local import LocalLake
+
+    lake_dir = tmp_path / "lake"
+    land(LocalLake(lake_dir), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    if job == "metrics":  # it runs on a curated lake only
+        run_process(settings_for(lake_dir), progress=False)
+    before = _lake_files(lake_dir)
+    no_java = tmp_path / "jdk"
+    no_java.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_"))}
+    env.update(JAVA_HOME=str(no_java), PYTHONPATH=str(ROOT), FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+
+    done = subprocess.run([sys.executable, str(ROOT / "spark_jobs" / f"{job}.py"), "--lake", str(lake_dir),
+                           *(["--no-store"] if job == "metrics" else [])],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.splitlines() == [
+        f"fediscope {job}: error: cannot start Spark: Java not found (JAVA_HOME={no_java} has no bin/java (Spark "
+        "runs that one when JAVA_HOME is set)); install Java 17 (apt-get install openjdk-17-jre-headless); or run "
+        "the job with spark-submit on a machine that has it"]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert _lake_files(lake_dir) == before
