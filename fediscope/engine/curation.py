@@ -110,6 +110,9 @@ class CurateSummary:
     rebuilt: bool = False  # every raw file curated again and every curated table replaced
     nothing_to_rebuild: bool = False  # a rebuild asked for, but no raw file and no manifest: nothing was done
     opted_out_erased: int = 0  # accounts that opted out after records of theirs were landed (gdpr.opt_outs)
+    #: accounts `fediscope gdpr erase` erased whose records landed after it (an unfinished write): erased again,
+    #: which finishes that erasure (gdpr.opt_outs, "Unfinished writes"); not opt-outs, so not in opted_out_erased
+    erasures_finished: int = 0
     #: the first day the curated retention keeps (FEDISCOPE_RETENTION_CURATED_DAYS; None: 0, every day is kept)
     retention_cutoff: str | None = None
     statuses_left_out: int = 0  # statuses of the rewritten partitions posted before retention_cutoff: not written
@@ -155,9 +158,13 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     # before anything is read: the records of accounts that opted out since they were landed go first (looked
     # for in the raw files not curated yet, whatever the window)
     opted_out = apply_opt_outs(lake, lambda: plan_curation(lake, manifest, listed=listed).files)
+    if opted_out.opted_out:
+        say(f"curation: erased {count(len(opted_out.opted_out), 'account')} that opted out after records of theirs "
+            "were landed")
+    if opted_out.finished:
+        say(f"curation: finished the erasure of {count(len(opted_out.finished), 'account')} (`fediscope gdpr "
+            "erase`): records of theirs landed after it were erased")
     if opted_out.erased:
-        say(f"curation: erased {count(len(opted_out.erased), 'account')} that opted out after records of theirs were "
-            "landed")
         listed = list_raw_files(lake)  # the erasure rewrote or deleted raw files
         manifest = load_manifest(lake)  # and took those it deleted off the manifest (forget_erased_files)
     plan = plan_curation(lake, Manifest() if rebuild else manifest, since, until, listed=listed)
@@ -165,7 +172,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     first_day = curated_cutoff(engine.settings, today)
     summary = CurateSummary(engine=engine.name, raw_files=plan.total,
                             raw_files_outside_window=plan.skipped_outside_window, rebuilt=rebuild,
-                            opted_out_erased=len(opted_out.erased),
+                            opted_out_erased=len(opted_out.opted_out),
+                            erasures_finished=len(opted_out.finished),
                             retention_cutoff=first_day.isoformat() if first_day else None)
     if rebuild:
         _check_rebuild(manifest, plan.present, allow_missing)

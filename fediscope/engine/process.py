@@ -105,6 +105,10 @@ class ProcessSummary:
         erased = cur.get("opted_out_erased", 0)
         if erased:  # records landed before their accounts opted out (fediscope.gdpr.opt_outs)
             curated += f" ({count(erased, 'opted-out account')} erased)"
+        finished = cur.get("erasures_finished", 0)
+        if finished:  # records landed after `fediscope gdpr erase` (an unfinished write), erased now
+            curated += (f" (finished the erasure of {count(finished, 'account')}: records landed after "
+                        "`fediscope gdpr erase`)")
         outside = cur.get("raw_files_outside_window", 0)
         if outside:  # left for a run with another (or no) --since/--until
             curated += f" ({count(outside, 'new raw file')} outside --since/--until left uncurated)"

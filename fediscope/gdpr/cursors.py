@@ -33,9 +33,10 @@ same :func:`moved_down` and :func:`moved_up`, given the kept statuses of the pag
 (:mod:`fediscope.sources.collector`), so an id lands where the erasure would have moved it.
 
 Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
-finds the same ids. A curation that finishes an erasure (records of the account landed after it, from a write that
-was unfinished: :mod:`fediscope.gdpr.opt_outs`, "Unfinished writes") moves them with the same
-:func:`move_checkpoints`.
+finds the same ids. A curation that erases an opted-out account, or finishes an erasure (records of the account
+landed after it, from a write that was unfinished), moves them with the same :func:`move_checkpoints`
+(:mod:`fediscope.gdpr.opt_outs`), before it rewrites any raw file too; what is fetched again is then skipped while
+the account stays opted out (landing skips it as it skips an erased one), and landed again once it opts back in.
 """
 
 from __future__ import annotations

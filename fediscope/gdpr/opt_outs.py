@@ -23,10 +23,16 @@ used to stay until somebody asked for an erasure. Now:
    mentions of it dropped from other people's statuses, and the statuses of it they quote;
    :mod:`fediscope.gdpr.erase`). The
    kept metric results are dropped, so the metrics computed next leave it out and the store's rows of it are
-   removed as stale. One audit line per curation that erased any (``"action": "opt_out"``, their keys); the
-   accounts on the suppression list (erased by ``fediscope gdpr erase``, whose records landed after it: below,
-   "Unfinished writes") are erased in a pass of their own that finishes that erasure as the command would have,
-   checkpoints included, and audited as an erasure (``"action": "erase"``, their keys);
+   removed as stale. Before any raw file is rewritten, every checkpoint and settle mark holding the id of one of
+   its statuses (or of a boost of one) is moved off it with the erasure's own
+   :func:`~fediscope.gdpr.cursors.move_checkpoints` (a collection that ran before the account opted out saved its
+   checkpoint at the newest status it landed, perhaps the account's: with the instance, the id names its author;
+   ``checkpoints_moved`` under ``other``; later collections save none of its ids, as they skip its statuses).
+   Was: those checkpoints kept the ids. One audit line per curation that erased any (``"action": "opt_out"``,
+   their keys); the accounts on the suppression list (erased by ``fediscope gdpr erase``, whose records landed
+   after it: below, "Unfinished writes") are erased in a pass of their own that finishes that erasure as the
+   command would have, and audited as an erasure (``"action": "erase"``, their keys). The curation's summary
+   counts the two apart (:attr:`OptOutReport.opted_out`, :attr:`OptOutReport.finished`);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
 
 **Interrupted.** Before the erasure starts, the keys it erases are written down in one more note,
@@ -335,14 +341,23 @@ class OptOutReport:
 
     noted: int = 0
     erased: list[str] = field(default_factory=list)
+    #: of ``erased``, the accounts on the suppression list: erasures by ``fediscope gdpr erase`` this finished (records
+    #: of theirs landed after it, module docstring "Unfinished writes"), not opt-outs
+    finished: list[str] = field(default_factory=list)
     raw: dict[str, int] = field(default_factory=dict)
     curated: dict[str, int] = field(default_factory=dict)
-    #: reply ids scrubbed (OldReplies.counts), content rows recounted, checkpoints moved (erased accounts: _erase)
+    #: reply ids scrubbed (OldReplies.counts), content rows recounted, checkpoints moved (_erase_pass)
     other: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def opted_out(self) -> list[str]:
+        """Of ``erased``, the accounts that opted out (not :attr:`finished`)."""
+        finished = set(self.finished)
+        return [key for key in self.erased if key not in finished]
+
     def as_dict(self) -> dict[str, Any]:
-        return {"noted": self.noted, "erased": len(self.erased), "raw": self.raw, "curated": self.curated,
-                "other": self.other}
+        return {"noted": self.noted, "erased": len(self.erased), "erasures_finished": len(self.finished),
+                "raw": self.raw, "curated": self.curated, "other": self.other}
 
 
 #: Where the curated tables name an account that an opt-out erases: the accounts table holds every status author
@@ -457,7 +472,8 @@ def apply_opt_outs(lake: LakeBackend,
     if owners:
         report.erased = sorted(owners)
         _mark_erasing(lake, report.erased)
-        report.raw, report.curated, report.other = _erase(lake, report.erased)  # each pass logs what it erased
+        # each pass logs what it erased
+        report.raw, report.curated, report.other, report.finished = _erase(lake, report.erased)
     for path in files:
         if path in waiting:
             _wait(lake, path, unfinished[path], waiting[path])
@@ -490,15 +506,16 @@ def _erasing_keys(lake: LakeBackend) -> set[str]:
         return set()
 
 
-def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def _erase(lake: LakeBackend, keys: list[str]
+           ) -> tuple[dict[str, int], dict[str, int], dict[str, int], list[str]]:
     """Erase ``keys`` (:mod:`fediscope.gdpr.erase`, without adding them to the suppression list); the raw, curated
-    and other counts of every pass.
+    and other counts of every pass, and the keys whose erasure this finished (on the suppression list).
 
     The keys on the suppression list are accounts ``fediscope gdpr erase`` erased: records of theirs found now (a
     note it left for its unfinished writes, one of which has landed since; a landing run that met them before the
     erasure) are what it could not erase, and erasing them finishes it, as it would have — in a pass of their own,
-    audited as an erasure (``"action": "erase"``), that also moves the checkpoints off their status ids and removes
-    the deletions of their statuses (:func:`_erase_pass`). The other keys are opted-out accounts: one pass, audited
+    audited as an erasure (``"action": "erase"``), that also removes the deletions of their statuses
+    (:func:`_erase_pass`). The other keys are opted-out accounts: one pass, audited
     as an opt-out (``"action": "opt_out"``). One pass and one audit line for all the keys of one kind."""
     from fediscope.gdpr.suppression import load_suppressed
 
@@ -509,13 +526,16 @@ def _erase(lake: LakeBackend, keys: list[str]) -> tuple[dict[str, int], dict[str
     raw: Counter[str] = Counter()
     curated: Counter[str] = Counter()
     other: Counter[str] = Counter()
+    finished: list[str] = []
     for erased in (True, False):
         group = [subject for subject in subjects if (subject.audit_id in suppressed) is erased]
         if group:
             counts = _erase_pass(lake, group, erased)
             for total, each in zip((raw, curated, other), counts, strict=True):
                 total.update(each)
-    return dict(raw), dict(curated), dict(other)
+            if erased:
+                finished = [subject.key for subject in group]
+    return dict(raw), dict(curated), dict(other), finished
 
 
 def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
@@ -523,12 +543,13 @@ def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
     """One erasure pass for every subject, one audit line for them all: the raw, curated and other counts (the reply
     ids scrubbed by :class:`~fediscope.gdpr.old_replies.OldReplies`: those of another person's reply to a status of
     the account, which a stopped erasure left in a curated row while it scrubbed the raw records, and those an older
-    release left, whoever's). ``erased``: accounts ``fediscope gdpr erase`` erased (:func:`_erase`), whose erasure
-    this finishes as that command does: the deletions of their statuses go too, and before any raw file is
-    rewritten, the checkpoints and settle marks holding one of their status ids are moved off it with the
-    command's own :func:`~fediscope.gdpr.cursors.move_checkpoints` (counted under ``other``; a checkpoint deleted
-    is logged as the command warns of it). Not erased (an opt-out, off the suppression list): the deletions stay
-    tombstones, should it come back, and the checkpoints are left alone, as they were before."""
+    release left, whoever's). Before any raw file is rewritten, the checkpoints and settle marks holding one of
+    their status ids (or a boost's) are moved off it with the erasure's own
+    :func:`~fediscope.gdpr.cursors.move_checkpoints` (counted under ``other``; a checkpoint deleted is logged as the
+    command warns of it), for an opt-out as for an erasure: with the instance, the id names its author.
+    ``erased``: accounts ``fediscope gdpr erase`` erased (:func:`_erase`), whose erasure this finishes as that
+    command does: the deletions of their statuses go too. Not erased (an opt-out, off the suppression list): the
+    deletions stay tombstones, should it come back."""
     from fediscope.engine.metric_state import forget as forget_metric_snapshots
     from fediscope.gdpr.curated import erase_curated
     from fediscope.gdpr.cursors import move_checkpoints
@@ -542,11 +563,10 @@ def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
         traces.with_deletions = erased
     pairs = list(zip(subjects, found, strict=True))
     resume_traces(lake, pairs)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
-    moved: Counter[str] = Counter()
-    if erased:  # before any raw file is rewritten: a stopped pass run again still finds the ids
-        moved, warnings = move_checkpoints(lake, found)
-        for warning in warnings:
-            log.warning("opt-outs: %s", warning)
+    # before any raw file is rewritten: a stopped pass run again still finds the ids
+    moved, warnings = move_checkpoints(lake, found)
+    for warning in warnings:
+        log.warning("opt-outs: %s", warning)
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
     texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
     raw: Counter[str] = erase_raw(lake, pairs, old_replies, texts)
@@ -564,7 +584,8 @@ def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
                     curated.get("rows_removed", 0), count(moved["checkpoints_moved"], "checkpoint"))
     else:
         log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
-                    "lake and the curated tables (%s raw records, %s curated rows)", len(subjects),
-                    raw.get("records_removed", 0), curated.get("rows_removed", 0))
+                    "lake and the curated tables (%s raw records, %s curated rows); %s moved off their status ids",
+                    len(subjects), raw.get("records_removed", 0), curated.get("rows_removed", 0),
+                    count(moved["checkpoints_moved"], "checkpoint"))
     forget_traces(lake, subjects)
     return dict(raw), dict(curated), other

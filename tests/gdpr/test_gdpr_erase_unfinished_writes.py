@@ -101,7 +101,10 @@ def test_the_erasure_names_the_unfinished_writes_holding_the_account_and_the_nex
 
     summary = run_process(landed.settings, progress=False)
 
-    assert summary.curate["opted_out_erased"] == 1
+    # an erasure finished, not an opt-out: counted apart (was: "(1 opted-out account erased)", opted_out_erased 1)
+    assert (summary.curate["erasures_finished"], summary.curate["opted_out_erased"]) == (1, 0)
+    assert "(finished the erasure of 1 account: records landed after `fediscope gdpr erase`)" in summary.line()
+    assert "opted-out" not in summary.line()
     assert _holding(landed, [key, *ids], "raw", "curated") == set()
     assert pending_opt_outs(landed.lake) == (set(), [])
 
@@ -270,7 +273,7 @@ def test_the_curation_finishing_the_erasure_moves_the_checkpoints_and_audits_it_
 
     summary = run_process(landed.settings, progress=False)
 
-    assert summary.curate["opted_out_erased"] == 1
+    assert (summary.curate["erasures_finished"], summary.curate["opted_out_erased"]) == (1, 0)
     assert not _landed_holding(landed, key)
     assert files_holding([landed.lake_dir / "_state"], theirs) == {}
     moved = load_checkpoint(landed.lake, instance, "public").newest_id
@@ -294,6 +297,8 @@ def test_a_curation_finishing_an_erasure_and_applying_an_opt_out_audits_each_as_
     report = apply_opt_outs(landed.lake)
 
     assert report.erased == sorted([key, other])
+    assert (report.finished, report.opted_out) == ([key], [other])
+    assert (report.as_dict()["erased"], report.as_dict()["erasures_finished"]) == (2, 1)
     audits = _audit_lines(landed)[before:]
     assert [(a["action"], a["account_keys"]) for a in audits] == [("erase", [key]), ("opt_out", [other])]
     assert audits[0]["other"]["checkpoints_moved"] == 1
