@@ -27,7 +27,13 @@ from fediscope.analysis import (
     trending_window,
 )
 from fediscope.console import clip, display_width, printable
-from fediscope.engine.provenance import METRIC_FIELDS, run_fields
+from fediscope.engine.provenance import (
+    LANDED_OFF,
+    LANDED_PSEUDONYMISED,
+    LANDED_UNKNOWN,
+    METRIC_FIELDS,
+    run_fields,
+)
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 from fediscope.wording import count
@@ -270,6 +276,12 @@ def report_provenance(recorded: dict[str, dict[str, Any] | None], top: int) -> d
             "unrecorded": sorted(name for name, provenance in recorded.items() if provenance is None)}
 
 
+#: how :func:`_describe_run` says a run's ``privacy`` (:func:`fediscope.engine.provenance.landed_privacy`); nothing
+#: for a run recorded by a fediscope that did not record it
+_LANDED = {LANDED_PSEUDONYMISED: ", landed pseudonymised", LANDED_OFF: ", landed with privacy off",
+           LANDED_UNKNOWN: ", privacy at landing not recorded"}
+
+
 def _describe_run(run: dict[str, Any]) -> str:
     """One run of :func:`report_provenance` in words (the text report's head)."""
     first, days = run.get("curated_from_day"), run.get("retention_curated_days")
@@ -279,7 +291,8 @@ def _describe_run(run: dict[str, Any]) -> str:
     curated = ("" if since is None and until is None
                else f", that run curated fetch days {since or '…'} to {until or '…'}")
     return (f"fediscope {run.get('fediscope_version')} ({run.get('engine')} engine) over inputs {run.get('inputs')} "
-            f"({count(run.get('raw_files') or 0, 'raw file', thousands=True)}), {retention}{curated}")
+            f"({count(run.get('raw_files') or 0, 'raw file', thousands=True)}), {retention}{curated}"
+            f"{_LANDED.get(run.get('privacy'), '')}")
 
 
 def provenance_lines(provenance: dict[str, Any]) -> list[str]:

@@ -14,6 +14,9 @@ settings record the same provenance, and their reports are byte for byte the sam
 * ``window``: that run's ``--since``/``--until`` (the raw files it curated; the curated tables keep what earlier runs
   curated, which ``inputs`` says); ``null`` for a run that curated nothing: ``spark_jobs/metrics.py``, whose
   curation is ``spark_jobs/curate.py``'s run (the batch DAG passes its window to that job only);
+* ``privacy``: how the lake's raw files were landed, as the lake records it (:func:`landed_privacy`), not the
+  processing run's ``FEDISCOPE_PRIVACY``: the privacy policy is applied at landing, and it decides what the numbers
+  are over (account keys that are pseudonyms or ``user@domain``);
 * per metric, ``sql``: a fingerprint of its SQL (and, for a metric that reads them, of the lake's records of where each
   collection began), and ``own``: whether it is one of the ``metrics_dir`` files.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,11 +39,17 @@ if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
     from fediscope.lake.state import CollectionStart
 
+log = logging.getLogger(__name__)
+
 #: a run's curation window: its ``--since`` and ``--until``, or None for a run that curated nothing
 Window = tuple[date | None, date | None] | None
 
 #: the fields of a metric's provenance that are its own, not its run's (:func:`run_fields`)
 METRIC_FIELDS = ("sql", "own")
+
+#: :func:`landed_privacy`'s answers: the lake's key check holds a pseudonym key's check, says privacy off, or is
+#: missing (or damaged)
+LANDED_PSEUDONYMISED, LANDED_OFF, LANDED_UNKNOWN = "pseudonymised", "off", "unknown"
 
 
 def inputs_fingerprint(manifest: Manifest) -> str:
@@ -49,24 +59,50 @@ def inputs_fingerprint(manifest: Manifest) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def landed_privacy(lake: LakeBackend) -> str:
+    """How the lake's raw files were landed, as its key check (:mod:`fediscope.lake.key_check`) records it:
+    :data:`LANDED_PSEUDONYMISED` (privacy on: account identifiers are keyed pseudonyms), :data:`LANDED_OFF`
+    (``FEDISCOPE_PRIVACY=off``: names in clear), or :data:`LANDED_UNKNOWN` when the lake holds no check (landed by a
+    fediscope from before the check, or not landed yet) or a damaged one. Not the processing run's setting: the
+    policy is applied at landing, and every landing since the check was recorded was held to its mode (one of the
+    other mode is refused). Records landed before it was recorded (by an older fediscope, or before the check was
+    deleted to change the mode on purpose) may have been landed the other way: the lake does not say.
+
+    Nothing of the key is given, not even the check's value: it is a keyed digest of a fixed label, and a report or
+    an API answer reaches readers who never see the lake, to whom it would offer a test of guessed keys."""
+    from fediscope.lake.key_check import PRIVACY_OFF, DamagedKeyCheck, read_key_check
+
+    try:
+        recorded = read_key_check(lake)
+    except DamagedKeyCheck as exc:  # `fediscope doctor` FAILs it; computing metrics does not need it
+        log.warning("the provenance records privacy at landing as %s: %s", LANDED_UNKNOWN, exc)
+        return LANDED_UNKNOWN
+    if recorded is None:
+        return LANDED_UNKNOWN
+    return LANDED_OFF if recorded == PRIVACY_OFF else LANDED_PSEUDONYMISED
+
+
 def run_provenance(settings: Settings, engine: str, manifest: Manifest, window: Window,
-                   curated_from: date | None) -> dict[str, Any]:
-    """The part of every metric's provenance that its run sets (see the module docstring)."""
+                   curated_from: date | None, privacy: str) -> dict[str, Any]:
+    """The part of every metric's provenance that its run sets (see the module docstring); ``privacy`` is
+    :func:`landed_privacy` of the lake."""
     return {"fediscope_version": __version__, "engine": engine, "inputs": inputs_fingerprint(manifest),
             "raw_files": len(manifest.files), "curation_rules": manifest.rules,
             "retention_curated_days": settings.retention_curated_days,
             "curated_from_day": curated_from.isoformat() if curated_from else None,
-            "window": None if window is None else {"since": _day(window[0]), "until": _day(window[1])}}
+            "window": None if window is None else {"since": _day(window[0]), "until": _day(window[1])},
+            "privacy": privacy}
 
 
 def lake_run_provenance(settings: Settings, engine: str, lake: LakeBackend, window: Window) -> dict[str, Any]:
     """:func:`run_provenance` of a run over ``lake`` as its curated tables are now (their manifest, the curated
-    retention's first day as of today): what ``fediscope process`` and ``spark_jobs/metrics.py`` record, once
-    their metrics are computed, under the lake lock."""
+    retention's first day as of today, how its raw files were landed: :func:`landed_privacy`): what ``fediscope
+    process`` and ``spark_jobs/metrics.py`` record, once their metrics are computed, under the lake lock."""
     from fediscope.engine.manifest import load_manifest
     from fediscope.gdpr.retention import curated_cutoff
 
-    return run_provenance(settings, engine, load_manifest(lake), window, curated_cutoff(settings))
+    return run_provenance(settings, engine, load_manifest(lake), window, curated_cutoff(settings),
+                          landed_privacy(lake))
 
 
 def input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:

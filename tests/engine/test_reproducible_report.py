@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 from cli_run import clean_env, run
+from engine_data import settings_for
 
 from fediscope import __version__
 from fediscope.engine.manifest import load_manifest
 from fediscope.engine.provenance import inputs_fingerprint
+from fediscope.lake.key_check import check_landing_key
 from fediscope.lake.local import LocalLake
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +49,8 @@ def png_text(data: bytes) -> dict[str, str]:
 
 def test_two_runs_over_the_same_lake_give_identical_reports_that_say_what_computed_them(corpus_lake: Path,
                                                                                        tmp_path: Path) -> None:
+    # landed with the privacy policy (tests/engine/conftest.py), its key check recorded as a collection records it
+    assert check_landing_key(settings_for(corpus_lake), LocalLake(corpus_lake), warn=False)
     outputs = {}
     for run_name in ("first", "second"):  # two fresh stores, each in its own directory, named alike
         where = tmp_path / run_name
@@ -68,12 +72,14 @@ def test_two_runs_over_the_same_lake_give_identical_reports_that_say_what_comput
     assert only["run"] == {"fediscope_version": __version__, "engine": "duckdb",
                            "inputs": inputs_fingerprint(manifest), "raw_files": len(manifest.files),
                            "curation_rules": manifest.rules, "retention_curated_days": 0,
-                           "curated_from_day": None, "window": {"since": None, "until": None}}
+                           "curated_from_day": None, "window": {"since": None, "until": None},
+                           "privacy": "pseudonymised"}
     assert sorted(only["metrics"]) == sorted(json.loads(first[0])["metrics"])
     assert provenance["unrecorded"] == [] and provenance["report"] == {"fediscope_version": __version__, "top": 10}
     assert all(m["own"] is False and len(m["sql"]) == 16 for m in provenance["metrics"].values())
     assert f"Computed by: fediscope {__version__} (duckdb engine) over inputs {inputs_fingerprint(manifest)}" in (
         first[1].decode())
+    assert "every curated day kept, landed pseudonymised\n" in first[1].decode()
     software = png_text(first[2]["languages.png"])["Software"]
     assert software.startswith(f"fediscope {__version__} (matplotlib ")
 
