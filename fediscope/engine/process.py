@@ -207,7 +207,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots
-    from fediscope.engine.provenance import input_fingerprint, lake_run_provenance, metric_provenance
+    from fediscope.engine.provenance import input_fingerprint, lake_run_provenance, landed_privacy, metric_provenance
 
     show(f"process: starting the {name} engine")
     with open_engine(settings, name, **engine_options) as eng:
@@ -228,7 +228,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
         fingerprints = {n: input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
-        unrecorded = _unrecorded(store)
+        unrecorded = _unrecorded(store, landed_privacy(eng.lake))
         stale = [n for n in metrics
                  if n in unrecorded or not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:
@@ -290,12 +290,15 @@ def _generations(store: MetricStore) -> dict[str, str | None]:
     return generations
 
 
-def _unrecorded(store: MetricStore) -> set[str]:
+def _unrecorded(store: MetricStore, privacy: str) -> set[str]:
     """The stored metrics whose catalog entry records no provenance (written by a fediscope from before it was
-    recorded: :mod:`fediscope.engine.provenance`). Their kept results may be current, but what computed them is not
+    recorded: :mod:`fediscope.engine.provenance`), or records another ``privacy`` at landing than the lake's now
+    (recorded before that field was, or before the lake's key check: ``serve-api`` records one on a lake landed by
+    an older fediscope, with no new raw file). Their kept results may be current, but what computed them is not
     known, so they are recomputed once: the write changes no row when they are the same (the metric keeps its
     generation) and records the run; otherwise they would stay unrecorded for as long as nothing new is curated."""
-    return {name for name, provenance in store.provenances().items() if provenance is None}
+    return {name for name, provenance in store.provenances().items()
+            if provenance is None or provenance.get("privacy") != privacy}
 
 
 def _current(snapshots: MetricSnapshots, name: str, fingerprint: str, generation: str | None,

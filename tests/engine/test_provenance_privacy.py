@@ -17,6 +17,7 @@ from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.lake.key_check import KEY_CHECK_PATH, check_landing_key, key_check_value
 from fediscope.lake.local import LocalLake
+from fediscope.store.port import open_store
 
 METRICS = {name: metric for name, metric in load_metrics().items() if name in ("languages", "top_toots")}
 #: how the lake is landed (with the privacy policy or as collected; its key check recorded as a landing records
@@ -64,3 +65,29 @@ def test_the_provenance_says_how_the_lake_was_landed_not_how_it_is_processed(
     (line,) = [line for line in text.splitlines() if line.startswith("Computed by: ")]
     assert line.endswith(said), line
 
+
+
+def test_metrics_whose_record_says_another_privacy_at_landing_are_recomputed_once(lake_dir: Path) -> None:
+    """A lake whose key check is recorded after its metrics were computed (``serve-api`` records one on a lake an
+    older fediscope landed, with no new raw file), or a store whose records are from before ``privacy`` was: the
+    metrics are current, but their record says another ``privacy`` than the lake's, so the next run recomputes
+    them once (their rows unchanged) and records it; the run after that reuses them. Was: the old record stayed for
+    as long as nothing new was curated."""
+    _landed(lake_dir, True, None)
+    settings = settings_for(lake_dir, privacy=True, pseudonym_key=KEY.decode())
+    first = run_process(settings, metrics=METRICS, progress=False)
+    assert not first.metrics_skipped
+    assert run_process(settings, metrics=METRICS, progress=False).metrics_skipped  # current, its record too
+
+    assert check_landing_key(settings, LocalLake(lake_dir), warn=False)  # the key check, recorded now
+    again = run_process(settings, metrics=METRICS, progress=False)
+
+    assert not again.metrics_skipped and not any(result.reused for result in again.metrics.values())
+    assert all(result.stored == 0 for result in again.metrics.values())  # the same rows: none rewritten
+    store = open_store(settings.store)
+    try:
+        assert {name: p["privacy"] for name, p in store.provenances().items() if p} == dict.fromkeys(
+            METRICS, "pseudonymised")
+    finally:
+        store.close()
+    assert run_process(settings, metrics=METRICS, progress=False).metrics_skipped
