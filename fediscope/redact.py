@@ -4,8 +4,8 @@ Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* o
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
 ``password: …``, ``{'client_secret': '…'}`` or ``{"access_token": "…"}``: :data:`CREDENTIAL_NAMES`), and values
-that are *known* secrets (from the active settings)
-are masked verbatim (a short one only where it stands alone, not inside a longer word: :func:`mask_secrets`).
+that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
+not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
@@ -79,7 +79,6 @@ _PROSE_NAMES = frozenset({"secret", "token"})
 #: token>``), an ellipsis, an absent value (``None``, ``null``). Never masked, so a hint reads the same everywhere.
 _PLACEHOLDERS = r"<[a-z][a-z_ -]*>|…|\.\.\."
 _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r"|None|null|\*\*\*", re.DOTALL)
-_PUNCTUATION_RE = re.compile(r"[,;.)\]}]+")
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
 
@@ -98,13 +97,17 @@ _QUOTED_NAME_RE = re.compile(
 #: ``name=value``, ``name = 'value'`` (spaces around ``=`` only before a quoted value: ``token = uuid4().hex`` in a
 #: traceback's source line is code), ``name: value``. The name stands alone (no letter, digit or ``_`` before it);
 #: after ``?``, ``&`` or ``;`` it is a query parameter, which :data:`_PARAM_RE` masks as it always has. An unquoted
-#: value runs to whitespace or ``&``, without the punctuation that ends a sentence or a bracket (``password=pw.``,
-#: ``(token=tk)``), and without a closing quote (``'token=tk'``); a quote inside it is kept in it.
+#: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
+#: (``<your key>``) is taken whole where it is all there is.
 _BARE_NAME_RE = re.compile(
     r"(?P<prefix>(?<![\w?&;])(?:(?P<name>" + _names(CREDENTIAL_NAMES) + r")(?:=|\s*=\s*(?=b?['\"]))"
     r"|(?P<colon>" + _names(set(CREDENTIAL_NAMES) - _PROSE_NAMES) + r"):[ \t]+))"
-    r"(?:" + _QUOTED_VALUE + r"|(?P<bare>" + _PLACEHOLDERS + r"|(?![\[{])[^\s&]+?)"
-    r"(?=[,;.)\]}]*(?:[\s&]|['\"](?:[\s,;:)\]}]|\Z)|\Z)))", re.IGNORECASE)
+    r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
+    r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
+#: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
+#: that closes something (``'password=pw', …``), else before the punctuation that ends the run.
+_CLOSING_QUOTE_RE = re.compile(r"['\"](?=[,;:)\]}]|\Z)")
+_TRAILING_PUNCTUATION = ",;.)]}"
 #: A dict key that is a credential's name (``{"client_secret": …}`` passed with ``extra=``).
 _CREDENTIAL_KEY_RE = re.compile(r"(?:" + _names(CREDENTIAL_NAMES) + r")", re.IGNORECASE)
 
@@ -122,13 +125,22 @@ def _mask_credential_values(text: str) -> str:
     def bare(found: re.Match[str]) -> str:
         if found.group("quoted") is not None:
             return quoted(found)
-        value = found.group("bare")
-        if _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE) \
-                or _PUNCTUATION_RE.fullmatch(value):  # ``password=, then``: nothing was written after the name
-            return found.group()
-        return found.group("prefix") + MASK
+        run = found.group("bare")
+        value = run[:_bare_value_end(run)]
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE):
+            return found.group()  # no value (``password=, then``), or one that stands for it
+        return found.group("prefix") + MASK + run[len(value):]
 
     return _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text))
+
+
+def _bare_value_end(run: str) -> int:
+    """The end of an unquoted value in ``run``, the characters after its name up to whitespace or ``&``: at a
+    closing quote (``'token=tk'``; a quote inside the value is part of it: ``pa'ss``), and without the punctuation
+    that ends a sentence or a bracket (``password=pw.``, ``(token=tk)``). Found without backtracking, so a long run of
+    punctuation costs no more than a long value."""
+    closing = _CLOSING_QUOTE_RE.search(run)
+    return len(run[:closing.start() if closing else len(run)].rstrip(_TRAILING_PUNCTUATION))
 
 
 def is_credential_name(name: str) -> bool:
