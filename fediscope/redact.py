@@ -2,8 +2,10 @@
 
 Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* of secrets are masked wherever
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
-password of ``scheme://user:password@host``), and values that are *known* secrets (from the active settings)
-are masked verbatim (a short one only where it stands alone, not inside a longer word: :func:`mask_secrets`).
+password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
+``password: …``, ``{'client_secret': '…'}`` or ``{"access_token": "…"}``: :data:`CREDENTIAL_NAMES`), and values
+that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
+not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
@@ -59,6 +61,97 @@ _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4
 _USERINFO_RE = re.compile(r"^(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+
+#: Names whose value is a credential wherever it is written after them, in any case: ``name=value`` (a form body, a
+#: DSN's options, a shell line, a repr's ``name='value'``), ``name: value`` (YAML, a header-like line), ``'name':
+#: 'value'`` and ``"name": "value"`` (a dict's repr, a JSON body: Mastodon's app registration and OAuth token
+#: answers) and ``('name', 'value')`` (the repr of Mastodon.py's answer objects, ordered dicts). Secrets fediscope
+#: does not know — a token for another instance, an app's client secret, a password in a DSN — are masked this way.
+#: Only the whole name counts: ``token_type``, ``client_secret_expires_at``, ``tokens`` and ``FEDISCOPE_API_KEY``
+#: (a name in fediscope's own hints, whose value is a known secret anyway) are none of them.
+CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
+                    "passwd", "secret", "token")
+#: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
+#: [tokens] in fediscope.toml"): their value is masked after ``=`` or as a quoted key's, not after a bare ``name: ``.
+_PROSE_NAMES = frozenset({"secret", "token"})
+#: What stands after a credential's name in fediscope's own hints and docs, in place of a value: a shell substitution
+#: or variable (``$(python3 -c …)``, ``${KEY}``, ``$API_KEY``), a placeholder in lower case (``<key>``, ``<your
+#: token>``), an ellipsis, an absent value (``None``, ``null``). Never masked, so a hint reads the same everywhere.
+_PLACEHOLDERS = r"<[a-z][a-z_ -]*>|…|\.\.\."
+_NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r"|None|null|\*\*\*", re.DOTALL)
+#: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
+_COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
+
+
+def _names(names: Iterable[str]) -> str:
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+#: A quoted string value: its quote (a backslash before it where the whole is a JSON string inside another), then
+#: its text to the twin of that quote, to the end of the line when there is none (a message cut short).
+_QUOTED_VALUE = r"b?(?P<vq>\\?['\"])(?P<quoted>(?:(?!(?P=vq))(?:\\.|[^\\\n]))*)"
+#: ``'name': 'value'``, ``"name": "value"``, ``'name'='value'``, ``('name', 'value')``: a quoted key, a quoted value.
+_QUOTED_NAME_RE = re.compile(
+    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?:" + _names(CREDENTIAL_NAMES) + r")(?P=kq)"
+    r"(?(pair)\s*,\s*|\s*[:=]\s*))" + _QUOTED_VALUE, re.IGNORECASE)
+#: ``name=value``, ``name = 'value'`` (spaces around ``=`` only before a quoted value: ``token = uuid4().hex`` in a
+#: traceback's source line is code), ``name: value``. The name stands alone (no letter, digit or ``_`` before it);
+#: after ``?``, ``&`` or ``;`` it is a query parameter, which :data:`_PARAM_RE` masks as it always has. An unquoted
+#: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
+#: (``<your key>``) is taken whole where it is all there is.
+_BARE_NAME_RE = re.compile(
+    r"(?P<prefix>(?<![\w?&;])(?:(?P<name>" + _names(CREDENTIAL_NAMES) + r")(?:=|\s*=\s*(?=b?['\"]))"
+    r"|(?P<colon>" + _names(set(CREDENTIAL_NAMES) - _PROSE_NAMES) + r"):[ \t]+))"
+    r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
+    r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
+#: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
+#: that closes something (``'password=pw', …``), else before the punctuation that ends the run.
+_CLOSING_QUOTE_RE = re.compile(r"['\"](?=[,;:)\]}]|\Z)")
+_TRAILING_PUNCTUATION = ",;.)]}"
+#: A dict key that is a credential's name (``{"client_secret": …}`` passed with ``extra=``).
+_CREDENTIAL_KEY_RE = re.compile(r"(?:" + _names(CREDENTIAL_NAMES) + r")", re.IGNORECASE)
+
+
+def _mask_credential_values(text: str) -> str:
+    """Mask the value written after a credential's name (:data:`CREDENTIAL_NAMES`), unless it is none
+    (:data:`_NOT_A_VALUE_RE`: ``FEDISCOPE_…=$(…)``, ``<key>``, ``…``)."""
+
+    def quoted(found: re.Match[str]) -> str:
+        value = found.group("quoted")
+        if not value or _NOT_A_VALUE_RE.fullmatch(value):
+            return found.group()
+        return found.string[found.start():found.start("quoted")] + MASK  # the quotes (and a b of bytes) stay
+
+    def bare(found: re.Match[str]) -> str:
+        if found.group("quoted") is not None:
+            return quoted(found)
+        run = found.group("bare")
+        value = run[:_bare_value_end(run)]
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE):
+            return found.group()  # no value (``password=, then``), or one that stands for it
+        return found.group("prefix") + MASK + run[len(value):]
+
+    return _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text))
+
+
+def _bare_value_end(run: str) -> int:
+    """The end of an unquoted value in ``run``, the characters after its name up to whitespace or ``&``: at a
+    closing quote (``'token=tk'``; a quote inside the value is part of it: ``pa'ss``), and without the punctuation
+    that ends a sentence or a bracket (``password=pw.``, ``(token=tk)``). Found without backtracking, so a long run of
+    punctuation costs no more than a long value."""
+    closing = _CLOSING_QUOTE_RE.search(run)
+    return len(run[:closing.start() if closing else len(run)].rstrip(_TRAILING_PUNCTUATION))
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether ``name`` (a dict key, a field) is a credential's name: :data:`CREDENTIAL_NAMES`, in any case."""
+    return _CREDENTIAL_KEY_RE.fullmatch(name) is not None
+
+
+def masked_credential(value: str) -> str:
+    """The value of an item whose key is a credential's name, masked as :func:`_mask_credential_values` masks it in
+    text: whole, unless it is no value (a placeholder, ``$(…)``, an empty string)."""
+    return value if not value or _NOT_A_VALUE_RE.fullmatch(value) else MASK
 
 
 _SCHEME_PREFIX_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:/*")
@@ -121,9 +214,9 @@ def _userinfo_end(url: str, start: int) -> int:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secret values, then anything shaped like a credential (headers, bearer tokens, URL
-    passwords, secret query parameters)."""
-    text = _mask_url_passwords(mask_secrets(text, secrets))
+    """Mask known secret values, then anything shaped like a credential (URL passwords, values after a
+    credential's name, headers, bearer tokens, secret query parameters)."""
+    text = _mask_credential_values(_mask_url_passwords(mask_secrets(text, secrets)))
     text = _HEADER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
@@ -240,7 +333,8 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     """``value`` with its secrets masked: a string by :func:`redact_text`, a dict, list or tuple item by item (a
-    tuple comes back a list); numbers, booleans and None as they are. Any other object is kept as it is, unless its
+    tuple comes back a list; the value of an item or a pair under a credential's name whole: :func:`_redact_item`,
+    :func:`masked_credential`); numbers, booleans and None as they are. Any other object is kept as it is, unless its
     ``str()`` (what a formatter shows of it) holds a secret: then that text, masked. A value without a secret comes
     back as the same object, so a host's own record attributes (Airflow's) keep their types."""
     if value is None or isinstance(value, (bool, int, float)):
@@ -251,7 +345,11 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
         masked: Any = {redact_value(k, secrets): _redact_item(k, v, secrets) for k, v in value.items()}
         return value if masked == value else masked
     if isinstance(value, (list, tuple)):
-        masked = [redact_value(v, secrets) for v in value]
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str) \
+                and is_credential_name(value[0]):  # a (name, value) pair: an item of an ordered dict, a query
+            masked = [value[0], masked_credential(value[1])]
+        else:
+            masked = [redact_value(v, secrets) for v in value]
         return value if masked == list(value) else masked
     text = str(value)
     shown = redact_text(text, secrets)
@@ -261,10 +359,13 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
 def _redact_item(key: Any, value: Any, secrets: Iterable[str]) -> Any:
     """The value of a dict item, masked as :func:`redact_text` masks ``key: value`` in a text line: the value of a
     header that holds a credential (:data:`_HEADER_NAMES`, any case: ``{"X-API-KEY": …}``) is masked whole, whatever
-    it looks like, but for its scheme (``Bearer ***``)."""
+    it looks like, but for its scheme (``Bearer ***``); so is a string under a credential's name
+    (:data:`CREDENTIAL_NAMES`: ``{"client_secret": …}``), unless it is no value (:func:`masked_credential`)."""
     if isinstance(key, str) and isinstance(value, str) and value and _HEADER_KEY_RE.search(key):
         scheme = _AUTH_SCHEME_RE.match(value)
         return (scheme.group() if scheme else "") + MASK
+    if isinstance(key, str) and isinstance(value, str) and is_credential_name(key):
+        return masked_credential(value)
     return redact_value(value, secrets)
 
 
