@@ -169,6 +169,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text"
         for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _set_format(handler, fmt)
+    _LogFormat.chosen = True
 
 
 def _our_handler() -> _StderrHandler | None:

@@ -169,6 +169,26 @@ def test_usage_errors_in_one_process_follow_each_runs_log_format(tmp_path: Path,
     assert (code, out) == (2, "") and err.startswith("Usage: fediscope collect [OPTIONS]\n")
 
 
+def test_an_error_after_the_settings_were_read_keeps_their_log_format(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Once a command's settings have set its log format, its failure is said in that format: the settings are not
+    looked up again (a second reading could differ, and a Ctrl-C during it escaped as a traceback). Only an error
+    before they were read looks the format up. Was: it was looked up again on every failure."""
+    import fediscope.cli.common as common
+    from cli_run import clean_env, run
+
+    lookups: list[str] = []
+    real = common.log_format_without_settings
+    monkeypatch.setattr(common, "log_format_without_settings", lambda: lookups.append("looked up") or real())
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LOG_FORMAT="json")
+
+    code, out, err = run(capsys, "report", "--store", "sqlite:///missing/x.db")
+    assert (code, lookups) == (1, [])
+    assert json_lines(err)[0]["message"].startswith("the SQLite store missing/x.db does not exist")
+    code, out, err = run(capsys, "collect", "--bogus")  # before any settings: looked up
+    assert (code, lookups) == (2, ["looked up"]) and json_lines(err)[0]["message"] == "No such option '--bogus'."
+
+
 #: (what fediscope.toml holds, or None for none; FEDISCOPE_* set beside FEDISCOPE_LOG_FORMAT=json; the error)
 UNREADABLE_SETTINGS = [
     ("[fediscope\nlake = 1\n", {}, "fediscope.toml: not valid TOML (Expected ']'"),
