@@ -228,7 +228,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.without_sql_file = without_metric_file((n for n in in_store if n not in metrics),
                                                        own_dir=settings.metrics_dir)
         fingerprints = {n: input_fingerprint(m, eng.collection_starts()) for n, m in metrics.items()}
-        unrecorded = _unrecorded(store, landed_privacy(eng.lake))
+        privacy = landed_privacy(eng.lake)  # once: the record compared is the record written
+        unrecorded = _unrecorded(store, privacy)
         stale = [n for n in metrics
                  if n in unrecorded or not _current(snapshots, n, fingerprints[n], generation, in_store)]
         for metric_name in metrics:
@@ -253,7 +254,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    run = lake_run_provenance(settings, name, eng.lake, (since, until))
+    run = lake_run_provenance(settings, name, eng.lake, (since, until), privacy=privacy)
     try:
         for metric_name in stale:
             store.provenance = metric_provenance(run, metrics[metric_name], fingerprints[metric_name],

@@ -94,15 +94,17 @@ def run_provenance(settings: Settings, engine: str, manifest: Manifest, window: 
             "privacy": privacy}
 
 
-def lake_run_provenance(settings: Settings, engine: str, lake: LakeBackend, window: Window) -> dict[str, Any]:
+def lake_run_provenance(settings: Settings, engine: str, lake: LakeBackend, window: Window,
+                        privacy: str | None = None) -> dict[str, Any]:
     """:func:`run_provenance` of a run over ``lake`` as its curated tables are now (their manifest, the curated
     retention's first day as of today, how its raw files were landed: :func:`landed_privacy`): what ``fediscope
-    process`` and ``spark_jobs/metrics.py`` record, once their metrics are computed, under the lake lock."""
+    process`` and ``spark_jobs/metrics.py`` record, once their metrics are computed, under the lake lock; ``privacy``
+    when the caller has read it already (``fediscope process`` compares it with the records first)."""
     from fediscope.engine.manifest import load_manifest
     from fediscope.gdpr.retention import curated_cutoff
 
     return run_provenance(settings, engine, load_manifest(lake), window, curated_cutoff(settings),
-                          landed_privacy(lake))
+                          landed_privacy(lake) if privacy is None else privacy)
 
 
 def input_fingerprint(metric: Metric, starts: list[CollectionStart]) -> str:
