@@ -331,13 +331,13 @@ def _spark_master(value: str) -> str:
     """A master URL of a form Spark accepts, whose addresses the engine can probe before it starts a JVM (each
     master of ``spark://…`` with its port): refused when the settings load, whatever the command, as a broken
     store or lake URL is, not when the engine starts."""
-    from fediscope.engine.spark_master import master_problem
+    from fediscope.engine.spark_master import master_problem, shown_master
 
     if not _SPARK_MASTER_RE.fullmatch(value.strip()):
         raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
                                f"k8s://…, got {value!r}")
     if problem := master_problem(value.strip()):
-        raise HintedValueError(f"{value.strip()!r}: {problem}")
+        raise HintedValueError(f"{shown_master(value.strip())!r}: {problem}")
     return value.strip()
 
 SETTINGS: tuple[Setting, ...] = (

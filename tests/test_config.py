@@ -365,6 +365,7 @@ def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> Non
     ("spark://m1:7077,m2", "'m2' is not host:port"),
     ("spark://m1:7077,", "an empty address is not host:port"),
     ("k8s://https://api.example:x", "the API server's port is not a number"),
+    ("spark://m0:7077,spark:s3cret@m1:7077", "a master's address holds no user name or password"),
 ])
 def test_a_master_the_engine_could_not_probe_is_refused_when_the_settings_load(tmp_path: Path, master: str,
                                                                                 problem: str) -> None:
@@ -376,7 +377,9 @@ def test_a_master_the_engine_could_not_probe_is_refused_when_the_settings_load(t
                          (f"{path}: [fediscope] spark_master", lambda: load_settings(env={}, toml_path=path))):
         with pytest.raises(ConfigError) as caught:
             load()
-        assert str(caught.value).startswith(f"{origin} is invalid: {master!r}: {problem}"), caught.value
+        shown = master.replace("spark:s3cret@", "***@")  # the password is not echoed
+        assert str(caught.value).startswith(f"{origin} is invalid: {shown!r}: {problem}"), caught.value
+        assert "s3cret" not in str(caught.value)
         assert "Spark master URL when engine=spark" not in str(caught.value)  # the help: its forms once
 
 

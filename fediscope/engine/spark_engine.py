@@ -328,14 +328,14 @@ def submitted_session(app_name: str) -> Any:
         try:
             SparkContext._ensure_initialized()  # the driver's JVM (py4j's gateway), which getOrCreate starts first
         except Exception as exc:  # py4j and pyspark raise plain exceptions
-            raise EngineStartError(f"cannot start Spark: {_start_failure(exc, '')}") from None
+            raise EngineStartError(f"cannot start Spark: {_start_failure(exc, '', SUBMITTED_MASTER)}") from None
         master = SparkConf().get("spark.master", None)
         if master:
             require_reachable_master(master, origin=SUBMITTED_MASTER)
     return SparkSession.builder.appName(app_name).getOrCreate()
 
 
-def _start_failure(exc: Exception, master: str) -> str:
+def _start_failure(exc: Exception, master: str, setting: str = SETTING) -> str:
     """Why ``getOrCreate`` failed, with where to look. When the JVM exits before it answers (pyspark's
     ``JAVA_GATEWAY_EXITED``, which says no more), Java was found and is recent enough, so what remains is what the
     JVM was started with, and the JVM has said which on stderr just above: a driver memory it refuses
@@ -343,7 +343,7 @@ def _start_failure(exc: Exception, master: str) -> str:
     ``HADOOP_CONF_DIR``). Pointing at FEDISCOPE_SPARK_MASTER and Java then sent users to the wrong place."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "JAVA_GATEWAY_EXITED" not in first:
-        return f"{first} (check FEDISCOPE_SPARK_MASTER and that Java 17+ is installed)"
+        return f"{first} (check {setting} and that Java 17+ is installed)"
     options = ("the driver memory or Java options given by SPARK_DRIVER_MEMORY, PYSPARK_SUBMIT_ARGS or "
                "spark-defaults.conf, or free memory")
     if not is_local_master(master):

@@ -9,6 +9,7 @@ settings of every command read it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from fediscope.errors import ConfigError
@@ -30,7 +31,13 @@ def master_addresses(master: str, origin: str = SETTING) -> list[tuple[str, int]
     try:
         return _addresses(master)
     except ValueError as exc:
-        raise ConfigError(f"{origin}={master}: {exc}") from None
+        raise ConfigError(f"{origin}={shown_master(master)}: {exc}") from None
+
+
+def shown_master(master: str) -> str:
+    """``master`` as an error may show it: a user name or password before an address's ``@`` (which Spark refuses,
+    and which may be a secret) as ``***``."""
+    return re.sub(r"[^/,@]*@", "***@", master)
 
 
 def master_problem(master: str) -> str | None:
@@ -67,6 +74,9 @@ def _spark_master_address(part: str) -> tuple[str, int]:
         port = address.port
     except ValueError:
         port = None
+    if "@" in address.netloc:  # not echoed: what precedes the @ may be a password
+        raise ValueError("a master's address holds no user name or password (Spark refuses them): give "
+                         "spark://host:7077")
     if not address.hostname or port is None or address.path or address.query or address.fragment:
         given = repr(part.strip()) if part.strip() else "an empty address"
         raise ValueError(f"{given} is not host:port; Spark needs each master's port, e.g. spark://host:7077 "
