@@ -35,7 +35,10 @@ creates the lake.
 Secrets in task logs: Airflow writes task logs through its own handlers, not fediscope's CLI handler, so
 :func:`task_settings` (the first call of every task that reads the configuration) runs
 :func:`mask_secrets_for_airflow`: every secret fediscope knows is registered with Airflow's secrets masker,
-and fediscope's :class:`~fediscope.redact.RedactingFilter` is put on the handlers the task logs through.
+and fediscope's :class:`~fediscope.redact.RedactingFilter` is put on the handlers the task logs through. A failed
+task's traceback passes through neither in ``dag.test()`` (Airflow formats it with structlog, and applies its masker
+only where its supervisor writes the log file), so every task's work runs in :func:`failing_at_once`, which masks
+the exception's text, and that of the exceptions it was raised from, before Airflow sees it.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -185,6 +188,7 @@ def mask_secrets_for_airflow(settings: Settings) -> list[str]:
 
     secrets = secret_values(settings)
     install_redacting_filter(secrets)
+    _TASK_SECRETS.update(secrets)
     try:
         from airflow.sdk.log import mask_secret
     except ImportError:
@@ -705,10 +709,13 @@ def failure_reason(context: Mapping[str, Any]) -> str:
     kind = type(error).__name__
     if kind == "AirflowFailException" and error.__cause__ is not None:  # failing_at_once's: named as its cause
         kind = type(error.__cause__).__name__
+    text = str(error)
+    if isinstance(error, MaskedError):  # named as the exception it stands in for
+        kind, text = error.kind, error.text
     if error is None:
         reason = "no exception recorded (killed, timed out or marked failed)"
     else:
-        reason = f"{kind}: {' '.join(str(error).split()) or kind}"
+        reason = f"{kind}: {' '.join(text.split()) or kind}"
     where = f"{dag_id}.{task_id}" + (f"[{label}]" if label else "")
     return redact_text(f"fediscope task {where} failed (run {run_id}, try {getattr(ti, 'try_number', '?')}): "
                        f"{reason}")[:2000]
@@ -718,13 +725,96 @@ def failure_reason(context: Mapping[str, Any]) -> str:
 def failing_at_once() -> Iterator[None]:
     """Around a task's work: what no retry mends (a setting: :class:`ConfigError`; a lake that is not there or
     holds nothing: :class:`NoLakeError`) fails the task at once, not after its retries (the batch's process task
-    retried a missing lake for 11 minutes). Anything else (an instance down, the lake lock held) is retried."""
+    retried a missing lake for 11 minutes). Anything else (an instance down, the lake lock held) is retried.
+
+    Every exception leaves it masked (:func:`masked_exception`): Airflow renders the traceback of a failed task
+    itself, with structlog and through none of fediscope's log filters, and in ``dag.test()`` (``airflow dags test``)
+    without its own secrets masker either (that one acts where Airflow's supervisor writes the task's log file)."""
     try:
         yield
     except (ConfigError, NoLakeError) as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
-        raise AirflowFailException(f"{exc} (not retried: no retry mends this)") from exc
+        cause = masked_exception(exc)
+        raise AirflowFailException(_shown_text(f"{cause} (not retried: no retry mends this)")) from cause
+    except Exception as exc:
+        masked = masked_exception(exc)
+        if masked is exc:
+            raise
+        # __context__ (the original, in clear) is set by this raise: suppressed, and the masked chain is the cause
+        raise masked from masked.__cause__
+
+
+#: The secrets :func:`mask_secrets_for_airflow` registered in this process, for :func:`masked_exception`.
+_TASK_SECRETS: set[str] = set()
+
+
+class MaskedError(Exception):
+    """Stands in for an exception whose text held a secret or a control character and could not be masked in
+    place (its ``__str__`` is its own, as SQLAlchemy's errors' is): the original type's name and masked text."""
+
+    def __init__(self, original: BaseException, text: str) -> None:
+        self.kind = type(original).__name__
+        self.text = text
+        super().__init__(f"{type(original).__module__}.{type(original).__qualname__}: {text}")
+
+
+def _shown_text(text: str) -> str:
+    """An exception's text as a task log may show it: known secrets and shapes of credentials masked, control
+    characters escaped (newlines too: a message's newline would start a forged line of the text log)."""
+    from fediscope.console import printable
+    from fediscope.redact import redact_text
+
+    return printable(redact_text(text, _TASK_SECRETS))
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__: Python's traceback shows a placeholder, nothing of the value
+        return ""
+
+
+def masked_exception(exc: BaseException, _seen: set[int] | None = None) -> BaseException:
+    """``exc`` with every secret :func:`mask_secrets_for_airflow` registered, and every shape of a credential,
+    masked in its text, its notes and those of the exceptions it was raised from (its ``__cause__`` or shown
+    ``__context__``), and their control characters escaped (:func:`_shown_text`); the same object, changed in place
+    (its ``args``), so its type (which Airflow's retries go by) stays, or a :class:`MaskedError` where its own
+    ``__str__`` still shows the secret. A clean exception comes back untouched.
+
+    Airflow formats a failed task's traceback with structlog (``str()`` of each exception of the chain, and its
+    notes) and through no log filter of fediscope's, so the text is masked before the exception reaches it.
+    """
+    seen = set() if _seen is None else _seen
+    seen.add(id(exc))
+    follows = exc.__cause__ if exc.__cause__ is not None else (None if exc.__suppress_context__ else exc.__context__)
+    if follows is not None and id(follows) not in seen:
+        masked_follows = masked_exception(follows, seen)
+        if masked_follows is not follows:
+            if exc.__cause__ is not None:
+                exc.__cause__ = masked_follows
+            else:
+                exc.__context__ = masked_follows
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        exc.__notes__ = [_shown_text(str(note)) for note in notes]
+    text = _exception_text(exc)
+    shown = _shown_text(text)
+    if shown == text:
+        return exc
+    with suppress(Exception):  # an args that cannot be set: the stand-in below
+        exc.args = (shown,)
+    now = _exception_text(exc)
+    if now and _shown_text(now) == now:
+        return exc
+    stand_in = MaskedError(exc, shown)
+    stand_in.__cause__ = exc.__cause__ if exc.__cause__ is not None else (
+        None if exc.__suppress_context__ else exc.__context__)
+    stand_in.__suppress_context__ = True
+    stand_in.__traceback__ = exc.__traceback__
+    if isinstance(notes, list):
+        stand_in.__notes__ = list(exc.__notes__)
+    return stand_in
 
 
 def log_failure(context: Mapping[str, Any]) -> None:

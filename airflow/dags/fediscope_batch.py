@@ -77,7 +77,8 @@ def fediscope_batch() -> None:
     def window() -> dict[str, str]:
         """The days this run processes, from its data interval (or its triggering Asset events), and whether it
         also curates the uncurated raw files of earlier days."""
-        return orch.window_from_context(get_current_context()).as_dict()
+        with orch.failing_at_once():  # also masks the secrets of an exception's text (every task does)
+            return orch.window_from_context(get_current_context()).as_dict()
 
     # one process task at a time across every run of this DAG, backfill runs included: `airflow backfill create`
     # starts up to 10 runs at once by default (its own --max-active-runs, not this DAG's max_active_runs), and all

@@ -44,7 +44,8 @@ def fediscope_ingest() -> None:
     @task(retries=0)
     def targets() -> list[dict[str, str]]:
         """The (instance, source) pairs to collect, from the configuration."""
-        return orch.collection_targets(orch.task_settings())
+        with orch.failing_at_once():  # also masks the secrets of an exception's text (every task does)
+            return orch.collection_targets(orch.task_settings())
 
     @task(outlets=[RAW_LAKE], map_index_template="{{ fediscope_target }}", max_active_tis_per_dagrun=4)
     def collect(target: dict[str, str]) -> dict[str, Any]:
