@@ -14,8 +14,9 @@ again what it has, never skip what it has not:
 * the walk's ``cursor`` — the next ``max_id``, below which the rest of the gap is not landed yet — moves **up**.
 
 Each moves by the least (:func:`moved_down`, :func:`moved_up`), to whichever is nearer on its side of: the nearest
-id, in the collector's order (:func:`~fediscope.sources.pages.id_key`, an id of the same kind), of another status
-landed from that instance that the erasure keeps; and, for a Mastodon snowflake, a time — the first snowflake of its
+id, in the collector's order (:func:`~fediscope.sources.pages.id_key`: an id of the same kind, or of the kind most
+of them are, as Pleroma's old numeric ids below its FlakeIds; :class:`KeptIds`), of another status landed from that
+instance that the erasure keeps; and, for a Mastodon snowflake, a time — the first snowflake of its
 minute going down, of the next minute going up (of the minute beyond, when that one is one of the account's ids).
 What is fetched again in between is then the account's statuses, which the suppression list keeps out, and
 statuses that were never landed; curation deduplicates the rest. The ids landed are read from that instance's raw
@@ -53,7 +54,7 @@ from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import decode_jsonl, raw_batch_files
 from fediscope.lake.layout import STATE_ROOT, parse_partition
 from fediscope.lake.state import SETTLE_PASS, Checkpoint, UnreadableCheckpoint, read_state, write_state
-from fediscope.sources.pages import id_key, same_id_kind
+from fediscope.sources.pages import id_key, placed_against, usual_is_number
 from fediscope.timestamps import is_snowflake, snowflake, snowflake_ms
 
 #: The ids of a walk (``extra.walk``) that bound what is landed from below, and the one bounding it from above.
@@ -76,7 +77,12 @@ def erased_status_ids(found: Sequence[Traces]) -> dict[str, set[str]]:
 @dataclass
 class KeptIds:
     """Ids of statuses that are kept (landed from one instance and kept by the erasure, or on a page the collector
-    lands), in the collector's order: where an erased or withheld id finds its nearest kept neighbours."""
+    lands), in the collector's order: where an erased or withheld id finds its nearest kept neighbours.
+
+    A neighbour of the other kind than the id is one only when it is of the usual kind of these ids
+    (:func:`~fediscope.sources.pages.placed_against`, the settle pass's rule): Pleroma's old numeric ids lie below
+    its FlakeIds, while a malformed item's id (text among Mastodon's snowflakes, a number among GoToSocial's
+    ULIDs) is no place to move a checkpoint to."""
 
     ids: list[str] = field(default_factory=list)
 
@@ -84,15 +90,21 @@ class KeptIds:
     def of(cls, ids: Iterable[str]) -> KeptIds:
         return cls(sorted(ids, key=id_key))
 
+    @functools.cached_property
+    def _numbers_usual(self) -> bool:
+        return usual_is_number(self.ids)
+
     def below(self, status_id: str) -> str | None:
-        """The nearest id of the same kind below ``status_id``, or None."""
+        """The nearest id below ``status_id`` placed against it, or None. (Numbers sort below text ids: when the
+        nearest is not placed, no id below is.)"""
         at = bisect_left(self.ids, id_key(status_id), key=id_key)
-        return self.ids[at - 1] if at and same_id_kind(self.ids[at - 1], status_id) else None
+        return self.ids[at - 1] if at and placed_against(self.ids[at - 1], status_id, self._numbers_usual) else None
 
     def above(self, status_id: str) -> str | None:
-        """The nearest id of the same kind above ``status_id``, or None."""
+        """The nearest id above ``status_id`` placed against it, or None."""
         at = bisect_right(self.ids, id_key(status_id), key=id_key)
-        return self.ids[at] if at < len(self.ids) and same_id_kind(self.ids[at], status_id) else None
+        return (self.ids[at] if at < len(self.ids) and placed_against(self.ids[at], status_id, self._numbers_usual)
+                else None)
 
 
 def landed_ids(lake: LakeBackend, domain: str, erased: set[str]) -> KeptIds:

@@ -119,8 +119,10 @@ from fediscope.sources.pages import (
     is_number_id,
     land_page,
     page_size,
+    placed_against,
     same_id_kind,
     usual_ids,
+    usual_is_number,
     well_formed_ids,
 )
 from fediscope.sources.progress import Progress
@@ -855,11 +857,13 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
 
 
 def _placed_ids(page: Page, mark: str) -> set[str]:
-    """The ids of ``page`` the settle pass places against its ``mark``: those of the page's usual kind
-    (:func:`usual_ids`) and those of the mark's. Across kinds :func:`id_key` is Pleroma's order (its old numeric
-    ids below its FlakeIds), so a mark among those numbers moves on to the FlakeIds above them; a text id among
-    Mastodon's snowflakes is a malformed item's, which must not become the next ``min_id``."""
-    return set(usual_ids(page.items)) | {i for i in well_formed_ids(page.items) if same_id_kind(i, mark)}
+    """The ids of ``page`` the settle pass places against its ``mark`` (:func:`placed_against`): those of the
+    page's usual kind and those of the mark's. A mark among Pleroma's old numeric ids moves on to the FlakeIds
+    above them; a text id among Mastodon's snowflakes is a malformed item's, which must not become the next
+    ``min_id``."""
+    ids = well_formed_ids(page.items)
+    numbers_usual = usual_is_number(ids)
+    return {i for i in ids if placed_against(i, mark, numbers_usual)}
 
 
 def _first_settle_mark(ctx: _Context, domain: str, name: str, started_from: str | None,

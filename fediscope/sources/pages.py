@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -80,8 +80,7 @@ class Page:
     def newest_id(self) -> str | None:
         """The highest status id on the page among the ids of its usual kind (the page's upper bound): a malformed
         item's id of the other kind (text among snowflakes, digits among text ids) is not where the page ends."""
-        ids = usual_ids(self.items)
-        return max(ids, key=id_key) if ids else None
+        return max_id_of(self.items)
 
     @property
     def oldest_id(self) -> str | None:
@@ -135,21 +134,43 @@ def same_id_kind(a: str, b: str) -> bool:
     return is_number_id(a) == is_number_id(b)
 
 
+def usual_is_number(ids: Collection[str]) -> bool:
+    """Whether the usual kind of ``ids`` (whichever most are; numbers when as many) is numbers."""
+    return 2 * sum(1 for i in ids if is_number_id(i)) >= len(ids)
+
+
 def usual_ids(items: list[Any]) -> list[str]:
     """The well-formed ids of ``items`` in their order, keeping only the page's usual kind (numbers or text:
     whichever most ids are), so that a malformed item's odd id does not bound the page."""
     ids = well_formed_ids(items)
-    numbers = [i for i in ids if is_number_id(i)]
-    return numbers if 2 * len(numbers) >= len(ids) else [i for i in ids if not is_number_id(i)]
+    numbers = usual_is_number(ids)
+    return [i for i in ids if is_number_id(i) == numbers]
+
+
+def placed_against(status_id: str, bound: str, numbers_usual: bool) -> bool:
+    """Whether ``status_id``, among ids whose usual kind is numbers (``numbers_usual``, :func:`usual_is_number`:
+    a page's, the kept ids of an instance), is placed against ``bound`` in :func:`id_key`'s order: when both are
+    of one kind, or ``status_id`` is of the usual kind. Across kinds that order is Pleroma's (its old numeric ids
+    below its FlakeIds): a FlakeId bound places the numbers below it where most ids are numbers, a numeric bound
+    the FlakeIds above it where most are FlakeIds. A malformed item's id (text among Mastodon's snowflakes, a
+    number among GoToSocial's ULIDs) is of the minority kind, and on such a server no bound is: it is placed
+    against none. The price, on a Pleroma page where the numbers are the most: its FlakeIds are not placed
+    against a numeric bound (the settle pass fetches them again on its next page, above the numbers)."""
+    return same_id_kind(status_id, bound) or is_number_id(status_id) == numbers_usual
 
 
 def max_id_of(items: list[Any]) -> str | None:
-    ids = well_formed_ids(items)
+    """The highest id of ``items`` among those of their usual kind (:func:`usual_ids`)."""
+    ids = usual_ids(items)
     return max(ids, key=id_key) if ids else None
 
 
 def min_id_of(items: list[Any]) -> str | None:
-    ids = well_formed_ids(items)
+    """The lowest id of ``items`` among those of their usual kind (:func:`usual_ids`): a malformed item's odd id
+    (a number sorts below every text id) is not where a page ends. On a Pleroma page mixing its old numeric ids
+    with FlakeIds, all of which are above the numbers, the usual kind's lowest is the page's lowest or a FlakeId
+    above it: paging on from it fetches the numbers again, it skips nothing."""
+    ids = usual_ids(items)
     return min(ids, key=id_key) if ids else None
 
 

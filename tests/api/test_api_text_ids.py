@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import jsonschema
 import pytest
@@ -128,3 +129,30 @@ def test_the_documented_pattern_is_the_enforced_one(value: str) -> None:
     schema = next(p["schema"] for p in operation["parameters"] if p["name"] == "max_id")
     valid = jsonschema.Draft4Validator(schema).is_valid(value)
     assert valid == params.is_id(value), value
+
+
+class OverfullPagesWithAStrayNumber(TextIdDouble):
+    """GoToSocial answering twice the statuses asked for, the second of them with a malformed id: ``42``."""
+
+    def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]) -> Any:
+        return super()._page(path, {**params, "limit": str(2 * int(params.get("limit") or 20))}, pool)
+
+    def _route(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        status, headers, body = super()._route(path, params)
+        if path == "/api/v1/timelines/public" and isinstance(body, list) and len(body) > 1:
+            body[1] = dict(body[1], id="42")
+        return status, headers, body
+
+
+def test_the_next_cursor_of_a_page_cut_to_the_limit_is_not_a_stray_number(live_api: Callable[..., LiveApi]) -> None:
+    """The API keeps the statuses asked for and points ``next`` below the oldest kept. A number sorts below every
+    text id (Pleroma's order), so the stray ``42`` among ULIDs was that oldest: ``next`` was ``max_id=42``, which
+    GoToSocial reads as older than any status (the next page empty; everything below the page skipped)."""
+    with OverfullPagesWithAStrayNumber("ulid", statuses=30) as server:
+        api = live_api(make_settings(instances=(server.url,), allow_private_addresses=True))
+        first = api.get("/v1/timelines/public", params={"instance": server.domain, "limit": 5}).json()
+        ids = served_ids(server)
+        assert [r["data"]["id"] for r in first["records"]] == [ids[0], "42", *ids[2:5]]
+        assert first["next"] == {"max_id": ids[4]}  # was: {"max_id": "42"}
+        second = api.get("/v1/timelines/public", params={"instance": server.domain, "limit": 5, **first["next"]})
+        assert [r["data"]["id"] for r in second.json()["records"]] == [ids[5], "42", *ids[7:10]]

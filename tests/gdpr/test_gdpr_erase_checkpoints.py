@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 import pytest
+from doubles.fediverse_ids import PleromaDouble, flake_id, ulid
 from gdpr_lake import LOCAL, SUBJECT, files_holding, recorded
 from gdpr_lake import STATUS_FILES as RECORDED_STATUS_FILES
 
+from fediscope.gdpr.cursors import KeptIds
 from fediscope.gdpr.erase import AUDIT_PATH
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
@@ -147,7 +149,8 @@ def test_a_walk_cursor_at_the_accounts_status_moves_up_and_the_walk_loses_nothin
 
 
 def _text_id_copy(env, status_id: str) -> None:  # noqa: ANN001
-    """One of the subject's recorded statuses again, as software with text ids (a ULID) would list it."""
+    """One of the subject's recorded statuses again, as other software would list it: a ULID, or a number of a
+    Pleroma instance older than its FlakeIds."""
     status = next(s for instance, s in recorded(RECORDED_STATUS_FILES, "statuses")
                   if instance == LOCAL and s["account"]["acct"] == SUBJECT.split("@")[0] and not s.get("reblog"))
     copy = json.loads(json.dumps(status))
@@ -163,17 +166,19 @@ def test_ids_move_to_the_nearest_other_status_or_a_time_and_a_boost_of_the_accou
     ``…701 s``, ``…542 s``, ``…261 a``."""
     env = landed
     _text_id_copy(env, "01JE5ZQ4H7Y3R8P2M6N0TQW9XA")
+    _text_id_copy(env, "5")
     save_checkpoint(env.lake, LOCAL, "public", Checkpoint("117020593780198542", extra={"walk": {
         "lower": "117020583245459824", "upper": "117020593780198542", "cursor": "117020593741189701", "pages": 3}}))
     save_checkpoint(env.lake, LOCAL, "local", Checkpoint("117020569685834492"))  # nothing of anybody else below
     save_checkpoint(env.lake, LOCAL, "tag:python", Checkpoint("117020569768720055"))  # admin's boost of it
-    save_checkpoint(env.lake, LOCAL, "tag:fediverse", Checkpoint("01JE5ZQ4H7Y3R8P2M6N0TQW9XA"))  # no id below
+    save_checkpoint(env.lake, LOCAL, "tag:fediverse", Checkpoint("01JE5ZQ4H7Y3R8P2M6N0TQW9XA"))  # numbers below
+    save_checkpoint(env.lake, LOCAL, "tag:art", Checkpoint("5"))  # no id below, not a snowflake
     save_checkpoint(env.lake, LOCAL, "tag:mastodon", Checkpoint("117020593473214477"))  # somebody else's
     save_checkpoint(env.lake, "other.example", "public", Checkpoint("117020593780198542"))  # the id, elsewhere
 
     report = _erase(run_cli, SUBJECT)
 
-    assert report["other"]["checkpoints_moved"] == 3
+    assert report["other"]["checkpoints_moved"] == 4
     assert report["other"]["checkpoints_deleted"] == 1
     public = load_checkpoint(env.lake, LOCAL, "public")
     assert public.newest_id == "117020593473214477"
@@ -186,8 +191,11 @@ def test_ids_move_to_the_nearest_other_status_or_a_time_and_a_boost_of_the_accou
     floor = load_checkpoint(env.lake, LOCAL, "local").newest_id
     assert floor == str(snowflake(snowflake_ms(oldest) // 60_000 * 60_000, 0)) and int(floor) < oldest
     assert load_checkpoint(env.lake, LOCAL, "tag:python").newest_id == "117020569759328240"
-    # text ids of another kind: nothing to move to, so the checkpoint goes and a warning says what that costs
-    assert load_checkpoint(env.lake, LOCAL, "tag:fediverse").newest_id is None
+    # a text id above the numbers most ids are (Pleroma's FlakeIds above its old numeric ids): onto the nearest
+    # number below it (was: deleted, nothing of its kind below it)
+    assert load_checkpoint(env.lake, LOCAL, "tag:fediverse").newest_id == "117020598436551261"  # …261 a
+    # nothing to move to: the checkpoint goes and a warning says what that costs
+    assert load_checkpoint(env.lake, LOCAL, "tag:art").newest_id is None
     assert [w for w in report["warnings"] if "starts over" in w and "FEDISCOPE_BACKFILL_PAGES" in w]
     assert load_checkpoint(env.lake, LOCAL, "tag:mastodon").newest_id == "117020593473214477"
     assert load_checkpoint(env.lake, "other.example", "public").newest_id == "117020593780198542"
@@ -351,3 +359,44 @@ def test_an_erasure_and_a_collection_move_the_same_ids_to_the_same_place(
     assert (erased["upper"], erased["cursor"]) == (str(minute[0]), str(minute[8]))
     assert int(page[1]["id"]) < minute[0] < int(page[0]["id"]) and int(page[9]["id"]) < minute[8] < int(page[8]["id"])
     assert files_holding([env.lake_dir / "_state"], [s["id"] for s in page if _is_of(s, ERASED_ACCT)]) == {}
+
+
+def test_a_checkpoint_at_a_flake_id_above_pleromas_old_numeric_ids_moves_onto_them(
+        env, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Pleroma lists the statuses it stored before its FlakeIds by their numeric ids, below every FlakeId
+    (:class:`~doubles.fediverse_ids.PleromaDouble`). A checkpoint and a settle mark at the account's first status
+    with a FlakeId, above only old numbered ones, move down onto the nearest number of somebody else. Was: a number
+    is of another kind than a FlakeId, so nothing lay below it: both were deleted (the source started over)."""
+    monkeypatch.setenv("FEDISCOPE_BACKFILL_PAGES", "50")
+    with PleromaDouble(numbered=20, statuses=20) as server:
+        _collect(run_cli, server.url)
+        assert load_checkpoint(env.lake, server.domain, "public").newest_id == "152"  # 95 + 19 × 3
+        flake = server.text(server.add_statuses(1, author=ERASED_ACCT)[0]["id"])
+        _collect(run_cli, server.url)
+        assert load_checkpoint(env.lake, server.domain, "public").newest_id == flake
+        save_pass_mark(env.lake, server.domain, "public", "settle", flake)
+        others = [server.text(s["id"]) for s in server.public_statuses() if not _is_of(s, ERASED_ACCT)]
+        theirs = [server.text(s["id"]) for s in server.public_statuses() if _is_of(s, ERASED_ACCT)]
+        assert others[0].isdigit() and {flake, "152"} <= set(theirs) | set(others)
+
+        report = _erase(run_cli, f"{ERASED_ACCT}@{server.domain}")
+
+        assert report["other"]["checkpoints_moved"] == 2 and "checkpoints_deleted" not in report["other"]
+        assert load_checkpoint(env.lake, server.domain, "public").newest_id == others[0]  # was: None (deleted)
+        assert load_pass_mark(env.lake, server.domain, "public", "settle") == others[0]
+        assert files_holding([env.lake_dir / "_state"], theirs) == {}
+        server.add_statuses(3, author="admin")
+        assert _collect(run_cli, server.url)["landed"] == 3  # the gap above the moved checkpoint, not the timeline
+        assert set(others) <= _landed_ids(env) and not _landed_ids(env) & set(theirs)
+
+
+def test_kept_ids_are_neighbours_across_kinds_only_of_the_kind_most_are() -> None:
+    """Pleroma's old numbers below its FlakeIds; not a malformed item's id of the minority kind: a text id above
+    Mastodon's snowflakes, a number below GoToSocial's ULIDs."""
+    flake, ulids = flake_id("113456789012345678"), [ulid("113456789012345678"), ulid("113456789012345679")]
+    assert KeptIds.of(["95", "120", "152"]).below(flake) == "152"  # was: None
+    assert KeptIds.of(["95", "120", flake]).above("120") is None  # the FlakeIds are fewer: that could be malformed
+    assert KeptIds.of(["95", flake, flake_id("113456789012345679")]).above("95") == flake  # was: None
+    assert KeptIds.of(["109", "110", "abc"]).above("110") is None and KeptIds.of(["109", "abc"]).below("110") == "109"
+    assert KeptIds.of(["42", *ulids]).below(ulids[0]) is None and KeptIds.of(["42", *ulids]).above(ulids[0]) == ulids[1]
+    assert KeptIds.of(["42", *ulids]).below("43") == "42"

@@ -27,7 +27,7 @@ from fediscope.lake.backend import open_lake
 from fediscope.lake.state import SETTLE_PASS, load_pass_mark
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.collector import _newer, run_collection
-from fediscope.sources.pages import id_key
+from fediscope.sources.pages import id_key, max_id_of, min_id_of
 from fediscope.sources.spec import parse_source
 from fediscope.sources.summary import CollectSummary
 
@@ -61,6 +61,19 @@ def test_ids_order_as_their_servers_order_them() -> None:
     assert _newer("101", pleroma[-1]) == _newer(pleroma[-1], "101") == pleroma[-1]  # was: "101"
     assert _newer("999", "1000") == _newer("1000", "999") == "1000"
     assert _newer(ulids[0], ulids[1]) == ulids[1] and _newer(None, "95") == "95"
+
+
+def test_a_page_ends_at_the_ids_of_its_usual_kind() -> None:
+    """:func:`min_id_of` (the API's ``next`` of a page cut to its limit) and :func:`max_id_of` leave out a malformed
+    item's id of the minority kind, as the collector does. Was: ``"42"`` among ULIDs the lowest (the next page
+    below everything), ``"abc"`` among snowflakes the highest. At Pleroma's boundary the lowest of the usual kind
+    is the page's lowest, or a FlakeId above its numbers: asked below it, the numbers come again, none is skipped."""
+    ulids, flakes = [ulid(s) for s in reversed(RECENT)], [flake_id(s) for s in reversed(RECENT)]
+    assert min_id_of([{"id": ulids[0]}, {"id": "42"}, *({"id": i} for i in ulids[1:])]) == ulids[-1]  # was: "42"
+    assert max_id_of([{"id": "1000"}, {"id": "abc"}, {"id": "999"}]) == "1000"  # was: "abc"
+    assert min_id_of([{"id": flakes[-1]}, {"id": "152"}, {"id": "149"}]) == "149"
+    assert min_id_of([*({"id": i} for i in flakes), {"id": "152"}]) == flakes[-1]
+    assert max_id_of([{"id": flakes[-1]}, {"id": "152"}, {"id": "149"}]) == "152"
 
 
 def test_the_checkpoint_moves_from_old_numeric_ids_to_the_flake_ids_above_them(
