@@ -172,7 +172,8 @@ def _erase_rows(rows: list[dict[str, Any]], traces: Traces,
 
 def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
                   old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
-                  progress: Callable[[str], None] | None = None) -> Counter[str]:
+                  progress: Callable[[str], None] | None = None, *,
+                  by_key: dict[str, Counter[str]] | None = None) -> Counter[str]:
     """Rewrite every curated file that holds a trace of the account. Counts rows and files touched.
 
     With the traces of several keys of one account (the asked key first), each file is read once, the keys are
@@ -183,7 +184,9 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
     interrupted erasure scrubbed in the raw lake only: :mod:`fediscope.gdpr.old_replies`), counted there, not in
     the counts returned. With ``texts`` (filled by the raw pass too), the ``statuses`` rows whose text an erasure
     rewrote in the raw lake then get the content columns a curation of the rewritten record gives
-    (:mod:`fediscope.gdpr.texts`), counted there. ``progress`` is told how far the pass got."""
+    (:mod:`fediscope.gdpr.texts`), counted there. ``progress`` is told how far the pass got. ``by_key`` (several
+    accounts erased in one pass, each audited apart: :mod:`fediscope.gdpr.opt_outs`) is given the counts of each
+    key's steps too, under its key (:attr:`Traces.key`); they add up to the counts returned."""
     counts: Counter[str] = Counter()
     found = _as_list(traces)
     for path, table, codec in _rows(lake, progress, "erase: curated files"):
@@ -201,12 +204,13 @@ def erase_curated(lake: LakeBackend, traces: Traces | Sequence[Traces],
             if step is None:
                 continue
             positions = [positions[i] for i in kept]
-            counts.update(step)
             changed = True
+            step["files_deleted" if not rows and not others else "files_rewritten"] += 1
+            counts.update(step)
+            if by_key is not None:
+                by_key.setdefault(each.key, Counter()).update(step)
             if not rows and not others:
-                counts["files_deleted"] += 1
                 break
-            counts["files_rewritten"] += 1
         if old_replies and rows:
             scrubbed = [old_replies.scrub_row(row) for row in rows]
             if any(before is not after for before, after in zip(rows, scrubbed, strict=True)):

@@ -36,8 +36,9 @@ same :func:`moved_down` and :func:`moved_up`, given the kept statuses of the pag
 Run before any raw file is rewritten, once the suppression list has the account: an interrupted erasure run again
 finds the same ids. A curation that erases an opted-out account, or finishes an erasure (records of the account
 landed after it, from a write that was unfinished), moves them with the same :func:`move_checkpoints`
-(:mod:`fediscope.gdpr.opt_outs`), before it rewrites any raw file too; what is fetched again is then skipped while
-the account stays opted out (landing skips it as it skips an erased one), and landed again once it opts back in.
+(:mod:`fediscope.gdpr.opt_outs`), once for all the accounts it erases, before it rewrites any raw file too; what
+is fetched again is then skipped while the account stays opted out (landing skips it as it skips an erased one),
+and landed again once it opts back in.
 """
 
 from __future__ import annotations
@@ -195,12 +196,21 @@ def _move_walk(walk: dict[str, Any], erased: set[str], landed: Callable[[], Kept
     return moved
 
 
+def _held_ids(checkpoint: Checkpoint, settle: bool) -> set[str]:
+    """The ids a checkpoint (or settle mark, ``settle``) holds where :func:`_move_checkpoint` looks: its
+    ``newest_id`` and its walk's."""
+    extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
+    walk = extra.get("walk") if extra is not None and not settle else None
+    values = [checkpoint.newest_id, *(walk.values() if isinstance(walk, dict) else ())]
+    return {value for value in values if isinstance(value, str)}
+
+
 def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], landed: Callable[[], KeptIds]) -> _Moved:
     """One checkpoint (or settle mark, ``settle``) with its erased ids moved (module docstring)."""
     extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
     walk = extra.get("walk") if extra is not None and not settle else None
     walk = walk if isinstance(walk, dict) else None
-    if not _erased(checkpoint.newest_id, erased) and not any(_erased(v, erased) for v in (walk or {}).values()):
+    if not _held_ids(checkpoint, settle) & erased:
         return _Moved(checkpoint, changed=False)
     newest = checkpoint.newest_id
     if _erased(newest, erased):
@@ -228,12 +238,19 @@ def _state_file(path: str) -> tuple[str, bool] | None:
     return None
 
 
-def move_checkpoints(lake: LakeBackend, found: Sequence[Traces]) -> tuple[Counter[str], list[str]]:
+def move_checkpoints(lake: LakeBackend, found: Sequence[Traces], *,
+                     by_key: dict[str, Counter[str]] | None = None) -> tuple[Counter[str], list[str]]:
     """Move every checkpoint and settle mark id that is one of the account's statuses (every key in ``found``) or a
     boost of one (module docstring). Returns the counts (``checkpoints_moved``: files rewritten;
     ``checkpoints_deleted``: files that had no id to move to) and a warning for each file deleted. A file that is
-    not a checkpoint is left to the collector, which names it when it reads it."""
+    not a checkpoint is left to the collector, which names it when it reads it.
+
+    ``found`` may hold the keys of several accounts erased together (:mod:`fediscope.gdpr.opt_outs`): each id then
+    moves off the statuses of all of them at once, never onto one of another's. ``by_key`` is given each file's
+    count too, under the key of the first of ``found`` whose ids it held (one file, one count: they add up to the
+    counts returned)."""
     erased = erased_status_ids(found)
+    owners = [(traces.key, erased_status_ids([traces])) for traces in found] if by_key is not None else []
     counts: Counter[str] = Counter()
     warnings: list[str] = []
     cache: dict[str, KeptIds] = {}
@@ -250,13 +267,17 @@ def move_checkpoints(lake: LakeBackend, found: Sequence[Traces]) -> tuple[Counte
             _landed_once, cache, lake, domain, erased[domain]))
         if not moved.changed:
             continue
+        outcome = "checkpoints_moved" if moved.checkpoint is not None else "checkpoints_deleted"
         if moved.checkpoint is not None:
             write_state(lake, entry.path, moved.checkpoint)
-            counts["checkpoints_moved"] += 1
-            continue
-        lake.delete(entry.path)
-        counts["checkpoints_deleted"] += 1
-        warnings.append(_deleted_warning(entry.path, domain, settle))
+        else:
+            lake.delete(entry.path)
+            warnings.append(_deleted_warning(entry.path, domain, settle))
+        counts[outcome] += 1
+        if by_key is not None:
+            held = _held_ids(checkpoint, settle)
+            owner = next(key for key, ids in owners if held & ids.get(domain, set()))
+            by_key.setdefault(owner, Counter())[outcome] += 1
     return counts, warnings
 
 

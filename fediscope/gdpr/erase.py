@@ -527,7 +527,8 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
 
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
               old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
-              progress: Callable[[str], None] | None = None) -> Counter[str]:
+              progress: Callable[[str], None] | None = None, *,
+              by_key: dict[str, Counter[str]] | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
@@ -541,13 +542,15 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     (:meth:`~fediscope.gdpr.old_replies.OldReplies.note_erased`). With ``texts``, it notes the status records whose
     text says ``[erased]`` as left (:meth:`~fediscope.gdpr.texts.RewrittenTexts.note`), so that the curated pass
     gives their rows the content columns a curation of them gives (:mod:`fediscope.gdpr.texts`). ``progress`` is
-    told how far the pass got."""
+    told how far the pass got. ``by_key`` (several accounts erased in one pass, each audited apart:
+    :mod:`fediscope.gdpr.opt_outs`) is given the counts of each key's steps too, under its key; they add up to the
+    counts returned."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
     keys = [_key(subject, traces) for subject, traces in found]
     try:
         for path in in_steps(raw_batch_files(lake), "erase: raw batches", progress):
-            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts)
+            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts, by_key)
     finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
         forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
     return counts
@@ -555,9 +558,10 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
 
 def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
                  old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
-                 texts: RewrittenTexts | None = None) -> None:
+                 texts: RewrittenTexts | None = None, by_key: dict[str, Counter[str]] | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
-    ``counts``; a file of only the keys' own records is added to ``deleted`` before it is deleted."""
+    ``counts`` (and ``by_key``); a file of only the keys' own records is added to ``deleted`` before it is
+    deleted."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
     active = [key for key in keys if _may_change(path, text, key)]
@@ -570,12 +574,14 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
         records, dumped, step = _erase_records(path, records, dumped, key.traces, key.values, key.needles)
         if not step:
             continue
-        counts.update(step)
         changed = True
+        # one per key that changed the file, as if each key rewrote it
+        step["files_rewritten" if records else "files_deleted"] += 1
+        counts.update(step)
+        if by_key is not None:
+            by_key.setdefault(key.traces.key, Counter()).update(step)
         if not records:
-            counts["files_deleted"] += 1
             break  # gone: the later keys have nothing left in it
-        counts["files_rewritten"] += 1  # one per key that changed the file, as if each key rewrote it
     if leftovers and records and _scrub_old_replies(path, records, old_replies):
         changed = True
     if not changed:

@@ -30,9 +30,10 @@ used to stay until somebody asked for an erasure. Now:
    ``checkpoints_moved`` under ``other``; later collections save none of its ids, as they skip its statuses).
    Was: those checkpoints kept the ids. One audit line per curation that erased any (``"action": "opt_out"``,
    their keys); the accounts on the suppression list (erased by ``fediscope gdpr erase``, whose records landed
-   after it: below, "Unfinished writes") are erased in a pass of their own that finishes that erasure as the
-   command would have, and audited as an erasure (``"action": "erase"``, their keys). The curation's summary
-   counts the two apart (:attr:`OptOutReport.opted_out`, :attr:`OptOutReport.finished`);
+   after it: below, "Unfinished writes") are erased in the same pass, which finishes that erasure for them as the
+   command would have, and audited apart, as an erasure (``"action": "erase"``, their keys; each line counts what
+   its own keys' steps did: :func:`_erase`). The curation's summary counts the two apart
+   (:attr:`OptOutReport.opted_out`, :attr:`OptOutReport.finished`);
 3. the notes read are then deleted. An account noted with nothing of its own in the lake costs one lookup.
 
 **Interrupted.** Before the erasure starts, the keys it erases are written down in one more note,
@@ -66,8 +67,8 @@ suppression list: the streamed deletions of the account's statuses go too, and b
 every checkpoint and settle mark holding the id of one of its statuses (or of a boost of one) is moved off it with
 the erasure's own :func:`~fediscope.gdpr.cursors.move_checkpoints` (a collector that started before the erasure
 saves its checkpoint at the newest status it landed, perhaps the account's; ``checkpoints_moved`` under ``other``).
-That pass writes its own audit line, ``"action": "erase"`` as the erasure's, so that an auditor can match the two;
-was: the opt-outs' line, and the checkpoints kept the ids. While such a note waits (a file still
+They are audited in a line of their own, ``"action": "erase"`` as the erasure's, so that an auditor can match the
+two; was: the opt-outs' line, and the checkpoints kept the ids. While such a note waits (a file still
 there, none landed), a key only such notes name is neither looked for nor counted as noted (:class:`OptOutReport`):
 the erasure found and erased what the lake held of it, and nothing lands it again (it is on the suppression list).
 Was: every curation until the file landed or went (up to a day) looked it up again in the curated tables, perhaps
@@ -346,7 +347,7 @@ class OptOutReport:
     finished: list[str] = field(default_factory=list)
     raw: dict[str, int] = field(default_factory=dict)
     curated: dict[str, int] = field(default_factory=dict)
-    #: reply ids scrubbed (OldReplies.counts), content rows recounted, checkpoints moved (_erase_pass)
+    #: reply ids scrubbed (OldReplies.counts), content rows recounted, checkpoints moved (_erase)
     other: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -508,84 +509,95 @@ def _erasing_keys(lake: LakeBackend) -> set[str]:
 
 def _erase(lake: LakeBackend, keys: list[str]
            ) -> tuple[dict[str, int], dict[str, int], dict[str, int], list[str]]:
-    """Erase ``keys`` (:mod:`fediscope.gdpr.erase`, without adding them to the suppression list); the raw, curated
-    and other counts of every pass, and the keys whose erasure this finished (on the suppression list).
+    """Erase ``keys`` (:mod:`fediscope.gdpr.erase`, without adding them to the suppression list), all in one pass;
+    the raw, curated and other counts, and the keys whose erasure this finished (on the suppression list).
 
     The keys on the suppression list are accounts ``fediscope gdpr erase`` erased: records of theirs found now (a
     note it left for its unfinished writes, one of which has landed since; a landing run that met them before the
-    erasure) are what it could not erase, and erasing them finishes it, as it would have — in a pass of their own,
-    audited as an erasure (``"action": "erase"``), that also removes the deletions of their statuses
-    (:func:`_erase_pass`). The other keys are opted-out accounts: one pass, audited
-    as an opt-out (``"action": "opt_out"``). One pass and one audit line for all the keys of one kind."""
+    erasure) are what it could not erase, and erasing them finishes it, as it would have: the deletions of their
+    statuses go too. The other keys are opted-out accounts: the deletions of their statuses stay tombstones,
+    should they come back. The other counts are the reply ids scrubbed by :class:`~fediscope.gdpr.old_replies.
+    OldReplies` (those of another person's reply to a status of the account, which a stopped erasure left in a
+    curated row while it scrubbed the raw records, and those an older release left, whoever's), the content rows
+    recounted (:mod:`fediscope.gdpr.texts`) and the checkpoints moved.
+
+    One pass for both kinds: their traces are found in one read of the raw lake and the curated tables, and before
+    any raw file is rewritten (a stopped erasure run again still finds the ids) the checkpoints and settle marks
+    holding one of their status ids (or a boost's) are moved off them all at once with the erasure's own
+    :func:`~fediscope.gdpr.cursors.move_checkpoints` (a checkpoint deleted is logged as the command warns of it):
+    with the instance, the id names its author, so an id never lands on a status of another of the accounts. Then
+    one rewrite of the raw lake and one of the curated tables. Was: a pass for each kind, one after the other,
+    each reading the lake twice; the first could move a checkpoint onto a status of an account of the second,
+    which moved it again (``checkpoints_moved`` counted twice for one file).
+
+    Audited apart, one line for each kind (:func:`_audit`): ``"action": "erase"`` for the finished erasures,
+    so that an auditor can match it to the erasure's own, and ``"action": "opt_out"`` for the opt-outs, each with
+    the raw and curated counts of its own keys' steps and the checkpoints it moved (a file holding ids of both
+    kinds is counted once, in the erasure's line); the counts of the pass as a whole, not of one key (the old
+    reply ids and content rows), go in the last line written. The lines add up to the counts returned."""
+    from fediscope.engine.metric_state import forget as forget_metric_snapshots
+    from fediscope.gdpr.curated import erase_curated
+    from fediscope.gdpr.cursors import move_checkpoints
+    from fediscope.gdpr.erase import erase_raw, find_all_traces
+    from fediscope.gdpr.old_replies import OldReplies
+    from fediscope.gdpr.resume import forget_traces, resume_traces
     from fediscope.gdpr.suppression import load_suppressed
+    from fediscope.gdpr.texts import RewrittenTexts
 
     # a key noted with privacy off is the clear user@domain (a pseudonym never holds "@")
     subjects = [Subject(key=key, pseudonymised="@" not in key, username=key.partition("@")[0],
                         domain=key.partition("@")[2]) for key in keys]
     suppressed = load_suppressed(lake)
-    raw: Counter[str] = Counter()
-    curated: Counter[str] = Counter()
-    other: Counter[str] = Counter()
-    finished: list[str] = []
-    for erased in (True, False):
-        group = [subject for subject in subjects if (subject.audit_id in suppressed) is erased]
-        if group:
-            counts = _erase_pass(lake, group, erased)
-            for total, each in zip((raw, curated, other), counts, strict=True):
-                total.update(each)
-            if erased:
-                finished = [subject.key for subject in group]
-    return dict(raw), dict(curated), dict(other), finished
-
-
-def _erase_pass(lake: LakeBackend, subjects: list[Subject], erased: bool
-                ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """One erasure pass for every subject, one audit line for them all: the raw, curated and other counts (the reply
-    ids scrubbed by :class:`~fediscope.gdpr.old_replies.OldReplies`: those of another person's reply to a status of
-    the account, which a stopped erasure left in a curated row while it scrubbed the raw records, and those an older
-    release left, whoever's). Before any raw file is rewritten, the checkpoints and settle marks holding one of
-    their status ids (or a boost's) are moved off it with the erasure's own
-    :func:`~fediscope.gdpr.cursors.move_checkpoints` (counted under ``other``; a checkpoint deleted is logged as the
-    command warns of it), for an opt-out as for an erasure: with the instance, the id names its author.
-    ``erased``: accounts ``fediscope gdpr erase`` erased (:func:`_erase`), whose erasure this finishes as that
-    command does: the deletions of their statuses go too. Not erased (an opt-out, off the suppression list): the
-    deletions stay tombstones, should it come back."""
-    from fediscope.engine.metric_state import forget as forget_metric_snapshots
-    from fediscope.gdpr.curated import erase_curated
-    from fediscope.gdpr.cursors import move_checkpoints
-    from fediscope.gdpr.erase import append_audit, erase_raw, find_all_traces
-    from fediscope.gdpr.old_replies import OldReplies
-    from fediscope.gdpr.resume import forget_traces, resume_traces
-    from fediscope.gdpr.texts import RewrittenTexts
-
+    # the finished erasures first: a checkpoint holding ids of both kinds is counted in their line
+    groups = [group for group in ([s for s in subjects if s.audit_id in suppressed],
+                                  [s for s in subjects if s.audit_id not in suppressed]) if group]
+    subjects = [subject for group in groups for subject in group]
     found = find_all_traces(lake, subjects)
-    for traces in found:
-        traces.with_deletions = erased
+    for subject, traces in zip(subjects, found, strict=True):
+        traces.with_deletions = subject.audit_id in suppressed
     pairs = list(zip(subjects, found, strict=True))
     resume_traces(lake, pairs)  # with what a stopped run found (fediscope.gdpr.resume); a warning is logged
-    # before any raw file is rewritten: a stopped pass run again still finds the ids
-    moved, warnings = move_checkpoints(lake, found)
+    moved_by: dict[str, Counter[str]] = {}
+    moved, warnings = move_checkpoints(lake, found, by_key=moved_by)
     for warning in warnings:
         log.warning("opt-outs: %s", warning)
     old_replies = OldReplies()  # no suppression list: an opt-out does not put the account on it
     texts = RewrittenTexts()  # the content columns of the statuses whose text it rewrites (fediscope.gdpr.texts)
-    raw: Counter[str] = erase_raw(lake, pairs, old_replies, texts)
-    curated: Counter[str] = erase_curated(lake, found, old_replies, texts)
+    raw_by: dict[str, Counter[str]] = {}
+    curated_by: dict[str, Counter[str]] = {}
+    raw = erase_raw(lake, pairs, old_replies, texts, by_key=raw_by)
+    curated = erase_curated(lake, found, old_replies, texts, by_key=curated_by)
     forget_metric_snapshots(lake)  # the next metrics compare with the store in full: its rows of them go
-    other = dict(moved) | old_replies.counts() | texts.counts()
+    for at, group in enumerate(groups):
+        whole = old_replies.counts() | texts.counts() if at == len(groups) - 1 else {}
+        _audit(lake, group, group[0].audit_id in suppressed, raw_by, curated_by, moved_by, whole)
+    forget_traces(lake, subjects)
+    finished = [subject.key for subject in subjects if subject.audit_id in suppressed]
+    return dict(raw), dict(curated), dict(moved) | old_replies.counts() | texts.counts(), finished
+
+
+def _audit(lake: LakeBackend, group: list[Subject], erased: bool, raw_by: Mapping[str, Counter[str]],
+           curated_by: Mapping[str, Counter[str]], moved_by: Mapping[str, Counter[str]],
+           whole: Mapping[str, int]) -> None:
+    """The audit line and warning of one kind of keys :func:`_erase` erased (``erased``: finished erasures, else
+    opt-outs): the sums of their keys' counts, and ``whole``, the counts of the pass as a whole, if any."""
+    from fediscope.gdpr.erase import append_audit
+
+    raw: Counter[str] = sum((raw_by.get(subject.key, Counter()) for subject in group), Counter())
+    curated: Counter[str] = sum((curated_by.get(subject.key, Counter()) for subject in group), Counter())
+    moved: Counter[str] = sum((moved_by.get(subject.key, Counter()) for subject in group), Counter())
+    other = dict(moved) | dict(whole)
     append_audit(lake, {"time": datetime.now(UTC).isoformat(timespec="seconds"),
                         "action": "erase" if erased else "opt_out",
-                        "account_keys": [subject.audit_id for subject in subjects], "raw": dict(raw),
+                        "account_keys": [subject.audit_id for subject in group], "raw": dict(raw),
                         "curated": dict(curated), **({"other": other} if other else {})})
     if erased:
         log.warning("opt-outs: finished the erasure of %d account(s) erased by `fediscope gdpr erase`, records of "
                     "whose were landed after it; erased from the raw lake and the curated tables (%s raw records, "
-                    "%s curated rows, %s moved)", len(subjects), raw.get("records_removed", 0),
+                    "%s curated rows, %s moved)", len(group), raw.get("records_removed", 0),
                     curated.get("rows_removed", 0), count(moved["checkpoints_moved"], "checkpoint"))
     else:
         log.warning("opt-outs: %d account(s) opted out after records of theirs were landed; erased from the raw "
                     "lake and the curated tables (%s raw records, %s curated rows); %s moved off their status ids",
-                    len(subjects), raw.get("records_removed", 0), curated.get("rows_removed", 0),
+                    len(group), raw.get("records_removed", 0), curated.get("rows_removed", 0),
                     count(moved["checkpoints_moved"], "checkpoint"))
-    forget_traces(lake, subjects)
-    return dict(raw), dict(curated), other

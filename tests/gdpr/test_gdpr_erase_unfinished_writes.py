@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,10 @@ from fediscope.gdpr.export import export_account
 from fediscope.gdpr.opt_outs import apply_opt_outs, note_opt_outs, pending_opt_outs
 from fediscope.gdpr.subject import status_author
 from fediscope.gdpr.suppression import load_suppressed
-from fediscope.lake.batches import read_batch
+from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.layout import parse_partition
 from fediscope.lake.local import LocalLake
-from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+from fediscope.lake.state import Checkpoint, load_checkpoint, load_pass_mark, save_checkpoint, save_pass_mark
 
 
 def _unfinished(lake_dir: Path, batch: Path) -> str:
@@ -283,26 +284,93 @@ def test_the_curation_finishing_the_erasure_moves_the_checkpoints_and_audits_it_
     assert audit["other"]["checkpoints_moved"] == 1
 
 
-def test_a_curation_finishing_an_erasure_and_applying_an_opt_out_audits_each_as_what_it_is(landed) -> None:
+def _erasure_steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The erasure's passes over the lake (trace search, checkpoints, raw and curated rewrites), in the order they
+    run from now on."""
+    from fediscope.gdpr import curated, cursors, erase
+
+    steps: list[str] = []
+    for module, name in ((erase, "find_all_traces"), (cursors, "move_checkpoints"), (erase, "erase_raw"),
+                         (curated, "erase_curated")):
+        def counted(*args: Any, _name: str = name, _original: Any = getattr(module, name), **kwargs: Any) -> Any:
+            steps.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return steps
+
+
+def _nearest_below(env: Any, instance: str, status_id: str, erased: set[str]) -> tuple[str, str]:
+    """(author, id) of the status landed from ``instance`` nearest below ``status_id`` but ``erased``, in the same
+    minute (a checkpoint at ``status_id`` erased moves down onto it: :func:`~fediscope.gdpr.cursors.moved_down`)."""
+    landed = {(r["data"]["id"], status_author(r["data"], instance)) for path in raw_batch_files(env.lake, "statuses")
+              if parse_partition(path)["instance"] == instance for r in read_batch(env.lake, path)}
+    nearest, author = max(((i, a) for i, a in landed if i not in erased and int(i) < int(status_id)),
+                          key=lambda pair: int(pair[0]))
+    assert (int(nearest) >> 16) // 60_000 == (int(status_id) >> 16) // 60_000  # a snowflake's ms, its minute
+    return author, nearest
+
+
+def _state_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
+    """The files written under ``_state`` (lake path, bytes) from now on, in order."""
+    written: list[tuple[str, bytes]] = []
+    original = LocalLake.write_atomic
+
+    def recorded(self: LocalLake, path: str, data: bytes) -> None:
+        if path.startswith("_state/"):
+            written.append((path, data))
+        return original(self, path, data)
+
+    monkeypatch.setattr(LocalLake, "write_atomic", recorded)
+    return written
+
+
+def test_a_curation_finishing_an_erasure_and_applying_an_opt_out_audits_each_as_what_it_is(
+        landed, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same curation erases a landed write of an erased account and an opted-out account's records: one audit
-    line for each, the erasure's as an erasure (its checkpoint moved), the opt-out's as an opt-out."""
+    line for each, the erasure's as an erasure (its checkpoint moved), the opt-out's as an opt-out. Both in one
+    erasure: the traces found in one read of the raw lake, the checkpoint moved once, off the statuses of both.
+    Was: a pass for each, one after the other — the erasure's moved the checkpoint onto a status of the opted-out
+    account (written to ``_state`` until the opt-out's moved it again, counted twice), and each read the raw lake
+    to find its traces and again to erase them."""
     key, temporary, batch = _erased_with_a_write_under_way(landed)
     _land(landed.lake_dir, temporary, batch)
     instance, theirs = _ids_of(landed, batch, key)
-    save_checkpoint(landed.lake, instance, "public", Checkpoint(max(theirs, key=int)))
-    other = landed.key(OTHERS[0])
+    newest = max(theirs, key=int)
+    save_checkpoint(landed.lake, instance, "public", Checkpoint(newest))
+    # the opted-out account: the author of the status nearest below the checkpoint, where the erasure alone moves it
+    other, nearest = _nearest_below(landed, instance, newest, set(theirs))
+    others = [i for p in files_holding([landed.lake_dir / "raw"], [other]) if "/statuses/" in p
+              for i in _ids_of(landed, Path(p), other)[1]]
+    assert nearest in others and other in {landed.key(account) for account in OTHERS}
+    save_pass_mark(landed.lake, instance, "public", "settle", nearest)  # the opted-out account's id alone
     note_opt_outs(landed.lake, [other], "stream")
     before = len(_audit_lines(landed))
+    steps = _erasure_steps(monkeypatch)
+    written = _state_writes(monkeypatch)
 
     report = apply_opt_outs(landed.lake)
 
+    monkeypatch.undo()
     assert report.erased == sorted([key, other])
     assert (report.finished, report.opted_out) == ([key], [other])
     assert (report.as_dict()["erased"], report.as_dict()["erasures_finished"]) == (2, 1)
     audits = _audit_lines(landed)[before:]
     assert [(a["action"], a["account_keys"]) for a in audits] == [("erase", [key]), ("opt_out", [other])]
-    assert audits[0]["other"]["checkpoints_moved"] == 1
-    assert files_holding([landed.lake_dir / "_state"], theirs) == {}
+    # each moved once, off the ids of both, and counted in the line of the kind whose id it held
+    assert [a.get("other", {}).get("checkpoints_moved", 0) for a in audits] == [1, 1]
+    assert report.other["checkpoints_moved"] == 2
+    assert files_holding([landed.lake_dir / "_state"], [*theirs, *others]) == {}
+    # nor for a while: the checkpoint written once, onto nobody's status of the two
+    (checkpoint,) = [body for path, body in written if path == f"_state/{instance}/public.json"]
+    assert not any(status_id.encode() in checkpoint for status_id in [*theirs, *others])
+    moved = load_checkpoint(landed.lake, instance, "public").newest_id
+    assert moved is not None and int(moved) < int(nearest)
+    assert int(load_pass_mark(landed.lake, instance, "public", "settle") or 0) < int(nearest)
     assert not _landed_holding(landed, key) and not _landed_holding(landed, other)
-    # the opt-out pass moves the checkpoint once more when the erase pass moved it onto the opted-out account's status
-    assert report.other["checkpoints_moved"] == sum(a.get("other", {}).get("checkpoints_moved", 0) for a in audits)
+    # what each line counts is the erasure of its own keys; together, what the curation erased
+    for name in ("raw", "curated"):  # (nothing curated yet here)
+        assert dict(sum((Counter(a[name]) for a in audits), Counter())) == getattr(report, name)
+    assert all(a["raw"].get("records_removed") for a in audits)
+    # one erasure: the traces found once, the checkpoints moved before the raw lake is rewritten, once
+    assert steps == ["find_all_traces", "move_checkpoints", "erase_raw", "erase_curated"]
