@@ -78,7 +78,7 @@ from fediscope.config import (
 )
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
 from fediscope.console import printable
-from fediscope.errors import ConfigError, FediscopeError, one_line
+from fediscope.errors import ConfigError, FediscopeError, PrefixClashError, one_line
 from fediscope.redact import redact_text, redact_url, secret_values
 from fediscope.sources.client import refused_hint, tls_failure, tls_hint
 from fediscope.wording import count
@@ -227,12 +227,16 @@ def check_store(settings: Settings) -> Check:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
                      "install fediscope with its dependencies (pip install -r requirements.txt -e .), or use "
                      "FEDISCOPE_STORE=sqlite:///fediscope.db")
+    except PrefixClashError as exc:  # the store is fine, the prefix is not: no leftovers to drop either
+        return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
     except ConfigError as exc:
         return Check("store", FAIL, f"{where}: {exc}", "fix FEDISCOPE_STORE")
     try:
         stored = _stored_metrics(store)
         leftovers = _leftover_tables(store, settings.metrics_dir)
         missing = store.missing_tables() if hasattr(store, "missing_tables") else {}
+    except PrefixClashError as exc:  # a clashing environment made since the store was opened
+        return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
@@ -244,6 +248,8 @@ def check_store(settings: Settings) -> Check:
     return Check("store", OK, detail)
 
 
+PREFIX_CLASH_FIX = ("set FEDISCOPE_HBASE_TABLE_PREFIX to a prefix that neither starts with another "
+                    "environment's on this HBase followed by '_' nor is the start of one (infra/hbase/README.md)")
 MISSING_TABLES_FIX = "`fediscope process` rewrites them: every row of each, its tables made again"
 
 

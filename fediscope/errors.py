@@ -23,6 +23,12 @@ class ConfigError(FediscopeError):
     exit_code = 2
 
 
+class PrefixClashError(ConfigError):
+    """The HBase table prefix (``FEDISCOPE_HBASE_TABLE_PREFIX``) starts with another environment's on the same
+    server followed by ``_``, or that one starts with it: their table names cannot be told apart
+    (:func:`~fediscope.store.hbase_schema.clashing_prefixes`). The message names both and a prefix that fits."""
+
+
 class MetricFileError(ConfigError):
     """A metric's SQL file (``spark_jobs/sql/`` or ``FEDISCOPE_METRICS_DIR``) cannot be read or does not define a
     metric (no ``-- key:`` line, not UTF-8, a bad file or column name, a name of both directories), or whose SQL an

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from fediscope.engine.metrics import Metric
-from fediscope.errors import StoreError
+from fediscope.errors import PrefixClashError, StoreError
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
@@ -88,7 +88,11 @@ def close_pools() -> None:
 
 class HBaseStore(BaseStore):
     def __init__(self, url: str, table_prefix: str = "fediscope", read_only: bool = False, **options: Any) -> None:
-        """``read_only=True``: no table is created (not even the catalog, whose absence reads as an empty store)."""
+        """``read_only=True``: no table is created (not even the catalog, whose absence reads as an empty store).
+
+        Raises :class:`~fediscope.errors.PrefixClashError` when the server holds the catalog of another
+        environment whose prefix starts with this one followed by ``_`` or is the start of it
+        (:func:`~.hbase_schema.clashing_prefixes`), before this one's catalog is made."""
         try:  # the rules the settings loader applies too; what is left for here needs the server
             host, port, settings = hbase_url(url, options)
         except ValueError as exc:
@@ -102,13 +106,15 @@ class HBaseStore(BaseStore):
         with self._errors("connect to the store"):
             self._pool = _pool(self._pool_key)
         self.read_only = read_only
-        self._has_catalog = False
-        if read_only:
-            with self._connection("read the catalog") as conn:
-                self._catalog_exists(conn)  # connects now, so an unreachable store fails at open
-        else:
-            self.create_tables({layout.catalog_table(self.prefix): layout.CATALOG_FAMILIES})
-            self._has_catalog = True
+        catalog = layout.catalog_table(self.prefix)
+        # connects now, so an unreachable store fails at open; and refuses a server where another environment's
+        # prefix clashes with this one, before this one's catalog is made (whichever environment came first)
+        with self._connection("read the catalog" if read_only else "create tables") as conn:
+            names = self._checked(conn.tables())
+            self._has_catalog = catalog in names
+            if not (read_only or self._has_catalog):
+                conn.create_table(catalog, layout.CATALOG_FAMILIES)
+                self._has_catalog = True
 
     # -- tables -------------------------------------------------------------------------------------------
 
@@ -116,7 +122,7 @@ class HBaseStore(BaseStore):
         """Create the tables that do not exist yet; returns the names created."""
         created = []
         with self._connection("create tables") as conn:
-            existing = {name.decode() for name in conn.tables()}
+            existing = set(self._checked(conn.tables()))
             for name, families in tables.items():
                 if name not in existing:
                     conn.create_table(name, families)
@@ -139,7 +145,7 @@ class HBaseStore(BaseStore):
         that follows writes into them (:meth:`_create`)."""
         tables = layout.metric_tables(self.prefix, schema.metric, True)
         with self._connection(f"empty the tables of {schema.metric}") as conn:
-            existing = {name.decode() for name in conn.tables()}
+            existing = set(self._checked(conn.tables()))
             for name, families in tables.items():
                 if name in existing:
                     self._empty(conn.table(name), families)
@@ -155,7 +161,7 @@ class HBaseStore(BaseStore):
         with self._connection(f"delete the tables of {metric}") as conn:
             if self._catalog_exists(conn):
                 conn.table(layout.catalog_table(self.prefix)).delete(metric.encode())
-            existing = {name.decode() for name in conn.tables()}
+            existing = set(self._checked(conn.tables()))
             for name in tables:
                 if name in existing:
                     conn.delete_table(name, disable=True)
@@ -166,7 +172,7 @@ class HBaseStore(BaseStore):
         """Create the missing ``tables``; empty the existing ones, which must have the layout's column families."""
         deleted = 0
         with self._connection("create tables") as conn:
-            existing = {name.decode() for name in conn.tables()}
+            existing = set(self._checked(conn.tables()))
             for name, families in tables.items():
                 if name not in existing:
                     conn.create_table(name, families)
@@ -274,8 +280,20 @@ class HBaseStore(BaseStore):
         return found
 
     def _table_names(self) -> list[str]:
+        """Every table of the server, once checked for another environment's clashing prefix (:meth:`_checked`):
+        one that came after this store was opened (a race of two first opens, a catalog made by hand) is refused
+        here, before its tables are listed as this one's (:meth:`unlisted_metrics`, ``fediscope store drop``)."""
         with self._connection("list the tables") as conn:
-            return [name.decode() for name in conn.tables()]
+            return self._checked(conn.tables())
+
+    def _checked(self, tables: Iterable[bytes]) -> list[str]:
+        """``tables``' names, or a :class:`~fediscope.errors.PrefixClashError` when one of them is the catalog of
+        an environment whose prefix clashes with this one (:func:`~.hbase_schema.clashing_prefixes`)."""
+        names = [name.decode() for name in tables]
+        clashes = layout.clashing_prefixes(self.prefix, names)
+        if clashes:
+            raise PrefixClashError(_clash_message(self._address, self.prefix, clashes))
+        return names
 
     def _tables_of(self, schema: TableSchema) -> list[str]:
         """Its data table, and its rank table when it is ranked (:func:`~.hbase_schema.metric_tables`)."""
@@ -368,7 +386,7 @@ class HBaseStore(BaseStore):
             if cells.get(_RANK_PENDING) != b"1":
                 return
             schema = TableSchema.from_json(cells[b"c:definition"]) if b"c:definition" in cells else None
-            existing = {name.decode() for name in conn.tables()}
+            existing = set(self._checked(conn.tables()))
             if (schema is not None and schema.rank_column
                     and {layout.data_table(self.prefix, metric), layout.rank_table(self.prefix, metric)} <= existing):
                 removed, kept = self._sweep(conn, schema, coming(schema) if coming is not None else set())
@@ -643,6 +661,19 @@ class HBaseStore(BaseStore):
         except (TException, OSError, *_protocol_errors()) as exc:
             hint = _hint(exc, answered=self._pool_key in _ANSWERED)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
+
+
+def _clash_message(address: str, prefix: str, clashes: Sequence[str]) -> str:
+    """What :meth:`HBaseStore._checked` says: the clash, explained by the first clashing prefix, and a fix."""
+    other = clashes[0]
+    short, long = sorted((prefix, other), key=len)
+    rest = long[len(short) + 1:]
+    others = ", ".join(f"{name!r} (catalog table {layout.catalog_table(name)})" for name in clashes)
+    return (f"HBase at {address}: the table prefix {prefix!r} (FEDISCOPE_HBASE_TABLE_PREFIX) clashes with the "
+            f"prefix of another environment on this server, {others}: a table {long}_<name> would be both metric "
+            f"<name> of {long!r} and metric {rest}_<name> of {short!r}, so each would take the other's tables for "
+            f"its own (leftovers to drop, tables to write); give one of them a prefix that does not start with the "
+            f"other followed by '_', such as {f'{short}-{rest}'!r} for {long!r} (infra/hbase/README.md)")
 
 
 @contextmanager

@@ -1,6 +1,8 @@
 """The HBase table layout, defined once: used by the adapter, the ``--create`` command and the shell script.
 
-Per metric ``<name>`` (``<prefix>`` is ``FEDISCOPE_HBASE_TABLE_PREFIX``, one per environment):
+Per metric ``<name>`` (``<prefix>`` is ``FEDISCOPE_HBASE_TABLE_PREFIX``, one per environment; two environments on
+one server must not have prefixes of which one starts with the other followed by ``_``: see
+:func:`clashing_prefixes`):
 
 ``<prefix>_<name>`` — the data, one row per metric row.
     row key: the key columns, prefix column first (:mod:`fediscope.store.rowkeys`);
@@ -70,14 +72,50 @@ def rank_table(prefix: str, metric: str) -> str:
 def metric_of_table(prefix: str, table: str) -> str | None:
     """The metric whose data or rank table ``table`` is named as (:func:`data_table`, :func:`rank_table`), or None.
     A table of another prefix that starts with this one and ``_`` (``fediscope_test_x`` for ``fediscope``) reads
-    as a metric's: HBase table names cannot tell them apart."""
+    as a metric's (``test_x``): HBase table names cannot tell them apart, which is why a store refuses to share
+    a server with such a prefix (:func:`clashing_prefixes`)."""
     if not table.startswith(f"{prefix}_"):
         return None
     return table[len(prefix) + 1:].removesuffix("-rank")
 
 
+_CATALOG_SUFFIX = "-catalog"
+
+
 def catalog_table(prefix: str) -> str:
-    return f"{prefix}-catalog"
+    return f"{prefix}{_CATALOG_SUFFIX}"
+
+
+def prefix_of_catalog(table: str) -> str | None:
+    """The prefix whose catalog ``table`` is named as (:func:`catalog_table`), or None. No metric's table ends in
+    ``-catalog`` (a metric name holds no ``-``), so such a table is an environment's catalog, or not fediscope's."""
+    if not table.endswith(_CATALOG_SUFFIX):
+        return None
+    prefix = table.removesuffix(_CATALOG_SUFFIX)
+    return prefix if prefix and not problem_of_prefix(prefix) else None
+
+
+def problem_of_prefix(prefix: str) -> str | None:
+    try:
+        hbase_prefix(prefix)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def clashing_prefixes(prefix: str, tables: Iterable[str]) -> list[str]:
+    """The prefixes of the other environments whose catalog is among ``tables`` (one server's) and whose tables
+    cannot be told from this prefix's: those that start with ``prefix`` and ``_``, and those ``prefix`` starts
+    with followed by ``_``. With ``fediscope`` and ``fediscope_staging`` on one server, ``fediscope_staging_x``
+    is both staging's metric ``x`` and the table of a metric ``staging_x`` of ``fediscope`` (metric names hold
+    ``_``): the one environment would list the other's tables as its own leftovers (``fediscope store drop``
+    would delete them), and both would write to it. Telling them apart when reading would not help the writes,
+    and would depend on the longer prefix's catalog being there first; so the store refuses to open on a server
+    holding a clashing environment (:class:`~fediscope.errors.PrefixClashError`), whichever came first.
+    ``fediscope-staging`` (or ``staging``) shares a server with ``fediscope``."""
+    found = {other for other in map(prefix_of_catalog, tables) if other is not None and other != prefix
+             and (other.startswith(f"{prefix}_") or prefix.startswith(f"{other}_"))}
+    return sorted(found)
 
 
 def metric_tables(prefix: str, metric: str, ranked: bool) -> dict[str, dict[str, Any]]:

@@ -175,7 +175,9 @@ class MetricStore(Protocol):
         written yet. On MariaDB also, for a listed metric too, the ``_new_<metric>`` (``_old_<metric>``) table a
         load (a first write or a rebuild) stopped before (after) its ``RENAME TABLE`` left, which may hold rows.
         :meth:`drop` removes them; the next first write of a metric replaces its own, and its next write of any
-        kind removes what a stopped load of it left."""
+        kind removes what a stopped load of it left. An HBase store never lists another environment's tables: it
+        refuses a server where another prefix starts with its own followed by ``_``, or is the start of it
+        (:class:`~fediscope.errors.PrefixClashError`)."""
 
     def missing_tables(self) -> dict[str, list[str]]:
         """The metrics the catalog lists whose tables the store does not hold (dropped by hand), by name, each with
