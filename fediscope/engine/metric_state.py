@@ -116,8 +116,8 @@ def normalize_table(table: pa.Table) -> pa.Table:
 
 def _int64(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     """An integer column (or a decimal one of scale 0) as int64; one holding a value int64 cannot hold is
-    refused, naming the column and the value, where the cast raised Arrow's ArrowInvalid (an unsigned BIGINT) or
-    a float column was made of it (a HUGEINT)."""
+    refused, naming the column and the value. Was: an ArrowInvalid traceback (an unsigned BIGINT), or the whole
+    column made float (a HUGEINT, a DECIMAL(38, 0)), though the README says such a metric is refused."""
     try:
         return column.cast(pa.int64())
     except (pa.ArrowInvalid, OverflowError):
