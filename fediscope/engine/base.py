@@ -57,11 +57,43 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+#: the integers every store holds (SQLite and MariaDB hold 64 bits), and so every metric result
+INT64_RANGE = (-(1 << 63), (1 << 63) - 1)
+
+
+def wide_integer(column: str, value: int) -> MetricFileError:
+    """The error for a metric result holding an integer no store holds; whoever runs the metric names its file
+    first (:func:`_naming`). Refused rather than stored as a float: the README says so, and a float would change
+    the column's type for all of its values, whichever run first returns one such value."""
+    return MetricFileError(f"column {column!r} has the integer {value}, wider than the 64 bits every store holds; "
+                           "CAST it to DOUBLE in the metric's SQL")
+
+
+def first_wide_integer(columns: dict[str, list[Any]]) -> tuple[str, int] | None:
+    """The first (column, value) of ``columns`` whose value is an integer outside :data:`INT64_RANGE`."""
+    low, high = INT64_RANGE
+    for column, values in columns.items():
+        for value in values:
+            integral = isinstance(value, int | decimal.Decimal) and not isinstance(value, bool)
+            if integral and not low <= value <= high:
+                return column, int(value)
+    return None
+
+
 def rows_table(rows: list[dict[str, Any]]) -> Any:
-    """Result rows as an Arrow table of their :func:`plain` values (for engines without a native Arrow path)."""
+    """Result rows as an Arrow table of their :func:`plain` values (for engines without a native Arrow path). An
+    integer wider than 64 bits, which Arrow cannot infer a column for, is refused (:func:`wide_integer`)."""
     import pyarrow as pa
 
-    return pa.Table.from_pylist([{k: plain(v) for k, v in row.items()} for row in rows])
+    values = [{k: plain(v) for k, v in row.items()} for row in rows]
+    try:
+        return pa.Table.from_pylist(values)
+    except (OverflowError, pa.ArrowInvalid):
+        wide = first_wide_integer({k: [row.get(k) for row in values] for k in dict.fromkeys(k for r in values
+                                                                                             for k in r)})
+        if wide is None:
+            raise
+        raise wide_integer(*wide) from None
 
 
 @contextmanager

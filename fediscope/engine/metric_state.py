@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fediscope.engine.base import plain
+from fediscope.engine.base import first_wide_integer, plain, wide_integer
 from fediscope.engine.metrics import Metric, check_result_columns
 from fediscope.errors import LakeError, MetricFileError
 from fediscope.lake.backend import LakeBackend
@@ -89,21 +89,17 @@ def normalize_table(table: pa.Table) -> pa.Table:
 
     The values are the ones :meth:`~fediscope.engine.base.Engine.run_metric` gives row by row (integral decimals
     as integers, NaN as NULL), and ``-0.0`` becomes ``0.0`` as the stores normalise it; so results of both engines
-    compare equal, and a kept snapshot compares equal to a recomputation of the same data.
+    compare equal, and a kept snapshot compares equal to a recomputation of the same data. An integer column
+    holding a value wider than 64 bits is refused (:func:`~fediscope.engine.base.wide_integer`, a
+    :class:`MetricFileError` the caller prefixes with the metric's file).
     """
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
-        if pa.types.is_decimal(kind):
-            if kind.scale == 0:
-                try:
-                    column = column.cast(pa.int64())
-                except (pa.ArrowInvalid, OverflowError):
-                    column = column.cast(pa.float64())
-            else:
-                column = column.cast(pa.float64())
-        elif pa.types.is_integer(kind):
-            column = column.cast(pa.int64())
+        if pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale == 0):
+            column = _int64(field.name, column)  # a DuckDB HUGEINT (its sum of a BIGINT) is a decimal of scale 0
+        elif pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
         if pa.types.is_floating(column.type):
             column = column.cast(pa.float64())
             finite = pc.is_finite(column)
@@ -116,6 +112,19 @@ def normalize_table(table: pa.Table) -> pa.Table:
             column = _plain_column(column)
         columns.append(column)
     return pa.table(columns, names=table.schema.names)
+
+
+def _int64(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """An integer column (or a decimal one of scale 0) as int64; one holding a value int64 cannot hold is
+    refused, naming the column and the value. Was: an ArrowInvalid traceback (an unsigned BIGINT), or the whole
+    column made float (a HUGEINT, a DECIMAL(38, 0)), though the README says such a metric is refused."""
+    try:
+        return column.cast(pa.int64())
+    except (pa.ArrowInvalid, OverflowError):
+        wide = first_wide_integer({name: column.to_pylist()})
+        if wide is None:
+            raise
+        raise wide_integer(*wide) from None
 
 
 def check_result(metric: Metric, table: pa.Table) -> None:
@@ -225,29 +234,40 @@ class Delta:
 
 def diff(new: pa.Table, old: pa.Table, key: Sequence[str], con: Any = None) -> Delta | None:
     """``new`` against ``old`` (both normalised), compared in DuckDB; None when they cannot be compared
-    (different columns) and the caller must write everything. ``con``: a DuckDB connection to reuse (opening
-    one costs tens of milliseconds); without one, one of :func:`~fediscope.engine.duckdb_connection.open_connection`
-    with DuckDB's default limits (never one that spills to the current directory)."""
+    (different columns, or a column of another type) and the caller must write everything. ``con``: a DuckDB
+    connection to reuse (opening one costs tens of milliseconds); without one, one of
+    :func:`~fediscope.engine.duckdb_connection.open_connection` with DuckDB's default limits (never one that
+    spills to the current directory)."""
     import duckdb
 
     from fediscope.engine.duckdb_connection import open_connection
 
     if new.schema.names != old.schema.names or any(k not in new.schema.names for k in key):
         return None
+    if new.schema.types != old.schema.types:
+        # EXCEPT unifies the types (1 = 1.0, '1' = 1, true = 1): no row would differ, and the store would keep its
+        # old column types (a text key the new integer keys find nothing under), unlike a fresh store
+        changed_types = [n for n, a, b in zip(new.schema.names, new.schema.types, old.schema.types, strict=True)
+                         if a != b]
+        log.info("metric snapshot: column(s) %s changed type; writing every row", ", ".join(changed_types))
+        return None
     own = open_connection(None) if con is None else None
     con = own.con if own is not None else con
+    views = ("new_rows", "old_rows", "new_keys", "old_keys")
     try:
         con.register("new_rows", new)
         con.register("old_rows", old)
-        keys = ", ".join(f'"{k}"' for k in key)
+        # the key columns chosen here, not named in the SQL: a column name is the user's text (its own metric file)
+        con.register("new_keys", new.select(list(key)))
+        con.register("old_keys", old.select(list(key)))
         changed = con.sql("SELECT * FROM new_rows EXCEPT SELECT * FROM old_rows").to_arrow_table()
-        stale = con.sql(f"SELECT {keys} FROM old_rows EXCEPT SELECT {keys} FROM new_rows").fetchall()
-    except duckdb.Error as exc:  # e.g. a column whose type changed between runs: compare in the store instead
+        stale = con.sql("SELECT * FROM old_keys EXCEPT SELECT * FROM new_keys").fetchall()
+    except duckdb.Error as exc:  # the types are the same, but DuckDB cannot compare them: compare in the store
         log.info("metric snapshot: cannot compare (%s); writing every row", str(exc).splitlines()[0])
         return None
     finally:
-        con.unregister("new_rows")
-        con.unregister("old_rows")
+        for view in views:
+            con.unregister(view)
         if own is not None:
             own.close()
     return Delta(changed=changed.to_pylist(), stale=[tuple(row) for row in stale])

@@ -183,6 +183,25 @@ def test_diff_finds_new_changed_and_vanished_rows() -> None:
     assert diff(pa.table({"k": ["a"], "w": [1]}), old, ["k"]) is None  # other columns: write everything
 
 
+@pytest.mark.parametrize(("column", "values"), [("v", pa.array([1.0, 3.0, None])), ("v", pa.array([True, False, None])),
+                                                ("k", pa.array([1, 2, 3]))])
+def test_diff_of_a_column_whose_type_changed_writes_everything(column: str, values: pa.Array) -> None:
+    """Was: EXCEPT unified the types (1 = 1.0, true = 1, '1' = 1), so a metric whose SQL changed a column's type
+    had no row to write and the store kept the old type."""
+    old = pa.table({"k": ["1", "2", "3"], "v": [1, 3, None]})
+    assert diff(old.set_column(old.schema.get_field_index(column), column, values), old, ["k"]) is None
+
+
+def test_rows_without_an_arrow_path_refuse_an_integer_wider_than_64_bits() -> None:
+    """Was: an OverflowError traceback (Spark's rows of a result Arrow cannot take directly)."""
+    from fediscope.engine.base import rows_table
+    from fediscope.errors import MetricFileError
+
+    with pytest.raises(MetricFileError, match="^column 'n' has the integer 18446744073709551616, wider than the 64 "):
+        rows_table([{"k": "a", "n": 1}, {"k": "b", "n": 2**64}])
+    assert rows_table([{"k": "a", "n": 2**63 - 1}]).column("n").to_pylist() == [2**63 - 1]
+
+
 def test_an_unreadable_index_means_a_full_comparison(tmp_path: Path) -> None:
     lake = LocalLake(tmp_path / "lake")
     lake.write_atomic(f"{SNAPSHOT_ROOT}/s/index.json", b"{not json")

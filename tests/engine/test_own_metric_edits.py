@@ -1,0 +1,139 @@
+"""A user's own metric file edited between two ``fediscope process`` runs: the run that follows compares the new
+result with the rows kept from the last one (:mod:`fediscope.engine.metric_state`), and must leave the store as a
+run from scratch into a fresh store leaves it, whatever the edit changed (a column's type, a key's type), without
+running anything its column names spell; and a metric returning an integer wider than 64 bits is refused naming
+its file and column (exit 2), as the README says, where an integer that fits stays an integer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_run import clean_env, run
+from metric_fixtures import land_generated_corpus, shipped_metrics_dir
+
+import fediscope.engine.metrics as registry
+
+KEY = "own-metric-edits-test-pseudonym-key"
+BUILT_IN = ["languages"]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """No FEDISCOPE_* from the caller, cwd in tmp_path, a lake holding a small generated corpus, the SQLite store
+    ``a.db``, the built-in metrics cut to ``languages``, and ``mine/`` (empty) as FEDISCOPE_METRICS_DIR."""
+    (tmp_path / "mine").mkdir()
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_PSEUDONYM_KEY=KEY,
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'a.db'}", FEDISCOPE_METRICS_DIR=str(tmp_path / "mine"))
+    land_generated_corpus(40)
+    shipped_metrics_dir(tmp_path / "sql", BUILT_IN, monkeypatch)
+    yield tmp_path
+    registry.load_metrics.cache_clear()
+
+
+def _write_metric(tmp_path: Path, name: str, sql: str) -> Path:
+    path = tmp_path / "mine" / f"{name}.sql"
+    path.write_text(sql)
+    registry.load_metrics.cache_clear()
+    return path
+
+
+def _process(capsys: pytest.CaptureFixture[str]) -> dict:
+    code, out, err = run(capsys, "process", "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _stored(url: str, name: str) -> tuple[dict[str, str], list[tuple[tuple[str, object], ...]], object]:
+    """The metric's column types, its rows with each value's Python type, and the row of key 1 (``get``)."""
+    from fediscope.store.port import open_store
+
+    store = open_store(url)
+    try:
+        metric = store.recorded_metric(name)
+        assert metric is not None
+        rows = [tuple((type(v).__name__, v) for v in row.values()) for row in store.all(metric)]
+        return store.column_types(name), sorted(rows), store.get(metric, [1])
+    finally:
+        store.close()
+
+
+WEEKDAYS = """-- question: How many toots were posted on each ISO weekday?
+-- key: wd
+SELECT {wd} AS wd, {toots} AS toots, {busy} AS busy
+FROM statuses WHERE created_at IS NOT NULL GROUP BY 1
+"""
+
+
+def test_an_edit_that_changes_column_types_leaves_the_store_as_a_fresh_run_does(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the recomputed result was compared with the kept rows by DuckDB's EXCEPT, which unifies the types, so
+    int → float, text → int and bool → int changed no row: "(0 written)", the store kept the old types (a count
+    ``1421`` where a fresh store has ``1421.0``) and the text key ``'1'``, under which ``get([1])`` found nothing."""
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="CAST(isodow(created_at) AS VARCHAR)", toots="count(*)",
+                                                       busy="count(*) > 0"))
+    _process(capsys)
+    assert _stored(f"sqlite:///{cli_env / 'a.db'}", "weekdays")[0] == {"wd": "str", "toots": "int", "busy": "bool"}
+
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="isodow(created_at)", toots="CAST(count(*) AS DOUBLE)",
+                                                       busy="CAST(count(*) > 0 AS INTEGER)"))
+    edited = _process(capsys)["metrics"]["weekdays"]
+    assert edited["stored"] == edited["rows"] > 0, edited  # every row changed its types
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{cli_env / 'b.db'}")
+    _process(capsys)  # the same lake into a fresh store
+
+    incremental = _stored(f"sqlite:///{cli_env / 'a.db'}", "weekdays")
+    fresh = _stored(f"sqlite:///{cli_env / 'b.db'}", "weekdays")
+    assert fresh[0] == {"wd": "int", "toots": "float", "busy": "int"}
+    assert incremental == fresh
+    assert incremental[2] is not None and incremental[2]["wd"] == 1
+
+
+def test_a_key_column_name_is_never_run_as_sql(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: the key columns were pasted between double quotes into the SQL comparing a recomputed result with
+    the kept rows, and DuckDB ran every statement of it: a key named so ran a ``COPY … TO`` of the user's choosing
+    at the run after the file was edited, where the README promises a statement that is not a query never runs."""
+    column = """k"FROM old_rows;COPY(SELECT 42)TO'pwned';SELECT"k"""
+    quoted = '"' + column.replace('"', '""') + '"'
+    sql = f"-- question: Which?\n-- key: {column}\nSELECT 'a' AS k, 'a' AS {quoted}, {{n}} AS n\n"
+    _write_metric(cli_env, "tricky", sql.format(n=1))
+    _process(capsys)
+    _write_metric(cli_env, "tricky", sql.format(n=2))  # recomputed and compared with the kept rows
+    summary = _process(capsys)
+    assert summary["metrics"]["tricky"]["stored"] == 1
+    assert not (cli_env / "pwned").exists()  # and the row stays: the statements made its key look stale
+
+    from fediscope.store.port import open_store
+
+    store = open_store(f"sqlite:///{cli_env / 'a.db'}")
+    try:
+        assert store.all(registry.load_metrics(own_dir=cli_env / "mine")["tricky"]) == [{"k": "a", column: "a", "n": 2}]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("18446744073709551615::UBIGINT", "18446744073709551615"),  # was: a pyarrow ArrowInvalid traceback
+    ("sum(x) + 9223372036854775807", "9223372036854775813"),  # was: HUGEINT stored as float
+    ("-9223372036854775809::HUGEINT", "-9223372036854775809"),
+])
+def test_an_integer_wider_than_64_bits_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], value: str, shown: str) -> None:
+    """The README: integers must fit 64 bits; a metric returning a larger one is refused (CAST it to DOUBLE). An
+    integer that fits keeps its type, also from a HUGEINT (DuckDB's ``sum`` of a BIGINT)."""
+    sql = "-- question: How big?\n-- key: k\nSELECT 'a' AS k, sum(x) AS fits, {value} AS big FROM range(4) t(x)\n"
+    path = _write_metric(cli_env, "wide", sql.format(value=value))
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric wide ({path}): column 'big' has the integer {shown}, "
+                           "wider than the 64 bits every store holds; CAST it to DOUBLE in the metric's SQL"), err
+    code, out, err = run(capsys, "process", "--json")
+    error = json.loads(out)["error"]
+    assert code == 2 and (error["type"], error["exit_code"]) == ("MetricFileError", 2), out
+
+    _write_metric(cli_env, "wide", sql.format(value="CAST(" + value + " AS DOUBLE)"))
+    _process(capsys)
+    types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "wide")
+    assert types == {"k": "str", "fits": "int", "big": "float"}
+    assert rows[0][1] == ("int", 6)
