@@ -4,7 +4,8 @@ deletions arrive; each day `fediscope collect` (with the refresh pass, which lan
 incremental `fediscope process`, and then:
 
 * the store and `fediscope report --format json` equal those of a `fediscope process` from scratch over a copy of
-  the same raw lake (with its records of where each collection began, which the metrics read) into a fresh store
+  the same raw lake (with its records of where each collection began, which the metrics read, and its key
+  check, which the provenance reports) into a fresh store
   (floats to 1e-9), and so do the curated tables;
 * a second `fediscope process` with nothing new changes nothing: not a store row, not a curated Parquet byte.
 
@@ -30,6 +31,7 @@ from engine.engine_data import read_table, stored_rows, tree_digest
 from streamed_deletions import land_deletion
 
 from fediscope.config import load_settings
+from fediscope.lake.key_check import KEY_CHECK_PATH
 from fediscope.lake.local import LocalLake
 from fediscope.lake.state import WALK_START
 from fediscope.privacy import policy_from_settings
@@ -131,6 +133,8 @@ def test_a_week_of_daily_runs_equals_processing_from_scratch(server: SampleServe
         shutil.copytree(lake_dir / "raw", scratch / "lake" / "raw")
         for starts in (lake_dir / "_state").glob(f"*/{WALK_START}"):  # not curated: kept beside the checkpoints
             shutil.copytree(starts, scratch / "lake" / "_state" / starts.parent.name / WALK_START)
+        # and how it was landed (the key check), which the provenance reports
+        shutil.copy(lake_dir / KEY_CHECK_PATH, scratch / "lake" / KEY_CHECK_PATH)
         scratch_store = f"sqlite:///{scratch / 'fresh.db'}"
         _process(capsys, "--lake", str(scratch / "lake"), "--store", scratch_store)
         assert _close(stored_rows(store), stored_rows(scratch_store), f"day {day}: store") == []
