@@ -781,7 +781,7 @@ def test_a_row_whose_key_is_too_long_for_an_hbase_row_key_is_refused_and_left_ou
     characters): the other rows are written, the 32767-byte one included. A key of 33 text columns: only many text
     key columns can make one that long."""
     if metric_store.kind == "mariadb":
-        pytest.skip("a MariaDB primary key holds at most 16 columns: such a metric cannot be stored there at all")
+        pytest.skip("a MariaDB primary key holds at most 32 columns: such a metric cannot be stored there at all")
     too_long = dict(LONGEST_ROW, k32="a" * 62)
     short = {f"k{i:02d}": "b" for i in range(33)}
     rows = [LONGEST_ROW, too_long, short]
