@@ -47,14 +47,19 @@ def rfc3339_utc(value: object) -> str | None:
     LONGTEXT and HBase's bytes all decode to ``str``), which is read as UTC unless it carries an offset (then it is
     converted to UTC); a ``datetime`` is taken the same way (naive as UTC), should a store ever return one.
     Without the ``Z``, JavaScript's ``new Date("2026-11-01 12:00:00")`` takes the text as local time. ValueError
-    for anything else (the column holds no timestamp: the metric's header names the wrong column)."""
+    for anything else (the column holds no timestamp: the metric's header names the wrong column), and for a moment
+    with an offset that falls outside the years 1 to 9999 in UTC (``9999-12-31 23:30:00-01:00``), which no
+    ``datetime`` holds."""
     if value is None:
         return None
     moment = value if isinstance(value, datetime) else parse_iso(value)
     if moment is None or len(str(value)) <= len("YYYY-MM-DD"):  # a date alone is no moment in time
         raise ValueError(f"not a UTC timestamp written YYYY-MM-DD HH:MM:SS: {str(value)[:40]!r}")
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # was raised as itself: the report's reading of the metric (ValueError) missed it
+            raise ValueError(f"not a UTC timestamp between the years 1 and 9999: {str(value)[:40]!r}") from None
     return moment.isoformat() + "Z"
 
 

@@ -200,3 +200,29 @@ def test_json_gives_an_own_metric_s_timestamp_columns_as_rfc3339_utc(processed, 
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
     assert next(iter(stored.values())) in out.split("== newest_toot ==\n")[1]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_an_own_metric_whose_timestamp_is_past_the_year_9999_in_utc_is_named_and_the_rest_printed(
+        processed, capsys, fmt):
+    """Was: ``--format json`` ended in an OverflowError traceback (exit 1, nothing printed) converting the value of a
+    ``-- timestamps:`` column that is past 9999-12-31 once in UTC; it is a value this version cannot read, named with
+    its reason as any other, in either format."""
+    (processed / "sql" / "far_future.sql").write_text(
+        "-- question: When does the far future start?\n-- key: name\n-- timestamps: starts\n"
+        "SELECT 'far' AS name, '9999-12-31 23:30:00-01:00' AS starts\n", encoding="utf-8")
+    registry.load_metrics.cache_clear()
+    code, _, err = run(capsys, "process")
+    assert code == 0, err
+    code, out, err = run(capsys, "report", "--format", fmt, "--no-charts")
+    assert code == 1 and "Traceback" not in err
+    assert "fediscope: error: 1 other metric could not be read (see above): far_future" in err
+    said = ("not a UTC timestamp between the years 1 and 9999: '9999-12-31 23:30:00-01:00'; re-run `fediscope "
+            "process` to store it again")
+    if fmt == "text":
+        assert f"Could not read far_future: {said}" in out and "== Languages ==" in out and "== language_mix ==" in out
+        return
+    document = json.loads(out)
+    assert document["other_metrics"]["far_future"]["error"] == said
+    assert document["other_metrics"]["language_mix"]["rows"] == _expected(processed)
+    assert [a["name"] for a in document["analyses"]] == ["languages"]

@@ -163,24 +163,30 @@ def _refuse_null_keys(metric: Metric, table: pa.Table) -> None:
 
 
 def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank: str | None = None) -> pa.Table:
-    """The result without rows whose text key is longer than a store key may be (``MAX_KEY_TEXT`` characters):
-    such a value comes from a remote server (a language code, a status URI with privacy off), and refused by the
-    store it stopped every later run at the same row. The rows are left out, logged at WARNING with the count.
-    So are rows whose value of a text ``rank`` column is that long: a rank value is part of a key too (of HBase's
-    rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`). And so are rows whose
-    key and rank together make an HBase row key longer than HBase takes (:func:`_without_long_row_keys`)."""
-    from fediscope.store.schema import MAX_KEY_TEXT
+    """The result without rows whose text key is longer than a store key of the metric may be (``MAX_KEY_TEXT``
+    characters, fewer for a key of many columns: :func:`fediscope.store.schema.key_text_limit`): such a value comes
+    from a remote server (a language code, a status URI with privacy off), and refused by the store it stopped
+    every later run at the same row. The rows are left out, logged at WARNING with the count. So are rows whose
+    value of a text ``rank`` column outside the key is longer than ``MAX_KEY_TEXT``: a rank value is part of a key
+    too (of HBase's rank index), and the stores refuse it alike (:func:`fediscope.store.schema.plan_write`). And so
+    are rows whose key and rank together make an HBase row key longer than HBase takes
+    (:func:`_without_long_row_keys`)."""
+    from fediscope.store.schema import MAX_KEY_TEXT, key_text_limit
 
-    limited = list(dict.fromkeys([*key, *([rank] if rank else [])]))  # the key's columns, then the rank's
+    types = arrow_types(table)
+    ranked = rank is not None and rank not in key
+    key_limit = key_text_limit([types.get(k, "null") for k in key], types.get(rank) if ranked and rank else None)
+    limits = {**{k: key_limit for k in key}, **({rank: MAX_KEY_TEXT} if ranked and rank else {})}
     keep = None
-    for column in limited:
+    for column, limit in limits.items():
         if column in table.column_names and pa.types.is_string(table.schema.field(column).type):
-            fits = pc.fill_null(pc.less_equal(pc.utf8_length(table[column]), MAX_KEY_TEXT), True)
+            fits = pc.fill_null(pc.less_equal(pc.utf8_length(table[column]), limit), True)
             keep = fits if keep is None else pc.and_(keep, fits)
     kept = table if keep is None else table.filter(keep)
     if kept.num_rows < table.num_rows:
-        log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold",
-                    name, table.num_rows - kept.num_rows, ", ".join(limited), MAX_KEY_TEXT)
+        shown = "" if key_limit == MAX_KEY_TEXT or not ranked else f" ({MAX_KEY_TEXT} the rank column's)"
+        log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold%s",
+                    name, table.num_rows - kept.num_rows, ", ".join(limits), key_limit, shown)
     return _without_long_row_keys(name, kept, key, rank)
 
 

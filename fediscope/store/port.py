@@ -56,9 +56,14 @@ def prefix_value(raw: str, column_type: str | None) -> Any:
         return raw == "true"
     if column_type not in ("int", "float"):
         return raw
-    pattern, number = (_INT_TEXT, int) if column_type == "int" else (_FLOAT_TEXT, float)
-    value = number(raw) if pattern.fullmatch(raw) else None
-    if value is None or not math.isfinite(value) or not -2**63 <= value < 2**63:  # what every store's numbers hold
+    if column_type == "int":  # what every store's integers hold: 64 bits
+        value: int | float | None = int(raw) if _INT_TEXT.fullmatch(raw) else None
+        if value is None or not -2**63 <= value < 2**63:
+            raise PrefixValueError("a number", "numbers")
+        return value
+    # a float column holds every finite double (1e+20 too, beyond the integers' range)
+    value = float(raw) if _FLOAT_TEXT.fullmatch(raw) else None
+    if value is None or not math.isfinite(value):
         raise PrefixValueError("a number", "numbers")
     return value
 

@@ -38,6 +38,32 @@ TYPES = ("null", "bool", "int", "float", "str")
 _NUMERIC_ORDER = {"null": 0, "bool": 1, "int": 2, "float": 3}
 _METRIC_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,56}$")
 MAX_KEY_TEXT = 255  # characters; MariaDB primary keys of utf8mb4 text are limited to 3072 bytes
+#: bytes of a MariaDB (InnoDB) index: the primary key, and the rank index (the rank column, then the key); utf8mb4
+#: text (``VARCHAR(n)``) counts 4 bytes a character
+MAX_INDEX_BYTES = 3072
+#: the most columns a MariaDB index holds: a metric with a longer key has no MariaDB table at all
+MAX_KEY_COLUMNS = 32
+#: bytes of a column that is not text in a MariaDB index, by logical type (``BIGINT``, ``DOUBLE``, ``TINYINT(1)``; a
+#: column with no value yet is ``BIGINT``); a type not listed counts as the widest
+_INDEX_BYTES = {"int": 8, "float": 8, "bool": 1, "null": 8}
+
+
+def key_text_limit(key_types: Sequence[str], rank_type: str | None = None) -> int:
+    """The characters each text key value of a metric may hold, on every store alike (so that every store holds
+    the same rows): :data:`MAX_KEY_TEXT`, or fewer where a MariaDB index could not hold that many in each text key
+    column. Its :data:`MAX_INDEX_BYTES` are shared by the text key columns (4 bytes a character), less the bytes of
+    the key's other columns and of a rank column outside the key that is not text (it leads the rank index, which
+    holds the key too); MariaDB refused to create a table over them (error 1071), and with a key column shorter
+    than 255 characters, a longer value ("Data too long"). ``key_types``: the key columns' types; ``rank_type``:
+    the rank column's when it is not a key column. A key of more than :data:`MAX_KEY_COLUMNS` columns, which no
+    MariaDB table holds, keeps :data:`MAX_KEY_TEXT`."""
+    text = sum(type_ == "str" for type_ in key_types)
+    if not text or len(key_types) > MAX_KEY_COLUMNS:
+        return MAX_KEY_TEXT
+    other = sum(_INDEX_BYTES.get(type_, 8) for type_ in key_types if type_ != "str")
+    if rank_type not in (None, "str"):
+        other += _INDEX_BYTES.get(rank_type, 8)
+    return min(MAX_KEY_TEXT, (MAX_INDEX_BYTES - other) // 4 // text)
 
 
 def metric_name_problem(name: str) -> str | None:
@@ -238,6 +264,13 @@ class TableSchema:
         """A row read from a store, with every column of the schema, as the logical types."""
         return {name: cast(raw.get(name), type_) for name, type_ in self.columns}
 
+    def key_text_limit(self) -> int:
+        """The characters each text key value may hold (:func:`key_text_limit`), the length of MariaDB's text key
+        columns: it follows from the layout (key and rank types), so it changes only with a rebuild."""
+        rank = self.rank_column
+        rank_type = self.types.get(rank) if rank and rank not in self.key else None
+        return key_text_limit([self.types[k] for k in self.key], rank_type)
+
     def layout(self) -> tuple[Any, ...]:
         """What cannot change without rebuilding the physical table (row keys, primary key, rank index)."""
         rank_type = self.types.get(self.rank_column) if self.rank_column else None  # HBase encodes it in keys
@@ -423,7 +456,8 @@ def _retyped(schema: TableSchema, rows: list[Row], given: dict[str, str]) -> lis
 
 
 def _by_key(metric: Metric, schema: TableSchema, rows: list[Row]) -> dict[Any, Row]:
-    """The rows by key, the last row with a key winning (in every store); refuses NULL or over-long text keys.
+    """The rows by key, the last row with a key winning (in every store); refuses NULL or over-long text keys
+    (longer than :meth:`TableSchema.key_text_limit`).
 
     The common case (every key fine) is checked over the distinct keys at C speed; only a refused write walks
     the rows again, to name the first offending row as the error.
@@ -433,11 +467,12 @@ def _by_key(metric: Metric, schema: TableSchema, rows: list[Row]) -> dict[Any, R
     key = schema.key
     by_key = dict(zip(map(itemgetter(*key), rows), rows, strict=True))  # one key column: its value, else a tuple
     text_at = [i for i, k in enumerate(key) if schema.types[k] == "str"]
+    limit = schema.key_text_limit()
     if len(key) == 1:
-        bad = None in by_key or bool(text_at) and max(map(len, by_key), default=0) > MAX_KEY_TEXT
+        bad = None in by_key or bool(text_at) and max(map(len, by_key), default=0) > limit
     else:
         bad = any(None in k for k in by_key) or any(
-            max((len(k[i]) for k in by_key), default=0) > MAX_KEY_TEXT for i in text_at)
+            max((len(k[i]) for k in by_key), default=0) > limit for i in text_at)
     if bad:
         for row in rows:
             values = schema.key_of(row)
@@ -446,7 +481,10 @@ def _by_key(metric: Metric, schema: TableSchema, rows: list[Row]) -> dict[Any, R
                 raise StoreError(f"metric {metric.name}: key column(s) {', '.join(nulls)} are NULL in a row; "
                                  "key columns identify rows and must not be NULL (COALESCE them in the SQL)")
             for k in key:
-                if schema.types[k] == "str" and len(row[k]) > MAX_KEY_TEXT:
+                if schema.types[k] == "str" and len(row[k]) > limit:
+                    why = "" if limit == MAX_KEY_TEXT else (
+                        f" in a metric with this key (its text key columns share the {MAX_INDEX_BYTES} bytes of a "
+                        "MariaDB key)")
                     raise StoreError(f"metric {metric.name}: key column {k!r} has a value of {len(row[k])} "
-                                     f"characters; keys are limited to {MAX_KEY_TEXT}")
+                                     f"characters; keys are limited to {limit}{why}")
     return by_key

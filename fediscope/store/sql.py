@@ -258,8 +258,7 @@ class SQLStore(BaseStore):
     def table(self, schema: TableSchema, name: str | None = None) -> Table:
         """The SQLAlchemy table of a metric, built from its schema (no reflection round trip); ``name``: the
         same table under another name (:meth:`_load`)."""
-        text_keys = sum(schema.types[k] == "str" for k in schema.key)
-        key_length = min(255, 768 // max(text_keys, 1))
+        key_length = schema.key_text_limit()  # as long as every store's text keys: MariaDB's key holds them all
         # quote=True: quoted in every statement, not only when the dialect's reserved-word list knows the name
         columns = [Column(name, self.column_type(type_, key_length if name in schema.key else None),
                           nullable=name not in schema.key, autoincrement=False, quote=True)

@@ -139,3 +139,23 @@ def test_a_posted_days_without_a_column_leaves_the_analyses_listed_with_no_perio
     assert response.status_code == 200, response.text
     assert response.json()["period"] is None
     assert_stale(api.get("/v1/metrics/posted_days"), "posted_days")
+
+
+def test_a_stored_timestamp_beyond_the_year_9999_in_utc_is_409(tmp_path: Path, sample_metric_rows: dict[str, list[Any]],
+                                                                live_api: Callable[..., LiveApi]) -> None:
+    """``top_toots.created_at`` (a ``-- timestamps:`` column) holding a moment that is past the year 9999 once in UTC:
+    was a 500 ``internal_error`` (an OverflowError converting it), on the analysis and the metric routes alike."""
+    rows = [dict(row) for row in sample_metric_rows["top_toots"]]
+    rows[0]["created_at"] = "9999-12-31 23:30:00-01:00"
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        store.write(metric("top_toots"), rows)
+    finally:
+        store.close()
+    api = live_api(make_settings(store=url))
+    for path in ("/v1/analyses/top_toots", "/v1/metrics/top_toots"):
+        response = api.get(path, params={"n" if "analyses" in path else "limit": str(len(rows))})
+        assert_stale(response, "top_toots")
+        assert "not a UTC timestamp between the years 1 and 9999: '9999-12-31 23:30:00-01:00'" in response.json()[
+            "error"]["message"]

@@ -215,6 +215,26 @@ def test_a_prefix_its_column_cannot_hold_is_one_line_exit_2(exporting, capsys):
                    "numbers, written as JSON writes them, without spaces or leading zeros; got '03')\n")
 
 
+def test_every_store_exports_a_float_prefix_value_beyond_the_64_bit_integers(exporting, capsys):
+    """Was: the 64-bit range that an integer prefix column holds was asked of a float one too, so a float every store
+    holds, as the JSON Lines export writes it (``1e+20``), was refused as "must be a number" (exit 2)."""
+    by_score = parse_metric("by_score", "-- question: s?\n-- key: score, tag\nSELECT 1")
+    rows = [{"score": score, "tag": tag} for score, tag in [(1e20, "b"), (2.5, "c"), (-1e300, "d"), (1e20, "a")]]
+    exporting.write(by_score, rows)
+    code, out, err = run(capsys, "store", "export", "by_score", "--format", "jsonl")
+    assert (code, err) == (0, "") and '{"score":1e+20,"tag":"a"}' in out.splitlines()
+    for written in ("1e+20", "100000000000000000000", "1E20"):  # Python's json; JavaScript's JSON.stringify
+        code, out, err = run(capsys, "store", "export", "by_score", "--prefix", written, "--format", "jsonl")
+        assert (code, err) == (0, ""), written
+        assert [json.loads(line) for line in out.splitlines()] == [rows[3], rows[0]]  # a, b: by key
+    code, out, err = run(capsys, "store", "export", "by_score", "--prefix", "-1e300", "--format", "jsonl")
+    assert (code, err) == (0, "") and [json.loads(line) for line in out.splitlines()] == [rows[2]]
+    code, out, err = run(capsys, "store", "export", "by_score", "--prefix", "1e999")  # no float holds it
+    assert (code, out) == (2, "") and err.startswith("fediscope: error: --prefix must be a number for metric by_score")
+    code, out, err = run(capsys, "store", "export", "by_hour", "--prefix", "9223372036854775808")  # 2**63
+    assert (code, out) == (2, "") and err.startswith("fediscope: error: --prefix must be a number for metric by_hour")
+
+
 def test_every_store_refuses_a_name_it_does_not_hold(exporting, capsys):
     code, out, err = run(capsys, "store", "export", "nothing_here")
     assert (code, out) == (2, "")

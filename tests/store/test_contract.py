@@ -726,6 +726,48 @@ def test_many_typed_rows_with_awkward_column_names(metric_store):
     assert metric_store.all(only_keys) == sorted(keys, key=lambda r: (r["a"], r["b"]))
 
 
+# metrics whose MariaDB key (and rank index) could not hold 255 characters in each text key column, their limit and
+# the bytes of their longest key: 4 × 192 × 4 = 3072, the most a MariaDB key holds; 3 × 254 × 4 + 2 BIGINTs = 3064
+# (255 characters: 3076); a DOUBLE rank column, first in the rank index, and 4 × 191 × 4: 3064
+NARROW_KEYS = [
+    (metric("four_keys", "a, b, c, d"), {}, 192),
+    (metric("two_numbers", "a, b, c, m, n"), {"m": 1, "n": -1}, 254),
+    (metric("ranked_four", "a, b, c, d", rank="n DESC"), {"n": 2.5}, 191),
+]
+
+
+@pytest.mark.parametrize(("narrow", "numbers", "limit"), NARROW_KEYS, ids=[m.name for m, *_ in NARROW_KEYS])
+def test_text_keys_are_limited_alike_where_a_mariadb_key_cannot_hold_255_characters_in_each(
+        metric_store, caplog, narrow, numbers, limit):
+    """A MariaDB key holds 3072 bytes, 4 a character of text: its text key columns were VARCHAR(768 // their count,
+    at most 255), whatever the key's other columns took. Was, on MariaDB only, a metric with 3 text and 2 integer key
+    columns (or 4 text ones and a number to rank by) could not be stored at all (error 1071, "Specified key was too
+    long"), and one with 4 text key columns refused a value of 193 to 255 characters ("Data too long"), which the
+    other stores kept. Every store now holds the same rows: the key's bytes are shared by its text columns, and a
+    longer value is refused alike, or left out of a computed result with a warning."""
+    texts = [k for k in narrow.key if k not in numbers]
+    longest = {**{k: "🐘" * limit for k in texts}, **numbers}
+    other = {**{k: "x" for k in texts}, **numbers}
+    types = {k: "str" for k in texts} | {k: "int" if isinstance(v, int) else "float" for k, v in numbers.items()}
+    assert metric_store.write(narrow, [longest, other], types=types) == 2
+    assert metric_store.get(narrow, [longest[k] for k in narrow.key]) == longest
+
+    too_long = dict(other, **{texts[-1]: "é" * (limit + 1)})
+    for given in (types, None):
+        with pytest.raises(StoreError, match=rf"^metric {narrow.name}: key column '{texts[-1]}' has a value of "
+                                             rf"{limit + 1} characters; keys are limited to {limit} in a metric with "
+                                             r"this key \(its text key columns share the 3072 bytes of a MariaDB "
+                                             r"key\)$"):
+            metric_store.write(narrow, [other, too_long], types=given)
+    assert sorted(metric_store.all(narrow), key=str) == sorted([longest, other], key=str)
+
+    kept = without_unstorable_keys(narrow.name, pa.Table.from_pylist([too_long, longest]), narrow.key,
+                                   narrow.rank_column)
+    assert kept.to_pylist() == [longest]
+    assert f"metric {narrow.name}: 1 row(s) left out: a key ({', '.join(narrow.key)}" in caplog.text
+    assert f"longer than the {limit} characters a store key may hold" in caplog.text
+
+
 # 33 text key columns: 32 of 255 four-byte characters (1022 bytes encoded each) and one of 61 "a" (63 bytes) make a
 # row key of exactly 32767 bytes, the most HBase takes; one more "a" makes 32768
 WIDE = metric("wide", ", ".join(f"k{i:02d}" for i in range(33)))
@@ -739,7 +781,7 @@ def test_a_row_whose_key_is_too_long_for_an_hbase_row_key_is_refused_and_left_ou
     characters): the other rows are written, the 32767-byte one included. A key of 33 text columns: only many text
     key columns can make one that long."""
     if metric_store.kind == "mariadb":
-        pytest.skip("a MariaDB primary key holds at most 16 columns: such a metric cannot be stored there at all")
+        pytest.skip("a MariaDB primary key holds at most 32 columns: such a metric cannot be stored there at all")
     too_long = dict(LONGEST_ROW, k32="a" * 62)
     short = {f"k{i:02d}": "b" for i in range(33)}
     rows = [LONGEST_ROW, too_long, short]

@@ -13,6 +13,7 @@ from fediscope.store.schema import (
     TableSchema,
     check_metric_name,
     coerce_query,
+    key_text_limit,
     merge_types,
     normalize_value,
     plan_write,
@@ -98,3 +99,22 @@ def test_plan_infers_types_whatever_the_row_order_and_names_the_first_offending_
     assert [type(r["n"]) for r in plan.rows] == [float] * 3 and type(plan.rows[0]["b"]) is int
     with pytest.raises(StoreError, match=r"column 'n' mixes text and numbers \(e.g. 'x'\)"):
         plan_write(m, [{"k": "a", "n": 1}, {"k": "b", "n": None}, {"k": "c", "n": "x"}, {"k": "d", "n": "y"}], None)
+
+
+@pytest.mark.parametrize(("key_types", "rank_type", "limit"), [
+    (["str"], None, 255),
+    (["str", "str", "str"], None, 255),  # 3 × 255 × 4 = 3060 bytes
+    (["str"] * 4, None, 192),  # 3072
+    (["str"] * 4, "str", 192),  # a text rank column outside the key is indexed alone
+    (["str"] * 4, "float", 191),  # a DOUBLE before the key in the rank index: 8 + 3056
+    (["str", "str", "str", "int", "int"], None, 254),  # 3 × 255 × 4 + 16 = 3076: MariaDB refused the table
+    (["str", "str", "str", "int", "bool", "bool", "bool", "bool"], None, 255),  # 3060 + 8 + 4 × 1 = 3072
+    (["str", "str", "str", "int", "bool", "bool", "bool", "bool", "bool"], None, 254),  # 3073
+    (["str"] * 32, None, 24),
+    (["str"] * 33, None, 255),  # more columns than a MariaDB key takes: no MariaDB table, HBase's row key limits it
+    (["int", "float"], "int", 255),
+])
+def test_the_text_key_limit_is_what_a_mariadb_key_holds_in_each_text_column(key_types, rank_type, limit):
+    """The byte counts were checked against MariaDB 10.11: a key (or an index) of 3072 bytes is created, one of 3073 is
+    refused (error 1071); VARCHAR(n) of utf8mb4 counts 4n bytes, BIGINT and DOUBLE 8, BOOL 1; at most 32 columns."""
+    assert key_text_limit(key_types, rank_type) == limit

@@ -42,6 +42,15 @@ def test_a_value_that_is_no_timestamp_is_refused(stored: object) -> None:
         rfc3339_utc(stored)
 
 
+@pytest.mark.parametrize("stored", ["9999-12-31 23:30:00-01:00", "0001-01-01 00:30:00+01:00",
+                                    datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-1)))])
+def test_a_moment_outside_the_years_1_to_9999_in_utc_is_refused_as_no_timestamp(stored: object) -> None:
+    """Was: an OverflowError (from ``astimezone``), which the report and the results API did not take for a value
+    they cannot read: ``fediscope report --format json`` ended in a traceback, the API in a 500."""
+    with pytest.raises(ValueError, match=r"^not a UTC timestamp between the years 1 and 9999: '[0-9]"):
+        rfc3339_utc(stored)
+
+
 def test_rows_get_new_dicts_and_keep_their_stored_values() -> None:
     """A page's cursor is made from the stored values: converting the rows for the answer must not change them."""
     rows = [{"id": 1, "created_at": "2026-11-01 12:00:00", "day": "2026-11-01"}, {"id": 2, "day": "2026-11-02"}]
