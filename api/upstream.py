@@ -12,9 +12,12 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   cut and is not retried, and no retry is started that could not end in time
   (see :class:`~fediscope.sources.client.MastodonClient`);
 * at most :data:`MAX_BODY_BYTES` of body (502 ``upstream_too_large`` beyond), and no more items than the page
-  asked for (the first ``limit``; the ``next`` cursor then continues after the last item kept);
+  asked for (the first ``limit``, and the ``next`` cursor then continues after the last item kept; with ``min_id``
+  the ``limit`` items next to it, and ``prev`` continues after the newest item kept: :func:`_keep_asked_items`);
 * paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
-  dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back;
+  dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back; and never the id of a
+  status skipped for its author (erased or opted out, or a boost of one): such a cursor is moved as the
+  collector moves the ids it saves (:func:`_move_off_withheld`, :mod:`fediscope.sources.withheld`);
 * ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
   :data:`MAX_RETRY_AFTER` seconds; a 429 that says nothing usable (no or a garbage ``Retry-After``, no rate-limit
   reset) gets :data:`DEFAULT_RETRY_AFTER`;
@@ -95,13 +98,17 @@ from fediscope.sources.pages import (
     QuarantinedItem,
     fetch_handle_domain,
     fetch_page,
+    id_key,
     land_page,
+    max_id_of,
     min_id_of,
     page_size,
+    same_id_kind,
 )
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.ratelimit import parse_retry_after
 from fediscope.sources.spec import SourceRef
+from fediscope.sources.withheld import Withheld
 
 log = logging.getLogger(__name__)
 
@@ -329,6 +336,8 @@ class Upstream:
             self._note_opt_outs(policy.opted_out)
         if landed.quarantined:
             self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled)
+        if source.paged:
+            _move_off_withheld(page, Withheld.of(policy, page.items, query.domain), query)
         return Fetched(records=landed.records,
                        next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
                        prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
@@ -393,19 +402,69 @@ def item_cap(source: SourceRef, query: PageQuery) -> int:
 def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
     """Drop the items beyond what was asked for (an instance answering 3,000,000 items for ``limit=2``).
 
-    The first items are kept (a timeline answers newest first); the ``next`` cursor then points just below the
-    oldest item kept, so paging on misses nothing, and is dropped when no kept item has an id.
+    A timeline answers newest first. Walking down (no ``min_id``) the first items are kept, and the ``next`` cursor
+    then points just below the oldest item kept, so paging on misses nothing (dropped when no kept item has an id).
+    Walking up by ``min_id`` (Mastodon's items just above it, still newest first) the last items are kept, those
+    next to ``min_id``, and the ``prev`` cursor then points at the newest item kept: keeping the newest would have
+    the walk jump over the items between (dropped too when no kept item has an id; ``next``, the oldest item, is
+    among those kept).
     """
     cap = item_cap(source, query)
     if len(page.items) <= cap:
         return
     log.info("%s %s answered %d items for a page of %d; the rest are ignored", query.domain, page.endpoint,
              len(page.items), cap)
+    if source.paged and query.min_id is not None:
+        page.items = page.items[-cap:]
+        page.prev_min_id = max_id_of(page.items)
+        return
     page.items = page.items[:cap]
     if source.paged:
         page.next_max_id = min_id_of(page.items)
     if page.next_offset is not None:  # continue after the last item kept
         page.next_offset = query.offset + cap
+
+
+def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery) -> None:
+    """Move the page's cursors off the statuses skipped for their author (erased or opted out, boosts of them), as
+    the collector moves the ids it saves (:mod:`fediscope.sources.withheld`): with the instance an id names its
+    author, and NiFi keeps these cursors as its state. ``next`` (a ``max_id``: below it nothing was had yet) moves
+    up, ``prev`` (a ``min_id``: everything at and below it was had) down, to the page's nearest other status or
+    the first id of the minute (of the next minute for ``next``), whichever is nearer: following them fetches some
+    of the skipped statuses again, skipped again, and misses nothing.
+
+    A page of nothing but such statuses, all in one minute, would have that cursor ask for the very same page again,
+    forever. Then it moves the other way, to the edge of that minute: the statuses of that minute on the far side of
+    the page (not fetched yet, if any) are skipped, logged at INFO. A text id with nowhere to move (no other status on
+    its side of the page) is dropped, logged at INFO."""
+    if not withheld.ids:
+        return
+    next_max, prev_min = withheld.saved_up(page.next_max_id), withheld.saved_down(page.prev_min_id)
+    if next_max != page.next_max_id and not _progresses(next_max, query.max_id, down=True):
+        next_max = withheld.saved_down(page.next_max_id)
+        _note_stall(page, "next", "below")
+    if prev_min != page.prev_min_id and not _progresses(prev_min, query.min_id, down=False):
+        prev_min = withheld.saved_up(page.prev_min_id)
+        _note_stall(page, "prev", "above")
+    for rel, before, after in (("next", page.next_max_id, next_max), ("prev", page.prev_min_id, prev_min)):
+        if before is not None and after is None:
+            log.info("%s %s: dropped the rel=%s cursor: it is the id of a status skipped for its author and no other "
+                     "status of the page lies beyond it", page.instance, page.endpoint, rel)
+    page.next_max_id, page.prev_min_id = next_max, prev_min
+
+
+def _progresses(cursor: str | None, asked: str | None, *, down: bool) -> bool:
+    """Whether paging on from ``cursor`` leaves where the page was asked from (``asked``: its ``max_id`` going
+    ``down``, else its ``min_id``); ids of different kinds, or a missing one, are not compared."""
+    if cursor is None or asked is None or not same_id_kind(cursor, asked):
+        return True
+    return id_key(cursor) < id_key(asked) if down else id_key(cursor) > id_key(asked)
+
+
+def _note_stall(page: Page, rel: str, side: str) -> None:
+    log.info("%s %s: the page holds only statuses skipped for their author, within one minute; its rel=%s cursor "
+             "moves to that minute's far edge (not onto their ids, nor back onto the same page), so any statuses of "
+             "that minute %s them are not fetched by this walk", page.instance, page.endpoint, rel, side)
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:

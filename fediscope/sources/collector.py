@@ -27,8 +27,9 @@ ids a walk saves (``newest_id``, the walk's ``upper`` and ``cursor``, the settle
 statuses the privacy policy skips for whose they are — an erased (suppressed) or opted-out account's, and boosts
 of them: such an id is saved lower (``cursor``: higher), at the page's nearest other status or the first snowflake
 of its minute (the next minute for a cursor), whichever is nearer, by the functions ``gdpr erase`` moves them with
-(:func:`~fediscope.gdpr.cursors.moved_down`, :func:`~fediscope.gdpr.cursors.moved_up`). That only fetches some of
-the skipped statuses again; the walk itself pages on with the real ids.
+(:func:`~fediscope.gdpr.cursors.moved_down`, :func:`~fediscope.gdpr.cursors.moved_up`), through
+:mod:`fediscope.sources.withheld`, as the scraping API's cursors are. That only fetches some of the skipped statuses
+again; the walk itself pages on with the real ids.
 
 Two known limits of Mastodon paging: statuses of remote servers that arrive late with an id below the checkpoint
 are not seen by ``since_id`` walks; and on a *first* run killed while landing the very first page, the resumed
@@ -90,7 +91,6 @@ from typing import Any
 
 from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
-from fediscope.gdpr.cursors import KeptIds, moved_down, moved_up
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -129,6 +129,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
+from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
 
@@ -481,56 +482,15 @@ def _newer(a: str | None, b: str | None) -> str | None:
     return a if id_key(a) >= id_key(b) else b
 
 
-@dataclass(frozen=True)
-class _Withheld:
-    """The ids of a page's statuses the lake does not keep for whose they are (:func:`_withheld`), and the page's
-    other ids (of its usual kind, :func:`usual_ids`): where an id to be saved moves when it is one of the first."""
-
-    ids: frozenset[str]
-    kept: KeptIds
-
-
-def _withheld(ctx: _Context, client: MastodonClient, page: Page) -> _Withheld:
-    """The statuses of ``page`` the privacy policy skips for their author or the author of the status they boost:
-    an erased (suppressed) account, or one that opted out. No state file may hold their ids: with the instance an
-    id names its author, the erasure has just moved such ids out of the checkpoints (:mod:`fediscope.gdpr.cursors`),
-    and the lake keeps nothing else of an opted-out account's statuses. The instance's handle domain is learned
-    first, so that its local accounts are keyed as when they are landed."""
+def _withheld(ctx: _Context, client: MastodonClient, page: Page) -> Withheld:
+    """The statuses of ``page`` the privacy policy skips for their author or the author of the status they boost
+    (:class:`~fediscope.sources.withheld.Withheld`): an erased (suppressed) account, or one that opted out. No state
+    file may hold their ids: with the instance an id names its author, the erasure has just moved such ids out of
+    the checkpoints (:mod:`fediscope.gdpr.cursors`), and the lake keeps nothing else of an opted-out account's
+    statuses. The instance's handle domain is learned first, so that its local accounts are keyed as when they are
+    landed."""
     _learn_handle_domain(ctx, client, page)
-    ids = frozenset(i["id"] for i in page.items if isinstance(i, dict) and isinstance(i.get("id"), str)
-                    and _skipped_for_its_author(ctx.policy, i, client.domain))
-    return _Withheld(ids, KeptIds.of(i for i in usual_ids(page.items) if i not in ids))
-
-
-def _skipped_for_its_author(policy: PrivacyPolicy, status: dict[str, Any], domain: str) -> bool:
-    boosted = status.get("reblog")
-    authors = [status.get("account"), boosted.get("account") if isinstance(boosted, dict) else None]
-    try:
-        return any(isinstance(a, dict) and policy.skip_reason(a, domain) is not None for a in authors)
-    except (KeyError, TypeError, ValueError, AttributeError):  # no acct: quarantined when landed, not skipped
-        return False
-
-
-def _saved_down(status_id: str | None, withheld: _Withheld) -> str | None:
-    """What is saved for ``status_id`` where an id bounds the landed statuses from above (a checkpoint's
-    ``newest_id``, a walk's ``upper``, the settle mark: everything at or below it is landed): the id itself, unless
-    it is withheld (:func:`_withheld`); then where the erasure would move it, given the page's kept ids
-    (:func:`~fediscope.gdpr.cursors.moved_down`: the nearest kept id below it or the first snowflake of its minute,
-    whichever is higher), so that a timeline the account fills still moves on; None when neither exists (a text id
-    with no kept id below it on the page: the caller keeps what it had)."""
-    if status_id is None or status_id not in withheld.ids:
-        return status_id
-    return moved_down(status_id, withheld.kept.below(status_id), withheld.ids)
-
-
-def _saved_up(cursor: str | None, withheld: _Withheld) -> str | None:
-    """What is saved for a walk's ``cursor`` (the next ``max_id``: below it the gap is not landed yet): the cursor
-    itself, unless it is withheld; then where the erasure would move it (:func:`~fediscope.gdpr.cursors.moved_up`:
-    the page's nearest kept id above it or the first snowflake of the next minute, whichever is lower); None when
-    neither exists."""
-    if cursor is None or cursor not in withheld.ids:
-        return cursor
-    return moved_up(cursor, withheld.kept.above(cursor), withheld.ids)
+    return Withheld.of(ctx.policy, page.items, client.domain)
 
 
 def _lower_cursor(saved: str | None, candidate: str | None) -> str | None:
@@ -600,7 +560,7 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """``backfill_pages = 0``: land nothing on a first run, just remember the newest status."""
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
-    newest_id = _saved_down(page.newest_id, _withheld(ctx, client, page))
+    newest_id = _withheld(ctx, client, page).saved_down(page.newest_id)
     save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(newest_id), ctx.policy)
     # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
     newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
@@ -616,7 +576,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
     full_page = page_size(settings.page_limit, "statuses")
     since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
     oldest: tuple[str | None, str | None] = (None, None)  # the oldest status this run landed of a first walk
-    saved_cursor = walk.cursor  # the cursor saved with the walk: never a withheld status's id (_saved_up)
+    saved_cursor = walk.cursor  # the cursor saved with the walk: never a withheld status's id (Withheld.saved_up)
     while True:
         if budget is not None and budget <= 0:
             result.caught_up, result.checkpoint = False, checkpoint.newest_id
@@ -634,7 +594,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         result.out_of_range += len(page.items) - len(items)
         withheld = _withheld(ctx, client, page)
         if walk.upper is None:
-            walk.upper = _saved_down(page.newest_id, withheld)
+            walk.upper = withheld.saved_down(page.newest_id)
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id)
             if walk.lower is not None:
@@ -665,7 +625,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "
                            "the walk is kept and the next run resumes there")
         walk.cursor = next_cursor
-        saved_cursor = _lower_cursor(saved_cursor, _saved_up(next_cursor, withheld))
+        saved_cursor = _lower_cursor(saved_cursor, withheld.saved_up(next_cursor))
         save_checkpoint(ctx.lake, domain, name, Checkpoint(
             checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}), ctx.policy)
 
@@ -816,7 +776,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     full_page = page_size(settings.page_limit, "statuses")
     page: Page | None = None
     ready: list[dict[str, Any]] = []
-    saved_mark = mark  # the mark saved: never a withheld status's id (_saved_down), so it may lag behind ``mark``
+    saved_mark = mark  # the mark saved: never a withheld status's id (saved_down), so it may lag behind ``mark``
     for _ in range(max_pages):
         batch_id = _page_name(ctx, source, "settle-", f"n{_safe(mark, '0')}")
         page = _fetch(ctx, client, source, result, batch_id, min_id=mark)
@@ -837,7 +797,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         result.out_of_range += len(page.items) - len(ready)
         if ready:
             _land(ctx, client, replace(page, items=ready), result, batch_id, count_as="settled")
-        moved = _saved_down(next_mark, _withheld(ctx, client, page)) if next_mark != mark else None
+        moved = _withheld(ctx, client, page).saved_down(next_mark) if next_mark != mark else None
         if moved is not None and id_key(moved) > id_key(saved_mark):  # from a number to a text id too (Pleroma)
             save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, moved, ctx.policy)
             saved_mark = moved

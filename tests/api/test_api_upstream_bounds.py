@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -240,6 +241,34 @@ def test_items_beyond_the_limit_are_ignored_and_next_continues_after_the_last_ke
     assert [r["data"]["id"] for r in body["records"]] == ["1500", "1499"]
     assert body["next"] == {"max_id": "1499"}  # not the instance's 1001: 1498…1001 would be skipped
     assert "max_id=1499" in response.headers["Link"]
+
+
+def test_a_walk_up_by_min_id_misses_nothing_when_the_instance_ignores_limit(
+        instance: FakeInstance, scraping: Callable[..., LiveApi]) -> None:
+    """Was: the first (newest) ``limit`` items of a ``min_id`` answer were kept, with the instance's ``prev`` (its
+    newest item): a walk up by ``prev`` jumped over the items between. Mastodon's ``min_id`` answers the items just
+    above it, newest first; an instance ignoring ``limit`` sends all of them: the ``limit`` next to ``min_id`` are
+    kept, and ``prev`` is the newest of those."""
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlsplit(handler.path).query)
+        min_id = int(query["min_id"][0])
+        items = [status(n) for n in range(10, 0, -1) if 1000 + n > min_id]
+        link = (f'<{instance.url}/api/v1/timelines/public?max_id={items[-1]["id"]}>; rel="next", '
+                f'<{instance.url}/api/v1/timelines/public?min_id={items[0]["id"]}>; rel="prev"') if items else ""
+        send(handler, 200, json.dumps(items).encode(), {"Link": link} if link else {})
+
+    instance.answers["/api/v1/timelines/public"] = answer
+    live = scraping()
+    params: dict[str, Any] = {"instance": instance.domain, "limit": 3, "min_id": "1000"}
+    pages = []
+    for _ in range(10):
+        body = live.get("/v1/timelines/public", params=params).json()
+        if not body["records"]:
+            break
+        pages.append([r["data"]["id"] for r in body["records"]])
+        assert body["next"] == {"max_id": pages[-1][-1]}
+        params["min_id"] = body["prev"]["min_id"]
+    assert pages == [["1003", "1002", "1001"], ["1006", "1005", "1004"], ["1009", "1008", "1007"], ["1010"]]
 
 
 def test_a_snapshot_route_keeps_a_bounded_number_of_items(instance: FakeInstance,

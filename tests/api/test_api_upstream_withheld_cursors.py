@@ -1,0 +1,159 @@
+"""The scraping API's page cursors never name a status skipped for its author (an opted-out or erased account's, or
+a boost of one), as the collector never saves such an id (:mod:`fediscope.sources.withheld`): with the instance an
+id names its author, and NiFi keeps these cursors as its state. Walking a timeline by them still returns every
+status that is served, down by ``next`` and up by ``prev``, and never asks for the same page for ever.
+
+The instance is the Mastodon double (recorded statuses, cloned with new snowflake ids); one author opts out
+(``#nobot`` in the bio, as ``privacy_skips`` sets it up)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from api_testing import LiveApi, make_settings
+from doubles.mastodon_server import MastodonDouble
+from non_public_statuses import boost
+from privacy_skips import NOBOT_NOTE
+
+from fediscope.gdpr.suppression import add_suppressed
+from fediscope.lake.backend import open_lake
+from fediscope.privacy import policy_from_settings
+
+#: Pages a walk may take before the test calls it endless.
+MAX_PAGES = 30
+KEPT, OPTED = "admin", "mastodonpy_test"
+
+
+@pytest.fixture
+def double() -> Iterator[MastodonDouble]:
+    with MastodonDouble(statuses=6) as started:
+        yield started
+
+
+def cursors_of(response: requests.Response) -> set[str]:
+    """Every cursor an answer hands out: in the body and in the Link header."""
+    body = response.json()
+    found = {value for rel in ("next", "prev") if body[rel] for value in body[rel].values()}
+    return {str(c) for c in found} | set(re.findall(r"[?&](?:max_id|min_id)=([A-Za-z0-9]+)",
+                                                    response.headers.get("Link", "")))
+
+
+def walk(live: LiveApi, path: str, params: dict[str, Any], rel: str) -> tuple[list[str], set[str]]:
+    """Follow ``rel`` (``next``: ``max_id``, ``prev``: ``min_id``) from ``params`` until a page is empty: the ids of
+    the records served, in order, and every cursor handed out. Fails when the walk does not end."""
+    ids: list[str] = []
+    cursors: set[str] = set()
+    for _ in range(MAX_PAGES):
+        response = live.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        cursors |= cursors_of(response)
+        ids.extend(r["data"]["id"] for r in body["records"])
+        if not body["records"] and body["skipped"] == 0 or body[rel] is None:
+            return ids, cursors
+        params = {**params, **body[rel]}
+    raise AssertionError(f"the walk by {rel} did not end after {MAX_PAGES} pages: it asks for the same page again")
+
+
+def opt_out(double: MastodonDouble, acct: str) -> tuple[list[str], set[str]]:
+    """``acct`` opts out; (the ids of the other statuses newest first, the ids of ``acct``'s statuses)."""
+    assert double.set_account_note(acct, NOBOT_NOTE) > 0
+    statuses = double.public_statuses()
+    withheld = {s["id"] for s in statuses if s["account"]["acct"] == acct}
+    assert len(withheld) < len(statuses)
+    return [s["id"] for s in statuses if s["id"] not in withheld], withheld
+
+
+def test_a_page_cursor_is_never_an_opted_out_accounts_status_id(double: MastodonDouble,
+                                                                live_api: Callable[..., LiveApi]) -> None:
+    """Was: the instance's Link cursors were handed on as they came, so a page whose newest or oldest status was an
+    opted-out account's gave that status's id out as ``prev`` or ``next`` (e.g. ``next: {"max_id": <its id>}``
+    with only the status above it in ``records``)."""
+    kept, withheld = opt_out(double, double.public_statuses()[1]["account"]["acct"])
+    assert withheld
+    live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+    down, cursors_down = walk(live, "/v1/timelines/public", {"instance": double.domain, "limit": 2}, "next")
+    assert down == kept  # nothing missed, nothing twice
+    assert cursors_down and not cursors_down & withheld
+    up, cursors_up = walk(live, "/v1/timelines/public", {"instance": double.domain, "limit": 2, "min_id": "1"},
+                          "prev")
+    assert sorted(up, key=int) == sorted(kept, key=int)
+    assert cursors_up and not cursors_up & withheld
+
+
+def test_an_erased_accounts_statuses_move_the_cursors_too(double: MastodonDouble, live_api: Callable[..., LiveApi],
+                                                         tmp_path: Any) -> None:
+    """An erased account's statuses go through the same rule: the suppression list, not a note in the bio."""
+    settings = make_settings(instances=(double.url,), allow_private_addresses=True, lake=str(tmp_path / "lake"))
+    erased = double.public_statuses()[1]["account"]["acct"]
+    add_suppressed(open_lake(settings.lake), policy_from_settings(settings).account_key(erased, double.domain))
+    withheld = {s["id"] for s in double.public_statuses() if s["account"]["acct"] == erased}
+    kept = [s["id"] for s in double.public_statuses() if s["id"] not in withheld]
+    live = live_api(settings)
+    down, cursors = walk(live, "/v1/timelines/public", {"instance": double.domain, "limit": 2}, "next")
+    assert down == kept and cursors and not cursors & withheld
+
+
+def test_a_boost_of_an_opted_out_accounts_status_moves_the_cursors_too(double: MastodonDouble,
+                                                                        live_api: Callable[..., LiveApi]) -> None:
+    """A boost is skipped for the author of the status it boosts: the recorded boost, boosted by another account,
+    made public and served second newest; its author (of no other status served) opts out."""
+    boosted = boost()
+    booster = next(a for a in double.accounts() if a["acct"] == KEPT)
+    boosted.update(account=copy.deepcopy(booster), visibility="public", id=str(int(double.statuses[0]["id"]) - 1))
+    boosted["reblog"]["visibility"] = "public"
+    assert boosted["reblog"]["account"]["acct"] == OPTED != KEPT
+    double.statuses.insert(1, boosted)
+    _kept, withheld = opt_out(double, OPTED)
+    assert withheld == set()  # no status of its own is served: only the boost is skipped, for it
+    kept = [s["id"] for s in double.public_statuses() if s is not boosted]
+    live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+    first = live.get("/v1/timelines/public", params={"instance": double.domain, "limit": 2})
+    assert first.json()["skipped"] == 1 and boosted["id"] not in cursors_of(first)
+    down, cursors = walk(live, "/v1/timelines/public", {"instance": double.domain, "limit": 2}, "next")
+    assert down == kept and boosted["id"] not in cursors
+
+
+def test_an_opted_out_accounts_own_route_answers_no_record_and_none_of_its_ids(
+        double: MastodonDouble, live_api: Callable[..., LiveApi]) -> None:
+    """Unlike an erased account (410 before any request: its key is on the suppression list), an opt-out is known
+    only from the account the instance answers: the route answers an empty page, as `fediscope collect` lands
+    none of it, and its cursors were the account's status ids."""
+    acct = double.public_statuses()[1]["account"]["acct"]
+    _kept, withheld = opt_out(double, acct)
+    assert len(withheld) >= 2
+    live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+    response = live.get(f"/v1/accounts/{acct}/statuses", params={"instance": double.domain, "limit": 2})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["records"] == [] and body["opted_out"] == min(2, len(withheld))
+    assert cursors_of(response) and not cursors_of(response) & withheld
+    served, cursors = walk(live, f"/v1/accounts/{acct}/statuses", {"instance": double.domain, "limit": 2}, "next")
+    assert served == [] and not cursors & withheld
+
+
+def test_a_page_of_nothing_but_skipped_statuses_in_one_minute_does_not_stall_the_walk(
+        live_api: Callable[..., LiveApi]) -> None:
+    """Four statuses of an opted-out account within one minute, between statuses of others: a ``limit=2`` page
+    holds only theirs, and their cursor moved to the minute's edge would ask for the same page again for ever.
+    It moves to the far edge instead: both walks end and return every other status (none of the others lies in
+    that minute)."""
+    with MastodonDouble(statuses=0) as double:
+        for seconds, author in ((50, KEPT), (50, KEPT), (30, OPTED), (1, OPTED), (1, OPTED), (1, OPTED),
+                                (60, KEPT), (60, KEPT)):
+            double.spacing = timedelta(seconds=seconds)
+            double.add_statuses(1, author=author)
+        kept, withheld = opt_out(double, OPTED)
+        assert len(withheld) == 4
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 2}
+        down, cursors_down = walk(live, "/v1/timelines/public", params, "next")
+        up, cursors_up = walk(live, "/v1/timelines/public", {**params, "min_id": "1"}, "prev")
+    assert down == kept and sorted(up, key=int) == sorted(kept, key=int)
+    assert not (cursors_down | cursors_up) & withheld
