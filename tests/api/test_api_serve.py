@@ -332,6 +332,27 @@ def test_serve_api_with_a_token_that_cannot_be_sent_refuses_to_start(tmp_path: P
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_serve_api_with_a_key_no_header_can_carry_refuses_to_start(tmp_path: Path) -> None:
+    """Was: the server started, and every request with that key was 401 (waitress reads header bytes as Latin-1,
+    the key was compared as UTF-8): a key that could never authenticate, with nothing said."""
+    key = "clé-très-secrète-0123456789"
+    env = _env(tmp_path, FEDISCOPE_API_KEY=f"{KEY},{key}", FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY)
+    process = subprocess.Popen([*COMMAND, "serve-api", "--port", "0"], env=env, cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # the error, or (was) the line saying where the server listens
+        assert "FEDISCOPE_API_KEY" in first and "key #2 " in first and "ASCII" in first, first
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+    assert process.returncode == 2 and not stderr.strip(), stderr
+    assert "clé" not in first + stdout and KEY not in first + stdout
+    assert "Traceback" not in first
+
+
 @pytest.mark.parametrize("where", ["taken", "999.1.1.1"])
 def test_serve_api_that_cannot_listen_is_one_clear_line(tmp_path: Path, where: str) -> None:
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY)
