@@ -71,6 +71,17 @@ _PUBLIC_ENDPOINTS = frozenset(route.endpoint for route in ROUTES if route.public
 class _Api(Api):
     """flask-restful's Api, with every error answered in our envelope (its own is ``{"message": ...}``)."""
 
+    def error_router(self, original_handler: Any, e: Exception) -> Response:
+        """Every error to :meth:`handle_error`. flask-restful's router first asks whether the failed request was
+        for one of its routes (to leave other views' errors to Flask) by routing the request again, outside any
+        ``try``: a Host werkzeug cannot route (``a..b``: not IDNA) raised ``BadHost`` there while the error was
+        being handled, a 500 with a traceback in the server log. Every route of the app is the Api's, so there is
+        nothing to ask; as flask-restful does, Flask's own handler is the fallback if ours fails."""
+        try:
+            return self.handle_error(e)
+        except Exception:  # flask-restful's fallback, kept: Flask's handler answers then
+            return original_handler(e)
+
     def handle_error(self, e: Exception) -> Response:
         return handle_any(e)
 
@@ -170,18 +181,29 @@ def _check_host() -> None:
     ``""``, as it does a name with characters outside letters, digits, dots and hyphens (``a_b.example``): links
     to it cannot be built. HTTP/1.0 needs no Host: the address the server listens on stands in, unless it listens
     on every address (``0.0.0.0``: waitress then names itself ``waitress.invalid``). Behind the trusted proxy, its
-    X-Forwarded-Host is the Host checked."""
+    X-Forwarded-Host is the Host checked. A name werkzeug takes but cannot route, as it is no IDNA name (an empty
+    label, ``a..b`` or ``.a``, or one over 63 characters), is refused the same way: it was a 500."""
     header = request.environ.get("HTTP_HOST")
     if header is None and request.environ.get("SERVER_PROTOCOL", "HTTP/1.1") in {"HTTP/1.0", "HTTP/0.9"}:
         if request.environ.get("SERVER_NAME") != UNNAMED_SERVER:
             return
         raise ApiError(400, "invalid_host", "this server listens on every address, so it cannot name itself in "
                                             "links: send a Host header")
-    if header is None or not request.host:
+    if header is None or not request.host or not _routable(request.host):
         raise ApiError(400, "invalid_host", "the request's Host header is missing, empty, repeated or not a host "
-                                            "name (letters, digits, dots and hyphens, or an IP address) with an "
-                                            "optional :port; an HTTP/1.1 request sends exactly one (RFC 9112 "
-                                            "section 3.2)")
+                                            "name (labels of 1 to 63 letters, digits and hyphens joined by dots, "
+                                            "or an IP address) with an optional :port; an HTTP/1.1 request sends "
+                                            "exactly one (RFC 9112 section 3.2)")
+
+
+def _routable(host: str) -> bool:
+    """Whether werkzeug's router takes ``host`` (``host[:port]``, as :attr:`request.host` gives it): it encodes the
+    name as IDNA (:meth:`werkzeug.routing.Map.bind`), which refuses an empty label or one over 63 characters."""
+    try:
+        host.lower().partition(":")[0].encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _options_response() -> Response:

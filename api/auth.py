@@ -19,6 +19,7 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 
+from fediscope.config import api_key_problem
 from fediscope.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class KeyRing:
     """The accepted keys. :meth:`match` returns the key a request presented, or None."""
 
     def __init__(self, configured: tuple[str, ...] | list[str]) -> None:
+        # load_settings refuses such a key already; settings made in code (Settings(...), .replace) are not parsed
+        if problem := api_key_problem(tuple(configured)):
+            raise ConfigError(f"FEDISCOPE_API_KEY is invalid: {problem}")
         keys: list[ApiKey] = []
         for position, raw in enumerate(configured, start=1):
             secret, read_only = raw, False

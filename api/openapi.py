@@ -15,8 +15,8 @@ from fediscope import __version__
 
 ERROR_STATUSES = {
     "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
-           "(invalid_host) an HTTP/1.1 request has no Host header, an empty one or several, or (repeated_api_key) "
-           "X-API-Key was sent more than once with different values.",
+           "(invalid_host) an HTTP/1.1 request has no Host header, an empty one, several or one naming no host, "
+           "or (repeated_api_key) X-API-Key was sent more than once with different values.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
            "or a read-only key called a write method.",
@@ -26,6 +26,7 @@ ERROR_STATUSES = {
     "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
     "431": "Request line and headers larger than the server's cap (16 KiB in all).",
+    "500": "(internal_error) A bug in the server: the server log has the traceback.",
     "502": "The instance failed, timed out, or answered with something unusable.",
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, "
            "malformed upstream data cannot be written to the lake's quarantine, or (key_mismatch) the lake was "
@@ -40,8 +41,8 @@ ERASED_ACCOUNT = ("(erased_account) The account was erased on request (fediscope
 RESULTS_ERROR_STATUSES = {
     "400": "A parameter is unknown, repeated, malformed or out of bounds (the error names it; a path name "
            "outside its pattern too), the request has a body, (invalid_host) an HTTP/1.1 request has no Host "
-           "header, an empty one or several, or (repeated_api_key) X-API-Key was sent more than once with "
-           "different values.",
+           "header, an empty one, several or one naming no host, or (repeated_api_key) X-API-Key was sent more "
+           "than once with different values.",
     "401": "No X-API-Key header, or a key that is not configured.",
     "403": "A read-only key called a write method.",
     "404": "No such route or analysis, no metric of that name (neither a SQL file nor stored), or the store does not "
@@ -60,7 +61,8 @@ RESULTS_ERROR_STATUSES = {
     "429": "Too many requests for this API key; retry after Retry-After seconds.",
     "431": "Request line and headers larger than the server's cap (16 KiB in all).",
     "500": "(metric_definition_error) A metric definition on the server, one of its metric SQL files, cannot be "
-           "read; the server log has the reason. A retry does not help until the operator fixes the file.",
+           "read; the server log has the reason. A retry does not help until the operator fixes the file. Or "
+           "(internal_error) a bug in the server: the server log has the traceback.",
     "503": "The metrics store (FEDISCOPE_STORE) cannot be reached or read.",
 }
 
@@ -316,6 +318,10 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return out
 
 
+#: What /health and /openapi.json may answer besides 200 (no key, parameter or instance is involved; a bug: 500).
+_PUBLIC_STATUSES = frozenset({"400", "404", "405", "413", "414", "431", "500"})
+
+
 def _operation(route: Route) -> dict[str, Any]:
     responses: dict[str, Any]
     if route.records:
@@ -336,11 +342,11 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
             "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "414", "431"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in _PUBLIC_STATUSES}
     else:
         responses = {"200": {"description": "The OpenAPI document.",
                              "content": {"application/json": {"schema": {"type": "object"}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in {"400", "404", "405", "413", "414", "431"}}
+        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in _PUBLIC_STATUSES}
     if "acct" in route.path_params:
         wanted = {**wanted, "410": ERASED_ACCOUNT}
     for status, text in sorted(wanted.items()):

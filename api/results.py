@@ -374,9 +374,10 @@ def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], genera
         raise _bad_cursor("it was given by an older fediscope API, without the metric it pages: start again from "
                           "the first page (without after)")
     if not (isinstance(state, dict) and set(state) == {"metric", "after", "generation", "prefix"}
-            and isinstance(state["metric"], str)
+            and _text(state["metric"])
             and isinstance(state["after"], list) and all(_scalar(v) for v in state["after"])
-            and isinstance(state["generation"], str | None) and isinstance(state["prefix"], str | None)):
+            and (state["generation"] is None or _text(state["generation"]))
+            and (state["prefix"] is None or _text(state["prefix"]))):
         raise _bad_cursor("it is not one")
     if state["metric"] != metric.name:
         raise _bad_cursor("it was given by a page of another metric: page on with the metric of that page")
@@ -398,7 +399,20 @@ def _scalar(value: Any) -> bool:
     floats), or null."""
     if isinstance(value, int) and not isinstance(value, bool):
         return -2**63 <= value < 2**63
-    return value is None or isinstance(value, str | bool | float)
+    return value is None or isinstance(value, bool | float) or _text(value)
+
+
+def _text(value: Any) -> bool:
+    """Text a store can hold: a string that is UTF-8. JSON's ``\\ud800`` reads as a lone surrogate, which no
+    cursor of ours holds (they are made from stored text) and which a store cannot encode: its ValueError was
+    answered 409 ``stale_metric``, telling the operator the metric is stale."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bad_cursor(why: str) -> ApiError:

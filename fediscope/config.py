@@ -55,6 +55,9 @@ class Setting:
     #: once every source is read, on the value that won (:func:`_check_usable`), so a command that does not use it
     #: may go on with a warning instead (``unusable`` of :func:`load_settings`).
     usable: Callable[[Any], str | None] | None = None
+    #: What makes a parsed value unusable as written wherever it was set (a TOML list's items are not parsed), or
+    #: None: refused as an invalid value (:func:`_parse`). Never quotes the value: it is for secrets too.
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def env(self) -> str:
@@ -77,6 +80,20 @@ def _bool(value: str) -> bool:
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def api_key_problem(keys: tuple[str, ...]) -> str | None:
+    """What makes one of the API keys unusable (None when none is), naming it by position, never quoting it. A key
+    is sent in the X-API-Key header, which carries ASCII only (the server reads its bytes as Latin-1; the key is
+    compared as UTF-8): a key with a character beyond ASCII (``clé``) could never be sent, every request 401. A
+    space or a control character cannot be one of its characters either (a space around it is not sent)."""
+    for position, key in enumerate(keys, start=1):
+        if not all("!" <= char <= "~" for char in key):
+            return (f"key #{position} holds a character other than ASCII letters, digits and punctuation (a space, "
+                    "a control character, or a non-ASCII one such as an accented letter): an X-API-Key header "
+                    "cannot carry it as written, so no client could send the key; use e.g. "
+                    "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return None
 
 
 def _integer(value: str) -> int:
@@ -362,7 +379,7 @@ SETTINGS: tuple[Setting, ...] = (
             "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir,
             usable=_metrics_dir_usable),
     Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
-            "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True),
+            "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True, check=api_key_problem),
     Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
             "(token bucket, bursts up to the same number; 0 turns the limit off).", _positive_int),
     Setting("api_trusted_proxy", None, "IP address of the TLS reverse proxy in front of the scraping API: its "
@@ -709,6 +726,13 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
     """Validate one value. TOML values arrive typed (``42``, ``true``, lists, dates) and must fit the setting's
     kind (a string setting takes no ``true`` or ``5``); strings go through the same checks as those from the
     environment. A secret's value is never repeated in the message."""
+    value = _parse_value(setting, raw, origin)
+    if value is not None and setting.check is not None and (problem := setting.check(value)):
+        raise ConfigError(f"{origin} is invalid: {problem}")
+    return value
+
+
+def _parse_value(setting: Setting, raw: Any, origin: str) -> Any:
     if raw is None:
         return None
     if not isinstance(raw, str):

@@ -456,6 +456,31 @@ def test_errors_about_secret_settings_do_not_echo_the_value(tmp_path: Path) -> N
     assert "nested-secret-value" not in str(info.value) and "api_key" in str(info.value)
 
 
+NON_ASCII_KEY = "clé-très-secrète-0123456789"
+
+
+@pytest.mark.parametrize(("env", "toml", "named", "position"), [
+    ({"FEDISCOPE_API_KEY": NON_ASCII_KEY}, None, "FEDISCOPE_API_KEY", 1),
+    ({"FEDISCOPE_API_KEY": f"{API_KEY}, {NON_ASCII_KEY}:ro"}, None, "FEDISCOPE_API_KEY", 2),
+    ({"FEDISCOPE_API_KEY": f"{API_KEY},tab\tkey-0123456789abcdef"}, None, "FEDISCOPE_API_KEY", 2),
+    ({}, f'api_key = "{NON_ASCII_KEY}"', "[fediscope] api_key", 1),
+    ({}, f'api_key = ["{API_KEY}", "{NON_ASCII_KEY}"]', "[fediscope] api_key", 2),
+    ({}, f'api_key = ["{API_KEY}", " {API_KEY}2"]', "[fediscope] api_key", 2),  # a list item is sent as written
+])
+def test_an_api_key_no_header_can_carry_is_refused_without_echoing_it(
+        tmp_path: Path, env: dict[str, str], toml: str | None, named: str, position: int) -> None:
+    """Was: taken, then every request 401: the server reads the X-API-Key header's bytes as Latin-1 and compares
+    the key as UTF-8, and a client cannot send a character beyond ASCII in a header anyway."""
+    path = write_toml(tmp_path, f"[fediscope]\n{toml}\n") if toml else False
+    with pytest.raises(ConfigError) as info:
+        load_settings(env=env, toml_path=path)
+    message = str(info.value)
+    assert named in message and f"key #{position} " in message and "ASCII" in message
+    assert "\n" not in message
+    for part in (NON_ASCII_KEY, "clé", "tab\tkey", API_KEY):
+        assert part not in message
+
+
 def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "dir.toml").mkdir()
     with pytest.raises(ConfigError, match="cannot read config file"):

@@ -107,6 +107,10 @@ def test_key_configuration_errors() -> None:
         create_app(make_settings(api_key=()))
     with pytest.raises(ConfigError, match="FEDISCOPE_API_KEY entry 2 is empty"):
         auth.KeyRing((KEY, ":ro"))
+    # settings made in code are not parsed: a key no X-API-Key header can carry is refused here too
+    with pytest.raises(ConfigError, match="FEDISCOPE_API_KEY is invalid: key #2 ") as info:
+        create_app(make_settings(api_key=(KEY, "clé-très-secrète-0123456789")))
+    assert "clé" not in str(info.value)
 
 
 def test_short_keys_are_reported_without_showing_them(caplog: pytest.LogCaptureFixture) -> None:

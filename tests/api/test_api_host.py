@@ -64,3 +64,31 @@ def test_an_http_1_0_request_may_leave_the_host_out(paged_api: LiveApi) -> None:
     status, headers, body = exchange(paged_api.url, f"GET {PATH} HTTP/1.0\r\nX-API-Key: {KEY}\r\n".encode())
     assert status == 200, body
     assert headers["link"].startswith(f"<{paged_api.url}/v1/metrics/top_accounts_by_followers?")
+
+
+#: Names werkzeug takes (letters, digits, dots and hyphens) but cannot route: not IDNA (an empty label, a label over
+#: 63 characters), so binding its router raised ``BadHost``.
+UNROUTABLE_HOSTS = ["a..b", ".a", "a" * 64, f"x.{'a' * 64}.com:80"]
+
+
+@pytest.mark.parametrize("host", UNROUTABLE_HOSTS)
+@pytest.mark.parametrize("path", ["/health", PATH, "/nowhere"])
+def test_a_host_that_is_no_idna_name_is_400_invalid_host(paged_api: LiveApi, host: str, path: str,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Was: 500 ``internal_error`` (or the server's own HTML 500 page) and an ERROR with a traceback in the log, on
+    every route and without a key: flask-restful routed the request again while handling any error, outside a
+    ``try``, and that raised werkzeug's BadHost."""
+    for sent in (f"GET {path} HTTP/1.1\r\nX-API-Key: {KEY}\r\nHost: {host}\r\n",
+                 f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"):
+        status, headers, body = exchange(paged_api.url, sent.encode())
+        assert status == 400, body
+        assert headers["content-type"].startswith("application/json") and "link" not in headers
+        assert json.loads(body)["error"]["code"] == "invalid_host"
+        assert headers["x-content-type-options"] == "nosniff"
+    assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}], caplog.text
+
+
+@pytest.mark.parametrize("host", ["a.example.", "a-b.example:8080", f"{'a' * 63}.example", "127.0.0.1:80"])
+def test_names_of_up_to_63_characters_a_label_are_hosts(paged_api: LiveApi, host: str) -> None:
+    status, _, body = exchange(paged_api.url, f"GET /health HTTP/1.1\r\nHost: {host}\r\n".encode())
+    assert status == 200, body

@@ -71,6 +71,16 @@ def test_documented_bounds_are_the_enforced_ones() -> None:
             assert item["get"]["security"] == []
 
 
+def test_every_route_documents_the_500_of_a_bug(checked: LiveApi) -> None:
+    """api/README's error table: 500 ``internal_error`` is a bug, on any route. Was: documented on no scraping
+    route, nor on /health and /openapi.json, and the results routes' 500 named metric_definition_error only."""
+    for path, item in checked.get("/openapi.json", key=None).json()["paths"].items():
+        error = item["get"]["responses"].get("500")
+        assert error is not None, path
+        assert "internal_error" in error["description"] and "server log" in error["description"], path
+        assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, path
+
+
 def _tag_schema() -> dict[str, object]:
     return build_document()["paths"]["/v1/timelines/tag/{tag}"]["get"]["parameters"][0]["schema"]
 

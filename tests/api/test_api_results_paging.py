@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,22 @@ def test_bad_cursors_are_400_naming_after(big_api: LiveApi) -> None:
     assert_error(big_api.get("/v1/analyses/top_accounts", params={"after": after}), 400, "invalid_parameter",
                  "after")
     assert ok(big_api.get(path, params={"after": after}))["count"] == 100  # the good one still reads
+
+
+def test_a_cursor_holding_text_that_is_not_utf_8_is_400_not_a_stale_metric(big_api: LiveApi,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """JSON's ``\\ud800`` reads as a lone surrogate, which no store can encode. Was: 409 ``stale_metric`` (the
+    store's ValueError), with a WARNING telling the operator the metric is stale; in the generation, 409
+    ``stale_cursor``."""
+    after, state = _first_cursor(big_api)
+    path = "/v1/metrics/top_accounts_by_followers"
+    for tampered in ({**state, "after": [state["after"][0], "\ud800"]},
+                     {**state, "after": [state["after"][0], state["after"][1] + "\udcff"]},
+                     {**state, "generation": "\ud800"}):
+        caplog.clear()
+        assert_error(big_api.get(path, params={"after": _cursor(tampered)}), 400, "invalid_parameter", "after")
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert ok(big_api.get(path, params={"after": after}))["count"] == 100
 
 
 def test_a_cursor_of_another_metric_or_without_its_metric_is_400(big_api: LiveApi, big_store: str,

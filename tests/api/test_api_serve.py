@@ -32,9 +32,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, mastodon_server: Any, host: str = "127.0.0.1", **extra: str) -> Iterator[str]:
+def serve(tmp_path: Path, mastodon_server: Any, host: str = "127.0.0.1", log: list[str] | None = None,
+          **extra: str) -> Iterator[str]:
     """``fediscope serve-api --host host`` in front of the Mastodon double, with ``extra`` settings; its base URL
-    (on 127.0.0.1)."""
+    (on 127.0.0.1). ``log`` receives the lines the server wrote to stderr after its first, once it stopped."""
     env = _env(tmp_path, FEDISCOPE_API_KEY=KEY, FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY,
                FEDISCOPE_INSTANCES=mastodon_server.url, FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true", **extra)
     process = subprocess.Popen([*COMMAND, "serve-api", "--host", host, "--port", "0"], env=env,
@@ -48,6 +49,8 @@ def serve(tmp_path: Path, mastodon_server: Any, host: str = "127.0.0.1", **extra
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if log is not None and process.stderr is not None:
+            log.extend(process.stderr.read().splitlines())
 
 
 @pytest.fixture
@@ -221,6 +224,24 @@ def test_serve_api_refuses_an_http_1_1_request_without_one_host(served: str, mas
     assert json.loads(body)["error"]["code"] == "invalid_host"
 
 
+@pytest.mark.parametrize("proxied", [False, True])
+def test_serve_api_refuses_a_host_that_is_no_idna_name(tmp_path: Path, mastodon_server: Any, proxied: bool) -> None:
+    """Was: 500 ``internal_error``, without a key, and ``ERROR waitress Exception while serving`` with werkzeug's
+    BadHost traceback in the server log (flask-restful routed the request again while handling the error). Behind
+    the trusted proxy, its X-Forwarded-Host is the host."""
+    log: list[str] = []
+    extra = {"FEDISCOPE_API_TRUSTED_PROXY": "127.0.0.1"} if proxied else {}
+    with serve(tmp_path, mastodon_server, log=log, **extra) as base:
+        for host in ("a..b", ".a", "a" * 64, f"x.{'a' * 64}.com:80"):
+            header = f"X-Forwarded-Host: {host}\r\nHost: api.example" if proxied else f"Host: {host}"
+            head, body = _raw_get(base, f"GET /health HTTP/1.1\r\n{header}\r\nConnection: close\r\n\r\n".encode())
+            assert head.startswith(b"HTTP/1.1 400"), head[:300] + body[:300]
+            assert b"application/json" in head and b"X-Content-Type-Options: nosniff" in head
+            assert json.loads(body)["error"]["code"] == "invalid_host"
+        assert requests.get(f"{base}/health", timeout=10).status_code == 200
+    assert not [line for line in log if "Traceback" in line or "ERROR" in line or "Exception" in line], log
+
+
 def _raw_get(base: str, request: bytes) -> tuple[bytes, bytes]:
     """Send ``request`` as is on a new connection; the answer's head and body."""
     address, port = base.removeprefix("http://").split(":")
@@ -309,6 +330,27 @@ def test_serve_api_with_a_token_that_cannot_be_sent_refuses_to_start(tmp_path: P
     assert "FEDISCOPE_TOKEN_MASTODON_EXAMPLE" in result.stderr and "mastodon.example" in result.stderr
     assert "abc def" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_api_with_a_key_no_header_can_carry_refuses_to_start(tmp_path: Path) -> None:
+    """Was: the server started, and every request with that key was 401 (waitress reads header bytes as Latin-1,
+    the key was compared as UTF-8): a key that could never authenticate, with nothing said."""
+    key = "clé-très-secrète-0123456789"
+    env = _env(tmp_path, FEDISCOPE_API_KEY=f"{KEY},{key}", FEDISCOPE_PSEUDONYM_KEY=PSEUDONYM_KEY)
+    process = subprocess.Popen([*COMMAND, "serve-api", "--port", "0"], env=env, cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # the error, or (was) the line saying where the server listens
+        assert "FEDISCOPE_API_KEY" in first and "key #2 " in first and "ASCII" in first, first
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+    assert process.returncode == 2 and not stderr.strip(), stderr
+    assert "clé" not in first + stdout and KEY not in first + stdout
+    assert "Traceback" not in first
 
 
 @pytest.mark.parametrize("where", ["taken", "999.1.1.1"])
