@@ -87,8 +87,26 @@ def printable(text: str, keep: str = "") -> str:
 
 #: The record attribute where :class:`~fediscope.redact.RedactingFilter` leaves the message as a text line shows it
 #: (its values' control characters escaped, its secrets masked), when that differs from the message: once the filter
-#: has put the values into the message they can no longer be told from its own lines.
+#: has put the values into the message they can no longer be told from its own lines. A pair: the message the filter
+#: left in ``record.msg``, and that message as shown (:func:`left_printable_message`).
 PRINTABLE_MESSAGE = "_fediscope_printable_message"
+
+
+def left_printable_message(record: logging.LogRecord) -> str | None:
+    """The message as a text line shows it, as the redacting filter left it (:data:`PRINTABLE_MESSAGE`; None where it
+    left none), while that is still this record's message: ``record.msg`` is the message the filter left, and no
+    ``args`` were put back. A filter after fediscope's that rewrote the message (a host's own masking of its secrets)
+    has the last word: the message as it now is, escaped (:func:`printable_message`); but since the values were in
+    it already, where it now has more lines than it had as shown a value's newline may be among them (a forged log
+    line), and all its newlines are escaped."""
+    left = record.__dict__.get(PRINTABLE_MESSAGE)
+    if not isinstance(left, tuple):
+        return None
+    message, shown = left
+    if not record.args and record.msg == message:
+        return shown
+    rewritten = printable_message(record)
+    return printable(rewritten) if rewritten.count("\n") > shown.count("\n") else rewritten
 
 
 class PrintableValues(logging.Filter):
@@ -130,6 +148,13 @@ def printable_args(args: Any) -> Any:
     return args
 
 
+def escapes_values(args: Any) -> bool:
+    """Whether a text line shows a value of a record's ``args`` otherwise than as its ``str()``: with an escape
+    (:func:`printable_args`)."""
+    values = args.values() if isinstance(args, dict) else args if isinstance(args, tuple) else ()
+    return any(_printable_value(value) is not value for value in values)
+
+
 def printable_message(record: logging.LogRecord) -> str:
     """The message of ``record`` with its values' control characters escaped and its own newlines kept (a message
     that cannot be formatted: all of it escaped, as :class:`~fediscope.redact.RedactingFilter` shows it)."""
@@ -145,7 +170,7 @@ def printable_record(record: logging.LogRecord) -> logging.LogRecord:
     """``record`` as a text log line shows it (:class:`PrintableValues`): a copy with the control characters of its
     message's values escaped (:data:`PRINTABLE_MESSAGE` where the redacting filter left it) and those of its
     traceback but newlines; ``record`` itself when there is nothing to escape. The record is not changed."""
-    message = record.__dict__.get(PRINTABLE_MESSAGE)
+    message = left_printable_message(record)
     if message is None:
         message = printable_message(record)
     exc_text = record.exc_text

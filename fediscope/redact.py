@@ -13,13 +13,21 @@ the second line of defence, not the first.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fediscope.console import PRINTABLE_MESSAGE, PrintableValues, printable, printable_message
+from fediscope.console import (
+    PRINTABLE_MESSAGE,
+    PrintableValues,
+    escapes_values,
+    left_printable_message,
+    printable,
+    printable_message,
+)
 
 MASK = "***"
 #: Query parameters whose values are credentials (OAuth, Mastodon, generic API conventions).
@@ -48,9 +56,17 @@ _URL_START_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _WHITESPACE_RE = re.compile(r"\s")
 #: Header names whose value is a credential, in any case (``Authorization``, ``AUTHORIZATION``, ``x-api-key``).
 _HEADER_NAMES = r"\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)"
+#: A quoted string in a list or tuple's repr (to its twin quote, else to the end of the line: a message cut short).
+_QUOTED_ITEM = r"'(?:\\.|[^'\\\n])*+'?|\"(?:\\.|[^\"\\\n])*+\"?"
+#: Such a header's value after its name: a list or tuple (``{'Cookie': ['sid=…']}``, the repr of a header with several
+#: values), taken to its closing bracket (without backtracking: possessive), or the run of characters after an
+#: opening quote (a ``b`` before it: bytes; ``bytearray(b``) and a scheme (:func:`_mask_header_value`).
 _HEADER_RE = re.compile(
-    r"(?P<prefix>" + _HEADER_NAMES + r"['\"]?\s*[:=]\s*['\"]?"
-    r"(?:(?:bearer|basic|token)\s+)?)(?P<value>[^\s'\",}]+)", re.IGNORECASE)
+    r"(?P<prefix>" + _HEADER_NAMES + r"['\"]?\s*[:=]\s*)"
+    r"(?:(?P<items>[\[(](?:" + _QUOTED_ITEM + r"|[^\])'\"\n])*+[\])]?)"
+    r"|(?P<opening>(?:(?:bytearray\()?b?['\"])?(?:(?:bearer|basic|token)\s+)?)[^\s'\",}]+)", re.IGNORECASE)
+#: One such quoted string, its quotes (and the ``b`` of bytes) apart from its text.
+_QUOTED_ITEM_RE = re.compile(r"(?P<open>b?(?P<q>['\"]))(?P<text>(?:\\.|(?!(?P=q))[^\\\n])*+)(?P<close>(?P=q)?)")
 #: A dict key naming such a header (``{"X-API-Key": …}`` passed with ``extra=``, which a JSON line shows as it is).
 _HEADER_KEY_RE = re.compile(_HEADER_NAMES + r"$", re.IGNORECASE)
 _AUTH_SCHEME_RE = re.compile(r"(?:bearer|basic|token)\s+", re.IGNORECASE)
@@ -217,9 +233,31 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values, then anything shaped like a credential (URL passwords, values after a
     credential's name, headers, bearer tokens, secret query parameters)."""
     text = _mask_credential_values(_mask_url_passwords(mask_secrets(text, secrets)))
-    text = _HEADER_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _HEADER_RE.sub(_mask_header_value, text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+
+
+def _mask_header_value(found: re.Match[str]) -> str:
+    """A credential header's value in text (:data:`_HEADER_RE`), masked but for its quotes and scheme; a list's or a
+    tuple's (``['sid=…', 'lang=en']``), each quoted item so, or all between its brackets where none is quoted."""
+    items = found.group("items")
+    if items is None:
+        return found.group("prefix") + found.group("opening") + MASK
+    if _QUOTED_ITEM_RE.search(items) is None:
+        closing = items[-1] if len(items) > 1 and items[-1] in ")]" else ""
+        if not items[1:len(items) - len(closing)].strip():
+            return found.group()  # no value: [] or ()
+        return found.group("prefix") + items[0] + MASK + closing
+    return found.group("prefix") + _QUOTED_ITEM_RE.sub(
+        lambda item: item.group("open") + (_masked_header_text(item.group("text")) if item.group("text") else "")
+        + item.group("close"), items)
+
+
+def _masked_header_text(value: str) -> str:
+    """A credential header's value masked whole, but for its scheme (``Bearer ***``)."""
+    scheme = _AUTH_SCHEME_RE.match(value)
+    return (scheme.group() if scheme else "") + MASK
 
 
 def _mask_url_passwords(text: str) -> str:
@@ -277,11 +315,61 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
       ``SHORT``); only a longer word that merely contains it (``shorter``) is left as it is;
     * a secret shorter than :data:`MIN_SECRET_LENGTH` is not masked at all (it would match everywhere);
       ``fediscope config check`` flags such values as weak.
+
+    ``secrets`` is best a :class:`KnownSecrets` (a :class:`RedactingFilter`'s are): its patterns are compiled once.
+    Any other collection of strings is made one, cached by its contents.
     """
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        pattern = re.escape(secret) if len(secret) >= SUBSTRING_SECRET_LENGTH else rf"(?<!\w){re.escape(secret)}(?!\w)"
-        text = re.sub(pattern, MASK, text, flags=re.IGNORECASE)
+    known = secrets if isinstance(secrets, KnownSecrets) else _known_secrets(frozenset(secrets))
+    if known.anywhere is None or not known.may_hold(text):  # the common case
+        return text
+    for pattern in known.each:
+        text = pattern.sub(MASK, text)
     return text
+
+
+def _secret_pattern(secret: str) -> str:
+    """The regular expression of one known secret (:func:`mask_secrets`' rule): a short one stands alone. Its
+    look-behind comes after it, so that every alternative of :attr:`KnownSecrets.anywhere` starts with a letter of
+    its secret (a search then skips the positions where none starts: twice as fast)."""
+    escaped = re.escape(secret)
+    return escaped if len(secret) >= SUBSTRING_SECRET_LENGTH else rf"{escaped}(?<!\w{escaped})(?!\w)"
+
+
+class KnownSecrets(frozenset[str]):
+    """A set of known secrets (the empty string is none) with the patterns :func:`mask_secrets` finds them by,
+    compiled once for the set rather than for every text: ``anywhere``, all of them in one case-insensitive
+    alternation (longest first, a short one with its guard), which tells in one search whether a text holds any;
+    then ``each``, one pattern per secret, longest first, which mask a text that does. One by one, because the
+    masking of a longer secret may leave a shorter one standing alone (``<token>short`` → ``***short``), which is
+    then masked too. A set never changes: :meth:`RedactingFilter.add_secrets` makes a new one."""
+
+    anywhere: re.Pattern[str] | None
+    each: tuple[re.Pattern[str], ...]
+    #: The secrets in lower case, when all are ASCII (else None): :meth:`may_hold`'s test of an ASCII text.
+    lowered: tuple[str, ...] | None
+
+    def __new__(cls, secrets: Iterable[str] = ()) -> KnownSecrets:
+        self = super().__new__(cls, (s for s in secrets if s))
+        usable = sorted((s for s in self if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s))
+        self.each = tuple(re.compile(_secret_pattern(s), re.IGNORECASE) for s in usable)
+        self.anywhere = re.compile("|".join(map(_secret_pattern, usable)), re.IGNORECASE) if usable else None
+        self.lowered = tuple(s.lower() for s in usable) if all(s.isascii() for s in usable) else None
+        return self
+
+    def may_hold(self, text: str) -> bool:
+        """Whether ``text`` may hold one of the secrets (False: it holds none, in any case). An ASCII text, where the
+        secrets are ASCII too, is looked at in lower case with ``in`` (ten times as fast as a search); in ASCII, the
+        regular expressions' ignoring of case is just that (only other characters have further equivalents: ``ſ``
+        for ``s``, the Kelvin sign for ``k``)."""
+        if self.lowered is not None and text.isascii():
+            lowered = text.lower()
+            return any(secret in lowered for secret in self.lowered)
+        return self.anywhere is not None and self.anywhere.search(text) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _known_secrets(secrets: frozenset[str]) -> KnownSecrets:
+    return KnownSecrets(secrets)
 
 
 def secret_values(settings: Any) -> list[str]:
@@ -359,13 +447,31 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
 def _redact_item(key: Any, value: Any, secrets: Iterable[str]) -> Any:
     """The value of a dict item, masked as :func:`redact_text` masks ``key: value`` in a text line: the value of a
     header that holds a credential (:data:`_HEADER_NAMES`, any case: ``{"X-API-KEY": …}``) is masked whole, whatever
-    it looks like, but for its scheme (``Bearer ***``); so is a string under a credential's name
+    it looks like, but for its scheme (``Bearer ***``), also bytes and a list of values (:func:`_masked_header_item`);
+    so is a string under a credential's name
     (:data:`CREDENTIAL_NAMES`: ``{"client_secret": …}``), unless it is no value (:func:`masked_credential`)."""
-    if isinstance(key, str) and isinstance(value, str) and value and _HEADER_KEY_RE.search(key):
-        scheme = _AUTH_SCHEME_RE.match(value)
-        return (scheme.group() if scheme else "") + MASK
+    if isinstance(key, str) and _HEADER_KEY_RE.search(key):
+        return _masked_header_item(value, secrets)
     if isinstance(key, str) and isinstance(value, str) and is_credential_name(key):
         return masked_credential(value)
+    return redact_value(value, secrets)
+
+
+def _masked_header_item(value: Any, secrets: Iterable[str]) -> Any:
+    """The value of a dict item under a credential header's name, masked whole whatever its type: a string (but for
+    its scheme: :func:`_masked_header_text`; an empty one stays), bytes (as bytes), each item of a list or tuple (a
+    header with several values: ``{'Set-Cookie': ['a=…', 'b=…']}``) or value of a dict; anything else as
+    :func:`redact_value` masks it. A value that needs no masking comes back as the same object."""
+    if isinstance(value, str):
+        return _masked_header_text(value) if value else value
+    if isinstance(value, (bytes, bytearray)):
+        return _masked_header_text(bytes(value).decode("latin-1")).encode("latin-1") if value else value
+    if isinstance(value, (list, tuple)):
+        masked: Any = [_masked_header_item(item, secrets) for item in value]
+        return value if masked == list(value) else masked
+    if isinstance(value, dict):
+        masked = {redact_value(k, secrets): _masked_header_item(v, secrets) for k, v in value.items()}
+        return value if masked == value else masked
     return redact_value(value, secrets)
 
 
@@ -387,23 +493,27 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
-        self.add_secrets(secrets)
+        self.secrets = KnownSecrets(secrets)
 
     def add_secrets(self, secrets: Iterable[str]) -> None:
-        self.secrets.update(s for s in secrets if s)
+        """Mask ``secrets`` too, from the next record on: the patterns are compiled anew here, once."""
+        added = KnownSecrets(secrets)
+        if not added <= self.secrets:
+            self.secrets = KnownSecrets(self.secrets | added)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the record (nor crash the program)
             message = f"{record.msg!r} {record.args!r}"
-        shown = record.__dict__.get(PRINTABLE_MESSAGE)  # left by another handler's filter, masked already
+        shown = left_printable_message(record)  # left by another handler's filter (masked already)
         if shown is None:
             shown = self._printable_message(record, message)
         record.msg, record.args = redact_text(message, self.secrets), None
-        if shown is not None:
-            setattr(record, PRINTABLE_MESSAGE, redact_text(shown, self.secrets))
+        if shown is not None:  # with the message it goes with: a later filter may rewrite record.msg
+            setattr(record, PRINTABLE_MESSAGE, (record.msg, redact_text(shown, self.secrets)))
+        else:
+            record.__dict__.pop(PRINTABLE_MESSAGE, None)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -418,8 +528,9 @@ class RedactingFilter(logging.Filter):
     def _printable_message(self, record: logging.LogRecord, message: str) -> str | None:
         """The message as a text line shows it (:func:`~fediscope.console.printable_message`), from the values
         masked one by one (an escape must not break up the shape of a credential: ``Authorization:\\tBearer``),
-        or None where that is the message's own text with its controls but newlines escaped."""
-        if not record.args:
+        or None where that is the message's own text with its controls but newlines escaped: always where no value
+        is escaped, the common case (the message masked as a whole then shows the same)."""
+        if not record.args or not escapes_values(record.args):
             return None
         args = record.args
         if isinstance(args, dict):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +23,7 @@ from doubles.hostile_strings import RAW_CONTROLS, VARIANTS, hostile_error
 
 from fediscope.cli.common import TEXT_FORMAT, JsonFormatter
 from fediscope.console import printable
-from fediscope.redact import RedactingFilter, install_redacting_filter
+from fediscope.redact import KnownSecrets, RedactingFilter, install_redacting_filter, mask_secrets
 
 TOKEN = "tk-Rf5Gh8Jk2Lz7Xc4Vb9Nm1Qw6Er3Ty0Ui"
 SENT = hostile_error()
@@ -159,3 +160,96 @@ def test_an_authorization_header_keeps_its_scheme(log: logging.Logger) -> None:
 
     line = json.loads(filtered_output(JsonFormatter(), log, emit))
     assert line["headers"] == {"authorization": "bearer ***", "cookie": "***"}, line
+
+
+# -- a filter after fediscope's --------------------------------------------------------------------------------------
+HOST_SECRET = "hostpw123"
+
+
+class HostMasker(logging.Filter):
+    """A host's own secrets masker (as Airflow 2's ``SecretsMasker``, a filter rewriting ``record.msg``), added to the
+    handler after fediscope's filters: its secret is one fediscope does not know."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = record.getMessage().replace(HOST_SECRET, "<masked-by-host>")
+        record.args = None
+        return True
+
+
+def test_a_filter_after_fediscopes_that_rewrites_the_message_has_the_last_word(log: logging.Logger) -> None:
+    """Was: the text line showed the message as fediscope's filter had left it escaped, the host's secret in it,
+    whenever a value held a control character."""
+    handler, stream = stream_handler(logging.Formatter("%(message)s"))
+    later, later_stream = stream_handler(logging.Formatter("%(message)s"))  # gets the record the host's filter left
+    log.handlers = [handler, later]
+    install_redacting_filter([TOKEN], logger=log.name)
+    handler.addFilter(HostMasker())
+
+    log.warning("server said %s (dsn %s, token %s)", "line1\nline2", HOST_SECRET, TOKEN)
+    log.warning("server said %s (token %s)", "line1\nline2\x1b[2J", TOKEN)  # nothing for the host to mask
+    log.warning("request failed:\n%s (dsn %s)", "line1\nline2", HOST_SECRET)  # a line of the message's own
+
+    # the value's newline is escaped still, not a forged line; where the message has a line of its own, it cannot
+    # be told from the value's any longer: all are escaped
+    expected = ["server said line1\\nline2 (dsn <masked-by-host>, token ***)",
+                "server said line1\\nline2\\x1b[2J (token ***)",  # the host's filter left it as it was
+                "request failed:\\nline1\\nline2 (dsn <masked-by-host>)"]
+    assert stream.getvalue().splitlines() == expected
+    assert later_stream.getvalue().splitlines() == expected
+
+
+# -- credential headers whose value is not a string ------------------------------------------------------------------
+def test_a_credential_header_with_several_values_or_bytes_is_masked_whole(log: logging.Logger) -> None:
+    """Was: a header's value was masked only where it was a string: ``{'Cookie': ['sid=…']}`` (http.client's
+    ``get_all``, a header sent twice) went through in JSON lines, and the text line showed ``***'sid=…']}``."""
+    headers = {"Cookie": ["sid=abc123"], "Set-Cookie": ("sess=zzz999; HttpOnly", "lang=en"),
+               "Authorization": f"Bearer {SHORT_API_KEY.lower()}x".encode(), "X-Api-Key": [], "Accept": ["text/html"]}
+
+    def emit() -> None:
+        log.warning("response headers %s", headers, extra={"headers": headers})
+
+    line = json.loads(filtered_output(JsonFormatter(), log, emit))
+    assert line["headers"] == {"Cookie": ["***"], "Set-Cookie": ["***", "***"], "Authorization": "b'Bearer ***'",
+                               "X-Api-Key": [], "Accept": ["text/html"]}, line
+    shown = ("response headers {'Cookie': ['***'], 'Set-Cookie': ('***', '***'), 'Authorization': b'Bearer ***', "
+             "'X-Api-Key': [], 'Accept': ['text/html']}")
+    assert line["message"] == shown, line
+    assert filtered_output(logging.Formatter("%(message)s"), log, emit) == shown + "\n"
+
+
+# -- known secrets: one pattern per set ------------------------------------------------------------------------------
+def one_by_one(text: str, secrets: set[str]) -> str:
+    """What fediscope masked before its secrets were compiled into one pattern per set: each secret in turn."""
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        alone = rf"(?<!\w){re.escape(secret)}(?!\w)" if len(secret) < 12 else re.escape(secret)
+        text = re.sub(alone, "***", text, flags=re.IGNORECASE)
+    return text
+
+
+NON_ASCII_PASSWORD = "pässwört-9"
+TEXTS = [f"token {TOKEN}, key {PSEUDONYM_KEY.upper()}, api key {SHORT_API_KEY} and {SHORT_API_KEY}s",
+         f"glued: {TOKEN}{SHORT_API_KEY} and {SHORT_API_KEY.swapcase()}{TOKEN.upper()}",  # alone once the token goes
+         f"in a path /x/{PSEUDONYM_KEY}/y, a read-only key {SHORT_API_KEY}:ro",
+         f"ſh0rtkey {NON_ASCII_PASSWORD.upper()} déjà {TOKEN}",  # regular expressions' other equivalents of s
+         "nothing to mask here: shorter than 16 characters, sh0rtkey_x"]
+
+
+def test_secrets_added_to_a_filter_are_masked_from_the_next_record_as_each_alone_masks_them(
+        log: logging.Logger) -> None:
+    handler, stream = stream_handler(logging.Formatter("%(message)s"))
+    redacting = RedactingFilter([TOKEN])
+    handler.addFilter(redacting)
+    log.handlers = [handler]
+    added = {PSEUDONYM_KEY, SHORT_API_KEY, NON_ASCII_PASSWORD}
+
+    log.warning("%s", TEXTS[0])
+    redacting.add_secrets([*added, ""])
+    for text in TEXTS:
+        log.warning("%s", text)
+
+    first, *lines = stream.getvalue().splitlines()
+    assert first == one_by_one(TEXTS[0], {TOKEN}) and PSEUDONYM_KEY.upper() in first, first
+    assert lines == [one_by_one(text, {TOKEN} | added) for text in TEXTS], lines
+    assert lines[1] == "glued: ****** and ******" and lines[3] == "*** *** déjà ***", lines
+    assert isinstance(redacting.secrets, KnownSecrets) and redacting.secrets == {TOKEN} | added
+    assert mask_secrets(TEXTS[1], [TOKEN, SHORT_API_KEY]) == one_by_one(TEXTS[1], {TOKEN, SHORT_API_KEY})
