@@ -10,7 +10,7 @@ from typing import Any
 
 from api import params
 from api.routes import ROUTES, Route
-from api.upstream import MAX_RETRY_AFTER
+from api.upstream import MAX_EXTRA_PAGES, MAX_RETRY_AFTER
 from fediscope import __version__
 
 ERROR_STATUSES = {
@@ -123,15 +123,20 @@ COMPONENTS: dict[str, Any] = {
                 "next": {"type": "object", "nullable": True,
                          "properties": {"max_id": {"type": "string"}, "offset": {"type": "integer", "minimum": 0}},
                          "description": "Cursor of the next page, or null at the end: max_id (older statuses) on "
-                                        "the timelines, offset on the routes paged by offset (/v1/trends/tags)."},
+                                        "the timelines, offset on the routes paged by offset (/v1/trends/tags). "
+                                        "Never the id of a status skipped for its author (api/README.md)."},
                 "prev": {"type": "object", "nullable": True, "required": ["min_id"],
                          "properties": {"min_id": {"type": "string"}},
-                         "description": "Cursor of newer items, or null."},
+                         "description": "Cursor of newer items, or null. Never the id of a status skipped for "
+                                        "its author (api/README.md)."},
                 "instance": {"type": "string"},
                 "source": {"type": "string"},
                 "skipped": {"type": "integer", "minimum": 0,
                             "description": "Items the privacy policy left out (of accounts that opted out or were "
-                                           "erased, statuses that are not public, boosts of these)."},
+                                           "erased, statuses that are not public, boosts of these), on every page "
+                                           "the instance was asked for to answer this one: a page of nothing but "
+                                           "statuses skipped for their author has the API fetch up to "
+                                           f"{MAX_EXTRA_PAGES} more (api/README.md)."},
                 "opted_out": {"type": "integer", "minimum": 0,
                               "description": "Of skipped: the items whose own account opted out (noindex, #nobot …). "
                                              "A count only: which accounts is never said."},

@@ -17,7 +17,10 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * paging cursors from the instance's ``Link`` header only when they pass this API's own id rule (else
   dropped, logged at INFO), so ``next``/``prev`` are always cursors this API accepts back; and never the id of a
   status skipped for its author (erased or opted out, or a boost of one): such a cursor is moved as the
-  collector moves the ids it saves (:func:`_move_off_withheld`, :mod:`fediscope.sources.withheld`);
+  collector moves the ids it saves (:func:`_move_off_withheld`, :mod:`fediscope.sources.withheld`). When the page
+  holds nothing but such statuses, within one minute, the moved cursor would ask for the same page again: the API
+  then fetches up to :data:`MAX_EXTRA_PAGES` further pages itself, with the instance's own cursor (never handed
+  out), and answers their records and the cursor of the last (:meth:`Upstream._continue_past_withheld`);
 * ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
   :data:`MAX_RETRY_AFTER` seconds; a 429 that says nothing usable (no or a garbage ``Retry-After``, no rate-limit
   reset) gets :data:`DEFAULT_RETRY_AFTER`;
@@ -64,7 +67,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -94,6 +97,7 @@ from fediscope.sources.client import (
 from fediscope.sources.handle_domains import remember_handle_domain, remembered_handle_domain
 from fediscope.sources.pages import (
     HandleDomain,
+    Landed,
     Page,
     QuarantinedItem,
     fetch_handle_domain,
@@ -135,6 +139,12 @@ HANDLE_DOMAIN_TTL = 3600.0
 HANDLE_DOMAIN_RETRY = 60.0
 #: Batch id of the API's quarantine files, before their content tag (``<endpoint>-api-<content tag>.json``).
 QUARANTINE_BATCH = "api"
+#: Pages fetched from the instance beyond the one asked for, for one request, when that page's cursor cannot move
+#: off the statuses skipped for their author without asking for the same page again
+#: (:meth:`Upstream._continue_past_withheld`): each costs one request of the instance's rate-limit budget and up to
+#: :data:`MAX_TIMEOUT` seconds. Five pages of 40 statuses of opted-out or erased accounts in one minute is more
+#: than a timeline holds but on a flood; beyond, some statuses of that minute may be missed (logged at WARNING).
+MAX_EXTRA_PAGES = 5
 
 
 def _load_suppressed(settings: Settings) -> set[str]:
@@ -317,33 +327,68 @@ class Upstream:
         client = self.client(base_url)
         throttled = _ThrottleWatch(client)
         try:
-            try:
-                page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id,
-                                  min_id=query.min_id, offset=query.offset, limit=query.limit)
-            except UpstreamError as exc:
-                if isinstance(exc, MalformedResponse):
-                    self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
-                wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
-                raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
-                                     retry_after=wait) from None
+            page = self._fetch_page(client, throttled, source, query, policy)
             if policy.enabled:
                 policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
+            pages = [(page, self._land(page, source, query, policy))]
+            if source.paged:
+                self._continue_past_withheld(pages, client, throttled, source, query, policy)
         finally:
             client.close()
+        return _fetched(pages, source, query, policy)
+
+    def _fetch_page(self, client: MastodonClient, throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
+                    policy: PrivacyPolicy) -> Page:
+        """One upstream page, its failures turned into the API's answers (:func:`upstream_error`)."""
+        try:
+            return fetch_page(client, source, since_id=query.since_id, max_id=query.max_id, min_id=query.min_id,
+                              offset=query.offset, limit=query.limit)
+        except UpstreamError as exc:
+            if isinstance(exc, MalformedResponse):
+                self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
+            wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
+            raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
+                                 retry_after=wait) from None
+
+    def _land(self, page: Page, source: SourceRef, query: PageQuery, policy: PrivacyPolicy) -> Landed:
+        """Land one page as the collector does: the asked-for items, opted-out accounts noted, malformed items
+        quarantined."""
         _keep_asked_items(page, source, query)
         landed = land_page(page, policy, query.domain)
         if policy.opted_out:
             self._note_opt_outs(policy.opted_out)
         if landed.quarantined:
             self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled)
-        if source.paged:
-            _move_off_withheld(page, Withheld.of(policy, page.items, query.domain), query)
-        return Fetched(records=landed.records,
-                       next_max_id=_checked_cursor(page.next_max_id, "next", query.domain, page.endpoint),
-                       prev_min_id=_checked_cursor(page.prev_min_id, "prev", query.domain, page.endpoint),
-                       next_offset=page.next_offset if page.next_offset is None or page.next_offset <= OFFSET_MAX
-                       else None,
-                       skipped=landed.skipped, opted_out=landed.opted_out, quarantined=len(landed.quarantined))
+        return landed
+
+    def _continue_past_withheld(self, pages: list[tuple[Page, Landed]], client: MastodonClient,
+                                throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
+                                policy: PrivacyPolicy) -> None:
+        """Fetch further pages the way the walk goes (down by ``max_id``; up by ``min_id`` when the query has one)
+        while the cursor of the pages had so far, moved off the statuses skipped for their author
+        (:func:`_move_off_withheld`), would ask for the page asked for again: at most :data:`MAX_EXTRA_PAGES`, with
+        the instance's own cursor (never handed out) and, so that ``records`` hold no more than ``limit``, the
+        ``limit`` less the records had so far. The instance's failures on them are answered as on the first page
+        (a 429 when the rate-limit budget is spent: asked again later, all of it is fetched again)."""
+        down = query.min_id is None
+        bounds = _Bounds.of(query, pages[0][0])
+        for _ in range(MAX_EXTRA_PAGES):
+            span = _span(pages, down)
+            withheld = Withheld.of(policy, span.items, query.domain)
+            real = span.next_max_id if down else span.prev_min_id
+            if not bounds.stalls(real, withheld, down=down):
+                return
+            left = item_cap(source, query) - sum(len(landed.records) for _page, landed in pages)
+            if left <= 0:
+                return
+            paging = {"max_id": real} if down else {"min_id": real}
+            further = replace(query, limit=left, **paging)
+            page = self._fetch_page(client, throttled, source, further, policy)
+            pages.append((page, self._land(page, source, further, policy)))
+            log.info("%s %s: the page held no status beyond which its cursor could move without naming a status "
+                     "skipped for its author or asking for the same page again; fetched page %d of at most %d "
+                     "further ones from the instance", query.domain, page.endpoint, len(pages) - 1,
+                     MAX_EXTRA_PAGES)
 
     def _open_lake(self) -> LakeBackend:
         return open_lake(self.settings.lake)
@@ -425,27 +470,116 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
         page.next_offset = query.offset + cap
 
 
-def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery) -> None:
-    """Move the page's cursors off the statuses skipped for their author (erased or opted out, boosts of them), as
-    the collector moves the ids it saves (:mod:`fediscope.sources.withheld`): with the instance an id names its
-    author, and NiFi keeps these cursors as its state. ``next`` (a ``max_id``: below it nothing was had yet) moves
-    up, ``prev`` (a ``min_id``: everything at and below it was had) down, to the page's nearest other status or
-    the first id of the minute (of the next minute for ``next``), whichever is nearer: following them fetches some
-    of the skipped statuses again, skipped again, and misses nothing.
+def _fetched(pages: list[tuple[Page, Landed]], source: SourceRef, query: PageQuery,
+             policy: PrivacyPolicy) -> Fetched:
+    """The answer of the pages fetched for one request (the page asked for, and those fetched beyond it by
+    :meth:`Upstream._continue_past_withheld`): their records newest first, every item skipped or quarantined on
+    any of them counted, and the cursors of the span they cover, moved off the statuses skipped for their author
+    (:func:`_move_off_withheld`)."""
+    first = pages[0][0]
+    down = query.min_id is None
+    span = _span(pages, down)
+    if source.paged:
+        _move_off_withheld(span, Withheld.of(policy, span.items, query.domain), query, _Bounds.of(query, first),
+                           fetched=len(pages))
+    records = [record for _page, landed in (pages if down else pages[::-1]) for record in landed.records]
+    return Fetched(records=records,
+                   next_max_id=_checked_cursor(span.next_max_id, "next", query.domain, span.endpoint),
+                   prev_min_id=_checked_cursor(span.prev_min_id, "prev", query.domain, span.endpoint),
+                   next_offset=first.next_offset if first.next_offset is None or first.next_offset <= OFFSET_MAX
+                   else None,
+                   skipped=sum(landed.skipped for _page, landed in pages),
+                   opted_out=sum(landed.opted_out for _page, landed in pages),
+                   quarantined=sum(len(landed.quarantined) for _page, landed in pages))
 
-    A page of nothing but such statuses, all in one minute, would have that cursor ask for the very same page again,
-    forever. Then it moves the other way, to the edge of that minute: the statuses of that minute on the far side of
-    the page (not fetched yet, if any) are skipped, logged at INFO. A text id with nowhere to move (no other status on
-    its side of the page) is dropped, logged at INFO."""
+
+def _span(pages: list[tuple[Page, Landed]], down: bool) -> Page:
+    """The pages fetched for one request as one page, newest first: going down each is older than the one before
+    (the span ends at the last one's ``next``), going up newer (it ends at the last one's ``prev``)."""
+    first, last = pages[0][0], pages[-1][0]
+    if len(pages) == 1:
+        return first
+    items = [item for page, _landed in (pages if down else pages[::-1]) for item in page.items]
+    if down:
+        return replace(first, items=items, next_max_id=last.next_max_id)
+    return replace(first, items=items, prev_min_id=last.prev_min_id)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Where the page asked for lies: the query's ``max_id`` and ``min_id``, the page's newest and oldest status.
+    A walk's cursor that does not get past them asks for that same page again: going down, a ``max_id`` not below
+    the query's, or above the page's newest status (the items below it are the page again); going up alike."""
+
+    max_id: str | None
+    newest: str | None
+    min_id: str | None
+    oldest: str | None
+
+    @classmethod
+    def of(cls, query: PageQuery, page: Page) -> _Bounds:
+        return cls(query.max_id, page.newest_id, query.min_id, page.oldest_id)
+
+    def passed(self, cursor: str, *, down: bool) -> bool:
+        if down:
+            return _beyond(cursor, self.max_id, down=True) and _beyond(cursor, self.newest, down=True, inclusive=True)
+        return _beyond(cursor, self.min_id, down=False) and _beyond(cursor, self.oldest, down=False, inclusive=True)
+
+    def stalls(self, cursor: str | None, withheld: Withheld, *, down: bool) -> bool:
+        """Whether the walk's ``cursor`` (the instance's: ``next`` going ``down``, else ``prev``), moved off the
+        statuses skipped for their author, would not get past where the page was asked from, or is dropped (a
+        text id with no other status beyond it). A cursor that needs no moving is the instance's own business."""
+        if cursor is None:
+            return False
+        moved = withheld.saved_up(cursor) if down else withheld.saved_down(cursor)
+        return moved != cursor and (moved is None or not self.passed(moved, down=down))
+
+
+def _beyond(cursor: str, bound: str | None, *, down: bool, inclusive: bool = False) -> bool:
+    """Whether ``cursor`` lies below ``bound`` (``down``; else above it), or at it when ``inclusive``; ids of
+    different kinds, or a missing bound, are not compared."""
+    if bound is None or not same_id_kind(cursor, bound):
+        return True
+    if inclusive and id_key(cursor) == id_key(bound):
+        return True
+    return id_key(cursor) < id_key(bound) if down else id_key(cursor) > id_key(bound)
+
+
+def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery, bounds: _Bounds, *, fetched: int = 1) -> None:
+    """Move the cursors of ``page`` (the span of the pages fetched for one request: :func:`_span`) off the statuses
+    skipped for their author (erased or opted out, boosts of them), as the collector moves the ids it saves
+    (:mod:`fediscope.sources.withheld`): with the instance an id names its author, and NiFi keeps these cursors as
+    its state. ``next`` (a ``max_id``: below it nothing was had yet) moves up, ``prev`` (a ``min_id``: everything
+    at and below it was had) down, to the span's nearest other status or the first id of the minute (of the next
+    minute for ``next``), whichever is nearer: following them fetches some of the skipped statuses again, skipped
+    again, and misses nothing.
+
+    Moved so, the walk's cursor (``next`` going down, ``prev`` going up by ``min_id``) can ask for the page asked
+    for again (:meth:`_Bounds.stalls`): a page of nothing but such statuses, within one minute. Can it when the
+    page has other statuses too? Not on an instance that pages as Mastodon does: the cursor then moves at most to
+    the nearest of them on its side, which is on the page, so below its newest (going up: above its oldest).
+    :meth:`Upstream._continue_past_withheld` fetches further pages then, so that a status beyond the stall is one
+    of the span; when it did not get past it (:data:`MAX_EXTRA_PAGES` further pages, or ``limit`` records, spent),
+    the cursor moves the other way, to the far edge of the minute: statuses of that minute beyond the span are
+    not fetched by this walk (logged at WARNING). The other cursor (``next`` going up) moves so too when it would
+    not leave where the query asked from (logged at INFO): what it skips lies at or below the query's ``min_id``,
+    had already. A text id with nowhere to move (no other status on its side of the span) is dropped, logged at
+    INFO."""
     if not withheld.ids:
         return
+    down = query.min_id is None
     next_max, prev_min = withheld.saved_up(page.next_max_id), withheld.saved_down(page.prev_min_id)
-    if next_max != page.next_max_id and not _progresses(next_max, query.max_id, down=True):
+    if down and bounds.stalls(page.next_max_id, withheld, down=True):
         next_max = withheld.saved_down(page.next_max_id)
-        _note_stall(page, "next", "below")
-    if prev_min != page.prev_min_id and not _progresses(prev_min, query.min_id, down=False):
+        _note_missed(page, "next", "below", fetched)
+    elif not down and next_max != page.next_max_id and not _progresses(next_max, query.max_id, down=True):
+        next_max = withheld.saved_down(page.next_max_id)
+        log.info("%s %s: the rel=next cursor of a page asked for by min_id and max_id moves to the edge of its "
+                 "minute below the page, not onto a status skipped for its author nor back onto the same page",
+                 page.instance, page.endpoint)
+    if not down and bounds.stalls(page.prev_min_id, withheld, down=False):
         prev_min = withheld.saved_up(page.prev_min_id)
-        _note_stall(page, "prev", "above")
+        _note_missed(page, "prev", "above", fetched)
     for rel, before, after in (("next", page.next_max_id, next_max), ("prev", page.prev_min_id, prev_min)):
         if before is not None and after is None:
             log.info("%s %s: dropped the rel=%s cursor: it is the id of a status skipped for its author and no other "
@@ -456,15 +590,15 @@ def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery) -> None
 def _progresses(cursor: str | None, asked: str | None, *, down: bool) -> bool:
     """Whether paging on from ``cursor`` leaves where the page was asked from (``asked``: its ``max_id`` going
     ``down``, else its ``min_id``); ids of different kinds, or a missing one, are not compared."""
-    if cursor is None or asked is None or not same_id_kind(cursor, asked):
-        return True
-    return id_key(cursor) < id_key(asked) if down else id_key(cursor) > id_key(asked)
+    return cursor is None or _beyond(cursor, asked, down=down)
 
 
-def _note_stall(page: Page, rel: str, side: str) -> None:
-    log.info("%s %s: the page holds only statuses skipped for their author, within one minute; its rel=%s cursor "
-             "moves to that minute's far edge (not onto their ids, nor back onto the same page), so any statuses of "
-             "that minute %s them are not fetched by this walk", page.instance, page.endpoint, rel, side)
+def _note_missed(page: Page, rel: str, side: str, fetched: int) -> None:
+    log.warning("%s %s: the %d page(s) fetched from the instance for one request (at most %d beyond the one asked "
+                "for) hold no status beyond which the rel=%s cursor moves without naming a status skipped for its "
+                "author or asking for the same page again; it moves to the far edge of the minute of the last of "
+                "them (or is dropped, an id that is no snowflake), so statuses of that minute %s them, not fetched "
+                "yet, may be missed by this walk", page.instance, page.endpoint, fetched, MAX_EXTRA_PAGES, rel, side)
 
 
 def _checked_cursor(cursor: str | None, rel: str, domain: str, endpoint: str) -> str | None:

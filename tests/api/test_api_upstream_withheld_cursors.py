@@ -9,6 +9,7 @@ The instance is the Mastodon double (recorded statuses, cloned with new snowflak
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -21,6 +22,7 @@ from doubles.mastodon_server import MastodonDouble
 from non_public_statuses import boost
 from privacy_skips import NOBOT_NOTE
 
+from api.upstream import MAX_EXTRA_PAGES
 from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import open_lake
 from fediscope.privacy import policy_from_settings
@@ -157,3 +159,74 @@ def test_a_page_of_nothing_but_skipped_statuses_in_one_minute_does_not_stall_the
         up, cursors_up = walk(live, "/v1/timelines/public", {**params, "min_id": "1"}, "prev")
     assert down == kept and sorted(up, key=int) == sorted(kept, key=int)
     assert not (cursors_down | cursors_up) & withheld
+
+
+def same_minute_double(withheld: int) -> MastodonDouble:
+    """A double (not started) serving, oldest first: a kept status, a kept one (``before``) and ``withheld`` of the
+    opted-out account's one second apart, a kept one (``after``) a second later, all four kinds in one minute
+    (asserted), then a kept one a minute later."""
+    double = MastodonDouble(statuses=0)
+    for seconds, author in ((60, KEPT), (65, KEPT), *[(1, OPTED)] * withheld, (1, KEPT), (60, KEPT)):
+        double.spacing = timedelta(seconds=seconds)
+        double.add_statuses(1, author=author)
+    minute = {s["created_at"][:16] for s in double.statuses[1:-1]}
+    assert len(minute) == 1, minute
+    return double
+
+
+def test_a_walk_gets_the_kept_statuses_of_the_minute_beyond_a_page_of_skipped_ones(
+        live_api: Callable[..., LiveApi]) -> None:
+    """Was: a ``limit=2`` page holding only the opted-out account's two statuses of one minute had its cursor moved
+    to that minute's far edge (``next``: its first id; ``prev``: the next minute's), so the kept status of that
+    minute beyond the page was never served: down by ``next`` the one just before them, up by ``prev`` the one just
+    after. The API now fetches the next page itself, with the instance's cursor: that page's answer holds the kept
+    statuses beyond, counts the skipped ones of both pages, and hands out none of their ids."""
+    with same_minute_double(withheld=2) as double:
+        kept, withheld = opt_out(double, OPTED)
+        before, after = kept[-2], kept[1]
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 2}
+        down, cursors_down = walk(live, "/v1/timelines/public", params, "next")
+        up, cursors_up = walk(live, "/v1/timelines/public", {**params, "min_id": "1"}, "prev")
+        below_after = live.get("/v1/timelines/public", params={**params, "max_id": after})
+    assert down == kept and sorted(up, key=int) == sorted(kept, key=int)
+    assert not (cursors_down | cursors_up) & withheld
+    body = below_after.json()  # the page asked for is the two withheld statuses; the next one is had too
+    assert [r["data"]["id"] for r in body["records"]] == [before, kept[-1]] and body["skipped"] == 2
+    assert body["next"] == {"max_id": kept[-1]} and not cursors_of(below_after) & withheld
+
+
+def test_an_instance_failing_a_page_fetched_beyond_is_answered_as_for_the_page(
+        live_api: Callable[..., LiveApi]) -> None:
+    """A 429 on the page the API fetches beyond the one asked for is the answer's (with the instance's
+    ``Retry-After``), not an answer with a cursor that skips: asked again, the kept status beyond comes."""
+    with same_minute_double(withheld=2) as double:
+        kept, _withheld = opt_out(double, OPTED)
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 2, "max_id": kept[1]}
+        double.throttle(reset_in=5, style="retry_after", path="/api/v1/timelines/public", after=1)
+        throttled = live.get("/v1/timelines/public", params=params)
+        again = live.get("/v1/timelines/public", params=params)
+    assert throttled.status_code == 429, throttled.text
+    assert throttled.json()["error"]["code"] == "upstream_rate_limited" and throttled.headers["Retry-After"] == "5"
+    assert [r["data"]["id"] for r in again.json()["records"]] == [kept[-2], kept[-1]]
+
+
+@pytest.mark.parametrize("rel", ["next", "prev"])
+def test_beyond_the_bounded_pages_the_cursor_moves_to_the_minutes_far_edge_with_a_warning(
+        rel: str, live_api: Callable[..., LiveApi], caplog: pytest.LogCaptureFixture) -> None:
+    """More pages of nothing but skipped statuses in one minute than the API fetches for one request
+    (``limit=1``: the page asked for and MAX_EXTRA_PAGES more): the cursor moves to that minute's far edge, as
+    before, logged at WARNING saying statuses of that minute may be missed; the walk ends, having missed only the
+    kept status of that minute beyond the pages (the one before them going down, after them going up)."""
+    with same_minute_double(withheld=MAX_EXTRA_PAGES + 2) as double:
+        kept, withheld = opt_out(double, OPTED)
+        missed = kept[-2] if rel == "next" else kept[1]
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params: dict[str, Any] = {"instance": double.domain, "limit": 1, **({} if rel == "next" else {"min_id": "1"})}
+        with caplog.at_level(logging.WARNING, logger="api.upstream"):
+            served, cursors = walk(live, "/v1/timelines/public", params, rel)
+    assert sorted(served, key=int) == sorted(set(kept) - {missed}, key=int) and not cursors & withheld
+    warnings = [r.getMessage() for r in caplog.records if r.name == "api.upstream" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"rel={rel} cursor" in warnings[0] and "may be missed" in warnings[0]
+    assert f"{MAX_EXTRA_PAGES + 1} page(s) fetched" in warnings[0]
