@@ -395,21 +395,24 @@ def partial_days(days: list[str], fetched: str | None, first_partial: bool | Non
                  began: Collection[str] = ()) -> list[str]:
     """The days of a daily series (``days``, in order) collected only in part: its first day when
     ``first_partial`` (:func:`first_day_partial`) is True, the later days on which a source's collection began in
-    part (``began``: :func:`source_start_days`), and its last day when it is the day of the latest fetch
-    (``fetched``, :func:`latest_fetch_day`: the collection stopped during it). A first day not known to be whole
+    part (``began``: :func:`source_start_days`), and the day of the latest fetch (``fetched``,
+    :func:`latest_fetch_day`: the collection stopped during it) with any day after it (toots from a server's fast
+    clock: :func:`last_day_partial`). A first day not known to be whole
     or partial (None) is not among them: the report marks it "(partial?)". Empty for no days; one day for a
     one-day series."""
     if not days:
         return []
     marked = [days[0]] if first_partial else []
-    last = last_day_partial(days, fetched)
-    return list(dict.fromkeys([*marked, *source_start_days(days, began), *([last] if last is not None else [])]))
+    last = [day for day in days if fetched is not None and day >= fetched]
+    return list(dict.fromkeys([*marked, *source_start_days(days, began), *last]))
 
 
 def last_day_partial(days: list[str], fetched: str | None) -> str | None:
     """The last of ``days`` when it is the day of the latest fetch (``fetched``): the collection stopped during it,
-    so it is collected in part; None otherwise (also when the store does not say when that fetch was)."""
-    return days[-1] if days and fetched is not None and days[-1] == fetched else None
+    so it is collected in part; or a day after it, which holds only toots from a server's fast clock (curation
+    allows an hour of clock skew), so a fraction of the day; None otherwise (also when the store does not say when
+    that fetch was). Days are ``YYYY-MM-DD``, which compare as text in calendar order."""
+    return days[-1] if days and fetched is not None and days[-1] >= fetched else None
 
 
 def partial_marks(result: AnalysisResult) -> dict[str, str]:
@@ -436,11 +439,12 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     ``summary["partial_days"]``: the days collected in part (:func:`partial_days`): the first day when the
     collection began during it (so a rise after it is not growth), the later days on which a source added later
     began in part (``summary["source_start_days"]``, :func:`source_start_days`: the rise there is that source's
-    statuses beginning), and the last when it is the day of the latest fetch (the collection stopped during it, so
-    its drop is not a decline). ``summary["first_day_partial"]`` says which the first day is
-    (:func:`first_day_partial`: True, False, or None when the lake does not say; False without days).
-    ``summary["partial_day"]`` is that last day alone (None when it is not the latest fetch's day, or the store
-    does not say when that was), as it was before the first day was marked."""
+    statuses beginning), and the day of the latest fetch (the collection stopped during it, so its drop is not a
+    decline) with any day after it (a server's fast clock's toots). ``summary["first_day_partial"]`` says which
+    the first day is (:func:`first_day_partial`: True, False, or None when the lake does not say; False without days).
+    ``summary["partial_day"]`` is the series' last day alone when it is one of those (:func:`last_day_partial`;
+    None when it is before the latest fetch's day, or the store does not say when that was), as it was before the
+    first day was marked."""
     rows = store.all(metric("hashtags_daily"))
     _require(rows, "day", "tag", "toots", "engagement_total")
     days: dict[str, list[Row]] = defaultdict(list)

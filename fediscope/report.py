@@ -60,7 +60,8 @@ NOTES: dict[str, str] = {
         "their interactions, counted once per tag; top_tags: the day's most used, with their uses",
     "trending_hashtags":
         "growth = (current_toots + 1) / (previous_toots + 1), the add-one smoothing of the metric: a tag not used "
-        "in the 7 days before shows current_toots + 1; window_end = the last day of the latest 7",
+        "in the 7 days before shows current_toots + 1; window_end = the last day of the latest 7: the last "
+        "complete day (before the day of the latest fetch, which the collection stopped during)",
     "hashtag_engagement":
         "engagement = favourites + reblogs + replies of the toots using the tag (a boost is no use: it counts once, "
         "in its original's reblogs); per_toot = engagement_total / toots; with media = at least one attachment; "

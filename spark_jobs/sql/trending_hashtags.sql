@@ -1,16 +1,20 @@
 -- question: Which hashtags are trending: used more in the latest 7 days than in the 7 days before?
 -- key: tag
 -- rank: growth DESC
--- The current window is the 7 days ending on the most recent day with hashtag data (not the wall clock, so
--- a re-run over the same data gives the same answer); the previous window is the 7 days before it.
--- That day is never after the latest fetch of a status (plus the hour of clock skew curation allows): curation
--- skips toots dated after their fetch, and this bound keeps one such toot curated by an older fediscope
--- (a server's broken clock, a forged 2099) from moving the window away from the data.
+-- The current window is the 7 days ending on the last complete day with hashtag data: the latest day with hashtag
+-- data before the day of the latest fetch of a status (not the wall clock, so a re-run over the same data gives the
+-- same answer); the previous window is the 7 days before it. The day of the latest fetch is left out: the
+-- collection stopped during it, so a window ending on it would hold 6 days and part of one against 7 whole days,
+-- and the growth would depend on the time of day the collection ran. Only when no hashtag data is before that day
+-- (everything collected on one day) does the window end on it. A day after it (a toot dated up to the hour of clock
+-- skew curation allows after its fetch, a server's fast clock; or one curated by an older fediscope, a forged 2099)
+-- never moves the window: it ends on the latest fetch's day at the latest.
 -- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
 -- has a finite growth that still grows with its use. Only tags used in the current window are listed;
 -- ties in growth are broken by tag (the key), as the stores break them.
 -- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
--- of hashtags_daily as partial, the collection having stopped during it.
+-- of hashtags_daily (or a day after it, of a toot from a fast clock) as partial, the collection having stopped
+-- during it.
 -- first_day = the first day with hashtag data (every row the same), where the collection's walk back in time
 -- began; first_day_partial = whether it was collected in part, from the lake's records of where each source's
 -- collection begins (collection_starts, registered beside the curated tables): true when a source whose oldest
@@ -23,12 +27,12 @@
 -- began in part (cut or started from now: a source added later, whose statuses count from the middle of that
 -- day, so the rise there is not growth), as sorted comma-separated YYYY-MM-DD days (every row the same), ''
 -- when none: days alone, never which source.
-WITH fetched AS (SELECT CAST(max(fetched_at) + INTERVAL 1 HOUR AS DATE) AS last_fetch_day,
-                        CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
+WITH fetched AS (SELECT CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
 bounds AS (
-  SELECT max(h.dt) AS last_day, min(h.dt) AS first_day
+  SELECT coalesce(max(CASE WHEN h.dt < f.latest_fetch_day THEN h.dt END), max(h.dt)) AS last_day,
+         min(h.dt) AS first_day
   FROM hashtags AS h CROSS JOIN fetched AS f
-  WHERE f.last_fetch_day IS NULL OR h.dt <= f.last_fetch_day
+  WHERE f.latest_fetch_day IS NULL OR h.dt <= f.latest_fetch_day
 ),
 first_day_state AS (
   SELECT CASE WHEN max(CASE WHEN s.oldest_day = b.first_day AND s.ended IN ('cut', 'now') THEN 1 ELSE 0 END) = 1

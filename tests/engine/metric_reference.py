@@ -432,9 +432,11 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
 
     rows = []
     if tagged:
-        # the latest day with hashtag data, never after the day of the latest fetch (plus the clock skew)
-        bound = (max(s["fetched_at"] for s in statuses.values()) + CLOCK_SKEW).date()
-        last = max((s["dt"] for s, _ in tagged if s["dt"] <= bound), default=date.max)
+        # the last complete day: the latest day with hashtag data before the day of the latest fetch (collected in
+        # part), that day itself only when no data is before it; never a day after it
+        bound = max(s["fetched_at"] for s in statuses.values()).date()
+        last = max((s["dt"] for s, _ in tagged if s["dt"] < bound),
+                   default=max((s["dt"] for s, _ in tagged if s["dt"] <= bound), default=date.max))
         windows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for s, tag in tagged:
             age = (last - s["dt"]).days

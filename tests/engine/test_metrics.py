@@ -227,7 +227,7 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     plan = [(0, "Rising"), (6, "rising"), (3, "rising"), (7, "rising"), (8, "fading"), (9, "fading"),
             (1, "fading"), (2, "new"), (14, "old")]  # (days before the last day, tag)
     crafted = [_tagged(base, n, last - timedelta(days=ago), tag) for n, (ago, tag) in enumerate(plan, 1)]
-    land(lake, "statuses", crafted, last + timedelta(hours=1), policy())
+    land(lake, "statuses", crafted, last + timedelta(days=1), policy())  # the last day is whole: fetched after it
     engine = duckdb_engine()
     engine.curate()
     rows = engine.run_metric(METRICS["trending_hashtags"])
@@ -237,7 +237,57 @@ def test_trending_hashtags_compare_the_latest_week_with_the_week_before(lake: Lo
     assert [r["ranking"] for r in rows] == [1, 2, 3]
     daily = engine.run_metric(METRICS["hashtags_daily"])
     assert sum(r["toots"] for r in daily) == len(crafted)
-    assert {r["latest_fetch_day"] for r in rows} == {"2026-08-20"}  # fetched at 13:00 on the last day
+    assert {r["latest_fetch_day"] for r in rows} == {"2026-08-21"}  # fetched at 12:00 the day after the last
+
+
+def _steady(base: dict, until: datetime) -> list[dict]:
+    """One toot tagged "steady" every 2 hours from 1 July 2026 00:00 UTC up to ``until``: 12 a day."""
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    toots = int((until - start) / timedelta(hours=2)) + 1
+    return [_tagged(base, n, start + timedelta(hours=2 * n), "steady") for n in range(toots)]
+
+
+@pytest.mark.parametrize("fetched", [datetime(2026, 7, 15, 1, tzinfo=UTC), datetime(2026, 7, 15, 12, tzinfo=UTC),
+                                     datetime(2026, 7, 15, 23, 30, tzinfo=UTC)])
+def test_trending_windows_end_on_the_last_complete_day(lake: LocalLake, duckdb_engine, fetched: datetime) -> None:
+    """Was: the latest 7 days ended on the day of the latest fetch, which the collection stopped during: 6 whole
+    days and part of one against 7 whole days, so a tag used at a steady rate had a growth below 1 that depended on
+    the time of day the collection ran (0.87 collected at 01:00). The windows end on the day before."""
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    land(lake, "statuses", _steady(base, fetched - timedelta(minutes=30)), fetched, policy())
+    engine = duckdb_engine()
+    engine.curate()
+    (row,) = engine.run_metric(METRICS["trending_hashtags"])
+    assert (row["window_end"], row["latest_fetch_day"]) == ("2026-07-14", "2026-07-15")
+    assert (row["current_toots"], row["previous_toots"], row["growth"]) == (84, 84, 1.0)
+
+
+def test_a_toot_from_a_fast_clock_does_not_move_the_trending_window(lake: LocalLake, duckdb_engine,
+                                                                     tmp_path: Path) -> None:
+    """Curation keeps a toot dated up to an hour after its fetch (a server's clock a little fast). Was: one toot
+    dated 00:10 on the day after a fetch at 23:30 moved the windows onto that day, with almost nothing collected
+    (growth 0.87 for a steady tag), and hashtags per day did not mark the day of the latest fetch partial (it was no
+    longer the last day). The windows end on the last complete day; both days are marked partial."""
+    from fediscope import analysis
+    from fediscope.store.port import open_store
+
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    fetched = datetime(2026, 7, 15, 23, 30, tzinfo=UTC)
+    crafted = _steady(base, fetched - timedelta(minutes=30))
+    crafted.append(_tagged(base, 1000, datetime(2026, 7, 16, 0, 10, tzinfo=UTC), "steady"))
+    land(lake, "statuses", crafted, fetched, policy())
+    engine = duckdb_engine()
+    engine.curate()
+    (row,) = engine.run_metric(METRICS["trending_hashtags"])
+    assert (row["window_end"], row["latest_fetch_day"]) == ("2026-07-14", "2026-07-15")
+    assert (row["current_toots"], row["previous_toots"], row["growth"]) == (84, 84, 1.0)
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    for name in ("hashtags_daily", "trending_hashtags"):
+        store.write(METRICS[name], engine.run_metric(METRICS[name]))
+    result = analysis.hashtags_per_day(store)
+    assert [r["day"] for r in result.rows][-2:] == ["2026-07-15", "2026-07-16"]  # the fast clock's toot curated
+    assert result.summary["partial_days"] == ["2026-07-15", "2026-07-16"]
+    assert result.summary["partial_day"] == "2026-07-16"
 
 
 @pytest.mark.parametrize(("first_ago", "starts", "first_partial", "previous_partial"), [
