@@ -68,8 +68,10 @@ Rules, shared by both engines:
   not (``quoted_account_key`` NULL). Landing keeps none of these; raw files landed by other means may.
 * **Retention.** With a curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``), the merged statuses posted before
   its cutoff day (by the ``dt`` of the status row: a reblog by its own day, whatever its original's) and the
-  latest account snapshots last fetched before it are not written (:func:`within_retention`), as
-  ``fediscope gdpr retention`` would delete them; their hashtag rows go with the statuses. The deletions are kept.
+  account snapshots fetched before it are left out before an account's snapshot is chosen
+  (:func:`merge_accounts`: an account seen within the retention keeps the best snapshot fetched within it, even
+  when its home server's is older), as ``fediscope gdpr retention`` would delete them; their hashtag rows go with
+  the statuses. The deletions are kept.
 """
 
 from __future__ import annotations
@@ -734,10 +736,24 @@ ACCOUNT_ORDER = (f"{_MISSING_COUNTS} ASC, {_HOME} DESC, CASE WHEN {_HOME} THEN 0
                  'bot DESC NULLS LAST, "group" DESC NULLS LAST, last_status_at DESC NULLS LAST, '
                  "fetched_from ASC NULLS LAST")
 
-MERGE_ACCOUNTS = _latest(
-    ACCOUNTS,
-    f"({_select(ACCOUNTS, 'existing_accounts')} UNION ALL {_select(ACCOUNTS, 'account_versions')}) AS candidates",
-    "account_key", ACCOUNT_ORDER)
+#: The column by which an account snapshot expires: one fetched before the curated retention's cutoff day is
+#: forgotten, by curation (:func:`merge_accounts`) and by ``fediscope gdpr retention``
+#: (:func:`fediscope.gdpr.retention.account_expired`).
+ACCOUNT_SEEN = "fetched_at"
+
+
+def merge_accounts(first_day: date | None = None) -> str:
+    """One snapshot per account (:data:`ACCOUNT_ORDER`) of the curated accounts and the new snapshots. With a curated
+    retention (``first_day``, its cutoff), the snapshots fetched before it are left out BEFORE the winner is chosen:
+    an account seen within the retention keeps the best snapshot fetched within it (the home server's, when one
+    is), never loses to an expired one; only an account with no snapshot within it is forgotten."""
+    candidates = f"{_select(ACCOUNTS, 'existing_accounts')} UNION ALL {_select(ACCOUNTS, 'account_versions')}"
+    if first_day is not None:
+        candidates = within_retention(candidates, ACCOUNT_SEEN, first_day)
+    return _latest(ACCOUNTS, f"({candidates}) AS candidates", "account_key", ACCOUNT_ORDER)
+
+
+MERGE_ACCOUNTS = merge_accounts()
 
 
 def _day(expr: str) -> str:
@@ -815,10 +831,11 @@ GROUP BY instance, peer
 def within_retention(statement: str, column: str, first_day: date) -> str:
     """The rows of ``statement`` whose ``column`` (a status's ``dt``, a snapshot's ``fetched_at``) falls on
     ``first_day`` or later, or is NULL: the curated retention (``FEDISCOPE_RETENTION_CURATED_DAYS``, whose
-    ``first_day`` :func:`fediscope.gdpr.retention.curated_cutoff` gives), applied to the merged rows as retention
-    applies it to the curated tables (by the ``dt`` of the status row, by the latest snapshot's ``fetched_at``), so
-    curation writes no row retention would delete. It moves with the day of the run and is a setting, not a rule:
-    :func:`rules_fingerprint` does not see it, and a lake curated before is not told to re-curate."""
+    ``first_day`` :func:`fediscope.gdpr.retention.curated_cutoff` gives), applied as retention applies it to the
+    curated tables (to the merged status rows by their ``dt``; to the account snapshots by their ``fetched_at``
+    before the merge: :func:`merge_accounts`), so curation writes no row retention would delete. It moves with the
+    day of the run and is a setting, not a rule: :func:`rules_fingerprint` does not see it, and a lake curated before
+    is not told to re-curate."""
     return (f"SELECT * FROM ({statement}) AS merged "
             f"WHERE NOT coalesce(CAST({column} AS DATE) < DATE '{first_day.isoformat()}', false)")
 
@@ -849,7 +866,7 @@ STATEMENTS = {
     "hashtags": HASHTAG_ROWS,
     "account_versions": ACCOUNT_VERSIONS,
     "accounts_merged": MERGE_ACCOUNTS,
-    "accounts_within_retention": within_retention(MERGE_ACCOUNTS, "fetched_at", date(2026, 1, 1)),
+    "accounts_within_retention": merge_accounts(date(2026, 1, 1)),
     "accounts_candidates": distinct_count("account_key", ["existing_accounts", "account_versions"]),
     "activity_versions": ACTIVITY_VERSIONS,
     "activity_merged": MERGE_ACTIVITY,

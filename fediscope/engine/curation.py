@@ -303,10 +303,10 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
 
 def _curate_accounts(engine: Engine, staged: Path, summary: CurateSummary, rebuild: bool,
                      first_day: date | None) -> None:
-    """Merge the new account snapshots into the accounts table and publish it, without the snapshots last fetched
-    before ``first_day`` (the curated retention's cutoff; None: all kept)."""
-    merge = sql.MERGE_ACCOUNTS if first_day is None else sql.within_retention(sql.MERGE_ACCOUNTS, "fetched_at",
-                                                                               first_day)
+    """Merge the new account snapshots into the accounts table and publish it, without the snapshots fetched
+    before ``first_day`` (the curated retention's cutoff; None: all kept): left out before the merge chooses each
+    account's snapshot (:func:`~curate_sql.merge_accounts`)."""
+    merge = sql.merge_accounts(first_day)
     summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS), merge,
                                     ["account_key"], rebuild)
     if first_day is not None:

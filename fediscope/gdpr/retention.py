@@ -10,7 +10,8 @@ not partitioned) is removed when it was fetched (``fetched_at``) before the cuto
 atomically as an erasure rewrites them (:func:`fediscope.gdpr.curated.drop_rows`); a snapshot without a fetch
 time is kept. The other unpartitioned tables (instance activity, tag trends and peers, per instance; the
 deletions, ids of deleted statuses) are kept whole. ``0`` keeps a layer forever. Curation applies the same
-cutoff (:func:`curated_cutoff`): it writes no status posted, and no snapshot last fetched, before it, so neither
+cutoff (:func:`curated_cutoff`): it writes no status posted, and no snapshot fetched, before it (the snapshots
+fetched before it are left out before an account's is chosen, so an account seen within it stays), so neither
 a rebuild (``--recurate``) nor a raw file curated late (older than the curated retention, never curated) brings
 expired rows back; a removed snapshot comes back only when the account is fetched again within the retention.
 Metrics in the store are recomputed from the curated tables, so they shrink with them at the next processing
@@ -45,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fediscope.config import Settings
+from fediscope.engine.curate_sql import ACCOUNT_SEEN
 from fediscope.engine.schema import ACCOUNTS
 from fediscope.engine.workspace import tidy_stopped_runs
 from fediscope.gdpr.curated import drop_rows
@@ -187,8 +189,10 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
 
 def _expire_accounts(lake: LakeBackend, limit: date | None, summary: RetentionSummary,
                      dry_run: bool = False) -> None:
-    """Remove (or with ``dry_run`` count) the account snapshots last fetched before ``limit``: the accounts not seen
-    within the curated retention. ``summary.accounts`` is filled in as files are rewritten."""
+    """Remove (or with ``dry_run`` count) the account snapshots fetched before ``limit``: the rule curation applies
+    to every snapshot before it chooses an account's (:func:`fediscope.engine.curate_sql.merge_accounts`), here to
+    the one snapshot per account the curated table keeps. ``summary.accounts`` is filled in as files are
+    rewritten."""
     if limit is None:
         return
     accounts = summary.accounts
@@ -196,7 +200,7 @@ def _expire_accounts(lake: LakeBackend, limit: date | None, summary: RetentionSu
     start = datetime.combine(limit, time.min)  # UTC, as the curated timestamps are
 
     def expired(table: pa.Table) -> pa.ChunkedArray:
-        fetched = table.column("fetched_at")
+        fetched = table.column(ACCOUNT_SEEN)
         return pc.less(fetched, pa.scalar(start, pa.timestamp("us")).cast(fetched.type))
 
     counts: Counter[str] = Counter()

@@ -20,8 +20,9 @@ so on (``curate_sql.ACCOUNT_ORDER``). A status whose winning version the mapper 
 direct…: raw files landed by other means than the collectors) is left out, as curation leaves it out (Hadoop
 counter ``non_public_statuses``; a line on stderr outside Hadoop). Deleted statuses then drop out, and share events
 (reblogs) carry no engagement and are not toots, so a reblog counts toward its original (through the original's own
-``reblogs_count``) and never twice. A status or account whose winning version the mapper marked expired (posted or
-fetched before its ``--first-day``, the curated retention) is left out, as curation leaves it out; they are counted
+``reblogs_count``) and never twice. A status whose winning version the mapper marked expired (posted before its
+``--first-day``, the curated retention) is left out, as is an account whose every snapshot it marked expired
+(fetched before it: the others are left out before the winner is chosen), as curation leaves them out; they are counted
 (Hadoop counters ``expired_statuses`` and ``expired_accounts``; a line on stderr outside Hadoop). Partial sums are
 combined in memory (per reducer task)
 before they are written, so job 2 reads few lines.
@@ -244,10 +245,13 @@ def reduce_status(members: list[list[str]], partials: Partials, left_out: dict[s
 
 
 def reduce_account(key: str, members: list[list[str]], out: TextIO, left_out: dict[str, int]) -> None:
-    f = min(members, key=account_order)
-    if f[A_EXPIRED] == "1":  # the latest snapshot was fetched before the retention's first day: not curated
+    # the snapshots fetched before the retention's first day are left out before the winner is chosen, as curation
+    # does (curate_sql.merge_accounts): an account seen within it keeps its best snapshot from within it
+    kept = [f for f in members if f[A_EXPIRED] != "1"]
+    if not kept:  # not fetched since the retention's first day: not curated
         left_out["accounts"] += 1
         return
+    f = min(kept, key=account_order)
     # the snapshot: instance, then followers, following and statuses counts (\N when unknown), then bot
     out.write(f"E\t{bucket(key)}\t{key}\tA\t{f[8]}\t{f[5]}\t{f[6]}\t{f[4]}\t{f[9]}\n")
 
