@@ -75,8 +75,10 @@ NOTES: dict[str, str] = {
     "content_features":
         "share = toots_with / all toots; items = how many in all (a toot with 2 links counts 2); per_toot = items "
         "/ all toots",
-    "bots_share": "bot_share = bots / accounts (every account collected, with or without toots); bot_toot_share = "
-                  "toots by bots / toots",
+    "bots_share": "bot_share = bots / accounts (every account collected, with or without toots; - with no "
+                  "account: an instance known only from toots whose authors have no account row); bot_toot_share = "
+                  "toots by bots / toots (a toot whose author has no account row, e.g. left out by the curated "
+                  "retention, counts as a toot, not a bot's: its bot flag is unknown)",
 }
 
 

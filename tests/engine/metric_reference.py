@@ -479,17 +479,18 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     cells = Counter((s["created_at"].isoweekday(), s["created_at"].hour) for s in toots)
     out["activity_by_hour"] = [{"weekday": w, "hour": h, "toots": n} for (w, h), n in sorted(cells.items())]
 
+    # bot_share: one row per instance of an account or of a toot's author ('*': every one, also without an
+    # instance); a toot whose author has no account row is a toot, not a bot's (its bot flag is unknown)
     rows = []
-    scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for a in accounts.values():
-        scopes[a["instance"]].append(a)
-        scopes["*"].append(a)
+    scopes = {a["instance"] for a in accounts.values()} | {s["instance"] for s in toots}
+    scopes = {scope for scope in scopes if scope is not None} | ({"*"} if accounts or toots else set())
     for scope in sorted(scopes):
-        members = scopes[scope]
+        members = [a for a in accounts.values() if scope == "*" or a["instance"] == scope]
         bots = sum(1 for a in members if a["bot"])
         scoped = [s for s in toots if scope == "*" or s["instance"] == scope]
         bot_toots = sum(1 for s in scoped if (accounts.get(s["account_key"]) or {}).get("bot"))
-        rows.append({"instance": scope, "accounts": len(members), "bots": bots, "bot_share": bots / len(members),
+        rows.append({"instance": scope, "accounts": len(members), "bots": bots,
+                     "bot_share": bots / len(members) if members else None,
                      "toots": len(scoped), "bot_toots": bot_toots,
                      "bot_toot_share": bot_toots / len(scoped) if scoped else None})
     out["bot_share"] = rows

@@ -13,11 +13,14 @@ from engine_data import (
     activity_answered_later,
     assert_rows_equal,
     at,
+    federated_copy,
     land,
     policy,
     read_table,
+    settings_for,
     snapshots,
     statuses,
+    variant,
 )
 
 from fediscope.engine.metrics import load_metrics
@@ -514,6 +517,49 @@ def test_every_metric_on_recorded_statuses_matches_the_reference(lake: LocalLake
     assert media["toots_with"] == 2 and media["items"] == 3  # two images in one toot, a video in another
     bots = {r["instance"]: r for r in engine.run_metric(METRICS["bot_share"])}["*"]
     assert bots["bots"] == 1 and bots["bot_toots"] >= 1
+
+
+def _land_toot_without_its_account(lake: LocalLake, base: dict) -> None:
+    """A REAL recorded toot by a bot of another home server (``remote.example``), posted at 00:30 on the curated
+    retention's first day (2026-08-30, TODAY less 30 days) by a server whose clock runs 40 minutes fast, so fetched
+    at 23:50 the day before: the toot is kept (posted within the retention), its author's only snapshot is not
+    (fetched before it). Its author has no account row."""
+    toot = variant(federated_copy(base, "7770003", home="remote.example"), "orphan",
+                   created_at="2026-08-30T00:30:00.000Z")
+    toot["account"] = dict(toot["account"], bot=True)
+    land(lake, "statuses", [toot], datetime(2026, 8, 29, 23, 50, tzinfo=UTC), policy())
+
+
+@pytest.mark.parametrize("with_accounts", [True, False], ids=["beside-accounts", "no-account-at-all"])
+def test_bot_share_counts_the_toots_of_an_author_without_an_account_row(lake: LocalLake, lake_dir: Path,
+                                                                        with_accounts: bool) -> None:
+    """Was: the instances of bot_share were those of the account rows, so a toot whose author has none (its only
+    snapshot left out by the curated retention) was left out of every row, its instance had no row, and with no
+    account at all there was no '*' row either. Its bot flag is unknown: it counts in toots, not in bot_toots; and
+    bot_share is NULL (no accounts), not a division by zero."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    today = date(2026, 9, 29)
+    base = next(s for s in statuses("test_public_tl.json") if not s.get("reblog"))
+    if with_accounts:  # a bot's toot of the recorded server, posted and fetched within the retention
+        kept = dict(base, created_at="2026-09-27T10:00:00.000Z", account=dict(base["account"], bot=True))
+        land(lake, "statuses", [kept], datetime(2026, 9, 27, 12, tzinfo=UTC), policy())
+    _land_toot_without_its_account(lake, base)
+    with DuckDBEngine(settings_for(lake_dir, retention_raw_days=0, retention_curated_days=30)) as engine:
+        summary = engine.curate(today=today)
+        rows = engine.run_metric(METRICS["bot_share"])
+
+    assert summary.statuses_left_out == 0 and summary.accounts_left_out == 1
+    got = {r["instance"]: (r["accounts"], r["bots"], r["bot_share"], r["toots"], r["bot_toots"], r["bot_toot_share"])
+           for r in rows}
+    if with_accounts:
+        assert got == {"*": (1, 1, 1.0, 2, 1, 0.5), INSTANCE: (1, 1, 1.0, 1, 1, 1.0),
+                       "remote.example": (0, 0, None, 1, 0, 0.0)}
+    else:
+        assert got == {"*": (0, 0, None, 1, 0, 0.0), "remote.example": (0, 0, None, 1, 0, 0.0)}
+    statuses_ref, accounts_ref = reference.curate_lake(lake)
+    kept_accounts = {k: a for k, a in accounts_ref.items() if a["fetched_at"].date() >= date(2026, 8, 30)}
+    assert_rows_equal(rows, reference.metrics(statuses_ref, kept_accounts)["bot_share"], "bot_share")
 
 
 def test_an_empty_language_is_undetermined_in_every_metric(lake: LocalLake, duckdb_engine) -> None:
