@@ -263,7 +263,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """Collect one source into ``result``; its failure is recorded there, never raised (other sources go on)."""
     domain = client.domain
     try:
-        with source_walk_lock(ctx.lake, domain, source.name):
+        with source_walk_lock(ctx.lake, domain, source.name, _source_tag(ctx, source)):
             if source.paged:
                 _collect_walk(ctx, client, source, result)
             else:

@@ -2,7 +2,7 @@
 
 Two collects of the same source at once share its rate-limit budget and its checkpoint, so the second stalls
 for minutes and the two race on the checkpoint. A collect holds an advisory ``flock`` on
-``<lake>/_state/<instance>/collect-<source>.lock`` while it walks that source; the kernel releases it when the
+``<lake>/_state/<instance>/collect-<source tag>.lock`` while it walks that source; the kernel releases it when the
 process ends, killed too, so no stale lock is ever left. A second collect finds it held and fails that source at
 once (its other sources go on). Collects of different sources (Airflow's tasks per instance) take different
 locks. A WebHDFS lake has no ``flock``: no lock is taken there.
@@ -26,9 +26,11 @@ except ImportError:  # Windows: no flock
 
 
 @contextmanager
-def source_walk_lock(lake: LakeBackend, domain: str, source: str) -> Iterator[None]:
-    """Hold the walk lock of ``domain``'s ``source`` for the block; FediscopeError naming the holder when held."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", source)
+def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> Iterator[None]:
+    """Hold the walk lock of ``domain``'s ``source`` for the block; FediscopeError naming the holder when held.
+    ``tag`` names the lock file: the source's batch tag (a digest where the source names an account, as the lake's
+    other files name it)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
     path = lake.local_path(f"{STATE_ROOT}/{domain}/collect-{name}.lock")
     if path is None or fcntl is None:
         yield

@@ -230,7 +230,7 @@ def test_a_second_collect_of_a_source_being_walked_fails_that_source_at_once(cli
     from fediscope.sources.walk_lock import source_walk_lock
 
     lake_dir = tmp_path / "lake"
-    with source_walk_lock(open_lake(str(lake_dir)), mastodon_server.domain, "public"):
+    with source_walk_lock(open_lake(str(lake_dir)), mastodon_server.domain, "public", "public"):
         code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
     assert code == 1
     assert "(1 failed)" in out and "landed 0" in out
