@@ -38,6 +38,11 @@ A rebuild of a lake with no raw file and no manifest (only curated tables left, 
 has nothing to rebuild from: it says so (``nothing_to_rebuild``) and leaves the curated tables as they are, as a
 run with nothing new does.
 
+A rebuild publishes table by table: one stopped part-way (Ctrl-C) leaves some tables rebuilt and others not. It
+records that it started (:data:`~fediscope.engine.manifest.REBUILD_MARKER_PATH`, removed once its manifest is
+saved), and the next run, a plain ``fediscope process`` too, finishes the rebuild (saying so) rather than curating
+incrementally on top of a half-rebuilt lake; one limited by ``--since``/``--until`` is refused instead.
+
 A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
 is idempotent, so partitions already published are rewritten with the same rows. Two runs on one lake would
 race on the manifest, so the entry points hold the lake lock (:func:`fediscope.lake.lock.lake_lock`) around
@@ -56,7 +61,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fediscope.engine import curate_sql as sql
-from fediscope.engine.manifest import Manifest, list_raw_files, load_manifest, plan_curation, save_manifest
+from fediscope.engine.manifest import (
+    Manifest,
+    clear_rebuild_marker,
+    list_raw_files,
+    load_manifest,
+    mark_rebuild_started,
+    plan_curation,
+    rebuild_interrupted,
+    save_manifest,
+)
 from fediscope.engine.schema import (
     ACCOUNTS,
     HASHTAGS,
@@ -151,6 +165,16 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     lake, ws = engine.lake, engine.workspace
     manifest = load_manifest(lake)
     rules = sql.rules_fingerprint()
+    interrupted = None if rebuild else rebuild_interrupted(lake)
+    if interrupted is not None:
+        # the tables it published are rebuilt, the others not yet: curating incrementally on top would keep them so
+        if since or until:
+            raise ConfigError("a rebuild of the curated tables (`fediscope process --recurate`) was interrupted before "
+                              "it finished: a run limited by --since/--until cannot finish it; run `fediscope process "
+                              "--recurate`")
+        rebuild, allow_missing = True, allow_missing or interrupted.get("force") is True
+        log.warning("curation: a rebuild of the curated tables (`fediscope process --recurate`) was interrupted "
+                    "before it finished (started %s): this run finishes it", interrupted.get("started_at", "?"))
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
     ws.tidy_stopped_runs()
@@ -177,7 +201,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
                             retention_cutoff=first_day.isoformat() if first_day else None)
     if rebuild:
         _check_rebuild(manifest, plan.present, allow_missing)
-        say(f"curation: rebuilding every curated table from the {count(plan.total, 'raw file')}")
+        say(f"curation: {'finishing the interrupted rebuild: ' if interrupted is not None else ''}rebuilding every "
+            f"curated table from the {count(plan.total, 'raw file')}")
     elif manifest.files and manifest.rules != rules:
         summary.rules_changed = True
         log.warning("curation: the curated tables were made by other curation rules (%s; these are %s): rows "
@@ -188,6 +213,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     if plan.total == 0 and not (rebuild and manifest.files):
         if rebuild:  # no raw file to make tables from, none curated before: the curated tables are left as they are
             summary.rebuilt, summary.nothing_to_rebuild = False, True
+            clear_rebuild_marker(lake)  # an interrupted one included: there is nothing left to finish it from
             log.warning("curation: --recurate found no raw files to rebuild the curated tables from (and no record "
                         "of any curated before): nothing to curate, the curated tables are left as they are")
         else:
@@ -215,6 +241,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     engine.register_raw("raw_instance_peers", "instance_peers", peer_files)
     engine.register_raw("raw_status_deletions", "status_deletions", deletion_files)
 
+    if rebuild:  # until its manifest is saved, the curated tables are part rebuilt: the next run must finish it
+        mark_rebuild_started(lake, allow_missing)
     staged = ws.new_staging_dir()
     try:
         if status_files or account_files or deletion_files:  # read by the statuses and accounts merges
@@ -256,6 +284,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             manifest.rules = rules
         manifest.files.update(plan.sizes)
     save_manifest(lake, manifest)
+    if rebuild:
+        clear_rebuild_marker(lake)
     if note := left_out_note(summary.as_dict()):
         say(f"curation: {note}")
         log.info("curation: %s", note)

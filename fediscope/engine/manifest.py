@@ -19,6 +19,10 @@ from fediscope.lake.backend import Entry, LakeBackend
 from fediscope.lake.layout import RAW_ROOT, STATE_ROOT, parse_partition
 
 MANIFEST_PATH = f"{STATE_ROOT}/curated_manifest.json"
+#: Written when a rebuild (``fediscope process --recurate``) starts publishing, removed once its manifest is saved:
+#: a rebuild publishes table by table, so one stopped part-way leaves some tables rebuilt and others not, and the
+#: next curation must finish it (:func:`~fediscope.engine.curation.run_curation`).
+REBUILD_MARKER_PATH = f"{STATE_ROOT}/curation_rebuild.json"
 #: Raw entities curation reads (``directory`` entries are account snapshots).
 CURATED_ENTITIES = ("statuses", "accounts", "directory", "instance_activity", "trends_tags", "instance_peers",
                     "status_deletions")
@@ -62,6 +66,26 @@ def save_manifest(lake: LakeBackend, manifest: Manifest) -> None:
     body = {"version": 1, "updated_at": manifest.updated_at, "generation": manifest.generation,
             "rules": manifest.rules, "files": dict(sorted(manifest.files.items()))}
     lake.write_atomic(MANIFEST_PATH, json.dumps(body, indent=1).encode())
+
+
+def rebuild_interrupted(lake: LakeBackend) -> dict[str, object] | None:
+    """What the marker of a rebuild stopped before it finished says (``started_at``, ``force``); None: no such."""
+    if not lake.exists(REBUILD_MARKER_PATH):
+        return None
+    try:
+        marker = json.loads(lake.read(REBUILD_MARKER_PATH))
+    except ValueError:
+        marker = None
+    return marker if isinstance(marker, dict) else {}
+
+
+def mark_rebuild_started(lake: LakeBackend, force: bool) -> None:
+    lake.write_atomic(REBUILD_MARKER_PATH, json.dumps({
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"), "force": force}).encode())
+
+
+def clear_rebuild_marker(lake: LakeBackend) -> None:
+    lake.delete(REBUILD_MARKER_PATH)
 
 
 def forget_erased_files(lake: LakeBackend, paths: list[str]) -> int:

@@ -129,6 +129,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
+from fediscope.sources.walk_lock import source_walk_lock
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
@@ -262,10 +263,11 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """Collect one source into ``result``; its failure is recorded there, never raised (other sources go on)."""
     domain = client.domain
     try:
-        if source.paged:
-            _collect_walk(ctx, client, source, result)
-        else:
-            _collect_snapshot(ctx, client, source, result)
+        with source_walk_lock(ctx.lake, domain, source.name, _source_tag(ctx, source)):
+            if source.paged:
+                _collect_walk(ctx, client, source, result)
+            else:
+                _collect_snapshot(ctx, client, source, result)
     except FediscopeError as exc:
         result.status, result.error = "failed", str(exc)
         # on a terminal the progress line below says it already (and the summary lists it again)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from cli_run import clean_env, run
@@ -219,3 +220,22 @@ def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(cl
     assert f"skipped by privacy policy {opted_statuses} ({opted_statuses} opted out)" in out, out
     for text in (out, err):
         assert opted not in text and policy.account_key(opted, mastodon_server.domain) not in text
+
+
+def test_a_second_collect_of_a_source_being_walked_fails_that_source_at_once(cli_env, capsys, mastodon_server,
+                                                                             tmp_path) -> None:
+    """Was: two collects of one source in one lake ran together, sharing its rate-limit budget (the second went
+    silent for minutes) and racing on its checkpoint."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.sources.walk_lock import source_walk_lock
+
+    lake_dir = tmp_path / "lake"
+    with source_walk_lock(open_lake(str(lake_dir)), mastodon_server.domain, "public", "public"):
+        code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    assert code == 1
+    assert "(1 failed)" in out and "landed 0" in out
+    assert f"another fediscope collect is walking {mastodon_server.domain} public in this lake (pid {os.getpid()})" \
+        in err
+    assert not list(lake_dir.glob("raw/**/*.jsonl*"))  # nothing landed for it
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    assert code == 0 and "landed 100" in out, err  # released: the next collect walks it

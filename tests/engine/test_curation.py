@@ -776,3 +776,51 @@ def test_a_partition_a_killed_publish_moved_aside_is_put_back(lake: LocalLake, l
     assert not aside.exists()
     assert partition.is_dir()
     assert sorted(r["uri"] for r in read_table(lake_dir, "statuses")) == before
+
+
+def test_a_plain_run_after_an_interrupted_rebuild_finishes_it(lake: LocalLake, lake_dir: Path, duckdb_engine,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: Ctrl-C during `process --recurate` after `statuses` was published left the other tables un-rebuilt, and a
+    plain `process` curated only the new raw files on top, saying nothing of the rebuild left half done."""
+    from fediscope.engine.workspace import Workspace
+
+    for i, name in enumerate(RECORDED_CASES):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    duckdb_engine().curate()
+    publish = Workspace.publish
+
+    def stopped_before_the_accounts(self: Workspace, table: str, *args: object, **kwargs: object) -> int:
+        if table == "accounts":
+            raise KeyboardInterrupt
+        return publish(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(Workspace, "publish", stopped_before_the_accounts)
+    with pytest.raises(KeyboardInterrupt):
+        duckdb_engine().curate(rebuild=True)
+    monkeypatch.setattr(Workspace, "publish", publish)
+
+    said: list[str] = []
+    summary = duckdb_engine().curate(progress=said.append)
+    assert summary.rebuilt and summary.raw_files == len(RECORDED_CASES)
+    assert any("finishing the interrupted rebuild" in line for line in said), said
+    assert not (lake_dir / "_state" / "curation_rebuild.json").exists()
+    after = duckdb_engine().curate()  # finished: the next run is incremental again, with nothing new
+    assert after.noop and not after.rebuilt
+
+
+def test_a_windowed_run_after_an_interrupted_rebuild_is_refused(lake: LocalLake, lake_dir: Path, duckdb_engine,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from fediscope.engine.workspace import Workspace
+
+    land(lake, "statuses", statuses(RECORDED_CASES[0]), at(0), policy())
+    duckdb_engine().curate()
+
+    def stopped(self: Workspace, table: str, *args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workspace, "publish", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        duckdb_engine().curate(rebuild=True)
+    monkeypatch.undo()
+    with pytest.raises(FediscopeError, match=r"interrupted.*fediscope process --recurate"):
+        duckdb_engine().curate(since=date(2000, 1, 1))

@@ -1,0 +1,55 @@
+"""One ``fediscope collect`` at a time walks one source of one instance in one local lake.
+
+Two collects of the same source at once share its rate-limit budget and its checkpoint, so the second stalls
+for minutes and the two race on the checkpoint. A collect holds an advisory ``flock`` on
+``<lake>/_state/<instance>/collect-<source tag>.lock`` while it walks that source; the kernel releases it when the
+process ends, killed too, so no stale lock is ever left. A second collect finds it held and fails that source at
+once (its other sources go on). Collects of different sources (Airflow's tasks per instance) take different
+locks. A WebHDFS lake has no ``flock``: no lock is taken there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fediscope.errors import FediscopeError
+from fediscope.lake.backend import LakeBackend
+from fediscope.lake.layout import STATE_ROOT
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextmanager
+def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> Iterator[None]:
+    """Hold the walk lock of ``domain``'s ``source`` for the block; FediscopeError naming the holder when held.
+    ``tag`` names the lock file: the source's batch tag (a digest where the source names an account, as the lake's
+    other files name it)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
+    path = lake.local_path(f"{STATE_ROOT}/{domain}/collect-{name}.lock")
+    if path is None or fcntl is None:
+        yield
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        locked = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise FediscopeError(f"another fediscope collect is walking {domain} {source} in this lake "
+                                 f"(pid {holder})") from None
+        except OSError:  # a file system without locks (NFS without its lock daemon): go on unlocked
+            locked = False
+        if locked:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
