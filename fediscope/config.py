@@ -889,8 +889,8 @@ def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> Path | None:
             with path.open("rb"):
                 pass
         except OSError as exc:  # a directory, no permission
-            raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}; point "
-                              "FEDISCOPE_CONFIG at a readable TOML file") from None
+            fix = "; point FEDISCOPE_CONFIG at a readable TOML file" if origin else ""
+            raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}{fix}") from None
         return path
     if explicit:
         raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
