@@ -19,7 +19,7 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 
-from fediscope.config import api_key_problem
+from fediscope.config import API_KEY_COMMAND, api_key_problem
 from fediscope.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,13 @@ class KeyRing:
                 raise ConfigError(f"FEDISCOPE_API_KEY entry {position} is empty; remove it or set a secret")
             label = f"key#{position}" + (" (ro)" if read_only else "")
             if len(secret) < MIN_RECOMMENDED_LENGTH:
-                log.warning("API %s is shorter than %d characters; use e.g. "
-                            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
-                            label, MIN_RECOMMENDED_LENGTH)
+                log.warning("API %s is shorter than %d characters; use e.g. %s",
+                            label, MIN_RECOMMENDED_LENGTH, API_KEY_COMMAND)
             keys.append(ApiKey(label=label, read_only=read_only, digest=_digest(secret)))
         if not keys:
             raise ConfigError("the scraping API needs at least one key: set FEDISCOPE_API_KEY to a long random "
-                              "secret, e.g. export FEDISCOPE_API_KEY=$(python3 -c 'import secrets; "
-                              "print(secrets.token_urlsafe(32))') (comma-separate several keys to rotate them)")
+                              f"secret, e.g. export FEDISCOPE_API_KEY=$({API_KEY_COMMAND}) (comma-separate several "
+                              "keys to rotate them)")
         self.keys = tuple(keys)
 
     def match(self, presented: str | None) -> ApiKey | None:

@@ -82,6 +82,13 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+#: The command every hint for a new API key gives (doctor, config check, serve-api, api/README.md): URL-safe
+#: characters, all of which an X-API-Key header carries.
+API_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+#: The command every hint for a new pseudonym key gives (README's Quick start, doctor, config check, collect).
+PSEUDONYM_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
 def api_key_problem(keys: tuple[str, ...]) -> str | None:
     """What makes one of the API keys unusable (None when none is), naming it by position, never quoting it. A key
     is sent in the X-API-Key header, which carries ASCII only (the server reads its bytes as Latin-1; the key is
@@ -92,7 +99,7 @@ def api_key_problem(keys: tuple[str, ...]) -> str | None:
             return (f"key #{position} holds a character other than ASCII letters, digits and punctuation (a space, "
                     "a control character, or a non-ASCII one such as an accented letter): an X-API-Key header "
                     "cannot carry it as written, so no client could send the key; use e.g. "
-                    "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+                    f"$({API_KEY_COMMAND})")
     return None
 
 
@@ -876,10 +883,16 @@ def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> Path | None:
         return None
     explicit = toml_path or env.get("FEDISCOPE_CONFIG")
     path = Path(explicit or "fediscope.toml")
+    origin = " (FEDISCOPE_CONFIG)" if explicit and not toml_path else ""
     if path.exists():
+        try:  # here, so that this error names FEDISCOPE_CONFIG as the one of a missing file does
+            with path.open("rb"):
+                pass
+        except OSError as exc:  # a directory, no permission
+            fix = "; point FEDISCOPE_CONFIG at a readable TOML file" if origin else ""
+            raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}{fix}") from None
         return path
     if explicit:
-        origin = "" if toml_path else " (FEDISCOPE_CONFIG)"
         raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
                           "at an existing file")
     return None

@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from fediscope.config import SETTINGS, TOKEN_PREFIX, Settings, token_label, token_problem
+from fediscope.config import (
+    API_KEY_COMMAND,
+    PSEUDONYM_KEY_COMMAND,
+    SETTINGS,
+    TOKEN_PREFIX,
+    Settings,
+    token_label,
+    token_problem,
+)
 
 #: Values people put in configuration files "for now".
 COMMON_SECRETS = frozenset({
@@ -28,7 +36,8 @@ COMMON_SECRETS = frozenset({
 MIN_PSEUDONYM_KEY = 32  # characters: e.g. secrets.token_hex(32) gives 64
 MIN_API_KEY = 24
 MIN_TOKEN = 16  # Mastodon issues 43-character tokens
-HOW_TO_GENERATE = "generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+HOW_TO_GENERATE = f"generate one with: {PSEUDONYM_KEY_COMMAND}"  # a pseudonym key
+HOW_TO_GENERATE_API_KEY = f"generate one with: {API_KEY_COMMAND}"
 #: FEDISCOPE_* variables that are not settings but are read by name: the config file's path, and the passwords of the
 #: users infra/mariadb/bootstrap.py creates (its docs export them, and infra/cluster/.env holds them)
 KNOWN_EXTRA_VARIABLES = ("FEDISCOPE_CONFIG", "FEDISCOPE_DB_PASSWORD", "FEDISCOPE_DB_RO_PASSWORD")
@@ -43,6 +52,12 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def text(self) -> str:
+        """``setting: message``, as ``config check`` prints it after the level (and every command warns of an
+        unknown variable: :func:`fediscope.cli.common.warn_of_unknown_variables`)."""
+        return f"{self.setting}: {self.message}"
 
 
 def weakness(value: str, min_length: int) -> str | None:
@@ -74,7 +89,8 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
         found.append(Finding("warning", settings.origin("api_key"), "no API key: the scraping API cannot be used"))
     for i, key in enumerate(api_keys, 1):
         if why := weakness(key, MIN_API_KEY):
-            found.append(Finding("problem", settings.origin("api_key"), f"API key #{i} {why}; {HOW_TO_GENERATE}"))
+            found.append(Finding("problem", settings.origin("api_key"), f"API key #{i} {why}; "
+                                 f"{HOW_TO_GENERATE_API_KEY}"))
         if settings.pseudonym_key and key == settings.pseudonym_key:
             found.append(Finding("problem", settings.origin("api_key"), f"API key #{i} is the pseudonym key: API "
                                  "clients could re-identify accounts; use separate secrets"))
@@ -117,7 +133,10 @@ def _timeout_findings(settings: Settings) -> list[Finding]:
     return []
 
 
-def _unknown_variables(env: Mapping[str, str]) -> list[Finding]:
+def unknown_variables(env: Mapping[str, str]) -> list[Finding]:
+    """A warning for each ``FEDISCOPE_*`` variable in ``env`` that nothing reads (a mistyped setting's, which would
+    leave its default in place), with the setting it probably meant. Not settings but read by name, hence known:
+    :data:`KNOWN_EXTRA_VARIABLES`, and those starting with :data:`EXTRA_PREFIXES` (access tokens, the tests')."""
     known = {s.env for s in SETTINGS} | set(KNOWN_EXTRA_VARIABLES)
     found = []
     for name in sorted(env):
@@ -133,5 +152,5 @@ def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> 
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
     env = os.environ if env is None else env
     findings = (_secret_findings(settings, env) + _store_findings(settings) + _timeout_findings(settings)
-                + _unknown_variables(env))
+                + unknown_variables(env))
     return sorted(findings, key=lambda f: f.level != "problem")

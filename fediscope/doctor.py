@@ -43,7 +43,10 @@ The checks and what they do:
   control or non-ASCII character: :func:`fediscope.config.token_problem`) or a common default value FAILs, a
   short or simple one WARNs, and so does a token of an instance no source or allowlist entry names (a mistyped
   ``FEDISCOPE_TOKEN_…`` variable is never used). Tokens are never shown, only where they are set;
-* ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout.
+* ``instance <domain>`` — ``GET /api/v1/instance`` on each configured instance, with a short timeout;
+* ``variables`` — (only when there is one) WARN naming each ``FEDISCOPE_*`` variable nothing reads, with the
+  setting it probably meant (``fediscope config check``'s finding, :func:`fediscope.config_check.unknown_variables`):
+  a mistyped setting is left at its default.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ from urllib.parse import urlsplit
 import requests
 
 from fediscope.config import (
+    API_KEY_COMMAND,
+    PSEUDONYM_KEY_COMMAND,
     TOKEN_PREFIX,
     Settings,
     instance_base_url,
@@ -76,7 +81,7 @@ from fediscope.config import (
     token_label,
     token_problem,
 )
-from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, weakness
+from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, unknown_variables, weakness
 from fediscope.console import printable
 from fediscope.errors import ConfigError, FediscopeError, PrefixClashError, one_line
 from fediscope.redact import redact_text, redact_url, secret_values
@@ -89,7 +94,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-GENERATE_HINT = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 PROBE_DIR = "_doctor"
 
 
@@ -474,10 +478,10 @@ def check_api_key(settings: Settings) -> Check:
     keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
     if not keys:
         return Check("api_key", WARN, "FEDISCOPE_API_KEY is not set: `fediscope serve-api` refuses to start",
-                     f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({GENERATE_HINT})")
+                     f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({API_KEY_COMMAND})")
     problems = [(i, weakness(k, MIN_API_KEY)) for i, k in enumerate(keys, start=1)]
     found = [f"key #{i} {why}" for i, why in problems if why]
-    fix = f"replace it with a random value: $({GENERATE_HINT}) (comma-separate keys to rotate without downtime)"
+    fix = f"replace it with a random value: $({API_KEY_COMMAND}) (comma-separate keys to rotate without downtime)"
     if any(why and _is_default(why) for _i, why in problems):
         return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     if found:
@@ -494,7 +498,7 @@ def check_pseudonym_key(settings: Settings) -> Check:
                      "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
                      "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
     key = settings.pseudonym_key
-    fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({GENERATE_HINT}) and keep it: pseudonyms change with the key, "
+    fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({PSEUDONYM_KEY_COMMAND}) and keep it: pseudonyms change with the key, "
            "so changing it later breaks joins with earlier data")
     if not key:
         return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
@@ -710,9 +714,20 @@ def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
     return _guarded(name, check or (lambda: default(settings)), fix(settings))
 
 
-def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
+def check_variables(env: Mapping[str, str] | None = None) -> Check | None:
+    """WARN for the ``FEDISCOPE_*`` variables of ``env`` nothing reads (one line each); None when there is none."""
+    found = unknown_variables(os.environ if env is None else env)
+    if not found:
+        return None
+    return Check("variables", WARN, "\n".join(f.text for f in found),
+                 "rename each to the setting it was meant for, or unset it (`fediscope config check` lists them)")
+
+
+def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] | None = None) -> list[Check]:
     """Every check, in a fixed order (lake, curation, store, engine, metrics, api_key, pseudonym_key, tokens,
-    instances; ``curation`` only for a lake with curated tables), secrets scrubbed."""
+    instances, variables; ``curation`` only for a lake with curated tables, ``variables`` only when a
+    ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
+    (``os.environ``)."""
     lake = guarded_storage_check("lake", settings)
     checks = [lake, *_curation_line(settings, lake)]
     checks += [
@@ -736,6 +751,8 @@ def run_checks(settings: Settings, timeout: float = 5.0) -> list[Check]:
                                                   lambda: check_instance(i, timeout, _sendable_token(settings, i)),
                                                   "use the instance's address, e.g. https://mastodon.social"),
                                instances)
+    if (variables := check_variables(env)) is not None:
+        checks.append(variables)
     return scrub(checks, secret_values(settings))
 
 

@@ -162,9 +162,14 @@ def variable_overrides() -> dict[str, Any]:
 
 def task_settings(overrides: str | Mapping[str, Any] | None = None) -> Settings:
     """The settings of a running Airflow task: environment plus the Variable (read here unless ``overrides``
-    is given), with their secrets registered for masking (:func:`mask_secrets_for_airflow`)."""
+    is given), with their secrets registered for masking (:func:`mask_secrets_for_airflow`); a warning logged for
+    each ``FEDISCOPE_*`` variable of the worker's environment that nothing reads (a mistyped setting's)."""
     settings = settings_from_overrides(variable_overrides() if overrides is None else overrides)
     mask_secrets_for_airflow(settings)
+    from fediscope.config_check import unknown_variables
+
+    for finding in unknown_variables(os.environ):  # in the task's log, as every command warns of them
+        log.warning("%s", finding.text)
     return settings
 
 

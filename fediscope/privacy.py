@@ -74,7 +74,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote, unquote
 
-from fediscope.config import Settings
+from fediscope.config import PSEUDONYM_KEY_COMMAND, Settings
 from fediscope.errors import ConfigError
 
 #: A status URI as Mastodon writes it: ``https://<host>/users/<name>/statuses/<id>`` (``/ap/users/<id>/…`` since
@@ -504,7 +504,7 @@ class PrivacyPolicy:
         if self.enabled and not self.key:
             raise ConfigError(
                 "no pseudonym key: set FEDISCOPE_PSEUDONYM_KEY to a long random secret, e.g. "
-                "export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))'), "
+                f"export FEDISCOPE_PSEUDONYM_KEY=$({PSEUDONYM_KEY_COMMAND}), "
                 "or disable the privacy policy explicitly with FEDISCOPE_PRIVACY=off")
 
     # -- pseudonyms ---------------------------------------------------------------------------------------

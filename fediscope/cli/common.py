@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,19 +37,34 @@ class FiniteFloatRange(click.FloatRange):
 
 
 def settings_from_context(*, unusable: Unusable | None = None, program: str = "fediscope",
-                          **overrides: Any) -> Settings:
+                          warn_unknown: bool = True, **overrides: Any) -> Settings:
     """Load settings once per command; CLI options given explicitly override configuration.
 
     Each keyword is the setting a command-line option of the same name sets (``lake`` from ``--lake``): its
     value is validated like the environment's, and an error names the option, not ``FEDISCOPE_LAKE``.
     ``unusable``: see :func:`~fediscope.config.load_settings` (a command that does not use what such a setting
     names goes on, and says so). ``program`` starts a warning's line (``fediscope metrics`` for the Spark job).
+    ``warn_unknown``: warn of mistyped ``FEDISCOPE_*`` variables (:func:`warn_of_unknown_variables`); off for the
+    commands that report them themselves (``config check``, ``doctor``).
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
     configure_logging(settings.log_level, secrets=secret_values(settings), fmt=settings.log_format)
     _warn_of_passwords_in_options(given, program)
+    if warn_unknown:
+        warn_of_unknown_variables(program)
     return settings
+
+
+def warn_of_unknown_variables(program: str = "fediscope", env: Mapping[str, str] | None = None) -> None:
+    """One warning on stderr per ``FEDISCOPE_*`` variable nothing reads, the finding ``fediscope config check``
+    prints (:func:`fediscope.config_check.unknown_variables`): a mistyped setting is otherwise silently left at its
+    default, and some cannot be fixed afterwards (a first run's backfill depth is final). A warning, not an error:
+    a script that exports a variable of a newer (or older) fediscope keeps working."""
+    from fediscope.config_check import unknown_variables
+
+    for finding in unknown_variables(os.environ if env is None else env):
+        say(finding.text, level=logging.WARNING, prefix=f"{program}: {finding.level}: ", variable=finding.setting)
 
 
 def _warn_of_passwords_in_options(given: dict[str, Any], program: str) -> None:

@@ -51,12 +51,17 @@ def show(as_json: bool) -> None:
 
 
 def _shown(value: object) -> str:
-    """A setting's value as ``config show`` prints it: ``-`` when unset or empty (not Python's ``None`` or
-    ``()``), a list comma-separated as its variable takes it, anything else as ``str`` gives it."""
+    """A setting's value as ``config show`` prints it, as its variable takes it: ``-`` when unset or empty (not
+    Python's ``None`` or ``()``), a list comma-separated, ``true``/``false`` (not ``True``), a whole number without
+    ``.0`` (``FEDISCOPE_REFRESH_HOURS 0``, not ``0.0``), anything else as ``str`` gives it."""
     if value is None or value in ((), ""):
         return UNSET
     if isinstance(value, tuple):
-        return ",".join(map(str, value))
+        return ",".join(map(_shown, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
@@ -66,13 +71,13 @@ def check(as_json: bool) -> None:
     """Flag weak, default or missing secrets and mistyped FEDISCOPE_* variables; exit 1 on problems."""
     from fediscope.config_check import check_settings
 
-    findings = check_settings(settings_from_context())
+    findings = check_settings(settings_from_context(warn_unknown=False))  # among the findings
     problems = [f for f in findings if f.level == "problem"]
     if as_json:
         emit_json({"ok": not problems, "findings": [f.as_dict() for f in findings]})
     else:
         for finding in findings:
-            click.echo(f"{finding.level}: {finding.setting}: {finding.message}")
+            click.echo(f"{finding.level}: {finding.text}")
         click.echo(f"{len(problems)} problem(s), {len(findings) - len(problems)} warning(s)" if findings
                    else "ok: no problems found")
     if problems:
