@@ -53,14 +53,18 @@ class StatusLine:
         self._last = clock()
         self._shown = ""  # the open line as written on the terminal ("" when none is open)
 
-    def show(self, text: str) -> None:
+    def show(self, text: str) -> bool:
+        """Show ``text``; whether it was written (on a pipe, only every ``plain_seconds``)."""
         text = printable(text)
         if self.terminal:
             shown = as_shown(text, self.stream)
             width = terminal_columns(self.stream) - 1  # the last column: some terminals wrap on it already
             self._rewrite(clip(shown, width, ellipsis=as_shown("\u2026", self.stream)), "")
-        elif self.plain_seconds is not None and self.clock() - self._last >= self.plain_seconds:
+            return True
+        if self.plain_seconds is not None and self.clock() - self._last >= self.plain_seconds:
             self._plain(text)
+            return True
+        return False
 
     def finish(self, text: str) -> None:
         text = printable(text)

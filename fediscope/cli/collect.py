@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
+from fediscope.interrupts import Terminated
 from fediscope.sources.spec import SOURCES_HELP, parse_source
+
+if TYPE_CHECKING:
+    from fediscope.sources.summary import CollectSummary
 
 
 @click.command()
@@ -68,14 +73,26 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     prepare_lake(target_lake, chosen_by=LAKE_OPTION)
     # a key other than the lake's is refused before anything is fetched (a weak one is only warned about)
     check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
-    summary = run_collection(settings, targets, max_pages=max_pages,
-                             progress=is_terminal() if progress is None else progress)
-    if as_json:
-        emit_json(summary.to_dict())
-    else:
-        click.echo(summary.line())
-        for failed in summary.failed:
-            say(f"failed: {failed.instance} {failed.source}: {failed.error}", level=logging.ERROR, prefix="  ",
-                instance=failed.instance, source=failed.source)
+    try:
+        # the failed sources' reasons are printed below (in --json, the document holds them: the log warns)
+        summary = run_collection(settings, targets, max_pages=max_pages,
+                                 progress=is_terminal() if progress is None else progress, failures_shown=not as_json)
+    except (KeyboardInterrupt, Terminated) as exc:
+        partial = getattr(exc, "collect_summary", None)
+        if partial is not None:  # what was landed so far is kept: say how much, then "interrupted", exit 130/143
+            _print_summary(partial, as_json)
+        raise
+    _print_summary(summary, as_json)
     if not summary.ok:
         sys.exit(1)
+
+
+def _print_summary(summary: CollectSummary, as_json: bool) -> None:
+    """The run's summary on stdout (its JSON document with ``--json``), each failed source's reason on stderr."""
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    click.echo(summary.line())
+    for failed in summary.failed:
+        say(f"failed: {failed.instance} {failed.source}: {failed.error}", level=logging.ERROR, prefix="  ",
+            instance=failed.instance, source=failed.source)

@@ -7,8 +7,9 @@ temporary name beside the target and renames it into place, so a reader sees a b
 
 from __future__ import annotations
 
-import os
+import errno
 import posixpath
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -235,6 +236,25 @@ def prepare_lake(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:
     except OSError as exc:
         raise LakeError(f"cannot create the lake directory {root}: {exc.strerror or exc}; point {chosen_by} at a "
                         "directory this user can write") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise LakeError(f"the lake directory {root} is not writable by this user; point {chosen_by} at a directory "
-                        "this user can write")
+    try:
+        _probe_write(root)
+    except OSError as exc:
+        raise LakeError(f"the lake directory {root} {_unwritable_reason(exc)}; point {chosen_by} at a directory this "
+                        "user can write") from None
+
+
+def _probe_write(root: Path) -> None:
+    """Create (and at once remove) a nameless file in ``root``: the OS's own answer to whether this user can write
+    there, and if not, why (``os.access`` says only no)."""
+    with tempfile.TemporaryFile(dir=root, prefix=".fediscope-write-probe-"):
+        pass
+
+
+def _unwritable_reason(exc: OSError) -> str:
+    """Why the lake directory cannot be written, from the OS's error: a read-only file system (a read-only mount,
+    a snapshot) is no permission to fix; a full disk neither."""
+    if exc.errno == errno.EROFS:
+        return "is on a read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"is not writable by this user ({exc.strerror})"
+    return f"cannot be written: {exc.strerror or exc}"

@@ -230,7 +230,7 @@ def paced(method: _F) -> _F:
             self._wait(delay, f"the rate-limit window of {self.domain} to reset (budget spent)")
         elif reason == "pace":
             self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
-                              "rate-limit window)")
+                              "rate-limit window)", shown_as="pace")
         return method(self, endpoint, params)
 
     return wrapper  # type: ignore[return-value]
@@ -384,7 +384,8 @@ class MastodonClient:
     """Read-only access to one Mastodon instance's public API through Mastodon.py.
 
     ``instance`` is a domain or base URL (``mastodon.social``, ``http://127.0.0.1:8080``). ``on_wait`` is
-    called with ``(what, seconds, kind)`` before every deliberate sleep (progress output uses it).
+    called with ``(what, seconds, kind)`` before every deliberate sleep (progress output uses it); ``kind`` is
+    ``rate_limit``, ``pace`` (spreading the requests left in a window) or ``retry``.
 
     ``timeout`` bounds each wait for the network (connecting, and every gap between bytes): a server that sends
     one byte a second never trips it. ``deadline`` (seconds, None = none) bounds a whole :meth:`get`, from the
@@ -711,14 +712,17 @@ class MastodonClient:
         delay = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt, 64)))  # 2**1024 is no float
         return delay / 2 + random.uniform(0, delay / 2)
 
-    def _wait(self, seconds: float, what: str, kind: str = "rate_limit") -> None:
+    def _wait(self, seconds: float, what: str, kind: str = "rate_limit", shown_as: str | None = None) -> None:
+        """Sleep ``seconds``, counted in the ``kind`` stats; ``on_wait`` is told ``shown_as`` (default ``kind``):
+        ``"pace"`` for a wait that spreads the requests left in a window, which progress on a pipe folds into its
+        page line, unlike a wait for a spent window to reset."""
         if seconds <= 0:
             return
         log.info("waiting %.2f s for %s", seconds, what)
         self.stats[f"{kind}_waits"] += 1
         self.stats[f"{kind}_wait_ms"] += int(seconds * 1000)
         if self.on_wait is not None:
-            self.on_wait(what, seconds, kind)
+            self.on_wait(what, seconds, shown_as or kind)
         self.sleep(seconds)
 
 

@@ -93,6 +93,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
+from fediscope.interrupts import Terminated
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id
@@ -171,6 +172,8 @@ class _Context:
     policy: PrivacyPolicy
     progress: Progress
     max_pages: int | None
+    #: the caller prints each failed source's reason itself (``fediscope collect``'s ``failed:`` lines)
+    failures_shown: bool = False
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: (domain, source) → the oldest status a source's first run landed while it was younger than
     #: ``settle_hours``: where the settle pass starts (the older ones were already settled when first landed)
@@ -204,12 +207,18 @@ def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | N
 
 
 def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | None = None, *,
-                   max_pages: int | None = None, progress: bool | None = None) -> CollectSummary:
+                   max_pages: int | None = None, progress: bool | None = None,
+                   failures_shown: bool = False) -> CollectSummary:
     """Collect every target (default: ``settings.sources``) once; see the module docstring.
 
     ``max_pages`` bounds the pages walked per source in this run (the walk resumes next run). Raises
     :class:`ConfigError` before any request when there is nothing to collect, no pseudonym key, or a target's
-    access token cannot be sent as it is written.
+    access token cannot be sent as it is written. ``failures_shown``: the caller prints each failed source's reason
+    itself (``fediscope collect``), so the collector logs it at INFO instead of WARNING, not twice at the default
+    level; an Airflow task's log, which has no such line, keeps the warning.
+
+    Interrupted (Ctrl-C, SIGTERM), it re-raises with the summary of what was collected so far, marked
+    ``interrupted``, as the exception's ``collect_summary`` attribute, so the caller can still print it.
     """
     started = time.monotonic()
     targets = resolve_targets(settings, targets)
@@ -218,7 +227,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
-    ctx = _Context(settings, lake, policy, reporter, max_pages)
+    ctx = _Context(settings, lake, policy, reporter, max_pages, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
     stats: Counter[str] = Counter()
     results: list[SourceResult] = []
@@ -226,6 +235,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     # open per instance until the end would exhaust the file descriptors of a run over hundreds of instances
     targets = list(targets)
     last_of = {instance_domain(instance): i for i, (instance, _source) in enumerate(targets)}
+    interrupted: BaseException | None = None
     try:
         for index, (instance, source) in enumerate(targets):
             domain = instance_domain(instance)
@@ -246,6 +256,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 _collect_source(ctx, clients[domain], source, result)
             if last_of[domain] == index:
                 clients[domain].close()
+    except (KeyboardInterrupt, Terminated) as exc:  # what was landed is kept: the summary says how much
+        interrupted = exc
     finally:  # also when a run is interrupted: no connection of it is left open
         for client in clients.values():
             client.close()
@@ -253,8 +265,12 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     summary = CollectSummary(results, seconds=time.monotonic() - started,
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
-                             retries=stats["retries"], requests=stats["requests"])
+                             retries=stats["retries"], requests=stats["requests"],
+                             interrupted=interrupted is not None)
     log.info("%s", summary.line())
+    if interrupted is not None:
+        interrupted.collect_summary = summary  # type: ignore[attr-defined]
+        raise interrupted
     return summary
 
 
@@ -271,7 +287,8 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     except FediscopeError as exc:
         result.status, result.error = "failed", str(exc)
         # on a terminal the progress line below says it already (and the summary lists it again)
-        log.log(logging.INFO if ctx.progress.enabled else logging.WARNING,
+        # and so does the caller's own line, when it prints one (fediscope collect's `failed:` lines)
+        log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
                 "source %s %s failed: %s", domain, source.name, exc)
     except Exception as exc:  # a bug or surprise in one source must not stop the others
         result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"

@@ -55,6 +55,8 @@ class CollectSummary:
     rate_limit_wait_seconds: float = 0.0
     retries: int = 0
     requests: int = 0
+    #: the run was stopped (Ctrl-C, SIGTERM) before its last source: the counts are what it did so far
+    interrupted: bool = False
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -109,7 +111,8 @@ class CollectSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document; ``refreshed`` and ``settled`` (here and per source) only when the refresh or
-        settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed."""
+        settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed,
+        ``interrupted`` (and ``ok`` false) only for a run that was stopped."""
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
         if self.settled:
             refresh["settled"] = self.settled
@@ -121,7 +124,8 @@ class CollectSummary:
                 if not source[name]:
                     del source[name]
         return {
-            "ok": self.ok, "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
+            "ok": self.ok and not self.interrupted, **({"interrupted": True} if self.interrupted else {}),
+            "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
             **refresh, "skipped_by_privacy": self.skipped, "skipped_opted_out": self.opted_out,
             "quarantined": self.quarantined,
             "out_of_range": self.out_of_range, "pages": self.pages,
@@ -169,6 +173,13 @@ class CollectSummary:
         the records skipped because their account opted out are told apart from the rest of the privacy policy's
         (non-public statuses, erased accounts, boosts of either), so opt-outs can be seen."""
         failed = f" ({len(self.failed)} failed)" if self.failed else ""
+        if self.interrupted:  # ``interrupted: collected 2 sources so far …``; the source it stopped in is no walk
+            #                   its page budget cut (what it landed is kept, and its walk resumes next run)
+            return f"interrupted: {self._counts(' so far' + failed)}{self._backfill_cut_note()}"
+        return (f"{self._counts(failed)}{self._backfill_cut_note()}{self._walk_cut_note()}"
+                f"{self._offset_cut_notes()}")
+
+    def _counts(self, failed: str) -> str:
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
         refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
@@ -184,4 +195,4 @@ class CollectSummary:
         return (f"collected {count(len(self.sources), 'source')}{failed} in "
                 f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
-                f"{waits}{self._backfill_cut_note()}{self._walk_cut_note()}{self._offset_cut_notes()}")
+                f"{waits}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 
@@ -239,3 +240,83 @@ def test_a_second_collect_of_a_source_being_walked_fails_that_source_at_once(cli
     assert not list(lake_dir.glob("raw/**/*.jsonl*"))  # nothing landed for it
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
     assert code == 0 and "landed 100" in out, err  # released: the next collect walks it
+
+
+def test_progress_on_a_pipe_has_no_line_per_paced_request(cli_env, capsys, mastodon_server, monkeypatch) -> None:
+    """Was: ``collect --progress 2> log`` wrote a ``waiting … for pacing requests`` line before nearly every
+    request once a rate-limit window ran low, flooding the log the README says gets a page line every 30 s at
+    most. The waits are still made and counted (not slept here: the client's sleep is replaced)."""
+    from fediscope.sources.client import MastodonClient
+
+    slept: list[float] = []
+    original = MastodonClient.from_settings.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(MastodonClient, "from_settings", classmethod(
+        lambda cls, settings, instance, **kw: original(cls, settings, instance, sleep=slept.append, **kw)))
+    mastodon_server.ratelimit_limit, mastodon_server._window_used = 100, 85  # below a fifth of it left: paced
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                         "--progress")
+    assert code == 0, err
+    assert len(slept) >= 5 and "rate-limit waits" in out
+    assert "pacing requests" not in err and "waiting" not in err, err
+    assert err.splitlines()[-1].startswith(f"{mastodon_server.domain} public: ")
+
+
+def test_a_failed_source_is_said_once_at_the_default_log_level(cli_env, capsys) -> None:
+    """Was: a WARNING log line of the collector and the ``failed:`` line both gave the reason."""
+    code, out, err = run(capsys, "collect", "--instance", "http://127.0.0.1:1")
+    assert code == 1 and "(1 failed)" in out
+    assert err.count("127.0.0.1:1 public") == 1 and err.startswith("  failed: 127.0.0.1:1 public: "), err
+
+
+def test_with_json_a_failed_source_is_still_warned_about_on_stderr(cli_env, capsys) -> None:
+    """--json prints no ``failed:`` line (the document holds the reason): the log's warning stays."""
+    code, out, err = run(capsys, "collect", "--instance", "http://127.0.0.1:1", "--json")
+    assert code == 1 and json.loads(out)["failed"]
+    assert "WARNING" in err and "127.0.0.1:1 public failed" in err, err
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_interrupted_collect_prints_what_it_did_so_far(cli_env, capsys, mastodon_server, monkeypatch,
+                                                          as_json) -> None:
+    """Was: Ctrl-C printed only ``fediscope: interrupted`` (exit 130), stdout empty, though what was landed is
+    kept and the README promises a summary ending every run."""
+    from fediscope.sources.progress import Progress
+
+    pages: list[int] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        pages.append(number)
+        if len(pages) == 2:
+            raise KeyboardInterrupt  # as Ctrl-C does, between two pages
+
+    monkeypatch.setattr(Progress, "page", page)
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                         *(["--json"] if as_json else []))
+    assert code == 130 and err.strip().endswith("fediscope: interrupted"), err
+    if as_json:
+        summary = json.loads(out)
+        assert summary["interrupted"] is True and summary["ok"] is False
+        assert summary["landed"] == 40 and summary["pages"] == 2
+    else:
+        assert out.startswith("interrupted: collected 1 source so far in ") and "landed 40," in out, out
+        assert "page budget" not in out and out.count("\n") == 1
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (errno.EROFS, "is on a read-only file system"),
+    (errno.EACCES, "is not writable by this user (Permission denied)"),
+])
+def test_a_lake_that_cannot_be_written_says_why(cli_env, capsys, mastodon_server, monkeypatch, error,
+                                                said) -> None:
+    """Was: a lake on a read-only mount was said to be "not writable by this user", blaming permissions."""
+    from fediscope.lake import backend
+
+    def refuse(root) -> None:
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(backend, "_probe_write", refuse)
+    lake = cli_env / "lake"
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--lake", str(lake))
+    assert code != 0 and out == "" and "Traceback" not in err
+    assert f"the lake directory {lake} {said}; point --lake" in err, err
+    assert mastodon_server.log == []

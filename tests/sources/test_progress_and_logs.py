@@ -91,3 +91,33 @@ def test_a_pipe_or_a_log_file_gets_no_carriage_return(monkeypatch: pytest.Monkey
     log = io.StringIO()
     Progress(True, log).page("a public", 1, 40, 40)
     assert log.getvalue() == "a public: page 1, 40 fetched, 40 landed\n"
+
+
+def test_a_pipe_folds_the_pacing_waits_into_its_page_line_and_keeps_the_reset_waits() -> None:
+    """Was: with ``--progress`` on a pipe, every request paced within a rate-limit window wrote its own
+    ``waiting 4.3 s for pacing requests …`` line (73 lines in 40 s, 2 of them page lines). Now the plain page line,
+    every PLAIN_SECONDS, says how many pacing waits there were since the last one; a wait for a spent window to
+    reset (a real rate-limit wait) still gets its line at once."""
+    now = [0.0]
+    pipe = io.StringIO()
+    progress = Progress(True, pipe, clock=lambda: now[0])
+    for page in range(1, 61):  # a page a second, each request paced by 0.5 s
+        progress.wait("pacing requests to a.example (57 left in this rate-limit window)", 0.5, "pace")
+        now[0] += 1
+        progress.page("a.example public", page, 40 * page, 40 * page)
+    progress.wait("the rate-limit window of a.example to reset (budget spent)", 12.0)
+    progress.done("a.example public", "60 pages, 2400 landed")
+    assert pipe.getvalue().splitlines() == [
+        "a.example public: page 30, 1200 fetched, 1200 landed (paced: 30 waits, 15.0 s)",
+        "a.example public: page 60, 2400 fetched, 2400 landed (paced: 30 waits, 15.0 s)",
+        "  waiting 12.0 s for the rate-limit window of a.example to reset (budget spent)",
+        "a.example public: 60 pages, 2400 landed",
+    ]
+
+
+def test_a_terminal_still_shows_each_pacing_wait() -> None:
+    terminal = TerminalStream()
+    progress = Progress(True, terminal)
+    progress.page("a.example public", 1, 40, 40)
+    progress.wait("pacing requests to a.example (57 left in this rate-limit window)", 0.5, "pace")
+    assert "waiting 0.5 s for pacing requests to a.example" in terminal.getvalue()
