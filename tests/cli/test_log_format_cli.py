@@ -176,8 +176,9 @@ def test_an_error_after_the_settings_were_read_keeps_their_log_format(
     """Once a command's settings have set its log format, its failure is said in that format: the settings are not
     looked up again (a second reading could differ, and a Ctrl-C during it escaped as a traceback). Only an error
     before they were read looks the format up. Was: it was looked up again on every failure."""
-    import fediscope.cli.common as common
     from cli_run import clean_env, run
+
+    import fediscope.cli.common as common
 
     lookups: list[str] = []
     real = common.log_format_without_settings
