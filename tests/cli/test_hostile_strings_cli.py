@@ -135,21 +135,30 @@ def test_doctor_shows_the_instance_documents_title_escaped(env: dict[str, str], 
     assert raw_controls(result.stdout + result.stderr) == []
 
 
-def collect_failing(env: dict[str, str], double: HostileDouble, log_format: str) -> subprocess.CompletedProcess[str]:
+def collect_failing(env: dict[str, str], double: HostileDouble, log_format: str,
+                    log_level: str = "WARNING") -> subprocess.CompletedProcess[str]:
     """A collection whose timeline answers 422 with :func:`hostile_error` as Mastodon's error message."""
     double.fail(status=422, error=hostile_error(), times=1, path="/api/v1/timelines/public")
-    return fediscope({**env, "FEDISCOPE_LOG_FORMAT": log_format}, "collect", "--instance", double.url,
-                     "--timeline", "public")
+    return fediscope({**env, "FEDISCOPE_LOG_FORMAT": log_format, "FEDISCOPE_LOG_LEVEL": log_level}, "collect",
+                     "--instance", double.url, "--timeline", "public")
 
 
 def test_a_text_log_line_quoting_an_error_body_stays_one_line(env: dict[str, str], double: HostileDouble) -> None:
+    """The failed source's line of the summary (the only line at the default level: the collector logs the same
+    reason at INFO), and at INFO the collector's log line too: one line each, the body's controls escaped."""
     result = collect_failing(env, double, "text")
     assert result.returncode == 1
-    lines = result.stderr.splitlines()  # the log line, then the failed source's line of the summary
-    assert len(lines) == 2 and TEXT_LOG_LINE.match(lines[0]) and lines[1].lstrip().startswith("failed: "), result.stderr
-    assert raw_controls(result.stderr) == []
-    assert "Something went wrong\\n2026-01-01 00:00:00,000 ERROR fediscope forged log line" in result.stderr
-    assert "\\rforged" in result.stderr and "\\x1b[2J" in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.lstrip().startswith("failed: ") and raw_controls(result.stderr) == []
+    assert "Something went wrong\\n2026-01-01 00:00:00,000 ERROR fediscope forged log line" in line
+    assert "\\rforged" in line and "\\x1b[2J" in line
+
+    result = collect_failing(env, double, "text", log_level="INFO")
+    assert result.returncode == 1 and raw_controls(result.stderr) == []
+    lines = result.stderr.splitlines()
+    assert all(TEXT_LOG_LINE.match(each) or each.lstrip().startswith("failed: ") for each in lines), result.stderr
+    logged = [each for each in lines if TEXT_LOG_LINE.match(each) and "Something went wrong" in each]
+    assert logged and all("went wrong\\n2026-01-01 00:00:00,000 ERROR fediscope forged" in each for each in logged)
 
 
 def test_a_json_log_line_keeps_the_error_body(env: dict[str, str], double: HostileDouble) -> None:

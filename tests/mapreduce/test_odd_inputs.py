@@ -311,8 +311,10 @@ def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) 
     """The curated retention (first day 2026-08-01 here) leaves out the merged rows, so what expires is the version
     that wins: dropping every expired version before the merge would bring a losing one in instead. A status whose
     server changed its ``created_at``: the version edited last wins and was posted on 2026-07-31, so the status is
-    gone, also its version of 2026-08-01. An account snapshot fetched on 2026-07-20 wins over one of unknown fetch
-    time (sorted last), so the account is gone; one with only a snapshot of unknown fetch time is kept by both."""
+    gone, also its version of 2026-08-01. Accounts are the exception: their snapshots fetched before the first day
+    are left out before the merge chooses one (an account seen within the retention stays), so the account whose
+    snapshot of 2026-07-20 would win keeps its snapshot of unknown fetch time (which never expires) instead; one with
+    only a snapshot of unknown fetch time is kept by both."""
     lake_dir = tmp_path / "lake"
     base = dict(_tagged_status(), created_at="2026-08-01T10:00:00.000Z", edited_at=None)
     moved = _variant(base, "moved", created_at="2026-07-31T23:00:00.000Z", edited_at="2026-08-01T13:00:00.000Z")
@@ -325,8 +327,8 @@ def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) 
     _land(lake_dir, [dict(gone, followers_count=999), kept], entity="accounts", fetched_at=None)
 
     expected, got = _sql_and_chain(lake_dir, tmp_path, retention_days=30, today=date(2026, 8, 31))
-    accounts = {row["account_key"] for row in expected["top_accounts_by_followers"]}
-    assert "unknown@localhost:3000" in accounts and "gone@localhost:3000" not in accounts
+    followers = {row["account_key"]: row["followers_count"] for row in expected["top_accounts_by_followers"]}
+    assert (followers["unknown@localhost:3000"], followers["gone@localhost:3000"]) == (54321, 999)
     (engagement,) = expected["account_engagement"]
     assert engagement["toots"] == 1 and engagement["favourites_total"] == base["favourites_count"]
     for name in COLUMNS:
