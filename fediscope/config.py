@@ -789,8 +789,9 @@ TOML_TABLES = ("fediscope", "tokens", "sources")
 SOURCE_KEYS = ("instance", "timelines")
 
 
-def _toml_document(path: Path) -> dict[str, Any]:
-    """The file as TOML, unchecked; ConfigError when it cannot be read or is not TOML.
+def _toml_document(path: Path, origin: str = "") -> dict[str, Any]:
+    """The file as TOML, unchecked; ConfigError when it cannot be read (naming ``origin``, `` (FEDISCOPE_CONFIG)``
+    when that variable named the file, as the error of a missing one does) or is not TOML.
 
     Its bytes are read as the environment's are (``os.fsdecode``: the file system's encoding, UTF-8 on a UTF-8
     locale and under ``LC_ALL=C``): a value names the same file as the same bytes in ``FEDISCOPE_LAKE`` would. As
@@ -801,12 +802,13 @@ def _toml_document(path: Path) -> dict[str, Any]:
         return tomllib.loads(os.fsdecode(path.read_bytes()))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except OSError as exc:  # a directory, no permission
+        fix = "; point FEDISCOPE_CONFIG at a readable TOML file" if origin else ""
+        raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}{fix}") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    document = _toml_document(path)
+def _read_toml(path: Path, origin: str = "") -> dict[str, Any]:
+    document = _toml_document(path, origin)
     unknown = [k for k in document if k not in TOML_TABLES]
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))}; settings go under "
@@ -874,9 +876,10 @@ def _list_hint(instance: str) -> str:
 TomlPath = str | Path | Literal[False] | None
 
 
-def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> Path | None:
-    """The config file to read: ``toml_path``, else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists
-    (None if it does not); ConfigError when a named file does not exist. ``toml_path=False`` reads none, whatever
+def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> tuple[Path, str] | None:
+    """The config file to read, and what named it for its errors (`` (FEDISCOPE_CONFIG)``, else empty):
+    ``toml_path``, else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists (None if it does not);
+    ConfigError when a named file does not exist. ``toml_path=False`` reads none, whatever
     the current directory holds: settings built in code (:mod:`fediscope.python_api`) must not change with the
     directory a notebook was started in."""
     if toml_path is False:
@@ -885,13 +888,7 @@ def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> Path | None:
     path = Path(explicit or "fediscope.toml")
     origin = " (FEDISCOPE_CONFIG)" if explicit and not toml_path else ""
     if path.exists():
-        try:  # here, so that this error names FEDISCOPE_CONFIG as the one of a missing file does
-            with path.open("rb"):
-                pass
-        except OSError as exc:  # a directory, no permission
-            fix = "; point FEDISCOPE_CONFIG at a readable TOML file" if origin else ""
-            raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}{fix}") from None
-        return path
+        return path, origin
     if explicit:
         raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
                           "at an existing file")
@@ -911,9 +908,10 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
     wanted = [_BY_NAME[name] for name in names]
     values: dict[str, Any] = {}
     origin_of: dict[str, str] = {}
-    path = _config_path(env, toml_path)
-    if path is not None:
-        table = _toml_document(path).get("fediscope", {})
+    config = _config_path(env, toml_path)
+    if config is not None:
+        path, named_in = config
+        table = _toml_document(path, named_in).get("fediscope", {})
         if isinstance(table, dict):
             for setting in wanted:
                 if setting.name in table:
@@ -949,9 +947,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
 
-    path = _config_path(env, toml_path)
-    if path is not None:
-        document = _read_toml(path)
+    config = _config_path(env, toml_path)
+    if config is not None:
+        path, named_in = config
+        document = _read_toml(path, named_in)
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; {_known_settings_hint(key)}")
