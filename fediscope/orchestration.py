@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from fediscope.config import SETTINGS, Settings, SourceSpec, load_settings, load_settings_only
+from fediscope.config import SETTINGS, SOURCE_KEYS, Settings, SourceSpec, load_settings, load_settings_only
 from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
 
 if TYPE_CHECKING:
@@ -101,17 +101,34 @@ def _env_text(value: Any) -> str:
     return str(value)
 
 
+_SOURCE_EXAMPLE = '{"instance": "https://…", "timelines": ["public", "tag:python"]}'
+
+
 def _sources(value: Any) -> tuple[SourceSpec, ...]:
+    """The Variable's ``sources``, taking what ``[[sources]]`` of ``fediscope.toml`` takes (known keys, a non-empty
+    list of strings as ``timelines``): a typo such as ``"timeline"`` collected the public timeline instead, an empty
+    list nothing, and ``"timelines": 5`` failed every task with a TypeError. The instance and the timelines
+    themselves are checked where they are used (:func:`collection_targets`), so a bad one fails ingest only."""
     if not isinstance(value, list):
-        raise ConfigError(f"Airflow Variable {VARIABLE}: 'sources' must be a list of "
-                          '{"instance": "https://…", "timelines": ["public", "tag:python"]}')
+        raise ConfigError(f"Airflow Variable {VARIABLE}: 'sources' must be a list of {_SOURCE_EXAMPLE}")
     out = []
     for i, item in enumerate(value, 1):
-        if not isinstance(item, Mapping) or not isinstance(item.get("instance"), str):
-            raise ConfigError(f"Airflow Variable {VARIABLE}: sources[{i}] needs an 'instance' string")
+        where = f"Airflow Variable {VARIABLE}: sources[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be an object such as {_SOURCE_EXAMPLE}")
+        unknown = [key for key in item if key not in SOURCE_KEYS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
+                              f"{', '.join(SOURCE_KEYS)}")
+        if not isinstance(item.get("instance"), str):
+            raise ConfigError(f"{where} needs an 'instance' string")
         timelines = item.get("timelines", ["public"])
-        if isinstance(timelines, str) or not all(isinstance(t, str) for t in timelines):
-            raise ConfigError(f"Airflow Variable {VARIABLE}: sources[{i}].timelines must be a list of strings")
+        if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
+            raise ConfigError(f"{where}.timelines must be a list of strings")
+        if not timelines:
+            raise ConfigError(f"{where}: 'timelines' is empty, so nothing would be collected from "
+                              f"{item['instance'].strip()}: list what to collect (left out, it is [\"public\"]), "
+                              "or remove the entry")
         out.append(SourceSpec(instance=item["instance"], timelines=tuple(timelines)))
     return tuple(out)
 
@@ -208,20 +225,24 @@ def mask_secrets_for_airflow(settings: Settings) -> list[str]:
 def collection_targets(settings: Settings) -> list[dict[str, str]]:
     """One ``{"instance", "source"}`` per configured (instance, timeline): the ingest DAG maps a task over these.
 
-    Sources are parsed here so a typo fails this one task with a clear message before any collection starts.
+    Sources are parsed here so a typo fails this one task with a clear message before any collection starts. A
+    source named twice (``mastodon.social`` and ``https://mastodon.social/``, ``tag:Python`` and ``tag:python``) is
+    one target, the first spelling's, as in ``fediscope collect`` (:func:`fediscope.sources.collector.resolve_targets`):
+    two mapped tasks would walk it at once, racing on its checkpoint.
     """
-    from fediscope.config import instance_base_url
+    from fediscope.config import instance_base_url, instance_domain
     from fediscope.sources.spec import parse_source
 
-    targets = []
+    targets: dict[tuple[str, str], dict[str, str]] = {}
     for spec in settings.sources:
         instance_base_url(spec.instance)
         for timeline in spec.timelines:
-            targets.append({"instance": spec.instance, "source": parse_source(timeline).name})
+            source = parse_source(timeline).name
+            targets.setdefault((instance_domain(spec.instance), source), {"instance": spec.instance, "source": source})
     if not targets:
         raise ConfigError("nothing to collect: configure [[sources]] in fediscope.toml (FEDISCOPE_CONFIG) or "
                           f"'sources' in the Airflow Variable {VARIABLE}")
-    return targets
+    return list(targets.values())
 
 
 def target_label(target: Mapping[str, str]) -> str:

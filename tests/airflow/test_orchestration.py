@@ -108,6 +108,27 @@ def test_malformed_sources_are_refused(sources: object) -> None:
         orch.settings_from_overrides({"sources": sources}, env={})
 
 
+@pytest.mark.parametrize(("sources", "message"), [
+    # a typo of a key: the entry collected the public timeline (the default) instead of the hashtag
+    ([{"instance": "x.org", "timeline": ["tag:python"]}],
+     "sources[1]: unknown key(s) 'timeline'; known: instance, timelines"),
+    # an empty list collected nothing from the entry, silently ([[sources]] refuses it)
+    ([{"instance": "y.org"}, {"instance": "x.org", "timelines": []}],
+     "sources[2]: 'timelines' is empty, so nothing would be collected from x.org"),
+    # not a list: a TypeError traceback from every task that reads the settings
+    ([{"instance": "x.org", "timelines": 5}], "sources[1].timelines must be a list of strings"),
+    ([{"instance": "x.org", "timelines": {"tag:python": True}}], "sources[1].timelines must be a list of strings"),
+    (["x.org"], "sources[1] must be an object"),
+])
+def test_sources_of_the_variable_are_checked_as_the_config_files_are(sources: object, message: str) -> None:
+    """The Variable's ``sources`` take what ``[[sources]]`` of ``fediscope.toml`` takes, and refuse the rest with one
+    line naming the entry: an unknown key, an empty or non-list ``timelines``."""
+    with pytest.raises(ConfigError) as refused:
+        orch.settings_from_overrides({"sources": sources}, env={})
+    assert f"Airflow Variable {orch.VARIABLE}: {message}" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
 @pytest.mark.parametrize("raw, expected", [(None, orch.DEFAULT_MAX_PAGES), ({"max_pages": 3}, 3)])
 def test_max_pages(raw: dict | None, expected: int) -> None:
     assert orch.max_pages(raw) == expected
@@ -130,6 +151,19 @@ def test_targets_one_per_instance_and_timeline() -> None:
                        {"instance": "http://127.0.0.1:8080", "source": "account:alice@example.org"}]
     assert [orch.target_label(t) for t in targets] == [
         "mastodon.social public", "mastodon.social tag:python", "127.0.0.1:8080 account:alice@example.org"]
+
+
+def test_a_source_named_twice_is_one_target() -> None:
+    """Two spellings of one instance, or of one hashtag, name one source: as ``fediscope collect`` does, it is
+    collected once. Two mapped tasks walked it at once, racing on its checkpoint (a WebHDFS lake has no walk lock)
+    or, on a local lake, one failing on the other's walk lock through all its retries."""
+    settings = orch.settings_from_overrides({"sources": [
+        {"instance": "mastodon.social", "timelines": ["tag:Python", "public"]},
+        {"instance": "https://Mastodon.Social/", "timelines": ["public", "tag:python", "local"]},
+        {"instance": "mastodon.social:443", "timelines": ["public"]}]}, env={})
+    assert orch.collection_targets(settings) == [{"instance": "mastodon.social", "source": "tag:python"},
+                                                 {"instance": "mastodon.social", "source": "public"},
+                                                 {"instance": "https://Mastodon.Social/", "source": "local"}]
 
 
 def test_no_sources_or_a_bad_one_fail_clearly() -> None:
