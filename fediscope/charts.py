@@ -18,7 +18,7 @@ from fediscope import __version__
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
 from fediscope.console import printable
 from fediscope.errors import ConfigError
-from fediscope.wording import some_of
+from fediscope.wording import count, some_of
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ LEGEND_WIDTH = 24  # characters of a legend entry (a hashtag may be 255)
 DPI = 110
 COLOR = "#4c72b0"
 ACCENT = "#dd8452"
+#: the most bars a chart of a top-N list draws (``--top`` goes up to 1000, the text table shows them all): beyond
+#: about 20 the labels of a 9 × 5 inch chart ran into one another, and at a few hundred the chart was black
+CHART_BARS = 20
 
 
 #: fonts tried, in order, for characters DejaVu Sans (matplotlib's own) lacks: hashtags, languages and account
@@ -65,7 +68,8 @@ def _count(value: float) -> str:
     huge counts written out in full ran into each other)."""
     size = abs(value)
     if size < 1e6:
-        return f"{value:,.0f}"
+        text = f"{value:,.0f}"
+        return "0" if text == "-0" else text  # a tick at -0.0 (or -0.02) is no negative count
     for limit, suffix in ((1e9, "M"), (1e12, "B"), (1e15, "T")):
         if size < limit:
             return f"{value / (limit / 1000):.3g}{suffix}"
@@ -127,7 +131,7 @@ def png_metadata() -> dict[str, str]:
 
 def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
-    rows = list(reversed(result.rows))  # largest at the top
+    rows = list(reversed(result.rows[:CHART_BARS]))  # largest at the top
     keys = [_without_instance(r["account_key"], r.get("instance")) for r in rows]
     labels = [f"{key}  ({label(r.get('instance') or '?')})"
               for key, r in zip(_distinct_labels(keys), rows, strict=True)]
@@ -141,9 +145,12 @@ def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -
         _thousands(ax.xaxis)
         ax.set_xlabel("followers")
         ax.margins(x=0.12)
+        # counts start at 0; every one 0 (new accounts, or a server hiding them: -1, stored as 0), the axis ran from
+        # -0.05 to 0.05, ticked "-0, -0, 0, 0, 0"
+        ax.set_xlim(left=0, right=None if any(values) else 1)
     else:
         _empty(ax, "no accounts")
-    ax.set_title(f"Top {len(rows)} accounts by followers" if rows else "Top accounts by followers")
+    ax.set_title(f"Top {count(len(rows), 'account')} by followers" if rows else "Top accounts by followers")
     _save(figure, path, footnote)
 
 
@@ -163,10 +170,10 @@ def engagement_chart(result: AnalysisResult, path: Path, footnote: str = "") -> 
 
     median = result.summary.get("median_engagement_rate")
     # rounded as the text report rounds it (it said 3.0% where the chart said 2.97%), and over which accounts
+    with_followers = count(result.summary.get("accounts_with_followers", 0), "account", thousands=True)
     subtitle = (f"median engagement rate {format_value('share', median)} of followers per toot, over the "
-                f"{result.summary.get('accounts_with_followers', 0):,} accounts with followers"
-                if median is not None else "")
-    ax.set_title(f"Engagement distribution over {result.summary.get('accounts', 0):,} accounts"
+                f"{with_followers} with followers" if median is not None else "")
+    ax.set_title(f"Engagement distribution over {count(result.summary.get('accounts', 0), 'account', thousands=True)}"
                  + (f"\n{subtitle}" if subtitle else ""))
     _save(figure, path, footnote)
 
@@ -259,9 +266,22 @@ def hashtags_chart(result: AnalysisResult, path: Path, footnote: str = "") -> No
     _save(figure, path, footnote)
 
 
+def _chart_languages(result: AnalysisResult) -> list[dict[str, Any]]:
+    """The languages analysis' rows as its chart draws them: at most :data:`CHART_BARS`, the languages after the
+    first ``CHART_BARS - 1`` (and the analysis' own "other" row) folded into one "other (k)" row."""
+    rows = result.rows
+    if len(rows) <= CHART_BARS:
+        return list(rows)
+    kept = rows[: CHART_BARS - 1]
+    rest = sum(r.get("toots") or 0 for r in rows[CHART_BARS - 1:])
+    total = result.summary.get("toots") or 0
+    folded = (result.summary.get("languages") or 0) - len(kept)
+    return [*kept, {"language": f"other ({folded})", "toots": rest, "share": rest / total if total else None}]
+
+
 def languages_chart(result: AnalysisResult, path: Path, footnote: str = "") -> None:
     figure, ax = _figure()
-    rows = list(reversed(result.rows))
+    rows = list(reversed(_chart_languages(result)))
     if rows:
         bars = ax.barh(range(len(rows)), [(r.get("share") or 0) * 100 for r in rows], color=COLOR)
         ax.set_yticks(range(len(rows)), [label(r["language"]) for r in rows])

@@ -472,6 +472,77 @@ def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path
     assert "median engagement rate: 3.0%" in text
 
 
+def test_a_top_list_chart_draws_at_most_20_bars_whatever_the_top(tmp_path, monkeypatch):
+    """Was: `fediscope report --top 40` drew 40 account labels into a 9 × 5 inch chart, one on another, and --top
+    1000 a black column of text; the languages chart, likewise. The chart shows the first 20 (the languages after
+    the first 19 as one "other" bar), the text table every row asked for."""
+    from fediscope.charts import languages_chart, top_accounts_chart
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("top_accounts_by_followers"),
+                [{"account_key": f"k{i:02d}", "instance": "a.example", "followers_count": 1000 - i,
+                  "following_count": 1, "statuses_count": 1, "bot": False} for i in range(60)])
+    toots = {f"l{i:02d}": 100 - i for i in range(30)}
+    total = sum(toots.values())
+    store.write(analysis.metric("languages"),
+                [{"language": lang, "toots": n, "share": n / total} for lang, n in toots.items()])
+    figures = _drawn_figures(monkeypatch)
+    accounts = analysis.top_accounts(store, 1000)
+    assert len(accounts.rows) == 60  # the text table and the JSON keep them all
+    top_accounts_chart(accounts, tmp_path / "t.png")
+    ax = figures[0].axes[0]
+    assert len(ax.patches) == 20 and ax.get_title() == "Top 20 accounts by followers"
+    assert ax.get_yticklabels()[-1].get_text().startswith("k00")  # the largest at the top
+
+    languages = analysis.languages(store, 1000)
+    assert len(languages.rows) == 30
+    languages_chart(languages, tmp_path / "l.png")
+    ax = figures[1].axes[0]
+    names = [t.get_text() for t in ax.get_yticklabels()]  # bottom to top
+    assert len(ax.patches) == 20 and names[0] == "other (11)" and names[-1] == "l00"
+    rest = sum(list(toots.values())[19:])
+    assert ax.texts[0].get_text() == f"{format_column('share', [rest / total])[0]}  ({rest})"
+    assert sum(int(t.get_text().split("(")[1].rstrip(")").replace(",", "")) for t in ax.texts) == total
+
+
+def test_accounts_that_all_have_0_followers_are_charted_from_0_not_minus_0(tmp_path, monkeypatch):
+    """Was: with every follower count 0 (new accounts, or a server hiding them: -1, stored as 0) the axis ran from
+    -0.05 to 0.05, ticked "-0, -0, 0, 0, 0"; and one account was "Top 1 accounts"."""
+    from fediscope.charts import _count, top_accounts_chart
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("top_accounts_by_followers"),
+                [{"account_key": f"k{i}", "instance": "a.example", "followers_count": 0, "following_count": 0,
+                  "statuses_count": 3, "bot": False} for i in range(3)])
+    figures = _drawn_figures(monkeypatch)
+    top_accounts_chart(analysis.top_accounts(store), tmp_path / "t.png")
+    ax = figures[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_xlim()[0] == 0 and ticks == ["0", "1"], ticks
+    assert [t.get_text() for t in ax.texts] == ["0", "0", "0"]
+    assert _count(-0.0) == _count(-0.02) == "0"
+
+    store.write(analysis.metric("top_accounts_by_followers"),
+                [{"account_key": "k", "instance": "a.example", "followers_count": 5, "following_count": 0,
+                  "statuses_count": 3, "bot": False}])
+    top_accounts_chart(analysis.top_accounts(store), tmp_path / "t.png")
+    assert figures[1].axes[0].get_title() == "Top 1 account by followers"
+
+
+def test_the_engagement_chart_of_one_account_says_one_account(tmp_path, monkeypatch):
+    """Was: "Engagement distribution over 1 accounts … over the 1 accounts with followers"."""
+    from fediscope.charts import engagement_chart
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("account_engagement"),
+                [{"account_key": "k", "instance": "a.example", "followers_count": 10, "toots": 2,
+                  "interactions_total": 6, "interactions_per_toot": 3.0, "engagement_rate": 0.3}])
+    figures = _drawn_figures(monkeypatch)
+    engagement_chart(analysis.engagement_distribution(store), tmp_path / "e.png")
+    assert figures[0].axes[0].get_title() == ("Engagement distribution over 1 account\nmedian engagement rate 30.0% "
+                                              "of followers per toot, over the 1 account with followers")
+
+
 def test_the_help_lists_every_analysis_the_report_prints(capsys, loaded_store, cli_env):
     """Was: the help, written out by hand, left out the engaged accounts, the instances' trending tags, instances,
     instance activity and federation, which the report printed."""

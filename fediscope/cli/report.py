@@ -56,7 +56,7 @@ def _help() -> str:
               show_default=True,
               help="Directory the PNG charts are written to (created if needed).")
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
-              help="Rows of each top-N analysis and of each other metric's table.")
+              help="Rows of each top-N analysis and of each other metric's table (a chart draws at most 20 bars).")
 @click.option("--charts/--no-charts", default=True, show_default=True, help="Write the PNG charts.")
 @click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
 def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> None:
