@@ -20,7 +20,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   collector moves the ids it saves (:func:`_move_off_withheld`, :mod:`fediscope.sources.withheld`). When the page
   holds nothing but such statuses, within one minute, the moved cursor would ask for the same page again: the API
   then fetches up to :data:`MAX_EXTRA_PAGES` further pages itself, with the instance's own cursor (never handed
-  out), and answers their records and the cursor of the last (:meth:`Upstream._continue_past_withheld`);
+  out), and answers their records and the cursor of the last (:meth:`Upstream._continue_past_withheld`), stopping
+  at the first that holds nothing beyond the pages before it (an instance that ignores ``max_id``/``min_id``: the
+  walk's cursor is then null);
 * ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
   :data:`MAX_RETRY_AFTER` seconds; a 429 that says nothing usable (no or a garbage ``Retry-After``, no rate-limit
   reset) gets :data:`DEFAULT_RETRY_AFTER`;
@@ -331,11 +333,10 @@ class Upstream:
             if policy.enabled:
                 policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
             pages = [(page, self._land(page, source, query, policy))]
-            if source.paged:
-                self._continue_past_withheld(pages, client, throttled, source, query, policy)
+            stuck = source.paged and self._continue_past_withheld(pages, client, throttled, source, query, policy)
         finally:
             client.close()
-        return _fetched(pages, source, query, policy)
+        return _fetched(pages, source, query, policy, stuck=stuck)
 
     def _fetch_page(self, client: MastodonClient, throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
                     policy: PrivacyPolicy) -> Page:
@@ -363,13 +364,18 @@ class Upstream:
 
     def _continue_past_withheld(self, pages: list[tuple[Page, Landed]], client: MastodonClient,
                                 throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
-                                policy: PrivacyPolicy) -> None:
+                                policy: PrivacyPolicy) -> bool:
         """Fetch further pages the way the walk goes (down by ``max_id``; up by ``min_id`` when the query has one)
         while the cursor of the pages had so far, moved off the statuses skipped for their author
         (:func:`_move_off_withheld`), would ask for the page asked for again: at most :data:`MAX_EXTRA_PAGES`, with
         the instance's own cursor (never handed out) and, so that ``records`` hold no more than ``limit``, the
         ``limit`` less the records had so far. The instance's failures on them are answered as on the first page
-        (a 429 when the rate-limit budget is spent: asked again later, all of it is fetched again)."""
+        (a 429 when the rate-limit budget is spent: asked again later, all of it is fetched again).
+
+        A further page holding no status beyond the pages had so far (older going down, newer going up) comes
+        from an instance that does not page by that cursor (it ignores ``max_id``/``min_id`` and answers the same
+        page again): it is left out (neither landed nor counted) and no more are asked for, and True is returned
+        (the walk's cursor is then dropped: :func:`_move_off_withheld`), logged at WARNING; else False."""
         down = query.min_id is None
         bounds = _Bounds.of(query, pages[0][0])
         for _ in range(MAX_EXTRA_PAGES):
@@ -377,18 +383,27 @@ class Upstream:
             withheld = Withheld.of(policy, span.items, query.domain)
             real = span.next_max_id if down else span.prev_min_id
             if not bounds.stalls(real, withheld, down=down):
-                return
+                return False
             left = item_cap(source, query) - sum(len(landed.records) for _page, landed in pages)
             if left <= 0:
-                return
+                return False
             paging = {"max_id": real} if down else {"min_id": real}
             further = replace(query, limit=left, **paging)
             page = self._fetch_page(client, throttled, source, further, policy)
+            _keep_asked_items(page, source, further)
+            if not _goes_beyond(page, span, down=down):
+                log.warning("%s %s: the instance answered the page asked for by its own rel=%s cursor with no status "
+                            "%s the %d page(s) before it: it does not page by %s, so no further page is asked for "
+                            "and the answer's %s cursor is null (the walk ends here)", query.domain, page.endpoint,
+                            "next" if down else "prev", "older than" if down else "newer than", len(pages),
+                            "max_id" if down else "min_id", "next" if down else "prev")
+                return True
             pages.append((page, self._land(page, source, further, policy)))
             log.info("%s %s: the page held no status beyond which its cursor could move without naming a status "
                      "skipped for its author or asking for the same page again; fetched page %d of at most %d "
                      "further ones from the instance", query.domain, page.endpoint, len(pages) - 1,
                      MAX_EXTRA_PAGES)
+        return False
 
     def _open_lake(self) -> LakeBackend:
         return open_lake(self.settings.lake)
@@ -471,17 +486,18 @@ def _keep_asked_items(page: Page, source: SourceRef, query: PageQuery) -> None:
 
 
 def _fetched(pages: list[tuple[Page, Landed]], source: SourceRef, query: PageQuery,
-             policy: PrivacyPolicy) -> Fetched:
+             policy: PrivacyPolicy, *, stuck: bool = False) -> Fetched:
     """The answer of the pages fetched for one request (the page asked for, and those fetched beyond it by
     :meth:`Upstream._continue_past_withheld`): their records newest first, every item skipped or quarantined on
     any of them counted, and the cursors of the span they cover, moved off the statuses skipped for their author
-    (:func:`_move_off_withheld`)."""
+    (:func:`_move_off_withheld`; ``stuck``: the instance did not page past them, see
+    :meth:`Upstream._continue_past_withheld`)."""
     first = pages[0][0]
     down = query.min_id is None
     span = _span(pages, down)
     if source.paged:
         _move_off_withheld(span, Withheld.of(policy, span.items, query.domain), query, _Bounds.of(query, first),
-                           fetched=len(pages))
+                           fetched=len(pages), stuck=stuck)
     records = [record for _page, landed in (pages if down else pages[::-1]) for record in landed.records]
     return Fetched(records=records,
                    next_max_id=_checked_cursor(span.next_max_id, "next", query.domain, span.endpoint),
@@ -545,7 +561,16 @@ def _beyond(cursor: str, bound: str | None, *, down: bool, inclusive: bool = Fal
     return id_key(cursor) < id_key(bound) if down else id_key(cursor) > id_key(bound)
 
 
-def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery, bounds: _Bounds, *, fetched: int = 1) -> None:
+def _goes_beyond(page: Page, span: Page, *, down: bool) -> bool:
+    """Whether ``page``, fetched by the instance's cursor of ``span`` (the pages had so far), holds a status beyond
+    them: older than the oldest going ``down``, else newer than the newest. An empty page (the timeline ended) or
+    one without ids, or a span without them, is not held against the instance."""
+    beyond, edge = (page.oldest_id, span.oldest_id) if down else (page.newest_id, span.newest_id)
+    return beyond is None or _beyond(beyond, edge, down=down)
+
+
+def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery, bounds: _Bounds, *, fetched: int = 1,
+                       stuck: bool = False) -> None:
     """Move the cursors of ``page`` (the span of the pages fetched for one request: :func:`_span`) off the statuses
     skipped for their author (erased or opted out, boosts of them), as the collector moves the ids it saves
     (:mod:`fediscope.sources.withheld`): with the instance an id names its author, and NiFi keeps these cursors as
@@ -561,15 +586,25 @@ def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery, bounds:
     :meth:`Upstream._continue_past_withheld` fetches further pages then, so that a status beyond the stall is one
     of the span; when it did not get past it (:data:`MAX_EXTRA_PAGES` further pages, or ``limit`` records, spent),
     the cursor moves the other way, to the far edge of the minute: statuses of that minute beyond the span are
-    not fetched by this walk (logged at WARNING). The other cursor (``next`` going up) moves so too when it would
-    not leave where the query asked from (logged at INFO): what it skips lies at or below the query's ``min_id``,
-    had already. A text id with nowhere to move (no other status on its side of the span) is dropped, logged at
-    INFO."""
+    not fetched by this walk (logged at WARNING); when the instance did not page past the span at all
+    (``stuck``: it answered a further page with nothing beyond it, :meth:`Upstream._continue_past_withheld`), the
+    walk's cursor is dropped instead, ending the walk: any cursor would fetch that same page again. The other
+    cursor (``next`` going up) moves so too when it would not leave where the query asked from (logged at INFO):
+    what it skips lies at or below the query's ``min_id``, had already.
+
+    A text id with nowhere to move (no other status on its side of the span) is dropped, logged at INFO; but the
+    other cursor of the walk (``prev`` going down, ``next`` going up) then stands at the query's own bound on that
+    side (going down its ``max_id``, else its ``since_id``; going up its ``min_id``), which is no status of the
+    span: the span lies right against the first (an instance pages the items next to it) and above the second, so
+    following it fetches again, never skips (:func:`_query_bound`). Only a page asked for with no such bound (the
+    newest page) is then left without it."""
     if not withheld.ids:
         return
     down = query.min_id is None
     next_max, prev_min = withheld.saved_up(page.next_max_id), withheld.saved_down(page.prev_min_id)
-    if down and bounds.stalls(page.next_max_id, withheld, down=True):
+    if down and stuck and bounds.stalls(page.next_max_id, withheld, down=True):
+        next_max = None
+    elif down and bounds.stalls(page.next_max_id, withheld, down=True):
         next_max = withheld.saved_down(page.next_max_id)
         _note_missed(page, "next", "below", fetched)
     elif not down and next_max != page.next_max_id and not _progresses(next_max, query.max_id, down=True):
@@ -577,14 +612,27 @@ def _move_off_withheld(page: Page, withheld: Withheld, query: PageQuery, bounds:
         log.info("%s %s: the rel=next cursor of a page asked for by min_id and max_id moves to the edge of its "
                  "minute below the page, not onto a status skipped for its author nor back onto the same page",
                  page.instance, page.endpoint)
-    if not down and bounds.stalls(page.prev_min_id, withheld, down=False):
+    if not down and stuck and bounds.stalls(page.prev_min_id, withheld, down=False):
+        prev_min = None
+    elif not down and bounds.stalls(page.prev_min_id, withheld, down=False):
         prev_min = withheld.saved_up(page.prev_min_id)
         _note_missed(page, "prev", "above", fetched)
+    if down and prev_min is None and page.prev_min_id is not None:
+        prev_min = _query_bound(withheld, query.max_id, query.since_id)
+    if not down and next_max is None and page.next_max_id is not None:
+        next_max = _query_bound(withheld, query.min_id)
     for rel, before, after in (("next", page.next_max_id, next_max), ("prev", page.prev_min_id, prev_min)):
         if before is not None and after is None:
             log.info("%s %s: dropped the rel=%s cursor: it is the id of a status skipped for its author and no other "
                      "status of the page lies beyond it", page.instance, page.endpoint, rel)
     page.next_max_id, page.prev_min_id = next_max, prev_min
+
+
+def _query_bound(withheld: Withheld, *bounds: str | None) -> str | None:
+    """The first of the query's ``bounds`` given that is no status skipped for its author on the span (an instance
+    bounding inclusively serves it), or None: where the walk's other cursor stands when it has nowhere to move
+    (:func:`_move_off_withheld`)."""
+    return next((b for b in bounds if b is not None and b not in withheld.ids), None)
 
 
 def _progresses(cursor: str | None, asked: str | None, *, down: bool) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from api_testing import LiveApi, make_settings
+from doubles.fediverse_ids import TextIdDouble
 from doubles.mastodon_server import MastodonDouble
 from non_public_statuses import boost
 from privacy_skips import NOBOT_NOTE
@@ -161,11 +162,11 @@ def test_a_page_of_nothing_but_skipped_statuses_in_one_minute_does_not_stall_the
     assert not (cursors_down | cursors_up) & withheld
 
 
-def same_minute_double(withheld: int) -> MastodonDouble:
-    """A double (not started) serving, oldest first: a kept status, a kept one (``before``) and ``withheld`` of the
-    opted-out account's one second apart, a kept one (``after``) a second later, all four kinds in one minute
-    (asserted), then a kept one a minute later."""
-    double = MastodonDouble(statuses=0)
+def same_minute_double(withheld: int, double: MastodonDouble | None = None) -> MastodonDouble:
+    """A double (not started; ``double``, empty, else the Mastodon one) serving, oldest first: a kept status, a kept
+    one (``before``) and ``withheld`` of the opted-out account's one second apart, a kept one (``after``) a second
+    later, all four kinds in one minute (asserted), then a kept one a minute later."""
+    double = double if double is not None else MastodonDouble(statuses=0)
     for seconds, author in ((60, KEPT), (65, KEPT), *[(1, OPTED)] * withheld, (1, KEPT), (60, KEPT)):
         double.spacing = timedelta(seconds=seconds)
         double.add_statuses(1, author=author)
@@ -230,3 +231,101 @@ def test_beyond_the_bounded_pages_the_cursor_moves_to_the_minutes_far_edge_with_
     warnings = [r.getMessage() for r in caplog.records if r.name == "api.upstream" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and f"rel={rel} cursor" in warnings[0] and "may be missed" in warnings[0]
     assert f"{MAX_EXTRA_PAGES + 1} page(s) fetched" in warnings[0]
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "api.upstream" and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize("kind", ["flake", "ulid"])
+@pytest.mark.parametrize("rel", ["next", "prev"])
+def test_text_ids_beyond_the_bounded_pages_drop_the_walks_cursor_and_keep_the_other(
+        kind: str, rel: str, live_api: Callable[..., LiveApi], caplog: pytest.LogCaptureFixture) -> None:
+    """Pleroma/Akkoma (FlakeIds) and GoToSocial (ULIDs): text ids have no minute to move to, so beyond the bounded
+    pages the walk's cursor is dropped (``null``, no ``Link``), with the WARNING. Was: the other cursor was dropped
+    too, as no kept status lay on its side of the pages, so a client could not go on the other way from there
+    (going down, newer-ward by ``prev``). It now stands at the query's own bound on that side (the ``max_id`` asked
+    below, going up the ``min_id``), which names no status of the pages, and following it serves the kept statuses
+    there."""
+    with same_minute_double(MAX_EXTRA_PAGES + 2, TextIdDouble(kind, statuses=0)) as double:
+        kept_snowflakes, withheld_snowflakes = opt_out(double, OPTED)
+        kept, withheld = [double.text(i) for i in kept_snowflakes], {double.text(i) for i in withheld_snowflakes}
+        newest, after, before, oldest = kept
+        other = "prev" if rel == "next" else "next"
+        asked = {"max_id": after} if rel == "next" else {"min_id": before}
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 1}
+        with caplog.at_level(logging.WARNING, logger="api.upstream"):
+            page = live.get("/v1/timelines/public", params={**params, **asked})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["records"] == [] and body["skipped"] == MAX_EXTRA_PAGES + 1
+        assert body[rel] is None and f'rel="{rel}"' not in page.headers.get("Link", "")
+        assert body[other] == ({"min_id": after} if rel == "next" else {"max_id": before})  # was: None
+        assert f'rel="{other}"' in page.headers["Link"] and not cursors_of(page) & withheld
+        beyond = live.get("/v1/timelines/public", params={**params, **body[other]}).json()
+    assert [r["data"]["id"] for r in beyond["records"]] == ([newest] if rel == "next" else [oldest])
+    assert len(warnings_of(caplog)) == 1 and f"rel={rel} cursor" in warnings_of(caplog)[0]
+
+
+def flood_on_top(double: MastodonDouble) -> MastodonDouble:
+    """``double`` (empty, not started) serving two kept statuses, then MAX_EXTRA_PAGES + 2 of the opted-out
+    account's one second apart, the newest: more than the API fetches at ``limit=1``, or ``limit=2`` pages."""
+    for seconds, author in ((60, KEPT), (65, KEPT), *[(1, OPTED)] * (MAX_EXTRA_PAGES + 2)):
+        double.spacing = timedelta(seconds=seconds)
+        double.add_statuses(1, author=author)
+    return double
+
+
+def test_text_ids_a_newest_page_asked_since_an_id_keeps_its_prev_cursor(live_api: Callable[..., LiveApi]) -> None:
+    """The newest page asked for with ``since_id`` (a NiFi flow polling for what is new), on a Pleroma instance
+    whose newest statuses are all an opted-out account's, beyond the bounded pages. Was: ``prev`` was dropped with
+    ``next`` (no kept status below the withheld newest one), so the flow could not go on newer-ward from where it
+    was. It is now the ``since_id`` asked (below the pages: following it fetches them again, skipped again)."""
+    with flood_on_top(TextIdDouble("flake", statuses=0)) as double:
+        kept_snowflakes, withheld_snowflakes = opt_out(double, OPTED)
+        since = double.text(kept_snowflakes[0])
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 1}
+        page = live.get("/v1/timelines/public", params={**params, "since_id": since})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["records"] == [] and body["next"] is None
+        assert body["prev"] == {"min_id": since}  # was: None
+        assert not cursors_of(page) & {double.text(i) for i in withheld_snowflakes}
+        new = double.add_statuses(1, author=KEPT)
+        newer, _cursors = walk(live, "/v1/timelines/public", {**params, "limit": 40, **body["prev"]}, "prev")
+    assert newer == [double.text(new[0]["id"])]
+
+
+class IgnoresPagingIds(MastodonDouble):
+    """An instance that ignores ``max_id`` and ``min_id``: whatever they say, it answers the newest page."""
+
+    def _page(self, path: str, params: dict[str, str], pool: list[dict[str, Any]]) -> Any:
+        return super()._page(path, {k: v for k, v in params.items() if k not in ("max_id", "min_id")}, pool)
+
+
+@pytest.mark.parametrize("rel", ["next", "prev"])
+def test_an_instance_answering_the_same_page_again_is_not_asked_five_times(
+        rel: str, live_api: Callable[..., LiveApi], caplog: pytest.LogCaptureFixture) -> None:
+    """The newest page holds nothing but an opted-out account's statuses within one minute, and the instance
+    answers it whatever ``max_id``/``min_id`` say. Was: the API fetched that same page MAX_EXTRA_PAGES more times
+    (each a request of the instance's rate-limit budget), counted its statuses in ``skipped`` six times, and handed
+    out a cursor at the minute's edge that only fetched it again. Now the first further page that holds nothing
+    beyond it ends the fetching: one further request, counted once, and the walk's cursor is ``null``, with a
+    WARNING saying the instance does not page."""
+    with flood_on_top(IgnoresPagingIds(statuses=0)) as double:
+        kept, withheld = opt_out(double, OPTED)
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        params = {"instance": double.domain, "limit": 2, **({} if rel == "next" else {"min_id": kept[-1]})}
+        with caplog.at_level(logging.WARNING, logger="api.upstream"):
+            page = live.get("/v1/timelines/public", params=params)
+        fetched = double.requests_to("/api/v1/timelines/public")
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert len(fetched) == 2  # was: 1 + MAX_EXTRA_PAGES
+    assert body["records"] == [] and body["skipped"] == body["opted_out"] == 2  # was: 12
+    assert body[rel] is None and f'rel="{rel}"' not in page.headers.get("Link", "")
+    assert not cursors_of(page) & withheld
+    assert len(warnings_of(caplog)) == 1 and f"does not page by {'max_id' if rel == 'next' else 'min_id'}" in \
+        warnings_of(caplog)[0]
