@@ -18,6 +18,21 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
+* ``DATE - DATE``: a number of days in DuckDB, an interval in Spark; ``date_diff('day', b, a)`` is both's number.
+* ``DATE ± INTERVAL`` and ``date_trunc`` of a DATE: a TIMESTAMP in DuckDB, a DATE in Spark (same day), unless cast
+  back with ``CAST(… AS DATE)``. (``DATE ± n`` days, ``TIMESTAMP ± INTERVAL`` and ``TIMESTAMP - TIMESTAMP`` agree.)
+* ``age``, ``date_sub(part, a, b)`` (whole parts elapsed; Spark's ``date_sub`` subtracts days from a date) and
+  ``week`` (ISO week) Spark does not have; ``weekofyear``/``extract(week …)`` are ISO weeks in both.
+* ``dayname``/``monthname`` (``Sunday``/``March`` in DuckDB, ``Sun``/``Mar`` in Spark): ``strftime`` ``%A``/``%B``.
+* ``epoch``: seconds with their fraction (DOUBLE) in DuckDB, whole seconds (BIGINT) in Spark.
+* ``log(x)``: base 10 in DuckDB, natural in Spark (``log10``/``log(2, x)`` are translated to Spark's ``LOG10``/
+  ``LOG2``: its ``LOG(10, x)`` gives 2.9999999999999996 for ``log10(1000)``).
+* ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
+* a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark.
+* ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
+  whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
+* ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
+  Spark; write ``100 * x / y`` (integers divide to a DOUBLE in both).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -45,6 +60,18 @@ _PORTABLE_DIFF_UNITS = {"DAY", "DAYS", "D"}
 _PORTABLE_FORMAT_CODES = {"%a", "%A", "%b", "%B", "%d", "%-d", "%f", "%H", "%-H", "%I", "%-I", "%m", "%-m", "%M",
                           "%-M", "%p", "%S", "%-S", "%y", "%Y", "%-j"}
 _WEEKDAY_HINT = "(date_diff('day', DATE '1970-01-05', CAST(x AS DATE)) % 7 + 7) % 7 + 1 (Monday = 1)"
+#: DuckDB functions Spark has not (or has under the name with another meaning) → what the refusal says
+_REFUSED_FUNCTIONS = {
+    "AGE": "age() is not a Spark function; write date_diff('day', CAST(b AS DATE), CAST(a AS DATE)) for days, "
+           "or a - b between TIMESTAMPs (an interval in both)",
+    "DATE_SUB": "date_sub() counts whole units elapsed in DuckDB and subtracts days from a date in Spark; write "
+                "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)), or d - n for a day n days before",
+}
+_INTEGER_TYPES = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+                  exp.DataType.Type.BIGINT, exp.DataType.Type.INT128, exp.DataType.Type.UTINYINT,
+                  exp.DataType.Type.USMALLINT, exp.DataType.Type.UINT, exp.DataType.Type.UBIGINT}
+_FLOATING_TYPES = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
+_FRACTIONAL_TYPES = {*_FLOATING_TYPES, exp.DataType.Type.DECIMAL}
 
 
 class NotPortableError(ValueError):
@@ -62,6 +89,28 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
                                    "use date_diff('day', DATE '1970-01-05', d) % 7 + 1 (ISO weekday)")
+        if isinstance(node, exp.Anonymous) and node.name.upper() in _REFUSED_FUNCTIONS:
+            raise NotPortableError(f"{name}: {_REFUSED_FUNCTIONS[node.name.upper()]}")
+        if isinstance(node, exp.Week):
+            raise NotPortableError(f"{name}: week() is not a Spark function; write weekofyear(x) or "
+                                   "extract(week FROM x) (the ISO week in both)")
+        if isinstance(node, exp.Dayname | exp.Monthname):
+            raise NotPortableError(f"{name}: dayname()/monthname() give 'Sunday'/'March' in DuckDB, 'Sun'/'Mar' in "
+                                   "Spark; write strftime(x, '%A') or strftime(x, '%B')")
+        if isinstance(node, exp.TimeToUnix):
+            raise NotPortableError(
+                f"{name}: epoch() keeps the fraction of a second in DuckDB, Spark drops it; for whole seconds write "
+                "date_diff('day', DATE '1970-01-01', CAST(x AS DATE)) * 86400 + hour(x) * 3600 + minute(x) * 60 "
+                "+ second(x)")
+        if isinstance(node, exp.Log) and node.expression is None:
+            raise NotPortableError(f"{name}: log(x) is base 10 in DuckDB, natural in Spark; write log10(x) or ln(x)")
+        if isinstance(node, exp.Format):
+            raise NotPortableError(f"{name}: format() with {{}} placeholders is printed as it is by Spark's "
+                                   "format_string; write concat() or ||")
+        if isinstance(node, exp.Div) and any(_has_decimal_literal(side) for side in (node.this, node.expression)):
+            raise NotPortableError(
+                f"{name}: / with a decimal literal ({node.sql('duckdb')}) gives a DOUBLE in DuckDB, a DECIMAL "
+                "rounded to about 6 places in Spark; write integers (100 * x / y) or CAST(x AS DOUBLE)")
         if isinstance(node, exp.Anonymous) and node.name.upper() in _FORBIDDEN_FUNCTIONS:
             raise NotPortableError(f"{name}: {node.name}() is not portable to Spark SQL "
                                    "(use array_length for lists, date_diff arithmetic for weekdays)")
@@ -91,7 +140,64 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.Length) and _is_list_expression(node.this):
             raise NotPortableError(f"{name}: length() of a list becomes a string LENGTH in Spark; "
                                    "use array_length()")
-    _check_date_diffs(tree, name)
+    _check_typed(tree, name)
+
+
+def _check_typed(tree: exp.Expression, name: str) -> None:
+    """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
+    typed = _typed(tree)
+    _check_date_diffs(tree, typed, name)
+    for node in typed.walk():
+        if isinstance(node, exp.Sub) and _is_date(node.this) and _is_date(node.expression):
+            raise NotPortableError(
+                f"{name}: DATE - DATE ({_text(node)}) is a number of days in DuckDB, an interval in Spark; write "
+                f"date_diff('day', {_text(node.expression)}, {_text(node.this)})")
+        cast_to_date = isinstance(node.parent, exp.Cast) and node.parent.to.is_type(exp.DataType.Type.DATE)
+        if (isinstance(node, exp.Add | exp.Sub) and not cast_to_date
+                and any(_is_date(a) for a in (node.this, node.expression))
+                and any(isinstance(a, exp.Interval) for a in (node.this, node.expression))):
+            raise NotPortableError(
+                f"{name}: DATE ± INTERVAL ({_text(node)}) is a TIMESTAMP in DuckDB, a DATE in Spark; write "
+                f"CAST({_text(node)} AS DATE), or d ± n for n days")
+        if (isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and not cast_to_date
+                and _is_date(node.this)):
+            raise NotPortableError(
+                f"{name}: date_trunc of a DATE ({_text(node)}) is a TIMESTAMP in DuckDB, a DATE in Spark; write "
+                f"CAST({_text(node)} AS DATE)")
+        if (isinstance(node, exp.Cast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
+                and node.this.type is not None and node.this.type.this in _FRACTIONAL_TYPES
+                and not isinstance(node.this, exp.Round | exp.Floor | exp.Ceil)):
+            raise NotPortableError(
+                f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
+                "truncates in Spark; round(), floor() or ceil() it first")
+        if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
+                and not isinstance(node.this, exp.Literal)  # 2.675 is a DECIMAL in both (sqlglot says DOUBLE)
+                and node.this.type is not None and node.this.type.this in _FLOATING_TYPES
+                and not (isinstance(node.args["decimals"], exp.Literal) and node.args["decimals"].this == "0")):
+            raise NotPortableError(
+                f"{name}: round() of a DOUBLE to decimal places ({_text(node)}) rounds a tie such as 1.005 by its "
+                "binary value in DuckDB (1.0), by its decimal text in Spark (1.01); write round(x * 100) / 100")
+
+
+def _is_date(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.is_type(exp.DataType.Type.DATE)
+
+
+def _text(node: exp.Expression) -> str:
+    """``node`` as DuckDB SQL, without the table names :func:`_typed` qualified its columns with."""
+    return node.transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n).sql("duckdb")
+
+
+def _has_decimal_literal(node: exp.Expression) -> bool:
+    """Whether ``node`` is, or computes with ``+ - *``, a number literal written with a decimal point (a DECIMAL in
+    both engines; Spark divides DECIMALs to a DECIMAL)."""
+    if isinstance(node, exp.Literal):
+        return not node.is_string and "." in node.this and "e" not in node.this.lower()
+    if isinstance(node, exp.Paren | exp.Neg):
+        return _has_decimal_literal(node.this)
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        return _has_decimal_literal(node.this) or _has_decimal_literal(node.expression)
+    return False
 
 
 def _check_part(part: str, function: str, name: str) -> None:
@@ -101,8 +207,9 @@ def _check_part(part: str, function: str, name: str) -> None:
             f"day, doy, hour or minute, and for a weekday {_WEEKDAY_HINT}")
 
 
-def _check_date_diffs(tree: exp.Expression, name: str) -> None:
-    """Refuse a ``date_diff`` other than in days between two DATEs (see the module docstring)."""
+def _check_date_diffs(tree: exp.Expression, typed_tree: exp.Expression, name: str) -> None:
+    """Refuse a ``date_diff`` other than in days between two DATEs (see the module docstring); ``typed_tree`` is
+    ``tree`` typed by :func:`_typed`."""
     diffs = list(tree.find_all(exp.DateDiff))
     if not diffs:
         return
@@ -112,7 +219,7 @@ def _check_date_diffs(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: date_diff('{unit.lower()}', …) counts boundaries crossed in DuckDB, whole units in Spark; "
                 "use date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) and divide")
-    typed = list(_typed(tree).find_all(exp.DateDiff))  # the same walk: the same diffs in the same order
+    typed = list(typed_tree.find_all(exp.DateDiff))  # the same walk: the same diffs in the same order
     for diff, typed_diff in zip(diffs, typed if len(typed) == len(diffs) else [None] * len(diffs), strict=True):
         for arg, typed_arg in ((diff.expression, typed_diff and typed_diff.expression),
                                (diff.this, typed_diff and typed_diff.this)):
@@ -155,7 +262,16 @@ def _is_list_expression(node: exp.Expression) -> bool:
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
-    statements = sqlglot.transpile(sql, read="duckdb", write="spark")
+    statements = [s.transform(_spark_log10).sql("spark") for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
+
+
+def _spark_log10(node: exp.Expression) -> exp.Expression:
+    """``log10(x)`` as Spark's ``LOG10``: sqlglot writes ``LOG(10, x)``, which Spark computes as ln(x) / ln(10),
+    2.9999999999999996 for 1000 (so ``floor`` of it 2), where DuckDB and Spark's ``LOG10`` give 3."""
+    if (isinstance(node, exp.Log) and node.expression is not None and isinstance(node.this, exp.Literal)
+            and not node.this.is_string and node.this.this == "10"):
+        return exp.Anonymous(this="LOG10", expressions=[node.expression])
+    return node

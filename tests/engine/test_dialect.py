@@ -68,6 +68,26 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("SELECT strftime(dt, '%w') FROM statuses", "strftime code %w"),
     ("SELECT strftime(created_at, '%Y %V') FROM statuses", "strftime code %V"),
     ("SELECT strftime(dt, '%j') FROM statuses", "strftime code %j"),  # DuckDB '005', Spark '05'
+    # each checked on both engines (DuckDB's result first, Spark's second)
+    ("SELECT dt - DATE '2026-03-01' FROM statuses", "DATE - DATE (dt - CAST('2026-03-01' AS DATE)) is a number of "
+     "days in DuckDB, an interval in Spark; write date_diff('day', CAST('2026-03-01' AS DATE), dt)"),  # 4, 4 days
+    ("SELECT CAST(created_at AS DATE) - dt FROM statuses", "DATE - DATE"),
+    ("SELECT dt + INTERVAL 1 MONTH FROM statuses", "DATE ± INTERVAL"),  # 2026-04-05 00:00:00, 2026-04-05
+    ("SELECT INTERVAL 3 DAY + DATE '2026-03-05'", "write CAST(INTERVAL '3' DAY + CAST('2026-03-05' AS DATE) AS DATE)"),
+    ("SELECT date_trunc('month', dt) FROM statuses", "date_trunc of a DATE"),  # a TIMESTAMP, a DATE
+    ("SELECT age(created_at, fetched_at) FROM statuses", "age() is not a Spark function"),
+    ("SELECT date_sub('day', dt, CAST(fetched_at AS DATE)) FROM statuses", "date_sub() counts whole units"),
+    ("SELECT week(dt) FROM statuses", "write weekofyear(x) or extract(week FROM x)"),  # Spark: no week()
+    ("SELECT dayname(dt) FROM statuses", "strftime(x, '%A')"),  # 'Sunday', 'Sun'
+    ("SELECT monthname(created_at) FROM statuses", "strftime(x, '%B')"),  # 'March', 'Mar'
+    ("SELECT epoch(created_at) FROM statuses", "epoch() keeps the fraction"),  # 1772706600.5, 1772706600
+    ("SELECT log(favourites_count) FROM statuses", "log(x) is base 10 in DuckDB"),  # log(100): 2.0, 4.605…
+    ("SELECT format('{}: {}', language, favourites_count) FROM statuses", "write concat() or ||"),  # Spark: '{}: {}'
+    ("SELECT count(*) * 100.0 / 7 FROM statuses", "/ with a decimal literal"),  # 42.857142857142854, 42.857143
+    ("SELECT favourites_count / 2.0 FROM statuses", "/ with a decimal literal"),
+    ("SELECT CAST(avg(favourites_count) AS BIGINT) FROM statuses", "rounds in DuckDB, truncates in Spark"),  # 4, 3
+    ("SELECT TRY_CAST(3.7 AS INTEGER)", "CAST of a fractional number to INT"),
+    ("SELECT round(avg(favourites_count), 2) FROM statuses", "write round(x * 100) / 100"),  # 1.005: 1.0, 1.01
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -85,6 +105,14 @@ def test_sql_that_does_not_parse_is_refused_in_one_line_naming_where() -> None:
 def test_portable_equivalents_pass() -> None:
     check_portable("SELECT array_length(list_filter(hashtags, lambda t: t = 'x')), "
                    "regexp_replace(content, 'a', 'b', 'g'), strftime(created_at, '%Y-%m-%d %H:%M') FROM statuses")
+    # the spellings the refusals of date arithmetic, rounding and division suggest (or leave alone)
+    check_portable("SELECT dt - 3, dt + 3, created_at - fetched_at, created_at - CAST(dt AS TIMESTAMP), "
+                   "created_at + INTERVAL 1 MONTH, CAST(dt + INTERVAL 1 MONTH AS DATE), "
+                   "CAST(date_trunc('week', dt) AS DATE), date_trunc('hour', created_at), weekofyear(dt), "
+                   "strftime(dt, '%A %B'), log10(favourites_count), log(2, favourites_count), ln(favourites_count), "
+                   "100 * favourites_count / 7, favourites_count / 2, round(avg(favourites_count)), "
+                   "round(avg(favourites_count) * 100) / 100, round(2.675, 2), CAST(round(avg(replies_count)) AS "
+                   "BIGINT), CAST(count(*) AS INTEGER), concat(language, '!') FROM statuses GROUP BY ALL")
 
 
 def test_date_diff_in_days_between_dates_passes() -> None:
@@ -95,6 +123,76 @@ def test_date_diff_in_days_between_dates_passes() -> None:
                    "FROM statuses AS s JOIN accounts AS a USING (account_key)")
     check_portable("WITH b AS (SELECT max(dt) AS last_day FROM hashtags) "
                    "SELECT date_diff('day', h.dt, b.last_day) FROM hashtags AS h CROSS JOIN b")
+
+
+def test_log10_is_spark_log10() -> None:
+    """Spark's LOG(10, x), sqlglot's translation, is ln(x) / ln(10): 2.9999999999999996 for 1000."""
+    assert to_spark("SELECT log10(favourites_count), log(10, replies_count) FROM statuses") == (
+        "SELECT LOG10(favourites_count), LOG10(replies_count) FROM statuses")
+
+
+#: A trap check_portable refuses (over the curated ``statuses``), and what its message says to write instead: run
+#: on both engines over ``dialect_probe`` (``dt``, ``created_at``, ``favourites_count``), the results are equal.
+_REWRITES = [
+    ("SELECT dt - DATE '2020-12-25' FROM statuses", "SELECT date_diff('day', DATE '2020-12-25', CAST(dt AS DATE))"),
+    ("SELECT dt - INTERVAL 1 MONTH FROM statuses",
+     "SELECT CAST(dt + INTERVAL 1 MONTH AS DATE), CAST(dt - INTERVAL 1 YEAR AS DATE), dt - 3, dt + 40, "
+     "CAST(CAST(dt AS TIMESTAMP) + INTERVAL 1 MONTH AS VARCHAR), CAST(created_at - INTERVAL 1 MONTH AS VARCHAR)"),
+    ("SELECT date_trunc('week', dt) FROM statuses",
+     "SELECT CAST(date_trunc('week', dt) AS DATE), CAST(date_trunc('month', dt) AS DATE), "
+     "CAST(date_trunc('quarter', dt) AS DATE), CAST(date_trunc('week', created_at) AS VARCHAR)"),
+    ("SELECT age(created_at, CAST(dt AS TIMESTAMP)) FROM statuses",
+     "SELECT created_at - CAST(DATE '2020-12-25' AS TIMESTAMP), created_at - CAST(dt AS TIMESTAMP)"),
+    ("SELECT date_sub('day', DATE '2020-12-25', dt) FROM statuses",
+     "SELECT date_diff('day', DATE '2020-12-25', CAST(dt AS DATE)), dt - 3"),
+    ("SELECT week(dt) FROM statuses",
+     "SELECT weekofyear(dt), extract(week FROM dt), date_part('week', created_at), extract(year FROM dt)"),
+    ("SELECT dayname(dt) FROM statuses", "SELECT strftime(dt, '%A'), strftime(created_at, '%B')"),
+    ("SELECT epoch(created_at) FROM statuses",
+     "SELECT date_diff('day', DATE '1970-01-01', CAST(created_at AS DATE)) * 86400 + hour(created_at) * 3600 "
+     "+ minute(created_at) * 60 + second(created_at)"),
+    ("SELECT log(favourites_count) FROM statuses",
+     "SELECT log10(favourites_count), floor(log10(favourites_count)) = 3, log(10, favourites_count)"),
+    ("SELECT format('{}!', favourites_count) FROM statuses", "SELECT concat(strftime(dt, '%Y'), '!')"),
+    ("SELECT favourites_count * 100.0 / 7 FROM statuses",
+     "SELECT 100 * favourites_count / 7, CAST(favourites_count AS DOUBLE) / 7"),
+    ("SELECT CAST(favourites_count / 7 AS BIGINT) FROM statuses",
+     "SELECT CAST(round(favourites_count / 7) AS BIGINT), CAST(floor(favourites_count / 7) AS BIGINT)"),
+    ("SELECT round(favourites_count / 200, 2) FROM statuses", "SELECT round(favourites_count / 200 * 100) / 100"),
+]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("trap, rewrite", _REWRITES, ids=[
+    "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
+    "decimal-division", "cast-to-integer", "round-to-places"])
+def test_a_refused_construct_has_a_rewrite_both_engines_run_alike(spark, trap: str, rewrite: str) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    import duckdb
+    from pyspark.sql.types import DateType, LongType, StructField, StructType, TimestampNTZType
+
+    with pytest.raises(NotPortableError):
+        check_portable(trap)
+    # ISO weeks at the ends of 2020, 2024 and 2026 (53, 1, 53 weeks), month ends, a leap day, fractions of seconds
+    days = [dt.date(2020, 12, 25) + dt.timedelta(days=i) for i in range(12)] + [
+        dt.date(2024, 12, 28) + dt.timedelta(days=i) for i in range(6)] + [
+        dt.date(2026, 12, 26) + dt.timedelta(days=i) for i in range(11)] + [
+        dt.date(2024, 2, 29), dt.date(2026, 1, 31), dt.date(2026, 3, 31)]
+    counts = [1, 10, 100, 999, 1000, 1001, 201, 7, 1_000_000]
+    rows = [(day, dt.datetime.combine(day, dt.time(i % 24, 30, 7, 900_000 if i % 2 else 0)), counts[i % len(counts)])
+            for i, day in enumerate(days)]
+    sql = f"{rewrite} FROM dialect_probe ORDER BY dt"
+    con = duckdb.connect()
+    con.execute("CREATE TABLE dialect_probe (dt DATE, created_at TIMESTAMP, favourites_count BIGINT)")
+    con.executemany("INSERT INTO dialect_probe VALUES (?, ?, ?)", rows)
+    schema = StructType([StructField("dt", DateType()), StructField("created_at", TimestampNTZType()),
+                         StructField("favourites_count", LongType())])
+    spark.createDataFrame(rows, schema).createOrReplaceTempView("dialect_probe")
+    try:
+        assert [tuple(r) for r in spark.sql(to_spark(sql)).collect()] == con.execute(sql).fetchall()
+    finally:
+        spark.catalog.dropTempView("dialect_probe")
 
 
 def test_a_refused_date_diff_says_what_to_write() -> None:
