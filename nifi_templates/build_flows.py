@@ -59,15 +59,29 @@ FETCH_URL = (
     "${max_id:isEmpty():ifElse('', ${max_id:prepend('&max_id=')})}"
     "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:prepend('&since_id=')})}"
 )
+#: The ``instance`` parameter as ``fediscope.config.instance_domain`` names the instance, the way the scraping API
+#: reads it: ``https://Mastodon.Social/``, ``mastodon.social.`` and ``mastodon.social:443`` are ``mastodon.social``
+#: (lower case; no scheme, final dot, trailing ``/``, or port the scheme connects to anyway: 443, and 80 after
+#: ``http://``; a port's leading zeros dropped). The paths the flow names itself (the quarantine, and the partition of a
+#: record without ``meta.instance``) are computed here, not read from the API's answer, because a FlowFile may reach
+#: the quarantine without one: a connection failure, a refused request. A value that is no instance address (a path,
+#: a user name and password, nothing), which the API refuses (400), is ``_invalid``: one directory, never nested by a
+#: ``/``, never a password in a path, and no domain's (``_`` is in no host name).
+INSTANCE_DOMAIN = (
+    "${literal('#{instance}'):trim():toLower()"
+    ":replaceAll('^(?:http://([a-z0-9.-]+?)\\.?(?::0*80|:0*|(:)0*([0-9]+))?"
+    "|(?:https://)?([a-z0-9.-]+?)\\.?(?::0*443|:0*|(:)0*([0-9]+))?)/?$', '$1$2$3$4$5$6')"
+    ":replaceAll('^(?![a-z0-9.-]+(?::[0-9]+)?$)[\\s\\S]*', '_invalid')}"
+)
 #: Relative lake directory of one record, from its envelope (falls back to the parameters and today's date).
 LAKE_PARTITION = (
-    "raw/mastodon/statuses/instance=${record.instance:isEmpty():ifElse('#{instance}', ${record.instance})}"
+    "raw/mastodon/statuses/instance=${record.instance:isEmpty():ifElse(" + INSTANCE_DOMAIN + ", ${record.instance})}"
     "/dt=${record.fetched_at:isEmpty():ifElse(" + TODAY + ", ${record.fetched_at:substring(0, 10)})}"
 )
 #: Records per landed batch file, and how long a partition's bin waits for them before it is written anyway.
 MERGE_RECORDS = 5000
 MERGE_MAX_AGE = "2 min"
-QUARANTINE_DIR = "quarantine/instance=#{instance}/dt=" + TODAY
+QUARANTINE_DIR = "quarantine/instance=" + INSTANCE_DOMAIN + "/dt=" + TODAY
 QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', ${quarantine.reason})}-"
                    + BATCH_ID + ".json")
 FAILED_REQUEST = (
@@ -142,7 +156,8 @@ COMMON_PARAMETERS: list[dict[str, Any]] = [
      "description": "One of the keys in FEDISCOPE_API_KEY on the API side, without the ':ro' that marks a "
                     "read-only key there (read-only suffices); sent as the X-API-Key header."},
     {"name": "instance", "value": "mastodon.social",
-     "description": "Domain of the Mastodon instance to collect (as in the lake: host, or host:port)."},
+     "description": "Domain of the Mastodon instance to collect, as in the lake: host, or host:port "
+                    "(an address such as https://Mastodon.Social/ is taken too, as mastodon.social)."},
     {"name": "hashtag", "value": "python", "description": "Hashtag to follow, without '#'."},
     {"name": "max_pages", "value": "10",
      "description": "Pages of 40 statuses walked back per poll at most (the API's next cursor ends a walk sooner)."},

@@ -100,6 +100,121 @@ def _format(subject: Any, pattern: Any, tz: Any = "GMT") -> str:
     return _java_date_format(subject.astimezone(UTC), _text(pattern))
 
 
+#: Java's line terminators (``Pattern`` without ``UNIX_LINES``): what ``.`` does not match, and what ``$`` may stand
+#: before at the end of the input.
+_JAVA_EOL = "\n\r\u0085\u2028\u2029"
+#: Java's ``.`` and ``$`` (no ``MULTILINE``): ``$`` matches at the end and before a final line terminator (``\r\n``
+#: counting as one), never between that ``\r`` and ``\n`` (``Pattern.Dollar``).
+_JAVA_DOT = "[^" + _JAVA_EOL + "]"
+_JAVA_DOLLAR = "(?:(?=\\Z|\r\n\\Z|[\r\u0085\u2028\u2029]\\Z)|(?<!\r)(?=\n\\Z))"
+#: Escapes read alike by ``java.util.regex`` and Python's ``re`` with ``re.ASCII`` (``\z`` is Python's ``\Z``);
+#: ``\b`` is left out: Java's word boundary counts every Unicode letter and digit.
+_JAVA_ESCAPES = {**{c: "\\" + c for c in "dDwWsStnrfA"}, "z": "\\Z"}
+_JAVA_GROUPS = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+_QUANTIFIER_RE = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+
+
+def _java_regex(pattern: Any) -> re.Pattern[str]:
+    """A Java regular expression (``java.util.regex.Pattern``, no flags), as NiFi's ``matches`` and ``replaceAll``
+    compile it, translated into a Python one that matches the same strings. Only constructs this translation knows
+    to behave alike are taken; any other (a ``\\p{…}`` class, ``\\Q…\\E``, a nested class or ``&&``, a flag, a named
+    group, a back reference, a ``{`` that is no quantifier) raises :class:`ELError` rather than being read another
+    way."""
+    text, out, i, in_class = _text(pattern), [], 0, False
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            if i + 1 == len(text):
+                raise ELError(f"regex {text!r} ends with an unescaped backslash")
+            nxt = text[i + 1]
+            if nxt.isascii() and not nxt.isalnum():
+                out.append("\\" + nxt)  # an escaped ASCII punctuation character is itself in both
+            elif nxt in _JAVA_ESCAPES and not (in_class and nxt in "Az"):
+                out.append(_JAVA_ESCAPES[nxt])
+            else:
+                raise ELError(f"regex escape \\{nxt} in {text!r} not supported by this evaluator")
+            i += 2
+            continue
+        if in_class:
+            if ch == "[" or text.startswith("&&", i):
+                raise ELError(f"nested class or intersection in {text!r} not supported by this evaluator")
+            in_class = ch != "]"
+            out.append(ch)
+        elif ch == "[":
+            start = i + 2 if text.startswith("[^", i) else i + 1
+            if text.startswith("]", start):
+                raise ELError(f"a class starting with ']' in {text!r} is not read alike by Java and Python")
+            out.append(text[i:start])
+            in_class, i = True, start
+            continue
+        elif ch == ".":
+            out.append(_JAVA_DOT)
+        elif ch == "$":
+            out.append(_JAVA_DOLLAR)
+        elif ch == "(" and text.startswith("(?", i):
+            group = next((g for g in _JAVA_GROUPS if text.startswith(g, i)), None)
+            if group is None:
+                raise ELError(f"group {text[i:i + 4]!r} in {text!r} not supported by this evaluator")
+            out.append(group)
+            i += len(group)
+            continue
+        elif ch == "{":
+            quantifier = _QUANTIFIER_RE.match(text, i)
+            if not quantifier:  # Java refuses it; Python would read it as a literal '{'
+                raise ELError(f"'{{' that is no quantifier in {text!r}")
+            out.append(quantifier.group())
+            i = quantifier.end()
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    if in_class:
+        raise ELError(f"unclosed character class in {text!r}")
+    try:
+        return re.compile("".join(out), re.ASCII)
+    except re.error as exc:  # e.g. a lookbehind of varying length, which Java takes when bounded
+        raise ELError(f"regex {text!r} not supported by this evaluator: {exc}") from None
+
+
+def _java_replacement(replacement: str, match: re.Match[str]) -> str:
+    """``Matcher.appendReplacement``: ``$n`` is group n (more digits while they name a group), a group that did not
+    take part adds nothing, ``\\x`` is x; a ``$`` naming no group is an error, as in Java."""
+    out, i = [], 0
+    while i < len(replacement):
+        ch = replacement[i]
+        if ch == "\\":
+            if i + 1 == len(replacement):
+                raise ELError(f"replacement {replacement!r}: character to be escaped is missing")
+            out.append(replacement[i + 1])
+            i += 2
+        elif ch == "$":
+            i += 1
+            if i == len(replacement) or not ("0" <= replacement[i] <= "9"):
+                raise ELError(f"replacement {replacement!r}: illegal group reference")
+            ref = int(replacement[i])
+            i += 1
+            while i < len(replacement) and "0" <= replacement[i] <= "9" and ref * 10 + int(replacement[i]) \
+                    <= match.re.groups:
+                ref, i = ref * 10 + int(replacement[i]), i + 1
+            if ref > match.re.groups:
+                raise ELError(f"replacement {replacement!r}: no group {ref}")
+            out.append(match.group(ref) or "")
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _replace_all(subject: Any, regex: Any, replacement: Any) -> str:
+    """``String.replaceAll``: every match of the Java regex, empty ones included, replaced as Java does."""
+    return _java_regex(regex).sub(lambda m: _java_replacement(_text(replacement), m), _text(subject))
+
+
+#: What Java's ``String.trim`` removes at both ends: every character up to U+0020 (Python's ``strip`` removes
+#: Unicode whitespace instead).
+_JAVA_TRIMMED = "".join(chr(c) for c in range(0x21))
+
+
 def _substring(subject: Any, start: Any, end: Any = None) -> str:
     text, first = _text(subject), int(_number(start) or 0)
     return text[first:] if end is None else text[first:int(_number(end) or 0)]
@@ -129,7 +244,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ifElse": lambda s, yes, no: yes if _bool(s) else no,
     "equals": lambda s, other: _text(s) == _text(other),
     # the whole subject against a Java regular expression; a null subject matches nothing
-    "matches": lambda s, regex: s is not None and re.fullmatch(_text(regex), _text(s)) is not None,
+    "matches": lambda s, regex: s is not None and _java_regex(regex).fullmatch(_text(s)) is not None,
     "prepend": lambda s, other: _text(other) + _text(s),
     "append": lambda s, other: _text(s) + _text(other),
     "plus": _arith(lambda a, b: a + b),
@@ -142,6 +257,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "format": _format,
     "escapeJson": lambda s: json.dumps(_text(s), ensure_ascii=False)[1:-1],
     "replace": lambda s, search, replacement: _text(s).replace(_text(search), _text(replacement)),
+    "replaceAll": _replace_all,
+    "trim": lambda s: _text(s).strip(_JAVA_TRIMMED),
     "toLower": lambda s: _text(s).lower(),
     "toUpper": lambda s: _text(s).upper(),
 }
@@ -261,12 +378,18 @@ class _Parser:
         raise self.error("expected an argument")
 
     def string(self) -> str:
+        """A quoted literal as NiFi's lexer reads it (``STRING_LITERAL``): ``\\'``, ``\\"``, ``\\r``, ``\\n`` and
+        ``\\t`` are escapes; any other backslash is kept with what follows (``\\\\`` stays two backslashes, ``\\.``
+        stays ``\\.``), so a regular expression reaches ``matches`` or ``replaceAll`` as written."""
         quote = self.text[self.pos]
         self.pos += 1
         out = []
         while self.pos < len(self.text) and self.text[self.pos] != quote:
             if self.text[self.pos] == "\\" and self.pos + 1 < len(self.text):
-                self.pos += 1
+                nxt = self.text[self.pos + 1]
+                out.append({"'": "'", '"': '"', "r": "\r", "n": "\n", "t": "\t"}.get(nxt, "\\" + nxt))
+                self.pos += 2
+                continue
             out.append(self.text[self.pos])
             self.pos += 1
         self.expect(quote)

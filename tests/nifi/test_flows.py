@@ -696,3 +696,118 @@ def test_each_page_gets_its_own_fetch_retries(flow: dict[str, Any]) -> None:
     assert pattern.fullmatch(counter) and pattern.fullmatch(f"{counter}.uuid")
     for kept in _processors(flow)["Cursor"]["properties"]:
         assert not pattern.fullmatch(kept), f"the cursor would delete its own {kept!r}"
+
+
+def _instance_spellings() -> list[str]:
+    """Ways to write an instance in the ``instance`` parameter: scheme, case, final dot, port, trailing ``/``,
+    surrounding blanks, in every combination."""
+    spellings = []
+    for scheme in ("", "http://", "HTTPS://"):
+        for host in ("Mastodon.Social", "127.0.0.1", "xn--bcher-kva.example"):
+            for dot in ("", "."):
+                for port in ("", ":", ":0", ":80", ":080", ":443", ":0443", ":8080", ":08080", ":65535"):
+                    for tail in ("", "/"):
+                        for pad in ("", " \t"):
+                            spellings.append(f"{pad}{scheme}{host}{dot}{port}{tail}{pad}")
+    return spellings
+
+
+def _named_paths(flow: dict[str, Any], instance: str) -> tuple[str, str, str]:
+    """The quarantine directory, a quarantine file's name and the fallback partition (a record without
+    ``meta.instance``) the flow names for ``instance``."""
+    procs = _processors(flow)
+    values = _parameter_values(flow) | {"instance": instance}
+    namer = procs["Name quarantine file"]["properties"]
+    directory = evaluate(namer["quarantine.dir"], {}, values, now=SAMPLE_DAY)
+    name = evaluate(namer["filename"], {"quarantine.reason": "fetch", "uuid": "9f8e7d6c-1111-4222-8333-444455556666"},
+                    values, now=SAMPLE_DAY)
+    partition = evaluate(procs["Set lake path"]["properties"]["lake.partition"], {}, values, now=SAMPLE_DAY)
+    return directory, name, partition
+
+
+@pytest.mark.parametrize("instance", ["https://Mastodon.Social/", "Mastodon.Social.", "mastodon.social:443",
+                                      "HTTP://Mastodon.Social:80/", " mastodon.social "])
+def test_the_quarantine_is_named_after_the_instance_as_fediscope_names_it(flow: dict[str, Any],
+                                                                         instance: str) -> None:
+    """The API takes ``instance=https://Mastodon.Social/`` and lands its records under ``instance=mastodon.social``;
+    the quarantine (and the partition of a record without ``meta.instance``) was named after the parameter as typed:
+    ``quarantine/instance=https://Mastodon.Social//dt=…``, nested directories that ``quarantine_path`` refuses and
+    whose dot-files retention never removed."""
+    from fediscope.lake.debris import is_nifi_in_flight
+
+    directory, name, partition = _named_paths(flow, instance)
+    batch_id = name.removeprefix("nifi_fetch-").removesuffix(".json")
+    assert f"{directory}/{name}" == layout.quarantine_path("mastodon.social", "nifi_fetch", SAMPLE_DAY.date(),
+                                                           batch_id)
+    assert is_nifi_in_flight(f"{directory}/.{name}")
+    assert partition == layout.partition_dir("statuses", "mastodon.social", SAMPLE_DAY.date())
+
+
+def test_every_spelling_of_an_instance_is_normalised_as_fediscope_does(flow: dict[str, Any]) -> None:
+    """For every address fediscope takes as an instance (``instance_base_url``), the flow's paths use exactly
+    ``instance_domain``'s domain, the one the API lands the records under (``parse_instance``, when the API takes the
+    spelling too: it refuses a final dot and blanks, whose requests are then quarantined)."""
+    from api.errors import ApiError
+    from api.params import parse_instance
+    from fediscope.config import instance_base_url, instance_domain
+    from fediscope.errors import ConfigError
+    from fediscope.lake.debris import is_nifi_in_flight
+
+    checked = by_api = 0
+    for instance in _instance_spellings():
+        try:
+            instance_base_url(instance)
+        except ConfigError:
+            continue
+        domain = instance_domain(instance)
+        directory, name, partition = _named_paths(flow, instance)
+        assert directory == f"quarantine/instance={domain}/dt={SAMPLE_DAY.date()}", instance
+        batch_id = name.removeprefix("nifi_fetch-").removesuffix(".json")
+        assert f"{directory}/{name}" == layout.quarantine_path(domain, "nifi_fetch", SAMPLE_DAY.date(), batch_id)
+        assert is_nifi_in_flight(f"{directory}/.{name}"), instance
+        assert partition == layout.partition_dir("statuses", domain, SAMPLE_DAY.date()), instance
+        checked += 1
+        try:
+            assert parse_instance(instance)[1] == domain
+            by_api += 1
+        except ApiError:
+            pass
+    assert checked > 500 and by_api > 50, (checked, by_api)
+
+
+@pytest.mark.parametrize("instance", ["mastodon.social/@Gargron", "https://user:secret@mastodon.social", "",
+                                      "mastodon.social?x=1", "bücher.example"])
+def test_a_value_that_is_no_instance_is_quarantined_in_one_directory(flow: dict[str, Any], instance: str) -> None:
+    """The API refuses it (400), so every request is quarantined: under ``instance=_invalid``, one directory whose
+    dot-files retention recognises, with no part of the value (a password) in the path."""
+    from fediscope.lake.debris import is_nifi_in_flight
+
+    directory, name, partition = _named_paths(flow, instance)
+    assert directory == f"quarantine/instance=_invalid/dt={SAMPLE_DAY.date()}"
+    assert is_nifi_in_flight(f"{directory}/.{name}")
+    assert partition.startswith("raw/mastodon/statuses/instance=_invalid/dt=")
+
+
+def test_the_evaluator_reads_regular_expressions_and_literals_as_nifi_does() -> None:
+    """``replaceAll`` is Java's ``String.replaceAll`` (``$n`` references, a group that did not take part adds nothing,
+    ``.`` and ``$`` around line terminators); a string literal keeps its backslashes (NiFi's lexer); ``trim`` is
+    Java's. A construct Java and Python read differently is refused rather than guessed."""
+    assert evaluate("${a:replaceAll('(x)|(y)', '[$1$2]')}", {"a": "xay"}) == "[x]a[y]"
+    assert evaluate("${a:replaceAll('(a)', '$10\\$')}", {"a": "a"}) == "a0$"  # $10: there is no group 10
+    assert evaluate("${a:replaceAll('b*', '-')}", {"a": "abc"}) == "-a--c-"  # empty matches, as in Java
+    assert evaluate("${a:replaceAll('^.*', 'x')}", {"a": "ab"}) == "x"
+    assert evaluate("${a:replaceAll('.', 'x')}", {"a": "a\rb\u2028"}) == "x\rx\u2028"  # '.' skips line terminators
+    assert evaluate("${a:replaceAll('b$', 'x')}", {"a": "ab\r\n"}) == "ax\r\n"
+    assert evaluate("${a:replaceAll('\\r$', 'x')}", {"a": "a\r\n"}) == "a\r\n"  # never between \r and \n
+    assert evaluate("${literal('a\\.b\\\\c')}") == "a\\.b\\\\c"  # \\ stays two backslashes
+    assert evaluate("${literal('a.b'):replaceAll('\\.', '!')}") == "a!b"
+    assert evaluate("${literal('a.b'):matches('a\\.b')}") == "true"
+    assert evaluate("${literal('axb'):matches('a\\.b')}") == "false"
+    assert evaluate("${a:trim()}", {"a": "\x00\t x \n"}) == "x"
+    assert evaluate("${a:trim()}", {"a": "\xa0x"}) == "\xa0x"  # Java's trim leaves a no-break space
+    for regex in ("\\p{Lower}", "(?i)a", "[a&&b]", "a{,2}", "[[a]]", "\\bx", "(?<n>a)", "\\1"):
+        with pytest.raises(ELError):
+            evaluate("${a:replaceAll('" + regex + "', '')}", {"a": "a"})
+    for replacement in ("$", "$x", "$2", "\\"):
+        with pytest.raises(ELError):
+            evaluate("${a:replaceAll('(a)', '" + replacement + "')}", {"a": "a"})
