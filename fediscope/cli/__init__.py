@@ -93,6 +93,9 @@ class SigintWatch:
     unwinds is ignored, so the clean-up is not cut short (SIGKILL remains for that).
     """
 
+    #: The watch of the running command (:func:`main`'s), if any: see :func:`stopped_by_signal`.
+    current: SigintWatch | None = None
+
     def __init__(self) -> None:
         self.seen = False
         self.terminated = False  # the signal seen was SIGTERM
@@ -111,6 +114,7 @@ class SigintWatch:
         self._previous(signal.SIGINT, frame)
 
     def __enter__(self) -> SigintWatch:
+        SigintWatch.current = self
         if threading.current_thread() is not threading.main_thread():
             return self
         if callable(signal.getsignal(signal.SIGINT)):
@@ -122,12 +126,22 @@ class SigintWatch:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if SigintWatch.current is self:
+            SigintWatch.current = None
         if self._previous is not None or self._previous_term is not None:
             self._relay.__exit__(kind, exc, tb)
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         if self._previous_term is not None:
             signal.signal(signal.SIGTERM, self._previous_term)
+
+
+def stopped_by_signal() -> bool:
+    """Whether Ctrl-C or SIGTERM reached the running command: a command that says what it finished before it was
+    stopped (``process``) asks when what ended it is an error of a library's own (DuckDB's ``Query
+    interrupted``), which :func:`main` reports as the interruption it was."""
+    watch = SigintWatch.current
+    return watch is not None and watch.seen
 
 
 def _say_json_error(kind: str, message: str, exit_code: int) -> None:
