@@ -141,7 +141,7 @@ class ProcessSummary:
             stored = [name for name, m in computed.items() if m.stored is not None]
             done = (f"stopped while storing the metrics in {self.store}{current}: {len(stored)} of "
                     f"{count(len(computed), 'metric')} stored" + (f" ({some_of(stored)})" if stored else "")
-                    + ", the others not: the next run computes them again")
+                    + ", the others not: the next run computes them all again")
         else:  # stopped in the clean-up after the last step
             done = (f"{count(len(self.metrics), 'metric')} current in {self.store}, not recomputed"
                     if self.metrics_skipped else f"every metric stored in {self.store}") + ": nothing left to redo"
