@@ -26,6 +26,7 @@ Example (after ``make demo``, in the directory holding ``demo-lake``)::
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -46,6 +47,8 @@ __all__ = ["analyses", "analysis", "analysis_names", "metric_rows", "process", "
 
 _NAMES = frozenset(s.name for s in SETTINGS)
 
+log = logging.getLogger(__name__)
+
 
 def settings(*, environment: bool = False, config_file: str | os.PathLike[str] | None = None,
              **values: Any) -> Settings:
@@ -58,12 +61,28 @@ def settings(*, environment: bool = False, config_file: str | os.PathLike[str] |
     them. Each value is checked as the variable's text would be (``engine="sprak"`` is a ConfigError naming the
     argument); a path may be a :class:`~pathlib.Path`, a list a tuple. ``tokens`` (instance → access token) and
     ``sources`` are taken as given.
+
+    With ``environment``, each ``FEDISCOPE_*`` variable nothing reads (a mistyped setting's, left at its default)
+    is a warning of this module's logger, once per call, in the words every command warns of it
+    (``FEDISCOPE_BACKFIL_PAGES: unknown variable, ignored: did you mean FEDISCOPE_BACKFILL_PAGES?``).
     """
     given = {name: _as_setting_value(value) for name, value in values.items()}
     origins = {name: f"the {name!r} argument" for name in given if name in _NAMES}
     env: Mapping[str, str] = os.environ if environment else {}
     toml_path = config_file if config_file is not None else None if environment else False
-    return load_settings(env=env, toml_path=toml_path, origins=origins, **given)
+    loaded = load_settings(env=env, toml_path=toml_path, origins=origins, **given)
+    if environment:
+        _warn_of_unknown_variables(env)
+    return loaded
+
+
+def _warn_of_unknown_variables(env: Mapping[str, str]) -> None:
+    """What :func:`fediscope.cli.common.warn_of_unknown_variables` says on stderr, as warnings of the logger (a
+    library prints nothing itself); ``variable`` names the variable for a handler that writes fields."""
+    from fediscope.config_check import unknown_variables
+
+    for finding in unknown_variables(env):
+        log.warning("%s", finding.text, extra={"variable": finding.setting})
 
 
 def _as_setting_value(value: Any) -> Any:

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def child(argv: list[str]) -> Iterator[subprocess.Popen[str]]:
-    """``argv`` started with its stdout and stderr piped (text); killed and reaped when the block ends if it still
-    runs."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def child(argv: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """``argv`` started with its stdout and stderr piped (text), in ``env`` (default: this process's environment);
+    killed and reaped when the block ends if it still runs."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         yield process
     finally:

@@ -72,6 +72,28 @@ def test_settings_built_in_code_read_neither_the_environment_nor_the_current_dir
     assert fs.settings(environment=True).engine == "spark"
 
 
+def test_settings_read_from_the_environment_warn_of_a_mistyped_variable_as_the_commands_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: only the commands warned (tests/cli/test_unknown_variables_cli.py); a notebook reading the environment
+    got the default backfill depth without a word. Variables read by name that are not settings are no finding."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("FEDISCOPE_")]:
+        monkeypatch.delenv(name)
+    for name, value in {"FEDISCOPE_BACKFIL_PAGES": "1000", "FEDISCOPE_TOKEN_MASTODON_SOCIAL": "t" * 43,
+                        "FEDISCOPE_BACKFILL_PAGES": "3"}.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.WARNING)
+
+    assert fs.settings(environment=True).backfill_pages == 3
+    assert [(r.name, r.levelno, r.getMessage(), r.variable) for r in caplog.records] == [  # type: ignore[attr-defined]
+        ("fediscope.python_api", logging.WARNING,
+         "FEDISCOPE_BACKFIL_PAGES: unknown variable, ignored: did you mean FEDISCOPE_BACKFILL_PAGES?",
+         "FEDISCOPE_BACKFIL_PAGES")]
+    caplog.clear()
+    fs.settings(lake=tmp_path / "lake")  # the environment not read: nothing in it to warn of
+    assert caplog.records == []
+
+
 def test_settings_given_in_code_are_checked_as_the_variables_are(no_outside_config: Path) -> None:
     with pytest.raises(ConfigError, match=r"^the 'engine' argument is invalid: expected one of duckdb, spark, "
                                           r"got 'sprak'"):

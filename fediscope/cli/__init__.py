@@ -34,8 +34,22 @@ COMMANDS = {
 }
 
 
+class _Stopped(BaseException):  # noqa: N818 - a stop, as KeyboardInterrupt is, not an error
+    """The KeyboardInterrupt (Ctrl-C, or SIGTERM through :class:`SigintWatch`) that ended a command, carried past
+    click, whose main catches KeyboardInterrupt to write an empty line on stderr before its Abort: it closes the
+    ``^C`` a terminal echoes, but after SIGTERM, or with stderr on a pipe or in a log, it was only an empty line
+    before ``fediscope: stopped (SIGTERM)``. :func:`main` says it as a KeyboardInterrupt, that line included only
+    where a ``^C`` can have been echoed (:func:`_interrupted`)."""
+
+
 class LazyGroup(click.Group):
     """Keeps ``fediscope --help`` fast: a command's module (and its heavy imports) loads only when run."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -79,6 +93,9 @@ class SigintWatch:
     unwinds is ignored, so the clean-up is not cut short (SIGKILL remains for that).
     """
 
+    #: The watch of the running command (:func:`main`'s), if any: see :func:`stopped_by_signal`.
+    current: SigintWatch | None = None
+
     def __init__(self) -> None:
         self.seen = False
         self.terminated = False  # the signal seen was SIGTERM
@@ -97,6 +114,7 @@ class SigintWatch:
         self._previous(signal.SIGINT, frame)
 
     def __enter__(self) -> SigintWatch:
+        SigintWatch.current = self
         if threading.current_thread() is not threading.main_thread():
             return self
         if callable(signal.getsignal(signal.SIGINT)):
@@ -108,12 +126,22 @@ class SigintWatch:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if SigintWatch.current is self:
+            SigintWatch.current = None
         if self._previous is not None or self._previous_term is not None:
             self._relay.__exit__(kind, exc, tb)
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         if self._previous_term is not None:
             signal.signal(signal.SIGTERM, self._previous_term)
+
+
+def stopped_by_signal() -> bool:
+    """Whether Ctrl-C or SIGTERM reached the running command: a command that says what it finished before it was
+    stopped (``process``) asks when what ended it is an error of a library's own (DuckDB's ``Query
+    interrupted``), which :func:`main` reports as the interruption it was."""
+    watch = SigintWatch.current
+    return watch is not None and watch.seen
 
 
 def _say_json_error(kind: str, message: str, exit_code: int) -> None:
@@ -186,11 +214,16 @@ def _show_click_error(error: click.ClickException) -> None:
 
 
 def _interrupted(terminated: bool = False) -> None:
+    """Say that the command was stopped, and exit 130 (Ctrl-C) or 143 (SIGTERM). After Ctrl-C on a terminal, an
+    empty line first, as click writes one: it ends the line the terminal's ``^C`` echo was written on."""
     if threading.current_thread() is threading.main_thread():  # everything is cleaned up: another Ctrl-C now
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # would only turn this exit into a traceback
     message, code = ("stopped (SIGTERM)", 128 + signal.SIGTERM) if terminated else ("interrupted", 130)
     _say_json_error("Interrupted", message, code)
-    from fediscope.cli.common import say
+    from fediscope.cli.common import is_terminal, logs_json, say
+
+    if not terminated and is_terminal() and not logs_json():
+        click.echo(err=True)
 
     say(message, level=logging.WARNING, prefix="fediscope: ", exit_code=code)
     sys.exit(code)
@@ -220,7 +253,7 @@ def main(argv: list[str] | None = None) -> Any:
     with SigintWatch() as sigint:
         try:
             return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stopped):
             use_log_format_without_settings()
             _interrupted(sigint.terminated)
         except Exception as exc:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
+from fediscope.cli import stopped_by_signal
 from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
 from fediscope.config import ENGINES
 from fediscope.timestamps import parse_day
+
+if TYPE_CHECKING:
+    from fediscope.engine.process import ProcessSummary
 
 
 class _Date(click.ParamType):
@@ -61,6 +66,10 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     are left out of the curated tables (and so of the store), as `fediscope gdpr retention` deletes
     them; the run says how many.
 
+    Stopped by Ctrl-C or SIGTERM (exit 130 / 143), it still prints its summary, starting
+    "interrupted:": whether the curation finished, which metrics were stored, and what the next
+    run does again (with --json: "ok": false, "interrupted": true, "interrupted_step").
+
     \b
     Examples:
       fediscope process
@@ -83,9 +92,22 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     require_persistent(settings.store, settings.origin("store"))
     require_batch_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
 
-    summary = run_process(settings, engine=engine, since=since, until=until,
-                          progress=is_terminal() if progress is None else progress, recurate=recurate,
-                          allow_missing=allow_missing)
+    try:
+        summary = run_process(settings, engine=engine, since=since, until=until,
+                              progress=is_terminal() if progress is None else progress, recurate=recurate,
+                              allow_missing=allow_missing)
+    except BaseException as exc:
+        partial: ProcessSummary | None = getattr(exc, "process_summary", None)
+        if partial is not None and (partial.interrupted or stopped_by_signal()):
+            # what was finished is said (stdout, the --json document), then "interrupted", exit 130 / 143
+            partial.interrupted = True
+            _print_summary(partial, as_json)
+        raise
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary: ProcessSummary, as_json: bool) -> None:
+    """The run's summary line on stdout (its JSON document with ``--json``)."""
     if as_json:
         emit_json(summary.as_dict())
     else:

@@ -18,6 +18,7 @@ A failing metric stops the run before the store is touched, so the store never m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -28,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
 from fediscope.errors import LakeError
+from fediscope.interrupts import Terminated
 from fediscope.redact import redact_url
 from fediscope.step_progress import LineProgress
-from fediscope.wording import count
+from fediscope.wording import count, some_of
 
 if TYPE_CHECKING:
     from fediscope.engine.metric_state import MetricSnapshots
@@ -61,13 +63,30 @@ class ProcessSummary:
     metrics_skipped: bool = False  # every metric current (see metric_state): none recomputed
     #: metrics the store holds whose SQL file is gone (``fediscope store drop`` removes them), in name order
     without_sql_file: list[str] = field(default_factory=list)
+    #: the run was stopped (Ctrl-C, SIGTERM) before it ended: the summary is what it finished so far
+    interrupted: bool = False
+    recurate: bool = False  # the run was asked to rebuild the curated tables (--recurate)
+
+    @property
+    def unfinished_step(self) -> str | None:
+        """The step an interrupted run was stopped in (``start``, ``curate``, ``metrics``, ``store``); None when
+        every step finished (or for a run that was not interrupted)."""
+        if not self.interrupted:
+            return None
+        if "start" not in self.seconds:
+            return "start"
+        if not self.curate:
+            return "curate"
+        return next((step for step in ("metrics", "store") if step not in self.seconds), None)
 
     @property
     def metric_rows(self) -> int:
         return sum(m.rows for m in self.metrics.values())
 
     def as_dict(self) -> dict[str, Any]:
+        interrupted = {"interrupted": True, "interrupted_step": self.unfinished_step} if self.interrupted else {}
         return {
+            "ok": not self.interrupted, **interrupted,
             "engine": self.engine,
             "store": self.store,
             "since": self.since.isoformat() if self.since else None,
@@ -82,7 +101,54 @@ class ProcessSummary:
         }
 
     def line(self) -> str:
-        """The one-line summary the CLI prints."""
+        """The one-line summary the CLI prints (:meth:`_interrupted_line` for an interrupted run)."""
+        if self.interrupted:
+            return self._interrupted_line()
+        if self.metrics_skipped:
+            stored = "unchanged (not recomputed)"
+        else:
+            written = sum(m.stored or 0 for m in self.metrics.values())
+            deleted = sum(m.stale for m in self.metrics.values())
+            stored = f"stored ({written} written" + (f", {deleted} deleted)" if deleted else ")")
+        return (f"process ({self.engine}): {self._curated()}; {count(len(self.metrics), 'metric')}, "
+                f"{count(self.metric_rows, 'row')} {stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s"
+                f"{self._without_sql_file_note()}")
+
+    def _interrupted_line(self) -> str:
+        """``interrupted: process (duckdb): curated …; 3 of 18 metrics stored (…), …``: what the run finished before
+        Ctrl-C or SIGTERM, and what the next run does about the rest. A curation stopped part-way left the manifest
+        as it was (the next run reads the same raw files again; a rebuild is finished by the next run, or by
+        ``--recurate``); metrics are kept for the next run's comparison only once the store step ended, so the
+        next run computes again each metric this run had to, also those it stored (rows the store already holds
+        are not written again)."""
+        step = self.unfinished_step
+        took = f"; {self.seconds.get('total', 0.0):.1f} s"
+        if step == "start":
+            return (f"interrupted: process ({self.engine}): stopped while starting the engine, before curating; "
+                    f"nothing stored in {self.store}{took}")
+        if step == "curate":
+            again = ("the rebuild of the curated tables was not finished: run `fediscope process --recurate` again"
+                     if self.recurate else "the next run curates the new raw files again")
+            return (f"interrupted: process ({self.engine}): stopped while curating, before the curated tables "
+                    f"were complete: {again}; nothing stored in {self.store}{took}")
+        computed = {name: m for name, m in self.metrics.items() if not m.reused}
+        reused = len(self.metrics) - len(computed)
+        current = f" ({count(reused, 'metric')} current, not recomputed)" if reused else ""
+        if step == "metrics":
+            done = (f"stopped while computing the metrics ({len(computed)} computed){current}, before storing "
+                    f"any in {self.store}: the next run computes them again")
+        elif step == "store":
+            stored = [name for name, m in computed.items() if m.stored is not None]
+            done = (f"stopped while storing the metrics in {self.store}{current}: {len(stored)} of "
+                    f"{count(len(computed), 'metric')} stored" + (f" ({some_of(stored)})" if stored else "")
+                    + ", the others not: the next run computes them all again")
+        else:  # stopped in the clean-up after the last step
+            done = (f"{count(len(self.metrics), 'metric')} current in {self.store}, not recomputed"
+                    if self.metrics_skipped else f"every metric stored in {self.store}") + ": nothing left to redo"
+        return f"interrupted: process ({self.engine}): {self._curated()}; {done}{took}"
+
+    def _curated(self) -> str:
+        """What the curation did, as the summary line says it."""
         from fediscope.engine.curation import left_out_note
 
         cur = self.curate
@@ -112,15 +178,7 @@ class ProcessSummary:
         outside = cur.get("raw_files_outside_window", 0)
         if outside:  # left for a run with another (or no) --since/--until
             curated += f" ({count(outside, 'new raw file')} outside --since/--until left uncurated)"
-        if self.metrics_skipped:
-            stored = "unchanged (not recomputed)"
-        else:
-            written = sum(m.stored or 0 for m in self.metrics.values())
-            deleted = sum(m.stale for m in self.metrics.values())
-            stored = f"stored ({written} written" + (f", {deleted} deleted)" if deleted else ")")
-        return (f"process ({self.engine}): {curated}; {count(len(self.metrics), 'metric')}, "
-                f"{count(self.metric_rows, 'row')} {stored} in {self.store}; {self.seconds.get('total', 0.0):.1f} s"
-                f"{self._without_sql_file_note()}")
+        return curated
 
     def _without_sql_file_note(self) -> str:
         """``; the store holds 1 metric with no SQL file any more: …`` (empty when there is none)."""
@@ -163,6 +221,10 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     curated table from the raw lake first (``allow_missing``: even when curated raw files are gone), see
     :mod:`fediscope.engine.curation`. The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
+
+    Whatever ends the run once the lock is taken leaves with the summary of what was finished so far as its
+    ``process_summary`` attribute, marked ``interrupted`` when it is KeyboardInterrupt or
+    :class:`~fediscope.interrupts.Terminated`, so that the caller can still say it (``fediscope process``).
     """
     started = time.perf_counter()  # the run's seconds include importing what it uses (Arrow, SQLAlchemy)
     from fediscope.engine.metric_state import store_id
@@ -182,20 +244,32 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     show = LineProgress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine
-    summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until)
+    summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until,
+                             recurate=recurate)
 
     # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
     # before the store is opened or anything is read.
     lake = open_lake(settings.lake)
     kept = store_id(summary.store, settings.hbase_table_prefix)  # where this store's kept results live
-    with lake_lock(lake, command="fediscope process"):
-        store = store_from_settings(settings)  # a wrong store URL fails before any work is done
-        try:
-            _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
-                     kept, recurate, allow_missing)
-        finally:
-            store.close()
-        _prune_snapshots(lake, kept)
+    try:
+        with lake_lock(lake, command="fediscope process"):
+            store = store_from_settings(settings)  # a wrong store URL fails before any work is done
+            try:
+                _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
+                         kept, recurate, allow_missing)
+            finally:
+                store.close()
+            _prune_snapshots(lake, kept)
+    except BaseException as exc:
+        # what was finished so far, for a caller that says it (`fediscope process` on Ctrl-C or SIGTERM; when the
+        # signal came out of a library as an error of its own, only the caller knows it was one)
+        summary.seconds["total"] = time.perf_counter() - started
+        summary.interrupted = isinstance(exc, (KeyboardInterrupt, Terminated))
+        if summary.interrupted:
+            log.info("process: %s", summary.line())
+        with contextlib.suppress(AttributeError):  # an exception type without attributes of its own
+            exc.process_summary = summary  # type: ignore[attr-defined]
+        raise
     summary.seconds["total"] = time.perf_counter() - started
     log.info("process: %s", summary.line())
     return summary

@@ -437,3 +437,36 @@ def test_sigint_keeps_its_python_meaning_where_python_handles_it() -> None:
     ''')
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["KeyboardInterrupt", "True"], done.stderr
+
+
+# A command that waits (in short sleeps, so the signal is seen at once) after saying it is ready on stderr.
+WAITING_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import click
+    from fediscope import cli
+
+    @click.command()
+    def spin():
+        print("ready", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    cli.COMMANDS["spin"] = ("__main__:spin", "waits")
+    cli.main(sys.argv[1:])
+""")
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGTERM, 143, "stopped (SIGTERM)"),
+                                                      (signal.SIGINT, 130, "interrupted")],
+                         ids=["sigterm", "sigint"])
+def test_a_stopped_command_says_so_on_one_line_without_an_empty_one_before(signum: int, code: int, said: str) -> None:
+    """Was: an empty line before ``fediscope: stopped (SIGTERM)`` (and ``interrupted``), click's, written for a
+    terminal's ``^C`` echo: there is none after SIGTERM, nor in a pipe or a log."""
+    with child([sys.executable, "-c", WAITING_SCRIPT, "spin"]) as process:
+        assert process.stderr is not None
+        assert process.stderr.readline().strip() == "ready"
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert err == f"fediscope: {said}\n"
