@@ -75,7 +75,8 @@ def metric(name: str) -> Metric:
 OWN_QUESTIONS: dict[str, str] = {
     "engagement_distribution": "How are accounts spread over interactions per toot, and what is the typical "
                                "engagement rate (interactions per toot per follower)?",
-    # the metric is per instance and month; the analysis sums over the instances (the API's ?instance= reads one)
+    # the metric is per instance and month; the analysis sums over the instances (its instance= argument reads one;
+    # the API's analysis takes none: /v1/metrics/signups_by_month?prefix=<instance> gives one instance's rows)
     "signups_over_time": "How many accounts were created each month, summed over the instances?",
     # both read the weekday × hour grid (whose question asks for both); each shows one of its sums
     "activity": "At which hours of the day (UTC) are toots posted, and on which weekday the most?",
@@ -243,7 +244,8 @@ def signups_over_time(store: MetricStore, n: int = 10, instance: str | None = No
     for month in _every_month(sorted(per_month)):
         total += per_month.get(month, 0)
         series.append({"month": month, "accounts": per_month.get(month, 0), "accounts_cumulative": total})
-    busiest = max(series, key=lambda r: (r["accounts"], r["month"]), default=None)
+    # None with no sign-up at all (as activity's peak_hour with no toot): the latest month was named the busiest
+    busiest = max(series, key=lambda r: (r["accounts"], r["month"])) if total else None
     summary = {"accounts": total, "instances": len(instances), "months": len(series),
                "first_month": series[0]["month"] if series else None,
                "busiest_month": busiest["month"] if busiest else None}
@@ -287,7 +289,9 @@ def media_engagement(store: MetricStore, n: int = 10) -> AnalysisResult:
     order = {name: i for i, name in enumerate(MEDIA_ORDER)}
     rows.sort(key=lambda r: (order.get(r["media_type"], len(order)), r["media_type"]))
     baseline = next((r.get("interactions_mean") for r in rows if r["media_type"] == "none"), None)
-    shown = [dict(r, lift_vs_none=_share(r.get("interactions_mean") or 0, baseline or 0)) for r in rows]
+    # None (shown "-") where a group's mean is NULL: it was taken as 0 and shown as a lift of 0.00x
+    shown = [dict(r, lift_vs_none=None if r.get("interactions_mean") is None
+                  else _share(r["interactions_mean"], baseline or 0)) for r in rows]
     with_media = next((r for r in shown if r["media_type"] == "any"), None)
     return _result("media_engagement", "Engagement of toots with and without media", "media_engagement",
                    ["media_type", "toots", "interactions_mean", "favourites_mean", "reblogs_mean", "replies_mean",

@@ -200,8 +200,9 @@ def signups_chart(result: AnalysisResult, path: Path, footnote: str = "") -> Non
         ax.set_ylabel("accounts created per month (bars)", color=COLOR)
         _thousands(ax.yaxis)
         cumulative = ax.twinx()
-        cumulative.plot(months, [r["accounts_cumulative"] for r in result.rows], color=ACCENT, marker=".",
-                        label="cumulative")
+        # one month: its "." was a speck on the bar's top edge, a full marker shows the line's one point
+        cumulative.plot(months, [r["accounts_cumulative"] for r in result.rows], color=ACCENT,
+                        marker="o" if len(months) == 1 else ".", label="cumulative")
         cumulative.set_ylabel("accounts created so far (line)", color=ACCENT)
         cumulative.set_ylim(bottom=0)
         _thousands(cumulative.yaxis)
@@ -231,8 +232,9 @@ def hashtags_chart(result: AnalysisResult, path: Path, footnote: str = "") -> No
         tags = result.summary.get("top_tags", [])
         for tag, label in zip(tags, _distinct_labels([f"#{tag}" for tag in tags], LEGEND_WIDTH), strict=True):
             ax.plot(days, [per_day[tag].get(day, 0) for day in days], marker="o", markersize=3, label=label)
+        # a line of one point is not drawn: with a single day, a marker shows it (as the legend promised it)
         ax.plot(days, [r["uses"] for r in result.rows], color="grey", linestyle="--", linewidth=1,
-                label="all hashtag uses")
+                marker="o" if len(days) == 1 else "", markersize=4, label="all hashtag uses")
         ax.set_ylabel("toots using the tag, per day")
         ax.set_ylim(bottom=0)
         _thousands(ax.yaxis)

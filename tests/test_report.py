@@ -840,3 +840,74 @@ def test_a_metric_table_dropped_by_hand_is_named_and_the_other_analyses_are_prin
         assert f"Could not compute languages: {said}" in out
         assert "== Languages ==" not in out
         assert "== Top accounts by followers ==" in out and "== Activity by hour" in out
+
+
+def test_sign_ups_of_0_accounts_name_no_busiest_month_in_text_or_json(capsys, loaded_store, cli_env):
+    """Was: with every month's accounts 0, "busiest month: <the last month>" (the ties broken by the latest month),
+    where activity's peak hour is left out with no toot."""
+    import sqlite3
+
+    with sqlite3.connect(loaded_store.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE metric_signups_by_month SET accounts = 0")
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    section = out.split("== Sign-ups over time")[1].split("\n== ")[0]
+    assert "accounts: 0 ·" in section and "busiest month" not in section
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    summary = next(a for a in json.loads(out)["analyses"] if a["name"] == "signups_over_time")["summary"]
+    assert summary["accounts"] == 0 and summary["months"] > 1 and summary["busiest_month"] is None
+
+
+def test_a_media_group_without_a_mean_has_no_lift_not_0x(capsys, loaded_store, cli_env):
+    """Was: a NULL interactions_mean was taken as 0, its lift_vs_none shown as 0.00x (0.0 in JSON), not "-"."""
+    import sqlite3
+
+    with sqlite3.connect(loaded_store.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE metric_media_engagement SET interactions_mean = NULL WHERE media_type = 'any'")
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    section = out.split("== Engagement of toots with and without media ==")[1].split("\n== ")[0]
+    rows = {row[0]: row for row in _table_rows(section)}
+    assert rows["any"][2] == "-" and rows["any"][-1] == "-"
+    assert rows["none"][-1] == "1.00x"
+    assert "lift with media" not in section  # the summary's lift is that of "any"
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    media = next(a for a in json.loads(out)["analyses"] if a["name"] == "media_engagement")
+    assert next(r for r in media["rows"] if r["media_type"] == "any")["lift_vs_none"] is None
+    assert media["summary"]["lift_with_media"] is None
+
+
+def test_a_line_of_one_point_is_drawn_with_a_marker(tmp_path, monkeypatch):
+    """Was: with one day of hashtags, the dashed "all hashtag uses" line was in the legend but not drawn (a line
+    of one point, no marker); with one month of sign-ups, the cumulative line's point was a "." speck on the bar."""
+    from fediscope.charts import hashtags_chart, signups_chart
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), [
+        {"day": "2024-01-01", "tag": tag, "toots": toots, "accounts": 1, "engagement_total": 1,
+         "engagement_mean": 1.0} for tag, toots in (("a", 5), ("b", 3))])
+    store.write(analysis.metric("signups_by_month"), [{"instance": "a.example", "month": "2024-01", "accounts": 4}])
+    figures = _drawn_figures(monkeypatch)
+    hashtags_chart(analysis.hashtags_per_day(store), tmp_path / "h.png")
+    signups_chart(analysis.signups_over_time(store), tmp_path / "s.png")
+    lines = {line.get_label(): line for line in figures[0].axes[0].get_lines()}
+    assert list(lines) == ["#a", "#b", "all hashtag uses"]
+    for line in lines.values():
+        assert len(line.get_xdata()) == 1 and line.get_marker() == "o", line.get_label()
+    assert list(lines["all hashtag uses"].get_ydata()) == [8]
+    (cumulative,) = figures[1].axes[1].get_lines()
+    assert len(cumulative.get_xdata()) == 1 and cumulative.get_marker() == "o"
+
+
+def test_a_file_at_out_is_refused_only_where_charts_are_written(capsys, loaded_store, cli_env):
+    """Was: `--out FILE --no-charts` was refused ("Directory 'FILE' is a file", exit 2) though --out is not used
+    without charts (nothing is written; the JSON's "charts" is empty)."""
+    (cli_env / "afile").write_text("in the way")
+    code, out, err = run(capsys, "report", "--out", "afile", "--no-charts", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["charts"] == [] and (cli_env / "afile").read_text() == "in the way"
+    code, out, err = run(capsys, "report", "--out", "afile")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "Invalid value for '--out': Directory 'afile' is a file." in err
+    assert (cli_env / "afile").read_text() == "in the way"

@@ -21,6 +21,14 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     return Path(value)
 
 
+def _refuse_a_file(out: Path) -> None:
+    """A file at ``--out`` is a usage error where the charts are to be written there, before the analyses run (as
+    ``click.Path(file_okay=False)`` said it, which refused it with --no-charts too, though nothing is written)."""
+    ctx = click.get_current_context()
+    param = next(p for p in ctx.command.params if p.name == "out")
+    click.Path(file_okay=False).convert(str(out), param, ctx)
+
+
 def _help() -> str:
     """The command's help, its lists of analyses and charts made from the lists the report runs and draws (written
     out by hand, it had left out five of the analyses the report prints)."""
@@ -52,7 +60,8 @@ def _help() -> str:
 
 @click.command(help=_help())
 @json_format_option("text: readable tables; json: every row and value, for scripts.")
-@click.option("--out", type=click.Path(file_okay=False), callback=_out_dir, default=str(DEFAULT_OUT),
+# a file at --out is refused in report() only when charts are written: --no-charts writes nothing into --out
+@click.option("--out", type=click.Path(), metavar="DIRECTORY", callback=_out_dir, default=str(DEFAULT_OUT),
               show_default=True,
               help="Directory the PNG charts are written to (created if needed).")
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
@@ -61,6 +70,8 @@ def _help() -> str:
 @click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
 def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> None:
     """Print the analyses of the stored metrics and write charts (the help is :func:`_help`'s)."""
+    if charts:
+        _refuse_a_file(out)
     settings = settings_from_context(store=store)
     from fediscope.report import build_report
     from fediscope.store.port import open_for_reading
