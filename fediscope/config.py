@@ -827,33 +827,40 @@ def _known_settings_hint(key: str) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(_BY_NAME)}"
 
 
-def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
-    sources = []
-    for i, source in enumerate(document.get("sources", [])):
-        where = f"{path}: [[sources]] entry {i + 1}"
-        if not isinstance(source, dict):
-            raise ConfigError(f"{where} must be a table with 'instance' and 'timelines'")
-        unknown = [k for k in source if k not in SOURCE_KEYS]
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
-                              f"{', '.join(SOURCE_KEYS)}")
-        if not isinstance(source.get("instance"), str) or not source["instance"].strip():
-            raise ConfigError(f"{where} has no 'instance' (e.g. instance = \"https://mastodon.social\")")
-        timelines = source.get("timelines", ["public"])
-        if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
-            raise ConfigError(f"{where}: 'timelines' must be a list of strings")
-        if not timelines:  # was: an entry that silently collected nothing
-            raise ConfigError(f"{where}: 'timelines' is empty, so nothing would be collected from "
-                              f"{source['instance'].strip()}: list what to collect (left out, it is [\"public\"]), "
-                              "or remove the entry")
+def checked_source(source: Any, where: str, *, check_values: bool = True) -> SourceSpec:
+    """One ``[[sources]]`` entry of ``fediscope.toml`` (or of the Airflow Variable's ``sources``, whose ``where``
+    names it) as a :class:`SourceSpec`, refused in one line naming the entry: an unknown key (a typo such as
+    ``timeline`` collected the public timeline instead), no instance, an empty or non-list ``timelines``. With
+    ``check_values`` the instance and each timeline are checked too (the Airflow Variable leaves those to the
+    ingest task, so a bad hashtag fails that task only)."""
+    if not isinstance(source, Mapping):
+        raise ConfigError(f"{where} must be a table with 'instance' and 'timelines'")
+    unknown = [k for k in source if k not in SOURCE_KEYS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
+                          f"{', '.join(SOURCE_KEYS)}")
+    if not isinstance(source.get("instance"), str) or not source["instance"].strip():
+        raise ConfigError(f"{where} has no 'instance' (e.g. instance = \"https://mastodon.social\")")
+    timelines = source.get("timelines", ["public"])
+    if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
+        raise ConfigError(f"{where}: 'timelines' must be a list of strings")
+    if not timelines:  # was: an entry that silently collected nothing
+        raise ConfigError(f"{where}: 'timelines' is empty, so nothing would be collected from "
+                          f"{source['instance'].strip()}: list what to collect (left out, it is [\"public\"]), "
+                          "or remove the entry")
+    if check_values:
         try:
             instance_base_url(source["instance"])  # the address collect connects to: a domain, http(s) only
             for timeline in timelines:  # a typo fails here (and in `config check`), not at the next collection
                 parse_source(timeline)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        sources.append(SourceSpec(instance=source["instance"], timelines=tuple(timelines)))
-    return sources
+    return SourceSpec(instance=source["instance"], timelines=tuple(timelines))
+
+
+def _toml_sources(path: Path, document: dict[str, Any]) -> list[SourceSpec]:
+    return [checked_source(source, f"{path}: [[sources]] entry {i}")
+            for i, source in enumerate(document.get("sources", []), 1)]
 
 
 def _list_hint(instance: str) -> str:

@@ -53,7 +53,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from fediscope.config import SETTINGS, SOURCE_KEYS, Settings, SourceSpec, load_settings, load_settings_only
+from fediscope.config import (
+    SETTINGS,
+    Settings,
+    SourceSpec,
+    checked_source,
+    load_settings,
+    load_settings_only,
+)
 from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
 
 if TYPE_CHECKING:
@@ -105,32 +112,13 @@ _SOURCE_EXAMPLE = '{"instance": "https://…", "timelines": ["public", "tag:pyth
 
 
 def _sources(value: Any) -> tuple[SourceSpec, ...]:
-    """The Variable's ``sources``, taking what ``[[sources]]`` of ``fediscope.toml`` takes (known keys, a non-empty
-    list of strings as ``timelines``): a typo such as ``"timeline"`` collected the public timeline instead, an empty
-    list nothing, and ``"timelines": 5`` failed every task with a TypeError. The instance and the timelines
-    themselves are checked where they are used (:func:`collection_targets`), so a bad one fails ingest only."""
+    """The Variable's ``sources``, taking what ``[[sources]]`` of ``fediscope.toml`` takes. The instance and the
+    timelines themselves are checked where they are used (:func:`collection_targets`), so a bad one fails ingest
+    only."""
     if not isinstance(value, list):
         raise ConfigError(f"Airflow Variable {VARIABLE}: 'sources' must be a list of {_SOURCE_EXAMPLE}")
-    out = []
-    for i, item in enumerate(value, 1):
-        where = f"Airflow Variable {VARIABLE}: sources[{i}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where} must be an object such as {_SOURCE_EXAMPLE}")
-        unknown = [key for key in item if key not in SOURCE_KEYS]
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
-                              f"{', '.join(SOURCE_KEYS)}")
-        if not isinstance(item.get("instance"), str):
-            raise ConfigError(f"{where} needs an 'instance' string")
-        timelines = item.get("timelines", ["public"])
-        if not isinstance(timelines, list) or not all(isinstance(t, str) for t in timelines):
-            raise ConfigError(f"{where}.timelines must be a list of strings")
-        if not timelines:
-            raise ConfigError(f"{where}: 'timelines' is empty, so nothing would be collected from "
-                              f"{item['instance'].strip()}: list what to collect (left out, it is [\"public\"]), "
-                              "or remove the entry")
-        out.append(SourceSpec(instance=item["instance"], timelines=tuple(timelines)))
-    return tuple(out)
+    return tuple(checked_source(item, f"Airflow Variable {VARIABLE}: sources[{i}]", check_values=False)
+                 for i, item in enumerate(value, 1))
 
 
 def settings_from_overrides(overrides: str | Mapping[str, Any] | None,

@@ -116,9 +116,9 @@ def test_malformed_sources_are_refused(sources: object) -> None:
     ([{"instance": "y.org"}, {"instance": "x.org", "timelines": []}],
      "sources[2]: 'timelines' is empty, so nothing would be collected from x.org"),
     # not a list: a TypeError traceback from every task that reads the settings
-    ([{"instance": "x.org", "timelines": 5}], "sources[1].timelines must be a list of strings"),
-    ([{"instance": "x.org", "timelines": {"tag:python": True}}], "sources[1].timelines must be a list of strings"),
-    (["x.org"], "sources[1] must be an object"),
+    ([{"instance": "x.org", "timelines": 5}], "sources[1]: 'timelines' must be a list of strings"),
+    ([{"instance": "x.org", "timelines": {"tag:python": True}}], "sources[1]: 'timelines' must be a list of strings"),
+    (["x.org"], "sources[1] must be a table with 'instance' and 'timelines'"),
 ])
 def test_sources_of_the_variable_are_checked_as_the_config_files_are(sources: object, message: str) -> None:
     """The Variable's ``sources`` take what ``[[sources]]`` of ``fediscope.toml`` takes, and refuse the rest with one
