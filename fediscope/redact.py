@@ -120,12 +120,13 @@ CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret"
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
 CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
                        "secret_key")
-_SUFFIXES = "|".join(sorted((w.replace("_", "[_-]?") for w in CREDENTIAL_SUFFIXES), key=len, reverse=True))
 #: A credential's name: one of :data:`CREDENTIAL_NAMES`, or letters, digits and ``. _ -`` that end with one of
-#: :data:`CREDENTIAL_SUFFIXES` (the shortest such prefix first: a name is followed by ``=``, ``:`` or a quote, which
-#: decides where it ends), not a counter nor a ``FEDISCOPE_`` setting's.
+#: :data:`CREDENTIAL_SUFFIXES`, not a counter nor a ``FEDISCOPE_`` setting's. The run of such characters is taken whole
+#: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
+_SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
+                        for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
 _CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
-                    r"(?:[A-Za-z0-9][A-Za-z0-9._-]*?)?(?:" + _SUFFIXES + r")")
+                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
 #: [tokens] in fediscope.toml"): their value is masked after ``=`` or as a quoted key's, not after a bare ``name: ``.
 _PROSE_NAMES = frozenset({"secret", "token"})
@@ -160,8 +161,8 @@ _QUOTED_NAME_RE = re.compile(
 #: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
 #: (``<your key>``) is taken whole where it is all there is.
 _BARE_NAME_RE = re.compile(
-    r"(?P<prefix>(?<![\w?&;])(?:(?P<name>" + _CREDENTIAL_NAME + r")(?:=|\s*=\s*(?=b?['\"]))"
-    r"|(?P<colon>(?!(?:" + _names(_PROSE_NAMES) + r"):)" + _CREDENTIAL_NAME + r"):[ \t]+))"
+    r"(?P<prefix>(?<![\w?&;])(?P<name>" + _CREDENTIAL_NAME + r")(?:=|\s*=\s*(?=b?['\"])"
+    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r":)[ \t]+))"
     r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
     r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
 #: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
@@ -278,8 +279,13 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values, then anything shaped like a credential (URL passwords, values after a
     credential's name, headers, bearer tokens, secret query parameters)."""
     text = _mask_url_passwords(mask_secrets(text, secrets))
-    # headers before names: ``X-API-Key`` is a credential's name too, which would mask a scheme-like word only
-    text = _COOKIE_HEADER_RE.sub(_mask_header_value, _AUTH_HEADER_RE.sub(_mask_header_value, text))
+    # headers before names: ``X-API-Key`` is a credential's name too, which would mask a scheme-like word only;
+    # each header's pattern is tried only where its name may be (a test of the text in lower case is much faster)
+    lowered = text.lower()
+    if "authorization" in lowered or "api-key" in lowered or "auth-token" in lowered:
+        text = _AUTH_HEADER_RE.sub(_mask_header_value, text)
+    if "cookie" in lowered:
+        text = _COOKIE_HEADER_RE.sub(_mask_header_value, text)
     text = _mask_credential_values(text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
