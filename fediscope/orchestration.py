@@ -812,6 +812,8 @@ def masked_exception(exc: BaseException, _seen: set[int] | None = None) -> BaseE
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, list):
         exc.__notes__ = [_shown_text(str(note)) for note in notes]
+    if isinstance(exc, BaseExceptionGroup):
+        return _masked_group(exc, seen)
     text = _exception_text(exc)
     shown = _shown_text(text)
     if shown == text:
@@ -829,6 +831,26 @@ def masked_exception(exc: BaseException, _seen: set[int] | None = None) -> BaseE
     if isinstance(notes, list):
         stand_in.__notes__ = list(exc.__notes__)
     return stand_in
+
+
+def _masked_group(group: BaseExceptionGroup, seen: set[int]) -> BaseException:
+    """An exception group (``asyncio.TaskGroup``'s, ``except*``'s) with its sub-exceptions masked as
+    :func:`masked_exception` masks them (with their own chains and sub-groups): Python's traceback, and Airflow's,
+    shows each of them. A sub-exception masked in place leaves the group as it is; one replaced by a stand-in, or a
+    message that held a secret, makes a new group (:meth:`~BaseExceptionGroup.derive`, or one of the built-in type
+    where the message changes) with the original's chain, traceback and notes: a group's text is its message, which
+    its ``args`` do not change."""
+    subs = [sub if id(sub) in seen else masked_exception(sub, seen) for sub in group.exceptions]
+    message = _shown_text(group.message)
+    if message == group.message and all(new is old for new, old in zip(subs, group.exceptions, strict=True)):
+        return group
+    masked = group.derive(subs) if message == group.message else BaseExceptionGroup(message, subs)
+    masked.__cause__, masked.__context__ = group.__cause__, group.__context__
+    masked.__suppress_context__ = group.__suppress_context__
+    masked.__traceback__ = group.__traceback__
+    if isinstance(getattr(group, "__notes__", None), list):
+        masked.__notes__ = list(group.__notes__)
+    return masked
 
 
 def log_failure(context: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from fediscope.console import (
     PRINTABLE_MESSAGE,
@@ -54,39 +54,79 @@ _PORT_AND_PATH_RE = re.compile(r"\d{1,5}/")
 #: The start of another URL: a password does not run into the next URL on the same line.
 _URL_START_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _WHITESPACE_RE = re.compile(r"\s")
-#: Header names whose value is a credential, in any case (``Authorization``, ``AUTHORIZATION``, ``x-api-key``).
+#: Header names whose value is a credential, in any case (``Authorization``, ``AUTHORIZATION``, ``x-api-key``;
+#: ``Proxy-Authorization`` too): those that carry a scheme and a credential, and the cookie headers.
+_AUTH_HEADER_NAMES = r"\b(?:authorization|x-api-key|api-key|x-auth-token)"
+_COOKIE_HEADER_NAMES = r"\b(?:cookie|set-cookie)"
 _HEADER_NAMES = r"\b(?:authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)"
 #: A quoted string in a list or tuple's repr (to its twin quote, else to the end of the line: a message cut short).
 _QUOTED_ITEM = r"'(?:\\.|[^'\\\n])*+'?|\"(?:\\.|[^\"\\\n])*+\"?"
-#: Such a header's value after its name: a list or tuple (``{'Cookie': ['sid=…']}``, the repr of a header with several
-#: values), taken to its closing bracket (without backtracking: possessive), or the run of characters after an
-#: opening quote (a ``b`` before it: bytes; ``bytearray(b``) and a scheme (:func:`_mask_header_value`).
-_HEADER_RE = re.compile(
-    r"(?P<prefix>" + _HEADER_NAMES + r"['\"]?\s*[:=]\s*)"
-    r"(?:(?P<items>[\[(](?:" + _QUOTED_ITEM + r"|[^\])'\"\n])*+[\])]?)"
-    r"|(?P<opening>(?:(?:bytearray\()?b?['\"])?(?:(?:bearer|basic|token)\s+)?)[^\s'\",}]+)", re.IGNORECASE)
+#: A header's name, then its value: a list or tuple (``{'Cookie': ['sid=…']}``, the repr of a header with several
+#: values), taken to its closing bracket (without backtracking: possessive), or an opening quote (a ``b`` before it:
+#: bytes; ``bytearray(b``) and what follows it (:data:`_AUTH_HEADER_RE`, :data:`_COOKIE_HEADER_RE`).
+_HEADER_START = (r"(?P<prefix>{names}['\"]?\s*[:=]\s*)(?:(?P<items>[\[(](?:" + _QUOTED_ITEM
+                 + r"|[^\])'\"\n])*+[\])]?)|(?P<opening>(?:bytearray\()?b?(?P<q>['\"])|)")
+#: Authentication schemes whose name is shown before the masked credential (``Bearer ***``): IANA's registry and
+#: common others. Any other word before a credential is masked with it (``Authorization: *** ***``): it may be the
+#: credential itself, followed by prose (:func:`_mask_header_value`).
+AUTH_SCHEMES = ("bearer", "basic", "token", "digest", "negotiate", "ntlm", "kerberos", "dpop", "mac", "hoba",
+                "mutual", "oauth", "gnap", "privatetoken", "concealed", "scram-sha-1", "scram-sha-256", "vapid",
+                "aws4-hmac-sha256", "hawk", "apikey", "jwt")
+#: After an auth header's name and opening quote: a word shaped like a scheme (any: ``Bearer``, ``Negotiate``,
+#: ``Splunk``) and whitespace, then either auth-params (``Digest username="u", response="…"``: to the twin of the
+#: opening quote, else to the end of the line) or one run of characters (a token).
+_AUTH_HEADER_RE = re.compile(
+    _HEADER_START.format(names=_AUTH_HEADER_NAMES)
+    + r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?=[^\s'\",}]))?"
+    r"(?:(?P<params>[A-Za-z][\w.-]*=(?=[^\s=,}])(?(q)(?:\\.|(?!(?P=q))[^\\\n])*|[^\n]*))"
+    r"|(?P<value>[^\s'\",}]+)))", re.IGNORECASE)
+#: A cookie header's ``name=value`` pairs (``Cookie: a=1; session=…; b=2``), separated by ``;`` or ``,`` (several
+#: ``Set-Cookie`` values joined), ``Set-Cookie``'s ``Expires`` date (with its comma and spaces) one of them.
+_COOKIE_ITEM = r"(?:expires=[A-Za-z]{3},[ \t]*\d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4}[ \t]+[\d:]+(?:[ \t]+GMT)?|[^\s'\";,}]+)"
+_COOKIE_HEADER_RE = re.compile(
+    _HEADER_START.format(names=_COOKIE_HEADER_NAMES)
+    + r"(?P<value>" + _COOKIE_ITEM + r"(?:[ \t]*[;,][ \t]*" + _COOKIE_ITEM + r")*))", re.IGNORECASE)
+_COOKIE_ITEM_RE = re.compile(_COOKIE_ITEM, re.IGNORECASE)
+#: ``Set-Cookie``'s attributes, which are no secret (their values are shown: ``Path=/``).
+_COOKIE_ATTRIBUTES = frozenset({"path", "domain", "expires", "max-age", "samesite", "secure", "httponly",
+                                "partitioned", "priority"})
 #: One such quoted string, its quotes (and the ``b`` of bytes) apart from its text.
 _QUOTED_ITEM_RE = re.compile(r"(?P<open>b?(?P<q>['\"]))(?P<text>(?:\\.|(?!(?P=q))[^\\\n])*+)(?P<close>(?P=q)?)")
 #: A dict key naming such a header (``{"X-API-Key": …}`` passed with ``extra=``, which a JSON line shows as it is).
 _HEADER_KEY_RE = re.compile(_HEADER_NAMES + r"$", re.IGNORECASE)
-_AUTH_SCHEME_RE = re.compile(r"(?:bearer|basic|token)\s+", re.IGNORECASE)
+_AUTH_SCHEME_RE = re.compile(r"(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, reverse=True)) + r")\s+",
+                             re.IGNORECASE)
+_KNOWN_SCHEME_RE = re.compile(r"(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, reverse=True)) + r")",
+                              re.IGNORECASE)
 _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
 #: ``scheme://user:password@``: a database password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc
 #: for :func:`urllib.parse.urlsplit`; :func:`redact_url` masks it to the last ``@`` of the authority
 #: (:func:`_userinfo_end`), so that one with an unencoded ``@`` is not half shown either.
 _USERINFO_RE = re.compile(r"^(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
-_PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
-                       + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
 #: Names whose value is a credential wherever it is written after them, in any case: ``name=value`` (a form body, a
 #: DSN's options, a shell line, a repr's ``name='value'``), ``name: value`` (YAML, a header-like line), ``'name':
 #: 'value'`` and ``"name": "value"`` (a dict's repr, a JSON body: Mastodon's app registration and OAuth token
 #: answers) and ``('name', 'value')`` (the repr of Mastodon.py's answer objects, ordered dicts). Secrets fediscope
 #: does not know — a token for another instance, an app's client secret, a password in a DSN — are masked this way.
-#: Only the whole name counts: ``token_type``, ``client_secret_expires_at``, ``tokens`` and ``FEDISCOPE_API_KEY``
-#: (a name in fediscope's own hints, whose value is a known secret anyway) are none of them.
+#: So are names that end with a credential's word (:data:`CREDENTIAL_SUFFIXES`) after a prefix: ``db_password``,
+#: ``my_api_token``, ``smtp-password``, ``spring.datasource.password``, ``aws_secret_access_key``, ``csrftoken``,
+#: ``accessToken`` (:data:`_CREDENTIAL_NAME`). The name must end with the word: ``token_type``,
+#: ``client_secret_expires_at``, ``password_hint``, ``tokens``, ``tokens_used`` and ``max_tokens`` are none of them;
+#: nor are a counter of tokens (``max_token``, ``num_token``) and ``FEDISCOPE_API_KEY`` (a name in fediscope's own
+#: hints and docs, ``FEDISCOPE_API_KEY=secret:ro``, whose value is a known secret anyway).
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
                     "passwd", "secret", "token")
+#: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
+CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
+                       "secret_key")
+#: A credential's name: one of :data:`CREDENTIAL_NAMES`, or letters, digits and ``. _ -`` that end with one of
+#: :data:`CREDENTIAL_SUFFIXES`, not a counter nor a ``FEDISCOPE_`` setting's. The run of such characters is taken whole
+#: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
+_SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
+                        for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
+_CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
+                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
 #: [tokens] in fediscope.toml"): their value is masked after ``=`` or as a quoted key's, not after a bare ``name: ``.
 _PROSE_NAMES = frozenset({"secret", "token"})
@@ -103,12 +143,17 @@ def _names(names: Iterable[str]) -> str:
     return "|".join(sorted(names, key=len, reverse=True))
 
 
+#: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote).
+_PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _CREDENTIAL_NAME
+                       + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+
+
 #: A quoted string value: its quote (a backslash before it where the whole is a JSON string inside another), then
 #: its text to the twin of that quote, to the end of the line when there is none (a message cut short).
 _QUOTED_VALUE = r"b?(?P<vq>\\?['\"])(?P<quoted>(?:(?!(?P=vq))(?:\\.|[^\\\n]))*)"
 #: ``'name': 'value'``, ``"name": "value"``, ``'name'='value'``, ``('name', 'value')``: a quoted key, a quoted value.
 _QUOTED_NAME_RE = re.compile(
-    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?:" + _names(CREDENTIAL_NAMES) + r")(?P=kq)"
+    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?:" + _CREDENTIAL_NAME + r")(?P=kq)"
     r"(?(pair)\s*,\s*|\s*[:=]\s*))" + _QUOTED_VALUE, re.IGNORECASE)
 #: ``name=value``, ``name = 'value'`` (spaces around ``=`` only before a quoted value: ``token = uuid4().hex`` in a
 #: traceback's source line is code), ``name: value``. The name stands alone (no letter, digit or ``_`` before it);
@@ -116,8 +161,8 @@ _QUOTED_NAME_RE = re.compile(
 #: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
 #: (``<your key>``) is taken whole where it is all there is.
 _BARE_NAME_RE = re.compile(
-    r"(?P<prefix>(?<![\w?&;])(?:(?P<name>" + _names(CREDENTIAL_NAMES) + r")(?:=|\s*=\s*(?=b?['\"]))"
-    r"|(?P<colon>" + _names(set(CREDENTIAL_NAMES) - _PROSE_NAMES) + r"):[ \t]+))"
+    r"(?P<prefix>(?<![\w?&;])(?P<name>" + _CREDENTIAL_NAME + r")(?:=|\s*=\s*(?=b?['\"])"
+    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r":)[ \t]+))"
     r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
     r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
 #: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
@@ -125,7 +170,7 @@ _BARE_NAME_RE = re.compile(
 _CLOSING_QUOTE_RE = re.compile(r"['\"](?=[,;:)\]}]|\Z)")
 _TRAILING_PUNCTUATION = ",;.)]}"
 #: A dict key that is a credential's name (``{"client_secret": …}`` passed with ``extra=``).
-_CREDENTIAL_KEY_RE = re.compile(r"(?:" + _names(CREDENTIAL_NAMES) + r")", re.IGNORECASE)
+_CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
 
 def _mask_credential_values(text: str) -> str:
@@ -160,7 +205,8 @@ def _bare_value_end(run: str) -> int:
 
 
 def is_credential_name(name: str) -> bool:
-    """Whether ``name`` (a dict key, a field) is a credential's name: :data:`CREDENTIAL_NAMES`, in any case."""
+    """Whether ``name`` (a dict key, a field) is a credential's name: :data:`CREDENTIAL_NAMES`, or one ending with
+    one of :data:`CREDENTIAL_SUFFIXES` (``db_password``), in any case."""
     return _CREDENTIAL_KEY_RE.fullmatch(name) is not None
 
 
@@ -212,8 +258,8 @@ def redact_url(url: str) -> str:
             netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-            query = urlencode([(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs], safe="*")
+        if any(_is_secret_param(k) for k, _ in pairs):
+            query = urlencode([(k, MASK if _is_secret_param(k) else v) for k, v in pairs], safe="*")
     if (netloc, query) == (parts.netloc, parts.query):
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
@@ -232,18 +278,34 @@ def _userinfo_end(url: str, start: int) -> int:
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values, then anything shaped like a credential (URL passwords, values after a
     credential's name, headers, bearer tokens, secret query parameters)."""
-    text = _mask_credential_values(_mask_url_passwords(mask_secrets(text, secrets)))
-    text = _HEADER_RE.sub(_mask_header_value, text)
+    text = _mask_url_passwords(mask_secrets(text, secrets))
+    # headers before names: ``X-API-Key`` is a credential's name too, which would mask a scheme-like word only;
+    # each header's pattern is tried only where its name may be (a test of the text in lower case is much faster)
+    lowered = text.lower()
+    if "authorization" in lowered or "api-key" in lowered or "auth-token" in lowered:
+        text = _AUTH_HEADER_RE.sub(_mask_header_value, text)
+    if "cookie" in lowered:
+        text = _COOKIE_HEADER_RE.sub(_mask_header_value, text)
+    text = _mask_credential_values(text)
     text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
     return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
 
 
 def _mask_header_value(found: re.Match[str]) -> str:
-    """A credential header's value in text (:data:`_HEADER_RE`), masked but for its quotes and scheme; a list's or a
-    tuple's (``['sid=…', 'lang=en']``), each quoted item so, or all between its brackets where none is quoted."""
+    """A credential header's value in text (:data:`_AUTH_HEADER_RE`, :data:`_COOKIE_HEADER_RE`), masked but for its
+    quotes and a known scheme (:data:`AUTH_SCHEMES`; any other word before the credential is masked with it); a
+    cookie header's pairs each but for their name (:func:`_masked_cookies`); a list's or a tuple's
+    (``['sid=…', 'lang=en']``), each quoted item whole, or all between its brackets where none is quoted."""
     items = found.group("items")
     if items is None:
-        return found.group("prefix") + found.group("opening") + MASK
+        groups = found.groupdict()
+        if "scheme" not in groups:  # a cookie header
+            return found.group("prefix") + found.group("opening") + _masked_cookies(found.group("value"))
+        scheme = groups["scheme"]
+        shown = "" if scheme is None else (
+            found.string[found.start("scheme"):found.start("params") if found.group("params") is not None
+                         else found.start("value")] if _KNOWN_SCHEME_RE.fullmatch(scheme) else MASK + " ")
+        return found.group("prefix") + found.group("opening") + shown + MASK
     if _QUOTED_ITEM_RE.search(items) is None:
         closing = items[-1] if len(items) > 1 and items[-1] in ")]" else ""
         if not items[1:len(items) - len(closing)].strip():
@@ -252,6 +314,19 @@ def _mask_header_value(found: re.Match[str]) -> str:
     return found.group("prefix") + _QUOTED_ITEM_RE.sub(
         lambda item: item.group("open") + (_masked_header_text(item.group("text")) if item.group("text") else "")
         + item.group("close"), items)
+
+
+def _masked_cookies(value: str) -> str:
+    """A cookie header's text with each cookie's value masked but its name shown (``a=***; session=***``); a
+    ``Set-Cookie`` attribute as it is (``Path=/``, ``HttpOnly``), and an item that is no ``name=value`` masked."""
+
+    def item(found: re.Match[str]) -> str:
+        name, equals, _ = found.group().partition("=")
+        if name.strip().lower() in _COOKIE_ATTRIBUTES:
+            return found.group()
+        return name + equals + MASK if equals else MASK
+
+    return _COOKIE_ITEM_RE.sub(item, value)
 
 
 def _masked_header_text(value: str) -> str:
@@ -316,23 +391,64 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     * a secret shorter than :data:`MIN_SECRET_LENGTH` is not masked at all (it would match everywhere);
       ``fediscope config check`` flags such values as weak.
 
+    A secret is found also percent-encoded, as a URL or a form body holds it (``a+b/c=`` as ``a%2Bb%2Fc%3D``; a
+    space as ``+`` too), wholly or partly. Where secrets overlap (one inside another, or one's end the start of
+    another), their whole extent is masked as one: every secret is found in the text before any is masked. Masking
+    then goes on in the masked text until no secret is left (a short one that stands alone only once a longer one
+    next to it is masked: ``<token>short`` → ``***``).
+
     ``secrets`` is best a :class:`KnownSecrets` (a :class:`RedactingFilter`'s are): its patterns are compiled once.
     Any other collection of strings is made one, cached by its contents.
     """
     known = secrets if isinstance(secrets, KnownSecrets) else _known_secrets(frozenset(secrets))
     if known.anywhere is None or not known.may_hold(text):  # the common case
         return text
-    for pattern in known.each:
-        text = pattern.sub(MASK, text)
+    while spans := sorted(found.span() for pattern in known.each for found in pattern.finditer(text)):
+        text = _masked_spans(text, spans)  # each round shortens the text: a secret is longer than MASK
     return text
 
 
+def _masked_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each run of overlapping or adjacent ``spans`` (sorted) replaced by one :data:`MASK`: secrets
+    that overlap (one a part of another, or the end of one the start of the next) leave no fragment of either."""
+    pieces: list[str] = []
+    pos = run_start = run_end = 0
+    run = False
+    for start, end in spans:
+        if run and start <= run_end:
+            run_end = max(run_end, end)
+            continue
+        if run:
+            pieces += [text[pos:run_start], MASK]
+            pos = run_end
+        run, run_start, run_end = True, start, end
+    pieces += [text[pos:run_start], MASK, text[run_end:]]
+    return "".join(pieces)
+
+
+#: The characters a URL never percent-encodes.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _char_pattern(char: str) -> str:
+    """One character of a known secret: as it is, or percent-encoded (its UTF-8 bytes; a space also ``+``)."""
+    if char in _UNRESERVED:
+        return re.escape(char)
+    encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    return "(?:" + "|".join([re.escape(char), encoded] + (["\\+"] if char == " " else [])) + ")"
+
+
 def _secret_pattern(secret: str) -> str:
-    """The regular expression of one known secret (:func:`mask_secrets`' rule): a short one stands alone. Its
-    look-behind comes after it, so that every alternative of :attr:`KnownSecrets.anywhere` starts with a letter of
-    its secret (a search then skips the positions where none starts: twice as fast)."""
-    escaped = re.escape(secret)
-    return escaped if len(secret) >= SUBSTRING_SECRET_LENGTH else rf"{escaped}(?<!\w{escaped})(?!\w)"
+    """The regular expression of one known secret (:func:`mask_secrets`' rule), each character also as a URL
+    encodes it: a short one stands alone. Its look-behind comes after its first character where that is a letter or
+    digit, so that the alternatives of :attr:`KnownSecrets.anywhere` start with a character of their secret (a search
+    then skips the positions where none starts: twice as fast)."""
+    chars = [_char_pattern(char) for char in secret]
+    if len(secret) >= SUBSTRING_SECRET_LENGTH:
+        return "".join(chars)
+    if secret[0] in _UNRESERVED:
+        return chars[0] + rf"(?<!\w{chars[0]})" + "".join(chars[1:]) + r"(?!\w)"
+    return r"(?<!\w)" + "".join(chars) + r"(?!\w)"
 
 
 class KnownSecrets(frozenset[str]):
@@ -347,6 +463,8 @@ class KnownSecrets(frozenset[str]):
     each: tuple[re.Pattern[str], ...]
     #: The secrets in lower case, when all are ASCII (else None): :meth:`may_hold`'s test of an ASCII text.
     lowered: tuple[str, ...] | None
+    #: Whether a secret has a character a URL percent-encodes (then a text with ``%`` or ``+`` is searched).
+    encodable: bool
 
     def __new__(cls, secrets: Iterable[str] = ()) -> KnownSecrets:
         self = super().__new__(cls, (s for s in secrets if s))
@@ -354,6 +472,7 @@ class KnownSecrets(frozenset[str]):
         self.each = tuple(re.compile(_secret_pattern(s), re.IGNORECASE) for s in usable)
         self.anywhere = re.compile("|".join(map(_secret_pattern, usable)), re.IGNORECASE) if usable else None
         self.lowered = tuple(s.lower() for s in usable) if all(s.isascii() for s in usable) else None
+        self.encodable = any(not _UNRESERVED.issuperset(s) for s in usable)
         return self
 
     def may_hold(self, text: str) -> bool:
@@ -363,7 +482,10 @@ class KnownSecrets(frozenset[str]):
         for ``s``, the Kelvin sign for ``k``)."""
         if self.lowered is not None and text.isascii():
             lowered = text.lower()
-            return any(secret in lowered for secret in self.lowered)
+            if any(secret in lowered for secret in self.lowered):
+                return True
+            if not (self.encodable and ("%" in text or "+" in text)):  # else it may hold one percent-encoded
+                return False
         return self.anywhere is not None and self.anywhere.search(text) is not None
 
 
@@ -397,15 +519,20 @@ def url_secrets(url: str) -> list[str]:
         password = None
     if unparsed and (password is None or len(unparsed.group("pw")) > len(password)):
         password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
-    if password:
-        found.append(password)
+    if password:  # as typed, and as SQLAlchemy or a driver decodes it (``%40`` an ``@``)
+        found += dict.fromkeys([password, unquote(password)])
     return found + _query_secrets(url)
 
 
 def _query_secrets(url: str) -> list[str]:
     """Values of secret query parameters (``mysql+pymysql://u@db/x?password=…``), as SQLAlchemy reads them."""
     query = url.partition("?")[2].partition("#")[0]
-    return [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() in SECRET_PARAMS and v]
+    return [v for k, v in parse_qsl(query, keep_blank_values=True) if _is_secret_param(k) and v]
+
+
+def _is_secret_param(name: str) -> bool:
+    """Whether a query parameter's value is a credential: :data:`SECRET_PARAMS`, or a credential's name."""
+    return name.lower() in SECRET_PARAMS or is_credential_name(name)
 
 
 #: The attributes every :class:`logging.LogRecord` has (this Python's), and those formatters add: any other is a
