@@ -355,8 +355,13 @@ class _KnownNames:
 
 def _opted_out(account: dict[str, Any]) -> bool:
     """``noindex: true``, or an opt-out tag in the bio. Mastodon renders a bio hashtag as HTML
-    (``<a … class="mention hashtag">#<span>nobot</span></a>``), so markup is stripped before searching."""
-    if account.get("noindex") is True:
+    (``<a … class="mention hashtag">#<span>nobot</span></a>``), so markup is stripped before searching.
+
+    A ``noindex`` that is neither ``false`` nor absent (null) counts as an opt-out too: a server that writes it
+    otherwise (``"true"``, ``1``) means something we cannot read as consent to be indexed, and only ``true`` was
+    honoured (the account landed with ``"noindex": "true"`` in its record)."""
+    noindex = account.get("noindex")
+    if noindex is not None and noindex is not False:
         return True
     note = html.unescape(_TAG_RE.sub("", str(account.get("note") or "")))
     return bool(_OPT_OUT_RE.search(note))

@@ -591,6 +591,46 @@ def _shaped(check: Callable[[Any], str | None], entity: str, what: str) -> Calla
     return checked
 
 
+#: How a reason names an item of each entity (``status.content …``).
+ITEM_NAMES = {"statuses": "status", "accounts": "account", "directory": "account", "instance": "instance",
+              "instance_activity": "activity", "instance_peers": "peer", "trends_tags": "tag"}
+
+
+def not_text_at(value: Any, path: str) -> str | None:
+    """Where ``value`` holds a string that is not text (``status.content``), or None when it holds none.
+
+    JSON's ``\\ud800`` escapes a lone UTF-16 surrogate: ``json`` reads it, but no UTF-8 file can hold it, so the
+    batch written with it failed as a whole (a ``UnicodeEncodeError`` traceback; the source failed at that page
+    on every run, a stream lost everything it held). One encoding tells whether there is one at all (the rare
+    search for where only then): checked on the landed record, as a field the privacy policy drops or hashes is no
+    harm."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode()
+    except UnicodeEncodeError:
+        return _surrogate_at(value, path) or path
+    return None
+
+
+def _surrogate_at(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for name, sub in value.items():
+            if _surrogate_at(str(name), path) is not None:
+                return f"a field name of {path}"
+            if (where := _surrogate_at(sub, f"{path}.{name}")) is not None:
+                return where
+    if isinstance(value, list):
+        for i, sub in enumerate(value):
+            if (where := _surrogate_at(sub, f"{path}[{i}]")) is not None:
+                return where
+    return None
+
+
 #: Entity → why an item of it cannot be landed (None: it can). Every entity curation reads is also checked against
 #: its declared raw schema, so what lands is what the engines can read (the checks and the schema cannot drift).
 CHECKS: dict[str, Callable[[Any], str | None]] = {
@@ -635,6 +675,10 @@ def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, en
             continue
         if record is None:
             landed.skipped += 1
+            continue
+        if (where := not_text_at(record, ITEM_NAMES.get(entity, "item"))) is not None:
+            landed.quarantined.append(QuarantinedItem(f"{where} holds a lone UTF-16 surrogate (a \\ud800-\\udfff "
+                                                      f"escape without its pair), which is not text", item))
             continue
         landed.records.append(envelope(domain, endpoint, record, fetched_at))
     landed.opted_out = policy.counts["skipped_opt_out"] - opted_out_before

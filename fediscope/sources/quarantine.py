@@ -76,7 +76,9 @@ def write_quarantine(lake: LakeBackend, instance: str, endpoint: str, entries: l
     document = {"instance": instance, "endpoint": endpoint,
                 "fetched_at": fetched.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "entries": entries}
-    lake.write_atomic(path, json.dumps(document, ensure_ascii=False, indent=1, default=str).encode())
+    # a lone surrogate (JSON's "\\ud800", quarantined for it) can only be in a string: written as that escape again
+    lake.write_atomic(path, json.dumps(document, ensure_ascii=False, indent=1, default=str).encode(
+        "utf-8", "backslashreplace"))
     return path
 
 

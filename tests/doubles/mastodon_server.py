@@ -161,7 +161,7 @@ class Served:
 
 
 MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types", "wrong_quotes",
-                 "huge_counts")
+                 "huge_counts", "lone_surrogate")
 
 
 def _malform_items(items: list[Any], how: str) -> list[Any]:
@@ -196,6 +196,10 @@ def _malform_items(items: list[Any], how: str) -> list[Any]:
         for item, hurt in zip(items, huge, strict=False):
             if isinstance(item, dict):
                 hurt(item)
+    elif how == "lone_surrogate":  # half an emoji: sent as "\ud83d" (json.dumps escapes it), which json reads
+        for item in items[:1]:
+            if isinstance(item, dict):
+                item["content"] = f"{item.get('content') or ''}\ud83d"
     return items
 
 

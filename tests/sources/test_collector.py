@@ -487,3 +487,20 @@ def test_a_checkpoint_an_older_fediscope_named_after_the_handle_is_gone_after_th
     handle = source.partition(":")[2]
     assert [p.name for p in lake_dir.joinpath("_state").rglob("*") if handle in p.name] == []
     assert len(list(legacy.parent.glob(f"{source.partition(':')[0]}__*.json"))) == 1
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_a_lone_surrogate_is_quarantined_and_the_rest_of_the_page_lands(mastodon_server, make_settings, lake,
+                                                                        privacy: bool) -> None:
+    """Was: a status whose ``content`` ended in half an emoji (JSON ``"\\ud83d"``, which ``json`` reads) failed the
+    whole page's batch with a ``UnicodeEncodeError`` traceback, so the source failed at that page on every run."""
+    mastodon_server.malformed("lone_surrogate", times=1, after=1, path="/api/v1/timelines/public")
+    settings = make_settings(privacy=privacy, **({} if privacy else {"pseudonym_key": None}))
+    summary = run_collection(settings, public(mastodon_server), progress=False)
+    assert summary.ok and summary.quarantined == 1 and summary.landed == 99, summary.line()
+    [entry] = lake.quarantine_entries()
+    assert entry["reason"].startswith("status.content holds a lone UTF-16 surrogate")
+    if not privacy:  # the raw item is kept, its surrogate written as the escape it came as
+        assert entry["item"]["content"].endswith("\ud83d")
+    assert len(lake.status_ids()) == 99 and lake.status_ids() < set(served_ids(mastodon_server))
+    assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == served_ids(mastodon_server)[0]

@@ -605,3 +605,42 @@ def test_the_summary_line_of_a_run_ended_by_a_signal_reads_naturally(tmp_path: P
     assert process.returncode == 0, err
     line = out.decode().strip()
     assert line.startswith("stream ") and line.endswith("; stopped on request (Ctrl-C or SIGTERM)"), line
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_a_lone_surrogate_is_quarantined_and_what_else_was_received_lands(mastodon_server: Any,
+                                                                          make_settings: Callable[..., Settings],
+                                                                          lake: Any, privacy: bool) -> None:
+    """Was: an ``update`` whose ``content`` ended in half an emoji (JSON ``"\\ud83d"``, which ``json`` reads) made
+    every flush fail with a ``UnicodeEncodeError``: the run ended in a traceback, and all it had received was lost."""
+    events = recorded_events(mastodon_server.recorded_stream())
+    update = json.loads(next(data for name, data in events if name == "update"))
+    broken = json.dumps({**update, "content": update["content"] + "\ud83d"})  # sent as the escape "\ud83d"
+    mastodon_server.stream(b"event: update\ndata: " + broken.encode() + b"\n\n" + mastodon_server.recorded_stream())
+    settings = make_settings(privacy=privacy, **({} if privacy else {"pseudonym_key": None}))
+    summary = StreamRun(settings, mastodon_server.url, parse_source("public"), max_events=1 + len(events),
+                        flush_seconds=60).run()
+    assert summary.ok and summary.quarantined == 1, summary.line()
+    assert summary.landed == len(lake.records("statuses")) > 0 and summary.deletions == 1
+    [entry] = lake.quarantine_entries()
+    assert entry["reason"] == ("update event: status.content holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape "
+                               "without its pair), which is not text")
+    assert privacy or entry["item"]["content"] == update["content"] + "\ud83d"
+
+
+@pytest.mark.parametrize("noindex", ["true", 1, "yes"])
+def test_a_noindex_written_other_than_as_a_boolean_is_an_opt_out(mastodon_server: Any,
+                                                                 make_settings: Callable[..., Settings],
+                                                                 lake: Any, noindex: Any) -> None:
+    """Was: only ``noindex: true`` was honoured; a server writing ``"true"`` or ``1`` had its account landed (with
+    that value in the record). Whatever is not ``false`` is no consent to be indexed."""
+    events = recorded_events(mastodon_server.recorded_stream())
+    update = json.loads(next(data for name, data in events if name == "update"))
+    other = {**update, "account": {**update["account"], "noindex": noindex}}
+    unsaid = {**update, "account": {k: v for k, v in update["account"].items() if k != "noindex"}}
+    mastodon_server.stream(b"".join(b"event: update\ndata: " + json.dumps(s).encode() + b"\n\n"
+                                    for s in (other, unsaid, {**update, "account": {**update["account"],
+                                                                                    "noindex": False}})))
+    summary = StreamRun(make_settings(), mastodon_server.url, parse_source("public"), max_events=3).run()
+    assert (summary.skipped, summary.opted_out, summary.landed) == (1, 1, 2), summary.line()
+    assert [r["data"]["account"].get("noindex") for _p, r in lake.records("statuses")] == [None, False]
