@@ -183,7 +183,7 @@ def demo_settings(ctx: DemoContext, instance_url: str, tag: str | None) -> Setti
     timelines = ["public", "local", *([f"tag:{tag}"] if tag else []), "instance", "instance_activity",
                  "instance_peers", "trends_tags", "directory"]
     return Settings().replace(
-        lake=str(ctx.lake_dir), store=f"sqlite:///{ctx.db_path}", engine="duckdb",
+        lake=str(ctx.lake_dir), store=sqlite_url(ctx.db_path), engine="duckdb",
         pseudonym_key=demo_key(ctx.lake_dir), privacy=True, allow_private_addresses=True,
         instances=(instance_url,), backfill_pages=100_000, page_limit=40, request_timeout=10.0, max_retries=3,
         sources=(SourceSpec(instance=instance_url, timelines=tuple(timelines)),),
@@ -621,6 +621,14 @@ def shown(path: Path | str) -> str:
         return str(path)
 
 
+def sqlite_url(path: Path | str) -> str:
+    """The ``sqlite:///`` store URL of a file path. fediscope percent-decodes a SQLite URL's path and reads a ``?`` as
+    the start of its options, so a ``%``, ``?`` or ``#`` in a directory name (``--dir 'run 50%'``) is escaped:
+    was written as is, and the demo put its store in another directory (``p%41q`` became ``pAq``) or failed."""
+    escaped = str(path).replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    return f"sqlite:///{escaped}"
+
+
 def run_by_make() -> bool:
     """Whether ``make demo`` started this run (make sets ``MAKELEVEL`` for its recipes): only then do the hints name
     make's targets; a fediscope installed with pip has no Makefile beside it."""
@@ -730,7 +738,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         where = [] if here else ["--dir", shown(ctx.base)]
         again = ("`make demo`" if here and run_by_make() else
                  f"`{shlex.join([python_command(), '-m', 'fediscope.demo', *where])}`")
-        print(f"Next: `{_cli_command()} report --store sqlite:///{shown(ctx.db_path)} --top 20`, or run "
+        report_command = shlex.join([_cli_command(), "report", "--store", sqlite_url(shown(ctx.db_path)), "--top",
+                                     "20"])
+        print(f"Next: `{report_command}`, or run "
               f"{again} again: it collects only what is new.", file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
               "each listed with its question in fediscope_catalog; to add your own metric, see README "

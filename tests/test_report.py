@@ -563,6 +563,28 @@ def test_the_help_lists_every_analysis_the_report_prints(capsys, loaded_store, c
     assert ", ".join(CHARTS) in " ".join(out.split())
 
 
+def test_the_help_says_the_period_is_of_posted_days_as_the_report_computes_it(capsys, cli_env, tmp_path):
+    """Was: the help said the report's period is "the first and last UTC day with hashtag use", while the report
+    takes the first and last posted day of every curated status, hashtags or not (the metric posted_days), so a
+    day of statuses without a hashtag is in the period: the help described the older rule."""
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    # statuses posted on 2024-05-01 to 2024-05-03; hashtags used on 2024-05-02 only
+    store.write(analysis.metric("posted_days"), [
+        {"instance": "*", "first_day": "2024-05-01", "last_day": "2024-05-03", "days": 3, "statuses": 3,
+         "latest_fetch_day": "2024-05-04", "first_day_partial": False}])
+    store.write(analysis.metric("hashtags_daily"), [
+        {"day": "2024-05-02", "tag": "python", "toots": 1, "accounts": 1, "engagement_total": 1,
+         "engagement_mean": 1.0}])
+    store.close()
+    code, out, err = run(capsys, "report", "--no-charts", "--store", f"sqlite:///{tmp_path / 'm.db'}")
+    assert out.splitlines()[1].startswith("Period: statuses posted 2024-05-01 to 2024-05-03"), out
+    code, out, err = run(capsys, "report", "--help")
+    assert code == 0, err
+    period = " ".join(out.split()).split('says which days the numbers cover: ')[1].split(", \"(partial)")[0]
+    assert "hashtag use" not in period
+    assert period.startswith("the first and last UTC day a curated status was posted on (with or without hashtags")
+
+
 def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_env):
     """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), sign-ups,
     summed over the instances, asked "per instance?", the top engaged accounts asked account_engagement's question

@@ -44,7 +44,8 @@ def _help() -> str:
     --out: {", ".join(charts)}.
 
     The report's head (JSON: "period"; each chart: its footnote) says which days the numbers cover: the first
-    and last UTC day with hashtag use, "(partial)" when collected in part, and the day of the latest fetch.
+    and last UTC day a curated status was posted on (with or without hashtags, boosts included; the metric
+    posted_days), "(partial)" when collected in part, and the day of the latest fetch.
 
     Every other stored metric (your own: a SQL file of FEDISCOPE_METRICS_DIR or spark_jobs/sql/, or one whose
     file is gone) follows them as a table of its first --top rows, in the store's order (its rank column, else

@@ -437,3 +437,36 @@ def test_the_new_statuses_of_a_run_are_spread_over_the_hours_before_it_in_id_ord
     _, *grown = _grown_in_a_run(again, instance)
     public = load_checkpoint(LocalLake(first.lake_dir), f"127.0.0.1:{again.port}", "public").newest_id
     assert public is not None and int(grown[0]["id"]) > int(public)
+
+
+@pytest.mark.parametrize("name", ["p%41q", "what?"])
+def test_a_dir_whose_name_a_url_reads_otherwise_holds_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 name: str) -> None:
+    """Was: the demo's store URL was ``sqlite:///<dir>/demo-out/demo.db`` written as is, and fediscope
+    percent-decodes a SQLite URL's path and reads a ``?`` as its options: ``--dir p%41q`` put the store in a new
+    directory ``pAq`` (the outputs named a file that was not there), and ``--dir 'what?'`` failed the curation step."""
+    monkeypatch.chdir(tmp_path)
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect", "curate, metrics, SQLite")]
+    ctx = DemoContext(base=tmp_path / name, n_statuses=100, port=0, new_statuses=2)
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    assert ctx.db_path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no other directory made
+
+
+def test_the_suggested_report_command_names_the_store_of_a_dir_with_spaces_and_percent_signs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: ``Next: `fediscope report --store sqlite:///./demo dir/demo-out/demo.db …``` : pasted into a shell,
+    the space cut the URL in two (and a ``%41`` in the name named another file)."""
+    import shlex
+
+    from fediscope.store.sqlite import sqlite_file
+
+    monkeypatch.chdir(tmp_path)
+    ctx = DemoContext(base=tmp_path / "demo dir %41", port=0)
+    out = io.StringIO()
+    assert run_demo(ctx, [], out) == 0, out.getvalue()
+    suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
+    command = shlex.split(suggested.removeprefix("Next: `").split("`")[0])
+    assert command[1:3] == ["report", "--store"] and command[4:] == ["--top", "20"], command
+    assert sqlite_file(command[3]).resolve() == ctx.db_path.resolve()
