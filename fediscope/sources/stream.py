@@ -37,7 +37,9 @@ that ends (``duration``, ``stop``) without any connection having opened failed, 
 streamed nothing. One that streamed and then could not reconnect until the end is a success that reports its failed
 attempts and the last one's error (``last_connection_error``). A lake that cannot be written is retried at the next
 flush (the items wait in memory), ``max_retries`` times in a row; every exit path flushes, and what could not be
-landed in the end is counted in the error.
+landed in the end is lost (it was only in memory): counted (``unlanded``) and said in the error. An exception
+fediscope did not expect (a bug), in the stream or in a flush, fails the stream as ``collect`` fails a source
+(``internal error: TYPE: message``, logged once with its traceback), after landing what can be.
 
 **Local accounts** are keyed by the instance's handle domain when it is a proper parent domain of the host
 connected to (see :mod:`fediscope.privacy`), learned once per run from the instance document before the stream
@@ -78,6 +80,7 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.redact import redact_text, secret_values
 from fediscope.sources.client import (
     MastodonClient,
     network_error_text,
@@ -125,6 +128,7 @@ class StreamSummary:
     opted_out: int = 0
     quarantined: int = 0  # payloads that were not what the API documents
     malformed: int = 0    # lines of the event stream that could not be read (not UTF-8), skipped
+    unlanded: int = 0     # received items the last flush could not land: lost (the error says why)
     batches: list[str] = field(default_factory=list)
     connections: int = 0  # connections that opened (the streaming server answered 200)
     failed_connections: int = 0  # attempts that did not open (unreachable, an HTTP error), the run's end aside
@@ -159,7 +163,7 @@ class StreamSummary:
         return {"instance": self.instance, "source": self.source, "events": dict(sorted(self.events.items())),
                 "landed": self.landed, "edits": self.edits, "deletions": self.deletions,
                 "skipped": self.skipped, "opted_out": self.opted_out, "quarantined": self.quarantined,
-                "malformed": self.malformed, "batches": self.batches,
+                "malformed": self.malformed, "unlanded": self.unlanded, "batches": self.batches,
                 "connections": self.connections, "failed_connections": self.failed_connections,
                 "last_connection_error": self.last_connection_error, "stopped": self.stopped, "error": self.error,
                 "seconds": round(self.seconds, 3), "ok": self.ok}
@@ -378,12 +382,16 @@ class StreamRun:
 
     # -- the run ------------------------------------------------------------------------------------------
     def run(self) -> StreamSummary:
-        """Stream until the run ends; never raises for what the stream or the lake does (the summary says it:
-        ``error`` and ``stopped="error"``)."""
+        """Stream until the run ends; never raises (the summary says it: ``error`` and ``stopped="error"``).
+
+        An exception fediscope did not expect (a bug), in the stream or in a flush, fails this stream as ``collect``
+        fails a source (:meth:`_internal_error`); what was received is landed first, as far as it can be
+        (:meth:`_final_flush`)."""
         started = self.clock()
         self._deadline = started + self.duration if self.duration is not None else None
         self._flush_at = started + self.flush_seconds
         self._flush_failures = 0
+        self._internal_errors: set[str] = set()  # those logged already (a flush that fails again is not logged twice)
         # since when no connection is open, and how many attempts failed since (said when one opens again)
         self._lost_at, self._failed_since = started, 0
         try:
@@ -392,15 +400,9 @@ class StreamRun:
         except FediscopeError as exc:
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not lose what was received: land it, report it
-            log.exception("stream %s %s: unexpected error", self.client.domain, self.source.name)
-            self._fail(f"{type(exc).__name__}: {exc}")
+            self._fail(self._internal_error(exc))
         finally:
-            try:
-                self.buffer.flush()
-            except FediscopeError as exc:
-                lost = self.buffer.unlanded()
-                self._fail(f"{lost} received items could not be landed: {exc}" if not self.summary.error else
-                           f"{self.summary.error}; {lost} received items could not be landed")
+            self._final_flush()
             self.client.close()
             self.summary.seconds = self.clock() - started
         if not self.summary.stopped:
@@ -410,6 +412,39 @@ class StreamRun:
             self.summary.error = (self.summary.last_connection_error
                                   or "no connection to the streaming server opened before the run ended")
         return self.summary
+
+    def _final_flush(self) -> None:
+        """Land what is left when the run ends. What cannot be landed now is lost (it was only ever in memory, and
+        a stream cannot be replayed): counted in ``unlanded`` and said in the error, with why; the files that were
+        written stay landed and counted (a flush that fails part-way keeps them)."""
+        try:
+            self.buffer.flush()
+            return
+        except FediscopeError as exc:
+            why = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug at the last flush: the summary must still be printed
+            why = self._internal_error(exc)
+        lost = self.summary.unlanded = self.buffer.unlanded()
+        prior = self.summary.error
+        what = f"{count(lost, 'received item')} could not be landed and {'is' if lost == 1 else 'are'} lost"
+        if prior is None:
+            self._fail(f"{what}: {why}" if lost else why)
+        elif why in prior:  # the error that stopped the run, again
+            self._fail(f"{prior}; {what}" if lost else prior)
+        else:
+            self._fail(f"{prior}; {what}: {why}" if lost else f"{prior}; {why}")
+
+    def _internal_error(self, exc: Exception) -> str:
+        """The error of a stream failed by an exception fediscope did not expect, worded as ``collect`` words a
+        source's (``internal error: RuntimeError: …``), its message masked as log lines are (an exception may quote
+        a URL with its password, a header with its token) and on one line; logged at ERROR with its traceback
+        (masked by the log handler), once: a last flush that fails again the same way adds no second traceback."""
+        text = " ".join(redact_text(str(exc), secret_values(self.settings)).split())
+        text = f"internal error: {type(exc).__name__}" + (f": {text[:300]}" if text else "")
+        if text not in self._internal_errors:
+            self._internal_errors.add(text)
+            log.error("stream %s %s failed unexpectedly", self.client.domain, self.source.name, exc_info=exc)
+        return text
 
     def _prepare(self) -> None:
         """What is asked of the instance once, before the stream is opened: its streaming server, checked, and the
@@ -566,7 +601,8 @@ class StreamRun:
 
     def _flush_on_time(self) -> None:
         """A periodic flush; a lake that fails is retried at the next one (what was received stays in memory),
-        up to ``max_retries`` failures in a row, then the run stops with the lake's error."""
+        up to ``max_retries`` failures in a row, then the run stops with the lake's error. Anything else raised (a
+        bug) stops the run at once: :meth:`run` reports it as an internal error, and its last flush tries again."""
         try:
             self.buffer.flush()
             self._flush_failures = 0
