@@ -112,6 +112,7 @@ from fediscope.lake.state import (
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.handle_domains import handle_domain_for_run
+from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
     Page,
     fetch_handle_domain,
@@ -291,7 +292,8 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
         log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
                 "source %s %s failed: %s", domain, source.name, exc)
     except Exception as exc:  # a bug or surprise in one source must not stop the others
-        result.status, result.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        # the summary is printed, not logged: masked and on one line here (the log handler masks the traceback)
+        result.status, result.error = "failed", internal_error_text(exc, ctx.settings)
         log.exception("source %s %s failed unexpectedly", domain, source.name)
     # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
     ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)

@@ -80,7 +80,6 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.redact import redact_text, secret_values
 from fediscope.sources.client import (
     MastodonClient,
     network_error_text,
@@ -90,6 +89,7 @@ from fediscope.sources.client import (
 )
 from fediscope.sources.collector import source_batch_tag
 from fediscope.sources.handle_domains import handle_domain_for_run
+from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
@@ -436,11 +436,10 @@ class StreamRun:
 
     def _internal_error(self, exc: Exception) -> str:
         """The error of a stream failed by an exception fediscope did not expect, worded as ``collect`` words a
-        source's (``internal error: RuntimeError: …``), its message masked as log lines are (an exception may quote
-        a URL with its password, a header with its token) and on one line; logged at ERROR with its traceback
-        (masked by the log handler), once: a last flush that fails again the same way adds no second traceback."""
-        text = " ".join(redact_text(str(exc), secret_values(self.settings)).split())
-        text = f"internal error: {type(exc).__name__}" + (f": {text[:300]}" if text else "")
+        source's (:func:`~fediscope.sources.internal_error.internal_error_text`: masked, on one line); logged at
+        ERROR with its traceback (masked by the log handler), once: a last flush that fails again the same way adds
+        no second traceback."""
+        text = internal_error_text(exc, self.settings)
         if text not in self._internal_errors:
             self._internal_errors.add(text)
             log.error("stream %s %s failed unexpectedly", self.client.domain, self.source.name, exc_info=exc)

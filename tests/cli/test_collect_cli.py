@@ -320,3 +320,40 @@ def test_a_lake_that_cannot_be_written_says_why(cli_env, capsys, mastodon_server
     assert code != 0 and out == "" and "Traceback" not in err
     assert f"the lake directory {lake} {said}; point --lake" in err, err
     assert mastodon_server.log == []
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_source_failed_by_a_bug_is_summarised_masked_and_on_one_line(cli_env, capsys, mastodon_server,
+                                                                       monkeypatch, as_json) -> None:
+    """Was: a source failed by an exception fediscope did not expect (a bug) was summarised as ``internal error:
+    TYPE: message`` with the message as it was raised: the secrets it quoted (the pseudonym key, an instance's
+    token) and its line breaks went to stdout (``--json``) and the ``failed:`` line, which no log handler masks.
+    The bug is planted: fetching a page of ``tag:hoot`` raises (``public``, collected in the same run, is not)."""
+    from fediscope.config import token_env_name
+    from fediscope.sources import collector
+
+    token = "instance-token-q7Xv2LmZ9pRt4Wk"
+    monkeypatch.setenv(token_env_name(mastodon_server.url), token)
+    real = collector.fetch_page
+
+    def fetch_page(client, source, **kwargs):
+        if source.kind == "tag":
+            raise RuntimeError(f"planted bug\nwith key {KEY} and token={token}, also {token} alone")
+        return real(client, source, **kwargs)
+
+    monkeypatch.setattr(collector, "fetch_page", fetch_page)
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot",
+                         "--timeline", "public", *(["--json"] if as_json else []))
+    assert code == 1
+    said = (f"{mastodon_server.domain} tag:hoot: internal error: RuntimeError: planted bug with key *** and "
+            "token=***, also *** alone")
+    if as_json:
+        summary = json.loads(out)
+        assert summary["failed"] == [said] and summary["landed"] == 100
+        (failed,) = (s for s in summary["sources"] if s["status"] == "failed")
+        assert f"{failed['instance']} {failed['source']}: {failed['error']}" == said
+    else:
+        assert "(1 failed)" in out and "landed 100" in out and out.count("\n") == 1
+        assert f"  failed: {said}\n" in err, err
+    assert "failed unexpectedly" in err and "Traceback (most recent call last)" in err  # the log has the traceback
+    assert KEY not in out + err and token not in out + err
