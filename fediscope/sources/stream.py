@@ -80,6 +80,7 @@ from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.redact import redact_text, secret_values
 from fediscope.sources.client import (
     MastodonClient,
     network_error_text,
@@ -633,7 +634,9 @@ class StreamRun:
         if isinstance(error, (requests.exceptions.RequestException, HTTPError, OSError)):
             # worded as the REST client words it: "network error: [Errno 111] Connection refused", "TLS error: …"
             return network_error_text(error)
-        text = " ".join(str(error).split())[:200]
+        # anything else (a MastodonError of Mastodon.py's own, a bug) quotes what it was given, a URL or a header
+        # perhaps: masked as a log line is, since the summary is printed as it is
+        text = " ".join(redact_text(str(error), secret_values(self.settings)).split())[:200]
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

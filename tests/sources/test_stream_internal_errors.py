@@ -95,3 +95,20 @@ def test_a_bug_at_a_periodic_flush_stops_the_stream_and_the_last_flush_tries_aga
                              "1 received item could not be landed and is lost")
     failures = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
     assert len(failures) == 1 and failures[0].levelno == logging.ERROR and failures[0].exc_info  # once
+
+
+def test_a_connection_failed_otherwise_than_by_the_network_is_described_masked(
+        mastodon_server: Any, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: an exception other than an HTTP answer or a network error (Mastodon.py's own, a bug) was quoted as raised
+    into the summary, which is printed as it is: a URL's password or a header's token in it showed."""
+
+    def opened(run: StreamRun, listener: Any) -> None:
+        raise ValueError(f"could not open https://u:{KEY}@x.example/stream\nwith Authorization: {BEARER}")
+
+    monkeypatch.setattr(StreamRun, "_open", opened)
+    summary = StreamRun(make_settings(max_retries=0, pseudonym_key=KEY), mastodon_server.url, parse_source("public"),
+                        duration=5).run()
+    assert not summary.ok and summary.connections == 0
+    assert summary.last_connection_error == ("ValueError: could not open https://u:***@x.example/stream with "
+                                             "Authorization: Bearer ***")
+    assert KEY not in summary.line() and "q9W3bRfLk2VtZ8" not in summary.line()
