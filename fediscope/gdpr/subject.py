@@ -92,12 +92,47 @@ def parse_account(account: str) -> tuple[str, str]:
                           "expected ACCT@INSTANCE, e.g. alice@mastodon.social")
     # instance_domain drops the DNS root's dot (``mastodon.social.``), as the landing does: kept, it was another key,
     # so an erasure found nothing and suppressed a key no landing makes, and an export answered that nothing was held
-    return user.lower(), instance_domain(domain)
+    return user.lower(), instance_domain(_ascii_domain(account, domain))
+
+
+def _ascii_domain(account: str, domain: str) -> str:
+    """``bawü.social`` → ``xn--baw-joa.social``: an internationalised domain as an instance address spells it (was
+    refused as "not an instance address", so an account of such a server could be neither erased nor exported).
+    The other spelling is a key of its own: :func:`unicode_domain`."""
+    if domain.isascii():
+        return domain
+    scheme, sep, address = domain.rpartition("://")  # a profile link's host keeps its scheme (parse_account)
+    host, colon, port = address.partition(":")
+    try:
+        return scheme + sep + host.encode("idna").decode("ascii") + colon + port
+    except UnicodeError:
+        raise ConfigError(f"--account {account!r}: {domain!r} is not a domain name; expected ACCT@INSTANCE, e.g. "
+                          "alice@mastodon.social") from None
+
+
+def unicode_domain(domain: str) -> str | None:
+    """The Unicode spelling of a domain with punycode labels (``xn--baw-joa.social`` → ``bawü.social``), None when it
+    has none or they do not decode. Mastodon's API writes a remote account's domain in Unicode (``acct``:
+    ``lfdi@bawü.social``), and the records of an instance collected from its address hold the punycode one: the
+    same person is landed under both keys, and a request must cover both."""
+    host, sep, port = domain.partition(":")
+    if not any(label.startswith("xn--") for label in host.split(".")):
+        return None
+    try:
+        decoded = host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return None
+    return decoded + sep + port if decoded != host else None
 
 
 def subject_from_settings(settings: Settings, account: str) -> Subject:
     """The subject of ``account`` under the active privacy policy (needs the pseudonym key when privacy is on)."""
     user, domain = parse_account(account)
+    return _subject(settings, user, domain)
+
+
+def _subject(settings: Settings, user: str, domain: str) -> Subject:
+    """The subject ``user@domain``, both as :func:`parse_account` gives them (or a domain's other spelling)."""
     if not settings.privacy:
         return Subject(key=f"{user}@{domain}", pseudonymised=False, username=user, domain=domain)
     try:
@@ -117,7 +152,11 @@ def subjects_from_settings(settings: Settings, account: str,
     before the handle-domain rule, or by a run that could not read its document), and the other way round."""
     subject = subject_from_settings(settings, account)
     others = sorted(served_domains(handle_domains, subject.domain) - {subject.domain})
-    return [subject, *(subject_from_settings(settings, f"{subject.username}@{domain}") for domain in others)]
+    subjects = [subject, *(subject_from_settings(settings, f"{subject.username}@{domain}") for domain in others)]
+    # an internationalised domain's Unicode spelling, as remote instances' records name its accounts
+    # (:func:`unicode_domain`): was never found, so the erasure left those records and the export did not list them
+    spelled = [(each.username, unicode_domain(each.domain)) for each in subjects]
+    return subjects + [_subject(settings, user, domain) for user, domain in spelled if domain]
 
 
 def collected_instances(lake: LakeBackend) -> set[str]:
