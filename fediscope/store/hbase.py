@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -113,7 +114,7 @@ class HBaseStore(BaseStore):
             names = self._checked(conn.tables())
             self._has_catalog = catalog in names
             if not (read_only or self._has_catalog):
-                conn.create_table(catalog, layout.CATALOG_FAMILIES)
+                _create_table(conn, catalog, layout.CATALOG_FAMILIES)
                 self._has_catalog = True
 
     # -- tables -------------------------------------------------------------------------------------------
@@ -124,8 +125,7 @@ class HBaseStore(BaseStore):
         with self._connection("create tables") as conn:
             existing = set(self._checked(conn.tables()))
             for name, families in tables.items():
-                if name not in existing:
-                    conn.create_table(name, families)
+                if name not in existing and _create_table(conn, name, families):
                     created.append(name)
         return created
 
@@ -661,6 +661,21 @@ class HBaseStore(BaseStore):
         except (TException, OSError, *_protocol_errors()) as exc:
             hint = _hint(exc, answered=self._pool_key in _ANSWERED)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
+
+
+def _create_table(conn: Any, name: str, families: dict[str, dict[str, Any]]) -> bool:
+    """Create a table that was not there when the tables were listed; False when it is there by now: another writer
+    (two lakes, a `gdpr erase` beside a first `process`) created it in between, and HBase's ``AlreadyExists`` stopped
+    this one ("could not create tables: table …-catalog already exists")."""
+    from happybase.connection import Hbase
+
+    already_exists = sys.modules[Hbase.__module__].AlreadyExists  # happybase's own Thrift module's
+    try:
+        conn.create_table(name, families)
+    except already_exists:
+        log.info("HBase table %s was created meanwhile by another writer", name)
+        return False
+    return True
 
 
 def _clash_message(address: str, prefix: str, clashes: Sequence[str]) -> str:

@@ -201,7 +201,7 @@ def coerce_query(value: Any, type_: str) -> tuple[bool, Any]:
         return False, None
     kind = value_type(value)
     if type_ == "str":
-        return (True, value) if kind == "str" else (False, None)
+        return (True, value) if kind == "str" and _utf8(value) else (False, None)
     if kind == "str":
         return False, None
     if type_ == "float":
@@ -221,6 +221,17 @@ def coerce_query(value: Any, type_: str) -> tuple[bool, Any]:
     if value in (0, 1):
         return True, bool(value)
     return False, None
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8, as every store keeps text: not when it holds a lone surrogate, such
+    as Python makes of a command-line argument's bytes that are not UTF-8 (``--prefix $'\\xff'``). No stored value
+    equals such text; looked up, it was a UnicodeEncodeError raised by the database driver (a traceback)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,12 @@ class SQLStore(BaseStore):
                 with self._errors("read the catalog"), self._engine.connect() as conn:
                     self._catalog_exists(conn)  # connects now, so an unreachable store fails at open as below
             else:
+                # looked for first (a catalog that exists needs no CREATE right), then created IF NOT EXISTS: two
+                # writers opening a new store at once (two lakes, a `gdpr erase` beside a first `process`) both
+                # found no catalog, and the second plain CREATE failed ("table fediscope_catalog already exists")
                 with self._errors("create the catalog table"), self._engine.begin() as conn:
-                    self._catalog.create(conn, checkfirst=True)
+                    if not inspect(conn).has_table(CATALOG):
+                        conn.execute(CreateTable(self._catalog, if_not_exists=True))
                 self._has_catalog = True
         except (OSError, ValueError, TypeError) as exc:
             # raised by the driver itself, before any round trip, for an option of the URL it cannot use

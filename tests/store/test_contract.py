@@ -10,7 +10,7 @@ from metric_header import metric
 from fediscope.engine.metric_state import without_unstorable_keys
 from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
-from fediscope.store.port import WriteCounts
+from fediscope.store.port import PositionError, WriteCounts
 
 ACCOUNTS = metric("accounts", "account", rank="followers DESC")
 DAILY = metric("daily", "instance, day", rank="toots DESC")
@@ -166,6 +166,20 @@ def test_a_lookup_value_no_64_bit_column_holds_matches_nothing(metric_store):
     assert metric_store.delete_where(hours, "hour", 2**63) == 0
     assert metric_store.get(rates, [10**400]) is None  # beyond any float
     assert metric_store.all(hours) == [{"hour": 3, "n": 1}]
+
+
+def test_a_lookup_text_no_store_can_hold_matches_nothing(metric_store):
+    # a lone surrogate: what Python makes of an argument's bytes that are not UTF-8 (store export --prefix $'\xff')
+    daily = metric("tags", "day, tag", rank="uses DESC", prefix="day")
+    metric_store.write(daily, [{"day": "2024-05-01", "tag": "a", "uses": 1}])
+    odd = "2024-05-01\udcff"
+    assert metric_store.scan_prefix(daily, odd) == []
+    assert metric_store.get(daily, [odd, "a"]) is None
+    assert metric_store.get(daily, ["2024-05-01", "\ud800"]) is None
+    assert metric_store.delete_where(daily, "tag", "a\udcff") == 0
+    with pytest.raises(PositionError, match="tag"):
+        metric_store.top(daily, 5, after={"uses": 1, "day": "2024-05-01", "tag": "\udcff"})
+    assert metric_store.all(daily) == [{"day": "2024-05-01", "tag": "a", "uses": 1}]
 
 
 def test_delete_where_erases_rows_everywhere(metric_store):
