@@ -22,6 +22,10 @@ The directory is per store (the id hashes the store URL without its password) be
 lake hold different histories. The rows are pseudonymous metric results, the same as the store holds; erasure
 deletes the whole directory (:func:`forget`), and the next run rebuilds it from a full comparison.
 
+The index is rewritten as each metric's rows are kept (:meth:`MetricSnapshots.save`), right after its store write
+committed: a run stopped part-way (Ctrl-C, SIGTERM, SIGKILL) keeps the entries of the metrics it stored, and the
+next run computes only the others again.
+
 The index also says which store the directory is for and when a run for that store last wrote it (every run
 does, also one that recomputes nothing). A store without a run for :data:`UNUSED_DAYS` days loses its directory
 at the next run for another store (:func:`prune_unused`): a snapshot is only a shortcut, so a store used again
@@ -305,16 +309,25 @@ class MetricSnapshots:
         self.store = store
         self.label = label
         self.root = f"{SNAPSHOT_ROOT}/{store}"
-        self.entries: dict[str, SnapshotEntry] = {}
         self.settings = settings
         self._own: OwnConnection | None = None  # DuckDB, for the comparisons
+        self.entries: dict[str, SnapshotEntry] = self.recorded(warn=True)
+        #: the entries :meth:`save` made (in this object's life), each recorded in the index unless stopped before
+        self.saved: dict[str, SnapshotEntry] = {}
+
+    def recorded(self, warn: bool = False) -> dict[str, SnapshotEntry]:
+        """The entries the index in the lake holds now (none when it is missing or unreadable). ``warn``: say that
+        an unreadable one makes every metric compared in full."""
         index = f"{self.root}/index.json"
-        if lake.exists(index):
-            try:
-                raw = json.loads(lake.read(index))
-                self.entries = {name: SnapshotEntry(**entry) for name, entry in raw.get("metrics", {}).items()}
-            except (ValueError, TypeError, AttributeError) as exc:
+        if not self.lake.exists(index):
+            return {}
+        try:
+            raw = json.loads(self.lake.read(index))
+            return {name: SnapshotEntry(**entry) for name, entry in raw.get("metrics", {}).items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            if warn:
                 log.warning("metric snapshots: %s is unreadable (%s); every metric is compared in full", index, exc)
+            return {}
 
     def changes(self, name: str, table: pa.Table, key: Sequence[str]) -> Delta | None:
         """How ``table`` differs from the kept rows of ``name`` (None: nothing kept, or not comparable)."""
@@ -346,11 +359,19 @@ class MetricSnapshots:
             return None
 
     def save(self, name: str, table: pa.Table, entry: SnapshotEntry) -> None:
-        """Keep one metric's rows; the index is written by :meth:`flush`. Call after the store write."""
+        """Keep one metric's rows, then record its entry in the index (:meth:`flush`). Call once the store write
+        has committed, with the store's generation of the metric after it.
+
+        Both files are written whole (a temporary file renamed), the rows first: a run stopped or killed after
+        this keeps the metric's entry, exactly as a finished run records it, so the next run does not compute it
+        again (one stopped before, or in its store write, leaves the entry of the run before, which no longer
+        matches: the metric is computed and written again). An index rewritten per metric costs a few small
+        writes, next to the store write and the rows kept with each."""
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         self.lake.write_atomic(f"{self.root}/{name}.parquet", buffer.getvalue())
-        self.entries[name] = entry
+        self.entries[name] = self.saved[name] = entry
+        self.flush()
 
     def drop(self, name: str) -> bool:
         """Delete one metric's kept rows and index entry (``fediscope store drop``); returns whether any were kept.

@@ -12,6 +12,8 @@ Runs after the first are incremental (:mod:`fediscope.engine.metric_state`): the
 the lake, so a recomputed metric is compared with them in bulk and only new, changed and vanished rows reach
 the store; a metric whose SQL, curated tables and store rows are all unchanged is not recomputed at all
 (``reused``; ``metrics_skipped`` when that holds for every metric). A changed SQL file is recomputed at once.
+Each metric's result is kept as its store write commits, so a run stopped while storing (Ctrl-C, SIGTERM, or
+killed outright) leaves the next run only the metrics it did not store to compute again.
 
 A failing metric stops the run before the store is touched, so the store never mixes two runs' results.
 """
@@ -49,6 +51,10 @@ class MetricResult:
     stored: int | None = None  # rows sent to the store: the new and changed ones
     stale: int = 0  # rows deleted from the store because the result no longer has them
     reused: bool = False  # current already (same SQL, same curated tables, store unchanged): not recomputed
+    #: its result is kept for the next run (:mod:`~fediscope.engine.metric_state`, reused ones too): the next run
+    #: computes it again only when its SQL, the curated tables or the store changed. False for a metric computed
+    #: but not stored, or stopped between its store write and the record of it (an interrupted run)
+    kept: bool = False
 
 
 @dataclass
@@ -93,7 +99,7 @@ class ProcessSummary:
             "until": self.until.isoformat() if self.until else None,
             "curate": self.curate,
             "metrics": {name: {"rows": m.rows, "seconds": round(m.seconds, 3), "stored": m.stored, "stale": m.stale,
-                               "reused": m.reused} for name, m in self.metrics.items()},
+                               "reused": m.reused, "kept": m.kept} for name, m in self.metrics.items()},
             "metric_rows": self.metric_rows,
             "metrics_skipped": self.metrics_skipped,
             "stored_metrics_without_sql_file": self.without_sql_file,
@@ -118,9 +124,10 @@ class ProcessSummary:
         """``interrupted: process (duckdb): curated …; 3 of 18 metrics stored (…), …``: what the run finished before
         Ctrl-C or SIGTERM, and what the next run does about the rest. A curation stopped part-way left the manifest
         as it was (the next run reads the same raw files again; a rebuild is finished by the next run, or by
-        ``--recurate``); metrics are kept for the next run's comparison only once the store step ended, so the
-        next run computes again each metric this run had to, also those it stored (rows the store already holds
-        are not written again)."""
+        ``--recurate``). Each stored metric's result is kept for the next run as its store write commits
+        (:meth:`~fediscope.engine.metric_state.MetricSnapshots.save`), so the next run computes again only the
+        metrics this run had to and did not store. One stopped after its store write but before its result was
+        kept is named: the next run computes it again too (and writes no row the store holds already)."""
         step = self.unfinished_step
         took = f"; {self.seconds.get('total', 0.0):.1f} s"
         if step == "start":
@@ -138,14 +145,28 @@ class ProcessSummary:
             done = (f"stopped while computing the metrics ({len(computed)} computed){current}, before storing "
                     f"any in {self.store}: the next run computes them again")
         elif step == "store":
-            stored = [name for name, m in computed.items() if m.stored is not None]
-            done = (f"stopped while storing the metrics in {self.store}{current}: {len(stored)} of "
-                    f"{count(len(computed), 'metric')} stored" + (f" ({some_of(stored)})" if stored else "")
-                    + ", the others not: the next run computes them all again")
+            done = f"stopped while storing the metrics in {self.store}{current}: {self._stored_so_far(computed)}"
         else:  # stopped in the clean-up after the last step
             done = (f"{count(len(self.metrics), 'metric')} current in {self.store}, not recomputed"
                     if self.metrics_skipped else f"every metric stored in {self.store}") + ": nothing left to redo"
         return f"interrupted: process ({self.engine}): {self._curated()}; {done}{took}"
+
+    @staticmethod
+    def _stored_so_far(computed: dict[str, MetricResult]) -> str:
+        """``2 of 18 metrics stored (a, b), the others not: the next run computes only the others again``."""
+        stored = [name for name, m in computed.items() if m.stored is not None]
+        unkept = [name for name in stored if not computed[name].kept]
+        every = len(stored) == len(computed)  # stopped after the last store write
+        said = (f"all {count(len(computed), 'metric')} stored" if every else
+                f"{len(stored)} of {count(len(computed), 'metric')} stored"
+                + (f" ({some_of(stored)})" if stored else "") + ", the others not")
+        if unkept:  # stopped between a store write and keeping its result (metric_state): a short moment
+            verb = "it was" if len(unkept) == 1 else "they were"
+            return (f"{said}: the next run computes again {'' if every else 'the others and '}{some_of(unkept)} "
+                    f"(stopped before {verb} recorded as stored)")
+        if every:
+            return f"{said}: nothing left to redo"
+        return f"{said}: the next run computes {'only the others again' if stored else 'them all again'}"
 
     def _curated(self) -> str:
         """What the curation did, as the summary line says it."""
@@ -309,7 +330,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         for metric_name in metrics:
             if metric_name not in stale:  # current: the store holds exactly the kept rows, so their count
                 summary.metrics[metric_name] = MetricResult(rows=snapshots.entries[metric_name].rows, seconds=0.0,
-                                                            stored=0, reused=True)
+                                                            stored=0, reused=True, kept=True)
         if not stale:
             summary.metrics_skipped = True
             snapshots.flush()  # the store is still in use: its kept results stay (see metric_state.prune_unused)
@@ -335,13 +356,30 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
                                                  settings.metrics_dir)
             _store_metric(store, snapshots, metrics[metric_name], results[metric_name],
                           summary.metrics[metric_name], fingerprints[metric_name], generation,
-                          in_store.get(metric_name))
-        snapshots.flush()
+                          in_store.get(metric_name))  # and kept: the index is written with each
+    except BaseException:
+        _note_kept(snapshots, summary)
+        raise
     finally:
         snapshots.close()
     changed = sum(m.stored or 0 for m in summary.metrics.values())
     show(f"process: stored {count(summary.metric_rows, 'row')} in {summary.store} ({changed} written)")
     summary.seconds["store"] = time.perf_counter() - step
+
+
+def _note_kept(snapshots: MetricSnapshots, summary: ProcessSummary) -> None:
+    """On a run's way out of the store step (Ctrl-C, SIGTERM, a failing write): mark ``kept`` exactly the computed
+    metrics whose entry, as this run saved it, is in the index in the lake. A signal can land after the index was
+    written and before the run noted it, or after the store write and before the index: what the summary says the
+    next run does must be what the index makes it do. Left as noted when the index cannot be read."""
+    try:
+        recorded = snapshots.recorded()
+    except (LakeError, OSError) as exc:
+        log.debug("process: cannot read back the metric snapshots' index: %s", exc)
+        return
+    for name, result in summary.metrics.items():
+        if not result.reused:
+            result.kept = name in snapshots.saved and recorded.get(name) == snapshots.saved[name]
 
 
 def _prune_snapshots(lake: LakeBackend, keep: str) -> None:
@@ -403,3 +441,4 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
         new_generation = store.generation(metric.name)
     snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,
                                                      store_generation=new_generation, rows=table.num_rows))
+    result.kept = True  # the next run does not compute it again (unless its inputs change)

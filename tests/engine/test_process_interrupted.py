@@ -23,7 +23,7 @@ from engine_data import KEY, settings_for, stored_rows
 
 from fediscope.engine.manifest import list_raw_files
 from fediscope.engine.metrics import load_metrics
-from fediscope.engine.process import run_process
+from fediscope.engine.process import MetricResult, ProcessSummary, run_process
 from fediscope.lake.local import LocalLake
 
 METRICS = list(load_metrics())  # in the order a run computes and stores them
@@ -35,9 +35,12 @@ HELD_AT = textwrap.dedent("""
     from fediscope.engine.base import Engine
     from fediscope.engine.metric_state import MetricSnapshots
     from fediscope.engine.workspace import Workspace
+    from fediscope.store.base import BaseStore
+    from fediscope.store.sqlite import SQLiteStore
 
     WHERE, NTH = sys.argv[1], int(sys.argv[2])
-    owner = {"publish": Workspace, "metric_table": Engine, "save": MetricSnapshots}[WHERE]
+    owner = {"publish": Workspace, "metric_table": Engine, "save": MetricSnapshots, "generation": BaseStore,
+             "_load": SQLiteStore}[WHERE]
     real, calls = getattr(owner, WHERE), []
 
     def held(self, *args, **kwargs):
@@ -91,14 +94,70 @@ def test_stopped_while_storing_it_says_which_metrics_were_stored(
     line = out.strip()
     assert line.startswith(f"interrupted: process (duckdb): curated {raw_files(corpus_lake)} raw files ("), line
     assert (f"; stopped while storing the metrics in {store}: 2 of {len(METRICS)} metrics stored "
-            f"({METRICS[0]}, {METRICS[1]}), the others not: the next run computes them all again; ") in line, line
+            f"({METRICS[0]}, {METRICS[1]}), the others not: the next run computes only the others again; "
+            ) in line, line
     assert {name for name, rows in stored_rows(store).items() if rows} <= {METRICS[0], METRICS[1]}
     assert stored_rows(store)[METRICS[1]]
 
     again = run_process(settings_for(corpus_lake, store=store), progress=False)  # what the line says it does
     assert again.curate["noop"] and len(again.metrics) == len(METRICS)
-    assert not any(m.reused for m in again.metrics.values())
-    assert again.metrics[METRICS[0]].stored == 0  # computed again, and found in the store as it is
+    # the two stored ones are kept: not computed again (was: every metric computed again)
+    assert [name for name, m in again.metrics.items() if m.reused] == METRICS[:2]
+    assert all(m.stored is not None and m.seconds > 0 for m in list(again.metrics.values())[2:])
+    _stores_what_an_uninterrupted_run_does(corpus_lake, store, tmp_path)
+
+
+def _stores_what_an_uninterrupted_run_does(lake: Path, store: str, tmp_path: Path) -> None:
+    full = f"sqlite:///{tmp_path / 'full.db'}"
+    run_process(settings_for(lake, store=full), progress=False)
+    assert stored_rows(store) == stored_rows(full)
+    assert run_process(settings_for(lake, store=store), progress=False).metrics_skipped
+
+
+def test_stopped_in_a_store_write_the_next_run_writes_that_metric_again(corpus_lake: Path, tmp_path: Path) -> None:
+    """Stopped once the third metric's table was loaded, before the store's catalog recorded it: its write did not
+    finish, so its result is not kept, and the next run computes it again (with the ones not stored)."""
+    store = f"sqlite:///{tmp_path / 'metrics.db'}"
+    exit_code, out, err = _stopped_process(corpus_lake, store, "_load", 3, signal.SIGTERM)
+
+    assert exit_code == 143, err
+    assert (f"; stopped while storing the metrics in {store}: 2 of {len(METRICS)} metrics stored "
+            f"({METRICS[0]}, {METRICS[1]}), the others not: the next run computes only the others again; ") in out, out
+
+    again = run_process(settings_for(corpus_lake, store=store), progress=False)
+    assert [name for name, m in again.metrics.items() if m.reused] == METRICS[:2]
+    assert again.metrics[METRICS[2]].stored == again.metrics[METRICS[2]].rows > 0  # written again, in full
+    _stores_what_an_uninterrupted_run_does(corpus_lake, store, tmp_path)
+
+
+def test_stopped_after_a_store_write_before_its_result_was_kept_it_names_that_metric(
+        corpus_lake: Path, tmp_path: Path) -> None:
+    """Stopped after the third metric's store write committed, before its result was kept (a short moment in a
+    real run): the line says the next run computes that one again too, and with --json it is not ``kept``."""
+    store = f"sqlite:///{tmp_path / 'metrics.db'}"
+    exit_code, out, err = _stopped_process(corpus_lake, store, "generation", 3, signal.SIGTERM, "--json")
+
+    assert exit_code == 143, err
+    document = json.loads(out)
+    assert document["interrupted_step"] == "store"
+    metrics = document["metrics"]
+    assert [name for name in METRICS if metrics[name]["stored"] is not None] == METRICS[:3]
+    assert [name for name in METRICS if metrics[name]["kept"]] == METRICS[:2]
+
+    again = run_process(settings_for(corpus_lake, store=store), progress=False)
+    assert [name for name, m in again.metrics.items() if m.reused] == METRICS[:2]
+    assert again.metrics[METRICS[2]].stored == 0  # computed again, and found in the store as it is
+    _stores_what_an_uninterrupted_run_does(corpus_lake, store, tmp_path)
+
+
+def test_the_line_names_a_metric_stored_but_not_kept() -> None:
+    summary = ProcessSummary(engine="duckdb", store="sqlite:///m.db", interrupted=True,
+                             curate={"raw_files": 1, "noop": False},
+                             seconds={"start": 1.0, "curate": 1.0, "metrics": 1.0},
+                             metrics={"a": MetricResult(1, 1.0, stored=1, kept=True),
+                                      "b": MetricResult(1, 1.0, stored=1), "c": MetricResult(1, 1.0)})
+    assert ("stopped while storing the metrics in sqlite:///m.db: 2 of 3 metrics stored (a, b), the others not: the "
+            "next run computes again the others and b (stopped before it was recorded as stored); ") in summary.line()
 
 
 def test_stopped_while_computing_the_metrics_it_says_the_curation_finished_and_nothing_was_stored(
@@ -147,10 +206,13 @@ def test_stopped_with_json_its_document_says_what_was_finished(
     assert document["curate"]["raw_files"] == raw_files(corpus_lake)
     stored = {name for name, metric in document["metrics"].items() if metric["stored"] is not None}
     assert stored == {METRICS[0]} and len(document["metrics"]) == len(METRICS)
+    # kept for the next run, which computes only the others (was: none kept, every metric computed again)
+    assert {name for name, metric in document["metrics"].items() if metric["kept"]} == {METRICS[0]}
 
 
 def test_a_run_that_is_not_stopped_says_ok_in_its_document(corpus_lake: Path, tmp_path: Path) -> None:
     summary = run_process(settings_for(corpus_lake, store=f"sqlite:///{tmp_path / 'metrics.db'}"), progress=False)
     document = summary.as_dict()
     assert document["ok"] is True and "interrupted" not in document and "interrupted_step" not in document
+    assert all(metric["kept"] for metric in document["metrics"].values())
     assert not summary.line().startswith("interrupted")
