@@ -298,8 +298,60 @@ def test_an_interrupted_collect_prints_what_it_did_so_far(cli_env, capsys, masto
         assert summary["interrupted"] is True and summary["ok"] is False
         assert summary["landed"] == 40 and summary["pages"] == 2
     else:
-        assert out.startswith("interrupted: collected 1 source so far in ") and "landed 40," in out, out
-        assert "page budget" not in out and out.count("\n") == 1
+        assert out.startswith(f"interrupted in {mastodon_server.domain} public (0 of 1 source finished) after "), out
+        assert "landed 40," in out and "page budget" not in out and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_interrupted_collect_does_not_count_the_source_it_stopped_in_as_collected(
+        cli_env, capsys, mastodon_server, monkeypatch, as_json) -> None:
+    """Was: stopped in the first of two sources, before the second started, it said ``interrupted: collected 1
+    source so far`` and its --json document listed that source as ``"status": "ok"``, though none finished."""
+    from fediscope.sources.progress import Progress
+
+    pages: list[int] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        pages.append(number)
+        if len(pages) == 2:
+            raise KeyboardInterrupt  # between two pages of the first source, public
+
+    monkeypatch.setattr(Progress, "page", page)
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                         "--timeline", "local", *(["--json"] if as_json else []))
+    assert code == 130 and err.strip().endswith("fediscope: interrupted"), err
+    assert not [r for r in mastodon_server.requests_to("/api/v1/timelines/public") if r.params.get("local")]
+    if as_json:
+        summary = json.loads(out)
+        assert summary["ok"] is False and summary["interrupted"] is True
+        assert summary["interrupted_in"] == f"{mastodon_server.domain} public"
+        assert (summary["sources_finished"], summary["sources_planned"]) == (0, 2)
+        assert [s["status"] for s in summary["sources"]] == ["interrupted"] and summary["failed"] == []
+        assert summary["landed"] == 40
+    else:
+        assert out.startswith(f"interrupted in {mastodon_server.domain} public (0 of 2 sources finished) after "), out
+        assert "collected" not in out and "landed 40," in out, out
+
+
+def test_an_interrupted_collect_counts_the_sources_it_finished(cli_env, capsys, mastodon_server,
+                                                               monkeypatch) -> None:
+    """Stopped in the second of three sources: the first is counted as finished, the third as not started."""
+    from fediscope.sources.progress import Progress
+
+    labels: list[str] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        labels.append(label)
+        if label.endswith(" local"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "page", page)
+    code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                          "--timeline", "local", "--timeline", "tag:python", "--max-pages", "1", "--json")
+    summary = json.loads(out)
+    assert code == 130 and summary["interrupted_in"] == f"{mastodon_server.domain} local", out
+    assert (summary["sources_finished"], summary["sources_planned"]) == (1, 3)
+    assert [s["status"] for s in summary["sources"]] == ["ok", "interrupted"]
 
 
 @pytest.mark.parametrize(("error", "said"), [
