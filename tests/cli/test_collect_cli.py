@@ -168,6 +168,28 @@ def test_lake_ls_lists_partitions_and_batches(cli_env, capsys, mastodon_server) 
     assert "records" not in out.splitlines()[0] and "add --records" in out
 
 
+@pytest.mark.parametrize(("timeline", "meant"), [("publc", "public"), ("LOACL", "local"), ("tags:python", "tag:python"),
+                                               ("acount:alice", "account:alice"), ("tga", "tag:NAME"),
+                                               ("directry", "directory"), ("bogus", None), ("home", None)])
+def test_a_mistyped_source_gets_a_did_you_mean(cli_env, capsys, timeline, meant) -> None:
+    """Was: ``unknown source 'publc'; expected one of …`` and no word of which one was meant."""
+    code, out, err = run(capsys, "collect", "--instance", "http://127.0.0.1:1", "--timeline", timeline)
+    assert code == 2 and out == "" and "Traceback" not in err
+    hint = f" (did you mean {meant!r}?)" if meant else ""
+    assert f"unknown source {timeline!r}{hint}; expected one of public, local," in err, err
+    assert meant or "did you mean" not in err
+
+
+@pytest.mark.parametrize(("timeline", "meant"), [("publik", "public"), ("tags:rust", "tag:rust"), ("home", None),
+                                               ("instance", None)])
+def test_stream_suggests_only_what_it_streams(cli_env, capsys, timeline, meant) -> None:
+    """``instance`` (a source ``stream`` has no stream for) is not suggested to a typo, nor to ``home``."""
+    code, _out, err = run(capsys, "stream", "--instance", "http://127.0.0.1:9", "--timeline", timeline,
+                          "--duration", "1")
+    assert code == 2 and err.strip().endswith("stream public, local or tag:NAME"), err
+    assert (f"(did you mean {meant!r}?)" in err) if meant else "did you mean" not in err, err
+
+
 def test_lake_ls_of_a_missing_path_is_an_error(cli_env, capsys) -> None:
     code, _out, err = run(capsys, "lake", "ls", "raw/nothing-here")
     assert code == 1 and "does not exist" in err and "Traceback" not in err
