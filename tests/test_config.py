@@ -573,7 +573,8 @@ def test_enumerated_values_from_toml_are_case_insensitive_too(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("timelines", "expected"), [
-    ('["publik"]', "unknown source 'publik'"),
+    ('["publik"]', "unknown source 'publik' (did you mean 'public'?); expected one of public,"),
+    ('["tags:python"]', "unknown source 'tags:python' (did you mean 'tag:python'?)"),
     ('["public", "tag:"]', "invalid hashtag in 'tag:'"),
     ('["account:not an account"]', "invalid account"),
     ('["trends_tags:x"]', "source 'trends_tags' takes no argument"),

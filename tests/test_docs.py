@@ -425,6 +425,22 @@ def click_commands() -> Iterator[tuple[str, click.Command]]:
             pending += [(f"{path} {name}", command.get_command(ctx, name)) for name in command.list_commands(ctx)]
 
 
+def test_an_option_s_default_is_shown_as_its_choices_are() -> None:
+    """Was: ``sample-instance --help`` showed ``--log-level [debug|info|warning|error] … [default: WARNING]``
+    (click lists a case-insensitive choice in lower case, and the default as written)."""
+    shown = []
+    for path, command in click_commands():
+        ctx = click.Context(command, info_name=path)
+        for option in command.params:
+            record = option.get_help_record(ctx) if isinstance(option, click.Option) else None
+            choices = re.search(r"\[([^\]]*\|[^\]]*)\]$", record[0]) if record else None
+            default = re.search(r"\[default: ([^;\]]+)", record[1]) if record else None
+            if choices and default:
+                shown.append((f"{path} {record[0]}", default[1], choices[1].split("|")))
+    assert any(where.startswith("fediscope sample-instance --log-level") for where, _, _ in shown), shown
+    assert [(where, default, choices) for where, default, choices in shown if default not in choices] == []
+
+
 def help_examples() -> Iterator[tuple[str, str]]:
     """The example command lines of each command's ``--help`` (its lines that start with ``fediscope``), as a
     code block, by where they are shown."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from fediscope.cli import stopped_by_signal
-from fediscope.cli.common import emit_json, is_terminal, json_option, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.config import ENGINES
 from fediscope.timestamps import parse_day
 
@@ -84,6 +85,7 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     if allow_missing and not recurate:
         raise click.BadParameter("--force only applies with --recurate", param_hint="--force")
     settings = settings_from_context(lake=lake, store=store)
+    _warn_of_a_window_after_today(since)
     from fediscope.engine.process import run_process
     from fediscope.lake.backend import LAKE_OPTION, open_lake, require_batch_lake
     from fediscope.store.port import require_persistent
@@ -104,6 +106,16 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
             _print_summary(partial, as_json)
         raise
     _print_summary(summary, as_json)
+
+
+def _warn_of_a_window_after_today(since: date | None) -> None:
+    """A ``--since`` after today (UTC) selects no raw partition (they are named by their fetch day), so the run
+    curates nothing new: most likely a typo (2062 for 2026). Warned of, not refused (exit 0): it is a valid window,
+    and the rest of the run (metrics, store) goes on over what was curated before. Today itself is no typo."""
+    today = datetime.now(UTC).date()
+    if since is not None and since > today:
+        say(f"--since {since} is after today ({today}, UTC): no raw file was fetched that late, so this run "
+            "curates nothing new (a typo?)", level=logging.WARNING, prefix="fediscope: warning: ")
 
 
 def _print_summary(summary: ProcessSummary, as_json: bool) -> None:

@@ -91,9 +91,9 @@ def _parse_end(text: str | None) -> datetime | None:
               help="Length of a rate-limit window in seconds.")
 @click.option("--enforce-rate-limit", is_flag=True,
               help="Answer 429 Too Many Requests past the limit, as Mastodon does (off: headers only).")
-@click.option("--log-level", default="WARNING", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="DEBUG logs every request.")
+@click.option("--log-level", default="warning", show_default=True,  # any case; shown as click lists the choices
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="debug logs every request.")
 def sample_instance(n_statuses: int, seed: int, n_accounts: int | None, end: str | None, host: str, port: int,
                     grow_per_minute: float, rate_limit: int, rate_period: int, enforce_rate_limit: bool,
                     log_level: str) -> None:

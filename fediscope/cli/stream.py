@@ -16,11 +16,12 @@ from fediscope.cli.common import FiniteFloatRange, emit_json, json_option, say, 
 from fediscope.config import instance_base_url
 from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
-from fediscope.sources.spec import KINDS, SourceRef, parse_source
+from fediscope.sources.spec import KINDS, SourceRef, did_you_mean, parse_source
 from fediscope.wording import count
 
 #: What ``--timeline`` of ``fediscope stream`` takes (the streaming API's public timelines).
 STREAM_TIMELINES = "public, local or tag:NAME"
+STREAM_KINDS = ("public", "local", "tag")
 
 
 def _stream_source(text: str) -> SourceRef:
@@ -29,7 +30,7 @@ def _stream_source(text: str) -> SourceRef:
     from fediscope.sources.stream import stream_endpoint
 
     if text.strip().partition(":")[0].lower() not in KINDS:
-        raise ConfigError(f"unknown timeline {text!r}; stream {STREAM_TIMELINES}")
+        raise ConfigError(f"unknown timeline {text!r}{did_you_mean(text, STREAM_KINDS)}; stream {STREAM_TIMELINES}")
     source = parse_source(text)
     stream_endpoint(source)  # a source without a stream is refused before anything is opened
     return source

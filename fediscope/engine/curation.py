@@ -229,11 +229,12 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     deletion_files = ws.local_files(plan.files["status_deletions"])
     check_whole_batches([*status_files, *account_files, *activity_files, *trend_files, *peer_files,
                          *deletion_files])
-    log.info("curation: %d new raw files (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)",
-             plan.total, len(status_files), len(account_files), len(activity_files), len(trend_files),
-             len(peer_files), len(deletion_files))
-    say(f"curation: {count(plan.total, 'new raw file')} ({len(status_files)} of statuses, {len(account_files)} of "
-        "accounts)")
+    # "new" only for an incremental run: a rebuild reads every raw file again, most of them curated before
+    files = (f"{count(plan.total, 'raw file')} to curate" if rebuild else count(plan.total, 'new raw file'))
+    log.info("curation: %s (%d statuses, %d accounts, %d activity, %d trends, %d peers, %d deletions)", files,
+             len(status_files), len(account_files), len(activity_files), len(trend_files), len(peer_files),
+             len(deletion_files))
+    say(f"curation: {files} ({len(status_files)} of statuses, {len(account_files)} of accounts)")
     engine.register_raw("raw_statuses", "statuses", status_files)
     engine.register_raw("raw_accounts", "accounts", account_files)
     engine.register_raw("raw_instance_activity", "instance_activity", activity_files)

@@ -237,6 +237,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     targets = list(targets)
     last_of = {instance_domain(instance): i for i, (instance, _source) in enumerate(targets)}
     interrupted: BaseException | None = None
+    current: SourceResult | None = None  # the source being collected: a stop cuts it short (status "interrupted")
     try:
         for index, (instance, source) in enumerate(targets):
             domain = instance_domain(instance)
@@ -244,7 +245,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 clients[domain] = MastodonClient.from_settings(
                     settings, instance, on_wait=reporter.wait,
                     attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
-            result = SourceResult(domain, source.name)
+            result = current = SourceResult(domain, source.name)
             results.append(result)
             if names_an_erased_account(ctx.policy, source, domain):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
@@ -255,10 +256,13 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 reporter.done(f"{domain} {named}", "not collected: an erased account")
             else:
                 _collect_source(ctx, clients[domain], source, result)
+            current = None
             if last_of[domain] == index:
                 clients[domain].close()
     except (KeyboardInterrupt, Terminated) as exc:  # what was landed is kept: the summary says how much
         interrupted = exc
+        if current is not None and current.status == "ok":  # one that failed before the stop is said as failed
+            current.status = "interrupted"
     finally:  # also when a run is interrupted: no connection of it is left open
         for client in clients.values():
             client.close()
@@ -267,7 +271,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
                              retries=stats["retries"], requests=stats["requests"],
-                             interrupted=interrupted is not None)
+                             interrupted=interrupted is not None, planned=len(targets))
     log.info("%s", summary.line())
     if interrupted is not None:
         interrupted.collect_summary = summary  # type: ignore[attr-defined]

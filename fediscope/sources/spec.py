@@ -10,7 +10,9 @@ by page within the run's page budget (:data:`OFFSET_PAGED`).
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -105,13 +107,26 @@ class SourceRef:
         return self.name
 
 
+def did_you_mean(text: str, kinds: Iterable[str] = KINDS) -> str:
+    """`` (did you mean 'public'?)`` for a source whose kind is a slip away from one of ``kinds`` (``publc``,
+    ``tags:python`` → ``tag:python``), the argument kept where the kind takes one; else nothing."""
+    kind, _, arg = text.strip().partition(":")
+    close = difflib.get_close_matches(kind.lower(), list(kinds), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    meant = close[0]
+    if meant in ARGUMENTS:
+        meant += f":{arg or ARGUMENTS[meant]}"
+    return f" (did you mean {meant!r}?)"
+
+
 def parse_source(text: str) -> SourceRef:
     """Parse ``public`` / ``local`` / ``tag:NAME`` / ``account:ACCT`` / ``instance`` …; ConfigError if invalid."""
     raw = text.strip()
     kind, _, arg = raw.partition(":")
     kind = kind.lower()
     if kind not in KINDS:
-        raise ConfigError(f"unknown source {text!r}; expected one of {SOURCES_HELP}")
+        raise ConfigError(f"unknown source {text!r}{did_you_mean(raw)}; expected one of {SOURCES_HELP}")
     if kind == "tag":
         tag = arg.lstrip("#")
         if not TAG_RE.match(tag):

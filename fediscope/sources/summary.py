@@ -18,7 +18,9 @@ def opted_out_note(opted_out: int) -> str:
 
 @dataclass
 class SourceResult:
-    """Counts for one (instance, source) in one run. ``status`` is ``ok`` or ``failed`` (with ``error``)."""
+    """Counts for one (instance, source) in one run. ``status`` is ``ok``, ``failed`` (with ``error``), or
+    ``interrupted``: the run was stopped (Ctrl-C, SIGTERM) while it collected this source, whose counts are what it
+    landed until then (kept; a timeline's walk resumes there at the next run)."""
 
     instance: str
     source: str
@@ -57,6 +59,8 @@ class CollectSummary:
     requests: int = 0
     #: the run was stopped (Ctrl-C, SIGTERM) before its last source: the counts are what it did so far
     interrupted: bool = False
+    #: how many sources the run was to collect (None: those in ``sources``); an interrupted run did not start them all
+    planned: int | None = None
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -99,7 +103,27 @@ class CollectSummary:
 
     @property
     def failed(self) -> list[SourceResult]:
-        return [s for s in self.sources if s.status != "ok"]
+        return [s for s in self.sources if s.status == "failed"]
+
+    @property
+    def finished(self) -> int:
+        """How many sources were collected to their end (``ok`` or ``failed``): not the one a stop cut short."""
+        return sum(s.status != "interrupted" for s in self.sources)
+
+    @property
+    def interrupted_in(self) -> SourceResult | None:
+        """The source the run was stopped in (None: not stopped, or stopped between two sources)."""
+        return next((s for s in self.sources if s.status == "interrupted"), None)
+
+    def _stop(self) -> dict[str, Any]:
+        """Where an interrupted run stopped, for ``--json`` (nothing for a run that was not stopped)."""
+        if not self.interrupted:
+            return {}
+        stopped_in = self.interrupted_in
+        return {"interrupted": True,
+                "interrupted_in": f"{stopped_in.instance} {stopped_in.source}" if stopped_in else None,
+                "sources_finished": self.finished,
+                "sources_planned": len(self.sources) if self.planned is None else self.planned}
 
     @property
     def refresh_failed(self) -> list[SourceResult]:
@@ -112,7 +136,9 @@ class CollectSummary:
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document; ``refreshed`` and ``settled`` (here and per source) only when the refresh or
         settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed,
-        ``interrupted`` (and ``ok`` false) only for a run that was stopped."""
+        ``interrupted`` (and ``ok`` false) only for a run that was stopped, with ``interrupted_in`` (``<instance>
+        <source>`` of the source it was stopped in, its ``status`` ``interrupted``; null when stopped between two),
+        ``sources_finished`` and ``sources_planned``."""
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
         if self.settled:
             refresh["settled"] = self.settled
@@ -124,7 +150,7 @@ class CollectSummary:
                 if not source[name]:
                     del source[name]
         return {
-            "ok": self.ok and not self.interrupted, **({"interrupted": True} if self.interrupted else {}),
+            "ok": self.ok and not self.interrupted, **self._stop(),
             "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
             **refresh, "skipped_by_privacy": self.skipped, "skipped_opted_out": self.opted_out,
             "quarantined": self.quarantined,
@@ -171,15 +197,22 @@ class CollectSummary:
     def line(self) -> str:
         """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2 (1 opted out), …``:
         the records skipped because their account opted out are told apart from the rest of the privacy policy's
-        (non-public statuses, erased accounts, boosts of either), so opt-outs can be seen."""
+        (non-public statuses, erased accounts, boosts of either), so opt-outs can be seen. A stopped run says where
+        it stopped and how many sources it finished: ``interrupted in mastodon.social local (1 of 2 sources
+        finished) after 2.1 s: fetched …`` (the source it stopped in is no walk its page budget cut: what it landed
+        is kept, and its walk resumes next run)."""
+        if self.interrupted:
+            stopped_in = self.interrupted_in
+            where = f" in {stopped_in.instance} {stopped_in.source}" if stopped_in else ""
+            planned = len(self.sources) if self.planned is None else self.planned
+            failed = f", {len(self.failed)} failed" if self.failed else ""
+            return (f"interrupted{where} ({self.finished} of {count(planned, 'source')} finished{failed}) after "
+                    f"{self.seconds:.1f} s: {self._counts()}{self._backfill_cut_note()}")
         failed = f" ({len(self.failed)} failed)" if self.failed else ""
-        if self.interrupted:  # ``interrupted: collected 2 sources so far …``; the source it stopped in is no walk
-            #                   its page budget cut (what it landed is kept, and its walk resumes next run)
-            return f"interrupted: {self._counts(' so far' + failed)}{self._backfill_cut_note()}"
-        return (f"{self._counts(failed)}{self._backfill_cut_note()}{self._walk_cut_note()}"
-                f"{self._offset_cut_notes()}")
+        return (f"collected {count(len(self.sources), 'source')}{failed} in {self.seconds:.1f} s: {self._counts()}"
+                f"{self._backfill_cut_note()}{self._walk_cut_note()}{self._offset_cut_notes()}")
 
-    def _counts(self, failed: str) -> str:
+    def _counts(self) -> str:
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"
                  if self.rate_limit_waits else "")
         refreshed = f", refreshed {self.refreshed}" if self.refreshed else ""
@@ -192,7 +225,6 @@ class CollectSummary:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`
         outside = f", {self.out_of_range} already collected or outside the window" if self.out_of_range else ""
-        return (f"collected {count(len(self.sources), 'source')}{failed} in "
-                f"{self.seconds:.1f} s: fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
+        return (f"fetched {self.fetched}, landed {self.landed}{refreshed}, skipped by privacy "
                 f"policy {self.skipped}{opted_out_note(self.opted_out)}, quarantined {self.quarantined}{outside}"
                 f"{waits}")

@@ -168,6 +168,28 @@ def test_lake_ls_lists_partitions_and_batches(cli_env, capsys, mastodon_server) 
     assert "records" not in out.splitlines()[0] and "add --records" in out
 
 
+@pytest.mark.parametrize(("timeline", "meant"), [("publc", "public"), ("LOACL", "local"), ("tags:python", "tag:python"),
+                                               ("acount:alice", "account:alice"), ("tga", "tag:NAME"),
+                                               ("directry", "directory"), ("bogus", None), ("home", None)])
+def test_a_mistyped_source_gets_a_did_you_mean(cli_env, capsys, timeline, meant) -> None:
+    """Was: ``unknown source 'publc'; expected one of …`` and no word of which one was meant."""
+    code, out, err = run(capsys, "collect", "--instance", "http://127.0.0.1:1", "--timeline", timeline)
+    assert code == 2 and out == "" and "Traceback" not in err
+    hint = f" (did you mean {meant!r}?)" if meant else ""
+    assert f"unknown source {timeline!r}{hint}; expected one of public, local," in err, err
+    assert meant or "did you mean" not in err
+
+
+@pytest.mark.parametrize(("timeline", "meant"), [("publik", "public"), ("tags:rust", "tag:rust"), ("home", None),
+                                               ("instance", None)])
+def test_stream_suggests_only_what_it_streams(cli_env, capsys, timeline, meant) -> None:
+    """``instance`` (a source ``stream`` has no stream for) is not suggested to a typo, nor to ``home``."""
+    code, _out, err = run(capsys, "stream", "--instance", "http://127.0.0.1:9", "--timeline", timeline,
+                          "--duration", "1")
+    assert code == 2 and err.strip().endswith("stream public, local or tag:NAME"), err
+    assert (f"(did you mean {meant!r}?)" in err) if meant else "did you mean" not in err, err
+
+
 def test_lake_ls_of_a_missing_path_is_an_error(cli_env, capsys) -> None:
     code, _out, err = run(capsys, "lake", "ls", "raw/nothing-here")
     assert code == 1 and "does not exist" in err and "Traceback" not in err
@@ -298,8 +320,60 @@ def test_an_interrupted_collect_prints_what_it_did_so_far(cli_env, capsys, masto
         assert summary["interrupted"] is True and summary["ok"] is False
         assert summary["landed"] == 40 and summary["pages"] == 2
     else:
-        assert out.startswith("interrupted: collected 1 source so far in ") and "landed 40," in out, out
-        assert "page budget" not in out and out.count("\n") == 1
+        assert out.startswith(f"interrupted in {mastodon_server.domain} public (0 of 1 source finished) after "), out
+        assert "landed 40," in out and "page budget" not in out and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_an_interrupted_collect_does_not_count_the_source_it_stopped_in_as_collected(
+        cli_env, capsys, mastodon_server, monkeypatch, as_json) -> None:
+    """Was: stopped in the first of two sources, before the second started, it said ``interrupted: collected 1
+    source so far`` and its --json document listed that source as ``"status": "ok"``, though none finished."""
+    from fediscope.sources.progress import Progress
+
+    pages: list[int] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        pages.append(number)
+        if len(pages) == 2:
+            raise KeyboardInterrupt  # between two pages of the first source, public
+
+    monkeypatch.setattr(Progress, "page", page)
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                         "--timeline", "local", *(["--json"] if as_json else []))
+    assert code == 130 and err.strip().endswith("fediscope: interrupted"), err
+    assert not [r for r in mastodon_server.requests_to("/api/v1/timelines/public") if r.params.get("local")]
+    if as_json:
+        summary = json.loads(out)
+        assert summary["ok"] is False and summary["interrupted"] is True
+        assert summary["interrupted_in"] == f"{mastodon_server.domain} public"
+        assert (summary["sources_finished"], summary["sources_planned"]) == (0, 2)
+        assert [s["status"] for s in summary["sources"]] == ["interrupted"] and summary["failed"] == []
+        assert summary["landed"] == 40
+    else:
+        assert out.startswith(f"interrupted in {mastodon_server.domain} public (0 of 2 sources finished) after "), out
+        assert "collected" not in out and "landed 40," in out, out
+
+
+def test_an_interrupted_collect_counts_the_sources_it_finished(cli_env, capsys, mastodon_server,
+                                                               monkeypatch) -> None:
+    """Stopped in the second of three sources: the first is counted as finished, the third as not started."""
+    from fediscope.sources.progress import Progress
+
+    labels: list[str] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        labels.append(label)
+        if label.endswith(" local"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "page", page)
+    code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public",
+                          "--timeline", "local", "--timeline", "tag:python", "--max-pages", "1", "--json")
+    summary = json.loads(out)
+    assert code == 130 and summary["interrupted_in"] == f"{mastodon_server.domain} local", out
+    assert (summary["sources_finished"], summary["sources_planned"]) == (1, 3)
+    assert [s["status"] for s in summary["sources"]] == ["ok", "interrupted"]
 
 
 @pytest.mark.parametrize(("error", "said"), [

@@ -7,6 +7,8 @@ for a bad date says YYYY-MM-DD.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 from cli_run import clean_env, run
 
@@ -33,3 +35,33 @@ def test_process_takes_a_date_written_yyyy_mm_dd(tmp_path, monkeypatch, capsys) 
     code, _out, err = run(capsys, "process", "--since", "2026-11-28", "--until", "2026-11-30")
 
     assert code == 1 and "no lake at" in err, err
+
+
+def _lake_with_data(tmp_path, monkeypatch) -> None:
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_STORE=f"sqlite:///{tmp_path}/s.db",
+              FEDISCOPE_PSEUDONYM_KEY="cli-dates-test-pseudonym-key-7c1e9a3f5b2d8e4a6c0f")
+    from fediscope.config import load_settings
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = load_settings()
+    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
+
+
+def test_process_warns_of_a_since_after_today_not_of_today(tmp_path, monkeypatch, capsys) -> None:
+    """Was: ``--since 2099-01-01`` (a typo, most likely) ran silently: ``nothing new to curate``, exit 0. The run
+    still goes on (exit 0: the window is valid), with one warning on stderr; a window from today or before has
+    none."""
+    _lake_with_data(tmp_path, monkeypatch)
+    today = datetime.now(UTC).date()
+    for since in (today, date(2000, 1, 1)):
+        code, _out, err = run(capsys, "process", "--since", since.isoformat())
+        assert code == 0 and "warning" not in err, err
+    for since in (today + timedelta(days=1), date(2099, 1, 1)):
+        code, out, err = run(capsys, "process", "--since", since.isoformat())
+        if datetime.now(UTC).date() != today:  # midnight passed (UTC) while it ran: "tomorrow" became today
+            pytest.skip("the UTC day changed during the run")
+        assert code == 0 and "nothing new to curate" in out, err
+        assert err.splitlines() == [f"fediscope: warning: --since {since} is after today ({today}, UTC): no raw "
+                                    "file was fetched that late, so this run curates nothing new (a typo?)"], err

@@ -180,7 +180,7 @@ def test_config_check_refuses_an_unknown_timeline(cli_env, capsys) -> None:
     (cli_env / "fediscope.toml").write_text('[[sources]]\ninstance = "a.example"\ntimelines = ["publik"]\n')
     code, _out, err = run(capsys, "config", "check")
     assert code == 2  # was: exit 0, and the typo failed only at `collect`
-    assert "[[sources]] entry 1: unknown source 'publik'" in _one_clear_line(err)
+    assert "[[sources]] entry 1: unknown source 'publik' (did you mean 'public'?)" in _one_clear_line(err)
 
 
 def test_upper_case_engine_is_accepted(cli_env, capsys, monkeypatch) -> None:

@@ -399,6 +399,28 @@ def test_curating_everything_again_gives_the_same_rows(lake: LocalLake, lake_dir
     assert {t: sorted(map(repr, read_table(lake_dir, t))) for t in before} == before
 
 
+def test_a_rebuild_does_not_call_the_raw_files_it_curates_again_new(lake: LocalLake, lake_dir: Path,
+                                                                     duckdb_engine) -> None:
+    """Was: `process --recurate --progress` said ``curation: 3 new raw files (…)`` of raw files all curated
+    before; an incremental run still calls the ones it reads new."""
+    land(lake, "statuses", statuses(RECORDED_CASES[0]), at(0), policy())
+    said: list[str] = []
+    duckdb_engine().curate(progress=said.append)
+    assert "curation: 1 new raw file (1 of statuses, 0 of accounts)" in said, said
+    for i, name in enumerate(RECORDED_CASES[1:], 1):
+        land(lake, "statuses", statuses(name), at(i), policy())
+    said.clear()
+    duckdb_engine().curate(progress=said.append)
+    assert f"curation: {len(RECORDED_CASES) - 1} new raw files ({len(RECORDED_CASES) - 1} of statuses, 0 of " \
+           "accounts)" in said, said
+    said.clear()
+    summary = duckdb_engine().curate(rebuild=True, progress=said.append)
+    assert summary.rebuilt and summary.raw_files == len(RECORDED_CASES)
+    assert f"curation: {len(RECORDED_CASES)} raw files to curate ({len(RECORDED_CASES)} of statuses, 0 of " \
+           "accounts)" in said, said
+    assert not any("new raw file" in line for line in said), said
+
+
 def test_since_until_limit_the_raw_partitions_read(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     posts = statuses("test_public_tl.json", method="GET", path_contains="local=1")
     day1 = datetime(2026, 8, 1, 14, tzinfo=UTC)
