@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from api.errors import bad_parameter
 from fediscope.config import instance_domain
+from fediscope.errors import ConfigError
 from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
 
 LIMIT_MIN, LIMIT_MAX = 1, 40
@@ -59,9 +60,15 @@ ID_MAX_LENGTH = 64
 #: back in a ``Link`` header, and none of these servers writes one.
 ID_PATTERN = "^(" + _digits_at_most(ID_MAX) + "|[0-9]*[A-Za-z][0-9A-Za-z]*)$"
 PORT_PATTERN = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-# the scheme is case-insensitive (HTTP://host is http://host), spelled out so the pattern is ECMA too (OpenAPI)
-INSTANCE_PATTERN = (r"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9\-]{0,62})(\.[A-Za-z0-9\-]{1,63}){0,16}"
-                    r"(:" + PORT_PATTERN + r")?/?$")
+#: What :func:`parse_instance` takes, for the OpenAPI document only: the server reads ``instance`` with
+#: :func:`fediscope.config.instance_domain`, as the configuration reads an address (a test holds the two together).
+#: Blanks and control characters around it, a scheme in any case (spelled out so the pattern is ECMA too), a host
+#: name (RFC 1123 labels; at most 253 characters, which the pattern does not count), a final dot, a port 1-65535
+#: (leading zeros, or an empty one), a final ``/``.
+_BLANKS = r"[\x00-\x20]*"  # fediscope.config.BLANKS
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+INSTANCE_PATTERN = (r"^" + _BLANKS + r"([Hh][Tt][Tt][Pp][Ss]?://)?" + _LABEL + r"(\." + _LABEL + r")*\.?"
+                    r"(:(0*" + PORT_PATTERN + r")?)?/?" + _BLANKS + r"$")
 INSTANCE_MAX_LENGTH = 300
 TAG_PATTERN = TAG_RE.pattern
 TAG_MAX_LENGTH = 100
@@ -74,7 +81,6 @@ COMMON = ("instance", *PAGING)
 NAME_SHOWN = 100
 
 _ID_RE = re.compile(ID_PATTERN)
-_INSTANCE_RE = re.compile(INSTANCE_PATTERN)
 #: How many digits a number parameter may be written with (leading zeros included; the OpenAPI document does not
 #: bound them, but an unbounded string would make ``int()`` parse thousands of digits).
 LIMIT_DIGITS, OFFSET_DIGITS = 3, 6
@@ -113,16 +119,21 @@ def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
 
 
 def parse_instance(raw: str | None) -> tuple[str, str]:
-    """``instance`` → (as given, domain). Only a host name with optional scheme and port: no path, user, query."""
+    """``instance`` → (as given, domain): exactly the addresses the configuration takes for an instance, named by
+    the same domain (:func:`~fediscope.config.instance_domain`), so that an address copied from
+    ``FEDISCOPE_INSTANCES`` or ``[[sources]]`` (``Mastodon.Social.``, `` mastodon.social ``) is the allowlisted
+    instance (was: refused, 400). Another scheme than http(s), a path, a user or password, a query, port 0, a blank or
+    control character inside: a 400 with the configuration's reason, quoting the value with any password masked."""
     if raw is None or raw == "":
         raise bad_parameter("instance", "instance is required, e.g. instance=mastodon.social")
     if len(raw) > INSTANCE_MAX_LENGTH:
         raise bad_parameter("instance", f"instance must be at most {INSTANCE_MAX_LENGTH} characters "
                                         f"(got {len(raw)})")
-    if not _INSTANCE_RE.fullmatch(raw):
+    try:
+        return raw, instance_domain(raw)
+    except ConfigError as exc:  # its message quotes the value, a password masked, on one line
         raise bad_parameter("instance", "instance must be a host name with an optional http(s):// and :port "
-                                        f"(1-65535), e.g. mastodon.social (got {raw[:100]!r})")
-    return raw, instance_domain(raw)
+                                        f"(1-65535), e.g. mastodon.social: {exc}") from None
 
 
 def is_id(value: str) -> bool:

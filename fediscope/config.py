@@ -555,8 +555,15 @@ URL_NAMES = {"lake", "store", "spark_lake_uri"}  # may embed a password (mysql+p
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-#: A host name as the lake can hold it in ``instance=<domain>`` (IDNs in their ``xn--`` form).
-_HOST_RE = re.compile(r"^[a-z0-9.\-]+$")
+#: A host name (RFC 1123: labels of 1 to 63 letters, digits and ``-``, neither first nor last; IDNs in their ``xn--``
+#: form), as the lake can hold it in ``instance=<domain>``; at most :data:`HOST_MAX_LENGTH` characters (DNS's bound)
+_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?)*$")
+HOST_MAX_LENGTH = 253
+#: What around an address is a copy-paste slip and dropped (a line break from a file, blanks): every character up to
+#: U+0020, as Java's ``String.trim`` drops it (the NiFi flows' ``trim()``: they name the quarantine after the same
+#: domain). Inside an address, these and every other unprintable character are refused: ``urlsplit`` drops a tab or
+#: line break anywhere (``mast<TAB>odon.social`` was ``mastodon.social``).
+BLANKS = "".join(chr(code) for code in range(0x21))
 
 #: The port each scheme an instance is reached over connects to when the address names none.
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -579,11 +586,22 @@ def instance_domain(instance: str) -> str:
     An address with a user name or password (``https://user:pw@host``) is refused, its password masked: fediscope
     sends neither (it dropped them silently, and showed the password in errors and ``config show``). So is one with
     a path, query or fragment (``https://mastodon.social/@Gargron``), which were dropped silently too: Mastodon
-    serves its API at the root of its host."""
-    text = instance.strip()
+    serves its API at the root of its host.
+
+    Blanks and control characters around the address are dropped (:data:`BLANKS`), inside it refused
+    (``urlsplit`` dropped a tab or line break anywhere). An instance is reached over https or http only: another
+    scheme (``ftp://host``) is refused here, not only by :func:`instance_base_url` (an allowlist entry
+    ``ftp://host`` was taken, and the API then failed to start), and so is port 0 (was dropped, as if no port were
+    named). The host is a host name (:data:`_HOST_RE`: ``host..example`` and ``-host.example`` are none). The
+    scraping API reads its ``instance`` parameter with this function (``api.params.parse_instance``), so it takes
+    every address the configuration takes, and names it by the same domain."""
+    text = instance.strip(BLANKS)
     if "://" not in text:
         text = "https://" + text
     shown = _shown_address(instance, text)
+    if not text.isprintable() or any(c.isspace() for c in text):
+        raise ConfigError(f"not an instance address: {shown!r} (it holds a blank, tab, line break or other control "
+                          "character inside it; only those around it are dropped)")
     try:
         if "@" in urlsplit(redact_url(text)).netloc:  # the masked URL: a password may hold an unencoded / ? #
             raise ConfigError(f"not an instance address: {shown!r} (it names a user or password, which fediscope "
@@ -593,6 +611,12 @@ def instance_domain(instance: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"not an instance address: {shown!r} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
+    if parts.scheme not in DEFAULT_PORTS:  # was: ftp://host read as host (instance_base_url alone refused it)
+        raise ConfigError(f"instance {shown!r}: scheme must be http or https (an instance is reached over https, or "
+                          "http for a local one)")
+    if port == 0:  # was: dropped, as if no port were named (so the scheme's own port was used)
+        raise ConfigError(f"not an instance address: {shown!r} (port 0, which no server listens on: give the "
+                          "instance's port, 1-65535, or none)")
     if parts.path not in {"", "/"} or parts.query or parts.fragment or text.endswith(("?", "#")):
         raise ConfigError(f"not an instance address: {shown!r} (a path, query or fragment, which fediscope would "
                           "drop: an instance is the server alone, e.g. https://mastodon.social; an account is a "
@@ -602,8 +626,8 @@ def instance_domain(instance: str) -> str:
         raise ConfigError(f"not an instance address: {shown!r} (an IPv6 address, which fediscope does not take; "
                           "use a host name that resolves to it, e.g. one added to /etc/hosts)")
     host = host[:-1] if host.endswith(".") else host
-    if not host or not _HOST_RE.fullmatch(host) or host.endswith("."):
-        raise ConfigError(f"not an instance address: {shown!r} (expected e.g. https://mastodon.social)")
+    if len(host) > HOST_MAX_LENGTH or not _HOST_RE.fullmatch(host):
+        raise ConfigError(f"not an instance address: {shown!r} (expected a host name, e.g. https://mastodon.social)")
     return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else host
 
 
@@ -619,14 +643,9 @@ def instance_base_url(instance: str) -> str:
     """The API base URL of an instance: keeps an explicit scheme, defaults to https. The host and port are
     :func:`instance_domain`'s, so a port the scheme connects to anyway is left out (``https://host:443`` →
     ``https://host``) and any other kept (``http://host:443``)."""
-    text = instance.strip().rstrip("/")
-    if "://" not in text:
-        text = "https://" + text
-    domain = instance_domain(instance)  # its errors quote the address as written
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"}:
-        raise ConfigError(f"instance {_shown_address(instance, text)!r}: scheme must be http or https")
-    return f"{parts.scheme}://{domain}"
+    domain = instance_domain(instance)  # its errors quote the address as written; http or https only
+    text = instance.strip(BLANKS)
+    return f"{urlsplit(text).scheme if '://' in text else 'https'}://{domain}"
 
 
 #: Per-instance access tokens come from ``FEDISCOPE_TOKEN_<INSTANCE>`` variables.

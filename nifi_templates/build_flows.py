@@ -61,17 +61,22 @@ FETCH_URL = (
 )
 #: The ``instance`` parameter as ``fediscope.config.instance_domain`` names the instance, the way the scraping API
 #: reads it: ``https://Mastodon.Social/``, ``mastodon.social.`` and ``mastodon.social:443`` are ``mastodon.social``
-#: (lower case; no scheme, final dot, trailing ``/``, or port the scheme connects to anyway: 443, and 80 after
-#: ``http://``; a port's leading zeros dropped). The paths the flow names itself (the quarantine, and the partition of a
-#: record without ``meta.instance``) are computed here, not read from the API's answer, because a FlowFile may reach
-#: the quarantine without one: a connection failure, a refused request. A value that is no instance address (a path,
-#: a user name and password, nothing), which the API refuses (400), is ``_invalid``: one directory, never nested by a
-#: ``/``, never a password in a path, and no domain's (``_`` is in no host name).
+#: (lower case; no blanks around it, scheme, final dot, trailing ``/``, or port the scheme connects to anyway: 443, and
+#: 80 after ``http://``; a port's leading zeros dropped). The paths the flow names itself (the quarantine, and the
+#: partition of a record without ``meta.instance``) are computed here, not read from the API's answer, because a
+#: FlowFile may reach the quarantine without one: a connection failure, a refused request. A value that is no
+#: instance address (a path, a user name and password, another scheme, port 0, a blank inside, no host name, nothing),
+#: which the API refuses (400), is ``_invalid``: one directory, never nested by a ``/``, never a password in a path,
+#: and no domain's (``_`` is in no host name).
+HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 INSTANCE_DOMAIN = (
     "${literal('#{instance}'):trim():toLower()"
-    ":replaceAll('^(?:http://([a-z0-9.-]+?)\\.?(?::0*80|:0*|(:)0*([0-9]+))?"
-    "|(?:https://)?([a-z0-9.-]+?)\\.?(?::0*443|:0*|(:)0*([0-9]+))?)/?$', '$1$2$3$4$5$6')"
-    ":replaceAll('^(?![a-z0-9.-]+(?::[0-9]+)?$)[\\s\\S]*', '_invalid')}"
+    ":replaceAll('^(?:http://([a-z0-9.-]+?)\\.?(?::0*80|:|(:)0*([1-9][0-9]*))?"
+    "|(?:https://)?([a-z0-9.-]+?)\\.?(?::0*443|:|(:)0*([1-9][0-9]*))?)/?$', '$1$2$3$4$5$6')"
+    # a host name (at most 253 characters, RFC 1123 labels) and a port 1-65535, else _invalid
+    ":replaceAll('^(?!(?![^:]{254})" + HOST_LABEL + "(?:\\." + HOST_LABEL + ")*(?::" + PORT + ")?$)[\\s\\S]*', "
+    "'_invalid')}"
 )
 #: Relative lake directory of one record, from its envelope (falls back to the parameters and today's date).
 LAKE_PARTITION = (
@@ -84,11 +89,23 @@ MERGE_MAX_AGE = "2 min"
 QUARANTINE_DIR = "quarantine/instance=" + INSTANCE_DOMAIN + "/dt=" + TODAY
 QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', ${quarantine.reason})}-"
                    + BATCH_ID + ".json")
+
+
+def _userinfo_masked(attribute: str) -> str:
+    """``attribute`` (a request URL, or an error quoting one) as JSON string content, a user name and password in it
+    masked: the URL's own (``http://user:pw@api:8080/…``: ``//***@``), and the ``instance`` parameter's as typed
+    (``?instance=https://user:pw@host``: ``?instance=***@host``, to its last ``@``, also ``%40``, so a password holding
+    ``/`` or ``@`` is masked whole). The API refuses such an instance (400, its answer masks the password);
+    unmasked, the quarantined description put the password in the lake."""
+    return ("${" + attribute + ":replaceAll('([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\\s]*@', '$1***@')"
+            ":replaceAll('([?&]instance=)[\\s\\S]*(?:@|%40)', '$1***@'):escapeJson()}")
+
+
 FAILED_REQUEST = (
-    '{"stage": "fetch", "url": "${invokehttp.request.url:escapeJson()}", '
+    '{"stage": "fetch", "url": "' + _userinfo_masked("invokehttp.request.url") + '", '
     '"status": "${invokehttp.status.code}", "message": "${invokehttp.status.message:escapeJson()}", '
     '"answer": "${invokehttp.response.body:escapeJson()}", '
-    '"error": "${invokehttp.java.exception.message:escapeJson()}", "page": "${page}", '
+    '"error": "' + _userinfo_masked("invokehttp.java.exception.message") + '", "page": "${page}", '
     '"retries": "${fetch.retries}", "at": "${now():format(\"yyyy-MM-dd\'T\'HH:mm:ss\'Z\'\", \'GMT\')}"}\n'
 )
 

@@ -315,6 +315,43 @@ def test_malformed_instance_addresses_are_config_errors(instance: str) -> None:
         instance_base_url(instance)
 
 
+@pytest.mark.parametrize(("instance", "said"), [
+    ("ftp://a.example", "instance 'ftp://a.example': scheme must be http or https"),
+    ("GOPHER://a.example:70", "instance 'GOPHER://a.example:70': scheme must be http or https"),
+    ("mast\todon.social", "not an instance address: 'mast\\todon.social' (it holds a blank, tab, line break or other"),
+    ("mastodon.social\n/", "not an instance address: 'mastodon.social\\n/' (it holds a blank"),
+    ("https://mastodon. social", "not an instance address: 'https://mastodon. social' (it holds a blank"),
+    ("mastodon.social:0", "not an instance address: 'mastodon.social:0' (port 0, which no server listens on"),
+    ("http://host:000", "not an instance address: 'http://host:000' (port 0"),
+    ("a..example", "not an instance address: 'a..example' (expected a host name"),
+    ("-a.example", "not an instance address: '-a.example' (expected a host name"),
+    ("a-.example", "not an instance address: 'a-.example' (expected a host name"),
+    ("a" * 64 + ".example", "(expected a host name"),
+    (".".join(["a" * 63] * 4), "(expected a host name"),  # 255 characters: DNS takes 253
+])
+def test_what_no_instance_is_reached_at_is_refused_on_one_line(instance: str, said: str) -> None:
+    """Were taken: another scheme by ``instance_domain`` (the allowlist took ``ftp://a.example``, and the API then
+    failed to start on it), a tab or line break inside (``urlsplit`` dropped it: ``mastodon.social``), port 0
+    (dropped: the scheme's port), empty labels and labels that start or end with ``-``. The scraping API reads
+    its ``instance`` parameter with the same function."""
+    for read in (instance_domain, instance_base_url):
+        with pytest.raises(ConfigError) as refused:
+            read(instance)
+        assert said in str(refused.value) and "\n" not in str(refused.value), str(refused.value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env={"FEDISCOPE_INSTANCES": f"mastodon.social,{instance}"})
+    message = str(refused.value)
+    assert message.startswith("FEDISCOPE_INSTANCES is invalid: ") and said in message and "\n" not in message
+
+
+@pytest.mark.parametrize("instance", ["\x00mastodon.social:0443 ", "\x1bHTTPS://Mastodon.Social./\x1f"])
+def test_control_characters_around_an_address_are_dropped_as_blanks_are(instance: str) -> None:
+    """Every character up to U+0020, as Java's ``trim()`` drops them (the NiFi flows name the quarantine after the
+    same domain); was: only whitespace, and ``\x00mastodon.social`` was no instance address."""
+    assert instance_domain(instance) == "mastodon.social"
+    assert load_settings(env={"FEDISCOPE_INSTANCES": instance}).allowed_instances() == {"mastodon.social"}
+
+
 @pytest.mark.parametrize("instance", ["http://127.0.0.1:8765/api", "https://mastodon.social/@Gargron",
                                       "https://mastodon.social/?local=true", "https://mastodon.social/#top"])
 def test_an_instance_address_with_a_path_is_refused(tmp_path: Path, instance: str) -> None:

@@ -25,7 +25,7 @@ BAD_QUERY = [
     ("instance", ""), ("instance", "https://user@host.example"), ("instance", "host.example/path"),
     ("instance", "host.example:99999"), ("instance", "host.example:0"), ("instance", "ftp://host.example"),
     ("instance", "host.example?x=1"), ("instance", "host..example"), ("instance", "-host.example"),
-    ("instance", "[::1]:80"), ("instance", "host.example\n"), ("instance", "a" * 400),
+    ("instance", "[::1]:80"), ("instance", "host\n.example"), ("instance", "a" * 400),
 ]
 
 

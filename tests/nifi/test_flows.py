@@ -745,8 +745,8 @@ def test_the_quarantine_is_named_after_the_instance_as_fediscope_names_it(flow: 
 
 def test_every_spelling_of_an_instance_is_normalised_as_fediscope_does(flow: dict[str, Any]) -> None:
     """For every address fediscope takes as an instance (``instance_base_url``), the flow's paths use exactly
-    ``instance_domain``'s domain, the one the API lands the records under (``parse_instance``, when the API takes the
-    spelling too: it refuses a final dot and blanks, whose requests are then quarantined)."""
+    ``instance_domain``'s domain, the one the API lands the records under: the API takes every such spelling
+    (``parse_instance``; was: it refused a final dot and blanks, so every request was quarantined)."""
     from api.errors import ApiError
     from api.params import parse_instance
     from fediscope.config import instance_base_url, instance_domain
@@ -770,9 +770,39 @@ def test_every_spelling_of_an_instance_is_normalised_as_fediscope_does(flow: dic
         try:
             assert parse_instance(instance)[1] == domain
             by_api += 1
-        except ApiError:
-            pass
-    assert checked > 500 and by_api > 50, (checked, by_api)
+        except ApiError as exc:
+            raise AssertionError(f"the API refuses {instance!r}: {exc.message}") from None
+    assert checked > 500 and by_api == checked, (checked, by_api)
+
+
+def test_every_spelling_fediscope_refuses_is_quarantined_as_invalid(flow: dict[str, Any]) -> None:
+    """What neither the configuration nor the API takes (port 0, a port over 65535, another scheme, a blank inside,
+    an empty label or one that starts or ends with ``-``, a host over 253 characters) is ``_invalid``: was named
+    after the host (``host:0`` as ``host``, ``mast<TAB>odon.social`` as ``mastodon.social``) or kept
+    (``host..example``, ``host:99999``)."""
+    from api.errors import ApiError
+    from api.params import parse_instance
+    from fediscope.config import instance_base_url
+    from fediscope.errors import ConfigError
+
+    refused = 0
+    for scheme in ("", "http://", "ftp://", "ws://"):
+        for host in ("mastodon.social", "a..b", "-a.b", "a-.b", "mast\todon.social", "mast odon.social",
+                     ".".join(["a" * 63] * 4), "a" * 64 + ".b"):
+            for port in ("", ":0", ":000", ":65536", ":99999", ":8080"):
+                instance = f" {scheme}{host}{port} "
+                try:
+                    instance_base_url(instance)
+                    continue
+                except ConfigError:
+                    pass
+                with pytest.raises(ApiError):
+                    parse_instance(instance)
+                directory, name, partition = _named_paths(flow, instance)
+                assert directory == f"quarantine/instance=_invalid/dt={SAMPLE_DAY.date()}", instance
+                assert partition.startswith("raw/mastodon/statuses/instance=_invalid/dt="), instance
+                refused += 1
+    assert refused > 150, refused
 
 
 @pytest.mark.parametrize("instance", ["mastodon.social/@Gargron", "https://user:secret@mastodon.social", "",
@@ -811,3 +841,87 @@ def test_the_evaluator_reads_regular_expressions_and_literals_as_nifi_does() -> 
     for replacement in ("$", "$x", "$2", "\\"):
         with pytest.raises(ELError):
             evaluate("${a:replaceAll('(a)', '" + replacement + "')}", {"a": "a"})
+
+
+@pytest.fixture
+def scraping_api() -> Any:
+    """The scraping API over real HTTP on 127.0.0.1 (a free port), with the flows' sample key and no instance
+    allowlisted: every request ends at its parameters or the allowlist, and no instance is contacted."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from api import create_app
+    from fediscope.config import Settings
+
+    app = create_app(Settings(api_key=(SAMPLE_PARAMETERS["api_key"],), pseudonym_key="test-key-for-nifi-flows"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+SECRET = "Hunter2-s3cret"
+
+
+def _described_failure(flow: dict[str, Any], api_url: str, instance: str) -> tuple[str, str, str]:
+    """The request ``Fetch page`` makes for ``instance``, sent to the API over HTTP, and what ``Describe failed
+    request`` quarantines for its answer: (request URL, the API's answer, the description)."""
+    import requests
+
+    values = _parameter_values(flow) | {"api_url": api_url, "instance": instance}
+    url = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {}, values)
+    response = requests.get(url, headers={"X-API-Key": values["api_key"]}, timeout=30)
+    attributes = {"invokehttp.request.url": url, "invokehttp.status.code": str(response.status_code),
+                  "invokehttp.status.message": response.reason, "invokehttp.response.body": response.text,
+                  "page": "1", "fetch.retries": ""}
+    describe = _processors(flow)["Describe failed request"]["properties"]["Replacement Value"]
+    return url, response.text, evaluate(describe, attributes, values, now=SAMPLE_DAY)
+
+
+@pytest.mark.parametrize("instance", [f"https://alice:{SECRET}@mastodon.social", f"alice:{SECRET}@mastodon.social",
+                                      f" HTTP://alice:{SECRET}@mastodon.social/ ",
+                                      f"alice:{SECRET[:4]}/@{SECRET[4:]}@mastodon.social"])
+def test_a_refused_request_is_quarantined_without_the_instance_password(flow: dict[str, Any], scraping_api: str,
+                                                                        instance: str) -> None:
+    """The API refuses an instance with a user and password (400, the password masked in its answer); the
+    quarantined description of the request held the URL as typed, so the password landed in the lake. It is
+    masked there to the last ``@`` (a password may hold ``/`` or ``@``)."""
+    import json
+
+    url, answer, described = _described_failure(flow, scraping_api, instance)
+    assert SECRET[4:] in url  # the request as InvokeHTTP sends it
+    record = json.loads(described)
+    assert record["status"] == "400" and record["answer"] == answer
+    assert record["url"].startswith(f"{scraping_api}/v1/timelines/tag/")
+    assert "?instance=***@mastodon.social" in record["url"] and record["url"].endswith("&limit=40")
+    for part in (SECRET, SECRET[:4], SECRET[4:]):
+        assert part not in described
+
+
+def test_a_request_is_described_as_sent_when_it_names_no_password(flow: dict[str, Any], scraping_api: str) -> None:
+    """The mask leaves any other request URL as it is (here one the API refuses as not allowlisted, 403)."""
+    import json
+
+    url, _, described = _described_failure(flow, scraping_api, " Mastodon.Social. ")
+    record = json.loads(described)
+    assert record["status"] == "403" and record["url"] == url
+
+
+def test_a_password_of_the_api_url_is_masked_in_the_url_and_the_error(flow: dict[str, Any]) -> None:
+    """``api_url`` with a user and password (``http://nifi:pw@api:8000``), and a Java error quoting the URL (an
+    ``URISyntaxException`` names it whole): ``//***@`` in both."""
+    import json
+
+    url = f"http://nifi:{SECRET}@api.example:8000/v1/timelines/tag/python?instance=mastodon.social&limit=40"
+    error = f"Illegal character in query at index 91: {url.replace('instance=', f'instance=bob:{SECRET}@')}"
+    describe = _processors(flow)["Describe failed request"]["properties"]["Replacement Value"]
+    record = json.loads(evaluate(describe, {"invokehttp.request.url": url, "invokehttp.java.exception.message": error},
+                                 _parameter_values(flow), now=SAMPLE_DAY))
+    assert record["url"] == url.replace(f"nifi:{SECRET}@", "***@")
+    assert record["error"] == ("Illegal character in query at index 91: http://***@api.example:8000/v1/timelines/tag/"
+                               "python?instance=***@mastodon.social&limit=40")
