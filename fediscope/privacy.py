@@ -42,6 +42,15 @@ one person has one account key. Any other instance (and any answer that is not s
 connected to. Id pseudonyms, ``origin_ref`` and links in the text stay keyed by the host named in them (ids and
 status URIs belong to the serving host).
 
+**Internationalised domains.** Mastodon's API writes a remote account's domain in Unicode (``lfdi@bawü.social``),
+while an instance is collected from its ASCII address (``xn--baw-joa.social``), which its local accounts are keyed
+by. Every handle or domain the policy keys on (account keys, mentions', reblogged and quoted authors', those written
+in the text, ``domain``, a handle domain) is settled on the ASCII spelling (:func:`fediscope.idn.landed_domain`),
+and so is a remote ``acct``'s domain with privacy off: one person, one key. A domain that cannot be spelled in
+ASCII stays as written, in lower case. Records landed before keep the key they were landed with (the Unicode
+spelling's, for a remote account): ``gdpr erase``/``export`` look for both (:meth:`PrivacyPolicy.spelled_key`), and
+an opted-out account is noted under both.
+
 **Public suffixes.** A domain under which anyone can register a name (``co.uk``, ``pvt.k12.ma.us``; also the
 private section of the Public Suffix List: ``github.io`` hosts many owners' sites) is nobody's handle domain:
 ``x.co.uk`` declaring ``co.uk`` would key its accounts as accounts of a domain whose other names belong to other
@@ -76,6 +85,7 @@ from urllib.parse import quote, unquote
 
 from fediscope.config import PSEUDONYM_KEY_COMMAND, Settings
 from fediscope.errors import ConfigError
+from fediscope.idn import landed_domain, landed_handle, unicode_domain
 
 #: A status URI as Mastodon writes it: ``https://<host>/users/<name>/statuses/<id>`` (``/ap/users/<id>/…`` since
 #: 4.5; a reblog's ends in ``/activity``). Groups: the home instance and the status's id there. Written for
@@ -141,6 +151,22 @@ def _acct_of(account: dict[str, Any]) -> str:
     if not acct:
         raise KeyError("account has no acct/username")
     return acct
+
+
+def _ascii_acct(account: Any) -> Any:
+    """An account (or mention) object as privacy off lands it: as collected, but a remote ``acct``'s domain in ASCII
+    (``lfdi@bawü.social`` → ``lfdi@xn--baw-joa.social``, :func:`fediscope.idn.landed_handle`), so curation keys it
+    as the records of its own server, collected from its ASCII address (``moved`` likewise). The same object when
+    nothing changes."""
+    if not isinstance(account, dict):
+        return account
+    out = account
+    acct = account.get("acct")
+    if isinstance(acct, str) and (landed := landed_handle(acct)) != acct:
+        out = {**out, "acct": landed}
+    if (moved := _ascii_acct(account.get("moved"))) is not account.get("moved"):
+        out = {**out, "moved": moved}
+    return out
 
 
 def clear_account_key(acct: str, instance: str) -> str:
@@ -477,7 +503,7 @@ def proper_parent_domain(instance: str, value: Any) -> str | None:
         return None
     text = value.strip().lower()
     text = text.split("://", 1)[1] if "://" in text else text
-    text = text.rstrip("/").rstrip(".")
+    text = landed_domain(text.rstrip("/").rstrip("."))  # ``bawü.social``: as its accounts' keys spell it
     host = _host_of(instance)
     if (not _HANDLE_DOMAIN_RE.fullmatch(text) or _is_address(host) or _is_address(text)
             or not host.endswith("." + text)):
@@ -542,7 +568,7 @@ class PrivacyPolicy:
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
         :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
-        canonical = acct.lstrip("@").lower()
+        canonical = landed_handle(acct.lstrip("@").lower())  # one spelling of a domain (fediscope.idn)
         if "@" not in canonical and not instance:
             raise ValueError(f"account {acct!r} needs a domain (user@instance)")
         if not self.enabled:
@@ -550,6 +576,22 @@ class PrivacyPolicy:
         if "@" not in canonical:
             canonical = f"{canonical}@{self.local_domain(instance or '')}"
         return self.pseudonym("acct", canonical)
+
+    def spelled_key(self, handle: str) -> str:
+        """The key of ``user@domain`` with its domain as spelled, not settled on ASCII as :meth:`account_key` does:
+        what the landing made of a Unicode domain (``lfdi@bawü.social``) before, which lakes landed then still
+        hold (``gdpr erase``/``export`` look for it too). The same as :meth:`account_key` for an ASCII domain."""
+        handle = handle.lstrip("@").lower()
+        return self.pseudonym("acct", handle) if self.enabled else handle
+
+    def _spellings(self, acct: str, instance: str) -> set[str]:
+        """The account key of ``acct`` (:meth:`account_key`) and, when its domain has a Unicode spelling, the key of
+        that spelling (:meth:`spelled_key`), which records landed before the landing settled on ASCII carry."""
+        key = self.account_key(acct, instance)
+        handle = acct.lstrip("@").lower()
+        user, _, domain = handle.rpartition("@") if "@" in handle else (handle, "", self.local_domain(instance))
+        spelled = unicode_domain(landed_domain(domain))
+        return {key} if spelled is None else {key, self.spelled_key(f"{user}@{spelled}")}
 
     def text_key(self, acct: str, instance: str | None = None) -> str:
         """What an account written in a text lands as: its key (:meth:`account_key`), :data:`ERASED` when it is on
@@ -627,8 +669,9 @@ class PrivacyPolicy:
         return out
 
     def _collected_account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
-        """Privacy off's :meth:`account`: the account as collected; None (counted) when it must be skipped."""
-        return self._counted(self._collected_skip(account, instance) or account)
+        """Privacy off's :meth:`account`: the account as collected (its ``acct``'s domain in ASCII:
+        :func:`_ascii_acct`); None (counted) when it must be skipped."""
+        return self._counted(self._collected_skip(account, instance) or _ascii_acct(account))
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):
@@ -637,8 +680,8 @@ class PrivacyPolicy:
         if not acct:  # no key to note or look up (a shape the landing checks report)
             return "opt_out" if _opted_out(account) else None
         reason = self.skip_reason(account, instance)
-        if reason == "opt_out" and not self._on_suppression_list(key := self.account_key(acct, instance)):
-            self.opted_out.add(key)
+        if reason == "opt_out" and not self._on_suppression_list(self.account_key(acct, instance)):
+            self.opted_out.update(self._spellings(acct, instance))
         return reason
 
     def _collected_status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | str:
@@ -646,6 +689,8 @@ class PrivacyPolicy:
         if reason:
             return reason
         out = status
+        if (author := _ascii_acct(status.get("account"))) is not status.get("account"):
+            out = {**out, "account": author}
         if isinstance(status.get("reblog"), dict):
             if not _is_public_status(status["reblog"]):
                 return "reblog_of_non_public"
@@ -661,10 +706,11 @@ class PrivacyPolicy:
             if quoted is not quote["quoted_status"]:
                 out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
         mentions = status.get("mentions")
-        if self.suppressed and isinstance(mentions, list):
-            kept = [m for m in mentions if not (isinstance(m, dict) and (m.get("acct") or m.get("username"))
-                                                and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
-            if len(kept) != len(mentions):
+        if isinstance(mentions, list):
+            kept = [_ascii_acct(m) for m in mentions
+                    if not (self.suppressed and isinstance(m, dict) and (m.get("acct") or m.get("username"))
+                            and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
+            if len(kept) != len(mentions) or any(k is not m for k, m in zip(kept, mentions, strict=False)):
                 out = {**out, "mentions": kept}
         # a reply to an erased account no longer says whose status, nor which (unreplied)
         if self.replies_to_suppressed(status.get("in_reply_to_account_id"), instance):
@@ -693,7 +739,7 @@ class PrivacyPolicy:
         reason = self.skip_reason(account, instance)
         if reason:
             if reason == "opt_out":  # records landed before it opted out are erased by the next curation
-                noted = {self.account_key(acct, instance)}
+                noted = self._spellings(acct, instance)
                 local = acct.lstrip("@").lower()
                 if "@" not in local and self.local_domain(instance) != instance.lower():
                     # a local account of a server with another handle domain: what was keyed by the served
@@ -707,7 +753,7 @@ class PrivacyPolicy:
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}
         out.update(id=self.id_pseudonym(instance, account.get("id")), username=key, acct=key,
                    display_name=key, url=f"acct:{key}", uri=f"acct:{key}")
-        out["domain"] = acct.split("@", 1)[1].lower() if "@" in acct else self.local_domain(instance)
+        out["domain"] = landed_domain(acct.split("@", 1)[1]) if "@" in acct else self.local_domain(instance)
         if isinstance(account.get("moved"), dict):
             moved = self._account(account["moved"], instance)
             out["moved"] = None if isinstance(moved, str) else moved

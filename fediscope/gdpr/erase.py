@@ -179,6 +179,8 @@ from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
 from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings, unreplied
 from fediscope.sources.handle_domains import load_handle_domains
+from fediscope.sources.spec import SourceRef
+from fediscope.sources.walk_lock import walk_lock_name, walk_lock_tag
 from fediscope.step_progress import in_steps
 from fediscope.store.port import MetricStore, open_existing
 from fediscope.wording import count
@@ -705,9 +707,20 @@ def _json_documents(data: bytes) -> list[Any]:
 def _checkpoint_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
     """The sources whose checkpoints are named after the account: ``account:<name>`` sources for its handle, and
     their keyed digests when ``policy`` — the one that collected — is given."""
-    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES
-             for handle in (subject.username, f"{subject.username}@{subject.domain}")}
+    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES for handle in _handles(subject)}
     return names | {checkpoint_source(name, policy) for name in names}
+
+
+def _handles(subject: Subject) -> tuple[str, str]:
+    """How an ``account:`` source may name the account: ``name`` (a local account) or ``name@domain``."""
+    return subject.username, f"{subject.username}@{subject.domain}"
+
+
+def _walk_lock_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
+    """The file names of the walk locks of the ``account:<name>`` sources for the account (:func:`~fediscope.
+    sources.walk_lock.walk_lock_tag`: a digest of the handle, keyed when ``policy`` is given, else unkeyed)."""
+    return {walk_lock_name(walk_lock_tag(policy, SourceRef(kind, handle)))
+            for kind in PERSONAL_SOURCES for handle in _handles(subject)}
 
 
 def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
@@ -743,8 +756,14 @@ def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject
                                 policy: PrivacyPolicy | None) -> Counter[str]:
     counts: Counter[str] = Counter()
     names = [_checkpoint_names(subject, policy) for subject, _ in found]
+    locks = set().union(*(_walk_lock_names(subject, policy) for subject, _ in found))
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
+        if len(parts) == 3 and parts[2] in locks:
+            # the walk lock of the account's source (_state/<domain>/collect-<digest>.lock): it names the account
+            # as its checkpoint does, and holds nothing a collect needs (the next one creates it again)
+            lake.delete(entry.path)
+            continue
         if len(parts) not in (3, 4):
             continue
         collection_pass = parts[2] if len(parts) == 4 else None

@@ -28,6 +28,7 @@ from typing import Any
 
 from fediscope.config import Settings, instance_domain
 from fediscope.errors import ConfigError
+from fediscope.idn import ascii_domain, unicode_domain
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import ENTITIES, RAW_ROOT, parse_partition
 from fediscope.privacy import (
@@ -96,33 +97,18 @@ def parse_account(account: str) -> tuple[str, str]:
 
 
 def _ascii_domain(account: str, domain: str) -> str:
-    """``bawü.social`` → ``xn--baw-joa.social``: an internationalised domain as an instance address spells it (was
-    refused as "not an instance address", so an account of such a server could be neither erased nor exported).
-    The other spelling is a key of its own: :func:`unicode_domain`."""
+    """``bawü.social`` → ``xn--baw-joa.social``: an internationalised domain as an instance address spells it, and as
+    the landing keys it (:func:`fediscope.idn.ascii_domain`; was refused as "not an instance address", so an account
+    of such a server could be neither erased nor exported). Lakes landed before the landing settled on that spelling
+    hold a key of the other one too: :func:`unicode_domain`."""
     if domain.isascii():
         return domain
     scheme, sep, address = domain.rpartition("://")  # a profile link's host keeps its scheme (parse_account)
-    host, colon, port = address.partition(":")
-    try:
-        return scheme + sep + host.encode("idna").decode("ascii") + colon + port
-    except UnicodeError:
+    ascii_address = ascii_domain(address)
+    if ascii_address is None:
         raise ConfigError(f"--account {account!r}: {domain!r} is not a domain name; expected ACCT@INSTANCE, e.g. "
-                          "alice@mastodon.social") from None
-
-
-def unicode_domain(domain: str) -> str | None:
-    """The Unicode spelling of a domain with punycode labels (``xn--baw-joa.social`` → ``bawü.social``), None when it
-    has none or they do not decode. Mastodon's API writes a remote account's domain in Unicode (``acct``:
-    ``lfdi@bawü.social``), and the records of an instance collected from its address hold the punycode one: the
-    same person is landed under both keys, and a request must cover both."""
-    host, sep, port = domain.partition(":")
-    if not any(label.startswith("xn--") for label in host.split(".")):
-        return None
-    try:
-        decoded = host.encode("ascii").decode("idna")
-    except UnicodeError:
-        return None
-    return decoded + sep + port if decoded != host else None
+                          "alice@mastodon.social")
+    return scheme + sep + ascii_address
 
 
 def subject_from_settings(settings: Settings, account: str) -> Subject:
@@ -140,7 +126,9 @@ def _subject(settings: Settings, user: str, domain: str) -> Subject:
     except ConfigError as exc:
         raise ConfigError("cannot find the account's records without the pseudonym key that landed them: "
                           f"{exc}") from None
-    return Subject(key=policy.account_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)
+    # the key of the domain as spelled: a Unicode spelling's is what lakes landed before the landing settled on
+    # ASCII hold (account_key would give the ASCII spelling's, the first subject's)
+    return Subject(key=policy.spelled_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)
 
 
 def subjects_from_settings(settings: Settings, account: str,
@@ -153,8 +141,9 @@ def subjects_from_settings(settings: Settings, account: str,
     subject = subject_from_settings(settings, account)
     others = sorted(served_domains(handle_domains, subject.domain) - {subject.domain})
     subjects = [subject, *(subject_from_settings(settings, f"{subject.username}@{domain}") for domain in others)]
-    # an internationalised domain's Unicode spelling, as remote instances' records name its accounts
-    # (:func:`unicode_domain`): was never found, so the erasure left those records and the export did not list them
+    # an internationalised domain's Unicode spelling, as remote instances' records named its accounts in lakes
+    # landed before the landing settled on the ASCII one (:func:`unicode_domain`): was never found, so the erasure
+    # left those records and the export did not list them
     spelled = [(each.username, unicode_domain(each.domain)) for each in subjects]
     return subjects + [_subject(settings, user, domain) for user, domain in spelled if domain]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT, state_path
-from fediscope.sources.spec import KINDS
+from fediscope.sources.spec import KINDS, SourceRef
 from fediscope.timestamps import parse_iso
 
 if TYPE_CHECKING:
@@ -57,6 +57,18 @@ def checkpoint_source(source: str, policy: PrivacyPolicy | None) -> str:
     if kind not in PERSONAL_SOURCES or not sep or policy is None or not policy.enabled:
         return source
     return f"{kind}:{policy.pseudonym('source', source.lower())[1:13]}"
+
+
+def source_batch_tag(policy: PrivacyPolicy | None, source: SourceRef) -> str:
+    """The source part of a batch id: the kind, plus a digest of the argument (it may name an account), keyed when
+    the privacy policy is on."""
+    if source.arg is None:
+        return source.kind
+    if policy is not None and policy.enabled:
+        digest = policy.pseudonym("source", source.name)[1:13]
+    else:
+        digest = hashlib.sha256(source.name.encode()).hexdigest()[:12]
+    return f"{source.kind}-{digest}"
 
 
 def source_for_logs(source: str, policy: PrivacyPolicy | None) -> str:

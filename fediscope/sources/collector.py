@@ -78,7 +78,6 @@ otherwise hold the run as long as it likes); that fails the source, not retried,
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sys
@@ -107,6 +106,7 @@ from fediscope.lake.state import (
     save_checkpoint,
     save_pass_mark,
     save_walk_start,
+    source_batch_tag,
     source_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
@@ -131,7 +131,7 @@ from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.summary import CollectSummary, SourceResult
-from fediscope.sources.walk_lock import source_walk_lock
+from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
@@ -284,7 +284,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     """Collect one source into ``result``; its failure is recorded there, never raised (other sources go on)."""
     domain = client.domain
     try:
-        with source_walk_lock(ctx.lake, domain, source.name, _source_tag(ctx, source)):
+        with source_walk_lock(ctx.lake, domain, source.name, walk_lock_tag(ctx.policy, source)):
             if source.paged:
                 _collect_walk(ctx, client, source, result)
             else:
@@ -318,17 +318,6 @@ def _more_note(source: SourceRef, result: SourceResult) -> str:
         return " (more to fetch)"
     return f" ({source.offset_walk.more}: raise --max-pages)" if source.offset_walk else ""
 
-
-
-def source_batch_tag(policy: PrivacyPolicy, source: SourceRef) -> str:
-    """The source part of a batch id: the kind, plus a keyed digest of the argument (it may name an account)."""
-    if source.arg is None:
-        return source.kind
-    if policy.enabled:
-        digest = policy.pseudonym("source", source.name)[1:13]
-    else:
-        digest = hashlib.sha256(source.name.encode()).hexdigest()[:12]
-    return f"{source.kind}-{digest}"
 
 
 def _source_tag(ctx: _Context, source: SourceRef) -> str:

@@ -79,6 +79,7 @@ from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
+from fediscope.lake.state import source_batch_tag
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.redact import redact_text, secret_values
 from fediscope.sources.client import (
@@ -88,7 +89,6 @@ from fediscope.sources.client import (
     tls_failure,
     too_long_wait_text,
 )
-from fediscope.sources.collector import source_batch_tag
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page

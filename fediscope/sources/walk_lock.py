@@ -6,6 +6,10 @@ for minutes and the two race on the checkpoint. A collect holds an advisory ``fl
 process ends, killed too, so no stale lock is ever left. A second collect finds it held and fails that source at
 once (its other sources go on). Collects of different sources (Airflow's tasks per instance) take different
 locks. A WebHDFS lake has no ``flock``: no lock is taken there.
+
+The lock file stays when the walk ends (it is where the next collect locks). A source naming an account names it by
+a digest of the account in lower case (:func:`walk_lock_tag`), so ``gdpr erase`` finds and deletes it with the
+account's checkpoints (:func:`walk_lock_name`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,16 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from fediscope.errors import FediscopeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
+from fediscope.lake.state import PERSONAL_SOURCES, source_batch_tag
+from fediscope.sources.spec import SourceRef
+
+if TYPE_CHECKING:
+    from fediscope.privacy import PrivacyPolicy
 
 try:
     import fcntl
@@ -25,13 +35,26 @@ except ImportError:  # Windows: no flock
     fcntl = None  # type: ignore[assignment]
 
 
+def walk_lock_tag(policy: PrivacyPolicy | None, source: SourceRef) -> str:
+    """What names the walk lock of ``source``: its batch tag (:func:`~fediscope.lake.state.source_batch_tag`, a digest
+    where the source names an account), of the account in lower case, as handles are (``account:Alice`` and
+    ``account:alice`` walk one checkpoint, and ``gdpr erase`` finds the lock of the account it erases)."""
+    if source.kind in PERSONAL_SOURCES and source.arg is not None:
+        source = SourceRef(source.kind, source.arg.lower())
+    return source_batch_tag(policy, source)
+
+
+def walk_lock_name(tag: str) -> str:
+    """The name of the walk lock file of the source tagged ``tag`` (:func:`walk_lock_tag`), in its instance's
+    ``_state/<domain>/``: ``collect-<tag>.lock``."""
+    return f"collect-{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.lock"
+
+
 @contextmanager
 def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> Iterator[None]:
     """Hold the walk lock of ``domain``'s ``source`` for the block; FediscopeError naming the holder when held.
-    ``tag`` names the lock file: the source's batch tag (a digest where the source names an account, as the lake's
-    other files name it)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
-    path = lake.local_path(f"{STATE_ROOT}/{domain}/collect-{name}.lock")
+    ``tag`` names the lock file (:func:`walk_lock_tag`)."""
+    path = lake.local_path(f"{STATE_ROOT}/{domain}/{walk_lock_name(tag)}")
     if path is None or fcntl is None:
         yield
         return
