@@ -155,6 +155,16 @@ class BaseStore(ABC):
         which only a load of the metric would otherwise drop; nothing here."""
         return None
 
+    @contextmanager
+    def _writing(self, metric: str) -> Iterator[None]:
+        """Hold ``metric`` for one change of its rows, tables or catalog entry (a write, an erasure, a drop) against
+        the other writers of this store that change it at the same time: two lakes sharing one store, whose lake
+        locks do not see each other. Each change reads the stored rows, then writes what differs (and MariaDB loads
+        a new table under a fixed name), so two at once failed or mixed their rows; held, they take turns and the
+        last one to finish wins whole. Nothing here: SQLite's write lock already serialises them; MariaDB holds a
+        named lock (:meth:`fediscope.store.mysql.MySQLStore._writing`)."""
+        yield
+
     @abstractmethod
     def _table_not_found(self, error: StoreError) -> bool:
         """Whether a failed read's error is the database's own "no such table" (not, say, a table the user may not
@@ -174,7 +184,13 @@ class BaseStore(ABC):
                       types: Mapping[str, str] | None = None) -> WriteCounts:
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
-        self._remove_stopped_loads(check_metric_name(metric.name))
+        with self._writing(check_metric_name(metric.name)):
+            return self._write_counted(metric, rows, replace, types)
+
+    def _write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool,
+                       types: Mapping[str, str] | None) -> WriteCounts:
+        """:meth:`write_counted`, with the metric held (:meth:`_writing`)."""
+        self._remove_stopped_loads(metric.name)
         existing = self._without_missing_tables(self._stored(metric.name))
         plan = plan_write(metric, rows, existing, types=types)
         if existing is None and not plan.schema.columns:  # computed, no rows, no column types: listed, no table
@@ -270,6 +286,11 @@ class BaseStore(ABC):
 
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
         self._check_writable(f"delete rows of metric {metric.name}")
+        with self._writing(check_metric_name(metric.name)):
+            return self._delete_rows_where(metric, column, value)
+
+    def _delete_rows_where(self, metric: Metric, column: str, value: Any) -> int:
+        """:meth:`delete_where`, with the metric held (:meth:`_writing`)."""
         schema = self._stored(metric.name)
         if schema is None or column not in schema.types:
             return 0
@@ -303,8 +324,9 @@ class BaseStore(ABC):
     def drop(self, metric: str) -> bool:
         """See :meth:`~fediscope.store.port.MetricStore.drop`."""
         self._check_writable(f"drop metric {metric}")
-        listed = self._load_schema(check_metric_name(metric)) is not None
-        self._remove(metric)  # also without a catalog entry: tables an interrupted first write left
+        with self._writing(check_metric_name(metric)):
+            listed = self._load_schema(metric) is not None
+            self._remove(metric)  # also without a catalog entry: tables an interrupted first write left
         log.info("metric=%s dropped from the store (it was %s)", metric, "listed" if listed else "not listed")
         return listed
 
@@ -321,7 +343,13 @@ class BaseStore(ABC):
         rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
         """
         self._check_writable(f"write metric {metric.name}")
-        self._remove_stopped_loads(check_metric_name(metric.name))
+        with self._writing(check_metric_name(metric.name)):
+            return self._write_changes(metric, rows, stale, row_count, columns)
+
+    def _write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
+                       row_count: int, columns: Sequence[str] | None) -> str | None:
+        """:meth:`write_changes`, with the metric held (:meth:`_writing`)."""
+        self._remove_stopped_loads(metric.name)
         existing = self._stored(metric.name)
         if existing is None or _columns_not_in(existing, columns) or self._absent_tables(existing):
             return None
@@ -350,6 +378,11 @@ class BaseStore(ABC):
         a metric (:func:`~fediscope.gdpr.erase.erase_store`). The caller holds the lake lock, so no write changes the
         rows between its count and this."""
         self._check_writable(f"record metric {metric.name}")
+        with self._writing(check_metric_name(metric.name)):
+            return self._settle(metric, row_count)
+
+    def _settle(self, metric: Metric, row_count: int) -> bool:
+        """:meth:`settle`, with the metric held (:meth:`_writing`)."""
         schema = self._stored(metric.name)
         if schema is None:
             return False
@@ -410,7 +443,7 @@ class BaseStore(ABC):
             log.info("metric=%s schema evolves: added=%s widened=%s", plan.schema.metric, plan.added, plan.widened)
             self._evolve(existing, plan)
 
-    def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> None:
+    def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> str:
         """Give the metric a new generation *before* its rows change, as :meth:`_commit` gives it one after.
 
         The rows and the catalog are not written in one transaction (HBase has none), so a reader paging through
@@ -419,9 +452,12 @@ class BaseStore(ABC):
         rows skipped or read twice with no sign. ``row_count`` is the count after the write (the catalog is
         briefly ahead of the rows, as it is behind them without this). The generation is marked provisional
         (:data:`PROVISIONAL`): a write that fails after changing rows leaves it, and the retry, finding nothing
-        left to change, must not keep it (a reader that noted it mid-write would page on over changed rows)."""
-        self._save_schema(with_fields(existing, generation=PROVISIONAL + uuid.uuid4().hex,
-                                      provenance=self._provenance(existing)), question, row_count)
+        left to change, must not keep it (a reader that noted it mid-write would page on over changed rows). Returns the
+        provisional generation."""
+        generation = PROVISIONAL + uuid.uuid4().hex
+        self._save_schema(with_fields(existing, generation=generation, provenance=self._provenance(existing)),
+                          question, row_count)
+        return generation
 
     def _commit(self, schema: TableSchema, question: str, row_count: int,
                 unchanged: TableSchema | None = None) -> str:

@@ -41,7 +41,7 @@ from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
-from fediscope.store.schema import Row, TableSchema, WritePlan, cast, check_metric_name, metric_name_problem, plan_write
+from fediscope.store.schema import Row, TableSchema, WritePlan, cast, metric_name_problem, plan_write
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ class HBaseStore(BaseStore):
         with self._errors("connect to the store"):
             self._pool = _pool(self._pool_key)
         self.read_only = read_only
+        #: the metrics this store is changing (:meth:`_begin_change`), with the generation their catalog entry
+        #: has until the change commits (None: no entry, dropped for a rebuild)
+        self._changing: dict[str, str | None] = {}
         catalog = layout.catalog_table(self.prefix)
         # connects now, so an unreachable store fails at open; and refuses a server where another environment's
         # prefix clashes with this one, before this one's catalog is made (whichever environment came first)
@@ -136,6 +139,44 @@ class HBaseStore(BaseStore):
         emptied of what it holds (rows an interrupted first write left: nothing the catalog lists)."""
         self._empty_or_create(layout.metric_tables(self.prefix, schema.metric, schema.rank_column is not None))
 
+    @contextmanager
+    def _writing(self, metric: str) -> Iterator[None]:
+        """No lock (HBase has none to offer through Thrift): a change of a metric that meets another writer's change
+        of it is refused instead (:meth:`_check_no_other_writer`). What a change noted ends with it, failed or not."""
+        self._changing.pop(metric, None)
+        try:
+            yield
+        finally:
+            self._changing.pop(metric, None)
+
+    def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> str:
+        """As :meth:`BaseStore._begin_change`, after checking that the catalog entry is still the one the write read
+        (:meth:`_check_no_other_writer`); the provisional generation is noted for :meth:`_commit` to check."""
+        self._check_no_other_writer(existing.metric, existing.generation)
+        generation = super()._begin_change(existing, question, row_count)
+        self._changing[existing.metric] = generation
+        return generation
+
+    def _commit(self, schema: TableSchema, question: str, row_count: int,
+                unchanged: TableSchema | None = None) -> str:
+        """As :meth:`BaseStore._commit`, after checking that no other writer changed the metric since this write
+        began changing it (:meth:`_begin_change`)."""
+        if schema.metric in self._changing:
+            self._check_no_other_writer(schema.metric, self._changing.pop(schema.metric))
+        return super()._commit(schema, question, row_count, unchanged=unchanged)
+
+    def _check_no_other_writer(self, metric: str, expected: str | None) -> None:
+        """Refuse to go on when the metric's catalog entry no longer has the generation ``expected`` (None: no
+        entry): another writer of the same metric (another lake sharing this store: each lake's lock sees only its
+        own writers) changed it meanwhile. HBase has no lock to make two writers of one metric take turns, and each
+        compares the result with the rows it read: go on, and the rows would mix both writes with no sign.
+        This catches the overlap at the two moments a write changes the catalog (before its first row, before
+        its last catalog put), not in the short span between a check and the put after it."""
+        found = self._load_schema(metric)
+        if (found.generation if found is not None else None) != expected:
+            raise StoreError(f"HBase at {self._address}: could not write metric {metric}: "
+                             f"{_OTHER_WRITER.format(what='changed it meanwhile')}")
+
     def _finish_create(self, schema: TableSchema) -> None:
         """Nothing to build: HBase has no secondary indexes (the rank table is written with the rows)."""
 
@@ -150,6 +191,8 @@ class HBaseStore(BaseStore):
                 if name in existing:
                     self._empty(conn.table(name), families)
             conn.table(layout.catalog_table(self.prefix)).delete(schema.metric.encode())
+        if schema.metric in self._changing:  # a rebuild (or an emptied metric) commits over no catalog entry
+            self._changing[schema.metric] = None
         # a rebuild writes the metric's rows and catalog row again right after: put in the millisecond of a delete
         # marker, they would be hidden, and the metric would read as not stored (seen in CI: a changed key left it
         # empty)
@@ -175,7 +218,9 @@ class HBaseStore(BaseStore):
             existing = set(self._checked(conn.tables()))
             for name, families in tables.items():
                 if name not in existing:
-                    conn.create_table(name, families)
+                    if not _create_table(conn, name, families):
+                        raise StoreError(f"HBase at {self._address}: could not create table {name}: "
+                                         f"{_OTHER_WRITER.format(what='created it meanwhile')}")
                     continue
                 table = conn.table(name)
                 missing = sorted(set(families) - {family.decode() for family in table.families()})
@@ -321,23 +366,20 @@ class HBaseStore(BaseStore):
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-                      types: Mapping[str, str] | None = None) -> WriteCounts:
+    def _write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool,
+                       types: Mapping[str, str] | None) -> WriteCounts:
         """As :meth:`BaseStore.write_counted` (which :meth:`write` calls), after finishing what an interrupted write
         left (:meth:`_finish_interrupted`): here too when the write changes nothing, since re-running the
         interrupted batch is the usual retry."""
-        self._check_writable(f"write metric {metric.name}")
-        self._finish_interrupted(check_metric_name(metric.name),
+        self._finish_interrupted(metric.name,
                                  lambda stored: self._rank_keys(plan_write(metric, rows, stored, types=types)))
-        return super().write_counted(metric, rows, replace=replace, types=types)
+        return super()._write_counted(metric, rows, replace, types)
 
-    def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
+    def _write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
+                       row_count: int, columns: Sequence[str] | None) -> str | None:
         """As :meth:`BaseStore.write_changes`, after finishing what an interrupted write left."""
-        self._check_writable(f"write metric {metric.name}")
-        self._finish_interrupted(check_metric_name(metric.name),
-                                 lambda stored: self._rank_keys(plan_write(metric, rows, stored)))
-        return super().write_changes(metric, rows, stale, row_count, columns=columns)
+        self._finish_interrupted(metric.name, lambda stored: self._rank_keys(plan_write(metric, rows, stored)))
+        return super()._write_changes(metric, rows, stale, row_count, columns)
 
     def _rank_keys(self, plan: WritePlan) -> set[bytes]:
         """The rank-index entries the rows of ``plan`` point at once written (none if the plan rebuilds the tables)."""
@@ -377,6 +419,8 @@ class HBaseStore(BaseStore):
         The sweep assumes no other write or erasure of the metric runs at the same time (it would delete the
         entries such a write has put but not yet pointed its data rows at): fediscope's writers, ``fediscope
         process`` and ``fediscope gdpr erase``, hold the lake lock (``<lake>/_state/process.lock``) while they run.
+        Two lakes sharing one store are not kept apart by it, and HBase offers no lock: such an overlap is refused
+        where a write sees it (:meth:`_check_no_other_writer`), not prevented.
         """
         with self._connection(f"check the rank index of {metric}") as conn:
             if not self._catalog_exists(conn):
@@ -661,6 +705,11 @@ class HBaseStore(BaseStore):
         except (TException, OSError, *_protocol_errors()) as exc:
             hint = _hint(exc, answered=self._pool_key in _ANSWERED)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
+
+
+#: what a write that met another writer of the same metric says (``what``: what that writer did)
+_OTHER_WRITER = ("another writer of the same metric (another lake sharing this store?) {what}; HBase cannot make two "
+                 "writers of one metric take turns: run this one again once the other is done")
 
 
 def _create_table(conn: Any, name: str, families: dict[str, dict[str, Any]]) -> bool:

@@ -22,7 +22,9 @@ MariaDB cannot index text without a length) and is changed with ``ALTER TABLE �
 arrive; so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own
 in MySQL; the rows of one write are one transaction. A new or rebuilt table is loaded as ``_new_<metric>`` and
 swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load <fediscope.store.sql.SQLStore._load>`), so a reader
-never finds the metric's table missing or half-loaded.
+never finds the metric's table missing or half-loaded. Two writers of one metric (two lakes sharing one store) take
+turns on a named lock, ``GET_LOCK('fediscope:<database>:<metric>')`` (:meth:`MySQLStore._writing`), which needs no
+privilege; readers take none.
 
 Tables made by older fediscope versions (2026-12-02 and before) have ``TEXT`` text values, which hold 64 KiB (one
 longer value failed the whole write), and ``TEXT`` columns with no value yet. A store's first write of rows to such
@@ -38,6 +40,10 @@ a driver uses it too), and a URL naming another driver (``mysql+mysqldb://``) is
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, func, select
@@ -52,6 +58,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
+from fediscope.errors import StoreError
 from fediscope.store.port import mysql_url, problem_text, url_error
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
 from fediscope.store.sql import AlterColumn, SQLStore
@@ -64,6 +71,25 @@ _COLUMNS = table_clause("columns", *map(column_clause, ("table_schema", "table_n
                         schema="information_schema")
 
 
+#: seconds a change of a metric waits by default for another writer's change of it (:meth:`MySQLStore._writing`):
+#: a big metric's load takes minutes
+LOCK_TIMEOUT = 3600
+#: the idle timeout (seconds) of the session holding a metric's lock, at least: it idles while the change runs
+LOCK_SESSION_TIMEOUT = 86400
+#: the longest name a named lock may have (MySQL refuses longer ones)
+LOCK_NAME_LENGTH = 64
+
+
+def lock_name(database: str, metric: str) -> str:
+    """The named lock of a metric of one database: ``fediscope:<database>:<metric>``, readable in
+    ``information_schema.metadata_lock_info`` or ``IS_USED_LOCK``; a name longer than MySQL takes (64 characters:
+    long database and metric names) is ``fediscope:`` and a hash of both."""
+    name = f"fediscope:{database}:{metric}"
+    if len(name) <= LOCK_NAME_LENGTH:
+        return name
+    return "fediscope:" + hashlib.sha256(f"{database}:{metric}".encode()).hexdigest()[:LOCK_NAME_LENGTH - 10]
+
+
 class MySQLStore(SQLStore):
     table_options = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": COLLATION,
                      "mariadb_engine": "InnoDB", "mariadb_charset": "utf8mb4", "mariadb_collate": COLLATION}
@@ -71,6 +97,11 @@ class MySQLStore(SQLStore):
     #: with the key, its whole length was over the 3072 bytes of an index; its values hold at most this many
     #: characters (:data:`~fediscope.store.schema.MAX_KEY_TEXT`), so the prefix is each whole value
     text_index_length = MAX_KEY_TEXT
+    #: seconds a change of a metric waits for another writer's change of it to finish (:meth:`_writing`); the
+    #: ``lock_timeout`` option of :func:`~fediscope.store.port.open_store`
+    lock_timeout = LOCK_TIMEOUT
+    #: the (store, metric) pairs each thread's changes hold (:meth:`_writing`)
+    _held = threading.local()
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read.
@@ -84,7 +115,59 @@ class MySQLStore(SQLStore):
             raise url_error(url, problem_text(exc)) from None
         engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
                                connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
+        self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         super().__init__(url, engine, read_only=read_only)
+
+    @contextmanager
+    def _writing(self, metric: str) -> Iterator[None]:
+        """Hold the server's named lock ``fediscope:<database>:<metric>`` (:func:`lock_name`) while ``metric``
+        changes, so that the writers of one metric take turns: two lakes sharing one store (each lake's lock sees
+        only its own writers) failed with ``Table '_new_<metric>' already exists`` (or ``doesn't exist``), each load
+        dropping the other's table mid-load, and a write's read of the stored rows could meet the other writer's
+        half-written change. Only the writer that holds the lock drops a leftover ``_new_``/``_old_`` table
+        (:meth:`_remove_stopped_loads`, :meth:`_load`, :meth:`drop`), so it is one a stopped load left, never the
+        table another writer is loading.
+
+        ``GET_LOCK`` needs no privilege, and the lock belongs to a session: it is taken and released on one
+        connection kept out of the pool for the change (the change itself runs on others), whose idle timeout is
+        raised so that the server does not close it (and so release the lock) during a long load. A server closes
+        the session, and so releases the lock, when a writer dies. A change already holding the metric (in this
+        thread) does not take it again."""
+        held: set[tuple[int, str]] = self._held.__dict__.setdefault("metrics", set())  # this thread's
+        mine = (id(self), metric)
+        if mine in held:
+            yield
+            return
+        name = lock_name(self._engine.url.database or "", metric)
+        with self._errors(f"lock metric {metric} for writing"):
+            conn = self._engine.connect()
+        try:
+            with self._errors(f"lock metric {metric} for writing"):
+                conn.exec_driver_sql(f"SET SESSION wait_timeout = GREATEST(@@wait_timeout, {LOCK_SESSION_TIMEOUT})")
+                got = conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, self.lock_timeout)).scalar()
+                conn.commit()  # the lock is the session's, not the transaction's: nothing else is kept open
+        except BaseException:
+            conn.invalidate()  # a lock GET_LOCK may have taken all the same goes with the session
+            conn.close()
+            raise
+        if got != 1:
+            conn.close()
+            raise StoreError(f"store {self._shown_url}: could not write metric {metric}: another writer (another lake "
+                             f"sharing this store?) has been changing it for over {self.lock_timeout} s (MariaDB lock "
+                             f"{name!r}); run again once it is done")
+        held.add(mine)
+        try:
+            yield
+        finally:
+            held.discard(mine)
+            try:
+                conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
+                conn.commit()
+            except BaseException:
+                conn.invalidate()  # closing the session releases the lock: never back to the pool holding it
+                raise
+            finally:
+                conn.close()
 
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         """Key text is ``VARCHAR`` (indexable, its length bounded). Other text is ``LONGTEXT``: ``TEXT`` holds

@@ -292,7 +292,9 @@ class SQLStore(BaseStore):
         table or a table half-loaded. A load stopped half-way leaves ``_new_<metric>`` (stopped between the
         rename and the drop, ``_old_<metric>``), which the metric's next write drops (:meth:`_remove_stopped_loads`),
         :meth:`unlisted_metrics` lists and :meth:`drop` removes; a first write stopped so has no catalog entry, so
-        the next one is a first write again. SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
+        the next one is a first write again. Each of those runs with the metric held (:meth:`_writing`: MariaDB's
+        named lock), so the ``_new_<metric>`` it drops is a stopped load's, never one another writer is loading.
+        SQLite does it in one transaction instead (:class:`SQLiteStore`)."""
         table = self.table(schema)
         aside = self.table(schema, name=LOADING_PREFIX + schema.metric)
         old = Table(REPLACED_PREFIX + schema.metric, MetaData())
