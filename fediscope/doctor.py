@@ -489,9 +489,11 @@ def check_api_key(settings: Settings) -> Check:
     return Check("api_key", OK, f"{len(keys)} key(s) set")
 
 
-def check_pseudonym_key(settings: Settings) -> Check:
+def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
+    """``read_lake=False``: the key is not compared with the lake's key check (the ``lake`` check failed: an
+    unusable lake is said once, and a namenode that does not answer is not waited for twice more)."""
     if not settings.privacy:
-        mismatch = _lake_key_mismatch(settings)
+        mismatch = _lake_key_mismatch(settings) if read_lake else None
         if mismatch:
             return Check("pseudonym_key", FAIL, *mismatch)
         return Check("pseudonym_key", WARN, "the privacy policy is OFF (FEDISCOPE_PRIVACY=off): account "
@@ -502,7 +504,7 @@ def check_pseudonym_key(settings: Settings) -> Check:
            "so changing it later breaks joins with earlier data")
     if not key:
         return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
-    mismatch = _lake_key_mismatch(settings)
+    mismatch = _lake_key_mismatch(settings) if read_lake else None
     if mismatch:
         return Check("pseudonym_key", FAIL, *mismatch)
     why = weakness(key, MIN_PSEUDONYM_KEY)
@@ -736,7 +738,8 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
         _guarded("metrics", lambda: check_metrics(settings), METRICS_FIX),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
-        _guarded("pseudonym_key", lambda: check_pseudonym_key(settings), "set FEDISCOPE_PSEUDONYM_KEY"),
+        _guarded("pseudonym_key", lambda: check_pseudonym_key(settings, read_lake=lake.status != FAIL),
+                 "set FEDISCOPE_PSEUDONYM_KEY"),
     ]
     instances = configured_instances(settings)
     if instances or settings.tokens:  # without either there is nothing to say about tokens

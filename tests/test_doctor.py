@@ -236,6 +236,18 @@ def test_lake_without_permission(clean_env: Path, webhdfs_server: WebHDFSDouble)
     assert lake.status == FAIL and "AccessControlException" in lake.detail and "guest" in lake.detail
 
 
+def test_a_failed_lake_is_not_read_again_for_the_key_check(clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    """Was: after the lake line FAILed, the pseudonym_key check still read the lake's key check (and its root, to
+    tell an unreadable lake): against a namenode that takes connections and never answers, two more waits of the
+    request timeout (doctor took 2.5 minutes instead of 1.5). The lake line says what is wrong with the lake."""
+    webhdfs_server.deny_users.add("guest")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=webhdfs_server.lake_url(user="guest")))
+    checks = _by_name(run_checks(settings))
+    assert checks["lake"].status == FAIL and checks["pseudonym_key"].status == OK
+    assert [path for _server, _method, _op, path, _user in webhdfs_server.requests
+            if "_doctor" not in path] == []  # nothing but the probe's requests
+
+
 def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:
     (clean_env / "a-file").write_text("not a directory")
     settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=str(clean_env / "a-file" / "lake")))

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from hdfs import HdfsError, InsecureClient
+from hdfs.client import _to_error
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import Entry, hidden, split_webhdfs_url, url_below
@@ -382,13 +383,15 @@ class WebHDFSLake:
         delays = iter(WRITE_RETRY_DELAYS)
         try:
             while True:
-                step = "CREATE"
+                step, redirected = "CREATE", False
                 try:
                     if tmp is None:
                         tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
                         temps.append(tmp)
                         maybe_renamed = False
-                        self._client.write(tmp, data=data, overwrite=True)  # CREATE makes missing parents
+                        location = self._client._create(tmp, overwrite=True).headers["location"]
+                        redirected = True
+                        self._upload(location, data)  # CREATE makes missing parents
                     step = "RENAME"
                     done = rename(tmp)
                     if done:
@@ -398,8 +401,8 @@ class WebHDFSLake:
                     return done
                 except _FAILURES as exc:
                     if step == "CREATE":
-                        if self._never_reached_namenode(exc):
-                            temps.remove(tmp)  # the CREATE never got to the namenode: no file was made
+                        if not redirected:  # the namenode's step of CREATE makes no file (see _upload): no DELETE
+                            temps.remove(tmp)  # to send, which a namenode that does not answer would wait out again
                         tmp = None  # half written, or its datanode dying: the next attempt uses a new file
                     elif maybe_renamed or not isinstance(exc, HdfsError):  # no answer: the RENAME may have happened
                         assert tmp is not None  # set before the RENAME step
@@ -479,11 +482,14 @@ class WebHDFSLake:
         raise LakeError(f"cannot create {self.url} ({path}): the namenode refused to rename the temporary file "
                         "into place; check that the user may write there")
 
-    def _never_reached_namenode(self, exc: BaseException) -> bool:
-        """Whether a request failed before any connection to the namenode existed (refused, unresolvable, connect
-        timeout): it did nothing on the cluster."""
-        return (isinstance(exc, requests.ConnectionError) and _never_connected(exc)
-                and self._node(exc).startswith("namenode "))
+    def _upload(self, location: str, data: bytes) -> None:
+        """The second step of a CREATE: ``data`` sent to the ``location`` the namenode redirected to (a datanode,
+        or an HttpFS gateway's own ``data=true`` URL), as ``hdfs``'s ``Client.write`` sends it. The file is made
+        there: the namenode's first step only picks where to send the bytes, so a CREATE that failed before its
+        redirect (refused, timed out, an error answer) left nothing to remove."""
+        response = self._client._request(method="PUT", url=location, data=data)
+        if not response:
+            raise _to_error(response)
 
     def _discard(self, tmp: str) -> _Leftover | None:
         """Remove a temporary file of a write (best effort); what may be left behind, or None. It runs as the

@@ -46,7 +46,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, func, select
+import pymysql
+from pymysql.constants.CR import CR_CONN_HOST_ERROR, CR_SERVER_LOST
+from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, event, func, select
 from sqlalchemy import column as column_clause
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.mysql import LONGTEXT, insert
@@ -116,6 +118,7 @@ class MySQLStore(SQLStore):
         engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
                                connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
+        event.listen(engine, "do_connect", _connect_bounded)
         super().__init__(url, engine, read_only=read_only)
 
     @contextmanager
@@ -200,6 +203,34 @@ class MySQLStore(SQLStore):
         found = dict(conn.execute(select(_COLUMNS.c.column_name, _COLUMNS.c.data_type).where(
             _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == table.name)).all())
         return [name for name in text_values if str(found.get(name, "")).lower() in NARROW_TEXT]
+
+
+class _BoundedHandshake(pymysql.connections.Connection):
+    """A PyMySQL connection whose opening (the server's greeting, the login, ``SET NAMES``) waits at most
+    ``connect_timeout`` for each answer. PyMySQL bounds only the TCP connect by it and then waits for the greeting with
+    ``read_timeout``, None by default: a port that takes connections but never speaks MySQL (another service, a
+    proxy whose backend is down, a stopped server's half-open socket) made every command hang for good. Queries after
+    the opening keep ``read_timeout`` (none): a long write or ``ALTER TABLE`` sends nothing until it is done."""
+
+    def connect(self, sock: Any = None) -> None:
+        read_timeout, self._read_timeout = self._read_timeout, self.connect_timeout
+        try:
+            super().connect(sock)
+        except pymysql.err.OperationalError as exc:
+            if exc.args[:1] != (CR_SERVER_LOST,) or "timed out" not in str(exc):
+                raise
+            # PyMySQL says "Lost connection to MySQL server during query (timed out)": there was no query yet
+            raise pymysql.err.OperationalError(
+                CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took the "
+                f"connection but gave no MySQL answer within connect_timeout={self.connect_timeout:g} s (timed out); "
+                "is this port MariaDB's/MySQL's, or another service's?") from None
+        finally:
+            self._read_timeout = read_timeout  # each later read sets the socket's timeout back to it
+
+
+def _connect_bounded(dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+    """SQLAlchemy's ``do_connect`` hook: the dialect's connection, opened as :class:`_BoundedHandshake`."""
+    return _BoundedHandshake(*cargs, **cparams)
 
 
 class _Inserted(ColumnElement[Any]):

@@ -8,6 +8,7 @@ while the namenode restarts, a RENAME done whose answer is lost (connection drop
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import pytest
@@ -310,3 +311,23 @@ def test_a_namenode_failing_mid_write_warns_once_about_what_its_attempts_left(we
     assert "could not remove 3 temporary files" in warning and "may be left behind" in warning
     assert all(f"{lake.url}/raw/mastodon/statuses/{name}" in warning for name in left)
     assert "`fediscope gdpr retention` removes such files once they are a day old" in warning
+
+
+def test_a_namenode_that_never_answers_a_create_leaves_no_clean_up_to_wait_out(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Was: each timed-out CREATE (the namenode took the connection and never answered) counted as a temporary file
+    that might be there, so after the three attempts the clean-up sent a DELETE and a GETFILESTATUS for each, every
+    one waiting out the timeout again (`fediscope doctor` took 5.5 minutes against such a namenode, with the default
+    30 s), and then warned that 3 temporary files "may be left behind". The namenode's step of CREATE only redirects
+    to a datanode, which makes the file: nothing was made, so nothing is sent after the attempts."""
+    with socket.socket() as silent:  # listens, never reads nor answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        lake = WebHDFSLake(f"webhdfs://127.0.0.1:{silent.getsockname()[1]}/lake", timeout=0.2)
+        sent: list[str] = []
+        request = lake._client._request
+        lake._client._request = lambda method, url, **kw: sent.append(method) or request(method, url, **kw)
+        with caplog.at_level(logging.WARNING, logger="fediscope"), pytest.raises(LakeError, match="timed out"):
+            lake.write_atomic(TARGET, DATA)
+    assert sent == ["PUT"] * attempts()  # the three CREATEs, no DELETE nor GETFILESTATUS after them
+    assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import threading
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -174,6 +176,33 @@ def test_mysql_url_problems_are_config_errors():
         open_store("mysql+pymysql://u:p@127.0.0.1:3306")
     with pytest.raises(StoreError, match=r"could not connect to the store: \(2003, "):  # not the catalog table
         open_store("mysql+pymysql://u:secret@127.0.0.1:1/db", connect_timeout=1)
+
+
+def test_a_port_that_takes_the_connection_but_never_speaks_mysql_fails_instead_of_hanging():
+    """Was: PyMySQL's connect_timeout bounds the TCP connect only, and the server's greeting was awaited without a
+    timeout: a MySQL URL at a port that takes connections and says nothing (another service, a proxy whose backend
+    is down) made `fediscope report`, `process` and `doctor` hang for good. The watchdog below only turns such a
+    hang into a failure; the error comes after connect_timeout."""
+    outcome: list[BaseException] = []
+
+    def open_it(url: str) -> None:
+        try:
+            open_store(url, connect_timeout=1)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    with socket.socket() as silent:  # takes connections (the kernel's backlog), never reads nor answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"mysql+pymysql://u:secret@127.0.0.1:{silent.getsockname()[1]}/db"
+        worker = threading.Thread(target=open_it, args=(url,), daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "still waiting for the server's greeting"
+    [error] = outcome
+    assert isinstance(error, StoreError), repr(error)
+    assert "could not connect to the store: (2003, " in str(error) and "timed out" in str(error)
+    assert "secret" not in str(error) and "u:***@" in str(error)
 
 
 def test_unsupported_store_urls():
