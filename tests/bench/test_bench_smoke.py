@@ -222,3 +222,19 @@ def test_erase_statuses_must_be_zero_or_a_corpus_size() -> None:
                          capture_output=True, text=True, check=False, env={**os.environ})
     assert out.returncode == 2 and "--erase-statuses must be 0 (no erase step) or at least 100" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("option", ["--results-dir", "--workdir"])
+def test_an_unusable_folder_is_refused_before_any_stage_runs(tmp_path: Path, option: str) -> None:
+    """Found only when the results are written, a bad --results-dir cost the whole run's measurements."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    others = {"--results-dir": str(tmp_path / "results"), "--workdir": str(tmp_path / "work")}
+    others[option] = str(blocker / "sub") if option == "--results-dir" else str(blocker)
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "100", "--engines", "mapreduce",
+                          "--repeat", "1", "--erase-statuses", "0", *(x for kv in others.items() for x in kv)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env={**os.environ})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and "generate" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(f"python -m bench.run: error: {option} {blocker}")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
