@@ -19,7 +19,7 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
    erasure takes many times a full run (tens of seconds at 100,000 statuses, so minutes at 500,000).
    ``--erase-statuses 0`` leaves it out; like the streaming step, it runs with the ``duckdb`` engine;
 6. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
-   reason, when Java or pyspark is missing;
+   reason, when pyspark or Java 17+ is missing (an older Java too: Spark would fail on it);
 7. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
 8. the MapReduce chain over the raw files.
 
@@ -52,7 +52,8 @@ from typing import Any
 from bench.measure import Measured, StageError, run_stage
 from bench.report import ratios, table, targets
 from bench.stages import most_active_account
-from fediscope.engine.spark_engine import find_java
+from fediscope.engine.spark_engine import require_java
+from fediscope.errors import ConfigError
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -122,8 +123,10 @@ def spark_unavailable() -> str | None:
     """Why Spark cannot run here (None when it can)."""
     if importlib.util.find_spec("pyspark") is None:
         return "pyspark is not installed (pip install pyspark)"
-    if find_java() is None:
-        return "no Java found: install a JDK 17+ (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    try:  # missing, or too old to run Spark (which would fail the whole benchmark after the DuckDB steps)
+        require_java("")
+    except ConfigError as exc:
+        return str(exc)
     return None
 
 
