@@ -19,7 +19,7 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
    erasure takes many times a full run (tens of seconds at 100,000 statuses, so minutes at 500,000).
    ``--erase-statuses 0`` leaves it out; like the streaming step, it runs with the ``duckdb`` engine;
 6. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
-   reason, when Java or pyspark is missing;
+   reason, when pyspark or Java 17+ is missing (an older Java too: Spark would fail on it);
 7. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
 8. the MapReduce chain over the raw files.
 
@@ -52,7 +52,8 @@ from typing import Any
 from bench.measure import Measured, StageError, run_stage
 from bench.report import ratios, table, targets
 from bench.stages import most_active_account
-from fediscope.engine.spark_engine import find_java
+from fediscope.engine.spark_engine import require_java
+from fediscope.errors import ConfigError
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -93,7 +94,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.erase_statuses != 0 and args.erase_statuses < 100:
         parser.error("--erase-statuses must be 0 (no erase step) or at least 100")
     args.engines = engines
+    for option, folder in (("--results-dir", args.results_dir), ("--workdir", args.workdir)):
+        problem = folder_problem(folder) if folder is not None else None
+        if problem:  # checked now: found only after the run, it would lose minutes of measurements
+            parser.error(f"{option} {folder}: {problem}")
     return args
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why the benchmark cannot write into ``folder`` (created when missing, as the run would), or None."""
+    if folder.exists() and not folder.is_dir():
+        return "not a directory"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
 
 
 def progress(text: str) -> None:
@@ -105,8 +123,10 @@ def spark_unavailable() -> str | None:
     """Why Spark cannot run here (None when it can)."""
     if importlib.util.find_spec("pyspark") is None:
         return "pyspark is not installed (pip install pyspark)"
-    if find_java() is None:
-        return "no Java found: install a JDK 17+ (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    try:  # missing, or too old to run Spark (which would fail the whole benchmark after the DuckDB steps)
+        require_java("")
+    except ConfigError as exc:
+        return str(exc)
     return None
 
 
@@ -353,15 +373,22 @@ def main(argv: list[str] | None = None) -> int:
     except StageError as exc:
         progress(f"FAILED: {exc}")
         return 1
-    args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    written = True
+    try:
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    except OSError as exc:  # e.g. the disk filled during the run: the table below still shows the figures
+        progress(f"could not write the results to {out}: {exc.strerror or exc}")
+        written = False
     print()
     print(f"fediscope benchmark: {args.statuses:,} generated statuses "
           f"({results['stages']['generate']['corpus']['statuses']:,} status records landed), "
           f"{results['machine']['cpus']} CPUs, load average {results['machine']['load_average_at_start'][0]:.1f} "
           f"at start / {results['machine']['load_average_at_end'][0]:.1f} at end")
     print(table(results))
+    if not written:
+        return 1
     print(f"\nresults: {out}")
     return 0
 

@@ -220,6 +220,10 @@ class SampleInstance:
 
     def public_timeline(self, request: PageRequest, local: bool = False, remote: bool = False,
                         only_media: bool = False) -> list[int]:
+        """One page of the federated timeline; ``local`` and ``remote`` together filter nothing, as Mastodon's
+        ``PublicFeed`` (``local_only?`` is ``local && !remote``, ``remote_only?`` the converse) serves them."""
+        if local and remote:
+            local = remote = False
         home = self.home
         checks: list[Callable[[Status], bool]] = []
         if local:

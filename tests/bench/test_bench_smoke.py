@@ -222,3 +222,44 @@ def test_erase_statuses_must_be_zero_or_a_corpus_size() -> None:
                          capture_output=True, text=True, check=False, env={**os.environ})
     assert out.returncode == 2 and "--erase-statuses must be 0 (no erase step) or at least 100" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("option", ["--results-dir", "--workdir"])
+def test_an_unusable_folder_is_refused_before_any_stage_runs(tmp_path: Path, option: str) -> None:
+    """Found only when the results are written, a bad --results-dir cost the whole run's measurements."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    others = {"--results-dir": str(tmp_path / "results"), "--workdir": str(tmp_path / "work")}
+    others[option] = str(blocker / "sub") if option == "--results-dir" else str(blocker)
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "100", "--engines", "mapreduce",
+                          "--repeat", "1", "--erase-statuses", "0", *(x for kv in others.items() for x in kv)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env={**os.environ})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and "generate" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(f"python -m bench.run: error: {option} {blocker}")
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def _old_java(home: Path) -> Path:
+    """A JAVA_HOME whose java says it is Java 11, as `java -version` does (on stderr)."""
+    java = home / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
+    java.chmod(0o755)
+    return home
+
+
+def test_spark_is_skipped_with_the_reason_when_java_is_too_old(tmp_path: Path) -> None:
+    """Java 11 is as unusable to Spark as no Java: skipped with the reason, not a failed benchmark (exit 1 after the
+    DuckDB steps, nothing written)."""
+    results_dir = tmp_path / "results"
+    env = {**os.environ, "JAVA_HOME": str(_old_java(tmp_path / "jdk11"))}
+    out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "100", "--engines", "spark",
+                          "--repeat", "1", "--erase-statuses", "0", "--results-dir", str(results_dir),
+                          "--workdir", str(tmp_path / "work")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (result_file,) = results_dir.glob("*.json")
+    skipped = json.loads(result_file.read_text())["stages"]["spark"]["skipped"]
+    assert "Java 11" in skipped and "17" in skipped
+    assert f"skipped: {skipped}" in out.stdout

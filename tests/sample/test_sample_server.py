@@ -69,6 +69,16 @@ def test_local_and_remote_timelines(sample_server: SampleServer, http_get: Get) 
     assert "local=true&max_id=" in first.headers["Link"]  # parameters are carried over, sorted
 
 
+def test_local_and_remote_together_filter_nothing(sample_server: SampleServer, http_get: Get) -> None:
+    """Mastodon serves ``local=1&remote=1`` as the whole federated timeline (recorded: test_timeline_disabled.json
+    answers it with a full page); the sample instance answered an empty timeline."""
+    both, _ = walk(http_get, f"{sample_server.url}/api/v1/timelines/public?local=1&remote=1&limit=40")
+    every, _ = walk(http_get, f"{sample_server.url}/api/v1/timelines/public?limit=40")
+    assert both and both == every
+    first = http_get(f"{sample_server.url}/api/v1/timelines/public?local=1&remote=1&limit=5")
+    assert "local=1&max_id=" in first.headers["Link"] and "&remote=1>" in first.headers["Link"]
+
+
 def test_min_id_and_since_id(sample_server: SampleServer, http_get: Get) -> None:
     base = f"{sample_server.url}/api/v1/timelines/public"
     everything, _ = walk(http_get, f"{base}?limit=40")
