@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
 
     args = parse_args(argv)
     try:
-        settings = settings_from_context(lake=args.lake or None, engine="spark",
+        settings = settings_from_context(lake=args.lake, engine="spark",
                                          program="fediscope curate")  # and logging: level, secrets masked
         # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
         with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     args = parse_args(argv)
     try:
         # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
-        settings = settings_from_context(lake=args.lake or None, store=args.store or None, engine="spark",
+        settings = settings_from_context(lake=args.lake, store=args.store, engine="spark",
                                          program="fediscope metrics")
         metrics = load_metrics(own_dir=settings.metrics_dir)
         unknown = sorted(set(args.metric) - set(metrics))

@@ -241,16 +241,18 @@ def engagement_count(count: int | None) -> int:
 def as_int(value: Any) -> int | None:
     """A JSON value read as BIGINT (NULL when it is not a number).
 
-    A number no 64-bit integer can hold (``1e999``, ``Infinity``, ``NaN``, 2**63) raises ValueError: DuckDB's
-    ``read_json`` with a BIGINT column refuses it ("Failed to cast value to numerical"), which stops the SQL
-    curation; the mapper skips the record as malformed (counted), rather than reading it as NULL or crashing.
+    A number with a fraction is rounded half to even (``2.5`` → 2, ``3.5`` → 4), as DuckDB's reader rounds it
+    (Python's ``round``; adding 0.5 rounded halves up, and lost precision past 2**52). A number no 64-bit integer
+    can hold (``1e999``, ``Infinity``, ``NaN``, 2**63) raises ValueError: DuckDB's ``read_json`` with a BIGINT
+    column refuses it ("Failed to cast value to numerical"), which stops the SQL curation; the mapper skips the
+    record as malformed (counted), rather than reading it as NULL or crashing.
     """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a 64-bit integer")
-        value = int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+        value = round(value)
     elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
         value = int(value)
     elif not isinstance(value, int):

@@ -44,6 +44,7 @@ descending, ties by account key), so each account's row is written by the reduce
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -120,22 +121,18 @@ def row_line(metric: str, values: Iterable[Any]) -> str:
     return "\t".join([metric, *(render(v) for v in values)])
 
 
-def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, list[list[str]]]]:
-    """(tag, key, [fields…]) per run of adjacent lines with the same first three fields."""
-    current: tuple[str, str, str] | None = None
-    members: list[list[str]] = []
-    for line in lines:
-        fields = line.rstrip("\n").split("\t")
-        if len(fields) < 3:
-            continue
-        head = (fields[0], fields[1], fields[2])
-        if head != current:
-            if current is not None:
-                yield current[0], current[2], members
-            current, members = head, []
-        members.append(fields)
-    if current is not None:
-        yield current[0], current[2], members
+def _head(fields: list[str]) -> tuple[str, str, str]:
+    return fields[0], fields[1], fields[2]
+
+
+def groups(lines: Iterable[str]) -> Iterator[tuple[str, str, Iterator[list[str]]]]:
+    """(tag, key, fields of each line…) per run of adjacent lines with the same first three fields. Each run is an
+    iterator, read once as the lines go by (the next run starts where it ends, read or not), so no run is held
+    whole: one key may have millions of lines (an account's snapshots, one per status of it and per fetch; a viral
+    status's versions, one per reblog embedding it), and a reducer holding them all ran out of memory."""
+    rows = (fields for fields in (line.rstrip("\n").split("\t") for line in lines) if len(fields) >= 3)
+    for (tag, _part, key), members in itertools.groupby(rows, key=_head):
+        yield tag, key, members
 
 
 # -- job 1: the latest version -------------------------------------------------------------------------------
@@ -231,7 +228,7 @@ class Partials:
         self.features = {name: [0, 0, 0] for name in FEATURES}
 
 
-def reduce_status(members: list[list[str]], partials: Partials, left_out: dict[str, int]) -> None:
+def reduce_status(members: Iterable[list[str]], partials: Partials, left_out: dict[str, int]) -> None:
     latest = min(members, key=status_order)
     if latest[S_PUBLIC] != "1":  # its latest version is not public (followers-only, direct…): not curated
         left_out["non_public"] += 1
@@ -244,14 +241,13 @@ def reduce_status(members: list[list[str]], partials: Partials, left_out: dict[s
     partials.add_toot(latest)
 
 
-def reduce_account(key: str, members: list[list[str]], out: TextIO, left_out: dict[str, int]) -> None:
+def reduce_account(key: str, members: Iterable[list[str]], out: TextIO, left_out: dict[str, int]) -> None:
     # the snapshots fetched before the retention's first day are left out before the winner is chosen, as curation
     # does (curate_sql.merge_accounts): an account seen within it keeps its best snapshot from within it
-    kept = [f for f in members if f[A_EXPIRED] != "1"]
-    if not kept:  # not fetched since the retention's first day: not curated
+    f = min((f for f in members if f[A_EXPIRED] != "1"), key=account_order, default=None)
+    if f is None:  # not fetched since the retention's first day: not curated
         left_out["accounts"] += 1
         return
-    f = min(kept, key=account_order)
     # the snapshot: instance, then followers, following and statuses counts (\N when unknown), then bot
     out.write(f"E\t{bucket(key)}\t{key}\tA\t{f[8]}\t{f[5]}\t{f[6]}\t{f[4]}\t{f[9]}\n")
 
@@ -263,7 +259,7 @@ def known_count(count: int | None) -> int:
     return count if count is not None and count > 0 else 0
 
 
-def reduce_account_metrics(key: str, members: list[list[str]], out: TextIO) -> None:
+def reduce_account_metrics(key: str, members: Iterable[list[str]], out: TextIO) -> None:
     """One account's ``top_accounts_by_followers`` row (when its snapshot is known) and, when it has toots, its
     ``account_engagement`` row."""
     toots = favourites = reblogs = replies = 0
@@ -290,7 +286,7 @@ def reduce_account_metrics(key: str, members: list[list[str]], out: TextIO) -> N
         favourites / toots, reblogs / toots, replies / toots, interactions / toots, rate)) + "\n")
 
 
-def reduce_hashtag(key: str, members: list[list[str]], out: TextIO) -> None:
+def reduce_hashtag(key: str, members: Iterable[list[str]], out: TextIO) -> None:
     toots = engagement = 0
     accounts: set[str] = set()
     for f in members:
@@ -303,10 +299,12 @@ def reduce_hashtag(key: str, members: list[list[str]], out: TextIO) -> None:
               f"{render(engagement / toots)}\n")
 
 
-def reduce_feature(key: str, members: list[list[str]], out: TextIO) -> None:
-    with_ = sum(int(f[3]) for f in members)
-    toots = sum(int(f[4]) for f in members)
-    items = sum(int(f[5]) for f in members)
+def reduce_feature(key: str, members: Iterable[list[str]], out: TextIO) -> None:
+    with_ = toots = items = 0
+    for f in members:  # one pass: the lines are read as they go by (:func:`groups`)
+        with_ += int(f[3])
+        toots += int(f[4])
+        items += int(f[5])
     out.write(row_line("content_features", (unescape(key), with_, toots, with_ / toots, items, items / toots))
               + "\n")
 

@@ -120,3 +120,23 @@ def test_a_bad_setting_exits_2_from_either_spark_job(processed: Path, tmp_path: 
     err = job.stderr.strip().splitlines()
     assert job.stdout.strip() == "2 False", job.stderr
     assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: ") and "FEDISCOPE_PRIVACY" in err[0], err
+
+
+@pytest.mark.parametrize(("job_name", "option"), [("curate", "--lake"), ("metrics", "--lake"), ("metrics", "--store")])
+def test_an_empty_lake_or_store_argument_is_refused_not_replaced_by_the_setting(tmp_path: Path, job_name: str,
+                                                                                option: str) -> None:
+    """``--lake ""`` (``--lake "$LAKE"`` with the variable unset) was read as no option: the job went on with
+    ``FEDISCOPE_LAKE`` (or ``./lake``), and ``metrics.py --store ""`` wrote the metrics to ``FEDISCOPE_STORE``'s
+    store. ``fediscope process`` refuses both as invalid (exit 2); so do the jobs, before Spark starts."""
+    configured = tmp_path / "configured"  # what the settings name: never reached
+    argv = [option, ""] if option == "--lake" else ["--lake", str(tmp_path / "lake"), option, ""]
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.{job_name} import main\n"
+            f"code = main({argv!r}); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")} | {
+        "FEDISCOPE_LAKE": str(configured / "lake"), "FEDISCOPE_STORE": f"sqlite:///{configured / 'metrics.db'}"}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    err = job.stderr.strip().splitlines()
+    assert job.stdout.strip() == "2 False", job.stderr
+    assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: {option} is invalid: "), err
+    assert not configured.exists()

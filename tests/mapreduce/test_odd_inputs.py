@@ -180,6 +180,29 @@ def test_counts_no_server_reaches_are_unknown_to_both(tmp_path: Path) -> None:
         _same_rows(got[name], expected[name], name)
 
 
+def test_counts_written_as_fractions_are_rounded_as_in_the_sql(tmp_path: Path) -> None:
+    """A count written as a number with a fraction (``2.5``: a server or a tool writing JSON numbers as floats) is
+    rounded by DuckDB's reader half to even (``0.5`` → 0, ``2.5`` → 2, ``3.5`` → 4). The mapper rounded halves away
+    from zero (``int(value + 0.5)``, which also lost precision past 2**52): one favourite, boost or follower more
+    than the SQL metrics for each such count."""
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    base["account"].update(followers_count=12.5, following_count=4503599627370497.0, statuses_count=1.5)
+    _land(lake_dir, [
+        dict(base, favourites_count=2.5, reblogs_count=0.5, replies_count=3.5),
+        _variant(base, "1", favourites_count=1.4999, reblogs_count=7.5, replies_count=-0.5),
+    ])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    (engagement,) = expected["account_engagement"]
+    assert (engagement["favourites_total"], engagement["reblogs_total"], engagement["replies_total"]) == (3, 8, 4)
+    (account,) = expected["top_accounts_by_followers"]
+    assert (account["followers_count"], account["following_count"], account["statuses_count"]) == (
+        12, 4503599627370497, 2)
+    for name in COLUMNS:
+        assert expected[name], name
+        _same_rows(got[name], expected[name], name)
+
+
 def test_the_mapper_tolerance_is_the_sql_one() -> None:
     from fediscope.engine.curate_sql import CLOCK_SKEW
 
