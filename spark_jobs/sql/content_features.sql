@@ -2,8 +2,9 @@
 -- key: feature
 -- One row per feature: toots_with = toots with at least one, share = toots_with / toots, items = how many
 -- in total, per_toot = items / toots. Over toots (share events excluded). Links are anchors that are not
--- mentions or hashtags; custom emojis are the distinct shortcodes a toot uses; unicode emojis are counted
--- per emoji sequence (a flag, a keycap, an emoji with its skin tone, a ZWJ sequence such as a family: one each).
+-- mentions or hashtags; custom emojis are the entries of its `emojis` (Mastodon lists each shortcode used
+-- once); unicode emojis are counted per emoji sequence (a flag, a keycap, an emoji with its skin tone, a ZWJ
+-- sequence such as a family: one each).
 WITH toots AS (SELECT * FROM statuses WHERE NOT is_reblog),
 features AS (
   SELECT 'url' AS feature, url_count AS n FROM toots
