@@ -284,7 +284,7 @@ def _metrics_dir_usable(path: Path | None) -> str | None:
 
 #: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
 _SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
-                              r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|mesos|k8s)://\S+)$")
+                              r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|k8s)://\S+)$")
 
 
 _HADOOP_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*/[^\s]*$")
@@ -354,15 +354,26 @@ def _threads(value: str) -> int | None:
 def _spark_master(value: str) -> str:
     """A master URL of a form Spark accepts, whose addresses the engine can probe before it starts a JVM (each
     master of ``spark://…`` with its port): refused when the settings load, whatever the command, as a broken
-    store or lake URL is, not when the engine starts."""
+    store or lake URL is, not when the engine starts. Whitespace around it is refused as the lake's and the
+    store's is (:func:`location_text_problem`; was: trimmed silently), and so is ``mesos://`` (was: accepted,
+    and ``doctor`` said OK), which Spark 4 no longer runs."""
     from fediscope.engine.spark_master import master_problem, shown_master
 
-    if not _SPARK_MASTER_RE.fullmatch(value.strip()):
+    if problem := location_text_problem(value):
+        raise HintedValueError(f"{shown_master(value)!r} {problem}")
+    if value.partition("://")[0].lower() == "mesos":
+        raise HintedValueError(f"{shown_master(value)!r}: {MESOS_REMOVED}")
+    if not _SPARK_MASTER_RE.fullmatch(value):
         raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
-                               f"k8s://…, got {value!r}")
-    if problem := master_problem(value.strip()):
-        raise HintedValueError(f"{shown_master(value.strip())!r}: {problem}")
-    return value.strip()
+                               f"k8s://…, got {shown_master(value)!r}")
+    if problem := master_problem(value):
+        raise HintedValueError(f"{shown_master(value)!r}: {problem}")
+    return value
+
+
+#: Why a ``mesos://`` master is refused: Spark 4 (the pyspark of requirements.txt) dropped Mesos support.
+MESOS_REMOVED = ("Spark 4, which fediscope runs, no longer supports Mesos; run the jobs on a standalone cluster "
+                 "(spark://host:7077), YARN (yarn) or Kubernetes (k8s://https://host:6443)")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("lake", "./lake", "Where the data lake lives: a path, file://…, or webhdfs://namenode:9870/path.",

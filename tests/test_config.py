@@ -398,6 +398,30 @@ def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> Non
 
 
 @pytest.mark.parametrize(("master", "problem"), [
+    # was: accepted, and doctor said OK; Spark 4 has no Mesos cluster manager
+    ("mesos://127.0.0.1:5050", "'mesos://127.0.0.1:5050': Spark 4, which fediscope runs, no longer supports Mesos; "
+     "run the jobs on a standalone cluster (spark://host:7077), YARN (yarn) or Kubernetes (k8s://https://host:6443)"),
+    ("mesos://zk://zk1:2181/mesos", "'mesos://zk://zk1:2181/mesos': Spark 4, which fediscope runs, no longer"),
+    # were trimmed silently, while the lake and the store refuse such values
+    (" local[2]", "' local[2]' has leading whitespace; remove it"),
+    ("yarn\n", "'yarn\\n' has trailing whitespace; remove it"),
+    ("\tspark://m:7077 ", "'\\tspark://m:7077 ' has leading and trailing whitespace; remove it"),
+])
+def test_a_mesos_or_blank_edged_spark_master_is_refused_when_the_settings_load(tmp_path: Path, master: str,
+                                                                               problem: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\nspark_master = {_toml_string(master)}\n")
+    for origin, load in (("FEDISCOPE_SPARK_MASTER", lambda: load_settings(env={"FEDISCOPE_SPARK_MASTER": master})),
+                         (f"{path}: [fediscope] spark_master", lambda: load_settings(env={}, toml_path=path))):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value).startswith(f"{origin} is invalid: {problem}"), caught.value
+        assert "\n" not in str(caught.value)
+    if "Mesos" in problem:  # the refusal names the Spark of requirements.txt
+        pins = (Path(__file__).parent.parent / "requirements.txt").read_text()
+        assert re.search(r"^pyspark==4\.", pins, re.MULTILINE), "the Mesos refusal's wording names Spark 4"
+
+
+@pytest.mark.parametrize(("master", "problem"), [
     ("spark://m1", "'m1' is not host:port; Spark needs each master's port, e.g. spark://host:7077"),
     ("spark://m1:7077,m2", "'m2' is not host:port"),
     ("spark://m1:7077,", "an empty address is not host:port"),
@@ -664,6 +688,30 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
         load_settings(env={"FEDISCOPE_LAKE": "/fine"}, origins={"lake": "--lake"}, lake=value)
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    # was: accepted, the password dropped silently and alice taken as the HDFS user (README documents ?user=)
+    ("webhdfs://alice:Kq7wRt4Lm@nn:9870/data", r"^'webhdfs://alice:\*\*\*@nn:9870/data': holds a password .*simple "
+     r"authentication; a cluster secured with Kerberos is not supported\), so give the user alone, as "
+     r"webhdfs://nn:9870/data\?user=alice\.$"),
+    ("webhdfs://alice:Kq7w/Rt4Lm@nn:9870/data", r"holds a password"),  # an unencoded / ended the host in it
+    ("webhdfs://alice:@nn:9870/data", r"holds a password"),
+    ("webhdfs://@nn:9870/data", r"names an empty user before the @"),
+    ("webhdfs://alice@nn:9870/data?user=bob", r"names two HDFS users, 'alice' before the host and 'bob' in \?user="),
+])
+def test_a_webhdfs_lake_url_with_a_password_is_refused_at_load_without_showing_it(tmp_path: Path, value: str,
+                                                                                   expected: str) -> None:
+    path = write_toml(tmp_path, f"[fediscope]\nlake = {value!r}\n")
+    for load, origin in ((lambda: load_settings(env={"FEDISCOPE_LAKE": value}), "FEDISCOPE_LAKE"),
+                         (lambda: load_settings(env={}, toml_path=path), f"{path}: [fediscope] lake"),
+                         (lambda: load_settings(env={}, origins={"lake": "--lake"}, lake=value), "--lake")):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        message = str(caught.value)
+        assert message.startswith(f"{origin} is invalid: "), message
+        assert re.search(expected, message.removeprefix(f"{origin} is invalid: ")), message
+        assert "Kq7w" not in message and "Rt4Lm" not in message and "\n" not in message
+
+
 LOCATION_SLIPS = [
     # were accepted: a NUL was a traceback ("embedded null byte") at the first file system call, a trailing space
     # created a lake directory named with it, a space or tab around a store URL failed later under another name
@@ -727,7 +775,8 @@ def test_a_file_url_lake_is_the_percent_decoded_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["/data/lake", "lake", "file:///data/lake", "file://localhost/data/lake",
-                                   "webhdfs://namenode:9870/lake?user=etl", "webhdfs://nn/lake"])
+                                   "webhdfs://namenode:9870/lake?user=etl", "webhdfs://nn/lake",
+                                   "webhdfs://etl@nn/lake", "webhdfs://etl@nn/lake?user=etl"])
 def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     assert load_settings(env={"FEDISCOPE_LAKE": value}).lake == value
 
@@ -763,6 +812,19 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),
     ("hbase://h:9090?transport=http", "the transport must be buffered or framed"),
     ("hbase://h:9090?pool_size=0", "pool_size=0, which is not a whole number above 0"),  # was a traceback
+    # were accepted, the user, password or path dropped silently: happybase sends none, tables are named by the prefix
+    ("hbase://u:S3cretpw@h:9090", r"'hbase://u:\*\*\*@h:9090' names a user or password \(before the @\), which "
+     r"fediscope never sends to HBase .*give the host alone, hbase://host:9090\.$"),
+    ("hbase://u@h:9090", "names a user or password"),
+    ("hbase://h:9090/somepath", r"has a path or fragment \('/somepath'\), which an HBase URL does not take \(tables "
+     r"are named by FEDISCOPE_HBASE_TABLE_PREFIX\); use hbase://host:9090\.$"),
+    ("hbase://h:9090#ns", r"has a path or fragment \('#ns'\)"),
+    # was: passed the settings check and config show, refused by PyMySQL's connect (a TypeError) when opened
+    ("mysql+pymysql://u:pw@h/db?bogus=1", r"has an unknown option 'bogus', which PyMySQL does not take; known: "
+     r"autocommit, .*connect_timeout, .*password, .*ssl_ca, .*write_timeout\.$"),
+    ("mysql+pymysql://u:pw@h/db?charset=utf8mb4&conect_timeout=5",
+     r"has an unknown option 'conect_timeout', which PyMySQL does not take; did you mean 'connect_timeout'\?\.$"),
+    ("mysql+pymysql://u:pw@h/db?lock_timeout=5", "has an unknown option 'lock_timeout'"),  # open_store's, not a URL's
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
                                                                      expected: str) -> None:
@@ -798,6 +860,9 @@ def test_a_store_url_with_an_unencoded_at_or_hash_in_the_password_is_refused_wit
     # the TLS files are this host's, checked when the store is opened: a worker that only collects need not
     # have them (tests/store/test_store_urls.py: opening the store refuses a missing one)
     "mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem&ssl_cert=/nonexistent/c.pem&ssl_key=/nonexistent/k.pem",
+    # PyMySQL's connect arguments, and SQLAlchemy's TLS options
+    "mysql+pymysql://u@h/db?password=pw&read_timeout=30&write_timeout=30&init_command=SET%20x%3D1&ssl_check_hostname=0",
+    "hbase://h:9090/",
 ])
 def test_store_urls_fediscope_opens_are_accepted(value: str) -> None:
     assert load_settings(env={"FEDISCOPE_STORE": value}).store == value
@@ -822,10 +887,13 @@ def test_the_trusted_proxy_is_an_ip_address() -> None:
         load_settings(env={"FEDISCOPE_API_TRUSTED_PROXY": "proxy.lan"})
 
 
-def test_a_store_password_is_never_in_the_message() -> None:
+@pytest.mark.parametrize("value", ["mysql+pymysql://u:db-pass-4711@db:notaport/x",
+                                   "mysql+pymysql://u:db-pass-4711@db/x?bogus=1", "hbase://u:db-pass-4711@h:9090",
+                                   "hbase://u:db/pass-4711@h:9090/x"])
+def test_a_store_password_is_never_in_the_message(value: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings(env={"FEDISCOPE_STORE": "mysql+pymysql://u:db-pass-4711@db:notaport/x"})
-    assert "db-pass-4711" not in str(info.value)
+        load_settings(env={"FEDISCOPE_STORE": value})
+    assert "pass-4711" not in str(info.value)
 
 
 def test_overrides_from_code_are_taken_as_given() -> None:

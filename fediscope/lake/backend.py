@@ -88,9 +88,21 @@ LAKE_FORMS = "use a path, file:///path or webhdfs://namenode:9870/path"
 WEBHDFS_DEFAULT_PORT = 9870
 
 
+#: How a WebHDFS lake names its HDFS user, as a refusal of another way says it.
+WEBHDFS_USER_FORM = "webhdfs://namenode:9870/path?user=NAME"
+
+
 def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     """``webhdfs://namenode:9870/lake?user=etl`` → (``http://namenode:9870``, ``/lake``, ``etl``); ValueError
-    saying what is wrong (without the URL) otherwise."""
+    saying what is wrong (without the URL) otherwise.
+
+    The HDFS user is ``?user=NAME``, or a user name before the host (``webhdfs://etl@namenode:9870/lake``, as URLs
+    name a user). A password there is refused, never quoted (was: dropped silently, its user name taken as the HDFS
+    user): WebHDFS's simple authentication sends a user name only, and fediscope speaks nothing else (no Kerberos,
+    no delegation tokens). So are an empty user name (``@namenode``) and two different ones (``etl@…?user=ops``:
+    the query's won silently)."""
+    from fediscope.redact import redact_url
+
     parts = urlsplit(url)
     if parts.scheme == "hdfs":
         raise ValueError("fediscope reaches HDFS over WebHDFS, the namenode's HTTP port, not hdfs:// (its RPC "
@@ -98,6 +110,17 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
                          "FEDISCOPE_SPARK_LAKE_URI, for Spark)")
     if parts.scheme != "webhdfs":
         raise ValueError("expected webhdfs://namenode:9870/path")
+    # the userinfo is read from the masked URL: urlsplit ends the host at a password's unencoded / ? #
+    masked = urlsplit(redact_url(url))
+    userinfo, at, host = masked.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        fixed = f"{masked.scheme}://{host}{masked.path}?user={userinfo.split(':', 1)[0] or 'NAME'}"
+        raise ValueError("holds a password (after the user name, before the @), which fediscope never sends: WebHDFS "
+                         "takes a user name only (Hadoop's simple authentication; a cluster secured with Kerberos "
+                         f"is not supported), so give the user alone, as {fixed}")
+    if at and not userinfo:
+        raise ValueError(f"names an empty user before the @; give the HDFS user as {WEBHDFS_USER_FORM}, or leave "
+                         "it out to use the local login name")
     if not parts.hostname:
         raise ValueError("no namenode host; expected webhdfs://namenode:9870/path")
     try:
@@ -108,7 +131,12 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     unknown = set(query) - {"user"}
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; only ?user=NAME is understood")
-    user = (query.get("user") or [None])[-1] or parts.username or None
+    from_query = (query.get("user") or [None])[-1] or None
+    from_userinfo = unquote(parts.username) if parts.username else None
+    if from_query and from_userinfo and from_query != from_userinfo:
+        raise ValueError(f"names two HDFS users, {from_userinfo!r} before the host and {from_query!r} in ?user=; "
+                         f"keep one ({WEBHDFS_USER_FORM})")
+    user = from_query or from_userinfo
     root = posixpath.normpath("/" + parts.path.strip("/")) if parts.path.strip("/") else "/"
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"http://{host}:{port}", root, user

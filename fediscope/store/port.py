@@ -8,6 +8,8 @@ not present in the new result (a full recomputation).
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -305,6 +307,11 @@ def mysql_url(url: str, files: bool = True) -> Any:
         raise StoreURLProblem(problem)
     if not parsed.database:
         raise StoreURLProblem(f"names no database; use {MYSQL_FORM}")
+    for name in parsed.query:  # was: passed on to PyMySQL, whose connect refused it (a TypeError) when opened
+        if name not in mysql_url_options():
+            close = difflib.get_close_matches(name.lower(), mysql_url_options(), n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(mysql_url_options())}"
+            raise StoreURLProblem(f"has an unknown option {name!r}, which PyMySQL does not take; {hint}")
     for name in ("ssl_ca", "ssl_cert", "ssl_key") if files else ():
         value = parsed.query.get(name)
         if isinstance(value, str) and not _readable(value):
@@ -321,6 +328,28 @@ def mysql_url(url: str, files: bool = True) -> Any:
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreURLProblem(f"cannot be used: {exc}; check the URL's query parameters") from None
     return parsed
+
+
+#: Arguments of PyMySQL's ``connect`` a URL's query cannot give: Python objects (``conv``, ``cursorclass``,
+#: ``auth_plugin_map``, ``ssl`` as a dict, of which the query's ``ssl_*`` options are the URL's form), and
+#: ``defer_connect``, which would hand SQLAlchemy a connection never opened.
+_PYMYSQL_OBJECT_ARGUMENTS = frozenset({"self", "conv", "cursorclass", "auth_plugin_map", "ssl", "defer_connect"})
+#: TLS options SQLAlchemy reads from a MySQL URL's query beside PyMySQL's own, and gives PyMySQL in its ``ssl``.
+_SQLALCHEMY_SSL_OPTIONS = frozenset({"ssl_capath", "ssl_cipher", "ssl_check_hostname"})
+
+
+@functools.cache
+def mysql_url_options() -> tuple[str, ...]:
+    """The query options a MySQL/MariaDB store URL takes, sorted: the arguments of the installed PyMySQL's
+    ``connect`` that a URL can give (``connect_timeout``, ``password``, ``charset``, ``ssl_ca``, …; fediscope reads
+    none of its own from the URL), and SQLAlchemy's TLS options. Any other one was passed on to PyMySQL, whose
+    ``connect`` refused it when the store was opened, after the settings check had found the URL good."""
+    import inspect
+
+    from pymysql.connections import Connection
+
+    arguments = set(inspect.signature(Connection.__init__).parameters) - _PYMYSQL_OBJECT_ARGUMENTS
+    return tuple(sorted(arguments | _SQLALCHEMY_SSL_OPTIONS))
 
 
 def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
@@ -353,19 +382,27 @@ def _pymysql_charset(name: str) -> bool:
 
 def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, int, dict[str, Any]]:
     """The host, port (9090 unless given) and options (:data:`HBASE_OPTIONS`: the URL's query, then
-    ``options``, over :data:`HBASE_DEFAULTS`) of an HBase URL; :class:`StoreURLProblem` for no host, an unknown
-    option, a value of the wrong type, a transport or protocol happybase does not speak; a plain ValueError for
-    a port that does not parse."""
+    ``options``, over :data:`HBASE_DEFAULTS`) of an HBase URL; :class:`StoreURLProblem` for no host, a user or
+    password, a path, an unknown option, a value of the wrong type, a transport or protocol happybase does not
+    speak; a plain ValueError for a port that does not parse."""
     from urllib.parse import parse_qsl, urlsplit
 
     # HBase's Thrift server takes no password: the URL is read with any password masked, which a password holding
     # an unencoded / ? # would otherwise end the host at (and a port error would quote a piece of it)
     parts = urlsplit(redact_url(url))
-    port = parts.port  # raises ValueError for a broken port
     if parts.scheme != "hbase":
         raise StoreURLProblem(f"is not an HBase URL; use {HBASE_FORM}")
+    if "@" in parts.netloc:  # was: dropped silently; never quoted (what precedes the @ may be a password)
+        raise StoreURLProblem("names a user or password (before the @), which fediscope never sends to HBase (its "
+                              "client, happybase, reaches the Thrift server without authentication): give the host "
+                              f"alone, {HBASE_FORM}")
+    port = parts.port  # raises ValueError for a broken port
     if not parts.hostname:
         raise StoreURLProblem(f"names no host; use {HBASE_FORM}")
+    extra = parts.path if parts.path not in ("", "/") else f"#{parts.fragment}" if parts.fragment else ""
+    if extra:  # was: dropped silently (a namespace or table named there was never used)
+        raise StoreURLProblem(f"has a path or fragment ({extra!r}), which an HBase URL does not take (tables are "
+                              f"named by FEDISCOPE_HBASE_TABLE_PREFIX); use {HBASE_FORM}")
     settings = dict(HBASE_DEFAULTS)
     for name, value in [*parse_qsl(parts.query), *(options or {}).items()]:
         if name not in HBASE_OPTIONS:

@@ -169,6 +169,31 @@ def test_a_spark_master_without_its_port_is_refused_by_every_command(cli_env, ca
     assert not (cli_env / "metrics.db").exists()
 
 
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("FEDISCOPE_LAKE", "webhdfs://alice:Kq7wRt4Lm@host:9870/data",
+     "FEDISCOPE_LAKE is invalid: 'webhdfs://alice:***@host:9870/data': holds a password"),
+    ("FEDISCOPE_STORE", "hbase://u:Kq7wRt4Lm@host:9090",
+     "FEDISCOPE_STORE is invalid: 'hbase://u:***@host:9090' names a user or password"),
+    ("FEDISCOPE_STORE", "hbase://host:9090/somepath",
+     "FEDISCOPE_STORE is invalid: 'hbase://host:9090/somepath' has a path or fragment ('/somepath')"),
+    ("FEDISCOPE_STORE", "mysql+pymysql://u:Kq7wRt4Lm@127.0.0.1:1/db?bogus=1",
+     "FEDISCOPE_STORE is invalid: 'mysql+pymysql://u:***@127.0.0.1:1/db?bogus=1' has an unknown option 'bogus'"),
+    ("FEDISCOPE_SPARK_MASTER", "mesos://127.0.0.1:5050",
+     "FEDISCOPE_SPARK_MASTER is invalid: 'mesos://127.0.0.1:5050': Spark 4, which fediscope runs, no longer"),
+    ("FEDISCOPE_SPARK_MASTER", " local[2]", "FEDISCOPE_SPARK_MASTER is invalid: ' local[2]' has leading whitespace"),
+])
+@pytest.mark.parametrize("command", [["config", "check"], ["doctor"]])
+def test_a_cluster_url_fediscope_would_misread_is_refused_by_config_check(cli_env, monkeypatch, capsys, variable,
+                                                                         value, problem, command) -> None:
+    """Were all accepted (`config check`: no problem, `doctor`: OK): a password or path dropped silently, a MySQL
+    option refused only when connecting, a Mesos master Spark 4 cannot run, a master trimmed silently."""
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(capsys, *command)
+    assert code == 2 and out == ""
+    assert _one_clear_line(err).startswith(f"fediscope: error: {problem}"), err
+    assert "Kq7w" not in err and "Rt4Lm" not in err
+
+
 def test_a_broken_toml_value_names_the_key(cli_env, capsys) -> None:
     (cli_env / "fediscope.toml").write_text("[fediscope]\nlake = true\n")
     code, _out, err = run(capsys, "lake", "ls")

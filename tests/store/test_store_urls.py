@@ -59,7 +59,11 @@ def test_malformed_or_unsupported_urls_are_config_errors(url, words):
                                  "sqlite:////tmp/x.db?detect_types=%C2%B2", "sqlite:////tmp/x.db?uri=maybe",
                                  "sqlite:///file:/tmp/x.db?mode=ro&uri=maybe", "sqlite:////tmp/x.db?isolation_level=FOO",
                                  "sqlite:////tmp/x.db?isolation_level=IMMEDIATE",
-                                 "sqlite:///file:/tmp/x.db?uri=true&timeout=abc"])
+                                 "sqlite:///file:/tmp/x.db?uri=true&timeout=abc",
+                                 # were opened with the user, password or path dropped (HBase), or refused by
+                                 # PyMySQL's connect ("the database driver refused an option …: TypeError")
+                                 "hbase://u:pw@h:9090", "hbase://h:9090/somepath",
+                                 f"mysql+pymysql://u:pw@{CLOSED}/db?bogus=1"])
 def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_check(url):
     """One set of rules (store_url_problem): the settings loader names where the URL came from, open_store and an
     adapter opened directly say the same about it (were: the adapters' own copies, one naming FEDISCOPE_STORE)."""
