@@ -1031,9 +1031,7 @@ def test_a_number_or_boolean_written_as_a_toml_string_is_refused(tmp_path: Path,
         from_variable = settings_from_overrides({name: text}, env={"FEDISCOPE_CONFIG": str(empty)})
         from_env = load_settings(env={f"FEDISCOPE_{name.upper()}": text}, toml_path=False)
         assert getattr(from_variable, name) == getattr(from_env, name)
-
-
-def test_a_date_or_list_setting_still_takes_a_toml_string(tmp_path: Path) -> None:
+    # a date or a list is the same value as a string (README's examples quote them)
     path = write_toml(tmp_path, '[fediscope]\nbackfill_since = "2026-01-31"\ninstances = "a.example,b.example"\n')
     settings = load_settings(env={}, toml_path=path)
     assert (settings.backfill_since, settings.instances) == ("2026-01-31", ("a.example", "b.example"))
