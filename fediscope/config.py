@@ -516,11 +516,19 @@ class Settings:
     #: (``fediscope.toml: [fediscope] store``), the variable or the command-line option. Not compared: the same
     #: values are the same settings wherever they were set.
     origins: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: The config file that was read (as named: ``fediscope.toml`` or ``FEDISCOPE_CONFIG``'s path), None when none
+    #: was (no ``./fediscope.toml`` and no ``FEDISCOPE_CONFIG``, or settings built in code). Not compared, as
+    #: :attr:`origins`.
+    config_file: Path | None = field(default=None, repr=False, compare=False)
+    #: The settings the config file sets whose value came from elsewhere (a variable, an option, the Airflow
+    #: Variable): name → (the file's origin, ``fediscope.toml: [fediscope] name``, and its TOML value as read), for
+    #: ``config show`` and ``config check`` to say what overrode the file. Not compared, as :attr:`origins`.
+    overridden: Mapping[str, tuple[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:  # never show secrets, even in a debugger or a traceback
         shown = []
         for f in fields(self):
-            if f.name == "origins":
+            if f.name in ("origins", "config_file", "overridden"):
                 continue
             value = getattr(self, f.name)
             if f.name in SECRET_NAMES and value:
@@ -558,7 +566,25 @@ class Settings:
         from dataclasses import replace
 
         origins = {name: where for name, where in self.origins.items() if name not in changes}
-        return replace(self, **{"origins": origins, **changes})
+        overridden = {name: was for name, was in self.overridden.items() if name not in changes}
+        return replace(self, **{"origins": origins, "overridden": overridden, **changes})
+
+    def origin_kind(self, name: str) -> str:
+        """Where setting ``name``'s value came from, as ``config show --json`` names it: ``default``, ``file``,
+        ``environment``, ``option`` (a command-line option), ``airflow_variable`` or ``code`` (set from Python:
+        :mod:`fediscope.python_api`'s arguments, or :meth:`replace`)."""
+        where = self.origins.get(name)
+        if where is None:
+            return "default" if getattr(self, name) == _BY_NAME[name].default else "code"
+        if where == _BY_NAME[name].env:
+            return "environment"
+        if where.startswith("--"):
+            return "option"
+        if where.startswith("Airflow Variable "):
+            return "airflow_variable"
+        if self.config_file is not None and where == _file_origin(self.config_file, name):
+            return "file"
+        return "code"
 
 
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
@@ -749,6 +775,47 @@ _ARTICLE = {"integer": "an integer", "number": "a number", "boolean": "true or f
             "date": "a date (YYYY-MM-DD)", "string": "a string"}
 
 
+#: The kinds of setting whose TOML value must not be a string (a date and a list still take one: ``2026-01-31`` and
+#: ``"2026-01-31"``, ``["a", "b"]`` and ``"a,b"`` are the same value, and README's examples quote them).
+_STRICT_TOML_KINDS = ("integer", "number", "boolean")
+#: How a value of each strict kind is written in TOML, for a hint when the string given does not parse.
+_TOML_EXAMPLE = {"integer": "10", "number": "30", "boolean": "true"}
+
+
+def _quoted_in_toml(setting: Setting, raw: str, origin: str) -> str:
+    """The one-line error for a number or boolean written as a TOML string: what it should have been, and the line
+    to write instead (the value without quotes when it parses, else an example of the kind)."""
+    key = setting.name
+    why = ""
+    try:
+        parsed = setting.parse(raw)
+    except ValueError as exc:
+        parsed, why = None, f" ({exc})"  # what is wrong besides the quotes: ``page_limit = "99"`` is out of range
+    if not raw.strip():  # an empty string is how a variable unsets a setting; a file leaves the key out
+        hint = f"leave {key} out to use its default, or write {_ARTICLE[setting.kind]} without quotes"
+    elif parsed is None or setting.secret:
+        example = setting.default if type(setting.default) in (int, float) else _TOML_EXAMPLE[setting.kind]
+        hint = f"write {_ARTICLE[setting.kind]} without quotes, e.g. {key} = {_toml_number(example)}{why}"
+    elif isinstance(parsed, bool):
+        hint = f"write {key} = {'true' if parsed else 'false'}"
+    else:
+        hint = f"write {key} = {_toml_number(parsed)}"
+    shown = "" if setting.secret else f" ({_toml_string(raw)})"
+    return f"{origin} is invalid: expected {_ARTICLE[setting.kind]}, got a string{shown}; {hint}"
+
+
+def _toml_number(value: Any) -> str:
+    """A number as the config file would hold it: ``30``, not ``30.0``."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (JSON's escapes are TOML's), as the file spells it."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _toml_type(raw: Any) -> str:
     if isinstance(raw, bool):
         return "a boolean"
@@ -759,10 +826,17 @@ def _toml_type(raw: Any) -> str:
     return {"list": "a list", "dict": "a table"}.get(type(raw).__name__, f"a {type(raw).__name__}")
 
 
-def _parse(setting: Setting, raw: Any, origin: str) -> Any:
+def _parse(setting: Setting, raw: Any, origin: str, *, from_toml: bool = False) -> Any:
     """Validate one value. TOML values arrive typed (``42``, ``true``, lists, dates) and must fit the setting's
     kind (a string setting takes no ``true`` or ``5``); strings go through the same checks as those from the
-    environment. A secret's value is never repeated in the message."""
+    environment. A secret's value is never repeated in the message.
+
+    ``from_toml``: ``raw`` is a value of the config file, where a number or a boolean is written as one: a string
+    there (``request_timeout = "30"``) is refused (:func:`_quoted_in_toml`), as README says of a TOML value of the
+    wrong type. The Airflow Variable's values share the rest of this path but take a string for any setting,
+    parsed as the environment variable's (README, "Airflow"), as do the options and the Python API's arguments."""
+    if from_toml and isinstance(raw, str) and setting.kind in _STRICT_TOML_KINDS:
+        raise ConfigError(_quoted_in_toml(setting, raw, origin))
     value = _parse_value(setting, raw, origin)
     if value is not None and setting.check is not None and (problem := setting.check(value)):
         raise ConfigError(f"{origin} is invalid: {problem}")
@@ -813,6 +887,11 @@ def _check_usable(wanted: Iterable[Setting], values: Mapping[str, Any], origin_o
 def _toml_text(raw: Any) -> str:
     """A typed TOML value as it would be written in an environment variable (``true``, ``5``, ``2026-01-31``)."""
     return str(raw).lower() if isinstance(raw, bool) else str(raw)
+
+
+def _file_origin(path: Path, name: str) -> str:
+    """How a message names setting ``name`` set in the config file at ``path``: ``fediscope.toml: [fediscope] lake``."""
+    return f"{path}: [fediscope] {name}"
 
 
 TOML_TABLES = ("fediscope", "tokens", "sources")
@@ -952,14 +1031,15 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
         if isinstance(table, dict):
             for setting in wanted:
                 if setting.name in table:
-                    origin_of[setting.name] = f"{path}: [fediscope] {setting.name}"
-                    values[setting.name] = _parse(setting, table[setting.name], origin_of[setting.name])
+                    origin_of[setting.name] = _file_origin(path, setting.name)
+                    values[setting.name] = _parse(setting, table[setting.name], origin_of[setting.name],
+                                                  from_toml=True)
     for setting in wanted:
         if setting.env in env:
             origin_of[setting.name] = setting.env
             values[setting.name] = _parse(setting, env[setting.env], setting.env)
     _check_usable(wanted, values, origin_of, None)
-    return Settings(**values, origins=origin_of)
+    return Settings(**values, origins=origin_of, config_file=config[0] if config else None)
 
 
 def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = None, *,
@@ -983,6 +1063,7 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
     origin_of: dict[str, str] = {}
     tokens: dict[str, str] = {}
     sources: list[SourceSpec] = []
+    in_file: dict[str, tuple[str, Any]] = {}  # what the file sets: name → (its origin, its TOML value)
 
     config = _config_path(env, toml_path)
     if config is not None:
@@ -991,8 +1072,9 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; {_known_settings_hint(key)}")
-            origin_of[key] = f"{path}: [fediscope] {key}"
-            values[key] = _parse(_BY_NAME[key], raw, origin_of[key])
+            origin_of[key] = _file_origin(path, key)
+            in_file[key] = (origin_of[key], raw)
+            values[key] = _parse(_BY_NAME[key], raw, origin_of[key], from_toml=True)
         named_by: dict[str, str] = {}
         for instance, token in document.get("tokens", {}).items():
             if not isinstance(token, str):
@@ -1041,4 +1123,5 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
         except ConfigError as exc:
             where = origin_of.get("instances", _BY_NAME["instances"].env)
             raise ConfigError(f"{where} is invalid: {exc}{_list_hint(instance)}") from None
-    return Settings(**values, origins=origin_of)
+    overridden = {name: was for name, was in in_file.items() if origin_of.get(name) != was[0]}
+    return Settings(**values, origins=origin_of, config_file=config[0] if config else None, overridden=overridden)

@@ -9,6 +9,7 @@ Findings name the setting and say how to fix it; they never repeat a secret's va
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -19,12 +20,15 @@ from urllib.parse import urlsplit
 from fediscope.config import (
     API_KEY_COMMAND,
     PSEUDONYM_KEY_COMMAND,
+    SECRET_NAMES,
     SETTINGS,
     TOKEN_PREFIX,
+    URL_NAMES,
     Settings,
     token_label,
     token_problem,
 )
+from fediscope.redact import redact_url
 
 #: Values people put in configuration files "for now".
 COMMON_SECRETS = frozenset({
@@ -42,6 +46,8 @@ HOW_TO_GENERATE_API_KEY = f"generate one with: {API_KEY_COMMAND}"
 #: users infra/mariadb/bootstrap.py creates (its docs export them, and infra/cluster/.env holds them)
 KNOWN_EXTRA_VARIABLES = ("FEDISCOPE_CONFIG", "FEDISCOPE_DB_PASSWORD", "FEDISCOPE_DB_RO_PASSWORD")
 EXTRA_PREFIXES = (TOKEN_PREFIX, "FEDISCOPE_TEST_")
+#: What ``config show`` prints for a setting that is unset (None) or empty (no API keys, no instances, no tokens).
+UNSET = "-"
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,10 @@ class Finding:
     @property
     def text(self) -> str:
         """``setting: message``, as ``config check`` prints it after the level (and every command warns of an
-        unknown variable: :func:`fediscope.cli.common.warn_of_unknown_variables`)."""
+        unknown variable: :func:`fediscope.cli.common.warn_of_unknown_variables`); a message that starts with the
+        setting already (``FEDISCOPE_BACKFILL_PAGES=7 overrides …``) alone."""
+        if self.message.startswith(self.setting):
+            return self.message
         return f"{self.setting}: {self.message}"
 
 
@@ -148,9 +157,73 @@ def unknown_variables(env: Mapping[str, str]) -> list[Finding]:
     return found
 
 
+def masked(name: str, value: object) -> object:
+    """A setting's value as ``config show`` and ``config check`` may print it: a secret as ``***`` (None when
+    unset), a password in a URL masked."""
+    if name in SECRET_NAMES:
+        return "***" if value else None
+    if name in URL_NAMES and isinstance(value, str):
+        return redact_url(value)  # a database password may sit in the store URL
+    return value
+
+
+def overridden_text(settings: Settings, name: str) -> str | None:
+    """``backfill_pages = 3 in fediscope.toml``: what the config file sets for ``name`` when another source's
+    value won (masked as ``config show`` masks the setting), or None when the file sets no value that lost."""
+    if name not in settings.overridden:
+        return None
+    _origin, raw = settings.overridden[name]
+    shown = "***" if name in SECRET_NAMES else _toml_value(raw)
+    return f"{name} = {shown} in {settings.config_file}"
+
+
+def _toml_value(raw: object) -> str:
+    """A value of the config file as TOML writes it (``3``, ``true``, ``"./lake"``, ``["a", "b"]``), every string
+    with its password or secret query parameter masked (:func:`~fediscope.redact.redact_url`)."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, str):
+        return json.dumps(redact_url(raw), ensure_ascii=False)
+    if isinstance(raw, list):
+        return "[" + ", ".join(map(_toml_value, raw)) + "]"
+    return raw.isoformat() if hasattr(raw, "isoformat") else str(raw)
+
+
+def shown_value(value: object) -> str:
+    """A setting's value as ``config show`` prints it, as its variable takes it: ``-`` when unset or empty (not
+    Python's ``None`` or ``()``), a list comma-separated, ``true``/``false`` (not ``True``), a whole number without
+    ``.0`` (``FEDISCOPE_REFRESH_HOURS 0``, not ``0.0``), anything else as ``str`` gives it."""
+    if value is None or value in ((), ""):
+        return UNSET
+    if isinstance(value, tuple):
+        return ",".join(map(shown_value, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _override_findings(settings: Settings) -> list[Finding]:
+    """A warning for each setting the config file sets whose value another source gave (an environment variable,
+    in ``config check``): a value edited in the file and silently not used is a surprise (``backfill_pages = 3``
+    in the file, 7 collected). A warning, not a problem: overriding the file per run or per host is what the
+    variables are for. Values masked as ``config show`` masks them."""
+    found = []
+    for setting in SETTINGS:
+        lost = overridden_text(settings, setting.name)
+        where = settings.origins.get(setting.name)
+        if lost is None or where is None:
+            continue
+        value = shown_value(masked(setting.name, getattr(settings, setting.name)))
+        given = f"{where}={value}" if where == setting.env else f"{where} ({value})"
+        found.append(Finding("warning", where, f"{given} overrides {lost}"))
+    return found
+
+
 def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
     env = os.environ if env is None else env
     findings = (_secret_findings(settings, env) + _store_findings(settings) + _timeout_findings(settings)
-                + unknown_variables(env))
+                + _override_findings(settings) + unknown_variables(env))
     return sorted(findings, key=lambda f: f.level != "problem")

@@ -45,7 +45,8 @@ def test_defaults_come_from_the_settings_table() -> None:
 def test_settings_table_and_dataclass_are_in_sync() -> None:
     from dataclasses import fields
 
-    names = [f.name for f in fields(Settings) if f.name not in {"tokens", "sources", "origins"}]
+    not_settings = {"tokens", "sources", "origins", "config_file", "overridden"}
+    names = [f.name for f in fields(Settings) if f.name not in not_settings]
     assert names == [s.name for s in SETTINGS]
     for setting in SETTINGS:
         assert getattr(Settings(), setting.name) == setting.default
@@ -1064,3 +1065,56 @@ def test_duckdb_resources_are_unset_by_default_and_typed_in_toml(tmp_path: Path)
     assert (settings.duckdb_memory_limit, settings.duckdb_threads) == ("1GB", 2)
     with pytest.raises(ConfigError, match=r"\[fediscope\] duckdb_memory_limit is invalid: expected a string"):
         load_settings(env={}, toml_path=write_toml(tmp_path, "[fediscope]\nduckdb_memory_limit = 2\n"))
+
+
+# -- a number or boolean written as a TOML string ------------------------------------------------------------------
+@pytest.mark.parametrize(("line", "message"), [
+    ('request_timeout = "30"', 'request_timeout is invalid: expected a number, got a string ("30"); '
+                               "write request_timeout = 30"),
+    ('retry_backoff = "2.5"', 'retry_backoff is invalid: expected a number, got a string ("2.5"); '
+                              "write retry_backoff = 2.5"),
+    ('backfill_pages = "ten"', 'backfill_pages is invalid: expected an integer, got a string ("ten"); '
+                               "write an integer without quotes, e.g. backfill_pages = 10 ('ten' is not an integer)"),
+    ('duckdb_threads = ""', 'duckdb_threads is invalid: expected an integer, got a string (""); '
+                            "leave duckdb_threads out to use its default, or write an integer without quotes"),
+    ('privacy = "off"', 'privacy is invalid: expected true or false, got a string ("off"); write privacy = false'),
+])
+def test_a_number_or_boolean_written_as_a_toml_string_is_refused(tmp_path: Path, line: str, message: str) -> None:
+    """Was: ``request_timeout = "30"`` taken as 30 (and ``"ten"`` refused as "not an integer"), though README says a
+    TOML value of the wrong type is an error. The Airflow Variable, which shares the typed check, still takes a
+    string for any setting, parsed as the environment variable is (README, Airflow)."""
+    from fediscope.config import load_settings_only
+    from fediscope.orchestration import settings_from_overrides
+
+    path = write_toml(tmp_path, f"[fediscope]\n{line}\n")
+    name, value = line.split(" = ")
+    for load in (lambda: load_settings(env={}, toml_path=path),
+                 lambda: load_settings_only([name], env={}, toml_path=path)):
+        with pytest.raises(ConfigError) as info:
+            load()
+        assert str(info.value) == f"{path}: [fediscope] {message}"
+    text = value.strip('"')
+    if text not in ("ten", ""):  # the same string in the Airflow Variable: parsed as FEDISCOPE_<NAME> is
+        empty = write_toml(tmp_path, "[fediscope]\n")
+        from_variable = settings_from_overrides({name: text}, env={"FEDISCOPE_CONFIG": str(empty)})
+        from_env = load_settings(env={f"FEDISCOPE_{name.upper()}": text}, toml_path=False)
+        assert getattr(from_variable, name) == getattr(from_env, name)
+    # a date or a list is the same value as a string (README's examples quote them)
+    path = write_toml(tmp_path, '[fediscope]\nbackfill_since = "2026-01-31"\ninstances = "a.example,b.example"\n')
+    settings = load_settings(env={}, toml_path=path)
+    assert (settings.backfill_since, settings.instances) == ("2026-01-31", ("a.example", "b.example"))
+
+
+def test_settings_record_the_config_file_and_the_file_values_that_lost(tmp_path: Path) -> None:
+    """What ``config show`` and ``config check`` report: the file read, and what it set that a variable, an option
+    (an override with an origin) or code overrode; never compared (same values, same settings)."""
+    path = write_toml(tmp_path, '[fediscope]\nbackfill_pages = 3\nengine = "spark"\nrequest_timeout = 12\n')
+    settings = load_settings(env={"FEDISCOPE_BACKFILL_PAGES": "7"}, toml_path=path, origins={"engine": "--engine"},
+                             engine="duckdb")
+    assert settings.config_file == path and settings.backfill_pages == 7
+    assert settings.overridden == {"backfill_pages": (f"{path}: [fediscope] backfill_pages", 3),
+                                   "engine": (f"{path}: [fediscope] engine", "spark")}
+    assert [settings.origin_kind(n) for n in ("backfill_pages", "engine", "request_timeout", "lake")] == \
+        ["environment", "option", "file", "default"]
+    assert load_settings(env={}, toml_path=False).config_file is None
+    assert settings.replace(backfill_pages=1).overridden.keys() == {"engine"}

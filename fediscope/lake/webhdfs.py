@@ -133,14 +133,62 @@ def _foreign_error(response: requests.Response) -> HdfsError | None:
                      + response.text[:200], exception=None)
 
 
+class _NotWebHDFS(HdfsError):
+    """An answer no WebHDFS server gives (an error page in HTML, a CREATE answered without a redirect, a listing
+    that is not JSON): the lake URL names a port where some other HTTP server listens. ``str()`` is short:
+    ``answered HTTP 404 text/html, not WebHDFS JSON``, never the body (a web server's error page quoted whole
+    buried what to check). ``server`` is the address that answered (``http://host:port``)."""
+
+    def __init__(self, response: requests.Response, what: str) -> None:
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "without a content type"
+        super().__init__(f"answered HTTP {response.status_code} {kind}, {what}", exception=None)
+        address = urlsplit(response.url or "")
+        self.server = f"{address.scheme}://{address.netloc}"
+
+
+#: The operations a namenode answers with a JSON body (RENAME's rename2 with an empty one): any other body is not
+#: WebHDFS's. (OPEN's and CREATE's data steps are answered by a datanode, with the bytes or nothing.)
+_JSON_OPS = {"GETFILESTATUS", "LISTSTATUS", "DELETE", "MKDIRS", "RENAME", "GETHOMEDIRECTORY"}
+
+
+def _not_webhdfs(response: requests.Response, op: str | None) -> _NotWebHDFS | None:
+    """The answer as :class:`_NotWebHDFS` when no WebHDFS server would give it, else None: an error answer whose
+    body is not JSON (every WebHDFS error is a JSON ``RemoteException``; 401 aside, which the ``hdfs`` package
+    names itself, as a Kerberos cluster's), a namenode's CREATE answered without a redirect, a namenode's answer to
+    a JSON operation (:data:`_JSON_OPS`) that is not JSON. ``op``: the operation of a namenode request (None for a
+    datanode's, whose URL the namenode gave)."""
+    if response.status_code >= 400:
+        if response.status_code == 401 or _is_json(response):
+            return None
+        return _NotWebHDFS(response, "not WebHDFS JSON")
+    if op == "CREATE" and "location" not in response.headers:
+        return _NotWebHDFS(response, "not the redirect to a datanode a WebHDFS namenode answers CREATE with")
+    if op in _JSON_OPS and response.content.strip() and not _is_json(response):
+        return _NotWebHDFS(response, "not WebHDFS JSON")
+    return None
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
 class _Client(InsecureClient):
     """``InsecureClient`` whose requests raise :class:`_Unavailable` on a 502/503/504, so that it can be retried,
-    and an HdfsError on an error answer that is JSON but not WebHDFS's (see :func:`_foreign_error`)."""
+    :class:`_NotWebHDFS` on an answer no WebHDFS server gives, and an HdfsError on an error answer that is JSON but
+    not WebHDFS's (see :func:`_foreign_error`)."""
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         response: requests.Response = super()._request(method, url, **kwargs)
         if response.status_code in _UNAVAILABLE_STATUSES:
             raise _Unavailable(f"{response.status_code} {response.reason or ''}".strip(), response=response)
+        params = kwargs.get("params")
+        op = str(params.get("op", "")).upper() if isinstance(params, dict) else None
+        if (not_webhdfs := _not_webhdfs(response, op)) is not None:
+            raise not_webhdfs
         foreign = _foreign_error(response)
         if foreign is not None:
             raise foreign
@@ -277,6 +325,11 @@ class WebHDFSLake:
                                         "its log")) from None
 
     def _remote_message(self, action: str, where: str, exc: HdfsError) -> str:
+        if isinstance(exc, _NotWebHDFS):
+            node = "namenode" if exc.server == self.http_url else "datanode"
+            return (f"cannot {action} {where}: the server at {exc.server} {exc}: it did not answer like a WebHDFS "
+                    f"{node}; check that host and port are the namenode HTTP address (9870 by default) and "
+                    "dfs.webhdfs.enabled is true")
         kind = getattr(exc, "exception", None) or ""
         detail = exc.message.decode("utf-8", "replace") if isinstance(exc.message, bytes) else str(exc.message)
         detail = " ".join(detail.split())[:200]

@@ -248,6 +248,71 @@ def test_a_json_server_that_is_not_webhdfs_is_named_as_such(mastodon_server: Mas
             call()
 
 
+def test_a_web_servers_error_page_is_named_by_status_and_type_never_quoted(plain_http_server: int) -> None:
+    """Was: ``cannot list …: <!DOCTYPE HTML> <html lang="en"> <head> …`` (200 characters of the server's error page)
+    before the hint. ``python -m http.server`` answers a GET with a 404 page and a PUT with a 501 one."""
+    lake = WebHDFSLake(f"webhdfs://127.0.0.1:{plain_http_server}/lake")
+    server = f"http://127.0.0.1:{plain_http_server}"
+    for call, status in ((lambda: lake.list(""), 404), (lambda: lake.read("f"), 404), (lambda: lake.exists("f"), 404),
+                         (lambda: lake.write_atomic("f", b"x"), 501)):
+        with pytest.raises(LakeError) as info:
+            call()
+        message = str(info.value)
+        assert (f"the server at {server} answered HTTP {status} text/html, not WebHDFS JSON: it did not answer like "
+                "a WebHDFS namenode;") in message
+        assert "<" not in message and "DOCTYPE" not in message and "Error code" not in message, message
+        assert "dfs.webhdfs.enabled" in message  # what to check
+
+
+@pytest.fixture
+def welcome_page_server() -> Iterator[int]:
+    """A web server answering every request with 200 and an HTML page (a catch-all site, a proxy's welcome page):
+    a CREATE answered so has no redirect to a datanode."""
+
+    class WelcomePage(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_DELETE = answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WelcomePage)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(
+        welcome_page_server: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: ``KeyError: 'location'`` as the error, and a warning that the temporary file could not be removed
+    "(Expecting value: line 1 column 1 (char 0)), nor checked … may be left behind": a server that never answered
+    as WebHDFS made no file. A listing's HTML is named as not WebHDFS JSON too (was: the JSON decoder's error)."""
+    import logging
+
+    lake = WebHDFSLake(f"webhdfs://127.0.0.1:{welcome_page_server}/lake")
+    server = f"http://127.0.0.1:{welcome_page_server}"
+    for write in (lambda: lake.write_atomic("a/f", b"x"), lambda: lake.create_exclusive("a/g", b"x")):
+        with caplog.at_level(logging.DEBUG, logger="fediscope"), pytest.raises(LakeError) as info:
+            write()
+        assert (f"{server} answered HTTP 200 text/html, not the redirect to a datanode a WebHDFS namenode answers "
+                "CREATE with: it did not answer like a WebHDFS namenode;") in str(info.value)
+        assert "temporary file" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    for call in (lambda: lake.list(""), lambda: lake.exists("f")):
+        with pytest.raises(LakeError, match=f"{server} answered HTTP 200 text/html, not WebHDFS JSON"):
+            call()
+
+
 # -- an error answer is an error, never "no such file" --------------------------------------------------------
 
 
