@@ -1,6 +1,8 @@
 """The benchmark's figures: the table of seconds, statuses/s and peak memory, the ratios, the targets.
 
-Targets (issue 3, item 6), each reported PASS or MISS exactly as measured — or SKIP when a stage did not run:
+Targets (issue 3, item 6), each reported PASS or MISS exactly as measured — or SKIP when a stage did not run. A
+target's ratio is rounded to :data:`DIGITS` decimals before its verdict, and shown and stored with those
+decimals: the number shown and the verdict never disagree (2.00004 is 2.0000, within "at most 2").
 
 * DuckDB end-to-end (``fediscope process``: curate + every metric + store) within 2× of the bare DuckDB
   ``read_json`` aggregation over the same raw files;
@@ -29,6 +31,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+DIGITS = 4  # decimals of a target's ratio and floor: its verdict, the table and the JSON all use them
+
 
 @dataclass
 class Target:
@@ -49,9 +53,8 @@ class Target:
         return self.headroom_seconds is not None and self.headroom_seconds <= 0
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["value"] = None if self.value is None else round(self.value, 4)
-        out["floor"] = None if self.floor is None else round(self.floor, 4)
+        out = asdict(self)  # the value: already rounded to DIGITS, as judged
+        out["floor"] = None if self.floor is None else round(self.floor, DIGITS)
         out["headroom_seconds"] = None if self.headroom_seconds is None else round(self.headroom_seconds, 3)
         out["below_floor"] = self.below_floor
         return out
@@ -73,6 +76,7 @@ def _target(name: str, description: str, value: float | None, threshold: float, 
             denominator: float | None = None) -> Target:
     if value is None:
         return Target(name, description, None, threshold, higher_is_better, "SKIP", skipped_because)
+    value = round(value, DIGITS)  # judged as shown and stored
     ok = value >= threshold if higher_is_better else value <= threshold
     headroom = None if floor is None or denominator is None else (threshold - floor) * denominator
     return Target(name, description, value, threshold, higher_is_better, "PASS" if ok else "MISS",
@@ -113,8 +117,8 @@ def targets(stages: dict[str, Any]) -> list[Target]:
     r = ratios(stages)
 
     def why(*names: str) -> str:
-        missing = [n for n in names if not stages.get(n) or stages[n].get("skipped")]
-        reasons = [f"{n}: {(stages.get(n) or {}).get('skipped') or 'not run'}" for n in missing]
+        missing = [n for n in names if not stages.get(n) or stages[n].get("skipped") or stages[n].get("failed")]
+        reasons = [f"{n}: {_not_measured(stages.get(n) or {})}" for n in missing]
         return "; ".join(reasons) or "not measured"
 
     return [
@@ -130,6 +134,12 @@ def targets(stages: dict[str, Any]) -> list[Target]:
                 r["floor_incremental_vs_full"], "the incremental run's process start alone",
                 _get(stages, "duckdb", "total_seconds")),
     ]
+
+
+def _not_measured(entry: dict[str, Any]) -> str:
+    if entry.get("skipped"):
+        return str(entry["skipped"])
+    return f"failed: {entry['failed']}" if entry.get("failed") else "not run"
 
 
 def _fmt_seconds(value: float | None) -> str:
@@ -211,11 +221,22 @@ def table(results: dict[str, Any]) -> str:
          _get(stages, "stream", "seconds"), _get(stages, "stream", "events"), True),
     ]
     width = max(len(r[1]) for r in rows)
-    lines = [f"{'step':<{width}}  {'seconds':>10}  {'statuses/s':>12}  {'peak MiB':>9}",
-             "-" * (width + 37)]
+    lines = []
+    failed = results.get("failed")
+    if failed:
+        which = f" ({failed['run']})" if failed.get("run") else ""
+        lines += [f"FAILED at step {failed['step']}{which}: {failed['error']}", "(partial results: the steps after it "
+                  "did not run)", ""]
+    lines += [f"{'step':<{width}}  {'seconds':>10}  {'statuses/s':>12}  {'peak MiB':>9}", "-" * (width + 37)]
+    shown_failed: set[str] = set()
     for stage, label, seconds, records, show_memory in rows:
         if (stages.get(stage) or {}).get("skipped"):
             lines.append(f"{label:<{width}}  skipped: {stages[stage]['skipped']}")
+            continue
+        if (stages.get(stage) or {}).get("failed"):  # once, on the step's first row
+            if stage not in shown_failed:
+                lines.append(f"{label:<{width}}  FAILED: {stages[stage]['failed']}")
+                shown_failed.add(stage)
             continue
         if stage not in stages:
             continue
@@ -237,10 +258,10 @@ def table(results: dict[str, Any]) -> str:
     lines.append("targets")
     for t in targets(stages):
         bound = (">=" if t.higher_is_better else "<=") + f" {t.threshold:g}"
-        value = "-" if t.value is None else f"{t.value:,.3f}"
+        value = "-" if t.value is None else f"{t.value:,.{DIGITS}f}"
         note = f"  [{t.note}]" if t.note else ""
         if t.floor is not None and t.headroom_seconds is not None:
-            note += (f"\n        floor {t.floor:,.3f} ({t.floor_basis}): the target leaves "
+            note += (f"\n        floor {t.floor:,.{DIGITS}f} ({t.floor_basis}): the target leaves "
                      f"{t.headroom_seconds:,.2f} s for everything else" + (" - below the floor, cannot be met here"
                                                                           if t.below_floor else ""))
         lines.append(f"  {t.status:<4}  {t.description}: {value} (target {bound}){note}")

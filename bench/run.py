@@ -20,7 +20,8 @@ Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per 
    ``--erase-statuses 0`` leaves it out; like the streaming step, it runs with the ``duckdb`` engine;
 6. ``fediscope process`` on Spark (JVM start timed on its own) over another fresh lake — skipped, with the
    reason, when pyspark or Java 17+ is missing (an older Java too: Spark would fail on it);
-7. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB);
+7. ``fediscope stream`` landing up to 50,000 of the corpus' statuses pushed by a local server (with DuckDB); the
+   server (:mod:`bench.push`) runs in a process of its own, so the step's peak memory is ``fediscope stream``'s;
 8. the MapReduce chain over the raw files.
 
 Steps 2 to 4 take seconds each and are run ``--repeat`` times (3 by default; the incremental run each time
@@ -31,25 +32,36 @@ seconds to minutes and run once.
 Then it prints a table (seconds, statuses/s, peak MiB), the ratios and the targets (PASS / MISS / SKIP, as
 measured), and writes everything as JSON to ``bench/results/<UTC timestamp>.json``. Everything runs on this
 machine in one go; the load average at start and end is recorded, since other work on the machine skews times.
+
+A step that fails ends the run, but not its figures: the JSON is written with what was measured before it, the
+failed step's one-line error under ``stages.<step>.failed`` and ``failed`` (step and error) at the top; the table
+shows what ran, and the exit status is 1. Before anything runs, ``--statuses`` is checked against the free space of
+the work folder (:func:`space_needed`, exit 2 when short); interrupted (Ctrl-C, SIGTERM), the run ends the running
+step's processes and removes its temporary work folder (exit 130 or 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Measured, StageError, run_stage
+from bench import push
+from bench.measure import ROOT, Measured, StageError, child_env, run_stage
 from bench.report import ratios, table, targets
 from bench.stages import most_active_account
 from fediscope.engine.spark_engine import require_java
@@ -59,6 +71,10 @@ ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STREAM_EVENTS = 50_000  # statuses pushed through `fediscope stream` (at most the corpus size)
 ERASE_STATUSES = 100_000  # the largest corpus the gdpr erase step erases from (`--erase-statuses`)
+#: Bytes a generated status takes in the raw lake, rounded up: about 1.9-2.1 KB landed (edit history and account
+#: snapshots included), measured at 2,000 and 500,000 statuses.
+RAW_BYTES_PER_STATUS = 2_500
+SPACE_MARGIN = 256 * 2**20  # stores, Parquet footers, small files: what does not grow with the corpus
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,7 +114,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         problem = folder_problem(folder) if folder is not None else None
         if problem:  # checked now: found only after the run, it would lose minutes of measurements
             parser.error(f"{option} {folder}: {problem}")
+    folder = args.workdir or Path(tempfile.gettempdir())
+    needed, free = space_needed(args), shutil.disk_usage(folder).free
+    if needed > free:  # else it generates for hours and fails when the disk is full
+        parser.error(f"--statuses {args.statuses:,}: the run would write about {_gib(needed)} GiB into {folder}, "
+                     f"which has {_gib(free)} GiB free; use fewer statuses or a --workdir with more space")
     return args
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f}" if size < 2**60 else f"{size // 2**30:,}"  # a float cannot hold any int
+
+
+def space_needed(args: argparse.Namespace) -> int:
+    """A conservative estimate of the bytes the run writes into its work folder (sort and Spark spills counted
+    too, though they may go to the temporary folder): the raw corpus, at :data:`RAW_BYTES_PER_STATUS` a status,
+    unless ``--workdir`` already holds it, and in that unit, per step: a full run's curated Parquet and store
+    (half a raw corpus: about a third measured), the erasure (its raw batches rewritten, the curated Parquet and
+    store copied: 1.5; on a corpus of its own, that corpus and its processing too), the streaming step (its
+    landed lake and the pushed events' file: 2 for up to :data:`STREAM_EVENTS`), Spark's Parquet and scratch (1)
+    and the MapReduce pipe's sort spills (1). Integer arithmetic: ``--statuses`` can be any integer."""
+    raw = RAW_BYTES_PER_STATUS
+    n, erase = args.statuses, args.erase_statuses
+
+    def generated(statuses: int) -> Fraction:
+        folder = args.workdir and corpus_home(args.workdir, argparse.Namespace(**{**vars(args), "statuses": statuses}))
+        if folder and (folder / "corpus.json").exists():
+            return Fraction(0)
+        return statuses * raw * (1 + Fraction(args.new_fraction))
+
+    need = generated(n)
+    if "duckdb" in args.engines:
+        need += n * raw * Fraction(1, 2)
+        if 0 < n <= erase:
+            need += n * raw * Fraction(3, 2)
+        elif erase:
+            need += generated(erase) + erase * raw * 2
+        need += min(n, STREAM_EVENTS) * raw * 2
+    if "spark" in args.engines:
+        need += n * raw
+    if "mapreduce" in args.engines:
+        need += n * raw
+    return int(need) + SPACE_MARGIN
 
 
 def folder_problem(folder: Path) -> str | None:
@@ -174,8 +231,11 @@ def machine() -> dict[str, Any]:
 def _stage(name: str, args: dict[str, Any], which: str = "", env: dict[str, str] | None = None) -> Measured:
     label = f"{name} ({which})" if which else name
     progress(f"{label}: running")
-    measured = run_stage(name if name in ("generate", "baseline", "mapreduce", "stream", "erase") else "process",
-                         args, env)
+    try:
+        measured = run_stage(name if name in ("generate", "baseline", "mapreduce", "stream", "erase") else "process",
+                             args, env)
+    except StageError as exc:  # named as the table names the step ("duckdb", not "process")
+        raise StageError("erase" if name == "erase_lake" else name, exc.error, which) from None
     progress(f"{label}: done in {measured.wall_seconds:.1f} s wall, peak {measured.peak_rss_bytes / 2**20:.0f} MiB")
     return measured
 
@@ -250,7 +310,10 @@ def _erasure_of_own_corpus(workdir: Path, lake: Path, store: Path, args: argpars
     and processed once on DuckDB, that run's seconds kept for the ratio; neither is a step of the table."""
     own = argparse.Namespace(**{**vars(args), "statuses": args.erase_statuses})
     holder: dict[str, Any] = {"stages": {}}
-    base, _ = corpus(workdir, own, holder)
+    try:
+        base, _ = corpus(workdir, own, holder)
+    except StageError as exc:  # the erase step's failure: the benchmark's own corpus is fine
+        raise StageError("erase", exc.error, f"generating its {args.erase_statuses:,}-status corpus") from None
     shutil.rmtree(lake, ignore_errors=True)
     store.unlink(missing_ok=True)
     link_tree(base / "raw", lake / "raw")
@@ -265,9 +328,14 @@ def _erasure_of_own_corpus(workdir: Path, lake: Path, store: Path, args: argpars
 LANDING_FORMAT = 2
 
 
+def corpus_home(workdir: Path, args: argparse.Namespace) -> Path:
+    """Where the corpus of ``args`` is generated in ``workdir`` (and found again by a later run)."""
+    return workdir / f"corpus-{args.statuses}-seed{args.seed}-new{args.new_fraction:g}"
+
+
 def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> tuple[Path, Path]:
     """The generated raw lakes (base corpus, new data), reused when ``workdir`` already holds them."""
-    home = workdir / f"corpus-{args.statuses}-seed{args.seed}-new{args.new_fraction:g}"
+    home = corpus_home(workdir, args)
     marker = home / "corpus.json"
     base, new = home / "base", home / "new"
     kept = json.loads(marker.read_text()) if marker.exists() else None
@@ -281,14 +349,61 @@ def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> 
     shutil.rmtree(home, ignore_errors=True)
     progress(f"generate: {args.statuses:,} statuses + {args.new_fraction:.0%} new data into {home} "
              "(a few minutes for 500,000)")
-    measured = run_stage("generate", {"base": str(base), "new": str(new), "statuses": args.statuses,
-                                      "seed": args.seed, "new_fraction": args.new_fraction})
+    measured = _stage("generate", {"base": str(base), "new": str(new), "statuses": args.statuses,
+                                   "seed": args.seed, "new_fraction": args.new_fraction})
     results["stages"]["generate"] = measured.as_dict()
     marker.write_text(json.dumps({**measured.as_dict(), "landing_format": LANDING_FORMAT}))
     c = measured.result["corpus"]
     progress(f"generate: {c['statuses']:,} status records ({c['skipped_by_policy']:,} skipped by the privacy "
              f"policy) and {c['accounts']:,} accounts in {measured.wall_seconds:.0f} s")
     return base, new
+
+
+@contextlib.contextmanager
+def pushing_server(lake: Path, events: int, body: Path) -> Iterator[dict[str, Any]]:
+    """The stream step's server (:mod:`bench.push`) in a process of its own, pushing up to ``events`` statuses of
+    ``lake`` from the file ``body``: yields its ``url``, ``events``, ``bytes`` and ``pid``; ended (and ``body``
+    removed) on leaving. A process of this one, not of the measured stage: the stage's peak is fediscope's alone."""
+    command = [sys.executable, "-m", "bench.push", json.dumps({"lake": str(lake), "events": events,
+                                                                "body": str(body)})]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=None, cwd=ROOT, env=child_env(), text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith(push.READY_PREFIX):
+            code = proc.wait()
+            error = (json.loads(line[len(push.ERROR_PREFIX):]) if line.startswith(push.ERROR_PREFIX)
+                     else f"exit {code}, not listening")
+            raise StageError("stream", f"the pushing server: {error}")
+        yield json.loads(line[len(push.READY_PREFIX):])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        body.unlink(missing_ok=True)
+
+
+def _stream_step(workdir: Path, base: Path, events: int) -> dict[str, Any]:
+    out = workdir / "lake-stream"
+    shutil.rmtree(out, ignore_errors=True)
+    with pushing_server(base, events, workdir / "stream-events.sse") as pushed:
+        progress(f"stream: a server (pid {pushed['pid']}, not measured) pushes {pushed['events']:,} update events "
+                 f"({pushed['bytes'] / 2**20:.0f} MiB)")
+        measured = _stage("stream", {"out": str(out), "url": pushed["url"], "events": pushed["events"]})
+    return {**measured.as_dict(), "mib": round(pushed["bytes"] / 2**20, 1),
+            "memory_covers": "fediscope stream's process alone: the pushing server runs in a process of its own"}
+
+
+def _failure(exc: Exception, step: str) -> dict[str, str]:
+    """The failed step and its one-line error (a stage's own, else this process' exception)."""
+    if isinstance(exc, StageError):
+        return {"step": exc.stage, "error": exc.error, **({"run": exc.run} if exc.run else {})}
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return {"step": step, "error": f"{type(exc).__name__}: {first}"}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -306,8 +421,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fediscope-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results["workdir"] = str(workdir)
+    step = "generate"  # the step running, for a failure of this process (a stage's failure names its own)
     try:
         base, new = corpus(workdir, args, results)
+        step = "baseline"
         stages["baseline"] = _repeated("baseline", {"lake": str(base)}, args.repeat, "seconds")
         context = _repeated("baseline", {"lake": str(base), "full_parse": True}, args.repeat, "seconds")
         stages["baseline"].update(full_parse_seconds=context["seconds"],
@@ -318,10 +435,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stages["baseline"].update(features_seconds=floor["seconds"])
 
         if "duckdb" in args.engines:
+            step = "duckdb"
             erased = workdir / "lake-erase", workdir / "erase-metrics.db"
             on_full_lake = 0 < args.statuses <= args.erase_statuses  # else a smaller corpus of its own, or none
             stages["duckdb"], stages["duckdb_incremental"] = _duckdb_runs(workdir, base, new, args.repeat,
                                                                           erased if on_full_lake else None)
+            step = "erase"
             if on_full_lake:
                 stages["erase"] = _erasure(*erased, args, stages["generate"]["corpus"]["statuses"],
                                            stages["duckdb"]["total_seconds"])
@@ -331,6 +450,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 stages["erase"] = {"skipped": "--erase-statuses 0"}
 
         if "spark" in args.engines:
+            step = "spark"
             reason = spark_unavailable()
             if reason:
                 progress(f"spark: SKIPPED — {reason}")
@@ -346,14 +466,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                          env=env).as_dict()
 
         if "duckdb" in args.engines:  # the streaming path (no engine: it lands raw records)
-            events = min(args.statuses, STREAM_EVENTS)
-            out = workdir / "lake-stream"
-            shutil.rmtree(out, ignore_errors=True)
-            stages["stream"] = _stage("stream", {"lake": str(base), "out": str(out), "events": events}).as_dict()
+            step = "stream"
+            stages["stream"] = _stream_step(workdir, base, min(args.statuses, STREAM_EVENTS))
 
         if "mapreduce" in args.engines:
+            step = "mapreduce"
             stages["mapreduce"] = _stage("mapreduce", {"lake": str(base),
                                                        "out": str(workdir / "mapreduce-metrics.tsv")}).as_dict()
+    except Exception as exc:  # noqa: BLE001 - recorded with what was measured before it (main exits 1)
+        failed = results["failed"] = _failure(exc, step)
+        stages.setdefault(failed["step"], {})["failed"] = failed["error"]
+        progress(f"FAILED: {failed['step']}{' (' + failed['run'] + ')' if 'run' in failed else ''}: "
+                 f"{failed['error']}; the steps after it did not run")
     finally:
         results["machine"]["load_average_at_end"] = list(os.getloadavg())
         results["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
@@ -364,15 +488,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM as Ctrl-C: the running step's processes ended and the temporary work folder removed (the default
+    action would leave both behind)."""
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+        raise KeyboardInterrupt(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     progress(f"statuses={args.statuses:,} engines={','.join(args.engines)} cpus={os.cpu_count()} "
              f"load={os.getloadavg()[0]:.1f}")
+    _interrupt_on_sigterm()
     try:
         results = run(args)
-    except StageError as exc:
-        progress(f"FAILED: {exc}")
-        return 1
+    except KeyboardInterrupt as exc:
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else signal.SIGINT
+        progress(f"interrupted ({signal.Signals(signum).name}): nothing written"
+                 + ("" if args.workdir or args.keep else ", the work folder removed"))
+        return 128 + signum
     out = args.results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     written = True
     try:
@@ -382,15 +519,16 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"could not write the results to {out}: {exc.strerror or exc}")
         written = False
     print()
+    landed = ((results["stages"].get("generate") or {}).get("corpus") or {}).get("statuses")
     print(f"fediscope benchmark: {args.statuses:,} generated statuses "
-          f"({results['stages']['generate']['corpus']['statuses']:,} status records landed), "
+          f"({'no' if landed is None else f'{landed:,}'} status records landed), "
           f"{results['machine']['cpus']} CPUs, load average {results['machine']['load_average_at_start'][0]:.1f} "
           f"at start / {results['machine']['load_average_at_end'][0]:.1f} at end")
     print(table(results))
     if not written:
         return 1
-    print(f"\nresults: {out}")
-    return 0
+    print(f"\nresults: {out}" + (" (partial: a step failed)" if "failed" in results else ""))
+    return 1 if "failed" in results else 0
 
 
 if __name__ == "__main__":

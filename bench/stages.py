@@ -16,7 +16,8 @@
 * ``mapreduce`` — the Hadoop streaming chain over the raw files, locally (``spark_jobs/mapreduce/run_local.py``:
   cat | mapper | sort | reducer | sort | reducer).
 * ``stream`` — ``fediscope stream`` (:class:`fediscope.sources.stream.StreamRun`) landing statuses of the corpus
-  that a local server pushes as one public stream as fast as it can: the streaming path's own throughput.
+  that a local server pushes as one public stream as fast as it can: the streaming path's own throughput. The
+  server (:mod:`bench.push`) runs in a process of its own, outside the measured one.
 * ``erase`` — ``fediscope gdpr erase`` (:func:`fediscope.gdpr.erase.erase_account`, what the command runs once
   confirmed) of one account from a copy of a processed lake and its store: raw batches, curated Parquet, store
   rows. :func:`most_active_account` picks the account (the one with the most curated statuses, by its clear
@@ -35,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.measure import RESULT_PREFIX
+from bench.measure import ERROR_PREFIX, RESULT_PREFIX
 
 PSEUDONYM_KEY = "fediscope-benchmark-pseudonym-key-0b1c2d3e4f5a6b7c"
 #: The metrics the MapReduce chain computes too (``spark_jobs/mapreduce/reducer.py``'s COLUMNS).
@@ -193,77 +194,24 @@ def mapreduce(args: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": round(seconds, 3), "files": len(files), "rows": {k: len(v) for k, v in rows.items()}}
 
 
-def _stream_server(body: bytes) -> Any:
-    """A minimal streaming server on 127.0.0.1: the instance document naming itself as the streaming server,
-    and ``body`` as the public stream (then the response ends)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            path = self.path.split("?", 1)[0].rstrip("/")
-            if path == "/api/v1/streaming/public":
-                payload, kind = body, "text/event-stream"
-            elif path == "/api/v1/instance":
-                host = f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-                payload, kind = json.dumps({"uri": host, "urls": {"streaming_api": f"ws://{host}"}}).encode(), \
-                    "application/json"
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server
-
-
 def stream(args: dict[str, Any]) -> dict[str, Any]:
-    """``fediscope stream`` landing ``events`` statuses of the corpus pushed as fast as a local server sends them:
-    SSE parsing, validation, the privacy policy and batch writing, over real HTTP."""
+    """``fediscope stream`` landing the ``events`` statuses the server at ``url`` pushes as fast as it can: SSE
+    parsing, validation, the privacy policy and batch writing, over real HTTP. The server (:mod:`bench.push`) runs
+    in a process of its own, so this stage's memory is the streaming path's alone."""
     from fediscope.config import Settings
-    from fediscope.lake.batches import read_batch
-    from fediscope.lake.local import LocalLake
     from fediscope.sources.spec import SourceRef
     from fediscope.sources.stream import StreamRun
 
-    source_lake = LocalLake(Path(args["lake"]))
-    wanted = args["events"]
-    events: list[bytes] = []
-    for path in _status_files(Path(args["lake"])):
-        for record in read_batch(source_lake, str(Path(path).relative_to(args["lake"]))):
-            events.append(b"event: update\ndata: " + json.dumps(record["data"]).encode() + b"\n\n")
-            if len(events) == wanted:
-                break
-        if len(events) == wanted:
-            break
-    body = b":)\n" + b"".join(events)
-    server = _stream_server(body)
-    try:
-        settings = Settings(lake=args["out"], pseudonym_key=PSEUDONYM_KEY)
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        say(f"stream: {len(events):,} update events ({len(body) / 2**20:.0f} MiB) over HTTP into a raw lake")
-        started = time.perf_counter()
-        summary = StreamRun(settings, url, SourceRef("public"), max_events=len(events), flush_records=1000).run()
-        seconds = time.perf_counter() - started
-    finally:
-        server.shutdown()
+    settings = Settings(lake=args["out"], pseudonym_key=PSEUDONYM_KEY)
+    say(f"stream: {args['events']:,} update events over HTTP into a raw lake")
+    started = time.perf_counter()
+    summary = StreamRun(settings, args["url"], SourceRef("public"), max_events=args["events"],
+                        flush_records=1000).run()
+    seconds = time.perf_counter() - started
     if not summary.ok:
         raise RuntimeError(summary.error)
     return {"seconds": round(seconds, 3), "events": sum(summary.events.values()), "landed": summary.landed,
-            "skipped": summary.skipped, "quarantined": summary.quarantined, "batches": len(summary.batches),
-            "mib": round(len(body) / 2**20, 1)}
+            "skipped": summary.skipped, "quarantined": summary.quarantined, "batches": len(summary.batches)}
 
 
 def most_active_account(lake: Path, statuses: int, seed: int) -> dict[str, Any]:
@@ -332,6 +280,7 @@ def main(argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the benchmark's output, not a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
         sys.stderr.write(f"bench stage {argv[0]}: {type(exc).__name__}: {first}\n")
+        sys.stdout.write(ERROR_PREFIX + json.dumps(f"{type(exc).__name__}: {first}") + "\n")  # for the JSON
         return 1
     sys.stdout.write(RESULT_PREFIX + json.dumps(result, default=str) + "\n")
     return 0

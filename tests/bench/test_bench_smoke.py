@@ -19,10 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     results_dir = tmp_path / "results"
-    out = subprocess.run([sys.executable, "-m", "bench.run", "--statuses", "2000", "--engines", "duckdb",
-                          "--repeat", "2", "--results-dir", str(results_dir), "--workdir", str(tmp_path / "work")],
+    argv = ["--statuses", "2000", "--engines", "duckdb", "--repeat", "2", "--results-dir", str(results_dir),
+            "--workdir", str(tmp_path / "work")]
+    estimate = run.space_needed(run.parse_args(argv))  # before the run: a corpus found there is not counted
+    out = subprocess.run([sys.executable, "-m", "bench.run", *argv],
                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert _disk_bytes(tmp_path / "work") <= estimate  # the free-space bound is conservative
     (result_file,) = results_dir.glob("*.json")
     results = json.loads(result_file.read_text())
 
@@ -64,6 +67,15 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
     assert "the median of 2 runs" in out.stdout
     assert not (tmp_path / "work" / "lake-spark").exists()
     _assert_erased_from_copy(stages, tmp_path / "work", out.stdout, results["ratios"])
+
+
+def _disk_bytes(folder: Path) -> int:
+    """The disk space the files under ``folder`` take (hard links counted once)."""
+    seen: dict[tuple[int, int], int] = {}
+    for path in folder.rglob("*"):
+        info = path.lstat()
+        seen[(info.st_dev, info.st_ino)] = info.st_blocks * 512
+    return sum(seen.values())
 
 
 def _account_rows(lake: Path, key: str) -> int:
