@@ -286,8 +286,9 @@ def _media(s: str, kind: str) -> str:
 def _authored_text(text: str) -> str:
     """``text`` without a quote post's fallback link (:data:`QUOTE_INLINE_RE`); the regex runs only on a text that
     starts with its paragraph."""
-    return (f"CASE WHEN {text} LIKE '<p class=\"quote-inline\">%' THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '') "
-            f"ELSE {text} END")
+    # 'g': Spark replaces every match; the pattern is anchored at the start, so there is one
+    return (f"CASE WHEN {text} LIKE '<p class=\"quote-inline\">%' "
+            f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
 
 
 def _unicode_emoji_count(text: str) -> str:
