@@ -202,6 +202,15 @@ NOT_LINK_RE = (rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{
 #: reference (``&amp;``, ``&#39;``) as one character.
 TAG_RE = r"<[^>]*>"
 ENTITY_RE = r"&[#A-Za-z0-9]+;"
+#: The fallback Mastodon writes at the start of the text of a quote post for clients that show no quotes (``<p
+#: class="quote-inline">RE: <a href="…">…</a></p>``), which clients that show quotes hide: a link to the quoted
+#: status, not text or a link of the author's. It is removed before ``url_count``, ``unicode_emoji_count`` and
+#: ``content_length`` are read from the text (:func:`_authored_text`): a first paragraph of that class holding one
+#: anchor, after text and line breaks only. No backreference or lookahead (RE2 has none): inside the anchor,
+#: anything but its ``</a>``; anchored at the start, so Python matches it in linear time too. The MapReduce mapper
+#: has the same pattern.
+QUOTE_INLINE_RE = (r'^<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^a])*</a>'
+                   r"(?:[^<]|<br[^>]*>)*</p>")
 #: What a local ``acct`` (no domain) is completed with to make an account key.
 AT_INSTANCE = "'@' || meta.instance"
 #: How far a remote server's clock may run ahead of ours: a time up to this much after the fetch that saw it is
@@ -274,10 +283,21 @@ def _media(s: str, kind: str) -> str:
     return _count(f"list_filter({s}.media_attachments, lambda m: m.type = '{kind}')")
 
 
+def _authored_text(text: str) -> str:
+    """``text`` without a quote post's fallback link (:data:`QUOTE_INLINE_RE`); the regex runs only on a text that
+    starts with its paragraph."""
+    # 'g': Spark replaces every match; the pattern is anchored at the start, so there is one
+    return (f"CASE WHEN {text} LIKE '<p class=\"quote-inline\">%' "
+            f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
+
+
 def _unicode_emoji_count(text: str) -> str:
-    """Emoji sequences in ``text`` (:func:`emoji_pattern`; :func:`non_emoji_pattern` says why the runs of other
-    characters are replaced first); text of ASCII characters only (one byte each) has none, so it skips both."""
-    emoji = _count(f"regexp_extract_all(regexp_replace({text}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
+    """Emoji sequences in the visible text of ``text``, without its HTML tags (:data:`TAG_RE`: an emoji in an
+    attribute, such as a link's ``href``, is not seen, and the link's text shows it once) (:func:`emoji_pattern`;
+    :func:`non_emoji_pattern` says why the runs of other characters are replaced first); text of ASCII characters
+    only (one byte each) has none, so it skips the regexes."""
+    visible = f"regexp_replace({text}, '{TAG_RE}', '', 'g')"
+    emoji = _count(f"regexp_extract_all(regexp_replace({visible}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
     return f"CASE WHEN octet_length(encode({text})) = length({text}) THEN 0 ELSE {emoji} END"
 
 
@@ -347,7 +367,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
     mention_acct = "coalesce(m.acct, '')"
     mention_key = (f"CASE WHEN m.url LIKE 'acct:%' THEN {mention_acct} WHEN {mention_acct} LIKE '%@%' "
                    f"THEN {_lower(mention_acct)} ELSE {_lower(f'{mention_acct} || {AT_INSTANCE}')} END")
-    text = f"coalesce({s}.content, '')"
+    text = _authored_text(f"coalesce({s}.content, '')")
     quoted_status = f"{s}.quote.quoted_status"
     quoted = f"{quoted_status}.account"
     return [

@@ -175,6 +175,9 @@ NON_EMOJI_RE = re.compile(non_emoji_pattern(lambda cp: f"\\U{cp:08X}"))
 MAX_TAG_LENGTH = 255
 _TAG_RE = re.compile(r"<[^>]*>")
 _ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
+#: A quote post's fallback link (``fediscope.engine.curate_sql.QUOTE_INLINE_RE``, which says why it is removed).
+QUOTE_INLINE_RE = re.compile(r'<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^a])*'
+                             r"</a>(?:[^<]|<br[^>]*>)*</p>")
 _HOME_RE = re.compile(r"@([^@]+)\Z")
 #: A Mastodon status URI: home instance and the status's id there (``fediscope.privacy.STATUS_URI_PATTERN``).
 STATUS_URI_RE = re.compile(r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$")
@@ -402,12 +405,19 @@ def url_count(content: str) -> int:
     return sum(1 for anchor in _anchors(content) if not is_not_link(anchor))
 
 
+def authored_text(content: str) -> str:
+    """``content`` without a quote post's fallback link (the curation SQL's ``_authored_text``)."""
+    match = QUOTE_INLINE_RE.match(content) if content.startswith('<p class="quote-inline">') else None
+    return content if match is None else content[match.end():]
+
+
 def unicode_emoji_count(content: str) -> int:
-    """Emoji sequences in ``content``, as the curation SQL counts them (``curate_sql._unicode_emoji_count``): a flag,
-    a keycap, an emoji with its skin tone, a ZWJ sequence count one each."""
+    """Emoji sequences in ``content`` without its tags, as the curation SQL counts them
+    (``curate_sql._unicode_emoji_count``): a flag, a keycap, an emoji with its skin tone, a ZWJ sequence count one
+    each."""
     if content.isascii():
         return 0
-    return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", content)))
+    return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", strip_tags(content))))
 
 
 def strip_tags(content: str) -> str:
@@ -737,7 +747,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     key = account_key(account, instance) if isinstance(account, dict) else None
     if uri is None or day is None or key is None:
         return None
-    content = as_text(status.get("content")) or ""
+    content = authored_text(as_text(status.get("content")) or "")
     if share:
         replies = reblogs = favourites = 0
     else:

@@ -86,7 +86,20 @@ def links(content: str) -> int:
 
 
 def text_length(content: str) -> int:
-    return len(html.unescape(re.sub(r"<[^>]*>", "", content)))
+    return len(html.unescape(visible_text(content)))
+
+
+def visible_text(content: str) -> str:
+    """``content`` without its HTML tags (character references left as they are)."""
+    return re.sub(r"<[^>]*>", "", content)
+
+
+def authored(content: str) -> str:
+    """``content`` without the paragraph Mastodon puts first in a quote post for clients that show no quotes
+    (``<p class="quote-inline">RE: <a …>…</a></p>``): a link to the quoted status, not the author's."""
+    if content.startswith('<p class="quote-inline">') and "</p>" in content:
+        return content.split("</p>", 1)[1]
+    return content
 
 
 def ts(text: str | None) -> datetime | None:
@@ -136,7 +149,7 @@ def version_is_public(s: dict[str, Any]) -> bool:
 
 
 def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) -> dict[str, Any]:
-    content = s.get("content") or ""
+    content = authored(s.get("content") or "")
     media = Counter(m.get("type") for m in s.get("media_attachments") or [])
     share = wrapper_of is not None
     created = ts(s["created_at"])
@@ -155,7 +168,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "reblogs_count": 0 if share else s.get("reblogs_count") or 0,
         "favourites_count": 0 if share else s.get("favourites_count") or 0,
         "url_count": links(content), "custom_emoji_count": len(s.get("emojis") or []),
-        "unicode_emoji_count": emoji_count(content),
+        "unicode_emoji_count": emoji_count(visible_text(content)),
         "media_count": sum(media.values()), "image_count": media["image"], "video_count": media["video"],
         "gifv_count": media["gifv"], "audio_count": media["audio"],
         "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name") and len(t["name"]) <= 255}),

@@ -177,6 +177,43 @@ def test_emoji_counts_on_a_recorded_status_with_emojis_added(lake: LocalLake, la
     assert row["content_length"] == len("Toot! 🎉 ❤️ 👍🏽 :blobcat: & more")
 
 
+def test_an_emoji_in_a_link_s_address_counts_once(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: the emojis were counted in the HTML, so one in a link's address counted twice (Mastodon writes a URL in
+    the anchor's ``href`` and in its text alike). A REAL recorded status with a link, its URL given an emoji."""
+    (status,) = [s for s in statuses("test_status_card.json") if "invisible" in s["content"]][:1]
+    url = re.search(r'href="([^"]+)"', status["content"])[1]
+    shown = url.split("://", 1)[1]
+    status = dict(status, content=status["content"].replace(f'href="{url}"', f'href="{url}🎉"')
+                  .replace(f">{shown}<", f">{shown}🎉<"))
+    assert status["content"].count("🎉") == 2
+    land(lake, "statuses", [status], at(1), policy())
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["unicode_emoji_count"] == 1
+
+
+@pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy on", "privacy off"])
+def test_a_quote_post_s_fallback_link_is_neither_a_link_nor_text_of_its_author(
+        privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: the paragraph Mastodon puts first in a quote post for clients that show no quotes (``<p
+    class="quote-inline">RE: <a …>…</a></p>``, hidden by those that do) counted as a link, and its text (the quoted
+    status's address; with privacy on, its pseudonym) in ``content_length``. REAL recorded quote posts."""
+    recorded = {s["id"]: s for name in ("test_status_post_with_quote.json", "test_status_reply_with_quote.json",
+                                        "test_status_quote_revoke.json") for s in statuses(name)}
+    quotes = [s for s in recorded.values() if s["content"].startswith('<p class="quote-inline">RE: <a ')
+              and s["visibility"] in ("public", "unlisted")]
+    assert len(quotes) >= 2
+    land(lake, "statuses", quotes, at(1), policy() if privacy_on else None)
+    duckdb_engine().curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    for status in quotes:
+        landed = policy().apply("statuses", dict(status), INSTANCE) if privacy_on else status  # mentions keyed
+        row = rows[landed["id"]]
+        authored = landed["content"].split("</p>", 1)[1]
+        assert row["url_count"] == _Anchors.count(authored) == _Anchors.count(landed["content"]) - 1, status["content"]
+        assert row["content_length"] == len(html.unescape(re.sub(r"<[^>]+>", "", authored))), status["content"]
+
+
 def test_language_tags_are_one_value_whatever_their_case(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     """Language tags are case-insensitive (BCP 47) and servers other than Mastodon send them as their clients
     wrote them: 'EN' and 'en' were two languages in the languages metric."""
