@@ -1,7 +1,8 @@
--- question: How many accounts were created each month, per instance?
+-- question: How many of the accounts fediscope has seen were created each month, per home instance?
 -- key: instance, month
 -- prefix: instance
--- Accounts by the month (UTC) of their created_at, among the accounts fediscope has seen;
+-- Accounts by the month (UTC) of their created_at, among the accounts fediscope has seen (authors, boosters,
+-- directory): not the instance's own sign-up count;
 -- accounts_cumulative is the running total per instance up to and including that month.
 SELECT
   instance,

@@ -1,4 +1,4 @@
--- question: Which hashtags are trending: used more in the latest 7 days than in the 7 days before?
+-- question: Which hashtags are trending: how did each tag's use in the latest 7 days grow over the 7 days before?
 -- key: tag
 -- rank: growth DESC
 -- The current window is the 7 days ending on the last complete day with hashtag data: the latest day with hashtag
@@ -10,7 +10,8 @@
 -- skew curation allows after its fetch, a server's fast clock; or one curated by an older fediscope, a forged 2099)
 -- never moves the window: it ends on the latest fetch's day at the latest.
 -- growth = (current_toots + 1) / (previous_toots + 1): add-one smoothing, so a tag that is new this window
--- has a finite growth that still grows with its use. Only tags used in the current window are listed;
+-- has a finite growth that still grows with its use. Every tag used in the current window is listed, also one
+-- used less than before (growth below 1);
 -- ties in growth are broken by tag (the key), as the stores break them.
 -- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
 -- of hashtags_daily (or a day after it, of a toot from a fast clock) as partial, the collection having stopped
