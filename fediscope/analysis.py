@@ -829,32 +829,66 @@ def stored_definition(store: MetricStore, name: str, registered: Metric | None =
 
 
 def _rows_in_top_order(store: MetricStore, stored: Metric, limit: int | None) -> list[Row]:
-    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None), a page at a time
-    (:func:`pages_in_top_order`)."""
+    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None): :func:`every_row_in_top_order`."""
     if limit is not None:
         return store.top(stored, limit)
-    return [row for page in pages_in_top_order(store, stored) for row in page]
+    return every_row_in_top_order(store, stored)
+
+
+#: whole reads :func:`every_row_in_top_order` makes of a metric that is written again while it reads it
+READ_ATTEMPTS = 3
+
+
+def every_row_in_top_order(store: MetricStore, stored: Metric) -> list[Row]:
+    """Every row of ``stored`` in the order of :meth:`MetricStore.top`, read a page at a time
+    (:func:`pages_in_top_order`) and all from one write of the metric: a read that ``fediscope process`` overtook
+    (:class:`MetricChangedError`) is made again, up to :data:`READ_ATTEMPTS` times, then raised."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return [row for page in pages_in_top_order(store, stored) for row in page]
+        except MetricChangedError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            log.info("metric=%s written again while its rows were read: reading them again", stored.name)
+    raise AssertionError("unreachable")
+
+
+class MetricChangedError(StoreError):
+    """A metric read a page at a time was written again (``fediscope process``, an erasure) between two of its
+    pages: its rows may have moved between pages, so the pages read would mix two writes (rows missing, others
+    twice). Each page is one query, so the whole read is checked by the metric's generation
+    (:meth:`MetricStore.generation`), as the results API checks its cursors (``stale_cursor``)."""
+
+    def __init__(self, metric: str) -> None:
+        super().__init__(f"metric {metric} was written again (fediscope process) while its rows were read, so they "
+                         "would mix two writes: read it again once the write is done")
+        self.metric = metric
 
 
 def pages_in_top_order(store: MetricStore, stored: Metric) -> Iterator[list[Row]]:
     """Every row of ``stored`` in the order of :meth:`MetricStore.top` (its rank column, ties by key; key order
     without a rank), :data:`PAGE_ROWS` at a time: each read goes on from the last row of the one before, as the
-    results API pages, so no read counts past the rows before it."""
-    return _pages(lambda after: store.top(stored, PAGE_ROWS, after=after))
+    results API pages, so no read counts past the rows before it. A page is yielded only once the metric is known
+    not to have been written since the first page was read (else :class:`MetricChangedError`)."""
+    return _pages(store, stored.name, lambda after: store.top(stored, PAGE_ROWS, after=after))
 
 
 def pages_of_prefix(store: MetricStore, stored: Metric, value: Any) -> Iterator[list[Row]]:
     """The rows of ``stored`` whose prefix column equals ``value``, in key order (:meth:`MetricStore.scan_prefix`),
     :data:`PAGE_ROWS` at a time, as :func:`pages_in_top_order` pages."""
-    return _pages(lambda after: store.scan_prefix(stored, value, PAGE_ROWS, after=after))
+    return _pages(store, stored.name, lambda after: store.scan_prefix(stored, value, PAGE_ROWS, after=after))
 
 
-def _pages(read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
+def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
     """The pages ``read(after)`` gives, each after the last row of the one before, until one is not full; no empty
-    page."""
+    page. The metric's generation is noted before the first page and compared after each: a write in between
+    raises :class:`MetricChangedError` before the page that may mix the two is given."""
+    generation = store.generation(name)
     after: Row | None = None
     while True:
         page = read(after)
+        if after is not None and store.generation(name) != generation:
+            raise MetricChangedError(name)
         if page:
             yield page
         if len(page) < PAGE_ROWS:

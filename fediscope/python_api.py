@@ -128,7 +128,9 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     :class:`~fediscope.analysis.AnalysisRun` whose ``results`` are :class:`~fediscope.analysis.AnalysisResult`
     (``name``, ``title``, ``question``, ``columns``, ``rows`` as a list of dicts, ``summary``; ``to_dict()`` is
     the report's JSON), with ``missing`` (metrics not stored) and ``failed`` (analysis → why). ``n``: rows per
-    top-N analysis. The store is opened read-only and closed again; StoreError when it holds no metrics yet."""
+    top-N analysis, from 1 up (ConfigError otherwise). The store is opened read-only and closed again; StoreError
+    when it holds no metrics yet."""
+    _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
         return run_analyses(store, n)
 
@@ -145,6 +147,7 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
     if name not in table:
         raise ConfigError(f"no analysis named {name!r}; the analyses are: {', '.join(table)}")
     function, metric = table[name]
+    _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
         if metric not in store.stored_metrics():
             raise StoreError(f"the store holds no metric {metric} (read by analysis {name}): run `fediscope "
@@ -155,10 +158,15 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
 def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list[dict[str, Any]]:
     """A stored metric's rows as ``fediscope store export`` gives them (every row, or the first ``limit``), in the
     order of its rank column (ties by key; key order without a rank): for a metric no analysis shows, such as one
-    of your own (the ``metrics_dir`` setting). StoreError when the store does not hold it."""
-    from fediscope.analysis import pages_in_top_order, stored_definition
+    of your own (the ``metrics_dir`` setting). ``limit`` is from 1 up (ConfigError otherwise). Every row is read a
+    page at a time, all from one write of the metric: a ``fediscope process`` writing it meanwhile makes the read
+    start again (:func:`~fediscope.analysis.every_row_in_top_order`). StoreError when the store does not hold it.
+    """
+    from fediscope.analysis import every_row_in_top_order, stored_definition
     from fediscope.engine.metrics import load_metrics
 
+    if limit is not None:
+        _check_count(limit, "limit")
     with keyboard_interrupts(), _reading(settings) as store:
         if name not in store.stored_metrics():
             raise StoreError(f"the store holds no metric {name}: run `fediscope process` (fediscope.python_api."
@@ -166,7 +174,15 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
         if limit is not None:
             return store.top(stored, limit)
-        return [row for page in pages_in_top_order(store, stored) for row in page]
+        # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
+        return every_row_in_top_order(store, stored)
+
+
+def _check_count(value: Any, name: str) -> None:
+    """``n`` and ``limit`` are whole numbers from 1 up: 0 or less would quietly give no rows, as if the store held
+    none (the results API refuses them too)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number from 1 up (got {value!r})")
 
 
 @contextmanager
