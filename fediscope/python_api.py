@@ -26,6 +26,7 @@ Example (after ``make demo``, in the directory holding ``demo-lake``)::
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -168,8 +169,11 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
     if limit is not None:
         _check_count(limit, "limit")
     with keyboard_interrupts(), _reading(settings) as store:
-        if name not in store.stored_metrics():
-            raise StoreError(f"the store holds no metric {name}: run `fediscope process` (fediscope.python_api."
+        held = store.stored_metrics()
+        if name not in held:
+            close = difflib.get_close_matches(name, sorted(held), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise StoreError(f"the store holds no metric {name}: {hint}run `fediscope process` (fediscope.python_api."
                              "process) first, or see fediscope.python_api.analyses(settings).stored for those it holds")
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
         if limit is not None:

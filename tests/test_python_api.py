@@ -195,8 +195,10 @@ def test_an_own_metric_file_edited_between_two_runs_is_run_as_it_is_now(no_outsi
     assert fs.metric_rows(settings, "toots_per_language") == [{**row, "toots": 10 * row["toots"]} for row in counted]
     path.unlink()
     assert "toots_per_language" not in fs.process(settings).metrics
-    with pytest.raises(StoreError, match="the store holds no metric nope"):
+    with pytest.raises(StoreError, match="the store holds no metric nope: run `fediscope process`"):
         fs.metric_rows(settings, "nope")
+    with pytest.raises(StoreError, match="the store holds no metric languagse: did you mean 'languages'\\? run "):
+        fs.metric_rows(settings, "languagse")  # a typo: was only told to run fediscope process
     with pytest.raises(ConfigError, match="^no analysis named 'nope'; the analyses are: top_accounts, "):
         fs.analysis(settings, "nope")
 
