@@ -189,6 +189,15 @@ NON_EMOJI_RE = non_emoji_pattern(lambda cp: f"\\x{{{cp:X}}}")
 #: Longer hashtag names are dropped: no store key can hold one (``fediscope.store.schema.MAX_KEY_TEXT``), and
 #: servers have sent tags of thousands of characters. The MapReduce mapper has the same rule.
 MAX_TAG_LENGTH = 255
+#: Unicode's White_Space characters (PropList.txt), as inclusive code point ranges.
+WHITE_SPACE: tuple[tuple[int, int], ...] = (
+    (0x09, 0x0D), (0x20, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
+    (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000))
+#: A character that is not white space (:data:`WHITE_SPACE`): a hashtag name without one (empty, or spaces only: no
+#: server makes such a tag, a broken or hostile one sends it) names no tag and is left out everywhere, of a status's
+#: ``hashtags``, the ``hashtags`` table and the trending tags (:func:`_tag_name`). The MapReduce mapper has the same
+#: rule.
+TAG_CHARACTER_RE = "[^" + _members(WHITE_SPACE, lambda cp: f"\\x{{{cp:X}}}") + "]"
 #: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
 ANCHOR_RE = r"<a\s[^>]*>"
 #: An anchor that is a mention or a hashtag, not a link: a ``mention`` or ``hashtag`` token in its ``class``
@@ -227,6 +236,13 @@ def _lower(text: str) -> str:
     lowered first as DuckDB lowers them, so a tag or an account key is one value whichever engine curated it.
     """
     return f"lower(replace(replace({text}, 'İ', 'i'), 'Σ', 'σ'))"
+
+
+def _tag_name(name: str) -> str:
+    """True when ``name`` is a hashtag name curated: not NULL, at most :data:`MAX_TAG_LENGTH` characters, and holding
+    a character that is not white space (:data:`TAG_CHARACTER_RE`). Alike before and after :func:`_lower`."""
+    return (f"({name} IS NOT NULL AND length({name}) <= {MAX_TAG_LENGTH} "
+            f"AND regexp_matches({name}, '{TAG_CHARACTER_RE}'))")
 
 
 #: The timestamps curation reads: ISO 8601 ``YYYY-MM-DD``, optionally ``T`` (or a space) ``hh:mm[:ss[.fraction]]``,
@@ -393,7 +409,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (_media(s, "gifv"), "gifv_count"),
         (_media(s, "audio"), "audio_count"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
-         f"{s}.tags, lambda t: t.name IS NOT NULL AND length(t.name) <= {MAX_TAG_LENGTH}), "
+         f"{s}.tags, lambda t: {_tag_name('t.name')}), "
          f"lambda t: {_lower('t.name')}))), CAST([] AS VARCHAR[]))",
          "hashtags"),
         ("coalesce(list_sort(list_distinct(list_transform(list_filter("
@@ -695,11 +711,13 @@ SELECT DISTINCT CAST(n.dt AS VARCHAR) AS dt
 FROM neighbour_statuses AS n JOIN (SELECT DISTINCT uri FROM status_versions) AS v ON n.uri = v.uri
 """
 
-#: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none.
-HASHTAG_ROWS = """
+#: One row per (status, hashtag) of the merged partitions; share events and deleted statuses have none, nor a name
+#: that is no tag (:func:`_tag_name`: a row curated before that rule may still hold one in its ``hashtags``).
+HASHTAG_ROWS = f"""
 SELECT uri AS status_uri, tag, dt, created_at, account_key, instance,
        replies_count + reblogs_count + favourites_count AS engagement
 FROM (SELECT *, unnest(hashtags) AS tag FROM statuses_merged WHERE NOT is_reblog AND NOT deleted) AS tagged
+WHERE {_tag_name('tag')}
 """
 
 
@@ -814,7 +832,7 @@ SELECT * FROM (
          {_ts('meta.fetched_at')} AS fetched_at
   FROM (SELECT meta, data, unnest(data.history) AS h FROM raw_trends_tags) AS history
 ) AS trend_days
-WHERE day IS NOT NULL AND instance IS NOT NULL AND tag IS NOT NULL AND tag <> '' AND length(tag) <= {MAX_TAG_LENGTH}
+WHERE day IS NOT NULL AND instance IS NOT NULL AND {_tag_name('tag')}
   AND NOT coalesce({_after_fetch('day', 'fetched_at', day=True)}, false)
 """
 

@@ -173,6 +173,9 @@ NON_EMOJI_RE = re.compile(non_emoji_pattern(lambda cp: f"\\U{cp:08X}"))
 #: one, and servers have sent tags of thousands of characters. The curation SQL's rule:
 #: ``fediscope.engine.curate_sql.MAX_TAG_LENGTH``.
 MAX_TAG_LENGTH = 255
+#: A character that is not one of Unicode's White_Space characters: a tag name without one (empty, or spaces only)
+#: names no tag and is dropped, as the curation SQL drops it (``curate_sql.TAG_CHARACTER_RE``).
+TAG_CHARACTER_RE = re.compile("[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _TAG_RE = re.compile(r"<[^>]*>")
 _ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
 #: A quote post's fallback link (``fediscope.engine.curate_sql.QUOTE_INLINE_RE``, which says why it is removed).
@@ -465,9 +468,10 @@ def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None
 
 def hashtags(status: dict[str, Any]) -> list[str]:
     """The status's distinct tag names, lower-cased (:func:`fold`), without those longer than
-    :data:`MAX_TAG_LENGTH` characters."""
+    :data:`MAX_TAG_LENGTH` characters or without a character that is not white space (:data:`TAG_CHARACTER_RE`)."""
     names = {as_text(t.get("name")) for t in _dicts(status.get("tags")) if isinstance(t, dict)}
-    return sorted({tag for tag in (fold(n) for n in names if n is not None) if len(tag) <= MAX_TAG_LENGTH})
+    return sorted({tag for tag in (fold(n) for n in names if n is not None)
+                   if len(tag) <= MAX_TAG_LENGTH and TAG_CHARACTER_RE.search(tag)})
 
 
 def origin_ref(status: dict[str, Any]) -> str | None:

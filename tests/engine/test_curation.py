@@ -214,6 +214,50 @@ def test_a_quote_post_s_fallback_link_is_neither_a_link_nor_text_of_its_author(
         assert row["content_length"] == len(html.unescape(re.sub(r"<[^>]+>", "", authored))), status["content"]
 
 
+@pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy on", "privacy off"])
+def test_a_hashtag_name_that_is_empty_or_only_white_space_is_no_tag(
+        privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: a tag ``{"name": ""}`` in a status was curated, in its ``hashtags`` (``['', 'hoot']``) and as a row of the
+    ``hashtags`` table; one of spaces only, there and in the trending tags too. A REAL recorded tagged status and
+    REAL trending tags, with such names added."""
+    status = statuses("test_hashtag_tl.json", method="POST")[0]
+    tag = status["tags"][0]
+    blank = ["", " ", "\u3000", " \t\n"]  # an ideographic space; ASCII spaces
+    land(lake, "statuses", [dict(status, tags=[*(dict(tag, name=name) for name in blank), tag])], at(1),
+         policy() if privacy_on else None)
+    trends = interactions("test_suggested_tags.json")[1]["response"]["body"]
+    land(lake, "trends_tags", [*trends, *(dict(trends[0], name=name) for name in blank)], at(1),
+         endpoint="/api/v1/trends/tags")
+    duckdb_engine().curate()
+    (row,) = read_table(lake_dir, "statuses")
+    assert row["hashtags"] == ["hoot"]
+    assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot"]
+    assert {r["tag"] for r in read_table(lake_dir, "tag_trends")} == {t["name"].lower() for t in trends}
+
+
+def test_a_blank_hashtag_a_row_curated_before_holds_makes_no_hashtag_row(lake: LocalLake, lake_dir: Path,
+                                                                          duckdb_engine) -> None:
+    """A ``statuses`` row curated before blank tag names were left out may still hold one in its ``hashtags`` (until
+    ``--recurate``): when a new version of its day rewrites its partition, the ``hashtags`` table gets no row of it.
+    A REAL recorded tagged status; its curated row given an empty tag as an older curation wrote it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    status = statuses("test_hashtag_tl.json", method="POST")[0]
+    land(lake, "statuses", [status], at(1), policy())
+    duckdb_engine().curate()
+    for file in (lake_dir / "curated" / "statuses").rglob("*.parquet"):
+        table = pq.read_table(file, partitioning=None)
+        kind = table.schema.field("hashtags").type
+        tags = pa.array([["", *row] for row in table.column("hashtags").to_pylist()], kind)
+        pq.write_table(table.set_column(table.schema.get_field_index("hashtags"), "hashtags", tags), file)
+    assert [r["hashtags"] for r in read_table(lake_dir, "statuses")] == [["", "hoot"]]
+    land(lake, "statuses", [dict(status, id=status["id"] + "1", uri=status["uri"] + "-1")], at(2), policy())
+    duckdb_engine().curate()
+    assert len(read_table(lake_dir, "statuses")) == 2  # the day was rewritten, with the row curated before
+    assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot", "hoot"]
+
+
 def test_language_tags_are_one_value_whatever_their_case(lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     """Language tags are case-insensitive (BCP 47) and servers other than Mastodon send them as their clients
     wrote them: 'EN' and 'en' were two languages in the languages metric."""

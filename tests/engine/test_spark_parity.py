@@ -319,6 +319,25 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
         assert _rows(lake_dir, table) == _rows(twin, table), table
 
 
+def test_blank_tag_names_are_left_out_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                           tmp_path: Path) -> None:
+    """A tag name that is empty or white space only is no tag on Spark either (statuses, hashtags, trending tags).
+    A REAL recorded tagged status with such tag names added, and REAL trending tags."""
+    status = statuses("test_hashtag_tl.json", method="POST")[0]
+    blank = ["", " ", "\u3000"]
+    land(lake, "statuses", [dict(status, tags=[*(dict(status["tags"][0], name=n) for n in blank), *status["tags"]])],
+         at(1), None)
+    trends = interactions("test_suggested_tags.json")[1]["response"]["body"]
+    land(lake, "trends_tags", [*trends, *(dict(trends[0], name=n) for n in blank)], at(1),
+         endpoint="/api/v1/trends/tags")
+    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
+    for table in ("statuses", "hashtags", "tag_trends"):
+        assert _rows(lake_dir, table) == _rows(twin, table), table
+    assert [r["hashtags"] for r in read_table(lake_dir, "statuses")] == [["hoot"]]  # Spark's
+    assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot"]
+    assert {r["tag"] for r in read_table(lake_dir, "tag_trends")} == {t["name"].lower() for t in trends}
+
+
 def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
                                                           tmp_path: Path) -> None:
     """REAL recorded quotes (accepted, revoked, a reply quoting): the same rows on Spark as on DuckDB."""

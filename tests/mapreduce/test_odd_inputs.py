@@ -330,6 +330,34 @@ def test_hashtags_longer_than_the_sql_limit_are_dropped_as_in_the_sql(tmp_path: 
         _same_rows(got[name], expected[name], name)
 
 
+def test_hashtag_names_of_white_space_only_are_dropped_as_in_the_sql(tmp_path: Path) -> None:
+    """Was: a tag named ``""`` (or spaces only) counted as a hashtag in the chain, as in the curation SQL. Both drop it
+    now: a status with only such tags has no hashtag, one with others keeps those. The rule is one: the mapper's
+    pattern and the SQL's agree on every code point."""
+    from fediscope.engine.curate_sql import TAG_CHARACTER_RE
+
+    con = duckdb.connect()
+    points = [p for p in range(0x110000) if not 0xD800 <= p <= 0xDFFF]
+    sql = con.execute(f"SELECT p FROM unnest(?) AS t(p) WHERE NOT regexp_matches(chr(p), '{TAG_CHARACTER_RE}')",
+                      [points]).fetchall()
+    assert sorted(p for (p,) in sql) == [p for p in points if not mapper.TAG_CHARACTER_RE.search(chr(p))]
+    assert {chr(p) for (p,) in sql} >= {"\t", "\n", " ", "\u00a0", "\u3000"} and len(sql) == 25
+    lake_dir = tmp_path / "lake"
+    base = _tagged_status()
+    tag = base["tags"][0]
+    _land(lake_dir, [
+        _variant(base, "1", tags=[dict(tag, name=""), tag, dict(tag, name=" \u3000")], favourites_count=3),
+        _variant(base, "2", tags=[dict(tag, name=" "), dict(tag, name="")], replies_count=1),
+    ])
+    expected, got = _sql_and_chain(lake_dir, tmp_path)
+    day = base["created_at"][:10]
+    assert [(r["day"], r["tag"], r["toots"]) for r in expected["hashtags_daily"]] == [(day, tag["name"], 1)]
+    (hashtag,) = [r for r in expected["content_features"] if r["feature"] == "hashtag"]
+    assert (hashtag["toots_with"], hashtag["toots"], hashtag["items"]) == (1, 2, 1)
+    for name in COLUMNS:
+        _same_rows(got[name], expected[name], name)
+
+
 def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) -> None:
     """The curated retention (first day 2026-08-01 here) leaves out the merged rows, so what expires is the version
     that wins: dropping every expired version before the merge would bring a losing one in instead. A status whose
