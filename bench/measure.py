@@ -83,6 +83,16 @@ def _end_tree(proc: subprocess.Popen[str]) -> None:
     for member in reversed(members):
         with contextlib.suppress(Exception):
             member.terminate()
+    end_process(proc)
+    for member in members[1:]:  # descendants that ignored SIGTERM
+        with contextlib.suppress(Exception):
+            member.wait(timeout=2)
+        with contextlib.suppress(Exception):
+            member.kill()
+
+
+def end_process(proc: subprocess.Popen[str]) -> None:
+    """Terminate ``proc`` and reap it: killed when it has not ended 10 s after SIGTERM."""
     with contextlib.suppress(OSError):
         proc.terminate()
     try:
@@ -90,11 +100,6 @@ def _end_tree(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    for member in members[1:]:  # descendants that ignored SIGTERM
-        with contextlib.suppress(Exception):
-            member.wait(timeout=2)
-        with contextlib.suppress(Exception):
-            member.kill()
 
 
 def _exit_text(code: int) -> str:

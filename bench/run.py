@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import push
-from bench.measure import ROOT, Measured, StageError, child_env, run_stage
+from bench.measure import ROOT, Measured, StageError, child_env, end_process, run_stage
 from bench.report import ratios, table, targets
 from bench.stages import most_active_account
 from fediscope.engine.spark_engine import require_java
@@ -376,12 +376,7 @@ def pushing_server(lake: Path, events: int, body: Path) -> Iterator[dict[str, An
             raise StageError("stream", f"the pushing server: {error}")
         yield json.loads(line[len(push.READY_PREFIX):])
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc)
         if proc.stdout:
             proc.stdout.close()
         body.unlink(missing_ok=True)

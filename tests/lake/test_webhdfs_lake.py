@@ -224,6 +224,11 @@ def plain_http_server(tmp_path) -> Iterator[int]:
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
+    yield from _serving(server)
+
+
+def _serving(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
+    """``server``'s port while it serves in a thread of its own; shut down and closed after."""
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield int(server.server_address[1])
@@ -284,13 +289,7 @@ def welcome_page_server() -> Iterator[int]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WelcomePage)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), WelcomePage))
 
 
 def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(

@@ -137,3 +137,13 @@ def land_refetch(lake: LocalLake, policy: PrivacyPolicy, at: datetime = REFETCHE
 def settings_for(lake_dir: Path) -> Any:
     return load_settings(env={}, toml_path=None, lake=str(lake_dir), pseudonym_key=KEY.decode(),
                          store=f"sqlite:///{lake_dir.parent / 'metrics.db'}")
+
+
+def tagged_status() -> dict[str, Any]:
+    """A copy of the first status with hashtags (and its account and URI) of the recorded hashtag timeline."""
+    for interaction in json.loads((RECORDINGS / "test_hashtag_tl.json").read_text())["interactions"]:
+        body = interaction["response"]["body"]
+        for item in body if isinstance(body, list) else [body]:
+            if isinstance(item, dict) and item.get("tags") and "account" in item and "uri" in item:
+                return copy.deepcopy(item)
+    raise AssertionError("the recording has no status with tags")

@@ -12,19 +12,16 @@ distinct authors, which the metric counts).
 
 from __future__ import annotations
 
-import copy
 import io
-import json
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+
+from mapreduce_lakes import tagged_status
 
 from fediscope.lake.layout import envelope
 from spark_jobs.mapreduce import mapper, reducer
 
-RECORDING = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings" / "test_hashtag_tl.json"
 T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after the recorded statuses were created
 #: Lines of one key: enough that holding them takes tens of MiB, few enough to run in seconds.
 MANY = 40_000
@@ -32,19 +29,12 @@ MANY = 40_000
 PEAK_BYTES = 4 << 20
 
 
-def _tagged_status() -> dict[str, Any]:
-    for interaction in json.loads(RECORDING.read_text())["interactions"]:
-        body = interaction["response"]["body"]
-        for item in body if isinstance(body, list) else [body]:
-            if isinstance(item, dict) and item.get("tags") and "account" in item and "uri" in item:
-                return copy.deepcopy(item)
-    raise AssertionError("the recording has no status with tags")
 
 
 def _fetches(count: int) -> Iterator[str]:
     """Job 1's input for one status fetched ``count`` times, sorted as the shuffle sorts it: its author's
     ``count`` snapshots (one key), then its ``count`` versions (another), each line made as it is read."""
-    status = _tagged_status()
+    status = tagged_status()
     record = envelope("mastodon.example", "/api/v1/timelines/tag/x", status, fetched_at=T0)
     lines = mapper.map_record(record)
     versions = [line.split("\t") for line in lines if line.startswith("S\t")]

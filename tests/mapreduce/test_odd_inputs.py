@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from mapreduce_lakes import tagged_status
 
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
@@ -35,19 +36,11 @@ from spark_jobs.mapreduce import mapper
 from spark_jobs.mapreduce.reducer import COLUMNS, status_order
 from spark_jobs.mapreduce.run_local import run_lake
 
-RECORDING = Path(__file__).resolve().parents[1] / "data" / "mastodon" / "recordings" / "test_hashtag_tl.json"
 T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after the recorded statuses were created
 STAMP = "%Y-%m-%dT%H:%M:%S.000Z"
 WORDS = ["ΟΔΟΣ", "İzmir", "ΣΟΦΙΑ", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
 
 
-def _tagged_status() -> dict[str, Any]:
-    for interaction in json.loads(RECORDING.read_text())["interactions"]:
-        body = interaction["response"]["body"]
-        for item in body if isinstance(body, list) else [body]:
-            if isinstance(item, dict) and item.get("tags") and "account" in item and "uri" in item:
-                return copy.deepcopy(item)
-    raise AssertionError("the recording has no status with tags")
 
 
 def _same_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]], what: str) -> None:
@@ -102,7 +95,7 @@ def _sql_and_chain(lake_dir: Path, tmp_path: Path, future_skipped: int = 0, rete
 
 def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     variants = []
     for i, word in enumerate(WORDS):
         status = copy.deepcopy(base)
@@ -124,7 +117,7 @@ def test_tags_and_keys_with_special_lower_cases_match_the_sql(tmp_path: Path) ->
 
 def test_statuses_without_an_author_are_skipped_by_both(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     missing = dict(base, uri=base["uri"] + "-no-author", id=base["id"] + "1")
     missing.pop("account")
     null = dict(base, uri=base["uri"] + "-null-author", id=base["id"] + "2", account=None, favourites_count=7)
@@ -138,7 +131,7 @@ def test_statuses_without_an_author_are_skipped_by_both(tmp_path: Path) -> None:
 
 def test_versions_dated_after_their_fetch_are_skipped_as_in_the_sql(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     future = "2099-01-01T00:00:00.000Z"
     fetched = T0 + timedelta(minutes=2)
     _land(lake_dir, [base])
@@ -164,7 +157,7 @@ def test_counts_no_server_reaches_are_unknown_to_both(tmp_path: Path) -> None:
 
     assert mapper.MAX_ENGAGEMENT_COUNT == MAX_ENGAGEMENT_COUNT
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     _land(lake_dir, [
         dict(base, favourites_count=3, reblogs_count=2, replies_count=1),
         _variant(base, "1", favourites_count=2**63 - 1, reblogs_count=1, replies_count=MAX_ENGAGEMENT_COUNT),
@@ -186,7 +179,7 @@ def test_counts_written_as_fractions_are_rounded_as_in_the_sql(tmp_path: Path) -
     from zero (``int(value + 0.5)``, which also lost precision past 2**52): one favourite, boost or follower more
     than the SQL metrics for each such count."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     base["account"].update(followers_count=12.5, following_count=4503599627370497.0, statuses_count=1.5)
     _land(lake_dir, [
         dict(base, favourites_count=2.5, reblogs_count=0.5, replies_count=3.5),
@@ -219,7 +212,7 @@ def test_dates_at_the_ends_of_the_calendar_are_read_as_in_the_sql(tmp_path: Path
     ``999-06-01``), year 0 turning into year 1 in UTC is read, and a day of the year 10000 (possible without a
     ``fetched_at`` to judge the date by) keeps its tag: the reducer splits a hashtag key at its separator."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     _land(lake_dir, [
         base,
         _variant(base, "1", created_at="0001-01-01T00:00:00+01:00", favourites_count=50),  # 1 BC in UTC: skipped
@@ -263,7 +256,7 @@ def test_counts_no_64_bit_integer_holds_make_the_record_malformed(tmp_path: Path
     from fediscope.engine.schema import duckdb_columns
     from spark_jobs.mapreduce.run_local import MAPPER
 
-    base = _tagged_status()
+    base = tagged_status()
     reblog = {**_variant(base, "r"), "reblog": _variant(base, "o"), "favourites_count": 0}
     marker = 987654321987
     odd = [
@@ -312,7 +305,7 @@ def test_hashtags_longer_than_the_sql_limit_are_dropped_as_in_the_sql(tmp_path: 
 
     assert mapper.MAX_TAG_LENGTH == MAX_TAG_LENGTH == 255
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     tag = base["tags"][0]
     long_names = ["É" * 300, "é" * 256, "Ĳ" * 255]  # 300 and 256 characters: dropped; 255 (510 bytes): kept
     _land(lake_dir, [
@@ -343,7 +336,7 @@ def test_hashtag_names_of_white_space_only_are_dropped_as_in_the_sql(tmp_path: P
     assert sorted(p for (p,) in sql) == [p for p in points if not mapper.TAG_CHARACTER_RE.search(chr(p))]
     assert {chr(p) for (p,) in sql} >= {"\t", "\n", " ", "\u00a0", "\u3000"} and len(sql) == 25
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     tag = base["tags"][0]
     _land(lake_dir, [
         _variant(base, "1", tags=[dict(tag, name=""), tag, dict(tag, name=" \u3000")], favourites_count=3),
@@ -367,7 +360,7 @@ def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) 
     snapshot of 2026-07-20 would win keeps its snapshot of unknown fetch time (which never expires) instead; one with
     only a snapshot of unknown fetch time is kept by both."""
     lake_dir = tmp_path / "lake"
-    base = dict(_tagged_status(), created_at="2026-08-01T10:00:00.000Z", edited_at=None)
+    base = dict(tagged_status(), created_at="2026-08-01T10:00:00.000Z", edited_at=None)
     moved = _variant(base, "moved", created_at="2026-07-31T23:00:00.000Z", edited_at="2026-08-01T13:00:00.000Z")
     _land(lake_dir, [base, moved])
     _land(lake_dir, [dict(moved, created_at="2026-08-01T09:00:00.000Z", edited_at=None, favourites_count=77)],
@@ -391,7 +384,7 @@ def test_a_hidden_follower_count_counts_as_unknown_in_the_chain_as_in_the_sql(tm
     """Follower and following counts of -1 (what a server hiding them sends) are unknown: 0 in both metrics of the
     chain and the SQL, and no engagement rate."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     _land(lake_dir, [dict(base, account=dict(base["account"], followers_count=-1, following_count=-1))])
     expected, got = _sql_and_chain(lake_dir, tmp_path)
     (account,) = expected["top_accounts_by_followers"]
@@ -411,7 +404,7 @@ def test_the_home_servers_snapshot_wins_in_the_chain_as_in_the_sql(home_seen: bo
     (-1); only the counts change. The chain keeps the home server's counts as the SQL does; without a home snapshot,
     the newest one that knows them, not the hidden one. Was: the newest fetch won in both."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     author = base["account"]
     assert "@" not in author["acct"]  # a local account of the recorded server, localhost:3000
     remote_author = dict(author, acct=f"{author['acct']}@localhost:3000")
@@ -436,7 +429,7 @@ def test_a_count_the_home_server_hides_stays_hidden_in_the_chain_as_in_the_sql(t
     """The recorded status as its home server gave it hiding followers and follows (-1: the account's choice), and
     as another server shows it later with counts it cached: both keep the home server's snapshot (0: unknown)."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     author = base["account"]
     home = dict(base, account=dict(author, followers_count=-1, following_count=-1, statuses_count=40))
     stale = dict(base, id=f"{base['id']}1", account=dict(author, acct=f"{author['acct']}@localhost:3000",
@@ -456,7 +449,7 @@ def test_snapshots_fetched_at_the_same_moment_give_the_sql_bot_flag(bot_first: b
     """Two views of an account fetched in the same millisecond that agree on every count but not on ``bot``: the
     chain picks the snapshot the SQL picks (a flag set wins the tie), whichever input file comes first."""
     lake_dir = tmp_path / "lake"
-    base = _tagged_status()
+    base = tagged_status()
     views = [dict(base["account"], bot=True), dict(base["account"], bot=False)]
     for view in views if bot_first else views[::-1]:
         _land(lake_dir, [view], entity="accounts")
