@@ -84,6 +84,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from fediscope.config import PSEUDONYM_KEY_COMMAND, Settings
+from fediscope.engine.visible_text import authored_length
 from fediscope.errors import ConfigError
 from fediscope.idn import landed_domain, landed_handle, unicode_domain
 
@@ -93,6 +94,13 @@ from fediscope.idn import landed_domain, landed_handle, unicode_domain
 STATUS_URI_PATTERN = r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$"
 _STATUS_URI_RE = re.compile(STATUS_URI_PATTERN)
 
+#: The field a landed status gets when the policy rewrote its ``content`` (a handle or a link became a pseudonym of
+#: another length): the length of the text as its author wrote it, as curation counts it
+#: (:func:`fediscope.engine.visible_text.authored_length`), which curation takes for ``content_length``. Privacy off
+#: lands the text as written, so a status never carries one (a server's own is dropped). A text in which the handle
+#: or a link of an erased account became :data:`ERASED` gets none (it would count the handle), and `gdpr erase` drops
+#: it from a text it rewrites (:func:`fediscope.gdpr.texts.forget_authored_lengths`): such a text is measured.
+AUTHORED_LENGTH = "authored_length"
 #: What the handle or link of an account on the suppression list (an erased account) is replaced by.
 ERASED = "[erased]"
 OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
@@ -689,6 +697,8 @@ class PrivacyPolicy:
         if reason:
             return reason
         out = status
+        if AUTHORED_LENGTH in status:  # only the policy writes it (curation would take it for the text's length)
+            out = {k: v for k, v in status.items() if k != AUTHORED_LENGTH}
         if (author := _ascii_acct(status.get("account"))) is not status.get("account"):
             out = {**out, "account": author}
         if isinstance(status.get("reblog"), dict):
@@ -793,6 +803,12 @@ class PrivacyPolicy:
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
                 out[text_field] = self._scrub_text(out[text_field], names, markup=text_field == "content")
+        if (isinstance(status.get("content"), str) and out["content"] != status["content"]
+                and out["content"].count(ERASED) == status["content"].count(ERASED)):
+            # handles and links became pseudonyms of other lengths: curation counts the text as written. Not where
+            # an erased (suppressed) account's became ERASED: the length would count its handle, which `gdpr erase`
+            # drops the length for too (fediscope.gdpr.texts)
+            out[AUTHORED_LENGTH] = authored_length(status["content"])
         poll = out.get("poll")
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too
             out["poll"] = {**poll, "options": [
@@ -1136,7 +1152,9 @@ def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
         "status": {"kept": STATUS_KEPT, "pseudonymised": STATUS_PSEUDONYMISED,
                    "minimised": ("media_attachments: id and type only", "card: type and provider only"),
                    "added": ("origin_ref: pseudonym of the status's home instance and its id there, which a "
-                             "deletion from that instance carries too",)},
+                             "deletion from that instance carries too",
+                             f"{AUTHORED_LENGTH}: the length of the text as its author wrote it, when handles or "
+                             "links in it were replaced (the curated content_length)")},
         "opt_out_tags": OPT_OUT_TAGS,
         "purposes": REGISTER_PURPOSES,
     }

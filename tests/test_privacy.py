@@ -192,6 +192,42 @@ def test_mentions_replies_and_links_use_the_joinable_pseudonyms(policy: PrivacyP
     assert reply["content"].endswith(" same!</p>")  # the text around the mention is untouched
 
 
+def test_a_rewritten_text_carries_its_length_as_written(policy: PrivacyPolicy) -> None:
+    """The pseudonym of a mention is 25 characters whatever the handle: a status whose text the policy rewrote
+    records the length of the text as written (what curation counts as ``content_length``), the original in a
+    reblog too; one whose text is unchanged records none. With privacy off the text lands as written: a length a
+    server sends is dropped, never taken for the text's. REAL recorded statuses."""
+    from fediscope.privacy import AUTHORED_LENGTH
+
+    reply = policy.status(body("test_status_reply.json", 2), LOCAL)
+    assert reply["content"] != body("test_status_reply.json", 2)["content"]
+    assert reply[AUTHORED_LENGTH] == len("@mastodonpy_test_2 same!")
+    assert AUTHORED_LENGTH not in policy.status(body("test_status_reply.json", 0), LOCAL)  # "Toot, finally!"
+    boosted = body("test_status_reblog_unreblog.json", 1)
+    boosted["reblog"] = dict(boosted["reblog"], content=body("test_status_reply.json", 2)["content"])
+    assert policy.status(boosted, LOCAL)["reblog"][AUTHORED_LENGTH] == reply[AUTHORED_LENGTH]
+    off = PrivacyPolicy(key=None, enabled=False)
+    sent = dict(body("test_status_reblog_unreblog.json", 1), **{AUTHORED_LENGTH: 1})
+    sent["reblog"] = dict(sent["reblog"], **{AUTHORED_LENGTH: 2})
+    landed = off.apply("statuses", sent, LOCAL)
+    assert AUTHORED_LENGTH not in landed and AUTHORED_LENGTH not in landed["reblog"]
+    assert landed["content"] == sent["content"] and landed["reblog"]["content"] == sent["reblog"]["content"]
+
+
+def test_a_text_naming_an_erased_account_carries_no_length_as_written(policy: PrivacyPolicy) -> None:
+    """Was: a status mentioning an account on the suppression list (erased) landed with ``[erased]`` for its handle
+    and the length of the text as written, which counted the handle (its length could be worked out from the row),
+    where `gdpr erase` measures the text it rewrote. Now it lands without one, and curation measures the text, as
+    for a status the erasure rewrote. A REAL recorded reply mentioning mastodonpy_test_2."""
+    from fediscope.privacy import AUTHORED_LENGTH
+
+    erased = policy.account_key(f"mastodonpy_test_2@{LOCAL}")
+    reply = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(body("test_status_reply.json", 2), LOCAL)
+    assert ERASED in reply["content"] and reply["content"].endswith(" same!</p>")
+    assert AUTHORED_LENGTH not in reply
+    assert policy.status(body("test_status_reply.json", 2), LOCAL)[AUTHORED_LENGTH] == len("@mastodonpy_test_2 same!")
+
+
 def test_link_to_a_quoted_status_becomes_the_quoted_status_pseudonym(policy: PrivacyPolicy) -> None:
     raw = body("test_status_quote_revoke.json", 1)
     assert "localhost:3000/@mastodonpy_tes</span>" in raw["content"]  # the truncated handle in the recording

@@ -80,6 +80,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table, duckdb_type
+from fediscope.engine.visible_text import ENTITY_RE, QUOTE_INLINE_RE, QUOTE_INLINE_START, TAG_RE
 from fediscope.privacy import ERASED, PUBLIC_VISIBILITIES, STATUS_URI_PATTERN
 
 #: The emoji characters of Unicode 17.0 (emoji-data.txt, UTS #51) as inclusive code point ranges, generated from the
@@ -207,19 +208,6 @@ ANCHOR_RE = r"<a\s[^>]*>"
 _WS = r"[\t\n\f\r ]"
 NOT_LINK_RE = (rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
                rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
-#: An HTML tag and a character reference: ``content_length`` counts the text left without tags, with every
-#: reference (``&amp;``, ``&#39;``) as one character.
-TAG_RE = r"<[^>]*>"
-ENTITY_RE = r"&[#A-Za-z0-9]+;"
-#: The fallback Mastodon writes at the start of the text of a quote post for clients that show no quotes (``<p
-#: class="quote-inline">RE: <a href="…">…</a></p>``), which clients that show quotes hide: a link to the quoted
-#: status, not text or a link of the author's. It is removed before ``url_count``, ``unicode_emoji_count`` and
-#: ``content_length`` are read from the text (:func:`_authored_text`): a first paragraph of that class holding one
-#: anchor, after text and line breaks only. No backreference or lookahead (RE2 has none): inside the anchor,
-#: anything but its ``</a>``; anchored at the start, so Python matches it in linear time too. The MapReduce mapper
-#: has the same pattern.
-QUOTE_INLINE_RE = (r'^<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^a])*</a>'
-                   r"(?:[^<]|<br[^>]*>)*</p>")
 #: What a local ``acct`` (no domain) is completed with to make an account key.
 AT_INSTANCE = "'@' || meta.instance"
 #: How far a remote server's clock may run ahead of ours: a time up to this much after the fetch that saw it is
@@ -303,7 +291,7 @@ def _authored_text(text: str) -> str:
     """``text`` without a quote post's fallback link (:data:`QUOTE_INLINE_RE`); the regex runs only on a text that
     starts with its paragraph."""
     # 'g': Spark replaces every match; the pattern is anchored at the start, so there is one
-    return (f"CASE WHEN {text} LIKE '<p class=\"quote-inline\">%' "
+    return (f"CASE WHEN {text} LIKE '{QUOTE_INLINE_START}%' "
             f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
 
 
@@ -339,6 +327,16 @@ def _visible_length(text: str) -> str:
             f"WHEN NOT contains({text}, '<') THEN length({text}) "
             f"WHEN {text} LIKE '%>' THEN length({text}) - {tag_chars} "
             f"ELSE {exact} END")
+
+
+def _content_length(s: str, text: str) -> str:
+    """The curated ``content_length`` of the status struct ``s``: the length of the text its author wrote. The
+    privacy policy rewrites handles and links in the text to pseudonyms of other lengths, and records that length
+    (``authored_length``: :func:`fediscope.engine.visible_text.authored_length`) when it changed the text; else (no
+    change, privacy off, a record landed before) the visible length of ``text`` (:func:`_visible_length`), the same
+    number for a text landed as written. A negative ``authored_length`` (no landing writes one) is not read."""
+    recorded = f"{s}.authored_length"
+    return f"CASE WHEN {recorded} >= 0 THEN {recorded} ELSE CAST({_visible_length(text)} AS BIGINT) END"
 
 
 def _origin_ref(uri: str) -> str:
@@ -420,7 +418,7 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         (is_reblog, "is_reblog"),
         ("data.reblog.uri" if wrapper else "CAST(NULL AS VARCHAR)", "reblog_of_uri"),
         (_ts(f"{s}.edited_at"), "edited_at"),
-        (f"CAST({_visible_length(text)} AS BIGINT)", "content_length"),
+        (_content_length(s, text), "content_length"),
         (_ts("meta.fetched_at"), "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
         (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),

@@ -39,6 +39,8 @@ _STATUS_FIELDS: dict[str, Type] = {
     "in_reply_to_id": "string", "visibility": "string",
     "language": "string", "replies_count": "bigint", "reblogs_count": "bigint", "favourites_count": "bigint",
     "content": "string", "deleted": "boolean",
+    # the length of ``content`` as its author wrote it, when the privacy policy rewrote it (fediscope.privacy)
+    "authored_length": "bigint",
     "account": ACCOUNT,
     "tags": [{"name": "string"}],
     "emojis": [{"shortcode": "string"}],  # only counted: a list needs an element type

@@ -17,6 +17,13 @@ those versions — equal to it in every other column but the merge's (:data:`~fe
 MERGED_COLUMNS`), once the erasure's own scrub of the row is done — the version's content columns
 (:meth:`RewrittenTexts.recount`). A row equal to versions whose content columns differ is left as it is: which of
 them the merge chose cannot be told (two versions of one fetch that differ in their text alone).
+
+A status landed with privacy on may carry the length of its text as its author wrote it
+(:data:`~fediscope.privacy.AUTHORED_LENGTH`), which curation takes for ``content_length`` instead of measuring the
+text. That length counts the erased account's handle as written: the raw pass drops it from every status whose
+text it rewrites (:func:`forget_authored_lengths`), so that curation measures the rewritten text, as it does for a
+text landed without one — nothing of the erased account stays in the number, the row is recounted shorter or longer
+as the text is, and the curated pass (which curates the rewritten records) and a rebuild agree.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import decode_jsonl, encode_jsonl
 from fediscope.lake.layout import parse_partition
+from fediscope.privacy import AUTHORED_LENGTH
 
 _MARKER = ERASED.encode()
 
@@ -40,6 +48,16 @@ _MARKER = ERASED.encode()
 def says_erased(data: Any) -> bool:
     """Does a raw status record's ``data`` hold :data:`ERASED` in the text of a status it carries?"""
     return any(ERASED in str(status.get("content") or "") for status in nested_statuses(data))
+
+
+def forget_authored_lengths(before: Any, after: Any) -> None:
+    """Drop :data:`~fediscope.privacy.AUTHORED_LENGTH` (in place) from each status ``after`` carries (a raw status
+    record's ``data`` as the erasure scrubbed it: the status, a reblogged and a quoted one) whose ``content`` differs
+    from that of the same status in ``before`` (the ``data`` before the scrub, which keeps every nested status where
+    it was)."""
+    for old, new in zip(nested_statuses(before), nested_statuses(after), strict=False):
+        if AUTHORED_LENGTH in new and new.get("content") != old.get("content"):
+            del new[AUTHORED_LENGTH]
 
 
 def _hashable(value: Any) -> Any:

@@ -207,7 +207,7 @@ PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
 #: The BIGINT counts of a raw status and of a raw account (``fediscope.engine.schema``).
-_STATUS_COUNTS = ("replies_count", "reblogs_count", "favourites_count")
+_STATUS_COUNTS = ("replies_count", "reblogs_count", "favourites_count", "authored_length")
 #: The curation SQL's ``MAX_ENGAGEMENT_COUNT``: a reply, boost or favourite count above it, or negative, is unknown (0).
 MAX_ENGAGEMENT_COUNT = 2**32 - 1
 _ACCOUNT_COUNTS = ("statuses_count", "followers_count", "following_count")
@@ -448,6 +448,14 @@ def content_length(content: str) -> int:
     """Characters of ``content`` without its tags, a character reference counting as one (the curation SQL's
     ``_visible_length``)."""
     return len(_ENTITY_RE.sub("&", strip_tags(content)))
+
+
+def authored_length(status: dict[str, Any], content: str) -> int:
+    """The curated ``content_length`` of a status version (``curate_sql._content_length``): the ``authored_length``
+    the privacy policy recorded when it rewrote the text (handles and links became pseudonyms of other lengths),
+    else the :func:`content_length` of its authored ``content``."""
+    recorded = as_int(status.get("authored_length"))
+    return recorded if recorded is not None and recorded >= 0 else content_length(content)
 
 
 def mention_keys(status: dict[str, Any], instance: str | None) -> set[str | None]:
@@ -770,7 +778,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
         NULL if edited is None else str(edited),
         NULL if fetched is None else str(fetched),
         str(replies), str(reblogs), str(favourites),
-        str(content_length(content)),
+        str(authored_length(status, content)),
         escape(status_id),
         escape(_lower(instance)),
         "1" if share else "0",

@@ -197,7 +197,8 @@ def test_a_quote_post_s_fallback_link_is_neither_a_link_nor_text_of_its_author(
         privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
     """Was: the paragraph Mastodon puts first in a quote post for clients that show no quotes (``<p
     class="quote-inline">RE: <a …>…</a></p>``, hidden by those that do) counted as a link, and its text (the quoted
-    status's address; with privacy on, its pseudonym) in ``content_length``. REAL recorded quote posts."""
+    status's address; with privacy on, its pseudonym) in ``content_length``. REAL recorded quote posts. The length is
+    that of the text as written, also with privacy on (the mention's pseudonym is not measured)."""
     recorded = {s["id"]: s for name in ("test_status_post_with_quote.json", "test_status_reply_with_quote.json",
                                         "test_status_quote_revoke.json") for s in statuses(name)}
     quotes = [s for s in recorded.values() if s["content"].startswith('<p class="quote-inline">RE: <a ')
@@ -211,7 +212,40 @@ def test_a_quote_post_s_fallback_link_is_neither_a_link_nor_text_of_its_author(
         row = rows[landed["id"]]
         authored = landed["content"].split("</p>", 1)[1]
         assert row["url_count"] == _Anchors.count(authored) == _Anchors.count(landed["content"]) - 1, status["content"]
-        assert row["content_length"] == len(html.unescape(re.sub(r"<[^>]+>", "", authored))), status["content"]
+        written = status["content"].split("</p>", 1)[1]
+        assert row["content_length"] == len(html.unescape(re.sub(r"<[^>]+>", "", written))), status["content"]
+
+
+#: Handles and links written in the text of a status, not mentions: the privacy policy replaces them too.
+TEXT_HANDLES = " cc @carol@elsewhere.social, dave@mail.example.org and https://elsewhere.social/@carol"
+
+
+def test_content_length_is_the_length_of_the_text_as_written_also_with_privacy_on(
+        lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: with privacy on, ``content_length`` measured the pseudonyms the landing writes in place of mentions and
+    handles (25 characters each): 47 for the reply "@mastodonpy_test yoooo check this out" (37). Now every status has
+    the same length landed with privacy on and off. REAL recorded statuses (a reply quoting, replies mentioning), and
+    one of them with handles and a profile link written in its text (:data:`TEXT_HANDLES`)."""
+    recorded = [s for name in ("test_status_reply_with_quote.json", "test_status_reply.json")
+                for s in statuses(name) if s["visibility"] in ("public", "unlisted")]
+    mention = next(s for s in recorded if s["mentions"] and not s["content"].startswith('<p class="quote-inline">'))
+    handles = dict(mention, id=mention["id"] + "1", uri=mention["uri"] + "-1",
+                   content=mention["content"].removesuffix("</p>") + TEXT_HANDLES + "</p>")
+    recorded.append(handles)
+    land(lake, "statuses", recorded, at(1), policy())
+    land(lake, "statuses", recorded, at(1), None)
+    duckdb_engine().curate()
+    lengths: dict[tuple[str, bool], int] = {}
+    for row in read_table(lake_dir, "statuses"):
+        lengths[(row["status_id"], row["uri"].startswith("urn:fediscope:"))] = row["content_length"]
+    assert len(lengths) == 2 * len({s["id"] for s in recorded})
+    for status in recorded:
+        landed = policy().apply("statuses", dict(status), INSTANCE)
+        assert landed["content"] != status["content"] or not status["mentions"]  # the policy rewrote the text
+        assert lengths[(status["id"], True)] == lengths[(status["id"], False)], status["content"]
+    quote_reply = next(s for s in recorded if "yoooo check this out" in s["content"])
+    assert lengths[(quote_reply["id"], True)] == len("@mastodonpy_test yoooo check this out")
+    assert lengths[(handles["id"], True)] == len("@mastodonpy_test_2 same!" + TEXT_HANDLES)
 
 
 @pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy on", "privacy off"])

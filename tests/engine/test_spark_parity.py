@@ -319,10 +319,11 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
         assert _rows(lake_dir, table) == _rows(twin, table), table
 
 
-def test_blank_tag_names_are_left_out_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                           tmp_path: Path) -> None:
-    """A tag name that is empty or white space only is no tag on Spark either (statuses, hashtags, trending tags).
-    A REAL recorded tagged status with such tag names added, and REAL trending tags."""
+def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
+                                                                             lake_dir: Path, tmp_path: Path) -> None:
+    """A tag name that is empty or white space only is no tag on Spark either (statuses, hashtags, trending tags),
+    and a status landed with privacy on has the length of its text as written there too. REAL recorded statuses
+    (a tagged one with such tag names added, a reply quoting) and REAL trending tags."""
     status = statuses("test_hashtag_tl.json", method="POST")[0]
     blank = ["", " ", "\u3000"]
     land(lake, "statuses", [dict(status, tags=[*(dict(status["tags"][0], name=n) for n in blank), *status["tags"]])],
@@ -330,12 +331,17 @@ def test_blank_tag_names_are_left_out_alike_on_both_engines(spark, lake: LocalLa
     trends = interactions("test_suggested_tags.json")[1]["response"]["body"]
     land(lake, "trends_tags", [*trends, *(dict(trends[0], name=n) for n in blank)], at(1),
          endpoint="/api/v1/trends/tags")
+    replies = [s for s in statuses("test_status_reply_with_quote.json") if "yoooo check this out" in s["content"]]
+    land(lake, "statuses", replies[:1], at(2), policy())
     twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
     for table in ("statuses", "hashtags", "tag_trends"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
-    assert [r["hashtags"] for r in read_table(lake_dir, "statuses")] == [["hoot"]]  # Spark's
+    rows = read_table(lake_dir, "statuses")  # Spark's
+    assert sorted(tag for r in rows for tag in r["hashtags"]) == ["hoot"]
     assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot"]
     assert {r["tag"] for r in read_table(lake_dir, "tag_trends")} == {t["name"].lower() for t in trends}
+    (reply,) = [r for r in rows if r["status_id"] == replies[0]["id"]]
+    assert reply["content_length"] == len("@mastodonpy_test yoooo check this out")
 
 
 def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001

@@ -9,12 +9,14 @@ batches again kept it too (the longer text wins a tie of one fetch): the lake di
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import KEY, SUBJECT, curated_tables, stop_after
+from gdpr_lake import KEY, LOCAL, SUBJECT, curated_tables, recorded, stop_after
 from non_public_statuses import visible
 
 from fediscope.config import Settings
@@ -23,9 +25,11 @@ from fediscope.engine.curate_sql import CONTENT_COLUMNS
 from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.opt_outs import note_opt_outs
-from fediscope.gdpr.subject import ERASED
+from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.gdpr.texts import RewrittenTexts
-from fediscope.lake.batches import raw_batch_files, read_batch
+from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
+from fediscope.lake.layout import envelope
+from fediscope.privacy import AUTHORED_LENGTH
 
 NOBODY = "nobody-here@localhost:3000"
 
@@ -142,4 +146,40 @@ def test_an_opt_out_erasure_recounts_the_texts_it_rewrites(curated, tmp_path: Pa
 
     assert summary.curate["opted_out_erased"] == 1
     assert texts_with_erased(env)
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def lengths_as_written(env: Any) -> set[tuple[str, bool, bool]]:
+    """Each status whose raw text says [erased]: its uri, whether a reblog or a quote carries it, whether it carries
+    the length of its text as written."""
+    return {(status["uri"], status is not record["data"], AUTHORED_LENGTH in status)
+            for path in raw_batch_files(env.lake, "statuses") for record in read_batch(env.lake, path)
+            for status in nested_statuses(record["data"]) if ERASED in (status.get("content") or "")}
+
+
+def test_an_erasure_drops_the_length_as_written_of_the_texts_it_rewrites(landed, tmp_path: Path) -> None:
+    """Was: an erasure replaced the subject's pseudonym by [erased] in the text of a status but left the length of
+    the text as written that landing recorded (``authored_length``): ``content_length`` stayed that of the text
+    with the subject's handle (its length could be worked out from the row). Now the rewritten text is measured:
+    every status whose text says [erased] carries none, also the original a reblog carries (a REAL recorded boost
+    of the REAL recorded reply to the subject), and curated incrementally and rebuilt it has the same length."""
+    env = landed
+    (wrapper,) = {s["id"]: s for _, s in recorded(("test_status_reblog_unreblog.json",), "statuses")
+                  if s.get("reblog")}.values()
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    boost = dict(wrapper, id=wrapper["id"] + "1", uri=wrapper["uri"] + "-1", reblog=reply)  # a boost of the reply
+    landed_boost = env.policy.apply("statuses", json.loads(json.dumps(boost)), LOCAL)
+    assert landed_boost is not None and AUTHORED_LENGTH in landed_boost["reblog"]
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", landed_boost,
+                                                       datetime.now(UTC))], fetched_at=datetime.now(UTC))
+    carried = {status["uri"] for path in raw_batch_files(env.lake, "statuses") for record in read_batch(env.lake, path)
+               for status in nested_statuses(record["data"]) if AUTHORED_LENGTH in status}
+    run_process(env.settings, progress=False)
+
+    erase_account(env.settings, SUBJECT)
+
+    after = lengths_as_written(env)
+    assert {nested for _, nested, _ in after} == {True, False}  # a reblog's original too
+    assert {uri for uri, _, _ in after} <= carried  # each had one landed
+    assert not any(carries for _, _, carries in after), after
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from mapreduce_lakes import tagged_status
+from mapreduce_lakes import RECORDINGS, tagged_status
 
 from fediscope.config import load_settings
 from fediscope.engine.base import open_engine
@@ -349,6 +349,24 @@ def test_hashtag_names_of_white_space_only_are_dropped_as_in_the_sql(tmp_path: P
     assert (hashtag["toots_with"], hashtag["toots"], hashtag["items"]) == (1, 2, 1)
     for name in COLUMNS:
         _same_rows(got[name], expected[name], name)
+
+
+def test_the_mapper_reads_the_length_of_the_text_as_written() -> None:
+    """Was: with privacy on the mapper measured the pseudonym landed for a mention (25 characters) in the length
+    that orders a status's versions, as curation did: 47 for "@mastodonpy_test yoooo check this out" (37). It takes
+    the length the policy recorded, as curation does. A REAL recorded reply quoting."""
+    from fediscope.privacy import PrivacyPolicy
+
+    recording = RECORDINGS / "test_status_reply_with_quote.json"
+    replies = [item for interaction in json.loads(recording.read_text())["interactions"]
+               for item in [interaction["response"]["body"]]
+               if isinstance(item, dict) and "yoooo check this out" in str(item.get("content"))]
+    assert replies
+    meta = {"instance": "localhost:3000", "fetched_at": T0.strftime(STAMP)}
+    for reply in replies:
+        for policy in (PrivacyPolicy(key=b"mapper-test-key-5d0c"), PrivacyPolicy(key=None, enabled=False)):
+            line = mapper.status_line(policy.apply("statuses", copy.deepcopy(reply), "localhost:3000"), meta, False)
+            assert line is not None and line.split("\t")[9] == str(len("@mastodonpy_test yoooo check this out"))
 
 
 def test_retention_applies_to_the_winning_version_as_in_the_sql(tmp_path: Path) -> None:
