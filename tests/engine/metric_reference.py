@@ -89,6 +89,15 @@ def text_length(content: str) -> int:
     return len(html.unescape(visible_text(content)))
 
 
+def authored_length(status: dict[str, Any], content: str) -> int:
+    """The length of the text as its author wrote it: what the privacy policy recorded when it replaced handles and
+    links by pseudonyms of other lengths (``authored_length``), else the text's own length."""
+    recorded = status.get("authored_length")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 0:
+        return recorded
+    return text_length(content)
+
+
 def visible_text(content: str) -> str:
     """``content`` without its HTML tags (character references left as they are)."""
     return re.sub(r"<[^>]*>", "", content)
@@ -174,7 +183,7 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "hashtags": sorted({t["name"].lower() for t in s.get("tags") or [] if t.get("name") and len(t["name"]) <= 255}),
         "mentions": sorted(mentions), "is_reply": s.get("in_reply_to_id") is not None,
         "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
-        "edited_at": ts(s.get("edited_at")), "content_length": text_length(content),
+        "edited_at": ts(s.get("edited_at")), "content_length": authored_length(s, content),
         "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")), "origin_ref": origin_ref(s),
         "quoted_account_key": quoted_account_key(s, instance),
     }
