@@ -35,12 +35,17 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A store holding OLD, read 2 rows a page."""
     monkeypatch.setattr(analysis, "PAGE_ROWS", 2)
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    _write(url, OLD)
+    return url
+
+
+def _write(url: str, rows: list[dict[str, Any]]) -> None:
+    """The metric written with ``rows`` by a store of its own, as another process's ``fediscope process`` would."""
     writer = open_store(url)
     try:
-        writer.write(METRIC, OLD)
+        writer.write(METRIC, rows)
     finally:
         writer.close()
-    return url
 
 
 @pytest.fixture
@@ -53,11 +58,7 @@ def written_after_first_page(store_url: str, monkeypatch: pytest.MonkeyPatch) ->
         rows = top(self, metric, n, after=after)
         pages.append(len(rows))
         if len(pages) == 1:
-            writer = open_store(store_url)
-            try:
-                writer.write(METRIC, NEW)
-            finally:
-                writer.close()
+            _write(store_url, NEW)
         return rows
 
     monkeypatch.setattr(SQLiteStore, "top", top_then_write)
