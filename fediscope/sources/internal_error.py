@@ -18,5 +18,11 @@ MESSAGE_LIMIT = 300
 def internal_error_text(exc: BaseException, settings: Settings) -> str:
     """``internal error: RuntimeError: …``: ``exc``'s type and message, masked, on one line, cut to
     :data:`MESSAGE_LIMIT` characters (the type alone when it has no message)."""
-    text = " ".join(redact_text(str(exc), secret_values(settings)).split())
-    return f"internal error: {type(exc).__name__}" + (f": {text[:MESSAGE_LIMIT]}" if text else "")
+    text = masked_message(exc, settings, MESSAGE_LIMIT)
+    return f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def masked_message(exc: BaseException, settings: Settings, limit: int) -> str:
+    """``exc``'s message as a summary may print it: masked as a log line is, on one line, at most ``limit``
+    characters ("" when it has none)."""
+    return " ".join(redact_text(str(exc), secret_values(settings)).split())[:limit]

@@ -81,7 +81,6 @@ from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import envelope, new_batch_id
 from fediscope.lake.state import source_batch_tag
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
-from fediscope.redact import redact_text, secret_values
 from fediscope.sources.client import (
     MastodonClient,
     network_error_text,
@@ -90,7 +89,7 @@ from fediscope.sources.client import (
     too_long_wait_text,
 )
 from fediscope.sources.handle_domains import handle_domain_for_run
-from fediscope.sources.internal_error import internal_error_text
+from fediscope.sources.internal_error import internal_error_text, masked_message
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
 from fediscope.sources.spec import SourceRef
@@ -636,7 +635,7 @@ class StreamRun:
             return network_error_text(error)
         # anything else (a MastodonError of Mastodon.py's own, a bug) quotes what it was given, a URL or a header
         # perhaps: masked as a log line is, since the summary is printed as it is
-        text = " ".join(redact_text(str(error), secret_values(self.settings)).split())[:200]
+        text = masked_message(error, self.settings, 200)
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
