@@ -39,9 +39,10 @@ from fediscope.config import SETTINGS, Settings, load_settings
 from fediscope.engine.process import ProcessSummary, run_process
 from fediscope.errors import ConfigError, StoreError
 from fediscope.interrupts import keyboard_interrupts
-from fediscope.timestamps import parse_day
+from fediscope.timestamps import parse_day, rfc3339_rows
 
 if TYPE_CHECKING:
+    from fediscope.engine.metrics import Metric
     from fediscope.store.port import MetricStore
 
 __all__ = ["analyses", "analysis", "analysis_names", "metric_rows", "process", "settings"]
@@ -157,11 +158,18 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
 
 
 def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """A stored metric's rows as ``fediscope store export`` gives them (every row, or the first ``limit``), in the
-    order of its rank column (ties by key; key order without a rank): for a metric no analysis shows, such as one
-    of your own (the ``metrics_dir`` setting). ``limit`` is from 1 up (ConfigError otherwise). Every row is read a
-    page at a time, all from one write of the metric: a ``fediscope process`` writing it meanwhile makes the read
-    start again (:func:`~fediscope.analysis.every_row_in_top_order`). StoreError when the store does not hold it.
+    """A stored metric's rows (every row, or the first ``limit``), in the order of its rank column (ties by key; key
+    order without a rank): for a metric no analysis shows, such as one of your own (the ``metrics_dir`` setting).
+    ``limit`` is from 1 up (ConfigError otherwise). Every row is read a page at a time, all from one write of the
+    metric: a ``fediscope process`` writing it meanwhile makes the read start again
+    (:func:`~fediscope.analysis.every_row_in_top_order`). StoreError when the store does not hold it.
+
+    The values are those ``fediscope store export --format jsonl`` writes, but for the columns its SQL file's
+    ``-- timestamps:`` line names: those come as RFC 3339 in UTC (``2026-11-01T12:00:00Z``), as an analysis'
+    ``to_dict()`` and the results API give them, whichever store holds them and however the metric wrote them
+    (``2026-11-01 12:00:00``, with a ``T`` or an offset: the store keeps the metric's text), so that
+    ``pandas.to_datetime`` reads them as UTC. A metric whose SQL file is gone gives them as stored (the store does
+    not record the line). A value there that is no timestamp is a StoreError naming the column(s).
     """
     from fediscope.analysis import every_row_in_top_order, stored_definition
     from fediscope.engine.metrics import load_metrics
@@ -176,10 +184,21 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
             raise StoreError(f"the store holds no metric {name}: {hint}run `fediscope process` (fediscope.python_api."
                              "process) first, or see fediscope.python_api.analyses(settings).stored for those it holds")
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
-        if limit is not None:
-            return store.top(stored, limit)
         # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
-        return every_row_in_top_order(store, stored)
+        rows = store.top(stored, limit) if limit is not None else every_row_in_top_order(store, stored)
+    return _timestamps_as_rfc3339(rows, stored)
+
+
+def _timestamps_as_rfc3339(rows: list[dict[str, Any]], stored: Metric) -> list[dict[str, Any]]:
+    """The metric's ``-- timestamps:`` columns as the results API gives them (:func:`~fediscope.timestamps.
+    rfc3339_rows`); a value that is no timestamp (the line names the wrong column) is a StoreError, where the API
+    answers 409 stale_metric."""
+    try:
+        return rfc3339_rows(rows, stored.timestamp_columns)
+    except ValueError as exc:
+        raise StoreError(f"metric {stored.name}: its -- timestamps: column(s) {', '.join(stored.timestamp_columns)} "
+                         f"hold a value that is {exc}: correct the line in its SQL file, or re-run `fediscope "
+                         "process` if another fediscope version stored it") from None
 
 
 def _check_count(value: Any, name: str) -> None:

