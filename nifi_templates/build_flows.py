@@ -52,12 +52,23 @@ _PKG = "org.apache.nifi.processors."
 #: ``YYYY-MM-DD`` (UTC) and the batch-id timestamp of ``fediscope.lake.layout.new_batch_id``.
 TODAY = "${now():format('yyyy-MM-dd', 'GMT')}"
 BATCH_ID = "${now():format(\"yyyyMMdd'T'HHmmss'Z'\", 'GMT')}-${uuid:substring(0, 8)}"
+
+
+def url_encoded(parameter: str) -> str:
+    """The parameter's value as one URL component: NiFi's ``urlEncode`` is Java's ``URLEncoder`` (form encoding: a
+    space is ``+``, every character but ``A-Za-z0-9.-*_`` a ``%XX`` escape of its UTF-8 bytes), which the API
+    (werkzeug's form decoding) reads back as written. Unencoded, an ``&`` in ``instance`` split the query
+    (``instance=a&max_id=5`` asked for another page), a ``#`` cut the rest off as a fragment (the cursor with it,
+    so every page was the first), a ``+`` became a space and a ``%`` an escape."""
+    return "${literal('#{" + parameter + "}'):urlEncode()}"
+
+
 #: The scraping API route a walk pages through (see api/ and its /openapi.json).
-API_PATH = "/v1/timelines/tag/#{hashtag}"
+API_PATH = "/v1/timelines/tag/" + url_encoded("hashtag")
 FETCH_URL = (
-    "#{api_url}" + API_PATH + "?instance=#{instance}&limit=40"
-    "${max_id:isEmpty():ifElse('', ${max_id:prepend('&max_id=')})}"
-    "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:prepend('&since_id=')})}"
+    "#{api_url}" + API_PATH + "?instance=" + url_encoded("instance") + "&limit=40"
+    "${max_id:isEmpty():ifElse('', ${max_id:urlEncode():prepend('&max_id=')})}"
+    "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:urlEncode():prepend('&since_id=')})}"
 )
 #: The ``instance`` parameter as ``fediscope.config.instance_domain`` names the instance, the way the scraping API
 #: reads it: ``https://Mastodon.Social/``, ``mastodon.social.`` and ``mastodon.social:443`` are ``mastodon.social``

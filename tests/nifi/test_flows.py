@@ -844,17 +844,25 @@ def test_the_evaluator_reads_regular_expressions_and_literals_as_nifi_does() -> 
 
 
 @pytest.fixture
-def scraping_api() -> Any:
+def api_queries() -> list[dict[str, list[str]]]:
+    """The query of each request ``scraping_api`` received, as the API read it (``request.args``)."""
+    return []
+
+
+@pytest.fixture
+def scraping_api(api_queries: list[dict[str, list[str]]]) -> Any:
     """The scraping API over real HTTP on 127.0.0.1 (a free port), with the flows' sample key and no instance
     allowlisted: every request ends at its parameters or the allowlist, and no instance is contacted."""
     import threading
 
+    from flask import request
     from werkzeug.serving import make_server
 
     from api import create_app
     from fediscope.config import Settings
 
     app = create_app(Settings(api_key=(SAMPLE_PARAMETERS["api_key"],), pseudonym_key="test-key-for-nifi-flows"))
+    app.before_request(lambda: api_queries.append(request.args.to_dict(flat=False)) and None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -883,9 +891,47 @@ def _described_failure(flow: dict[str, Any], api_url: str, instance: str) -> tup
     return url, response.text, evaluate(describe, attributes, values, now=SAMPLE_DAY)
 
 
+@pytest.mark.parametrize(("instance", "status"), [
+    ("mastodon.social&max_id=5", 400),  # was: instance=mastodon.social and max_id=5, another page asked for
+    ("mastodon.social#x", 400),  # was: the rest a fragment, never sent (the cursor neither: every page the first)
+    ("mastodon.social%26since_id=9", 400),  # was: a percent-escape, decoded by the API into another parameter
+    ("mastodon.social+x", 400),  # was: read as a blank
+    ("https://bob:p&w#%+ x@mastodon.social", 400),
+    (" Mastodon.Social. ", 403),  # an address the API takes: blanks around it and a final dot, as typed
+    ("bücher.example", 400),
+])
+def test_the_instance_reaches_the_api_as_written(flow: dict[str, Any], scraping_api: str,
+                                                 api_queries: list[dict[str, list[str]]], instance: str,
+                                                 status: int) -> None:
+    """``Fetch page`` URL-encodes what it puts into the query (NiFi's ``urlEncode``, Java's form encoding): the API
+    reads ``instance`` back exactly as the parameter holds it, with the flow's own ``limit`` and cursors, and refuses
+    a value that is no instance address with a 400 naming ``instance``. The value was put into the URL as it was:
+    an ``&``, ``#``, ``+`` or ``%`` in it split, cut or changed the query."""
+    import requests
+
+    values = _parameter_values(flow) | {"api_url": scraping_api, "instance": instance}
+    url = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {"max_id": "105", "since_id": "99"},
+                   values)
+    response = requests.get(url, headers={"X-API-Key": values["api_key"]}, timeout=30)
+    assert api_queries == [{"instance": [instance], "limit": ["40"], "max_id": ["105"], "since_id": ["99"]}]
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"]["parameter"] == "instance", response.text
+
+
+def test_the_evaluator_url_encodes_as_java_does() -> None:
+    """``urlEncode`` is ``URLEncoder.encode(value, "UTF-8")``: letters, digits and ``.-*_`` kept, a space ``+``,
+    everything else (``~`` too) the upper-case ``%XX`` of its UTF-8 bytes; a null subject stays null."""
+    assert evaluate("${a:urlEncode()}", {"a": "Az09.-*_ &#+%~/?=@:é😀"}) == \
+        "Az09.-*_+%26%23%2B%25%7E%2F%3F%3D%40%3A%C3%A9%F0%9F%98%80"
+    assert evaluate("${a:urlEncode():isNull()}", {}) == "true"
+    assert evaluate("${a:urlEncode()}", {"a": "\ud800"}) == "%3F"  # Java's encoder writes a lone surrogate as '?'
+
+
 @pytest.mark.parametrize("instance", [f"https://alice:{SECRET}@mastodon.social", f"alice:{SECRET}@mastodon.social",
                                       f" HTTP://alice:{SECRET}@mastodon.social/ ",
-                                      f"alice:{SECRET[:4]}/@{SECRET[4:]}@mastodon.social"])
+                                      f"alice:{SECRET[:4]}/@{SECRET[4:]}@mastodon.social",
+                                      f"https://alice:{SECRET}&#%+/@mastodon.social"])  # URL-encoded: %40
 def test_a_refused_request_is_quarantined_without_the_instance_password(flow: dict[str, Any], scraping_api: str,
                                                                         instance: str) -> None:
     """The API refuses an instance with a user and password (400, the password masked in its answer); the
