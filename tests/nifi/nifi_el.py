@@ -237,6 +237,17 @@ def _url_encode(subject: Any) -> str | None:
     return "".join(out)
 
 
+def _to_number(subject: Any) -> int | float | None:
+    """``toNumber``: a date (``now()``) as its milliseconds, text as the number it writes; null stays null, and text
+    that is no number is an error, as in NiFi."""
+    if subject is None or isinstance(subject, datetime):
+        return None if subject is None else int(subject.timestamp() * 1000)
+    number = _number(subject)
+    if number is None:
+        raise ELError(f"toNumber: not a number: {subject!r}")
+    return number
+
+
 def _substring(subject: Any, start: Any, end: Any = None) -> str:
     text, first = _text(subject), int(_number(start) or 0)
     return text[first:] if end is None else text[first:int(_number(end) or 0)]
@@ -284,6 +295,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "toLower": lambda s: _text(s).lower(),
     "toUpper": lambda s: _text(s).upper(),
     "urlEncode": _url_encode,
+    "toNumber": _to_number,
 }
 #: Functions called without a subject: ``${now()}``, ``${literal('x')}``, ``${getStateValue('name')}``.
 SUBJECTLESS = {"now", "literal", "getStateValue"}
