@@ -12,7 +12,9 @@ How the flow works (NiFi terms in brackets):
    (``page``, ``max_id``, ``walk.upper``) and in processor state the checkpoint (``newest_id``, the ``since_id``
    of the next walk, moved only when a walk reaches it) and the cursor of a walk that spent ``max_pages``
    (``resume_max_id``, ``resume_upper``), which the next poll resumes. Every page's response loops back through it.
-3. ``More pages?`` [RouteOnAttribute] lets a FlowFile through to ``Fetch page`` for the first page, and for
+   It also holds the walk lock (``walk_lock``, ``walk_seen``): one walk at a time.
+3. ``More pages?`` [RouteOnAttribute] lets a FlowFile through to ``Fetch page`` for the first page (unless another
+   walk is in flight: the poll is dropped), and for
    the next pages while the API returned a ``next`` cursor and ``#{max_pages}`` is not reached.
 4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter);
    5xx, 429 (``Throttled?`` [RouteOnAttribute]) and connection failures are retried.
@@ -52,12 +54,23 @@ _PKG = "org.apache.nifi.processors."
 #: ``YYYY-MM-DD`` (UTC) and the batch-id timestamp of ``fediscope.lake.layout.new_batch_id``.
 TODAY = "${now():format('yyyy-MM-dd', 'GMT')}"
 BATCH_ID = "${now():format(\"yyyyMMdd'T'HHmmss'Z'\", 'GMT')}-${uuid:substring(0, 8)}"
+
+
+def url_encoded(parameter: str) -> str:
+    """The parameter's value as one URL component: NiFi's ``urlEncode`` is Java's ``URLEncoder`` (form encoding: a
+    space is ``+``, every character but ``A-Za-z0-9.-*_`` a ``%XX`` escape of its UTF-8 bytes), which the API
+    (werkzeug's form decoding) reads back as written. Unencoded, an ``&`` in ``instance`` split the query
+    (``instance=a&max_id=5`` asked for another page), a ``#`` cut the rest off as a fragment (the cursor with it,
+    so every page was the first), a ``+`` became a space and a ``%`` an escape."""
+    return "${literal('#{" + parameter + "}'):urlEncode()}"
+
+
 #: The scraping API route a walk pages through (see api/ and its /openapi.json).
-API_PATH = "/v1/timelines/tag/#{hashtag}"
+API_PATH = "/v1/timelines/tag/" + url_encoded("hashtag")
 FETCH_URL = (
-    "#{api_url}" + API_PATH + "?instance=#{instance}&limit=40"
-    "${max_id:isEmpty():ifElse('', ${max_id:prepend('&max_id=')})}"
-    "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:prepend('&since_id=')})}"
+    "#{api_url}" + API_PATH + "?instance=" + url_encoded("instance") + "&limit=40"
+    "${max_id:isEmpty():ifElse('', ${max_id:urlEncode():prepend('&max_id=')})}"
+    "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:urlEncode():prepend('&since_id=')})}"
 )
 #: The ``instance`` parameter as ``fediscope.config.instance_domain`` names the instance, the way the scraping API
 #: reads it: ``https://Mastodon.Social/``, ``mastodon.social.`` and ``mastodon.social:443`` are ``mastodon.social``
@@ -165,6 +178,36 @@ CURSOR = {
     "resume_max_id": _if(_CLOSED, "''", _if(_SPENT, "${next.max_id}", "${getStateValue('resume_max_id')}")),
     "resume_upper": _if(_CLOSED, "''", _if(_SPENT, _UPPER, "${getStateValue('resume_upper')}")),
 }
+
+#: How long a walk holds the walk lock after its last page went through ``Cursor``: longer than a page can take to
+#: come back (6 tries of ``Fetch page``, each up to its 5 s connection and 60 s read timeouts, 1 min penalty between
+#: them: 11.5 min). A walk that ends without reaching ``Cursor`` again (a page quarantined) holds it that long.
+WALK_LOCK_MINUTES = 15
+_LOCK = "${getStateValue('walk_lock')}"
+_SEEN = "${getStateValue('walk_seen')}"
+_NOW_MS = "${now():toNumber()}"
+#: Another walk is in flight: it holds the lock ('0' initially, absent in a flow upgraded in place: free) and its last
+#: page went through ``Cursor`` less than WALK_LOCK_MINUTES ago.
+_HELD = ("${getStateValue('walk_lock'):isEmpty():or(${getStateValue('walk_lock'):equals('0')}):not()"
+         ":and(${now():toNumber():minus(" + _SEEN + "):lt(" + str(WALK_LOCK_MINUTES * 60_000) + ")})}")
+#: This page's walk holds the lock (it started it, and no other walk took it over once it had expired).
+_OWNER = "${walk.id:equals(" + _LOCK + ")}"
+#: This page ends its walk: closed, or max_pages spent (``More pages?`` lets no further page through).
+_ENDED = "${page:isEmpty():not():and(${next.max_id:isEmpty():or(${page:ge(#{max_pages})})})}"
+#: The walk lock: a poll while a walk is in flight starts no walk of its own (``More pages?`` drops it). Overlapping
+#: walks, a poll arriving while the last one still retried a page, walked the same pages twice (landing them twice),
+#: and the one closing last set the checkpoint back to its older top (text ids, which are not compared), so the
+#: next walks walked that range a third time.
+WALK_LOCK = {
+    "walk.id": _if(_TIMER, "${uuid}", "${walk.id}"),
+    "walk.skipped": _if(_TIMER, _if(_HELD, "'true'", "'false'"), "'false'"),
+    "walk_lock": _if(_TIMER, _if(_HELD, _LOCK, "${uuid}"), _if(_OWNER, _if(_ENDED, "''", "${walk.id}"), _LOCK)),
+    "walk_seen": _if(_TIMER, _if(_HELD, _SEEN, _NOW_MS), _if(_OWNER, _NOW_MS, _SEEN)),
+}
+#: ``More pages?``: a walk's first page unless another walk is in flight, then each next page while the API gave a
+#: cursor and max_pages is not reached.
+MORE_PAGES = ("${walk.skipped:equals('true'):not():and(${page:equals('1'):or(${max_id:isEmpty():not()"
+              ":and(${page:le(#{max_pages})})})})}")
 
 COMMON_PARAMETERS: list[dict[str, Any]] = [
     {"name": "api_url", "value": "http://fediscope-api:8000",
@@ -381,12 +424,14 @@ def build(kind: str) -> dict[str, Any]:
         "Store State": "Store state locally", "Stateful Variables Initial Value": "0",
         # each page gets its own retry budget (RetryFlowFile's counter would otherwise carry over to the next page)
         "Delete Attributes Expression": r"fetch\.retries.*",
-    }, dynamic=CURSOR, comments="Paging cursor in attributes; in processor state the checkpoint (newest_id: the next "
-                                "walk's since_id) and the cursor of a walk that spent max_pages (resume_*).")
+    }, dynamic=CURSOR | WALK_LOCK,
+        comments="Paging cursor in attributes; in processor state the checkpoint (newest_id: the next walk's "
+                 "since_id), the cursor of a walk that spent max_pages (resume_*) and the walk lock (walk_lock, "
+                 "walk_seen).")
     flow.processor("More pages?", "standard.RouteOnAttribute", STANDARD, col_a, 400.0, {
         "Routing Strategy": "Route to Property name",
     }, dynamic={
-        "fetch": "${page:equals('1'):or(${max_id:isEmpty():not():and(${page:le(#{max_pages})})})}",
+        "fetch": MORE_PAGES,
     }, auto_terminate=("unmatched",),
         comments="unmatched = the walk is over; its records already went down the split branch.")
     flow.processor("Fetch page", "standard.InvokeHTTP", STANDARD, col_a, 600.0, {

@@ -215,6 +215,39 @@ def _replace_all(subject: Any, regex: Any, replacement: Any) -> str:
 _JAVA_TRIMMED = "".join(chr(c) for c in range(0x21))
 
 
+#: What ``java.net.URLEncoder`` leaves as it is; every other character is written as the ``%XX`` escapes (upper-case
+#: hex) of its UTF-8 bytes, and a space as ``+``: HTML form encoding, which Python's ``quote_plus`` is not (it keeps
+#: ``~`` and writes ``*`` as ``%2A``).
+_URL_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-*_")
+
+
+def _url_encode(subject: Any) -> str | None:
+    """``urlEncode`` (``UrlEncodeEvaluator``: ``URLEncoder.encode(value, "UTF-8")``); a null subject stays null. A
+    lone surrogate, which Java's UTF-8 encoder replaces by ``?``, is ``%3F``."""
+    if subject is None:
+        return None
+    out = []
+    for ch in _text(subject):
+        if ch in _URL_UNRESERVED:
+            out.append(ch)
+        elif ch == " ":
+            out.append("+")
+        else:
+            out.extend(f"%{byte:02X}" for byte in ch.encode("utf-8", "replace"))
+    return "".join(out)
+
+
+def _to_number(subject: Any) -> int | float | None:
+    """``toNumber``: a date (``now()``) as its milliseconds, text as the number it writes; null stays null, and text
+    that is no number is an error, as in NiFi."""
+    if subject is None or isinstance(subject, datetime):
+        return None if subject is None else int(subject.timestamp() * 1000)
+    number = _number(subject)
+    if number is None:
+        raise ELError(f"toNumber: not a number: {subject!r}")
+    return number
+
+
 def _substring(subject: Any, start: Any, end: Any = None) -> str:
     text, first = _text(subject), int(_number(start) or 0)
     return text[first:] if end is None else text[first:int(_number(end) or 0)]
@@ -261,6 +294,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "trim": lambda s: _text(s).strip(_JAVA_TRIMMED),
     "toLower": lambda s: _text(s).lower(),
     "toUpper": lambda s: _text(s).upper(),
+    "urlEncode": _url_encode,
+    "toNumber": _to_number,
 }
 #: Functions called without a subject: ``${now()}``, ``${literal('x')}``, ``${getStateValue('name')}``.
 SUBJECTLESS = {"now", "literal", "getStateValue"}

@@ -28,7 +28,8 @@ SAFE_TO_TERMINATE = {
     ("InvokeHTTP", "Original"): "the request FlowFile; its data comes back as the Response",
     ("SplitJson", "original"): "the whole page, already emitted as one FlowFile per record",
     ("MergeContent", "original"): "the records, already inside the merged batch",
-    ("RouteOnAttribute", "unmatched"): "the cursor copy of the last page of a walk; its records went to SplitJson",
+    ("RouteOnAttribute", "unmatched"): "the cursor copy of the last page of a walk (its records went to SplitJson), "
+                                       "or an empty poll while a walk is in flight",
     ("PutHDFS", "success"): "written to HDFS",
     ("PutFile", "success"): "written to the lake directory",
 }
@@ -474,18 +475,28 @@ def test_a_dot_file_an_interrupted_write_leaves_is_one_retention_removes(flow: d
 
 
 class _Walk:
-    """Plays the cursor loop (Cursor → More pages? → Fetch page → Read cursor → Cursor) with the flow's rules."""
+    """Plays the cursor loop (Cursor → More pages? → Fetch page → Read cursor → Cursor) with the flow's rules. Each
+    poll comes ``POLL`` after the last (the timer's period), and every FlowFile has a uuid of its own (InvokeHTTP's
+    response is a new FlowFile)."""
+
+    POLL = timedelta(minutes=5)
 
     def __init__(self, flow: dict[str, Any]) -> None:
         self.procs = _processors(flow)
         self.values = _parameter_values(flow) | {"max_pages": "3"}
         initial = self.procs["Cursor"]["properties"]["Stateful Variables Initial Value"]
         self.state: dict[str, str] = {"newest_id": initial}
+        self.now = SAMPLE_DAY
+        self.flowfiles = 0
+
+    def _uuid(self) -> str:
+        self.flowfiles += 1
+        return f"00000000-0000-4000-8000-{self.flowfiles:012d}"
 
     def cursor(self, attributes: dict[str, str]) -> dict[str, str]:
         props = self.procs["Cursor"]["properties"]
         dynamic = [k for k, d in self.procs["Cursor"]["propertyDescriptors"].items() if d.get("dynamic")]
-        updates = {k: evaluate(props[k], attributes, self.values, state=self.state) for k in dynamic}
+        updates = {k: evaluate(props[k], attributes, self.values, state=self.state, now=self.now) for k in dynamic}
         self.state.update(updates)  # 'Store state locally' stores every dynamic property
         return attributes | updates
 
@@ -495,23 +506,32 @@ class _Walk:
             return None
         return evaluate(self.procs["Fetch page"]["properties"]["HTTP URL"], attributes, self.values)
 
+    def poll(self) -> dict[str, str]:
+        """The timer's FlowFile, ``POLL`` after the last one, through ``Cursor``."""
+        self.now += self.POLL
+        return self.cursor({"uuid": self._uuid()})
+
+    def respond(self, attributes: dict[str, str], body: dict[str, Any]) -> dict[str, str]:
+        """The response to the request ``attributes`` made, through ``Read cursor`` and back through ``Cursor``."""
+        read = self.procs["Read cursor"]["properties"]
+        paths = {k: v for k, v in read.items() if self.procs["Read cursor"]["propertyDescriptors"][k]["dynamic"]}
+        extracted = {k: _json_path(body, v) for k, v in paths.items()}
+        return self.cursor(attributes | extracted | {"uuid": self._uuid()})
+
     def walk(self, pages: dict[str | None, dict[str, Any]] | Callable[[dict[str, str]], dict[str, Any] | None]
              ) -> list[str]:
         """``pages``: max_id cursor (None for the first page) → response body, or a function of the request's
         query giving the body (None: the request failed for good, so the walk ends in the quarantine).
         Returns the URLs requested."""
         urls = []
-        attrs = self.cursor({})
+        attrs = self.poll()
         while (url := self.fetch(attrs)) is not None:
             urls.append(url)
             query = dict(parse_qsl(urlsplit(url).query))
             body = pages(query) if callable(pages) else pages[query.get("max_id")]
             if body is None:
                 break
-            read = self.procs["Read cursor"]["properties"]
-            paths = {k: v for k, v in read.items() if self.procs["Read cursor"]["propertyDescriptors"][k]["dynamic"]}
-            extracted = {k: _json_path(body, v) for k, v in paths.items()}
-            attrs = self.cursor(attrs | extracted)
+            attrs = self.respond(attrs, body)
         return urls
 
 
@@ -659,10 +679,43 @@ def test_a_walk_that_fails_half_way_is_walked_again(flow: dict[str, Any]) -> Non
     timeline.fail.add("6")  # the second page of the next walk fails for good (quarantined)
     walk.walk(timeline)
     assert walk.state["newest_id"] == "2", "the checkpoint must not pass a gap that was not landed"
+    walk.now += timedelta(minutes=15)  # the failed walk's lock expires (see the walk lock test)
     walk.walk(timeline)  # three pages (7 6, 5 4, 3): max_pages spent, resumed by the next walk
     walk.walk(timeline)
     assert timeline.served == {3, 4, 5, 6, 7}
     assert walk.state["newest_id"] == "7"
+
+
+def test_a_poll_while_a_walk_is_in_flight_starts_no_second_walk(flow: dict[str, Any],
+                                                                 build_flows: Any) -> None:
+    """A page whose request is retried (5 times, 1 min apart) keeps its walk in flight past the next poll: that poll
+    started a second walk from the same checkpoint, so both walked the same pages (landing them twice). The walk
+    holds a lock in ``Cursor``'s state: a poll meanwhile is dropped by ``More pages?``. A walk that ends without
+    coming back to ``Cursor`` (its page quarantined) holds it for ``WALK_LOCK_MINUTES`` after its last page."""
+    walk, timeline = _Walk(flow), _Timeline(list(range(1, 3)))
+    walk.walk(timeline)
+    timeline.post(3, 4, 5, 6)  # two pages, and an empty third that closes the walk
+    timeline.served.clear()
+    first = walk.poll()
+    second = walk.respond(first, timeline(dict(parse_qsl(urlsplit(walk.fetch(first) or "").query))))
+    assert walk.fetch(second) is not None  # its second page is asked for, and retried for minutes
+    for _ in range(2):  # two polls while the page is retried
+        assert walk.fetch(walk.poll()) is None, "a second walk started while the first was in flight"
+    assert timeline.served == {6, 5}
+    attrs = second
+    while (url := walk.fetch(attrs)) is not None:  # the first walk goes on, and closes at the checkpoint
+        attrs = walk.respond(attrs, timeline(dict(parse_qsl(urlsplit(url).query))))
+    assert timeline.served == {3, 4, 5, 6} and walk.state["newest_id"] == "6"
+    assert walk.walk(timeline)[0].endswith("since_id=6"), "the next poll walks"
+
+    timeline.post(7, 8, 9)
+    timeline.fail.add("8")  # the next walk's second page fails for good: it never comes back to Cursor
+    assert len(walk.walk(timeline)) == 2
+    expires = walk.now + timedelta(minutes=build_flows.WALK_LOCK_MINUTES)
+    while walk.now + walk.POLL < expires:
+        assert walk.walk(timeline) == [], "the lock of a walk that failed is held until it expires"
+    assert walk.walk(timeline)[0].endswith("since_id=6")  # then the gap is walked again
+    assert walk.state["newest_id"] == "9" and timeline.served >= {7, 8, 9}
 
 
 def _next_processor(flow: dict[str, Any], source: str, relationship: str, attributes: dict[str, str]) -> str:
@@ -844,17 +897,25 @@ def test_the_evaluator_reads_regular_expressions_and_literals_as_nifi_does() -> 
 
 
 @pytest.fixture
-def scraping_api() -> Any:
+def api_queries() -> list[dict[str, list[str]]]:
+    """The query of each request ``scraping_api`` received, as the API read it (``request.args``)."""
+    return []
+
+
+@pytest.fixture
+def scraping_api(api_queries: list[dict[str, list[str]]]) -> Any:
     """The scraping API over real HTTP on 127.0.0.1 (a free port), with the flows' sample key and no instance
     allowlisted: every request ends at its parameters or the allowlist, and no instance is contacted."""
     import threading
 
+    from flask import request
     from werkzeug.serving import make_server
 
     from api import create_app
     from fediscope.config import Settings
 
     app = create_app(Settings(api_key=(SAMPLE_PARAMETERS["api_key"],), pseudonym_key="test-key-for-nifi-flows"))
+    app.before_request(lambda: api_queries.append(request.args.to_dict(flat=False)) and None)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -883,9 +944,51 @@ def _described_failure(flow: dict[str, Any], api_url: str, instance: str) -> tup
     return url, response.text, evaluate(describe, attributes, values, now=SAMPLE_DAY)
 
 
+@pytest.mark.parametrize(("instance", "status"), [
+    ("mastodon.social&max_id=5", 400),  # was: instance=mastodon.social and max_id=5, another page asked for
+    ("mastodon.social#x", 400),  # was: the rest a fragment, never sent (the cursor neither: every page the first)
+    ("mastodon.social%26since_id=9", 400),  # was: a percent-escape, decoded by the API into another parameter
+    ("mastodon.social+x", 400),  # was: read as a blank
+    ("https://bob:p&w#%+ x@mastodon.social", 400),
+    (" Mastodon.Social. ", 403),  # an address the API takes: blanks around it and a final dot, as typed
+    ("bücher.example", 400),
+])
+def test_the_instance_reaches_the_api_as_written(flow: dict[str, Any], scraping_api: str,
+                                                 api_queries: list[dict[str, list[str]]], instance: str,
+                                                 status: int) -> None:
+    """``Fetch page`` URL-encodes what it puts into the query (NiFi's ``urlEncode``, Java's form encoding): the API
+    reads ``instance`` back exactly as the parameter holds it, with the flow's own ``limit`` and cursors, and refuses
+    a value that is no instance address with a 400 naming ``instance``. The value was put into the URL as it was:
+    an ``&``, ``#``, ``+`` or ``%`` in it split, cut or changed the query."""
+    import requests
+
+    values = _parameter_values(flow) | {"api_url": scraping_api, "instance": instance}
+    url = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {"max_id": "105", "since_id": "99"},
+                   values)
+    response = requests.get(url, headers={"X-API-Key": values["api_key"]}, timeout=30)
+    assert api_queries == [{"instance": [instance], "limit": ["40"], "max_id": ["105"], "since_id": ["99"]}]
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"]["parameter"] == "instance", response.text
+
+
+def test_the_evaluator_url_encodes_as_java_does() -> None:
+    """``urlEncode`` is ``URLEncoder.encode(value, "UTF-8")``: letters, digits and ``.-*_`` kept, a space ``+``,
+    everything else (``~`` too) the upper-case ``%XX`` of its UTF-8 bytes; a null subject stays null."""
+    assert evaluate("${a:urlEncode()}", {"a": "Az09.-*_ &#+%~/?=@:é😀"}) == \
+        "Az09.-*_+%26%23%2B%25%7E%2F%3F%3D%40%3A%C3%A9%F0%9F%98%80"
+    assert evaluate("${a:urlEncode():isNull()}", {}) == "true"
+    assert evaluate("${a:urlEncode()}", {"a": "\ud800"}) == "%3F"  # Java's encoder writes a lone surrogate as '?'
+    assert evaluate("${now():toNumber()}", now=SAMPLE_DAY) == str(int(SAMPLE_DAY.timestamp() * 1000))
+    assert evaluate("${a:toNumber():minus(5)}", {"a": " 12 "}) == "7"
+    with pytest.raises(ELError):
+        evaluate("${a:toNumber()}", {"a": "01J5ZK3V8Q"})
+
+
 @pytest.mark.parametrize("instance", [f"https://alice:{SECRET}@mastodon.social", f"alice:{SECRET}@mastodon.social",
                                       f" HTTP://alice:{SECRET}@mastodon.social/ ",
-                                      f"alice:{SECRET[:4]}/@{SECRET[4:]}@mastodon.social"])
+                                      f"alice:{SECRET[:4]}/@{SECRET[4:]}@mastodon.social",
+                                      f"https://alice:{SECRET}&#%+/@mastodon.social"])  # URL-encoded: %40
 def test_a_refused_request_is_quarantined_without_the_instance_password(flow: dict[str, Any], scraping_api: str,
                                                                         instance: str) -> None:
     """The API refuses an instance with a user and password (400, the password masked in its answer); the
