@@ -562,6 +562,19 @@ def test_a_spark_lake_uri_spark_cannot_use_is_a_config_error(value: str, message
         load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
 
 
+@pytest.mark.parametrize(("value", "where"), [(" hdfs://namenode:8020/lake", "leading"),
+                                              ("hdfs://namenode:8020/lake\n", "trailing"),
+                                              ("\thdfs://u:S3cretpw@namenode:8020/lake ", "leading and trailing")])
+def test_whitespace_around_the_spark_lake_uri_is_refused_as_around_the_lake(value: str, where: str) -> None:
+    """Was: trimmed silently, where the lake, the store and the Spark master refuse it (a copy-paste slip); the
+    message is one line and masks a password."""
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_SPARK_LAKE_URI is invalid: .* has {where} whitespace; "
+                                          "remove it") as info:
+        load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
+    assert "\n" not in str(info.value) and "S3cretpw" not in str(info.value)
+    assert load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": "  "}).spark_lake_uri is None  # only whitespace: unset
+
+
 # -- types, ranges and enumerations (review: values were turned into strings or refused inconsistently) --------
 
 
