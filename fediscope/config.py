@@ -304,12 +304,17 @@ def _proxy_address(value: str) -> str | None:
 
 
 def _hadoop_uri(value: str) -> str | None:
-    value = value.strip().rstrip("/")
-    if not value:
+    """The lake's root as Spark addresses it, without a trailing ``/``; empty (or only whitespace) is unset.
+    Whitespace around it is refused as the lake's, the store's and the Spark master's is
+    (:func:`location_text_problem`; was: trimmed silently, so the value Spark was given was not the one written)."""
+    if not value.strip():
         return None
+    if problem := location_text_problem(value):
+        raise HintedValueError(f"{redact_url(value)!r} {problem}")
+    value = value.rstrip("/")
     if not _HADOOP_URI_RE.fullmatch(value + "/"):
         raise HintedValueError("expected the lake's root as a Hadoop filesystem URI such as "
-                               f"hdfs://namenode:8020/fediscope, got {value!r}")
+                               f"hdfs://namenode:8020/fediscope, got {redact_url(value)!r}")
     if value.split("://", 1)[0].lower() in ("webhdfs", "swebhdfs"):
         raise HintedValueError("Spark cannot read webhdfs:// with pyspark's bundled Hadoop client (it fails on the "
                          "namenode's error answers); give the namenode's RPC address, hdfs://namenode:8020/path")

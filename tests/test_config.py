@@ -562,6 +562,19 @@ def test_a_spark_lake_uri_spark_cannot_use_is_a_config_error(value: str, message
         load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
 
 
+@pytest.mark.parametrize(("value", "where"), [(" hdfs://namenode:8020/lake", "leading"),
+                                              ("hdfs://namenode:8020/lake\n", "trailing"),
+                                              ("\thdfs://u:S3cretpw@namenode:8020/lake ", "leading and trailing")])
+def test_whitespace_around_the_spark_lake_uri_is_refused_as_around_the_lake(value: str, where: str) -> None:
+    """Was: trimmed silently, where the lake, the store and the Spark master refuse it (a copy-paste slip); the
+    message is one line and masks a password."""
+    with pytest.raises(ConfigError, match=f"^FEDISCOPE_SPARK_LAKE_URI is invalid: .* has {where} whitespace; "
+                                          "remove it") as info:
+        load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": value})
+    assert "\n" not in str(info.value) and "S3cretpw" not in str(info.value)
+    assert load_settings(env={"FEDISCOPE_SPARK_LAKE_URI": "  "}).spark_lake_uri is None  # only whitespace: unset
+
+
 # -- types, ranges and enumerations (review: values were turned into strings or refused inconsistently) --------
 
 
@@ -698,6 +711,9 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
     ("webhdfs://alice:@nn:9870/data", r"holds a password"),
     ("webhdfs://@nn:9870/data", r"names an empty user before the @"),
     ("webhdfs://alice@nn:9870/data?user=bob", r"names two HDFS users, 'alice' before the host and 'bob' in \?user="),
+    # was: the last ?user= taken silently
+    ("webhdfs://nn:9870/data?user=alice&user=bob", r"gives \?user= more than once; give the HDFS user once "
+     r"\(webhdfs://namenode:9870/path\?user=NAME\)\.$"),
 ])
 def test_a_webhdfs_lake_url_with_a_password_is_refused_at_load_without_showing_it(tmp_path: Path, value: str,
                                                                                    expected: str) -> None:
@@ -807,7 +823,25 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("mysql+pymysql://u:S3cr3t@Pass@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has more than one @"),
     ("mysql+pymysql://u:S3cr3t?Pass@x@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has more than one @"),
     ("mysql+pymysql://u:S3cr3t#Pass@h/db", r"'mysql\+pymysql://u:\*\*\*@h/db' has a # before its query: a password"),
-    ("mysql+pymysql://u:pw@h/db?connect_timeout=abc", "check the URL's query parameters"),
+    # a value of the wrong type was refused by SQLAlchemy without naming the option ("invalid literal for int()"),
+    # or passed on to PyMySQL as text: refused at connect (port), misread (ssl_disabled=false disabled TLS), or
+    # dropped (charset=); a repeated option was passed on as a tuple
+    ("mysql+pymysql://u:pw@h/db?connect_timeout=abc",
+     r"has the option connect_timeout='abc', which is not a whole number of seconds from 1 to 31536000\.$"),
+    ("mysql+pymysql://u:pw@h/db?read_timeout=0", "has the option read_timeout='0', which is not a whole number"),
+    ("mysql+pymysql://u:pw@h/db?port=3307x", r"has the option port='3307x', which is not a port number from 1 to"),
+    ("mysql+pymysql://u:pw@h/db?charset=", r"has the option charset with an empty value: give it a value or leave "
+     r"it out\.$"),
+    ("mysql+pymysql://u:pw@h/db?ssl_verify_cert=maybe", r"has the option ssl_verify_cert='maybe', which is not true "
+     r"or false\.$"),
+    ("mysql+pymysql://u:pw@h/db?ssl_disabled=nope", "has the option ssl_disabled='nope', which is not true or false"),
+    ("mysql+pymysql://u:pw@h/db?compress=true", r"has the option compress='true', which is not false \(PyMySQL does "
+     r"not support compression; leave it out\)\.$"),
+    ("mysql+pymysql://u:pw@h/db?user=a&user=b", r"has the option 'user' more than once: give it once\.$"),
+    ("mariadb+pymysql://h/db?password=S3cretpw&password=S3cretpw2",  # the password masked
+     r"'mariadb\+pymysql://h/db\?password=\*\*\*&password=\*\*\*' has the option 'password' more than once"),
+    ("sqlite:////tmp/y.db?timeout=5&timeout=6", r"has the option 'timeout' more than once: give it once\.$"),
+    ("hbase://h:9090?transport=framed&transport=buffered", r"has the option 'transport' more than once"),
     ("hbase://", r"names no host; use hbase://host:9090\."),
     ("hbase://:9090", "names no host"),
     ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),
@@ -838,6 +872,17 @@ def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: P
         load_settings(env={}, toml_path=path)
 
 
+@pytest.mark.parametrize("query", ["connect_timeout=abc", "user=a&user=b", "charset=", "ssl_key_password=",
+                                   "password=Kq7wRt4Lm&password=Kq7wRt4Lm", "ssl_verify_identity=maybe"])
+def test_a_refused_mysql_query_option_is_one_line_without_the_password(query: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"FEDISCOPE_STORE": f"mysql+pymysql://u:S3cretpw@h/db?{query}"})
+    message = str(caught.value)
+    assert message.startswith("FEDISCOPE_STORE is invalid: 'mysql+pymysql://u:***@h/db?"), message
+    assert "has the option" in message and "S3cretpw" not in message and "Kq7w" not in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize("value", ["mysql+pymysql://fediscope:S3cr3t@Pass/word#99@127.0.0.1/fediscope",
                                    "mysql+pymysql://u:S3cr3t@Pass@h/db", "mysql+pymysql://u:S3cr3t#Pass@h/db"])
 def test_a_store_url_with_an_unencoded_at_or_hash_in_the_password_is_refused_without_showing_it(
@@ -863,6 +908,8 @@ def test_a_store_url_with_an_unencoded_at_or_hash_in_the_password_is_refused_wit
     "mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem&ssl_cert=/nonexistent/c.pem&ssl_key=/nonexistent/k.pem",
     # PyMySQL's connect arguments, and SQLAlchemy's TLS options
     "mysql+pymysql://u@h/db?password=pw&read_timeout=30&write_timeout=30&init_command=SET%20x%3D1&ssl_check_hostname=0",
+    "mysql+pymysql://u@h/db?port=3307&autocommit=false&ssl_disabled=false&ssl_verify_cert=true&compress=no"
+    "&ssl_verify_identity=0&binary_prefix=on&max_allowed_packet=1048576&connect_timeout=31536000&client_flag=0",
     "hbase://h:9090/",
 ])
 def test_store_urls_fediscope_opens_are_accepted(value: str) -> None:

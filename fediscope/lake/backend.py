@@ -99,8 +99,8 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     The HDFS user is ``?user=NAME``, or a user name before the host (``webhdfs://etl@namenode:9870/lake``, as URLs
     name a user). A password there is refused, never quoted (was: dropped silently, its user name taken as the HDFS
     user): WebHDFS's simple authentication sends a user name only, and fediscope speaks nothing else (no Kerberos,
-    no delegation tokens). So are an empty user name (``@namenode``) and two different ones (``etl@…?user=ops``:
-    the query's won silently)."""
+    no delegation tokens). So are an empty user name (``@namenode``), two different ones (``etl@…?user=ops``:
+    the query's won silently) and ``?user=`` given twice (the last won silently)."""
     from fediscope.redact import redact_url
 
     parts = urlsplit(url)
@@ -131,6 +131,8 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     unknown = set(query) - {"user"}
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; only ?user=NAME is understood")
+    if len(query.get("user", ())) > 1:  # was: the last one taken, silently
+        raise ValueError(f"gives ?user= more than once; give the HDFS user once ({WEBHDFS_USER_FORM})")
     from_query = (query.get("user") or [None])[-1] or None
     from_userinfo = unquote(parts.username) if parts.username else None
     if from_query and from_userinfo and from_query != from_userinfo:

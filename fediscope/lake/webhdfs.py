@@ -454,8 +454,11 @@ class WebHDFSLake:
                     return done
                 except _FAILURES as exc:
                     if step == "CREATE":
-                        if not redirected:  # the namenode's step of CREATE makes no file (see _upload): no DELETE
-                            temps.remove(tmp)  # to send, which a namenode that does not answer would wait out again
+                        # the namenode's step of CREATE makes no file (see _upload), nor does an upload that never
+                        # connected: no DELETE to send, which a namenode that does not answer would wait out again,
+                        # nor a leftover to warn of (a namenode redirecting to itself, then gone, failed both)
+                        if not redirected or _never_connected(exc):
+                            temps.remove(tmp)
                         tmp = None  # half written, or its datanode dying: the next attempt uses a new file
                     elif maybe_renamed or not isinstance(exc, HdfsError):  # no answer: the RENAME may have happened
                         assert tmp is not None  # set before the RENAME step
@@ -539,7 +542,7 @@ class WebHDFSLake:
         """The second step of a CREATE: ``data`` sent to the ``location`` the namenode redirected to (a datanode,
         or an HttpFS gateway's own ``data=true`` URL), as ``hdfs``'s ``Client.write`` sends it. The file is made
         there: the namenode's first step only picks where to send the bytes, so a CREATE that failed before its
-        redirect (refused, timed out, an error answer) left nothing to remove."""
+        redirect (refused, timed out, an error answer), or whose upload never connected, left nothing to remove."""
         response = self._client._request(method="PUT", url=location, data=data)
         if not response:
             raise _to_error(response)

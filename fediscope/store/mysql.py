@@ -64,6 +64,7 @@ from fediscope.errors import StoreError
 from fediscope.store.port import mysql_url, problem_text, url_error
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
 from fediscope.store.sql import AlterColumn, SQLStore
+from fediscope.store.url_options import mysql_connect_args
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
 MYSQL_COLLATION = "utf8mb4_0900_bin"  # MySQL's (8.0.17+), which has no utf8mb4_nopad_bin
@@ -115,8 +116,11 @@ class MySQLStore(SQLStore):
             parsed = mysql_url(url)
         except ValueError as exc:
             raise url_error(url, problem_text(exc)) from None
+        # the URL's connect_timeout unless the caller gives one (was: always 10, the URL's ignored), and the typed
+        # values of the options SQLAlchemy passes on as text (ssl_disabled=false disabled TLS)
+        timeout = options.get("connect_timeout", parsed.query.get("connect_timeout", 10))
         engine = create_engine(parsed, pool_pre_ping=True, pool_recycle=3600,
-                               connect_args={"connect_timeout": int(options.get("connect_timeout", 10))})
+                               connect_args={**mysql_connect_args(parsed.query), "connect_timeout": int(timeout)})
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         event.listen(engine, "do_connect", _connect_bounded)
         super().__init__(url, engine, read_only=read_only)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fediscope.engine.metrics import Metric
 from fediscope.redact import PASSWORD_PLACEHOLDER, redact_url
+from fediscope.store.url_options import TRUE_FALSE, mysql_option_problem, repeated_option
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
@@ -295,7 +296,7 @@ def mysql_url(url: str, files: bool = True) -> Any:
 
     _check_unencoded_userinfo(url)
     try:
-        parsed = make_url(url)
+        parsed = make_url(url, keep_blank_values=True)  # an empty value is refused, not dropped silently
     except ArgumentError as exc:  # not a ValueError
         raise ValueError(str(exc)) from None
     if "@" in (parsed.host or "") or "@" in (parsed.database or ""):  # user:a?b@c@host/db: an @ after the ?
@@ -312,6 +313,9 @@ def mysql_url(url: str, files: bool = True) -> Any:
             close = difflib.get_close_matches(name.lower(), mysql_url_options(), n=1, cutoff=0.7)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(mysql_url_options())}"
             raise StoreURLProblem(f"has an unknown option {name!r}, which PyMySQL does not take; {hint}")
+    for name, value in parsed.query.items():  # was: a wrong value failed at connect, or was misread silently
+        if problem := mysql_option_problem(name, value):
+            raise StoreURLProblem(problem)
     for name in ("ssl_ca", "ssl_cert", "ssl_key") if files else ():
         value = parsed.query.get(name)
         if isinstance(value, str) and not _readable(value):
@@ -325,8 +329,8 @@ def mysql_url(url: str, files: bool = True) -> Any:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     try:
         parsed.get_dialect()().create_connect_args(parsed)  # what create_engine does with the query parameters
-    except (ArgumentError, ValueError, TypeError) as exc:
-        raise StoreURLProblem(f"cannot be used: {exc}; check the URL's query parameters") from None
+    except (ArgumentError, ValueError, TypeError) as exc:  # a later SQLAlchemy's own rule: one line, all the same
+        raise StoreURLProblem(f"cannot be used: {str(exc).splitlines()[0]}; check the URL's query parameters") from None
     return parsed
 
 
@@ -404,7 +408,10 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
         raise StoreURLProblem(f"has a path or fragment ({extra!r}), which an HBase URL does not take (tables are "
                               f"named by FEDISCOPE_HBASE_TABLE_PREFIX); use {HBASE_FORM}")
     settings = dict(HBASE_DEFAULTS)
-    for name, value in [*parse_qsl(parts.query), *(options or {}).items()]:
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if problem := repeated_option(name for name, _value in query):  # was: the last one taken, silently
+        raise StoreURLProblem(problem)
+    for name, value in [*query, *(options or {}).items()]:
         if name not in HBASE_OPTIONS:
             raise StoreURLProblem(f"has an unknown option {name!r}; known: {', '.join(HBASE_OPTIONS)}")
         settings[name] = _hbase_option(name, value)
@@ -476,12 +483,14 @@ def _sqlite_query_problem(url: str) -> str | None:
     if not mark:
         return None
     options = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
+    if problem := repeated_option(name for name, _value in options):  # was: the last one taken, silently
+        return problem
     for name, value in options:  # the driver's own options, with or without uri=true
         if name in _SQLITE_IGNORED:
             return f"has the option {name}, {_SQLITE_IGNORED[name]}"
         if (expected := _SQLITE_OPTION_VALUES.get(name)) and not expected[0](value):
             return f"has the option {name}={value!r}, which is not {expected[1]}"
-    if any(name == "uri" and _TRUE_FALSE[value.strip().lower()] for name, value in options):
+    if any(name == "uri" and TRUE_FALSE[value.strip().lower()] for name, value in options):
         return None  # a file: URI: its other options are SQLite's own
     unknown = [name for name, _value in options if name not in SQLITE_OPTIONS]
     if unknown or not options:
@@ -497,19 +506,14 @@ def _is_seconds(value: str) -> bool:
         return False
 
 
-#: The words SQLAlchemy reads as a boolean option's true or false (``sqlalchemy.util.asbool``).
-_TRUE_FALSE = {**dict.fromkeys(("true", "yes", "on", "y", "t", "1"), True),
-               **dict.fromkeys(("false", "no", "off", "n", "f", "0"), False)}
-
-
 #: What the driver's typed options take (SQLAlchemy converts them, and raised a bare ValueError when the store was
 #: opened, after the settings were found good).
 _SQLITE_OPTION_VALUES: dict[str, tuple[Callable[[str], bool], str]] = {
     "timeout": (_is_seconds, "a number of seconds >= 0"),
     "detect_types": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),  # "²".isdigit() is True
     "cached_statements": (lambda v: v.isascii() and v.isdigit(), "an integer >= 0"),
-    "check_same_thread": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
-    "uri": (lambda v: v.strip().lower() in _TRUE_FALSE, "true or false"),
+    "check_same_thread": (lambda v: v.strip().lower() in TRUE_FALSE, "true or false"),
+    "uri": (lambda v: v.strip().lower() in TRUE_FALSE, "true or false"),
 }
 #: Driver options a URL may name that never take effect: refused, saying why, rather than silently dropped.
 _SQLITE_IGNORED = {

@@ -331,3 +331,30 @@ def test_a_namenode_that_never_answers_a_create_leaves_no_clean_up_to_wait_out(
             lake.write_atomic(TARGET, DATA)
     assert sent == ["PUT"] * attempts()  # the three CREATEs, no DELETE nor GETFILESTATUS after them
     assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []
+
+
+def test_a_namenode_gone_after_redirecting_a_create_to_itself_warns_of_no_temporary_file(
+        webhdfs_server: WebHDFSDouble, caplog: pytest.LogCaptureFixture) -> None:
+    """An HttpFS gateway (or a namenode behind one address) redirects CREATE to its own address, where the upload
+    makes the file. Was: the namenode gone before the upload could connect, the write's clean-up sent a DELETE and a
+    GETFILESTATUS to it, both refused, and warned that the temporary file "may be left behind"; but an upload that
+    never connected made no file, so there is nothing to remove, nor to warn of (as when the namenode never
+    redirected at all)."""
+    webhdfs_server.datanode_address = webhdfs_server.namenode_address  # the redirect names the namenode itself
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    sent: list[str] = []
+    create, request = lake._client._create, lake._client._request
+
+    def create_then_go_away(*args: Any, **kwargs: Any) -> requests.Response:
+        response = create(*args, **kwargs)
+        assert response.headers["location"].startswith(webhdfs_server.http_url)  # to itself
+        webhdfs_server.stop()  # the namenode goes away: the upload's connection is refused
+        lake._client._session.close()  # and the kept-alive connection dies with it (the double's handler lives on)
+        return response
+
+    lake._client._create = create_then_go_away
+    lake._client._request = lambda method, url, **kw: sent.append(method) or request(method, url, **kw)
+    with caplog.at_level(logging.WARNING, logger="fediscope"), pytest.raises(LakeError, match="unreachable"):
+        lake.write_atomic(TARGET, DATA)
+    assert sent == ["PUT", "PUT"]  # CREATE and its upload; no DELETE nor GETFILESTATUS after them
+    assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []

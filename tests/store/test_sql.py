@@ -205,6 +205,19 @@ def test_a_port_that_takes_the_connection_but_never_speaks_mysql_fails_instead_o
     assert "secret" not in str(error) and "u:***@" in str(error)
 
 
+def test_the_connect_timeout_of_the_url_bounds_the_opening():
+    """Was: the URL's ``?connect_timeout=`` was checked, then overridden by the store's own 10 s (SQLAlchemy's
+    ``connect_args`` win over the URL's query). The error names the timeout the connection waited for."""
+    with socket.socket() as silent:  # takes connections (the kernel's backlog), never reads nor answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"mysql+pymysql://u:secret@127.0.0.1:{silent.getsockname()[1]}/db?connect_timeout=1"
+        with pytest.raises(StoreError) as caught:
+            open_store(url)
+    assert "gave no MySQL answer within connect_timeout=1 s" in str(caught.value), caught.value
+    assert "secret" not in str(caught.value)
+
+
 def test_unsupported_store_urls():
     with pytest.raises(ConfigError, match="unsupported") as info:
         open_store("postgresql://u:secret@h/db")

@@ -40,7 +40,7 @@ def test_a_wrong_query_string_password_on_a_real_server_is_masked(mariadb_url):
     ("sqlite:/x.db", "is not a valid URL"),
     (f"mysql+pymysql://u:pw@{CLOSED}/db?ssl_key=/nonexistent/key.pem", "ssl_key=/nonexistent/key.pem is not a"),
     (f"mysql+pymysql://u:pw@{CLOSED}/db?ssl_ca=/nonexistent/ca.pem", "ssl_ca=/nonexistent/ca.pem is not a readable"),
-    (f"mysql+pymysql://u:pw@{CLOSED}/db?connect_timeout=abc", "check the URL's query parameters"),
+    (f"mysql+pymysql://u:pw@{CLOSED}/db?connect_timeout=abc", "connect_timeout='abc', which is not a whole number"),
     (f"mysql+pymysql://u:pw@{CLOSED}/db?charset=nope", "charset=nope is not a character set PyMySQL knows"),
     (f"mysql+mysqldb://u:pw@{CLOSED}/db", "uses the mysqldb driver, which fediscope does not support"),
     (f"mariadb+mariadbconnector://u:pw@{CLOSED}/db", "use mariadb+pymysql://"),
@@ -82,6 +82,18 @@ def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_ch
             opener(url)
         assert str(info.value) == f"the store URL {redact_url(url)!r} {problem}"
         assert ":pw@" not in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", 0), ("true", 1), ("off", 0)])
+def test_a_boolean_option_of_a_mysql_url_reaches_pymysql_as_written(mariadb_url, value, expected):
+    """Was: passed on to PyMySQL as text, which it tests for truth: ``autocommit=false`` turned autocommit on, so
+    a write that failed halfway kept its first statements (``ssl_disabled=false`` likewise turned TLS off)."""
+    store = open_store(make_url(mariadb_url).update_query_dict({"autocommit": value}).render_as_string(False))
+    try:
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT @@autocommit").scalar() == expected
+    finally:
+        store.close()
 
 
 def test_a_certificate_file_the_driver_cannot_load_is_a_config_error(tmp_path):
