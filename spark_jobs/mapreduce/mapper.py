@@ -42,7 +42,8 @@ Which entity a line is: under Hadoop the input file's path (``mapreduce_map_inpu
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not records
 (:data:`SKIP_REASONS`: not UTF-8 text — bytes that are not UTF-8, a JSON escape of a lone surrogate such as
 ``\\ud83d`` —, not JSON, JSON that is not an object, an object that is not a lake envelope, a count no 64-bit
-integer can hold; DuckDB's reader refuses them, or curation has nothing to read in them) are skipped and counted by
+integer can hold, a field DuckDB's reader cannot convert to its declared type (:func:`check_types`: ``"tags": {}``,
+``"bot": "1"``); DuckDB's reader refuses them, or curation has nothing to read in them) are skipped and counted by
 reason (counters ``skipped_<reason>``, their sum ``malformed_input_lines``; outside Hadoop one line on stderr), or,
 with ``--strict``, stop the mapper (exit 2) with one line naming the input file and the line, as curation stops.
 Empty lines, ``{}`` and ``null`` hold no record: skipped without a word, as both engines skip them. The lines of
