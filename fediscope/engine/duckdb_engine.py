@@ -49,7 +49,10 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
     if isinstance(exc, _SQL_TEXT_ERRORS):
         return SqlError(f"DuckDB failed: {error}{_suggestion(str(exc))}")
     hint = ""
-    if "in file" in error and ".json" in error and ("Malformed JSON" in error or "UTF-8" in error):
+    # "JSON transform error": a field of a type the raw schema's cannot be made of ("tags": {}, "bot": "y",
+    # "followers_count": "12.5"), which a raw file not landed by fediscope may hold (landing quarantines it)
+    if "in file" in error and ".json" in error and any(
+            what in error for what in ("Malformed JSON", "UTF-8", "JSON transform error")):
         hint = RAW_DAMAGE_HINT
     elif ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
         hint = CURATED_DAMAGE_HINT

@@ -42,7 +42,8 @@ Which entity a line is: under Hadoop the input file's path (``mapreduce_map_inpu
 ``account``/``content``/``reblog``/``deleted``, an account has ``acct``/``username``. Lines that are not records
 (:data:`SKIP_REASONS`: not UTF-8 text — bytes that are not UTF-8, a JSON escape of a lone surrogate such as
 ``\\ud83d`` —, not JSON, JSON that is not an object, an object that is not a lake envelope, a count no 64-bit
-integer can hold; DuckDB's reader refuses them, or curation has nothing to read in them) are skipped and counted by
+integer can hold, a field DuckDB's reader cannot convert to its declared type (:func:`check_types`: ``"tags": {}``,
+``"bot": "1"``); DuckDB's reader refuses them, or curation has nothing to read in them) are skipped and counted by
 reason (counters ``skipped_<reason>``, their sum ``malformed_input_lines``; outside Hadoop one line on stderr), or,
 with ``--strict``, stop the mapper (exit 2) with one line naming the input file and the line, as curation stops.
 Empty lines, ``{}`` and ``null`` hold no record: skipped without a word, as both engines skip them. The lines of
@@ -206,11 +207,33 @@ CLOCK_SKEW_US = 3600 * 1_000_000
 PUBLIC_VISIBILITIES = (None, "public", "unlisted")
 _STATUS_ENTITIES = ("statuses",)
 _ACCOUNT_ENTITIES = ("accounts", "directory")
-#: The BIGINT counts of a raw status and of a raw account (``fediscope.engine.schema``).
-_STATUS_COUNTS = ("replies_count", "reblogs_count", "favourites_count", "authored_length")
+#: The raw schemas curation reads the lake with: a copy of ``fediscope.engine.schema``'s ``META``, ``ACCOUNT`` and
+#: ``STATUS`` (a test keeps them equal). DuckDB's reader converts every declared field of a record to its type and
+#: stops the curation on one it cannot convert (``"tags": {}``, ``"bot": "y"``, ``"followers_count": "12.5"``), so
+#: the mapper checks the same fields (:func:`check_types`) and skips such a record as malformed.
+RAW_META: dict[str, Any] = {"instance": "string", "fetched_at": "string"}
+RAW_ACCOUNT: dict[str, Any] = {
+    "acct": "string", "username": "string", "domain": "string",
+    "created_at": "string", "followers_count": "bigint", "following_count": "bigint",
+    "statuses_count": "bigint", "bot": "boolean", "group": "boolean", "last_status_at": "string",
+}
+_RAW_STATUS_FIELDS: dict[str, Any] = {
+    "id": "string", "uri": "string", "origin_ref": "string", "created_at": "string", "edited_at": "string",
+    "in_reply_to_id": "string", "visibility": "string",
+    "language": "string", "replies_count": "bigint", "reblogs_count": "bigint", "favourites_count": "bigint",
+    "content": "string", "deleted": "boolean",
+    "authored_length": "bigint",
+    "account": RAW_ACCOUNT,
+    "tags": [{"name": "string"}],
+    "emojis": [{"shortcode": "string"}],
+    "mentions": [{"acct": "string", "url": "string"}],
+    "media_attachments": [{"type": "string"}],
+    "quote": {"quoted_status": {"visibility": "string",
+                                "account": {"acct": "string", "username": "string", "domain": "string"}}},
+}
+RAW_STATUS: dict[str, Any] = {**_RAW_STATUS_FIELDS, "reblog": dict(_RAW_STATUS_FIELDS)}
 #: The curation SQL's ``MAX_ENGAGEMENT_COUNT``: a reply, boost or favourite count above it, or negative, is unknown (0).
 MAX_ENGAGEMENT_COUNT = 2**32 - 1
-_ACCOUNT_COUNTS = ("statuses_count", "followers_count", "following_count")
 #: The entity directory of a raw lake path: ``…/raw/mastodon/<entity>/…``, the LAST such segment (the lake's own;
 #: the greedy prefix makes it the last, also when segments overlap: ``…/raw/mastodon/raw/mastodon/statuses/…``).
 _PATH_ENTITY_RE = re.compile(r"(?:.*/)?raw/mastodon/([^/]+)/", re.DOTALL)
@@ -230,12 +253,16 @@ def bucket(key: str) -> str:
 
 
 def as_text(value: Any) -> str | None:
-    """A JSON value read as VARCHAR (numbers as their text), like DuckDB's ``read_json`` with a string column."""
-    if value is None or isinstance(value, (dict, list)):  # noqa: UP038
-        return None
+    """A JSON value read as VARCHAR, like DuckDB's ``read_json`` with a string column (and Spark's reader): numbers
+    and booleans as their text, an object or a list as its compact JSON text (``{"a":1}``), not as NULL: a
+    ``content``, ``uri`` or ``visibility`` that is an object is that text to curation."""
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, (dict, list)):  # noqa: UP038
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value)
 
 
 def engagement_count(count: int | None) -> int:
@@ -245,31 +272,90 @@ def engagement_count(count: int | None) -> int:
 
 
 def as_int(value: Any) -> int | None:
-    """A JSON value read as BIGINT (NULL when it is not a number).
+    """A JSON value read as BIGINT, as DuckDB's ``read_json`` reads it into a BIGINT column (None for null).
 
     A number with a fraction is rounded half to even (``2.5`` → 2, ``3.5`` → 4), as DuckDB's reader rounds it
-    (Python's ``round``; adding 0.5 rounded halves up, and lost precision past 2**52). A number no 64-bit integer
-    can hold (``1e999``, ``Infinity``, ``NaN``, 2**63) raises ValueError: DuckDB's ``read_json`` with a BIGINT
-    column refuses it ("Failed to cast value to numerical"), which stops the SQL curation; the mapper skips the
-    record as malformed (counted), rather than reading it as NULL or crashing.
+    (Python's ``round``; adding 0.5 rounded halves up, and lost precision past 2**52); ``true`` is 1, ``false`` 0;
+    a string is read as DuckDB casts text: an ASCII decimal integer without a ``+`` or leading zeros
+    (``"12"``, ``"-3"``), or a ``0x`` hexadecimal or ``0b`` binary one (``"0x10"`` is 16), between ASCII white
+    space. What the reader refuses, which stops the SQL curation ("Failed to cast value to numerical"), raises
+    :class:`NotARecord`, and the mapper skips the record as malformed (counted): a number no 64-bit integer can hold
+    (``1e999``, ``Infinity``, ``NaN``, 2**63; ``bad_count``), any other string (``"12.5"``, ``"+7"``, ``"abc"``,
+    ``"٣"``), an object or a list (``bad_type``).
     """
-    if isinstance(value, bool) or value is None:
+    if value is None:
         return None
+    if isinstance(value, bool):
+        return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a 64-bit integer")
+            raise NotARecord("bad_count", f"{value!r} is not a 64-bit integer")
         value = round(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        value = int(value)
+    elif isinstance(value, str):
+        match = _INTEGER_TEXT_RE.fullmatch(value.strip(_C_SPACES))
+        if match is None:
+            raise NotARecord("bad_type", f"{json.dumps(value, ensure_ascii=False)[:40]} is not an integer")
+        decimal, hexadecimal, binary = match.groups()
+        value = (int(decimal) if decimal is not None else
+                 int(hexadecimal, 16) if hexadecimal is not None else int(binary, 2))
     elif not isinstance(value, int):
-        return None
+        raise NotARecord("bad_type", f"{_json_kind(value)} is not an integer")
     if not _BIGINT_MIN <= value <= _BIGINT_MAX:
-        raise ValueError(f"{value!r} is not a 64-bit integer")
+        raise NotARecord("bad_count", f"{value!r} is not a 64-bit integer")
     return value
 
 
+#: The text DuckDB casts to an integer (:func:`as_int`), once the white space of C's ``isspace`` is stripped.
+_INTEGER_TEXT_RE = re.compile(r"(-?(?:0|[1-9][0-9]*))|0[xX]([0-9a-fA-F]+)|0[bB]([01]+)")
+_C_SPACES = " \t\n\v\f\r"
+#: The words DuckDB reads as a boolean, in any case of their ASCII letters (:func:`as_bool`).
+_TRUE_WORDS, _FALSE_WORDS = frozenset(("true", "t", "yes")), frozenset(("false", "f", "no"))
+_UBIGINT_MAX = (1 << 64) - 1
+
+
 def as_bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+    """A JSON value read as BOOLEAN, as DuckDB's ``read_json`` reads it into a BOOLEAN column (None for null): a
+    number is true unless it is 0 (``1``, ``2``, ``0.5``: true), a string ``true``, ``t``, ``yes``, ``false``,
+    ``f``, ``no`` in any case (``"yes"``: true); anything else (``"1"``, ``"y"``, ``" true"``, an object, a list, a
+    number beyond 64 bits) raises :class:`NotARecord` (``bad_type``): the reader refuses it, which stops the SQL
+    curation."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and _BIGINT_MIN <= value <= _UBIGINT_MAX:
+        return value != 0
+    if isinstance(value, float) and math.isfinite(value):
+        return value != 0
+    if isinstance(value, str) and value.isascii():
+        word = value.lower()
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return word in _TRUE_WORDS
+    shown = json.dumps(value, ensure_ascii=False)[:40] if isinstance(value, (str, int, float)) else _json_kind(value)
+    raise NotARecord("bad_type", f"{shown} is not a boolean")
+
+
+def check_types(value: Any, declared: Any, path: str) -> None:
+    """Raises :class:`NotARecord` (``bad_type``, ``bad_count``), naming the field, when ``value`` holds a field of the
+    raw schema ``declared`` (:data:`RAW_STATUS`, :data:`RAW_ACCOUNT`) that DuckDB's reader cannot convert to its
+    type: an object that is not an object, a list that is not a list or holds something else than objects and
+    nulls, a count or flag :func:`as_int` or :func:`as_bool` refuses. Text fields take any value
+    (:func:`as_text`)."""
+    if value is None:
+        return
+    if isinstance(declared, dict):
+        if not isinstance(value, dict):
+            raise NotARecord("bad_type", f"{path} is {_json_kind(value)}, expected an object")
+        for name, sub in declared.items():
+            check_types(value.get(name), sub, f"{path}.{name}")
+    elif isinstance(declared, list):
+        if not isinstance(value, list):
+            raise NotARecord("bad_type", f"{path} is {_json_kind(value)}, expected a list")
+        for index, element in enumerate(value):
+            check_types(element, declared[0], f"{path}[{index}]")
+    elif declared in ("bigint", "boolean"):
+        try:
+            as_int(value) if declared == "bigint" else as_bool(value)
+        except NotARecord as exc:
+            raise NotARecord(exc.reason, f"{path}: {exc.detail}") from None
 
 
 def micros(value: Any) -> int | None:
@@ -525,6 +611,7 @@ SKIP_REASONS = {
     "not_an_object": "JSON that is not an object",
     "not_an_envelope": "not a lake envelope",
     "bad_count": "a count no 64-bit integer holds",
+    "bad_type": "a field curation cannot read as its type",
 }
 #: The mapper's exit status when ``--strict`` stops it on a line that is not a record (as on gzip input: bad input).
 NOT_A_RECORD_EXIT = 2
@@ -542,7 +629,7 @@ class NotARecord(ValueError):
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(SKIP_REASONS[reason] + (f": {detail}" if detail else ""))
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 def _unreadable(exc: BaseException) -> NotARecord:
@@ -555,8 +642,8 @@ def _unreadable(exc: BaseException) -> NotARecord:
 
 
 def _json_kind(value: Any) -> str:
-    return ("an array" if isinstance(value, list) else "a string" if isinstance(value, str) else
-            "a boolean" if isinstance(value, bool) else "a number")
+    return ("an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else
+            "a string" if isinstance(value, str) else "a boolean" if isinstance(value, bool) else "a number")
 
 
 def read_record(raw: str) -> dict[str, Any] | None:
@@ -824,16 +911,6 @@ def account_line(account: dict[str, Any], meta: dict[str, Any], first_day: int |
     return "\t".join(fields)
 
 
-def _check_counts(entity: dict[str, Any], names: tuple[str, ...]) -> None:
-    """Raises :class:`NotARecord` when one of the counts ``names`` of ``entity`` is a number no 64-bit integer
-    can hold."""
-    for name in names:
-        try:
-            as_int(entity.get(name))
-        except ValueError as exc:
-            raise NotARecord("bad_count", f"{name} {exc}") from None
-
-
 def entity_of(data: dict[str, Any], path_entity: str | None) -> str | None:
     if path_entity is not None:
         return ("statuses" if path_entity in _STATUS_ENTITIES else
@@ -856,13 +933,8 @@ def map_record(record: Any, path_entity: str | None = None,
     entity = entity_of(data, path_entity)
     lines: list[str | None] = []
     if entity == "statuses":
+        check_types(data, RAW_STATUS, "data")  # every field DuckDB reads, also those the metrics do not use
         reblog = data.get("reblog")
-        reblog = reblog if isinstance(reblog, dict) else None
-        for status in (data, reblog):  # every count DuckDB reads, also those the metrics do not use (see as_int)
-            if status is not None:
-                _check_counts(status, _STATUS_COUNTS)
-                if isinstance(status.get("account"), dict):
-                    _check_counts(status["account"], _ACCOUNT_COUNTS)
         share = reblog is not None and as_text(reblog.get("uri")) is not None
         lines.append(status_line(data, meta, share, deleted, first_day))
         if share:
@@ -873,7 +945,7 @@ def map_record(record: Any, path_entity: str | None = None,
             if isinstance(account, dict):
                 lines.append(account_line(account, meta, first_day))
     elif entity == "accounts":
-        _check_counts(data, _ACCOUNT_COUNTS)
+        check_types(data, RAW_ACCOUNT, "data")
         lines.append(account_line(data, meta, first_day))
     return [line for line in lines if line is not None]
 

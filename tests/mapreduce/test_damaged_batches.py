@@ -294,7 +294,8 @@ def test_the_mapper_reports_skipped_lines_as_hadoop_counters_and_strict_names_th
     assert out.returncode == 0 and counters == [
         "reporter:counter:fediscope,malformed_input_lines,5", "reporter:counter:fediscope,skipped_not_utf8,1",
         "reporter:counter:fediscope,skipped_not_json,1", "reporter:counter:fediscope,skipped_not_an_object,1",
-        "reporter:counter:fediscope,skipped_not_an_envelope,1", "reporter:counter:fediscope,skipped_bad_count,1"]
+        "reporter:counter:fediscope,skipped_not_an_envelope,1", "reporter:counter:fediscope,skipped_bad_count,1",
+        "reporter:counter:fediscope,skipped_bad_type,0"]
     assert out.stdout == _map_task(b"".join(records), mapreduce_map_input_file=path).stdout != b""
 
     stopped = _map_task(text, "--strict", mapreduce_map_input_file=path)

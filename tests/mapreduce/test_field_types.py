@@ -1,0 +1,250 @@
+"""Raw records with a field of another JSON type than the raw schema declares: the MapReduce chain reads them as the
+SQL curation does. Input: a REAL recorded hashtag status (and its author as an ``accounts`` record), one field changed
+per case, landed in a batch of its own beside the untouched originals.
+
+Landing quarantines such records (:func:`fediscope.sources.pages.shape_problem`); a raw file landed by other means
+may still hold them. DuckDB's reader converts every declared field to its type (:mod:`fediscope.engine.schema`):
+
+* **refused** — a value it cannot convert (``"tags": {}``, ``"media_attachments": "x"``, ``"bot": "1"``,
+  ``"followers_count": "12.5"``): the curation stops, naming the file and line, with what to do. The mapper skips the
+  record as malformed (counter ``skipped_bad_type``; ``--strict`` stops, naming the file and line), so its numbers are
+  those of the lake without it. Was: the mapper read each as something (no tags, no media, unknown, 12 for ``"+12"``,
+  3 for ``"٣"``) and gave numbers the SQL never gives, and DuckDB's message had no advice.
+* **read** — a value it converts (``"bot": "yes"`` true, ``2`` true, ``"followers_count": "0x10"`` 16, ``true`` 1, a
+  ``content`` or ``visibility`` that is an object: its JSON text): the mapper reads the same value. Was: NULL or the
+  empty text in the mapper (a bot counted as no bot, a status whose visibility is an object counted as public).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mapreduce_lakes import tagged_status
+from test_odd_inputs import _same_rows
+
+from fediscope.config import load_settings
+from fediscope.engine.base import RAW_DAMAGE_HINT, open_engine
+from fediscope.engine.metrics import load_metrics
+from fediscope.errors import FediscopeError
+from fediscope.lake.batches import write_batch
+from fediscope.lake.layout import envelope
+from fediscope.lake.local import LocalLake
+from spark_jobs.mapreduce import mapper
+from spark_jobs.mapreduce.reducer import COLUMNS
+from spark_jobs.mapreduce.run_local import PipelineError, run_lake
+
+T0 = datetime(2026, 8, 1, 14, 0, tzinfo=UTC)  # after the recorded statuses were created
+INSTANCE = "localhost:3000"
+REFUSED, READ = "refused", "read"
+
+#: (id, where the field is, field, value, what DuckDB does). ``status``: the changed copy of the status; ``author``:
+#: its author inside it; ``original``: the original inside a reblog of it; ``account``: the author's ``accounts``
+#: record, fetched after the statuses (its snapshot wins).
+CASES: list[tuple[str, str, str, Any, str]] = [
+    ("tags object", "status", "tags", {}, REFUSED),
+    ("tags string", "status", "tags", "x", REFUSED),
+    ("tags of strings", "status", "tags", ["x"], REFUSED),
+    ("tag name object", "status", "tags", [{"name": {"a": "B"}}], READ),
+    ("tag name number", "status", "tags", [{"name": 5}], READ),
+    ("media string", "status", "media_attachments", "x", REFUSED),
+    ("media object", "status", "media_attachments", {}, REFUSED),
+    ("emojis of numbers", "status", "emojis", [1, 2], REFUSED),
+    ("mentions object", "status", "mentions", {}, REFUSED),
+    ("favourites numeric string", "status", "favourites_count", " 7 ", READ),
+    ("favourites hexadecimal string", "status", "favourites_count", "0x10", READ),
+    ("favourites true", "status", "favourites_count", True, READ),
+    ("favourites with a plus", "status", "favourites_count", "+7", REFUSED),
+    ("favourites with leading zeros", "status", "favourites_count", "007", REFUSED),
+    ("favourites fraction string", "status", "favourites_count", "7.5", REFUSED),
+    ("favourites object", "status", "favourites_count", {}, REFUSED),
+    ("content object", "status", "content", {"p": '<a href="https://example.com/">x</a>'}, READ),
+    ("content list", "status", "content", ["\U0001F600"], READ),
+    ("visibility object", "status", "visibility", {}, READ),
+    ("deleted yes", "status", "deleted", "yes", READ),
+    ("deleted number", "status", "deleted", 1, READ),
+    ("deleted digit string", "status", "deleted", "1", REFUSED),
+    ("author string", "status", "account", "x", REFUSED),
+    ("reblog list", "status", "reblog", [], REFUSED),
+    ("quote string", "status", "quote", "x", REFUSED),
+    ("original's tags object", "original", "tags", {}, REFUSED),
+    ("bot yes", "author", "bot", "yes", READ),
+    ("bot number", "author", "bot", 2, READ),
+    ("bot digit string", "author", "bot", "1", REFUSED),
+    ("bot y", "account", "bot", "y", REFUSED),
+    ("group object", "author", "group", {}, REFUSED),
+    ("acct object", "author", "acct", {"x": 1}, READ),
+    ("followers null", "account", "followers_count", None, READ),
+    ("followers numeric string", "account", "followers_count", "12", READ),
+    ("followers true", "account", "followers_count", True, READ),
+    ("followers arabic digit", "account", "followers_count", "\u0663", REFUSED),
+    ("followers beyond 64 bits", "account", "followers_count", str(2**63), REFUSED),
+]
+
+
+def changed_lake(lake_dir: Path, where: str, field: str, value: Any) -> Path:
+    """The recorded status and its author (as an ``accounts`` record), and in a batch of its own the one record
+    changed; returns that batch."""
+    base = tagged_status()
+    lake = LocalLake(lake_dir)
+    at = T0 + timedelta(minutes=1)
+
+    def land(entity: str, records: list[dict[str, Any]], minutes: int) -> Path:
+        landed = write_batch(lake, entity, INSTANCE, [envelope(INSTANCE, "/api/v1/timelines/tag/x", r,
+                                                               fetched_at=at + timedelta(minutes=minutes))
+                                                      for r in records], fetched_at=at + timedelta(minutes=minutes))
+        assert landed
+        return lake_dir / landed
+
+    land("statuses", [base], 0)
+    land("accounts", [base["account"]], 1)
+    changed = copy.deepcopy(base)
+    changed.update(id=f"{base['id']}7", uri=f"{base['uri']}-7", favourites_count=3)
+    if where == "account":
+        account = dict(base["account"], followers_count=40)
+        account[field] = value
+        return land("accounts", [account], 2)
+    if where == "original":
+        original = changed
+        original[field] = value
+        changed = dict(copy.deepcopy(base), id=f"{base['id']}8", uri=f"{base['uri']}-8", reblog=original)
+    else:
+        (changed["account"] if where == "author" else changed)[field] = value
+    return land("statuses", [changed], 2)
+
+
+def duckdb_metrics(lake_dir: Path, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The SQL metrics the chain reproduces, by the DuckDB engine over a copy of the lake (paths said as in the
+    lake); FediscopeError when its curation stops."""
+    copy_dir = tmp_path / "sql" / "lake"
+    shutil.rmtree(copy_dir.parent, ignore_errors=True)
+    shutil.copytree(lake_dir / "raw", copy_dir / "raw")
+    settings = load_settings(env={}, toml_path=None, lake=str(copy_dir), pseudonym_key="unused-privacy-is-off",
+                             store=f"sqlite:///{tmp_path / 'sql' / 'metrics.db'}")
+    metrics = load_metrics()
+    try:
+        with open_engine(settings, "duckdb") as engine:
+            engine.curate()
+            return {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    except FediscopeError as exc:
+        raise FediscopeError(str(exc).replace(str(copy_dir), str(lake_dir))) from None
+
+
+@pytest.mark.parametrize(("where", "field", "value", "outcome"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_field_of_another_type_is_read_by_the_chain_as_duckdb_reads_it(where: str, field: str, value: Any,
+                                                                         outcome: str, tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    batch = changed_lake(lake_dir, where, field, value)
+    got = run_lake(lake_dir)
+    if outcome == READ:
+        expected = duckdb_metrics(lake_dir, tmp_path)
+    else:
+        with pytest.raises(FediscopeError) as raised:
+            duckdb_metrics(lake_dir, tmp_path)
+        said = str(raised.value)
+        assert "\n" not in said and f'in file "{batch}", in line 1' in said and said.endswith(RAW_DAMAGE_HINT), said
+        with pytest.raises(PipelineError, match=f"the raw file {batch} is damaged: line 1 is not a JSON record"):
+            run_lake(lake_dir, strict=True)
+        batch.unlink()  # without it, both engines agree on the rest: the numbers the chain gave without --strict
+        expected = duckdb_metrics(lake_dir, tmp_path)
+    for name in COLUMNS:
+        assert expected[name], name
+        _same_rows(got[name], expected[name], name)
+
+
+def test_the_read_values_are_duckdbs(tmp_path: Path) -> None:
+    """What some of the read cases give, so that the parity above is not parity on nothing: the values of DuckDB."""
+    lake_dir = tmp_path / "lake"
+    changed_lake(lake_dir, "author", "bot", "yes")
+    (account,) = duckdb_metrics(lake_dir, tmp_path)["top_accounts_by_followers"]
+    assert account["bot"] is True and run_lake(lake_dir)["top_accounts_by_followers"][0]["bot"] is True
+    shutil.rmtree(lake_dir)
+    changed_lake(lake_dir, "account", "followers_count", "0x10")
+    for metrics in (duckdb_metrics(lake_dir, tmp_path), run_lake(lake_dir)):
+        assert metrics["top_accounts_by_followers"][0]["followers_count"] == 16
+    shutil.rmtree(lake_dir)
+    changed_lake(lake_dir, "status", "visibility", {})  # its JSON text, "{}": not public, left out
+    for metrics in (duckdb_metrics(lake_dir, tmp_path), run_lake(lake_dir)):
+        assert [r["toots"] for r in metrics["account_engagement"]] == [1]
+
+
+def test_the_mapper_refuses_with_the_reason_and_the_field() -> None:
+    """The mapper's counter and ``--strict`` line say which field it could not read."""
+    base = tagged_status()
+    record = envelope(INSTANCE, "/api/v1/timelines/tag/x", dict(base, tags={}), fetched_at=T0)
+    with pytest.raises(mapper.NotARecord) as raised:
+        mapper.map_record(record, "statuses")
+    assert raised.value.reason == "bad_type"
+    assert str(raised.value) == "a field curation cannot read as its type: data.tags is an object, expected a list"
+    record = envelope(INSTANCE, "/api/v1/accounts/x", dict(base["account"], followers_count="12.5"), fetched_at=T0)
+    with pytest.raises(mapper.NotARecord, match=r'data\.followers_count: "12\.5" is not an integer'):
+        mapper.map_record(record, "accounts")
+
+
+def test_the_mappers_raw_schema_is_curations() -> None:
+    from fediscope.engine.schema import DATA_SCHEMAS, META
+
+    assert mapper.RAW_META == META
+    assert DATA_SCHEMAS["statuses"] == mapper.RAW_STATUS
+    assert mapper.RAW_ACCOUNT == DATA_SCHEMAS["accounts"] == DATA_SCHEMAS["directory"]
+
+
+def test_counts_and_flags_are_cast_as_duckdbs_reader_casts_them(tmp_path: Path) -> None:
+    """Every JSON value tried, read by DuckDB's ``read_json`` into a BIGINT and a BOOLEAN column, and by the mapper:
+    the same value, or both refuse it."""
+    import json
+
+    import duckdb
+
+    values: list[Any] = [
+        "7", "-7", "+7", "007", "0", "-0", "00", " 7", "7 ", "\t7\n", "\x0b7", "\xa07", "0x10", "0X1f", "-0x10",
+        "0b101", "0B11", "0b", "0x", "0o7", "1_000", "7.0", "1e3", "", " ", "\u0663", "\uff17", "9223372036854775807",
+        "9223372036854775808", "-9223372036854775808", "0x7FFFFFFFFFFFFFFF", "0x8000000000000000", "inf",
+        "true", "false", "True", "FALSE", "t", "F", "yes", "NO", "nO", "y", "n", "on", "off", "1", " true", "true ",
+        True, False, 0, 1, 2, -1, 0.0, -0.0, 0.5, 1.5, 2.5, 1e300, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63),
+        -(2**63) - 1, {}, {"a": 1}, [], [1],
+    ]
+    con = duckdb.connect()
+    for declared, read in (("BIGINT", mapper.as_int), ("BOOLEAN", mapper.as_bool)):
+        for value in values:
+            path = tmp_path / "one.jsonl"
+            path.write_text(json.dumps({"x": value}) + "\n")
+            try:
+                (expected,) = con.execute(f"SELECT x FROM read_json('{path}', format = 'newline_delimited', "
+                                          f"columns = {{'x': '{declared}'}})").fetchone()
+            except duckdb.InvalidInputException:
+                expected = "refused"
+            try:
+                got = read(value)
+            except mapper.NotARecord:
+                got = "refused"
+            assert got == expected and type(got) is type(expected), (declared, value, got, expected)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(("field", "value"), [("content", {"p": '<a href="https://example.com/">x</a>'}),
+                                              ("visibility", {})], ids=["content object", "visibility object"])
+def test_spark_reads_a_text_field_holding_an_object_as_duckdb_and_the_chain(field: str, value: Any, tmp_path: Path,
+                                                                             spark: object) -> None:
+    """Both engines read an object in a text field as its compact JSON text, and the chain does too now."""
+    from fediscope.engine.spark_engine import SparkEngine
+
+    lake_dir = tmp_path / "lake"
+    changed_lake(lake_dir, "status", field, value)
+    expected = duckdb_metrics(lake_dir, tmp_path)
+    spark_dir = tmp_path / "spark" / "lake"
+    shutil.copytree(lake_dir / "raw", spark_dir / "raw")
+    settings = load_settings(env={}, toml_path=None, lake=str(spark_dir), pseudonym_key="unused-privacy-is-off",
+                             store=f"sqlite:///{tmp_path / 'spark' / 'metrics.db'}")
+    metrics = load_metrics()
+    with SparkEngine(settings, spark=spark) as engine:
+        engine.curate()
+        on_spark = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    got = run_lake(lake_dir)
+    for name in COLUMNS:
+        _same_rows(on_spark[name], expected[name], f"spark {name}")
+        _same_rows(got[name], expected[name], name)
