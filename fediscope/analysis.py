@@ -764,7 +764,7 @@ class AnalysisRun:
 #: the metrics an analysis (or the report's period) reads; every other stored metric (a user's own) is shown as its
 #: rows: :func:`other_metrics`
 ANALYSED_METRICS = frozenset(name for _, name in ANALYSES) | {PERIOD_METRIC}
-#: rows per read when every row of a metric is read (:func:`_rows_in_top_order`), as a results API page holds
+#: rows per read when every row of a metric is read (:func:`every_row_in_top_order`), as a results API page holds
 PAGE_ROWS = 1000
 
 
@@ -777,7 +777,9 @@ class MetricRows:
     question: str | None  # its SQL file's "-- question:" line, else the one the store recorded (None: neither)
     columns: list[str]
     rows: list[Row]
-    total_rows: int  # every row the store holds, ``rows`` being the first of them
+    #: every row the store holds, ``rows`` being the first of them, of the same write (:func:`_rows_and_count`); with
+    #: an ``error``, the catalog's count
+    total_rows: int
     error: str | None = None  # why its rows could not be read (then ``rows`` is empty)
     sql_file: bool = True  # False when its SQL file is gone (the store keeps it: ``fediscope store drop`` removes it)
     #: ``rows`` as ``--format json`` gives them: its SQL file's ``-- timestamps:`` columns as RFC 3339 UTC
@@ -810,7 +812,7 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
         recorded = stored_definition(store, name, registered)
         question = question or recorded.question or None
         columns = list(store.column_types(name))
-        rows = _rows_in_top_order(store, recorded, limit)
+        rows, total = _rows_and_count(store, recorded, limit)
         json_rows = rfc3339_rows(rows, recorded.timestamp_columns)  # the store does not record them: its file's
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
         # version cannot read, or a table dropped by hand
@@ -818,7 +820,7 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
                   else f"{exc}; re-run `fediscope process` to store it again")
         log.warning("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
-    return MetricRows(name, question, columns, rows, count, sql_file=sql_file, json_rows=json_rows)
+    return MetricRows(name, question, columns, rows, total, sql_file=sql_file, json_rows=json_rows)
 
 
 def stored_definition(store: MetricStore, name: str, registered: Metric | None = None) -> Metric:
@@ -828,11 +830,29 @@ def stored_definition(store: MetricStore, name: str, registered: Metric | None =
     return registered or store.recorded_metric(name) or metric(name)
 
 
-def _rows_in_top_order(store: MetricStore, stored: Metric, limit: int | None) -> list[Row]:
-    """The first ``limit`` rows by :meth:`MetricStore.top`, or every row (None): :func:`every_row_in_top_order`."""
-    if limit is not None:
-        return store.top(stored, limit)
-    return every_row_in_top_order(store, stored)
+def _rows_and_count(store: MetricStore, stored: Metric, limit: int | None) -> tuple[list[Row], int]:
+    """The first ``limit`` rows by :meth:`MetricStore.top` (every row with None: :func:`every_row_in_top_order`) and
+    how many rows the metric holds, both of one write of it. The count given to :func:`other_metrics` is the
+    catalog's when the report began, and a ``fediscope process`` since (or, on HBase, a write whose catalog entry
+    lagged its rows) made "the first 10 of 3 rows", or no such line over 10 rows of 25: so it is the rows read
+    themselves when they are all of them (every row read, or fewer than ``limit``), else the catalog's count read
+    again with the rows, under the same generation (a write in between: read again, as
+    :func:`every_row_in_top_order` does), and never fewer than the rows read (a catalog an erasure stopped outright
+    left behind, until ``fediscope process`` or the erasure run again settles it)."""
+    if limit is None:
+        rows = every_row_in_top_order(store, stored)
+        return rows, len(rows)
+    for attempt in range(READ_ATTEMPTS):
+        generation = store.generation(stored.name)
+        rows = store.top(stored, limit)
+        if len(rows) < limit:
+            return rows, len(rows)
+        count = store.stored_metrics().get(stored.name, 0)
+        if store.generation(stored.name) == generation:
+            return rows, max(count, len(rows))
+        if attempt < READ_ATTEMPTS - 1:
+            log.info("metric=%s written again while its rows were read: reading them again", stored.name)
+    raise MetricChangedError(stored.name)
 
 
 #: whole reads :func:`every_row_in_top_order` makes of a metric that is written again while it reads it

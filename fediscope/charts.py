@@ -16,7 +16,7 @@ from typing import Any
 
 from fediscope import __version__
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
-from fediscope.console import printable
+from fediscope.console import isolated, printable
 from fediscope.errors import ConfigError
 from fediscope.wording import count, some_of
 
@@ -107,6 +107,15 @@ def _without_instance(key: Any, instance: Any) -> str:
     return text[: -len(suffix)] if instance and text.endswith(suffix) and len(text) > len(suffix) else text
 
 
+def account_label(key: str, instance: Any) -> str:
+    """A bar's label of an account: its key (shortened, :func:`_distinct_labels`), then its instance in brackets,
+    each part written right to left isolated (:func:`~fediscope.console.isolated`): matplotlib lays text out with
+    the Unicode bidi algorithm, which drew ``مرحبا  (mastodon.social)`` as a right-to-left line, the instance first.
+    Both are escaped (:func:`label`) before the isolates are added: a server's own bidi control (an override, a PDI
+    to end an isolate early) is shown as an escape; escaping the key again changes nothing."""
+    return f"{isolated(label(key))}  ({isolated(label(instance or '?'))})"
+
+
 def _empty(ax: Any, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="grey")
     ax.set_xticks([])
@@ -133,8 +142,7 @@ def top_accounts_chart(result: AnalysisResult, path: Path, footnote: str = "") -
     figure, ax = _figure()
     rows = list(reversed(result.rows[:CHART_BARS]))  # largest at the top
     keys = [_without_instance(r["account_key"], r.get("instance")) for r in rows]
-    labels = [f"{key}  ({label(r.get('instance') or '?')})"
-              for key, r in zip(_distinct_labels(keys), rows, strict=True)]
+    labels = [account_label(key, r.get("instance")) for key, r in zip(_distinct_labels(keys), rows, strict=True)]
     values = [r.get("followers_count") or 0 for r in rows]
     if rows:
         # bars at positions, labelled after: as categories, two accounts whose shortened labels are the same

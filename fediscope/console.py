@@ -85,6 +85,38 @@ def printable(text: str, keep: str = "") -> str:
     return UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
 
 
+#: First strong isolate and pop directional isolate: what :func:`isolated` puts around a right-to-left part of a
+#: label. Only fediscope adds them, after :func:`printable`, which escapes any a server sent (so a server's PDI
+#: cannot end one early, nor its override reorder the label).
+FSI, PDI = "\u2068", "\u2069"
+#: a handle: ``user@domain`` (``@user@domain``), no space, slash or third ``@`` (a URL is no handle)
+_HANDLE = re.compile(r"@?[^@\s/]+@[^@\s/]+")
+
+
+def _right_to_left(text: str) -> bool:
+    return any(unicodedata.bidirectional(char) in ("R", "AL") for char in text)
+
+
+def isolated(text: str) -> str:
+    """``text`` (already :func:`printable`) ready to stand beside other text in a line a person reads (a column of
+    the text report, a chart's label): a part written right to left (Arabic, Hebrew) isolated (:data:`FSI` …
+    :data:`PDI`, Unicode's bidi isolates), so that the bidi algorithm of a terminal, an editor or matplotlib
+    neither reorders it with its neighbours nor turns the whole line right to left; a handle ``user@domain``
+    isolates each side of its ``@``, so it reads user, then domain (unisolated, ``مرحبا@mastodon.social`` in a
+    right-to-left line was shown as ``mastodon.social@ابحرم``, and ``مرحبا@مثال`` was one right-to-left run in any
+    line, its domain first). Text with no right-to-left character is returned as it is.
+
+    Isolates rather than left-to-right marks (LRM): a mark makes the line left to right, but two right-to-left
+    parts with only ``@`` between them still join into one run read right to left. The isolates take no room: a
+    terminal gives them no column (:func:`char_width`), and matplotlib's text layout (HarfBuzz) draws nothing for
+    them, with no missing-glyph box, whatever the font."""
+    if not _right_to_left(text):
+        return text
+    if _HANDLE.fullmatch(text):
+        return "@".join(f"{FSI}{part}{PDI}" if _right_to_left(part) else part for part in text.split("@"))
+    return f"{FSI}{text}{PDI}"
+
+
 #: The record attribute where :class:`~fediscope.redact.RedactingFilter` leaves the message as a text line shows it
 #: (its values' control characters escaped, its secrets masked), when that differs from the message: once the filter
 #: has put the values into the message they can no longer be told from its own lines. A pair: the message the filter

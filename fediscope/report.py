@@ -26,7 +26,7 @@ from fediscope.analysis import (
     trending_start,
     trending_window,
 )
-from fediscope.console import clip, display_width, printable
+from fediscope.console import clip, display_width, isolated, printable
 from fediscope.engine.provenance import (
     LANDED_OFF,
     LANDED_PSEUDONYMISED,
@@ -139,8 +139,10 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed
-    return clip(printable(str(value)), TEXT_WIDTHS.get(column, MAX_TEXT))
+    # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed;
+    # a part written right to left is isolated (after the escaping, which would show the isolates as escapes): in a
+    # right-to-left line a handle's instance came first, and the columns were read from the right
+    return isolated(clip(printable(str(value)), TEXT_WIDTHS.get(column, MAX_TEXT)))
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
