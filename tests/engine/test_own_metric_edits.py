@@ -7,6 +7,8 @@ its file and column (exit 2), as the README says, where an integer that fits sta
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,32 @@ def test_an_integer_wider_than_64_bits_is_refused_naming_the_file_and_column(
     types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "wide")
     assert types == {"k": "str", "fits": "int", "big": "float"}
     assert rows[0][1] == ("int", 6)
+
+
+@pytest.mark.parametrize(("value", "where"), [
+    ("list(DISTINCT language)", "true"),
+    ("map([any_value(language)], [count(*)])", "true"),  # was: a pyarrow traceback
+    ("[1, 2]::INTEGER[2]", "true"),
+    ("list(language)", "false"),  # no rows yet: refused all the same, not only once some come
+])
+def test_a_list_column_is_refused_naming_the_file_and_column_before_anything_is_stored(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], value: str, where: str) -> None:
+    """Was: every metric computed, the built-in ones written to the store, then the write of this one failed with
+    ``fediscope: error: cannot store a value of type list (['en', 'de'])`` (exit 1), naming neither the metric,
+    its file nor the column. A list is the file's mistake, as a wider integer is: refused before the store is
+    written, naming both, with the fix (exit 2)."""
+    sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses WHERE {where} GROUP BY 1\n"
+    path = _write_metric(cli_env, "listed", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric listed ({path}): column 'seen' holds lists, which no store "
+                           "holds (a value is a number, text, a boolean or NULL); join them into text in the "
+                           "metric's SQL (array_to_string(seen, ', '), or string_agg instead of list), or unnest "
+                           "them into rows"), err
+    store = cli_env / "a.db"
+    if store.exists():  # nothing written: was the built-in languages, before the failing write
+        with closing(sqlite3.connect(store)) as db:
+            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
+
+    _write_metric(cli_env, "listed", sql.replace(f"{value} AS seen", "'x' AS seen"))
+    assert _process(capsys)["metrics"]["listed"]["rows"] == (1 if where == "true" else 0)
