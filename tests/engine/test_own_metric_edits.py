@@ -168,3 +168,27 @@ def test_a_list_column_is_refused_naming_the_file_and_column_before_anything_is_
 
     _write_metric(cli_env, "listed", sql.replace(f"{value} AS seen", "'x' AS seen"))
     assert _process(capsys)["metrics"]["listed"]["rows"] == (1 if where == "true" else 0)
+
+
+@pytest.mark.parametrize(("before", "after", "kind"), [
+    ("CAST(count(*) AS DOUBLE)", "count(*)", "int"),  # avg() edited to count(): was 1421.0 for good
+    ("count(*)", "count(*) > 0", "bool"),
+    ("avg(content_length)", "count(*) > 0", "bool"),
+])
+def test_an_edit_that_narrows_a_column_type_leaves_the_store_as_a_fresh_run_does(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, before: str, after: str,
+        kind: str) -> None:
+    """Was: a full write merged the result's types into the stored ones, which only widen, so a float column whose
+    SQL now gives integers kept them as floats (``127.0``; a store made afresh holds ``127``), in the store, the
+    report and ``store export`` alike."""
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="isodow(created_at)", toots=before, busy="true"))
+    _process(capsys)
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="isodow(created_at)", toots=after, busy="true"))
+    _process(capsys)
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{cli_env / 'b.db'}")
+    _process(capsys)  # the same lake into a fresh store
+
+    incremental = _stored(f"sqlite:///{cli_env / 'a.db'}", "weekdays")
+    fresh = _stored(f"sqlite:///{cli_env / 'b.db'}", "weekdays")
+    assert fresh[0]["toots"] == kind
+    assert incremental == fresh
