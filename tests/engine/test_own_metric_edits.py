@@ -192,3 +192,20 @@ def test_an_edit_that_narrows_a_column_type_leaves_the_store_as_a_fresh_run_does
     fresh = _stored(f"sqlite:///{cli_env / 'b.db'}", "weekdays")
     assert fresh[0]["toots"] == kind
     assert incremental == fresh
+
+
+def test_an_interval_column_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: ``fediscope: error: cannot store a value of type list ([0, 3, 0])`` (exit 1), naming nothing: DuckDB's
+    INTERVAL reaches the store as months, days and nanoseconds."""
+    sql = ("-- question: How long?\n-- key: k\n"
+           "SELECT 'a' AS k, max(created_at) - min(created_at) AS span FROM statuses\n")
+    path = _write_metric(cli_env, "spans", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric spans ({path}): column 'span' holds intervals, which no store "
+                           "holds (a value is a number, text, a boolean or NULL); give it as a number in the "
+                           "metric's SQL, e.g. epoch(span) for seconds or date_diff('day', a, b) for days"), err
+    _write_metric(cli_env, "spans", sql.replace("max(created_at) - min(created_at)",
+                                                "epoch(max(created_at) - min(created_at))"))
+    assert _process(capsys)["metrics"]["spans"]["rows"] == 1
