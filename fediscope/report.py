@@ -40,6 +40,18 @@ from fediscope.wording import count
 
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
 RATIO_COLUMNS = {"growth", "lift_vs_none", "media_lift"}
+
+
+def is_percent(column: str) -> bool:
+    """Whether a column's numbers are shares printed as percentages: the analyses' (:data:`PERCENT_COLUMNS`), and
+    in an own metric any column named ``share`` or ``…_share`` (``media_share``), as the README promises "a column
+    named like share" (was: ``media_share`` printed 0.261 where ``share`` printed 26.1%)."""
+    return column in PERCENT_COLUMNS or column.endswith("_share")
+
+
+def is_ratio(column: str) -> bool:
+    """Whether a column's numbers are ratios printed with an ``x``: :data:`RATIO_COLUMNS`, and ``…_growth``."""
+    return column in RATIO_COLUMNS or column.endswith("_growth")
 MAX_TEXT = 40
 #: text columns that list several values and get more room than :data:`MAX_TEXT` (hashtags per day's three most
 #: used tags with their uses: cut at 40 columns, the third tag was rarely whole and often the second was not)
@@ -127,14 +139,14 @@ def format_value(column: str, value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and math.isinf(value):
         return str(value)  # "inf", not "inf%" or "infx"
-    if column in PERCENT_COLUMNS and _is_number(value):
+    if is_percent(column) and _is_number(value):
         if value == 0:
             return "0%"  # exact: "0.00%" read as a share rounded down to nothing
         return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}"
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if column in RATIO_COLUMNS:
+        if is_ratio(column):
             return f"{value:.2f}x"
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
@@ -174,13 +186,13 @@ def format_column(column: str, values: list[Any]) -> list[str]:
     ratios with an x, "-" for an undefined value (None, NaN), text clipped to :data:`MAX_TEXT` columns
     (:data:`TEXT_WIDTHS` for a few)."""
     numbers = [float(v) for v in values if _is_finite(v)]
-    if column in PERCENT_COLUMNS:
+    if is_percent(column):
         decimals = _decimals([v * 100 for v in numbers], 1)
         return [("0%" if v == 0 else f"{v:.{decimals}%}") if _is_finite(v) else format_value(column, v)
                 for v in values]
-    if column not in RATIO_COLUMNS and all(v.is_integer() for v in numbers):
+    if not is_ratio(column) and all(v.is_integer() for v in numbers):
         return [format_value(column, v) for v in values]
-    decimals, unit = _decimals(numbers, 2), "x" if column in RATIO_COLUMNS else ""
+    decimals, unit = _decimals(numbers, 2), "x" if is_ratio(column) else ""
     return [f"{v:,.{decimals}f}{unit}" if _is_finite(v) else format_value(column, v) for v in values]
 
 

@@ -145,7 +145,8 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
         for name, metric in chosen.items():
             table = results[name]  # typed: a column removed from the SQL is dropped from the store too
             store.provenance = provenance[name]
-            summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True, types=arrow_types(table))
+            summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True,
+                                                  types=arrow_types(table), exact_types=True)
     return summary
 
 

@@ -170,6 +170,17 @@ def test_format_value():
     assert format_value("uri", "u" * 60) == "u" * 39 + "…"
 
 
+def test_an_own_metric_column_named_like_share_or_growth_prints_as_a_percentage_or_ratio():
+    """The README: an own metric's columns follow the analyses' formatting, "a column named like share or growth
+    prints as a percentage or ratio". Was: only the exact names did (``media_share`` printed 0.261, not 26.1%)."""
+    table = text_table(["language", "media_share", "toot_growth", "shared"],
+                       [{"language": "en", "media_share": 0.2608, "toot_growth": 1.5, "shared": 2},
+                        {"language": "de", "media_share": 0.0, "toot_growth": 2.0, "shared": 3}])
+    assert table.splitlines()[2:] == ["en              26.1%         1.5x       2",
+                                      "de                 0%         2.0x       3"]
+    assert format_value("cw_share", 0.125) == "12.5%" and format_value("tag_growth", 2.5) == "2.50x"
+
+
 def test_text_table_aligns_numbers_right_and_text_left():
     table = text_table(["tag", "toots"], [{"tag": "python", "toots": 5}, {"tag": "c", "toots": 1234}])
     assert table.splitlines() == ["tag     toots", "------  -----", "python      5", "c       1,234"]

@@ -175,13 +175,15 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import check_result, normalize_table, without_unstorable_keys
+        from fediscope.engine.metric_state import check_result, normalize_table, refuse_lists, without_unstorable_keys
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
-                table = normalize_table(self.query_arrow(metric.sql))
+                result = self.query_arrow(metric.sql)
+                refuse_lists(result)
+                table = normalize_table(result)
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
             check_result(metric, table)

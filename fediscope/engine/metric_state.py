@@ -88,6 +88,27 @@ def _plain_column(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([plain(v) for v in column.to_pylist()])
 
 
+def refuse_lists(table: pa.Table) -> None:
+    """Refuse, with a :class:`MetricFileError` the caller prefixes with the metric's file, an engine's result with a
+    list or map column (DuckDB's ``list()``, ``array_agg``, a ``MAP``; Spark's ``collect_list``), rows or none: no
+    store holds a list. Was: every metric computed, the metrics before it written to the store, then its write
+    failed with ``cannot store a value of type list`` (a map: a pyarrow traceback), naming neither the metric, its
+    file nor the column (exit 1). So is an INTERVAL column (DuckDB's ``a - b`` of two timestamps), whose values
+    were lists of months, days and nanoseconds to the store."""
+    for field in table.schema:
+        kind = field.type
+        if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+                or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind) or pa.types.is_map(kind)):
+            raise MetricFileError(f"column {field.name!r} holds lists, which no store holds (a value is a number, "
+                                  "text, a boolean or NULL); join them into text in the metric's SQL "
+                                  f"(array_to_string({field.name}, ', '), or string_agg instead of list), or unnest "
+                                  "them into rows")
+        if pa.types.is_interval(kind):
+            raise MetricFileError(f"column {field.name!r} holds intervals, which no store holds (a value is a "
+                                  "number, text, a boolean or NULL); give it as a number in the metric's SQL, e.g. "
+                                  f"epoch({field.name}) for seconds or date_diff('day', a, b) for days")
+
+
 def normalize_table(table: pa.Table) -> pa.Table:
     """A metric result with the column types the stores hold: int64, float64, bool, string (or null).
 

@@ -436,7 +436,8 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:
-        counts = store.write_counted(metric, table.to_pylist(), replace=True, types=arrow_types(table))
+        counts = store.write_counted(metric, table.to_pylist(), replace=True, types=arrow_types(table),
+                                     exact_types=True)
         result.stored, result.stale = counts.changed, counts.stale
         new_generation = store.generation(metric.name)
     snapshots.save(metric.name, table, SnapshotEntry(sql_sha256=fingerprint, curated=generation,

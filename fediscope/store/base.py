@@ -24,6 +24,7 @@ from fediscope.errors import MissingTableError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.port import WriteCounts
 from fediscope.store.schema import (
+    TYPES,
     Row,
     TableSchema,
     WritePlan,
@@ -176,19 +177,19 @@ class BaseStore(ABC):
     # -- the port -----------------------------------------------------------------------------------------
 
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-              types: Mapping[str, str] | None = None) -> int:
+              types: Mapping[str, str] | None = None, *, exact_types: bool = False) -> int:
         """See :meth:`~fediscope.store.port.MetricStore.write`; ``types`` as in :func:`~.schema.plan_write`."""
-        return self.write_counted(metric, rows, replace, types).rows
+        return self.write_counted(metric, rows, replace, types, exact_types=exact_types).rows
 
     def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-                      types: Mapping[str, str] | None = None) -> WriteCounts:
+                      types: Mapping[str, str] | None = None, *, exact_types: bool = False) -> WriteCounts:
         """See :meth:`~fediscope.store.port.MetricStore.write_counted`."""
         self._check_writable(f"write metric {metric.name}")
         with self._writing(check_metric_name(metric.name)):
-            return self._write_counted(metric, rows, replace, types)
+            return self._write_counted(metric, rows, replace, types, exact_types)
 
     def _write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool,
-                       types: Mapping[str, str] | None) -> WriteCounts:
+                       types: Mapping[str, str] | None, exact_types: bool = False) -> WriteCounts:
         """:meth:`write_counted`, with the metric held (:meth:`_writing`)."""
         self._remove_stopped_loads(metric.name)
         existing = self._without_missing_tables(self._stored(metric.name))
@@ -201,10 +202,12 @@ class BaseStore(ABC):
         written = len(plan.rows)
         # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
         dropped = _columns_not_in(existing, types) if replace else []
-        if existing is not None and (plan.rebuild or dropped):
+        narrowed = _columns_narrowed(plan, types) if replace and exact_types else []
+        if existing is not None and (plan.rebuild or dropped or narrowed):
             log.info("metric=%s rebuilding its table (%s)", metric.name,
                      "key, key types or rank changed" if plan.rebuild else
-                     f"column(s) no longer in the result: {', '.join(dropped)}")
+                     f"column(s) no longer in the result: {', '.join(dropped)}" if dropped else
+                     f"column(s) of a narrower type now: {', '.join(narrowed)}")
             before = self._all_rows(existing)
             kept = [] if replace else before
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
@@ -622,6 +625,19 @@ def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None)
         return []
     present = set(columns)
     return [name for name in existing.names if name not in present]
+
+
+def _columns_narrowed(plan: WritePlan, types: Mapping[str, str] | None) -> list[str]:
+    """The columns a full result with these ``types`` gives a narrower type than the store keeps them in (an int
+    where a float is stored: the metric's SQL edited from ``avg(x)`` to ``count(*)``). A widening plan keeps the
+    stored type, so such a column stayed a float for good (``127.0``), where a fresh store holds the integer ``127``:
+    the table is rebuilt with the result's types instead. A column whose values are all NULL (typed ``null``)
+    alone rebuilds nothing: its stored type holds NULLs as well, and a metric with a column NULL in one run only
+    is not rebuilt twice for it (every row written, a new generation)."""
+    if types is None:
+        return []
+    return [name for name, type_ in types.items()
+            if type_ in TYPES and type_ != "null" and plan.schema.types.get(name, type_) != type_]
 
 
 def _vanished(existing: TableSchema, before: Sequence[Row], plan: WritePlan) -> int:

@@ -367,13 +367,13 @@ class HBaseStore(BaseStore):
     # -- writes -------------------------------------------------------------------------------------------
 
     def _write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool,
-                       types: Mapping[str, str] | None) -> WriteCounts:
+                       types: Mapping[str, str] | None, exact_types: bool = False) -> WriteCounts:
         """As :meth:`BaseStore.write_counted` (which :meth:`write` calls), after finishing what an interrupted write
         left (:meth:`_finish_interrupted`): here too when the write changes nothing, since re-running the
         interrupted batch is the usual retry."""
         self._finish_interrupted(metric.name,
                                  lambda stored: self._rank_keys(plan_write(metric, rows, stored, types=types)))
-        return super()._write_counted(metric, rows, replace, types)
+        return super()._write_counted(metric, rows, replace, types, exact_types)
 
     def _write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
                        row_count: int, columns: Sequence[str] | None) -> str | None:

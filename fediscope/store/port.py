@@ -89,7 +89,7 @@ class MetricStore(Protocol):
     provenance: dict[str, Any] | None
 
     def write(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-              types: Mapping[str, str] | None = None) -> int:
+              types: Mapping[str, str] | None = None, *, exact_types: bool = False) -> int:
         """Upsert rows by the metric's key; returns the number of rows written.
 
         ``types`` (optional): each column's logical type (``null``, ``bool``, ``int``, ``float``, ``str``), when
@@ -102,10 +102,16 @@ class MetricStore(Protocol):
         a metric not stored yet its empty table with those columns (a BI tool finds it), and leaves a stored one
         its table, emptied; without ``types`` it knows no column, and a metric not stored yet is only listed
         (0 rows, no table).
+
+        ``exact_types`` (with ``replace`` and ``types``: a metric's whole result, as ``fediscope process`` writes
+        it): a column the store keeps in a wider type than ``types`` gives it (a float column whose SQL now gives
+        integers) takes the result's type, the table rebuilt with the result's types, so the store holds what a
+        fresh store holds; without it, stored types only widen. A column all NULL this time (``null``) alone
+        rebuilds nothing.
         """
 
     def write_counted(self, metric: Metric, rows: Sequence[Row], replace: bool = True,
-                      types: Mapping[str, str] | None = None) -> WriteCounts:
+                      types: Mapping[str, str] | None = None, *, exact_types: bool = False) -> WriteCounts:
         """:meth:`write`, saying how many rows it changed and deleted (``fediscope process``'s summary)."""
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],

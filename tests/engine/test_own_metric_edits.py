@@ -7,6 +7,8 @@ its file and column (exit 2), as the README says, where an integer that fits sta
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,73 @@ def test_an_integer_wider_than_64_bits_is_refused_naming_the_file_and_column(
     types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "wide")
     assert types == {"k": "str", "fits": "int", "big": "float"}
     assert rows[0][1] == ("int", 6)
+
+
+@pytest.mark.parametrize(("value", "where"), [
+    ("list(DISTINCT language)", "true"),
+    ("map([any_value(language)], [count(*)])", "true"),  # was: a pyarrow traceback
+    ("[1, 2]::INTEGER[2]", "true"),
+    ("list(language)", "false"),  # no rows yet: refused all the same, not only once some come
+])
+def test_a_list_column_is_refused_naming_the_file_and_column_before_anything_is_stored(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], value: str, where: str) -> None:
+    """Was: every metric computed, the built-in ones written to the store, then the write of this one failed with
+    ``fediscope: error: cannot store a value of type list (['en', 'de'])`` (exit 1), naming neither the metric,
+    its file nor the column. A list is the file's mistake, as a wider integer is: refused before the store is
+    written, naming both, with the fix (exit 2)."""
+    sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses WHERE {where} GROUP BY 1\n"
+    path = _write_metric(cli_env, "listed", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric listed ({path}): column 'seen' holds lists, which no store "
+                           "holds (a value is a number, text, a boolean or NULL); join them into text in the "
+                           "metric's SQL (array_to_string(seen, ', '), or string_agg instead of list), or unnest "
+                           "them into rows"), err
+    store = cli_env / "a.db"
+    if store.exists():  # nothing written: was the built-in languages, before the failing write
+        with closing(sqlite3.connect(store)) as db:
+            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
+
+    _write_metric(cli_env, "listed", sql.replace(f"{value} AS seen", "'x' AS seen"))
+    assert _process(capsys)["metrics"]["listed"]["rows"] == (1 if where == "true" else 0)
+
+
+@pytest.mark.parametrize(("before", "after", "kind"), [
+    ("CAST(count(*) AS DOUBLE)", "count(*)", "int"),  # avg() edited to count(): was 1421.0 for good
+    ("count(*)", "count(*) > 0", "bool"),
+    ("avg(content_length)", "count(*) > 0", "bool"),
+])
+def test_an_edit_that_narrows_a_column_type_leaves_the_store_as_a_fresh_run_does(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, before: str, after: str,
+        kind: str) -> None:
+    """Was: a full write merged the result's types into the stored ones, which only widen, so a float column whose
+    SQL now gives integers kept them as floats (``127.0``; a store made afresh holds ``127``), in the store, the
+    report and ``store export`` alike."""
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="isodow(created_at)", toots=before, busy="true"))
+    _process(capsys)
+    _write_metric(cli_env, "weekdays", WEEKDAYS.format(wd="isodow(created_at)", toots=after, busy="true"))
+    _process(capsys)
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{cli_env / 'b.db'}")
+    _process(capsys)  # the same lake into a fresh store
+
+    incremental = _stored(f"sqlite:///{cli_env / 'a.db'}", "weekdays")
+    fresh = _stored(f"sqlite:///{cli_env / 'b.db'}", "weekdays")
+    assert fresh[0]["toots"] == kind
+    assert incremental == fresh
+
+
+def test_an_interval_column_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: ``fediscope: error: cannot store a value of type list ([0, 3, 0])`` (exit 1), naming nothing: DuckDB's
+    INTERVAL reaches the store as months, days and nanoseconds."""
+    sql = ("-- question: How long?\n-- key: k\n"
+           "SELECT 'a' AS k, max(created_at) - min(created_at) AS span FROM statuses\n")
+    path = _write_metric(cli_env, "spans", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric spans ({path}): column 'span' holds intervals, which no store "
+                           "holds (a value is a number, text, a boolean or NULL); give it as a number in the "
+                           "metric's SQL, e.g. epoch(span) for seconds or date_diff('day', a, b) for days"), err
+    _write_metric(cli_env, "spans", sql.replace("max(created_at) - min(created_at)",
+                                                "epoch(max(created_at) - min(created_at))"))
+    assert _process(capsys)["metrics"]["spans"]["rows"] == 1

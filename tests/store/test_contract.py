@@ -851,3 +851,20 @@ def test_settle_ends_a_provisional_generation_a_stopped_change_left(metric_store
     assert metric_store.settle(ACCOUNTS, 4) is True
     assert metric_store.generation("accounts") not in (None, during)
     assert metric_store.settle(ACCOUNTS, 4) is False
+
+
+def test_a_whole_result_with_exact_types_narrows_a_column_as_a_fresh_store_holds_it(metric_store):
+    """``fediscope process`` writes a metric's whole result with ``exact_types``: a column its edited SQL now gives
+    as integers (or booleans) takes that type, the rank column too, where a plain write keeps the wider stored type
+    (``127.0``); the table rebuilt holds the result's types, as a fresh store does (a column all NULL: null)."""
+    floats = [{"account": "a", "followers": 2.5, "rate": 1.5, "later": 0.5},
+              {"account": "b", "followers": 1.5, "rate": 0.5, "later": 0.25}]
+    metric_store.write(TYPED, floats, types={"account": "str", "followers": "float", "rate": "float", "later": "float"})
+    ints = [{"account": "a", "followers": 2, "rate": True, "later": None},
+            {"account": "b", "followers": 3, "rate": False, "later": None}]
+    types = {"account": "str", "followers": "int", "rate": "bool", "later": "null"}
+    metric_store.write(TYPED, [dict(r) for r in ints], types=types, exact_types=True)
+    assert dict(metric_store._load_schema(TYPED.name).columns) == {"account": "str", "followers": "int",
+                                                                    "rate": "bool", "later": "null"}
+    assert [(r["account"], r["followers"], type(r["followers"]), r["rate"]) for r in metric_store.top(TYPED, 2)] == [
+        ("b", 3, int, False), ("a", 2, int, True)]
