@@ -298,7 +298,7 @@ def _query_parameters(route: Route) -> list[dict[str, Any]]:
 
 def _path_parameters(route: Route) -> list[dict[str, Any]]:
     schemas = {
-        # the server's pattern spelled out for ECMA (params.TAG_PATTERN's \w is Python's: any script's letters)
+        # the server's pattern spelled out for ECMA (spec.tag_re's \w is Python's: any script's letters)
         "tag": {"type": "string", "pattern": params.tag_schema_pattern(), "minLength": 1,
                 "maxLength": params.TAG_MAX_LENGTH},
         "acct": {"type": "string", "pattern": params.ACCT_PATTERN, "minLength": 1,
@@ -306,9 +306,10 @@ def _path_parameters(route: Route) -> list[dict[str, Any]]:
         "name": {"type": "string", "pattern": params.NAME_PATTERN},
     }
     descriptions = {"tag": "Hashtag without '#' (Mastodon's charset): 1 to 100 letters and digits of any script "
-                           "(café, 日本), underscores, the middle dots · (U+00B7) and ・ (U+30FB) and the zero-width "
-                           "non-joiner (U+200C); anything else is 400. The pattern spells out the characters of "
-                           "Unicode's Basic Multilingual Plane; letters beyond it (CJK Extension B) are taken too.",
+                           "(café, 日本), with their combining marks (हिन्दी), underscores, the middle dots · (U+00B7) "
+                           "and ・ (U+30FB) and the zero-width non-joiner (U+200C); anything else is 400. The pattern "
+                           "spells out the characters of Unicode's Basic Multilingual Plane; letters beyond it (CJK "
+                           "Extension B) are taken too.",
                     "acct": "user or user@domain.",
                     "name": "The analysis or metric name, as the list route gives it."}
     return [{"name": name, "in": "path", "required": True, "description": descriptions[name],

@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from api.errors import bad_parameter
 from fediscope.config import instance_domain
 from fediscope.errors import ConfigError
-from fediscope.sources.spec import ACCT_RE, TAG_RE, SourceRef, parse_source
+from fediscope.sources.spec import ACCT_RE, SourceRef, parse_source, tag_re
 
 LIMIT_MIN, LIMIT_MAX = 1, 40
 #: the largest ``offset`` (the routes paged by offset: /v1/trends/tags): Mastodon takes any, a list of trending tags
@@ -70,7 +70,6 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 INSTANCE_PATTERN = (r"^" + _BLANKS + r"([Hh][Tt][Tt][Pp][Ss]?://)?" + _LABEL + r"(\." + _LABEL + r")*\.?"
                     r"(:(0*" + PORT_PATTERN + r")?)?/?" + _BLANKS + r"$")
 INSTANCE_MAX_LENGTH = 300
-TAG_PATTERN = TAG_RE.pattern
 TAG_MAX_LENGTH = 100
 ACCT_PATTERN = ACCT_RE.pattern
 ACCT_MAX_LENGTH = 300
@@ -207,15 +206,16 @@ def parse_no_query(args: MultiDict[str, str]) -> None:
 
 def tag_source(tag: str) -> SourceRef:
     """The path's hashtag (no '#', Mastodon's charset) as the collector's source."""
-    if not TAG_RE.fullmatch(tag):
-        raise bad_parameter("tag", f"tag must be 1 to 100 letters, digits or underscores, without '#' "
-                                   f"(got {tag[:100]!r})")
+    if not tag_re().fullmatch(tag):
+        raise bad_parameter("tag", "tag must be 1 to 100 letters (with their combining marks), digits or "
+                                   f"underscores, without '#' (got {tag[:100]!r})")
     return parse_source(f"tag:{tag}")
 
 
 @cache
 def tag_schema_pattern() -> str:
-    """:data:`TAG_PATTERN` for the OpenAPI document, whose regexes are ECMA's, not Python's.
+    """The server's tag pattern (:func:`fediscope.sources.spec.tag_re`) for the OpenAPI document, whose regexes
+    are ECMA's, not Python's.
 
     ``\\w`` is a letter, digit or underscore of any script in Python but ASCII only in ECMA, and ECMA's
     ``\\p{L}`` needs the ``u`` flag, which not every JSON Schema validator sets. So the class is spelled out: every
@@ -225,7 +225,7 @@ def tag_schema_pattern() -> str:
     every validator (one UTF-16 code unit pair without ``u``, one code point with it): the document leaves them out."""
     ranges: list[list[int]] = []
     for code in range(0x10000):
-        if not 0xD800 <= code <= 0xDFFF and TAG_RE.fullmatch(chr(code)):
+        if not 0xD800 <= code <= 0xDFFF and tag_re().fullmatch(chr(code)):
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1][1] = code
             else:

@@ -675,6 +675,18 @@ def test_a_remote_account_with_a_dot_or_dash_in_its_name_is_a_source(tmp_path: P
                                                              'timelines = ["account:john.doe"]\n'))
 
 
+def test_a_hashtag_written_with_combining_marks_is_a_source(tmp_path: Path) -> None:
+    """Indic scripts write vowels with combining marks (Unicode Mn/Mc), which Mastodon's hashtag charset takes
+    (Ruby's ``[[:word:]]``) but Python's ``\\w`` does not: ``tag:हिन्दी`` was "invalid hashtag". A mark is taken
+    inside a tag; punctuation still is not."""
+    path = write_toml(tmp_path, '[[sources]]\ninstance = "a.example"\ntimelines = ["tag:हिन्दी", "tag:தமிழ்"]\n')
+    sources = load_settings(env={}, toml_path=path).sources
+    assert [t for s in sources for t in s.timelines] == ["tag:हिन्दी", "tag:தமிழ்"]
+    with pytest.raises(ConfigError, match="invalid hashtag"):
+        load_settings(env={}, toml_path=write_toml(tmp_path, '[[sources]]\ninstance = "a.example"\n'
+                                                             'timelines = ["tag:हिन्दी-भाषा"]\n'))
+
+
 # -- lake and store URLs: refused when the settings load, naming where the value came from ------------------
 
 

@@ -113,7 +113,7 @@ def _retag(double: Any, name: str) -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize("tag", ["日本", "café", "a·b"])
+@pytest.mark.parametrize("tag", ["日本", "café", "a·b", "हिन्दी", "தமிழ்"])
 def test_a_non_ascii_hashtag_pages_by_a_percent_encoded_link(api: LiveApi, mastodon_server: Any, tag: str) -> None:
     """The Link header is a URI (header values are ASCII; 日本 made the server fail, é went out as a raw byte), and
     following it gives the next page, as the body's ``next`` says."""
