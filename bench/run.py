@@ -9,7 +9,8 @@ Usage::
 Steps, in order, each in its own process (:mod:`bench.measure`; peak memory per step):
 
 1. generate the corpus into a raw lake (not timed as a result; reused when ``--workdir`` already holds the
-   same corpus) and 1% more statuses, of the next day, for the incremental run;
+   same corpus) and the next day of the same instance for the incremental run: 1% more statuses, by mostly the
+   same accounts, plus re-fetched versions of some of the corpus's latest statuses and the day's account snapshots;
 2. the bare DuckDB ``read_json`` baseline over the raw statuses;
 3. ``fediscope process`` on DuckDB over a fresh lake (hard links to the raw files; nothing curated yet);
 4. the incremental run: the 1% new files are added to that lake and ``fediscope process`` runs again;
@@ -324,8 +325,8 @@ def _erasure_of_own_corpus(workdir: Path, lake: Path, store: Path, args: argpars
 
 
 #: What a landed raw record holds; a reused corpus must have been landed with the same (2: statuses carry
-#: ``origin_ref``). Raise it when landing changes.
-LANDING_FORMAT = 2
+#: ``origin_ref``; 3: the new data is the corpus's next day, not another seed's). Raise it when landing changes.
+LANDING_FORMAT = 3
 
 
 def corpus_home(workdir: Path, args: argparse.Namespace) -> Path:
@@ -345,7 +346,7 @@ def corpus(workdir: Path, args: argparse.Namespace, results: dict[str, Any]) -> 
         return base, new
     if kept is not None:
         progress(f"generate: the corpus in {home} was landed by an older fediscope (records without fields landing "
-                 "adds now): generating it again")
+                 "adds now, or new data of another kind): generating it again")
     shutil.rmtree(home, ignore_errors=True)
     progress(f"generate: {args.statuses:,} statuses + {args.new_fraction:.0%} new data into {home} "
              "(a few minutes for 500,000)")

@@ -1,8 +1,11 @@
 """The benchmark's stages, each run in its own process by :mod:`bench.measure` (``python -m bench.stages``).
 
 * ``generate`` — land a generated corpus in a raw lake (privacy applied, edit history included, as the
-  collector would land it), plus the "1% new data" of the incremental run in a second lake: statuses of the day
-  after the corpus, so they fall into new ``dt`` partitions as the next day's collection would.
+  collector would land it), plus the "1% new data" of the incremental run in a second lake: the next day of the
+  same instance (:meth:`fediscope.sample.corpus.CorpusGenerator.next_day`) — statuses of the day after the corpus
+  (new ``dt`` partitions) posted mostly by the corpus's accounts, a few new accounts, the day's snapshots of the
+  accounts seen, and some of the corpus's latest statuses re-fetched with more interactions or an edit (versions of
+  statuses already curated, in the corpus's last partitions), as the next day's collection would land them.
 * ``baseline`` — the bare DuckDB floor: one ``read_json`` over the raw statuses files (with the engine's declared
   schema) and one aggregation (toots and interactions per account). No deduplication, no Parquet, no metrics:
   what reading the raw data costs at least. DuckDB pushes the projection into the JSON reader, so only the few
@@ -32,7 +35,6 @@ import json
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,6 @@ def _heartbeat(what: str, root: Path, stop: threading.Event, every: float = 15.0
 def generate(args: dict[str, Any]) -> dict[str, Any]:
     from fediscope.lake.local import LocalLake
     from fediscope.privacy import PrivacyPolicy
-    from fediscope.sample.corpus import DEFAULT_END
     from fediscope.sample.landing import write_raw_lake
 
     base, new = Path(args["base"]), Path(args["new"])
@@ -74,8 +75,9 @@ def generate(args: dict[str, Any]) -> dict[str, Any]:
         full_seconds = time.perf_counter() - started
         n_new = max(1, round(args["statuses"] * args["new_fraction"]))
         started = time.perf_counter()
-        extra = write_raw_lake(LocalLake(new), n_new, seed=args["seed"] + 1, policy=policy, edit_history=True,
-                               end=DEFAULT_END + timedelta(days=1), window=timedelta(days=1))
+        # the same instance a day later: mostly the same accounts posting again, older statuses re-fetched
+        extra = write_raw_lake(LocalLake(new), args["statuses"], seed=args["seed"], policy=policy,
+                               edit_history=True, next_day=1, day_statuses=n_new)
         new_seconds = time.perf_counter() - started
     finally:
         stop.set()

@@ -14,6 +14,7 @@ accounts of the other instances, as a real server renders remote accounts.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from random import Random
@@ -82,8 +83,13 @@ def media_path(snowflake_id: str) -> str:
 
 
 def build_accounts(rng: Random, n: int, instances: tuple[str, ...], home: str, end_ms: int,
-                   start_ms: int) -> list[AccountInfo]:
-    """``n`` accounts spread over ``instances`` (Zipf-like sizes), created before ``start_ms``."""
+                   start_ms: int, *, existing: Sequence[AccountInfo] = (),
+                   joined_ms: int | None = None) -> list[AccountInfo]:
+    """``n`` accounts spread over ``instances`` (Zipf-like sizes), created before ``start_ms``.
+
+    With ``existing`` (accounts built before: a corpus's, when a next day brings new ones), the new accounts take
+    none of their ids nor of their user names on an instance; with ``joined_ms`` they were all created then (on
+    that day) rather than before ``start_ms``."""
     if n < 1:
         raise ValueError("the corpus needs at least one account")
     keys = account_keys()
@@ -96,15 +102,20 @@ def build_accounts(rng: Random, n: int, instances: tuple[str, ...], home: str, e
     iso = IsoFormatter()
     used: dict[str, set[str]] = {d: set() for d in instances}
     used_ids: set[int] = set()
+    for info in existing:
+        used.setdefault(info.domain, set()).add(info.entity["username"])
+        used_ids.add(int(info.id))
+    first = len(existing)  # a name taken gets its index as suffix: above every index the existing ones used
     out: list[AccountInfo] = []
-    for i in range(n):
+    for i in range(first, first + n):
         r = rng.random()
         domain_index = next((k for k, c in enumerate(cum) if r < c), len(instances) - 1)
         domain = instances[domain_index]
         roll = rng.random()
         kind = "bot" if roll < 0.04 else "group" if roll < 0.05 else "person"
         username = _username(rng, kind, used[domain], i)
-        created_ms = start_ms - 1 - int((start_ms - EPOCH_MS) * rng.random() ** 1.6)
+        drawn = rng.random()
+        created_ms = joined_ms if joined_ms is not None else start_ms - 1 - int((start_ms - EPOCH_MS) * drawn ** 1.6)
         account_id = snowflake(created_ms, rng.getrandbits(16))
         while account_id in used_ids:
             account_id += 1

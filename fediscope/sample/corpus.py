@@ -11,10 +11,12 @@ key a Mastodon 4.x public timeline returns. The corpus is realistic where analyt
 * ids are Mastodon snowflakes that increase with ``created_at``; ``created_at`` follows a day/night rhythm over
   a window (default: the 14 days before :data:`DEFAULT_END`, fixed so a seed always gives the same corpus).
 
-The same seed gives byte-identical output. :func:`iter_statuses` streams (millions of statuses in constant
-memory); :func:`generate_corpus` keeps everything in lists; :mod:`fediscope.sample.landing` writes JSONL
-files or raw lake batches directly. Generated records share their ``account`` dicts (and a reblog shares
-the reblogged status): treat them as read-only.
+:meth:`CorpusGenerator.next_day` continues a corpus by a day of the same instance (the same accounts posting
+again, a few new ones, older statuses re-fetched with more interactions or an edit): what an incremental run
+over "the next day" reads. The same seed gives byte-identical output. :func:`iter_statuses` streams (millions
+of statuses in constant memory); :func:`generate_corpus` keeps everything in lists;
+:mod:`fediscope.sample.landing` writes JSONL files or raw lake batches directly. Generated records share their
+``account`` dicts (and a reblog shares the reblogged status): treat them as read-only.
 """
 
 from __future__ import annotations
@@ -24,21 +26,30 @@ import math
 from bisect import bisect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
 from fediscope.sample import content, vocab
 from fediscope.sample.accounts import AccountInfo, build_accounts, custom_emoji
-from fediscope.sample.clock import IsoFormatter, sorted_times
+from fediscope.sample.clock import IsoFormatter, iso_date, sorted_times
 from fediscope.sample.shapes import template
-from fediscope.timestamps import snowflake, to_ms
+from fediscope.timestamps import snowflake, snowflake_ms, to_ms
 
 DEFAULT_INSTANCES = ("sample.social", "demo.example", "fedi.example", "toot.test", "kaffee.example")
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEFAULT_WINDOW = timedelta(days=14)
 _POOL_SIZE = 4000
+DAY_MS = 86_400_000
+#: A next day's share of re-fetched older statuses, per new status, and of those the share edited since; its new
+#: accounts per new status (:meth:`CorpusGenerator.next_day`).
+REFETCHED_SHARE = 0.1
+REFETCHED_EDITED = 0.2
+NEW_ACCOUNT_SHARE = 0.01
+#: How far back a next day re-fetches statuses: those created in the last 48 hours, as a collector's refresh pass
+#: with ``FEDISCOPE_REFRESH_HOURS=48`` does.
+REFRESH_WINDOW_MS = 48 * 3_600_000
 _CW = ("spoilers", "food", "politics", "eye contact", "mental health", "long post", "lewd joke")
 
 _STATUS = template("status")
@@ -150,6 +161,12 @@ class CorpusGenerator:
         self._last_by_author: dict[str, str] = {}  # account id → id of its latest status (for threads)
         self._counter = 0
         self._started = False
+        self._finished = False
+        self._days = 0  # next days generated (:meth:`next_day`)
+        self._recent: list[dict[str, Any]] = []  # a sample of the latest statuses (:meth:`_offer_recent`)
+        self._recent_seen = 0
+        self._recent_rng = Random(f"{seed}:recent")
+        self._today: NextDay | None = None
 
     # -- public --------------------------------------------------------------------------------------------
     def statuses(self) -> Iterator[dict[str, Any]]:
@@ -157,8 +174,27 @@ class CorpusGenerator:
         if self._started:
             raise RuntimeError("statuses() can be iterated once per generator")
         self._started = True
+        recent_from = self.end_ms - REFRESH_WINDOW_MS
         for ms in sorted_times(Random(f"{self.seed}:times"), self.n_statuses, self.start_ms, self.end_ms):
-            yield self._status(ms)
+            status = self._status(ms)
+            if ms >= recent_from:
+                self._offer_recent(status)
+            yield status
+        self._finished = True
+
+    def _offer_recent(self, status: dict[str, Any]) -> None:
+        """Keep a uniform sample (at most :data:`_POOL_SIZE`) of the original statuses of the last
+        :data:`REFRESH_WINDOW_MS`, what a next day re-fetches from; a random source of its own, so the corpus is
+        the same with it."""
+        if status["reblog"] is not None:
+            return
+        self._recent_seen += 1
+        if len(self._recent) < _POOL_SIZE:
+            self._recent.append(status)
+        else:
+            slot = self._recent_rng.randrange(self._recent_seen)
+            if slot < _POOL_SIZE:
+                self._recent[slot] = status
 
     def status_at(self, moment: datetime) -> dict[str, Any]:
         """One more status created at ``moment`` (or just after the newest one, if that is later)."""
@@ -175,6 +211,59 @@ class CorpusGenerator:
 
     def account_entities(self) -> list[dict[str, Any]]:
         return [a.entity for a in self.accounts]
+
+    def next_day(self, count: int, *, refetched: float = REFETCHED_SHARE,
+                 new_accounts: float = NEW_ACCOUNT_SHARE) -> NextDay:
+        """The day after the corpus (after the previous next day, called again): the same instance a day on.
+
+        ``count`` statuses posted over the day (day/night rhythm, ids above every earlier one) by the same
+        accounts, chosen as in the corpus (by activity: the active ones post again), plus a few accounts that
+        joined that day (``new_accounts`` per status, at least one); some of the day's statuses reply to or boost
+        the corpus's. ``refetched`` per status of the statuses of the last 48 hours (:data:`REFRESH_WINDOW_MS`) are
+        fetched again during the day (the collector's refresh pass) with more favourites, boosts and replies, some
+        of them edited then (:data:`REFETCHED_EDITED`). Every
+        account seen that day (author, re-fetched author, new account) has a new snapshot: followers moved, and one
+        status more per status it posted, embedded in its statuses and listed by :attr:`NextDay.accounts`.
+
+        The corpus's statuses are generated first when :meth:`statuses` was not iterated (without being kept), so
+        ``CorpusGenerator(n, seed).next_day(k)`` gives the same day as the generator that yielded the corpus."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        if not 0 <= refetched <= 1 or not 0 <= new_accounts <= 1:
+            raise ValueError("refetched and new_accounts must be shares from 0 to 1")
+        if not self._started:
+            with bulk_allocation():
+                for _ in self.statuses():
+                    pass
+        if not self._finished or (self._today is not None and not self._today.done):
+            raise RuntimeError("next_day() needs the corpus's statuses (and any earlier day) generated to the end")
+        self._days += 1
+        start_ms = self.end_ms
+        self.end_ms = start_ms + DAY_MS
+        self.end = datetime.fromtimestamp(self.end_ms / 1000, UTC)
+        tag = f"{self.seed}:day{self._days}"
+        rng = Random(f"{tag}:changes")
+        # this day's accounts: copies (a snapshot is a new dict at each change; the corpus's stay as they were)
+        self.accounts = [replace(a) for a in self.accounts]
+        joined = build_accounts(Random(f"{tag}:accounts"), max(1, round(count * new_accounts)) if count else 1,
+                                self.instances, self.home, self.end_ms, start_ms, existing=self.accounts,
+                                joined_ms=start_ms)
+        for info in joined:  # a new account: few followers yet, no status before today
+            info.entity = {**info.entity, "followers_count": info.entity["followers_count"] // 50,
+                           "following_count": info.entity["following_count"] // 4, "statuses_count": 0,
+                           "last_status_at": None}
+        self.accounts += joined
+        self._author_cum = _cumulative([a.activity for a in self.accounts])
+        self._mention_cum = _cumulative([math.log1p(a.entity["followers_count"]) + 0.1 for a in self.accounts])
+        self._engagement.update({a.id: 0.25 * (1 + a.entity["followers_count"]) ** 0.55
+                                 * (0.15 if a.kind == "bot" else 1.0) for a in joined})
+        self._recent = [s for s in self._recent if snowflake_ms(s["id"]) >= start_ms - REFRESH_WINDOW_MS]
+        latest = sorted(self._recent, key=lambda s: int(s["id"]))
+        chosen = rng.sample(latest, min(len(latest), round(count * refetched)))
+        moments = sorted(start_ms + int(rng.random() * DAY_MS) for _ in chosen)
+        self._today = day = NextDay(self, start_ms, list(zip(moments, chosen, strict=True)), joined, rng)
+        day.times = sorted_times(Random(f"{tag}:times"), count, start_ms, self.end_ms)
+        return day
 
     # -- one status ------------------------------------------------------------------------------------------
     def _pick_author(self) -> AccountInfo:
@@ -194,6 +283,8 @@ class CorpusGenerator:
     def _status(self, ms: int) -> dict[str, Any]:
         rng = self._rng
         author = self._pick_author()
+        if self._today is not None:
+            self._today.posted(author)
         sid = self._next_id(ms)
         roll = rng.random()
         reblog_p = 0.55 if author.kind == "group" else 0.0 if author.kind == "bot" else 0.11
@@ -245,11 +336,12 @@ class CorpusGenerator:
         language = author.language if random() < 0.85 else _LANGS[bisect(_LANG_CUM, random() * _LANG_CUM[-1])]
         phrases = _PHRASES[language]
         mentioned: list[dict[str, Any]] = []
-        if parent is not None and parent[1] is not acc:
+        # by id, not identity: on a next day (:meth:`next_day`) an account's snapshot is a new dict at every post
+        if parent is not None and parent[1]["id"] != acc["id"]:
             mentioned.append(parent[1])
         if random() < 0.1:
             other = self.accounts[bisect(self._mention_cum, random() * self._mention_cum[-1])].entity
-            if other is not acc and all(other is not m for m in mentioned):
+            if other["id"] != acc["id"] and all(other["id"] != m["id"] for m in mentioned):
                 mentioned.append(other)
         parts = [content.mention_html(m) for m in mentioned] if mentioned else []
         parts.append(phrases[int(random() * len(phrases))])
@@ -327,6 +419,87 @@ class CorpusGenerator:
                      if not media and random() < (0.1 if bot else 0.02) else None),
             "quote_approval": QUOTE_APPROVAL,
         }
+
+
+class NextDay:
+    """A day after a corpus (:meth:`CorpusGenerator.next_day`): iterate it for ``(status, refetched_at)`` in time
+    order — the day's new statuses (``refetched_at`` None) and, at their moment (Unix ms), the versions of older
+    statuses fetched again; then :attr:`accounts` holds every account seen that day, as it was at the day's end."""
+
+    def __init__(self, generator: CorpusGenerator, start_ms: int, refetches: list[tuple[int, dict[str, Any]]],
+                 joined: list[AccountInfo], rng: Random) -> None:
+        self.generator, self.start_ms, self.end_ms = generator, start_ms, generator.end_ms
+        self.date = iso_date(start_ms)
+        self.joined = joined
+        self.times: Iterator[int] = iter(())
+        self.done = False
+        self._refetches, self._rng = refetches, rng
+        self._by_id = {a.id: a for a in generator.accounts}
+        self._seen: dict[str, AccountInfo] = {a.id: a for a in joined}  # new accounts: seen (listed) anyway
+
+    @property
+    def accounts(self) -> list[AccountInfo]:
+        """The accounts seen so far this day (their latest snapshots), in the generator's order."""
+        return [a for a in self.generator.accounts if a.id in self._seen]
+
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], int | None]]:
+        if self.done or self.generator._today is not self:
+            raise RuntimeError("a next day can be iterated once, before the day after it")
+        pending = iter(self._refetches)
+        due = next(pending, None)
+        for ms in self.times:
+            while due is not None and due[0] <= ms:
+                yield self._refetched(*due), due[0]
+                due = next(pending, None)
+            status = self.generator._status(ms)
+            self.generator._offer_recent(status)
+            yield status, None
+        while due is not None:
+            yield self._refetched(*due), due[0]
+            due = next(pending, None)
+        self.done = True
+
+    def see(self, info: AccountInfo) -> AccountInfo:
+        """The account's snapshot of this day: at its first sight, its follower and follow counts moved."""
+        if info.id not in self._seen:
+            rng, entity = self._rng, info.entity
+            followers = entity["followers_count"]
+            info.entity = {**entity, "followers_count": max(0, followers + round(followers * rng.gauss(0.003, 0.01))
+                                                             + rng.randint(-1, 3)),
+                           "following_count": max(0, entity["following_count"] + rng.randint(-1, 2))}
+            self._seen[info.id] = info
+        return info
+
+    def posted(self, info: AccountInfo) -> None:
+        """The account posts a status: one more in its ``statuses_count``, ``last_status_at`` today (a new dict:
+        the statuses posted before keep the snapshot they were fetched with)."""
+        entity = self.see(info).entity
+        info.entity = {**entity, "statuses_count": entity["statuses_count"] + 1, "last_status_at": self.date}
+
+    def _refetched(self, moment: int, status: dict[str, Any]) -> dict[str, Any]:
+        """``status`` fetched again at ``moment``: more interactions, sometimes edited since, its author's snapshot
+        of the moment. Later boosts of it embed this version (the pool's entry is replaced)."""
+        rng = self._rng
+        author = self.see(self._by_id[status["account"]["id"]])
+        version = dict(status)
+        for name, share in (("favourites_count", 0.3), ("reblogs_count", 0.15), ("replies_count", 0.1)):
+            version[name] = status[name] + int(rng.expovariate(1.0) * share * (1 + status[name]))
+        version["account"] = author.entity
+        if rng.random() < REFETCHED_EDITED:
+            before = to_ms(datetime.fromisoformat((status["edited_at"] or status["created_at"]).replace("Z", "+00:00")))
+            edited = moment - int(rng.random() * min(moment - before, 3 * 3_600_000))
+            version["edited_at"] = self.generator._iso(max(edited, before + 1))
+            version["content"] = status["content"].removesuffix("</p>") + " (edit: one more thing)</p>"
+        pool, recent = self.generator._pool, self.generator._recent
+        for i, (entry, owner) in enumerate(pool):
+            if entry["id"] == status["id"]:
+                pool[i] = (version, owner)
+                break
+        for i, entry in enumerate(recent):  # a later day re-fetches it as it is now
+            if entry["id"] == status["id"]:
+                recent[i] = version
+                break
+        return version
 
 
 def iter_statuses(n_statuses: int, seed: int = 0, instances: Sequence[str] = DEFAULT_INSTANCES,

@@ -13,7 +13,7 @@ import hashlib
 import heapq
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -184,7 +184,7 @@ def write_raw_lake(lake: LakeBackend, n_statuses: int, seed: int = 0, policy: Pr
                    end: datetime | None = None, window: timedelta = DEFAULT_WINDOW, batch_size: int = 5000,
                    lag: timedelta = timedelta(minutes=5), public_timeline_only: bool = False,
                    edit_history: bool = False, include_accounts: bool = True, compressed: bool = False,
-                   collector: str = "fediscope-sample") -> LandingSummary:
+                   collector: str = "fediscope-sample", next_day: int = 0, day_statuses: int = 0) -> LandingSummary:
     """Land a generated corpus directly as raw lake batches (statuses, then an accounts snapshot).
 
     * ``policy``: the privacy policy to apply at landing (``None`` lands the raw entities, as with privacy off);
@@ -194,50 +194,75 @@ def write_raw_lake(lake: LakeBackend, n_statuses: int, seed: int = 0, policy: Pr
       collected through each author's account timeline. ``meta.endpoint`` names the endpoint template.
     * ``edit_history``: for edited statuses also land the version fetched before the edit (same id and uri,
       ``edited_at`` null), so curation's "latest edit wins" has something to do.
+    * ``next_day`` (1, 2 …): land instead only that day after the corpus (the corpus of the other arguments, same
+      accounts): ``day_statuses`` new statuses a day, the older statuses re-fetched that day and the snapshots of
+      the accounts seen that day (:meth:`~fediscope.sample.corpus.CorpusGenerator.next_day`); a re-fetched
+      version lands at its moment, not at its creation. Landing days 1 to N, each after the other, into the lake
+      of the corpus is what a collector would have landed on those days.
     * batch file names are deterministic (a hash of the arguments plus a counter): the same call writes the
       same files, so re-running it replaces rather than duplicates.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if next_day < 0 or day_statuses < 0:
+        raise ValueError("next_day and day_statuses must be >= 0")
     started = time.monotonic()
     generator = CorpusGenerator(n_statuses, seed, instances, n_accounts, end, window)
-    domains = {a.id: a.domain for a in generator.accounts}
+    details: tuple[int, ...] = (next_day, day_statuses) if next_day else ()
     tag = hashlib.sha1(repr((seed, n_statuses, generator.instances, generator.end_ms, generator.start_ms,
-                             n_accounts, batch_size, public_timeline_only, edit_history)).encode()).hexdigest()[:8]
+                             n_accounts, batch_size, public_timeline_only, edit_history, *details)
+                            ).encode()).hexdigest()[:8]
     summary = LandingSummary()
     lag_ms = int(lag.total_seconds() * 1000)
     sink = _BatchSink(lake, summary, policy, batch_size, compressed, collector, f"sample-{tag}")
 
-    pending: list[tuple[int, int, str, dict[str, Any]]] = []  # (fetch ms, sequence, instance, status)
-    sequence = 0
     with bulk_allocation():
-        for status in generator.statuses():
-            created_ms = _created_ms(status)
-            while pending and pending[0][0] <= created_ms + lag_ms:
-                fetch_ms, _, instance, record = heapq.heappop(pending)
-                sink.add("statuses", instance, _endpoint(record, public_timeline_only), record, fetch_ms)
-            if public_timeline_only and not on_public_timeline(status):
-                continue
-            instance = domains[status["account"]["id"]]
-            final_ms = created_ms
-            if status["edited_at"] is not None:
-                final_ms = to_ms(datetime.fromisoformat(status["edited_at"].replace("Z", "+00:00")))
-                if edit_history:
-                    sequence += 1
-                    heapq.heappush(pending, (created_ms + lag_ms, sequence, instance, pre_edit_version(status)))
-            sequence += 1
-            heapq.heappush(pending, (final_ms + lag_ms, sequence, instance, status))
-        while pending:
-            fetch_ms, _, instance, record = heapq.heappop(pending)
-            sink.add("statuses", instance, _endpoint(record, public_timeline_only), record, fetch_ms)
+        if next_day:
+            for _ in range(next_day - 1):  # the days before it, not landed
+                for _ in generator.next_day(day_statuses):
+                    pass
+            day = generator.next_day(day_statuses)
+            _land_statuses(sink, day, {a.id: a.domain for a in generator.accounts}, lag_ms, public_timeline_only,
+                           edit_history)
+            accounts, snapshot_ms = day.accounts, day.end_ms + lag_ms
+        else:
+            _land_statuses(sink, ((status, None) for status in generator.statuses()),
+                           {a.id: a.domain for a in generator.accounts}, lag_ms, public_timeline_only, edit_history)
+            accounts, snapshot_ms = generator.accounts, generator.end_ms + lag_ms
         sink.flush_all()
         if include_accounts:
-            snapshot_ms = generator.end_ms + lag_ms
-            for info in generator.accounts:
+            for info in accounts:
                 sink.add("accounts", info.domain, "/api/v1/accounts/lookup", info.entity, snapshot_ms)
             sink.flush_all()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _land_statuses(sink: _BatchSink, statuses: Iterable[tuple[dict[str, Any], int | None]], domains: dict[str, str],
+                   lag_ms: int, public_timeline_only: bool, edit_history: bool) -> None:
+    """Land ``(status, refetched_at)`` pairs in time order, each fetched ``lag_ms`` after it was posted, edited
+    or (``refetched_at``, Unix ms) fetched again: a re-fetched version lands as it is (no earlier version)."""
+    pending: list[tuple[int, int, str, dict[str, Any]]] = []  # (fetch ms, sequence, instance, status)
+    sequence = 0
+    for status, refetched_at in statuses:
+        created_ms = _created_ms(status) if refetched_at is None else refetched_at
+        while pending and pending[0][0] <= created_ms + lag_ms:
+            fetch_ms, _, instance, record = heapq.heappop(pending)
+            sink.add("statuses", instance, _endpoint(record, public_timeline_only), record, fetch_ms)
+        if public_timeline_only and not on_public_timeline(status):
+            continue
+        instance = domains[status["account"]["id"]]
+        final_ms = created_ms
+        if status["edited_at"] is not None and refetched_at is None:
+            final_ms = to_ms(datetime.fromisoformat(status["edited_at"].replace("Z", "+00:00")))
+            if edit_history:
+                sequence += 1
+                heapq.heappush(pending, (created_ms + lag_ms, sequence, instance, pre_edit_version(status)))
+        sequence += 1
+        heapq.heappush(pending, (final_ms + lag_ms, sequence, instance, status))
+    while pending:
+        fetch_ms, _, instance, record = heapq.heappop(pending)
+        sink.add("statuses", instance, _endpoint(record, public_timeline_only), record, fetch_ms)
 
 
 def _created_ms(status: dict[str, Any]) -> int:

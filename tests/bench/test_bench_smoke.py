@@ -54,7 +54,11 @@ def test_bench_smoke_duckdb_only(tmp_path: Path) -> None:
         stages["baseline"]["runs_seconds"])
     full, incremental = stages["duckdb"]["summary"]["curate"], stages["duckdb_incremental"]["summary"]["curate"]
     assert full["raw_files"] == corpus["files"] and incremental["raw_files"] == new["files"]
-    assert set(incremental["partitions"]).isdisjoint(full["partitions"])  # the new day's partitions only
+    # the corpus's next day: new partitions, and re-fetched versions of the corpus's latest statuses in its own
+    assert set(incremental["partitions"]) - set(full["partitions"]), incremental["partitions"]
+    assert set(incremental["partitions"]) & set(full["partitions"]), incremental["partitions"]
+    # by the same accounts, mostly: the day's account snapshots are few beside the corpus's (one per author seen)
+    assert new["accounts"] < corpus["accounts"]
     assert results["ratios"]["duckdb_end_to_end_vs_baseline"] == pytest.approx(
         stages["duckdb"]["total_seconds"] / stages["baseline"]["seconds"], rel=1e-3)
     statuses = {t["name"]: t["status"] for t in results["targets"]}
@@ -78,11 +82,18 @@ def _disk_bytes(folder: Path) -> int:
     return sum(seen.values())
 
 
+#: Where the corpus ends and its next day, the incremental run's new data, begins.
+NEXT_DAY = "2026-11-01"
+#: The curated statuses posted before the next day: what the full run curated (a re-fetched status of the next day
+#: replaces its row, it adds none), also after the incremental run.
+_BEFORE_NEXT_DAY = f"FROM read_parquet(?) WHERE CAST(created_at AS DATE) < DATE '{NEXT_DAY}'"
+
+
 def _account_rows(lake: Path, key: str) -> int:
-    """The curated statuses rows of ``key`` in ``lake``."""
+    """The curated statuses rows of ``key`` in ``lake``, of the corpus (not of its next day)."""
     import duckdb
 
-    return duckdb.connect().execute("SELECT count(*) FROM read_parquet(?) WHERE account_key = ?",
+    return duckdb.connect().execute(f"SELECT count(*) {_BEFORE_NEXT_DAY} AND account_key = ?",
                                     [str(lake / "curated" / "statuses" / "*" / "*.parquet"), key]).fetchone()[0]
 
 
@@ -96,11 +107,12 @@ def _assert_erased_from_copy(stages: dict, work: Path, stdout: str, ratios: dict
     erase, corpus = stages["erase"], stages["generate"]["corpus"]
     key = erase["report"]["account_key"]
     full_lake = work / "lake-duckdb"
-    # the most active account: no account has more curated statuses in the full run's lake
+    # the most active account: no account has more curated statuses in the full run's lake (that lake is the
+    # incremental run's now: the corpus's statuses in it are the full run's)
     import duckdb
 
     top = duckdb.connect().execute(
-        "SELECT max(n) FROM (SELECT count(*) AS n FROM read_parquet(?) GROUP BY account_key)",
+        f"SELECT max(n) FROM (SELECT count(*) AS n {_BEFORE_NEXT_DAY} GROUP BY account_key)",
         [str(full_lake / "curated" / "statuses" / "*" / "*.parquet")]).fetchone()[0]
     assert erase["account_statuses"] == _account_rows(full_lake, key) == top > 1
     assert erase["account"].endswith(".example") and "@" in erase["account"]
@@ -114,8 +126,9 @@ def _assert_erased_from_copy(stages: dict, work: Path, stdout: str, ratios: dict
     assert erase["store_rows"] == sum(erase["report"]["store"].values()) > 0
     # the copy was erased; the full run's lake and the generated corpus (hard links) kept every record
     assert _account_rows(work / "lake-erase", key) == 0 and _raw_files_naming(work / "lake-erase", key) == 0
-    base = next(work.glob("corpus-2000-*")) / "base"
-    assert _raw_files_naming(full_lake, key) == _raw_files_naming(base, key) > 0
+    base, new = next(work.glob("corpus-2000-*")) / "base", next(work.glob("corpus-2000-*")) / "new"
+    assert _raw_files_naming(full_lake, key) == _raw_files_naming(base, key) + _raw_files_naming(new, key)
+    assert _raw_files_naming(base, key) > 0
     assert ratios["erase_vs_duckdb_full"] == pytest.approx(erase["seconds"] / erase["process_seconds"], rel=1e-3)
     assert (f"gdpr erase: most active account ({erase['account_statuses']:,} of {corpus['statuses']:,} statuses)"
             in stdout)
