@@ -248,10 +248,46 @@ def _as_dict(summary: Any) -> dict[str, Any]:
 
 
 def new_records(result: Mapping[str, Any]) -> int:
-    """Records a collection run wrote to the raw lake: newly collected ones plus statuses re-landed by the
-    refresh or settle pass (their engagement changes the curated tables too). Zero: the ingest task skips, no
-    Asset event."""
-    return sum(int(result.get(name) or 0) for name in ("landed", "refreshed", "settled"))
+    """Records the raw-lake Asset event of an ingest task announces: those its collection run wrote (newly
+    collected ones plus statuses re-landed by the refresh or settle pass: their engagement changes the curated tables
+    too), and those earlier failed tries landed that no event announced yet (``unannounced``, see
+    :func:`collect_target`). Zero: the ingest task skips, no Asset event."""
+    return sum(int(result.get(name) or 0) for name in ("landed", "refreshed", "settled", "unannounced"))
+
+
+#: The collection pass name under which :func:`collect_target` keeps the records of a source that failed tries
+#: landed and no Asset event announced yet: ``_state/<domain>/unannounced/<source>.json``.
+UNANNOUNCED_PASS = "unannounced"
+
+
+def _unannounced_path(settings: Settings, target: Mapping[str, str]) -> str:
+    """Named like the source's checkpoint (a keyed digest for a source naming an account, which an erasure of that
+    account deletes with the checkpoint)."""
+    from fediscope.config import instance_domain
+    from fediscope.lake.layout import state_path
+    from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sources.spec import parse_source
+
+    source = parse_source(target["source"]).name
+    # only a source naming an account needs the key (the collector refused it without one already)
+    policy = policy_from_settings(settings) if source.partition(":")[0] in PERSONAL_SOURCES else None
+    return state_path(instance_domain(target["instance"]), checkpoint_source(source, policy), UNANNOUNCED_PASS)
+
+
+def _read_unannounced(lake: LakeBackend, path: str) -> int:
+    """The records the file counts, 0 when there is none. A file that is not one (a warning) counts 1: it is there
+    only because a failed try landed records, which the next event must announce all the same."""
+    from fediscope.lake.state import UnreadableCheckpoint, read_state
+
+    if not lake.exists(path):
+        return 0
+    try:
+        extra = read_state(lake, path).extra or {}
+        return max(0, int(extra.get("records", 0)))
+    except (UnreadableCheckpoint, TypeError, ValueError) as exc:
+        log.warning("%s does not count unannounced records (%s): announced all the same", path, exc)
+        return 1
 
 
 def collect_target(settings: Settings, target: Mapping[str, str], pages: int | None) -> dict[str, Any]:
@@ -262,6 +298,15 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     missing; LakeError when it is a file or cannot be written), so a broken lake fails before the instance is asked
     for anything, as a lake error rather than the source's; so does a pseudonym key that is not the one the lake was
     landed with (:func:`fediscope.lake.key_check.check_landing_key`, which also warns about a weak key).
+
+    A try that fails after landing records (a later page, or the refresh pass, failed) emits no Asset event (Airflow
+    emits one only for a task that succeeds), and its retry, finding nothing new, was skipped and emitted none
+    either: the landed files waited for another source's event or the daily batch run. The count is kept in the
+    lake (``_state/<domain>/unannounced/<source>.json``), where every later try of the source reads it (a retry, or
+    the next run's task when every retry failed: XComs do not outlive a try); the first that succeeds returns it as
+    ``unannounced``, so its event announces those records even when it lands nothing new, and removes the file.
+    Emitting an event on every retry instead would trigger a batch run for each retry of a source that is down
+    and landed nothing.
     """
     from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.lake.key_check import check_landing_key
@@ -280,6 +325,16 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
                              max_pages=pages, progress=False)
     result = _as_dict(summary)
     failed = result.get("failed") or []
+    pending_path = _unannounced_path(settings, target)
+    earlier = _read_unannounced(lake, pending_path)
+    if failed and (landed := new_records(result)):
+        # what this try landed is durable, but a failed task emits no Asset event, and a retry that lands nothing
+        # new is skipped: kept here, it is announced by the next try of this source that succeeds (a retry, or
+        # the next run's), which then emits the event even with nothing new of its own
+        from fediscope.lake.state import Checkpoint, write_state
+
+        write_state(lake, pending_path, Checkpoint(None, datetime.now(UTC).isoformat(timespec="seconds"),
+                                                   {"records": earlier + landed}))
     if failed:  # the upstream's own error text may repeat a secret (an echoed token): mask the known ones
         from fediscope.console import printable
         from fediscope.redact import redact_text, secret_values
@@ -288,6 +343,10 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
         # filter of fediscope's (a newline in it would forge a log line of ``dag.test()``'s text output)
         raise UpstreamError(printable(redact_text("collecting " + "; ".join(map(str, failed)),
                                                   secret_values(settings))))
+    if earlier:  # announced by this try's Asset event: the task succeeds right after returning
+        result["unannounced"] = earlier
+        lake.delete(pending_path)
+        log.info("%s: %s records landed by earlier failed tries are announced now", target_label(target), earlier)
     log.info("collected %s: landed %s records", target_label(target), result.get("landed"))
     return result
 

@@ -62,13 +62,20 @@ def url_encoded(parameter: str) -> str:
     (werkzeug's form decoding) reads back as written. Unencoded, an ``&`` in ``instance`` split the query
     (``instance=a&max_id=5`` asked for another page), a ``#`` cut the rest off as a fragment (the cursor with it,
     so every page was the first), a ``+`` became a space and a ``%`` an escape."""
-    return "${literal('#{" + parameter + "}'):urlEncode()}"
+    return "${#{" + parameter + "}:urlEncode()}"
 
 
-#: The scraping API route a walk pages through (see api/ and its /openapi.json).
-API_PATH = "/v1/timelines/tag/" + url_encoded("hashtag")
+#: The scraping API route a walk pages through (see api/ and its /openapi.json) and the start of its query, in one
+#: expression. A parameter is referenced inside an expression as its subject or argument (``${#{hashtag}:…}``): the
+#: Expression Language reads it there, its value whole (a ``'`` or ``}`` in it is a character like any other); in a
+#: string literal (``${literal('#{instance}')}``) it is text, the 11 characters ``#{instance}``. Both references
+#: are in the value's first expression: NiFi's parameter parser (``ExpressionLanguageAwareParameterParser``) tells
+#: an expression by the parity of the ``$`` signs read so far, never reset, so it does not see the second ``${`` of
+#: a value as one and replaced a ``#{instance}`` there as text (``${mastodon.social:urlEncode()}``: an attribute).
+API_PATH = ("/v1/timelines/tag/${#{hashtag}:urlEncode():append('?instance='):append("
+            + url_encoded("instance") + ")}")
 FETCH_URL = (
-    "#{api_url}" + API_PATH + "?instance=" + url_encoded("instance") + "&limit=40"
+    "#{api_url}" + API_PATH + "&limit=40"
     "${max_id:isEmpty():ifElse('', ${max_id:urlEncode():prepend('&max_id=')})}"
     "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:urlEncode():prepend('&since_id=')})}"
 )
@@ -84,7 +91,7 @@ FETCH_URL = (
 HOST_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 INSTANCE_DOMAIN = (
-    "${literal('#{instance}'):trim():toLower()"
+    "${#{instance}:trim():toLower()"
     ":replaceAll('^(?:http://([a-z0-9.-]+?)\\.?(?::0*80|:|(:)0*([1-9][0-9]*))?"
     "|(?:https://)?([a-z0-9.-]+?)\\.?(?::0*443|:|(:)0*([1-9][0-9]*))?)/?$', '$1$2$3$4$5$6')"
     # a host name (at most 253 characters, RFC 1123 labels) and a port 1-65535, else _invalid

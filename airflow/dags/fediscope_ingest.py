@@ -9,7 +9,10 @@ from the source's checkpoint and lands them as raw JSON Lines batches
 
 A task that landed records (new ones, or statuses re-landed by the refresh or settle pass:
 `FEDISCOPE_REFRESH_HOURS`, `FEDISCOPE_SETTLE_HOURS`) updates the Asset `fediscope://lake/raw`, which schedules
-`fediscope_batch`; a task with nothing new is marked *skipped* and emits no event.
+`fediscope_batch`; a task with nothing new is marked *skipped* and emits no event. A try that fails after landing
+records emits no event (a failed task never does): the next try of that source that succeeds (its retry, or the
+next run's task) emits it even with nothing new of its own (`unannounced` in the event's extra), so landed records
+never wait for the daily run.
 
 Configuration: `FEDISCOPE_*` on the workers, overridden by the JSON Variable `fediscope_settings`
 (see `fediscope/orchestration.py`). Secrets (`FEDISCOPE_PSEUDONYM_KEY`, tokens) belong in the environment or a
@@ -59,7 +62,8 @@ def fediscope_ingest() -> None:
             raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {
             "instance": target["instance"], "source": target["source"], "landed": result["landed"],
-            "refreshed": result.get("refreshed", 0), "settled": result.get("settled", 0)}
+            "refreshed": result.get("refreshed", 0), "settled": result.get("settled", 0),
+            "unannounced": result.get("unannounced", 0)}
         return result
 
     collect.expand(target=targets())

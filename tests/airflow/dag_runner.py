@@ -1,8 +1,9 @@
 """Run inside a subprocess with AIRFLOW_HOME set by tests/airflow/conftest.py; prints one JSON result line.
 
 ``python dag_runner.py check`` — parse the DAG folder with a DagBag: import errors, tags, retries per task.
-``python dag_runner.py test DAG_ID [--logical-date ISO] [--no-retries]`` — one ``dag.test()`` run: the run's
-state and data interval, and each task instance's state, map index and return value (XCom).
+``python dag_runner.py test DAG_ID [--logical-date ISO] [--no-retries | --retries N]`` — one ``dag.test()`` run:
+the run's state and data interval, each task instance's state, map index, try number and return value (XCom), and
+the Asset events its tasks emitted. ``--retries N``: every task retried N times, 1 s apart.
 ``python dag_runner.py runs DAG_ID`` — the DAG runs in the metadata DB: run id, type, state, data interval.
 
 Airflow configures logging and global state on import, so the tests run it out of the pytest process.
@@ -56,7 +57,10 @@ def check() -> None:
            "dags": dags, "seconds": time.monotonic() - started})
 
 
-def test(dag_id: str, logical_date: str | None, no_retries: bool) -> None:
+def test(dag_id: str, logical_date: str | None, no_retries: bool, retries: int | None = None) -> None:
+    from datetime import timedelta
+
+    from airflow.models.asset import AssetEvent
     from airflow.models.xcom import XComModel
     from airflow.settings import Session
     from sqlalchemy import select
@@ -69,6 +73,9 @@ def test(dag_id: str, logical_date: str | None, no_retries: bool) -> None:
     if no_retries:
         for t in dag.tasks:
             t.retries = 0
+    if retries is not None:
+        for t in dag.tasks:
+            t.retries, t.retry_delay, t.retry_exponential_backoff = retries, timedelta(seconds=1), 0
     kwargs: dict[str, Any] = {}
     if logical_date:
         kwargs["logical_date"] = datetime.fromisoformat(logical_date)
@@ -79,10 +86,15 @@ def test(dag_id: str, logical_date: str | None, no_retries: bool) -> None:
                                                               XComModel.run_id == run.run_id,
                                                               XComModel.key == "return_value"))}
     tasks = [{"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state),
-              "label": ti.rendered_map_index, "value": xcoms.get((ti.task_id, ti.map_index))}
+              "label": ti.rendered_map_index, "value": xcoms.get((ti.task_id, ti.map_index)),
+              "try_number": ti.try_number}
              for ti in run.get_task_instances(session=session)]
+    events = [{"task_id": e.source_task_id, "map_index": e.source_map_index, "extra": e.extra}
+              for e in session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == dag_id,
+                                                                AssetEvent.source_run_id == run.run_id))]
     _emit({"state": str(run.state), "run_id": run.run_id,
-           "data_interval": [run.data_interval_start, run.data_interval_end], "tasks": tasks})
+           "data_interval": [run.data_interval_start, run.data_interval_end], "tasks": tasks,
+           "asset_events": events})
 
 
 def runs(dag_id: str) -> None:
@@ -106,13 +118,14 @@ def main() -> None:
     run.add_argument("dag_id")
     run.add_argument("--logical-date")
     run.add_argument("--no-retries", action="store_true")
+    run.add_argument("--retries", type=int)
     args = parser.parse_args()
     if args.command == "check":
         check()
     elif args.command == "runs":
         runs(args.dag_id)
     else:
-        test(args.dag_id, args.logical_date, args.no_retries)
+        test(args.dag_id, args.logical_date, args.no_retries, args.retries)
 
 
 if __name__ == "__main__":

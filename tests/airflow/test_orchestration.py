@@ -192,6 +192,32 @@ def test_a_failed_source_raises_so_its_task_fails(monkeypatch: pytest.MonkeyPatc
     assert [(i, s.name) for i, s in targets] == [("https://x.org", "public")] and pages == 4 and progress is False
 
 
+def test_what_a_failed_try_landed_is_announced_by_the_next_that_succeeds(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    """Kept in the lake under the checkpoint's name, a keyed digest for an account (never the handle), added up
+    over failed tries, returned once as ``unannounced`` (new records: the task emits its Asset event) and gone."""
+    from fediscope.sources import collector
+    from fediscope.sources.summary import CollectSummary, SourceResult
+
+    answers = [SourceResult("x.org", "account:alice@x.org", status="failed", error="HTTP 503", landed=40),
+               SourceResult("x.org", "account:alice@x.org", status="failed", error="HTTP 503", refreshed=3),
+               SourceResult("x.org", "account:alice@x.org", status="failed", error="HTTP 503"),
+               SourceResult("x.org", "account:alice@x.org"), SourceResult("x.org", "account:alice@x.org")]
+    monkeypatch.setattr(collector, "run_collection", lambda *a, **k: CollectSummary([answers.pop(0)]))
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"),
+                                             "pseudonym_key": "unannounced-test-key-0123456789abcdef"}, env={})
+    target = {"instance": "https://x.org", "source": "account:alice@x.org"}
+    for _ in range(3):
+        with pytest.raises(UpstreamError):
+            orch.collect_target(settings, target, 4)
+    (kept,) = (tmp_path / "lake" / "_state").glob(f"*/{orch.UNANNOUNCED_PASS}/*.json")
+    assert "alice" not in str(kept.relative_to(tmp_path)), kept
+    result = orch.collect_target(settings, target, 4)
+    assert result["unannounced"] == 43 and orch.new_records(result) == 43
+    assert not kept.exists()
+    assert orch.new_records(orch.collect_target(settings, target, 4)) == 0, "announced once"
+
+
 # -- batch windows ----------------------------------------------------------------------------------------------
 def _utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)

@@ -1,10 +1,20 @@
 """A small evaluator for the part of the NiFi Expression Language the fediscope flows use.
 
-NiFi evaluates ``#{parameter}`` references first, then every ``${subject:function(args)...}`` expression in a
-property value, with the FlowFile's attributes as subjects. This module does the same for the functions listed
-in :data:`FUNCTIONS` (semantics from the NiFi Expression Language Guide) so the tests can render the flows'
-paths and URLs and walk the paging cursor without a NiFi. An expression using any other function raises
-:class:`ELError`, so a flow cannot silently use something the tests do not understand.
+NiFi evaluates every ``${subject:function(args)...}`` expression in a property value, with the FlowFile's
+attributes as subjects. This module does the same for the functions listed in :data:`FUNCTIONS` (semantics from
+the NiFi Expression Language Guide) so the tests can render the flows' paths and URLs and walk the paging cursor
+without a NiFi. An expression using any other function raises :class:`ELError`, so a flow cannot silently use
+something the tests do not understand.
+
+Parameters (``#{name}``) are read as NiFi reads them (``nifi-parameter``'s ``ExpressionLanguageAwareParameterParser``
+and the Expression Language grammar, ``AttributeExpressionParser.g``):
+
+* outside an expression, a reference is replaced by the parameter's value as text before the expressions are
+  parsed (``##`` is an escaped ``#``);
+* inside an expression, the parameter parser leaves it alone: the Expression Language itself reads ``#{name}`` as a
+  subject (``${#{name}:urlEncode()}``) or an argument (``${page:ge(#{max_pages})}``) whose value is the parameter's,
+  never parsed again, so a ``'`` or ``}`` in it is just a character;
+* inside a string literal it is text: ``${literal('#{name}')}`` is the 7 characters ``#{name}``, not the value.
 """
 
 from __future__ import annotations
@@ -16,8 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-_PARAM_RE = re.compile(r"#\{([^}]+)\}")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The lexer's ``ATTRIBUTE_NAME``: no digit first, none of ``${}()[],:;/*'``, blanks.
+_ATTRIBUTE_NAME_RE = re.compile(r"[^${}()\[\],:;/*' \t\r\n0-9][^${}()\[\],:;/*' \t\r\n]*")
 
 
 class ELError(ValueError):
@@ -29,6 +40,7 @@ class Context:
     attributes: Mapping[str, str]
     state: Mapping[str, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -305,9 +317,11 @@ class _Parser:
     """Parses and evaluates at once. ``ifElse`` evaluates only the branch its subject chooses, as NiFi's
     ``IfElseEvaluator`` does: the other is parsed (its functions must be known) with ``live`` off."""
 
-    def __init__(self, text: str, ctx: Context) -> None:
+    def __init__(self, text: str, ctx: Context, live: bool = True) -> None:
         self.text, self.pos, self.ctx = text, 0, ctx
-        self.live = True
+        self.live = live
+        #: Names of the parameters the expressions reference, whether or not their branch is evaluated.
+        self.referenced: set[str] = set()
 
     def error(self, message: str) -> ELError:
         return ELError(f"{message} at {self.pos} in {self.text!r}")
@@ -338,7 +352,9 @@ class _Parser:
 
     def expression(self) -> Any:
         self.expect("${")
+        self.skip_ws()
         value = self.subject()
+        self.skip_ws()  # the lexer's WHITESPACE is a hidden token: blanks may stand between any two
         while self.peek(":"):
             self.pos += 1
             branches: tuple[bool, ...] = ()
@@ -349,10 +365,13 @@ class _Parser:
             if name not in FUNCTIONS:
                 raise self.error(f"function {name!r} unknown to this evaluator")
             value = FUNCTIONS[name](value, *args) if self.live else None
+            self.skip_ws()
         self.expect("}")
         return value
 
     def subject(self) -> Any:
+        if self.peek("#{"):
+            return self.parameter()
         if self.peek("'") or self.peek('"'):
             return self.ctx.attributes.get(self.string())
         match = _IDENT_RE.match(self.text, self.pos)
@@ -400,6 +419,8 @@ class _Parser:
     def argument(self) -> Any:
         if self.peek("${"):
             return self.expression()
+        if self.peek("#{"):
+            return self.parameter()
         if self.peek("'") or self.peek('"'):
             return self.string()
         match = re.compile(r"-?\d+(\.\d+)?").match(self.text, self.pos)
@@ -411,6 +432,28 @@ class _Parser:
             self.pos += len(word)
             return word == "true"
         raise self.error("expected an argument")
+
+    def parameter(self) -> str:
+        """``#{name}`` inside an expression (``parameterReference: PARAMETER_REFERENCE_START singleAttrRef RBRACE``):
+        the name as an attribute name or a quoted literal; the value is the parameter's, as it is. NiFi refuses a
+        reference to a parameter its context does not define (the component is invalid): so does this."""
+        self.expect("#{")
+        self.skip_ws()
+        if self.peek("'") or self.peek('"'):
+            name = self.string()
+        else:
+            match = _ATTRIBUTE_NAME_RE.match(self.text, self.pos)
+            if not match:
+                raise self.error("expected a parameter name")
+            name, self.pos = match.group(), match.end()
+        self.skip_ws()
+        self.expect("}")
+        self.referenced.add(name)
+        if not self.live:
+            return ""
+        if name not in self.ctx.parameters:
+            raise self.error(f"parameter {name!r} is not defined")
+        return self.ctx.parameters[name]
 
     def string(self) -> str:
         """A quoted literal as NiFi's lexer reads it (``STRING_LITERAL``): ``\\'``, ``\\"``, ``\\r``, ``\\n`` and
@@ -431,20 +474,85 @@ class _Parser:
         return "".join(out)
 
 
+def _parameter_tokens(text: str) -> list[tuple[int, int, str | None]]:
+    """What NiFi's ``ExpressionLanguageAwareParameterParser.parseTokens`` finds in a property value: ``(start, end,
+    name)`` of each reference and ``(start, end, None)`` of each escape (``##``), ``end`` inclusive. A ``{`` opens an
+    expression when the ``$`` signs read so far are odd in number and one stands just before it; inside one, braces
+    are only counted, so a ``#{`` there is not a reference. Ported as it stands in NiFi, down to the parity that is
+    never reset by other characters: in ``${a}${#{p}}`` the second ``${`` follows two ``$`` and is not seen as an
+    expression, and ``#{p}`` is replaced as text."""
+    tokens: list[tuple[int, int, str | None]] = []
+    start_tags, odd_dollars, last, depth, in_expression = 0, False, "", 0, False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "#":
+            start_tags += 1
+        elif ch == "{":
+            if odd_dollars and last == "$" and depth == 0:
+                in_expression = True
+            if in_expression:
+                depth += 1
+                i += 1
+                continue  # NiFi's `continue`: neither the run of '#' nor the last character is updated
+            if start_tags:
+                end = text.find("}", i)
+                if end >= 0:
+                    first = i - start_tags
+                    escapes = (start_tags - 1) // 2
+                    tokens.extend((first + 2 * k, first + 2 * k + 1, None) for k in range(escapes))
+                    offset = first + 2 * escapes
+                    name = text[i + 1:end]
+                    if start_tags % 2 == 0:
+                        tokens.append((offset, end, None))  # ##{name}: an escaped reference, '#{name}' as text
+                    elif "'" not in name or (len(name) > 1 and name[0] == name[-1] == "'" and "'" not in name[1:-1]):
+                        tokens.append((offset, end, name.strip("'")))
+                    i = end
+        elif ch == "}":
+            if depth <= 0:
+                i += 1
+                continue
+            depth -= 1
+            if depth == 0:
+                in_expression = False
+        elif ch == "$":
+            odd_dollars = not odd_dollars
+        if ch != "#":
+            start_tags = 0
+        last = text[i]
+        i += 1
+    return tokens
+
+
 def substitute_parameters(text: str, parameters: Mapping[str, str]) -> str:
-    """Replace every ``#{name}``; KeyError names a parameter the context does not define."""
-    return _PARAM_RE.sub(lambda m: parameters[m.group(1)], text)
+    """The property value with the references NiFi's parameter parser finds (outside expressions) replaced by their
+    values and escapes undone; KeyError names a parameter the context does not define."""
+    out, pos = [], 0
+    for start, end, name in _parameter_tokens(text):
+        out.append(text[pos:start])
+        out.append(parameters[name] if name is not None else text[start + 1:end + 1])
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def parameter_references(text: str) -> set[str]:
-    return set(_PARAM_RE.findall(text))
+    """Names of the parameters a property value references as NiFi reads it: outside expressions, and as subjects
+    or arguments inside them (not the text of a string literal)."""
+    tokens = _parameter_tokens(text)
+    outside = {name for _, _, name in tokens if name is not None}
+    parser = _Parser(substitute_parameters(text, {name: "" for name in outside}), Context({}), live=False)
+    parser.template()
+    return outside | parser.referenced
 
 
 def evaluate(text: str, attributes: Mapping[str, str] | None = None, parameters: Mapping[str, str] | None = None,
              state: Mapping[str, str] | None = None, now: datetime | None = None) -> str:
-    """Render a property value the way NiFi does: parameters first, then the expressions."""
-    ctx = Context(attributes or {}, state or {}, now or datetime.now(UTC))
-    return _Parser(substitute_parameters(text, parameters or {}), ctx).template()
+    """Render a property value the way NiFi does: the parameter references outside expressions first, as text; then
+    the expressions, in which ``#{name}`` is a subject or an argument valued from ``parameters``."""
+    parameters = parameters or {}
+    ctx = Context(attributes or {}, state or {}, now or datetime.now(UTC), parameters)
+    return _Parser(substitute_parameters(text, parameters), ctx).template()
 
 
 def functions_used(text: str) -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from doubles.fediverse_ids import KINDS
@@ -859,7 +859,8 @@ def test_every_spelling_fediscope_refuses_is_quarantined_as_invalid(flow: dict[s
 
 
 @pytest.mark.parametrize("instance", ["mastodon.social/@Gargron", "https://user:secret@mastodon.social", "",
-                                      "mastodon.social?x=1", "bücher.example"])
+                                      "mastodon.social?x=1", "bücher.example",
+                                      "mastodon.social')}${x}", "it's}.example"])
 def test_a_value_that_is_no_instance_is_quarantined_in_one_directory(flow: dict[str, Any], instance: str) -> None:
     """The API refuses it (400), so every request is quarantined: under ``instance=_invalid``, one directory whose
     dot-files retention recognises, with no part of the value (a password) in the path."""
@@ -952,6 +953,8 @@ def _described_failure(flow: dict[str, Any], api_url: str, instance: str) -> tup
     ("https://bob:p&w#%+ x@mastodon.social", 400),
     (" Mastodon.Social. ", 403),  # an address the API takes: blanks around it and a final dot, as typed
     ("bücher.example", 400),
+    ("mastodon.social')}${x}", 400),  # was: the value pasted into a string literal ended it (an invalid flow)
+    ("it's}.example", 400),
 ])
 def test_the_instance_reaches_the_api_as_written(flow: dict[str, Any], scraping_api: str,
                                                  api_queries: list[dict[str, list[str]]], instance: str,
@@ -970,6 +973,41 @@ def test_the_instance_reaches_the_api_as_written(flow: dict[str, Any], scraping_
     assert response.status_code == status, response.text
     if status == 400:
         assert response.json()["error"]["parameter"] == "instance", response.text
+
+
+@pytest.mark.parametrize("hashtag", ["it's", "a}b", "x')}${y}"])
+def test_the_hashtag_reaches_the_api_as_written(flow: dict[str, Any], scraping_api: str,
+                                                api_queries: list[dict[str, list[str]]], hashtag: str) -> None:
+    """A ``'`` or ``}`` in a parameter is one more character of its value: the flows reference parameters as the
+    subject of an expression (``${#{hashtag}:urlEncode()}``), which NiFi reads whole. In a string literal
+    (``${literal('#{hashtag}')}``) NiFi never replaced the reference: the request asked for the tag ``#{hashtag}``."""
+    import requests
+
+    values = _parameter_values(flow) | {"api_url": scraping_api, "hashtag": hashtag}
+    url = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {}, values)
+    assert urlsplit(url).path == "/v1/timelines/tag/" + quote(hashtag, safe="")
+    requests.get(url, headers={"X-API-Key": values["api_key"]}, timeout=30)
+    assert api_queries == [{"instance": [values["instance"]], "limit": ["40"]}]
+
+
+def test_the_evaluator_reads_parameters_as_nifi_does() -> None:
+    """Outside an expression a reference is replaced as text (``##`` escapes a ``#``); inside one it is a subject or
+    an argument holding the parameter's value as it is; inside a string literal it is text. NiFi's parameter parser
+    tells an expression by the parity of the ``$`` read so far: the second expression of ``${a}${#{p}}`` is not one
+    to it, and ``#{p}`` is replaced as text there (an attribute name, here)."""
+    params = {"p": "a'}b${c}", "n": "5", "v": "attr"}
+    # replaced as text first, an outside reference's value is then read as the rest is (its ${c} is evaluated)
+    assert evaluate("#{p}/${#{p}:toUpper()}", {"c": "C"}, params) == "a'}bC/A'}B${C}"
+    assert evaluate("${literal('#{p}')}", {}, params) == "#{p}"
+    assert evaluate("${x:equals(#{p})}", {"x": "a'}b${c}"}, params) == "true"
+    assert evaluate("${x:ge(#{n})}", {"x": "7"}, params) == "true"
+    assert evaluate("${ #{'p'}:equals(#{p}) }", {}, params) == "true"  # a quoted name, blanks around it
+    assert evaluate("##{p} ###{n}", {}, params) == "#{p} #5"
+    assert evaluate("${x}${#{v}}", {"x": "1", "attr": "2"}, params) == "12"
+    assert evaluate("${x}${y:append(${#{v}})}", {"x": "1", "y": "2"}, params) == "12attr"  # nested: an expression
+    with pytest.raises(ELError, match="not defined"):
+        evaluate("${#{missing}:toUpper()}", {}, params)
+    assert parameter_references("#{n}/${literal('#{missing}'):append(#{p}):append(${#{v}})}") == {"n", "p", "v"}
 
 
 def test_the_evaluator_url_encodes_as_java_does() -> None:
