@@ -23,6 +23,7 @@ import pytest
 from metric_header import metric
 
 from fediscope.errors import StoreError
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.hbase_schema import catalog_table
 from fediscope.store.port import open_store
 from fediscope.store.sql import CATALOG
@@ -369,6 +370,47 @@ def test_hbase_a_writer_killed_mid_write_holds_the_metric_until_its_lease_expire
     store.write(CC, _rows("B", 2))
     assert store.all(CC) == sorted(_rows("B", 2), key=lambda r: r["k"])
     _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 2))
+
+
+def test_hbase_a_writer_whose_lease_was_taken_over_does_not_commit(hbase_double, monkeypatch):
+    """A writer renews its lease while it writes (here every 10 ms); one that stalled past it (a paused process, the
+    Thrift server out of reach) may find it taken over by a waiter that saw it expire. Its renewal then fails, and
+    the write fails before it commits (its rows may be half-written, as after any failed write: the catalog keeps
+    the provisional generation that says so), leaving the other's lease in place."""
+    from fediscope.store.hbase import HBaseStore
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lease_seconds=0.03)
+    store.write(CC, _rows("A", 1))
+    handler, upsert = hbase_double.handler, HBaseStore._upsert
+    check_and_put, refused = handler.checkAndPut, threading.Event()
+    other = json.dumps({"owner": "other", "host": "elsewhere", "pid": 1, "since": 0, "expires": 2e9}).encode()
+
+    def seen_refused(*args):  # noqa: ANN002, ANN202
+        taken = check_and_put(*args)
+        if not taken:
+            refused.set()
+        return taken
+
+    def taken_over_meanwhile(self, schema, rows, stale):  # noqa: ANN001, ANN202
+        connection = happybase.Connection("127.0.0.1", hbase_double.port)
+        connection.table(f"{prefix}-catalog").put(b"lease:cc", {b"c:lease": other})
+        connection.close()
+        assert refused.wait(60)  # the renewal found another's lease
+        return upsert(self, schema, rows, stale)
+
+    handler.checkAndPut = seen_refused
+    monkeypatch.setattr(HBaseStore, "_upsert", taken_over_meanwhile)
+    try:
+        with pytest.raises(StoreError, match="could not write metric cc: its write lease expired") as caught:
+            store.write(CC, _rows("A", 2))
+    finally:
+        del handler.checkAndPut
+    assert "\n" not in str(caught.value)
+    catalog = hbase_double.table(f"{prefix}-catalog").rows
+    assert catalog[b"lease:cc"][b"c:lease"][0] == other
+    # not committed: the provisional generation given before its rows changed stays, as after any failed write
+    assert json.loads(catalog[b"cc"][b"c:definition"][0])["generation"].startswith(PROVISIONAL)
 
 
 def test_hbase_a_failed_write_releases_the_metric(hbase_double):
