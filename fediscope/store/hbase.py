@@ -287,7 +287,7 @@ class HBaseStore(BaseStore):
                 if not found:
                     continue  # released since the check: take it now
                 holder = _read_lease(found)
-                if holder is None or holder["expires"] < now:
+                if holder is None or float(holder["expires"]) < now:
                     if self._check_and_put(conn, metric, found, value):  # nobody took it over in between
                         log.warning("metric=%s took over the write lease of %s, which expired %s ago (a writer "
                                     "killed mid-write?)", metric, _holder_text(holder), _age(holder, now, "expires"))
@@ -298,8 +298,8 @@ class HBaseStore(BaseStore):
                 raise StoreError(
                     f"HBase at {self._address}: could not write metric {metric}: another writer ("
                     f"{_holder_text(holder)}; another lake sharing this store?) has held it for "
-                    f"{_age(holder, now, 'since')} and still held it after {self.lock_timeout:g} s of waiting "
-                    f"(lock_timeout); run again once it is done (a writer that was killed frees it within "
+                    f"{_age(holder, now, 'since')} and still held it after {self.lock_timeout:g} s of waiting; "
+                    f"run again once it is done (a writer that was killed frees it within "
                     f"{self.lease_seconds:g} s)")
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)
