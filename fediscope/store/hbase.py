@@ -15,6 +15,10 @@ the metric's catalog row (``c:rank_pending``) first and unmarks it when done, an
 a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`),
 keeping those the write itself is about to point its rows at (see :meth:`HBaseStore._finish_interrupted`).
 
+Two writers of one metric (two lakes sharing one store, whose lake locks do not see each other) take turns on the
+metric's write lease, a catalog cell taken and released with HBase's atomic ``checkAndPut`` and renewed while the
+write runs; a killed writer's lease expires (see :meth:`HBaseStore._writing`).
+
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
 ``-hsha``/``-nonblocking`` need framed). One connection pool per process for each server and set of these options
@@ -27,12 +31,15 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fediscope.engine.metrics import Metric
@@ -57,6 +64,66 @@ _RANK_PENDING = b"c:rank_pending"
 #: one of them gets a later millisecond than its delete marker (see :meth:`HBaseStore._finish_interrupted`)
 _AFTER_DELETE = 0.005
 T = TypeVar("T")
+#: seconds a change of a metric waits by default for another writer's lease of it (:meth:`HBaseStore._writing`), as
+#: MariaDB waits for its named lock: a big metric's write takes minutes
+LOCK_TIMEOUT = 3600
+#: seconds a write lease lasts unless its holder renews it (every third of it): how long a killed writer holds up
+#: the next one
+LEASE_SECONDS = 120
+#: the catalog cell of a metric's write lease, in the row :func:`_lease_row`
+_LEASE = b"c:lease"
+
+
+def _lease_row(metric: str) -> bytes:
+    """The catalog row of a metric's write lease: no metric's (metric names hold no ``:``), and read by no scan of
+    the catalog (those ask for ``c:definition`` or ``c:rows``, which it lacks)."""
+    return f"lease:{metric}".encode()
+
+
+def _wall_clock() -> float:
+    """Seconds since the epoch: a lease's times, compared across the hosts sharing a store (tests replace it)."""
+    return time.time()
+
+
+@dataclass
+class _Lease:
+    """A write lease this store holds (:meth:`HBaseStore._writing`): its cell's value as last put."""
+
+    owner: str
+    since: float
+    value: bytes
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)
+    renewer: threading.Thread | None = None
+    lost: bool = False
+
+
+def _lease_value(owner: str, since: float, expires: float) -> bytes:
+    return json.dumps({"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "since": round(since, 3),
+                       "expires": round(expires, 3)}, sort_keys=True).encode()
+
+
+def _read_lease(value: bytes) -> dict[str, Any] | None:
+    """A lease cell's fields, or None for one that is not a lease (written by hand): taken over as expired."""
+    try:
+        lease = json.loads(value)
+        float(lease["since"]), float(lease["expires"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return lease if isinstance(lease, dict) else None
+
+
+def _holder_text(lease: dict[str, Any] | None) -> str:
+    if lease is None:
+        return "a lease cell that is not fediscope's"
+    return f"host {lease.get('host', '?')}, process {lease.get('pid', '?')}"
+
+
+def _age(lease: dict[str, Any] | None, now: float, since: str) -> str:
+    """How long ago the lease's time ``since`` was, in whole seconds (never below 0: the hosts' clocks differ)."""
+    if lease is None:
+        return "an unknown time"
+    return f"{max(now - float(lease[since]), 0):.0f} s"
 
 
 def _pool_key(host: str, port: int, transport: str, protocol: str, size: int, timeout: int) -> tuple[Any, ...]:
@@ -88,8 +155,15 @@ def close_pools() -> None:
 
 
 class HBaseStore(BaseStore):
-    def __init__(self, url: str, table_prefix: str = "fediscope", read_only: bool = False, **options: Any) -> None:
+    #: the (store, metric) pairs each thread's changes hold (:meth:`_writing`)
+    _held = threading.local()
+
+    def __init__(self, url: str, table_prefix: str = "fediscope", read_only: bool = False,
+                 lock_timeout: float = LOCK_TIMEOUT, lease_seconds: float = LEASE_SECONDS, **options: Any) -> None:
         """``read_only=True``: no table is created (not even the catalog, whose absence reads as an empty store).
+        ``lock_timeout``: seconds a change of a metric waits for another writer's lease of it; ``lease_seconds``:
+        how long a lease lasts unless renewed (:meth:`_writing`). Both are :func:`~fediscope.store.port.open_store`
+        options, not URL options.
 
         Raises :class:`~fediscope.errors.PrefixClashError` when the server holds the catalog of another
         environment whose prefix starts with this one followed by ``_`` or is the start of it
@@ -100,6 +174,8 @@ class HBaseStore(BaseStore):
             raise url_error(url, problem_text(exc)) from None
         self.url = url
         self.prefix = layout.check_prefix(table_prefix)
+        self.lock_timeout = float(lock_timeout)
+        self.lease_seconds = float(lease_seconds)
         self._address = f"{host}:{port}"
         self._batch_size = settings["batch_size"]
         self._pool_key = _pool_key(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
@@ -110,6 +186,8 @@ class HBaseStore(BaseStore):
         #: the metrics this store is changing (:meth:`_begin_change`), with the generation their catalog entry
         #: has until the change commits (None: no entry, dropped for a rebuild)
         self._changing: dict[str, str | None] = {}
+        #: the write leases this store holds, by metric (:meth:`_writing`)
+        self._leases: dict[str, _Lease] = {}
         catalog = layout.catalog_table(self.prefix)
         # connects now, so an unreachable store fails at open; and refuses a server where another environment's
         # prefix clashes with this one, before this one's catalog is made (whichever environment came first)
@@ -141,17 +219,148 @@ class HBaseStore(BaseStore):
 
     @contextmanager
     def _writing(self, metric: str) -> Iterator[None]:
-        """No lock (HBase has none to offer through Thrift): a change of a metric that meets another writer's change
-        of it is refused instead (:meth:`_check_no_other_writer`). What a change noted ends with it, failed or not."""
+        """Hold the metric's write lease while it changes, so that the writers of one metric take turns (two lakes
+        sharing one store: each lake's lock sees only its own writers), as MariaDB's named lock makes them. Each
+        change reads the stored rows and writes what differs, and a write sweeps the rank-index entries no data row
+        points at (:meth:`_finish_interrupted`): two at once mixed their rows, or one swept the entries the other had
+        put but not yet pointed its rows at.
+
+        HBase has no lock, but its ``checkAndPut`` compares a cell and puts, atomically: the lease is the cell
+        ``c:lease`` of the catalog row ``lease:<metric>`` (no metric name holds ``:``), holding its owner (a random
+        token, host and process) and when it expires; empty, or absent, it is free. A writer takes it with a
+        ``checkAndPut`` expecting it free (or expecting the very lease it found expired: the holder died, SIGKILL
+        or a lost host, and cannot release it), renews it every third of ``lease_seconds`` while the change runs (a
+        thread), and empties it when done, failed or not. A writer finding it held polls until it is free or
+        expired, for ``lock_timeout`` seconds at most, then fails naming the metric and the holder.
+
+        The expiry is the holder's clock, compared with the waiter's: the hosts' clocks must agree to well within
+        ``lease_seconds`` (120 s by default). A holder that stalled past its lease (not renewed) and went on anyway
+        is still caught where a change checks the catalog (:meth:`_check_no_other_writer`). A change already holding
+        the metric (in this thread) does not take it again. What a change noted ends with it, failed or not."""
+        held: set[tuple[int, str]] = self._held.__dict__.setdefault("metrics", set())  # this thread's
+        mine = (id(self), metric)
+        if mine in held:
+            yield
+            return
+        lease = self._take_lease(metric)
+        held.add(mine)
+        self._leases[metric] = lease
         self._changing.pop(metric, None)
         try:
             yield
         finally:
+            held.discard(mine)
             self._changing.pop(metric, None)
+            self._leases.pop(metric, None)
+            self._release_lease(metric, lease)
+
+    # -- write leases (:meth:`_writing`) ------------------------------------------------------------------------
+
+    def _lease_cell(self, conn: Any, metric: str) -> bytes:
+        """The lease cell as stored now (empty: free)."""
+        row = conn.table(layout.catalog_table(self.prefix)).row(_lease_row(metric), columns=[_LEASE])
+        return row.get(_LEASE, b"")
+
+    def _check_and_put(self, conn: Any, metric: str, expected: bytes, value: bytes) -> bool:
+        """Put ``value`` in the lease cell if it holds ``expected`` (empty: free), atomically (``checkAndPut``)."""
+        from happybase.connection import Hbase
+
+        mutation = sys.modules[Hbase.__module__].Mutation(column=_LEASE, value=value)
+        name = conn.table(layout.catalog_table(self.prefix)).name
+        return bool(conn.client.checkAndPut(name, _lease_row(metric), _LEASE, expected or None, mutation, {}))
+
+    def _take_lease(self, metric: str) -> _Lease:
+        """The metric's lease, once free or expired (see :meth:`_writing`); a :class:`StoreError` after
+        ``lock_timeout`` seconds of finding it held."""
+        owner = uuid.uuid4().hex
+        holder: dict[str, Any] | None = None
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        doing = f"lock metric {metric} for writing"
+        while True:
+            now = _wall_clock()
+            value = _lease_value(owner, now, now + self.lease_seconds)
+            with self._connection(doing) as conn:
+                if self._check_and_put(conn, metric, b"", value):
+                    return self._start_lease(metric, owner, now, value)
+                found = self._lease_cell(conn, metric)
+                if not found:
+                    continue  # released since the check: take it now
+                holder = _read_lease(found)
+                if holder is None or float(holder["expires"]) < now:
+                    if self._check_and_put(conn, metric, found, value):  # nobody took it over in between
+                        log.warning("metric=%s took over the write lease of %s, which expired %s ago (a writer "
+                                    "killed mid-write?)", metric, _holder_text(holder), _age(holder, now, "expires"))
+                        return self._start_lease(metric, owner, now, value)
+                    continue  # another waiter took it over first, or it was just released: look again at once
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreError(
+                    f"HBase at {self._address}: could not write metric {metric}: another writer ("
+                    f"{_holder_text(holder)}; another lake sharing this store?) has held it for "
+                    f"{_age(holder, now, 'since')} and still held it after {self.lock_timeout:g} s of waiting; "
+                    f"run again once it is done (a writer that was killed frees it within "
+                    f"{self.lease_seconds:g} s)")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 2.0)
+
+    def _start_lease(self, metric: str, owner: str, since: float, value: bytes) -> _Lease:
+        lease = _Lease(owner=owner, since=since, value=value)
+        lease.renewer = threading.Thread(target=self._renew, args=(metric, lease), daemon=True,
+                                         name=f"hbase-lease-{metric}")
+        lease.renewer.start()
+        return lease
+
+    def _renew(self, metric: str, lease: _Lease) -> None:
+        """The lease's renewal thread: pushes its expiry forward every third of ``lease_seconds`` until released.
+        One that finds another's lease instead (it was taken over: this writer stalled past it) stops, marking it
+        lost; the change then fails where it next records something (:meth:`_check_lease`)."""
+        while not lease.released.wait(self.lease_seconds / 3):
+            with lease.lock:
+                if lease.released.is_set():
+                    return
+                now = _wall_clock()
+                value = _lease_value(lease.owner, lease.since, now + self.lease_seconds)
+                try:
+                    with self._connection(f"renew the write lease of metric {metric}") as conn:
+                        renewed = self._check_and_put(conn, metric, lease.value, value)
+                except StoreError as exc:  # the lease holds until it expires: try again at the next turn
+                    log.warning("metric=%s %s", metric, exc)
+                    continue
+                if not renewed:
+                    lease.lost = True
+                    log.warning("metric=%s lost its write lease to another writer (renewal failed)", metric)
+                    return
+                lease.value = value
+
+    def _check_lease(self, metric: str) -> None:
+        """Refuse to record a change whose writer lost its lease (:meth:`_renew`)."""
+        lease = self._leases.get(metric)
+        if lease is not None and lease.lost:
+            raise StoreError(f"HBase at {self._address}: could not write metric {metric}: its write lease expired "
+                             f"while this writer held it (not renewed for {self.lease_seconds:g} s: a stalled "
+                             "process, or the Thrift server unreachable) and another writer took it over; run "
+                             "again once the other is done")
+
+    def _release_lease(self, metric: str, lease: _Lease) -> None:
+        """Free the lease (empty its cell), if it is still this writer's; a release that fails leaves it to expire."""
+        with lease.lock:
+            lease.released.set()
+        if lease.renewer is not None:
+            lease.renewer.join()
+        if lease.lost:
+            return
+        try:
+            with self._connection(f"release the write lease of metric {metric}") as conn:
+                if not self._check_and_put(conn, metric, lease.value, b""):
+                    log.warning("metric=%s its write lease was no longer this writer's at release", metric)
+        except StoreError as exc:
+            log.warning("metric=%s %s (it frees itself within %g s)", metric, exc, self.lease_seconds)
 
     def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> str:
         """As :meth:`BaseStore._begin_change`, after checking that the catalog entry is still the one the write read
         (:meth:`_check_no_other_writer`); the provisional generation is noted for :meth:`_commit` to check."""
+        self._check_lease(existing.metric)
         self._check_no_other_writer(existing.metric, existing.generation)
         generation = super()._begin_change(existing, question, row_count)
         self._changing[existing.metric] = generation
@@ -161,6 +370,7 @@ class HBaseStore(BaseStore):
                 unchanged: TableSchema | None = None) -> str:
         """As :meth:`BaseStore._commit`, after checking that no other writer changed the metric since this write
         began changing it (:meth:`_begin_change`)."""
+        self._check_lease(schema.metric)
         if schema.metric in self._changing:
             self._check_no_other_writer(schema.metric, self._changing.pop(schema.metric))
         return super()._commit(schema, question, row_count, unchanged=unchanged)
@@ -168,10 +378,11 @@ class HBaseStore(BaseStore):
     def _check_no_other_writer(self, metric: str, expected: str | None) -> None:
         """Refuse to go on when the metric's catalog entry no longer has the generation ``expected`` (None: no
         entry): another writer of the same metric (another lake sharing this store: each lake's lock sees only its
-        own writers) changed it meanwhile. HBase has no lock to make two writers of one metric take turns, and each
-        compares the result with the rows it read: go on, and the rows would mix both writes with no sign.
-        This catches the overlap at the two moments a write changes the catalog (before its first row, before
-        its last catalog put), not in the short span between a check and the put after it."""
+        own writers) changed it meanwhile, without taking turns on the metric's write lease (:meth:`_writing`): a
+        fediscope older than the lease, or a writer that stalled past its lease. Each write compares the result with
+        the rows it read: go on, and the rows would mix both writes with no sign. This catches the overlap at the
+        two moments a write changes the catalog (before its first row, before its last catalog put), not in the
+        short span between a check and the put after it."""
         found = self._load_schema(metric)
         if (found.generation if found is not None else None) != expected:
             raise StoreError(f"HBase at {self._address}: could not write metric {metric}: "
@@ -417,10 +628,8 @@ class HBaseStore(BaseStore):
         marker's millisecond either.
 
         The sweep assumes no other write or erasure of the metric runs at the same time (it would delete the
-        entries such a write has put but not yet pointed its data rows at): fediscope's writers, ``fediscope
-        process`` and ``fediscope gdpr erase``, hold the lake lock (``<lake>/_state/process.lock``) while they run.
-        Two lakes sharing one store are not kept apart by it, and HBase offers no lock: such an overlap is refused
-        where a write sees it (:meth:`_check_no_other_writer`), not prevented.
+        entries such a write has put but not yet pointed its data rows at): each runs holding the metric's write
+        lease (:meth:`_writing`), which keeps apart the writers of one lake and of two lakes sharing the store alike.
         """
         with self._connection(f"check the rank index of {metric}") as conn:
             if not self._catalog_exists(conn):
@@ -707,9 +916,12 @@ class HBaseStore(BaseStore):
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
 
 
-#: what a write that met another writer of the same metric says (``what``: what that writer did)
-_OTHER_WRITER = ("another writer of the same metric (another lake sharing this store?) {what}; HBase cannot make two "
-                 "writers of one metric take turns: run this one again once the other is done")
+#: what a write that met another writer of the same metric says (``what``: what that writer did): one that did not
+#: take turns on the metric's write lease (:meth:`HBaseStore._writing`; a fediscope older than the lease, or a writer
+#: that stalled past its lease and went on)
+_OTHER_WRITER = ("another writer of the same metric (another lake sharing this store?) {what} without waiting for "
+                 "this one's write lease (a fediscope older than write leases, or a writer that stalled past its "
+                 "lease): run this one again once the other is done")
 
 
 def _create_table(conn: Any, name: str, families: dict[str, dict[str, Any]]) -> bool:

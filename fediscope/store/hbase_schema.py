@@ -37,6 +37,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.pipes import quiet_on_broken_pipe
 from fediscope.redact import redact_url
+from fediscope.store.schema import metric_name_problem
 
 FAMILY_OPTIONS: dict[str, Any] = {"max_versions": 1}
 DATA_FAMILIES = {"m": FAMILY_OPTIONS, "i": FAMILY_OPTIONS}
@@ -112,10 +113,23 @@ def clashing_prefixes(prefix: str, tables: Iterable[str]) -> list[str]:
     would delete them), and both would write to it. Telling them apart when reading would not help the writes,
     and would depend on the longer prefix's catalog being there first; so the store refuses to open on a server
     holding a clashing environment (:class:`~fediscope.errors.PrefixClashError`), whichever came first.
-    ``fediscope-staging`` (or ``staging``) shares a server with ``fediscope``."""
+    ``fediscope-staging`` (or ``staging``) shares a server with ``fediscope``.
+
+    Only a continuation that can start a metric name clashes (:func:`_extends`): ``fediscope_`` (or
+    ``fediscope__v2``) shares a server with ``fediscope``, as its tables ``fediscope__<name>`` would be ``fediscope``'s
+    metric ``_<name>``, which no metric can be (names start with a letter): every listing drops such names
+    (``_metric_tables``), and no write or drop takes them (``check_metric_name``)."""
     found = {other for other in map(prefix_of_catalog, tables) if other is not None and other != prefix
-             and (other.startswith(f"{prefix}_") or prefix.startswith(f"{other}_"))}
+             and (_extends(other, prefix) or _extends(prefix, other))}
     return sorted(found)
+
+
+def _extends(long: str, short: str) -> bool:
+    """Whether ``long`` is ``short``, ``_`` and a start of a metric name, so that a table ``<long>_<name>`` is also
+    named as a metric's table of ``short`` (:func:`metric_of_table`): the rest and ``_<name>`` form a valid metric
+    name for some metric ``<name>`` (the shortest, one letter, stands for all)."""
+    rest = long.removeprefix(f"{short}_")
+    return rest != long and metric_name_problem(f"{rest}_a") is None
 
 
 def metric_tables(prefix: str, metric: str, ranked: bool) -> dict[str, dict[str, Any]]:

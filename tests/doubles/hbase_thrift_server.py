@@ -25,6 +25,8 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
 * unknown tables and families, enabled tables being deleted and disabled tables being used raise ``IOError``,
   whose message is a Java stack trace as HBase's (the exception on its first line, then ``\tat …`` frames);
   creating an existing table raises ``AlreadyExists``; unknown scanner ids raise ``IllegalArgument``;
+* ``checkAndPut`` compares a cell with an expected value and puts, atomically; an expected value left out or
+  empty matches a cell that is absent or empty (``HRegion.checkAndMutate``'s ``valueIsNull``);
 * filters (``filterString``) are not implemented and raise ``IOError`` rather than being ignored;
 * a row key longer than ``MAX_ROW_LENGTH`` (32767 bytes, ``HConstants.MAX_ROW_LENGTH``) is refused, as
   ``Mutation.checkRow`` refuses it ("Row length 32768 is > 32767") when the handler builds its Put or Delete:
@@ -338,6 +340,30 @@ class HBaseHandler:
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations, timestamp)
+
+    def checkAndPut(self, tableName: bytes, row: bytes, column: bytes, value: bytes | None, mput: Any,
+                    attributes: Any) -> bool:
+        """Put ``mput`` (always a put: the handler builds a ``Put`` whatever ``isDelete`` says) when, atomically,
+        the cell ``column`` of ``row`` holds ``value``; True when it did. An expected ``value`` left out (None:
+        ``ifNotExists``) or empty matches a cell that is absent *or empty*, as ``HRegion.checkAndMutate`` compares
+        (``valueIsNull``). The put's timestamp is the clock, or the checked cell's when that is later (HBASE-14054:
+        a put that passed the check is not eclipsed by the cell it replaced)."""
+        self.calls["checkAndPut"] += 1
+        with self._lock:
+            self._injected_failure("checkAndPut", tableName)
+            _check_row_inside(row)
+            table = self._table(tableName)
+            family, qualifier = _parse_column(column)
+            self._check_family(table, family)
+            put_family, put_qualifier = _parse_column(mput.column)
+            self._check_family(table, put_family)
+            cell = table.visible(row).get(family + b":" + (qualifier or b""))
+            stored = cell[0] if cell is not None else b""  # absent and empty compare alike for an empty value
+            if (stored != value) if value else stored:
+                return False
+            stamp = max(self.clock(), cell[1] if cell is not None else 0)
+            table.put(row, put_family + b":" + (put_qualifier or b""), mput.value or b"", stamp)
+            return True
 
     def deleteAll(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> None:
         with self._lock:

@@ -8,6 +8,14 @@ created (the moment between its look and its create, when the other writer's cre
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 import uuid
 
 import happybase
@@ -15,6 +23,7 @@ import pytest
 from metric_header import metric
 
 from fediscope.errors import StoreError
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.hbase_schema import catalog_table
 from fediscope.store.port import open_store
 from fediscope.store.sql import CATALOG
@@ -178,16 +187,52 @@ def test_lock_names_fit_mariadb():
     assert all(len(name) <= LOCK_NAME_LENGTH for name in long_names) and long_names[0] != long_names[1]
 
 
-def test_hbase_a_write_that_another_writer_of_the_metric_overlapped_fails_saying_so(hbase_double, monkeypatch):
-    """HBase has no lock to make two writers take turns: writer A compares the result with the rows it read and
-    writes what differs, so B's whole write in between left a mix (B's keys A did not know of, A's skipped
-    "unchanged" rows holding B's values) and A reported success. A now fails, naming the other writer, and its
-    run again (the usual retry) leaves A's complete rows."""
+def test_hbase_a_write_during_another_writers_write_of_the_metric_waits_for_it(hbase_double, monkeypatch):
+    """Writer B writes the metric while A writes it: B used to run its whole write inside A's (HBase has no lock), and
+    A then failed ("another writer of the same metric changed it meanwhile"). Now B waits for A's write lease (here
+    it is told to wait 0 s, so it gives up at once, naming the metric and how long A has held it), A's write
+    completes whole, and B's write after it (the lease released) replaces A's rows whole."""
+    from fediscope.store.hbase import HBaseStore
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    first = open_store(hbase_double.url, table_prefix=prefix)
+    second = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
+    first.write(CC, _rows("A", 1))
+    upsert = HBaseStore._upsert
+    met: list[str] = []
+
+    def other_writer_meanwhile(self, schema, rows, stale):  # noqa: ANN001, ANN202
+        if self is first and not met:
+            try:
+                second.write(CC, _rows("B", 2))
+                met.append("B wrote inside A's write")
+            except StoreError as exc:
+                met.append(str(exc))
+        return upsert(self, schema, rows, stale)
+
+    monkeypatch.setattr(HBaseStore, "_upsert", other_writer_meanwhile)
+    first.write(CC, _rows("A", 3))
+    monkeypatch.undo()
+    assert len(met) == 1 and "could not write metric cc: another writer" in met[0], met
+    assert "has held it for" in met[0] and f"process {os.getpid()}" in met[0] and "\n" not in met[0], met
+    assert first.all(CC) == sorted(_rows("A", 3), key=lambda r: r["k"])
+    second.write(CC, _rows("B", 4))
+    assert first.all(CC) == sorted(_rows("B", 4), key=lambda r: r["k"])
+    _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 4))
+
+
+def test_hbase_a_write_that_a_writer_without_the_lease_overlapped_fails_saying_so(hbase_double, monkeypatch):
+    """A writer that does not take turns (a fediscope older than write leases, or one that stalled past its lease):
+    writer A compares the result with the rows it read and writes what differs, so B's whole write in between left
+    a mix (B's keys A did not know of, A's skipped "unchanged" rows holding B's values) and A reported success. A
+    fails, naming the other writer, and its run again (the usual retry) leaves A's complete rows."""
+    from fediscope.store.base import BaseStore
     from fediscope.store.hbase import HBaseStore
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     first = open_store(hbase_double.url, table_prefix=prefix)
     second = open_store(hbase_double.url, table_prefix=prefix)
+    monkeypatch.setattr(second, "_writing", BaseStore._writing.__get__(second))  # takes no lease
     first.write(CC, _rows("A", 1))
     upsert = HBaseStore._upsert
     done: list[bool] = []
@@ -206,6 +251,180 @@ def test_hbase_a_write_that_another_writer_of_the_metric_overlapped_fails_saying
     first.write(CC, _rows("A", 3))
     assert first.all(CC) == sorted(_rows("A", 3), key=lambda r: r["k"])
     assert [r["k"] for r in first.top(CC, 10)] == [r["k"] for r in sorted(_rows("A", 3), key=lambda r: -r["v"])]
+
+
+def _assert_rank_index_consistent(hbase_double, prefix: str, rows: list[dict]) -> None:  # noqa: ANN001
+    """The metric's tables hold exactly ``rows``: each data row points (``i:rank``) at a rank entry that points back
+    (``r:row``), the rank index holds no other entry, ``top`` gives them in rank order, and no write is left
+    marked as changing the rank index nor holding the write lease."""
+    data = hbase_double.table(f"{prefix}_cc").rows
+    index = hbase_double.table(f"{prefix}_cc-rank").rows
+    assert {json.loads(cells[b"m:k"][0]): json.loads(cells[b"m:v"][0]) for cells in data.values()} == \
+        {r["k"]: r["v"] for r in rows}
+    assert {cells[b"i:rank"][0]: key for key, cells in data.items()} == \
+        {key: cells[b"r:row"][0] for key, cells in index.items()}
+    catalog = hbase_double.table(f"{prefix}-catalog").rows
+    assert catalog[b"cc"].get(b"c:rank_pending", (b"0",))[0] == b"0"
+    assert catalog.get(b"lease:cc", {}).get(b"c:lease", (b"",))[0] == b""
+    store = open_store(hbase_double.url, table_prefix=prefix, read_only=True)
+    assert [r["k"] for r in store.top(CC, 10)] == [r["k"] for r in sorted(rows, key=lambda r: -r["v"])]
+
+
+def test_hbase_two_writers_of_one_metric_at_once_leave_one_whole_write(hbase_double):
+    """Two writers of one metric in two threads, the second starting while the first is half-way (its new rank
+    entries put, its data rows not yet), after a write that stopped there too (the catalog marked: the next write
+    sweeps the rank index of entries no data row points at). Without turns the second's sweep deleted the first's new
+    entries (rows gone from top) and the two mixed their rows; the first then failed. Now the second waits for the
+    first's write lease: both succeed, one after the other, and the store holds the second's rows whole, its rank
+    index exactly theirs. The first is held half-way on the Thrift server until the second is seen waiting (a
+    ``checkAndPut`` of the lease refused) or, without turns, done."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    first = open_store(hbase_double.url, table_prefix=prefix)
+    second = open_store(hbase_double.url, table_prefix=prefix)
+    first.write(CC, _rows("A", 1))
+    hbase_double.fail("mutateRows", f"{prefix}_cc")  # stops after its rank puts: orphan entries, the catalog marked
+    with pytest.raises(StoreError, match="injected failure"):
+        first.write(CC, _rows("A", 2))
+    assert hbase_double.table(f"{prefix}-catalog").rows[b"cc"][b"c:rank_pending"][0] == b"1"
+
+    handler = hbase_double.handler
+    data_name = f"{prefix}_cc".encode()
+    first_halfway, second_progress = threading.Event(), threading.Event()
+    mutate_rows, check_and_put = handler.mutateRows, handler.checkAndPut
+
+    def held_halfway(tableName, rowBatches, attributes):  # noqa: ANN001, ANN202, N803 — the IDL's names
+        if tableName == data_name and not first_halfway.is_set():
+            first_halfway.set()
+            assert second_progress.wait(60)
+        return mutate_rows(tableName, rowBatches, attributes)
+
+    def seen_waiting(*args):  # noqa: ANN002, ANN202
+        taken = check_and_put(*args)
+        if not taken and first_halfway.is_set():
+            second_progress.set()
+        return taken
+
+    handler.mutateRows, handler.checkAndPut = held_halfway, seen_waiting
+    errors: list[str] = []
+
+    def write(store, writer: str, run: int, after: threading.Event | None) -> None:  # noqa: ANN001
+        try:
+            if after is not None:
+                assert after.wait(60)
+            store.write(CC, _rows(writer, run))
+        except (StoreError, AssertionError) as exc:
+            errors.append(f"{writer}: {exc}")
+        finally:
+            if after is not None:
+                second_progress.set()
+
+    threads = [threading.Thread(target=write, args=(first, "A", 3, None), daemon=True),
+               threading.Thread(target=write, args=(second, "B", 4, first_halfway), daemon=True)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        del handler.mutateRows, handler.checkAndPut
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 4))
+
+
+KILLED_MID_WRITE = textwrap.dedent("""
+    import os, signal, sys
+    from fediscope.store.hbase import HBaseStore
+    from metric_header import metric
+
+    def killed(self, *args):
+        os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind runs
+
+    HBaseStore._upsert = killed
+    store = HBaseStore(sys.argv[1], table_prefix=sys.argv[2])
+    store.write(metric("cc", "k", rank="v DESC"), [{"k": "x", "v": 1, "w": "K"}])
+""")
+
+
+def test_hbase_a_writer_killed_mid_write_holds_the_metric_until_its_lease_expires(hbase_double, monkeypatch):
+    """A writer killed outright (SIGKILL, OOM, a lost host) cannot release its lease: the next writer waits for it
+    (here 0 s: it fails at once, naming the metric, the killed process and how long it has held it), and once the
+    lease has expired takes it over and writes its rows whole."""
+    from fediscope.store import hbase
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
+    store.write(CC, _rows("A", 1))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path])}
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, hbase_double.url, prefix], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = killed.communicate(timeout=120)
+    assert killed.returncode == -signal.SIGKILL, stderr
+    with pytest.raises(StoreError) as caught:
+        store.write(CC, _rows("B", 2))
+    message = str(caught.value)
+    assert "could not write metric cc: another writer" in message and "has held it for" in message, message
+    assert f"process {killed.pid}" in message and "\n" not in message, message
+    later = time.time() + hbase.LEASE_SECONDS + 1
+    monkeypatch.setattr(hbase, "_wall_clock", lambda: later)  # the lease's expiry has passed
+    store.write(CC, _rows("B", 2))
+    assert store.all(CC) == sorted(_rows("B", 2), key=lambda r: r["k"])
+    _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 2))
+
+
+def test_hbase_a_writer_whose_lease_was_taken_over_does_not_commit(hbase_double, monkeypatch):
+    """A writer renews its lease while it writes (here every 10 ms); one that stalled past it (a paused process, the
+    Thrift server out of reach) may find it taken over by a waiter that saw it expire. Its renewal then fails, and
+    the write fails before it commits (its rows may be half-written, as after any failed write: the catalog keeps
+    the provisional generation that says so), leaving the other's lease in place."""
+    from fediscope.store.hbase import HBaseStore
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lease_seconds=0.03)
+    store.write(CC, _rows("A", 1))
+    handler, upsert = hbase_double.handler, HBaseStore._upsert
+    check_and_put, refused = handler.checkAndPut, threading.Event()
+    other = json.dumps({"owner": "other", "host": "elsewhere", "pid": 1, "since": 0, "expires": 2e9}).encode()
+
+    def seen_refused(*args):  # noqa: ANN002, ANN202
+        taken = check_and_put(*args)
+        if not taken:
+            refused.set()
+        return taken
+
+    def taken_over_meanwhile(self, schema, rows, stale):  # noqa: ANN001, ANN202
+        connection = happybase.Connection("127.0.0.1", hbase_double.port)
+        connection.table(f"{prefix}-catalog").put(b"lease:cc", {b"c:lease": other})
+        connection.close()
+        assert refused.wait(60)  # the renewal found another's lease
+        return upsert(self, schema, rows, stale)
+
+    handler.checkAndPut = seen_refused
+    monkeypatch.setattr(HBaseStore, "_upsert", taken_over_meanwhile)
+    try:
+        with pytest.raises(StoreError, match="could not write metric cc: its write lease expired") as caught:
+            store.write(CC, _rows("A", 2))
+    finally:
+        del handler.checkAndPut
+    assert "\n" not in str(caught.value)
+    catalog = hbase_double.table(f"{prefix}-catalog").rows
+    assert catalog[b"lease:cc"][b"c:lease"][0] == other
+    # not committed: the provisional generation given before its rows changed stays, as after any failed write
+    assert json.loads(catalog[b"cc"][b"c:definition"][0])["generation"].startswith(PROVISIONAL)
+
+
+def test_hbase_a_failed_write_releases_the_metric(hbase_double):
+    """A write that fails (the Thrift server refused a batch) releases its lease on the way out: the next write of
+    the metric does not wait for it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
+    store.write(CC, _rows("A", 1))
+    hbase_double.fail("mutateRows", f"{prefix}_cc")
+    with pytest.raises(StoreError, match="injected failure"):
+        store.write(CC, _rows("A", 2))
+    other = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
+    other.write(CC, _rows("B", 3))
+    _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 3))
 
 
 def test_hbase_a_first_write_whose_table_another_writer_created_fails_saying_so(hbase_double, monkeypatch):

@@ -661,3 +661,31 @@ def test_schema_command_output_closed_early_stops_quietly(hbase_double, prefix, 
     assert (result.returncode, result.stderr) == (141, "")
     if action == "--create":  # the tables were made before the output was lost
         assert f"{prefix}-catalog".encode() in hbase_double.handler.tables
+
+
+def test_the_double_checks_and_puts_as_a_region_server(hbase_double, connection):
+    """``checkAndPut`` (what a write lease is taken, renewed and released with): the put happens only when the cell
+    holds the expected value, atomically; an expected value left out, or empty, matches a cell that is absent or
+    empty (HRegion's ``valueIsNull``); the put is always a put."""
+    import sys
+
+    from happybase.connection import Hbase
+
+    thrift = sys.modules[Hbase.__module__]
+    connection.create_table("cas", {"c": {}})
+    name = connection.table("cas").name
+
+    def check_and_put(expected: bytes | None, value: bytes, is_delete: bool = False) -> bool:
+        mutation = thrift.Mutation(column=b"c:x", value=value, isDelete=is_delete)
+        return connection.client.checkAndPut(name, b"r", b"c:x", expected, mutation, {})
+
+    def cell() -> bytes | None:
+        return connection.table("cas").row(b"r").get(b"c:x")
+
+    assert check_and_put(None, b"one") and cell() == b"one"  # absent
+    assert not check_and_put(None, b"two") and not check_and_put(b"", b"two") and cell() == b"one"
+    assert not check_and_put(b"other", b"two") and cell() == b"one"
+    assert check_and_put(b"one", b"", is_delete=True) and cell() == b""  # emptied by a put, not deleted
+    assert check_and_put(b"", b"three") and cell() == b"three"  # empty counts as absent
+    with pytest.raises(thrift.IOError, match="NoSuchColumnFamilyException"):
+        connection.client.checkAndPut(name, b"r", b"z:x", None, thrift.Mutation(column=b"c:x", value=b"v"), {})

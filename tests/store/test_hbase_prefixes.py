@@ -122,6 +122,29 @@ def test_prefixes_that_do_not_extend_each_other_with_an_underscore_share_a_serve
     prod.close()
 
 
+@pytest.mark.parametrize("other", ["{base}_", "{base}__v2"], ids=["trailing-underscore", "double-underscore"])
+@pytest.mark.parametrize("first", ["stem", "other"])
+def test_a_continuation_no_metric_name_starts_with_shares_a_server(server: tuple[str, str], other: str,
+                                                                   first: str) -> None:
+    """``fediscope_`` next to ``fediscope`` was refused as a clash, though no table of one can be named as the
+    other's: ``fediscope__languages`` would be ``fediscope``'s metric ``_languages``, and a metric name starts with a
+    letter. Both open, whichever came first, and each lists, reads and drops its own tables only."""
+    url, base = server
+    other = other.format(base=base)
+    order = [base, other] if first == "stem" else [other, base]
+    stores = {prefix: HBaseStore(url, table_prefix=prefix) for prefix in order}
+    for prefix, store in stores.items():
+        store.write(LANGUAGES, ROWS if prefix == base else ROWS[:1])
+    for prefix, store in stores.items():
+        assert store.unlisted_metrics() == {} and store.missing_tables() == {}
+        assert store.stored_metrics() == {"languages": 2 if prefix == base else 1}
+    stores[base].drop("languages")
+    assert [row["language"] for row in stores[other].top(LANGUAGES, 2)] == ["fr"]
+    assert _tables(url, other) == set(layout.all_tables(other, [LANGUAGES]))
+    for store in stores.values():
+        store.close()
+
+
 def test_a_clashing_environment_made_since_the_store_opened_is_not_taken_for_leftovers(
         server: tuple[str, str]) -> None:
     """A reader opened before any catalog of its prefix, or tables made with the shell script: the listings
