@@ -95,11 +95,12 @@ STATUS_URI_PATTERN = r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#
 _STATUS_URI_RE = re.compile(STATUS_URI_PATTERN)
 
 #: The field a landed status gets when the policy rewrote its ``content`` (a handle or a link became a pseudonym of
-#: another length): the length of the text as its author wrote it, as curation counts it
-#: (:func:`fediscope.engine.visible_text.authored_length`), which curation takes for ``content_length``. Privacy off
-#: lands the text as written, so a status never carries one (a server's own is dropped). A text in which the handle
-#: or a link of an erased account became :data:`ERASED` gets none (it would count the handle), and `gdpr erase` drops
-#: it from a text it rewrites (:func:`fediscope.gdpr.texts.forget_authored_lengths`): such a text is measured.
+#: another length, or :data:`ERASED` for an erased account's): the length of the text as its author wrote it, as its
+#: readers saw it, as curation counts it (:func:`fediscope.engine.visible_text.authored_length`), which curation takes
+#: for ``content_length``. Privacy off lands the text as written, so landing never writes one there (a server's own
+#: is dropped); ``gdpr erase`` keeps it in a text it rewrites, and writes it with privacy off
+#: (:func:`fediscope.gdpr.texts.keep_lengths_as_written`): the length of a status is the same whether it was landed
+#: before or after an erasure, with privacy on or off.
 AUTHORED_LENGTH = "authored_length"
 #: What the handle or link of an account on the suppression list (an erased account) is replaced by.
 ERASED = "[erased]"
@@ -803,11 +804,9 @@ class PrivacyPolicy:
         for text_field in ("content", "text", "spoiler_text"):
             if isinstance(out.get(text_field), str):
                 out[text_field] = self._scrub_text(out[text_field], names, markup=text_field == "content")
-        if (isinstance(status.get("content"), str) and out["content"] != status["content"]
-                and out["content"].count(ERASED) == status["content"].count(ERASED)):
-            # handles and links became pseudonyms of other lengths: curation counts the text as written. Not where
-            # an erased (suppressed) account's became ERASED: the length would count its handle, which `gdpr erase`
-            # drops the length for too (fediscope.gdpr.texts)
+        if isinstance(status.get("content"), str) and out["content"] != status["content"]:
+            # handles and links became pseudonyms (an erased account's ERASED) of other lengths: curation counts the
+            # text as written, as privacy off does, and as `gdpr erase` keeps it (fediscope.gdpr.texts)
             out[AUTHORED_LENGTH] = authored_length(status["content"])
         poll = out.get("poll")
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too

@@ -214,18 +214,22 @@ def test_a_rewritten_text_carries_its_length_as_written(policy: PrivacyPolicy) -
     assert landed["content"] == sent["content"] and landed["reblog"]["content"] == sent["reblog"]["content"]
 
 
-def test_a_text_naming_an_erased_account_carries_no_length_as_written(policy: PrivacyPolicy) -> None:
+def test_a_text_naming_an_erased_account_carries_its_length_as_written(policy: PrivacyPolicy) -> None:
     """Was: a status mentioning an account on the suppression list (erased) landed with ``[erased]`` for its handle
-    and the length of the text as written, which counted the handle (its length could be worked out from the row),
-    where `gdpr erase` measures the text it rewrote. Now it lands without one, and curation measures the text, as
-    for a status the erasure rewrote. A REAL recorded reply mentioning mastodonpy_test_2."""
+    and no length as written, so curation measured the text as landed: ``[erased]``, and the pseudonyms (25
+    characters) of everybody else it named. Now it carries the length its readers saw, as the same status landed
+    before the erasure keeps it (``gdpr erase``) and as privacy off lands it. A REAL recorded reply mentioning
+    mastodonpy_test_2, and naming somebody else in its text."""
     from fediscope.privacy import AUTHORED_LENGTH
 
     erased = policy.account_key(f"mastodonpy_test_2@{LOCAL}")
-    reply = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(body("test_status_reply.json", 2), LOCAL)
-    assert ERASED in reply["content"] and reply["content"].endswith(" same!</p>")
-    assert AUTHORED_LENGTH not in reply
-    assert policy.status(body("test_status_reply.json", 2), LOCAL)[AUTHORED_LENGTH] == len("@mastodonpy_test_2 same!")
+    recorded = body("test_status_reply.json", 2)
+    named = dict(recorded, content=recorded["content"].removesuffix("</p>") + " cc @carol@elsewhere.social</p>")
+    for status, written in ((recorded, "@mastodonpy_test_2 same!"),
+                            (named, "@mastodonpy_test_2 same! cc @carol@elsewhere.social")):
+        reply = PrivacyPolicy(key=KEY, suppressed=frozenset({erased})).status(status, LOCAL)
+        assert ERASED in reply["content"] and "carol" not in reply["content"]
+        assert reply[AUTHORED_LENGTH] == len(written) == policy.status(status, LOCAL)[AUTHORED_LENGTH]
 
 
 def test_link_to_a_quoted_status_becomes_the_quoted_status_pseudonym(policy: PrivacyPolicy) -> None:

@@ -80,7 +80,14 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES, TAG_TRENDS, Table, duckdb_type
-from fediscope.engine.visible_text import ENTITY_RE, QUOTE_INLINE_RE, QUOTE_INLINE_START, TAG_RE
+from fediscope.engine.visible_text import (
+    ENTITY_RE,
+    QUOTE_INLINE_MARK,
+    QUOTE_INLINE_RE,
+    QUOTE_INLINE_START,
+    TAG_RE,
+    TRAILING_QUOTE_INLINE_RE,
+)
 from fediscope.privacy import ERASED, PUBLIC_VISIBILITIES, STATUS_URI_PATTERN
 
 #: The emoji characters of Unicode 17.0 (emoji-data.txt, UTS #51) as inclusive code point ranges, generated from the
@@ -288,11 +295,14 @@ def _media(s: str, kind: str) -> str:
 
 
 def _authored_text(text: str) -> str:
-    """``text`` without a quote post's fallback link (:data:`QUOTE_INLINE_RE`); the regex runs only on a text that
-    starts with its paragraph."""
-    # 'g': Spark replaces every match; the pattern is anchored at the start, so there is one
-    return (f"CASE WHEN {text} LIKE '{QUOTE_INLINE_START}%' "
-            f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
+    """``text`` without a quote post's fallback link: Mastodon's first paragraph (:data:`QUOTE_INLINE_RE`), then
+    another server's last element (:data:`TRAILING_QUOTE_INLINE_RE`); each regex runs only on a text that may hold
+    it (:func:`fediscope.engine.visible_text.authored_text` is the same in Python)."""
+    # 'g': Spark replaces every match; each pattern is anchored (start, end), so there is one
+    leading = (f"CASE WHEN {text} LIKE '{QUOTE_INLINE_START}%' "
+               f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
+    return (f"CASE WHEN contains({text}, '{QUOTE_INLINE_MARK}') "
+            f"THEN regexp_replace({leading}, '{TRAILING_QUOTE_INLINE_RE}', '', 'g') ELSE {leading} END")
 
 
 def _unicode_emoji_count(text: str) -> str:

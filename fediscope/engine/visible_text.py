@@ -28,15 +28,33 @@ QUOTE_INLINE_RE = (r'^<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^
                    r"(?:[^<]|<br[^>]*>)*</p>")
 #: How a quote post's text starts: only such a text is matched against :data:`QUOTE_INLINE_RE`.
 QUOTE_INLINE_START = '<p class="quote-inline">'
+#: The fallback other servers write at the END of the text of a quote post (FEP-e232 object links: Misskey, Pleroma,
+#: Akkoma, the Bluesky bridge; Mastodon keeps the ``quote-inline`` class of remote HTML): an element of that class,
+#: ``<span class="quote-inline"><br><br>RE: <a href="…">…</a></span>`` (before the closing ``</p>``, or last), or a
+#: last paragraph ``<p class="quote-inline">…</p>``, holding one anchor after text and line breaks only (a prefix
+#: other than ``RE:``, ``QT:`` or ``RT:``, is text too). Removed after :data:`QUOTE_INLINE_RE`, alike. The anchor's text
+#: holds no ``<span`` and no ``<p`` tag (neither is in a link's text), so no later ``quote-inline`` element lies
+#: inside a match: at most one position matches, and each try stops at the next such element — linear time in Python
+#: and Java, whichever finds it (``re.search``, ``regexp_replace``). ``\z``: the very end (``$`` also matches before
+#: a final line break in Java). The MapReduce mapper has the same pattern.
+_BODY = r"(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/ps]|<s[^p]|<p[^\t\n\f\r >]|</[^a])*</a>(?:[^<]|<br[^>]*>)*"
+TRAILING_QUOTE_INLINE_RE = (rf'(?:<span class="quote-inline">{_BODY}</span>(?:</p>)?'
+                            rf'|<p class="quote-inline">{_BODY}</p>)\z')
+#: What a text holds when it may end with such a fallback: only such a text is matched.
+QUOTE_INLINE_MARK = 'class="quote-inline">'
 
 _QUOTE_INLINE = re.compile(QUOTE_INLINE_RE)
+_TRAILING_QUOTE_INLINE = re.compile(TRAILING_QUOTE_INLINE_RE.replace(r"\z", r"\Z"))  # Python < 3.14: no \z
 _ENTITY = re.compile(ENTITY_RE)
 
 
 def authored_text(content: str) -> str:
-    """``content`` without a quote post's fallback paragraph (:data:`QUOTE_INLINE_RE`)."""
+    """``content`` without a quote post's fallback: Mastodon's first paragraph (:data:`QUOTE_INLINE_RE`), then another
+    server's last element (:data:`TRAILING_QUOTE_INLINE_RE`)."""
     match = _QUOTE_INLINE.match(content) if content.startswith(QUOTE_INLINE_START) else None
-    return content if match is None else content[match.end():]
+    text = content if match is None else content[match.end():]
+    trailing = _TRAILING_QUOTE_INLINE.search(text) if QUOTE_INLINE_MARK in text else None
+    return text if trailing is None else text[:trailing.start()]  # the match runs to the end
 
 
 def strip_tags(text: str) -> str:

@@ -29,8 +29,9 @@ the account collectable again:
    notes the status records whose text says ``[erased]``, so that the curated pass gives their rows the columns
    curation computes from the text (``content_length``, …) as a curation of the rewritten record gives them, also
    where an earlier erasure rewrote the text (:mod:`fediscope.gdpr.texts`; counted under ``other``:
-   ``content_rows_recounted``); a status whose text it rewrites loses the length of the text as written that
-   landing recorded (``authored_length``), which counted the handle;
+   ``content_rows_recounted``); a status whose text it rewrites keeps the length of the text as written
+   (``authored_length``: landing records it, the erasure records it with privacy off), so ``content_length`` is
+   that of the text its readers saw, landed before or after the erasure, with privacy on or off;
 5. curated Parquet tables (:mod:`fediscope.gdpr.curated`), store tables — every metric the store's catalog
    lists, as it recorded it, also one whose SQL file is gone (:func:`stored_metrics`; the metric files are never
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
@@ -165,7 +166,7 @@ from fediscope.gdpr.subject import (
     trace_search,
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
-from fediscope.gdpr.texts import RewrittenTexts, forget_authored_lengths
+from fediscope.gdpr.texts import RewrittenTexts, keep_lengths_as_written
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
@@ -520,8 +521,8 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
         # ``old`` is the record's JSON before _unlink, which only takes away: no trace in it, none in the record
         if may_hold_in_json(old, values) and contains_trace(record, values):
             scrubbed = scrub(record, values)  # a copy: ``record`` keeps the texts as they were
-            if entity == "statuses":  # a rewritten text is measured again (fediscope.gdpr.texts)
-                forget_authored_lengths(record.get("data"), scrubbed.get("data"))
+            if entity == "statuses":  # its length stays that of the text as written (fediscope.gdpr.texts)
+                keep_lengths_as_written(record.get("data"), scrubbed.get("data"), traces.clear)
             record = scrubbed
         new = json.dumps(record, sort_keys=True)
         if new != old:

@@ -18,12 +18,17 @@ MERGED_COLUMNS`), once the erasure's own scrub of the row is done — the versio
 (:meth:`RewrittenTexts.recount`). A row equal to versions whose content columns differ is left as it is: which of
 them the merge chose cannot be told (two versions of one fetch that differ in their text alone).
 
-A status landed with privacy on may carry the length of its text as its author wrote it
-(:data:`~fediscope.privacy.AUTHORED_LENGTH`), which curation takes for ``content_length`` instead of measuring the
-text. That length counts the erased account's handle as written: the raw pass drops it from every status whose
-text it rewrites (:func:`forget_authored_lengths`), so that curation measures the rewritten text, as it does for a
-text landed without one — nothing of the erased account stays in the number, the row is recounted shorter or longer
-as the text is, and the curated pass (which curates the rewritten records) and a rebuild agree.
+``content_length`` is the length of the text as written, as its readers saw it (:data:`~fediscope.privacy.
+AUTHORED_LENGTH`), also where an erasure rewrote it: the raw pass keeps the length landing recorded (privacy on:
+the handles of the erased account and of everybody else became pseudonyms of other lengths, and the erased
+account's now :data:`ERASED`), and with privacy off, where the text as collected is the text as written, records
+the length of the text before its rewrite (:func:`keep_lengths_as_written`). So a status has one length landed with
+privacy on or off, before or after the erasure (the landing records the length as written where it writes
+:data:`ERASED` too), as privacy off always had it where the erasure left the handle in the text as written
+(``@<span>name</span>``: no trace). Only a text landed with privacy on by a release before that length was
+recorded, or rewritten by a release that dropped it, cannot be measured as written: it is measured as it is (its
+pseudonyms and :data:`ERASED`, 25 and 8 characters). The content columns the curated pass recounts are then those of
+such texts, and ``url_count`` and ``unicode_emoji_count`` where a rewrite changed them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from fediscope.engine.visible_text import authored_length
 from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import decode_jsonl, encode_jsonl
@@ -50,14 +56,19 @@ def says_erased(data: Any) -> bool:
     return any(ERASED in str(status.get("content") or "") for status in nested_statuses(data))
 
 
-def forget_authored_lengths(before: Any, after: Any) -> None:
-    """Drop :data:`~fediscope.privacy.AUTHORED_LENGTH` (in place) from each status ``after`` carries (a raw status
-    record's ``data`` as the erasure scrubbed it: the status, a reblogged and a quoted one) whose ``content`` differs
-    from that of the same status in ``before`` (the ``data`` before the scrub, which keeps every nested status where
-    it was)."""
+def keep_lengths_as_written(before: Any, after: Any, clear: bool) -> None:
+    """Give each status ``after`` carries (a raw status record's ``data`` as the erasure scrubbed it: the status, a
+    reblogged and a quoted one) whose ``content`` differs from that of the same status in ``before`` (the ``data``
+    before the scrub, which keeps every nested status where it was) the length of its text as written (in place),
+    where it has none and the lake is landed with privacy off (``clear``): the text before was collected as written.
+    With privacy on, the one landing recorded is kept as the scrub copied it; a text without one was landed so by an
+    older release, with pseudonyms in it, and is measured (module docstring)."""
+    if not clear:
+        return
     for old, new in zip(nested_statuses(before), nested_statuses(after), strict=False):
-        if AUTHORED_LENGTH in new and new.get("content") != old.get("content"):
-            del new[AUTHORED_LENGTH]
+        content = old.get("content")
+        if AUTHORED_LENGTH not in new and isinstance(content, str) and new.get("content") != content:
+            new[AUTHORED_LENGTH] = authored_length(content)
 
 
 def _hashable(value: Any) -> Any:

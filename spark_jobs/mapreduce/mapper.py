@@ -182,6 +182,12 @@ _ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
 #: A quote post's fallback link (``fediscope.engine.curate_sql.QUOTE_INLINE_RE``, which says why it is removed).
 QUOTE_INLINE_RE = re.compile(r'<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^a])*'
                              r"</a>(?:[^<]|<br[^>]*>)*</p>")
+#: Another server's quote fallback at the end of the text (``fediscope.engine.visible_text.TRAILING_QUOTE_INLINE_RE``,
+#: which says why ``re.search`` finds it in linear time; ``\z`` there).
+_QUOTE_BODY = (r"(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/ps]|<s[^p]|<p[^\t\n\f\r >]|</[^a])*</a>"
+               r"(?:[^<]|<br[^>]*>)*")
+TRAILING_QUOTE_INLINE_RE = re.compile(rf'(?:<span class="quote-inline">{_QUOTE_BODY}</span>(?:</p>)?'
+                                      rf'|<p class="quote-inline">{_QUOTE_BODY}</p>)\Z')
 _HOME_RE = re.compile(r"@([^@]+)\Z")
 #: A Mastodon status URI: home instance and the status's id there (``fediscope.privacy.STATUS_URI_PATTERN``).
 STATUS_URI_RE = re.compile(r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$")
@@ -495,9 +501,12 @@ def url_count(content: str) -> int:
 
 
 def authored_text(content: str) -> str:
-    """``content`` without a quote post's fallback link (the curation SQL's ``_authored_text``)."""
+    """``content`` without a quote post's fallback link (the curation SQL's ``_authored_text``): Mastodon's first
+    paragraph, then another server's last element."""
     match = QUOTE_INLINE_RE.match(content) if content.startswith('<p class="quote-inline">') else None
-    return content if match is None else content[match.end():]
+    text = content if match is None else content[match.end():]
+    trailing = TRAILING_QUOTE_INLINE_RE.search(text) if 'class="quote-inline">' in text else None
+    return text if trailing is None else text[:trailing.start()]
 
 
 def unicode_emoji_count(content: str) -> int:

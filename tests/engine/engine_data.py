@@ -232,3 +232,33 @@ def stored_rows(store_url: str) -> dict[str, list[dict[str, Any]]]:
 def raw_days(lake_dir: Path) -> list[date]:
     """The days (``dt``) of the lake's raw batches, in order: the days a run can be ``until``."""
     return sorted({date.fromisoformat(parse_partition(p)["dt"]) for p in raw_batch_files(LocalLake(lake_dir))})
+
+
+#: The address of a quoted status on another server, in :data:`QUOTE_FALLBACKS`.
+QUOTED = "https://misskey.example/notes/9k3c7d8e9f"
+#: The fallbacks other servers append to the text of a quote post for clients that show no quotes. No recording holds
+#: one (the recorded server is Mastodon, whose own comes first: ``<p class="quote-inline">``, recorded), and FEP-e232
+#: (object links: a ``Link`` tag, ``RE: <url>`` in the text) leaves the markup to the servers, so these are written
+#: after the code of the servers that send them: Misskey and the Bluesky bridge (a ``span`` inside the last
+#: paragraph), Pleroma / Akkoma's InlineQuotePolicy (``<br/>``, its configurable prefix, a link with attributes), and
+#: a last paragraph of that class. Each is placed as its server places it by :func:`with_quote_fallback`.
+QUOTE_FALLBACKS = {
+    "misskey": f'<span class="quote-inline"><br><br>RE: <a href="{QUOTED}">{QUOTED}</a></span>',
+    "pleroma": f'<span class="quote-inline"><br/><br/>QT: <a href="{QUOTED}" rel="nofollow noopener noreferrer" '
+               f'target="_blank">{QUOTED}</a></span>',
+    "paragraph": f'<p class="quote-inline">RE: <a href="{QUOTED}">{QUOTED}</a></p>',
+}
+
+
+def with_quote_fallback(status: dict[str, Any], form: str, suffix: str = "") -> dict[str, Any]:
+    """A copy of ``status`` (another id and URI) whose text ends with the fallback ``form`` of
+    :data:`QUOTE_FALLBACKS`: a ``span`` inside the last paragraph, a paragraph after it; ``suffix`` is text after
+    it inside that paragraph (then it is not last: the author's text goes on)."""
+    fallback, content = QUOTE_FALLBACKS[form], status["content"]
+    if fallback.startswith("<span"):
+        content = content.removesuffix("</p>") + fallback + suffix + "</p>"
+    else:
+        content = content + fallback.removesuffix("</p>") + suffix + "</p>"
+    tag = f"{form}{len(suffix)}"
+    return dict(copy.deepcopy(status), id=f"{status['id']}{len(tag)}{sum(map(ord, tag))}", uri=f"{status['uri']}-{tag}",
+                content=content)

@@ -105,9 +105,16 @@ def visible_text(content: str) -> str:
 
 def authored(content: str) -> str:
     """``content`` without the paragraph Mastodon puts first in a quote post for clients that show no quotes
-    (``<p class="quote-inline">RE: <a …>…</a></p>``): a link to the quoted status, not the author's."""
+    (``<p class="quote-inline">RE: <a …>…</a></p>``), nor the element of that class other servers put last
+    (``<span class="quote-inline">…RE: <a …>…</a></span>`` before the last ``</p>``, or a last paragraph): a link to
+    the quoted status, not the author's."""
     if content.startswith('<p class="quote-inline">') and "</p>" in content:
-        return content.split("</p>", 1)[1]
+        content = content.split("</p>", 1)[1]
+    for opening, ends in (('<span class="quote-inline">', ("</span>", "</span></p>")),
+                          ('<p class="quote-inline">', ("</p>",))):
+        last = content.rfind(opening)
+        if last >= 0 and content.endswith(ends) and content.count("</a>", last) == 1:
+            return content[:last]
     return content
 
 

@@ -13,6 +13,8 @@ import pytest
 from engine_data import (
     INSTANCE,
     ORIGIN_CASES,
+    QUOTE_FALLBACKS,
+    QUOTED,
     T0,
     at,
     curated_both_ways,
@@ -26,6 +28,7 @@ from engine_data import (
     statuses,
     strip_column,
     tree_digest,
+    with_quote_fallback,
 )
 from metric_reference import is_link
 
@@ -214,6 +217,35 @@ def test_a_quote_post_s_fallback_link_is_neither_a_link_nor_text_of_its_author(
         assert row["url_count"] == _Anchors.count(authored) == _Anchors.count(landed["content"]) - 1, status["content"]
         written = status["content"].split("</p>", 1)[1]
         assert row["content_length"] == len(html.unescape(re.sub(r"<[^>]+>", "", written))), status["content"]
+
+
+@pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy on", "privacy off"])
+def test_another_server_s_quote_fallback_at_the_end_is_neither_a_link_nor_text_of_its_author(
+        privacy_on: bool, lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: only Mastodon's own fallback (a first paragraph) was left out; the one other servers append for clients
+    that show no quotes (FEP-e232 / Misskey / Pleroma: ``<span class="quote-inline">…RE: <a …>…</a></span>`` at the
+    end, or a last ``<p class="quote-inline">``: :data:`engine_data.QUOTE_FALLBACKS`, derived from those servers'
+    code, as no recording holds one) counted as a link and as text. REAL recorded statuses (toots, a reply
+    mentioning), each with every fallback appended: curated as the status without it; a fallback the author's text
+    follows is no fallback, and counts."""
+    recorded = [s for name in ("test_status_reply.json", "test_status_reply_with_quote.json")
+                for s in statuses(name) if s["visibility"] in ("public", "unlisted") and s["content"].endswith("</p>")
+                and not s["content"].startswith('<p class="quote-inline">')]
+    assert recorded
+    quoting = {(status["id"], form): with_quote_fallback(status, form) for status in recorded
+               for form in QUOTE_FALLBACKS}
+    followed = {status["id"]: with_quote_fallback(status, "misskey", suffix=" and more") for status in recorded}
+    land(lake, "statuses", [*recorded, *quoting.values(), *followed.values()], at(1),
+         policy() if privacy_on else None)
+    duckdb_engine().curate()
+    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
+    columns = ("url_count", "content_length", "unicode_emoji_count")
+    for (status_id, form), quote in quoting.items():
+        assert {c: rows[quote["id"]][c] for c in columns} == {c: rows[status_id][c] for c in columns}, form
+    for status_id, quote in followed.items():
+        assert rows[quote["id"]]["url_count"] == rows[status_id]["url_count"] + 1
+        assert rows[quote["id"]]["content_length"] == rows[status_id]["content_length"] + len(
+            f"RE: {QUOTED} and more")
 
 
 #: Handles and links written in the text of a status, not mentions: the privacy policy replaces them too.

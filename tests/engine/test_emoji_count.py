@@ -128,9 +128,36 @@ def test_the_mapper_carries_the_curation_emoji_patterns() -> None:
         assert as_python == getattr(mapper, name).pattern, name
 
 
-def test_the_mapper_carries_the_quote_fallback_pattern() -> None:
-    """The mapper matches it at the start of the text (``re.match``); the SQL's is anchored by ``^``."""
+def test_the_mapper_carries_the_quote_fallback_patterns() -> None:
+    """The mapper matches Mastodon's at the start of the text (``re.match``); the SQL's is anchored by ``^``. Other
+    servers' at the end: ``\\z`` in the SQL's, ``\\Z`` in Python's (which has no ``\\z`` before 3.14)."""
     assert "^" + mapper.QUOTE_INLINE_RE.pattern == curate_sql.QUOTE_INLINE_RE
+    assert mapper.TRAILING_QUOTE_INLINE_RE.pattern.replace(r"\Z", r"\z") == curate_sql.TRAILING_QUOTE_INLINE_RE
+
+
+def test_the_mapper_leaves_out_another_server_s_quote_fallback_as_the_sql_does() -> None:
+    """Was: the mapper counted the fallback other servers append to a quote post (``engine_data.QUOTE_FALLBACKS``)
+    as a link and as text. Its status line of a REAL recorded reply with each appended has the reply's length and
+    links; with the author's text after it, the fallback counts. Privacy on and off."""
+    from copy import deepcopy
+
+    from engine_data import INSTANCE, QUOTE_FALLBACKS, policy, statuses, with_quote_fallback
+
+    from fediscope.privacy import PrivacyPolicy
+
+    (reply,) = [s for s in statuses("test_status_reply.json") if s["mentions"] and s["visibility"] == "public"]
+    meta = {"instance": INSTANCE, "fetched_at": "2026-08-01T14:00:00.000Z"}
+
+    def counts(status: dict, privacy: PrivacyPolicy) -> tuple[str, str]:
+        fields = mapper.status_line(privacy.apply("statuses", deepcopy(status), INSTANCE), meta, False).split("\t")
+        return fields[9], fields[15]  # content_length, url_count
+
+    for privacy in (policy(), PrivacyPolicy(key=None, enabled=False)):
+        want = counts(reply, privacy)
+        assert want == (str(len("@mastodonpy_test_2 same!")), "0")
+        for form in QUOTE_FALLBACKS:
+            assert counts(with_quote_fallback(reply, form), privacy) == want, form
+        assert counts(with_quote_fallback(reply, "misskey", suffix="!"), privacy)[1] == "1"
 
 
 def test_no_emoji_holds_a_character_of_the_skipped_runs() -> None:

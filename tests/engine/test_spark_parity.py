@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from engine_data import (
     INSTANCE,
+    QUOTE_FALLBACKS,
     activity_answered_later,
     assert_rows_equal,
     at,
@@ -26,6 +27,7 @@ from engine_data import (
     snapshots,
     statuses,
     strip_column,
+    with_quote_fallback,
 )
 
 from fediscope.engine.metrics import load_metrics
@@ -322,8 +324,10 @@ def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake,
 def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
                                                                              lake_dir: Path, tmp_path: Path) -> None:
     """A tag name that is empty or white space only is no tag on Spark either (statuses, hashtags, trending tags),
-    and a status landed with privacy on has the length of its text as written there too. REAL recorded statuses
-    (a tagged one with such tag names added, a reply quoting) and REAL trending tags."""
+    a status landed with privacy on has the length of its text as written there too, and another server's quote
+    fallback at the end of a text (``engine_data.QUOTE_FALLBACKS``) is neither a link nor text there either. REAL
+    recorded statuses (a tagged one with such tag names added, a reply quoting, with each fallback appended) and REAL
+    trending tags."""
     status = statuses("test_hashtag_tl.json", method="POST")[0]
     blank = ["", " ", "\u3000"]
     land(lake, "statuses", [dict(status, tags=[*(dict(status["tags"][0], name=n) for n in blank), *status["tags"]])],
@@ -332,7 +336,8 @@ def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(spa
     land(lake, "trends_tags", [*trends, *(dict(trends[0], name=n) for n in blank)], at(1),
          endpoint="/api/v1/trends/tags")
     replies = [s for s in statuses("test_status_reply_with_quote.json") if "yoooo check this out" in s["content"]]
-    land(lake, "statuses", replies[:1], at(2), policy())
+    quoting = [with_quote_fallback(replies[0], form) for form in QUOTE_FALLBACKS]
+    land(lake, "statuses", [*replies[:1], *quoting], at(2), policy())
     twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
     for table in ("statuses", "hashtags", "tag_trends"):
         assert _rows(lake_dir, table) == _rows(twin, table), table
@@ -342,6 +347,9 @@ def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(spa
     assert {r["tag"] for r in read_table(lake_dir, "tag_trends")} == {t["name"].lower() for t in trends}
     (reply,) = [r for r in rows if r["status_id"] == replies[0]["id"]]
     assert reply["content_length"] == len("@mastodonpy_test yoooo check this out")
+    for quote in quoting:
+        (row,) = [r for r in rows if r["status_id"] == quote["id"]]
+        assert (row["content_length"], row["url_count"]) == (reply["content_length"], reply["url_count"]), quote["uri"]
 
 
 def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001

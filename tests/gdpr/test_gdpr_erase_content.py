@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gdpr_lake import KEY, LOCAL, SUBJECT, curated_tables, recorded, stop_after
+from gdpr_lake import KEY, LOCAL, SUBJECT, curated_tables, lake_settings, land_recordings, recorded, stop_after
 from non_public_statuses import visible
 
 from fediscope.config import Settings
@@ -27,9 +27,10 @@ from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.opt_outs import note_opt_outs
 from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.gdpr.texts import RewrittenTexts
+from fediscope.lake.backend import open_lake
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import AUTHORED_LENGTH
+from fediscope.privacy import AUTHORED_LENGTH, PrivacyPolicy, policy_from_settings
 
 NOBODY = "nobody-here@localhost:3000"
 
@@ -80,8 +81,31 @@ def curated(landed):
     return landed
 
 
-def test_the_curated_rows_of_rewritten_texts_are_those_of_a_rebuild(curated, run_cli, tmp_path: Path) -> None:
-    env = curated
+class OlderLanding:
+    """The landing of a release that recorded no length as written: the policy's records without it. Their rewritten
+    texts are measured as they are, so an erasure changes their ``content_length``, which the curated pass recounts."""
+
+    def __init__(self, policy: PrivacyPolicy) -> None:
+        self.policy = policy
+
+    def apply(self, entity: str, record: Any, instance: str) -> Any:
+        landed = self.policy.apply(entity, record, instance)
+        for status in nested_statuses(landed) if entity == "statuses" else ():
+            status.pop(AUTHORED_LENGTH, None)
+        return landed
+
+
+@pytest.fixture()
+def curated_measured(env):
+    """The recordings landed by :class:`OlderLanding` and processed (DuckDB, SQLite)."""
+    assert land_recordings(env.lake, OlderLanding(env.policy)) > 50  # type: ignore[arg-type]
+    run_process(env.settings, progress=False)
+    return env
+
+
+def test_the_curated_rows_of_rewritten_texts_are_those_of_a_rebuild(curated_measured, run_cli,
+                                                                   tmp_path: Path) -> None:
+    env = curated_measured
     before = curated_tables(env.lake_dir)
 
     result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
@@ -117,10 +141,10 @@ def test_an_erasure_stopped_before_its_curated_pass_finishes_it_when_run_again(
 
 
 def test_rows_an_older_release_left_are_recounted_by_the_next_erasure(
-        curated, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        curated_measured, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A lake erased by a release that did not recount (its rows keep the longer length): any erasure after, of an
     account the lake does not even hold, gives them the rebuild's, counted apart (nobody's in particular)."""
-    env = curated
+    env = curated_measured
     with monkeypatch.context() as older:
         older.setattr(RewrittenTexts, "recount", lambda self, rows, schema, lake: rows)
         erase_account(env.settings, SUBJECT)
@@ -149,20 +173,21 @@ def test_an_opt_out_erasure_recounts_the_texts_it_rewrites(curated, tmp_path: Pa
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
 
 
-def lengths_as_written(env: Any) -> set[tuple[str, bool, bool]]:
-    """Each status whose raw text says [erased]: its uri, whether a reblog or a quote carries it, whether it carries
-    the length of its text as written."""
-    return {(status["uri"], status is not record["data"], AUTHORED_LENGTH in status)
+def lengths_as_written(env: Any) -> dict[tuple[str, bool], int | None]:
+    """Each status whose raw text says [erased], by its uri and whether a reblog or a quote carries it: the length of
+    its text as written it carries (None without one)."""
+    return {(status["uri"], status is not record["data"]): status.get(AUTHORED_LENGTH)
             for path in raw_batch_files(env.lake, "statuses") for record in read_batch(env.lake, path)
             for status in nested_statuses(record["data"]) if ERASED in (status.get("content") or "")}
 
 
-def test_an_erasure_drops_the_length_as_written_of_the_texts_it_rewrites(landed, tmp_path: Path) -> None:
-    """Was: an erasure replaced the subject's pseudonym by [erased] in the text of a status but left the length of
-    the text as written that landing recorded (``authored_length``): ``content_length`` stayed that of the text
-    with the subject's handle (its length could be worked out from the row). Now the rewritten text is measured:
-    every status whose text says [erased] carries none, also the original a reblog carries (a REAL recorded boost
-    of the REAL recorded reply to the subject), and curated incrementally and rebuilt it has the same length."""
+def test_an_erasure_keeps_the_length_as_written_of_the_texts_it_rewrites(landed, tmp_path: Path) -> None:
+    """Was: an erasure replaced the subject's pseudonym by [erased] in the text of a status and dropped the length of
+    the text as written that landing recorded (``authored_length``): ``content_length`` became that of the text as
+    landed, shorter by the handle, and longer by the pseudonym (25 characters) of everybody else it named. Now every
+    status whose text says [erased] keeps the length landed, also the original a reblog carries (a REAL recorded
+    boost of the REAL recorded reply to the subject), its ``content_length`` is the one of before the erasure, and
+    curated incrementally and rebuilt it is the same."""
     env = landed
     (wrapper,) = {s["id"]: s for _, s in recorded(("test_status_reblog_unreblog.json",), "statuses")
                   if s.get("reblog")}.values()
@@ -172,14 +197,56 @@ def test_an_erasure_drops_the_length_as_written_of_the_texts_it_rewrites(landed,
     assert landed_boost is not None and AUTHORED_LENGTH in landed_boost["reblog"]
     write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", landed_boost,
                                                        datetime.now(UTC))], fetched_at=datetime.now(UTC))
-    carried = {status["uri"] for path in raw_batch_files(env.lake, "statuses") for record in read_batch(env.lake, path)
-               for status in nested_statuses(record["data"]) if AUTHORED_LENGTH in status}
+    carried = {status["uri"]: status[AUTHORED_LENGTH] for path in raw_batch_files(env.lake, "statuses")
+               for record in read_batch(env.lake, path) for status in nested_statuses(record["data"])
+               if AUTHORED_LENGTH in status}
     run_process(env.settings, progress=False)
+    before = curated_tables(env.lake_dir)
 
     erase_account(env.settings, SUBJECT)
 
     after = lengths_as_written(env)
-    assert {nested for _, nested, _ in after} == {True, False}  # a reblog's original too
-    assert {uri for uri, _, _ in after} <= carried  # each had one landed
-    assert not any(carries for _, _, carries in after), after
+    assert {nested for _, nested in after} == {True, False}  # a reblog's original too
+    assert after == {(uri, nested): carried[uri] for uri, nested in after}, after
+    rewritten = {uri for uri, _ in after}
+    assert lengths(curated_tables(env.lake_dir), rewritten) == lengths(before, rewritten)
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[str, int]:
+    """``content_length`` by status id of every public status of a lake that holds the recordings and ``statuses``
+    (landed by ``settings``' policy), processed, then ``SUBJECT`` erased."""
+    lake = open_lake(settings.lake)
+    policy = policy_from_settings(settings)
+    assert land_recordings(lake, policy) > 50
+    now = datetime.now(UTC)
+    write_batch(lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", policy.apply(
+        "statuses", json.loads(json.dumps(status)), LOCAL), now) for status in statuses], fetched_at=now)
+    run_process(settings, progress=False)
+    erase_account(settings, SUBJECT)
+    return {row["status_id"]: row["content_length"]
+            for row in visible(curated_tables(Path(settings.lake))["statuses"]) if not row["deleted"]}
+
+
+def test_after_an_erasure_a_text_has_its_length_as_written_with_privacy_on_as_off(tmp_path: Path) -> None:
+    """Was: with privacy on, the erasure of an account left the text of another person's status that named it, and
+    somebody else, measured as landed: ``@[erased] same! cc @<25-character pseudonym>`` (45) for the text its readers
+    saw, ``@mastodonpy_test_2 same! cc @carol@elsewhere.social`` (51), which privacy off counts (its erasure leaves
+    the mention's ``@<span>name</span>`` in the text: no trace); and with privacy off, a text the erasure rewrote
+    (a handle written whole, ``@mastodonpy_test_2@localhost:3000``, became ``@[erased]``) was measured as rewritten.
+    Now every status has the same length with privacy on and off, before and after the erasure: the length of its
+    text as written. The REAL recordings, and the REAL recorded reply to the subject with handles added to its text.
+    """
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    named = dict(reply, id=reply["id"] + "7", uri=reply["uri"] + "-7",
+                 content=reply["content"].removesuffix("</p>") + " cc @carol@elsewhere.social</p>")
+    whole = dict(reply, id=reply["id"] + "8", uri=reply["uri"] + "-8",
+                 content=reply["content"].removesuffix("</p>") + f" cc @{SUBJECT}</p>")
+
+    on, off = (erased_lengths(lake_settings(tmp_path / name, privacy), [named, whole])
+               for name, privacy in (("on", True), ("off", False)))
+
+    assert on[named["id"]] == off[named["id"]] == len("@mastodonpy_test_2 same! cc @carol@elsewhere.social")
+    assert on[whole["id"]] == off[whole["id"]] == len(f"@mastodonpy_test_2 same! cc @{SUBJECT}")
+    assert on[reply["id"]] == off[reply["id"]] == len("@mastodonpy_test_2 same!")
+    assert on == off
