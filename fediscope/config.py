@@ -641,13 +641,15 @@ def instance_domain(instance: str) -> str:
     if "://" not in text:
         text = "https://" + text
     shown = _shown_address(instance, text)
+    # a user or password first: the address is quoted with its password masked, which may hide the blank or control
+    # character a password holds (``https://alice:pw /@host``), so that "it holds a blank" would name none to be seen
+    if _names_user(text):
+        raise ConfigError(f"not an instance address: {shown!r} (it names a user or password, which fediscope "
+                          "never sends: give the host alone, and an access token in FEDISCOPE_TOKEN_<INSTANCE>)")
     if not text.isprintable() or any(c.isspace() for c in text):
         raise ConfigError(f"not an instance address: {shown!r} (it holds a blank, tab, line break or other control "
                           "character inside it; only those around it are dropped)")
     try:
-        if "@" in urlsplit(redact_url(text)).netloc:  # the masked URL: a password may hold an unencoded / ? #
-            raise ConfigError(f"not an instance address: {shown!r} (it names a user or password, which fediscope "
-                              "never sends: give the host alone, and an access token in FEDISCOPE_TOKEN_<INSTANCE>)")
         parts = urlsplit(text)
         host, port = parts.hostname, parts.port  # .port raises for "host:abc" and "host:99999"
     except ValueError as exc:
@@ -671,6 +673,17 @@ def instance_domain(instance: str) -> str:
     if len(host) > HOST_MAX_LENGTH or not _HOST_RE.fullmatch(host):
         raise ConfigError(f"not an instance address: {shown!r} (expected a host name, e.g. https://mastodon.social)")
     return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else host
+
+
+def _names_user(url: str) -> bool:
+    """Whether an address names a user or password: an ``@`` in the host part of the masked URL (a password may hold
+    an unencoded ``/ ? #``, which ends the host part for ``urlsplit``; :func:`~fediscope.redact.redact_url` masks it
+    whole, to the last ``@`` of the userinfo). An address ``urlsplit`` cannot read names none here: it is refused
+    for that."""
+    try:
+        return "@" in urlsplit(redact_url(url)).netloc
+    except ValueError:
+        return False
 
 
 def _shown_address(instance: str, url: str) -> str:

@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from fediscope.config import (
     API_KEY_COMMAND,
@@ -40,6 +39,7 @@ COMMON_SECRETS = frozenset({
 MIN_PSEUDONYM_KEY = 32  # characters: e.g. secrets.token_hex(32) gives 64
 MIN_API_KEY = 24
 MIN_TOKEN = 16  # Mastodon issues 43-character tokens
+MIN_DATABASE_PASSWORD = 12
 HOW_TO_GENERATE = f"generate one with: {PSEUDONYM_KEY_COMMAND}"  # a pseudonym key
 HOW_TO_GENERATE_API_KEY = f"generate one with: {API_KEY_COMMAND}"
 #: FEDISCOPE_* variables that are not settings but are read by name: the config file's path, and the passwords of the
@@ -109,13 +109,29 @@ def _secret_findings(settings: Settings, env: Mapping[str, str]) -> list[Finding
         if why := token_problem(token) or weakness(token, MIN_TOKEN):
             found.append(Finding("problem", token_label(key, settings, env), f"access token {why}: use the "
                                  "token the instance issued (Preferences → Development → your application)"))
-    try:
-        password = urlsplit(settings.store).password
-    except ValueError:
-        password = None
-    if password and weakness(password, 12):
-        found.append(Finding("warning", settings.origin("store"), f"the database password {weakness(password, 12)}"))
+    if (given := database_password(settings.store)) and (why := weakness(given[1], MIN_DATABASE_PASSWORD)):
+        found.append(Finding("warning", settings.origin("store"), f"the database password{given[0]} {why}"))
     return found
+
+
+def database_password(url: str) -> tuple[str, str] | None:
+    """The password a store URL connects with, as the driver gets it (decoded), and where the URL gives it: ``""``
+    before the ``@``, else `` (?password=)``. Read as SQLAlchemy reads the URL, which passes its query's options to
+    PyMySQL after the parts before it: a ``?password=`` wins over the one before the ``@``, and PyMySQL takes the
+    deprecated ``?passwd=`` only where neither gives one. Was: the part before the ``@`` alone, read by ``urlsplit``
+    (which ends it at an unencoded ``/ ? #``, which SQLAlchemy takes): a weak ``?password=`` went unchecked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None  # refused by the settings check, which says why
+    for where, given in ((" (?password=)", parsed.query.get("password")), ("", parsed.password),
+                         (" (?passwd=)", parsed.query.get("passwd"))):
+        if isinstance(given, str) and given:
+            return where, given
+    return None
 
 
 def _store_findings(settings: Settings) -> list[Finding]:

@@ -101,8 +101,12 @@ _KNOWN_SCHEME_RE = re.compile(r"(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, re
 _BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
 #: ``scheme://user:password@``: a database password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc
 #: for :func:`urllib.parse.urlsplit`; :func:`redact_url` masks it to the last ``@`` of the authority
-#: (:func:`_userinfo_end`), so that one with an unencoded ``@`` is not half shown either.
-_USERINFO_RE = re.compile(r"^(?P<prefix>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+#: (:func:`_userinfo_end`), so that one with an unencoded ``@`` is not half shown either. The text is one URL (a
+#: setting's value, an ``instance`` parameter), so a blank or control character is part of it, not its end: a
+#: password with a blank and a ``/`` (``https://alice:pw /@host``) was shown whole, the blank stopping this pattern
+#: and the ``/`` ending ``urlsplit``'s netloc; so are blanks and control characters before the scheme, which
+#: ``urlsplit`` drops too.
+_USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@]*:)(?P<pw>[^@]*)@")
 
 #: Names whose value is a credential wherever it is written after them, in any case: ``name=value`` (a form body, a
 #: DSN's options, a shell line, a repr's ``name='value'``), ``name: value`` (YAML, a header-like line), ``'name':
@@ -143,7 +147,9 @@ def _names(names: Iterable[str]) -> str:
     return "|".join(sorted(names, key=len, reverse=True))
 
 
-#: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote).
+#: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote). In free text a ``#`` ends it (a
+#: web URL's fragment); a store URL's ``?password=ab#cd``, which SQLAlchemy reads whole, is masked whole by
+#: :func:`redact_url` and, as a known secret, in any text (:func:`url_secrets`).
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _CREDENTIAL_NAME
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
@@ -250,19 +256,33 @@ def redact_url(url: str) -> str:
         # and SQLAlchemy's parse at its first @ (a password with an unencoded @ would be half shown)
         end = _userinfo_end(url, unparsed.end("prefix"))
         if url[unparsed.end("prefix"):end] != MASK:
-            return redact_url(unparsed.group("prefix") + MASK + url[end:])
-    netloc, query = parts.netloc, parts.query
+            return redact_url(unparsed.group("prefix") + MASK + _after_userinfo(url, end))
+    netloc, query, fragment = parts.netloc, parts.query, parts.fragment
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
             netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
+    if query and fragment and _is_secret_param(query.rpartition("&")[2].partition("=")[0]):
+        # SQLAlchemy has no fragment: ``?password=ab#cd&x=1`` is the password ``ab#cd`` (was: ``#cd&x=1`` shown)
+        query, fragment = f"{query}#{fragment}", ""
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(_is_secret_param(k) for k, _ in pairs):
             query = urlencode([(k, MASK if _is_secret_param(k) else v) for k, v in pairs], safe="*")
-    if (netloc, query) == (parts.netloc, parts.query):
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+def _after_userinfo(url: str, end: int) -> str:
+    """What follows a URL's userinfo ending at the ``@`` at ``end``, with the rest of a secret query parameter's
+    value masked where that ``@`` is inside it: ``host:3306/db?password=a@b`` reads both as a user ``host``, a
+    password ``3306/db?password=a`` and a host ``b`` (as SQLAlchemy reads it) and as a host, a database and a
+    password ``a@b`` (as ``urlsplit`` does); neither reading may show a piece of a password."""
+    for found in _PARAM_RE.finditer(url, 0, len(url)):
+        if found.start("value") < end < found.end("value"):
+            return "@" + MASK + url[found.end("value"):]
+    return url[end:]
 
 
 def _userinfo_end(url: str, start: int) -> int:
@@ -357,16 +377,20 @@ def _text_password_end(text: str, start: int, quote: str) -> int | None:
     """The index of the ``@`` ending a URL password that starts at ``start`` in free text, or None when what
     follows ``scheme://host:`` is no password (no ``@`` in the URL, or a port and a path: ``host:8080/@alice``).
 
-    The URL ends at whitespace, at the quote it was opened with, or where another URL starts; within it the
-    password ends where :func:`_userinfo_end` says. A password that is digits then ``/`` (``u:12/ab@host``) cannot
-    be told from a port and a path: it is masked only where it is a known secret (:func:`mask_secrets`)."""
+    The URL ends at the quote it was opened with, where that closes on the same line (a quoted URL is one value,
+    blanks and all: ``'https://alice:pw /@host'`` in an error that quotes a setting or a parameter), else at
+    whitespace; and where another URL starts. Within it the password ends where :func:`_userinfo_end` says. A
+    password that is digits then ``/`` (``u:12/ab@host``) cannot be told from a port and a path: it is masked only
+    where it is a known secret (:func:`mask_secrets`)."""
     if _PORT_AND_PATH_RE.match(text, start):
         return None
-    space = _WHITESPACE_RE.search(text, start)
-    stop = space.start() if space else len(text)
-    if quote:
-        closing = text.find(quote, start, stop)
-        stop = closing if closing >= 0 else stop
+    line_end = text.find("\n", start)
+    closing = text.find(quote, start, len(text) if line_end < 0 else line_end) if quote else -1
+    if closing >= 0:
+        stop = closing
+    else:
+        space = _WHITESPACE_RE.search(text, start)
+        stop = space.start() if space else len(text)
     following = _URL_START_RE.search(text, start, stop)
     stop = following.start() if following else stop
     if text.find("@", start, stop) < 0:
@@ -525,9 +549,12 @@ def url_secrets(url: str) -> list[str]:
 
 
 def _query_secrets(url: str) -> list[str]:
-    """Values of secret query parameters (``mysql+pymysql://u@db/x?password=…``), as SQLAlchemy reads them."""
-    query = url.partition("?")[2].partition("#")[0]
-    return [v for k, v in parse_qsl(query, keep_blank_values=True) if _is_secret_param(k) and v]
+    """Values of secret query parameters (``mysql+pymysql://u@db/x?password=…``), as SQLAlchemy reads them (a
+    ``#`` is part of a value: ``?password=ab#cd``) and as ``urlsplit`` does (the query ends at a ``#``)."""
+    query = url.partition("?")[2]
+    found = [v for part in dict.fromkeys([query, query.partition("#")[0]])
+             for k, v in parse_qsl(part, keep_blank_values=True) if _is_secret_param(k) and v]
+    return list(dict.fromkeys(found))
 
 
 def _is_secret_param(name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -343,6 +344,41 @@ def test_what_no_instance_is_reached_at_is_refused_on_one_line(instance: str, sa
         load_settings(env={"FEDISCOPE_INSTANCES": f"mastodon.social,{instance}"})
     message = str(refused.value)
     assert message.startswith("FEDISCOPE_INSTANCES is invalid: ") and said in message and "\n" not in message
+
+
+#: Passwords with a blank, tab or line break and a ``/ ? #`` after it (the blank ended the password for the masking,
+#: the ``/`` the host part for ``urlsplit``), a ``:``, a percent-encoded ``@``, a letter outside ASCII.
+ODD_PASSWORDS = ("Kq7w /Zx9vRt", "Kq7w\t?Zx9vRt", "Kq7w:Zx9v #Rt", "Kq7w%40Zx9v\n/Rt", "Kq7wé Zx9v/Rt")
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS)
+def test_an_instance_password_with_a_blank_and_a_slash_is_masked_when_refused(tmp_path: Path, password: str) -> None:
+    """Was: ``https://alice:pw /@host`` quoted as typed ("it holds a blank"); now refused for its user and password,
+    the password masked, wherever the address is set."""
+    instance = f"https://alice:{password}@mastodon.example"
+    said = ("not an instance address: 'https://alice:***@mastodon.example' (it names a user or password, which "
+            "fediscope never sends")
+    path = tmp_path / "conf.toml"
+    for where, env, text in [
+        ("FEDISCOPE_INSTANCES is invalid: ", {"FEDISCOPE_INSTANCES": f"mastodon.social,{instance}"}, None),
+        (f"{path}: [[sources]] entry 1: ", {}, f"[[sources]]\ninstance = {json_string(instance)}\n"),
+        (f"{path}: [fediscope] instances is invalid: ", {}, f"[fediscope]\ninstances = [{json_string(instance)}]\n"),
+    ]:
+        if text is not None:
+            path.write_text(text)
+        with pytest.raises(ConfigError) as refused:
+            load_settings(env=env, toml_path=path if text is not None else None)
+        message = str(refused.value)
+        assert message.startswith(where + said) and "\n" not in message, message
+        assert not [piece for piece in re.split(r"[^A-Za-z0-9]+", password) if piece and piece in message], message
+    with pytest.raises(ConfigError) as refused:
+        instance_domain(instance)
+    assert str(refused.value).startswith(said)
+
+
+def json_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's, for these characters)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("instance", ["\x00mastodon.social:0443 ", "\x1bHTTPS://Mastodon.Social./\x1f"])
@@ -722,6 +758,8 @@ def test_a_lake_url_fediscope_cannot_open_is_refused_naming_its_origin(tmp_path:
     ("webhdfs://alice:Kq7w/Rt4Lm@nn:9870/data", r"holds a password"),  # an unencoded / ended the host in it
     ("webhdfs://alice:@nn:9870/data", r"holds a password"),
     ("webhdfs://@nn:9870/data", r"names an empty user before the @"),
+    ("webhdfs://nn:9870/data?user=", r"^'webhdfs://nn:9870/data\?user=': names an empty user in \?user=; give the "
+     r"HDFS user as webhdfs://namenode:9870/path\?user=NAME, or leave \?user= out to use the local login name\.$"),
     ("webhdfs://alice@nn:9870/data?user=bob", r"names two HDFS users, 'alice' before the host and 'bob' in \?user="),
     # was: the last ?user= taken silently
     ("webhdfs://nn:9870/data?user=alice&user=bob", r"gives \?user= more than once; give the HDFS user once "

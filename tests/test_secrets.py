@@ -78,6 +78,15 @@ def files_with_secrets(*roots: Path) -> dict[str, list[str]]:
     ("mysql+pymysql//u:SECRETPW@h/db", "mysql+pymysql//u:***@h/db"),
     ("postgres:/u:pw:with:colons@h", "postgres:/u:***@h"),
     ("mysql:/u@h", "mysql:/u@h"),
+    # a blank, tab or line break in the password, then a / ? or # (the blank ended it for the pattern, the / the
+    # host for urlsplit: shown whole); blanks before the scheme, which urlsplit drops
+    ("https://alice:pw /@host", "https://alice:***@host"),
+    ("mysql+pymysql://u:Kq7w\tZx?9v@h/db?charset=utf8mb4", "mysql+pymysql://u:***@h/db?charset=utf8mb4"),
+    ("mysql+pymysql://u:Kq:7w Zx\n#9v@h/db", "mysql+pymysql://u:***@h/db"),
+    ("https://al ice:Kq7wé /Zx@host", "https://al ice:***@host"),
+    (" mysql+pymysql://u:Kq7w/Zx9v@h/db", " mysql+pymysql://u:***@h/db"),
+    # an @ in a ?password= after a port: SQLAlchemy reads a password to it, urlsplit a query; masked either way
+    ("mysql+pymysql://127.0.0.1:1/x?password=Kq7w@Zx9v/Rt&ssl=1", "mysql+pymysql://127.0.0.1:***@***&ssl=1"),
 ])
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
@@ -154,6 +163,11 @@ def test_a_password_holding_an_at_sign_is_masked_whole(text: str, expected: str)
     ('{"store":"mysql+pymysql://u:pa/ss@db/x","owner":"a@b"}', '{"store":"mysql+pymysql://u:***@db/x","owner":"a@b"}'),
     ("x https://u:p/1@h1/a y https://u:p/2@h2/b z", "x https://u:***@h1/a y https://u:***@h2/b z"),
     ("a=https://u:p/1@h1/x,b=https://h2:80/@y", "a=https://u:***@h1/x,b=https://h2:80/@y"),
+    # a quoted URL is one value to its closing quote, blanks and all (an error quoting a setting or a parameter)
+    ("not an instance address: 'https://alice:pw /@host' (it names)",
+     "not an instance address: 'https://alice:***@host' (it names)"),
+    ('store "mysql+pymysql://u:Kq7w\tZx#9v@db/x" refused', 'store "mysql+pymysql://u:***@db/x" refused'),
+    ("'https://u:x' is bad, see 'a@b'", "'https://u:x' is bad, see 'a@b'"),  # the quote closes before any @
 ])
 def test_a_password_holding_a_slash_or_other_url_characters_is_masked_whole(text: str, expected: str) -> None:
     """Was: a password with an unencoded ``/`` was not masked at all (``fediscope:pa/ss@db`` shown as it was)."""
@@ -351,6 +365,29 @@ def test_a_weak_token_names_the_variable_as_it_is_spelled(variable: str) -> None
     assert problem.setting == variable and "common default" in problem.message and "xxx" not in problem.message
 
 
+@pytest.mark.parametrize(("store", "said"), [
+    ("mysql+pymysql://fed@db/x?password=letmein", "the database password (?password=) is a common default value"),
+    # the option wins over the password before the @ (SQLAlchemy passes the query's options after it)
+    (f"mysql+pymysql://fed:{DB_PASSWORD}@db/x?password=Zq4w%23E8r", "(?password=) is shorter than 12 characters"),
+    ("mysql+pymysql://fed@db/x?passwd=Zq4w#E8r", "the database password (?passwd=) is shorter than 12 characters"),
+    ("mysql+pymysql://fed:Zq4w/E8r@db/x", "the database password is shorter than 12 characters"),  # / ended it
+])
+def test_a_weak_database_password_is_found_wherever_the_store_url_gives_it(store: str, said: str) -> None:
+    """Was: only the password before the @, as ``urlsplit`` read it (to an unencoded ``/``): a weak ``?password=``,
+    which PyMySQL takes, went unchecked. The warning never shows it."""
+    settings = strong(store=store)
+    (finding,) = check_settings(settings, env={})
+    assert (finding.level, finding.setting) == ("warning", "FEDISCOPE_STORE") and said in finding.message, finding
+    assert not leaks(finding.message, tuple(secret_values(settings)))
+
+
+@pytest.mark.parametrize("store", [f"mysql+pymysql://fed:letmein@db/x?password={DB_PASSWORD}",
+                                   f"mysql+pymysql://fed:{DB_PASSWORD}@db/x?passwd=letmein"])
+def test_a_database_password_the_driver_does_not_use_is_not_warned_of(store: str) -> None:
+    """PyMySQL connects with ``?password=`` over the one before the @, and with ``?passwd=`` only without either."""
+    assert check_settings(strong(store=store), env={}) == []
+
+
 def test_mistyped_variables_and_privacy_off_are_warnings() -> None:
     findings = check_settings(strong(privacy=False, pseudonym_key=None),
                               env={"FEDISCOPE_PSEUDONYM_KY": "x", "FEDISCOPE_TOKEN_A_B": "y", "FEDISCOPE_CONFIG": "z"})
@@ -517,3 +554,36 @@ def test_collection_and_api_logs_at_debug_level_hold_no_secret(secret_env: dict[
     assert not leaks("\n".join(messages) + caplog.text)
     assert not leaks(bodies)
     assert not files_with_secrets(tmp_path / "lake", *tmp_path.glob("store.db*"))
+
+
+@pytest.mark.parametrize("password", ["Kq7w Zx/9vRt", "Kq7w\tZx?9vRt", "Kq7w Zx#9v:Rt"])
+def test_a_store_password_with_a_blank_and_a_slash_is_a_known_secret(password: str) -> None:
+    """Was: no secret at all (the blank ended the password for the pattern, the ``/ ? #`` the host for
+    ``urlsplit``), so a log line quoting it unquoted showed it whole."""
+    secrets = secret_values(Settings(store=f"mysql+pymysql://writer:{password}@db/x"))
+    assert password in secrets
+    assert redact_text(f"connecting as {password} failed", secrets) == "connecting as *** failed"
+
+
+def test_a_password_option_holding_a_hash_is_masked_whole_in_messages_and_logs() -> None:
+    """SQLAlchemy reads a store URL's query to its end, a ``#`` included: ``?password=Kq7w#Zx9v?Rt4Lm`` is PyMySQL's
+    password whole. Was: masked to the ``#`` (``?password=***#Zx9v?Rt4Lm``) by ``config show`` and errors, and in
+    logs but for its first piece (``Kq7w``, the only value found in the query)."""
+    password = "Kq7w#Zx9v?Rt4Lm"
+    url = f"mysql+pymysql://fed@db/x?password={password}&charset=utf8mb4"
+    assert redact_url(url) == "mysql+pymysql://fed@db/x?password=***&charset=utf8mb4"
+    secrets = secret_values(Settings(store=url))
+    assert password in secrets
+    assert redact_text(f"cannot connect to {url} (refused)", secrets) == \
+        "cannot connect to mysql+pymysql://fed@db/x?password=***&charset=utf8mb4 (refused)"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(secrets))
+    logger = logging.getLogger("fediscope.tests.password_option")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error("login as fed with %s refused", password)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == "login as fed with *** refused\n"

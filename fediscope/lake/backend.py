@@ -99,7 +99,8 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     The HDFS user is ``?user=NAME``, or a user name before the host (``webhdfs://etl@namenode:9870/lake``, as URLs
     name a user). A password there is refused, never quoted (was: dropped silently, its user name taken as the HDFS
     user): WebHDFS's simple authentication sends a user name only, and fediscope speaks nothing else (no Kerberos,
-    no delegation tokens). So are an empty user name (``@namenode``), two different ones (``etl@…?user=ops``:
+    no delegation tokens). So are an empty user name (``@namenode``, ``?user=``: was the local login name), two
+    different ones (``etl@…?user=ops``:
     the query's won silently) and ``?user=`` given twice (the last won silently)."""
     from fediscope.redact import redact_url
 
@@ -133,6 +134,9 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
         raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}; only ?user=NAME is understood")
     if len(query.get("user", ())) > 1:  # was: the last one taken, silently
         raise ValueError(f"gives ?user= more than once; give the HDFS user once ({WEBHDFS_USER_FORM})")
+    if query.get("user") and not query["user"][0].strip():  # was: the local login name, silently
+        raise ValueError(f"names an empty user in ?user=; give the HDFS user as {WEBHDFS_USER_FORM}, or leave "
+                         "?user= out to use the local login name")
     from_query = (query.get("user") or [None])[-1] or None
     from_userinfo = unquote(parts.username) if parts.username else None
     if from_query and from_userinfo and from_query != from_userinfo:

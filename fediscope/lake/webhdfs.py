@@ -316,6 +316,8 @@ class WebHDFSLake:
             raise LakeError(self._unavailable_message(action, where, exc)) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise LakeError(self._connection_message(action, where, exc)) from None
+        except requests.TooManyRedirects as exc:  # was: "the transfer broke off … the datanode may have failed"
+            raise LakeError(self._redirect_loop_message(action, where, exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # urllib3's own errors reach us from a streamed body: a datanode that dies during a download
             # (ProtocolError: IncompleteRead) fails in ``reader.read()``, outside requests' wrapping. Their text
@@ -361,6 +363,24 @@ class WebHDFSLake:
         failed = urlsplit(request.url) if request is not None and request.url else None
         failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
         return f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
+
+    def _redirect_loop_message(self, action: str, where: str, exc: requests.TooManyRedirects) -> str:
+        """A request redirected again and again (``requests`` gives up after 30): a WebHDFS namenode redirects
+        OPEN and CREATE once, to a datanode, which answers; a server that redirects to itself (or two that redirect
+        to each other) is not answering as WebHDFS does. Named by the addresses in the loop, as ``host:port`` only
+        (a redirect's query may hold a delegation token)."""
+        response = getattr(exc, "response", None)
+        history = [*getattr(response, "history", ()), response] if response is not None else []
+        # the addresses redirected to (the first request's is where the loop was entered, perhaps from outside it)
+        urls = [r.request.url for r in history[1:] if r.request is not None and r.request.url]
+        addresses = list(dict.fromkeys(urlsplit(url).netloc.rpartition("@")[2] for url in urls)) or [
+            urlsplit(self.http_url).netloc]
+        at = addresses[0] if len(addresses) == 1 else "between " + ", ".join(addresses[:-1]) + " and " + addresses[-1]
+        return (f"cannot {action} {where}: a redirect loop at {at} ({len(history) - 1 if history else 'too many'} "
+                f"redirects, {'each back to the same address' if len(addresses) == 1 else 'round in a circle'}): "
+                "the service there is not answering as WebHDFS does (a namenode redirects a read or write once, to a "
+                "datanode, which answers it); check that host and port are the namenode HTTP address (9870 by "
+                "default), not a proxy's or another service's, and that dfs.webhdfs.enabled is true")
 
     def _unavailable_message(self, action: str, where: str, exc: _Unavailable) -> str:
         return (f"cannot {action} {where}: the {self._node(exc)} answered {exc} (it, or a gateway in front of it, "

@@ -307,6 +307,13 @@ def mysql_url(url: str, files: bool = True) -> Any:
         raise ValueError(str(exc)) from None
     if "@" in (parsed.host or "") or "@" in (parsed.database or ""):  # user:a?b@c@host/db: an @ after the ?
         _check_unencoded_userinfo(url, force=True)
+    if (parsed.host or "").lower() != _host_as_shown(url):
+        # an @ in the query where no password precedes it (``user@host:3306/db?password=a@b``): SQLAlchemy took
+        # ``user@host`` for the user, all to that @ for the password and a piece of the value for the host, which
+        # PyMySQL's "Can't connect to MySQL server on '<host>'" then quoted, unmasked
+        raise StoreURLProblem("has an @ in its query where SQLAlchemy takes it for the end of a password, and so reads "
+                              "another host than the one named; an option's value holding @ must be percent-encoded "
+                              "(as %40), as in mysql+pymysql://user@host:3306/<database>?password=p%40ss")
     backend = parsed.get_backend_name()
     if backend not in ("mysql", "mariadb"):
         raise StoreURLProblem(f"is not a MySQL/MariaDB URL (scheme {parsed.drivername!r}); use {MYSQL_FORM}")
@@ -374,6 +381,17 @@ def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
             "password holding "
             "@ / # ? must be percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F), as in "
             "mysql+pymysql://user:p%40ss@host:3306/<database>")
+
+
+def _host_as_shown(url: str) -> str:
+    """The host of a URL as fediscope shows it (in lower case, without IPv6 brackets): after the last ``@`` of the
+    userinfo, a password with an unencoded ``/ ? #`` masked first (:func:`~fediscope.redact.redact_url`)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(redact_url(url)).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _readable(path: str) -> bool:

@@ -54,6 +54,12 @@ REFUSED = [
     f"https://alice:{PASSWORD}@allowed.example", f"alice:{PASSWORD}@allowed.example",
     f" http://alice:{PASSWORD}@allowed.example:8443/ ", f"alice:{PASSWORD[:4]}/{PASSWORD[4:]}@allowed.example",
     f"ftp://alice:{PASSWORD}@allowed.example", f"alice:{PASSWORD}@allowed.example\t/x",
+    # a blank (or tab, line break) then a / ? # in the password: was quoted unmasked (the blank ended the password
+    # for the masking, and the / ended urlsplit's host, where it looked for an @)
+    f"https://alice:{PASSWORD[:4]} /{PASSWORD[4:]}@allowed.example",
+    f"alice:{PASSWORD[:4]}\t?{PASSWORD[4:]}@allowed.example",
+    f"https://alice:{PASSWORD[:4]}:x #{PASSWORD[4:]}@allowed.example",
+    f"https://alice:{PASSWORD[:4]}%40é\n/{PASSWORD[4:]}@allowed.example",
 ]
 
 

@@ -142,6 +142,10 @@ def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> N
     # was: alice taken as the HDFS user, bob's ?user= winning silently; an empty user before the @ dropped silently
     ("webhdfs://alice@namenode:9870/lake?user=bob", "names two HDFS users, 'alice' before the host and 'bob' in"),
     ("webhdfs://@namenode:9870/lake", "names an empty user before the @"),
+    # was: the local login name, silently, as if ?user= were left out
+    ("webhdfs://namenode:9870/lake?user=", r"names an empty user in \?user=; give the HDFS user as "),
+    ("webhdfs://namenode:9870/lake?user=%20", r"names an empty user in \?user="),
+    ("webhdfs://alice@namenode:9870/lake?user=", r"names an empty user in \?user="),
 ])
 def test_bad_urls_are_config_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

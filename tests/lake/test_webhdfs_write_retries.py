@@ -358,3 +358,30 @@ def test_a_namenode_gone_after_redirecting_a_create_to_itself_warns_of_no_tempor
         lake.write_atomic(TARGET, DATA)
     assert sent == ["PUT", "PUT"]  # CREATE and its upload; no DELETE nor GETFILESTATUS after them
     assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []
+
+
+@pytest.mark.parametrize("action", ["read", "write"])
+def test_a_namenode_that_keeps_redirecting_to_itself_is_named_a_redirect_loop(
+        webhdfs_server: WebHDFSDouble, caplog: pytest.LogCaptureFixture, action: str) -> None:
+    """A server that answers every OPEN and CREATE, its upload included, with a redirect to its own address (a
+    proxy, or another service, on the namenode's port). Was: "the transfer broke off (TooManyRedirects: Exceeded 30
+    redirects.); the datanode may have failed or restarted: try again", advice for another failure; now the loop is
+    named, at its address, and nothing is retried nor warned of (no file was made)."""
+    lake = WebHDFSLake(webhdfs_server.lake_url())
+    lake.write_atomic(TARGET, DATA)
+    webhdfs_server.datanode_address = webhdfs_server.namenode_address  # every redirect names the namenode itself
+    before = len(webhdfs_server.requests)
+    with caplog.at_level(logging.WARNING, logger="fediscope"), pytest.raises(LakeError) as failed:
+        if action == "read":
+            lake.read(TARGET)
+        else:
+            lake.write_atomic("raw/mastodon/statuses/c.jsonl", DATA)
+    message = str(failed.value)
+    assert message.startswith(f"cannot {action} {lake.url} (") and "\n" not in message, message
+    assert f": a redirect loop at {webhdfs_server.namenode_address} (30 redirects, each back to the same address): " \
+           "the service there is not answering as WebHDFS does" in message, message
+    assert "datanode may have failed" not in message and "TooManyRedirects" not in message, message
+    assert [r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "fediscope"] == []
+    redirected = [r for r in webhdfs_server.requests[before:] if r[2] in {"OPEN", "CREATE"}]
+    assert len(redirected) == 31 + (action == "write")  # one loop, not retried (a write: its CREATE, then the upload's)
+    assert files_on_disk(webhdfs_server) == ["b.jsonl"]

@@ -34,6 +34,20 @@ def test_a_wrong_query_string_password_on_a_real_server_is_masked(mariadb_url):
     right.close()
 
 
+@pytest.mark.parametrize("url", [f"mysql+pymysql://fed@{CLOSED}/db?password=Kq7w@Zx9v/Rt4Lm",
+                                 f"mysql+pymysql://{CLOSED}/db?password=Kq7w@Zx9v&charset=utf8mb4"])
+def test_an_unencoded_at_sign_in_a_query_password_is_refused_without_a_piece_of_it(url):
+    """SQLAlchemy takes such an ``@`` for the end of a password before the host: ``fed@127.0.0.1`` for the user,
+    ``Zx9v`` for the host. Was: accepted, and PyMySQL's "Can't connect to MySQL server on 'Zx9v'" quoted a piece of
+    the password (``doctor``, ``report``)."""
+    for refuse in (lambda: load_settings(env={"FEDISCOPE_STORE": url}), lambda: open_store(url)):
+        with pytest.raises(ConfigError) as info:
+            refuse()
+        message = str(info.value)
+        assert "has an @ in its query" in message and "percent-encoded (as %40)" in message, message
+        assert not [piece for piece in ("Kq7w", "Zx9v", "Rt4Lm") if piece in message], message
+
+
 @pytest.mark.parametrize(("url", "words"), [
     ("sqlite://relative", "names a file, not a host"),
     ("sqlite://user@host/x.db", "names a file, not a host"),
