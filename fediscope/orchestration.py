@@ -43,6 +43,7 @@ the exception's text, and that of the exceptions it was raised from, before Airf
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -92,11 +93,27 @@ def parse_overrides(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
                               'expected an object such as {"lake": "/data/lake", "engine": "duckdb"}') from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"Airflow Variable {VARIABLE} must be a JSON object of setting names to values")
+    known = [*(name for name in _BY_NAME if name not in TIMEOUT_SETTINGS), *sorted(_EXTRA_KEYS)]
     unknown = sorted(set(raw) - set(_BY_NAME) - _EXTRA_KEYS)
     if unknown:
-        raise ConfigError(f"Airflow Variable {VARIABLE}: unknown key(s) {', '.join(unknown)}; known: "
-                          f"{', '.join([*_BY_NAME, *sorted(_EXTRA_KEYS)])}")
+        raise ConfigError(f"Airflow Variable {VARIABLE}: unknown key(s) "
+                          f"{', '.join(_with_suggestion(key, known) for key in unknown)}; known: {', '.join(known)}")
+    parse_time = [name for name in TIMEOUT_SETTINGS if name in raw]
+    if parse_time:  # taken, they would change nothing: the DAG files read them when Airflow parses them
+        name = parse_time[0]
+        raise ConfigError(f"Airflow Variable {VARIABLE}: {name} is not read from the Variable: Airflow reads the "
+                          "DAG timeouts when it parses the DAG files; set "
+                          f"{_BY_NAME[name].env} in the DAG processor's environment (or [fediscope] {name} in its "
+                          "fediscope.toml) and remove the key")
     return dict(raw)
+
+
+def _with_suggestion(key: str, known: list[str]) -> str:
+    """``sorces (did you mean sources?)``; a setting's variable name (``FEDISCOPE_LAKE``) suggests its key."""
+    by_env = {_BY_NAME[name].env: name for name in known if name in _BY_NAME}
+    close = ([by_env[key.upper()]] if key.upper() in by_env
+             else difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.7))
+    return f"{key} (did you mean {close[0]}?)" if close else key
 
 
 def _env_text(value: Any) -> str:

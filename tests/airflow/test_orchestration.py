@@ -41,6 +41,32 @@ def test_bad_variable_is_a_config_error_naming_it(raw: str, message: str) -> Non
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("key, suggested", [("sorces", "sources"), ("max_page", "max_pages"),
+                                            ("FEDISCOPE_LAKE", "lake"), ("Engine", "engine")])
+def test_a_mistyped_variable_key_is_refused_with_the_key_it_probably_meant(key: str, suggested: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        orch.parse_overrides({key: 1})
+    assert f"unknown key(s) {key} (did you mean {suggested}?); known: lake, " in str(info.value)
+
+
+@pytest.mark.parametrize("name", orch.TIMEOUT_SETTINGS)
+def test_a_dag_timeout_in_the_variable_is_refused_not_silently_ignored(name: str) -> None:
+    """The DAG files read the timeouts when Airflow parses them, never from the Variable: taken, the key would
+    change nothing while the operator believes the timeout raised."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides({name: 600}, env={})
+    env = "FEDISCOPE_" + name.upper()
+    assert str(info.value) == (f"Airflow Variable fediscope_settings: {name} is not read from the Variable: Airflow "
+                               f"reads the DAG timeouts when it parses the DAG files; set {env} in the DAG "
+                               f"processor's environment (or [fediscope] {name} in its fediscope.toml) and remove "
+                               "the key")
+    with pytest.raises(ConfigError, match=name):
+        orch.max_pages({name: 600, "max_pages": 3})
+    with pytest.raises(ConfigError) as unknown:
+        orch.parse_overrides({"lakee": "/x"})
+    assert name not in str(unknown.value)  # nor listed as a key the Variable takes
+
+
 def test_variable_overrides_the_environment_and_is_parsed_like_it() -> None:
     env = {"FEDISCOPE_ENGINE": "duckdb", "FEDISCOPE_LAKE": "/env/lake", "FEDISCOPE_STORE": "sqlite:///env.db"}
     settings = orch.settings_from_overrides(
