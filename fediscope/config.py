@@ -916,9 +916,10 @@ TOML_TABLES = ("fediscope", "tokens", "sources")
 SOURCE_KEYS = ("instance", "timelines")
 
 
-def _toml_document(path: Path, origin: str = "") -> dict[str, Any]:
+def _toml_document(path: Path, origin: str = "", chosen_by: str | None = None) -> dict[str, Any]:
     """The file as TOML, unchecked; ConfigError when it cannot be read (naming ``origin``, `` (FEDISCOPE_CONFIG)``
-    when that variable named the file, as the error of a missing one does) or is not TOML.
+    when that variable named the file, as the error of a missing one does, and with the fix pointing ``chosen_by``,
+    what named the file, elsewhere) or is not TOML.
 
     Its bytes are read as the environment's are (``os.fsdecode``: the file system's encoding, UTF-8 on a UTF-8
     locale and under ``LC_ALL=C``): a value names the same file as the same bytes in ``FEDISCOPE_LAKE`` would. As
@@ -930,12 +931,12 @@ def _toml_document(path: Path, origin: str = "") -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except OSError as exc:  # a directory, no permission
-        fix = "; point FEDISCOPE_CONFIG at a readable TOML file" if origin else ""
+        fix = f"; point {chosen_by} at a readable TOML file" if chosen_by else ""
         raise ConfigError(f"cannot read config file {path}{origin}: {exc.strerror or exc}{fix}") from None
 
 
-def _read_toml(path: Path, origin: str = "") -> dict[str, Any]:
-    document = _toml_document(path, origin)
+def _read_toml(path: Path, origin: str = "", chosen_by: str | None = None) -> dict[str, Any]:
+    document = _toml_document(path, origin, chosen_by)
     unknown = [k for k in document if k not in TOML_TABLES]
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))}; settings go under "
@@ -1010,21 +1011,29 @@ def _list_hint(instance: str) -> str:
 TomlPath = str | Path | Literal[False] | None
 
 
-def _config_path(env: Mapping[str, str], toml_path: TomlPath) -> tuple[Path, str] | None:
-    """The config file to read, and what named it for its errors (`` (FEDISCOPE_CONFIG)``, else empty):
-    ``toml_path``, else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists (None if it does not);
-    ConfigError when a named file does not exist. ``toml_path=False`` reads none, whatever
+#: What names the config file when it is not ``./fediscope.toml``, as its errors say (the commands read it)
+CONFIG_VARIABLE = "FEDISCOPE_CONFIG"
+
+
+def _config_path(env: Mapping[str, str], toml_path: TomlPath,
+                 chosen_by: str | None = None) -> tuple[Path, str, str | None] | None:
+    """The config file to read, how its errors name where it was named after its path (`` (FEDISCOPE_CONFIG)``,
+    else empty), and what a fix would point at another file (None for ``./fediscope.toml``, found by itself):
+    ``toml_path`` (named by ``chosen_by``: the caller's own argument, as ``the 'config_file' argument`` of
+    :mod:`fediscope.python_api`), else ``FEDISCOPE_CONFIG``, else ``./fediscope.toml`` if it exists (None if it
+    does not); ConfigError when a named file does not exist. ``toml_path=False`` reads none, whatever
     the current directory holds: settings built in code (:mod:`fediscope.python_api`) must not change with the
     directory a notebook was started in."""
     if toml_path is False:
         return None
-    explicit = toml_path or env.get("FEDISCOPE_CONFIG")
+    explicit = toml_path or env.get(CONFIG_VARIABLE)
     path = Path(explicit or "fediscope.toml")
-    origin = " (FEDISCOPE_CONFIG)" if explicit and not toml_path else ""
+    origin = f" ({CONFIG_VARIABLE})" if explicit and not toml_path else ""
+    named_by = (chosen_by or CONFIG_VARIABLE) if toml_path else CONFIG_VARIABLE if explicit else None
     if path.exists():
-        return path, origin
+        return path, origin, named_by
     if explicit:
-        raise ConfigError(f"config file {path}{origin} does not exist; create it or point FEDISCOPE_CONFIG "
+        raise ConfigError(f"config file {path}{origin} does not exist; create it or point {named_by} "
                           "at an existing file")
     return None
 
@@ -1044,8 +1053,8 @@ def load_settings_only(names: Iterable[str], env: Mapping[str, str] | None = Non
     origin_of: dict[str, str] = {}
     config = _config_path(env, toml_path)
     if config is not None:
-        path, named_in = config
-        table = _toml_document(path, named_in).get("fediscope", {})
+        path, named_in, chosen_by = config
+        table = _toml_document(path, named_in, chosen_by).get("fediscope", {})
         if isinstance(table, dict):
             for setting in wanted:
                 if setting.name in table:
@@ -1067,8 +1076,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
 
     ``origins`` names where an override came from, e.g. ``{"lake": "--lake"}`` for a command-line option: such
     an override is validated like the environment's value, and an error names the option (an error about a
-    value from the environment names the variable, one from the file its TOML key). ``toml_path``: the config file
-    to read, else ``FEDISCOPE_CONFIG``'s, else ``./fediscope.toml`` when there is one; ``False``: none.
+    value from the environment names the variable, one from the file its TOML key); its ``config_file`` names
+    where ``toml_path`` came from, for the errors about that file (default: ``FEDISCOPE_CONFIG``). ``toml_path``:
+    the config file to read, else ``FEDISCOPE_CONFIG``'s, else ``./fediscope.toml`` when there is one; ``False``:
+    none.
 
     A well-formed value naming something that cannot be used now (:attr:`Setting.usable`: a
     ``FEDISCOPE_METRICS_DIR`` that does not exist) is refused as an invalid one, unless ``unusable`` is given: it
@@ -1083,10 +1094,10 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: TomlPath = No
     sources: list[SourceSpec] = []
     in_file: dict[str, tuple[str, Any]] = {}  # what the file sets: name → (its origin, its TOML value)
 
-    config = _config_path(env, toml_path)
+    config = _config_path(env, toml_path, origins.get("config_file"))
     if config is not None:
-        path, named_in = config
-        document = _read_toml(path, named_in)
+        path, named_in, chosen_by = config
+        document = _read_toml(path, named_in, chosen_by)
         for key, raw in document.get("fediscope", {}).items():
             if key not in _BY_NAME:
                 raise ConfigError(f"{path}: unknown setting [fediscope] {key!r}; {_known_settings_hint(key)}")

@@ -3,7 +3,9 @@
 The same work as the commands, without their terminal: nothing is printed unless asked (``progress=True``;
 warnings go to the ``fediscope`` loggers, and no logging handler is added: configure logging as you like), and
 errors are raised, not turned into exit codes: a :class:`~fediscope.errors.FediscopeError` (``ConfigError`` for
-a bad value, ``LakeError``, ``StoreError``…) carries the one-line message the command would print.
+a bad value, ``LakeError``, ``StoreError``…) carries the one-line message the command would print, naming this
+module's arguments where the command names its options or variables (``point the 'store' argument at an existing
+one``, ``since=2026-11-05 is after until=2026-11-01``).
 
 Each call opens what it uses (the lake lock, the DuckDB connection or Spark session, the store) and closes it
 before returning, so calling it again, from the same or another thread, starts afresh. Ctrl-C (a notebook's
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.analysis import ANALYSES, AnalysisResult, AnalysisRun, run_analyses
 from fediscope.config import SETTINGS, Settings, load_settings
-from fediscope.engine.process import ProcessSummary, run_process
+from fediscope.engine.process import PYTHON_ARGUMENTS, ProcessSummary, run_process
 from fediscope.errors import ConfigError, StoreError
 from fediscope.interrupts import keyboard_interrupts
 from fediscope.timestamps import parse_day, rfc3339_rows
@@ -69,13 +71,27 @@ def settings(*, environment: bool = False, config_file: str | os.PathLike[str] |
     (``FEDISCOPE_BACKFIL_PAGES: unknown variable, ignored: did you mean FEDISCOPE_BACKFILL_PAGES?``).
     """
     given = {name: _as_setting_value(value) for name, value in values.items()}
-    origins = {name: f"the {name!r} argument" for name in given if name in _NAMES}
+    origins = {name: _argument(name) for name in given if name in _NAMES}
+    origins["config_file"] = _argument("config_file")  # its errors name it, not FEDISCOPE_CONFIG
     env: Mapping[str, str] = os.environ if environment else {}
     toml_path = config_file if config_file is not None else None if environment else False
     loaded = load_settings(env=env, toml_path=toml_path, origins=origins, **given)
     if environment:
         _warn_of_unknown_variables(env)
     return loaded
+
+
+def _argument(name: str) -> str:
+    """How an error names one of this module's arguments (``the 'lake' argument``), where the command's names its
+    option or variable: the ``chosen_by`` of the checks that say what to point elsewhere."""
+    return f"the {name!r} argument"
+
+
+def _chosen_by(settings: Settings, name: str) -> str:
+    """How an error's fix names where setting ``name`` is changed: where its value came from (a variable, with
+    ``environment``; a key of ``config_file``), else this module's argument, also for a default: the variable is
+    not read without ``environment``."""
+    return settings.origins.get(name) or _argument(name)
 
 
 def _warn_of_unknown_variables(env: Mapping[str, str]) -> None:
@@ -110,10 +126,10 @@ def process(settings: Settings, *, since: date | str | None = None, until: date 
     from fediscope.lake.backend import open_lake, require_batch_lake
 
     first, last = _day(since, "since"), _day(until, "until")
-    require_batch_lake(open_lake(settings.lake), chosen_by=settings.origin("lake"))
+    require_batch_lake(open_lake(settings.lake), chosen_by=_chosen_by(settings, "lake"))
     with keyboard_interrupts():
         return run_process(settings, since=first, until=last, progress=progress, recurate=recurate,
-                           allow_missing=allow_missing)
+                           allow_missing=allow_missing, named=PYTHON_ARGUMENTS)
 
 
 def _day(value: date | str | None, name: str) -> date | None:
@@ -213,7 +229,7 @@ def _reading(settings: Settings) -> Iterator[MetricStore]:
     """The configured store opened for reading (:func:`~fediscope.store.port.open_for_reading`), closed after."""
     from fediscope.store.port import open_for_reading
 
-    store = open_for_reading(settings)
+    store = open_for_reading(settings, chosen_by=_chosen_by(settings, "store"))
     try:
         yield store
     finally:

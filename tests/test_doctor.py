@@ -478,6 +478,26 @@ BROKEN_SQL = {
     "key_not_selected": ("SELECT count(*) AS toots FROM statuses",
                          "column(s) instance named in its header are not in the result, whose columns are toots; "
                          "select them or fix the '-- key:'/'-- rank:'/'-- timestamps:' line"),
+    # a column type `process` refuses (was: doctor said OK, checking the result's column names only)
+    "list_column": ("SELECT instance, list(language) AS toots FROM statuses GROUP BY instance",
+                    "column 'toots' holds lists, which no store holds (a value is a number, text, a boolean or "
+                    "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or string_agg "
+                    "instead of list), or unnest them into rows"),
+    "map_column": ("SELECT instance, map([instance], [count(*)]) AS toots FROM statuses GROUP BY instance",
+                   "column 'toots' holds lists, which no store holds (a value is a number, text, a boolean or "
+                   "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or string_agg "
+                   "instead of list), or unnest them into rows"),
+    "interval_column": ("SELECT instance, max(created_at) - min(created_at) AS toots FROM statuses GROUP BY instance",
+                        "column 'toots' holds intervals, which no store holds (a value is a number, text, a boolean "
+                        "or NULL); give it as a number in the metric's SQL, e.g. epoch(toots) for seconds or "
+                        "date_diff('day', a, b) for days"),
+    "blob_column": ("SELECT instance, instance::BLOB AS toots FROM statuses GROUP BY instance",
+                    "column 'toots' holds bytes (a BLOB), which no store holds (a value is a number, text, a "
+                    "boolean or NULL); give it as text in the metric's SQL: hex(toots), or toots::VARCHAR for a BIT"),
+    "struct_column": ("SELECT instance, {'n': count(*)} AS toots FROM statuses GROUP BY instance",
+                      "column 'toots' holds structs, which no store holds (a value is a number, text, a boolean or "
+                      "NULL); give it as text in the metric's SQL: to_json(toots), or select its fields as columns "
+                      "of their own (toots.field AS field)"),
     # DuckDB runs a statement that is not a query as soon as it is given one: refused unrun (no file written)
     "no_query": ("COPY (SELECT 'a' AS instance, 1 AS toots) TO 'written.csv'",
                  "DuckDB failed: a COPY statement is not a query; a metric file holds one SELECT"),

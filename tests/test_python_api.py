@@ -118,6 +118,36 @@ def test_process_refuses_a_lake_without_data_and_creates_nothing(no_outside_conf
         fs.process(settings, since="last week")
 
 
+def test_errors_name_the_python_arguments_not_the_command_options(no_outside_config: Path) -> None:
+    """Was: errors told a notebook to ``point --store / FEDISCOPE_STORE`` at a store, named ``--since … --until``,
+    ``--recurate`` and ``--force``, and told it to ``point FEDISCOPE_CONFIG`` at the file given as ``config_file=``:
+    options and variables its user does not have (without ``environment=True`` the variables are not even read).
+    They name the arguments now, as the lake's errors already did."""
+    missing = no_outside_config / "nowhere" / "metrics.db"
+    for settings in (fs.settings(store=f"sqlite:///{missing}"), fs.settings()):  # a default store too
+        with pytest.raises(StoreError, match=r"does not exist yet: .* or point the 'store' argument at an existing "
+                                             r"one$"):
+            fs.analyses(settings)
+    with pytest.raises(StoreError, match=r"is a directory, not a database file: point the 'store' argument at a "
+                                         r"file$"):
+        fs.metric_rows(fs.settings(store=f"sqlite:///{no_outside_config}"), "languages")
+    settings = fs.settings(lake=land(no_outside_config / "lake"), store="sqlite:///metrics.db")
+    for arguments, said in [({"since": "2026-11-05", "until": "2026-11-01"},
+                             "since=2026-11-05 is after until=2026-11-01"),
+                            ({"since": "2026-11-05", "recurate": True},
+                             "recurate=True curates every raw file: it cannot be combined with since/until"),
+                            ({"allow_missing": True}, "allow_missing=True only applies to recurate=True")]:
+        with pytest.raises(ConfigError, match=f"^{re.escape(said)}$"):
+            fs.process(settings, **arguments)
+    assert not (no_outside_config / "metrics.db").exists()
+    with pytest.raises(ConfigError, match=r"^config file .*absent.toml does not exist; create it or point the "
+                                          r"'config_file' argument at an existing file$"):
+        fs.settings(config_file=no_outside_config / "absent.toml")
+    with pytest.raises(ConfigError, match=r"^cannot read config file .*: .*; point the 'config_file' argument at a "
+                                          r"readable TOML file$"):
+        fs.settings(config_file=no_outside_config)
+
+
 def _interpreter_state() -> tuple[object, ...]:
     """What a library call must leave as it found it: logging handlers, SIGINT's handler and the wakeup fd, the
     threads, the open file descriptors (each with what it is open on)."""

@@ -175,14 +175,19 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import check_result, normalize_table, refuse_lists, without_unstorable_keys
+        from fediscope.engine.metric_state import (
+            check_result,
+            normalize_table,
+            refuse_unstorable_types,
+            without_unstorable_keys,
+        )
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
                 result = self.query_arrow(metric.sql)
-                refuse_lists(result)
+                refuse_unstorable_types(result.schema)
                 table = normalize_table(result)
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
@@ -192,20 +197,29 @@ class Engine(ABC):
     def check_metric(self, metric: Metric) -> None:
         """Refuse, with a :class:`MetricFileError` naming the metric's file, a metric whose SQL the engine does not
         accept over the curated views (a syntax error, an unknown table, column or function), or whose result lacks
-        a column its header names or has one no store can hold: what :meth:`metric_table` and the store's write
-        refuse, found by binding the SQL (:meth:`result_columns`) without reading a row. ``fediscope doctor`` runs it
+        a column its header names, has a column name or a column type no store can hold: what :meth:`metric_table`
+        (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`) and the store's write
+        refuse, found by binding the SQL (:meth:`result_schema`) without reading a row. ``fediscope doctor`` runs it
         on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
-                columns = self.result_columns(metric.sql)
+                schema = self.result_schema(metric.sql)
+                refuse_unstorable_types(schema)
+            columns = list(schema.names)
             check_result_columns(metric, columns)
             check_column_names(metric.name, columns, metric.source)
 
     def result_columns(self, sql: str) -> list[str]:
-        """The names of ``sql``'s result columns, from binding the statement alone (no row is read). Only the DuckDB
-        engine binds a statement alone (:meth:`check_metric` uses it)."""
+        """The names of ``sql``'s result columns, from binding it alone (:meth:`result_schema`)."""
+        return list(self.result_schema(sql).names)
+
+    def result_schema(self, sql: str) -> Any:
+        """The Arrow schema of ``sql``'s result (its columns' names and types), from binding the statement alone (no
+        row is read). Only the DuckDB engine binds a statement alone (:meth:`check_metric` uses it)."""
         raise NotImplementedError(f"the {self.name} engine does not bind SQL alone; use the duckdb engine")
 
     def query_arrow(self, sql: str) -> Any:

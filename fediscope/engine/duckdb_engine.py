@@ -196,11 +196,12 @@ class DuckDBEngine(Engine):
         except duckdb.Error as exc:
             raise self._failure(exc) from exc
 
-    def result_columns(self, sql: str) -> list[str]:
-        """The relation's columns (:meth:`_relation`): DuckDB binds a query when it makes a relation of it, and runs
-        it only when asked for rows, so no row is read."""
+    def result_schema(self, sql: str) -> Any:
+        """The relation's Arrow schema (:meth:`_relation`): DuckDB binds a query when it makes a relation of it, and
+        asked for no row (``LIMIT 0``, which its optimizer answers with an empty result) it reads none; the types
+        are those :meth:`query_arrow` gives."""
         try:
-            return list(self._relation(sql).columns)
+            return self._relation(sql).limit(0).to_arrow_table().schema
         except duckdb.Error as exc:
             raise self._failure(exc) from exc
 

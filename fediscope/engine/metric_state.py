@@ -88,25 +88,43 @@ def _plain_column(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([plain(v) for v in column.to_pylist()])
 
 
-def refuse_lists(table: pa.Table) -> None:
-    """Refuse, with a :class:`MetricFileError` the caller prefixes with the metric's file, an engine's result with a
-    list or map column (DuckDB's ``list()``, ``array_agg``, a ``MAP``; Spark's ``collect_list``), rows or none: no
-    store holds a list. Was: every metric computed, the metrics before it written to the store, then its write
-    failed with ``cannot store a value of type list`` (a map: a pyarrow traceback), naming neither the metric, its
-    file nor the column (exit 1). So is an INTERVAL column (DuckDB's ``a - b`` of two timestamps), whose values
-    were lists of months, days and nanoseconds to the store."""
-    for field in table.schema:
-        kind = field.type
+def refuse_unstorable_types(schema: pa.Schema) -> None:
+    """Refuse, with a :class:`MetricFileError` the caller prefixes with the metric's file, a metric result (its
+    schema: of an engine's result, rows or none, or of its SQL only bound, as ``fediscope doctor`` checks it) with a
+    column no store holds, naming the column and how to convert it in the SQL. The one rule of both.
+
+    A list or map column (DuckDB's ``list()``, ``array_agg``, a ``MAP``; Spark's ``collect_list``): was every
+    metric computed, the metrics before it written to the store, then its write failed with ``cannot store a value
+    of type list`` (a map: a pyarrow traceback), naming neither the metric, its file nor the column (exit 1). So is
+    an INTERVAL column (DuckDB's ``a - b`` of two timestamps), whose values were lists of months, days and
+    nanoseconds to the store; a BLOB (or BIT) column, stored as Python's text of its bytes (``b'ab'``); a STRUCT,
+    stored as Python's text of a dict (``{'a': 1}``); and a type of the engine's own Arrow knows only as an
+    extension (DuckDB's BIGNUM), stored as its bytes' text."""
+    for field in schema:
+        kind, name = field.type, field.name
+        if isinstance(kind, pa.BaseExtensionType):
+            raise _unstorable(name, f"values of the engine's own type {getattr(kind, 'type_name', kind)}",
+                              f"give it as a number or text in the metric's SQL: CAST({name} AS DOUBLE) or "
+                              f"CAST({name} AS VARCHAR)")
         if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
                 or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind) or pa.types.is_map(kind)):
-            raise MetricFileError(f"column {field.name!r} holds lists, which no store holds (a value is a number, "
-                                  "text, a boolean or NULL); join them into text in the metric's SQL "
-                                  f"(array_to_string({field.name}, ', '), or string_agg instead of list), or unnest "
-                                  "them into rows")
+            raise _unstorable(name, "lists", f"join them into text in the metric's SQL (array_to_string({name}, "
+                                             "', '), or string_agg instead of list), or unnest them into rows")
         if pa.types.is_interval(kind):
-            raise MetricFileError(f"column {field.name!r} holds intervals, which no store holds (a value is a "
-                                  "number, text, a boolean or NULL); give it as a number in the metric's SQL, e.g. "
-                                  f"epoch({field.name}) for seconds or date_diff('day', a, b) for days")
+            raise _unstorable(name, "intervals", f"give it as a number in the metric's SQL, e.g. epoch({name}) for "
+                                                 "seconds or date_diff('day', a, b) for days")
+        if (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)
+                or pa.types.is_fixed_size_binary(kind)):
+            raise _unstorable(name, "bytes (a BLOB)", f"give it as text in the metric's SQL: hex({name}), or "
+                                                      f"{name}::VARCHAR for a BIT")
+        if pa.types.is_struct(kind):
+            raise _unstorable(name, "structs", f"give it as text in the metric's SQL: to_json({name}), or select "
+                                               f"its fields as columns of their own ({name}.field AS field)")
+
+
+def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:
+    return MetricFileError(f"column {column!r} holds {holds}, which no store holds (a value is a number, text, a "
+                           f"boolean or NULL); {fix}")
 
 
 def normalize_table(table: pa.Table) -> pa.Table:

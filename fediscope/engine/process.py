@@ -230,17 +230,41 @@ def curated_counts(curate: dict[str, Any]) -> str:
     return f" ({', '.join(counts)})" if counts else ""
 
 
+@dataclass(frozen=True)
+class RunArguments:
+    """How :func:`run_process`'s refusals of its arguments name them, as its caller's user gives them: by default
+    ``fediscope process``'s options (``--since 2026-11-20``); :data:`PYTHON_ARGUMENTS` for
+    :func:`fediscope.python_api.process` (``since=2026-11-20``), whose user has no options."""
+
+    since: str = "--since"
+    until: str = "--until"
+    recurate: str = "--recurate"
+    allow_missing: str = "--force"
+    given: str = " "  # between a name and its value
+
+    def value(self, name: str, value: object) -> str:
+        """``--since 2026-11-20`` / ``since=2026-11-20``."""
+        return f"{getattr(self, name)}{self.given}{value}"
+
+
+#: :func:`fediscope.python_api.process`'s own names for the arguments run_process refuses
+PYTHON_ARGUMENTS = RunArguments(since="since", until="until", recurate="recurate=True",
+                                allow_missing="allow_missing=True", given="=")
+
+
 def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
                 until: date | None = None, progress: bool | None = None,
                 metrics: dict[str, Metric] | None = None, engine_options: dict[str, Any] | None = None,
-                recurate: bool = False, allow_missing: bool = False) -> ProcessSummary:
+                recurate: bool = False, allow_missing: bool = False,
+                named: RunArguments = RunArguments()) -> ProcessSummary:
     """Curate, compute every metric, load the store; see the module docstring.
 
     ``metrics`` defaults to every metric of ``spark_jobs/sql/`` and of the ``metrics_dir`` setting's directory;
     ``engine_options`` go to the engine's constructor (tests pass an existing SparkSession as ``{"spark":
     session}``). ``recurate`` rebuilds every
     curated table from the raw lake first (``allow_missing``: even when curated raw files are gone), see
-    :mod:`fediscope.engine.curation`. The whole run holds the lake
+    :mod:`fediscope.engine.curation`; a refused combination of these is a ConfigError naming them as ``named``
+    does (:class:`RunArguments`). The whole run holds the lake
     lock (:mod:`fediscope.lake.lock`): while another run holds it, this one raises LakeLockedError at once.
 
     Whatever ends the run once the lock is taken leaves with the summary of what was finished so far as its
@@ -255,11 +279,12 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     from fediscope.store.port import require_persistent, store_from_settings
 
     if since and until and since > until:
-        raise ConfigError(f"--since {since} is after --until {until}")
+        raise ConfigError(f"{named.value('since', since)} is after {named.value('until', until)}")
     if recurate and (since or until):
-        raise ConfigError("--recurate curates every raw file: it cannot be combined with --since/--until")
+        raise ConfigError(f"{named.recurate} curates every raw file: it cannot be combined with "
+                          f"{named.since}/{named.until}")
     if allow_missing and not recurate:
-        raise ConfigError("--force only applies to --recurate")
+        raise ConfigError(f"{named.allow_missing} only applies to {named.recurate}")
     # results and kept snapshots for a store that forgets them: refused
     require_persistent(settings.store, settings.origin("store"))
     show = LineProgress(sys.stderr.isatty() if progress is None else progress)

@@ -191,6 +191,10 @@ class _Context:
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
 
 
+#: why an ``account:`` source naming an erased account is skipped, in the summary (never naming the account)
+ERASED_SOURCE_REASON = "names an erased account (on the suppression list): remove it from the sources"
+
+
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
     """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``; ConfigError for a bad
     address or an access token that cannot be sent (:meth:`~fediscope.config.Settings.token_for`)."""
@@ -253,6 +257,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 named = source_for_logs(source.name, ctx.policy)
                 log.warning("source %s %s names an erased account (on the suppression list): not collected; "
                             "remove it from the sources", domain, named)
+                result.status, result.reason = "skipped", ERASED_SOURCE_REASON
                 reporter.done(f"{domain} {named}", "not collected: an erased account")
             else:
                 _collect_source(ctx, clients[domain], source, result)

@@ -18,14 +18,17 @@ def opted_out_note(opted_out: int) -> str:
 
 @dataclass
 class SourceResult:
-    """Counts for one (instance, source) in one run. ``status`` is ``ok``, ``failed`` (with ``error``), or
-    ``interrupted``: the run was stopped (Ctrl-C, SIGTERM) while it collected this source, whose counts are what it
-    landed until then (kept; a timeline's walk resumes there at the next run)."""
+    """Counts for one (instance, source) in one run. ``status`` is ``ok``, ``failed`` (with ``error``),
+    ``skipped`` (with ``reason``: not collected, nothing asked of the instance, and not a failure: an ``account:``
+    source naming an erased account), or ``interrupted``: the run was stopped (Ctrl-C, SIGTERM) while it collected
+    this source, whose counts are what it landed until then (kept; a timeline's walk resumes there at the next
+    run)."""
 
     instance: str
     source: str
     status: str = "ok"
     error: str | None = None
+    reason: str | None = None  # why a ``skipped`` source was not collected (never naming the account)
     pages: int = 0
     fetched: int = 0  # items received from upstream
     landed: int = 0  # records of newly collected items written to the raw lake
@@ -106,6 +109,11 @@ class CollectSummary:
         return [s for s in self.sources if s.status == "failed"]
 
     @property
+    def skipped_sources(self) -> list[SourceResult]:
+        """The sources not collected on purpose (status ``skipped``): the run does not fail for them."""
+        return [s for s in self.sources if s.status == "skipped"]
+
+    @property
     def finished(self) -> int:
         """How many sources were collected to their end (``ok`` or ``failed``): not the one a stop cut short."""
         return sum(s.status != "interrupted" for s in self.sources)
@@ -138,7 +146,8 @@ class CollectSummary:
         settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed,
         ``interrupted`` (and ``ok`` false) only for a run that was stopped, with ``interrupted_in`` (``<instance>
         <source>`` of the source it was stopped in, its ``status`` ``interrupted``; null when stopped between two),
-        ``sources_finished`` and ``sources_planned``."""
+        ``sources_finished`` and ``sources_planned``. A source not collected on purpose has ``"status": "skipped"``
+        and its ``reason`` (the others have no ``reason``), and is listed under ``skipped_sources``."""
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
         if self.settled:
             refresh["settled"] = self.settled
@@ -146,7 +155,7 @@ class CollectSummary:
             refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
-            for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours", "backfill_cut"):
+            for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours", "backfill_cut", "reason"):
                 if not source[name]:
                     del source[name]
         return {
@@ -158,8 +167,18 @@ class CollectSummary:
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
             "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
+            "skipped_sources": [f"{s.instance} {s.source}: {s.reason}" for s in self.skipped_sources],
             "sources": sources,
         }
+
+    def _skipped_note(self) -> str:
+        """Says which sources were not collected on purpose, and why (``; 1 source skipped: names an erased account
+        …``), by count and reason only: this line is also logged, and the source of an erased account names it
+        (the warning logged for it names it by a digest)."""
+        reasons: dict[str, int] = {}
+        for source in self.skipped_sources:
+            reasons[source.reason or "skipped"] = reasons.get(source.reason or "skipped", 0) + 1
+        return "".join(f"; {count(n, 'source')} skipped, not collected: {reason}" for reason, n in reasons.items())
 
     def _backfill_cut_note(self) -> str:
         """Says that a first run stopped at the backfill depth: its older statuses are never collected by a later
@@ -200,17 +219,23 @@ class CollectSummary:
         (non-public statuses, erased accounts, boosts of either), so opt-outs can be seen. A stopped run says where
         it stopped and how many sources it finished: ``interrupted in mastodon.social local (1 of 2 sources
         finished) after 2.1 s: fetched …`` (the source it stopped in is no walk its page budget cut: what it landed
-        is kept, and its walk resumes next run)."""
+        is kept, and its walk resumes next run). A source skipped on purpose is counted (``collected 2 sources (1
+        skipped)``) and its reason said (:meth:`_skipped_note`): it is no failure, but not collected either."""
         if self.interrupted:
             stopped_in = self.interrupted_in
             where = f" in {stopped_in.instance} {stopped_in.source}" if stopped_in else ""
             planned = len(self.sources) if self.planned is None else self.planned
-            failed = f", {len(self.failed)} failed" if self.failed else ""
+            failed = "".join(f", {n} {what}" for n, what in self._not_collected() if n)
             return (f"interrupted{where} ({self.finished} of {count(planned, 'source')} finished{failed}) after "
-                    f"{self.seconds:.1f} s: {self._counts()}{self._backfill_cut_note()}")
-        failed = f" ({len(self.failed)} failed)" if self.failed else ""
-        return (f"collected {count(len(self.sources), 'source')}{failed} in {self.seconds:.1f} s: {self._counts()}"
-                f"{self._backfill_cut_note()}{self._walk_cut_note()}{self._offset_cut_notes()}")
+                    f"{self.seconds:.1f} s: {self._counts()}{self._skipped_note()}{self._backfill_cut_note()}")
+        failed = ", ".join(f"{n} {what}" for n, what in self._not_collected() if n)
+        return (f"collected {count(len(self.sources), 'source')}{f' ({failed})' if failed else ''} in "
+                f"{self.seconds:.1f} s: {self._counts()}{self._skipped_note()}{self._backfill_cut_note()}"
+                f"{self._walk_cut_note()}{self._offset_cut_notes()}")
+
+    def _not_collected(self) -> list[tuple[int, str]]:
+        """How many sources were skipped and how many failed, for the line's ``(1 skipped, 1 failed)``."""
+        return [(len(self.skipped_sources), "skipped"), (len(self.failed), "failed")]
 
     def _counts(self) -> str:
         waits = (f", rate-limit waits {self.rate_limit_waits} ({self.rate_limit_wait_seconds:.1f} s)"

@@ -229,12 +229,25 @@ def require_persistent(url: str, origin: str | None = None) -> None:
                           "stored in it is lost when the command ends; use a file, e.g. sqlite:///fediscope.db")
 
 
-def open_for_reading(settings: Settings) -> MetricStore:
+#: How the store was chosen, as the fix of a store error names it: ``chosen_by`` of :func:`open_for_reading`. The
+#: default names only the setting (``FEDISCOPE_STORE``, or ``store`` in fediscope.toml), which every reader reads
+#: (the Airflow DAGs); a command with a ``--store`` option passes :data:`STORE_OPTION`, the Python API its argument.
+STORE_SETTING = "FEDISCOPE_STORE"
+STORE_OPTION = "--store / FEDISCOPE_STORE"
+
+
+def open_for_reading(settings: Settings, *, chosen_by: str = STORE_SETTING) -> MetricStore:
     """The configured store for a command that only reads it (``fediscope report``): persistent
     (:func:`require_persistent`), opened read-only (``read_only=True``: nothing created, so a database user
     with SELECT only will do), and never created by the read — a SQLite file that does not exist yet is
-    refused (:class:`~fediscope.errors.StoreError`) instead of being reported empty."""
+    refused (:class:`~fediscope.errors.StoreError`) instead of being reported empty, its fix pointing
+    ``chosen_by`` at an existing one."""
+    from fediscope.store.sqlite import require_store_file, sqlite_file
+
     require_persistent(settings.store, settings.origin("store"))
+    path = sqlite_file(settings.store)
+    if path is not None:
+        require_store_file(path, chosen_by)
     return store_from_settings(settings, read_only=True)
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
-from fediscope.store.port import SQLITE_FORMS, store_url_problem, url_error
+from fediscope.store.port import SQLITE_FORMS, STORE_OPTION, store_url_problem, url_error
 from fediscope.store.schema import Row, TableSchema, WritePlan
 from fediscope.store.sql import LOADING_PREFIX, SQLStore, create_indexes
 
@@ -196,6 +196,18 @@ class SQLiteStore(SQLStore):
             set_={name: statement.excluded[name] for name in value_columns})
 
 
+def require_store_file(path: Path, chosen_by: str = STORE_OPTION) -> None:
+    """A SQLite store to read must be a file that exists (read-only, nothing is created): StoreError otherwise,
+    whose fix points ``chosen_by`` elsewhere (:data:`~fediscope.store.port.STORE_OPTION`,
+    :data:`~fediscope.store.port.STORE_SETTING`, or the Python API's ``the 'store' argument``)."""
+    if path.is_dir():
+        raise StoreError(f"the SQLite store {path} is a directory, not a database file: point {chosen_by} at a file")
+    if not path.is_file():
+        raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
+                         f"the lake, computes the metrics and creates the store), or point {chosen_by} at an "
+                         "existing one")
+
+
 def _read_only_url(parsed: URL, path: Path | None) -> URL:
     """The URL opening the database with SQLite's ``mode=ro``: as a ``file:`` URI, which SQLite opens without
     creating it (a plain path would be created); in-memory databases stay as they are (there is nothing to
@@ -205,13 +217,7 @@ def _read_only_url(parsed: URL, path: Path | None) -> URL:
         if database.startswith("file:") and parsed.query.get("uri") == "true" and "mode" not in parsed.query:
             return parsed.update_query_dict({"mode": "ro"})
         return parsed
-    if path.is_dir():
-        raise StoreError(f"the SQLite store {path} is a directory, not a database file: point --store / "
-                         "FEDISCOPE_STORE at a file")
-    if not path.is_file():
-        raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
-                         "the lake, computes the metrics and creates the store), or point --store / "
-                         "FEDISCOPE_STORE at an existing one")
+    require_store_file(path)
     uri = "file:" + quote(str(path.absolute()))  # escaped: a ? or # in the path is part of the file name
     return parsed.set(database=uri).update_query_dict({"mode": "ro", "uri": "true"})
 

@@ -245,6 +245,39 @@ def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(cl
         assert opted not in text and policy.account_key(opted, mastodon_server.domain) not in text
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_a_source_naming_an_erased_account_is_said_skipped_not_collected(cli_env, capsys, mastodon_server,
+                                                                         as_json) -> None:
+    """Was: ``collected 2 sources`` and ``"status": "ok"`` for an ``account:`` source the run did not collect (its
+    account was erased): only a warning on stderr said so. Said skipped now, with why, and not as a failure (exit
+    0); the text line, which is also logged, still never names the account."""
+    from fediscope.config import Settings
+    from fediscope.gdpr.suppression import add_suppressed
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+
+    erased = mastodon_server.public_statuses()[0]["account"]["acct"]
+    policy = policy_from_settings(Settings(pseudonym_key=KEY))
+    add_suppressed(open_lake(str(cli_env / "lake")), policy.account_key(erased, mastodon_server.domain))
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", f"account:{erased}",
+                         "--timeline", "local", *(["--json"] if as_json else []))
+    assert code == 0, err
+    assert "Traceback" not in err and "names an erased account" in err  # the warning stays
+    if as_json:
+        summary = json.loads(out)
+        assert summary["ok"] is True and summary["failed"] == []
+        skipped, local = summary["sources"]
+        assert (skipped["status"], skipped["pages"]) == ("skipped", 0)
+        assert skipped["reason"] == "names an erased account (on the suppression list): remove it from the sources"
+        assert summary["skipped_sources"] == [f"{mastodon_server.domain} account:{erased}: {skipped['reason']}"]
+        assert local["status"] == "ok" and "reason" not in local and local["pages"] > 0
+    else:
+        assert out.startswith("collected 2 sources (1 skipped) in "), out
+        assert ("; 1 source skipped, not collected: names an erased account (on the suppression list): remove it "
+                "from the sources") in out, out
+        assert erased not in out
+
+
 def test_a_second_collect_of_a_source_being_walked_fails_that_source_at_once(cli_env, capsys, mastodon_server,
                                                                              tmp_path) -> None:
     """Was: two collects of one source in one lake ran together, sharing its rate-limit budget (the second went

@@ -209,3 +209,29 @@ def test_an_interval_column_is_refused_naming_the_file_and_column(
     _write_metric(cli_env, "spans", sql.replace("max(created_at) - min(created_at)",
                                                 "epoch(max(created_at) - min(created_at))"))
     assert _process(capsys)["metrics"]["spans"]["rows"] == 1
+
+
+@pytest.mark.parametrize(("value", "holds", "fix", "converted"), [
+    ("any_value(language)::BLOB", "bytes (a BLOB)", "give it as text in the metric's SQL: hex(seen), or "
+     "seen::VARCHAR for a BIT", "hex(any_value(language)::BLOB)"),
+    ("'101'::BIT", "bytes (a BLOB)", "give it as text in the metric's SQL: hex(seen), or seen::VARCHAR for a BIT",
+     "'101'::BIT::VARCHAR"),
+    ("{'n': count(*)}", "structs", "give it as text in the metric's SQL: to_json(seen), or select its fields as "
+     "columns of their own (seen.field AS field)", "to_json({'n': count(*)})"),
+])
+def test_a_blob_or_struct_column_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str], value: str, holds: str, fix: str, converted: str) -> None:
+    """Was: stored as Python's text of the value, ``b'en'`` for a BLOB (``b'\\x05\\xfd'`` for a BIT) and
+    ``{'n': 40}`` for a STRUCT, which no SQL reading the store can take apart. Refused as a list is, with the
+    conversion to text (exit 2); converted so, it is stored."""
+    sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses GROUP BY 1\n"
+    path = _write_metric(cli_env, "typed", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds {holds}, which no store "
+                           f"holds (a value is a number, text, a boolean or NULL); {fix}"), err
+
+    _write_metric(cli_env, "typed", sql.replace(f"{value} AS seen", f"{converted} AS seen"))
+    assert _process(capsys)["metrics"]["typed"]["rows"] == 1
+    types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "typed")
+    assert types["seen"] == "str" and not rows[0][1][1].startswith(("b'", "{'")), rows
