@@ -94,19 +94,31 @@ def refuse_lists(table: pa.Table) -> None:
     store holds a list. Was: every metric computed, the metrics before it written to the store, then its write
     failed with ``cannot store a value of type list`` (a map: a pyarrow traceback), naming neither the metric, its
     file nor the column (exit 1). So is an INTERVAL column (DuckDB's ``a - b`` of two timestamps), whose values
-    were lists of months, days and nanoseconds to the store."""
+    were lists of months, days and nanoseconds to the store. (Spark's result outside its Arrow path has lost its
+    column types by then: :class:`~fediscope.engine.spark_engine.SparkEngine` refuses those columns by its own
+    schema, with these errors.)"""
     for field in table.schema:
         kind = field.type
         if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
                 or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind) or pa.types.is_map(kind)):
-            raise MetricFileError(f"column {field.name!r} holds lists, which no store holds (a value is a number, "
-                                  "text, a boolean or NULL); join them into text in the metric's SQL "
-                                  f"(array_to_string({field.name}, ', '), or string_agg instead of list), or unnest "
-                                  "them into rows")
+            raise list_column_error(field.name)
         if pa.types.is_interval(kind):
-            raise MetricFileError(f"column {field.name!r} holds intervals, which no store holds (a value is a "
-                                  "number, text, a boolean or NULL); give it as a number in the metric's SQL, e.g. "
-                                  f"epoch({field.name}) for seconds or date_diff('day', a, b) for days")
+            raise interval_column_error(field.name)
+
+
+def list_column_error(column: str) -> MetricFileError:
+    """The error of a metric result's list or map column (:func:`refuse_lists`)."""
+    return MetricFileError(f"column {column!r} holds lists, which no store holds (a value is a number, text, a "
+                           "boolean or NULL); join them into text in the metric's SQL "
+                           f"(array_to_string({column}, ', '), or string_agg instead of list), or unnest them into "
+                           "rows")
+
+
+def interval_column_error(column: str) -> MetricFileError:
+    """The error of a metric result's interval column (:func:`refuse_lists`)."""
+    return MetricFileError(f"column {column!r} holds intervals, which no store holds (a value is a number, text, a "
+                           "boolean or NULL); give it as a number in the metric's SQL, e.g. "
+                           f"epoch({column}) for seconds or date_diff('day', a, b) for days")
 
 
 def normalize_table(table: pa.Table) -> pa.Table:
