@@ -108,11 +108,9 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
                               f"CAST({name} AS VARCHAR)")
         if (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
                 or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind) or pa.types.is_map(kind)):
-            raise _unstorable(name, "lists", f"join them into text in the metric's SQL (array_to_string({name}, "
-                                             "', '), or string_agg instead of list), or unnest them into rows")
+            raise list_column_error(name)
         if pa.types.is_interval(kind):
-            raise _unstorable(name, "intervals", f"give it as a number in the metric's SQL, e.g. epoch({name}) for "
-                                                 "seconds or date_diff('day', a, b) for days")
+            raise interval_column_error(name)
         if (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)
                 or pa.types.is_fixed_size_binary(kind)):
             raise _unstorable(name, "bytes (a BLOB)", f"give it as text in the metric's SQL: hex({name}), or "
@@ -125,6 +123,19 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
 def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:
     return MetricFileError(f"column {column!r} holds {holds}, which no store holds (a value is a number, text, a "
                            f"boolean or NULL); {fix}")
+
+
+def list_column_error(column: str) -> MetricFileError:
+    """The error of a metric result's list or map column (also raised by the Spark engine from its own schema, where
+    its result outside Arrow has lost the column types)."""
+    return _unstorable(column, "lists", f"join them into text in the metric's SQL (array_to_string({column}, ', '), "
+                                        "or string_agg instead of list), or unnest them into rows")
+
+
+def interval_column_error(column: str) -> MetricFileError:
+    """The error of a metric result's interval column (also raised by the Spark engine from its own schema)."""
+    return _unstorable(column, "intervals", f"give it as a number in the metric's SQL, e.g. epoch({column}) for "
+                                            "seconds or date_diff('day', a, b) for days")
 
 
 def normalize_table(table: pa.Table) -> pa.Table:

@@ -68,6 +68,22 @@ _STOP_AT_A_LINE_NOT_A_RECORD = (
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
 
 
+def _refuse_unstorable(schema: Any) -> None:
+    """A metric result's column no store holds, refused as DuckDB's is (:func:`~fediscope.engine.metric_state.
+    refuse_unstorable_types`, its errors): outside the Arrow path (:meth:`SparkEngine._flat`) ``collect()`` gives Python
+    values, whose column types are gone by then: a map was stored as its Python text (``{'x': '1'}``), a day-time
+    interval (``a - b`` of two timestamps) as a ``timedelta``'s (``23:00:00``), and a year-month interval failed
+    with a PySpark traceback (``YearMonthIntervalType.fromInternal is not implemented``)."""
+    from fediscope.engine.metric_state import interval_column_error, list_column_error
+
+    for field in schema.fields:
+        kind = field.dataType.typeName()
+        if kind == "map":  # an array keeps its Arrow list type: refuse_unstorable_types refuses it
+            raise list_column_error(field.name)
+        if kind in ("daytimeinterval", "yearmonthinterval", "interval"):
+            raise interval_column_error(field.name)
+
+
 @contextmanager
 def _job_failures() -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
@@ -465,7 +481,10 @@ class SparkEngine(Engine):
             return [row.asDict(recursive=True) for row in frame.collect()]
 
     def query_arrow(self, sql: str) -> Any:
+        """A metric's result as Arrow; a map or interval column is refused by the result's Spark schema
+        (:func:`_refuse_unstorable`), before anything runs."""
         frame = self._sql(sql)
+        _refuse_unstorable(frame.schema)
         with _job_failures():
             if self._flat(frame):
                 return frame.toArrow()
