@@ -11,8 +11,9 @@ nor a link of one of the account's statuses, the traces the erasure replaces in 
 what landing with privacy on makes of an erased account's (``<a href="[erased]" …>@<span>[erased]</span></a>``;
 a text shown that does not start with ``@``, such as a link's own address, becomes ``[erased]``), its other
 attributes kept, so the HTML stays well-formed; a profile link written elsewhere (the plain ``spoiler_text``, a
-poll option, an attribute) becomes ``[erased]``. The account's profile links are, matched in any ASCII case and
-``http`` as ``https``, as landing matches them:
+poll option, an attribute) becomes ``[erased]``, and so does its handle, ``name@domain`` in any case (the
+erasure's search of the key finds it in the key's own case), or ``@name`` alone in a status that mentions it.
+The account's profile links are, matched in any ASCII case and ``http`` as ``https``, as landing matches them:
 
 - on each of its hosts (the domain of its key, the hosts of the links below): ``/@name`` (also ``/%40name``) and
   ``/users/name`` (the ActivityPub actor), and anything under them (a status's path);
@@ -70,6 +71,9 @@ class ProfileLinks:
         #: ``@name`` alone, a handle of the account in a status that mentions it (``text``, Mastodon's source of the
         #: ``content``, says ``@name same!``), not inside a link, another handle (``@name@other.social``) or name
         self._handle = re.compile(rf"(?<![\w/=@.%+-])@{name}{_NAME_GOES_ON}", re.IGNORECASE)
+        #: ``name@domain`` in another case than the key's (``@Alice@Example.social``), which the erasure's search of
+        #: the key, a word in its own case (:func:`~fediscope.gdpr.subject.scrub`), does not find
+        self._whole = re.compile(rf"(?<![\w.-]){name}@{re.escape(domain)}(?![\w-]|\.\w)", re.IGNORECASE)
 
     def is_link(self, link: str) -> bool:
         """Is ``link`` (an ``href``, unescaped) one of the account's profile links, or under one?"""
@@ -95,7 +99,11 @@ class ProfileLinks:
         status mentions the account) its handle written alone (``@name``) too, as ``@[erased]``."""
         if "://" in text:
             text = self._pattern.sub(ERASED, text)
-        return self._handle.sub(f"@{ERASED}", text) if mentioned and "@" in text else text
+        if "@" in text:
+            text = self._whole.sub(ERASED, text)
+            if mentioned:
+                text = self._handle.sub(f"@{ERASED}", text)
+        return text
 
     def mentioned(self, data: Any, instance: str) -> list[bool]:
         """For each status a raw status record's ``data`` carries (:func:`~fediscope.gdpr.subject.nested_statuses`),

@@ -58,6 +58,7 @@ SHAPES = {
     "seen-from-another-server": MENTION.replace(PROFILE, f"https://mastodon.social/@{NAME}@{LOCAL}"),
     "profile-link-as-text": f"{MENTION} see {LINK}",
     "status-link-under-the-profile": MENTION.replace(PROFILE, f"{PROFILE}/1170205"),
+    "handle-in-another-case-as-text": f"{MENTION} cc @MastodonPy_Test_2@LocalHost:3000",
 }
 
 
