@@ -111,7 +111,7 @@ _TAG_RE = re.compile(r"<[^>]+>")
 #: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
 #: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube; only a tag's first ``href="``
 #: is tried (one ``<a`` with thousands of them was quadratic: 100 kB took 9 s).
-_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
+LINK_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
                         re.IGNORECASE | re.DOTALL)
 #: Profile and status links of any account, on any server: ``/@user``, ``/@user@remote``, ``/users/user``
 #: (ActivityPub actor), ``/ap/users/<id>`` (Mastodon 4.5+ numeric actor), optionally followed by a status path.
@@ -1030,7 +1030,7 @@ class PrivacyPolicy:
                 return match.group(0)  # ``word@word``: neither handle nor address
             return at + self.text_key(f"{user}@{domain}")
 
-        text = _ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
+        text = LINK_ANCHOR_RE.sub(anchor, text.replace("\x00", ""))
         markup_spans: list[tuple[int, int]] = []
 
         def in_markup(position: int) -> bool:

@@ -13,16 +13,18 @@ the account collectable again:
    names its author — is moved to an id that names none, down for the ids below which all is landed, up for a
    walk's cursor, so the next collection fetches some statuses again but skips none
    (:mod:`fediscope.gdpr.cursors`). Before any raw file is rewritten, so that running it again still finds the ids;
-4. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its
-   account and directory records, and the streamed deletions of its statuses (:func:`is_deletion_of`: a status id
-   on a known instance names its author; the suppression list, not a tombstone, keeps the status from coming
-   back); in other records, mentions of it are dropped from ``mentions``, a reply to its status loses
-   ``in_reply_to_account_id`` (null) and ``in_reply_to_id`` (``[erased]``: still a reply, to a status nobody can
-   look up), a quote of its status loses ``quoted_status``, an instance whose
-   contact it is loses ``contact.account``; whatever still names it (its handle inside the text of a status
-   that mentioned it) is replaced by ``[erased]``. Affected batch files are rewritten atomically under the same
-   name (a file left empty is deleted). Mention entries are *removed* rather than blanked: a blank entry would
-   still say "this status mentioned somebody who asked to be forgotten", and no metric needs it. The same pass, and
+4. **raw lake**: records that are the account's are dropped — its statuses, boosts of its statuses, its account and
+   directory records, and the streamed deletions of its statuses (:func:`is_deletion_of`: a status id on a known
+   instance names its author; the suppression list, not a tombstone, keeps the status from coming back); in other
+   records, mentions of it are dropped from ``mentions``, a reply to its status loses ``in_reply_to_account_id``
+   (null) and ``in_reply_to_id`` (``[erased]``: still a reply, to a status nobody can look up), a quote of its status
+   loses ``quoted_status``, an instance whose contact it is loses ``contact.account``, a link preview whose author it
+   is loses the author; whatever still names it (its handle inside the text of a status that mentioned it) is
+   replaced by ``[erased]``, and with privacy off, where a text names it as collected, so are a mention of it
+   (``@<span>name</span>`` and its ``href``) and its profile links (:mod:`fediscope.gdpr.mentions`). Affected batch
+   files are rewritten atomically under the same name (a file left empty is deleted). Mention entries are *removed*
+   rather than blanked: a blank entry would still say "this status mentioned somebody who asked to be forgotten", and
+   no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
    erased, and the replies to any account id on the suppression list, as landing does (:mod:`fediscope.gdpr.
    old_replies`; counted under ``other``: ``old_reply_records_scrubbed``, ``old_reply_rows_scrubbed``). It also
@@ -142,6 +144,7 @@ from fediscope.engine.workspace import tidy_stopped_runs
 from fediscope.errors import MetricFileError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
+from fediscope.gdpr.mentions import ProfileLinks, unlink_card_author
 from fediscope.gdpr.old_replies import LINE_PATTERNS, OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs, note_opt_outs
 from fediscope.gdpr.resume import forget_traces, resume_traces
@@ -252,14 +255,16 @@ def is_deletion_of(entity: str, data: Any, instance: str, traces: Traces) -> boo
                                  data.get("origin_ref") or status_copy(instance, data.get("id")))
 
 
-def _unlink(entity: str, data: Any, instance: str, traces: Traces) -> Any:
-    """Cut the references of a kept record to the account (see the module docstring, step 4)."""
+def _unlink(entity: str, data: Any, instance: str, traces: Traces, links: ProfileLinks | None = None) -> Any:
+    """Cut the references of a kept record to the account (see the module docstring, step 4). ``links``: the
+    account's profile links, in a lake landed with privacy off (:mod:`fediscope.gdpr.mentions`)."""
     if not isinstance(data, dict):
         return data
     if entity == "statuses":
         for status in nested_statuses(data):
             if isinstance(status.get("mentions"), list):
                 status["mentions"] = [m for m in status["mentions"] if account_key_of(m, instance) != traces.key]
+            unlink_card_author(status, instance, traces, links)
             if traces.replies_to(status, instance):  # the status replied to is the account's: as landing leaves it
                 status.update(unreplied(status))
             if quoted_author(status, instance) == traces.key:
@@ -462,18 +467,21 @@ def records_found(path: str, text: bytes, search: re.Pattern[bytes] | None) -> I
 
 class _Key(NamedTuple):
     """One key of the account, as the raw pass applies it: its subject, traces, their values (:meth:`~fediscope.
-    gdpr.subject.Traces.values`) and the searches of its needles (None: every line is parsed, as for clear names:
-    :func:`_may_hold`)."""
+    gdpr.subject.Traces.values`), the searches of its needles (None: every line is parsed, as for clear names:
+    :func:`_may_hold`) and, for clear names, its profile links (:mod:`fediscope.gdpr.mentions`)."""
 
     subject: Subject
     traces: Traces
     values: Set[str]
     needles: _Needles | None
+    links: ProfileLinks | None = None
 
 
 def _key(subject: Subject, traces: Traces) -> _Key:
     values = traces.values()
-    return _Key(subject, traces, values, _Needles(traces, values) if subject.pseudonymised else None)
+    if subject.pseudonymised:
+        return _Key(subject, traces, values, _Needles(traces, values))
+    return _Key(subject, traces, values, None, ProfileLinks(traces))
 
 
 def _may_change(path: str, raw: bytes, key: _Key) -> bool:
@@ -491,13 +499,15 @@ def _may_change(path: str, raw: bytes, key: _Key) -> bool:
 
 
 def _erase_records(path: str, records: list[_Entry], before: list[str | None], traces: Traces,
-                   values: Set[str], needles: _Needles | None = None) -> tuple[list[_Entry], list[str | None],
-                                                                           Counter[str]]:
+                   values: Set[str], needles: _Needles | None = None,
+                   links: ProfileLinks | None = None) -> tuple[list[_Entry], list[str | None], Counter[str]]:
     """One key's step over the records of one batch: the records kept, their JSON (``sort_keys``: what tells a
     changed record, reused as ``before`` by the next key; ``before`` holds None for records not dumped yet), and
     the records removed and scrubbed. A record still a :class:`_Line` is parsed only when its bytes may hold what
     the step changes (``needles``, as they are when the line is met: a reply may add a copy, and a needle for the
-    lines after it), else kept as it is; ``needles`` None parses them all."""
+    lines after it), else kept as it is; ``needles`` None parses them all. ``links`` (clear names): the account's
+    profile links, erased from the texts of other people's statuses (:mod:`fediscope.gdpr.mentions`) before its
+    traces are, so a link of one of its statuses goes with the text its anchor shows."""
     kept: list[_Entry] = []
     dumped: list[str | None] = []
     counts: Counter[str] = Counter()
@@ -517,10 +527,18 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
             counts["records_removed"] += 1
             continue
         old = json.dumps(record, sort_keys=True) if old is None else old
-        record["data"] = _unlink(entity, record.get("data"), instance, traces)
-        # ``old`` is the record's JSON before _unlink, which only takes away: no trace in it, none in the record
-        if may_hold_in_json(old, values) and contains_trace(record, values):
-            scrubbed = scrub(record, values)  # a copy: ``record`` keeps the texts as they were
+        mentioned = links.mentioned(record.get("data"), instance) if links is not None and entity == "statuses" \
+            else None
+        record["data"] = _unlink(entity, record.get("data"), instance, traces, links)
+        scrubbed = record
+        if mentioned is not None and links is not None and (
+                data := links.erase(record.get("data"), mentioned)) is not record.get("data"):
+            scrubbed = {**record, "data": data}  # a copy: ``record`` keeps the texts as they were
+        # ``old`` is the record's JSON before _unlink, which only takes away, and before the profile links became
+        # [erased]: no trace in it, none in the record
+        if may_hold_in_json(old, values) and contains_trace(scrubbed, values):
+            scrubbed = scrub(scrubbed, values)  # a copy: ``record`` keeps the texts as they were
+        if scrubbed is not record:
             if entity == "statuses":  # its length stays that of the text as written (fediscope.gdpr.texts)
                 keep_lengths_as_written(record.get("data"), scrubbed.get("data"), traces.clear)
             record = scrubbed
@@ -578,7 +596,8 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
     dumped: list[str | None] = [None] * len(records)
     changed = False
     for key in active:
-        records, dumped, step = _erase_records(path, records, dumped, key.traces, key.values, key.needles)
+        records, dumped, step = _erase_records(path, records, dumped, key.traces, key.values, key.needles,
+                                               key.links)
         if not step:
             continue
         changed = True
@@ -804,7 +823,8 @@ def _would_change(path: str, text: bytes, keys: Sequence[_Key]) -> bool:
     for key in keys:
         if _may_change(path, text, key):
             records = _lines(text)
-            if _erase_records(path, records, [None] * len(records), key.traces, key.values, key.needles)[2]:
+            if _erase_records(path, records, [None] * len(records), key.traces, key.values, key.needles,
+                              key.links)[2]:
                 return True
     return False
 

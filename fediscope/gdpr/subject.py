@@ -245,6 +245,10 @@ class Traces:
     #: subject's status. Only the checkpoints are searched for them (:mod:`fediscope.gdpr.cursors`); never among
     #: :meth:`values`.
     boost_copies: set[str] = field(default_factory=set)
+    #: Landed with privacy off: the subject's profile links as the records give them (the ``url`` and ``uri`` of its
+    #: account objects and of mentions of it), which other people's texts link its mentions to
+    #: (:mod:`fediscope.gdpr.mentions`). Never among :meth:`values`: they are matched in any case, and as links.
+    profile_links: set[str] = field(default_factory=set)
     #: Whether the streamed deletions of the subject's statuses (:meth:`names_deletion`) go with it. Not for an
     #: opt-out (:mod:`fediscope.gdpr.opt_outs`): it is not suppressed, so an account that opts back in may be landed
     #: again, and a lagging copy of a status it deleted needs the deletion to stay a tombstone.
@@ -353,6 +357,9 @@ class Traces:
             return False
         if account.get("id") not in (None, "", ERASED):
             self.ids.add(instance_account_id(instance, account["id"]) if self.clear else str(account["id"]))
+        if self.clear:
+            self.profile_links.update(str(account[k]) for k in ("url", "uri")
+                                      if account.get(k) and "://" in str(account[k]))
         return True
 
 

@@ -19,13 +19,13 @@ MERGED_COLUMNS`), once the erasure's own scrub of the row is done — the versio
 them the merge chose cannot be told (two versions of one fetch that differ in their text alone).
 
 ``content_length`` is the length of the text as written, as its readers saw it (:data:`~fediscope.privacy.
-AUTHORED_LENGTH`), also where an erasure rewrote it: the raw pass keeps the length landing recorded (privacy on:
-the handles of the erased account and of everybody else became pseudonyms of other lengths, and the erased
-account's now :data:`ERASED`), and with privacy off, where the text as collected is the text as written, records
-the length of the text before its rewrite (:func:`keep_lengths_as_written`). So a status has one length landed with
-privacy on or off, before or after the erasure (the landing records the length as written where it writes
-:data:`ERASED` too), as privacy off always had it where the erasure left the handle in the text as written
-(``@<span>name</span>``: no trace). Only a text landed with privacy on by a release before that length was
+AUTHORED_LENGTH`), also where an erasure rewrote it: the raw pass keeps the length landing recorded (privacy on: the
+handles of the erased account and of everybody else became pseudonyms of other lengths, and the erased account's now
+:data:`ERASED`), and with privacy off, where the text as collected is the text as written, records the length of the
+text before its rewrite (:func:`keep_lengths_as_written`). So a status has one length landed with privacy on or off,
+before or after the erasure (the landing records the length as written where it writes :data:`ERASED` too); with
+privacy off that is also where the erasure rewrote a mention of the account (``@<span>name</span>`` and its profile
+link, :mod:`fediscope.gdpr.mentions`). Only a text landed with privacy on by a release before that length was
 recorded, or rewritten by a release that dropped it, cannot be measured as written: it is measured as it is (its
 pseudonyms and :data:`ERASED`, 25 and 8 characters). The content columns the curated pass recounts are then those of
 such texts, and ``url_count`` and ``unicode_emoji_count`` where a rewrite changed them.

@@ -231,8 +231,8 @@ def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[s
 def test_after_an_erasure_a_text_has_its_length_as_written_with_privacy_on_as_off(tmp_path: Path) -> None:
     """Was: with privacy on, the erasure of an account left the text of another person's status that named it, and
     somebody else, measured as landed: ``@[erased] same! cc @<25-character pseudonym>`` (45) for the text its readers
-    saw, ``@mastodonpy_test_2 same! cc @carol@elsewhere.social`` (51), which privacy off counts (its erasure leaves
-    the mention's ``@<span>name</span>`` in the text: no trace); and with privacy off, a text the erasure rewrote
+    saw, ``@mastodonpy_test_2 same! cc @carol@elsewhere.social`` (51), which privacy off counted (its erasure left
+    the mention's ``@<span>name</span>`` in the text); and with privacy off, a text the erasure rewrote
     (a handle written whole, ``@mastodonpy_test_2@localhost:3000``, became ``@[erased]``) was measured as rewritten.
     Now every status has the same length with privacy on and off, before and after the erasure: the length of its
     text as written. The REAL recordings, and the REAL recorded reply to the subject with handles added to its text.
