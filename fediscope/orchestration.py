@@ -818,8 +818,8 @@ def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: typ
         _missing_lake_check(settings) if name == "lake" else None) or check(settings))
     if result.status == doctor.FAIL:  # named once: the detail of an exception's FAIL starts with "store <url>: …"
         detail = result.detail.removeprefix(f"{name} ")
-        raise error(redact_text(f"{name} check failed: {printable(detail)} -> fix: {printable(result.fix)}",
-                                secret_values(settings)))
+        fix = f" -> fix: {printable(result.fix)}" if result.fix else ""
+        raise error(redact_text(f"{name} check failed: {printable(detail)}{fix}", secret_values(settings)))
     line = redact_text(doctor.format_check(result), secret_values(settings))
     if result.status != doctor.OK:
         log.warning("%s", line)
