@@ -103,7 +103,8 @@ def api_key_problem(keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _integer(value: str) -> int:
+def integer_text(value: str) -> int:
+    """A whole number as a ``FEDISCOPE_*`` variable gives it (``" 5 "``); ValueError naming the text otherwise."""
     try:
         return int(value.strip())
     except ValueError:
@@ -126,14 +127,14 @@ MAX_SECONDS = 7 * 24 * 3600.0  # a week
 
 
 def _positive_int(value: str) -> int:
-    number = _integer(value)
+    number = integer_text(value)
     if not 0 <= number <= MAX_COUNT:
         raise ValueError(f"expected a number from 0 to {MAX_COUNT:,}, got {value!r}")
     return number
 
 
 def _days(value: str) -> int:
-    number = _integer(value)
+    number = integer_text(value)
     if not 0 <= number <= MAX_DAYS:
         raise ValueError(f"expected a number of days from 0 to {MAX_DAYS:,} (100 years), got {value!r}")
     return number
@@ -144,7 +145,7 @@ MAX_PAGE_LIMIT = 40
 
 
 def _page_limit(value: str) -> int:
-    number = _integer(value)
+    number = integer_text(value)
     if not 1 <= number <= MAX_PAGE_LIMIT:
         raise HintedValueError(f"expected a number from 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap), "
                                f"got {value!r}")
@@ -177,7 +178,7 @@ MAX_TIMEOUT_MINUTES = 7 * 24 * 60
 
 
 def _minutes(value: str) -> int:
-    number = _integer(value)
+    number = integer_text(value)
     if not 1 <= number <= MAX_TIMEOUT_MINUTES:
         raise ValueError(f"expected a whole number of minutes from 1 to {MAX_TIMEOUT_MINUTES:,} (a week), "
                          f"got {value!r}")
@@ -350,7 +351,7 @@ def _threads(value: str) -> int | None:
     """A number of threads from 1 to :data:`MAX_THREADS`; empty is unset (DuckDB's default, one per core)."""
     if not value.strip():
         return None
-    number = _integer(value)
+    number = integer_text(value)
     if not 1 <= number <= MAX_THREADS:
         raise ValueError(f"expected a number of threads from 1 to {MAX_THREADS:,}, got {value!r}")
     return number

@@ -176,11 +176,14 @@ def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
 
 
 def _lake_fix(settings: Settings) -> str:
+    """The fix of a lake check that raised, naming where the lake is set (``FEDISCOPE_LAKE``, the config file's key,
+    the Airflow Variable's: :meth:`~fediscope.config.Settings.origin`)."""
+    where = settings.origin("lake")
     if urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"}:
-        return ("check the namenode address in FEDISCOPE_LAKE (webhdfs://namenode:9870/path?user=NAME), that the "
+        return (f"check the namenode address in {where} (webhdfs://namenode:9870/path?user=NAME), that the "
                 "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py "
                 "of fediscope's source repository creates it)")
-    return "set FEDISCOPE_LAKE to a directory this user can write (or file:///path, webhdfs://namenode:9870/path)"
+    return f"set {where} to a directory this user can write (or file:///path, webhdfs://namenode:9870/path)"
 
 
 # -- curation rules ---------------------------------------------------------------------------------------
@@ -234,7 +237,7 @@ def check_store(settings: Settings) -> Check:
     except PrefixClashError as exc:  # the store is fine, the prefix is not: no leftovers to drop either
         return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
     except ConfigError as exc:
-        return Check("store", FAIL, f"{where}: {exc}", "fix FEDISCOPE_STORE")
+        return Check("store", FAIL, f"{where}: {exc}", f"fix {settings.origin('store')}")
     try:
         stored = _stored_metrics(store)
         leftovers = _leftover_tables(store, settings.metrics_dir)
@@ -326,16 +329,18 @@ def _stored_metrics(store: Any) -> int:
 
 
 def _store_fix(settings: Settings) -> str:
+    """The fix of a store check that raised, naming where the store is set (as :func:`_lake_fix` the lake)."""
+    where = settings.origin("store")
     scheme = urlsplit(settings.store).scheme
     if scheme.startswith(("mysql", "mariadb")):
-        return ("check host, port, user and password in FEDISCOPE_STORE, and that the database exists "
+        return (f"check host, port, user and password in {where}, and that the database exists "
                 "(infra/mariadb/bootstrap.py of fediscope's source repository creates it and a least-privilege "
                 "user)")
     if scheme == "hbase":
-        return ("start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in FEDISCOPE_STORE, "
+        return (f"start the HBase Thrift server (hbase thrift start -p 9090) and check host:port in {where}, "
                 "and that its transport= and protocol= options match how the Thrift server was started (its socket "
                 "port, not HTTP mode or the REST port)")
-    return "set FEDISCOPE_STORE=sqlite:///path/to/fediscope.db in a directory this user can write"
+    return f"set {where} to sqlite:///path/to/fediscope.db in a directory this user can write"
 
 
 # -- engine -------------------------------------------------------------------------------------------------

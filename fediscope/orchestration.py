@@ -168,11 +168,27 @@ def _variable_origin(name: str) -> str:
     return f"Airflow Variable {VARIABLE}: {name}"
 
 
+#: How the collector's summary and log lines name an ingest task's page budget where they say to raise it (the
+#: command's ``--max-pages`` means nothing to an Airflow user): :func:`collect_target` passes it on.
+MAX_PAGES_NAMED = f"'max_pages' in the Airflow Variable {VARIABLE}"
+
+
 def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
+    """The Variable's ``max_pages`` (:data:`DEFAULT_MAX_PAGES` without it): a whole number from 1, given as a number
+    or, as every setting of the Variable may be, as a string (``"5"``), parsed as a ``FEDISCOPE_*`` count is."""
+    from fediscope.config import MAX_COUNT, integer_text
+
     value = parse_overrides(overrides).get("max_pages", DEFAULT_MAX_PAGES)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"Airflow Variable {VARIABLE}: max_pages must be a whole number >= 1 (got {value!r})")
-    return value
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        with suppress(ValueError):
+            number = integer_text(value)
+    if number is None or not 1 <= number <= MAX_COUNT:
+        raise ConfigError(f"Airflow Variable {VARIABLE}: max_pages must be a whole number from 1 to {MAX_COUNT:,} "
+                          f"(got {value!r})")
+    return number
 
 
 def variable_overrides() -> dict[str, Any]:
@@ -250,11 +266,25 @@ def collection_targets(settings: Settings) -> list[dict[str, str]]:
     return list(targets.values())
 
 
-def target_label(target: Mapping[str, str]) -> str:
-    """How a mapped ingest task is named in the Airflow UI: ``mastodon.social tag:python``."""
+def target_label(target: Mapping[str, str], settings: Settings) -> str:
+    """How a mapped ingest task is named in the Airflow UI, its log lines and its failure messages:
+    ``mastodon.social tag:python``; an ``account:`` source by the digest the collector's log lines name it by
+    (:func:`logged_source`), never the handle."""
     from fediscope.config import instance_domain
 
-    return f"{instance_domain(target['instance'])} {target['source']}"
+    return f"{instance_domain(target['instance'])} {logged_source(target['source'], settings)}"
+
+
+def logged_source(source: str, settings: Settings) -> str:
+    """A source as the collector's log lines name it (:func:`fediscope.lake.state.source_for_logs`): one naming an
+    account by its checkpoint's name, a keyed digest, while privacy is on (an unkeyed digest with it off), so the
+    handle reaches neither Airflow's task logs nor its UI; any other source as it is written. The privacy policy
+    (which needs the pseudonym key) is built only for a source naming an account."""
+    from fediscope.lake.state import PERSONAL_SOURCES, source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    personal = source.partition(":")[0] in PERSONAL_SOURCES and settings.privacy
+    return source_for_logs(source, policy_from_settings(settings) if personal else None)
 
 
 def _as_dict(summary: Any) -> dict[str, Any]:
@@ -339,7 +369,7 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     # anything; the first landing records the key's check (fediscope.lake.key_check)
     check_landing_key(settings, lake)
     summary = run_collection(settings, targets=[(target["instance"], parse_source(target["source"]))],
-                             max_pages=pages, progress=False)
+                             max_pages=pages, progress=False, max_pages_named=MAX_PAGES_NAMED)
     result = _as_dict(summary)
     failed = result.get("failed") or []
     pending_path = _unannounced_path(settings, target)
@@ -358,14 +388,24 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
 
         # and may hold control characters: Airflow prints this message in the task's traceback itself, through no
         # filter of fediscope's (a newline in it would forge a log line of ``dag.test()``'s text output)
-        raise UpstreamError(printable(redact_text("collecting " + "; ".join(map(str, failed)),
+        raise UpstreamError(printable(redact_text("collecting " + "; ".join(_failed_sources(result, settings)),
                                                   secret_values(settings))))
     if earlier:  # announced by this try's Asset event: the task succeeds right after returning
         result["unannounced"] = earlier
         lake.delete(pending_path)
-        log.info("%s: %s records landed by earlier failed tries are announced now", target_label(target), earlier)
-    log.info("collected %s: landed %s records", target_label(target), result.get("landed"))
+        log.info("%s: %s records landed by earlier failed tries are announced now", target_label(target, settings),
+                 earlier)
+    log.info("collected %s: landed %s records", target_label(target, settings), result.get("landed"))
     return result
+
+
+def _failed_sources(result: Mapping[str, Any], settings: Settings) -> list[str]:
+    """``<instance> <source>: <error>`` of each failed source of a collection's summary (its ``failed`` list, which
+    names an account's source by the handle), the source named as a log line names it (:func:`logged_source`)."""
+    failed = [s for s in result.get("sources") or [] if isinstance(s, Mapping) and s.get("status") == "failed"]
+    if not failed:  # a summary without its sources: its own list
+        return [str(line) for line in result.get("failed") or []]
+    return [f"{s.get('instance')} {logged_source(str(s.get('source')), settings)}: {s.get('error')}" for s in failed]
 
 
 # -- batch windows --------------------------------------------------------------------------------------------
@@ -770,14 +810,17 @@ def _missing_lake_check(settings: Settings) -> Any:
 
 def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: type[FediscopeError]) -> dict[str, Any]:
     from fediscope import doctor
+    from fediscope.console import printable
     from fediscope.redact import redact_text, secret_values
 
     check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
     result = doctor.guarded_storage_check(name, settings, lambda: (  # a check that raises: the doctor's own fix
         _missing_lake_check(settings) if name == "lake" else None) or check(settings))
+    if result.status == doctor.FAIL:  # named once: the detail of an exception's FAIL starts with "store <url>: …"
+        detail = result.detail.removeprefix(f"{name} ")
+        fix = f" -> fix: {printable(result.fix)}" if result.fix else ""
+        raise error(redact_text(f"{name} check failed: {printable(detail)}{fix}", secret_values(settings)))
     line = redact_text(doctor.format_check(result), secret_values(settings))
-    if result.status == doctor.FAIL:
-        raise error(f"{name} check failed: {line}")
     if result.status != doctor.OK:
         log.warning("%s", line)
     return {"name": result.name, "status": result.status, "detail": redact_text(result.detail,

@@ -54,12 +54,16 @@ def fediscope_ingest() -> None:
     def collect(target: dict[str, str]) -> dict[str, Any]:
         """Collect one source into the raw lake (fails, and is retried, when the source fails)."""
         context = get_current_context()
-        context["fediscope_target"] = orch.target_label(target)  # type: ignore[typeddict-unknown-key]
         with orch.failing_at_once():
             overrides = orch.variable_overrides()
-            result = orch.collect_target(orch.task_settings(overrides), target, orch.max_pages(overrides))
+            settings = orch.task_settings(overrides)
+            # the task's name in the UI and its failure line: an account's source by its digest, never the handle
+            # (without settings, as when they fail, the UI shows the map index)
+            label = orch.target_label(target, settings)
+            context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
+            result = orch.collect_target(settings, target, orch.max_pages(overrides))
         if not orch.new_records(result):
-            raise AirflowSkipException(f"{orch.target_label(target)}: nothing new")
+            raise AirflowSkipException(f"{label}: nothing new")
         context["outlet_events"][RAW_LAKE].extra = {
             "instance": target["instance"], "source": target["source"], "landed": result["landed"],
             "refreshed": result.get("refreshed", 0), "settled": result.get("settled", 0),

@@ -130,7 +130,7 @@ from fediscope.sources.pages import (
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
-from fediscope.sources.summary import CollectSummary, SourceResult
+from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult
 from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
@@ -173,6 +173,8 @@ class _Context:
     policy: PrivacyPolicy
     progress: Progress
     max_pages: int | None
+    #: how messages name ``max_pages``, as the caller's user sets it (``--max-pages``; the Airflow Variable's key)
+    max_pages_named: str = MAX_PAGES_OPTION
     #: the caller prints each failed source's reason itself (``fediscope collect``'s ``failed:`` lines)
     failures_shown: bool = False
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -213,10 +215,12 @@ def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | N
 
 def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | None = None, *,
                    max_pages: int | None = None, progress: bool | None = None,
-                   failures_shown: bool = False) -> CollectSummary:
+                   failures_shown: bool = False, max_pages_named: str = MAX_PAGES_OPTION) -> CollectSummary:
     """Collect every target (default: ``settings.sources``) once; see the module docstring.
 
-    ``max_pages`` bounds the pages walked per source in this run (the walk resumes next run). Raises
+    ``max_pages`` bounds the pages walked per source in this run (the walk resumes next run); ``max_pages_named``
+    is how the summary, the log lines and a refusal name it where they say to raise it: ``fediscope collect``'s
+    option by default, the Airflow Variable's key for an Airflow task (whose user has no option). Raises
     :class:`ConfigError` before any request when there is nothing to collect, no pseudonym key, or a target's
     access token cannot be sent as it is written. ``failures_shown``: the caller prints each failed source's reason
     itself (``fediscope collect``), so the collector logs it at INFO instead of WARNING, not twice at the default
@@ -228,11 +232,11 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     started = time.monotonic()
     targets = resolve_targets(settings, targets)
     if max_pages is not None and max_pages < 1:
-        raise ConfigError(f"--max-pages must be at least 1 (got {max_pages})")
+        raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
-    ctx = _Context(settings, lake, policy, reporter, max_pages, failures_shown=failures_shown)
+    ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
     stats: Counter[str] = Counter()
     results: list[SourceResult] = []
@@ -276,7 +280,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              rate_limit_waits=stats["rate_limit_waits"],
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
                              retries=stats["retries"], requests=stats["requests"],
-                             interrupted=interrupted is not None, planned=len(targets))
+                             interrupted=interrupted is not None, planned=len(targets),
+                             max_pages_named=max_pages_named)
     log.info("%s", summary.line())
     if interrupted is not None:
         interrupted.collect_summary = summary  # type: ignore[attr-defined]
@@ -311,17 +316,17 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
                       + (f", {result.settled} settled" if result.settled else "")
                       + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
-                      + _more_note(source, result))
+                      + _more_note(ctx, source, result))
 
 
-def _more_note(source: SourceRef, result: SourceResult) -> str:
+def _more_note(ctx: _Context, source: SourceRef, result: SourceResult) -> str:
     """What a source's progress line adds when the page budget stopped it: a walk goes on next run, a walk by
     offset (the directory, the trending tags) does not (each run takes it anew from its first page)."""
     if result.caught_up:
         return ""
     if source.paged:
         return " (more to fetch)"
-    return f" ({source.offset_walk.more}: raise --max-pages)" if source.offset_walk else ""
+    return f" ({source.offset_walk.more}: raise {ctx.max_pages_named})" if source.offset_walk else ""
 
 
 
@@ -557,11 +562,11 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
 
 def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, name: str,
                 max_pages: int, budget: int | None, run: Callable[[int], None]) -> int | None:
-    """Run the refresh or settle pass within what ``--max-pages`` left (``budget``); returns what is left after.
-    Best effort: the gap is landed and its checkpoint saved, so a failure leaves the source collected."""
+    """Run the refresh or settle pass within what the page budget (``--max-pages``) left (``budget``); returns what
+    is left after. Best effort: the gap is landed and its checkpoint saved, so a failure leaves the source collected."""
     pages = max_pages if budget is None else min(max_pages, budget)
     if pages <= 0:
-        log.info("%s %s: no %s pass, --max-pages is spent", client.domain, source.name, name)
+        log.info("%s %s: no %s pass, %s is spent", client.domain, source.name, name, ctx.max_pages_named)
         return budget
     before = result.pages
     try:

@@ -8,6 +8,11 @@ from typing import Any
 from fediscope.sources.spec import OFFSET_PAGED, parse_source
 from fediscope.wording import count, some_of
 
+#: How ``fediscope collect``'s user sets a run's page budget; an Airflow task's sets it in the Variable instead
+#: (:data:`fediscope.orchestration.MAX_PAGES_NAMED`), which :func:`fediscope.sources.collector.run_collection` is
+#: told (``max_pages_named``), so that the summary and the log lines name what that user can raise.
+MAX_PAGES_OPTION = "--max-pages"
+
 
 def opted_out_note(opted_out: int) -> str:
     """`` (1 opted out)``, said after a count of what the privacy policy skipped (nothing when none opted out): the
@@ -64,6 +69,8 @@ class CollectSummary:
     interrupted: bool = False
     #: how many sources the run was to collect (None: those in ``sources``); an interrupted run did not start them all
     planned: int | None = None
+    #: how the line names the run's page budget where it says to raise it (:data:`MAX_PAGES_OPTION` by default)
+    max_pages_named: str = MAX_PAGES_OPTION
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -191,15 +198,15 @@ class CollectSummary:
                 f"before a source's first run")
 
     def _walk_cut_note(self) -> str:
-        """Says which timeline walks ``--max-pages`` stopped with more statuses to fetch: unlike a walk by offset,
-        each resumes at the next run where this one stopped (only the progress line and ``--json``'s
+        """Says which timeline walks the page budget (``--max-pages``) stopped with more statuses to fetch: unlike a
+        walk by offset, each resumes at the next run where this one stopped (only the progress line and ``--json``'s
         ``caught_up`` said so). A source with no page walked (an erased account's, not collected) is none of them."""
         cut = [f"{s.instance} {s.source}" for s in self.sources
                if s.status == "ok" and not s.caught_up and s.pages and parse_source(s.source).paged]
         if not cut:
             return ""
-        return (f"; the timeline walk stopped at its page budget (--max-pages) on {count(len(cut), 'source')} "
-                f"({some_of(cut)}), more statuses to fetch: the next run resumes there")
+        return (f"; the timeline walk stopped at its page budget ({self.max_pages_named}) on "
+                f"{count(len(cut), 'source')} ({some_of(cut)}), more statuses to fetch: the next run resumes there")
 
     def _offset_cut_notes(self) -> str:
         """Says that a walk by offset (the directory, the trending tags) stopped at its page budget with more
@@ -210,8 +217,15 @@ class CollectSummary:
             cut = [s for s in self.sources if s.source == kind and s.status == "ok" and not s.caught_up]
             if cut:
                 notes.append(f"; the {walk.walk} walk stopped at its page budget on {count(len(cut), 'instance')}, "
-                             f"more {walk.items} listed: raise --max-pages (or FEDISCOPE_BACKFILL_PAGES) to take them")
+                             f"more {walk.items} listed: raise {self._budget_or_backfill()} to take them")
         return "".join(notes)
+
+    def _budget_or_backfill(self) -> str:
+        """What sets a walk by offset's depth: ``--max-pages``, or without it ``FEDISCOPE_BACKFILL_PAGES``; an
+        Airflow task always passes its ``max_pages``, so there only that."""
+        if self.max_pages_named != MAX_PAGES_OPTION:
+            return self.max_pages_named
+        return f"{MAX_PAGES_OPTION} (or FEDISCOPE_BACKFILL_PAGES)"
 
     def line(self) -> str:
         """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2 (1 opted out), …``:
@@ -245,7 +259,7 @@ class CollectSummary:
         behind = [s.settle_behind_hours for s in self.sources if s.settle_behind_hours]
         if behind:
             refreshed += (f" (settle pass behind on {count(len(behind), 'source')}, up to "
-                          f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or --max-pages)")
+                          f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or {self.max_pages_named})")
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`

@@ -30,6 +30,16 @@ from fediscope.lake import layout
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 PSEUDONYM_KEY = "airflow-test-pseudonym-key-0123456789"
+#: A source naming an account, on the closed port: its task fails, and neither its label nor its failure line may
+#: name the handle (the collector's own log lines name it by a keyed digest)
+DEAD_ACCOUNT = "account:alice@example.org"
+
+
+def _account_named() -> str:
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import PrivacyPolicy
+
+    return source_for_logs(DEAD_ACCOUNT, PrivacyPolicy(key=PSEUDONYM_KEY.encode()))
 
 
 def _closed_port() -> int:
@@ -96,7 +106,7 @@ def pipeline(airflow_env: AirflowEnv, tmp_path_factory: pytest.TempPathFactory) 
             "lake": str(work / "lake"), "store": f"sqlite:///{work / 'fediscope.db'}", "engine": "duckdb",
             "max_pages": 8, "max_retries": 0, "request_timeout": 3,
             "sources": [{"instance": server.url, "timelines": ["public", f"tag:{tag}"]},
-                        {"instance": dead, "timelines": ["public"]}],
+                        {"instance": dead, "timelines": ["public", DEAD_ACCOUNT]}],
         }
         env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
         before = datetime.now(UTC).date()
@@ -122,10 +132,11 @@ def test_ingest_maps_one_task_per_source_and_only_the_broken_one_fails(pipeline:
     by_label = {t["label"]: t for t in collect}
     domain = pipeline.server.domain
     dead = pipeline.dead_instance.split("://")[1]
-    assert set(by_label) == {f"{domain} public", f"{domain} tag:{pipeline.tag}", f"{dead} public"}
+    assert set(by_label) == {f"{domain} public", f"{domain} tag:{pipeline.tag}", f"{dead} public",
+                             f"{dead} {_account_named()}"}
     assert by_label[f"{domain} public"]["state"] == "success"
     assert by_label[f"{domain} tag:{pipeline.tag}"]["state"] == "success"
-    assert by_label[f"{dead} public"]["state"] == "failed"
+    assert by_label[f"{dead} public"]["state"] == by_label[f"{dead} {_account_named()}"]["state"] == "failed"
     assert result["state"] == "failed", "a failed source shows as a failed run"
 
 
@@ -135,6 +146,9 @@ def test_failure_callback_logs_one_clear_line(pipeline: Pipeline) -> None:
              if "fediscope task fediscope_ingest.collect" in line and "failed" in line]
     assert lines, "the on_failure_callback line is in the task output"
     assert any(f"[{dead} public]" in line and "UpstreamError" in line for line in lines), lines
+    account = [line for line in lines if f"[{dead} {_account_named()}]" in line]
+    assert account and all(f"collecting {dead} {_account_named()}: " in line for line in account), lines
+    assert not [line for line in lines if "alice" in line], lines
     assert PSEUDONYM_KEY not in pipeline.ingest["_output"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import textwrap
@@ -155,28 +156,59 @@ def test_sources_of_the_variable_are_checked_as_the_config_files_are(sources: ob
     assert "\n" not in str(refused.value)
 
 
-@pytest.mark.parametrize("raw, expected", [(None, orch.DEFAULT_MAX_PAGES), ({"max_pages": 3}, 3)])
-def test_max_pages(raw: dict | None, expected: int) -> None:
+@pytest.mark.parametrize("raw, expected", [(None, orch.DEFAULT_MAX_PAGES), ({"max_pages": 3}, 3),
+                                           ({"max_pages": "5"}, 5), ('{"max_pages": " 7 "}', 7)])
+def test_max_pages(raw: dict | str | None, expected: int) -> None:
+    """A whole number, or a string of one: the Variable takes a string for every setting, parsed as its variable
+    is (``"request_timeout": "5"``), and so for ``max_pages`` (it refused ``"5"``)."""
     assert orch.max_pages(raw) == expected
 
 
-@pytest.mark.parametrize("value", [0, "3", True, 1.5])
+@pytest.mark.parametrize("value", [0, "0", "x", "1.5", "", True, 1.5, None, [3], 10**10])
 def test_bad_max_pages(value: object) -> None:
-    with pytest.raises(ConfigError, match="max_pages"):
+    with pytest.raises(ConfigError) as info:
         orch.max_pages({"max_pages": value})
+    assert str(info.value) == (f"Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
+                               f"1,000,000,000 (got {value!r})")
 
 
 # -- ingest -----------------------------------------------------------------------------------------------------
 def test_targets_one_per_instance_and_timeline() -> None:
     settings = orch.settings_from_overrides({"sources": [
         {"instance": "https://mastodon.social", "timelines": ["public", "tag:#Python"]},
-        {"instance": "http://127.0.0.1:8080", "timelines": ["account:alice@example.org"]}]}, env={})
+        {"instance": "http://127.0.0.1:8080", "timelines": ["account:alice@example.org"]}]},
+        env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
     targets = orch.collection_targets(settings)
     assert targets == [{"instance": "https://mastodon.social", "source": "public"},
                        {"instance": "https://mastodon.social", "source": "tag:python"},
                        {"instance": "http://127.0.0.1:8080", "source": "account:alice@example.org"}]
-    assert [orch.target_label(t) for t in targets] == [
-        "mastodon.social public", "mastodon.social tag:python", "127.0.0.1:8080 account:alice@example.org"]
+    labels = [orch.target_label(t, settings) for t in targets]
+    assert labels[:2] == ["mastodon.social public", "mastodon.social tag:python"]
+    assert labels[2] == f"127.0.0.1:8080 {_logged('account:alice@example.org', settings)}"
+
+
+def _logged(source: str, settings: object) -> str:
+    """The source as the collector's own log lines name it (a keyed digest of an account's handle)."""
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    named = source_for_logs(source, policy_from_settings(settings))  # type: ignore[arg-type]
+    assert named != source and "alice" not in named and "nobody" not in named
+    return named
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_an_accounts_source_is_named_by_its_digest_never_its_handle(privacy: bool) -> None:
+    """In the Airflow UI (the mapped task's label), the task's log lines and its failure line, as the collector's
+    own warning names it: the handle is personal data, and Airflow keeps its logs."""
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    settings = orch.settings_from_overrides({"privacy": privacy}, env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+    for source in ("account:Alice@example.org", "account_lookup:alice"):
+        label = orch.target_label({"instance": "https://example.org", "source": source}, settings)
+        assert label == f"example.org {source_for_logs(source, policy_from_settings(settings))}"
+        assert "alice" not in label.lower()
 
 
 def test_a_source_named_twice_is_one_target() -> None:
@@ -206,8 +238,9 @@ def test_a_failed_source_raises_so_its_task_fails(monkeypatch: pytest.MonkeyPatc
 
     calls = []
 
-    def fake_run(settings, targets=None, *, max_pages=None, progress=None):  # noqa: ANN001, ANN202
+    def fake_run(settings, targets=None, *, max_pages=None, progress=None, max_pages_named=None):  # noqa: ANN001, ANN202
         calls.append((targets, max_pages, progress))
+        assert max_pages_named == orch.MAX_PAGES_NAMED
         return CollectSummary([SourceResult("x.org", "public", status="failed", error="HTTP 503 after 5 tries")])
 
     monkeypatch.setattr(collector, "run_collection", fake_run)
@@ -219,7 +252,8 @@ def test_a_failed_source_raises_so_its_task_fails(monkeypatch: pytest.MonkeyPatc
 
 
 def test_what_a_failed_try_landed_is_announced_by_the_next_that_succeeds(monkeypatch: pytest.MonkeyPatch,
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
     """Kept in the lake under the checkpoint's name, a keyed digest for an account (never the handle), added up
     over failed tries, returned once as ``unannounced`` (new records: the task emits its Asset event) and gone."""
     from fediscope.sources import collector
@@ -233,14 +267,21 @@ def test_what_a_failed_try_landed_is_announced_by_the_next_that_succeeds(monkeyp
     settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"),
                                              "pseudonym_key": "unannounced-test-key-0123456789abcdef"}, env={})
     target = {"instance": "https://x.org", "source": "account:alice@x.org"}
+    named = _logged(target["source"], settings)
     for _ in range(3):
-        with pytest.raises(UpstreamError):
+        with pytest.raises(UpstreamError) as failed:
             orch.collect_target(settings, target, 4)
+        # the task's failure message names the source as the collector's log lines do, never by the handle
+        assert str(failed.value) == f"collecting x.org {named}: HTTP 503"
     (kept,) = (tmp_path / "lake" / "_state").glob(f"*/{orch.UNANNOUNCED_PASS}/*.json")
     assert "alice" not in str(kept.relative_to(tmp_path)), kept
-    result = orch.collect_target(settings, target, 4)
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"):
+        result = orch.collect_target(settings, target, 4)
     assert result["unannounced"] == 43 and orch.new_records(result) == 43
     assert not kept.exists()
+    lines = [r.getMessage() for r in caplog.records if r.name == "fediscope.orchestration"]
+    assert lines == [f"x.org {named}: 43 records landed by earlier failed tries are announced now",
+                     f"collected x.org {named}: landed 0 records"]
     assert orch.new_records(orch.collect_target(settings, target, 4)) == 0, "announced once"
 
 
@@ -641,7 +682,7 @@ def test_unusable_lake_fails_its_task_with_the_fix(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the lake should be")
     settings = orch.settings_from_overrides({"lake": str(blocker)}, env={})
-    with pytest.raises(LakeError, match=r"^lake check failed: FAIL +lake .*-> fix: "):
+    with pytest.raises(LakeError, match=r"^lake check failed: (?!FAIL).* -> fix: "):
         orch.check_lake(settings)
 
 
@@ -657,10 +698,19 @@ def test_unreachable_store_fails_its_task_with_the_doctors_fix(tmp_path: Path) -
         port = probe.getsockname()[1]
     settings = orch.settings_from_overrides({"store": f"mysql+pymysql://fedi:PwSecret99@127.0.0.1:{port}/fediscope"},
                                             env={})
-    with pytest.raises(StoreError, match=r"^store check failed: FAIL +store .*-> fix: check host, port, user "
-                                         r"and password in FEDISCOPE_STORE") as info:
+    with pytest.raises(StoreError) as info:
         orch.check_store(settings)
     assert "PwSecret99" not in str(info.value)
+    # the store named once (was: "store check failed: FAIL  store  store mysql…"), and where it was set: the
+    # Variable's key (was: FEDISCOPE_STORE, which this worker does not set)
+    assert str(info.value).startswith(f"store check failed: mysql+pymysql://fedi:***@127.0.0.1:{port}/fediscope: "
+                                      "could not connect to the store: ")
+    assert ("-> fix: check host, port, user and password in Airflow Variable fediscope_settings: store, and that "
+            "the database exists") in str(info.value)
+    from_env = orch.settings_from_overrides({}, env={"FEDISCOPE_STORE": settings.store})
+    with pytest.raises(StoreError, match=r"^store check failed: mysql\+pymysql://fedi:\*\*\*@.* -> fix: check "
+                                         r"host, port, user and password in FEDISCOPE_STORE, "):
+        orch.check_store(from_env)
 
 
 def test_retention_deletes_old_raw_partitions_only(tmp_path: Path) -> None:
@@ -785,3 +835,23 @@ def test_verify_store_reads_only_and_creates_no_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist yet"):
         orch.verify_store(settings)
     assert not (tmp_path / "s.db").exists()
+
+
+def test_an_ingest_tasks_collection_names_its_page_budget_as_the_variable_sets_it(tmp_path: Path,
+                                                                                 caplog: pytest.LogCaptureFixture
+                                                                                 ) -> None:
+    """The collector's summary says what stopped a walk and what to raise: inside Airflow the Variable's
+    ``max_pages``, not ``fediscope collect``'s ``--max-pages``, which no Airflow user has."""
+    from doubles.mastodon_server import MastodonDouble
+
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"), "max_retries": 0},
+                                            env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+    with MastodonDouble(statuses=100) as server, caplog.at_level(logging.INFO, logger="fediscope"):
+        result = orch.collect_target(settings, {"instance": server.url, "source": "public"},
+                                     orch.max_pages('{"max_pages": "1"}'))
+        domain = server.domain
+    assert result["pages"] == 1 and not result["sources"][0]["caught_up"]
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("collected 1 source")]
+    assert ("; the timeline walk stopped at its page budget ('max_pages' in the Airflow Variable fediscope_settings) "
+            f"on 1 source ({domain} public), more statuses to fetch") in summary
+    assert "--max-pages" not in caplog.text
