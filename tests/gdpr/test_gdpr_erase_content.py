@@ -213,9 +213,10 @@ def test_an_erasure_keeps_the_length_as_written_of_the_texts_it_rewrites(landed,
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
 
 
-def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[str, int]:
-    """``content_length`` by status id of every public status of a lake that holds the recordings and ``statuses``
-    (landed by ``settings``' policy), processed, then ``SUBJECT`` erased."""
+def erased_lengths(settings: Settings, statuses: list[dict[str, Any]],
+                   column: str = "content_length") -> dict[str, int]:
+    """``column`` (``content_length``) by status id of every public status of a lake that holds the recordings and
+    ``statuses`` (landed by ``settings``' policy), processed, then ``SUBJECT`` erased."""
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings)
     assert land_recordings(lake, policy) > 50
@@ -224,7 +225,7 @@ def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[s
         "statuses", json.loads(json.dumps(status)), LOCAL), now) for status in statuses], fetched_at=now)
     run_process(settings, progress=False)
     erase_account(settings, SUBJECT)
-    return {row["status_id"]: row["content_length"]
+    return {row["status_id"]: row[column]
             for row in visible(curated_tables(Path(settings.lake))["statuses"]) if not row["deleted"]}
 
 
@@ -249,4 +250,21 @@ def test_after_an_erasure_a_text_has_its_length_as_written_with_privacy_on_as_of
     assert on[named["id"]] == off[named["id"]] == len("@mastodonpy_test_2 same! cc @carol@elsewhere.social")
     assert on[whole["id"]] == off[whole["id"]] == len(f"@mastodonpy_test_2 same! cc @{SUBJECT}")
     assert on[reply["id"]] == off[reply["id"]] == len("@mastodonpy_test_2 same!")
+    assert on == off
+
+
+def test_after_an_erasure_a_content_warning_has_its_length_as_written_with_privacy_on_as_off(tmp_path: Path) -> None:
+    """``content_warning_length`` as ``content_length``: a content warning naming the subject (written whole) and
+    somebody else has the length its author wrote, with privacy on (landing replaced both handles by pseudonyms and
+    recorded the length; the erasure makes the subject's ``[erased]`` and keeps it) as off (the erasure rewrites
+    the warning as collected, and records the length before). The REAL recorded reply to the subject with a
+    warning added."""
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    warning = f"about @{SUBJECT} and @carol@elsewhere.social"
+    warned = dict(reply, id=reply["id"] + "9", uri=reply["uri"] + "-9", spoiler_text=warning, sensitive=True)
+
+    on, off = (erased_lengths(lake_settings(tmp_path / name, privacy), [warned], "content_warning_length")
+               for name, privacy in (("on", True), ("off", False)))
+
+    assert on[warned["id"]] == off[warned["id"]] == len(warning)
     assert on == off
