@@ -30,7 +30,7 @@ from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import open_lake
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import AUTHORED_LENGTH, PrivacyPolicy, policy_from_settings
+from fediscope.privacy import AUTHORED_LENGTH, AUTHORED_SPOILER_LENGTH, PrivacyPolicy, policy_from_settings
 
 NOBODY = "nobody-here@localhost:3000"
 
@@ -92,6 +92,7 @@ class OlderLanding:
         landed = self.policy.apply(entity, record, instance)
         for status in nested_statuses(landed) if entity == "statuses" else ():
             status.pop(AUTHORED_LENGTH, None)
+            status.pop(AUTHORED_SPOILER_LENGTH, None)
         return landed
 
 
@@ -121,6 +122,30 @@ def test_the_curated_rows_of_rewritten_texts_are_those_of_a_rebuild(curated_meas
 
     assert run_cli("process").code == 0  # reads the rewritten batches again: changes nothing
     assert_same(curated_tables(env.lake_dir), erased)
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def test_a_content_warning_an_older_release_landed_is_recounted_as_a_rebuild_counts_it(env, tmp_path: Path) -> None:
+    """A content warning naming the subject, landed with privacy on by a release that recorded no length as written
+    (measured as landed: the subject's pseudonym): the erasure makes it ``[erased]``, and the curated row gets the
+    ``content_warning_length`` a rebuild gives, also where the status's text does not name the subject (a REAL
+    recorded status of another person, a warning added) and where it does (the REAL recorded reply to the subject)."""
+    older = OlderLanding(env.policy)
+    assert land_recordings(env.lake, older) > 50
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    other = next(s for _, s in recorded(("test_status_post[Content warning-public].json",), "statuses"))
+    warned = [dict(status, id=status["id"] + "5", uri=status["uri"] + "-5", spoiler_text=f"about @{SUBJECT}")
+              for status in (reply, other)]
+    now = datetime.now(UTC)
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", older.apply(
+        "statuses", json.loads(json.dumps(status)), LOCAL), now) for status in warned], fetched_at=now)
+    run_process(env.settings, progress=False)
+
+    erase_account(env.settings, SUBJECT)
+
+    erased = {row["uri"]: row for row in visible(curated_tables(env.lake_dir)["statuses"])}
+    assert {erased[f"{env.policy.apply('statuses', dict(s), LOCAL)['uri']}"]["content_warning_length"]
+            for s in warned} == {len(f"about @{ERASED}")}
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
 
 
@@ -263,8 +288,13 @@ def test_after_an_erasure_a_content_warning_has_its_length_as_written_with_priva
     warning = f"about @{SUBJECT} and @carol@elsewhere.social"
     warned = dict(reply, id=reply["id"] + "9", uri=reply["uri"] + "-9", spoiler_text=warning, sensitive=True)
 
-    on, off = (erased_lengths(lake_settings(tmp_path / name, privacy), [warned], "content_warning_length")
-               for name, privacy in (("on", True), ("off", False)))
+    settings = {name: lake_settings(tmp_path / name, privacy) for name, privacy in (("on", True), ("off", False))}
+    on, off = (erased_lengths(settings[name], [warned], "content_warning_length") for name in ("on", "off"))
 
     assert on[warned["id"]] == off[warned["id"]] == len(warning)
     assert on == off
+    for name, erased in (("on", on), ("off", off)):  # a rebuild from the rewritten raw records says the same
+        with open_engine(settings[name]) as engine:
+            engine.curate(rebuild=True)
+        assert {row["status_id"]: row["content_warning_length"] for row in visible(curated_tables(
+            Path(settings[name].lake))["statuses"]) if not row["deleted"]} == erased, name
