@@ -103,6 +103,7 @@ SHORT_TITLES: dict[str, str] = {
     "top_toots": "top toots",
     "media_engagement": "media engagement",
     "content_features": "content features",
+    "content_warnings": "content warnings by language (their share and engagement)",
     "mentions": "mentions",
     "activity": "activity by hour",
     "activity_by_weekday": "activity by weekday",
@@ -302,6 +303,22 @@ def content_features(store: MetricStore, n: int = 10) -> AnalysisResult:
     rows = store.all(metric("content_features"))
     return _result("content_features", "Links, emojis, media, hashtags and mentions in toots", "content_features",
                    ["feature", "toots_with", "share", "items", "per_toot"], rows)
+
+
+def content_warnings(store: MetricStore, n: int = 10) -> AnalysisResult:
+    """The ``n`` languages with the most toots, each with its share of toots behind a content warning and their
+    engagement against toots without one; headline numbers over every language (the rows hold counts)."""
+    warnings = metric("content_warnings")
+    every = store.all(warnings)
+    _require(every, "toots", "toots_with_cw", "sensitive_toots")
+    toots = sum(r.get("toots") or 0 for r in every)
+    warned = sum(r.get("toots_with_cw") or 0 for r in every)
+    sensitive = sum(r.get("sensitive_toots") or 0 for r in every)
+    return _result("content_warnings", "Content warnings by language", "content_warnings",
+                   ["language", "toots", "toots_with_cw", "cw_share", "sensitive_share", "interactions_mean_with_cw",
+                    "interactions_mean_without_cw", "cw_length_mean"], store.top(warnings, n),
+                   {"toots": toots, "toots_with_cw": warned, "cw_share": _share(warned, toots),
+                    "sensitive_share": _share(sensitive, toots)})
 
 
 def languages(store: MetricStore, n: int = 10) -> AnalysisResult:
@@ -739,6 +756,7 @@ ANALYSES: tuple[tuple[Analysis, str], ...] = (
     (top_toots, "top_toots"),
     (media_engagement, "media_engagement"),
     (content_features, "content_features"),
+    (content_warnings, "content_warnings"),
     (mentions, "top_mentioned_accounts"),
     (activity, "activity_by_hour"),
     (activity_by_weekday, "activity_by_hour"),

@@ -102,6 +102,12 @@ _STATUS_URI_RE = re.compile(STATUS_URI_PATTERN)
 #: (:func:`fediscope.gdpr.texts.keep_lengths_as_written`): the length of a status is the same whether it was landed
 #: before or after an erasure, with privacy on or off.
 AUTHORED_LENGTH = "authored_length"
+#: The same for the content warning (``spoiler_text``, plain text): its length (characters) as its author wrote it,
+#: when the policy rewrote it, which curation takes for ``content_warning_length`` (the warning's text itself is never
+#: curated). Written, dropped and kept as :data:`AUTHORED_LENGTH` is.
+AUTHORED_SPOILER_LENGTH = "authored_spoiler_length"
+#: Each text field whose length as written a landed status may carry, with the field that carries it.
+WRITTEN_LENGTHS = {"content": AUTHORED_LENGTH, "spoiler_text": AUTHORED_SPOILER_LENGTH}
 #: What the handle or link of an account on the suppression list (an erased account) is replaced by.
 ERASED = "[erased]"
 OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
@@ -698,8 +704,9 @@ class PrivacyPolicy:
         if reason:
             return reason
         out = status
-        if AUTHORED_LENGTH in status:  # only the policy writes it (curation would take it for the text's length)
-            out = {k: v for k, v in status.items() if k != AUTHORED_LENGTH}
+        if any(field in status for field in WRITTEN_LENGTHS.values()):
+            # only the policy writes them (curation would take them for the texts' lengths)
+            out = {k: v for k, v in status.items() if k not in WRITTEN_LENGTHS.values()}
         if (author := _ascii_acct(status.get("account"))) is not status.get("account"):
             out = {**out, "account": author}
         if isinstance(status.get("reblog"), dict):
@@ -808,6 +815,8 @@ class PrivacyPolicy:
             # handles and links became pseudonyms (an erased account's ERASED) of other lengths: curation counts the
             # text as written, as privacy off does, and as `gdpr erase` keeps it (fediscope.gdpr.texts)
             out[AUTHORED_LENGTH] = authored_length(status["content"])
+        if isinstance(status.get("spoiler_text"), str) and out["spoiler_text"] != status["spoiler_text"]:
+            out[AUTHORED_SPOILER_LENGTH] = len(status["spoiler_text"])  # plain text: its characters, as written
         poll = out.get("poll")
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):  # options are the author's text too
             out["poll"] = {**poll, "options": [
@@ -1153,7 +1162,9 @@ def describe_policy(policy: PrivacyPolicy) -> dict[str, Any]:
                    "added": ("origin_ref: pseudonym of the status's home instance and its id there, which a "
                              "deletion from that instance carries too",
                              f"{AUTHORED_LENGTH}: the length of the text as its author wrote it, when handles or "
-                             "links in it were replaced (the curated content_length)")},
+                             "links in it were replaced (the curated content_length)",
+                             f"{AUTHORED_SPOILER_LENGTH}: the length of the content warning as its author wrote it, "
+                             "when handles or links in it were replaced (the curated content_warning_length)")},
         "opt_out_tags": OPT_OUT_TAGS,
         "purposes": REGISTER_PURPOSES,
     }

@@ -87,6 +87,12 @@ NOTES: dict[str, str] = {
     "content_features":
         "share = toots_with / all toots; items = how many in all (a toot with 2 links counts 2); per_toot = items "
         "/ all toots",
+    "content_warnings":
+        "a content warning = a spoiler_text holding more than white space (its text is not curated); cw_share = "
+        "toots_with_cw / toots; sensitive_share = toots Mastodon flags sensitive (a warning sets it, so do media "
+        "marked sensitive) / toots; interactions_mean_with_cw / _without_cw = favourites + reblogs + replies per "
+        "toot with / without a warning (- when the language has none); cw_length_mean = mean characters of a "
+        "warning, as written; the numbers above are over every language",
     "bots_share": "bot_share = bots / accounts (every account collected, with or without toots; - with no "
                   "account: an instance known only from toots whose authors have no account row); bot_toot_share = "
                   "toots by bots / toots (a toot whose author has no account row, e.g. left out by the curated "

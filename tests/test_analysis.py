@@ -260,6 +260,20 @@ def test_bots_share_puts_all_instances_first(metric_store):
     assert result.summary == {"bot_share": 0.2, "bot_toot_share": 0.4}
 
 
+def test_content_warnings_show_the_top_languages_and_headline_numbers_over_every_language(metric_store):
+    def row(language, toots, warned, sensitive, with_cw, without_cw):
+        return {"language": language, "toots": toots, "toots_with_cw": warned, "cw_share": warned / toots,
+                "sensitive_toots": sensitive, "sensitive_share": sensitive / toots,
+                "interactions_mean_with_cw": with_cw, "interactions_mean_without_cw": without_cw,
+                "cw_length_mean": 12.0 if warned else None}
+    load(metric_store, "content_warnings", [row("en", 80, 8, 10, 1.5, 3.0), row("de", 15, 0, 1, None, 2.0),
+                                            row("und", 5, 2, 2, 4.0, 1.0)])
+    result = analysis.content_warnings(metric_store, n=2)
+    assert [r["language"] for r in result.rows] == ["en", "de"]
+    assert result.rows[1]["interactions_mean_with_cw"] is None
+    assert result.summary == {"toots": 100, "toots_with_cw": 10, "cw_share": 0.1, "sensitive_share": 0.13}
+
+
 def test_instance_activity_shows_the_latest_week(metric_store):
     rows = [{"instance": "x.example", "week": w, "statuses": s, "logins": 1, "registrations": 0}
             for w, s in [("2024-04-29", 50), ("2024-05-06", 7)]]

@@ -125,6 +125,26 @@ def test_an_unresolved_handle_of_an_erased_account_is_erased() -> None:
     assert key not in landed_text(landed)
 
 
+def test_a_content_warning_the_policy_rewrote_carries_its_length_as_written(policy: PrivacyPolicy) -> None:
+    """The curated ``content_warning_length`` is the warning's length as written, as ``content_length`` is the text's:
+    landing records it (``authored_spoiler_length``) where it replaced a handle or a link by a pseudonym of another
+    length (an erased account's too), in a reblogged status as well, and only there; privacy off lands the warning
+    as written and drops a recorded length a raw record brings (only the policy writes one)."""
+    raw = recorded_reply(policy)
+    written = raw["spoiler_text"]
+    landed = policy.status(copy.deepcopy(raw), LOCAL)
+    assert landed["spoiler_text"] != written and landed["authored_spoiler_length"] == len(written) == 25
+    erased = PrivacyPolicy(key=KEY, suppressed=frozenset({policy.account_key("dave@other.example")}))
+    assert erased.status(copy.deepcopy(raw), LOCAL)["authored_spoiler_length"] == len(written)
+    boost = body("test_status_reblog_unreblog.json", 1)
+    boost["reblog"]["spoiler_text"] = written
+    assert policy.status(boost, LOCAL)["reblog"]["authored_spoiler_length"] == len(written)
+    kept = dict(raw, spoiler_text="Spoilers for the finale")
+    assert "authored_spoiler_length" not in policy.status(copy.deepcopy(kept), LOCAL)
+    forged = dict(raw, authored_spoiler_length=3)
+    assert "authored_spoiler_length" not in PrivacyPolicy(key=None, enabled=False).apply("statuses", forged, LOCAL)
+
+
 def test_privacy_off_keeps_the_text_as_collected() -> None:
     raw = recorded_reply(PrivacyPolicy(key=KEY))
     assert PrivacyPolicy(key=None, enabled=False).apply("statuses", copy.deepcopy(raw), LOCAL) == raw

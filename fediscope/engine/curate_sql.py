@@ -349,6 +349,25 @@ def _content_length(s: str, text: str) -> str:
     return f"CASE WHEN {recorded} >= 0 THEN {recorded} ELSE CAST({_visible_length(text)} AS BIGINT) END"
 
 
+def _has_content_warning(s: str) -> str:
+    """Whether the status struct ``s`` carries a content warning: a ``spoiler_text`` holding a character that is not
+    white space (:data:`TAG_CHARACTER_RE`, Unicode's White_Space, alike on every engine: a warning of blanks warns of
+    nothing); never NULL. Its text is not curated (the author's words, as the content is): only this and its length
+    (:func:`_content_warning_length`)."""
+    return f"coalesce(regexp_matches({s}.spoiler_text, '{TAG_CHARACTER_RE}'), false)"
+
+
+def _content_warning_length(s: str) -> str:
+    """The curated ``content_warning_length`` of the status struct ``s``: the length (characters) of its content
+    warning as its author wrote it, untrimmed; NULL without one (:func:`_has_content_warning`). As for
+    ``content_length`` (:func:`_content_length`), the privacy policy rewrites handles and links in ``spoiler_text``
+    to pseudonyms of other lengths and records the length as written (``authored_spoiler_length``) when it changed
+    it; else the length of the text as landed. A negative recorded length (no landing writes one) is not read."""
+    recorded = f"{s}.authored_spoiler_length"
+    return (f"CASE WHEN NOT {_has_content_warning(s)} THEN CAST(NULL AS BIGINT) WHEN {recorded} >= 0 THEN {recorded} "
+            f"ELSE CAST(length({s}.spoiler_text) AS BIGINT) END")
+
+
 def _origin_ref(uri: str) -> str:
     """A status's home instance and its id there, ``host/id``, from a Mastodon-shaped URI (NULL otherwise): what the
     privacy policy lands pseudonymised as ``origin_ref``, derived here for records landed with privacy off."""
@@ -435,6 +454,9 @@ def _status_columns(s: str, wrapper: bool) -> list[tuple[str, str]]:
         # the author of a quoted status that is not public is not kept (landing drops such a quoted status)
         (f"CASE WHEN {_public(f'{quoted_status}.visibility')} THEN "
          f"{_key(f'coalesce({quoted}.acct, {quoted}.username)', f'{quoted}.domain')} END", "quoted_account_key"),
+        (f"{s}.sensitive", "sensitive"),  # Mastodon's flag (media hidden, or the text behind its warning) as sent
+        (_has_content_warning(s), "has_content_warning"),
+        (_content_warning_length(s), "content_warning_length"),
     ]
 
 
@@ -478,9 +500,10 @@ def _unprefixed(columns: list[tuple[str, str]], prefix: str) -> str:
 _STATUS = _status_columns("data", wrapper=True)
 _ORIGINAL = _status_columns("data.reblog", wrapper=False)
 
-#: The curated status columns computed from the status's text (``content``): what changes in another person's row
-#: when ``fediscope gdpr erase`` rewrites the text of its raw record (:mod:`fediscope.gdpr.texts`).
-CONTENT_COLUMNS = tuple(name for expr, name in _STATUS if "data.content" in expr)
+#: The curated status columns computed from the status's text (``content``) and content warning (``spoiler_text``):
+#: what changes in another person's row when ``fediscope gdpr erase`` rewrites the text of its raw record
+#: (:mod:`fediscope.gdpr.texts`).
+CONTENT_COLUMNS = tuple(name for expr, name in _STATUS if "data.content" in expr or "data.spoiler_text" in expr)
 #: The curated status columns that are the merge's, not one version's (:data:`MERGE_STATUSES`): every other column of
 #: a curated row is that of the version that won.
 MERGED_COLUMNS = ("deleted", "copies")
@@ -552,7 +575,7 @@ _EVERY_COLUMN = ", ".join(
         "is_reblog", "account_key", "dt", "url_count", "custom_emoji_count", "unicode_emoji_count", "media_count",
         "hashtags", "quoted_account_key", "instance", "created_at", "language", "visibility", "image_count",
         "video_count", "gifv_count", "audio_count", "mentions", "is_reply", "in_reply_to_id", "reblog_of_uri",
-        "origin_ref"))
+        "origin_ref", "sensitive", "has_content_warning", "content_warning_length"))
 
 #: Which version of a status wins (the curated row), latest first. Not whether it was deleted: a deletion makes
 #: every version of its status a tombstone (:data:`MERGE_STATUSES`), so the winner is the same row whether the

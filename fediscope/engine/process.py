@@ -121,7 +121,7 @@ class ProcessSummary:
                 f"{self._without_sql_file_note()}")
 
     def _interrupted_line(self) -> str:
-        """``interrupted: process (duckdb): curated …; 3 of 18 metrics stored (…), …``: what the run finished before
+        """``interrupted: process (duckdb): curated …; 3 of 19 metrics stored (…), …``: what the run finished before
         Ctrl-C or SIGTERM, and what the next run does about the rest. A curation stopped part-way left the manifest
         as it was (the next run reads the same raw files again; a rebuild is finished by the next run, or by
         ``--recurate``). Each stored metric's result is kept for the next run as its store write commits
@@ -153,7 +153,7 @@ class ProcessSummary:
 
     @staticmethod
     def _stored_so_far(computed: dict[str, MetricResult]) -> str:
-        """``2 of 18 metrics stored (a, b), the others not: the next run computes only the others again``."""
+        """``2 of 19 metrics stored (a, b), the others not: the next run computes only the others again``."""
         stored = [name for name, m in computed.items() if m.stored is not None]
         unkept = [name for name in stored if not computed[name].kept]
         every = len(stored) == len(computed)  # stopped after the last store write

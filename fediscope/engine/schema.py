@@ -41,6 +41,10 @@ _STATUS_FIELDS: dict[str, Type] = {
     "content": "string", "deleted": "boolean",
     # the length of ``content`` as its author wrote it, when the privacy policy rewrote it (fediscope.privacy)
     "authored_length": "bigint",
+    # the content warning (only whether there is one and its length are curated, never its text) and the flag
+    "spoiler_text": "string", "sensitive": "boolean",
+    # the length of ``spoiler_text`` as its author wrote it, when the privacy policy rewrote it (fediscope.privacy)
+    "authored_spoiler_length": "bigint",
     "account": ACCOUNT,
     "tags": [{"name": "string"}],
     "emojis": [{"shortcode": "string"}],  # only counted: a list needs an element type
@@ -144,6 +148,7 @@ STATUSES = Table("statuses", {
     "in_reply_to_id": "string", "is_reblog": "boolean", "reblog_of_uri": "string", "edited_at": "timestamp",
     "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean", "origin_ref": "string",
     "quoted_account_key": "string", "copies": ["string"],
+    "sensitive": "boolean", "has_content_warning": "boolean", "content_warning_length": "bigint",
 }, partition_by="dt")
 
 ACCOUNTS = Table("accounts", {

@@ -46,29 +46,32 @@ from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import decode_jsonl, encode_jsonl
 from fediscope.lake.layout import parse_partition
-from fediscope.privacy import AUTHORED_LENGTH
+from fediscope.privacy import WRITTEN_LENGTHS
 
 _MARKER = ERASED.encode()
 
 
 def says_erased(data: Any) -> bool:
-    """Does a raw status record's ``data`` hold :data:`ERASED` in the text of a status it carries?"""
-    return any(ERASED in str(status.get("content") or "") for status in nested_statuses(data))
+    """Does a raw status record's ``data`` hold :data:`ERASED` in the text or the content warning of a status it
+    carries?"""
+    return any(ERASED in str(status.get(text) or "") for status in nested_statuses(data) for text in WRITTEN_LENGTHS)
 
 
 def keep_lengths_as_written(before: Any, after: Any, clear: bool) -> None:
     """Give each status ``after`` carries (a raw status record's ``data`` as the erasure scrubbed it: the status, a
-    reblogged and a quoted one) whose ``content`` differs from that of the same status in ``before`` (the ``data``
-    before the scrub, which keeps every nested status where it was) the length of its text as written (in place),
+    reblogged and a quoted one) whose ``content`` (or ``spoiler_text``) differs from that of the same status in
+    ``before`` (the ``data`` before the scrub, which keeps every nested status where it was) the length of its text
+    (or content warning) as written (in place, :data:`~fediscope.privacy.WRITTEN_LENGTHS`),
     where it has none and the lake is landed with privacy off (``clear``): the text before was collected as written.
     With privacy on, the one landing recorded is kept as the scrub copied it; a text without one was landed so by an
     older release, with pseudonyms in it, and is measured (module docstring)."""
     if not clear:
         return
     for old, new in zip(nested_statuses(before), nested_statuses(after), strict=False):
-        content = old.get("content")
-        if AUTHORED_LENGTH not in new and isinstance(content, str) and new.get("content") != content:
-            new[AUTHORED_LENGTH] = authored_length(content)
+        for text, recorded in WRITTEN_LENGTHS.items():  # the text (HTML) and the content warning (plain text)
+            written = old.get(text)
+            if recorded not in new and isinstance(written, str) and new.get(text) != written:
+                new[recorded] = authored_length(written) if text == "content" else len(written)
 
 
 def _hashable(value: Any) -> Any:

@@ -229,6 +229,8 @@ _RAW_STATUS_FIELDS: dict[str, Any] = {
     "language": "string", "replies_count": "bigint", "reblogs_count": "bigint", "favourites_count": "bigint",
     "content": "string", "deleted": "boolean",
     "authored_length": "bigint",
+    "spoiler_text": "string", "sensitive": "boolean",
+    "authored_spoiler_length": "bigint",
     "account": RAW_ACCOUNT,
     "tags": [{"name": "string"}],
     "emojis": [{"shortcode": "string"}],

@@ -250,6 +250,20 @@ QUOTE_FALLBACKS = {
 }
 
 
+def content_warned(handles: str) -> list[dict[str, Any]]:
+    """The REAL recorded public status posted with a content warning (``sensitive``, ``spoiler_text`` "Content
+    warning"), and copies of it whose warning names people (``handles`` added: landing with privacy on rewrites
+    them), is blank (white space only: no warning) or is missing; and a recorded status without one."""
+    (warned,) = statuses("test_status_post[Content warning-public].json", method="POST")
+    assert warned["sensitive"] is True and warned["spoiler_text"] == "Content warning"
+    plain = statuses("test_public_tl.json")[0]
+    assert plain["spoiler_text"] == "" and plain["sensitive"] is False
+    variants = {"handles": "Content warning" + handles, "blank": " \t\u3000\u2003", "missing": None}
+    copies = [dict(warned, id=warned["id"] + str(i), uri=f"{warned['uri']}-{name}", spoiler_text=spoiler)
+              for i, (name, spoiler) in enumerate(variants.items())]
+    return [warned, plain, *copies]
+
+
 def with_quote_fallback(status: dict[str, Any], form: str, suffix: str = "") -> dict[str, Any]:
     """A copy of ``status`` (another id and URI) whose text ends with the fallback ``form`` of
     :data:`QUOTE_FALLBACKS`: a ``span`` inside the last paragraph, a paragraph after it; ``suffix`` is text after

@@ -98,6 +98,21 @@ def authored_length(status: dict[str, Any], content: str) -> int:
     return text_length(content)
 
 
+_WHITE_SPACE = _code_points(curate_sql.WHITE_SPACE)
+
+
+def content_warning_length(status: dict[str, Any]) -> int | None:
+    """The length of the content warning as its author wrote it (recorded by the privacy policy when it rewrote it,
+    ``authored_spoiler_length``), None without one: no ``spoiler_text``, or only Unicode White_Space."""
+    spoiler = status.get("spoiler_text")
+    if not isinstance(spoiler, str) or all(c in _WHITE_SPACE for c in spoiler):
+        return None
+    recorded = status.get("authored_spoiler_length")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 0:
+        return recorded
+    return len(spoiler)
+
+
 def visible_text(content: str) -> str:
     """``content`` without its HTML tags (character references left as they are)."""
     return re.sub(r"<[^>]*>", "", content)
@@ -192,7 +207,9 @@ def status_row(s: dict[str, Any], meta: dict[str, Any], wrapper_of: str | None) 
         "in_reply_to_id": s.get("in_reply_to_id"), "is_reblog": share, "reblog_of_uri": wrapper_of,
         "edited_at": ts(s.get("edited_at")), "content_length": authored_length(s, content),
         "fetched_at": ts(meta["fetched_at"]), "deleted": bool(s.get("deleted")), "origin_ref": origin_ref(s),
-        "quoted_account_key": quoted_account_key(s, instance),
+        "quoted_account_key": quoted_account_key(s, instance), "sensitive": s.get("sensitive"),
+        "has_content_warning": content_warning_length(s) is not None,
+        "content_warning_length": content_warning_length(s),
     }
 
 
@@ -498,6 +515,24 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     langs = Counter((s["language"] or "und") for s in toots)
     out["languages"] = [{"language": k, "toots": n, "share": n / len(toots)}
                         for k, n in sorted(langs.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    by_language: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in toots:
+        by_language[s["language"] or "und"].append(s)
+    rows = []
+    for language, members in by_language.items():
+        warned = [s for s in members if s["has_content_warning"]]
+        unwarned = [s for s in members if not s["has_content_warning"]]
+        sensitive = sum(1 for s in members if s["sensitive"])
+        rows.append({"language": language, "toots": len(members), "toots_with_cw": len(warned),
+                     "cw_share": len(warned) / len(members), "sensitive_toots": sensitive,
+                     "sensitive_share": sensitive / len(members),
+                     "interactions_mean_with_cw": sum(map(_interactions, warned)) / len(warned) if warned else None,
+                     "interactions_mean_without_cw":
+                         sum(map(_interactions, unwarned)) / len(unwarned) if unwarned else None,
+                     "cw_length_mean": sum(s["content_warning_length"] for s in warned) / len(warned)
+                     if warned else None})
+    out["content_warnings"] = sorted(rows, key=lambda r: (-r["toots"], r["language"]))
 
     per_instance: dict[str, list[str]] = defaultdict(list)
     for s in toots:

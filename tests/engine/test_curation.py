@@ -17,6 +17,7 @@ from engine_data import (
     QUOTED,
     T0,
     at,
+    content_warned,
     curated_both_ways,
     derived_origins,
     interactions,
@@ -278,6 +279,31 @@ def test_content_length_is_the_length_of_the_text_as_written_also_with_privacy_o
     quote_reply = next(s for s in recorded if "yoooo check this out" in s["content"])
     assert lengths[(quote_reply["id"], True)] == len("@mastodonpy_test yoooo check this out")
     assert lengths[(handles["id"], True)] == len("@mastodonpy_test_2 same!" + TEXT_HANDLES)
+
+
+def test_a_content_warning_is_curated_as_whether_there_is_one_and_its_length_as_written_never_its_text(
+        lake: LocalLake, lake_dir: Path, duckdb_engine) -> None:
+    """Was: curated statuses kept neither the content warning nor the ``sensitive`` flag, so no metric could say
+    how many toots carry one. Now ``sensitive``, ``has_content_warning`` and ``content_warning_length`` (NULL
+    without one), the length as written with privacy on (landing replaces handles by longer pseudonyms, and records
+    the length) as off; the warning's text is curated nowhere."""
+    recorded = content_warned(TEXT_HANDLES)
+    land(lake, "statuses", recorded, at(1), policy())
+    land(lake, "statuses", recorded, at(1), None)
+    duckdb_engine().curate()
+    rows = {(r["status_id"], r["uri"].startswith("urn:fediscope:")): r for r in read_table(lake_dir, "statuses")}
+    assert len(rows) == 2 * len(recorded)
+    columns = ("sensitive", "has_content_warning", "content_warning_length")
+    expected = {"Content warning": (True, True, 15), "Content warning" + TEXT_HANDLES: (True, True, 15 + 86),
+                "": (False, False, None), " \t\u3000\u2003": (True, False, None), None: (True, False, None)}
+    assert len(TEXT_HANDLES) == 86
+    for status in recorded:
+        for privacy_on in (True, False):
+            got = tuple(rows[(status["id"], privacy_on)][c] for c in columns)
+            assert got == expected[status["spoiler_text"]], (status["spoiler_text"], privacy_on)
+    handles = next(s for s in recorded if s["spoiler_text"] and TEXT_HANDLES in s["spoiler_text"])
+    assert policy().apply("statuses", dict(handles), INSTANCE)["spoiler_text"] != handles["spoiler_text"]
+    assert not [row for row in rows.values() if any("Content warning" in str(v) for v in row.values())]
 
 
 @pytest.mark.parametrize("privacy_on", [True, False], ids=["privacy on", "privacy off"])

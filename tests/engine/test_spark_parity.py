@@ -18,6 +18,7 @@ from engine_data import (
     assert_rows_equal,
     at,
     author_counts,
+    content_warned,
     federated_copy,
     interactions,
     land,
@@ -166,6 +167,30 @@ def test_instance_activity_weekly_is_identical_on_both_engines(spark, lake: Loca
         duck.curate()
         expected = duck.run_metric(metric)
     assert len(expected) == 12  # eleven complete windows of the latest answer, one older one of the first
+    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+        assert_rows_equal(engine.run_metric(metric), expected)
+
+
+def test_content_warnings_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
+                                                             tmp_path: Path) -> None:
+    """``sensitive``, ``has_content_warning`` (a warning of Unicode white space only is none: a regex both engines
+    read alike, not their own ``trim``) and ``content_warning_length`` (the length as written, recorded by the
+    landing where it put pseudonyms in the warning), on the REAL recorded status posted with a content warning and
+    its variants, landed with privacy on and off; and the ``content_warnings`` metric over them."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    recorded = content_warned(" cc @carol@elsewhere.social and https://elsewhere.social/@carol")
+    land(lake, "statuses", recorded, at(1), policy())
+    land(lake, "statuses", recorded, at(2), None)
+    twin, _ = _curated_on_both(spark, lake_dir, tmp_path)
+    rows = read_table(lake_dir, "statuses")
+    assert {(r["has_content_warning"], r["content_warning_length"]) for r in rows} == {
+        (True, 15), (True, 15 + 63), (False, None)}
+    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
+    metric = METRICS["content_warnings"]
+    with DuckDBEngine(settings_for(twin)) as duck:
+        expected = duck.run_metric(metric)
+    assert [(r["language"], r["toots"], r["toots_with_cw"]) for r in expected] == [("en", 8, 4), ("ja", 2, 0)]
     with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
         assert_rows_equal(engine.run_metric(metric), expected)
 

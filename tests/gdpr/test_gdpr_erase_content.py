@@ -30,7 +30,7 @@ from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import open_lake
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
-from fediscope.privacy import AUTHORED_LENGTH, PrivacyPolicy, policy_from_settings
+from fediscope.privacy import AUTHORED_LENGTH, AUTHORED_SPOILER_LENGTH, PrivacyPolicy, policy_from_settings
 
 NOBODY = "nobody-here@localhost:3000"
 
@@ -92,6 +92,7 @@ class OlderLanding:
         landed = self.policy.apply(entity, record, instance)
         for status in nested_statuses(landed) if entity == "statuses" else ():
             status.pop(AUTHORED_LENGTH, None)
+            status.pop(AUTHORED_SPOILER_LENGTH, None)
         return landed
 
 
@@ -121,6 +122,30 @@ def test_the_curated_rows_of_rewritten_texts_are_those_of_a_rebuild(curated_meas
 
     assert run_cli("process").code == 0  # reads the rewritten batches again: changes nothing
     assert_same(curated_tables(env.lake_dir), erased)
+    assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
+
+
+def test_a_content_warning_an_older_release_landed_is_recounted_as_a_rebuild_counts_it(env, tmp_path: Path) -> None:
+    """A content warning naming the subject, landed with privacy on by a release that recorded no length as written
+    (measured as landed: the subject's pseudonym): the erasure makes it ``[erased]``, and the curated row gets the
+    ``content_warning_length`` a rebuild gives, also where the status's text does not name the subject (a REAL
+    recorded status of another person, a warning added) and where it does (the REAL recorded reply to the subject)."""
+    older = OlderLanding(env.policy)
+    assert land_recordings(env.lake, older) > 50
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    other = next(s for _, s in recorded(("test_status_post[Content warning-public].json",), "statuses"))
+    warned = [dict(status, id=status["id"] + "5", uri=status["uri"] + "-5", spoiler_text=f"about @{SUBJECT}")
+              for status in (reply, other)]
+    now = datetime.now(UTC)
+    write_batch(env.lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", older.apply(
+        "statuses", json.loads(json.dumps(status)), LOCAL), now) for status in warned], fetched_at=now)
+    run_process(env.settings, progress=False)
+
+    erase_account(env.settings, SUBJECT)
+
+    erased = {row["uri"]: row for row in visible(curated_tables(env.lake_dir)["statuses"])}
+    assert {erased[f"{env.policy.apply('statuses', dict(s), LOCAL)['uri']}"]["content_warning_length"]
+            for s in warned} == {len(f"about @{ERASED}")}
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
 
 
@@ -213,9 +238,10 @@ def test_an_erasure_keeps_the_length_as_written_of_the_texts_it_rewrites(landed,
     assert_same(curated_tables(env.lake_dir), rebuilt(env, tmp_path))
 
 
-def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[str, int]:
-    """``content_length`` by status id of every public status of a lake that holds the recordings and ``statuses``
-    (landed by ``settings``' policy), processed, then ``SUBJECT`` erased."""
+def erased_lengths(settings: Settings, statuses: list[dict[str, Any]],
+                   column: str = "content_length") -> dict[str, int]:
+    """``column`` (``content_length``) by status id of every public status of a lake that holds the recordings and
+    ``statuses`` (landed by ``settings``' policy), processed, then ``SUBJECT`` erased."""
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings)
     assert land_recordings(lake, policy) > 50
@@ -224,7 +250,7 @@ def erased_lengths(settings: Settings, statuses: list[dict[str, Any]]) -> dict[s
         "statuses", json.loads(json.dumps(status)), LOCAL), now) for status in statuses], fetched_at=now)
     run_process(settings, progress=False)
     erase_account(settings, SUBJECT)
-    return {row["status_id"]: row["content_length"]
+    return {row["status_id"]: row[column]
             for row in visible(curated_tables(Path(settings.lake))["statuses"]) if not row["deleted"]}
 
 
@@ -250,3 +276,25 @@ def test_after_an_erasure_a_text_has_its_length_as_written_with_privacy_on_as_of
     assert on[whole["id"]] == off[whole["id"]] == len(f"@mastodonpy_test_2 same! cc @{SUBJECT}")
     assert on[reply["id"]] == off[reply["id"]] == len("@mastodonpy_test_2 same!")
     assert on == off
+
+
+def test_after_an_erasure_a_content_warning_has_its_length_as_written_with_privacy_on_as_off(tmp_path: Path) -> None:
+    """``content_warning_length`` as ``content_length``: a content warning naming the subject (written whole) and
+    somebody else has the length its author wrote, with privacy on (landing replaced both handles by pseudonyms and
+    recorded the length; the erasure makes the subject's ``[erased]`` and keeps it) as off (the erasure rewrites
+    the warning as collected, and records the length before). The REAL recorded reply to the subject with a
+    warning added."""
+    reply = next(s for _, s in recorded(("test_status_reply.json",), "statuses") if s.get("mentions"))
+    warning = f"about @{SUBJECT} and @carol@elsewhere.social"
+    warned = dict(reply, id=reply["id"] + "9", uri=reply["uri"] + "-9", spoiler_text=warning, sensitive=True)
+
+    settings = {name: lake_settings(tmp_path / name, privacy) for name, privacy in (("on", True), ("off", False))}
+    on, off = (erased_lengths(settings[name], [warned], "content_warning_length") for name in ("on", "off"))
+
+    assert on[warned["id"]] == off[warned["id"]] == len(warning)
+    assert on == off
+    for name, erased in (("on", on), ("off", off)):  # a rebuild from the rewritten raw records says the same
+        with open_engine(settings[name]) as engine:
+            engine.curate(rebuild=True)
+        assert {row["status_id"]: row["content_warning_length"] for row in visible(curated_tables(
+            Path(settings[name].lake))["statuses"]) if not row["deleted"]} == erased, name
