@@ -363,6 +363,38 @@ def _quiet_query_context_loggers() -> None:
         PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def arrow_schema(schema: Any) -> Any:
+    """A Spark result's column types (``frame.schema``, known once the query is analysed: no job runs) as the Arrow
+    types DuckDB's result has for them, which :func:`~fediscope.engine.metric_state.refuse_unstorable_types`
+    checks: an array is a list, a map a map, a struct a struct, binary is binary, and each of Spark's intervals
+    (day-time, year-month, calendar) DuckDB's INTERVAL. A type with no counterpart here (Spark's variant, time,
+    geometry) is text, as its collected values are."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(field.name, _arrow_type(field.dataType)) for field in schema.fields])
+
+
+def _arrow_type(kind: Any) -> Any:
+    import pyarrow as pa
+    from pyspark.sql import types
+
+    if isinstance(kind, types.ArrayType):
+        return pa.list_(_arrow_type(kind.elementType))
+    if isinstance(kind, types.MapType):
+        return pa.map_(_arrow_type(kind.keyType), _arrow_type(kind.valueType))
+    if isinstance(kind, types.StructType):
+        return pa.struct([pa.field(field.name, _arrow_type(field.dataType)) for field in kind.fields])
+    if isinstance(kind, types.DecimalType):
+        return pa.decimal128(kind.precision, kind.scale)
+    if isinstance(kind, types.DayTimeIntervalType | types.YearMonthIntervalType | types.CalendarIntervalType):
+        return pa.month_day_nano_interval()
+    leaves = {"boolean": pa.bool_(), "byte": pa.int8(), "short": pa.int16(), "integer": pa.int32(),
+              "long": pa.int64(), "float": pa.float32(), "double": pa.float64(), "binary": pa.binary(),
+              "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "timestamp_ntz": pa.timestamp("us"),
+              "void": pa.null()}
+    return leaves.get(kind.typeName(), pa.string())
+
+
 class SparkEngine(Engine):
     name = "spark"
 
@@ -465,7 +497,20 @@ class SparkEngine(Engine):
             return [row.asDict(recursive=True) for row in frame.collect()]
 
     def query_arrow(self, sql: str) -> Any:
+        return self._arrow(self._sql(sql))
+
+    def storable_arrow(self, sql: str) -> Any:
+        """The rule of :meth:`Engine.storable_arrow <fediscope.engine.base.Engine.storable_arrow>` applied to the
+        result's Spark column types (:func:`arrow_schema`), before a job runs: :meth:`query_arrow` collects a
+        struct, map, binary or interval column as its Python text (``{'n': 1}``, ``b'ab'``, ``1 day, 0:00:00``), and
+        fails on a year-month interval (pyspark converts none), which DuckDB's engine refuses by its types."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
         frame = self._sql(sql)
+        refuse_unstorable_types(arrow_schema(frame.schema))
+        return self._arrow(frame)
+
+    def _arrow(self, frame: Any) -> Any:
         with _job_failures():
             if self._flat(frame):
                 return frame.toArrow()
