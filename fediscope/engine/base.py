@@ -175,20 +175,13 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import (
-            check_result,
-            normalize_table,
-            refuse_unstorable_types,
-            without_unstorable_keys,
-        )
+        from fediscope.engine.metric_state import check_result, normalize_table, without_unstorable_keys
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
-                result = self.query_arrow(metric.sql)
-                refuse_unstorable_types(result.schema)
-                table = normalize_table(result)
+                table = normalize_table(self.storable_arrow(metric.sql))
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
             check_result(metric, table)
@@ -225,6 +218,18 @@ class Engine(ABC):
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""
         return rows_table(self.query(sql))
+
+    def storable_arrow(self, sql: str) -> Any:
+        """A metric's result as :meth:`query_arrow` gives it, refused first (a :class:`MetricFileError` the caller
+        prefixes with the metric's file) when a column has a type no store holds, by
+        :func:`~fediscope.engine.metric_state.refuse_unstorable_types`. An engine whose :meth:`query_arrow` gives
+        such a column as something else (Spark's collected rows: a struct, map, binary or interval as its text)
+        overrides this to apply the rule to its own column types."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
+        result = self.query_arrow(sql)
+        refuse_unstorable_types(result.schema)
+        return result
 
     def collection_starts(self) -> list[CollectionStart]:
         """Where each source's collection begins in the curated tables, read once per curation: the lake's records

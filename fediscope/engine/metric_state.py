@@ -126,14 +126,13 @@ def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:
 
 
 def list_column_error(column: str) -> MetricFileError:
-    """The error of a metric result's list or map column (also raised by the Spark engine from its own schema, where
-    its result outside Arrow has lost the column types)."""
+    """The error of a metric result's list or map column."""
     return _unstorable(column, "lists", f"join them into text in the metric's SQL (array_to_string({column}, ', '), "
                                         "or string_agg instead of list), or unnest them into rows")
 
 
 def interval_column_error(column: str) -> MetricFileError:
-    """The error of a metric result's interval column (also raised by the Spark engine from its own schema)."""
+    """The error of a metric result's interval column."""
     return _unstorable(column, "intervals", f"give it as a number in the metric's SQL, e.g. epoch({column}) for "
                                             "seconds or date_diff('day', a, b) for days")
 

@@ -68,22 +68,6 @@ _STOP_AT_A_LINE_NOT_A_RECORD = (
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
 
 
-def _refuse_unstorable(schema: Any) -> None:
-    """A metric result's column no store holds, refused as DuckDB's is (:func:`~fediscope.engine.metric_state.
-    refuse_unstorable_types`, its errors): outside the Arrow path (:meth:`SparkEngine._flat`) ``collect()`` gives Python
-    values, whose column types are gone by then: a map was stored as its Python text (``{'x': '1'}``), a day-time
-    interval (``a - b`` of two timestamps) as a ``timedelta``'s (``23:00:00``), and a year-month interval failed
-    with a PySpark traceback (``YearMonthIntervalType.fromInternal is not implemented``)."""
-    from fediscope.engine.metric_state import interval_column_error, list_column_error
-
-    for field in schema.fields:
-        kind = field.dataType.typeName()
-        if kind == "map":  # an array keeps its Arrow list type: refuse_unstorable_types refuses it
-            raise list_column_error(field.name)
-        if kind in ("daytimeinterval", "yearmonthinterval", "interval"):
-            raise interval_column_error(field.name)
-
-
 @contextmanager
 def _job_failures() -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
@@ -379,6 +363,38 @@ def _quiet_query_context_loggers() -> None:
         PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def arrow_schema(schema: Any) -> Any:
+    """A Spark result's column types (``frame.schema``, known once the query is analysed: no job runs) as the Arrow
+    types DuckDB's result has for them, which :func:`~fediscope.engine.metric_state.refuse_unstorable_types`
+    checks: an array is a list, a map a map, a struct a struct, binary is binary, and each of Spark's intervals
+    (day-time, year-month, calendar) DuckDB's INTERVAL. A type with no counterpart here (Spark's variant, time,
+    geometry) is text, as its collected values are."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(field.name, _arrow_type(field.dataType)) for field in schema.fields])
+
+
+def _arrow_type(kind: Any) -> Any:
+    import pyarrow as pa
+    from pyspark.sql import types
+
+    if isinstance(kind, types.ArrayType):
+        return pa.list_(_arrow_type(kind.elementType))
+    if isinstance(kind, types.MapType):
+        return pa.map_(_arrow_type(kind.keyType), _arrow_type(kind.valueType))
+    if isinstance(kind, types.StructType):
+        return pa.struct([pa.field(field.name, _arrow_type(field.dataType)) for field in kind.fields])
+    if isinstance(kind, types.DecimalType):
+        return pa.decimal128(kind.precision, kind.scale)
+    if isinstance(kind, types.DayTimeIntervalType | types.YearMonthIntervalType | types.CalendarIntervalType):
+        return pa.month_day_nano_interval()
+    leaves = {"boolean": pa.bool_(), "byte": pa.int8(), "short": pa.int16(), "integer": pa.int32(),
+              "long": pa.int64(), "float": pa.float32(), "double": pa.float64(), "binary": pa.binary(),
+              "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "timestamp_ntz": pa.timestamp("us"),
+              "void": pa.null()}
+    return leaves.get(kind.typeName(), pa.string())
+
+
 class SparkEngine(Engine):
     name = "spark"
 
@@ -481,10 +497,20 @@ class SparkEngine(Engine):
             return [row.asDict(recursive=True) for row in frame.collect()]
 
     def query_arrow(self, sql: str) -> Any:
-        """A metric's result as Arrow; a map or interval column is refused by the result's Spark schema
-        (:func:`_refuse_unstorable`), before anything runs."""
+        return self._arrow(self._sql(sql))
+
+    def storable_arrow(self, sql: str) -> Any:
+        """The rule of :meth:`Engine.storable_arrow <fediscope.engine.base.Engine.storable_arrow>` applied to the
+        result's Spark column types (:func:`arrow_schema`), before a job runs: :meth:`query_arrow` collects a
+        struct, map, binary or interval column as its Python text (``{'n': 1}``, ``b'ab'``, ``1 day, 0:00:00``), and
+        fails on a year-month interval (pyspark converts none), which DuckDB's engine refuses by its types."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
         frame = self._sql(sql)
-        _refuse_unstorable(frame.schema)
+        refuse_unstorable_types(arrow_schema(frame.schema))
+        return self._arrow(frame)
+
+    def _arrow(self, frame: Any) -> Any:
         with _job_failures():
             if self._flat(frame):
                 return frame.toArrow()
