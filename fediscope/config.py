@@ -561,11 +561,23 @@ class Settings:
         """Domains the scraping API may fetch: the allowlist plus every configured source."""
         return {instance_domain(i) for i in self.instances} | {instance_domain(s.instance) for s in self.sources}
 
-    def origin(self, name: str) -> str:
+    def origin(self, name: str, *, advice: bool = False) -> str:
         """Where setting ``name`` is changed, as an error or finding about its value names it: where the value came
         from (a TOML key names its file: a user who configures fediscope only there has no variable set), else
-        (a default, or a value set from code) its ``FEDISCOPE_*`` variable."""
-        return self.origins.get(name) or _BY_NAME[name].env
+        (a default, or a value set from code) its ``FEDISCOPE_*`` variable.
+
+        ``advice``: the message tells the user to set it (``raise …``, ``set … before a source's first run``), so a
+        setting set nowhere is named by both places that set it, the variable and the config file's key (of the
+        file read, else ``fediscope.toml``): ``FEDISCOPE_SETTLE_MAX_PAGES (or [fediscope] settle_max_pages in
+        fediscope.toml)``. A value set somewhere is changed there: ``fediscope.toml: [fediscope] settle_max_pages``,
+        ``Airflow Variable fediscope_settings: settle_max_pages``, the variable, option or Python argument."""
+        where = self.origins.get(name)
+        if where:
+            return where
+        variable = _BY_NAME[name].env
+        if not advice:
+            return variable
+        return f"{variable} (or [fediscope] {name} in {self.config_file or 'fediscope.toml'})"
 
     def replace(self, **changes: Any) -> Settings:
         """These settings with ``changes``, which no longer come from where the values they replace came from."""

@@ -89,11 +89,11 @@ def wait_text(seconds: float, digits: int = 0) -> str:
     return f"{seconds:.{digits}f} s" if seconds <= LONGEST_SAID_WAIT else "more than a year"
 
 
-def too_long_wait_text(asked: float, max_wait: float) -> str:
+def too_long_wait_text(asked: float, max_wait: float, max_wait_named: str = "FEDISCOPE_RATE_LIMIT_MAX_WAIT") -> str:
     """Why a wait the instance asked for is not waited: ``it asks to retry in 3600 s, longer than the 300 s we wait
-    (FEDISCOPE_RATE_LIMIT_MAX_WAIT)``. Said alike for a 429, a 5xx and a refused stream."""
-    return (f"it asks to retry in {wait_text(asked)}, longer than the {max_wait:g} s we wait "
-            "(FEDISCOPE_RATE_LIMIT_MAX_WAIT)")
+    (FEDISCOPE_RATE_LIMIT_MAX_WAIT)``, the setting named where it was set (:attr:`MastodonClient.max_wait_named`).
+    Said alike for a 429, a 5xx and a refused stream."""
+    return f"it asks to retry in {wait_text(asked)}, longer than the {max_wait:g} s we wait ({max_wait_named})"
 
 
 class RateLimited(UpstreamError):
@@ -258,7 +258,7 @@ def handle_rate_limit(method: _F) -> _F:
                                       f"{wait_text(wait, 1)}", wait) from None
                 if wait > self.max_wait:
                     raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); "
-                                      f"{too_long_wait_text(wait, self.max_wait)}; run again later", wait) from None
+                                      f"{self.too_long_wait(wait)}; run again later", wait) from None
                 if attempt >= self.max_retries:
                     raise RateLimited(f"{self.domain}{endpoint}: still rate limited after "
                                       f"{count(attempt + 1, 'attempt')}", wait) from None
@@ -405,6 +405,8 @@ class MastodonClient:
     timeout: float = 30.0
     max_retries: int = 5
     max_wait: float = 300.0
+    #: how messages name ``max_wait``: where ``rate_limit_max_wait`` was set (:meth:`from_settings`)
+    max_wait_named: str = "FEDISCOPE_RATE_LIMIT_MAX_WAIT"
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     pace_fraction: float = 0.2
@@ -444,9 +446,14 @@ class MastodonClient:
         """A client for ``instance`` with its configured token, timeout, retries and backoff."""
         options: dict[str, Any] = {"access_token": settings.token_for(instance), "timeout": settings.request_timeout,
                                    "max_retries": settings.max_retries, "backoff_base": settings.retry_backoff,
-                                   "max_wait": settings.rate_limit_max_wait}
+                                   "max_wait": settings.rate_limit_max_wait,
+                                   "max_wait_named": settings.origin("rate_limit_max_wait")}
         options.update(overrides)
         return cls(instance, **options)
+
+    def too_long_wait(self, asked: float) -> str:
+        """Why the wait ``asked`` is not waited (:func:`too_long_wait_text`, naming where the bound was set)."""
+        return too_long_wait_text(asked, self.max_wait, self.max_wait_named)
 
     def close(self) -> None:
         """Close the HTTP connections kept alive for this instance."""
@@ -624,7 +631,7 @@ class MastodonClient:
         if attempt >= self.max_retries:
             return ""
         if retry_after is not None and retry_after > self.max_wait:
-            return f"; {too_long_wait_text(retry_after, self.max_wait)}"
+            return f"; {self.too_long_wait(retry_after)}"
         if self._deadline_at is not None and time.monotonic() + delay >= self._deadline_at:
             return f"; a retry in {delay:.1f} s would end after the {self.deadline:g} s deadline"
         return None

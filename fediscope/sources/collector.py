@@ -130,7 +130,7 @@ from fediscope.sources.pages import (
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
-from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult
+from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult, advised_settings
 from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
@@ -281,7 +281,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
                              retries=stats["retries"], requests=stats["requests"],
                              interrupted=interrupted is not None, planned=len(targets),
-                             max_pages_named=max_pages_named)
+                             max_pages_named=max_pages_named, settings_named=advised_settings(settings))
     log.info("%s", summary.line())
     if interrupted is not None:
         interrupted.collect_summary = summary  # type: ignore[attr-defined]

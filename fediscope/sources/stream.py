@@ -86,7 +86,6 @@ from fediscope.sources.client import (
     network_error_text,
     refused_redirect,
     tls_failure,
-    too_long_wait_text,
 )
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.internal_error import internal_error_text, masked_message
@@ -489,7 +488,7 @@ class StreamRun:
             if error is None:  # the server ended the stream (a restart): open it again
                 error = "the server closed the stream"
             if asked is not None and asked > self.client.max_wait:  # as collect does: not retried sooner, nor waited
-                error += f"; {too_long_wait_text(asked, self.client.max_wait)}"
+                error += f"; {self.client.too_long_wait(asked)}"
                 permanent = True
             if permanent or failures > self.client.max_retries:  # max_retries reconnections failed in a row
                 self._fail(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fediscope.config import Settings
 from fediscope.sources.spec import OFFSET_PAGED, parse_source
 from fediscope.wording import count, some_of
 
@@ -12,6 +13,18 @@ from fediscope.wording import count, some_of
 #: (:data:`fediscope.orchestration.MAX_PAGES_NAMED`), which :func:`fediscope.sources.collector.run_collection` is
 #: told (``max_pages_named``), so that the summary and the log lines name what that user can raise.
 MAX_PAGES_OPTION = "--max-pages"
+
+#: The settings the summary's notes tell the user to raise or set (besides the run's page budget).
+ADVISED_SETTINGS = ("backfill_pages", "backfill_since", "settle_max_pages")
+
+
+def advised_settings(settings: Settings) -> dict[str, str]:
+    """How the summary's notes name each setting they tell the user to change: where its value was set (the
+    variable, the config file's key, the Airflow Variable's key, the Python argument), or both the variable and
+    the file's key for one set nowhere (:meth:`~fediscope.config.Settings.origin` with ``advice``). Was: always
+    the variable, which a user who configures fediscope in ``fediscope.toml`` or the Airflow Variable does not
+    set (or sets in vain: the Variable wins over it)."""
+    return {name: settings.origin(name, advice=True) for name in ADVISED_SETTINGS}
 
 
 def opted_out_note(opted_out: int) -> str:
@@ -71,6 +84,9 @@ class CollectSummary:
     planned: int | None = None
     #: how the line names the run's page budget where it says to raise it (:data:`MAX_PAGES_OPTION` by default)
     max_pages_named: str = MAX_PAGES_OPTION
+    #: how the notes name the settings they tell to change (:func:`advised_settings`; by default, those of
+    #: settings set nowhere)
+    settings_named: dict[str, str] = field(default_factory=lambda: advised_settings(Settings()))
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -193,9 +209,9 @@ class CollectSummary:
         cut = sum(s.backfill_cut for s in self.sources)
         if not cut:
             return ""
-        return (f"; first run stopped at FEDISCOPE_BACKFILL_PAGES on {count(cut, 'source')}: older "
-                f"statuses are not collected, by this run or a later one; raise it or set FEDISCOPE_BACKFILL_SINCE "
-                f"before a source's first run")
+        return (f"; first run stopped at {self.settings_named['backfill_pages']} on {count(cut, 'source')}: older "
+                f"statuses are not collected, by this run or a later one; raise it or set "
+                f"{self.settings_named['backfill_since']} before a source's first run")
 
     def _walk_cut_note(self) -> str:
         """Says which timeline walks the page budget (``--max-pages``) stopped with more statuses to fetch: unlike a
@@ -221,11 +237,11 @@ class CollectSummary:
         return "".join(notes)
 
     def _budget_or_backfill(self) -> str:
-        """What sets a walk by offset's depth: ``--max-pages``, or without it ``FEDISCOPE_BACKFILL_PAGES``; an
-        Airflow task always passes its ``max_pages``, so there only that."""
+        """What sets a walk by offset's depth: ``--max-pages``, or without it ``backfill_pages`` (named where it was
+        set); an Airflow task always passes its ``max_pages``, so there only that."""
         if self.max_pages_named != MAX_PAGES_OPTION:
             return self.max_pages_named
-        return f"{MAX_PAGES_OPTION} (or FEDISCOPE_BACKFILL_PAGES)"
+        return f"{MAX_PAGES_OPTION} or, without it, {self.settings_named['backfill_pages']}"
 
     def line(self) -> str:
         """``collected 3 sources in 2.1 s: fetched 240, landed 236, skipped by privacy policy 2 (1 opted out), …``:
@@ -259,7 +275,8 @@ class CollectSummary:
         behind = [s.settle_behind_hours for s in self.sources if s.settle_behind_hours]
         if behind:
             refreshed += (f" (settle pass behind on {count(len(behind), 'source')}, up to "
-                          f"{max(behind):.1f} h: raise FEDISCOPE_SETTLE_MAX_PAGES or {self.max_pages_named})")
+                          f"{max(behind):.1f} h: raise {self.settings_named['settle_max_pages']}, or "
+                          f"{self.max_pages_named})")
         if self.refresh_failed:
             refreshed += f" (refresh failed for {len(self.refresh_failed)})"
         # what was fetched but is none of the above, so the counts add up to `fetched`

@@ -73,7 +73,8 @@ def test_a_budget_of_pages_lands_that_many_full_pages(server, make_settings, lak
     assert f"page 3, {3 * PAGE} fetched, {result.landed} landed" in err
     assert f"3 pages, {result.landed} landed (more accounts in the directory: raise --max-pages)" in err
     assert summary.line().endswith("; the directory walk stopped at its page budget on 1 instance, more accounts "
-                                   "listed: raise --max-pages (or FEDISCOPE_BACKFILL_PAGES) to take them")
+                                   "listed: raise --max-pages or, without it, FEDISCOPE_BACKFILL_PAGES (or [fediscope] "
+                                   "backfill_pages in fediscope.toml) to take them")
 
 
 def test_a_directory_smaller_than_the_budget_lands_whole(server, make_settings, lake) -> None:

@@ -125,7 +125,8 @@ def test_the_page_budget_cuts_the_walk_and_says_so(double, make_settings, lake, 
     assert sorted(landed_names(lake)) == sorted(t["name"] for t in double.tags[:2 * PAGE])
     assert f"2 pages, {2 * PAGE} landed (more trending tags: raise --max-pages)" in capsys.readouterr().err
     assert summary.line().endswith("; the trending tags walk stopped at its page budget on 1 instance, more tags "
-                                   "listed: raise --max-pages (or FEDISCOPE_BACKFILL_PAGES) to take them")
+                                   "listed: raise --max-pages or, without it, FEDISCOPE_BACKFILL_PAGES (or [fediscope] "
+                                   "backfill_pages in fediscope.toml) to take them")
 
 
 def test_without_max_pages_the_backfill_depth_bounds_the_walk(double, make_settings, lake) -> None:
