@@ -28,7 +28,9 @@ landed of them before they opted out); in other people's statuses, mentions of a
 and its handles and links become ``[erased]`` (the list also holds its id pseudonyms, so replies to it lose
 ``in_reply_to_account_id``, and their ``in_reply_to_id`` becomes ``[erased]``). With the policy off
 (``FEDISCOPE_PRIVACY=off``) records land as collected, but opted-out and erased accounts are skipped and noted all
-the same (:meth:`PrivacyPolicy._as_collected`).
+the same (:meth:`PrivacyPolicy._as_collected`), and the mentions and profile links of an erased account that a status
+mentions, quotes or names as a link preview's author become ``[erased]`` in its texts, as ``gdpr erase`` rewrote them
+in the statuses it found (:mod:`fediscope.erased_mentions`).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
@@ -68,6 +70,7 @@ look-ups, made per instance (per page of the API, per batch of the stream), neve
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import html
@@ -85,6 +88,7 @@ from urllib.parse import quote, unquote
 
 from fediscope.config import PSEUDONYM_KEY_COMMAND, Settings
 from fediscope.engine.visible_text import authored_length
+from fediscope.erased_mentions import ERASED, LINK_ANCHOR_RE, ProfileLinks, nested_statuses, unlink_card_author
 from fediscope.errors import ConfigError
 from fediscope.idn import landed_domain, landed_handle, unicode_domain
 
@@ -97,10 +101,10 @@ _STATUS_URI_RE = re.compile(STATUS_URI_PATTERN)
 #: The field a landed status gets when the policy rewrote its ``content`` (a handle or a link became a pseudonym of
 #: another length, or :data:`ERASED` for an erased account's): the length of the text as its author wrote it, as its
 #: readers saw it, as curation counts it (:func:`fediscope.engine.visible_text.authored_length`), which curation takes
-#: for ``content_length``. Privacy off lands the text as written, so landing never writes one there (a server's own
-#: is dropped); ``gdpr erase`` keeps it in a text it rewrites, and writes it with privacy off
-#: (:func:`fediscope.gdpr.texts.keep_lengths_as_written`): the length of a status is the same whether it was landed
-#: before or after an erasure, with privacy on or off.
+#: for ``content_length``. Privacy off lands the text as written, so landing writes one there only where it rewrote
+#: an erased account's mention (:meth:`PrivacyPolicy._erase_names`; a server's own is dropped); ``gdpr erase`` keeps
+#: it in a text it rewrites, and writes it with privacy off (:func:`keep_lengths_as_written`): the length of a status
+#: is the same whether it was landed before or after an erasure, with privacy on or off.
 AUTHORED_LENGTH = "authored_length"
 #: The same for the content warning (``spoiler_text``, plain text): its length (characters) as its author wrote it,
 #: when the policy rewrote it, which curation takes for ``content_warning_length`` (the warning's text itself is never
@@ -108,17 +112,9 @@ AUTHORED_LENGTH = "authored_length"
 AUTHORED_SPOILER_LENGTH = "authored_spoiler_length"
 #: Each text field whose length as written a landed status may carry, with the field that carries it.
 WRITTEN_LENGTHS = {"content": AUTHORED_LENGTH, "spoiler_text": AUTHORED_SPOILER_LENGTH}
-#: What the handle or link of an account on the suppression list (an erased account) is replaced by.
-ERASED = "[erased]"
 OPT_OUT_TAGS = ("#nobot", "#noindex", "#nosearch", "#noarchive")
 _OPT_OUT_RE = re.compile("(?:" + "|".join(re.escape(t) for t in OPT_OUT_TAGS) + r")\b", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]+>")
-#: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
-#: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
-#: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube; only a tag's first ``href="``
-#: is tried (one ``<a`` with thousands of them was quadratic: 100 kB took 9 s).
-LINK_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
-                        re.IGNORECASE | re.DOTALL)
 #: Profile and status links of any account, on any server: ``/@user``, ``/@user@remote``, ``/users/user``
 #: (ActivityPub actor), ``/ap/users/<id>`` (Mastodon 4.5+ numeric actor), optionally followed by a status path.
 _ACCOUNT_LINK_RE = re.compile(
@@ -661,11 +657,17 @@ class PrivacyPolicy:
         that opted out or was erased is skipped with its statuses and boosts of them, counted and (opted out)
         noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go, as
         does the id of an erased account a status replies to.
-        Handles and links inside the text stay as collected."""
+        Handles and links inside the text stay as collected, but those of an erased account that the status (or one
+        it reblogs or quotes) mentions, quotes or names as a link preview's author become :data:`ERASED`, as
+        ``gdpr erase`` rewrites them in the statuses landed before (:meth:`_erase_names`)."""
         if entity in {"accounts", "directory"} and isinstance(record, dict):
             return self._collected_account(record, instance)
         if entity == "statuses" and isinstance(record, dict):
-            return self._counted(self._collected_status(record, instance))
+            erased: dict[str, _Erased] = {}
+            landed = self._collected_status(record, instance, erased)
+            if erased and isinstance(landed, dict):
+                landed = self._erase_names(landed, instance, erased)
+            return self._counted(landed)
         if entity == "instance" and isinstance(record, dict):
             return self._collected_instance(record, instance)
         return record
@@ -699,7 +701,11 @@ class PrivacyPolicy:
             self.opted_out.update(self._spellings(acct, instance))
         return reason
 
-    def _collected_status(self, status: dict[str, Any], instance: str) -> dict[str, Any] | str:
+    def _collected_status(self, status: dict[str, Any], instance: str,
+                          erased: dict[str, _Erased]) -> dict[str, Any] | str:
+        """The status as collected (:meth:`_as_collected`), or the reason it is skipped. The erased accounts it (or a
+        status it carries) mentions, quotes or names as a card's author are noted in ``erased`` (by key), the status as
+        landed among those that mention one."""
         reason = self._collected_skip(status.get("account"), instance)
         if reason:
             return reason
@@ -712,27 +718,79 @@ class PrivacyPolicy:
         if isinstance(status.get("reblog"), dict):
             if not _is_public_status(status["reblog"]):
                 return "reblog_of_non_public"
-            original = self._collected_status(status["reblog"], instance)
+            original = self._collected_status(status["reblog"], instance, erased)
             if isinstance(original, str):
                 return "reblog_of_opted_out"
             if original is not status["reblog"]:
                 out = {**out, "reblog": original}
         quote = status.get("quote")
         if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-            quoted = (self._collected_status(quote["quoted_status"], instance)
+            quoted = (self._collected_status(quote["quoted_status"], instance, erased)
                       if _is_public_status(quote["quoted_status"]) else "non_public")
             if quoted is not quote["quoted_status"]:
                 out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
+            if quoted == "suppressed" and (key := self._suppressed_key(quote["quoted_status"]["account"], instance)):
+                # the link to the quoted status, which Mastodon writes in the text, is one of the erased account's
+                erased.setdefault(key, _Erased()).note(quote["quoted_status"]["account"], instance)
         mentions = status.get("mentions")
+        mentioned: list[_Erased] = []
         if isinstance(mentions, list):
-            kept = [_ascii_acct(m) for m in mentions
-                    if not (self.suppressed and isinstance(m, dict) and (m.get("acct") or m.get("username"))
-                            and self._on_suppression_list(self.account_key(_acct_of(m), instance)))]
+            kept = []
+            for m in mentions:
+                if (key := self._suppressed_key(m, instance)) is not None:
+                    mentioned.append(erased.setdefault(key, _Erased()).note(m, instance))
+                else:
+                    kept.append(_ascii_acct(m))
             if len(kept) != len(mentions) or any(k is not m for k, m in zip(kept, mentions, strict=False)):
                 out = {**out, "mentions": kept}
+        if self.suppressed and isinstance(status.get("card"), dict):
+            self._note_card_authors(status["card"], instance, erased)
         # a reply to an erased account no longer says whose status, nor which (unreplied)
         if self.replies_to_suppressed(status.get("in_reply_to_account_id"), instance):
             out = unreplied(out)
+        for each in mentioned:
+            each.mentioning.append(out)  # the status as landed (its parent holds this very object)
+        return out
+
+    def _suppressed_key(self, account: Any, instance: str) -> str | None:
+        """The key of ``account`` (an account or mention object as collected) when it is on the suppression list."""
+        if not (self.suppressed and isinstance(account, dict) and (account.get("acct") or account.get("username"))):
+            return None
+        key = self.account_key(_acct_of(account), instance)
+        return key if self._on_suppression_list(key) else None
+
+    def _note_card_authors(self, card: dict[str, Any], instance: str, erased: dict[str, _Erased]) -> None:
+        """Note in ``erased`` the erased accounts a link preview names as its author: an ``authors`` entry's
+        ``account``, or a profile link (``author_url``, an entry's ``url``) of the shape any server gives one
+        (``https://host/@name``, ``/@name@domain``, ``/users/name``)."""
+        authors = card.get("authors") if isinstance(card.get("authors"), list) else []
+        for author in authors:
+            if isinstance(author, dict) and (key := self._suppressed_key(author.get("account"), instance)):
+                erased.setdefault(key, _Erased()).note(author["account"], instance)
+        for url in [card.get("author_url"), *(a.get("url") for a in authors if isinstance(a, dict))]:
+            match = _ACCOUNT_LINK_RE.fullmatch(url) if isinstance(url, str) and url else None
+            if match and (user := match.group("user") or match.group("ap_user")) \
+                    and not (match.group("rest") or "").strip("/"):
+                key = self.account_key(f"{user}@{match.group('remote') or match.group('host')}")
+                if self._on_suppression_list(key):
+                    erased.setdefault(key, _Erased()).links.add(url)
+
+    def _erase_names(self, landed: dict[str, Any], instance: str, erased: dict[str, _Erased]) -> dict[str, Any]:
+        """``landed`` (a status as collected, :meth:`_collected_status`) with the mentions and profile links of the
+        erased accounts it names (``erased``) written :data:`ERASED` in its texts, and those accounts gone from its
+        link previews' authors: what ``gdpr erase`` makes of the status landed before the erasure
+        (:mod:`fediscope.gdpr.mentions`, the same :class:`~fediscope.erased_mentions.ProfileLinks`), with the length
+        of each text it rewrote as written (:data:`AUTHORED_LENGTH`, :func:`keep_lengths_as_written`). Only statuses
+        that name an erased account get here."""
+        carried = list(nested_statuses(landed))
+        out = copy.deepcopy(landed)  # ``landed`` shares its cards and texts with the record as collected
+        for key, who in erased.items():
+            links = ProfileLinks(key, who.links, who.ids)
+            for status in nested_statuses(out):
+                unlink_card_author(status, lambda account, key=key: self._suppressed_key(account, instance) == key,
+                                   links)
+            out = links.erase(out, [any(status is m for m in who.mentioning) for status in carried])
+        keep_lengths_as_written(landed, out, clear=True)
         return out
 
     def account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
@@ -1134,6 +1192,42 @@ def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any],
                 slots += [(t, key) for t in rule["translations"].values() if isinstance(t, dict)
                           for key in _RULE_TEXTS]
     return [(holder, key) for holder, key in slots if isinstance(holder.get(key), str)]
+
+
+@dataclass
+class _Erased:
+    """What one status as collected tells of an erased account it names (:meth:`PrivacyPolicy._collected_status`):
+    its profile links and ids (``instance/id``), as :class:`~fediscope.erased_mentions.ProfileLinks` takes them,
+    and the statuses (as landed) whose ``mentions`` named it."""
+
+    links: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    mentioning: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, account: dict[str, Any], instance: str) -> _Erased:
+        """Note the links and id of ``account`` (an account or mention object as collected from ``instance``)."""
+        self.links.update(str(account[k]) for k in ("url", "uri") if account.get(k) and "://" in str(account[k]))
+        if account.get("id") not in (None, "", ERASED):
+            self.ids.add(instance_account_id(instance, account["id"]))
+        return self
+
+
+def keep_lengths_as_written(before: Any, after: Any, clear: bool) -> None:
+    """Give each status ``after`` carries (a raw status record's ``data`` as the erasure scrubbed it, or as landing
+    with privacy off rewrote an erased account's mentions in it: the status, a reblogged and a quoted one) whose
+    ``content`` (or ``spoiler_text``) differs from that of the same status in ``before`` (the ``data`` before the
+    rewrite, which keeps every nested status where it was) the length of its text (or content warning) as written (in
+    place, :data:`WRITTEN_LENGTHS`), where it has none and the texts are kept as collected (``clear``, privacy off):
+    the text before was collected as written. With privacy on, the one landing recorded is kept as the scrub copied
+    it; a text without one was landed so by an older release, with pseudonyms in it, and is measured
+    (:mod:`fediscope.gdpr.texts`)."""
+    if not clear:
+        return
+    for old, new in zip(nested_statuses(before), nested_statuses(after), strict=False):
+        for text, recorded in WRITTEN_LENGTHS.items():  # the text (HTML) and the content warning (plain text)
+            written = old.get(text)
+            if recorded not in new and isinstance(written, str) and new.get(text) != written:
+                new[recorded] = authored_length(written) if text == "content" else len(written)
 
 
 def unreplied(status: dict[str, Any]) -> dict[str, Any]:

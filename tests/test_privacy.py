@@ -20,6 +20,7 @@ import pytest
 from privacy_skips import NOBOT_NOTE
 
 from fediscope.config import Settings
+from fediscope.engine.visible_text import authored_length
 from fediscope.errors import ConfigError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.state import load_walk_start
@@ -658,7 +659,11 @@ def test_privacy_off_skips_an_erased_account_by_the_digest_on_the_suppression_li
     assert reply["account"]["acct"] != boost["reblog"]["account"]["acct"] != boost["account"]["acct"]
     off = PrivacyPolicy(key=None, enabled=False, suppressed=frozenset(erased))
     landed = off.apply("statuses", copy.deepcopy(reply), LOCAL)
-    assert landed == {**reply, "mentions": []}  # a mention of the erased account goes; the text stays as collected
+    # a mention of the erased account goes, from ``mentions`` and from the text, which stays as collected otherwise
+    mention_html = f'<a href="{mention["url"]}" class="u-url mention">@<span>{mention["username"]}</span></a>'
+    assert mention_html in reply["content"]
+    assert landed == {**reply, "mentions": [], "authored_length": authored_length(reply["content"]), "content": (
+        reply["content"].replace(mention_html, f'<a href="{ERASED}" class="u-url mention">@<span>{ERASED}</span></a>'))}
     assert off.apply("statuses", copy.deepcopy(boost["reblog"]), LOCAL) is None  # its status
     assert off.apply("statuses", copy.deepcopy(boost), LOCAL) is None  # a boost of it
     assert off.counts == {"skipped_suppressed": 1, "skipped_reblog_of_opted_out": 1} and not off.opted_out

@@ -169,7 +169,7 @@ from fediscope.gdpr.subject import (
     trace_search,
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
-from fediscope.gdpr.texts import RewrittenTexts, keep_lengths_as_written
+from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
@@ -182,7 +182,13 @@ from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
-from fediscope.privacy import PrivacyPolicy, clear_key_digest, policy_from_settings, unreplied
+from fediscope.privacy import (
+    PrivacyPolicy,
+    clear_key_digest,
+    keep_lengths_as_written,
+    policy_from_settings,
+    unreplied,
+)
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.walk_lock import walk_lock_name, walk_lock_tag

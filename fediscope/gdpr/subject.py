@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fediscope.config import Settings, instance_domain
+from fediscope.erased_mentions import nested_statuses
 from fediscope.errors import ConfigError
 from fediscope.idn import ascii_domain, unicode_domain
 from fediscope.lake.backend import LakeBackend
@@ -42,8 +43,8 @@ from fediscope.privacy import (
 from fediscope.sources.handle_domains import served_domains
 from fediscope.wording import some_of
 
-__all__ = ["ERASED", "Subject", "Traces", "collected_instances", "parse_account", "subject_from_settings",
-           "subjects_from_settings", "unknown_instance_hint"]
+__all__ = ["ERASED", "Subject", "Traces", "collected_instances", "nested_statuses", "parse_account",
+           "subject_from_settings", "subjects_from_settings", "unknown_instance_hint"]
 
 
 @dataclass(frozen=True)
@@ -200,18 +201,6 @@ def quoted_author(status: dict[str, Any], instance: str) -> str | None:
     """The account key of the author of the status ``status`` quotes (None without a quoted status)."""
     quote = status.get("quote")
     return status_author(quote.get("quoted_status"), instance) if isinstance(quote, dict) else None
-
-
-def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
-    """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them)."""
-    if not isinstance(status, dict):
-        return
-    yield status
-    if isinstance(status.get("reblog"), dict):
-        yield from nested_statuses(status["reblog"])
-    quote = status.get("quote")
-    if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-        yield from nested_statuses(quote["quoted_status"])
 
 
 @dataclass

@@ -22,13 +22,14 @@ them the merge chose cannot be told (two versions of one fetch that differ in th
 AUTHORED_LENGTH`), also where an erasure rewrote it: the raw pass keeps the length landing recorded (privacy on: the
 handles of the erased account and of everybody else became pseudonyms of other lengths, and the erased account's now
 :data:`ERASED`), and with privacy off, where the text as collected is the text as written, records the length of the
-text before its rewrite (:func:`keep_lengths_as_written`). So a status has one length landed with privacy on or off,
-before or after the erasure (the landing records the length as written where it writes :data:`ERASED` too); with
-privacy off that is also where the erasure rewrote a mention of the account (``@<span>name</span>`` and its profile
-link, :mod:`fediscope.gdpr.mentions`). Only a text landed with privacy on by a release before that length was
-recorded, or rewritten by a release that dropped it, cannot be measured as written: it is measured as it is (its
-pseudonyms and :data:`ERASED`, 25 and 8 characters). The content columns the curated pass recounts are then those of
-such texts, and ``url_count`` and ``unicode_emoji_count`` where a rewrite changed them.
+text before its rewrite (:func:`~fediscope.privacy.keep_lengths_as_written`). So a status has one length landed with
+privacy on or off, before or after the erasure (the landing records the length as written where it writes
+:data:`ERASED` too, with privacy off where it rewrites a mention of an erased account); with privacy off that is
+also where the erasure rewrote a mention of the account (``@<span>name</span>`` and its profile link,
+:mod:`fediscope.gdpr.mentions`). Only a text landed with privacy on by a release before that length was recorded, or
+rewritten by a release that dropped it, cannot be measured as written: it is measured as it is (its pseudonyms and
+:data:`ERASED`, 25 and 8 characters). The content columns the curated pass recounts are then those of such texts,
+and ``url_count`` and ``unicode_emoji_count`` where a rewrite changed them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from fediscope.engine.visible_text import authored_length
 from fediscope.gdpr.subject import ERASED, nested_statuses
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import decode_jsonl, encode_jsonl
@@ -55,23 +55,6 @@ def says_erased(data: Any) -> bool:
     """Does a raw status record's ``data`` hold :data:`ERASED` in the text or the content warning of a status it
     carries?"""
     return any(ERASED in str(status.get(text) or "") for status in nested_statuses(data) for text in WRITTEN_LENGTHS)
-
-
-def keep_lengths_as_written(before: Any, after: Any, clear: bool) -> None:
-    """Give each status ``after`` carries (a raw status record's ``data`` as the erasure scrubbed it: the status, a
-    reblogged and a quoted one) whose ``content`` (or ``spoiler_text``) differs from that of the same status in
-    ``before`` (the ``data`` before the scrub, which keeps every nested status where it was) the length of its text
-    (or content warning) as written (in place, :data:`~fediscope.privacy.WRITTEN_LENGTHS`),
-    where it has none and the lake is landed with privacy off (``clear``): the text before was collected as written.
-    With privacy on, the one landing recorded is kept as the scrub copied it; a text without one was landed so by an
-    older release, with pseudonyms in it, and is measured (module docstring)."""
-    if not clear:
-        return
-    for old, new in zip(nested_statuses(before), nested_statuses(after), strict=False):
-        for text, recorded in WRITTEN_LENGTHS.items():  # the text (HTML) and the content warning (plain text)
-            written = old.get(text)
-            if recorded not in new and isinstance(written, str) and new.get(text) != written:
-                new[recorded] = authored_length(written) if text == "content" else len(written)
 
 
 def _hashable(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,13 @@ from fediscope.engine.process import run_process
 from fediscope.engine.visible_text import authored_length
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.subject import ERASED
+from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import open_lake
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope
 from fediscope.privacy import policy_from_settings
+from fediscope.sources.collector import run_collection
+from fediscope.sources.spec import parse_source
 
 NAME = "mastodonpy_test_2"
 PROFILE = f"http://localhost:3000/@{NAME}"
@@ -200,3 +203,135 @@ def test_with_privacy_off_a_link_preview_loses_the_erased_account_as_its_author(
     assert NAME not in json.dumps(landed)
     assert landed["card"]["authors"] == [] and landed["card"]["author_url"] == landed["card"]["author_name"] == ""
     assert landed["card"]["url"] == carded["card"]["url"]  # the preview stays
+
+
+# -- landing with privacy off after the erasure ------------------------------------------------------------------
+def land_again(settings: Settings, statuses: list[dict[str, Any]]) -> None:
+    """A later fetch of ``statuses`` (as recorded), landed as the collector lands it: with the lake's suppression
+    list."""
+    lake = open_lake(settings.lake)
+    policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
+    later = datetime.now(UTC) + timedelta(hours=1)
+    write_batch(lake, "statuses", LOCAL, [envelope(LOCAL, "/api/v1/timelines/public", policy.apply(
+        "statuses", json.loads(json.dumps(status)), LOCAL), later) for status in statuses], fetched_at=later)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_with_privacy_off_the_status_landed_after_the_erasure_says_what_the_erasure_made_of_it(
+        tmp_path: Path, shape: str) -> None:
+    """Was: landing with privacy off after the erasure dropped the mention from ``mentions`` but kept the text as
+    collected, so every later fetch of admin's reply brought ``@<span>mastodonpy_test_2</span>`` and its profile link
+    back. Now the status landed after the erasure is the one the erasure left of it landed before, byte for byte,
+    its length as written included."""
+    settings = lake_settings(tmp_path, privacy=False)
+    status = with_shape(shape)
+    land(settings, [status])
+    erase_account(settings, SUBJECT)
+
+    land_again(settings, [status])
+
+    erased, landed_after = raw_statuses(settings, status["id"])
+    assert landed_after == erased
+    assert NAME not in json.dumps(landed_after).lower() and "localhost:3000" not in landed_after["content"]
+    assert ERASED_MENTION in landed_after["content"] and well_formed(landed_after["content"])
+    assert landed_after["authored_length"] == authored_length(status["content"])
+
+
+def test_with_privacy_off_a_content_warning_landed_after_the_erasure_is_rewritten_as_the_erasure_did(
+        tmp_path: Path) -> None:
+    """The recorded reply with its mention's handle and profile link in its content warning too (plain text): landed
+    after the erasure, the warning says what the erasure made of it, with its length as written."""
+    settings = lake_settings(tmp_path, privacy=False)
+    status = dict(with_shape("as-recorded"), spoiler_text=f"re @{NAME} ({PROFILE})")
+    land(settings, [status])
+    erase_account(settings, SUBJECT)
+
+    land_again(settings, [status])
+
+    erased, landed_after = raw_statuses(settings, status["id"])
+    assert landed_after == erased and landed_after["spoiler_text"] == f"re @{ERASED} ({ERASED})"
+    assert landed_after["authored_spoiler_length"] == len(status["spoiler_text"])
+
+
+def test_with_privacy_off_a_link_preview_landed_after_the_erasure_has_no_author(tmp_path: Path) -> None:
+    """The REAL recorded card with the REAL recorded account of the subject as its author (as in the erasure's test
+    above), fetched again after the erasure: its authors go as the erasure removed them; the text is not touched."""
+    settings = lake_settings(tmp_path, privacy=False)
+    (_, carded), = [(h, s) for h, s in recorded(("test_status_card.json",), "statuses") if s.get("card")][:1]
+    (_, account), *_ = [(h, a) for h, a in recorded(("test_accounts.json",), "accounts") if a["acct"] == NAME]
+    card = dict(carded["card"], author_name=account["display_name"] or NAME, author_url=account["url"],
+                authors=[{"name": account["display_name"] or NAME, "url": account["url"], "account": account}])
+    status = dict(carded, id=carded["id"] + "5", uri=carded["uri"] + "-5", card=card)
+    land(settings, [status])
+    erase_account(settings, SUBJECT)
+
+    land_again(settings, [status])
+
+    erased, landed_after = raw_statuses(settings, status["id"])
+    assert landed_after == erased and NAME not in json.dumps(landed_after)
+    assert landed_after["card"]["authors"] == [] and landed_after["card"]["author_url"] == ""
+    assert landed_after["content"] == carded["content"] and "authored_length" not in landed_after
+
+
+def test_with_privacy_off_a_quote_landed_after_the_erasure_loses_the_link_to_the_quoted_status(
+        tmp_path: Path) -> None:
+    """The REAL recorded quote of a status of mastodonpy_test: Mastodon writes the quoted status's link in the text
+    (``RE: <a href="http://localhost:3000/@mastodonpy_test/117020583073249915">``). Erasing mastodonpy_test rewrites
+    it; a later fetch lands it rewritten the same, not as collected."""
+    settings = lake_settings(tmp_path, privacy=False)
+    quoting = next(s for _, s in recorded(("test_status_quote_revoke.json",), "statuses")
+                   if isinstance(s.get("quote"), dict) and s["quote"].get("quoted_status"))
+    quoted_url = quoting["quote"]["quoted_status"]["url"]
+    assert f'href="{quoted_url}"' in quoting["content"]
+    land(settings, [])
+    erase_account(settings, f"{quoting['quote']['quoted_status']['account']['acct']}@{LOCAL}")
+
+    land_again(settings, [quoting])
+
+    lake = open_lake(settings.lake)
+    fetches = sorted(((record["meta"]["fetched_at"], record["data"]) for path in raw_batch_files(lake, "statuses")
+                      for record in read_batch(lake, path) if record["data"]["id"] == quoting["id"]),
+                     key=lambda fetch: fetch[0])
+    *erased, (_, landed_after) = fetches
+    assert landed_after in [data for _, data in erased]  # the recording's copy the erasure rewrote, byte for byte
+    assert landed_after["quote"]["quoted_status"] is None
+    assert quoted_url not in landed_after["content"] and "@mastodonpy_tes" not in landed_after["content"]
+    assert f'href="{ERASED}"' in landed_after["content"] and well_formed(landed_after["content"])
+    assert landed_after["authored_length"] == authored_length(quoting["content"])
+
+
+def test_with_privacy_off_a_collection_after_the_erasure_brings_no_mention_of_the_account_back(
+        mastodon_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """End to end: the real collector against the recorded Mastodon double, with privacy off. Its timeline clones the
+    REAL recorded statuses, admin's mentions of mastodonpy_test (``@<span>mastodonpy_test</span> beep beep``) among
+    them; mastodonpy_test is erased; admin posts again (more copies of them) and the next collection lands them. No
+    raw batch names mastodonpy_test, and each status landed after the erasure says what the erasure made of those
+    landed before."""
+    settings = Settings(lake=str(tmp_path / "lake"), store=f"sqlite:///{tmp_path / 'store.db'}", privacy=False,
+                        backfill_pages=20)
+    public = [(mastodon_server.url, parse_source("public"))]
+    named = re.compile(rb"mastodonpy_test(?!_2)")  # not the longer name of the other account
+    assert run_collection(settings, public, progress=False).ok
+    lake_dir = Path(settings.lake)
+    raw_files = [path for path in sorted((lake_dir / "raw").rglob("*")) if path.is_file()]
+    assert [path for path in raw_files if named.search(file_bytes(path))]
+    erase_account(settings, f"mastodonpy_test@{mastodon_server.domain}")
+    erased = {record["data"]["content"] for record in _raw(settings) if ERASED_MENTION in record["data"]["content"]}
+    assert len(erased) == 1
+
+    added = mastodon_server.add_statuses(40, author="admin")
+    mentioning = {s["id"]: s for s in added if "@<span>mastodonpy_test</span>" in s["content"]}
+    assert mentioning
+    assert run_collection(settings, public, progress=False).ok
+
+    raw_files = [path for path in sorted((lake_dir / "raw").rglob("*")) if path.is_file()]
+    assert not [path for path in raw_files if named.search(file_bytes(path))]
+    landed_after = [record["data"] for record in _raw(settings) if record["data"]["id"] in mentioning]
+    assert len(landed_after) == len(mentioning) and {data["content"] for data in landed_after} == erased
+    assert all(data["mentions"] == [] and data["authored_length"] == authored_length(
+        mentioning[data["id"]]["content"]) for data in landed_after)
+
+
+def _raw(settings: Settings) -> list[dict[str, Any]]:
+    lake = open_lake(settings.lake)
+    return [record for path in raw_batch_files(lake, "statuses") for record in read_batch(lake, path)]

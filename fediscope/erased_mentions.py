@@ -1,0 +1,185 @@
+"""An erased account's mentions and profile links in texts kept as collected (``FEDISCOPE_PRIVACY=off``).
+
+With privacy on, landing writes every mention and profile link of an account as the account's pseudonym, and an
+erased (suppressed) account's as :data:`ERASED`. With privacy off the texts are as collected: a mention is
+Mastodon's ``<a href="https://host/@name" class="u-url mention">@<span>name</span></a>``. Both ``gdpr erase``, on a
+lake that holds such texts (:mod:`fediscope.gdpr.mentions`), and landing with privacy off after the erasure
+(:meth:`fediscope.privacy.PrivacyPolicy.apply`, for an account on the suppression list that a status mentions or
+a link preview names as its author) rewrite them with :class:`ProfileLinks`, so a status landed before the erasure
+and the same status landed after it say the same.
+
+:class:`ProfileLinks` finds them: an anchor (``<a href>``) whose link is one of the account's profile links becomes
+what landing with privacy on makes of an erased account's (``<a href="[erased]" …>@<span>[erased]</span></a>``;
+a text shown that does not start with ``@``, such as a link's own address, becomes ``[erased]``), its other
+attributes kept, so the HTML stays well-formed; a profile link written elsewhere (the plain ``spoiler_text``, a
+poll option, an attribute) becomes ``[erased]``, and so does its handle, ``name@domain`` in any case, or ``@name``
+alone in a status that mentions it. The account's profile links are, matched in any ASCII case and ``http`` as
+``https``, as landing matches them:
+
+- on each of its hosts (the domain of its key, the hosts of the links below): ``/@name`` (also ``/%40name``) and
+  ``/users/name`` (the ActivityPub actor), and anything under them (a status's path);
+- on any host, ``/@name@domain`` (the account seen from another server);
+- ``/ap/users/<id>`` of the account's ids on the instances that served them (Mastodon 4.5's numeric actor);
+- exactly, the ``url`` and ``uri`` the records give the account or a mention of it, whatever their shape (other
+  servers': ``/u/name``, ``/profile/name``).
+
+A card's author (``author_name``/``author_url``, an entry of ``authors`` with the account or its profile link) is
+removed as a mention is (:func:`unlink_card_author`): the card stays, without the person.
+
+Nothing here imports the rest of fediscope: the privacy policy (landing) and the erasure both use it.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+#: What the handle or link of an account on the suppression list (an erased account) is replaced by.
+ERASED = "[erased]"
+#: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
+#: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
+#: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube; only a tag's first ``href="``
+#: is tried (one ``<a`` with thousands of them was quadratic: 100 kB took 9 s).
+LINK_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
+                            re.IGNORECASE | re.DOTALL)
+
+_TAG_RE = re.compile(r"<[^>]+>")
+#: A link's next characters that continue the name it ends with (``…/@bob`` of ``…/@bobby`` or ``…/@bob.b``), as
+#: landing reads them.
+_NAME_GOES_ON = r"(?![A-Za-z0-9_@]|[.\-][A-Za-z0-9_])"
+#: What may follow a profile link and be erased with it (a status's path, a query), not a closing punctuation mark.
+_UNDER = r"""(?:[/?#](?:[^\s"'<>]*[^\s"'<>.,;:!?)\]])?)?"""
+#: What a link cannot go on with, for a link known exactly (:attr:`ProfileLinks` ``exact``).
+_LINK_ENDS = r"""/?(?![^\s"'<>.,;:!?)\]]|[.,;:!?)\]][^\s"'<>.,;:!?)\]])"""
+_HOST_RE = re.compile(r"(?i:https?)://([^/?#\s\"'<>]+)")
+
+
+def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
+    """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them)."""
+    if not isinstance(status, dict):
+        return
+    yield status
+    if isinstance(status.get("reblog"), dict):
+        yield from nested_statuses(status["reblog"])
+    quote = status.get("quote")
+    if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
+        yield from nested_statuses(quote["quoted_status"])
+
+
+class ProfileLinks:
+    """The profile links of one account whose texts are kept as collected (module docstring), to erase from the texts
+    of other people's statuses. ``key``: its clear account key (``name@domain``, lower case); ``links``: the ``url``
+    and ``uri`` records give it; ``ids``: its ids as ``instance/id`` (:func:`fediscope.privacy.instance_account_id`).
+    """
+
+    def __init__(self, key: str, links: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
+        user, _, domain = key.rpartition("@")
+        collected = sorted(link for link in set(links) if _HOST_RE.match(link))
+        hosts = {domain, *(match.group(1).lower() for link in collected if (match := _HOST_RE.match(link)))}
+        name = re.escape(user)
+        own = "|".join(re.escape(host) for host in sorted(hosts))
+        forms = [rf"(?:{own})/(?:(?:@|%40){name}|users/{name})",
+                 rf"""[^/?#\s"'<>]+/(?:@|%40){name}@{re.escape(domain)}"""]
+        forms += [rf"{re.escape(instance)}/ap/users/{re.escape(account_id)}"
+                  for instance, _, account_id in sorted(each.partition("/") for each in set(ids))]
+        derived = rf"https?://(?:{'|'.join(forms)}){_NAME_GOES_ON}{_UNDER}"
+        exact = [rf"https?://{re.escape(link.split('://', 1)[1].rstrip('/'))}{_LINK_ENDS}"
+                 for link in collected]
+        self._pattern = re.compile("|".join([derived, *exact]), re.IGNORECASE)
+        self.key = key
+        #: ``@name`` alone, a handle of the account in a status that mentions it (``text``, Mastodon's source of the
+        #: ``content``, says ``@name same!``), not inside a link, another handle (``@name@other.social``) or name
+        self._handle = re.compile(rf"(?<![\w/=@.%+-])@{name}{_NAME_GOES_ON}", re.IGNORECASE)
+        #: ``name@domain`` in any case (``@Alice@Example.social``): the erasure's search of the key, a word in its own
+        #: case (:func:`~fediscope.gdpr.subject.scrub`), does not find another case
+        self._whole = re.compile(rf"(?<![\w.-]){name}@{re.escape(domain)}(?![\w-]|\.\w)", re.IGNORECASE)
+
+    def is_link(self, link: str) -> bool:
+        """Is ``link`` (an ``href``, unescaped) one of the account's profile links, or under one?"""
+        return self._pattern.fullmatch(link) is not None
+
+    def in_html(self, text: str) -> str:
+        """Status HTML with the anchors to the account and its profile links written as text erased."""
+        if "://" not in text or (self._pattern.search(text) is None and (
+                "&" not in text or self._pattern.search(html.unescape(text)) is None)):
+            return text  # most texts: no anchor to the account either (an href is searched as written, unescaped)
+
+        def anchor(match: re.Match[str]) -> str:
+            before, href, after, inner = match.groups()
+            if not self.is_link(html.unescape(href)):
+                return match.group(0)
+            shown = f"@<span>{ERASED}</span>" if _TAG_RE.sub("", inner).startswith("@") else ERASED
+            return f'<a {before}href="{ERASED}"{after}>{shown}</a>'
+
+        return self._pattern.sub(ERASED, LINK_ANCHOR_RE.sub(anchor, text))
+
+    def in_text(self, text: str, mentioned: bool = False) -> str:
+        """Plain text (or what is left of HTML) with the account's profile links erased, and with ``mentioned`` (the
+        status mentions the account) its handle written alone (``@name``) too, as ``@[erased]``."""
+        if "://" in text:
+            text = self._pattern.sub(ERASED, text)
+        if "@" in text:
+            text = self._whole.sub(ERASED, text)
+            if mentioned:
+                text = self._handle.sub(f"@{ERASED}", text)
+        return text
+
+    def erase(self, data: Any, mentioned: list[bool] | None = None) -> Any:
+        """A raw status record's ``data`` with the account's mentions and profile links erased from the texts of
+        every status it carries (the status, a reblogged and a quoted one, :func:`nested_statuses`: ``content``,
+        ``spoiler_text``, ``text``, the poll's options), and its handle written alone in those that mention it
+        (``mentioned``, one flag per status carried, in that order): a copy when any changes, else ``data``
+        itself."""
+        flags = [*(mentioned or []), *[False] * len(list(nested_statuses(data)))]
+        if not any(_texts(status, self._visit(flag, apply=False)) for status, flag in zip(
+                nested_statuses(data), flags, strict=False)):
+            return data
+        out = copy.deepcopy(data)
+        for status, flag in zip(nested_statuses(out), flags, strict=False):
+            _texts(status, self._visit(flag, apply=True))
+        return out
+
+    def _visit(self, mentioned: bool, apply: bool) -> Callable[[str, bool], Any]:
+        """What :func:`_texts` calls: the text erased (``apply``), or whether erasing changes it."""
+        def visit(text: str, markup: bool) -> Any:
+            new = self.in_text(self.in_html(text), mentioned) if markup else self.in_text(text, mentioned)
+            return new if apply else new != text
+        return visit
+
+
+def _texts(status: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
+    """Call ``visit(text, markup)`` on each text of ``status`` (``markup``: it is ``content``, HTML), replacing the
+    text with what it returns when that is a string; True when any ``visit`` returned something truthy."""
+    slots: list[tuple[dict[str, Any], str, bool]] = [
+        (status, name, name == "content") for name in ("content", "spoiler_text", "text")]
+    poll = status.get("poll")
+    if isinstance(poll, dict) and isinstance(poll.get("options"), list):
+        slots += [(option, "title", False) for option in poll["options"] if isinstance(option, dict)]
+    found = False
+    for holder, name, markup in slots:
+        if isinstance(holder.get(name), str):
+            result = visit(holder[name], markup)
+            if isinstance(result, str):
+                holder[name] = result
+            found = found or bool(result)
+    return found
+
+
+def unlink_card_author(status: dict[str, Any], is_account: Callable[[Any], bool], links: ProfileLinks | None) -> None:
+    """Remove an account from the link preview (``card``) of ``status`` (in place): an entry of ``authors`` holding
+    it (``is_account(author["account"])``) or its profile link (``links``) goes (as a mention does), and
+    ``author_name``/``author_url`` become empty (as Mastodon writes a card without an author) when the link is its
+    profile link."""
+    card = status.get("card")
+    if not isinstance(card, dict):
+        return
+    if isinstance(card.get("authors"), list):
+        card["authors"] = [author for author in card["authors"] if not (isinstance(author, dict) and (
+            is_account(author.get("account"))
+            or (links is not None and isinstance(author.get("url"), str) and links.is_link(author["url"]))))]
+    url = card.get("author_url")
+    if links is not None and isinstance(url, str) and url and links.is_link(url):
+        card["author_name"] = card["author_url"] = ""
