@@ -33,6 +33,21 @@ SECRETS = (PSEUDONYM_KEY, API_KEY, TOKEN, DB_PASSWORD)
 FEDISCOPE = str(Path(sys.executable).with_name("fediscope"))
 
 
+def logged_through_filter(secrets: tuple[str, ...], name: str, *args: object) -> str:
+    """What a logger ``name`` writes through a :class:`RedactingFilter` of ``secrets`` for ``logger.error(*args)``."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(secrets))
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error(*args)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
 def leaks(text: str | bytes, secrets: tuple[str, ...] = SECRETS) -> list[str]:
     data = text.encode() if isinstance(text, str) else text
     return [s for s in secrets if s.encode() in data]
@@ -198,17 +213,8 @@ def test_the_password_placeholder_of_fediscopes_hints_is_masked_nowhere() -> Non
     secrets = secret_values(Settings(store=f"mysql+pymysql://writer:{DB_PASSWORD}@db/x", api_key=(API_KEY,)))
     assert redact_text(hint) == hint and redact_text(hint, secrets) == hint
     assert scrub([Check("store", "FAIL", hint, hint)], secrets) == [Check("store", "FAIL", hint, hint)]
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(secrets))
-    logger = logging.getLogger("fediscope.tests.placeholder")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        logger.error("store refused: %s", hint)
-    finally:
-        logger.removeHandler(handler)
-    assert stream.getvalue() == f"store refused: {hint}\n"
+    logged = logged_through_filter(secrets, "fediscope.tests.placeholder", "store refused: %s", hint)
+    assert logged == f"store refused: {hint}\n"
 
 
 @pytest.mark.parametrize("password", [DB_PASSWORD, "<password>x", "x<password>", "<password", "<PASSWORD>",
@@ -576,14 +582,5 @@ def test_a_password_option_holding_a_hash_is_masked_whole_in_messages_and_logs()
     assert password in secrets
     assert redact_text(f"cannot connect to {url} (refused)", secrets) == \
         "cannot connect to mysql+pymysql://fed@db/x?password=***&charset=utf8mb4 (refused)"
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(secrets))
-    logger = logging.getLogger("fediscope.tests.password_option")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        logger.error("login as fed with %s refused", password)
-    finally:
-        logger.removeHandler(handler)
-    assert stream.getvalue() == "login as fed with *** refused\n"
+    logged = logged_through_filter(secrets, "fediscope.tests.password_option", "login as fed with %s refused", password)
+    assert logged == "login as fed with *** refused\n"

@@ -183,17 +183,24 @@ def test_with_privacy_off_no_byte_of_the_lake_names_the_erased_account_in_a_text
         assert {landed["content"] for landed in raw_statuses(settings, each["id"])} == {each["content"]}
 
 
+
+def card_authored_by_subject() -> dict:
+    """The REAL recorded card's status, its card naming the REAL recorded account of the subject as its author (as
+    Mastodon gives a linked page's fediverse author: ``author_name``, ``author_url`` and ``authors``)."""
+    (_, carded), = [(h, s) for h, s in recorded(("test_status_card.json",), "statuses") if s.get("card")][:1]
+    (_, account), *_ = [(h, a) for h, a in recorded(("test_accounts.json",), "accounts") if a["acct"] == NAME]
+    card = dict(carded["card"], author_name=account["display_name"] or NAME, author_url=account["url"],
+                authors=[{"name": account["display_name"] or NAME, "url": account["url"], "account": account}])
+    return dict(carded, id=carded["id"] + "5", uri=carded["uri"] + "-5", card=card)
+
 def test_with_privacy_off_a_link_preview_loses_the_erased_account_as_its_author(tmp_path: Path) -> None:
     """Mastodon names the author of a linked page in its card (``author_name``, ``author_url`` and ``authors``, with
     the author's whole account when it is on the fediverse): kept as collected with privacy off, it named the
     subject in another person's status. The REAL recorded card, the REAL recorded account of the subject as its
     author. Privacy on lands only the card's type and provider."""
     settings = lake_settings(tmp_path, privacy=False)
-    (_, carded), = [(h, s) for h, s in recorded(("test_status_card.json",), "statuses") if s.get("card")][:1]
-    (_, account), *_ = [(h, a) for h, a in recorded(("test_accounts.json",), "accounts") if a["acct"] == NAME]
-    card = dict(carded["card"], author_name=account["display_name"] or NAME, author_url=account["url"],
-                authors=[{"name": account["display_name"] or NAME, "url": account["url"], "account": account}])
-    status = dict(carded, id=carded["id"] + "5", uri=carded["uri"] + "-5", card=card)
+    status = card_authored_by_subject()
+    collected = json.loads(json.dumps(status))
     assert status["account"]["acct"] != NAME
     land(settings, [status])
 
@@ -202,7 +209,7 @@ def test_with_privacy_off_a_link_preview_loses_the_erased_account_as_its_author(
     landed = raw_status(settings, status["id"])
     assert NAME not in json.dumps(landed)
     assert landed["card"]["authors"] == [] and landed["card"]["author_url"] == landed["card"]["author_name"] == ""
-    assert landed["card"]["url"] == carded["card"]["url"]  # the preview stays
+    assert landed["card"]["url"] == collected["card"]["url"]  # the preview stays
 
 
 # -- landing with privacy off after the erasure ------------------------------------------------------------------
@@ -257,11 +264,8 @@ def test_with_privacy_off_a_link_preview_landed_after_the_erasure_has_no_author(
     """The REAL recorded card with the REAL recorded account of the subject as its author (as in the erasure's test
     above), fetched again after the erasure: its authors go as the erasure removed them; the text is not touched."""
     settings = lake_settings(tmp_path, privacy=False)
-    (_, carded), = [(h, s) for h, s in recorded(("test_status_card.json",), "statuses") if s.get("card")][:1]
-    (_, account), *_ = [(h, a) for h, a in recorded(("test_accounts.json",), "accounts") if a["acct"] == NAME]
-    card = dict(carded["card"], author_name=account["display_name"] or NAME, author_url=account["url"],
-                authors=[{"name": account["display_name"] or NAME, "url": account["url"], "account": account}])
-    status = dict(carded, id=carded["id"] + "5", uri=carded["uri"] + "-5", card=card)
+    status = card_authored_by_subject()
+    collected = json.loads(json.dumps(status))
     land(settings, [status])
     erase_account(settings, SUBJECT)
 
@@ -270,7 +274,7 @@ def test_with_privacy_off_a_link_preview_landed_after_the_erasure_has_no_author(
     erased, landed_after = raw_statuses(settings, status["id"])
     assert landed_after == erased and NAME not in json.dumps(landed_after)
     assert landed_after["card"]["authors"] == [] and landed_after["card"]["author_url"] == ""
-    assert landed_after["content"] == carded["content"] and "authored_length" not in landed_after
+    assert landed_after["content"] == collected["content"] and "authored_length" not in landed_after
 
 
 def test_with_privacy_off_a_quote_landed_after_the_erasure_loses_the_link_to_the_quoted_status(
