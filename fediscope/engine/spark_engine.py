@@ -395,6 +395,30 @@ def _arrow_type(kind: Any) -> Any:
     return leaves.get(kind.typeName(), pa.string())
 
 
+#: the Spark types whose collected Python values (``int``, ``float``, ``Decimal``, ``str``, ``date``, a naive
+#: ``datetime``) :func:`collected_table` puts in a column of the type :func:`arrow_schema` gives
+_COLLECTED_TYPES = _ARROW_TYPES | {"timestamp", "timestamp_ntz", "void"}
+
+
+def collected_table(rows: list[dict[str, Any]], schema: Any) -> Any:
+    """Collected rows (a result outside Spark's Arrow path: one with a timestamp column, say) as an Arrow table typed
+    by the result's Spark schema, as ``toArrow`` and DuckDB type theirs, not by the values: a DECIMAL column
+    (``count(*) * 1.0``) was an integer column when a run's values were all whole, a float one otherwise, so a
+    store's column type (and :meth:`~fediscope.store.base.MetricStore.write`'s ``exact_types`` rebuild) depended on
+    the data. A timestamp is naive, as collected (the curated tables' ``TIMESTAMP_NTZ``, DuckDB's ``TIMESTAMP``).
+    Other types (lists, structs, binary, intervals, which no store holds) keep the values' inferred types."""
+    import pyarrow as pa
+
+    types = {field.name: _arrow_type(field.dataType) for field in schema.fields
+             if field.dataType.typeName() in _COLLECTED_TYPES or field.dataType.typeName().startswith("decimal")}
+    types = {name: pa.timestamp("us") if pa.types.is_timestamp(kind) else kind for name, kind in types.items()}
+    names = list(dict.fromkeys(field.name for field in schema.fields))
+    inferred = [name for name in names if name not in types]
+    rest = rows_table([{name: row[name] for name in inferred} for row in rows]) if inferred else None
+    return pa.table([pa.array([row[name] for row in rows], types[name]) if name in types else rest.column(name)
+                     for name in names], names=names)
+
+
 class SparkEngine(Engine):
     name = "spark"
 
@@ -517,7 +541,7 @@ class SparkEngine(Engine):
             rows = [row.asDict(recursive=True) for row in frame.collect()]
             # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
             # table is typed from them, as DuckDB's is)
-            return rows_table(rows) if rows else frame.limit(0).toArrow()
+            return collected_table(rows, frame.schema) if rows else frame.limit(0).toArrow()
 
     @staticmethod
     def _flat(frame: Any) -> bool:

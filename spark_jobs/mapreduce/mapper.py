@@ -305,9 +305,15 @@ def as_int(value: Any) -> int | None:
         match = _INTEGER_TEXT_RE.fullmatch(value.strip(_C_SPACES))
         if match is None:
             raise NotARecord("bad_type", f"{json.dumps(value, ensure_ascii=False)[:40]} is not an integer")
-        decimal, hexadecimal, binary = match.groups()
+        text, (decimal, hexadecimal, binary) = value, match.groups()
+        if decimal is not None and len(decimal.lstrip("-")) > _BIGINT_DIGITS:
+            # beyond 64 bits; and past 4,300 digits int() raises a ValueError (Python's limit on converting text),
+            # which was a traceback stopping the mapper
+            raise NotARecord("bad_count", f"{_shortened(text)} is not a 64-bit integer")
         value = (int(decimal) if decimal is not None else
                  int(hexadecimal, 16) if hexadecimal is not None else int(binary, 2))
+        if not _BIGINT_MIN <= value <= _BIGINT_MAX:  # said as its text: repr() of a huge integer raises too
+            raise NotARecord("bad_count", f"{_shortened(text)} is not a 64-bit integer")
     elif not isinstance(value, int):
         raise NotARecord("bad_type", f"{_json_kind(value)} is not an integer")
     if not _BIGINT_MIN <= value <= _BIGINT_MAX:
@@ -318,6 +324,16 @@ def as_int(value: Any) -> int | None:
 #: The text DuckDB casts to an integer (:func:`as_int`), once the white space of C's ``isspace`` is stripped.
 _INTEGER_TEXT_RE = re.compile(r"(-?(?:0|[1-9][0-9]*))|0[xX]([0-9a-fA-F]+)|0[bB]([01]+)")
 _C_SPACES = " \t\n\v\f\r"
+#: The most digits of a decimal integer text (without leading zeros) that a 64-bit integer can hold
+_BIGINT_DIGITS = len(str(_BIGINT_MAX))
+
+
+def _shortened(text: str) -> str:
+    """A string value as the mapper names it in a message: its JSON text, cut after 40 characters."""
+    shown = json.dumps(text, ensure_ascii=False)
+    return shown if len(shown) <= 40 else f"{shown[:40]}…"
+
+
 #: The words DuckDB reads as a boolean, in any case of their ASCII letters (:func:`as_bool`).
 _TRUE_WORDS, _FALSE_WORDS = frozenset(("true", "t", "yes")), frozenset(("false", "f", "no"))
 _UBIGINT_MAX = (1 << 64) - 1

@@ -62,6 +62,8 @@ CASES: list[tuple[str, str, str, Any, str]] = [
     ("favourites with leading zeros", "status", "favourites_count", "007", REFUSED),
     ("favourites fraction string", "status", "favourites_count", "7.5", REFUSED),
     ("favourites object", "status", "favourites_count", {}, REFUSED),
+    # more digits than Python converts to an int (4,300): was a ValueError traceback from the mapper
+    ("favourites of 5000 digits", "status", "favourites_count", "9" * 5000, REFUSED),
     ("content object", "status", "content", {"p": '<a href="https://example.com/">x</a>'}, READ),
     ("content list", "status", "content", ["\U0001F600"], READ),
     ("visibility object", "status", "visibility", {}, READ),
