@@ -28,6 +28,15 @@ NOW = datetime.now(UTC)
 RECENT_HOURS = 5  # recent statuses are spread over the last RECENT_HOURS hours; the corpus is days older
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is each test's own start: the refresh window is measured from the collector's clock, so a NOW taken when
+    the module was imported (over 30 minutes before a test on a loaded CI worker) left the statuses grown an hour
+    before it outside a 1.5-hour window (autouse: set up before ``instance`` reads it)."""
+    global NOW
+    NOW = datetime.now(UTC)
+
+
 @pytest.fixture
 def instance() -> SampleInstance:
     """A small corpus ending three days ago, plus statuses published in the last few hours."""
