@@ -23,13 +23,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from fediscope.config import Settings
+from fediscope.engine import spark_raw
 from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import NotPortableError, to_spark
-from fediscope.engine.schema import Table, spark_ddl, spark_type, table_spark_ddl
+from fediscope.engine.schema import Table, record_schema, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.spark_master import SETTING, master_addresses
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
 from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError, SqlError
@@ -39,6 +40,7 @@ from fediscope.lake.batches import RESTORE_ADVICE
 from fediscope.redact import redact_url
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Session settings fediscope relies on; applied to sessions it creates and to sessions handed to it.
 SESSION_CONF = {
@@ -55,14 +57,38 @@ LOCAL_LOG4J2 = Path(__file__).with_name("spark_log4j2.properties")
 #: :func:`_job_failures` finds it again in the failure Spark reports.
 NOT_A_RECORD = "fediscope: not a record in "
 #: The raw reader's corrupt-record column, and the filter that fails a job on a line that is not a record: its text
-#: is there and neither ``meta`` nor ``data`` was read (a field of another type only nulls that field; referring to
-#: them also keeps Spark from refusing a query that would read the corrupt-record column alone). A line ``null``
+#: is there and neither ``meta`` nor ``data`` was read (a field of another type leaves the rest read, see
+#: :data:`TO_CONVERT`; referring to them also keeps Spark from refusing a query that would read the corrupt-record
+#: column alone). A line ``null``
 #: is an empty record, skipped, as DuckDB reads it (and Spark reads ``{}``).
 _CORRUPT = "_fediscope_corrupt_record"
+#: The loose read (:mod:`fediscope.engine.spark_raw`) of a record in the corrupt-record column.
+_LOOSE = "_fediscope_loose_record"
+_NOT_A_RECORD_LINE = (f"`{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL "
+                      f"AND trim(BOTH ' \\t\\r' FROM `{_CORRUPT}`) <> 'null'")
 _STOP_AT_A_LINE_NOT_A_RECORD = (
-    f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND meta IS NULL AND data IS NULL "
-    f"AND trim(BOTH ' \\t\\r' FROM `{_CORRUPT}`) <> 'null' "
-    f"THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) ELSE TRUE END")
+    f"CASE WHEN {_NOT_A_RECORD_LINE} THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) ELSE TRUE END")
+#: What the typed read of a raw view raises (``raise_error``) on a record it could not read whole (a field of another
+#: JSON type than declared: its line is in the corrupt-record column, and ``meta`` or ``data`` was read), followed
+#: by the view's name and the file: :meth:`SparkEngine._job` reads that view again converting such fields as DuckDB
+#: does (:mod:`fediscope.engine.spark_raw`) and runs the job again.
+TO_CONVERT = "fediscope: fields to convert in "
+
+
+def _stop_at_a_line_not_read_whole(view: str) -> str:
+    """The typed read's filter: a job fails on a line that is not a record (:data:`NOT_A_RECORD`), and on a record
+    with a field of another type (:data:`TO_CONVERT`), naming ``view`` (a name of letters and ``_``)."""
+    return (f"CASE WHEN {_NOT_A_RECORD_LINE} THEN raise_error(concat('{NOT_A_RECORD}', input_file_name())) "
+            f"WHEN `{_CORRUPT}` IS NOT NULL AND (meta IS NOT NULL OR data IS NOT NULL) "
+            f"THEN raise_error(concat('{TO_CONVERT}{view} ', input_file_name())) ELSE TRUE END")
+
+
+class _ToConvert(Exception):
+    """A job read a raw view holding a record with a field of another type (:data:`TO_CONVERT`)."""
+
+    def __init__(self, view: str, file: str) -> None:
+        super().__init__(f"{view}: {file}")
+        self.view, self.file = view, file
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
@@ -73,7 +99,8 @@ def _job_failures() -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
     :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
     batch it cannot decompress, a damaged curated Parquet file) is named, with what to do, and a raw line that is
-    not a record (:data:`NOT_A_RECORD`) is a :class:`LakeError` naming its file. A job cancelled (an interrupt
+    not a record (:data:`NOT_A_RECORD`), or holds a field DuckDB's reader refuses (:data:`spark_raw.WRONG_TYPE`), is
+    a :class:`LakeError` naming its file. A job cancelled (an interrupt
     cancels every job) is left as it is, for the interrupt's own handling."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
@@ -84,6 +111,7 @@ def _job_failures() -> Iterator[None]:
         failure, cause = _java_messages(exc.java_exception)
         if "cancelled" in failure.lower():
             raise
+        _raise_if_to_convert(failure, cause, exc)
         _raise_if_not_a_record(failure, cause, exc)
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
         if "FAILED_READ_FILE" in failure and ".json" in failure:
@@ -92,21 +120,39 @@ def _job_failures() -> Iterator[None]:
             message += CURATED_DAMAGE_HINT
         raise FediscopeError(message) from exc
     except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect)
+        _raise_if_to_convert(str(exc), "", exc)
         _raise_if_not_a_record(str(exc), "", exc)
         raise
 
 
+_TO_CONVERT_RE = re.compile(re.escape(TO_CONVERT) + r"(\w+) (\S+)")
+
+
+def _raise_if_to_convert(failure: str, cause: str, exc: BaseException) -> None:
+    match = _TO_CONVERT_RE.search(failure) or _TO_CONVERT_RE.search(cause)
+    if match:
+        raise _ToConvert(match.group(1), _local(match.group(2))) from exc
+
+
 _NOT_A_RECORD_RE = re.compile(re.escape(NOT_A_RECORD) + r"(\S+)")
+_WRONG_TYPE_RE = re.compile(re.escape(spark_raw.WRONG_TYPE) + r"(\S+) ([^\n]*?)(?:\s+SQLSTATE: \w+)?\s*(?:\n|$)")
 
 
 def _raise_if_not_a_record(failure: str, cause: str, exc: BaseException) -> None:
     match = _NOT_A_RECORD_RE.search(failure) or _NOT_A_RECORD_RE.search(cause)
     if match:
-        file = match.group(1)
-        if file.startswith("file:"):
-            file = unquote(urlsplit(file).path)
-        raise LakeError(f"the raw file {file} is damaged: a line is not a JSON record (cut short, edited or "
-                        f"damaged since it was landed); nothing was curated; {RESTORE_ADVICE}") from exc
+        raise LakeError(f"the raw file {_local(match.group(1))} is damaged: a line is not a JSON record (cut short, "
+                        f"edited or damaged since it was landed); nothing was curated; {RESTORE_ADVICE}") from exc
+    match = _WRONG_TYPE_RE.search(failure) or _WRONG_TYPE_RE.search(cause)
+    if match:
+        raise LakeError(f"the raw file {_local(match.group(1))} holds a record with a field curation cannot read as "
+                        f"its type: {match.group(2)} (edited, or landed by other means than fediscope's, which "
+                        f"quarantines such records); {RESTORE_ADVICE}") from exc
+
+
+def _local(file: str) -> str:
+    """A file Spark names by its URI: a local one by its path."""
+    return unquote(urlsplit(file).path) if file.startswith("file:") else file
 
 
 def _java_messages(error: Any) -> tuple[str, str]:
@@ -438,6 +484,8 @@ class SparkEngine(Engine):
             if key != "spark.sql.parquet.inferTimestampNTZ.enabled":
                 self.spark.conf.set(key, value)
         self._persisted: dict[str, Any] = {}
+        self._raw: dict[str, tuple[str, list[str]]] = {}  # raw view -> its entity and files (register_raw)
+        self._converting: set[str] = set()  # raw views read converting fields of another type (_job)
         self._views: set[str] = set()  # temporary views this engine created (dropped on close)
         # Ctrl-C, or SIGTERM under stop_on_sigterm: the running jobs end at once (from the relay's thread, on a py4j
         # connection of its own), and the main thread's wait for their answer with them
@@ -462,18 +510,43 @@ class SparkEngine(Engine):
             raise FediscopeError(f"Spark SQL failed: {str(exc).splitlines()[0]}") from exc
 
     def register_raw(self, view: str, entity: str, files: Sequence[str]) -> None:
+        self._raw[view] = (entity, list(files))
         if files:
-            # PERMISSIVE: a field of another JSON type than declared is NULL, the record kept (FAILFAST failed the
-            # whole lake on `"bot": "true"`, which DuckDB casts). A line that is not a JSON record at all (edited,
-            # or damaged inside a file that still ends with a newline) reads as a row of NULLs whose text is in the
-            # corrupt-record column: the view's filter stops the job there, naming the file, as DuckDB stops. Files
-            # cut short or emptied are refused before any engine reads them (lake.batches.check_whole_batches).
+            # PERMISSIVE: a record Spark cannot read whole (a field of another JSON type than declared) keeps the
+            # fields it could read and its line in the corrupt-record column; FAILFAST failed the whole lake on
+            # `"bot": "true"`, which DuckDB casts. The typed read stops the job there (TO_CONVERT): _job reads the
+            # view again, converting such fields as DuckDB converts them or stopping where DuckDB stops (spark_raw),
+            # and runs the job again. So a lake without such records costs one cheap filter, and one with them a
+            # second pass. A line that is not a JSON record at all (edited, or damaged inside a file that still ends
+            # with a newline) reads as a row of NULLs whose text is in the corrupt-record column: the filter stops
+            # the job there, naming the file, as DuckDB stops. Files cut short or emptied are refused before any
+            # engine reads them (lake.batches.check_whole_batches).
             frame = (self.spark.read.schema(f"{spark_ddl(entity)}, `{_CORRUPT}` STRING")
-                     .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT).json(list(files))
-                     .where(_STOP_AT_A_LINE_NOT_A_RECORD).drop(_CORRUPT))
+                     .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", _CORRUPT).json(list(files)))
+            if view in self._converting:
+                frame = self._as_duckdb_reads(frame.where(_STOP_AT_A_LINE_NOT_A_RECORD), entity)
+            else:
+                frame = frame.where(_stop_at_a_line_not_read_whole(view)).drop(_CORRUPT)
         else:
             frame = self.spark.createDataFrame([], spark_ddl(entity))
         self._view(frame, view)
+
+    @staticmethod
+    def _as_duckdb_reads(frame: Any, entity: str) -> Any:
+        """The typed read's records, those Spark could not read whole (their line in the corrupt-record column)
+        read again loosely and converted as DuckDB's reader converts them (:mod:`fediscope.engine.spark_raw`); a
+        record DuckDB refuses fails the job (:data:`spark_raw.WRONG_TYPE`). Every record pays for the projection
+        (a copy of each row: 15 to 40% more time for the one pass over the raw statuses, measured), hence only
+        after a job met such a record (:meth:`_job`)."""
+        loose = (f"CASE WHEN `{_CORRUPT}` IS NOT NULL AND (meta IS NOT NULL OR data IS NOT NULL) "
+                 f"THEN from_json(`{_CORRUPT}`, '{spark_raw.loose_ddl(entity, _CORRUPT)}', "
+                 f"map('mode', 'PERMISSIVE', 'columnNameOfCorruptRecord', '{_CORRUPT}')) END")
+        schema = record_schema(entity)
+        return (frame.selectExpr("meta", "data", f"`{_CORRUPT}`", f"{loose} AS `{_LOOSE}`")
+                .where(spark_raw.stop_at_a_wrong_shape(entity, f"`{_LOOSE}`", _CORRUPT, f"`{_CORRUPT}`"))
+                .selectExpr(*[f"CASE WHEN `{_LOOSE}` IS NULL THEN `{name}` "
+                              f"ELSE {spark_raw.converted(f'`{_LOOSE}`.`{name}`', t, name)} END AS `{name}`"
+                              for name, t in schema.items()]))
 
     def _view(self, frame: Any, name: str) -> None:
         frame.createOrReplaceTempView(name)
@@ -499,29 +572,50 @@ class SparkEngine(Engine):
     def register_rows(self, view: str, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         self._view(self.spark.createDataFrame(list(rows), table_spark_ddl(table)), view)
 
+    def _job(self, run: Callable[[], _T]) -> _T:
+        """``run()``, whose Spark job's failure is one line (:func:`_job_failures`). A job that met a raw record
+        with a field of another type (:data:`TO_CONVERT`) runs again once its raw view reads such fields as DuckDB
+        does (:meth:`_as_duckdb_reads`); ``run`` builds its frames from SQL each time, so they read that view anew
+        (views made from the raw ones before read them whole: they hold no such record)."""
+        while True:
+            try:
+                with _job_failures():
+                    return run()
+            except _ToConvert as exc:
+                if exc.view in self._converting or exc.view not in self._raw:  # pragma: no cover - defensive
+                    raise FediscopeError(f"Spark failed: {exc.view} read its records twice ({exc.file})") from exc
+                log.info("spark: %s holds a record with a field of another JSON type than declared (the first in "
+                         "%s): reading it again as DuckDB converts such fields", exc.view, exc.file)
+                self._converting.add(exc.view)
+                self.register_raw(exc.view, *self._raw[exc.view])
+
     def materialize(self, name: str, sql: str) -> int:
         from pyspark import StorageLevel
 
-        if name in self._persisted:
-            self._persisted.pop(name).unpersist()
-        frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
-        self._view(frame, name)
-        self._persisted[name] = frame
-        with _job_failures():
-            return frame.count()
+        def run() -> int:
+            if name in self._persisted:
+                self._persisted.pop(name).unpersist()
+            frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+            self._view(frame, name)
+            self._persisted[name] = frame
+            return int(frame.count())
+
+        return self._job(run)
 
     def query(self, sql: str) -> list[Row]:
         """The rows of a query; flat results come back through Arrow (``toArrow``), faster than
         ``collect()``, which builds one pickled ``Row`` per record. Timestamps, nested types and duplicate
         column names keep the ``collect()`` path, whose Python values they would otherwise change."""
-        frame = self._sql(sql)
-        with _job_failures():
+        def run() -> list[Row]:
+            frame = self._sql(sql)
             if self._flat(frame):
-                return frame.toArrow().to_pylist()
+                return list(frame.toArrow().to_pylist())
             return [row.asDict(recursive=True) for row in frame.collect()]
 
+        return self._job(run)
+
     def query_arrow(self, sql: str) -> Any:
-        return self._arrow(self._sql(sql))
+        return self._job(lambda: self._arrow(self._sql(sql)))
 
     def storable_arrow(self, sql: str) -> Any:
         """The rule of :meth:`Engine.storable_arrow <fediscope.engine.base.Engine.storable_arrow>` applied to the
@@ -530,18 +624,17 @@ class SparkEngine(Engine):
         fails on a year-month interval (pyspark converts none), which DuckDB's engine refuses by its types."""
         from fediscope.engine.metric_state import refuse_unstorable_types
 
-        frame = self._sql(sql)
-        refuse_unstorable_types(arrow_schema(frame.schema))
-        return self._arrow(frame)
+        refuse_unstorable_types(arrow_schema(self._sql(sql).schema))
+        return self.query_arrow(sql)
 
     def _arrow(self, frame: Any) -> Any:
-        with _job_failures():
-            if self._flat(frame):
-                return frame.toArrow()
-            rows = [row.asDict(recursive=True) for row in frame.collect()]
-            # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
-            # table is typed from them, as DuckDB's is)
-            return collected_table(rows, frame.schema) if rows else frame.limit(0).toArrow()
+        """A frame's rows as Arrow (run inside :meth:`_job`)."""
+        if self._flat(frame):
+            return frame.toArrow()
+        rows = [row.asDict(recursive=True) for row in frame.collect()]
+        # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
+        # table is typed from them, as DuckDB's is)
+        return collected_table(rows, frame.schema) if rows else frame.limit(0).toArrow()
 
     @staticmethod
     def _flat(frame: Any) -> bool:
@@ -557,13 +650,15 @@ class SparkEngine(Engine):
             self._views.add(match.group(1))
 
     def write_table(self, name: str, table: Table, out_dir: Location, order_by: Sequence[str]) -> None:
-        frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
-        with _job_failures():
+        def run() -> None:
+            frame = self.spark.table(name).select(*[f"`{c}`" for c in table.columns])
             if table.partition_by:
                 frame = frame.repartition(f"`{table.partition_by}`").sortWithinPartitions(*order_by)
                 frame.write.mode("overwrite").partitionBy(table.partition_by).parquet(str(out_dir))
             else:
                 frame.coalesce(1).sortWithinPartitions(*order_by).write.mode("overwrite").parquet(str(out_dir))
+
+        self._job(run)
         if isinstance(out_dir, Path):  # in the lake (direct), readers skip _SUCCESS and dot-files by name
             for junk in [*out_dir.rglob(".*.crc"), *out_dir.rglob("_SUCCESS")]:
                 junk.unlink(missing_ok=True)

@@ -119,7 +119,7 @@ def test_spark_curates_a_record_with_a_flag_of_another_json_type(lake: LocalLake
                                                                  spark: object) -> None:
     """``"bot": "true"`` (landing quarantines it, but a raw file written by other means or an older fediscope may
     hold it) is cast by DuckDB: Spark must not fail the lake on it (it did with FAILFAST, calling the file damaged);
-    the field reads as NULL there, the status is curated."""
+    it reads it as DuckDB does (tests/mapreduce/test_field_types.py), the status is curated."""
     from fediscope.engine.spark_engine import SparkEngine
 
     posts = statuses("test_hashtag_tl.json")

@@ -30,8 +30,8 @@ from test_odd_inputs import _same_rows
 from fediscope.config import load_settings
 from fediscope.engine.base import RAW_DAMAGE_HINT, open_engine
 from fediscope.engine.metrics import load_metrics
-from fediscope.errors import FediscopeError
-from fediscope.lake.batches import write_batch
+from fediscope.errors import FediscopeError, LakeError
+from fediscope.lake.batches import RESTORE_ADVICE, write_batch
 from fediscope.lake.layout import envelope
 from fediscope.lake.local import LocalLake
 from spark_jobs.mapreduce import mapper
@@ -58,6 +58,7 @@ CASES: list[tuple[str, str, str, Any, str]] = [
     ("favourites numeric string", "status", "favourites_count", " 7 ", READ),
     ("favourites hexadecimal string", "status", "favourites_count", "0x10", READ),
     ("favourites true", "status", "favourites_count", True, READ),
+    ("favourites fraction", "status", "favourites_count", 2.5, READ),
     ("favourites with a plus", "status", "favourites_count", "+7", REFUSED),
     ("favourites with leading zeros", "status", "favourites_count", "007", REFUSED),
     ("favourites fraction string", "status", "favourites_count", "7.5", REFUSED),
@@ -227,26 +228,96 @@ def test_counts_and_flags_are_cast_as_duckdbs_reader_casts_them(tmp_path: Path) 
             assert got == expected and type(got) is type(expected), (declared, value, got, expected)
 
 
-@pytest.mark.spark
-@pytest.mark.parametrize(("field", "value"), [("content", {"p": '<a href="https://example.com/">x</a>'}),
-                                              ("visibility", {})], ids=["content object", "visibility object"])
-def test_spark_reads_a_text_field_holding_an_object_as_duckdb_and_the_chain(field: str, value: Any, tmp_path: Path,
-                                                                             spark: object) -> None:
-    """Both engines read an object in a text field as its compact JSON text, and the chain does too now."""
+#: The cases Spark's curation is checked on (each takes a curation on both engines): a count and a flag converted,
+#: a count with a fraction, true as a count, a list, a count, a flag and an author refused, text holding an object.
+SPARK_CASES = ["followers numeric string", "bot yes", "favourites fraction", "favourites true", "tags object",
+               "favourites with a plus", "bot y", "author string", "content object", "visibility object"]
+
+
+def spark_metrics(lake_dir: Path, tmp_path: Path, spark: object) -> dict[str, list[dict[str, Any]]]:
+    """:func:`duckdb_metrics`, by the Spark engine."""
     from fediscope.engine.spark_engine import SparkEngine
 
-    lake_dir = tmp_path / "lake"
-    changed_lake(lake_dir, "status", field, value)
-    expected = duckdb_metrics(lake_dir, tmp_path)
-    spark_dir = tmp_path / "spark" / "lake"
-    shutil.copytree(lake_dir / "raw", spark_dir / "raw")
-    settings = load_settings(env={}, toml_path=None, lake=str(spark_dir), pseudonym_key="unused-privacy-is-off",
+    copy_dir = tmp_path / "spark" / "lake"
+    shutil.rmtree(copy_dir.parent, ignore_errors=True)
+    shutil.copytree(lake_dir / "raw", copy_dir / "raw")
+    settings = load_settings(env={}, toml_path=None, lake=str(copy_dir), pseudonym_key="unused-privacy-is-off",
                              store=f"sqlite:///{tmp_path / 'spark' / 'metrics.db'}")
     metrics = load_metrics()
-    with SparkEngine(settings, spark=spark) as engine:
-        engine.curate()
-        on_spark = {name: engine.run_metric(metrics[name]) for name in COLUMNS}
-    got = run_lake(lake_dir)
-    for name in COLUMNS:
-        _same_rows(on_spark[name], expected[name], f"spark {name}")
-        _same_rows(got[name], expected[name], name)
+    try:
+        with SparkEngine(settings, spark=spark) as engine:
+            engine.curate()
+            return {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+    except FediscopeError as exc:
+        raise type(exc)(str(exc).replace(str(copy_dir), str(lake_dir))) from None
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(("where", "field", "value", "outcome"), [c[1:] for c in CASES if c[0] in SPARK_CASES],
+                         ids=[c[0] for c in CASES if c[0] in SPARK_CASES])
+def test_spark_reads_a_field_of_another_type_as_duckdb(where: str, field: str, value: Any, outcome: str,
+                                                       tmp_path: Path, spark: object) -> None:
+    """Spark converts what DuckDB converts, and stops, naming the file and the field, where DuckDB stops. Was: NULL
+    where DuckDB converts (``"bot": "yes"``, ``"followers_count": "12"``, ``true`` or ``2.5`` as a count), the
+    field NULL or the status dropped where DuckDB stops, without a word."""
+    lake_dir = tmp_path / "lake"
+    batch = changed_lake(lake_dir, where, field, value)
+    if outcome == READ:
+        expected = duckdb_metrics(lake_dir, tmp_path)
+        got = spark_metrics(lake_dir, tmp_path, spark)
+        for name in COLUMNS:
+            assert expected[name], name
+            _same_rows(got[name], expected[name], f"spark {name}")
+        return
+    with pytest.raises(FediscopeError):
+        duckdb_metrics(lake_dir, tmp_path)
+    with pytest.raises(LakeError) as raised:
+        spark_metrics(lake_dir, tmp_path, spark)
+    said = str(raised.value)
+    path = "data." + ("account." if where == "author" else "") + field
+    assert "\n" not in said and said.startswith(f"the raw file {batch} holds a record with a field curation cannot "
+                                                f"read as its type: {path} is "), said
+    assert said.endswith(RESTORE_ADVICE), said
+    # no file recorded as curated: the next run reads every file again
+    assert not (tmp_path / "spark" / "lake" / "_state" / "curated_manifest.json").exists()
+
+
+def test_the_spark_cases_are_cases() -> None:
+    assert len(SPARK_CASES) == len({c[0] for c in CASES} & set(SPARK_CASES))
+
+
+@pytest.mark.spark
+def test_spark_converts_counts_and_flags_as_duckdbs_reader(tmp_path: Path, spark: object) -> None:
+    """Every JSON value of the DuckDB comparison above, converted by the Spark SQL that reads a record Spark's typed
+    read could not (:mod:`fediscope.engine.spark_raw`): DuckDB's value, or NULL (the job then stops) where DuckDB
+    refuses it. JSON null is NULL in both."""
+    import json
+
+    import duckdb
+
+    from fediscope.engine.spark_raw import flag_of, integer_of
+
+    values: list[Any] = [
+        None, "7", "-7", "+7", "007", "0", "-0", " 7", "7 ", "\t7\n", "\x0b7", "\xa07", "0x10", "0X1f", "-0x10",
+        "0b101", "0b", "0x", "0x7FFFFFFFFFFFFFFF", "0x8000000000000000", "0x00000000000000010", "1_000", "7.0", "1e3",
+        "", "\u0663", "9223372036854775807", "9223372036854775808", "-9223372036854775808", "true", "FALSE", "t",
+        "yes", "NO", "y", "1", " true", True, False, 0, 1, 2, -1, 0.0, 0.5, 1.5, 2.5, 3.5, 1e300, 2**63 - 1, 2**63,
+        2**64 - 1, 2**64, -(2**63), -(2**63) - 1, {}, {"a": 1}, [], [1],
+    ]
+    lines = [json.dumps({"x": value}) for value in values]
+    frame = spark.createDataFrame(list(enumerate(lines)), "i INT, line STRING")  # type: ignore[attr-defined]
+    got = {row["i"]: {"BIGINT": row["n"], "BOOLEAN": row["b"]} for row in frame.selectExpr(
+        "i", "from_json(line, 'x VARIANT').x AS x").selectExpr(
+        "i", f"{integer_of('x')} AS n", f"{flag_of('x')} AS b").collect()}
+    con = duckdb.connect()
+    path = tmp_path / "one.jsonl"
+    for index, line in enumerate(lines):
+        path.write_text(line + "\n")
+        for declared in ("BIGINT", "BOOLEAN"):
+            try:
+                (expected,) = con.execute(f"SELECT x FROM read_json('{path}', format = 'newline_delimited', "
+                                          f"columns = {{'x': '{declared}'}})").fetchone()
+            except duckdb.InvalidInputException:
+                expected = None
+            read = got[index][declared]
+            assert read == expected and type(read) is type(expected), (declared, line, read, expected)
