@@ -120,14 +120,20 @@ def changed_lake(lake_dir: Path, where: str, field: str, value: Any) -> Path:
     return land("statuses", [changed], 2)
 
 
+def copied_lake_settings(lake_dir: Path, work: Path) -> tuple[Any, Path]:
+    """Settings of a copy of the lake's raw files under ``work`` (started afresh), with a SQLite store beside it, and
+    the copy's directory."""
+    copy_dir = work / "lake"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(lake_dir / "raw", copy_dir / "raw")
+    return load_settings(env={}, toml_path=None, lake=str(copy_dir), pseudonym_key="unused-privacy-is-off",
+                         store=f"sqlite:///{work / 'metrics.db'}"), copy_dir
+
+
 def duckdb_metrics(lake_dir: Path, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
     """The SQL metrics the chain reproduces, by the DuckDB engine over a copy of the lake (paths said as in the
     lake); FediscopeError when its curation stops."""
-    copy_dir = tmp_path / "sql" / "lake"
-    shutil.rmtree(copy_dir.parent, ignore_errors=True)
-    shutil.copytree(lake_dir / "raw", copy_dir / "raw")
-    settings = load_settings(env={}, toml_path=None, lake=str(copy_dir), pseudonym_key="unused-privacy-is-off",
-                             store=f"sqlite:///{tmp_path / 'sql' / 'metrics.db'}")
+    settings, copy_dir = copied_lake_settings(lake_dir, tmp_path / "sql")
     metrics = load_metrics()
     try:
         with open_engine(settings, "duckdb") as engine:
@@ -238,11 +244,7 @@ def spark_metrics(lake_dir: Path, tmp_path: Path, spark: object) -> dict[str, li
     """:func:`duckdb_metrics`, by the Spark engine."""
     from fediscope.engine.spark_engine import SparkEngine
 
-    copy_dir = tmp_path / "spark" / "lake"
-    shutil.rmtree(copy_dir.parent, ignore_errors=True)
-    shutil.copytree(lake_dir / "raw", copy_dir / "raw")
-    settings = load_settings(env={}, toml_path=None, lake=str(copy_dir), pseudonym_key="unused-privacy-is-off",
-                             store=f"sqlite:///{tmp_path / 'spark' / 'metrics.db'}")
+    settings, copy_dir = copied_lake_settings(lake_dir, tmp_path / "spark")
     metrics = load_metrics()
     try:
         with SparkEngine(settings, spark=spark) as engine:
