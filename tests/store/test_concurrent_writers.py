@@ -397,6 +397,10 @@ def test_hbase_a_writer_whose_lease_was_taken_over_does_not_commit(hbase_double,
         connection.table(f"{prefix}-catalog").put(b"lease:cc", {b"c:lease": other})
         connection.close()
         assert refused.wait(60)  # the renewal found another's lease
+        # the refusal reaches the test before the renewal thread marks the lease lost: wait for that thread to end
+        renewer = self._leases["cc"].renewer
+        renewer.join(60)
+        assert not renewer.is_alive()
         return upsert(self, schema, rows, stale)
 
     handler.checkAndPut = seen_refused
