@@ -417,6 +417,48 @@ def test_hbase_a_writer_whose_lease_was_taken_over_does_not_commit(hbase_double,
     assert json.loads(catalog[b"cc"][b"c:definition"][0])["generation"].startswith(PROVISIONAL)
 
 
+def test_hbase_a_writer_renews_its_lease_while_it_writes(hbase_double, monkeypatch):
+    """A write that outlasts ``lease_seconds`` keeps its lease: the renewal thread pushes the cell's expiry forward
+    (a ``checkAndPut`` expecting its own last value), so no waiter sees it expire, and the write commits and frees
+    the cell as usual. Here the write is held until two renewals were seen, whatever the machine's speed."""
+    from fediscope.store.hbase import HBaseStore
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lease_seconds=0.03)
+    store.write(CC, _rows("A", 1))
+    handler, upsert = hbase_double.handler, HBaseStore._upsert
+    check_and_put = handler.checkAndPut
+    renewals: list[tuple[dict, dict]] = []
+    renewed_twice = threading.Event()
+
+    def seen_renewal(table, row, column, value, mput, attributes):  # noqa: ANN001, ANN202
+        done = check_and_put(table, row, column, value, mput, attributes)
+        if done and row == b"lease:cc" and value and mput.value:  # from a held lease to a new value of it
+            renewals.append((json.loads(value), json.loads(mput.value)))
+            if len(renewals) >= 2:
+                renewed_twice.set()
+        return done
+
+    def slow_upsert(self, schema, rows, stale):  # noqa: ANN001, ANN202
+        assert renewed_twice.wait(60)
+        return upsert(self, schema, rows, stale)
+
+    handler.checkAndPut = seen_renewal
+    monkeypatch.setattr(HBaseStore, "_upsert", slow_upsert)
+    try:
+        store.write(CC, _rows("A", 2))
+    finally:
+        del handler.checkAndPut
+    for before, after in renewals:
+        assert after["owner"] == before["owner"] and after["since"] == before["since"]
+        assert after["expires"] >= before["expires"]
+    assert renewals[-1][1]["expires"] > renewals[0][0]["expires"]
+    catalog = hbase_double.table(f"{prefix}-catalog").rows
+    assert catalog[b"lease:cc"][b"c:lease"][0] == b""  # released
+    assert not json.loads(catalog[b"cc"][b"c:definition"][0])["generation"].startswith(PROVISIONAL)
+    assert [r["v"] for r in store.top(CC, 10)] == sorted((r["v"] for r in _rows("A", 2)), reverse=True)
+
+
 def test_hbase_a_failed_write_releases_the_metric(hbase_double):
     """A write that fails (the Thrift server refused a batch) releases its lease on the way out: the next write of
     the metric does not wait for it."""
