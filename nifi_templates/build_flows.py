@@ -65,17 +65,31 @@ def url_encoded(parameter: str) -> str:
     return "${#{" + parameter + "}:urlEncode()}"
 
 
-#: The scraping API route a walk pages through (see api/ and its /openapi.json) and the start of its query, in one
-#: expression. A parameter is referenced inside an expression as its subject or argument (``${#{hashtag}:…}``): the
-#: Expression Language reads it there, its value whole (a ``'`` or ``}`` in it is a character like any other); in a
-#: string literal (``${literal('#{instance}')}``) it is text, the 11 characters ``#{instance}``. Both references
-#: are in the value's first expression: NiFi's parameter parser (``ExpressionLanguageAwareParameterParser``) tells
-#: an expression by the parity of the ``$`` signs read so far, never reset, so it does not see the second ``${`` of
-#: a value as one and replaced a ``#{instance}`` there as text (``${mastodon.social:urlEncode()}``: an attribute).
-API_PATH = ("/v1/timelines/tag/${#{hashtag}:urlEncode():append('?instance='):append("
-            + url_encoded("instance") + ")}")
+def verbatim(parameter: str) -> str:
+    """The parameter's value as it is written, for a property that supports the Expression Language. Referenced
+    outside an expression (``#{lake_dir}/…``), NiFi pastes the value into the property's text and then evaluates that
+    whole text (``StandardProcessContext``: ``Query.prepareWithParametersPreEvaluated`` of the effective value), so a
+    ``${x}`` in the value was an expression (an attribute, mostly empty), a ``$$`` a ``$``, and a ``$`` shifted what
+    NiFi's parameter parser took for the property's expressions. As the subject of an expression the Expression
+    Language reads the value whole and never evaluates it. A sensitive parameter cannot be referenced so (NiFi refuses
+    ``${#{api_key}}``): ``api_key`` stays ``#{api_key}``, so a ``$`` in the key is read as Expression Language (the
+    keys ``fediscope.config.API_KEY_COMMAND`` makes hold none)."""
+    return "${#{" + parameter + "}}"
+
+
+#: The scraping API URL of the route a walk pages through (see api/ and its /openapi.json) and the start of its
+#: query, in one expression. A parameter is referenced inside an expression as its subject or argument
+#: (``${#{hashtag}:…}``): the Expression Language reads it there, its value whole (a ``'``, ``}`` or ``${`` in it is a
+#: character like any other); in a string literal (``${literal('#{instance}')}``) it is text, the 11 characters
+#: ``#{instance}``. All three references are in the value's first expression: NiFi's parameter parser
+#: (``ExpressionLanguageAwareParameterParser``) tells an expression by the parity of the ``$`` signs read so far, never
+#: reset, so it does not see the second ``${`` of a value as one and replaced a ``#{instance}`` there as text
+#: (``${mastodon.social:urlEncode()}``: an attribute).
+API_ROUTE = "/v1/timelines/tag/"
+API_URL = ("${#{api_url}:append('" + API_ROUTE + "'):append(${#{hashtag}:urlEncode()}):append('?instance=')"
+           ":append(" + url_encoded("instance") + ")}")
 FETCH_URL = (
-    "#{api_url}" + API_PATH + "&limit=40"
+    API_URL + "&limit=40"
     "${max_id:isEmpty():ifElse('', ${max_id:urlEncode():prepend('&max_id=')})}"
     "${since_id:isEmpty():or(${since_id:equals('0')}):ifElse('', ${since_id:urlEncode():prepend('&since_id=')})}"
 )
@@ -221,7 +235,8 @@ COMMON_PARAMETERS: list[dict[str, Any]] = [
      "description": "Base URL of the fediscope scraping API (`fediscope serve-api`), without a trailing slash."},
     {"name": "api_key", "sensitive": True,
      "description": "One of the keys in FEDISCOPE_API_KEY on the API side, without the ':ro' that marks a "
-                    "read-only key there (read-only suffices); sent as the X-API-Key header."},
+                    "read-only key there (read-only suffices); sent as the X-API-Key header. NiFi reads a '$' in "
+                    "it as Expression Language: use a key without '$'."},
     {"name": "instance", "value": "mastodon.social",
      "description": "Domain of the Mastodon instance to collect, as in the lake: host, or host:port "
                     "(an address such as https://Mastodon.Social/ is taken too, as mastodon.social)."},
@@ -403,13 +418,13 @@ def _writer_properties(kind: str, attribute: str) -> tuple[str, tuple[str, str],
     """
     if kind == "hdfs":
         return "hadoop.PutHDFS", HADOOP, {
-            "Hadoop Configuration Resources": "#{hadoop_config}",
-            "Directory": "#{hdfs_dir}/${" + attribute + ":replace('%', '%25'):replace(':', '%3A')}",
+            "Hadoop Configuration Resources": verbatim("hadoop_config"),
+            "Directory": verbatim("hdfs_dir") + "/${" + attribute + ":replace('%', '%25'):replace(':', '%3A')}",
             "Conflict Resolution Strategy": "fail",
             "Writing Strategy": "writeAndRename",
         }
     return "standard.PutFile", STANDARD, {
-        "Directory": "#{lake_dir}/${" + attribute + "}",
+        "Directory": verbatim("lake_dir") + "/${" + attribute + "}",
         "Conflict Resolution Strategy": "fail",
         "Create Missing Directories": "true",
     }

@@ -10,7 +10,10 @@ Parameters (``#{name}``) are read as NiFi reads them (``nifi-parameter``'s ``Exp
 and the Expression Language grammar, ``AttributeExpressionParser.g``):
 
 * outside an expression, a reference is replaced by the parameter's value as text before the expressions are
-  parsed (``##`` is an escaped ``#``);
+  parsed (``##`` is an escaped ``#``), and the result is then read as a whole as Expression Language
+  (``Query.prepareWithParametersPreEvaluated``, which ``StandardProcessContext`` applies to every effective property
+  value): a ``${x}`` in such a value is an expression, ``$${`` an escaped one, a ``$$`` in its text a ``$``, and a
+  ``#{`` in it text (``ParameterTokenList.escape``);
 * inside an expression, the parameter parser leaves it alone: the Expression Language itself reads ``#{name}`` as a
   subject (``${#{name}:urlEncode()}``) or an argument (``${page:ge(#{max_pages})}``) whose value is the parameter's,
   never parsed again, so a ``'`` or ``}`` in it is just a character;
@@ -338,17 +341,13 @@ class _Parser:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
             self.pos += 1
 
-    def template(self) -> str:
-        out = []
-        while self.pos < len(self.text):
-            if self.peek("${"):
-                out.append(_text(self.expression()))
-            else:
-                nxt = self.text.find("${", self.pos)
-                nxt = len(self.text) if nxt < 0 else nxt
-                out.append(self.text[self.pos:nxt])
-                self.pos = nxt
-        return "".join(out)
+    def whole_expression(self) -> Any:
+        """The text is one expression (a range ``_expression_ranges`` found), compiled whole as NiFi does: text after
+        its closing brace is an error (``${a}}``), not left over."""
+        value = self.expression()
+        if self.pos != len(self.text):
+            raise self.error("text after the end of the expression")
+        return value
 
     def expression(self) -> Any:
         self.expect("${")
@@ -388,9 +387,11 @@ class _Parser:
         while end < len(self.text) and self.text[end] not in ":}":
             end += 1
         name = self.text[self.pos:end].strip()
-        self.pos = end
         if not name:
             raise self.error("empty attribute name")
+        if not _ATTRIBUTE_NAME_RE.fullmatch(name):  # e.g. ##{p}: an escaped reference is no subject, NiFi's lexer fails
+            raise self.error(f"{name!r} is no attribute name")
+        self.pos = end
         return self.ctx.attributes.get(name)
 
     def call(self, branches: tuple[bool, ...] = ()) -> tuple[str, list[Any]]:
@@ -524,16 +525,149 @@ def _parameter_tokens(text: str) -> list[tuple[int, int, str | None]]:
     return tokens
 
 
+def _token_value(text: str, start: int, end: int, name: str | None, parameters: Mapping[str, str]) -> str:
+    """What a token stands for (``ParameterToken.getValue``): a reference its parameter's value, ``##`` a ``#``, an
+    escaped reference ``##{name}`` its text with every ``##`` a ``#`` (``EscapedParameterReference``)."""
+    if name is not None:
+        return parameters[name]
+    return "#" if end == start + 1 else text[start:end + 1].replace("##", "#")
+
+
 def substitute_parameters(text: str, parameters: Mapping[str, str]) -> str:
     """The property value with the references NiFi's parameter parser finds (outside expressions) replaced by their
-    values and escapes undone; KeyError names a parameter the context does not define."""
+    values and escapes undone (``PropertyConfiguration.getEffectiveValue``); KeyError names a parameter the context
+    does not define."""
     out, pos = [], 0
     for start, end, name in _parameter_tokens(text):
         out.append(text[pos:start])
-        out.append(parameters[name] if name is not None else text[start + 1:end + 1])
+        out.append(_token_value(text, start, end, name, parameters))
         pos = end + 1
     out.append(text[pos:])
     return "".join(out)
+
+
+def _escape_references(effective: str) -> str:
+    """``StandardParameterTokenList.escape``: what the parameter parser reads as a reference or an escape in the
+    effective value (text a parameter's value brought in, too) escaped once more, so the Expression Language's own
+    parameter pass gives it back as text."""
+    out, pos = [], 0
+    for start, end, name in _parameter_tokens(effective):
+        token = effective[start:end + 1]
+        out.append(effective[pos:start])
+        out.append("#" + token if name is not None else "####" if token == "##" else "##" + token)
+        pos = end + 1
+    out.append(effective[pos:])
+    return "".join(out)
+
+
+def _end_quote(value: str, quote_start: int) -> int:
+    """``Query.findEndQuoteChar``."""
+    quote, backslashes, last = value[quote_start], 0, ""
+    for i in range(quote_start + 1, len(value)):
+        ch = value[i]
+        if ch == "\\":
+            backslashes += 1
+        elif ch == quote and (backslashes % 2 == 0 or last != "\\"):
+            return i
+        last = ch
+    return -1
+
+
+def _expression_ranges(value: str, escaped: bool = False) -> list[tuple[int, int]]:
+    """``Query.extractExpressionRanges``: ``(start, end)`` (inclusive) of each top-level expression: a ``{`` after an
+    odd run of ``$`` (the run is reset by any character but ``$``, ``{``, ``}`` and a backslash); with ``escaped``,
+    of each escaped one (an even run, ``$${…}``), its ``$`` run included. Quotes inside an expression are skipped."""
+    ranges: list[tuple[int, int]] = []
+    last, embedded, start, dollars, backslashes, i = "", 0, -1, 0, 0, 0
+    while i < len(value):
+        ch = value[i]
+        if start > -1 and ch in "'\"" and (last != "\\" or backslashes % 2 == 0):
+            end = _end_quote(value, i)
+            if end < 0:
+                break
+            i = end + 1
+            continue
+        if ch == "{":
+            if (dollars % 2 == 0) == escaped and last == "$" and embedded == 0:
+                start = i - (dollars if escaped else 1)
+            if start > -1:
+                embedded += 1
+        elif ch == "}":
+            if embedded <= 0:
+                i += 1
+                continue
+            embedded -= 1
+            if embedded == 0:
+                if start > -1:
+                    ranges.append((start, i))
+                start = -1
+        elif ch == "$":
+            dollars += 1
+        elif ch == "\\":
+            backslashes += 1
+        else:
+            dollars = 0
+        last = ch
+        i += 1
+    return ranges
+
+
+def _unescape_leading_dollars(value: str) -> str:
+    """``Query.unescapeLeadingDollarSigns``: ``$$`` is ``$`` up to the text's first ``{``."""
+    brace = value.find("{")
+    return value.replace("$$", "$") if brace < 0 else value[:brace].replace("$$", "$") + value[brace:]
+
+
+def _unescape_trailing_dollars(value: str) -> str:
+    """``Query.unescapeTrailingDollarSigns`` (not when the text is nothing but ``$``): half of a final run of ``$``
+    goes, before an expression that is a plain attribute reference."""
+    dollars = len(value) - len(value.rstrip("$"))
+    if dollars == 0 or dollars == len(value):
+        return value
+    return value[:len(value) - dollars // 2]
+
+
+#: An expression that is a plain attribute reference (its compiled root is an ``AttributeEvaluator``).
+_PLAIN_ATTRIBUTE_RE = re.compile(r"\$\{\s*(?:" + _ATTRIBUTE_NAME_RE.pattern + r"|'[^']*'|\"[^\"]*\")\s*\}")
+
+
+def _literal(text: str, parameters: Mapping[str, str]) -> str:
+    """``Query.addLiteralsAndParameters``: literal text, in which the parameter parser's tokens stand for their
+    values (after ``_escape_references`` only escapes are left: a ``#{`` a parameter's value brought in is text)."""
+    return substitute_parameters(text, parameters)
+
+
+def _pieces(query: str) -> list[tuple[bool, str]]:
+    """``Query.prepare`` of an escaped effective value: ``(is_expression, text)`` in order, the literal pieces
+    already unescaped as NiFi unescapes them."""
+    ranges = _expression_ranges(query)
+    pieces: list[tuple[bool, str]] = []
+    if not ranges:
+        escaped = _expression_ranges(query, escaped=True)
+        if not escaped:
+            return [(False, query)]
+        last = 0
+        for start, end in escaped:
+            if start > last:
+                pieces.append((False, _unescape_leading_dollars(query[last:start])))
+            pieces.append((False, _unescape_leading_dollars(query[start:end + 1])))
+            last = end + 1
+        if last < len(query):
+            pieces.append((False, _unescape_leading_dollars(query[last:])))
+        return pieces
+    last = 0
+    for start, end in ranges:
+        tree = _unescape_leading_dollars(query[start:end + 1])
+        if start > last:
+            literal = _unescape_leading_dollars(query[last:start])
+            if _PLAIN_ATTRIBUTE_RE.fullmatch(tree):
+                literal = _unescape_trailing_dollars(literal)
+            pieces.append((False, literal))
+        pieces.append((True, tree))
+        last = end + 1
+    if last < len(query):
+        pieces.append((False, _unescape_leading_dollars(query[last:])))
+    return pieces
 
 
 def parameter_references(text: str) -> set[str]:
@@ -541,18 +675,27 @@ def parameter_references(text: str) -> set[str]:
     or arguments inside them (not the text of a string literal)."""
     tokens = _parameter_tokens(text)
     outside = {name for _, _, name in tokens if name is not None}
-    parser = _Parser(substitute_parameters(text, {name: "" for name in outside}), Context({}), live=False)
-    parser.template()
-    return outside | parser.referenced
+    referenced = set(outside)
+    for is_expression, piece in _pieces(_escape_references(substitute_parameters(text, dict.fromkeys(outside, "")))):
+        if is_expression:
+            parser = _Parser(piece, Context({}), live=False)
+            parser.whole_expression()
+            referenced |= parser.referenced
+    return referenced
 
 
 def evaluate(text: str, attributes: Mapping[str, str] | None = None, parameters: Mapping[str, str] | None = None,
              state: Mapping[str, str] | None = None, now: datetime | None = None) -> str:
-    """Render a property value the way NiFi does: the parameter references outside expressions first, as text; then
-    the expressions, in which ``#{name}`` is a subject or an argument valued from ``parameters``."""
+    """Render a property value the way NiFi does: the parameter references outside expressions first, as text (the
+    effective value); then that whole text as Expression Language (``prepareWithParametersPreEvaluated``), in which
+    ``#{name}`` is a subject or an argument valued from ``parameters``. So an outside reference's value is read as
+    Expression Language too: a ``${x}`` in it is evaluated, a ``$$`` may become ``$``."""
     parameters = parameters or {}
     ctx = Context(attributes or {}, state or {}, now or datetime.now(UTC), parameters)
-    return _Parser(substitute_parameters(text, parameters), ctx).template()
+    out = []
+    for is_expression, piece in _pieces(_escape_references(substitute_parameters(text, parameters))):
+        out.append(_text(_Parser(piece, ctx).whole_expression()) if is_expression else _literal(piece, parameters))
+    return "".join(out)
 
 
 def functions_used(text: str) -> set[str]:

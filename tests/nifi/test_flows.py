@@ -291,9 +291,10 @@ def test_readme_lets_a_copied_flow_fetch_only_routes_of_statuses(flow: dict[str,
     paragraph = next(p for p in readme.split("\n\n") if p.startswith("The flows fetch a single hashtag."))
     adapter = api.create_app(Settings(api_key=("k",), pseudonym_key="test-key")).url_map.bind("api.example")
     # a parameter (#{hashtag}) or a placeholder (<user@domain>) in a path stands for one path segment
-    fetched = _processors(flow)["Fetch page"]["properties"]["HTTP URL"].partition("?")[0].removeprefix("#{api_url}")
-    named = {adapter.match(re.sub(r"#\{\w+\}|<[^>]+>", "x", path))[0]
-             for path in (fetched, *re.findall(r"#\{api_url\}(/v1/[^?`\s]*)", paragraph))}
+    fetched = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {},
+                       _parameter_values(flow) | {"api_url": "", "hashtag": "x"}).partition("?")[0]
+    routes = re.findall(r"(?:#\{api_url\}|\$\{#\{api_url\}:append\(')(/v1/[^?'`\s]*)", paragraph)
+    named = {adapter.match(re.sub(r"#\{\w+\}|<[^>]+>", "x", path))[0] for path in (fetched, *routes)}
     query = PageQuery(instance="a.example", domain="a.example")
     lands = {route.endpoint: route.resource().source(query, tag="python", acct="Gargron").entity
              for route in ROUTES if route.records}
@@ -363,6 +364,41 @@ def test_landing_directory_falls_back_to_parameters_and_today(flow: dict[str, An
     assert partition == layout.partition_dir("statuses", values["instance"], SAMPLE_DAY.date())
 
 
+#: Values NiFi would read as Expression Language had the flows pasted them into a property's text (``#{lake_dir}/…``):
+#: an expression, an escaped one, a ``$$``, a lone ``$`` (which shifted the parity of NiFi's parameter parser, so the
+#: parameter expression after it became ``${##{hashtag}…}``, which NiFi cannot compile) and a parameter reference.
+DOLLAR_VALUES = ["${x}", "$${x}", "a$$b", "a$b", "#{instance}", "$"]
+
+
+@pytest.mark.parametrize("text", DOLLAR_VALUES)
+def test_the_lake_root_is_used_as_written(flow: dict[str, Any], text: str) -> None:
+    """The writers and the quarantine write under the lake root exactly as the parameter holds it: referenced as
+    ``#{lake_dir}/${lake.partition}``, NiFi evaluated the root's ``${x}`` (attribute x: the records landed in
+    ``/srv/lake/raw/…``) and turned its ``$$`` into ``$``."""
+    root = f"/srv/lake{text}"
+    values = _parameter_values(flow) | {_root_param(flow): root}
+    for proc, attribute in ((_writer(flow), "lake.partition"), (_processors(flow)["Quarantine"], "quarantine.dir")):
+        directory = evaluate(proc["properties"]["Directory"], {attribute: "raw/mastodon", "x": "X"}, values)
+        assert directory == f"{root}/raw/mastodon", proc["name"]
+    if _root_param(flow) == "hdfs_dir":
+        config = f"/etc/hadoop{text}/core-site.xml,/etc/hadoop/conf/hdfs-site.xml"
+        values["hadoop_config"] = config
+        for proc in (_writer(flow), _processors(flow)["Quarantine"]):
+            assert evaluate(proc["properties"]["Hadoop Configuration Resources"], {"x": "X"}, values) == config
+
+
+@pytest.mark.parametrize("text", DOLLAR_VALUES)
+def test_the_api_url_is_used_as_written(flow: dict[str, Any], text: str) -> None:
+    """``Fetch page`` sends its request to ``api_url`` as written (a ``$`` in its path): referenced as
+    ``#{api_url}/v1/…``, NiFi evaluated a ``${x}`` in it, turned ``$$`` into ``$``, and after an odd number of ``$``
+    its parameter parser no longer saw the query's expression as one, so ``#{hashtag}`` in it was escaped as text and
+    NiFi could not compile the URL (the processor invalid)."""
+    api_url = f"http://api.example:8000/base{text}"
+    values = _parameter_values(flow) | {"api_url": api_url}
+    url = evaluate(_processors(flow)["Fetch page"]["properties"]["HTTP URL"], {"x": "X", "max_id": "105"}, values)
+    assert url == f"{api_url}/v1/timelines/tag/{values['hashtag']}?instance={values['instance']}&limit=40&max_id=105"
+
+
 def test_batch_file_name_is_a_collector_batch_id(flow: dict[str, Any]) -> None:
     values = _parameter_values(flow)
     name_rule = _processors(flow)["Name batch file"]["properties"]["filename"]
@@ -398,7 +434,9 @@ def test_writes_are_atomic_and_never_overwrite(flow: dict[str, Any]) -> None:
         assert proc["properties"]["Conflict Resolution Strategy"] == "fail"
         if _short(proc) == "PutHDFS":
             assert proc["properties"]["Writing Strategy"] == "writeAndRename"
-            assert proc["properties"]["Hadoop Configuration Resources"] == "#{hadoop_config}"
+            values = _parameter_values(flow)
+            assert evaluate(proc["properties"]["Hadoop Configuration Resources"], {}, values) \
+                == values["hadoop_config"]
 
 
 def test_failures_end_in_the_quarantine_directory(flow: dict[str, Any], catalogue: dict[str, Any]) -> None:
@@ -892,9 +930,13 @@ def test_the_evaluator_reads_regular_expressions_and_literals_as_nifi_does() -> 
     for regex in ("\\p{Lower}", "(?i)a", "[a&&b]", "a{,2}", "[[a]]", "\\bx", "(?<n>a)", "\\1"):
         with pytest.raises(ELError):
             evaluate("${a:replaceAll('" + regex + "', '')}", {"a": "a"})
-    for replacement in ("$", "$x", "$2", "\\"):
+    for replacement in ("$", "$x", "$2"):
         with pytest.raises(ELError):
             evaluate("${a:replaceAll('(a)', '" + replacement + "')}", {"a": "a"})
+    # '\\' escapes the closing quote: the literal never ends, and NiFi's Query.extractExpressionRanges stops there, so
+    # the value holds no expression at all and is sent as the text it is
+    unterminated = "${a:replaceAll('(a)', '\\')}"
+    assert evaluate(unterminated, {"a": "a"}) == unterminated
 
 
 @pytest.fixture
@@ -996,8 +1038,19 @@ def test_the_evaluator_reads_parameters_as_nifi_does() -> None:
     tells an expression by the parity of the ``$`` read so far: the second expression of ``${a}${#{p}}`` is not one
     to it, and ``#{p}`` is replaced as text there (an attribute name, here)."""
     params = {"p": "a'}b${c}", "n": "5", "v": "attr"}
-    # replaced as text first, an outside reference's value is then read as the rest is (its ${c} is evaluated)
-    assert evaluate("#{p}/${#{p}:toUpper()}", {"c": "C"}, params) == "a'}bC/A'}B${C}"
+    assert evaluate("${#{p}:toUpper()}", {"c": "C"}, params) == "A'}B${C}"  # a subject's value is read whole
+    # replaced as text first, an outside reference's value is then read as Expression Language with the rest of the
+    # property (StandardProcessContext: Query.prepareWithParametersPreEvaluated of the effective value)
+    assert evaluate("#{p}/x", {"c": "C"}, params) == "a'}bC/x"  # its ${c} is evaluated
+    # and its $ signs count in the parity of the parameter parser's second pass (ParameterTokenList.escape): the
+    # reference in the expression after it is then escaped as text, ${##{p}:toUpper()}, which NiFi cannot compile
+    with pytest.raises(ELError):
+        evaluate("#{p}/${#{p}:toUpper()}", {"c": "C"}, params)
+    # a $$ in a value whose property holds an expression is a $; $${ is an escaped expression; a #{ is text
+    assert evaluate("#{q}/${x}", {"x": "1"}, {"q": "a$$b"}) == "a$b/1"
+    assert evaluate("#{q}", {}, {"q": "a$$b"}) == "a$$b"
+    assert evaluate("#{q}", {"c": "C"}, {"q": "$${c}"}) == "${c}"
+    assert evaluate("#{q}/${x}", {"x": "1"}, {"q": "#{p}"}) == "#{p}/1"
     assert evaluate("${literal('#{p}')}", {}, params) == "#{p}"
     assert evaluate("${x:equals(#{p})}", {"x": "a'}b${c}"}, params) == "true"
     assert evaluate("${x:ge(#{n})}", {"x": "7"}, params) == "true"
