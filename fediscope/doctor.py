@@ -227,7 +227,7 @@ def check_store(settings: Settings) -> Check:
 
         path = sqlite_file(settings.store)
         if path is not None and not path.exists():  # opening it would create it: say whether `process` can
-            return _missing_sqlite(where, path)
+            return _missing_sqlite(where, path, settings.origin("store"))
         require_persistent(settings.store, settings.origin("store"))
         store = store_from_settings(settings, read_only=True)  # a read: creates no catalog, needs no CREATE right
     except ImportError as exc:
@@ -304,17 +304,19 @@ def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:
     return {name: unlisted[name] for name in without_metric_file(unlisted, own_dir=own_dir)}
 
 
-def _missing_sqlite(where: str, path: Path) -> Check:
-    """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing)."""
+def _missing_sqlite(where: str, path: Path, chosen_by: str) -> Check:
+    """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing).
+    ``chosen_by``: where the store was set, as the fix names it (was: always ``FEDISCOPE_STORE``, also for a store
+    set in fediscope.toml, where the lake's fix named the file's key)."""
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
         return Check("store", FAIL, f"{where}: cannot be created: {parent} is a file, not a directory",
-                     "point FEDISCOPE_STORE at a path below a directory")
+                     f"point {chosen_by} at a path below a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         return Check("store", FAIL, f"{where}: cannot be created: {parent} is not writable by this user",
-                     "point FEDISCOPE_STORE at a directory this user can write")
+                     f"point {chosen_by} at a directory this user can write")
     return Check("store", OK, f"{where}: not created yet; `fediscope process` creates it")
 
 

@@ -849,8 +849,9 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("hbase://:notaport", "is not a valid URL"),
-    ("mysql+pymysql://u:pw@db:notaport/x", "is not a valid URL"),
+    # were "is not a valid URL (Port could not be cast …)" and "(invalid literal for int() with base 10: …)"
+    ("hbase://:notaport", "has the port 'notaport', which is not a whole number from 1 to 65535"),
+    ("mysql+pymysql://u:pw@db:notaport/x", "has the port 'notaport', which is not a whole number from 1 to 65535"),
     ("mysql:x", "is not a valid URL"),  # SQLAlchemy's own ArgumentError, not a ValueError
     ("postgres://db/x", "is not a supported store URL"),
     # were let through until the store was opened, then reported as FEDISCOPE_STORE whatever set them

@@ -270,6 +270,19 @@ def test_a_missing_sqlite_store_is_checked_to_be_creatable_not_created(clean_env
     assert not (clean_env / "new").exists()
 
 
+def test_a_store_that_cannot_be_created_names_where_it_was_set(clean_env: Path) -> None:
+    """Was: the fix said "point FEDISCOPE_STORE at …" for a store set in fediscope.toml too (the lake's fix named the
+    file's key), so a user who sets nothing in the environment was sent to a variable."""
+    (clean_env / "afile").write_text("not a directory")
+    (clean_env / "fediscope.toml").write_text(f'[fediscope]\nstore = "sqlite:///{clean_env / "afile" / "x.db"}"\n')
+    env = {name: value for name, value in _env(clean_env).items() if name != "FEDISCOPE_STORE"}
+    check = _by_name(run_checks(load_settings(env=env)))["store"]
+    assert check.status == FAIL and "is a file, not a directory" in check.detail, check
+    assert check.fix == "point fediscope.toml: [fediscope] store at a path below a directory", check
+    from_variable = _by_name(run_checks(load_settings(env={**env, "FEDISCOPE_STORE": "sqlite:///afile/y.db"})))
+    assert from_variable["store"].fix == "point FEDISCOPE_STORE at a path below a directory", from_variable["store"]
+
+
 def test_the_store_check_writes_nothing_into_an_existing_store(clean_env: Path) -> None:
     import sqlite3
 

@@ -101,7 +101,8 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     user): WebHDFS's simple authentication sends a user name only, and fediscope speaks nothing else (no Kerberos,
     no delegation tokens). So are an empty user name (``@namenode``, ``?user=``: was the local login name), two
     different ones (``etl@…?user=ops``:
-    the query's won silently) and ``?user=`` given twice (the last won silently)."""
+    the query's won silently), ``?user=`` given twice (the last won silently), port 0 or a ``:`` without a port (the
+    default port, silently) and a ``#`` (what follows it was cut off the path, silently)."""
     from fediscope.redact import redact_url
 
     parts = urlsplit(url)
@@ -125,9 +126,17 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     if not parts.hostname:
         raise ValueError("no namenode host; expected webhdfs://namenode:9870/path")
     try:
-        port = parts.port or WEBHDFS_DEFAULT_PORT
+        port = parts.port
     except ValueError:
         raise ValueError("the port is not a number from 1 to 65535") from None
+    if port == 0:  # was: taken for the default port, 9870, silently
+        raise ValueError("the port is not a number from 1 to 65535")
+    if port is None and parts.netloc.endswith(":"):  # was: the default port, silently
+        raise ValueError("has a ':' after the namenode host but no port: give the port (webhdfs://namenode:9870/path)")
+    port = port or WEBHDFS_DEFAULT_PORT
+    if parts.fragment or url.endswith("#"):  # was: cut off the path silently (the lake in another directory)
+        raise ValueError("takes no fragment: a '#' ends the URL, and what follows it would be dropped (the lake "
+                         "would be the directory before it); give the path without '#'")
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(query) - {"user"}
     if unknown:

@@ -314,6 +314,8 @@ def mysql_url(url: str, files: bool = True) -> Any:
     from sqlalchemy.exc import ArgumentError
 
     _check_unencoded_userinfo(url)
+    if problem := port_problem(url):  # was: 99999 reached PyMySQL, whose connect went to port 34463 (99999 mod 2**16)
+        raise StoreURLProblem(problem)
     try:
         parsed = make_url(url, keep_blank_values=True)  # an empty value is refused, not dropped silently
     except ArgumentError as exc:  # not a ValueError
@@ -396,6 +398,27 @@ def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
             "mysql+pymysql://user:p%40ss@host:3306/<database>")
 
 
+def port_problem(url: str) -> str | None:
+    """What is wrong with the port of a MySQL or HBase URL (None: none, or a good one), read from the masked URL
+    (a password's unencoded ``/ ? #`` would end the host early). A port that is no whole number from 1 to 65535 is
+    refused: was 99999 or -5 passed on, the system's resolver keeping the low 16 bits (99999 connected to port
+    34463: another service, or "connection refused" for a port never named), 0 taken for the default port, and
+    ``abc`` worded as Python's ``invalid literal for int()``. So is a ``:`` with no port after it."""
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(redact_url(url)).netloc
+    hostport = netloc.rpartition("@")[2]
+    text = hostport.rpartition("]")[2] if hostport.startswith("[") else hostport
+    _host, colon, port = text.partition(":")
+    if not colon:  # no port: the default
+        return None
+    if not port:  # was: SQLAlchemy's "invalid literal for int()" (MySQL), the default port silently (HBase)
+        return "has a ':' after its host but no port: give the port, or leave the ':' out for the default one"
+    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
+        return None
+    return f"has the port {port[:20]!r}, which is not a whole number from 1 to 65535"
+
+
 def _host_as_shown(url: str) -> str:
     """The host of a URL as fediscope shows it (in lower case, without IPv6 brackets): after the last ``@`` of the
     userinfo, a password with an unencoded ``/ ? #`` masked first (:func:`~fediscope.redact.redact_url`)."""
@@ -425,7 +448,7 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
     """The host, port (9090 unless given) and options (:data:`HBASE_OPTIONS`: the URL's query, then
     ``options``, over :data:`HBASE_DEFAULTS`) of an HBase URL; :class:`StoreURLProblem` for no host, a user or
     password, a path, an unknown option, a value of the wrong type, a transport or protocol happybase does not
-    speak; a plain ValueError for a port that does not parse."""
+    speak; a port that is not a whole number from 1 to 65535."""
     from urllib.parse import parse_qsl, urlsplit
 
     # HBase's Thrift server takes no password: the URL is read with any password masked, which a password holding
@@ -437,7 +460,9 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
         raise StoreURLProblem("names a user or password (before the @), which fediscope never sends to HBase (its "
                               "client, happybase, reaches the Thrift server without authentication): give the host "
                               f"alone, {HBASE_FORM}")
-    port = parts.port  # raises ValueError for a broken port
+    if problem := port_problem(url):
+        raise StoreURLProblem(problem)
+    port = parts.port
     if not parts.hostname:
         raise StoreURLProblem(f"names no host; use {HBASE_FORM}")
     extra = parts.path if parts.path not in ("", "/") else f"#{parts.fragment}" if parts.fragment else ""

@@ -136,6 +136,12 @@ def test_parse_webhdfs_url(url: str, expected: tuple[str, str, str | None]) -> N
     ("webhdfs:///lake", "no namenode host"),
     ("webhdfs://namenode:port/lake", "port"),
     ("webhdfs://namenode:99999/lake", "port is not a number from 1 to 65535"),
+    # were: the default port, 9870, silently
+    ("webhdfs://namenode:0/lake", "port is not a number from 1 to 65535"),
+    ("webhdfs://namenode:/lake", "has a ':' after the namenode host but no port"),
+    # was: the fragment cut off silently, the lake landing in /data
+    ("webhdfs://namenode:9870/data#2026?user=etl", "takes no fragment: a '#' ends the URL"),
+    ("webhdfs://namenode:9870/data/lake#", "takes no fragment"),
     ("webhdfs://namenode:9870/lake?usr=x", "unknown parameter"),
     ("s3://bucket/lake", "expected webhdfs://"),
     ("hdfs://nn.example.org:8020/lake", "not hdfs://"),

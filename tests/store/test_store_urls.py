@@ -3,6 +3,8 @@ one clear error (never a traceback), and no message shows a password — also on
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -96,6 +98,31 @@ def test_open_store_and_the_adapter_refuse_a_url_in_the_words_of_the_settings_ch
             opener(url)
         assert str(info.value) == f"the store URL {redact_url(url)!r} {problem}"
         assert ":pw@" not in str(info.value)
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    # was: accepted, and the resolver kept the low 16 bits: 99999 connected to port 34463, another service's
+    (f"mysql+pymysql://u:{SECRET}@127.0.0.1:99999/db", "has the port '99999', which is not a whole number from 1 to"),
+    (f"mysql+pymysql://u:{SECRET}@127.0.0.1:0/db", "has the port '0', which is not"),
+    (f"mysql+pymysql://u:{SECRET}@127.0.0.1:-5/db", "has the port '-5', which is not"),
+    (f"mysql+pymysql://u:{SECRET}@[::1]:70000/db", "has the port '70000', which is not"),
+    (f"mysql+pymysql://u:a/{SECRET}@127.0.0.1:70000/db", "has the port '70000', which is not"),  # an unencoded /
+    # were: "is not a valid URL (invalid literal for int() with base 10: …)"
+    (f"mysql+pymysql://u:{SECRET}@127.0.0.1:1e3/db", "has the port '1e3', which is not"),
+    (f"mysql+pymysql://u:{SECRET}@127.0.0.1:/db", "has a ':' after its host but no port"),
+    # were: the default port, 9090, silently
+    ("hbase://h:0", "has the port '0', which is not"),
+    ("hbase://h:", "has a ':' after its host but no port"),
+    ("hbase://h:99999", "has the port '99999', which is not"),  # was: urlsplit's "Port out of range 0-65535"
+])
+def test_a_port_outside_1_to_65535_is_refused_when_the_settings_load(url, words):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"FEDISCOPE_STORE": url})
+    message = str(info.value)
+    assert message.startswith("FEDISCOPE_STORE is invalid: ") and words in message, message
+    assert SECRET not in message and "int()" not in message, message
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        open_store(url)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("false", 0), ("true", 1), ("off", 0)])
