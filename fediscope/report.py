@@ -20,6 +20,7 @@ from fediscope.analysis import (
     AnalysisResult,
     AnalysisRun,
     MetricRows,
+    TagUses,
     other_metrics,
     partial_marks,
     run_analyses,
@@ -157,10 +158,36 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    width = TEXT_WIDTHS.get(column, MAX_TEXT)
+    if isinstance(value, TagUses):
+        return _tag_uses(value, width)
     # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed;
     # a part written right to left is isolated (after the escaping, which would show the isolates as escapes): in a
     # right-to-left line a handle's instance came first, and the columns were read from the right
-    return isolated(clip(printable(str(value)), TEXT_WIDTHS.get(column, MAX_TEXT)))
+    return isolated(clip(printable(str(value)), width))
+
+
+def _tag_uses(value: TagUses, width: int) -> str:
+    """A day's top tags (:class:`~fediscope.analysis.TagUses`) clipped to ``width`` columns as its joined text is,
+    each ``#tag`` isolated on its own (:func:`~fediscope.console.isolated`; an ellipsis that cuts one inside it):
+    the whole text isolated as one made a line with an Arabic or Hebrew tag right to left, so that tag's count read
+    as the next tag's and the tags came in reverse."""
+    pieces: list[tuple[str, bool]] = []  # (printable text, whether it is a tag)
+    for i, (tag, uses) in enumerate(value.pairs):
+        pieces += [(", ", False)] if i else []
+        pieces += [(printable(f"#{tag}"), True), (f" ({uses})", False)]
+    whole = "".join(text for text, _ in pieces)
+    shown = clip(whole, width)
+    left = len(shown) if shown == whole else len(shown) - 1  # the characters kept before clip's ellipsis
+    ellipsis, out = shown[left:], []
+    for text, is_tag in pieces:
+        if left <= 0:
+            break
+        kept, left = text[:left], left - len(text)
+        if left < 0:  # cut inside this piece: a tag's ellipsis inside its isolate
+            kept, ellipsis = kept + ellipsis, ""
+        out.append(isolated(kept) if is_tag else kept)
+    return "".join(out) + ellipsis
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
