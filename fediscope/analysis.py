@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -449,6 +449,26 @@ def partial_marks(result: AnalysisResult) -> dict[str, str]:
     return marks
 
 
+class TagUses(str):
+    """A day's most used tags with their uses as one text, ``#python (5), #rust (3)``, as ``--format json`` and the
+    API give it, keeping the ``(tag, uses)`` pairs it was made of (``pairs``): the text report isolates each tag on
+    its own (:func:`fediscope.report.format_value`), so that a tag written right to left neither takes its count
+    nor reverses the tags beside it; the joined text no longer tells where a tag ends (a server's tag may hold
+    ``", "`` or ``" ("``)."""
+
+    pairs: tuple[tuple[str, Any], ...]
+
+    def __new__(cls, pairs: Iterable[tuple[str, Any]]) -> TagUses:
+        kept = tuple(pairs)
+        text = super().__new__(cls, ", ".join(f"#{tag} ({uses})" for tag, uses in kept))
+        text.pairs = kept
+        return text
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # type: ignore[override]
+        # pickle and copy make it anew from its pairs (str's own would pass the joined text as pairs)
+        return (self.pairs,)
+
+
 def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
     """Per day: distinct tags, hashtag uses and their engagement, and the day's most used tags.
 
@@ -476,7 +496,7 @@ def hashtags_per_day(store: MetricStore, n: int = 10) -> AnalysisResult:
         tags = sorted(days.get(day, []), key=lambda r: (-(r.get("toots") or 0), r["tag"]))
         series.append({"day": day, "tags": len(tags), "uses": sum(r.get("toots") or 0 for r in tags),
                        "uses_engagement": sum(r.get("engagement_total") or 0 for r in tags),
-                       "top_tags": ", ".join(f"#{r['tag']} ({r.get('toots')})" for r in tags[:3])})
+                       "top_tags": TagUses((r["tag"], r.get("toots")) for r in tags[:3])})
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
         totals[row["tag"]] += row.get("toots") or 0

@@ -10,6 +10,7 @@ a chart.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from fediscope.analysis import (
     AnalysisResult,
     AnalysisRun,
     MetricRows,
+    TagUses,
     other_metrics,
     partial_marks,
     run_analyses,
@@ -37,6 +39,8 @@ from fediscope.engine.provenance import (
 from fediscope.redact import redact_url
 from fediscope.store.port import MetricStore
 from fediscope.wording import count
+
+log = logging.getLogger(__name__)
 
 PERCENT_COLUMNS = {"share", "bot_share", "bot_toot_share", "engagement_rate"}
 RATIO_COLUMNS = {"growth", "lift_vs_none", "media_lift"}
@@ -157,10 +161,36 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+    width = TEXT_WIDTHS.get(column, MAX_TEXT)
+    if isinstance(value, TagUses):
+        return _tag_uses(value, width)
     # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed;
     # a part written right to left is isolated (after the escaping, which would show the isolates as escapes): in a
     # right-to-left line a handle's instance came first, and the columns were read from the right
-    return isolated(clip(printable(str(value)), TEXT_WIDTHS.get(column, MAX_TEXT)))
+    return isolated(clip(printable(str(value)), width))
+
+
+def _tag_uses(value: TagUses, width: int) -> str:
+    """A day's top tags (:class:`~fediscope.analysis.TagUses`) clipped to ``width`` columns as its joined text is,
+    each ``#tag`` isolated on its own (:func:`~fediscope.console.isolated`; an ellipsis that cuts one inside it):
+    the whole text isolated as one made a line with an Arabic or Hebrew tag right to left, so that tag's count read
+    as the next tag's and the tags came in reverse."""
+    pieces: list[tuple[str, bool]] = []  # (printable text, whether it is a tag)
+    for i, (tag, uses) in enumerate(value.pairs):
+        pieces += [(", ", False)] if i else []
+        pieces += [(printable(f"#{tag}"), True), (f" ({uses})", False)]
+    whole = "".join(text for text, _ in pieces)
+    shown = clip(whole, width)
+    left = len(shown) if shown == whole else len(shown) - 1  # the characters kept before clip's ellipsis
+    ellipsis, out = shown[left:], []
+    for text, is_tag in pieces:
+        if left <= 0:
+            break
+        kept, left = text[:left], left - len(text)
+        if left < 0:  # cut inside this piece: a tag's ellipsis inside its isolate
+            kept, ellipsis = kept + ellipsis, ""
+        out.append(isolated(kept) if is_tag else kept)
+    return "".join(out) + ellipsis
 
 
 #: the most decimals a column of numbers is given (a value that rounds to 0 with them shows 0.000000)
@@ -340,6 +370,9 @@ class Report:
     others: list[MetricRows] = field(default_factory=list)
     #: what computed the stored metrics (:func:`report_provenance`)
     provenance: dict[str, Any] = field(default_factory=lambda: report_provenance({}, 0))
+    #: the metrics written again while every read of the report was made (:func:`build_report`): its sections may be
+    #: of different writes, and its provenance need not say which; empty for a report read from one state of the store
+    written_while_read: list[str] = field(default_factory=list)
 
     def section(self, result: AnalysisResult) -> str:
         rows = result.rows
@@ -392,6 +425,10 @@ class Report:
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
                 f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}\n"
                 + "\n".join(provenance_lines(self.provenance)))
+        if self.written_while_read:
+            head += (f"\nWritten while read: {', '.join(self.written_while_read)} (by `fediscope process` or an "
+                     f"erasure, during each of the report's {REPORT_READS} reads): its sections may be of different "
+                     "runs, and the lines above need not say which; make the report again once the run is done")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {printable(reason)}")
@@ -407,18 +444,42 @@ class Report:
                 "missing": self.run.missing,
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
-                "other_metrics": {o.name: o.to_dict() for o in self.others}, "provenance": self.provenance}
+                "other_metrics": {o.name: o.to_dict() for o in self.others}, "provenance": self.provenance,
+                "written_while_read": self.written_while_read}
+
+
+#: whole reads :func:`build_report` makes while the store is written during them
+REPORT_READS = 3
 
 
 def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True,
                  every_row: bool = False, metrics_dir: Path | None = None) -> Report:
     """Run the analyses (raises StoreError on an empty store), read the metrics no analysis reads (their first ``n``
-    rows, or with ``every_row`` all of them, as ``--format json`` gives them) and draw the charts into ``out_dir``."""
+    rows, or with ``every_row`` all of them, as ``--format json`` gives them) and draw the charts into ``out_dir``.
 
-    run = run_analyses(store, n)
-    report = Report(store_url=redact_url(store.url), run=run,
-                    others=other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir),
-                    provenance=report_provenance(store.provenances(), n))
+    Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
+    a dashboard makes its report) could leave sections of two writes, with a provenance read after both. Every
+    metric's generation (:meth:`MetricStore.generations`, which a write changes before its rows change and again
+    once they have) is read before and after all the reads: the same, and no write came between them, so every
+    section is of what the store held then and the provenance says what computed each; else everything is read
+    again, up to :data:`REPORT_READS` times, and then the metrics still written during it are named
+    (:attr:`Report.written_while_read`). A report read wholly between two of a run's writes holds the metrics it
+    wrote and those of the run before it: the provenance's runs say which (a run over the same inputs computes the
+    same rows, and records the same provenance)."""
+
+    for attempt in range(REPORT_READS):
+        before = store.generations()
+        run = run_analyses(store, n)
+        others = other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir)
+        provenance = report_provenance(store.provenances(), n)
+        after = store.generations()
+        changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+        if not changed:
+            break
+        log.info("metrics=%s written while the report read them (read %d of %d)", ",".join(changed), attempt + 1,
+                 REPORT_READS)
+    report = Report(store_url=redact_url(store.url), run=run, others=others, provenance=provenance,
+                    written_while_read=changed)
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

@@ -145,3 +145,30 @@ def test_a_text_report_line_with_a_right_to_left_handle_reads_left_to_right(tmp_
     # the isolates take no column: the table stays aligned
     header = next(h for h in text.splitlines() if h.startswith("ranking"))
     assert header.index("instance") == line.replace(FSI, "").replace(PDI, "").index("  mastodon.social") + 2
+
+
+ARABIC_TAG = "\u0641\u0646"  # فن ("art"): generated, no recorded status in tests/data has a right-to-left tag
+
+
+def test_each_top_tag_of_a_day_is_isolated_and_its_count_stays_outside(tmp_path):
+    """Was: the day's ``top_tags`` text was isolated as one, so with an Arabic tag first the whole of it read right
+    to left: the tag's count was drawn left of it (beside the next tag) and the tags came in reverse."""
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("hashtags_daily"), [
+        {"day": "2024-05-01", "tag": tag, "toots": toots, "accounts": 1, "engagement_total": 0,
+         "engagement_mean": 0.0} for tag, toots in ((ARABIC_TAG, 5), ("python", 3), (HEBREW_HANDLE, 2))])
+    text = build_report(store, charts=False).text()
+    line = next(line for line in text.splitlines() if line.startswith("2024-05-01"))
+    tags = f"{FSI}#{ARABIC_TAG}{PDI} (5), #python (3), {FSI}#{HEBREW_HANDLE}{PDI} (2)"
+    assert line.endswith(tags), line
+    xs = dict(_visual_xs(tags))  # each character (all distinct here but the separators) where it is drawn
+    assert max(xs[c] for c in ARABIC_TAG) < xs["5"] < xs["p"] < xs["3"] < min(xs[c] for c in HEBREW_HANDLE) < xs["2"]
+
+
+def test_a_top_tag_cut_by_the_column_width_keeps_its_ellipsis_inside_its_isolate():
+    from fediscope.report import TEXT_WIDTHS, format_value
+
+    text = format_value("top_tags", analysis.TagUses([("python", 3), (ARABIC_TAG * 40, 2)]))
+    assert text.startswith("#python (3), ") and text.endswith(f"\u2026{PDI}"), text
+    assert text.count(FSI) == text.count(PDI) == 1
+    assert len(text.replace(FSI, "").replace(PDI, "")) == TEXT_WIDTHS["top_tags"]
