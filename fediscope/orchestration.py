@@ -287,6 +287,14 @@ def logged_source(source: str, settings: Settings) -> str:
     return source_for_logs(source, policy_from_settings(settings) if personal else None)
 
 
+def announced_source(source: str, settings: Settings) -> str:
+    """How what a ``collect`` task keeps in Airflow's metadata database (its returned summary, the raw-lake Asset
+    event's ``extra.source``) names its source: while privacy is on, one naming an account by its digest
+    (:func:`logged_source`), as its label and log lines do; nothing downstream reads the handle there (the
+    ``targets`` list, which the tasks collect from, keeps it). With privacy off, as it is written."""
+    return logged_source(source, settings) if settings.privacy else source
+
+
 def _as_dict(summary: Any) -> dict[str, Any]:
     for name in ("as_dict", "to_dict"):
         if hasattr(summary, name):
@@ -390,22 +398,36 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
         # filter of fediscope's (a newline in it would forge a log line of ``dag.test()``'s text output)
         raise UpstreamError(printable(redact_text("collecting " + "; ".join(_failed_sources(result, settings)),
                                                   secret_values(settings))))
+    # returned (kept in the XCom), an account's source by its digest while privacy is on (announced_source)
+    from fediscope.sources.summary import CollectSummary
+
+    returned = summary.to_dict(shown=True) if isinstance(summary, CollectSummary) else result
     if earlier:  # announced by this try's Asset event: the task succeeds right after returning
-        result["unannounced"] = earlier
+        returned["unannounced"] = earlier
         lake.delete(pending_path)
         log.info("%s: %s records landed by earlier failed tries are announced now", target_label(target, settings),
                  earlier)
     log.info("collected %s: landed %s records", target_label(target, settings), result.get("landed"))
-    return result
+    return returned
 
 
 def _failed_sources(result: Mapping[str, Any], settings: Settings) -> list[str]:
     """``<instance> <source>: <error>`` of each failed source of a collection's summary (its ``failed`` list, which
-    names an account's source by the handle), the source named as a log line names it (:func:`logged_source`)."""
+    names an account's source by the handle), the source named as a log line names it (:func:`logged_source`); so
+    is the source, and its handle, in the error while privacy is on (an error, or an instance's answer it quotes,
+    may hold the handle: :func:`~fediscope.lake.state.text_for_logs`)."""
+    from fediscope.lake.state import text_for_logs
+
     failed = [s for s in result.get("sources") or [] if isinstance(s, Mapping) and s.get("status") == "failed"]
     if not failed:  # a summary without its sources: its own list
         return [str(line) for line in result.get("failed") or []]
-    return [f"{s.get('instance')} {logged_source(str(s.get('source')), settings)}: {s.get('error')}" for s in failed]
+    lines = []
+    for s in failed:
+        source, error = str(s.get("source")), str(s.get("error"))
+        named = logged_source(source, settings)
+        said = text_for_logs(error, source, named) if settings.privacy else error
+        lines.append(f"{s.get('instance')} {named}: {said}")
+    return lines
 
 
 # -- batch windows --------------------------------------------------------------------------------------------

@@ -64,8 +64,10 @@ def fediscope_ingest() -> None:
             result = orch.collect_target(settings, target, orch.max_pages(overrides))
         if not orch.new_records(result):
             raise AirflowSkipException(f"{label}: nothing new")
+        # an account's source by its digest while privacy is on, as in the task's label (its returned summary too)
         context["outlet_events"][RAW_LAKE].extra = {
-            "instance": target["instance"], "source": target["source"], "landed": result["landed"],
+            "instance": target["instance"], "source": orch.announced_source(target["source"], settings),
+            "landed": result["landed"],
             "refreshed": result.get("refreshed", 0), "settled": result.get("settled", 0),
             "unannounced": result.get("unannounced", 0)}
         return result

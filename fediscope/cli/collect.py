@@ -93,6 +93,7 @@ def _print_summary(summary: CollectSummary, as_json: bool) -> None:
         emit_json(summary.to_dict())
         return
     click.echo(summary.line())
-    for failed in summary.failed:
-        say(f"failed: {failed.instance} {failed.source}: {failed.error}", level=logging.ERROR, prefix="  ",
-            instance=failed.instance, source=failed.source)
+    for failed in summary.failed:  # an account's source by its digest while privacy is on, as the line names it
+        named = summary.shown(failed.source)
+        say(f"failed: {failed.instance} {named}: {summary.said(failed.error, failed.source)}", level=logging.ERROR,
+            prefix="  ", instance=failed.instance, source=named)

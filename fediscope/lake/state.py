@@ -15,9 +15,11 @@ import hashlib
 import json
 import logging
 import posixpath
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT, state_path
@@ -81,6 +83,25 @@ def source_for_logs(source: str, policy: PrivacyPolicy | None) -> str:
     if policy is not None and policy.enabled:
         return checkpoint_source(source, policy)
     return f"{kind}:{hashlib.sha256(source.lower().encode()).hexdigest()[:12]}"
+
+
+def text_for_logs(text: str, source: str, named: str) -> str:
+    """``text``, a message about ``source`` (an error, a wait), naming the source as ``named`` does
+    (:func:`source_for_logs`'s name of it): for a source naming an account, the source (``account:alice``, in any
+    case) becomes ``named`` and its handle written alone (``account alice was not found on …``, ``acct=alice``,
+    also percent-encoded) the digest, so that an error quoting the handle, or an instance's answer quoting it,
+    does not bring it into a log line the source is named in by its digest. A handle that is also a word of the
+    message (``account:not``) is replaced there too: more is hidden rather than less. Any other text as it is."""
+    kind, sep, handle = source.partition(":")
+    if kind not in PERSONAL_SOURCES or not sep or not handle or named == source:
+        return text
+    digest = named.partition(":")[2]
+    text = re.sub(re.escape(source), lambda _m: named, text, flags=re.IGNORECASE)
+    for form in dict.fromkeys((handle, quote(handle, safe=""))):
+        # alone: not inside a longer name, word or domain (``alice`` in ``alice_b``, ``malice`` or ``alice.org``)
+        text = re.sub(rf"(?<![\w.%-]){re.escape(form)}(?![\w%-]|[.@]\w)", lambda _m: digest, text,
+                      flags=re.IGNORECASE)
+    return text
 
 
 def load_checkpoint(lake: LakeBackend, instance: str, source: str,

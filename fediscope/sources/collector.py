@@ -108,6 +108,7 @@ from fediscope.lake.state import (
     save_walk_start,
     source_batch_tag,
     source_for_logs,
+    text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
@@ -192,6 +193,18 @@ class _Context:
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
 
+    def named(self, source: SourceRef) -> str:
+        """How the run's messages (log lines, progress lines, the summary line) name ``source``: one naming an
+        account by its digest while privacy is on (:func:`~fediscope.lake.state.source_for_logs`, the name the
+        Airflow task is labelled by: :func:`fediscope.orchestration.logged_source`), so that the handle reaches
+        no log; any other source, and every source with privacy off, as it is written."""
+        return source_for_logs(source.name, self.policy) if self.policy.enabled else source.name
+
+    def said(self, text: object, source: SourceRef) -> str:
+        """``text`` (an error about ``source``) with the source and its handle named as :meth:`named` names them
+        (:func:`~fediscope.lake.state.text_for_logs`): an error, or an instance's answer, may quote the handle."""
+        return text_for_logs(str(text), source.name, self.named(source))
+
 
 #: why an ``account:`` source naming an erased account is skipped, in the summary (never naming the account)
 ERASED_SOURCE_REASON = "names an erased account (on the suppression list): remove it from the sources"
@@ -240,6 +253,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     clients: dict[str, MastodonClient] = {}
     stats: Counter[str] = Counter()
     results: list[SourceResult] = []
+    shown_as: dict[str, str] = {}  # how the summary line names a source naming an account (_Context.named)
     # each instance's client is closed after its last source: keeping a connection (and its watchdog's duplicate)
     # open per instance until the end would exhaust the file descriptors of a run over hundreds of instances
     targets = list(targets)
@@ -255,6 +269,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                     attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
             result = current = SourceResult(domain, source.name)
             results.append(result)
+            if (named := ctx.named(source)) != source.name:
+                shown_as[source.name] = named
             if names_an_erased_account(ctx.policy, source, domain):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
                 # Named by a digest, not the handle: logs end up in Airflow's (the sources list still has it)
@@ -281,7 +297,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              rate_limit_wait_seconds=stats["rate_limit_wait_ms"] / 1000,
                              retries=stats["retries"], requests=stats["requests"],
                              interrupted=interrupted is not None, planned=len(targets),
-                             max_pages_named=max_pages_named, settings_named=advised_settings(settings))
+                             max_pages_named=max_pages_named, settings_named=advised_settings(settings),
+                             shown_as=shown_as)
     log.info("%s", summary.line())
     if interrupted is not None:
         interrupted.collect_summary = summary  # type: ignore[attr-defined]
@@ -292,7 +309,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
 # -- paged sources ------------------------------------------------------------------------------------------
 def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult) -> None:
     """Collect one source into ``result``; its failure is recorded there, never raised (other sources go on)."""
-    domain = client.domain
+    domain, named = client.domain, ctx.named(source)
     try:
         with source_walk_lock(ctx.lake, domain, source.name, walk_lock_tag(ctx.policy, source)):
             if source.paged:
@@ -304,18 +321,19 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
         # on a terminal the progress line below says it already (and the summary lists it again)
         # and so does the caller's own line, when it prints one (fediscope collect's `failed:` lines)
         log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
-                "source %s %s failed: %s", domain, source.name, exc)
+                "source %s %s failed: %s", domain, named, ctx.said(exc, source))
     except Exception as exc:  # a bug or surprise in one source must not stop the others
         # the summary is printed, not logged: masked and on one line here (the log handler masks the traceback)
         result.status, result.error = "failed", internal_error_text(exc, ctx.settings)
-        log.exception("source %s %s failed unexpectedly", domain, source.name)
+        log.exception("source %s %s failed unexpectedly", domain, named)
     # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
     ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
-    ctx.progress.done(f"{domain} {source.name}", "failed: " + str(result.error) if result.error else
+    ctx.progress.done(f"{domain} {named}", "failed: " + ctx.said(result.error, source) if result.error else
                       f"{count(result.pages, 'page')}, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
                       + (f", {result.settled} settled" if result.settled else "")
-                      + (f", refresh failed: {result.refresh_error}" if result.refresh_error else "")
+                      + (f", refresh failed: {ctx.said(result.refresh_error, source)}" if result.refresh_error
+                         else "")
                       + _more_note(ctx, source, result))
 
 
@@ -365,8 +383,8 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
         except MalformedResponse as exc:
             result.quarantined += 1
             quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled)
-            log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, source.name,
-                        exc.endpoint, exc)
+            log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, ctx.named(source),
+                        exc.endpoint, ctx.said(exc, source))
             if attempt + 1 == MALFORMED_ATTEMPTS:
                 raise
             client._wait(client.backoff_delay(attempt), f"{client.domain}{exc.endpoint} after a malformed answer",
@@ -388,8 +406,8 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
         quarantine_items(ctx.lake, client.domain, page.endpoint, landed.quarantined, batch_id,
                          keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at)
         for q in landed.quarantined:
-            log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, page.source.name,
-                        page.endpoint, q.reason)
+            log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, ctx.named(page.source),
+                        page.endpoint, ctx.said(q.reason, page.source))
     setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
     result.opted_out += landed.opted_out
@@ -566,7 +584,7 @@ def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result
     is left after. Best effort: the gap is landed and its checkpoint saved, so a failure leaves the source collected."""
     pages = max_pages if budget is None else min(max_pages, budget)
     if pages <= 0:
-        log.info("%s %s: no %s pass, %s is spent", client.domain, source.name, name, ctx.max_pages_named)
+        log.info("%s %s: no %s pass, %s is spent", client.domain, ctx.named(source), name, ctx.max_pages_named)
         return budget
     before = result.pages
     try:
@@ -575,7 +593,7 @@ def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result
         error = str(exc) if name == "refresh" else f"{name} pass: {exc}"  # the refresh pass's, as it always was
         result.refresh_error = f"{result.refresh_error}; {error}" if result.refresh_error else error
         log.warning("%s %s: the %s pass failed (new statuses are landed; the next run tries again): %s",
-                    client.domain, source.name, name, exc)
+                    client.domain, ctx.named(source), name, ctx.said(exc, source))
     return None if budget is None else budget - (result.pages - before)
 
 
@@ -630,7 +648,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             if first_run and landed[0] is not None and (oldest[0] is None or id_key(landed[0]) < id_key(oldest[0])):
                 oldest = landed
         walk.pages += 1
-        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed)
+        ctx.progress.page(f"{domain} {ctx.named(source)}", result.pages, result.fetched, result.landed)
         next_cursor = _next_cursor(page, walk.cursor, full_page)
         deep_enough = first_run and walk.pages >= settings.backfill_pages
         walk_ended = not page.items or reached or _nothing_below(page, walk.cursor, full_page)
@@ -761,7 +779,8 @@ def _refresh(ctx: _Context, client: MastodonClient, source: SourceRef, result: S
         result.out_of_range += len(page.items) - len(items)
         if items:
             _land(ctx, client, replace(page, items=items), result, batch_id, count_as="refreshed")
-        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed, result.refreshed)
+        ctx.progress.page(f"{domain} {ctx.named(source)}", result.pages, result.fetched, result.landed,
+                          result.refreshed)
         next_cursor = _next_cursor(page, cursor, full_page)
         if not page.items or older or _nothing_below(page, cursor, full_page):
             return
@@ -794,7 +813,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         start = _first_settle_mark(ctx, domain, name, started_from, result.checkpoint)
         if start is not None:
             save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, start, ctx.policy)
-            log.info("%s %s: the settle pass starts with the statuses above %s", domain, name, start)
+            log.info("%s %s: the settle pass starts with the statuses above %s", domain, ctx.named(source), start)
         return
     age = timedelta(hours=settings.settle_hours)
     full_page = page_size(settings.page_limit, "statuses")
@@ -825,7 +844,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if moved is not None and id_key(moved) > id_key(saved_mark):  # from a number to a text id too (Pleroma)
             save_pass_mark(ctx.lake, domain, name, SETTLE_PASS, moved, ctx.policy)
             saved_mark = moved
-        ctx.progress.page(f"{domain} {name}", result.pages, result.fetched, result.landed,
+        ctx.progress.page(f"{domain} {ctx.named(source)}", result.pages, result.fetched, result.landed,
                           result.refreshed + result.settled)
         if young or next_mark == mark:
             return
@@ -836,8 +855,8 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
         if last_settled is not None:
             behind = (page.fetched_at - last_settled - age).total_seconds() / 3600
             result.settle_behind_hours = round(max(behind, 0.1), 1)
-            log.info("%s %s: the settle pass stopped at its page budget, about %.1f h behind", domain, name,
-                     result.settle_behind_hours)
+            log.info("%s %s: the settle pass stopped at its page budget, about %.1f h behind", domain,
+                     ctx.named(source), result.settle_behind_hours)
 
 
 def _placed_ids(page: Page, mark: str) -> set[str]:
@@ -888,11 +907,11 @@ def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, 
         items = _not_seen(page.items, seen, source.entity)
         result.out_of_range += len(page.items) - len(items)
         _land(ctx, client, replace(page, items=items), result, batch_id)
-        ctx.progress.page(f"{client.domain} {source.name}", result.pages, result.fetched, result.landed)
+        ctx.progress.page(f"{client.domain} {ctx.named(source)}", result.pages, result.fetched, result.landed)
         if page.next_offset is None or not items:
             if page.items and not items:
                 log.warning("%s %s: the page at offset=%d holds only %s already landed (the instance ignores "
-                            "offset?); the walk stops there", client.domain, source.name, offset,
+                            "offset?); the walk stops there", client.domain, ctx.named(source), offset,
                             source.offset_walk.items if source.offset_walk else "items")
             result.caught_up = True
             break

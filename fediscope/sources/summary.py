@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fediscope.config import Settings
+from fediscope.lake.state import text_for_logs
 from fediscope.sources.spec import OFFSET_PAGED, parse_source
 from fediscope.wording import count, some_of
 
@@ -87,6 +89,21 @@ class CollectSummary:
     #: how the notes name the settings they tell to change (:func:`advised_settings`; by default, those of
     #: settings set nowhere)
     settings_named: dict[str, str] = field(default_factory=lambda: advised_settings(Settings()))
+    #: how the line (logged too), and the failure lines ``fediscope collect`` prints, name a source naming an
+    #: account while privacy is on: by its digest (``account:3f9a…``, see the collector's ``_Context.named``),
+    #: not the handle; a source not in it as it is written. ``--json`` keeps the sources as written
+    #: (:meth:`to_dict`), unless asked for the names shown (an Airflow task's returned summary)
+    shown_as: dict[str, str] = field(default_factory=dict)
+
+    def shown(self, source: str) -> str:
+        """``source`` (a :attr:`SourceResult.source`) as the line names it (:attr:`shown_as`)."""
+        return self.shown_as.get(source, source)
+
+    def said(self, text: str | None, source: str) -> str | None:
+        """``text`` (an error about ``source``) naming the source, and its handle, as the line names it: an
+        error, or an instance's answer it quotes, may hold the handle
+        (:func:`~fediscope.lake.state.text_for_logs`)."""
+        return text if text is None else text_for_logs(text, source, self.shown(source))
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -146,13 +163,14 @@ class CollectSummary:
         """The source the run was stopped in (None: not stopped, or stopped between two sources)."""
         return next((s for s in self.sources if s.status == "interrupted"), None)
 
-    def _stop(self) -> dict[str, Any]:
-        """Where an interrupted run stopped, for ``--json`` (nothing for a run that was not stopped)."""
+    def _stop(self, name: Callable[[str], str]) -> dict[str, Any]:
+        """Where an interrupted run stopped, for ``--json`` (nothing for a run that was not stopped), the source
+        named by ``name``."""
         if not self.interrupted:
             return {}
         stopped_in = self.interrupted_in
         return {"interrupted": True,
-                "interrupted_in": f"{stopped_in.instance} {stopped_in.source}" if stopped_in else None,
+                "interrupted_in": f"{stopped_in.instance} {name(stopped_in.source)}" if stopped_in else None,
                 "sources_finished": self.finished,
                 "sources_planned": len(self.sources) if self.planned is None else self.planned}
 
@@ -164,33 +182,47 @@ class CollectSummary:
     def ok(self) -> bool:
         return not self.failed
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, shown: bool = False) -> dict[str, Any]:
         """The ``--json`` document; ``refreshed`` and ``settled`` (here and per source) only when the refresh or
         settle pass landed any, ``refresh_failed`` and a source's ``refresh_error`` only when one of them failed,
         ``interrupted`` (and ``ok`` false) only for a run that was stopped, with ``interrupted_in`` (``<instance>
         <source>`` of the source it was stopped in, its ``status`` ``interrupted``; null when stopped between two),
         ``sources_finished`` and ``sources_planned``. A source not collected on purpose has ``"status": "skipped"``
-        and its ``reason`` (the others have no ``reason``), and is listed under ``skipped_sources``."""
+        and its ``reason`` (the others have no ``reason``), and is listed under ``skipped_sources``.
+
+        ``shown``: each source, and its errors, named as the line names them (:attr:`shown_as`: an account's source
+        by its digest while privacy is on), for a document kept where logs are (an Airflow task's returned
+        summary, in its XCom); by default as written, as ``--json`` gives them to the user who configured them."""
+        def shown_name(source: str) -> str:
+            return self.shown(source) if shown else source
+
+        def shown_text(text: str | None, source: str) -> str | None:
+            return self.said(text, source) if shown else text
+
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
         if self.settled:
             refresh["settled"] = self.settled
         if self.refresh_failed:
-            refresh["refresh_failed"] = [f"{s.instance} {s.source}: {s.refresh_error}" for s in self.refresh_failed]
+            refresh["refresh_failed"] = [f"{s.instance} {shown_name(s.source)}: {shown_text(s.refresh_error, s.source)}"
+                                         for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
+            written = source["source"]
+            source.update(source=shown_name(written), error=shown_text(source["error"], written),
+                          refresh_error=shown_text(source["refresh_error"], written))
             for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours", "backfill_cut", "reason"):
                 if not source[name]:
                     del source[name]
         return {
-            "ok": self.ok and not self.interrupted, **self._stop(),
+            "ok": self.ok and not self.interrupted, **self._stop(shown_name),
             "seconds": round(self.seconds, 3), "fetched": self.fetched, "landed": self.landed,
             **refresh, "skipped_by_privacy": self.skipped, "skipped_opted_out": self.opted_out,
             "quarantined": self.quarantined,
             "out_of_range": self.out_of_range, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
-            "failed": [f"{s.instance} {s.source}: {s.error}" for s in self.failed],
-            "skipped_sources": [f"{s.instance} {s.source}: {s.reason}" for s in self.skipped_sources],
+            "failed": [f"{s.instance} {shown_name(s.source)}: {shown_text(s.error, s.source)}" for s in self.failed],
+            "skipped_sources": [f"{s.instance} {shown_name(s.source)}: {s.reason}" for s in self.skipped_sources],
             "sources": sources,
         }
 
@@ -217,7 +249,7 @@ class CollectSummary:
         """Says which timeline walks the page budget (``--max-pages``) stopped with more statuses to fetch: unlike a
         walk by offset, each resumes at the next run where this one stopped (only the progress line and ``--json``'s
         ``caught_up`` said so). A source with no page walked (an erased account's, not collected) is none of them."""
-        cut = [f"{s.instance} {s.source}" for s in self.sources
+        cut = [f"{s.instance} {self.shown(s.source)}" for s in self.sources
                if s.status == "ok" and not s.caught_up and s.pages and parse_source(s.source).paged]
         if not cut:
             return ""
@@ -250,10 +282,11 @@ class CollectSummary:
         it stopped and how many sources it finished: ``interrupted in mastodon.social local (1 of 2 sources
         finished) after 2.1 s: fetched …`` (the source it stopped in is no walk its page budget cut: what it landed
         is kept, and its walk resumes next run). A source skipped on purpose is counted (``collected 2 sources (1
-        skipped)``) and its reason said (:meth:`_skipped_note`): it is no failure, but not collected either."""
+        skipped)``) and its reason said (:meth:`_skipped_note`): it is no failure, but not collected either. The
+        line is logged too: a source naming an account is named by its digest while privacy is on (:attr:`shown_as`)."""
         if self.interrupted:
             stopped_in = self.interrupted_in
-            where = f" in {stopped_in.instance} {stopped_in.source}" if stopped_in else ""
+            where = f" in {stopped_in.instance} {self.shown(stopped_in.source)}" if stopped_in else ""
             planned = len(self.sources) if self.planned is None else self.planned
             failed = "".join(f", {n} {what}" for n, what in self._not_collected() if n)
             return (f"interrupted{where} ({self.finished} of {count(planned, 'source')} finished{failed}) after "

@@ -855,3 +855,31 @@ def test_an_ingest_tasks_collection_names_its_page_budget_as_the_variable_sets_i
     assert ("; the timeline walk stopped at its page budget ('max_pages' in the Airflow Variable fediscope_settings) "
             f"on 1 source ({domain} public), more statuses to fetch") in summary
     assert "--max-pages" not in caplog.text
+
+
+def test_an_ingest_tasks_summary_failure_and_logs_name_an_accounts_source_by_its_digest(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: the task's label and its own lines named an ``account:`` source by its digest, but the summary it
+    returns (its XCom, kept in Airflow's metadata database), the collector's log lines in its task log, and its
+    failure line (the instance's "account nosuchuser was not found" it quotes) named the handle. Privacy on, the
+    digest everywhere now; the Asset event's ``extra.source`` takes it from :func:`orch.announced_source`. Nothing
+    downstream reads the handle there: the ``targets`` list, which the tasks collect from, keeps it."""
+    from doubles.mastodon_server import MastodonDouble
+
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"), "max_retries": 0},
+                                            env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+    with MastodonDouble(statuses=100) as server, caplog.at_level(logging.INFO, logger="fediscope"):
+        result = orch.collect_target(settings, {"instance": server.url, "source": "account:mastodonpy_test_2"}, 1)
+        with pytest.raises(UpstreamError) as failed:
+            orch.collect_target(settings, {"instance": server.url, "source": "account:NoSuchUser"}, 1)
+        domain = server.domain
+    named = _logged("account:mastodonpy_test_2", settings)
+    assert result["landed"] > 0 and [s["source"] for s in result["sources"]] == [named], result
+    assert orch.announced_source("account:mastodonpy_test_2", settings) == named
+    digest = _logged("account:NoSuchUser", settings)
+    assert str(failed.value) == (f"collecting {domain} {digest}: account {digest.partition(':')[2]} was not found "
+                                 f"on {domain}")
+    said = json.dumps(result) + str(failed.value) + caplog.text
+    assert "mastodonpy_test" not in said.lower() and "nosuchuser" not in said.lower(), said
+    off = orch.settings_from_overrides({"privacy": False}, env={})
+    assert orch.announced_source("account:mastodonpy_test_2", off) == "account:mastodonpy_test_2"  # as before

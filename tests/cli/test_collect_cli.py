@@ -211,13 +211,61 @@ def test_stream_answers_a_wrong_timeline_with_what_it_streams(cli_env, capsys, t
 def test_an_account_the_instance_does_not_have_is_named_with_the_instance(cli_env, capsys, mastodon_server,
                                                                            timeline) -> None:
     """Was: ``…/api/v1/accounts/lookup: not found (HTTP 404): Record not found``; the scraping API says the same
-    404 as "account nosuchuser was not found on <instance>", and the collector now does too."""
+    404 as "account nosuchuser was not found on <instance>", and the collector now does too (in ``--json``; on
+    stderr, privacy on, the handle is said by its digest: see the test below)."""
+    from fediscope.config import Settings
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", timeline,
                          "--timeline", "public", "--json")
     assert code == 1, err
     failed = [s for s in json.loads(out)["sources"] if s["source"] == timeline]
     assert failed[0]["error"] == f"account nosuchuser was not found on {mastodon_server.domain}", failed
-    assert f"failed: account nosuchuser was not found on {mastodon_server.domain}" in err and "Traceback" not in err
+    digest = source_for_logs(timeline, policy_from_settings(Settings(pseudonym_key=KEY))).partition(":")[2]
+    assert f"failed: account {digest} was not found on {mastodon_server.domain}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_stderr_and_the_summary_line_name_an_accounts_source_by_its_digest_while_privacy_is_on(
+        cli_env, capsys, mastodon_server, monkeypatch, as_json) -> None:
+    """Was: privacy on, ``collect`` named an ``account:`` source by its handle in its log lines, progress lines,
+    ``failed:`` lines and summary line (the walks its page budget cut), and so did an instance's "not found" it
+    quoted, though the checkpoint and the Airflow task name it by a keyed digest: stderr goes to journald, cron
+    mail, ``2> collect.log``. Named by that digest now; the ``--json`` document keeps the sources as written (data
+    for the user's scripts, matched against their configuration). Privacy off, the handle as before."""
+    from fediscope.config import Settings
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    monkeypatch.setenv("FEDISCOPE_LOG_LEVEL", "INFO")
+    sources = ["account:mastodonpy_test_2", "account:NoSuchUser", "account_lookup:mastodonpy_test"]
+    args = ["collect", "--instance", mastodon_server.url, "--max-pages", "1", "--progress"]
+    args += [arg for source in sources for arg in ("--timeline", source)] + (["--json"] if as_json else [])
+    code, out, err = run(capsys, *args)
+    assert code == 1 and "Traceback" not in err, err
+    named = {s: source_for_logs(s, policy_from_settings(Settings(pseudonym_key=KEY))) for s in sources}
+    domain = mastodon_server.domain
+    said = err if as_json else err + out
+    assert "mastodonpy_test" not in said.lower() and "nosuchuser" not in said.lower(), said
+    for source in sources:  # each source's progress line
+        assert f"{domain} {named[source]}: " in err, err
+    digest = named["account:NoSuchUser"].partition(":")[2]
+    assert f"source {domain} {named['account:NoSuchUser']} failed: account {digest} was not found" in err, err
+    cut = f"on 1 source ({domain} {named['account:mastodonpy_test_2']}), more statuses to fetch"
+    assert cut in err  # the summary line, as logged
+    if as_json:
+        document = json.loads(out)
+        assert [s["source"] for s in document["sources"]] == sources
+        assert document["failed"] == [f"{domain} account:NoSuchUser: account NoSuchUser was not found on {domain}"]
+    else:
+        assert cut in out and f"  failed: {domain} {named['account:NoSuchUser']}: account {digest} was " in err
+
+    monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / "lake-without-privacy"))
+    code, out, err = run(capsys, *args)
+    assert code == 1 and f"{domain} account:NoSuchUser: failed: account NoSuchUser was not found" in err, err
+    assert f"({domain} account:mastodonpy_test_2), more statuses to fetch" in err
 
 
 def test_the_summary_tells_opt_outs_apart_from_the_rest_of_the_privacy_policy(cli_env, capsys,

@@ -508,3 +508,45 @@ def test_a_lone_surrogate_is_quarantined_and_the_rest_of_the_page_lands(mastodon
         assert entry["item"]["content"].endswith("\ud83d")
     assert len(lake.status_ids()) == 99 and lake.status_ids() < set(served_ids(mastodon_server))
     assert lake.checkpoint(mastodon_server.domain, "public")["newest_id"] == served_ids(mastodon_server)[0]
+
+
+def test_the_collectors_log_lines_name_an_accounts_source_by_its_digest_while_privacy_is_on(
+        mastodon_server, make_settings, lake, caplog, tmp_path) -> None:
+    """Was: a failed source's warning (and the instance's "not found" it quotes), the quarantine warnings and the
+    summary line's list of cut walks named the handle (``account:mastodonpy_test_2``), though the checkpoint, the
+    lock and the Airflow task's label name it by a keyed digest; logs end up in Airflow's, journald, files. Named by
+    that digest now, the one :func:`~fediscope.lake.state.source_for_logs` gives; ``--json``'s document keeps the
+    sources as the user wrote them. With privacy off, the handle as before."""
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    mastodon_server.malformed("missing_fields", times=1, after=1, path="/api/v1/accounts/")  # after the id lookup
+    mastodon_server.malformed("not_json", times=1, after=3, path="/api/v1/accounts/")
+    sources = ["account:mastodonpy_test_2", "account:NoSuchUser", "account_lookup:mastodonpy_test"]
+    targets = [(mastodon_server.url, parse_source(s)) for s in sources]
+    settings = make_settings(max_retries=0)
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(settings, targets, max_pages=2, progress=False)
+    assert [s.source for s in summary.failed] == ["account:NoSuchUser"] and summary.quarantined > 1
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "malformed item" in logged and "malformed answer" in logged and "was not found" in logged, logged
+    assert "mastodonpy_test" not in logged.lower() and "nosuchuser" not in logged.lower(), logged
+    named = {s: source_for_logs(s, policy_from_settings(settings)) for s in sources}
+    domain = mastodon_server.domain
+    assert f"source {domain} {named['account:NoSuchUser']} failed: account " in logged, logged
+    assert f"{domain} {named['account:mastodonpy_test_2']}: malformed item" in logged, logged
+    assert f"on 1 source ({domain} {named['account:mastodonpy_test_2']}), more statuses to fetch" in summary.line()
+    assert summary.line() in logged
+    # the data keeps what the user wrote; a summary kept where logs are (an Airflow task's XCom) asks for the digest
+    assert [s["source"] for s in summary.to_dict()["sources"]] == sources
+    shown = summary.to_dict(shown=True)
+    assert [s["source"] for s in shown["sources"]] == list(named.values())
+    assert "mastodonpy_test" not in json.dumps(shown).lower() and "nosuchuser" not in json.dumps(shown).lower()
+
+    caplog.clear()
+    off = make_settings(max_retries=0, privacy=False, pseudonym_key=None, lake=str(tmp_path / "lake-off"))
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(off, targets[:2], max_pages=2, progress=False)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"source {domain} account:NoSuchUser failed: account NoSuchUser was not found" in logged, logged
+    assert f"({domain} account:mastodonpy_test_2), more statuses to fetch" in summary.line() and not summary.shown_as
