@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
@@ -794,6 +794,10 @@ class AnalysisRun:
     failed: dict[str, str] = field(default_factory=dict)  # analysis → why (a metric changed its columns)
     #: the days the numbers cover (:func:`posted_period`)
     period: Period = field(default_factory=Period)
+    #: the metrics written again during each of the reads of :func:`read_one_state` (a ``fediscope process`` run or
+    #: an erasure that kept writing the store): the results may be of different writes; empty when they were all
+    #: read from one state of the store, or when the run was read once, without that check
+    written_while_read: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
@@ -997,3 +1001,32 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     return run
 
 
+
+
+#: whole reads :func:`read_one_state` makes while the store is written during them
+ONE_STATE_READS = 3
+
+_Read = TypeVar("_Read")
+
+
+def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
+                   logger: logging.Logger = log) -> tuple[_Read, list[str]]:
+    """``read()`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
+    state of the store, and the metrics written during each of its reads (empty when it read one state).
+
+    Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
+    a dashboard reads it) could leave results of two writes. Every metric's generation
+    (:meth:`MetricStore.generations`, which a write changes before its rows change and again once they have) is read
+    before and after ``read()``: the same, and no write came between them; else ``read()`` is made again, up to
+    :data:`ONE_STATE_READS` times, and the metrics still written during the last one are returned. Each read that
+    saw a write is logged at INFO on ``logger``, naming ``reader`` (``the report``)."""
+    for attempt in range(ONE_STATE_READS):
+        before = store.generations()
+        value = read()
+        after = store.generations()
+        changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+        if not changed:
+            break
+        logger.info("metrics=%s written while %s read them (read %d of %d)", ",".join(changed), reader, attempt + 1,
+                    ONE_STATE_READS)
+    return value, changed

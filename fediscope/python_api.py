@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from fediscope.analysis import ANALYSES, AnalysisResult, AnalysisRun, run_analyses
+from fediscope.analysis import ANALYSES, AnalysisResult, AnalysisRun, read_one_state, run_analyses
 from fediscope.config import SETTINGS, Settings, load_settings
 from fediscope.engine.process import PYTHON_ARGUMENTS, ProcessSummary, run_process
 from fediscope.errors import ConfigError, StoreError
@@ -147,10 +147,18 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     (``name``, ``title``, ``question``, ``columns``, ``rows`` as a list of dicts, ``summary``; ``to_dict()`` is
     the report's JSON), with ``missing`` (metrics not stored) and ``failed`` (analysis → why). ``n``: rows per
     top-N analysis, from 1 up (ConfigError otherwise). The store is opened read-only and closed again; StoreError
-    when it holds no metrics yet."""
+    when it holds no metrics yet.
+
+    The results are of one state of the store, as the report's: a ``fediscope process`` (or an erasure) writing it
+    while they are read makes every analysis read again, up to 3 times
+    (:func:`~fediscope.analysis.read_one_state`); ``written_while_read`` names the metrics still written during
+    each of them (the results may then be of different writes: call again once the run is done), ``[]`` when they
+    are of one state."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
-        return run_analyses(store, n)
+        run, changed = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
+        run.written_while_read = changed
+        return run
 
 
 def analysis_names() -> list[str]:

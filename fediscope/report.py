@@ -18,12 +18,14 @@ from typing import Any
 
 from fediscope import __version__
 from fediscope.analysis import (
+    ONE_STATE_READS,
     AnalysisResult,
     AnalysisRun,
     MetricRows,
     TagUses,
     other_metrics,
     partial_marks,
+    read_one_state,
     run_analyses,
     trending_start,
     trending_window,
@@ -448,8 +450,8 @@ class Report:
                 "written_while_read": self.written_while_read}
 
 
-#: whole reads :func:`build_report` makes while the store is written during them
-REPORT_READS = 3
+#: whole reads :func:`build_report` makes while the store is written during them (:func:`read_one_state`'s)
+REPORT_READS = ONE_STATE_READS
 
 
 def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, charts: bool = True,
@@ -458,26 +460,21 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
     rows, or with ``every_row`` all of them, as ``--format json`` gives them) and draw the charts into ``out_dir``.
 
     Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
-    a dashboard makes its report) could leave sections of two writes, with a provenance read after both. Every
-    metric's generation (:meth:`MetricStore.generations`, which a write changes before its rows change and again
-    once they have) is read before and after all the reads: the same, and no write came between them, so every
-    section is of what the store held then and the provenance says what computed each; else everything is read
-    again, up to :data:`REPORT_READS` times, and then the metrics still written during it are named
-    (:attr:`Report.written_while_read`). A report read wholly between two of a run's writes holds the metrics it
+    a dashboard makes its report) could leave sections of two writes, with a provenance read after both: all the
+    report's reads are made again when a write landed meanwhile, up to :data:`REPORT_READS` times
+    (:func:`~fediscope.analysis.read_one_state`), and the metrics still written during each of them are named
+    (:attr:`Report.written_while_read`, also the run's). Else every section is of what the store held then and the
+    provenance says what computed each. A report read wholly between two of a run's writes holds the metrics it
     wrote and those of the run before it: the provenance's runs say which (a run over the same inputs computes the
     same rows, and records the same provenance)."""
 
-    for attempt in range(REPORT_READS):
-        before = store.generations()
+    def read() -> tuple[AnalysisRun, list[MetricRows], dict[str, Any]]:
         run = run_analyses(store, n)
         others = other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir)
-        provenance = report_provenance(store.provenances(), n)
-        after = store.generations()
-        changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-        if not changed:
-            break
-        log.info("metrics=%s written while the report read them (read %d of %d)", ",".join(changed), attempt + 1,
-                 REPORT_READS)
+        return run, others, report_provenance(store.provenances(), n)
+
+    (run, others, provenance), changed = read_one_state(store, read, "the report", log)
+    run.written_while_read = changed
     report = Report(store_url=redact_url(store.url), run=run, others=others, provenance=provenance,
                     written_while_read=changed)
     if charts and out_dir is not None:
