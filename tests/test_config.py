@@ -911,6 +911,13 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("mysql+pymysql://u:pw@h/db?charset=utf8mb4&conect_timeout=5",
      r"has an unknown option 'conect_timeout', which PyMySQL does not take; did you mean 'connect_timeout'\?\.$"),
     ("mysql+pymysql://u:pw@h/db?lock_timeout=5", "has an unknown option 'lock_timeout'"),  # open_store's, not a URL's
+    # were accepted, and SQLAlchemy let the query win: the store connected to another host or database than the
+    # one every message, the store's lock and the lake's snapshots name
+    ("mysql+pymysql://u:pw@h/db?host=other", r"names the host in its query \(\?host=…\), which would be used instead "
+     r"of the URL's own; give it in the URL alone: mysql\+pymysql://user:<password>@host:3306/<database>\.$"),
+    ("mysql+pymysql://u:pw@h/db?database=other", r"names the database in its query \(\?database=…\)"),
+    ("mysql+pymysql://u:pw@h/db?db=other", r"names the database in its query \(\?db=…\)"),
+    ("mysql+pymysql://u:pw@h:3306/db?port=3307", r"names two ports, 3306 and \?port=3307 \(which would be used"),
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
                                                                      expected: str) -> None:
@@ -959,6 +966,7 @@ def test_a_store_url_with_an_unencoded_at_or_hash_in_the_password_is_refused_wit
     "mysql+pymysql://u:pw@h/db?ssl_ca=/nonexistent/ca.pem&ssl_cert=/nonexistent/c.pem&ssl_key=/nonexistent/k.pem",
     # PyMySQL's connect arguments, and SQLAlchemy's TLS options
     "mysql+pymysql://u@h/db?password=pw&read_timeout=30&write_timeout=30&init_command=SET%20x%3D1&ssl_check_hostname=0",
+    "mysql+pymysql://u@h/db?port=3307", "mysql+pymysql://u@h:3307/db?port=3307",  # the port given once
     "mysql+pymysql://u@h/db?port=3307&autocommit=false&ssl_disabled=false&ssl_verify_cert=true&compress=no"
     "&ssl_verify_identity=0&binary_prefix=on&max_allowed_packet=1048576&connect_timeout=31536000&client_flag=0",
     "hbase://h:9090/",

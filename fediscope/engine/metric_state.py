@@ -98,8 +98,9 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
     of type list`` (a map: a pyarrow traceback), naming neither the metric, its file nor the column (exit 1). So is
     an INTERVAL column (DuckDB's ``a - b`` of two timestamps), whose values were lists of months, days and
     nanoseconds to the store; a BLOB (or BIT) column, stored as Python's text of its bytes (``b'ab'``); a STRUCT,
-    stored as Python's text of a dict (``{'a': 1}``); and a type of the engine's own Arrow knows only as an
-    extension (DuckDB's BIGNUM), stored as its bytes' text."""
+    stored as Python's text of a dict (``{'a': 1}``); a UNION (DuckDB's), whose rows holding different members
+    failed with a pyarrow traceback (and held the member's value, whichever it was, when they held one); and a
+    type of the engine's own Arrow knows only as an extension (DuckDB's BIGNUM), stored as its bytes' text."""
     for field in schema:
         kind, name = field.type, field.name
         if isinstance(kind, pa.BaseExtensionType):
@@ -118,6 +119,10 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
         if pa.types.is_struct(kind):
             raise _unstorable(name, "structs", f"give it as text in the metric's SQL: to_json({name}), or select "
                                                f"its fields as columns of their own ({name}.field AS field)")
+        if pa.types.is_union(kind):
+            raise _unstorable(name, "values of a union type",
+                              f"give it as one type in the metric's SQL: CAST({name} AS VARCHAR), or a CASE on "
+                              f"union_tag({name})")
 
 
 def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:

@@ -64,9 +64,11 @@ def _refuse(value: str, path: str, expected: str) -> str:
 
 def integer_of(value: str) -> str:
     """A VARIANT as DuckDB's reader reads it into a BIGINT, NULL where it refuses it (see the mapper's ``as_int``):
-    a number rounded half to even, ``true`` 1, text of :data:`_INTEGER_TEXT`; within 64 bits."""
+    a number with a fraction or an exponent read as a double and rounded half to even, ``true`` 1, text of
+    :data:`_INTEGER_TEXT`; within 64 bits."""
     kind = f"schema_of_variant({value})"
     text = f"variant_get({value}, '$', 'string')"
+    double = f"try_variant_get({value}, '$', 'double')"
     decimal, hexadecimal, binary = (f"regexp_extract({text}, '{_INTEGER_TEXT}', {group})" for group in (1, 2, 3))
     return (f"CASE WHEN {kind} = 'STRING' THEN CASE "
             f"WHEN {decimal} <> '' THEN try_cast({decimal} AS BIGINT) "
@@ -75,25 +77,33 @@ def integer_of(value: str) -> str:
             f"THEN try_cast(conv({hexadecimal}, 16, 10) AS BIGINT) "
             f"WHEN length(trim(LEADING '0' FROM {binary})) <= 64 AND {binary} <> '' "
             f"THEN try_cast(conv({binary}, 2, 10) AS BIGINT) END "
-            f"WHEN {kind} = 'BOOLEAN' OR {kind} IN {_INTEGER_KINDS} OR {kind} IN ('DOUBLE', 'FLOAT') "
-            f"OR {kind} LIKE 'DECIMAL(%' "
-            f"THEN try_cast(bround(try_variant_get({value}, '$', 'DECIMAL(38,18)'), 0) AS BIGINT) END")
+            f"WHEN {kind} = 'BOOLEAN' OR {kind} IN {_INTEGER_KINDS} OR {kind} LIKE 'DECIMAL(%,0)' "
+            f"THEN try_cast(bround(try_variant_get({value}, '$', 'DECIMAL(38,18)'), 0) AS BIGINT) "
+            # a number with a fraction or an exponent, which DuckDB reads as a double (Spark keeps one of up to 38
+            # digits exactly, as a decimal: 123456789012345678.5 was 123456789012345678, DuckDB's 123456789012345680);
+            # one from -2**63 up to below 2**63, as DuckDB's cast takes it (Spark's casts 2**63 to 2**63 - 1), not
+            # an infinite one (1e400)
+            f"WHEN {kind} IN ('DOUBLE', 'FLOAT') OR {kind} LIKE 'DECIMAL(%' THEN CASE "
+            f"WHEN {double} >= -9.223372036854775808E18 AND {double} < 9.223372036854775808E18 "
+            f"THEN CAST(bround({double}, 0) AS BIGINT) END END")
 
 
 def flag_of(value: str) -> str:
     """A VARIANT as DuckDB's reader reads it into a BOOLEAN, NULL where it refuses it (see the mapper's ``as_bool``):
-    a number is true unless 0 (an integer within 64 bits, signed or not), text ``true``/``t``/``yes``/``false``/
-    ``f``/``no`` in any case."""
+    a number is true unless 0 (an integer within 64 bits, signed or not; any other finite one), text ``true``/``t``/
+    ``yes``/``false``/``f``/``no`` in any case."""
     kind = f"schema_of_variant({value})"
     whole = f"try_variant_get({value}, '$', 'DECIMAL(38,0)')"
+    double = f"try_variant_get({value}, '$', 'double')"
     return (f"CASE WHEN {kind} = 'BOOLEAN' THEN variant_get({value}, '$', 'boolean') "
             f"WHEN {kind} = 'STRING' THEN CASE lower(variant_get({value}, '$', 'string')) "
             "WHEN 'true' THEN TRUE WHEN 't' THEN TRUE WHEN 'yes' THEN TRUE "
             "WHEN 'false' THEN FALSE WHEN 'f' THEN FALSE WHEN 'no' THEN FALSE END "
             f"WHEN {kind} IN {_INTEGER_KINDS} OR {kind} LIKE 'DECIMAL(%,0)' THEN CASE "
             f"WHEN {whole} BETWEEN -9223372036854775808 AND 18446744073709551615 THEN {whole} <> 0 END "
-            f"WHEN {kind} IN ('DOUBLE', 'FLOAT') OR {kind} LIKE 'DECIMAL(%' "
-            f"THEN try_variant_get({value}, '$', 'double') <> 0 END")
+            f"WHEN {kind} IN ('DOUBLE', 'FLOAT') OR {kind} LIKE 'DECIMAL(%' THEN CASE "
+            # DuckDB refuses an infinite number (1e400), as the mapper's as_bool does (was: true)
+            f"WHEN abs({double}) < double('Infinity') THEN {double} <> 0 END END")
 
 
 def _scalar(value: str, t: str, path: str) -> str:

@@ -341,6 +341,15 @@ def mysql_url(url: str, files: bool = True) -> Any:
             close = difflib.get_close_matches(name.lower(), mysql_url_options(), n=1, cutoff=0.7)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(mysql_url_options())}"
             raise StoreURLProblem(f"has an unknown option {name!r}, which PyMySQL does not take; {hint}")
+    for name in _URL_PART_OPTIONS:
+        # was: taken over the URL's own host or database (SQLAlchemy lets the query win), so the store connected to
+        # another host or database than the one every message, the store's lock and the lake's snapshots name
+        if name in parsed.query:
+            raise StoreURLProblem(f"names the {_URL_PART_OPTIONS[name]} in its query (?{name}=…), which would be used "
+                                  f"instead of the URL's own; give it in the URL alone: {MYSQL_FORM}")
+    if "port" in parsed.query and parsed.port is not None and parsed.query["port"] != str(parsed.port):
+        raise StoreURLProblem(f"names two ports, {parsed.port} and ?port={parsed.query['port']} (which would be used, "
+                              f"though the messages name {parsed.port}); give it once, in the URL: {MYSQL_FORM}")
     for name, value in parsed.query.items():  # was: a wrong value failed at connect, or was misread silently
         if problem := mysql_option_problem(name, value):
             raise StoreURLProblem(problem)
@@ -362,6 +371,8 @@ def mysql_url(url: str, files: bool = True) -> Any:
     return parsed
 
 
+#: PyMySQL's arguments that a MySQL URL gives in its own parts, not its query (:func:`mysql_url`), and what they are.
+_URL_PART_OPTIONS = {"host": "host", "db": "database", "database": "database"}
 #: Arguments of PyMySQL's ``connect`` a URL's query cannot give: Python objects (``conv``, ``cursorclass``,
 #: ``auth_plugin_map``, ``ssl`` as a dict, of which the query's ``ssl_*`` options are the URL's form), and
 #: ``defer_connect``, which would hand SQLAlchemy a connection never opened.

@@ -235,3 +235,28 @@ def test_a_blob_or_struct_column_is_refused_naming_the_file_and_column(
     assert _process(capsys)["metrics"]["typed"]["rows"] == 1
     types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "typed")
     assert types["seen"] == "str" and not rows[0][1][1].startswith(("b'", "{'")), rows
+
+
+def test_a_union_column_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: a pyarrow traceback (``ArrowInvalid: Could not convert 'x' with type str: tried to convert to int64``,
+    exit 1) for a DuckDB UNION column whose rows hold different members, and the value of whichever member a row
+    holds, stored without a word, when they all held the same one. Refused as a struct is (exit 2); cast to text, it
+    is stored."""
+    union = "UNION(n BIGINT, s VARCHAR)"
+    value = (f"CASE WHEN language IS NULL THEN union_value(s := 'none')::{union} "
+             f"ELSE union_value(n := count(*))::{union} END")
+    sql = ("-- question: Which?\n-- key: k\n"
+           f"SELECT coalesce(language, '?') AS k, {value} AS seen FROM statuses GROUP BY language\n"
+           "UNION ALL SELECT 'zz' AS k, union_value(s := 'x')::" + union + " AS seen\n")
+    path = _write_metric(cli_env, "typed", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds values of a union type, "
+                           "which no store holds (a value is a number, text, a boolean or NULL); give it as one "
+                           "type in the metric's SQL: CAST(seen AS VARCHAR), or a CASE on union_tag(seen)"), err
+
+    _write_metric(cli_env, "typed", sql.replace(" AS seen", "::VARCHAR AS seen"))
+    assert _process(capsys)["metrics"]["typed"]["rows"] >= 2
+    types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "typed")
+    assert types["seen"] == "str", types
