@@ -118,7 +118,7 @@ def check_lake(settings: Settings) -> Check:
 
     started = time.monotonic()
     lake = open_lake(settings.lake)
-    where = redact_url(lake.url) + _implicit_hdfs_user(lake)
+    where = redact_url(lake.url) + _implicit_hdfs_user(lake, settings.origin("lake"))
     probe = f"{PROBE_DIR}/probe-{uuid.uuid4().hex[:12]}.txt"
     payload = f"fediscope doctor {uuid.uuid4().hex}\n".encode()
     created: list[Path] = []  # local directories the probe creates: removed again (doctor leaves nothing behind)
@@ -149,13 +149,13 @@ def check_lake(settings: Settings) -> Check:
     return _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
 
 
-def _implicit_hdfs_user(lake: LakeBackend) -> str:
+def _implicit_hdfs_user(lake: LakeBackend, origin: str) -> str:
     """``, as HDFS user NAME, the local login name (…)`` for a WebHDFS lake whose URL names no user, else ``''``.
     That user differs between the machines that run fediscope (an Airflow worker, a NiFi host), which a probe
-    that works from here does not show."""
+    that works from here does not show. ``origin``: where the lake's URL was set (a WebHDFS lake is no default)."""
     if getattr(lake, "user_from_url", True):
         return ""
-    return f", as HDFS user {lake.user}, the local login name (no ?user= in FEDISCOPE_LAKE)"  # type: ignore[attr-defined]
+    return f", as HDFS user {lake.user}, the local login name (no ?user= in {origin})"  # type: ignore[attr-defined]
 
 
 def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
@@ -177,8 +177,10 @@ def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
 
 def _lake_fix(settings: Settings) -> str:
     """The fix of a lake check that raised, naming where the lake is set (``FEDISCOPE_LAKE``, the config file's key,
-    the Airflow Variable's: :meth:`~fediscope.config.Settings.origin`)."""
-    where = settings.origin("lake")
+    the Airflow Variable's: :meth:`~fediscope.config.Settings.origin`), or for the default lake both places that set
+    it, as the collection summary's notes name the settings they advise (was: the variable alone, which a user who
+    configures fediscope in ``fediscope.toml`` does not set)."""
+    where = settings.origin("lake", advice=True)
     if urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"}:
         return (f"check the namenode address in {where} (webhdfs://namenode:9870/path?user=NAME), that the "
                 "datanodes are reachable from here, and that the user owns the path (infra/hdfs/create_layout.py "
@@ -227,17 +229,17 @@ def check_store(settings: Settings) -> Check:
 
         path = sqlite_file(settings.store)
         if path is not None and not path.exists():  # opening it would create it: say whether `process` can
-            return _missing_sqlite(where, path, settings.origin("store"))
+            return _missing_sqlite(where, path, settings.origin("store", advice=True))
         require_persistent(settings.store, settings.origin("store"))
         store = store_from_settings(settings, read_only=True)  # a read: creates no catalog, needs no CREATE right
     except ImportError as exc:
         return Check("store", FAIL, f"{where}: the store adapter cannot be loaded ({exc})",
-                     "install fediscope with its dependencies (pip install -r requirements.txt -e .), or use "
-                     "FEDISCOPE_STORE=sqlite:///fediscope.db")
+                     "install fediscope with its dependencies (pip install -r requirements.txt -e .), or set "
+                     f"{settings.origin('store', advice=True)} to sqlite:///fediscope.db")
     except PrefixClashError as exc:  # the store is fine, the prefix is not: no leftovers to drop either
         return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
     except ConfigError as exc:
-        return Check("store", FAIL, f"{where}: {exc}", f"fix {settings.origin('store')}")
+        return Check("store", FAIL, f"{where}: {exc}", f"fix {settings.origin('store', advice=True)}")
     try:
         stored = _stored_metrics(store)
         leftovers = _leftover_tables(store, settings.metrics_dir)
@@ -304,19 +306,18 @@ def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:
     return {name: unlisted[name] for name in without_metric_file(unlisted, own_dir=own_dir)}
 
 
-def _missing_sqlite(where: str, path: Path, chosen_by: str) -> Check:
+def _missing_sqlite(where: str, path: Path, origin: str) -> Check:
     """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing).
-    ``chosen_by``: where the store was set, as the fix names it (was: always ``FEDISCOPE_STORE``, also for a store
-    set in fediscope.toml, where the lake's fix named the file's key)."""
+    ``origin``: where the store is set, the fix's subject (:meth:`~fediscope.config.Settings.origin`)."""
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
         return Check("store", FAIL, f"{where}: cannot be created: {parent} is a file, not a directory",
-                     f"point {chosen_by} at a path below a directory")
+                     f"point {origin} at a path below a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         return Check("store", FAIL, f"{where}: cannot be created: {parent} is not writable by this user",
-                     f"point {chosen_by} at a directory this user can write")
+                     f"point {origin} at a directory this user can write")
     return Check("store", OK, f"{where}: not created yet; `fediscope process` creates it")
 
 
@@ -332,7 +333,7 @@ def _stored_metrics(store: Any) -> int:
 
 def _store_fix(settings: Settings) -> str:
     """The fix of a store check that raised, naming where the store is set (as :func:`_lake_fix` the lake)."""
-    where = settings.origin("store")
+    where = settings.origin("store", advice=True)
     scheme = urlsplit(settings.store).scheme
     if scheme.startswith(("mysql", "mariadb")):
         return (f"check host, port, user and password in {where}, and that the database exists "

@@ -255,6 +255,26 @@ def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:
     assert lake.status == FAIL and "FEDISCOPE_LAKE" in lake.fix
 
 
+def test_a_lake_and_store_set_nowhere_are_named_by_their_variable_and_config_key(clean_env: Path) -> None:
+    """Was: the fix of the default lake or store named the variable alone ("set FEDISCOPE_LAKE to …"), which a user
+    who configures fediscope in fediscope.toml does not set; the other advice names both places
+    (:meth:`~fediscope.config.Settings.origin` with ``advice``), and a file's key where the value came from it."""
+    (clean_env / "lake").write_text("not a directory")  # the default ./lake cannot be made
+    (clean_env / "fediscope.db").mkdir()  # nor can the default store be opened
+    env = {k: v for k, v in _env(clean_env).items() if k not in {"FEDISCOPE_LAKE", "FEDISCOPE_STORE"}}
+    checks = _by_name(run_checks(load_settings(env=env)))
+    assert checks["lake"].status == FAIL and checks["lake"].fix.startswith(
+        "set FEDISCOPE_LAKE (or [fediscope] lake in fediscope.toml) to a directory this user can write"), checks
+    assert checks["store"].status == FAIL
+    assert "FEDISCOPE_STORE (or [fediscope] store in fediscope.toml)" in checks["store"].fix, checks["store"]
+
+    (clean_env / "afile").write_text("not a directory")
+    toml = clean_env / "fediscope.toml"
+    toml.write_text('[fediscope]\nstore = "sqlite:///afile/x.db"\n')
+    store = _by_name(run_checks(load_settings(env=env)))["store"]
+    assert (store.status, store.fix) == (FAIL, f"point {toml.name}: [fediscope] store at a path below a directory")
+
+
 # -- store --------------------------------------------------------------------------------------------------
 
 

@@ -442,7 +442,7 @@ def test_full_run_never_shows_a_secret(secret_env: dict[str, str], mastodon_serv
         ("process", "--json"),
         ("lake", "ls"),
         ("gdpr", "export", "--account", account),
-        ("gdpr", "erase", "--account", account, "--json"),
+        ("gdpr", "erase", "--account", account, "--yes", "--json"),
         ("gdpr", "register"),
         ("gdpr", "retention", "--dry-run"),
     ]

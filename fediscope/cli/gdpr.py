@@ -12,7 +12,7 @@ import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, say, settings_from_context
 from fediscope.console import readable_json
-from fediscope.errors import FediscopeError
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def gdpr() -> None:
 
 @gdpr.command()
 @click.option("--account", required=True, help=ACCOUNT_HELP)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (asked only when stdin is a terminal).")
+@click.option("--yes", is_flag=True, help="Erase without asking (required without a terminal).")
 @json_option("Print the report as JSON.")
 @click.option("--progress/--no-progress", default=None,
               help="Show each pass and how far it got on stderr (default: only when stderr is a terminal).")
@@ -64,6 +64,7 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
     names them. The metric files (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) are not read: a broken or clashing one
     does not hold the erasure up.
     Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
+    Asks for confirmation on a terminal; --yes skips the question and is required without one (exit 2).
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
     from fediscope.gdpr.subject import parse_account, unknown_instance_hint
@@ -73,11 +74,7 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
     ignored: list[str] = []
     settings = _request_settings(ignored)
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
-    # asked where it can be answered (stdin a terminal), on stderr: stdout stays the report (--json) alone. It names
-    # the account as it will be erased (was "this account": a profile link or a typo was confirmed unseen)
-    if sys.stdin.isatty() and not yes and not click.confirm(
-            f"Erase {user}@{domain} from the lake and the store? This cannot be undone", default=False, err=True):
-        raise FediscopeError("not erased: declined")
+    _confirm(f"{user}@{domain}", yes)
     show = LineProgress(is_terminal() if progress is None else progress)
     report = erase_account(settings, account, lake=lake, progress=show)
     report.warnings[:0] = ignored  # in --json too, and on stderr once, with the others
@@ -92,6 +89,20 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
             click.echo("added to the suppression list: later collections skip this account")
     for warning in report.warnings:
         say(warning, level=logging.WARNING, prefix="fediscope: warning: ")
+
+
+def _confirm(account: str, yes: bool) -> None:
+    """Ask before erasing, as `store drop` and `lake unlock` do: on stderr, so that stdout stays the report (--json)
+    alone, naming the account as it will be erased (was "this account": a profile link or a typo was confirmed
+    unseen). Without a terminal only --yes goes on (was: erased unasked, so a script or a scheduled task that meant
+    another account, or a dry look, could not be stopped); a usage error (exit 2), which a retry does not mend."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError("not erased: there is no terminal to confirm on; add --yes to erase the account")
+    if not click.confirm(f"Erase {account} from the lake and the store? This cannot be undone", default=False,
+                         err=True):
+        raise FediscopeError("not erased: declined")
 
 
 #: What every erasure changes, found of the account or not (:func:`_removed_nothing`).

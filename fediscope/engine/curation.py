@@ -88,6 +88,7 @@ from fediscope.lake.batches import check_whole_batches
 from fediscope.wording import count
 
 if TYPE_CHECKING:
+    from fediscope.config import Settings
     from fediscope.engine.base import Engine
 
 log = logging.getLogger(__name__)
@@ -141,16 +142,29 @@ class CurateSummary:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
 
-def left_out_note(summary: dict[str, Any]) -> str:
+#: The setting whose value :func:`left_out_note` names (:func:`retention_named`).
+RETENTION_SETTING = "retention_curated_days"
+
+
+def retention_named(settings: Settings) -> str:
+    """How :func:`left_out_note` names the curated retention's setting: where its value was set (the variable, the
+    config file's key, the Airflow Variable's key), or both the variable and the file's key for one set nowhere
+    (:meth:`~fediscope.config.Settings.origin` with ``advice``), as the collection summary's notes name theirs. Was:
+    the variable alone, which a user who sets it in ``fediscope.toml`` or the Airflow Variable does not set."""
+    return settings.origin(RETENTION_SETTING, advice=True)
+
+
+def left_out_note(summary: dict[str, Any], setting: str) -> str:
     """What the curated retention left out of a run (a :meth:`CurateSummary.as_dict`), as the progress and the
-    process summary say it; empty when nothing was."""
+    process summary say it, naming where it is set (``setting``: :func:`retention_named`); empty when nothing
+    was."""
     statuses, accounts = summary.get("statuses_left_out", 0), summary.get("accounts_left_out", 0)
     if not (statuses or accounts):
         return ""
     posted = f"{count(statuses, 'status')} posted" if statuses else ""
     fetched = f"{count(accounts, 'account snapshot')} last fetched" if accounts else ""
     return (f"{' and '.join(filter(None, (posted, fetched)))} before {summary.get('retention_cutoff')} left out "
-            "(FEDISCOPE_RETENTION_CURATED_DAYS)")
+            f"by the curated retention, set in {setting}")
 
 
 def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
@@ -287,7 +301,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     save_manifest(lake, manifest)
     if rebuild:
         clear_rebuild_marker(lake)
-    if note := left_out_note(summary.as_dict()):
+    if note := left_out_note(summary.as_dict(), retention_named(engine.settings)):
         say(f"curation: {note}")
         log.info("curation: %s", note)
     summary.seconds = time.perf_counter() - started

@@ -57,6 +57,12 @@ class MetricResult:
     kept: bool = False
 
 
+def _retention_named(settings: Settings) -> str:
+    from fediscope.engine.curation import retention_named
+
+    return retention_named(settings)
+
+
 @dataclass
 class ProcessSummary:
     engine: str
@@ -72,6 +78,9 @@ class ProcessSummary:
     #: the run was stopped (Ctrl-C, SIGTERM) before it ended: the summary is what it finished so far
     interrupted: bool = False
     recurate: bool = False  # the run was asked to rebuild the curated tables (--recurate)
+    #: how the summary line names the curated retention's setting (:func:`~fediscope.engine.curation.retention_named`;
+    #: by default, that of settings set nowhere); not in :meth:`as_dict`
+    retention_named: str = field(default_factory=lambda: _retention_named(Settings()))
 
     @property
     def unfinished_step(self) -> str | None:
@@ -187,7 +196,8 @@ class ProcessSummary:
         non_public = cur.get("non_public_left_out", 0)
         if non_public:  # raw files landed by other means than the collectors (curate_sql.PUBLIC_STATUSES)
             curated += f" ({count(non_public, 'status')} not public (followers-only, direct…) left out)"
-        if note := left_out_note(cur):  # expired by the curated retention (fediscope.gdpr.retention)
+        # expired by the curated retention (fediscope.gdpr.retention)
+        if note := left_out_note(cur, self.retention_named):
             curated += f" ({note})"
         erased = cur.get("opted_out_erased", 0)
         if erased:  # records landed before their accounts opted out (fediscope.gdpr.opt_outs)
@@ -291,7 +301,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until,
-                             recurate=recurate)
+                             recurate=recurate, retention_named=_retention_named(settings))
 
     # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
     # before the store is opened or anything is read.

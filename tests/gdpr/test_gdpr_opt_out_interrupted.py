@@ -89,7 +89,7 @@ def test_an_erasure_request_after_the_stop_finishes_it_and_removes_the_marker(
         assert run_cli("process").code == 130
     assert len(pending_opt_outs(env.lake)[1]) == 2  # the note and the marker
 
-    result = run_cli("gdpr", "erase", "--account", SUBJECT)
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
     assert result.code == 0 and "opt out notes removed 2" in result.out
     assert pending_opt_outs(env.lake) == (set(), [])
     assert not [row for row in _rows(env, "statuses") if row["account_key"] == key]

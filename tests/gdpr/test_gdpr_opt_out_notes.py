@@ -58,7 +58,7 @@ def test_erasure_removes_the_account_from_the_notes_and_keeps_the_others(landed,
     untouched = landed.lake.read(others)
     shared_before = note_body(landed, shared)
 
-    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
     assert result.code == 0, result.err
     assert not landed.lake.exists(alone)  # named only the erased account
     assert note_body(landed, shared) == {**shared_before, "keys": [other]}  # rewritten under its name, other kept
@@ -71,13 +71,13 @@ def test_erasure_removes_the_account_from_the_notes_and_keeps_the_others(landed,
     audit = [json.loads(line) for line in (landed.lake_dir / AUDIT_PATH).read_text().splitlines()]
     assert audit[-1]["action"] == "erase" and audit[-1]["other"]["opt_out_notes_removed"] == 2
 
-    again = run_cli("gdpr", "erase", "--account", SUBJECT)  # nothing left to remove: not counted
+    again = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")  # nothing left to remove: not counted
     assert again.code == 0 and "opt out notes" not in again.out
 
 
 def test_the_summary_counts_the_notes_removed(landed, run_cli) -> None:
     three_notes(landed)
-    result = run_cli("gdpr", "erase", "--account", SUBJECT)
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
     assert result.code == 0 and "other: opt out notes removed 2" in result.out
 
 

@@ -90,11 +90,11 @@ def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
     result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out))
     assert result.code == 0 and json.loads(out.read_text())["account_key"] == key
 
-    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
     assert result.code == 0
     report = json.loads(result.out)
     assert report["account_key"] == key and report["raw"]["records_removed"] > 0
-    result = run_cli("gdpr", "erase", "--account", SUBJECT)
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
     assert result.code == 0 and result.out.startswith(f"erased account {key}; raw: nothing")
     assert "mastodonpy_test_2" not in result.out + result.err
 
@@ -172,6 +172,27 @@ def test_cli_erase_asks_on_stderr_and_declined_erases_nothing(landed, run_cli, m
     monkeypatch.setattr(sys, "stdin", TerminalInput("y\n"))
     result = run_cli("gdpr", "erase", "--account", SUBJECT, "--json")
     assert result.code == 0 and "This cannot be undone" in result.err
+    assert json.loads(result.out)["raw"]["records_removed"] > 0
+    assert export_account(landed.settings, SUBJECT)["suppressed"]
+
+
+def test_cli_erase_without_a_terminal_needs_yes(landed, run_cli, monkeypatch) -> None:
+    """Was: without a terminal (a script, a scheduled task) the erasure ran unasked, while `store drop` and `lake
+    unlock` ask for --yes there. Refused with one line naming --yes (exit 2), touching nothing; --yes erases."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # not a terminal, whatever it holds
+    for extra in ((), ("--json",)):
+        result = run_cli("gdpr", "erase", "--account", SUBJECT, *extra)
+        assert result.code == 2, result
+        assert result.err == ("fediscope: error: not erased: there is no terminal to confirm on; add --yes to erase "
+                              "the account\n")
+        assert "This cannot be undone" not in result.err
+        assert (json.loads(result.out)["error"]["message"].endswith("add --yes to erase the account") if extra
+                else not result.out)
+    assert not landed.lake.exists("_state/suppressed.json") and not landed.lake.exists("_audit/erasures.jsonl")
+    assert not export_account(landed.settings, SUBJECT)["suppressed"]
+
+    result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes", "--json")
+    assert result.code == 0 and "This cannot be undone" not in result.err
     assert json.loads(result.out)["raw"]["records_removed"] > 0
     assert export_account(landed.settings, SUBJECT)["suppressed"]
 
@@ -311,7 +332,7 @@ def test_a_domain_written_with_the_root_dot_is_the_same_account(landed, run_cli)
     written = f"{user}@{host.upper()}.:{port}"
     exported = json.loads(run_cli("gdpr", "export", "--account", written).out)
     assert exported["account_key"] == landed.key(SUBJECT) and exported["raw"]["records"]
-    result = run_cli("gdpr", "erase", "--account", written, "--json")
+    result = run_cli("gdpr", "erase", "--account", written, "--yes", "--json")
     assert result.code == 0 and json.loads(result.out)["raw"]["records_removed"] > 0
     assert export_account(landed.settings, SUBJECT)["suppressed"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from gdpr_lake import OTHERS, RECENT, SUBJECT, land_recent_copies, land_recordings
 
+from fediscope.config import load_settings
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
@@ -158,18 +159,25 @@ def test_the_cli_reports_the_account_snapshots_removed(env, run_cli, monkeypatch
     assert json.loads(run_cli("gdpr", "retention", "--json").out)["accounts"]["removed"] == 0
 
 
-def test_process_stores_no_status_older_than_the_curated_retention_and_says_so(env, capsys) -> None:  # noqa: ANN001
+def test_process_stores_no_status_older_than_the_curated_retention_and_says_so(env, capsys, tmp_path) -> None:  # noqa: ANN001
     """Was: a `fediscope process` that curated statuses posted before the curated retention (a first run over old raw
     files, or `--recurate`) stored their metrics too, until the next retention run and process took them out. The
-    recorded statuses (2026-08-01) are older than 33 days before today; their authors were fetched now."""
+    recorded statuses (2026-08-01) are older than 33 days before today; their authors were fetched now. The note
+    names the retention where it was set, here the config file's key (was: always FEDISCOPE_RETENTION_CURATED_DAYS,
+    which a user who sets it in fediscope.toml or the Airflow Variable does not set)."""
     land_recordings(env.lake, env.policy)
     cutoff = (datetime.now(UTC).date() - timedelta(days=33)).isoformat()
+    toml = tmp_path / "fediscope.toml"
+    toml.write_text("[fediscope]\nretention_raw_days = 0\nretention_curated_days = 33\n")
+    settings = load_settings(env={}, toml_path=toml).replace(lake=env.settings.lake, store=env.settings.store,
+                                                             pseudonym_key=env.settings.pseudonym_key)
 
-    summary = run_process(env.settings.replace(retention_raw_days=0, retention_curated_days=33), progress=True)
+    summary = run_process(settings, progress=True)
 
     left_out = summary.curate["statuses_left_out"]
     assert left_out > 3 and summary.curate["statuses_written"] == 0 and summary.curate["accounts"] > 0
-    note = f"{left_out} statuses posted before {cutoff} left out (FEDISCOPE_RETENTION_CURATED_DAYS)"
+    note = (f"{left_out} statuses posted before {cutoff} left out by the curated retention, set in {toml}: "
+            "[fediscope] retention_curated_days")
     assert f"({note})" in summary.line()
     assert f"curation: {note}\n" in capsys.readouterr().err
     assert stored_days(env) == set()  # was: {"2026-08-01"}
@@ -183,6 +191,9 @@ def test_a_partition_the_curated_retention_empties_is_not_counted_as_holding_sta
     days = (datetime.now(UTC).date() - date.fromisoformat(RECENT)).days + 5  # keeps RECENT, not 2026-08-01
     summary = run_process(env.settings.replace(retention_curated_days=days), progress=False)
 
+    # set nowhere a user sets it (from Python): named by both places that set it, as the collection notes name theirs
+    assert ("left out by the curated retention, set in FEDISCOPE_RETENTION_CURATED_DAYS (or [fediscope] "
+            "retention_curated_days in fediscope.toml))") in summary.line()
     assert summary.curate["partitions_emptied"] == ["2026-08-01"]
     assert sorted(summary.curate["partitions"]) == ["2026-08-01", RECENT]
     assert "statuses in 1 partition, 1 partition emptied, " in summary.line()
