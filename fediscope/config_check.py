@@ -146,6 +146,16 @@ def _store_findings(settings: Settings) -> list[Finding]:
     return []
 
 
+def _lake_findings(settings: Settings) -> list[Finding]:
+    """A WebHDFS lake at the root of the HDFS file system: accepted (a cluster of its own may hold it there), but
+    likely a URL whose path was left out (:func:`~fediscope.lake.backend.hdfs_root_warning`)."""
+    from fediscope.lake.backend import hdfs_root_warning
+
+    if at_root := hdfs_root_warning(settings.lake):
+        return [Finding("warning", settings.origin("lake"), "; ".join(at_root))]
+    return []
+
+
 def _timeout_findings(settings: Settings) -> list[Finding]:
     """A run timeout of the Airflow DAGs set shorter than what its run must hold, which stops the DAG files from
     parsing (:func:`fediscope.orchestration.dag_timeouts`)."""
@@ -240,6 +250,7 @@ def _override_findings(settings: Settings) -> list[Finding]:
 def check_settings(settings: Settings, env: Mapping[str, str] | None = None) -> list[Finding]:
     """Every finding about ``settings`` (and mistyped ``FEDISCOPE_*`` variables in ``env``), problems first."""
     env = os.environ if env is None else env
-    findings = (_secret_findings(settings, env) + _store_findings(settings) + _timeout_findings(settings)
+    findings = (_secret_findings(settings, env) + _store_findings(settings) + _lake_findings(settings)
+                + _timeout_findings(settings)
                 + _override_findings(settings) + unknown_variables(env))
     return sorted(findings, key=lambda f: f.level != "problem")

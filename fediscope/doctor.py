@@ -11,7 +11,8 @@ The checks and what they do:
 * ``lake`` — writes, reads back and deletes a small probe file under ``_doctor/`` (proves write permission
   and, on HDFS, that both the namenode and the datanodes are reachable); on a local lake it WARNs about
   temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`; not on HDFS, where finding
-  them takes a request per directory);
+  them takes a request per directory); on HDFS it WARNs about a lake at the file system's root (a URL with no
+  directory: :func:`fediscope.lake.backend.hdfs_root_warning`), as ``config check`` does;
 * ``curation`` — (for a lake with curated tables only) reads the curated manifest alone: WARN when the curated
   tables were made by other curation rules than this fediscope's (an upgrade changed them; ``fediscope process``
   warns the same, ``rules_changed``), with the fix ``fediscope process --recurate``; FAIL when the manifest cannot be
@@ -114,7 +115,7 @@ class Check:
 
 
 def check_lake(settings: Settings) -> Check:
-    from fediscope.lake.backend import open_lake
+    from fediscope.lake.backend import hdfs_root_warning, open_lake
 
     started = time.monotonic()
     lake = open_lake(settings.lake)
@@ -146,6 +147,9 @@ def check_lake(settings: Settings) -> Check:
         return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} "
                      "s); the lake is not created yet: `fediscope collect` creates it")
     detail = f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)"
+    if at_root := hdfs_root_warning(settings.lake):  # a warning, not a refusal: see its docstring
+        warning, fix = at_root
+        return Check("lake", WARN, f"{detail}; {warning}", f"{fix} ({settings.origin('lake')})")
     return _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
 
 

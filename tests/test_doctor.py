@@ -208,6 +208,24 @@ def test_lake_over_webhdfs(clean_env: Path, webhdfs_server: WebHDFSDouble) -> No
     assert list(webhdfs_server.local("/lake").iterdir()) == []
 
 
+@pytest.mark.parametrize("base", ["", "/", "/lake/.."])
+def test_a_lake_at_the_hdfs_root_warns_that_it_shares_the_file_systems_top_level(clean_env: Path,
+                                                                                 webhdfs_server: WebHDFSDouble,
+                                                                                 base: str) -> None:
+    """Was: OK, the probe written at /_doctor: a URL with no directory puts the lake's raw/, curated/, … beside every
+    other top-level directory of a shared HDFS. A warning (a cluster of its own may hold the lake there), its fix the
+    same URL with a directory, naming where it was set; the probe still leaves nothing behind."""
+    url = webhdfs_server.lake_url(base=base, user="etl")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))
+    lake = _by_name(run_checks(settings))["lake"]
+    assert lake.status == WARN, lake
+    assert "wrote, read and deleted a probe file" in lake.detail
+    assert "the lake is the root directory of the HDFS file system (the URL names no directory)" in lake.detail
+    assert lake.fix == (f"give the lake a directory of its own, e.g. webhdfs://{webhdfs_server.namenode_address}"
+                        "/fediscope/lake?user=etl (FEDISCOPE_LAKE)")
+    assert list(webhdfs_server.local("/").iterdir()) == []
+
+
 def test_lake_over_webhdfs_without_a_user_names_the_one_it_acts_as(clean_env: Path, webhdfs_server: WebHDFSDouble,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """No ?user= in the URL: WebHDFS acts as the local login name, which differs between machines (an Airflow

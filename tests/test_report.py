@@ -944,3 +944,21 @@ def test_a_file_at_out_is_refused_only_where_charts_are_written(capsys, loaded_s
     assert code == 2 and out == "" and "Traceback" not in err
     assert "Invalid value for '--out': Directory 'afile' is a file." in err
     assert (cli_env / "afile").read_text() == "in the way"
+
+
+@pytest.mark.parametrize("name", ["x.json", "report.TXT", "c.png", "rows.csv"])
+def test_an_out_not_there_yet_with_a_file_suffix_is_refused_as_a_file_out_refuses_a_directory(capsys, loaded_store,
+                                                                                             cli_env, name):
+    """Was: exit 0 and a directory named x.json (--out is a directory). Refused, exit 2, as `store export --out` and
+    `gdpr export --out` (files) refuse a directory; with --no-charts --out is not used, and a directory of that name
+    that exists is used."""
+    target = cli_env / "nonexist" / name
+    code, out, err = run(capsys, "report", "--out", str(target))
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"Invalid value for '--out': '{target}' looks like a file name, but --out is the directory" in err, err
+    assert not (cli_env / "nonexist").exists()
+    code, out, err = run(capsys, "report", "--out", str(target), "--no-charts")
+    assert code == 0, err
+    target.mkdir(parents=True)
+    code, out, err = run(capsys, "report", "--out", str(target))
+    assert code == 0 and (target / "languages.png").is_file(), err

@@ -21,12 +21,24 @@ def _out_dir(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     return Path(value)
 
 
+#: Suffixes of an ``--out`` that names a file, not the directory it is (``--out report.json``).
+FILE_SUFFIXES = frozenset({".json", ".jsonl", ".txt", ".png", ".csv", ".md", ".html", ".pdf", ".svg"})
+
+
 def _refuse_a_file(out: Path) -> None:
     """A file at ``--out`` is a usage error where the charts are to be written there, before the analyses run (as
-    ``click.Path(file_okay=False)`` said it, which refused it with --no-charts too, though nothing is written)."""
+    ``click.Path(file_okay=False)`` said it, which refused it with --no-charts too, though nothing is written). So is
+    one not there yet whose name has a file's suffix (:data:`FILE_SUFFIXES`): was created as a directory named
+    ``x.json``, exit 0. A directory of that name that exists is used. The other ``--out`` options (``gdpr export``,
+    ``store export``) are files, and refuse a directory the same way (exit 2)."""
     ctx = click.get_current_context()
     param = next(p for p in ctx.command.params if p.name == "out")
     click.Path(file_okay=False).convert(str(out), param, ctx)
+    if out.suffix.lower() in FILE_SUFFIXES and not out.exists():
+        raise click.BadParameter(
+            f"{str(out)!r} looks like a file name, but --out is the directory the PNG charts are written into (the "
+            f"report itself goes to stdout: redirect it, > {out.name}); give a directory, or create {out.name} "
+            "first to use a directory of that name", ctx=ctx, param=param)
 
 
 def _help() -> str:

@@ -157,6 +157,29 @@ def split_webhdfs_url(url: str) -> tuple[str, str, str | None]:
     return f"http://{host}:{port}", root, user
 
 
+def hdfs_root_warning(url: str) -> tuple[str, str] | None:
+    """A warning, and its fix, for a WebHDFS lake at the root of the HDFS file system (``webhdfs://namenode:9870``,
+    with no path, ``/`` or one that normalizes to it); None otherwise. A warning, not a refusal: a cluster of
+    fediscope's own (or a gateway that maps ``/`` to a directory of its own) may hold the lake there, and such a URL
+    was accepted; but on a shared file system the lake's ``raw/``, ``curated/``, ``_state/`` and ``_audit/`` (and
+    doctor's ``_doctor/`` probe) go beside everyone's top-level directories, likely a URL whose path was left out."""
+    from fediscope.redact import redact_url
+
+    parts = urlsplit(url)
+    if parts.scheme != "webhdfs":
+        return None
+    try:
+        _namenode, root, _user = split_webhdfs_url(url)
+    except ValueError:
+        return None  # refused by the settings check, which says why
+    if root != "/":
+        return None
+    example = redact_url(parts._replace(path="/fediscope/lake").geturl())  # the same namenode, user and query
+    return ("the lake is the root directory of the HDFS file system (the URL names no directory): its raw/, "
+            "curated/, _state/ and _audit/ go beside every other top-level directory of a shared file system",
+            f"give the lake a directory of its own, e.g. {example}")
+
+
 def lake_url_problem(url: str) -> str | None:
     """What is wrong with a lake URL as written (None when :func:`open_lake` can open it); nothing is contacted.
 

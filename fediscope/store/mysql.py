@@ -48,6 +48,7 @@ from typing import Any
 
 import pymysql
 from pymysql.constants.CR import CR_CONN_HOST_ERROR, CR_SERVER_LOST
+from pymysql.constants.ER import ACCESS_DENIED_ERROR
 from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, event, func, select
 from sqlalchemy import column as column_clause
 from sqlalchemy import table as table_clause
@@ -61,7 +62,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import StoreError
-from fediscope.store.port import mysql_url, problem_text, url_error
+from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
 from fediscope.store.sql import AlterColumn, SQLStore
 from fediscope.store.url_options import mysql_connect_args
@@ -124,6 +125,12 @@ class MySQLStore(SQLStore):
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         event.listen(engine, "do_connect", _connect_bounded)
         super().__init__(url, engine, read_only=read_only)
+
+    def _connect_hint(self, driver: Any) -> str:
+        """A login refused (1045, "Access denied") with a URL whose user name or password holds a ``%`` that starts
+        no escape: the password was probably written unencoded (:func:`~fediscope.store.port.userinfo_bad_escape`)."""
+        denied = getattr(driver, "args", ())[:1] == (ACCESS_DENIED_ERROR,)
+        return f"; {BAD_ESCAPE_HINT}" if denied and userinfo_bad_escape(self.url) else ""
 
     @contextmanager
     def _writing(self, metric: str) -> Iterator[None]:

@@ -409,6 +409,25 @@ def _check_unencoded_userinfo(url: str, force: bool = False) -> None:
             "mysql+pymysql://user:p%40ss@host:3306/<database>")
 
 
+#: A ``%`` that does not start a percent-escape (``%40``): ``p%ZZ``, a trailing ``%``.
+_BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+#: What a connection refused with such a ``%`` in the URL's user name or password adds to the error
+#: (:func:`userinfo_bad_escape`); the password itself is never shown.
+BAD_ESCAPE_HINT = ("the URL's user name or password holds a % that is not followed by two hex digits, which is sent "
+                   "as written: is the password written unencoded? A % in it is written %25 (and @ / # ? as %40, "
+                   "%2F, %23, %3F)")
+
+
+def userinfo_bad_escape(url: str) -> bool:
+    """Whether the user name or password of a MySQL URL (before its first ``@``, as SQLAlchemy reads it) holds a
+    ``%`` not followed by two hex digits. SQLAlchemy (as ``urllib.parse.unquote``) keeps such a ``%`` as written, so
+    the URL is not refused: a password that is ``p%ZZ`` indeed connects. But it says the password was most likely
+    written unencoded, where an escape that happens to be valid (``%41``) was decoded (``A``): when the server
+    refuses the login, the error says so (:data:`BAD_ESCAPE_HINT`)."""
+    userinfo, at, _rest = url.split("://", 1)[-1].partition("@")
+    return bool(at) and _BAD_ESCAPE_RE.search(userinfo) is not None
+
+
 def port_problem(url: str) -> str | None:
     """What is wrong with the port of a MySQL or HBase URL (None: none, or a good one), read from the masked URL
     (a password's unencoded ``/ ? #`` would end the host early). A port that is no whole number from 1 to 65535 is

@@ -137,6 +137,11 @@ class SQLStore(BaseStore):
 
     # -- dialect hooks ------------------------------------------------------------------------------------
 
+    def _connect_hint(self, driver: Any) -> str:
+        """What to add to the reason a connection failed (``driver``: the database driver's error, or None), when
+        the URL explains it; empty here."""
+        return ""
+
     @abstractmethod
     def column_type(self, type_: str, key_text_length: int | None) -> TypeEngine:
         """The column type for a logical type; ``key_text_length`` is set for text key columns."""
@@ -484,6 +489,7 @@ class SQLStore(BaseStore):
             kind = StoreSchemaError if _missing_column(driver) else StoreError
             if getattr(exc, _CONNECTING, False):  # not what was being done: no connection was made for it
                 doing = self.connecting
+                reason += self._connect_hint(driver)
             raise kind(f"store {self._shown_url}: could not {doing}: {reason}") from exc
 
 

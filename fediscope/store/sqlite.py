@@ -205,7 +205,25 @@ def require_store_file(path: Path, chosen_by: str = STORE_OPTION) -> None:
     if not path.is_file():
         raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
                          f"the lake, computes the metrics and creates the store), or point {chosen_by} at an "
-                         "existing one")
+                         f"existing one{_absolute_hint(path)}")
+
+
+def _absolute_hint(path: Path) -> str:
+    """For a relative store path that does not exist where the absolute path it reads as with a leading ``/``
+    does (the file, or its directory where the relative one is missing: ``sqlite:///tmp/x.db`` names ``tmp/x.db``,
+    though ``/tmp`` was meant), the four-slash form; empty otherwise (a relative store not created yet is common,
+    and needs no hint)."""
+    if path.is_absolute():
+        return ""
+    absolute = Path("/") / path
+    if absolute.is_file():
+        found = f"{absolute} exists"
+    elif path.parent != Path(".") and not path.parent.exists() and absolute.parent.is_dir():
+        found = f"the directory {absolute.parent} exists"
+    else:
+        return ""
+    return (f"; {path} is relative to the current directory, but {found}: an absolute path takes four slashes, "
+            f"sqlite:///{absolute}")
 
 
 def _read_only_url(parsed: URL, path: Path | None) -> URL:

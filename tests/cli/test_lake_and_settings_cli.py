@@ -194,6 +194,23 @@ def test_a_cluster_url_fediscope_would_misread_is_refused_by_config_check(cli_en
     assert "Kq7w" not in err and "Rt4Lm" not in err
 
 
+@pytest.mark.parametrize("lake", ["webhdfs://namenode:9870", "webhdfs://etl@namenode:9870/"])
+def test_config_check_warns_of_a_lake_at_the_hdfs_root(cli_env, capsys, monkeypatch, lake) -> None:
+    """Was: no finding. A warning, not a problem (exit 0): a cluster of fediscope's own may hold the lake at its
+    root; a lake with a directory gets none."""
+    monkeypatch.setenv("FEDISCOPE_LAKE", lake)
+    code, out, err = run(capsys, "config", "check")
+    assert code == 0 and "Traceback" not in err, err
+    (line,) = [line for line in out.splitlines() if "FEDISCOPE_LAKE" in line]
+    assert line == (f"warning: FEDISCOPE_LAKE: the lake is the root directory of the HDFS file system (the URL names "
+                    "no directory): its raw/, curated/, _state/ and _audit/ go beside every other top-level directory "
+                    "of a shared file system; give the lake a directory of its own, e.g. "
+                    f"{lake.rstrip('/')}/fediscope/lake"), out
+    monkeypatch.setenv("FEDISCOPE_LAKE", f"{lake.rstrip('/')}/data/lake")
+    code, out, err = run(capsys, "config", "check")
+    assert code == 0 and "FEDISCOPE_LAKE" not in out, out
+
+
 def test_a_broken_toml_value_names_the_key(cli_env, capsys) -> None:
     (cli_env / "fediscope.toml").write_text("[fediscope]\nlake = true\n")
     code, _out, err = run(capsys, "lake", "ls")

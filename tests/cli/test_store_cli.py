@@ -105,7 +105,27 @@ def test_report_creates_no_store(cli_env, capsys):
     assert not (cli_env / "newdir").exists()
     code, _, err = run(capsys, "report")  # the default store, ./fediscope.db
     assert code == 1 and "fediscope.db does not exist yet" in one_line_error(err)
+    assert "four slashes" not in err  # a relative store not created yet: no hint
     assert not list(cli_env.glob("fediscope.db*"))
+
+
+@pytest.mark.parametrize("made", ["file", "directory"])
+def test_report_of_an_absolute_path_written_with_three_slashes_says_four(cli_env, capsys, made):
+    """Was: "the SQLite store tmp/…/x.db does not exist yet" alone: sqlite:///tmp/x.db names tmp/x.db, relative to
+    the current directory, where the user meant /tmp/x.db (which exists, or whose directory does)."""
+    from fediscope.store.port import open_store
+
+    absolute = cli_env / "elsewhere" / "x.db"
+    absolute.parent.mkdir()
+    if made == "file":
+        open_store(f"sqlite:///{absolute}").close()
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{str(absolute).lstrip('/')}")
+    line = one_line_error(err)
+    assert code == 1 and out == "" and "does not exist yet" in line
+    found = f"{absolute} exists" if made == "file" else f"the directory {absolute.parent} exists"
+    assert line.endswith(f"is relative to the current directory, but {found}: an absolute path takes four slashes, "
+                         f"sqlite:///{absolute}"), line
+    assert not (cli_env / str(absolute.parent).lstrip("/")).exists()  # nothing created where the URL pointed
 
 
 def test_process_creates_the_store_report_then_reads_it(cli_env, capsys):

@@ -171,6 +171,22 @@ def test_mariadb_wrong_password_is_a_clear_error_without_the_password(mariadb_ur
     assert "not-the-password" not in str(caught.value) and "***" in str(caught.value)
 
 
+@pytest.mark.mariadb
+@pytest.mark.parametrize("password, hinted", [("p%ZZword", True), ("password%", True), ("u%2Fp%25x", False),
+                                              ("not-the-password", False)])
+def test_a_refused_login_whose_password_holds_a_bad_percent_escape_says_how_to_write_it(mariadb_url, password,
+                                                                                         hinted):
+    """Was: the bare 1045 "Access denied": a password written unencoded (its % starting no escape, which SQLAlchemy
+    sends as written) looked like a wrong one. The hint never shows the password."""
+    with pytest.raises(StoreError) as caught:
+        open_store(mariadb_url.replace("fediscope-test-password", password))
+    message = str(caught.value)
+    assert "could not connect to the store: (1045, \"Access denied" in message
+    assert ("holds a % that is not followed by two hex digits" in message) is hinted
+    assert ("A % in it is written %25" in message) is hinted
+    assert password not in message and "\n" not in message
+
+
 def test_mysql_url_problems_are_config_errors():
     with pytest.raises(ConfigError, match="names no database"):
         open_store("mysql+pymysql://u:p@127.0.0.1:3306")
