@@ -238,8 +238,11 @@ def test_unsupported_store_urls():
     with pytest.raises(ConfigError, match="unsupported") as info:
         open_store("postgresql://u:secret@h/db")
     assert "postgresql://u:***@h/db" in str(info.value) and "secret" not in str(info.value)  # the scheme is shown
-    for broken in ("mysql+pymysql://u:secret@h:abc/db", "hbase://h:abc", "hbase://[h", "hbase://h:99999"):
-        with pytest.raises(ConfigError, match="is not a valid URL") as info:
+    for broken, said in (("mysql+pymysql://u:secret@h:abc/db", "has the port 'abc', which is not a whole number"),
+                         ("hbase://h:abc", "has the port 'abc', which is not a whole number"),
+                         ("hbase://[h", "is not a valid URL"),
+                         ("hbase://h:99999", "has the port '99999', which is not a whole number")):
+        with pytest.raises(ConfigError, match=said) as info:
             open_store(broken)
         assert "secret" not in str(info.value)
 
