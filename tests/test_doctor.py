@@ -540,8 +540,11 @@ BROKEN_SQL = {
                    "instead of list), or unnest them into rows"),
     "interval_column": ("SELECT instance, max(created_at) - min(created_at) AS toots FROM statuses GROUP BY instance",
                         "column 'toots' holds intervals, which no store holds (a value is a number, text, a boolean "
-                        "or NULL); give it as a number in the metric's SQL, e.g. epoch(toots) for seconds or "
-                        "date_diff('day', a, b) for days"),
+                        "or NULL); give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
+                        "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 + "
+                        "(minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole "
+                        "seconds) or date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) for days (midnights "
+                        "crossed)"),
     "blob_column": ("SELECT instance, instance::BLOB AS toots FROM statuses GROUP BY instance",
                     "column 'toots' holds bytes (a BLOB), which no store holds (a value is a number, text, a "
                     "boolean or NULL); give it as text in the metric's SQL: hex(toots), or toots::VARCHAR for a BIT"),

@@ -15,7 +15,9 @@
    hashtags) and **instance peers** (the first and last day each domain was listed): small tables, merged
    and rewritten whole.
 4. **Publish** the staged files (:meth:`~fediscope.engine.workspace.Workspace.publish`), then record the raw
-   files in the manifest.
+   files in the manifest. Nothing is published before every table is staged: every new raw file has been read
+   by then, so a run stopped by one it cannot read (a record with a field of another type, in an accounts file
+   read after the statuses) leaves the curated tables as they were.
 
 **Retention.** With ``FEDISCOPE_RETENTION_CURATED_DAYS`` set, steps 2 and 3 write no status posted, and no
 latest account snapshot last fetched, before the cutoff day of :func:`fediscope.gdpr.retention.curated_cutoff`
@@ -44,7 +46,8 @@ saved), and the next run, a plain ``fediscope process`` too, finishes the rebuil
 incrementally on top of a half-rebuilt lake; one limited by ``--since``/``--until`` is refused instead.
 
 A run that fails part-way leaves the manifest as it was, so the next run reads the same files again; merging
-is idempotent, so partitions already published are rewritten with the same rows. Two runs on one lake would
+is idempotent, so partitions already published (by a run that failed while publishing) are rewritten with the
+same rows. Two runs on one lake would
 race on the manifest, so the entry points hold the lake lock (:func:`fediscope.lake.lock.lake_lock`) around
 a run: ``run_process`` (``fediscope process``, the Airflow batch DAG) and ``spark_jobs/curate.py``, as do the
 erasure and retention that rewrite lake files. :func:`run_curation` and ``Engine.curate`` do not lock.
@@ -92,6 +95,10 @@ if TYPE_CHECKING:
     from fediscope.engine.base import Engine
 
 log = logging.getLogger(__name__)
+
+#: What a run publishes once every table is staged: ``(table, staged, column, values)`` of
+#: :meth:`~fediscope.engine.workspace.Workspace.publish`, in the order they are published.
+_Publication = tuple[str, Path, str | None, list[str] | None]
 
 
 @dataclass
@@ -259,36 +266,41 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     if rebuild:  # until its manifest is saved, the curated tables are part rebuilt: the next run must finish it
         mark_rebuild_started(lake, allow_missing)
     staged = ws.new_staging_dir()
+    pending: list[_Publication] = []
     try:
         if status_files or account_files or deletion_files:  # read by the statuses and accounts merges
             say("curation: parsing the raw statuses and computing their columns")
             engine.materialize("status_records", sql.STATUS_RECORDS)  # the one pass over the raw statuses
         if status_files or deletion_files:
-            _curate_statuses(engine, staged, summary, new_deletions=bool(deletion_files), say=say, rebuild=rebuild,
-                             first_day=first_day)
+            _curate_statuses(engine, staged, summary, pending, new_deletions=bool(deletion_files), say=say,
+                             rebuild=rebuild, first_day=first_day)
         if status_files or account_files:
             say("curation: merging the account snapshots")
-            _curate_accounts(engine, staged, summary, rebuild, first_day)
+            _curate_accounts(engine, staged, summary, pending, rebuild, first_day)
         if activity_files or trend_files or peer_files:
             say("curation: merging instance activity, trends and peers")
         if activity_files:
             summary.instance_weeks = _merge_whole(
                 engine, staged, INSTANCE_ACTIVITY_TABLE, ("activity_versions", sql.ACTIVITY_VERSIONS),
                 sql.MERGE_ACTIVITY, ["instance", "week"], rebuild)
-            _publish(engine, summary, INSTANCE_ACTIVITY_TABLE.name, staged / INSTANCE_ACTIVITY_TABLE.name)
+            pending.append((INSTANCE_ACTIVITY_TABLE.name, staged / INSTANCE_ACTIVITY_TABLE.name, None, None))
         if trend_files:
             summary.trend_days = _merge_whole(engine, staged, TAG_TRENDS, ("trend_versions", sql.TREND_VERSIONS),
                                               sql.MERGE_TRENDS, ["instance", "tag", "day"], rebuild)
-            _publish(engine, summary, TAG_TRENDS.name, staged / TAG_TRENDS.name)
+            pending.append((TAG_TRENDS.name, staged / TAG_TRENDS.name, None, None))
         if peer_files:
             summary.peers = _merge_whole(engine, staged, INSTANCE_PEERS, ("peer_sightings", sql.PEER_SIGHTINGS),
                                          sql.MERGE_PEERS, ["instance", "peer"], rebuild)
-            _publish(engine, summary, INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name)
+            pending.append((INSTANCE_PEERS.name, staged / INSTANCE_PEERS.name, None, None))
         if rebuild:
-            _drop_unmade(engine, staged, summary, {
+            _drop_unmade(engine, staged, summary, pending, {
                 ACCOUNTS.name: bool(status_files or account_files), INSTANCE_ACTIVITY_TABLE.name: bool(activity_files),
                 TAG_TRENDS.name: bool(trend_files), INSTANCE_PEERS.name: bool(peer_files),
                 STATUS_DELETIONS.name: bool(deletion_files)})
+        # only now, every raw file read and every table staged: a run stopped by a record it cannot read (or a
+        # failing query, memory, Ctrl-C) before this point leaves the curated tables exactly as they were
+        for table, source, column, values in pending:
+            _publish(engine, summary, table, source, column, values)
     finally:
         ws.discard(staged)
     if rebuild:
@@ -329,7 +341,8 @@ def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -
                     len(missing))
 
 
-def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dict[str, bool]) -> None:
+def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],
+                 made: dict[str, bool]) -> None:
     """A rebuild: remove what the rules no longer make — the ``dt`` partitions of statuses and hashtags the run
     staged nothing for, and the unpartitioned tables (``made``: whether this run had raw input for each) it had no
     raw input for (publishing nothing removes them)."""
@@ -337,27 +350,27 @@ def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, made: dic
     for table in (STATUSES, HASHTAGS):
         stale = sorted(set(ws.partition_values(table.name, "dt")) - set(summary.partitions))
         if stale:
-            _publish(engine, summary, table.name, staged / f"_nothing_{table.name}", "dt", stale)
+            pending.append((table.name, staged / f"_nothing_{table.name}", "dt", stale))
             log.info("curation: the rebuild removed %d %s partition(s) no raw status makes any more", len(stale),
                      table.name)
     for name, was_made in made.items():
         if not was_made and ws.lake_has_table(name):
-            _publish(engine, summary, name, staged / f"_nothing_{name}")
+            pending.append((name, staged / f"_nothing_{name}", None, None))
             log.info("curation: the rebuild removed the %s table (no raw input for it any more)", name)
 
 
-def _curate_accounts(engine: Engine, staged: Path, summary: CurateSummary, rebuild: bool,
-                     first_day: date | None) -> None:
-    """Merge the new account snapshots into the accounts table and publish it, without the snapshots fetched
-    before ``first_day`` (the curated retention's cutoff; None: all kept): left out before the merge chooses each
-    account's snapshot (:func:`~curate_sql.merge_accounts`)."""
+def _curate_accounts(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],
+                     rebuild: bool, first_day: date | None) -> None:
+    """Merge the new account snapshots into the accounts table and stage it (published with the others, ``pending``),
+    without the snapshots fetched before ``first_day`` (the curated retention's cutoff; None: all kept): left out
+    before the merge chooses each account's snapshot (:func:`~curate_sql.merge_accounts`)."""
     merge = sql.merge_accounts(first_day)
     summary.accounts = _merge_whole(engine, staged, ACCOUNTS, ("account_versions", sql.ACCOUNT_VERSIONS), merge,
                                     ["account_key"], rebuild)
     if first_day is not None:
         summary.accounts_left_out = _left_out(engine, "account_key", ["existing_accounts", "account_versions"],
                                               summary.accounts)
-    _publish(engine, summary, ACCOUNTS.name, staged / ACCOUNTS.name)
+    pending.append((ACCOUNTS.name, staged / ACCOUNTS.name, None, None))
 
 
 def _left_out(engine: Engine, key: str, views: list[str], kept: int) -> int:
@@ -366,8 +379,9 @@ def _left_out(engine: Engine, key: str, views: list[str], kept: int) -> int:
     return int(engine.query(sql.distinct_count(key, views))[0]["n"]) - kept
 
 
-def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_deletions: bool,
-                     say: Callable[[str], None], rebuild: bool = False, first_day: date | None = None) -> None:
+def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],
+                     new_deletions: bool, say: Callable[[str], None], rebuild: bool = False,
+                     first_day: date | None = None) -> None:
     """Merge the new status versions into their partitions; with new deletions, also rewrite the partitions of
     the statuses they name, and stage the deletions table. A rebuild merges into nothing: every partition is made
     from the raw versions alone. Statuses posted before ``first_day`` (the curated retention's cutoff) are left
@@ -399,9 +413,9 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, new_d
     summary.partitions = days
     if days:
         say(f"curation: merging and writing {count(len(days), 'day partition')} of statuses and hashtags")
-        _merge_partitions(engine, staged, summary, days, rebuild, first_day)
+        _merge_partitions(engine, staged, summary, pending, days, rebuild, first_day)
     if new_deletions:
-        _publish(engine, summary, STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name)
+        pending.append((STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name, None, None))
 
 
 def _days_of_copies_across_midnight(engine: Engine, days: set[str]) -> set[str]:
@@ -435,8 +449,8 @@ def _register_table(engine: Engine, view: str, table: Table) -> None:
         engine.register_empty(view, table)
 
 
-def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days: list[str],
-                      rebuild: bool = False, first_day: date | None = None) -> None:
+def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],
+                      days: list[str], rebuild: bool = False, first_day: date | None = None) -> None:
     ws = engine.workspace
     existing = [] if rebuild else ws.partition_dirs(STATUSES.name, "dt", days)
     if existing:
@@ -460,8 +474,8 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, days
     engine.execute(f"CREATE OR REPLACE TEMP VIEW statuses_curated AS {sql.CURATED_STATUS_ROWS}")
     engine.write_table("statuses_curated", STATUSES, staged / STATUSES.name, ["uri"])
     engine.write_table("hashtag_rows", HASHTAGS, staged / HASHTAGS.name, ["status_uri", "tag"])
-    _publish(engine, summary, STATUSES.name, staged / STATUSES.name, "dt", days)
-    _publish(engine, summary, HASHTAGS.name, staged / HASHTAGS.name, "dt", days)
+    pending.extend([(STATUSES.name, staged / STATUSES.name, "dt", days),
+                    (HASHTAGS.name, staged / HASHTAGS.name, "dt", days)])
 
 
 def _within(statement: str, first_day: date | None) -> str:

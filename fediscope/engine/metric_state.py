@@ -136,10 +136,19 @@ def list_column_error(column: str) -> MetricFileError:
                                         "or string_agg instead of list), or unnest them into rows")
 
 
+#: What the error of an interval column advises: spellings :func:`~fediscope.engine.dialect.check_portable` lets
+#: through that give the same number on both engines (``epoch()`` keeps the fraction of a second on DuckDB, drops it
+#: on Spark, so the check refuses it; ``date_diff`` counts only days between DATEs alike).
+INTERVAL_ADVICE = ("give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
+                   "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
+                   "+ (minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole "
+                   "seconds) or date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) for days (midnights "
+                   "crossed)")
+
+
 def interval_column_error(column: str) -> MetricFileError:
     """The error of a metric result's interval column."""
-    return _unstorable(column, "intervals", f"give it as a number in the metric's SQL, e.g. epoch({column}) for "
-                                            "seconds or date_diff('day', a, b) for days")
+    return _unstorable(column, "intervals", INTERVAL_ADVICE)
 
 
 def normalize_table(table: pa.Table) -> pa.Table:

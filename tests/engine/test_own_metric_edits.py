@@ -7,6 +7,7 @@ its file and column (exit 2), as the README says, where an integer that fits sta
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -205,9 +206,16 @@ def test_an_interval_column_is_refused_naming_the_file_and_column(
     assert code == 2, err
     assert err.strip() == (f"fediscope: error: metric spans ({path}): column 'span' holds intervals, which no store "
                            "holds (a value is a number, text, a boolean or NULL); give it as a number in the "
-                           "metric's SQL, e.g. epoch(span) for seconds or date_diff('day', a, b) for days"), err
+                           "metric's SQL; for b - a between two timestamps, e.g. date_diff('day', CAST(a AS DATE), "
+                           "CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 + (minute(b) - minute(a)) * 60 "
+                           "+ second(b) - second(a) for seconds (between their whole seconds) or date_diff('day', "
+                           "CAST(a AS DATE), CAST(b AS DATE)) for days (midnights crossed)"), err
+    # as it says (portable: the same number on Spark, tests/engine/test_dialect.py)
+    seconds = ("date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
+               "+ (minute(b) - minute(a)) * 60 + second(b) - second(a)")
+    ends = {"a": "min(created_at)", "b": "max(created_at)"}
     _write_metric(cli_env, "spans", sql.replace("max(created_at) - min(created_at)",
-                                                "epoch(max(created_at) - min(created_at))"))
+                                                re.sub(r"\b[ab]\b", lambda m: ends[m.group()], seconds)))
     assert _process(capsys)["metrics"]["spans"]["rows"] == 1
 
 

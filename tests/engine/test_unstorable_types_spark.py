@@ -21,8 +21,11 @@ from fediscope.errors import MetricFileError
 KEY = "unstorable-types-spark-test-pseudonym-key"
 LISTS = ("lists", "join them into text in the metric's SQL (array_to_string(seen, ', '), or string_agg instead of "
                   "list), or unnest them into rows")
-INTERVALS = ("intervals", "give it as a number in the metric's SQL, e.g. epoch(seen) for seconds or "
-                          "date_diff('day', a, b) for days")
+INTERVALS = ("intervals", "give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
+                          "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
+                          "+ (minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole "
+                          "seconds) or date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) for days (midnights "
+                          "crossed)")
 
 
 @pytest.fixture(scope="module")
