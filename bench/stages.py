@@ -102,6 +102,7 @@ def baseline(args: dict[str, Any]) -> dict[str, Any]:
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     spec = "{" + ", ".join(f"'{n}': '{t}'" for n, t in duckdb_columns("statuses").items()) + "}"
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # no bar on the stage's stdout
     con.execute("SET TimeZone = 'UTC'")
     template = """
         SELECT data.account.acct AS account, count(*) AS toots,

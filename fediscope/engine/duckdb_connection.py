@@ -183,6 +183,9 @@ class OwnConnection:
             config["memory_limit"] = memory_limit
         try:
             self.con = duckdb.connect(config=config)
+            # DuckDB draws a progress bar on stdout for a query running over 2 s, a pipe or file included: it would
+            # corrupt `--json` output and every report written to stdout (fediscope's progress goes to stderr)
+            self.con.execute("SET enable_progress_bar = false")
         except BaseException:
             self.spill.remove()
             raise

@@ -272,3 +272,34 @@ def test_process_reruns_compare_metrics_within_the_settings_spilling_to_a_direct
     assert compared and {(limit, threads) for limit, threads, _ in compared} == {("300.0 MiB", 1)}
     assert {Path(str(spill)).parent for _, _, spill in compared} == {temp_root}
     assert list(temp_root.iterdir()) == [] and list(cwd.iterdir()) == []
+
+
+def test_the_engines_connection_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
+    """DuckDB draws a progress bar on stdout for any query running over 2 s, also when stdout is a pipe or a file:
+    under load, or on a large lake, it ran into `fediscope process --json`'s document and the report on stdout."""
+    import subprocess
+    import sys
+
+    from fediscope.engine.duckdb_connection import open_connection
+
+    own = open_connection(None, threads=1)
+    try:
+        assert own.con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    finally:
+        own.close()
+    # the same through a real pipe, every new connection told to draw its bar at once (not after 2 s)
+    script = ("import duckdb\n"
+              "connect = duckdb.connect\n"
+              "def eager(*args, **kwargs):\n"
+              "    con = connect(*args, **kwargs)\n"
+              "    con.execute('SET progress_bar_time = 0')\n"
+              "    return con\n"
+              "duckdb.connect = eager\n"
+              "from fediscope.engine.duckdb_connection import open_connection\n"
+              "own = open_connection(None, threads=1)\n"
+              "print('opened', flush=True)\n"  # (a bar drawn while it opened is DuckDB's SET, drawn at once here)
+              "print(own.con.execute('SELECT count(*) FROM range(40000000) t(x) WHERE x % 7 = 3').fetchone()[0])\n"
+              "own.close()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.stdout.endswith("opened\n5714286\n") and done.stdout.count("opened") == 1, done.stdout[-300:]
