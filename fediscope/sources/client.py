@@ -254,17 +254,18 @@ def handle_rate_limit(method: _F) -> _F:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
                 if not self.wait_on_rate_limit:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); retry in "
+                    raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
                 if wait > self.max_wait:
-                    raise RateLimited(f"{self.domain}{endpoint}: rate limited (HTTP 429); "
+                    raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); "
                                       f"{self.too_long_wait(wait)}; run again later", wait) from None
                 if attempt >= self.max_retries:
-                    raise RateLimited(f"{self.domain}{endpoint}: still rate limited after "
+                    raise RateLimited(f"{self._at(endpoint)}: still rate limited after "
                                       f"{count(attempt + 1, 'attempt')}", wait) from None
                 attempt += 1
                 self.stats["rate_limited"] += 1
-                self._wait(wait, f"the rate-limit window of {self.domain} to reset (HTTP 429 on {endpoint})")
+                self._wait(wait, f"the rate-limit window of {self.domain} to reset "
+                                 f"(HTTP 429 on {shown_endpoint(endpoint)})")
 
     return wrapper  # type: ignore[return-value]
 
@@ -288,12 +289,12 @@ def retry_transient(method: _F) -> _F:
                     delay = max(delay, exc.retry_after)
                 why = self._no_retry_reason(attempt, delay, exc.retry_after)
                 if why is not None:
-                    raise UpstreamUnavailable(f"{self.domain}{endpoint}: {exc} (gave up after "
+                    raise UpstreamUnavailable(f"{self._at(endpoint)}: {exc} (gave up after "
                                               f"{count(attempt + 1, 'attempt')}{why})", exc.status,
                                               exc.retry_after) from None
                 attempt += 1
                 self.stats["retries"] += 1
-                self._wait(delay, f"retry {attempt}/{self.max_retries} of {self.domain}{endpoint} after {exc}",
+                self._wait(delay, f"retry {attempt}/{self.max_retries} of {self._at(endpoint)} after {exc}",
                            kind="retry")
 
     return wrapper  # type: ignore[return-value]
@@ -377,6 +378,18 @@ def _hooked_pool_classes(adapter: weakref.ref[ConnectHookAdapter]) -> dict[str, 
         ConnectionCls = TLSConnection
 
     return {"http": Pool, "https": TLSPool}
+
+
+#: A path naming an account by the instance's own id (``/api/v1/accounts/109…/statuses``): with its instance, that id
+#: resolves to the person through the public API (the lake holds only its pseudonym), so error messages and log lines
+#: name the path's template instead (``/api/v1/accounts/:id/statuses``, as the lake's envelope does). ``lookup``
+#: takes the handle as a parameter, which no message shows.
+_ACCOUNT_PATH_RE = re.compile(r"^(/api/v\d+/accounts/)(?!lookup(?:[/?]|$))[^/?#]+")
+
+
+def shown_endpoint(endpoint: str) -> str:
+    """``endpoint`` as messages and logs show it: an account id in its path replaced by ``:id``."""
+    return _ACCOUNT_PATH_RE.sub(r"\1:id", endpoint)
 
 
 @dataclass
@@ -466,6 +479,10 @@ class MastodonClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _at(self, endpoint: str) -> str:
+        """``domain/endpoint`` as messages name a request (:func:`shown_endpoint`)."""
+        return f"{self.domain}{shown_endpoint(endpoint)}"
+
     # -- the one request path -------------------------------------------------------------------------------
     def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> RawResponse:
         """GET ``endpoint`` (``/api/v1/...``) and return the raw answer (2xx only).
@@ -544,12 +561,12 @@ class MastodonClient:
             raise _Transient(f"HTTP {status}", status, parse_retry_after(response.headers.get("Retry-After")))
         said = _error_text(response, (self.access_token,) if self.access_token else ())
         if status in (404, 410):
-            raise UpstreamNotFound(f"{self.domain}{endpoint}: not found (HTTP {status}){said}")
+            raise UpstreamNotFound(f"{self._at(endpoint)}: not found (HTTP {status}){said}")
         if status in (401, 403):
             hint = refused_hint(self.domain, token_sent=bool(self.access_token))
-            raise UpstreamRejected(f"{self.domain}{endpoint}: refused (HTTP {status}){said}; {hint}", status)
+            raise UpstreamRejected(f"{self._at(endpoint)}: refused (HTTP {status}){said}; {hint}", status)
         if status >= 400:
-            raise UpstreamRejected(f"{self.domain}{endpoint}: HTTP {status}{said}", status)
+            raise UpstreamRejected(f"{self._at(endpoint)}: HTTP {status}{said}", status)
         return RawResponse(status=status, headers=response.headers, content=response.content,
                            url=response.url, endpoint=endpoint, domain=self.domain)
 
@@ -579,22 +596,22 @@ class MastodonClient:
     def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
         """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
         if isinstance(cause, _DeadlinePassed) or self._past_deadline():
-            raise UpstreamUnavailable(f"{self.domain}{endpoint}: no complete answer within "
+            raise UpstreamUnavailable(f"{self._at(endpoint)}: no complete answer within "
                                       f"{self._deadline_span or 0:g} s "
                                       "(the connection was cut; not retried)") from None
         if (tls := tls_failure(cause)) is not None:
-            raise UpstreamTLSError(f"{self.domain}{endpoint}: {tls_error_text(tls)}") from None
+            raise UpstreamTLSError(f"{self._at(endpoint)}: {tls_error_text(tls)}") from None
         if isinstance(cause, _BodyTooLarge):
-            raise ResponseTooLarge(f"{self.domain}{endpoint}: the answer is larger than "
+            raise ResponseTooLarge(f"{self._at(endpoint)}: the answer is larger than "
                                    f"{self.max_body_bytes} bytes; not read", int(self.max_body_bytes or 0)) from None
         if (elsewhere := refused_redirect(cause)) is not None:
-            raise RedirectRefused(f"{self.domain}{endpoint}: {elsewhere.explained()}") from None
+            raise RedirectRefused(f"{self._at(endpoint)}: {elsewhere.explained()}") from None
         if isinstance(cause, requests.exceptions.TooManyRedirects):
-            raise RedirectRefused(f"{self.domain}{endpoint}: too many redirects ({str(cause)[:200]})") from None
+            raise RedirectRefused(f"{self._at(endpoint)}: too many redirects ({str(cause)[:200]})") from None
         # a redirect the hardened session refused (another host, a private address); not a malformed proxy setting
         if isinstance(cause, requests.exceptions.InvalidURL) and not isinstance(
                 cause, requests.exceptions.InvalidProxyURL):
-            raise RedirectRefused(f"{self.domain}{endpoint}: redirect refused ({str(cause)[:200]})") from None
+            raise RedirectRefused(f"{self._at(endpoint)}: redirect refused ({str(cause)[:200]})") from None
 
     def _past_deadline(self) -> bool:
         return self._deadline_at is not None and time.monotonic() >= self._deadline_at
