@@ -1040,8 +1040,9 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             for other in subjects[1:]:
                 add_suppressed(lake, other.audit_id)
             if not subject.pseudonymised:
-                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): handles and links inside other "
-                                       "people's status text stay as collected")
+                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): other accounts' handles and links "
+                                       "stay in clear in the lake; of this one, other people's texts keep its display "
+                                       "name and a bare @name where they do not mention it")
             policy = policy_from_settings(settings) if subject.pseudonymised else None
             # the lake's temporary files, in one walk: those of raw batches' unfinished writes (any age) are searched
             # for the traces too, and the day-old ones removed after the passes (fediscope.lake.debris)

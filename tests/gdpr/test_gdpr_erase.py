@@ -311,6 +311,11 @@ def test_erasure_of_a_lake_landed_with_privacy_off(env) -> None:
     assert export_account(settings, SUBJECT)["suppressed"]
 
     assert report.raw["records_removed"] >= len(owned) and report.warnings
+    # the warning says what stays, not that the account's own mentions stay (the erasure rewrites them: was "handles
+    # and links inside other people's status text stay as collected")
+    privacy_warning = [w for w in report.warnings if w.startswith("privacy is off")]
+    assert privacy_warning and "stay as collected" not in privacy_warning[0]
+    assert "other accounts' handles and links stay in clear" in privacy_warning[0]
     assert report.account_key.startswith("sha256:") and report.newly_suppressed
     assert not [s for s in raw_statuses(env) if s["account"]["acct"] == "mastodonpy_test_2"]
     assert not files_holding([env.lake_dir / "raw"], ids)
