@@ -339,8 +339,11 @@ def _read_unannounced(lake: LakeBackend, path: str) -> int:
         return 0
     try:
         extra = read_state(lake, path).extra or {}
+        if not isinstance(extra, dict):
+            raise TypeError(f"extra is a JSON {type(extra).__name__}, not an object")
         return max(0, int(extra.get("records", 0)))
-    except (UnreadableCheckpoint, TypeError, ValueError) as exc:
+    # OverflowError: ``{"records": Infinity}``, which Python's json reads, has no int
+    except (UnreadableCheckpoint, TypeError, ValueError, OverflowError) as exc:
         log.warning("%s does not count unannounced records (%s): announced all the same", path, exc)
         return 1
 

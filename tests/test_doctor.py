@@ -552,6 +552,12 @@ BROKEN_SQL = {
                       "column 'toots' holds structs, which no store holds (a value is a number, text, a boolean or "
                       "NULL); give it as text in the metric's SQL: to_json(toots), or select its fields as columns "
                       "of their own (toots.field AS field)"),
+    # DuckDB's Arrow gives a TIMETZ as a plain time (its offset dropped): refused by DuckDB's own column type
+    "timetz_column": ("SELECT instance, max(created_at)::TIMETZ AS toots FROM statuses GROUP BY instance",
+                      "column 'toots' holds times with a time zone (TIMETZ), which no store holds (a value is a "
+                      "number, text, a boolean or NULL); give it as a time in UTC in the metric's SQL: "
+                      "CAST(timezone('UTC', toots) AS TIME), or as text, which keeps its offset: "
+                      "CAST(toots AS VARCHAR)"),
     # DuckDB runs a statement that is not a query as soon as it is given one: refused unrun (no file written)
     "no_query": ("COPY (SELECT 'a' AS instance, 1 AS toots) TO 'written.csv'",
                  "DuckDB failed: a COPY statement is not a query; a metric file holds one SELECT"),

@@ -194,14 +194,11 @@ class Engine(ABC):
         (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`) and the store's write
         refuse, found by binding the SQL (:meth:`result_schema`) without reading a row. ``fediscope doctor`` runs it
         on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake."""
-        from fediscope.engine.metric_state import refuse_unstorable_types
-
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
-                schema = self.result_schema(metric.sql)
-                refuse_unstorable_types(schema)
+                schema = self.storable_schema(metric.sql)
             columns = list(schema.names)
             check_result_columns(metric, columns)
             check_column_names(metric.name, columns, metric.source)
@@ -214,6 +211,15 @@ class Engine(ABC):
         """The Arrow schema of ``sql``'s result (its columns' names and types), from binding the statement alone (no
         row is read). Only the DuckDB engine binds a statement alone (:meth:`check_metric` uses it)."""
         raise NotImplementedError(f"the {self.name} engine does not bind SQL alone; use the duckdb engine")
+
+    def storable_schema(self, sql: str) -> Any:
+        """:meth:`result_schema`, refused first as :meth:`storable_arrow` refuses a result (the same rule: an engine
+        that overrides one to apply it to its own column types overrides both)."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
+        schema = self.result_schema(sql)
+        refuse_unstorable_types(schema)
+        return schema
 
     def query_arrow(self, sql: str) -> Any:
         """A query's result as an Arrow table; engines with a native Arrow path override this."""

@@ -200,8 +200,35 @@ class DuckDBEngine(Engine):
         """The relation's Arrow schema (:meth:`_relation`): DuckDB binds a query when it makes a relation of it, and
         asked for no row (``LIMIT 0``, which its optimizer answers with an empty result) it reads none; the types
         are those :meth:`query_arrow` gives."""
+        return self._bound(sql)[1]
+
+    def storable_schema(self, sql: str) -> Any:
+        """:meth:`result_schema`, refused by DuckDB's own column types too (a TIMETZ is a plain time in Arrow), as
+        :meth:`storable_arrow` refuses a result."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
+        relation, schema = self._bound(sql)
+        refuse_unstorable_types(schema, [str(kind) for kind in relation.types])
+        return schema
+
+    def storable_arrow(self, sql: str) -> Any:
+        """:meth:`query_arrow`'s result, refused (:func:`~fediscope.engine.metric_state.refuse_unstorable_types`)
+        by its Arrow types and DuckDB's own: its Arrow gives a TIMETZ column as a plain time, the offset dropped."""
+        from fediscope.engine.metric_state import refuse_unstorable_types
+
         try:
-            return self._relation(sql).limit(0).to_arrow_table().schema
+            relation = self._relation(sql)
+            result = relation.to_arrow_table()
+        except duckdb.Error as exc:
+            raise self._failure(exc) from exc
+        refuse_unstorable_types(result.schema, [str(kind) for kind in relation.types])
+        return result
+
+    def _bound(self, sql: str) -> tuple[duckdb.DuckDBPyRelation, Any]:
+        """The relation of ``sql`` and its Arrow schema, no row read (:meth:`result_schema`)."""
+        try:
+            relation = self._relation(sql)
+            return relation, relation.limit(0).to_arrow_table().schema
         except duckdb.Error as exc:
             raise self._failure(exc) from exc
 

@@ -88,7 +88,7 @@ def _plain_column(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([plain(v) for v in column.to_pylist()])
 
 
-def refuse_unstorable_types(schema: pa.Schema) -> None:
+def refuse_unstorable_types(schema: pa.Schema, engine_types: Sequence[str] | None = None) -> None:
     """Refuse, with a :class:`MetricFileError` the caller prefixes with the metric's file, a metric result (its
     schema: of an engine's result, rows or none, or of its SQL only bound, as ``fediscope doctor`` checks it) with a
     column no store holds, naming the column and how to convert it in the SQL. The one rule of both.
@@ -100,9 +100,15 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
     nanoseconds to the store; a BLOB (or BIT) column, stored as Python's text of its bytes (``b'ab'``); a STRUCT,
     stored as Python's text of a dict (``{'a': 1}``); a UNION (DuckDB's), whose rows holding different members
     failed with a pyarrow traceback (and held the member's value, whichever it was, when they held one); and a
-    type of the engine's own Arrow knows only as an extension (DuckDB's BIGNUM), stored as its bytes' text."""
-    for field in schema:
+    type of the engine's own Arrow knows only as an extension (DuckDB's BIGNUM), stored as its bytes' text.
+
+    ``engine_types`` (the engine's own names of the columns' types, in the schema's order) tells what the schema
+    cannot: DuckDB's Arrow gives a TIMETZ column as a plain time, its offset dropped (``12:00:01+02`` stored as
+    ``12:00:01``, neither that moment in UTC nor saying it is not), so it is refused by DuckDB's type."""
+    for index, field in enumerate(schema):
         kind, name = field.type, field.name
+        if engine_types is not None and engine_types[index] == TIMETZ:
+            raise _unstorable(name, "times with a time zone (TIMETZ)", TIMETZ_ADVICE.format(column=name))
         if isinstance(kind, pa.BaseExtensionType):
             raise _unstorable(name, f"values of the engine's own type {getattr(kind, 'type_name', kind)}",
                               f"give it as a number or text in the metric's SQL: CAST({name} AS DOUBLE) or "
@@ -123,6 +129,14 @@ def refuse_unstorable_types(schema: pa.Schema) -> None:
             raise _unstorable(name, "values of a union type",
                               f"give it as one type in the metric's SQL: CAST({name} AS VARCHAR), or a CASE on "
                               f"union_tag({name})")
+
+
+#: DuckDB's name of a TIMETZ column's type (``str()`` of its ``DuckDBPyType``)
+TIMETZ = "TIME WITH TIME ZONE"
+#: What the error of a TIMETZ column advises: that time in UTC (DuckDB's cast to TIME keeps the time of day as
+#: written, dropping the offset, so ``timezone('UTC', …)`` first), or the text, which keeps the offset
+TIMETZ_ADVICE = ("give it as a time in UTC in the metric's SQL: CAST(timezone('UTC', {column}) AS TIME), or as text, "
+                 "which keeps its offset: CAST({column} AS VARCHAR)")
 
 
 def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:

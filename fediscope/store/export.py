@@ -16,6 +16,8 @@ PostgreSQL's ``COPY … CSV`` writes them: readers that tell the two apart read 
 before (Python's :mod:`csv` reads both as ``''``; pandas' ``read_csv`` both as NaN). Python's :mod:`csv` cannot write
 that (it writes ``''`` and None alike), hence the writer of its own here. (A row of one column holding NULL is an
 empty line, as PostgreSQL writes it: DuckDB reads it as NULL, but readers that skip empty lines skip it.)
+Text that is just ``\\.`` is quoted: alone on a line, PostgreSQL's ``COPY FROM`` would take it for the end of the
+data.
 With ``spreadsheet_safe`` (``--spreadsheet-safe``), a text value a spreadsheet would run as a formula (it starts
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's "CSV injection") gets a ``'`` before it
 (:func:`spreadsheet_safe_text`); numbers, and text that reads as a plain number (``-3``), are left as they are. It
@@ -53,6 +55,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 #: what makes a CSV field quoted (as Python's csv module quotes): the delimiter, the quote, a line break
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
+#: a line of just this is end-of-data to PostgreSQL's ``COPY … FROM`` in CSV mode, unless quoted (its own ``COPY TO``
+#: quotes it in a one-column row): quoted in every row here, which any CSV reader reads back as the same text
+END_OF_DATA = "\\."
 
 
 def spreadsheet_safe_text(text: str) -> str:
@@ -81,10 +86,11 @@ def csv_cell(value: Any, spreadsheet_safe: bool = False) -> str | None:
 
 def csv_field(text: str | None) -> str:
     """One CSV field: NULL (None) empty, empty text quoted (``""``: see the module's text), text holding a comma, a
-    quote or a line break quoted (its quotes doubled), the rest as it is."""
+    quote or a line break quoted (its quotes doubled), ``\\.`` quoted (see :data:`END_OF_DATA`), the rest as it
+    is."""
     if text is None:
         return ""
-    if not text or _NEEDS_QUOTES.search(text):
+    if not text or text == END_OF_DATA or _NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 

@@ -277,23 +277,28 @@ class HBaseStore(BaseStore):
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         doing = f"lock metric {metric} for writing"
+        raced = False  # the last turn found the lease free or expired, but lost it to another writer
         while True:
             now = _wall_clock()
             value = _lease_value(owner, now, now + self.lease_seconds)
+            looked_again = raced
             with self._connection(doing) as conn:
                 if self._check_and_put(conn, metric, b"", value):
                     return self._start_lease(metric, owner, now, value)
                 found = self._lease_cell(conn, metric)
-                if not found:
-                    continue  # released since the check: take it now
-                holder = _read_lease(found)
-                if holder is None or float(holder["expires"]) < now:
-                    if self._check_and_put(conn, metric, found, value):  # nobody took it over in between
+                raced = not found  # released since the check
+                if found:
+                    holder = _read_lease(found)
+                    raced = holder is None or float(holder["expires"]) < now  # expired: taken over
+                    if raced and self._check_and_put(conn, metric, found, value):  # nobody took it over in between
                         log.warning("metric=%s took over the write lease of %s, which expired %s ago (a writer "
                                     "killed mid-write?)", metric, _holder_text(holder), _age(holder, now, "expires"))
                         return self._start_lease(metric, owner, now, value)
-                    continue  # another waiter took it over first, or it was just released: look again at once
+            # the deadline is checked on every turn: a check and a read that keep disagreeing (a Thrift server whose
+            # checkAndPut does not take an empty cell for a free one) must not spin past lock_timeout
             remaining = deadline - time.monotonic()
+            if raced and not looked_again and remaining > 0:
+                continue  # another waiter took it over first, or it was just released: look again at once, once
             if remaining <= 0:
                 raise StoreError(
                     f"HBase at {self._address}: could not write metric {metric}: another writer ("

@@ -285,6 +285,36 @@ def test_what_a_failed_try_landed_is_announced_by_the_next_that_succeeds(monkeyp
     assert orch.new_records(orch.collect_target(settings, target, 4)) == 0, "announced once"
 
 
+@pytest.mark.parametrize("content, reason", [
+    ('{"extra": {"records": Infinity}}', "cannot convert float infinity to integer"),  # Python's json reads it
+    ('{"extra": {"records": NaN}}', "cannot convert float NaN to integer"),
+    ('{"extra": {"records": "many"}}', "invalid literal for int()"),
+    ('{"extra": [43]}', "extra is a JSON list, not an object"),
+    ("[43]", "JSON list, not an object"),
+])
+def test_a_hand_edited_unannounced_file_is_announced_with_a_warning_not_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture, content: str,
+        reason: str) -> None:
+    """The file is there only because a failed try landed records: one that does not count them still makes the
+    next try that succeeds announce (counted as 1), with a warning naming the file; the collect task never fails
+    on it."""
+    from fediscope.sources import collector
+    from fediscope.sources.summary import CollectSummary, SourceResult
+
+    monkeypatch.setattr(collector, "run_collection",
+                        lambda *a, **k: CollectSummary([SourceResult("x.org", "public")]))
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake")}, env={})
+    target = {"instance": "https://x.org", "source": "public"}
+    kept = tmp_path / "lake" / orch._unannounced_path(settings, target)
+    kept.parent.mkdir(parents=True)
+    kept.write_text(content)
+    with caplog.at_level(logging.WARNING, logger="fediscope.orchestration"):
+        result = orch.collect_target(settings, target, 4)
+    assert result["unannounced"] == 1 and not kept.exists()
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.endswith(": announced all the same") and reason in line, line
+
+
 # -- batch windows ----------------------------------------------------------------------------------------------
 def _utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)

@@ -313,6 +313,18 @@ def test_every_store_exports_formula_text_as_stored_unless_spreadsheet_safe(note
     assert "a,,-3,-0.5\r\n" in text and 'b,"",0,\r\n' in text and "h,-3,5,-7.0\r\n" in text
 
 
+def test_every_store_exports_text_that_is_a_backslash_dot_quoted(exporting, capsys):
+    """In a one-column metric a text value ``\\.`` was a line of its own, unquoted: PostgreSQL's ``COPY … FROM`` in
+    CSV mode reads that line as the end of the data, dropping every row after it (its own ``COPY TO`` quotes it).
+    Now it is quoted (the same text to every CSV reader); text merely holding it is not."""
+    marks = parse_metric("marks", "-- question: m?\n-- key: mark\nSELECT 1")
+    exporting.write(marks, [{"mark": mark} for mark in ("\\.", "a\\.", "z")])
+    code, out, err = run(capsys, "store", "export", "marks")
+    assert (code, err) == (0, "")
+    assert out == 'mark\r\n"\\."\r\na\\.\r\nz\r\n'
+    assert _csv_rows(out) == (["mark"], [{"mark": "\\."}, {"mark": "a\\."}, {"mark": "z"}])
+
+
 def test_spreadsheet_safe_with_json_lines_is_refused(capsys, tmp_path, monkeypatch):
     clean_env(tmp_path, monkeypatch)  # refused before the store is opened
     code, out, err = run(capsys, "store", "export", "notes", "--format", "jsonl", "--spreadsheet-safe",

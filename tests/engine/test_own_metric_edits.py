@@ -245,6 +245,30 @@ def test_a_blob_or_struct_column_is_refused_naming_the_file_and_column(
     assert types["seen"] == "str" and not rows[0][1][1].startswith(("b'", "{'")), rows
 
 
+def test_a_timetz_column_is_refused_naming_the_file_and_column(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: stored without a word as the time of day as written, its offset dropped (``12:00:01+02`` as
+    ``12:00:01``, not that moment in UTC): DuckDB's Arrow gives a TIMETZ as a plain time, which the store holds as
+    text. Its Arrow type cannot tell it from a TIME, so it is refused by DuckDB's own type (exit 2), with the
+    conversions; a TIME is stored as before, and so is the TIMETZ converted as advised."""
+    sql = ("-- question: When?\n-- key: k\n"
+           "SELECT 'a' AS k, '12:00:01+02'::TIMETZ AS seen, '12:00:01'::TIME AS plain FROM statuses LIMIT 1\n")
+    path = _write_metric(cli_env, "typed", sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds times with a time zone "
+                           "(TIMETZ), which no store holds (a value is a number, text, a boolean or NULL); give it "
+                           "as a time in UTC in the metric's SQL: CAST(timezone('UTC', seen) AS TIME), or as text, "
+                           "which keeps its offset: CAST(seen AS VARCHAR)"), err
+
+    _write_metric(cli_env, "typed", sql.replace("'12:00:01+02'::TIMETZ AS seen",
+                                                "CAST(timezone('UTC', '12:00:01+02'::TIMETZ) AS TIME) AS seen, "
+                                                "CAST('12:00:01+02'::TIMETZ AS VARCHAR) AS text"))
+    assert _process(capsys)["metrics"]["typed"]["rows"] == 1
+    _, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "typed")
+    assert rows == [(("str", "a"), ("str", "10:00:01"), ("str", "12:00:01+02"), ("str", "12:00:01"))], rows
+
+
 def test_a_union_column_is_refused_naming_the_file_and_column(
         cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Was: a pyarrow traceback (``ArrowInvalid: Could not convert 'x' with type str: tried to convert to int64``,

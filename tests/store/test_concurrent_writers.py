@@ -459,6 +459,37 @@ def test_hbase_a_writer_renews_its_lease_while_it_writes(hbase_double, monkeypat
     assert [r["v"] for r in store.top(CC, 10)] == sorted((r["v"] for r in _rows("A", 2)), reverse=True)
 
 
+def test_hbase_a_lease_the_check_refuses_while_it_reads_free_fails_at_lock_timeout(hbase_double):
+    """A check and a read that keep disagreeing (a Thrift server whose ``checkAndPut`` does not take an empty cell
+    for a free one): the writer went straight back to its check each time, never reaching its deadline, and spun
+    for ever. Now it gives up after ``lock_timeout``, as when the lease is held. Here a writer that spins (the check
+    called far more often than waiting 0.5 s ever needs) is let through, so the spin shows as a write that did not
+    fail rather than a test that never ends."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0.5)
+    store.write(CC, _rows("A", 1))
+    handler = hbase_double.handler
+    check_and_put, refused = handler.checkAndPut, []
+
+    def empty_is_not_free(table, row, column, value, mput, attributes):  # noqa: ANN001, ANN202
+        if row == b"lease:cc" and not value and len(refused) < 500:
+            refused.append(value)
+            return False
+        return check_and_put(table, row, column, value, mput, attributes)
+
+    handler.checkAndPut = empty_is_not_free
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.write(CC, _rows("B", 2))
+    finally:
+        del handler.checkAndPut
+    message = str(caught.value)
+    assert "could not write metric cc: another writer" in message and "after 0.5 s of waiting" in message, message
+    assert "\n" not in message
+    assert hbase_double.table(f"{prefix}-catalog").rows[b"lease:cc"][b"c:lease"][0] == b""  # never taken
+    assert store.all(CC) == sorted(_rows("A", 1), key=lambda r: r["k"])
+
+
 def test_hbase_a_failed_write_releases_the_metric(hbase_double):
     """A write that fails (the Thrift server refused a batch) releases its lease on the way out: the next write of
     the metric does not wait for it."""
