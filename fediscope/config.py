@@ -605,6 +605,17 @@ class Settings:
         return "code"
 
 
+def option_origin(settings: Settings, name: str) -> str:
+    """Where setting ``name`` is changed, as the fix of an error from a command with an option of the same name
+    (``--lake``, ``--store``) names it: where the value came from (:meth:`Settings.origin`: ``--lake``, the
+    variable, ``fediscope.toml: [fediscope] lake``, the Airflow Variable's key), and for a default the option
+    before both places that set it (``--lake / FEDISCOPE_LAKE (or [fediscope] lake in fediscope.toml)``). Was: the
+    fixed ``--lake / FEDISCOPE_LAKE``, also for a lake set in fediscope.toml alone."""
+    if name in settings.origins:
+        return settings.origin(name)
+    return f"--{name.replace('_', '-')} / {settings.origin(name, advice=True)}"
+
+
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
 URL_NAMES = {"lake", "store", "spark_lake_uri"}  # may embed a password (mysql+pymysql://user:password@host/db)
 _BY_NAME = {s.name: s for s in SETTINGS}

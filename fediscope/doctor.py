@@ -311,8 +311,12 @@ def _leftover_tables(store: Any, own_dir: Path | None) -> dict[str, list[str]]:
 
 
 def _missing_sqlite(where: str, path: Path, origin: str) -> Check:
-    """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing).
-    ``origin``: where the store is set, the fix's subject (:meth:`~fediscope.config.Settings.origin`)."""
+    """A SQLite store not created yet: fine when ``fediscope process`` can create it (doctor creates nothing),
+    unless its path is relative where the absolute one exists (``sqlite:///tmp/x.db`` for ``/tmp/x.db``: the
+    hint ``fediscope report`` gives, a warning here). ``origin``: where the store is set, the fix's subject
+    (:meth:`~fediscope.config.Settings.origin`)."""
+    from fediscope.store.sqlite import absolute_hint
+
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -322,6 +326,9 @@ def _missing_sqlite(where: str, path: Path, origin: str) -> Check:
     if not os.access(parent, os.W_OK | os.X_OK):
         return Check("store", FAIL, f"{where}: cannot be created: {parent} is not writable by this user",
                      f"point {origin} at a directory this user can write")
+    if hint := absolute_hint(path):
+        return Check("store", WARN, f"{where}: not created yet; `fediscope process` creates it{hint}",
+                     f"set {origin} to sqlite:///{Path('/') / path} if that was meant")
     return Check("store", OK, f"{where}: not created yet; `fediscope process` creates it")
 
 

@@ -550,7 +550,7 @@ def require_batch_lake(lake: LakeBackend, *, chosen_by: str | None = None, untou
     """A lake a batch run may process (:func:`fediscope.lake.backend.require_batch_lake`, as ``fediscope process``
     requires). Used by :func:`process_window` and the ``spark-submit`` jobs (``spark_jobs/job_lock.py``).
     ``chosen_by``: how the hint names the lake, ``FEDISCOPE_LAKE`` (:data:`~fediscope.lake.backend.LAKE_SETTING`,
-    the DAG's tasks) unless given (:data:`~fediscope.lake.backend.LAKE_OPTION`: the jobs, which have ``--lake``).
+    the DAG's tasks) unless given (:func:`~fediscope.config.option_origin`: the jobs, which have ``--lake``).
     ``untouched``: what a refusal says the run left alone, the store unless given (the curation job has none)."""
     from fediscope.lake.backend import LAKE_SETTING, STORE_UNTOUCHED
     from fediscope.lake.backend import require_batch_lake as require

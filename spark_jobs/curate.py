@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
+    from fediscope.config import option_origin
     from fediscope.engine.spark_engine import SparkEngine, submitted_session
     from fediscope.errors import FediscopeError
     from spark_jobs.job_lock import job_lock
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         settings = settings_from_context(lake=args.lake, engine="spark",
                                          program="fediscope curate")  # and logging: level, secrets masked
         # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
-        with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):
+        with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED,
+                      chosen_by=option_origin(settings, "lake")):
             if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
                 spark = submitted_session("fediscope-curate")
             with SparkEngine(settings, spark=spark) as engine:

@@ -22,20 +22,22 @@ from contextlib import contextmanager
 
 from fediscope.engine.manifest import MANIFEST_PATH
 from fediscope.errors import LakeError
-from fediscope.lake.backend import LAKE_OPTION, LakeBackend, open_lake
+from fediscope.lake.backend import LAKE_SETTING, LakeBackend, open_lake
 from fediscope.lake.layout import CURATED_ROOT, STATE_ROOT
 from fediscope.lake.lock import INHERIT_ENV, LockHolder, lake_lock
 from fediscope.orchestration import require_batch_lake
 
 
 @contextmanager
-def job_lock(lake_url: str, command: str, *, curated: bool = False, untouched: str | None = None
-             ) -> Iterator[LockHolder]:
+def job_lock(lake_url: str, command: str, *, curated: bool = False, untouched: str | None = None,
+             chosen_by: str = LAKE_SETTING) -> Iterator[LockHolder]:
     """Hold the lake lock for the job; ``curated``: the lake must also hold curated tables (the metrics job);
-    ``untouched``: what a refused job says it left alone, the store unless given (the curation job has none)."""
+    ``untouched``: what a refused job says it left alone, the store unless given (the curation job has none);
+    ``chosen_by``: where the lake was set, as a refusal's hint names it (the jobs: :func:`~fediscope.config.
+    option_origin`, as they have ``--lake``)."""
     lake = open_lake(lake_url)
-    # LakeError, nothing created, nothing changed; its hint names --lake, which both jobs have
-    require_batch_lake(lake, chosen_by=LAKE_OPTION, untouched=untouched)
+    # LakeError, nothing created, nothing changed
+    require_batch_lake(lake, chosen_by=chosen_by, untouched=untouched)
     if curated and not lake.exists(STATE_ROOT):
         # no _state/: no run holds the lock (its file lives there), so none is curating now; refused before the
         # lock file would create _state/ in a lake never curated (a copy of raw/), and leave it behind, empty

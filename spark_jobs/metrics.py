@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
+    from fediscope.config import option_origin
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import ConfigError, FediscopeError
     from fediscope.store.port import require_persistent
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
         # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
         # with nothing curated is refused (curated=True): its metrics would all be empty.
-        with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True):
+        with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True,
+                      chosen_by=option_origin(settings, "lake")):
             # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
             # unreachable host fails in a second, not after every metric was computed
             store = None if args.no_store else _open_store(settings)

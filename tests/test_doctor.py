@@ -321,6 +321,25 @@ def test_a_store_that_cannot_be_created_names_where_it_was_set(clean_env: Path) 
     assert from_variable["store"].fix == "point FEDISCOPE_STORE at a path below a directory", from_variable["store"]
 
 
+def test_a_relative_store_not_created_where_the_absolute_one_exists_is_a_warning(clean_env: Path) -> None:
+    """Was: OK, "not created yet" for ``sqlite:///<dir>/x.db`` (relative to the current directory) where
+    ``/<dir>/x.db`` exists, the four slashes missed; ``fediscope report`` gave the hint, doctor did not."""
+    existing = clean_env / "kept" / "x.db"
+    existing.parent.mkdir()
+    existing.write_bytes(b"")
+    relative = str(existing).lstrip("/")
+    (clean_env / "fediscope.toml").write_text(f'[fediscope]\nstore = "sqlite:///{relative}"\n')
+    env = {name: value for name, value in _env(clean_env).items() if name != "FEDISCOPE_STORE"}
+    check = _by_name(run_checks(load_settings(env=env)))["store"]
+    assert check.status == WARN and "not created yet" in check.detail, check
+    assert f"but {existing} exists: an absolute path takes four slashes, sqlite:///{existing}" in check.detail, check
+    assert check.fix == f"set fediscope.toml: [fediscope] store to sqlite:///{existing} if that was meant", check
+    assert not (clean_env / relative).exists()  # doctor creates nothing
+    _code, output = _doctor(env)
+    store_line = next(line for line in output.splitlines() if line.split()[1:2] == ["store"])
+    assert store_line.startswith(WARN) and "four slashes" in store_line, output
+
+
 def test_the_store_check_writes_nothing_into_an_existing_store(clean_env: Path) -> None:
     import sqlite3
 

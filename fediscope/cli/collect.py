@@ -62,7 +62,8 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     elif not settings.sources:
         raise ConfigError("nothing to collect: pass --instance URL (e.g. --instance https://mastodon.social), or "
                           "configure [[sources]] in fediscope.toml")
-    from fediscope.lake.backend import LAKE_OPTION, open_lake, prepare_lake
+    from fediscope.config import option_origin
+    from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.lake.key_check import check_landing_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.collector import run_collection
@@ -70,9 +71,9 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
     policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
     # a lake path that is a file fails here, before anything is fetched
     target_lake = open_lake(settings.lake)
-    prepare_lake(target_lake, chosen_by=LAKE_OPTION)
+    prepare_lake(target_lake, chosen_by=option_origin(settings, "lake"))
     # a key other than the lake's is refused before anything is fetched (a weak one is only warned about)
-    check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
+    check_landing_key(settings, target_lake, chosen_by=option_origin(settings, "lake"))
     try:
         # the failed sources' reasons are printed below (in --json, the document holds them: the log warns)
         summary = run_collection(settings, targets, max_pages=max_pages,

@@ -173,7 +173,8 @@ def retention(dry_run: bool, as_json: bool) -> None:
 
     settings = settings_from_context()
     lake = open_lake(settings.lake)
-    require_lake(lake)  # pruning a lake that is not there must not create one (its lock lives in the lake)
+    # pruning a lake that is not there must not create one (its lock lives in the lake)
+    require_lake(lake, chosen_by=settings.origin("lake", advice=True))
     summary = apply_retention(settings, dry_run=dry_run, lake=lake)
     if as_json:
         emit_json(summary.as_dict())

@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 import click
 
 from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
+from fediscope.config import option_origin
 from fediscope.console import printable
 from fediscope.errors import FediscopeError, LakeError
-from fediscope.lake.backend import LAKE_OPTION, Entry, LakeBackend, open_lake, require_lake
+from fediscope.lake.backend import Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
 from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
 from fediscope.step_progress import StatusLine
@@ -208,7 +209,8 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
-    require_lake(backend, chosen_by=LAKE_OPTION)  # a missing lake or a file is an error, not "(empty)"
+    # a missing lake or a file is an error, not "(empty)"
+    require_lake(backend, chosen_by=option_origin(settings, "lake"))
     unreadable: list[str] = []
     damaged: list[str] = []
     try:
@@ -314,7 +316,7 @@ def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
-    require_lake(backend, chosen_by=LAKE_OPTION)
+    require_lake(backend, chosen_by=option_origin(settings, "lake"))
     status = lock_status(backend)
     now = datetime.now(UTC)
     document: dict[str, object] = {"lake": backend.url, "locked": status is not None, "removed": False}

@@ -86,13 +86,14 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
         raise click.BadParameter("--force only applies with --recurate", param_hint="--force")
     settings = settings_from_context(lake=lake, store=store)
     _warn_of_a_window_after_today(since)
+    from fediscope.config import option_origin
     from fediscope.engine.process import run_process
-    from fediscope.lake.backend import LAKE_OPTION, open_lake, require_batch_lake
+    from fediscope.lake.backend import open_lake, require_batch_lake
     from fediscope.store.port import require_persistent
 
     # before any work: an in-memory store would lose every row at exit
     require_persistent(settings.store, settings.origin("store"))
-    require_batch_lake(open_lake(settings.lake), chosen_by=LAKE_OPTION)
+    require_batch_lake(open_lake(settings.lake), chosen_by=option_origin(settings, "lake"))
 
     try:
         summary = run_process(settings, engine=engine, since=since, until=until,

@@ -86,11 +86,12 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     if charts:
         _refuse_a_file(out)
     settings = settings_from_context(store=store)
+    from fediscope.config import option_origin
     from fediscope.report import build_report
-    from fediscope.store.port import STORE_OPTION, open_for_reading
+    from fediscope.store.port import open_for_reading
 
     # creates nothing: a store that does not exist yet is an error
-    metric_store = open_for_reading(settings, chosen_by=STORE_OPTION)
+    metric_store = open_for_reading(settings, chosen_by=option_origin(settings, "store"))
     try:
         result = build_report(metric_store, out_dir=out, n=top_n, charts=charts, every_row=fmt == "json",
                               metrics_dir=settings.metrics_dir)

@@ -74,14 +74,15 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, spreadshee
       fediscope store export signups_by_month --prefix mastodon.social
       fediscope store export top_toots --spreadsheet-safe --out top_toots.csv
     """
-    from fediscope.store.port import STORE_OPTION, open_for_reading
+    from fediscope.config import option_origin
+    from fediscope.store.port import open_for_reading
 
     if spreadsheet_safe and fmt.lower() != "csv":
         raise ConfigError("--spreadsheet-safe applies to CSV only (a spreadsheet does not open JSON Lines); leave it "
                           "out with --format jsonl")
     settings = settings_from_context(store=store_url)
     # as `fediscope report`: a store not created yet is said so
-    metric_store = open_for_reading(settings, chosen_by=STORE_OPTION)
+    metric_store = open_for_reading(settings, chosen_by=option_origin(settings, "store"))
     try:
         held = _holding(metric_store, name, redact_url(settings.store))
         # the count on stderr's terminal, unless the rows go to that terminal too: it would run into them

@@ -85,7 +85,8 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     names = [s.name for s in sources]
     if len(set(names)) < len(names):
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
-    from fediscope.lake.backend import LAKE_OPTION, open_lake, prepare_lake
+    from fediscope.config import option_origin
+    from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.lake.key_check import check_landing_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.stream import StreamRun
@@ -93,9 +94,9 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
     policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
     # a lake path that is a file fails here, before the stream is opened
     target_lake = open_lake(settings.lake)
-    prepare_lake(target_lake, chosen_by=LAKE_OPTION)
+    prepare_lake(target_lake, chosen_by=option_origin(settings, "lake"))
     # a key other than the lake's is refused before the stream is opened (a weak one is only warned about)
-    check_landing_key(settings, target_lake, chosen_by=LAKE_OPTION)
+    check_landing_key(settings, target_lake, chosen_by=option_origin(settings, "lake"))
 
     stop = threading.Event()
     runs = [StreamRun(settings, instance, source, duration=duration, max_events=max_events,

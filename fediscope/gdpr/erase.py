@@ -1008,7 +1008,9 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
-    require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into; nothing was erased")
+    set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there
+    require_lake(lake, f"set {set_in} to the lake the account was collected into; nothing was erased",
+                 chosen_by=set_in)
     # with another key than the lake's, no record would match and the suppression list would get a pseudonym that
     # no later collection ever meets: refused, before anything is touched (fediscope.lake.key_check)
     require_lake_key(settings, lake, "nothing was erased, and nothing was added to the suppression list")

@@ -207,7 +207,8 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
     lock it fails at once with :class:`~fediscope.errors.LakeLockedError` naming it, exporting nothing."""
     lake = lake or open_lake(settings.lake)
     # a mistyped lake path would answer the request with "nothing held"
-    require_lake(lake, "set FEDISCOPE_LAKE to the lake the account was collected into")
+    set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there
+    require_lake(lake, f"set {set_in} to the lake the account was collected into", chosen_by=set_in)
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
     subjects = subjects_from_settings(settings, account, load_handle_domains(lake))

@@ -232,10 +232,11 @@ def open_lake(url: str) -> LakeBackend:
 
 
 #: How the lake was chosen, as the hint of a lake error names it: ``chosen_by`` of the checks below. The default
-#: names only the setting (``FEDISCOPE_LAKE``, or ``lake`` in fediscope.toml), which every command reads; a command
-#: with a ``--lake`` option passes :data:`LAKE_OPTION`, so no hint names an option its command does not have.
+#: names only the setting (``FEDISCOPE_LAKE``, or ``lake`` in fediscope.toml), which every command reads; a caller
+#: with settings passes where the lake was set: :meth:`Settings.origin <fediscope.config.Settings.origin>`, or a
+#: command with a ``--lake`` option :func:`~fediscope.config.option_origin`, so no hint names an option its command
+#: does not have, nor a variable a user who set the lake in fediscope.toml never set.
 LAKE_SETTING = "FEDISCOPE_LAKE"
-LAKE_OPTION = "--lake / FEDISCOPE_LAKE"
 #: how a refused batch ends its message by default: what it left alone (the batches that write metrics)
 STORE_UNTOUCHED = "the store was not touched"
 
@@ -251,7 +252,8 @@ def _collect_hint(chosen_by: str) -> str:
 def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str = LAKE_SETTING) -> None:
     """For commands that only read or prune a lake: refuse a root that does not exist (rather than create one,
     or show an empty lake) or that is not a directory. ``chosen_by``: how the caller's user names the lake
-    (:data:`LAKE_SETTING`, :data:`LAKE_OPTION`); ``hint`` replaces the default advice for a missing lake."""
+    (:data:`LAKE_SETTING`, :func:`~fediscope.config.option_origin`); ``hint`` replaces the default advice for a
+    missing lake."""
     if lake.is_dir(""):
         return
     if lake.exists(""):

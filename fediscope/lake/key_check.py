@@ -118,14 +118,17 @@ def _key(settings: Settings) -> str | None:
     return settings.pseudonym_key if settings.privacy and settings.pseudonym_key else None
 
 
-def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str = LAKE_SETTING,
+def mismatch_message(lake: LakeBackend, outcome: str, *, chosen_by: str | None = None,
                      recorded: str | None = None, expected: str | None = None,
                      settings: Settings | None = None) -> str:
     """The one line that says the key (or the privacy mode) is not the lake's, what was therefore not done
     (``outcome``), and the fix, naming where the key and the privacy mode were set (``settings``'
     :meth:`~fediscope.config.Settings.origin`: a user who configures fediscope in ``fediscope.toml`` alone has no
-    variable to unset)."""
+    variable to unset). ``chosen_by``: where the lake was set, the settings' origin of the lake unless given."""
     from fediscope.redact import redact_url
+
+    if chosen_by is None:
+        chosen_by = settings.origin("lake", advice=True) if settings is not None else LAKE_SETTING
 
     where = redact_url(lake.url)
     key_from = settings.origin("pseudonym_key") if settings is not None else "FEDISCOPE_PSEUDONYM_KEY"
@@ -173,7 +176,7 @@ _ROTATION_HINT = (". To change this on purpose, delete {path} first: records lan
                   "erased again")
 
 
-def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str = LAKE_SETTING,
+def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str | None = None,
                       outcome: str = _LANDING_OUTCOME, warn: bool = True) -> bool:
     """For the landing entry points, once per run, before anything is fetched: warn about a weak key
     (:func:`warn_if_weak_key`, unless ``warn`` is false), refuse a key that is not the lake's (KeyMismatchError),

@@ -224,16 +224,18 @@ def require_persistent(url: str, origin: str | None = None) -> None:
     from fediscope.store.sqlite import sqlite_in_memory
 
     if sqlite_in_memory(url):
-        where = origin or "--store, FEDISCOPE_STORE or [fediscope] store"
+        where = origin or STORE_ANYWHERE
         raise ConfigError(f"the store {redact_url(url)!r} ({where}) is an in-memory SQLite database: whatever is "
                           "stored in it is lost when the command ends; use a file, e.g. sqlite:///fediscope.db")
 
 
 #: How the store was chosen, as the fix of a store error names it: ``chosen_by`` of :func:`open_for_reading`. The
 #: default names only the setting (``FEDISCOPE_STORE``, or ``store`` in fediscope.toml), which every reader reads
-#: (the Airflow DAGs); a command with a ``--store`` option passes :data:`STORE_OPTION`, the Python API its argument.
+#: (the Airflow DAGs); a command with a ``--store`` option passes where the store was set
+#: (:func:`~fediscope.config.option_origin`), the Python API its argument.
 STORE_SETTING = "FEDISCOPE_STORE"
-STORE_OPTION = "--store / FEDISCOPE_STORE"
+#: Every place the store may be set, for a message about a store whose settings are not at hand.
+STORE_ANYWHERE = "--store, FEDISCOPE_STORE or [fediscope] store"
 
 
 def open_for_reading(settings: Settings, *, chosen_by: str = STORE_SETTING) -> MetricStore:

@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.redact import redact_url
-from fediscope.store.port import SQLITE_FORMS, STORE_OPTION, store_url_problem, url_error
+from fediscope.store.port import SQLITE_FORMS, STORE_ANYWHERE, store_url_problem, url_error
 from fediscope.store.schema import Row, TableSchema, WritePlan
 from fediscope.store.sql import LOADING_PREFIX, SQLStore, create_indexes
 
@@ -196,19 +196,20 @@ class SQLiteStore(SQLStore):
             set_={name: statement.excluded[name] for name in value_columns})
 
 
-def require_store_file(path: Path, chosen_by: str = STORE_OPTION) -> None:
+def require_store_file(path: Path, chosen_by: str = STORE_ANYWHERE) -> None:
     """A SQLite store to read must be a file that exists (read-only, nothing is created): StoreError otherwise,
-    whose fix points ``chosen_by`` elsewhere (:data:`~fediscope.store.port.STORE_OPTION`,
-    :data:`~fediscope.store.port.STORE_SETTING`, or the Python API's ``the 'store' argument``)."""
+    whose fix points ``chosen_by`` elsewhere: where the store was set (:func:`~fediscope.config.option_origin` for
+    a command with ``--store``, :data:`~fediscope.store.port.STORE_SETTING`, or the Python API's ``the 'store'
+    argument``); every place it may be set when the opener has no settings at hand."""
     if path.is_dir():
         raise StoreError(f"the SQLite store {path} is a directory, not a database file: point {chosen_by} at a file")
     if not path.is_file():
         raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
                          f"the lake, computes the metrics and creates the store), or point {chosen_by} at an "
-                         f"existing one{_absolute_hint(path)}")
+                         f"existing one{absolute_hint(path)}")
 
 
-def _absolute_hint(path: Path) -> str:
+def absolute_hint(path: Path) -> str:
     """For a relative store path that does not exist where the absolute path it reads as with a leading ``/``
     does (the file, or its directory where the relative one is missing: ``sqlite:///tmp/x.db`` names ``tmp/x.db``,
     though ``/tmp`` was meant), the four-slash form; empty otherwise (a relative store not created yet is common,

@@ -261,8 +261,9 @@ DEAD = "http://127.0.0.1:1"  # never reached: the lake is refused before anythin
     (("gdpr", "export", "--account", "someone@example.org"), "afile"),
 ])
 def test_a_lake_error_names_only_options_the_command_has(cli_env, capsys, monkeypatch, command, lake) -> None:
-    """The hint of a lake error names --lake where the command has it, FEDISCOPE_LAKE alone where it does not
-    (was: "point --lake / FEDISCOPE_LAKE at …" from gdpr retention, which has no --lake)."""
+    """The hint of a lake error names --lake where the command has it (and the lake was given with it),
+    FEDISCOPE_LAKE alone where it does not (was: "point --lake / FEDISCOPE_LAKE at …" from gdpr retention, which has
+    no --lake)."""
     (cli_env / "empty").mkdir()
     names = tuple(arg for arg in command if not arg.startswith("--") and arg != DEAD
                   and "@" not in arg and not arg.isdigit())
@@ -273,7 +274,7 @@ def test_a_lake_error_names_only_options_the_command_has(cli_env, capsys, monkey
         monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / lake))
         code, _out, err = run(capsys, *command)
     message = _one_clear_line(err)
-    assert code == 1 and "FEDISCOPE_LAKE" in message, message
+    assert code == 1 and ("--lake" if "--lake" in options else "FEDISCOPE_LAKE") in message, message
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", message))
     assert named <= options, f"{named - options} named by `fediscope {' '.join(names)}`, which has no such option"
     assert ("--lake" in named) == ("--lake" in options), message

@@ -92,7 +92,7 @@ def test_a_sqlite_store_not_created_yet_is_said_so_as_the_report_says_it(tmp_pat
     assert (code, out) == (1, "")
     assert err == ("fediscope: error: the SQLite store fediscope.db does not exist yet: run "
                    "`fediscope process` first (it curates the lake, computes the metrics and creates the store), "
-                   "or point --store / FEDISCOPE_STORE at an existing one\n")
+                   "or point --store / FEDISCOPE_STORE (or [fediscope] store in fediscope.toml) at an existing one\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
