@@ -38,7 +38,7 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -495,9 +495,29 @@ def _written_at(lake: LakeBackend, index: str) -> datetime | None:
         return None
 
 
+def kept_files(lake: LakeBackend) -> list[str]:
+    """Every file of the kept metric results of every store (``<store id>/<metric>.parquet``, ``index.json``)."""
+    return [e.path for e in lake.walk(SNAPSHOT_ROOT) if not e.is_dir]
+
+
+def kept_rows(lake: LakeBackend) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """(path, metric, rows) of every metric's kept rows, of every store, among :func:`kept_files` (what
+    :func:`forget` deletes): the rows as the store holds them (the access export lists an account's). A file that
+    cannot be read is named in a warning and left out."""
+    for path in kept_files(lake):
+        if not path.endswith(".parquet"):
+            continue
+        try:
+            rows = pq.read_table(pa.BufferReader(lake.read(path))).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            log.warning("metric snapshot %s is unreadable (%s): the rows it keeps are not searched", path, exc)
+            continue
+        yield path, path.rsplit("/", 1)[-1].removesuffix(".parquet"), rows
+
+
 def forget(lake: LakeBackend) -> int:
     """Delete every kept metric result (erasure); returns the number of files deleted."""
-    files = [e.path for e in lake.walk(SNAPSHOT_ROOT) if not e.is_dir]
+    files = kept_files(lake)
     for path in files:
         lake.delete(path)
     return len(files)

@@ -785,19 +785,46 @@ def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
 def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                                 policy: PrivacyPolicy | None) -> Counter[str]:
     counts: Counter[str] = Counter()
-    names = [_checkpoint_names(subject, policy) for subject, _ in found]
-    locks = set().union(*(_walk_lock_names(subject, policy) for subject, _ in found))
+    for held in account_state_files(lake, [subject for subject, _ in found], policy):
+        lake.delete(held.path)
+        counts["checkpoints_deleted"] += held.matched
+    return counts
+
+
+@dataclass(frozen=True)
+class AccountStateFile:
+    """A file under ``_state`` named after an ``account:`` (or ``account_lookup:``) source for the account."""
+
+    path: str
+    #: ``checkpoint`` (``_state/<domain>/<source>.json``), the pass it belongs to (``start``, ``settle``,
+    #: ``unannounced``: ``_state/<domain>/<pass>/<source>.json``), or ``walk_lock`` (``collect-<digest>.lock``)
+    kind: str
+    #: the index, in the subjects given, of the first key whose source names it
+    key: int
+    #: how many of that key's source names name it (the erasure's ``checkpoints_deleted``; 0 for a walk lock)
+    matched: int
+
+
+def account_state_files(lake: LakeBackend, subjects: Sequence[Subject],
+                        policy: PrivacyPolicy | None) -> list[AccountStateFile]:
+    """The checkpoints, pass marks (``settle``, ``unannounced``), walk starts and walk locks of the ``account:<name>``
+    sources for any key in ``subjects`` (named after the handle, or after its keyed digest when ``policy`` — the one
+    that collected — is given): what the erasure deletes (:func:`erase_checkpoints`) and the export lists. A file is
+    given to the first key whose sources name it."""
+    names = [_checkpoint_names(subject, policy) for subject in subjects]
+    locks = [_walk_lock_names(subject, policy) for subject in subjects]
+    held: list[AccountStateFile] = []
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
-        if len(parts) == 3 and parts[2] in locks:
+        if len(parts) == 3 and (owner := next((i for i, own in enumerate(locks) if parts[2] in own), None)) is not None:
             # the walk lock of the account's source (_state/<domain>/collect-<digest>.lock): it names the account
             # as its checkpoint does, and holds nothing a collect needs (the next one creates it again)
-            lake.delete(entry.path)
+            held.append(AccountStateFile(entry.path, "walk_lock", owner, 0))
             continue
         if len(parts) not in (3, 4):
             continue
         collection_pass = parts[2] if len(parts) == 4 else None
-        for key_names in names:
+        for index, key_names in enumerate(names):
             matched = 0
             for name in key_names:
                 try:
@@ -805,12 +832,11 @@ def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject
                 except ValueError:
                     continue
                 if candidate.lower() == entry.path.lower():
-                    lake.delete(entry.path)
                     matched += 1
             if matched:
-                counts["checkpoints_deleted"] += matched
-                break  # deleted: a later key's erasure would not see it
-    return counts
+                held.append(AccountStateFile(entry.path, collection_pass or "checkpoint", index, matched))
+                break  # the first key's: a later key's erasure would not see it
+    return held
 
 
 def unfinished_holding(unfinished: Sequence[tuple[str, bytes]], cleanup: TemporaryCleanup,

@@ -12,21 +12,32 @@ source it was noted. An erasure of the account that was started and stopped befo
 the lake still holds), and says so in ``erasing``. The hidden temporary files of raw batches whose write was
 killed before its rename (or is under way) are read too, and what they hold is marked ``unfinished_write``
 (:func:`raw_about`).
+
+What the lake keeps besides the records and tables, and the erasure deletes too, is listed as well: the state files
+of an ``account:`` or ``account_lookup:`` source naming the account (``state``: its checkpoint, the newest status id
+collected; where its first walk ended and the day of its oldest status; its settle mark, its count of records no
+event announced yet, its walk lock; :func:`state_about`, found as the erasure finds them), and the copies of its
+metric rows kept for incremental runs (``metric_snapshots``, :func:`snapshot_rows_about`, matched as its rows in the
+store are).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fediscope.config import Settings
+from fediscope.engine.metric_state import kept_rows
 from fediscope.engine.metrics import Metric
+from fediscope.errors import LakeError
 from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.erase import (
+    AccountStateFile,
+    account_state_files,
     concern_search,
     entity_and_instance,
     find_all_traces,
@@ -55,6 +66,8 @@ from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import unfinished_raw_batches
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.lock import lake_lock
+from fediscope.lake.state import UnreadableCheckpoint, read_state
+from fediscope.privacy import policy_from_settings
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
 
@@ -87,6 +100,18 @@ ABOUT: dict[str, str] = {
     "store": "your rows in the computed results, per metric (such as your engagement or your place among the "
              "most followed accounts), and the rows about your posts (a result per post, such as the most "
              "interacted-with posts)",
+    "state": "what a collection of your account's own posts or profile (a source named after your account) "
+             "keeps to go on from where it stopped: each file's path and what it holds — kind checkpoint: the id "
+             "of your newest post collected (newest_id) and, while older posts are still being collected, the ids "
+             "that walk is at (extra.walk); start: how the first collection of your posts ended and the day of the "
+             "oldest one it collected (extra.ended, extra.oldest_day); settle: the id up to which your posts were "
+             "collected again once their counts settled; unannounced: how many records a failed collection landed "
+             "that the next one announces (extra.records); walk_lock: the file a collection of your posts locks "
+             "while it runs (it holds only that collection's process number); updated_at: when it was last "
+             "written; an entry with unreadable: true could not be read",
+    "metric_snapshots": "the copies of your rows in the computed results that we keep beside them to compute only "
+                        "what changed at the next run: per file (one per metric and results database) the metric "
+                        "and your rows, as in store",
     "suppressed": "true when the account was erased: later collections skip it",
     "erasing": "true when an erasure of the account was started and stopped before it finished: what it had found "
                "is kept until it finishes, and the rows listed here are those the finished erasure deletes; running "
@@ -180,12 +205,55 @@ def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, M
     values = traces.values()
     found: dict[str, list[Any]] = {}
     for name, metric in metrics.items():
-        rows = [row for row in store.all(metric) if row.get("account_key") == traces.key
-                or any(isinstance(v, str) and contains_trace(v, values) for v in row.values())
-                or names_status(row, traces)]
+        rows = [row for row in store.all(metric) if _row_about(row, traces, values)]
         if rows:
             found[name] = rows
     return found
+
+
+def _row_about(row: Mapping[str, Any], traces: Traces, values: Set[str]) -> bool:
+    """Is a metric row the account's, or about one of its statuses? (``values``: ``traces.values()``)"""
+    return (row.get("account_key") == traces.key
+            or any(isinstance(v, str) and contains_trace(v, values) for v in row.values())
+            or names_status(row, traces))
+
+
+def snapshot_rows_about(snapshots: Sequence[tuple[str, str, list[dict[str, Any]]]],
+                        traces: Traces) -> list[dict[str, Any]]:
+    """The account's rows in the metric results kept for incremental runs (``snapshots``: (path, metric, rows) as
+    :func:`~fediscope.engine.metric_state.kept_rows` reads them, the files the erasure deletes), matched as its rows
+    in the store are (:func:`store_rows_about`)."""
+    values = traces.values()
+    found = []
+    for path, metric, rows in snapshots:
+        about = [row for row in rows if _row_about(row, traces, values)]
+        if about:
+            found.append({"path": path, "metric": metric, "rows": about})
+    return found
+
+
+def state_about(lake: LakeBackend, held: Sequence[AccountStateFile]) -> list[dict[str, Any]]:
+    """What each of the state files of the account's sources (``held``, as :func:`~fediscope.gdpr.erase.
+    account_state_files` finds them for the erasure) holds: its kind, and the checkpoint's content (``newest_id``,
+    ``extra``, ``updated_at``) but of a walk lock, which holds the process id of the last collect alone. A file that
+    is not a checkpoint is listed ``unreadable``; one a collection removed meanwhile (an ``unannounced`` count it
+    announced) is left out."""
+    listed = []
+    for each in held:
+        entry: dict[str, Any] = {"path": each.path, "kind": each.kind}
+        if each.kind != "walk_lock":
+            try:
+                checkpoint = read_state(lake, each.path)
+            except UnreadableCheckpoint:
+                entry["unreadable"] = True
+            except LakeError:
+                if lake.exists(each.path):
+                    raise
+                continue
+            else:
+                entry |= {name: value for name, value in asdict(checkpoint).items() if value is not None}
+        listed.append(entry)
+    return listed
 
 
 def export_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
@@ -235,7 +303,13 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
             tables = stored_metrics(store)  # every metric the store lists, also one whose SQL file is gone
             if warning := unlisted_tables(store, settings.metrics_dir):
                 log.warning("%s", warning)
-        held = _Held(tables, suppressed, notes, erasing, unfinished)
+        # the state files of the sources named after the account, found as the erasure finds them (with the policy
+        # that collected them), each given to the first key naming it; and the kept metric results, read once
+        policy = policy_from_settings(settings) if subject.pseudonymised else None
+        state: dict[str, list[AccountStateFile]] = {}
+        for each in account_state_files(lake, subjects, policy):
+            state.setdefault(subjects[each.key].key, []).append(each)
+        held = _Held(tables, suppressed, notes, erasing, unfinished, state, list(kept_rows(lake)))
         document = {"about": ABOUT, **_export_one(lake, store, subject, traces, held),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         document["also"] = [_export_one(lake, store, other, other_traces, held) for other, other_traces in others]
@@ -248,7 +322,8 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
 def holds_nothing(document: Mapping[str, Any]) -> bool:
     """Does the export find nothing at all about the account, under any of its keys?"""
     found = (document["raw"]["records"], document["raw"]["references"], document["curated"], document["store"],
-             document["opt_out_notes"], document["suppressed"], document["erasing"])
+             document["state"], document["metric_snapshots"], document["opt_out_notes"], document["suppressed"],
+             document["erasing"])
     return not any(found) and all(holds_nothing(other) for other in document.get("also", []))
 
 
@@ -262,6 +337,10 @@ class _Held:
     erasing: set[str]  # audit ids of the keys whose erasure was started and not finished
     #: the temporary files of raw batches' writes, as :func:`~fediscope.lake.debris.unfinished_raw_batches` read them
     unfinished: list[tuple[str, bytes]] = field(default_factory=list)
+    #: key → the state files of the sources named after it (:func:`~fediscope.gdpr.erase.account_state_files`)
+    state: Mapping[str, list[AccountStateFile]] = field(default_factory=dict)
+    #: the kept metric results, as :func:`~fediscope.engine.metric_state.kept_rows` read them
+    snapshots: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, traces: Traces,
@@ -278,4 +357,6 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, 
         "raw": raw_about(lake, subject, traces, held.unfinished),
         "curated": curated_rows_about(lake, traces),
         "store": store_rows_about(store, traces, held.metrics) if store is not None else {},
+        "state": state_about(lake, held.state.get(subject.key, [])),
+        "metric_snapshots": snapshot_rows_about(held.snapshots, traces),
     }
