@@ -918,6 +918,11 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("mysql+pymysql://u:pw@h/db?database=other", r"names the database in its query \(\?database=…\)"),
     ("mysql+pymysql://u:pw@h/db?db=other", r"names the database in its query \(\?db=…\)"),
     ("mysql+pymysql://u:pw@h:3306/db?port=3307", r"names two ports, 3306 and \?port=3307 \(which would be used"),
+    # the hint of a slip named an option that is refused in the query (was: did you mean 'host'? / 'database'?)
+    ("mysql+pymysql://u:pw@h/db?Host=other", r"has an unknown option 'Host', which PyMySQL does not take; known: "
+     r"(?!.*\bhost\b)(?!.*\bdb\b)(?!.*\bdatabase\b).*write_timeout\.$"),
+    ("mysql+pymysql://u:pw@h/db?databse=other", r"has an unknown option 'databse', which PyMySQL does not take; "
+     r"known: (?!.*\bdatabase\b).*\.$"),
 ])
 def test_a_broken_store_url_names_the_option_the_variable_or_the_key(tmp_path: Path, value: str,
                                                                      expected: str) -> None:

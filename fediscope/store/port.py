@@ -340,8 +340,10 @@ def mysql_url(url: str, files: bool = True) -> Any:
         raise StoreURLProblem(f"names no database; use {MYSQL_FORM}")
     for name in parsed.query:  # was: passed on to PyMySQL, whose connect refused it (a TypeError) when opened
         if name not in mysql_url_options():
-            close = difflib.get_close_matches(name.lower(), mysql_url_options(), n=1, cutoff=0.7)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(mysql_url_options())}"
+            # not the options refused below (a slip of ?host= was told "did you mean 'host'?", then refused)
+            offered = [option for option in mysql_url_options() if option not in _URL_PART_OPTIONS]
+            close = difflib.get_close_matches(name.lower(), offered, n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(offered)}"
             raise StoreURLProblem(f"has an unknown option {name!r}, which PyMySQL does not take; {hint}")
     for name in _URL_PART_OPTIONS:
         # was: taken over the URL's own host or database (SQLAlchemy lets the query win), so the store connected to
