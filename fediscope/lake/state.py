@@ -50,6 +50,9 @@ class Checkpoint:
 
 #: Source kinds whose argument is a person's handle.
 PERSONAL_SOURCES = ("account", "account_lookup")
+#: The shortest local part of a source's handle (``alice`` of ``account:alice@example.org``) that
+#: :func:`text_for_logs` hides where a message writes it alone (as :mod:`fediscope.privacy` hides a bare name).
+MIN_LOCAL_PART = 3
 
 
 def checkpoint_source(source: str, policy: PrivacyPolicy | None) -> str:
@@ -90,14 +93,21 @@ def text_for_logs(text: str, source: str, named: str) -> str:
     (:func:`source_for_logs`'s name of it): for a source naming an account, the source (``account:alice``, in any
     case) becomes ``named`` and its handle written alone (``account alice was not found on …``, ``acct=alice``,
     also percent-encoded) the digest, so that an error quoting the handle, or an instance's answer quoting it,
-    does not bring it into a log line the source is named in by its digest. A handle that is also a word of the
-    message (``account:not``) is replaced there too: more is hidden rather than less. Any other text as it is."""
+    does not bring it into a log line the source is named in by its digest. So does the local part of a handle
+    with a domain (``alice`` of ``account:alice@example.org``) written alone (``user alice not found``), from
+    :data:`MIN_LOCAL_PART` characters on (as a status's plain text hides a bare name: a shorter one is too often a
+    word of the message, ``on``, ``id``, and names little); not followed by ``@`` and a domain, which is another
+    account's handle. A handle (or local part) that is also a word of the message (``account:not``) is replaced
+    there too: more is hidden rather than less. Any other text as it is."""
     kind, sep, handle = source.partition(":")
     if kind not in PERSONAL_SOURCES or not sep or not handle or named == source:
         return text
     digest = named.partition(":")[2]
     text = re.sub(re.escape(source), lambda _m: named, text, flags=re.IGNORECASE)
-    for form in dict.fromkeys((handle, quote(handle, safe=""))):
+    local, at, _domain = handle.lstrip("@").partition("@")
+    local_forms = (local, quote(local, safe="")) if at and len(local) >= MIN_LOCAL_PART else ()
+    # the whole handle first: its local part is then no longer written in it
+    for form in dict.fromkeys((handle, quote(handle, safe=""), *local_forms)):
         # alone: not inside a longer name, word or domain (``alice`` in ``alice_b``, ``malice`` or ``alice.org``)
         text = re.sub(rf"(?<![\w.%-]){re.escape(form)}(?![\w%-]|[.@]\w)", lambda _m: digest, text,
                       flags=re.IGNORECASE)

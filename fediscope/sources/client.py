@@ -62,6 +62,7 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
+from fediscope.sources.endpoints import shown_endpoint
 from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
 from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
 from fediscope.wording import count
@@ -378,18 +379,6 @@ def _hooked_pool_classes(adapter: weakref.ref[ConnectHookAdapter]) -> dict[str, 
         ConnectionCls = TLSConnection
 
     return {"http": Pool, "https": TLSPool}
-
-
-#: A path naming an account by the instance's own id (``/api/v1/accounts/109…/statuses``): with its instance, that id
-#: resolves to the person through the public API (the lake holds only its pseudonym), so error messages and log lines
-#: name the path's template instead (``/api/v1/accounts/:id/statuses``, as the lake's envelope does). ``lookup``
-#: takes the handle as a parameter, which no message shows.
-_ACCOUNT_PATH_RE = re.compile(r"^(/api/v\d+/accounts/)(?!lookup(?:[/?]|$))[^/?#]+")
-
-
-def shown_endpoint(endpoint: str) -> str:
-    """``endpoint`` as messages and logs show it: an account id in its path replaced by ``:id``."""
-    return _ACCOUNT_PATH_RE.sub(r"\1:id", endpoint)
 
 
 @dataclass

@@ -78,12 +78,13 @@ otherwise hold the run as long as it likes); that fails the source, not retried,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -325,7 +326,8 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     except Exception as exc:  # a bug or surprise in one source must not stop the others
         # the summary is printed, not logged: masked and on one line here (the log handler masks the traceback)
         result.status, result.error = "failed", internal_error_text(exc, ctx.settings)
-        log.exception("source %s %s failed unexpectedly", domain, named)
+        with _traceback_said(lambda text: ctx.said(text, source)):
+            log.exception("source %s %s failed unexpectedly", domain, named)
     # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
     ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
     ctx.progress.done(f"{domain} {named}", "failed: " + ctx.said(result.error, source) if result.error else
@@ -335,6 +337,33 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", refresh failed: {ctx.said(result.refresh_error, source)}" if result.refresh_error
                          else "")
                       + _more_note(ctx, source, result))
+
+
+class _TracebackSaid(logging.Filter):
+    """Gives a record's traceback the text ``said`` makes of it (set as its ``exc_text``, which the formatters, the
+    JSON lines' ``exception`` field and the redacting filter take as they find it): the exception's message, and
+    those of its chain, may quote an account source's handle (:meth:`_Context.said`). The frames stay as they are,
+    but for the handle written alone in a line of code shown (more hidden rather than less)."""
+
+    def __init__(self, said: Callable[[str], str]) -> None:
+        super().__init__()
+        self.said = said
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.said(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+@contextlib.contextmanager
+def _traceback_said(said: Callable[[str], str]) -> Iterator[None]:
+    """While in it, the tracebacks logged by this module's logger are said by ``said`` (:class:`_TracebackSaid`)."""
+    rewrite = _TracebackSaid(said)
+    log.addFilter(rewrite)
+    try:
+        yield
+    finally:
+        log.removeFilter(rewrite)
 
 
 def _more_note(ctx: _Context, source: SourceRef, result: SourceResult) -> str:

@@ -24,6 +24,7 @@ import requests
 
 from fediscope.config import DEFAULT_PORTS
 from fediscope.redact import redact_url
+from fediscope.sources.endpoints import shown_url
 
 
 def server_of(url: str) -> tuple[str | None, int | None]:
@@ -73,8 +74,10 @@ class RedirectElsewhere(requests.exceptions.InvalidURL):
 
 
 def _shown_target(target: str) -> str:
-    """A redirect's target as a message quotes it: secrets masked, at most 200 characters."""
-    shown = redact_url(target)
+    """A redirect's target as a message quotes it: secrets masked, an account's id and a lookup's handle too (an
+    instance redirecting an account's request keeps them in the URL: :func:`~fediscope.sources.endpoints.shown_url`),
+    at most 200 characters."""
+    shown = shown_url(redact_url(target))
     return shown if len(shown) <= 200 else shown[:200] + " …"
 
 

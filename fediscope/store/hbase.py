@@ -287,6 +287,7 @@ class HBaseStore(BaseStore):
                     return self._start_lease(metric, owner, now, value)
                 found = self._lease_cell(conn, metric)
                 raced = not found  # released since the check
+                holder = None  # what this turn found: the message at the deadline says what the last turn saw
                 if found:
                     holder = _read_lease(found)
                     raced = holder is None or float(holder["expires"]) < now  # expired: taken over
@@ -299,6 +300,13 @@ class HBaseStore(BaseStore):
             remaining = deadline - time.monotonic()
             if raced and not looked_again and remaining > 0:
                 continue  # another waiter took it over first, or it was just released: look again at once, once
+            if remaining <= 0 and not found:
+                # not another writer: the cell read free, yet the check would not take it (a Thrift server whose
+                # checkAndPut does not take an empty cell for a free one, or writers releasing it on every turn)
+                raise StoreError(
+                    f"HBase at {self._address}: could not write metric {metric}: the lease cell reads free but "
+                    f"HBase's checkAndPut refused to take it, still after {self.lock_timeout:g} s of trying; check "
+                    f"that the Thrift server's checkAndPut takes an empty cell for a free one")
             if remaining <= 0:
                 raise StoreError(
                     f"HBase at {self._address}: could not write metric {metric}: another writer ("

@@ -8,8 +8,15 @@ import logging
 
 import pytest
 
-from fediscope.sources.client import MastodonClient, RateLimited, UpstreamNotFound, UpstreamUnavailable
+from fediscope.sources.client import (
+    MastodonClient,
+    RateLimited,
+    RedirectRefused,
+    UpstreamNotFound,
+    UpstreamUnavailable,
+)
 from fediscope.sources.collector import run_collection
+from fediscope.sources.redirects import RedirectElsewhere
 from fediscope.sources.spec import parse_source
 
 HANDLE = "mastodonpy_test_2"
@@ -56,3 +63,28 @@ def test_the_client_names_an_account_path_by_its_template(mastodon_server, fault
     assert account_id not in str(raised.value)
     # the lookup by handle and the other endpoints are named as they are
     assert MastodonClient(mastodon_server.url).get("/api/v1/accounts/lookup", {"acct": HANDLE}).status == 200
+
+
+def test_a_redirect_of_an_account_request_to_an_invalid_address_names_neither_the_id_nor_the_handle(
+        mastodon_server) -> None:
+    """Was: ``the instance redirects to an invalid address (http://127.0.0.1:99999/api/v1/accounts/109…/statuses?
+    limit=5): not followed``, the id (and for a lookup ``?acct=`` the handle) in the quoted target. The target is
+    shown as a request's path is, and the lookup's handle as ``:acct``; the rest of the URL as it is."""
+    account_id = _account_id(mastodon_server)
+    path = f"/api/v1/accounts/{account_id}/statuses"
+    mastodon_server.redirect("http://127.0.0.1:99999", times=10, path="/api/v1/accounts/")  # path and query kept
+    client = MastodonClient(mastodon_server.url, backoff_base=0.01, timeout=2.0, max_retries=1)
+    with pytest.raises(RedirectRefused) as raised:
+        client.get(path, {"limit": 5})
+    assert str(raised.value) == (f"{mastodon_server.domain}/api/v1/accounts/:id/statuses: the instance redirects to "
+                                 "an invalid address (http://127.0.0.1:99999/api/v1/accounts/:id/statuses?limit=5): "
+                                 "not followed")
+    with pytest.raises(RedirectRefused) as raised:
+        client.get("/api/v1/accounts/lookup", {"acct": f"{HANDLE}@{mastodon_server.domain}"})
+    assert str(raised.value) == (f"{mastodon_server.domain}/api/v1/accounts/lookup: the instance redirects to an "
+                                 "invalid address (http://127.0.0.1:99999/api/v1/accounts/lookup?acct=:acct): not "
+                                 "followed")
+    # the refusal's own text (an exception's chain in a traceback) neither
+    elsewhere = RedirectElsewhere(mastodon_server.url + path, f"http://social.example{path}?acct={HANDLE}")
+    assert str(elsewhere) == ("refused redirect from 127.0.0.1 to another host: "
+                              "http://social.example/api/v1/accounts/:id/statuses?acct=:acct")

@@ -550,3 +550,37 @@ def test_the_collectors_log_lines_name_an_accounts_source_by_its_digest_while_pr
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert f"source {domain} account:NoSuchUser failed: account NoSuchUser was not found" in logged, logged
     assert f"({domain} account:mastodonpy_test_2), more statuses to fetch" in summary.line() and not summary.shown_as
+
+
+def test_an_unexpected_failures_traceback_names_an_accounts_source_by_its_digest_while_privacy_is_on(
+        mastodon_server, make_settings, caplog, monkeypatch, tmp_path) -> None:
+    """Was: the warning named the source by its digest, but the traceback ``log.exception`` wrote with it quoted the
+    exception's message as it was, the handle in it. The traceback's text is said as the warning is now, its frames
+    kept; with privacy off, as before."""
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sources import pages
+
+    def planted_bug(client, acct: str) -> str:
+        raise RuntimeError(f"no id cached for {acct} (asked as acct={acct})")
+
+    monkeypatch.setattr(pages, "_account_id", planted_bug)
+    source = "account:mastodonpy_test_2@example.org"
+    settings = make_settings(max_retries=0)
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(settings, [(mastodon_server.url, parse_source(source))], progress=False)
+    (failed,) = summary.failed
+    assert failed.error.startswith("internal error: RuntimeError: no id cached for mastodonpy_test_2@example.org")
+    (record,) = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert record.exc_info is not None  # still a record with its exception (the JSON lines' "exception" field)
+    logged = caplog.text
+    digest = source_for_logs(source, policy_from_settings(settings)).partition(":")[2]
+    assert f"RuntimeError: no id cached for {digest} (asked as acct={digest})" in logged, logged
+    assert "in planted_bug" in logged and "raise RuntimeError(" in logged  # the frames are kept
+    assert "mastodonpy_test" not in logged, logged
+
+    caplog.clear()
+    off = make_settings(max_retries=0, privacy=False, pseudonym_key=None, lake=str(tmp_path / "lake-off"))
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        run_collection(off, [(mastodon_server.url, parse_source(source))], progress=False)
+    assert "RuntimeError: no id cached for mastodonpy_test_2@example.org" in caplog.text
