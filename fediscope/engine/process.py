@@ -457,7 +457,7 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
         delta = snapshots.changes(metric.name, table, metric.key)
         if delta is not None:
             new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows,
-                                                 columns=table.schema.names)
+                                                 columns=table.schema.names, types=delta.types)
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:
