@@ -272,3 +272,34 @@ def test_process_reruns_compare_metrics_within_the_settings_spilling_to_a_direct
     assert compared and {(limit, threads) for limit, threads, _ in compared} == {("300.0 MiB", 1)}
     assert {Path(str(spill)).parent for _, _, spill in compared} == {temp_root}
     assert list(temp_root.iterdir()) == [] and list(cwd.iterdir()) == []
+
+
+def test_parquet_metadata_is_kept_while_computing_the_metrics_never_while_curating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's Parquet metadata cache tells a rewritten file from the one before by its modification time, which a
+    rewrite within the same second may leave the same: it is on for the metrics of ``fediscope process`` (curation
+    over, lake locked), off while curation reads and rewrites partitions, and off again after. REAL recorded
+    statuses, curated and computed by the real run."""
+    seen: dict[str, list[object]] = {"curate": [], "metrics": []}
+    materialize, metric_table = DuckDBEngine.materialize, DuckDBEngine.metric_table
+
+    def curating(self: DuckDBEngine, name: str, sql: str) -> int:
+        seen["curate"].append(_setting(self, "parquet_metadata_cache"))
+        return materialize(self, name, sql)
+
+    def computing(self: DuckDBEngine, metric: object) -> object:
+        seen["metrics"].append(_setting(self, "parquet_metadata_cache"))
+        return metric_table(self, metric)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DuckDBEngine, "materialize", curating)
+    monkeypatch.setattr(DuckDBEngine, "metric_table", computing)
+    lake = LocalLake(tmp_path / "lake")
+    land(lake, "statuses", statuses("test_public_tl.json"), at(1), policy())
+    summary = run_process(settings_for(tmp_path / "lake"), engine="duckdb", progress=False)
+    assert summary.curate["raw_files"] == 1 and summary.metrics
+    assert seen["curate"] and set(seen["curate"]) == {False}
+    assert len(seen["metrics"]) == len(summary.metrics) and set(seen["metrics"]) == {True}
+    with DuckDBEngine(settings_for(tmp_path / "lake")) as engine:
+        with engine.curated_files_unchanged():
+            assert _setting(engine, "parquet_metadata_cache") is True
+        assert _setting(engine, "parquet_metadata_cache") is False
