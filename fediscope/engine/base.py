@@ -187,6 +187,13 @@ class Engine(ABC):
             check_result(metric, table)
             return table
 
+    @contextmanager
+    def curated_files_unchanged(self) -> Iterator[None]:
+        """A stretch in which the caller guarantees that no curated file changes (``fediscope process``'s metrics,
+        under the lake lock, after curation): an engine may keep what it read of the files' layout for the length
+        of it. Nothing by default."""
+        yield
+
     def check_metric(self, metric: Metric) -> None:
         """Refuse, with a :class:`MetricFileError` naming the metric's file, a metric whose SQL the engine does not
         accept over the curated views (a syntax error, an unknown table, column or function), or whose result lacks

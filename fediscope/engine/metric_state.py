@@ -317,6 +317,10 @@ class Delta:
 
     changed: list[dict[str, Any]]
     stale: list[tuple[Any, ...]]
+    #: the store types of ``changed``'s columns (:func:`arrow_types` of the compared rows), for
+    #: :meth:`~fediscope.store.port.MetricStore.write_changes`: the rows come from a :func:`normalize_table` result,
+    #: so the store need not normalise nor infer them value by value
+    types: dict[str, str] | None = None
 
 
 def diff(new: pa.Table, old: pa.Table, key: Sequence[str], con: Any = None) -> Delta | None:
@@ -357,7 +361,7 @@ def diff(new: pa.Table, old: pa.Table, key: Sequence[str], con: Any = None) -> D
             con.unregister(view)
         if own is not None:
             own.close()
-    return Delta(changed=changed.to_pylist(), stale=[tuple(row) for row in stale])
+    return Delta(changed=changed.to_pylist(), stale=[tuple(row) for row in stale], types=arrow_types(changed))
 
 
 # -- the snapshot directory --------------------------------------------------------------------------------------

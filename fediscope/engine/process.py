@@ -376,11 +376,12 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         if len(stale) < len(metrics):
             show(f"process: {count(len(metrics) - len(stale), 'metric')} current, recomputing {len(stale)}")
         results: dict[str, Any] = {}
-        for i, metric_name in enumerate(stale, 1):
-            t = time.perf_counter()
-            results[metric_name] = eng.metric_table(metrics[metric_name])
-            summary.metrics[metric_name] = MetricResult(results[metric_name].num_rows, time.perf_counter() - t)
-            show(f"process: metric {i}/{len(stale)} {metric_name}: {count(results[metric_name].num_rows, 'row')}")
+        with eng.curated_files_unchanged():  # curation is over, and the lake lock keeps other writers out
+            for i, metric_name in enumerate(stale, 1):
+                t = time.perf_counter()
+                results[metric_name] = eng.metric_table(metrics[metric_name])
+                summary.metrics[metric_name] = MetricResult(results[metric_name].num_rows, time.perf_counter() - t)
+                show(f"process: metric {i}/{len(stale)} {metric_name}: {count(results[metric_name].num_rows, 'row')}")
         summary.seconds["metrics"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -467,7 +468,7 @@ def _store_metric(store: MetricStore, snapshots: MetricSnapshots, metric: Metric
         delta = snapshots.changes(metric.name, table, metric.key)
         if delta is not None:
             new_generation = store.write_changes(metric, delta.changed, delta.stale, table.num_rows,
-                                                 columns=table.schema.names)
+                                                 columns=table.schema.names, types=delta.types)
             if new_generation is not None:
                 result.stored, result.stale = len(delta.changed), len(delta.stale)
     if new_generation is None:

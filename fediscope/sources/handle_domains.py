@@ -48,7 +48,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
@@ -59,7 +59,10 @@ from fediscope.privacy import (
     parent_handle_domain,
     proper_parent_domain,
 )
-from fediscope.sources.pages import HandleDomain
+
+if TYPE_CHECKING:  # a type only: importing the collector's pages (Mastodon.py, requests) costs every
+    # `fediscope process` about 0.1 s, through curation's opt-outs and gdpr.subject, for nothing it uses
+    from fediscope.sources.pages import HandleDomain
 
 log = logging.getLogger(__name__)
 

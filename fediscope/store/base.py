@@ -334,7 +334,8 @@ class BaseStore(ABC):
         return listed
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
+                      row_count: int, columns: Sequence[str] | None = None,
+                      types: Mapping[str, str] | None = None) -> str | None:
         """Apply a known difference: upsert ``rows`` (new or changed) and delete the ``stale`` keys.
 
         For a caller that knows exactly how the stored rows differ from the new result because it kept what it
@@ -344,19 +345,23 @@ class BaseStore(ABC):
         Returns the metric's generation afterwards (the one it had when nothing changed), or None when the change
         needs the full path (no table yet, a table of it missing: :meth:`missing_tables`, a schema change that
         rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
+        ``types``: the rows' column types (:func:`~fediscope.store.schema.plan_write`), used only when there are
+        rows: without a row, inference knows no column, and typed columns could widen or add stored ones that
+        inference leaves alone.
         """
         self._check_writable(f"write metric {metric.name}")
         with self._writing(check_metric_name(metric.name)):
-            return self._write_changes(metric, rows, stale, row_count, columns)
+            return self._write_changes(metric, rows, stale, row_count, columns, types if rows else None)
 
     def _write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                       row_count: int, columns: Sequence[str] | None) -> str | None:
+                       row_count: int, columns: Sequence[str] | None,
+                       types: Mapping[str, str] | None = None) -> str | None:
         """:meth:`write_changes`, with the metric held (:meth:`_writing`)."""
         self._remove_stopped_loads(metric.name)
         existing = self._stored(metric.name)
         if existing is None or _columns_not_in(existing, columns) or self._absent_tables(existing):
             return None
-        plan = plan_write(metric, rows, existing)
+        plan = plan_write(metric, rows, existing, types=types)
         if plan.rebuild:
             return None
         types = [plan.schema.types[k] for k in plan.schema.key]

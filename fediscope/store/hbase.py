@@ -600,10 +600,12 @@ class HBaseStore(BaseStore):
         return super()._write_counted(metric, rows, replace, types, exact_types)
 
     def _write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                       row_count: int, columns: Sequence[str] | None) -> str | None:
+                       row_count: int, columns: Sequence[str] | None,
+                       types: Mapping[str, str] | None = None) -> str | None:
         """As :meth:`BaseStore.write_changes`, after finishing what an interrupted write left."""
-        self._finish_interrupted(metric.name, lambda stored: self._rank_keys(plan_write(metric, rows, stored)))
-        return super()._write_changes(metric, rows, stale, row_count, columns)
+        self._finish_interrupted(metric.name,
+                                 lambda stored: self._rank_keys(plan_write(metric, rows, stored, types=types)))
+        return super()._write_changes(metric, rows, stale, row_count, columns, types)
 
     def _rank_keys(self, plan: WritePlan) -> set[bytes]:
         """The rank-index entries the rows of ``plan`` point at once written (none if the plan rebuilds the tables)."""

@@ -115,11 +115,14 @@ class MetricStore(Protocol):
         """:meth:`write`, saying how many rows it changed and deleted (``fediscope process``'s summary)."""
 
     def write_changes(self, metric: Metric, rows: Sequence[Row], stale: Sequence[tuple[Any, ...]],
-                      row_count: int, columns: Sequence[str] | None = None) -> str | None:
+                      row_count: int, columns: Sequence[str] | None = None,
+                      types: Mapping[str, str] | None = None) -> str | None:
         """Upsert changed rows and delete stale keys only; returns the metric's generation afterwards, the one it
         had when nothing changed (None: use ``write``).
         ``columns``: every column of the metric's result, when known (a stored column outside them needs ``write``
-        to drop it)."""
+        to drop it). ``types``: the logical types of ``rows``' columns, as :meth:`write`'s ``types`` (with
+        the same guarantees from the caller): the rows are then not normalised nor their types inferred value by
+        value."""
 
     def settle(self, metric: Metric, row_count: int) -> bool:
         """Make the catalog entry of ``metric`` agree with its rows, which the caller has just counted

@@ -274,6 +274,7 @@ def test_process_reruns_compare_metrics_within_the_settings_spilling_to_a_direct
     assert list(temp_root.iterdir()) == [] and list(cwd.iterdir()) == []
 
 
+<<<<<<< HEAD
 def test_the_engines_connection_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
     """DuckDB draws a progress bar on stdout for any query running over 2 s, also when stdout is a pipe or a file:
     under load, or on a large lake, it ran into `fediscope process --json`'s document and the report on stdout."""
@@ -303,3 +304,34 @@ def test_the_engines_connection_draws_no_progress_bar_on_stdout(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           cwd=tmp_path, timeout=300)
     assert done.stdout.endswith("opened\n5714286\n") and done.stdout.count("opened") == 1, done.stdout[-300:]
+=======
+def test_parquet_metadata_is_kept_while_computing_the_metrics_never_while_curating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's Parquet metadata cache tells a rewritten file from the one before by its modification time, which a
+    rewrite within the same second may leave the same: it is on for the metrics of ``fediscope process`` (curation
+    over, lake locked), off while curation reads and rewrites partitions, and off again after. REAL recorded
+    statuses, curated and computed by the real run."""
+    seen: dict[str, list[object]] = {"curate": [], "metrics": []}
+    materialize, metric_table = DuckDBEngine.materialize, DuckDBEngine.metric_table
+
+    def curating(self: DuckDBEngine, name: str, sql: str) -> int:
+        seen["curate"].append(_setting(self, "parquet_metadata_cache"))
+        return materialize(self, name, sql)
+
+    def computing(self: DuckDBEngine, metric: object) -> object:
+        seen["metrics"].append(_setting(self, "parquet_metadata_cache"))
+        return metric_table(self, metric)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DuckDBEngine, "materialize", curating)
+    monkeypatch.setattr(DuckDBEngine, "metric_table", computing)
+    lake = LocalLake(tmp_path / "lake")
+    land(lake, "statuses", statuses("test_public_tl.json"), at(1), policy())
+    summary = run_process(settings_for(tmp_path / "lake"), engine="duckdb", progress=False)
+    assert summary.curate["raw_files"] == 1 and summary.metrics
+    assert seen["curate"] and set(seen["curate"]) == {False}
+    assert len(seen["metrics"]) == len(summary.metrics) and set(seen["metrics"]) == {True}
+    with DuckDBEngine(settings_for(tmp_path / "lake")) as engine:
+        with engine.curated_files_unchanged():
+            assert _setting(engine, "parquet_metadata_cache") is True
+        assert _setting(engine, "parquet_metadata_cache") is False
+>>>>>>> perf-incremental

@@ -234,6 +234,16 @@ def test_duckdb_path_never_imports_pyspark(landed: Path) -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_process_never_imports_the_collectors_client(landed: Path) -> None:
+    """Curation's opt-outs read the handle domains of gdpr.subject, whose module once imported the collector's pages,
+    and with them Mastodon.py, requests and urllib3: a tenth of a second of every run, for a type name only."""
+    code = ("import sys; from fediscope.config import load_settings; from fediscope.engine.process import run_process;"
+            f"run_process(load_settings(env={{}}, lake={str(landed)!r}, store='sqlite:///{landed.parent}/nc.db'),"
+            " progress=False); print(sorted(m for m in ('mastodon', 'requests', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=landed.parent)
+    assert out.stdout.strip() == "[]"
+
+
 def test_statuses_without_an_author_are_skipped_not_stored_with_a_null_key(lake: LocalLake, lake_dir: Path) -> None:
     """Privacy off lands what upstream sent: a status without ``account`` (or ``account: null``) has no account key.
     It used to reach account_engagement and instances as a NULL key, which every store refuses: the whole run failed,
