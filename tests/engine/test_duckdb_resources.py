@@ -274,7 +274,6 @@ def test_process_reruns_compare_metrics_within_the_settings_spilling_to_a_direct
     assert list(temp_root.iterdir()) == [] and list(cwd.iterdir()) == []
 
 
-<<<<<<< HEAD
 def test_the_engines_connection_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
     """DuckDB draws a progress bar on stdout for any query running over 2 s, also when stdout is a pipe or a file:
     under load, or on a large lake, it ran into `fediscope process --json`'s document and the report on stdout."""
@@ -304,7 +303,8 @@ def test_the_engines_connection_draws_no_progress_bar_on_stdout(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                           cwd=tmp_path, timeout=300)
     assert done.stdout.endswith("opened\n5714286\n") and done.stdout.count("opened") == 1, done.stdout[-300:]
-=======
+
+
 def test_parquet_metadata_is_kept_while_computing_the_metrics_never_while_curating(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's Parquet metadata cache tells a rewritten file from the one before by its modification time, which a
@@ -334,4 +334,3 @@ def test_parquet_metadata_is_kept_while_computing_the_metrics_never_while_curati
         with engine.curated_files_unchanged():
             assert _setting(engine, "parquet_metadata_cache") is True
         assert _setting(engine, "parquet_metadata_cache") is False
->>>>>>> perf-incremental
