@@ -52,7 +52,8 @@ RESULTS_ERROR_STATUSES = {
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
            "it); re-run fediscope process. Or (missing_table) the store's catalog lists the metric but its table "
            "was dropped by hand: run fediscope process to write it again. Or (stale_cursor) the metric was "
-           "written again since the page whose next.after was given: start again from the first page. Or "
+           "written again since the page whose next.after was given, or was being written while a page was read: "
+           "start again from the first page. Or "
            "(cursor_too_long) the next page's cursor "
            "would be longer than after takes (a key of many long text columns): fediscope store export reads "
            "every row.",
@@ -256,7 +257,8 @@ RESULTS_PARAMETERS: dict[str, dict[str, Any]] = {
     "limit": {"description": f"At most this many rows (default {params.DEFAULT_LIMIT}).", "schema": _COUNT_SCHEMA},
     "after": {"description": "The next page: the next.after of the page before (the same metric, prefix and "
                              "order), unchanged. Pages are read from the store from where the last one stopped; "
-                             "a cursor of a page read before the metric was written again is 409 stale_cursor.",
+                             "a cursor of a page read before the metric was written again, or while it was being "
+                             "written, is 409 stale_cursor.",
               "schema": {"type": "string", "pattern": params.AFTER_PATTERN, "maxLength": params.AFTER_MAX_LENGTH}},
 }
 _RESULTS_SCHEMAS = {"analyses": "AnalysisList", "analysis": "Analysis", "metrics": "MetricList",

@@ -70,6 +70,7 @@ from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, MetricFileError, MissingTableError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.report import report_provenance
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
 from fediscope.timestamps import rfc3339_rows
@@ -313,6 +314,10 @@ class MetricRows(Resource):
             rows = _store_call(results.shown, _paged(lambda: store.scan_prefix(metric, value, wanted, after=after)),
                                name)
             prefix = {"column": metric.prefix, "value": value}
+        if after is not None and _store_call(results.shown, lambda: store.generation(name)) != generation:
+            # a write began while this page was read: its rows may be the new ones, after pages of the old ones,
+            # and a last page has no cursor whose staleness the next request would catch
+            raise _stale_cursor(metric.name)
         rows, more = rows[:query.limit], len(rows) > query.limit
         cursor = _cursor(metric, columns, rows[-1], generation, query.prefix) if more else None
         order = "key" if prefix is not None or metric.rank_column is None else "rank"
@@ -383,11 +388,24 @@ def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], genera
         raise _bad_cursor("it was given by a page of another metric: page on with the metric of that page")
     if state["prefix"] != query.prefix or len(state["after"]) != len(columns):
         raise _bad_cursor("it was given by a page of another query: page on with the same prefix as that page")
-    if state["generation"] != generation:
-        raise ApiError(409, "stale_cursor", f"metric {metric.name} was written again (fediscope process) since the "
-                                            "page that gave this cursor, so its rows may have moved between pages: "
-                                            "start again from the first page (without after)", parameter="after")
+    if state["generation"] != generation or _provisional(state["generation"]):
+        raise _stale_cursor(metric.name)
     return dict(zip(columns, state["after"], strict=True))
+
+
+def _provisional(generation: str | None) -> bool:
+    """Whether a generation is the one a write gives the metric before its rows change (until it records the final
+    one: :meth:`fediscope.store.base.BaseStore._begin_change`). Rows read under it may be the old ones or the new
+    ones, so pages read under it would pass a check of the generation alone while mixing the two."""
+    return generation is not None and generation.startswith(PROVISIONAL)
+
+
+def _stale_cursor(metric: str) -> ApiError:
+    return ApiError(409, "stale_cursor", f"metric {metric} was written again (fediscope process) since the page "
+                                         "that gave this cursor, or was being written when it was read (if no "
+                                         "fediscope process is running, its last write stopped part-way: run it "
+                                         "again), so its rows may have moved between pages: start again from the "
+                                         "first page (without after)", parameter="after")
 
 
 def _no_constant(name: str) -> None:
