@@ -35,13 +35,28 @@ class PageRequest:
     min_id: int | None = None
 
 
+#: what an id that names no Mastodon id compares as: Rails binds a text that does not start with a digit as NULL,
+#: and ``id < NULL`` (``> NULL``) holds for no status, so Mastodon answers an empty page (another server's text id,
+#: such as a Pleroma FlakeId, sent to a Mastodon instance)
+NO_ID = -1
+
+#: ``max_id``/``since_id``/``min_id`` values standing for :data:`NO_ID`: below every id, above every id
+_NOTHING_BELOW, _NOTHING_ABOVE = 0, 2**63
+
+
 def _id_param(params: Mapping[str, str], name: str) -> int | None:
+    """An id parameter as Mastodon's Rails reads it: digits are the id; an id of another server's kind (1 to 64
+    ASCII letters and digits) is, as Rails casts text to an integer column, its leading digits (a GoToSocial ULID
+    ``01HQ…`` is 1), or :data:`NO_ID` when it starts with a letter; anything else is refused (400)."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:  # ids are 64-bit (int() refuses 4,300 digits)
+    if not (raw.isascii() and raw.isalnum()) or len(raw) > 64:
+        raise ParamError(f"{name} must be a status id (up to 64 letters and digits), got {raw[:40]!r}")
+    digits = len(raw) - len(raw.lstrip("0123456789"))
+    if digits > 19:  # ids are 64-bit (int() refuses 4,300 digits)
         raise ParamError(f"{name} must be a status id (up to 19 digits), got {raw[:40]!r}")
-    return int(raw)
+    return int(raw[:digits]) if digits else NO_ID
 
 
 def limit_param(params: Mapping[str, str], default: int = DEFAULT_LIMIT, maximum: int | None = None) -> int:
@@ -57,8 +72,11 @@ def limit_param(params: Mapping[str, str], default: int = DEFAULT_LIMIT, maximum
 
 
 def page_request(params: Mapping[str, str], default_limit: int = DEFAULT_LIMIT) -> PageRequest:
-    return PageRequest(limit=limit_param(params, default_limit), max_id=_id_param(params, "max_id"),
-                       since_id=_id_param(params, "since_id"), min_id=_id_param(params, "min_id"))
+    max_id, since_id, min_id = (_id_param(params, name) for name in ("max_id", "since_id", "min_id"))
+    return PageRequest(limit=limit_param(params, default_limit),
+                       max_id=_NOTHING_BELOW if max_id == NO_ID else max_id,
+                       since_id=_NOTHING_ABOVE if since_id == NO_ID else since_id,
+                       min_id=_NOTHING_ABOVE if min_id == NO_ID else min_id)
 
 
 def select(ids: Sequence[int], request: PageRequest) -> list[int]:

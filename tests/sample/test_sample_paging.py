@@ -89,9 +89,23 @@ def test_page_request_parsing() -> None:
     assert page_request({}) == PageRequest(20)
     assert page_request({"limit": "100"}).limit == 40
     assert page_request({"limit": "-7", "max_id": "12"}) == PageRequest(7, max_id=12)
-    for bad in ({"max_id": "abc"}, {"min_id": "1e5"}, {"limit": "many"}, {"max_id": "²"}):  # "²".isdigit()
+    for bad in ({"max_id": "a-b"}, {"min_id": "1e+5"}, {"limit": "many"}, {"max_id": "²"},  # "²".isdigit()
+                {"since_id": "1" * 20}, {"max_id": "a" * 65}):
         with pytest.raises(ParamError):
             page_request(bad)
+
+
+def test_an_id_of_another_servers_kind_is_read_as_mastodons_rails_reads_it() -> None:
+    """Was: 400. Mastodon binds a text id as Rails casts text to an integer column: NULL when it does not start with
+    a digit (a Pleroma FlakeId: no status is below or above it, the page is empty), else its leading digits (a
+    GoToSocial ULID ``01HQ…`` is 1)."""
+    ids = list(range(1, 101))
+    assert select(ids, page_request({"max_id": "AbCdEf12345xyz"})) == []
+    assert select(ids, page_request({"since_id": "AbCdEf12345xyz"})) == []
+    assert select(ids, page_request({"min_id": "abc"})) == []
+    assert page_request({"max_id": "01HQ7Z9W4Y6Q2J8X3M5N7P9R1T"}).max_id == 1
+    assert select(ids, page_request({"since_id": "01HQ7Z9W4Y6Q2J8X3M5N7P9R1T", "limit": "3"})) == [100, 99, 98]
+    assert page_request({"min_id": "1e5"}).min_id == 1
 
 
 def test_truthy_follows_rails() -> None:
