@@ -818,6 +818,53 @@ def test_a_lake_path_that_is_a_file_is_refused_untouched(tmp_path: Path) -> None
     assert _tree(tmp_path) == ["lake"] and (tmp_path / "lake").read_text() == "not a lake"
 
 
+@pytest.mark.parametrize(("where", "named"), [
+    ("variable", "Airflow Variable fediscope_settings: lake"), ("env", "FEDISCOPE_LAKE"),
+    ("default", "FEDISCOPE_LAKE on the workers (or 'lake' in the Airflow Variable fediscope_settings, or "
+                "[fediscope] lake in fediscope.toml)")])
+@pytest.mark.parametrize("task", ["retention", "lake_health", "verify", "process", "collect"])
+def test_a_tasks_lake_error_names_where_the_lake_was_set(task: str, where: str, named: str, tmp_path: Path) -> None:
+    """The fix names the place the operator set the lake in: with the Variable's ``lake``, the Variable's key (was:
+    "point FEDISCOPE_LAKE at …", a variable the Variable overrides, so following the fix changed nothing)."""
+    from fediscope.errors import LakeError
+
+    lake = tmp_path / "lake"  # the default lake is ./lake, and the test runs in tmp_path
+    if task == "collect":
+        lake.write_text("a file where the lake should be")  # collect creates a missing lake
+    env = {"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM, **({"FEDISCOPE_LAKE": str(lake)} if where == "env" else {})}
+    settings = orch.settings_from_overrides({"lake": str(lake)} if where == "variable" else {}, env=env)
+    window = orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23))
+    call = {"retention": lambda: orch.apply_retention(settings), "lake_health": lambda: orch.check_lake(settings),
+            "verify": lambda: orch.verify_store(settings), "process": lambda: orch.process_window(settings, window),
+            "collect": lambda: orch.collect_target(settings, {"instance": "https://mastodon.example",
+                                                              "source": "public"}, 1)}[task]
+    with pytest.raises(LakeError) as info:
+        call()
+    assert f"point {named} at " in str(info.value), str(info.value)
+    if where != "default":
+        assert "FEDISCOPE_LAKE" not in str(info.value).replace(named, ""), str(info.value)
+
+
+@pytest.mark.parametrize("state", ["missing", "file"])
+def test_lake_health_on_a_missing_lake_fails_without_retries(state: str, tmp_path: Path) -> None:
+    """As process and retention: no retry mends a missing lake (only ingest creates it), so the task fails at once
+    with the "not retried" line. It was a plain LakeError, retried three times over 7 minutes."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    lake = tmp_path / "lake"
+    if state == "file":
+        lake.write_text("a file where the lake should be")
+    settings = orch.settings_from_overrides({"lake": str(lake)}, env={})
+    with pytest.raises(AirflowFailException) as info, orch.failing_at_once():
+        orch.check_lake(settings)
+    text = str(info.value)
+    found = {"missing": f"no lake at {lake}: it does not exist", "file": f"the lake path {lake} is not a directory"}
+    assert text.startswith(f"lake check failed: {found[state]} -> fix: "), text
+    assert text.endswith("(not retried: no retry mends this)"), text
+    assert "point Airflow Variable fediscope_settings: lake at" in text, text
+    assert _tree(tmp_path) == ([] if state == "missing" else ["lake"]), "nothing created"
+
+
 def test_process_refuses_an_empty_lake_before_the_store_is_touched(tmp_path: Path) -> None:
     """A lake holding nothing would replace every metric of the store with nothing (as `fediscope process`)."""
     from fediscope.errors import LakeError
