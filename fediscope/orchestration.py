@@ -149,9 +149,16 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
     """
     values = parse_overrides(overrides)
     merged = dict(os.environ if env is None else env)
-    if values.get("config") is not None:
-        merged["FEDISCOPE_CONFIG"] = str(values["config"])
     settings = {name: value for name, value in values.items() if name in _BY_NAME}
+    origins = {name: _variable_origin(name) for name in settings}
+    toml_path = None
+    if "config" in values:  # the file's errors name the Variable's key (was: FEDISCOPE_CONFIG, not set anywhere)
+        toml_path = values["config"]
+        if not isinstance(toml_path, str) or not toml_path.strip():
+            raise ConfigError(f"{_variable_origin('config')} must be the path of a fediscope.toml, a non-empty "
+                              f"string (got {json.dumps(toml_path)}); remove the key to use the workers' "
+                              "FEDISCOPE_CONFIG (or ./fediscope.toml)")
+        origins["config_file"] = _variable_origin("config")
     for name, value in settings.items():
         if value is None:
             raise ConfigError(f"{_variable_origin(name)} is null; set a value, or remove the key to use the "
@@ -159,8 +166,7 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
     extra: dict[str, Any] = {}
     if "sources" in values:
         extra["sources"] = _sources(values["sources"])
-    return load_settings(env=merged, origins={name: _variable_origin(name) for name in settings},
-                         **settings, **extra)
+    return load_settings(env=merged, toml_path=toml_path, origins=origins, **settings, **extra)
 
 
 def _variable_origin(name: str) -> str:

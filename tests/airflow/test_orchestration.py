@@ -128,6 +128,35 @@ def test_sources_and_config_path_from_variable(tmp_path: Path) -> None:
                                 SourceSpec("fosstodon.org", ("public",)))
 
 
+@pytest.mark.parametrize(("config", "message"), [
+    ("missing.toml", "config file missing.toml does not exist; create it or point Airflow Variable fediscope_settings: "
+                     "config at an existing file"),
+    (5, "Airflow Variable fediscope_settings: config must be the path of a fediscope.toml, a non-empty string (got "
+        "5); remove the key to use the workers' FEDISCOPE_CONFIG (or ./fediscope.toml)"),
+    (None, "Airflow Variable fediscope_settings: config must be the path of a fediscope.toml, a non-empty string "
+           "(got null)"),
+    ("", "a non-empty string (got \"\")"),
+])
+def test_a_bad_config_key_is_named_as_the_variables(config: object, message: str) -> None:
+    """The Variable's ``config`` is its own key: a missing file is named by it (was: "point FEDISCOPE_CONFIG at an
+    existing file", a variable the worker does not set and the key overrides), a number refused (was: read as the
+    file ``5``), a ``null`` refused as every other key's (was: silently the workers' file)."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides({"config": config}, env={"FEDISCOPE_CONFIG": "/workers/fediscope.toml"})
+    assert message in str(info.value), str(info.value)
+    if config is not None:
+        assert "FEDISCOPE_CONFIG" not in str(info.value).replace("the workers' FEDISCOPE_CONFIG", ""), str(info.value)
+
+
+def test_a_source_instance_that_is_not_a_string_is_named_so() -> None:
+    """Was: "sources[1] has no 'instance'", for an entry that has one."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides({"sources": [{"instance": 5}]}, env={})
+    assert str(info.value).startswith("Airflow Variable fediscope_settings: sources[1]: 'instance' must be a string"), (
+        str(info.value))
+    assert str(info.value).endswith("got 5"), str(info.value)
+
+
 @pytest.mark.parametrize("sources", ["public", [{"timelines": ["public"]}],
                                      [{"instance": "x.org", "timelines": "public"}]])
 def test_malformed_sources_are_refused(sources: object) -> None:
