@@ -192,8 +192,10 @@ def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
         with suppress(ValueError):
             number = integer_text(value)
     if number is None or not 1 <= number <= MAX_COUNT:
+        # the value as the Variable's JSON spells it (was Python's: True, None), a string quoted as the others' are
+        shown = repr(value) if isinstance(value, str) else json.dumps(value)
         raise ConfigError(f"Airflow Variable {VARIABLE}: max_pages must be a whole number from 1 to {MAX_COUNT:,} "
-                          f"(got {value!r})")
+                          f"(got {shown})")
     return number
 
 

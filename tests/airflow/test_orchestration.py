@@ -195,10 +195,13 @@ def test_max_pages(raw: dict | str | None, expected: int) -> None:
 
 @pytest.mark.parametrize("value", [0, "0", "x", "1.5", "", True, 1.5, None, [3], 10**10])
 def test_bad_max_pages(value: object) -> None:
+    """The value as the Variable's JSON spells it (``true``, ``null``: was Python's ``True``, ``None``), a string
+    quoted."""
     with pytest.raises(ConfigError) as info:
         orch.max_pages({"max_pages": value})
+    shown = {True: "true", None: "null"}.get(value, repr(value)) if not isinstance(value, list) else "[3]"
     assert str(info.value) == (f"Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
-                               f"1,000,000,000 (got {value!r})")
+                               f"1,000,000,000 (got {shown})")
 
 
 # -- ingest -----------------------------------------------------------------------------------------------------
