@@ -991,6 +991,9 @@ def checked_source(source: Any, where: str, *, check_values: bool = True) -> Sou
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: "
                           f"{', '.join(SOURCE_KEYS)}")
+    if source.get("instance") is not None and not isinstance(source["instance"], str):  # was: "has no 'instance'"
+        raise ConfigError(f"{where}: 'instance' must be a string, the instance's address (e.g. instance = "
+                          f"\"https://mastodon.social\"), got {source['instance']!r}")
     if not isinstance(source.get("instance"), str) or not source["instance"].strip():
         raise ConfigError(f"{where} has no 'instance' (e.g. instance = \"https://mastodon.social\")")
     timelines = source.get("timelines", ["public"])

@@ -149,9 +149,16 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
     """
     values = parse_overrides(overrides)
     merged = dict(os.environ if env is None else env)
-    if values.get("config") is not None:
-        merged["FEDISCOPE_CONFIG"] = str(values["config"])
     settings = {name: value for name, value in values.items() if name in _BY_NAME}
+    origins = {name: _variable_origin(name) for name in settings}
+    toml_path = None
+    if "config" in values:  # the file's errors name the Variable's key (was: FEDISCOPE_CONFIG, not set anywhere)
+        toml_path = values["config"]
+        if not isinstance(toml_path, str) or not toml_path.strip():
+            raise ConfigError(f"{_variable_origin('config')} must be the path of a fediscope.toml, a non-empty "
+                              f"string (got {json.dumps(toml_path)}); remove the key to use the workers' "
+                              "FEDISCOPE_CONFIG (or ./fediscope.toml)")
+        origins["config_file"] = _variable_origin("config")
     for name, value in settings.items():
         if value is None:
             raise ConfigError(f"{_variable_origin(name)} is null; set a value, or remove the key to use the "
@@ -159,8 +166,7 @@ def settings_from_overrides(overrides: str | Mapping[str, Any] | None,
     extra: dict[str, Any] = {}
     if "sources" in values:
         extra["sources"] = _sources(values["sources"])
-    return load_settings(env=merged, origins={name: _variable_origin(name) for name in settings},
-                         **settings, **extra)
+    return load_settings(env=merged, toml_path=toml_path, origins=origins, **settings, **extra)
 
 
 def _variable_origin(name: str) -> str:
@@ -186,8 +192,10 @@ def max_pages(overrides: str | Mapping[str, Any] | None) -> int:
         with suppress(ValueError):
             number = integer_text(value)
     if number is None or not 1 <= number <= MAX_COUNT:
+        # the value as the Variable's JSON spells it (was Python's: True, None), a string quoted as the others' are
+        shown = repr(value) if isinstance(value, str) else json.dumps(value)
         raise ConfigError(f"Airflow Variable {VARIABLE}: max_pages must be a whole number from 1 to {MAX_COUNT:,} "
-                          f"(got {value!r})")
+                          f"(got {shown})")
     return number
 
 
@@ -372,10 +380,7 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     from fediscope.sources.spec import parse_source
 
     lake = open_lake(settings.lake)
-    try:
-        prepare_lake(lake)
-    except LakeError as exc:
-        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
+    prepare_lake(lake, chosen_by=lake_named(settings))
     # a worker whose pseudonym key is not the lake's is refused (ConfigError) before the instance is asked for
     # anything; the first landing records the key's check (fediscope.lake.key_check)
     check_landing_key(settings, lake)
@@ -529,7 +534,16 @@ def window_from_context(context: Mapping[str, Any]) -> BatchWindow:
 
 
 # -- the lake -------------------------------------------------------------------------------------------------
-_LAKE_HINT = f"(on the workers: FEDISCOPE_LAKE, or 'lake' in the Airflow Variable {VARIABLE})"
+def lake_named(settings: Settings) -> str:
+    """How a task's lake error tells the operator where to point the lake: where the task's settings took it from
+    (``Airflow Variable fediscope_settings: lake``, the workers' ``FEDISCOPE_LAKE``, the key of their
+    ``fediscope.toml``), or, for the default, the places a task reads it from. Was: always ``FEDISCOPE_LAKE``
+    (and a note naming the Variable too), so a lake set in the Variable was to be fixed in a variable the
+    Variable overrides."""
+    if "lake" in settings.origins:
+        return settings.origin("lake")
+    return (f"FEDISCOPE_LAKE on the workers (or 'lake' in the Airflow Variable {VARIABLE}, or [fediscope] lake in "
+            f"{settings.config_file or 'fediscope.toml'})")
 
 
 def existing_lake(settings: Settings) -> LakeBackend:
@@ -539,18 +553,18 @@ def existing_lake(settings: Settings) -> LakeBackend:
     from fediscope.lake.backend import open_lake, require_lake
 
     lake = open_lake(settings.lake)
-    try:
-        require_lake(lake)
-    except LakeError as exc:
-        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
+    named = lake_named(settings)
+    require_lake(lake, f"run `fediscope collect` (the fediscope_ingest DAG) first, or point {named} at the lake you "
+                       "collected into", chosen_by=named)
     return lake
 
 
 def require_batch_lake(lake: LakeBackend, *, chosen_by: str | None = None, untouched: str | None = None) -> None:
     """A lake a batch run may process (:func:`fediscope.lake.backend.require_batch_lake`, as ``fediscope process``
     requires). Used by :func:`process_window` and the ``spark-submit`` jobs (``spark_jobs/job_lock.py``).
-    ``chosen_by``: how the hint names the lake, ``FEDISCOPE_LAKE`` (:data:`~fediscope.lake.backend.LAKE_SETTING`,
-    the DAG's tasks) unless given (:func:`~fediscope.config.option_origin`: the jobs, which have ``--lake``).
+    ``chosen_by``: how the hint names the lake, ``FEDISCOPE_LAKE`` (:data:`~fediscope.lake.backend.LAKE_SETTING`)
+    unless given (the DAG's tasks: :func:`lake_named`; the jobs, which have ``--lake``:
+    :func:`~fediscope.config.option_origin`).
     ``untouched``: what a refusal says the run left alone, the store unless given (the curation job has none)."""
     from fediscope.lake.backend import LAKE_SETTING, STORE_UNTOUCHED
     from fediscope.lake.backend import require_batch_lake as require
@@ -586,10 +600,8 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
     from fediscope.lake.backend import open_lake
 
     lake = open_lake(settings.lake)
-    try:
-        require_batch_lake(lake)  # before the lock (it lives in the lake) and before the store is opened
-    except LakeError as exc:
-        raise type(exc)(f"{exc} {_LAKE_HINT}") from None
+    # before the lock (it lives in the lake) and before the store is opened
+    require_batch_lake(lake, chosen_by=lake_named(settings))
     binary = spark_submit_binary(env) if uses_spark_submit(settings) else None
     log.info("processing %s to %s%s with %s into %s", window.since, window.until,
              " and the uncurated raw files of earlier days" if window.earlier else "",
@@ -820,17 +832,24 @@ def check_store(settings: Settings) -> dict[str, Any]:
     return _doctor_check(settings, "store", StoreError)
 
 
-def _missing_lake_check(settings: Settings) -> Any:
-    """A failed doctor check when the lake does not exist or is not a directory (None when it is there): checked
-    before the doctor's probe file, whose write would create a missing lake."""
-    from fediscope import doctor
+def _missing_lake(settings: Settings) -> str | None:
+    """What is wrong when the lake does not exist or is not a directory, with its fix (None when it is there, or
+    when the lake cannot answer, which the doctor's check reports with its own fix): checked before the doctor's
+    probe file, whose write would create a missing lake."""
+    from fediscope.lake.backend import open_lake
 
+    lake = open_lake(settings.lake)
     try:
-        existing_lake(settings)
-    except LakeError as exc:
-        return doctor.Check("lake", doctor.FAIL, str(exc), "the fediscope_ingest DAG creates the lake when it first "
-                            "lands data: point the lake setting at the lake it collects into")
-    return None
+        if lake.is_dir(""):
+            return None
+        there = lake.exists("")
+    except LakeError:
+        return None
+    named = lake_named(settings)
+    if there:
+        return f"the lake path {lake.url} is not a directory -> fix: point {named} at the lake's directory"
+    return (f"no lake at {lake.url}: it does not exist -> fix: run the fediscope_ingest DAG first (it creates the "
+            f"lake when it first lands data), or point {named} at the lake it collects into")
 
 
 def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: type[FediscopeError]) -> dict[str, Any]:
@@ -838,9 +857,12 @@ def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: typ
     from fediscope.console import printable
     from fediscope.redact import redact_text, secret_values
 
+    missing = _missing_lake(settings) if name == "lake" else None
+    if missing is not None:  # no retry mends it: failing_at_once fails the task at once, as process and retention
+        raise NoLakeError(redact_text(f"lake check failed: {printable(missing)}", secret_values(settings)))
     check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
-    result = doctor.guarded_storage_check(name, settings, lambda: (  # a check that raises: the doctor's own fix
-        _missing_lake_check(settings) if name == "lake" else None) or check(settings))
+    # a check that raises: the doctor's own fix
+    result = doctor.guarded_storage_check(name, settings, lambda: check(settings))
     if result.status == doctor.FAIL:  # named once: the detail of an exception's FAIL starts with "store <url>: …"
         detail = result.detail.removeprefix(f"{name} ")
         fix = f" -> fix: {printable(result.fix)}" if result.fix else ""

@@ -27,11 +27,13 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def _run(airflow_env: AirflowEnv, dag_id: str, work: Path, retries: bool = False, **extra: Any) -> dict[str, Any]:
+def _run(airflow_env: AirflowEnv, dag_id: str, work: Path, retries: bool | int = False,
+         **extra: Any) -> dict[str, Any]:
+    """``retries``: True, the DAG's own; a number, that many 1 s apart; False, none."""
     variable = {"lake": str(work / "lake"), "store": f"sqlite:///{work / 'fediscope.db'}", "engine": "duckdb", **extra}
     env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
-    return airflow_env.run("test", dag_id, "--logical-date", "2026-11-23T00:00:00+00:00",
-                           *([] if retries else ["--no-retries"]), extra_env=env)
+    how = (["--no-retries"] if retries is False else [] if retries is True else ["--retries", str(retries)])
+    return airflow_env.run("test", dag_id, "--logical-date", "2026-11-23T00:00:00+00:00", *how, extra_env=env)
 
 
 def _states(result: dict[str, Any]) -> dict[str, str]:
@@ -45,14 +47,20 @@ def _failure_lines(result: dict[str, Any], dag_task: str) -> list[str]:
 @pytest.mark.slow
 def test_maintenance_on_a_missing_lake_fails_clearly_and_creates_nothing(airflow_env: AirflowEnv,
                                                                          tmp_path: Path) -> None:
+    """With retries (1 s apart here): no retry mends a missing lake, so lake_health fails on its first try, as
+    process does (it was retried: 3 tries over 7 minutes with the DAG's own delays); the fix names the Variable's key
+    that set the lake (was: FEDISCOPE_LAKE, which the Variable overrides)."""
     work = tmp_path / "work"
     work.mkdir()
-    result = _run(airflow_env, "fediscope_maintenance", work, retention_raw_days=30)
+    result = _run(airflow_env, "fediscope_maintenance", work, retries=2, retention_raw_days=30)
     states = _states(result)
     assert result["state"] == "failed"
     assert states["lake_health"] == "failed" and states["retention"] in {"upstream_failed", "failed"}, states
     lines = _failure_lines(result, "fediscope_maintenance.lake_health")
     assert lines and f"no lake at {work / 'lake'}: it does not exist" in lines[0], result["_output"][-3000:]
+    assert len(lines) == 1 and "try 1)" in lines[0] and "(not retried: no retry mends this)" in lines[0], lines
+    assert "point Airflow Variable fediscope_settings: lake at" in lines[0], lines
+    assert [t["try_number"] for t in result["tasks"] if t["task_id"] == "lake_health"] == [1], result["tasks"]
     assert _tree(work) == [], "no lake, no _state/ lock directory, no probe, no store"
 
 
@@ -71,7 +79,10 @@ def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflo
     lines = _failure_lines(result, "fediscope_batch.process")
     assert lines and "NoLakeError: no lake at" in lines[0] and "the store was not touched" in lines[0], lines
     assert "try 1)" in lines[0] and "(not retried: no retry mends this)" in lines[0], lines
-    assert "point FEDISCOPE_LAKE at" in lines[0] and "--lake" not in lines[0], lines  # a DAG task has no --lake
+    # where the lake was set: the Variable's key (a DAG task has no --lake; FEDISCOPE_LAKE, which the Variable
+    # overrides, was named)
+    assert "point Airflow Variable fediscope_settings: lake at" in lines[0], lines
+    assert "--lake" not in lines[0] and "FEDISCOPE_LAKE" not in lines[0], lines
     assert _tree(work) == [], "no lake, no lock, no store created"
 
 

@@ -128,6 +128,35 @@ def test_sources_and_config_path_from_variable(tmp_path: Path) -> None:
                                 SourceSpec("fosstodon.org", ("public",)))
 
 
+@pytest.mark.parametrize(("config", "message"), [
+    ("missing.toml", "config file missing.toml does not exist; create it or point Airflow Variable fediscope_settings: "
+                     "config at an existing file"),
+    (5, "Airflow Variable fediscope_settings: config must be the path of a fediscope.toml, a non-empty string (got "
+        "5); remove the key to use the workers' FEDISCOPE_CONFIG (or ./fediscope.toml)"),
+    (None, "Airflow Variable fediscope_settings: config must be the path of a fediscope.toml, a non-empty string "
+           "(got null)"),
+    ("", "a non-empty string (got \"\")"),
+])
+def test_a_bad_config_key_is_named_as_the_variables(config: object, message: str) -> None:
+    """The Variable's ``config`` is its own key: a missing file is named by it (was: "point FEDISCOPE_CONFIG at an
+    existing file", a variable the worker does not set and the key overrides), a number refused (was: read as the
+    file ``5``), a ``null`` refused as every other key's (was: silently the workers' file)."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides({"config": config}, env={"FEDISCOPE_CONFIG": "/workers/fediscope.toml"})
+    assert message in str(info.value), str(info.value)
+    if config is not None:
+        assert "FEDISCOPE_CONFIG" not in str(info.value).replace("the workers' FEDISCOPE_CONFIG", ""), str(info.value)
+
+
+def test_a_source_instance_that_is_not_a_string_is_named_so() -> None:
+    """Was: "sources[1] has no 'instance'", for an entry that has one."""
+    with pytest.raises(ConfigError) as info:
+        orch.settings_from_overrides({"sources": [{"instance": 5}]}, env={})
+    assert str(info.value).startswith("Airflow Variable fediscope_settings: sources[1]: 'instance' must be a string"), (
+        str(info.value))
+    assert str(info.value).endswith("got 5"), str(info.value)
+
+
 @pytest.mark.parametrize("sources", ["public", [{"timelines": ["public"]}],
                                      [{"instance": "x.org", "timelines": "public"}]])
 def test_malformed_sources_are_refused(sources: object) -> None:
@@ -166,10 +195,13 @@ def test_max_pages(raw: dict | str | None, expected: int) -> None:
 
 @pytest.mark.parametrize("value", [0, "0", "x", "1.5", "", True, 1.5, None, [3], 10**10])
 def test_bad_max_pages(value: object) -> None:
+    """The value as the Variable's JSON spells it (``true``, ``null``: was Python's ``True``, ``None``), a string
+    quoted."""
     with pytest.raises(ConfigError) as info:
         orch.max_pages({"max_pages": value})
+    shown = {True: "true", None: "null"}.get(value, repr(value)) if not isinstance(value, list) else "[3]"
     assert str(info.value) == (f"Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
-                               f"1,000,000,000 (got {value!r})")
+                               f"1,000,000,000 (got {shown})")
 
 
 # -- ingest -----------------------------------------------------------------------------------------------------
@@ -816,6 +848,53 @@ def test_a_lake_path_that_is_a_file_is_refused_untouched(tmp_path: Path) -> None
         with pytest.raises(LakeError, match="is not a directory"):
             call()
     assert _tree(tmp_path) == ["lake"] and (tmp_path / "lake").read_text() == "not a lake"
+
+
+@pytest.mark.parametrize(("where", "named"), [
+    ("variable", "Airflow Variable fediscope_settings: lake"), ("env", "FEDISCOPE_LAKE"),
+    ("default", "FEDISCOPE_LAKE on the workers (or 'lake' in the Airflow Variable fediscope_settings, or "
+                "[fediscope] lake in fediscope.toml)")])
+@pytest.mark.parametrize("task", ["retention", "lake_health", "verify", "process", "collect"])
+def test_a_tasks_lake_error_names_where_the_lake_was_set(task: str, where: str, named: str, tmp_path: Path) -> None:
+    """The fix names the place the operator set the lake in: with the Variable's ``lake``, the Variable's key (was:
+    "point FEDISCOPE_LAKE at …", a variable the Variable overrides, so following the fix changed nothing)."""
+    from fediscope.errors import LakeError
+
+    lake = tmp_path / "lake"  # the default lake is ./lake, and the test runs in tmp_path
+    if task == "collect":
+        lake.write_text("a file where the lake should be")  # collect creates a missing lake
+    env = {"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM, **({"FEDISCOPE_LAKE": str(lake)} if where == "env" else {})}
+    settings = orch.settings_from_overrides({"lake": str(lake)} if where == "variable" else {}, env=env)
+    window = orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23))
+    call = {"retention": lambda: orch.apply_retention(settings), "lake_health": lambda: orch.check_lake(settings),
+            "verify": lambda: orch.verify_store(settings), "process": lambda: orch.process_window(settings, window),
+            "collect": lambda: orch.collect_target(settings, {"instance": "https://mastodon.example",
+                                                              "source": "public"}, 1)}[task]
+    with pytest.raises(LakeError) as info:
+        call()
+    assert f"point {named} at " in str(info.value), str(info.value)
+    if where != "default":
+        assert "FEDISCOPE_LAKE" not in str(info.value).replace(named, ""), str(info.value)
+
+
+@pytest.mark.parametrize("state", ["missing", "file"])
+def test_lake_health_on_a_missing_lake_fails_without_retries(state: str, tmp_path: Path) -> None:
+    """As process and retention: no retry mends a missing lake (only ingest creates it), so the task fails at once
+    with the "not retried" line. It was a plain LakeError, retried three times over 7 minutes."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    lake = tmp_path / "lake"
+    if state == "file":
+        lake.write_text("a file where the lake should be")
+    settings = orch.settings_from_overrides({"lake": str(lake)}, env={})
+    with pytest.raises(AirflowFailException) as info, orch.failing_at_once():
+        orch.check_lake(settings)
+    text = str(info.value)
+    found = {"missing": f"no lake at {lake}: it does not exist", "file": f"the lake path {lake} is not a directory"}
+    assert text.startswith(f"lake check failed: {found[state]} -> fix: "), text
+    assert text.endswith("(not retried: no retry mends this)"), text
+    assert "point Airflow Variable fediscope_settings: lake at" in text, text
+    assert _tree(tmp_path) == ([] if state == "missing" else ["lake"]), "nothing created"
 
 
 def test_process_refuses_an_empty_lake_before_the_store_is_touched(tmp_path: Path) -> None:
