@@ -471,10 +471,9 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
     (:func:`~fediscope.analysis.read_one_state`), and the metrics still written during each of them are named
     (:attr:`Report.written_while_read`, also the run's), and so are those a write had begun and not finished when
     the reads were done (:attr:`Report.partly_written`: a write going on, or one that stopped part-way). Else every
-    section is of what the store held then and the
-    provenance says what computed each. A report read wholly between two of a run's writes holds the metrics it
-    wrote and those of the run before it: the provenance's runs say which (a run over the same inputs computes the
-    same rows, and records the same provenance)."""
+    section is of what the store held then and the provenance says what computed each. A report read wholly between
+    two of a run's writes holds the metrics it wrote and those of the run before it: the provenance's runs say which
+    (a run over the same inputs computes the same rows, and records the same provenance)."""
 
     def read() -> tuple[AnalysisRun, list[MetricRows], dict[str, Any]]:
         run = run_analyses(store, n)
